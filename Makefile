@@ -1,0 +1,54 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Everything else is here for developers.
+JOBS    ?= $(shell nproc)
+CMAKE   ?= cmake
+RELEASE := build/release
+ASAN    := build/asan
+FUZZ    := build/fuzz
+
+.PHONY: all deps build asan test test-release test-asan demo bench fuzz clean
+
+all: build
+
+deps:
+	@bash deploy/deps.sh
+
+# Release build: everything, the pipeline against libtorch included.
+# TORCH_DIR=/path/to/share/cmake/Torch builds against another (e.g. CUDA) libtorch.
+build: deps
+	@$(CMAKE) -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    $(if $(TORCH_DIR),-DTorch_DIR=$(TORCH_DIR)) >/dev/null
+	@$(CMAKE) --build $(RELEASE) -j $(JOBS)
+
+# Sanitizer build (ASan + UBSan) of everything that does not link libtorch:
+# the queue and the decoders of outside input.
+asan: deps
+	@$(CMAKE) -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DSEGQ_SANITIZE=ON \
+	    -DSEGQ_WITH_TORCH=OFF >/dev/null
+	@$(CMAKE) --build $(ASAN) -j $(JOBS)
+
+test-asan: asan
+	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    ctest --output-on-failure -j $(JOBS)
+
+# The release build runs the pipeline tests (those that link libtorch).
+test-release: build
+	cd $(RELEASE) && ctest --output-on-failure -L torch
+
+test: test-asan test-release
+
+demo: build
+	@bash deploy/demo.sh
+
+bench: build
+	@bash bench/run.sh
+
+fuzz: deps
+	@$(CMAKE) -S . -B $(FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGQ_FUZZ=ON -DSEGQ_WITH_TORCH=OFF \
+	    -DBUILD_TESTING=ON >/dev/null
+	@$(CMAKE) --build $(FUZZ) -j $(JOBS)
+
+clean:
+	rm -rf build

@@ -1,0 +1,23 @@
+# Helpers shared by every folder's CMakeLists.txt.
+
+# segq_add_test(NAME name SOURCES a.c ... LIBS lib ... [LABELS l ...] [TIMEOUT s])
+# One Criterion executable per feature; Criterion runs each test in its own
+# process, ctest bounds the whole file.
+function(segq_add_test)
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(NOT CRITERION_FOUND)
+    message(FATAL_ERROR "Criterion not found: run deploy/deps.sh")
+  endif()
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} PkgConfig::CRITERION)
+  target_compile_definitions(${T_NAME} PRIVATE
+    SEGQ_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    SEGQ_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  add_test(NAME ${T_NAME} COMMAND ${T_NAME} --jobs 2 --verbose=0)
+  set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT}
+    LABELS "${T_LABELS}"
+    ENVIRONMENT "SEGQ_BINARY_DIR=${PROJECT_BINARY_DIR};SEGQ_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endfunction()

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# deploy/deps.sh: install every Debian package segq needs to build, test and
+# run. Idempotent and non-interactive: it installs only what is missing, so a
+# machine that already has everything pays one dpkg query and nothing else.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake pkg-config clang libclang-rt-14-dev
+  # queue: ZeroMQ + CZMQ, msgpack, SQLite
+  libzmq3-dev libczmq-dev libmsgpack-dev libsqlite3-dev
+  # images, safetensors headers / --json output, charts
+  libpng-dev libjpeg62-turbo-dev libjansson-dev libcairo2-dev
+  # tests
+  libcriterion-dev python3 python3-numpy
+  # ML: libtorch (CPU) and a fast BLAS under it; python3-torch is the
+  # independent reference the numerical tests compare against
+  libtorch-dev libopenblas0-pthread python3-torch
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "deps.sh: installing ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,148 @@
+/* segq_image: decoding and encoding of the images the pipeline reads and
+ * writes (PNG via libpng, JPEG via libjpeg-turbo), mask helpers and the
+ * dataset lister. Never links libtorch, so it is sanitized and fuzzed.
+ *
+ * Conventions
+ * - Every function that can fail returns 0 or a negative SEGQ_IMAGE_E* code
+ *   and, when `err` is not NULL, writes a message naming the file and the
+ *   problem into err[0..errlen) (SEGQ_IMAGE_ERRLEN is always enough).
+ * - Objects are owned by the caller: segq_image_destroy(&img) frees and sets
+ *   the pointer to NULL; destroying NULL is a no-op.
+ * - Samples are kept at the file's depth: 8-bit (uint8_t) or 16-bit
+ *   (uint16_t in host byte order), interleaved, rows top to bottom, no row
+ *   padding. Palette images are expanded to RGB/RGBA; grey below 8 bits is
+ *   expanded to 8 bits.
+ */
+#ifndef SEGQ_IMAGE_H
+#define SEGQ_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Default limits, checked against the declared size before any pixel
+ * buffer is allocated. Override at compile time or per call (limits). */
+#ifndef SEGQ_IMAGE_MAX_SIDE
+#define SEGQ_IMAGE_MAX_SIDE 16384u
+#endif
+#ifndef SEGQ_IMAGE_MAX_PIXELS
+#define SEGQ_IMAGE_MAX_PIXELS (1u << 28)
+#endif
+#define SEGQ_IMAGE_ERRLEN 512
+
+enum {
+    SEGQ_IMAGE_OK = 0,
+    SEGQ_IMAGE_EIO = -1,          /* cannot open, read or write the file */
+    SEGQ_IMAGE_ENOTIMAGE = -2,    /* neither PNG nor JPEG magic bytes */
+    SEGQ_IMAGE_ETRUNCATED = -3,   /* file ends before the image does */
+    SEGQ_IMAGE_ECORRUPT = -4,     /* decoder rejected the data */
+    SEGQ_IMAGE_EEMPTY = -5,       /* declared 0 wide or 0 high */
+    SEGQ_IMAGE_ETOOBIG = -6,      /* declared size above the limits */
+    SEGQ_IMAGE_EUNSUPPORTED = -7, /* e.g. CMYK JPEG, 12-bit JPEG */
+    SEGQ_IMAGE_EINVAL = -8,       /* bad argument (channels, depth, NULL) */
+    SEGQ_IMAGE_ENOMEM = -9,
+    SEGQ_IMAGE_EMISMATCH = -10,   /* image and mask sizes differ */
+    SEGQ_IMAGE_EDATASET = -11,    /* dataset folder: unpaired or ambiguous file */
+};
+
+typedef enum { SEGQ_IMAGE_PNG = 1, SEGQ_IMAGE_JPEG = 2 } segq_image_format_t;
+
+typedef struct {
+    uint32_t width, height;
+    int channels;   /* 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA */
+    int depth;      /* bits per sample: 8 or 16 */
+    void *data;     /* width*height*channels samples, owned */
+} segq_image_t;
+
+typedef struct {
+    uint32_t max_side;   /* 0 means SEGQ_IMAGE_MAX_SIDE */
+    uint64_t max_pixels; /* 0 means SEGQ_IMAGE_MAX_PIXELS */
+} segq_image_limits_t;
+
+/* Static English text for a SEGQ_IMAGE_E* code. */
+const char *segq_image_strerror(int code);
+
+/* A zeroed image; NULL if out of memory or arguments out of range. */
+segq_image_t *segq_image_new(uint32_t width, uint32_t height, int channels, int depth);
+void segq_image_destroy(segq_image_t **self_p);
+/* Bytes of the pixel buffer: width*height*channels*(depth/8). */
+size_t segq_image_size(const segq_image_t *self);
+
+/* Format from the first bytes (PNG or JPEG magic), 0 if neither. */
+int segq_image_detect(const void *buf, size_t len);
+
+/* Decode a PNG or JPEG chosen by magic bytes, never by extension.
+ * limits may be NULL (defaults). `name` names the buffer in messages. */
+int segq_image_read_file(const char *path, const segq_image_limits_t *limits,
+                         segq_image_t **out, char *err, size_t errlen);
+int segq_image_read_mem(const void *buf, size_t len, const char *name,
+                        const segq_image_limits_t *limits, segq_image_t **out,
+                        char *err, size_t errlen);
+
+/* PNG of 1..4 channels at 8 or 16 bits. Written to PATH.tmp then renamed,
+ * so a reader never sees half a file. */
+int segq_image_write_png(const segq_image_t *img, const char *path, char *err, size_t errlen);
+
+/* 3-channel copy at the same depth: grey replicated, alpha dropped. */
+int segq_image_to_rgb(const segq_image_t *img, segq_image_t **out, char *err, size_t errlen);
+
+/* Binary mask (1 channel, 8-bit, values 0 or 255) from a mask image of any
+ * channel count: grey (and grey+alpha) use the grey channel, RGB/RGBA the
+ * luminance 0.299R+0.587G+0.114B; a pixel is foreground when that value is
+ * above half the range (> 127 at 8 bits, > 32767 at 16 bits), which turns
+ * JPEG-compressed masks back into two levels. */
+int segq_image_to_mask(const segq_image_t *img, segq_image_t **out, char *err, size_t errlen);
+
+/* Fraction of non-zero pixels of a 1-channel mask, in [0, 1]. Callers
+ * warn on 0 (empty mask) and 1 (full mask). */
+double segq_image_mask_fraction(const segq_image_t *mask);
+
+/* --mask-from-alpha: split an image with alpha (2 or 4 channels) into its
+ * RGB part (grey replicated) and a binary mask thresholded from alpha as in
+ * segq_image_to_mask. EINVAL if the image has no alpha channel. */
+int segq_image_split_alpha(const segq_image_t *img, segq_image_t **rgb,
+                           segq_image_t **mask, char *err, size_t errlen);
+
+/* EMISMATCH with both names and sizes in the message when a and b differ
+ * in width or height. */
+int segq_image_check_same_size(const segq_image_t *a, const char *name_a,
+                               const segq_image_t *b, const char *name_b,
+                               char *err, size_t errlen);
+
+/* Float planes for tensors: dst gets channels*height*width floats, channel
+ * planes one after the other (CHW), each sample scaled to [0, 1]. */
+void segq_image_to_float_chw(const segq_image_t *img, float *dst);
+/* 8-bit image from CHW floats in [0, 1] (clamped, rounded). */
+int segq_image_from_float_chw(const float *src, uint32_t width, uint32_t height,
+                              int channels, segq_image_t **out, char *err, size_t errlen);
+
+/* ---- Dataset folders ----------------------------------------------------
+ * Two layouts, recognised in this order:
+ *  - Kvasir-SEG: DIR/images/NAME.ext + DIR/masks/NAME.ext (the extensions of
+ *    image and mask may differ, e.g. .jpg and .png);
+ *  - flat: DIR/NAME.ext + DIR/NAME-mask.ext (the chest X-ray folders).
+ * Image files are those ending in .png, .jpg or .jpeg (any case); hidden
+ * files and other files are ignored. A file without its partner, or two
+ * files with the same NAME on one side, is EDATASET naming the file.
+ * Pairs come sorted by NAME (byte order). */
+typedef struct {
+    char *name;       /* base name without extension */
+    char *image_path; /* full paths */
+    char *mask_path;
+} segq_dataset_pair_t;
+
+typedef struct segq_dataset_t segq_dataset_t;
+
+int segq_dataset_open(const char *dir, segq_dataset_t **out, char *err, size_t errlen);
+size_t segq_dataset_count(const segq_dataset_t *self);
+/* NULL when i >= count. Owned by the dataset. */
+const segq_dataset_pair_t *segq_dataset_pair(const segq_dataset_t *self, size_t i);
+void segq_dataset_destroy(segq_dataset_t **self_p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,47 @@
+/*  segq_error.h: error codes shared by every segq library.
+
+    Errors are negative integers (0 is success), as in libuv: a function
+    that can fail returns one, and where a human needs more than the code
+    it also fills a caller-provided message buffer saying what failed,
+    where, and what to do about it. The same codes travel on the wire in
+    ERROR replies, so their values are part of the protocol: never renumber.
+*/
+#ifndef SEGQ_ERROR_H
+#define SEGQ_ERROR_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    SEGQ_OK         = 0,
+    SEGQ_EPROTO     = -1,   /* malformed message or frame */
+    SEGQ_EVERSION   = -2,   /* protocol version not spoken by the peer */
+    SEGQ_ETOOBIG    = -3,   /* over a size limit (message, artifact, image) */
+    SEGQ_ENOENT     = -4,   /* unknown job, artifact, worker or file */
+    SEGQ_EINVAL     = -5,   /* bad argument or parameter */
+    SEGQ_EKIND      = -6,   /* unknown job kind */
+    SEGQ_ESTATE     = -7,   /* not allowed in the job's current state */
+    SEGQ_ESTALE     = -8,   /* from a stale attempt: fenced */
+    SEGQ_EPERM      = -9,   /* not allowed for this user or role */
+    SEGQ_EIO        = -10,  /* I/O error (disk, database) */
+    SEGQ_ENOSPC     = -11,  /* out of disk space */
+    SEGQ_EHASH      = -12,  /* sha256 of received data does not match */
+    SEGQ_ENOMEM     = -13,  /* out of memory */
+    SEGQ_ETIMEOUT   = -14,  /* no answer in time */
+    SEGQ_EUNAVAIL   = -15,  /* broker or peer not reachable */
+    SEGQ_EEXIST     = -16,  /* already exists */
+    SEGQ_EAUTH      = -17,  /* authentication failed or no credentials */
+    SEGQ_EINTERNAL  = -18   /* a bug: please report it */
+} segq_error_t;
+
+/* Short fixed text for a code ("malformed message", ...). Never NULL. */
+const char *segq_strerror (int code);
+
+/* The code's symbolic name without prefix ("EPROTO"), for logs and --json. */
+const char *segq_error_name (int code);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,485 @@
+/*  segq_proto.h: the segq wire protocol, one codec for broker, worker and client.
+
+    A message is a ZeroMQ multipart message:
+
+        [routing id]   only on the broker's ROUTER side, added/removed by ZeroMQ
+        header frame   4 bytes: 'S' 'Q' version type
+        body frame     a msgpack map, the fields of `type` (see SPEC.md)
+        data frame     only in CHUNK: the raw bytes of one artifact chunk
+
+    Decoding validates everything (header, types, sizes, required fields,
+    limits) and never trusts a length read from the wire. The codec owns no
+    socket policy: sockets are CZMQ's zsock_t.
+
+    Ownership: a segq_msg_t owns every string, array and frame it points to;
+    segq_msg_destroy frees them all. Strings are NUL-terminated and never
+    contain NUL. Fields documented "or NULL" are optional on the wire.
+*/
+#ifndef SEGQ_PROTO_H
+#define SEGQ_PROTO_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "segq_error.h"
+#include "segq_schema.h"
+#include "segq_sha256.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Versions this build speaks. A peer whose header carries another version
+   is answered with ERROR(EVERSION) listing these. */
+#define SEGQ_PROTO_VERSION      1
+#define SEGQ_PROTO_MIN_VERSION  1
+
+#define SEGQ_HEADER_SIZE        4
+
+/* Limits the decoder enforces (the broker also caps whole messages with
+   ZMQ_MAXMSGSIZE). */
+#define SEGQ_MAX_STRING         4096    /* any string field, bytes */
+#define SEGQ_MAX_NAME           1024    /* artifact / input names, relative paths */
+#define SEGQ_MAX_ARRAY          1000000 /* elements of any array */
+#define SEGQ_DEFAULT_MAX_MSG    (4u << 20)   /* bytes, whole message */
+#define SEGQ_DEFAULT_CHUNK      (1u << 20)   /* bytes of artifact data per CHUNK */
+
+typedef enum {
+    /* any peer */
+    SEGQ_MSG_ERROR        = 1,   /* reply: a request failed */
+    SEGQ_MSG_HEARTBEAT    = 2,   /* broker <-> worker liveness */
+    SEGQ_MSG_BYE          = 3,   /* worker -> broker: leaving */
+    /* client -> broker requests, each answered by the type after it */
+    SEGQ_MSG_SUBMIT       = 10,
+    SEGQ_MSG_SUBMITTED    = 11,
+    SEGQ_MSG_STATUS       = 12,
+    SEGQ_MSG_STATUS_REPLY = 13,
+    SEGQ_MSG_CANCEL       = 14,
+    SEGQ_MSG_CANCEL_REPLY = 15,
+    SEGQ_MSG_LOGS         = 16,
+    SEGQ_MSG_LOGS_REPLY   = 17,
+    SEGQ_MSG_WORKERS      = 18,
+    SEGQ_MSG_WORKERS_REPLY= 19,
+    SEGQ_MSG_DRAIN        = 20,
+    SEGQ_MSG_DRAIN_REPLY  = 21,
+    /* worker <-> broker */
+    SEGQ_MSG_REGISTER     = 30,  /* worker -> broker */
+    SEGQ_MSG_WELCOME      = 31,  /* broker -> worker */
+    SEGQ_MSG_ASSIGN       = 32,  /* broker -> worker */
+    SEGQ_MSG_PROGRESS     = 33,  /* worker -> broker */
+    SEGQ_MSG_LOG          = 34,  /* worker -> broker */
+    SEGQ_MSG_RESULT       = 35,  /* worker -> broker */
+    SEGQ_MSG_RESULT_ACK   = 36,  /* broker -> worker */
+    SEGQ_MSG_ABORT        = 37,  /* broker -> worker: stop this job */
+    SEGQ_MSG_DRAIN_WORKER = 38,  /* broker -> worker: finish running jobs, take no new ones, exit */
+    /* artifact transfer, client or worker <-> broker */
+    SEGQ_MSG_PUT          = 50,  /* sender -> broker: I want to upload */
+    SEGQ_MSG_PUT_READY    = 51,  /* broker -> sender */
+    SEGQ_MSG_PUT_DONE     = 52,  /* broker -> sender: stored and verified (or not) */
+    SEGQ_MSG_GET          = 53,  /* receiver -> broker: I want to download */
+    SEGQ_MSG_GET_READY    = 54,  /* broker -> receiver */
+    SEGQ_MSG_CHUNK        = 55,  /* either way: one piece of data */
+    SEGQ_MSG_CREDIT       = 56   /* either way: receiver grants more chunks */
+} segq_msg_type_t;
+
+typedef enum {
+    SEGQ_JOB_WAITING   = 1,  /* an input refers to a job not yet succeeded */
+    SEGQ_JOB_QUEUED    = 2,
+    SEGQ_JOB_RUNNING   = 3,
+    SEGQ_JOB_SUCCEEDED = 4,
+    SEGQ_JOB_FAILED    = 5,
+    SEGQ_JOB_CANCELLED = 6
+} segq_job_state_t;
+
+const char *segq_job_state_name (segq_job_state_t state);       /* "queued" */
+int segq_job_state_parse (const char *name, segq_job_state_t *out);
+bool segq_job_state_final (segq_job_state_t state);
+
+/* ---- pieces shared by several messages ---- */
+
+typedef struct {
+    char *name;                 /* relative path: "images/x.png" */
+    char hash[SEGQ_HASH_HEX_LEN + 1];
+    uint64_t size;
+} segq_artifact_t;
+
+/* A job input: either an artifact already uploaded (hash set), or a
+   reference to another job's output (job set; output NULL means that job's
+   principal output, "*" all of its outputs), which makes a dependency. */
+typedef struct {
+    char *name;                 /* where it is laid out in the job's directory */
+    char hash[SEGQ_HASH_HEX_LEN + 1];   /* "" when job is set */
+    uint64_t size;
+    char *job;                  /* or NULL */
+    char *output;               /* or NULL */
+} segq_input_t;
+
+typedef struct {
+    uint32_t index;             /* as nvidia-smi numbers it (PCI bus order) */
+    char *name;
+    uint64_t mem_total;         /* bytes */
+    uint64_t mem_used;          /* bytes reserved by running jobs (WORKERS_REPLY only) */
+} segq_gpu_t;
+
+typedef struct {
+    char *job;
+    uint32_t attempt;
+} segq_job_attempt_t;
+
+typedef struct {
+    segq_job_state_t state;
+    double time;                /* unix seconds */
+    char *reason;               /* or NULL */
+} segq_transition_t;
+
+typedef struct {
+    char *id;
+    char *owner;
+    char *kind;
+    segq_job_state_t state;
+    int32_t priority;
+    uint32_t attempt;           /* attempts started so far */
+    uint32_t max_attempts;
+    uint64_t gpu_mem;           /* bytes; 0 = CPU job */
+    uint32_t cpu_slots;
+    uint32_t time_limit_s;
+    char *worker;               /* node running it, or NULL */
+    int32_t gpu;                /* GPU index on that node, -1 none */
+    double fraction;            /* progress 0..1 */
+    char *phase;                /* or NULL */
+    char *message;              /* or NULL */
+    char *reason;               /* why it failed / was cancelled, or NULL */
+    int32_t exit_code;          /* -1 unknown */
+    int32_t signal;             /* 0 none */
+    double created, started, finished;  /* unix seconds; 0 = not yet */
+    segq_params_t params;
+    segq_params_t metrics;      /* latest, FLOAT values */
+    segq_input_t *inputs;       size_t n_inputs;
+    char **after;               size_t n_after;
+    segq_artifact_t *outputs;   size_t n_outputs;
+    segq_transition_t *history; size_t n_history;   /* only when asked (detail) */
+} segq_job_info_t;
+
+typedef enum {
+    SEGQ_WORKER_ACTIVE   = 1,
+    SEGQ_WORKER_DRAINING = 2,
+    SEGQ_WORKER_LOST     = 3
+} segq_worker_state_t;
+
+const char *segq_worker_state_name (segq_worker_state_t state);
+
+typedef struct {
+    char *node;
+    segq_worker_state_t state;
+    segq_gpu_t *gpus;           size_t n_gpus;
+    uint32_t cpu_slots;
+    uint32_t cpu_used;
+    char **kinds;               size_t n_kinds;
+    char **running;             size_t n_running;   /* job ids */
+    double last_seen;           /* unix seconds */
+    uint32_t version;
+} segq_worker_info_t;
+
+/* ---- message bodies ---- */
+
+typedef struct {
+    uint64_t req_id;            /* of the request that failed; 0 if none */
+    int32_t code;               /* segq_error_t */
+    char *message;
+    uint32_t *versions;         size_t n_versions;  /* on EVERSION: what the broker speaks */
+} segq_error_msg_t;
+
+typedef struct {
+    char *reason;               /* or NULL */
+} segq_bye_t;
+
+typedef struct {
+    uint64_t req_id;            /* chosen by the client, echoed in the reply; lets it pipeline */
+    char *user;
+    char *kind;
+    segq_params_t params;
+    segq_input_t *inputs;       size_t n_inputs;
+    char **after;               size_t n_after;     /* plain ordering dependencies */
+    int32_t priority;           /* orders only this user's own jobs; higher first */
+    uint64_t gpu_mem;           /* bytes; 0 = CPU job */
+    uint32_t cpu_slots;         /* 0 = 1 for a CPU job, 0 for a GPU job */
+    uint32_t time_limit_s;      /* 0 = broker default */
+    uint32_t max_attempts;      /* 0 = broker default */
+} segq_submit_t;
+
+typedef struct {
+    uint64_t req_id;
+    char *job;
+} segq_submitted_t;
+
+typedef struct {
+    uint64_t req_id;
+    char **jobs;                size_t n_jobs;      /* none: list all (filtered, paged) */
+    char *user;                 /* filter, or NULL */
+    int32_t state;              /* filter segq_job_state_t, or 0 */
+    char *cursor;               /* resume listing after this job id, or NULL */
+    uint32_t limit;             /* 0 = broker default page */
+    bool detail;                /* include history */
+} segq_status_t;
+
+typedef struct {
+    uint64_t req_id;
+    segq_job_info_t *jobs;      size_t n_jobs;
+    char *cursor;               /* more to list: pass back in STATUS; NULL when done */
+} segq_status_reply_t;
+
+typedef struct {
+    uint64_t req_id;
+    char *user;
+    char **jobs;                size_t n_jobs;
+} segq_cancel_t;
+
+typedef struct {
+    char *job;
+    int32_t code;               /* 0 cancelled (or already final), else why not */
+    char *message;              /* or NULL */
+} segq_cancel_result_t;
+
+typedef struct {
+    uint64_t req_id;
+    segq_cancel_result_t *results; size_t n_results;
+} segq_cancel_reply_t;
+
+typedef struct {
+    uint64_t req_id;
+    char *user;
+    char *job;
+    uint64_t offset;            /* byte offset in the job's log */
+    uint32_t max_bytes;         /* 0 = as much as fits one message */
+} segq_logs_t;
+
+typedef struct {
+    uint64_t req_id;
+    char *job;
+    uint64_t offset;            /* of data[0] */
+    uint8_t *data;              size_t size;
+    bool complete;              /* the job is final and this is the end of its log */
+} segq_logs_reply_t;
+
+typedef struct {
+    uint64_t req_id;
+} segq_workers_t;
+
+typedef struct {
+    uint64_t req_id;
+    segq_worker_info_t *workers; size_t n_workers;
+} segq_workers_reply_t;
+
+typedef struct {
+    uint64_t req_id;
+    char *user;
+    char *node;
+} segq_drain_t;
+
+typedef struct {
+    uint64_t req_id;
+    char *node;
+} segq_drain_reply_t;
+
+typedef struct {
+    char *node;                 /* unique name of this worker daemon */
+    segq_gpu_t *gpus;           size_t n_gpus;
+    uint32_t cpu_slots;
+    char **kinds;               size_t n_kinds;     /* job kinds it runs */
+    segq_job_attempt_t *held;   size_t n_held;      /* jobs it is running or has results for */
+    bool draining;
+} segq_register_t;
+
+typedef struct {
+    uint32_t heartbeat_ms;      /* send one at least this often */
+    uint32_t expiry_ms;         /* silent this long = dead */
+    uint32_t max_msg;           /* bytes */
+    uint32_t chunk_size;        /* bytes */
+} segq_welcome_t;
+
+typedef struct {
+    char *job;
+    uint32_t attempt;           /* fencing token: everything about this run carries it */
+    char *kind;
+    segq_params_t params;
+    segq_artifact_t *inputs;    size_t n_inputs;    /* resolved: names are paths in the job dir */
+    int32_t gpu;                /* GPU index on this node, -1 for a CPU job */
+    uint64_t gpu_mem;
+    uint32_t cpu_slots;
+    uint32_t time_limit_s;      /* 0 = none */
+} segq_assign_t;
+
+typedef struct {
+    char *job;
+    uint32_t attempt;
+    double fraction;            /* 0..1 */
+    char *phase;                /* or NULL */
+    char *message;              /* or NULL */
+    segq_params_t metrics;
+} segq_progress_t;
+
+typedef struct {
+    char *job;
+    uint32_t attempt;
+    uint64_t offset;            /* of data[0] in this attempt's log */
+    uint8_t *data;              size_t size;
+} segq_log_t;
+
+typedef struct {
+    char *job;
+    uint32_t attempt;
+    bool success;
+    int32_t exit_code;          /* -1 if killed by a signal or never started */
+    int32_t signal;             /* 0 none */
+    char *reason;               /* human text for a failure, or NULL */
+    segq_artifact_t *outputs;   size_t n_outputs;   /* already uploaded */
+} segq_result_t;
+
+typedef struct {
+    char *job;
+    uint32_t attempt;
+    int32_t code;               /* 0 accepted; SEGQ_ESTALE fenced; else refused */
+    char *message;              /* or NULL */
+} segq_result_ack_t;
+
+typedef struct {
+    char *job;
+    uint32_t attempt;
+    char *reason;               /* "cancelled by alice", ... */
+} segq_abort_t;
+
+typedef struct {
+    uint64_t req_id;
+    char hash[SEGQ_HASH_HEX_LEN + 1];
+    uint64_t size;
+    char *name;                 /* for logs, or NULL */
+} segq_put_t;
+
+typedef struct {
+    uint64_t req_id;
+    uint64_t transfer;          /* id for CHUNK/CREDIT; 0 when have */
+    bool have;                  /* broker already has this hash: nothing to send */
+    uint32_t credit;            /* chunks the sender may send now */
+    uint32_t chunk_size;
+} segq_put_ready_t;
+
+typedef struct {
+    uint64_t req_id;
+    uint64_t transfer;
+    int32_t code;               /* 0 stored and verified; SEGQ_EHASH, SEGQ_ENOSPC, ... */
+    char *message;              /* or NULL */
+} segq_put_done_t;
+
+typedef struct {
+    uint64_t req_id;
+    char hash[SEGQ_HASH_HEX_LEN + 1];   /* by hash (workers), or "" ... */
+    char *job;                  /* ... by job + output name (clients), or NULL */
+    char *name;
+    char *user;                 /* or NULL */
+    uint32_t credit;            /* chunks the broker may send before the next CREDIT */
+} segq_get_t;
+
+typedef struct {
+    uint64_t req_id;
+    uint64_t transfer;
+    char hash[SEGQ_HASH_HEX_LEN + 1];
+    uint64_t size;
+    char *name;                 /* or NULL */
+    uint32_t chunk_size;
+} segq_get_ready_t;
+
+typedef struct {
+    uint64_t transfer;
+    uint64_t offset;
+    bool last;
+    zframe_t *data;             /* the data frame, owned */
+} segq_chunk_t;
+
+typedef struct {
+    uint64_t transfer;
+    uint32_t chunks;
+} segq_credit_t;
+
+typedef struct {
+    segq_msg_type_t type;
+    uint8_t version;            /* as received; set to SEGQ_PROTO_VERSION by segq_msg_new */
+    union {
+        segq_error_msg_t error;
+        segq_bye_t bye;
+        segq_submit_t submit;
+        segq_submitted_t submitted;
+        segq_status_t status;
+        segq_status_reply_t status_reply;
+        segq_cancel_t cancel;
+        segq_cancel_reply_t cancel_reply;
+        segq_logs_t logs;
+        segq_logs_reply_t logs_reply;
+        segq_workers_t workers;
+        segq_workers_reply_t workers_reply;
+        segq_drain_t drain;
+        segq_drain_reply_t drain_reply;
+        segq_register_t reg;
+        segq_welcome_t welcome;
+        segq_assign_t assign;
+        segq_progress_t progress;
+        segq_log_t log;
+        segq_result_t result;
+        segq_result_ack_t result_ack;
+        segq_abort_t abort;
+        segq_put_t put;
+        segq_put_ready_t put_ready;
+        segq_put_done_t put_done;
+        segq_get_t get;
+        segq_get_ready_t get_ready;
+        segq_chunk_t chunk;
+        segq_credit_t credit;
+    } u;                        /* HEARTBEAT and DRAIN_WORKER have empty bodies */
+} segq_msg_t;
+
+/* A zeroed message of `type` (gpu fields -1 where that means "none"). */
+segq_msg_t *segq_msg_new (segq_msg_type_t type);
+void segq_msg_destroy (segq_msg_t **self_p);
+
+const char *segq_msg_type_name (segq_msg_type_t type);   /* "SUBMIT"; "?" if unknown */
+
+/* Encode into a new zmsg (header, body[, data]). For CHUNK the data frame
+   is moved into the zmsg (self->u.chunk.data becomes NULL). */
+int segq_msg_encode (segq_msg_t *self, zmsg_t **out);
+
+/* Decode the frames of a message (without routing id). Validates
+   everything; on failure returns SEGQ_EPROTO, SEGQ_EVERSION or
+   SEGQ_ETOOBIG with a message naming the problem, and *out is NULL.
+   On EVERSION, *version_out (if not NULL) gets the peer's version. */
+int segq_msg_decode_bytes (const uint8_t *header, size_t header_size,
+                           const uint8_t *body, size_t body_size,
+                           const uint8_t *data, size_t data_size, bool has_data,
+                           segq_msg_t **out, uint8_t *version_out,
+                           char *err, size_t errlen);
+
+/* Decode a zmsg (consumed: *zmsg_p becomes NULL). */
+int segq_msg_decode (zmsg_t **zmsg_p, segq_msg_t **out, uint8_t *version_out,
+                     char *err, size_t errlen);
+
+/* Send on a socket and destroy the message. routing_id is the ROUTER
+   envelope (broker side) or NULL (DEALER side); it is not consumed. */
+int segq_msg_send (segq_msg_t **self_p, zsock_t *sock, zframe_t *routing_id);
+
+/* Receive one message. On a ROUTER socket pass routing_id_out to receive
+   the sender's routing id (owned by the caller). On a decode failure the
+   frames are consumed, *out is NULL, and the code says why; the routing id
+   is still returned so the caller can answer ERROR. */
+int segq_msg_recv (zsock_t *sock, zframe_t **routing_id_out, segq_msg_t **out,
+                   uint8_t *version_out, char *err, size_t errlen);
+
+/* Deep copies and clears of the shared pieces, for callers that keep them. */
+void segq_artifact_clear (segq_artifact_t *self);
+int segq_artifact_copy (segq_artifact_t *dst, const segq_artifact_t *src);
+void segq_input_clear (segq_input_t *self);
+int segq_input_copy (segq_input_t *dst, const segq_input_t *src);
+void segq_job_info_clear (segq_job_info_t *self);
+void segq_worker_info_clear (segq_worker_info_t *self);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

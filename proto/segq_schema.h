@@ -1,0 +1,119 @@
+/*  segq_schema.h: the one table of job kinds.
+
+    Each job kind declares its parameters (name, type, range, default,
+    help), its inputs, and which of its outputs is the principal one (what
+    a bare `JOB` reference means). This single table drives the CLI's
+    parsing and --help, the broker's validation at submit, segq-run's
+    flags, and the docs, so the three can never disagree.
+
+    This library (segq_schema) depends on nothing but libc, so segq-run
+    can use it without pulling in ZeroMQ.
+*/
+#ifndef SEGQ_SCHEMA_H
+#define SEGQ_SCHEMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "segq_error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    SEGQ_PARAM_INT    = 1,  /* int64 */
+    SEGQ_PARAM_FLOAT  = 2,  /* double */
+    SEGQ_PARAM_BOOL   = 3,
+    SEGQ_PARAM_STRING = 4,
+    SEGQ_PARAM_CHOICE = 5   /* a string from a fixed list; travels as a string */
+} segq_param_type_t;
+
+/* A typed value: a parameter's value, or a metric (FLOAT). */
+typedef struct {
+    segq_param_type_t type;
+    int64_t i;
+    double f;
+    bool b;
+    char *s;                    /* owned; STRING and CHOICE only */
+} segq_value_t;
+
+typedef struct {
+    char *name;                 /* owned */
+    segq_value_t value;
+} segq_param_t;
+
+/* An ordered name -> value map (parameters of a job, metrics of a run).
+   Zero-initialise it; segq_params_clear frees what it owns. */
+typedef struct {
+    segq_param_t *items;
+    size_t count;
+    size_t capacity;
+} segq_params_t;
+
+typedef struct {
+    const char *name;           /* "seconds"; the CLI flag is --param seconds=N */
+    segq_param_type_t type;
+    const char *default_value;  /* as the user would type it; NULL: required */
+    double min, max;            /* inclusive range for INT and FLOAT */
+    const char *choices;        /* "fp32|bf16" for CHOICE */
+    const char *help;
+} segq_param_spec_t;
+
+typedef struct {
+    const char *name;           /* "image": laid out under this name in the job's directory */
+    bool required;
+    bool many;                  /* a set of files (a dataset), laid out under name/ */
+    const char *help;
+} segq_input_spec_t;
+
+typedef struct {
+    const char *name;           /* "train", "sleep", ... */
+    const char *help;
+    const segq_param_spec_t *params;
+    size_t n_params;
+    const segq_input_spec_t *inputs;
+    size_t n_inputs;
+    const char *principal_output;  /* output a bare `JOB` reference means; "*" = all outputs */
+    bool in_process;            /* completed by the worker itself, no child (noop) */
+    bool test_kind;             /* exercises the queue without ML */
+} segq_kind_spec_t;
+
+/* All kinds, in table order. */
+const segq_kind_spec_t *segq_kinds (size_t *count);
+
+/* The kind named `name`, or NULL. */
+const segq_kind_spec_t *segq_kind_find (const char *name);
+
+/* The parameter `name` of `kind`, or NULL. */
+const segq_param_spec_t *segq_kind_param (const segq_kind_spec_t *kind, const char *name);
+
+/* Parse user text ("2000", "0.5", "true", "bf16") as the parameter's type,
+   checking range and choices. On error fills err ("niter: 'abc' is not an
+   integer (expected 1..1000000)") and returns SEGQ_EINVAL. */
+int segq_param_parse (const segq_param_spec_t *spec, const char *text,
+                      segq_value_t *out, char *err, size_t errlen);
+
+/* Validate a job's parameters against its kind: unknown names, wrong
+   types, out-of-range values and missing required ones are refused with a
+   message naming the parameter; absent optional ones are filled in with
+   their defaults, so a stored job always carries every parameter. */
+int segq_params_validate (const segq_kind_spec_t *kind, segq_params_t *params,
+                          char *err, size_t errlen);
+
+/* Map operations. set copies name and value (strings duplicated) and
+   replaces an existing entry of the same name. */
+int segq_params_set (segq_params_t *self, const char *name, const segq_value_t *value);
+const segq_value_t *segq_params_get (const segq_params_t *self, const char *name);
+int segq_params_copy (segq_params_t *dst, const segq_params_t *src);
+void segq_params_clear (segq_params_t *self);
+
+void segq_value_clear (segq_value_t *value);
+int segq_value_copy (segq_value_t *dst, const segq_value_t *src);
+/* Text form, as the user would type it; returns chars written like snprintf. */
+int segq_value_format (const segq_value_t *value, char *buf, size_t buflen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -102,7 +102,7 @@ const segq_st_tensor_t *segq_st_find(const segq_st_t *self, const char *name);
 
 /* Metadata (the "__metadata__" map), keys in byte order. */
 size_t segq_st_meta_count(const segq_st_t *self);
-/* 0 and *key/*value set (owned by self), or EINVAL when i >= count. */
+/* 0 with key and value set (owned by self), or EINVAL when i >= count. */
 int segq_st_meta_at(const segq_st_t *self, size_t i, const char **key, const char **value);
 /* NULL if absent. */
 const char *segq_st_meta_get(const segq_st_t *self, const char *key);

@@ -1,0 +1,139 @@
+/* JPEG decoding with libjpeg-turbo. Its default error manager exits the
+ * process and its memory source pads a truncated file with a fake end
+ * marker; both are replaced so that errors and truncation come back as
+ * codes through a longjmp to a frame that frees everything. */
+#include "segq_image_internal.h"
+
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <jerror.h>
+
+/* A progressive file can ask for any number of passes over the whole
+ * image; real encoders use about ten. */
+#define MAX_SCANS 256
+
+typedef struct {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jmp;
+    int code;
+    char msg[JMSG_LENGTH_MAX];
+    segq_image_t *img;
+} jpeg_ctx_t;
+
+static void on_error(j_common_ptr cinfo)
+{
+    jpeg_ctx_t *ctx = (jpeg_ctx_t *)cinfo->err;
+    (*cinfo->err->format_message)(cinfo, ctx->msg);
+    switch (cinfo->err->msg_code) {
+    case JERR_EMPTY_IMAGE: ctx->code = SEGQ_IMAGE_EEMPTY; break;
+    case JERR_BAD_PRECISION:
+    case JERR_CONVERSION_NOTIMPL: ctx->code = SEGQ_IMAGE_EUNSUPPORTED; break;
+    case JERR_OUT_OF_MEMORY: ctx->code = SEGQ_IMAGE_ENOMEM; break;
+    default: ctx->code = SEGQ_IMAGE_ECORRUPT;
+    }
+    longjmp(ctx->jmp, 1);
+}
+
+static void on_message(j_common_ptr cinfo, int level)
+{
+    jpeg_ctx_t *ctx = (jpeg_ctx_t *)cinfo->err;
+    /* The memory source reports the end of data as a warning and carries on
+     * with grey: for us that is a truncated file. Other warnings (extra
+     * bytes before a marker, ...) are common in real files and harmless. */
+    if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+        ctx->code = SEGQ_IMAGE_ETRUNCATED;
+        snprintf(ctx->msg, sizeof ctx->msg, "file ends early");
+        longjmp(ctx->jmp, 1);
+    }
+}
+
+static void on_progress(j_common_ptr cinfo)
+{
+    j_decompress_ptr d = (j_decompress_ptr)cinfo;
+    if (d->input_scan_number > MAX_SCANS) {
+        jpeg_ctx_t *ctx = (jpeg_ctx_t *)cinfo->err;
+        ctx->code = SEGQ_IMAGE_ECORRUPT;
+        snprintf(ctx->msg, sizeof ctx->msg, "more than %d progressive scans", MAX_SCANS);
+        longjmp(ctx->jmp, 1);
+    }
+}
+
+/* Runs every libjpeg call that may longjmp; 0 or a negative code. */
+static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx_t *ctx,
+                  const unsigned char *buf, size_t len, const char *name,
+                  const segq_image_limits_t *limits, char *err, size_t errlen)
+{
+    if (setjmp(ctx->jmp))
+        return ctx->code;
+    jpeg_create_decompress(cinfo);
+    jpeg_mem_src(cinfo, buf, (unsigned long)len);
+    jpeg_read_header(cinfo, TRUE);
+    int rc = segq__image_check_size(name, cinfo->image_width, cinfo->image_height, limits, err,
+                                    errlen);
+    if (rc)
+        return rc;
+    int channels;
+    switch (cinfo->jpeg_color_space) {
+    case JCS_GRAYSCALE:
+        cinfo->out_color_space = JCS_GRAYSCALE;
+        channels = 1;
+        break;
+    case JCS_CMYK:
+    case JCS_YCCK:
+        return segq__image_fail(err, errlen, SEGQ_IMAGE_EUNSUPPORTED,
+                                "%s: CMYK JPEG is not supported: convert it to RGB", name);
+    default:
+        cinfo->out_color_space = JCS_RGB;
+        channels = 3;
+    }
+    jpeg_start_decompress(cinfo);
+    if (cinfo->output_components != channels)
+        return segq__image_fail(err, errlen, SEGQ_IMAGE_EUNSUPPORTED,
+                                "%s: JPEG with %d components is not supported", name,
+                                cinfo->output_components);
+    ctx->img = segq_image_new(cinfo->output_width, cinfo->output_height, channels, 8);
+    if (!ctx->img)
+        return segq__image_fail(err, errlen, SEGQ_IMAGE_ENOMEM, "%s: out of memory", name);
+    size_t stride = (size_t)cinfo->output_width * channels;
+    while (cinfo->output_scanline < cinfo->output_height) {
+        JSAMPROW row = (JSAMPROW)ctx->img->data + stride * cinfo->output_scanline;
+        if (jpeg_read_scanlines(cinfo, &row, 1) != 1)
+            return segq__image_fail(err, errlen, SEGQ_IMAGE_ECORRUPT,
+                                    "%s: corrupt JPEG: decoder returned no row", name);
+    }
+    jpeg_finish_decompress(cinfo);
+    return 0;
+}
+
+int segq__image_read_jpeg(const unsigned char *buf, size_t len, const char *name,
+                          const segq_image_limits_t *limits, segq_image_t **out, char *err,
+                          size_t errlen)
+{
+    struct jpeg_decompress_struct cinfo;
+    struct jpeg_progress_mgr progress = {.progress_monitor = on_progress};
+    jpeg_ctx_t ctx;
+    memset(&ctx, 0, sizeof ctx);
+    memset(&cinfo, 0, sizeof cinfo);
+    cinfo.err = jpeg_std_error(&ctx.mgr);
+    ctx.mgr.error_exit = on_error;
+    ctx.mgr.emit_message = on_message;
+    cinfo.progress = &progress;
+    int rc = decode(&cinfo, &ctx, buf, len, name, limits, err, errlen);
+    if (ctx.code) { /* came back by longjmp: the library's message */
+        const char *what = rc == SEGQ_IMAGE_ETRUNCATED ? "truncated JPEG"
+                           : rc == SEGQ_IMAGE_EEMPTY   ? "empty JPEG"
+                           : rc == SEGQ_IMAGE_ECORRUPT ? "corrupt JPEG"
+                                                       : "JPEG";
+        segq__image_fail(err, errlen, rc, "%s: %s: %s", name, what, ctx.msg);
+    }
+    jpeg_destroy_decompress(&cinfo);
+    if (rc)
+        segq_image_destroy(&ctx.img);
+    else
+        *out = ctx.img;
+    return rc;
+}

@@ -1,0 +1,439 @@
+// segq_torch_train.cpp: autograd, grad-mode and autocast regions, Adam,
+// devices, threads and seeding for the C shim (segq_torch.h). Kept apart
+// from the op wrappers so the two halves compile in parallel.
+#include "segq_torch_internal.hpp"
+
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/cuda.h>
+#include <torch/optim/adam.h>
+#include <torch/version.h>
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#ifdef SEGQ_TORCH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
+#endif
+
+using segq::run_i;
+using segq::run_t;
+using segq::ten;
+
+// ---------------------------------------------------------------------
+// Autograd
+
+extern "C" int segq_set_requires_grad(segq_tensor *t, int flag) {
+    return run_i(__func__, [&] {
+        ten(t).set_requires_grad(flag != 0);
+        return 0;
+    });
+}
+
+extern "C" int segq_requires_grad(segq_tensor *t) {
+    return run_i(__func__, [&] { return ten(t).requires_grad() ? 1 : 0; });
+}
+
+extern "C" int segq_backward(segq_tensor *loss, int retain_graph, int create_graph) {
+    return run_i(__func__, [&] {
+        const at::Tensor &l = ten(loss);
+        if (l.numel() != 1)
+            throw segq::Error(SEGQ_TORCH_EINVAL,
+                              "backward needs a one-element loss, got " +
+                                  std::to_string(l.numel()) + " elements");
+        l.backward({}, retain_graph != 0, create_graph != 0);
+        return 0;
+    });
+}
+
+extern "C" segq_tensor *segq_grad(segq_tensor *t) {
+    return run_t(__func__, [&] {
+        const at::Tensor &g = ten(t).grad();
+        if (!g.defined())
+            throw segq::Error(SEGQ_TORCH_EINVAL,
+                              "tensor has no gradient (not a leaf with requires_grad, "
+                              "no backward yet, or zeroed)");
+        return g;
+    });
+}
+
+extern "C" int segq_zero_grad(segq_tensor *t) {
+    return run_i(__func__, [&] {
+        ten(t).mutable_grad().reset();
+        return 0;
+    });
+}
+
+extern "C" int segq_autograd_grad(segq_tensor *const *outputs, int nout,
+                                  segq_tensor *const *inputs, int nin,
+                                  segq_tensor *const *grad_outputs, segq_tensor **grads_out,
+                                  int retain_graph, int create_graph) {
+    if (grads_out && nin > 0)
+        for (int i = 0; i < nin; i++)
+            grads_out[i] = nullptr;
+    int rc = run_i(__func__, [&] {
+        if (nout <= 0 || nin <= 0 || !outputs || !inputs || !grads_out)
+            throw segq::Error(SEGQ_TORCH_EINVAL,
+                              "need non-empty outputs and inputs and a grads_out array");
+        segq::need_scope(); // before the work, so no result is lost
+        std::vector<at::Tensor> outs, ins, gouts;
+        for (int i = 0; i < nout; i++)
+            outs.push_back(ten(outputs[i]));
+        for (int i = 0; i < nin; i++)
+            ins.push_back(ten(inputs[i]));
+        if (grad_outputs)
+            for (int i = 0; i < nout; i++)
+                gouts.push_back(ten(grad_outputs[i]));
+        auto grads = torch::autograd::grad(outs, ins, gouts, retain_graph != 0,
+                                           create_graph != 0, false);
+        for (int i = 0; i < nin; i++)
+            grads_out[i] = segq::wrap(grads[(size_t)i]);
+        return 0;
+    });
+    if (rc < 0 && grads_out && nin > 0)
+        for (int i = 0; i < nin; i++)
+            segq_tensor_destroy(&grads_out[i]);
+    return rc;
+}
+
+// ---------------------------------------------------------------------
+// Grad mode and autocast regions
+
+namespace {
+thread_local std::vector<bool> t_grad_stack;
+
+struct AutocastFrame {
+    segq_device_type type;
+    bool was_enabled;
+    at::ScalarType was_dtype;
+};
+thread_local std::vector<AutocastFrame> t_autocast_stack;
+
+// torch 2.4 replaced the per-device autocast setters with ones taking a
+// device type (the old ones are deprecated, later removed).
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+at::DeviceType autocast_dev(segq_device_type t) {
+    return t == SEGQ_DEVICE_CUDA ? at::kCUDA : at::kCPU;
+}
+bool autocast_enabled(segq_device_type t) {
+    return at::autocast::is_autocast_enabled(autocast_dev(t));
+}
+at::ScalarType autocast_dtype(segq_device_type t) {
+    return at::autocast::get_autocast_dtype(autocast_dev(t));
+}
+void autocast_set(segq_device_type t, bool on, at::ScalarType dt) {
+    at::autocast::set_autocast_enabled(autocast_dev(t), on);
+    at::autocast::set_autocast_dtype(autocast_dev(t), dt);
+}
+#else
+bool autocast_enabled(segq_device_type t) {
+    return t == SEGQ_DEVICE_CUDA ? at::autocast::is_enabled()
+                                 : at::autocast::is_cpu_enabled();
+}
+at::ScalarType autocast_dtype(segq_device_type t) {
+    return t == SEGQ_DEVICE_CUDA ? at::autocast::get_autocast_gpu_dtype()
+                                 : at::autocast::get_autocast_cpu_dtype();
+}
+void autocast_set(segq_device_type t, bool on, at::ScalarType dt) {
+    if (t == SEGQ_DEVICE_CUDA) {
+        at::autocast::set_enabled(on);
+        at::autocast::set_autocast_gpu_dtype(dt);
+    } else {
+        at::autocast::set_cpu_enabled(on);
+        at::autocast::set_autocast_cpu_dtype(dt);
+    }
+}
+#endif
+} // namespace
+
+extern "C" int segq_no_grad_begin(void) {
+    return run_i(__func__, [] {
+        t_grad_stack.push_back(at::GradMode::is_enabled());
+        at::GradMode::set_enabled(false);
+        return 0;
+    });
+}
+
+extern "C" int segq_no_grad_end(void) {
+    return run_i(__func__, [] {
+        if (t_grad_stack.empty())
+            throw segq::Error(SEGQ_TORCH_ESCOPE,
+                              "segq_no_grad_end without segq_no_grad_begin");
+        at::GradMode::set_enabled(t_grad_stack.back());
+        t_grad_stack.pop_back();
+        return 0;
+    });
+}
+
+extern "C" int segq_grad_enabled(void) { return at::GradMode::is_enabled() ? 1 : 0; }
+
+extern "C" int segq_autocast_begin(segq_device_type type, segq_dtype dt) {
+    return run_i(__func__, [&] {
+        if (type != SEGQ_DEVICE_CPU && type != SEGQ_DEVICE_CUDA)
+            throw segq::Error(SEGQ_TORCH_EINVAL,
+                              "unknown device type " + std::to_string((int)type));
+        if (dt != SEGQ_BF16 && dt != SEGQ_F16)
+            throw segq::Error(SEGQ_TORCH_EINVAL, "autocast dtype must be BF16 or F16");
+        t_autocast_stack.push_back({type, autocast_enabled(type), autocast_dtype(type)});
+        autocast_set(type, true, segq::scalar_type(dt));
+        at::autocast::increment_nesting();
+        return 0;
+    });
+}
+
+extern "C" int segq_autocast_end(void) {
+    return run_i(__func__, [] {
+        if (t_autocast_stack.empty())
+            throw segq::Error(SEGQ_TORCH_ESCOPE,
+                              "segq_autocast_end without segq_autocast_begin");
+        AutocastFrame f = t_autocast_stack.back();
+        t_autocast_stack.pop_back();
+        autocast_set(f.type, f.was_enabled, f.was_dtype);
+        // As torch.autocast's __exit__: the cast-weight cache lives for the
+        // outermost region only.
+        if (at::autocast::decrement_nesting() == 0)
+            at::autocast::clear_cache();
+        return 0;
+    });
+}
+
+// ---------------------------------------------------------------------
+// Adam
+
+struct segq_adam {
+    torch::optim::Adam opt;
+    explicit segq_adam(std::vector<at::Tensor> params, torch::optim::AdamOptions o)
+        : opt(std::move(params), o) {}
+};
+
+extern "C" segq_adam *segq_adam_new(segq_tensor *const *params, int n, double lr,
+                                    double beta1, double beta2, double eps,
+                                    double weight_decay) {
+    try {
+        if (n <= 0 || !params)
+            throw segq::Error(SEGQ_TORCH_EINVAL, "need a non-empty parameter array");
+        std::vector<at::Tensor> ps;
+        for (int i = 0; i < n; i++) {
+            const at::Tensor &p = ten(params[i]);
+            if (!p.is_leaf() || !p.requires_grad())
+                throw segq::Error(SEGQ_TORCH_EINVAL,
+                                  "parameter " + std::to_string(i) +
+                                      " is not a leaf tensor with requires_grad set");
+            ps.push_back(p);
+        }
+        auto o = torch::optim::AdamOptions(lr)
+                     .betas(std::make_tuple(beta1, beta2))
+                     .eps(eps)
+                     .weight_decay(weight_decay);
+        return new segq_adam(std::move(ps), o);
+    } catch (...) {
+        segq::record_exception(__func__);
+        return nullptr;
+    }
+}
+
+extern "C" void segq_adam_destroy(segq_adam **opt) {
+    if (!opt || !*opt)
+        return;
+    delete *opt;
+    *opt = nullptr;
+}
+
+namespace {
+segq_adam *need(segq_adam *o) {
+    if (!o)
+        throw segq::NullArg{};
+    return o;
+}
+} // namespace
+
+extern "C" int segq_adam_step(segq_adam *opt) {
+    return run_i(__func__, [&] {
+        need(opt)->opt.step();
+        return 0;
+    });
+}
+
+extern "C" int segq_adam_zero_grad(segq_adam *opt) {
+    return run_i(__func__, [&] {
+        // Set to none by hand: 1.13's zero_grad() zeroes, 2.x's sets to none.
+        for (auto &g : need(opt)->opt.param_groups())
+            for (auto &p : g.params())
+                p.mutable_grad().reset();
+        return 0;
+    });
+}
+
+extern "C" int segq_adam_set_lr(segq_adam *opt, double lr) {
+    return run_i(__func__, [&] {
+        if (!(lr >= 0) || std::isinf(lr))
+            throw segq::Error(SEGQ_TORCH_EINVAL, "learning rate must be finite and >= 0");
+        for (auto &g : need(opt)->opt.param_groups())
+            static_cast<torch::optim::AdamOptions &>(g.options()).lr(lr);
+        return 0;
+    });
+}
+
+extern "C" double segq_adam_get_lr(segq_adam *opt) {
+    try {
+        auto &g = need(opt)->opt.param_groups().at(0);
+        return static_cast<torch::optim::AdamOptions &>(g.options()).lr();
+    } catch (...) {
+        segq::record_exception(__func__);
+        return NAN;
+    }
+}
+
+// ---------------------------------------------------------------------
+// Devices, threads, seeding
+
+extern "C" int segq_torch_has_cuda_build(void) {
+#ifdef SEGQ_TORCH_CUDA
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+extern "C" int segq_cuda_device_count(void) {
+    try {
+        return (int)torch::cuda::device_count();
+    } catch (...) {
+        segq::record_exception(__func__);
+        return 0;
+    }
+}
+
+extern "C" int segq_device_check(segq_device d) {
+    return run_i(__func__, [&] {
+        segq::device(d); // validates type and index
+        if (d.type == SEGQ_DEVICE_CPU)
+            return 0;
+        if (!segq_torch_has_cuda_build())
+            throw segq::Error(SEGQ_TORCH_ENODEV,
+                              "CUDA requested but this build uses a CPU-only libtorch "
+                              "(rebuild with -DTorch_DIR=<a CUDA libtorch>)");
+        int n = segq_cuda_device_count();
+        if (n == 0)
+            throw segq::Error(SEGQ_TORCH_ENODEV, "CUDA requested but no CUDA device found");
+        if (d.index >= n)
+            throw segq::Error(SEGQ_TORCH_ENODEV,
+                              "CUDA device " + std::to_string(d.index) +
+                                  " requested but only " + std::to_string(n) +
+                                  " present (cuda:0..cuda:" + std::to_string(n - 1) + ")");
+        return 0;
+    });
+}
+
+extern "C" int segq_cuda_device_info(int index, segq_cuda_info *out) {
+    return run_i(__func__, [&] {
+        if (!out)
+            throw segq::Error(SEGQ_TORCH_EINVAL, "out is NULL");
+        if (index < 0)
+            throw segq::Error(SEGQ_TORCH_EINVAL, "CUDA device index must be >= 0");
+        int rc = segq_device_check(segq_device{SEGQ_DEVICE_CUDA, index});
+        if (rc < 0)
+            return rc; // its message is recorded
+#ifdef SEGQ_TORCH_CUDA
+        c10::cuda::CUDAGuard guard((c10::DeviceIndex)index);
+        cudaDeviceProp prop;
+        cudaError_t e = cudaGetDeviceProperties(&prop, index);
+        if (e != cudaSuccess)
+            throw segq::Error(SEGQ_TORCH_ENODEV, std::string("cudaGetDeviceProperties: ") +
+                                                     cudaGetErrorString(e));
+        size_t free_b = 0, total_b = 0;
+        e = cudaMemGetInfo(&free_b, &total_b);
+        if (e != cudaSuccess)
+            throw segq::Error(SEGQ_TORCH_ENODEV,
+                              std::string("cudaMemGetInfo: ") + cudaGetErrorString(e));
+        std::memset(out, 0, sizeof *out);
+        out->index = index;
+        std::snprintf(out->name, sizeof out->name, "%s", prop.name);
+        out->total_bytes = total_b;
+        out->free_bytes = free_b;
+        out->major = prop.major;
+        out->minor = prop.minor;
+        return 0;
+#else
+        throw segq::Error(SEGQ_TORCH_ENODEV, "CUDA not compiled in");
+#endif
+    });
+}
+
+extern "C" int segq_cuda_set_memory_fraction(double fraction, int device) {
+    return run_i(__func__, [&] {
+        if (!(fraction > 0 && fraction <= 1))
+            throw segq::Error(SEGQ_TORCH_EINVAL, "memory fraction must be in (0, 1]");
+        if (device < 0)
+            throw segq::Error(SEGQ_TORCH_EINVAL, "CUDA device index must be >= 0");
+        int rc = segq_device_check(segq_device{SEGQ_DEVICE_CUDA, device});
+        if (rc < 0)
+            return rc; // its message is recorded
+#ifdef SEGQ_TORCH_CUDA
+        c10::cuda::CUDACachingAllocator::setMemoryFraction(fraction,
+                                                           (c10::DeviceIndex)device);
+        return 0;
+#else
+        throw segq::Error(SEGQ_TORCH_ENODEV, "CUDA not compiled in");
+#endif
+    });
+}
+
+extern "C" int segq_cuda_synchronize(int device) {
+    return run_i(__func__, [&] {
+#ifdef SEGQ_TORCH_CUDA
+        if (torch::cuda::device_count() > 0)
+            torch::cuda::synchronize(device);
+#endif
+        return 0;
+    });
+}
+
+extern "C" int segq_cpu_count(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0)
+            return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+extern "C" const char *segq_torch_version(void) { return TORCH_VERSION; }
+
+extern "C" int segq_set_num_threads(int n) {
+    return run_i(__func__, [&] {
+        if (n < 1)
+            throw segq::Error(SEGQ_TORCH_EINVAL, "thread count must be >= 1");
+        at::set_num_threads(n);
+        return 0;
+    });
+}
+
+extern "C" int segq_get_num_threads(void) { return at::get_num_threads(); }
+
+extern "C" int segq_set_num_interop_threads(int n) {
+    return run_i(__func__, [&] {
+        if (n < 1)
+            throw segq::Error(SEGQ_TORCH_EINVAL, "thread count must be >= 1");
+        at::set_num_interop_threads(n);
+        return 0;
+    });
+}
+
+extern "C" int segq_manual_seed(uint64_t seed) {
+    return run_i(__func__, [&] {
+        at::manual_seed(seed);
+        return 0;
+    });
+}

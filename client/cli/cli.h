@@ -1,0 +1,79 @@
+/*  cli.h: what the files of the `segq` command share. */
+#ifndef SEGQ_CLI_H
+#define SEGQ_CLI_H
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include "segq_client.h"
+
+/* Exit codes, documented in `segq --help`. */
+enum {
+    CLI_OK = 0,
+    CLI_FAILED = 1,     /* a request failed (broker down, unknown job, refused) */
+    CLI_USAGE = 2,      /* bad command line: nothing was sent */
+    CLI_JOB_FAILED = 3  /* wait: a job ended failed or cancelled */
+};
+
+typedef struct {
+    const char *broker;     /* --broker, or NULL: $SEGQ_BROKER / default */
+    int timeout_ms;         /* --timeout, or 0 */
+    bool json;              /* --json */
+    const char *prog;       /* "segq" */
+} cli_globals_t;
+
+/* Options every command accepts, for getopt_long tables. */
+enum { OPT_BROKER = 1000, OPT_TIMEOUT, OPT_JSON, OPT_HELP };
+#define CLI_COMMON_OPTIONS \
+    { "broker", required_argument, NULL, OPT_BROKER }, \
+    { "timeout", required_argument, NULL, OPT_TIMEOUT }, \
+    { "json", no_argument, NULL, OPT_JSON }, \
+    { "help", no_argument, NULL, 'h' }
+
+/* Handles a common option; returns 1 if it was one, 0 if not, -1 on error. */
+int cli_common_option (cli_globals_t *g, int opt, const char *arg);
+
+/* The next option of a command, common ones handled on the way: returns the
+   option's code, or CLI_OPT_END when there are no more, CLI_OPT_HELP after
+   printing `help` (with help NULL, 'h' is returned instead), CLI_OPT_BAD
+   after printing what was wrong. Call with the table of the command, whose
+   first entries are CLI_COMMON_OPTIONS. */
+enum { CLI_OPT_END = -1, CLI_OPT_HELP = -2, CLI_OPT_BAD = -3 };
+int cli_next_option (cli_globals_t *g, const char *cmd, int argc, char **argv,
+                     const char *shortopts, const struct option *options, const char *help);
+/* What a command returns when cli_next_option ended with `opt`. */
+#define CLI_OPT_RESULT(opt) ((opt) == CLI_OPT_HELP ? CLI_OK : CLI_USAGE)
+int cli_connect (const cli_globals_t *g, segq_client_t **client);
+/* Prints "segq CMD: message" to stderr; returns `code`. */
+int cli_error (const cli_globals_t *g, const char *cmd, int code, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+int cli_usage_error (const cli_globals_t *g, const char *cmd, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+/* Print a JSON value to stdout followed by a newline; takes the reference. */
+int cli_print_json (json_t *value);
+/* Parse a non-negative integer; false on anything else. */
+bool cli_parse_uint (const char *text, uint64_t max, uint64_t *out);
+
+/* Commands: argc/argv start at the command name. */
+int cli_submit (cli_globals_t *g, int argc, char **argv);
+int cli_status (cli_globals_t *g, int argc, char **argv);
+int cli_wait (cli_globals_t *g, int argc, char **argv);
+int cli_cancel (cli_globals_t *g, int argc, char **argv);
+int cli_fetch (cli_globals_t *g, int argc, char **argv);
+int cli_logs (cli_globals_t *g, int argc, char **argv);
+int cli_workers (cli_globals_t *g, int argc, char **argv);
+
+/* Formatting (cli_format.c). */
+json_t *cli_job_json (const segq_job_info_t *job);
+json_t *cli_worker_json (const segq_worker_info_t *worker);
+json_t *cli_value_json (const segq_value_t *value);
+void cli_format_size (uint64_t bytes, char *buf, size_t len);      /* "1.5 GiB" */
+void cli_format_age (double since, char *buf, size_t len);         /* "3m12s" */
+void cli_print_job_table (FILE *out, const segq_job_info_t *jobs, size_t n, bool header);
+void cli_print_job_detail (FILE *out, const segq_job_info_t *job);
+void cli_print_worker_table (FILE *out, const segq_worker_info_t *workers, size_t n);
+/* "[#######.......]" of `width` cells for fraction 0..1. */
+void cli_format_bar (double fraction, int width, char *buf, size_t len);
+
+#endif

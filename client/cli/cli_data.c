@@ -1,0 +1,232 @@
+/*  cli_data.c: segq fetch, logs, workers. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* mkdir -p of the directories above `path`. */
+static int
+s_make_parents (char *path)
+{
+    for (char *p = strchr (path + 1, '/'); p; p = strchr (p + 1, '/')) {
+        *p = 0;
+        int rc = mkdir (path, 0755);
+        int e = errno;
+        *p = '/';
+        if (rc != 0 && e != EEXIST)
+            return -1;
+    }
+    return 0;
+}
+
+/* An output name from the broker becomes a path under the user's directory:
+   refuse anything that could escape it. */
+static bool
+s_safe_name (const char *name)
+{
+    if (!*name || name[0] == '/')
+        return false;
+    for (const char *p = name; *p;) {
+        const char *end = strchr (p, '/');
+        size_t len = end ? (size_t) (end - p) : strlen (p);
+        if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+            return false;
+        p += len + (end ? 1 : 0);
+    }
+    return true;
+}
+
+int
+cli_fetch (cli_globals_t *g, int argc, char **argv)
+{
+    static const struct option options[] = {
+        CLI_COMMON_OPTIONS, { "output", required_argument, NULL, 'o' }, { 0 }
+    };
+    static const char help[] =
+        "usage: segq fetch JOB [-o DIR] [NAME...] [--json]\n\n"
+        "Download a job's outputs (all, or the NAMEs given) into DIR (default: the\n"
+        "current directory), keeping their names. Each file is checked against its\n"
+        "sha256 and only then put in place.\n";
+    const char *dir = ".";
+    int opt;
+    while ((opt = cli_next_option (g, "fetch", argc, argv, "ho:", options, help)) > 0)
+        dir = optarg;   /* -o, the only option of its own */
+    if (opt != CLI_OPT_END)
+        return CLI_OPT_RESULT (opt);
+    if (optind >= argc)
+        return cli_usage_error (g, "fetch", "which job? (segq fetch JOB [-o DIR] [NAME...])");
+    const char *job = argv[optind];
+    char **names = argv + optind + 1;
+    size_t n_names = (size_t) (argc - optind - 1);
+    if (mkdir (dir, 0755) != 0 && errno != EEXIST)
+        return cli_error (g, "fetch", CLI_FAILED, "cannot create directory '%s': %s", dir, strerror (errno));
+    segq_client_t *client;
+    int rc = cli_connect (g, &client);
+    if (rc != CLI_OK)
+        return rc;
+    segq_job_info_t info;
+    if (segq_client_job (client, job, false, &info) < 0) {
+        rc = cli_error (g, "fetch", CLI_FAILED, "%s", segq_client_error (client));
+        segq_client_destroy (&client);
+        return rc;
+    }
+    for (size_t i = 0; i < n_names && rc == CLI_OK; i++) {
+        bool found = false;
+        for (size_t j = 0; j < info.n_outputs && !found; j++)
+            found = strcmp (info.outputs[j].name, names[i]) == 0;
+        if (!found)
+            rc = cli_error (g, "fetch", CLI_FAILED, "job %s has no output '%s' (it has %zu: see `segq status -l %s`)",
+                            job, names[i], info.n_outputs, job);
+    }
+    if (rc == CLI_OK && info.n_outputs == 0)
+        rc = cli_error (g, "fetch", CLI_FAILED, "job %s (%s) has no outputs%s", job,
+                        segq_job_state_name (info.state),
+                        info.state == SEGQ_JOB_SUCCEEDED ? "" : " yet: wait for it with `segq wait`");
+    json_t *array = g->json ? json_array () : NULL;
+    for (size_t j = 0; j < info.n_outputs && rc == CLI_OK; j++) {
+        const segq_artifact_t *out = &info.outputs[j];
+        bool wanted = n_names == 0;
+        for (size_t i = 0; i < n_names && !wanted; i++)
+            wanted = strcmp (out->name, names[i]) == 0;
+        if (!wanted)
+            continue;
+        if (!s_safe_name (out->name)) {
+            rc = cli_error (g, "fetch", CLI_FAILED, "refusing output name '%s': not a plain relative path",
+                            out->name);
+            break;
+        }
+        char path[4096];
+        snprintf (path, sizeof path, "%s/%s", dir, out->name);
+        if (s_make_parents (path) != 0) {
+            rc = cli_error (g, "fetch", CLI_FAILED, "cannot create the directories of '%s': %s", path,
+                            strerror (errno));
+            break;
+        }
+        char hash[SEGQ_HASH_HEX_LEN + 1];
+        if (segq_client_fetch (client, job, out->name, path, hash) < 0) {
+            rc = cli_error (g, "fetch", CLI_FAILED, "%s", segq_client_error (client));
+            break;
+        }
+        char size[32];
+        cli_format_size (out->size, size, sizeof size);
+        if (array)
+            json_array_append_new (array, json_pack ("{s:s,s:s,s:s,s:I}", "name", out->name, "path", path,
+                                                     "hash", hash, "size", (json_int_t) out->size));
+        else
+            printf ("%s (%s, sha256 %.12s)\n", path, size, hash);
+    }
+    if (array) {
+        int jrc = cli_print_json (array);
+        if (rc == CLI_OK)
+            rc = jrc;
+    }
+    segq_job_info_clear (&info);
+    segq_client_destroy (&client);
+    return rc;
+}
+
+int
+cli_logs (cli_globals_t *g, int argc, char **argv)
+{
+    static const struct option options[] = {
+        CLI_COMMON_OPTIONS, { "follow", no_argument, NULL, 'f' }, { 0 }
+    };
+    static const char help[] =
+        "usage: segq logs [-f|--follow] JOB\n\n"
+        "Print a job's log (its stdout and stderr; each attempt starts with a line\n"
+        "\"=== attempt N on NODE ===\"). -f keeps printing as the job writes, until it ends.\n";
+    bool follow = false;
+    int opt;
+    while ((opt = cli_next_option (g, "logs", argc, argv, "hf", options, help)) > 0)
+        follow = true;  /* -f, the only option of its own */
+    if (opt != CLI_OPT_END)
+        return CLI_OPT_RESULT (opt);
+    if (optind + 1 != argc)
+        return cli_usage_error (g, "logs", "expected exactly one JOB");
+    const char *job = argv[optind];
+    segq_client_t *client;
+    int rc = cli_connect (g, &client);
+    if (rc != CLI_OK)
+        return rc;
+    uint64_t offset = 0;
+    for (;;) {
+        segq_log_chunk_t chunk;
+        if (segq_client_logs (client, job, offset, 0, &chunk) < 0) {
+            rc = cli_error (g, "logs", CLI_FAILED, "%s", segq_client_error (client));
+            break;
+        }
+        if (chunk.size && fwrite (chunk.data, 1, chunk.size, stdout) != chunk.size) {
+            segq_log_chunk_clear (&chunk);
+            rc = cli_error (g, "logs", CLI_FAILED, "cannot write to stdout: %s", strerror (errno));
+            break;
+        }
+        fflush (stdout);
+        offset = chunk.offset + chunk.size;
+        bool complete = chunk.complete, empty = chunk.size == 0;
+        segq_log_chunk_clear (&chunk);
+        if (complete || (empty && !follow))
+            break;
+        if (empty)
+            usleep (250 * 1000);
+    }
+    segq_client_destroy (&client);
+    return rc;
+}
+
+int
+cli_workers (cli_globals_t *g, int argc, char **argv)
+{
+    static const struct option options[] = {
+        CLI_COMMON_OPTIONS, { "drain", required_argument, NULL, 'd' }, { 0 }
+    };
+    static const char help[] =
+        "usage: segq workers [--drain NODE] [--json]\n\n"
+        "List the workers the broker knows: state, CPU slots used/total, GPU memory\n"
+        "used/total per GPU, running jobs. --drain NODE tells that worker to take no new\n"
+        "jobs, finish its running ones and exit (for maintenance).\n";
+    const char *drain = NULL;
+    int opt;
+    while ((opt = cli_next_option (g, "workers", argc, argv, "h", options, help)) > 0)
+        drain = optarg; /* --drain, the only option of its own */
+    if (opt != CLI_OPT_END)
+        return CLI_OPT_RESULT (opt);
+    if (optind != argc)
+        return cli_usage_error (g, "workers", "unexpected argument '%s'", argv[optind]);
+    segq_client_t *client;
+    int rc = cli_connect (g, &client);
+    if (rc != CLI_OK)
+        return rc;
+    if (drain) {
+        if (segq_client_drain (client, drain) < 0)
+            rc = cli_error (g, "workers", CLI_FAILED, "%s", segq_client_error (client));
+        else if (g->json)
+            rc = cli_print_json (json_pack ("{s:s,s:b}", "node", drain, "draining", 1));
+        else
+            printf ("%s draining: it takes no new jobs and exits when its running ones end\n", drain);
+        segq_client_destroy (&client);
+        return rc;
+    }
+    segq_worker_info_t *workers;
+    size_t n;
+    if (segq_client_workers (client, &workers, &n) < 0) {
+        rc = cli_error (g, "workers", CLI_FAILED, "%s", segq_client_error (client));
+        segq_client_destroy (&client);
+        return rc;
+    }
+    if (g->json) {
+        json_t *array = json_array ();
+        for (size_t i = 0; array && i < n; i++)
+            json_array_append_new (array, cli_worker_json (&workers[i]));
+        rc = cli_print_json (array);
+    }
+    else if (n == 0)
+        printf ("(no workers)\n");
+    else
+        cli_print_worker_table (stdout, workers, n);
+    segq_workers_free (&workers, n);
+    segq_client_destroy (&client);
+    return rc;
+}

@@ -1,0 +1,684 @@
+/*  segq_client.c: connection, request/reply matching and the job requests. */
+#include "client_internal.h"
+
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct segq_client_t {
+    zsock_t *sock;
+    char *broker;
+    char *user;
+    int timeout_ms;
+    uint64_t next_req;
+    bool heard;                 /* the broker has answered at least once */
+    zhashx_t *pending;          /* req_ids of pipelined submits not yet answered */
+    zlistx_t *stash;            /* their replies, received during other waits */
+    char error[1024];
+};
+
+static size_t
+s_id_hash (const void *key)
+{
+    uint64_t x = (uint64_t) (uintptr_t) key;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t) x;
+}
+
+static int
+s_id_compare (const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) a, y = (uintptr_t) b;
+    return x < y ? -1 : x > y;
+}
+
+static void
+s_msg_destructor (void **item)
+{
+    segq_msg_destroy ((segq_msg_t **) item);
+}
+
+int
+segq__client_fail (segq_client_t *self, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (self->error, sizeof self->error, fmt, ap);
+    va_end (ap);
+    return code;
+}
+
+int
+segq__client_timeout (const segq_client_t *self)
+{
+    return self->timeout_ms;
+}
+
+static char *
+s_os_user (void)
+{
+    struct passwd *pw = getpwuid (geteuid ());
+    if (pw && pw->pw_name && *pw->pw_name)
+        return strdup (pw->pw_name);
+    const char *env = getenv ("USER");
+    return strdup (env && *env ? env : "unknown");
+}
+
+int
+segq_client_connect (const segq_client_options_t *options, segq_client_t **out,
+                     char *err, size_t errlen)
+{
+    *out = NULL;
+    const char *broker = options && options->broker ? options->broker : getenv ("SEGQ_BROKER");
+    if (!broker || !*broker)
+        broker = SEGQ_DEFAULT_BROKER;
+    segq_client_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory creating the client");
+        return SEGQ_ENOMEM;
+    }
+    self->broker = strdup (broker);
+    self->user = options && options->user ? strdup (options->user) : s_os_user ();
+    self->timeout_ms = options && options->timeout_ms > 0 ? options->timeout_ms
+                                                          : SEGQ_DEFAULT_TIMEOUT_MS;
+    self->next_req = 1;
+    self->pending = zhashx_new ();
+    self->stash = zlistx_new ();
+    self->sock = zsock_new (ZMQ_DEALER);
+    if (!self->broker || !self->user || !self->pending || !self->stash || !self->sock) {
+        segq_client_destroy (&self);
+        snprintf (err, errlen, "out of memory creating the client");
+        return SEGQ_ENOMEM;
+    }
+    zhashx_set_key_hasher (self->pending, s_id_hash);
+    zhashx_set_key_comparator (self->pending, s_id_compare);
+    zhashx_set_key_duplicator (self->pending, NULL);
+    zhashx_set_key_destructor (self->pending, NULL);
+    zlistx_set_destructor (self->stash, s_msg_destructor);
+    /* Replies to a pipelined burst must never be dropped by a full queue,
+       and a client that exits must not hang on unsent requests. */
+    zsock_set_rcvhwm (self->sock, 0);
+    zsock_set_sndhwm (self->sock, 0);
+    zsock_set_linger (self->sock, 0);
+    if (zsock_connect (self->sock, "%s", broker) != 0) {
+        snprintf (err, errlen,
+                  "invalid broker URL '%s' (expected e.g. tcp://127.0.0.1:5555; check --broker or SEGQ_BROKER)",
+                  broker);
+        segq_client_destroy (&self);
+        return SEGQ_EINVAL;
+    }
+    *out = self;
+    return SEGQ_OK;
+}
+
+void
+segq_client_destroy (segq_client_t **self_p)
+{
+    segq_client_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy (&self->sock);
+    zhashx_destroy (&self->pending);
+    zlistx_destroy (&self->stash);
+    free (self->broker);
+    free (self->user);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+segq_client_error (const segq_client_t *self)
+{
+    return self->error;
+}
+
+const char *
+segq_client_broker (const segq_client_t *self)
+{
+    return self->broker;
+}
+
+const char *
+segq_client_user (const segq_client_t *self)
+{
+    return self->user;
+}
+
+uint64_t
+segq__client_next_req (segq_client_t *self)
+{
+    return self->next_req++;
+}
+
+int
+segq__client_oom (segq_client_t *self)
+{
+    return segq__client_fail (self, SEGQ_ENOMEM, "out of memory");
+}
+
+segq_msg_t *
+segq__client_new_request (segq_client_t *self, segq_msg_type_t type, uint64_t *req_id)
+{
+    segq_msg_t *msg = segq_msg_new (type);
+    if (!msg)
+        return NULL;
+    *req_id = segq__client_next_req (self);
+    char **user = NULL;
+    switch (type) {
+    case SEGQ_MSG_STATUS:  msg->u.status.req_id = *req_id; break;
+    case SEGQ_MSG_WORKERS: msg->u.workers.req_id = *req_id; break;
+    case SEGQ_MSG_PUT:     msg->u.put.req_id = *req_id; break;
+    case SEGQ_MSG_CANCEL:  msg->u.cancel.req_id = *req_id; user = &msg->u.cancel.user; break;
+    case SEGQ_MSG_LOGS:    msg->u.logs.req_id = *req_id; user = &msg->u.logs.user; break;
+    case SEGQ_MSG_DRAIN:   msg->u.drain.req_id = *req_id; user = &msg->u.drain.user; break;
+    case SEGQ_MSG_GET:     msg->u.get.req_id = *req_id; user = &msg->u.get.user; break;
+    default: break;
+    }
+    if (user && !(*user = strdup (self->user)))
+        segq_msg_destroy (&msg);
+    return msg;
+}
+
+int
+segq__client_send (segq_client_t *self, segq_msg_t **msg_p)
+{
+    segq_msg_type_t type = (*msg_p)->type;
+    int rc = segq_msg_send (msg_p, self->sock, NULL);
+    if (rc < 0)
+        return segq__client_fail (self, rc, "could not send %s to the broker at %s: %s",
+                                  segq_msg_type_name (type), self->broker, segq_strerror (rc));
+    return SEGQ_OK;
+}
+
+/* The req_id a reply carries, or 0 when its type has none. */
+static uint64_t
+s_reply_req_id (const segq_msg_t *msg)
+{
+    switch (msg->type) {
+    case SEGQ_MSG_ERROR:         return msg->u.error.req_id;
+    case SEGQ_MSG_SUBMITTED:     return msg->u.submitted.req_id;
+    case SEGQ_MSG_STATUS_REPLY:  return msg->u.status_reply.req_id;
+    case SEGQ_MSG_CANCEL_REPLY:  return msg->u.cancel_reply.req_id;
+    case SEGQ_MSG_LOGS_REPLY:    return msg->u.logs_reply.req_id;
+    case SEGQ_MSG_WORKERS_REPLY: return msg->u.workers_reply.req_id;
+    case SEGQ_MSG_DRAIN_REPLY:   return msg->u.drain_reply.req_id;
+    case SEGQ_MSG_PUT_READY:     return msg->u.put_ready.req_id;
+    case SEGQ_MSG_PUT_DONE:      return msg->u.put_done.req_id;
+    case SEGQ_MSG_GET_READY:     return msg->u.get_ready.req_id;
+    default:                     return 0;
+    }
+}
+
+static uint64_t
+s_reply_transfer (const segq_msg_t *msg)
+{
+    switch (msg->type) {
+    case SEGQ_MSG_CHUNK:    return msg->u.chunk.transfer;
+    case SEGQ_MSG_CREDIT:   return msg->u.credit.transfer;
+    case SEGQ_MSG_PUT_DONE: return msg->u.put_done.transfer;
+    default:                return 0;
+    }
+}
+
+/* Turn an ERROR reply into the client's error. */
+static int
+s_error_reply (segq_client_t *self, const segq_msg_t *msg)
+{
+    const segq_error_msg_t *e = &msg->u.error;
+    int code = e->code < 0 ? e->code : SEGQ_EPROTO;
+    if (code == SEGQ_EVERSION) {
+        char versions[128] = "";
+        size_t used = 0;
+        for (size_t i = 0; i < e->n_versions && used < sizeof versions - 16; i++)
+            used += (size_t) snprintf (versions + used, sizeof versions - used, "%s%u",
+                                       i ? ", " : "", e->versions[i]);
+        return segq__client_fail (self, code,
+                                  "the broker at %s speaks protocol version%s %s; this client speaks %d: "
+                                  "upgrade the older of the two",
+                                  self->broker, e->n_versions == 1 ? "" : "s",
+                                  *versions ? versions : "(none listed)", SEGQ_PROTO_VERSION);
+    }
+    return segq__client_fail (self, code, "%s", e->message && *e->message ? e->message
+                                                                          : segq_strerror (code));
+}
+
+/* Receive one message within the deadline. */
+static int
+s_recv (segq_client_t *self, int64_t deadline, segq_msg_t **out)
+{
+    *out = NULL;
+    for (;;) {
+        int64_t left = deadline - zclock_mono ();
+        if (left < 0)
+            left = 0;
+        zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 };
+        int n = zmq_poll (&item, 1, (long) left);
+        if (n < 0) {
+            if (zmq_errno () == EINTR && zsys_interrupted == 0)
+                continue;
+            return segq__client_fail (self, SEGQ_EUNAVAIL, "interrupted while waiting for the broker");
+        }
+        if (n == 0) {
+            if (!self->heard)
+                return segq__client_fail (self, SEGQ_EUNAVAIL,
+                                          "broker not reachable at %s (is segqd running? set SEGQ_BROKER or --broker)",
+                                          self->broker);
+            return segq__client_fail (self, SEGQ_ETIMEOUT,
+                                      "no answer from the broker at %s within %d ms (is it overloaded or stopped? retry with a longer --timeout)",
+                                      self->broker, self->timeout_ms);
+        }
+        uint8_t version = 0;
+        char err[256];
+        segq_msg_t *msg = NULL;
+        int rc = segq_msg_recv (self->sock, NULL, &msg, &version, err, sizeof err);
+        self->heard = true;
+        if (rc == SEGQ_EVERSION)
+            return segq__client_fail (self, rc,
+                                      "the broker at %s answered in protocol version %u; this client speaks %d: "
+                                      "upgrade the older of the two",
+                                      self->broker, version, SEGQ_PROTO_VERSION);
+        if (rc < 0 || !msg)
+            continue;           /* a garbled message is dropped, as peers do */
+        *out = msg;
+        return SEGQ_OK;
+    }
+}
+
+static bool
+s_is_pending_submit (segq_client_t *self, const segq_msg_t *msg)
+{
+    if (msg->type != SEGQ_MSG_SUBMITTED && msg->type != SEGQ_MSG_ERROR)
+        return false;
+    uint64_t id = s_reply_req_id (msg);
+    return id && zhashx_lookup (self->pending, (void *) (uintptr_t) id) != NULL;
+}
+
+int
+segq__client_wait (segq_client_t *self, uint64_t req_id, uint64_t transfer,
+                   int timeout_ms, segq_msg_t **out)
+{
+    *out = NULL;
+    int64_t deadline = zclock_mono () + (timeout_ms < 0 ? self->timeout_ms : timeout_ms);
+    for (;;) {
+        segq_msg_t *msg;
+        int rc = s_recv (self, deadline, &msg);
+        if (rc < 0)
+            return rc;
+        uint64_t id = s_reply_req_id (msg);
+        bool mine = (req_id && id == req_id) || (transfer && s_reply_transfer (msg) == transfer)
+                    || (msg->type == SEGQ_MSG_ERROR && id == 0);
+        if (mine) {
+            if (msg->type == SEGQ_MSG_ERROR) {
+                rc = s_error_reply (self, msg);
+                segq_msg_destroy (&msg);
+                return rc;
+            }
+            *out = msg;
+            return SEGQ_OK;
+        }
+        if (s_is_pending_submit (self, msg)) {
+            if (!zlistx_add_end (self->stash, msg)) {
+                segq_msg_destroy (&msg);
+                return segq__client_fail (self, SEGQ_ENOMEM, "out of memory keeping a reply");
+            }
+        }
+        else
+            segq_msg_destroy (&msg);    /* late answer to a request that timed out */
+    }
+}
+
+/* Send a request and wait for its reply of `type`. */
+static int
+s_request (segq_client_t *self, segq_msg_t **req_p, uint64_t req_id,
+           segq_msg_type_t type, segq_msg_t **reply)
+{
+    int rc = segq__client_send (self, req_p);
+    if (rc < 0)
+        return rc;
+    rc = segq__client_wait (self, req_id, 0, -1, reply);
+    if (rc < 0)
+        return rc;
+    if ((*reply)->type != type) {
+        segq_msg_type_t got = (*reply)->type;
+        segq_msg_destroy (reply);
+        return segq__client_fail (self, SEGQ_EPROTO, "the broker answered %s where %s was expected",
+                                  segq_msg_type_name (got), segq_msg_type_name (type));
+    }
+    return SEGQ_OK;
+}
+
+/* ---- submit ---- */
+
+int
+segq_client_submit_send (segq_client_t *self, segq_job_spec_t *spec, uint64_t *req_id_out)
+{
+    char err[512];
+    int rc = segq_job_spec_validate (spec, err, sizeof err);
+    if (rc < 0)
+        return segq__client_fail (self, rc, "%s", err);
+    rc = segq__spec_upload_inputs (self, spec);
+    if (rc < 0)
+        return rc;
+    uint64_t req_id = segq__client_next_req (self);
+    segq_msg_t *msg;
+    rc = segq__spec_to_submit (spec, self->user, req_id, &msg);
+    if (rc < 0)
+        return segq__client_oom (self);
+    rc = segq__client_send (self, &msg);
+    if (rc < 0)
+        return rc;
+    if (zhashx_insert (self->pending, (void *) (uintptr_t) req_id, (void *) 1) != 0)
+        return segq__client_fail (self, SEGQ_EINTERNAL, "duplicate request id %llu",
+                                  (unsigned long long) req_id);
+    *req_id_out = req_id;
+    return SEGQ_OK;
+}
+
+size_t
+segq_client_submits_pending (const segq_client_t *self)
+{
+    return zhashx_size (self->pending);
+}
+
+static void
+s_fill_submit_reply (segq_client_t *self, segq_msg_t *msg, segq_submit_reply_t *reply)
+{
+    memset (reply, 0, sizeof *reply);
+    reply->req_id = s_reply_req_id (msg);
+    zhashx_delete (self->pending, (void *) (uintptr_t) reply->req_id);
+    if (msg->type == SEGQ_MSG_SUBMITTED) {
+        snprintf (reply->job, sizeof reply->job, "%s", msg->u.submitted.job);
+        return;
+    }
+    reply->code = s_error_reply (self, msg);
+    snprintf (reply->message, sizeof reply->message, "%s", self->error);
+}
+
+int
+segq_client_submit_recv (segq_client_t *self, int timeout_ms, segq_submit_reply_t *reply)
+{
+    segq_msg_t *msg = zlistx_first (self->stash);
+    if (msg) {
+        zlistx_detach_cur (self->stash);
+        s_fill_submit_reply (self, msg, reply);
+        segq_msg_destroy (&msg);
+        return SEGQ_OK;
+    }
+    if (zhashx_size (self->pending) == 0)
+        return segq__client_fail (self, SEGQ_ENOENT, "no submit is waiting for its reply");
+    int64_t deadline = zclock_mono () + (timeout_ms < 0 ? self->timeout_ms : timeout_ms);
+    for (;;) {
+        int rc = s_recv (self, deadline, &msg);
+        if (rc < 0)
+            return rc;
+        if (msg->type == SEGQ_MSG_ERROR && msg->u.error.req_id == 0) {
+            rc = s_error_reply (self, msg);
+            segq_msg_destroy (&msg);
+            return rc;
+        }
+        if (s_is_pending_submit (self, msg)) {
+            s_fill_submit_reply (self, msg, reply);
+            segq_msg_destroy (&msg);
+            return SEGQ_OK;
+        }
+        segq_msg_destroy (&msg);
+    }
+}
+
+int
+segq_client_submit (segq_client_t *self, segq_job_spec_t *spec, char *job_out, size_t job_len)
+{
+    char err[512];
+    int rc = segq_job_spec_validate (spec, err, sizeof err);
+    if (rc < 0)
+        return segq__client_fail (self, rc, "%s", err);
+    rc = segq__spec_upload_inputs (self, spec);
+    if (rc < 0)
+        return rc;
+    uint64_t req_id = segq__client_next_req (self);
+    segq_msg_t *msg, *reply;
+    rc = segq__spec_to_submit (spec, self->user, req_id, &msg);
+    if (rc < 0)
+        return segq__client_oom (self);
+    rc = s_request (self, &msg, req_id, SEGQ_MSG_SUBMITTED, &reply);
+    if (rc < 0)
+        return rc;
+    snprintf (job_out, job_len, "%s", reply->u.submitted.job);
+    segq_msg_destroy (&reply);
+    return SEGQ_OK;
+}
+
+/* ---- status ---- */
+
+static char **
+s_strv_dup (const char *const *v, size_t n)
+{
+    char **copy = calloc (n ? n : 1, sizeof *copy);
+    for (size_t i = 0; copy && i < n; i++)
+        if (!(copy[i] = strdup (v[i]))) {
+            while (i--)
+                free (copy[i]);
+            free (copy);
+            return NULL;
+        }
+    return copy;
+}
+
+int
+segq_client_status (segq_client_t *self, const segq_status_query_t *query,
+                    const char *cursor, segq_job_list_t *out)
+{
+    memset (out, 0, sizeof *out);
+    uint64_t req_id;
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_STATUS, &req_id);
+    if (!msg)
+        return segq__client_oom (self);
+    segq_status_t *s = &msg->u.status;
+    bool oom = false;
+    if (query && query->n_jobs) {
+        s->jobs = s_strv_dup (query->jobs, query->n_jobs);
+        s->n_jobs = s->jobs ? query->n_jobs : 0;
+        oom |= !s->jobs;
+    }
+    if (query && query->user)
+        oom |= !(s->user = strdup (query->user));
+    if (cursor)
+        oom |= !(s->cursor = strdup (cursor));
+    s->state = query ? (int32_t) query->state : 0;
+    s->limit = query ? query->limit : 0;
+    s->detail = query ? query->detail : false;
+    if (oom) {
+        segq_msg_destroy (&msg);
+        return segq__client_oom (self);
+    }
+    segq_msg_t *reply;
+    int rc = s_request (self, &msg, req_id, SEGQ_MSG_STATUS_REPLY, &reply);
+    if (rc < 0)
+        return rc;
+    /* Take the arrays over from the reply. */
+    segq_status_reply_t *r = &reply->u.status_reply;
+    out->jobs = r->jobs;
+    out->n_jobs = r->n_jobs;
+    out->cursor = r->cursor;
+    r->jobs = NULL;
+    r->n_jobs = 0;
+    r->cursor = NULL;
+    segq_msg_destroy (&reply);
+    return SEGQ_OK;
+}
+
+int
+segq_client_job (segq_client_t *self, const char *job, bool detail, segq_job_info_t *out)
+{
+    memset (out, 0, sizeof *out);
+    segq_status_query_t q = { .jobs = &job, .n_jobs = 1, .detail = detail };
+    segq_job_list_t list;
+    int rc = segq_client_status (self, &q, NULL, &list);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < list.n_jobs; i++)
+        if (strcmp (list.jobs[i].id, job) == 0) {
+            *out = list.jobs[i];
+            memset (&list.jobs[i], 0, sizeof list.jobs[i]);
+            segq_job_list_clear (&list);
+            return SEGQ_OK;
+        }
+    segq_job_list_clear (&list);
+    return segq__client_fail (self, SEGQ_ENOENT, "unknown job '%s' (see `segq status` for the jobs the broker knows)",
+                              job);
+}
+
+void
+segq_job_list_clear (segq_job_list_t *self)
+{
+    for (size_t i = 0; i < self->n_jobs; i++)
+        segq_job_info_clear (&self->jobs[i]);
+    free (self->jobs);
+    free (self->cursor);
+    memset (self, 0, sizeof *self);
+}
+
+/* ---- cancel ---- */
+
+int
+segq_client_cancel (segq_client_t *self, const char *const *jobs, size_t n_jobs,
+                    segq_cancel_outcome_t **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    uint64_t req_id;
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_CANCEL, &req_id);
+    if (msg && (msg->u.cancel.jobs = s_strv_dup (jobs, n_jobs)))
+        msg->u.cancel.n_jobs = n_jobs;
+    else
+        segq_msg_destroy (&msg);
+    if (!msg)
+        return segq__client_oom (self);
+    segq_msg_t *reply;
+    int rc = s_request (self, &msg, req_id, SEGQ_MSG_CANCEL_REPLY, &reply);
+    if (rc < 0)
+        return rc;
+    segq_cancel_reply_t *r = &reply->u.cancel_reply;
+    segq_cancel_outcome_t *outcomes = calloc (r->n_results ? r->n_results : 1, sizeof *outcomes);
+    if (!outcomes) {
+        segq_msg_destroy (&reply);
+        return segq__client_oom (self);
+    }
+    for (size_t i = 0; i < r->n_results; i++) {
+        outcomes[i].job = r->results[i].job;
+        outcomes[i].code = r->results[i].code;
+        outcomes[i].message = r->results[i].message;
+        r->results[i].job = NULL;
+        r->results[i].message = NULL;
+    }
+    *out = outcomes;
+    *n_out = r->n_results;
+    segq_msg_destroy (&reply);
+    return SEGQ_OK;
+}
+
+void
+segq_cancel_outcomes_free (segq_cancel_outcome_t **outcomes_p, size_t n)
+{
+    segq_cancel_outcome_t *o = *outcomes_p;
+    if (!o)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free (o[i].job);
+        free (o[i].message);
+    }
+    free (o);
+    *outcomes_p = NULL;
+}
+
+/* ---- logs, workers, drain ---- */
+
+int
+segq_client_logs (segq_client_t *self, const char *job, uint64_t offset,
+                  uint32_t max_bytes, segq_log_chunk_t *out)
+{
+    memset (out, 0, sizeof *out);
+    uint64_t req_id;
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_LOGS, &req_id);
+    if (msg && !(msg->u.logs.job = strdup (job)))
+        segq_msg_destroy (&msg);
+    if (!msg)
+        return segq__client_oom (self);
+    msg->u.logs.offset = offset;
+    msg->u.logs.max_bytes = max_bytes;
+    segq_msg_t *reply;
+    int rc = s_request (self, &msg, req_id, SEGQ_MSG_LOGS_REPLY, &reply);
+    if (rc < 0)
+        return rc;
+    segq_logs_reply_t *r = &reply->u.logs_reply;
+    out->offset = r->offset;
+    out->data = r->data;
+    out->size = r->size;
+    out->complete = r->complete;
+    r->data = NULL;
+    r->size = 0;
+    segq_msg_destroy (&reply);
+    return SEGQ_OK;
+}
+
+void
+segq_log_chunk_clear (segq_log_chunk_t *self)
+{
+    free (self->data);
+    memset (self, 0, sizeof *self);
+}
+
+int
+segq_client_workers (segq_client_t *self, segq_worker_info_t **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    uint64_t req_id;
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_WORKERS, &req_id);
+    if (!msg)
+        return segq__client_oom (self);
+    segq_msg_t *reply;
+    int rc = s_request (self, &msg, req_id, SEGQ_MSG_WORKERS_REPLY, &reply);
+    if (rc < 0)
+        return rc;
+    *out = reply->u.workers_reply.workers;
+    *n_out = reply->u.workers_reply.n_workers;
+    reply->u.workers_reply.workers = NULL;
+    reply->u.workers_reply.n_workers = 0;
+    segq_msg_destroy (&reply);
+    return SEGQ_OK;
+}
+
+void
+segq_workers_free (segq_worker_info_t **workers_p, size_t n)
+{
+    segq_worker_info_t *w = *workers_p;
+    if (!w)
+        return;
+    for (size_t i = 0; i < n; i++)
+        segq_worker_info_clear (&w[i]);
+    free (w);
+    *workers_p = NULL;
+}
+
+int
+segq_client_drain (segq_client_t *self, const char *node)
+{
+    uint64_t req_id;
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_DRAIN, &req_id);
+    if (msg && !(msg->u.drain.node = strdup (node)))
+        segq_msg_destroy (&msg);
+    if (!msg)
+        return segq__client_oom (self);
+    segq_msg_t *reply;
+    int rc = s_request (self, &msg, req_id, SEGQ_MSG_DRAIN_REPLY, &reply);
+    if (rc < 0)
+        return rc;
+    segq_msg_destroy (&reply);
+    return SEGQ_OK;
+}

@@ -1,0 +1,191 @@
+/*  segq_client.h: libsegq, the C API for talking to a segq broker.
+
+    The `segq` CLI is built on it; any program can use it to submit jobs,
+    watch them, move artifacts and manage workers.
+
+        segq_client_t *c;
+        char err[512];
+        if (segq_client_connect (NULL, &c, err, sizeof err) < 0) { puts (err); ... }
+        segq_job_spec_t *spec = segq_job_spec_new ("sleep");
+        segq_job_spec_param (spec, "seconds", "2", err, sizeof err);
+        char id[SEGQ_JOB_ID_MAX];
+        if (segq_client_submit (c, spec, id, sizeof id) < 0)
+            puts (segq_client_error (c));
+        segq_job_spec_destroy (&spec);
+        segq_client_destroy (&c);
+
+    Errors: every function that can fail returns a negative segq_error_t
+    (proto/segq_error.h); segq_client_error() then says what failed and what
+    to do. A client is not thread-safe: one thread uses it at a time.
+
+    One client holds one DEALER socket. Every request carries a req_id the
+    broker echoes, so synchronous calls and pipelined submits
+    (segq_client_submit_send / _recv) can be mixed on one client.
+*/
+#ifndef SEGQ_CLIENT_H
+#define SEGQ_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "segq_error.h"
+#include "segq_proto.h"
+#include "segq_schema.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SEGQ_DEFAULT_BROKER     "tcp://127.0.0.1:5555"
+#define SEGQ_DEFAULT_TIMEOUT_MS 10000
+#define SEGQ_JOB_ID_MAX         64
+
+typedef struct segq_client_t segq_client_t;
+typedef struct segq_job_spec_t segq_job_spec_t;
+
+typedef struct {
+    const char *broker;         /* URL; NULL: $SEGQ_BROKER, else SEGQ_DEFAULT_BROKER */
+    const char *user;           /* NULL: the OS user name */
+    int timeout_ms;             /* per request; 0: SEGQ_DEFAULT_TIMEOUT_MS */
+} segq_client_options_t;
+
+/* ---- connection ---- */
+
+/* Creates the socket and connects (ZeroMQ connects lazily: an absent
+   broker shows up as SEGQ_EUNAVAIL on the first request). options may be
+   NULL. On failure *out is NULL and err says why. */
+int segq_client_connect (const segq_client_options_t *options, segq_client_t **out,
+                         char *err, size_t errlen);
+void segq_client_destroy (segq_client_t **self_p);
+
+/* Message of the last failure on this client ("" if none). */
+const char *segq_client_error (const segq_client_t *self);
+const char *segq_client_broker (const segq_client_t *self);
+const char *segq_client_user (const segq_client_t *self);
+
+/* ---- job specifications ---- */
+
+/* A job to submit. Kind and parameters are checked against the schema
+   table as they are set, so mistakes are reported before anything is sent.
+   NULL on out of memory. An unknown kind is reported by the first setter
+   and by segq_job_spec_validate. */
+segq_job_spec_t *segq_job_spec_new (const char *kind);
+void segq_job_spec_destroy (segq_job_spec_t **self_p);
+
+/* --param name=text, parsed as the kind's schema says. */
+int segq_job_spec_param (segq_job_spec_t *self, const char *name, const char *text,
+                         char *err, size_t errlen);
+/* An input from a local file: uploaded at submit (skipped when the broker
+   already has its hash). */
+int segq_job_spec_input_file (segq_job_spec_t *self, const char *name, const char *path,
+                              char *err, size_t errlen);
+/* An input that is an artifact already on the broker. */
+int segq_job_spec_input_hash (segq_job_spec_t *self, const char *name, const char *hash,
+                              uint64_t size, char *err, size_t errlen);
+/* An input that is another job's output (output NULL: its principal
+   output); the job waits for that one to succeed. */
+int segq_job_spec_input_job (segq_job_spec_t *self, const char *name, const char *job,
+                             const char *output, char *err, size_t errlen);
+/* Parse the CLI form "name=FILE", "name=JOB" or "name=JOB:output". An
+   existing local file wins over a job id of the same spelling. */
+int segq_job_spec_input_arg (segq_job_spec_t *self, const char *arg, char *err, size_t errlen);
+/* Run only after `job` has succeeded (no data passed). */
+int segq_job_spec_after (segq_job_spec_t *self, const char *job);
+
+void segq_job_spec_set_priority (segq_job_spec_t *self, int32_t priority);
+void segq_job_spec_set_gpu_mem (segq_job_spec_t *self, uint64_t bytes);     /* 0: CPU job */
+void segq_job_spec_set_cpu_slots (segq_job_spec_t *self, uint32_t slots);
+void segq_job_spec_set_time_limit (segq_job_spec_t *self, uint32_t seconds);
+void segq_job_spec_set_max_attempts (segq_job_spec_t *self, uint32_t attempts);
+
+/* Kind known, parameters valid (defaults filled in), every input name
+   one the kind declares, required inputs present, local files readable. */
+int segq_job_spec_validate (segq_job_spec_t *self, char *err, size_t errlen);
+
+/* ---- requests ---- */
+
+/* Validate, upload the spec's local input files, submit, wait for the
+   broker's acknowledgement (sent only once the job is durably stored). */
+int segq_client_submit (segq_client_t *self, segq_job_spec_t *spec,
+                        char *job_out, size_t job_len);
+
+/* Pipelined submit: send without waiting. Local input files are uploaded
+   (synchronously) first. *req_id_out identifies the reply. */
+int segq_client_submit_send (segq_client_t *self, segq_job_spec_t *spec, uint64_t *req_id_out);
+
+typedef struct {
+    uint64_t req_id;
+    int code;                   /* 0: accepted, job set; else the broker's error */
+    char job[SEGQ_JOB_ID_MAX];
+    char message[512];
+} segq_submit_reply_t;
+
+/* One reply to an earlier segq_client_submit_send, in whatever order the
+   broker answers. SEGQ_ETIMEOUT/EUNAVAIL if none comes within timeout_ms
+   (<0: the client's timeout); SEGQ_ENOENT if none is outstanding. */
+int segq_client_submit_recv (segq_client_t *self, int timeout_ms, segq_submit_reply_t *reply);
+size_t segq_client_submits_pending (const segq_client_t *self);
+
+typedef struct {
+    const char *const *jobs;    size_t n_jobs;  /* none: all jobs (filtered) */
+    const char *user;           /* filter or NULL */
+    segq_job_state_t state;     /* filter or 0 */
+    uint32_t limit;             /* page size; 0: broker default */
+    bool detail;                /* include the state history */
+} segq_status_query_t;
+
+typedef struct {
+    segq_job_info_t *jobs;      size_t n_jobs;
+    char *cursor;               /* pass to the next call for the next page; NULL: last page */
+} segq_job_list_t;
+
+/* One page of jobs. cursor: NULL for the first page. */
+int segq_client_status (segq_client_t *self, const segq_status_query_t *query,
+                        const char *cursor, segq_job_list_t *out);
+/* One job by id (SEGQ_ENOENT if the broker does not know it). */
+int segq_client_job (segq_client_t *self, const char *job, bool detail, segq_job_info_t *out);
+void segq_job_list_clear (segq_job_list_t *self);
+
+typedef struct {
+    char *job;
+    int code;                   /* 0: cancelled or already final */
+    char *message;              /* or NULL */
+} segq_cancel_outcome_t;
+
+int segq_client_cancel (segq_client_t *self, const char *const *jobs, size_t n_jobs,
+                        segq_cancel_outcome_t **out, size_t *n_out);
+void segq_cancel_outcomes_free (segq_cancel_outcome_t **outcomes_p, size_t n);
+
+typedef struct {
+    uint64_t offset;            /* of data[0] */
+    uint8_t *data;              size_t size;
+    bool complete;              /* job final and this is the end of its log */
+} segq_log_chunk_t;
+
+int segq_client_logs (segq_client_t *self, const char *job, uint64_t offset,
+                      uint32_t max_bytes, segq_log_chunk_t *out);
+void segq_log_chunk_clear (segq_log_chunk_t *self);
+
+int segq_client_workers (segq_client_t *self, segq_worker_info_t **out, size_t *n_out);
+void segq_workers_free (segq_worker_info_t **workers_p, size_t n);
+
+/* Ask the worker `node` to finish its running jobs and exit. */
+int segq_client_drain (segq_client_t *self, const char *node);
+
+/* ---- artifacts ---- */
+
+/* Upload a local file as an artifact named `name` (NULL: the file's base
+   name). Skipped when the broker already has the hash. */
+int segq_client_upload (segq_client_t *self, const char *path, const char *name,
+                        char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out);
+
+/* Download `job`'s output `name` to `path`: written to a temporary file
+   beside it, sha256 checked, then renamed into place; nothing is left
+   behind on failure. hash_out may be NULL. */
+int segq_client_fetch (segq_client_t *self, const char *job, const char *name,
+                       const char *path, char hash_out[SEGQ_HASH_HEX_LEN + 1]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,379 @@
+/*  segq_job_spec.c: a job to submit, checked against the schema table
+    before anything goes on the wire. */
+#include "client_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+segq_job_spec_t *
+segq_job_spec_new (const char *kind)
+{
+    segq_job_spec_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    if (!(self->kind = strdup (kind))) {
+        free (self);
+        return NULL;
+    }
+    self->kind_spec = segq_kind_find (kind);
+    return self;
+}
+
+static void
+s_input_clear (segq__spec_input_t *in)
+{
+    free (in->name);
+    free (in->path);
+    free (in->job);
+    free (in->output);
+}
+
+void
+segq_job_spec_destroy (segq_job_spec_t **self_p)
+{
+    segq_job_spec_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->n_inputs; i++)
+        s_input_clear (&self->inputs[i]);
+    free (self->inputs);
+    for (size_t i = 0; i < self->n_after; i++)
+        free (self->after[i]);
+    free (self->after);
+    segq_params_clear (&self->params);
+    free (self->kind);
+    free (self);
+    *self_p = NULL;
+}
+
+/* "sleep, echo, fail, noop": the kinds the table knows, for messages. */
+static void
+s_kind_names (char *buf, size_t len)
+{
+    size_t n, used = 0;
+    const segq_kind_spec_t *kinds = segq_kinds (&n);
+    buf[0] = 0;
+    for (size_t i = 0; i < n && used < len; i++)
+        used += (size_t) snprintf (buf + used, len - used, "%s%s", i ? ", " : "", kinds[i].name);
+}
+
+static int
+s_check_kind (const segq_job_spec_t *self, char *err, size_t errlen)
+{
+    if (self->kind_spec)
+        return SEGQ_OK;
+    char names[512];
+    s_kind_names (names, sizeof names);
+    snprintf (err, errlen, "unknown job kind '%s' (known kinds: %s)", self->kind, names);
+    return SEGQ_EKIND;
+}
+
+int
+segq_job_spec_param (segq_job_spec_t *self, const char *name, const char *text,
+                     char *err, size_t errlen)
+{
+    int rc = s_check_kind (self, err, errlen);
+    if (rc < 0)
+        return rc;
+    const segq_param_spec_t *spec = segq_kind_param (self->kind_spec, name);
+    if (!spec) {
+        char names[512] = "";
+        size_t used = 0;
+        for (size_t i = 0; i < self->kind_spec->n_params && used < sizeof names; i++)
+            used += (size_t) snprintf (names + used, sizeof names - used, "%s%s", i ? ", " : "",
+                                       self->kind_spec->params[i].name);
+        snprintf (err, errlen, "kind '%s' has no parameter '%s' (%s%s; see `segq submit %s --help`)",
+                  self->kind, name, self->kind_spec->n_params ? "its parameters: " : "it takes none",
+                  names, self->kind);
+        return SEGQ_EINVAL;
+    }
+    segq_value_t value = { 0 };
+    rc = segq_param_parse (spec, text, &value, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = segq_params_set (&self->params, name, &value);
+    segq_value_clear (&value);
+    if (rc < 0)
+        snprintf (err, errlen, "out of memory setting parameter '%s'", name);
+    return rc;
+}
+
+static const segq_input_spec_t *
+s_input_spec (const segq_kind_spec_t *kind, const char *name)
+{
+    for (size_t i = 0; i < kind->n_inputs; i++)
+        if (strcmp (kind->inputs[i].name, name) == 0)
+            return &kind->inputs[i];
+    return NULL;
+}
+
+/* The declared input an input name belongs to: "files" for "files/a.txt"
+   when `files` takes many. */
+static const segq_input_spec_t *
+s_input_owner (const segq_kind_spec_t *kind, const char *name)
+{
+    const segq_input_spec_t *in = s_input_spec (kind, name);
+    if (in)
+        return in;
+    const char *slash = strchr (name, '/');
+    if (!slash)
+        return NULL;
+    char head[SEGQ_MAX_NAME];
+    snprintf (head, sizeof head, "%.*s", (int) (slash - name), name);
+    in = s_input_spec (kind, head);
+    return in && in->many && slash[1] ? in : NULL;
+}
+
+static int
+s_check_input_name (const segq_job_spec_t *self, const char *name, char *err, size_t errlen)
+{
+    int rc = s_check_kind (self, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (!*name || strlen (name) >= SEGQ_MAX_NAME || strstr (name, "..") || name[0] == '/') {
+        snprintf (err, errlen, "input name '%s' is not a valid relative name", name);
+        return SEGQ_EINVAL;
+    }
+    if (s_input_owner (self->kind_spec, name))
+        return SEGQ_OK;
+    char names[512] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < self->kind_spec->n_inputs && used < sizeof names; i++)
+        used += (size_t) snprintf (names + used, sizeof names - used, "%s%s", i ? ", " : "",
+                                   self->kind_spec->inputs[i].name);
+    snprintf (err, errlen, "kind '%s' has no input '%s' (%s%s)", self->kind, name,
+              self->kind_spec->n_inputs ? "its inputs: " : "it takes none", names);
+    return SEGQ_EINVAL;
+}
+
+static segq__spec_input_t *
+s_input_add (segq_job_spec_t *self, const char *name)
+{
+    segq__spec_input_t *inputs = realloc (self->inputs, (self->n_inputs + 1) * sizeof *inputs);
+    if (!inputs)
+        return NULL;
+    self->inputs = inputs;
+    segq__spec_input_t *in = &inputs[self->n_inputs];
+    memset (in, 0, sizeof *in);
+    if (!(in->name = strdup (name)))
+        return NULL;
+    self->n_inputs++;
+    return in;
+}
+
+static const char *
+s_basename (const char *path)
+{
+    const char *slash = strrchr (path, '/');
+    return slash ? slash + 1 : path;
+}
+
+int
+segq_job_spec_input_file (segq_job_spec_t *self, const char *name, const char *path,
+                          char *err, size_t errlen)
+{
+    int rc = s_check_input_name (self, name, err, errlen);
+    if (rc < 0)
+        return rc;
+    struct stat st;
+    if (stat (path, &st) != 0 || !S_ISREG (st.st_mode) || access (path, R_OK) != 0) {
+        snprintf (err, errlen, "input %s: cannot read file '%s' (does it exist?)", name, path);
+        return SEGQ_ENOENT;
+    }
+    /* Each file of a `many` input is laid out under name/ with its own name. */
+    char full[SEGQ_MAX_NAME];
+    const segq_input_spec_t *spec = s_input_spec (self->kind_spec, name);
+    if (spec && spec->many)
+        snprintf (full, sizeof full, "%s/%s", name, s_basename (path));
+    else
+        snprintf (full, sizeof full, "%s", name);
+    segq__spec_input_t *in = s_input_add (self, full);
+    if (!in || !(in->path = strdup (path))) {
+        snprintf (err, errlen, "out of memory");
+        return SEGQ_ENOMEM;
+    }
+    return SEGQ_OK;
+}
+
+int
+segq_job_spec_input_hash (segq_job_spec_t *self, const char *name, const char *hash,
+                          uint64_t size, char *err, size_t errlen)
+{
+    int rc = s_check_input_name (self, name, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (!segq_hash_valid (hash)) {
+        snprintf (err, errlen, "input %s: '%s' is not a sha256 (64 lowercase hex digits)", name, hash);
+        return SEGQ_EINVAL;
+    }
+    segq__spec_input_t *in = s_input_add (self, name);
+    if (!in) {
+        snprintf (err, errlen, "out of memory");
+        return SEGQ_ENOMEM;
+    }
+    memcpy (in->hash, hash, sizeof in->hash);
+    in->size = size;
+    return SEGQ_OK;
+}
+
+int
+segq_job_spec_input_job (segq_job_spec_t *self, const char *name, const char *job,
+                         const char *output, char *err, size_t errlen)
+{
+    int rc = s_check_input_name (self, name, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (!*job || strlen (job) >= SEGQ_JOB_ID_MAX) {
+        snprintf (err, errlen, "input %s: '%s' is not a job id", name, job);
+        return SEGQ_EINVAL;
+    }
+    segq__spec_input_t *in = s_input_add (self, name);
+    if (!in || !(in->job = strdup (job)) || (output && *output && !(in->output = strdup (output)))) {
+        snprintf (err, errlen, "out of memory");
+        return SEGQ_ENOMEM;
+    }
+    return SEGQ_OK;
+}
+
+int
+segq_job_spec_input_arg (segq_job_spec_t *self, const char *arg, char *err, size_t errlen)
+{
+    const char *eq = strchr (arg, '=');
+    if (!eq || eq == arg || !eq[1]) {
+        snprintf (err, errlen, "--input '%s': expected name=FILE, name=JOB or name=JOB:output", arg);
+        return SEGQ_EINVAL;
+    }
+    char name[SEGQ_MAX_NAME];
+    snprintf (name, sizeof name, "%.*s", (int) (eq - arg), arg);
+    const char *ref = eq + 1;
+    struct stat st;
+    if (stat (ref, &st) == 0)
+        return segq_job_spec_input_file (self, name, ref, err, errlen);
+    /* Not a file: a job reference, which is only plausible if it has no
+       path separator; otherwise tell the user the file is missing. */
+    if (strchr (ref, '/') || strchr (ref, '.')) {
+        snprintf (err, errlen, "input %s: cannot read file '%s' (does it exist?)", name, ref);
+        return SEGQ_ENOENT;
+    }
+    const char *colon = strchr (ref, ':');
+    char job[SEGQ_JOB_ID_MAX];
+    snprintf (job, sizeof job, "%.*s", (int) (colon ? (size_t) (colon - ref) : strlen (ref)), ref);
+    return segq_job_spec_input_job (self, name, job, colon ? colon + 1 : NULL, err, errlen);
+}
+
+int
+segq_job_spec_after (segq_job_spec_t *self, const char *job)
+{
+    char **after = realloc (self->after, (self->n_after + 1) * sizeof *after);
+    if (!after)
+        return SEGQ_ENOMEM;
+    self->after = after;
+    if (!(after[self->n_after] = strdup (job)))
+        return SEGQ_ENOMEM;
+    self->n_after++;
+    return SEGQ_OK;
+}
+
+void segq_job_spec_set_priority (segq_job_spec_t *self, int32_t priority) { self->priority = priority; }
+void segq_job_spec_set_gpu_mem (segq_job_spec_t *self, uint64_t bytes) { self->gpu_mem = bytes; }
+void segq_job_spec_set_cpu_slots (segq_job_spec_t *self, uint32_t slots) { self->cpu_slots = slots; }
+void segq_job_spec_set_time_limit (segq_job_spec_t *self, uint32_t seconds) { self->time_limit_s = seconds; }
+void segq_job_spec_set_max_attempts (segq_job_spec_t *self, uint32_t n) { self->max_attempts = n; }
+
+int
+segq_job_spec_validate (segq_job_spec_t *self, char *err, size_t errlen)
+{
+    int rc = s_check_kind (self, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = segq_params_validate (self->kind_spec, &self->params, err, errlen);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < self->kind_spec->n_inputs; i++) {
+        const segq_input_spec_t *spec = &self->kind_spec->inputs[i];
+        if (!spec->required)
+            continue;
+        bool found = false;
+        for (size_t j = 0; j < self->n_inputs && !found; j++)
+            found = s_input_owner (self->kind_spec, self->inputs[j].name) == spec;
+        if (!found) {
+            snprintf (err, errlen, "kind '%s' needs input '%s' (--input %s=FILE or %s=JOB[:output])",
+                      self->kind, spec->name, spec->name, spec->name);
+            return SEGQ_EINVAL;
+        }
+    }
+    for (size_t i = 0; i < self->n_inputs; i++) {
+        const segq__spec_input_t *in = &self->inputs[i];
+        for (size_t j = 0; j < i; j++)
+            if (strcmp (self->inputs[j].name, in->name) == 0) {
+                snprintf (err, errlen, "input '%s' is given twice", in->name);
+                return SEGQ_EINVAL;
+            }
+        if (in->path && access (in->path, R_OK) != 0) {
+            snprintf (err, errlen, "input %s: cannot read file '%s' (does it exist?)", in->name, in->path);
+            return SEGQ_ENOENT;
+        }
+    }
+    return SEGQ_OK;
+}
+
+int
+segq__spec_upload_inputs (segq_client_t *client, segq_job_spec_t *self)
+{
+    for (size_t i = 0; i < self->n_inputs; i++) {
+        segq__spec_input_t *in = &self->inputs[i];
+        if (!in->path || in->hash[0])
+            continue;
+        int rc = segq_client_upload (client, in->path, s_basename (in->path), in->hash, &in->size);
+        if (rc < 0)
+            return rc;
+    }
+    return SEGQ_OK;
+}
+
+int
+segq__spec_to_submit (const segq_job_spec_t *self, const char *user, uint64_t req_id,
+                      segq_msg_t **out)
+{
+    *out = NULL;
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_SUBMIT);
+    if (!msg)
+        return SEGQ_ENOMEM;
+    segq_submit_t *s = &msg->u.submit;
+    s->req_id = req_id;
+    s->priority = self->priority;
+    s->gpu_mem = self->gpu_mem;
+    s->cpu_slots = self->cpu_slots;
+    s->time_limit_s = self->time_limit_s;
+    s->max_attempts = self->max_attempts;
+    bool ok = (s->user = strdup (user)) && (s->kind = strdup (self->kind))
+              && segq_params_copy (&s->params, &self->params) == SEGQ_OK;
+    if (ok && self->n_inputs) {
+        ok = (s->inputs = calloc (self->n_inputs, sizeof *s->inputs)) != NULL;
+        for (size_t i = 0; ok && i < self->n_inputs; i++) {
+            const segq__spec_input_t *in = &self->inputs[i];
+            segq_input_t *dst = &s->inputs[i];
+            s->n_inputs = i + 1;
+            memcpy (dst->hash, in->hash, sizeof dst->hash);
+            dst->size = in->size;
+            ok = (dst->name = strdup (in->name)) && (!in->job || (dst->job = strdup (in->job)))
+                 && (!in->output || (dst->output = strdup (in->output)));
+        }
+    }
+    if (ok && self->n_after) {
+        ok = (s->after = calloc (self->n_after, sizeof *s->after)) != NULL;
+        for (size_t i = 0; ok && i < self->n_after; i++) {
+            s->n_after = i + 1;
+            ok = (s->after[i] = strdup (self->after[i])) != NULL;
+        }
+    }
+    if (!ok) {
+        segq_msg_destroy (&msg);
+        return SEGQ_ENOMEM;
+    }
+    *out = msg;
+    return SEGQ_OK;
+}

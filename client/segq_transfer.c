@@ -1,0 +1,272 @@
+/*  segq_transfer.c: artifact upload (PUT) and download (GET), chunked,
+    within the receiver's credit, sha256 checked at both ends. */
+#include "client_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define S_GET_CREDIT 8      /* chunks the broker may send ahead of our writes */
+
+static int
+s_read_full (int fd, uint8_t *buf, size_t size, off_t offset)
+{
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = pread (fd, buf + done, size - done, offset + (off_t) done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        done += (size_t) n;
+    }
+    return 0;
+}
+
+static int
+s_send_chunk (segq_client_t *self, int fd, uint64_t transfer, uint64_t offset,
+              uint64_t size, uint32_t chunk_size, const char *path)
+{
+    uint64_t left = size - offset;
+    size_t n = left < chunk_size ? (size_t) left : chunk_size;
+    zframe_t *frame = zframe_new (NULL, n);
+    if (!frame)
+        return segq__client_fail (self, SEGQ_ENOMEM, "out of memory reading %s", path);
+    if (n && s_read_full (fd, zframe_data (frame), n, (off_t) offset) != 0) {
+        zframe_destroy (&frame);
+        return segq__client_fail (self, SEGQ_EIO, "cannot read %s at offset %llu: %s (did it change?)",
+                                  path, (unsigned long long) offset, strerror (errno));
+    }
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_CHUNK);
+    if (!msg) {
+        zframe_destroy (&frame);
+        return segq__client_oom (self);
+    }
+    msg->u.chunk.transfer = transfer;
+    msg->u.chunk.offset = offset;
+    msg->u.chunk.last = offset + n == size;
+    msg->u.chunk.data = frame;
+    return segq__client_send (self, &msg);
+}
+
+int
+segq_client_upload (segq_client_t *self, const char *path, const char *name,
+                    char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
+{
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
+        int e = errno;
+        if (fd >= 0)
+            close (fd);
+        return segq__client_fail (self, SEGQ_ENOENT, "cannot read '%s': %s", path,
+                                  fd < 0 || e ? strerror (e) : "not a regular file");
+    }
+    uint64_t size = (uint64_t) st.st_size;
+    /* Hash first: the broker may already have it, and the PUT names it. */
+    char hash[SEGQ_HASH_HEX_LEN + 1];
+    int rc = segq_sha256_file (path, hash);
+    if (rc < 0) {
+        close (fd);
+        return segq__client_fail (self, rc, "cannot hash '%s': %s", path, segq_strerror (rc));
+    }
+    if (!name) {
+        const char *slash = strrchr (path, '/');
+        name = slash ? slash + 1 : path;
+    }
+    uint64_t req_id;
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_PUT, &req_id);
+    if (!msg || !(msg->u.put.name = strdup (name))) {
+        segq_msg_destroy (&msg);
+        close (fd);
+        return segq__client_oom (self);
+    }
+    memcpy (msg->u.put.hash, hash, sizeof hash);
+    msg->u.put.size = size;
+    segq_msg_t *reply = NULL;
+    rc = segq__client_send (self, &msg);
+    if (rc == 0)
+        rc = segq__client_wait (self, req_id, 0, -1, &reply);
+    if (rc < 0)
+        goto done;
+    if (reply->type != SEGQ_MSG_PUT_READY) {
+        rc = segq__client_fail (self, SEGQ_EPROTO, "the broker answered %s to PUT",
+                                segq_msg_type_name (reply->type));
+        goto done;
+    }
+    if (reply->u.put_ready.have)
+        goto done;
+    uint64_t transfer = reply->u.put_ready.transfer;
+    uint32_t chunk_size = reply->u.put_ready.chunk_size ? reply->u.put_ready.chunk_size
+                                                        : SEGQ_DEFAULT_CHUNK;
+    uint64_t credit = reply->u.put_ready.credit;
+    segq_msg_destroy (&reply);
+    uint64_t offset = 0;
+    bool sent_last = false;
+    for (;;) {
+        while (credit > 0 && !sent_last) {
+            rc = s_send_chunk (self, fd, transfer, offset, size, chunk_size, path);
+            if (rc < 0)
+                goto done;
+            credit--;
+            offset += size - offset < chunk_size ? size - offset : chunk_size;
+            sent_last = offset == size;
+        }
+        rc = segq__client_wait (self, req_id, transfer, -1, &reply);
+        if (rc < 0)
+            goto done;
+        if (reply->type == SEGQ_MSG_CREDIT)
+            credit += reply->u.credit.chunks;
+        else if (reply->type == SEGQ_MSG_PUT_DONE) {
+            rc = reply->u.put_done.code;
+            if (rc < 0)
+                rc = segq__client_fail (self, rc, "upload of '%s' refused by the broker: %s", path,
+                                        reply->u.put_done.message ? reply->u.put_done.message
+                                                                  : segq_strerror (rc));
+            else if (!sent_last)
+                rc = segq__client_fail (self, SEGQ_EPROTO, "the broker ended the upload of '%s' early", path);
+            goto done;
+        }
+        segq_msg_destroy (&reply);
+    }
+done:
+    segq_msg_destroy (&reply);
+    close (fd);
+    if (rc >= 0) {
+        if (hash_out)
+            memcpy (hash_out, hash, sizeof hash);
+        if (size_out)
+            *size_out = size;
+    }
+    return rc < 0 ? rc : SEGQ_OK;
+}
+
+static int
+s_write_full (int fd, const uint8_t *buf, size_t size)
+{
+    while (size > 0) {
+        ssize_t n = write (fd, buf, size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        buf += n;
+        size -= (size_t) n;
+    }
+    return 0;
+}
+
+static int
+s_send_credit (segq_client_t *self, uint64_t transfer, uint32_t chunks)
+{
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_CREDIT);
+    if (!msg)
+        return segq__client_oom (self);
+    msg->u.credit.transfer = transfer;
+    msg->u.credit.chunks = chunks;
+    return segq__client_send (self, &msg);
+}
+
+/* Receive GET's chunks into fd, hashing as they come. */
+static int
+s_receive (segq_client_t *self, const segq_get_ready_t *ready, int fd, const char *what,
+           char hash[SEGQ_HASH_HEX_LEN + 1])
+{
+    segq_sha256_t sha;
+    segq_sha256_init (&sha);
+    uint64_t offset = 0;
+    bool last = ready->size == 0;
+    while (!last) {
+        segq_msg_t *msg;
+        int rc = segq__client_wait (self, 0, ready->transfer, -1, &msg);
+        if (rc < 0)
+            return rc;
+        if (msg->type != SEGQ_MSG_CHUNK) {
+            segq_msg_destroy (&msg);
+            continue;
+        }
+        segq_chunk_t *c = &msg->u.chunk;
+        size_t n = c->data ? zframe_size (c->data) : 0;
+        if (c->offset != offset || offset + n > ready->size || (c->last && offset + n != ready->size)) {
+            segq_msg_destroy (&msg);
+            return segq__client_fail (self, SEGQ_EPROTO,
+                                      "%s: chunk at offset %llu does not follow %llu of %llu bytes (transfer broken)",
+                                      what, (unsigned long long) c->offset, (unsigned long long) offset,
+                                      (unsigned long long) ready->size);
+        }
+        if (n && s_write_full (fd, zframe_data (c->data), n) != 0) {
+            int e = errno;
+            segq_msg_destroy (&msg);
+            return segq__client_fail (self, e == ENOSPC ? SEGQ_ENOSPC : SEGQ_EIO,
+                                      "%s: cannot write: %s", what, strerror (e));
+        }
+        if (n)
+            segq_sha256_update (&sha, zframe_data (c->data), n);
+        offset += n;
+        last = c->last;
+        segq_msg_destroy (&msg);
+        if (!last && (rc = s_send_credit (self, ready->transfer, 1)) < 0)
+            return rc;
+    }
+    segq_sha256_final (&sha, hash);
+    if (strcmp (hash, ready->hash) != 0)
+        return segq__client_fail (self, SEGQ_EHASH, "%s: sha256 %s of the received data is not the artifact's %s",
+                                  what, hash, ready->hash);
+    return SEGQ_OK;
+}
+
+int
+segq_client_fetch (segq_client_t *self, const char *job, const char *name,
+                   const char *path, char hash_out[SEGQ_HASH_HEX_LEN + 1])
+{
+    char what[SEGQ_MAX_NAME + 2 * SEGQ_JOB_ID_MAX];
+    snprintf (what, sizeof what, "%s:%s", job, name);
+    uint64_t req_id;
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_GET, &req_id);
+    if (!msg || !(msg->u.get.job = strdup (job)) || !(msg->u.get.name = strdup (name))) {
+        segq_msg_destroy (&msg);
+        return segq__client_oom (self);
+    }
+    msg->u.get.credit = S_GET_CREDIT;
+    segq_msg_t *reply = NULL;
+    int rc = segq__client_send (self, &msg);
+    if (rc == 0)
+        rc = segq__client_wait (self, req_id, 0, -1, &reply);
+    if (rc < 0)
+        return rc;
+    if (reply->type != SEGQ_MSG_GET_READY) {
+        segq_msg_type_t got = reply->type;
+        segq_msg_destroy (&reply);
+        return segq__client_fail (self, SEGQ_EPROTO, "the broker answered %s to GET",
+                                  segq_msg_type_name (got));
+    }
+    /* A temp file beside the target, so the rename is atomic. */
+    char tmp[4096];
+    snprintf (tmp, sizeof tmp, "%s.segq-XXXXXX", path);
+    int fd = mkstemp (tmp);
+    if (fd < 0) {
+        segq_msg_destroy (&reply);
+        return segq__client_fail (self, SEGQ_EIO, "cannot create a file beside '%s': %s", path,
+                                  strerror (errno));
+    }
+    char hash[SEGQ_HASH_HEX_LEN + 1];
+    rc = s_receive (self, &reply->u.get_ready, fd, what, hash);
+    /* mkstemp's 0600 stays: artifacts may be patient data. */
+    if (rc == 0 && fsync (fd) != 0)
+        rc = segq__client_fail (self, SEGQ_EIO, "cannot write '%s': %s", tmp, strerror (errno));
+    if (close (fd) != 0 && rc == 0)
+        rc = segq__client_fail (self, SEGQ_EIO, "cannot write '%s': %s", tmp, strerror (errno));
+    if (rc == 0 && rename (tmp, path) != 0)
+        rc = segq__client_fail (self, SEGQ_EIO, "cannot rename '%s' to '%s': %s", tmp, path,
+                                strerror (errno));
+    if (rc < 0)
+        unlink (tmp);
+    else if (hash_out)
+        memcpy (hash_out, hash, sizeof hash);
+    segq_msg_destroy (&reply);
+    return rc;
+}

@@ -1,0 +1,334 @@
+/* model.safetensors: the whole SinGAN-Seg model in one safetensors file
+ * (key names in pipeline/CHECKPOINT.md). */
+#include "segq_safetensors.h"
+#include "singan_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CKPT_FORMAT "segq-singan-seg"
+#define CKPT_VERSION "1"
+#define MAX_NET_TENSORS (6 * SEGQ_NET_MAX_LAYERS)
+
+void segq__ckpt_meta_free(segq_ckpt_meta_t *meta)
+{
+    free(meta->params_json);
+    free(meta->image_name);
+    free(meta->image_sha256);
+    free(meta->mask_name);
+    free(meta->mask_sha256);
+    free(meta->precision);
+    memset(meta, 0, sizeof *meta);
+}
+
+static int add_tensor(segq_st_writer_t *w, const char *name, segq_tensor *t, char *err,
+                      size_t errlen)
+{
+    segq_tensor *c = segq_cpu_contiguous(t);
+    const void *data = NULL;
+    size_t nbytes = 0;
+    int64_t shape[8];
+    int ndim = c ? segq_shape(c, shape, 8) : -1;
+    segq_dtype dt;
+    if (ndim < 0 || segq_data(c, &data, &nbytes) != 0 || segq_dtype_of(c, &dt) != 0)
+        return segq__torch_fail(err, errlen, name);
+    segq_st_dtype_t sdt;
+    if (segq_st_dtype_parse(segq_dtype_name(dt), &sdt) != 0) {
+        snprintf(err, errlen, "%s: dtype %s cannot be stored", name, segq_dtype_name(dt));
+        return SEGQ_TORCH_EINVAL;
+    }
+    return segq_st_writer_add(w, name, sdt, (size_t)ndim, shape, data, nbytes, err, errlen);
+}
+
+static int add_net(segq_st_writer_t *w, const char *prefix, int n, segq_net_t *net, char *err,
+                   size_t errlen)
+{
+    const char *names[MAX_NET_TENSORS];
+    segq_tensor *t[MAX_NET_TENSORS];
+    int count = segq__net_tensors(net, names, t, MAX_NET_TENSORS, NULL);
+    for (int i = 0; i < count; i++) {
+        char key[96];
+        snprintf(key, sizeof key, "%s.%d.%s", prefix, n, names[i]);
+        int rc = add_tensor(w, key, t[i], err, errlen);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int meta_set(segq_st_writer_t *w, const char *key, const char *value, char *err,
+                    size_t errlen)
+{
+    return segq_st_writer_set_meta(w, key, value ? value : "", err, errlen);
+}
+
+static int meta_num(segq_st_writer_t *w, const char *key, double v, char *err, size_t errlen)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.17g", v);
+    return meta_set(w, key, buf, err, errlen);
+}
+
+int segq__ckpt_save(segq_model_t *m, const segq_ckpt_meta_t *meta, int with_d, const char *path,
+                    char *err, size_t errlen)
+{
+    segq_st_writer_t *w = segq_st_writer_new();
+    if (!w) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return SEGQ_TORCH_ENOMEM;
+    }
+    int rc = segq_scope_begin() < 0 ? SEGQ_TORCH_ESCOPE : 0;
+    int scopes = rc == 0;
+    int S = m->pyr.stop_scale + 1;
+    for (int n = 0; n < m->trained && rc == 0; n++) {
+        char key[64];
+        rc = add_net(w, "G", n, m->G[n], err, errlen);
+        if (rc == 0 && with_d && m->D[n])
+            rc = add_net(w, "D", n, m->D[n], err, errlen);
+        snprintf(key, sizeof key, "z_opt.%d", n);
+        if (rc == 0)
+            rc = add_tensor(w, key, m->z_opt[n], err, errlen);
+    }
+    if (rc == 0 && m->trained > 0) {
+        int64_t shape[1] = {m->trained};
+        rc = segq_st_writer_add(w, "noise_amp", SEGQ_ST_F64, 1, shape, m->noise_amp,
+                                sizeof(double) * (size_t)m->trained, err, errlen);
+    }
+    if (rc == 0) {
+        int64_t sizes[2 * SEGQ_PYRAMID_MAX_SCALES], shape[2] = {S, 2};
+        for (int n = 0; n < S; n++) {
+            sizes[2 * n] = m->pyr.h[n];
+            sizes[2 * n + 1] = m->pyr.w[n];
+        }
+        rc = segq_st_writer_add(w, "pyramid_sizes", SEGQ_ST_I64, 2, shape, sizes,
+                                sizeof(int64_t) * 2 * (size_t)S, err, errlen);
+    }
+    if (scopes)
+        segq_scope_end();
+    if (rc == 0
+        && (meta_set(w, "format", CKPT_FORMAT, err, errlen)
+             || meta_set(w, "format_version", CKPT_VERSION, err, errlen)
+             || meta_num(w, "scales_trained", m->trained, err, errlen)
+             || meta_num(w, "num_scales", S, err, errlen)
+             || meta_num(w, "authors_num_scales", m->pyr.num_scales, err, errlen)
+             || meta_num(w, "r", m->pyr.r, err, errlen)
+             || meta_num(w, "scale1", m->pyr.scale1, err, errlen)
+             || meta_num(w, "height", (double)meta->orig_h, err, errlen)
+             || meta_num(w, "width", (double)meta->orig_w, err, errlen)
+             || meta_num(w, "num_layer", m->layers, err, errlen)
+             || meta_num(w, "ker_size", m->ker, err, errlen)
+             || meta_num(w, "pad", m->pad, err, errlen)
+             || meta_num(w, "nfc", (double)meta->nfc, err, errlen)
+             || meta_num(w, "nfc_max", (double)meta->nfc_max, err, errlen)
+             || meta_set(w, "precision", meta->precision, err, errlen)
+             || meta_set(w, "params", meta->params_json, err, errlen)
+             || meta_set(w, "source_image", meta->image_name, err, errlen)
+             || meta_set(w, "source_image_sha256", meta->image_sha256, err, errlen)
+             || meta_set(w, "source_mask", meta->mask_name, err, errlen)
+             || meta_set(w, "source_mask_sha256", meta->mask_sha256, err, errlen)
+             || meta_set(w, "torch_version", segq_torch_version(), err, errlen)))
+        rc = SEGQ_TORCH_EINVAL; /* the failing call wrote err */
+    if (rc == 0)
+        rc = segq_st_writer_save(w, path, err, errlen);
+    segq_st_writer_destroy(&w);
+    return rc;
+}
+
+/* ---- loading ----------------------------------------------------------- */
+
+static int meta_long(segq_st_t *st, const char *path, const char *key, long lo, long hi,
+                     long *out, char *err, size_t errlen)
+{
+    const char *v = segq_st_meta_get(st, key);
+    char *end = NULL;
+    errno = 0;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || errno || end == v || *end || x < lo || x > hi) {
+        snprintf(err, errlen, "%s: metadata '%s' is %s (expected an integer in %ld..%ld)", path,
+                 key, v ? "malformed" : "missing", lo, hi);
+        return SEGQ_TORCH_EINVAL;
+    }
+    *out = x;
+    return 0;
+}
+
+static char *meta_dup(segq_st_t *st, const char *key)
+{
+    const char *v = segq_st_meta_get(st, key);
+    return strdup(v ? v : "");
+}
+
+/* A tensor of the expected F32 shape from the file, copied onto dev. */
+static int load_into(segq_st_t *st, const char *path, const char *key, segq_tensor *dst,
+                     char *err, size_t errlen)
+{
+    const segq_st_tensor_t *t = segq_st_find(st, key);
+    if (!t) {
+        snprintf(err, errlen, "%s: tensor '%s' is missing", path, key);
+        return SEGQ_TORCH_EINVAL;
+    }
+    int64_t shape[8];
+    int nd = segq_shape(dst, shape, 8);
+    int same = t->dtype == SEGQ_ST_F32 && (int)t->ndim == nd;
+    for (int i = 0; same && i < nd; i++)
+        same = t->shape[i] == shape[i];
+    if (!same) {
+        snprintf(err, errlen, "%s: tensor '%s' has the wrong dtype or shape for this model",
+                 path, key);
+        return SEGQ_TORCH_EINVAL;
+    }
+    segq_tensor *src = segq_from_bytes(t->data, t->nbytes, SEGQ_F32, t->shape, (int)t->ndim,
+                                       SEGQ_CPU);
+    if (!src || segq_copy_(dst, src) != 0)
+        return segq__torch_fail(err, errlen, key);
+    return 0;
+}
+
+static int load_net(segq_st_t *st, const char *path, const char *prefix, int n, int layers,
+                    int ker, segq_device dev, segq_net_t **out, char *err, size_t errlen)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s.%d.conv0.weight", prefix, n);
+    const segq_st_tensor_t *w0 = segq_st_find(st, key);
+    if (!w0 || w0->ndim != 4 || w0->shape[0] < 1 || w0->shape[0] > 65536) {
+        snprintf(err, errlen, "%s: tensor '%s' is missing or malformed", path, key);
+        return SEGQ_TORCH_EINVAL;
+    }
+    segq_net_t *net = segq__net_new(prefix[0] == 'G', (int)w0->shape[0], layers, ker, dev);
+    if (!net)
+        return segq__torch_fail(err, errlen, key);
+    const char *names[MAX_NET_TENSORS];
+    segq_tensor *t[MAX_NET_TENSORS];
+    int count = segq__net_tensors(net, names, t, MAX_NET_TENSORS, NULL);
+    int rc = segq_no_grad_begin() != 0 ? SEGQ_TORCH_ESCOPE : 0;
+    for (int i = 0; i < count && rc == 0; i++) {
+        snprintf(key, sizeof key, "%s.%d.%s", prefix, n, names[i]);
+        rc = load_into(st, path, key, t[i], err, errlen);
+    }
+    if (rc != SEGQ_TORCH_ESCOPE)
+        segq_no_grad_end();
+    if (rc == 0)
+        rc = segq__net_set_requires_grad(net, 0);
+    if (rc)
+        segq__net_destroy(&net);
+    *out = net;
+    return rc;
+}
+
+int segq__ckpt_load(const char *path, segq_device dev, int want_d, segq_model_t *m,
+                    segq_ckpt_meta_t *meta, char *err, size_t errlen)
+{
+    segq_st_t *st = NULL;
+    int rc = segq_st_open(path, &st, err, errlen);
+    if (rc)
+        return rc;
+    memset(m, 0, sizeof *m);
+    memset(meta, 0, sizeof *meta);
+    m->dev = dev;
+    const char *fmt = segq_st_meta_get(st, "format");
+    if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0) {
+        snprintf(err, errlen, "%s: not a SinGAN-Seg checkpoint (metadata format is '%s', "
+                 "expected '%s')", path, fmt ? fmt : "missing", CKPT_FORMAT);
+        segq_st_destroy(&st);
+        return SEGQ_TORCH_EINVAL;
+    }
+    long trained, layers, ker, pad, oh, ow, nfc, nfc_max;
+    rc = meta_long(st, path, "scales_trained", 0, SEGQ_PYRAMID_MAX_SCALES, &trained, err, errlen);
+    if (!rc) rc = meta_long(st, path, "num_layer", 2, SEGQ_NET_MAX_LAYERS, &layers, err, errlen);
+    if (!rc) rc = meta_long(st, path, "ker_size", 1, 15, &ker, err, errlen);
+    if (!rc) rc = meta_long(st, path, "pad", 0, 1000, &pad, err, errlen);
+    if (!rc) rc = meta_long(st, path, "height", 1, 1L << 20, &oh, err, errlen);
+    if (!rc) rc = meta_long(st, path, "width", 1, 1L << 20, &ow, err, errlen);
+    if (!rc) rc = meta_long(st, path, "nfc", 1, 65536, &nfc, err, errlen);
+    if (!rc) rc = meta_long(st, path, "nfc_max", 1, 65536, &nfc_max, err, errlen);
+    const char *rs = segq_st_meta_get(st, "r"), *s1 = segq_st_meta_get(st, "scale1");
+    const segq_st_tensor_t *sizes = segq_st_find(st, "pyramid_sizes");
+    const segq_st_tensor_t *amps = segq_st_find(st, "noise_amp");
+    if (!rc && (!rs || !s1 || !sizes || sizes->dtype != SEGQ_ST_I64 || sizes->ndim != 2
+                || sizes->shape[1] != 2 || sizes->shape[0] < 1
+                || sizes->shape[0] > SEGQ_PYRAMID_MAX_SCALES || sizes->shape[0] < trained
+                || (trained > 0 && (!amps || amps->dtype != SEGQ_ST_F64 || amps->ndim != 1
+                                    || amps->shape[0] != trained)))) {
+        snprintf(err, errlen, "%s: r, scale1, pyramid_sizes or noise_amp missing or malformed",
+                 path);
+        rc = SEGQ_TORCH_EINVAL;
+    }
+    if (!rc) {
+        m->trained = (int)trained;
+        m->layers = (int)layers;
+        m->ker = (int)ker;
+        m->pad = (int)pad;
+        m->pyr.stop_scale = (int)sizes->shape[0] - 1;
+        m->pyr.r = strtod(rs, NULL);
+        m->pyr.scale1 = strtod(s1, NULL);
+        const int64_t *sz = sizes->data;
+        for (int n = 0; n <= m->pyr.stop_scale; n++) {
+            int64_t h, w;
+            memcpy(&h, sz + 2 * n, sizeof h);
+            memcpy(&w, sz + 2 * n + 1, sizeof w);
+            if (h < 1 || w < 1 || h > (1 << 20) || w > (1 << 20)) {
+                snprintf(err, errlen, "%s: pyramid_sizes holds an impossible size", path);
+                rc = SEGQ_TORCH_EINVAL;
+                break;
+            }
+            m->pyr.h[n] = (int)h;
+            m->pyr.w[n] = (int)w;
+        }
+        m->pyr.height = m->pyr.h[m->pyr.stop_scale];
+        m->pyr.width = m->pyr.w[m->pyr.stop_scale];
+        if (!(m->pyr.r > 0.0 && m->pyr.r < 1.0) && !rc) {
+            snprintf(err, errlen, "%s: metadata r is not in (0, 1)", path);
+            rc = SEGQ_TORCH_EINVAL;
+        }
+        if (trained > 0)
+            memcpy(m->noise_amp, amps->data, sizeof(double) * (size_t)trained);
+    }
+    int scoped = 0;
+    if (!rc) {
+        rc = segq_scope_begin() < 0 ? SEGQ_TORCH_ESCOPE : 0;
+        scoped = rc == 0;
+    }
+    for (int n = 0; n < m->trained && rc == 0; n++) {
+        rc = load_net(st, path, "G", n, m->layers, m->ker, dev, &m->G[n], err, errlen);
+        char key[96];
+        snprintf(key, sizeof key, "D.%d.conv0.weight", n);
+        if (rc == 0 && want_d && segq_st_find(st, key))
+            rc = load_net(st, path, "D", n, m->layers, m->ker, dev, &m->D[n], err, errlen);
+        snprintf(key, sizeof key, "z_opt.%d", n);
+        if (rc == 0) {
+            int64_t zs[4] = {1, SEGQ_NC, m->pyr.h[n] + 2 * m->pad, m->pyr.w[n] + 2 * m->pad};
+            segq_tensor *z = segq_zeros(zs, 4, SEGQ_F32, dev);
+            rc = z ? load_into(st, path, key, z, err, errlen) : segq__torch_fail(err, errlen, key);
+            if (rc == 0)
+                m->z_opt[n] = segq_persist(z);
+        }
+    }
+    if (scoped)
+        segq_scope_end();
+    if (!rc) {
+        meta->params_json = meta_dup(st, "params");
+        meta->image_name = meta_dup(st, "source_image");
+        meta->image_sha256 = meta_dup(st, "source_image_sha256");
+        meta->mask_name = meta_dup(st, "source_mask");
+        meta->mask_sha256 = meta_dup(st, "source_mask_sha256");
+        meta->precision = meta_dup(st, "precision");
+        meta->orig_h = oh;
+        meta->orig_w = ow;
+        meta->nfc = nfc;
+        meta->nfc_max = nfc_max;
+        if (!meta->params_json || !meta->image_name || !meta->image_sha256 || !meta->mask_name
+            || !meta->mask_sha256 || !meta->precision) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            rc = SEGQ_TORCH_ENOMEM;
+        }
+    }
+    segq_st_destroy(&st);
+    if (rc) {
+        segq__model_free(m);
+        segq__ckpt_meta_free(meta);
+    }
+    return rc;
+}

@@ -1,0 +1,40 @@
+/* segq-run devices: what this machine can compute on, for the worker's
+ * capacity announcement. */
+#include "segq_singan.h"
+#include "segq_torch.h"
+
+#include <jansson.h>
+#include <stdio.h>
+
+char *segq_devices_json(char *err, size_t errlen)
+{
+    json_t *obj = json_object(), *cuda = json_array();
+    if (!obj || !cuda) {
+        json_decref(obj);
+        json_decref(cuda);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    json_object_set_new(obj, "cpu", json_pack("{s:i}", "cores", segq_cpu_count()));
+    int n = segq_cuda_device_count();
+    for (int i = 0; i < n; i++) {
+        segq_cuda_info info;
+        if (segq_cuda_device_info(i, &info) != 0)
+            continue;
+        char name[32];
+        snprintf(name, sizeof name, "cuda:%d", info.index);
+        json_array_append_new(cuda, json_pack("{s:s,s:s,s:I,s:I,s:i,s:i}", "device", name,
+                                              "name", info.name, "total_bytes",
+                                              (json_int_t)info.total_bytes, "free_bytes",
+                                              (json_int_t)info.free_bytes, "major", info.major,
+                                              "minor", info.minor));
+    }
+    json_object_set_new(obj, "cuda", cuda);
+    json_object_set_new(obj, "cuda_build", json_boolean(segq_torch_has_cuda_build()));
+    json_object_set_new(obj, "torch_version", json_string(segq_torch_version()));
+    char *text = json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(obj);
+    if (!text)
+        snprintf(err, errlen, "out of memory");
+    return text;
+}

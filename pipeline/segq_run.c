@@ -1,0 +1,75 @@
+/* segq-run: runs one pipeline job locally, with no broker.
+ *   segq-run train --image x.jpg --mask m.jpg --out DIR [flags]
+ *   segq-run generate --model DIR/model.safetensors --out DIR [flags]
+ *   segq-run devices
+ * stdout/stderr are the job's log; progress goes to SEGQ_PROGRESS_FD. */
+#include "segq_run_flags.h"
+#include "segq_singan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    size_t n;
+    const segq_command_t *cmds = segq_run_commands(&n);
+    fprintf(out, "usage: segq-run COMMAND [flags]   (segq-run COMMAND --help for its flags)\n"
+                 "commands:\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    const segq_command_t *cmd = segq_run_command_find(argv[1]);
+    if (!cmd) {
+        fprintf(stderr, "segq-run: unknown command '%s'\n", argv[1]);
+        usage(stderr);
+        return 2;
+    }
+    char err[2048] = "";
+    if (strcmp(cmd->name, "devices") == 0) {
+        char *json = segq_devices_json(err, sizeof err);
+        if (!json) {
+            fprintf(stderr, "segq-run devices: %s\n", err);
+            return 1;
+        }
+        printf("%s\n", json);
+        free(json);
+        return 0;
+    }
+    segq_train_opts_t train = {0};
+    segq_generate_opts_t gen = {0};
+    void *opts = strcmp(cmd->name, "train") == 0 ? (void *)&train : (void *)&gen;
+    int rc = segq_flags_parse(cmd, argc - 2, argv + 2, opts, err, sizeof err);
+    if (rc == 1) {
+        segq_flags_free(cmd, opts);
+        return 0;
+    }
+    if (rc) {
+        fprintf(stderr, "segq-run %s\n", err);
+        segq_flags_free(cmd, opts);
+        return 2;
+    }
+    segq_progress_t *progress = segq_progress_new();
+    if (opts == &train)
+        rc = segq_singan_train(&train, progress, err, sizeof err);
+    else
+        rc = segq_singan_generate(&gen, progress, err, sizeof err);
+    if (rc)
+        segq_progress_report(progress, "failed", -1, NULL, 0, err, 1);
+    segq_progress_destroy(&progress);
+    if (rc)
+        fprintf(stderr, "segq-run %s: %s\n", cmd->name, err);
+    segq_flags_free(cmd, opts);
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,144 @@
+/* The multi-scale model: sampling through the frozen scales, noise,
+ * resizing between scales. */
+#include "singan_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <time.h>
+
+int segq__torch_fail(char *err, size_t errlen, const char *what)
+{
+    int code = segq_torch_last_code();
+    snprintf(err, errlen, "%s: %s", what,
+             *segq_torch_last_error() ? segq_torch_last_error() : "torch operation failed");
+    return code < 0 ? code : SEGQ_TORCH_ETORCH;
+}
+
+int segq__compute_setup(const segq_compute_opts_t *c, segq_device *dev, int *threads, char *err,
+                        size_t errlen)
+{
+    if (segq_device_parse(c->device, dev) != 0 || segq_device_check(*dev) != 0) {
+        snprintf(err, errlen, "--device %s: %s", c->device, segq_torch_last_error());
+        return SEGQ_TORCH_ENODEV;
+    }
+    /* libtorch starts with one thread here: always set the count */
+    *threads = c->threads > 0 ? (int)c->threads : segq_cpu_count();
+    if (segq_set_num_threads(*threads) != 0)
+        return segq__torch_fail(err, errlen, "--threads");
+    return 0;
+}
+
+int segq__make_dir(const char *path, char *err, size_t errlen)
+{
+    if (mkdir(path, 0755) == 0 || errno == EEXIST)
+        return 0;
+    snprintf(err, errlen, "cannot create directory %s: %s", path, strerror(errno));
+    return SEGQ_TORCH_EINVAL;
+}
+
+double segq__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int segq__scale_width(int64_t nfc, int64_t nfc_max, int n)
+{
+    int64_t w = nfc << (n / 4);
+    if (n / 4 >= 40 || w > nfc_max)
+        w = nfc_max;
+    return (int)w;
+}
+
+void segq__model_free(segq_model_t *m)
+{
+    for (int n = 0; n < SEGQ_PYRAMID_MAX_SCALES; n++) {
+        segq__net_destroy(&m->G[n]);
+        segq__net_destroy(&m->D[n]);
+        segq_tensor_destroy(&m->z_opt[n]);
+    }
+}
+
+segq_tensor *segq__pad(segq_tensor *x, int pad)
+{
+    int64_t pads[4] = {pad, pad, pad, pad};
+    return segq_pad(x, pads, 4, 0.0);
+}
+
+segq_tensor *segq__noise(int64_t b, int64_t h, int64_t w, int pad, int single, segq_device dev)
+{
+    int64_t shape[4] = {b, single ? 1 : SEGQ_NC, h, w};
+    segq_tensor *z = segq_randn(shape, 4, SEGQ_F32, dev);
+    if (single) {
+        int64_t full[4] = {b, SEGQ_NC, h, w};
+        z = segq_expand(z, full, 4);
+    }
+    return segq__pad(z, pad);
+}
+
+segq_tensor *segq__upsample_to(segq_tensor *x, double r, int64_t h, int64_t w)
+{
+    int64_t uh = segq_pyramid_upsized((int)segq_size(x, 2), r);
+    int64_t uw = segq_pyramid_upsized((int)segq_size(x, 3), r);
+    segq_tensor *u = segq_interpolate(x, uh, uw, SEGQ_INTERP_BICUBIC, 0, 1);
+    u = segq_slice(segq_slice(u, 2, 0, h, 1), 3, 0, w, 1);
+    if (u && (uh < h || uw < w))
+        u = segq_interpolate(u, h, w, SEGQ_INTERP_BILINEAR, 1, 0);
+    return u;
+}
+
+void segq__scaled_size(segq_model_t *m, int n, double sv, double sh, int64_t *h, int64_t *w)
+{
+    *h = (int64_t)llround(m->pyr.h[n] * sv);
+    *w = (int64_t)llround(m->pyr.w[n] * sh);
+    if (*h < 1)
+        *h = 1;
+    if (*w < 1)
+        *w = 1;
+}
+
+segq_tensor *segq__run_scale(segq_model_t *m, int n, segq_tensor *prev, int fresh, double sv,
+                             double sh)
+{
+    int64_t b = segq_size(prev, 0), h, w;
+    segq__scaled_size(m, n, sv, sh, &h, &w);
+    segq_tensor *z;
+    if (fresh)
+        z = segq__noise(b, h, w, m->pad, n == 0, m->dev);
+    else {
+        int64_t shape[4] = {b, -1, -1, -1};
+        z = segq_expand(m->z_opt[n], shape, 4);
+    }
+    segq_tensor *pp = segq__pad(prev, m->pad);
+    segq_tensor *in = segq_add(segq_mul_scalar(z, m->noise_amp[n]), pp);
+    return segq__net_forward(m->G[n], in, pp, 0, m->bf16);
+}
+
+segq_tensor *segq__prev(segq_model_t *m, int n, int64_t b, int fresh_from, double sv, double sh)
+{
+    int64_t h, w;
+    segq__scaled_size(m, 0, sv, sh, &h, &w);
+    int64_t shape[4] = {b, SEGQ_NC, h, w};
+    segq_tensor *prev = segq_zeros(shape, 4, SEGQ_F32, m->dev);
+    if (n == 0 || !prev)
+        return prev;
+    if (segq_no_grad_begin() != 0)
+        return NULL;
+    for (int k = 0; k < n && prev; k++) {
+        /* Each step's temporaries die with its scope; only prev moves up. */
+        segq_scope_begin();
+        segq_tensor *out = segq__run_scale(m, k, prev, k >= fresh_from, sv, sh);
+        segq__scaled_size(m, k + 1, sv, sh, &h, &w);
+        segq_tensor *next = segq__upsample_to(out, m->pyr.r, h, w);
+        next = next ? segq_keep(segq_contiguous(next)) : NULL;
+        segq_scope_end();
+        prev = next;
+    }
+    segq_no_grad_end();
+    return prev;
+}

@@ -1,0 +1,191 @@
+/* One SinGAN network (generator or patch critic) as plain tensors. */
+#include "singan_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int fan_in_channels(segq_net_t *self, int layer)
+{
+    return layer == 0 ? SEGQ_NC : self->nfc;
+}
+
+static int out_channels(segq_net_t *self, int layer)
+{
+    if (layer < self->layers - 1)
+        return self->nfc;
+    return self->generator ? SEGQ_NC : 1;
+}
+
+/* Makes t a persistent trainable (or buffer) tensor owned by the net. */
+static segq_tensor *own(segq_tensor *t, int trainable)
+{
+    if (!t)
+        return NULL;
+    if (trainable && segq_set_requires_grad(t, 1) != 0)
+        return NULL;
+    return segq_persist(t);
+}
+
+segq_net_t *segq__net_new(int generator, int nfc, int layers, int ker, segq_device dev)
+{
+    if (layers < 2 || layers > SEGQ_NET_MAX_LAYERS || nfc < 1 || ker < 1 || ker % 2 == 0)
+        return NULL;
+    segq_net_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->generator = generator;
+    self->layers = layers;
+    self->ker = ker;
+    self->nfc = nfc;
+    if (segq_scope_begin() < 0) {
+        free(self);
+        return NULL;
+    }
+    int ok = 1;
+    for (int l = 0; l < layers && ok; l++) {
+        int64_t cin = fan_in_channels(self, l), cout = out_channels(self, l);
+        int64_t wshape[4] = {cout, cin, ker, ker}, bshape[1] = {cout};
+        segq_tensor *w = segq_zeros(wshape, 4, SEGQ_F32, dev);
+        ok = w && segq_normal_(w, 0.0, 0.02) == 0;
+        /* torch's default Conv2d bias init, which the authors keep:
+         * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
+        double bound = 1.0 / sqrt((double)(cin * ker * ker));
+        segq_tensor *b = segq_sub_scalar(segq_mul_scalar(segq_rand(bshape, 1, SEGQ_F32, dev),
+                                                         2.0 * bound),
+                                         bound);
+        self->conv_w[l] = ok ? own(w, 1) : NULL;
+        self->conv_b[l] = own(b, 1);
+        ok = self->conv_w[l] && self->conv_b[l];
+        if (ok && l < layers - 1) {
+            segq_tensor *bw = segq_zeros(bshape, 1, SEGQ_F32, dev);
+            ok = bw && segq_normal_(bw, 1.0, 0.02) == 0;
+            self->bn_w[l] = ok ? own(bw, 1) : NULL;
+            self->bn_b[l] = own(segq_zeros(bshape, 1, SEGQ_F32, dev), 1);
+            self->bn_mean[l] = own(segq_zeros(bshape, 1, SEGQ_F32, dev), 0);
+            self->bn_var[l] = own(segq_ones(bshape, 1, SEGQ_F32, dev), 0);
+            ok = self->bn_w[l] && self->bn_b[l] && self->bn_mean[l] && self->bn_var[l];
+        }
+    }
+    segq_scope_end();
+    if (!ok)
+        segq__net_destroy(&self);
+    return self;
+}
+
+void segq__net_destroy(segq_net_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    segq_net_t *self = *self_p;
+    for (int l = 0; l < self->layers; l++) {
+        segq_tensor_destroy(&self->conv_w[l]);
+        segq_tensor_destroy(&self->conv_b[l]);
+        segq_tensor_destroy(&self->bn_w[l]);
+        segq_tensor_destroy(&self->bn_b[l]);
+        segq_tensor_destroy(&self->bn_mean[l]);
+        segq_tensor_destroy(&self->bn_var[l]);
+    }
+    free(self);
+    *self_p = NULL;
+}
+
+int segq__net_tensors(segq_net_t *self, const char **names, segq_tensor **tensors, int max,
+                      int *n_trainable)
+{
+    /* Static names: at most SEGQ_NET_MAX_LAYERS layers, built once. */
+    static char name_buf[SEGQ_NET_MAX_LAYERS][6][32];
+    static int built;
+    if (!built) {
+        static const char *kinds[6] = {"conv%d.weight", "conv%d.bias", "bn%d.weight",
+                                       "bn%d.bias", "bn%d.running_mean", "bn%d.running_var"};
+        for (int l = 0; l < SEGQ_NET_MAX_LAYERS; l++)
+            for (int k = 0; k < 6; k++)
+                snprintf(name_buf[l][k], sizeof name_buf[l][k], kinds[k], l);
+        built = 1;
+    }
+    int n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int l = 0; l < self->layers; l++) {
+            segq_tensor *t[6] = {self->conv_w[l], self->conv_b[l], self->bn_w[l],
+                                 self->bn_b[l], self->bn_mean[l], self->bn_var[l]};
+            for (int k = pass ? 4 : 0; k < (pass ? 6 : 4); k++) {
+                if (!t[k] || n >= max)
+                    continue;
+                names[n] = name_buf[l][k];
+                tensors[n++] = t[k];
+            }
+        }
+        if (pass == 0 && n_trainable)
+            *n_trainable = n;
+    }
+    return n;
+}
+
+int segq__net_copy(segq_net_t *self, segq_net_t *src)
+{
+    const char *na[6 * SEGQ_NET_MAX_LAYERS], *nb[6 * SEGQ_NET_MAX_LAYERS];
+    segq_tensor *ta[6 * SEGQ_NET_MAX_LAYERS], *tb[6 * SEGQ_NET_MAX_LAYERS];
+    int a = segq__net_tensors(self, na, ta, 6 * SEGQ_NET_MAX_LAYERS, NULL);
+    int b = segq__net_tensors(src, nb, tb, 6 * SEGQ_NET_MAX_LAYERS, NULL);
+    if (a != b)
+        return SEGQ_TORCH_EINVAL;
+    int rc = 0;
+    if (segq_no_grad_begin() != 0)
+        return SEGQ_TORCH_ESCOPE;
+    for (int i = 0; i < a && rc == 0; i++)
+        rc = segq_copy_(ta[i], tb[i]);
+    segq_no_grad_end();
+    return rc;
+}
+
+int segq__net_set_requires_grad(segq_net_t *self, int flag)
+{
+    const char *names[6 * SEGQ_NET_MAX_LAYERS];
+    segq_tensor *t[6 * SEGQ_NET_MAX_LAYERS];
+    int trainable = 0;
+    segq__net_tensors(self, names, t, 6 * SEGQ_NET_MAX_LAYERS, &trainable);
+    for (int i = 0; i < trainable; i++)
+        if (segq_set_requires_grad(t[i], flag) != 0)
+            return segq_torch_last_code();
+    return 0;
+}
+
+static segq_tensor *conv(segq_tensor *x, segq_tensor *w, segq_tensor *b, int bf16)
+{
+    if (!bf16)
+        return segq_conv2d(x, w, b, 1, 0, 1, 1);
+    /* Explicit casts rather than autocast: BatchNorm, tanh, the losses and
+     * the weights' master copies stay fp32, only the convolutions (the
+     * cost) run in bfloat16. */
+    segq_tensor *y = segq_conv2d(segq_to_dtype(x, SEGQ_BF16), segq_to_dtype(w, SEGQ_BF16),
+                                 segq_to_dtype(b, SEGQ_BF16), 1, 0, 1, 1);
+    return segq_to_dtype(y, SEGQ_F32);
+}
+
+segq_tensor *segq__net_forward(segq_net_t *self, segq_tensor *x, segq_tensor *prev, int training,
+                               int bf16)
+{
+    if (!self || !x)
+        return NULL;
+    segq_tensor *h = x;
+    for (int l = 0; l < self->layers - 1; l++) {
+        h = conv(h, self->conv_w[l], self->conv_b[l], bf16);
+        h = segq_batch_norm(h, self->bn_w[l], self->bn_b[l], self->bn_mean[l], self->bn_var[l],
+                            training, SEGQ_BN_MOMENTUM, SEGQ_BN_EPS);
+        h = segq_leaky_relu(h, SEGQ_LRELU_SLOPE);
+    }
+    int last = self->layers - 1;
+    h = conv(h, self->conv_w[last], self->conv_b[last], bf16);
+    if (!self->generator)
+        return h;
+    h = segq_tanh(h);
+    if (!h || !prev)
+        return NULL;
+    /* residual: the centre crop of prev (the authors crop both sides by
+     * the same margin, taken from the height) */
+    int64_t ph = segq_size(prev, 2), pw = segq_size(prev, 3), oh = segq_size(h, 2);
+    int64_t ind = (ph - oh) / 2;
+    segq_tensor *c = segq_slice(segq_slice(prev, 2, ind, ph - ind, 1), 3, ind, pw - ind, 1);
+    return segq_add(h, c);
+}

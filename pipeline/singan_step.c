@@ -1,0 +1,124 @@
+/* One SinGAN training iteration: 3 critic steps with WGAN-GP, then one
+ * generator update (SINGAN-SEG.md, section 1). */
+#include "singan_internal.h"
+
+#include <stdio.h>
+
+segq_tensor *segq__gradient_penalty(segq_net_t *D, segq_tensor *real, segq_tensor *fake,
+                                    segq_tensor *alpha, double lambda, int bf16)
+{
+    segq_tensor *x = segq_add(segq_mul(alpha, real), segq_mul(segq_rsub_scalar(alpha, 1.0), fake));
+    x = segq_detach(x);
+    if (!x || segq_set_requires_grad(x, 1) != 0)
+        return NULL;
+    segq_tensor *out = segq__net_forward(D, x, NULL, 1, bf16);
+    segq_tensor *ones = segq_ones_like(out);
+    segq_tensor *grad = NULL;
+    if (!out || !ones || segq_autograd_grad(&out, 1, &x, 1, &ones, &grad, 1, 1) != 0)
+        return NULL;
+    segq_tensor *norm = segq_norm_dim(grad, 2.0, 1, 0);
+    return segq_mul_scalar(segq_mean(segq_pow_scalar(segq_sub_scalar(norm, 1.0), 2.0)), lambda);
+}
+
+static int item(segq_tensor *t, double *out)
+{
+    return t ? segq_item(t, out) : segq_torch_last_code();
+}
+
+/* One critic step; the fake it made is returned (kept in the caller's
+ * scope) when `keep_fake`, with its graph into G. */
+static int critic_step(segq_scale_state_t *s, const segq_train_opts_t *o, segq_tensor *noise,
+                       segq_tensor *prev, segq_tensor *alpha, int keep_fake, int bf16,
+                       segq_tensor **fake_out, segq_iter_losses_t *out)
+{
+    if (segq_adam_zero_grad(s->opt_d) != 0)
+        return segq_torch_last_code();
+    segq_tensor *in = segq_add(segq_mul_scalar(noise, s->noise_amp), prev);
+    /* Only the last step's fake feeds the G update: the others need no
+     * graph (same values, BatchNorm statistics move the same). */
+    if (!keep_fake && segq_no_grad_begin() != 0)
+        return SEGQ_TORCH_ESCOPE;
+    segq_tensor *fake = segq__net_forward(s->G, in, prev, 1, bf16);
+    if (!keep_fake)
+        segq_no_grad_end();
+    segq_tensor *fake_d = segq_detach(fake);
+    segq_tensor *d_real = segq_mean(segq__net_forward(s->D, s->real, NULL, 1, bf16));
+    segq_tensor *d_fake = segq_mean(segq__net_forward(s->D, fake_d, NULL, 1, bf16));
+    segq_tensor *gp = segq__gradient_penalty(s->D, s->real, fake_d, alpha, o->lambda_grad, bf16);
+    segq_tensor *loss = segq_add(segq_sub(d_fake, d_real), gp);
+    if (!loss || segq_backward(loss, 0, 0) != 0 || segq_adam_step(s->opt_d) != 0)
+        return segq_torch_last_code() ? segq_torch_last_code() : SEGQ_TORCH_ETORCH;
+    if (keep_fake) {
+        *fake_out = segq_keep(fake);
+        double dr = 0, df = 0;
+        int rc = item(loss, &out->loss_d) | item(d_real, &dr) | item(d_fake, &df)
+                 | item(gp, &out->gp);
+        out->d_real = dr;
+        out->d_fake = df;
+        if (rc)
+            return segq_torch_last_code();
+    }
+    return 0;
+}
+
+int segq__train_iteration(segq_scale_state_t *s, const segq_train_opts_t *o, segq_tensor *noise,
+                          segq_tensor *z_opt, segq_tensor *const *prev,
+                          segq_tensor *const *gp_alpha, int bf16, segq_iter_losses_t *out)
+{
+    if (z_opt) {
+        segq_tensor *keep = segq_persist(segq_alias(z_opt));
+        if (!keep)
+            return segq_torch_last_code();
+        segq_tensor_destroy(&s->z_opt);
+        s->z_opt = keep;
+    }
+    segq_tensor *fake = NULL;
+    for (int j = 0; j < o->d_steps; j++) {
+        int last = j == o->d_steps - 1;
+        if (segq_scope_begin() < 0)
+            return SEGQ_TORCH_ESCOPE;
+        int rc = critic_step(s, o, noise, prev[j], gp_alpha[j], last, bf16, &fake, out);
+        segq_scope_end();
+        if (rc)
+            return rc;
+    }
+
+    /* G update. The authors run it g_steps times, each pass starting with
+     * zero_grad, and step once: only the last pass's gradient is used and
+     * it equals the first's, so we compute it once. Their extra passes
+     * still move G's BatchNorm running statistics, which generation uses
+     * (eval mode), so we keep that effect with g_steps - 1 cheap no-grad
+     * training-mode forwards of the same input (tests/pipeline checks the
+     * parameters and statistics against the authors' 3-pass loop). */
+    if (segq_adam_zero_grad(s->opt_g) != 0 || segq__net_set_requires_grad(s->D, 0) != 0)
+        return segq_torch_last_code();
+    segq_tensor *adv = segq_neg(segq_mean(segq__net_forward(s->D, fake, NULL, 1, bf16)));
+    segq_tensor *total = adv, *rec_loss = NULL, *z_in = NULL;
+    if (o->alpha != 0.0) {
+        z_in = segq_add(segq_mul_scalar(s->z_opt, s->noise_amp), s->rec_prev);
+        segq_tensor *rec = segq__net_forward(s->G, z_in, s->rec_prev, 1, bf16);
+        rec_loss = segq_mul_scalar(segq_mse_loss(rec, s->real), o->alpha);
+        total = segq_add(adv, rec_loss);
+    }
+    int rc = 0;
+    if (!total || segq_backward(total, 0, 0) != 0)
+        rc = segq_torch_last_code() ? segq_torch_last_code() : SEGQ_TORCH_ETORCH;
+    if (segq__net_set_requires_grad(s->D, 1) != 0 && rc == 0)
+        rc = segq_torch_last_code();
+    if (rc)
+        return rc;
+    if (z_in) {
+        if (segq_no_grad_begin() != 0)
+            return SEGQ_TORCH_ESCOPE;
+        for (int k = 1; k < o->g_steps && rc == 0; k++)
+            if (!segq__net_forward(s->G, z_in, s->rec_prev, 1, bf16))
+                rc = segq_torch_last_code();
+        segq_no_grad_end();
+    }
+    if (rc || segq_adam_step(s->opt_g) != 0)
+        return rc ? rc : segq_torch_last_code();
+    out->loss_rec = 0.0;
+    if (item(adv, &out->loss_g_adv) || (rec_loss && item(rec_loss, &out->loss_rec)))
+        return segq_torch_last_code();
+    return 0;
+}

@@ -1,0 +1,447 @@
+/*  cache.c: the worker's artifact cache and the files of a job.
+
+    The cache holds inputs by content: DIR/aa/<sha256>. A download is
+    written to DIR/tmp/ and renamed into place only after its size and
+    sha256 match, so a file under its hash is always the right content.
+    A job sees its inputs as hard links to the cached files (a copy when the
+    job directory is on another filesystem), under the names the job gave
+    them. Names come from the wire, so they are checked before any path is
+    built from them.
+*/
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "worker_internal.h"
+
+int
+segq__name_check (const char *name, char *err, size_t errlen)
+{
+    if (segq_name_valid (name))
+        return 0;
+    snprintf (err, errlen, "artifact name '%.200s' is not a safe relative path (1..%d bytes, "
+              "no leading '/', no '..', '.' or empty components, no backslash or control "
+              "characters)", name ? name : "", SEGQ_MAX_NAME);
+    return SEGQ_EINVAL;
+}
+
+int
+segq__mkdirs (const char *path, char *err, size_t errlen)
+{
+    char buf [4096];
+    if (snprintf (buf, sizeof buf, "%s", path) >= (int) sizeof buf) {
+        snprintf (err, errlen, "path too long: %.200s", path);
+        return SEGQ_EINVAL;
+    }
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == 0) {
+            char saved = *p;
+            *p = 0;
+            if (mkdir (buf, 0700) != 0 && errno != EEXIST) {
+                snprintf (err, errlen, "cannot create directory %s: %s", buf, strerror (errno));
+                return SEGQ_EIO;
+            }
+            *p = saved;
+            if (saved == 0)
+                break;
+        }
+    }
+    return 0;
+}
+
+static int
+s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    if (flag == FTW_DP)
+        rmdir (path);
+    else
+        unlink (path);
+    return 0;
+}
+
+int
+segq__remove_tree (const char *path)
+{
+    struct stat st;
+    if (lstat (path, &st) != 0)
+        return errno == ENOENT ? 0 : SEGQ_EIO;
+    if (!S_ISDIR (st.st_mode))
+        return unlink (path) == 0 ? 0 : SEGQ_EIO;
+    nftw (path, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return access (path, F_OK) == 0 ? SEGQ_EIO : 0;
+}
+
+struct segq__cache {
+    char *dir;
+    uint64_t tmp_counter;
+};
+
+segq__cache_t *
+segq__cache_new (const char *dir, char *err, size_t errlen)
+{
+    char tmp [4096];
+    snprintf (tmp, sizeof tmp, "%s/tmp", dir);
+    if (segq__mkdirs (tmp, err, errlen))
+        return NULL;
+    /* Partial downloads of an earlier run are worthless. */
+    segq__remove_tree (tmp);
+    if (segq__mkdirs (tmp, err, errlen))
+        return NULL;
+    segq__cache_t *self = calloc (1, sizeof *self);
+    if (!self || !(self->dir = strdup (dir))) {
+        free (self);
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    return self;
+}
+
+void
+segq__cache_destroy (segq__cache_t **self_p)
+{
+    if (*self_p) {
+        free ((*self_p)->dir);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+void
+segq__cache_path (segq__cache_t *self, const char *hash, char *buf, size_t buflen)
+{
+    snprintf (buf, buflen, "%s/%.2s/%s", self->dir, hash, hash);
+}
+
+bool
+segq__cache_has (segq__cache_t *self, const char *hash, uint64_t size)
+{
+    char path [4096];
+    struct stat st;
+    segq__cache_path (self, hash, path, sizeof path);
+    return stat (path, &st) == 0 && S_ISREG (st.st_mode) && (uint64_t) st.st_size == size;
+}
+
+struct segq__cache_write {
+    segq__cache_t *cache;
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+    uint64_t size;
+    uint64_t received;
+    int fd;
+    char tmp_path [4096];
+    segq_sha256_t sha;
+};
+
+segq__cache_write_t *
+segq__cache_write_begin (segq__cache_t *self, const char *hash, uint64_t size,
+                         char *err, size_t errlen)
+{
+    if (!segq_hash_valid (hash)) {
+        snprintf (err, errlen, "'%.80s' is not a sha256 hash", hash);
+        return NULL;
+    }
+    segq__cache_write_t *w = calloc (1, sizeof *w);
+    if (!w) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    w->cache = self;
+    memcpy (w->hash, hash, sizeof w->hash);
+    w->size = size;
+    snprintf (w->tmp_path, sizeof w->tmp_path, "%s/tmp/%s.%d.%llu", self->dir, hash,
+              (int) getpid (), (unsigned long long) ++self->tmp_counter);
+    w->fd = open (w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (w->fd < 0) {
+        snprintf (err, errlen, "cannot create %s: %s", w->tmp_path, strerror (errno));
+        free (w);
+        return NULL;
+    }
+    segq_sha256_init (&w->sha);
+    return w;
+}
+
+static int
+s_write_all (int fd, const void *data, size_t size)
+{
+    const uint8_t *p = data;
+    while (size) {
+        ssize_t n = write (fd, p, size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        p += n;
+        size -= (size_t) n;
+    }
+    return 0;
+}
+
+int
+segq__cache_write_data (segq__cache_write_t *self, uint64_t offset, const void *data,
+                        size_t size, char *err, size_t errlen)
+{
+    if (offset != self->received || size > self->size - self->received) {
+        snprintf (err, errlen, "chunk at offset %llu (%zu bytes) does not follow %llu of %llu bytes",
+                  (unsigned long long) offset, size, (unsigned long long) self->received,
+                  (unsigned long long) self->size);
+        return SEGQ_EPROTO;
+    }
+    int rc = s_write_all (self->fd, data, size);
+    if (rc) {
+        snprintf (err, errlen, "cannot write %s: %s", self->tmp_path, strerror (-rc));
+        return rc == -ENOSPC ? SEGQ_ENOSPC : SEGQ_EIO;
+    }
+    segq_sha256_update (&self->sha, data, size);
+    self->received += size;
+    return 0;
+}
+
+uint64_t
+segq__cache_write_received (segq__cache_write_t *self)
+{
+    return self->received;
+}
+
+void
+segq__cache_write_abort (segq__cache_write_t **self_p)
+{
+    segq__cache_write_t *self = *self_p;
+    if (self) {
+        close (self->fd);
+        unlink (self->tmp_path);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+segq__cache_write_commit (segq__cache_write_t **self_p, char *err, size_t errlen)
+{
+    segq__cache_write_t *self = *self_p;
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+    segq_sha256_final (&self->sha, hash);
+    int rc = 0;
+    if (self->received != self->size) {
+        snprintf (err, errlen, "artifact %.12s: got %llu of %llu bytes", self->hash,
+                  (unsigned long long) self->received, (unsigned long long) self->size);
+        rc = SEGQ_EPROTO;
+    }
+    else
+    if (strcmp (hash, self->hash) != 0) {
+        snprintf (err, errlen, "artifact %.12s: received data has sha256 %.12s", self->hash, hash);
+        rc = SEGQ_EHASH;
+    }
+    else
+    /* fsync before rename: after a power loss a name in the cache must
+       never stand for a short file. Inputs are rare next to jobs. */
+    if (fsync (self->fd) != 0) {
+        snprintf (err, errlen, "cannot sync %s: %s", self->tmp_path, strerror (errno));
+        rc = SEGQ_EIO;
+    }
+    if (!rc) {
+        char path [4096], dir [4096];
+        segq__cache_path (self->cache, self->hash, path, sizeof path);
+        snprintf (dir, sizeof dir, "%s/%.2s", self->cache->dir, self->hash);
+        fchmod (self->fd, 0400);    /* jobs see these through hard links: keep them read-only */
+        if (!(rc = segq__mkdirs (dir, err, errlen)) && rename (self->tmp_path, path) != 0) {
+            snprintf (err, errlen, "cannot rename %s to %s: %s", self->tmp_path, path,
+                      strerror (errno));
+            rc = SEGQ_EIO;
+        }
+    }
+    if (rc)
+        segq__cache_write_abort (self_p);
+    else {
+        close (self->fd);
+        free (self);
+        *self_p = NULL;
+    }
+    return rc;
+}
+
+static int
+s_copy_file (const char *src, const char *dst, char *err, size_t errlen)
+{
+    int in = open (src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        snprintf (err, errlen, "cannot open %s: %s", src, strerror (errno));
+        return SEGQ_EIO;
+    }
+    int out = open (dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+    if (out < 0) {
+        snprintf (err, errlen, "cannot create %s: %s", dst, strerror (errno));
+        close (in);
+        return errno == EEXIST ? SEGQ_EEXIST : SEGQ_EIO;
+    }
+    int rc = 0;
+    char buf [65536];
+    for (;;) {
+        ssize_t n = read (in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n < 0) {
+                snprintf (err, errlen, "cannot read %s: %s", src, strerror (errno));
+                rc = SEGQ_EIO;
+            }
+            break;
+        }
+        int wrc = s_write_all (out, buf, (size_t) n);
+        if (wrc) {
+            snprintf (err, errlen, "cannot write %s: %s", dst, strerror (-wrc));
+            rc = wrc == -ENOSPC ? SEGQ_ENOSPC : SEGQ_EIO;
+            break;
+        }
+    }
+    close (in);
+    close (out);
+    if (rc)
+        unlink (dst);
+    return rc;
+}
+
+int
+segq__cache_layout (segq__cache_t *self, const char *hash, const char *dir, const char *name,
+                    char *err, size_t errlen)
+{
+    int rc = segq__name_check (name, err, errlen);
+    if (rc)
+        return rc;
+    char src [4096], dst [8192];
+    segq__cache_path (self, hash, src, sizeof src);
+    snprintf (dst, sizeof dst, "%s/%s", dir, name);
+    char *slash = strrchr (dst, '/');
+    *slash = 0;
+    rc = segq__mkdirs (dst, err, errlen);
+    *slash = '/';
+    if (rc)
+        return rc;
+    if (link (src, dst) == 0)
+        return 0;
+    if (errno == EEXIST) {
+        snprintf (err, errlen, "two inputs are named '%.200s'", name);
+        return SEGQ_EEXIST;
+    }
+    if (errno == EXDEV || errno == EPERM || errno == EMLINK)
+        return s_copy_file (src, dst, err, errlen);
+    snprintf (err, errlen, "cannot link %s to %s: %s", src, dst, strerror (errno));
+    return SEGQ_EIO;
+}
+
+void
+segq__artifacts_free (segq_artifact_t **artifacts, size_t n)
+{
+    if (*artifacts) {
+        for (size_t i = 0; i < n; i++)
+            segq_artifact_clear (&(*artifacts) [i]);
+        free (*artifacts);
+        *artifacts = NULL;
+    }
+}
+
+typedef struct {
+    segq_artifact_t *items;
+    size_t count, capacity;
+    void (*skipped) (void *arg, const char *name, const char *why);
+    void *arg;
+    char *err;
+    size_t errlen;
+} s_collect_t;
+
+/* Walk `rel` (relative to root, "" for root itself) in name order, so a
+   job's outputs always come out in the same order. */
+static int
+s_collect (s_collect_t *c, const char *root, const char *rel)
+{
+    char path [8192];
+    snprintf (path, sizeof path, "%s%s%s", root, *rel ? "/" : "", rel);
+    struct dirent **entries = NULL;
+    int n = scandir (path, &entries, NULL, alphasort);
+    if (n < 0) {
+        snprintf (c->err, c->errlen, "cannot list %s: %s", path, strerror (errno));
+        return SEGQ_EIO;
+    }
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        const char *leaf = entries [i]->d_name;
+        if (rc || strcmp (leaf, ".") == 0 || strcmp (leaf, "..") == 0)
+            continue;
+        char name [8192], full [8192];
+        struct stat st;
+        if (snprintf (name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", leaf) >= (int) sizeof name
+        ||  snprintf (full, sizeof full, "%s/%s", root, name) >= (int) sizeof full) {
+            snprintf (c->err, c->errlen, "output path too long under %.200s", root);
+            rc = SEGQ_EINVAL;
+        }
+        else
+        if (lstat (full, &st) != 0) {
+            snprintf (c->err, c->errlen, "cannot stat %s: %s", full, strerror (errno));
+            rc = SEGQ_EIO;
+        }
+        else
+        if (S_ISDIR (st.st_mode))
+            rc = s_collect (c, root, name);
+        else
+        if (!S_ISREG (st.st_mode)) {
+            if (c->skipped)
+                c->skipped (c->arg, name, S_ISLNK (st.st_mode) ? "a symbolic link"
+                                                                 : "not a regular file");
+        }
+        else
+        if ((rc = segq__name_check (name, c->err, c->errlen)) == 0) {
+            if (c->count == c->capacity) {
+                size_t cap = c->capacity ? c->capacity * 2 : 8;
+                segq_artifact_t *items = realloc (c->items, cap * sizeof *items);
+                if (!items) {
+                    snprintf (c->err, c->errlen, "out of memory");
+                    rc = SEGQ_ENOMEM;
+                    continue;
+                }
+                c->items = items;
+                c->capacity = cap;
+            }
+            segq_artifact_t *a = &c->items [c->count];
+            memset (a, 0, sizeof *a);
+            a->size = (uint64_t) st.st_size;
+            if (!(a->name = strdup (name))) {
+                snprintf (c->err, c->errlen, "out of memory");
+                rc = SEGQ_ENOMEM;
+            }
+            else
+            if (segq_sha256_file (full, a->hash) != 0) {
+                snprintf (c->err, c->errlen, "cannot read output %s: %s", full, strerror (errno));
+                free (a->name);
+                rc = SEGQ_EIO;
+            }
+            else
+                c->count++;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        free (entries [i]);
+    free (entries);
+    return rc;
+}
+
+int
+segq__collect_outputs (const char *dir, segq_artifact_t **out, size_t *n_out,
+                       void (*skipped) (void *arg, const char *name, const char *why),
+                       void *arg, char *err, size_t errlen)
+{
+    s_collect_t c = { .skipped = skipped, .arg = arg, .err = err, .errlen = errlen };
+    struct stat st;
+    int rc = 0;
+    if (stat (dir, &st) == 0)   /* no out/ at all: no outputs */
+        rc = s_collect (&c, dir, "");
+    if (rc) {
+        segq__artifacts_free (&c.items, c.count);
+        return rc;
+    }
+    *out = c.items;
+    *n_out = c.count;
+    return 0;
+}

@@ -1,0 +1,237 @@
+/*  segq-worker: the worker daemon's command line. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "segq_worker.h"
+
+static void
+s_help (FILE *out)
+{
+    fprintf (out,
+"usage: segq-worker [OPTION...]\n"
+"Runs the jobs a segqd broker assigns to this machine, each in a child process.\n"
+"\n"
+"  --broker URL        broker endpoint (default $SEGQ_BROKER or tcp://127.0.0.1:5555)\n"
+"  --node NAME         unique name of this worker (default: host name)\n"
+"  --gpus LIST         declared GPUs, \"INDEX:NAME:MEM,...\" (MEM like 24G); default none\n"
+"  --cpu-slots N       CPU jobs run at once (default: number of CPUs)\n"
+"  --work-dir DIR      job scratch directories (default ~/.cache/segq/worker-NODE)\n"
+"  --cache-dir DIR     input artifact cache (default WORK-DIR/cache)\n"
+"  --kinds K,K,...     job kinds to take (default: every kind it can run)\n"
+"  --kill-grace-ms N   after TERM, KILL a job's processes this much later (default 10000)\n"
+"  --testkind PATH     segq-testkind program (default: next to segq-worker)\n"
+"  --segq-run PATH     segq-run program for the ML kinds (default: next to segq-worker)\n"
+"  --ready-file PATH   write the node name there once registered\n"
+"  -v, --verbose       more log lines (twice: even more)\n"
+"  -h, --help          this help\n"
+"\n"
+"SIGTERM (or `segq workers --drain NODE`) drains: no new jobs, running ones finish,\n"
+"then it exits. SIGINT drains too; a second SIGINT kills the jobs and exits at once.\n"
+"Children get SEGQ_JOB_ID, SEGQ_JOB_ATTEMPT, SEGQ_OUTPUT_DIR, SEGQ_PROGRESS_FD,\n"
+"SEGQ_CPU_SLOTS, and for a GPU job CUDA_VISIBLE_DEVICES and SEGQ_GPU_MEM.\n");
+}
+
+/* "0:A100:80G,1:A100:80G" */
+static int
+s_parse_gpus (const char *text, segq_gpu_t **out, size_t *n_out)
+{
+    char *copy = strdup (text);
+    size_t cap = 1;
+    for (const char *p = text; *p; p++)
+        cap += *p == ',';
+    segq_gpu_t *gpus = calloc (cap, sizeof *gpus);
+    size_t n = 0;
+    int rc = copy && gpus ? 0 : -1;
+    char *save = NULL;
+    for (char *item = copy ? strtok_r (copy, ",", &save) : NULL; item && !rc;
+         item = strtok_r (NULL, ",", &save)) {
+        char *c1 = strchr (item, ':');
+        char *c2 = c1 ? strchr (c1 + 1, ':') : NULL;
+        char *end = NULL;
+        long index = c1 ? strtol (item, &end, 10) : -1;
+        uint64_t mem = 0;
+        if (!c2 || end != c1 || index < 0 || index > 1023 || c2 == c1 + 1
+        ||  segq_parse_size (c2 + 1, &mem) != 0 || mem == 0) {
+            fprintf (stderr, "segq-worker: --gpus: '%s' is not INDEX:NAME:MEM (e.g. 0:A100:80G)\n",
+                     item);
+            rc = -1;
+            break;
+        }
+        *c2 = 0;
+        gpus [n].index = (uint32_t) index;
+        gpus [n].mem_total = mem;
+        if (!(gpus [n].name = strdup (c1 + 1)))
+            rc = -1;
+        else
+            n++;
+    }
+    free (copy);
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            free (gpus [i].name);
+        free (gpus);
+        return rc;
+    }
+    *out = gpus;
+    *n_out = n;
+    return 0;
+}
+
+static int
+s_parse_u32 (const char *flag, const char *text, uint32_t max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul (text, &end, 10);
+    if (errno || end == text || *end || v > max || text [0] == '-') {
+        fprintf (stderr, "segq-worker: %s: '%s' is not a number from 0 to %u\n", flag, text, max);
+        return -1;
+    }
+    *out = (uint32_t) v;
+    return 0;
+}
+
+/* PATH next to this executable, if it exists. */
+static char *
+s_beside_me (const char *leaf)
+{
+    char self [PATH_MAX];
+    ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return NULL;
+    self [n] = 0;
+    char *path = NULL;
+    if (asprintf (&path, "%s/%s", dirname (self), leaf) < 0)
+        return NULL;
+    if (access (path, X_OK) != 0) {
+        free (path);
+        return NULL;
+    }
+    return path;
+}
+
+int
+main (int argc, char **argv)
+{
+    signal (SIGPIPE, SIG_IGN);
+    const char *broker = getenv ("SEGQ_BROKER");
+    const char *node = NULL, *work_dir = NULL, *cache_dir = NULL, *ready_file = NULL;
+    const char *gpus_text = NULL, *kinds_text = NULL;
+    char *testkind = NULL, *segq_run = NULL;
+    uint32_t cpu_slots = (uint32_t) sysconf (_SC_NPROCESSORS_ONLN), kill_grace_ms = 10000;
+    int verbose = 0;
+    enum { O_BROKER = 256, O_NODE, O_GPUS, O_CPU, O_WORK, O_CACHE, O_KINDS, O_GRACE,
+           O_TESTKIND, O_RUN, O_READY };
+    static const struct option options [] = {
+        { "broker", required_argument, 0, O_BROKER },
+        { "node", required_argument, 0, O_NODE },
+        { "gpus", required_argument, 0, O_GPUS },
+        { "cpu-slots", required_argument, 0, O_CPU },
+        { "work-dir", required_argument, 0, O_WORK },
+        { "cache-dir", required_argument, 0, O_CACHE },
+        { "kinds", required_argument, 0, O_KINDS },
+        { "kill-grace-ms", required_argument, 0, O_GRACE },
+        { "testkind", required_argument, 0, O_TESTKIND },
+        { "segq-run", required_argument, 0, O_RUN },
+        { "ready-file", required_argument, 0, O_READY },
+        { "verbose", no_argument, 0, 'v' },
+        { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 }
+    };
+    int opt, rc = 1;
+    while ((opt = getopt_long (argc, argv, "vh", options, NULL)) != -1) {
+        switch (opt) {
+            case O_BROKER: broker = optarg; break;
+            case O_NODE: node = optarg; break;
+            case O_GPUS: gpus_text = optarg; break;
+            case O_CPU:
+                if (s_parse_u32 ("--cpu-slots", optarg, 65535, &cpu_slots))
+                    return 2;
+                break;
+            case O_WORK: work_dir = optarg; break;
+            case O_CACHE: cache_dir = optarg; break;
+            case O_KINDS: kinds_text = optarg; break;
+            case O_GRACE:
+                if (s_parse_u32 ("--kill-grace-ms", optarg, 3600000, &kill_grace_ms))
+                    return 2;
+                break;
+            case O_TESTKIND: free (testkind); testkind = strdup (optarg); break;
+            case O_RUN: free (segq_run); segq_run = strdup (optarg); break;
+            case O_READY: ready_file = optarg; break;
+            case 'v': verbose++; break;
+            case 'h': s_help (stdout); return 0;
+            default:
+                fprintf (stderr, "segq-worker: try --help\n");
+                return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "segq-worker: unexpected argument '%s' (try --help)\n", argv [optind]);
+        return 2;
+    }
+    if (!broker || !*broker)
+        broker = "tcp://127.0.0.1:5555";
+    char host [256] = "";
+    if (!node) {
+        if (gethostname (host, sizeof host - 1) != 0 || !*host)
+            snprintf (host, sizeof host, "worker");
+        node = host;
+    }
+    char *default_work = NULL;
+    if (!work_dir) {
+        const char *home = getenv ("HOME");
+        if (asprintf (&default_work, "%s/.cache/segq/worker-%s", home && *home ? home : "/tmp",
+                      node) < 0)
+            return 1;
+        work_dir = default_work;
+    }
+    if (!testkind)
+        testkind = s_beside_me ("segq-testkind");
+    if (!segq_run)
+        segq_run = s_beside_me ("segq-run");
+
+    segq_gpu_t *gpus = NULL;
+    size_t n_gpus = 0;
+    char *kinds_copy = kinds_text ? strdup (kinds_text) : NULL;
+    const char *kinds [64];
+    size_t n_kinds = 0;
+    char *save = NULL;
+    for (char *k = kinds_copy ? strtok_r (kinds_copy, ",", &save) : NULL; k && n_kinds < 64;
+         k = strtok_r (NULL, ",", &save))
+        kinds [n_kinds++] = k;
+
+    if (!gpus_text || s_parse_gpus (gpus_text, &gpus, &n_gpus) == 0) {
+        segq_worker_options_t o = {
+            .broker = broker, .node = node, .gpus = gpus, .n_gpus = n_gpus,
+            .cpu_slots = cpu_slots, .work_dir = work_dir, .cache_dir = cache_dir,
+            .kinds = kinds, .n_kinds = n_kinds, .kill_grace_ms = kill_grace_ms,
+            .testkind = testkind, .segq_run = segq_run, .ready_file = ready_file,
+            .verbose = verbose
+        };
+        char err [1024];
+        segq_worker_t *worker = segq_worker_new (&o, err, sizeof err);
+        if (worker) {
+            rc = segq_worker_run (worker);
+            segq_worker_destroy (&worker);
+        }
+        else
+            fprintf (stderr, "segq-worker: %s\n", err);
+    }
+    else
+        rc = 2;
+    for (size_t i = 0; i < n_gpus; i++)
+        free (gpus [i].name);
+    free (gpus);
+    free (kinds_copy);
+    free (default_work);
+    free (testkind);
+    free (segq_run);
+    return rc;
+}

@@ -1,0 +1,180 @@
+/*  worker_internal.h: the pieces of segq-worker, shared between its files
+    and its tests (not installed, not for other libraries).
+
+    job_runner.c  supervises one child process (pipes, process group, time
+                  limit, abort, exit status)
+    progress.c    parses the child's progress channel (JSON lines)
+    cache.c       the artifact cache, job directories, input layout, outputs
+    worker.c      the daemon: protocol with the broker, jobs, transfers
+*/
+#ifndef SEGQ_WORKER_INTERNAL_H
+#define SEGQ_WORKER_INTERNAL_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "segq_proto.h"
+
+/* ---- progress.c ---- */
+
+/* A progress line longer than this is dropped (it cannot be a sane record
+   and must not grow the daemon's memory without bound). */
+#define SEGQ__PROGRESS_MAX_LINE  (64u << 10)
+
+/* One progress record, or the merged state of a job's records. */
+typedef struct {
+    bool has_fraction;
+    double fraction;            /* clamped to 0..1 */
+    char *phase;                /* owned, or NULL */
+    char *message;              /* owned, or NULL */
+    segq_params_t metrics;      /* FLOAT values */
+} segq__progress_t;
+
+void segq__progress_clear (segq__progress_t *self);
+
+/* Parse one line (without its newline). Returns 0, or SEGQ_EINVAL with err
+   naming the problem; *out is untouched on error. */
+int segq__progress_parse_line (const char *line, size_t size,
+                               segq__progress_t *out, char *err, size_t errlen);
+
+/* Fold `update` into `state`: fields present in the update replace the old
+   ones, metrics are merged by name. */
+int segq__progress_merge (segq__progress_t *state, const segq__progress_t *update);
+
+typedef void (segq__progress_fn) (void *arg, const segq__progress_t *record);
+
+/* Splits a byte stream into lines and parses them; partial lines wait for
+   the rest, overlong and malformed lines are counted and dropped. */
+typedef struct segq__progress_parser segq__progress_parser_t;
+
+segq__progress_parser_t *segq__progress_parser_new (void);
+void segq__progress_parser_destroy (segq__progress_parser_t **self_p);
+int segq__progress_parser_feed (segq__progress_parser_t *self, const char *data,
+                                size_t size, segq__progress_fn *fn, void *arg);
+/* Lines rejected so far, and why the last one was. */
+size_t segq__progress_parser_rejected (segq__progress_parser_t *self,
+                                       const char **last_error);
+
+/* Forwarding at most once per interval, the latest state winning. */
+typedef struct {
+    segq__progress_t state;     /* everything reported so far, merged */
+    bool pending;               /* changed since last sent */
+    int64_t last_sent_ms;       /* 0 = never */
+    int64_t interval_ms;
+} segq__progress_limiter_t;
+
+void segq__progress_limiter_init (segq__progress_limiter_t *self, int64_t interval_ms);
+void segq__progress_limiter_clear (segq__progress_limiter_t *self);
+/* Record an update; true when it should be sent now. */
+bool segq__progress_limiter_update (segq__progress_limiter_t *self,
+                                    const segq__progress_t *update, int64_t now_ms);
+/* True when a held-back update is due at now_ms (or, with force, at all). */
+bool segq__progress_limiter_due (segq__progress_limiter_t *self, int64_t now_ms, bool force);
+/* Note that the state was sent at now_ms. */
+void segq__progress_limiter_sent (segq__progress_limiter_t *self, int64_t now_ms);
+
+/* ---- job_runner.c ---- */
+
+#define SEGQ__PROGRESS_CHILD_FD 3   /* the fd number the child sees */
+
+typedef struct {
+    const char *path;           /* program to exec */
+    char *const *argv;          /* NULL-terminated, argv[0] included */
+    char *const *env;           /* NAME=VALUE added to (and overriding) the
+                                   daemon's environment; NULL-terminated or NULL */
+    const char *cwd;            /* the job's directory */
+    uint32_t time_limit_s;      /* 0 = none */
+    uint32_t kill_grace_ms;     /* TERM -> KILL */
+} segq__job_launch_t;
+
+typedef struct {
+    bool success;               /* exited with code 0, not aborted or timed out */
+    int exit_code;              /* -1 if killed by a signal */
+    int signal;                 /* 0 none */
+    bool timed_out;
+    bool aborted;
+    char reason[512];           /* human text when !success, else "" */
+} segq__job_exit_t;
+
+typedef struct {
+    void (*on_log) (void *arg, const uint8_t *data, size_t size);
+    segq__progress_fn *on_progress;
+    /* Called once, last thing the runner does for this child; the owner may
+       destroy the runner from inside it. */
+    void (*on_exit) (void *arg, const segq__job_exit_t *status);
+    void *arg;
+} segq__job_callbacks_t;
+
+typedef struct segq__job_runner segq__job_runner_t;
+
+/* Start the child. Its pipes and timers live in `loop`. SIGCHLD must be
+   blocked in the calling process (the owner reads it with signalfd and
+   calls segq__job_runner_check). */
+segq__job_runner_t *segq__job_runner_start (zloop_t *loop, const segq__job_launch_t *launch,
+                                            const segq__job_callbacks_t *callbacks,
+                                            char *err, size_t errlen);
+/* Ask the child to stop: TERM to its process group now, KILL after the
+   grace period. `reason` becomes the exit's reason. Idempotent. */
+void segq__job_runner_abort (segq__job_runner_t *self, const char *reason);
+/* Reap the child if it has exited; then drains its pipes and calls on_exit.
+   Returns true if it did (the runner may have been destroyed by then). */
+bool segq__job_runner_check (segq__job_runner_t *self);
+pid_t segq__job_runner_pid (segq__job_runner_t *self);
+/* Kills the process group (KILL) if still alive and reaps it; no callback. */
+void segq__job_runner_destroy (segq__job_runner_t **self_p);
+
+/* Block the signals the daemon reads through signalfd (SIGCHLD, SIGTERM,
+   SIGINT, SIGHUP) in the calling thread, before any thread is created,
+   and return the signalfd (CLOEXEC, non-blocking), or -1. */
+int segq__signals_open (void);
+
+/* ---- cache.c ---- */
+
+/* segq_name_valid with a message saying what a name must be. */
+int segq__name_check (const char *name, char *err, size_t errlen);
+
+/* mkdir -p with mode 0700. */
+int segq__mkdirs (const char *path, char *err, size_t errlen);
+/* rm -rf (does not follow links). Missing path is fine. */
+int segq__remove_tree (const char *path);
+
+typedef struct segq__cache segq__cache_t;
+
+segq__cache_t *segq__cache_new (const char *dir, char *err, size_t errlen);
+void segq__cache_destroy (segq__cache_t **self_p);
+/* Path of the cached file for hash (it may not exist). */
+void segq__cache_path (segq__cache_t *self, const char *hash, char *buf, size_t buflen);
+bool segq__cache_has (segq__cache_t *self, const char *hash, uint64_t size);
+
+/* A download into the cache: written to a temp file, hashed as it goes,
+   renamed into place only when size and sha256 match. */
+typedef struct segq__cache_write segq__cache_write_t;
+
+segq__cache_write_t *segq__cache_write_begin (segq__cache_t *self, const char *hash,
+                                              uint64_t size, char *err, size_t errlen);
+int segq__cache_write_data (segq__cache_write_t *self, uint64_t offset,
+                            const void *data, size_t size, char *err, size_t errlen);
+/* Verify and rename; destroys the writer whatever the outcome. */
+int segq__cache_write_commit (segq__cache_write_t **self_p, char *err, size_t errlen);
+/* Throw away a partial download. */
+void segq__cache_write_abort (segq__cache_write_t **self_p);
+uint64_t segq__cache_write_received (segq__cache_write_t *self);
+
+/* Put the cached file for hash at dir/name (hard link, or a copy across
+   filesystems), creating parent directories. */
+int segq__cache_layout (segq__cache_t *self, const char *hash, const char *dir,
+                        const char *name, char *err, size_t errlen);
+
+/* Every regular file under dir, recursively, as artifacts (name = path
+   relative to dir, hashed). Anything else (links, fifos, ...) is reported
+   through `skipped` (one call per entry) and left out. */
+int segq__collect_outputs (const char *dir, segq_artifact_t **out, size_t *n_out,
+                           void (*skipped) (void *arg, const char *name, const char *why),
+                           void *arg, char *err, size_t errlen);
+void segq__artifacts_free (segq_artifact_t **artifacts, size_t n);
+
+/* Monotonic milliseconds. */
+int64_t segq__now_ms (void);
+
+#endif

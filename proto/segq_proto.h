@@ -471,6 +471,13 @@ int segq_msg_send (segq_msg_t **self_p, zsock_t *sock, zframe_t *routing_id);
 int segq_msg_recv (zsock_t *sock, zframe_t **routing_id_out, segq_msg_t **out,
                    uint8_t *version_out, char *err, size_t errlen);
 
+/* True if name is a safe relative artifact path: non-empty, at most
+   SEGQ_MAX_NAME bytes, no leading '/', no empty, "." or ".." component, no
+   backslash or control character. The decoder refuses every artifact and
+   input name that is not, so a peer can never make a file outside a job's
+   directory. */
+int segq_name_valid (const char *name);
+
 /* Deep copies and clears of the shared pieces, for callers that keep them. */
 void segq_artifact_clear (segq_artifact_t *self);
 int segq_artifact_copy (segq_artifact_t *dst, const segq_artifact_t *src);

@@ -108,10 +108,19 @@ const segq_value_t *segq_params_get (const segq_params_t *self, const char *name
 int segq_params_copy (segq_params_t *dst, const segq_params_t *src);
 void segq_params_clear (segq_params_t *self);
 
+/* Most entries a params or metrics map may hold (the decoder enforces it). */
+#define SEGQ_MAX_PARAMS 256
+
 void segq_value_clear (segq_value_t *value);
 int segq_value_copy (segq_value_t *dst, const segq_value_t *src);
 /* Text form, as the user would type it; returns chars written like snprintf. */
 int segq_value_format (const segq_value_t *value, char *buf, size_t buflen);
+
+/* A size as people write it: "4096", "512M", "8G", "3GB", "1.5GiB", "64k".
+   Suffixes K, M, G, T (optionally followed by B or iB, any case) are powers
+   of 1024; a bare number or "B" is bytes. Fractions are allowed with a
+   suffix. SEGQ_EINVAL on anything else, on a negative value or on overflow. */
+int segq_parse_size (const char *text, uint64_t *out);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,693 @@
+/*  segq_msg.c: message objects: the field tables, construction, freeing,
+    copying, and the names of types and states. The codec itself is in
+    segq_msg_codec.c. */
+#include "segq_msg_fields.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert (sizeof (segq_job_state_t) == sizeof (int)
+                && sizeof (segq_worker_state_t) == sizeof (int),
+                "ENUM fields are read and written as int");
+
+#define R SEGQ__FL_REQUIRED
+#define KEY(k) .key = k, .key_len = sizeof (k) - 1
+#define FIELD(st, m, k, t, fl) \
+    { KEY (k), .type = SEGQ__F_##t, .flags = (fl), .offset = offsetof (st, m) }
+#define RANGED(st, m, k, t, fl, l, h, a) \
+    { KEY (k), .type = SEGQ__F_##t, .flags = (fl), .offset = offsetof (st, m), \
+      .lo = (l), .hi = (h), .absent = (a) }
+#define I32(st, m, k, fl, a) RANGED (st, m, k, I32, fl, INT32_MIN, INT32_MAX, a)
+#define COUNTED(st, m, n, k, t, fl) \
+    { KEY (k), .type = SEGQ__F_##t, .flags = (fl), .offset = offsetof (st, m), \
+      .count_offset = offsetof (st, n) }
+#define STRUCTS(st, m, n, k, fl, desc) \
+    { KEY (k), .type = SEGQ__F_STRUCTS, .flags = (fl), .offset = offsetof (st, m), \
+      .count_offset = offsetof (st, n), .sub = &(desc) }
+#define DESC(name, st, fields, check) \
+    { name, sizeof (st), fields, sizeof (fields) / sizeof (fields)[0], check }
+#define JOB_STATE(st, m, k, fl, lo) \
+    RANGED (st, m, k, ENUM, fl, lo, SEGQ_JOB_CANCELLED, 0)
+
+/* ---- nested structs ---- */
+
+static const segq__field_t s_artifact_fields[] = {
+    FIELD (segq_artifact_t, name, "name", NAME, R),
+    FIELD (segq_artifact_t, hash, "hash", HASH, R),
+    FIELD (segq_artifact_t, size, "size", U64, R),
+};
+const segq__struct_desc_t segq__artifact_desc =
+    DESC ("artifact", segq_artifact_t, s_artifact_fields, NULL);
+
+static int
+s_input_check (const void *object, char *err, size_t errlen)
+{
+    const segq_input_t *input = object;
+    if ((input->hash[0] != '\0') == (input->job != NULL)) {
+        snprintf (err, errlen, "input '%.64s': give exactly one of 'hash' and 'job'", input->name);
+        return SEGQ_EPROTO;
+    }
+    if (input->output && !input->job) {
+        snprintf (err, errlen, "input '%.64s': 'out' only goes with 'job'", input->name);
+        return SEGQ_EPROTO;
+    }
+    return SEGQ_OK;
+}
+
+static const segq__field_t s_input_fields[] = {
+    FIELD (segq_input_t, name, "name", NAME, R),
+    FIELD (segq_input_t, hash, "hash", HASH, 0),
+    FIELD (segq_input_t, size, "size", U64, 0),
+    FIELD (segq_input_t, job, "job", STR, SEGQ__FL_SHORT),
+    FIELD (segq_input_t, output, "out", STR, SEGQ__FL_SHORT),
+};
+const segq__struct_desc_t segq__input_desc =
+    DESC ("input", segq_input_t, s_input_fields, s_input_check);
+
+static const segq__field_t s_gpu_fields[] = {
+    FIELD (segq_gpu_t, index, "idx", U32, R),
+    FIELD (segq_gpu_t, name, "name", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_gpu_t, mem_total, "mem", U64, R),
+    FIELD (segq_gpu_t, mem_used, "used", U64, 0),
+};
+static const segq__struct_desc_t s_gpu_desc = DESC ("gpu", segq_gpu_t, s_gpu_fields, NULL);
+
+static const segq__field_t s_job_attempt_fields[] = {
+    FIELD (segq_job_attempt_t, job, "job", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_job_attempt_t, attempt, "att", U32, R),
+};
+static const segq__struct_desc_t s_job_attempt_desc =
+    DESC ("held job", segq_job_attempt_t, s_job_attempt_fields, NULL);
+
+static const segq__field_t s_transition_fields[] = {
+    JOB_STATE (segq_transition_t, state, "state", R, SEGQ_JOB_WAITING),
+    FIELD (segq_transition_t, time, "time", F64, R),
+    FIELD (segq_transition_t, reason, "reason", STR, 0),
+};
+static const segq__struct_desc_t s_transition_desc =
+    DESC ("transition", segq_transition_t, s_transition_fields, NULL);
+
+static const segq__field_t s_job_info_fields[] = {
+    FIELD (segq_job_info_t, id, "id", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_job_info_t, owner, "owner", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_job_info_t, kind, "kind", STR, R | SEGQ__FL_SHORT),
+    JOB_STATE (segq_job_info_t, state, "state", R, SEGQ_JOB_WAITING),
+    I32 (segq_job_info_t, priority, "prio", 0, 0),
+    FIELD (segq_job_info_t, attempt, "att", U32, 0),
+    FIELD (segq_job_info_t, max_attempts, "maxa", U32, 0),
+    FIELD (segq_job_info_t, gpu_mem, "gmem", U64, 0),
+    FIELD (segq_job_info_t, cpu_slots, "cpus", U32, 0),
+    FIELD (segq_job_info_t, time_limit_s, "tlim", U32, 0),
+    FIELD (segq_job_info_t, worker, "worker", STR, SEGQ__FL_SHORT),
+    I32 (segq_job_info_t, gpu, "gpu", 0, -1),
+    FIELD (segq_job_info_t, fraction, "frac", F64, SEGQ__FL_UNIT),
+    FIELD (segq_job_info_t, phase, "phase", STR, 0),
+    FIELD (segq_job_info_t, message, "msg", STR, 0),
+    FIELD (segq_job_info_t, reason, "reason", STR, 0),
+    I32 (segq_job_info_t, exit_code, "exit", 0, -1),
+    I32 (segq_job_info_t, signal, "sig", 0, 0),
+    FIELD (segq_job_info_t, created, "ctime", F64, 0),
+    FIELD (segq_job_info_t, started, "stime", F64, 0),
+    FIELD (segq_job_info_t, finished, "ftime", F64, 0),
+    FIELD (segq_job_info_t, params, "params", PARAMS, 0),
+    FIELD (segq_job_info_t, metrics, "metrics", METRICS, 0),
+    STRUCTS (segq_job_info_t, inputs, n_inputs, "inputs", 0, segq__input_desc),
+    COUNTED (segq_job_info_t, after, n_after, "after", STRS, 0),
+    STRUCTS (segq_job_info_t, outputs, n_outputs, "outs", 0, segq__artifact_desc),
+    STRUCTS (segq_job_info_t, history, n_history, "hist", 0, s_transition_desc),
+};
+const segq__struct_desc_t segq__job_info_desc =
+    DESC ("job", segq_job_info_t, s_job_info_fields, NULL);
+
+static const segq__field_t s_worker_info_fields[] = {
+    FIELD (segq_worker_info_t, node, "node", STR, R | SEGQ__FL_SHORT),
+    RANGED (segq_worker_info_t, state, "state", ENUM, R, SEGQ_WORKER_ACTIVE, SEGQ_WORKER_LOST, 0),
+    STRUCTS (segq_worker_info_t, gpus, n_gpus, "gpus", 0, s_gpu_desc),
+    FIELD (segq_worker_info_t, cpu_slots, "cpus", U32, 0),
+    FIELD (segq_worker_info_t, cpu_used, "cused", U32, 0),
+    COUNTED (segq_worker_info_t, kinds, n_kinds, "kinds", STRS, 0),
+    COUNTED (segq_worker_info_t, running, n_running, "running", STRS, 0),
+    FIELD (segq_worker_info_t, last_seen, "seen", F64, 0),
+    FIELD (segq_worker_info_t, version, "ver", U32, 0),
+};
+const segq__struct_desc_t segq__worker_info_desc =
+    DESC ("worker", segq_worker_info_t, s_worker_info_fields, NULL);
+
+static const segq__field_t s_cancel_result_fields[] = {
+    FIELD (segq_cancel_result_t, job, "job", STR, R | SEGQ__FL_SHORT),
+    I32 (segq_cancel_result_t, code, "code", R, 0),
+    FIELD (segq_cancel_result_t, message, "msg", STR, 0),
+};
+static const segq__struct_desc_t s_cancel_result_desc =
+    DESC ("cancel result", segq_cancel_result_t, s_cancel_result_fields, NULL);
+
+/* ---- message bodies ---- */
+
+static const segq__field_t s_error_fields[] = {
+    FIELD (segq_error_msg_t, req_id, "req", U64, 0),
+    I32 (segq_error_msg_t, code, "code", R, 0),
+    FIELD (segq_error_msg_t, message, "msg", STR, R),
+    COUNTED (segq_error_msg_t, versions, n_versions, "vers", U32S, 0),
+};
+
+static const segq__field_t s_bye_fields[] = {
+    FIELD (segq_bye_t, reason, "reason", STR, 0),
+};
+
+static const segq__field_t s_submit_fields[] = {
+    FIELD (segq_submit_t, req_id, "req", U64, R),
+    FIELD (segq_submit_t, user, "user", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_submit_t, kind, "kind", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_submit_t, params, "params", PARAMS, 0),
+    STRUCTS (segq_submit_t, inputs, n_inputs, "inputs", 0, segq__input_desc),
+    COUNTED (segq_submit_t, after, n_after, "after", STRS, 0),
+    I32 (segq_submit_t, priority, "prio", 0, 0),
+    FIELD (segq_submit_t, gpu_mem, "gmem", U64, 0),
+    FIELD (segq_submit_t, cpu_slots, "cpus", U32, 0),
+    FIELD (segq_submit_t, time_limit_s, "tlim", U32, 0),
+    FIELD (segq_submit_t, max_attempts, "maxa", U32, 0),
+};
+
+static const segq__field_t s_submitted_fields[] = {
+    FIELD (segq_submitted_t, req_id, "req", U64, R),
+    FIELD (segq_submitted_t, job, "job", STR, R | SEGQ__FL_SHORT),
+};
+
+static const segq__field_t s_status_fields[] = {
+    FIELD (segq_status_t, req_id, "req", U64, R),
+    COUNTED (segq_status_t, jobs, n_jobs, "jobs", STRS, 0),
+    FIELD (segq_status_t, user, "user", STR, SEGQ__FL_SHORT),
+    RANGED (segq_status_t, state, "state", I32, 0, 0, SEGQ_JOB_CANCELLED, 0),
+    FIELD (segq_status_t, cursor, "cursor", STR, SEGQ__FL_SHORT),
+    FIELD (segq_status_t, limit, "limit", U32, 0),
+    FIELD (segq_status_t, detail, "detail", BOOL, 0),
+};
+
+static const segq__field_t s_status_reply_fields[] = {
+    FIELD (segq_status_reply_t, req_id, "req", U64, R),
+    STRUCTS (segq_status_reply_t, jobs, n_jobs, "jobs", 0, segq__job_info_desc),
+    FIELD (segq_status_reply_t, cursor, "cursor", STR, SEGQ__FL_SHORT),
+};
+
+static const segq__field_t s_cancel_fields[] = {
+    FIELD (segq_cancel_t, req_id, "req", U64, R),
+    FIELD (segq_cancel_t, user, "user", STR, R | SEGQ__FL_SHORT),
+    COUNTED (segq_cancel_t, jobs, n_jobs, "jobs", STRS, R),
+};
+
+static const segq__field_t s_cancel_reply_fields[] = {
+    FIELD (segq_cancel_reply_t, req_id, "req", U64, R),
+    STRUCTS (segq_cancel_reply_t, results, n_results, "results", 0, s_cancel_result_desc),
+};
+
+static const segq__field_t s_logs_fields[] = {
+    FIELD (segq_logs_t, req_id, "req", U64, R),
+    FIELD (segq_logs_t, user, "user", STR, SEGQ__FL_SHORT),
+    FIELD (segq_logs_t, job, "job", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_logs_t, offset, "off", U64, 0),
+    FIELD (segq_logs_t, max_bytes, "max", U32, 0),
+};
+
+static const segq__field_t s_logs_reply_fields[] = {
+    FIELD (segq_logs_reply_t, req_id, "req", U64, R),
+    FIELD (segq_logs_reply_t, job, "job", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_logs_reply_t, offset, "off", U64, R),
+    COUNTED (segq_logs_reply_t, data, size, "data", BIN, 0),
+    FIELD (segq_logs_reply_t, complete, "done", BOOL, 0),
+};
+
+static const segq__field_t s_workers_fields[] = {
+    FIELD (segq_workers_t, req_id, "req", U64, R),
+};
+
+static const segq__field_t s_workers_reply_fields[] = {
+    FIELD (segq_workers_reply_t, req_id, "req", U64, R),
+    STRUCTS (segq_workers_reply_t, workers, n_workers, "workers", 0, segq__worker_info_desc),
+};
+
+static const segq__field_t s_drain_fields[] = {
+    FIELD (segq_drain_t, req_id, "req", U64, R),
+    FIELD (segq_drain_t, user, "user", STR, SEGQ__FL_SHORT),
+    FIELD (segq_drain_t, node, "node", STR, R | SEGQ__FL_SHORT),
+};
+
+static const segq__field_t s_drain_reply_fields[] = {
+    FIELD (segq_drain_reply_t, req_id, "req", U64, R),
+    FIELD (segq_drain_reply_t, node, "node", STR, R | SEGQ__FL_SHORT),
+};
+
+static const segq__field_t s_register_fields[] = {
+    FIELD (segq_register_t, node, "node", STR, R | SEGQ__FL_SHORT),
+    STRUCTS (segq_register_t, gpus, n_gpus, "gpus", 0, s_gpu_desc),
+    FIELD (segq_register_t, cpu_slots, "cpus", U32, 0),
+    COUNTED (segq_register_t, kinds, n_kinds, "kinds", STRS, 0),
+    STRUCTS (segq_register_t, held, n_held, "held", 0, s_job_attempt_desc),
+    FIELD (segq_register_t, draining, "drain", BOOL, 0),
+};
+
+static const segq__field_t s_welcome_fields[] = {
+    FIELD (segq_welcome_t, heartbeat_ms, "hb", U32, R),
+    FIELD (segq_welcome_t, expiry_ms, "exp", U32, R),
+    FIELD (segq_welcome_t, max_msg, "maxmsg", U32, R),
+    FIELD (segq_welcome_t, chunk_size, "chunk", U32, R),
+};
+
+static const segq__field_t s_assign_fields[] = {
+    FIELD (segq_assign_t, job, "job", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_assign_t, attempt, "att", U32, R),
+    FIELD (segq_assign_t, kind, "kind", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_assign_t, params, "params", PARAMS, 0),
+    STRUCTS (segq_assign_t, inputs, n_inputs, "inputs", 0, segq__artifact_desc),
+    I32 (segq_assign_t, gpu, "gpu", 0, -1),
+    FIELD (segq_assign_t, gpu_mem, "gmem", U64, 0),
+    FIELD (segq_assign_t, cpu_slots, "cpus", U32, 0),
+    FIELD (segq_assign_t, time_limit_s, "tlim", U32, 0),
+};
+
+static const segq__field_t s_progress_fields[] = {
+    FIELD (segq_progress_t, job, "job", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_progress_t, attempt, "att", U32, R),
+    FIELD (segq_progress_t, fraction, "frac", F64, SEGQ__FL_UNIT),
+    FIELD (segq_progress_t, phase, "phase", STR, 0),
+    FIELD (segq_progress_t, message, "msg", STR, 0),
+    FIELD (segq_progress_t, metrics, "metrics", METRICS, 0),
+};
+
+static const segq__field_t s_log_fields[] = {
+    FIELD (segq_log_t, job, "job", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_log_t, attempt, "att", U32, R),
+    FIELD (segq_log_t, offset, "off", U64, R),
+    COUNTED (segq_log_t, data, size, "data", BIN, 0),
+};
+
+static const segq__field_t s_result_fields[] = {
+    FIELD (segq_result_t, job, "job", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_result_t, attempt, "att", U32, R),
+    FIELD (segq_result_t, success, "ok", BOOL, R),
+    I32 (segq_result_t, exit_code, "exit", R, -1),
+    I32 (segq_result_t, signal, "sig", 0, 0),
+    FIELD (segq_result_t, reason, "reason", STR, 0),
+    STRUCTS (segq_result_t, outputs, n_outputs, "outs", 0, segq__artifact_desc),
+};
+
+static const segq__field_t s_result_ack_fields[] = {
+    FIELD (segq_result_ack_t, job, "job", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_result_ack_t, attempt, "att", U32, R),
+    I32 (segq_result_ack_t, code, "code", R, 0),
+    FIELD (segq_result_ack_t, message, "msg", STR, 0),
+};
+
+static const segq__field_t s_abort_fields[] = {
+    FIELD (segq_abort_t, job, "job", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_abort_t, attempt, "att", U32, R),
+    FIELD (segq_abort_t, reason, "reason", STR, 0),
+};
+
+static const segq__field_t s_put_fields[] = {
+    FIELD (segq_put_t, req_id, "req", U64, R),
+    FIELD (segq_put_t, hash, "hash", HASH, R),
+    FIELD (segq_put_t, size, "size", U64, R),
+    FIELD (segq_put_t, name, "name", STR, SEGQ__FL_SHORT),
+};
+
+static const segq__field_t s_put_ready_fields[] = {
+    FIELD (segq_put_ready_t, req_id, "req", U64, R),
+    FIELD (segq_put_ready_t, transfer, "xfer", U64, 0),
+    FIELD (segq_put_ready_t, have, "have", BOOL, 0),
+    FIELD (segq_put_ready_t, credit, "credit", U32, 0),
+    FIELD (segq_put_ready_t, chunk_size, "chunk", U32, 0),
+};
+
+static const segq__field_t s_put_done_fields[] = {
+    FIELD (segq_put_done_t, req_id, "req", U64, R),
+    FIELD (segq_put_done_t, transfer, "xfer", U64, 0),
+    I32 (segq_put_done_t, code, "code", R, 0),
+    FIELD (segq_put_done_t, message, "msg", STR, 0),
+};
+
+static int
+s_get_check (const void *object, char *err, size_t errlen)
+{
+    const segq_get_t *get = object;
+    if ((get->hash[0] != '\0') == (get->job != NULL)) {
+        snprintf (err, errlen, "GET: give exactly one of 'hash' and 'job'");
+        return SEGQ_EPROTO;
+    }
+    if (get->job && !get->name) {
+        snprintf (err, errlen, "GET: 'job' needs 'name' (the output to fetch)");
+        return SEGQ_EPROTO;
+    }
+    return SEGQ_OK;
+}
+
+static const segq__field_t s_get_fields[] = {
+    FIELD (segq_get_t, req_id, "req", U64, R),
+    FIELD (segq_get_t, hash, "hash", HASH, 0),
+    FIELD (segq_get_t, job, "job", STR, SEGQ__FL_SHORT),
+    FIELD (segq_get_t, name, "name", NAME, 0),
+    FIELD (segq_get_t, user, "user", STR, SEGQ__FL_SHORT),
+    FIELD (segq_get_t, credit, "credit", U32, 0),
+};
+
+static const segq__field_t s_get_ready_fields[] = {
+    FIELD (segq_get_ready_t, req_id, "req", U64, R),
+    FIELD (segq_get_ready_t, transfer, "xfer", U64, R),
+    FIELD (segq_get_ready_t, hash, "hash", HASH, R),
+    FIELD (segq_get_ready_t, size, "size", U64, R),
+    FIELD (segq_get_ready_t, name, "name", NAME, 0),
+    FIELD (segq_get_ready_t, chunk_size, "chunk", U32, R),
+};
+
+static const segq__field_t s_chunk_fields[] = {
+    FIELD (segq_chunk_t, transfer, "xfer", U64, R),
+    FIELD (segq_chunk_t, offset, "off", U64, R),
+    FIELD (segq_chunk_t, last, "last", BOOL, 0),
+};
+
+static const segq__field_t s_credit_fields[] = {
+    FIELD (segq_credit_t, transfer, "xfer", U64, R),
+    FIELD (segq_credit_t, chunks, "n", U32, R),
+};
+
+#define BODY(TYPE, name, st, fields, check) \
+    [SEGQ_MSG_##TYPE] = DESC (name, st, fields, check)
+
+static const segq__struct_desc_t s_bodies[] = {
+    BODY (ERROR, "ERROR", segq_error_msg_t, s_error_fields, NULL),
+    [SEGQ_MSG_HEARTBEAT] = { "HEARTBEAT", 0, NULL, 0, NULL },
+    BODY (BYE, "BYE", segq_bye_t, s_bye_fields, NULL),
+    BODY (SUBMIT, "SUBMIT", segq_submit_t, s_submit_fields, NULL),
+    BODY (SUBMITTED, "SUBMITTED", segq_submitted_t, s_submitted_fields, NULL),
+    BODY (STATUS, "STATUS", segq_status_t, s_status_fields, NULL),
+    BODY (STATUS_REPLY, "STATUS_REPLY", segq_status_reply_t, s_status_reply_fields, NULL),
+    BODY (CANCEL, "CANCEL", segq_cancel_t, s_cancel_fields, NULL),
+    BODY (CANCEL_REPLY, "CANCEL_REPLY", segq_cancel_reply_t, s_cancel_reply_fields, NULL),
+    BODY (LOGS, "LOGS", segq_logs_t, s_logs_fields, NULL),
+    BODY (LOGS_REPLY, "LOGS_REPLY", segq_logs_reply_t, s_logs_reply_fields, NULL),
+    BODY (WORKERS, "WORKERS", segq_workers_t, s_workers_fields, NULL),
+    BODY (WORKERS_REPLY, "WORKERS_REPLY", segq_workers_reply_t, s_workers_reply_fields, NULL),
+    BODY (DRAIN, "DRAIN", segq_drain_t, s_drain_fields, NULL),
+    BODY (DRAIN_REPLY, "DRAIN_REPLY", segq_drain_reply_t, s_drain_reply_fields, NULL),
+    BODY (REGISTER, "REGISTER", segq_register_t, s_register_fields, NULL),
+    BODY (WELCOME, "WELCOME", segq_welcome_t, s_welcome_fields, NULL),
+    BODY (ASSIGN, "ASSIGN", segq_assign_t, s_assign_fields, NULL),
+    BODY (PROGRESS, "PROGRESS", segq_progress_t, s_progress_fields, NULL),
+    BODY (LOG, "LOG", segq_log_t, s_log_fields, NULL),
+    BODY (RESULT, "RESULT", segq_result_t, s_result_fields, NULL),
+    BODY (RESULT_ACK, "RESULT_ACK", segq_result_ack_t, s_result_ack_fields, NULL),
+    BODY (ABORT, "ABORT", segq_abort_t, s_abort_fields, NULL),
+    [SEGQ_MSG_DRAIN_WORKER] = { "DRAIN_WORKER", 0, NULL, 0, NULL },
+    BODY (PUT, "PUT", segq_put_t, s_put_fields, NULL),
+    BODY (PUT_READY, "PUT_READY", segq_put_ready_t, s_put_ready_fields, NULL),
+    BODY (PUT_DONE, "PUT_DONE", segq_put_done_t, s_put_done_fields, NULL),
+    BODY (GET, "GET", segq_get_t, s_get_fields, s_get_check),
+    BODY (GET_READY, "GET_READY", segq_get_ready_t, s_get_ready_fields, NULL),
+    BODY (CHUNK, "CHUNK", segq_chunk_t, s_chunk_fields, NULL),
+    BODY (CREDIT, "CREDIT", segq_credit_t, s_credit_fields, NULL),
+};
+
+const segq__struct_desc_t *
+segq__msg_desc (segq_msg_type_t type)
+{
+    if ((unsigned) type >= sizeof s_bodies / sizeof s_bodies[0] || !s_bodies[type].name)
+        return NULL;
+    return &s_bodies[type];
+}
+
+const char *
+segq_msg_type_name (segq_msg_type_t type)
+{
+    const segq__struct_desc_t *desc = segq__msg_desc (type);
+    return desc ? desc->name : "?";
+}
+
+/* ---- construction and freeing ---- */
+
+segq_msg_t *
+segq_msg_new (segq_msg_type_t type)
+{
+    if (!segq__msg_desc (type))
+        return NULL;
+    segq_msg_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->type = type;
+    self->version = SEGQ_PROTO_VERSION;
+    if (type == SEGQ_MSG_ASSIGN)
+        self->u.assign.gpu = -1;
+    else if (type == SEGQ_MSG_RESULT)
+        self->u.result.exit_code = -1;
+    return self;
+}
+
+void
+segq__struct_clear (const segq__struct_desc_t *desc, void *object)
+{
+    uint8_t *base = object;
+    for (size_t i = 0; i < desc->n_fields; i++) {
+        const segq__field_t *f = &desc->fields[i];
+        void *at = base + f->offset;
+        size_t *count = (size_t *) (base + f->count_offset);
+        switch (f->type) {
+            case SEGQ__F_STR:
+            case SEGQ__F_NAME:
+            case SEGQ__F_BIN:
+            case SEGQ__F_U32S:
+                free (*(void **) at);
+                break;
+            case SEGQ__F_STRS: {
+                char **strings = *(char ***) at;
+                for (size_t j = 0; strings && j < *count; j++)
+                    free (strings[j]);
+                free (strings);
+                break;
+            }
+            case SEGQ__F_STRUCTS: {
+                uint8_t *items = *(uint8_t **) at;
+                for (size_t j = 0; items && j < *count; j++)
+                    segq__struct_clear (f->sub, items + j * f->sub->size);
+                free (items);
+                break;
+            }
+            case SEGQ__F_PARAMS:
+            case SEGQ__F_METRICS:
+                segq_params_clear (at);
+                break;
+            default:
+                break;
+        }
+    }
+    memset (object, 0, desc->size);
+}
+
+void
+segq_msg_destroy (segq_msg_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    segq_msg_t *self = *self_p;
+    /* The data frame before the table-driven clear, which zeroes the body. */
+    if (self->type == SEGQ_MSG_CHUNK)
+        zframe_destroy (&self->u.chunk.data);
+    const segq__struct_desc_t *desc = segq__msg_desc (self->type);
+    if (desc)
+        segq__struct_clear (desc, &self->u);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+segq__struct_copy (const segq__struct_desc_t *desc, void *dst, const void *src)
+{
+    const uint8_t *from = src;
+    uint8_t *to = dst;
+    memcpy (to, from, desc->size);
+    /* Null every owned pointer first, so a failure half way can clear dst. */
+    for (size_t i = 0; i < desc->n_fields; i++) {
+        const segq__field_t *f = &desc->fields[i];
+        if (f->type == SEGQ__F_PARAMS || f->type == SEGQ__F_METRICS)
+            memset (to + f->offset, 0, sizeof (segq_params_t));
+        else if (f->type >= SEGQ__F_STR && f->type != SEGQ__F_HASH)
+            *(void **) (to + f->offset) = NULL;
+    }
+    int rc = SEGQ_OK;
+    for (size_t i = 0; i < desc->n_fields && rc == SEGQ_OK; i++) {
+        const segq__field_t *f = &desc->fields[i];
+        const void *in = from + f->offset;
+        void *out = to + f->offset;
+        size_t count = *(const size_t *) (from + f->count_offset);
+        size_t bytes = 0;
+        switch (f->type) {
+            case SEGQ__F_STR:
+            case SEGQ__F_NAME:
+                if (*(char *const *) in && !(*(char **) out = strdup (*(char *const *) in)))
+                    rc = SEGQ_ENOMEM;
+                break;
+            case SEGQ__F_BIN:
+                bytes = count;
+                break;
+            case SEGQ__F_U32S:
+                bytes = count * sizeof (uint32_t);
+                break;
+            case SEGQ__F_STRS: {
+                char *const *strings = *(char **const *) in;
+                if (!strings || !count)
+                    break;
+                char **copy = calloc (count, sizeof *copy);
+                *(char ***) out = copy;
+                for (size_t j = 0; copy && j < count && rc == SEGQ_OK; j++)
+                    if (!(copy[j] = strdup (strings[j])))
+                        rc = SEGQ_ENOMEM;
+                if (!copy)
+                    rc = SEGQ_ENOMEM;
+                break;
+            }
+            case SEGQ__F_STRUCTS: {
+                const uint8_t *items = *(uint8_t *const *) in;
+                if (!items || !count)
+                    break;
+                uint8_t *copy = calloc (count, f->sub->size);
+                *(uint8_t **) out = copy;
+                if (!copy) {
+                    rc = SEGQ_ENOMEM;
+                    break;
+                }
+                /* Elements not reached stay zero, which clears safely. */
+                for (size_t j = 0; j < count && rc == SEGQ_OK; j++)
+                    rc = segq__struct_copy (f->sub, copy + j * f->sub->size,
+                                            items + j * f->sub->size);
+                break;
+            }
+            case SEGQ__F_PARAMS:
+            case SEGQ__F_METRICS:
+                rc = segq_params_copy (out, in);
+                break;
+            default:
+                break;
+        }
+        if (bytes && *(void *const *) in) {
+            void *copy = malloc (bytes);
+            if (copy)
+                memcpy (copy, *(void *const *) in, bytes);
+            else
+                rc = SEGQ_ENOMEM;
+            *(void **) out = copy;
+        }
+    }
+    if (rc)
+        segq__struct_clear (desc, dst);
+    return rc;
+}
+
+/* ---- shared pieces, for callers that keep them ---- */
+
+void
+segq_artifact_clear (segq_artifact_t *self)
+{
+    if (self)
+        segq__struct_clear (&segq__artifact_desc, self);
+}
+
+int
+segq_artifact_copy (segq_artifact_t *dst, const segq_artifact_t *src)
+{
+    return segq__struct_copy (&segq__artifact_desc, dst, src);
+}
+
+void
+segq_input_clear (segq_input_t *self)
+{
+    if (self)
+        segq__struct_clear (&segq__input_desc, self);
+}
+
+int
+segq_input_copy (segq_input_t *dst, const segq_input_t *src)
+{
+    return segq__struct_copy (&segq__input_desc, dst, src);
+}
+
+void
+segq_job_info_clear (segq_job_info_t *self)
+{
+    if (self)
+        segq__struct_clear (&segq__job_info_desc, self);
+}
+
+void
+segq_worker_info_clear (segq_worker_info_t *self)
+{
+    if (self)
+        segq__struct_clear (&segq__worker_info_desc, self);
+}
+
+/* ---- names ---- */
+
+static const char *s_job_states[] = {
+    [SEGQ_JOB_WAITING] = "waiting",     [SEGQ_JOB_QUEUED] = "queued",
+    [SEGQ_JOB_RUNNING] = "running",     [SEGQ_JOB_SUCCEEDED] = "succeeded",
+    [SEGQ_JOB_FAILED] = "failed",       [SEGQ_JOB_CANCELLED] = "cancelled",
+};
+
+const char *
+segq_job_state_name (segq_job_state_t state)
+{
+    if (state >= SEGQ_JOB_WAITING && state <= SEGQ_JOB_CANCELLED)
+        return s_job_states[state];
+    return "?";
+}
+
+int
+segq_job_state_parse (const char *name, segq_job_state_t *out)
+{
+    for (int state = SEGQ_JOB_WAITING; name && state <= SEGQ_JOB_CANCELLED; state++)
+        if (strcmp (s_job_states[state], name) == 0) {
+            *out = (segq_job_state_t) state;
+            return SEGQ_OK;
+        }
+    return SEGQ_EINVAL;
+}
+
+bool
+segq_job_state_final (segq_job_state_t state)
+{
+    return state == SEGQ_JOB_SUCCEEDED || state == SEGQ_JOB_FAILED
+        || state == SEGQ_JOB_CANCELLED;
+}
+
+const char *
+segq_worker_state_name (segq_worker_state_t state)
+{
+    switch (state) {
+        case SEGQ_WORKER_ACTIVE:   return "active";
+        case SEGQ_WORKER_DRAINING: return "draining";
+        case SEGQ_WORKER_LOST:     return "lost";
+    }
+    return "?";
+}
+
+int
+segq_name_valid (const char *name)
+{
+    if (!name || !*name || *name == '/')
+        return 0;
+    size_t len = 0;
+    const char *component = name;
+    for (const char *p = name; ; p++, len++) {
+        if (len > SEGQ_MAX_NAME)
+            return 0;
+        if (*p == '/' || *p == '\0') {
+            size_t n = (size_t) (p - component);
+            if (n == 0 || (n == 1 && component[0] == '.')
+                || (n == 2 && component[0] == '.' && component[1] == '.'))
+                return 0;
+            if (*p == '\0')
+                return 1;
+            component = p + 1;
+        }
+        else if ((unsigned char) *p < 0x20 || *p == 0x7f || *p == '\\')
+            return 0;
+    }
+}

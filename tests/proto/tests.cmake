@@ -1,0 +1,6 @@
+# proto/ tests: codec round trips and rejection, schema, sha256, sizes.
+# Not torch: they run in the ASan+UBSan build.
+set(_proto_tests ${CMAKE_CURRENT_SOURCE_DIR}/proto)
+segq_add_test(NAME test_proto_codec
+  SOURCES ${_proto_tests}/test_codec.c ${_proto_tests}/fixtures.c
+  LIBS segq_proto TIMEOUT 120)

@@ -1,0 +1,328 @@
+/*  artifact_store.c: content-addressed artifact files with verified,
+    atomic, durable uploads. */
+#include "artifact_store.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct segq__artifact_store {
+    char *root;                 /* DATA/artifacts */
+    char *tmp;                  /* DATA/artifacts/tmp */
+    uint64_t uploads;           /* counter for temporary names */
+};
+
+struct segq__upload {
+    segq__artifact_store_t *store;
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+    uint64_t size;
+    uint64_t received;
+    segq_sha256_t sha;
+    int fd;
+    char *tmp_path;
+};
+
+struct segq__download {
+    int fd;
+    uint64_t size;
+};
+
+/* A new string from a format (asprintf is not POSIX). */
+static char *
+s_format (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    int len = vsnprintf (NULL, 0, format, args);
+    va_end (args);
+    char *out = len < 0 ? NULL : malloc ((size_t) len + 1);
+    if (out) {
+        va_start (args, format);
+        vsnprintf (out, (size_t) len + 1, format, args);
+        va_end (args);
+    }
+    return out;
+}
+
+static int
+s_errno_code (int err)
+{
+    return err == ENOSPC || err == EDQUOT ? SEGQ_ENOSPC : SEGQ_EIO;
+}
+
+static int
+s_mkdir (const char *path, char *err, size_t errlen)
+{
+    if (mkdir (path, 0700) == 0 || errno == EEXIST)
+        return 0;
+    snprintf (err, errlen, "cannot create %s: %s", path, strerror (errno));
+    return s_errno_code (errno);
+}
+
+static int
+s_fsync_dir (const char *path)
+{
+    int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return SEGQ_EIO;
+    int rc = fsync (fd) == 0 ? 0 : SEGQ_EIO;
+    close (fd);
+    return rc;
+}
+
+segq__artifact_store_t *
+segq__artifact_store_new (const char *data_dir, char *err, size_t errlen)
+{
+    segq__artifact_store_t *self = calloc (1, sizeof *self);
+    if (!self
+    ||  !(self->root = s_format ("%s/artifacts", data_dir))
+    ||  !(self->tmp = s_format ("%s/artifacts/tmp", data_dir))) {
+        snprintf (err, errlen, "out of memory opening the artifact store");
+        segq__artifact_store_destroy (&self);
+        return NULL;
+    }
+    if (s_mkdir (self->root, err, errlen) || s_mkdir (self->tmp, err, errlen)) {
+        segq__artifact_store_destroy (&self);
+        return NULL;
+    }
+    /* uploads cut short by a crash are never resumed: remove them */
+    DIR *dir = opendir (self->tmp);
+    if (dir) {
+        struct dirent *entry;
+        while ((entry = readdir (dir)))
+            if (entry->d_name [0] != '.')
+                unlinkat (dirfd (dir), entry->d_name, 0);
+        closedir (dir);
+    }
+    return self;
+}
+
+void
+segq__artifact_store_destroy (segq__artifact_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free ((*self_p)->root);
+    free ((*self_p)->tmp);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+static void
+s_path (segq__artifact_store_t *self, const char *hash, char *out, size_t outlen, bool dir_only)
+{
+    if (dir_only)
+        snprintf (out, outlen, "%s/%.2s", self->root, hash);
+    else
+        snprintf (out, outlen, "%s/%.2s/%s", self->root, hash, hash);
+}
+
+bool
+segq__artifact_store_has (segq__artifact_store_t *self, const char *hash, uint64_t *size)
+{
+    if (!segq_hash_valid (hash))
+        return false;
+    char path [4096];
+    s_path (self, hash, path, sizeof path, false);
+    struct stat st;
+    if (stat (path, &st) != 0 || !S_ISREG (st.st_mode))
+        return false;
+    if (size)
+        *size = (uint64_t) st.st_size;
+    return true;
+}
+
+segq__upload_t *
+segq__artifact_store_upload (segq__artifact_store_t *self, const char *hash, uint64_t size,
+                             char *err, size_t errlen)
+{
+    if (!segq_hash_valid (hash)) {
+        snprintf (err, errlen, "'%s' is not a sha256 (64 lowercase hex digits)", hash);
+        return NULL;
+    }
+    segq__upload_t *upload = calloc (1, sizeof *upload);
+    if (!upload || !(upload->tmp_path = s_format ("%s/%.16s-%llu", self->tmp, hash,
+                                                  (unsigned long long) ++self->uploads))) {
+        free (upload);
+        snprintf (err, errlen, "out of memory starting an upload");
+        return NULL;
+    }
+    upload->store = self;
+    memcpy (upload->hash, hash, sizeof upload->hash);
+    upload->size = size;
+    segq_sha256_init (&upload->sha);
+    upload->fd = open (upload->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (upload->fd < 0) {
+        snprintf (err, errlen, "cannot create %s: %s", upload->tmp_path, strerror (errno));
+        free (upload->tmp_path);
+        free (upload);
+        return NULL;
+    }
+    return upload;
+}
+
+int
+segq__upload_write (segq__upload_t *self, uint64_t offset, const void *data, size_t size,
+                    char *err, size_t errlen)
+{
+    if (offset != self->received) {
+        snprintf (err, errlen, "chunk at offset %llu, expected %llu",
+                  (unsigned long long) offset, (unsigned long long) self->received);
+        return SEGQ_EINVAL;
+    }
+    if (size > self->size - self->received) {
+        snprintf (err, errlen, "data beyond the announced size of %llu bytes",
+                  (unsigned long long) self->size);
+        return SEGQ_EINVAL;
+    }
+    const char *p = data;
+    size_t left = size;
+    while (left) {
+        ssize_t n = write (self->fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int code = n < 0 ? s_errno_code (errno) : SEGQ_EIO;
+            snprintf (err, errlen, "cannot write artifact %.16s…: %s", self->hash,
+                      code == SEGQ_ENOSPC ? "no space left on the broker's disk"
+                                          : strerror (errno));
+            return code;
+        }
+        p += n;
+        left -= (size_t) n;
+    }
+    segq_sha256_update (&self->sha, data, size);
+    self->received += size;
+    return 0;
+}
+
+int
+segq__upload_finish (segq__upload_t *self, char *err, size_t errlen)
+{
+    if (self->received != self->size) {
+        snprintf (err, errlen, "upload ended after %llu of %llu bytes",
+                  (unsigned long long) self->received, (unsigned long long) self->size);
+        return SEGQ_EINVAL;
+    }
+    char actual [SEGQ_HASH_HEX_LEN + 1];
+    segq_sha256_final (&self->sha, actual);
+    if (strcmp (actual, self->hash) != 0) {
+        snprintf (err, errlen, "sha256 of the data is %s, not %s: not stored", actual, self->hash);
+        return SEGQ_EHASH;
+    }
+    if (fsync (self->fd) != 0) {
+        int code = s_errno_code (errno);
+        snprintf (err, errlen, "cannot sync artifact %s: %s", self->hash, strerror (errno));
+        return code;
+    }
+    close (self->fd);
+    self->fd = -1;
+    char dir [4096], path [4096];
+    s_path (self->store, self->hash, dir, sizeof dir, true);
+    s_path (self->store, self->hash, path, sizeof path, false);
+    int rc = s_mkdir (dir, err, errlen);
+    if (rc)
+        return rc;
+    if (rename (self->tmp_path, path) != 0) {
+        int code = s_errno_code (errno);
+        snprintf (err, errlen, "cannot move artifact into %s: %s", path, strerror (errno));
+        return code;
+    }
+    free (self->tmp_path);
+    self->tmp_path = NULL;
+    /* the rename itself must reach the disk before PUT_DONE says stored */
+    if (s_fsync_dir (dir) != 0) {
+        snprintf (err, errlen, "cannot sync folder %s", dir);
+        return SEGQ_EIO;
+    }
+    return 0;
+}
+
+uint64_t
+segq__upload_received (segq__upload_t *self)
+{
+    return self->received;
+}
+
+void
+segq__upload_destroy (segq__upload_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    segq__upload_t *self = *self_p;
+    if (self->fd >= 0)
+        close (self->fd);
+    if (self->tmp_path) {
+        unlink (self->tmp_path);
+        free (self->tmp_path);
+    }
+    free (self);
+    *self_p = NULL;
+}
+
+segq__download_t *
+segq__artifact_store_download (segq__artifact_store_t *self, const char *hash,
+                               char *err, size_t errlen)
+{
+    if (!segq_hash_valid (hash)) {
+        snprintf (err, errlen, "'%s' is not a sha256 (64 lowercase hex digits)", hash);
+        return NULL;
+    }
+    char path [4096];
+    s_path (self, hash, path, sizeof path, false);
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat (fd, &st) != 0) {
+        snprintf (err, errlen, "artifact %s is not stored on the broker", hash);
+        if (fd >= 0)
+            close (fd);
+        return NULL;
+    }
+    segq__download_t *download = calloc (1, sizeof *download);
+    if (!download) {
+        close (fd);
+        snprintf (err, errlen, "out of memory opening artifact %s", hash);
+        return NULL;
+    }
+    download->fd = fd;
+    download->size = (uint64_t) st.st_size;
+    return download;
+}
+
+uint64_t
+segq__download_size (segq__download_t *self)
+{
+    return self->size;
+}
+
+int64_t
+segq__download_read (segq__download_t *self, uint64_t offset, void *buffer, size_t size)
+{
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = pread (self->fd, (char *) buffer + done, size - done, (off_t) (offset + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return SEGQ_EIO;
+        if (n == 0)
+            break;
+        done += (size_t) n;
+    }
+    return (int64_t) done;
+}
+
+void
+segq__download_destroy (segq__download_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    close ((*self_p)->fd);
+    free (*self_p);
+    *self_p = NULL;
+}

@@ -1,0 +1,51 @@
+/*  artifact_store.h: content-addressed files under DATA/artifacts.
+
+    An artifact lives at artifacts/<first two hex digits>/<sha256>. Uploads
+    go to a private temporary file in artifacts/tmp, are hashed as they
+    arrive, and are renamed into place only after their size and sha256
+    are verified and the data is fsynced: a file under its hash is always
+    complete and correct. Modes are private (0700 folders, 0600 files):
+    artifacts are patient data.
+*/
+#ifndef SEGQ_ARTIFACT_STORE_H
+#define SEGQ_ARTIFACT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "segq_sha256.h"
+
+typedef struct segq__artifact_store segq__artifact_store_t;
+typedef struct segq__upload segq__upload_t;
+typedef struct segq__download segq__download_t;
+
+/* Creates DATA/artifacts (and tmp/, emptied of uploads a crash left). */
+segq__artifact_store_t *segq__artifact_store_new (const char *data_dir, char *err, size_t errlen);
+void segq__artifact_store_destroy (segq__artifact_store_t **self_p);
+
+/* True if the artifact is stored; its size in *size (if not NULL). */
+bool segq__artifact_store_has (segq__artifact_store_t *self, const char *hash, uint64_t *size);
+
+/* Starts an upload of `size` bytes that must hash to `hash`. */
+segq__upload_t *segq__artifact_store_upload (segq__artifact_store_t *self, const char *hash,
+                                             uint64_t size, char *err, size_t errlen);
+/* Appends data at offset (which must be where the last write ended).
+   SEGQ_EINVAL (wrong offset, beyond the size), SEGQ_ENOSPC, SEGQ_EIO. */
+int segq__upload_write (segq__upload_t *self, uint64_t offset, const void *data, size_t size,
+                        char *err, size_t errlen);
+/* Verifies size and sha256, fsyncs and moves the file under its hash.
+   SEGQ_EHASH (nothing stored), SEGQ_EINVAL (short), SEGQ_ENOSPC, SEGQ_EIO. */
+int segq__upload_finish (segq__upload_t *self, char *err, size_t errlen);
+uint64_t segq__upload_received (segq__upload_t *self);
+/* Drops an unfinished upload (its temporary file is removed). */
+void segq__upload_destroy (segq__upload_t **self_p);
+
+/* Opens a stored artifact for reading; SEGQ_ENOENT via NULL + err. */
+segq__download_t *segq__artifact_store_download (segq__artifact_store_t *self, const char *hash,
+                                                 char *err, size_t errlen);
+uint64_t segq__download_size (segq__download_t *self);
+/* Reads up to size bytes at offset; returns bytes read or a negative code. */
+int64_t segq__download_read (segq__download_t *self, uint64_t offset, void *buffer, size_t size);
+void segq__download_destroy (segq__download_t **self_p);
+
+#endif

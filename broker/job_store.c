@@ -1,0 +1,977 @@
+/*  job_store.c: SQLite persistence of jobs, inputs, dependencies, outputs,
+    transitions and the workers seen. Every statement is prepared once. */
+#include "job_store.h"
+#include <msgpack.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- schema and migrations ---- */
+
+/* Migration 1: the initial schema. A later version adds s_migrate_2 and a
+   row in s_migrations; databases of any older version are brought forward
+   one migration at a time, each in its own transaction. */
+static int
+s_migrate_1 (sqlite3 *db, char **errmsg)
+{
+    return sqlite3_exec (db,
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+        "INSERT INTO meta VALUES ('next_job', 1);"
+        "CREATE TABLE jobs ("
+        "  id INTEGER PRIMARY KEY, owner TEXT NOT NULL, kind TEXT NOT NULL,"
+        "  state INTEGER NOT NULL, priority INTEGER NOT NULL,"
+        "  attempt INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL,"
+        "  gpu_mem INTEGER NOT NULL, cpu_slots INTEGER NOT NULL,"
+        "  time_limit_s INTEGER NOT NULL, params BLOB NOT NULL,"
+        "  created REAL NOT NULL, started REAL, finished REAL,"
+        "  worker TEXT, gpu INTEGER NOT NULL DEFAULT -1, reason TEXT,"
+        "  exit_code INTEGER NOT NULL DEFAULT -1, signal INTEGER NOT NULL DEFAULT 0,"
+        "  cancel TEXT, has_inputs INTEGER NOT NULL DEFAULT 0);"
+        /* start-up reloads only the unfinished jobs, however long the history */
+        "CREATE INDEX jobs_active ON jobs (state) WHERE state <= 3;"
+        "CREATE TABLE inputs (job INTEGER NOT NULL, n INTEGER NOT NULL,"
+        "  name TEXT NOT NULL, hash TEXT, size INTEGER NOT NULL DEFAULT 0,"
+        "  ref_job INTEGER, ref_output TEXT, PRIMARY KEY (job, n)) WITHOUT ROWID;"
+        "CREATE TABLE deps (job INTEGER NOT NULL, on_job INTEGER NOT NULL,"
+        "  explicit INTEGER NOT NULL, PRIMARY KEY (job, on_job)) WITHOUT ROWID;"
+        "CREATE TABLE outputs (job INTEGER NOT NULL, name TEXT NOT NULL,"
+        "  hash TEXT NOT NULL, size INTEGER NOT NULL,"
+        "  PRIMARY KEY (job, name)) WITHOUT ROWID;"
+        "CREATE TABLE transitions (job INTEGER NOT NULL, n INTEGER NOT NULL,"
+        "  state INTEGER NOT NULL, time REAL NOT NULL, reason TEXT,"
+        "  PRIMARY KEY (job, n)) WITHOUT ROWID;"
+        "CREATE TABLE workers (node TEXT PRIMARY KEY, first_seen REAL NOT NULL,"
+        "  last_seen REAL NOT NULL, cpu_slots INTEGER NOT NULL,"
+        "  gpus TEXT NOT NULL, kinds TEXT NOT NULL) WITHOUT ROWID;",
+        NULL, NULL, errmsg);
+}
+
+typedef int (migration_fn) (sqlite3 *db, char **errmsg);
+static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = { s_migrate_1 };
+
+/* ---- prepared statements ---- */
+
+typedef enum {
+    ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SET_NEXT,
+    ST_INSERT_JOB, ST_INSERT_INPUT, ST_INSERT_DEP, ST_INSERT_TRANSITION,
+    ST_SET_RUNNING, ST_SET_QUEUED, ST_SET_FINAL, ST_SET_CANCEL,
+    ST_INSERT_OUTPUT, ST_WORKER_SEEN,
+    ST_LOAD_ACTIVE, ST_LOAD_DEPS, ST_JOB_STATE, ST_PARAMS, ST_INPUTS,
+    ST_OUTPUTS, ST_OUTPUT, ST_INFO, ST_AFTER, ST_HISTORY, ST_LIST,
+    ST_COUNT
+} stmt_t;
+
+static const char *s_sql [ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SET_NEXT] = "UPDATE meta SET value = ?1 WHERE key = 'next_job'",
+    [ST_INSERT_JOB] =
+        "INSERT INTO jobs (id, owner, kind, state, priority, max_attempts, gpu_mem,"
+        " cpu_slots, time_limit_s, params, created, has_inputs)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_INSERT_INPUT] =
+        "INSERT INTO inputs (job, n, name, hash, size, ref_job, ref_output)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_INSERT_DEP] = "INSERT OR IGNORE INTO deps (job, on_job, explicit) VALUES (?1, ?2, ?3)",
+    [ST_INSERT_TRANSITION] =
+        "INSERT INTO transitions (job, n, state, time, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_SET_RUNNING] =
+        "UPDATE jobs SET state = 3, attempt = ?2, worker = ?3, gpu = ?4, started = ?5"
+        " WHERE id = ?1",
+    [ST_SET_QUEUED] = "UPDATE jobs SET state = 2, worker = NULL, gpu = -1 WHERE id = ?1",
+    [ST_SET_FINAL] =
+        "UPDATE jobs SET state = ?2, finished = ?3, reason = ?4, exit_code = ?5,"
+        " signal = ?6 WHERE id = ?1",
+    [ST_SET_CANCEL] = "UPDATE jobs SET cancel = ?2 WHERE id = ?1",
+    [ST_INSERT_OUTPUT] =
+        "INSERT OR REPLACE INTO outputs (job, name, hash, size) VALUES (?1, ?2, ?3, ?4)",
+    [ST_WORKER_SEEN] =
+        "INSERT INTO workers (node, first_seen, last_seen, cpu_slots, gpus, kinds)"
+        " VALUES (?1, ?2, ?2, ?3, ?4, ?5) ON CONFLICT (node) DO UPDATE SET"
+        " last_seen = ?2, cpu_slots = ?3, gpus = ?4, kinds = ?5",
+    [ST_LOAD_ACTIVE] =
+        "SELECT id, owner, kind, state, priority, attempt, max_attempts, gpu_mem,"
+        " cpu_slots, time_limit_s, created, worker, gpu, cancel, has_inputs,"
+        " (SELECT count(*) FROM transitions t WHERE t.job = jobs.id)"
+        " FROM jobs WHERE state <= 3 ORDER BY id",
+    [ST_LOAD_DEPS] =
+        "SELECT d.job, d.on_job FROM jobs j JOIN deps d ON d.job = j.id"
+        " WHERE j.state = 1 ORDER BY d.job",
+    [ST_JOB_STATE] = "SELECT state, attempt, owner, kind FROM jobs WHERE id = ?1",
+    [ST_PARAMS] = "SELECT params FROM jobs WHERE id = ?1",
+    [ST_INPUTS] =
+        "SELECT name, hash, size, ref_job, ref_output FROM inputs WHERE job = ?1 ORDER BY n",
+    [ST_OUTPUTS] = "SELECT name, hash, size FROM outputs WHERE job = ?1 ORDER BY name",
+    [ST_OUTPUT] = "SELECT name, hash, size FROM outputs WHERE job = ?1 AND name = ?2",
+    [ST_INFO] =
+        "SELECT owner, kind, state, priority, attempt, max_attempts, gpu_mem, cpu_slots,"
+        " time_limit_s, params, created, started, finished, worker, gpu, reason,"
+        " exit_code, signal FROM jobs WHERE id = ?1",
+    [ST_AFTER] = "SELECT on_job FROM deps WHERE job = ?1 AND explicit = 1 ORDER BY on_job",
+    [ST_HISTORY] = "SELECT state, time, reason FROM transitions WHERE job = ?1 ORDER BY n",
+    [ST_LIST] =
+        "SELECT id FROM jobs WHERE id > ?1 AND (?2 IS NULL OR owner = ?2)"
+        " AND (?3 = 0 OR state = ?3) ORDER BY id LIMIT ?4",
+};
+
+struct segq__job_store {
+    sqlite3 *db;
+    sqlite3_stmt *stmt [ST_COUNT];
+    bool in_txn;
+    uint64_t next_id;           /* next job number to hand out */
+    uint64_t stored_next_id;    /* as of the last write of meta.next_job */
+};
+
+/* ---- job ids ---- */
+
+static const char s_b32 [] = "0123456789abcdefghjkmnpqrstvwxyz";
+
+void
+segq__job_id_format (uint64_t number, char out [SEGQ_JOB_ID_MAX])
+{
+    char digits [SEGQ_JOB_ID_MAX];
+    size_t n = 0;
+    do {
+        digits [n++] = s_b32 [number & 31];
+        number >>= 5;
+    } while (number);
+    while (n < 4)
+        digits [n++] = '0';
+    for (size_t i = 0; i < n; i++)
+        out [i] = digits [n - 1 - i];
+    out [n] = 0;
+}
+
+uint64_t
+segq__job_id_parse (const char *text)
+{
+    if (!text)
+        return 0;
+    size_t len = strlen (text);
+    if (len < 4 || len > 13)
+        return 0;
+    uint64_t number = 0;
+    for (size_t i = 0; i < len; i++) {
+        const char *digit = memchr (s_b32, text [i], 32);
+        if (!digit || !text [i])
+            return 0;
+        if (number >> 59)
+            return 0;           /* would overflow */
+        number = (number << 5) | (uint64_t) (digit - s_b32);
+    }
+    /* a canonical id only: no extra leading zeros beyond the 4-digit pad */
+    char again [SEGQ_JOB_ID_MAX];
+    segq__job_id_format (number, again);
+    return strcmp (again, text) == 0 ? number : 0;
+}
+
+/* ---- parameters blob: msgpack array of [name, type, value] ---- */
+
+static int
+s_params_pack (const segq_params_t *params, msgpack_sbuffer *buffer)
+{
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, buffer, msgpack_sbuffer_write);
+    int rc = msgpack_pack_array (&packer, params->count);
+    for (size_t i = 0; i < params->count && rc == 0; i++) {
+        const segq_param_t *param = &params->items [i];
+        size_t len = strlen (param->name);
+        rc |= msgpack_pack_array (&packer, 3);
+        rc |= msgpack_pack_str (&packer, len);
+        rc |= msgpack_pack_str_body (&packer, param->name, len);
+        rc |= msgpack_pack_int (&packer, param->value.type);
+        switch (param->value.type) {
+            case SEGQ_PARAM_INT: rc |= msgpack_pack_int64 (&packer, param->value.i); break;
+            case SEGQ_PARAM_FLOAT: rc |= msgpack_pack_double (&packer, param->value.f); break;
+            case SEGQ_PARAM_BOOL:
+                rc |= param->value.b ? msgpack_pack_true (&packer) : msgpack_pack_false (&packer);
+                break;
+            default: {
+                const char *s = param->value.s ? param->value.s : "";
+                rc |= msgpack_pack_str (&packer, strlen (s));
+                rc |= msgpack_pack_str_body (&packer, s, strlen (s));
+            }
+        }
+    }
+    return rc ? SEGQ_ENOMEM : 0;
+}
+
+static char *
+s_strndup (const char *s, size_t len)
+{
+    char *copy = malloc (len + 1);
+    if (copy) {
+        memcpy (copy, s, len);
+        copy [len] = 0;
+    }
+    return copy;
+}
+
+/* The blob was written by s_params_pack, but a damaged database must still
+   give an error, not a crash: every type is checked. */
+static int
+s_params_unpack (const void *blob, size_t size, segq_params_t *params)
+{
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    int rc = SEGQ_EIO;
+    if (msgpack_unpack_next (&unpacked, blob, size, NULL) != MSGPACK_UNPACK_SUCCESS
+    ||  unpacked.data.type != MSGPACK_OBJECT_ARRAY)
+        goto done;
+    msgpack_object_array *array = &unpacked.data.via.array;
+    for (uint32_t i = 0; i < array->size; i++) {
+        msgpack_object *item = &array->ptr [i];
+        if (item->type != MSGPACK_OBJECT_ARRAY || item->via.array.size != 3
+        ||  item->via.array.ptr [0].type != MSGPACK_OBJECT_STR
+        ||  item->via.array.ptr [1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            goto done;
+        msgpack_object *name = &item->via.array.ptr [0];
+        msgpack_object *value = &item->via.array.ptr [2];
+        segq_value_t v = { .type = (segq_param_type_t) item->via.array.ptr [1].via.u64 };
+        char *owned_name = s_strndup (name->via.str.ptr, name->via.str.size);
+        if (!owned_name) {
+            rc = SEGQ_ENOMEM;
+            goto done;
+        }
+        bool ok = true;
+        switch (v.type) {
+            case SEGQ_PARAM_INT:
+                if (value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                    v.i = (int64_t) value->via.u64;
+                else if (value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+                    v.i = value->via.i64;
+                else
+                    ok = false;
+                break;
+            case SEGQ_PARAM_FLOAT:
+                ok = value->type == MSGPACK_OBJECT_FLOAT64 || value->type == MSGPACK_OBJECT_FLOAT32;
+                v.f = value->via.f64;
+                break;
+            case SEGQ_PARAM_BOOL:
+                ok = value->type == MSGPACK_OBJECT_BOOLEAN;
+                v.b = value->via.boolean;
+                break;
+            case SEGQ_PARAM_STRING:
+            case SEGQ_PARAM_CHOICE:
+                ok = value->type == MSGPACK_OBJECT_STR;
+                if (ok) {
+                    v.s = s_strndup (value->via.str.ptr, value->via.str.size);
+                    ok = v.s != NULL;
+                }
+                break;
+            default:
+                ok = false;
+        }
+        int set_rc = ok ? segq_params_set (params, owned_name, &v) : SEGQ_EIO;
+        free (owned_name);
+        free (v.s);
+        if (set_rc) {
+            rc = set_rc;
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    msgpack_unpacked_destroy (&unpacked);
+    if (rc)
+        segq_params_clear (params);
+    return rc;
+}
+
+/* ---- open, migrate, close ---- */
+
+static int
+s_exec (sqlite3 *db, const char *sql, char *err, size_t errlen, const char *what)
+{
+    char *message = NULL;
+    if (sqlite3_exec (db, sql, NULL, NULL, &message) == SQLITE_OK)
+        return 0;
+    snprintf (err, errlen, "%s: %s", what, message ? message : sqlite3_errmsg (db));
+    sqlite3_free (message);
+    return SEGQ_EIO;
+}
+
+static int
+s_read_version (sqlite3 *db, int *version)
+{
+    sqlite3_stmt *stmt;
+    *version = 0;
+    if (sqlite3_prepare_v2 (db, "SELECT count(*) FROM sqlite_master WHERE name = 'schema_version'",
+                            -1, &stmt, NULL) != SQLITE_OK)
+        return SEGQ_EIO;
+    bool exists = sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_int (stmt, 0) > 0;
+    sqlite3_finalize (stmt);
+    if (!exists)
+        return 0;
+    if (sqlite3_prepare_v2 (db, "SELECT version FROM schema_version", -1, &stmt, NULL) != SQLITE_OK)
+        return SEGQ_EIO;
+    if (sqlite3_step (stmt) == SQLITE_ROW)
+        *version = sqlite3_column_int (stmt, 0);
+    sqlite3_finalize (stmt);
+    return 0;
+}
+
+static int
+s_migrate (sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+    int version;
+    if (s_read_version (db, &version)) {
+        snprintf (err, errlen, "%s: cannot read the schema version: %s", path, sqlite3_errmsg (db));
+        return SEGQ_EIO;
+    }
+    if (version > SEGQ_STORE_SCHEMA_VERSION) {
+        snprintf (err, errlen, "%s: database schema version %d is newer than this segqd "
+                  "(%d): upgrade segqd", path, version, SEGQ_STORE_SCHEMA_VERSION);
+        return SEGQ_EINVAL;
+    }
+    for (int next = version + 1; next <= SEGQ_STORE_SCHEMA_VERSION; next++) {
+        char *message = NULL;
+        int rc = s_exec (db, "BEGIN IMMEDIATE", err, errlen, path);
+        if (rc)
+            return rc;
+        if (next == 1)
+            rc = sqlite3_exec (db, "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+                               "INSERT INTO schema_version VALUES (0);", NULL, NULL, &message);
+        if (rc == SQLITE_OK)
+            rc = s_migrations [next - 1] (db, &message);
+        if (rc == SQLITE_OK) {
+            char sql [64];
+            snprintf (sql, sizeof sql, "UPDATE schema_version SET version = %d", next);
+            rc = sqlite3_exec (db, sql, NULL, NULL, &message);
+        }
+        if (rc != SQLITE_OK) {
+            snprintf (err, errlen, "%s: migration to schema version %d failed: %s", path, next,
+                      message ? message : sqlite3_errmsg (db));
+            sqlite3_free (message);
+            sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
+            return SEGQ_EIO;
+        }
+        if ((rc = s_exec (db, "COMMIT", err, errlen, path)))
+            return rc;
+    }
+    return 0;
+}
+
+segq__job_store_t *
+segq__job_store_open (const char *path, char *err, size_t errlen)
+{
+    segq__job_store_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory opening %s", path);
+        return NULL;
+    }
+    if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                         | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        snprintf (err, errlen, "cannot open database %s: %s", path,
+                  self->db ? sqlite3_errmsg (self->db) : "out of memory");
+        goto fail;
+    }
+    /* WAL + FULL: a committed transaction survives power loss, and the
+       WAL keeps each commit to one sequential write and one fsync */
+    if (s_exec (self->db, "PRAGMA journal_mode = WAL", err, errlen, path)
+    ||  s_exec (self->db, "PRAGMA synchronous = FULL", err, errlen, path)
+    ||  s_exec (self->db, "PRAGMA foreign_keys = OFF", err, errlen, path)
+    ||  s_migrate (self->db, path, err, errlen))
+        goto fail;
+    for (int i = 0; i < ST_COUNT; i++)
+        if (sqlite3_prepare_v3 (self->db, s_sql [i], -1, SQLITE_PREPARE_PERSISTENT,
+                                &self->stmt [i], NULL) != SQLITE_OK) {
+            snprintf (err, errlen, "%s: cannot prepare statement %d: %s", path, i,
+                      sqlite3_errmsg (self->db));
+            goto fail;
+        }
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v2 (self->db, "SELECT value FROM meta WHERE key = 'next_job'",
+                            -1, &stmt, NULL) != SQLITE_OK)
+        goto fail;
+    if (sqlite3_step (stmt) == SQLITE_ROW)
+        self->next_id = (uint64_t) sqlite3_column_int64 (stmt, 0);
+    sqlite3_finalize (stmt);
+    if (self->next_id == 0) {
+        snprintf (err, errlen, "%s: the job counter is missing: the database is damaged", path);
+        goto fail;
+    }
+    self->stored_next_id = self->next_id;
+    return self;
+fail:
+    segq__job_store_destroy (&self);
+    return NULL;
+}
+
+void
+segq__job_store_destroy (segq__job_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    segq__job_store_t *self = *self_p;
+    if (self->in_txn)
+        segq__job_store_rollback (self);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize (self->stmt [i]);
+    sqlite3_close (self->db);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+segq__job_store_schema_version (segq__job_store_t *self)
+{
+    int version;
+    return s_read_version (self->db, &version) ? -1 : version;
+}
+
+/* ---- statement helpers ---- */
+
+static sqlite3_stmt *
+s_stmt (segq__job_store_t *self, stmt_t which)
+{
+    sqlite3_stmt *stmt = self->stmt [which];
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    return stmt;
+}
+
+static void
+s_bind_text (sqlite3_stmt *stmt, int col, const char *text)
+{
+    if (text)
+        sqlite3_bind_text (stmt, col, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null (stmt, col);
+}
+
+static int
+s_done (segq__job_store_t *self, sqlite3_stmt *stmt)
+{
+    int rc = sqlite3_step (stmt);
+    sqlite3_reset (stmt);
+    if (rc == SQLITE_DONE)
+        return 0;
+    rc = sqlite3_errcode (self->db);
+    return rc == SQLITE_FULL ? SEGQ_ENOSPC : SEGQ_EIO;
+}
+
+static const char *
+s_text (sqlite3_stmt *stmt, int col)
+{
+    return (const char *) sqlite3_column_text (stmt, col);
+}
+
+static char *
+s_dup_text (sqlite3_stmt *stmt, int col)
+{
+    const char *text = s_text (stmt, col);
+    return text ? strdup (text) : NULL;
+}
+
+/* ---- transactions ---- */
+
+int
+segq__job_store_begin (segq__job_store_t *self)
+{
+    if (self->in_txn)
+        return 0;
+    int rc = s_done (self, s_stmt (self, ST_BEGIN));
+    if (rc == 0)
+        self->in_txn = true;
+    return rc;
+}
+
+bool
+segq__job_store_in_transaction (segq__job_store_t *self)
+{
+    return self->in_txn;
+}
+
+int
+segq__job_store_commit (segq__job_store_t *self, char *err, size_t errlen)
+{
+    if (!self->in_txn)
+        return 0;
+    int rc = 0;
+    if (self->next_id != self->stored_next_id) {
+        sqlite3_stmt *stmt = s_stmt (self, ST_SET_NEXT);
+        sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) self->next_id);
+        rc = s_done (self, stmt);
+    }
+    if (rc == 0)
+        rc = s_done (self, s_stmt (self, ST_COMMIT));
+    if (rc) {
+        snprintf (err, errlen, "cannot commit to the job database: %s%s",
+                  sqlite3_errmsg (self->db),
+                  rc == SEGQ_ENOSPC ? " (free disk space in the data directory)" : "");
+        segq__job_store_rollback (self);
+        return rc;
+    }
+    self->in_txn = false;
+    self->stored_next_id = self->next_id;
+    return 0;
+}
+
+void
+segq__job_store_rollback (segq__job_store_t *self)
+{
+    if (!self->in_txn)
+        return;
+    /* a failed COMMIT may already have ended the transaction */
+    if (!sqlite3_get_autocommit (self->db))
+        s_done (self, s_stmt (self, ST_ROLLBACK));
+    self->in_txn = false;
+    self->next_id = self->stored_next_id;
+}
+
+uint64_t
+segq__job_store_next_id (segq__job_store_t *self)
+{
+    return self->next_id++;
+}
+
+/* ---- writes ---- */
+
+int
+segq__job_store_insert_job (segq__job_store_t *self, const segq__job_row_t *row,
+                            const segq_params_t *params)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    int rc = s_params_pack (params, &buffer);
+    if (rc == 0) {
+        sqlite3_stmt *stmt = s_stmt (self, ST_INSERT_JOB);
+        sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) row->id);
+        s_bind_text (stmt, 2, row->owner);
+        s_bind_text (stmt, 3, row->kind);
+        sqlite3_bind_int (stmt, 4, row->state);
+        sqlite3_bind_int (stmt, 5, row->priority);
+        sqlite3_bind_int64 (stmt, 6, row->max_attempts);
+        sqlite3_bind_int64 (stmt, 7, (sqlite3_int64) row->gpu_mem);
+        sqlite3_bind_int64 (stmt, 8, row->cpu_slots);
+        sqlite3_bind_int64 (stmt, 9, row->time_limit_s);
+        sqlite3_bind_blob (stmt, 10, buffer.data ? buffer.data : "", (int) buffer.size,
+                           SQLITE_STATIC);
+        sqlite3_bind_double (stmt, 11, row->created);
+        sqlite3_bind_int (stmt, 12, row->has_inputs);
+        rc = s_done (self, stmt);
+    }
+    msgpack_sbuffer_destroy (&buffer);
+    return rc;
+}
+
+int
+segq__job_store_insert_input (segq__job_store_t *self, uint64_t job, uint32_t n,
+                              const segq__input_row_t *input)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_INSERT_INPUT);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    sqlite3_bind_int64 (stmt, 2, n);
+    s_bind_text (stmt, 3, input->name);
+    s_bind_text (stmt, 4, input->hash);
+    sqlite3_bind_int64 (stmt, 5, (sqlite3_int64) input->size);
+    if (input->ref_job)
+        sqlite3_bind_int64 (stmt, 6, (sqlite3_int64) input->ref_job);
+    s_bind_text (stmt, 7, input->ref_output);
+    return s_done (self, stmt);
+}
+
+int
+segq__job_store_insert_dep (segq__job_store_t *self, uint64_t job, uint64_t on_job,
+                            bool explicit_after)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_INSERT_DEP);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) on_job);
+    sqlite3_bind_int (stmt, 3, explicit_after);
+    return s_done (self, stmt);
+}
+
+int
+segq__job_store_add_transition (segq__job_store_t *self, uint64_t job, uint32_t n,
+                                int state, double time, const char *reason)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_INSERT_TRANSITION);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    sqlite3_bind_int64 (stmt, 2, n);
+    sqlite3_bind_int (stmt, 3, state);
+    sqlite3_bind_double (stmt, 4, time);
+    s_bind_text (stmt, 5, reason);
+    return s_done (self, stmt);
+}
+
+int
+segq__job_store_set_running (segq__job_store_t *self, uint64_t job, uint32_t attempt,
+                             const char *worker, int32_t gpu, double time)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_SET_RUNNING);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    sqlite3_bind_int64 (stmt, 2, attempt);
+    s_bind_text (stmt, 3, worker);
+    sqlite3_bind_int (stmt, 4, gpu);
+    sqlite3_bind_double (stmt, 5, time);
+    return s_done (self, stmt);
+}
+
+int
+segq__job_store_set_queued (segq__job_store_t *self, uint64_t job)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_SET_QUEUED);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    return s_done (self, stmt);
+}
+
+int
+segq__job_store_set_final (segq__job_store_t *self, uint64_t job, int state, double time,
+                           const char *reason, int32_t exit_code, int32_t signal)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_SET_FINAL);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    sqlite3_bind_int (stmt, 2, state);
+    sqlite3_bind_double (stmt, 3, time);
+    s_bind_text (stmt, 4, reason);
+    sqlite3_bind_int (stmt, 5, exit_code);
+    sqlite3_bind_int (stmt, 6, signal);
+    return s_done (self, stmt);
+}
+
+int
+segq__job_store_set_cancel (segq__job_store_t *self, uint64_t job, const char *reason)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_SET_CANCEL);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    s_bind_text (stmt, 2, reason);
+    return s_done (self, stmt);
+}
+
+int
+segq__job_store_insert_output (segq__job_store_t *self, uint64_t job,
+                               const segq_artifact_t *output)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_INSERT_OUTPUT);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    s_bind_text (stmt, 2, output->name);
+    s_bind_text (stmt, 3, output->hash);
+    sqlite3_bind_int64 (stmt, 4, (sqlite3_int64) output->size);
+    return s_done (self, stmt);
+}
+
+int
+segq__job_store_worker_seen (segq__job_store_t *self, const char *node, double time,
+                             uint32_t cpu_slots, const char *gpus, const char *kinds)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_WORKER_SEEN);
+    s_bind_text (stmt, 1, node);
+    sqlite3_bind_double (stmt, 2, time);
+    sqlite3_bind_int64 (stmt, 3, cpu_slots);
+    s_bind_text (stmt, 4, gpus);
+    s_bind_text (stmt, 5, kinds);
+    return s_done (self, stmt);
+}
+
+/* ---- reads ---- */
+
+/* Step a query to its end, mapping a failure to an error code. */
+static int
+s_step_error (segq__job_store_t *self, sqlite3_stmt *stmt, int step_rc)
+{
+    sqlite3_reset (stmt);
+    return step_rc == SQLITE_DONE ? 0 : SEGQ_EIO;
+}
+
+int
+segq__job_store_load_active (segq__job_store_t *self, segq__job_row_fn *fn, void *arg)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_LOAD_ACTIVE);
+    int step;
+    while ((step = sqlite3_step (stmt)) == SQLITE_ROW) {
+        segq__job_row_t row = {
+            .id = (uint64_t) sqlite3_column_int64 (stmt, 0),
+            .owner = s_text (stmt, 1),
+            .kind = s_text (stmt, 2),
+            .state = sqlite3_column_int (stmt, 3),
+            .priority = sqlite3_column_int (stmt, 4),
+            .attempt = (uint32_t) sqlite3_column_int64 (stmt, 5),
+            .max_attempts = (uint32_t) sqlite3_column_int64 (stmt, 6),
+            .gpu_mem = (uint64_t) sqlite3_column_int64 (stmt, 7),
+            .cpu_slots = (uint32_t) sqlite3_column_int64 (stmt, 8),
+            .time_limit_s = (uint32_t) sqlite3_column_int64 (stmt, 9),
+            .created = sqlite3_column_double (stmt, 10),
+            .worker = s_text (stmt, 11),
+            .gpu = sqlite3_column_int (stmt, 12),
+            .cancel = s_text (stmt, 13),
+            .has_inputs = sqlite3_column_int (stmt, 14) != 0,
+            .n_transitions = (uint32_t) sqlite3_column_int64 (stmt, 15),
+        };
+        if (!row.owner || !row.kind) {
+            sqlite3_reset (stmt);
+            return SEGQ_EIO;
+        }
+        int rc = fn (arg, &row);
+        if (rc) {
+            sqlite3_reset (stmt);
+            return rc;
+        }
+    }
+    return s_step_error (self, stmt, step);
+}
+
+int
+segq__job_store_load_waiting_deps (segq__job_store_t *self, segq__dep_row_fn *fn, void *arg)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_LOAD_DEPS);
+    int step;
+    while ((step = sqlite3_step (stmt)) == SQLITE_ROW) {
+        int rc = fn (arg, (uint64_t) sqlite3_column_int64 (stmt, 0),
+                     (uint64_t) sqlite3_column_int64 (stmt, 1));
+        if (rc) {
+            sqlite3_reset (stmt);
+            return rc;
+        }
+    }
+    return s_step_error (self, stmt, step);
+}
+
+int
+segq__job_store_brief (segq__job_store_t *self, uint64_t job, segq__job_brief_t *out)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_JOB_STATE);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    int step = sqlite3_step (stmt);
+    if (step != SQLITE_ROW) {
+        sqlite3_reset (stmt);
+        return step == SQLITE_DONE ? SEGQ_ENOENT : SEGQ_EIO;
+    }
+    out->state = sqlite3_column_int (stmt, 0);
+    out->attempt = (uint32_t) sqlite3_column_int64 (stmt, 1);
+    snprintf (out->owner, sizeof out->owner, "%s", s_text (stmt, 2) ? s_text (stmt, 2) : "");
+    snprintf (out->kind, sizeof out->kind, "%s", s_text (stmt, 3) ? s_text (stmt, 3) : "");
+    sqlite3_reset (stmt);
+    return 0;
+}
+
+int
+segq__job_store_params (segq__job_store_t *self, uint64_t job, segq_params_t *params)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_PARAMS);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    int step = sqlite3_step (stmt);
+    int rc = step == SQLITE_ROW ? s_params_unpack (sqlite3_column_blob (stmt, 0),
+                                                   (size_t) sqlite3_column_bytes (stmt, 0), params)
+           : step == SQLITE_DONE ? SEGQ_ENOENT : SEGQ_EIO;
+    sqlite3_reset (stmt);
+    return rc;
+}
+
+int
+segq__job_store_inputs (segq__job_store_t *self, uint64_t job, segq__input_row_fn *fn, void *arg)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_INPUTS);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    int step;
+    while ((step = sqlite3_step (stmt)) == SQLITE_ROW) {
+        segq__input_row_t row = {
+            .name = s_text (stmt, 0),
+            .hash = s_text (stmt, 1),
+            .size = (uint64_t) sqlite3_column_int64 (stmt, 2),
+            .ref_job = (uint64_t) sqlite3_column_int64 (stmt, 3),
+            .ref_output = s_text (stmt, 4),
+        };
+        int rc = row.name ? fn (arg, &row) : SEGQ_EIO;
+        if (rc) {
+            sqlite3_reset (stmt);
+            return rc;
+        }
+    }
+    return s_step_error (self, stmt, step);
+}
+
+static int
+s_artifact_row (sqlite3_stmt *stmt, segq_artifact_t *artifact)
+{
+    const char *name = s_text (stmt, 0), *hash = s_text (stmt, 1);
+    if (!name || !hash || !segq_hash_valid (hash))
+        return SEGQ_EIO;
+    artifact->name = (char *) name;
+    memcpy (artifact->hash, hash, SEGQ_HASH_HEX_LEN + 1);
+    artifact->size = (uint64_t) sqlite3_column_int64 (stmt, 2);
+    return 0;
+}
+
+int
+segq__job_store_outputs (segq__job_store_t *self, uint64_t job, segq__artifact_fn *fn, void *arg)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_OUTPUTS);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    int step;
+    while ((step = sqlite3_step (stmt)) == SQLITE_ROW) {
+        segq_artifact_t artifact;
+        int rc = s_artifact_row (stmt, &artifact);
+        if (rc == 0)
+            rc = fn (arg, &artifact);
+        if (rc) {
+            sqlite3_reset (stmt);
+            return rc;
+        }
+    }
+    return s_step_error (self, stmt, step);
+}
+
+int
+segq__job_store_output (segq__job_store_t *self, uint64_t job, const char *name,
+                        segq_artifact_t *out)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_OUTPUT);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    s_bind_text (stmt, 2, name);
+    int step = sqlite3_step (stmt);
+    int rc = step == SQLITE_DONE ? SEGQ_ENOENT : step != SQLITE_ROW ? SEGQ_EIO : 0;
+    segq_artifact_t found;
+    if (rc == 0)
+        rc = s_artifact_row (stmt, &found);
+    if (rc == 0) {
+        rc = segq_artifact_copy (out, &found);
+    }
+    sqlite3_reset (stmt);
+    return rc;
+}
+
+/* Grow-by-one append for the small arrays of a job info. */
+static void *
+s_append (void *array, size_t *count, size_t item_size)
+{
+    char *grown = realloc (array, (*count + 1) * item_size);
+    if (!grown)
+        return NULL;
+    memset (grown + *count * item_size, 0, item_size);
+    (*count)++;
+    return grown;
+}
+
+static int
+s_info_output (void *arg, const segq_artifact_t *artifact)
+{
+    segq_job_info_t *info = arg;
+    segq_artifact_t *grown = s_append (info->outputs, &info->n_outputs, sizeof *grown);
+    if (!grown)
+        return SEGQ_ENOMEM;
+    info->outputs = grown;
+    return segq_artifact_copy (&grown [info->n_outputs - 1], artifact);
+}
+
+static int
+s_info_input (void *arg, const segq__input_row_t *row)
+{
+    segq_job_info_t *info = arg;
+    segq_input_t *grown = s_append (info->inputs, &info->n_inputs, sizeof *grown);
+    if (!grown)
+        return SEGQ_ENOMEM;
+    info->inputs = grown;
+    segq_input_t *input = &grown [info->n_inputs - 1];
+    input->name = strdup (row->name);
+    if (row->hash)
+        snprintf (input->hash, sizeof input->hash, "%s", row->hash);
+    input->size = row->size;
+    if (row->ref_job) {
+        char id [SEGQ_JOB_ID_MAX];
+        segq__job_id_format (row->ref_job, id);
+        input->job = strdup (id);
+        if (!input->job)
+            return SEGQ_ENOMEM;
+    }
+    if (row->ref_output && !(input->output = strdup (row->ref_output)))
+        return SEGQ_ENOMEM;
+    return input->name ? 0 : SEGQ_ENOMEM;
+}
+
+int
+segq__job_store_info (segq__job_store_t *self, uint64_t job, bool detail,
+                      segq_job_info_t *info)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_INFO);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    int step = sqlite3_step (stmt);
+    if (step != SQLITE_ROW) {
+        sqlite3_reset (stmt);
+        return step == SQLITE_DONE ? SEGQ_ENOENT : SEGQ_EIO;
+    }
+    char id [SEGQ_JOB_ID_MAX];
+    segq__job_id_format (job, id);
+    info->id = strdup (id);
+    info->owner = s_dup_text (stmt, 0);
+    info->kind = s_dup_text (stmt, 1);
+    info->state = (segq_job_state_t) sqlite3_column_int (stmt, 2);
+    info->priority = sqlite3_column_int (stmt, 3);
+    info->attempt = (uint32_t) sqlite3_column_int64 (stmt, 4);
+    info->max_attempts = (uint32_t) sqlite3_column_int64 (stmt, 5);
+    info->gpu_mem = (uint64_t) sqlite3_column_int64 (stmt, 6);
+    info->cpu_slots = (uint32_t) sqlite3_column_int64 (stmt, 7);
+    info->time_limit_s = (uint32_t) sqlite3_column_int64 (stmt, 8);
+    int rc = s_params_unpack (sqlite3_column_blob (stmt, 9),
+                              (size_t) sqlite3_column_bytes (stmt, 9), &info->params);
+    info->created = sqlite3_column_double (stmt, 10);
+    info->started = sqlite3_column_double (stmt, 11);
+    info->finished = sqlite3_column_double (stmt, 12);
+    info->worker = s_dup_text (stmt, 13);
+    info->gpu = sqlite3_column_int (stmt, 14);
+    info->reason = s_dup_text (stmt, 15);
+    info->exit_code = sqlite3_column_int (stmt, 16);
+    info->signal = sqlite3_column_int (stmt, 17);
+    sqlite3_reset (stmt);
+    if (!info->id || !info->owner || !info->kind)
+        rc = SEGQ_ENOMEM;
+    if (rc == 0)
+        rc = segq__job_store_inputs (self, job, s_info_input, info);
+    if (rc == 0)
+        rc = segq__job_store_outputs (self, job, s_info_output, info);
+    if (rc == 0) {
+        stmt = s_stmt (self, ST_AFTER);
+        sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+        while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
+            char **grown = s_append (info->after, &info->n_after, sizeof *grown);
+            if (!grown) {
+                rc = SEGQ_ENOMEM;
+                break;
+            }
+            info->after = grown;
+            segq__job_id_format ((uint64_t) sqlite3_column_int64 (stmt, 0), id);
+            if (!(grown [info->n_after - 1] = strdup (id)))
+                rc = SEGQ_ENOMEM;
+        }
+        sqlite3_reset (stmt);
+    }
+    if (rc == 0 && detail) {
+        stmt = s_stmt (self, ST_HISTORY);
+        sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+        while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
+            segq_transition_t *grown = s_append (info->history, &info->n_history, sizeof *grown);
+            if (!grown) {
+                rc = SEGQ_ENOMEM;
+                break;
+            }
+            info->history = grown;
+            segq_transition_t *t = &grown [info->n_history - 1];
+            t->state = (segq_job_state_t) sqlite3_column_int (stmt, 0);
+            t->time = sqlite3_column_double (stmt, 1);
+            t->reason = s_dup_text (stmt, 2);
+        }
+        sqlite3_reset (stmt);
+    }
+    return rc;
+}
+
+int
+segq__job_store_list (segq__job_store_t *self, uint64_t after, const char *owner,
+                      int state, uint32_t limit, uint64_t *ids, size_t *count)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_LIST);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) after);
+    s_bind_text (stmt, 2, owner);
+    sqlite3_bind_int (stmt, 3, state);
+    sqlite3_bind_int64 (stmt, 4, limit);
+    *count = 0;
+    int step;
+    while ((step = sqlite3_step (stmt)) == SQLITE_ROW && *count < limit)
+        ids [(*count)++] = (uint64_t) sqlite3_column_int64 (stmt, 0);
+    if (step == SQLITE_ROW)
+        step = SQLITE_DONE;
+    return s_step_error (self, stmt, step);
+}

@@ -1,0 +1,135 @@
+/*  job_store.h: the broker's durable state in SQLite.
+
+    WAL mode with synchronous=FULL: once segq__job_store_commit returns 0
+    the batch survives a power loss. The reactor opens one transaction per
+    loop turn (segq__job_store_begin is idempotent), writes every submit and
+    transition of that turn into it, commits, and only then sends the
+    acknowledgements: that is the group commit.
+
+    The schema carries its version in table schema_version; opening an older
+    database migrates it in place, one migration function per version.
+*/
+#ifndef SEGQ_JOB_STORE_H
+#define SEGQ_JOB_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "segq_proto.h"
+
+#define SEGQ_STORE_SCHEMA_VERSION 1
+#define SEGQ_JOB_ID_MAX 16      /* bytes of a printable job id, NUL included */
+
+typedef struct segq__job_store segq__job_store_t;
+
+/* A job's row, as inserted at submit and as loaded at start. Strings are
+   borrowed (insert) or valid during the callback (load). */
+typedef struct {
+    uint64_t id;
+    const char *owner;
+    const char *kind;
+    int state;                  /* segq_job_state_t */
+    int32_t priority;
+    uint32_t attempt;
+    uint32_t max_attempts;
+    uint64_t gpu_mem;
+    uint32_t cpu_slots;
+    uint32_t time_limit_s;
+    double created;
+    const char *worker;         /* load: node of a running job, or NULL */
+    int32_t gpu;                /* load: GPU index of a running job, -1 none */
+    const char *cancel;         /* load: a cancel asked while running, or NULL */
+    uint32_t n_transitions;     /* load: transitions stored so far */
+    bool has_inputs;            /* load: rows in inputs */
+} segq__job_row_t;
+
+/* One input row: an artifact (hash set, ref_job 0) or a reference to
+   another job's output (ref_job set, ref_output NULL = principal). */
+typedef struct {
+    const char *name;
+    const char *hash;           /* or NULL */
+    uint64_t size;
+    uint64_t ref_job;
+    const char *ref_output;
+} segq__input_row_t;
+
+/* Job ids: lowercase Crockford base-32 of the job number, at least 4
+   digits ("000k"), so they are short, unambiguous and never reused. */
+void segq__job_id_format (uint64_t number, char out [SEGQ_JOB_ID_MAX]);
+/* 0 if text is not a job id this broker could have made. */
+uint64_t segq__job_id_parse (const char *text);
+
+/* Opens (creating and migrating as needed) the database at path. */
+segq__job_store_t *segq__job_store_open (const char *path, char *err, size_t errlen);
+void segq__job_store_destroy (segq__job_store_t **self_p);
+int segq__job_store_schema_version (segq__job_store_t *self);
+
+/* Transactions: begin is idempotent; commit makes the batch durable. On a
+   commit failure the batch is rolled back and the error says why. */
+int segq__job_store_begin (segq__job_store_t *self);
+bool segq__job_store_in_transaction (segq__job_store_t *self);
+int segq__job_store_commit (segq__job_store_t *self, char *err, size_t errlen);
+void segq__job_store_rollback (segq__job_store_t *self);
+
+/* A new job number (persisted with the transaction that uses it). */
+uint64_t segq__job_store_next_id (segq__job_store_t *self);
+
+/* Writes; all inside the current transaction. */
+int segq__job_store_insert_job (segq__job_store_t *self, const segq__job_row_t *row,
+                                const segq_params_t *params);
+int segq__job_store_insert_input (segq__job_store_t *self, uint64_t job, uint32_t n,
+                                  const segq__input_row_t *input);
+int segq__job_store_insert_dep (segq__job_store_t *self, uint64_t job, uint64_t on_job,
+                                bool explicit_after);
+int segq__job_store_add_transition (segq__job_store_t *self, uint64_t job, uint32_t n,
+                                    int state, double time, const char *reason);
+int segq__job_store_set_running (segq__job_store_t *self, uint64_t job, uint32_t attempt,
+                                 const char *worker, int32_t gpu, double time);
+int segq__job_store_set_queued (segq__job_store_t *self, uint64_t job);
+int segq__job_store_set_final (segq__job_store_t *self, uint64_t job, int state,
+                               double time, const char *reason, int32_t exit_code,
+                               int32_t signal);
+int segq__job_store_set_cancel (segq__job_store_t *self, uint64_t job, const char *reason);
+int segq__job_store_insert_output (segq__job_store_t *self, uint64_t job,
+                                   const segq_artifact_t *output);
+int segq__job_store_worker_seen (segq__job_store_t *self, const char *node, double time,
+                                 uint32_t cpu_slots, const char *gpus, const char *kinds);
+
+/* Reads. Callbacks return 0 to go on, non-zero to stop (returned). */
+typedef int (segq__job_row_fn) (void *arg, const segq__job_row_t *row);
+typedef int (segq__input_row_fn) (void *arg, const segq__input_row_t *row);
+typedef int (segq__dep_row_fn) (void *arg, uint64_t job, uint64_t on_job);
+typedef int (segq__artifact_fn) (void *arg, const segq_artifact_t *artifact);
+
+/* Every waiting, queued and running job, in id order. */
+int segq__job_store_load_active (segq__job_store_t *self, segq__job_row_fn *fn, void *arg);
+/* Dependencies of every waiting job. */
+int segq__job_store_load_waiting_deps (segq__job_store_t *self, segq__dep_row_fn *fn, void *arg);
+
+/* The few facts about any job (final ones included) that the broker
+   checks without loading it; SEGQ_ENOENT if unknown. */
+typedef struct {
+    int state;
+    uint32_t attempt;
+    char owner [256];
+    char kind [64];
+} segq__job_brief_t;
+int segq__job_store_brief (segq__job_store_t *self, uint64_t job, segq__job_brief_t *out);
+int segq__job_store_params (segq__job_store_t *self, uint64_t job, segq_params_t *params);
+int segq__job_store_inputs (segq__job_store_t *self, uint64_t job, segq__input_row_fn *fn, void *arg);
+int segq__job_store_outputs (segq__job_store_t *self, uint64_t job, segq__artifact_fn *fn, void *arg);
+/* One output by name; SEGQ_ENOENT if the job has none of that name. */
+int segq__job_store_output (segq__job_store_t *self, uint64_t job, const char *name,
+                            segq_artifact_t *out);
+
+/* Fills info from the database (progress fields are left for the caller,
+   which holds them in memory). history only when detail. */
+int segq__job_store_info (segq__job_store_t *self, uint64_t job, bool detail,
+                          segq_job_info_t *info);
+
+/* Ids of jobs after `after` (0 = from the start), filtered by owner (or
+   NULL) and state (or 0), at most limit, in id order. */
+int segq__job_store_list (segq__job_store_t *self, uint64_t after, const char *owner,
+                          int state, uint32_t limit, uint64_t *ids, size_t *count);
+
+#endif

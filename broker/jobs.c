@@ -1,0 +1,955 @@
+/*  jobs.c: the job state machine, submit validation, dependencies. */
+#include "jobs.h"
+#include "u64map.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Jobs waiting on one job: the numbers of its dependents. */
+typedef struct {
+    size_t count, capacity;
+    uint64_t ids [];
+} dependents_t;
+
+struct segq__jobs {
+    segq__job_store_t *store;
+    segq__sched_t *sched;
+    segq__artifact_store_t *artifacts;
+    segq__jobs_config_t config;
+    segq__u64map_t *active;         /* number -> segq__job_t */
+    segq__u64map_t *dependents;     /* number -> dependents_t */
+    segq__job_t **orphans;
+    size_t n_orphans, cap_orphans;
+};
+
+/* ---- the machine ---- */
+
+bool
+segq__job_transition_allowed (int from, int to)
+{
+    switch (from) {
+        case SEGQ_JOB_WAITING:
+            return to == SEGQ_JOB_QUEUED || to == SEGQ_JOB_FAILED || to == SEGQ_JOB_CANCELLED;
+        case SEGQ_JOB_QUEUED:
+            return to == SEGQ_JOB_RUNNING || to == SEGQ_JOB_FAILED || to == SEGQ_JOB_CANCELLED;
+        case SEGQ_JOB_RUNNING:
+            return to == SEGQ_JOB_QUEUED || to == SEGQ_JOB_SUCCEEDED || to == SEGQ_JOB_FAILED
+                || to == SEGQ_JOB_CANCELLED;
+        default:
+            return false;   /* final states are final */
+    }
+}
+
+static int
+s_transition (segq__jobs_t *self, segq__job_t *job, int to, const char *reason, double now)
+{
+    if (!segq__job_transition_allowed (job->state, to))
+        return SEGQ_ESTATE;
+    int rc = segq__job_store_begin (self->store);
+    if (rc == 0)
+        rc = segq__job_store_add_transition (self->store, job->sched.seq, ++job->n_transitions,
+                                             to, now, reason);
+    if (rc == 0)
+        job->state = (uint8_t) to;
+    return rc;
+}
+
+/* ---- memory ---- */
+
+static void
+s_progress_free (segq__job_t *job)
+{
+    if (!job->progress)
+        return;
+    free (job->progress->phase);
+    free (job->progress->message);
+    segq_params_clear (&job->progress->metrics);
+    free (job->progress);
+    job->progress = NULL;
+}
+
+static void
+s_job_free (segq__job_t *job)
+{
+    s_progress_free (job);
+    free (job->cancel);
+    free (job->orphan_node);
+    free (job);
+}
+
+static void
+s_orphan_remove (segq__jobs_t *self, segq__job_t *job)
+{
+    for (size_t i = 0; i < self->n_orphans; i++)
+        if (self->orphans [i] == job) {
+            self->orphans [i] = self->orphans [--self->n_orphans];
+            break;
+        }
+    free (job->orphan_node);
+    job->orphan_node = NULL;
+    job->orphan_deadline = 0;
+}
+
+/* A job reached a final state: it leaves memory. */
+static void
+s_forget (segq__jobs_t *self, segq__job_t *job)
+{
+    segq__sched_dequeue (self->sched, &job->sched);
+    segq__sched_release (self->sched, &job->sched);
+    if (job->orphan_node)
+        s_orphan_remove (self, job);
+    segq__u64map_remove (self->active, job->sched.seq);
+    s_job_free (job);
+}
+
+segq__jobs_t *
+segq__jobs_new (segq__job_store_t *store, segq__sched_t *sched,
+                segq__artifact_store_t *artifacts, const segq__jobs_config_t *config)
+{
+    segq__jobs_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->store = store;
+    self->sched = sched;
+    self->artifacts = artifacts;
+    self->config = *config;
+    if (self->config.max_attempts == 0)
+        self->config.max_attempts = 3;
+    self->active = segq__u64map_new ();
+    self->dependents = segq__u64map_new ();
+    if (!self->active || !self->dependents)
+        segq__jobs_destroy (&self);
+    return self;
+}
+
+void
+segq__jobs_destroy (segq__jobs_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    segq__jobs_t *self = *self_p;
+    size_t cursor = 0;
+    void *value;
+    if (self->active)
+        while ((value = segq__u64map_next (self->active, &cursor, NULL)))
+            s_job_free (value);
+    cursor = 0;
+    if (self->dependents)
+        while ((value = segq__u64map_next (self->dependents, &cursor, NULL)))
+            free (value);
+    segq__u64map_destroy (&self->active);
+    segq__u64map_destroy (&self->dependents);
+    free (self->orphans);
+    free (self);
+    *self_p = NULL;
+}
+
+segq__job_t *
+segq__jobs_find (segq__jobs_t *self, uint64_t number)
+{
+    return segq__u64map_get (self->active, number);
+}
+
+size_t
+segq__jobs_active (segq__jobs_t *self)
+{
+    return segq__u64map_size (self->active);
+}
+
+const char *
+segq__job_kind_name (const segq__job_t *job)
+{
+    size_t count;
+    const segq_kind_spec_t *kinds = segq_kinds (&count);
+    return job->sched.kind < count ? kinds [job->sched.kind].name : "?";
+}
+
+static int
+s_kind_index (const char *name, uint16_t *index)
+{
+    size_t count;
+    const segq_kind_spec_t *kinds = segq_kinds (&count);
+    for (size_t i = 0; i < count && i < SEGQ_SCHED_MAX_KINDS; i++)
+        if (strcmp (kinds [i].name, name) == 0) {
+            *index = (uint16_t) i;
+            return 0;
+        }
+    return SEGQ_EKIND;
+}
+
+static int
+s_add_dependent (segq__jobs_t *self, uint64_t on_job, uint64_t job)
+{
+    dependents_t *list = segq__u64map_get (self->dependents, on_job);
+    if (!list || list->count == list->capacity) {
+        size_t capacity = list ? list->capacity * 2 : 2;
+        dependents_t *grown = realloc (list, sizeof *grown + capacity * sizeof (uint64_t));
+        if (!grown)
+            return SEGQ_ENOMEM;
+        if (!list)
+            grown->count = 0;
+        grown->capacity = capacity;
+        list = grown;
+        if (segq__u64map_put (self->dependents, on_job, list)) {
+            free (list);
+            return SEGQ_ENOMEM;
+        }
+    }
+    list->ids [list->count++] = job;
+    return 0;
+}
+
+static segq__job_t *
+s_job_new (segq__jobs_t *self, const segq__job_row_t *row, uint16_t kind)
+{
+    segq__job_t *job = calloc (1, sizeof *job);
+    if (!job)
+        return NULL;
+    const segq_kind_spec_t *spec = &segq_kinds (NULL) [kind];
+    job->sched.seq = row->id;
+    job->sched.priority = row->priority;
+    job->sched.kind = kind;
+    job->sched.in_process = spec->in_process;
+    job->sched.gpu_mem = row->gpu_mem;
+    job->sched.cpu_slots = row->cpu_slots;
+    job->sched.gpu = -1;
+    job->sched.user = segq__sched_user (self->sched, row->owner);
+    job->state = (uint8_t) row->state;
+    job->has_inputs = row->has_inputs;
+    job->attempt = row->attempt;
+    job->max_attempts = row->max_attempts;
+    job->time_limit_s = row->time_limit_s;
+    job->n_transitions = row->n_transitions;
+    if (!job->sched.user || segq__u64map_put (self->active, row->id, job)) {
+        free (job);
+        return NULL;
+    }
+    return job;
+}
+
+/* ---- dependencies ---- */
+
+/* Checks that every output a job's reference inputs name exists (the jobs
+   they name have succeeded). */
+typedef struct {
+    segq__jobs_t *self;
+    char *err;
+    size_t errlen;
+} check_refs_t;
+
+static int
+s_check_ref (void *arg, const segq__input_row_t *row)
+{
+    check_refs_t *check = arg;
+    if (!row->ref_job || !row->ref_output || strcmp (row->ref_output, "*") == 0)
+        return 0;
+    segq_artifact_t found = { 0 };
+    int rc = segq__job_store_output (check->self->store, row->ref_job, row->ref_output, &found);
+    segq_artifact_clear (&found);
+    if (rc == SEGQ_ENOENT) {
+        char id [SEGQ_JOB_ID_MAX];
+        segq__job_id_format (row->ref_job, id);
+        snprintf (check->err, check->errlen, "input '%s': job %s has no output '%s'",
+                  row->name, id, row->ref_output);
+    }
+    return rc;
+}
+
+static int s_fail_dependents (segq__jobs_t *self, uint64_t number, const char *why, double now);
+
+/* A waiting job whose last dependency succeeded: to the queue, or failed
+   if an output it needs is missing. */
+static int
+s_release_waiting (segq__jobs_t *self, segq__job_t *job, double now)
+{
+    char reason [512] = "";
+    check_refs_t check = { self, reason, sizeof reason };
+    int rc = job->has_inputs ? segq__job_store_inputs (self->store, job->sched.seq,
+                                                       s_check_ref, &check) : 0;
+    if (rc == SEGQ_ENOENT) {
+        uint64_t number = job->sched.seq;
+        rc = s_transition (self, job, SEGQ_JOB_FAILED, reason, now);
+        if (rc == 0)
+            rc = segq__job_store_set_final (self->store, number, SEGQ_JOB_FAILED, now, reason, -1, 0);
+        if (rc == 0) {
+            s_forget (self, job);
+            char id [SEGQ_JOB_ID_MAX], why [64];
+            segq__job_id_format (number, id);
+            snprintf (why, sizeof why, "dependency %s failed", id);
+            rc = s_fail_dependents (self, number, why, now);
+        }
+        return rc;
+    }
+    if (rc)
+        return rc;
+    rc = s_transition (self, job, SEGQ_JOB_QUEUED, "dependencies succeeded", now);
+    if (rc == 0)
+        rc = segq__job_store_set_queued (self->store, job->sched.seq);
+    if (rc == 0)
+        rc = segq__sched_enqueue (self->sched, &job->sched);
+    return rc;
+}
+
+/* The job `number` succeeded: its dependents have one fewer to wait for. */
+static int
+s_satisfy_dependents (segq__jobs_t *self, uint64_t number, double now)
+{
+    dependents_t *list = segq__u64map_remove (self->dependents, number);
+    if (!list)
+        return 0;
+    int rc = 0;
+    for (size_t i = 0; i < list->count && rc == 0; i++) {
+        segq__job_t *job = segq__u64map_get (self->active, list->ids [i]);
+        if (!job || job->state != SEGQ_JOB_WAITING || job->n_pending == 0)
+            continue;       /* cancelled or failed meanwhile */
+        if (--job->n_pending == 0)
+            rc = s_release_waiting (self, job, now);
+    }
+    free (list);
+    return rc;
+}
+
+/* The job `number` failed or was cancelled: everything waiting on it,
+   directly or not, fails naming it. A worklist, not recursion: chains may
+   be long. */
+static int
+s_fail_dependents (segq__jobs_t *self, uint64_t number, const char *why, double now)
+{
+    size_t count = 0, capacity = 16;
+    uint64_t *todo = malloc (capacity * sizeof *todo);
+    char (*whys) [96] = malloc (capacity * sizeof *whys);
+    int rc = todo && whys ? 0 : SEGQ_ENOMEM;
+    if (rc == 0) {
+        todo [count] = number;
+        snprintf (whys [count++], sizeof *whys, "%s", why);
+    }
+    while (rc == 0 && count > 0) {
+        count--;
+        uint64_t failed = todo [count];
+        char reason [96];
+        memcpy (reason, whys [count], sizeof reason);
+        dependents_t *list = segq__u64map_remove (self->dependents, failed);
+        if (!list)
+            continue;
+        for (size_t i = 0; i < list->count && rc == 0; i++) {
+            segq__job_t *job = segq__u64map_get (self->active, list->ids [i]);
+            if (!job || job->state != SEGQ_JOB_WAITING)
+                continue;
+            uint64_t dependent = job->sched.seq;
+            rc = s_transition (self, job, SEGQ_JOB_FAILED, reason, now);
+            if (rc == 0)
+                rc = segq__job_store_set_final (self->store, dependent, SEGQ_JOB_FAILED, now,
+                                                reason, -1, 0);
+            if (rc)
+                break;
+            s_forget (self, job);
+            if (count == capacity) {
+                capacity *= 2;
+                uint64_t *t = realloc (todo, capacity * sizeof *todo);
+                if (t)
+                    todo = t;
+                char (*w) [96] = realloc (whys, capacity * sizeof *whys);
+                if (w)
+                    whys = w;
+                if (!t || !w) {
+                    rc = SEGQ_ENOMEM;
+                    break;
+                }
+            }
+            char id [SEGQ_JOB_ID_MAX];
+            segq__job_id_format (dependent, id);
+            todo [count] = dependent;
+            snprintf (whys [count++], sizeof *whys, "dependency %s failed", id);
+        }
+        free (list);
+    }
+    free (todo);
+    free (whys);
+    return rc;
+}
+
+/* ---- load ---- */
+
+typedef struct {
+    segq__jobs_t *self;
+    double now;
+    int rc;
+    char *err;
+    size_t errlen;
+} load_t;
+
+static int
+s_load_job (void *arg, const segq__job_row_t *row)
+{
+    load_t *load = arg;
+    segq__jobs_t *self = load->self;
+    uint16_t kind;
+    if (s_kind_index (row->kind, &kind)) {
+        /* a kind this segqd no longer knows: leave the row alone, say so */
+        fprintf (stderr, "segqd: job %llu has kind '%s', unknown to this segqd: not loaded\n",
+                 (unsigned long long) row->id, row->kind);
+        return 0;
+    }
+    segq__job_t *job = s_job_new (self, row, kind);
+    if (!job) {
+        snprintf (load->err, load->errlen, "out of memory loading job %llu",
+                  (unsigned long long) row->id);
+        return SEGQ_ENOMEM;
+    }
+    int rc = 0;
+    if (row->state == SEGQ_JOB_QUEUED)
+        rc = segq__sched_enqueue (self->sched, &job->sched);
+    else if (row->state == SEGQ_JOB_RUNNING) {
+        /* its worker may still be running it: wait for the worker to
+           register with it before giving it to anyone else */
+        segq__sched_adopt (self->sched, &job->sched, NULL, -1);
+        job->sched.gpu = row->gpu;
+        job->orphan_node = strdup (row->worker ? row->worker : "");
+        job->orphan_deadline = load->now + self->config.orphan_grace_s;
+        if (row->cancel && !(job->cancel = strdup (row->cancel)))
+            rc = SEGQ_ENOMEM;
+        if (self->n_orphans == self->cap_orphans) {
+            size_t capacity = self->cap_orphans ? self->cap_orphans * 2 : 64;
+            segq__job_t **grown = realloc (self->orphans, capacity * sizeof *grown);
+            if (!grown)
+                return SEGQ_ENOMEM;
+            self->orphans = grown;
+            self->cap_orphans = capacity;
+        }
+        self->orphans [self->n_orphans++] = job;
+        if (!job->orphan_node)
+            rc = SEGQ_ENOMEM;
+    }
+    if (rc)
+        snprintf (load->err, load->errlen, "out of memory loading job %llu",
+                  (unsigned long long) row->id);
+    return rc;
+}
+
+static int
+s_load_dep (void *arg, uint64_t number, uint64_t on_job)
+{
+    load_t *load = arg;
+    segq__jobs_t *self = load->self;
+    segq__job_t *job = segq__u64map_get (self->active, number);
+    if (!job || job->state != SEGQ_JOB_WAITING)
+        return 0;
+    segq__job_t *dep = segq__u64map_get (self->active, on_job);
+    if (dep) {
+        job->n_pending++;
+        return s_add_dependent (self, on_job, number);
+    }
+    segq__job_brief_t brief;
+    int rc = segq__job_store_brief (self->store, on_job, &brief);
+    if (rc == 0 && brief.state != SEGQ_JOB_SUCCEEDED) {
+        /* finished unsuccessfully while this one waited: fail it below */
+        job->n_pending++;
+        rc = s_add_dependent (self, on_job, number);
+    }
+    return rc == SEGQ_ENOENT ? 0 : rc;
+}
+
+int
+segq__jobs_load (segq__jobs_t *self, double now, char *err, size_t errlen)
+{
+    load_t load = { self, now, 0, err, errlen };
+    int rc = segq__job_store_load_active (self->store, s_load_job, &load);
+    if (rc == 0)
+        rc = segq__job_store_load_waiting_deps (self->store, s_load_dep, &load);
+    if (rc) {
+        if (!*err)
+            snprintf (err, errlen, "cannot load the jobs from the database (%s)", segq_strerror (rc));
+        return rc;
+    }
+    /* settle what a crash may have left between transactions: waiting jobs
+       whose dependencies all finished */
+    size_t cursor = 0;
+    uint64_t number;
+    segq__job_t *job;
+    uint64_t *settle = NULL;
+    size_t n_settle = 0;
+    while ((job = segq__u64map_next (self->active, &cursor, &number)))
+        if (job->state == SEGQ_JOB_WAITING) {
+            uint64_t *grown = realloc (settle, (n_settle + 1) * sizeof *grown);
+            if (!grown) {
+                free (settle);
+                return SEGQ_ENOMEM;
+            }
+            settle = grown;
+            settle [n_settle++] = number;
+        }
+    for (size_t i = 0; i < n_settle && rc == 0; i++) {
+        job = segq__u64map_get (self->active, settle [i]);
+        if (job && job->state == SEGQ_JOB_WAITING && job->n_pending == 0)
+            rc = s_release_waiting (self, job, now);
+    }
+    free (settle);
+    /* dependencies that finished without succeeding */
+    cursor = 0;
+    uint64_t *failed = NULL;
+    size_t n_failed = 0;
+    dependents_t *list;
+    while (rc == 0 && (list = segq__u64map_next (self->dependents, &cursor, &number)))
+        if (!segq__u64map_get (self->active, number)) {
+            uint64_t *grown = realloc (failed, (n_failed + 1) * sizeof *grown);
+            if (!grown) {
+                rc = SEGQ_ENOMEM;
+                break;
+            }
+            failed = grown;
+            failed [n_failed++] = number;
+        }
+    for (size_t i = 0; i < n_failed && rc == 0; i++) {
+        char id [SEGQ_JOB_ID_MAX], why [64];
+        segq__job_id_format (failed [i], id);
+        snprintf (why, sizeof why, "dependency %s failed", id);
+        rc = s_fail_dependents (self, failed [i], why, now);
+    }
+    free (failed);
+    if (rc)
+        snprintf (err, errlen, "cannot settle waiting jobs at start (%s)", segq_strerror (rc));
+    return rc;
+}
+
+/* ---- submit ---- */
+
+/* The kind's input spec that `name` falls under ("files/a.png" -> files). */
+static const segq_input_spec_t *
+s_input_spec (const segq_kind_spec_t *kind, const char *name)
+{
+    size_t top = strcspn (name, "/");
+    for (size_t i = 0; i < kind->n_inputs; i++) {
+        const segq_input_spec_t *spec = &kind->inputs [i];
+        if (strlen (spec->name) == top && strncmp (spec->name, name, top) == 0
+        &&  (name [top] == 0 || spec->many))
+            return spec;
+    }
+    return NULL;
+}
+
+/* A job that the new one depends on: must exist, and must not have
+   failed or been cancelled. Returns its state in *state. */
+static int
+s_check_dep (segq__jobs_t *self, const char *id, const char *what, int *state, char *kind,
+             size_t kind_len, char *err, size_t errlen)
+{
+    uint64_t number = segq__job_id_parse (id);
+    segq__job_t *job = number ? segq__u64map_get (self->active, number) : NULL;
+    if (job) {
+        *state = job->state;
+        snprintf (kind, kind_len, "%s", segq__job_kind_name (job));
+        return 0;
+    }
+    segq__job_brief_t brief;
+    int rc = number ? segq__job_store_brief (self->store, number, &brief) : SEGQ_ENOENT;
+    if (rc == SEGQ_ENOENT) {
+        snprintf (err, errlen, "%s: unknown job '%s'", what, id);
+        return SEGQ_ENOENT;
+    }
+    if (rc)
+        return rc;
+    if (brief.state != SEGQ_JOB_SUCCEEDED) {
+        snprintf (err, errlen, "%s: job %s %s, so it will never produce anything", what, id,
+                  segq_job_state_name ((segq_job_state_t) brief.state));
+        return SEGQ_ESTATE;
+    }
+    *state = brief.state;
+    snprintf (kind, kind_len, "%s", brief.kind);
+    return 0;
+}
+
+int
+segq__jobs_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
+                   char id_out [SEGQ_JOB_ID_MAX], char *err, size_t errlen)
+{
+    const segq_kind_spec_t *kind = segq_kind_find (submit->kind);
+    uint16_t kind_index;
+    if (!kind || s_kind_index (submit->kind, &kind_index)) {
+        size_t count;
+        const segq_kind_spec_t *kinds = segq_kinds (&count);
+        int len = snprintf (err, errlen, "unknown job kind '%s' (known:", submit->kind ? submit->kind : "");
+        for (size_t i = 0; i < count && len > 0 && (size_t) len < errlen; i++)
+            len += snprintf (err + len, errlen - (size_t) len, " %s", kinds [i].name);
+        if (len > 0 && (size_t) len < errlen)
+            snprintf (err + len, errlen - (size_t) len, ")");
+        return SEGQ_EKIND;
+    }
+    if (!submit->user || !*submit->user) {
+        snprintf (err, errlen, "submit without a user name");
+        return SEGQ_EINVAL;
+    }
+    segq_params_t params = { 0 };
+    int rc = segq_params_copy (&params, &submit->params);
+    if (rc == 0)
+        rc = segq_params_validate (kind, &params, err, errlen);
+    if (rc) {
+        segq_params_clear (&params);
+        return rc;
+    }
+    /* inputs: names under the kind's declared inputs, artifacts stored,
+       referenced jobs known; the dependency set without repeats */
+    size_t n_deps = 0;
+    uint64_t *deps = calloc (submit->n_inputs + submit->n_after + 1, sizeof *deps);
+    bool *dep_explicit = calloc (submit->n_inputs + submit->n_after + 1, sizeof *dep_explicit);
+    char **ref_outputs = calloc (submit->n_inputs + 1, sizeof *ref_outputs);
+    size_t n_pending = 0;
+    if (!deps || !dep_explicit || !ref_outputs)
+        rc = SEGQ_ENOMEM;
+    for (size_t i = 0; i < submit->n_inputs && rc == 0; i++) {
+        const segq_input_t *input = &submit->inputs [i];
+        const segq_input_spec_t *spec = segq_name_valid (input->name)
+                                      ? s_input_spec (kind, input->name) : NULL;
+        if (!spec) {
+            snprintf (err, errlen, "input '%s': kind %s has no such input (it takes %s%s)",
+                      input->name ? input->name : "", kind->name,
+                      kind->n_inputs ? kind->inputs [0].name : "none",
+                      kind->n_inputs > 1 ? ", ..." : "");
+            rc = SEGQ_EINVAL;
+            break;
+        }
+        if (!spec->many)
+            for (size_t j = 0; j < i; j++)
+                if (strcmp (submit->inputs [j].name, input->name) == 0) {
+                    snprintf (err, errlen, "input '%s' given twice", input->name);
+                    rc = SEGQ_EINVAL;
+                }
+        if (rc)
+            break;
+        if (input->job) {
+            char what [SEGQ_MAX_NAME + 16], ref_kind [64];
+            int state;
+            snprintf (what, sizeof what, "input '%s'", input->name);
+            rc = s_check_dep (self, input->job, what, &state, ref_kind, sizeof ref_kind, err, errlen);
+            if (rc)
+                break;
+            const segq_kind_spec_t *ref_spec = segq_kind_find (ref_kind);
+            const char *output = input->output ? input->output
+                               : ref_spec && ref_spec->principal_output ? ref_spec->principal_output : "*";
+            if (strcmp (output, "*") != 0 && !segq_name_valid (output)) {
+                snprintf (err, errlen, "input '%s': '%s' is not an output name", input->name, output);
+                rc = SEGQ_EINVAL;
+                break;
+            }
+            uint64_t number = segq__job_id_parse (input->job);
+            if (state == SEGQ_JOB_SUCCEEDED && strcmp (output, "*") != 0) {
+                segq_artifact_t found = { 0 };
+                rc = segq__job_store_output (self->store, number, output, &found);
+                segq_artifact_clear (&found);
+                if (rc == SEGQ_ENOENT)
+                    snprintf (err, errlen, "input '%s': job %s has no output '%s'",
+                              input->name, input->job, output);
+                if (rc)
+                    break;
+            }
+            if (!(ref_outputs [i] = strdup (output)))
+                rc = SEGQ_ENOMEM;
+            size_t d = 0;
+            while (d < n_deps && deps [d] != number)
+                d++;
+            if (d == n_deps) {
+                deps [n_deps++] = number;
+                n_pending += state != SEGQ_JOB_SUCCEEDED;
+            }
+        }
+        else {
+            uint64_t size;
+            if (!segq_hash_valid (input->hash)) {
+                snprintf (err, errlen, "input '%s': '%s' is not a sha256 (64 lowercase hex digits)",
+                          input->name, input->hash);
+                rc = SEGQ_EINVAL;
+            }
+            else if (!segq__artifact_store_has (self->artifacts, input->hash, &size)) {
+                snprintf (err, errlen, "input '%s': artifact %s is not on the broker "
+                          "(upload it first)", input->name, input->hash);
+                rc = SEGQ_ENOENT;
+            }
+            else if (input->size && input->size != size) {
+                snprintf (err, errlen, "input '%s': artifact %s has %llu bytes, not %llu",
+                          input->name, input->hash, (unsigned long long) size,
+                          (unsigned long long) input->size);
+                rc = SEGQ_EINVAL;
+            }
+        }
+    }
+    for (size_t i = 0; i < kind->n_inputs && rc == 0; i++) {
+        if (!kind->inputs [i].required)
+            continue;
+        bool given = false;
+        for (size_t j = 0; j < submit->n_inputs && !given; j++)
+            given = s_input_spec (kind, submit->inputs [j].name) == &kind->inputs [i];
+        if (!given) {
+            snprintf (err, errlen, "kind %s needs input '%s' (%s)", kind->name,
+                      kind->inputs [i].name, kind->inputs [i].help);
+            rc = SEGQ_EINVAL;
+        }
+    }
+    for (size_t i = 0; i < submit->n_after && rc == 0; i++) {
+        int state;
+        char ref_kind [64];
+        rc = s_check_dep (self, submit->after [i], "--after", &state, ref_kind, sizeof ref_kind,
+                          err, errlen);
+        if (rc)
+            break;
+        uint64_t number = segq__job_id_parse (submit->after [i]);
+        size_t d = 0;
+        while (d < n_deps && deps [d] != number)
+            d++;
+        if (d == n_deps) {
+            deps [n_deps++] = number;
+            n_pending += state != SEGQ_JOB_SUCCEEDED;
+        }
+        dep_explicit [d] = true;
+    }
+    /* resources: a CPU job takes one slot unless it asks for more;
+       in-process kinds take none */
+    uint64_t gpu_mem = kind->in_process ? 0 : submit->gpu_mem;
+    uint32_t cpu_slots = kind->in_process ? 0
+                       : submit->cpu_slots ? submit->cpu_slots : gpu_mem ? 0 : 1;
+    if (rc == 0) {
+        segq__job_row_t row = {
+            .id = segq__job_store_next_id (self->store),
+            .owner = submit->user,
+            .kind = kind->name,
+            .state = n_pending ? SEGQ_JOB_WAITING : SEGQ_JOB_QUEUED,
+            .priority = submit->priority,
+            .max_attempts = submit->max_attempts ? submit->max_attempts : self->config.max_attempts,
+            .gpu_mem = gpu_mem,
+            .cpu_slots = cpu_slots,
+            .time_limit_s = submit->time_limit_s ? submit->time_limit_s : self->config.time_limit_s,
+            .created = now,
+            .gpu = -1,
+            .has_inputs = submit->n_inputs > 0,
+        };
+        rc = segq__job_store_begin (self->store);
+        if (rc == 0)
+            rc = segq__job_store_insert_job (self->store, &row, &params);
+        for (size_t i = 0; i < submit->n_inputs && rc == 0; i++) {
+            const segq_input_t *input = &submit->inputs [i];
+            segq__input_row_t input_row = {
+                .name = input->name,
+                .hash = input->job ? NULL : input->hash,
+                .size = input->size,
+                .ref_job = input->job ? segq__job_id_parse (input->job) : 0,
+                .ref_output = ref_outputs [i],
+            };
+            if (!input->job)
+                segq__artifact_store_has (self->artifacts, input->hash, &input_row.size);
+            rc = segq__job_store_insert_input (self->store, row.id, (uint32_t) i, &input_row);
+        }
+        for (size_t d = 0; d < n_deps && rc == 0; d++)
+            rc = segq__job_store_insert_dep (self->store, row.id, deps [d], dep_explicit [d]);
+        segq__job_t *job = NULL;
+        if (rc == 0) {
+            job = s_job_new (self, &row, kind_index);
+            if (!job)
+                rc = SEGQ_ENOMEM;
+        }
+        if (rc == 0) {
+            char reason [320];
+            snprintf (reason, sizeof reason, "submitted by %s", submit->user);
+            /* the first transition: from nothing to waiting or queued */
+            rc = segq__job_store_add_transition (self->store, row.id, ++job->n_transitions,
+                                                 row.state, now, reason);
+        }
+        for (size_t d = 0; d < n_deps && rc == 0; d++) {
+            if (segq__u64map_get (self->active, deps [d]) && deps [d] != row.id) {
+                job->n_pending++;
+                rc = s_add_dependent (self, deps [d], row.id);
+            }
+        }
+        if (rc == 0 && job->state == SEGQ_JOB_QUEUED)
+            rc = segq__sched_enqueue (self->sched, &job->sched);
+        if (rc == 0)
+            segq__job_id_format (row.id, id_out);
+        else if (!*err)
+            snprintf (err, errlen, "cannot store the job: %s", segq_strerror (rc));
+    }
+    for (size_t i = 0; i < submit->n_inputs; i++)
+        free (ref_outputs ? ref_outputs [i] : NULL);
+    free (ref_outputs);
+    free (deps);
+    free (dep_explicit);
+    segq_params_clear (&params);
+    return rc;
+}
+
+/* ---- running ---- */
+
+int
+segq__jobs_start (segq__jobs_t *self, segq__job_t *job, const char *worker, int32_t gpu,
+                  double now)
+{
+    char reason [320];
+    snprintf (reason, sizeof reason, "attempt %u on %s", job->attempt + 1, worker);
+    int rc = s_transition (self, job, SEGQ_JOB_RUNNING, reason, now);
+    if (rc == 0)
+        rc = segq__job_store_set_running (self->store, job->sched.seq, job->attempt + 1, worker,
+                                          gpu, now);
+    if (rc == 0) {
+        job->attempt++;
+        job->log_received = 0;
+        s_progress_free (job);
+    }
+    return rc;
+}
+
+void
+segq__jobs_adopt (segq__jobs_t *self, segq__job_t *job)
+{
+    if (job->orphan_node)
+        s_orphan_remove (self, job);
+}
+
+static int
+s_final (segq__jobs_t *self, segq__job_t *job, int state, const char *reason,
+         int32_t exit_code, int32_t signal, double now)
+{
+    uint64_t number = job->sched.seq;
+    int rc = s_transition (self, job, state, reason, now);
+    if (rc == 0)
+        rc = segq__job_store_set_final (self->store, number, state, now, reason, exit_code, signal);
+    if (rc)
+        return rc;
+    s_forget (self, job);
+    if (state == SEGQ_JOB_SUCCEEDED)
+        return s_satisfy_dependents (self, number, now);
+    char id [SEGQ_JOB_ID_MAX], why [80];
+    segq__job_id_format (number, id);
+    snprintf (why, sizeof why, "dependency %s %s", id,
+              state == SEGQ_JOB_CANCELLED ? "was cancelled" : "failed");
+    return s_fail_dependents (self, number, why, now);
+}
+
+int
+segq__jobs_finish (segq__jobs_t *self, segq__job_t *job, bool success, const char *reason,
+                   int32_t exit_code, int32_t signal, const segq_artifact_t *outputs,
+                   size_t n_outputs, double now)
+{
+    if (job->state != SEGQ_JOB_RUNNING)
+        return SEGQ_ESTATE;
+    if (job->cancel) {
+        char *why = job->cancel;
+        job->cancel = NULL;
+        int rc = s_final (self, job, SEGQ_JOB_CANCELLED, why, exit_code, signal, now);
+        free (why);
+        return rc;
+    }
+    char text [512];
+    if (success) {
+        for (size_t i = 0; i < n_outputs; i++)
+            if (!segq_name_valid (outputs [i].name)
+            ||  !segq__artifact_store_has (self->artifacts, outputs [i].hash, NULL)) {
+                snprintf (text, sizeof text, "output '%s' (%s) was never uploaded to the broker",
+                          outputs [i].name ? outputs [i].name : "", outputs [i].hash);
+                return s_final (self, job, SEGQ_JOB_FAILED, text, exit_code, signal, now);
+            }
+        int rc = segq__job_store_begin (self->store);
+        for (size_t i = 0; i < n_outputs && rc == 0; i++)
+            rc = segq__job_store_insert_output (self->store, job->sched.seq, &outputs [i]);
+        if (rc)
+            return rc;
+        return s_final (self, job, SEGQ_JOB_SUCCEEDED, NULL, exit_code, signal, now);
+    }
+    if (!reason || !*reason) {
+        if (signal)
+            snprintf (text, sizeof text, "killed by signal %d", signal);
+        else
+            snprintf (text, sizeof text, "exited with code %d", exit_code);
+        reason = text;
+    }
+    return s_final (self, job, SEGQ_JOB_FAILED, reason, exit_code, signal, now);
+}
+
+int
+segq__jobs_lost (segq__jobs_t *self, segq__job_t *job, const char *why, double now)
+{
+    if (job->state != SEGQ_JOB_RUNNING)
+        return SEGQ_ESTATE;
+    if (job->cancel) {
+        char *reason = job->cancel;
+        job->cancel = NULL;
+        int rc = s_final (self, job, SEGQ_JOB_CANCELLED, reason, -1, 0, now);
+        free (reason);
+        return rc;
+    }
+    char reason [512];
+    if (job->attempt >= job->max_attempts) {
+        snprintf (reason, sizeof reason, "%s: worker lost %u times (max attempts %u)", why,
+                  job->attempt, job->max_attempts);
+        return s_final (self, job, SEGQ_JOB_FAILED, reason, -1, 0, now);
+    }
+    snprintf (reason, sizeof reason, "%s: requeued after attempt %u", why, job->attempt);
+    int rc = s_transition (self, job, SEGQ_JOB_QUEUED, reason, now);
+    if (rc == 0)
+        rc = segq__job_store_set_queued (self->store, job->sched.seq);
+    if (rc)
+        return rc;
+    if (job->orphan_node)
+        s_orphan_remove (self, job);
+    s_progress_free (job);
+    segq__sched_release (self->sched, &job->sched);
+    return segq__sched_enqueue (self->sched, &job->sched);
+}
+
+int
+segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, double now,
+                   bool *abort_out, char *err, size_t errlen)
+{
+    *abort_out = false;
+    char id [SEGQ_JOB_ID_MAX];
+    segq__job_id_format (number, id);
+    segq__job_t *job = segq__u64map_get (self->active, number);
+    const char *owner = job ? segq__sched_user_name (job->sched.user) : NULL;
+    segq__job_brief_t brief;
+    if (!job) {
+        int rc = segq__job_store_brief (self->store, number, &brief);
+        if (rc == SEGQ_ENOENT)
+            snprintf (err, errlen, "unknown job '%s'", id);
+        if (rc)
+            return rc;
+        owner = brief.owner;
+    }
+    if (!user || strcmp (user, owner) != 0) {
+        snprintf (err, errlen, "job %s belongs to %s: only its owner may cancel it", id, owner);
+        return SEGQ_EPERM;
+    }
+    if (!job) {
+        snprintf (err, errlen, "job %s is already %s", id,
+                  segq_job_state_name ((segq_job_state_t) brief.state));
+        return 0;
+    }
+    char reason [320];
+    snprintf (reason, sizeof reason, "cancelled by %s", user);
+    if (job->state != SEGQ_JOB_RUNNING) {
+        return s_final (self, job, SEGQ_JOB_CANCELLED, reason, -1, 0, now);
+    }
+    if (!job->cancel) {
+        int rc = segq__job_store_begin (self->store);
+        if (rc == 0)
+            rc = segq__job_store_set_cancel (self->store, number, reason);
+        if (rc)
+            return rc;
+        if (!(job->cancel = strdup (reason)))
+            return SEGQ_ENOMEM;
+    }
+    *abort_out = true;
+    return 0;
+}
+
+int
+segq__jobs_expire_orphans (segq__jobs_t *self, double now)
+{
+    int rc = 0;
+    for (size_t i = 0; i < self->n_orphans && rc == 0; ) {
+        segq__job_t *job = self->orphans [i];
+        if (job->orphan_deadline > now) {
+            i++;
+            continue;
+        }
+        char why [300];
+        snprintf (why, sizeof why, "worker %s did not come back after a broker restart",
+                  job->orphan_node);
+        rc = segq__jobs_lost (self, job, why, now);     /* removes it from the list */
+    }
+    return rc;
+}

@@ -1,0 +1,92 @@
+/*  jobs.h: the job state machine over the store and the scheduler.
+
+        waiting --> queued --> running --> succeeded | failed | cancelled
+           |          |          |
+           +----------+----------+--> failed (dependency), cancelled
+                                 +--> queued (worker lost; failed after max attempts)
+
+    Every transition is checked against this machine, stored with its time
+    and reason in the current transaction, and reflected in memory: active
+    jobs (waiting, queued, running) live in a map by number; queued ones
+    also in the scheduler; finished ones only in the database.
+*/
+#ifndef SEGQ_JOBS_H
+#define SEGQ_JOBS_H
+
+#include "artifact_store.h"
+#include "job_store.h"
+#include "scheduler.h"
+
+typedef struct {
+    double fraction;
+    char *phase;
+    char *message;
+    segq_params_t metrics;
+} segq__progress_t;
+
+typedef struct segq__job {
+    segq__sched_job_t sched;    /* first: the scheduler hands it back */
+    uint8_t state;              /* segq_job_state_t */
+    bool has_inputs;
+    uint32_t attempt;           /* attempts started so far */
+    uint32_t max_attempts;
+    uint32_t time_limit_s;
+    uint32_t n_transitions;
+    uint32_t n_pending;         /* dependencies not yet succeeded */
+    char *cancel;               /* cancel asked while running: the reason */
+    char *orphan_node;          /* running, its worker not back since a restart */
+    double orphan_deadline;
+    segq__progress_t *progress; /* running only */
+    uint64_t log_received;      /* bytes of this attempt's log stored */
+} segq__job_t;
+
+typedef struct segq__jobs segq__jobs_t;
+
+typedef struct {
+    uint32_t max_attempts;      /* default for a submit that gives 0 */
+    uint32_t time_limit_s;      /* default for a submit that gives 0 (0 = none) */
+    double orphan_grace_s;      /* how long a running job waits for its worker after a restart */
+} segq__jobs_config_t;
+
+/* Whether the machine allows from -> to. */
+bool segq__job_transition_allowed (int from, int to);
+
+segq__jobs_t *segq__jobs_new (segq__job_store_t *store, segq__sched_t *sched,
+                              segq__artifact_store_t *artifacts, const segq__jobs_config_t *config);
+void segq__jobs_destroy (segq__jobs_t **self_p);
+
+/* Rebuilds memory from the database: queued jobs back in the scheduler,
+   waiting ones with their dependencies, running ones as orphans waiting
+   for their worker until now + orphan_grace_s. */
+int segq__jobs_load (segq__jobs_t *self, double now, char *err, size_t errlen);
+
+/* Validates and stores a new job (inside the current transaction). On a
+   refusal nothing is stored and err says why. */
+int segq__jobs_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
+                       char id_out [SEGQ_JOB_ID_MAX], char *err, size_t errlen);
+
+segq__job_t *segq__jobs_find (segq__jobs_t *self, uint64_t number);
+size_t segq__jobs_active (segq__jobs_t *self);
+const char *segq__job_kind_name (const segq__job_t *job);
+
+/* queued -> running on node `worker` (the scheduler has reserved it). */
+int segq__jobs_start (segq__jobs_t *self, segq__job_t *job, const char *worker, int32_t gpu,
+                      double now);
+/* A running job found on a worker again (after a restart or reconnect). */
+void segq__jobs_adopt (segq__jobs_t *self, segq__job_t *job);
+/* running -> succeeded / failed (or cancelled if a cancel was asked).
+   Outputs must be stored artifacts. */
+int segq__jobs_finish (segq__jobs_t *self, segq__job_t *job, bool success, const char *reason,
+                       int32_t exit_code, int32_t signal, const segq_artifact_t *outputs,
+                       size_t n_outputs, double now);
+/* running -> queued (its worker is gone), or failed after max attempts, or
+   cancelled if a cancel was asked. */
+int segq__jobs_lost (segq__jobs_t *self, segq__job_t *job, const char *why, double now);
+/* Cancel: waiting/queued at once (*abort false); running: remembered, the
+   caller tells the worker (*abort true). Final jobs: 0, nothing done. */
+int segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, double now,
+                       bool *abort_out, char *err, size_t errlen);
+/* Requeues orphans whose worker did not come back in time. */
+int segq__jobs_expire_orphans (segq__jobs_t *self, double now);
+
+#endif

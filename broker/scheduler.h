@@ -1,0 +1,106 @@
+/*  scheduler.h: which queued job runs next, and where.
+
+    Order: fair share across users first: among users with queued jobs that
+    fit somewhere now, the one with the least running work goes next, where
+    work = the number of that user's running jobs (a tie goes to the user
+    served least recently). Within a user, priority (higher first), then
+    submission order. Fit: a job asks for GPU memory on one GPU (several
+    jobs share a GPU while their memory fits) and/or CPU slots; in-process
+    kinds (noop) use no slot but at most `inproc_window` of them run on a
+    node at once. A job that fits no free node never blocks the jobs behind
+    it that do.
+
+    Cost: queued jobs sit in one priority heap per (user, resource class),
+    a class being (kind, gpu_mem, cpu_slots); users sit in a heap keyed by
+    running work. Dispatch looks at the top of each class heap of the users
+    it visits, never at the jobs behind them, so its cost depends on users,
+    classes and nodes, not on how many jobs are queued.
+*/
+#ifndef SEGQ_SCHEDULER_H
+#define SEGQ_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SEGQ_SCHED_MAX_KINDS 64     /* kinds are bits of a node's mask */
+
+typedef struct segq__sched segq__sched_t;
+typedef struct segq__sched_user segq__sched_user_t;
+typedef struct segq__sched_class segq__sched_class_t;
+typedef struct segq__sched_node segq__sched_node_t;
+
+/* The scheduler's part of a job; the owner embeds it. The caller sets the
+   request fields before enqueueing; the rest belongs to the scheduler. */
+typedef struct segq__sched_job {
+    uint64_t seq;               /* submission order (the job number) */
+    int32_t priority;
+    uint16_t kind;              /* index in the kind table, < SEGQ_SCHED_MAX_KINDS */
+    bool in_process;
+    uint64_t gpu_mem;           /* bytes on one GPU; 0 = no GPU */
+    uint32_t cpu_slots;
+    segq__sched_user_t *user;
+    /* scheduler-owned */
+    segq__sched_class_t *klass; /* while queued */
+    size_t heap_pos;
+    bool running;               /* counted in its user's running work */
+    segq__sched_node_t *node;   /* while running on a node */
+    int32_t gpu;                /* GPU index on that node, -1 none */
+    struct segq__sched_job *prev, *next;    /* the node's running list */
+} segq__sched_job_t;
+
+typedef struct {
+    uint32_t index;
+    uint64_t mem_total;
+} segq__sched_gpu_t;
+
+typedef void (segq__sched_assign_fn) (void *arg, segq__sched_job_t *job,
+                                      segq__sched_node_t *node, int32_t gpu);
+
+segq__sched_t *segq__sched_new (void);
+void segq__sched_destroy (segq__sched_t **self_p);
+
+/* The user of that name (created on first use; users are few and kept). */
+segq__sched_user_t *segq__sched_user (segq__sched_t *self, const char *name);
+const char *segq__sched_user_name (const segq__sched_user_t *user);
+uint32_t segq__sched_user_running (const segq__sched_user_t *user);
+
+/* Queue a job (not queued, not running). SEGQ_ENOMEM, SEGQ_EINVAL. */
+int segq__sched_enqueue (segq__sched_t *self, segq__sched_job_t *job);
+/* Take a queued job out of the queue (cancel). */
+void segq__sched_dequeue (segq__sched_t *self, segq__sched_job_t *job);
+size_t segq__sched_queued (const segq__sched_t *self);
+
+/* Nodes (workers). gpus is copied. */
+segq__sched_node_t *segq__sched_node_new (segq__sched_t *self, void *owner, uint32_t cpu_slots,
+                                          const segq__sched_gpu_t *gpus, size_t n_gpus,
+                                          uint64_t kinds_mask, uint32_t inproc_window);
+/* Remove a node; its running jobs must have been released first. */
+void segq__sched_node_destroy (segq__sched_t *self, segq__sched_node_t **node_p);
+void *segq__sched_node_owner (const segq__sched_node_t *node);
+void segq__sched_node_set_accepting (segq__sched_node_t *node, bool accepting);
+/* First running job on the node (follow ->next), or NULL. */
+segq__sched_job_t *segq__sched_node_running (const segq__sched_node_t *node);
+uint32_t segq__sched_node_cpu_used (const segq__sched_node_t *node);
+/* Memory reserved on the node's GPU `index`. */
+uint64_t segq__sched_node_gpu_used (const segq__sched_node_t *node, uint32_t index);
+
+/* A running job found again: on `node` (reserving its request there, on
+   GPU `gpu` if the node has it), or on no node yet (node NULL: it counts
+   as its user's running work while the broker waits for its worker). */
+void segq__sched_adopt (segq__sched_t *self, segq__sched_job_t *job,
+                        segq__sched_node_t *node, int32_t gpu);
+/* A running job ended (or goes back to the queue): its reservation and
+   its place in its user's running work are freed. */
+void segq__sched_release (segq__sched_t *self, segq__sched_job_t *job);
+
+/* Assign up to max queued jobs to nodes with free capacity, calling fn for
+   each (the job is then running on that node). Returns how many. */
+size_t segq__sched_dispatch (segq__sched_t *self, size_t max, segq__sched_assign_fn *fn, void *arg);
+
+/* Whether any node that runs the job's kind could hold it when idle. */
+bool segq__sched_fits_total (const segq__sched_t *self, const segq__sched_job_t *job);
+/* Whether any node runs the kind at all. */
+bool segq__sched_runs_kind (const segq__sched_t *self, uint16_t kind);
+
+#endif

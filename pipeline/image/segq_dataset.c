@@ -109,7 +109,8 @@ static int scan(const char *dir, int keep, list_t *out, char *err, size_t errlen
     closedir(d);
     if (rc)
         return rc;
-    qsort(out->files, out->count, sizeof(file_t), cmp_file);
+    if (out->count > 1)
+        qsort(out->files, out->count, sizeof(file_t), cmp_file);
     for (size_t i = 1; i < out->count; i++)
         if (strcmp(out->files[i - 1].name, out->files[i].name) == 0)
             return segq__image_fail(err, errlen, SEGQ_IMAGE_EDATASET,

@@ -33,6 +33,7 @@ static void on_error(j_common_ptr cinfo)
     case JERR_BAD_PRECISION:
     case JERR_CONVERSION_NOTIMPL: ctx->code = SEGQ_IMAGE_EUNSUPPORTED; break;
     case JERR_OUT_OF_MEMORY: ctx->code = SEGQ_IMAGE_ENOMEM; break;
+    case JERR_IMAGE_TOO_BIG: ctx->code = SEGQ_IMAGE_ETOOBIG; break;
     default: ctx->code = SEGQ_IMAGE_ECORRUPT;
     }
     longjmp(ctx->jmp, 1);
@@ -126,6 +127,7 @@ int segq__image_read_jpeg(const unsigned char *buf, size_t len, const char *name
     if (ctx.code) { /* came back by longjmp: the library's message */
         const char *what = rc == SEGQ_IMAGE_ETRUNCATED ? "truncated JPEG"
                            : rc == SEGQ_IMAGE_EEMPTY   ? "empty JPEG"
+                           : rc == SEGQ_IMAGE_ETOOBIG  ? "JPEG too large"
                            : rc == SEGQ_IMAGE_ECORRUPT ? "corrupt JPEG"
                                                        : "JPEG";
         segq__image_fail(err, errlen, rc, "%s: %s: %s", name, what, ctx.msg);

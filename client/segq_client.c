@@ -396,7 +396,7 @@ s_fill_submit_reply (segq_client_t *self, segq_msg_t *msg, segq_submit_reply_t *
         return;
     }
     reply->code = s_error_reply (self, msg);
-    snprintf (reply->message, sizeof reply->message, "%s", self->error);
+    snprintf (reply->message, sizeof reply->message, "%.*s", (int) sizeof reply->message - 1, self->error);
 }
 
 int

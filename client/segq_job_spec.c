@@ -85,9 +85,9 @@ segq_job_spec_param (segq_job_spec_t *self, const char *name, const char *text,
         for (size_t i = 0; i < self->kind_spec->n_params && used < sizeof names; i++)
             used += (size_t) snprintf (names + used, sizeof names - used, "%s%s", i ? ", " : "",
                                        self->kind_spec->params[i].name);
-        snprintf (err, errlen, "kind '%s' has no parameter '%s' (%s%s; see `segq submit %s --help`)",
+        snprintf (err, errlen, "kind '%s' has no parameter '%s' (%s%s)",
                   self->kind, name, self->kind_spec->n_params ? "its parameters: " : "it takes none",
-                  names, self->kind);
+                  names);
         return SEGQ_EINVAL;
     }
     segq_value_t value = { 0 };

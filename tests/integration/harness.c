@@ -1,0 +1,472 @@
+/*  harness.c: start, signal and clean up real segq processes for tests. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SEGQ_BINARY_DIR
+#define SEGQ_BINARY_DIR "."
+#endif
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+s_sleep_ms (int ms)
+{
+    struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
+    while (nanosleep (&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+const char *
+harness_binary (const char *name)
+{
+    static char paths[4][1024];
+    static int next;
+    const char *bin = getenv ("SEGQ_BINARY_DIR");
+    if (!bin || !*bin)
+        bin = SEGQ_BINARY_DIR;
+    static const char *subdirs[] = { "broker", "worker", "client", "bin", "." };
+    char *path = paths[next++ % 4];
+    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
+        snprintf (path, sizeof paths[0], "%s/%s/%s", bin, subdirs[i], name);
+        if (access (path, X_OK) == 0)
+            return path;
+    }
+    fprintf (stderr, "harness: binary '%s' not found under %s (build it, or set SEGQ_BINARY_DIR)\n",
+             name, bin);
+    abort ();
+}
+
+harness_t *
+harness_new (const char *name)
+{
+    harness_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    const char *tmp = getenv ("TMPDIR");
+    snprintf (self->dir, sizeof self->dir, "%s/segq-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+    if (!mkdtemp (self->dir)) {
+        fprintf (stderr, "harness: cannot create %s: %s\n", self->dir, strerror (errno));
+        free (self);
+        return NULL;
+    }
+    snprintf (self->data_dir, sizeof self->data_dir, "%s/broker", self->dir);
+    snprintf (self->journal, sizeof self->journal, "%s/journal", self->dir);
+    snprintf (self->broker_log, sizeof self->broker_log, "%s/segqd.log", self->dir);
+    self->heartbeat_ms = 200;
+    self->expiry_ms = 1000;
+    if (getenv ("SEGQ_KEEP_TMP"))
+        fprintf (stderr, "harness: %s\n", self->dir);
+    return self;
+}
+
+static void
+s_reap (pid_t *pid)
+{
+    if (*pid <= 0)
+        return;
+    kill (*pid, SIGKILL);
+    while (waitpid (*pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    *pid = 0;
+}
+
+static int
+s_rm (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    remove (path);  /* best effort: keep removing the rest */
+    return 0;
+}
+
+void
+harness_destroy (harness_t **self_p)
+{
+    harness_t *self = *self_p;
+    if (!self)
+        return;
+    for (int i = 0; i < self->n_workers; i++)
+        s_reap (&self->workers[i].pid);
+    s_reap (&self->broker);
+    if (!getenv ("SEGQ_KEEP_TMP"))
+        nftw (self->dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+    free (self);
+    *self_p = NULL;
+}
+
+/* fork + exec with stdout/stderr appended to `log` and extra environment
+   "NAME=VALUE" entries (NULL-terminated, or NULL). */
+static pid_t
+s_spawn (const char *const *argv, const char *log, const char *const *env)
+{
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    if (pid != 0)
+        return pid;
+    /* Die with the test, even when it is killed for its timeout. */
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid () != parent)
+        _exit (127);
+    setpgid (0, 0);     /* the test's own signals (Ctrl-C) are not ours */
+    int fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        dup2 (fd, STDOUT_FILENO);
+        dup2 (fd, STDERR_FILENO);
+    }
+    int null = open ("/dev/null", O_RDONLY);
+    if (null >= 0)
+        dup2 (null, STDIN_FILENO);
+    for (size_t i = 0; env && env[i]; i++)
+        putenv ((char *) env[i]);
+    execv (argv[0], (char *const *) argv);
+    fprintf (stderr, "harness: cannot exec %s: %s\n", argv[0], strerror (errno));
+    _exit (127);
+}
+
+/* Wait for `path` to hold a complete line; copy it (without newline) to
+   out. Fails early if `pid` exits. */
+static int
+s_wait_ready (const char *path, pid_t *pid, int timeout_ms, char *out, size_t outlen)
+{
+    int64_t deadline = s_now_ms () + timeout_ms;
+    while (s_now_ms () < deadline) {
+        FILE *f = fopen (path, "r");
+        if (f) {
+            char line[512];
+            bool ok = fgets (line, sizeof line, f) && strchr (line, '\n');
+            fclose (f);
+            if (ok) {
+                line[strcspn (line, "\n")] = 0;
+                if (out)
+                    snprintf (out, outlen, "%s", line);
+                return 0;
+            }
+        }
+        int status;
+        if (waitpid (*pid, &status, WNOHANG) == *pid) {
+            *pid = 0;
+            return -1;
+        }
+        s_sleep_ms (10);
+    }
+    return -1;
+}
+
+int
+harness_start_broker (harness_t *self, const char *const *extra)
+{
+    char ready[600], hb[16], exp[16];
+    snprintf (ready, sizeof ready, "%s/segqd.ready", self->dir);
+    snprintf (hb, sizeof hb, "%d", self->heartbeat_ms);
+    snprintf (exp, sizeof exp, "%d", self->expiry_ms);
+    mkdir (self->data_dir, 0700);
+    bool restart = self->endpoint[0] != 0;
+    /* A restart must come back on the same port so that workers find it;
+       the port may still be held for a moment by the killed process. */
+    for (int tries = 0; tries < (restart ? 50 : 3); tries++) {
+        unlink (ready);
+        const char *argv[48] = { harness_binary ("segqd"), "--bind",
+                                 restart ? self->endpoint : "tcp://127.0.0.1:*", "--data-dir",
+                                 self->data_dir, "--ready-file", ready, "--heartbeat-ms", hb,
+                                 "--expiry-ms", exp };
+        size_t n = 11;
+        for (size_t i = 0; extra && extra[i] && n < 47; i++)
+            argv[n++] = extra[i];
+        self->broker = s_spawn (argv, self->broker_log, NULL);
+        if (self->broker < 0)
+            return -1;
+        char endpoint[256];
+        if (s_wait_ready (ready, &self->broker, 15000, endpoint, sizeof endpoint) == 0) {
+            if (!restart)
+                snprintf (self->endpoint, sizeof self->endpoint, "%s", endpoint);
+            return 0;
+        }
+        s_reap (&self->broker);
+        s_sleep_ms (100);
+    }
+    fprintf (stderr, "harness: segqd did not become ready (log: %s)\n", self->broker_log);
+    harness_dump_logs (self);
+    return -1;
+}
+
+void
+harness_signal_broker (harness_t *self, int sig)
+{
+    if (self->broker <= 0)
+        return;
+    kill (self->broker, sig);
+    if (sig == SIGKILL)
+        s_reap (&self->broker);
+    else if (sig == SIGTERM || sig == SIGINT) {
+        int64_t deadline = s_now_ms () + 10000;
+        while (s_now_ms () < deadline && waitpid (self->broker, NULL, WNOHANG) == 0)
+            s_sleep_ms (10);
+        s_reap (&self->broker);
+    }
+}
+
+int
+harness_start_worker (harness_t *self, const char *node, int cpu_slots, const char *const *extra)
+{
+    if (self->n_workers >= H_MAX_WORKERS)
+        return -1;
+    int index = self->n_workers++;
+    h_worker_t *w = &self->workers[index];
+    snprintf (w->node, sizeof w->node, "%s", node);
+    snprintf (w->log, sizeof w->log, "%s/worker-%s.log", self->dir, node);
+    snprintf (w->ready, sizeof w->ready, "%s/worker-%s.ready", self->dir, node);
+    snprintf (w->work_dir, sizeof w->work_dir, "%s/work-%s", self->dir, node);
+    snprintf (w->cache_dir, sizeof w->cache_dir, "%s/cache-%s", self->dir, node);
+    mkdir (w->work_dir, 0700);
+    mkdir (w->cache_dir, 0700);
+    unlink (w->ready);
+    char slots[16];
+    snprintf (slots, sizeof slots, "%d", cpu_slots);
+    const char *argv[48] = { harness_binary ("segq-worker"), "--broker", self->endpoint, "--node", node,
+                             "--cpu-slots", slots, "--work-dir", w->work_dir, "--cache-dir",
+                             w->cache_dir, "--ready-file", w->ready, "--kill-grace-ms", "1000" };
+    size_t n = 15;
+    for (size_t i = 0; extra && extra[i] && n < 47; i++)
+        argv[n++] = extra[i];
+    /* putenv keeps the pointer: static storage per worker slot. */
+    static char journal_env[H_MAX_WORKERS][600];
+    snprintf (journal_env[index], sizeof journal_env[0], "SEGQ_TEST_JOURNAL=%s", self->journal);
+    const char *env[] = { journal_env[index], NULL };
+    w->pid = s_spawn (argv, w->log, env);
+    if (w->pid < 0 || s_wait_ready (w->ready, &w->pid, 15000, NULL, 0) != 0) {
+        fprintf (stderr, "harness: worker %s did not register (log: %s)\n", node, w->log);
+        harness_dump_logs (self);
+        return -1;
+    }
+    return index;
+}
+
+void
+harness_signal_worker (harness_t *self, int index, int sig)
+{
+    h_worker_t *w = &self->workers[index];
+    if (w->pid <= 0)
+        return;
+    kill (w->pid, sig);
+    if (sig == SIGKILL)
+        s_reap (&w->pid);
+}
+
+bool
+harness_worker_alive (harness_t *self, int index)
+{
+    h_worker_t *w = &self->workers[index];
+    if (w->pid <= 0)
+        return false;
+    if (waitpid (w->pid, NULL, WNOHANG) == w->pid) {
+        w->pid = 0;
+        return false;
+    }
+    return true;
+}
+
+segq_client_t *
+harness_client (harness_t *self, int timeout_ms)
+{
+    segq_client_options_t options = { .broker = self->endpoint, .user = "tester",
+                                      .timeout_ms = timeout_ms ? timeout_ms : 5000 };
+    segq_client_t *client = NULL;
+    char err[512];
+    if (segq_client_connect (&options, &client, err, sizeof err) < 0)
+        fprintf (stderr, "harness: %s\n", err);
+    return client;
+}
+
+static void
+s_read_all (int fd, char *buf, size_t len)
+{
+    size_t used = 0;
+    char scratch[4096];
+    for (;;) {
+        char *dst = used + 1 < len ? buf + used : scratch;
+        size_t room = used + 1 < len ? len - 1 - used : sizeof scratch;
+        ssize_t n = read (fd, dst, room);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (dst != scratch)
+            used += (size_t) n;
+    }
+    if (len)
+        buf[used < len ? used : len - 1] = 0;
+}
+
+int
+harness_cli (harness_t *self, char *out, size_t outlen, char *err, size_t errlen,
+             const char *const *args)
+{
+    char out_path[600], err_path[600];
+    snprintf (out_path, sizeof out_path, "%s/cli.out", self->dir);
+    snprintf (err_path, sizeof err_path, "%s/cli.err", self->dir);
+    const char *argv[64] = { harness_binary ("segq"), "--broker", self->endpoint };
+    size_t n = 3;
+    for (size_t i = 0; args[i] && n < 63; i++)
+        argv[n++] = args[i];
+    pid_t pid = fork ();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        int o = open (out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open (err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0)
+            _exit (127);
+        dup2 (o, STDOUT_FILENO);
+        dup2 (e, STDERR_FILENO);
+        execv (argv[0], (char *const *) argv);
+        _exit (127);
+    }
+    int status;
+    while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    int fd = open (out_path, O_RDONLY);
+    if (fd >= 0) {
+        s_read_all (fd, out, outlen);
+        close (fd);
+    }
+    fd = open (err_path, O_RDONLY);
+    if (fd >= 0) {
+        s_read_all (fd, err, errlen);
+        close (fd);
+    }
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+int
+harness_wait_state (segq_client_t *client, const char *job, segq_job_state_t state, int timeout_ms)
+{
+    int64_t deadline = s_now_ms () + timeout_ms;
+    do {
+        segq_job_info_t info;
+        int rc = segq_client_job (client, job, false, &info);
+        if (rc < 0 && rc != SEGQ_ETIMEOUT && rc != SEGQ_EUNAVAIL)
+            return rc;
+        segq_job_state_t now = rc == 0 ? info.state : 0;
+        if (rc == 0)
+            segq_job_info_clear (&info);
+        if (now == state)
+            return 0;
+        s_sleep_ms (20);
+    } while (s_now_ms () < deadline);
+    return SEGQ_ETIMEOUT;
+}
+
+int
+harness_wait_final (segq_client_t *client, const char *job, int timeout_ms, segq_job_info_t *info)
+{
+    int64_t deadline = s_now_ms () + timeout_ms;
+    memset (info, 0, sizeof *info);
+    do {
+        int rc = segq_client_job (client, job, false, info);
+        if (rc < 0 && rc != SEGQ_ETIMEOUT && rc != SEGQ_EUNAVAIL)
+            return rc;
+        if (rc == 0 && segq_job_state_final (info->state))
+            return 0;
+        if (rc == 0)
+            segq_job_info_clear (info);
+        s_sleep_ms (20);
+    } while (s_now_ms () < deadline);
+    return SEGQ_ETIMEOUT;
+}
+
+h_journal_entry_t *
+harness_journal (harness_t *self, size_t *n)
+{
+    *n = 0;
+    FILE *f = fopen (self->journal, "r");
+    if (!f)
+        return NULL;
+    size_t cap = 0;
+    h_journal_entry_t *entries = NULL;
+    char line[256];
+    while (fgets (line, sizeof line, f)) {
+        h_journal_entry_t e;
+        char fmt[32];
+        snprintf (fmt, sizeof fmt, "%%%ds %%u", SEGQ_JOB_ID_MAX - 1);
+        if (sscanf (line, fmt, e.job, &e.attempt) != 2)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 256;
+            h_journal_entry_t *grown = realloc (entries, cap * sizeof *entries);
+            if (!grown)
+                break;
+            entries = grown;
+        }
+        entries[(*n)++] = e;
+    }
+    fclose (f);
+    return entries;
+}
+
+static void
+s_tail (const char *path, size_t bytes)
+{
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return;
+    fseek (f, 0, SEEK_END);
+    long size = ftell (f);
+    fseek (f, size > (long) bytes ? size - (long) bytes : 0, SEEK_SET);
+    fprintf (stderr, "---- %s (last %zu bytes) ----\n", path, bytes);
+    char buf[4096];
+    size_t n;
+    while ((n = fread (buf, 1, sizeof buf, f)) > 0)
+        fwrite (buf, 1, n, stderr);
+    fclose (f);
+}
+
+void
+harness_dump_logs (harness_t *self)
+{
+    s_tail (self->broker_log, 3000);
+    for (int i = 0; i < self->n_workers; i++)
+        s_tail (self->workers[i].log, 2000);
+}
+
+int
+harness_write_random_file (const char *path, size_t size, unsigned seed)
+{
+    FILE *f = fopen (path, "wb");
+    if (!f)
+        return -1;
+    uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
+    uint64_t buf[8192];
+    size_t left = size;
+    while (left > 0) {
+        for (size_t i = 0; i < 8192; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf[i] = x;
+        }
+        size_t n = left < sizeof buf ? left : sizeof buf;
+        if (fwrite (buf, 1, n, f) != n) {
+            fclose (f);
+            return -1;
+        }
+        left -= n;
+    }
+    return fclose (f) == 0 ? 0 : -1;
+}

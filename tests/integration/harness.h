@@ -1,0 +1,109 @@
+/*  harness.h: real segqd / segq-worker processes for integration tests.
+
+    Each harness owns a temporary directory (broker data dir, worker work
+    and cache dirs, the exactly-once journal, every process's log) and the
+    processes it started. harness_destroy kills them all (SIGKILL, then
+    waits) and removes the directory; children also get PDEATHSIG so a test
+    killed by its timeout leaves nothing running. Set SEGQ_KEEP_TMP=1 to
+    keep the directory for a post-mortem (its path is printed).
+
+    Binaries are found under $SEGQ_BINARY_DIR (else the SEGQ_BINARY_DIR
+    compile definition) in the build tree's broker/, worker/ and client/.
+*/
+#ifndef SEGQ_HARNESS_H
+#define SEGQ_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "segq_client.h"
+
+#define H_MAX_WORKERS 8
+
+typedef struct {
+    pid_t pid;
+    char node[64];
+    char log[512];
+    char ready[512];
+    char work_dir[512];
+    char cache_dir[512];
+} h_worker_t;
+
+typedef struct {
+    char dir[256];              /* the temporary root */
+    char data_dir[512];         /* broker's */
+    char journal[512];          /* SEGQ_TEST_JOURNAL of the workers */
+    char endpoint[256];         /* tcp://127.0.0.1:PORT once the broker is up */
+    char broker_log[512];
+    pid_t broker;
+    int heartbeat_ms;           /* passed to segqd; default 200 */
+    int expiry_ms;              /* default 1000 */
+    h_worker_t workers[H_MAX_WORKERS];
+    int n_workers;
+} harness_t;
+
+/* NULL (and a message on stderr) if the temp dir cannot be made. */
+harness_t *harness_new (const char *name);
+void harness_destroy (harness_t **self_p);
+
+/* Path of a built binary ("segqd", "segq-worker", "segq"); aborts the test
+   if it is not there. */
+const char *harness_binary (const char *name);
+
+/* Start segqd on an ephemeral port (first time) or on the endpoint it had
+   (after a kill: workers must find it again), wait for its ready file.
+   extra: NULL-terminated extra arguments, or NULL. 0 or -1. */
+int harness_start_broker (harness_t *self, const char *const *extra);
+/* Send sig to the broker; on SIGKILL/SIGTERM also reap it. */
+void harness_signal_broker (harness_t *self, int sig);
+
+/* Start a worker named `node` with `cpu_slots` slots; waits until it has
+   registered (its ready file). Returns its index or -1. */
+int harness_start_worker (harness_t *self, const char *node, int cpu_slots, const char *const *extra);
+void harness_signal_worker (harness_t *self, int index, int sig);
+/* Is the process still running (not reaped)? */
+bool harness_worker_alive (harness_t *self, int index);
+
+/* A libsegq client connected to the broker (timeout_ms 0: 5 s). */
+segq_client_t *harness_client (harness_t *self, int timeout_ms);
+
+/* Run the segq CLI with --broker set; argv NULL-terminated (without
+   "segq"). stdout and stderr captured (truncated to their sizes).
+   Returns the exit status, or -1 if it could not run / was killed. */
+int harness_cli (harness_t *self, char *out, size_t outlen, char *err, size_t errlen,
+                 const char *const *argv);
+
+/* Poll until job is final or timeout_ms passes; fills info (cleared by
+   the caller). Returns 0, or a negative segq error / SEGQ_ETIMEOUT. */
+int harness_wait_final (segq_client_t *client, const char *job, int timeout_ms,
+                        segq_job_info_t *info);
+
+/* Poll until the job is in `state` (0 or SEGQ_ETIMEOUT). */
+int harness_wait_state (segq_client_t *client, const char *job, segq_job_state_t state,
+                        int timeout_ms);
+
+typedef struct {
+    char job[SEGQ_JOB_ID_MAX];
+    unsigned attempt;
+} h_journal_entry_t;
+
+/* The journal's entries (malloc'ed, *n set; NULL and 0 if empty). */
+h_journal_entry_t *harness_journal (harness_t *self, size_t *n);
+
+/* Print the tail of every process log to stderr (for failing tests). */
+void harness_dump_logs (harness_t *self);
+
+/* A file of `size` pseudo-random bytes (seeded), for artifact tests. */
+int harness_write_random_file (const char *path, size_t size, unsigned seed);
+
+/* cr_assert that first shows the processes' logs: a failure here is
+   usually explained by what segqd or a worker said. */
+#define H_ASSERT(h, cond, ...) \
+    do { \
+        if (!(cond)) { \
+            harness_dump_logs (h); \
+            cr_assert_fail (__VA_ARGS__); \
+        } \
+    } while (0)
+
+#endif

@@ -1,0 +1,14 @@
+# Multi-process integration tests: real segqd and segq-worker processes on
+# loopback, killed for real. They run the binaries of this build tree.
+if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
+  foreach(t queue faults)
+    segq_add_test(NAME test_integration_${t}
+      SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c ${CMAKE_CURRENT_LIST_DIR}/harness.c
+      LIBS segq_client PkgConfig::JANSSON
+      TIMEOUT 600)
+    target_include_directories(test_integration_${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+    add_dependencies(test_integration_${t} segqd segq-worker segq-testkind segq)
+  endforeach()
+else()
+  message(WARNING "integration tests skipped: segqd / segq-worker targets missing")
+endif()

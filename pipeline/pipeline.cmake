@@ -1,20 +1,6 @@
 # SinGAN-Seg over the torch shim: library segq_pipeline and segq-run.
 # Included from pipeline/CMakeLists.txt when SEGQ_WITH_TORCH.
 
-# sha256 of source images (checkpoint metadata, manifests): proto's
-# libc-only implementation, from segq_core when the queue is built, else
-# compiled here (a GPU node may build only pipeline/ and segq-run).
-if(TARGET segq_core)
-  set(SEGQ_PIPELINE_SHA256 segq_core)
-elseif(NOT EXISTS ${PROJECT_SOURCE_DIR}/proto/segq_sha256.c)
-  message(WARNING "proto/segq_sha256.c missing: segq_pipeline and segq-run not built")
-  return()
-else()
-  add_library(segq_pipeline_sha256 STATIC ${PROJECT_SOURCE_DIR}/proto/segq_sha256.c)
-  target_include_directories(segq_pipeline_sha256 PUBLIC ${PROJECT_SOURCE_DIR}/proto)
-  set(SEGQ_PIPELINE_SHA256 segq_pipeline_sha256)
-endif()
-
 add_library(segq_pipeline STATIC
   ${CMAKE_CURRENT_LIST_DIR}/pyramid.c
   ${CMAKE_CURRENT_LIST_DIR}/progress.c
@@ -30,7 +16,7 @@ add_library(segq_pipeline STATIC
 target_include_directories(segq_pipeline PUBLIC ${CMAKE_CURRENT_LIST_DIR}
                                                 ${PROJECT_SOURCE_DIR}/proto)
 target_link_libraries(segq_pipeline PUBLIC segq_torch segq_image segq_safetensors
-                      ${SEGQ_PIPELINE_SHA256} PkgConfig::JANSSON m)
+                      segq_core PkgConfig::JANSSON m)
 
 add_executable(segq-run ${CMAKE_CURRENT_LIST_DIR}/segq_run.c)
 target_link_libraries(segq-run PRIVATE segq_pipeline)

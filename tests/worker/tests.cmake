@@ -1,0 +1,14 @@
+# tests/worker: the worker's pieces (unit) and the daemon against a scripted
+# broker. Paths from CMAKE_CURRENT_LIST_DIR so the list works wherever it is
+# included from.
+set(SEGQ_WORKER_TESTS ${CMAKE_CURRENT_LIST_DIR})
+
+segq_add_test(NAME test_worker_progress SOURCES ${SEGQ_WORKER_TESTS}/test_progress.c
+              LIBS segq_worker TIMEOUT 60)
+segq_add_test(NAME test_worker_cache SOURCES ${SEGQ_WORKER_TESTS}/test_cache.c
+              LIBS segq_worker TIMEOUT 60)
+segq_add_test(NAME test_worker_job_runner SOURCES ${SEGQ_WORKER_TESTS}/test_job_runner.c
+              LIBS segq_worker TIMEOUT 120)
+target_compile_definitions(test_worker_job_runner PRIVATE
+  SEGQ_TESTKIND="$<TARGET_FILE:segq-testkind>")
+add_dependencies(test_worker_job_runner segq-testkind)

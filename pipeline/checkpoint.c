@@ -24,7 +24,7 @@ void segq__ckpt_meta_free(segq_ckpt_meta_t *meta)
     memset(meta, 0, sizeof *meta);
 }
 
-static int add_tensor(segq_st_writer_t *w, const char *name, segq_tensor *t, char *err,
+int segq__st_add_tensor(segq_st_writer_t *w, const char *name, segq_tensor *t, char *err,
                       size_t errlen)
 {
     segq_tensor *c = segq_cpu_contiguous(t);
@@ -52,7 +52,7 @@ static int add_net(segq_st_writer_t *w, const char *prefix, int n, segq_net_t *n
     for (int i = 0; i < count; i++) {
         char key[96];
         snprintf(key, sizeof key, "%s.%d.%s", prefix, n, names[i]);
-        int rc = add_tensor(w, key, t[i], err, errlen);
+        int rc = segq__st_add_tensor(w, key, t[i], err, errlen);
         if (rc)
             return rc;
     }
@@ -90,7 +90,7 @@ int segq__ckpt_save(segq_model_t *m, const segq_ckpt_meta_t *meta, int with_d, c
             rc = add_net(w, "D", n, m->D[n], err, errlen);
         snprintf(key, sizeof key, "z_opt.%d", n);
         if (rc == 0)
-            rc = add_tensor(w, key, m->z_opt[n], err, errlen);
+            rc = segq__st_add_tensor(w, key, m->z_opt[n], err, errlen);
     }
     if (rc == 0 && m->trained > 0) {
         int64_t shape[1] = {m->trained};

@@ -121,6 +121,10 @@ typedef struct {
     int64_t nfc, nfc_max;
 } segq_ckpt_meta_t;
 
+/* Adds a copy of t (any device) to a safetensors writer under name. */
+struct segq_st_writer_t;
+int segq__st_add_tensor(struct segq_st_writer_t *w, const char *name, segq_tensor *t, char *err,
+                        size_t errlen);
 void segq__ckpt_meta_free(segq_ckpt_meta_t *meta);
 int segq__ckpt_save(segq_model_t *m, const segq_ckpt_meta_t *meta, int with_d, const char *path,
                     char *err, size_t errlen);

@@ -920,9 +920,10 @@ segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, double
     }
     char reason [320];
     snprintf (reason, sizeof reason, "cancelled by %s", user);
-    if (job->state != SEGQ_JOB_RUNNING) {
+    /* not running, or running but its worker is not here to be told:
+       cancelled now (a worker that comes back with it is told to drop it) */
+    if (job->state != SEGQ_JOB_RUNNING || !job->sched.node)
         return s_final (self, job, SEGQ_JOB_CANCELLED, reason, -1, 0, now);
-    }
     if (!job->cancel) {
         int rc = segq__job_store_begin (self->store);
         if (rc == 0)
@@ -934,6 +935,30 @@ segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, double
     }
     *abort_out = true;
     return 0;
+}
+
+size_t
+segq__jobs_orphans (segq__jobs_t *self, segq__job_t ***list_out)
+{
+    *list_out = self->orphans;
+    return self->n_orphans;
+}
+
+int
+segq__jobs_lose_orphans_of (segq__jobs_t *self, const char *node, double now)
+{
+    int rc = 0;
+    for (size_t i = 0; i < self->n_orphans && rc == 0; ) {
+        segq__job_t *job = self->orphans [i];
+        if (strcmp (job->orphan_node, node) != 0) {
+            i++;
+            continue;
+        }
+        char why [300];
+        snprintf (why, sizeof why, "worker %s came back without it", node);
+        rc = segq__jobs_lost (self, job, why, now);     /* removes it from the list */
+    }
+    return rc;
 }
 
 int

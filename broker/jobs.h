@@ -86,6 +86,11 @@ int segq__jobs_lost (segq__jobs_t *self, segq__job_t *job, const char *why, doub
    caller tells the worker (*abort true). Final jobs: 0, nothing done. */
 int segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, double now,
                        bool *abort_out, char *err, size_t errlen);
+/* Running jobs still waiting for their worker since a restart. */
+size_t segq__jobs_orphans (segq__jobs_t *self, segq__job_t ***list_out);
+/* The worker `node` registered again: its orphans it did not claim are
+   requeued (or failed after max attempts). */
+int segq__jobs_lose_orphans_of (segq__jobs_t *self, const char *node, double now);
 /* Requeues orphans whose worker did not come back in time. */
 int segq__jobs_expire_orphans (segq__jobs_t *self, double now);
 

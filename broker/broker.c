@@ -1,0 +1,1596 @@
+/*  broker.c: segqd's reactor. One ROUTER socket, one zloop, one thread.
+
+    A loop turn: drain up to TURN_MAX messages from the socket, handle each
+    (writes go into the turn's transaction, replies into the outbox), hand
+    queued jobs to free capacity, commit, then send the outbox. If the
+    commit (or any write) fails, the turn is rolled back, the replies that
+    promised durability become errors or are dropped (workers resend), and
+    the in-memory state is rebuilt from the database, so memory never
+    claims what the disk does not hold.
+*/
+#include "segq_broker.h"
+#include "artifact_store.h"
+#include "job_log.h"
+#include "job_store.h"
+#include "jobs.h"
+#include "scheduler.h"
+#include "segq_proto.h"
+#include "u64map.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TURN_MAX        4096    /* messages handled per loop turn */
+#define DISPATCH_MAX    8192    /* assignments per loop turn */
+#define INPROC_WINDOW   1024    /* in-process jobs in flight per worker */
+#define DEFAULT_CREDIT  8       /* chunks a sender may have in flight */
+#define STATUS_PAGE     100
+#define STATUS_PAGE_MAX 500
+#define PEER_HEX        64
+
+typedef struct worker {
+    char *node;
+    zframe_t *peer;             /* routing id, NULL once gone */
+    char peer_hex [PEER_HEX];
+    segq__sched_node_t *sched_node;     /* NULL once gone */
+    segq_worker_state_t state;
+    int64_t last_seen_mono;     /* ms */
+    double last_seen;           /* unix seconds, for display */
+    uint32_t cpu_slots;
+    segq_gpu_t *gpus;           size_t n_gpus;
+    char **kinds;               size_t n_kinds;
+    uint64_t kinds_mask;
+} worker_t;
+
+typedef enum { XFER_PUT, XFER_GET } xfer_kind_t;
+
+typedef struct {
+    uint64_t id;
+    xfer_kind_t kind;
+    char peer_hex [PEER_HEX];
+    zframe_t *peer;
+    uint64_t req_id;
+    int64_t last_mono;
+    char *name;
+    segq__upload_t *upload;     /* PUT */
+    segq__download_t *download; /* GET */
+    uint64_t offset;            /* GET: next byte to send */
+    uint32_t credit;            /* GET: chunks the receiver accepts now */
+} transfer_t;
+
+typedef struct {
+    zframe_t *peer;
+    segq_msg_t *msg;
+    bool durable;               /* only true if the turn's commit succeeds */
+} outgoing_t;
+
+struct segq_broker {
+    segq_broker_config_t config;
+    char *data_dir;
+    char endpoint [256];
+    zsock_t *router;
+    zloop_t *loop;
+    segq__job_store_t *store;
+    segq__artifact_store_t *artifacts;
+    segq__job_log_t *logs;
+    segq__sched_t *sched;
+    segq__jobs_t *jobs;
+    zhashx_t *by_peer;          /* peer hex -> worker_t (not owned) */
+    zhashx_t *by_node;          /* node -> worker_t (owned) */
+    segq__u64map_t *transfers;  /* id -> transfer_t */
+    uint64_t next_transfer;
+    outgoing_t *outbox;
+    size_t n_out, cap_out;
+    bool broken;                /* a write failed this turn: roll back */
+    int broken_code;
+};
+
+/* ---- time and logging ---- */
+
+static double
+s_now (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+s_log (segq_broker_t *self, int level, const char *peer, const char *format, ...)
+{
+    if (level > self->config.verbose)
+        return;
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r (&ts.tv_sec, &tm);
+    char when [32];
+    strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    char text [2048];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    fprintf (stderr, "%s.%03ldZ segqd: %s%s%s%s\n", when, ts.tv_nsec / 1000000,
+             peer ? "peer " : "", peer ? peer : "", peer ? ": " : "", text);
+}
+
+static void
+s_peer_hex (zframe_t *peer, char out [PEER_HEX])
+{
+    static const char hex [] = "0123456789abcdef";
+    size_t size = zframe_size (peer);
+    const uint8_t *data = zframe_data (peer);
+    size_t n = 0;
+    for (size_t i = 0; i < size && n + 2 < PEER_HEX; i++) {
+        out [n++] = hex [data [i] >> 4];
+        out [n++] = hex [data [i] & 15];
+    }
+    out [n] = 0;
+}
+
+/* ---- outbox ---- */
+
+static void
+s_send (segq_broker_t *self, zframe_t *peer, segq_msg_t *msg, bool durable)
+{
+    if (!msg)
+        return;
+    if (self->n_out == self->cap_out) {
+        size_t capacity = self->cap_out ? self->cap_out * 2 : 256;
+        outgoing_t *grown = realloc (self->outbox, capacity * sizeof *grown);
+        if (!grown) {
+            s_log (self, 0, NULL, "out of memory queueing a %s: dropped",
+                   segq_msg_type_name (msg->type));
+            segq_msg_destroy (&msg);
+            return;
+        }
+        self->outbox = grown;
+        self->cap_out = capacity;
+    }
+    outgoing_t *out = &self->outbox [self->n_out++];
+    out->peer = zframe_dup (peer);
+    out->msg = msg;
+    out->durable = durable;
+}
+
+static void
+s_error (segq_broker_t *self, zframe_t *peer, uint64_t req_id, int code, const char *format, ...)
+{
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_ERROR);
+    if (!msg)
+        return;
+    char text [1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    msg->u.error.req_id = req_id;
+    msg->u.error.code = code;
+    msg->u.error.message = strdup (text);
+    if (code == SEGQ_EVERSION && (msg->u.error.versions = calloc (1, sizeof (uint32_t)))) {
+        msg->u.error.versions [0] = SEGQ_PROTO_VERSION;
+        msg->u.error.n_versions = 1;
+    }
+    s_send (self, peer, msg, false);
+}
+
+/* A write failed: the whole turn is rolled back at its end. */
+static void
+s_broken (segq_broker_t *self, int code, const char *what)
+{
+    if (!self->broken)
+        s_log (self, 0, NULL, "%s failed (%s): rolling back this turn", what, segq_strerror (code));
+    self->broken = true;
+    if (!self->broken_code)
+        self->broken_code = code;
+}
+
+static bool
+s_store_error (int rc)
+{
+    return rc == SEGQ_EIO || rc == SEGQ_ENOSPC || rc == SEGQ_ENOMEM || rc == SEGQ_EINTERNAL
+        || rc == SEGQ_ESTATE;
+}
+
+/* The request id of a reply, so a failed turn can answer ERROR instead. */
+static uint64_t
+s_reply_req_id (const segq_msg_t *msg)
+{
+    switch (msg->type) {
+        case SEGQ_MSG_SUBMITTED:    return msg->u.submitted.req_id;
+        case SEGQ_MSG_CANCEL_REPLY: return msg->u.cancel_reply.req_id;
+        case SEGQ_MSG_DRAIN_REPLY:  return msg->u.drain_reply.req_id;
+        default:                    return 0;
+    }
+}
+
+static void
+s_flush (segq_broker_t *self, bool committed)
+{
+    for (size_t i = 0; i < self->n_out; i++) {
+        outgoing_t *out = &self->outbox [i];
+        if (out->durable && !committed) {
+            uint64_t req_id = s_reply_req_id (out->msg);
+            segq_msg_destroy (&out->msg);
+            if (req_id) {
+                out->msg = segq_msg_new (SEGQ_MSG_ERROR);
+                if (out->msg) {
+                    out->msg->u.error.req_id = req_id;
+                    out->msg->u.error.code = self->broken_code ? self->broken_code : SEGQ_EIO;
+                    out->msg->u.error.message = strdup (
+                        "the broker could not store this request (see its log; "
+                        "free disk space in its data directory) - nothing was done");
+                }
+            }
+        }
+        if (out->msg && segq_msg_send (&out->msg, self->router, out->peer) != 0)
+            s_log (self, 2, NULL, "send failed");
+        segq_msg_destroy (&out->msg);
+        zframe_destroy (&out->peer);
+    }
+    self->n_out = 0;
+}
+
+/* ---- workers ---- */
+
+static void
+s_worker_destroy (void **item)
+{
+    worker_t *w = *item;
+    if (!w)
+        return;
+    zframe_destroy (&w->peer);
+    for (size_t i = 0; i < w->n_gpus; i++)
+        free (w->gpus [i].name);
+    free (w->gpus);
+    for (size_t i = 0; i < w->n_kinds; i++)
+        free (w->kinds [i]);
+    free (w->kinds);
+    free (w->node);
+    free (w);
+    *item = NULL;
+}
+
+static segq__sched_node_t *
+s_worker_sched_node (segq_broker_t *self, worker_t *w)
+{
+    segq__sched_gpu_t gpus [64];
+    size_t n = w->n_gpus < 64 ? w->n_gpus : 64;
+    for (size_t i = 0; i < n; i++) {
+        gpus [i].index = w->gpus [i].index;
+        gpus [i].mem_total = w->gpus [i].mem_total;
+    }
+    segq__sched_node_t *node = segq__sched_node_new (self->sched, w, w->cpu_slots, gpus, n,
+                                                     w->kinds_mask, INPROC_WINDOW);
+    if (node)
+        segq__sched_node_set_accepting (node, w->state == SEGQ_WORKER_ACTIVE);
+    return node;
+}
+
+/* The worker's running jobs go back to the queue (or fail after max
+   attempts), and it gets no more work. */
+static void
+s_worker_gone (segq_broker_t *self, worker_t *w, const char *why, bool keep)
+{
+    double now = s_now ();
+    if (w->sched_node) {
+        segq__sched_job_t *sj;
+        while ((sj = segq__sched_node_running (w->sched_node))) {
+            int rc = segq__jobs_lost (self->jobs, (segq__job_t *) sj, why, now);
+            if (rc) {
+                s_broken (self, rc, "requeue of a lost worker's job");
+                segq__sched_release (self->sched, sj);
+            }
+        }
+        segq__sched_node_destroy (self->sched, &w->sched_node);
+    }
+    if (w->peer)
+        zhashx_delete (self->by_peer, w->peer_hex);
+    zframe_destroy (&w->peer);
+    w->state = SEGQ_WORKER_LOST;
+    if (!keep)
+        zhashx_delete (self->by_node, w->node);
+}
+
+/* ---- artifacts and transfers ---- */
+
+static void
+s_transfer_destroy (segq_broker_t *self, transfer_t **transfer_p)
+{
+    transfer_t *transfer = *transfer_p;
+    if (!transfer)
+        return;
+    segq__u64map_remove (self->transfers, transfer->id);
+    segq__upload_destroy (&transfer->upload);
+    segq__download_destroy (&transfer->download);
+    zframe_destroy (&transfer->peer);
+    free (transfer->name);
+    free (transfer);
+    *transfer_p = NULL;
+}
+
+static transfer_t *
+s_transfer_new (segq_broker_t *self, xfer_kind_t kind, zframe_t *peer, const char *peer_hex,
+                uint64_t req_id, const char *name)
+{
+    transfer_t *transfer = calloc (1, sizeof *transfer);
+    if (!transfer)
+        return NULL;
+    transfer->id = ++self->next_transfer;
+    transfer->kind = kind;
+    transfer->peer = zframe_dup (peer);
+    snprintf (transfer->peer_hex, sizeof transfer->peer_hex, "%s", peer_hex);
+    transfer->req_id = req_id;
+    transfer->last_mono = zclock_mono ();
+    transfer->name = name ? strdup (name) : NULL;
+    if (!transfer->peer || segq__u64map_put (self->transfers, transfer->id, transfer)) {
+        zframe_destroy (&transfer->peer);
+        free (transfer->name);
+        free (transfer);
+        return NULL;
+    }
+    return transfer;
+}
+
+/* Send GET chunks while the receiver has credit. */
+static void
+s_pump (segq_broker_t *self, transfer_t *transfer)
+{
+    uint64_t size = segq__download_size (transfer->download);
+    while (transfer->credit > 0) {
+        uint64_t left = size - transfer->offset;
+        size_t n = left < self->config.chunk_size ? (size_t) left : self->config.chunk_size;
+        zframe_t *data = zframe_new (NULL, n);
+        int64_t got = data ? segq__download_read (transfer->download, transfer->offset,
+                                                  zframe_data (data), n) : SEGQ_ENOMEM;
+        segq_msg_t *msg = got == (int64_t) n ? segq_msg_new (SEGQ_MSG_CHUNK) : NULL;
+        if (!msg) {
+            zframe_destroy (&data);
+            s_log (self, 0, transfer->peer_hex, "cannot read artifact for transfer %" PRIu64
+                   " at %" PRIu64 ": aborted", transfer->id, transfer->offset);
+            s_error (self, transfer->peer, transfer->req_id, SEGQ_EIO,
+                     "the broker could not read the artifact: transfer %" PRIu64 " aborted",
+                     transfer->id);
+            s_transfer_destroy (self, &transfer);
+            return;
+        }
+        msg->u.chunk.transfer = transfer->id;
+        msg->u.chunk.offset = transfer->offset;
+        msg->u.chunk.last = transfer->offset + n >= size;
+        msg->u.chunk.data = data;
+        transfer->offset += n;
+        transfer->credit--;
+        bool last = msg->u.chunk.last;
+        s_send (self, transfer->peer, msg, false);
+        if (last) {
+            s_transfer_destroy (self, &transfer);
+            return;
+        }
+    }
+}
+
+static void
+s_on_put (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_put_t *put)
+{
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_PUT_READY);
+    if (!reply)
+        return;
+    reply->u.put_ready.req_id = put->req_id;
+    reply->u.put_ready.chunk_size = self->config.chunk_size;
+    uint64_t size;
+    if (segq__artifact_store_has (self->artifacts, put->hash, &size) && size == put->size) {
+        reply->u.put_ready.have = true;
+        s_send (self, peer, reply, false);
+        return;
+    }
+    char err [512];
+    transfer_t *transfer = s_transfer_new (self, XFER_PUT, peer, peer_hex, put->req_id, put->name);
+    if (transfer)
+        transfer->upload = segq__artifact_store_upload (self->artifacts, put->hash, put->size,
+                                                        err, sizeof err);
+    else
+        snprintf (err, sizeof err, "out of memory");
+    if (!transfer || !transfer->upload) {
+        segq_msg_destroy (&reply);
+        s_log (self, 0, peer_hex, "PUT %s refused: %s", put->hash, err);
+        s_error (self, peer, put->req_id, SEGQ_EIO, "upload refused: %s", err);
+        s_transfer_destroy (self, &transfer);
+        return;
+    }
+    reply->u.put_ready.transfer = transfer->id;
+    reply->u.put_ready.credit = DEFAULT_CREDIT;
+    s_send (self, peer, reply, false);
+}
+
+static void
+s_put_done (segq_broker_t *self, transfer_t *transfer, int code, const char *message)
+{
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_PUT_DONE);
+    if (msg) {
+        msg->u.put_done.req_id = transfer->req_id;
+        msg->u.put_done.transfer = transfer->id;
+        msg->u.put_done.code = code;
+        msg->u.put_done.message = message ? strdup (message) : NULL;
+        s_send (self, transfer->peer, msg, false);
+    }
+    s_transfer_destroy (self, &transfer);
+}
+
+static transfer_t *
+s_peer_transfer (segq_broker_t *self, uint64_t id, const char *peer_hex, xfer_kind_t kind)
+{
+    transfer_t *transfer = segq__u64map_get (self->transfers, id);
+    if (!transfer || transfer->kind != kind || strcmp (transfer->peer_hex, peer_hex) != 0)
+        return NULL;
+    transfer->last_mono = zclock_mono ();
+    return transfer;
+}
+
+static void
+s_on_chunk (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_chunk_t *chunk)
+{
+    transfer_t *transfer = s_peer_transfer (self, chunk->transfer, peer_hex, XFER_PUT);
+    if (!transfer) {
+        s_log (self, 1, peer_hex, "CHUNK for unknown transfer %" PRIu64 ": dropped", chunk->transfer);
+        s_error (self, peer, 0, SEGQ_ENOENT, "unknown transfer %" PRIu64 " (expired or finished)",
+                 chunk->transfer);
+        return;
+    }
+    size_t size = chunk->data ? zframe_size (chunk->data) : 0;
+    char err [512];
+    int rc = size > self->config.chunk_size ? SEGQ_ETOOBIG : 0;
+    if (rc)
+        snprintf (err, sizeof err, "chunk of %zu bytes is over the chunk size %u", size,
+                  self->config.chunk_size);
+    else
+        rc = segq__upload_write (transfer->upload, chunk->offset,
+                                 size ? zframe_data (chunk->data) : NULL, size, err, sizeof err);
+    if (rc == 0 && chunk->last)
+        rc = segq__upload_finish (transfer->upload, err, sizeof err);
+    if (rc) {
+        s_log (self, 0, peer_hex, "upload %" PRIu64 " failed: %s", transfer->id, err);
+        s_put_done (self, transfer, rc, err);
+        return;
+    }
+    if (chunk->last) {
+        s_log (self, 2, peer_hex, "stored artifact %s", transfer->name ? transfer->name : "");
+        s_put_done (self, transfer, 0, NULL);
+        return;
+    }
+    segq_msg_t *credit = segq_msg_new (SEGQ_MSG_CREDIT);
+    if (credit) {
+        credit->u.credit.transfer = transfer->id;
+        credit->u.credit.chunks = 1;
+        s_send (self, peer, credit, false);
+    }
+}
+
+static void
+s_on_get (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_get_t *get)
+{
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+    snprintf (hash, sizeof hash, "%s", get->hash);
+    const char *name = get->name;
+    segq_artifact_t output = { 0 };
+    if (get->job) {
+        uint64_t number = segq__job_id_parse (get->job);
+        segq__job_brief_t brief;
+        int rc = number ? segq__job_store_brief (self->store, number, &brief) : SEGQ_ENOENT;
+        if (rc) {
+            s_error (self, peer, get->req_id, rc, "unknown job '%s'", get->job);
+            return;
+        }
+        if (get->user && strcmp (get->user, brief.owner) != 0) {
+            s_error (self, peer, get->req_id, SEGQ_EPERM,
+                     "job %s belongs to %s: only its owner may fetch its outputs", get->job,
+                     brief.owner);
+            return;
+        }
+        rc = get->name ? segq__job_store_output (self->store, number, get->name, &output)
+                       : SEGQ_EINVAL;
+        if (rc) {
+            s_error (self, peer, get->req_id, rc == SEGQ_EINVAL ? rc : SEGQ_ENOENT,
+                     "job %s has no output '%s'", get->job, get->name ? get->name : "");
+            segq_artifact_clear (&output);
+            return;
+        }
+        snprintf (hash, sizeof hash, "%s", output.hash);
+    }
+    char err [512];
+    segq__download_t *download = segq__artifact_store_download (self->artifacts, hash, err,
+                                                                sizeof err);
+    transfer_t *transfer = download ? s_transfer_new (self, XFER_GET, peer, peer_hex,
+                                                      get->req_id, name) : NULL;
+    segq_msg_t *reply = transfer ? segq_msg_new (SEGQ_MSG_GET_READY) : NULL;
+    if (!reply) {
+        s_error (self, peer, get->req_id, download ? SEGQ_ENOMEM : SEGQ_ENOENT, "%s",
+                 download ? "out of memory" : err);
+        if (transfer)
+            s_transfer_destroy (self, &transfer);
+        else
+            segq__download_destroy (&download);
+        segq_artifact_clear (&output);
+        return;
+    }
+    transfer->download = download;
+    transfer->credit = get->credit ? get->credit : DEFAULT_CREDIT;
+    reply->u.get_ready.req_id = get->req_id;
+    reply->u.get_ready.transfer = transfer->id;
+    snprintf (reply->u.get_ready.hash, sizeof reply->u.get_ready.hash, "%s", hash);
+    reply->u.get_ready.size = segq__download_size (download);
+    reply->u.get_ready.name = name ? strdup (name) : NULL;
+    reply->u.get_ready.chunk_size = self->config.chunk_size;
+    s_send (self, peer, reply, false);
+    segq_artifact_clear (&output);
+    s_pump (self, transfer);
+}
+
+static void
+s_on_credit (segq_broker_t *self, const char *peer_hex, const segq_credit_t *credit)
+{
+    transfer_t *transfer = s_peer_transfer (self, credit->transfer, peer_hex, XFER_GET);
+    if (!transfer)
+        return;     /* a late credit after the last chunk: nothing to do */
+    uint64_t sum = (uint64_t) transfer->credit + credit->chunks;
+    transfer->credit = sum > 1024 ? 1024 : (uint32_t) sum;
+    s_pump (self, transfer);
+}
+
+/* ---- assignment ---- */
+
+typedef struct {
+    segq_broker_t *self;
+    segq_assign_t *assign;
+    int rc;
+    const char *input_name;
+} resolve_t;
+
+static int
+s_add_input (segq_assign_t *assign, const char *name, const char *hash, uint64_t size)
+{
+    segq_artifact_t *grown = realloc (assign->inputs, (assign->n_inputs + 1) * sizeof *grown);
+    if (!grown)
+        return SEGQ_ENOMEM;
+    assign->inputs = grown;
+    segq_artifact_t *input = &grown [assign->n_inputs++];
+    memset (input, 0, sizeof *input);
+    input->name = strdup (name);
+    snprintf (input->hash, sizeof input->hash, "%s", hash);
+    input->size = size;
+    return input->name ? 0 : SEGQ_ENOMEM;
+}
+
+/* All outputs of a referenced job laid out under the input's name. */
+static int
+s_resolve_output (void *arg, const segq_artifact_t *artifact)
+{
+    resolve_t *resolve = arg;
+    char path [2 * SEGQ_MAX_NAME + 2];
+    snprintf (path, sizeof path, "%s/%s", resolve->input_name, artifact->name);
+    return s_add_input (resolve->assign, path, artifact->hash, artifact->size);
+}
+
+static int
+s_resolve_input (void *arg, const segq__input_row_t *row)
+{
+    resolve_t *resolve = arg;
+    if (!row->ref_job)
+        return s_add_input (resolve->assign, row->name, row->hash ? row->hash : "", row->size);
+    if (!row->ref_output || strcmp (row->ref_output, "*") == 0) {
+        resolve->input_name = row->name;
+        return segq__job_store_outputs (resolve->self->store, row->ref_job, s_resolve_output,
+                                        resolve);
+    }
+    segq_artifact_t output = { 0 };
+    int rc = segq__job_store_output (resolve->self->store, row->ref_job, row->ref_output, &output);
+    if (rc == 0)
+        rc = s_add_input (resolve->assign, row->name, output.hash, output.size);
+    segq_artifact_clear (&output);
+    return rc;
+}
+
+static void
+s_assign (void *arg, segq__sched_job_t *sj, segq__sched_node_t *node, int32_t gpu)
+{
+    segq_broker_t *self = arg;
+    segq__job_t *job = (segq__job_t *) sj;
+    worker_t *w = segq__sched_node_owner (node);
+    if (self->broken)
+        return;
+    int rc = segq__jobs_start (self->jobs, job, w->node, gpu, s_now ());
+    segq_msg_t *msg = rc == 0 ? segq_msg_new (SEGQ_MSG_ASSIGN) : NULL;
+    if (!msg) {
+        s_broken (self, rc ? rc : SEGQ_ENOMEM, "assignment");
+        return;
+    }
+    segq_assign_t *a = &msg->u.assign;
+    char id [SEGQ_JOB_ID_MAX];
+    segq__job_id_format (sj->seq, id);
+    a->job = strdup (id);
+    a->attempt = job->attempt;
+    a->kind = strdup (segq__job_kind_name (job));
+    a->gpu = gpu;
+    a->gpu_mem = sj->gpu_mem;
+    a->cpu_slots = sj->cpu_slots;
+    a->time_limit_s = job->time_limit_s;
+    rc = a->job && a->kind ? segq__job_store_params (self->store, sj->seq, &a->params) : SEGQ_ENOMEM;
+    if (rc == 0 && job->has_inputs) {
+        resolve_t resolve = { self, a, 0, NULL };
+        rc = segq__job_store_inputs (self->store, sj->seq, s_resolve_input, &resolve);
+    }
+    if (rc) {
+        segq_msg_destroy (&msg);
+        s_broken (self, rc, "loading a job to assign");
+        return;
+    }
+    s_log (self, 2, w->peer_hex, "assign %s attempt %u to %s", id, job->attempt, w->node);
+    s_send (self, w->peer, msg, true);
+}
+
+/* ---- reload after a failed turn ---- */
+
+static int
+s_rebuild (segq_broker_t *self, char *err, size_t errlen)
+{
+    segq__jobs_destroy (&self->jobs);
+    /* the scheduler goes with all its nodes */
+    for (worker_t *w = zhashx_first (self->by_node); w; w = zhashx_next (self->by_node))
+        w->sched_node = NULL;
+    segq__sched_destroy (&self->sched);
+    self->sched = segq__sched_new ();
+    segq__jobs_config_t config = {
+        .max_attempts = self->config.max_attempts,
+        .time_limit_s = self->config.default_time_limit_s,
+        .orphan_grace_s = self->config.expiry_ms / 1000.0,
+    };
+    self->jobs = self->sched ? segq__jobs_new (self->store, self->sched, self->artifacts, &config)
+                             : NULL;
+    int rc = self->jobs ? 0 : SEGQ_ENOMEM;
+    if (rc)
+        snprintf (err, errlen, "out of memory");
+    for (worker_t *w = zhashx_first (self->by_node); w && rc == 0; w = zhashx_next (self->by_node))
+        if (w->peer && !(w->sched_node = s_worker_sched_node (self, w)))
+            rc = SEGQ_ENOMEM;
+    if (rc == 0)
+        rc = segq__jobs_load (self->jobs, s_now (), err, errlen);
+    if (rc == 0) {
+        /* running jobs of workers still connected stay theirs */
+        segq__job_t **orphans;
+        size_t n = segq__jobs_orphans (self->jobs, &orphans);
+        for (size_t i = n; i-- > 0; ) {
+            segq__job_t *job = orphans [i];
+            worker_t *w = zhashx_lookup (self->by_node, job->orphan_node);
+            if (w && w->sched_node) {
+                segq__sched_adopt (self->sched, &job->sched, w->sched_node, job->sched.gpu);
+                segq__jobs_adopt (self->jobs, job);
+            }
+        }
+        rc = segq__job_store_commit (self->store, err, errlen);
+    }
+    return rc;
+}
+
+/* ---- the end of a turn: dispatch, commit, send ---- */
+
+static void
+s_turn_end (segq_broker_t *self)
+{
+    if (!self->broken)
+        segq__sched_dispatch (self->sched, DISPATCH_MAX, s_assign, self);
+    char err [512] = "";
+    int rc = self->broken ? self->broken_code : segq__job_store_commit (self->store, err, sizeof err);
+    if (rc) {
+        if (*err)
+            s_log (self, 0, NULL, "%s", err);
+        if (!self->broken_code)
+            self->broken_code = rc;
+        segq__job_store_rollback (self->store);
+        s_flush (self, false);
+        char rebuild_err [512] = "";
+        int rebuilt = s_rebuild (self, rebuild_err, sizeof rebuild_err);
+        if (rebuilt) {
+            /* memory and disk may disagree now: stopping is the only safe move */
+            s_log (self, 0, NULL, "cannot rebuild the state from the database: %s: stopping",
+                   rebuild_err);
+            zsys_interrupted = 1;
+        }
+        else
+            s_log (self, 0, NULL, "state rebuilt from the database after a failed turn");
+    }
+    else
+        s_flush (self, true);
+    self->broken = false;
+    self->broken_code = 0;
+}
+
+/* ---- client requests ---- */
+
+static void
+s_on_submit (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_submit_t *submit)
+{
+    char id [SEGQ_JOB_ID_MAX], err [1024] = "";
+    int rc = segq__jobs_submit (self->jobs, submit, s_now (), id, err, sizeof err);
+    if (rc) {
+        if (s_store_error (rc))
+            s_broken (self, rc, "storing a submit");
+        s_log (self, 1, peer_hex, "SUBMIT %s from %s refused: %s", submit->kind ? submit->kind : "",
+               submit->user ? submit->user : "", err);
+        s_error (self, peer, submit->req_id, rc, "%s", err);
+        return;
+    }
+    s_log (self, 2, peer_hex, "SUBMIT %s: job %s", submit->kind, id);
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_SUBMITTED);
+    if (!reply)
+        return;
+    reply->u.submitted.req_id = submit->req_id;
+    reply->u.submitted.job = strdup (id);
+    s_send (self, peer, reply, true);
+}
+
+/* What a queued or waiting job waits for, in words. */
+static void
+s_overlay (segq_broker_t *self, segq_job_info_t *info)
+{
+    uint64_t number = segq__job_id_parse (info->id);
+    segq__job_t *job = segq__jobs_find (self->jobs, number);
+    if (!job)
+        return;
+    char text [512] = "";
+    if (job->state == SEGQ_JOB_QUEUED) {
+        if (!segq__sched_runs_kind (self->sched, job->sched.kind))
+            snprintf (text, sizeof text, "waiting for a worker that runs %s",
+                      segq__job_kind_name (job));
+        else if (!segq__sched_fits_total (self->sched, &job->sched)) {
+            if (job->sched.gpu_mem)
+                snprintf (text, sizeof text, "waiting for capacity: no worker has a GPU with "
+                          "%" PRIu64 " bytes and %u CPU slots", job->sched.gpu_mem,
+                          job->sched.cpu_slots);
+            else
+                snprintf (text, sizeof text, "waiting for capacity: no worker has %u CPU slots",
+                          job->sched.cpu_slots);
+        }
+    }
+    else if (job->state == SEGQ_JOB_WAITING)
+        snprintf (text, sizeof text, "waiting for %u job(s) it depends on", job->n_pending);
+    else if (job->state == SEGQ_JOB_RUNNING && job->orphan_node)
+        snprintf (text, sizeof text, "waiting for worker %s to come back", job->orphan_node);
+    else if (job->state == SEGQ_JOB_RUNNING && job->progress) {
+        info->fraction = job->progress->fraction;
+        info->phase = job->progress->phase ? strdup (job->progress->phase) : NULL;
+        if (job->progress->message)
+            snprintf (text, sizeof text, "%s", job->progress->message);
+        segq_params_copy (&info->metrics, &job->progress->metrics);
+    }
+    if (*text)
+        info->message = strdup (text);
+}
+
+static void
+s_on_status (segq_broker_t *self, zframe_t *peer, const segq_status_t *status)
+{
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_STATUS_REPLY);
+    if (!reply)
+        return;
+    segq_status_reply_t *r = &reply->u.status_reply;
+    r->req_id = status->req_id;
+    uint64_t ids [STATUS_PAGE_MAX + 1];
+    size_t count = 0;
+    int rc = 0;
+    if (status->n_jobs) {
+        if (status->n_jobs > STATUS_PAGE_MAX) {
+            segq_msg_destroy (&reply);
+            s_error (self, peer, status->req_id, SEGQ_ETOOBIG,
+                     "at most %d jobs per status request", STATUS_PAGE_MAX);
+            return;
+        }
+        for (size_t i = 0; i < status->n_jobs; i++) {
+            ids [count] = segq__job_id_parse (status->jobs [i]);
+            segq__job_brief_t brief;
+            if (!ids [count] || segq__job_store_brief (self->store, ids [count], &brief)) {
+                segq_msg_destroy (&reply);
+                s_error (self, peer, status->req_id, SEGQ_ENOENT, "unknown job '%s'",
+                         status->jobs [i]);
+                return;
+            }
+            count++;
+        }
+    }
+    else {
+        uint32_t limit = status->limit ? status->limit : STATUS_PAGE;
+        if (limit > STATUS_PAGE_MAX)
+            limit = STATUS_PAGE_MAX;
+        uint64_t after = 0;
+        if (status->cursor && !(after = segq__job_id_parse (status->cursor))) {
+            segq_msg_destroy (&reply);
+            s_error (self, peer, status->req_id, SEGQ_EINVAL, "bad cursor '%s'", status->cursor);
+            return;
+        }
+        rc = segq__job_store_list (self->store, after, status->user, status->state, limit + 1,
+                                   ids, &count);
+        if (rc == 0 && count > limit) {
+            count = limit;
+            char id [SEGQ_JOB_ID_MAX];
+            segq__job_id_format (ids [count - 1], id);
+            r->cursor = strdup (id);
+        }
+    }
+    if (rc == 0 && count && !(r->jobs = calloc (count, sizeof *r->jobs)))
+        rc = SEGQ_ENOMEM;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        rc = segq__job_store_info (self->store, ids [i], status->detail, &r->jobs [i]);
+        r->n_jobs++;
+        if (rc == 0)
+            s_overlay (self, &r->jobs [i]);
+    }
+    if (rc) {
+        segq_msg_destroy (&reply);
+        s_error (self, peer, status->req_id, rc, "cannot read the jobs: %s", segq_strerror (rc));
+        return;
+    }
+    s_send (self, peer, reply, false);
+}
+
+static worker_t *
+s_job_worker (segq__job_t *job)
+{
+    return job->sched.node ? segq__sched_node_owner (job->sched.node) : NULL;
+}
+
+static void
+s_abort (segq_broker_t *self, worker_t *w, const char *job, uint32_t attempt, const char *reason)
+{
+    segq_msg_t *msg = w && w->peer ? segq_msg_new (SEGQ_MSG_ABORT) : NULL;
+    if (!msg)
+        return;
+    msg->u.abort.job = strdup (job);
+    msg->u.abort.attempt = attempt;
+    msg->u.abort.reason = reason ? strdup (reason) : NULL;
+    s_send (self, w->peer, msg, true);
+}
+
+static void
+s_on_cancel (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_cancel_t *cancel)
+{
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_CANCEL_REPLY);
+    if (!reply)
+        return;
+    segq_cancel_reply_t *r = &reply->u.cancel_reply;
+    r->req_id = cancel->req_id;
+    if (cancel->n_jobs && !(r->results = calloc (cancel->n_jobs, sizeof *r->results))) {
+        segq_msg_destroy (&reply);
+        return;
+    }
+    double now = s_now ();
+    for (size_t i = 0; i < cancel->n_jobs; i++) {
+        segq_cancel_result_t *result = &r->results [r->n_results++];
+        result->job = strdup (cancel->jobs [i]);
+        uint64_t number = segq__job_id_parse (cancel->jobs [i]);
+        char err [512] = "";
+        bool abort = false;
+        int rc = number ? segq__jobs_cancel (self->jobs, number, cancel->user, now, &abort,
+                                             err, sizeof err) : SEGQ_ENOENT;
+        if (!number)
+            snprintf (err, sizeof err, "unknown job '%s'", cancel->jobs [i]);
+        if (s_store_error (rc))
+            s_broken (self, rc, "storing a cancel");
+        result->code = rc;
+        result->message = *err ? strdup (err) : NULL;
+        if (abort) {
+            segq__job_t *job = segq__jobs_find (self->jobs, number);
+            if (job)
+                s_abort (self, s_job_worker (job), cancel->jobs [i], job->attempt, job->cancel);
+        }
+        s_log (self, 1, peer_hex, "CANCEL %s by %s: %s", cancel->jobs [i],
+               cancel->user ? cancel->user : "?", rc ? err : abort ? "worker told" : "cancelled");
+    }
+    s_send (self, peer, reply, true);
+}
+
+static void
+s_on_logs (segq_broker_t *self, zframe_t *peer, const segq_logs_t *logs)
+{
+    uint64_t number = segq__job_id_parse (logs->job);
+    segq__job_brief_t brief;
+    if (!number || segq__job_store_brief (self->store, number, &brief)) {
+        s_error (self, peer, logs->req_id, SEGQ_ENOENT, "unknown job '%s'", logs->job);
+        return;
+    }
+    size_t cap = self->config.max_msg / 2;
+    size_t max = logs->max_bytes && logs->max_bytes < cap ? logs->max_bytes : cap;
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_LOGS_REPLY);
+    if (!reply)
+        return;
+    segq_logs_reply_t *r = &reply->u.logs_reply;
+    uint64_t total;
+    int rc = segq__job_log_read (self->logs, logs->job, logs->offset, max, &r->data, &r->size, &total);
+    if (rc) {
+        segq_msg_destroy (&reply);
+        s_error (self, peer, logs->req_id, rc, "cannot read the log of %s", logs->job);
+        return;
+    }
+    r->req_id = logs->req_id;
+    r->job = strdup (logs->job);
+    r->offset = logs->offset;
+    r->complete = !segq__jobs_find (self->jobs, number)
+               && segq_job_state_final ((segq_job_state_t) brief.state)
+               && logs->offset + r->size >= total;
+    s_send (self, peer, reply, false);
+}
+
+static void
+s_on_workers (segq_broker_t *self, zframe_t *peer, const segq_workers_t *workers)
+{
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_WORKERS_REPLY);
+    if (!reply)
+        return;
+    segq_workers_reply_t *r = &reply->u.workers_reply;
+    r->req_id = workers->req_id;
+    size_t n = zhashx_size (self->by_node);
+    r->workers = n ? calloc (n, sizeof *r->workers) : NULL;
+    int rc = n && !r->workers ? SEGQ_ENOMEM : 0;
+    for (worker_t *w = zhashx_first (self->by_node); w && rc == 0; w = zhashx_next (self->by_node)) {
+        segq_worker_info_t *info = &r->workers [r->n_workers++];
+        info->node = strdup (w->node);
+        info->state = w->state;
+        info->cpu_slots = w->cpu_slots;
+        info->cpu_used = w->sched_node ? segq__sched_node_cpu_used (w->sched_node) : 0;
+        info->last_seen = w->last_seen;
+        info->version = SEGQ_PROTO_VERSION;
+        if (w->n_gpus && !(info->gpus = calloc (w->n_gpus, sizeof *info->gpus)))
+            rc = SEGQ_ENOMEM;
+        for (size_t g = 0; g < w->n_gpus && rc == 0; g++) {
+            segq_gpu_t *gpu = &info->gpus [info->n_gpus++];
+            gpu->index = w->gpus [g].index;
+            gpu->name = strdup (w->gpus [g].name ? w->gpus [g].name : "");
+            gpu->mem_total = w->gpus [g].mem_total;
+            gpu->mem_used = w->sched_node ? segq__sched_node_gpu_used (w->sched_node, gpu->index) : 0;
+        }
+        if (w->n_kinds && rc == 0 && !(info->kinds = calloc (w->n_kinds, sizeof *info->kinds)))
+            rc = SEGQ_ENOMEM;
+        for (size_t k = 0; k < w->n_kinds && rc == 0; k++)
+            info->kinds [info->n_kinds++] = strdup (w->kinds [k]);
+        size_t running = 0;
+        segq__sched_job_t *sj = w->sched_node ? segq__sched_node_running (w->sched_node) : NULL;
+        for (segq__sched_job_t *j = sj; j; j = j->next)
+            running++;
+        if (running && rc == 0 && !(info->running = calloc (running, sizeof *info->running)))
+            rc = SEGQ_ENOMEM;
+        for (segq__sched_job_t *j = sj; j && rc == 0; j = j->next) {
+            char id [SEGQ_JOB_ID_MAX];
+            segq__job_id_format (j->seq, id);
+            info->running [info->n_running++] = strdup (id);
+        }
+    }
+    if (rc) {
+        segq_msg_destroy (&reply);
+        s_error (self, peer, workers->req_id, rc, "out of memory listing workers");
+        return;
+    }
+    s_send (self, peer, reply, false);
+}
+
+static void
+s_on_drain (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_drain_t *drain)
+{
+    worker_t *w = drain->node ? zhashx_lookup (self->by_node, drain->node) : NULL;
+    if (!w || !w->peer) {
+        s_error (self, peer, drain->req_id, SEGQ_ENOENT, "no connected worker named '%s'",
+                 drain->node ? drain->node : "");
+        return;
+    }
+    w->state = SEGQ_WORKER_DRAINING;
+    segq__sched_node_set_accepting (w->sched_node, false);
+    s_send (self, w->peer, segq_msg_new (SEGQ_MSG_DRAIN_WORKER), false);
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_DRAIN_REPLY);
+    if (reply) {
+        reply->u.drain_reply.req_id = drain->req_id;
+        reply->u.drain_reply.node = strdup (w->node);
+        s_send (self, peer, reply, false);
+    }
+    s_log (self, 0, peer_hex, "draining worker %s (asked by %s)", w->node,
+           drain->user ? drain->user : "?");
+}
+
+/* ---- workers ---- */
+
+static int
+s_worker_describe (worker_t *w, const segq_register_t *reg)
+{
+    for (size_t i = 0; i < w->n_gpus; i++)
+        free (w->gpus [i].name);
+    free (w->gpus);
+    for (size_t i = 0; i < w->n_kinds; i++)
+        free (w->kinds [i]);
+    free (w->kinds);
+    w->gpus = NULL;
+    w->kinds = NULL;
+    w->n_gpus = w->n_kinds = 0;
+    w->cpu_slots = reg->cpu_slots;
+    w->kinds_mask = 0;
+    if (reg->n_gpus && !(w->gpus = calloc (reg->n_gpus, sizeof *w->gpus)))
+        return SEGQ_ENOMEM;
+    for (size_t i = 0; i < reg->n_gpus; i++) {
+        w->gpus [i].index = reg->gpus [i].index;
+        w->gpus [i].mem_total = reg->gpus [i].mem_total;
+        w->gpus [i].name = strdup (reg->gpus [i].name ? reg->gpus [i].name : "");
+        w->n_gpus++;
+    }
+    if (reg->n_kinds && !(w->kinds = calloc (reg->n_kinds, sizeof *w->kinds)))
+        return SEGQ_ENOMEM;
+    size_t count;
+    const segq_kind_spec_t *kinds = segq_kinds (&count);
+    for (size_t i = 0; i < reg->n_kinds; i++) {
+        if (!(w->kinds [w->n_kinds] = strdup (reg->kinds [i])))
+            return SEGQ_ENOMEM;
+        w->n_kinds++;
+        for (size_t k = 0; k < count && k < SEGQ_SCHED_MAX_KINDS; k++)
+            if (strcmp (kinds [k].name, reg->kinds [i]) == 0)
+                w->kinds_mask |= 1ULL << k;
+    }
+    return 0;
+}
+
+static bool
+s_held (const segq_register_t *reg, uint64_t number, uint32_t attempt)
+{
+    for (size_t i = 0; i < reg->n_held; i++)
+        if (reg->held [i].attempt == attempt && segq__job_id_parse (reg->held [i].job) == number)
+            return true;
+    return false;
+}
+
+static void
+s_on_register (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_register_t *reg)
+{
+    if (!reg->node || !*reg->node) {
+        s_error (self, peer, 0, SEGQ_EINVAL, "REGISTER without a node name");
+        return;
+    }
+    double now = s_now ();
+    worker_t *w = zhashx_lookup (self->by_node, reg->node);
+    worker_t *other = zhashx_lookup (self->by_peer, peer_hex);
+    if (other && other != w) {
+        /* this connection was another node before: that one is gone */
+        s_worker_gone (self, other, "its worker re-registered under another name", false);
+    }
+    if (!w) {
+        w = calloc (1, sizeof *w);
+        if (!w || !(w->node = strdup (reg->node))) {
+            free (w);
+            s_error (self, peer, 0, SEGQ_ENOMEM, "out of memory registering");
+            return;
+        }
+        zhashx_insert (self->by_node, w->node, w);
+    }
+    /* a new session of the same node: the jobs it still holds move over,
+       the ones it no longer holds were lost with the old session */
+    segq__sched_node_t *old = w->sched_node;
+    w->sched_node = NULL;
+    if (w->peer && strcmp (w->peer_hex, peer_hex) != 0)
+        zhashx_delete (self->by_peer, w->peer_hex);
+    zframe_destroy (&w->peer);
+    w->peer = zframe_dup (peer);
+    snprintf (w->peer_hex, sizeof w->peer_hex, "%s", peer_hex);
+    zhashx_update (self->by_peer, w->peer_hex, w);
+    w->state = reg->draining ? SEGQ_WORKER_DRAINING : SEGQ_WORKER_ACTIVE;
+    w->last_seen_mono = zclock_mono ();
+    w->last_seen = now;
+    int rc = s_worker_describe (w, reg);
+    if (rc == 0 && !(w->sched_node = s_worker_sched_node (self, w)))
+        rc = SEGQ_ENOMEM;
+    if (rc) {
+        s_error (self, peer, 0, rc, "out of memory registering");
+        if (old)
+            segq__sched_node_destroy (self->sched, &old);
+        s_worker_gone (self, w, "registration failed", false);
+        return;
+    }
+    if (old) {
+        segq__sched_job_t *sj = segq__sched_node_running (old);
+        while (sj) {
+            segq__sched_job_t *next = sj->next;
+            segq__job_t *job = (segq__job_t *) sj;
+            if (s_held (reg, sj->seq, job->attempt))
+                segq__sched_adopt (self->sched, sj, w->sched_node, sj->gpu);
+            else {
+                rc = segq__jobs_lost (self->jobs, job, "its worker re-registered without it", now);
+                if (rc)
+                    s_broken (self, rc, "requeue on re-register");
+            }
+            sj = next;
+        }
+        segq__sched_node_destroy (self->sched, &old);
+    }
+    /* every held job: re-adopted if it is the job's current running
+       attempt, otherwise the worker must drop it */
+    size_t adopted = 0;
+    for (size_t i = 0; i < reg->n_held; i++) {
+        const segq_job_attempt_t *held = &reg->held [i];
+        uint64_t number = segq__job_id_parse (held->job);
+        segq__job_t *job = number ? segq__jobs_find (self->jobs, number) : NULL;
+        bool current = job && job->state == SEGQ_JOB_RUNNING && job->attempt == held->attempt
+                    && (job->sched.node == w->sched_node
+                        || (job->orphan_node && strcmp (job->orphan_node, w->node) == 0));
+        if (!current) {
+            s_abort (self, w, held->job, held->attempt, "not the job's current attempt");
+            continue;
+        }
+        if (job->sched.node != w->sched_node) {
+            segq__sched_adopt (self->sched, &job->sched, w->sched_node, job->sched.gpu);
+            segq__jobs_adopt (self->jobs, job);
+        }
+        if (job->cancel)
+            s_abort (self, w, held->job, held->attempt, job->cancel);
+        adopted++;
+    }
+    rc = segq__jobs_lose_orphans_of (self->jobs, w->node, now);
+    if (rc)
+        s_broken (self, rc, "requeue of jobs a worker no longer holds");
+    char gpus [1024] = "", kinds [1024] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < w->n_gpus && len < sizeof gpus; i++)
+        len += (size_t) snprintf (gpus + len, sizeof gpus - len, "%s%u:%s:%" PRIu64,
+                                  i ? "," : "", w->gpus [i].index, w->gpus [i].name,
+                                  w->gpus [i].mem_total);
+    len = 0;
+    for (size_t i = 0; i < w->n_kinds && len < sizeof kinds; i++)
+        len += (size_t) snprintf (kinds + len, sizeof kinds - len, "%s%s", i ? "," : "",
+                                  w->kinds [i]);
+    if (!self->broken && segq__job_store_begin (self->store) == 0) {
+        rc = segq__job_store_worker_seen (self->store, w->node, now, w->cpu_slots, gpus, kinds);
+        if (rc)
+            s_broken (self, rc, "storing a worker");
+    }
+    segq_msg_t *welcome = segq_msg_new (SEGQ_MSG_WELCOME);
+    if (welcome) {
+        welcome->u.welcome.heartbeat_ms = self->config.heartbeat_ms;
+        welcome->u.welcome.expiry_ms = self->config.expiry_ms;
+        welcome->u.welcome.max_msg = self->config.max_msg;
+        welcome->u.welcome.chunk_size = self->config.chunk_size;
+        s_send (self, peer, welcome, true);
+    }
+    s_log (self, 0, peer_hex, "worker %s registered: %u CPU slots, GPUs [%s], kinds [%s], "
+           "%zu job(s) held, %zu re-adopted%s", w->node, w->cpu_slots, gpus, kinds, reg->n_held,
+           adopted, reg->draining ? ", draining" : "");
+}
+
+/* The running job that a worker message is about, if the message is from
+   its current attempt on this worker; NULL (fenced) otherwise. */
+static segq__job_t *
+s_fenced_job (segq_broker_t *self, worker_t *w, const char *id, uint32_t attempt)
+{
+    uint64_t number = segq__job_id_parse (id);
+    segq__job_t *job = number ? segq__jobs_find (self->jobs, number) : NULL;
+    if (!job || job->state != SEGQ_JOB_RUNNING || job->attempt != attempt
+    ||  job->sched.node != w->sched_node)
+        return NULL;
+    return job;
+}
+
+static void
+s_on_progress (segq_broker_t *self, worker_t *w, segq_progress_t *progress)
+{
+    segq__job_t *job = s_fenced_job (self, w, progress->job, progress->attempt);
+    if (!job) {
+        s_log (self, 2, w->peer_hex, "PROGRESS of %s attempt %u: stale, dropped", progress->job,
+               progress->attempt);
+        return;
+    }
+    if (!job->progress && !(job->progress = calloc (1, sizeof *job->progress)))
+        return;
+    segq__progress_t *p = job->progress;
+    p->fraction = progress->fraction;
+    if (progress->phase) {
+        free (p->phase);
+        p->phase = strdup (progress->phase);
+    }
+    if (progress->message) {
+        free (p->message);
+        p->message = strdup (progress->message);
+    }
+    for (size_t i = 0; i < progress->metrics.count; i++)
+        segq_params_set (&p->metrics, progress->metrics.items [i].name,
+                         &progress->metrics.items [i].value);
+}
+
+static void
+s_on_log (segq_broker_t *self, worker_t *w, const segq_log_t *log)
+{
+    segq__job_t *job = s_fenced_job (self, w, log->job, log->attempt);
+    if (!job) {
+        s_log (self, 2, w->peer_hex, "LOG of %s attempt %u: stale, dropped", log->job, log->attempt);
+        return;
+    }
+    /* a resend after a reconnect may overlap what is stored */
+    uint64_t end = log->offset + log->size;
+    if (end <= job->log_received)
+        return;
+    size_t skip = log->offset < job->log_received ? (size_t) (job->log_received - log->offset) : 0;
+    int rc = 0;
+    if (job->log_received == 0 && log->offset == 0) {
+        char header [512];
+        int len = snprintf (header, sizeof header, "=== attempt %u on %s ===\n", log->attempt,
+                            w->node);
+        rc = segq__job_log_append (self->logs, log->job, header, (size_t) len);
+    }
+    if (rc == 0)
+        rc = segq__job_log_append (self->logs, log->job, log->data + skip, log->size - skip);
+    if (rc)
+        s_log (self, 0, w->peer_hex, "cannot write the log of %s: %s", log->job, segq_strerror (rc));
+    job->log_received = end;
+}
+
+static void
+s_result_ack (segq_broker_t *self, worker_t *w, const segq_result_t *result, int code,
+              const char *message)
+{
+    segq_msg_t *ack = segq_msg_new (SEGQ_MSG_RESULT_ACK);
+    if (!ack)
+        return;
+    ack->u.result_ack.job = strdup (result->job);
+    ack->u.result_ack.attempt = result->attempt;
+    ack->u.result_ack.code = code;
+    ack->u.result_ack.message = message ? strdup (message) : NULL;
+    s_send (self, w->peer, ack, true);
+}
+
+static void
+s_on_result (segq_broker_t *self, worker_t *w, const segq_result_t *result)
+{
+    segq__job_t *job = s_fenced_job (self, w, result->job, result->attempt);
+    if (!job) {
+        uint64_t number = segq__job_id_parse (result->job);
+        segq__job_brief_t brief;
+        bool known = number && segq__job_store_brief (self->store, number, &brief) == 0;
+        /* the same result again (its ack was lost): already recorded */
+        if (known && segq_job_state_final ((segq_job_state_t) brief.state)
+        &&  brief.attempt == result->attempt && !segq__jobs_find (self->jobs, number)) {
+            s_result_ack (self, w, result, 0, "already recorded");
+            return;
+        }
+        char text [256];
+        snprintf (text, sizeof text, "attempt %u of %s is not its current attempt%s",
+                  result->attempt, result->job, known ? "" : " (unknown job)");
+        s_log (self, 1, w->peer_hex, "RESULT fenced: %s", text);
+        s_result_ack (self, w, result, SEGQ_ESTALE, text);
+        return;
+    }
+    int rc = segq__jobs_finish (self->jobs, job, result->success, result->reason,
+                                result->exit_code, result->signal, result->outputs,
+                                result->n_outputs, s_now ());
+    if (rc) {
+        s_broken (self, rc, "storing a result");
+        return;
+    }
+    s_log (self, 2, w->peer_hex, "RESULT %s attempt %u: %s", result->job, result->attempt,
+           result->success ? "success" : "failure");
+    s_result_ack (self, w, result, 0, NULL);
+}
+
+static void
+s_on_bye (segq_broker_t *self, worker_t *w, const segq_bye_t *bye)
+{
+    s_log (self, 0, w->peer_hex, "worker %s left%s%s", w->node, bye->reason ? ": " : "",
+           bye->reason ? bye->reason : "");
+    char why [300];
+    snprintf (why, sizeof why, "worker %s left", w->node);
+    s_worker_gone (self, w, why, false);
+}
+
+/* ---- dispatch of one message ---- */
+
+static bool
+s_is_worker_message (segq_msg_type_t type)
+{
+    return type == SEGQ_MSG_HEARTBEAT || type == SEGQ_MSG_PROGRESS || type == SEGQ_MSG_LOG
+        || type == SEGQ_MSG_RESULT || type == SEGQ_MSG_BYE;
+}
+
+static void
+s_handle (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_msg_t *msg)
+{
+    worker_t *w = zhashx_lookup (self->by_peer, peer_hex);
+    if (w) {
+        w->last_seen_mono = zclock_mono ();
+        w->last_seen = s_now ();
+    }
+    s_log (self, 2, peer_hex, "%s", segq_msg_type_name (msg->type));
+    if (s_is_worker_message (msg->type) && !w) {
+        if (msg->type != SEGQ_MSG_BYE)
+            s_error (self, peer, 0, SEGQ_ENOENT, "unknown worker: register");
+        return;
+    }
+    switch (msg->type) {
+        case SEGQ_MSG_SUBMIT:   s_on_submit (self, peer, peer_hex, &msg->u.submit); break;
+        case SEGQ_MSG_STATUS:   s_on_status (self, peer, &msg->u.status); break;
+        case SEGQ_MSG_CANCEL:   s_on_cancel (self, peer, peer_hex, &msg->u.cancel); break;
+        case SEGQ_MSG_LOGS:     s_on_logs (self, peer, &msg->u.logs); break;
+        case SEGQ_MSG_WORKERS:  s_on_workers (self, peer, &msg->u.workers); break;
+        case SEGQ_MSG_DRAIN:    s_on_drain (self, peer, peer_hex, &msg->u.drain); break;
+        case SEGQ_MSG_REGISTER: s_on_register (self, peer, peer_hex, &msg->u.reg); break;
+        case SEGQ_MSG_HEARTBEAT: break;
+        case SEGQ_MSG_PROGRESS: s_on_progress (self, w, &msg->u.progress); break;
+        case SEGQ_MSG_LOG:      s_on_log (self, w, &msg->u.log); break;
+        case SEGQ_MSG_RESULT:   s_on_result (self, w, &msg->u.result); break;
+        case SEGQ_MSG_BYE:      s_on_bye (self, w, &msg->u.bye); break;
+        case SEGQ_MSG_PUT:      s_on_put (self, peer, peer_hex, &msg->u.put); break;
+        case SEGQ_MSG_CHUNK:    s_on_chunk (self, peer, peer_hex, &msg->u.chunk); break;
+        case SEGQ_MSG_GET:      s_on_get (self, peer, peer_hex, &msg->u.get); break;
+        case SEGQ_MSG_CREDIT:   s_on_credit (self, peer_hex, &msg->u.credit); break;
+        default:
+            s_log (self, 0, peer_hex, "unexpected %s: dropped", segq_msg_type_name (msg->type));
+            s_error (self, peer, 0, SEGQ_EPROTO, "the broker does not accept %s",
+                     segq_msg_type_name (msg->type));
+    }
+}
+
+static int
+s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    segq_broker_t *self = arg;
+    for (int n = 0; n < TURN_MAX; n++) {
+        if (n > 0 && !(zsock_events (sock) & ZMQ_POLLIN))
+            break;
+        zframe_t *peer = NULL;
+        segq_msg_t *msg = NULL;
+        uint8_t version = 0;
+        char err [512] = "";
+        int rc = segq_msg_recv (sock, &peer, &msg, &version, err, sizeof err);
+        if (!peer) {
+            segq_msg_destroy (&msg);
+            break;              /* interrupted, or nothing there */
+        }
+        char peer_hex [PEER_HEX];
+        s_peer_hex (peer, peer_hex);
+        if (rc) {
+            s_log (self, 0, peer_hex, "dropped a bad message: %s", err);
+            if (rc == SEGQ_EVERSION)
+                s_error (self, peer, 0, SEGQ_EVERSION, "protocol version %u is not spoken here: "
+                         "this broker speaks version %d", version, SEGQ_PROTO_VERSION);
+            else
+                s_error (self, peer, 0, rc, "message dropped: %s", err);
+        }
+        else
+            s_handle (self, peer, peer_hex, msg);
+        segq_msg_destroy (&msg);
+        zframe_destroy (&peer);
+    }
+    s_turn_end (self);
+    return 0;
+}
+
+/* ---- timers ---- */
+
+static int
+s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+{
+    segq_broker_t *self = arg;
+    int64_t now = zclock_mono ();
+    /* s_worker_gone (keep) leaves by_node as it is: safe to iterate */
+    for (worker_t *w = zhashx_first (self->by_node); w; w = zhashx_next (self->by_node)) {
+        if (!w->peer)
+            continue;
+        if (now - w->last_seen_mono > (int64_t) self->config.expiry_ms) {
+            char why [300];
+            snprintf (why, sizeof why, "worker %s lost (silent for %" PRId64 " ms)", w->node,
+                      now - w->last_seen_mono);
+            s_log (self, 0, w->peer_hex, "%s", why);
+            s_worker_gone (self, w, why, true);
+            continue;
+        }
+        s_send (self, w->peer, segq_msg_new (SEGQ_MSG_HEARTBEAT), false);
+    }
+    int rc = segq__jobs_expire_orphans (self->jobs, s_now ());
+    if (rc)
+        s_broken (self, rc, "requeue of orphaned jobs");
+    /* transfers whose peer went quiet */
+    size_t cursor = 0;
+    transfer_t *transfer;
+    uint64_t *stale = NULL;
+    size_t n_stale = 0;
+    while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL)))
+        if (now - transfer->last_mono > (int64_t) self->config.expiry_ms) {
+            uint64_t *grown = realloc (stale, (n_stale + 1) * sizeof *grown);
+            if (!grown)
+                break;
+            stale = grown;
+            stale [n_stale++] = transfer->id;
+        }
+    for (size_t i = 0; i < n_stale; i++) {
+        transfer = segq__u64map_get (self->transfers, stale [i]);
+        s_log (self, 1, transfer->peer_hex, "transfer %" PRIu64 " idle: dropped", transfer->id);
+        s_transfer_destroy (self, &transfer);
+    }
+    free (stale);
+    s_turn_end (self);
+    return 0;
+}
+
+/* ---- life cycle ---- */
+
+static int
+s_mkdirs (const char *path, char *err, size_t errlen)
+{
+    char buffer [4096];
+    snprintf (buffer, sizeof buffer, "%s", path);
+    for (char *p = buffer + 1; ; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir (buffer, 0700) != 0 && errno != EEXIST) {
+                snprintf (err, errlen, "cannot create %s: %s", buffer, strerror (errno));
+                return SEGQ_EIO;
+            }
+            *p = c;
+            if (!c)
+                break;
+        }
+    }
+    return 0;
+}
+
+static int
+s_write_ready_file (const char *path, const char *endpoint, char *err, size_t errlen)
+{
+    char tmp [4200];
+    snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    FILE *file = fopen (tmp, "w");
+    if (!file || fprintf (file, "%s\n", endpoint) < 0 || fclose (file) != 0
+    ||  rename (tmp, path) != 0) {
+        snprintf (err, errlen, "cannot write the ready file %s: %s", path, strerror (errno));
+        return SEGQ_EIO;
+    }
+    return 0;
+}
+
+segq_broker_t *
+segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
+{
+    segq_broker_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->config = *config;
+    segq_broker_config_t *c = &self->config;
+    if (!c->bind)
+        c->bind = "tcp://127.0.0.1:5555";
+    if (!c->heartbeat_ms)
+        c->heartbeat_ms = 1000;
+    if (!c->expiry_ms)
+        c->expiry_ms = 5000;
+    if (!c->max_msg)
+        c->max_msg = SEGQ_DEFAULT_MAX_MSG;
+    if (!c->chunk_size)
+        c->chunk_size = SEGQ_DEFAULT_CHUNK;
+    if (c->max_msg < 64 * 1024) {
+        snprintf (err, errlen, "--max-msg %u is too small (at least 65536)", c->max_msg);
+        goto fail;
+    }
+    /* a CHUNK's data frame plus its small header must stay under max_msg */
+    if (c->chunk_size > c->max_msg - 4096)
+        c->chunk_size = c->max_msg - 4096;
+    if (!c->max_attempts)
+        c->max_attempts = 3;
+    self->data_dir = strdup (c->data_dir ? c->data_dir : ".");
+    c->data_dir = self->data_dir;
+    c->ready_file = NULL;       /* not kept: written once below */
+    if (!self->data_dir || s_mkdirs (self->data_dir, err, errlen))
+        goto fail;
+    chmod (self->data_dir, 0700);
+    char db_path [4200];
+    snprintf (db_path, sizeof db_path, "%s/segq.db", self->data_dir);
+    umask (077);
+    self->store = segq__job_store_open (db_path, err, errlen);
+    if (!self->store
+    ||  !(self->artifacts = segq__artifact_store_new (self->data_dir, err, errlen))
+    ||  !(self->logs = segq__job_log_new (self->data_dir, err, errlen)))
+        goto fail;
+    self->by_peer = zhashx_new ();
+    self->by_node = zhashx_new ();
+    self->transfers = segq__u64map_new ();
+    if (!self->by_peer || !self->by_node || !self->transfers) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
+    zhashx_set_destructor (self->by_node, s_worker_destroy);
+    if (s_rebuild (self, err, errlen))
+        goto fail;
+    self->router = zsock_new (ZMQ_ROUTER);
+    if (!self->router) {
+        snprintf (err, errlen, "cannot create the ZeroMQ socket");
+        goto fail;
+    }
+    zsock_set_maxmsgsize (self->router, (int) c->max_msg);
+    /* replies and assignments are bounded by the protocol (credit, the
+       in-process window); a full queue must never drop one silently */
+    zsock_set_sndhwm (self->router, 0);
+    zsock_set_rcvhwm (self->router, 0);
+    zsock_set_linger (self->router, 1000);
+    if (zsock_bind (self->router, "%s", c->bind) < 0) {
+        snprintf (err, errlen, "cannot bind %s: %s (is another segqd running there?)", c->bind,
+                  zmq_strerror (zmq_errno ()));
+        goto fail;
+    }
+    char *endpoint = zsock_last_endpoint (self->router);
+    snprintf (self->endpoint, sizeof self->endpoint, "%s", endpoint ? endpoint : c->bind);
+    zstr_free (&endpoint);
+    self->loop = zloop_new ();
+    if (!self->loop
+    ||  zloop_reader (self->loop, self->router, s_on_socket, self) != 0
+    ||  zloop_timer (self->loop, c->heartbeat_ms, 0, s_on_heartbeat, self) < 0) {
+        snprintf (err, errlen, "cannot set up the event loop");
+        goto fail;
+    }
+    if (config->ready_file && s_write_ready_file (config->ready_file, self->endpoint, err, errlen))
+        goto fail;
+    s_log (self, 0, NULL, "serving on %s, data in %s: %zu active job(s), %zu queued",
+           self->endpoint, self->data_dir, segq__jobs_active (self->jobs),
+           segq__sched_queued (self->sched));
+    return self;
+fail:
+    segq_broker_destroy (&self);
+    return NULL;
+}
+
+void
+segq_broker_destroy (segq_broker_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    segq_broker_t *self = *self_p;
+    if (self->store && segq__job_store_in_transaction (self->store)) {
+        char err [512];
+        if (segq__job_store_commit (self->store, err, sizeof err))
+            s_log (self, 0, NULL, "%s", err);
+    }
+    for (size_t i = 0; i < self->n_out; i++) {
+        segq_msg_destroy (&self->outbox [i].msg);
+        zframe_destroy (&self->outbox [i].peer);
+    }
+    free (self->outbox);
+    if (self->transfers) {
+        size_t cursor = 0;
+        transfer_t *transfer;
+        while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL))) {
+            s_transfer_destroy (self, &transfer);
+            cursor = 0;     /* the map changed */
+        }
+        segq__u64map_destroy (&self->transfers);
+    }
+    zloop_destroy (&self->loop);
+    zsock_destroy (&self->router);
+    segq__jobs_destroy (&self->jobs);
+    zhashx_destroy (&self->by_peer);
+    zhashx_destroy (&self->by_node);
+    segq__sched_destroy (&self->sched);
+    segq__job_log_destroy (&self->logs);
+    segq__artifact_store_destroy (&self->artifacts);
+    segq__job_store_destroy (&self->store);
+    free (self->data_dir);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+segq_broker_endpoint (segq_broker_t *self)
+{
+    return self->endpoint;
+}
+
+int
+segq_broker_run (segq_broker_t *self)
+{
+    zloop_start (self->loop);
+    /* nothing is left uncommitted: every turn ends with its commit */
+    s_log (self, 0, NULL, "stopping");
+    return 0;
+}

@@ -1,0 +1,212 @@
+/*  segqd: the segq broker daemon.
+
+    Configuration: command-line flags over environment (SEGQ_BROKER_DIR)
+    over a config file (--config FILE, else $SEGQ_BROKER_CONFIG; lines
+    "key = value" with the long flag names as keys, '#' comments).
+*/
+#include "segq_broker.h"
+#include "segq_proto.h"
+#include <czmq.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char s_usage [] =
+    "usage: segqd [options]\n"
+    "  --bind URL              endpoint to listen on (default tcp://127.0.0.1:5555;\n"
+    "                          tcp://127.0.0.1:* picks a free port)\n"
+    "  --data-dir DIR          database, artifacts and logs (default $SEGQ_BROKER_DIR,\n"
+    "                          else ~/.local/share/segq)\n"
+    "  --ready-file FILE       write the bound endpoint there once serving\n"
+    "  --heartbeat-ms N        heartbeat interval told to workers (default 1000)\n"
+    "  --expiry-ms N           a worker silent this long is lost (default 5000)\n"
+    "  --max-msg SIZE          largest message accepted, e.g. 4M (default 4M)\n"
+    "  --chunk-size SIZE       artifact chunk size, e.g. 1M (default 1M)\n"
+    "  --default-time-limit S  wall-time limit of jobs that give none (default none)\n"
+    "  --max-attempts N        attempts before a job whose worker keeps getting lost\n"
+    "                          fails (default 3)\n"
+    "  --config FILE           key = value file with these options (default\n"
+    "                          $SEGQ_BROKER_CONFIG)\n"
+    "  -v                      log requests; -vv every message\n"
+    "  -h, --help              this text\n";
+
+typedef struct {
+    char *bind, *data_dir, *ready_file;
+    char *heartbeat_ms, *expiry_ms, *max_msg, *chunk_size, *default_time_limit, *max_attempts;
+} options_t;
+
+static char **
+s_option (options_t *o, const char *name)
+{
+    if (strcmp (name, "bind") == 0) return &o->bind;
+    if (strcmp (name, "data-dir") == 0) return &o->data_dir;
+    if (strcmp (name, "ready-file") == 0) return &o->ready_file;
+    if (strcmp (name, "heartbeat-ms") == 0) return &o->heartbeat_ms;
+    if (strcmp (name, "expiry-ms") == 0) return &o->expiry_ms;
+    if (strcmp (name, "max-msg") == 0) return &o->max_msg;
+    if (strcmp (name, "chunk-size") == 0) return &o->chunk_size;
+    if (strcmp (name, "default-time-limit") == 0) return &o->default_time_limit;
+    if (strcmp (name, "max-attempts") == 0) return &o->max_attempts;
+    return NULL;
+}
+
+static void
+s_set (char **slot, const char *value)
+{
+    free (*slot);
+    *slot = strdup (value);
+}
+
+/* Config file values fill only what the flags and environment left unset. */
+static int
+s_read_config (const char *path, options_t *o)
+{
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        fprintf (stderr, "segqd: cannot read config file %s: %s\n", path, strerror (errno));
+        return -1;
+    }
+    char line [4096];
+    int number = 0, rc = 0;
+    while (fgets (line, sizeof line, file)) {
+        number++;
+        char *p = line + strspn (line, " \t");
+        if (*p == '#' || *p == '\n' || *p == 0)
+            continue;
+        char *eq = strchr (p, '=');
+        if (!eq) {
+            fprintf (stderr, "segqd: %s:%d: expected key = value\n", path, number);
+            rc = -1;
+            continue;
+        }
+        char *key_end = eq;
+        while (key_end > p && (key_end [-1] == ' ' || key_end [-1] == '\t'))
+            key_end--;
+        *key_end = 0;
+        char *value = eq + 1 + strspn (eq + 1, " \t");
+        value [strcspn (value, "\r\n")] = 0;
+        for (size_t len = strlen (value); len && (value [len - 1] == ' ' || value [len - 1] == '\t'); )
+            value [--len] = 0;
+        char **slot = s_option (o, p);
+        if (!slot) {
+            fprintf (stderr, "segqd: %s:%d: unknown option '%s'\n", path, number, p);
+            rc = -1;
+        }
+        else if (!*slot)
+            s_set (slot, value);
+    }
+    fclose (file);
+    return rc;
+}
+
+static int
+s_number (const char *name, const char *text, uint32_t *out, bool size)
+{
+    if (!text)
+        return 0;
+    uint64_t value = 0;
+    char *end = NULL;
+    if (size) {
+        if (segq_parse_size (text, &value) != 0)
+            end = (char *) text;
+    }
+    else {
+        errno = 0;
+        value = strtoull (text, &end, 10);
+        if (errno || *end || text [0] == '-')
+            end = (char *) text;
+        else
+            end = NULL;
+    }
+    if (end || value > UINT32_MAX) {
+        fprintf (stderr, "segqd: --%s: '%s' is not a valid %s\n", name, text,
+                 size ? "size (e.g. 4M)" : "number");
+        return -1;
+    }
+    *out = (uint32_t) value;
+    return 0;
+}
+
+int
+main (int argc, char *argv [])
+{
+    options_t o = { 0 };
+    char *config = NULL;
+    int verbose = 0, rc = 0;
+    for (int i = 1; i < argc && rc == 0; i++) {
+        const char *arg = argv [i];
+        if (strcmp (arg, "-h") == 0 || strcmp (arg, "--help") == 0) {
+            fputs (s_usage, stdout);
+            return 0;
+        }
+        if (strcmp (arg, "-v") == 0 || strcmp (arg, "-vv") == 0) {
+            verbose += arg [2] ? 2 : 1;
+            continue;
+        }
+        if (strncmp (arg, "--", 2) != 0) {
+            fprintf (stderr, "segqd: unexpected argument '%s'\n%s", arg, s_usage);
+            return 2;
+        }
+        char name [64];
+        const char *value = strchr (arg, '=');
+        size_t len = value ? (size_t) (value - arg - 2) : strlen (arg + 2);
+        snprintf (name, sizeof name, "%.*s", (int) len, arg + 2);
+        if (value)
+            value++;
+        else if (i + 1 < argc)
+            value = argv [++i];
+        else {
+            fprintf (stderr, "segqd: %s needs a value\n", arg);
+            return 2;
+        }
+        char **slot = strcmp (name, "config") == 0 ? &config : s_option (&o, name);
+        if (!slot) {
+            fprintf (stderr, "segqd: unknown option '%s'\n%s", arg, s_usage);
+            return 2;
+        }
+        s_set (slot, value);
+    }
+    const char *env_dir = getenv ("SEGQ_BROKER_DIR");
+    if (!o.data_dir && env_dir && *env_dir)
+        s_set (&o.data_dir, env_dir);
+    const char *config_path = config ? config : getenv ("SEGQ_BROKER_CONFIG");
+    if (config_path && *config_path && s_read_config (config_path, &o) != 0)
+        return 2;
+    if (!o.data_dir) {
+        const char *home = getenv ("HOME");
+        char path [4096];
+        snprintf (path, sizeof path, "%s/.local/share/segq", home && *home ? home : ".");
+        s_set (&o.data_dir, path);
+    }
+    segq_broker_config_t cfg = {
+        .bind = o.bind, .data_dir = o.data_dir, .ready_file = o.ready_file, .verbose = verbose,
+    };
+    if (s_number ("heartbeat-ms", o.heartbeat_ms, &cfg.heartbeat_ms, false)
+    ||  s_number ("expiry-ms", o.expiry_ms, &cfg.expiry_ms, false)
+    ||  s_number ("max-msg", o.max_msg, &cfg.max_msg, true)
+    ||  s_number ("chunk-size", o.chunk_size, &cfg.chunk_size, true)
+    ||  s_number ("default-time-limit", o.default_time_limit, &cfg.default_time_limit_s, false)
+    ||  s_number ("max-attempts", o.max_attempts, &cfg.max_attempts, false))
+        rc = 2;
+    segq_broker_t *broker = NULL;
+    if (rc == 0) {
+        /* CZMQ's handler turns SIGINT/SIGTERM into zsys_interrupted, which
+           ends the loop between turns: every turn's commit is complete */
+        zsys_init ();
+        zsys_set_logstream (NULL);
+        char err [1024] = "";
+        broker = segq_broker_new (&cfg, err, sizeof err);
+        if (!broker) {
+            fprintf (stderr, "segqd: %s\n", err);
+            rc = 1;
+        }
+    }
+    if (broker)
+        rc = segq_broker_run (broker);
+    segq_broker_destroy (&broker);
+    free (o.bind); free (o.data_dir); free (o.ready_file); free (o.heartbeat_ms);
+    free (o.expiry_ms); free (o.max_msg); free (o.chunk_size); free (o.default_time_limit);
+    free (o.max_attempts); free (config);
+    return rc;
+}

@@ -40,7 +40,10 @@ segq_value_format (const segq_value_t *value, char *buf, size_t buflen)
         case SEGQ_PARAM_INT:
             return snprintf (buf, buflen, "%" PRId64, value->i);
         case SEGQ_PARAM_FLOAT:
-            /* Shortest text that reads back as the same double. */
+            /* Whole numbers as people write them ("2000", not "2e+03"),
+               others as the shortest text that reads back the same. */
+            if (value->f == floor (value->f) && fabs (value->f) < 1e15)
+                return snprintf (buf, buflen, "%.0f", value->f);
             for (int precision = 1; precision < 17; precision++) {
                 char text[40];
                 snprintf (text, sizeof text, "%.*g", precision, value->f);

@@ -4,3 +4,9 @@ set(_proto_tests ${CMAKE_CURRENT_SOURCE_DIR}/proto)
 segq_add_test(NAME test_proto_codec
   SOURCES ${_proto_tests}/test_codec.c ${_proto_tests}/fixtures.c
   LIBS segq_proto TIMEOUT 120)
+segq_add_test(NAME test_proto_reject
+  SOURCES ${_proto_tests}/test_reject.c ${_proto_tests}/fixtures.c
+  LIBS segq_proto TIMEOUT 300)
+segq_add_test(NAME test_proto_core
+  SOURCES ${_proto_tests}/test_core.c
+  LIBS segq_core TIMEOUT 120)

@@ -252,15 +252,16 @@ segq_job_spec_input_arg (segq_job_spec_t *self, const char *arg, char *err, size
     struct stat st;
     if (stat (ref, &st) == 0)
         return segq_job_spec_input_file (self, name, ref, err, errlen);
-    /* Not a file: a job reference, which is only plausible if it has no
-       path separator; otherwise tell the user the file is missing. */
-    if (strchr (ref, '/') || strchr (ref, '.')) {
+    /* Not a file: a job reference JOB[:output]. Job ids have neither '/'
+       nor '.', so such a name was meant as a file that is missing. */
+    const char *colon = strchr (ref, ':');
+    size_t job_len = colon ? (size_t) (colon - ref) : strlen (ref);
+    if (strchr (ref, '/') || memchr (ref, '.', job_len)) {
         snprintf (err, errlen, "input %s: cannot read file '%s' (does it exist?)", name, ref);
         return SEGQ_ENOENT;
     }
-    const char *colon = strchr (ref, ':');
     char job[SEGQ_JOB_ID_MAX];
-    snprintf (job, sizeof job, "%.*s", (int) (colon ? (size_t) (colon - ref) : strlen (ref)), ref);
+    snprintf (job, sizeof job, "%.*s", (int) job_len, ref);
     return segq_job_spec_input_job (self, name, job, colon ? colon + 1 : NULL, err, errlen);
 }
 

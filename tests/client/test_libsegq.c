@@ -1,0 +1,463 @@
+/*  test_libsegq.c: libsegq against a scripted fake broker (a ROUTER in a
+    thread), so the client's own logic is checked apart from segqd:
+    req_id matching under pipelining, error replies, credit flow on upload
+    and download, sha256 checks, version and timeout messages. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "segq_client.h"
+
+/* The fake broker's script: answer one message. Runs in the actor thread. */
+typedef void (*handler_fn) (zsock_t *router, zframe_t *rid, segq_msg_t *msg);
+
+static handler_fn s_handler;
+static char s_endpoint[128];
+static zactor_t *s_broker;
+
+static void
+s_broker_actor (zsock_t *pipe, void *args)
+{
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    int port = zsock_bind (router, "tcp://127.0.0.1:*");
+    snprintf (s_endpoint, sizeof s_endpoint, "tcp://127.0.0.1:%d", port);
+    zsock_signal (pipe, 0);
+    zpoller_t *poller = zpoller_new (pipe, router, NULL);
+    for (;;) {
+        void *which = zpoller_wait (poller, -1);
+        if (which != router)
+            break;      /* $TERM or interrupted */
+        zframe_t *rid = NULL;
+        segq_msg_t *msg = NULL;
+        char err[256];
+        if (segq_msg_recv (router, &rid, &msg, NULL, err, sizeof err) == 0 && msg)
+            s_handler (router, rid, msg);
+        segq_msg_destroy (&msg);
+        zframe_destroy (&rid);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&router);
+}
+
+static segq_client_t *
+s_start (handler_fn handler, int timeout_ms)
+{
+    s_handler = handler;
+    s_broker = zactor_new (s_broker_actor, NULL);
+    cr_assert_not_null (s_broker);
+    segq_client_options_t o = { .broker = s_endpoint, .user = "tester", .timeout_ms = timeout_ms };
+    segq_client_t *c;
+    char err[256];
+    cr_assert_eq (segq_client_connect (&o, &c, err, sizeof err), 0, "%s", err);
+    return c;
+}
+
+static void
+s_stop (segq_client_t **c)
+{
+    segq_client_destroy (c);
+    zactor_destroy (&s_broker);
+}
+
+static void
+s_reply (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
+{
+    cr_assert_eq (segq_msg_send (&msg, router, rid), 0);
+}
+
+static segq_job_spec_t *
+s_noop (void)
+{
+    segq_job_spec_t *spec = segq_job_spec_new ("noop");
+    cr_assert_not_null (spec);
+    return spec;
+}
+
+/* ---- pipelining: replies in any order, mixed with a sync request ---- */
+
+static segq_msg_t *s_held[16];
+static size_t s_n_held;
+
+static void
+s_reverse_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
+{
+    if (msg->type == SEGQ_MSG_SUBMIT) {
+        segq_msg_t *reply = segq_msg_new (SEGQ_MSG_SUBMITTED);
+        reply->u.submitted.req_id = msg->u.submit.req_id;
+        char job[32];
+        snprintf (job, sizeof job, "J%llu", (unsigned long long) msg->u.submit.req_id);
+        reply->u.submitted.job = strdup (job);
+        s_held[s_n_held++] = reply;
+        if (s_n_held == 10)
+            while (s_n_held)
+                s_reply (router, rid, s_held[--s_n_held]);
+    }
+    else if (msg->type == SEGQ_MSG_STATUS) {
+        segq_msg_t *reply = segq_msg_new (SEGQ_MSG_STATUS_REPLY);
+        reply->u.status_reply.req_id = msg->u.status.req_id;
+        s_reply (router, rid, reply);
+    }
+}
+
+Test (libsegq, pipelined_submits_matched_by_req_id, .timeout = 20)
+{
+    segq_client_t *c = s_start (s_reverse_handler, 5000);
+    segq_job_spec_t *spec = s_noop ();
+    uint64_t req[10];
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq (segq_client_submit_send (c, spec, &req[i]), 0, "%s", segq_client_error (c));
+    cr_assert_eq (segq_client_submits_pending (c), 10);
+    /* A synchronous request in between gets its own reply; the submits'
+       replies that arrive first are kept for submit_recv. */
+    segq_job_list_t list;
+    cr_assert_eq (segq_client_status (c, NULL, NULL, &list), 0, "%s", segq_client_error (c));
+    cr_assert_eq (list.n_jobs, 0);
+    segq_job_list_clear (&list);
+    bool seen[10] = { false };
+    for (int i = 0; i < 10; i++) {
+        segq_submit_reply_t r;
+        cr_assert_eq (segq_client_submit_recv (c, 2000, &r), 0, "%s", segq_client_error (c));
+        cr_assert_eq (r.code, 0);
+        int k = -1;
+        for (int j = 0; j < 10; j++)
+            if (req[j] == r.req_id)
+                k = j;
+        cr_assert_geq (k, 0, "reply to unknown req_id %llu", (unsigned long long) r.req_id);
+        cr_assert_not (seen[k], "req_id %llu answered twice", (unsigned long long) r.req_id);
+        seen[k] = true;
+        char want[32];
+        snprintf (want, sizeof want, "J%llu", (unsigned long long) r.req_id);
+        cr_assert_str_eq (r.job, want);
+    }
+    cr_assert_eq (segq_client_submits_pending (c), 0);
+    segq_submit_reply_t r;
+    cr_assert_eq (segq_client_submit_recv (c, 100, &r), SEGQ_ENOENT);
+    segq_job_spec_destroy (&spec);
+    s_stop (&c);
+}
+
+/* ---- error replies ---- */
+
+static void
+s_refuse_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
+{
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_ERROR);
+    reply->u.error.req_id = msg->type == SEGQ_MSG_SUBMIT ? msg->u.submit.req_id : 0;
+    reply->u.error.code = SEGQ_EKIND;
+    reply->u.error.message = strdup ("unknown job kind 'noop' on this broker");
+    s_reply (router, rid, reply);
+}
+
+Test (libsegq, error_reply_becomes_code_and_message, .timeout = 20)
+{
+    segq_client_t *c = s_start (s_refuse_handler, 5000);
+    segq_job_spec_t *spec = s_noop ();
+    char job[SEGQ_JOB_ID_MAX];
+    cr_assert_eq (segq_client_submit (c, spec, job, sizeof job), SEGQ_EKIND);
+    cr_assert_str_eq (segq_client_error (c), "unknown job kind 'noop' on this broker");
+    uint64_t req;
+    cr_assert_eq (segq_client_submit_send (c, spec, &req), 0);
+    segq_submit_reply_t r;
+    cr_assert_eq (segq_client_submit_recv (c, 2000, &r), 0);
+    cr_assert_eq (r.req_id, req);
+    cr_assert_eq (r.code, SEGQ_EKIND);
+    cr_assert (strstr (r.message, "unknown job kind"), "%s", r.message);
+    segq_job_spec_destroy (&spec);
+    s_stop (&c);
+}
+
+static void
+s_version_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
+{
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_ERROR);
+    reply->u.error.code = SEGQ_EVERSION;
+    reply->u.error.message = strdup ("unsupported version");
+    reply->u.error.versions = calloc (2, sizeof (uint32_t));
+    reply->u.error.versions[0] = 2;
+    reply->u.error.versions[1] = 3;
+    reply->u.error.n_versions = 2;
+    s_reply (router, rid, reply);
+}
+
+Test (libsegq, version_error_names_both_sides, .timeout = 20)
+{
+    segq_client_t *c = s_start (s_version_handler, 5000);
+    segq_job_list_t list;
+    cr_assert_eq (segq_client_status (c, NULL, NULL, &list), SEGQ_EVERSION);
+    const char *e = segq_client_error (c);
+    cr_assert (strstr (e, "2, 3") && strstr (e, "speaks 1"), "message: %s", e);
+    s_stop (&c);
+}
+
+static void
+s_silent_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
+{
+}
+
+Test (libsegq, silent_broker_is_reported_unreachable, .timeout = 20)
+{
+    segq_client_t *c = s_start (s_silent_handler, 300);
+    segq_job_list_t list;
+    cr_assert_eq (segq_client_status (c, NULL, NULL, &list), SEGQ_EUNAVAIL);
+    cr_assert (strstr (segq_client_error (c), "not reachable") && strstr (segq_client_error (c), s_endpoint),
+               "message: %s", segq_client_error (c));
+    s_stop (&c);
+}
+
+/* ---- upload: chunks never exceed the credit; hash checked ---- */
+
+static struct {
+    char hash[SEGQ_HASH_HEX_LEN + 1];
+    uint64_t size, received;
+    segq_sha256_t sha;
+    int64_t credit;             /* granted minus used */
+    int violations;             /* chunks beyond credit, or out of order */
+    int chunks;
+    bool have;
+} s_up;
+
+static void
+s_upload_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
+{
+    if (msg->type == SEGQ_MSG_PUT) {
+        memcpy (s_up.hash, msg->u.put.hash, sizeof s_up.hash);
+        s_up.size = msg->u.put.size;
+        segq_sha256_init (&s_up.sha);
+        segq_msg_t *reply = segq_msg_new (SEGQ_MSG_PUT_READY);
+        reply->u.put_ready.req_id = msg->u.put.req_id;
+        reply->u.put_ready.transfer = 77;
+        reply->u.put_ready.have = s_up.have;
+        reply->u.put_ready.credit = 2;
+        reply->u.put_ready.chunk_size = 1000;
+        s_up.credit = 2;
+        s_reply (router, rid, reply);
+        return;
+    }
+    cr_assert_eq (msg->type, SEGQ_MSG_CHUNK);
+    segq_chunk_t *ch = &msg->u.chunk;
+    s_up.chunks++;
+    size_t n = zframe_size (ch->data);
+    if (--s_up.credit < 0 || ch->transfer != 77 || ch->offset != s_up.received || n > 1000)
+        s_up.violations++;
+    segq_sha256_update (&s_up.sha, zframe_data (ch->data), n);
+    s_up.received += n;
+    if (!ch->last) {
+        /* Slow receiver: one chunk of credit back per chunk written. */
+        segq_msg_t *credit = segq_msg_new (SEGQ_MSG_CREDIT);
+        credit->u.credit.transfer = 77;
+        credit->u.credit.chunks = 1;
+        s_up.credit++;
+        s_reply (router, rid, credit);
+        return;
+    }
+    char got[SEGQ_HASH_HEX_LEN + 1];
+    segq_sha256_final (&s_up.sha, got);
+    segq_msg_t *done = segq_msg_new (SEGQ_MSG_PUT_DONE);
+    done->u.put_done.transfer = 77;
+    done->u.put_done.code = strcmp (got, s_up.hash) == 0 && s_up.received == s_up.size ? 0 : SEGQ_EHASH;
+    s_reply (router, rid, done);
+}
+
+static void
+s_write_file (const char *path, size_t size)
+{
+    FILE *f = fopen (path, "wb");
+    cr_assert_not_null (f);
+    for (size_t i = 0; i < size; i++)
+        fputc ((int) ((i * 7919) >> 3) & 0xff, f);
+    fclose (f);
+}
+
+Test (libsegq, upload_respects_credit_and_hash, .timeout = 20)
+{
+    char path[] = "/tmp/segq-up-XXXXXX";
+    int fd = mkstemp (path);
+    cr_assert_geq (fd, 0);
+    close (fd);
+    s_write_file (path, 10500);
+    segq_client_t *c = s_start (s_upload_handler, 5000);
+    char hash[SEGQ_HASH_HEX_LEN + 1], want[SEGQ_HASH_HEX_LEN + 1];
+    uint64_t size;
+    int rc = segq_client_upload (c, path, "data.bin", hash, &size);
+    s_stop (&c);
+    cr_assert_eq (rc, 0, "upload failed");
+    cr_assert_eq (segq_sha256_file (path, want), 0);
+    unlink (path);
+    cr_assert_str_eq (hash, want);
+    cr_assert_str_eq (s_up.hash, want, "PUT named another hash");
+    cr_assert_eq (size, 10500);
+    cr_assert_eq (s_up.received, 10500);
+    cr_assert_eq (s_up.chunks, 11);
+    cr_assert_eq (s_up.violations, 0, "chunks sent beyond the credit or out of order");
+}
+
+Test (libsegq, upload_skipped_when_broker_has_hash, .timeout = 20)
+{
+    char path[] = "/tmp/segq-up-XXXXXX";
+    int fd = mkstemp (path);
+    cr_assert_geq (fd, 0);
+    close (fd);
+    s_write_file (path, 5000);
+    s_up.have = true;
+    segq_client_t *c = s_start (s_upload_handler, 5000);
+    char hash[SEGQ_HASH_HEX_LEN + 1];
+    int rc = segq_client_upload (c, path, NULL, hash, NULL);
+    s_stop (&c);
+    unlink (path);
+    cr_assert_eq (rc, 0);
+    cr_assert_eq (s_up.chunks, 0, "sent %d chunks the broker already had", s_up.chunks);
+}
+
+/* ---- fetch: credit honoured by the receiver, sha256 checked, atomic ---- */
+
+static struct {
+    uint8_t data[25000];
+    char hash[SEGQ_HASH_HEX_LEN + 1];
+    uint64_t sent;
+    uint32_t credit;
+    bool corrupt;
+    bool credit_overflow;
+} s_down;
+
+static void
+s_send_chunks (zsock_t *router, zframe_t *rid)
+{
+    while (s_down.credit > 0 && s_down.sent < sizeof s_down.data) {
+        size_t n = sizeof s_down.data - s_down.sent < 1000 ? sizeof s_down.data - s_down.sent : 1000;
+        segq_msg_t *chunk = segq_msg_new (SEGQ_MSG_CHUNK);
+        chunk->u.chunk.transfer = 5;
+        chunk->u.chunk.offset = s_down.sent;
+        chunk->u.chunk.data = zframe_new (s_down.data + s_down.sent, n);
+        if (s_down.corrupt && s_down.sent == 3000)
+            zframe_data (chunk->u.chunk.data)[10] ^= 1;
+        s_down.sent += n;
+        chunk->u.chunk.last = s_down.sent == sizeof s_down.data;
+        s_down.credit--;
+        s_reply (router, rid, chunk);
+    }
+}
+
+static void
+s_fetch_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
+{
+    if (msg->type == SEGQ_MSG_GET) {
+        segq_msg_t *ready = segq_msg_new (SEGQ_MSG_GET_READY);
+        ready->u.get_ready.req_id = msg->u.get.req_id;
+        ready->u.get_ready.transfer = 5;
+        memcpy (ready->u.get_ready.hash, s_down.hash, sizeof s_down.hash);
+        ready->u.get_ready.size = sizeof s_down.data;
+        ready->u.get_ready.name = strdup (msg->u.get.name);
+        ready->u.get_ready.chunk_size = 1000;
+        s_down.credit = msg->u.get.credit;
+        s_reply (router, rid, ready);
+    }
+    else if (msg->type == SEGQ_MSG_CREDIT) {
+        s_down.credit += msg->u.credit.chunks;
+        if (s_down.credit > 64)
+            s_down.credit_overflow = true;
+    }
+    s_send_chunks (router, rid);
+}
+
+static void
+s_fetch_setup (bool corrupt)
+{
+    for (size_t i = 0; i < sizeof s_down.data; i++)
+        s_down.data[i] = (uint8_t) (i * 31 + 7);
+    segq_sha256_t sha;
+    segq_sha256_init (&sha);
+    segq_sha256_update (&sha, s_down.data, sizeof s_down.data);
+    segq_sha256_final (&sha, s_down.hash);
+    s_down.corrupt = corrupt;
+}
+
+static size_t
+s_count_files (const char *dir)
+{
+    DIR *d = opendir (dir);
+    size_t n = 0;
+    struct dirent *e;
+    while (d && (e = readdir (d)))
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir (d);
+    return n;
+}
+
+Test (libsegq, fetch_writes_verified_file, .timeout = 20)
+{
+    s_fetch_setup (false);
+    char dir[] = "/tmp/segq-fetch-XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    char path[128];
+    snprintf (path, sizeof path, "%s/out.bin", dir);
+    segq_client_t *c = s_start (s_fetch_handler, 5000);
+    char hash[SEGQ_HASH_HEX_LEN + 1];
+    int rc = segq_client_fetch (c, "J1", "out.bin", path, hash);
+    s_stop (&c);
+    cr_assert_eq (rc, 0);
+    cr_assert_str_eq (hash, s_down.hash);
+    cr_assert_not (s_down.credit_overflow, "the receiver granted credit it did not use");
+    FILE *f = fopen (path, "rb");
+    cr_assert_not_null (f);
+    static uint8_t back[sizeof s_down.data + 1];
+    cr_assert_eq (fread (back, 1, sizeof back, f), sizeof s_down.data);
+    fclose (f);
+    cr_assert_arr_eq (back, s_down.data, sizeof s_down.data);
+    cr_assert_eq (s_count_files (dir), 1, "temporary files left behind");
+    unlink (path);
+    rmdir (dir);
+}
+
+Test (libsegq, fetch_of_corrupt_data_leaves_nothing, .timeout = 20)
+{
+    s_fetch_setup (true);
+    char dir[] = "/tmp/segq-fetch-XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    char path[128];
+    snprintf (path, sizeof path, "%s/out.bin", dir);
+    segq_client_t *c = s_start (s_fetch_handler, 5000);
+    int rc = segq_client_fetch (c, "J1", "out.bin", path, NULL);
+    char message[1024];
+    snprintf (message, sizeof message, "%s", segq_client_error (c));
+    s_stop (&c);
+    cr_assert_eq (rc, SEGQ_EHASH, "corrupt data gave %d: %s", rc, message);
+    cr_assert (strstr (message, "sha256"), "%s", message);
+    cr_assert_eq (s_count_files (dir), 0, "a corrupt download left a file");
+    rmdir (dir);
+}
+
+/* ---- job specs: refused before anything is sent ---- */
+
+Test (libsegq, job_spec_checks_against_schema, .timeout = 10)
+{
+    char err[512];
+    segq_job_spec_t *spec = segq_job_spec_new ("no-such-kind");
+    cr_assert_eq (segq_job_spec_param (spec, "x", "1", err, sizeof err), SEGQ_EKIND);
+    cr_assert (strstr (err, "no-such-kind") && strstr (err, "sleep"), "%s", err);
+    cr_assert_eq (segq_job_spec_validate (spec, err, sizeof err), SEGQ_EKIND);
+    segq_job_spec_destroy (&spec);
+
+    spec = segq_job_spec_new ("sleep");
+    cr_assert_eq (segq_job_spec_param (spec, "seconds", "-1", err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "seconds"), "%s", err);
+    cr_assert_eq (segq_job_spec_param (spec, "nope", "1", err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "nope") && strstr (err, "seconds"), "%s", err);
+    cr_assert_eq (segq_job_spec_input_arg (spec, "files=x", err, sizeof err), SEGQ_EINVAL,
+                  "sleep takes no inputs");
+    cr_assert_eq (segq_job_spec_param (spec, "seconds", "2.5", err, sizeof err), 0, "%s", err);
+    cr_assert_eq (segq_job_spec_validate (spec, err, sizeof err), 0, "%s", err);
+    segq_job_spec_destroy (&spec);
+
+    spec = segq_job_spec_new ("echo");
+    cr_assert_eq (segq_job_spec_input_arg (spec, "files=/no/such/file.txt", err, sizeof err), SEGQ_ENOENT);
+    cr_assert (strstr (err, "/no/such/file.txt"), "%s", err);
+    cr_assert_eq (segq_job_spec_input_arg (spec, "files", err, sizeof err), SEGQ_EINVAL);
+    cr_assert_eq (segq_job_spec_input_arg (spec, "files=AB12:out.txt", err, sizeof err), 0, "%s", err);
+    cr_assert_eq (segq_job_spec_input_hash (spec, "files/a", "xyz", 1, err, sizeof err), SEGQ_EINVAL);
+    cr_assert_eq (segq_job_spec_validate (spec, err, sizeof err), 0, "%s", err);
+    segq_job_spec_destroy (&spec);
+}

@@ -1,4 +1,5 @@
 /*  harness.c: start, signal and clean up real segq processes for tests. */
+#define _XOPEN_SOURCE 700     /* nftw */
 #include "harness.h"
 
 #include <errno.h>

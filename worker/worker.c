@@ -41,7 +41,9 @@
 #define LOG_FLUSH_BYTES     (64u << 10)
 #define LOG_HOLD_MAX        (1u << 20)      /* log held while the broker is away */
 #define PROGRESS_INTERVAL   100
-#define BACKOFF_MIN_MS      100
+/* How long to wait for WELCOME before trying again on a fresh socket:
+   doubling from BACKOFF_MIN_MS up to BACKOFF_MAX_MS. */
+#define BACKOFF_MIN_MS      500
 #define BACKOFF_MAX_MS      2000
 #define RECV_BATCH          4096
 #define GET_CREDIT          8
@@ -129,6 +131,7 @@ struct segq_worker {
     bool ready_written;
 
     bool draining;
+    bool told_draining;         /* the last REGISTER said so */
     int interrupts;
     bool stop;
     int exit_code;
@@ -1027,7 +1030,7 @@ s_send_register (segq_worker_t *self)
         r->n_held++;
     }
     r->cpu_slots = self->cpu_slots;
-    r->draining = self->draining;
+    r->draining = self->told_draining = self->draining;
     if (!ok) {
         segq_msg_destroy (&msg);
         s_log (self, 0, "out of memory registering");
@@ -1090,6 +1093,8 @@ s_on_welcome (segq_worker_t *self, const segq_welcome_t *m)
     s_log (self, first ? 0 : 1, "registered with %s (heartbeat %u ms, expiry %u ms)",
            self->broker, self->heartbeat_ms, self->expiry_ms);
     s_write_ready_file (self);
+    if (self->draining && !self->told_draining)
+        s_send_register (self);     /* drain began while that REGISTER was on its way */
     /* Resume everything that needs the broker. */
     for (fetch_t *f = zhashx_first (self->fetches); f; f = zhashx_next (self->fetches))
         if (!f->req_id)
@@ -1335,6 +1340,8 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
        looking is cheap, so look every tick too. */
     s_check_children (self);
     if (self->session == REGISTERING && now >= self->register_deadline_ms) {
+        s_log (self, 1, "no WELCOME from %s in %d ms: trying again", self->broker,
+               self->backoff_ms);
         self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
                                                                  : self->backoff_ms * 2;
         s_connect (self);

@@ -12,3 +12,9 @@ segq_add_test(NAME test_worker_job_runner SOURCES ${SEGQ_WORKER_TESTS}/test_job_
 target_compile_definitions(test_worker_job_runner PRIVATE
   SEGQ_TESTKIND="$<TARGET_FILE:segq-testkind>")
 add_dependencies(test_worker_job_runner segq-testkind)
+segq_add_test(NAME test_worker_daemon SOURCES ${SEGQ_WORKER_TESTS}/test_daemon.c
+              LIBS segq_worker TIMEOUT 300)
+target_compile_definitions(test_worker_daemon PRIVATE
+  SEGQ_TESTKIND="$<TARGET_FILE:segq-testkind>"
+  SEGQ_WORKER_BIN="$<TARGET_FILE:segq-worker>")
+add_dependencies(test_worker_daemon segq-testkind segq-worker)

@@ -1,0 +1,710 @@
+/*  segq-worker, the real binary, against a scripted broker: a ROUTER
+    socket in the test that speaks the protocol through the codec and
+    checks every message the worker sends. No segqd needed, so each step
+    of the worker's side of the dialogue is pinned down exactly. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "worker_internal.h"
+
+typedef struct {
+    char dir [256];
+    char endpoint [128];
+    char journal [300];
+    char log [300];
+    char ready [300];
+    zsock_t *router;
+    zframe_t *peer;             /* the worker's routing id */
+    pid_t pid;
+    /* what arrived besides what a test waited for */
+    char logdata [65536];
+    size_t logdata_used;
+    int n_progress;
+    double last_fraction;
+    char last_phase [64];
+} fake_t;
+
+static fake_t *F;
+
+/* Bind to `port`, or (0) to a random one below the kernel's ephemeral
+   range: a worker reconnecting to a port in that range while nothing
+   listens there can end up connected to itself and hold the port. */
+static void
+s_bind (fake_t *f, int port)
+{
+    f->router = zsock_new (ZMQ_ROUTER);
+    cr_assert_not_null (f->router);
+    zsock_set_linger (f->router, 0);
+    zsock_set_rcvtimeo (f->router, 100);
+    int bound = -1;
+    for (int tries = 0; tries < 200 && bound < 0; tries++) {
+        int p = port ? port : 20000 + (int) (segq__now_ms () * 7919 + getpid () * 31 + tries * 97) % 12000;
+        bound = zsock_bind (f->router, "tcp://127.0.0.1:%d", p);
+        if (bound < 0 && port)
+            usleep (50000);
+    }
+    cr_assert_gt (bound, 0, "cannot bind a port");
+    snprintf (f->endpoint, sizeof f->endpoint, "tcp://127.0.0.1:%d", bound);
+}
+
+static void
+s_start_worker (fake_t *f, const char *const *extra)
+{
+    const char *argv [40] = { SEGQ_WORKER_BIN, "--broker", f->endpoint, "--node", "w1",
+                              "--cpu-slots", "3", "--gpus", "0:TestGPU:8G,1:Other:512M",
+                              "--work-dir", NULL, "--ready-file", f->ready,
+                              "--kill-grace-ms", "300", "--testkind", SEGQ_TESTKIND };
+    char work [400];
+    snprintf (work, sizeof work, "%s/work", f->dir);
+    argv [10] = work;
+    size_t n = 17;
+    for (size_t i = 0; extra && extra [i]; i++)
+        argv [n++] = extra [i];
+    f->pid = fork ();
+    cr_assert_geq (f->pid, 0);
+    if (f->pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open (f->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2 (fd, 1);
+        dup2 (fd, 2);
+        setenv ("SEGQ_TEST_JOURNAL", f->journal, 1);
+        sigset_t none;
+        sigemptyset (&none);
+        sigprocmask (SIG_SETMASK, &none, NULL);
+        execv (argv [0], (char *const *) argv);
+        _exit (127);
+    }
+}
+
+static void
+s_setup (void)
+{
+    F = calloc (1, sizeof *F);
+    snprintf (F->dir, sizeof F->dir, "/tmp/segq-worker-daemon-XXXXXX");
+    cr_assert_not_null (mkdtemp (F->dir));
+    snprintf (F->journal, sizeof F->journal, "%s/journal", F->dir);
+    snprintf (F->log, sizeof F->log, "%s/worker.log", F->dir);
+    snprintf (F->ready, sizeof F->ready, "%s/ready", F->dir);
+    s_bind (F, 0);
+}
+
+static void
+s_teardown (void)
+{
+    if (F->pid > 0) {
+        kill (F->pid, SIGKILL);
+        waitpid (F->pid, NULL, 0);
+    }
+    zframe_destroy (&F->peer);
+    zsock_destroy (&F->router);
+    if (!getenv ("SEGQ_KEEP_TMP"))
+        segq__remove_tree (F->dir);
+    free (F);
+}
+
+/* Wait for the worker to exit; its status. */
+static int
+s_wait_exit (fake_t *f, int timeout_ms)
+{
+    int64_t deadline = segq__now_ms () + timeout_ms;
+    int status = 0;
+    while (segq__now_ms () < deadline) {
+        if (waitpid (f->pid, &status, WNOHANG) == f->pid) {
+            f->pid = 0;
+            return status;
+        }
+        usleep (10000);
+    }
+    cr_assert_fail ("worker did not exit in %d ms", timeout_ms);
+    return -1;
+}
+
+static char *
+s_slurp (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    static char buf [1 << 16];
+    size_t n = file ? fread (buf, 1, sizeof buf - 1, file) : 0;
+    buf [n] = 0;
+    if (file)
+        fclose (file);
+    return buf;
+}
+
+static void
+s_send (fake_t *f, segq_msg_t *msg)
+{
+    cr_assert_eq (segq_msg_send (&msg, f->router, f->peer), 0);
+}
+
+/* Next message of `type` from the worker; LOG and PROGRESS on the way are
+   recorded, HEARTBEATs skipped, anything else unexpected fails the test. */
+static segq_msg_t *
+s_expect (fake_t *f, segq_msg_type_t type, int timeout_ms)
+{
+    int64_t deadline = segq__now_ms () + timeout_ms;
+    while (segq__now_ms () < deadline) {
+        zframe_t *peer = NULL;
+        segq_msg_t *msg = NULL;
+        char err [256];
+        int rc = segq_msg_recv (f->router, &peer, &msg, NULL, err, sizeof err);
+        if (rc == 0 && msg) {
+            zframe_destroy (&f->peer);
+            f->peer = peer;
+            if (msg->type == type)
+                return msg;
+            if (msg->type == SEGQ_MSG_LOG) {
+                size_t n = msg->u.log.size;
+                if (f->logdata_used + n < sizeof f->logdata) {
+                    memcpy (f->logdata + f->logdata_used, msg->u.log.data, n);
+                    f->logdata_used += n;
+                    f->logdata [f->logdata_used] = 0;
+                }
+            }
+            else
+            if (msg->type == SEGQ_MSG_PROGRESS) {
+                f->n_progress++;
+                f->last_fraction = msg->u.progress.fraction;
+                snprintf (f->last_phase, sizeof f->last_phase, "%s",
+                          msg->u.progress.phase ? msg->u.progress.phase : "");
+            }
+            else
+            if (msg->type == SEGQ_MSG_HEARTBEAT)
+                s_send (f, segq_msg_new (SEGQ_MSG_HEARTBEAT));     /* as a broker does */
+            else
+            if (msg->type != SEGQ_MSG_CREDIT)
+                cr_assert_fail ("expected %s, got %s", segq_msg_type_name (type),
+                                segq_msg_type_name (msg->type));
+            segq_msg_destroy (&msg);
+        }
+        else
+            zframe_destroy (&peer);
+    }
+    cr_assert_fail ("no %s from the worker in %d ms; its log:\n%s", segq_msg_type_name (type),
+                    timeout_ms, s_slurp (f->log));
+    return NULL;
+}
+
+static void
+s_welcome (fake_t *f, uint32_t expiry_ms)
+{
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_WELCOME);
+    msg->u.welcome.heartbeat_ms = 100;
+    msg->u.welcome.expiry_ms = expiry_ms;
+    msg->u.welcome.max_msg = SEGQ_DEFAULT_MAX_MSG;
+    msg->u.welcome.chunk_size = 4096;
+    s_send (f, msg);
+}
+
+/* REGISTER + WELCOME; returns the REGISTER for checks. */
+static segq_msg_t *
+s_handshake (fake_t *f, uint32_t expiry_ms)
+{
+    segq_msg_t *reg = s_expect (f, SEGQ_MSG_REGISTER, 10000);
+    s_welcome (f, expiry_ms);
+    return reg;
+}
+
+/* params: "name=value" strings typed through the schema. */
+static void
+s_assign (fake_t *f, const char *job, uint32_t attempt, const char *kind,
+          const char *const *params, const segq_artifact_t *inputs, size_t n_inputs,
+          uint32_t time_limit_s)
+{
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_ASSIGN);
+    segq_assign_t *a = &msg->u.assign;
+    a->job = strdup (job);
+    a->attempt = attempt;
+    a->kind = strdup (kind);
+    a->gpu = -1;
+    a->cpu_slots = 1;
+    a->time_limit_s = time_limit_s;
+    const segq_kind_spec_t *spec = segq_kind_find (kind);
+    cr_assert_not_null (spec);
+    for (size_t i = 0; params && params [i]; i++) {
+        char name [64], err [256];
+        const char *eq = strchr (params [i], '=');
+        snprintf (name, sizeof name, "%.*s", (int) (eq - params [i]), params [i]);
+        segq_value_t value;
+        cr_assert_eq (segq_param_parse (segq_kind_param (spec, name), eq + 1, &value, err,
+                                        sizeof err), 0, "%s", err);
+        segq_params_set (&a->params, name, &value);
+        segq_value_clear (&value);
+    }
+    if (n_inputs) {
+        a->inputs = calloc (n_inputs, sizeof *a->inputs);
+        for (size_t i = 0; i < n_inputs; i++)
+            segq_artifact_copy (&a->inputs [i], &inputs [i]);
+        a->n_inputs = n_inputs;
+    }
+    s_send (f, msg);
+}
+
+static void
+s_ack (fake_t *f, const char *job, uint32_t attempt, int code)
+{
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_RESULT_ACK);
+    msg->u.result_ack.job = strdup (job);
+    msg->u.result_ack.attempt = attempt;
+    msg->u.result_ack.code = code;
+    s_send (f, msg);
+}
+
+static int
+s_count_lines (const char *path)
+{
+    char *text = s_slurp (path);
+    int n = 0;
+    for (char *p = text; *p; p++)
+        n += *p == '\n';
+    return n;
+}
+
+static void
+s_drain_and_bye (fake_t *f)
+{
+    kill (f->pid, SIGTERM);
+    segq_msg_t *reg = s_expect (f, SEGQ_MSG_REGISTER, 10000);
+    cr_assert (reg->u.reg.draining);
+    segq_msg_destroy (&reg);
+    segq_msg_t *bye = s_expect (f, SEGQ_MSG_BYE, 10000);
+    segq_msg_destroy (&bye);
+    int status = s_wait_exit (f, 10000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "status %d", status);
+}
+
+TestSuite (daemon, .init = s_setup, .fini = s_teardown, .timeout = 60);
+
+Test (daemon, registers_capacity_and_runs_noops_in_process)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_register_t *r = &reg->u.reg;
+    cr_assert_str_eq (r->node, "w1");
+    cr_assert_eq (r->cpu_slots, 3);
+    cr_assert_eq (r->n_gpus, 2);
+    cr_assert_eq (r->gpus [0].index, 0);
+    cr_assert_str_eq (r->gpus [0].name, "TestGPU");
+    cr_assert_eq (r->gpus [0].mem_total, 8ull << 30);
+    cr_assert_eq (r->gpus [1].mem_total, 512ull << 20);
+    bool noop = false, sleep = false, echo = false, fail = false;
+    for (size_t i = 0; i < r->n_kinds; i++) {
+        noop |= strcmp (r->kinds [i], "noop") == 0;
+        sleep |= strcmp (r->kinds [i], "sleep") == 0;
+        echo |= strcmp (r->kinds [i], "echo") == 0;
+        fail |= strcmp (r->kinds [i], "fail") == 0;
+    }
+    cr_assert (noop && sleep && echo && fail);
+    cr_assert_eq (r->n_held, 0);
+    cr_assert_not (r->draining);
+    segq_msg_destroy (&reg);
+
+    /* the ready file appears once registered */
+    for (int i = 0; i < 500 && access (F->ready, F_OK) != 0; i++)
+        usleep (10000);
+    cr_assert_str_eq (s_slurp (F->ready), "w1\n");
+
+    enum { N = 2000 };
+    for (int i = 0; i < N; i++) {
+        char id [32];
+        snprintf (id, sizeof id, "n%d", i);
+        s_assign (F, id, 1, "noop", NULL, NULL, 0, 0);
+    }
+    bool seen [N] = { 0 };
+    for (int i = 0; i < N; i++) {
+        segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+        cr_assert (result->u.result.success);
+        cr_assert_eq (result->u.result.n_outputs, 0);
+        int k = atoi (result->u.result.job + 1);
+        cr_assert_not (seen [k], "result of %s twice", result->u.result.job);
+        seen [k] = true;
+        s_ack (F, result->u.result.job, 1, 0);
+        segq_msg_destroy (&result);
+    }
+    cr_assert_eq (s_count_lines (F->journal), N);
+    char *journal = s_slurp (F->journal);
+    cr_assert (strstr (journal, "n0 1\n") && strstr (journal, "n1999 1\n"));
+    s_drain_and_bye (F);
+}
+
+Test (daemon, sleep_streams_log_and_rate_limited_progress)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    const char *params [] = { "seconds=0.8", NULL };
+    int64_t start = segq__now_ms ();
+    s_assign (F, "s1", 2, "sleep", params, NULL, 0, 0);
+    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    int64_t took = segq__now_ms () - start;
+    cr_assert (result->u.result.success, "%s", result->u.result.reason);
+    cr_assert_eq (result->u.result.attempt, 2);
+    cr_assert_eq (result->u.result.exit_code, 0);
+    segq_msg_destroy (&result);
+    /* the child wrote ~9 records; at most 10/s go out, the last always */
+    cr_assert (F->n_progress >= 3 && F->n_progress <= (int) (took / 100) + 2,
+               "%d progress messages in %lld ms", F->n_progress, (long long) took);
+    cr_assert_float_eq (F->last_fraction, 1.0, 1e-9);
+    cr_assert_str_eq (F->last_phase, "sleeping");
+    cr_assert (strstr (F->logdata, "sleeping 0.8 s\n") && strstr (F->logdata, "slept 0.8 s\n"),
+               "%s", F->logdata);
+    cr_assert_str_eq (s_slurp (F->journal), "s1 2\n");
+    /* scratch stays until the result is acknowledged, then goes */
+    char scratch [600];
+    snprintf (scratch, sizeof scratch, "%s/work/jobs/s1.2", F->dir);
+    cr_assert_eq (access (scratch, F_OK), 0);
+    s_ack (F, "s1", 2, 0);
+    for (int i = 0; i < 200 && access (scratch, F_OK) == 0; i++)
+        usleep (10000);
+    cr_assert_neq (access (scratch, F_OK), 0);
+    s_drain_and_bye (F);
+}
+
+/* Serve a GET from `data` within the worker's credit. */
+static void
+s_serve_get (fake_t *f, const char *data, size_t size, const char *hash, uint64_t transfer)
+{
+    segq_msg_t *get = s_expect (f, SEGQ_MSG_GET, 10000);
+    cr_assert_str_eq (get->u.get.hash, hash);
+    cr_assert_gt (get->u.get.credit, 0);
+    segq_msg_t *ready = segq_msg_new (SEGQ_MSG_GET_READY);
+    ready->u.get_ready.req_id = get->u.get.req_id;
+    ready->u.get_ready.transfer = transfer;
+    memcpy (ready->u.get_ready.hash, hash, SEGQ_HASH_HEX_LEN + 1);
+    ready->u.get_ready.size = size;
+    ready->u.get_ready.chunk_size = 4096;
+    segq_msg_destroy (&get);
+    s_send (f, ready);
+    size_t offset = 0;
+    do {
+        size_t n = size - offset < 4096 ? size - offset : 4096;
+        segq_msg_t *chunk = segq_msg_new (SEGQ_MSG_CHUNK);
+        chunk->u.chunk.transfer = transfer;
+        chunk->u.chunk.offset = offset;
+        chunk->u.chunk.last = offset + n == size;
+        chunk->u.chunk.data = zframe_new (data + offset, n);
+        s_send (f, chunk);
+        offset += n;
+    } while (offset < size);
+}
+
+static void
+s_hash (const char *data, size_t size, char hex [SEGQ_HASH_HEX_LEN + 1])
+{
+    segq_sha256_t sha;
+    segq_sha256_init (&sha);
+    segq_sha256_update (&sha, data, size);
+    segq_sha256_final (&sha, hex);
+}
+
+Test (daemon, echo_fetches_inputs_uploads_outputs_within_credit)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    size_t size = 20000;        /* 5 chunks of 4096 */
+    char *data = malloc (size);
+    for (size_t i = 0; i < size; i++)
+        data [i] = (char) (i * 7 + 3);
+    segq_artifact_t input = { .name = "files/sub/a.bin", .size = size };
+    s_hash (data, size, input.hash);
+    s_assign (F, "e1", 1, "echo", NULL, &input, 1, 0);
+    s_serve_get (F, data, size, input.hash, 77);
+
+    segq_msg_t *put = s_expect (F, SEGQ_MSG_PUT, 10000);
+    cr_assert_str_eq (put->u.put.name, "files/sub/a.bin");
+    cr_assert_str_eq (put->u.put.hash, input.hash);
+    cr_assert_eq (put->u.put.size, size);
+    segq_msg_t *ready = segq_msg_new (SEGQ_MSG_PUT_READY);
+    ready->u.put_ready.req_id = put->u.put.req_id;
+    ready->u.put_ready.transfer = 99;
+    ready->u.put_ready.credit = 2;
+    ready->u.put_ready.chunk_size = 4096;
+    segq_msg_destroy (&put);
+    s_send (F, ready);
+    char *got = calloc (1, size);
+    size_t received = 0;
+    for (int chunks = 0; ; chunks++) {
+        segq_msg_t *chunk = s_expect (F, SEGQ_MSG_CHUNK, 5000);
+        cr_assert_eq (chunk->u.chunk.transfer, 99);
+        cr_assert_eq (chunk->u.chunk.offset, received);
+        size_t n = zframe_size (chunk->u.chunk.data);
+        memcpy (got + received, zframe_data (chunk->u.chunk.data), n);
+        received += n;
+        bool last = chunk->u.chunk.last;
+        segq_msg_destroy (&chunk);
+        if (last)
+            break;
+        /* it never runs ahead of its credit: grant one more per chunk
+           after the first two */
+        if (chunks >= 1) {
+            segq_msg_t *credit = segq_msg_new (SEGQ_MSG_CREDIT);
+            credit->u.credit.transfer = 99;
+            credit->u.credit.chunks = 1;
+            s_send (F, credit);
+        }
+    }
+    cr_assert_eq (received, size);
+    cr_assert_eq (memcmp (got, data, size), 0);
+    segq_msg_t *done = segq_msg_new (SEGQ_MSG_PUT_DONE);
+    done->u.put_done.transfer = 99;
+    s_send (F, done);
+    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    cr_assert (result->u.result.success, "%s", result->u.result.reason);
+    cr_assert_eq (result->u.result.n_outputs, 1);
+    cr_assert_str_eq (result->u.result.outputs [0].name, "files/sub/a.bin");
+    cr_assert_str_eq (result->u.result.outputs [0].hash, input.hash);
+    segq_msg_destroy (&result);
+    s_ack (F, "e1", 1, 0);
+
+    /* same input again: taken from the cache (no GET), and the broker has
+       the output already (no CHUNK) */
+    s_assign (F, "e2", 1, "echo", NULL, &input, 1, 0);
+    put = s_expect (F, SEGQ_MSG_PUT, 10000);
+    ready = segq_msg_new (SEGQ_MSG_PUT_READY);
+    ready->u.put_ready.req_id = put->u.put.req_id;
+    ready->u.put_ready.have = true;
+    segq_msg_destroy (&put);
+    s_send (F, ready);
+    result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    cr_assert (result->u.result.success);
+    cr_assert_eq (result->u.result.n_outputs, 1);
+    segq_msg_destroy (&result);
+    s_ack (F, "e2", 1, 0);
+    free (got);
+    free (data);
+    s_drain_and_bye (F);
+}
+
+Test (daemon, corrupt_input_retried_then_job_fails_clearly)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    const char *real = "the real bytes", *fake = "the fake bytes";
+    segq_artifact_t input = { .name = "in.txt", .size = strlen (real) };
+    s_hash (real, strlen (real), input.hash);
+    s_assign (F, "c1", 1, "echo", NULL, &input, 1, 0);
+    for (int i = 0; i < 3; i++)
+        s_serve_get (F, fake, strlen (fake), input.hash, 10 + (uint64_t) i);
+    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    cr_assert_not (result->u.result.success);
+    cr_assert (strstr (result->u.result.reason, "in.txt")
+               && strstr (result->u.result.reason, "sha256"), "%s", result->u.result.reason);
+    segq_msg_destroy (&result);
+    s_ack (F, "c1", 1, 0);
+    /* nothing ran */
+    cr_assert_str_eq (s_slurp (F->journal), "");
+    s_drain_and_bye (F);
+}
+
+Test (daemon, failures_reported_daemon_survives)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    const char *exit3 [] = { "mode=exit", "code=3", NULL };
+    const char *sig [] = { "mode=signal", "signal=9", NULL };
+    const char *crash [] = { "mode=crash", NULL };
+    s_assign (F, "f1", 1, "fail", exit3, NULL, 0, 0);
+    s_assign (F, "f2", 1, "fail", sig, NULL, 0, 0);
+    s_assign (F, "f3", 1, "fail", crash, NULL, 0, 0);
+    int seen = 0;
+    for (int i = 0; i < 3; i++) {
+        segq_msg_t *m = s_expect (F, SEGQ_MSG_RESULT, 10000);
+        segq_result_t *r = &m->u.result;
+        cr_assert_not (r->success);
+        if (strcmp (r->job, "f1") == 0) {
+            cr_assert_eq (r->exit_code, 3);
+            cr_assert_str_eq (r->reason, "exited with code 3");
+        }
+        else
+        if (strcmp (r->job, "f2") == 0) {
+            cr_assert_eq (r->signal, 9);
+            cr_assert_eq (r->exit_code, -1);
+        }
+        else {
+            cr_assert_str_eq (r->job, "f3");
+            cr_assert_eq (r->signal, SIGABRT, "%s", r->reason);
+        }
+        seen++;
+        s_ack (F, r->job, 1, 0);
+        segq_msg_destroy (&m);
+    }
+    cr_assert_eq (seen, 3);
+    cr_assert_eq (kill (F->pid, 0), 0);
+    s_drain_and_bye (F);
+}
+
+Test (daemon, kinds_flag_limits_what_it_takes)
+{
+    const char *extra [] = { "--kinds", "noop,sleep", NULL };
+    s_start_worker (F, extra);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    cr_assert_eq (reg->u.reg.n_kinds, 2);
+    cr_assert_str_eq (reg->u.reg.kinds [0], "noop");
+    cr_assert_str_eq (reg->u.reg.kinds [1], "sleep");
+    segq_msg_destroy (&reg);
+    s_assign (F, "k1", 1, "echo", NULL, NULL, 0, 0);
+    segq_msg_t *m = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    cr_assert_not (m->u.result.success);
+    cr_assert (strstr (m->u.result.reason, "'echo' is not run by worker w1"), "%s",
+               m->u.result.reason);
+    segq_msg_destroy (&m);
+    s_ack (F, "k1", 1, 0);
+    s_drain_and_bye (F);
+}
+
+Test (daemon, time_limit_and_abort)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    const char *long_sleep [] = { "seconds=30", NULL };
+    int64_t start = segq__now_ms ();
+    s_assign (F, "t1", 1, "sleep", long_sleep, NULL, 0, 1);
+    s_assign (F, "a1", 4, "sleep", long_sleep, NULL, 0, 0);
+    usleep (300000);
+    segq_msg_t *abort = segq_msg_new (SEGQ_MSG_ABORT);
+    abort->u.abort.job = strdup ("a1");
+    abort->u.abort.attempt = 4;
+    abort->u.abort.reason = strdup ("cancelled by alice");
+    s_send (F, abort);
+    for (int i = 0; i < 2; i++) {
+        segq_msg_t *m = s_expect (F, SEGQ_MSG_RESULT, 10000);
+        segq_result_t *r = &m->u.result;
+        cr_assert_not (r->success);
+        if (strcmp (r->job, "t1") == 0) {
+            cr_assert_str_eq (r->reason, "time limit of 1 s exceeded");
+            int64_t took = segq__now_ms () - start;
+            cr_assert (took >= 1000 && took < 4000, "took %lld ms", (long long) took);
+        }
+        else {
+            cr_assert_str_eq (r->job, "a1");
+            cr_assert_eq (r->attempt, 4);
+            cr_assert_str_eq (r->reason, "aborted: cancelled by alice");
+        }
+        s_ack (F, r->job, r->attempt, 0);
+        segq_msg_destroy (&m);
+    }
+    s_drain_and_bye (F);
+}
+
+Test (daemon, result_survives_broker_restart_and_is_fenced)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 400);
+    segq_msg_destroy (&reg);
+    const char *params [] = { "seconds=0.3", NULL };
+    s_assign (F, "r1", 1, "sleep", params, NULL, 0, 0);
+    /* the broker goes away while the job runs */
+    usleep (50000);
+    int port = atoi (strrchr (F->endpoint, ':') + 1);
+    zframe_destroy (&F->peer);
+    zsock_destroy (&F->router);
+    usleep (1200000);           /* job finishes while nobody listens */
+    s_bind (F, port);
+    reg = s_expect (F, SEGQ_MSG_REGISTER, 10000);
+    cr_assert_eq (reg->u.reg.n_held, 1);
+    cr_assert_str_eq (reg->u.reg.held [0].job, "r1");
+    cr_assert_eq (reg->u.reg.held [0].attempt, 1);
+    segq_msg_destroy (&reg);
+    s_welcome (F, 5000);
+    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    cr_assert_str_eq (result->u.result.job, "r1");
+    cr_assert (result->u.result.success, "%s", result->u.result.reason);
+    segq_msg_destroy (&result);
+    /* fenced: the worker drops it and holds nothing */
+    s_ack (F, "r1", 1, SEGQ_ESTALE);
+    usleep (200000);
+    segq_msg_t *error = segq_msg_new (SEGQ_MSG_ERROR);
+    error->u.error.code = SEGQ_ENOENT;
+    error->u.error.message = strdup ("unknown worker: register");
+    s_send (F, error);
+    reg = s_expect (F, SEGQ_MSG_REGISTER, 5000);
+    cr_assert_eq (reg->u.reg.n_held, 0);
+    segq_msg_destroy (&reg);
+    s_welcome (F, 5000);
+    cr_assert_eq (s_count_lines (F->journal), 1);
+    s_drain_and_bye (F);
+}
+
+Test (daemon, drain_finishes_running_jobs_first)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    const char *params [] = { "seconds=0.5", NULL };
+    s_assign (F, "d1", 1, "sleep", params, NULL, 0, 0);
+    usleep (100000);
+    s_send (F, segq_msg_new (SEGQ_MSG_DRAIN_WORKER));
+    /* it tells the broker it is draining, with the job it holds */
+    reg = s_expect (F, SEGQ_MSG_REGISTER, 5000);
+    cr_assert (reg->u.reg.draining);
+    cr_assert_eq (reg->u.reg.n_held, 1);
+    segq_msg_destroy (&reg);
+    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    cr_assert (result->u.result.success);
+    segq_msg_destroy (&result);
+    s_ack (F, "d1", 1, 0);
+    segq_msg_t *bye = s_expect (F, SEGQ_MSG_BYE, 5000);
+    segq_msg_destroy (&bye);
+    int status = s_wait_exit (F, 5000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+}
+
+Test (daemon, sigint_twice_stops_at_once)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    const char *params [] = { "seconds=60", NULL };
+    s_assign (F, "i1", 1, "sleep", params, NULL, 0, 0);
+    for (int i = 0; i < 500 && s_count_lines (F->journal) == 0; i++)
+        usleep (10000);
+    kill (F->pid, SIGINT);
+    reg = s_expect (F, SEGQ_MSG_REGISTER, 5000);    /* draining */
+    segq_msg_destroy (&reg);
+    kill (F->pid, SIGINT);
+    segq_msg_t *bye = s_expect (F, SEGQ_MSG_BYE, 5000);
+    cr_assert_str_eq (bye->u.bye.reason, "interrupted");
+    segq_msg_destroy (&bye);
+    int status = s_wait_exit (F, 5000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 130, "status %d", status);
+    cr_assert (strstr (s_slurp (F->log), "interrupted twice"));
+}
+
+Test (daemon, version_mismatch_said_plainly)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_expect (F, SEGQ_MSG_REGISTER, 10000);
+    segq_msg_destroy (&reg);
+    segq_msg_t *error = segq_msg_new (SEGQ_MSG_ERROR);
+    error->u.error.code = SEGQ_EVERSION;
+    error->u.error.message = strdup ("unsupported protocol version");
+    error->u.error.versions = calloc (2, sizeof (uint32_t));
+    error->u.error.versions [0] = 7;
+    error->u.error.versions [1] = 8;
+    error->u.error.n_versions = 2;
+    s_send (F, error);
+    int status = s_wait_exit (F, 5000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) != 0);
+    char *log = s_slurp (F->log);
+    cr_assert (strstr (log, "speaks protocol versions 7, 8; this segq-worker speaks 1..1"), "%s", log);
+}
+
+Test (daemon, bad_flags_refused_with_a_message)
+{
+    const char *extra [] = { "--gpus", "zero:big", NULL };
+    s_start_worker (F, extra);
+    int status = s_wait_exit (F, 5000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 2);
+    cr_assert (strstr (s_slurp (F->log), "--gpus: 'zero:big' is not INDEX:NAME:MEM"));
+}

@@ -1336,8 +1336,14 @@ static int
 s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
 {
     segq_broker_t *self = arg;
-    for (int n = 0; n < TURN_MAX; n++) {
+    int64_t started = zclock_mono ();
+    int n = 0;
+    for (; n < TURN_MAX; n++) {
         if (n > 0 && !(zsock_events (sock) & ZMQ_POLLIN))
+            break;
+        /* big chunks are slow to hash and write: end the turn in time for
+           heartbeats and expiry to run between turns */
+        if (n > 0 && zclock_mono () - started > (int64_t) self->config.heartbeat_ms / 2)
             break;
         zframe_t *peer = NULL;
         segq_msg_t *msg = NULL;
@@ -1364,6 +1370,10 @@ s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
         zframe_destroy (&peer);
     }
     s_turn_end (self);
+    int64_t took = zclock_mono () - started;
+    if (took > (int64_t) self->config.heartbeat_ms)
+        s_log (self, 0, NULL, "slow turn: %" PRId64 " ms for %d message(s): workers may "
+               "see the broker as silent", took, n);
     return 0;
 }
 
@@ -1373,6 +1383,10 @@ static int
 s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
 {
     segq_broker_t *self = arg;
+    /* after a long turn (a big artifact's fsync) heartbeats may be waiting
+       in the socket: read them before judging anyone silent */
+    for (int turns = 0; turns < 8 && (zsock_events (self->router) & ZMQ_POLLIN); turns++)
+        s_on_socket (loop, self->router, self);
     int64_t now = zclock_mono ();
     /* s_worker_gone (keep) leaves by_node as it is: safe to iterate */
     for (worker_t *w = zhashx_first (self->by_node); w; w = zhashx_next (self->by_node)) {

@@ -3,3 +3,9 @@ segq_add_test(NAME broker_u64map SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_u64map.c
   LIBS segq_broker TIMEOUT 60)
 segq_add_test(NAME broker_scheduler SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_scheduler.c
   LIBS segq_broker TIMEOUT 60)
+segq_add_test(NAME broker_job_store SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_job_store.c
+  LIBS segq_broker TIMEOUT 60)
+segq_add_test(NAME broker_jobs SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_jobs.c
+  LIBS segq_broker TIMEOUT 60)
+segq_add_test(NAME broker_artifact_store SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_artifact_store.c
+  LIBS segq_broker TIMEOUT 60)

@@ -1,0 +1,153 @@
+/*  Artifact store: verified uploads land under their hash with private
+    modes; a wrong hash, a short or misplaced chunk, or a failing disk
+    leaves nothing stored; crash leftovers are cleaned at start. */
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include "broker_test_util.h"
+#include "artifact_store.h"
+
+static char dir [256];
+
+static void setup (void) { test_tmpdir (dir, sizeof dir); }
+static void teardown (void) { test_rmdir (dir); }
+
+static void
+s_hash (const void *data, size_t size, char hash [SEGQ_HASH_HEX_LEN + 1])
+{
+    segq_sha256_t sha;
+    segq_sha256_init (&sha);
+    segq_sha256_update (&sha, data, size);
+    segq_sha256_final (&sha, hash);
+}
+
+static size_t
+s_tmp_files (void)
+{
+    char path [300];
+    snprintf (path, sizeof path, "%s/artifacts/tmp", dir);
+    DIR *d = opendir (path);
+    cr_assert_not_null (d);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir (d)))
+        n += e->d_name [0] != '.';
+    closedir (d);
+    return n;
+}
+
+static segq__artifact_store_t *
+s_store (void)
+{
+    char err [512] = "";
+    segq__artifact_store_t *store = segq__artifact_store_new (dir, err, sizeof err);
+    cr_assert_not_null (store, "%s", err);
+    return store;
+}
+
+Test (artifact_store, verified_upload_is_stored_privately_under_its_hash, .init = setup, .fini = teardown, .timeout = 10)
+{
+    segq__artifact_store_t *store = s_store ();
+    static char data [300000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data [i] = (char) (i * 31);
+    char hash [SEGQ_HASH_HEX_LEN + 1], err [512];
+    s_hash (data, sizeof data, hash);
+    cr_assert_not (segq__artifact_store_has (store, hash, NULL));
+    segq__upload_t *up = segq__artifact_store_upload (store, hash, sizeof data, err, sizeof err);
+    cr_assert_not_null (up, "%s", err);
+    for (size_t off = 0; off < sizeof data; off += 100000)
+        cr_assert_eq (segq__upload_write (up, off, data + off, 100000, err, sizeof err), 0, "%s", err);
+    cr_assert_not (segq__artifact_store_has (store, hash, NULL), "not there before finish");
+    cr_assert_eq (segq__upload_finish (up, err, sizeof err), 0, "%s", err);
+    segq__upload_destroy (&up);
+    uint64_t size;
+    cr_assert (segq__artifact_store_has (store, hash, &size));
+    cr_assert_eq (size, sizeof data);
+    char path [400];
+    snprintf (path, sizeof path, "%s/artifacts/%.2s/%s", dir, hash, hash);
+    struct stat st;
+    cr_assert_eq (stat (path, &st), 0, "stored at artifacts/aa/<hash>");
+    cr_assert_eq (st.st_mode & 0777, 0600);
+    snprintf (path, sizeof path, "%s/artifacts/%.2s", dir, hash);
+    cr_assert_eq (stat (path, &st), 0);
+    cr_assert_eq (st.st_mode & 0777, 0700);
+    cr_assert_eq (s_tmp_files (), 0);
+    /* read it back */
+    segq__download_t *down = segq__artifact_store_download (store, hash, err, sizeof err);
+    cr_assert_not_null (down, "%s", err);
+    cr_assert_eq (segq__download_size (down), sizeof data);
+    static char back [sizeof data];
+    cr_assert_eq (segq__download_read (down, 0, back, sizeof back), (int64_t) sizeof back);
+    cr_assert_eq (memcmp (back, data, sizeof data), 0);
+    cr_assert_eq (segq__download_read (down, sizeof data - 5, back, 100), 5, "short read at the end");
+    segq__download_destroy (&down);
+    segq__artifact_store_destroy (&store);
+}
+
+Test (artifact_store, wrong_hash_or_bad_chunks_store_nothing, .init = setup, .fini = teardown, .timeout = 10)
+{
+    segq__artifact_store_t *store = s_store ();
+    char hash [SEGQ_HASH_HEX_LEN + 1], err [512];
+    s_hash ("hello", 5, hash);
+    /* different bytes of the same size */
+    segq__upload_t *up = segq__artifact_store_upload (store, hash, 5, err, sizeof err);
+    cr_assert_eq (segq__upload_write (up, 0, "hellO", 5, err, sizeof err), 0);
+    cr_assert_eq (segq__upload_finish (up, err, sizeof err), SEGQ_EHASH);
+    cr_assert (strstr (err, hash), "%s", err);
+    segq__upload_destroy (&up);
+    cr_assert_not (segq__artifact_store_has (store, hash, NULL));
+    /* a chunk at the wrong offset, past the size, a short upload */
+    up = segq__artifact_store_upload (store, hash, 5, err, sizeof err);
+    cr_assert_eq (segq__upload_write (up, 2, "llo", 3, err, sizeof err), SEGQ_EINVAL);
+    cr_assert_eq (segq__upload_write (up, 0, "hello!", 6, err, sizeof err), SEGQ_EINVAL);
+    cr_assert_eq (segq__upload_write (up, 0, "hel", 3, err, sizeof err), 0);
+    cr_assert_eq (segq__upload_received (up), 3);
+    cr_assert_eq (segq__upload_finish (up, err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "3 of 5"), "%s", err);
+    segq__upload_destroy (&up);
+    cr_assert_not (segq__artifact_store_has (store, hash, NULL));
+    cr_assert_eq (s_tmp_files (), 0, "temporary files are removed");
+    cr_assert_null (segq__artifact_store_upload (store, "not-a-hash", 5, err, sizeof err));
+    cr_assert_null (segq__artifact_store_download (store, hash, err, sizeof err));
+    cr_assert (strstr (err, "not stored"), "%s", err);
+    segq__artifact_store_destroy (&store);
+}
+
+Test (artifact_store, failing_disk_is_refused_cleanly, .init = setup, .fini = teardown, .timeout = 10)
+{
+    segq__artifact_store_t *store = s_store ();
+    static char data [1 << 16];
+    char hash [SEGQ_HASH_HEX_LEN + 1], err [512];
+    s_hash (data, sizeof data, hash);
+    segq__upload_t *up = segq__artifact_store_upload (store, hash, sizeof data, err, sizeof err);
+    cr_assert_not_null (up);
+    /* the file size limit makes write() fail as a full disk would */
+    signal (SIGXFSZ, SIG_IGN);
+    struct rlimit limit = { 4096, 4096 };
+    cr_assert_eq (setrlimit (RLIMIT_FSIZE, &limit), 0);
+    int rc = segq__upload_write (up, 0, data, sizeof data, err, sizeof err);
+    cr_assert (rc == SEGQ_EIO || rc == SEGQ_ENOSPC, "rc %d", rc);
+    cr_assert (strstr (err, "cannot write artifact"), "%s", err);
+    segq__upload_destroy (&up);
+    cr_assert_not (segq__artifact_store_has (store, hash, NULL));
+    cr_assert_eq (s_tmp_files (), 0);
+    segq__artifact_store_destroy (&store);
+}
+
+Test (artifact_store, leftovers_of_a_crash_are_removed_at_start, .init = setup, .fini = teardown, .timeout = 10)
+{
+    segq__artifact_store_t *store = s_store ();
+    char hash [SEGQ_HASH_HEX_LEN + 1], err [512];
+    s_hash ("x", 1, hash);
+    segq__upload_t *up = segq__artifact_store_upload (store, hash, 1, err, sizeof err);
+    cr_assert_not_null (up);
+    cr_assert_eq (s_tmp_files (), 1);
+    /* the process dies here: the upload object is never destroyed */
+    segq__artifact_store_t *again = s_store ();
+    cr_assert_eq (s_tmp_files (), 0);
+    segq__upload_destroy (&up);
+    segq__artifact_store_destroy (&again);
+    segq__artifact_store_destroy (&store);
+}

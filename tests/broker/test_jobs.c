@@ -1,0 +1,366 @@
+/*  Job state machine over a real store, scheduler and artifact store:
+    validation at submit (nothing stored on refusal), transitions with
+    reasons, lost workers and attempts, dependencies, cancel, and the
+    rebuild of memory from the database. */
+#include "broker_test_util.h"
+#include "jobs.h"
+
+static char dir [256];
+static segq__job_store_t *store;
+static segq__sched_t *sched;
+static segq__artifact_store_t *artifacts;
+static segq__jobs_t *jobs;
+static segq__sched_node_t *node;
+
+static void
+s_open (void)
+{
+    char path [300], err [512] = "";
+    snprintf (path, sizeof path, "%s/segq.db", dir);
+    store = segq__job_store_open (path, err, sizeof err);
+    cr_assert_not_null (store, "%s", err);
+    artifacts = segq__artifact_store_new (dir, err, sizeof err);
+    cr_assert_not_null (artifacts, "%s", err);
+    sched = segq__sched_new ();
+    segq__jobs_config_t config = { .max_attempts = 2, .time_limit_s = 0, .orphan_grace_s = 5 };
+    jobs = segq__jobs_new (store, sched, artifacts, &config);
+    cr_assert_not_null (jobs);
+    cr_assert_eq (segq__jobs_load (jobs, 1000.0, err, sizeof err), 0, "%s", err);
+    node = segq__sched_node_new (sched, "node", 4, NULL, 0, ~0ULL, 16);
+    cr_assert_not_null (node);
+}
+
+static void
+s_close (void)
+{
+    segq__jobs_destroy (&jobs);
+    segq__sched_destroy (&sched);
+    segq__artifact_store_destroy (&artifacts);
+    segq__job_store_destroy (&store);
+}
+
+static void
+setup (void)
+{
+    test_tmpdir (dir, sizeof dir);
+    s_open ();
+}
+
+static void
+teardown (void)
+{
+    s_close ();
+    test_rmdir (dir);
+}
+
+static void
+s_commit (void)
+{
+    char err [512];
+    cr_assert_eq (segq__job_store_commit (store, err, sizeof err), 0, "%s", err);
+}
+
+static int
+s_submit (const char *kind, const char *param, const char *value, char id [SEGQ_JOB_ID_MAX],
+          char *err, size_t errlen)
+{
+    segq_submit_t submit = { .user = "alice", .kind = (char *) kind };
+    if (param) {
+        segq_value_t v = { .type = SEGQ_PARAM_STRING, .s = (char *) value };
+        cr_assert_eq (segq_params_set (&submit.params, param, &v), 0);
+    }
+    int rc = segq__jobs_submit (jobs, &submit, 1000.0, id, err, errlen);
+    segq_params_clear (&submit.params);
+    return rc;
+}
+
+static segq__job_t *
+s_job (const char *id)
+{
+    return segq__jobs_find (jobs, segq__job_id_parse (id));
+}
+
+static int
+s_state (const char *id)
+{
+    segq__job_brief_t brief;
+    cr_assert_eq (segq__job_store_brief (store, segq__job_id_parse (id), &brief), 0, "job %s", id);
+    return brief.state;
+}
+
+/* Dispatch everything that fits and start it, as the broker does. */
+static void
+s_start (void *arg, segq__sched_job_t *sj, segq__sched_node_t *n, int32_t gpu)
+{
+    cr_assert_eq (segq__jobs_start (jobs, (segq__job_t *) sj, "node", gpu, 1001.0), 0);
+}
+
+Test (jobs, machine_allows_only_the_documented_transitions, .timeout = 10)
+{
+    int allowed [7][7] = { { 0 } };
+    allowed [SEGQ_JOB_WAITING][SEGQ_JOB_QUEUED] = 1;
+    allowed [SEGQ_JOB_WAITING][SEGQ_JOB_FAILED] = 1;
+    allowed [SEGQ_JOB_WAITING][SEGQ_JOB_CANCELLED] = 1;
+    allowed [SEGQ_JOB_QUEUED][SEGQ_JOB_RUNNING] = 1;
+    allowed [SEGQ_JOB_QUEUED][SEGQ_JOB_FAILED] = 1;
+    allowed [SEGQ_JOB_QUEUED][SEGQ_JOB_CANCELLED] = 1;
+    allowed [SEGQ_JOB_RUNNING][SEGQ_JOB_QUEUED] = 1;
+    allowed [SEGQ_JOB_RUNNING][SEGQ_JOB_SUCCEEDED] = 1;
+    allowed [SEGQ_JOB_RUNNING][SEGQ_JOB_FAILED] = 1;
+    allowed [SEGQ_JOB_RUNNING][SEGQ_JOB_CANCELLED] = 1;
+    for (int from = 1; from <= 6; from++)
+        for (int to = 1; to <= 6; to++)
+            cr_assert_eq (segq__job_transition_allowed (from, to), allowed [from][to],
+                          "%d -> %d", from, to);
+}
+
+Test (jobs, bad_submits_are_refused_and_nothing_is_stored, .init = setup, .fini = teardown, .timeout = 20)
+{
+    char id [SEGQ_JOB_ID_MAX], err [1024] = "";
+    cr_assert_eq (s_submit ("nosuchkind", NULL, NULL, id, err, sizeof err), SEGQ_EKIND);
+    cr_assert (strstr (err, "nosuchkind") && strstr (err, "sleep"), "%s", err);
+    cr_assert_neq (s_submit ("sleep", "seconds", "soon", id, err, sizeof err), 0);
+    cr_assert (strstr (err, "seconds"), "names the parameter: %s", err);
+    cr_assert_neq (s_submit ("sleep", "speed", "1", id, err, sizeof err), 0);
+    cr_assert (strstr (err, "speed"), "%s", err);
+    /* an input that was never uploaded */
+    segq_submit_t submit = { .user = "alice", .kind = "echo" };
+    segq_input_t input = { .name = "files/a.txt" };
+    memset (input.hash, 'b', SEGQ_HASH_HEX_LEN);
+    submit.inputs = &input;
+    submit.n_inputs = 1;
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), SEGQ_ENOENT);
+    cr_assert (strstr (err, "files/a.txt") && strstr (err, "upload"), "%s", err);
+    /* a reference to a job that does not exist */
+    input.hash [0] = 0;
+    input.job = "zzzz";
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), SEGQ_ENOENT);
+    cr_assert (strstr (err, "zzzz"), "%s", err);
+    /* an input the kind does not take, and an unsafe name */
+    input.name = "../etc/passwd";
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), SEGQ_EINVAL);
+    submit.kind = "sleep";
+    input.name = "files/a.txt";
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), SEGQ_EINVAL);
+    submit.n_inputs = 0;
+    submit.user = "";
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), SEGQ_EINVAL);
+    cr_assert_not (segq__job_store_in_transaction (store), "nothing was written");
+    cr_assert_eq (segq__jobs_active (jobs), 0);
+    uint64_t ids [4];
+    size_t count;
+    cr_assert_eq (segq__job_store_list (store, 0, NULL, 0, 4, ids, &count), 0);
+    cr_assert_eq (count, 0);
+}
+
+Test (jobs, a_job_runs_and_every_transition_is_stored, .init = setup, .fini = teardown, .timeout = 20)
+{
+    char id [SEGQ_JOB_ID_MAX], err [1024] = "";
+    cr_assert_eq (s_submit ("sleep", NULL, NULL, id, err, sizeof err), 0, "%s", err);
+    segq__job_t *job = s_job (id);
+    cr_assert_eq (job->state, SEGQ_JOB_QUEUED);
+    cr_assert_eq (job->sched.cpu_slots, 1, "a CPU job takes one slot by default");
+    s_commit ();
+    cr_assert_eq (segq__sched_dispatch (sched, 10, s_start, NULL), 1);
+    cr_assert_eq (job->state, SEGQ_JOB_RUNNING);
+    cr_assert_eq (job->attempt, 1);
+    cr_assert_eq (segq__jobs_finish (jobs, job, true, NULL, 0, 0, NULL, 0, 1002.0), 0);
+    s_commit ();
+    cr_assert_null (s_job (id), "a final job leaves memory");
+    segq_job_info_t info = { 0 };
+    cr_assert_eq (segq__job_store_info (store, segq__job_id_parse (id), true, &info), 0);
+    cr_assert_eq (info.state, SEGQ_JOB_SUCCEEDED);
+    cr_assert_eq (info.n_history, 3);
+    cr_assert_eq (info.history [0].state, SEGQ_JOB_QUEUED);
+    cr_assert_str_eq (info.history [0].reason, "submitted by alice");
+    cr_assert_eq (info.history [1].state, SEGQ_JOB_RUNNING);
+    cr_assert_str_eq (info.history [1].reason, "attempt 1 on node");
+    cr_assert_eq (info.history [2].state, SEGQ_JOB_SUCCEEDED);
+    cr_assert_eq (info.history [2].time, 1002.0);
+    const segq_value_t *seconds = segq_params_get (&info.params, "seconds");
+    cr_assert (seconds && seconds->f == 1.0, "defaults are filled in and stored");
+    segq_job_info_clear (&info);
+}
+
+Test (jobs, lost_worker_requeues_then_fails_after_max_attempts, .init = setup, .fini = teardown, .timeout = 20)
+{
+    char id [SEGQ_JOB_ID_MAX], err [1024] = "";
+    cr_assert_eq (s_submit ("sleep", NULL, NULL, id, err, sizeof err), 0, "%s", err);
+    segq__job_t *job = s_job (id);
+    cr_assert_eq (segq__sched_dispatch (sched, 10, s_start, NULL), 1);
+    cr_assert_eq (segq__jobs_lost (jobs, job, "worker node lost", 1003.0), 0);
+    cr_assert_eq (job->state, SEGQ_JOB_QUEUED);
+    cr_assert_eq (job->attempt, 1, "the attempt count is kept");
+    cr_assert_eq (segq__sched_queued (sched), 1);
+    cr_assert_eq (segq__sched_dispatch (sched, 10, s_start, NULL), 1);
+    cr_assert_eq (job->attempt, 2);
+    /* a fenced (stale) attempt cannot finish it: only the machine's state counts here */
+    cr_assert_eq (segq__jobs_lost (jobs, job, "worker node lost", 1004.0), 0);
+    s_commit ();
+    cr_assert_eq (s_state (id), SEGQ_JOB_FAILED);
+    segq_job_info_t info = { 0 };
+    cr_assert_eq (segq__job_store_info (store, segq__job_id_parse (id), false, &info), 0);
+    cr_assert (strstr (info.reason, "worker lost 2 times"), "%s", info.reason);
+    segq_job_info_clear (&info);
+    cr_assert_eq (segq__sched_user_running (segq__sched_user (sched, "alice")), 0);
+}
+
+Test (jobs, dependency_failure_fails_the_chain_naming_it, .init = setup, .fini = teardown, .timeout = 20)
+{
+    char a [SEGQ_JOB_ID_MAX], b [SEGQ_JOB_ID_MAX], c [SEGQ_JOB_ID_MAX], err [1024] = "";
+    cr_assert_eq (s_submit ("sleep", NULL, NULL, a, err, sizeof err), 0);
+    segq_submit_t submit = { .user = "alice", .kind = "sleep" };
+    char *after [1] = { a };
+    submit.after = after;
+    submit.n_after = 1;
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, b, err, sizeof err), 0, "%s", err);
+    after [0] = b;
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (s_job (b)->state, SEGQ_JOB_WAITING);
+    cr_assert_eq (s_job (c)->state, SEGQ_JOB_WAITING);
+    cr_assert_eq (segq__sched_queued (sched), 1, "only the head is queued");
+    cr_assert_eq (segq__sched_dispatch (sched, 10, s_start, NULL), 1);
+    cr_assert_eq (segq__jobs_finish (jobs, s_job (a), false, NULL, 3, 0, NULL, 0, 5.0), 0);
+    s_commit ();
+    cr_assert_eq (s_state (b), SEGQ_JOB_FAILED);
+    cr_assert_eq (s_state (c), SEGQ_JOB_FAILED);
+    segq_job_info_t info = { 0 };
+    cr_assert_eq (segq__job_store_info (store, segq__job_id_parse (c), false, &info), 0);
+    cr_assert (strstr (info.reason, b), "c's reason names b: %s", info.reason);
+    segq_job_info_clear (&info);
+    memset (&info, 0, sizeof info);
+    cr_assert_eq (segq__job_store_info (store, segq__job_id_parse (a), false, &info), 0);
+    cr_assert_str_eq (info.reason, "exited with code 3");
+    segq_job_info_clear (&info);
+    /* depending on a failed job is refused at submit */
+    after [0] = a;
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, b, err, sizeof err), SEGQ_ESTATE);
+    cr_assert (strstr (err, a) && strstr (err, "failed"), "%s", err);
+}
+
+Test (jobs, outputs_flow_to_dependents_by_reference, .init = setup, .fini = teardown, .timeout = 20)
+{
+    /* an artifact to stand for a's output */
+    char err [1024] = "", hash [SEGQ_HASH_HEX_LEN + 1];
+    segq_sha256_t sha;
+    segq_sha256_init (&sha);
+    segq_sha256_update (&sha, "hi", 2);
+    segq_sha256_final (&sha, hash);
+    segq__upload_t *up = segq__artifact_store_upload (artifacts, hash, 2, err, sizeof err);
+    cr_assert_not_null (up, "%s", err);
+    cr_assert_eq (segq__upload_write (up, 0, "hi", 2, err, sizeof err), 0);
+    cr_assert_eq (segq__upload_finish (up, err, sizeof err), 0, "%s", err);
+    segq__upload_destroy (&up);
+
+    char a [SEGQ_JOB_ID_MAX], b [SEGQ_JOB_ID_MAX], bad [SEGQ_JOB_ID_MAX];
+    cr_assert_eq (s_submit ("echo", NULL, NULL, a, err, sizeof err), 0, "%s", err);
+    segq_submit_t submit = { .user = "alice", .kind = "echo" };
+    segq_input_t input = { .name = "files/x", .job = a, .output = "files/x.txt" };
+    submit.inputs = &input;
+    submit.n_inputs = 1;
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, b, err, sizeof err), 0, "%s", err);
+    input.output = "files/missing.txt";
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, bad, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (segq__sched_dispatch (sched, 10, s_start, NULL), 1);
+    segq_artifact_t out = { .name = "files/x.txt", .size = 2 };
+    memcpy (out.hash, hash, sizeof out.hash);
+    cr_assert_eq (segq__jobs_finish (jobs, s_job (a), true, NULL, 0, 0, &out, 1, 6.0), 0);
+    s_commit ();
+    cr_assert_eq (s_job (b)->state, SEGQ_JOB_QUEUED, "its input exists: queued");
+    cr_assert_eq (s_state (bad), SEGQ_JOB_FAILED, "its input does not exist: failed");
+    segq_job_info_t info = { 0 };
+    cr_assert_eq (segq__job_store_info (store, segq__job_id_parse (bad), false, &info), 0);
+    cr_assert (strstr (info.reason, "files/missing.txt"), "%s", info.reason);
+    segq_job_info_clear (&info);
+    /* an output that was never uploaded makes the job fail */
+    cr_assert_eq (segq__sched_dispatch (sched, 10, s_start, NULL), 1);
+    out.hash [0] = out.hash [0] == 'a' ? 'b' : 'a';
+    cr_assert_eq (segq__jobs_finish (jobs, s_job (b), true, NULL, 0, 0, &out, 1, 7.0), 0);
+    cr_assert_eq (s_state (b), SEGQ_JOB_FAILED);
+}
+
+Test (jobs, cancel_queued_at_once_and_running_through_its_worker, .init = setup, .fini = teardown, .timeout = 20)
+{
+    char q [SEGQ_JOB_ID_MAX], r [SEGQ_JOB_ID_MAX], err [1024] = "";
+    cr_assert_eq (s_submit ("sleep", NULL, NULL, r, err, sizeof err), 0);
+    cr_assert_eq (segq__sched_dispatch (sched, 10, s_start, NULL), 1);
+    cr_assert_eq (s_submit ("sleep", NULL, NULL, q, err, sizeof err), 0);
+    segq__sched_node_set_accepting (node, false);
+    bool abort = true;
+    cr_assert_eq (segq__jobs_cancel (jobs, segq__job_id_parse (q), "mallory", 8.0, &abort, err,
+                                     sizeof err), SEGQ_EPERM);
+    cr_assert (strstr (err, "alice"), "%s", err);
+    cr_assert_eq (segq__jobs_cancel (jobs, segq__job_id_parse (q), "alice", 8.0, &abort, err,
+                                     sizeof err), 0);
+    cr_assert_not (abort);
+    cr_assert_eq (segq__sched_queued (sched), 0);
+    cr_assert_eq (s_state (q), SEGQ_JOB_CANCELLED);
+    cr_assert_eq (segq__jobs_cancel (jobs, segq__job_id_parse (r), "alice", 8.0, &abort, err,
+                                     sizeof err), 0);
+    cr_assert (abort, "a running job is stopped by its worker");
+    cr_assert_eq (s_state (r), SEGQ_JOB_RUNNING);
+    /* the worker reports success anyway: the cancel wins */
+    cr_assert_eq (segq__jobs_finish (jobs, s_job (r), true, NULL, 0, 0, NULL, 0, 9.0), 0);
+    cr_assert_eq (s_state (r), SEGQ_JOB_CANCELLED);
+    /* cancelling a final job is a no-op that says so */
+    cr_assert_eq (segq__jobs_cancel (jobs, segq__job_id_parse (r), "alice", 8.0, &abort, err,
+                                     sizeof err), 0);
+    cr_assert (strstr (err, "already cancelled"), "%s", err);
+    cr_assert_eq (segq__jobs_cancel (jobs, 999, "alice", 8.0, &abort, err, sizeof err), SEGQ_ENOENT);
+}
+
+Test (jobs, restart_rebuilds_queue_waits_and_orphans, .init = setup, .fini = teardown, .timeout = 20)
+{
+    char q [SEGQ_JOB_ID_MAX], r [SEGQ_JOB_ID_MAX], w [SEGQ_JOB_ID_MAX], err [1024] = "";
+    cr_assert_eq (s_submit ("sleep", NULL, NULL, r, err, sizeof err), 0);
+    cr_assert_eq (segq__sched_dispatch (sched, 10, s_start, NULL), 1);
+    cr_assert_eq (s_submit ("sleep", NULL, NULL, q, err, sizeof err), 0);
+    segq_submit_t submit = { .user = "alice", .kind = "sleep" };
+    char *after [1] = { r };
+    submit.after = after;
+    submit.n_after = 1;
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, w, err, sizeof err), 0, "%s", err);
+    s_commit ();
+    /* a crash: everything in memory is gone */
+    s_close ();
+    s_open ();
+    cr_assert_eq (segq__jobs_active (jobs), 3);
+    cr_assert_eq (s_job (q)->state, SEGQ_JOB_QUEUED);
+    cr_assert_eq (s_job (w)->state, SEGQ_JOB_WAITING);
+    cr_assert_eq (s_job (w)->n_pending, 1);
+    segq__job_t *orphan = s_job (r);
+    cr_assert_eq (orphan->state, SEGQ_JOB_RUNNING, "kept running, waiting for its worker");
+    cr_assert_str_eq (orphan->orphan_node, "node");
+    cr_assert_eq (segq__sched_user_running (orphan->sched.user), 1, "it counts as running work");
+    cr_assert_eq (segq__sched_queued (sched), 1);
+    /* its worker does not come back in time: requeued, attempt kept */
+    cr_assert_eq (segq__jobs_expire_orphans (jobs, 1004.0), 0);
+    cr_assert_eq (orphan->state, SEGQ_JOB_RUNNING, "not before the grace period");
+    cr_assert_eq (segq__jobs_expire_orphans (jobs, 1006.0), 0);
+    cr_assert_eq (orphan->state, SEGQ_JOB_QUEUED);
+    cr_assert_eq (orphan->attempt, 1);
+    cr_assert_eq (segq__sched_queued (sched), 2);
+    /* it runs again and succeeds: its dependent is released */
+    segq__sched_node_set_accepting (node, true);
+    cr_assert_eq (segq__sched_dispatch (sched, 10, s_start, NULL), 2);
+    cr_assert_eq (orphan->attempt, 2);
+    cr_assert_eq (segq__jobs_finish (jobs, orphan, true, NULL, 0, 0, NULL, 0, 1007.0), 0);
+    cr_assert_eq (s_job (w)->state, SEGQ_JOB_QUEUED);
+    s_commit ();
+}
+
+Test (jobs, in_process_kinds_take_no_slot, .init = setup, .fini = teardown, .timeout = 20)
+{
+    char id [SEGQ_JOB_ID_MAX], err [1024] = "";
+    segq_submit_t submit = { .user = "alice", .kind = "noop", .cpu_slots = 4, .gpu_mem = 1 << 30 };
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), 0, "%s", err);
+    cr_assert (s_job (id)->sched.in_process);
+    cr_assert_eq (s_job (id)->sched.cpu_slots, 0);
+    cr_assert_eq (s_job (id)->sched.gpu_mem, 0);
+    submit.kind = "sleep";
+    submit.cpu_slots = 0;
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (s_job (id)->sched.cpu_slots, 0, "a GPU job takes no CPU slot unless it asks");
+    cr_assert_eq (s_job (id)->sched.gpu_mem, 1 << 30);
+    s_commit ();
+}

@@ -4,6 +4,7 @@
 #include "image_fixtures.h"
 #include "segq_image.h"
 
+#include <dirent.h>
 #include <stdint.h>
 #include <zlib.h>
 
@@ -490,5 +491,32 @@ Test(bad, zero_and_absurd_jpeg_sizes, .timeout = FX_TIMEOUT)
     free(px);
     free(jpg);
     fx_rmtree(dir);
+    fx_no_leaks();
+}
+
+/* The fuzz seeds (and any reproducer saved next to them) replay here under
+ * the sanitizers on every test run: each decodes, or fails with a code. */
+Test(bad, fuzz_corpus_replays, .timeout = FX_TIMEOUT)
+{
+    const char *dir = SEGQ_SOURCE_DIR "/tests/fuzz/corpus/image";
+    DIR *d = opendir(dir);
+    cr_assert(d, "%s missing", dir);
+    struct dirent *e;
+    int decoded = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *path = fx_path(dir, e->d_name);
+        size_t len;
+        unsigned char *buf = fx_read(path, &len);
+        char err[SEGQ_IMAGE_ERRLEN];
+        int rc = read_mem(buf, len, NULL, err);
+        fx_check(rc == 0 || strstr(e->d_name, "cmyk"), "%s: %s", path, err);
+        decoded += rc == 0;
+        free(buf);
+        free(path);
+    }
+    closedir(d);
+    cr_assert_geq(decoded, 15);
     fx_no_leaks();
 }

@@ -6,6 +6,7 @@
 #include "../image/image_fixtures.h"
 #include "segq_safetensors.h"
 
+#include <dirent.h>
 #include <stdint.h>
 #include <sys/wait.h>
 
@@ -464,5 +465,29 @@ Test(reader, truncated_and_flipped_files, .timeout = FX_TIMEOUT)
     free(buf);
     free(path);
     fx_rmtree(dir);
+    fx_no_leaks();
+}
+
+/* The fuzz seeds replay under the sanitizers on every run: all are valid. */
+Test(reader, fuzz_corpus_replays, .timeout = FX_TIMEOUT)
+{
+    const char *dir = SEGQ_SOURCE_DIR "/tests/fuzz/corpus/safetensors";
+    DIR *d = opendir(dir);
+    cr_assert(d, "%s missing", dir);
+    struct dirent *e;
+    int opened = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *path = fx_path(dir, e->d_name);
+        char err[SEGQ_ST_ERRLEN];
+        segq_st_t *st = NULL;
+        fx_check(segq_st_open(path, &st, err, sizeof err) == 0, "%s", err);
+        opened += st != NULL;
+        segq_st_destroy(&st);
+        free(path);
+    }
+    closedir(d);
+    cr_assert_geq(opened, 5);
     fx_no_leaks();
 }

@@ -11,7 +11,8 @@
  * - Samples are kept at the file's depth: 8-bit (uint8_t) or 16-bit
  *   (uint16_t in host byte order), interleaved, rows top to bottom, no row
  *   padding. Palette images are expanded to RGB/RGBA; grey below 8 bits is
- *   expanded to 8 bits.
+ *   scaled to 8 bits; a tRNS chunk becomes an alpha channel. JPEG is always
+ *   8-bit grey or RGB.
  */
 #ifndef SEGQ_IMAGE_H
 #define SEGQ_IMAGE_H
@@ -82,8 +83,9 @@ int segq_image_read_mem(const void *buf, size_t len, const char *name,
                         const segq_image_limits_t *limits, segq_image_t **out,
                         char *err, size_t errlen);
 
-/* PNG of 1..4 channels at 8 or 16 bits. Written to PATH.tmp then renamed,
- * so a reader never sees half a file. */
+/* PNG of 1..4 channels at 8 or 16 bits. Written to a temporary file next
+ * to PATH, fsynced, then renamed, so a reader never sees half a file; the
+ * file is 0600 (outputs derive from patient data). */
 int segq_image_write_png(const segq_image_t *img, const char *path, char *err, size_t errlen);
 
 /* 3-channel copy at the same depth: grey replicated, alpha dropped. */

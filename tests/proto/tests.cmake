@@ -10,3 +10,6 @@ segq_add_test(NAME test_proto_reject
 segq_add_test(NAME test_proto_core
   SOURCES ${_proto_tests}/test_core.c
   LIBS segq_core TIMEOUT 120)
+segq_add_test(NAME test_proto_spec
+  SOURCES ${_proto_tests}/test_spec.c
+  LIBS segq_proto TIMEOUT 60)

@@ -70,6 +70,11 @@ static int load_pair(const segq_train_opts_t *o, pair_t *p, segq_ckpt_meta_t *me
             return SEGQ_TORCH_EINVAL;
         }
         rc = segq_image_split_alpha(img, &p->rgb, &p->mask, err, errlen);
+        if (rc && !strstr(err, o->image)) {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", err);
+            snprintf(err, errlen, "%s: %s", o->image, why);
+        }
     } else if (!o->mask || !*o->mask) {
         snprintf(err, errlen, "train: --mask is required (or --mask-from-alpha for an RGBA "
                  "image whose alpha is the mask)");

@@ -15,4 +15,9 @@ if(TARGET segq_pipeline)
     LIBS segq_pipeline pipeline_test_util
     LABELS torch TIMEOUT 900)
   add_dependencies(test_singan_train segq-run)
+  segq_add_test(NAME test_segq_run_errors
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_segq_run_errors.c
+    LIBS segq_pipeline pipeline_test_util
+    LABELS torch TIMEOUT 300)
+  add_dependencies(test_segq_run_errors segq-run)
 endif()

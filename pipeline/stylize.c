@@ -1,0 +1,442 @@
+/* segq-run stylize: style transfer over a generate output, batched over
+ * images of the same size. */
+#include "stylize.h"
+
+#include "segq_error.h"
+#include "segq_image.h"
+#include "segq_sha256.h"
+#include "singan_internal.h"
+#include "stylize_manifest.h"
+#include "vgg19.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define S(f) offsetof(segq_stylize_opts_t, f)
+
+static const segq_flag_t stylize_flags[] = {
+    {"content", SEGQ_FLAG_STRING, NULL, 0, 0, NULL,
+     "dataset to restyle: a generate output (images/, masks/, manifest.csv)", S(content)},
+    {"style", SEGQ_FLAG_STRING, "", 0, 0, NULL,
+     "style image for every pair, or a folder where each pair's source image (manifest "
+     "column source_image) is found (as NAME or images/NAME); default: the source image "
+     "as the manifest names it, relative to the working directory or to --content",
+     S(style)},
+    {"vgg19", SEGQ_FLAG_STRING, NULL, 0, 0, NULL,
+     "VGG19 ImageNet weights as safetensors with torchvision's names (features.N.weight/bias; "
+     "deploy/convert_vgg19.py converts torchvision's .pth)", S(vgg19)},
+    {"out", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "output directory", S(out)},
+    {"content_weight", SEGQ_FLAG_FLOAT, "1", 0, 1e12, NULL, "weight of the content loss",
+     S(content_weight)},
+    {"style_weight", SEGQ_FLAG_FLOAT, "1000", 0, 1e12, NULL, "weight of the style loss",
+     S(style_weight)},
+    {"steps", SEGQ_FLAG_INT, "1000", 1, 1e9, NULL, "Adam steps per image", S(steps)},
+    {"lr", SEGQ_FLAG_FLOAT, "0.01", 0, 10, NULL, "Adam learning rate (pixels in [0, 1])",
+     S(lr)},
+    {"batch", SEGQ_FLAG_INT, "8", 1, 4096, NULL,
+     "images of the same size optimised together", S(batch)},
+    {"log_every", SEGQ_FLAG_INT, "100", 1, 1e9, NULL, "print the losses every N steps",
+     S(log_every)},
+    /* the compute flags of train/generate */
+    {"device", SEGQ_FLAG_STRING, "cpu", 0, 0, NULL, "compute device: cpu, cuda or cuda:N",
+     S(compute.device)},
+    {"threads", SEGQ_FLAG_INT, "0", 0, 4096, NULL, "CPU threads for libtorch (0 = all cores)",
+     S(compute.threads)},
+    {"precision", SEGQ_FLAG_CHOICE, "fp32", 0, 0, "fp32|bf16",
+     "arithmetic of the VGG convolutions: fp32, or bf16 (losses and image in fp32)",
+     S(compute.precision)},
+    {"seed", SEGQ_FLAG_INT, "0", 0, 9007199254740991.0, NULL,
+     "random seed (stylize itself draws no random numbers)", S(compute.seed)},
+};
+
+const segq_command_t segq_stylize_command = {
+    "stylize",
+    "segq-run stylize --content DATASET --vgg19 WEIGHTS.safetensors --out DIR [--style IMG|DIR] "
+    "[flags]",
+    "transfer a real image's style onto generated images (masks kept)", stylize_flags,
+    sizeof stylize_flags / sizeof stylize_flags[0]};
+
+segq_tensor *segq__image_rgb_tensor(const char *path, int64_t h, int64_t w, segq_device dev,
+                                    char *err, size_t errlen)
+{
+    segq_image_t *img = NULL, *rgb = NULL;
+    int rc = segq_image_read_file(path, NULL, &img, err, errlen);
+    if (!rc)
+        rc = segq_image_to_rgb(img, &rgb, err, errlen);
+    segq_image_destroy(&img);
+    if (rc)
+        return NULL;
+    size_t n = (size_t)rgb->width * rgb->height;
+    float *buf = malloc(3 * n * sizeof(float));
+    segq_tensor *t = NULL;
+    if (buf) {
+        segq_image_to_float_chw(rgb, buf);
+        int64_t shape[4] = {1, 3, rgb->height, rgb->width};
+        t = segq_to_device(segq_from_floats(buf, shape, 4, SEGQ_CPU), dev);
+        if (t && h > 0 && w > 0 && (h != rgb->height || w != rgb->width))
+            t = segq_clamp(segq_interpolate(t, h, w, SEGQ_INTERP_BILINEAR, 0, 1), 0.0, 1.0);
+        if (!t)
+            segq__torch_fail(err, errlen, path);
+    } else
+        snprintf(err, errlen, "%s: out of memory", path);
+    free(buf);
+    segq_image_destroy(&rgb);
+    return t;
+}
+
+int segq__write_rgb_png(segq_tensor *chw, const char *path, char *err, size_t errlen)
+{
+    int64_t h = segq_size(chw, 1), w = segq_size(chw, 2);
+    size_t n = (size_t)h * (size_t)w * 3;
+    float *buf = h > 0 && w > 0 ? malloc(n * sizeof(float)) : NULL;
+    if (!buf) {
+        snprintf(err, errlen, "%s: out of memory or bad tensor", path);
+        return SEGQ_TORCH_ENOMEM;
+    }
+    int rc = segq_to_floats(segq_clamp(chw, 0.0, 1.0), buf, n) ? segq__torch_fail(err, errlen, path)
+                                                             : 0;
+    segq_image_t *img = NULL;
+    if (!rc)
+        rc = segq_image_from_float_chw(buf, (uint32_t)w, (uint32_t)h, 3, &img, err, errlen);
+    if (!rc)
+        rc = segq_image_write_png(img, path, err, errlen);
+    segq_image_destroy(&img);
+    free(buf);
+    return rc;
+}
+
+int segq__copy_file(const char *from, const char *to, char *err, size_t errlen)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        snprintf(err, errlen, "cannot read %s: %s", from, strerror(errno));
+        return SEGQ_EIO;
+    }
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out < 0) {
+        snprintf(err, errlen, "cannot write %s: %s", to, strerror(errno));
+        close(in);
+        return SEGQ_EIO;
+    }
+    char buf[65536];
+    ssize_t r;
+    int rc = 0;
+    while ((r = read(in, buf, sizeof buf)) > 0 && !rc)
+        for (ssize_t off = 0; off < r && !rc;) {
+            ssize_t wr = write(out, buf + off, (size_t)(r - off));
+            if (wr <= 0) {
+                snprintf(err, errlen, "cannot write %s: %s", to, strerror(errno));
+                rc = SEGQ_EIO;
+            } else
+                off += wr;
+        }
+    if (r < 0 && !rc) {
+        snprintf(err, errlen, "cannot read %s: %s", from, strerror(errno));
+        rc = SEGQ_EIO;
+    }
+    close(in);
+    if (close(out) != 0 && !rc) {
+        snprintf(err, errlen, "cannot write %s: %s", to, strerror(errno));
+        rc = SEGQ_EIO;
+    }
+    return rc;
+}
+
+typedef struct {
+    const segq_dataset_pair_t *pair;
+    uint32_t h, w;
+    char *style; /* resolved style image path */
+} item_t;
+
+static int by_size(const void *a, const void *b)
+{
+    const item_t *x = a, *y = b;
+    if (x->h != y->h)
+        return x->h < y->h ? -1 : 1;
+    if (x->w != y->w)
+        return x->w < y->w ? -1 : 1;
+    return strcmp(x->pair->name, y->pair->name);
+}
+
+/* End of the batch starting at i: same size, at most `batch` images. */
+static size_t batch_end(const item_t *items, size_t n, size_t i, int64_t batch)
+{
+    size_t j = i;
+    while (j < n && j - i < (size_t)batch && items[j].h == items[i].h && items[j].w == items[i].w)
+        j++;
+    return j;
+}
+
+static int is_file(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static int is_dir(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* Where the style of one pair is: --style FILE, a source image found in
+ * --style DIR, or the source image as the manifest names it. */
+static int resolve_style(const segq_stylize_opts_t *o, const segq_manifest_t *man,
+                         const char *name, char **out, char *err, size_t errlen)
+{
+    char path[8400];
+    if (*o->style && is_file(o->style)) {
+        *out = strdup(o->style);
+        return *out ? 0 : SEGQ_ENOMEM;
+    }
+    if (*o->style && !is_dir(o->style)) {
+        snprintf(err, errlen, "--style %s: no such file or folder", o->style);
+        return SEGQ_EINVAL;
+    }
+    const char *src = segq_manifest_get(man, name, "source_image");
+    if (!src || !*src) {
+        snprintf(err, errlen, "pair '%s': %s names no source image (column source_image) to "
+                 "take the style from; give --style IMAGE", name,
+                 man ? "--content's manifest.csv" : "--content has no manifest.csv that");
+        return SEGQ_EINVAL;
+    }
+    char tries[3][8400];
+    int n = 0;
+    if (*o->style) {
+        snprintf(tries[n++], sizeof tries[0], "%s/%s", o->style, src);
+        snprintf(tries[n++], sizeof tries[0], "%s/images/%s", o->style, src);
+    } else {
+        snprintf(tries[n++], sizeof tries[0], "%s", src);
+        snprintf(tries[n++], sizeof tries[0], "%s/%s", o->content, src);
+    }
+    path[0] = '\0';
+    for (int i = 0; i < n && !path[0]; i++)
+        if (is_file(tries[i]))
+            snprintf(path, sizeof path, "%s", tries[i]);
+    if (!path[0]) {
+        snprintf(err, errlen, "pair '%s': its source image '%s' (manifest.csv) is not in %s; "
+                 "pass --style with the folder of the real images (or one style image)", name,
+                 src, *o->style ? o->style : "the working directory nor --content");
+        return SEGQ_EINVAL;
+    }
+    /* A same-named but different file would silently restyle with the
+     * wrong image: check the hash the manifest recorded. */
+    const char *want = segq_manifest_get(man, name, "source_image_sha256");
+    char hex[SEGQ_HASH_HEX_LEN + 1];
+    if (want && *want) {
+        if (segq_sha256_file(path, hex) != 0) {
+            snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+            return SEGQ_EIO;
+        }
+        if (strcmp(hex, want) != 0) {
+            snprintf(err, errlen, "pair '%s': %s is not its source image (sha256 %.12s..., the "
+                     "manifest says %.12s...)", name, path, hex, want);
+            return SEGQ_EINVAL;
+        }
+    }
+    *out = strdup(path);
+    return *out ? 0 : SEGQ_ENOMEM;
+}
+
+typedef struct {
+    const segq_stylize_opts_t *o;
+    segq_vgg19_t *vgg;
+    segq_device dev;
+    int bf16;
+    FILE *losses;
+    segq_progress_t *progress;
+    int64_t steps_done, steps_total;
+    int batch_no;
+} run_t;
+
+/* Optimises items[0..n) (same size) and writes their images. */
+static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errlen)
+{
+    const segq_stylize_opts_t *o = r->o;
+    segq_style_targets_t tg = {0};
+    segq_tensor *x = NULL;
+    segq_adam *opt = NULL;
+    int rc = 0;
+    if (segq_scope_begin() < 0)
+        return segq__torch_fail(err, errlen, "stylize");
+    segq_tensor *content[4096], *style[4096];
+    for (int i = 0; i < n && !rc; i++) {
+        content[i] = segq__image_rgb_tensor(items[i].pair->image_path, 0, 0, r->dev, err, errlen);
+        style[i] = content[i] ? segq__image_rgb_tensor(items[i].style, items[i].h, items[i].w,
+                                                       r->dev, err, errlen)
+                              : NULL;
+        if (!content[i] || !style[i])
+            rc = SEGQ_EINVAL;
+    }
+    segq_tensor *c = rc ? NULL : segq_cat(content, n, 0);
+    segq_tensor *s = rc ? NULL : segq_cat(style, n, 0);
+    if (!rc && (!c || !s))
+        rc = segq__torch_fail(err, errlen, "stylize: batching");
+    if (!rc && (rc = segq_style_targets_new(r->vgg, c, s, r->bf16, &tg)) != 0)
+        segq__torch_fail(err, errlen, "stylize: targets");
+    if (!rc) {
+        x = segq_persist(segq_clone(c));
+        if (!x || segq_set_requires_grad(x, 1) != 0)
+            rc = segq__torch_fail(err, errlen, "stylize: image");
+    }
+    if (!rc && !(opt = segq_adam_new(&x, 1, o->lr, 0.9, 0.999, 1e-8, 0.0)))
+        rc = segq__torch_fail(err, errlen, "stylize: Adam");
+    double t0 = segq__now();
+    for (int64_t step = 1; step <= o->steps && !rc; step++) {
+        segq_scope_begin();
+        segq_tensor *lc, *ls;
+        rc = segq_style_losses(r->vgg, x, &tg, r->bf16, &lc, &ls);
+        /* The sum over the batch gives each image its own gradient, so a
+         * batch of n optimises exactly as n separate runs (Adam is
+         * elementwise). */
+        segq_tensor *loss = rc ? NULL
+                               : segq_sum(segq_add(segq_mul_scalar(lc, o->content_weight),
+                                                   segq_mul_scalar(ls, o->style_weight)));
+        double vc = 0, vs = 0;
+        if (!loss || segq_adam_zero_grad(opt) || segq_backward(loss, 0, 0)
+            || segq_adam_step(opt) || segq_item(segq_mean(lc), &vc)
+            || segq_item(segq_mean(ls), &vs))
+            rc = segq__torch_fail(err, errlen, "stylize: step");
+        /* Pixels stay valid colours, as in the authors' loop. */
+        if (!rc) {
+            segq_no_grad_begin();
+            if (segq_copy_(x, segq_clamp(x, 0.0, 1.0)) != 0)
+                rc = segq__torch_fail(err, errlen, "stylize: clamp");
+            segq_no_grad_end();
+        }
+        segq_scope_end();
+        if (rc)
+            break;
+        r->steps_done++;
+        fprintf(r->losses, "%d,%lld,%d,%.9g,%.9g,%.9g\n", r->batch_no, (long long)step, n, vc, vs,
+                o->content_weight * vc + o->style_weight * vs);
+        if (step == 1 || step % o->log_every == 0 || step == o->steps)
+            printf("batch %d (%d x %ux%u) step %lld/%lld: content %.6g style %.6g (%.3f s/step)\n",
+                   r->batch_no, n, items[0].w, items[0].h, (long long)step,
+                   (long long)o->steps, vc, vs, (segq__now() - t0) / (double)step);
+        segq_metric_t met[] = {{"content_loss", vc}, {"style_loss", vs},
+                               {"step", (double)step}};
+        segq_progress_report(r->progress, "stylize",
+                             (double)r->steps_done / (double)r->steps_total, met, 3, NULL,
+                             step == o->steps);
+    }
+    for (int i = 0; i < n && !rc; i++) {
+        char path[8400];
+        snprintf(path, sizeof path, "%s/images/%s.png", o->out, items[i].pair->name);
+        segq_tensor *one = segq_squeeze(segq_narrow(segq_detach(x), 0, i, 1), 0);
+        rc = one ? segq__write_rgb_png(one, path, err, errlen) : segq__torch_fail(err, errlen, path);
+        const char *slash = strrchr(items[i].pair->mask_path, '/');
+        snprintf(path, sizeof path, "%s/masks/%s", o->out,
+                 slash ? slash + 1 : items[i].pair->mask_path);
+        if (!rc)
+            rc = segq__copy_file(items[i].pair->mask_path, path, err, errlen);
+    }
+    segq_adam_destroy(&opt);
+    segq_tensor_destroy(&x);
+    segq_style_targets_free(&tg);
+    segq_scope_end();
+    return rc;
+}
+
+int segq_stylize(const segq_stylize_opts_t *o, segq_progress_t *progress, char *err,
+                 size_t errlen)
+{
+    run_t r = {.o = o, .progress = progress};
+    int threads;
+    int rc = segq__compute_setup(&o->compute, &r.dev, &threads, err, errlen);
+    if (rc)
+        return rc;
+    r.bf16 = strcmp(o->compute.precision, "bf16") == 0;
+    rc = segq_vgg19_load(o->vgg19, "--vgg19", r.dev, &r.vgg, err, errlen);
+    segq_dataset_t *ds = NULL;
+    segq_manifest_t *man = NULL;
+    item_t *items = NULL;
+    size_t n = 0;
+    if (!rc && (rc = segq_dataset_open(o->content, &ds, err, errlen)) != 0) {
+        char inner[1024];
+        snprintf(inner, sizeof inner, "%s", err);
+        snprintf(err, errlen, "--content: %s", inner);
+    }
+    if (!rc && (n = segq_dataset_count(ds)) == 0) {
+        snprintf(err, errlen, "--content %s: no image/mask pairs", o->content);
+        rc = SEGQ_EINVAL;
+    }
+    if (!rc && (rc = segq_manifest_read(o->content, &man, err, errlen)) == 1)
+        rc = 0;
+    if (!rc && !(items = calloc(n, sizeof *items))) {
+        snprintf(err, errlen, "out of memory");
+        rc = SEGQ_ENOMEM;
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        items[i].pair = segq_dataset_pair(ds, i);
+        segq_image_t *img = NULL;
+        rc = segq_image_read_file(items[i].pair->image_path, NULL, &img, err, errlen);
+        if (!rc) {
+            items[i].h = img->height;
+            items[i].w = img->width;
+            rc = resolve_style(o, man, items[i].pair->name, &items[i].style, err, errlen);
+        }
+        segq_image_destroy(&img);
+    }
+    char path[4400];
+    if (!rc)
+        rc = segq__make_dir(o->out, err, errlen);
+    snprintf(path, sizeof path, "%s/images", o->out);
+    if (!rc)
+        rc = segq__make_dir(path, err, errlen);
+    snprintf(path, sizeof path, "%s/masks", o->out);
+    if (!rc)
+        rc = segq__make_dir(path, err, errlen);
+    snprintf(path, sizeof path, "%s/losses.csv", o->out);
+    if (!rc && !(r.losses = fopen(path, "w"))) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        rc = SEGQ_EIO;
+    }
+    if (!rc) {
+        fputs("batch,step,images,content_loss,style_loss,loss\n", r.losses);
+        qsort(items, n, sizeof *items, by_size);
+        for (size_t i = 0; i < n; i = batch_end(items, n, i, o->batch))
+            r.steps_total += o->steps;
+    }
+    double t0 = segq__now();
+    for (size_t i = 0, j; i < n && !rc; i = j) {
+        j = batch_end(items, n, i, o->batch);
+        rc = stylize_batch(&r, items + i, (int)(j - i), err, errlen);
+        r.batch_no++;
+    }
+    if (r.losses && fclose(r.losses) != 0 && !rc) {
+        snprintf(err, errlen, "%s/losses.csv: write failed", o->out);
+        rc = SEGQ_EIO;
+    }
+    char src[4400];
+    snprintf(src, sizeof src, "%s/%s", o->content, SEGQ_MANIFEST_FILE);
+    snprintf(path, sizeof path, "%s/%s", o->out, SEGQ_MANIFEST_FILE);
+    if (!rc && man)
+        rc = segq__copy_file(src, path, err, errlen);
+    if (!rc) {
+        char *params = segq_flags_to_json(&segq_stylize_command, o);
+        snprintf(path, sizeof path, "%s/stylize.json", o->out);
+        FILE *f = params ? fopen(path, "w") : NULL;
+        int bad = !f || fprintf(f, "%s\n", params) < 0;
+        if ((f && fclose(f) != 0) || bad) {
+            snprintf(err, errlen, "cannot write %s", path);
+            rc = SEGQ_EIO;
+        }
+        free(params);
+    }
+    if (!rc)
+        printf("stylized %zu images in %d batches, %lld steps each, in %.1f s\n", n, r.batch_no,
+               (long long)o->steps, segq__now() - t0);
+    for (size_t i = 0; items && i < n; i++)
+        free(items[i].style);
+    free(items);
+    segq_manifest_destroy(&man);
+    segq_dataset_destroy(&ds);
+    segq_vgg19_destroy(&r.vgg);
+    return rc;
+}

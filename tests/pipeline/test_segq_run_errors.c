@@ -1,0 +1,171 @@
+/* segq-run's answers to bad input: a clear message and a non-zero exit,
+ * never a crash; and its small commands (devices, --help). */
+#include <criterion/criterion.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pipeline_test_util.h"
+#include "segq_image.h"
+
+static char dir[512];
+
+static void setup(void)
+{
+    pt_tempdir(dir, sizeof dir);
+    cr_assert(dir[0]);
+    segq_image_t *img = segq_image_new(48, 40, 3, 8), *mask = segq_image_new(48, 40, 1, 8),
+                 *other = segq_image_new(30, 40, 1, 8), *tiny = segq_image_new(12, 10, 3, 8);
+    cr_assert(img && mask && other && tiny);
+    memset(img->data, 90, segq_image_size(img));
+    memset(mask->data, 0, segq_image_size(mask)); /* empty mask */
+    char p[700], err[SEGQ_IMAGE_ERRLEN];
+    snprintf(p, sizeof p, "%s/img.png", dir);
+    cr_assert_eq(segq_image_write_png(img, p, err, sizeof err), 0, "%s", err);
+    snprintf(p, sizeof p, "%s/empty-mask.png", dir);
+    cr_assert_eq(segq_image_write_png(mask, p, err, sizeof err), 0, "%s", err);
+    snprintf(p, sizeof p, "%s/narrow-mask.png", dir);
+    cr_assert_eq(segq_image_write_png(other, p, err, sizeof err), 0, "%s", err);
+    snprintf(p, sizeof p, "%s/tiny.png", dir);
+    cr_assert_eq(segq_image_write_png(tiny, p, err, sizeof err), 0, "%s", err);
+    segq_image_destroy(&img);
+    segq_image_destroy(&mask);
+    segq_image_destroy(&other);
+    segq_image_destroy(&tiny);
+    pt_sh("echo 'not an image' > %s/text.png", dir);
+}
+
+static void teardown(void)
+{
+    pt_sh("rm -rf %s", dir);
+}
+
+/* Runs segq-run ARGS (relative paths under dir), expects the exit status
+ * and every needle in its output. */
+static void expect_run(int status, const char *args, const char *needle, const char *needle2)
+{
+    char log[700];
+    snprintf(log, sizeof log, "%s/out.log", dir);
+    int st = pt_sh("cd %s && %s %s >%s 2>&1", dir, pt_segq_run(), args, log);
+    char *out = pt_read_file(log, NULL);
+    cr_assert(out);
+    cr_expect_eq(st, status, "segq-run %s: exit %d, expected %d; output:\n%s", args, st, status,
+                 out);
+    cr_expect(strstr(out, needle), "segq-run %s: no '%s' in:\n%s", args, needle, out);
+    if (needle2)
+        cr_expect(strstr(out, needle2), "segq-run %s: no '%s' in:\n%s", args, needle2, out);
+    free(out);
+}
+
+TestSuite(segq_run_errors, .init = setup, .fini = teardown, .timeout = 120);
+
+Test(segq_run_errors, missing_image_file)
+{
+    expect_run(1, "train --image nope.jpg --mask img.png --out o --threads 1", "nope.jpg", NULL);
+}
+
+Test(segq_run_errors, not_an_image)
+{
+    expect_run(1, "train --image text.png --mask img.png --out o --threads 1", "text.png", NULL);
+}
+
+Test(segq_run_errors, image_mask_size_mismatch)
+{
+    expect_run(1, "train --image img.png --mask narrow-mask.png --out o --threads 1",
+               "narrow-mask.png", "48");
+}
+
+Test(segq_run_errors, image_too_small_for_min_size)
+{
+    expect_run(1, "train --image tiny.png --mask tiny.png --out o --threads 1", "min_size",
+               NULL);
+}
+
+Test(segq_run_errors, no_mask_given)
+{
+    expect_run(1, "train --image img.png --out o --threads 1", "--mask is required", NULL);
+}
+
+Test(segq_run_errors, mask_from_alpha_without_alpha)
+{
+    expect_run(1, "train --image img.png --mask-from-alpha --out o --threads 1", "img.png",
+               NULL);
+}
+
+Test(segq_run_errors, empty_mask_warns_and_trains)
+{
+    expect_run(0, "train --image img.png --mask empty-mask.png --out o --threads 1 "
+                  "--max-size 32 --niter 2 --previews 0",
+               "empty", NULL);
+}
+
+Test(segq_run_errors, unknown_flag_and_bad_values)
+{
+    expect_run(2, "train --image img.png --mask img.png --out o --nitre 5", "unknown flag",
+               "--nitre");
+    expect_run(2, "train --image img.png --mask img.png --out o --niter abc", "--niter",
+               "'abc'");
+    expect_run(2, "train --image img.png --mask img.png --out o --scale-factor 1.5",
+               "--scale-factor", NULL);
+    expect_run(2, "train --image img.png --mask img.png --out o --precision fp8", "fp32|bf16",
+               NULL);
+    expect_run(2, "train --image img.png --mask img.png", "--out is required", NULL);
+    expect_run(2, "frobnicate", "unknown command", NULL);
+}
+
+Test(segq_run_errors, device_not_available)
+{
+    expect_run(1, "train --image img.png --mask img.png --out o --device cuda:7", "cuda:7",
+               NULL);
+    expect_run(1, "train --image img.png --mask img.png --out o --device tpu", "tpu", NULL);
+}
+
+Test(segq_run_errors, generate_from_bad_checkpoints)
+{
+    expect_run(1, "generate --model missing.safetensors --out g", "missing.safetensors", NULL);
+    expect_run(1, "generate --model img.png --out g", "img.png", NULL);
+    /* a real checkpoint, then cut short */
+    expect_run(0, "train --image img.png --mask empty-mask.png --out o --threads 1 "
+                  "--max-size 32 --niter 1 --previews 0",
+               "scale", NULL);
+    pt_sh("head -c 3000 %s/o/model.safetensors > %s/cut.safetensors", dir, dir);
+    expect_run(1, "generate --model cut.safetensors --out g", "cut.safetensors", NULL);
+    expect_run(1, "generate --model o/model.safetensors --out g --gen-start-scale 9",
+               "--gen-start-scale", NULL);
+    /* resuming with another image is refused */
+    pt_sh("cp %s/img.png %s/img2.png && printf x >> %s/img2.png", dir, dir, dir);
+    expect_run(1, "train --image img2.png --mask empty-mask.png --out o --threads 1 "
+                  "--max-size 32 --niter 1 --resume",
+               "another image", NULL);
+    /* an unfinished training cannot be sampled */
+    expect_run(0, "train --image img.png --mask empty-mask.png --out p --threads 1 "
+                  "--max-size 32 --niter 1 --previews 0 --stop-after-scale 0",
+               "scale 1/", NULL);
+    expect_run(1, "generate --model p/model.safetensors --out g", "--resume", NULL);
+}
+
+Test(segq_run_errors, rgba_with_mask_from_alpha_is_accepted)
+{
+    char arg[1200];
+    snprintf(arg, sizeof arg, "train --image %s/kvasir-seg-orig/polyp_with_4_channels.png "
+             "--mask-from-alpha --out a --threads 1 --max-size 32 --niter 1 --previews 0",
+             pt_data_dir());
+    expect_run(0, arg, "polyp_with_4_channels.png", NULL);
+}
+
+Test(segq_run_errors, devices_prints_json)
+{
+    char log[700];
+    snprintf(log, sizeof log, "%s/dev.json", dir);
+    cr_assert_eq(pt_sh("%s devices > %s", pt_segq_run(), log), 0);
+    json_error_t je;
+    json_t *o = json_load_file(log, 0, &je);
+    cr_assert(o, "%s", je.text);
+    cr_expect_geq(json_integer_value(json_object_get(json_object_get(o, "cpu"), "cores")), 1);
+    cr_expect(json_is_array(json_object_get(o, "cuda")));
+    json_decref(o);
+    expect_run(0, "train --help", "--lambda-grad", "(default 0.1)");
+}

@@ -6,6 +6,7 @@
 
         FETCHING   inputs being downloaded into the cache (GET/CHUNK/CREDIT)
         RUNNING    child process alive (job_runner.c); log and progress flow
+        HASHING    outputs being hashed, a slice per reactor turn
         UPLOADING  outputs being uploaded (PUT/CHUNK, within credit)
         DONE       result known; RESULT sent, kept until RESULT_ACK
 
@@ -48,9 +49,11 @@
 #define RECV_BATCH          4096
 #define GET_CREDIT          8
 #define FETCH_TRIES         3
+#define HASH_SLICE_MS       10          /* hashing at most this long per reactor turn */
+#define HASH_READ           (1u << 20)
 
 typedef enum { OFFLINE, REGISTERING, ONLINE } session_t;
-typedef enum { JOB_FETCHING, JOB_RUNNING, JOB_UPLOADING, JOB_DONE } phase_t;
+typedef enum { JOB_FETCHING, JOB_RUNNING, JOB_HASHING, JOB_UPLOADING, JOB_DONE } phase_t;
 
 typedef struct job job_t;
 
@@ -90,6 +93,12 @@ struct job {
     char *reason;
     segq_artifact_t *outputs;
     size_t n_outputs;
+    /* the output being hashed */
+    void *hash_handle;          /* in worker->hashing */
+    size_t hash_index;
+    int hash_fd;
+    uint64_t hash_bytes;
+    segq_sha256_t hash_ctx;
     /* the output being uploaded */
     void *upload_handle;        /* in worker->uploads */
     size_t upload_index;
@@ -121,6 +130,9 @@ struct segq_worker {
     zhashx_t *jobs;             /* key -> job_t */
     zlistx_t *children;         /* job_t with a live runner */
     zlistx_t *uploads;          /* job_t in UPLOADING */
+    zlistx_t *hashing;          /* job_t in HASHING */
+    int hash_timer;             /* -1 when nothing is hashing */
+    uint8_t *hash_buf;
     zhashx_t *fetches;          /* hash -> fetch_t */
     uint64_t next_req_id;
 
@@ -148,6 +160,9 @@ static void s_job_finish (job_t *job, bool success, int32_t exit_code, int32_t s
 static void s_job_remove (job_t *job);
 static void s_upload_next (job_t *job);
 static void s_fetch_request (segq_worker_t *self, fetch_t *fetch);
+static void s_upload_fail (job_t *job, const char *format, ...);
+static void s_hash_stop (job_t *job);
+static int s_on_hash_slice (zloop_t *loop, int timer_id, void *arg);
 
 /* ---- small helpers ---- */
 
@@ -323,6 +338,10 @@ s_job_free (job_t *job)
         zlistx_delete (self->uploads, job->upload_handle);
     if (job->upload_fd >= 0)
         close (job->upload_fd);
+    if (job->hash_handle)
+        zlistx_delete (self->hashing, job->hash_handle);
+    if (job->hash_fd >= 0)
+        close (job->hash_fd);
     if (job->dir) {
         segq__remove_tree (job->dir);
         free (job->dir);
@@ -404,6 +423,7 @@ s_upload_fail (job_t *job, const char *format, ...)
     vsnprintf (reason, sizeof reason, format, args);
     va_end (args);
     s_upload_reset (job);
+    s_hash_stop (job);
     segq__artifacts_free (&job->outputs, job->n_outputs);
     job->n_outputs = 0;
     s_log_note (job, "%s", reason);
@@ -567,6 +587,79 @@ s_skipped_output (void *arg, const char *name, const char *why)
     s_log_note ((job_t *) arg, "output out/%s is %s: not uploaded", name, why);
 }
 
+/* ---- hashing outputs ---- */
+
+static void
+s_hash_stop (job_t *job)
+{
+    if (job->hash_handle) {
+        zlistx_delete (job->worker->hashing, job->hash_handle);
+        job->hash_handle = NULL;
+    }
+    if (job->hash_fd >= 0)
+        close (job->hash_fd);
+    job->hash_fd = -1;
+}
+
+/* One step for the first hashing job: open, read one piece, or finish a
+   file; when all its files are hashed, on to uploading. */
+static void
+s_hash_step (segq_worker_t *self, job_t *job)
+{
+    if (job->hash_index == job->n_outputs) {
+        s_hash_stop (job);
+        job->phase = JOB_UPLOADING;
+        job->upload_index = 0;
+        job->upload_handle = zlistx_add_end (self->uploads, job);
+        s_upload_next (job);
+        return;
+    }
+    segq_artifact_t *a = &job->outputs [job->hash_index];
+    char path [8192];
+    snprintf (path, sizeof path, "%s/out/%s", job->dir, a->name);
+    if (job->hash_fd < 0) {
+        job->hash_fd = open (path, O_RDONLY | O_CLOEXEC);
+        if (job->hash_fd < 0) {
+            s_upload_fail (job, "cannot read output %s: %s", path, strerror (errno));
+            return;
+        }
+        segq_sha256_init (&job->hash_ctx);
+        job->hash_bytes = 0;
+    }
+    ssize_t n = read (job->hash_fd, self->hash_buf, HASH_READ);
+    if (n < 0 && errno == EINTR)
+        return;
+    if (n < 0) {
+        s_upload_fail (job, "cannot read output %s: %s", path, strerror (errno));
+        return;
+    }
+    if (n > 0) {
+        segq_sha256_update (&job->hash_ctx, self->hash_buf, (size_t) n);
+        job->hash_bytes += (uint64_t) n;
+        return;
+    }
+    segq_sha256_final (&job->hash_ctx, a->hash);
+    a->size = job->hash_bytes;      /* what was hashed is what will be sent */
+    close (job->hash_fd);
+    job->hash_fd = -1;
+    job->hash_index++;
+}
+
+static int
+s_on_hash_slice (zloop_t *loop, int timer_id, void *arg)
+{
+    segq_worker_t *self = arg;
+    int64_t until = segq__now_ms () + HASH_SLICE_MS;
+    job_t *job;
+    while ((job = zlistx_first (self->hashing)) && segq__now_ms () < until)
+        s_hash_step (self, job);
+    if (zlistx_size (self->hashing) == 0) {
+        zloop_timer_end (self->loop, self->hash_timer);
+        self->hash_timer = -1;
+    }
+    return 0;
+}
+
 /* ---- finishing a job ---- */
 
 static void
@@ -597,10 +690,11 @@ s_job_finish (job_t *job, bool success, int32_t exit_code, int32_t sig, const ch
         s_job_done (job);
         return;
     }
-    job->phase = JOB_UPLOADING;
-    job->upload_index = 0;
-    job->upload_handle = zlistx_add_end (self->uploads, job);
-    s_upload_next (job);
+    job->phase = JOB_HASHING;
+    job->hash_index = 0;
+    job->hash_handle = zlistx_add_end (self->hashing, job);
+    if (self->hash_timer < 0)
+        self->hash_timer = zloop_timer (self->loop, 1, 0, s_on_hash_slice, self);
 }
 
 static void
@@ -891,7 +985,7 @@ s_on_assign (segq_worker_t *self, segq_msg_t **msg_p)
     *msg_p = NULL;
     job->id = a->job;
     job->attempt = a->attempt;
-    job->upload_fd = -1;
+    job->upload_fd = job->hash_fd = -1;
     job->phase = JOB_FETCHING;
     segq__progress_limiter_init (&job->progress, PROGRESS_INTERVAL);
     zhashx_insert (self->jobs, job->key, job);
@@ -1216,9 +1310,11 @@ s_on_abort (segq_worker_t *self, const segq_abort_t *m)
             segq__job_runner_abort (job->runner, reason);   /* RESULT once it is gone */
             break;
         case JOB_FETCHING:
+        case JOB_HASHING:
         case JOB_UPLOADING:
             s_log_note (job, "%s", reason);
             s_upload_reset (job);
+            s_hash_stop (job);
             segq__artifacts_free (&job->outputs, job->n_outputs);
             job->n_outputs = 0;
             s_job_finish (job, false, -1, 0, reason);
@@ -1418,6 +1514,9 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
     self->fetches = zhashx_new ();
     self->children = zlistx_new ();
     self->uploads = zlistx_new ();
+    self->hashing = zlistx_new ();
+    self->hash_timer = -1;
+    self->hash_buf = malloc (HASH_READ);
     self->results_to_send = zlistx_new ();
     if (self->results_to_send) {
         zlistx_set_destructor (self->results_to_send, (czmq_destructor *) zstr_free);
@@ -1434,6 +1533,7 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
     self->kinds = calloc (n_all + 1, sizeof *self->kinds);
     if (!self->broker || !self->node || !self->work_dir || !self->cache_dir || !self->jobs_dir
     ||  !self->jobs || !self->fetches || !self->children || !self->uploads
+    ||  !self->hashing || !self->hash_buf
     ||  !self->results_to_send || !self->kinds || (o->n_gpus && !self->gpus)) {
         snprintf (err, errlen, "out of memory");
         goto fail;
@@ -1536,6 +1636,8 @@ segq_worker_destroy (segq_worker_t **self_p)
     }
     zlistx_destroy (&self->children);
     zlistx_destroy (&self->uploads);
+    zlistx_destroy (&self->hashing);
+    free (self->hash_buf);
     zlistx_destroy (&self->results_to_send);
     zsock_destroy (&self->sock);
     zloop_destroy (&self->loop);

@@ -166,9 +166,11 @@ uint64_t segq__cache_write_received (segq__cache_write_t *self);
 int segq__cache_layout (segq__cache_t *self, const char *hash, const char *dir,
                         const char *name, char *err, size_t errlen);
 
-/* Every regular file under dir, recursively, as artifacts (name = path
-   relative to dir, hashed). Anything else (links, fifos, ...) is reported
-   through `skipped` (one call per entry) and left out. */
+/* Every regular file under dir, recursively, in name order, as artifacts
+   (name = path relative to dir, size; hash left empty: the caller hashes
+   them a slice at a time, so big outputs never stall the reactor).
+   Anything else (links, fifos, ...) is reported through `skipped` (one call
+   per entry) and left out. */
 int segq__collect_outputs (const char *dir, segq_artifact_t **out, size_t *n_out,
                            void (*skipped) (void *arg, const char *name, const char *why),
                            void *arg, char *err, size_t errlen);

@@ -3,6 +3,7 @@
 #ifndef SEGQ_TEST_FIXTURES_H
 #define SEGQ_TEST_FIXTURES_H
 
+#include "no_leaks.h"
 #include "segq_proto.h"
 
 /* Every message type the codec knows, in type order. */

@@ -49,6 +49,7 @@ Test (codec, every_type_full_and_minimal, .timeout = 30)
             segq_msg_destroy (&decoded);
             segq_msg_destroy (&msg);
         }
+    fixture_assert_no_leaks ();
 }
 
 Test (codec, type_names_and_unknown_types, .timeout = 10)
@@ -58,6 +59,7 @@ Test (codec, type_names_and_unknown_types, .timeout = 10)
     cr_assert_str_eq (segq_msg_type_name ((segq_msg_type_t) 4), "?");
     cr_assert_str_eq (segq_msg_type_name ((segq_msg_type_t) 200), "?");
     cr_assert_null (segq_msg_new ((segq_msg_type_t) 99));
+    fixture_assert_no_leaks ();
 }
 
 Test (codec, submit_fields, .timeout = 10)
@@ -92,6 +94,7 @@ Test (codec, submit_fields, .timeout = 10)
     cr_assert_eq (s->max_attempts, 5);
     segq_msg_destroy (&d);
     segq_msg_destroy (&msg);
+    fixture_assert_no_leaks ();
 }
 
 Test (codec, absent_optionals_read_as_defaults, .timeout = 10)
@@ -122,6 +125,7 @@ Test (codec, absent_optionals_read_as_defaults, .timeout = 10)
     cr_assert_eq (d->u.submit.gpu_mem, 0);
     segq_msg_destroy (&d);
     segq_msg_destroy (&msg);
+    fixture_assert_no_leaks ();
 }
 
 Test (codec, nested_job_info, .timeout = 10)
@@ -150,6 +154,7 @@ Test (codec, nested_job_info, .timeout = 10)
     cr_assert_str_eq (d->u.status_reply.cursor, "j1");
     segq_msg_destroy (&d);
     segq_msg_destroy (&msg);
+    fixture_assert_no_leaks ();
 }
 
 Test (codec, workers_register_and_error_versions, .timeout = 10)
@@ -182,6 +187,7 @@ Test (codec, workers_register_and_error_versions, .timeout = 10)
     cr_assert_eq (d->u.error.versions[1], 2);
     segq_msg_destroy (&d);
     segq_msg_destroy (&msg);
+    fixture_assert_no_leaks ();
 }
 
 Test (codec, binary_data_and_chunk_frame, .timeout = 10)
@@ -220,6 +226,7 @@ Test (codec, binary_data_and_chunk_frame, .timeout = 10)
     cr_assert_eq (zframe_data (d->u.chunk.data)[3], 39);
     segq_msg_destroy (&d);
     segq_msg_destroy (&msg);
+    fixture_assert_no_leaks ();
 }
 
 Test (codec, big_arrays, .timeout = 30)
@@ -257,6 +264,7 @@ Test (codec, big_arrays, .timeout = 30)
     cr_assert_str_eq (d->u.assign.inputs[19999].name, "files/19999.png");
     segq_msg_destroy (&d);
     segq_msg_destroy (&msg);
+    fixture_assert_no_leaks ();
 }
 
 Test (codec, sockets_send_recv_with_routing_id, .timeout = 20)
@@ -304,6 +312,7 @@ Test (codec, sockets_send_recv_with_routing_id, .timeout = 20)
     cr_assert_eq (segq_msg_recv (dealer, NULL, &got, NULL, err, sizeof err), SEGQ_ETIMEOUT);
     zsock_destroy (&dealer);
     zsock_destroy (&router);
+    fixture_assert_no_leaks ();
 }
 
 Test (codec, copies_of_shared_pieces, .timeout = 10)
@@ -326,6 +335,7 @@ Test (codec, copies_of_shared_pieces, .timeout = 10)
     cr_assert_str_eq (b.name, "x/y.bin");
     cr_assert_str_eq (b.hash, fixture_hash (0));
     segq_artifact_clear (&b);
+    fixture_assert_no_leaks ();
 }
 
 Test (codec, job_and_worker_state_names, .timeout = 10)
@@ -344,4 +354,5 @@ Test (codec, job_and_worker_state_names, .timeout = 10)
     cr_assert_str_eq (segq_error_name (SEGQ_EINTERNAL), "EINTERNAL");
     cr_assert_str_eq (segq_error_name (-77), "EUNKNOWN");
     cr_assert_str_eq (segq_error_name (3), "EUNKNOWN");
+    fixture_assert_no_leaks ();
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "no_leaks.h"
 #include "segq_schema.h"
 #include "segq_sha256.h"
 
@@ -49,6 +50,7 @@ Test (schema, test_kinds_are_in_the_table, .timeout = 10)
             segq_value_clear (&v);
         }
     }
+    fixture_assert_no_leaks ();
 }
 
 static void
@@ -102,6 +104,7 @@ Test (schema, param_parse, .timeout = 10)
     }
     cr_assert_eq (segq_param_parse (&flag, "maybe", &v, err, sizeof err), SEGQ_EINVAL);
     cr_assert (strstr (err, "flip: 'maybe' is not true or false"), "%s", err);
+    fixture_assert_no_leaks ();
 }
 
 static void
@@ -145,6 +148,7 @@ Test (schema, validate_fills_defaults_in_table_order, .timeout = 10)
     cr_assert_eq (p.count, 1);
     cr_assert_eq (segq_params_get (&p, "seconds")->f, 1.0);
     segq_params_clear (&p);
+    fixture_assert_no_leaks ();
 }
 
 static void
@@ -189,6 +193,7 @@ Test (schema, validate_refusals, .timeout = 10)
     char err[256];
     cr_assert_eq (segq_params_validate (&kind, &p, err, sizeof err), SEGQ_EINVAL);
     cr_assert_str_eq (err, "missing required parameter 'image_size' for kind 'custom'");
+    fixture_assert_no_leaks ();
 }
 
 Test (schema, params_map_and_values, .timeout = 10)
@@ -231,6 +236,7 @@ Test (schema, params_map_and_values, .timeout = 10)
     v = (segq_value_t) { .type = SEGQ_PARAM_CHOICE, .s = "bf16" };
     cr_assert_eq (segq_value_format (&v, buf, 3), 4, "returns the length like snprintf");
     cr_assert_str_eq (buf, "bf");
+    fixture_assert_no_leaks ();
 }
 
 /* ---- sizes ---- */
@@ -259,6 +265,7 @@ Test (size, parse, .timeout = 10)
     }
     uint64_t bytes;
     cr_assert_eq (segq_parse_size (NULL, &bytes), SEGQ_EINVAL);
+    fixture_assert_no_leaks ();
 }
 
 /* ---- sha256 ---- */
@@ -331,6 +338,7 @@ s_known_vectors (void)
 Test (sha256, known_vectors, .timeout = 30)
 {
     s_known_vectors ();
+    fixture_assert_no_leaks ();
 }
 
 /* The portable code, which the SHA-NI path is chosen over on most CPUs. */
@@ -347,6 +355,7 @@ Test (sha256, known_vectors_portable, .timeout = 60)
     snprintf (command, sizeof command,
               "env -i SEGQ_SHA256_GENERIC=1 '%s' --filter 'sha256/known_vectors' --jobs 1 >/dev/null 2>&1", self);
     cr_assert_eq (system (command), 0, "the vectors fail with the portable code");
+    fixture_assert_no_leaks ();
 }
 
 Test (sha256, agrees_with_sha256sum, .timeout = 30)
@@ -376,4 +385,5 @@ Test (sha256, agrees_with_sha256sum, .timeout = 30)
 
     cr_assert_eq (segq_sha256_file ("/nonexistent/segq", here), SEGQ_ENOENT);
     cr_assert_eq (segq_sha256_file ("/", here), SEGQ_EIO);
+    fixture_assert_no_leaks ();
 }

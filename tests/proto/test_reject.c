@@ -175,6 +175,7 @@ Test (reject, header, .timeout = 10)
         cr_assert (strstr (err, "unknown message type"), "%s", err);
     }
     cr_assert_null (msg);
+    fixture_assert_no_leaks ();
 }
 
 Test (reject, frames, .timeout = 10)
@@ -211,6 +212,7 @@ Test (reject, frames, .timeout = 10)
         zmsg_addmem (z, i ? body : heartbeat, i ? 1 : 4);
     cr_assert_eq (segq_msg_decode (&z, &msg, NULL, err, 256), SEGQ_EPROTO);
     cr_assert (strstr (err, "4 frames"), "%s", err);
+    fixture_assert_no_leaks ();
 }
 
 Test (reject, body_shape, .timeout = 10)
@@ -240,6 +242,7 @@ Test (reject, body_shape, .timeout = 10)
     b_str (&b, "zzz");
     b_raw (&b, &never_used, 1);
     b_refused (&b, SEGQ_MSG_SUBMITTED, SEGQ_EPROTO, "0xc1");
+    fixture_assert_no_leaks ();
 }
 
 Test (reject, truncated_everywhere, .timeout = 60)
@@ -265,6 +268,7 @@ Test (reject, truncated_everywhere, .timeout = 60)
         fixture_frames_free (&f);
         segq_msg_destroy (&msg);
     }
+    fixture_assert_no_leaks ();
 }
 
 Test (reject, wrong_field_types, .timeout = 10)
@@ -325,6 +329,7 @@ Test (reject, wrong_field_types, .timeout = 10)
     b_str (&b, "off"); b_uint (&b, 0);
     b_str (&b, "data"); b_str (&b, "text, not bin");
     b_refused (&b, SEGQ_MSG_LOG, SEGQ_EPROTO, "'data' is a string, expected binary data");
+    fixture_assert_no_leaks ();
 }
 
 Test (reject, integer_ranges, .timeout = 10)
@@ -392,6 +397,7 @@ Test (reject, integer_ranges, .timeout = 10)
     cr_assert_eq (msg->u.credit.transfer, UINT64_MAX);
     cr_assert_eq (msg->u.credit.chunks, 5);
     segq_msg_destroy (&msg);
+    fixture_assert_no_leaks ();
 }
 
 Test (reject, missing_required_fields, .timeout = 10)
@@ -429,6 +435,7 @@ Test (reject, missing_required_fields, .timeout = 10)
     b_map (&b, 2); b_str (&b, "name"); b_str (&b, "a"); b_str (&b, "job"); b_str (&b, "j1");
     b_map (&b, 1); b_str (&b, "hash"); b_str (&b, fixture_hash (0));
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "'inputs[1].name' is required but missing");
+    fixture_assert_no_leaks ();
 }
 
 Test (reject, unknown_keys_are_skipped, .timeout = 10)
@@ -455,6 +462,7 @@ Test (reject, unknown_keys_are_skipped, .timeout = 10)
     uint8_t ext8[] = { 0xc7, 0xff, 0x01, 0x00 };
     b_raw (&b, ext8, sizeof ext8);
     b_refused (&b, SEGQ_MSG_SUBMITTED, SEGQ_EPROTO, "truncated");
+    fixture_assert_no_leaks ();
 }
 
 Test (reject, string_limits_and_nul, .timeout = 10)
@@ -506,6 +514,7 @@ Test (reject, string_limits_and_nul, .timeout = 10)
     b_str (&b, "params"); b_map (&b, 1); b_str (&b, "mode"); b_strn (&b, big, SEGQ_MAX_STRING + 1);
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_ETOOBIG, "'params.mode' is 4097 bytes");
     free (big);
+    fixture_assert_no_leaks ();
 }
 
 static void
@@ -544,6 +553,7 @@ Test (reject, hashes, .timeout = 10)
     cr_assert (segq_hash_valid (good));
     cr_assert_not (segq_hash_valid (NULL));
     cr_assert_not (segq_hash_valid (longer));
+    fixture_assert_no_leaks ();
 }
 
 static void
@@ -585,6 +595,7 @@ Test (reject, unsafe_artifact_names, .timeout = 10)
     s_assign_input_named (".", false);
     s_assign_input_named ("a\\b", false);
     s_assign_input_named ("a\nb", false);
+    fixture_assert_no_leaks ();
 }
 
 Test (reject, input_and_get_rules, .timeout = 10)
@@ -619,6 +630,7 @@ Test (reject, input_and_get_rules, .timeout = 10)
     b_str (&b, "req"); b_uint (&b, 1);
     b_str (&b, "job"); b_str (&b, "j1");
     b_refused (&b, SEGQ_MSG_GET, SEGQ_EPROTO, "'job' needs 'name'");
+    fixture_assert_no_leaks ();
 }
 
 Test (reject, declared_lengths_beyond_the_data, .timeout = 20)
@@ -656,6 +668,7 @@ Test (reject, declared_lengths_beyond_the_data, .timeout = 20)
         cr_assert (strstr (err, "truncated") || strstr (err, "remain"), "case %zu: %s", i, err);
     }
     s_assert_no_big_allocation ();
+    fixture_assert_no_leaks ();
 }
 
 Test (reject, struct_arrays_need_their_minimum_bytes, .timeout = 10)
@@ -670,6 +683,7 @@ Test (reject, struct_arrays_need_their_minimum_bytes, .timeout = 10)
     for (int i = 0; i < 1000; i++)
         b_map (&b, 0);
     b_refused (&b, SEGQ_MSG_CANCEL_REPLY, SEGQ_EPROTO, "declares 1000 elements but only 1000 bytes remain");
+    fixture_assert_no_leaks ();
 }
 
 Test (reject, arrays_over_the_limit, .timeout = 30)
@@ -696,6 +710,7 @@ Test (reject, arrays_over_the_limit, .timeout = 30)
     segq_msg_t *msg = b_accepted (&b, SEGQ_MSG_STATUS);
     cr_assert_eq (msg->u.status.n_jobs, SEGQ_MAX_ARRAY);
     segq_msg_destroy (&msg);
+    fixture_assert_no_leaks ();
 }
 
 Test (reject, params_maps, .timeout = 10)
@@ -751,6 +766,7 @@ Test (reject, params_maps, .timeout = 10)
     b_str (&b, "loss"); b_str (&b, "low");
     b_refused (&b, SEGQ_MSG_PROGRESS, SEGQ_EPROTO, "'metrics.loss' is a string, expected a number");
 #undef SUBMIT_WITH_PARAMS
+    fixture_assert_no_leaks ();
 }
 
 Test (reject, mutated_bodies_never_crash, .timeout = 120)
@@ -793,6 +809,7 @@ Test (reject, mutated_bodies_never_crash, .timeout = 120)
         fixture_frames_free (&f);
         segq_msg_destroy (&msg);
     }
+    fixture_assert_no_leaks ();
 }
 
 Test (reject, encoder_refuses_what_the_decoder_would, .timeout = 10)
@@ -842,4 +859,5 @@ Test (reject, encoder_refuses_what_the_decoder_would, .timeout = 10)
     cr_assert_eq (segq_msg_encode (msg, &z), SEGQ_EINVAL);
     segq_msg_destroy (&msg);
     cr_assert_null (z);
+    fixture_assert_no_leaks ();
 }

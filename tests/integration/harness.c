@@ -71,8 +71,11 @@ harness_new (const char *name)
     snprintf (self->data_dir, sizeof self->data_dir, "%s/broker", self->dir);
     snprintf (self->journal, sizeof self->journal, "%s/journal", self->dir);
     snprintf (self->broker_log, sizeof self->broker_log, "%s/segqd.log", self->dir);
-    self->heartbeat_ms = 200;
-    self->expiry_ms = 1000;
+    /* Near the production defaults (1000/5000): on two loaded cores under
+       ASan, a broker turn that fsyncs can take a few hundred ms. Fault
+       tests lower them to see a lost worker sooner. */
+    self->heartbeat_ms = 500;
+    self->expiry_ms = 4000;
     if (getenv ("SEGQ_KEEP_TMP"))
         fprintf (stderr, "harness: %s\n", self->dir);
     return self;

@@ -36,8 +36,8 @@ typedef struct {
     char endpoint[256];         /* tcp://127.0.0.1:PORT once the broker is up */
     char broker_log[512];
     pid_t broker;
-    int heartbeat_ms;           /* passed to segqd; default 200 */
-    int expiry_ms;              /* default 1000 */
+    int heartbeat_ms;           /* passed to segqd; default 500 */
+    int expiry_ms;              /* default 4000 */
     h_worker_t workers[H_MAX_WORKERS];
     int n_workers;
 } harness_t;

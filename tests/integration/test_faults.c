@@ -18,6 +18,9 @@ setup (void)
 {
     h = harness_new ("faults");
     cr_assert_not_null (h);
+    /* A lost worker is noticed after 2 s. */
+    h->heartbeat_ms = 300;
+    h->expiry_ms = 2000;
     cr_assert_eq (harness_start_broker (h, NULL), 0, "segqd did not start");
 }
 

@@ -5,7 +5,7 @@ if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
     segq_add_test(NAME test_integration_${t}
       SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c ${CMAKE_CURRENT_LIST_DIR}/harness.c
       LIBS segq_client PkgConfig::JANSSON
-      TIMEOUT 600)
+      TIMEOUT 900)
     target_include_directories(test_integration_${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
     add_dependencies(test_integration_${t} segqd segq-worker segq-testkind segq)
   endforeach()

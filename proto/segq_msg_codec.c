@@ -299,6 +299,18 @@ s_encode_frames (segq_msg_t *self, zframe_t *frames[3], size_t *n_frames, char *
         snprintf (err, errlen, "cannot encode CHUNK: no data frame");
         return SEGQ_EINVAL;
     }
+    /* SPEC.md: an EVERSION error lists the versions its sender speaks. */
+    segq_error_msg_t *error = &self->u.error;
+    if (self->type == SEGQ_MSG_ERROR && error->code == SEGQ_EVERSION && !error->n_versions) {
+        size_t n = SEGQ_PROTO_VERSION - SEGQ_PROTO_MIN_VERSION + 1;
+        if (!(error->versions = calloc (n, sizeof *error->versions))) {
+            snprintf (err, errlen, "cannot encode ERROR: out of memory");
+            return SEGQ_ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++)
+            error->versions[i] = SEGQ_PROTO_MIN_VERSION + (uint32_t) i;
+        error->n_versions = n;
+    }
     s_out_t out = { .capacity = sizeof out.local };
     out.data = out.local;
     s_enc_t enc = { .msg = desc->name, .err = err, .errlen = errlen };

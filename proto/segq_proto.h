@@ -436,14 +436,17 @@ typedef struct {
     } u;                        /* HEARTBEAT and DRAIN_WORKER have empty bodies */
 } segq_msg_t;
 
-/* A zeroed message of `type` (gpu fields -1 where that means "none"). */
+/* A zeroed message of `type`, except where 0 would mean something:
+   ASSIGN gpu and RESULT exit_code start at -1 ("none"). */
 segq_msg_t *segq_msg_new (segq_msg_type_t type);
 void segq_msg_destroy (segq_msg_t **self_p);
 
 const char *segq_msg_type_name (segq_msg_type_t type);   /* "SUBMIT"; "?" if unknown */
 
 /* Encode into a new zmsg (header, body[, data]). For CHUNK the data frame
-   is moved into the zmsg (self->u.chunk.data becomes NULL). */
+   is moved into the zmsg (self->u.chunk.data becomes NULL). An ERROR with
+   code SEGQ_EVERSION and no versions gets this build's versions filled in.
+   The encoder refuses (SEGQ_EINVAL, SEGQ_ETOOBIG) what a decoder would. */
 int segq_msg_encode (segq_msg_t *self, zmsg_t **out);
 
 /* Decode the frames of a message (without routing id). Validates

@@ -190,6 +190,27 @@ Test (codec, workers_register_and_error_versions, .timeout = 10)
     fixture_assert_no_leaks ();
 }
 
+Test (codec, eversion_errors_list_the_versions, .timeout = 10)
+{
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_ERROR);
+    msg->u.error.code = SEGQ_EVERSION;
+    msg->u.error.message = strdup ("version 9 is not spoken here");
+    segq_msg_t *d = s_round_trip (msg);
+    cr_assert_eq (d->u.error.n_versions, SEGQ_PROTO_VERSION - SEGQ_PROTO_MIN_VERSION + 1);
+    cr_assert_eq (d->u.error.versions[0], SEGQ_PROTO_MIN_VERSION);
+    segq_msg_destroy (&d);
+    segq_msg_destroy (&msg);
+
+    /* other errors stay as they are */
+    msg = fixture_msg (SEGQ_MSG_ERROR, false);
+    msg->u.error.code = SEGQ_EPROTO;
+    d = s_round_trip (msg);
+    cr_assert_eq (d->u.error.n_versions, 0);
+    segq_msg_destroy (&d);
+    segq_msg_destroy (&msg);
+    fixture_assert_no_leaks ();
+}
+
 Test (codec, binary_data_and_chunk_frame, .timeout = 10)
 {
     segq_msg_t *msg = fixture_msg (SEGQ_MSG_LOG, true);

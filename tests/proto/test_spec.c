@@ -73,6 +73,7 @@ static void
 s_check (const char *spec, const segq__struct_desc_t *desc, int depth)
 {
     cr_assert_lt (depth, 5);
+    cr_assert_leq (desc->n_fields, 64, "%s: the decoder tracks keys in a 64-bit mask", desc->name);
     char marker[128];
     snprintf (marker, sizeof marker, "<!-- fields: %s -->\n", desc->name);
     const char *at = strstr (spec, marker);

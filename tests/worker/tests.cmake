@@ -18,3 +18,13 @@ target_compile_definitions(test_worker_daemon PRIVATE
   SEGQ_TESTKIND="$<TARGET_FILE:segq-testkind>"
   SEGQ_WORKER_BIN="$<TARGET_FILE:segq-worker>")
 add_dependencies(test_worker_daemon segq-testkind segq-worker)
+
+# The worker's fault paths with a real segqd (the integration harness).
+if(TARGET segqd AND TARGET segq_client)
+  segq_add_test(NAME test_worker_segqd
+    SOURCES ${SEGQ_WORKER_TESTS}/test_worker_segqd.c
+            ${SEGQ_WORKER_TESTS}/../integration/harness.c
+    LIBS segq_client PkgConfig::JANSSON TIMEOUT 400)
+  target_include_directories(test_worker_segqd PRIVATE ${SEGQ_WORKER_TESTS}/../integration)
+  add_dependencies(test_worker_segqd segqd segq-worker segq-testkind)
+endif()

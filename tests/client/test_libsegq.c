@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "no_leaks.h"
 #include "segq_client.h"
 
 /* The fake broker's script: answer one message. Runs in the actor thread. */
@@ -137,6 +138,7 @@ Test (libsegq, pipelined_submits_matched_by_req_id, .timeout = 20)
     cr_assert_eq (segq_client_submit_recv (c, 100, &r), SEGQ_ENOENT);
     segq_job_spec_destroy (&spec);
     s_stop (&c);
+    fixture_assert_no_leaks ();
 }
 
 /* ---- error replies ---- */
@@ -167,6 +169,7 @@ Test (libsegq, error_reply_becomes_code_and_message, .timeout = 20)
     cr_assert (strstr (r.message, "unknown job kind"), "%s", r.message);
     segq_job_spec_destroy (&spec);
     s_stop (&c);
+    fixture_assert_no_leaks ();
 }
 
 static void
@@ -190,6 +193,7 @@ Test (libsegq, version_error_names_both_sides, .timeout = 20)
     const char *e = segq_client_error (c);
     cr_assert (strstr (e, "2, 3") && strstr (e, "speaks 1"), "message: %s", e);
     s_stop (&c);
+    fixture_assert_no_leaks ();
 }
 
 static void
@@ -205,6 +209,7 @@ Test (libsegq, silent_broker_is_reported_unreachable, .timeout = 20)
     cr_assert (strstr (segq_client_error (c), "not reachable") && strstr (segq_client_error (c), s_endpoint),
                "message: %s", segq_client_error (c));
     s_stop (&c);
+    fixture_assert_no_leaks ();
 }
 
 /* ---- upload: chunks never exceed the credit; hash checked ---- */
@@ -292,6 +297,7 @@ Test (libsegq, upload_respects_credit_and_hash, .timeout = 20)
     cr_assert_eq (s_up.received, 10500);
     cr_assert_eq (s_up.chunks, 11);
     cr_assert_eq (s_up.violations, 0, "chunks sent beyond the credit or out of order");
+    fixture_assert_no_leaks ();
 }
 
 Test (libsegq, upload_skipped_when_broker_has_hash, .timeout = 20)
@@ -309,6 +315,7 @@ Test (libsegq, upload_skipped_when_broker_has_hash, .timeout = 20)
     unlink (path);
     cr_assert_eq (rc, 0);
     cr_assert_eq (s_up.chunks, 0, "sent %d chunks the broker already had", s_up.chunks);
+    fixture_assert_no_leaks ();
 }
 
 /* ---- fetch: credit honoured by the receiver, sha256 checked, atomic ---- */
@@ -410,6 +417,7 @@ Test (libsegq, fetch_writes_verified_file, .timeout = 20)
     cr_assert_eq (s_count_files (dir), 1, "temporary files left behind");
     unlink (path);
     rmdir (dir);
+    fixture_assert_no_leaks ();
 }
 
 Test (libsegq, fetch_of_corrupt_data_leaves_nothing, .timeout = 20)
@@ -428,6 +436,7 @@ Test (libsegq, fetch_of_corrupt_data_leaves_nothing, .timeout = 20)
     cr_assert (strstr (message, "sha256"), "%s", message);
     cr_assert_eq (s_count_files (dir), 0, "a corrupt download left a file");
     rmdir (dir);
+    fixture_assert_no_leaks ();
 }
 
 /* ---- job specs: refused before anything is sent ---- */
@@ -460,4 +469,5 @@ Test (libsegq, job_spec_checks_against_schema, .timeout = 10)
     cr_assert_eq (segq_job_spec_input_hash (spec, "files/a", "xyz", 1, err, sizeof err), SEGQ_EINVAL);
     cr_assert_eq (segq_job_spec_validate (spec, err, sizeof err), 0, "%s", err);
     segq_job_spec_destroy (&spec);
+    fixture_assert_no_leaks ();
 }

@@ -209,6 +209,51 @@ harness_start_broker (harness_t *self, const char *const *extra)
     return -1;
 }
 
+/* SIGTERM and wait up to timeout_ms; describes a bad end in why. */
+static int
+s_stop_one (pid_t *pid, const char *what, const char *log, int timeout_ms, char *why, size_t len)
+{
+    if (*pid <= 0)
+        return 0;
+    kill (*pid, SIGTERM);
+    int64_t deadline = s_now_ms () + timeout_ms;
+    int status = 0;
+    pid_t got;
+    while ((got = waitpid (*pid, &status, WNOHANG)) == 0 && s_now_ms () < deadline)
+        s_sleep_ms (10);
+    if (got != *pid) {
+        s_reap (pid);
+        snprintf (why, len, "%s did not exit within %d ms of SIGTERM (log: %s)", what, timeout_ms, log);
+        return -1;
+    }
+    *pid = 0;
+    if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
+        return 0;
+    if (WIFEXITED (status))
+        snprintf (why, len, "%s exited with status %d after SIGTERM (log: %s)", what, WEXITSTATUS (status), log);
+    else
+        snprintf (why, len, "%s died of signal %d after SIGTERM (log: %s)", what, WTERMSIG (status), log);
+    return -1;
+}
+
+int
+harness_stop (harness_t *self, char *why, size_t len)
+{
+    int rc = 0;
+    why[0] = 0;
+    for (int i = 0; i < self->n_workers; i++) {
+        h_worker_t *w = &self->workers[i];
+        char what[128];
+        snprintf (what, sizeof what, "segq-worker %s", w->node);
+        if (s_stop_one (&w->pid, what, w->log, 15000, why, len) != 0)
+            rc = -1;
+    }
+    if (s_stop_one (&self->broker, "segqd", self->broker_log, 15000, rc ? why + strlen (why) : why,
+                    rc ? len - strlen (why) : len) != 0)
+        rc = -1;
+    return rc;
+}
+
 void
 harness_signal_broker (harness_t *self, int sig)
 {

@@ -54,6 +54,12 @@ const char *harness_binary (const char *name);
    (after a kill: workers must find it again), wait for its ready file.
    extra: NULL-terminated extra arguments, or NULL. 0 or -1. */
 int harness_start_broker (harness_t *self, const char *const *extra);
+/* Stop every process gracefully (SIGTERM: workers first, then the broker)
+   and wait for them. 0 if all exited with status 0; otherwise -1 and
+   `why` says which did not (under ASan a leak makes the exit status
+   non-zero: its report is in that process's log). */
+int harness_stop (harness_t *self, char *why, size_t len);
+
 /* Send sig to the broker; on SIGKILL/SIGTERM also reap it. */
 void harness_signal_broker (harness_t *self, int sig);
 
@@ -104,6 +110,13 @@ int harness_write_random_file (const char *path, size_t size, unsigned seed);
             harness_dump_logs (h); \
             cr_assert_fail (__VA_ARGS__); \
         } \
+    } while (0)
+
+/* End of a test that passed: every process must stop cleanly. */
+#define H_ASSERT_CLEAN_STOP(h) \
+    do { \
+        char why_[2048]; \
+        H_ASSERT (h, harness_stop (h, why_, sizeof why_) == 0, "%s", why_); \
     } while (0)
 
 #endif

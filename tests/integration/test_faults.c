@@ -125,6 +125,7 @@ Test (faults, kill_worker_mid_job_requeues_on_the_other, .init = setup, .fini = 
     cr_assert_eq (set, (1ull << 1) | (1ull << 2), "journal attempts of %s: %#llx", job,
                   (unsigned long long) set);
     segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
 }
 
 /* SIGSTOP a worker mid-job: it is declared lost, the job reruns on the
@@ -181,6 +182,7 @@ Test (faults, stopped_worker_stale_result_is_refused, .init = setup, .fini = tea
     cr_assert_eq (dups, 0);
     cr_assert_eq (set, (1ull << 1) | (1ull << 2));
     segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
 }
 
 /* kill -9 the broker while jobs are being submitted and run; restart it
@@ -241,4 +243,5 @@ Test (faults, kill_broker_mid_flight_exactly_once, .init = setup, .fini = teardo
     }
     free (j);
     segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
 }

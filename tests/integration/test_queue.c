@@ -104,6 +104,7 @@ Test (queue, thousand_sleep_jobs_exactly_once, .init = setup, .fini = teardown, 
     }
     free (j);
     segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
 }
 
 /* echo -> echo -> echo: each passes the first one's file on by name; the
@@ -169,6 +170,7 @@ Test (queue, dependency_chain_of_three_echo_jobs, .init = setup, .fini = teardow
               d.reason ? d.reason : "(none)", failed);
     segq_job_info_clear (&d);
     segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
 }
 
 Test (queue, cancel_queued_and_running_jobs, .init = setup, .fini = teardown, .timeout = 60)
@@ -218,6 +220,7 @@ Test (queue, cancel_queued_and_running_jobs, .init = setup, .fini = teardown, .t
     H_ASSERT (h, info.state == SEGQ_JOB_SUCCEEDED, "job after the cancels: %s", segq_job_state_name (info.state));
     segq_job_info_clear (&info);
     segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
 }
 
 /* 50 MB up through the client, through a worker and back, sha256 checked. */
@@ -255,6 +258,7 @@ Test (queue, artifact_round_trip_50mb, .init = setup, .fini = teardown, .timeout
     cr_assert_str_eq (again, hash);
     segq_job_info_clear (&info);
     segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
 }
 
 /* Send a hand-built SUBMIT, bypassing libsegq's own checks, and return the
@@ -348,6 +352,7 @@ Test (queue, bad_input_refused_and_nothing_stored, .init = setup, .fini = teardo
     cr_assert_eq (list.n_jobs, 0, "%zu jobs stored after refused submits", list.n_jobs);
     segq_job_list_clear (&list);
     segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
 }
 
 /* A peer speaking protocol version 9 is told which versions the broker
@@ -385,6 +390,7 @@ Test (queue, version_mismatch_is_answered_plainly, .init = setup, .fini = teardo
               segq_client_error (c));
     segq_job_list_clear (&list);
     segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
 }
 
 /* The CLI against a live broker: submit, wait (exit codes), status --json,
@@ -450,4 +456,5 @@ Test (queue, cli_end_to_end, .init = setup, .fini = teardown, .timeout = 90)
     const char *unknown[] = { "status", "ZZZZZZZZ", NULL };
     cr_assert_eq (harness_cli (h, out, sizeof out, err, sizeof err, unknown), 1);
     cr_assert (err[0], "no message for an unknown job");
+    H_ASSERT_CLEAN_STOP (h);
 }

@@ -131,6 +131,9 @@ s_read_pipe (segq__job_runner_t *self, zmq_pollitem_t *item, bool drain)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !drain)
             return;
         if (n <= 0) {
+            if (item == &self->progress_item && self->callbacks.on_progress)
+                segq__progress_parser_finish (self->parser, self->callbacks.on_progress,
+                                              self->callbacks.arg);
             s_close_item (self, item);
             return;
         }

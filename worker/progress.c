@@ -234,6 +234,17 @@ segq__progress_parser_feed (segq__progress_parser_t *self, const char *data, siz
     return records;
 }
 
+int
+segq__progress_parser_finish (segq__progress_parser_t *self, segq__progress_fn *fn, void *arg)
+{
+    int records = 0;
+    if (!self->discarding && self->used)
+        records = s_line (self, self->line, self->used, fn, arg);
+    self->used = 0;
+    self->discarding = false;
+    return records;
+}
+
 size_t
 segq__progress_parser_rejected (segq__progress_parser_t *self, const char **last_error)
 {

@@ -52,6 +52,8 @@ segq__progress_parser_t *segq__progress_parser_new (void);
 void segq__progress_parser_destroy (segq__progress_parser_t **self_p);
 int segq__progress_parser_feed (segq__progress_parser_t *self, const char *data,
                                 size_t size, segq__progress_fn *fn, void *arg);
+/* End of stream: a last line without its newline still counts. */
+int segq__progress_parser_finish (segq__progress_parser_t *self, segq__progress_fn *fn, void *arg);
 /* Lines rejected so far, and why the last one was. */
 size_t segq__progress_parser_rejected (segq__progress_parser_t *self,
                                        const char **last_error);

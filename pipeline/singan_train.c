@@ -199,8 +199,8 @@ static FILE *open_loss_log(const char *path, int keep_scales, char *err, size_t 
 
 /* ---- previews ---------------------------------------------------------- */
 
-static int write_previews(segq_model_t *m, int n, int64_t count, const char *out, char *err,
-                          size_t errlen)
+static int write_previews(segq_model_t *m, segq_tensor *real, int n, int64_t count,
+                          const char *out, char *err, size_t errlen)
 {
     char dir[4096], img[4200], msk[4200];
     snprintf(dir, sizeof dir, "%s/preview", out);
@@ -215,6 +215,11 @@ static int write_previews(segq_model_t *m, int n, int64_t count, const char *out
     snprintf(msk, sizeof msk, "%s/scale%02d_rec_mask.png", dir, n);
     if (!rc)
         rc = segq__write_pair(rec, 0, img, msk, err, errlen);
+    /* the real image at this scale, to compare the reconstruction with */
+    snprintf(img, sizeof img, "%s/scale%02d_real.png", dir, n);
+    snprintf(msk, sizeof msk, "%s/scale%02d_real_mask.png", dir, n);
+    if (!rc)
+        rc = segq__write_pair(real, 0, img, msk, err, errlen);
     if (!rc && count > 0) {
         segq_tensor *s = segq__run_scale(m, n, segq__prev(m, n, count, 0, 1, 1), 1, 1, 1);
         if (!s)
@@ -482,7 +487,7 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
         if (!rc)
             rc = segq__ckpt_save(&m, &meta, 1, path, err, errlen);
         if (!rc)
-            rc = write_previews(&m, n, o->previews, o->out, err, errlen);
+            rc = write_previews(&m, reals[n], n, o->previews, o->out, err, errlen);
         t.done += weight[n];
         if (!rc)
             segq_progress_report(progress, "train", t.done, NULL, 0, "scale saved", 1);

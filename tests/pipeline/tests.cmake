@@ -20,4 +20,16 @@ if(TARGET segq_pipeline)
     LIBS segq_pipeline pipeline_test_util
     LABELS torch TIMEOUT 300)
   add_dependencies(test_segq_run_errors segq-run)
+  # a few minutes on 2 cores: `ctest -L torch -LE quality` leaves it out
+  segq_add_test(NAME test_singan_quality
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_singan_quality.c
+    LIBS segq_pipeline pipeline_test_util
+    LABELS torch quality TIMEOUT 1500)
+  add_dependencies(test_singan_quality segq-run)
+  # stylize / evaluate (issue 4)
+  segq_add_test(NAME test_stylize
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_stylize.c
+    LIBS segq_pipeline pipeline_test_util
+    LABELS torch TIMEOUT 900)
+  add_dependencies(test_stylize segq-run)
 endif()

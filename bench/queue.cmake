@@ -3,3 +3,18 @@ if(SEGQ_WITH_QUEUE)
   add_executable(bench_proto_codec ${CMAKE_CURRENT_SOURCE_DIR}/proto_codec.c)
   target_link_libraries(bench_proto_codec PRIVATE segq_proto)
 endif()
+if(SEGQ_WITH_QUEUE)
+  add_executable(bench_broker_sched ${CMAKE_CURRENT_SOURCE_DIR}/broker_sched.c)
+  target_link_libraries(bench_broker_sched PRIVATE segq_broker)
+endif()
+if(SEGQ_WITH_QUEUE)
+  # End to end through real segqd / segq-worker processes (started by the
+  # integration-test harness from this build tree): bench/queue_run.sh.
+  foreach(b throughput latency artifacts)
+    add_executable(bench_queue_${b} ${CMAKE_CURRENT_SOURCE_DIR}/queue_${b}.c
+      ${PROJECT_SOURCE_DIR}/tests/integration/harness.c)
+    target_include_directories(bench_queue_${b} PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
+    target_compile_definitions(bench_queue_${b} PRIVATE SEGQ_BINARY_DIR="${PROJECT_BINARY_DIR}")
+    target_link_libraries(bench_queue_${b} PRIVATE segq_client)
+  endforeach()
+endif()

@@ -474,7 +474,7 @@ segq_client_status (segq_client_t *self, const segq_status_query_t *query,
                     const char *cursor, segq_job_list_t *out)
 {
     memset (out, 0, sizeof *out);
-    uint64_t req_id;
+    uint64_t req_id = 0;
     segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_STATUS, &req_id);
     if (!msg)
         return segq__client_oom (self);
@@ -551,7 +551,7 @@ segq_client_cancel (segq_client_t *self, const char *const *jobs, size_t n_jobs,
 {
     *out = NULL;
     *n_out = 0;
-    uint64_t req_id;
+    uint64_t req_id = 0;
     segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_CANCEL, &req_id);
     if (msg && (msg->u.cancel.jobs = s_strv_dup (jobs, n_jobs)))
         msg->u.cancel.n_jobs = n_jobs;
@@ -603,7 +603,7 @@ segq_client_logs (segq_client_t *self, const char *job, uint64_t offset,
                   uint32_t max_bytes, segq_log_chunk_t *out)
 {
     memset (out, 0, sizeof *out);
-    uint64_t req_id;
+    uint64_t req_id = 0;
     segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_LOGS, &req_id);
     if (msg && !(msg->u.logs.job = strdup (job)))
         segq_msg_destroy (&msg);
@@ -638,7 +638,7 @@ segq_client_workers (segq_client_t *self, segq_worker_info_t **out, size_t *n_ou
 {
     *out = NULL;
     *n_out = 0;
-    uint64_t req_id;
+    uint64_t req_id = 0;
     segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_WORKERS, &req_id);
     if (!msg)
         return segq__client_oom (self);
@@ -669,7 +669,7 @@ segq_workers_free (segq_worker_info_t **workers_p, size_t n)
 int
 segq_client_drain (segq_client_t *self, const char *node)
 {
-    uint64_t req_id;
+    uint64_t req_id = 0;
     segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_DRAIN, &req_id);
     if (msg && !(msg->u.drain.node = strdup (node)))
         segq_msg_destroy (&msg);

@@ -78,7 +78,7 @@ segq_client_upload (segq_client_t *self, const char *path, const char *name,
         const char *slash = strrchr (path, '/');
         name = slash ? slash + 1 : path;
     }
-    uint64_t req_id;
+    uint64_t req_id = 0;
     segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_PUT, &req_id);
     if (!msg || !(msg->u.put.name = strdup (name))) {
         segq_msg_destroy (&msg);
@@ -225,7 +225,7 @@ segq_client_fetch (segq_client_t *self, const char *job, const char *name,
 {
     char what[SEGQ_MAX_NAME + 2 * SEGQ_JOB_ID_MAX];
     snprintf (what, sizeof what, "%s:%s", job, name);
-    uint64_t req_id;
+    uint64_t req_id = 0;
     segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_GET, &req_id);
     if (!msg || !(msg->u.get.job = strdup (job)) || !(msg->u.get.name = strdup (name))) {
         segq_msg_destroy (&msg);

@@ -158,7 +158,7 @@ s_wait_ready (const char *path, pid_t *pid, int timeout_ms, char *out, size_t ou
             if (ok) {
                 line[strcspn (line, "\n")] = 0;
                 if (out)
-                    snprintf (out, outlen, "%s", line);
+                    snprintf (out, outlen, "%.*s", (int) outlen - 1, line);
                 return 0;
             }
         }
@@ -278,10 +278,12 @@ harness_start_worker (harness_t *self, const char *node, int cpu_slots, const ch
     int index = self->n_workers++;
     h_worker_t *w = &self->workers[index];
     snprintf (w->node, sizeof w->node, "%s", node);
-    snprintf (w->log, sizeof w->log, "%s/worker-%s.log", self->dir, node);
-    snprintf (w->ready, sizeof w->ready, "%s/worker-%s.ready", self->dir, node);
-    snprintf (w->work_dir, sizeof w->work_dir, "%s/work-%s", self->dir, node);
-    snprintf (w->cache_dir, sizeof w->cache_dir, "%s/cache-%s", self->dir, node);
+    char dir[sizeof self->dir];
+    memcpy (dir, self->dir, sizeof dir);    /* not a field of *self: no overlap for snprintf */
+    snprintf (w->log, sizeof w->log, "%s/worker-%s.log", dir, node);
+    snprintf (w->ready, sizeof w->ready, "%s/worker-%s.ready", dir, node);
+    snprintf (w->work_dir, sizeof w->work_dir, "%s/work-%s", dir, node);
+    snprintf (w->cache_dir, sizeof w->cache_dir, "%s/cache-%s", dir, node);
     mkdir (w->work_dir, 0700);
     mkdir (w->cache_dir, 0700);
     unlink (w->ready);

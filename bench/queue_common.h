@@ -1,0 +1,72 @@
+/*  queue_common.h: what the queue benchmarks share: a broker and workers
+    started by the integration-test harness, wall clocks, percentiles. */
+#ifndef SEGQ_BENCH_QUEUE_COMMON_H
+#define SEGQ_BENCH_QUEUE_COMMON_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static inline double
+bench_now (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static inline int
+bench_cmp_double (const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+/* p in 0..100 of n sorted values. */
+static inline double
+bench_percentile (const double *sorted, size_t n, double p)
+{
+    size_t i = (size_t) (p / 100.0 * (double) (n - 1) + 0.5);
+    return sorted[i < n ? i : n - 1];
+}
+
+/* A broker and `workers` workers of `slots` CPU slots, or exit(1). */
+static inline harness_t *
+bench_start (const char *name, int workers, int slots)
+{
+    harness_t *h = harness_new (name);
+    if (!h || harness_start_broker (h, NULL) != 0) {
+        fprintf (stderr, "%s: segqd did not start\n", name);
+        exit (1);
+    }
+    for (int i = 0; i < workers; i++) {
+        char node[32];
+        snprintf (node, sizeof node, "bench%d", i + 1);
+        if (harness_start_worker (h, node, slots, NULL) != i) {
+            fprintf (stderr, "%s: worker %s did not start\n", name, node);
+            harness_destroy (&h);
+            exit (1);
+        }
+    }
+    return h;
+}
+
+static inline void
+bench_machine (void)
+{
+    long cpus = sysconf (_SC_NPROCESSORS_ONLN);
+    double load[1] = { 0 };
+    FILE *f = fopen ("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf (f, "%lf", &load[0]) != 1)
+            load[0] = -1;
+        fclose (f);
+    }
+    printf ("machine: %ld CPUs, load average %.1f at start\n", cpus, load[0]);
+}
+
+#endif

@@ -7,14 +7,12 @@
 */
 #include "queue_common.h"
 
+#define USAGE "bench_queue_artifacts [MIB]"
+
 int
 main (int argc, char **argv)
 {
-    size_t mib = argc > 1 ? strtoul (argv[1], NULL, 10) : 256;
-    if (mib == 0) {
-        fprintf (stderr, "usage: bench_queue_artifacts [MIB]\n");
-        return 2;
-    }
+    size_t mib = bench_count_arg (argc, argv, 1, 256, USAGE);
     bench_machine ();
     harness_t *h = bench_start ("bench-artifacts", 1, 1);
     segq_client_t *c = harness_client (h, 60000);
@@ -80,9 +78,6 @@ fail:
 done:
     segq_job_spec_destroy (&spec);
     segq_client_destroy (&c);
-    char why[1024];
-    if (harness_stop (h, why, sizeof why) != 0)
-        fprintf (stderr, "%s\n", why);
-    harness_destroy (&h);
+    bench_stop (&h);
     return rc;
 }

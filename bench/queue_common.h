@@ -55,6 +55,31 @@ bench_start (const char *name, int workers, int slots)
     return h;
 }
 
+/* argv[i] as a positive count, def when absent; exit(2) with usage if bad. */
+static inline size_t
+bench_count_arg (int argc, char **argv, int i, size_t def, const char *usage)
+{
+    if (argc <= i)
+        return def;
+    char *end;
+    unsigned long long v = strtoull (argv[i], &end, 10);
+    if (*end || v == 0) {
+        fprintf (stderr, "usage: %s\n", usage);
+        exit (2);
+    }
+    return (size_t) v;
+}
+
+/* Stop the processes (saying so if one did not exit cleanly), clean up. */
+static inline void
+bench_stop (harness_t **h)
+{
+    char why[1024];
+    if (harness_stop (*h, why, sizeof why) != 0)
+        fprintf (stderr, "%s\n", why);
+    harness_destroy (h);
+}
+
 static inline void
 bench_machine (void)
 {

@@ -6,14 +6,12 @@
 */
 #include "queue_common.h"
 
+#define USAGE "bench_queue_latency [JOBS]"
+
 int
 main (int argc, char **argv)
 {
-    size_t jobs = argc > 1 ? strtoul (argv[1], NULL, 10) : 2000;
-    if (jobs == 0) {
-        fprintf (stderr, "usage: bench_queue_latency [JOBS]\n");
-        return 2;
-    }
+    size_t jobs = bench_count_arg (argc, argv, 1, 2000, USAGE);
     bench_machine ();
     harness_t *h = bench_start ("bench-latency", 1, 4);
     segq_client_t *c = harness_client (h, 30000);
@@ -53,9 +51,6 @@ main (int argc, char **argv)
     free (acked);
     segq_job_spec_destroy (&spec);
     segq_client_destroy (&c);
-    char why[1024];
-    if (harness_stop (h, why, sizeof why) != 0)
-        fprintf (stderr, "%s\n", why);
-    harness_destroy (&h);
+    bench_stop (&h);
     return rc;
 }

@@ -7,6 +7,8 @@
 */
 #include "queue_common.h"
 
+#define USAGE "bench_queue_throughput [JOBS] [WINDOW]"
+
 /* Jobs not yet final: waiting, queued or running (one page of 1 each). */
 static int
 s_unfinished (segq_client_t *c)
@@ -28,12 +30,8 @@ s_unfinished (segq_client_t *c)
 int
 main (int argc, char **argv)
 {
-    size_t jobs = argc > 1 ? strtoul (argv[1], NULL, 10) : 20000;
-    size_t window = argc > 2 ? strtoul (argv[2], NULL, 10) : 2000;
-    if (jobs == 0 || window == 0) {
-        fprintf (stderr, "usage: bench_queue_throughput [JOBS] [WINDOW]\n");
-        return 2;
-    }
+    size_t jobs = bench_count_arg (argc, argv, 1, 20000, USAGE);
+    size_t window = bench_count_arg (argc, argv, 2, 2000, USAGE);
     bench_machine ();
     harness_t *h = bench_start ("bench-throughput", 2, 64);
     segq_client_t *c = harness_client (h, 30000);
@@ -97,9 +95,6 @@ fail:
 done:
     segq_job_spec_destroy (&spec);
     segq_client_destroy (&c);
-    char why[1024];
-    if (harness_stop (h, why, sizeof why) != 0)
-        fprintf (stderr, "%s\n", why);
-    harness_destroy (&h);
+    bench_stop (&h);
     return rc;
 }

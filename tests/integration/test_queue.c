@@ -134,9 +134,15 @@ Test (queue, dependency_chain_of_three_echo_jobs, .init = setup, .fini = teardow
         H_ASSERT (h, info[i].state == SEGQ_JOB_SUCCEEDED, "%s %s: %s", ids[i],
                   segq_job_state_name (info[i].state), info[i].reason ? info[i].reason : "");
         H_ASSERT (h, info[i].n_outputs == 1, "%s has %zu outputs", ids[i], info[i].n_outputs);
-        if (i > 0)
+        if (i > 0) {
             cr_assert_geq (info[i].started, info[i - 1].finished - 0.001,
                            "%s started before its dependency %s ended", ids[i], ids[i - 1]);
+            /* Names stay intact from job to job: they must not grow a
+               directory level per hop. */
+            cr_assert_str_eq (info[i].outputs[0].name, info[i - 1].outputs[0].name,
+                              "output of %s is named '%s', its input (output of %s) was '%s'", ids[i],
+                              info[i].outputs[0].name, ids[i - 1], info[i - 1].outputs[0].name);
+        }
     }
     /* The file arrives at the end of the chain intact, with its name. */
     char out[600];

@@ -46,7 +46,8 @@
    doubling from BACKOFF_MIN_MS up to BACKOFF_MAX_MS. */
 #define BACKOFF_MIN_MS      500
 #define BACKOFF_MAX_MS      2000
-#define RECV_BATCH          4096
+#define RECV_BATCH          4096        /* messages read per wakeup, at most ... */
+#define RECV_BATCH_MS       20          /* ... and for at most this long */
 #define GET_CREDIT          8
 #define FETCH_TRIES         3
 #define HASH_SLICE_MS       10          /* hashing at most this long per reactor turn */
@@ -1197,6 +1198,7 @@ s_on_welcome (segq_worker_t *self, const segq_welcome_t *m)
     for (job_t *job = zhashx_first (self->jobs); resume && job; job = zhashx_next (self->jobs))
         zlistx_add_end (resume, job);
     for (job_t *job = resume ? zlistx_first (resume) : NULL; job; job = zlistx_next (resume)) {
+        s_log_flush (job, segq__now_ms ());    /* what was held while the broker was away */
         if (job->phase == JOB_DONE)
             s_result_send (job);
         else
@@ -1356,9 +1358,12 @@ static int
 s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
 {
     segq_worker_t *self = arg;
+    int64_t until = segq__now_ms () + RECV_BATCH_MS;
     for (int i = 0; i < RECV_BATCH && !self->stop && self->sock == sock; i++) {
         if (i > 0 && !(zsock_events (sock) & ZMQ_POLLIN))
             break;
+        if ((i & 63) == 63 && segq__now_ms () > until)
+            break;              /* the rest on the next turn: timers must run too */
         segq_msg_t *msg = NULL;
         uint8_t version = 0;
         char err [512];

@@ -367,9 +367,10 @@ Test (daemon, sleep_streams_log_and_rate_limited_progress)
     s_drain_and_bye (F);
 }
 
-/* Serve a GET from `data` within the worker's credit. */
+/* Serve a GET from `data`, all chunks at once (the worker must cope). */
 static void
-s_serve_get (fake_t *f, const char *data, size_t size, const char *hash, uint64_t transfer)
+s_serve_get_chunked (fake_t *f, const char *data, size_t size, const char *hash,
+                     uint64_t transfer, size_t chunk_size)
 {
     segq_msg_t *get = s_expect (f, SEGQ_MSG_GET, 10000);
     cr_assert_str_eq (get->u.get.hash, hash);
@@ -379,12 +380,12 @@ s_serve_get (fake_t *f, const char *data, size_t size, const char *hash, uint64_
     ready->u.get_ready.transfer = transfer;
     memcpy (ready->u.get_ready.hash, hash, SEGQ_HASH_HEX_LEN + 1);
     ready->u.get_ready.size = size;
-    ready->u.get_ready.chunk_size = 4096;
+    ready->u.get_ready.chunk_size = (uint32_t) chunk_size;
     segq_msg_destroy (&get);
     s_send (f, ready);
     size_t offset = 0;
     do {
-        size_t n = size - offset < 4096 ? size - offset : 4096;
+        size_t n = size - offset < chunk_size ? size - offset : chunk_size;
         segq_msg_t *chunk = segq_msg_new (SEGQ_MSG_CHUNK);
         chunk->u.chunk.transfer = transfer;
         chunk->u.chunk.offset = offset;
@@ -393,6 +394,12 @@ s_serve_get (fake_t *f, const char *data, size_t size, const char *hash, uint64_
         s_send (f, chunk);
         offset += n;
     } while (offset < size);
+}
+
+static void
+s_serve_get (fake_t *f, const char *data, size_t size, const char *hash, uint64_t transfer)
+{
+    s_serve_get_chunked (f, data, size, hash, transfer, 4096);
 }
 
 static void
@@ -480,6 +487,64 @@ Test (daemon, echo_fetches_inputs_uploads_outputs_within_credit)
     s_ack (F, "e2", 1, 0);
     free (got);
     free (data);
+    s_drain_and_bye (F);
+}
+
+Test (daemon, big_artifacts_never_stall_heartbeats)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    size_t size = 24u << 20;
+    char *data = malloc (size);
+    for (size_t i = 0; i < size; i++)
+        data [i] = (char) (i * 13 + (i >> 12));
+    segq_artifact_t input = { .name = "big.bin", .size = size };
+    s_hash (data, size, input.hash);
+    s_assign (F, "b1", 1, "echo", NULL, &input, 1, 0);
+    s_serve_get_chunked (F, data, size, input.hash, 5, 1u << 20);
+    free (data);
+    /* from here on: download, hash, copy by the child, hash of the output;
+       the worker must keep talking (heartbeat every 100 ms) all along */
+    int64_t last = segq__now_ms (), worst = 0;
+    segq_msg_t *put = NULL;
+    while (!put) {
+        zframe_t *peer = NULL;
+        segq_msg_t *msg = NULL;
+        char err [256];
+        if (segq_msg_recv (F->router, &peer, &msg, NULL, err, sizeof err) == 0 && msg) {
+            int64_t now = segq__now_ms ();
+            worst = now - last > worst ? now - last : worst;
+            last = now;
+            if (msg->type == SEGQ_MSG_PUT) {
+                put = msg;
+                zframe_destroy (&F->peer);
+                F->peer = peer;
+                peer = NULL;
+            }
+            else {
+                if (msg->type == SEGQ_MSG_HEARTBEAT) {
+                    segq_msg_t *beat = segq_msg_new (SEGQ_MSG_HEARTBEAT);
+                    segq_msg_send (&beat, F->router, peer);
+                }
+                segq_msg_destroy (&msg);
+            }
+        }
+        zframe_destroy (&peer);
+        cr_assert (segq__now_ms () - last < 5000, "the worker went silent");
+    }
+    cr_assert (worst < 700, "the worker was silent for %lld ms", (long long) worst);
+    cr_assert_str_eq (put->u.put.hash, input.hash);
+    segq_msg_t *ready = segq_msg_new (SEGQ_MSG_PUT_READY);
+    ready->u.put_ready.req_id = put->u.put.req_id;
+    ready->u.put_ready.have = true;
+    segq_msg_destroy (&put);
+    s_send (F, ready);
+    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    cr_assert (result->u.result.success, "%s", result->u.result.reason);
+    cr_assert_eq (result->u.result.outputs [0].size, size);
+    segq_msg_destroy (&result);
+    s_ack (F, "b1", 1, 0);
     s_drain_and_bye (F);
 }
 

@@ -31,6 +31,8 @@ teardown (void)
     harness_destroy (&h);
 }
 
+TestSuite (worker_segqd, .init = setup, .fini = teardown, .timeout = 120);
+
 static void
 s_sleep_ms (int ms)
 {
@@ -111,7 +113,7 @@ s_expect_final (segq_client_t *c, const char *job, segq_job_state_t state, const
     segq_job_info_clear (&info);
 }
 
-Test (worker_segqd, child_killed_then_next_job_runs, .init = setup, .fini = teardown, .timeout = 90)
+Test (worker_segqd, child_killed_then_next_job_runs)
 {
     segq_client_t *c = harness_client (h, 10000);
     char job [SEGQ_JOB_ID_MAX], next [SEGQ_JOB_ID_MAX];
@@ -131,7 +133,7 @@ Test (worker_segqd, child_killed_then_next_job_runs, .init = setup, .fini = tear
     segq_client_destroy (&c);
 }
 
-Test (worker_segqd, time_limit_fails_the_job, .init = setup, .fini = teardown, .timeout = 90)
+Test (worker_segqd, time_limit_fails_the_job)
 {
     segq_client_t *c = harness_client (h, 10000);
     char job [SEGQ_JOB_ID_MAX];
@@ -141,7 +143,7 @@ Test (worker_segqd, time_limit_fails_the_job, .init = setup, .fini = teardown, .
     segq_client_destroy (&c);
 }
 
-Test (worker_segqd, cancel_running_job, .init = setup, .fini = teardown, .timeout = 90)
+Test (worker_segqd, cancel_running_job)
 {
     segq_client_t *c = harness_client (h, 10000);
     char job [SEGQ_JOB_ID_MAX];
@@ -162,8 +164,7 @@ Test (worker_segqd, cancel_running_job, .init = setup, .fini = teardown, .timeou
     segq_client_destroy (&c);
 }
 
-Test (worker_segqd, result_finished_while_broker_down_is_kept, .init = setup, .fini = teardown,
-      .timeout = 120)
+Test (worker_segqd, result_finished_while_broker_down_is_kept)
 {
     segq_client_t *c = harness_client (h, 10000);
     char job [SEGQ_JOB_ID_MAX];

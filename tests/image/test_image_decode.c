@@ -213,6 +213,20 @@ Test(png, writer_round_trip_every_layout, .timeout = FX_TIMEOUT)
             segq_image_destroy(&back);
             segq_image_destroy(&img);
         }
+    /* A failed write leaves no temporary file behind. */
+    char *sub = fx_path(dir, "sub");
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    segq_image_t *one = segq_image_new(W, H, 1, 8);
+    cr_assert_eq(segq_image_write_png(one, sub, err, sizeof err), SEGQ_IMAGE_EIO);
+    cr_assert(strstr(err, sub), "%s", err);
+    DIR *d = opendir(dir);
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        entries += e->d_name[0] != '.';
+    closedir(d);
+    cr_assert_eq(entries, 2, "out.png and sub/ only");
+    segq_image_destroy(&one);
+    free(sub);
     segq_image_t bad = {W, H, 5, 8, NULL};
     cr_assert_eq(segq_image_write_png(&bad, path, err, sizeof err), SEGQ_IMAGE_EINVAL);
     segq_image_t *img = segq_image_new(W, H, 3, 8);

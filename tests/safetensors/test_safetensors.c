@@ -154,6 +154,18 @@ static void check_fixture(const segq_st_t *st)
     cr_assert_null(segq_st_meta_get(st, "absent"));
 }
 
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    cr_assert(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
 static int run_checker(const char *args)
 {
     char cmd[4096];
@@ -175,6 +187,11 @@ Test(python, c_file_passes_the_checker_and_torch_reads_it, .timeout = FX_TIMEOUT
     struct stat st;
     cr_assert_eq(stat(path, &st), 0);
     cr_assert_eq(st.st_mode & 0777, 0600, "checkpoints are private");
+    /* Saving again replaces the file atomically and leaves nothing else. */
+    w = fixture_writer();
+    cr_assert_eq(segq_st_writer_save(w, path, err, sizeof err), 0, "%s", err);
+    segq_st_writer_destroy(&w);
+    cr_assert_eq(count_entries(dir), 1);
     char args[1024];
     snprintf(args, sizeof args, "check '%s' --values --torch", path);
     cr_assert_eq(run_checker(args), 0, "the Python checker rejected the C writer's file");

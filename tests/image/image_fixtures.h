@@ -27,7 +27,7 @@
 /* One timeout for every test of a binary: Criterion 2.4's runner leaks
  * when tests with different timeouts run in parallel (LSan then fails
  * the whole binary). */
-#define FX_TIMEOUT 120
+#define FX_TIMEOUT 300
 
 /* Criterion ignores a leak report that comes after a test has passed, so
  * each test ends with an explicit leak check that fails it. */

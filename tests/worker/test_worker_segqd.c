@@ -187,3 +187,27 @@ Test (worker_segqd, result_finished_while_broker_down_is_kept)
     free (j);
     segq_client_destroy (&c);
 }
+
+Test (worker_segqd, sigterm_finishes_running_job_then_exits)
+{
+    segq_client_t *c = harness_client (h, 10000);
+    char job [SEGQ_JOB_ID_MAX];
+    const char *params [] = { "seconds", "1", NULL };
+    s_submit (c, "sleep", params, 0, job);
+    s_wait_started (job);
+    harness_signal_worker (h, 0, SIGTERM);
+    s_expect_final (c, job, SEGQ_JOB_SUCCEEDED, NULL);
+    for (int i = 0; i < 500 && harness_worker_alive (h, 0); i++)
+        s_sleep_ms (10);
+    H_ASSERT (h, !harness_worker_alive (h, 0), "the drained worker did not exit");
+    /* the broker saw it leave: nothing is assigned to it any more */
+    char next [SEGQ_JOB_ID_MAX];
+    s_submit (c, "sleep", params, 0, next);
+    s_sleep_ms (500);
+    segq_job_info_t info;
+    H_ASSERT (h, segq_client_job (c, next, false, &info) == 0, "%s", segq_client_error (c));
+    H_ASSERT (h, info.state == SEGQ_JOB_QUEUED, "job %s is %s with no worker", next,
+              segq_job_state_name (info.state));
+    segq_job_info_clear (&info);
+    segq_client_destroy (&c);
+}

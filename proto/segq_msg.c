@@ -309,7 +309,7 @@ static const segq__field_t s_put_fields[] = {
     FIELD (segq_put_t, req_id, "req", U64, R),
     FIELD (segq_put_t, hash, "hash", HASH, R),
     FIELD (segq_put_t, size, "size", U64, R),
-    FIELD (segq_put_t, name, "name", STR, SEGQ__FL_SHORT),
+    FIELD (segq_put_t, name, "name", STR, 0),     /* free text: only logged */
 };
 
 static const segq__field_t s_put_ready_fields[] = {

@@ -12,6 +12,73 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ================================================================ UTF-8 */
+
+/* Bytes of the valid UTF-8 character at p (strict: no overlong forms, no
+   surrogates, nothing past U+10FFFF), or 0 if there is none. */
+static size_t
+s_utf8_char (const uint8_t *p, size_t left)
+{
+    uint8_t c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (left < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+        || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return n;
+}
+
+static bool
+s_utf8_valid (const char *s, size_t len)
+{
+    const uint8_t *p = (const uint8_t *) s;
+    for (size_t i = 0; i < len; ) {
+        size_t n = p[i] < 0x80 ? 1 : s_utf8_char (p + i, len - i);
+        if (!n)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+/* Replaces every byte that is not part of a valid character with '?'. */
+static void
+s_utf8_repair (char *s, size_t len)
+{
+    uint8_t *p = (uint8_t *) s;
+    for (size_t i = 0; i < len; ) {
+        size_t n = p[i] < 0x80 ? 1 : s_utf8_char (p + i, len - i);
+        if (!n) {
+            p[i] = '?';
+            n = 1;
+        }
+        i += n;
+    }
+}
+
+/* How a string field is checked. Identifiers (ids, names, parameters,
+   array elements) become file names, keys and JSON, so invalid UTF-8 there
+   is refused; free text (messages, reasons) is repaired instead, so that a
+   message cut in the middle of a character never makes a reply unsendable. */
+typedef enum { S_STR_ID, S_STR_NAME, S_STR_TEXT } s_str_kind_t;
+
 /* ================================================================ encode */
 
 /* Packer output: a stack buffer for the common small message, the heap
@@ -109,18 +176,41 @@ s_pack_str (msgpack_packer *pk, const char *s, size_t len)
 }
 
 static int
-s_enc_string (s_enc_t *e, const segq__field_t *f, const char *s, bool name)
+s_enc_string (s_enc_t *e, const segq__field_t *f, const char *s, size_t limit, s_str_kind_t kind)
 {
     if (!s)
         return s_enc_fail (e, SEGQ_EINVAL, f, "is required but NULL");
-    size_t limit = name || (f->flags & SEGQ__FL_SHORT) ? SEGQ_MAX_NAME : SEGQ_MAX_STRING;
     size_t len = strnlen (s, limit + 1);
     if (len > limit)
         return s_enc_fail (e, SEGQ_ETOOBIG, f, "is over %zu bytes", limit);
-    if (name && !segq_name_valid (s))
+    if (kind == S_STR_NAME && !segq_name_valid (s))
         return s_enc_fail (e, SEGQ_EINVAL, f, "'%.64s' is not a safe relative path", s);
-    s_pack_str (&e->pk, s, len);
+    if (s_utf8_valid (s, len)) {
+        s_pack_str (&e->pk, s, len);
+        return SEGQ_OK;
+    }
+    if (kind != S_STR_TEXT)
+        return s_enc_fail (e, SEGQ_EINVAL, f, "is not valid UTF-8");
+    char *repaired = malloc (len + 1);
+    if (!repaired)
+        return s_enc_fail (e, SEGQ_ENOMEM, f, "could not be repaired: out of memory");
+    memcpy (repaired, s, len);
+    s_utf8_repair (repaired, len);
+    s_pack_str (&e->pk, repaired, len);
+    free (repaired);
     return SEGQ_OK;
+}
+
+/* The limit and check of a STR or NAME field. */
+static s_str_kind_t
+s_field_str_kind (const segq__field_t *f, size_t *limit)
+{
+    if (f->type == SEGQ__F_NAME || (f->flags & SEGQ__FL_SHORT)) {
+        *limit = SEGQ_MAX_NAME;
+        return f->type == SEGQ__F_NAME ? S_STR_NAME : S_STR_ID;
+    }
+    *limit = SEGQ_MAX_STRING;
+    return S_STR_TEXT;
 }
 
 static int
@@ -133,10 +223,11 @@ s_enc_params (s_enc_t *e, const segq__field_t *f, const segq_params_t *params)
     for (size_t i = 0; i < params->count; i++) {
         const segq_param_t *item = &params->items[i];
         const segq_value_t *v = &item->value;
-        size_t len = item->name ? strnlen (item->name, SEGQ_MAX_NAME + 1) : 0;
-        if (len == 0 || len > SEGQ_MAX_NAME)
-            return s_enc_fail (e, SEGQ_EINVAL, f, "has an empty or over-long name");
-        s_pack_str (&e->pk, item->name, len);
+        if (!item->name || !*item->name)
+            return s_enc_fail (e, SEGQ_EINVAL, f, "has an entry without a name");
+        int rc = s_enc_string (e, f, item->name, SEGQ_MAX_NAME, S_STR_ID);
+        if (rc)
+            return rc;
         if (f->type == SEGQ__F_METRICS) {
             if (v->type != SEGQ_PARAM_FLOAT && v->type != SEGQ_PARAM_INT)
                 return s_enc_fail (e, SEGQ_EINVAL, f, "'%s' is not a number", item->name);
@@ -154,10 +245,9 @@ s_enc_params (s_enc_t *e, const segq__field_t *f, const segq_params_t *params)
                 break;
             case SEGQ_PARAM_STRING:
             case SEGQ_PARAM_CHOICE:
-                if (!v->s || strnlen (v->s, SEGQ_MAX_STRING + 1) > SEGQ_MAX_STRING)
-                    return s_enc_fail (e, SEGQ_EINVAL, f, "'%s' has no string or one over %d bytes",
-                                       item->name, SEGQ_MAX_STRING);
-                s_pack_str (&e->pk, v->s, strlen (v->s));
+                rc = s_enc_string (e, f, v->s, SEGQ_MAX_STRING, S_STR_ID);
+                if (rc)
+                    return rc;
                 break;
             default:
                 return s_enc_fail (e, SEGQ_EINVAL, f, "'%s' has unknown type %d", item->name, v->type);
@@ -215,8 +305,11 @@ s_enc_field (s_enc_t *e, const segq__field_t *f, const uint8_t *base)
                 msgpack_pack_false (pk);
             return SEGQ_OK;
         case SEGQ__F_STR:
-        case SEGQ__F_NAME:
-            return s_enc_string (e, f, *(char *const *) at, f->type == SEGQ__F_NAME);
+        case SEGQ__F_NAME: {
+            size_t limit;
+            s_str_kind_t kind = s_field_str_kind (f, &limit);
+            return s_enc_string (e, f, *(char *const *) at, limit, kind);
+        }
         case SEGQ__F_HASH:
             if (!segq_hash_valid (at))
                 return s_enc_fail (e, SEGQ_EINVAL, f, "is not 64 lowercase hex digits");
@@ -230,7 +323,7 @@ s_enc_field (s_enc_t *e, const segq__field_t *f, const uint8_t *base)
             char *const *strings = *(char **const *) at;
             msgpack_pack_array (pk, count);
             for (size_t i = 0; i < count; i++) {
-                int rc = s_enc_string (e, f, strings[i], false);
+                int rc = s_enc_string (e, f, strings[i], SEGQ_MAX_STRING, S_STR_ID);
                 if (rc)
                     return rc;
             }
@@ -441,7 +534,7 @@ s_push (s_dec_t *d, const char *key, long index)
 
 /* A string, copied and NUL-terminated, at most `limit` bytes. */
 static int
-s_dec_string (s_dec_t *d, size_t limit, char **out)
+s_dec_string (s_dec_t *d, size_t limit, s_str_kind_t kind, char **out)
 {
     const char *s;
     uint32_t len;
@@ -452,11 +545,21 @@ s_dec_string (s_dec_t *d, size_t limit, char **out)
         return s_dec_fail (d, SEGQ_ETOOBIG, "is %u bytes, over the limit of %zu", len, limit);
     if (memchr (s, '\0', len))
         return s_dec_fail (d, SEGQ_EPROTO, "contains a NUL byte");
+    bool valid = s_utf8_valid (s, len);
+    if (!valid && kind != S_STR_TEXT)
+        return s_dec_fail (d, SEGQ_EPROTO, "is not valid UTF-8");
     char *copy = malloc (len + 1u);
     if (!copy)
         return s_dec_fail (d, SEGQ_ENOMEM, "could not be stored: out of memory");
     memcpy (copy, s, len);
     copy[len] = '\0';
+    if (!valid)
+        s_utf8_repair (copy, len);
+    if (kind == S_STR_NAME && !segq_name_valid (copy)) {
+        rc = s_dec_fail (d, SEGQ_EPROTO, "'%.64s' is not a safe relative path", copy);
+        free (copy);
+        return rc;
+    }
     *out = copy;
     return SEGQ_OK;
 }
@@ -508,7 +611,7 @@ s_dec_params (s_dec_t *d, const segq__field_t *f, segq_params_t *params)
     params->capacity = count;
     for (uint32_t i = 0; i < count; i++) {
         char *name = NULL;
-        rc = s_dec_string (d, SEGQ_MAX_NAME, &name);
+        rc = s_dec_string (d, SEGQ_MAX_NAME, S_STR_ID, &name);
         if (rc)
             return rc;
         if (!*name || segq_params_get (params, name)) {
@@ -538,7 +641,7 @@ s_dec_params (s_dec_t *d, const segq__field_t *f, segq_params_t *params)
         else if (kind == SEGQ__MP_STR) {
             value.type = SEGQ_PARAM_STRING;
             s_push (d, name, -1);
-            rc = s_dec_string (d, SEGQ_MAX_STRING, &value.s);
+            rc = s_dec_string (d, SEGQ_MAX_STRING, S_STR_ID, &value.s);
             d->depth--;
             if (rc) {
                 free (name);
@@ -615,13 +718,11 @@ s_dec_field (s_dec_t *d, const segq__field_t *f, uint8_t *base)
             rc = segq__mp_read_bool (&d->r, (bool *) at);
             return rc ? s_dec_reader_fail (d, rc, "a boolean") : SEGQ_OK;
         case SEGQ__F_STR:
-            return s_dec_string (d, f->flags & SEGQ__FL_SHORT ? SEGQ_MAX_NAME : SEGQ_MAX_STRING,
-                                 (char **) at);
-        case SEGQ__F_NAME:
-            rc = s_dec_string (d, SEGQ_MAX_NAME, (char **) at);
-            if (rc == SEGQ_OK && !segq_name_valid (*(char **) at))
-                return s_dec_fail (d, SEGQ_EPROTO, "'%.64s' is not a safe relative path", *(char **) at);
-            return rc;
+        case SEGQ__F_NAME: {
+            size_t limit;
+            s_str_kind_t kind = s_field_str_kind (f, &limit);
+            return s_dec_string (d, limit, kind, (char **) at);
+        }
         case SEGQ__F_HASH: {
             const char *s;
             uint32_t len;
@@ -673,7 +774,7 @@ s_dec_field (s_dec_t *d, const segq__field_t *f, uint8_t *base)
             for (uint32_t j = 0; j < count; j++) {
                 s_set_index (d, (long) j);
                 if (f->type == SEGQ__F_STRS)
-                    rc = s_dec_string (d, SEGQ_MAX_STRING, (char **) (items + j * elem));
+                    rc = s_dec_string (d, SEGQ_MAX_STRING, S_STR_ID, (char **) (items + j * elem));
                 else if (f->type == SEGQ__F_U32S) {
                     rc = segq__mp_read_uint (&d->r, &u);
                     if (rc)

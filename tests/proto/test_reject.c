@@ -518,6 +518,77 @@ Test (reject, string_limits_and_nul, .timeout = 10)
 }
 
 static void
+s_submitted_job_id (const char *id, bool ok)
+{
+    body_t b;
+    b_init (&b);
+    b_map (&b, 2);
+    b_str (&b, "req"); b_uint (&b, 1);
+    b_str (&b, "job"); b_str (&b, id);
+    if (!ok) {
+        b_refused (&b, SEGQ_MSG_SUBMITTED, SEGQ_EPROTO, "'job' is not valid UTF-8");
+        return;
+    }
+    segq_msg_t *msg = b_accepted (&b, SEGQ_MSG_SUBMITTED);
+    cr_assert_str_eq (msg->u.submitted.job, id);
+    segq_msg_destroy (&msg);
+}
+
+Test (reject, utf8, .timeout = 10)
+{
+    s_submitted_job_id ("plain", true);
+    s_submitted_job_id ("na\xc3\xafve", true);                   /* U+00EF */
+    s_submitted_job_id ("\xe6\x97\xa5\xe6\x9c\xac", true);   /* two CJK */
+    s_submitted_job_id ("\xf0\x9f\x98\x80", true);             /* U+1F600 */
+    s_submitted_job_id ("\xef\xbf\xbf", true);                  /* U+FFFF */
+    s_submitted_job_id ("\xff", false);
+    s_submitted_job_id ("\x80", false);                           /* lone continuation */
+    s_submitted_job_id ("\xc0\xaf", false);                      /* overlong '/' */
+    s_submitted_job_id ("\xe0\x80\xaf", false);                 /* overlong '/' */
+    s_submitted_job_id ("\xed\xa0\x80", false);                 /* surrogate */
+    s_submitted_job_id ("\xf4\x90\x80\x80", false);            /* past U+10FFFF */
+    s_submitted_job_id ("ab\xe2\x82", false);                    /* cut short */
+
+    /* free text is repaired, not refused */
+    body_t b;
+    b_init (&b);
+    b_map (&b, 2);
+    b_str (&b, "code"); b_int (&b, -1);
+    b_str (&b, "msg"); b_str (&b, "bad \xff\xfe text \xe2\x82");
+    segq_msg_t *msg = b_accepted (&b, SEGQ_MSG_ERROR);
+    cr_assert_str_eq (msg->u.error.message, "bad ?? text ??");
+
+    /* ... by the encoder too; ids are refused */
+    free (msg->u.error.message);
+    msg->u.error.message = strdup ("cut \xc3");
+    fixture_frames_t f;
+    cr_assert_eq (fixture_encode (msg, &f), SEGQ_OK);
+    segq_msg_destroy (&msg);
+    char err[256];
+    cr_assert_eq (segq_msg_decode_bytes (f.header, f.header_size, f.body, f.body_size, NULL, 0, false,
+                                         &msg, NULL, err, sizeof err), SEGQ_OK, "%s", err);
+    cr_assert_str_eq (msg->u.error.message, "cut ?");
+    fixture_frames_free (&f);
+    segq_msg_destroy (&msg);
+    msg = fixture_msg (SEGQ_MSG_SUBMITTED, false);
+    free (msg->u.submitted.job);
+    msg->u.submitted.job = strdup ("j\xc3");
+    zmsg_t *z = NULL;
+    cr_assert_eq (segq_msg_encode (msg, &z), SEGQ_EINVAL);
+    segq_msg_destroy (&msg);
+
+    /* parameter names and values are identifiers */
+    b_init (&b);
+    b_map (&b, 4);
+    b_str (&b, "req"); b_uint (&b, 1);
+    b_str (&b, "user"); b_str (&b, "u");
+    b_str (&b, "kind"); b_str (&b, "sleep");
+    b_str (&b, "params"); b_map (&b, 1); b_str (&b, "mode"); b_str (&b, "\xfe");
+    b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "'params.mode' is not valid UTF-8");
+    fixture_assert_no_leaks ();
+}
+
+static void
 s_put_with_hash (const char *hash, size_t len, int code)
 {
     body_t b;

@@ -971,6 +971,13 @@ static void
 s_on_assign (segq_worker_t *self, segq_msg_t **msg_p)
 {
     segq_assign_t *a = &(*msg_p)->u.assign;
+    if (self->told_draining) {
+        /* Sent before the broker read our draining REGISTER, which did not
+           hold this job: the broker has put it back in the queue already. */
+        s_log (self, 0, "ASSIGN of %s attempt %" PRIu32 " while draining: not taken (the broker "
+               "requeued it)", a->job, a->attempt);
+        return;
+    }
     if (s_job_find (self, a->job, a->attempt)) {
         s_log (self, 1, "ASSIGN of %s attempt %" PRIu32 " again: already held", a->job, a->attempt);
         return;
@@ -1138,6 +1145,20 @@ s_send_register (segq_worker_t *self)
 
 static int s_on_socket (zloop_t *loop, zsock_t *sock, void *arg);
 
+/* The broker forgot this session (it restarted, or we left it): transfers
+   in flight are void and start again after the next WELCOME. */
+static void
+s_session_lost (segq_worker_t *self)
+{
+    for (fetch_t *f = zhashx_first (self->fetches); f; f = zhashx_next (self->fetches)) {
+        segq__cache_write_abort (&f->writer);
+        f->req_id = f->transfer = 0;
+    }
+    for (job_t *job = zlistx_first (self->uploads); job; job = zlistx_next (self->uploads))
+        s_upload_reset (job);
+    self->session = REGISTERING;
+}
+
 /* A fresh socket and REGISTER on it (the old one, if any, is dropped with
    whatever it still queued). */
 static void
@@ -1147,13 +1168,7 @@ s_connect (segq_worker_t *self)
         zloop_reader_end (self->loop, self->sock);
         zsock_destroy (&self->sock);
     }
-    for (fetch_t *f = zhashx_first (self->fetches); f; f = zhashx_next (self->fetches)) {
-        segq__cache_write_abort (&f->writer);
-        f->req_id = f->transfer = 0;
-    }
-    for (job_t *job = zlistx_first (self->uploads); job; job = zlistx_next (self->uploads))
-        s_upload_reset (job);
-    self->session = REGISTERING;
+    s_session_lost (self);
     self->register_deadline_ms = segq__now_ms () + self->backoff_ms;
     self->sock = zsock_new (ZMQ_DEALER);
     if (!self->sock) {
@@ -1178,6 +1193,9 @@ static void
 s_on_welcome (segq_worker_t *self, const segq_welcome_t *m)
 {
     bool first = !self->ready_written;
+    /* A WELCOME within the session (answer to a REGISTER that announced a
+       drain) changes nothing else. */
+    bool new_session = self->session != ONLINE;
     self->session = ONLINE;
     self->backoff_ms = BACKOFF_MIN_MS;
     self->heartbeat_ms = m->heartbeat_ms ? m->heartbeat_ms : 1000;
@@ -1190,6 +1208,8 @@ s_on_welcome (segq_worker_t *self, const segq_welcome_t *m)
     s_write_ready_file (self);
     if (self->draining && !self->told_draining)
         s_send_register (self);     /* drain began while that REGISTER was on its way */
+    if (!new_session)
+        return;
     /* Resume everything that needs the broker. */
     for (fetch_t *f = zhashx_first (self->fetches); f; f = zhashx_next (self->fetches))
         if (!f->req_id)
@@ -1274,7 +1294,7 @@ s_on_error (segq_worker_t *self, const segq_error_msg_t *m)
         /* The broker restarted and does not know this connection. */
         s_log (self, 0, "broker says: %s; registering again",
                m->message ? m->message : "unknown worker");
-        self->session = REGISTERING;
+        s_session_lost (self);
         self->register_deadline_ms = segq__now_ms () + self->backoff_ms;
         s_send_register (self);
         return;

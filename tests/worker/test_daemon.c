@@ -715,7 +715,11 @@ Test (daemon, drain_finishes_running_jobs_first)
     cr_assert (reg->u.reg.draining);
     cr_assert_eq (reg->u.reg.n_held, 1);
     segq_msg_destroy (&reg);
+    /* an ASSIGN that crossed that REGISTER is not taken: the broker
+       requeued it when it read the REGISTER */
+    s_assign (F, "late", 1, "noop", NULL, NULL, 0, 0);
     segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    cr_assert_str_eq (result->u.result.job, "d1");
     cr_assert (result->u.result.success);
     segq_msg_destroy (&result);
     s_ack (F, "d1", 1, 0);
@@ -723,6 +727,7 @@ Test (daemon, drain_finishes_running_jobs_first)
     segq_msg_destroy (&bye);
     int status = s_wait_exit (F, 5000);
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    cr_assert_str_eq (s_slurp (F->journal), "d1 1\n");
 }
 
 Test (daemon, sigint_twice_stops_at_once)

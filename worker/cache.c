@@ -64,6 +64,16 @@ s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *f
     return 0;
 }
 
+/* A job may leave directories it cannot be removed from (chmod 0500):
+   open them up first. */
+static int
+s_open_dir (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    if (flag == FTW_D || flag == FTW_DNR)
+        chmod (path, 0700);
+    return 0;
+}
+
 int
 segq__remove_tree (const char *path)
 {
@@ -72,6 +82,9 @@ segq__remove_tree (const char *path)
         return errno == ENOENT ? 0 : SEGQ_EIO;
     if (!S_ISDIR (st.st_mode))
         return unlink (path) == 0 ? 0 : SEGQ_EIO;
+    if (nftw (path, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 && access (path, F_OK) != 0)
+        return 0;
+    nftw (path, s_open_dir, 16, FTW_PHYS);
     nftw (path, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return access (path, F_OK) == 0 ? SEGQ_EIO : 0;
 }

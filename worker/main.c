@@ -32,8 +32,9 @@ s_help (FILE *out)
 "  -v, --verbose       more log lines (twice: even more)\n"
 "  -h, --help          this help\n"
 "\n"
-"SIGTERM (or `segq workers --drain NODE`) drains: no new jobs, running ones finish,\n"
-"then it exits. SIGINT drains too; a second SIGINT kills the jobs and exits at once.\n"
+"SIGTERM or SIGHUP (or `segq workers --drain NODE`) drains: no new jobs, running ones\n"
+"finish, then it exits 0. SIGINT drains too; a second SIGINT kills the jobs and exits\n"
+"at once (130). A protocol version the broker does not speak: exit 2.\n"
 "Children get SEGQ_JOB_ID, SEGQ_JOB_ATTEMPT, SEGQ_OUTPUT_DIR, SEGQ_PROGRESS_FD,\n"
 "SEGQ_CPU_SLOTS, and for a GPU job CUDA_VISIBLE_DEVICES and SEGQ_GPU_MEM.\n");
 }

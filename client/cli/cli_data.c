@@ -22,23 +22,6 @@ s_make_parents (char *path)
     return 0;
 }
 
-/* An output name from the broker becomes a path under the user's directory:
-   refuse anything that could escape it. */
-static bool
-s_safe_name (const char *name)
-{
-    if (!*name || name[0] == '/')
-        return false;
-    for (const char *p = name; *p;) {
-        const char *end = strchr (p, '/');
-        size_t len = end ? (size_t) (end - p) : strlen (p);
-        if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
-            return false;
-        p += len + (end ? 1 : 0);
-    }
-    return true;
-}
-
 int
 cli_fetch (cli_globals_t *g, int argc, char **argv)
 {
@@ -93,7 +76,9 @@ cli_fetch (cli_globals_t *g, int argc, char **argv)
             wanted = strcmp (out->name, names[i]) == 0;
         if (!wanted)
             continue;
-        if (!s_safe_name (out->name)) {
+        /* The name becomes a path under the user's directory: nothing
+           that could escape it. */
+        if (!segq_name_valid (out->name)) {
             rc = cli_error (g, "fetch", CLI_FAILED, "refusing output name '%s': not a plain relative path",
                             out->name);
             break;

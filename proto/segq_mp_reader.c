@@ -118,38 +118,40 @@ s_read_integer (segq__mp_t *r, bool *negative, uint64_t *magnitude)
     return SEGQ__MP_TYPE;
 }
 
-int
-segq__mp_read_uint (segq__mp_t *r, uint64_t *out)
+/* An integer that must fit uint64 (unsigned) or int64 (signed); on
+   SEGQ__MP_RANGE the reader is left where it was. */
+static int
+s_read_fitting (segq__mp_t *r, bool is_signed, bool *negative, uint64_t *magnitude)
 {
     const uint8_t *start = r->p;
-    bool negative;
-    uint64_t magnitude;
-    int rc = s_read_integer (r, &negative, &magnitude);
+    int rc = s_read_integer (r, negative, magnitude);
     if (rc)
         return rc;
-    if (negative && magnitude) {
+    uint64_t max = !is_signed ? (*negative ? 0 : UINT64_MAX)
+                 : *negative ? (uint64_t) INT64_MAX + 1 : (uint64_t) INT64_MAX;
+    if (*magnitude > max) {
         r->p = start;
         return SEGQ__MP_RANGE;
     }
-    *out = magnitude;
     return SEGQ__MP_OK;
+}
+
+int
+segq__mp_read_uint (segq__mp_t *r, uint64_t *out)
+{
+    bool negative;
+    return s_read_fitting (r, false, &negative, out);
 }
 
 int
 segq__mp_read_int (segq__mp_t *r, int64_t *out)
 {
-    const uint8_t *start = r->p;
     bool negative;
     uint64_t magnitude;
-    int rc = s_read_integer (r, &negative, &magnitude);
-    if (rc)
-        return rc;
-    if (negative ? magnitude > (uint64_t) INT64_MAX + 1 : magnitude > (uint64_t) INT64_MAX) {
-        r->p = start;
-        return SEGQ__MP_RANGE;
-    }
-    *out = negative ? (int64_t) (0 - magnitude) : (int64_t) magnitude;
-    return SEGQ__MP_OK;
+    int rc = s_read_fitting (r, true, &negative, &magnitude);
+    if (rc == SEGQ__MP_OK)
+        *out = negative ? (int64_t) (0 - magnitude) : (int64_t) magnitude;
+    return rc;
 }
 
 int

@@ -130,6 +130,27 @@ b_submitted (body_t *b, size_t extra_keys)
     b_str (b, "j1");
 }
 
+/* A SUBMIT body with req, user and a kind, plus `extra_keys` the caller adds. */
+static void
+b_submit (body_t *b, const char *kind, size_t extra_keys)
+{
+    b_init (b);
+    b_map (b, 3 + extra_keys);
+    b_str (b, "req"); b_uint (b, 1);
+    b_str (b, "user"); b_str (b, "u");
+    b_str (b, "kind"); b_str (b, kind);
+}
+
+/* A body that starts with job and att (PROGRESS, RESULT, LOG, ...). */
+static void
+b_job_attempt (body_t *b, size_t extra_keys)
+{
+    b_init (b);
+    b_map (b, 2 + extra_keys);
+    b_str (b, "job"); b_str (b, "j");
+    b_str (b, "att"); b_uint (b, 1);
+}
+
 /* ---- header and frames ---- */
 
 Test (reject, header, .timeout = 10)
@@ -290,26 +311,15 @@ Test (reject, wrong_field_types, .timeout = 10)
     b_uint (&b, 7);
     b_refused (&b, SEGQ_MSG_SUBMITTED, SEGQ_EPROTO, "'job' is an integer, expected a string");
 
-    b_init (&b);
-    b_map (&b, 4);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "user"); b_str (&b, "u");
-    b_str (&b, "kind"); b_str (&b, "sleep");
+    b_submit (&b, "sleep", 1);
     b_str (&b, "params"); b_arr (&b, 0);
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "'params' is an array, expected a map");
 
-    b_init (&b);
-    b_map (&b, 4);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "user"); b_str (&b, "u");
-    b_str (&b, "kind"); b_str (&b, "sleep");
+    b_submit (&b, "sleep", 1);
     b_str (&b, "inputs"); b_map (&b, 0);
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "'inputs' is a map, expected an array");
 
-    b_init (&b);
-    b_map (&b, 4);
-    b_str (&b, "job"); b_str (&b, "j");
-    b_str (&b, "att"); b_uint (&b, 1);
+    b_job_attempt (&b, 2);
     b_str (&b, "ok"); b_uint (&b, 1);
     b_str (&b, "exit"); b_int (&b, 0);
     b_refused (&b, SEGQ_MSG_RESULT, SEGQ_EPROTO, "'ok' is an integer, expected a boolean");
@@ -322,10 +332,7 @@ Test (reject, wrong_field_types, .timeout = 10)
     b_str (&b, "name"); b_str (&b, "x");
     b_refused (&b, SEGQ_MSG_PUT, SEGQ_EPROTO, "'hash' is an integer, expected a sha256 string");
 
-    b_init (&b);
-    b_map (&b, 4);
-    b_str (&b, "job"); b_str (&b, "j");
-    b_str (&b, "att"); b_uint (&b, 1);
+    b_job_attempt (&b, 2);
     b_str (&b, "off"); b_uint (&b, 0);
     b_str (&b, "data"); b_str (&b, "text, not bin");
     b_refused (&b, SEGQ_MSG_LOG, SEGQ_EPROTO, "'data' is a string, expected binary data");
@@ -360,25 +367,16 @@ Test (reject, integer_ranges, .timeout = 10)
     b_str (&b, "state"); b_int (&b, 7);
     b_refused (&b, SEGQ_MSG_STATUS, SEGQ_EPROTO, "'state' is 7, outside 0..6");
 
-    b_init (&b);
-    b_map (&b, 3);
-    b_str (&b, "job"); b_str (&b, "j");
-    b_str (&b, "att"); b_uint (&b, 1);
+    b_job_attempt (&b, 1);
     b_str (&b, "frac"); b_double (&b, 1.5);
     b_refused (&b, SEGQ_MSG_PROGRESS, SEGQ_EPROTO, "'frac' is 1.5, outside 0..1");
 
-    b_init (&b);
-    b_map (&b, 3);
-    b_str (&b, "job"); b_str (&b, "j");
-    b_str (&b, "att"); b_uint (&b, 1);
+    b_job_attempt (&b, 1);
     b_str (&b, "frac"); b_double (&b, NAN);
     b_refused (&b, SEGQ_MSG_PROGRESS, SEGQ_EPROTO, "'frac'");
 
     /* Integers where a float is expected are fine (JavaScript sends 1.0 as 1). */
-    b_init (&b);
-    b_map (&b, 3);
-    b_str (&b, "job"); b_str (&b, "j");
-    b_str (&b, "att"); b_uint (&b, 1);
+    b_job_attempt (&b, 1);
     b_str (&b, "frac"); b_uint (&b, 1);
     segq_msg_t *msg = b_accepted (&b, SEGQ_MSG_PROGRESS);
     cr_assert_eq (msg->u.progress.fraction, 1.0);
@@ -426,11 +424,7 @@ Test (reject, missing_required_fields, .timeout = 10)
     segq_msg_destroy (&msg);
 
     /* required key inside a nested struct, with its path */
-    b_init (&b);
-    b_map (&b, 4);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "user"); b_str (&b, "u");
-    b_str (&b, "kind"); b_str (&b, "echo");
+    b_submit (&b, "echo", 1);
     b_str (&b, "inputs"); b_arr (&b, 2);
     b_map (&b, 2); b_str (&b, "name"); b_str (&b, "a"); b_str (&b, "job"); b_str (&b, "j1");
     b_map (&b, 1); b_str (&b, "hash"); b_str (&b, fixture_hash (0));
@@ -506,11 +500,7 @@ Test (reject, string_limits_and_nul, .timeout = 10)
     b_str (&b, "jobs"); b_arr (&b, 2); b_str (&b, "ok"); b_strn (&b, "a\0b", 3);
     b_refused (&b, SEGQ_MSG_STATUS, SEGQ_EPROTO, "'jobs[1]' contains a NUL byte");
 
-    b_init (&b);
-    b_map (&b, 4);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "user"); b_str (&b, "u");
-    b_str (&b, "kind"); b_str (&b, "sleep");
+    b_submit (&b, "sleep", 1);
     b_str (&b, "params"); b_map (&b, 1); b_str (&b, "mode"); b_strn (&b, big, SEGQ_MAX_STRING + 1);
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_ETOOBIG, "'params.mode' is 4097 bytes");
     free (big);
@@ -578,11 +568,7 @@ Test (reject, utf8, .timeout = 10)
     segq_msg_destroy (&msg);
 
     /* parameter names and values are identifiers */
-    b_init (&b);
-    b_map (&b, 4);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "user"); b_str (&b, "u");
-    b_str (&b, "kind"); b_str (&b, "sleep");
+    b_submit (&b, "sleep", 1);
     b_str (&b, "params"); b_map (&b, 1); b_str (&b, "mode"); b_str (&b, "\xfe");
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "'params.mode' is not valid UTF-8");
     fixture_assert_no_leaks ();
@@ -672,21 +658,13 @@ Test (reject, unsafe_artifact_names, .timeout = 10)
 Test (reject, input_and_get_rules, .timeout = 10)
 {
     body_t b;
-    b_init (&b);
-    b_map (&b, 4);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "user"); b_str (&b, "u");
-    b_str (&b, "kind"); b_str (&b, "echo");
+    b_submit (&b, "echo", 1);
     b_str (&b, "inputs"); b_arr (&b, 1);
     b_map (&b, 3); b_str (&b, "name"); b_str (&b, "a");
     b_str (&b, "hash"); b_str (&b, fixture_hash (0)); b_str (&b, "job"); b_str (&b, "j1");
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "exactly one of 'hash' and 'job'");
 
-    b_init (&b);
-    b_map (&b, 4);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "user"); b_str (&b, "u");
-    b_str (&b, "kind"); b_str (&b, "echo");
+    b_submit (&b, "echo", 1);
     b_str (&b, "inputs"); b_arr (&b, 1);
     b_map (&b, 1); b_str (&b, "name"); b_str (&b, "a");
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "exactly one of 'hash' and 'job'");
@@ -788,9 +766,7 @@ Test (reject, params_maps, .timeout = 10)
 {
     body_t b;
 #define SUBMIT_WITH_PARAMS(n) \
-    b_init (&b); b_map (&b, 4); \
-    b_str (&b, "req"); b_uint (&b, 1); b_str (&b, "user"); b_str (&b, "u"); \
-    b_str (&b, "kind"); b_str (&b, "sleep"); b_str (&b, "params"); b_map (&b, n)
+    b_submit (&b, "sleep", 1); b_str (&b, "params"); b_map (&b, n)
 
     SUBMIT_WITH_PARAMS (SEGQ_MAX_PARAMS + 1);
     for (int i = 0; i <= SEGQ_MAX_PARAMS; i++) {
@@ -819,9 +795,7 @@ Test (reject, params_maps, .timeout = 10)
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "'params.a' is an integer out of range");
 
     /* metrics are numbers only, stored as FLOAT */
-    b_init (&b);
-    b_map (&b, 3);
-    b_str (&b, "job"); b_str (&b, "j"); b_str (&b, "att"); b_uint (&b, 1);
+    b_job_attempt (&b, 1);
     b_str (&b, "metrics"); b_map (&b, 2);
     b_str (&b, "epoch"); b_uint (&b, 3);
     b_str (&b, "loss"); b_double (&b, 0.25);
@@ -830,9 +804,7 @@ Test (reject, params_maps, .timeout = 10)
     cr_assert_eq (segq_params_get (&msg->u.progress.metrics, "epoch")->f, 3.0);
     segq_msg_destroy (&msg);
 
-    b_init (&b);
-    b_map (&b, 3);
-    b_str (&b, "job"); b_str (&b, "j"); b_str (&b, "att"); b_uint (&b, 1);
+    b_job_attempt (&b, 1);
     b_str (&b, "metrics"); b_map (&b, 1);
     b_str (&b, "loss"); b_str (&b, "low");
     b_refused (&b, SEGQ_MSG_PROGRESS, SEGQ_EPROTO, "'metrics.loss' is a string, expected a number");

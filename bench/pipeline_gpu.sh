@@ -45,6 +45,8 @@ g++ -o "$b/segq-run" "$b"/*.o -L"$tp/lib" -Wl,-rpath,"$tp/lib" -Wl,--no-as-neede
   -L"$cuda/lib64" -lcudart -lm -lpthread
 echo "== built in $(( $(date +%s) - start )) s"
 run="$b/segq-run"
+# BUILD_ONLY=1: just build, print the binary's path last
+if [ -n "${BUILD_ONLY:-}" ]; then echo "$run"; exit 0; fi
 $run devices | tee "$out/devices.json"
 
 for precision in fp32 bf16; do

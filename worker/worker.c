@@ -1228,16 +1228,20 @@ s_on_welcome (segq_worker_t *self, const segq_welcome_t *m)
     zlistx_destroy (&resume);
 }
 
+/* broker_knows: DRAIN_WORKER came from the broker, which assigns us
+   nothing more. Otherwise (a signal) tell it: REGISTER again, with our
+   jobs, marked draining (SPEC 8.4). */
 static void
-s_start_drain (segq_worker_t *self, const char *why)
+s_start_drain (segq_worker_t *self, const char *why, bool broker_knows)
 {
     if (self->draining)
         return;
     self->draining = true;
     s_log (self, 0, "draining (%s): finishing %zu job(s), taking no new ones", why,
            zhashx_size (self->jobs));
-    /* Tell the broker to stop assigning: REGISTER again, with our jobs,
-       marked draining. */
+    if (broker_knows && self->session == ONLINE)
+        self->told_draining = true;
+    else
     if (self->session == ONLINE)
         s_send_register (self);
 }
@@ -1360,7 +1364,7 @@ s_dispatch (segq_worker_t *self, segq_msg_t **msg_p)
         case SEGQ_MSG_ASSIGN:       s_on_assign (self, msg_p); break;
         case SEGQ_MSG_RESULT_ACK:   s_on_result_ack (self, &msg->u.result_ack); break;
         case SEGQ_MSG_ABORT:        s_on_abort (self, &msg->u.abort); break;
-        case SEGQ_MSG_DRAIN_WORKER: s_start_drain (self, "asked by the broker"); break;
+        case SEGQ_MSG_DRAIN_WORKER: s_start_drain (self, "asked by the broker", true); break;
         case SEGQ_MSG_ERROR:        s_on_error (self, &msg->u.error); break;
         case SEGQ_MSG_PUT_READY:    s_on_put_ready (self, &msg->u.put_ready); break;
         case SEGQ_MSG_PUT_DONE:     s_on_put_done (self, &msg->u.put_done); break;
@@ -1444,7 +1448,7 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         }
         else {
             s_start_drain (self, info.ssi_signo == SIGINT ? "interrupted; interrupt again to "
-                           "stop at once" : strsignal ((int) info.ssi_signo));
+                           "stop at once" : strsignal ((int) info.ssi_signo), false);
         }
     }
     if (child)

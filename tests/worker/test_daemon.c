@@ -710,13 +710,9 @@ Test (daemon, drain_finishes_running_jobs_first)
     s_assign (F, "d1", 1, "sleep", params, NULL, 0, 0);
     usleep (100000);
     s_send (F, segq_msg_new (SEGQ_MSG_DRAIN_WORKER));
-    /* it tells the broker it is draining, with the job it holds */
-    reg = s_expect (F, SEGQ_MSG_REGISTER, 5000);
-    cr_assert (reg->u.reg.draining);
-    cr_assert_eq (reg->u.reg.n_held, 1);
-    segq_msg_destroy (&reg);
-    /* an ASSIGN that crossed that REGISTER is not taken: the broker
-       requeued it when it read the REGISTER */
+    /* the broker assigns a draining worker nothing; one that it did anyway
+       is not taken (it is requeued when the worker leaves) */
+    usleep (100000);
     s_assign (F, "late", 1, "noop", NULL, NULL, 0, 0);
     segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
     cr_assert_str_eq (result->u.result.job, "d1");

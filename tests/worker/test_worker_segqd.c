@@ -211,3 +211,22 @@ Test (worker_segqd, sigterm_finishes_running_job_then_exits)
     segq_job_info_clear (&info);
     segq_client_destroy (&c);
 }
+
+Test (worker_segqd, drain_from_the_broker)
+{
+    segq_client_t *c = harness_client (h, 10000);
+    char job [SEGQ_JOB_ID_MAX];
+    const char *params [] = { "seconds", "1", NULL };
+    s_submit (c, "sleep", params, 0, job);
+    s_wait_started (job);
+    H_ASSERT (h, segq_client_drain (c, "wk") == 0, "%s", segq_client_error (c));
+    s_expect_final (c, job, SEGQ_JOB_SUCCEEDED, NULL);
+    for (int i = 0; i < 500 && harness_worker_alive (h, 0); i++)
+        s_sleep_ms (10);
+    H_ASSERT (h, !harness_worker_alive (h, 0), "the drained worker did not exit");
+    size_t n;
+    h_journal_entry_t *j = harness_journal (h, &n);
+    H_ASSERT (h, n == 1, "journal has %zu entries", n);
+    free (j);
+    segq_client_destroy (&c);
+}

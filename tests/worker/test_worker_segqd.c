@@ -100,6 +100,22 @@ s_child_of (pid_t parent)
 }
 
 static void
+s_wait_worker_gone (void)
+{
+    for (int i = 0; i < 500 && harness_worker_alive (h, 0); i++)
+        s_sleep_ms (10);
+    H_ASSERT (h, !harness_worker_alive (h, 0), "the drained worker did not exit");
+}
+
+static size_t
+s_journal_count (void)
+{
+    size_t n;
+    free (harness_journal (h, &n));
+    return n;
+}
+
+static void
 s_expect_final (segq_client_t *c, const char *job, segq_job_state_t state, const char *reason)
 {
     segq_job_info_t info;
@@ -181,10 +197,7 @@ Test (worker_segqd, result_finished_while_broker_down_is_kept)
     H_ASSERT (h, segq_client_job (c, job, false, &info) == 0, "%s", segq_client_error (c));
     H_ASSERT (h, info.attempt == 1, "job took %u attempts", info.attempt);
     segq_job_info_clear (&info);
-    size_t n;
-    h_journal_entry_t *j = harness_journal (h, &n);
-    H_ASSERT (h, n == 1, "journal has %zu entries", n);
-    free (j);
+    H_ASSERT (h, s_journal_count () == 1, "the job ran %zu times", s_journal_count ());
     segq_client_destroy (&c);
 }
 
@@ -197,9 +210,7 @@ Test (worker_segqd, sigterm_finishes_running_job_then_exits)
     s_wait_started (job);
     harness_signal_worker (h, 0, SIGTERM);
     s_expect_final (c, job, SEGQ_JOB_SUCCEEDED, NULL);
-    for (int i = 0; i < 500 && harness_worker_alive (h, 0); i++)
-        s_sleep_ms (10);
-    H_ASSERT (h, !harness_worker_alive (h, 0), "the drained worker did not exit");
+    s_wait_worker_gone ();
     /* the broker saw it leave: nothing is assigned to it any more */
     char next [SEGQ_JOB_ID_MAX];
     s_submit (c, "sleep", params, 0, next);
@@ -221,12 +232,7 @@ Test (worker_segqd, drain_from_the_broker)
     s_wait_started (job);
     H_ASSERT (h, segq_client_drain (c, "wk") == 0, "%s", segq_client_error (c));
     s_expect_final (c, job, SEGQ_JOB_SUCCEEDED, NULL);
-    for (int i = 0; i < 500 && harness_worker_alive (h, 0); i++)
-        s_sleep_ms (10);
-    H_ASSERT (h, !harness_worker_alive (h, 0), "the drained worker did not exit");
-    size_t n;
-    h_journal_entry_t *j = harness_journal (h, &n);
-    H_ASSERT (h, n == 1, "journal has %zu entries", n);
-    free (j);
+    s_wait_worker_gone ();
+    H_ASSERT (h, s_journal_count () == 1, "the job ran %zu times", s_journal_count ());
     segq_client_destroy (&c);
 }

@@ -1,0 +1,181 @@
+/*  test_jobs.c: what a job's life looks like from outside, with real
+    processes: time limits, failure modes, progress and live logs, drain. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static harness_t *h;
+
+static void
+setup (void)
+{
+    h = harness_new ("jobs");
+    cr_assert_not_null (h);
+    cr_assert_eq (harness_start_broker (h, NULL), 0, "segqd did not start");
+}
+
+static void
+teardown (void)
+{
+    harness_destroy (&h);
+}
+
+static void
+s_submit (segq_client_t *c, const char *kind, const char *const *params, uint32_t time_limit,
+          char job[SEGQ_JOB_ID_MAX])
+{
+    segq_job_spec_t *spec = segq_job_spec_new (kind);
+    char err[256];
+    for (size_t i = 0; params && params[i]; i += 2)
+        cr_assert_eq (segq_job_spec_param (spec, params[i], params[i + 1], err, sizeof err), 0, "%s", err);
+    segq_job_spec_set_time_limit (spec, time_limit);
+    H_ASSERT (h, segq_client_submit (c, spec, job, SEGQ_JOB_ID_MAX) == 0, "%s", segq_client_error (c));
+    segq_job_spec_destroy (&spec);
+}
+
+static void
+s_final (segq_client_t *c, const char *job, segq_job_info_t *info)
+{
+    H_ASSERT (h, harness_wait_final (c, job, 60000, info) == 0, "job %s did not end", job);
+}
+
+Test (jobs, time_limit_ends_the_job_with_that_reason, .init = setup, .fini = teardown, .timeout = 90)
+{
+    cr_assert_eq (harness_start_worker (h, "w1", 1, NULL), 0);
+    segq_client_t *c = harness_client (h, 0);
+    char job[SEGQ_JOB_ID_MAX];
+    const char *params[] = { "seconds", "60", NULL };
+    s_submit (c, "sleep", params, 1, job);
+    segq_job_info_t info;
+    s_final (c, job, &info);
+    H_ASSERT (h, info.state == SEGQ_JOB_FAILED, "job over its limit is %s", segq_job_state_name (info.state));
+    H_ASSERT (h, info.reason && strstr (info.reason, "time limit"), "reason: %s",
+              info.reason ? info.reason : "(none)");
+    cr_assert_lt (info.finished - info.started, 30, "the limit of 1 s took %.1f s to act",
+                  info.finished - info.started);
+    segq_job_info_clear (&info);
+    segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* exit code, signal, crash: each fails the job with what happened; the
+   worker survives all of them. */
+Test (jobs, failure_modes_are_reported, .init = setup, .fini = teardown, .timeout = 90)
+{
+    cr_assert_eq (harness_start_worker (h, "w1", 2, NULL), 0);
+    segq_client_t *c = harness_client (h, 0);
+    char exit_job[SEGQ_JOB_ID_MAX], signal_job[SEGQ_JOB_ID_MAX], crash_job[SEGQ_JOB_ID_MAX];
+    const char *exit_params[] = { "mode", "exit", "code", "42", NULL };
+    const char *signal_params[] = { "mode", "signal", "signal", "15", NULL };
+    const char *crash_params[] = { "mode", "crash", NULL };
+    s_submit (c, "fail", exit_params, 0, exit_job);
+    s_submit (c, "fail", signal_params, 0, signal_job);
+    s_submit (c, "fail", crash_params, 0, crash_job);
+    segq_job_info_t info;
+    s_final (c, exit_job, &info);
+    H_ASSERT (h, info.state == SEGQ_JOB_FAILED && info.exit_code == 42, "exit job: %s, exit code %d",
+              segq_job_state_name (info.state), info.exit_code);
+    cr_assert_eq (info.attempt, 1, "a job that fails by itself is not retried");
+    segq_job_info_clear (&info);
+    s_final (c, signal_job, &info);
+    H_ASSERT (h, info.state == SEGQ_JOB_FAILED && info.signal == 15, "signal job: %s, signal %d",
+              segq_job_state_name (info.state), info.signal);
+    segq_job_info_clear (&info);
+    s_final (c, crash_job, &info);
+    H_ASSERT (h, info.state == SEGQ_JOB_FAILED && info.reason, "crash job: %s",
+              segq_job_state_name (info.state));
+    segq_job_info_clear (&info);
+    cr_assert (harness_worker_alive (h, 0), "a crashing job took the worker down");
+    segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* A running sleep reports progress; `segq logs -f` follows its log to the
+   end and exits 0 when the job is over. */
+Test (jobs, progress_and_live_log, .init = setup, .fini = teardown, .timeout = 90)
+{
+    cr_assert_eq (harness_start_worker (h, "w1", 1, NULL), 0);
+    segq_client_t *c = harness_client (h, 0);
+    char job[SEGQ_JOB_ID_MAX];
+    const char *params[] = { "seconds", "3", NULL };
+    s_submit (c, "sleep", params, 0, job);
+    H_ASSERT (h, harness_wait_state (c, job, SEGQ_JOB_RUNNING, 15000) == 0, "job never ran");
+    /* Progress arrives while it runs. */
+    double seen = 0;
+    char phase[64] = "";
+    for (int i = 0; i < 100 && seen <= 0; i++) {
+        segq_job_info_t info;
+        cr_assert_eq (segq_client_job (c, job, false, &info), 0);
+        if (info.state == SEGQ_JOB_RUNNING) {
+            seen = info.fraction;
+            snprintf (phase, sizeof phase, "%s", info.phase ? info.phase : "");
+        }
+        bool over = segq_job_state_final (info.state);
+        segq_job_info_clear (&info);
+        if (over)
+            break;
+        struct timespec ts = { 0, 20 * 1000000L };
+        nanosleep (&ts, NULL);
+    }
+    H_ASSERT (h, seen > 0 && seen < 1, "no progress seen while the job ran (fraction %g)", seen);
+    cr_assert (phase[0], "progress has no phase");
+    char out[8192], err[4096];
+    const char *follow[] = { "logs", "-f", job, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, follow) == 0, "logs -f: %s", err);
+    cr_assert (strstr (out, "sleeping 3 s") && strstr (out, "slept 3 s"), "followed log: %s", out);
+    segq_job_info_t info;
+    cr_assert_eq (segq_client_job (c, job, false, &info), 0);
+    cr_assert_eq (info.state, SEGQ_JOB_SUCCEEDED, "logs -f ended before the job did");
+    cr_assert_float_eq (info.fraction, 1.0, 1e-9, "succeeded job shows progress %g", info.fraction);
+    segq_job_info_clear (&info);
+    segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* `segq workers --drain NODE`: the node finishes its running job, takes no
+   new one, and its daemon exits; the other worker takes the rest. */
+Test (jobs, drain_finishes_running_work_then_exits, .init = setup, .fini = teardown, .timeout = 90)
+{
+    cr_assert_eq (harness_start_worker (h, "w1", 1, NULL), 0);
+    segq_client_t *c = harness_client (h, 0);
+    char first[SEGQ_JOB_ID_MAX], later[SEGQ_JOB_ID_MAX];
+    const char *params[] = { "seconds", "2", NULL };
+    s_submit (c, "sleep", params, 0, first);
+    H_ASSERT (h, harness_wait_state (c, first, SEGQ_JOB_RUNNING, 15000) == 0, "job never ran");
+    char out[8192], err[4096];
+    const char *drain[] = { "workers", "--drain", "w1", NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, drain) == 0, "drain: %s", err);
+    const char *list[] = { "workers", "--json", NULL };
+    cr_assert_eq (harness_cli (h, out, sizeof out, err, sizeof err, list), 0, "workers: %s", err);
+    cr_assert (strstr (out, "draining"), "w1 not shown draining: %s", out);
+    /* A new job does not go to the draining node. */
+    const char *quick[] = { "seconds", "0", NULL };
+    s_submit (c, "sleep", quick, 0, later);
+    segq_job_info_t info;
+    s_final (c, first, &info);
+    H_ASSERT (h, info.state == SEGQ_JOB_SUCCEEDED, "the draining node's job: %s",
+              segq_job_state_name (info.state));
+    segq_job_info_clear (&info);
+    for (int i = 0; i < 500 && harness_worker_alive (h, 0); i++) {
+        struct timespec ts = { 0, 20 * 1000000L };
+        nanosleep (&ts, NULL);
+    }
+    H_ASSERT (h, !harness_worker_alive (h, 0), "the drained worker did not exit");
+    cr_assert_eq (segq_client_job (c, later, false, &info), 0);
+    cr_assert (info.state == SEGQ_JOB_QUEUED, "job submitted during the drain is %s (on %s)",
+               segq_job_state_name (info.state), info.worker ? info.worker : "-");
+    segq_job_info_clear (&info);
+    cr_assert_eq (harness_start_worker (h, "w2", 1, NULL), 1);
+    s_final (c, later, &info);
+    H_ASSERT (h, info.state == SEGQ_JOB_SUCCEEDED && info.worker && strcmp (info.worker, "w2") == 0,
+              "the later job: %s on %s", segq_job_state_name (info.state), info.worker ? info.worker : "-");
+    segq_job_info_clear (&info);
+    segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+}

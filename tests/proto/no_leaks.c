@@ -3,7 +3,7 @@
 
 #include <criterion/criterion.h>
 
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef SEGQ_TEST_ASAN
 int __lsan_do_recoverable_leak_check (void);
 
 void

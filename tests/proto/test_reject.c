@@ -9,14 +9,6 @@
 
 #include "fixtures.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SEGQ_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature (address_sanitizer)
-#define SEGQ_TEST_ASAN 1
-#endif
-#endif
-
 #ifdef SEGQ_TEST_ASAN
 /* From sanitizer/allocator_interface.h, which GCC does not install. */
 int __sanitizer_install_malloc_and_free_hooks (void (*malloc_hook) (const volatile void *, size_t),

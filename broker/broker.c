@@ -2,7 +2,10 @@
 
     A loop turn: drain up to TURN_MAX messages from the socket, handle each
     (writes go into the turn's transaction, replies into the outbox), hand
-    queued jobs to free capacity, commit, then send the outbox. If the
+    queued jobs to free capacity, commit, then send the outbox: replies
+    that need nothing durable at once, the others (SUBMITTED, ASSIGN,
+    RESULT_ACK, ...) once the syncer thread reports the WAL synced past
+    this commit; meanwhile the next turns go on. If the
     commit (or any write) fails, the turn is rolled back, the replies that
     promised durability become errors or are dropped (workers resend), and
     the in-memory state is rebuilt from the database, so memory never
@@ -16,6 +19,7 @@
 #include "scheduler.h"
 #include "segq_proto.h"
 #include "u64map.h"
+#include "wal_syncer.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -88,6 +92,19 @@ struct segq_broker {
     uint64_t next_transfer;
     outgoing_t *outbox;
     size_t n_out, cap_out;
+    /* durable replies waiting for the WAL sync of their commit, in order */
+    segq__wal_syncer_t *syncer;
+    uint64_t commit_no;         /* commits made */
+    struct batch {
+        uint64_t commit;
+        outgoing_t *items;
+        size_t n, cap;
+    } *pending;
+    size_t n_pending, cap_pending;
+    struct {                    /* totals since start, logged at stop */
+        uint64_t turns, messages, commits;
+        int64_t handle_us, dispatch_us, commit_us, send_us;
+    } stats;
     bool broken;                /* a write failed this turn: roll back */
     int broken_code;
 };
@@ -213,7 +230,72 @@ s_reply_req_id (const segq_msg_t *msg)
 }
 
 static void
-s_flush (segq_broker_t *self, bool committed)
+s_send_now (segq_broker_t *self, outgoing_t *out)
+{
+    if (out->msg && segq_msg_send (&out->msg, self->router, out->peer) != 0)
+        s_log (self, 2, NULL, "send failed");
+    segq_msg_destroy (&out->msg);
+    zframe_destroy (&out->peer);
+}
+
+/* Keep a durable reply until the WAL is synced past `commit`. */
+static void
+s_hold (segq_broker_t *self, uint64_t commit, outgoing_t *out)
+{
+    struct batch *batch = self->n_pending ? &self->pending [self->n_pending - 1] : NULL;
+    if (!batch || batch->commit != commit) {
+        if (self->n_pending == self->cap_pending) {
+            size_t capacity = self->cap_pending ? self->cap_pending * 2 : 16;
+            struct batch *grown = realloc (self->pending, capacity * sizeof *grown);
+            if (!grown) {
+                s_log (self, 0, NULL, "out of memory holding replies: one dropped");
+                segq_msg_destroy (&out->msg);
+                zframe_destroy (&out->peer);
+                return;
+            }
+            self->pending = grown;
+            self->cap_pending = capacity;
+        }
+        batch = &self->pending [self->n_pending++];
+        memset (batch, 0, sizeof *batch);
+        batch->commit = commit;
+    }
+    if (batch->n == batch->cap) {
+        size_t capacity = batch->cap ? batch->cap * 2 : 64;
+        outgoing_t *grown = realloc (batch->items, capacity * sizeof *grown);
+        if (!grown) {
+            s_log (self, 0, NULL, "out of memory holding replies: one dropped");
+            segq_msg_destroy (&out->msg);
+            zframe_destroy (&out->peer);
+            return;
+        }
+        batch->items = grown;
+        batch->cap = capacity;
+    }
+    batch->items [batch->n++] = *out;
+}
+
+/* Send the held replies whose commit is durable now. */
+static void
+s_release (segq_broker_t *self, uint64_t synced)
+{
+    size_t done = 0;
+    while (done < self->n_pending && self->pending [done].commit <= synced) {
+        struct batch *batch = &self->pending [done++];
+        for (size_t i = 0; i < batch->n; i++)
+            s_send_now (self, &batch->items [i]);
+        free (batch->items);
+    }
+    memmove (self->pending, self->pending + done, (self->n_pending - done) * sizeof *self->pending);
+    self->n_pending -= done;
+}
+
+/* The turn's outbox: durable replies of a committed turn wait for its sync
+   (and, to keep their order, any durable reply waits behind held ones);
+   after a failed turn they become errors or are dropped (workers resend);
+   the rest go now. */
+static void
+s_flush (segq_broker_t *self, bool committed, bool wrote)
 {
     for (size_t i = 0; i < self->n_out; i++) {
         outgoing_t *out = &self->outbox [i];
@@ -231,12 +313,31 @@ s_flush (segq_broker_t *self, bool committed)
                 }
             }
         }
-        if (out->msg && segq_msg_send (&out->msg, self->router, out->peer) != 0)
-            s_log (self, 2, NULL, "send failed");
-        segq_msg_destroy (&out->msg);
-        zframe_destroy (&out->peer);
+        else if (out->durable && (wrote || self->n_pending)) {
+            s_hold (self, wrote ? self->commit_no : self->pending [self->n_pending - 1].commit, out);
+            continue;
+        }
+        s_send_now (self, out);
     }
     self->n_out = 0;
+}
+
+static int
+s_on_synced (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    segq_broker_t *self = arg;
+    int error = 0;
+    uint64_t synced = segq__wal_syncer_synced (self->syncer, &error);
+    if (error) {
+        /* after a failed fsync the kernel may have dropped the data: no
+           acknowledgement may go out; stop, and start again from the disk */
+        s_log (self, 0, NULL, "cannot sync the job database to disk (%s): stopping without "
+               "acknowledging what is not durable", strerror (error));
+        zsys_interrupted = 1;
+        return -1;
+    }
+    s_release (self, synced);
+    return 0;
 }
 
 /* ---- workers ---- */
@@ -683,17 +784,25 @@ s_rebuild (segq_broker_t *self, char *err, size_t errlen)
 static void
 s_turn_end (segq_broker_t *self)
 {
+    int64_t before = zclock_usecs ();
     if (!self->broken)
         segq__sched_dispatch (self->sched, DISPATCH_MAX, s_assign, self);
     char err [512] = "";
+    bool writes = segq__job_store_in_transaction (self->store);
+    int64_t dispatched = zclock_usecs ();
     int rc = self->broken ? self->broken_code : segq__job_store_commit (self->store, err, sizeof err);
+    int64_t committed = zclock_usecs ();
+    self->stats.turns++;
+    self->stats.commits += writes;
+    self->stats.dispatch_us += dispatched - before;
+    self->stats.commit_us += committed - dispatched;
     if (rc) {
         if (*err)
             s_log (self, 0, NULL, "%s", err);
         if (!self->broken_code)
             self->broken_code = rc;
         segq__job_store_rollback (self->store);
-        s_flush (self, false);
+        s_flush (self, false, false);
         char rebuild_err [512] = "";
         int rebuilt = s_rebuild (self, rebuild_err, sizeof rebuild_err);
         if (rebuilt) {
@@ -705,8 +814,14 @@ s_turn_end (segq_broker_t *self)
         else
             s_log (self, 0, NULL, "state rebuilt from the database after a failed turn");
     }
-    else
-        s_flush (self, true);
+    else {
+        if (writes) {
+            self->commit_no++;
+            segq__wal_syncer_request (self->syncer, self->commit_no);
+        }
+        s_flush (self, true, writes);
+    }
+    self->stats.send_us += zclock_usecs () - committed;
     self->broken = false;
     self->broken_code = 0;
 }
@@ -1336,11 +1451,9 @@ static int
 s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
 {
     segq_broker_t *self = arg;
-    int64_t started = zclock_mono ();
+    int64_t started = zclock_mono (), started_us = zclock_usecs ();
     int n = 0;
     for (; n < TURN_MAX; n++) {
-        if (n > 0 && !(zsock_events (sock) & ZMQ_POLLIN))
-            break;
         /* big chunks are slow to hash and write: end the turn in time for
            heartbeats and expiry to run between turns */
         if (n > 0 && zclock_mono () - started > (int64_t) self->config.heartbeat_ms / 2)
@@ -1349,10 +1462,12 @@ s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
         segq_msg_t *msg = NULL;
         uint8_t version = 0;
         char err [512] = "";
+        /* the socket does not block (receive timeout 0): asking it for
+           events before each message would cost a system call each */
         int rc = segq_msg_recv (sock, &peer, &msg, &version, err, sizeof err);
         if (!peer) {
             segq_msg_destroy (&msg);
-            break;              /* interrupted, or nothing there */
+            break;              /* nothing more there, or interrupted */
         }
         char peer_hex [PEER_HEX];
         s_peer_hex (peer, peer_hex);
@@ -1369,6 +1484,8 @@ s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
         segq_msg_destroy (&msg);
         zframe_destroy (&peer);
     }
+    self->stats.messages += (uint64_t) n;
+    self->stats.handle_us += zclock_usecs () - started_us;
     s_turn_end (self);
     int64_t took = zclock_mono () - started;
     if (took > (int64_t) self->config.heartbeat_ms)
@@ -1516,6 +1633,10 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
         goto fail;
     }
     zhashx_set_destructor (self->by_node, s_worker_destroy);
+    char wal_path [4300];
+    snprintf (wal_path, sizeof wal_path, "%s-wal", db_path);
+    if (!(self->syncer = segq__wal_syncer_new (wal_path, self->data_dir, err, errlen)))
+        goto fail;
     if (s_rebuild (self, err, errlen))
         goto fail;
     self->router = zsock_new (ZMQ_ROUTER);
@@ -1529,6 +1650,7 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
     zsock_set_sndhwm (self->router, 0);
     zsock_set_rcvhwm (self->router, 0);
     zsock_set_linger (self->router, 1000);
+    zsock_set_rcvtimeo (self->router, 0);
     if (zsock_bind (self->router, "%s", c->bind) < 0) {
         snprintf (err, errlen, "cannot bind %s: %s (is another segqd running there?)", c->bind,
                   zmq_strerror (zmq_errno ()));
@@ -1540,6 +1662,8 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
     self->loop = zloop_new ();
     if (!self->loop
     ||  zloop_reader (self->loop, self->router, s_on_socket, self) != 0
+    ||  zloop_poller (self->loop, &(zmq_pollitem_t) { NULL, segq__wal_syncer_fd (self->syncer),
+                                                     ZMQ_POLLIN, 0 }, s_on_synced, self) != 0
     ||  zloop_timer (self->loop, c->heartbeat_ms, 0, s_on_heartbeat, self) < 0) {
         snprintf (err, errlen, "cannot set up the event loop");
         goto fail;
@@ -1571,6 +1695,15 @@ segq_broker_destroy (segq_broker_t **self_p)
         zframe_destroy (&self->outbox [i].peer);
     }
     free (self->outbox);
+    for (size_t b = 0; b < self->n_pending; b++) {
+        for (size_t i = 0; i < self->pending [b].n; i++) {
+            segq_msg_destroy (&self->pending [b].items [i].msg);
+            zframe_destroy (&self->pending [b].items [i].peer);
+        }
+        free (self->pending [b].items);
+    }
+    free (self->pending);
+    segq__wal_syncer_destroy (&self->syncer);
     if (self->transfers) {
         size_t cursor = 0;
         transfer_t *transfer;
@@ -1604,7 +1737,16 @@ int
 segq_broker_run (segq_broker_t *self)
 {
     zloop_start (self->loop);
-    /* nothing is left uncommitted: every turn ends with its commit */
-    s_log (self, 0, NULL, "stopping");
+    /* nothing is left uncommitted: every turn ends with its commit; the
+       replies still held go out once their commit is on disk */
+    if (self->n_pending && segq__wal_syncer_wait (self->syncer, self->commit_no) == 0)
+        s_release (self, self->commit_no);
+    s_log (self, 0, NULL, "stopping after %" PRIu64 " turns, %" PRIu64 " messages, %" PRIu64
+           " commits (%.0f us each on average); time: %.3f s reading and handling, %.3f s "
+           "dispatching, %.3f s committing, %.3f s sending", self->stats.turns,
+           self->stats.messages, self->stats.commits,
+           self->stats.commits ? (double) self->stats.commit_us / self->stats.commits : 0.0,
+           self->stats.handle_us / 1e6, self->stats.dispatch_us / 1e6,
+           self->stats.commit_us / 1e6, self->stats.send_us / 1e6);
     return 0;
 }

@@ -1,10 +1,12 @@
 /*  job_store.h: the broker's durable state in SQLite.
 
-    WAL mode with synchronous=FULL: once segq__job_store_commit returns 0
-    the batch survives a power loss. The reactor opens one transaction per
-    loop turn (segq__job_store_begin is idempotent), writes every submit and
-    transition of that turn into it, commits, and only then sends the
-    acknowledgements: that is the group commit.
+    WAL mode. segq__job_store_commit appends the batch to the WAL (the
+    connection runs synchronous=NORMAL); the batch is durable once the WAL
+    file is synced, which wal_syncer.h does on its own thread. The reactor
+    opens one transaction per loop turn (segq__job_store_begin is
+    idempotent), writes every submit and transition of that turn into it,
+    commits, has the WAL synced, and only then sends the acknowledgements:
+    that is the group commit.
 
     The schema carries its version in table schema_version; opening an older
     database migrates it in place, one migration function per version.

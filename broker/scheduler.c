@@ -568,10 +568,72 @@ s_place (segq__sched_t *self, const segq__sched_class_t *c, node_gpu_t **gpu_out
     return best;
 }
 
+/* Classes found to fit nowhere during one dispatch round. Capacity only
+   shrinks during a round, so "fits nowhere" stays true until it ends; and
+   it depends on the request, not the user, so one check serves the same
+   request of every user. A small open-addressing set; when full, it just
+   stops remembering. */
+#define NOFIT_SLOTS 256
+
+typedef struct {
+    uint64_t gpu_mem;
+    uint32_t cpu_slots;
+    uint16_t kind;
+    uint8_t in_process;
+    uint8_t used;
+} nofit_t;
+
+typedef struct {
+    nofit_t slots [NOFIT_SLOTS];
+    size_t count;
+} nofit_set_t;
+
+static size_t
+s_nofit_slot (const nofit_set_t *set, const segq__sched_class_t *c, bool *found)
+{
+    uint64_t h = c->gpu_mem * 0x9e3779b97f4a7c15ULL ^ ((uint64_t) c->cpu_slots << 17)
+               ^ ((uint64_t) c->kind << 7) ^ c->in_process;
+    size_t at = (size_t) (h ^ (h >> 29)) & (NOFIT_SLOTS - 1);
+    while (set->slots [at].used) {
+        const nofit_t *n = &set->slots [at];
+        if (n->gpu_mem == c->gpu_mem && n->cpu_slots == c->cpu_slots && n->kind == c->kind
+        &&  n->in_process == c->in_process) {
+            *found = true;
+            return at;
+        }
+        at = (at + 1) & (NOFIT_SLOTS - 1);
+    }
+    *found = false;
+    return at;
+}
+
+static bool
+s_nofit_has (const nofit_set_t *set, const segq__sched_class_t *c)
+{
+    bool found;
+    s_nofit_slot (set, c, &found);
+    return found;
+}
+
+static void
+s_nofit_add (nofit_set_t *set, const segq__sched_class_t *c)
+{
+    bool found;
+    size_t at = s_nofit_slot (set, c, &found);
+    if (found || set->count >= NOFIT_SLOTS * 3 / 4)
+        return;
+    set->slots [at] = (nofit_t) { c->gpu_mem, c->cpu_slots, c->kind, c->in_process, 1 };
+    set->count++;
+}
+
 size_t
 segq__sched_dispatch (segq__sched_t *self, size_t max, segq__sched_assign_fn *fn, void *arg)
 {
     size_t assigned = 0;
+    nofit_set_t nofit;
+    nofit.count = 0;
+    for (size_t i = 0; i < NOFIT_SLOTS; i++)
+        nofit.slots [i].used = 0;
     /* users with nothing that fits now: out of the heap for this round,
        since capacity only shrinks while the round goes on */
     segq__sched_user_t *blocked = NULL;
@@ -582,7 +644,7 @@ segq__sched_dispatch (segq__sched_t *self, size_t max, segq__sched_assign_fn *fn
         node_gpu_t *best_gpu = NULL;
         for (size_t i = 0; i < user->n_classes; i++) {
             segq__sched_class_t *c = user->classes [i];
-            if (best && !s_job_before (c->heap [0], best->heap [0]))
+            if ((best && !s_job_before (c->heap [0], best->heap [0])) || s_nofit_has (&nofit, c))
                 continue;
             node_gpu_t *gpu = NULL;
             segq__sched_node_t *node = s_place (self, c, &gpu);
@@ -591,6 +653,8 @@ segq__sched_dispatch (segq__sched_t *self, size_t max, segq__sched_assign_fn *fn
                 best_node = node;
                 best_gpu = gpu;
             }
+            else
+                s_nofit_add (&nofit, c);
         }
         if (!best) {
             s_user_remove (self, user);

@@ -632,7 +632,7 @@ extern "C" segq_tensor *segq_detach(segq_tensor *t) {
 // graph: run them without autograd so parameters (leaves) accept them.
 extern "C" int segq_copy_(segq_tensor *dst, segq_tensor *src) {
     return run_i(__func__, [&] {
-        at::NoGradGuard ng;
+        c10::NoGradGuard ng;
         ten(dst).copy_(ten(src));
         return 0;
     });
@@ -640,7 +640,7 @@ extern "C" int segq_copy_(segq_tensor *dst, segq_tensor *src) {
 
 extern "C" int segq_fill_(segq_tensor *t, double value) {
     return run_i(__func__, [&] {
-        at::NoGradGuard ng;
+        c10::NoGradGuard ng;
         ten(t).fill_(value);
         return 0;
     });
@@ -648,7 +648,7 @@ extern "C" int segq_fill_(segq_tensor *t, double value) {
 
 extern "C" int segq_zero_(segq_tensor *t) {
     return run_i(__func__, [&] {
-        at::NoGradGuard ng;
+        c10::NoGradGuard ng;
         ten(t).zero_();
         return 0;
     });
@@ -656,7 +656,7 @@ extern "C" int segq_zero_(segq_tensor *t) {
 
 extern "C" int segq_normal_(segq_tensor *t, double mean, double std) {
     return run_i(__func__, [&] {
-        at::NoGradGuard ng;
+        c10::NoGradGuard ng;
         ten(t).normal_(mean, std);
         return 0;
     });

@@ -54,6 +54,15 @@ extern "C" {
 /* ------------------------------------------------------------------ */
 /* Types                                                               */
 
+/* C++ (the shim) sees the enums with a fixed int type, so a value a C
+ * caller passes outside the list is a checked error there, not undefined
+ * behaviour; for C nothing changes (an enum is an int). */
+#ifdef __cplusplus
+#define SEGQ_TORCH_ENUM enum : int
+#else
+#define SEGQ_TORCH_ENUM enum
+#endif
+
 typedef struct segq_tensor segq_tensor; /* opaque handle */
 typedef struct segq_adam segq_adam;     /* opaque Adam optimiser */
 
@@ -66,7 +75,7 @@ enum {
     SEGQ_TORCH_ESCOPE = -1002  /* no open scope / scope or guard misuse     */
 };
 
-typedef enum {
+typedef SEGQ_TORCH_ENUM {
     SEGQ_F32 = 0,
     SEGQ_F16 = 1,
     SEGQ_BF16 = 2,
@@ -79,7 +88,7 @@ typedef enum {
     SEGQ_BOOL = 9
 } segq_dtype;
 
-typedef enum { SEGQ_DEVICE_CPU = 0, SEGQ_DEVICE_CUDA = 1 } segq_device_type;
+typedef SEGQ_TORCH_ENUM { SEGQ_DEVICE_CPU = 0, SEGQ_DEVICE_CUDA = 1 } segq_device_type;
 
 /* index: CUDA ordinal (>= 0), or -1 for "the current one"; -1 for CPU. */
 typedef struct {
@@ -89,13 +98,13 @@ typedef struct {
 
 #define SEGQ_CPU ((segq_device){SEGQ_DEVICE_CPU, -1})
 
-typedef enum {
+typedef SEGQ_TORCH_ENUM {
     SEGQ_INTERP_NEAREST = 0,  /* torch 'nearest' (floor mapping)          */
     SEGQ_INTERP_BILINEAR = 1,
     SEGQ_INTERP_BICUBIC = 2
 } segq_interp;
 
-typedef enum { SEGQ_GT = 0, SEGQ_GE, SEGQ_LT, SEGQ_LE, SEGQ_EQ, SEGQ_NE } segq_cmp;
+typedef SEGQ_TORCH_ENUM { SEGQ_GT = 0, SEGQ_GE, SEGQ_LT, SEGQ_LE, SEGQ_EQ, SEGQ_NE } segq_cmp;
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */

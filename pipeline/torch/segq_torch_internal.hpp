@@ -3,6 +3,7 @@
 #define SEGQ_TORCH_INTERNAL_HPP
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 
 #include <stdexcept>
 #include <string>

@@ -156,8 +156,8 @@ void autocast_set(segq_device_type t, bool on, at::ScalarType dt) {
 
 extern "C" int segq_no_grad_begin(void) {
     return run_i(__func__, [] {
-        t_grad_stack.push_back(at::GradMode::is_enabled());
-        at::GradMode::set_enabled(false);
+        t_grad_stack.push_back(c10::GradMode::is_enabled());
+        c10::GradMode::set_enabled(false);
         return 0;
     });
 }
@@ -167,13 +167,13 @@ extern "C" int segq_no_grad_end(void) {
         if (t_grad_stack.empty())
             throw segq::Error(SEGQ_TORCH_ESCOPE,
                               "segq_no_grad_end without segq_no_grad_begin");
-        at::GradMode::set_enabled(t_grad_stack.back());
+        c10::GradMode::set_enabled(t_grad_stack.back());
         t_grad_stack.pop_back();
         return 0;
     });
 }
 
-extern "C" int segq_grad_enabled(void) { return at::GradMode::is_enabled() ? 1 : 0; }
+extern "C" int segq_grad_enabled(void) { return c10::GradMode::is_enabled() ? 1 : 0; }
 
 extern "C" int segq_autocast_begin(segq_device_type type, segq_dtype dt) {
     return run_i(__func__, [&] {
@@ -378,6 +378,11 @@ extern "C" int segq_cuda_set_memory_fraction(double fraction, int device) {
         if (rc < 0)
             return rc; // its message is recorded
 #ifdef SEGQ_TORCH_CUDA
+        // The caching allocator initialises lazily, at the first CUDA
+        // tensor; before that it refuses the setting ("Allocator not
+        // initialized"). A one-element tensor initialises it in 1.13 and 2.x
+        // alike (the lazy-init entry point itself was renamed).
+        at::empty({1}, at::TensorOptions().device(at::kCUDA, (c10::DeviceIndex)device));
         c10::cuda::CUDACachingAllocator::setMemoryFraction(fraction,
                                                            (c10::DeviceIndex)device);
         return 0;

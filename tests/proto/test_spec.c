@@ -139,3 +139,56 @@ Test (spec, error_codes_match, .timeout = 10)
         cr_assert (strstr (spec, row), "SPEC.md's state table lacks '%s'", row);
     }
 }
+
+/* The worked examples in SPEC.md section 3 are what the codec writes. */
+static void
+s_example_in_spec (const char *spec_collapsed, segq_msg_t *msg)
+{
+    zmsg_t *zmsg;
+    cr_assert_eq (segq_msg_encode (msg, &zmsg), SEGQ_OK);
+    for (zframe_t *frame = zmsg_first (zmsg); frame; frame = zmsg_next (zmsg)) {
+        char hex[600] = "";
+        size_t used = 0;
+        for (size_t i = 0; i < zframe_size (frame) && used + 4 < sizeof hex; i++)
+            used += (size_t) snprintf (hex + used, sizeof hex - used, "%s%02x", i ? " " : "",
+                                       zframe_data (frame)[i]);
+        cr_assert (strstr (spec_collapsed, hex), "SPEC.md lacks the %s frame '%s'",
+                   segq_msg_type_name (msg->type), hex);
+    }
+    zmsg_destroy (&zmsg);
+    segq_msg_destroy (&msg);
+}
+
+Test (spec, worked_examples_match_the_codec, .timeout = 10)
+{
+    /* whitespace runs (line breaks inside a hex dump) read as one space */
+    const char *spec = s_read_spec ();
+    char *collapsed = malloc (strlen (spec) + 1);
+    size_t n = 0;
+    for (const char *p = spec; *p; p++)
+        if (!(*p == ' ' || *p == '\n') || (n && collapsed[n - 1] != ' '))
+            collapsed[n++] = *p == '\n' ? ' ' : *p;
+    collapsed[n] = '\0';
+
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_SUBMIT);
+    msg->u.submit.req_id = 1;
+    msg->u.submit.user = strdup ("alice");
+    msg->u.submit.kind = strdup ("sleep");
+    segq_value_t half = { .type = SEGQ_PARAM_FLOAT, .f = 0.5 };
+    cr_assert_eq (segq_params_set (&msg->u.submit.params, "seconds", &half), SEGQ_OK);
+    s_example_in_spec (collapsed, msg);
+
+    msg = segq_msg_new (SEGQ_MSG_SUBMITTED);
+    msg->u.submitted.req_id = 1;
+    msg->u.submitted.job = strdup ("1");
+    s_example_in_spec (collapsed, msg);
+
+    s_example_in_spec (collapsed, segq_msg_new (SEGQ_MSG_HEARTBEAT));
+
+    msg = segq_msg_new (SEGQ_MSG_CHUNK);
+    msg->u.chunk.transfer = 7;
+    msg->u.chunk.last = true;
+    msg->u.chunk.data = zframe_new ("abc", 3);
+    s_example_in_spec (collapsed, msg);
+    free (collapsed);
+}

@@ -92,10 +92,90 @@ segq__remove_tree (const char *path)
 struct segq__cache {
     char *dir;
     uint64_t tmp_counter;
+    uint64_t max_bytes;         /* 0 = no limit */
+    uint64_t total;             /* bytes cached (kept only with a limit) */
 };
 
+typedef struct {
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+    struct timespec used;       /* mtime: set on every use */
+    uint64_t size;
+} s_entry_t;
+
+static int
+s_entry_older (const void *a, const void *b)
+{
+    const s_entry_t *x = a, *y = b;
+    if (x->used.tv_sec != y->used.tv_sec)
+        return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
+    return x->used.tv_nsec < y->used.tv_nsec ? -1 : x->used.tv_nsec > y->used.tv_nsec;
+}
+
+/* Every cached file (DIR/aa/<hash>); total bytes in *total. */
+static s_entry_t *
+s_scan (segq__cache_t *self, size_t *n_out, uint64_t *total)
+{
+    s_entry_t *entries = NULL;
+    size_t n = 0, cap = 0;
+    *total = 0;
+    DIR *top = opendir (self->dir);
+    for (struct dirent *d; top && (d = readdir (top));) {
+        if (strlen (d->d_name) != 2 || strcmp (d->d_name, "..") == 0)
+            continue;
+        char sub [4096];
+        snprintf (sub, sizeof sub, "%s/%s", self->dir, d->d_name);
+        DIR *dir = opendir (sub);
+        for (struct dirent *f; dir && (f = readdir (dir));) {
+            char path [8192];
+            struct stat st;
+            snprintf (path, sizeof path, "%s/%s", sub, f->d_name);
+            if (!segq_hash_valid (f->d_name) || lstat (path, &st) != 0 || !S_ISREG (st.st_mode))
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 256;
+                s_entry_t *grown = realloc (entries, cap * sizeof *grown);
+                if (!grown)
+                    break;
+                entries = grown;
+            }
+            memcpy (entries [n].hash, f->d_name, sizeof entries [n].hash);
+            entries [n].used = st.st_mtim;
+            entries [n].size = (uint64_t) st.st_size;
+            *total += entries [n].size;
+            n++;
+        }
+        if (dir)
+            closedir (dir);
+    }
+    if (top)
+        closedir (top);
+    *n_out = n;
+    return entries;
+}
+
+/* Over the limit: remove the least recently used files but `keep`. Jobs
+   hold their inputs through hard links, so a running job never loses one. */
+static void
+s_trim (segq__cache_t *self, const char *keep)
+{
+    if (!self->max_bytes || self->total <= self->max_bytes)
+        return;
+    size_t n;
+    s_entry_t *entries = s_scan (self, &n, &self->total);
+    qsort (entries, n, sizeof *entries, s_entry_older);
+    for (size_t i = 0; i < n && self->total > self->max_bytes; i++) {
+        char path [4096];
+        if (keep && strcmp (entries [i].hash, keep) == 0)
+            continue;
+        segq__cache_path (self, entries [i].hash, path, sizeof path);
+        if (unlink (path) == 0)
+            self->total -= entries [i].size;
+    }
+    free (entries);
+}
+
 segq__cache_t *
-segq__cache_new (const char *dir, char *err, size_t errlen)
+segq__cache_new (const char *dir, uint64_t max_bytes, char *err, size_t errlen)
 {
     char tmp [4096];
     snprintf (tmp, sizeof tmp, "%s/tmp", dir);
@@ -110,6 +190,12 @@ segq__cache_new (const char *dir, char *err, size_t errlen)
         free (self);
         snprintf (err, errlen, "out of memory");
         return NULL;
+    }
+    self->max_bytes = max_bytes;
+    if (max_bytes) {
+        size_t n;
+        free (s_scan (self, &n, &self->total));
+        s_trim (self, NULL);
     }
     return self;
 }
@@ -136,7 +222,10 @@ segq__cache_has (segq__cache_t *self, const char *hash, uint64_t size)
     char path [4096];
     struct stat st;
     segq__cache_path (self, hash, path, sizeof path);
-    return stat (path, &st) == 0 && S_ISREG (st.st_mode) && (uint64_t) st.st_size == size;
+    if (stat (path, &st) != 0 || !S_ISREG (st.st_mode) || (uint64_t) st.st_size != size)
+        return false;
+    utimensat (AT_FDCWD, path, NULL, 0);    /* used now: last in line for eviction */
+    return true;
 }
 
 struct segq__cache_write {
@@ -269,9 +358,14 @@ segq__cache_write_commit (segq__cache_write_t **self_p, char *err, size_t errlen
     if (rc)
         segq__cache_write_abort (self_p);
     else {
+        segq__cache_t *cache = self->cache;
+        char hash_kept [SEGQ_HASH_HEX_LEN + 1];
+        memcpy (hash_kept, self->hash, sizeof hash_kept);
+        cache->total += self->size;
         close (self->fd);
         free (self);
         *self_p = NULL;
+        s_trim (cache, hash_kept);
     }
     return rc;
 }

@@ -24,6 +24,8 @@ s_help (FILE *out)
 "  --cpu-slots N       CPU jobs run at once (default: number of CPUs)\n"
 "  --work-dir DIR      job scratch directories (default ~/.cache/segq/worker-NODE)\n"
 "  --cache-dir DIR     input artifact cache (default WORK-DIR/cache)\n"
+"  --cache-max SIZE    keep the cache under SIZE (like 20G), dropping the least\n"
+"                      recently used inputs (default: no limit)\n"
 "  --kinds K,K,...     job kinds to take (default: every kind it can run)\n"
 "  --kill-grace-ms N   after TERM, KILL a job's processes this much later (default 10000)\n"
 "  --testkind PATH     segq-testkind program (default: next to segq-worker)\n"
@@ -127,9 +129,10 @@ main (int argc, char **argv)
     const char *gpus_text = NULL, *kinds_text = NULL;
     char *testkind = NULL, *segq_run = NULL;
     uint32_t cpu_slots = (uint32_t) sysconf (_SC_NPROCESSORS_ONLN), kill_grace_ms = 10000;
+    uint64_t cache_max = 0;
     int verbose = 0;
     enum { O_BROKER = 256, O_NODE, O_GPUS, O_CPU, O_WORK, O_CACHE, O_KINDS, O_GRACE,
-           O_TESTKIND, O_RUN, O_READY };
+           O_TESTKIND, O_RUN, O_READY, O_CACHE_MAX };
     static const struct option options [] = {
         { "broker", required_argument, 0, O_BROKER },
         { "node", required_argument, 0, O_NODE },
@@ -137,6 +140,7 @@ main (int argc, char **argv)
         { "cpu-slots", required_argument, 0, O_CPU },
         { "work-dir", required_argument, 0, O_WORK },
         { "cache-dir", required_argument, 0, O_CACHE },
+        { "cache-max", required_argument, 0, O_CACHE_MAX },
         { "kinds", required_argument, 0, O_KINDS },
         { "kill-grace-ms", required_argument, 0, O_GRACE },
         { "testkind", required_argument, 0, O_TESTKIND },
@@ -158,6 +162,13 @@ main (int argc, char **argv)
                 break;
             case O_WORK: work_dir = optarg; break;
             case O_CACHE: cache_dir = optarg; break;
+            case O_CACHE_MAX:
+                if (segq_parse_size (optarg, &cache_max) != 0) {
+                    fprintf (stderr, "segq-worker: --cache-max: '%s' is not a size (like 20G)\n",
+                             optarg);
+                    return 2;
+                }
+                break;
             case O_KINDS: kinds_text = optarg; break;
             case O_GRACE:
                 if (s_parse_u32 ("--kill-grace-ms", optarg, 3600000, &kill_grace_ms))
@@ -214,7 +225,7 @@ main (int argc, char **argv)
             .cpu_slots = cpu_slots, .work_dir = work_dir, .cache_dir = cache_dir,
             .kinds = kinds, .n_kinds = n_kinds, .kill_grace_ms = kill_grace_ms,
             .testkind = testkind, .segq_run = segq_run, .ready_file = ready_file,
-            .verbose = verbose
+            .verbose = verbose, .cache_max = cache_max
         };
         char err [1024];
         segq_worker_t *worker = segq_worker_new (&o, err, sizeof err);

@@ -30,6 +30,8 @@ typedef struct {
     const char *segq_run;       /* path of segq-run; NULL = no ML kinds */
     const char *ready_file;     /* written (node name + newline) once registered, or NULL */
     int verbose;
+    uint64_t cache_max;         /* bytes; above it the least recently used inputs
+                                   are removed from the cache; 0 = no limit */
 } segq_worker_options_t;
 
 typedef struct segq_worker segq_worker_t;

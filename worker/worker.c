@@ -747,12 +747,6 @@ s_job_start (job_t *job)
     const segq_assign_t *a = &job->assign->u.assign;
     const segq_kind_spec_t *kind = segq_kind_find (a->kind);
     char err [1024];
-    for (size_t i = 0; i < a->n_inputs; i++)
-        if (segq__cache_layout (self->cache, a->inputs [i].hash, job->dir, a->inputs [i].name,
-                                err, sizeof err)) {
-            s_job_finish (job, false, -1, 0, err);
-            return;
-        }
     /* argv: PROGRAM KIND --name=value ... */
     size_t n_params = a->params.count;
     char **argv = calloc (n_params + 3, sizeof *argv);
@@ -821,6 +815,25 @@ s_job_start (job_t *job)
 
 /* ---- fetching inputs ---- */
 
+/* Link every input of the job with this content into its directory, as
+   soon as the content is in the cache: from then on the job holds it
+   whatever the cache evicts. */
+static int
+s_layout_inputs (job_t *job, const char *hash)
+{
+    const segq_assign_t *a = &job->assign->u.assign;
+    char err [1024];
+    for (size_t i = 0; i < a->n_inputs; i++)
+        if (strcmp (a->inputs [i].hash, hash) == 0
+        &&  segq__cache_layout (job->worker->cache, hash, job->dir, a->inputs [i].name,
+                                err, sizeof err)) {
+            s_log_note (job, "%s", err);
+            s_job_finish (job, false, -1, 0, err);
+            return -1;
+        }
+    return 0;
+}
+
 static void
 s_fetch_destroy (fetch_t **fetch_p)
 {
@@ -848,7 +861,7 @@ s_fetch_end (segq_worker_t *self, fetch_t *fetch, const char *error)
             s_job_finish (job, false, -1, 0, error);
         }
         else
-        if (--job->inputs_missing == 0)
+        if (s_layout_inputs (job, fetch->hash) == 0 && --job->inputs_missing == 0)
             s_job_start (job);
     }
     s_fetch_destroy (&fetch);
@@ -1044,9 +1057,16 @@ s_on_assign (segq_worker_t *self, segq_msg_t **msg_p)
         }
     for (size_t i = 0; i < a->n_inputs; i++) {
         const segq_artifact_t *in = &a->inputs [i];
-        if (segq__cache_has (self->cache, in->hash, in->size))
-            continue;
         fetch_t *fetch = zhashx_lookup (self->fetches, in->hash);
+        if (!fetch && segq__cache_has (self->cache, in->hash, in->size)) {
+            /* same content under two names: the first lays out both */
+            bool done = false;
+            for (size_t k = 0; k < i && !done; k++)
+                done = strcmp (a->inputs [k].hash, in->hash) == 0;
+            if (!done && s_layout_inputs (job, in->hash))
+                return;
+            continue;
+        }
         if (!fetch) {
             fetch = calloc (1, sizeof *fetch);
             if (!fetch || !(fetch->waiters = zlistx_new ()) || !(fetch->name = strdup (in->name))) {
@@ -1598,7 +1618,7 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
     segq__remove_tree (self->jobs_dir);
     if (segq__mkdirs (self->jobs_dir, err, errlen))
         goto fail;
-    if (!(self->cache = segq__cache_new (self->cache_dir, err, errlen)))
+    if (!(self->cache = segq__cache_new (self->cache_dir, o->cache_max, err, errlen)))
         goto fail;
     const char *journal = getenv ("SEGQ_TEST_JOURNAL");
     if (journal && *journal) {

@@ -143,10 +143,13 @@ int segq__remove_tree (const char *path);
 
 typedef struct segq__cache segq__cache_t;
 
-segq__cache_t *segq__cache_new (const char *dir, char *err, size_t errlen);
+/* max_bytes: above it, least recently used files are removed (0 = keep
+   everything). */
+segq__cache_t *segq__cache_new (const char *dir, uint64_t max_bytes, char *err, size_t errlen);
 void segq__cache_destroy (segq__cache_t **self_p);
 /* Path of the cached file for hash (it may not exist). */
 void segq__cache_path (segq__cache_t *self, const char *hash, char *buf, size_t buflen);
+/* Present with that size (and then marked as just used). */
 bool segq__cache_has (segq__cache_t *self, const char *hash, uint64_t size);
 
 /* A download into the cache: written to a temp file, hashed as it goes,

@@ -62,7 +62,7 @@ Test (cache, download_verified_then_laid_out)
     char err [400], cache_dir [512], job [512], path [1024];
     snprintf (cache_dir, sizeof cache_dir, "%s/cache", s_dir);
     snprintf (job, sizeof job, "%s/job", s_dir);
-    segq__cache_t *cache = segq__cache_new (cache_dir, err, sizeof err);
+    segq__cache_t *cache = segq__cache_new (cache_dir, 0, err, sizeof err);
     cr_assert_not_null (cache, "%s", err);
     const char *text = "hello, artifact\n";
     char hash [SEGQ_HASH_HEX_LEN + 1];
@@ -101,7 +101,7 @@ Test (cache, corrupt_or_short_download_never_stored)
 {
     char err [400], cache_dir [512];
     snprintf (cache_dir, sizeof cache_dir, "%s/cache", s_dir);
-    segq__cache_t *cache = segq__cache_new (cache_dir, err, sizeof err);
+    segq__cache_t *cache = segq__cache_new (cache_dir, 0, err, sizeof err);
     const char *text = "the real content";
     char hash [SEGQ_HASH_HEX_LEN + 1];
     s_hash (text, hash);
@@ -203,4 +203,53 @@ Test (cache, remove_tree_does_not_follow_links)
     cr_assert_neq (access (tree, F_OK), 0);
     snprintf (path, sizeof path, "%s/keep/precious", s_dir);
     cr_assert_eq (access (path, F_OK), 0);
+}
+
+/* Put text into the cache as a finished download. */
+static void
+s_cache_put (segq__cache_t *cache, const char *text, char hash [SEGQ_HASH_HEX_LEN + 1])
+{
+    char err [400];
+    s_hash (text, hash);
+    segq__cache_write_t *w = segq__cache_write_begin (cache, hash, strlen (text), err, sizeof err);
+    cr_assert_not_null (w, "%s", err);
+    cr_assert_eq (segq__cache_write_data (w, 0, text, strlen (text), err, sizeof err), 0);
+    cr_assert_eq (segq__cache_write_commit (&w, err, sizeof err), 0, "%s", err);
+}
+
+Test (cache, least_recently_used_inputs_go_first_over_the_limit)
+{
+    char err [400], cache_dir [512], job [512], path [1024];
+    snprintf (cache_dir, sizeof cache_dir, "%s/cache", s_dir);
+    snprintf (job, sizeof job, "%s/job", s_dir);
+    segq__cache_t *cache = segq__cache_new (cache_dir, 250, err, sizeof err);
+    cr_assert_not_null (cache, "%s", err);
+    char a [101], b [101], c [101], ha [65], hb [65], hc [65];
+    memset (a, 'a', 100); a [100] = 0;
+    memset (b, 'b', 100); b [100] = 0;
+    memset (c, 'c', 100); c [100] = 0;
+    s_cache_put (cache, a, ha);
+    usleep (20000);
+    s_cache_put (cache, b, hb);
+    usleep (20000);
+    /* a is used again (and laid out for a job): b is now the oldest */
+    cr_assert (segq__cache_has (cache, ha, 100));
+    cr_assert_eq (segq__cache_layout (cache, hb, job, "b.txt", err, sizeof err), 0, "%s", err);
+    usleep (20000);
+    s_cache_put (cache, c, hc);             /* 300 bytes > 250: one must go */
+    cr_assert (segq__cache_has (cache, ha, 100));
+    cr_assert (segq__cache_has (cache, hc, 100));
+    cr_assert_not (segq__cache_has (cache, hb, 100));
+    /* the job that holds b keeps it */
+    snprintf (path, sizeof path, "%s/b.txt", job);
+    char got [65];
+    cr_assert_eq (segq_sha256_file (path, got), 0);
+    cr_assert_str_eq (got, hb);
+    segq__cache_destroy (&cache);
+
+    /* a smaller limit at start trims what an earlier run left */
+    cache = segq__cache_new (cache_dir, 150, err, sizeof err);
+    cr_assert_not_null (cache, "%s", err);
+    cr_assert_not (segq__cache_has (cache, ha, 100) && segq__cache_has (cache, hc, 100));
+    segq__cache_destroy (&cache);
 }

@@ -19,7 +19,8 @@
     {"device", SEGQ_FLAG_STRING, "cpu", 0, 0, NULL,                                        \
      "compute device: cpu, cuda or cuda:N", OFF(compute.device)},                          \
     {"threads", SEGQ_FLAG_INT, "0", 0, 4096, NULL,                                         \
-     "CPU threads for libtorch (0 = all cores)", OFF(compute.threads)},                    \
+     "CPU threads for libtorch (0 = $SEGQ_CPU_SLOTS if set, else all cores)",             \
+     OFF(compute.threads)},                                                                \
     {"precision", SEGQ_FLAG_CHOICE, "fp32", 0, 0, "fp32|bf16",                             \
      "arithmetic of convolutions: fp32, or bf16 with fp32 weights and statistics",         \
      OFF(compute.precision)},                                                              \

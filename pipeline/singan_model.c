@@ -25,8 +25,14 @@ int segq__compute_setup(const segq_compute_opts_t *c, segq_device *dev, int *thr
         snprintf(err, errlen, "--device %s: %s", c->device, segq_torch_last_error());
         return SEGQ_TORCH_ENODEV;
     }
-    /* libtorch starts with one thread here: always set the count */
-    *threads = c->threads > 0 ? (int)c->threads : segq_cpu_count();
+    /* libtorch starts with one thread here: always set the count. 0 means
+     * the CPU slots segq-worker gave the job, else every core. */
+    *threads = (int)c->threads;
+    const char *slots = getenv("SEGQ_CPU_SLOTS");
+    if (*threads <= 0 && slots && atoi(slots) > 0)
+        *threads = atoi(slots);
+    if (*threads <= 0)
+        *threads = segq_cpu_count();
     if (segq_set_num_threads(*threads) != 0)
         return segq__torch_fail(err, errlen, "--threads");
     return 0;

@@ -17,8 +17,13 @@
 
 #define NITER "200"
 #define SAMPLES 20
-/* Calibrated on this configuration (CPU, seed 1): see the README note. */
-#define MIN_REC_PSNR 22.0
+/* Calibrated on this configuration (CPU, 1 thread, 200 iterations per
+ * scale, seeds 1-3): reconstruction PSNR 21.7-23.9 dB in fp32 and
+ * 23.7-24.5 dB in bf16; 19-20 of 20 masks plausible; samples at least
+ * 16/255 apart (mean absolute difference) and 18/255 from the real image;
+ * bf16 generation from the fp32 checkpoint: mask IoU 0.996-0.998 mean. */
+#define MIN_REC_PSNR 20.0
+#define MIN_SAMPLE_DIFF 5.0
 
 static segq_image_t *load_path(const char *path)
 {
@@ -143,8 +148,8 @@ static void quality(const char *precision)
     cr_expect_geq(plausible, SAMPLES * 3 / 4, "%s: only %d/%d masks within 1/4..4x of the "
                   "real mask's foreground fraction %.3f", precision, plausible, SAMPLES,
                   real_frac);
-    cr_expect_gt(min_pair, 1.0, "%s: two samples are (nearly) the same", precision);
-    cr_expect_gt(min_real, 1.0, "%s: a sample is (nearly) the real image", precision);
+    cr_expect_gt(min_pair, MIN_SAMPLE_DIFF, "%s: two samples are (nearly) the same", precision);
+    cr_expect_gt(min_real, MIN_SAMPLE_DIFF, "%s: a sample is (nearly) the real image", precision);
 
     if (strcmp(precision, "fp32") == 0) {
         /* bf16 generation from the same fp32 checkpoint and seed */

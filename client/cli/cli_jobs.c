@@ -329,6 +329,63 @@ s_now (void)
     return (double) ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Ask for the jobs not yet final, a batch of ids per request, and update
+   seen/last; with `lines`, print each change of state. */
+static int
+s_refresh (cli_globals_t *g, segq_client_t *client, const char *const *ids, size_t n,
+           segq_job_state_t *seen, segq_job_info_t *last, bool lines)
+{
+    enum { BATCH = 256 };
+    const char *batch[BATCH];
+    size_t start = 0;
+    while (start < n) {
+        size_t k = 0, i = start;
+        for (; i < n && k < BATCH; i++)
+            if (!segq_job_state_final (seen[i]))
+                batch[k++] = ids[i];
+        size_t end = i;
+        segq_status_query_t q = { .jobs = batch, .n_jobs = k };
+        char *cursor = NULL;
+        size_t found = 0;
+        do {
+            segq_job_list_t page;
+            if (k == 0)
+                break;
+            if (segq_client_status (client, &q, cursor, &page) < 0) {
+                free (cursor);
+                if (isatty (STDOUT_FILENO) && !g->json)
+                    printf ("\n");
+                return cli_error (g, "wait", CLI_FAILED, "%s", segq_client_error (client));
+            }
+            free (cursor);
+            cursor = page.cursor;
+            page.cursor = NULL;
+            for (size_t j = 0; j < page.n_jobs; j++)
+                for (size_t m = start; m < end; m++) {
+                    if (segq_job_state_final (seen[m]) || strcmp (ids[m], page.jobs[j].id) != 0)
+                        continue;
+                    const segq_job_info_t *info = &page.jobs[j];
+                    if (lines && info->state != seen[m])
+                        printf ("%s %s%s%s\n", ids[m], segq_job_state_name (info->state),
+                                info->reason ? ": " : "", info->reason ? info->reason : "");
+                    seen[m] = info->state;
+                    segq_job_info_clear (&last[m]);
+                    last[m] = *info;
+                    memset (&page.jobs[j], 0, sizeof page.jobs[j]);
+                    found++;
+                    break;
+                }
+            segq_job_list_clear (&page);
+        } while (cursor);
+        if (found < k)
+            for (size_t m = start; m < end; m++)
+                if (seen[m] == 0)
+                    return cli_error (g, "wait", CLI_FAILED, "unknown job '%s' (see `segq status`)", ids[m]);
+        start = end;
+    }
+    return CLI_OK;
+}
+
 int
 cli_wait (cli_globals_t *g, int argc, char **argv)
 {
@@ -346,6 +403,10 @@ cli_wait (cli_globals_t *g, int argc, char **argv)
     if (n == 0)
         return cli_usage_error (g, "wait", "which jobs? (segq wait JOB...)");
     const char *const *ids = (const char *const *) argv + optind;
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp (ids[i], ids[j]) == 0)
+                return cli_usage_error (g, "wait", "job %s is named twice", ids[i]);
     segq_client_t *client;
     int rc = cli_connect (g, &client);
     if (rc != CLI_OK)
@@ -361,22 +422,11 @@ cli_wait (cli_globals_t *g, int argc, char **argv)
     for (;;) {
         size_t final = 0, bad = 0;
         double fraction = 0;
+        if (s_refresh (g, client, ids, n, seen, last, !tty && !g->json) != CLI_OK) {
+            rc = CLI_FAILED;
+            goto done;
+        }
         for (size_t i = 0; i < n; i++) {
-            if (!segq_job_state_final (seen[i])) {
-                segq_job_info_t info;
-                if (segq_client_job (client, ids[i], false, &info) < 0) {
-                    if (tty)
-                        printf ("\n");
-                    rc = cli_error (g, "wait", CLI_FAILED, "%s: %s", ids[i], segq_client_error (client));
-                    goto done;
-                }
-                if (!tty && !g->json && info.state != seen[i])
-                    printf ("%s %s%s%s\n", ids[i], segq_job_state_name (info.state),
-                            info.reason ? ": " : "", info.reason ? info.reason : "");
-                seen[i] = info.state;
-                segq_job_info_clear (&last[i]);
-                last[i] = info;
-            }
             final += segq_job_state_final (seen[i]);
             bad += seen[i] == SEGQ_JOB_FAILED || seen[i] == SEGQ_JOB_CANCELLED;
             fraction += seen[i] == SEGQ_JOB_SUCCEEDED ? 1 : last[i].fraction;

@@ -462,5 +462,8 @@ Test (queue, cli_end_to_end, .init = setup, .fini = teardown, .timeout = 90)
     const char *unknown[] = { "status", "ZZZZZZZZ", NULL };
     cr_assert_eq (harness_cli (h, out, sizeof out, err, sizeof err, unknown), 1);
     cr_assert (err[0], "no message for an unknown job");
+    const char *wait_unknown[] = { "wait", job, "ZZZZZZZZ", NULL };
+    cr_assert_eq (harness_cli (h, out, sizeof out, err, sizeof err, wait_unknown), 1, "wait on an unknown job");
+    cr_assert (strstr (err, "ZZZZZZZZ"), "stderr: %s", err);
     H_ASSERT_CLEAN_STOP (h);
 }

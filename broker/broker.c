@@ -713,7 +713,7 @@ s_assign (void *arg, segq__sched_job_t *sj, segq__sched_node_t *node, int32_t gp
         return;
     }
     segq_assign_t *a = &msg->u.assign;
-    char id [SEGQ_JOB_ID_MAX];
+    char id [SEGQ__JOB_ID_MAX];
     segq__job_id_format (sj->seq, id);
     a->job = strdup (id);
     a->attempt = job->attempt;
@@ -831,7 +831,7 @@ s_turn_end (segq_broker_t *self)
 static void
 s_on_submit (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_submit_t *submit)
 {
-    char id [SEGQ_JOB_ID_MAX], err [1024] = "";
+    char id [SEGQ__JOB_ID_MAX], err [1024] = "";
     int rc = segq__jobs_submit (self->jobs, submit, s_now (), id, err, sizeof err);
     if (rc) {
         if (s_store_error (rc))
@@ -932,7 +932,7 @@ s_on_status (segq_broker_t *self, zframe_t *peer, const segq_status_t *status)
                                    ids, &count);
         if (rc == 0 && count > limit) {
             count = limit;
-            char id [SEGQ_JOB_ID_MAX];
+            char id [SEGQ__JOB_ID_MAX];
             segq__job_id_format (ids [count - 1], id);
             r->cursor = strdup (id);
         }
@@ -1079,7 +1079,7 @@ s_on_workers (segq_broker_t *self, zframe_t *peer, const segq_workers_t *workers
         if (running && rc == 0 && !(info->running = calloc (running, sizeof *info->running)))
             rc = SEGQ_ENOMEM;
         for (segq__sched_job_t *j = sj; j && rc == 0; j = j->next) {
-            char id [SEGQ_JOB_ID_MAX];
+            char id [SEGQ__JOB_ID_MAX];
             segq__job_id_format (j->seq, id);
             info->running [info->n_running++] = strdup (id);
         }

@@ -122,6 +122,7 @@ struct segq__job_store {
     bool in_txn;
     uint64_t next_id;           /* next job number to hand out */
     uint64_t stored_next_id;    /* as of the last write of meta.next_job */
+    msgpack_sbuffer pack;       /* reused for every job's parameters */
 };
 
 /* ---- job ids ---- */
@@ -129,9 +130,9 @@ struct segq__job_store {
 static const char s_b32 [] = "0123456789abcdefghjkmnpqrstvwxyz";
 
 void
-segq__job_id_format (uint64_t number, char out [SEGQ_JOB_ID_MAX])
+segq__job_id_format (uint64_t number, char out [SEGQ__JOB_ID_MAX])
 {
-    char digits [SEGQ_JOB_ID_MAX];
+    char digits [SEGQ__JOB_ID_MAX];
     size_t n = 0;
     do {
         digits [n++] = s_b32 [number & 31];
@@ -162,7 +163,7 @@ segq__job_id_parse (const char *text)
         number = (number << 5) | (uint64_t) (digit - s_b32);
     }
     /* a canonical id only: no extra leading zeros beyond the 4-digit pad */
-    char again [SEGQ_JOB_ID_MAX];
+    char again [SEGQ__JOB_ID_MAX];
     segq__job_id_format (number, again);
     return strcmp (again, text) == 0 ? number : 0;
 }
@@ -362,6 +363,7 @@ segq__job_store_open (const char *path, char *err, size_t errlen)
         snprintf (err, errlen, "out of memory opening %s", path);
         return NULL;
     }
+    msgpack_sbuffer_init (&self->pack);
     if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                          | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         snprintf (err, errlen, "cannot open database %s: %s", path,
@@ -417,6 +419,7 @@ segq__job_store_destroy (segq__job_store_t **self_p)
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize (self->stmt [i]);
     sqlite3_close (self->db);
+    msgpack_sbuffer_destroy (&self->pack);
     free (self);
     *self_p = NULL;
 }
@@ -540,9 +543,9 @@ int
 segq__job_store_insert_job (segq__job_store_t *self, const segq__job_row_t *row,
                             const segq_params_t *params)
 {
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    int rc = s_params_pack (params, &buffer);
+    msgpack_sbuffer_clear (&self->pack);
+    msgpack_sbuffer *buffer = &self->pack;
+    int rc = s_params_pack (params, buffer);
     if (rc == 0) {
         sqlite3_stmt *stmt = s_stmt (self, ST_INSERT_JOB);
         sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) row->id);
@@ -554,13 +557,12 @@ segq__job_store_insert_job (segq__job_store_t *self, const segq__job_row_t *row,
         sqlite3_bind_int64 (stmt, 7, (sqlite3_int64) row->gpu_mem);
         sqlite3_bind_int64 (stmt, 8, row->cpu_slots);
         sqlite3_bind_int64 (stmt, 9, row->time_limit_s);
-        sqlite3_bind_blob (stmt, 10, buffer.data ? buffer.data : "", (int) buffer.size,
+        sqlite3_bind_blob (stmt, 10, buffer->data ? buffer->data : "", (int) buffer->size,
                            SQLITE_STATIC);
         sqlite3_bind_double (stmt, 11, row->created);
         sqlite3_bind_int (stmt, 12, row->has_inputs);
         rc = s_done (self, stmt);
     }
-    msgpack_sbuffer_destroy (&buffer);
     return rc;
 }
 
@@ -877,7 +879,7 @@ s_info_input (void *arg, const segq__input_row_t *row)
         snprintf (input->hash, sizeof input->hash, "%s", row->hash);
     input->size = row->size;
     if (row->ref_job) {
-        char id [SEGQ_JOB_ID_MAX];
+        char id [SEGQ__JOB_ID_MAX];
         segq__job_id_format (row->ref_job, id);
         input->job = strdup (id);
         if (!input->job)
@@ -899,7 +901,7 @@ segq__job_store_info (segq__job_store_t *self, uint64_t job, bool detail,
         sqlite3_reset (stmt);
         return step == SQLITE_DONE ? SEGQ_ENOENT : SEGQ_EIO;
     }
-    char id [SEGQ_JOB_ID_MAX];
+    char id [SEGQ__JOB_ID_MAX];
     segq__job_id_format (job, id);
     info->id = strdup (id);
     info->owner = s_dup_text (stmt, 0);

@@ -20,7 +20,7 @@
 #include "segq_proto.h"
 
 #define SEGQ_STORE_SCHEMA_VERSION 1
-#define SEGQ_JOB_ID_MAX 16      /* bytes of a printable job id, NUL included */
+#define SEGQ__JOB_ID_MAX 16      /* bytes of a printable job id, NUL included */
 
 typedef struct segq__job_store segq__job_store_t;
 
@@ -57,7 +57,7 @@ typedef struct {
 
 /* Job ids: lowercase Crockford base-32 of the job number, at least 4
    digits ("000k"), so they are short, unambiguous and never reused. */
-void segq__job_id_format (uint64_t number, char out [SEGQ_JOB_ID_MAX]);
+void segq__job_id_format (uint64_t number, char out [SEGQ__JOB_ID_MAX]);
 /* 0 if text is not a job id this broker could have made. */
 uint64_t segq__job_id_parse (const char *text);
 

@@ -247,7 +247,7 @@ s_check_ref (void *arg, const segq__input_row_t *row)
     int rc = segq__job_store_output (check->self->store, row->ref_job, row->ref_output, &found);
     segq_artifact_clear (&found);
     if (rc == SEGQ_ENOENT) {
-        char id [SEGQ_JOB_ID_MAX];
+        char id [SEGQ__JOB_ID_MAX];
         segq__job_id_format (row->ref_job, id);
         snprintf (check->err, check->errlen, "input '%s': job %s has no output '%s'",
                   row->name, id, row->ref_output);
@@ -273,7 +273,7 @@ s_release_waiting (segq__jobs_t *self, segq__job_t *job, double now)
             rc = segq__job_store_set_final (self->store, number, SEGQ_JOB_FAILED, now, reason, -1, 0);
         if (rc == 0) {
             s_forget (self, job);
-            char id [SEGQ_JOB_ID_MAX], why [64];
+            char id [SEGQ__JOB_ID_MAX], why [64];
             segq__job_id_format (number, id);
             snprintf (why, sizeof why, "dependency %s failed", id);
             rc = s_fail_dependents (self, number, why, now);
@@ -356,7 +356,7 @@ s_fail_dependents (segq__jobs_t *self, uint64_t number, const char *why, double 
                     break;
                 }
             }
-            char id [SEGQ_JOB_ID_MAX];
+            char id [SEGQ__JOB_ID_MAX];
             segq__job_id_format (dependent, id);
             todo [count] = dependent;
             snprintf (whys [count++], sizeof *whys, "dependency %s failed", id);
@@ -500,7 +500,7 @@ segq__jobs_load (segq__jobs_t *self, double now, char *err, size_t errlen)
             failed [n_failed++] = number;
         }
     for (size_t i = 0; i < n_failed && rc == 0; i++) {
-        char id [SEGQ_JOB_ID_MAX], why [64];
+        char id [SEGQ__JOB_ID_MAX], why [64];
         segq__job_id_format (failed [i], id);
         snprintf (why, sizeof why, "dependency %s failed", id);
         rc = s_fail_dependents (self, failed [i], why, now);
@@ -560,7 +560,7 @@ s_check_dep (segq__jobs_t *self, const char *id, const char *what, int *state, c
 
 int
 segq__jobs_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
-                   char id_out [SEGQ_JOB_ID_MAX], char *err, size_t errlen)
+                   char id_out [SEGQ__JOB_ID_MAX], char *err, size_t errlen)
 {
     const segq_kind_spec_t *kind = segq_kind_find (submit->kind);
     uint16_t kind_index;
@@ -813,7 +813,7 @@ s_final (segq__jobs_t *self, segq__job_t *job, int state, const char *reason,
     s_forget (self, job);
     if (state == SEGQ_JOB_SUCCEEDED)
         return s_satisfy_dependents (self, number, now);
-    char id [SEGQ_JOB_ID_MAX], why [80];
+    char id [SEGQ__JOB_ID_MAX], why [80];
     segq__job_id_format (number, id);
     snprintf (why, sizeof why, "dependency %s %s", id,
               state == SEGQ_JOB_CANCELLED ? "was cancelled" : "failed");
@@ -896,7 +896,7 @@ segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, double
                    bool *abort_out, char *err, size_t errlen)
 {
     *abort_out = false;
-    char id [SEGQ_JOB_ID_MAX];
+    char id [SEGQ__JOB_ID_MAX];
     segq__job_id_format (number, id);
     segq__job_t *job = segq__u64map_get (self->active, number);
     const char *owner = job ? segq__sched_user_name (job->sched.user) : NULL;

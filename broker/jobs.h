@@ -63,7 +63,7 @@ int segq__jobs_load (segq__jobs_t *self, double now, char *err, size_t errlen);
 /* Validates and stores a new job (inside the current transaction). On a
    refusal nothing is stored and err says why. */
 int segq__jobs_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
-                       char id_out [SEGQ_JOB_ID_MAX], char *err, size_t errlen);
+                       char id_out [SEGQ__JOB_ID_MAX], char *err, size_t errlen);
 
 segq__job_t *segq__jobs_find (segq__jobs_t *self, uint64_t number);
 size_t segq__jobs_active (segq__jobs_t *self);

@@ -100,7 +100,7 @@ Test (job_store, refuses_a_file_that_is_not_a_database, .init = setup, .fini = t
 
 Test (job_store, job_ids_are_short_monotonic_and_parse_back, .timeout = 10)
 {
-    char id [SEGQ_JOB_ID_MAX], previous [SEGQ_JOB_ID_MAX] = "";
+    char id [SEGQ__JOB_ID_MAX], previous [SEGQ__JOB_ID_MAX] = "";
     uint64_t samples [] = { 1, 2, 31, 32, 1023, 1024, 1048575, 1048576, 123456789012ULL };
     for (size_t i = 0; i < sizeof samples / sizeof samples [0]; i++) {
         segq__job_id_format (samples [i], id);

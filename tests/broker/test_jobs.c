@@ -61,7 +61,7 @@ s_commit (void)
 }
 
 static int
-s_submit (const char *kind, const char *param, const char *value, char id [SEGQ_JOB_ID_MAX],
+s_submit (const char *kind, const char *param, const char *value, char id [SEGQ__JOB_ID_MAX],
           char *err, size_t errlen)
 {
     segq_submit_t submit = { .user = "alice", .kind = (char *) kind };
@@ -116,7 +116,7 @@ Test (jobs, machine_allows_only_the_documented_transitions, .timeout = 10)
 
 Test (jobs, bad_submits_are_refused_and_nothing_is_stored, .init = setup, .fini = teardown, .timeout = 20)
 {
-    char id [SEGQ_JOB_ID_MAX], err [1024] = "";
+    char id [SEGQ__JOB_ID_MAX], err [1024] = "";
     cr_assert_eq (s_submit ("nosuchkind", NULL, NULL, id, err, sizeof err), SEGQ_EKIND);
     cr_assert (strstr (err, "nosuchkind") && strstr (err, "sleep"), "%s", err);
     cr_assert_neq (s_submit ("sleep", "seconds", "soon", id, err, sizeof err), 0);
@@ -155,7 +155,7 @@ Test (jobs, bad_submits_are_refused_and_nothing_is_stored, .init = setup, .fini 
 
 Test (jobs, a_job_runs_and_every_transition_is_stored, .init = setup, .fini = teardown, .timeout = 20)
 {
-    char id [SEGQ_JOB_ID_MAX], err [1024] = "";
+    char id [SEGQ__JOB_ID_MAX], err [1024] = "";
     cr_assert_eq (s_submit ("sleep", NULL, NULL, id, err, sizeof err), 0, "%s", err);
     segq__job_t *job = s_job (id);
     cr_assert_eq (job->state, SEGQ_JOB_QUEUED);
@@ -184,7 +184,7 @@ Test (jobs, a_job_runs_and_every_transition_is_stored, .init = setup, .fini = te
 
 Test (jobs, lost_worker_requeues_then_fails_after_max_attempts, .init = setup, .fini = teardown, .timeout = 20)
 {
-    char id [SEGQ_JOB_ID_MAX], err [1024] = "";
+    char id [SEGQ__JOB_ID_MAX], err [1024] = "";
     cr_assert_eq (s_submit ("sleep", NULL, NULL, id, err, sizeof err), 0, "%s", err);
     segq__job_t *job = s_job (id);
     cr_assert_eq (segq__sched_dispatch (sched, 10, s_start, NULL), 1);
@@ -207,7 +207,7 @@ Test (jobs, lost_worker_requeues_then_fails_after_max_attempts, .init = setup, .
 
 Test (jobs, dependency_failure_fails_the_chain_naming_it, .init = setup, .fini = teardown, .timeout = 20)
 {
-    char a [SEGQ_JOB_ID_MAX], b [SEGQ_JOB_ID_MAX], c [SEGQ_JOB_ID_MAX], err [1024] = "";
+    char a [SEGQ__JOB_ID_MAX], b [SEGQ__JOB_ID_MAX], c [SEGQ__JOB_ID_MAX], err [1024] = "";
     cr_assert_eq (s_submit ("sleep", NULL, NULL, a, err, sizeof err), 0);
     segq_submit_t submit = { .user = "alice", .kind = "sleep" };
     char *after [1] = { a };
@@ -252,7 +252,7 @@ Test (jobs, outputs_flow_to_dependents_by_reference, .init = setup, .fini = tear
     cr_assert_eq (segq__upload_finish (up, err, sizeof err), 0, "%s", err);
     segq__upload_destroy (&up);
 
-    char a [SEGQ_JOB_ID_MAX], b [SEGQ_JOB_ID_MAX], bad [SEGQ_JOB_ID_MAX];
+    char a [SEGQ__JOB_ID_MAX], b [SEGQ__JOB_ID_MAX], bad [SEGQ__JOB_ID_MAX];
     cr_assert_eq (s_submit ("echo", NULL, NULL, a, err, sizeof err), 0, "%s", err);
     segq_submit_t submit = { .user = "alice", .kind = "echo" };
     segq_input_t input = { .name = "files/x", .job = a, .output = "files/x.txt" };
@@ -281,7 +281,7 @@ Test (jobs, outputs_flow_to_dependents_by_reference, .init = setup, .fini = tear
 
 Test (jobs, cancel_queued_at_once_and_running_through_its_worker, .init = setup, .fini = teardown, .timeout = 20)
 {
-    char q [SEGQ_JOB_ID_MAX], r [SEGQ_JOB_ID_MAX], err [1024] = "";
+    char q [SEGQ__JOB_ID_MAX], r [SEGQ__JOB_ID_MAX], err [1024] = "";
     cr_assert_eq (s_submit ("sleep", NULL, NULL, r, err, sizeof err), 0);
     cr_assert_eq (segq__sched_dispatch (sched, 10, s_start, NULL), 1);
     cr_assert_eq (s_submit ("sleep", NULL, NULL, q, err, sizeof err), 0);
@@ -311,7 +311,7 @@ Test (jobs, cancel_queued_at_once_and_running_through_its_worker, .init = setup,
 
 Test (jobs, restart_rebuilds_queue_waits_and_orphans, .init = setup, .fini = teardown, .timeout = 20)
 {
-    char q [SEGQ_JOB_ID_MAX], r [SEGQ_JOB_ID_MAX], w [SEGQ_JOB_ID_MAX], err [1024] = "";
+    char q [SEGQ__JOB_ID_MAX], r [SEGQ__JOB_ID_MAX], w [SEGQ__JOB_ID_MAX], err [1024] = "";
     cr_assert_eq (s_submit ("sleep", NULL, NULL, r, err, sizeof err), 0);
     cr_assert_eq (segq__sched_dispatch (sched, 10, s_start, NULL), 1);
     cr_assert_eq (s_submit ("sleep", NULL, NULL, q, err, sizeof err), 0);
@@ -351,7 +351,7 @@ Test (jobs, restart_rebuilds_queue_waits_and_orphans, .init = setup, .fini = tea
 
 Test (jobs, in_process_kinds_take_no_slot, .init = setup, .fini = teardown, .timeout = 20)
 {
-    char id [SEGQ_JOB_ID_MAX], err [1024] = "";
+    char id [SEGQ__JOB_ID_MAX], err [1024] = "";
     segq_submit_t submit = { .user = "alice", .kind = "noop", .cpu_slots = 4, .gpu_mem = 1 << 30 };
     cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), 0, "%s", err);
     cr_assert (s_job (id)->sched.in_process);

@@ -140,7 +140,7 @@ struct segq_worker {
     session_t session;
     int64_t last_heard_ms, last_sent_ms, register_deadline_ms;
     int backoff_ms;
-    uint32_t heartbeat_ms, expiry_ms, chunk_size;
+    uint32_t heartbeat_ms, expiry_ms, chunk_size, max_msg;
     bool ready_written;
 
     bool draining;
@@ -691,6 +691,18 @@ s_job_finish (job_t *job, bool success, int32_t exit_code, int32_t sig, const ch
         s_job_done (job);
         return;
     }
+    /* RESULT lists every output in one message: refuse what cannot fit
+       rather than send a message the broker must drop. */
+    size_t listed = 0;
+    for (size_t i = 0; i < job->n_outputs; i++)
+        listed += strlen (job->outputs [i].name) + SEGQ_HASH_HEX_LEN + 32;
+    if (listed + 8192 > self->max_msg) {
+        snprintf (err, sizeof err, "%zu outputs: their list (%zu bytes) does not fit one RESULT "
+                  "message (at most %u bytes): write fewer files (e.g. one archive)",
+                  job->n_outputs, listed, self->max_msg);
+        s_upload_fail (job, "%s", err);
+        return;
+    }
     job->phase = JOB_HASHING;
     job->hash_index = 0;
     job->hash_handle = zlistx_add_end (self->hashing, job);
@@ -1076,6 +1088,7 @@ s_on_assign (segq_worker_t *self, segq_msg_t **msg_p)
             }
             zlistx_set_destructor (fetch->waiters, (czmq_destructor *) zstr_free);
             zlistx_set_duplicator (fetch->waiters, (czmq_duplicator *) strdup);
+            zlistx_set_comparator (fetch->waiters, (czmq_comparator *) strcmp);
             memcpy (fetch->hash, in->hash, sizeof fetch->hash);
             fetch->size = in->size;
             zhashx_insert (self->fetches, fetch->hash, fetch);
@@ -1221,6 +1234,7 @@ s_on_welcome (segq_worker_t *self, const segq_welcome_t *m)
     self->heartbeat_ms = m->heartbeat_ms ? m->heartbeat_ms : 1000;
     self->expiry_ms = m->expiry_ms ? m->expiry_ms : 5000;
     self->chunk_size = m->chunk_size ? m->chunk_size : SEGQ_DEFAULT_CHUNK;
+    self->max_msg = m->max_msg ? m->max_msg : SEGQ_DEFAULT_MAX_MSG;
     if (m->max_msg && self->chunk_size > m->max_msg / 2)
         self->chunk_size = m->max_msg / 2;
     s_log (self, first ? 0 : 1, "registered with %s (heartbeat %u ms, expiry %u ms)",
@@ -1559,6 +1573,7 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
     self->backoff_ms = BACKOFF_MIN_MS;
     self->heartbeat_ms = 1000;
     self->expiry_ms = 5000;
+    self->max_msg = SEGQ_DEFAULT_MAX_MSG;
     self->jobs = zhashx_new ();
     self->fetches = zhashx_new ();
     self->children = zlistx_new ();

@@ -193,14 +193,20 @@ s_expect (fake_t *f, segq_msg_type_t type, int timeout_ms)
 }
 
 static void
-s_welcome (fake_t *f, uint32_t expiry_ms)
+s_welcome_max (fake_t *f, uint32_t expiry_ms, uint32_t max_msg)
 {
     segq_msg_t *msg = segq_msg_new (SEGQ_MSG_WELCOME);
     msg->u.welcome.heartbeat_ms = 100;
     msg->u.welcome.expiry_ms = expiry_ms;
-    msg->u.welcome.max_msg = SEGQ_DEFAULT_MAX_MSG;
+    msg->u.welcome.max_msg = max_msg;
     msg->u.welcome.chunk_size = 4096;
     s_send (f, msg);
+}
+
+static void
+s_welcome (fake_t *f, uint32_t expiry_ms)
+{
+    s_welcome_max (f, expiry_ms, SEGQ_DEFAULT_MAX_MSG);
 }
 
 /* REGISTER + WELCOME; returns the REGISTER for checks. */
@@ -545,6 +551,32 @@ Test (daemon, big_artifacts_never_stall_heartbeats)
     cr_assert_eq (result->u.result.outputs [0].size, size);
     segq_msg_destroy (&result);
     s_ack (F, "b1", 1, 0);
+    s_drain_and_bye (F);
+}
+
+Test (daemon, outputs_that_cannot_fit_one_result_fail_clearly)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_expect (F, SEGQ_MSG_REGISTER, 10000);
+    segq_msg_destroy (&reg);
+    s_welcome_max (F, 5000, 9000);
+    enum { N = 12 };
+    segq_artifact_t inputs [N];
+    char names [N][128];
+    for (int i = 0; i < N; i++) {
+        snprintf (names [i], sizeof names [i], "files/%0100d", i);
+        inputs [i] = (segq_artifact_t) { .name = names [i], .size = 1 };
+        s_hash ("x", 1, inputs [i].hash);
+    }
+    s_assign (F, "m1", 1, "echo", NULL, inputs, N, 0);
+    s_serve_get (F, "x", 1, inputs [0].hash, 3);    /* one content, one download */
+    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    cr_assert_not (result->u.result.success);
+    cr_assert (strstr (result->u.result.reason, "12 outputs")
+               && strstr (result->u.result.reason, "does not fit one RESULT"), "%s",
+               result->u.result.reason);
+    segq_msg_destroy (&result);
+    s_ack (F, "m1", 1, 0);
     s_drain_and_bye (F);
 }
 

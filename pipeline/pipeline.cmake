@@ -12,7 +12,13 @@ add_library(segq_pipeline STATIC
   ${CMAKE_CURRENT_LIST_DIR}/singan_train.c
   ${CMAKE_CURRENT_LIST_DIR}/singan_generate.c
   ${CMAKE_CURRENT_LIST_DIR}/checkpoint.c
-  ${CMAKE_CURRENT_LIST_DIR}/devices.c)
+  ${CMAKE_CURRENT_LIST_DIR}/devices.c
+  # stylize / evaluate (issue 4)
+  ${CMAKE_CURRENT_LIST_DIR}/vgg19.c
+  ${CMAKE_CURRENT_LIST_DIR}/stylize_manifest.c
+  ${CMAKE_CURRENT_LIST_DIR}/stylize.c
+  ${CMAKE_CURRENT_LIST_DIR}/metrics.c
+  ${CMAKE_CURRENT_LIST_DIR}/unetpp.c)
 target_include_directories(segq_pipeline PUBLIC ${CMAKE_CURRENT_LIST_DIR}
                                                 ${PROJECT_SOURCE_DIR}/proto)
 target_link_libraries(segq_pipeline PUBLIC segq_torch segq_image segq_safetensors

@@ -1,14 +1,60 @@
 /* segq-run: runs one pipeline job locally, with no broker.
  *   segq-run train --image x.jpg --mask m.jpg --out DIR [flags]
  *   segq-run generate --model DIR/model.safetensors --out DIR [flags]
+ *   segq-run stylize --content DIR --vgg19 W.safetensors --out DIR [flags]
  *   segq-run devices
  * stdout/stderr are the job's log; progress goes to SEGQ_PROGRESS_FD. */
 #include "segq_run_flags.h"
 #include "segq_singan.h"
+#include "stylize.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Commands with their own flag table and options struct (issue 4). */
+typedef int (*run_fn)(const void *opts, segq_progress_t *progress, char *err, size_t errlen);
+static int run_stylize(const void *o, segq_progress_t *p, char *err, size_t errlen)
+{
+    return segq_stylize(o, p, err, errlen);
+}
+static const struct {
+    const segq_command_t *cmd;
+    run_fn run;
+    size_t opts_size;
+} extra_commands[] = {
+    {&segq_stylize_command, run_stylize, sizeof(segq_stylize_opts_t)},
+};
+
+static int run_extra(int k, int argc, char **argv)
+{
+    const segq_command_t *cmd = extra_commands[k].cmd;
+    char err[2048] = "";
+    void *opts = calloc(1, extra_commands[k].opts_size);
+    if (!opts) {
+        fprintf(stderr, "segq-run %s: out of memory\n", cmd->name);
+        return 1;
+    }
+    int rc = segq_flags_parse(cmd, argc, argv, opts, err, sizeof err);
+    if (rc == 0) {
+        segq_progress_t *progress = segq_progress_new();
+        rc = extra_commands[k].run(opts, progress, err, sizeof err);
+        if (rc)
+            segq_progress_report(progress, "failed", -1, NULL, 0, err, 1);
+        segq_progress_destroy(&progress);
+        if (rc)
+            fprintf(stderr, "segq-run %s: %s\n", cmd->name, err);
+        rc = rc ? 1 : 0;
+    } else if (rc == 1)
+        rc = 0;
+    else {
+        fprintf(stderr, "segq-run %s\n", err);
+        rc = 2;
+    }
+    segq_flags_free(cmd, opts);
+    free(opts);
+    return rc;
+}
 
 static void usage(FILE *out)
 {
@@ -18,6 +64,8 @@ static void usage(FILE *out)
                  "commands:\n");
     for (size_t i = 0; i < n; i++)
         fprintf(out, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+    for (size_t i = 0; i < sizeof extra_commands / sizeof extra_commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", extra_commands[i].cmd->name, extra_commands[i].cmd->help);
 }
 
 int main(int argc, char **argv)
@@ -30,6 +78,9 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    for (size_t k = 0; k < sizeof extra_commands / sizeof extra_commands[0]; k++)
+        if (strcmp(argv[1], extra_commands[k].cmd->name) == 0)
+            return run_extra((int)k, argc - 2, argv + 2);
     const segq_command_t *cmd = segq_run_command_find(argv[1]);
     if (!cmd) {
         fprintf(stderr, "segq-run: unknown command '%s'\n", argv[1]);

@@ -189,7 +189,6 @@ static int is_dir(const char *p)
 static int resolve_style(const segq_stylize_opts_t *o, const segq_manifest_t *man,
                          const char *name, char **out, char *err, size_t errlen)
 {
-    char path[8400];
     if (*o->style && is_file(o->style)) {
         *out = strdup(o->style);
         return *out ? 0 : SEGQ_ENOMEM;
@@ -214,11 +213,11 @@ static int resolve_style(const segq_stylize_opts_t *o, const segq_manifest_t *ma
         snprintf(tries[n++], sizeof tries[0], "%s", src);
         snprintf(tries[n++], sizeof tries[0], "%s/%s", o->content, src);
     }
-    path[0] = '\0';
-    for (int i = 0; i < n && !path[0]; i++)
+    const char *path = NULL;
+    for (int i = 0; i < n && !path; i++)
         if (is_file(tries[i]))
-            snprintf(path, sizeof path, "%s", tries[i]);
-    if (!path[0]) {
+            path = tries[i];
+    if (!path) {
         snprintf(err, errlen, "pair '%s': its source image '%s' (manifest.csv) is not in %s; "
                  "pass --style with the folder of the real images (or one style image)", name,
                  src, *o->style ? o->style : "the working directory nor --content");

@@ -1,0 +1,25 @@
+/* stylize_manifest: reader of a generate output's manifest.csv (written by
+ * singan_generate.c: a header row, then one row per pair, fields quoted
+ * as RFC 4180). stylize carries it over; evaluate uses its source_image
+ * and source_image_sha256 columns to keep synthetic pairs derived from
+ * test images out of training. */
+#ifndef SEGQ_STYLIZE_MANIFEST_H
+#define SEGQ_STYLIZE_MANIFEST_H
+
+#include <stddef.h>
+
+#define SEGQ_MANIFEST_FILE "manifest.csv"
+
+typedef struct segq_manifest_t segq_manifest_t;
+
+/* Reads DIR/manifest.csv. Returns 0, 1 when the file does not exist
+ * (*out NULL), or a negative code with a message (malformed CSV, a row
+ * with another field count, no `name` column, a name twice). */
+int segq_manifest_read(const char *dir, segq_manifest_t **out, char *err, size_t errlen);
+void segq_manifest_destroy(segq_manifest_t **self_p);
+size_t segq_manifest_rows(const segq_manifest_t *self);
+/* The value of column `col` in the row whose `name` is `name`; NULL when
+ * the row or the column is absent. */
+const char *segq_manifest_get(const segq_manifest_t *self, const char *name, const char *col);
+
+#endif

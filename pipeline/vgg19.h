@@ -1,0 +1,56 @@
+/* vgg19: the VGG19 `features` stack up to conv5_1 (torchvision indices
+ * 0..29) and the style/content losses of SINGAN-SEG.md section 3.
+ * Internal to the pipeline and its tests. */
+#ifndef SEGQ_VGG19_H
+#define SEGQ_VGG19_H
+
+#include "segq_torch.h"
+
+#include <stddef.h>
+
+#define SEGQ_VGG19_CONVS 13 /* conv1_1 .. conv5_1 */
+#define SEGQ_VGG19_TAPS 5   /* relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 */
+
+typedef struct segq_vgg19_t segq_vgg19_t;
+
+/* Loads features.N.weight / features.N.bias of the 13 convolutions up to
+ * conv5_1 (any float dtype, kept as float32 on dev, no gradient); other
+ * keys (deeper layers, classifier) are ignored. A missing key or a wrong
+ * shape is an error naming it and the option (`what`, e.g. "--vgg19"). */
+int segq_vgg19_load(const char *path, const char *what, segq_device dev, segq_vgg19_t **out,
+                    char *err, size_t errlen);
+void segq_vgg19_destroy(segq_vgg19_t **self_p);
+
+/* x: B x 3 x H x W RGB in [0, 1]; normalised with the ImageNet mean/std
+ * here. Writes the post-ReLU activations relu1_1 .. relu5_1 (scoped) and
+ * stops there. bf16: convolutions under bfloat16 autocast. 0 or a
+ * negative code (torch error recorded). */
+int segq_vgg19_features(segq_vgg19_t *self, segq_tensor *x, int bf16,
+                        segq_tensor *taps[SEGQ_VGG19_TAPS]);
+
+/* Style weights of relu1_1 .. relu5_1 (0.75, 0.5, 0.25, 0.25, 0.25). */
+extern const double segq_vgg19_style_weights[SEGQ_VGG19_TAPS];
+
+/* Gram matrices F.F^T of B x c x h x w features, unnormalised: B x c x c. */
+segq_tensor *segq_gram(segq_tensor *features);
+
+/* What the image is pulled towards: the content's relu5_1 and the style
+ * image's Gram matrices (computed without gradient; persistent). */
+typedef struct {
+    segq_tensor *content;                /* B x 512 x h5 x w5 */
+    segq_tensor *gram[SEGQ_VGG19_TAPS];  /* B x c x c */
+} segq_style_targets_t;
+
+/* content and style: B x 3 x H x W in [0, 1], same size (the caller
+ * resizes the style images). */
+int segq_style_targets_new(segq_vgg19_t *vgg, segq_tensor *content, segq_tensor *style, int bf16,
+                           segq_style_targets_t *out);
+void segq_style_targets_free(segq_style_targets_t *t);
+
+/* Per-image losses (vectors of B, scoped, differentiable in x):
+ *   content_b = mean((relu5_1(x_b) - content_b)^2)
+ *   style_b   = sum_l w_l * mean((G_l(x_b) - Gs_l,b)^2) / (c_l h_l w_l) */
+int segq_style_losses(segq_vgg19_t *vgg, segq_tensor *x, const segq_style_targets_t *t, int bf16,
+                      segq_tensor **content, segq_tensor **style);
+
+#endif

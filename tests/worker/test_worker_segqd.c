@@ -22,7 +22,11 @@ setup (void)
     h->heartbeat_ms = 200;
     h->expiry_ms = 1500;
     cr_assert_eq (harness_start_broker (h, NULL), 0, "segqd did not start");
-    cr_assert_geq (harness_start_worker (h, "wk", 2, NULL), 0, "segq-worker did not start");
+    /* Jobs here ask for GPU memory that only this worker declares: the
+       broker's ephemeral port may have belonged to another test's broker
+       a moment ago, whose workers (CPU only) may still come knocking. */
+    const char *extra [] = { "--gpus", "0:FakeGPU:1G", NULL };
+    cr_assert_geq (harness_start_worker (h, "wk", 2, extra), 0, "segq-worker did not start");
 }
 
 static void
@@ -51,6 +55,7 @@ s_submit (segq_client_t *c, const char *kind, const char *const *params, uint32_
                       "%s", err);
     if (time_limit)
         segq_job_spec_set_time_limit (spec, time_limit);
+    segq_job_spec_set_gpu_mem (spec, 1u << 20);
     H_ASSERT (h, segq_client_submit (c, spec, job, SEGQ_JOB_ID_MAX) == 0, "%s",
               segq_client_error (c));
     segq_job_spec_destroy (&spec);

@@ -1270,7 +1270,8 @@ s_on_register (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const 
         welcome->u.welcome.expiry_ms = self->config.expiry_ms;
         welcome->u.welcome.max_msg = self->config.max_msg;
         welcome->u.welcome.chunk_size = self->config.chunk_size;
-        s_send (self, peer, welcome, true);
+        /* it promises nothing stored: it goes now, ahead of the heartbeats */
+        s_send (self, peer, welcome, false);
     }
     s_log (self, 0, peer_hex, "worker %s registered: %u CPU slots, GPUs [%s], kinds [%s], "
            "%zu job(s) held, %zu re-adopted%s", w->node, w->cpu_slots, gpus, kinds, reg->n_held,

@@ -11,3 +11,5 @@ segq_add_test(NAME broker_artifact_store SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_
   LIBS segq_broker TIMEOUT 60)
 segq_add_test(NAME broker_wal_syncer SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_wal_syncer.c
   LIBS segq_broker TIMEOUT 60)
+segq_add_test(NAME broker_reactor SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_reactor.c
+  LIBS segq_broker TIMEOUT 120)

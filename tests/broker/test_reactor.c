@@ -1,0 +1,257 @@
+/*  The reactor in-process: malformed, wrong-version and oversize messages
+    are dropped (answered where possible) while others keep being served;
+    submit validation and durability across a restart; worker messages
+    from an unknown peer; fencing of a stale result. */
+#include <pthread.h>
+#include "broker_test_util.h"
+#include "segq_broker.h"
+#include "segq_proto.h"
+
+static char dir [256];
+static segq_broker_t *broker;
+static pthread_t thread;
+
+static void *
+s_run (void *arg)
+{
+    segq_broker_run (arg);
+    return NULL;
+}
+
+static void
+s_start (void)
+{
+    char err [512] = "";
+    segq_broker_config_t config = {
+        .bind = "tcp://127.0.0.1:*", .data_dir = dir, .heartbeat_ms = 100, .expiry_ms = 1000,
+        .max_msg = 1 << 17, .chunk_size = 1 << 16,
+    };
+    zsys_interrupted = 0;
+    broker = segq_broker_new (&config, err, sizeof err);
+    cr_assert_not_null (broker, "%s", err);
+    cr_assert_eq (pthread_create (&thread, NULL, s_run, broker), 0);
+}
+
+static void
+s_stop (void)
+{
+    zsys_interrupted = 1;   /* what SIGTERM does */
+    pthread_join (thread, NULL);
+    segq_broker_destroy (&broker);
+}
+
+static void
+setup (void)
+{
+    zsys_init ();
+    zsys_set_logstream (NULL);
+    test_tmpdir (dir, sizeof dir);
+    s_start ();
+}
+
+static void
+teardown (void)
+{
+    if (broker)
+        s_stop ();
+    test_rmdir (dir);
+}
+
+static zsock_t *
+s_dealer (void)
+{
+    zsock_t *sock = zsock_new_dealer (segq_broker_endpoint (broker));
+    cr_assert_not_null (sock);
+    zsock_set_rcvtimeo (sock, 5000);
+    return sock;
+}
+
+/* Send a message and return the reply (or NULL on timeout). */
+static segq_msg_t *
+s_ask (zsock_t *sock, segq_msg_t *msg)
+{
+    cr_assert_eq (segq_msg_send (&msg, sock, NULL), 0);
+    segq_msg_t *reply = NULL;
+    char err [256];
+    segq_msg_recv (sock, NULL, &reply, NULL, err, sizeof err);
+    return reply;
+}
+
+static segq_msg_t *
+s_submit (const char *kind)
+{
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_SUBMIT);
+    msg->u.submit.req_id = 42;
+    msg->u.submit.user = strdup ("alice");
+    msg->u.submit.kind = strdup (kind);
+    return msg;
+}
+
+/* A STATUS of one job: its state and message. */
+static int
+s_status (zsock_t *sock, const char *job, char *message, size_t len)
+{
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_STATUS);
+    msg->u.status.req_id = 7;
+    msg->u.status.jobs = calloc (1, sizeof (char *));
+    msg->u.status.jobs [0] = strdup (job);
+    msg->u.status.n_jobs = 1;
+    segq_msg_t *reply = s_ask (sock, msg);
+    cr_assert (reply && reply->type == SEGQ_MSG_STATUS_REPLY, "STATUS answered");
+    cr_assert_eq (reply->u.status_reply.n_jobs, 1);
+    int state = reply->u.status_reply.jobs [0].state;
+    if (message)
+        snprintf (message, len, "%s", reply->u.status_reply.jobs [0].message
+                                      ? reply->u.status_reply.jobs [0].message : "");
+    segq_msg_destroy (&reply);
+    return state;
+}
+
+Test (reactor, bad_frames_are_dropped_and_others_still_served, .init = setup, .fini = teardown, .timeout = 30)
+{
+    zsock_t *bad = s_dealer ();
+    /* garbage header */
+    zstr_sendm (bad, "XX");
+    zstr_send (bad, "not msgpack");
+    segq_msg_t *reply = NULL;
+    char err [256];
+    cr_assert_eq (segq_msg_recv (bad, NULL, &reply, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (reply->type, SEGQ_MSG_ERROR);
+    cr_assert_eq (reply->u.error.code, SEGQ_EPROTO);
+    segq_msg_destroy (&reply);
+    /* a version this broker does not speak */
+    uint8_t header [4] = { 'S', 'Q', 99, SEGQ_MSG_STATUS };
+    zsock_send (bad, "bb", header, (size_t) 4, "\x80", (size_t) 1);
+    cr_assert_eq (segq_msg_recv (bad, NULL, &reply, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (reply->type, SEGQ_MSG_ERROR);
+    cr_assert_eq (reply->u.error.code, SEGQ_EVERSION);
+    cr_assert_eq (reply->u.error.n_versions, 1);
+    cr_assert_eq (reply->u.error.versions [0], SEGQ_PROTO_VERSION);
+    segq_msg_destroy (&reply);
+    /* over the 128 KiB limit: the connection is dropped, nothing answered */
+    zsock_t *huge = s_dealer ();
+    zsock_set_rcvtimeo (huge, 500);
+    size_t size = 1 << 18;
+    char *blob = calloc (1, size);
+    zframe_t *frame = zframe_new (blob, size);
+    free (blob);
+    zframe_send (&frame, huge, 0);
+    zmsg_t *nothing = zmsg_recv (huge);
+    cr_assert_null (nothing, "an oversize message gets no answer");
+    zsock_destroy (&huge);
+    /* everyone else is still served */
+    zsock_t *good = s_dealer ();
+    reply = s_ask (good, s_submit ("noop"));
+    cr_assert (reply && reply->type == SEGQ_MSG_SUBMITTED);
+    cr_assert_eq (reply->u.submitted.req_id, 42);
+    segq_msg_destroy (&reply);
+    zsock_destroy (&bad);
+    zsock_destroy (&good);
+}
+
+Test (reactor, submit_is_validated_and_survives_a_restart, .init = setup, .fini = teardown, .timeout = 30)
+{
+    zsock_t *sock = s_dealer ();
+    segq_msg_t *reply = s_ask (sock, s_submit ("frobnicate"));
+    cr_assert (reply && reply->type == SEGQ_MSG_ERROR);
+    cr_assert_eq (reply->u.error.code, SEGQ_EKIND);
+    cr_assert_eq (reply->u.error.req_id, 42);
+    cr_assert (strstr (reply->u.error.message, "frobnicate"), "%s", reply->u.error.message);
+    segq_msg_destroy (&reply);
+    reply = s_ask (sock, s_submit ("sleep"));
+    cr_assert (reply && reply->type == SEGQ_MSG_SUBMITTED);
+    char job [64];
+    snprintf (job, sizeof job, "%s", reply->u.submitted.job);
+    segq_msg_destroy (&reply);
+    char message [512];
+    cr_assert_eq (s_status (sock, job, message, sizeof message), SEGQ_JOB_QUEUED);
+    cr_assert (strstr (message, "waiting for a worker that runs sleep"), "%s", message);
+    zsock_destroy (&sock);
+    /* stop and start again on the same data: the acknowledged job is there */
+    s_stop ();
+    s_start ();
+    sock = s_dealer ();
+    cr_assert_eq (s_status (sock, job, NULL, 0), SEGQ_JOB_QUEUED);
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_STATUS);
+    msg->u.status.req_id = 8;
+    msg->u.status.jobs = calloc (1, sizeof (char *));
+    msg->u.status.jobs [0] = strdup ("zzzz");
+    msg->u.status.n_jobs = 1;
+    reply = s_ask (sock, msg);
+    cr_assert (reply && reply->type == SEGQ_MSG_ERROR);
+    cr_assert_eq (reply->u.error.code, SEGQ_ENOENT);
+    segq_msg_destroy (&reply);
+    zsock_destroy (&sock);
+}
+
+Test (reactor, workers_register_get_work_and_stale_results_are_fenced, .init = setup, .fini = teardown, .timeout = 30)
+{
+    zsock_t *client = s_dealer ();
+    zsock_t *worker = s_dealer ();
+    /* a worker message before REGISTER */
+    segq_msg_t *reply = s_ask (worker, segq_msg_new (SEGQ_MSG_HEARTBEAT));
+    cr_assert (reply && reply->type == SEGQ_MSG_ERROR);
+    cr_assert_eq (reply->u.error.code, SEGQ_ENOENT);
+    cr_assert (strstr (reply->u.error.message, "register"), "%s", reply->u.error.message);
+    segq_msg_destroy (&reply);
+    reply = s_ask (client, s_submit ("sleep"));
+    cr_assert (reply && reply->type == SEGQ_MSG_SUBMITTED);
+    char job [64];
+    snprintf (job, sizeof job, "%s", reply->u.submitted.job);
+    segq_msg_destroy (&reply);
+    segq_msg_t *reg = segq_msg_new (SEGQ_MSG_REGISTER);
+    reg->u.reg.node = strdup ("w1");
+    reg->u.reg.cpu_slots = 1;
+    reg->u.reg.kinds = calloc (1, sizeof (char *));
+    reg->u.reg.kinds [0] = strdup ("sleep");
+    reg->u.reg.n_kinds = 1;
+    reply = s_ask (worker, reg);
+    cr_assert (reply && reply->type == SEGQ_MSG_WELCOME);
+    cr_assert_eq (reply->u.welcome.heartbeat_ms, 100);
+    cr_assert_eq (reply->u.welcome.max_msg, 1 << 17);
+    segq_msg_destroy (&reply);
+    /* the queued job comes as an ASSIGN, with its defaults filled in */
+    segq_msg_t *assign = NULL;
+    char err [256];
+    while (!assign) {
+        cr_assert_eq (segq_msg_recv (worker, NULL, &assign, NULL, err, sizeof err), 0, "%s", err);
+        if (assign->type != SEGQ_MSG_ASSIGN)
+            segq_msg_destroy (&assign);     /* heartbeats */
+    }
+    cr_assert_str_eq (assign->u.assign.job, job);
+    cr_assert_eq (assign->u.assign.attempt, 1);
+    cr_assert_eq (assign->u.assign.gpu, -1);
+    cr_assert_not_null (segq_params_get (&assign->u.assign.params, "seconds"));
+    segq_msg_destroy (&assign);
+    cr_assert_eq (s_status (client, job, NULL, 0), SEGQ_JOB_RUNNING);
+    /* a result of another attempt is fenced */
+    segq_msg_t *result = segq_msg_new (SEGQ_MSG_RESULT);
+    result->u.result.job = strdup (job);
+    result->u.result.attempt = 2;
+    result->u.result.success = true;
+    cr_assert_eq (segq_msg_send (&result, worker, NULL), 0);
+    segq_msg_t *ack = NULL;
+    while (!ack) {
+        cr_assert_eq (segq_msg_recv (worker, NULL, &ack, NULL, err, sizeof err), 0, "%s", err);
+        if (ack->type != SEGQ_MSG_RESULT_ACK)
+            segq_msg_destroy (&ack);
+    }
+    cr_assert_eq (ack->u.result_ack.code, SEGQ_ESTALE);
+    segq_msg_destroy (&ack);
+    /* the current attempt's result is accepted */
+    result = segq_msg_new (SEGQ_MSG_RESULT);
+    result->u.result.job = strdup (job);
+    result->u.result.attempt = 1;
+    result->u.result.success = true;
+    cr_assert_eq (segq_msg_send (&result, worker, NULL), 0);
+    while (!ack) {
+        cr_assert_eq (segq_msg_recv (worker, NULL, &ack, NULL, err, sizeof err), 0, "%s", err);
+        if (ack->type != SEGQ_MSG_RESULT_ACK)
+            segq_msg_destroy (&ack);
+    }
+    cr_assert_eq (ack->u.result_ack.code, 0);
+    segq_msg_destroy (&ack);
+    cr_assert_eq (s_status (client, job, NULL, 0), SEGQ_JOB_SUCCEEDED);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+}

@@ -173,8 +173,8 @@ s_send_credit (segq_client_t *self, uint64_t transfer, uint32_t chunks)
 
 /* Receive GET's chunks into fd, hashing as they come. */
 static int
-s_receive (segq_client_t *self, const segq_get_ready_t *ready, int fd, const char *what,
-           char hash[SEGQ_HASH_HEX_LEN + 1])
+s_receive (segq_client_t *self, uint64_t req_id, const segq_get_ready_t *ready, int fd,
+           const char *what, char hash[SEGQ_HASH_HEX_LEN + 1])
 {
     segq_sha256_t sha;
     segq_sha256_init (&sha);
@@ -182,7 +182,8 @@ s_receive (segq_client_t *self, const segq_get_ready_t *ready, int fd, const cha
     bool last = ready->size == 0;
     while (!last) {
         segq_msg_t *msg;
-        int rc = segq__client_wait (self, 0, ready->transfer, -1, &msg);
+        /* req_id too: the broker reports a failed transfer with ERROR{req_id}. */
+        int rc = segq__client_wait (self, req_id, ready->transfer, -1, &msg);
         if (rc < 0)
             return rc;
         if (msg->type != SEGQ_MSG_CHUNK) {
@@ -254,7 +255,7 @@ segq_client_fetch (segq_client_t *self, const char *job, const char *name,
                                   strerror (errno));
     }
     char hash[SEGQ_HASH_HEX_LEN + 1];
-    rc = s_receive (self, &reply->u.get_ready, fd, what, hash);
+    rc = s_receive (self, req_id, &reply->u.get_ready, fd, what, hash);
     /* mkstemp's 0600 stays: artifacts may be patient data. */
     if (rc == 0 && fsync (fd) != 0)
         rc = segq__client_fail (self, SEGQ_EIO, "cannot write '%s': %s", tmp, strerror (errno));

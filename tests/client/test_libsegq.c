@@ -327,12 +327,23 @@ static struct {
     uint32_t credit;
     bool corrupt;
     bool credit_overflow;
+    uint64_t req_id;
+    bool fail_midway;           /* ERROR{req_id, EIO} after 3 chunks */
 } s_down;
 
 static void
 s_send_chunks (zsock_t *router, zframe_t *rid)
 {
     while (s_down.credit > 0 && s_down.sent < sizeof s_down.data) {
+        if (s_down.fail_midway && s_down.sent == 3000) {
+            segq_msg_t *error = segq_msg_new (SEGQ_MSG_ERROR);
+            error->u.error.req_id = s_down.req_id;
+            error->u.error.code = SEGQ_EIO;
+            error->u.error.message = strdup ("the broker could not read the artifact");
+            s_down.sent = sizeof s_down.data;
+            s_reply (router, rid, error);
+            return;
+        }
         size_t n = sizeof s_down.data - s_down.sent < 1000 ? sizeof s_down.data - s_down.sent : 1000;
         segq_msg_t *chunk = segq_msg_new (SEGQ_MSG_CHUNK);
         chunk->u.chunk.transfer = 5;
@@ -359,6 +370,7 @@ s_fetch_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
         ready->u.get_ready.name = strdup (msg->u.get.name);
         ready->u.get_ready.chunk_size = 1000;
         s_down.credit = msg->u.get.credit;
+        s_down.req_id = msg->u.get.req_id;
         s_reply (router, rid, ready);
     }
     else if (msg->type == SEGQ_MSG_CREDIT) {
@@ -435,6 +447,30 @@ Test (libsegq, fetch_of_corrupt_data_leaves_nothing, .timeout = 20)
     cr_assert_eq (rc, SEGQ_EHASH, "corrupt data gave %d: %s", rc, message);
     cr_assert (strstr (message, "sha256"), "%s", message);
     cr_assert_eq (s_count_files (dir), 0, "a corrupt download left a file");
+    rmdir (dir);
+    fixture_assert_no_leaks ();
+}
+
+/* A transfer the broker aborts midway fails at once with its reason. */
+Test (libsegq, fetch_aborted_by_broker_fails_with_its_reason, .timeout = 20)
+{
+    s_fetch_setup (false);
+    s_down.fail_midway = true;
+    char dir[] = "/tmp/segq-fetch-XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    char path[128];
+    snprintf (path, sizeof path, "%s/out.bin", dir);
+    segq_client_t *c = s_start (s_fetch_handler, 5000);
+    int64_t t0 = zclock_mono ();
+    int rc = segq_client_fetch (c, "J1", "out.bin", path, NULL);
+    int64_t took = zclock_mono () - t0;
+    char message[1024];
+    snprintf (message, sizeof message, "%s", segq_client_error (c));
+    s_stop (&c);
+    cr_assert_eq (rc, SEGQ_EIO, "aborted transfer gave %d: %s", rc, message);
+    cr_assert (strstr (message, "could not read"), "%s", message);
+    cr_assert_lt (took, 2000, "the client waited %lld ms for a transfer already aborted", (long long) took);
+    cr_assert_eq (s_count_files (dir), 0, "an aborted download left a file");
     rmdir (dir);
     fixture_assert_no_leaks ();
 }

@@ -235,11 +235,12 @@ Test (faults, kill_broker_mid_flight_exactly_once, .init = setup, .fini = teardo
     for (size_t i = 0; i < N; i++) {
         int dups = 0;
         uint64_t set = s_journal_attempts (j, n, acked[i], &dups);
-        cr_assert_eq (dups, 0, "job %s: an attempt ran twice", acked[i]);
-        cr_assert (set & (1ull << attempts[i]), "job %s succeeded as attempt %u, which never ran",
-                   acked[i], attempts[i]);
+        H_ASSERT (h, dups == 0, "job %s: an attempt ran twice (journal attempts %#llx, final %u)", acked[i],
+                  (unsigned long long) set, attempts[i]);
+        H_ASSERT (h, set & (1ull << attempts[i]), "job %s succeeded as attempt %u, which never ran",
+                  acked[i], attempts[i]);
         /* The others were earlier attempts, which the broker fenced. */
-        cr_assert_eq (set >> (attempts[i] + 1), 0, "job %s: an attempt after the final one ran", acked[i]);
+        H_ASSERT (h, (set >> (attempts[i] + 1)) == 0, "job %s: an attempt after the final one ran", acked[i]);
     }
     free (j);
     segq_client_destroy (&c);

@@ -116,6 +116,15 @@ void unlink(segq_tensor *h) {
     h->owner = nullptr;
 }
 
+// Scope lists are thread-local and unlocked: moving a handle out of
+// another thread's scope would race with that thread.
+void need_own_thread(segq_tensor *h) {
+    segq__scope *s = h->owner;
+    if (s && !((size_t)s->depth <= t_scopes.size() && t_scopes[(size_t)s->depth - 1] == s))
+        throw segq::Error(SEGQ_TORCH_ESCOPE,
+                          "tensor belongs to a scope of another thread");
+}
+
 void free_handle(segq_tensor *h) {
     unlink(h);
     delete h;
@@ -170,6 +179,7 @@ extern "C" segq_tensor *segq_keep(segq_tensor *t) {
         if (!t->owner)
             throw segq::Error(SEGQ_TORCH_EINVAL,
                               "tensor is persistent (not in a scope): nothing to keep");
+        need_own_thread(t);
         int d = t->owner->depth;
         if (d < 2)
             throw segq::Error(SEGQ_TORCH_ESCOPE,
@@ -188,6 +198,7 @@ extern "C" segq_tensor *segq_keep(segq_tensor *t) {
 extern "C" segq_tensor *segq_persist(segq_tensor *t) {
     try {
         ten(t);
+        need_own_thread(t);
         unlink(t);
         return t;
     } catch (...) {

@@ -31,7 +31,9 @@
  *     segq_tensor_destroy(&t) frees any handle early (scoped or not).
  *   Freeing a handle drops only this handle's reference: the storage lives
  *   while libtorch still needs it (autograd graph, views, the optimiser).
- *   Handles of a scope belong to the thread that opened it.
+ *   Handles of a scope belong to the thread that opened it: another
+ *   thread may read them, but segq_keep/segq_persist from there fail
+ *   (SEGQ_TORCH_ESCOPE) and segq_tensor_destroy must not be called there.
  *   segq_torch_live_tensors() counts all live handles (tests use it).
  *
  * GRAD MODE, AUTOCAST

@@ -250,26 +250,34 @@ Test(torch_scope, autograd_state_outlives_scoped_handles) {
     cr_assert_eq(segq_torch_live_tensors(), 0);
 }
 
+struct thread_arg {
+    segq_tensor *main_tensor; /* in the main thread's scope */
+    int ok;
+};
+
 static void *thread_body(void *arg) {
-    int *ok = arg;
+    struct thread_arg *a = arg;
     /* the main thread's scope is not this thread's */
-    *ok = segq_zeros((int64_t[]){1}, 1, SEGQ_F32, SEGQ_CPU) == NULL &&
-          segq_torch_last_code() == SEGQ_TORCH_ESCOPE && segq_scope_depth() == 0 &&
-          segq_scope_begin() == 1 &&
-          segq_zeros((int64_t[]){4}, 1, SEGQ_F32, SEGQ_CPU) != NULL &&
-          segq_scope_end() == 0;
+    a->ok = segq_zeros((int64_t[]){1}, 1, SEGQ_F32, SEGQ_CPU) == NULL &&
+            segq_torch_last_code() == SEGQ_TORCH_ESCOPE && segq_scope_depth() == 0 &&
+            segq_scope_begin() == 1 &&
+            segq_zeros((int64_t[]){4}, 1, SEGQ_F32, SEGQ_CPU) != NULL &&
+            segq_persist(a->main_tensor) == NULL &&
+            segq_torch_last_code() == SEGQ_TORCH_ESCOPE &&
+            /* reading another thread's tensor is fine */
+            segq_numel(segq_alias(a->main_tensor)) == 1 && segq_scope_end() == 0;
     return NULL;
 }
 
 Test(torch_scope, scopes_and_errors_are_per_thread) {
     segq_scope_begin();
-    cr_assert_not_null(segq_zeros((int64_t[]){1}, 1, SEGQ_F32, SEGQ_CPU));
+    struct thread_arg a = {segq_zeros((int64_t[]){1}, 1, SEGQ_F32, SEGQ_CPU), 0};
+    cr_assert_not_null(a.main_tensor);
     cr_assert_null(segq_relu(NULL)); /* error recorded on this thread */
     pthread_t th;
-    int ok = 0;
-    cr_assert_eq(pthread_create(&th, NULL, thread_body, &ok), 0);
+    cr_assert_eq(pthread_create(&th, NULL, thread_body, &a), 0);
     cr_assert_eq(pthread_join(th, NULL), 0);
-    cr_assert(ok);
+    cr_assert(a.ok);
     cr_assert_eq(segq_torch_last_code(), SEGQ_TORCH_EINVAL);
     cr_assert(strstr(segq_torch_last_error(), "segq_relu"));
     segq_scope_end();
@@ -475,6 +483,28 @@ Test(torch_basic, autocast_bf16_cpu_region) {
     tt_assert_close(segq_to_dtype(y, SEGQ_F32), ref, 0.1, 0.02, "bf16 conv");
     cr_assert_eq(segq_autocast_end(), SEGQ_TORCH_ESCOPE);
     cr_assert_eq(segq_autocast_begin(SEGQ_DEVICE_CPU, SEGQ_F32), SEGQ_TORCH_EINVAL);
+
+    /* a SinGAN block in bf16: fp32 parameters and running statistics keep
+     * their dtype, and the backward pass reaches them */
+    segq_set_requires_grad(w, 1);
+    segq_tensor *g = segq_ones((int64_t[]){8}, 1, SEGQ_F32, SEGQ_CPU);
+    segq_tensor *rm = segq_zeros((int64_t[]){8}, 1, SEGQ_F32, SEGQ_CPU);
+    segq_tensor *rv = segq_ones((int64_t[]){8}, 1, SEGQ_F32, SEGQ_CPU);
+    segq_set_requires_grad(g, 1);
+    cr_assert_eq(segq_autocast_begin(SEGQ_DEVICE_CPU, SEGQ_BF16), 0);
+    segq_tensor *h = segq_batch_norm(segq_conv2d(x, w, NULL, 1, 0, 1, 1), g, NULL, rm, rv, 1,
+                                     0.1, 1e-5);
+    segq_tensor *l = segq_mean(segq_to_dtype(segq_leaky_relu(h, 0.2), SEGQ_F32));
+    cr_assert_eq(segq_autocast_end(), 0);
+    cr_assert_eq(segq_backward(tt_ok(l, "bf16 block"), 0, 0), 0, "%s",
+                 segq_torch_last_error());
+    segq_dtype_of(segq_grad(w), &dt);
+    cr_assert_eq(dt, SEGQ_F32);
+    segq_dtype_of(rm, &dt);
+    cr_assert_eq(dt, SEGQ_F32);
+    double moved;
+    segq_item(segq_sum(segq_abs(rm)), &moved);
+    cr_assert(moved > 0, "running mean updated");
     segq_scope_end();
 }
 

@@ -18,11 +18,16 @@ add_library(segq_pipeline STATIC
   ${CMAKE_CURRENT_LIST_DIR}/stylize_manifest.c
   ${CMAKE_CURRENT_LIST_DIR}/stylize.c
   ${CMAKE_CURRENT_LIST_DIR}/metrics.c
-  ${CMAKE_CURRENT_LIST_DIR}/unetpp.c)
+  ${CMAKE_CURRENT_LIST_DIR}/unetpp.c
+  ${CMAKE_CURRENT_LIST_DIR}/chart.c
+  ${CMAKE_CURRENT_LIST_DIR}/evaluate_data.c
+  ${CMAKE_CURRENT_LIST_DIR}/evaluate_train.c
+  ${CMAKE_CURRENT_LIST_DIR}/evaluate.c)
 target_include_directories(segq_pipeline PUBLIC ${CMAKE_CURRENT_LIST_DIR}
                                                 ${PROJECT_SOURCE_DIR}/proto)
+pkg_check_modules(CAIRO REQUIRED IMPORTED_TARGET cairo)
 target_link_libraries(segq_pipeline PUBLIC segq_torch segq_image segq_safetensors
-                      segq_core PkgConfig::JANSSON m)
+                      segq_core PkgConfig::JANSSON PkgConfig::CAIRO m)
 
 add_executable(segq-run ${CMAKE_CURRENT_LIST_DIR}/segq_run.c)
 target_link_libraries(segq-run PRIVATE segq_pipeline)

@@ -2,10 +2,12 @@
  *   segq-run train --image x.jpg --mask m.jpg --out DIR [flags]
  *   segq-run generate --model DIR/model.safetensors --out DIR [flags]
  *   segq-run stylize --content DIR --vgg19 W.safetensors --out DIR [flags]
+ *   segq-run evaluate --real DIR --out DIR [--synthetic NAME=DIR ...] [flags]
  *   segq-run devices
  * stdout/stderr are the job's log; progress goes to SEGQ_PROGRESS_FD. */
 #include "segq_run_flags.h"
 #include "segq_singan.h"
+#include "evaluate.h"
 #include "stylize.h"
 
 #include <stdio.h>
@@ -18,12 +20,29 @@ static int run_stylize(const void *o, segq_progress_t *p, char *err, size_t errl
 {
     return segq_stylize(o, p, err, errlen);
 }
+static int run_evaluate(const void *o, segq_progress_t *p, char *err, size_t errlen)
+{
+    return segq_evaluate(o, p, err, errlen);
+}
+/* --synthetic NAME=DIR repeats: taken out of argv before the flag table. */
+static int pre_evaluate(int *argc, char **argv, void *o, char *err, size_t errlen)
+{
+    return segq_evaluate_take_synthetic(argc, argv, o, err, errlen);
+}
+static void fini_evaluate(void *o)
+{
+    segq_evaluate_opts_free(o);
+}
 static const struct {
     const segq_command_t *cmd;
     run_fn run;
     size_t opts_size;
+    int (*pre)(int *argc, char **argv, void *opts, char *err, size_t errlen);
+    void (*fini)(void *opts);
 } extra_commands[] = {
-    {&segq_stylize_command, run_stylize, sizeof(segq_stylize_opts_t)},
+    {&segq_stylize_command, run_stylize, sizeof(segq_stylize_opts_t), NULL, NULL},
+    {&segq_evaluate_command, run_evaluate, sizeof(segq_evaluate_opts_t), pre_evaluate,
+     fini_evaluate},
 };
 
 static int run_extra(int k, int argc, char **argv)
@@ -35,7 +54,9 @@ static int run_extra(int k, int argc, char **argv)
         fprintf(stderr, "segq-run %s: out of memory\n", cmd->name);
         return 1;
     }
-    int rc = segq_flags_parse(cmd, argc, argv, opts, err, sizeof err);
+    int rc = extra_commands[k].pre ? extra_commands[k].pre(&argc, argv, opts, err, sizeof err) : 0;
+    if (rc == 0)
+        rc = segq_flags_parse(cmd, argc, argv, opts, err, sizeof err);
     if (rc == 0) {
         segq_progress_t *progress = segq_progress_new();
         rc = extra_commands[k].run(opts, progress, err, sizeof err);
@@ -52,6 +73,8 @@ static int run_extra(int k, int argc, char **argv)
         rc = 2;
     }
     segq_flags_free(cmd, opts);
+    if (extra_commands[k].fini)
+        extra_commands[k].fini(opts);
     free(opts);
     return rc;
 }

@@ -1,0 +1,581 @@
+/* segq-run evaluate: the paper's k-fold protocol (evaluate.h), report
+ * files and charts. */
+#include "evaluate_internal.h"
+
+#include "chart.h"
+#include "segq_error.h"
+#include "singan_internal.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define E(f) offsetof(segq_evaluate_opts_t, f)
+#define MAX_SETS (1 + 2 * SEGQ_EVAL_MAX_SYNTHETIC)
+
+static const segq_flag_t evaluate_flags[] = {
+    {"real", SEGQ_FLAG_STRING, NULL, 0, 0, NULL,
+     "real image/mask pairs (images/NAME + masks/NAME)", E(real)},
+    {"synthetic", SEGQ_FLAG_STRING, "", 0, 0, NULL,
+     "NAME=DIR: a synthetic training set (generate or stylize output with its manifest); "
+     "repeat for several. Trains NAME and real+NAME", E(synthetic_flag)},
+    {"test", SEGQ_FLAG_STRING, "", 0, 0, NULL,
+     "fixed real test set instead of k folds (then every --real pair trains)", E(test)},
+    {"out", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "output directory", E(out)},
+    {"folds", SEGQ_FLAG_INT, "3", 2, 100, NULL, "k of the k-fold cross-validation", E(folds)},
+    {"epochs", SEGQ_FLAG_INT, "300", 1, 1e6, NULL, "training epochs per model", E(epochs)},
+    {"size", SEGQ_FLAG_INT, "128", 8, 4096, NULL,
+     "side of the square the pairs are padded and resized to (divisible by 2^depth)", E(size)},
+    {"batch", SEGQ_FLAG_INT, "8", 1, 4096, NULL, "batch size", E(batch)},
+    {"lr", SEGQ_FLAG_FLOAT, "0.0001", 0, 1, NULL, "Adam learning rate", E(lr)},
+    {"lr_after", SEGQ_FLAG_FLOAT, "0.00001", 0, 1, NULL, "learning rate from --lr-drop-epoch on",
+     E(lr_after)},
+    {"lr_drop_epoch", SEGQ_FLAG_INT, "50", 0, 1e6, NULL,
+     "epoch (0-based) from which --lr-after applies", E(lr_drop_epoch)},
+    {"val_fraction", SEGQ_FLAG_FLOAT, "0.1", 0, 0.9, NULL,
+     "share of each training set held out to pick the best-IoU epoch (at least one pair)",
+     E(val_fraction)},
+    {"real_limit", SEGQ_FLAG_INT, "0", 0, 1e9, NULL,
+     "train with only N real pairs per fold, and only synthetic pairs derived from them (0: all)",
+     E(real_limit)},
+    {"depth", SEGQ_FLAG_INT, "4", 1, SEGQ_UNETPP_MAX_DEPTH, NULL, "UNet++ depth (poolings)",
+     E(depth)},
+    {"width", SEGQ_FLAG_INT, "32", 1, 1024, NULL, "UNet++ width of the first level", E(width)},
+    {"encoder_weights", SEGQ_FLAG_STRING, "", 0, 0, NULL,
+     "safetensors with the encoder nodes x{i}_0.* (e.g. a model saved by --save-models); "
+     "default: from scratch", E(encoder_weights)},
+    {"augment", SEGQ_FLAG_BOOL, "true", 0, 0, NULL,
+     "light augmentation (flips, shifts, brightness/contrast)", E(augment)},
+    {"examples", SEGQ_FLAG_INT, "4", 0, 64, NULL, "test images in examples.png", E(examples)},
+    {"save_models", SEGQ_FLAG_BOOL, "false", 0, 0, NULL,
+     "write each best model to OUT/models/SET_foldK.safetensors", E(save_models)},
+    {"device", SEGQ_FLAG_STRING, "cpu", 0, 0, NULL, "compute device: cpu, cuda or cuda:N",
+     E(compute.device)},
+    {"threads", SEGQ_FLAG_INT, "0", 0, 4096, NULL, "CPU threads for libtorch (0 = all cores)",
+     E(compute.threads)},
+    {"precision", SEGQ_FLAG_CHOICE, "fp32", 0, 0, "fp32",
+     "arithmetic (fp32 only: UNet++ training is not validated in bf16)", E(compute.precision)},
+    {"seed", SEGQ_FLAG_INT, "0", 0, 9007199254740991.0, NULL,
+     "seed of folds, splits, data order, augmentation and initialisation", E(compute.seed)},
+};
+
+const segq_command_t segq_evaluate_command = {
+    "evaluate",
+    "segq-run evaluate --real DIR --out DIR [--folds 3] [--synthetic NAME=DIR ...] [--test DIR] "
+    "[flags]",
+    "train UNet++ on real and synthetic sets, measure on real data (k-fold)", evaluate_flags,
+    sizeof evaluate_flags / sizeof evaluate_flags[0]};
+
+void segq_evaluate_opts_free(segq_evaluate_opts_t *o)
+{
+    for (int i = 0; i < o->n_synthetic; i++) {
+        free(o->syn_name[i]);
+        free(o->syn_dir[i]);
+        o->syn_name[i] = o->syn_dir[i] = NULL;
+    }
+    o->n_synthetic = 0;
+}
+
+int segq_evaluate_take_synthetic(int *argc, char **argv, segq_evaluate_opts_t *o, char *err,
+                                 size_t errlen)
+{
+    int w = 0;
+    for (int a = 0; a < *argc; a++) {
+        const char *v = NULL;
+        if (strcmp(argv[a], "--synthetic") == 0) {
+            if (a + 1 >= *argc) {
+                snprintf(err, errlen, "evaluate: --synthetic needs NAME=DIR");
+                return SEGQ_EINVAL;
+            }
+            v = argv[++a];
+        } else if (strncmp(argv[a], "--synthetic=", 12) == 0)
+            v = argv[a] + 12;
+        if (!v) {
+            argv[w++] = argv[a];
+            continue;
+        }
+        const char *eq = strchr(v, '=');
+        size_t len = eq ? (size_t)(eq - v) : 0;
+        int ok = eq && len > 0 && eq[1] && len < 64;
+        for (size_t i = 0; ok && i < len; i++)
+            ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z')
+                 || (v[i] >= '0' && v[i] <= '9') || v[i] == '_' || v[i] == '-';
+        if (!ok || (len == 4 && strncmp(v, "real", 4) == 0)) {
+            snprintf(err, errlen, "evaluate: --synthetic '%s': expected NAME=DIR with NAME of "
+                     "letters, digits, '-' or '_' (not 'real')", v);
+            return SEGQ_EINVAL;
+        }
+        for (int i = 0; i < o->n_synthetic; i++)
+            if (strlen(o->syn_name[i]) == len && strncmp(o->syn_name[i], v, len) == 0) {
+                snprintf(err, errlen, "evaluate: --synthetic %.*s given twice", (int)len, v);
+                return SEGQ_EINVAL;
+            }
+        if (o->n_synthetic == SEGQ_EVAL_MAX_SYNTHETIC) {
+            snprintf(err, errlen, "evaluate: at most %d --synthetic sets",
+                     SEGQ_EVAL_MAX_SYNTHETIC);
+            return SEGQ_EINVAL;
+        }
+        o->syn_name[o->n_synthetic] = strndup(v, len);
+        o->syn_dir[o->n_synthetic] = strdup(eq + 1);
+        if (!o->syn_name[o->n_synthetic] || !o->syn_dir[o->n_synthetic]) {
+            snprintf(err, errlen, "out of memory");
+            return SEGQ_ENOMEM;
+        }
+        o->n_synthetic++;
+    }
+    *argc = w;
+    return 0;
+}
+
+/* One training set of one fold. */
+typedef struct {
+    char name[80];
+    int syn;       /* synthetic set index, -1: none */
+    int with_real; /* real pairs included */
+} set_t;
+
+typedef struct {
+    int64_t train_pairs, val_pairs, real_pairs, synthetic_pairs;
+    int64_t excluded_test, excluded_other, best_epoch;
+    segq_seg_metrics_t m;
+    segq_eval_history_t hist;
+} fold_result_t;
+
+/* Which real pair (index) a synthetic pair derives from: file hash first,
+ * then name; -1 if none. */
+static int64_t source_of(const segq_eval_data_t *real, const segq_eval_data_t *syn, int64_t i)
+{
+    for (int64_t r = 0; r < real->n; r++)
+        if (*syn->src_sha[i] && strcmp(syn->src_sha[i], real->sha[r]) == 0)
+            return r;
+    for (int64_t r = 0; r < real->n; r++)
+        if (strcmp(syn->src_name[i], real->name[r]) == 0)
+            return r;
+    return -1;
+}
+
+static json_t *metrics_json(const segq_seg_metrics_t *m)
+{
+    json_t *o = json_object();
+    for (int k = 0; o && k < SEGQ_N_METRICS; k++) {
+        double v = segq_metric_get(m, k);
+        json_object_set_new(o, segq_metric_names[k], isfinite(v) ? json_real(v) : json_null());
+    }
+    return o;
+}
+
+static json_t *doubles_json(const double *v, int64_t n)
+{
+    json_t *a = json_array();
+    for (int64_t i = 0; a && i < n; i++)
+        json_array_append_new(a, isfinite(v[i]) ? json_real(v[i]) : json_null());
+    return a;
+}
+
+typedef struct {
+    const segq_evaluate_opts_t *o;
+    segq_eval_data_t real, test, syn[SEGQ_EVAL_MAX_SYNTHETIC];
+    int64_t *fold_of;  /* real pair -> fold (k-fold), or -1 (--test: all train) */
+    int64_t *rank;     /* real pair -> position in the shuffled order */
+    int nfolds, nsets;
+    set_t sets[MAX_SETS];
+    fold_result_t *res; /* [set][fold] */
+    float *ex_img, *ex_truth, *ex_pred; /* examples of fold 0 */
+    int ex_n;
+} eval_t;
+
+static void eval_free(eval_t *ev)
+{
+    segq__eval_data_free(&ev->real);
+    segq__eval_data_free(&ev->test);
+    for (int i = 0; i < SEGQ_EVAL_MAX_SYNTHETIC; i++)
+        segq__eval_data_free(&ev->syn[i]);
+    for (int i = 0; ev->res && i < ev->nsets * ev->nfolds; i++)
+        segq__eval_history_free(&ev->res[i].hist);
+    free(ev->res);
+    free(ev->fold_of);
+    free(ev->rank);
+    free(ev->ex_img);
+    free(ev->ex_truth);
+    free(ev->ex_pred);
+}
+
+/* Training items of set s in fold f (items sized for every pair). */
+static size_t train_items(eval_t *ev, int s, int f, segq_eval_item_t *items, fold_result_t *r)
+{
+    const segq_evaluate_opts_t *o = ev->o;
+    const set_t *set = &ev->sets[s];
+    /* the real pairs this fold may train on, in shuffled order */
+    char *allowed = calloc((size_t)ev->real.n + 1, 1);
+    int64_t nallowed = 0;
+    if (!allowed)
+        return 0;
+    for (int64_t k = 0; k < ev->real.n; k++)
+        for (int64_t r2 = 0; r2 < ev->real.n; r2++)
+            if (ev->rank[r2] == k && ev->fold_of[r2] != f
+                && (o->real_limit == 0 || nallowed < o->real_limit)) {
+                allowed[r2] = 1;
+                nallowed++;
+            }
+    size_t n = 0;
+    if (set->with_real)
+        for (int64_t k = 0; k < ev->real.n; k++)
+            for (int64_t r2 = 0; r2 < ev->real.n; r2++)
+                if (ev->rank[r2] == k && allowed[r2])
+                    items[n++] = (segq_eval_item_t){&ev->real, r2};
+    r->real_pairs = (int64_t)n;
+    if (set->syn >= 0) {
+        const segq_eval_data_t *sd = &ev->syn[set->syn];
+        for (int64_t i = 0; i < sd->n; i++) {
+            int64_t src = source_of(&ev->real, sd, i);
+            int in_test = 0;
+            if (src >= 0)
+                in_test = ev->fold_of[src] == f;
+            else if (ev->test.n) /* --test: the source may be a test image */
+                for (int64_t t = 0; t < ev->test.n && !in_test; t++)
+                    in_test = (*sd->src_sha[i] && strcmp(sd->src_sha[i], ev->test.sha[t]) == 0)
+                              || strcmp(sd->src_name[i], ev->test.name[t]) == 0;
+            if (in_test)
+                r->excluded_test++;
+            else if (src < 0 || !allowed[src])
+                r->excluded_other++;
+            else {
+                items[n++] = (segq_eval_item_t){sd, i};
+                r->synthetic_pairs++;
+            }
+        }
+    }
+    free(allowed);
+    return n;
+}
+
+static int run_fold(eval_t *ev, int s, int f, segq_device dev, segq_progress_t *progress,
+                    int64_t *epochs_done, int64_t epochs_total, char *err, size_t errlen)
+{
+    const segq_evaluate_opts_t *o = ev->o;
+    fold_result_t *r = &ev->res[s * ev->nfolds + f];
+    int64_t total = ev->real.n;
+    for (int i = 0; i < o->n_synthetic; i++)
+        total += ev->syn[i].n;
+    segq_eval_item_t *items = malloc((size_t)total * sizeof *items);
+    segq_eval_item_t *test = malloc((size_t)(ev->real.n + ev->test.n) * sizeof *test);
+    if (!items || !test) {
+        free(items);
+        free(test);
+        snprintf(err, errlen, "out of memory");
+        return SEGQ_ENOMEM;
+    }
+    size_t n = train_items(ev, s, f, items, r);
+    size_t ntest = 0;
+    if (ev->test.n)
+        for (int64_t t = 0; t < ev->test.n; t++)
+            test[ntest++] = (segq_eval_item_t){&ev->test, t};
+    else
+        for (int64_t k = 0; k < ev->real.n; k++)
+            if (ev->fold_of[k] == f)
+                test[ntest++] = (segq_eval_item_t){&ev->real, k};
+    /* the validation split: a seeded shuffle of the training set */
+    uint64_t st = (uint64_t)o->compute.seed * 1000003u + (uint64_t)f * 7919u + 17u;
+    segq__eval_shuffle(items, n, &st);
+    size_t nval = n >= 2 ? (size_t)llround(o->val_fraction * (double)n) : 0;
+    if (n >= 2 && nval == 0 && o->val_fraction > 0)
+        nval = 1;
+    if (nval >= n)
+        nval = n - 1;
+    r->train_pairs = (int64_t)(n - nval);
+    r->val_pairs = (int64_t)nval;
+    char label[160];
+    snprintf(label, sizeof label, "%s, fold %d", ev->sets[s].name, f + 1);
+    printf("%s: %lld training pairs (%lld real, %lld synthetic; %lld validation), %zu test; "
+           "synthetic excluded: %lld with their source in the test fold, %lld with a source "
+           "not among the real training pairs\n",
+           label, (long long)r->train_pairs, (long long)r->real_pairs,
+           (long long)r->synthetic_pairs, (long long)nval, ntest, (long long)r->excluded_test,
+           (long long)r->excluded_other);
+    int rc = 0;
+    if (n == 0) {
+        snprintf(err, errlen, "%s: no training pairs (%lld synthetic pairs excluded because "
+                 "their source is in the test fold, %lld because it is no real training pair)",
+                 label, (long long)r->excluded_test, (long long)r->excluded_other);
+        rc = SEGQ_EINVAL;
+    }
+    /* the same initialisation for every set of a fold: a fair comparison */
+    segq_eval_train_cfg_t cfg = {
+        .epochs = o->epochs, .batch = o->batch, .lr_drop_epoch = o->lr_drop_epoch,
+        .lr = o->lr, .lr_after = o->lr_after, .augment = o->augment, .depth = (int)o->depth,
+        .width = (int)o->width, .seed = (uint64_t)o->compute.seed * 1000u + (uint64_t)f,
+        .encoder_weights = o->encoder_weights, .dev = dev, .progress = progress,
+        .label = label, .epochs_done = epochs_done, .epochs_total = epochs_total};
+    segq_unetpp_t *net = rc ? NULL
+                            : segq__eval_train(&cfg, items + nval, n - nval, items, nval,
+                                               &r->hist, err, errlen);
+    if (!rc && !net)
+        rc = SEGQ_EINTERNAL;
+    r->best_epoch = r->hist.best_epoch;
+    if (!rc)
+        rc = segq__eval_measure(net, test, ntest, o->batch, &r->m, err, errlen);
+    if (!rc)
+        printf("%s: best epoch %lld; test IoU %.4f F1 %.4f dice loss %.4f\n", label,
+               (long long)r->best_epoch, r->m.iou, r->m.f1, r->m.dice_loss);
+    if (!rc && f == 0 && ev->ex_n > 0) {
+        size_t plane = (size_t)(o->size * o->size);
+        rc = segq__eval_predict(net, test, (size_t)ev->ex_n, o->batch,
+                                ev->ex_pred + (size_t)s * (size_t)ev->ex_n * plane, err, errlen);
+        for (int k = 0; k < ev->ex_n && s == 0; k++) {
+            memcpy(ev->ex_img + (size_t)k * 3 * plane,
+                   test[k].d->img + (size_t)test[k].i * 3 * plane, 3 * plane * sizeof(float));
+            memcpy(ev->ex_truth + (size_t)k * plane, test[k].d->mask + (size_t)test[k].i * plane,
+                   plane * sizeof(float));
+        }
+    }
+    if (!rc && o->save_models) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/models/%s_fold%d.safetensors", o->out, ev->sets[s].name,
+                 f + 1);
+        rc = segq_unetpp_save(net, path, err, errlen);
+    }
+    segq_unetpp_destroy(&net);
+    free(items);
+    free(test);
+    return rc;
+}
+
+static int write_reports(eval_t *ev, char *err, size_t errlen)
+{
+    const segq_evaluate_opts_t *o = ev->o;
+    char path[4400];
+    snprintf(path, sizeof path, "%s/metrics.csv", o->out);
+    FILE *csv = fopen(path, "w");
+    if (!csv) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        return SEGQ_EIO;
+    }
+    fputs("set,fold,train_pairs,val_pairs,real_pairs,synthetic_pairs,synthetic_excluded_test,"
+          "synthetic_excluded_other,best_epoch",
+          csv);
+    for (int k = 0; k < SEGQ_N_METRICS; k++)
+        fprintf(csv, ",%s", segq_metric_names[k]);
+    fputc('\n', csv);
+    json_t *root = json_object(), *sets = json_object();
+    double *mean = calloc((size_t)ev->nsets * SEGQ_N_METRICS, sizeof(double));
+    double *sd = calloc((size_t)ev->nsets * SEGQ_N_METRICS, sizeof(double));
+    double *v = calloc((size_t)ev->nfolds, sizeof(double));
+    int rc = root && sets && mean && sd && v ? 0 : SEGQ_ENOMEM;
+    for (int s = 0; s < ev->nsets && !rc; s++) {
+        json_t *js = json_object(), *folds = json_array();
+        for (int f = 0; f < ev->nfolds; f++) {
+            fold_result_t *r = &ev->res[s * ev->nfolds + f];
+            fprintf(csv, "%s,%d,%lld,%lld,%lld,%lld,%lld,%lld,%lld", ev->sets[s].name, f + 1,
+                    (long long)r->train_pairs, (long long)r->val_pairs,
+                    (long long)r->real_pairs, (long long)r->synthetic_pairs,
+                    (long long)r->excluded_test, (long long)r->excluded_other,
+                    (long long)r->best_epoch);
+            for (int k = 0; k < SEGQ_N_METRICS; k++)
+                fprintf(csv, ",%.6f", segq_metric_get(&r->m, k));
+            fputc('\n', csv);
+            json_t *jf = json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "fold", f + 1,
+                                   "train_pairs", (json_int_t)r->train_pairs, "val_pairs",
+                                   (json_int_t)r->val_pairs, "real_pairs",
+                                   (json_int_t)r->real_pairs, "synthetic_pairs",
+                                   (json_int_t)r->synthetic_pairs, "synthetic_excluded_test",
+                                   (json_int_t)r->excluded_test, "synthetic_excluded_other",
+                                   (json_int_t)r->excluded_other, "best_epoch",
+                                   (json_int_t)r->best_epoch);
+            json_object_set_new(jf, "metrics", metrics_json(&r->m));
+            json_object_set_new(jf, "train_loss", doubles_json(r->hist.train_loss, o->epochs));
+            json_object_set_new(jf, "val_iou", doubles_json(r->hist.val_iou, o->epochs));
+            json_array_append_new(folds, jf);
+        }
+        segq_seg_metrics_t mm, ss;
+        for (int k = 0; k < SEGQ_N_METRICS; k++) {
+            for (int f = 0; f < ev->nfolds; f++)
+                v[f] = segq_metric_get(&ev->res[s * ev->nfolds + f].m, k);
+            double a, b;
+            segq_mean_std(v, (size_t)ev->nfolds, &a, &b);
+            segq_metric_set(&mm, k, a);
+            segq_metric_set(&ss, k, b);
+            mean[s * SEGQ_N_METRICS + k] = a;
+            sd[s * SEGQ_N_METRICS + k] = b;
+        }
+        for (int row = 0; row < 2; row++) {
+            fprintf(csv, "%s,%s,,,,,,,", ev->sets[s].name, row ? "std" : "mean");
+            for (int k = 0; k < SEGQ_N_METRICS; k++)
+                fprintf(csv, ",%.6f", segq_metric_get(row ? &ss : &mm, k));
+            fputc('\n', csv);
+        }
+        json_object_set_new(js, "folds", folds);
+        json_object_set_new(js, "mean", metrics_json(&mm));
+        json_object_set_new(js, "std", metrics_json(&ss));
+        json_object_set_new(sets, ev->sets[s].name, js);
+    }
+    if (fclose(csv) != 0 && !rc) {
+        snprintf(err, errlen, "%s/metrics.csv: write failed", o->out);
+        rc = SEGQ_EIO;
+    }
+    if (!rc) {
+        json_t *order = json_array();
+        for (int s = 0; s < ev->nsets; s++)
+            json_array_append_new(order, json_string(ev->sets[s].name));
+        char *params = segq_flags_to_json(&segq_evaluate_command, o);
+        json_t *jp = params ? json_loads(params, 0, NULL) : NULL;
+        free(params);
+        json_t *syn = json_object();
+        for (int i = 0; i < o->n_synthetic; i++)
+            json_object_set_new(syn, o->syn_name[i], json_string(o->syn_dir[i]));
+        if (jp) {
+            json_object_del(jp, "synthetic");
+            json_object_set_new(jp, "synthetic", syn);
+        } else
+            json_decref(syn);
+        json_object_set_new(root, "params", jp ? jp : json_null());
+        json_object_set_new(root, "set_order", order);
+        json_object_set_new(root, "sets", sets);
+        sets = NULL;
+        json_object_set_new(root, "folds", json_integer(ev->nfolds));
+        json_object_set_new(root, "real_pairs", json_integer(ev->real.n));
+        json_object_set_new(root, "test_pairs", json_integer(ev->test.n));
+        json_object_set_new(root, "threshold", json_real(0.5));
+        json_object_set_new(
+            root, "empty_mask_rule",
+            json_string("per test image; when truth and prediction are both empty, IoU = F1 = "
+                        "recall = precision = 1; recall is 1 when the truth is empty and "
+                        "precision 1 when the prediction is empty; metrics are means over test "
+                        "images, std over folds is the population std"));
+        snprintf(path, sizeof path, "%s/metrics.json", o->out);
+        if (json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0) {
+            snprintf(err, errlen, "cannot write %s", path);
+            rc = SEGQ_EIO;
+        }
+    }
+    json_decref(sets);
+    json_decref(root);
+    const char *names[MAX_SETS];
+    for (int s = 0; s < ev->nsets; s++)
+        names[s] = ev->sets[s].name;
+    snprintf(path, sizeof path, "%s/chart.png", o->out);
+    char title[200];
+    snprintf(title, sizeof title, "UNet++ on real test data (%d %s)", ev->nfolds,
+             ev->test.n ? "fixed test set" : "folds");
+    if (!rc)
+        rc = segq_chart_bars(path, title, segq_metric_names, SEGQ_N_METRICS, names, ev->nsets,
+                             mean, sd, err, errlen);
+    snprintf(path, sizeof path, "%s/examples.png", o->out);
+    if (!rc && ev->ex_n > 0)
+        rc = segq_chart_examples(path, ev->ex_n, (int)o->size, ev->ex_img, ev->ex_truth, names,
+                                 ev->nsets, ev->ex_pred, err, errlen);
+    if (rc == SEGQ_ENOMEM)
+        snprintf(err, errlen, "out of memory writing the report");
+    free(mean);
+    free(sd);
+    free(v);
+    return rc;
+}
+
+int segq_evaluate(const segq_evaluate_opts_t *o, segq_progress_t *progress, char *err,
+                  size_t errlen)
+{
+    eval_t ev = {.o = o};
+    segq_device dev;
+    int threads;
+    int rc = segq__compute_setup(&o->compute, &dev, &threads, err, errlen);
+    if (rc)
+        return rc;
+    if (o->size % (1 << o->depth) != 0) {
+        snprintf(err, errlen, "--size %lld: must be divisible by 2^depth = %d (--depth %lld)",
+                 (long long)o->size, 1 << o->depth, (long long)o->depth);
+        return SEGQ_EINVAL;
+    }
+    if (*o->synthetic_flag) {
+        snprintf(err, errlen, "--synthetic: expected NAME=DIR");
+        return SEGQ_EINVAL;
+    }
+    rc = segq__eval_data_load(o->real, "--real", o->size, 0, &ev.real, err, errlen);
+    if (!rc && *o->test)
+        rc = segq__eval_data_load(o->test, "--test", o->size, 0, &ev.test, err, errlen);
+    for (int i = 0; i < o->n_synthetic && !rc; i++) {
+        char what[128];
+        snprintf(what, sizeof what, "--synthetic %s", o->syn_name[i]);
+        rc = segq__eval_data_load(o->syn_dir[i], what, o->size, 1, &ev.syn[i], err, errlen);
+    }
+    ev.nfolds = *o->test ? 1 : (int)o->folds;
+    if (!rc && !*o->test && ev.real.n < ev.nfolds) {
+        snprintf(err, errlen, "--real %s: %lld pairs cannot make %d folds", o->real,
+                 (long long)ev.real.n, ev.nfolds);
+        rc = SEGQ_EINVAL;
+    }
+    if (!rc) {
+        ev.fold_of = malloc((size_t)ev.real.n * sizeof(int64_t));
+        ev.rank = malloc((size_t)ev.real.n * sizeof(int64_t));
+        if (!ev.fold_of || !ev.rank) {
+            snprintf(err, errlen, "out of memory");
+            rc = SEGQ_ENOMEM;
+        }
+    }
+    if (!rc) {
+        /* folds: the sorted pairs shuffled with the seed, dealt in turn */
+        segq_eval_item_t *perm = malloc((size_t)ev.real.n * sizeof *perm);
+        if (!perm) {
+            snprintf(err, errlen, "out of memory");
+            rc = SEGQ_ENOMEM;
+        }
+        for (int64_t i = 0; perm && i < ev.real.n; i++)
+            perm[i] = (segq_eval_item_t){&ev.real, i};
+        uint64_t st = (uint64_t)o->compute.seed;
+        if (perm)
+            segq__eval_shuffle(perm, (size_t)ev.real.n, &st);
+        for (int64_t k = 0; perm && k < ev.real.n; k++) {
+            ev.rank[perm[k].i] = k;
+            ev.fold_of[perm[k].i] = *o->test ? -1 : k % ev.nfolds;
+        }
+        free(perm);
+    }
+    snprintf(ev.sets[ev.nsets++].name, sizeof ev.sets[0].name, "real");
+    ev.sets[0].syn = -1;
+    ev.sets[0].with_real = 1;
+    for (int i = 0; i < o->n_synthetic; i++) {
+        set_t *a = &ev.sets[ev.nsets++], *b = &ev.sets[ev.nsets++];
+        snprintf(a->name, sizeof a->name, "%s", o->syn_name[i]);
+        a->syn = i;
+        snprintf(b->name, sizeof b->name, "real+%s", o->syn_name[i]);
+        b->syn = i;
+        b->with_real = 1;
+    }
+    if (!rc) {
+        int64_t ntest0 = 0;
+        for (int64_t k = 0; k < ev.real.n; k++)
+            ntest0 += ev.fold_of[k] == 0;
+        ev.ex_n = (int)(o->examples < (ev.test.n ? ev.test.n : ntest0)
+                            ? o->examples
+                            : (ev.test.n ? ev.test.n : ntest0));
+        size_t plane = (size_t)(o->size * o->size);
+        ev.res = calloc((size_t)(ev.nsets * ev.nfolds), sizeof *ev.res);
+        ev.ex_img = malloc(((size_t)ev.ex_n * 3 + 1) * plane * sizeof(float));
+        ev.ex_truth = malloc(((size_t)ev.ex_n + 1) * plane * sizeof(float));
+        ev.ex_pred = malloc(((size_t)ev.ex_n * (size_t)ev.nsets + 1) * plane * sizeof(float));
+        if (!ev.res || !ev.ex_img || !ev.ex_truth || !ev.ex_pred) {
+            snprintf(err, errlen, "out of memory");
+            rc = SEGQ_ENOMEM;
+        }
+    }
+    char path[4400];
+    if (!rc)
+        rc = segq__make_dir(o->out, err, errlen);
+    snprintf(path, sizeof path, "%s/models", o->out);
+    if (!rc && o->save_models)
+        rc = segq__make_dir(path, err, errlen);
+    int64_t done = 0, total = (int64_t)ev.nsets * ev.nfolds * o->epochs;
+    double t0 = segq__now();
+    for (int f = 0; f < ev.nfolds && !rc; f++)
+        for (int s = 0; s < ev.nsets && !rc; s++)
+            rc = run_fold(&ev, s, f, dev, progress, &done, total, err, errlen);
+    if (!rc)
+        rc = write_reports(&ev, err, errlen);
+    if (!rc)
+        printf("evaluated %d training sets x %d folds in %.1f s: %s/metrics.csv\n", ev.nsets,
+               ev.nfolds, segq__now() - t0, o->out);
+    eval_free(&ev);
+    return rc;
+}

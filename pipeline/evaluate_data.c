@@ -1,0 +1,207 @@
+/* evaluate's datasets in memory: pairs padded to squares, resized. */
+#include "evaluate_internal.h"
+
+#include "segq_error.h"
+#include "segq_image.h"
+#include "segq_sha256.h"
+#include "singan_internal.h"
+#include "stylize_manifest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t segq__eval_rand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void segq__eval_shuffle(segq_eval_item_t *items, size_t n, uint64_t *state)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(segq__eval_rand(state) % i);
+        segq_eval_item_t t = items[i - 1];
+        items[i - 1] = items[j];
+        items[j] = t;
+    }
+}
+
+void segq__eval_data_free(segq_eval_data_t *d)
+{
+    for (int64_t i = 0; i < d->n; i++) {
+        if (d->name)
+            free(d->name[i]);
+        if (d->sha)
+            free(d->sha[i]);
+        if (d->src_name)
+            free(d->src_name[i]);
+        if (d->src_sha)
+            free(d->src_sha[i]);
+    }
+    free(d->name);
+    free(d->sha);
+    free(d->src_name);
+    free(d->src_sha);
+    free(d->img);
+    free(d->mask);
+    memset(d, 0, sizeof *d);
+}
+
+/* Pads a c x h x w plane set to a centred square with zeros and resizes it
+ * to s x s (bilinear, antialiased), into out (c x s x s). */
+static int square_resize(const float *src, int c, uint32_t h, uint32_t w, int64_t s, float *out,
+                         int threshold)
+{
+    if (segq_scope_begin() < 0)
+        return SEGQ_EINTERNAL;
+    int64_t shape[4] = {1, c, h, w};
+    segq_tensor *t = segq_from_floats(src, shape, 4, SEGQ_CPU);
+    int64_t side = h > w ? h : w, top = (side - h) / 2, left = (side - w) / 2;
+    int64_t pads[4] = {left, side - w - left, top, side - h - top};
+    t = segq_pad(t, pads, 4, 0.0);
+    if (side != s)
+        t = segq_interpolate(t, s, s, SEGQ_INTERP_BILINEAR, 0, 1);
+    if (threshold)
+        t = segq_compare_scalar(t, SEGQ_GT, 0.5);
+    int rc = segq_to_floats(t, out, (size_t)c * (size_t)s * (size_t)s) ? SEGQ_EINTERNAL : 0;
+    segq_scope_end();
+    return rc;
+}
+
+static char *stem_of(const char *file)
+{
+    const char *slash = strrchr(file, '/');
+    char *s = strdup(slash ? slash + 1 : file);
+    char *dot = s ? strrchr(s, '.') : NULL;
+    if (dot && dot != s)
+        *dot = '\0';
+    return s;
+}
+
+static int load_pair(const segq_dataset_pair_t *p, int64_t s, float *img_out, float *mask_out,
+                     char *err, size_t errlen)
+{
+    segq_image_t *img = NULL, *rgb = NULL, *m = NULL, *mask = NULL;
+    int rc = segq_image_read_file(p->image_path, NULL, &img, err, errlen);
+    if (!rc)
+        rc = segq_image_read_file(p->mask_path, NULL, &m, err, errlen);
+    if (!rc)
+        rc = segq_image_check_same_size(img, p->image_path, m, p->mask_path, err, errlen);
+    if (!rc)
+        rc = segq_image_to_rgb(img, &rgb, err, errlen);
+    if (!rc)
+        rc = segq_image_to_mask(m, &mask, err, errlen);
+    float *buf = NULL;
+    if (!rc) {
+        size_t n = (size_t)rgb->width * rgb->height;
+        buf = malloc(4 * n * sizeof(float));
+        if (!buf) {
+            snprintf(err, errlen, "%s: out of memory", p->image_path);
+            rc = SEGQ_ENOMEM;
+        } else {
+            segq_image_to_float_chw(rgb, buf);
+            segq_image_to_float_chw(mask, buf + 3 * n);
+            if (square_resize(buf, 3, rgb->height, rgb->width, s, img_out, 0)
+                || square_resize(buf + 3 * n, 1, rgb->height, rgb->width, s, mask_out, 1)) {
+                snprintf(err, errlen, "%s: resizing: %s", p->image_path,
+                         segq_torch_last_error());
+                rc = SEGQ_EINTERNAL;
+            }
+        }
+    }
+    free(buf);
+    segq_image_destroy(&img);
+    segq_image_destroy(&rgb);
+    segq_image_destroy(&m);
+    segq_image_destroy(&mask);
+    return rc;
+}
+
+int segq__eval_data_load(const char *dir, const char *what, int64_t size, int want_manifest,
+                         segq_eval_data_t *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    segq_dataset_t *ds = NULL;
+    segq_manifest_t *man = NULL;
+    char inner[1024];
+    int rc = segq_dataset_open(dir, &ds, inner, sizeof inner);
+    if (rc) {
+        snprintf(err, errlen, "%s: %s", what, inner);
+        return rc;
+    }
+    size_t n = segq_dataset_count(ds);
+    if (n == 0) {
+        snprintf(err, errlen, "%s %s: no image/mask pairs (expected images/NAME + masks/NAME)",
+                 what, dir);
+        rc = SEGQ_EINVAL;
+    }
+    if (!rc && want_manifest) {
+        rc = segq_manifest_read(dir, &man, inner, sizeof inner);
+        if (rc == 1) {
+            snprintf(err, errlen, "%s %s: no manifest.csv (a synthetic set must be a generate "
+                     "or stylize output, whose manifest names each pair's source image)", what,
+                     dir);
+            rc = SEGQ_EINVAL;
+        } else if (rc) {
+            snprintf(err, errlen, "%s: %s", what, inner);
+        }
+    }
+    size_t plane = (size_t)size * (size_t)size;
+    out->size = size;
+    if (!rc) {
+        out->img = malloc(n * 3 * plane * sizeof(float));
+        out->mask = malloc(n * plane * sizeof(float));
+        out->name = calloc(n, sizeof(char *));
+        out->sha = calloc(n, sizeof(char *));
+        out->src_name = calloc(n, sizeof(char *));
+        out->src_sha = calloc(n, sizeof(char *));
+        out->n = (int64_t)n;
+        if (!out->img || !out->mask || !out->name || !out->sha || !out->src_name
+            || !out->src_sha) {
+            snprintf(err, errlen, "%s %s: out of memory for %zu pairs at %lld", what, dir, n,
+                     (long long)size);
+            rc = SEGQ_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        const segq_dataset_pair_t *p = segq_dataset_pair(ds, i);
+        char hex[SEGQ_HASH_HEX_LEN + 1];
+        rc = load_pair(p, size, out->img + i * 3 * plane, out->mask + i * plane, err, errlen);
+        if (!rc && segq_sha256_file(p->image_path, hex) != 0) {
+            snprintf(err, errlen, "cannot read %s: %s", p->image_path, strerror(errno));
+            rc = SEGQ_EIO;
+        }
+        if (!rc) {
+            out->name[i] = strdup(p->name);
+            out->sha[i] = strdup(hex);
+            if (!out->name[i] || !out->sha[i])
+                rc = SEGQ_ENOMEM;
+        }
+        if (!rc && want_manifest) {
+            const char *src = segq_manifest_get(man, p->name, "source_image");
+            const char *sha = segq_manifest_get(man, p->name, "source_image_sha256");
+            if (!src || !*src) {
+                snprintf(err, errlen, "%s %s: pair '%s' has no source_image in manifest.csv, "
+                         "so it cannot be kept out of the folds it derives from", what, dir,
+                         p->name);
+                rc = SEGQ_EINVAL;
+            } else {
+                out->src_name[i] = stem_of(src);
+                out->src_sha[i] = strdup(sha ? sha : "");
+                if (!out->src_name[i] || !out->src_sha[i])
+                    rc = SEGQ_ENOMEM;
+            }
+        }
+        if (rc == SEGQ_ENOMEM)
+            snprintf(err, errlen, "out of memory");
+    }
+    segq_manifest_destroy(&man);
+    segq_dataset_destroy(&ds);
+    if (rc)
+        segq__eval_data_free(out);
+    return rc;
+}

@@ -1,0 +1,252 @@
+/* evaluate: training one UNet++ and measuring it. */
+#include "evaluate_internal.h"
+
+#include "segq_error.h"
+#include "singan_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void segq__eval_history_free(segq_eval_history_t *h)
+{
+    free(h->train_loss);
+    free(h->val_iou);
+    memset(h, 0, sizeof *h);
+}
+
+static double uniform(uint64_t *st, double lo, double hi)
+{
+    return lo + (hi - lo) * (double)(segq__eval_rand(st) >> 11) * 0x1.0p-53;
+}
+
+/* One pair into x (3 planes) and t (1 plane), augmented when rng is set:
+ * flips, a shift of up to size/16 (zeros come in), brightness and
+ * contrast +-10%. */
+static void fill_one(const segq_eval_item_t *it, float *x, float *t, uint64_t *rng)
+{
+    int64_t s = it->d->size;
+    size_t plane = (size_t)(s * s);
+    const float *img = it->d->img + (size_t)it->i * 3 * plane;
+    const float *msk = it->d->mask + (size_t)it->i * plane;
+    if (!rng) {
+        memcpy(x, img, 3 * plane * sizeof(float));
+        memcpy(t, msk, plane * sizeof(float));
+        return;
+    }
+    int hflip = segq__eval_rand(rng) & 1, vflip = segq__eval_rand(rng) & 1;
+    int64_t m = s / 16;
+    int64_t dx = m ? (int64_t)(segq__eval_rand(rng) % (uint64_t)(2 * m + 1)) - m : 0;
+    int64_t dy = m ? (int64_t)(segq__eval_rand(rng) % (uint64_t)(2 * m + 1)) - m : 0;
+    double bright = uniform(rng, 0.9, 1.1), contrast = uniform(rng, 0.9, 1.1);
+    for (int64_t y = 0; y < s; y++)
+        for (int64_t xx = 0; xx < s; xx++) {
+            int64_t sy = y - dy, sx = xx - dx;
+            if (vflip)
+                sy = s - 1 - sy;
+            if (hflip)
+                sx = s - 1 - sx;
+            int inside = sy >= 0 && sy < s && sx >= 0 && sx < s;
+            size_t o = (size_t)(y * s + xx), i = inside ? (size_t)(sy * s + sx) : 0;
+            for (int c = 0; c < 3; c++) {
+                double v = inside ? img[(size_t)c * plane + i] : 0.0;
+                v = ((v - 0.5) * contrast + 0.5) * bright;
+                x[(size_t)c * plane + o] = (float)(v < 0 ? 0 : v > 1 ? 1 : v);
+            }
+            t[o] = inside ? msk[i] : 0.0f;
+        }
+}
+
+/* Batch tensors (scoped): x B x 3 x s x s, t B x 1 x s x s. */
+static int make_batch(const segq_eval_item_t *items, size_t n, uint64_t *rng, segq_device dev,
+                      segq_tensor **x, segq_tensor **t)
+{
+    int64_t s = items[0].d->size;
+    size_t plane = (size_t)(s * s);
+    float *xb = malloc(n * 3 * plane * sizeof(float)), *tb = malloc(n * plane * sizeof(float));
+    int rc = xb && tb ? 0 : SEGQ_ENOMEM;
+    for (size_t k = 0; k < n && !rc; k++)
+        fill_one(&items[k], xb + k * 3 * plane, tb + k * plane, rng);
+    int64_t xs[4] = {(int64_t)n, 3, s, s}, ts[4] = {(int64_t)n, 1, s, s};
+    *x = rc ? NULL : segq_to_device(segq_from_floats(xb, xs, 4, SEGQ_CPU), dev);
+    *t = rc ? NULL : segq_to_device(segq_from_floats(tb, ts, 4, SEGQ_CPU), dev);
+    free(xb);
+    free(tb);
+    return rc ? rc : (*x && *t) ? 0 : SEGQ_EINTERNAL;
+}
+
+/* segmentation_models_pytorch's DiceLoss over the batch (eps 1). */
+static segq_tensor *dice_loss(segq_tensor *logits, segq_tensor *t)
+{
+    segq_tensor *p = segq_sigmoid(logits);
+    segq_tensor *tp = segq_sum(segq_mul(p, t));
+    segq_tensor *den = segq_add_scalar(segq_add(segq_sum(p), segq_sum(t)), 1.0);
+    return segq_rsub_scalar(segq_div(segq_add_scalar(segq_mul_scalar(tp, 2.0), 1.0), den), 1.0);
+}
+
+int segq__eval_predict(segq_unetpp_t *net, const segq_eval_item_t *items, size_t n,
+                       int64_t batch, float *probs, char *err, size_t errlen)
+{
+    if (n == 0)
+        return 0;
+    size_t plane = (size_t)(items[0].d->size * items[0].d->size);
+    int rc = 0;
+    segq_device dev = SEGQ_CPU;
+    for (size_t at = 0; at < n && !rc; at += (size_t)batch) {
+        size_t b = n - at < (size_t)batch ? n - at : (size_t)batch;
+        segq_scope_begin();
+        segq_no_grad_begin();
+        segq_tensor *x, *t;
+        const char *names[SEGQ_UNETPP_MAX_TENSORS];
+        segq_tensor *ts[SEGQ_UNETPP_MAX_TENSORS];
+        segq_unetpp_tensors(net, names, ts, 1, NULL);
+        segq_device_of(ts[0], &dev);
+        rc = make_batch(items + at, b, NULL, dev, &x, &t);
+        segq_tensor *p = rc ? NULL : segq_sigmoid(segq_unetpp_forward(net, x, 0));
+        if (!p || segq_to_floats(p, probs + at * plane, b * plane) != 0)
+            rc = segq__torch_fail(err, errlen, "predicting");
+        segq_no_grad_end();
+        segq_scope_end();
+    }
+    return rc;
+}
+
+int segq__eval_measure(segq_unetpp_t *net, const segq_eval_item_t *items, size_t n,
+                       int64_t batch, segq_seg_metrics_t *mean, char *err, size_t errlen)
+{
+    memset(mean, 0, sizeof *mean);
+    if (n == 0) {
+        for (int k = 0; k < SEGQ_N_METRICS; k++)
+            segq_metric_set(mean, k, NAN);
+        return 0;
+    }
+    size_t plane = (size_t)(items[0].d->size * items[0].d->size);
+    float *probs = malloc(n * plane * sizeof(float));
+    if (!probs) {
+        snprintf(err, errlen, "out of memory");
+        return SEGQ_ENOMEM;
+    }
+    int rc = segq__eval_predict(net, items, n, batch, probs, err, errlen);
+    for (size_t k = 0; k < n && !rc; k++) {
+        const float *truth = items[k].d->mask + (size_t)items[k].i * plane;
+        segq_confusion_t c;
+        segq_confusion_count(probs + k * plane, truth, plane, 0.5, &c);
+        segq_seg_metrics_t m = segq_metrics_from_confusion(&c);
+        m.dice_loss = segq_soft_dice_loss(probs + k * plane, truth, plane);
+        for (int j = 0; j < SEGQ_N_METRICS; j++)
+            segq_metric_set(mean, j, segq_metric_get(mean, j) + segq_metric_get(&m, j) / (double)n);
+    }
+    free(probs);
+    return rc;
+}
+
+segq_unetpp_t *segq__eval_train(const segq_eval_train_cfg_t *cfg, const segq_eval_item_t *train,
+                                size_t ntrain, const segq_eval_item_t *val, size_t nval,
+                                segq_eval_history_t *hist, char *err, size_t errlen)
+{
+    memset(hist, 0, sizeof *hist);
+    if (ntrain == 0) {
+        snprintf(err, errlen, "%s: no training pairs", cfg->label);
+        return NULL;
+    }
+    if (segq_manual_seed(cfg->seed) != 0) {
+        segq__torch_fail(err, errlen, "seed");
+        return NULL;
+    }
+    segq_unetpp_t *net = segq_unetpp_new(cfg->depth, cfg->width, 3, cfg->dev);
+    segq_unetpp_t *best = nval ? segq_unetpp_new(cfg->depth, cfg->width, 3, cfg->dev) : NULL;
+    segq_eval_item_t *order = malloc(ntrain * sizeof *order);
+    hist->train_loss = calloc((size_t)cfg->epochs, sizeof(double));
+    hist->val_iou = calloc((size_t)cfg->epochs, sizeof(double));
+    segq_adam *opt = NULL;
+    int rc = 0;
+    if (!net || (nval && !best) || !order || !hist->train_loss || !hist->val_iou) {
+        snprintf(err, errlen, "%s: cannot create the model: %s", cfg->label,
+                 *segq_torch_last_error() ? segq_torch_last_error() : "out of memory");
+        rc = SEGQ_ENOMEM;
+    }
+    if (!rc && cfg->encoder_weights && *cfg->encoder_weights)
+        rc = segq_unetpp_load_encoder(net, cfg->encoder_weights, "--encoder-weights", err,
+                                      errlen);
+    if (!rc) {
+        const char *names[SEGQ_UNETPP_MAX_TENSORS];
+        segq_tensor *t[SEGQ_UNETPP_MAX_TENSORS];
+        int nt = 0;
+        segq_unetpp_tensors(net, names, t, SEGQ_UNETPP_MAX_TENSORS, &nt);
+        if (!(opt = segq_adam_new(t, nt, cfg->lr, 0.9, 0.999, 1e-8, 0.0)))
+            rc = segq__torch_fail(err, errlen, "Adam");
+        memcpy(order, train, ntrain * sizeof *order);
+    }
+    uint64_t rng = cfg->seed ^ 0x5eed5eed5eedull;
+    double best_iou = -1;
+    double t0 = segq__now();
+    for (int64_t e = 0; e < cfg->epochs && !rc; e++) {
+        if (e == cfg->lr_drop_epoch && segq_adam_set_lr(opt, cfg->lr_after) != 0)
+            rc = segq__torch_fail(err, errlen, "learning rate");
+        segq__eval_shuffle(order, ntrain, &rng);
+        double sum = 0;
+        size_t seen = 0;
+        for (size_t at = 0; at < ntrain && !rc; at += (size_t)cfg->batch) {
+            size_t b = ntrain - at < (size_t)cfg->batch ? ntrain - at : (size_t)cfg->batch;
+            /* BatchNorm cannot train on a lone sample at the deepest level:
+             * a trailing batch of one sits this epoch out (reshuffled next) */
+            if (b == 1 && ntrain > 1)
+                break;
+            segq_scope_begin();
+            segq_tensor *x, *t;
+            rc = make_batch(order + at, b, cfg->augment ? &rng : NULL, cfg->dev, &x, &t);
+            segq_tensor *loss = rc ? NULL : dice_loss(segq_unetpp_forward(net, x, 1), t);
+            double v = 0;
+            if (!rc && (!loss || segq_adam_zero_grad(opt) || segq_backward(loss, 0, 0)
+                        || segq_adam_step(opt) || segq_item(loss, &v)))
+                rc = segq__torch_fail(err, errlen, cfg->label);
+            segq_scope_end();
+            sum += v * (double)b;
+            seen += b;
+        }
+        hist->train_loss[e] = seen ? sum / (double)seen : NAN;
+        hist->val_iou[e] = NAN;
+        if (!rc && nval) {
+            segq_seg_metrics_t m;
+            rc = segq__eval_measure(net, val, nval, cfg->batch, &m, err, errlen);
+            hist->val_iou[e] = m.iou;
+            if (!rc && m.iou > best_iou) {
+                best_iou = m.iou;
+                hist->best_epoch = e + 1;
+                if (segq_unetpp_copy(best, net) != 0)
+                    rc = segq__torch_fail(err, errlen, "keeping the best epoch");
+            }
+        } else if (!rc)
+            hist->best_epoch = e + 1;
+        if (rc)
+            break;
+        if (cfg->epochs_done)
+            (*cfg->epochs_done)++;
+        double frac = cfg->epochs_done && cfg->epochs_total
+                          ? (double)*cfg->epochs_done / (double)cfg->epochs_total
+                          : -1;
+        segq_metric_t met[] = {{"train_loss", hist->train_loss[e]},
+                               {"val_iou", hist->val_iou[e]},
+                               {"epoch", (double)(e + 1)}};
+        segq_progress_report(cfg->progress, "evaluate", frac, met, 3, cfg->label,
+                             e + 1 == cfg->epochs);
+        if (e == 0 || (e + 1) % 10 == 0 || e + 1 == cfg->epochs)
+            printf("%s: epoch %lld/%lld train dice loss %.4f val IoU %.4f (%.2f s/epoch)\n",
+                   cfg->label, (long long)(e + 1), (long long)cfg->epochs, hist->train_loss[e],
+                   hist->val_iou[e], (segq__now() - t0) / (double)(e + 1));
+    }
+    segq_adam_destroy(&opt);
+    free(order);
+    if (rc) {
+        segq_unetpp_destroy(&net);
+        segq_unetpp_destroy(&best);
+        segq__eval_history_free(hist);
+        return NULL;
+    }
+    if (best) {
+        segq_unetpp_destroy(&net);
+        return best;
+    }
+    return net;
+}

@@ -722,7 +722,11 @@ s_assign (void *arg, segq__sched_job_t *sj, segq__sched_node_t *node, int32_t gp
     a->gpu_mem = sj->gpu_mem;
     a->cpu_slots = sj->cpu_slots;
     a->time_limit_s = job->time_limit_s;
-    rc = a->job && a->kind ? segq__job_store_params (self->store, sj->seq, &a->params) : SEGQ_ENOMEM;
+    /* a kind without parameters (noop) has nothing stored to load */
+    const segq_kind_spec_t *spec = segq_kind_find (a->kind);
+    rc = !a->job || !a->kind ? SEGQ_ENOMEM
+       : spec && spec->n_params == 0 ? 0
+       : segq__job_store_params (self->store, sj->seq, &a->params);
     if (rc == 0 && job->has_inputs) {
         resolve_t resolve = { self, a, 0, NULL };
         rc = segq__job_store_inputs (self->store, sj->seq, s_resolve_input, &resolve);

@@ -6,8 +6,11 @@
 
     They exercise the queue without ML: `sleep` reports progress on
     SEGQ_PROGRESS_FD, `echo` copies every input (every file under the
-    current directory but out/) to $SEGQ_OUTPUT_DIR under the same relative
-    name, `fail` exits non-zero, dies by a signal, or crashes (abort).
+    current directory but out/) to $SEGQ_OUTPUT_DIR under its artifact
+    name: the path in the job's directory, less the directory of a
+    many-file input ("files/a.txt" -> "a.txt"), so names stay intact from
+    one job to the next; `fail` exits non-zero, dies by a signal, or
+    crashes (abort).
     Parameters come as --name=value, checked against the schema table.
     If SEGQ_TEST_JOURNAL is set, "JOBID ATTEMPT\n" is appended to it (one
     O_APPEND write) when the work starts: tests count executions with it.
@@ -128,9 +131,41 @@ s_copy (const char *src, const char *dst)
     return rc;
 }
 
-/* Copy every regular file under `rel` (relative to cwd) to outdir/rel. */
+/* mkdir -p of the directories above path */
 static int
-s_echo_dir (const char *rel, const char *outdir, int *copied)
+s_make_parents (const char *path)
+{
+    char buf [8192];
+    snprintf (buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir (buf, 0700) != 0 && errno != EEXIST) {
+                fprintf (stderr, "segq-testkind: cannot create %s: %s\n", buf, strerror (errno));
+                return 1;
+            }
+            *p = '/';
+        }
+    return 0;
+}
+
+/* The artifact name of an input laid out at `path`. */
+static const char *
+s_artifact_name (const segq_kind_spec_t *kind, const char *path)
+{
+    for (size_t i = 0; i < kind->n_inputs; i++) {
+        size_t len = strlen (kind->inputs [i].name);
+        if (kind->inputs [i].many && strncmp (path, kind->inputs [i].name, len) == 0
+        &&  path [len] == '/')
+            return path + len + 1;
+    }
+    return path;
+}
+
+/* Copy every regular file under `rel` (relative to cwd) to outdir under
+   its artifact name. */
+static int
+s_echo_dir (const segq_kind_spec_t *kind, const char *rel, const char *outdir, int *copied)
 {
     DIR *dir = opendir (*rel ? rel : ".");
     if (!dir) {
@@ -146,23 +181,17 @@ s_echo_dir (const char *rel, const char *outdir, int *copied)
             continue;
         char path [4096], dst [8192];
         snprintf (path, sizeof path, "%s%s%s", rel, *rel ? "/" : "", leaf);
-        snprintf (dst, sizeof dst, "%s/%s", outdir, path);
+        snprintf (dst, sizeof dst, "%s/%s", outdir, s_artifact_name (kind, path));
         struct stat st;
         if (lstat (path, &st) != 0)
             continue;
-        if (S_ISDIR (st.st_mode)) {
-            if (mkdir (dst, 0700) != 0 && errno != EEXIST) {
-                fprintf (stderr, "segq-testkind: cannot create %s: %s\n", dst, strerror (errno));
-                rc = 1;
-            }
-            else
-                rc = s_echo_dir (path, outdir, copied);
-        }
+        if (S_ISDIR (st.st_mode))
+            rc = s_echo_dir (kind, path, outdir, copied);
         else
         if (S_ISREG (st.st_mode)) {
-            rc = s_copy (path, dst);
+            rc = s_make_parents (dst) || s_copy (path, dst);
             if (!rc) {
-                printf ("copied %s\n", path);
+                printf ("copied %s to out/%s\n", path, s_artifact_name (kind, path));
                 (*copied)++;
             }
         }
@@ -172,7 +201,7 @@ s_echo_dir (const char *rel, const char *outdir, int *copied)
 }
 
 static int
-s_echo (void)
+s_echo (const segq_kind_spec_t *kind)
 {
     const char *outdir = getenv ("SEGQ_OUTPUT_DIR");
     if (!outdir || !*outdir)
@@ -182,7 +211,7 @@ s_echo (void)
         return 1;
     }
     int copied = 0;
-    int rc = s_echo_dir ("", outdir, &copied);
+    int rc = s_echo_dir (kind, "", outdir, &copied);
     printf ("echo: %d file(s)\n", copied);
     return rc;
 }
@@ -266,7 +295,7 @@ main (int argc, char **argv)
             rc = s_sleep (&params);
         else
         if (strcmp (kind->name, "echo") == 0)
-            rc = s_echo ();
+            rc = s_echo (kind);
         else
         if (strcmp (kind->name, "fail") == 0)
             rc = s_fail (&params);

@@ -96,6 +96,7 @@ typedef struct {
 
 typedef struct {
     double loss_d, d_real, d_fake, gp, loss_g_adv, loss_rec;
+    double secs_critic, secs_gen; /* wall time of the critic steps, the G update */
 } segq_iter_losses_t;
 
 /* One training iteration from explicit randomness, so tests can replay it

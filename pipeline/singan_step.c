@@ -73,6 +73,7 @@ int segq__train_iteration(segq_scale_state_t *s, const segq_train_opts_t *o, seg
         s->z_opt = keep;
     }
     segq_tensor *fake = NULL;
+    double t0 = segq__now();
     for (int j = 0; j < o->d_steps; j++) {
         int last = j == o->d_steps - 1;
         if (segq_scope_begin() < 0)
@@ -90,6 +91,8 @@ int segq__train_iteration(segq_scale_state_t *s, const segq_train_opts_t *o, seg
      * (eval mode), so we keep that effect with g_steps - 1 cheap no-grad
      * training-mode forwards of the same input (tests/pipeline checks the
      * parameters and statistics against the authors' 3-pass loop). */
+    double t1 = segq__now();
+    out->secs_critic = t1 - t0;
     if (segq_adam_zero_grad(s->opt_g) != 0 || segq__net_set_requires_grad(s->D, 0) != 0)
         return segq_torch_last_code();
     segq_tensor *adv = segq_neg(segq_mean(segq__net_forward(s->D, fake, NULL, 1, bf16)));
@@ -120,5 +123,6 @@ int segq__train_iteration(segq_scale_state_t *s, const segq_train_opts_t *o, seg
     out->loss_rec = 0.0;
     if (item(adv, &out->loss_g_adv) || (rec_loss && item(rec_loss, &out->loss_rec)))
         return segq_torch_last_code();
+    out->secs_gen = segq__now() - t1;
     return 0;
 }

@@ -301,6 +301,7 @@ static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
 
     int S = m->pyr.stop_scale + 1;
     double t0 = segq__now(), t_first = t0, last_report = 0.0;
+    double secs_prev = 0, secs_critic = 0, secs_gen = 0; /* where the time goes */
     segq_iter_losses_t L = {0};
     for (int64_t i = 0; i < o->niter && !rc; i++) {
         double decay = i >= o->lr_milestone ? o->gamma : 1.0;
@@ -308,6 +309,7 @@ static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
             segq_adam_set_lr(s.opt_g, o->lr_g * decay);
             segq_adam_set_lr(s.opt_d, o->lr_d * decay);
         }
+        double t_iter = segq__now();
         segq_scope_begin();
         segq_tensor *zo = NULL, *noise;
         segq_tensor *prev[100], *alpha[100];
@@ -323,7 +325,11 @@ static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
             prev[j] = n == 0 ? s.rec_prev : segq__pad(segq__prev(m, n, 1, 0, 1, 1), m->pad);
             alpha[j] = segq_rand(one, 2, SEGQ_F32, m->dev);
         }
+        double t_draw = segq__now();
         rc = segq__train_iteration(&s, o, noise, zo, prev, alpha, m->bf16, &L);
+        secs_prev += t_draw - t_iter;
+        secs_critic += L.secs_critic;
+        secs_gen += L.secs_gen;
         segq_scope_end();
         if (rc) {
             segq__torch_fail(err, errlen, "training iteration");
@@ -382,6 +388,10 @@ static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
            "%.4f s/iter after the first), noise_amp %.6g, last losses D %.5g G %.5g rec %.5g\n",
            n + 1, S, (long long)h, (long long)w, nfc, (long long)o->niter, secs,
            secs / (double)o->niter, steady, s.noise_amp, L.loss_d, L.loss_g_adv, L.loss_rec);
+    printf("  time: noise and rand prevs %.0f%%, %lld critic steps %.0f%%, G update %.0f%%, "
+           "other %.0f%%\n",
+           100 * secs_prev / secs, (long long)o->d_steps, 100 * secs_critic / secs,
+           100 * secs_gen / secs, 100 * (secs - secs_prev - secs_critic - secs_gen) / secs);
     fflush(stdout);
     return 0;
 }

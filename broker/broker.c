@@ -286,6 +286,8 @@ s_release (segq_broker_t *self, uint64_t synced)
             s_send_now (self, &batch->items [i]);
         free (batch->items);
     }
+    if (done == 0)
+        return;
     memmove (self->pending, self->pending + done, (self->n_pending - done) * sizeof *self->pending);
     self->n_pending -= done;
 }

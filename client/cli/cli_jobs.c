@@ -440,9 +440,13 @@ cli_wait (cli_globals_t *g, int argc, char **argv)
                 printf ("\r\033[K%s %s %3.0f%% %s%s%s %s", ids[0], bar, fraction * 100,
                         segq_job_state_name (seen[0]), last[0].phase ? " " : "",
                         last[0].phase ? last[0].phase : "", elapsed);
-            else
-                printf ("\r\033[K%s %3.0f%%  %zu/%zu done%s%.0zu%s %s", bar, fraction / (double) n * 100,
-                        final, n, bad ? ", " : "", bad, bad ? " failed" : "", elapsed);
+            else {
+                char failed[48] = "";
+                if (bad)
+                    snprintf (failed, sizeof failed, ", %zu failed", bad);
+                printf ("\r\033[K%s %3.0f%%  %zu/%zu done%s %s", bar, fraction / (double) n * 100,
+                        final, n, failed, elapsed);
+            }
             fflush (stdout);
         }
         if (final == n) {

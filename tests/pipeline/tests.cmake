@@ -32,4 +32,13 @@ if(TARGET segq_pipeline)
     LIBS segq_pipeline pipeline_test_util
     LABELS torch TIMEOUT 900)
   add_dependencies(test_stylize segq-run)
+  segq_add_test(NAME test_metrics
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_metrics.c
+    LIBS segq_pipeline
+    LABELS torch TIMEOUT 60)
+  segq_add_test(NAME test_evaluate
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evaluate.c
+    LIBS segq_pipeline pipeline_test_util
+    LABELS torch TIMEOUT 1200)
+  add_dependencies(test_evaluate segq-run)
 endif()

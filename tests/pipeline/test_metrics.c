@@ -1,0 +1,92 @@
+/* Segmentation metrics against hand-computed confusion matrices,
+ * including the empty-mask conventions of metrics.h. */
+#include <criterion/criterion.h>
+
+#include <math.h>
+
+#include "metrics.h"
+
+#define NEAR(a, b) (fabs((a) - (b)) < 1e-12)
+
+/* 4x4: truth has 4 foreground pixels, the prediction 5 (3 of them right). */
+static const float truth16[16] = {1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+static const float prob16[16] = {0.9f, 0.8f, 0.7f, 0.0f, 0.2f, 0.6f, 0.0f, 0.0f,
+                                 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.51f};
+
+Test(metrics, confusion_and_ratios_by_hand, .timeout = 10)
+{
+    segq_confusion_t c;
+    segq_confusion_count(prob16, truth16, 16, 0.5, &c);
+    cr_assert_eq(c.tp, 3);
+    cr_assert_eq(c.fp, 2);
+    cr_assert_eq(c.fn, 1);
+    cr_assert_eq(c.tn, 10);
+    segq_seg_metrics_t m = segq_metrics_from_confusion(&c);
+    cr_expect(NEAR(m.iou, 3.0 / 6.0), "iou %g", m.iou);
+    cr_expect(NEAR(m.f1, 6.0 / 9.0), "f1 %g", m.f1);
+    cr_expect(NEAR(m.accuracy, 13.0 / 16.0), "accuracy %g", m.accuracy);
+    cr_expect(NEAR(m.recall, 3.0 / 4.0), "recall %g", m.recall);
+    cr_expect(NEAR(m.precision, 3.0 / 5.0), "precision %g", m.precision);
+}
+
+Test(metrics, threshold_is_strict, .timeout = 10)
+{
+    const float p[2] = {0.5f, 0.5000001f}, t[2] = {1, 1};
+    segq_confusion_t c;
+    segq_confusion_count(p, t, 2, 0.5, &c);
+    cr_expect_eq(c.tp, 1);
+    cr_expect_eq(c.fn, 1);
+}
+
+Test(metrics, both_empty_is_a_perfect_answer, .timeout = 10)
+{
+    const float p[4] = {0.1f, 0.2f, 0.3f, 0.4f}, t[4] = {0, 0, 0, 0};
+    segq_confusion_t c;
+    segq_confusion_count(p, t, 4, 0.5, &c);
+    cr_assert_eq(c.tn, 4);
+    segq_seg_metrics_t m = segq_metrics_from_confusion(&c);
+    cr_expect(NEAR(m.iou, 1) && NEAR(m.f1, 1) && NEAR(m.recall, 1) && NEAR(m.precision, 1)
+              && NEAR(m.accuracy, 1));
+}
+
+Test(metrics, empty_truth_with_false_positives, .timeout = 10)
+{
+    const float p[4] = {0.9f, 0.9f, 0.1f, 0.1f}, t[4] = {0, 0, 0, 0};
+    segq_confusion_t c;
+    segq_confusion_count(p, t, 4, 0.5, &c);
+    segq_seg_metrics_t m = segq_metrics_from_confusion(&c);
+    cr_expect(NEAR(m.iou, 0) && NEAR(m.f1, 0), "iou %g f1 %g", m.iou, m.f1);
+    cr_expect(NEAR(m.recall, 1), "nothing to find, nothing missed: %g", m.recall);
+    cr_expect(NEAR(m.precision, 0), "%g", m.precision);
+    cr_expect(NEAR(m.accuracy, 0.5));
+}
+
+Test(metrics, empty_prediction_of_a_polyp, .timeout = 10)
+{
+    const float p[4] = {0.1f, 0.1f, 0.1f, 0.1f}, t[4] = {1, 0, 0, 0};
+    segq_confusion_t c;
+    segq_confusion_count(p, t, 4, 0.5, &c);
+    segq_seg_metrics_t m = segq_metrics_from_confusion(&c);
+    cr_expect(NEAR(m.iou, 0) && NEAR(m.f1, 0) && NEAR(m.recall, 0));
+    cr_expect(NEAR(m.precision, 1), "nothing predicted wrongly: %g", m.precision);
+    cr_expect(NEAR(m.accuracy, 0.75));
+}
+
+Test(metrics, soft_dice_loss_and_fold_statistics, .timeout = 10)
+{
+    const float p[2] = {1.0f, 0.5f}, t[2] = {1, 0};
+    /* 1 - (2*1 + 1) / (1.5 + 1 + 1) */
+    cr_expect(NEAR(segq_soft_dice_loss(p, t, 2), 1.0 - 3.0 / 3.5));
+    const float z[2] = {0, 0};
+    cr_expect(NEAR(segq_soft_dice_loss(z, z, 2), 0.0), "empty vs empty is no loss");
+    const double v[4] = {1, 2, 3, 4};
+    double mean, std;
+    segq_mean_std(v, 4, &mean, &std);
+    cr_expect(NEAR(mean, 2.5));
+    cr_expect(NEAR(std, sqrt(1.25)), "population std %g", std);
+    segq_seg_metrics_t m = {0};
+    for (int k = 0; k < SEGQ_N_METRICS; k++)
+        segq_metric_set(&m, k, k + 0.5);
+    cr_expect(NEAR(m.iou, 1.5) && NEAR(m.precision, 5.5));
+    cr_expect_str_eq(segq_metric_names[1], "iou");
+}

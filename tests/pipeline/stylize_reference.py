@@ -127,7 +127,7 @@ def cmd_check(path, weights):
 
 
 if __name__ == "__main__":
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     if sys.argv[1] == "weights":
         cmd_weights(sys.argv[2], int(sys.argv[3]))
     elif sys.argv[1] == "check":

@@ -27,7 +27,7 @@ static void add(segq_st_writer_t *w, const char *name, segq_tensor *t)
 
 static void check_against_python(int depth, int width, int64_t b, int64_t s)
 {
-    segq_set_num_threads(2);
+    segq_set_num_threads(1);
     segq_manual_seed(5);
     segq_unetpp_t *net = segq_unetpp_new(depth, width, 3, SEGQ_CPU);
     cr_assert(net, "%s", segq_torch_last_error());
@@ -137,7 +137,7 @@ static void kvasir_subset(const char *dir, int skip, int n)
 
 Test(evaluate, overfits_eight_real_pairs, .timeout = 600)
 {
-    segq_set_num_threads(2);
+    segq_set_num_threads(1);
     char dir[512], err[1024];
     pt_tempdir(dir, sizeof dir);
     kvasir_subset(dir, 0, 8);
@@ -229,7 +229,7 @@ Test(evaluate, synthetic_pairs_of_test_images_never_train, .timeout = 600)
     kvasir_subset(real, 100, 6);
     make_synthetic(dir);
     cr_assert_eq(pt_sh("%s evaluate --real %s --synthetic syn=%s/syn --out %s/out --folds 2 "
-                       "--epochs 1 --size 32 --depth 2 --width 4 --threads 2 --examples 2",
+                       "--epochs 1 --size 32 --depth 2 --width 4 --threads 1 --examples 2",
                        pt_segq_run(), real, dir, dir),
                  0);
     char path[700];
@@ -250,7 +250,7 @@ Test(evaluate, synthetic_pairs_of_test_images_never_train, .timeout = 600)
     json_decref(j);
     /* --real-limit 1: only the pairs derived from that one real image */
     cr_assert_eq(pt_sh("%s evaluate --real %s --synthetic syn=%s/syn --out %s/out1 --folds 2 "
-                       "--epochs 1 --size 32 --depth 2 --width 4 --threads 2 --real-limit 1 "
+                       "--epochs 1 --size 32 --depth 2 --width 4 --threads 1 --real-limit 1 "
                        "--examples 0",
                        pt_segq_run(), real, dir, dir),
                  0);
@@ -313,7 +313,7 @@ Test(evaluate, tiny_kvasir_run_writes_a_valid_report, .timeout = 900)
     snprintf(real, sizeof real, "%s/real", dir);
     kvasir_subset(real, 0, 12);
     cr_assert_eq(pt_sh("%s evaluate --real %s --out %s/out --folds 2 --epochs 6 --size 64 "
-                       "--depth 3 --width 8 --lr 0.003 --threads 2 --examples 3",
+                       "--depth 3 --width 8 --lr 0.003 --threads 1 --examples 3",
                        pt_segq_run(), real, dir),
                  0);
     char path[700];

@@ -61,7 +61,7 @@ static void write_weights(const char *path, const char *skip, const char *bad)
 
 Test(stylize, losses_and_gradient_match_python, .timeout = 300)
 {
-    segq_set_num_threads(2);
+    segq_set_num_threads(1);
     segq_manual_seed(11);
     char dir[512], wpath[600], path[600], err[1024];
     pt_tempdir(dir, sizeof dir);
@@ -231,7 +231,7 @@ Test(stylize, run_lowers_style_loss_and_keeps_masks, .timeout = 600)
     cr_assert_eq(pt_sh(REFERENCE " weights %s 3", dir), 0);
     snprintf(o, sizeof o, "%s/out", dir);
     cr_assert_eq(pt_sh("%s stylize --content %s/content --style %s/real --vgg19 "
-                       "%s/vgg19.safetensors --out %s --steps 20 --threads 2 --log-every 10",
+                       "%s/vgg19.safetensors --out %s --steps 20 --threads 1 --log-every 10",
                        pt_segq_run(), dir, dir, dir, o),
                  0);
     char a[1200], b[1200];

@@ -96,7 +96,7 @@ def check(path):
 
 
 if __name__ == "__main__":
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     if len(sys.argv) == 3 and sys.argv[1] == "check":
         check(sys.argv[2])
     else:

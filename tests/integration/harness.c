@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -74,6 +75,7 @@ harness_new (const char *name)
     /* Near the production defaults (1000/5000): on two loaded cores under
        ASan, a broker turn that fsyncs can take a few hundred ms. Fault
        tests lower them to see a lost worker sooner. */
+    self->port_lock = -1;
     self->heartbeat_ms = 500;
     self->expiry_ms = 4000;
     if (getenv ("SEGQ_KEEP_TMP"))
@@ -108,6 +110,8 @@ harness_destroy (harness_t **self_p)
     for (int i = 0; i < self->n_workers; i++)
         s_reap (&self->workers[i].pid);
     s_reap (&self->broker);
+    if (self->port_lock >= 0)
+        close (self->port_lock);
     if (!getenv ("SEGQ_KEEP_TMP"))
         nftw (self->dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
     free (self);
@@ -172,6 +176,38 @@ s_wait_ready (const char *path, pid_t *pid, int timeout_ms, char *out, size_t ou
     return -1;
 }
 
+/* A port of our own for this harness's whole life. A killed broker's port
+   must not be taken by anyone before it restarts there (else its workers
+   would reconnect to another test's broker): the ports come from below the
+   kernel's ephemeral range, so no `tcp://...:*` bind can get them, and a
+   lock file per port keeps the harnesses of parallel tests apart. */
+static int
+s_claim_port (harness_t *self, int avoid)
+{
+    const char *tmp = getenv ("TMPDIR");
+    char dir[256], path[300];
+    snprintf (dir, sizeof dir, "%s/segq-harness-ports", tmp && *tmp ? tmp : "/tmp");
+    mkdir (dir, 0777);
+    unsigned seed = (unsigned) getpid () ^ (unsigned) s_now_ms ();
+    for (int tries = 0; tries < 1000; tries++) {
+        int port = H_PORT_MIN + (int) (rand_r (&seed) % (H_PORT_MAX - H_PORT_MIN));
+        if (port == avoid)
+            continue;
+        snprintf (path, sizeof path, "%s/%d", dir, port);
+        int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0)
+            return -1;
+        if (flock (fd, LOCK_EX | LOCK_NB) == 0) {
+            if (self->port_lock >= 0)
+                close (self->port_lock);
+            self->port_lock = fd;
+            return port;
+        }
+        close (fd);
+    }
+    return -1;
+}
+
 int
 harness_start_broker (harness_t *self, const char *const *extra)
 {
@@ -181,12 +217,18 @@ harness_start_broker (harness_t *self, const char *const *extra)
     snprintf (exp, sizeof exp, "%d", self->expiry_ms);
     mkdir (self->data_dir, 0700);
     bool restart = self->endpoint[0] != 0;
-    /* A restart must come back on the same port so that workers find it;
-       the port may still be held for a moment by the killed process. */
-    for (int tries = 0; tries < (restart ? 50 : 3); tries++) {
+    /* A restart comes back on the same port so that workers find it; the
+       port may still be held for a moment by the killed process. A first
+       start moves to another port if something outside the harness has it. */
+    int port = 0;
+    for (int tries = 0; tries < 50; tries++) {
+        if (!restart) {
+            if ((port = s_claim_port (self, port)) < 0)
+                break;
+            snprintf (self->endpoint, sizeof self->endpoint, "tcp://127.0.0.1:%d", port);
+        }
         unlink (ready);
-        const char *argv[48] = { harness_binary ("segqd"), "--bind",
-                                 restart ? self->endpoint : "tcp://127.0.0.1:*", "--data-dir",
+        const char *argv[48] = { harness_binary ("segqd"), "--bind", self->endpoint, "--data-dir",
                                  self->data_dir, "--ready-file", ready, "--heartbeat-ms", hb,
                                  "--expiry-ms", exp };
         size_t n = 11;
@@ -195,16 +237,13 @@ harness_start_broker (harness_t *self, const char *const *extra)
         self->broker = s_spawn (argv, self->broker_log, NULL);
         if (self->broker < 0)
             return -1;
-        char endpoint[256];
-        if (s_wait_ready (ready, &self->broker, 15000, endpoint, sizeof endpoint) == 0) {
-            if (!restart)
-                snprintf (self->endpoint, sizeof self->endpoint, "%s", endpoint);
+        if (s_wait_ready (ready, &self->broker, 15000, NULL, 0) == 0)
             return 0;
-        }
         s_reap (&self->broker);
         s_sleep_ms (100);
     }
-    fprintf (stderr, "harness: segqd did not become ready (log: %s)\n", self->broker_log);
+    fprintf (stderr, "harness: segqd did not become ready on %s (log: %s)\n", self->endpoint,
+             self->broker_log);
     harness_dump_logs (self);
     return -1;
 }

@@ -19,6 +19,9 @@
 #include "segq_client.h"
 
 #define H_MAX_WORKERS 8
+/* Broker ports: below the kernel's ephemeral range (32768..60999 on Linux). */
+#define H_PORT_MIN 20000
+#define H_PORT_MAX 32000
 
 typedef struct {
     pid_t pid;
@@ -33,7 +36,8 @@ typedef struct {
     char dir[256];              /* the temporary root */
     char data_dir[512];         /* broker's */
     char journal[512];          /* SEGQ_TEST_JOURNAL of the workers */
-    char endpoint[256];         /* tcp://127.0.0.1:PORT once the broker is up */
+    char endpoint[256];         /* tcp://127.0.0.1:PORT, the broker's for the harness's life */
+    int port_lock;              /* fd holding the lock on that port */
     char broker_log[512];
     pid_t broker;
     int heartbeat_ms;           /* passed to segqd; default 500 */
@@ -50,8 +54,9 @@ void harness_destroy (harness_t **self_p);
    if it is not there. */
 const char *harness_binary (const char *name);
 
-/* Start segqd on an ephemeral port (first time) or on the endpoint it had
-   (after a kill: workers must find it again), wait for its ready file.
+/* Start segqd on a port of the harness's own (first time) or on the
+   endpoint it had (after a kill: workers must find it again), wait for
+   its ready file.
    extra: NULL-terminated extra arguments, or NULL. 0 or -1. */
 int harness_start_broker (harness_t *self, const char *const *extra);
 /* Stop every process gracefully (SIGTERM: workers first, then the broker)

@@ -1240,6 +1240,18 @@ s_on_register (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const 
         bool current = job && job->state == SEGQ_JOB_RUNNING && job->attempt == held->attempt
                     && (job->sched.node == w->sched_node
                         || (job->orphan_node && strcmp (job->orphan_node, w->node) == 0));
+        /* requeued because the worker went quiet, but nobody got it since:
+           its attempt is still the latest one handed out, so take it back */
+        if (job && job->state == SEGQ_JOB_QUEUED && job->attempt == held->attempt
+        &&  job->attempt > 0) {
+            rc = segq__jobs_reclaim (self->jobs, job, w->node, now);
+            if (rc) {
+                s_broken (self, rc, "taking back a job");
+                continue;
+            }
+            segq__sched_adopt (self->sched, &job->sched, w->sched_node, job->last_gpu);
+            current = true;
+        }
         if (!current) {
             s_abort (self, w, held->job, held->attempt, "not the job's current attempt");
             continue;

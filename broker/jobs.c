@@ -213,6 +213,7 @@ s_job_new (segq__jobs_t *self, const segq__job_row_t *row, uint16_t kind)
     job->sched.gpu_mem = row->gpu_mem;
     job->sched.cpu_slots = row->cpu_slots;
     job->sched.gpu = -1;
+    job->last_gpu = row->gpu;
     job->sched.user = segq__sched_user (self->sched, row->owner);
     job->state = (uint8_t) row->state;
     job->has_inputs = row->has_inputs;
@@ -788,8 +789,24 @@ segq__jobs_start (segq__jobs_t *self, segq__job_t *job, const char *worker, int3
     if (rc == 0) {
         job->attempt++;
         job->log_received = 0;
+        job->last_gpu = gpu;
         s_progress_free (job);
     }
+    return rc;
+}
+
+int
+segq__jobs_reclaim (segq__jobs_t *self, segq__job_t *job, const char *worker, double now)
+{
+    if (job->state != SEGQ_JOB_QUEUED || job->attempt == 0)
+        return SEGQ_ESTATE;
+    char reason [320];
+    snprintf (reason, sizeof reason, "attempt %u taken back: %s came back with it", job->attempt,
+              worker);
+    int rc = s_transition (self, job, SEGQ_JOB_RUNNING, reason, now);
+    if (rc == 0)
+        rc = segq__job_store_set_running (self->store, job->sched.seq, job->attempt, worker,
+                                          job->last_gpu, now);
     return rc;
 }
 

@@ -38,6 +38,7 @@ typedef struct segq__job {
     double orphan_deadline;
     segq__progress_t *progress; /* running only */
     uint64_t log_received;      /* bytes of this attempt's log stored */
+    int32_t last_gpu;           /* GPU index of the latest attempt, -1 none */
 } segq__job_t;
 
 typedef struct segq__jobs segq__jobs_t;
@@ -74,6 +75,10 @@ int segq__jobs_start (segq__jobs_t *self, segq__job_t *job, const char *worker, 
                       double now);
 /* A running job found on a worker again (after a restart or reconnect). */
 void segq__jobs_adopt (segq__jobs_t *self, segq__job_t *job);
+/* queued -> running again, same attempt: the worker that ran the job's
+   latest attempt came back with it before anyone else got it (it was only
+   briefly silent). The caller reserves its place on that worker. */
+int segq__jobs_reclaim (segq__jobs_t *self, segq__job_t *job, const char *worker, double now);
 /* running -> succeeded / failed (or cancelled if a cancel was asked).
    Outputs must be stored artifacts. */
 int segq__jobs_finish (segq__jobs_t *self, segq__job_t *job, bool success, const char *reason,

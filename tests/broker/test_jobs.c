@@ -364,3 +364,26 @@ Test (jobs, in_process_kinds_take_no_slot, .init = setup, .fini = teardown, .tim
     cr_assert_eq (s_job (id)->sched.gpu_mem, 1 << 30);
     s_commit ();
 }
+
+Test (jobs, a_briefly_lost_worker_takes_its_attempt_back, .init = setup, .fini = teardown, .timeout = 20)
+{
+    char id [SEGQ__JOB_ID_MAX], err [1024] = "";
+    cr_assert_eq (s_submit ("sleep", NULL, NULL, id, err, sizeof err), 0, "%s", err);
+    segq__job_t *job = s_job (id);
+    cr_assert_eq (segq__sched_dispatch (sched, 10, s_start, NULL), 1);
+    segq__sched_node_set_accepting (node, false);
+    cr_assert_eq (segq__jobs_lost (jobs, job, "worker node lost", 1003.0), 0);
+    cr_assert_eq (job->state, SEGQ_JOB_QUEUED);
+    /* it comes back with attempt 1 before anyone else got the job */
+    cr_assert_eq (segq__jobs_reclaim (jobs, job, "node", 1004.0), 0);
+    segq__sched_adopt (sched, &job->sched, node, job->last_gpu);
+    cr_assert_eq (job->state, SEGQ_JOB_RUNNING);
+    cr_assert_eq (job->attempt, 1, "the same attempt: nobody else ran it");
+    cr_assert_eq (segq__sched_queued (sched), 0);
+    cr_assert_eq (segq__jobs_finish (jobs, job, true, NULL, 0, 0, NULL, 0, 1005.0), 0);
+    cr_assert_eq (s_state (id), SEGQ_JOB_SUCCEEDED);
+    /* a job that is not queued cannot be taken back */
+    cr_assert_eq (s_submit ("sleep", NULL, NULL, id, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (segq__jobs_reclaim (jobs, s_job (id), "node", 1006.0), SEGQ_ESTATE,
+                  "attempt 0 was never handed out");
+}

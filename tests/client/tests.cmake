@@ -1,12 +1,11 @@
 # libsegq against a scripted fake broker, and the segq CLI without a broker.
 segq_add_test(NAME test_client_libsegq
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_libsegq.c ${CMAKE_CURRENT_LIST_DIR}/../proto/no_leaks.c
-    ${CMAKE_CURRENT_LIST_DIR}/runner_lsan.c
   LIBS segq_client
   TIMEOUT 120)
 target_include_directories(test_client_libsegq PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../proto)
 segq_add_test(NAME test_client_cli
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli.c ${CMAKE_CURRENT_LIST_DIR}/runner_lsan.c
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli.c
   LIBS segq_client
   TIMEOUT 120)
 add_dependencies(test_client_cli segq)

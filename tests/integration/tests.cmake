@@ -4,7 +4,6 @@ if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
   foreach(t queue faults jobs)
     segq_add_test(NAME test_integration_${t}
       SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c ${CMAKE_CURRENT_LIST_DIR}/harness.c
-        ${CMAKE_CURRENT_LIST_DIR}/../client/runner_lsan.c
       LIBS segq_client PkgConfig::JANSSON
       TIMEOUT 900)
     target_include_directories(test_integration_${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR})

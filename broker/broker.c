@@ -860,6 +860,10 @@ s_on_submit (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const se
 static void
 s_overlay (segq_broker_t *self, segq_job_info_t *info)
 {
+    /* Progress is kept in memory while a job runs only; a job that
+       succeeded has, by definition, done all of its work. */
+    if (info->state == SEGQ_JOB_SUCCEEDED)
+        info->fraction = 1.0;
     uint64_t number = segq__job_id_parse (info->id);
     segq__job_t *job = segq__jobs_find (self->jobs, number);
     if (!job)

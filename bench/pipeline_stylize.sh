@@ -68,4 +68,7 @@ d = sys.argv[1]
 a, b = read_png(f"{d}/o4/images/s0.png"), read_png(f"{d}/o4b/images/s0.png")
 diff = [abs(x - y) for x, y in zip(a, b)]
 print(f"  bf16 vs fp32 output pixels: mean |diff| {sum(diff) / len(diff):.3f} / 255, max {max(diff)}")
+for name in ("o4", "o4b"):
+    last = open(f"{d}/{name}/losses.csv").read().strip().split("\n")[-1].split(",")
+    print(f"  {'bf16' if name == 'o4b' else 'fp32'} final losses: content {float(last[3]):.5g} style {float(last[4]):.5g}")
 PY

@@ -20,8 +20,10 @@ s_help (FILE *out)
 "\n"
 "  --broker URL        broker endpoint (default $SEGQ_BROKER or tcp://127.0.0.1:5555)\n"
 "  --node NAME         unique name of this worker (default: host name)\n"
-"  --gpus LIST         declared GPUs, \"INDEX:NAME:MEM,...\" (MEM like 24G); default none\n"
-"  --cpu-slots N       CPU jobs run at once (default: number of CPUs)\n"
+"  --gpus LIST         declared GPUs, \"INDEX:NAME:MEM,...\" (MEM like 24G); \"\" for none;\n"
+"                      default: the CUDA devices `segq-run devices` reports\n"
+"  --cpu-slots N       CPU jobs run at once (default: the cores segq-run reports,\n"
+"                      else the number of CPUs)\n"
 "  --work-dir DIR      job scratch directories (default ~/.cache/segq/worker-NODE)\n"
 "  --cache-dir DIR     input artifact cache (default WORK-DIR/cache)\n"
 "  --cache-max SIZE    keep the cache under SIZE (like 20G), dropping the least\n"
@@ -38,7 +40,9 @@ s_help (FILE *out)
 "finish, then it exits 0. SIGINT drains too; a second SIGINT kills the jobs and exits\n"
 "at once (130). A protocol version the broker does not speak: exit 2.\n"
 "Children get SEGQ_JOB_ID, SEGQ_JOB_ATTEMPT, SEGQ_OUTPUT_DIR, SEGQ_PROGRESS_FD,\n"
-"SEGQ_CPU_SLOTS, and for a GPU job CUDA_VISIBLE_DEVICES and SEGQ_GPU_MEM.\n");
+"SEGQ_CPU_SLOTS, and for a GPU job CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER=PCI_BUS_ID\n"
+"and SEGQ_GPU_MEM. segq-run (train, generate) gets each input as --NAME=PATH, --out,\n"
+"--device (cuda:0 or cpu) and --threads (the job's CPU slots).\n");
 }
 
 /* "0:A100:80G,1:A100:80G" */
@@ -128,7 +132,8 @@ main (int argc, char **argv)
     const char *node = NULL, *work_dir = NULL, *cache_dir = NULL, *ready_file = NULL;
     const char *gpus_text = NULL, *kinds_text = NULL;
     char *testkind = NULL, *segq_run = NULL;
-    uint32_t cpu_slots = (uint32_t) sysconf (_SC_NPROCESSORS_ONLN), kill_grace_ms = 10000;
+    uint32_t cpu_slots = 0, kill_grace_ms = 10000;
+    bool cpu_given = false;
     uint64_t cache_max = 0;
     int verbose = 0;
     enum { O_BROKER = 256, O_NODE, O_GPUS, O_CPU, O_WORK, O_CACHE, O_KINDS, O_GRACE,
@@ -159,6 +164,7 @@ main (int argc, char **argv)
             case O_CPU:
                 if (s_parse_u32 ("--cpu-slots", optarg, 65535, &cpu_slots))
                     return 2;
+                cpu_given = true;
                 break;
             case O_WORK: work_dir = optarg; break;
             case O_CACHE: cache_dir = optarg; break;
@@ -219,7 +225,29 @@ main (int argc, char **argv)
          k = strtok_r (NULL, ",", &save))
         kinds [n_kinds++] = k;
 
-    if (!gpus_text || s_parse_gpus (gpus_text, &gpus, &n_gpus) == 0) {
+    /* Capacity: what the flags declare, the rest from `segq-run devices`
+       (without segq-run: no GPUs, and a slot per CPU). */
+    segq_worker_devices_t found = { 0 };
+    bool capacity_ok = true;
+    if ((!gpus_text || !cpu_given) && segq_run) {
+        char err [1024];
+        if (segq_worker_devices_discover (segq_run, &found, err, sizeof err) != 0) {
+            fprintf (stderr, "segq-worker: %s (declare the capacity with --gpus and "
+                     "--cpu-slots instead)\n", err);
+            capacity_ok = false;
+        }
+    }
+    if (!cpu_given)
+        cpu_slots = found.cpu_cores ? found.cpu_cores
+                                    : (uint32_t) sysconf (_SC_NPROCESSORS_ONLN);
+    if (!gpus_text) {
+        gpus = found.gpus;
+        n_gpus = found.n_gpus;
+        found.gpus = NULL;
+        found.n_gpus = 0;
+    }
+    segq_worker_devices_clear (&found);
+    if (capacity_ok && (!gpus_text || s_parse_gpus (gpus_text, &gpus, &n_gpus) == 0)) {
         segq_worker_options_t o = {
             .broker = broker, .node = node, .gpus = gpus, .n_gpus = n_gpus,
             .cpu_slots = cpu_slots, .work_dir = work_dir, .cache_dir = cache_dir,

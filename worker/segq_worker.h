@@ -36,6 +36,24 @@ typedef struct {
 
 typedef struct segq_worker segq_worker_t;
 
+/* What `segq-run devices` reports: the machine's capacity when --gpus or
+   --cpu-slots are not given. */
+typedef struct {
+    uint32_t cpu_cores;
+    segq_gpu_t *gpus;           size_t n_gpus;     /* owned */
+} segq_worker_devices_t;
+
+/* Runs `SEGQ_RUN devices` (after setting CUDA_DEVICE_ORDER=PCI_BUS_ID in
+   this process's environment, so the worker's children inherit it too)
+   and parses its JSON. On error fills err and returns a negative code;
+   out is then empty. */
+int segq_worker_devices_discover (const char *segq_run, segq_worker_devices_t *out,
+                                  char *err, size_t errlen);
+/* The JSON part of discover, for tests. */
+int segq_worker_devices_parse (const char *text, segq_worker_devices_t *out,
+                               char *err, size_t errlen);
+void segq_worker_devices_clear (segq_worker_devices_t *self);
+
 /* Checks the options and prepares the directories. Blocks the signals the
    daemon handles (SIGCHLD, SIGTERM, SIGINT, SIGHUP) in the calling thread:
    call it before creating any other thread (CZMQ's included). On error

@@ -752,6 +752,47 @@ s_kind_runnable (segq_worker_t *self, const char *name)
     return NULL;
 }
 
+/* Appends one formatted argument to argv at *n; false when out of memory. */
+static bool
+s_add_arg (char **argv, size_t *n, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    int rc = vasprintf (&argv [*n], format, args);
+    va_end (args);
+    if (rc < 0) {
+        argv [*n] = NULL;
+        return false;
+    }
+    (*n)++;
+    return true;
+}
+
+/* The flags segq-run takes from the worker rather than from the job's
+   parameters: each input as --NAME=PATH (its file, or its directory for a
+   many-file input or a job's `*` outputs), --out, and the device and
+   thread count of the job's placement. */
+static bool
+s_ml_args (job_t *job, const segq_kind_spec_t *kind, char **argv, size_t *n)
+{
+    const segq_assign_t *a = &job->assign->u.assign;
+    bool ok = true;
+    for (size_t k = 0; k < kind->n_inputs && ok; k++) {
+        const char *name = kind->inputs [k].name;
+        size_t len = strlen (name);
+        bool given = false;
+        for (size_t i = 0; i < a->n_inputs && !given; i++)
+            given = strncmp (a->inputs [i].name, name, len) == 0
+                 && (a->inputs [i].name [len] == 0 || a->inputs [i].name [len] == '/');
+        if (given)
+            ok = s_add_arg (argv, n, "--%s=%s/%s", name, job->dir, name);
+    }
+    return ok
+        && s_add_arg (argv, n, "--out=%s/out", job->dir)
+        && s_add_arg (argv, n, "--device=%s", a->gpu >= 0 ? "cuda:0" : "cpu")
+        && s_add_arg (argv, n, "--threads=%" PRIu32, a->cpu_slots ? a->cpu_slots : 1);
+}
+
 static void
 s_job_start (job_t *job)
 {
@@ -759,9 +800,11 @@ s_job_start (job_t *job)
     const segq_assign_t *a = &job->assign->u.assign;
     const segq_kind_spec_t *kind = segq_kind_find (a->kind);
     char err [1024];
-    /* argv: PROGRAM KIND --name=value ... */
+    /* argv: PROGRAM KIND --name=value ... [ML kinds: --INPUT=PATH ... --out=DIR
+       --device=D --threads=N] */
     size_t n_params = a->params.count;
-    char **argv = calloc (n_params + 3, sizeof *argv);
+    size_t n_args = n_params + 2 + (kind->test_kind ? 0 : kind->n_inputs + 3);
+    char **argv = calloc (n_args + 1, sizeof *argv);
     char env_buf [8][640];
     char *env [9] = { 0 };
     if (!argv) {
@@ -771,15 +814,16 @@ s_job_start (job_t *job)
     const char *program = kind->test_kind ? self->testkind : self->segq_run;
     argv [0] = (char *) program;
     argv [1] = (char *) a->kind;
+    size_t n = 2;
     bool ok = true;
     for (size_t i = 0; i < n_params && ok; i++) {
         const segq_param_t *p = &a->params.items [i];
         char value [SEGQ_MAX_STRING + 1];
         segq_value_format (&p->value, value, sizeof value);
-        ok = asprintf (&argv [i + 2], "--%s=%s", p->name, value) >= 0;
-        if (!ok)
-            argv [i + 2] = NULL;
+        ok = s_add_arg (argv, &n, "--%s=%s", p->name, value);
     }
+    if (!kind->test_kind && ok)
+        ok = s_ml_args (job, kind, argv, &n);
     size_t n_env = 0;
     snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_JOB_ID=%s", job->id);
     env [n_env] = env_buf [n_env]; n_env++;
@@ -793,8 +837,11 @@ s_job_start (job_t *job)
               a->cpu_slots ? a->cpu_slots : 1);
     env [n_env] = env_buf [n_env]; n_env++;
     if (a->gpu >= 0) {
-        /* The job sees only its GPU, as device 0. */
+        /* The job sees only its GPU, as device 0; the broker's index is
+           nvidia-smi's (PCI bus order), so CUDA must number the same way. */
         snprintf (env_buf [n_env], sizeof env_buf [0], "CUDA_VISIBLE_DEVICES=%" PRId32, a->gpu);
+        env [n_env] = env_buf [n_env]; n_env++;
+        snprintf (env_buf [n_env], sizeof env_buf [0], "CUDA_DEVICE_ORDER=PCI_BUS_ID");
         env [n_env] = env_buf [n_env]; n_env++;
         snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_GPU_MEM=%" PRIu64, a->gpu_mem);
         env [n_env] = env_buf [n_env]; n_env++;
@@ -811,7 +858,7 @@ s_job_start (job_t *job)
         job->runner = segq__job_runner_start (self->loop, &launch, &callbacks, err, sizeof err);
     else
         snprintf (err, sizeof err, "out of memory starting the job");
-    for (size_t i = 2; i < n_params + 2; i++)
+    for (size_t i = 2; i < n; i++)
         free (argv [i]);
     free (argv);
     if (!job->runner) {

@@ -1,0 +1,202 @@
+/*  test_pipeline.c: SinGAN-Seg through the queue, end to end, with real
+    segqd, segq-worker and segq processes: a tiny `train` on a fixture the
+    test draws (not patient data), then `generate` from that job's model
+    (a dependency on its principal output), fetched and checked as a
+    Kvasir-SEG layout dataset with its manifest. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "harness.h"
+#include "segq_image.h"
+#include "segq_sha256.h"
+
+/* An endoscopy-like RGB picture with a darker round "polyp", and its mask. */
+static void
+s_write_fixture (const char *image_path, const char *mask_path)
+{
+    const uint32_t w = 32, h = 28;
+    segq_image_t *img = segq_image_new (w, h, 3, 8);
+    segq_image_t *mask = segq_image_new (w, h, 1, 8);
+    cr_assert (img && mask);
+    uint8_t *rgb = img->data, *m = mask->data;
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++) {
+            int dx = (int) x - 19, dy = (int) y - 12;
+            bool inside = dx * dx + dy * dy <= 36;
+            uint8_t *p = rgb + 3 * (y * w + x);
+            p[0] = (uint8_t) (inside ? 120 : 200 - 2 * y);
+            p[1] = (uint8_t) (inside ? 60 : 90 + 3 * x);
+            p[2] = (uint8_t) (inside ? 50 : 80 + ((x * y) % 23));
+            m[y * w + x] = inside ? 255 : 0;
+        }
+    char err[256];
+    cr_assert_eq (segq_image_write_png (img, image_path, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (segq_image_write_png (mask, mask_path, err, sizeof err), 0, "%s", err);
+    segq_image_destroy (&img);
+    segq_image_destroy (&mask);
+}
+
+/* Submits through the CLI; the job id is its output's first line. */
+static void
+s_submit (harness_t *h, const char *const *argv, char *id, size_t len)
+{
+    char out[1024], err[4096];
+    int rc = harness_cli (h, out, sizeof out, err, sizeof err, argv);
+    H_ASSERT (h, rc == 0, "segq submit %s: exit %d: %s", argv[1], rc, err);
+    out[strcspn (out, "\r\n")] = 0;
+    cr_assert (out[0] && strlen (out) < len, "segq submit printed no job id: %s", out);
+    memcpy (id, out, strlen (out) + 1);
+}
+
+static size_t
+s_count_png (const char *dir)
+{
+    DIR *d = opendir (dir);
+    cr_assert_not_null (d, "no directory %s", dir);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir (d)))
+        n += strlen (e->d_name) > 4 && strcmp (e->d_name + strlen (e->d_name) - 4, ".png") == 0;
+    closedir (d);
+    return n;
+}
+
+Test (e2e, train_then_generate_through_the_queue, .timeout = 280)
+{
+    harness_t *h = harness_new ("e2e-pipeline");
+    cr_assert_not_null (h);
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    /* The worker runs segq-run of this build; with no --gpus it asks
+       `segq-run devices` what the machine has. */
+    const char *bin = getenv ("SEGQ_BINARY_DIR");
+    char segq_run[1024];
+    snprintf (segq_run, sizeof segq_run, "%s/pipeline/segq-run", bin && *bin ? bin : SEGQ_BINARY_DIR);
+    cr_assert_eq (access (segq_run, X_OK), 0, "%s not built", segq_run);
+    const char *extra[] = { "--segq-run", segq_run, "--kinds", "train,generate", NULL };
+    H_ASSERT (h, harness_start_worker (h, "ml", 2, extra) >= 0, "worker did not register");
+
+    char image[600], mask[600];
+    snprintf (image, sizeof image, "%s/polyp.png", h->dir);
+    snprintf (mask, sizeof mask, "%s/polyp-mask.png", h->dir);
+    s_write_fixture (image, mask);
+    char in_image[640], in_mask[640];
+    snprintf (in_image, sizeof in_image, "image=%s", image);
+    snprintf (in_mask, sizeof in_mask, "mask=%s", mask);
+
+    char train[64], generate[64];
+    const char *train_argv[] = { "submit", "train", "--input", in_image, "--input", in_mask,
+                                 "--param", "max_size=24", "--param", "min_size=12",
+                                 "--param", "niter=10", "--param", "previews=0",
+                                 "--param", "nfc=8", "--param", "nfc_max=8",
+                                 "--param", "seed=3", "--cpu", "2", NULL };
+    s_submit (h, train_argv, train, sizeof train);
+    char in_model[128];
+    snprintf (in_model, sizeof in_model, "model=%s", train);
+    const char *gen_argv[] = { "submit", "generate", "--input", in_model,
+                               "--param", "count=3", "--param", "seed=7", "--cpu", NULL };
+    s_submit (h, gen_argv, generate, sizeof generate);
+
+    segq_client_t *c = harness_client (h, 0);
+    cr_assert_not_null (c);
+    segq_job_info_t info;
+    /* segq-run's progress channel becomes the job's progress while it runs */
+    char phase[64] = "";
+    double fraction = 0;
+    for (bool over = false; !over;) {
+        H_ASSERT (h, segq_client_job (c, train, false, &info) == 0, "status of %s", train);
+        if (info.state == SEGQ_JOB_RUNNING && info.phase && info.fraction > fraction) {
+            fraction = info.fraction;
+            snprintf (phase, sizeof phase, "%s", info.phase);
+        }
+        over = segq_job_state_final (info.state);
+        H_ASSERT (h, !over || info.state == SEGQ_JOB_SUCCEEDED, "train ended %s: %s",
+                  segq_job_state_name (info.state), info.reason ? info.reason : "");
+        segq_job_info_clear (&info);
+        struct timespec ts = { 0, 10 * 1000000L };
+        nanosleep (&ts, NULL);
+    }
+    cr_assert_str_eq (phase, "train", "no progress of the training seen (fraction %g)", fraction);
+    cr_assert (fraction > 0 && fraction <= 1, "progress %g", fraction);
+    H_ASSERT (h, harness_wait_final (c, generate, 240000, &info) == 0, "generate never ended");
+    segq_job_state_t gen_state = info.state;
+    segq_job_info_clear (&info);
+    cr_assert_eq (segq_client_job (c, train, false, &info), 0);
+    segq_job_state_t train_state = info.state;
+    segq_job_info_clear (&info);
+    H_ASSERT (h, train_state == SEGQ_JOB_SUCCEEDED, "train ended %s",
+              segq_job_state_name (train_state));
+    H_ASSERT (h, gen_state == SEGQ_JOB_SUCCEEDED, "generate ended %s",
+              segq_job_state_name (gen_state));
+
+    /* train's log is segq-run's, streamed through the worker */
+    char out[16384], err[4096];
+    const char *logs[] = { "logs", train, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, logs) == 0, "logs: %s", err);
+    cr_assert (strstr (out, "scale"), "train log does not look like segq-run's: %s", out);
+
+    /* the model, and the generated dataset */
+    char dir[700];
+    snprintf (dir, sizeof dir, "%s/fetched-train", h->dir);
+    const char *fetch_train[] = { "fetch", train, "-o", dir, "model.safetensors", NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, fetch_train) == 0,
+              "fetch train: %s", err);
+    char path[800];
+    struct stat st;
+    snprintf (path, sizeof path, "%s/model.safetensors", dir);
+    cr_assert (stat (path, &st) == 0 && st.st_size > 1000, "no model at %s", path);
+
+    snprintf (dir, sizeof dir, "%s/fetched-generate", h->dir);
+    const char *fetch_gen[] = { "fetch", generate, "-o", dir, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, fetch_gen) == 0,
+              "fetch generate: %s", err);
+    char images[760], masks[760];
+    snprintf (images, sizeof images, "%s/images", dir);
+    snprintf (masks, sizeof masks, "%s/masks", dir);
+    cr_assert_eq (s_count_png (images), 3);
+    cr_assert_eq (s_count_png (masks), 3);
+    segq_dataset_t *ds = NULL;
+    cr_assert_eq (segq_dataset_open (dir, &ds, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (segq_dataset_count (ds), 3);
+    for (size_t i = 0; i < 3; i++) {
+        const segq_dataset_pair_t *pair = segq_dataset_pair (ds, i);
+        segq_image_t *img = NULL, *m = NULL;
+        cr_assert_eq (segq_image_read_file (pair->image_path, NULL, &img, err, sizeof err), 0,
+                      "%s", err);
+        cr_assert_eq (segq_image_read_file (pair->mask_path, NULL, &m, err, sizeof err), 0,
+                      "%s", err);
+        cr_assert_eq (img->width, m->width);
+        cr_assert_eq (img->height, m->height);
+        /* a mask is 0/255 only */
+        const uint8_t *px = m->data;
+        for (size_t k = 0; k < (size_t) m->width * m->height * (size_t) m->channels; k++)
+            cr_assert (px[k] == 0 || px[k] == 255, "mask %s has value %d", pair->mask_path,
+                       px[k]);
+        segq_image_destroy (&img);
+        segq_image_destroy (&m);
+    }
+    segq_dataset_destroy (&ds);
+    /* the manifest names the real image each pair came from */
+    snprintf (path, sizeof path, "%s/manifest.csv", dir);
+    FILE *f = fopen (path, "r");
+    cr_assert_not_null (f, "no %s", path);
+    char sha[SEGQ_HASH_HEX_LEN + 1];
+    cr_assert_eq (segq_sha256_file (image, sha), 0);
+    char line[4096];
+    size_t lines = 0;
+    while (fgets (line, sizeof line, f))
+        if (lines++ > 0)
+            cr_assert (strstr (line, sha), "manifest line lacks the source's sha256 %s: %s",
+                       sha, line);
+    fclose (f);
+    cr_assert_eq (lines, 4, "manifest: a header and 3 pairs, got %zu lines", lines);
+
+    segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+    harness_destroy (&h);
+}

@@ -1,0 +1,129 @@
+/*  test_schema.c: proto's rows for the ML kinds against segq-run's own flag
+    table, linked side by side, so the CLI/broker (proto) and segq-run can
+    never disagree on a parameter's name, type, range, choices or default.
+
+    The only segq-run flags that are not parameters are the ones the worker
+    sets itself; they are listed here, so a new segq-run flag fails this
+    test until the kind's row has it too. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+#include "segq_run_flags.h"
+#include "segq_schema.h"
+#include "segq_singan.h"
+
+/* Worker-set flags: inputs (--NAME=PATH), --out, and the placement. */
+static const char *const s_worker_flags[] = { "out", "device", "threads", "resume" };
+
+static bool
+s_worker_flag (const segq_kind_spec_t *kind, const char *name)
+{
+    for (size_t i = 0; i < sizeof s_worker_flags / sizeof s_worker_flags[0]; i++)
+        if (strcmp (s_worker_flags[i], name) == 0)
+            return true;
+    for (size_t i = 0; i < kind->n_inputs; i++)
+        if (strcmp (kind->inputs[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+static void
+s_check_kind (const char *name)
+{
+    const segq_kind_spec_t *kind = segq_kind_find (name);
+    const segq_command_t *cmd = segq_run_command_find (name);
+    cr_assert_not_null (kind, "proto has no kind %s", name);
+    cr_assert_not_null (cmd, "segq-run has no command %s", name);
+    cr_assert_not (kind->test_kind || kind->in_process, "%s runs segq-run in a child", name);
+    /* every segq-run flag: a parameter with the same rules, or worker-set */
+    size_t params_seen = 0;
+    for (size_t i = 0; i < cmd->n_flags; i++) {
+        const segq_flag_t *f = &cmd->flags[i];
+        const segq_param_spec_t *p = segq_kind_param (kind, f->name);
+        if (s_worker_flag (kind, f->name)) {
+            cr_assert_null (p, "%s: --%s is set by the worker, not a parameter", name, f->name);
+            continue;
+        }
+        cr_assert_not_null (p, "%s: segq-run flag --%s has no parameter in proto/segq_kinds.c",
+                            name, f->name);
+        params_seen++;
+        cr_assert_eq ((int) p->type, (int) f->type, "%s.%s: type %d in proto, %d in segq-run",
+                      name, f->name, (int) p->type, (int) f->type);
+        cr_assert ((p->default_value == NULL) == (f->default_value == NULL),
+                   "%s.%s: required in one table only", name, f->name);
+        if (p->default_value)
+            cr_assert_str_eq (p->default_value, f->default_value, "%s.%s: default", name,
+                              f->name);
+        if (p->type == SEGQ_PARAM_INT || p->type == SEGQ_PARAM_FLOAT) {
+            cr_assert_eq (p->min, f->min, "%s.%s: min %g vs %g", name, f->name, p->min, f->min);
+            cr_assert_eq (p->max, f->max, "%s.%s: max %g vs %g", name, f->name, p->max, f->max);
+        }
+        if (p->type == SEGQ_PARAM_CHOICE)
+            cr_assert_str_eq (p->choices, f->choices, "%s.%s: choices", name, f->name);
+        /* the default passes proto's own parser too */
+        if (p->default_value) {
+            segq_value_t v = { 0 };
+            char err[256] = "";
+            cr_assert_eq (segq_param_parse (p, p->default_value, &v, err, sizeof err), 0,
+                          "%s.%s: %s", name, f->name, err);
+            segq_value_clear (&v);
+        }
+    }
+    cr_assert_eq (params_seen, kind->n_params,
+                  "%s: proto has %zu parameters, segq-run %zu matching flags", name,
+                  kind->n_params, params_seen);
+    /* every input is a segq-run flag of the same name; required alike */
+    for (size_t i = 0; i < kind->n_inputs; i++) {
+        const segq_flag_t *f = NULL;
+        for (size_t j = 0; j < cmd->n_flags && !f; j++)
+            if (strcmp (cmd->flags[j].name, kind->inputs[i].name) == 0)
+                f = &cmd->flags[j];
+        cr_assert_not_null (f, "%s: input %s is no segq-run flag", name, kind->inputs[i].name);
+        cr_assert_eq (f->type, SEGQ_FLAG_STRING, "%s: --%s takes a path", name, f->name);
+        cr_assert_eq (kind->inputs[i].required, f->default_value == NULL,
+                      "%s: input %s required in one table only", name, f->name);
+    }
+}
+
+Test (schema, train_matches_segq_run, .timeout = 20)
+{
+    s_check_kind ("train");
+    cr_assert_str_eq (segq_kind_find ("train")->principal_output, "model.safetensors");
+}
+
+Test (schema, generate_matches_segq_run, .timeout = 20)
+{
+    s_check_kind ("generate");
+    cr_assert_str_eq (segq_kind_find ("generate")->principal_output, "*");
+}
+
+/* Values the worker passes (--name=value, as segq_value_format writes the
+   parameter) are accepted by segq-run's parser. */
+Test (schema, formatted_values_parse_in_segq_run, .timeout = 20)
+{
+    const char *kinds[] = { "train", "generate" };
+    for (size_t k = 0; k < 2; k++) {
+        const segq_kind_spec_t *kind = segq_kind_find (kinds[k]);
+        const segq_command_t *cmd = segq_run_command_find (kinds[k]);
+        for (size_t i = 0; i < kind->n_params; i++) {
+            const segq_param_spec_t *p = &kind->params[i];
+            segq_value_t v = { 0 };
+            char err[256] = "", text[128], arg[200];
+            cr_assert_eq (segq_param_parse (p, p->default_value, &v, err, sizeof err), 0);
+            segq_value_format (&v, text, sizeof text);
+            segq_value_clear (&v);
+            snprintf (arg, sizeof arg, "--%s=%s", p->name, text);
+            /* with the required flags, as stand-in paths */
+            bool train = strcmp (kinds[k], "train") == 0;
+            char *argv[] = { arg, train ? "--image=i.png" : "--model=m", "--out=o" };
+            union {
+                segq_train_opts_t train;
+                segq_generate_opts_t generate;
+            } opts;
+            memset (&opts, 0, sizeof opts);
+            int rc = segq_flags_parse (cmd, 3, argv, &opts, err, sizeof err);
+            cr_assert_eq (rc, 0, "%s: segq-run refuses %s: %s", kinds[k], arg, err);
+            segq_flags_free (cmd, &opts);
+        }
+    }
+}

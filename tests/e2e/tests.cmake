@@ -1,0 +1,31 @@
+# The pipeline through the queue (issue 6): the ML job kinds' schema rows
+# against segq-run's flags, the worker's capacity discovery, and train ->
+# generate through real segqd / segq-worker / segq processes.
+
+if(TARGET segq_worker)
+  # No torch: the JSON of `segq-run devices` as the worker reads it.
+  segq_add_test(NAME test_e2e_devices
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_devices.c
+    LIBS segq_worker
+    TIMEOUT 60)
+endif()
+
+if(TARGET segq_pipeline)
+  # Links segq-run's flag table and proto's kind table: they can never drift.
+  segq_add_test(NAME test_e2e_schema
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_schema.c
+    LIBS segq_pipeline segq_core
+    LABELS torch TIMEOUT 60)
+endif()
+
+if(TARGET segq_pipeline AND TARGET segqd AND TARGET segq-worker AND TARGET segq)
+  # Runs segq-run (libtorch) in the worker's children: labelled torch, so it
+  # runs in the release build.
+  segq_add_test(NAME test_e2e_pipeline
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_pipeline.c
+      ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
+    LIBS segq_client segq_image PkgConfig::JANSSON
+    LABELS torch TIMEOUT 300)
+  target_include_directories(test_e2e_pipeline PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
+  add_dependencies(test_e2e_pipeline segqd segq-worker segq segq-run)
+endif()

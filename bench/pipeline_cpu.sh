@@ -26,9 +26,14 @@ authors=(0.12 0.08 0.12 0.19 0.38 0.65 1.13 1.88 10.2)
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+# CPU time beside wall time: on a busy machine wall time mostly measures
+# the others' load, CPU time (user + sys) what the run itself costs
+TIMEFORMAT='%R s wall, %U s user, %S s sys'
 for precision in fp32 bf16; do
-  "$run" train --image "$image" --mask "$mask" --out "$out/$precision" --niter "$niter" \
-    --threads "$threads" --precision "$precision" --previews 0 --seed 1 > "$out/$precision.log"
+  { time "$run" train --image "$image" --mask "$mask" --out "$out/$precision" --niter "$niter" \
+      --threads "$threads" --precision "$precision" --previews 0 --seed 1 > "$out/$precision.log"; } \
+    2> "$out/$precision.time"
+  echo "train $precision, all scales: $(tail -1 "$out/$precision.time")"
 done
 echo "load average after training: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
@@ -43,9 +48,10 @@ paste <(grep '^scale' "$out/fp32.log") <(grep '^scale' "$out/bf16.log") | \
 echo
 for precision in fp32 bf16; do
   for batch in 1 10; do
-    "$run" generate --model "$out/fp32/model.safetensors" --out "$out/gen-$precision-$batch" \
-      --count "$count" --batch "$batch" --threads "$threads" --precision "$precision" --seed 1 | \
-      sed "s/^/generate $precision batch $batch: /"
+    { time "$run" generate --model "$out/fp32/model.safetensors" --out "$out/gen-$precision-$batch" \
+        --count "$count" --batch "$batch" --threads "$threads" --precision "$precision" --seed 1 \
+        > "$out/gen.log"; } 2> "$out/gen.time"
+    echo "generate $precision batch $batch: $(tail -1 "$out/gen.log") [$(tail -1 "$out/gen.time")]"
   done
 done
 echo "(authors' code: 4.3 samples/s, 20 samples of 213x250 in 4.6 s, 2 threads)"

@@ -1,91 +1,78 @@
-/* The flag table of segq-run and its parser. Defaults are SINGAN-SEG.md's
- * published ones; change them only with the spec. */
+/* The flag table of segq-run and its parser. The job parameters' rules
+ * (defaults are SINGAN-SEG.md's published ones; change them only with the
+ * spec) live in proto/segq_kinds.c. */
 #include "segq_run_flags.h"
 #include "segq_error.h"
+#include "segq_schema.h"
 #include "segq_singan.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define T(f) offsetof(segq_train_opts_t, f)
 #define G(f) offsetof(segq_generate_opts_t, f)
-#define BIG 1e9
 
+/* A job parameter: its type, default, range, choices and help come from the
+ * kind's row in proto's schema table (proto/segq_kinds.c), the one table the
+ * CLI, the broker and segq-run all read; only where the value lands is here. */
+#define PARAM(name, field) {name, 0, NULL, 0, 0, NULL, NULL, field}
+
+/* Flags the worker sets itself (inputs, output, placement) are not job
+ * parameters, so they are described here in full. */
 #define COMPUTE_FLAGS(OFF)                                                                 \
     {"device", SEGQ_FLAG_STRING, "cpu", 0, 0, NULL,                                        \
      "compute device: cpu, cuda or cuda:N", OFF(compute.device)},                          \
     {"threads", SEGQ_FLAG_INT, "0", 0, 4096, NULL,                                         \
      "CPU threads for libtorch (0 = $SEGQ_CPU_SLOTS if set, else all cores)",             \
      OFF(compute.threads)},                                                                \
-    {"precision", SEGQ_FLAG_CHOICE, "fp32", 0, 0, "fp32|bf16",                             \
-     "arithmetic of convolutions: fp32, or bf16 with fp32 weights and statistics",         \
-     OFF(compute.precision)},                                                              \
-    {"seed", SEGQ_FLAG_INT, "0", 0, 9007199254740991.0, NULL,                              \
-     "random seed; the same seed gives the same result on CPU", OFF(compute.seed)}
+    PARAM("precision", OFF(compute.precision)), PARAM("seed", OFF(compute.seed))
 
-static const segq_flag_t train_flags[] = {
+static segq_flag_t train_flags[] = {
     {"image", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "training image (PNG or JPEG)", T(image)},
     {"mask", SEGQ_FLAG_STRING, "", 0, 0, NULL,
      "its segmentation mask (PNG or JPEG, same size); required unless --mask-from-alpha",
      T(mask)},
     {"out", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "output directory", T(out)},
-    {"mask_from_alpha", SEGQ_FLAG_BOOL, "false", 0, 0, NULL,
-     "take the mask from the image's alpha channel (RGBA input)", T(mask_from_alpha)},
+    PARAM("mask_from_alpha", T(mask_from_alpha)),
     {"resume", SEGQ_FLAG_BOOL, "false", 0, 0, NULL,
      "continue from OUT/model.safetensors after its last finished scale", T(resume)},
-    {"min_size", SEGQ_FLAG_INT, "25", 3, 100000, NULL, "coarsest scale's shorter side",
-     T(min_size)},
-    {"max_size", SEGQ_FLAG_INT, "250", 3, 100000, NULL, "finest scale's longer side",
-     T(max_size)},
-    {"scale_factor", SEGQ_FLAG_FLOAT, "0.75", 0.05, 0.99, NULL,
-     "nominal factor between scales (the working factor r is derived from it)",
-     T(scale_factor)},
-    {"niter", SEGQ_FLAG_INT, "2000", 1, BIG, NULL, "iterations per scale", T(niter)},
-    {"lr_g", SEGQ_FLAG_FLOAT, "0.0005", 0, 1, NULL, "generator learning rate (Adam)", T(lr_g)},
-    {"lr_d", SEGQ_FLAG_FLOAT, "0.0005", 0, 1, NULL, "discriminator learning rate (Adam)",
-     T(lr_d)},
-    {"beta1", SEGQ_FLAG_FLOAT, "0.5", 0, 0.999999, NULL, "Adam beta1", T(beta1)},
-    {"beta2", SEGQ_FLAG_FLOAT, "0.999", 0, 0.999999, NULL, "Adam beta2", T(beta2)},
-    {"lr_milestone", SEGQ_FLAG_INT, "1600", 0, BIG, NULL,
-     "iteration from which the learning rates are multiplied by gamma", T(lr_milestone)},
-    {"gamma", SEGQ_FLAG_FLOAT, "0.1", 0, 1, NULL, "learning-rate decay factor", T(gamma)},
-    {"d_steps", SEGQ_FLAG_INT, "3", 1, 100, NULL, "discriminator steps per iteration",
-     T(d_steps)},
-    {"g_steps", SEGQ_FLAG_INT, "3", 1, 100, NULL,
-     "the authors' generator passes per iteration: the update is computed once, the "
-     "other passes only move BatchNorm statistics",
-     T(g_steps)},
-    {"lambda_grad", SEGQ_FLAG_FLOAT, "0.1", 0, BIG, NULL, "WGAN-GP gradient penalty weight",
-     T(lambda_grad)},
-    {"alpha", SEGQ_FLAG_FLOAT, "10", 0, BIG, NULL, "reconstruction loss weight", T(alpha)},
-    {"noise_amp_init", SEGQ_FLAG_FLOAT, "0.1", 0, BIG, NULL,
-     "noise amplitude = this x RMSE of the coarser reconstruction", T(noise_amp_init)},
-    {"nfc", SEGQ_FLAG_INT, "32", 1, 4096, NULL,
-     "width of scales 0-3, doubled every 4 scales", T(nfc)},
-    {"nfc_max", SEGQ_FLAG_INT, "128", 1, 4096, NULL, "largest width", T(nfc_max)},
-    {"num_layer", SEGQ_FLAG_INT, "5", 3, 64, NULL, "conv layers per network", T(num_layer)},
-    {"ker_size", SEGQ_FLAG_INT, "3", 1, 15, NULL, "kernel size (odd)", T(ker_size)},
-    {"previews", SEGQ_FLAG_INT, "3", 0, 100, NULL, "random preview samples per scale",
-     T(previews)},
-    {"stop_after_scale", SEGQ_FLAG_INT, "-1", -1, 63, NULL,
-     "stop once this scale is saved (-1: train every scale)", T(stop_after_scale)},
+    PARAM("min_size", T(min_size)),
+    PARAM("max_size", T(max_size)),
+    PARAM("scale_factor", T(scale_factor)),
+    PARAM("niter", T(niter)),
+    PARAM("lr_g", T(lr_g)),
+    PARAM("lr_d", T(lr_d)),
+    PARAM("beta1", T(beta1)),
+    PARAM("beta2", T(beta2)),
+    PARAM("lr_milestone", T(lr_milestone)),
+    PARAM("gamma", T(gamma)),
+    PARAM("d_steps", T(d_steps)),
+    PARAM("g_steps", T(g_steps)),
+    PARAM("lambda_grad", T(lambda_grad)),
+    PARAM("alpha", T(alpha)),
+    PARAM("noise_amp_init", T(noise_amp_init)),
+    PARAM("nfc", T(nfc)),
+    PARAM("nfc_max", T(nfc_max)),
+    PARAM("num_layer", T(num_layer)),
+    PARAM("ker_size", T(ker_size)),
+    PARAM("previews", T(previews)),
+    PARAM("stop_after_scale", T(stop_after_scale)),
     COMPUTE_FLAGS(T),
 };
 
-static const segq_flag_t generate_flags[] = {
+static segq_flag_t generate_flags[] = {
     {"model", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "checkpoint (model.safetensors)", G(model)},
     {"out", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "output directory", G(out)},
-    {"count", SEGQ_FLAG_INT, "50", 1, 10000000, NULL, "image/mask pairs to generate",
-     G(count)},
-    {"gen_start_scale", SEGQ_FLAG_INT, "0", 0, 63, NULL,
-     "first scale with fresh noise (0 = fully random layout)", G(gen_start_scale)},
-    {"scale_h", SEGQ_FLAG_FLOAT, "1", 0.1, 20, NULL, "output width factor", G(scale_h)},
-    {"scale_v", SEGQ_FLAG_FLOAT, "1", 0.1, 20, NULL, "output height factor", G(scale_v)},
-    {"batch", SEGQ_FLAG_INT, "16", 1, 4096, NULL, "samples per forward pass", G(batch)},
+    PARAM("count", G(count)),
+    PARAM("gen_start_scale", G(gen_start_scale)),
+    PARAM("scale_h", G(scale_h)),
+    PARAM("scale_v", G(scale_v)),
+    PARAM("batch", G(batch)),
     COMPUTE_FLAGS(G),
 };
 
@@ -99,14 +86,52 @@ static const segq_command_t commands[] = {
     {"devices", "segq-run devices", "print the compute devices as JSON", NULL, 0},
 };
 
+_Static_assert((int)SEGQ_FLAG_INT == (int)SEGQ_PARAM_INT
+                   && (int)SEGQ_FLAG_FLOAT == (int)SEGQ_PARAM_FLOAT
+                   && (int)SEGQ_FLAG_BOOL == (int)SEGQ_PARAM_BOOL
+                   && (int)SEGQ_FLAG_STRING == (int)SEGQ_PARAM_STRING
+                   && (int)SEGQ_FLAG_CHOICE == (int)SEGQ_PARAM_CHOICE,
+               "segq-run flag types are proto's parameter types");
+
+/* Fills every PARAM entry from the job kind's schema row, once. A
+ * parameter missing from the row is a build mistake (tests/e2e/test_schema.c
+ * catches it): segq-run refuses to run rather than guess. */
+static pthread_once_t schema_once = PTHREAD_ONCE_INIT;
+
+static void schema_resolve(void)
+{
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
+        const segq_kind_spec_t *kind = segq_kind_find(commands[c].name);
+        segq_flag_t *flags = (segq_flag_t *)commands[c].flags;
+        for (size_t i = 0; i < commands[c].n_flags; i++) {
+            if (flags[i].type != 0)
+                continue;
+            const segq_param_spec_t *p = kind ? segq_kind_param(kind, flags[i].name) : NULL;
+            if (!p) {
+                fprintf(stderr, "segq-run: %s --%s has no parameter in proto/segq_kinds.c\n",
+                        commands[c].name, flags[i].name);
+                abort();
+            }
+            flags[i].type = (segq_flag_type_t)p->type;
+            flags[i].default_value = p->default_value;
+            flags[i].min = p->min;
+            flags[i].max = p->max;
+            flags[i].choices = p->choices;
+            flags[i].help = p->help;
+        }
+    }
+}
+
 const segq_command_t *segq_run_commands(size_t *count)
 {
+    pthread_once(&schema_once, schema_resolve);
     *count = sizeof commands / sizeof commands[0];
     return commands;
 }
 
 const segq_command_t *segq_run_command_find(const char *name)
 {
+    pthread_once(&schema_once, schema_resolve);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(commands[i].name, name) == 0)
             return &commands[i];

@@ -27,11 +27,12 @@ static const segq_param_spec_t s_fail_params[] = {
     { "signal", SEGQ_PARAM_INT, "9", 1, 64, NULL, "signal number for mode=signal" },
 };
 
-/* ---- ML kinds: run by `segq-run KIND` (pipeline/run_flags.c).
+/* ---- ML kinds: run by `segq-run KIND`.
 
-   Every segq-run flag of the command is a parameter of the same name,
-   type, range and default (tests/e2e/test_schema.c checks they agree),
-   except the flags the worker sets itself: the inputs (--image, --mask,
+   These rows are segq-run's own flag rules: pipeline/run_flags.c takes
+   each parameter's type, default, range, choices and help from here.
+   Every segq-run flag of the command is a parameter (tests/e2e/test_schema.c
+   checks it), except the flags the worker sets itself: the inputs (--image, --mask,
    --model: paths in the job directory), --out (SEGQ_OUTPUT_DIR), and
    --device/--threads (from the GPU or CPU slots the broker gave the job);
    --resume belongs to requeues, not to users. ---- */
@@ -45,7 +46,7 @@ static const segq_param_spec_t s_fail_params[] = {
 
 static const segq_param_spec_t s_train_params[] = {
     { "mask_from_alpha", SEGQ_PARAM_BOOL, "false", 0, 0, NULL,
-      "take the mask from the image's alpha channel (RGBA input; no mask input)" },
+      "take the mask from the image's alpha channel (RGBA input)" },
     { "min_size", SEGQ_PARAM_INT, "25", 3, 100000, NULL, "coarsest scale's shorter side" },
     { "max_size", SEGQ_PARAM_INT, "250", 3, 100000, NULL, "finest scale's longer side" },
     { "scale_factor", SEGQ_PARAM_FLOAT, "0.75", 0.05, 0.99, NULL,
@@ -60,7 +61,8 @@ static const segq_param_spec_t s_train_params[] = {
     { "gamma", SEGQ_PARAM_FLOAT, "0.1", 0, 1, NULL, "learning-rate decay factor" },
     { "d_steps", SEGQ_PARAM_INT, "3", 1, 100, NULL, "discriminator steps per iteration" },
     { "g_steps", SEGQ_PARAM_INT, "3", 1, 100, NULL,
-      "the authors' generator passes per iteration (the update is computed once)" },
+      "the authors' generator passes per iteration: the update is computed once, the "
+      "other passes only move BatchNorm statistics" },
     { "lambda_grad", SEGQ_PARAM_FLOAT, "0.1", 0, SEGQ_KINDS_BIG, NULL,
       "WGAN-GP gradient penalty weight" },
     { "alpha", SEGQ_PARAM_FLOAT, "10", 0, SEGQ_KINDS_BIG, NULL, "reconstruction loss weight" },

@@ -1,10 +1,10 @@
-/*  test_schema.c: proto's rows for the ML kinds against segq-run's own flag
-    table, linked side by side, so the CLI/broker (proto) and segq-run can
-    never disagree on a parameter's name, type, range, choices or default.
-
-    The only segq-run flags that are not parameters are the ones the worker
-    sets itself; they are listed here, so a new segq-run flag fails this
-    test until the kind's row has it too. */
+/*  test_schema.c: proto's rows for the ML kinds against segq-run's flag
+    table, linked side by side. segq-run takes each parameter's rules from
+    proto's row (pipeline/run_flags.c); this checks the rest of the
+    contract: every segq-run flag is either a parameter of the kind or one
+    the worker sets itself (listed here, so a new segq-run flag fails this
+    test until the kind's row has it too), every input is a path flag,
+    and the values the worker formats are accepted by segq-run. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>

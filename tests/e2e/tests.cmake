@@ -10,6 +10,17 @@ if(TARGET segq_worker)
     TIMEOUT 60)
 endif()
 
+if(TARGET segqd AND TARGET segq-worker AND TARGET segq)
+  # segq-worker running an ML kind, seen from a stand-in segq-run: no torch.
+  segq_add_test(NAME test_e2e_worker_args
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_args.c
+      ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
+    LIBS segq_client PkgConfig::JANSSON
+    TIMEOUT 90)
+  target_include_directories(test_e2e_worker_args PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
+  add_dependencies(test_e2e_worker_args segqd segq-worker segq)
+endif()
+
 if(TARGET segq_pipeline)
   # Links segq-run's flag table and proto's kind table: they can never drift.
   segq_add_test(NAME test_e2e_schema

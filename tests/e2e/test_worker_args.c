@@ -1,0 +1,96 @@
+/*  test_worker_args.c: how segq-worker runs an ML kind, seen from the
+    child. A stand-in segq-run (a shell script) records its argv and
+    environment as its output; real segqd, segq-worker and segq processes
+    run a `generate` job on a declared GPU and one on CPU slots. No libtorch
+    and no GPU needed: this is the plumbing the real segq-run relies on. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "harness.h"
+
+static const char s_fake_segq_run[] =
+    "#!/bin/sh\n"
+    "out=$SEGQ_OUTPUT_DIR/args.txt\n"
+    "for a in \"$@\"; do\n"
+    "  echo \"arg $a\" >> \"$out\"\n"
+    "  case $a in --model=*) test -f \"${a#--model=}\" && echo 'model file ok' >> \"$out\";; esac\n"
+    "done\n"
+    "echo \"env CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES\" >> \"$out\"\n"
+    "echo \"env CUDA_DEVICE_ORDER=$CUDA_DEVICE_ORDER\" >> \"$out\"\n";
+
+static void
+s_run_job (harness_t *h, const char *const *submit, char *args, size_t len)
+{
+    char out[1024], err[4096];
+    int rc = harness_cli (h, out, sizeof out, err, sizeof err, submit);
+    H_ASSERT (h, rc == 0, "submit: exit %d: %s", rc, err);
+    char job[64];
+    out[strcspn (out, "\r\n")] = 0;
+    cr_assert (out[0] && strlen (out) < sizeof job, "no job id: %s", out);
+    memcpy (job, out, strlen (out) + 1);
+    segq_client_t *c = harness_client (h, 0);
+    segq_job_info_t info;
+    H_ASSERT (h, harness_wait_final (c, job, 30000, &info) == 0, "job %s never ended", job);
+    H_ASSERT (h, info.state == SEGQ_JOB_SUCCEEDED, "job %s ended %s: %s", job,
+              segq_job_state_name (info.state), info.reason ? info.reason : "");
+    segq_job_info_clear (&info);
+    segq_client_destroy (&c);
+    char dir[600], path[700];
+    snprintf (dir, sizeof dir, "%s/fetched-%s", h->dir, job);
+    const char *fetch[] = { "fetch", job, "-o", dir, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, fetch) == 0, "fetch: %s", err);
+    snprintf (path, sizeof path, "%s/args.txt", dir);
+    FILE *f = fopen (path, "r");
+    cr_assert_not_null (f, "no %s", path);
+    size_t n = fread (args, 1, len - 1, f);
+    args[n] = 0;
+    fclose (f);
+}
+
+Test (e2e, worker_passes_inputs_device_and_threads, .timeout = 60)
+{
+    harness_t *h = harness_new ("e2e-args");
+    cr_assert_not_null (h);
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    char fake[600], model[600];
+    snprintf (fake, sizeof fake, "%s/segq-run", h->dir);
+    snprintf (model, sizeof model, "%s/model.safetensors", h->dir);
+    FILE *f = fopen (fake, "w");
+    cr_assert_not_null (f);
+    fputs (s_fake_segq_run, f);
+    cr_assert_eq (fclose (f), 0);
+    cr_assert_eq (chmod (fake, 0755), 0);
+    cr_assert_eq (harness_write_random_file (model, 1000, 5), 0);
+    const char *extra[] = { "--segq-run", fake, "--gpus", "1:FakeGPU:8G", "--kinds", "generate",
+                            NULL };
+    H_ASSERT (h, harness_start_worker (h, "gpu-node", 3, extra) >= 0, "worker did not register");
+    char in_model[700];
+    snprintf (in_model, sizeof in_model, "model=%s", model);
+
+    char args[8192];
+    const char *on_gpu[] = { "submit", "generate", "--input", in_model, "--param", "count=2",
+                             "--gpu-mem", "1G", NULL };
+    s_run_job (h, on_gpu, args, sizeof args);
+    cr_assert (strstr (args, "arg generate\n"), "%s", args);
+    cr_assert (strstr (args, "arg --count=2\n"), "%s", args);
+    cr_assert (strstr (args, "arg --seed=0\n"), "defaults are passed too: %s", args);
+    cr_assert (strstr (args, "/model\nmodel file ok\n"), "input not passed as a path: %s", args);
+    cr_assert (strstr (args, "/out\n") && strstr (args, "arg --out="), "%s", args);
+    cr_assert (strstr (args, "arg --device=cuda:0\n"), "%s", args);
+    cr_assert (strstr (args, "arg --threads="), "%s", args);
+    /* the broker's index, numbered like nvidia-smi */
+    cr_assert (strstr (args, "env CUDA_VISIBLE_DEVICES=1\n"), "%s", args);
+    cr_assert (strstr (args, "env CUDA_DEVICE_ORDER=PCI_BUS_ID\n"), "%s", args);
+
+    const char *on_cpu[] = { "submit", "generate", "--input", in_model, "--cpu", "2", NULL };
+    s_run_job (h, on_cpu, args, sizeof args);
+    cr_assert (strstr (args, "arg --device=cpu\n"), "%s", args);
+    cr_assert (strstr (args, "arg --threads=2\n"), "%s", args);
+    cr_assert (strstr (args, "arg --count=50\n"), "%s", args);
+    H_ASSERT_CLEAN_STOP (h);
+    harness_destroy (&h);
+}

@@ -34,7 +34,7 @@ test-asan: asan
 
 # The release build runs the pipeline tests (those that link libtorch).
 test-release: build
-	cd $(RELEASE) && ctest --output-on-failure -L torch
+	cd $(RELEASE) && ctest --output-on-failure -j $(JOBS) -L torch
 
 test: test-asan test-release
 

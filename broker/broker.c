@@ -238,6 +238,18 @@ s_send_now (segq_broker_t *self, outgoing_t *out)
     zframe_destroy (&out->peer);
 }
 
+/* Transfer traffic (CREDIT, GET_READY, GET's CHUNKs) promises nothing
+   durable: it goes out at once rather than at the end of the turn, so the
+   peer is not left waiting while the rest of the turn (up to heartbeat/2
+   of other chunks) is handled. Holding it made transfers stop-and-go. */
+static void
+s_send_at_once (segq_broker_t *self, zframe_t *peer, segq_msg_t *msg)
+{
+    if (msg && segq_msg_send (&msg, self->router, peer) != 0)
+        s_log (self, 2, NULL, "send failed");
+    segq_msg_destroy (&msg);
+}
+
 /* Keep a durable reply until the WAL is synced past `commit`. */
 static void
 s_hold (segq_broker_t *self, uint64_t commit, outgoing_t *out)
@@ -472,7 +484,7 @@ s_pump (segq_broker_t *self, transfer_t *transfer)
         transfer->offset += n;
         transfer->credit--;
         bool last = msg->u.chunk.last;
-        s_send (self, transfer->peer, msg, false);
+        s_send_at_once (self, transfer->peer, msg);
         if (last) {
             s_transfer_destroy (self, &transfer);
             return;
@@ -548,6 +560,16 @@ s_on_chunk (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_chun
         return;
     }
     size_t size = chunk->data ? zframe_size (chunk->data) : 0;
+    /* this chunk is in memory and written below: grant the next one now,
+       so the sender reads and sends it while we write and hash this one */
+    if (!chunk->last && size <= self->config.chunk_size) {
+        segq_msg_t *credit = segq_msg_new (SEGQ_MSG_CREDIT);
+        if (credit) {
+            credit->u.credit.transfer = transfer->id;
+            credit->u.credit.chunks = 1;
+            s_send_at_once (self, peer, credit);
+        }
+    }
     char err [512];
     int rc = size > self->config.chunk_size ? SEGQ_ETOOBIG : 0;
     if (rc)
@@ -566,13 +588,6 @@ s_on_chunk (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_chun
     if (chunk->last) {
         s_log (self, 2, peer_hex, "stored artifact %s", transfer->name ? transfer->name : "");
         s_put_done (self, transfer, 0, NULL);
-        return;
-    }
-    segq_msg_t *credit = segq_msg_new (SEGQ_MSG_CREDIT);
-    if (credit) {
-        credit->u.credit.transfer = transfer->id;
-        credit->u.credit.chunks = 1;
-        s_send (self, peer, credit, false);
     }
 }
 
@@ -631,7 +646,7 @@ s_on_get (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_
     reply->u.get_ready.size = segq__download_size (download);
     reply->u.get_ready.name = name ? strdup (name) : NULL;
     reply->u.get_ready.chunk_size = self->config.chunk_size;
-    s_send (self, peer, reply, false);
+    s_send_at_once (self, peer, reply);     /* ahead of its chunks */
     segq_artifact_clear (&output);
     s_pump (self, transfer);
 }

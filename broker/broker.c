@@ -13,6 +13,7 @@
 */
 #include "segq_broker.h"
 #include "artifact_store.h"
+#include "auth.h"
 #include "job_log.h"
 #include "job_store.h"
 #include "jobs.h"
@@ -107,6 +108,9 @@ struct segq_broker {
     } stats;
     bool broken;                /* a write failed this turn: roll back */
     int broken_code;
+    segq__auth_t *auth;         /* NULL: no keys (loopback only) */
+    char sender_key [64];       /* of the message being handled (CurveZMQ) */
+    char sender_address [64];
 };
 
 /* ---- time and logging ---- */
@@ -607,6 +611,8 @@ s_on_get (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_
             return;
         }
         if (get->user && strcmp (get->user, brief.owner) != 0) {
+            s_log (self, 0, peer_hex, "refused GET of job %s's outputs (owner %s) to %s", get->job,
+                   brief.owner, get->user);
             s_error (self, peer, get->req_id, SEGQ_EPERM,
                      "job %s belongs to %s: only its owner may fetch its outputs", get->job,
                      brief.owner);
@@ -849,6 +855,9 @@ s_turn_end (segq_broker_t *self)
 
 /* ---- client requests ---- */
 
+static bool s_may_read (segq_broker_t *self, zframe_t *peer, const char *peer_hex,
+                        uint64_t req_id, const char *job, const char *what);
+
 static void
 s_on_submit (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_submit_t *submit)
 {
@@ -1015,7 +1024,15 @@ s_on_cancel (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const se
         uint64_t number = segq__job_id_parse (cancel->jobs [i]);
         char err [512] = "";
         bool abort = false;
-        int rc = number ? segq__jobs_cancel (self->jobs, number, cancel->user, now, &abort,
+        /* an admin cancels in the owner's stead */
+        segq__job_brief_t brief;
+        const char *as = cancel->user;
+        const segq__identity_t *id = self->auth ? segq__auth_identify (self->auth, self->sender_key)
+                                                : NULL;
+        if (id && id->role == SEGQ__ROLE_ADMIN && number
+        &&  segq__job_store_brief (self->store, number, &brief) == 0)
+            as = brief.owner;
+        int rc = number ? segq__jobs_cancel (self->jobs, number, as, now, &abort,
                                              err, sizeof err) : SEGQ_ENOENT;
         if (!number)
             snprintf (err, sizeof err, "unknown job '%s'", cancel->jobs [i]);
@@ -1028,7 +1045,7 @@ s_on_cancel (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const se
             if (job)
                 s_abort (self, s_job_worker (job), cancel->jobs [i], job->attempt, job->cancel);
         }
-        s_log (self, 1, peer_hex, "CANCEL %s by %s: %s", cancel->jobs [i],
+        s_log (self, rc == SEGQ_EPERM ? 0 : 1, peer_hex, "CANCEL %s by %s: %s", cancel->jobs [i],
                cancel->user ? cancel->user : "?", rc ? err : abort ? "worker told" : "cancelled");
     }
     s_send (self, peer, reply, true);
@@ -1039,6 +1056,10 @@ s_on_logs (segq_broker_t *self, zframe_t *peer, const segq_logs_t *logs)
 {
     uint64_t number = segq__job_id_parse (logs->job);
     segq__job_brief_t brief;
+    char peer_hex [PEER_HEX];
+    s_peer_hex (peer, peer_hex);
+    if (!s_may_read (self, peer, peer_hex, logs->req_id, logs->job, "logs"))
+        return;
     if (!number || segq__job_store_brief (self->store, number, &brief)) {
         s_error (self, peer, logs->req_id, SEGQ_ENOENT, "unknown job '%s'", logs->job);
         return;
@@ -1447,6 +1468,96 @@ s_is_worker_message (segq_msg_type_t type)
         || type == SEGQ_MSG_RESULT || type == SEGQ_MSG_BYE;
 }
 
+static uint64_t
+s_request_id (const segq_msg_t *msg)
+{
+    switch (msg->type) {
+        case SEGQ_MSG_SUBMIT:  return msg->u.submit.req_id;
+        case SEGQ_MSG_STATUS:  return msg->u.status.req_id;
+        case SEGQ_MSG_CANCEL:  return msg->u.cancel.req_id;
+        case SEGQ_MSG_LOGS:    return msg->u.logs.req_id;
+        case SEGQ_MSG_WORKERS: return msg->u.workers.req_id;
+        case SEGQ_MSG_DRAIN:   return msg->u.drain.req_id;
+        case SEGQ_MSG_PUT:     return msg->u.put.req_id;
+        case SEGQ_MSG_GET:     return msg->u.get.req_id;
+        default:               return 0;
+    }
+}
+
+/* Who sent it (the connection's key, looked up in the certificates
+   allowed now) and whether that role may send it. The user fields a
+   client writes are replaced by the authenticated name. Refusals are
+   answered and logged with the peer. */
+static bool
+s_authorize (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_msg_t *msg)
+{
+    const segq__identity_t *id = segq__auth_identify (self->auth, self->sender_key);
+    const char *address = self->sender_address [0] ? self->sender_address : NULL;
+    if (!id) {
+        const char *key = self->sender_key [0] ? self->sender_key : NULL;
+        s_log (self, 0, peer_hex, "refused %s from %s: key %s is not (or no longer) allowed",
+               segq_msg_type_name (msg->type), address ? address : "?", key ? key : "?");
+        s_error (self, peer, s_request_id (msg), SEGQ_EAUTH, "your certificate (key %s) is not allowed on this "
+                 "broker (unknown or revoked): ask the admin to add your .cert to the broker's "
+                 "keys directory (certs/)", key ? key : "?");
+        return false;
+    }
+    bool worker_msg = s_is_worker_message (msg->type) || msg->type == SEGQ_MSG_REGISTER;
+    bool transfer = msg->type == SEGQ_MSG_PUT || msg->type == SEGQ_MSG_CHUNK
+                 || msg->type == SEGQ_MSG_GET || msg->type == SEGQ_MSG_CREDIT;
+    const char *why = NULL;
+    if (worker_msg && id->role != SEGQ__ROLE_WORKER)
+        why = "only worker certificates may act as workers (make one with `segqd keygen --worker "
+              "NODE`)";
+    else if (!worker_msg && !transfer && id->role == SEGQ__ROLE_WORKER)
+        why = "a worker certificate cannot send client requests: use a user certificate "
+              "(`segq keygen`)";
+    else if (msg->type == SEGQ_MSG_REGISTER && msg->u.reg.node
+         &&  strcmp (msg->u.reg.node, id->name) != 0)
+        why = "a node registers under the name in its certificate (--node must match)";
+    else if (msg->type == SEGQ_MSG_DRAIN && id->role != SEGQ__ROLE_ADMIN)
+        why = "only an admin may drain a worker";
+    if (why) {
+        s_log (self, 0, peer_hex, "refused %s from %s (%s %s): %s", segq_msg_type_name (msg->type),
+               address ? address : "?", segq__role_name (id->role), id->name, why);
+        s_error (self, peer, s_request_id (msg), SEGQ_EPERM, "permission denied for %s: %s",
+                 id->name, why);
+        return false;
+    }
+    char **user = msg->type == SEGQ_MSG_SUBMIT ? &msg->u.submit.user
+                : msg->type == SEGQ_MSG_CANCEL ? &msg->u.cancel.user
+                : msg->type == SEGQ_MSG_GET ? &msg->u.get.user : NULL;
+    if (user) {
+        free (*user);
+        *user = NULL;           /* GET without a user: no owner check (admins, workers) */
+        if (msg->type != SEGQ_MSG_GET || id->role == SEGQ__ROLE_USER)
+            if (!(*user = strdup (id->name)))
+                return false;
+    }
+    return true;
+}
+
+/* Owner check for reading a job's logs or outputs (admins read all). */
+static bool
+s_may_read (segq_broker_t *self, zframe_t *peer, const char *peer_hex, uint64_t req_id,
+            const char *job, const char *what)
+{
+    if (!self->auth)
+        return true;
+    const segq__identity_t *id = segq__auth_identify (self->auth, self->sender_key);
+    uint64_t number = segq__job_id_parse (job);
+    segq__job_brief_t brief;
+    if (!id || id->role != SEGQ__ROLE_USER || !number
+    ||  segq__job_store_brief (self->store, number, &brief) != 0
+    ||  strcmp (brief.owner, id->name) == 0)
+        return true;            /* unknown jobs get their usual error */
+    s_log (self, 0, peer_hex, "refused %s of job %s (owner %s) to user %s", what, job,
+           brief.owner, id->name);
+    s_error (self, peer, req_id, SEGQ_EPERM, "permission denied: job %s belongs to %s; only its "
+             "owner or an admin may read its %s", job, brief.owner, what);
+    return false;
+}
+
 static void
 s_handle (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_msg_t *msg)
 {
@@ -1456,6 +1567,8 @@ s_handle (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_msg_t 
         w->last_seen = s_now ();
     }
     s_log (self, 2, peer_hex, "%s", segq_msg_type_name (msg->type));
+    if (self->auth && !s_authorize (self, peer, peer_hex, msg))
+        return;
     if (s_is_worker_message (msg->type) && !w) {
         if (msg->type != SEGQ_MSG_BYE)
             s_error (self, peer, 0, SEGQ_ENOENT, "unknown worker: register");
@@ -1502,7 +1615,11 @@ s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
         char err [512] = "";
         /* the socket does not block (receive timeout 0): asking it for
            events before each message would cost a system call each */
-        int rc = segq_msg_recv (sock, &peer, &msg, &version, err, sizeof err);
+        if (n == 0 && self->auth)
+            segq__auth_refresh (self->auth);
+        int rc = self->auth ? segq__auth_recv (sock, &peer, &msg, &version, self->sender_key,
+                                               self->sender_address, err, sizeof err)
+                            : segq_msg_recv (sock, &peer, &msg, &version, err, sizeof err);
         if (!peer) {
             segq_msg_destroy (&msg);
             break;              /* nothing more there, or interrupted */
@@ -1655,6 +1772,12 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
         c->chunk_size = c->max_msg - 4096;
     if (!c->max_attempts)
         c->max_attempts = 3;
+    if (!c->keys_dir && !segq__auth_endpoint_local (c->bind)) {
+        snprintf (err, errlen, "refusing to bind %s without keys: anyone who reaches it could "
+                  "act as any user. Give --keys DIR (see `segqd keygen`) or bind a loopback "
+                  "address (tcp://127.0.0.1:PORT)", c->bind);
+        goto fail;
+    }
     self->data_dir = strdup (c->data_dir ? c->data_dir : ".");
     c->data_dir = self->data_dir;
     c->ready_file = NULL;       /* not kept: written once below */
@@ -1695,6 +1818,9 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
     zsock_set_rcvhwm (self->router, 0);
     zsock_set_linger (self->router, 1000);
     zsock_set_rcvtimeo (self->router, 0);
+    if (c->keys_dir
+    &&  !(self->auth = segq__auth_new (c->keys_dir, self->router, c->verbose, err, errlen)))
+        goto fail;
     if (zsock_bind (self->router, "%s", c->bind) < 0) {
         snprintf (err, errlen, "cannot bind %s: %s (is another segqd running there?)", c->bind,
                   zmq_strerror (zmq_errno ()));
@@ -1759,6 +1885,7 @@ segq_broker_destroy (segq_broker_t **self_p)
     }
     zloop_destroy (&self->loop);
     zsock_destroy (&self->router);
+    segq__auth_destroy (&self->auth);
     segq__jobs_destroy (&self->jobs);
     zhashx_destroy (&self->by_peer);
     zhashx_destroy (&self->by_node);

@@ -35,6 +35,8 @@ typedef struct {
     uint32_t default_time_limit_s;  /* 0 = none */
     uint32_t max_attempts;          /* 0 = 3 */
     int verbose;                    /* 0 quiet, 1 requests, 2 every message */
+    const char *keys_dir;           /* CurveZMQ keys (broker.cert, certs/); NULL: none, and
+                                       then only loopback may be bound */
 } segq_broker_config_t;
 
 typedef struct segq_broker segq_broker_t;

@@ -6,6 +6,7 @@
 */
 #include "segq_broker.h"
 #include "segq_proto.h"
+#include "segqd_keygen.h"
 #include <czmq.h>
 #include <errno.h>
 #include <stdio.h>
@@ -26,13 +27,18 @@ static const char s_usage [] =
     "  --default-time-limit S  wall-time limit of jobs that give none (default none)\n"
     "  --max-attempts N        attempts before a job whose worker keeps getting lost\n"
     "                          fails (default 3)\n"
+    "  --keys DIR              CurveZMQ: DIR/broker.cert(+_secret) and the allowed\n"
+    "                          certificates DIR/certs/*.cert (re-read while running);\n"
+    "                          without keys only loopback may be bound\n"
     "  --config FILE           key = value file with these options (default\n"
     "                          $SEGQ_BROKER_CONFIG)\n"
     "  -v                      log requests; -vv every message\n"
-    "  -h, --help              this text\n";
+    "  -h, --help              this text\n"
+    "       segqd keygen --broker | --worker NODE | --user NAME [--admin]  --out DIR\n"
+    "                          make certificates (see README: lab setup with keys)\n";
 
 typedef struct {
-    char *bind, *data_dir, *ready_file;
+    char *bind, *data_dir, *ready_file, *keys;
     char *heartbeat_ms, *expiry_ms, *max_msg, *chunk_size, *default_time_limit, *max_attempts;
 } options_t;
 
@@ -40,6 +46,7 @@ static char **
 s_option (options_t *o, const char *name)
 {
     if (strcmp (name, "bind") == 0) return &o->bind;
+    if (strcmp (name, "keys") == 0) return &o->keys;
     if (strcmp (name, "data-dir") == 0) return &o->data_dir;
     if (strcmp (name, "ready-file") == 0) return &o->ready_file;
     if (strcmp (name, "heartbeat-ms") == 0) return &o->heartbeat_ms;
@@ -132,6 +139,8 @@ int
 main (int argc, char *argv [])
 {
     segq_malloc_for_chunks ();
+    if (argc > 1 && strcmp (argv [1], "keygen") == 0)
+        return segqd_keygen (argc - 1, argv + 1);
     options_t o = { 0 };
     char *config = NULL;
     int verbose = 0, rc = 0;
@@ -182,6 +191,7 @@ main (int argc, char *argv [])
     }
     segq_broker_config_t cfg = {
         .bind = o.bind, .data_dir = o.data_dir, .ready_file = o.ready_file, .verbose = verbose,
+        .keys_dir = o.keys,
     };
     if (s_number ("heartbeat-ms", o.heartbeat_ms, &cfg.heartbeat_ms, false)
     ||  s_number ("expiry-ms", o.expiry_ms, &cfg.expiry_ms, false)
@@ -208,6 +218,6 @@ main (int argc, char *argv [])
     segq_broker_destroy (&broker);
     free (o.bind); free (o.data_dir); free (o.ready_file); free (o.heartbeat_ms);
     free (o.expiry_ms); free (o.max_msg); free (o.chunk_size); free (o.default_time_limit);
-    free (o.max_attempts); free (config);
+    free (o.max_attempts); free (o.keys); free (config);
     return rc;
 }

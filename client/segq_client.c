@@ -1,5 +1,6 @@
 /*  segq_client.c: connection, request/reply matching and the job requests. */
 #include "client_internal.h"
+#include "segq_keys.h"
 
 #include <pwd.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@ struct segq_client_t {
     zhashx_t *pending;          /* req_ids of pipelined submits not yet answered */
     zlistx_t *stash;            /* their replies, received during other waits */
     char error[1024];
+    char *broker_key;           /* CurveZMQ on: the broker's certificate file */
 };
 
 static size_t
@@ -69,6 +71,41 @@ s_os_user (void)
     return strdup (env && *env ? env : "unknown");
 }
 
+/* CurveZMQ when a broker key is given or found; the user's certificate
+   must be there then. */
+static int
+s_apply_keys (segq_client_t *self, const segq_client_options_t *options, char *err,
+              size_t errlen)
+{
+    char key [4096] = "", cert [4096] = "";
+    const char *env = getenv ("SEGQ_BROKER_KEY");
+    if (options && options->broker_key)
+        snprintf (key, sizeof key, "%s", options->broker_key);
+    else if (env && *env)
+        snprintf (key, sizeof key, "%s", env);
+    else if (segq_keys_config_dir (key, sizeof key - 16) == 0) {
+        strcat (key, "/broker.cert");
+        if (access (key, F_OK) != 0)
+            key [0] = 0;
+    }
+    if (!key [0])
+        return SEGQ_OK;         /* plain: only a loopback broker accepts it */
+    if (options && options->cert)
+        snprintf (cert, sizeof cert, "%s", options->cert);
+    else if (segq_keys_default_cert (cert, sizeof cert) != 0) {
+        snprintf (err, errlen, "certificate path too long: set SEGQ_CERT or --cert");
+        return SEGQ_EINVAL;
+    }
+    int rc = segq_keys_apply_client (self->sock, cert, key, err, errlen);
+    if (rc)
+        return rc;
+    if (!(self->broker_key = strdup (key))) {
+        snprintf (err, errlen, "out of memory creating the client");
+        return SEGQ_ENOMEM;
+    }
+    return SEGQ_OK;
+}
+
 int
 segq_client_connect (const segq_client_options_t *options, segq_client_t **out,
                      char *err, size_t errlen)
@@ -105,6 +142,11 @@ segq_client_connect (const segq_client_options_t *options, segq_client_t **out,
     zsock_set_rcvhwm (self->sock, 0);
     zsock_set_sndhwm (self->sock, 0);
     zsock_set_linger (self->sock, 0);
+    int krc = s_apply_keys (self, options, err, errlen);
+    if (krc) {
+        segq_client_destroy (&self);
+        return krc;
+    }
     if (zsock_connect (self->sock, "%s", broker) != 0) {
         snprintf (err, errlen,
                   "invalid broker URL '%s' (expected e.g. tcp://127.0.0.1:5555; check --broker or SEGQ_BROKER)",
@@ -126,6 +168,7 @@ segq_client_destroy (segq_client_t **self_p)
     zhashx_destroy (&self->pending);
     zlistx_destroy (&self->stash);
     free (self->broker);
+    free (self->broker_key);
     free (self->user);
     free (self);
     *self_p = NULL;
@@ -264,6 +307,12 @@ s_recv (segq_client_t *self, int64_t deadline, segq_msg_t **out)
             return segq__client_fail (self, SEGQ_EUNAVAIL, "interrupted while waiting for the broker");
         }
         if (n == 0) {
+            if (!self->heard && self->broker_key)
+                return segq__client_fail (self, SEGQ_EUNAVAIL,
+                                          "broker not reachable at %s: is segqd running? The broker key %s may be "
+                                          "wrong (ask the admin for the broker's broker.cert), or your certificate "
+                                          "is not allowed there (ask the admin to add it)",
+                                          self->broker, self->broker_key);
             if (!self->heard)
                 return segq__client_fail (self, SEGQ_EUNAVAIL,
                                           "broker not reachable at %s (is segqd running? set SEGQ_BROKER or --broker)",

@@ -47,6 +47,11 @@ typedef struct {
     const char *broker;         /* URL; NULL: $SEGQ_BROKER, else SEGQ_DEFAULT_BROKER */
     const char *user;           /* NULL: the OS user name */
     int timeout_ms;             /* per request; 0: SEGQ_DEFAULT_TIMEOUT_MS */
+    /* CurveZMQ: the broker's public certificate (NULL: $SEGQ_BROKER_KEY, else
+       broker.cert in the config dir if there; none: plain connection) and
+       this user's own (NULL: $SEGQ_CERT, else the config dir's user.cert). */
+    const char *broker_key;
+    const char *cert;
 } segq_client_options_t;
 
 /* ---- connection ---- */

@@ -33,6 +33,9 @@ s_help (FILE *out)
 "  --testkind PATH     segq-testkind program (default: next to segq-worker)\n"
 "  --segq-run PATH     segq-run program for the ML kinds (default: next to segq-worker)\n"
 "  --ready-file PATH   write the node name there once registered\n"
+"  --broker-key FILE   the broker's public certificate: CurveZMQ (default $SEGQ_BROKER_KEY)\n"
+"  --cert FILE         this node's certificate from `segqd keygen --worker NODE`\n"
+"                      (default $SEGQ_CERT)\n"
 "  -v, --verbose       more log lines (twice: even more)\n"
 "  -h, --help          this help\n"
 "\n"
@@ -130,6 +133,7 @@ main (int argc, char **argv)
     signal (SIGPIPE, SIG_IGN);
     segq_malloc_for_chunks ();
     const char *broker = getenv ("SEGQ_BROKER");
+    const char *broker_key = getenv ("SEGQ_BROKER_KEY"), *cert = getenv ("SEGQ_CERT");
     const char *node = NULL, *work_dir = NULL, *cache_dir = NULL, *ready_file = NULL;
     const char *gpus_text = NULL, *kinds_text = NULL;
     char *testkind = NULL, *segq_run = NULL;
@@ -138,7 +142,7 @@ main (int argc, char **argv)
     uint64_t cache_max = 0;
     int verbose = 0;
     enum { O_BROKER = 256, O_NODE, O_GPUS, O_CPU, O_WORK, O_CACHE, O_KINDS, O_GRACE,
-           O_TESTKIND, O_RUN, O_READY, O_CACHE_MAX };
+           O_TESTKIND, O_RUN, O_READY, O_CACHE_MAX, O_BROKER_KEY, O_CERT };
     static const struct option options [] = {
         { "broker", required_argument, 0, O_BROKER },
         { "node", required_argument, 0, O_NODE },
@@ -152,6 +156,8 @@ main (int argc, char **argv)
         { "testkind", required_argument, 0, O_TESTKIND },
         { "segq-run", required_argument, 0, O_RUN },
         { "ready-file", required_argument, 0, O_READY },
+        { "broker-key", required_argument, 0, O_BROKER_KEY },
+        { "cert", required_argument, 0, O_CERT },
         { "verbose", no_argument, 0, 'v' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 }
@@ -184,6 +190,8 @@ main (int argc, char **argv)
             case O_TESTKIND: free (testkind); testkind = strdup (optarg); break;
             case O_RUN: free (segq_run); segq_run = strdup (optarg); break;
             case O_READY: ready_file = optarg; break;
+            case O_BROKER_KEY: broker_key = optarg; break;
+            case O_CERT: cert = optarg; break;
             case 'v': verbose++; break;
             case 'h': s_help (stdout); return 0;
             default:
@@ -254,7 +262,8 @@ main (int argc, char **argv)
             .cpu_slots = cpu_slots, .work_dir = work_dir, .cache_dir = cache_dir,
             .kinds = kinds, .n_kinds = n_kinds, .kill_grace_ms = kill_grace_ms,
             .testkind = testkind, .segq_run = segq_run, .ready_file = ready_file,
-            .verbose = verbose, .cache_max = cache_max
+            .verbose = verbose, .cache_max = cache_max,
+            .broker_key = broker_key && *broker_key ? broker_key : NULL, .cert = cert
         };
         char err [1024];
         segq_worker_t *worker = segq_worker_new (&o, err, sizeof err);

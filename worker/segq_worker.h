@@ -32,6 +32,9 @@ typedef struct {
     int verbose;
     uint64_t cache_max;         /* bytes; above it the least recently used inputs
                                    are removed from the cache; 0 = no limit */
+    const char *broker_key;     /* CurveZMQ: the broker's public certificate, or NULL */
+    const char *cert;           /* this node's certificate (role worker); needed with
+                                   broker_key */
 } segq_worker_options_t;
 
 typedef struct segq_worker segq_worker_t;

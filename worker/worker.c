@@ -24,6 +24,7 @@
     one wakeup is journalled with one write and answered after it.
 */
 #define _GNU_SOURCE
+#include "segq_keys.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -115,6 +116,7 @@ struct job {
 struct segq_worker {
     /* options, owned copies */
     char *broker, *node, *work_dir, *cache_dir, *jobs_dir, *testkind, *segq_run, *ready_file;
+    char *broker_key, *cert;    /* CurveZMQ, or NULL */
     segq_gpu_t *gpus;
     size_t n_gpus;
     uint32_t cpu_slots;
@@ -1260,6 +1262,13 @@ s_connect (segq_worker_t *self)
     zsock_set_sndhwm (self->sock, 0);
     zsock_set_rcvhwm (self->sock, 0);
     zsock_set_linger (self->sock, 0);
+    char kerr [1024];
+    if (self->broker_key
+    &&  segq_keys_apply_client (self->sock, self->cert, self->broker_key, kerr, sizeof kerr)) {
+        s_log (self, 0, "%s", kerr);
+        zsock_destroy (&self->sock);
+        return;
+    }
     if (zsock_connect (self->sock, "%s", self->broker) != 0) {
         s_log (self, 0, "cannot connect to %s: %s", self->broker, zmq_strerror (zmq_errno ()));
         zsock_destroy (&self->sock);
@@ -1359,6 +1368,13 @@ s_on_error (segq_worker_t *self, const segq_error_msg_t *m)
                  self->broker, m->n_versions == 1 ? "" : "s", len ? versions : "(not said)",
                  SEGQ_PROTO_MIN_VERSION, SEGQ_PROTO_VERSION);
         s_stop_now (self, 2, "protocol version mismatch");
+        return;
+    }
+    if (m->code == SEGQ_EAUTH || m->code == SEGQ_EPERM) {
+        /* retrying cannot help: the admin must allow this node's key */
+        fprintf (stderr, "segq-worker: the broker at %s refused node %s: %s\n", self->broker,
+                 self->node, m->message ? m->message : segq_strerror (m->code));
+        s_stop_now (self, 1, "refused by the broker");
         return;
     }
     if (m->req_id) {
@@ -1602,6 +1618,19 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
     }
     self->sigfd = self->journal_fd = -1;
     self->broker = strdup (o->broker);
+    if (o->broker_key) {
+        /* a missing or bad certificate is said now, not at every reconnect */
+        zsock_t *probe = zsock_new (ZMQ_DEALER);
+        int krc = probe ? segq_keys_apply_client (probe, o->cert ? o->cert : "", o->broker_key,
+                                                  err, errlen) : SEGQ_ENOMEM;
+        zsock_destroy (&probe);
+        if (krc || !(self->broker_key = strdup (o->broker_key))
+        ||  !(self->cert = strdup (o->cert))) {
+            if (!krc)
+                snprintf (err, errlen, "out of memory");
+            goto fail;
+        }
+    }
     self->node = strdup (o->node);
     self->work_dir = strdup (o->work_dir);
     if (o->cache_dir)
@@ -1765,6 +1794,8 @@ segq_worker_destroy (segq_worker_t **self_p)
     free (self->kinds);
     free (self->journal_buf);
     free (self->broker);
+    free (self->broker_key);
+    free (self->cert);
     free (self->node);
     free (self->work_dir);
     free (self->cache_dir);

@@ -21,14 +21,18 @@ typedef struct {
     int timeout_ms;         /* --timeout, or 0 */
     bool json;              /* --json */
     const char *prog;       /* "segq" */
+    const char *cert;       /* --cert, or NULL: $SEGQ_CERT / config dir */
+    const char *broker_key; /* --broker-key, or NULL: $SEGQ_BROKER_KEY / config dir */
 } cli_globals_t;
 
 /* Options every command accepts, for getopt_long tables. */
-enum { OPT_BROKER = 1000, OPT_TIMEOUT, OPT_JSON, OPT_HELP };
+enum { OPT_BROKER = 1000, OPT_TIMEOUT, OPT_JSON, OPT_HELP, OPT_CERT, OPT_BROKER_KEY };
 #define CLI_COMMON_OPTIONS \
     { "broker", required_argument, NULL, OPT_BROKER }, \
     { "timeout", required_argument, NULL, OPT_TIMEOUT }, \
     { "json", no_argument, NULL, OPT_JSON }, \
+    { "cert", required_argument, NULL, OPT_CERT }, \
+    { "broker-key", required_argument, NULL, OPT_BROKER_KEY }, \
     { "help", no_argument, NULL, 'h' }
 
 /* Handles a common option; returns 1 if it was one, 0 if not, -1 on error. */
@@ -63,6 +67,7 @@ int cli_cancel (cli_globals_t *g, int argc, char **argv);
 int cli_fetch (cli_globals_t *g, int argc, char **argv);
 int cli_logs (cli_globals_t *g, int argc, char **argv);
 int cli_workers (cli_globals_t *g, int argc, char **argv);
+int cli_keygen (cli_globals_t *g, int argc, char **argv);
 
 /* Formatting (cli_format.c). */
 json_t *cli_job_json (const segq_job_info_t *job);

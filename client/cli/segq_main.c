@@ -20,11 +20,15 @@ static const char s_usage[] =
     "  fetch JOB [NAME...]    download a job's outputs\n"
     "  logs [-f] JOB          print (and follow) a job's log\n"
     "  workers [--drain NODE] list workers; drain one for maintenance\n"
+    "  keygen [--name NAME]   make your certificate (in ~/.config/segq/)\n"
     "\n"
     "options (before or after the command):\n"
     "  --broker URL   broker endpoint (default $SEGQ_BROKER, else " SEGQ_DEFAULT_BROKER ")\n"
     "  --timeout MS   how long to wait for each answer (default 10000)\n"
     "  --json         machine-readable output on listings\n"
+    "  --broker-key FILE  the broker's public certificate (default $SEGQ_BROKER_KEY,\n"
+    "                 else ~/.config/segq/broker.cert if there): CurveZMQ\n"
+    "  --cert FILE    your certificate (default $SEGQ_CERT, else ~/.config/segq/user.cert)\n"
     "  -h, --help     help; `segq COMMAND --help` for a command\n"
     "\n"
     "exit status: 0 success; 1 a request failed (broker down, unknown job, refused);\n"
@@ -86,6 +90,12 @@ cli_common_option (cli_globals_t *g, int opt, const char *arg)
     case OPT_JSON:
         g->json = true;
         return 1;
+    case OPT_CERT:
+        g->cert = arg;
+        return 1;
+    case OPT_BROKER_KEY:
+        g->broker_key = arg;
+        return 1;
     default:
         return 0;
     }
@@ -120,7 +130,8 @@ cli_next_option (cli_globals_t *g, const char *cmd, int argc, char **argv,
 int
 cli_connect (const cli_globals_t *g, segq_client_t **client)
 {
-    segq_client_options_t options = { .broker = g->broker, .timeout_ms = g->timeout_ms };
+    segq_client_options_t options = { .broker = g->broker, .timeout_ms = g->timeout_ms,
+                                      .cert = g->cert, .broker_key = g->broker_key };
     char err[512];
     if (segq_client_connect (&options, client, err, sizeof err) < 0) {
         fprintf (stderr, "%s: %s\n", g->prog, err);
@@ -150,7 +161,7 @@ typedef struct {
 static const command_t s_commands[] = {
     { "submit", cli_submit }, { "status", cli_status }, { "wait", cli_wait },
     { "cancel", cli_cancel }, { "fetch", cli_fetch },   { "logs", cli_logs },
-    { "workers", cli_workers },
+    { "workers", cli_workers }, { "keygen", cli_keygen },
 };
 
 int
@@ -189,5 +200,5 @@ main (int argc, char **argv)
             return s_commands[i].run (&g, sub_argc, sub_argv);
         }
     return cli_error (&g, NULL, CLI_USAGE, "unknown command '%s' (commands: submit, status, wait, "
-                      "cancel, fetch, logs, workers; see `segq --help`)", name);
+                      "cancel, fetch, logs, workers, keygen; see `segq --help`)", name);
 }

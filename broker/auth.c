@@ -1,0 +1,231 @@
+/*  auth.c: CurveZMQ + ZAP (zauth) for the broker, and the live key table. */
+#include "auth.h"
+#include "segq_error.h"
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+struct segq__auth {
+    zactor_t *zauth;
+    char *certs_dir;
+    zhashx_t *keys;             /* z85 key -> segq__identity_t (owned) */
+    struct timespec mtime;      /* of certs_dir when last read */
+    bool recent;                /* it had changed just before: look again */
+    int verbose;
+};
+
+const char *
+segq__role_name (segq__role_t role)
+{
+    return role == SEGQ__ROLE_ADMIN ? "admin" : role == SEGQ__ROLE_WORKER ? "worker" : "user";
+}
+
+static void
+s_identity_destroy (void **item)
+{
+    segq__identity_t *id = *item;
+    if (id) {
+        free (id->key);
+        free (id->name);
+        free (id);
+        *item = NULL;
+    }
+}
+
+/* Builds a fresh table from certs_dir; a certificate without a name or
+   with an unknown role is left out (and said so), never half-trusted. */
+static zhashx_t *
+s_load (segq__auth_t *self)
+{
+    zhashx_t *keys = zhashx_new ();
+    if (!keys)
+        return NULL;
+    zhashx_set_destructor (keys, s_identity_destroy);
+    DIR *dir = opendir (self->certs_dir);
+    if (!dir) {
+        fprintf (stderr, "segqd: cannot read the certificates in %s: %s\n", self->certs_dir,
+                    strerror (errno));
+        return keys;
+    }
+    struct dirent *entry;
+    while ((entry = readdir (dir))) {
+        size_t len = strlen (entry->d_name);
+        if (len < 6 || strcmp (entry->d_name + len - 5, ".cert") != 0)
+            continue;           /* secret files and others */
+        char path [4096];
+        snprintf (path, sizeof path, "%s/%s", self->certs_dir, entry->d_name);
+        zcert_t *cert = zcert_load (path);
+        if (!cert)
+            continue;
+        const char *name = zcert_meta (cert, "name");
+        const char *role = zcert_meta (cert, "role");
+        segq__role_t r = SEGQ__ROLE_USER;
+        bool ok = name && *name && role;
+        if (ok && strcmp (role, "admin") == 0)
+            r = SEGQ__ROLE_ADMIN;
+        else if (ok && strcmp (role, "worker") == 0)
+            r = SEGQ__ROLE_WORKER;
+        else if (ok && strcmp (role, "user") != 0)
+            ok = false;
+        segq__identity_t *id = ok ? calloc (1, sizeof *id) : NULL;
+        if (id) {
+            id->key = strdup (zcert_public_txt (cert));
+            id->name = strdup (name);
+            id->role = r;
+        }
+        if (!ok)
+            fprintf (stderr, "segqd: %s ignored: it needs metadata name and role (user, admin or "
+                        "worker); make certificates with `segqd keygen`\n", path);
+        else if (!id || !id->key || !id->name || zhashx_insert (keys, id->key, id) != 0) {
+            if (id && id->key && zhashx_lookup (keys, id->key))
+                fprintf (stderr, "segqd: %s repeats a key already allowed: ignored\n", path);
+            void *item = id;
+            s_identity_destroy (&item);
+        }
+        zcert_destroy (&cert);
+    }
+    closedir (dir);
+    return keys;
+}
+
+void
+segq__auth_refresh (segq__auth_t *self)
+{
+    struct stat st;
+    if (stat (self->certs_dir, &st) != 0)
+        memset (&st, 0, sizeof st);     /* folder gone: nobody is allowed */
+    /* the folder's mtime ticks coarsely: a change within the tick of
+       the last read would look like no change, so a folder changed less
+       than a second before it was read is read again */
+    if (self->keys && !self->recent && st.st_mtim.tv_sec == self->mtime.tv_sec
+    &&  st.st_mtim.tv_nsec == self->mtime.tv_nsec)
+        return;
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    zhashx_t *keys = s_load (self);
+    if (!keys)
+        return;                 /* out of memory: keep the last table */
+    size_t before = self->keys ? zhashx_size (self->keys) : 0;
+    zhashx_destroy (&self->keys);
+    self->keys = keys;
+    self->mtime = st.st_mtim;
+    self->recent = now.tv_sec - st.st_mtim.tv_sec < 2;
+    if (self->verbose && zhashx_size (keys) != before)
+        fprintf (stderr, "segqd: %zu certificate(s) allowed from %s\n", zhashx_size (keys),
+                 self->certs_dir);
+}
+
+const segq__identity_t *
+segq__auth_identify (segq__auth_t *self, const char *key)
+{
+    return *key && self->keys ? zhashx_lookup (self->keys, key) : NULL;
+}
+
+int
+segq__auth_recv (zsock_t *sock, zframe_t **peer, segq_msg_t **out, uint8_t *version,
+                 char key [64], char address [64], char *err, size_t errlen)
+{
+    *out = NULL;
+    *peer = NULL;
+    key [0] = address [0] = 0;
+    zmsg_t *msg = zmsg_recv (sock);
+    if (!msg) {
+        int error = zmq_errno ();
+        snprintf (err, errlen, "receive failed: %s", zmq_strerror (error));
+        return error == EAGAIN ? SEGQ_ETIMEOUT : SEGQ_EUNAVAIL;
+    }
+    *peer = zmsg_pop (msg);
+    zframe_t *first = zmsg_first (msg);
+    const char *user_id = first ? zframe_meta (first, "User-Id") : NULL;
+    const char *from = first ? zframe_meta (first, "Peer-Address") : NULL;
+    snprintf (key, 64, "%s", user_id ? user_id : "");
+    snprintf (address, 64, "%s", from ? from : "");
+    return segq_msg_decode (&msg, out, version, err, errlen);
+}
+
+segq__auth_t *
+segq__auth_new (const char *keys_dir, zsock_t *sock, int verbose, char *err, size_t errlen)
+{
+    char path [4096];
+    snprintf (path, sizeof path, "%s/broker.cert", keys_dir);
+    zcert_t *cert = zcert_load (path);
+    if (!cert) {
+        snprintf (err, errlen, "cannot load the broker's key pair %s (+ _secret): make it with "
+                  "`segqd keygen --broker --out %s`", path, keys_dir);
+        return NULL;
+    }
+    if (zcert_secret_txt (cert) [0] == 0 || strcmp (zcert_secret_txt (cert),
+                                                    "0000000000000000000000000000000000000000") == 0) {
+        snprintf (err, errlen, "%s_secret is missing: the broker needs its secret key", path);
+        zcert_destroy (&cert);
+        return NULL;
+    }
+    char certs [4096];
+    snprintf (certs, sizeof certs, "%s/certs", keys_dir);
+    segq__auth_t *self = calloc (1, sizeof *self);
+    if (!self || !(self->certs_dir = strdup (certs))) {
+        free (self);
+        zcert_destroy (&cert);
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->verbose = verbose;
+    struct stat st;
+    if (stat (self->certs_dir, &st) != 0 || !S_ISDIR (st.st_mode)) {
+        snprintf (err, errlen, "no folder of allowed certificates %s: create it and copy the "
+                  "users' and nodes' .cert files there", self->certs_dir);
+        zcert_destroy (&cert);
+        segq__auth_destroy (&self);
+        return NULL;
+    }
+    self->zauth = zactor_new (zauth, NULL);
+    if (!self->zauth) {
+        snprintf (err, errlen, "cannot start the ZAP authenticator");
+        zcert_destroy (&cert);
+        segq__auth_destroy (&self);
+        return NULL;
+    }
+    if (verbose > 1) {
+        zstr_sendx (self->zauth, "VERBOSE", NULL);
+        zsock_wait (self->zauth);
+    }
+    zstr_sendx (self->zauth, "CURVE", self->certs_dir, NULL);
+    zsock_wait (self->zauth);
+    zcert_apply (cert, sock);
+    zsock_set_curve_server (sock, 1);
+    zsock_set_zap_domain (sock, "segq");
+    zcert_destroy (&cert);
+    segq__auth_refresh (self);
+    return self;
+}
+
+void
+segq__auth_destroy (segq__auth_t **self_p)
+{
+    segq__auth_t *self = *self_p;
+    if (!self)
+        return;
+    zactor_destroy (&self->zauth);
+    zhashx_destroy (&self->keys);
+    free (self->certs_dir);
+    free (self);
+    *self_p = NULL;
+}
+
+bool
+segq__auth_endpoint_local (const char *endpoint)
+{
+    if (strncmp (endpoint, "ipc://", 6) == 0 || strncmp (endpoint, "inproc://", 9) == 0)
+        return true;
+    static const char *const local [] = {
+        "tcp://127.", "tcp://localhost:", "tcp://[::1]:", "tcp://lo:", NULL
+    };
+    for (int i = 0; local [i]; i++)
+        if (strncmp (endpoint, local [i], strlen (local [i])) == 0)
+            return true;
+    return false;
+}

@@ -1,0 +1,119 @@
+/*  segq_keys.c: certificate files for CurveZMQ (see segq_keys.h). */
+#include "segq_keys.h"
+#include "segq_error.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int
+segq_keys_config_dir (char *out, size_t outlen)
+{
+    const char *xdg = getenv ("XDG_CONFIG_HOME");
+    const char *home = getenv ("HOME");
+    int n = xdg && *xdg ? snprintf (out, outlen, "%s/segq", xdg)
+                        : snprintf (out, outlen, "%s/.config/segq", home && *home ? home : ".");
+    return n < 0 || (size_t) n >= outlen ? SEGQ_EINVAL : 0;
+}
+
+int
+segq_keys_default_cert (char *out, size_t outlen)
+{
+    const char *env = getenv ("SEGQ_CERT");
+    if (env && *env) {
+        int n = snprintf (out, outlen, "%s", env);
+        return n < 0 || (size_t) n >= outlen ? SEGQ_EINVAL : 0;
+    }
+    char dir [4096];
+    if (segq_keys_config_dir (dir, sizeof dir))
+        return SEGQ_EINVAL;
+    int n = snprintf (out, outlen, "%s/user.cert", dir);
+    return n < 0 || (size_t) n >= outlen ? SEGQ_EINVAL : 0;
+}
+
+/* mkdir -p with 0700 for what it creates. */
+static int
+s_mkdirs (const char *dir)
+{
+    char path [4096];
+    int n = snprintf (path, sizeof path, "%s", dir);
+    if (n < 0 || (size_t) n >= sizeof path)
+        return -1;
+    for (char *p = path + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir (path, 0700) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir (path, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int
+segq_keys_generate (const char *dir, const char *base, const char *name, const char *role,
+                    char *err, size_t errlen)
+{
+    char path [4096], secret [4200];
+    snprintf (path, sizeof path, "%s/%s.cert", dir, base);
+    snprintf (secret, sizeof secret, "%s_secret", path);
+    if (access (path, F_OK) == 0 || access (secret, F_OK) == 0) {
+        snprintf (err, errlen, "%s already exists: remove it first to make a new certificate "
+                  "(the old key stops working)", path);
+        return SEGQ_EEXIST;
+    }
+    if (s_mkdirs (dir) != 0) {
+        snprintf (err, errlen, "cannot create %s: %s", dir, strerror (errno));
+        return SEGQ_EIO;
+    }
+    zcert_t *cert = zcert_new ();
+    if (!cert) {
+        snprintf (err, errlen, "cannot make a key pair (out of memory or no CURVE in libzmq)");
+        return SEGQ_ENOMEM;
+    }
+    zcert_set_meta (cert, "name", "%s", name);
+    zcert_set_meta (cert, "role", "%s", role);
+    /* files are created private: the secret key must never be readable by others */
+    mode_t old = umask (077);
+    int rc = zcert_save (cert, path);
+    umask (old);
+    zcert_destroy (&cert);
+    if (rc != 0 || chmod (path, 0600) != 0 || chmod (secret, 0600) != 0) {
+        snprintf (err, errlen, "cannot write %s: %s", path, strerror (errno));
+        return SEGQ_EIO;
+    }
+    return 0;
+}
+
+int
+segq_keys_apply_client (zsock_t *sock, const char *cert_path, const char *broker_key_path,
+                        char *err, size_t errlen)
+{
+    char secret [4200];
+    snprintf (secret, sizeof secret, "%s_secret", cert_path);
+    if (access (secret, R_OK) != 0) {
+        snprintf (err, errlen, "no certificate: cannot read %s (%s); run `segq keygen` (nodes: "
+                  "`segqd keygen --worker NAME`) and have the admin add the .cert to the broker's "
+                  "keys directory, or give --cert / SEGQ_CERT", secret, strerror (errno));
+        return SEGQ_EAUTH;
+    }
+    zcert_t *own = zcert_load (cert_path);
+    if (!own) {
+        snprintf (err, errlen, "%s is not a certificate: make a new one with `segq keygen`",
+                  cert_path);
+        return SEGQ_EAUTH;
+    }
+    zcert_t *broker = zcert_load (broker_key_path);
+    if (!broker) {
+        snprintf (err, errlen, "cannot read the broker's public certificate %s: ask the admin "
+                  "for broker.cert and give it with --broker-key", broker_key_path);
+        zcert_destroy (&own);
+        return SEGQ_EAUTH;
+    }
+    zcert_apply (own, sock);
+    zsock_set_curve_serverkey (sock, zcert_public_txt (broker));
+    zcert_destroy (&own);
+    zcert_destroy (&broker);
+    return 0;
+}

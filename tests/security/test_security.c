@@ -1,0 +1,255 @@
+/*  test_security.c: CurveZMQ authentication and ownership with real
+    processes: the broker's keys, users, an admin and worker nodes, all
+    with certificates made here. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "segq_keys.h"
+
+static harness_t *h;
+static char keys[600], certs[700], broker_key[700];
+
+static void
+s_cert (const char *dir, const char *name, const char *role)
+{
+    char err[1024] = "";
+    cr_assert_eq (segq_keys_generate (dir, name, name, role, err, sizeof err), 0, "%s", err);
+}
+
+static void
+setup (void)
+{
+    h = harness_new ("security");
+    cr_assert_not_null (h);
+    snprintf (keys, sizeof keys, "%s/keys", h->dir);
+    snprintf (certs, sizeof certs, "%s/certs", keys);
+    snprintf (broker_key, sizeof broker_key, "%s/broker.cert", keys);
+    s_cert (keys, "broker", "broker");
+    s_cert (certs, "alice", "user");
+    s_cert (certs, "bob", "user");
+    s_cert (certs, "root", "admin");
+    s_cert (certs, "w1", "worker");
+    /* known to nobody: never copied into certs/ */
+    char outside[700];
+    snprintf (outside, sizeof outside, "%s/outside", h->dir);
+    s_cert (outside, "mallory", "user");
+    const char *extra[] = { "--keys", keys, NULL };
+    cr_assert_eq (harness_start_broker (h, extra), 0, "segqd did not start with --keys");
+}
+
+static void
+teardown (void)
+{
+    harness_destroy (&h);
+}
+
+/* A client holding NAME's certificate from dir (NULL: the broker's certs/). */
+static segq_client_t *
+s_client_in (const char *dir, const char *name, const char *key)
+{
+    char cert[900];
+    snprintf (cert, sizeof cert, "%s/%s.cert", dir ? dir : certs, name);
+    segq_client_options_t options = { .broker = h->endpoint, .user = "forged",
+                                      .timeout_ms = 3000, .cert = cert,
+                                      .broker_key = key ? key : broker_key };
+    segq_client_t *client = NULL;
+    char err[1024];
+    H_ASSERT (h, segq_client_connect (&options, &client, err, sizeof err) == 0, "%s", err);
+    return client;
+}
+
+static segq_client_t *
+s_client (const char *name)
+{
+    return s_client_in (NULL, name, NULL);
+}
+
+static int
+s_start_worker (const char *node, const char *cert_name)
+{
+    char cert[900];
+    snprintf (cert, sizeof cert, "%s/%s.cert", certs, cert_name);
+    const char *extra[] = { "--broker-key", broker_key, "--cert", cert, NULL };
+    return harness_start_worker (h, node, 1, extra);
+}
+
+static void
+s_submit_sleep (segq_client_t *c, const char *seconds, char job[SEGQ_JOB_ID_MAX])
+{
+    segq_job_spec_t *spec = segq_job_spec_new ("sleep");
+    char err[256];
+    cr_assert_eq (segq_job_spec_param (spec, "seconds", seconds, err, sizeof err), 0, "%s", err);
+    H_ASSERT (h, segq_client_submit (c, spec, job, SEGQ_JOB_ID_MAX) == 0, "%s",
+              segq_client_error (c));
+    segq_job_spec_destroy (&spec);
+}
+
+static int
+s_cancel (segq_client_t *c, const char *job, char *message, size_t len)
+{
+    const char *jobs[] = { job };
+    segq_cancel_outcome_t *out = NULL;
+    size_t n = 0;
+    int rc = segq_client_cancel (c, jobs, 1, &out, &n);
+    if (rc == 0 && n == 1) {
+        rc = out[0].code;
+        snprintf (message, len, "%s", out[0].message ? out[0].message : "");
+    }
+    segq_cancel_outcomes_free (&out, n);
+    return rc;
+}
+
+Test (security, owner_only_unless_admin, .init = setup, .fini = teardown, .timeout = 120)
+{
+    cr_assert_geq (s_start_worker ("w1", "w1"), 0, "a worker certificate must register");
+    segq_client_t *alice = s_client ("alice"), *bob = s_client ("bob"), *root = s_client ("root");
+    char done[SEGQ_JOB_ID_MAX], job[SEGQ_JOB_ID_MAX];
+    s_submit_sleep (alice, "0.1", done);
+    segq_job_info_t info = { 0 };
+    H_ASSERT (h, harness_wait_final (alice, done, 30000, &info) == 0, "job did not end");
+    H_ASSERT (h, info.state == SEGQ_JOB_SUCCEEDED, "alice's job on w1 is %s",
+              segq_job_state_name (info.state));
+    /* the owner is the certificate's name, not the user field the client wrote */
+    H_ASSERT (h, info.owner && strcmp (info.owner, "alice") == 0, "owner %s", info.owner);
+    segq_job_info_clear (&info);
+
+    /* everyone may list */
+    segq_job_list_t list = { 0 };
+    segq_status_query_t all = { 0 };
+    H_ASSERT (h, segq_client_status (bob, &all, NULL, &list) == 0, "%s", segq_client_error (bob));
+    cr_assert_eq (list.n_jobs, 1);
+    segq_job_list_clear (&list);
+
+    /* bob may not read alice's logs nor fetch her outputs */
+    segq_log_chunk_t chunk = { 0 };
+    cr_assert_eq (segq_client_logs (bob, done, 0, 4096, &chunk), SEGQ_EPERM, "%s",
+                  segq_client_error (bob));
+    cr_assert (strstr (segq_client_error (bob), "belongs to alice"), "%s", segq_client_error (bob));
+    char path[700];
+    snprintf (path, sizeof path, "%s/fetched", h->dir);
+    cr_assert_eq (segq_client_fetch (bob, done, "anything", path, NULL), SEGQ_EPERM, "%s",
+                  segq_client_error (bob));
+    cr_assert_neq (access (path, F_OK), 0, "nothing fetched");
+    /* ... and the owner and an admin may */
+    cr_assert_eq (segq_client_logs (alice, done, 0, 4096, &chunk), 0, "%s", segq_client_error (alice));
+    segq_log_chunk_clear (&chunk);
+    cr_assert_eq (segq_client_logs (root, done, 0, 4096, &chunk), 0, "%s", segq_client_error (root));
+    cr_assert_gt (chunk.size, 0);
+    segq_log_chunk_clear (&chunk);
+
+    /* cancel: bob refused, the admin allowed */
+    s_submit_sleep (alice, "60", job);
+    char message[512];
+    cr_assert_eq (s_cancel (bob, job, message, sizeof message), SEGQ_EPERM, "bob cancelled: %s", message);
+    cr_assert_eq (harness_wait_state (alice, job, SEGQ_JOB_RUNNING, 30000), 0);
+    cr_assert_eq (s_cancel (root, job, message, sizeof message), 0, "admin refused: %s", message);
+    H_ASSERT (h, harness_wait_final (alice, job, 30000, &info) == 0, "job did not end");
+    cr_assert_eq (info.state, SEGQ_JOB_CANCELLED, "%s", segq_job_state_name (info.state));
+    segq_job_info_clear (&info);
+
+    segq_client_destroy (&alice);
+    segq_client_destroy (&bob);
+    segq_client_destroy (&root);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+Test (security, only_worker_certificates_act_as_workers, .init = setup, .fini = teardown,
+      .timeout = 120)
+{
+    /* a user's certificate cannot register, under any node name */
+    cr_assert_lt (s_start_worker ("alice", "alice"), 0, "a user certificate registered");
+    /* a worker certificate registers only under its own name */
+    cr_assert_lt (s_start_worker ("w2", "w1"), 0, "w1's certificate registered as w2");
+    /* and cannot act as a client */
+    segq_client_t *w = s_client ("w1");
+    segq_job_spec_t *spec = segq_job_spec_new ("noop");
+    char job[SEGQ_JOB_ID_MAX];
+    cr_assert_eq (segq_client_submit (w, spec, job, sizeof job), SEGQ_EPERM, "%s",
+                  segq_client_error (w));
+    segq_job_spec_destroy (&spec);
+    segq_client_destroy (&w);
+    /* a plain (no CURVE) client gets nowhere */
+    segq_client_t *plain = harness_client (h, 2000);
+    segq_job_list_t list = { 0 };
+    segq_status_query_t all = { 0 };
+    cr_assert_lt (segq_client_status (plain, &all, NULL, &list), 0);
+    segq_client_destroy (&plain);
+    /* the refused workers gave up (exit status 1) rather than retrying */
+    for (int i = 0; i < h->n_workers; i++)
+        cr_assert (!harness_worker_alive (h, i), "refused worker %d still running", i);
+}
+
+Test (security, unknown_certificate_and_wrong_broker_key_refused, .init = setup,
+      .fini = teardown, .timeout = 60)
+{
+    char outside[700];
+    snprintf (outside, sizeof outside, "%s/outside", h->dir);
+    segq_client_t *mallory = s_client_in (outside, "mallory", NULL);
+    segq_job_list_t list = { 0 };
+    segq_status_query_t all = { 0 };
+    cr_assert_eq (segq_client_status (mallory, &all, NULL, &list), SEGQ_EUNAVAIL);
+    cr_assert (strstr (segq_client_error (mallory), "not allowed"), "%s", segq_client_error (mallory));
+    segq_client_destroy (&mallory);
+    /* a known user with a wrong broker key: the handshake never completes */
+    char wrong[900];
+    snprintf (wrong, sizeof wrong, "%s/mallory.cert", outside);
+    segq_client_t *alice = s_client_in (NULL, "alice", wrong);
+    cr_assert_eq (segq_client_status (alice, &all, NULL, &list), SEGQ_EUNAVAIL);
+    cr_assert (strstr (segq_client_error (alice), "broker key"), "%s", segq_client_error (alice));
+    segq_client_destroy (&alice);
+    /* no certificate at all: said before anything is sent */
+    segq_client_options_t options = { .broker = h->endpoint, .cert = "/nonexistent/me.cert",
+                                      .broker_key = broker_key };
+    segq_client_t *none = NULL;
+    char err[1024] = "";
+    cr_assert_eq (segq_client_connect (&options, &none, err, sizeof err), SEGQ_EAUTH);
+    cr_assert (strstr (err, "segq keygen"), "%s", err);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+Test (security, removed_certificate_refused_on_next_request, .init = setup, .fini = teardown,
+      .timeout = 60)
+{
+    segq_client_t *bob = s_client ("bob");
+    segq_job_list_t list = { 0 };
+    segq_status_query_t all = { 0 };
+    H_ASSERT (h, segq_client_status (bob, &all, NULL, &list) == 0, "%s", segq_client_error (bob));
+    segq_job_list_clear (&list);
+    char path[900];
+    snprintf (path, sizeof path, "%s/bob.cert", certs);
+    cr_assert_eq (unlink (path), 0);
+    /* the same connection, already authenticated by ZAP */
+    cr_assert_eq (segq_client_status (bob, &all, NULL, &list), SEGQ_EAUTH, "%s",
+                  segq_client_error (bob));
+    segq_client_destroy (&bob);
+    /* a certificate added while running is taken at once */
+    s_cert (certs, "carol", "user");
+    segq_client_t *carol = s_client ("carol");
+    H_ASSERT (h, segq_client_status (carol, &all, NULL, &list) == 0, "%s", segq_client_error (carol));
+    segq_job_list_clear (&list);
+    segq_client_destroy (&carol);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+Test (security, no_keys_binds_only_loopback, .timeout = 30)
+{
+    harness_t *self = harness_new ("security-nokeys");
+    cr_assert_not_null (self);
+    char command[2048];
+    snprintf (command, sizeof command, "%s --bind tcp://0.0.0.0:%d --data-dir %s/d 2>&1",
+              harness_binary ("segqd"), H_PORT_MIN - 1, self->dir);
+    FILE *out = popen (command, "r");
+    cr_assert_not_null (out);
+    char text[2048] = "";
+    size_t n = fread (text, 1, sizeof text - 1, out);
+    text[n] = 0;
+    int status = pclose (out);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) != 0, "segqd accepted 0.0.0.0: %s", text);
+    cr_assert (strstr (text, "without keys") && strstr (text, "--keys"), "%s", text);
+    harness_destroy (&self);
+}

@@ -1,0 +1,10 @@
+# CurveZMQ security: real segqd + segq-worker with certificates the tests make.
+if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
+  segq_add_test(NAME test_security
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_security.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/integration/harness.c
+    LIBS segq_client PkgConfig::JANSSON
+    TIMEOUT 300)
+  target_include_directories(test_security PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/integration)
+  add_dependencies(test_security segqd segq-worker segq-testkind segq)
+endif()

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,13 @@ int segq__write_rgb_png(segq_tensor *chw, const char *path, char *err, size_t er
     segq_image_destroy(&img);
     free(buf);
     return rc;
+}
+
+void segq__keep_heap(void)
+{
+    /* Best effort: a libc that refuses only keeps its default. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 int segq__copy_file(const char *from, const char *to, char *err, size_t errlen)
@@ -346,6 +354,7 @@ int segq_stylize(const segq_stylize_opts_t *o, segq_progress_t *progress, char *
                  size_t errlen)
 {
     run_t r = {.o = o, .progress = progress};
+    segq__keep_heap();
     int threads;
     int rc = segq__compute_setup(&o->compute, &r.dev, &threads, err, errlen);
     if (rc)

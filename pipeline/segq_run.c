@@ -10,6 +10,8 @@
 #include "evaluate.h"
 #include "stylize.h"
 
+#include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,9 +107,22 @@ static void omp_passive(char **argv)
     /* exec failed: carry on with the default policy */
 }
 
+/* glibc hands every block above 128 KiB back to the kernel when freed, so
+ * each iteration's activations (tens of MB) were page-faulted in afresh:
+ * half the CPU time of generate went to the kernel. Keep them in the heap
+ * (the largest mmap threshold glibc allows, and no trimming). */
+static void keep_freed_memory(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);
+#endif
+}
+
 int main(int argc, char **argv)
 {
     omp_passive(argv);
+    keep_freed_memory();
     if (argc < 2) {
         usage(stderr);
         return 2;

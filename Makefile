@@ -41,8 +41,10 @@ test: test-asan test-release
 demo: build
 	@bash deploy/demo.sh
 
+# Figures, not pass/fail: the queue end to end, then SinGAN-Seg on the CPU.
 bench: build
-	@bash bench/run.sh
+	@bash bench/queue_run.sh $(RELEASE)
+	@bash bench/pipeline_cpu.sh $(RELEASE)/pipeline/segq-run
 
 fuzz: deps
 	@$(CMAKE) -S . -B $(FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \

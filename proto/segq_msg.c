@@ -265,6 +265,7 @@ static const segq__field_t s_assign_fields[] = {
     FIELD (segq_assign_t, gpu_mem, "gmem", U64, 0),
     FIELD (segq_assign_t, cpu_slots, "cpus", U32, 0),
     FIELD (segq_assign_t, time_limit_s, "tlim", U32, 0),
+    FIELD (segq_assign_t, resume, "resume", NAME, 0),
 };
 
 static const segq__field_t s_progress_fields[] = {
@@ -304,6 +305,22 @@ static const segq__field_t s_abort_fields[] = {
     FIELD (segq_abort_t, job, "job", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_abort_t, attempt, "att", U32, R),
     FIELD (segq_abort_t, reason, "reason", STR, 0),
+};
+
+static const segq__field_t s_checkpoint_fields[] = {
+    FIELD (segq_checkpoint_t, job, "job", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_checkpoint_t, attempt, "att", U32, R),
+    FIELD (segq_checkpoint_t, name, "name", NAME, R),
+    FIELD (segq_checkpoint_t, hash, "hash", HASH, R),
+    FIELD (segq_checkpoint_t, size, "size", U64, R),
+    FIELD (segq_checkpoint_t, step, "step", U32, 0),
+};
+
+static const segq__field_t s_checkpoint_ack_fields[] = {
+    FIELD (segq_checkpoint_ack_t, job, "job", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_checkpoint_ack_t, attempt, "att", U32, R),
+    I32 (segq_checkpoint_ack_t, code, "code", R, 0),
+    FIELD (segq_checkpoint_ack_t, message, "msg", STR, 0),
 };
 
 static const segq__field_t s_put_fields[] = {
@@ -400,6 +417,8 @@ static const segq__struct_desc_t s_bodies[] = {
     BODY (RESULT_ACK, "RESULT_ACK", segq_result_ack_t, s_result_ack_fields, NULL),
     BODY (ABORT, "ABORT", segq_abort_t, s_abort_fields, NULL),
     [SEGQ_MSG_DRAIN_WORKER] = { "DRAIN_WORKER", 0, NULL, 0, NULL },
+    BODY (CHECKPOINT, "CHECKPOINT", segq_checkpoint_t, s_checkpoint_fields, NULL),
+    BODY (CHECKPOINT_ACK, "CHECKPOINT_ACK", segq_checkpoint_ack_t, s_checkpoint_ack_fields, NULL),
     BODY (PUT, "PUT", segq_put_t, s_put_fields, NULL),
     BODY (PUT_READY, "PUT_READY", segq_put_ready_t, s_put_ready_fields, NULL),
     BODY (PUT_DONE, "PUT_DONE", segq_put_done_t, s_put_done_fields, NULL),

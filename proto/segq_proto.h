@@ -72,6 +72,8 @@ typedef enum {
     SEGQ_MSG_RESULT_ACK   = 36,  /* broker -> worker */
     SEGQ_MSG_ABORT        = 37,  /* broker -> worker: stop this job */
     SEGQ_MSG_DRAIN_WORKER = 38,  /* broker -> worker: finish running jobs, take no new ones, exit */
+    SEGQ_MSG_CHECKPOINT   = 39,  /* worker -> broker: a running job's newest checkpoint is uploaded */
+    SEGQ_MSG_CHECKPOINT_ACK = 40, /* broker -> worker: recorded durably (or refused) */
     /* artifact transfer, client or worker <-> broker */
     SEGQ_MSG_PUT          = 50,  /* sender -> broker: I want to upload */
     SEGQ_MSG_PUT_READY    = 51,  /* broker -> sender */
@@ -307,6 +309,8 @@ typedef struct {
     uint64_t gpu_mem;
     uint32_t cpu_slots;
     uint32_t time_limit_s;      /* 0 = none */
+    char *resume;               /* the input that is an earlier attempt's checkpoint
+                                   (laid out under out/): resume from it; or NULL */
 } segq_assign_t;
 
 typedef struct {
@@ -347,6 +351,22 @@ typedef struct {
     uint32_t attempt;
     char *reason;               /* "cancelled by alice", ... */
 } segq_abort_t;
+
+typedef struct {
+    char *job;
+    uint32_t attempt;           /* fenced like RESULT */
+    char *name;                 /* path under out/ where the child wrote it */
+    char hash[SEGQ_HASH_HEX_LEN + 1];   /* already uploaded (PUT) */
+    uint64_t size;
+    uint32_t step;              /* units of work it holds (scales), for people */
+} segq_checkpoint_t;
+
+typedef struct {
+    char *job;
+    uint32_t attempt;
+    int32_t code;               /* 0 recorded; SEGQ_ESTALE fenced; else refused */
+    char *message;              /* or NULL */
+} segq_checkpoint_ack_t;
 
 typedef struct {
     uint64_t req_id;
@@ -426,6 +446,8 @@ typedef struct {
         segq_result_t result;
         segq_result_ack_t result_ack;
         segq_abort_t abort;
+        segq_checkpoint_t checkpoint;
+        segq_checkpoint_ack_t checkpoint_ack;
         segq_put_t put;
         segq_put_ready_t put_ready;
         segq_put_done_t put_done;

@@ -12,7 +12,7 @@ const segq_msg_type_t fixture_types[] = {
     SEGQ_MSG_WORKERS, SEGQ_MSG_WORKERS_REPLY, SEGQ_MSG_DRAIN, SEGQ_MSG_DRAIN_REPLY,
     SEGQ_MSG_REGISTER, SEGQ_MSG_WELCOME, SEGQ_MSG_ASSIGN, SEGQ_MSG_PROGRESS,
     SEGQ_MSG_LOG, SEGQ_MSG_RESULT, SEGQ_MSG_RESULT_ACK, SEGQ_MSG_ABORT,
-    SEGQ_MSG_DRAIN_WORKER, SEGQ_MSG_PUT, SEGQ_MSG_PUT_READY, SEGQ_MSG_PUT_DONE,
+    SEGQ_MSG_DRAIN_WORKER, SEGQ_MSG_CHECKPOINT, SEGQ_MSG_CHECKPOINT_ACK, SEGQ_MSG_PUT, SEGQ_MSG_PUT_READY, SEGQ_MSG_PUT_DONE,
     SEGQ_MSG_GET, SEGQ_MSG_GET_READY, SEGQ_MSG_CHUNK, SEGQ_MSG_CREDIT,
 };
 const size_t fixture_type_count = sizeof fixture_types / sizeof fixture_types[0];
@@ -344,6 +344,7 @@ fixture_msg (segq_msg_type_t type, bool full)
             a->gpu_mem = 8ULL << 30;
             a->cpu_slots = 2;
             a->time_limit_s = 3600;
+            a->resume = s_str ("out/model.safetensors");
             break;
         }
         case SEGQ_MSG_PROGRESS:
@@ -391,6 +392,21 @@ fixture_msg (segq_msg_type_t type, bool full)
             m->u.abort.attempt = 2;
             if (full)
                 m->u.abort.reason = s_str ("cancelled by alice");
+            break;
+        case SEGQ_MSG_CHECKPOINT:
+            m->u.checkpoint.job = s_str ("j00042");
+            m->u.checkpoint.attempt = 2;
+            m->u.checkpoint.name = s_str ("model.safetensors");
+            strcpy (m->u.checkpoint.hash, fixture_hash (1));
+            m->u.checkpoint.size = full ? 123456789 : 0;
+            m->u.checkpoint.step = full ? 3 : 0;
+            break;
+        case SEGQ_MSG_CHECKPOINT_ACK:
+            m->u.checkpoint_ack.job = s_str ("j00042");
+            m->u.checkpoint_ack.attempt = 2;
+            m->u.checkpoint_ack.code = full ? SEGQ_ESTALE : 0;
+            if (full)
+                m->u.checkpoint_ack.message = s_str ("attempt 2 is stale: job runs attempt 3");
             break;
         case SEGQ_MSG_PUT:
             m->u.put.req_id = 12;

@@ -721,6 +721,26 @@ s_resolve_input (void *arg, const segq__input_row_t *row)
     return rc;
 }
 
+/* A job started again resumes from the newest checkpoint an earlier
+   attempt recorded (SPEC 8.3): one more input, under out/, named in
+   `resume`. Only attempts after the first can have one. */
+static int
+s_add_resume (segq_broker_t *self, uint64_t number, segq_assign_t *a)
+{
+    segq_artifact_t checkpoint = { 0 };
+    uint32_t step = 0;
+    int rc = segq__job_store_checkpoint (self->store, number, &checkpoint, &step);
+    if (rc == SEGQ_ENOENT)
+        return 0;
+    char name [SEGQ_MAX_NAME + 8];
+    if (rc == 0 && (size_t) snprintf (name, sizeof name, "out/%s", checkpoint.name) < sizeof name
+    &&  (rc = s_add_input (a, name, checkpoint.hash, checkpoint.size)) == 0
+    &&  !(a->resume = strdup (name)))
+        rc = SEGQ_ENOMEM;
+    segq_artifact_clear (&checkpoint);
+    return rc;
+}
+
 static void
 s_assign (void *arg, segq__sched_job_t *sj, segq__sched_node_t *node, int32_t gpu)
 {
@@ -754,6 +774,8 @@ s_assign (void *arg, segq__sched_job_t *sj, segq__sched_node_t *node, int32_t gp
         resolve_t resolve = { self, a, 0, NULL };
         rc = segq__job_store_inputs (self->store, sj->seq, s_resolve_input, &resolve);
     }
+    if (rc == 0 && job->attempt > 1)
+        rc = s_add_resume (self, sj->seq, a);
     if (rc) {
         segq_msg_destroy (&msg);
         s_broken (self, rc, "loading a job to assign");
@@ -1450,6 +1472,57 @@ s_on_result (segq_broker_t *self, worker_t *w, const segq_result_t *result)
 }
 
 static void
+s_checkpoint_ack (segq_broker_t *self, worker_t *w, const segq_checkpoint_t *checkpoint,
+                  int code, const char *message)
+{
+    segq_msg_t *ack = segq_msg_new (SEGQ_MSG_CHECKPOINT_ACK);
+    if (!ack)
+        return;
+    ack->u.checkpoint_ack.job = strdup (checkpoint->job);
+    ack->u.checkpoint_ack.attempt = checkpoint->attempt;
+    ack->u.checkpoint_ack.code = code;
+    ack->u.checkpoint_ack.message = message ? strdup (message) : NULL;
+    s_send (self, w->peer, ack, true);
+}
+
+/* The newest checkpoint of a running attempt: fenced like RESULT, its
+   artifact already uploaded, kept durably (the ack goes after the commit). */
+static void
+s_on_checkpoint (segq_broker_t *self, worker_t *w, const segq_checkpoint_t *checkpoint)
+{
+    segq__job_t *job = s_fenced_job (self, w, checkpoint->job, checkpoint->attempt);
+    char text [256];
+    if (!job) {
+        snprintf (text, sizeof text, "attempt %u of %s is not a running attempt of this worker",
+                  checkpoint->attempt, checkpoint->job);
+        s_log (self, 1, w->peer_hex, "CHECKPOINT fenced: %s", text);
+        s_checkpoint_ack (self, w, checkpoint, SEGQ_ESTALE, text);
+        return;
+    }
+    uint64_t size = 0;
+    if (!segq__artifact_store_has (self->artifacts, checkpoint->hash, &size)
+    ||  size != checkpoint->size) {
+        snprintf (text, sizeof text, "checkpoint %s of %s is not stored here: upload it first",
+                  checkpoint->name, checkpoint->job);
+        s_checkpoint_ack (self, w, checkpoint, SEGQ_ENOENT, text);
+        return;
+    }
+    segq_artifact_t artifact = { .name = checkpoint->name, .size = checkpoint->size };
+    memcpy (artifact.hash, checkpoint->hash, sizeof artifact.hash);
+    int rc = segq__job_store_begin (self->store);
+    if (rc == 0)
+        rc = segq__job_store_set_checkpoint (self->store, job->sched.seq, checkpoint->attempt,
+                                             &artifact, checkpoint->step, s_now ());
+    if (rc) {
+        s_broken (self, rc, "storing a checkpoint");
+        return;
+    }
+    s_log (self, 2, w->peer_hex, "CHECKPOINT %s attempt %u: %s (step %u)", checkpoint->job,
+           checkpoint->attempt, checkpoint->name, checkpoint->step);
+    s_checkpoint_ack (self, w, checkpoint, 0, NULL);
+}
+
+static void
 s_on_bye (segq_broker_t *self, worker_t *w, const segq_bye_t *bye)
 {
     s_log (self, 0, w->peer_hex, "worker %s left%s%s", w->node, bye->reason ? ": " : "",
@@ -1465,7 +1538,7 @@ static bool
 s_is_worker_message (segq_msg_type_t type)
 {
     return type == SEGQ_MSG_HEARTBEAT || type == SEGQ_MSG_PROGRESS || type == SEGQ_MSG_LOG
-        || type == SEGQ_MSG_RESULT || type == SEGQ_MSG_BYE;
+        || type == SEGQ_MSG_RESULT || type == SEGQ_MSG_CHECKPOINT || type == SEGQ_MSG_BYE;
 }
 
 static uint64_t
@@ -1586,6 +1659,7 @@ s_handle (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_msg_t 
         case SEGQ_MSG_PROGRESS: s_on_progress (self, w, &msg->u.progress); break;
         case SEGQ_MSG_LOG:      s_on_log (self, w, &msg->u.log); break;
         case SEGQ_MSG_RESULT:   s_on_result (self, w, &msg->u.result); break;
+        case SEGQ_MSG_CHECKPOINT: s_on_checkpoint (self, w, &msg->u.checkpoint); break;
         case SEGQ_MSG_BYE:      s_on_bye (self, w, &msg->u.bye); break;
         case SEGQ_MSG_PUT:      s_on_put (self, peer, peer_hex, &msg->u.put); break;
         case SEGQ_MSG_CHUNK:    s_on_chunk (self, peer, peer_hex, &msg->u.chunk); break;

@@ -47,8 +47,20 @@ s_migrate_1 (sqlite3 *db, char **errmsg)
         NULL, NULL, errmsg);
 }
 
+/* Migration 2: the newest checkpoint of each job (CHECKPOINT), so a
+   requeued training resumes where its lost attempt left off. */
+static int
+s_migrate_2 (sqlite3 *db, char **errmsg)
+{
+    return sqlite3_exec (db,
+        "CREATE TABLE checkpoints (job INTEGER PRIMARY KEY, attempt INTEGER NOT NULL,"
+        "  name TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL,"
+        "  step INTEGER NOT NULL, time REAL NOT NULL);",
+        NULL, NULL, errmsg);
+}
+
 typedef int (migration_fn) (sqlite3 *db, char **errmsg);
-static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = { s_migrate_1 };
+static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = { s_migrate_1, s_migrate_2 };
 
 /* ---- prepared statements ---- */
 
@@ -56,7 +68,7 @@ typedef enum {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SET_NEXT,
     ST_INSERT_JOB, ST_INSERT_INPUT, ST_INSERT_DEP, ST_INSERT_TRANSITION,
     ST_SET_RUNNING, ST_SET_QUEUED, ST_SET_FINAL, ST_SET_CANCEL,
-    ST_INSERT_OUTPUT, ST_WORKER_SEEN,
+    ST_INSERT_OUTPUT, ST_WORKER_SEEN, ST_SET_CHECKPOINT, ST_CHECKPOINT,
     ST_LOAD_ACTIVE, ST_LOAD_DEPS, ST_JOB_STATE, ST_PARAMS, ST_INPUTS,
     ST_OUTPUTS, ST_OUTPUT, ST_INFO, ST_AFTER, ST_HISTORY, ST_LIST,
     ST_COUNT
@@ -91,6 +103,10 @@ static const char *s_sql [ST_COUNT] = {
         "INSERT INTO workers (node, first_seen, last_seen, cpu_slots, gpus, kinds)"
         " VALUES (?1, ?2, ?2, ?3, ?4, ?5) ON CONFLICT (node) DO UPDATE SET"
         " last_seen = ?2, cpu_slots = ?3, gpus = ?4, kinds = ?5",
+    [ST_SET_CHECKPOINT] =
+        "INSERT OR REPLACE INTO checkpoints (job, attempt, name, hash, size, step, time)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_CHECKPOINT] = "SELECT name, hash, size, step FROM checkpoints WHERE job = ?1",
     [ST_LOAD_ACTIVE] =
         "SELECT id, owner, kind, state, priority, attempt, max_attempts, gpu_mem,"
         " cpu_slots, time_limit_s, created, worker, gpu, cancel, has_inputs,"
@@ -679,6 +695,21 @@ segq__job_store_worker_seen (segq__job_store_t *self, const char *node, double t
     return s_done (self, stmt);
 }
 
+int
+segq__job_store_set_checkpoint (segq__job_store_t *self, uint64_t job, uint32_t attempt,
+                                const segq_artifact_t *checkpoint, uint32_t step, double time)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_SET_CHECKPOINT);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    sqlite3_bind_int64 (stmt, 2, attempt);
+    s_bind_text (stmt, 3, checkpoint->name);
+    s_bind_text (stmt, 4, checkpoint->hash);
+    sqlite3_bind_int64 (stmt, 5, (sqlite3_int64) checkpoint->size);
+    sqlite3_bind_int64 (stmt, 6, step);
+    sqlite3_bind_double (stmt, 7, time);
+    return s_done (self, stmt);
+}
+
 /* ---- reads ---- */
 
 /* Step a query to its end, mapping a failure to an error code. */
@@ -827,6 +858,24 @@ segq__job_store_outputs (segq__job_store_t *self, uint64_t job, segq__artifact_f
     return s_step_error (self, stmt, step);
 }
 
+/* The first row of a bound query as an artifact (copied into out), and
+   its fourth column into *extra if asked; SEGQ_ENOENT if no row. */
+static int
+s_one_artifact (sqlite3_stmt *stmt, segq_artifact_t *out, uint32_t *extra)
+{
+    int step = sqlite3_step (stmt);
+    int rc = step == SQLITE_DONE ? SEGQ_ENOENT : step != SQLITE_ROW ? SEGQ_EIO : 0;
+    segq_artifact_t found;
+    if (rc == 0)
+        rc = s_artifact_row (stmt, &found);
+    if (rc == 0 && extra)
+        *extra = (uint32_t) sqlite3_column_int64 (stmt, 3);
+    if (rc == 0)
+        rc = segq_artifact_copy (out, &found);
+    sqlite3_reset (stmt);
+    return rc;
+}
+
 int
 segq__job_store_output (segq__job_store_t *self, uint64_t job, const char *name,
                         segq_artifact_t *out)
@@ -834,16 +883,16 @@ segq__job_store_output (segq__job_store_t *self, uint64_t job, const char *name,
     sqlite3_stmt *stmt = s_stmt (self, ST_OUTPUT);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
     s_bind_text (stmt, 2, name);
-    int step = sqlite3_step (stmt);
-    int rc = step == SQLITE_DONE ? SEGQ_ENOENT : step != SQLITE_ROW ? SEGQ_EIO : 0;
-    segq_artifact_t found;
-    if (rc == 0)
-        rc = s_artifact_row (stmt, &found);
-    if (rc == 0) {
-        rc = segq_artifact_copy (out, &found);
-    }
-    sqlite3_reset (stmt);
-    return rc;
+    return s_one_artifact (stmt, out, NULL);
+}
+
+int
+segq__job_store_checkpoint (segq__job_store_t *self, uint64_t job, segq_artifact_t *out,
+                            uint32_t *step)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_CHECKPOINT);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    return s_one_artifact (stmt, out, step);
 }
 
 /* Grow-by-one append for the small arrays of a job info. */

@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include "segq_proto.h"
 
-#define SEGQ_STORE_SCHEMA_VERSION 1
+#define SEGQ_STORE_SCHEMA_VERSION 2
 #define SEGQ__JOB_ID_MAX 16      /* bytes of a printable job id, NUL included */
 
 typedef struct segq__job_store segq__job_store_t;
@@ -94,6 +94,10 @@ int segq__job_store_set_final (segq__job_store_t *self, uint64_t job, int state,
 int segq__job_store_set_cancel (segq__job_store_t *self, uint64_t job, const char *reason);
 int segq__job_store_insert_output (segq__job_store_t *self, uint64_t job,
                                    const segq_artifact_t *output);
+/* The newest checkpoint of a running job (replaces the one before). */
+int segq__job_store_set_checkpoint (segq__job_store_t *self, uint64_t job, uint32_t attempt,
+                                    const segq_artifact_t *checkpoint, uint32_t step,
+                                    double time);
 int segq__job_store_worker_seen (segq__job_store_t *self, const char *node, double time,
                                  uint32_t cpu_slots, const char *gpus, const char *kinds);
 
@@ -123,6 +127,11 @@ int segq__job_store_outputs (segq__job_store_t *self, uint64_t job, segq__artifa
 /* One output by name; SEGQ_ENOENT if the job has none of that name. */
 int segq__job_store_output (segq__job_store_t *self, uint64_t job, const char *name,
                             segq_artifact_t *out);
+
+/* The job's newest checkpoint (name is its path under out/); SEGQ_ENOENT
+   if it has none. */
+int segq__job_store_checkpoint (segq__job_store_t *self, uint64_t job, segq_artifact_t *out,
+                                uint32_t *step);
 
 /* Fills info from the database (progress fields are left for the caller,
    which holds them in memory). history only when detail. */

@@ -55,7 +55,7 @@ s_insert (segq__job_store_t *store, uint64_t id, int state, const segq_params_t 
     cr_assert_eq (segq__job_store_add_transition (store, id, 1, state, 1700000000.5, "submitted"), 0);
 }
 
-Test (job_store, creates_schema_version_1_in_wal_mode, .init = setup, .fini = teardown, .timeout = 10)
+Test (job_store, creates_the_current_schema_version_in_wal_mode, .init = setup, .fini = teardown, .timeout = 10)
 {
     segq__job_store_t *store = s_open ();
     cr_assert_eq (segq__job_store_schema_version (store), SEGQ_STORE_SCHEMA_VERSION);
@@ -65,10 +65,68 @@ Test (job_store, creates_schema_version_1_in_wal_mode, .init = setup, .fini = te
     s_query ("PRAGMA journal_mode", value, sizeof value);
     cr_assert_str_eq (value, "wal");
     s_query ("SELECT version FROM schema_version", value, sizeof value);
-    cr_assert_str_eq (value, "1");
+    char expected [16];
+    snprintf (expected, sizeof expected, "%d", SEGQ_STORE_SCHEMA_VERSION);
+    cr_assert_str_eq (value, expected);
     /* reopening does not migrate again */
     store = s_open ();
-    cr_assert_eq (segq__job_store_schema_version (store), 1);
+    cr_assert_eq (segq__job_store_schema_version (store), SEGQ_STORE_SCHEMA_VERSION);
+    segq__job_store_destroy (&store);
+}
+
+Test (job_store, migrates_a_version_1_database_keeping_its_jobs, .init = setup, .fini = teardown,
+      .timeout = 10)
+{
+    segq__job_store_t *store = s_open ();
+    cr_assert_eq (segq__job_store_begin (store), 0);
+    s_insert (store, 1, SEGQ_JOB_RUNNING, NULL);
+    char err [512] = "";
+    cr_assert_eq (segq__job_store_commit (store, err, sizeof err), 0, "%s", err);
+    segq__job_store_destroy (&store);
+    /* what segqd of schema 1 left: no checkpoints table */
+    sqlite3 *db;
+    cr_assert_eq (sqlite3_open (path, &db), SQLITE_OK);
+    cr_assert_eq (sqlite3_exec (db, "DROP TABLE checkpoints; UPDATE schema_version SET version = 1",
+                                NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close (db);
+    store = s_open ();
+    cr_assert_eq (segq__job_store_schema_version (store), SEGQ_STORE_SCHEMA_VERSION);
+    segq__job_brief_t brief;
+    cr_assert_eq (segq__job_store_brief (store, 1, &brief), 0);
+    segq_artifact_t ckpt = { 0 };
+    uint32_t step = 0;
+    cr_assert_eq (segq__job_store_checkpoint (store, 1, &ckpt, &step), SEGQ_ENOENT);
+    segq__job_store_destroy (&store);
+}
+
+Test (job_store, keeps_the_newest_checkpoint_of_a_job, .init = setup, .fini = teardown,
+      .timeout = 10)
+{
+    segq__job_store_t *store = s_open ();
+    cr_assert_eq (segq__job_store_begin (store), 0);
+    s_insert (store, 1, SEGQ_JOB_RUNNING, NULL);
+    char hash_a [65], hash_b [65];
+    memset (hash_a, 'a', 64); hash_a [64] = 0;
+    memset (hash_b, 'b', 64); hash_b [64] = 0;
+    segq_artifact_t first = { .name = "model.safetensors", .size = 100 };
+    segq_artifact_t second = { .name = "model.safetensors", .size = 200 };
+    memcpy (first.hash, hash_a, 65);
+    memcpy (second.hash, hash_b, 65);
+    cr_assert_eq (segq__job_store_set_checkpoint (store, 1, 1, &first, 1, 1700000001.0), 0);
+    cr_assert_eq (segq__job_store_set_checkpoint (store, 1, 1, &second, 2, 1700000002.0), 0);
+    char err [512] = "";
+    cr_assert_eq (segq__job_store_commit (store, err, sizeof err), 0, "%s", err);
+    segq__job_store_destroy (&store);
+    store = s_open ();
+    segq_artifact_t got = { 0 };
+    uint32_t step = 0;
+    cr_assert_eq (segq__job_store_checkpoint (store, 1, &got, &step), 0);
+    cr_assert_str_eq (got.name, "model.safetensors");
+    cr_assert_str_eq (got.hash, hash_b);
+    cr_assert_eq (got.size, 200);
+    cr_assert_eq (step, 2);
+    segq_artifact_clear (&got);
+    cr_assert_eq (segq__job_store_checkpoint (store, 2, &got, &step), SEGQ_ENOENT);
     segq__job_store_destroy (&store);
 }
 

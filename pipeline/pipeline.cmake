@@ -30,4 +30,4 @@ target_link_libraries(segq_pipeline PUBLIC segq_torch segq_image segq_safetensor
                       segq_core PkgConfig::JANSSON PkgConfig::CAIRO m)
 
 add_executable(segq-run ${CMAKE_CURRENT_LIST_DIR}/segq_run.c)
-target_link_libraries(segq-run PRIVATE segq_pipeline)
+target_link_libraries(segq-run PRIVATE segq_pipeline segq_sample)

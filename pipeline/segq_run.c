@@ -3,11 +3,13 @@
  *   segq-run generate --model DIR/model.safetensors --out DIR [flags]
  *   segq-run stylize --content DIR --vgg19 W.safetensors --out DIR [flags]
  *   segq-run evaluate --real DIR --out DIR [--synthetic NAME=DIR ...] [flags]
+ *   segq-run sample --out DIR [--seed N] [--size WxH] [--count N]
  *   segq-run devices
  * stdout/stderr are the job's log; progress goes to SEGQ_PROGRESS_FD. */
 #include "segq_run_flags.h"
 #include "segq_singan.h"
 #include "evaluate.h"
+#include "sample.h"
 #include "stylize.h"
 
 #include <limits.h>
@@ -17,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Commands with their own flag table and options struct (issue 4). */
+/* Commands with their own flag table and options struct (issues 4, 6). */
 typedef int (*run_fn)(const void *opts, segq_progress_t *progress, char *err, size_t errlen);
 static int run_stylize(const void *o, segq_progress_t *p, char *err, size_t errlen)
 {
@@ -26,6 +28,11 @@ static int run_stylize(const void *o, segq_progress_t *p, char *err, size_t errl
 static int run_evaluate(const void *o, segq_progress_t *p, char *err, size_t errlen)
 {
     return segq_evaluate(o, p, err, errlen);
+}
+static int run_sample(const void *o, segq_progress_t *p, char *err, size_t errlen)
+{
+    (void)p; /* drawing takes well under a second */
+    return segq_sample_run(o, err, errlen);
 }
 /* --synthetic NAME=DIR repeats: taken out of argv before the flag table. */
 static int pre_evaluate(int *argc, char **argv, void *o, char *err, size_t errlen)
@@ -46,6 +53,7 @@ static const struct {
     {&segq_stylize_command, run_stylize, sizeof(segq_stylize_opts_t), NULL, NULL},
     {&segq_evaluate_command, run_evaluate, sizeof(segq_evaluate_opts_t), pre_evaluate,
      fini_evaluate},
+    {&segq_sample_command, run_sample, sizeof(segq_sample_opts_t), NULL, NULL},
 };
 
 static int run_extra(int k, int argc, char **argv)

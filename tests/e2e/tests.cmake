@@ -40,3 +40,11 @@ if(TARGET segq_pipeline AND TARGET segqd AND TARGET segq-worker AND TARGET segq)
   target_include_directories(test_e2e_pipeline PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
   add_dependencies(test_e2e_pipeline segqd segq-worker segq segq-run)
 endif()
+
+if(TARGET segq_sample)
+  # segq-run sample's drawing (no torch: sanitized).
+  segq_add_test(NAME test_e2e_sample
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sample.c
+    LIBS segq_sample
+    TIMEOUT 120)
+endif()

@@ -37,6 +37,8 @@ typedef struct {
     int verbose;                    /* 0 quiet, 1 requests, 2 every message */
     const char *keys_dir;           /* CurveZMQ keys (broker.cert, certs/); NULL: none, and
                                        then only loopback may be bound */
+    const struct segq_config *limits;   /* per-user limits (segq_config.h); NULL: none.
+                                           Must outlive the broker. */
 } segq_broker_config_t;
 
 typedef struct segq_broker segq_broker_t;

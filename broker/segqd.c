@@ -1,14 +1,16 @@
 /*  segqd: the segq broker daemon.
 
     Configuration: command-line flags over environment (SEGQ_BROKER_DIR)
-    over a config file (--config FILE, else $SEGQ_BROKER_CONFIG; lines
-    "key = value" with the long flag names as keys, '#' comments).
+    over a config file (--config FILE, else $SEGQ_BROKER_CONFIG, else
+    ~/.config/segq/segqd.conf if it exists; format in segq_config.h).
 */
 #include "segq_broker.h"
+#include "segq_config.h"
 #include "segq_proto.h"
 #include "segqd_keygen.h"
 #include <czmq.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +32,9 @@ static const char s_usage [] =
     "  --keys DIR              CurveZMQ: DIR/broker.cert(+_secret) and the allowed\n"
     "                          certificates DIR/certs/*.cert (re-read while running);\n"
     "                          without keys only loopback may be bound\n"
-    "  --config FILE           key = value file with these options (default\n"
-    "                          $SEGQ_BROKER_CONFIG)\n"
+    "  --config FILE           configuration file: these options and per-user limits\n"
+    "                          (default $SEGQ_BROKER_CONFIG, else\n"
+    "                          ~/.config/segq/segqd.conf when it exists)\n"
     "  -v                      log requests; -vv every message\n"
     "  -h, --help              this text\n"
     "       segqd keygen --broker | --worker NODE | --user NAME [--admin]  --out DIR\n"
@@ -66,45 +69,51 @@ s_set (char **slot, const char *value)
 }
 
 /* Config file values fill only what the flags and environment left unset. */
-static int
-s_read_config (const char *path, options_t *o)
+static void
+s_apply_config (const segq_config_t *config, options_t *o)
 {
-    FILE *file = fopen (path, "r");
-    if (!file) {
-        fprintf (stderr, "segqd: cannot read config file %s: %s\n", path, strerror (errno));
-        return -1;
-    }
-    char line [4096];
-    int number = 0, rc = 0;
-    while (fgets (line, sizeof line, file)) {
-        number++;
-        char *p = line + strspn (line, " \t");
-        if (*p == '#' || *p == '\n' || *p == 0)
-            continue;
-        char *eq = strchr (p, '=');
-        if (!eq) {
-            fprintf (stderr, "segqd: %s:%d: expected key = value\n", path, number);
-            rc = -1;
-            continue;
-        }
-        char *key_end = eq;
-        while (key_end > p && (key_end [-1] == ' ' || key_end [-1] == '\t'))
-            key_end--;
-        *key_end = 0;
-        char *value = eq + 1 + strspn (eq + 1, " \t");
-        value [strcspn (value, "\r\n")] = 0;
-        for (size_t len = strlen (value); len && (value [len - 1] == ' ' || value [len - 1] == '\t'); )
-            value [--len] = 0;
-        char **slot = s_option (o, p);
-        if (!slot) {
-            fprintf (stderr, "segqd: %s:%d: unknown option '%s'\n", path, number, p);
-            rc = -1;
-        }
-        else if (!*slot)
+    static const char *const names [] = { "bind", "keys", "data-dir", "ready-file",
+        "heartbeat-ms", "expiry-ms", "max-msg", "chunk-size", "default-time-limit",
+        "max-attempts" };
+    for (size_t i = 0; i < sizeof names / sizeof names [0]; i++) {
+        char **slot = s_option (o, names [i]);
+        const char *value = segq_config_setting (config, names [i]);
+        if (slot && !*slot && value)
             s_set (slot, value);
     }
-    fclose (file);
-    return rc;
+}
+
+/* --config FILE, else $SEGQ_BROKER_CONFIG, else the default file if it
+   exists ($XDG_CONFIG_HOME or ~/.config, then segq/segqd.conf). */
+static int
+s_load_config (const char *given, segq_config_t *config)
+{
+    const char *env = getenv ("SEGQ_BROKER_CONFIG");
+    char path [4096];
+    bool must_exist = true;
+    if (given)
+        snprintf (path, sizeof path, "%s", given);
+    else if (env && *env)
+        snprintf (path, sizeof path, "%s", env);
+    else {
+        const char *xdg = getenv ("XDG_CONFIG_HOME"), *home = getenv ("HOME");
+        if (xdg && *xdg)
+            snprintf (path, sizeof path, "%s/segq/segqd.conf", xdg);
+        else
+            snprintf (path, sizeof path, "%s/.config/segq/segqd.conf", home && *home ? home : ".");
+        must_exist = false;
+    }
+    char err [4096];
+    int rc = segq_config_load (config, path, err, sizeof err);
+    if (rc == SEGQ_ENOENT && !must_exist)
+        return 0;
+    if (rc != 0) {
+        fprintf (stderr, "segqd: %s\n", err);
+        if (rc == SEGQ_EINVAL)
+            fprintf (stderr, "segqd: fix the configuration file (README: broker configuration)\n");
+        return -1;
+    }
+    return 0;
 }
 
 static int
@@ -180,9 +189,13 @@ main (int argc, char *argv [])
     const char *env_dir = getenv ("SEGQ_BROKER_DIR");
     if (!o.data_dir && env_dir && *env_dir)
         s_set (&o.data_dir, env_dir);
-    const char *config_path = config ? config : getenv ("SEGQ_BROKER_CONFIG");
-    if (config_path && *config_path && s_read_config (config_path, &o) != 0)
+    segq_config_t *file = segq_config_new ();
+    if (!file || s_load_config (config, file) != 0) {
+        segq_config_destroy (&file);
+        free (config);
         return 2;
+    }
+    s_apply_config (file, &o);
     if (!o.data_dir) {
         const char *home = getenv ("HOME");
         char path [4096];
@@ -191,7 +204,7 @@ main (int argc, char *argv [])
     }
     segq_broker_config_t cfg = {
         .bind = o.bind, .data_dir = o.data_dir, .ready_file = o.ready_file, .verbose = verbose,
-        .keys_dir = o.keys,
+        .keys_dir = o.keys, .limits = file,
     };
     if (s_number ("heartbeat-ms", o.heartbeat_ms, &cfg.heartbeat_ms, false)
     ||  s_number ("expiry-ms", o.expiry_ms, &cfg.expiry_ms, false)
@@ -219,5 +232,6 @@ main (int argc, char *argv [])
     free (o.bind); free (o.data_dir); free (o.ready_file); free (o.heartbeat_ms);
     free (o.expiry_ms); free (o.max_msg); free (o.chunk_size); free (o.default_time_limit);
     free (o.max_attempts); free (o.keys); free (config);
+    segq_config_destroy (&file);
     return rc;
 }

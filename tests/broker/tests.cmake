@@ -13,3 +13,5 @@ segq_add_test(NAME broker_wal_syncer SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_wal_
   LIBS segq_broker TIMEOUT 60)
 segq_add_test(NAME broker_reactor SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_reactor.c
   LIBS segq_broker TIMEOUT 120)
+segq_add_test(NAME broker_config SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_config.c
+  LIBS segq_config TIMEOUT 60)

@@ -1,0 +1,569 @@
+/*  segq_config.c: the configuration file parser (see segq_config.h).
+
+    Input is untrusted bytes (it is fuzzed): every line is bounded by the
+    buffer, keys and names by fixed maxima, and the work per line does not
+    depend on how many lines came before (user sections are sorted once at
+    the end, which also finds duplicates). */
+#include "segq_config.h"
+#include "segq_error.h"
+#include "segq_schema.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_MAX 64          /* longer keys are unknown (and not compared) */
+#define USER_MAX 64
+#define ERRORS_SHOWN 20
+
+typedef enum { T_TEXT, T_COUNT, T_SIZE32 } setting_type_t;
+
+/* Broker settings: segqd's long flag names. */
+static const struct {
+    const char *key;
+    setting_type_t type;
+} s_settings [] = {
+    { "bind", T_TEXT },
+    { "data-dir", T_TEXT },
+    { "ready-file", T_TEXT },
+    { "keys", T_TEXT },
+    { "heartbeat-ms", T_COUNT },
+    { "expiry-ms", T_COUNT },
+    { "max-msg", T_SIZE32 },
+    { "chunk-size", T_SIZE32 },
+    { "default-time-limit", T_COUNT },
+    { "max-attempts", T_COUNT },
+};
+#define N_SETTINGS (sizeof s_settings / sizeof s_settings [0])
+
+/* Per-user limits, in segq_user_limits_t order. */
+static const char *const s_limit_keys [] = { "max-running", "max-queued", "max-gpu-mem" };
+#define N_LIMITS 3
+
+typedef struct {
+    uint64_t value [N_LIMITS];
+    int line [N_LIMITS];        /* 0: not set here */
+} limits_t;
+
+typedef struct {
+    char *name;
+    int line;
+    limits_t limits;
+} user_t;
+
+struct segq_config {
+    char *settings [N_SETTINGS];
+    int setting_line [N_SETTINGS];
+    limits_t defaults;
+    int defaults_line;
+    user_t *users;              /* sorted by name once parsed */
+    size_t n_users, cap_users;
+};
+
+/* Error messages, one per line, the first ERRORS_SHOWN of them. */
+typedef struct {
+    const char *name;
+    char *buf;
+    size_t len, cap;
+    size_t count;
+} errors_t;
+
+static void
+s_error (errors_t *e, int line, const char *fmt, ...)
+{
+    e->count++;
+    if (e->count > ERRORS_SHOWN || !e->buf || e->len + 1 >= e->cap)
+        return;
+    char message [512];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (message, sizeof message, fmt, ap);
+    va_end (ap);
+    int n = snprintf (e->buf + e->len, e->cap - e->len, "%s%s:%d: %s", e->len ? "\n" : "",
+                      e->name, line, message);
+    e->len = n > 0 && (size_t) n < e->cap - e->len ? e->len + (size_t) n : e->cap - 1;
+}
+
+segq_config_t *
+segq_config_new (void)
+{
+    return calloc (1, sizeof (segq_config_t));
+}
+
+static void
+s_clear (segq_config_t *self)
+{
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        free (self->settings [i]);
+    for (size_t i = 0; i < self->n_users; i++)
+        free (self->users [i].name);
+    free (self->users);
+    memset (self, 0, sizeof *self);
+}
+
+void
+segq_config_destroy (segq_config_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    s_clear (*self_p);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+/* A key as written, made printable for messages. */
+static void
+s_printable (char *out, size_t outlen, const char *text, size_t len)
+{
+    size_t n = len < outlen - 1 ? len : outlen - 1;
+    for (size_t i = 0; i < n; i++)
+        out [i] = text [i] >= 0x20 && text [i] < 0x7f ? text [i] : '?';
+    out [n] = 0;
+}
+
+/* Edit distance, bounded inputs (both < KEY_MAX). */
+static size_t
+s_distance (const char *a, const char *b)
+{
+    size_t la = strlen (a), lb = strlen (b);
+    size_t row [KEY_MAX + 1];
+    for (size_t j = 0; j <= lb; j++)
+        row [j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row [0];
+        row [0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row [j];
+            size_t best = diag + (a [i - 1] != b [j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row [j - 1] + 1 < best)
+                best = row [j - 1] + 1;
+            row [j] = best;
+            diag = up;
+        }
+    }
+    return row [lb];
+}
+
+/* The closest known key within a typo's reach, or NULL. */
+static const char *
+s_suggest (const char *key)
+{
+    const char *best = NULL;
+    size_t best_d = 3;
+    for (size_t i = 0; i < N_SETTINGS + N_LIMITS; i++) {
+        const char *k = i < N_SETTINGS ? s_settings [i].key : s_limit_keys [i - N_SETTINGS];
+        size_t d = s_distance (key, k);
+        if (d < best_d) {
+            best_d = d;
+            best = k;
+        }
+    }
+    return best;
+}
+
+/* `key` spelled the way the user spells keys ('_' if they used it). */
+static void
+s_spelled (char *out, size_t outlen, const char *key, bool underscores)
+{
+    snprintf (out, outlen, "%s", key);
+    for (char *p = out; underscores && *p; p++)
+        if (*p == '-')
+            *p = '_';
+}
+
+static bool
+s_blank (char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static bool
+s_valid_text (const char *value, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char) value [i] < 0x20 || value [i] == 0x7f)
+            return false;
+    return len > 0;
+}
+
+/* Decimal digits only, at most max. */
+static bool
+s_count (const char *value, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!*value)
+        return false;
+    for (const char *p = value; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        if (v > (max - (uint64_t) (*p - '0')) / 10)
+            return false;
+        v = v * 10 + (uint64_t) (*p - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static int
+s_user_compare (const void *a, const void *b)
+{
+    const user_t *ua = a, *ub = b;
+    int c = strcmp (ua->name, ub->name);
+    return c ? c : ua->line - ub->line;
+}
+
+static bool
+s_valid_user (const char *name, size_t len)
+{
+    if (len == 0 || len > USER_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name [i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+        ||  c == '.' || c == '_' || c == '-' || c == '@'))
+            return false;
+    }
+    return true;
+}
+
+/* A section header line, "[...]" already trimmed. Returns the limits the
+   following lines set, or NULL while outside any (then *bad is set). */
+static limits_t *
+s_section (segq_config_t *cfg, errors_t *e, int line, const char *text, size_t len, bool *bad,
+           bool *oom)
+{
+    *bad = true;
+    if (len < 2 || text [len - 1] != ']') {
+        s_error (e, line, "a section header ends with ']': expected [defaults] or [user NAME]");
+        return NULL;
+    }
+    const char *in = text + 1;
+    size_t n = len - 2;
+    while (n && s_blank (*in))
+        in++, n--;
+    while (n && s_blank (in [n - 1]))
+        n--;
+    if (n == 8 && memcmp (in, "defaults", 8) == 0) {
+        if (cfg->defaults_line) {
+            s_error (e, line, "[defaults] again (first on line %d): give each key once",
+                     cfg->defaults_line);
+            return NULL;
+        }
+        cfg->defaults_line = line;
+        *bad = false;
+        return &cfg->defaults;
+    }
+    if (n > 5 && memcmp (in, "user", 4) == 0 && s_blank (in [4])) {
+        const char *name = in + 5;
+        size_t name_len = n - 5;
+        while (name_len && s_blank (*name))
+            name++, name_len--;
+        if (!s_valid_user (name, name_len)) {
+            char shown [USER_MAX + 2];
+            s_printable (shown, sizeof shown, name, name_len);
+            s_error (e, line, "user name '%s' is not valid: 1-%d letters, digits, '.', '_', "
+                     "'-' or '@'", shown, USER_MAX);
+            return NULL;
+        }
+        if (cfg->n_users == cfg->cap_users) {
+            size_t cap = cfg->cap_users ? cfg->cap_users * 2 : 8;
+            user_t *users = realloc (cfg->users, cap * sizeof *users);
+            if (!users) {
+                *oom = true;
+                return NULL;
+            }
+            cfg->users = users;
+            cfg->cap_users = cap;
+        }
+        user_t *user = &cfg->users [cfg->n_users];
+        memset (user, 0, sizeof *user);
+        if (!(user->name = strndup (name, name_len))) {
+            *oom = true;
+            return NULL;
+        }
+        user->line = line;
+        cfg->n_users++;
+        *bad = false;
+        return &user->limits;
+    }
+    char shown [KEY_MAX + 2];
+    s_printable (shown, sizeof shown, text, len);
+    s_error (e, line, "unknown section '%s': expected [defaults] or [user NAME]", shown);
+    return NULL;
+}
+
+/* One "key = value" line. `section` is NULL before the first section
+   header (broker settings) and `in_bad` after a header that was refused
+   (its keys are not checked again). */
+static void
+s_assignment (segq_config_t *cfg, errors_t *e, int line, char *text, size_t len,
+              limits_t *section, bool in_bad, bool *oom)
+{
+    char *eq = memchr (text, '=', len);
+    if (!eq) {
+        s_error (e, line, "expected 'key = value', '[section]' or a '#' comment");
+        return;
+    }
+    size_t key_len = (size_t) (eq - text);
+    while (key_len && s_blank (text [key_len - 1]))
+        key_len--;
+    char *value = eq + 1;
+    size_t value_len = len - (size_t) (value - text);
+    while (value_len && s_blank (*value))
+        value++, value_len--;
+    while (value_len && s_blank (value [value_len - 1]))
+        value_len--;
+    char shown [KEY_MAX + 2];
+    s_printable (shown, sizeof shown, text, key_len);
+    if (key_len == 0) {
+        s_error (e, line, "a key is missing before '='");
+        return;
+    }
+    char key [KEY_MAX + 1];
+    bool underscores = false, valid = key_len <= KEY_MAX;
+    for (size_t i = 0; valid && i < key_len; i++) {
+        char c = text [i];
+        underscores |= c == '_';
+        key [i] = c == '_' ? '-' : c;
+        valid = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    }
+    if (!valid) {
+        s_error (e, line, "'%s' is not a key: keys are lowercase letters, digits, '-' and '_'",
+                 shown);
+        return;
+    }
+    key [key_len] = 0;
+    if (in_bad)
+        return;
+    int setting = -1, limit = -1;
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (strcmp (key, s_settings [i].key) == 0)
+            setting = (int) i;
+    for (int i = 0; i < N_LIMITS; i++)
+        if (strcmp (key, s_limit_keys [i]) == 0)
+            limit = i;
+    if (setting < 0 && limit < 0) {
+        const char *near = s_suggest (key);
+        char spelled [KEY_MAX + 1];
+        if (near) {
+            s_spelled (spelled, sizeof spelled, near, underscores);
+            s_error (e, line, "unknown key '%s' (did you mean %s?)", shown, spelled);
+        }
+        else
+            s_error (e, line, "unknown key '%s' (see README: broker configuration)", shown);
+        return;
+    }
+    if (setting >= 0 && section) {
+        s_error (e, line, "'%s' is a broker setting: put it before the first [section]", shown);
+        return;
+    }
+    if (limit >= 0 && !section) {
+        s_error (e, line, "'%s' is a per-user limit: put it under [defaults] or [user NAME]",
+                 shown);
+        return;
+    }
+    int *first = setting >= 0 ? &cfg->setting_line [setting] : &section->line [limit];
+    if (*first) {
+        s_error (e, line, "'%s' again (first on line %d): give each key once", shown, *first);
+        return;
+    }
+    char *v = strndup (value, value_len);
+    if (!v) {
+        *oom = true;
+        return;
+    }
+    bool ok = s_valid_text (v, value_len);
+    const char *expected = "a value without control characters";
+    uint64_t number = 0;
+    if (setting >= 0) {
+        setting_type_t type = s_settings [setting].type;
+        if (ok && type == T_COUNT) {
+            ok = s_count (v, UINT32_MAX, &number);
+            expected = "a whole number (0-4294967295)";
+        }
+        else if (ok && type == T_SIZE32) {
+            ok = segq_parse_size (v, &number) == 0 && number <= UINT32_MAX;
+            expected = "a size under 4G, e.g. 4M";
+        }
+    }
+    else if (ok && strcmp (v, "unlimited") == 0)
+        number = SEGQ_UNLIMITED;
+    else if (ok && limit == 2) {
+        ok = segq_parse_size (v, &number) == 0 && number != SEGQ_UNLIMITED;
+        expected = "a size (e.g. 24G) or 'unlimited'";
+    }
+    else if (ok) {
+        ok = s_count (v, UINT32_MAX, &number);
+        expected = "a whole number or 'unlimited'";
+    }
+    if (!ok) {
+        char shown_value [KEY_MAX + 2];
+        s_printable (shown_value, sizeof shown_value, value, value_len);
+        s_error (e, line, "%s = '%s%s': expected %s", shown, shown_value,
+                 value_len > KEY_MAX ? "..." : "", expected);
+        free (v);
+        return;
+    }
+    *first = line;
+    if (setting >= 0)
+        cfg->settings [setting] = v;
+    else {
+        section->value [limit] = number;
+        free (v);
+    }
+}
+
+static int
+s_parse (segq_config_t *cfg, errors_t *e, const char *text, size_t len)
+{
+    limits_t *section = NULL;
+    bool in_bad = false, oom = false;
+    int line = 0;
+    char buf [4096];
+    for (size_t at = 0; at < len && !oom; ) {
+        line++;
+        const char *nl = memchr (text + at, '\n', len - at);
+        size_t line_len = (nl ? (size_t) (nl - text) : len) - at;
+        const char *start = text + at;
+        at += line_len + (nl != NULL);
+        if (line_len && start [line_len - 1] == '\r')
+            line_len--;
+        if (memchr (start, 0, line_len)) {
+            s_error (e, line, "NUL byte: this is not a text file");
+            continue;
+        }
+        while (line_len && s_blank (*start))
+            start++, line_len--;
+        while (line_len && s_blank (start [line_len - 1]))
+            line_len--;
+        if (line_len == 0 || *start == '#')
+            continue;
+        if (line_len >= sizeof buf) {
+            s_error (e, line, "line longer than %zu bytes", sizeof buf - 1);
+            continue;
+        }
+        memcpy (buf, start, line_len);
+        buf [line_len] = 0;
+        if (buf [0] == '[') {
+            section = s_section (cfg, e, line, buf, line_len, &in_bad, &oom);
+            continue;
+        }
+        s_assignment (cfg, e, line, buf, line_len, section, in_bad && !section, &oom);
+    }
+    if (oom)
+        return SEGQ_ENOMEM;
+    if (cfg->n_users > 1) {
+        qsort (cfg->users, cfg->n_users, sizeof *cfg->users, s_user_compare);
+        for (size_t i = 1; i < cfg->n_users; i++)
+            if (strcmp (cfg->users [i].name, cfg->users [i - 1].name) == 0)
+                s_error (e, cfg->users [i].line, "[user %s] again (first on line %d): give each "
+                         "user one section", cfg->users [i].name, cfg->users [i - 1].line);
+    }
+    if (e->count > ERRORS_SHOWN && e->buf && e->cap > e->len + 1)
+        snprintf (e->buf + e->len, e->cap - e->len, "\n%s: ... and %zu more", e->name,
+                  e->count - ERRORS_SHOWN);
+    return e->count ? SEGQ_EINVAL : 0;
+}
+
+int
+segq_config_parse (segq_config_t *self, const char *name, const char *text, size_t len,
+                   char *err, size_t errlen)
+{
+    if (err && errlen)
+        err [0] = 0;
+    segq_config_t parsed;
+    memset (&parsed, 0, sizeof parsed);
+    errors_t e = { name ? name : "config", err, 0, err ? errlen : 0, 0 };
+    int rc = s_parse (&parsed, &e, text, len);
+    if (rc == SEGQ_ENOMEM && err && errlen)
+        snprintf (err, errlen, "%s: out of memory while reading it", e.name);
+    if (rc) {
+        s_clear (&parsed);
+        return rc;
+    }
+    s_clear (self);
+    *self = parsed;
+    return 0;
+}
+
+int
+segq_config_load (segq_config_t *self, const char *path, char *err, size_t errlen)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file) {
+        snprintf (err, errlen, "cannot read config file %s: %s", path, strerror (errno));
+        return errno == ENOENT ? SEGQ_ENOENT : SEGQ_EIO;
+    }
+    char *text = malloc (SEGQ_CONFIG_MAX_BYTES + 1);
+    size_t len = text ? fread (text, 1, SEGQ_CONFIG_MAX_BYTES + 1, file) : 0;
+    int rc = 0;
+    if (!text)
+        rc = SEGQ_ENOMEM;
+    else if (ferror (file)) {
+        snprintf (err, errlen, "cannot read config file %s: %s", path, strerror (errno));
+        rc = SEGQ_EIO;
+    }
+    else if (len > SEGQ_CONFIG_MAX_BYTES) {
+        snprintf (err, errlen, "config file %s is over %u bytes: is it the right file?", path,
+                  SEGQ_CONFIG_MAX_BYTES);
+        rc = SEGQ_ETOOBIG;
+    }
+    fclose (file);
+    if (rc == 0)
+        rc = segq_config_parse (self, path, text, len, err, errlen);
+    else if (rc == SEGQ_ENOMEM)
+        snprintf (err, errlen, "out of memory reading %s", path);
+    free (text);
+    return rc;
+}
+
+static int
+s_setting_index (const char *key)
+{
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (strcmp (key, s_settings [i].key) == 0)
+            return (int) i;
+    return -1;
+}
+
+int
+segq_config_is_setting (const char *key)
+{
+    return s_setting_index (key) >= 0;
+}
+
+const char *
+segq_config_setting (const segq_config_t *self, const char *key)
+{
+    int i = s_setting_index (key);
+    return i >= 0 ? self->settings [i] : NULL;
+}
+
+segq_user_limits_t
+segq_config_limits (const segq_config_t *self, const char *user)
+{
+    const user_t *found = NULL;
+    size_t lo = 0, hi = self->n_users;
+    while (user && lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp (user, self->users [mid].name);
+        if (c == 0) {
+            found = &self->users [mid];
+            break;
+        }
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    uint64_t v [N_LIMITS];
+    for (int i = 0; i < N_LIMITS; i++)
+        v [i] = found && found->limits.line [i] ? found->limits.value [i]
+              : self->defaults.line [i] ? self->defaults.value [i] : SEGQ_UNLIMITED;
+    return (segq_user_limits_t) { v [0], v [1], v [2] };
+}

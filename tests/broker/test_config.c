@@ -1,0 +1,211 @@
+/*  test_config.c: segqd's configuration file parser (segq_config). */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "segq_config.h"
+#include "segq_error.h"
+
+static segq_config_t *
+s_parse (const char *text, int expect, char *err, size_t errlen)
+{
+    segq_config_t *config = segq_config_new ();
+    cr_assert_not_null (config);
+    int rc = segq_config_parse (config, "segqd.conf", text, strlen (text), err, errlen);
+    cr_assert_eq (rc, expect, "parse returned %d: %s", rc, err);
+    return config;
+}
+
+Test (config, settings_and_limits_with_inheritance, .timeout = 10)
+{
+    char err [1024];
+    segq_config_t *c = s_parse ("# broker\n"
+                                "bind = tcp://0.0.0.0:5555\n"
+                                "data_dir =   /var/lib/segq  \n"
+                                "max-msg = 8M\n"
+                                "\n"
+                                "[defaults]\n"
+                                "max_running = 8\n"
+                                "max_gpu_mem = 40G\n"
+                                "[user alice]\n"
+                                "max_running = 2\n"
+                                "max_queued = 100\n"
+                                "[ user bob ]\n"
+                                "max_gpu_mem = unlimited\n", 0, err, sizeof err);
+    cr_assert_str_eq (segq_config_setting (c, "bind"), "tcp://0.0.0.0:5555");
+    cr_assert_str_eq (segq_config_setting (c, "data-dir"), "/var/lib/segq");
+    cr_assert_str_eq (segq_config_setting (c, "max-msg"), "8M");
+    cr_assert_null (segq_config_setting (c, "keys"));
+    cr_assert_null (segq_config_setting (c, "no-such"));
+
+    segq_user_limits_t a = segq_config_limits (c, "alice");
+    cr_assert_eq (a.max_running, 2);
+    cr_assert_eq (a.max_queued, 100);
+    cr_assert_eq (a.max_gpu_mem, 40ull << 30, "alice inherits [defaults] max_gpu_mem");
+    segq_user_limits_t b = segq_config_limits (c, "bob");
+    cr_assert_eq (b.max_running, 8);
+    cr_assert_eq (b.max_queued, SEGQ_UNLIMITED);
+    cr_assert_eq (b.max_gpu_mem, SEGQ_UNLIMITED);
+    segq_user_limits_t other = segq_config_limits (c, "carol");
+    cr_assert_eq (other.max_running, 8);
+    cr_assert_eq (other.max_gpu_mem, 40ull << 30);
+    segq_config_destroy (&c);
+    cr_assert_null (c);
+}
+
+Test (config, empty_file_means_every_default, .timeout = 10)
+{
+    char err [256];
+    segq_config_t *c = s_parse ("", 0, err, sizeof err);
+    segq_user_limits_t l = segq_config_limits (c, "anyone");
+    cr_assert_eq (l.max_running, SEGQ_UNLIMITED);
+    cr_assert_eq (l.max_queued, SEGQ_UNLIMITED);
+    cr_assert_eq (l.max_gpu_mem, SEGQ_UNLIMITED);
+    cr_assert_null (segq_config_setting (c, "bind"));
+    segq_config_destroy (&c);
+}
+
+Test (config, crlf_and_blanks, .timeout = 10)
+{
+    char err [256];
+    segq_config_t *c = s_parse ("\t[defaults]  \r\n  max_queued=5\r\n# x = y\r\n", 0, err, sizeof err);
+    cr_assert_eq (segq_config_limits (c, "x").max_queued, 5);
+    segq_config_destroy (&c);
+}
+
+/* Every problem is reported with its line, and the file is refused whole. */
+Test (config, errors_name_file_line_and_fix, .timeout = 10)
+{
+    char err [4096];
+    segq_config_t *c = s_parse ("bind = tcp://127.0.0.1:7\n"               /* 1 */
+                                "[defaults]\n"                              /* 2 */
+                                "max_runing = 3\n"                          /* 3 */
+                                "bind = x\n"                                /* 4 */
+                                "max_gpu_mem = 12Q\n"                       /* 5 */
+                                "max_queued = -1\n"                         /* 6 */
+                                "max_queued = 4\n"                          /* 7 */
+                                "max_queued = 5\n"                          /* 8 */
+                                "[user al ice]\n"                           /* 9 */
+                                "[group x]\n"                               /* 10 */
+                                "no equals sign\n"                          /* 11 */
+                                "[user bob]\n"                              /* 12 */
+                                "[user bob]\n"                              /* 13 */
+                                "Max_running = 1\n", SEGQ_EINVAL, err, sizeof err);  /* 14 */
+    const char *want [] = {
+        "segqd.conf:3: unknown key 'max_runing' (did you mean max_running?)",
+        "segqd.conf:4: 'bind' is a broker setting: put it before the first [section]",
+        "segqd.conf:5: max_gpu_mem = '12Q': expected a size (e.g. 24G) or 'unlimited'",
+        "segqd.conf:6: max_queued = '-1': expected a whole number or 'unlimited'",
+        "segqd.conf:8: 'max_queued' again (first on line 7): give each key once",
+        "segqd.conf:9: user name 'al ice' is not valid",
+        "segqd.conf:10: unknown section '[group x]': expected [defaults] or [user NAME]",
+        "segqd.conf:11: expected 'key = value', '[section]' or a '#' comment",
+        "segqd.conf:13: [user bob] again (first on line 12)",
+        "segqd.conf:14: 'Max_running' is not a key",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want [0]; i++)
+        cr_assert_not_null (strstr (err, want [i]), "missing \"%s\" in:\n%s", want [i], err);
+    segq_config_destroy (&c);
+}
+
+Test (config, top_level_limit_and_dashes_in_suggestion, .timeout = 10)
+{
+    char err [1024];
+    segq_config_t *c = s_parse ("max-running = 3\nchunk-sise = 1M\n", SEGQ_EINVAL, err, sizeof err);
+    cr_assert_not_null (strstr (err, "segqd.conf:1: 'max-running' is a per-user limit: put it "
+                                     "under [defaults] or [user NAME]"), "%s", err);
+    cr_assert_not_null (strstr (err, "segqd.conf:2: unknown key 'chunk-sise' (did you mean "
+                                     "chunk-size?)"), "%s", err);
+    segq_config_destroy (&c);
+}
+
+Test (config, refused_file_leaves_previous_state, .timeout = 10)
+{
+    char err [1024];
+    segq_config_t *c = s_parse ("bind = a\n[defaults]\nmax_running = 1\n", 0, err, sizeof err);
+    const char bad [] = "bind = b\n[defaults]\nmax_running = 2\nmax_running = 3\n";
+    cr_assert_eq (segq_config_parse (c, "x", bad, sizeof bad - 1, err, sizeof err), SEGQ_EINVAL);
+    cr_assert_str_eq (segq_config_setting (c, "bind"), "a");
+    cr_assert_eq (segq_config_limits (c, "u").max_running, 1);
+    segq_config_destroy (&c);
+}
+
+Test (config, values_are_checked_by_type, .timeout = 10)
+{
+    char err [2048];
+    segq_config_t *c = s_parse ("heartbeat_ms = 1s\nmax_msg = 5G\nexpiry_ms = 99999999999\n"
+                                "ready_file =\n", SEGQ_EINVAL, err, sizeof err);
+    cr_assert_not_null (strstr (err, ":1: heartbeat_ms = '1s': expected a whole number"), "%s", err);
+    cr_assert_not_null (strstr (err, ":2: max_msg = '5G': expected a size under 4G"), "%s", err);
+    cr_assert_not_null (strstr (err, ":3: expiry_ms"), "%s", err);
+    cr_assert_not_null (strstr (err, ":4: ready_file = ''"), "%s", err);
+    segq_config_destroy (&c);
+}
+
+Test (config, binary_and_long_lines_refused_plainly, .timeout = 10)
+{
+    segq_config_t *c = segq_config_new ();
+    char err [1024];
+    const char nul [] = "[defaults]\nmax_running = 1\0\n";
+    cr_assert_eq (segq_config_parse (c, "f", nul, sizeof nul - 1, err, sizeof err), SEGQ_EINVAL);
+    cr_assert_not_null (strstr (err, "f:2: NUL byte"), "%s", err);
+    size_t n = 10000;
+    char *lng = malloc (n);
+    cr_assert_not_null (lng);
+    memset (lng, 'a', n);
+    cr_assert_eq (segq_config_parse (c, "f", lng, n, err, sizeof err), SEGQ_EINVAL);
+    cr_assert_not_null (strstr (err, "f:1: line longer than"), "%s", err);
+    free (lng);
+    segq_config_destroy (&c);
+}
+
+Test (config, many_errors_are_capped_and_err_always_terminated, .timeout = 10)
+{
+    char text [4000] = "";
+    for (int i = 0; i < 100; i++)
+        strcat (text, "x=1\n");
+    char err [300];
+    segq_config_t *c = s_parse (text, SEGQ_EINVAL, err, sizeof err);
+    cr_assert_lt (strlen (err), sizeof err);
+    char big [8192];
+    segq_config_t *d = s_parse (text, SEGQ_EINVAL, big, sizeof big);
+    cr_assert_not_null (strstr (big, "... and 80 more"), "%s", big);
+    segq_config_destroy (&c);
+    segq_config_destroy (&d);
+}
+
+Test (config, load_reports_missing_file, .timeout = 10)
+{
+    segq_config_t *c = segq_config_new ();
+    char err [512];
+    cr_assert_eq (segq_config_load (c, "/nonexistent/segqd.conf", err, sizeof err), SEGQ_ENOENT);
+    cr_assert_not_null (strstr (err, "/nonexistent/segqd.conf"), "%s", err);
+    segq_config_destroy (&c);
+}
+
+/* The fuzz seeds replay here under ASan/UBSan on every run: each parses
+   or is refused with a message naming a line. */
+Test (config, fuzz_corpus_replays, .timeout = 30)
+{
+    const char *dir = SEGQ_SOURCE_DIR "/tests/fuzz/corpus/config";
+    DIR *d = opendir (dir);
+    cr_assert_not_null (d, "%s is missing", dir);
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir (d))) {
+        if (e->d_name [0] == '.')
+            continue;
+        char path [1024];
+        snprintf (path, sizeof path, "%s/%s", dir, e->d_name);
+        segq_config_t *c = segq_config_new ();
+        char err [4096];
+        int rc = segq_config_load (c, path, err, sizeof err);
+        cr_assert (rc == 0 || (rc == SEGQ_EINVAL && strstr (err, path)), "%s: %d %s", path, rc, err);
+        segq_config_destroy (&c);
+        files++;
+    }
+    closedir (d);
+    cr_assert_geq (files, 5);
+}

@@ -800,6 +800,7 @@ s_rebuild (segq_broker_t *self, char *err, size_t errlen)
         .max_attempts = self->config.max_attempts,
         .time_limit_s = self->config.default_time_limit_s,
         .orphan_grace_s = self->config.expiry_ms / 1000.0,
+        .limits = self->config.limits,
     };
     self->jobs = self->sched ? segq__jobs_new (self->store, self->sched, self->artifacts, &config)
                              : NULL;

@@ -40,6 +40,14 @@ segq__job_transition_allowed (int from, int to)
     }
 }
 
+/* The owner's count of jobs not yet running (the queued-jobs limit). */
+static void
+s_pending_count (segq__job_t *job, int64_t delta)
+{
+    if (job->state == SEGQ_JOB_WAITING || job->state == SEGQ_JOB_QUEUED)
+        segq__sched_user_pending_add (job->sched.user, delta);
+}
+
 static int
 s_transition (segq__jobs_t *self, segq__job_t *job, int to, const char *reason, double now)
 {
@@ -49,8 +57,11 @@ s_transition (segq__jobs_t *self, segq__job_t *job, int to, const char *reason, 
     if (rc == 0)
         rc = segq__job_store_add_transition (self->store, job->sched.seq, ++job->n_transitions,
                                              to, now, reason);
-    if (rc == 0)
+    if (rc == 0) {
+        s_pending_count (job, -1);
         job->state = (uint8_t) to;
+        s_pending_count (job, 1);
+    }
     return rc;
 }
 
@@ -102,6 +113,13 @@ s_forget (segq__jobs_t *self, segq__job_t *job)
     s_job_free (job);
 }
 
+static segq__sched_limits_t
+s_limits (void *arg, const char *user)
+{
+    segq_user_limits_t l = segq_config_limits (arg, user);
+    return (segq__sched_limits_t) { l.max_running, l.max_gpu_mem };
+}
+
 segq__jobs_t *
 segq__jobs_new (segq__job_store_t *store, segq__sched_t *sched,
                 segq__artifact_store_t *artifacts, const segq__jobs_config_t *config)
@@ -115,6 +133,8 @@ segq__jobs_new (segq__job_store_t *store, segq__sched_t *sched,
     self->config = *config;
     if (self->config.max_attempts == 0)
         self->config.max_attempts = 3;
+    if (config->limits)
+        segq__sched_set_limits_fn (sched, s_limits, (void *) config->limits);
     self->active = segq__u64map_new ();
     self->dependents = segq__u64map_new ();
     if (!self->active || !self->dependents)
@@ -225,6 +245,7 @@ s_job_new (segq__jobs_t *self, const segq__job_row_t *row, uint16_t kind)
         free (job);
         return NULL;
     }
+    s_pending_count (job, 1);
     return job;
 }
 
@@ -559,6 +580,22 @@ s_check_dep (segq__jobs_t *self, const char *id, const char *what, int *state, c
     return 0;
 }
 
+/* The owner's queued-jobs limit: a submit over it is refused whole. */
+static int
+s_check_queued_limit (segq__jobs_t *self, const char *owner, char *err, size_t errlen)
+{
+    if (!self->config.limits)
+        return 0;
+    uint64_t max = segq_config_limits (self->config.limits, owner).max_queued;
+    segq__sched_user_t *user = max != SEGQ_UNLIMITED ? segq__sched_user (self->sched, owner) : NULL;
+    if (max == SEGQ_UNLIMITED || (user && segq__sched_user_pending (user) < max))
+        return user || max == SEGQ_UNLIMITED ? 0 : SEGQ_ENOMEM;
+    snprintf (err, errlen, "user %s already has %llu jobs waiting or queued, the most the broker "
+              "allows (max_queued in its configuration): wait for some to start, or cancel some",
+              owner, (unsigned long long) max);
+    return SEGQ_ELIMIT;
+}
+
 int
 segq__jobs_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
                    char id_out [SEGQ__JOB_ID_MAX], char *err, size_t errlen)
@@ -706,6 +743,8 @@ segq__jobs_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
     uint64_t gpu_mem = kind->in_process ? 0 : submit->gpu_mem;
     uint32_t cpu_slots = kind->in_process ? 0
                        : submit->cpu_slots ? submit->cpu_slots : gpu_mem ? 0 : 1;
+    if (rc == 0)
+        rc = s_check_queued_limit (self, submit->user, err, errlen);
     if (rc == 0) {
         segq__job_row_t row = {
             .id = segq__job_store_next_id (self->store),

@@ -40,6 +40,10 @@ struct segq__sched_class {
 struct segq__sched_user {
     char *name;
     uint32_t running;
+    uint64_t gpu_mem;           /* requested by its running jobs */
+    uint64_t pending;           /* waiting + queued, kept by the job owner */
+    segq__sched_limits_t limits;
+    int32_t urgent;             /* highest queued priority above the user band, else 0 */
     uint64_t served;            /* tick of the last dispatch to this user */
     size_t heap_pos;
     segq__sched_class_t **classes;
@@ -47,6 +51,7 @@ struct segq__sched_user {
     size_t queued;
     segq__sched_user_t *next_user;  /* list of all users */
     segq__sched_user_t *next_blocked;   /* during a dispatch round */
+    bool blocked;                       /* on that list */
 };
 
 struct segq__sched {
@@ -57,6 +62,8 @@ struct segq__sched {
     size_t n_nodes, cap_nodes;
     uint64_t tick;
     size_t queued;
+    segq__sched_limits_fn *limits_fn;
+    void *limits_arg;
 };
 
 /* ---- job heaps (per class): priority desc, then seq asc ---- */
@@ -106,11 +113,14 @@ s_job_down (segq__sched_class_t *c, size_t at)
     s_job_place (c, at, job);
 }
 
-/* ---- user heap: least running work, then least recently served ---- */
+/* ---- user heap: admin priority, then least running work, then least
+   recently served ---- */
 
 static bool
 s_user_before (const segq__sched_user_t *a, const segq__sched_user_t *b)
 {
+    if (a->urgent != b->urgent)
+        return a->urgent > b->urgent;
     return a->running != b->running ? a->running < b->running : a->served < b->served;
 }
 
@@ -182,14 +192,47 @@ s_user_remove (segq__sched_t *self, segq__sched_user_t *user)
     s_user_down (self, last->heap_pos);
 }
 
-/* The user's key changed: move it to its place (if in the heap). */
+/* Whether the user belongs in the heap: something queued and room under
+   its running-jobs limit. */
+static bool
+s_user_eligible (const segq__sched_user_t *user)
+{
+    return user->queued > 0 && user->running < user->limits.max_running;
+}
+
+/* The user's key or eligibility changed: move it to its place, into the
+   heap or out of it. A user blocked for the current dispatch round is on
+   the round's list, not here, and comes back at the round's end. */
 static void
 s_user_rekey (segq__sched_t *self, segq__sched_user_t *user)
 {
-    if (user->heap_pos == NOT_IN_HEAP)
+    bool eligible = s_user_eligible (user);
+    if (user->heap_pos == NOT_IN_HEAP) {
+        if (eligible && !user->blocked)
+            s_user_push (self, user);   /* on failure it waits for the next change */
         return;
+    }
+    if (!eligible) {
+        s_user_remove (self, user);
+        return;
+    }
     s_user_up (self, user->heap_pos);
     s_user_down (self, user->heap_pos);
+}
+
+/* The highest admin priority among the user's queued jobs: each class
+   heap's top is its highest, so this looks at tops only. */
+static void
+s_user_urgent_update (segq__sched_user_t *user)
+{
+    int32_t urgent = 0;
+    for (size_t i = 0; i < user->n_classes; i++) {
+        const segq__sched_class_t *c = user->classes [i];
+        if (c->size && c->heap [0]->priority > SEGQ_SCHED_USER_PRIORITY_MAX
+        &&  c->heap [0]->priority > urgent)
+            urgent = c->heap [0]->priority;
+    }
+    user->urgent = urgent;
 }
 
 /* ---- scheduler ---- */
@@ -244,9 +287,36 @@ segq__sched_user (segq__sched_t *self, const char *name)
         return NULL;
     }
     user->heap_pos = NOT_IN_HEAP;
+    user->limits = self->limits_fn ? self->limits_fn (self->limits_arg, name)
+                 : (segq__sched_limits_t) { SEGQ_SCHED_UNLIMITED, SEGQ_SCHED_UNLIMITED };
     user->next_user = self->users;
     self->users = user;
     return user;
+}
+
+void
+segq__sched_set_limits_fn (segq__sched_t *self, segq__sched_limits_fn *fn, void *arg)
+{
+    self->limits_fn = fn;
+    self->limits_arg = arg;
+}
+
+uint64_t
+segq__sched_user_gpu_mem (const segq__sched_user_t *user)
+{
+    return user->gpu_mem;
+}
+
+void
+segq__sched_user_pending_add (segq__sched_user_t *user, int64_t delta)
+{
+    user->pending = delta < 0 && (uint64_t) -delta > user->pending ? 0 : user->pending + (uint64_t) delta;
+}
+
+uint64_t
+segq__sched_user_pending (const segq__sched_user_t *user)
+{
+    return user->pending;
 }
 
 const char *
@@ -308,13 +378,18 @@ segq__sched_enqueue (segq__sched_t *self, segq__sched_job_t *job)
         c->heap = heap;
         c->capacity = capacity;
     }
-    if (user->heap_pos == NOT_IN_HEAP && s_user_push (self, user))
+    if (user->heap_pos == NOT_IN_HEAP && !user->blocked
+    &&  user->running < user->limits.max_running && s_user_push (self, user))
         return SEGQ_ENOMEM;
     job->klass = c;
     s_job_place (c, c->size++, job);
     s_job_up (c, job->heap_pos);
     user->queued++;
     self->queued++;
+    if (job->priority > SEGQ_SCHED_USER_PRIORITY_MAX && job->priority > user->urgent) {
+        user->urgent = job->priority;
+        s_user_rekey (self, user);
+    }
     return 0;
 }
 
@@ -343,8 +418,27 @@ segq__sched_dequeue (segq__sched_t *self, segq__sched_job_t *job)
         moved->pos = c->pos;
         s_class_destroy (c);
     }
-    if (user->queued == 0 && user->heap_pos != NOT_IN_HEAP)
-        s_user_remove (self, user);
+    if (job->priority > SEGQ_SCHED_USER_PRIORITY_MAX && job->priority == user->urgent)
+        s_user_urgent_update (user);
+    s_user_rekey (self, user);
+}
+
+void
+segq__sched_set_priority (segq__sched_t *self, segq__sched_job_t *job, int32_t priority)
+{
+    int32_t old = job->priority;
+    job->priority = priority;
+    segq__sched_class_t *c = job->klass;
+    if (!c)
+        return;
+    s_job_up (c, job->heap_pos);
+    s_job_down (c, job->heap_pos);
+    segq__sched_user_t *user = c->user;
+    if (priority > SEGQ_SCHED_USER_PRIORITY_MAX && priority > user->urgent)
+        user->urgent = priority;
+    else if (old > SEGQ_SCHED_USER_PRIORITY_MAX && old == user->urgent)
+        s_user_urgent_update (user);
+    s_user_rekey (self, user);
 }
 
 size_t
@@ -451,6 +545,7 @@ s_reserve (segq__sched_t *self, segq__sched_job_t *job, segq__sched_node_t *node
 {
     job->running = true;
     job->user->running++;
+    job->user->gpu_mem += job->gpu_mem;
     s_user_rekey (self, job->user);
     job->node = node;
     job->gpu = -1;
@@ -507,6 +602,7 @@ segq__sched_release (segq__sched_t *self, segq__sched_job_t *job)
     job->gpu = -1;
     job->running = false;
     job->user->running--;
+    job->user->gpu_mem -= job->gpu_mem;
     s_user_rekey (self, job->user);
 }
 
@@ -646,6 +742,10 @@ segq__sched_dispatch (segq__sched_t *self, size_t max, segq__sched_assign_fn *fn
             segq__sched_class_t *c = user->classes [i];
             if ((best && !s_job_before (c->heap [0], best->heap [0])) || s_nofit_has (&nofit, c))
                 continue;
+            /* over the user's GPU limit: only this user's problem */
+            if (c->gpu_mem && (user->gpu_mem >= user->limits.max_gpu_mem
+                           ||  c->gpu_mem > user->limits.max_gpu_mem - user->gpu_mem))
+                continue;
             node_gpu_t *gpu = NULL;
             segq__sched_node_t *node = s_place (self, c, &gpu);
             if (node) {
@@ -659,6 +759,7 @@ segq__sched_dispatch (segq__sched_t *self, size_t max, segq__sched_assign_fn *fn
         if (!best) {
             s_user_remove (self, user);
             user->next_blocked = blocked;
+            user->blocked = true;
             blocked = user;
             continue;
         }
@@ -673,8 +774,8 @@ segq__sched_dispatch (segq__sched_t *self, size_t max, segq__sched_assign_fn *fn
         segq__sched_user_t *user = blocked;
         blocked = user->next_blocked;
         user->next_blocked = NULL;
-        if (user->queued)
-            s_user_push (self, user);   /* room was there before the round */
+        user->blocked = false;
+        s_user_rekey (self, user);      /* room was there before the round */
     }
     return assigned;
 }

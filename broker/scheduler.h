@@ -10,6 +10,17 @@
     node at once. A job that fits no free node never blocks the jobs behind
     it that do.
 
+    Admin priority: a job whose priority is above SEGQ_SCHED_USER_PRIORITY_MAX
+    (only an admin sets one) goes ahead of fair share: users holding such
+    jobs come first, the highest such priority first, and within the user
+    that job is the next one. Ordinary priorities order a user's own jobs.
+
+    Per-user limits (segq__sched_limits_fn): a user at its running-job limit
+    leaves the user heap until one of its jobs ends, so it costs dispatch
+    nothing; a class whose GPU memory would take the user over its GPU
+    limit is passed over like one that fits no node. Limits are hard: an
+    admin priority does not lift them.
+
     Cost: queued jobs sit in one priority heap per (user, resource class),
     a class being (kind, gpu_mem, cpu_slots); users sit in a heap keyed by
     running work. Dispatch looks at the top of each class heap of the users
@@ -24,6 +35,8 @@
 #include <stdint.h>
 
 #define SEGQ_SCHED_MAX_KINDS 64     /* kinds are bits of a node's mask */
+#define SEGQ_SCHED_USER_PRIORITY_MAX 1000000    /* above: ahead of fair share (admins) */
+#define SEGQ_SCHED_UNLIMITED UINT64_MAX
 
 typedef struct segq__sched segq__sched_t;
 typedef struct segq__sched_user segq__sched_user_t;
@@ -54,22 +67,42 @@ typedef struct {
     uint64_t mem_total;
 } segq__sched_gpu_t;
 
+typedef struct {
+    uint64_t max_running;       /* jobs; SEGQ_SCHED_UNLIMITED = none */
+    uint64_t max_gpu_mem;       /* bytes requested by its running jobs */
+} segq__sched_limits_t;
+
+/* Asked once per user, when the scheduler first sees it. */
+typedef segq__sched_limits_t (segq__sched_limits_fn) (void *arg, const char *user);
+
 typedef void (segq__sched_assign_fn) (void *arg, segq__sched_job_t *job,
                                       segq__sched_node_t *node, int32_t gpu);
 
 segq__sched_t *segq__sched_new (void);
 void segq__sched_destroy (segq__sched_t **self_p);
 
+/* Where per-user limits come from (set before the first user; without
+   it users are unlimited). */
+void segq__sched_set_limits_fn (segq__sched_t *self, segq__sched_limits_fn *fn, void *arg);
+
 /* The user of that name (created on first use; users are few and kept). */
 segq__sched_user_t *segq__sched_user (segq__sched_t *self, const char *name);
 const char *segq__sched_user_name (const segq__sched_user_t *user);
 uint32_t segq__sched_user_running (const segq__sched_user_t *user);
+uint64_t segq__sched_user_gpu_mem (const segq__sched_user_t *user);
+/* Jobs of the user not yet running (waiting or queued): the job owner
+   keeps this count (the scheduler sees only queued ones) for the
+   queued-jobs limit. */
+void segq__sched_user_pending_add (segq__sched_user_t *user, int64_t delta);
+uint64_t segq__sched_user_pending (const segq__sched_user_t *user);
 
 /* Queue a job (not queued, not running). SEGQ_ENOMEM, SEGQ_EINVAL. */
 int segq__sched_enqueue (segq__sched_t *self, segq__sched_job_t *job);
 /* Take a queued job out of the queue (cancel). */
 void segq__sched_dequeue (segq__sched_t *self, segq__sched_job_t *job);
 size_t segq__sched_queued (const segq__sched_t *self);
+/* A queued job's priority changed: it takes its new place (O(log n)). */
+void segq__sched_set_priority (segq__sched_t *self, segq__sched_job_t *job, int32_t priority);
 
 /* Nodes (workers). gpus is copied. */
 segq__sched_node_t *segq__sched_node_new (segq__sched_t *self, void *owner, uint32_t cpu_slots,

@@ -9,7 +9,7 @@ typedef struct {
     const char *text;
 } error_row_t;
 
-/* Indexed by -code: the codes are dense from 0 to SEGQ_EINTERNAL. */
+/* Indexed by -code: the codes are dense from 0 to SEGQ_ELIMIT. */
 static const error_row_t s_errors[] = {
     { SEGQ_OK,        "OK",        "success" },
     { SEGQ_EPROTO,    "EPROTO",    "malformed message" },
@@ -30,6 +30,7 @@ static const error_row_t s_errors[] = {
     { SEGQ_EEXIST,    "EEXIST",    "already exists" },
     { SEGQ_EAUTH,     "EAUTH",     "authentication failed" },
     { SEGQ_EINTERNAL, "EINTERNAL", "internal error (a bug: please report it)" },
+    { SEGQ_ELIMIT,    "ELIMIT",    "over a per-user limit" },
 };
 
 static const error_row_t *

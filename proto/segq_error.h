@@ -32,7 +32,8 @@ typedef enum {
     SEGQ_EUNAVAIL   = -15,  /* broker or peer not reachable */
     SEGQ_EEXIST     = -16,  /* already exists */
     SEGQ_EAUTH      = -17,  /* authentication failed or no credentials */
-    SEGQ_EINTERNAL  = -18   /* a bug: please report it */
+    SEGQ_EINTERNAL  = -18,  /* a bug: please report it */
+    SEGQ_ELIMIT     = -19   /* over a per-user limit of the broker's configuration */
 } segq_error_t;
 
 /* Short fixed text for a code ("malformed message", ...). Never NULL. */

@@ -11,6 +11,7 @@ static segq__sched_t *sched;
 static segq__artifact_store_t *artifacts;
 static segq__jobs_t *jobs;
 static segq__sched_node_t *node;
+static segq_config_t *limits;       /* per-user limits of the next s_open; NULL: none */
 
 static void
 s_open (void)
@@ -22,7 +23,8 @@ s_open (void)
     artifacts = segq__artifact_store_new (dir, err, sizeof err);
     cr_assert_not_null (artifacts, "%s", err);
     sched = segq__sched_new ();
-    segq__jobs_config_t config = { .max_attempts = 2, .time_limit_s = 0, .orphan_grace_s = 5 };
+    segq__jobs_config_t config = { .max_attempts = 2, .time_limit_s = 0, .orphan_grace_s = 5,
+                                   .limits = limits };
     jobs = segq__jobs_new (store, sched, artifacts, &config);
     cr_assert_not_null (jobs);
     cr_assert_eq (segq__jobs_load (jobs, 1000.0, err, sizeof err), 0, "%s", err);
@@ -51,6 +53,7 @@ teardown (void)
 {
     s_close ();
     test_rmdir (dir);
+    segq_config_destroy (&limits);
 }
 
 static void
@@ -386,4 +389,48 @@ Test (jobs, a_briefly_lost_worker_takes_its_attempt_back, .init = setup, .fini =
     cr_assert_eq (s_submit ("sleep", NULL, NULL, id, err, sizeof err), 0, "%s", err);
     cr_assert_eq (segq__jobs_reclaim (jobs, s_job (id), "node", 1006.0), SEGQ_ESTATE,
                   "attempt 0 was never handed out");
+}
+
+/* max_queued: a submit over it is refused whole, with ELIMIT and a reason;
+   a job that starts makes room; the count survives a restart. */
+Test (jobs, queued_limit_refuses_submits_and_stores_nothing, .init = setup, .fini = teardown, .timeout = 20)
+{
+    s_close ();
+    limits = segq_config_new ();
+    const char text [] = "[defaults]\nmax_queued = 2\n[user bob]\nmax_queued = unlimited\n";
+    char id [SEGQ__JOB_ID_MAX], err [1024] = "";
+    cr_assert_eq (segq_config_parse (limits, "t", text, sizeof text - 1, err, sizeof err), 0, "%s", err);
+    s_open ();
+    segq__sched_node_set_accepting (node, false);
+    cr_assert_eq (s_submit ("noop", NULL, NULL, id, err, sizeof err), 0, "%s", err);
+    char first [SEGQ__JOB_ID_MAX];
+    strcpy (first, id);
+    /* a waiting job counts too */
+    segq_submit_t waiting = { .user = "alice", .kind = "noop" };
+    char *after [1] = { first };
+    waiting.after = after;
+    waiting.n_after = 1;
+    cr_assert_eq (segq__jobs_submit (jobs, &waiting, 1000.0, id, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (s_state (id), SEGQ_JOB_WAITING);
+    s_commit ();
+    size_t active = segq__jobs_active (jobs);
+    cr_assert_eq (s_submit ("noop", NULL, NULL, id, err, sizeof err), SEGQ_ELIMIT);
+    cr_assert (strstr (err, "alice") && strstr (err, "max_queued") && strstr (err, "2"), "%s", err);
+    cr_assert_eq (segq__jobs_active (jobs), active, "nothing stored");
+    /* another user is not affected */
+    segq_submit_t bob = { .user = "bob", .kind = "noop" };
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq (segq__jobs_submit (jobs, &bob, 1000.0, id, err, sizeof err), 0, "%s", err);
+    s_commit ();
+    /* the limit holds after a restart */
+    s_close ();
+    s_open ();
+    cr_assert_eq (s_submit ("noop", NULL, NULL, id, err, sizeof err), SEGQ_ELIMIT, "%s", err);
+    /* alice's first job starts: room for one more */
+    segq__sched_dispatch (sched, 100, s_start, NULL);
+    s_commit ();
+    cr_assert_eq (s_state (first), SEGQ_JOB_RUNNING);
+    cr_assert_eq (s_submit ("noop", NULL, NULL, id, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (s_submit ("noop", NULL, NULL, id, err, sizeof err), SEGQ_ELIMIT);
+    s_commit ();
 }

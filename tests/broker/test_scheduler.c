@@ -326,3 +326,157 @@ Test (scheduler, dequeue_from_the_middle_keeps_order, .timeout = 10)
     for (int i = 0; i < N; i++)
         free (jobs [i]);
 }
+
+/* ---- per-user limits and admin priority ---- */
+
+static segq__sched_limits_t
+s_limits (void *arg, const char *user)
+{
+    (void) arg;
+    if (strcmp (user, "alice") == 0)
+        return (segq__sched_limits_t) { 2, SEGQ_SCHED_UNLIMITED };
+    if (strcmp (user, "gpu") == 0)
+        return (segq__sched_limits_t) { SEGQ_SCHED_UNLIMITED, 10 * GB };
+    return (segq__sched_limits_t) { SEGQ_SCHED_UNLIMITED, SEGQ_SCHED_UNLIMITED };
+}
+
+static size_t
+s_count_user (const record_t *record, const char *user)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < record->count; i++)
+        n += strcmp (segq__sched_user_name (record->order [i]->user), user) == 0;
+    return n;
+}
+
+Test (scheduler, running_limit_holds_the_user_not_the_others, .timeout = 10)
+{
+    segq__sched_t *sched = segq__sched_new ();
+    segq__sched_set_limits_fn (sched, s_limits, NULL);
+    enum { N = 20 };
+    segq__sched_job_t *jobs [N];
+    for (int i = 0; i < 10; i++)
+        jobs [i] = s_job (sched, "alice", (uint64_t) i + 1, 0, 0, 1);
+    for (int i = 10; i < N; i++)
+        jobs [i] = s_job (sched, "bob", (uint64_t) i + 1, 0, 0, 1);
+    segq__sched_node_new (sched, NULL, 8, NULL, 0, 1, 0);
+    record_t record = { .count = 0 };
+    cr_assert_eq (segq__sched_dispatch (sched, 100, s_record, &record), 8);
+    cr_assert_eq (s_count_user (&record, "alice"), 2, "alice is limited to 2 running");
+    cr_assert_eq (s_count_user (&record, "bob"), 6, "bob takes the rest");
+    /* a free slot while alice is at her limit goes to bob */
+    segq__sched_job_t *bob_job = NULL;
+    for (size_t i = 0; i < record.count; i++)
+        if (strcmp (segq__sched_user_name (record.order [i]->user), "bob") == 0)
+            bob_job = record.order [i];
+    segq__sched_release (sched, bob_job);
+    record.count = 0;
+    cr_assert_eq (segq__sched_dispatch (sched, 100, s_record, &record), 1);
+    cr_assert_str_eq (segq__sched_user_name (record.order [0]->user), "bob");
+    /* one of alice's ends: she may run one more, and she has the least running work */
+    segq__sched_job_t *alice_job = jobs [0]->running ? jobs [0] : jobs [1];
+    cr_assert (alice_job->running);
+    segq__sched_release (sched, alice_job);
+    segq__sched_release (sched, record.order [0]);
+    record.count = 0;
+    cr_assert_eq (segq__sched_dispatch (sched, 100, s_record, &record), 2);
+    cr_assert_eq (s_count_user (&record, "alice"), 1);
+    cr_assert_eq (segq__sched_user_running (jobs [0]->user), 2);
+    segq__sched_destroy (&sched);
+    for (int i = 0; i < N; i++)
+        free (jobs [i]);
+}
+
+Test (scheduler, gpu_memory_limit_passes_over_only_what_would_exceed_it, .timeout = 10)
+{
+    segq__sched_t *sched = segq__sched_new ();
+    segq__sched_set_limits_fn (sched, s_limits, NULL);
+    segq__sched_gpu_t gpus [2] = { { 0, 80 * GB }, { 1, 80 * GB } };
+    segq__sched_node_new (sched, NULL, 8, gpus, 2, 1, 0);
+    /* "gpu" may hold 10 GB: 6 GB runs, a second 6 GB waits, a CPU job and
+       a 4 GB job behind it still run; another user is not held at all */
+    segq__sched_job_t *jobs [6] = {
+        s_job (sched, "gpu", 1, 0, 6 * GB, 0),
+        s_job (sched, "gpu", 2, 0, 6 * GB, 0),
+        s_job (sched, "gpu", 3, 0, 0, 1),
+        s_job (sched, "gpu", 4, 0, 4 * GB, 0),
+        s_job (sched, "other", 5, 0, 30 * GB, 0),
+        s_job (sched, "other", 6, 0, 30 * GB, 0),
+    };
+    record_t record = { .count = 0 };
+    cr_assert_eq (segq__sched_dispatch (sched, 100, s_record, &record), 5);
+    cr_assert_not (jobs [1]->running, "the second 6 GB job would take gpu over 10 GB");
+    cr_assert_eq (segq__sched_user_gpu_mem (jobs [0]->user), 10 * GB);
+    cr_assert (jobs [4]->running && jobs [5]->running);
+    segq__sched_release (sched, jobs [0]);
+    record.count = 0;
+    cr_assert_eq (segq__sched_dispatch (sched, 100, s_record, &record), 1);
+    cr_assert_eq (record.order [0], jobs [1]);
+    segq__sched_destroy (&sched);
+    for (int i = 0; i < 6; i++)
+        free (jobs [i]);
+}
+
+Test (scheduler, admin_priority_goes_ahead_of_fair_share, .timeout = 10)
+{
+    segq__sched_t *sched = segq__sched_new ();
+    segq__sched_job_t *jobs [6] = {
+        s_job (sched, "alice", 1, 0, 0, 1),
+        s_job (sched, "alice", 2, 0, 0, 1),
+        s_job (sched, "alice", 3, 0, 0, 1),
+        s_job (sched, "bob", 4, 0, 0, 1),
+        s_job (sched, "bob", 5, 0, 0, 1),
+        s_job (sched, "carol", 6, 0, 0, 1),
+    };
+    segq__sched_node_new (sched, NULL, 1, NULL, 0, 1, 0);
+    record_t record = { .count = 0 };
+    /* alice runs first (least recently served tie) and then has more work
+       than bob and carol; an admin raises her third job and bob's second */
+    cr_assert_eq (segq__sched_dispatch (sched, 100, s_record, &record), 1);
+    cr_assert_eq (record.order [0], jobs [0]);
+    segq__sched_set_priority (sched, jobs [2], SEGQ_SCHED_USER_PRIORITY_MAX + 1);
+    segq__sched_set_priority (sched, jobs [4], SEGQ_SCHED_USER_PRIORITY_MAX + 5);
+    /* bob's raised job, alice's raised one, then fair share again: carol
+       (never served), bob, alice */
+    const int want [] = { 4, 2, 5, 3, 1 };
+    for (int round = 0; round < 5; round++) {
+        segq__sched_release (sched, record.order [record.count - 1]);
+        cr_assert_eq (segq__sched_dispatch (sched, 100, s_record, &record), 1);
+        cr_assert_eq (record.order [record.count - 1], jobs [want [round]],
+                      "round %d: got job %llu, wanted %llu", round,
+                      (unsigned long long) record.order [record.count - 1]->seq,
+                      (unsigned long long) jobs [want [round]]->seq);
+    }
+    segq__sched_destroy (&sched);
+    for (int i = 0; i < 6; i++)
+        free (jobs [i]);
+}
+
+Test (scheduler, user_priority_change_reorders_own_jobs_only, .timeout = 10)
+{
+    segq__sched_t *sched = segq__sched_new ();
+    segq__sched_job_t *jobs [4] = {
+        s_job (sched, "alice", 1, 0, 0, 1),
+        s_job (sched, "alice", 2, 0, 0, 1),
+        s_job (sched, "bob", 3, 0, 0, 1),
+        s_job (sched, "bob", 4, 0, 0, 1),
+    };
+    segq__sched_node_new (sched, NULL, 1, NULL, 0, 1, 0);
+    segq__sched_set_priority (sched, jobs [1], SEGQ_SCHED_USER_PRIORITY_MAX);
+    segq__sched_set_priority (sched, jobs [3], SEGQ_SCHED_USER_PRIORITY_MAX);
+    segq__sched_set_priority (sched, jobs [3], -5);     /* and back down */
+    record_t record = { .count = 0 };
+    /* users still alternate; within alice, job 2 now goes first */
+    for (int round = 0; round < 4; round++) {
+        cr_assert_eq (segq__sched_dispatch (sched, 100, s_record, &record), 1);
+        segq__sched_release (sched, record.order [round]);
+    }
+    cr_assert_neq (record.order [0]->user, record.order [1]->user);
+    cr_assert_neq (record.order [1]->user, record.order [2]->user);
+    size_t first_alice = record.order [0]->user == jobs [0]->user ? 0 : 1;
+    cr_assert_eq (record.order [first_alice], jobs [1]);
+    cr_assert_eq (record.order [first_alice == 0 ? 1 : 0], jobs [2], "bob's -5 job goes after his other");
+    segq__sched_destroy (&sched);
+    for (int i = 0; i < 4; i++)
+        free (jobs [i]);
+}

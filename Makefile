@@ -6,7 +6,7 @@ RELEASE := build/release
 ASAN    := build/asan
 FUZZ    := build/fuzz
 
-.PHONY: all deps build asan test test-release test-asan demo bench fuzz clean
+.PHONY: all deps build asan test test-release test-asan test-fuzz demo bench fuzz clean
 
 all: build
 
@@ -36,7 +36,11 @@ test-asan: asan
 test-release: build
 	cd $(RELEASE) && ctest --output-on-failure -j $(JOBS) -L torch
 
-test: test-asan test-release
+# Every fuzz target from its seeds for SEGQ_FUZZ_TIME (20 s) each: a crash fails.
+test-fuzz: fuzz
+	cd $(FUZZ) && ctest --output-on-failure -j $(JOBS) -L fuzz
+
+test: test-asan test-release test-fuzz
 
 demo: build
 	@bash deploy/demo.sh
@@ -50,7 +54,7 @@ fuzz: deps
 	@$(CMAKE) -S . -B $(FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
 	    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGQ_FUZZ=ON -DSEGQ_WITH_TORCH=OFF \
 	    -DBUILD_TESTING=ON >/dev/null
-	@$(CMAKE) --build $(FUZZ) -j $(JOBS)
+	@$(CMAKE) --build $(FUZZ) -j $(JOBS) --target segq_fuzzers
 
 clean:
 	rm -rf build

@@ -8,6 +8,9 @@ set(SEGQ_FUZZ_TIME 20 CACHE STRING "Seconds each fuzz target runs under ctest")
 set(segq_fuzz_lib_image segq_image)
 set(segq_fuzz_lib_safetensors segq_safetensors)
 set(segq_fuzz_lib_proto segq_proto)
+set(segq_fuzz_lib_config segq_config)
+# `make test` builds only these (target segq_fuzzers), not the whole tree.
+add_custom_target(segq_fuzzers)
 
 file(GLOB segq_fuzzers CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/fuzz_*.c)
 foreach(src ${segq_fuzzers})
@@ -23,6 +26,7 @@ foreach(src ${segq_fuzzers})
     continue()
   endif()
   add_executable(${name} ${src})
+  add_dependencies(segq_fuzzers ${name})
   target_link_libraries(${name} PRIVATE ${lib})
   target_link_options(${name} PRIVATE -fsanitize=fuzzer)
   # New inputs go to the build tree; the seeds in the source tree stay read-only.

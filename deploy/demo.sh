@@ -1,112 +1,95 @@
 #!/usr/bin/env bash
-# deploy/demo.sh: segq in under a minute. Starts a broker (segqd) and a
-# worker in a temporary directory on a free loopback port, runs a few test
-# jobs through them (a sleep with progress, an echo of a file, a chain of
-# three dependent echo jobs, one that fails), waits, shows status, fetches
-# an output, and stops everything. `make demo` runs it after building.
+# deploy/demo.sh: the SinGAN-Seg pipeline through the queue, on a sample the
+# project draws itself (no patient data). Starts a broker (segqd) and a
+# worker in a temporary directory on a free loopback port, then:
+#   1. draws an endoscopy-like image with a polyp and its mask (segq-run sample)
+#   2. train: a small SinGAN on that pair
+#   3. generate: synthetic image/mask pairs from the trained model
+# Each step is a job submitted with `segq`; the later ones wait for the
+# earlier ones through their inputs. Fetches every result into the results
+# folder, prints where they are, and stops the services (also on Ctrl-C).
+# `make demo` builds and runs it. Small settings: a few minutes on 2 cores.
 #
 #   deploy/demo.sh [BUILD_DIR]      (default build/release)
+#   SEGQ_DEMO_OUT=DIR  results folder (default demo-out/RUN-TIME)
+#   SEGQ_DEMO_NITER=N  training iterations per scale (default 150)
 set -euo pipefail
+shopt -s inherit_errexit
 
 build=${1:-build/release}
-segqd=$build/broker/segqd
-worker=$build/worker/segq-worker
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/deploy/local_queue.sh"
 segq=$build/client/segq
-for b in "$segqd" "$worker" "$segq"; do
-  if [ ! -x "$b" ]; then
-    echo "demo: $b is not built: run \`make build\` (or pass the build directory)" >&2
-    exit 1
-  fi
-done
+segq_run=$build/pipeline/segq-run
+niter=${SEGQ_DEMO_NITER:-150}
+out=${SEGQ_DEMO_OUT:-demo-out/$(date +%Y%m%d-%H%M%S)}
+threads=2
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/segq-demo-XXXXXX")
-broker_pid=
-worker_pid=
-cleanup() {
-  for pid in $worker_pid $broker_pid; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in $worker_pid $broker_pid; do
-    wait "$pid" 2>/dev/null || true
-  done
+on_exit() {
+  local rc=$?
+  local_queue_stop --now
+  if [ "$rc" -ne 0 ] && [ -d "$tmp" ]; then
+    echo "demo failed (exit $rc); the services' logs:" >&2
+    tail -n 20 "$tmp"/segqd.log "$tmp"/segq-worker.log >&2 2>/dev/null || true
+  fi
   rm -rf "$tmp"
 }
-trap cleanup EXIT
+trap on_exit EXIT
+trap 'echo; echo "interrupted: stopping the worker and the broker"; exit 130' INT TERM
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+show() { printf '$ %s\n' "$*"; }
+seconds() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN {printf "%.0f", b - a}'; }
+t_start=$(date +%s.%N)
 
-# Wait for a ready file (written by segqd / segq-worker once serving).
-wait_ready() {
-  local file=$1 pid=$2 what=$3
-  for _ in $(seq 1 200); do
-    if [ -s "$file" ]; then return 0; fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "demo: $what exited; its log:" >&2
-      cat "$tmp/$what.log" >&2
-      exit 1
-    fi
-    sleep 0.05
-  done
-  echo "demo: $what did not become ready in 10 s; its log:" >&2
-  cat "$tmp/$what.log" >&2
-  exit 1
-}
-
-step "starting segqd and one worker in $tmp"
-"$segqd" --bind 'tcp://127.0.0.1:*' --data-dir "$tmp/broker" --ready-file "$tmp/segqd.ready" \
-  >"$tmp/segqd.log" 2>&1 &
-broker_pid=$!
-wait_ready "$tmp/segqd.ready" "$broker_pid" segqd
-SEGQ_BROKER=$(head -n 1 "$tmp/segqd.ready")
-export SEGQ_BROKER
+step "starting segqd and one worker ($threads CPU slots) in $tmp"
+local_queue_start "$build" "$tmp" "$threads"
 echo "broker on $SEGQ_BROKER (SEGQ_BROKER tells the CLI where it is)"
-"$worker" --node demo-node --cpu-slots 2 --work-dir "$tmp/work" --cache-dir "$tmp/cache" \
-  --ready-file "$tmp/worker.ready" >"$tmp/segq-worker.log" 2>&1 &
-worker_pid=$!
-wait_ready "$tmp/worker.ready" "$worker_pid" segq-worker
-run "$segq" workers
+show segq workers
+"$segq" workers
 
-step "submitting jobs"
-echo "Hello from segq: this file went client -> broker -> worker -> broker -> client." >"$tmp/hello.txt"
-printf '$ segq submit sleep --param seconds=2\n'
-sleep_job=$("$segq" submit sleep --param seconds=2)
-echo "$sleep_job"
-printf '$ segq submit echo --input files=hello.txt\n'
-echo_job=$("$segq" submit echo --input "files=$tmp/hello.txt")
-echo "$echo_job"
-printf '$ segq submit echo --input files=%s   (and one more link: a chain of three)\n' "$echo_job"
-chain2=$("$segq" submit echo --input "files=$echo_job")
-chain3=$("$segq" submit echo --input "files=$chain2")
-echo "$chain2 $chain3"
-printf '$ segq submit fail --param code=3\n'
-fail_job=$("$segq" submit fail --param code=3)
-echo "$fail_job"
-printf '$ segq submit sleep --param seconds=abc    (refused before anything is sent)\n'
-"$segq" submit sleep --param seconds=abc || echo "(exit status $?)"
+step "1. a procedural sample: an endoscopy-like image with a polyp, and its mask"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+show segq-run sample --out "$out/sample" --seed 1
+"$segq_run" sample --out "$out/sample" --seed 1
 
-step "waiting (exit status 3: one job failed, as it should)"
-printf '$ segq wait %s %s %s %s %s\n' "$sleep_job" "$echo_job" "$chain2" "$chain3" "$fail_job"
-status=0
-"$segq" wait "$sleep_job" "$echo_job" "$chain2" "$chain3" "$fail_job" || status=$?
-echo "(exit status $status)"
+step "2. train a small SinGAN on it ($niter iterations per scale, images up to 64 px)"
+show "segq submit train --input image=sample/image.png --input mask=sample/mask.png" \
+  "--param max_size=64 --param niter=$niter --param previews=0 --cpu $threads"
+train=$("$segq" submit train --input "image=$out/sample/image.png" \
+  --input "mask=$out/sample/mask.png" --param max_size=64 --param "niter=$niter" \
+  --param previews=0 --cpu $threads)
+echo "$train"
 
-step "status"
-run "$segq" status
-run "$segq" status --detail "$chain3"
+step "3. generate 20 synthetic pairs from that model (queued now, runs after the training)"
+show segq submit generate --input model="$train" --param count=20 --cpu $threads
+generate=$("$segq" submit generate --input "model=$train" --param count=20 --cpu $threads)
+echo "$generate"
 
-step "fetching the end of the chain"
-run "$segq" fetch "$chain3" -o "$tmp/fetched"
-find "$tmp/fetched" -type f -exec cat {} \;
+step "waiting (segq wait shows each job's progress)"
+t_jobs=$(date +%s.%N)
+show segq wait "$train" "$generate"
+"$segq" wait "$train" "$generate"
+echo "jobs done in $(seconds "$t_jobs") s"
+show segq status
+"$segq" status
 
-step "a job's log"
-run "$segq" logs "$sleep_job"
+step "fetching the results into $out"
+show segq fetch "$train" -o model
+"$segq" fetch "$train" -o "$out/model" >/dev/null
+show segq fetch "$generate" -o generated
+"$segq" fetch "$generate" -o "$out/generated" >/dev/null
 
 step "stopping the worker (drain) and the broker"
-kill -TERM "$worker_pid"
-wait "$worker_pid" 2>/dev/null || true
-worker_pid=
-kill -TERM "$broker_pid"
-wait "$broker_pid" 2>/dev/null || true
-broker_pid=
-echo "done: everything ran in $tmp, now removed"
+local_queue_stop
+
+n_pairs=$(find "$out/generated/images" -name '*.png' | wc -l)
+cat <<EOF
+
+done in $(seconds "$t_start") s. Results in $out:
+  sample/image.png, sample/mask.png   the drawn training pair
+  model/model.safetensors             the trained SinGAN (segq-run generate --model ... makes more)
+  generated/images/, generated/masks/ $n_pairs synthetic image/mask pairs, manifest.csv names their source
+EOF

@@ -165,8 +165,22 @@ static void vessel(const canvas_t *c, uint64_t *rng, double x, double y, double 
     }
 }
 
+/* mkdir -p, 0700 (a demo's paths may be several levels deep). */
 static int mkdir_out(const char *dir, char *err, size_t errlen)
 {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        snprintf(err, errlen, "output path too long: %.200s...", dir);
+        return SEGQ_EINVAL;
+    }
+    for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+        *p = 0;
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+            return SEGQ_EIO;
+        }
+        *p = '/';
+    }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
         return SEGQ_EIO;

@@ -6,7 +6,7 @@ RELEASE := build/release
 ASAN    := build/asan
 FUZZ    := build/fuzz
 
-.PHONY: all deps build asan test test-release test-asan test-fuzz demo bench fuzz clean
+.PHONY: all deps configure-release build asan test test-release test-asan test-fuzz demo bench fuzz clean
 
 all: build
 
@@ -15,9 +15,11 @@ deps:
 
 # Release build: everything, the pipeline against libtorch included.
 # TORCH_DIR=/path/to/share/cmake/Torch builds against another (e.g. CUDA) libtorch.
-build: deps
+configure-release: deps
 	@$(CMAKE) -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	    $(if $(TORCH_DIR),-DTorch_DIR=$(TORCH_DIR)) >/dev/null
+
+build: configure-release
 	@$(CMAKE) --build $(RELEASE) -j $(JOBS)
 
 # Sanitizer build (ASan + UBSan) of everything that does not link libtorch:
@@ -42,13 +44,17 @@ test-fuzz: fuzz
 
 test: test-asan test-release test-fuzz
 
-demo: build
-	@bash deploy/demo.sh
+# Builds only the four programs it runs (not the tests); SEGQ_DEMO_OUT=DIR
+# says where the results go (deploy/demo.sh).
+demo: configure-release
+	@$(CMAKE) --build $(RELEASE) -j $(JOBS) --target segqd segq-worker segq segq-run
+	@bash deploy/demo.sh $(RELEASE)
 
 # Figures, not pass/fail: the queue end to end, then SinGAN-Seg on the CPU.
 bench: build
 	@bash bench/queue_run.sh $(RELEASE)
 	@bash bench/pipeline_cpu.sh $(RELEASE)/pipeline/segq-run
+	@bash bench/pipeline_queue_overhead.sh $(RELEASE)
 
 fuzz: deps
 	@$(CMAKE) -S . -B $(FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \

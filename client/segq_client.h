@@ -84,6 +84,11 @@ int segq_job_spec_param (segq_job_spec_t *self, const char *name, const char *te
    already has its hash). */
 int segq_job_spec_input_file (segq_job_spec_t *self, const char *name, const char *path,
                               char *err, size_t errlen);
+/* A folder for a `many` input: every file under it (hidden ones aside),
+   laid out as name/PATH with its path relative to dir; name may be a set
+   ("synthetic/stylized") of an input whose files come in named sets. */
+int segq_job_spec_input_dir (segq_job_spec_t *self, const char *name, const char *dir,
+                             char *err, size_t errlen);
 /* An input that is an artifact already on the broker. */
 int segq_job_spec_input_hash (segq_job_spec_t *self, const char *name, const char *hash,
                               uint64_t size, char *err, size_t errlen);

@@ -2,6 +2,8 @@
     before anything goes on the wire. */
 #include "client_internal.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +200,77 @@ segq_job_spec_input_file (segq_job_spec_t *self, const char *name, const char *p
     return SEGQ_OK;
 }
 
+/* Adds every regular file under dir/rel (sorted, so the same folder makes
+   the same job), each named name/rel/FILE. */
+static int
+s_input_tree (segq_job_spec_t *self, const char *name, const char *dir, const char *rel,
+              size_t *added, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf (path, sizeof path, "%s%s%s", dir, *rel ? "/" : "", rel);
+    struct dirent **entries = NULL;
+    int n = scandir (path, &entries, NULL, alphasort);
+    if (n < 0) {
+        snprintf (err, errlen, "input %s: cannot read folder '%s' (%s)", name, path, strerror (errno));
+        return SEGQ_ENOENT;
+    }
+    int rc = SEGQ_OK;
+    for (int i = 0; i < n; i++) {
+        const char *entry = entries[i]->d_name;
+        char sub[SEGQ_MAX_NAME], full[4096];
+        struct stat st;
+        if (rc || entry[0] == '.')
+            goto next;      /* ., .. and hidden files are no data */
+        snprintf (sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", entry);
+        snprintf (full, sizeof full, "%s/%s", dir, sub);
+        if (stat (full, &st) != 0)
+            goto next;
+        if (S_ISDIR (st.st_mode))
+            rc = s_input_tree (self, name, dir, sub, added, err, errlen);
+        else if (S_ISREG (st.st_mode)) {
+            char laid[SEGQ_MAX_NAME];
+            if ((size_t) snprintf (laid, sizeof laid, "%s/%s", name, sub) >= sizeof laid
+                || !segq_name_valid (laid)) {
+                snprintf (err, errlen, "input %s: '%s' cannot be an artifact name (too long, or "
+                          "odd characters)", name, full);
+                rc = SEGQ_EINVAL;
+            }
+            else {
+                rc = segq_job_spec_input_file (self, laid, full, err, errlen);
+                (*added)++;
+            }
+        }
+next:
+        free (entries[i]);
+    }
+    free (entries);
+    return rc;
+}
+
+int
+segq_job_spec_input_dir (segq_job_spec_t *self, const char *name, const char *dir,
+                         char *err, size_t errlen)
+{
+    int rc = s_check_input_name (self, name, err, errlen);
+    if (rc < 0)
+        return rc;
+    const char *top = strchr (name, '/');
+    char head[SEGQ_MAX_NAME];
+    snprintf (head, sizeof head, "%.*s", top ? (int) (top - name) : (int) strlen (name), name);
+    const segq_input_spec_t *spec = s_input_spec (self->kind_spec, head);
+    if (!spec || !spec->many) {
+        snprintf (err, errlen, "input %s takes one file, not a folder", name);
+        return SEGQ_EINVAL;
+    }
+    size_t added = 0;
+    rc = s_input_tree (self, name, dir, "", &added, err, errlen);
+    if (rc == SEGQ_OK && added == 0) {
+        snprintf (err, errlen, "input %s: folder '%s' has no files", name, dir);
+        rc = SEGQ_EINVAL;
+    }
+    return rc;
+}
+
 int
 segq_job_spec_input_hash (segq_job_spec_t *self, const char *name, const char *hash,
                           uint64_t size, char *err, size_t errlen)
@@ -301,8 +374,8 @@ segq_job_spec_validate (segq_job_spec_t *self, char *err, size_t errlen)
         for (size_t j = 0; j < self->n_inputs && !found; j++)
             found = s_input_owner (self->kind_spec, self->inputs[j].name) == spec;
         if (!found) {
-            snprintf (err, errlen, "kind '%s' needs input '%s' (--input %s=FILE or %s=JOB[:output])",
-                      self->kind, spec->name, spec->name, spec->name);
+            snprintf (err, errlen, "kind '%s' needs input '%s' (--%s FILE|JOB[:OUTPUT], or "
+                      "--input %s=...)", self->kind, spec->name, spec->name, spec->name);
             return SEGQ_EINVAL;
         }
     }

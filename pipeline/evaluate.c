@@ -7,68 +7,16 @@
 #include "singan_internal.h"
 #include "stylize.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#define E(f) offsetof(segq_evaluate_opts_t, f)
 #define MAX_SETS (1 + 2 * SEGQ_EVAL_MAX_SYNTHETIC)
-
-static const segq_flag_t evaluate_flags[] = {
-    {"real", SEGQ_FLAG_STRING, NULL, 0, 0, NULL,
-     "real image/mask pairs (images/NAME + masks/NAME)", E(real)},
-    {"synthetic", SEGQ_FLAG_STRING, "", 0, 0, NULL,
-     "NAME=DIR: a synthetic training set (generate or stylize output with its manifest); "
-     "repeat for several. Trains NAME and real+NAME", E(synthetic_flag)},
-    {"test", SEGQ_FLAG_STRING, "", 0, 0, NULL,
-     "fixed real test set instead of k folds (then every --real pair trains)", E(test)},
-    {"out", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "output directory", E(out)},
-    {"folds", SEGQ_FLAG_INT, "3", 2, 100, NULL, "k of the k-fold cross-validation", E(folds)},
-    {"epochs", SEGQ_FLAG_INT, "300", 1, 1e6, NULL, "training epochs per model", E(epochs)},
-    {"size", SEGQ_FLAG_INT, "128", 8, 4096, NULL,
-     "side of the square the pairs are padded and resized to (divisible by 2^depth)", E(size)},
-    {"batch", SEGQ_FLAG_INT, "8", 1, 4096, NULL, "batch size", E(batch)},
-    {"lr", SEGQ_FLAG_FLOAT, "0.0001", 0, 1, NULL, "Adam learning rate", E(lr)},
-    {"lr_after", SEGQ_FLAG_FLOAT, "0.00001", 0, 1, NULL, "learning rate from --lr-drop-epoch on",
-     E(lr_after)},
-    {"lr_drop_epoch", SEGQ_FLAG_INT, "50", 0, 1e6, NULL,
-     "epoch (0-based) from which --lr-after applies", E(lr_drop_epoch)},
-    {"val_fraction", SEGQ_FLAG_FLOAT, "0.1", 0, 0.9, NULL,
-     "share of each training set held out to pick the best-IoU epoch (at least one pair)",
-     E(val_fraction)},
-    {"real_limit", SEGQ_FLAG_INT, "0", 0, 1e9, NULL,
-     "train with only N real pairs per fold, and only synthetic pairs derived from them (0: all)",
-     E(real_limit)},
-    {"depth", SEGQ_FLAG_INT, "4", 1, SEGQ_UNETPP_MAX_DEPTH, NULL, "UNet++ depth (poolings)",
-     E(depth)},
-    {"width", SEGQ_FLAG_INT, "32", 1, 1024, NULL, "UNet++ width of the first level", E(width)},
-    {"encoder_weights", SEGQ_FLAG_STRING, "", 0, 0, NULL,
-     "safetensors with the encoder nodes x{i}_0.* (e.g. a model saved by --save-models); "
-     "default: from scratch", E(encoder_weights)},
-    {"augment", SEGQ_FLAG_BOOL, "true", 0, 0, NULL,
-     "light augmentation (flips, shifts, brightness/contrast)", E(augment)},
-    {"examples", SEGQ_FLAG_INT, "4", 0, 64, NULL, "test images in examples.png", E(examples)},
-    {"save_models", SEGQ_FLAG_BOOL, "false", 0, 0, NULL,
-     "write each best model to OUT/models/SET_foldK.safetensors", E(save_models)},
-    {"device", SEGQ_FLAG_STRING, "cpu", 0, 0, NULL, "compute device: cpu, cuda or cuda:N",
-     E(compute.device)},
-    {"threads", SEGQ_FLAG_INT, "0", 0, 4096, NULL, "CPU threads for libtorch (0 = all cores)",
-     E(compute.threads)},
-    {"precision", SEGQ_FLAG_CHOICE, "fp32", 0, 0, "fp32",
-     "arithmetic (fp32 only: UNet++ training is not validated in bf16)", E(compute.precision)},
-    {"seed", SEGQ_FLAG_INT, "0", 0, 9007199254740991.0, NULL,
-     "seed of folds, splits, data order, augmentation and initialisation", E(compute.seed)},
-};
-
-const segq_command_t segq_evaluate_command = {
-    "evaluate",
-    "segq-run evaluate --real DIR --out DIR [--folds 3] [--synthetic NAME=DIR ...] [--test DIR] "
-    "[flags]",
-    "train UNet++ on real and synthetic sets, measure on real data (k-fold)", evaluate_flags,
-    sizeof evaluate_flags / sizeof evaluate_flags[0]};
 
 void segq_evaluate_opts_free(segq_evaluate_opts_t *o)
 {
@@ -78,6 +26,79 @@ void segq_evaluate_opts_free(segq_evaluate_opts_t *o)
         o->syn_name[i] = o->syn_dir[i] = NULL;
     }
     o->n_synthetic = 0;
+}
+
+/* Letters, digits, '-' and '_', and not "real" (a set of its own). */
+static int set_name_ok(const char *v, size_t len)
+{
+    int ok = len > 0 && len < 64;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z')
+             || (v[i] >= '0' && v[i] <= '9') || v[i] == '_' || v[i] == '-';
+    return ok && !(len == 4 && strncmp(v, "real", 4) == 0);
+}
+
+static int add_set(segq_evaluate_opts_t *o, const char *name, size_t len, const char *dir,
+                   char *err, size_t errlen)
+{
+    if (!set_name_ok(name, len)) {
+        snprintf(err, errlen, "evaluate: --synthetic set '%.*s': a NAME is letters, digits, "
+                 "'-' or '_' (not 'real')", (int)len, name);
+        return SEGQ_EINVAL;
+    }
+    for (int i = 0; i < o->n_synthetic; i++)
+        if (strlen(o->syn_name[i]) == len && strncmp(o->syn_name[i], name, len) == 0) {
+            snprintf(err, errlen, "evaluate: --synthetic %.*s given twice", (int)len, name);
+            return SEGQ_EINVAL;
+        }
+    if (o->n_synthetic == SEGQ_EVAL_MAX_SYNTHETIC) {
+        snprintf(err, errlen, "evaluate: at most %d --synthetic sets", SEGQ_EVAL_MAX_SYNTHETIC);
+        return SEGQ_EINVAL;
+    }
+    o->syn_name[o->n_synthetic] = strndup(name, len);
+    o->syn_dir[o->n_synthetic] = strdup(dir);
+    if (!o->syn_name[o->n_synthetic] || !o->syn_dir[o->n_synthetic]) {
+        snprintf(err, errlen, "out of memory");
+        return SEGQ_ENOMEM;
+    }
+    o->n_synthetic++;
+    return 0;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* --synthetic DIR: each folder in DIR is a set of that name (how the
+ * worker lays out the sets of a queued job: synthetic/NAME/...). */
+static int take_set_folder(const char *dir, segq_evaluate_opts_t *o, char *err, size_t errlen)
+{
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, by_name);
+    if (n < 0) {
+        snprintf(err, errlen, "evaluate: --synthetic '%s': expected NAME=DIR, or a folder of "
+                 "sets NAME/ (%s)", dir, strerror(errno));
+        return SEGQ_EINVAL;
+    }
+    int rc = 0, sets = 0;
+    for (int i = 0; i < n; i++) {
+        char path[4400];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+        if (!rc && names[i]->d_name[0] != '.' && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            rc = add_set(o, names[i]->d_name, strlen(names[i]->d_name), path, err, errlen);
+            sets++;
+        }
+        free(names[i]);
+    }
+    free(names);
+    if (!rc && sets == 0) {
+        snprintf(err, errlen, "evaluate: --synthetic %s: no set folders in it (expected "
+                 "NAME=DIR, or a folder of sets NAME/)", dir);
+        rc = SEGQ_EINVAL;
+    }
+    return rc;
 }
 
 int segq_evaluate_take_synthetic(int *argc, char **argv, segq_evaluate_opts_t *o, char *err,
@@ -98,34 +119,22 @@ int segq_evaluate_take_synthetic(int *argc, char **argv, segq_evaluate_opts_t *o
             argv[w++] = argv[a];
             continue;
         }
+        if (!strchr(v, '=')) {
+            int rc = take_set_folder(v, o, err, errlen);
+            if (rc)
+                return rc;
+            continue;
+        }
         const char *eq = strchr(v, '=');
         size_t len = eq ? (size_t)(eq - v) : 0;
-        int ok = eq && len > 0 && eq[1] && len < 64;
-        for (size_t i = 0; ok && i < len; i++)
-            ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z')
-                 || (v[i] >= '0' && v[i] <= '9') || v[i] == '_' || v[i] == '-';
-        if (!ok || (len == 4 && strncmp(v, "real", 4) == 0)) {
+        if (!eq[1] || !set_name_ok(v, len)) {
             snprintf(err, errlen, "evaluate: --synthetic '%s': expected NAME=DIR with NAME of "
                      "letters, digits, '-' or '_' (not 'real')", v);
             return SEGQ_EINVAL;
         }
-        for (int i = 0; i < o->n_synthetic; i++)
-            if (strlen(o->syn_name[i]) == len && strncmp(o->syn_name[i], v, len) == 0) {
-                snprintf(err, errlen, "evaluate: --synthetic %.*s given twice", (int)len, v);
-                return SEGQ_EINVAL;
-            }
-        if (o->n_synthetic == SEGQ_EVAL_MAX_SYNTHETIC) {
-            snprintf(err, errlen, "evaluate: at most %d --synthetic sets",
-                     SEGQ_EVAL_MAX_SYNTHETIC);
-            return SEGQ_EINVAL;
-        }
-        o->syn_name[o->n_synthetic] = strndup(v, len);
-        o->syn_dir[o->n_synthetic] = strdup(eq + 1);
-        if (!o->syn_name[o->n_synthetic] || !o->syn_dir[o->n_synthetic]) {
-            snprintf(err, errlen, "out of memory");
-            return SEGQ_ENOMEM;
-        }
-        o->n_synthetic++;
+        int rc = add_set(o, v, len, eq + 1, err, errlen);
+        if (rc)
+            return rc;
     }
     *argc = w;
     return 0;
@@ -420,7 +429,7 @@ static int write_reports(eval_t *ev, char *err, size_t errlen)
         json_t *order = json_array();
         for (int s = 0; s < ev->nsets; s++)
             json_array_append_new(order, json_string(ev->sets[s].name));
-        char *params = segq_flags_to_json(&segq_evaluate_command, o);
+        char *params = segq_flags_to_json(segq_run_command_find("evaluate"), o);
         json_t *jp = params ? json_loads(params, 0, NULL) : NULL;
         free(params);
         json_t *syn = json_object();

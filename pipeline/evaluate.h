@@ -40,7 +40,7 @@
 
 typedef struct {
     char *real, *test, *out, *encoder_weights;
-    char *synthetic_flag; /* unused: --synthetic is collected below */
+    char *synthetic_flag; /* its flag row; the values are collected below */
     int64_t folds, epochs, size, batch, real_limit, depth, width, examples, lr_drop_epoch;
     double lr, lr_after, val_fraction;
     int augment, save_models;
@@ -49,8 +49,6 @@ typedef struct {
     int n_synthetic;
     char *syn_name[SEGQ_EVAL_MAX_SYNTHETIC], *syn_dir[SEGQ_EVAL_MAX_SYNTHETIC];
 } segq_evaluate_opts_t;
-
-extern const segq_command_t segq_evaluate_command;
 
 /* Takes every --synthetic NAME=DIR (or --synthetic=NAME=DIR) out of argv
  * (compacting it, *argc updated) into o. 0 or a negative code naming the

@@ -5,6 +5,8 @@
 #include "segq_error.h"
 #include "segq_schema.h"
 #include "segq_singan.h"
+#include "evaluate.h"
+#include "stylize.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -16,11 +18,17 @@
 
 #define T(f) offsetof(segq_train_opts_t, f)
 #define G(f) offsetof(segq_generate_opts_t, f)
+#define S(f) offsetof(segq_stylize_opts_t, f)
+#define E(f) offsetof(segq_evaluate_opts_t, f)
 
 /* A job parameter: its type, default, range, choices and help come from the
  * kind's row in proto's schema table (proto/segq_kinds.c), the one table the
  * CLI, the broker and segq-run all read; only where the value lands is here. */
 #define PARAM(name, field) {name, 0, NULL, 0, 0, NULL, NULL, field}
+
+/* A job input: a path flag, required as the kind's input is, with its help
+ * from the same row. */
+#define INPUT(name, field) {name, SEGQ_FLAG_STRING, NULL, 0, 0, NULL, NULL, field}
 
 /* Flags the worker sets itself (inputs, output, placement) are not job
  * parameters, so they are described here in full. */
@@ -76,6 +84,45 @@ static segq_flag_t generate_flags[] = {
     COMPUTE_FLAGS(G),
 };
 
+static segq_flag_t stylize_flags[] = {
+    INPUT("content", S(content)),
+    INPUT("style", S(style)),
+    INPUT("vgg19", S(vgg19)),
+    {"out", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "output directory", S(out)},
+    PARAM("content_weight", S(content_weight)),
+    PARAM("style_weight", S(style_weight)),
+    PARAM("steps", S(steps)),
+    PARAM("lr", S(lr)),
+    PARAM("batch", S(batch)),
+    PARAM("log_every", S(log_every)),
+    COMPUTE_FLAGS(S),
+};
+
+/* --synthetic repeats, so segq_evaluate_take_synthetic collects it before
+ * this table is read; its row is here for --help and the schema check. */
+static segq_flag_t evaluate_flags[] = {
+    INPUT("real", E(real)),
+    INPUT("synthetic", E(synthetic_flag)),
+    INPUT("test", E(test)),
+    {"out", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "output directory", E(out)},
+    PARAM("folds", E(folds)),
+    PARAM("epochs", E(epochs)),
+    PARAM("size", E(size)),
+    PARAM("batch", E(batch)),
+    PARAM("lr", E(lr)),
+    PARAM("lr_after", E(lr_after)),
+    PARAM("lr_drop_epoch", E(lr_drop_epoch)),
+    PARAM("val_fraction", E(val_fraction)),
+    PARAM("real_limit", E(real_limit)),
+    PARAM("depth", E(depth)),
+    PARAM("width", E(width)),
+    INPUT("encoder_weights", E(encoder_weights)),
+    PARAM("augment", E(augment)),
+    PARAM("examples", E(examples)),
+    PARAM("save_models", E(save_models)),
+    COMPUTE_FLAGS(E),
+};
+
 static const segq_command_t commands[] = {
     {"train", "segq-run train --image IMG --mask MASK --out DIR [flags]",
      "train a 4-channel SinGAN on one image + mask", train_flags,
@@ -83,6 +130,16 @@ static const segq_command_t commands[] = {
     {"generate", "segq-run generate --model DIR/model.safetensors --out DIR [flags]",
      "sample image/mask pairs from a trained model", generate_flags,
      sizeof generate_flags / sizeof generate_flags[0]},
+    {"stylize",
+     "segq-run stylize --content DATASET --vgg19 WEIGHTS.safetensors --out DIR [--style IMG|DIR] "
+     "[flags]",
+     "transfer a real image's style onto generated images (masks kept)", stylize_flags,
+     sizeof stylize_flags / sizeof stylize_flags[0]},
+    {"evaluate",
+     "segq-run evaluate --real DIR --out DIR [--folds 3] [--synthetic NAME=DIR ...] [--test DIR] "
+     "[flags]",
+     "train UNet++ on real and synthetic sets, measure on real data (k-fold)", evaluate_flags,
+     sizeof evaluate_flags / sizeof evaluate_flags[0]},
     {"devices", "segq-run devices", "print the compute devices as JSON", NULL, 0},
 };
 
@@ -104,6 +161,17 @@ static void schema_resolve(void)
         const segq_kind_spec_t *kind = segq_kind_find(commands[c].name);
         segq_flag_t *flags = (segq_flag_t *)commands[c].flags;
         for (size_t i = 0; i < commands[c].n_flags; i++) {
+            if (flags[i].type == SEGQ_FLAG_STRING && !flags[i].help) {
+                const segq_input_spec_t *in = segq_kind_input(kind, flags[i].name);
+                if (!in) {
+                    fprintf(stderr, "segq-run: %s --%s has no input in proto/segq_kinds.c\n",
+                            commands[c].name, flags[i].name);
+                    abort();
+                }
+                flags[i].default_value = in->required ? NULL : "";
+                flags[i].help = in->help;
+                continue;
+            }
             if (flags[i].type != 0)
                 continue;
             const segq_param_spec_t *p = kind ? segq_kind_param(kind, flags[i].name) : NULL;
@@ -281,8 +349,20 @@ int segq_flags_parse(const segq_command_t *cmd, int argc, char **argv, void *opt
                     break;
                 }
         if (!f) {
-            snprintf(err, errlen, "%s: unknown flag '--%.*s' (see segq-run %s --help)",
-                     cmd->name, (int)len, name, cmd->name);
+            char word[64], hint[96] = "";
+            snprintf(word, sizeof word, "%.*s", (int)len, name);
+            const char *names[128];
+            size_t n = 0;
+            for (size_t i = 0; i < cmd->n_flags && n < 128; i++)
+                names[n++] = cmd->flags[i].name;
+            const char *close = segq_suggest(word, names, n);
+            if (close) {
+                char d[64];
+                dashed(close, d, sizeof d);
+                snprintf(hint, sizeof hint, "did you mean --%s? ", d);
+            }
+            snprintf(err, errlen, "%s: unknown flag '--%s' (%ssee segq-run %s --help)",
+                     cmd->name, word, hint, cmd->name);
             rc = SEGQ_EINVAL;
             break;
         }

@@ -19,7 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Commands with their own flag table and options struct (issues 4, 6). */
+/* Commands with their own options struct and run function (issues 4, 6).
+ * The job kinds' flags are in run_flags.c's table like every kind's; a
+ * command that is no job kind (sample) brings its own flag table. */
 typedef int (*run_fn)(const void *opts, segq_progress_t *progress, char *err, size_t errlen);
 static int run_stylize(const void *o, segq_progress_t *p, char *err, size_t errlen)
 {
@@ -44,21 +46,22 @@ static void fini_evaluate(void *o)
     segq_evaluate_opts_free(o);
 }
 static const struct {
-    const segq_command_t *cmd;
+    const char *name;
+    const segq_command_t *own; /* NULL: the job kind's, from run_flags.c */
     run_fn run;
     size_t opts_size;
     int (*pre)(int *argc, char **argv, void *opts, char *err, size_t errlen);
     void (*fini)(void *opts);
 } extra_commands[] = {
-    {&segq_stylize_command, run_stylize, sizeof(segq_stylize_opts_t), NULL, NULL},
-    {&segq_evaluate_command, run_evaluate, sizeof(segq_evaluate_opts_t), pre_evaluate,
-     fini_evaluate},
-    {&segq_sample_command, run_sample, sizeof(segq_sample_opts_t), NULL, NULL},
+    {"stylize", NULL, run_stylize, sizeof(segq_stylize_opts_t), NULL, NULL},
+    {"evaluate", NULL, run_evaluate, sizeof(segq_evaluate_opts_t), pre_evaluate, fini_evaluate},
+    {"sample", &segq_sample_command, run_sample, sizeof(segq_sample_opts_t), NULL, NULL},
 };
 
 static int run_extra(int k, int argc, char **argv)
 {
-    const segq_command_t *cmd = extra_commands[k].cmd;
+    const segq_command_t *cmd = extra_commands[k].own ? extra_commands[k].own
+                                                      : segq_run_command_find(extra_commands[k].name);
     char err[2048] = "";
     void *opts = calloc(1, extra_commands[k].opts_size);
     if (!opts) {
@@ -99,7 +102,8 @@ static void usage(FILE *out)
     for (size_t i = 0; i < n; i++)
         fprintf(out, "  %-10s %s\n", cmds[i].name, cmds[i].help);
     for (size_t i = 0; i < sizeof extra_commands / sizeof extra_commands[0]; i++)
-        fprintf(out, "  %-10s %s\n", extra_commands[i].cmd->name, extra_commands[i].cmd->help);
+        if (extra_commands[i].own)
+            fprintf(out, "  %-10s %s\n", extra_commands[i].own->name, extra_commands[i].own->help);
 }
 
 /* libgomp reads OMP_WAIT_POLICY once, when it is loaded (before main), so
@@ -140,7 +144,7 @@ int main(int argc, char **argv)
         return 0;
     }
     for (size_t k = 0; k < sizeof extra_commands / sizeof extra_commands[0]; k++)
-        if (strcmp(argv[1], extra_commands[k].cmd->name) == 0)
+        if (strcmp(argv[1], extra_commands[k].name) == 0)
             return run_extra((int)k, argc - 2, argv + 2);
     const segq_command_t *cmd = segq_run_command_find(argv[1]);
     if (!cmd) {

@@ -18,50 +18,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S(f) offsetof(segq_stylize_opts_t, f)
-
-static const segq_flag_t stylize_flags[] = {
-    {"content", SEGQ_FLAG_STRING, NULL, 0, 0, NULL,
-     "dataset to restyle: a generate output (images/, masks/, manifest.csv)", S(content)},
-    {"style", SEGQ_FLAG_STRING, "", 0, 0, NULL,
-     "style image for every pair, or a folder where each pair's source image (manifest "
-     "column source_image) is found (as NAME or images/NAME); default: the source image "
-     "as the manifest names it, relative to the working directory or to --content",
-     S(style)},
-    {"vgg19", SEGQ_FLAG_STRING, NULL, 0, 0, NULL,
-     "VGG19 ImageNet weights as safetensors with torchvision's names (features.N.weight/bias; "
-     "deploy/convert_vgg19.py converts torchvision's .pth)", S(vgg19)},
-    {"out", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "output directory", S(out)},
-    {"content_weight", SEGQ_FLAG_FLOAT, "1", 0, 1e12, NULL, "weight of the content loss",
-     S(content_weight)},
-    {"style_weight", SEGQ_FLAG_FLOAT, "1000", 0, 1e12, NULL, "weight of the style loss",
-     S(style_weight)},
-    {"steps", SEGQ_FLAG_INT, "1000", 1, 1e9, NULL, "Adam steps per image", S(steps)},
-    {"lr", SEGQ_FLAG_FLOAT, "0.01", 0, 10, NULL, "Adam learning rate (pixels in [0, 1])",
-     S(lr)},
-    {"batch", SEGQ_FLAG_INT, "8", 1, 4096, NULL,
-     "images of the same size optimised together", S(batch)},
-    {"log_every", SEGQ_FLAG_INT, "100", 1, 1e9, NULL, "print the losses every N steps",
-     S(log_every)},
-    /* the compute flags of train/generate */
-    {"device", SEGQ_FLAG_STRING, "cpu", 0, 0, NULL, "compute device: cpu, cuda or cuda:N",
-     S(compute.device)},
-    {"threads", SEGQ_FLAG_INT, "0", 0, 4096, NULL, "CPU threads for libtorch (0 = all cores)",
-     S(compute.threads)},
-    {"precision", SEGQ_FLAG_CHOICE, "fp32", 0, 0, "fp32|bf16",
-     "arithmetic of the VGG convolutions: fp32, or bf16 (losses and image in fp32)",
-     S(compute.precision)},
-    {"seed", SEGQ_FLAG_INT, "0", 0, 9007199254740991.0, NULL,
-     "random seed (stylize itself draws no random numbers)", S(compute.seed)},
-};
-
-const segq_command_t segq_stylize_command = {
-    "stylize",
-    "segq-run stylize --content DATASET --vgg19 WEIGHTS.safetensors --out DIR [--style IMG|DIR] "
-    "[flags]",
-    "transfer a real image's style onto generated images (masks kept)", stylize_flags,
-    sizeof stylize_flags / sizeof stylize_flags[0]};
-
 segq_tensor *segq__image_rgb_tensor(const char *path, int64_t h, int64_t w, segq_device dev,
                                     char *err, size_t errlen)
 {
@@ -427,7 +383,7 @@ int segq_stylize(const segq_stylize_opts_t *o, segq_progress_t *progress, char *
     if (!rc && man)
         rc = segq__copy_file(src, path, err, errlen);
     if (!rc) {
-        char *params = segq_flags_to_json(&segq_stylize_command, o);
+        char *params = segq_flags_to_json(segq_run_command_find("stylize"), o);
         snprintf(path, sizeof path, "%s/stylize.json", o->out);
         FILE *f = params ? fopen(path, "w") : NULL;
         int bad = !f || fprintf(f, "%s\n", params) < 0;

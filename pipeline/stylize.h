@@ -20,9 +20,6 @@ typedef struct {
     segq_compute_opts_t compute;
 } segq_stylize_opts_t;
 
-/* segq-run stylize's flags (segq_run_flags.h parses them). */
-extern const segq_command_t segq_stylize_command;
-
 /* Runs the whole command: OUT/images/NAME.png, OUT/masks/ (copies),
  * OUT/manifest.csv (copy), OUT/losses.csv, OUT/stylize.json. */
 int segq_stylize(const segq_stylize_opts_t *o, segq_progress_t *progress, char *err,

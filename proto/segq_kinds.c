@@ -17,7 +17,7 @@ static const segq_param_spec_t s_sleep_params[] = {
 };
 
 static const segq_input_spec_t s_echo_inputs[] = {
-    { "files", false, true, "files copied unchanged to outputs of the same name" },
+    { "files", false, true, "files copied unchanged to outputs of the same name", false },
 };
 
 static const segq_param_spec_t s_fail_params[] = {
@@ -79,9 +79,9 @@ static const segq_param_spec_t s_train_params[] = {
 };
 
 static const segq_input_spec_t s_train_inputs[] = {
-    { "image", true, false, "training image (PNG or JPEG)" },
+    { "image", true, false, "training image (PNG or JPEG)", false },
     { "mask", false, false,
-      "its segmentation mask (PNG or JPEG, same size); required unless mask_from_alpha" },
+      "its segmentation mask (PNG or JPEG, same size); required unless mask_from_alpha", false },
 };
 
 static const segq_param_spec_t s_generate_params[] = {
@@ -95,7 +95,71 @@ static const segq_param_spec_t s_generate_params[] = {
 };
 
 static const segq_input_spec_t s_generate_inputs[] = {
-    { "model", true, false, "a train job's checkpoint (model.safetensors)" },
+    { "model", true, false, "a train job's checkpoint (model.safetensors)", false },
+};
+
+static const segq_param_spec_t s_stylize_params[] = {
+    { "content_weight", SEGQ_PARAM_FLOAT, "1", 0, 1e12, NULL, "weight of the content loss" },
+    { "style_weight", SEGQ_PARAM_FLOAT, "1000", 0, 1e12, NULL, "weight of the style loss" },
+    { "steps", SEGQ_PARAM_INT, "1000", 1, SEGQ_KINDS_BIG, NULL, "Adam steps per image" },
+    { "lr", SEGQ_PARAM_FLOAT, "0.01", 0, 10, NULL, "Adam learning rate (pixels in [0, 1])" },
+    { "batch", SEGQ_PARAM_INT, "8", 1, 4096, NULL, "images of the same size optimised together" },
+    { "log_every", SEGQ_PARAM_INT, "100", 1, SEGQ_KINDS_BIG, NULL, "print the losses every N steps" },
+    { "precision", SEGQ_PARAM_CHOICE, "fp32", 0, 0, "fp32|bf16",
+      "arithmetic of the VGG convolutions: fp32, or bf16 (losses and image in fp32)" },
+    { "seed", SEGQ_PARAM_INT, "0", 0, 9007199254740991.0, NULL,
+      "random seed (stylize itself draws no random numbers)" },
+};
+
+static const segq_input_spec_t s_stylize_inputs[] = {
+    { "content", true, true,
+      "dataset to restyle: a generate output (images/, masks/, manifest.csv)", false },
+    { "style", false, false,
+      "style image for every pair, or a folder where each pair's source image (manifest "
+      "column source_image) is found (as NAME or images/NAME); default: the source image "
+      "as the manifest names it, relative to the working directory or to --content", false },
+    { "vgg19", true, false,
+      "VGG19 ImageNet weights as safetensors with torchvision's names (features.N.weight/bias; "
+      "deploy/convert_vgg19.py converts torchvision's .pth)", false },
+};
+
+static const segq_param_spec_t s_evaluate_params[] = {
+    { "folds", SEGQ_PARAM_INT, "3", 2, 100, NULL, "k of the k-fold cross-validation" },
+    { "epochs", SEGQ_PARAM_INT, "300", 1, 1e6, NULL, "training epochs per model" },
+    { "size", SEGQ_PARAM_INT, "128", 8, 4096, NULL,
+      "side of the square the pairs are padded and resized to (divisible by 2^depth)" },
+    { "batch", SEGQ_PARAM_INT, "8", 1, 4096, NULL, "batch size" },
+    { "lr", SEGQ_PARAM_FLOAT, "0.0001", 0, 1, NULL, "Adam learning rate" },
+    { "lr_after", SEGQ_PARAM_FLOAT, "0.00001", 0, 1, NULL, "learning rate from --lr-drop-epoch on" },
+    { "lr_drop_epoch", SEGQ_PARAM_INT, "50", 0, 1e6, NULL,
+      "epoch (0-based) from which --lr-after applies" },
+    { "val_fraction", SEGQ_PARAM_FLOAT, "0.1", 0, 0.9, NULL,
+      "share of each training set held out to pick the best-IoU epoch (at least one pair)" },
+    { "real_limit", SEGQ_PARAM_INT, "0", 0, SEGQ_KINDS_BIG, NULL,
+      "train with only N real pairs per fold, and only synthetic pairs derived from them (0: all)" },
+    { "depth", SEGQ_PARAM_INT, "4", 1, 6, NULL, "UNet++ depth (poolings)" },
+    { "width", SEGQ_PARAM_INT, "32", 1, 1024, NULL, "UNet++ width of the first level" },
+    { "augment", SEGQ_PARAM_BOOL, "true", 0, 0, NULL,
+      "light augmentation (flips, shifts, brightness/contrast)" },
+    { "examples", SEGQ_PARAM_INT, "4", 0, 64, NULL, "test images in examples.png" },
+    { "save_models", SEGQ_PARAM_BOOL, "false", 0, 0, NULL,
+      "write each best model to OUT/models/SET_foldK.safetensors" },
+    { "precision", SEGQ_PARAM_CHOICE, "fp32", 0, 0, "fp32",
+      "arithmetic (fp32 only: UNet++ training is not validated in bf16)" },
+    { "seed", SEGQ_PARAM_INT, "0", 0, 9007199254740991.0, NULL,
+      "seed of folds, splits, data order, augmentation and initialisation" },
+};
+
+static const segq_input_spec_t s_evaluate_inputs[] = {
+    { "real", true, true, "real image/mask pairs (images/NAME + masks/NAME)", false },
+    { "synthetic", false, true,
+      "NAME=DIR: a synthetic training set (generate or stylize output with its manifest); "
+      "repeat for several. Trains NAME and real+NAME", true },
+    { "test", false, true,
+      "fixed real test set instead of k folds (then every --real pair trains)", false },
+    { "encoder_weights", false, false,
+      "safetensors with the encoder nodes x{i}_0.* (e.g. a model saved by --save-models); "
+      "default: from scratch", false },
 };
 
 static const segq_kind_spec_t s_kinds[] = {
@@ -112,6 +176,14 @@ static const segq_kind_spec_t s_kinds[] = {
       "model.safetensors", false, false },
     { "generate", "samples image/mask pairs from a trained model (segq-run generate)",
       s_generate_params, COUNT (s_generate_params), s_generate_inputs, COUNT (s_generate_inputs),
+      "*", false, false },
+    { "stylize", "transfers a real image's style onto generated images, masks kept "
+      "(segq-run stylize)",
+      s_stylize_params, COUNT (s_stylize_params), s_stylize_inputs, COUNT (s_stylize_inputs),
+      "*", false, false },
+    { "evaluate", "trains UNet++ on real and synthetic sets, measured on real data, k-fold "
+      "(segq-run evaluate)",
+      s_evaluate_params, COUNT (s_evaluate_params), s_evaluate_inputs, COUNT (s_evaluate_inputs),
       "*", false, false },
 };
 
@@ -132,6 +204,76 @@ segq_kind_find (const char *name)
         if (strcmp (s_kinds[i].name, name) == 0)
             return &s_kinds[i];
     return NULL;
+}
+
+const segq_input_spec_t *
+segq_kind_input (const segq_kind_spec_t *kind, const char *name)
+{
+    if (!kind || !name)
+        return NULL;
+    for (size_t i = 0; i < kind->n_inputs; i++)
+        if (strcmp (kind->inputs[i].name, name) == 0)
+            return &kind->inputs[i];
+    return NULL;
+}
+
+/* Edit distance with '-' equal to '_', over at most 63 characters. */
+static size_t
+s_distance (const char *a, const char *b)
+{
+    size_t la = strnlen (a, 63), lb = strnlen (b, 63);
+    size_t row[64];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            char x = a[i - 1] == '-' ? '_' : a[i - 1], y = b[j - 1] == '-' ? '_' : b[j - 1];
+            size_t best = diag + (x != y);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = row[j];
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+const char *
+segq_suggest (const char *word, const char *const *candidates, size_t n)
+{
+    if (!word || !*word)
+        return NULL;
+    /* a third of the word may be wrong; two characters (a swap) from 4 on */
+    size_t len = strlen (word);
+    size_t limit = len < 4 ? 1 : len / 3 > 2 ? len / 3 : 2;
+    const char *best = NULL;
+    size_t best_d = limit + 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = s_distance (word, candidates[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = candidates[i];
+        }
+    }
+    return best;
+}
+
+const char *
+segq_kind_suggest (const segq_kind_spec_t *kind, const char *word)
+{
+    if (!kind)
+        return NULL;
+    const char *names[SEGQ_MAX_PARAMS + 64];
+    size_t n = 0;
+    for (size_t i = 0; i < kind->n_params && n < SEGQ_MAX_PARAMS; i++)
+        names[n++] = kind->params[i].name;
+    for (size_t i = 0; i < kind->n_inputs && n < SEGQ_MAX_PARAMS + 64; i++)
+        names[n++] = kind->inputs[i].name;
+    return segq_suggest (word, names, n);
 }
 
 const segq_param_spec_t *

@@ -65,6 +65,7 @@ typedef struct {
     bool required;
     bool many;                  /* a set of files (a dataset), laid out under name/ */
     const char *help;
+    bool sets;                  /* many, as named sets: NAME=REF laid out under name/NAME/ */
 } segq_input_spec_t;
 
 typedef struct {
@@ -87,6 +88,17 @@ const segq_kind_spec_t *segq_kind_find (const char *name);
 
 /* The parameter `name` of `kind`, or NULL. */
 const segq_param_spec_t *segq_kind_param (const segq_kind_spec_t *kind, const char *name);
+
+/* The input `name` of `kind` (exactly that name, not a path under it), or NULL. */
+const segq_input_spec_t *segq_kind_input (const segq_kind_spec_t *kind, const char *name);
+
+/* The parameter or input name of `kind` closest to `word` ("nitre" ->
+   "niter"; '-' counts as '_'), for a did-you-mean; NULL when none is close. */
+const char *segq_kind_suggest (const segq_kind_spec_t *kind, const char *word);
+
+/* The closest of `n` candidates to `word` within an edit distance that
+   grows with its length, or NULL. */
+const char *segq_suggest (const char *word, const char *const *candidates, size_t n);
 
 /* Parse user text ("2000", "0.5", "true", "bf16") as the parameter's type,
    checking range and choices. On error fills err ("niter: 'abc' is not an

@@ -7,12 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "segq_client.h"
 
-static char s_out[16384], s_err[16384];
+static char s_out[65536], s_err[16384];
 
 static const char *
 s_segq (void)
@@ -38,9 +39,9 @@ s_slurp (int fd, char *buf, size_t len)
 static int
 s_run (const char *const *args)
 {
-    const char *argv[32] = { s_segq () };
+    const char *argv[48] = { s_segq () };
     size_t n = 1;
-    for (size_t i = 0; args[i]; i++)
+    for (size_t i = 0; args[i] && n < 47; i++)
         argv[n++] = args[i];
     char out_path[] = "/tmp/segq-cli-out-XXXXXX", err_path[] = "/tmp/segq-cli-err-XXXXXX";
     int o = mkstemp (out_path), e = mkstemp (err_path);
@@ -90,9 +91,18 @@ Test (cli, help_on_every_command, .timeout = 30)
         cr_assert (strstr (top_help, kinds[k].name), "submit --help lacks kind %s", kinds[k].name);
         const char *kind_help[] = { "submit", kinds[k].name, "--help", NULL };
         cr_assert_eq (s_run (kind_help), 0);
-        for (size_t p = 0; p < kinds[k].n_params; p++)
-            cr_assert (strstr (s_out, kinds[k].params[p].name), "submit %s --help lacks %s",
-                       kinds[k].name, kinds[k].params[p].name);
+        /* each parameter and input as its typed flag, --min-size for min_size */
+        for (size_t p = 0; p < kinds[k].n_params + kinds[k].n_inputs; p++) {
+            const char *name = p < kinds[k].n_params ? kinds[k].params[p].name
+                                                     : kinds[k].inputs[p - kinds[k].n_params].name;
+            char flag[80];
+            size_t j = 0;
+            for (; name[j] && j < 70; j++)
+                flag[j] = name[j] == '_' ? '-' : name[j];
+            flag[j] = 0;
+            cr_assert (strstr (s_out, flag), "submit %s --help lacks --%s: %s", kinds[k].name,
+                       flag, s_out);
+        }
     }
 }
 
@@ -176,4 +186,180 @@ Test (cli, bad_submits_refused_before_sending, .timeout = 30)
     cr_assert_null (zpoller_wait (poller, 300), "the CLI sent something for a refused submit");
     zpoller_destroy (&poller);
     zsock_destroy (&router);
+}
+
+/* ---- submit KIND with the kind's typed flags (from the kind table): mistakes
+   refused (with a did-you-mean) before anything is sent, and the same SUBMIT
+   on the wire as the generic --param/--input. A ROUTER stands where the
+   broker would be; it never answers, so the CLI gives up after --timeout
+   and the test reads what it sent. ---- */
+
+static zsock_t *s_router;
+static char s_url[64];
+
+static void
+s_listen (void)
+{
+    s_router = zsock_new (ZMQ_ROUTER);
+    int port = zsock_bind (s_router, "tcp://127.0.0.1:*");
+    cr_assert_gt (port, 0);
+    snprintf (s_url, sizeof s_url, "tcp://127.0.0.1:%d", port);
+}
+
+/* What the CLI sent: the next message, or NULL after 500 ms. */
+static segq_msg_t *
+s_heard (void)
+{
+    zpoller_t *poller = zpoller_new (s_router, NULL);
+    void *which = zpoller_wait (poller, 500);
+    zpoller_destroy (&poller);
+    if (!which)
+        return NULL;
+    zframe_t *rid = NULL;
+    segq_msg_t *msg = NULL;
+    char err[256];
+    cr_assert_eq (segq_msg_recv (s_router, &rid, &msg, NULL, err, sizeof err), 0, "%s", err);
+    zframe_destroy (&rid);
+    return msg;
+}
+
+/* segq --broker URL --timeout 300 ARGS...: the exit status. */
+static int
+s_submit (const char *const *args)
+{
+    const char *argv[40] = { "--broker", s_url, "--timeout", "300" };
+    size_t n = 4;
+    for (size_t i = 0; args[i] && n < 39; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    return s_run (argv);
+}
+
+Test (cli_submit, mistakes_refused_before_sending, .timeout = 60)
+{
+    s_listen ();
+    static const struct {
+        const char *args[10];
+        const char *says;       /* in the message */
+    } cases[] = {
+        { { "submit", "train", "--image", "/etc/hostname", "--nitre", "5", NULL }, "did you mean --niter" },
+        { { "submit", "train", "--image", "/etc/hostname", "--niter", "abc", NULL }, "niter" },
+        { { "submit", "train", "--image", "/etc/hostname", "--niter", "0", NULL }, "out of range" },
+        { { "submit", "train", "--image", "/etc/hostname", "--max-size", NULL }, "needs a value" },
+        { { "submit", "train", "--image", "/etc/hostname", "--precision", "fp8", NULL }, "fp32|bf16" },
+        { { "submit", "train", "--mask", "/etc/hostname", NULL }, "image" },
+        { { "submit", "train", "--image", "/no/such/file.jpg", NULL }, "/no/such/file.jpg" },
+        { { "submit", "train", "--image", "/tmp", NULL }, "--images DIR" },
+        { { "submit", "train", "--image", "/etc/hostname", "--mask-from-alpah", NULL },
+          "did you mean --mask-from-alpha" },
+        { { "submit", "train", "--image", "/etc/hostname", "--gpu-men", "8G", NULL }, "did you mean --gpu-mem" },
+        { { "submit", "generate", "--count", "5", NULL }, "model" },
+        { { "submit", "generate", "--model", "000k", "--count", "-1", NULL }, "count" },
+        { { "submit", "evaluate", "--real", "/tmp", "--synthetic", "000k", NULL }, "NAME=" },
+        { { "submit", "evaluate", "--real", "/tmp", "--synthetic", "a b=000k", NULL }, "NAME=" },
+        { { "submit", "stylize", "--content", "000k", "--stlye", "x", NULL }, "did you mean --style" },
+        { { "submit", "--niter", "5", "train", NULL }, "after the kind" },
+        { { "submit", "sleep", "--seconds", "2", "extra", NULL }, "extra" },
+        { { "submit", "sleep", "--param", "secnds=2", NULL }, "did you mean seconds" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = s_submit (cases[i].args);
+        cr_assert_eq (rc, 2, "case %zu: exit %d, stderr: %s", i, rc, s_err);
+        cr_assert (strstr (s_err, cases[i].says), "case %zu: '%s' not in: %s", i, cases[i].says,
+                   s_err);
+    }
+    cr_assert_null (s_heard (), "the CLI sent something for a refused submit");
+    zsock_destroy (&s_router);
+}
+
+/* The SUBMIT that args make (the CLI times out waiting for the answer). */
+static segq_msg_t *
+s_sent (const char *const *args)
+{
+    int rc = s_submit (args);
+    cr_assert_eq (rc, 1, "expected a timeout, got exit %d: %s", rc, s_err);
+    segq_msg_t *msg = s_heard ();
+    cr_assert_not_null (msg, "the CLI sent nothing: %s", s_err);
+    cr_assert_eq (msg->type, SEGQ_MSG_SUBMIT);
+    return msg;
+}
+
+static void
+s_same_submit (const segq_submit_t *a, const segq_submit_t *b)
+{
+    cr_assert_str_eq (a->kind, b->kind);
+    cr_assert_eq (a->params.count, b->params.count);
+    for (size_t i = 0; i < a->params.count; i++) {
+        const segq_value_t *other = segq_params_get (&b->params, a->params.items[i].name);
+        cr_assert_not_null (other, "%s missing", a->params.items[i].name);
+        char x[128], y[128];
+        segq_value_format (&a->params.items[i].value, x, sizeof x);
+        segq_value_format (other, y, sizeof y);
+        cr_assert_str_eq (x, y, "%s", a->params.items[i].name);
+    }
+    cr_assert_eq (a->n_inputs, b->n_inputs);
+    for (size_t i = 0; i < a->n_inputs; i++) {
+        cr_assert_str_eq (a->inputs[i].name, b->inputs[i].name);
+        cr_assert_str_eq (a->inputs[i].job ? a->inputs[i].job : "", b->inputs[i].job ? b->inputs[i].job : "");
+        cr_assert_str_eq (a->inputs[i].output ? a->inputs[i].output : "",
+                          b->inputs[i].output ? b->inputs[i].output : "");
+    }
+    cr_assert_eq (a->gpu_mem, b->gpu_mem);
+    cr_assert_eq (a->cpu_slots, b->cpu_slots);
+    cr_assert_eq (a->priority, b->priority);
+}
+
+Test (cli_submit, typed_flags_are_the_generic_ones, .timeout = 60)
+{
+    s_listen ();
+    const char *typed[] = { "submit", "generate", "--model", "000k", "--count", "7",
+                            "--gen-start-scale=1", "--precision", "bf16", "--cpu", "2", NULL };
+    const char *generic[] = { "submit", "generate", "--input", "model=000k", "--param", "count=7",
+                              "--param", "gen_start_scale=1", "--param", "precision=bf16",
+                              "--cpu=2", NULL };
+    segq_msg_t *a = s_sent (typed), *b = s_sent (generic);
+    s_same_submit (&a->u.submit, &b->u.submit);
+    cr_assert_eq (segq_params_get (&a->u.submit.params, "count")->i, 7);
+    cr_assert_str_eq (a->u.submit.inputs[0].name, "model");
+    cr_assert_str_eq (a->u.submit.inputs[0].job, "000k");
+    cr_assert_null (a->u.submit.inputs[0].output, "a bare JOB: its principal output");
+    segq_msg_destroy (&a);
+    segq_msg_destroy (&b);
+    /* booleans: --flag, --no-flag and --flag=false; JOB:OUTPUT */
+    const char *bools[] = { "submit", "evaluate", "--real", "000k:real", "--no-augment",
+                            "--save-models", "--synthetic", "stylized=000m", "--synthetic",
+                            "plain=000n", NULL };
+    const char *bools_generic[] = { "submit", "evaluate", "--input", "real=000k:real", "--param",
+                                    "augment=false", "--param", "save_models=true", "--input",
+                                    "synthetic/stylized=000m", "--input", "synthetic/plain=000n",
+                                    NULL };
+    a = s_sent (bools);
+    b = s_sent (bools_generic);
+    s_same_submit (&a->u.submit, &b->u.submit);
+    cr_assert_eq (segq_params_get (&a->u.submit.params, "augment")->b, false);
+    cr_assert_eq (segq_params_get (&a->u.submit.params, "save_models")->b, true);
+    cr_assert_str_eq (a->u.submit.inputs[1].name, "synthetic/stylized");
+    cr_assert_str_eq (a->u.submit.inputs[0].output, "real");
+    segq_msg_destroy (&a);
+    segq_msg_destroy (&b);
+    zsock_destroy (&s_router);
+}
+
+Test (cli_submit, kind_help_from_the_table, .timeout = 30)
+{
+    const char *args[] = { "submit", "stylize", "--help", NULL };
+    cr_assert_eq (s_run (args), 0, "%s", s_err);
+    cr_assert (strstr (s_out, "--content DIR|JOB"), "%s", s_out);
+    cr_assert (strstr (s_out, "--vgg19 FILE|JOB"), "%s", s_out);
+    cr_assert (strstr (s_out, "--style-weight NUM"), "%s", s_out);
+    cr_assert (strstr (s_out, "default 1000"), "%s", s_out);
+    const char *eval[] = { "submit", "evaluate", "--help", NULL };
+    cr_assert_eq (s_run (eval), 0, "%s", s_err);
+    cr_assert (strstr (s_out, "--synthetic SET=DIR|JOB"), "%s", s_out);
+    cr_assert (strstr (s_out, "--[no-]augment"), "%s", s_out);
+    const char *train[] = { "submit", "train", "--help", NULL };
+    cr_assert_eq (s_run (train), 0, "%s", s_err);
+    cr_assert (strstr (s_out, "--images DIR"), "%s", s_out);
+    cr_assert (strstr (s_out, "principal output (what a bare JOB names): model.safetensors"),
+               "%s", s_out);
 }

@@ -8,9 +8,13 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "segq_run_flags.h"
 #include "segq_schema.h"
 #include "segq_singan.h"
+#include "evaluate.h"
+#include "stylize.h"
 
 /* Worker-set flags: inputs (--NAME=PATH), --out, and the placement. */
 static const char *const s_worker_flags[] = { "out", "device", "threads", "resume" };
@@ -97,12 +101,84 @@ Test (schema, generate_matches_segq_run, .timeout = 20)
     cr_assert_str_eq (segq_kind_find ("generate")->principal_output, "*");
 }
 
+Test (schema, stylize_matches_segq_run, .timeout = 20)
+{
+    s_check_kind ("stylize");
+    cr_assert_str_eq (segq_kind_find ("stylize")->principal_output, "*");
+    cr_assert (segq_kind_input (segq_kind_find ("stylize"), "content")->many);
+}
+
+Test (schema, evaluate_matches_segq_run, .timeout = 20)
+{
+    s_check_kind ("evaluate");
+    const segq_input_spec_t *syn = segq_kind_input (segq_kind_find ("evaluate"), "synthetic");
+    cr_assert (syn && syn->many && syn->sets, "evaluate's synthetic input is named sets");
+}
+
+/* The queue lays out a set input as synthetic/NAME/...: segq-run evaluate
+   reads `--synthetic DIR` as a folder of such sets, in name order. */
+Test (schema, evaluate_takes_a_folder_of_sets, .timeout = 20)
+{
+    char dir[] = "/tmp/segq-sets-XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    char path[256];
+    snprintf (path, sizeof path, "%s/stylized", dir);
+    cr_assert_eq (mkdir (path, 0700), 0);
+    snprintf (path, sizeof path, "%s/plain", dir);
+    cr_assert_eq (mkdir (path, 0700), 0);
+    char arg[300];
+    snprintf (arg, sizeof arg, "--synthetic=%s", dir);
+    char *argv[] = { "--real", "r", arg, "--out", "o" };
+    int argc = 5;
+    segq_evaluate_opts_t o;
+    memset (&o, 0, sizeof o);
+    char err[512] = "";
+    cr_assert_eq (segq_evaluate_take_synthetic (&argc, argv, &o, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (argc, 4);
+    cr_assert_eq (o.n_synthetic, 2);
+    cr_assert_str_eq (o.syn_name[0], "plain");
+    cr_assert_str_eq (o.syn_name[1], "stylized");
+    cr_assert (strstr (o.syn_dir[1], "/stylized"));
+    segq_evaluate_opts_free (&o);
+    /* an empty folder has no sets: said plainly */
+    snprintf (path, sizeof path, "%s/stylized", dir);
+    rmdir (path);
+    snprintf (path, sizeof path, "%s/plain", dir);
+    rmdir (path);
+    char *again[] = { "--real", "r", arg, "--out", "o" };
+    argc = 5;
+    /* the first call took --synthetic out of argv */
+    memcpy (argv, again, sizeof again);
+    cr_assert_neq (segq_evaluate_take_synthetic (&argc, argv, &o, err, sizeof err), 0);
+    cr_assert (strstr (err, "no set folders"), "%s", err);
+    segq_evaluate_opts_free (&o);
+    rmdir (dir);
+}
+
+/* A mistyped segq-run flag is refused with the flag it most likely meant. */
+Test (schema, segq_run_suggests_a_flag, .timeout = 20)
+{
+    const segq_command_t *cmd = segq_run_command_find ("train");
+    char *argv[] = { "--image=i.png", "--out=o", "--nitre=5" };
+    segq_train_opts_t opts;
+    memset (&opts, 0, sizeof opts);
+    char err[512] = "";
+    cr_assert_lt (segq_flags_parse (cmd, 3, argv, &opts, err, sizeof err), 0);
+    cr_assert (strstr (err, "did you mean --niter"), "%s", err);
+    segq_flags_free (cmd, &opts);
+}
+
 /* Values the worker passes (--name=value, as segq_value_format writes the
    parameter) are accepted by segq-run's parser. */
 Test (schema, formatted_values_parse_in_segq_run, .timeout = 20)
 {
-    const char *kinds[] = { "train", "generate" };
-    for (size_t k = 0; k < 2; k++) {
+    const char *kinds[] = { "train", "generate", "stylize", "evaluate" };
+    /* each command's required flags, as stand-in paths */
+    const char *required[][3] = { { "--image=i.png", "--out=o", NULL },
+                                  { "--model=m", "--out=o", NULL },
+                                  { "--content=c", "--vgg19=v", "--out=o" },
+                                  { "--real=r", "--out=o", NULL } };
+    for (size_t k = 0; k < 4; k++) {
         const segq_kind_spec_t *kind = segq_kind_find (kinds[k]);
         const segq_command_t *cmd = segq_run_command_find (kinds[k]);
         for (size_t i = 0; i < kind->n_params; i++) {
@@ -113,15 +189,18 @@ Test (schema, formatted_values_parse_in_segq_run, .timeout = 20)
             segq_value_format (&v, text, sizeof text);
             segq_value_clear (&v);
             snprintf (arg, sizeof arg, "--%s=%s", p->name, text);
-            /* with the required flags, as stand-in paths */
-            bool train = strcmp (kinds[k], "train") == 0;
-            char *argv[] = { arg, train ? "--image=i.png" : "--model=m", "--out=o" };
+            char *argv[4] = { arg };
+            int argc = 1;
+            for (int r = 0; r < 3 && required[k][r]; r++)
+                argv[argc++] = (char *) required[k][r];
             union {
                 segq_train_opts_t train;
                 segq_generate_opts_t generate;
+                segq_stylize_opts_t stylize;
+                segq_evaluate_opts_t evaluate;
             } opts;
             memset (&opts, 0, sizeof opts);
-            int rc = segq_flags_parse (cmd, 3, argv, &opts, err, sizeof err);
+            int rc = segq_flags_parse (cmd, argc, argv, &opts, err, sizeof err);
             cr_assert_eq (rc, 0, "%s: segq-run refuses %s: %s", kinds[k], arg, err);
             segq_flags_free (cmd, &opts);
         }

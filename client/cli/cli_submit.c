@@ -1,0 +1,550 @@
+/*  cli_submit.c: segq submit.
+
+    A kind's typed flags come from its row of the kind table (proto/
+    segq_kinds.c): each parameter is --NAME VALUE (a bool: --NAME or
+    --no-NAME), each input --NAME FILE|DIR|JOB[:OUTPUT]. They are the face
+    of the generic --param NAME=VALUE and --input NAME=REF, which keep
+    working and end in the same job spec, checked against the same table
+    before anything is sent. */
+#include "cli_submit.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---- the command line ---- */
+
+enum { OPT_PRIORITY = 2000, OPT_GPU_MEM, OPT_CPU, OPT_AFTER, OPT_TIME_LIMIT, OPT_MAX_ATTEMPTS,
+       OPT_PARAM, OPT_INPUT };
+
+/* Options of every submit, whatever the kind. arg: 0 none, 1 a value,
+   2 an optional number (--cpu [N]). */
+static const struct {
+    const char *name;
+    char letter;
+    int arg;
+    int code;
+} s_generic[] = {
+    { "broker", 0, 1, OPT_BROKER },     { "timeout", 0, 1, OPT_TIMEOUT },
+    { "json", 0, 0, OPT_JSON },         { "cert", 0, 1, OPT_CERT },
+    { "broker-key", 0, 1, OPT_BROKER_KEY }, { "help", 'h', 0, 'h' },
+    { "param", 'p', 1, OPT_PARAM },     { "input", 'i', 1, OPT_INPUT },
+    { "priority", 0, 1, OPT_PRIORITY }, { "gpu-mem", 0, 1, OPT_GPU_MEM },
+    { "cpu", 0, 2, OPT_CPU },           { "after", 0, 1, OPT_AFTER },
+    { "time-limit", 0, 1, OPT_TIME_LIMIT }, { "max-attempts", 0, 1, OPT_MAX_ATTEMPTS },
+};
+#define N_GENERIC (sizeof s_generic / sizeof s_generic[0])
+
+/* "--min-size" -> "min_size" (both spellings name the parameter). */
+static void
+s_flag_name (const char *arg, size_t len, char *out, size_t outlen)
+{
+    size_t i = 0;
+    for (; i < len && i + 1 < outlen; i++)
+        out[i] = arg[i] == '-' ? '_' : arg[i];
+    out[i] = 0;
+}
+
+static void
+s_dashed (const char *name, char *out, size_t outlen)
+{
+    size_t i = 0;
+    for (; name[i] && i + 1 < outlen; i++)
+        out[i] = name[i] == '_' ? '-' : name[i];
+    out[i] = 0;
+}
+
+/* The generic option argv[*i] is, or -1; its value (inline, or the next
+   argument, consumed) in *value. */
+static int
+s_generic_option (const cli_globals_t *g, int argc, char **argv, int *i, const char **value,
+                  int *code)
+{
+    const char *a = argv[*i];
+    *value = NULL;
+    *code = 0;
+    int k = -1;
+    const char *inline_value = NULL;
+    if (a[0] == '-' && a[1] != '-' && a[1] && !a[2]) {
+        for (size_t j = 0; j < N_GENERIC && k < 0; j++)
+            if (s_generic[j].letter == a[1])
+                k = (int) j;
+    }
+    else if (a[0] == '-' && a[1] == '-') {
+        const char *name = a + 2, *eq = strchr (name, '=');
+        size_t len = eq ? (size_t) (eq - name) : strlen (name);
+        for (size_t j = 0; j < N_GENERIC && k < 0; j++)
+            if (strlen (s_generic[j].name) == len && strncmp (s_generic[j].name, name, len) == 0)
+                k = (int) j;
+        inline_value = eq ? eq + 1 : NULL;
+    }
+    if (k < 0)
+        return -1;
+    *code = s_generic[k].code;
+    if (s_generic[k].arg == 0 && inline_value)
+        return cli_usage_error (g, "submit", "%s takes no value", a);
+    uint64_t n;
+    if (s_generic[k].arg == 1) {
+        if (inline_value)
+            *value = inline_value;
+        else if (*i + 1 < argc)
+            *value = argv[++*i];
+        else
+            return cli_usage_error (g, "submit", "%s needs a value", a);
+    }
+    if (s_generic[k].arg == 2) {
+        /* "--cpu 4" as well as "--cpu=4" */
+        if (inline_value)
+            *value = inline_value;
+        else if (*i + 1 < argc && cli_parse_uint (argv[*i + 1], 4096, &n))
+            *value = argv[++*i];
+    }
+    return CLI_OK;
+}
+
+static int
+s_apply_generic (cli_globals_t *g, cli_submit_args_t *s, int code, const char *value)
+{
+    uint64_t v;
+    switch (code) {
+    case 'h':
+        s->help = true;
+        return CLI_OK;
+    case OPT_PARAM: {
+        const char *eq = strchr (value, '=');
+        if (!eq || eq == value)
+            return cli_usage_error (g, "submit", "--param '%s': expected NAME=VALUE", value);
+        cli_typed_param_t *p = &s->params[s->n_params++];
+        snprintf (p->name, sizeof p->name, "%.*s", (int) (eq - value), value);
+        p->value = eq + 1;
+        return CLI_OK;
+    }
+    case OPT_INPUT:
+        s->raw_inputs[s->n_raw_inputs++] = value;
+        return CLI_OK;
+    case OPT_AFTER:
+        s->after[s->n_after++] = value;
+        return CLI_OK;
+    case OPT_PRIORITY: {
+        char *end;
+        errno = 0;
+        s->priority = strtoll (value, &end, 10);
+        if (!*value || *end || errno || s->priority < -1000000 || s->priority > 1000000)
+            return cli_usage_error (g, "submit", "--priority '%s': expected an integer -1000000..1000000",
+                                    value);
+        return CLI_OK;
+    }
+    case OPT_GPU_MEM:
+        if (segq_parse_size (value, &s->gpu_mem) < 0 || s->gpu_mem == 0)
+            return cli_usage_error (g, "submit", "--gpu-mem '%s': expected a size such as 8G or 512M",
+                                    value);
+        return CLI_OK;
+    case OPT_CPU:
+        s->cpu = true;
+        s->cpu_slots = 1;
+        if (value && (!cli_parse_uint (value, 4096, &s->cpu_slots) || s->cpu_slots == 0))
+            return cli_usage_error (g, "submit", "--cpu '%s': expected a number of CPU slots 1..4096",
+                                    value);
+        return CLI_OK;
+    case OPT_TIME_LIMIT:
+        if (!cli_parse_uint (value, UINT32_MAX, &v) || v == 0)
+            return cli_usage_error (g, "submit", "--time-limit '%s': expected whole seconds (> 0)", value);
+        s->time_limit = v;
+        return CLI_OK;
+    case OPT_MAX_ATTEMPTS:
+        if (!cli_parse_uint (value, 1000, &v) || v == 0)
+            return cli_usage_error (g, "submit", "--max-attempts '%s': expected 1..1000", value);
+        s->max_attempts = v;
+        return CLI_OK;
+    default:
+        return cli_common_option (g, code, value) < 0 ? CLI_USAGE : CLI_OK;
+    }
+}
+
+/* "did you mean --niter?" for a flag that is neither the kind's nor generic. */
+static int
+s_unknown_flag (const cli_globals_t *g, const segq_kind_spec_t *kind, const char *word)
+{
+    char name[64];
+    s_flag_name (word, strlen (word), name, sizeof name);
+    const char *close = segq_kind_suggest (kind, name);
+    const char *generic[N_GENERIC];
+    for (size_t j = 0; j < N_GENERIC; j++)
+        generic[j] = s_generic[j].name;
+    if (!close)
+        close = segq_suggest (word, generic, N_GENERIC);
+    char dashed[64];
+    if (close)
+        s_dashed (close, dashed, sizeof dashed);
+    return cli_usage_error (g, "submit", "%s has no flag --%s%s%s%s", kind->name, word,
+                            close ? " (did you mean --" : "", close ? dashed : "", close ? "?)" : "");
+}
+
+/* One flag of the kind's own: a parameter or an input. */
+static int
+s_typed_flag (const cli_globals_t *g, cli_submit_args_t *s, int argc, char **argv, int *i)
+{
+    const segq_kind_spec_t *kind = s->kind;
+    const char *arg = argv[*i] + 2, *eq = strchr (arg, '=');
+    size_t len = eq ? (size_t) (eq - arg) : strlen (arg);
+    char word[64], name[64];
+    snprintf (word, sizeof word, "%.*s", (int) len, arg);
+    if (len >= sizeof name)
+        return s_unknown_flag (g, kind, word);
+    s_flag_name (arg, len, name, sizeof name);
+    const segq_param_spec_t *param = segq_kind_param (kind, name);
+    bool negated = false;
+    if (!param && strncmp (name, "no_", 3) == 0) {
+        param = segq_kind_param (kind, name + 3);
+        negated = param && param->type == SEGQ_PARAM_BOOL && !eq;
+        if (!negated)
+            param = NULL;
+    }
+    const segq_input_spec_t *input = param ? NULL : segq_kind_input (kind, name);
+    bool plural = false;
+    if (!param && !input && len > 1 && name[len - 1] == 's') {
+        /* --images DIR: one job per file, a job array */
+        name[len - 1] = 0;
+        input = segq_kind_input (kind, name);
+        plural = input && !input->many;
+        if (!plural) {
+            input = NULL;
+            name[len - 1] = 's';
+        }
+    }
+    if (!param && !input)
+        return s_unknown_flag (g, kind, word);
+    const char *value = eq ? eq + 1 : NULL;
+    if (param && param->type == SEGQ_PARAM_BOOL && !value)
+        value = negated ? "false" : "true";
+    if (!value) {
+        if (*i + 1 >= argc)
+            return cli_usage_error (g, "submit", "--%s needs a value", word);
+        value = argv[++*i];
+    }
+    if (param) {
+        cli_typed_param_t *p = &s->params[s->n_params++];
+        snprintf (p->name, sizeof p->name, "%s", param->name);
+        p->value = value;
+        return CLI_OK;
+    }
+    cli_typed_input_t *in = &s->inputs[s->n_inputs++];
+    memset (in, 0, sizeof *in);
+    in->spec = input;
+    in->ref = value;
+    in->plural = plural;
+    if (input->sets) {
+        /* --synthetic NAME=REF: a named set */
+        const char *set_eq = strchr (value, '=');
+        size_t set_len = set_eq ? (size_t) (set_eq - value) : 0;
+        bool ok = set_eq && set_len > 0 && set_len < sizeof in->set && set_eq[1];
+        for (size_t k = 0; ok && k < set_len; k++)
+            ok = (value[k] >= 'a' && value[k] <= 'z') || (value[k] >= 'A' && value[k] <= 'Z')
+                 || (value[k] >= '0' && value[k] <= '9') || value[k] == '_' || value[k] == '-';
+        if (!ok)
+            return cli_usage_error (g, "submit", "--%s '%s': expected NAME=DIR or NAME=JOB, NAME of "
+                                    "letters, digits, '-' or '_'", word, value);
+        snprintf (in->set, sizeof in->set, "%.*s", (int) set_len, value);
+        in->ref = set_eq + 1;
+    }
+    return CLI_OK;
+}
+
+int
+cli_submit_args_init (cli_submit_args_t *s, int argc)
+{
+    memset (s, 0, sizeof *s);
+    size_t n = (size_t) argc + 1;
+    s->params = calloc (n, sizeof *s->params);
+    s->inputs = calloc (n, sizeof *s->inputs);
+    s->raw_inputs = calloc (n, sizeof *s->raw_inputs);
+    s->after = calloc (n, sizeof *s->after);
+    return s->params && s->inputs && s->raw_inputs && s->after ? 0 : -1;
+}
+
+void
+cli_submit_args_clear (cli_submit_args_t *s)
+{
+    free (s->params);
+    free (s->inputs);
+    free (s->raw_inputs);
+    free (s->after);
+    memset (s, 0, sizeof *s);
+}
+
+int
+cli_submit_parse (cli_globals_t *g, cli_submit_args_t *s, int argc, char **argv)
+{
+    bool kind_seen = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || !a[1]) {
+            if (!kind_seen) {
+                kind_seen = true;
+                s->kind_name = a;
+                s->kind = segq_kind_find (a);
+                continue;
+            }
+            return cli_usage_error (g, "submit", "unexpected argument '%s' (a kind's parameters "
+                                    "go as --NAME VALUE or --param NAME=VALUE)", a);
+        }
+        const char *value;
+        int code;
+        int rc = s_generic_option (g, argc, argv, &i, &value, &code);
+        if (rc > 0)
+            return rc;
+        if (rc == CLI_OK) {
+            if ((rc = s_apply_generic (g, s, code, value)) != CLI_OK)
+                return rc;
+            continue;
+        }
+        if (!s->kind && !s->help) {
+            if (kind_seen)
+                return CLI_OK;  /* an unknown kind: said by the caller */
+            return cli_usage_error (g, "submit", "unknown option '%s' (a kind's flags come after "
+                                    "the kind: segq submit KIND --FLAG ...)", a);
+        }
+        if (!s->kind)
+            continue;           /* --help with an unknown kind */
+        if (a[1] != '-')
+            return cli_usage_error (g, "submit", "unknown option '%s'", a);
+        if ((rc = s_typed_flag (g, s, argc, argv, &i)) != CLI_OK)
+            return rc;
+    }
+    if (s->cpu && s->gpu_mem)
+        return cli_usage_error (g, "submit", "--gpu-mem and --cpu exclude each other");
+    return CLI_OK;
+}
+
+/* ---- building job specs ---- */
+
+static const char *
+s_basename (const char *path)
+{
+    const char *slash = strrchr (path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* A typed input's value into the spec: a local file or folder, or a job's
+   output (JOB: its principal one; JOB:NAME). `file` overrides ref (one
+   element of a job array). */
+static int
+s_add_typed_input (const cli_globals_t *g, segq_job_spec_t *spec, const cli_typed_input_t *in,
+                   const char *file, char *err, size_t errlen)
+{
+    const char *ref = file ? file : in->ref;
+    char name[SEGQ_MAX_NAME];
+    if (in->spec->sets)
+        snprintf (name, sizeof name, "%s/%s", in->spec->name, in->set);
+    else
+        snprintf (name, sizeof name, "%s", in->spec->name);
+    struct stat st;
+    if (stat (ref, &st) == 0 && S_ISDIR (st.st_mode)) {
+        if (!in->spec->many) {
+            snprintf (err, errlen, "--%s %s is a folder: --%s takes one file (for one job per "
+                      "file, a job array, give --%ss DIR)", in->spec->name, ref, in->spec->name,
+                      in->spec->name);
+            return SEGQ_EINVAL;
+        }
+        return segq_job_spec_input_dir (spec, name, ref, err, errlen);
+    }
+    if (stat (ref, &st) == 0) {
+        if (in->spec->many) {
+            char laid[2 * SEGQ_MAX_NAME];
+            snprintf (laid, sizeof laid, "%s/%s", name, s_basename (ref));
+            return segq_job_spec_input_file (spec, laid, ref, err, errlen);
+        }
+        return segq_job_spec_input_file (spec, name, ref, err, errlen);
+    }
+    /* not a local path: a job reference JOB[:OUTPUT]. Job ids have neither
+       '/' nor '.', so such a value was meant as a missing file. */
+    const char *colon = strchr (ref, ':');
+    size_t job_len = colon ? (size_t) (colon - ref) : strlen (ref);
+    if (strchr (ref, '/') || memchr (ref, '.', job_len) || job_len == 0
+        || job_len >= SEGQ_JOB_ID_MAX) {
+        snprintf (err, errlen, "--%s: cannot read '%s' (no such file or folder, and not a job id)",
+                  in->spec->name, ref);
+        return SEGQ_ENOENT;
+    }
+    (void) g;
+    char job[SEGQ_JOB_ID_MAX];
+    snprintf (job, sizeof job, "%.*s", (int) job_len, ref);
+    return segq_job_spec_input_job (spec, name, job, colon ? colon + 1 : NULL, err, errlen);
+}
+
+int
+cli_submit_spec (cli_globals_t *g, const cli_submit_args_t *s, const char *const *files,
+                 segq_job_spec_t **out)
+{
+    *out = NULL;
+    segq_job_spec_t *spec = segq_job_spec_new (s->kind->name);
+    if (!spec)
+        return cli_error (g, "submit", CLI_FAILED, "out of memory");
+    char err[1024];
+    int rc = CLI_OK;
+    for (size_t i = 0; i < s->n_params && rc == CLI_OK; i++)
+        if (segq_job_spec_param (spec, s->params[i].name, s->params[i].value, err, sizeof err) < 0) {
+            const char *close = segq_kind_param (s->kind, s->params[i].name)
+                              ? NULL : segq_kind_suggest (s->kind, s->params[i].name);
+            if (close)
+                rc = cli_usage_error (g, "submit", "%s (did you mean %s?)", err, close);
+            else
+                rc = cli_usage_error (g, "submit", "%s", err);
+        }
+    for (size_t i = 0; i < s->n_inputs && rc == CLI_OK; i++)
+        if (s_add_typed_input (g, spec, &s->inputs[i], files ? files[i] : NULL, err, sizeof err) < 0)
+            rc = cli_usage_error (g, "submit", "%s", err);
+    for (size_t i = 0; i < s->n_raw_inputs && rc == CLI_OK; i++)
+        if (segq_job_spec_input_arg (spec, s->raw_inputs[i], err, sizeof err) < 0)
+            rc = cli_usage_error (g, "submit", "%s", err);
+    for (size_t i = 0; i < s->n_after && rc == CLI_OK; i++)
+        if (segq_job_spec_after (spec, s->after[i]) < 0)
+            rc = cli_error (g, "submit", CLI_FAILED, "out of memory");
+    if (rc == CLI_OK && segq_job_spec_validate (spec, err, sizeof err) < 0)
+        rc = cli_usage_error (g, "submit", "%s", err);
+    if (rc != CLI_OK) {
+        segq_job_spec_destroy (&spec);
+        return rc;
+    }
+    segq_job_spec_set_priority (spec, (int32_t) s->priority);
+    segq_job_spec_set_gpu_mem (spec, s->gpu_mem);
+    segq_job_spec_set_cpu_slots (spec, (uint32_t) s->cpu_slots);
+    segq_job_spec_set_time_limit (spec, (uint32_t) s->time_limit);
+    segq_job_spec_set_max_attempts (spec, (uint32_t) s->max_attempts);
+    *out = spec;
+    return CLI_OK;
+}
+
+/* ---- help ---- */
+
+static void
+s_submit_help (const segq_kind_spec_t *kind)
+{
+    if (!kind) {
+        printf ("usage: segq submit KIND [--FLAG VALUE ...] [--param NAME=VALUE ...]\n"
+                "                   [--input NAME=FILE|JOB[:OUTPUT] ...] [--priority N]\n"
+                "                   [--gpu-mem SIZE | --cpu [N]] [--after JOB]\n"
+                "                   [--time-limit SECONDS] [--max-attempts N] [--json]\n"
+                "\n"
+                "Submit a job and print its id. Each kind has typed flags, one per parameter\n"
+                "and input (`segq submit KIND --help`), checked before anything is sent; an input\n"
+                "FILE is uploaded (skipped if the broker already has it), a FOLDER too (a dataset);\n"
+                "an input JOB (its principal output) or JOB:OUTPUT uses another job's output and\n"
+                "waits for that job to succeed.\n"
+                "\n"
+                "  -p, --param NAME=VALUE   a parameter of the kind (same as --NAME VALUE)\n"
+                "  -i, --input NAME=REF     an input: a local FILE, a JOB (its principal output)\n"
+                "                           or JOB:OUTPUT (same as --NAME REF)\n"
+                "      --priority N         order among your own jobs (higher first; default 0)\n"
+                "      --gpu-mem SIZE       GPU memory the job needs (e.g. 8G, 512M)\n"
+                "      --cpu [N]            a CPU-only job using N slots (default 1; the default)\n"
+                "      --after JOB          start only after JOB succeeded\n"
+                "      --time-limit SECONDS wall-time limit (default: the broker's)\n"
+                "      --max-attempts N     runs allowed when workers are lost (default: the broker's)\n"
+                "      --json               print {\"job\": ID}\n"
+                "\n"
+                "kinds:\n");
+        size_t n;
+        const segq_kind_spec_t *kinds = segq_kinds (&n);
+        for (size_t i = 0; i < n; i++)
+            printf ("  %-10s %s\n", kinds[i].name, kinds[i].help);
+        return;
+    }
+    printf ("usage: segq submit %s [FLAGS] [OPTIONS]   (OPTIONS: `segq submit --help`)\n\n%s: %s\n",
+            kind->name, kind->name, kind->help);
+    printf ("\ninputs (a local FILE, a FOLDER for a dataset, JOB for its principal output, or\n"
+            "JOB:OUTPUT; also as --input NAME=...):\n");
+    if (!kind->n_inputs)
+        printf ("  (none)\n");
+    for (size_t i = 0; i < kind->n_inputs; i++) {
+        const segq_input_spec_t *in = &kind->inputs[i];
+        char left[128], dashed[64];
+        s_dashed (in->name, dashed, sizeof dashed);
+        snprintf (left, sizeof left, "--%s %s", dashed,
+                  in->sets ? "SET=DIR|JOB" : in->many ? "DIR|JOB" : "FILE|JOB");
+        printf ("  %-28s %s (%s%s)\n", left, in->help, in->required ? "required" : "optional",
+                in->many ? "; repeat for several" : "");
+        if (!in->many) {
+            snprintf (left, sizeof left, "--%ss DIR", dashed);
+            printf ("  %-28s one job per file of DIR, as a job array (files of several such\n"
+                    "  %-28s folders are paired by name without extension)\n", left, "");
+        }
+    }
+    printf ("\nparameters (also as --param NAME=VALUE):\n");
+    if (!kind->n_params)
+        printf ("  (none)\n");
+    static const char *type_names[] = { "", "INT", "NUM", "", "TEXT", "" };
+    for (size_t i = 0; i < kind->n_params; i++) {
+        const segq_param_spec_t *p = &kind->params[i];
+        char left[128], range[160] = "", dashed[64];
+        s_dashed (p->name, dashed, sizeof dashed);
+        const char *type = p->type == SEGQ_PARAM_CHOICE ? p->choices : type_names[p->type];
+        if (p->type == SEGQ_PARAM_BOOL)
+            snprintf (left, sizeof left, "--[no-]%s", dashed);
+        else
+            snprintf (left, sizeof left, "--%s %s", dashed, type);
+        if (p->type == SEGQ_PARAM_INT || p->type == SEGQ_PARAM_FLOAT)
+            snprintf (range, sizeof range, "%g..%g, ", p->min, p->max);
+        printf ("  %-28s %s (%s%s%s)\n", left, p->help, range,
+                p->default_value ? "default " : "required", p->default_value ? p->default_value : "");
+    }
+    printf ("\nprincipal output (what a bare JOB names): %s\n",
+            strcmp (kind->principal_output, "*") == 0 ? "all outputs" : kind->principal_output);
+}
+
+/* ---- the command ---- */
+
+int
+cli_submit (cli_globals_t *g, int argc, char **argv)
+{
+    cli_submit_args_t s;
+    segq_job_spec_t *spec = NULL;
+    segq_client_t *client = NULL;
+    if (cli_submit_args_init (&s, argc) < 0) {
+        cli_submit_args_clear (&s);
+        return cli_error (g, "submit", CLI_FAILED, "out of memory");
+    }
+    int rc = cli_submit_parse (g, &s, argc, argv);
+    if (rc != CLI_OK)
+        goto done;
+    if (s.help) {
+        s_submit_help (s.kind);
+        if (s.kind_name && !s.kind)
+            rc = cli_usage_error (g, "submit", "unknown job kind '%s'", s.kind_name);
+        goto done;
+    }
+    if (!s.kind_name) {
+        rc = cli_usage_error (g, "submit", "which kind of job? (e.g. `segq submit sleep --seconds 2`)");
+        goto done;
+    }
+    if (!s.kind) {
+        char err[512];
+        segq_job_spec_t *unknown = segq_job_spec_new (s.kind_name);
+        if (unknown)
+            segq_job_spec_validate (unknown, err, sizeof err);
+        else
+            snprintf (err, sizeof err, "unknown job kind '%s'", s.kind_name);
+        segq_job_spec_destroy (&unknown);
+        rc = cli_usage_error (g, "submit", "%s", err);
+        goto done;
+    }
+    if ((rc = cli_submit_spec (g, &s, NULL, &spec)) != CLI_OK)
+        goto done;
+    if ((rc = cli_connect (g, &client)) != CLI_OK)
+        goto done;
+    char job[SEGQ_JOB_ID_MAX];
+    if (segq_client_submit (client, spec, job, sizeof job) < 0) {
+        rc = cli_error (g, "submit", CLI_FAILED, "%s", segq_client_error (client));
+        goto done;
+    }
+    if (g->json)
+        rc = cli_print_json (json_pack ("{s:s}", "job", job));
+    else
+        printf ("%s\n", job);
+done:
+    segq_client_destroy (&client);
+    segq_job_spec_destroy (&spec);
+    cli_submit_args_clear (&s);
+    return rc;
+}

@@ -334,3 +334,18 @@ segq__download_destroy (segq__download_t **self_p)
     free (*self_p);
     *self_p = NULL;
 }
+
+int
+segq__artifact_store_remove (segq__artifact_store_t *self, const char *hash, uint64_t *size)
+{
+    char path [4200];
+    s_path (self, hash, path, sizeof path, false);
+    struct stat st;
+    *size = 0;
+    if (stat (path, &st) != 0)
+        return errno == ENOENT ? 0 : SEGQ_EIO;
+    if (unlink (path) != 0)
+        return errno == ENOENT ? 0 : SEGQ_EIO;
+    *size = (uint64_t) st.st_size;
+    return 0;
+}

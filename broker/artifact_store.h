@@ -26,6 +26,10 @@ void segq__artifact_store_destroy (segq__artifact_store_t **self_p);
 /* True if the artifact is stored; its size in *size (if not NULL). */
 bool segq__artifact_store_has (segq__artifact_store_t *self, const char *hash, uint64_t *size);
 
+/* Removes a stored artifact (a download in progress keeps reading its open
+   file). *size gets the bytes freed (0 when it was not there). SEGQ_EIO. */
+int segq__artifact_store_remove (segq__artifact_store_t *self, const char *hash, uint64_t *size);
+
 /* Starts an upload of `size` bytes that must hash to `hash`. */
 segq__upload_t *segq__artifact_store_upload (segq__artifact_store_t *self, const char *hash,
                                              uint64_t size, char *err, size_t errlen);

@@ -12,11 +12,15 @@
     claims what the disk does not hold.
 */
 #include "segq_broker.h"
+#include "access.h"
 #include "artifact_store.h"
+#include "audit.h"
 #include "auth.h"
+#include "backup.h"
 #include "job_log.h"
 #include "job_store.h"
 #include "jobs.h"
+#include "retention.h"
 #include "scheduler.h"
 #include "segq_proto.h"
 #include "u64map.h"
@@ -39,6 +43,10 @@
 #define STATUS_PAGE     100
 #define STATUS_PAGE_MAX 500
 #define PEER_HEX        64
+#define SWEEP_MAX       1024    /* jobs retention may purge per timer tick ... */
+#define SWEEP_MS        5       /* ... and the time it may take */
+#define BACKUP_PAGES    256     /* database pages copied per backup step ... */
+#define BACKUP_TICK_MS  5       /* ... one step this often */
 
 typedef struct worker {
     char *node;
@@ -111,6 +119,16 @@ struct segq_broker {
     segq__auth_t *auth;         /* NULL: no keys (loopback only) */
     char sender_key [64];       /* of the message being handled (CurveZMQ) */
     char sender_address [64];
+    segq__retention_t *retention;
+    segq__access_t *access;
+    segq__audit_t *audit;
+    struct {                    /* the backup in progress, if any */
+        segq__backup_t *copy;
+        zframe_t *peer;
+        uint64_t req_id;
+        int timer;
+        json_t *event;          /* its audit event, written when it ends */
+    } backup;
 };
 
 /* ---- time and logging ---- */
@@ -229,6 +247,7 @@ s_reply_req_id (const segq_msg_t *msg)
         case SEGQ_MSG_SUBMITTED:    return msg->u.submitted.req_id;
         case SEGQ_MSG_CANCEL_REPLY: return msg->u.cancel_reply.req_id;
         case SEGQ_MSG_DRAIN_REPLY:  return msg->u.drain_reply.req_id;
+        case SEGQ_MSG_PURGE_REPLY:  return msg->u.purge_reply.req_id;
         default:                    return 0;
     }
 }
@@ -355,6 +374,7 @@ s_on_synced (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         return -1;
     }
     s_release (self, synced);
+    segq__retention_synced (self->retention, synced);
     return 0;
 }
 
@@ -595,39 +615,105 @@ s_on_chunk (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_chun
     }
 }
 
+/* ---- audit ---- */
+
+/* An audit event about the message being handled: the sender as the
+   connection proves it (with keys) or as it claims (loopback only). */
+static json_t *
+s_audit_event (segq_broker_t *self, const char *action, const char *claimed, const char *peer_hex)
+{
+    const segq__identity_t *id = self->auth ? segq__auth_identify (self->auth, self->sender_key)
+                                            : NULL;
+    char peer [160];
+    if (self->auth && self->sender_address [0])
+        snprintf (peer, sizeof peer, "%s", self->sender_address);
+    else
+        snprintf (peer, sizeof peer, "local:%s", peer_hex ? peer_hex : "?");
+    return segq__audit_event (action, id ? id->name : claimed, id ? segq__role_name (id->role)
+                                                                 : NULL,
+                              peer, id ? self->sender_key : NULL);
+}
+
 static void
-s_on_get (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_get_t *get)
+s_audit_set (json_t *event, const char *key, const char *value)
+{
+    if (event && value)
+        json_object_set_new (event, key, json_string (value));
+}
+
+/* Outcome "ok" (reason NULL) or "refused" with the reason; written now, or
+   held until the turn's commit. */
+static void
+s_audit_end (segq_broker_t *self, json_t **event_p, const char *reason, bool held)
+{
+    s_audit_set (*event_p, "outcome", reason ? "refused" : "ok");
+    s_audit_set (*event_p, "reason", reason);
+    segq__audit_write (self->audit, event_p, held);
+}
+
+static void
+s_on_get (segq_broker_t *self, zframe_t *peer, const char *peer_hex, worker_t *w,
+          const segq_get_t *get)
 {
     char hash [SEGQ_HASH_HEX_LEN + 1];
     snprintf (hash, sizeof hash, "%s", get->hash);
     const char *name = get->name;
     segq_artifact_t output = { 0 };
+    json_t *event = s_audit_event (self, "fetch", w ? w->node : get->user, peer_hex);
+    s_audit_set (event, "job", get->job);
+    s_audit_set (event, "name", get->name);
+    char refusal [600] = "";
+    int code = 0;
     if (get->job) {
         uint64_t number = segq__job_id_parse (get->job);
         segq__job_brief_t brief;
+        char purged [256];
         int rc = number ? segq__job_store_brief (self->store, number, &brief) : SEGQ_ENOENT;
         if (rc) {
-            s_error (self, peer, get->req_id, rc, "unknown job '%s'", get->job);
-            return;
+            code = rc;
+            snprintf (refusal, sizeof refusal, "unknown job '%s'", get->job);
         }
-        if (get->user && strcmp (get->user, brief.owner) != 0) {
+        else if (get->user && strcmp (get->user, brief.owner) != 0) {
             s_log (self, 0, peer_hex, "refused GET of job %s's outputs (owner %s) to %s", get->job,
                    brief.owner, get->user);
-            s_error (self, peer, get->req_id, SEGQ_EPERM,
-                     "job %s belongs to %s: only its owner may fetch its outputs", get->job,
-                     brief.owner);
-            return;
+            code = SEGQ_EPERM;
+            snprintf (refusal, sizeof refusal, "job %s belongs to %s: only its owner may fetch its "
+                      "outputs", get->job, brief.owner);
         }
-        rc = get->name ? segq__job_store_output (self->store, number, get->name, &output)
-                       : SEGQ_EINVAL;
-        if (rc) {
-            s_error (self, peer, get->req_id, rc == SEGQ_EINVAL ? rc : SEGQ_ENOENT,
-                     "job %s has no output '%s'", get->job, get->name ? get->name : "");
-            segq_artifact_clear (&output);
-            return;
+        else if (segq__retention_purged (self->retention, number, purged, sizeof purged)) {
+            code = SEGQ_ENOENT;
+            snprintf (refusal, sizeof refusal, "the outputs of job %s were %s: they are gone "
+                      "(run the job again to get them back)", get->job, purged);
         }
-        snprintf (hash, sizeof hash, "%s", output.hash);
+        else if ((rc = get->name ? segq__job_store_output (self->store, number, get->name, &output)
+                                 : SEGQ_EINVAL)) {
+            code = rc == SEGQ_EINVAL ? rc : SEGQ_ENOENT;
+            snprintf (refusal, sizeof refusal, "job %s has no output '%s'", get->job,
+                      get->name ? get->name : "");
+        }
+        else
+            snprintf (hash, sizeof hash, "%s", output.hash);
     }
+    /* knowing a hash is no right to its data */
+    else if (!w) {
+        code = SEGQ_EPERM;
+        snprintf (refusal, sizeof refusal, "fetching an artifact by its hash is not allowed: "
+                  "fetch a job's output by job and name (segq fetch JOB NAME)");
+    }
+    else if (!segq__access_worker_input (self->access, w->node, hash)) {
+        code = SEGQ_EPERM;
+        snprintf (refusal, sizeof refusal, "artifact %s is not an input of a job running on "
+                  "worker %s", hash, w->node);
+    }
+    if (code) {
+        if (code == SEGQ_EPERM)
+            s_log (self, 0, peer_hex, "refused GET: %s", refusal);
+        s_error (self, peer, get->req_id, code, "%s", refusal);
+        segq_artifact_clear (&output);
+        s_audit_end (self, &event, refusal, false);
+        return;
+    }
+    s_audit_set (event, "hash", hash);
     char err [512];
     segq__download_t *download = segq__artifact_store_download (self->artifacts, hash, err,
                                                                 sizeof err);
@@ -642,8 +728,12 @@ s_on_get (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_
         else
             segq__download_destroy (&download);
         segq_artifact_clear (&output);
+        s_audit_end (self, &event, download ? "out of memory" : err, false);
         return;
     }
+    if (event)
+        json_object_set_new (event, "size", json_integer ((json_int_t) segq__download_size (download)));
+    s_audit_end (self, &event, NULL, false);
     transfer->download = download;
     transfer->credit = get->credit ? get->credit : DEFAULT_CREDIT;
     reply->u.get_ready.req_id = get->req_id;
@@ -831,6 +921,9 @@ s_rebuild (segq_broker_t *self, char *err, size_t errlen)
 
 /* ---- the end of a turn: dispatch, commit, send ---- */
 
+static void s_sweep (segq_broker_t *self);
+static void s_backup_end (segq_broker_t *self, int code, const char *message);
+
 static void
 s_turn_end (segq_broker_t *self)
 {
@@ -852,6 +945,8 @@ s_turn_end (segq_broker_t *self)
         if (!self->broken_code)
             self->broken_code = rc;
         segq__job_store_rollback (self->store);
+        segq__retention_rolled_back (self->retention);
+        segq__audit_drop (self->audit);
         s_flush (self, false, false);
         char rebuild_err [512] = "";
         int rebuilt = s_rebuild (self, rebuild_err, sizeof rebuild_err);
@@ -868,7 +963,9 @@ s_turn_end (segq_broker_t *self)
         if (writes) {
             self->commit_no++;
             segq__wal_syncer_request (self->syncer, self->commit_no);
+            segq__retention_committed (self->retention, self->commit_no);
         }
+        segq__audit_flush (self->audit);
         s_flush (self, true, writes);
     }
     self->stats.send_us += zclock_usecs () - committed;
@@ -886,14 +983,31 @@ s_on_submit (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const se
 {
     char id [SEGQ__JOB_ID_MAX], err [1024] = "";
     int rc = segq__jobs_submit (self->jobs, submit, s_now (), id, err, sizeof err);
+    json_t *event = s_audit_event (self, "submit", submit->user, peer_hex);
+    s_audit_set (event, "kind", submit->kind);
     if (rc) {
         if (s_store_error (rc))
             s_broken (self, rc, "storing a submit");
         s_log (self, 1, peer_hex, "SUBMIT %s from %s refused: %s", submit->kind ? submit->kind : "",
                submit->user ? submit->user : "", err);
         s_error (self, peer, submit->req_id, rc, "%s", err);
+        s_audit_end (self, &event, err, false);
         return;
     }
+    s_audit_set (event, "job", id);
+    json_t *inputs = submit->n_inputs && event ? json_array () : NULL;
+    for (size_t i = 0; inputs && i < submit->n_inputs; i++) {
+        const segq_input_t *input = &submit->inputs [i];
+        json_t *item = json_object ();
+        s_audit_set (item, "name", input->name);
+        s_audit_set (item, "hash", input->hash [0] ? input->hash : NULL);
+        s_audit_set (item, "job", input->job);
+        s_audit_set (item, "out", input->output);
+        json_array_append_new (inputs, item);
+    }
+    if (inputs)
+        json_object_set_new (event, "inputs", inputs);
+    s_audit_end (self, &event, NULL, true);
     s_log (self, 2, peer_hex, "SUBMIT %s: job %s", submit->kind, id);
     segq_msg_t *reply = segq_msg_new (SEGQ_MSG_SUBMITTED);
     if (!reply)
@@ -1063,6 +1177,9 @@ s_on_cancel (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const se
             s_broken (self, rc, "storing a cancel");
         result->code = rc;
         result->message = *err ? strdup (err) : NULL;
+        json_t *event = s_audit_event (self, "cancel", cancel->user, peer_hex);
+        s_audit_set (event, "job", cancel->jobs [i]);
+        s_audit_end (self, &event, rc ? err : NULL, rc == 0);
         if (abort) {
             segq__job_t *job = segq__jobs_find (self->jobs, number);
             if (job)
@@ -1181,6 +1298,194 @@ s_on_drain (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const seg
     }
     s_log (self, 0, peer_hex, "draining worker %s (asked by %s)", w->node,
            drain->user ? drain->user : "?");
+}
+
+/* ---- patient data: purge, retention, backup ---- */
+
+static void
+s_on_purge (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_purge_t *purge)
+{
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_PURGE_REPLY);
+    if (!reply)
+        return;
+    segq_purge_reply_t *r = &reply->u.purge_reply;
+    r->req_id = purge->req_id;
+    if (purge->n_jobs && !(r->results = calloc (purge->n_jobs, sizeof *r->results))) {
+        segq_msg_destroy (&reply);
+        s_error (self, peer, purge->req_id, SEGQ_ENOMEM, "out of memory");
+        return;
+    }
+    const segq__identity_t *id = self->auth ? segq__auth_identify (self->auth, self->sender_key)
+                                            : NULL;
+    bool admin = id && id->role == SEGQ__ROLE_ADMIN;
+    const char *who = id ? id->name : purge->user ? purge->user : "?";
+    double now = s_now ();
+    for (size_t i = 0; i < purge->n_jobs; i++) {
+        segq_purge_result_t *result = &r->results [r->n_results++];
+        result->job = strdup (purge->jobs [i]);
+        uint64_t number = segq__job_id_parse (purge->jobs [i]);
+        segq__job_brief_t brief;
+        char err [600] = "";
+        int rc = 0;
+        bool already = false;
+        if (!number || segq__job_store_brief (self->store, number, &brief) != 0) {
+            rc = SEGQ_ENOENT;
+            snprintf (err, sizeof err, "unknown job '%s'", purge->jobs [i]);
+        }
+        else if (!admin && (!purge->user || strcmp (purge->user, brief.owner) != 0)) {
+            rc = SEGQ_EPERM;
+            snprintf (err, sizeof err, "permission denied: job %s belongs to %s; only its owner "
+                      "or an admin may purge it", purge->jobs [i], brief.owner);
+        }
+        else {
+            segq__purge_stats_t stats;
+            rc = segq__retention_purge (self->retention, number, who, now, &already, &stats,
+                                        err, sizeof err);
+            result->artifacts = stats.files;
+            result->bytes = stats.bytes;
+            if (s_store_error (rc) && rc != SEGQ_ESTATE)
+                s_broken (self, rc, "storing a purge");
+        }
+        result->code = rc;
+        result->message = *err ? strdup (err) : NULL;
+        s_log (self, rc == SEGQ_EPERM ? 0 : 1, peer_hex, "PURGE %s by %s: %s", purge->jobs [i],
+               who, rc || already ? err : "purged");
+        json_t *event = s_audit_event (self, "purge", purge->user, peer_hex);
+        s_audit_set (event, "job", purge->jobs [i]);
+        if (event && rc == 0 && !already) {
+            json_object_set_new (event, "files", json_integer (result->artifacts));
+            json_object_set_new (event, "bytes", json_integer ((json_int_t) result->bytes));
+        }
+        s_audit_set (event, "note", already ? err : NULL);
+        s_audit_end (self, &event, rc ? err : NULL, rc == 0);
+    }
+    s_send (self, peer, reply, true);
+}
+
+static void
+s_retention_purged (void *arg, uint64_t job, const segq__purge_stats_t *stats)
+{
+    segq_broker_t *self = arg;
+    char id [SEGQ__JOB_ID_MAX];
+    segq__job_id_format (job, id);
+    json_t *event = segq__audit_event ("purge", "retention", NULL, NULL, NULL);
+    s_audit_set (event, "job", id);
+    if (event) {
+        json_object_set_new (event, "files", json_integer (stats->files));
+        json_object_set_new (event, "bytes", json_integer ((json_int_t) stats->bytes));
+        json_object_set_new (event, "retention_s",
+                             json_real (segq__retention_seconds (self->retention)));
+    }
+    s_audit_end (self, &event, NULL, true);
+}
+
+/* Retention: a bounded batch of expired jobs per timer tick, in the
+   tick's transaction, so dispatch is never held up for long. */
+static void
+s_sweep (segq_broker_t *self)
+{
+    if (self->broken || segq__retention_seconds (self->retention) <= 0)
+        return;
+    int64_t deadline = zclock_mono () + SWEEP_MS;
+    size_t batch = 64;
+    for (size_t done = 0; done < SWEEP_MAX && zclock_mono () < deadline; done += batch) {
+        double now = s_now ();
+        int n = segq__retention_sweep (self->retention, now, batch, s_retention_purged, self);
+        if (n < 0) {
+            s_broken (self, n, "retention sweep");
+            return;
+        }
+        if (n > 0)
+            s_log (self, 1, NULL, "retention: looked at %d job(s) that ended over %.0f s ago", n,
+                   segq__retention_seconds (self->retention));
+        if ((size_t) n < batch)
+            break;
+    }
+}
+
+/* The backup in progress ends: its requester gets BACKUP_REPLY or ERROR. */
+static void
+s_backup_end (segq_broker_t *self, int code, const char *message)
+{
+    if (!self->backup.copy)
+        return;
+    if (self->backup.timer >= 0 && self->loop)
+        zloop_timer_end (self->loop, self->backup.timer);
+    self->backup.timer = -1;
+    segq_msg_t *reply = NULL;
+    if (code == 0 && (reply = segq_msg_new (SEGQ_MSG_BACKUP_REPLY))) {
+        reply->u.backup_reply.req_id = self->backup.req_id;
+        reply->u.backup_reply.path = strdup (segq__backup_path (self->backup.copy));
+        reply->u.backup_reply.size = segq__backup_size (self->backup.copy);
+        reply->u.backup_reply.jobs = segq__backup_jobs (self->backup.copy);
+        s_send_at_once (self, self->backup.peer, reply);
+        s_log (self, 0, NULL, "backup of the database written to %s (%" PRIu64 " bytes, %" PRIu64
+               " jobs)", segq__backup_path (self->backup.copy),
+               segq__backup_size (self->backup.copy), segq__backup_jobs (self->backup.copy));
+    }
+    else {
+        s_log (self, 0, NULL, "backup failed: %s", message);
+        if (self->router)
+            s_error (self, self->backup.peer, self->backup.req_id, code, "%s", message);
+    }
+    if (self->backup.event && code == 0)
+        json_object_set_new (self->backup.event, "size",
+                             json_integer ((json_int_t) segq__backup_size (self->backup.copy)));
+    s_audit_end (self, &self->backup.event, code ? message : NULL, false);
+    segq__backup_destroy (&self->backup.copy);
+    zframe_destroy (&self->backup.peer);
+}
+
+static int
+s_on_backup_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    segq_broker_t *self = arg;
+    /* SQLite refuses to step while this connection writes: between turns only */
+    if (segq__job_store_in_transaction (self->store))
+        return 0;
+    char err [1024] = "";
+    int rc = segq__backup_step (self->backup.copy, BACKUP_PAGES, err, sizeof err);
+    if (rc <= 0)
+        s_backup_end (self, rc, err);
+    /* the ERROR of a failed backup is in the outbox: send it */
+    if (rc < 0)
+        s_flush (self, true, false);
+    return 0;
+}
+
+static void
+s_on_backup (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_backup_t *backup)
+{
+    json_t *event = s_audit_event (self, "backup", backup->user, peer_hex);
+    s_audit_set (event, "path", backup->path);
+    if (self->backup.copy) {
+        s_error (self, peer, backup->req_id, SEGQ_ESTATE, "a backup (to %s) is in progress: "
+                 "try again when it is done", segq__backup_path (self->backup.copy));
+        s_audit_end (self, &event, "a backup is in progress", false);
+        return;
+    }
+    char err [1024] = "";
+    int code = 0;
+    self->backup.copy = segq__backup_start (self->store, backup->path, &code, err, sizeof err);
+    if (self->backup.copy) {
+        self->backup.peer = zframe_dup (peer);
+        self->backup.req_id = backup->req_id;
+        self->backup.timer = zloop_timer (self->loop, BACKUP_TICK_MS, 0, s_on_backup_tick, self);
+        if (!self->backup.peer || self->backup.timer < 0) {
+            code = SEGQ_ENOMEM;
+            snprintf (err, sizeof err, "cannot schedule the backup");
+            segq__backup_destroy (&self->backup.copy);
+            zframe_destroy (&self->backup.peer);
+        }
+    }
+    if (!self->backup.copy) {
+        s_log (self, 0, peer_hex, "BACKUP to %s refused: %s", backup->path, err);
+        s_error (self, peer, backup->req_id, code, "%s", err);
+        s_audit_end (self, &event, err, false);
+        return;
+    }
+    s_log (self, 0, peer_hex, "backup of the database to %s started", backup->path);
+    self->backup.event = event;
 }
 
 /* ---- workers ---- */
@@ -1552,6 +1857,8 @@ s_request_id (const segq_msg_t *msg)
         case SEGQ_MSG_LOGS:    return msg->u.logs.req_id;
         case SEGQ_MSG_WORKERS: return msg->u.workers.req_id;
         case SEGQ_MSG_DRAIN:   return msg->u.drain.req_id;
+        case SEGQ_MSG_PURGE:   return msg->u.purge.req_id;
+        case SEGQ_MSG_BACKUP:  return msg->u.backup.req_id;
         case SEGQ_MSG_PUT:     return msg->u.put.req_id;
         case SEGQ_MSG_GET:     return msg->u.get.req_id;
         default:               return 0;
@@ -1591,6 +1898,8 @@ s_authorize (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_msg
         why = "a node registers under the name in its certificate (--node must match)";
     else if (msg->type == SEGQ_MSG_DRAIN && id->role != SEGQ__ROLE_ADMIN)
         why = "only an admin may drain a worker";
+    else if (msg->type == SEGQ_MSG_BACKUP && id->role != SEGQ__ROLE_ADMIN)
+        why = "only an admin may back up the broker's database";
     if (why) {
         s_log (self, 0, peer_hex, "refused %s from %s (%s %s): %s", segq_msg_type_name (msg->type),
                address ? address : "?", segq__role_name (id->role), id->name, why);
@@ -1600,6 +1909,8 @@ s_authorize (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_msg
     }
     char **user = msg->type == SEGQ_MSG_SUBMIT ? &msg->u.submit.user
                 : msg->type == SEGQ_MSG_CANCEL ? &msg->u.cancel.user
+                : msg->type == SEGQ_MSG_PURGE ? &msg->u.purge.user
+                : msg->type == SEGQ_MSG_BACKUP ? &msg->u.backup.user
                 : msg->type == SEGQ_MSG_GET ? &msg->u.get.user : NULL;
     if (user) {
         free (*user);
@@ -1655,6 +1966,8 @@ s_handle (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_msg_t 
         case SEGQ_MSG_LOGS:     s_on_logs (self, peer, &msg->u.logs); break;
         case SEGQ_MSG_WORKERS:  s_on_workers (self, peer, &msg->u.workers); break;
         case SEGQ_MSG_DRAIN:    s_on_drain (self, peer, peer_hex, &msg->u.drain); break;
+        case SEGQ_MSG_PURGE:    s_on_purge (self, peer, peer_hex, &msg->u.purge); break;
+        case SEGQ_MSG_BACKUP:   s_on_backup (self, peer, peer_hex, &msg->u.backup); break;
         case SEGQ_MSG_REGISTER: s_on_register (self, peer, peer_hex, &msg->u.reg); break;
         case SEGQ_MSG_HEARTBEAT: break;
         case SEGQ_MSG_PROGRESS: s_on_progress (self, w, &msg->u.progress); break;
@@ -1664,7 +1977,7 @@ s_handle (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_msg_t 
         case SEGQ_MSG_BYE:      s_on_bye (self, w, &msg->u.bye); break;
         case SEGQ_MSG_PUT:      s_on_put (self, peer, peer_hex, &msg->u.put); break;
         case SEGQ_MSG_CHUNK:    s_on_chunk (self, peer, peer_hex, &msg->u.chunk); break;
-        case SEGQ_MSG_GET:      s_on_get (self, peer, peer_hex, &msg->u.get); break;
+        case SEGQ_MSG_GET:      s_on_get (self, peer, peer_hex, w, &msg->u.get); break;
         case SEGQ_MSG_CREDIT:   s_on_credit (self, peer_hex, &msg->u.credit); break;
         default:
             s_log (self, 0, peer_hex, "unexpected %s: dropped", segq_msg_type_name (msg->type));
@@ -1777,6 +2090,7 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
         s_transfer_destroy (self, &transfer);
     }
     free (stale);
+    s_sweep (self);
     s_turn_end (self);
     return 0;
 }
@@ -1827,6 +2141,7 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
         return NULL;
     }
     self->config = *config;
+    self->backup.timer = -1;
     segq_broker_config_t *c = &self->config;
     if (!c->bind)
         c->bind = "tcp://127.0.0.1:5555";
@@ -1865,7 +2180,11 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
     self->store = segq__job_store_open (db_path, err, errlen);
     if (!self->store
     ||  !(self->artifacts = segq__artifact_store_new (self->data_dir, err, errlen))
-    ||  !(self->logs = segq__job_log_new (self->data_dir, err, errlen)))
+    ||  !(self->logs = segq__job_log_new (self->data_dir, err, errlen))
+    ||  !(self->audit = segq__audit_new (self->data_dir, err, errlen))
+    ||  !(self->access = segq__access_new (self->store, err, errlen))
+    ||  !(self->retention = segq__retention_new (self->store, self->artifacts, self->logs,
+                                                 c->retention_s, err, errlen)))
         goto fail;
     self->by_peer = zhashx_new ();
     self->by_node = zhashx_new ();
@@ -1930,6 +2249,7 @@ segq_broker_destroy (segq_broker_t **self_p)
     if (!self_p || !*self_p)
         return;
     segq_broker_t *self = *self_p;
+    s_backup_end (self, SEGQ_EIO, "the broker stopped before the backup was complete");
     if (self->store && segq__job_store_in_transaction (self->store)) {
         char err [512];
         if (segq__job_store_commit (self->store, err, sizeof err))
@@ -1965,6 +2285,9 @@ segq_broker_destroy (segq_broker_t **self_p)
     zhashx_destroy (&self->by_peer);
     zhashx_destroy (&self->by_node);
     segq__sched_destroy (&self->sched);
+    segq__retention_destroy (&self->retention);
+    segq__access_destroy (&self->access);
+    segq__audit_destroy (&self->audit);
     segq__job_log_destroy (&self->logs);
     segq__artifact_store_destroy (&self->artifacts);
     segq__job_store_destroy (&self->store);
@@ -1983,10 +2306,15 @@ int
 segq_broker_run (segq_broker_t *self)
 {
     zloop_start (self->loop);
+    s_backup_end (self, SEGQ_EIO, "the broker stopped before the backup was complete");
+    s_flush (self, true, false);
     /* nothing is left uncommitted: every turn ends with its commit; the
        replies still held go out once their commit is on disk */
-    if (self->n_pending && segq__wal_syncer_wait (self->syncer, self->commit_no) == 0)
+    if ((self->n_pending || self->commit_no)
+    &&  segq__wal_syncer_wait (self->syncer, self->commit_no) == 0) {
         s_release (self, self->commit_no);
+        segq__retention_synced (self->retention, self->commit_no);
+    }
     s_log (self, 0, NULL, "stopping after %" PRIu64 " turns, %" PRIu64 " messages, %" PRIu64
            " commits (%.0f us each on average); time: %.3f s reading and handling, %.3f s "
            "dispatching, %.3f s committing, %.3f s sending", self->stats.turns,

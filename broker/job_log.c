@@ -97,3 +97,11 @@ segq__job_log_read (segq__job_log_t *self, const char *job, uint64_t offset, siz
     close (fd);
     return rc;
 }
+
+int
+segq__job_log_remove (segq__job_log_t *self, const char *job)
+{
+    char path [4200];
+    snprintf (path, sizeof path, "%s/%s.log", self->dir, job);
+    return unlink (path) == 0 || errno == ENOENT ? 0 : SEGQ_EIO;
+}

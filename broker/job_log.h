@@ -17,6 +17,9 @@ void segq__job_log_destroy (segq__job_log_t **self_p);
 /* Appends to the job's log. SEGQ_ENOSPC, SEGQ_EIO. */
 int segq__job_log_append (segq__job_log_t *self, const char *job, const void *data, size_t size);
 
+/* Removes the job's log (purge, retention); 0 when it had none. SEGQ_EIO. */
+int segq__job_log_remove (segq__job_log_t *self, const char *job);
+
 /* Reads up to max bytes at offset into a new buffer (*data, owned by the
    caller; NULL when nothing). *total gets the log's size (0 when it has
    none yet). */

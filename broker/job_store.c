@@ -59,8 +59,26 @@ s_migrate_2 (sqlite3 *db, char **errmsg)
         NULL, NULL, errmsg);
 }
 
+/* Migration 3: patient data. A job's artifacts can be purged (by its
+   owner, an admin, or retention): the row stays, saying when and by whom.
+   The indexes let retention find expired jobs in order and tell whether
+   any other job still refers to an artifact or needs a job's outputs. */
+static int
+s_migrate_3 (sqlite3 *db, char **errmsg)
+{
+    return sqlite3_exec (db,
+        "ALTER TABLE jobs ADD COLUMN purged REAL;"
+        "ALTER TABLE jobs ADD COLUMN purged_by TEXT;"
+        "CREATE INDEX jobs_expired ON jobs (finished, id) WHERE state >= 4 AND purged IS NULL;"
+        "CREATE INDEX inputs_hash ON inputs (hash) WHERE hash IS NOT NULL;"
+        "CREATE INDEX inputs_ref ON inputs (ref_job) WHERE ref_job IS NOT NULL;"
+        "CREATE INDEX outputs_hash ON outputs (hash);",
+        NULL, NULL, errmsg);
+}
+
 typedef int (migration_fn) (sqlite3 *db, char **errmsg);
-static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = { s_migrate_1, s_migrate_2 };
+static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = { s_migrate_1, s_migrate_2,
+                                                                    s_migrate_3 };
 
 /* ---- prepared statements ---- */
 
@@ -442,6 +460,12 @@ segq__job_store_destroy (segq__job_store_t **self_p)
     msgpack_sbuffer_destroy (&self->pack);
     free (self);
     *self_p = NULL;
+}
+
+sqlite3 *
+segq__job_store_db (segq__job_store_t *self)
+{
+    return self->db;
 }
 
 int

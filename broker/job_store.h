@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include "segq_proto.h"
 
-#define SEGQ_STORE_SCHEMA_VERSION 2
+#define SEGQ_STORE_SCHEMA_VERSION 3
 #define SEGQ__JOB_ID_MAX 16      /* bytes of a printable job id, NUL included */
 
 typedef struct segq__job_store segq__job_store_t;
@@ -65,6 +65,12 @@ uint64_t segq__job_id_parse (const char *text);
 segq__job_store_t *segq__job_store_open (const char *path, char *err, size_t errlen);
 void segq__job_store_destroy (segq__job_store_t **self_p);
 int segq__job_store_schema_version (segq__job_store_t *self);
+
+/* The connection, for the broker's own modules that keep their statements
+   beside this store's (retention, access checks, backup). Not for writes
+   outside the current transaction. */
+typedef struct sqlite3 sqlite3;
+sqlite3 *segq__job_store_db (segq__job_store_t *self);
 
 /* Transactions: begin is idempotent; commit makes the batch durable. On a
    commit failure the batch is rolled back and the error says why. */

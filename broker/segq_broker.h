@@ -12,6 +12,8 @@
         artifacts/aa/<sha256>       content-addressed artifacts
         artifacts/tmp/              uploads in progress (emptied at start)
         logs/<job>.log              each job's log
+        audit.log                   who submitted, fetched, purged, cancelled what
+                                    (JSON lines, append-only)
 */
 #ifndef SEGQ_BROKER_H
 #define SEGQ_BROKER_H
@@ -35,6 +37,8 @@ typedef struct {
     uint32_t default_time_limit_s;  /* 0 = none */
     uint32_t max_attempts;          /* 0 = 3 */
     int verbose;                    /* 0 quiet, 1 requests, 2 every message */
+    double retention_s;             /* artifacts and logs of jobs that ended this long
+                                       ago are purged; 0 = kept until `segq purge` */
     const char *keys_dir;           /* CurveZMQ keys (broker.cert, certs/); NULL: none, and
                                        then only loopback may be bound */
     const struct segq_config *limits;   /* per-user limits (segq_config.h); NULL: none.

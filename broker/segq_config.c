@@ -36,6 +36,7 @@ static const struct {
     { "chunk-size", T_SIZE32 },
     { "default-time-limit", T_COUNT },
     { "max-attempts", T_COUNT },
+    { "retention", T_TEXT },        /* an age, checked by segqd (30d, 12h, none) */
 };
 #define N_SETTINGS (sizeof s_settings / sizeof s_settings [0])
 

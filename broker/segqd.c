@@ -7,6 +7,8 @@
 #include "segq_broker.h"
 #include "segq_config.h"
 #include "segq_proto.h"
+#include "retention.h"
+#include "segqd_backup.h"
 #include "segqd_keygen.h"
 #include <czmq.h>
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char s_usage [] =
     "usage: segqd [options]\n"
@@ -29,6 +32,9 @@ static const char s_usage [] =
     "  --default-time-limit S  wall-time limit of jobs that give none (default none)\n"
     "  --max-attempts N        attempts before a job whose worker keeps getting lost\n"
     "                          fails (default 3)\n"
+    "  --retention AGE         purge the artifacts and logs of jobs that ended longer\n"
+    "                          ago than AGE (like 30d, 12h, 90m, 3600s; default none:\n"
+    "                          kept until `segq purge`)\n"
     "  --keys DIR              CurveZMQ: DIR/broker.cert(+_secret) and the allowed\n"
     "                          certificates DIR/certs/*.cert (re-read while running);\n"
     "                          without keys only loopback may be bound\n"
@@ -38,11 +44,14 @@ static const char s_usage [] =
     "  -v                      log requests; -vv every message\n"
     "  -h, --help              this text\n"
     "       segqd keygen --broker | --worker NODE | --user NAME [--admin]  --out DIR\n"
-    "                          make certificates (see README: lab setup with keys)\n";
+    "                          make certificates (see README: lab setup with keys)\n"
+    "       segqd backup FILE [--broker URL --broker-key FILE --cert FILE]\n"
+    "                          copy the running broker's database to FILE\n";
 
 typedef struct {
     char *bind, *data_dir, *ready_file, *keys;
     char *heartbeat_ms, *expiry_ms, *max_msg, *chunk_size, *default_time_limit, *max_attempts;
+    char *retention;
 } options_t;
 
 static char **
@@ -58,6 +67,7 @@ s_option (options_t *o, const char *name)
     if (strcmp (name, "chunk-size") == 0) return &o->chunk_size;
     if (strcmp (name, "default-time-limit") == 0) return &o->default_time_limit;
     if (strcmp (name, "max-attempts") == 0) return &o->max_attempts;
+    if (strcmp (name, "retention") == 0) return &o->retention;
     return NULL;
 }
 
@@ -74,7 +84,7 @@ s_apply_config (const segq_config_t *config, options_t *o)
 {
     static const char *const names [] = { "bind", "keys", "data-dir", "ready-file",
         "heartbeat-ms", "expiry-ms", "max-msg", "chunk-size", "default-time-limit",
-        "max-attempts" };
+        "max-attempts", "retention" };
     for (size_t i = 0; i < sizeof names / sizeof names [0]; i++) {
         char **slot = s_option (o, names [i]);
         const char *value = segq_config_setting (config, names [i]);
@@ -148,8 +158,13 @@ int
 main (int argc, char *argv [])
 {
     segq_malloc_for_chunks ();
+    /* everything segqd writes (database, artifacts, logs, keys, backups)
+       is patient data or guards it: private to its user */
+    umask (077);
     if (argc > 1 && strcmp (argv [1], "keygen") == 0)
         return segqd_keygen (argc - 1, argv + 1);
+    if (argc > 1 && strcmp (argv [1], "backup") == 0)
+        return segqd_backup (argc - 1, argv + 1);
     options_t o = { 0 };
     char *config = NULL;
     int verbose = 0, rc = 0;
@@ -213,6 +228,11 @@ main (int argc, char *argv [])
     ||  s_number ("default-time-limit", o.default_time_limit, &cfg.default_time_limit_s, false)
     ||  s_number ("max-attempts", o.max_attempts, &cfg.max_attempts, false))
         rc = 2;
+    if (o.retention && segq__retention_parse (o.retention, &cfg.retention_s) != 0) {
+        fprintf (stderr, "segqd: --retention: '%s' is not an age (like 30d, 12h, 90m, 3600s, "
+                 "or none)\n", o.retention);
+        rc = 2;
+    }
     segq_broker_t *broker = NULL;
     if (rc == 0) {
         /* CZMQ's handler turns SIGINT/SIGTERM into zsys_interrupted, which
@@ -231,7 +251,7 @@ main (int argc, char *argv [])
     segq_broker_destroy (&broker);
     free (o.bind); free (o.data_dir); free (o.ready_file); free (o.heartbeat_ms);
     free (o.expiry_ms); free (o.max_msg); free (o.chunk_size); free (o.default_time_limit);
-    free (o.max_attempts); free (o.keys); free (config);
+    free (o.max_attempts); free (o.keys); free (o.retention); free (config);
     segq_config_destroy (&file);
     return rc;
 }

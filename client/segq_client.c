@@ -20,6 +20,13 @@ struct segq_client_t {
     zlistx_t *stash;            /* their replies, received during other waits */
     char error[1024];
     char *broker_key;           /* CurveZMQ on: the broker's certificate file */
+    char *cert;                 /* ... and this user's */
+    /* CurveZMQ handshake events (libzmq socket monitor), to say why a
+       broker does not answer: our certificate refused, or its key wrong */
+    zsock_t *monitor;
+    int auth_status;            /* ZAP status of a refused certificate (400), 0 none */
+    bool handshake_failed;      /* a handshake broke off (not by ZAP) */
+    bool handshake_ok;          /* a handshake succeeded */
 };
 
 static size_t
@@ -99,7 +106,19 @@ s_apply_keys (segq_client_t *self, const segq_client_options_t *options, char *e
     int rc = segq_keys_apply_client (self->sock, cert, key, err, errlen);
     if (rc)
         return rc;
-    if (!(self->broker_key = strdup (key))) {
+    /* before connecting, so no handshake goes unseen */
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "inproc://segq-client-monitor-%p", (void *) self);
+    if (zmq_socket_monitor (zsock_resolve (self->sock), endpoint,
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0
+    ||  !(self->monitor = zsock_new (ZMQ_PAIR)) || zsock_connect (self->monitor, "%s", endpoint) != 0) {
+        snprintf (err, errlen, "cannot watch the connection's handshake: %s",
+                  zmq_strerror (zmq_errno ()));
+        return SEGQ_EINTERNAL;
+    }
+    if (!(self->broker_key = strdup (key)) || !(self->cert = strdup (cert))) {
         snprintf (err, errlen, "out of memory creating the client");
         return SEGQ_ENOMEM;
     }
@@ -164,11 +183,15 @@ segq_client_destroy (segq_client_t **self_p)
     segq_client_t *self = *self_p;
     if (!self)
         return;
+    if (self->monitor && self->sock)
+        zmq_socket_monitor (zsock_resolve (self->sock), NULL, 0);
+    zsock_destroy (&self->monitor);
     zsock_destroy (&self->sock);
     zhashx_destroy (&self->pending);
     zlistx_destroy (&self->stash);
     free (self->broker);
     free (self->broker_key);
+    free (self->cert);
     free (self->user);
     free (self);
     *self_p = NULL;
@@ -220,6 +243,8 @@ segq__client_new_request (segq_client_t *self, segq_msg_type_t type, uint64_t *r
     case SEGQ_MSG_LOGS:    msg->u.logs.req_id = *req_id; user = &msg->u.logs.user; break;
     case SEGQ_MSG_DRAIN:   msg->u.drain.req_id = *req_id; user = &msg->u.drain.user; break;
     case SEGQ_MSG_GET:     msg->u.get.req_id = *req_id; user = &msg->u.get.user; break;
+    case SEGQ_MSG_PURGE:   msg->u.purge.req_id = *req_id; user = &msg->u.purge.user; break;
+    case SEGQ_MSG_BACKUP:  msg->u.backup.req_id = *req_id; user = &msg->u.backup.user; break;
     default: break;
     }
     if (user && !(*user = strdup (self->user)))
@@ -250,6 +275,8 @@ s_reply_req_id (const segq_msg_t *msg)
     case SEGQ_MSG_LOGS_REPLY:    return msg->u.logs_reply.req_id;
     case SEGQ_MSG_WORKERS_REPLY: return msg->u.workers_reply.req_id;
     case SEGQ_MSG_DRAIN_REPLY:   return msg->u.drain_reply.req_id;
+    case SEGQ_MSG_PURGE_REPLY:   return msg->u.purge_reply.req_id;
+    case SEGQ_MSG_BACKUP_REPLY:  return msg->u.backup_reply.req_id;
     case SEGQ_MSG_PUT_READY:     return msg->u.put_ready.req_id;
     case SEGQ_MSG_PUT_DONE:      return msg->u.put_done.req_id;
     case SEGQ_MSG_GET_READY:     return msg->u.get_ready.req_id;
@@ -290,6 +317,52 @@ s_error_reply (segq_client_t *self, const segq_msg_t *msg)
                                                                           : segq_strerror (code));
 }
 
+/* Reads the monitor's events (each: a frame of event u16 + value u32,
+   then the endpoint). */
+static void
+s_monitor_read (segq_client_t *self)
+{
+    while (zsock_events (self->monitor) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv (self->monitor);
+        zframe_t *frame = msg ? zmsg_first (msg) : NULL;
+        if (frame && zframe_size (frame) == 6) {
+            uint16_t event;
+            uint32_t value;
+            memcpy (&event, zframe_data (frame), 2);
+            memcpy (&value, zframe_data (frame) + 2, 4);
+            if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+                self->auth_status = value ? (int) value : 400;
+            else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+                self->handshake_ok = true;
+            else
+                self->handshake_failed = true;
+        }
+        zmsg_destroy (&msg);
+    }
+}
+
+/* Why a CURVE connection got no answer, if the handshake says: fills the
+   client's error and returns its code, or 0. */
+static int
+s_handshake_error (segq_client_t *self)
+{
+    if (self->auth_status)
+        return segq__client_fail (self, SEGQ_EAUTH,
+                                  "the broker at %s refused your certificate %s (ZAP status %d): "
+                                  "it is not (or no longer) in the broker's keys directory. Send "
+                                  "that file (the public part, never the _secret one) to the "
+                                  "broker's admin and ask them to add it to certs/",
+                                  self->broker, self->cert, self->auth_status);
+    if (self->handshake_failed && !self->handshake_ok)
+        return segq__client_fail (self, SEGQ_EAUTH,
+                                  "the broker at %s broke off the CurveZMQ handshake: the broker "
+                                  "key %s is not this broker's (or the broker runs without keys). "
+                                  "Get the broker's current broker.cert from its admin and give it "
+                                  "with --broker-key or SEGQ_BROKER_KEY",
+                                  self->broker, self->broker_key);
+    return 0;
+}
+
 /* Receive one message within the deadline. */
 static int
 s_recv (segq_client_t *self, int64_t deadline, segq_msg_t **out)
@@ -299,12 +372,30 @@ s_recv (segq_client_t *self, int64_t deadline, segq_msg_t **out)
         int64_t left = deadline - zclock_mono ();
         if (left < 0)
             left = 0;
-        zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 };
-        int n = zmq_poll (&item, 1, (long) left);
+        zmq_pollitem_t items [2] = {
+            { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 },
+            { self->monitor ? zsock_resolve (self->monitor) : NULL, 0, ZMQ_POLLIN, 0 },
+        };
+        int n = zmq_poll (items, self->monitor ? 2 : 1, (long) left);
         if (n < 0) {
             if (zmq_errno () == EINTR && zsys_interrupted == 0)
                 continue;
             return segq__client_fail (self, SEGQ_EUNAVAIL, "interrupted while waiting for the broker");
+        }
+        if (self->monitor && (items [1].revents & ZMQ_POLLIN)) {
+            s_monitor_read (self);
+            /* a refusal is final: no need to wait out the timeout */
+            int code = self->heard ? 0 : s_handshake_error (self);
+            if (code)
+                return code;
+            if (!(items [0].revents & ZMQ_POLLIN))
+                continue;
+        }
+        if (n == 0 && !self->heard && self->monitor) {
+            s_monitor_read (self);
+            int code = s_handshake_error (self);
+            if (code)
+                return code;
         }
         if (n == 0) {
             if (!self->heard && self->broker_key)
@@ -627,6 +718,78 @@ segq_client_cancel (segq_client_t *self, const char *const *jobs, size_t n_jobs,
     }
     *out = outcomes;
     *n_out = r->n_results;
+    segq_msg_destroy (&reply);
+    return SEGQ_OK;
+}
+
+int
+segq_client_purge (segq_client_t *self, const char *const *jobs, size_t n_jobs,
+                   segq_purge_result_t **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    uint64_t req_id = 0;
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_PURGE, &req_id);
+    if (msg && (msg->u.purge.jobs = s_strv_dup (jobs, n_jobs)))
+        msg->u.purge.n_jobs = n_jobs;
+    else
+        segq_msg_destroy (&msg);
+    if (!msg)
+        return segq__client_oom (self);
+    segq_msg_t *reply;
+    int rc = s_request (self, &msg, req_id, SEGQ_MSG_PURGE_REPLY, &reply);
+    if (rc < 0)
+        return rc;
+    /* the results move to the caller whole */
+    *out = reply->u.purge_reply.results;
+    *n_out = reply->u.purge_reply.n_results;
+    reply->u.purge_reply.results = NULL;
+    reply->u.purge_reply.n_results = 0;
+    segq_msg_destroy (&reply);
+    return SEGQ_OK;
+}
+
+void
+segq_purge_results_free (segq_purge_result_t **results_p, size_t n)
+{
+    segq_purge_result_t *r = *results_p;
+    if (!r)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free (r[i].job);
+        free (r[i].message);
+    }
+    free (r);
+    *results_p = NULL;
+}
+
+int
+segq_client_backup (segq_client_t *self, const char *path, int timeout_ms, uint64_t *size_out,
+                    uint64_t *jobs_out)
+{
+    uint64_t req_id = 0;
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_BACKUP, &req_id);
+    if (msg && !(msg->u.backup.path = strdup (path)))
+        segq_msg_destroy (&msg);
+    if (!msg)
+        return segq__client_oom (self);
+    int rc = segq__client_send (self, &msg);
+    if (rc < 0)
+        return rc;
+    segq_msg_t *reply;
+    rc = segq__client_wait (self, req_id, 0, timeout_ms, &reply);
+    if (rc < 0)
+        return rc;
+    if (reply->type != SEGQ_MSG_BACKUP_REPLY) {
+        segq_msg_type_t got = reply->type;
+        segq_msg_destroy (&reply);
+        return segq__client_fail (self, SEGQ_EPROTO, "the broker answered %s to BACKUP",
+                                  segq_msg_type_name (got));
+    }
+    if (size_out)
+        *size_out = reply->u.backup_reply.size;
+    if (jobs_out)
+        *jobs_out = reply->u.backup_reply.jobs;
     segq_msg_destroy (&reply);
     return SEGQ_OK;
 }

@@ -172,6 +172,20 @@ typedef struct {
     bool complete;              /* job final and this is the end of its log */
 } segq_log_chunk_t;
 
+/* Remove jobs' artifacts (outputs, inputs no other job refers to, logs)
+   now; owner or admin only. One result per job: code 0 purged (message
+   set if it was purged before), else why not (EPERM, ESTATE, ENOENT).
+   Free with segq_purge_results_free. */
+int segq_client_purge (segq_client_t *self, const char *const *jobs, size_t n_jobs,
+                       segq_purge_result_t **out, size_t *n_out);
+void segq_purge_results_free (segq_purge_result_t **results_p, size_t n);
+
+/* Have the broker copy its database to `path` (absolute, on the broker's
+   machine, not existing) while it runs; admins only. Waits up to
+   timeout_ms (<0: the client's timeout) for the copy to be complete. */
+int segq_client_backup (segq_client_t *self, const char *path, int timeout_ms,
+                        uint64_t *size_out, uint64_t *jobs_out);
+
 int segq_client_logs (segq_client_t *self, const char *job, uint64_t offset,
                       uint32_t max_bytes, segq_log_chunk_t *out);
 void segq_log_chunk_clear (segq_log_chunk_t *self);

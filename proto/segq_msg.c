@@ -239,6 +239,40 @@ static const segq__field_t s_drain_reply_fields[] = {
     FIELD (segq_drain_reply_t, node, "node", STR, R | SEGQ__FL_SHORT),
 };
 
+static const segq__field_t s_purge_fields[] = {
+    FIELD (segq_purge_t, req_id, "req", U64, R),
+    FIELD (segq_purge_t, user, "user", STR, SEGQ__FL_SHORT),
+    COUNTED (segq_purge_t, jobs, n_jobs, "jobs", STRS, R),
+};
+
+static const segq__field_t s_purge_result_fields[] = {
+    FIELD (segq_purge_result_t, job, "job", STR, R | SEGQ__FL_SHORT),
+    I32 (segq_purge_result_t, code, "code", R, 0),
+    FIELD (segq_purge_result_t, message, "msg", STR, 0),
+    FIELD (segq_purge_result_t, artifacts, "files", U32, 0),
+    FIELD (segq_purge_result_t, bytes, "bytes", U64, 0),
+};
+static const segq__struct_desc_t s_purge_result_desc =
+    DESC ("purge result", segq_purge_result_t, s_purge_result_fields, NULL);
+
+static const segq__field_t s_purge_reply_fields[] = {
+    FIELD (segq_purge_reply_t, req_id, "req", U64, R),
+    STRUCTS (segq_purge_reply_t, results, n_results, "results", 0, s_purge_result_desc),
+};
+
+static const segq__field_t s_backup_fields[] = {
+    FIELD (segq_backup_t, req_id, "req", U64, R),
+    FIELD (segq_backup_t, user, "user", STR, SEGQ__FL_SHORT),
+    FIELD (segq_backup_t, path, "path", STR, R),
+};
+
+static const segq__field_t s_backup_reply_fields[] = {
+    FIELD (segq_backup_reply_t, req_id, "req", U64, R),
+    FIELD (segq_backup_reply_t, path, "path", STR, R),
+    FIELD (segq_backup_reply_t, size, "size", U64, 0),
+    FIELD (segq_backup_reply_t, jobs, "jobs", U64, 0),
+};
+
 static const segq__field_t s_register_fields[] = {
     FIELD (segq_register_t, node, "node", STR, R | SEGQ__FL_SHORT),
     STRUCTS (segq_register_t, gpus, n_gpus, "gpus", 0, s_gpu_desc),
@@ -408,6 +442,10 @@ static const segq__struct_desc_t s_bodies[] = {
     BODY (WORKERS_REPLY, "WORKERS_REPLY", segq_workers_reply_t, s_workers_reply_fields, NULL),
     BODY (DRAIN, "DRAIN", segq_drain_t, s_drain_fields, NULL),
     BODY (DRAIN_REPLY, "DRAIN_REPLY", segq_drain_reply_t, s_drain_reply_fields, NULL),
+    BODY (PURGE, "PURGE", segq_purge_t, s_purge_fields, NULL),
+    BODY (PURGE_REPLY, "PURGE_REPLY", segq_purge_reply_t, s_purge_reply_fields, NULL),
+    BODY (BACKUP, "BACKUP", segq_backup_t, s_backup_fields, NULL),
+    BODY (BACKUP_REPLY, "BACKUP_REPLY", segq_backup_reply_t, s_backup_reply_fields, NULL),
     BODY (REGISTER, "REGISTER", segq_register_t, s_register_fields, NULL),
     BODY (WELCOME, "WELCOME", segq_welcome_t, s_welcome_fields, NULL),
     BODY (ASSIGN, "ASSIGN", segq_assign_t, s_assign_fields, NULL),

@@ -62,6 +62,10 @@ typedef enum {
     SEGQ_MSG_WORKERS_REPLY= 19,
     SEGQ_MSG_DRAIN        = 20,
     SEGQ_MSG_DRAIN_REPLY  = 21,
+    SEGQ_MSG_PURGE        = 22,  /* remove jobs' artifacts now (owner or admin) */
+    SEGQ_MSG_PURGE_REPLY  = 23,
+    SEGQ_MSG_BACKUP       = 24,  /* copy the database to a file on the broker's machine */
+    SEGQ_MSG_BACKUP_REPLY = 25,
     /* worker <-> broker */
     SEGQ_MSG_REGISTER     = 30,  /* worker -> broker */
     SEGQ_MSG_WELCOME      = 31,  /* broker -> worker */
@@ -284,6 +288,38 @@ typedef struct {
 } segq_drain_reply_t;
 
 typedef struct {
+    uint64_t req_id;
+    char *user;
+    char **jobs;                size_t n_jobs;
+} segq_purge_t;
+
+typedef struct {
+    char *job;
+    int32_t code;               /* 0 purged (or already purged), else why not */
+    char *message;              /* or NULL */
+    uint32_t artifacts;         /* files removed */
+    uint64_t bytes;             /* their size */
+} segq_purge_result_t;
+
+typedef struct {
+    uint64_t req_id;
+    segq_purge_result_t *results; size_t n_results;
+} segq_purge_reply_t;
+
+typedef struct {
+    uint64_t req_id;
+    char *user;                 /* or NULL */
+    char *path;                 /* absolute, on the broker's machine; must not exist */
+} segq_backup_t;
+
+typedef struct {
+    uint64_t req_id;
+    char *path;
+    uint64_t size;              /* bytes of the copy */
+    uint64_t jobs;              /* jobs in it */
+} segq_backup_reply_t;
+
+typedef struct {
     char *node;                 /* unique name of this worker daemon */
     segq_gpu_t *gpus;           size_t n_gpus;
     uint32_t cpu_slots;
@@ -438,6 +474,10 @@ typedef struct {
         segq_workers_reply_t workers_reply;
         segq_drain_t drain;
         segq_drain_reply_t drain_reply;
+        segq_purge_t purge;
+        segq_purge_reply_t purge_reply;
+        segq_backup_t backup;
+        segq_backup_reply_t backup_reply;
         segq_register_t reg;
         segq_welcome_t welcome;
         segq_assign_t assign;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "segq_worker.h"
 
@@ -132,6 +133,9 @@ main (int argc, char **argv)
 {
     signal (SIGPIPE, SIG_IGN);
     segq_malloc_for_chunks ();
+    /* job inputs and outputs are patient data: every file and folder the
+       worker and its jobs make is private to its user (jobs inherit it) */
+    umask (077);
     const char *broker = getenv ("SEGQ_BROKER");
     const char *broker_key = getenv ("SEGQ_BROKER_KEY"), *cert = getenv ("SEGQ_CERT");
     const char *node = NULL, *work_dir = NULL, *cache_dir = NULL, *ready_file = NULL;

@@ -17,6 +17,7 @@ static const char s_usage[] =
     "  status [JOB...]        list jobs (all, or the ones named)\n"
     "  wait JOB...            wait until the jobs end; progress bar on a terminal\n"
     "  cancel JOB...          cancel queued or running jobs\n"
+    "  purge JOB...           remove ended jobs' artifacts and logs now\n"
     "  fetch JOB [NAME...]    download a job's outputs\n"
     "  logs [-f] JOB          print (and follow) a job's log\n"
     "  workers [--drain NODE] list workers; drain one for maintenance\n"
@@ -161,7 +162,7 @@ typedef struct {
 static const command_t s_commands[] = {
     { "submit", cli_submit }, { "status", cli_status }, { "wait", cli_wait },
     { "cancel", cli_cancel }, { "fetch", cli_fetch },   { "logs", cli_logs },
-    { "workers", cli_workers }, { "keygen", cli_keygen },
+    { "workers", cli_workers }, { "keygen", cli_keygen }, { "purge", cli_purge },
 };
 
 int
@@ -200,5 +201,5 @@ main (int argc, char **argv)
             return s_commands[i].run (&g, sub_argc, sub_argv);
         }
     return cli_error (&g, NULL, CLI_USAGE, "unknown command '%s' (commands: submit, status, wait, "
-                      "cancel, fetch, logs, workers, keygen; see `segq --help`)", name);
+                      "cancel, purge, fetch, logs, workers, keygen; see `segq --help`)", name);
 }

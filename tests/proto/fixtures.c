@@ -10,6 +10,7 @@ const segq_msg_type_t fixture_types[] = {
     SEGQ_MSG_SUBMIT, SEGQ_MSG_SUBMITTED, SEGQ_MSG_STATUS, SEGQ_MSG_STATUS_REPLY,
     SEGQ_MSG_CANCEL, SEGQ_MSG_CANCEL_REPLY, SEGQ_MSG_LOGS, SEGQ_MSG_LOGS_REPLY,
     SEGQ_MSG_WORKERS, SEGQ_MSG_WORKERS_REPLY, SEGQ_MSG_DRAIN, SEGQ_MSG_DRAIN_REPLY,
+    SEGQ_MSG_PURGE, SEGQ_MSG_PURGE_REPLY, SEGQ_MSG_BACKUP, SEGQ_MSG_BACKUP_REPLY,
     SEGQ_MSG_REGISTER, SEGQ_MSG_WELCOME, SEGQ_MSG_ASSIGN, SEGQ_MSG_PROGRESS,
     SEGQ_MSG_LOG, SEGQ_MSG_RESULT, SEGQ_MSG_RESULT_ACK, SEGQ_MSG_ABORT,
     SEGQ_MSG_DRAIN_WORKER, SEGQ_MSG_CHECKPOINT, SEGQ_MSG_CHECKPOINT_ACK, SEGQ_MSG_PUT, SEGQ_MSG_PUT_READY, SEGQ_MSG_PUT_DONE,
@@ -311,6 +312,40 @@ fixture_msg (segq_msg_type_t type, bool full)
         case SEGQ_MSG_DRAIN_REPLY:
             m->u.drain_reply.req_id = 11;
             m->u.drain_reply.node = s_str ("gpu-node-1");
+            break;
+        case SEGQ_MSG_PURGE:
+            m->u.purge.req_id = 12;
+            m->u.purge.n_jobs = full ? 2 : 0;
+            m->u.purge.jobs = full ? s_strings (2, "j") : NULL;
+            if (full)
+                m->u.purge.user = s_str ("alice");
+            break;
+        case SEGQ_MSG_PURGE_REPLY:
+            m->u.purge_reply.req_id = 12;
+            if (!full)
+                break;
+            m->u.purge_reply.n_results = 2;
+            m->u.purge_reply.results = s_need (calloc (2, sizeof (segq_purge_result_t)));
+            m->u.purge_reply.results[0].job = s_str ("j0");
+            m->u.purge_reply.results[0].artifacts = 3;
+            m->u.purge_reply.results[0].bytes = 5000000000ULL;
+            m->u.purge_reply.results[1].job = s_str ("j1");
+            m->u.purge_reply.results[1].code = SEGQ_ESTATE;
+            m->u.purge_reply.results[1].message = s_str ("j1 is running");
+            break;
+        case SEGQ_MSG_BACKUP:
+            m->u.backup.req_id = 13;
+            m->u.backup.path = s_str ("/var/backups/segq.db");
+            if (full)
+                m->u.backup.user = s_str ("root");
+            break;
+        case SEGQ_MSG_BACKUP_REPLY:
+            m->u.backup_reply.req_id = 13;
+            m->u.backup_reply.path = s_str ("/var/backups/segq.db");
+            if (full) {
+                m->u.backup_reply.size = 1 << 20;
+                m->u.backup_reply.jobs = 10000;
+            }
             break;
         case SEGQ_MSG_REGISTER:
             m->u.reg.node = s_str ("gpu-node-1");

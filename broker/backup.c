@@ -1,0 +1,167 @@
+/*  backup.c: see backup.h. */
+#include "backup.h"
+#include "segq_error.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct segq__backup {
+    char path [4096];
+    char part [4200];
+    sqlite3 *dest;
+    sqlite3_backup *backup;
+    uint64_t size;
+    uint64_t jobs;
+    bool done;
+};
+
+segq__backup_t *
+segq__backup_start (segq__job_store_t *store, const char *path, int *code, char *err,
+                    size_t errlen)
+{
+    *code = SEGQ_EINVAL;
+    if (!path || path [0] != '/' || strlen (path) >= 4096) {
+        snprintf (err, errlen, "backup path '%s' must be an absolute path on the broker's "
+                  "machine", path ? path : "");
+        return NULL;
+    }
+    struct stat st;
+    if (lstat (path, &st) == 0) {
+        *code = SEGQ_EEXIST;
+        snprintf (err, errlen, "%s already exists: a backup never overwrites; give a new name",
+                  path);
+        return NULL;
+    }
+    segq__backup_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        *code = SEGQ_ENOMEM;
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf (self->path, sizeof self->path, "%s", path);
+    snprintf (self->part, sizeof self->part, "%s.part", path);
+    int fd = open (self->part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        *code = errno == EEXIST ? SEGQ_EEXIST : SEGQ_EIO;
+        snprintf (err, errlen, "cannot create %s: %s%s", self->part, strerror (errno),
+                  errno == EEXIST ? " (another backup to that name in progress, or left by "
+                  "a crash: remove it)" : "");
+        free (self);
+        return NULL;
+    }
+    close (fd);
+    *code = SEGQ_EIO;
+    if (sqlite3_open_v2 (self->part, &self->dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                         NULL) != SQLITE_OK
+    ||  !(self->backup = sqlite3_backup_init (self->dest, "main", segq__job_store_db (store),
+                                              "main"))) {
+        snprintf (err, errlen, "cannot start the backup to %s: %s", self->part,
+                  self->dest ? sqlite3_errmsg (self->dest) : "out of memory");
+        segq__backup_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+static int
+s_fsync_path (const char *path, int flags)
+{
+    int fd = open (path, flags | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync (fd);
+    close (fd);
+    return rc;
+}
+
+int
+segq__backup_step (segq__backup_t *self, int pages, char *err, size_t errlen)
+{
+    if (self->done)
+        return 0;
+    int rc = sqlite3_backup_step (self->backup, pages);
+    if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        return 1;
+    sqlite3_backup_finish (self->backup);
+    self->backup = NULL;
+    if (rc != SQLITE_DONE) {
+        snprintf (err, errlen, "backup to %s failed: %s", self->path, sqlite3_errstr (rc));
+        return rc == SQLITE_FULL ? SEGQ_ENOSPC : SEGQ_EIO;
+    }
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v2 (self->dest, "SELECT count(*) FROM jobs", -1, &stmt, NULL) == SQLITE_OK) {
+        if (sqlite3_step (stmt) == SQLITE_ROW)
+            self->jobs = (uint64_t) sqlite3_column_int64 (stmt, 0);
+        sqlite3_finalize (stmt);
+    }
+    /* the copy is a database of its own: fold its WAL in, so it is one file */
+    sqlite3_exec (self->dest, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    if (sqlite3_close (self->dest) != SQLITE_OK) {
+        snprintf (err, errlen, "cannot close the backup %s", self->part);
+        return SEGQ_EIO;
+    }
+    self->dest = NULL;
+    char wal [4300];
+    snprintf (wal, sizeof wal, "%s-wal", self->part);
+    unlink (wal);
+    snprintf (wal, sizeof wal, "%s-shm", self->part);
+    unlink (wal);
+    struct stat st;
+    char dir [4096];
+    snprintf (dir, sizeof dir, "%s", self->path);
+    if (s_fsync_path (self->part, O_RDONLY) != 0 || stat (self->part, &st) != 0
+    ||  rename (self->part, self->path) != 0 || s_fsync_path (dirname (dir), O_RDONLY) != 0) {
+        snprintf (err, errlen, "cannot put the backup in place at %s: %s", self->path,
+                  strerror (errno));
+        return errno == ENOSPC ? SEGQ_ENOSPC : SEGQ_EIO;
+    }
+    self->size = (uint64_t) st.st_size;
+    self->done = true;
+    return 0;
+}
+
+const char *
+segq__backup_path (segq__backup_t *self)
+{
+    return self->path;
+}
+
+uint64_t
+segq__backup_size (segq__backup_t *self)
+{
+    return self->size;
+}
+
+uint64_t
+segq__backup_jobs (segq__backup_t *self)
+{
+    return self->jobs;
+}
+
+void
+segq__backup_destroy (segq__backup_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    segq__backup_t *self = *self_p;
+    if (self->backup)
+        sqlite3_backup_finish (self->backup);
+    if (self->dest)
+        sqlite3_close (self->dest);
+    if (!self->done) {
+        unlink (self->part);
+        char side [4300];
+        snprintf (side, sizeof side, "%s-wal", self->part);
+        unlink (side);
+        snprintf (side, sizeof side, "%s-shm", self->part);
+        unlink (side);
+    }
+    free (self);
+    *self_p = NULL;
+}

@@ -1,0 +1,396 @@
+/*  retention.c: see retention.h. */
+#include "retention.h"
+#include "segq_proto.h"
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef enum {
+    ST_JOB, ST_DEPENDENT, ST_MARK, ST_FILES, ST_REFERENCED, ST_EXPIRED, ST_COUNT
+} stmt_t;
+
+static const char *s_sql [ST_COUNT] = {
+    [ST_JOB] = "SELECT state, purged, purged_by FROM jobs WHERE id = ?1",
+    /* a job that has not ended and takes this one's outputs as an input */
+    [ST_DEPENDENT] =
+        "SELECT i.job, j.state FROM inputs i JOIN jobs j ON j.id = i.job"
+        " WHERE i.ref_job = ?1 AND j.state <= 3 LIMIT 1",
+    [ST_MARK] = "UPDATE jobs SET purged = ?2, purged_by = ?3 WHERE id = ?1",
+    [ST_FILES] =
+        "SELECT hash FROM inputs WHERE job = ?1 AND hash IS NOT NULL"
+        " UNION SELECT hash FROM outputs WHERE job = ?1"
+        " UNION SELECT hash FROM checkpoints WHERE job = ?1",
+    /* does a job that is not purged still refer to the artifact? */
+    [ST_REFERENCED] =
+        "SELECT 1 FROM inputs i JOIN jobs j ON j.id = i.job"
+        " WHERE i.hash = ?1 AND j.purged IS NULL"
+        " UNION ALL SELECT 1 FROM outputs o JOIN jobs j ON j.id = o.job"
+        " WHERE o.hash = ?1 AND j.purged IS NULL"
+        " UNION ALL SELECT 1 FROM checkpoints c JOIN jobs j ON j.id = c.job"
+        " WHERE c.hash = ?1 AND j.purged IS NULL LIMIT 1",
+    /* in the order they ended, after the sweep's cursor (index jobs_expired) */
+    [ST_EXPIRED] =
+        "SELECT id, finished FROM jobs WHERE state >= 4 AND purged IS NULL AND finished < ?1"
+        " AND (finished > ?2 OR (finished = ?2 AND id > ?3)) ORDER BY finished, id LIMIT ?4",
+};
+
+typedef struct {
+    bool log;                   /* a job's log (text: job id), else an artifact (text: hash) */
+    char text [SEGQ_HASH_HEX_LEN + 1];
+    uint64_t commit;            /* 0: the current turn's, not yet committed */
+} removal_t;
+
+struct segq__retention {
+    segq__job_store_t *store;
+    sqlite3 *db;
+    sqlite3_stmt *stmt [ST_COUNT];
+    segq__artifact_store_t *artifacts;
+    segq__job_log_t *logs;
+    double retention_s;
+    double cursor_finished;     /* the sweep goes on after this job next tick */
+    int64_t cursor_id;
+    removal_t *queue;
+    size_t n_queue, cap_queue;
+};
+
+segq__retention_t *
+segq__retention_new (segq__job_store_t *store, segq__artifact_store_t *artifacts,
+                     segq__job_log_t *logs, double retention_s, char *err, size_t errlen)
+{
+    segq__retention_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->store = store;
+    self->db = segq__job_store_db (store);
+    self->artifacts = artifacts;
+    self->logs = logs;
+    self->retention_s = retention_s;
+    for (int i = 0; i < ST_COUNT; i++)
+        if (sqlite3_prepare_v3 (self->db, s_sql [i], -1, SQLITE_PREPARE_PERSISTENT,
+                                &self->stmt [i], NULL) != SQLITE_OK) {
+            snprintf (err, errlen, "retention: cannot prepare statement %d: %s", i,
+                      sqlite3_errmsg (self->db));
+            segq__retention_destroy (&self);
+            return NULL;
+        }
+    return self;
+}
+
+void
+segq__retention_destroy (segq__retention_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    segq__retention_t *self = *self_p;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize (self->stmt [i]);
+    free (self->queue);
+    free (self);
+    *self_p = NULL;
+}
+
+double
+segq__retention_seconds (segq__retention_t *self)
+{
+    return self->retention_s;
+}
+
+static sqlite3_stmt *
+s_stmt (segq__retention_t *self, stmt_t which)
+{
+    sqlite3_stmt *stmt = self->stmt [which];
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    return stmt;
+}
+
+static int
+s_db_error (segq__retention_t *self)
+{
+    return sqlite3_errcode (self->db) == SQLITE_FULL ? SEGQ_ENOSPC : SEGQ_EIO;
+}
+
+static int
+s_queue (segq__retention_t *self, bool log, const char *text)
+{
+    if (self->n_queue == self->cap_queue) {
+        size_t capacity = self->cap_queue ? self->cap_queue * 2 : 64;
+        removal_t *grown = realloc (self->queue, capacity * sizeof *grown);
+        if (!grown)
+            return SEGQ_ENOMEM;
+        self->queue = grown;
+        self->cap_queue = capacity;
+    }
+    removal_t *removal = &self->queue [self->n_queue++];
+    removal->log = log;
+    snprintf (removal->text, sizeof removal->text, "%s", text);
+    removal->commit = 0;
+    return 0;
+}
+
+static void
+s_when (double time, char *out, size_t len)
+{
+    time_t seconds = (time_t) time;
+    struct tm tm;
+    gmtime_r (&seconds, &tm);
+    strftime (out, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+static bool
+s_referenced (segq__retention_t *self, const char *hash)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_REFERENCED);
+    sqlite3_bind_text (stmt, 1, hash, -1, SQLITE_STATIC);
+    int rc = sqlite3_step (stmt);
+    sqlite3_reset (stmt);
+    /* a failed query keeps the file: removing data is the act to be sure of */
+    return rc != SQLITE_DONE;
+}
+
+int
+segq__retention_purge (segq__retention_t *self, uint64_t job, const char *by, double now,
+                       bool *already, segq__purge_stats_t *stats, char *err, size_t errlen)
+{
+    char id [SEGQ__JOB_ID_MAX];
+    segq__job_id_format (job, id);
+    *already = false;
+    memset (stats, 0, sizeof *stats);
+    sqlite3_stmt *stmt = s_stmt (self, ST_JOB);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    int rc = sqlite3_step (stmt);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset (stmt);
+        if (rc != SQLITE_DONE) {
+            snprintf (err, errlen, "cannot read job %s: %s", id, sqlite3_errmsg (self->db));
+            return SEGQ_EIO;
+        }
+        snprintf (err, errlen, "unknown job '%s'", id);
+        return SEGQ_ENOENT;
+    }
+    int state = sqlite3_column_int (stmt, 0);
+    if (sqlite3_column_type (stmt, 1) != SQLITE_NULL) {
+        char when [64];
+        s_when (sqlite3_column_double (stmt, 1), when, sizeof when);
+        const unsigned char *who = sqlite3_column_text (stmt, 2);
+        snprintf (err, errlen, "already purged on %s by %s", when, who ? (const char *) who : "?");
+        sqlite3_reset (stmt);
+        *already = true;
+        return 0;
+    }
+    sqlite3_reset (stmt);
+    if (!segq_job_state_final ((segq_job_state_t) state)) {
+        snprintf (err, errlen, "job %s is %s: its artifacts are in use; cancel it or wait until "
+                  "it ends, then purge", id, segq_job_state_name ((segq_job_state_t) state));
+        return SEGQ_ESTATE;
+    }
+    stmt = s_stmt (self, ST_DEPENDENT);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    rc = sqlite3_step (stmt);
+    if (rc == SQLITE_ROW) {
+        char other [SEGQ__JOB_ID_MAX];
+        segq__job_id_format ((uint64_t) sqlite3_column_int64 (stmt, 0), other);
+        int other_state = sqlite3_column_int (stmt, 1);
+        sqlite3_reset (stmt);
+        snprintf (err, errlen, "job %s (%s) takes the outputs of %s as an input: purge %s after "
+                  "%s has ended (or cancel %s)", other,
+                  segq_job_state_name ((segq_job_state_t) other_state), id, id, other, other);
+        return SEGQ_ESTATE;
+    }
+    sqlite3_reset (stmt);
+    if (rc != SQLITE_DONE) {
+        snprintf (err, errlen, "cannot read the jobs that depend on %s: %s", id,
+                  sqlite3_errmsg (self->db));
+        return SEGQ_EIO;
+    }
+    rc = segq__job_store_begin (self->store);
+    if (rc) {
+        snprintf (err, errlen, "cannot start a transaction to purge %s", id);
+        return rc;
+    }
+    stmt = s_stmt (self, ST_MARK);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    sqlite3_bind_double (stmt, 2, now);
+    sqlite3_bind_text (stmt, 3, by, -1, SQLITE_STATIC);
+    rc = sqlite3_step (stmt);
+    sqlite3_reset (stmt);
+    if (rc != SQLITE_DONE) {
+        snprintf (err, errlen, "cannot record the purge of %s: %s", id, sqlite3_errmsg (self->db));
+        return s_db_error (self);
+    }
+    /* every artifact of the job that no job left unpurged refers to */
+    stmt = s_stmt (self, ST_FILES);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    char (*hashes) [SEGQ_HASH_HEX_LEN + 1] = NULL;
+    size_t n = 0;
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+        const unsigned char *hash = sqlite3_column_text (stmt, 0);
+        if (!hash || strlen ((const char *) hash) != SEGQ_HASH_HEX_LEN)
+            continue;
+        void *grown = realloc (hashes, (n + 1) * sizeof *hashes);
+        if (!grown) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        hashes = grown;
+        memcpy (hashes [n++], hash, SEGQ_HASH_HEX_LEN + 1);
+    }
+    sqlite3_reset (stmt);
+    int result = rc == SQLITE_DONE ? 0 : rc == SQLITE_NOMEM ? SEGQ_ENOMEM : s_db_error (self);
+    for (size_t i = 0; i < n && result == 0; i++) {
+        uint64_t size;
+        if (s_referenced (self, hashes [i]) || !segq__artifact_store_has (self->artifacts,
+                                                                          hashes [i], &size))
+            continue;
+        result = s_queue (self, false, hashes [i]);
+        stats->files++;
+        stats->bytes += size;
+    }
+    free (hashes);
+    if (result == 0)
+        result = s_queue (self, true, id);
+    if (result)
+        snprintf (err, errlen, "cannot list the artifacts of %s: %s", id, segq_strerror (result));
+    return result;
+}
+
+int
+segq__retention_sweep (segq__retention_t *self, double now, size_t max_jobs,
+                       segq__purged_fn *fn, void *arg)
+{
+    if (self->retention_s <= 0 || max_jobs == 0)
+        return 0;
+    uint64_t *ids = malloc (max_jobs * sizeof *ids);
+    double *finished = malloc (max_jobs * sizeof *finished);
+    if (!ids || !finished) {
+        free (ids);
+        free (finished);
+        return SEGQ_ENOMEM;
+    }
+    sqlite3_stmt *stmt = s_stmt (self, ST_EXPIRED);
+    sqlite3_bind_double (stmt, 1, now - self->retention_s);
+    sqlite3_bind_double (stmt, 2, self->cursor_finished);
+    sqlite3_bind_int64 (stmt, 3, self->cursor_id);
+    sqlite3_bind_int64 (stmt, 4, (sqlite3_int64) max_jobs);
+    size_t n = 0;
+    int rc;
+    while (n < max_jobs && (rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+        ids [n] = (uint64_t) sqlite3_column_int64 (stmt, 0);
+        finished [n++] = sqlite3_column_double (stmt, 1);
+    }
+    sqlite3_reset (stmt);
+    int result = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : s_db_error (self);
+    for (size_t i = 0; i < n && result == 0; i++) {
+        bool already;
+        segq__purge_stats_t stats;
+        char err [512];
+        int prc = segq__retention_purge (self, ids [i], "retention", now, &already, &stats,
+                                         err, sizeof err);
+        /* ESTATE: a job that has not ended needs it; it stays for a later sweep */
+        if (prc == 0 && !already && fn)
+            fn (arg, ids [i], &stats);
+        else if (prc && prc != SEGQ_ESTATE)
+            result = prc;
+        self->cursor_finished = finished [i];
+        self->cursor_id = (int64_t) ids [i];
+    }
+    /* a short page: every expired job has been looked at; start over next time */
+    if (result == 0 && n < max_jobs) {
+        self->cursor_finished = 0;
+        self->cursor_id = 0;
+    }
+    free (ids);
+    free (finished);
+    return result ? result : (int) n;
+}
+
+void
+segq__retention_committed (segq__retention_t *self, uint64_t commit)
+{
+    for (size_t i = self->n_queue; i-- > 0 && self->queue [i].commit == 0; )
+        self->queue [i].commit = commit;
+}
+
+void
+segq__retention_rolled_back (segq__retention_t *self)
+{
+    while (self->n_queue && self->queue [self->n_queue - 1].commit == 0)
+        self->n_queue--;
+    /* the purges are undone: the sweep may meet those jobs again */
+    self->cursor_finished = 0;
+    self->cursor_id = 0;
+}
+
+void
+segq__retention_synced (segq__retention_t *self, uint64_t commit)
+{
+    size_t done = 0;
+    while (done < self->n_queue && self->queue [done].commit && self->queue [done].commit <= commit) {
+        removal_t *removal = &self->queue [done++];
+        if (removal->log)
+            segq__job_log_remove (self->logs, removal->text);
+        /* a job submitted since the purge may refer to it again */
+        else if (!s_referenced (self, removal->text)) {
+            uint64_t size;
+            segq__artifact_store_remove (self->artifacts, removal->text, &size);
+        }
+    }
+    if (done == 0)
+        return;
+    memmove (self->queue, self->queue + done, (self->n_queue - done) * sizeof *self->queue);
+    self->n_queue -= done;
+}
+
+bool
+segq__retention_purged (segq__retention_t *self, uint64_t job, char *text, size_t len)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_JOB);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    bool purged = sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_type (stmt, 1) != SQLITE_NULL;
+    if (purged) {
+        char when [64];
+        s_when (sqlite3_column_double (stmt, 1), when, sizeof when);
+        const unsigned char *who = sqlite3_column_text (stmt, 2);
+        snprintf (text, len, "purged on %s by %s", when, who ? (const char *) who : "?");
+    }
+    sqlite3_reset (stmt);
+    return purged;
+}
+
+int
+segq__retention_parse (const char *text, double *seconds)
+{
+    if (!text || !*text)
+        return SEGQ_EINVAL;
+    if (strcmp (text, "none") == 0 || strcmp (text, "off") == 0) {
+        *seconds = 0;
+        return 0;
+    }
+    errno = 0;
+    char *end = NULL;
+    double value = strtod (text, &end);
+    if (errno || end == text || !isfinite (value) || value < 0 || !isdigit ((unsigned char) text [0]))
+        return SEGQ_EINVAL;
+    double unit = 1;
+    if (*end) {
+        switch (*end++) {
+            case 's': unit = 1; break;
+            case 'm': unit = 60; break;
+            case 'h': unit = 3600; break;
+            case 'd': unit = 86400; break;
+            case 'w': unit = 7 * 86400; break;
+            default: return SEGQ_EINVAL;
+        }
+        if (*end)
+            return SEGQ_EINVAL;
+    }
+    *seconds = value * unit;
+    return 0;
+}

@@ -9,6 +9,33 @@
 
 #define USAGE "bench_queue_artifacts [MIB]"
 
+/* Wall clock and CPU seconds of the three processes over one phase. */
+typedef struct {
+    double wall, client, broker, worker;
+} phase_t;
+
+static phase_t
+s_mark (harness_t *h)
+{
+    return (phase_t) { bench_now (), bench_cpu_seconds (0), bench_cpu_seconds (h->broker),
+                       bench_cpu_seconds (h->workers[0].pid) };
+}
+
+static phase_t
+s_since (harness_t *h, phase_t start)
+{
+    phase_t now = s_mark (h);
+    return (phase_t) { now.wall - start.wall, now.client - start.client,
+                       now.broker - start.broker, now.worker - start.worker };
+}
+
+static void
+s_print (const char *what, double mb, phase_t p)
+{
+    printf ("  %-50s %5.0f MB/s (%.2f s; CPU s: client %.2f, segqd %.2f, worker %.2f)\n",
+            what, mb / p.wall, p.wall, p.client, p.broker, p.worker);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -29,21 +56,21 @@ main (int argc, char **argv)
     double mb = (double) (mib << 20) / 1e6;
     char hash[SEGQ_HASH_HEX_LEN + 1], again[SEGQ_HASH_HEX_LEN + 1];
     uint64_t size;
-    double t0 = bench_now ();
+    phase_t t0 = s_mark (h);
     if (segq_client_upload (c, path, "data.bin", hash, &size) < 0)
         goto fail;
-    double t_up = bench_now () - t0;
-    t0 = bench_now ();
+    phase_t up = s_since (h, t0);
+    t0 = s_mark (h);
     if (segq_client_upload (c, path, "data.bin", again, &size) < 0)
         goto fail;
-    double t_have = bench_now () - t0;
+    phase_t have = s_since (h, t0);
     spec = segq_job_spec_new ("echo");
     if (segq_job_spec_input_hash (spec, "files/data.bin", hash, size, err, sizeof err) < 0) {
         fprintf (stderr, "%s\n", err);
         goto done;
     }
     char job[SEGQ_JOB_ID_MAX];
-    t0 = bench_now ();
+    t0 = s_mark (h);
     if (segq_client_submit (c, spec, job, sizeof job) < 0)
         goto fail;
     segq_job_info_t info;
@@ -53,25 +80,25 @@ main (int argc, char **argv)
         segq_job_info_clear (&info);
         goto done;
     }
-    double t_echo = bench_now () - t0;
+    phase_t echo = s_since (h, t0);
     char name[SEGQ_MAX_NAME];
     snprintf (name, sizeof name, "%s", info.outputs[0].name);
     segq_job_info_clear (&info);
-    t0 = bench_now ();
+    t0 = s_mark (h);
     char got[SEGQ_HASH_HEX_LEN + 1];
     if (segq_client_fetch (c, job, name, back, got) < 0)
         goto fail;
-    double t_down = bench_now () - t0;
+    phase_t down = s_since (h, t0);
     if (strcmp (got, hash) != 0) {
         fprintf (stderr, "downloaded sha256 %s is not the uploaded %s\n", got, hash);
         goto done;
     }
     printf ("artifacts: %zu MiB file, chunked with credit, sha256 at every hop\n", mib);
-    printf ("  upload (client hash + PUT, broker hash + fsync): %.0f MB/s (%.2f s)\n", mb / t_up, t_up);
-    printf ("  upload of a file the broker has (hash only):     %.0f MB/s (%.2f s)\n", mb / t_have, t_have);
-    printf ("  download (GET, client hash + fsync):             %.0f MB/s (%.2f s)\n", mb / t_down, t_down);
-    printf ("  upload + download:                               %.0f MB/s\n", 2 * mb / (t_up + t_down));
-    printf ("  echo job through a worker (GET + PUT + copy):    %.2f s\n", t_echo);
+    s_print ("upload (client hash + PUT, broker hash + fsync):", mb, up);
+    s_print ("upload of a file the broker has (hash only):", mb, have);
+    s_print ("download (GET, client hash + fsync):", mb, down);
+    printf ("  %-50s %5.0f MB/s\n", "upload + download:", 2 * mb / (up.wall + down.wall));
+    s_print ("echo job through a worker (GET + PUT + copy):", mb, echo);
     rc = 0;
     goto done;
 fail:

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,6 +79,37 @@ bench_stop (harness_t **h)
     if (harness_stop (*h, why, sizeof why) != 0)
         fprintf (stderr, "%s\n", why);
     harness_destroy (h);
+}
+
+/* CPU seconds (user + system, all threads) of process pid, 0 for this
+   one; -1 if unknown. Wall clocks on a shared machine vary ~2x with the
+   load; CPU time says what a transfer costs. */
+static inline double
+bench_cpu_seconds (pid_t pid)
+{
+    if (pid == 0) {
+        struct rusage ru;
+        if (getrusage (RUSAGE_SELF, &ru) != 0)
+            return -1;
+        return (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+             + (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    }
+    char path[64];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return -1;
+    char line[1024];
+    size_t n = fread (line, 1, sizeof line - 1, f);
+    fclose (f);
+    line[n] = 0;
+    /* fields after the command name, which may hold spaces: ") S ppid ..." */
+    char *p = strrchr (line, ')');
+    unsigned long long utime, stime;
+    if (!p || sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                      &utime, &stime) != 2)
+        return -1;
+    return (double) (utime + stime) / (double) sysconf (_SC_CLK_TCK);
 }
 
 static inline void

@@ -1,7 +1,5 @@
 /*  artifact_store.c: content-addressed artifact files with verified,
     atomic, durable uploads. */
-/* sync_file_range: start writeback early so the final fsync is short */
-#define _GNU_SOURCE
 #include "artifact_store.h"
 #include <dirent.h>
 #include <errno.h>
@@ -12,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "segq_file_sink.h"
 
 struct segq__artifact_store {
     char *root;                 /* DATA/artifacts */
@@ -23,8 +22,7 @@ struct segq__upload {
     segq__artifact_store_t *store;
     char hash [SEGQ_HASH_HEX_LEN + 1];
     uint64_t size;
-    uint64_t received;
-    segq_sha256_t sha;
+    segq_file_sink_t sink;      /* hashes what it writes */
     int fd;
     char *tmp_path;
 };
@@ -157,7 +155,6 @@ segq__artifact_store_upload (segq__artifact_store_t *self, const char *hash, uin
     upload->store = self;
     memcpy (upload->hash, hash, sizeof upload->hash);
     upload->size = size;
-    segq_sha256_init (&upload->sha);
     upload->fd = open (upload->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (upload->fd < 0) {
         snprintf (err, errlen, "cannot create %s: %s", upload->tmp_path, strerror (errno));
@@ -165,6 +162,7 @@ segq__artifact_store_upload (segq__artifact_store_t *self, const char *hash, uin
         free (upload);
         return NULL;
     }
+    segq_file_sink_init (&upload->sink, upload->fd);
     return upload;
 }
 
@@ -172,53 +170,37 @@ int
 segq__upload_write (segq__upload_t *self, uint64_t offset, const void *data, size_t size,
                     char *err, size_t errlen)
 {
-    if (offset != self->received) {
+    uint64_t received = self->sink.written;
+    if (offset != received) {
         snprintf (err, errlen, "chunk at offset %llu, expected %llu",
-                  (unsigned long long) offset, (unsigned long long) self->received);
+                  (unsigned long long) offset, (unsigned long long) received);
         return SEGQ_EINVAL;
     }
-    if (size > self->size - self->received) {
+    if (size > self->size - received) {
         snprintf (err, errlen, "data beyond the announced size of %llu bytes",
                   (unsigned long long) self->size);
         return SEGQ_EINVAL;
     }
-    const char *p = data;
-    size_t left = size;
-    while (left) {
-        ssize_t n = write (self->fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int code = n < 0 ? s_errno_code (errno) : SEGQ_EIO;
-            snprintf (err, errlen, "cannot write artifact %.16s…: %s", self->hash,
-                      code == SEGQ_ENOSPC ? "no space left on the broker's disk"
-                                          : strerror (errno));
-            return code;
-        }
-        p += n;
-        left -= (size_t) n;
+    int rc = size ? segq_file_sink_append (&self->sink, data, size) : 0;
+    if (rc) {
+        int code = s_errno_code (-rc);
+        snprintf (err, errlen, "cannot write artifact %.16s…: %s", self->hash,
+                  code == SEGQ_ENOSPC ? "no space left on the broker's disk" : strerror (-rc));
+        return code;
     }
-    segq_sha256_update (&self->sha, data, size);
-    uint64_t before = self->received;
-    self->received += size;
-    /* every 8 MiB, start writing what came so far back to disk: a big
-       upload's fsync at the end then waits for little, and the reactor
-       that calls it stays responsive */
-    if ((before >> 23) != (self->received >> 23))
-        sync_file_range (self->fd, 0, (off_t) self->received, SYNC_FILE_RANGE_WRITE);
     return 0;
 }
 
 int
 segq__upload_finish (segq__upload_t *self, char *err, size_t errlen)
 {
-    if (self->received != self->size) {
+    if (self->sink.written != self->size) {
         snprintf (err, errlen, "upload ended after %llu of %llu bytes",
-                  (unsigned long long) self->received, (unsigned long long) self->size);
+                  (unsigned long long) self->sink.written, (unsigned long long) self->size);
         return SEGQ_EINVAL;
     }
     char actual [SEGQ_HASH_HEX_LEN + 1];
-    segq_sha256_final (&self->sha, actual);
+    segq_file_sink_hash (&self->sink, actual);
     if (strcmp (actual, self->hash) != 0) {
         snprintf (err, errlen, "sha256 of the data is %s, not %s: not stored", actual, self->hash);
         return SEGQ_EHASH;
@@ -254,7 +236,7 @@ segq__upload_finish (segq__upload_t *self, char *err, size_t errlen)
 uint64_t
 segq__upload_received (segq__upload_t *self)
 {
-    return self->received;
+    return self->sink.written;
 }
 
 void

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "segq_file_sink.h"
 #include "worker_internal.h"
 
 int
@@ -232,10 +233,9 @@ struct segq__cache_write {
     segq__cache_t *cache;
     char hash [SEGQ_HASH_HEX_LEN + 1];
     uint64_t size;
-    uint64_t received;
     int fd;
     char tmp_path [4096];
-    segq_sha256_t sha;
+    segq_file_sink_t sink;      /* hashes what it writes */
 };
 
 segq__cache_write_t *
@@ -262,55 +262,33 @@ segq__cache_write_begin (segq__cache_t *self, const char *hash, uint64_t size,
         free (w);
         return NULL;
     }
-    segq_sha256_init (&w->sha);
+    segq_file_sink_init (&w->sink, w->fd);
     return w;
-}
-
-static int
-s_write_all (int fd, const void *data, size_t size)
-{
-    const uint8_t *p = data;
-    while (size) {
-        ssize_t n = write (fd, p, size);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        p += n;
-        size -= (size_t) n;
-    }
-    return 0;
 }
 
 int
 segq__cache_write_data (segq__cache_write_t *self, uint64_t offset, const void *data,
                         size_t size, char *err, size_t errlen)
 {
-    if (offset != self->received || size > self->size - self->received) {
+    uint64_t received = self->sink.written;
+    if (offset != received || size > self->size - received) {
         snprintf (err, errlen, "chunk at offset %llu (%zu bytes) does not follow %llu of %llu bytes",
-                  (unsigned long long) offset, size, (unsigned long long) self->received,
+                  (unsigned long long) offset, size, (unsigned long long) received,
                   (unsigned long long) self->size);
         return SEGQ_EPROTO;
     }
-    int rc = s_write_all (self->fd, data, size);
+    int rc = size ? segq_file_sink_append (&self->sink, data, size) : 0;
     if (rc) {
         snprintf (err, errlen, "cannot write %s: %s", self->tmp_path, strerror (-rc));
         return rc == -ENOSPC ? SEGQ_ENOSPC : SEGQ_EIO;
     }
-    segq_sha256_update (&self->sha, data, size);
-    uint64_t before = self->received;
-    self->received += size;
-    /* every 8 MiB, start writeback (as the broker does for uploads): the
-       fsync before the rename then waits for little, not the whole input */
-    if ((before >> 23) != (self->received >> 23))
-        sync_file_range (self->fd, 0, (off_t) self->received, SYNC_FILE_RANGE_WRITE);
     return 0;
 }
 
 uint64_t
 segq__cache_write_received (segq__cache_write_t *self)
 {
-    return self->received;
+    return self->sink.written;
 }
 
 void
@@ -330,11 +308,11 @@ segq__cache_write_commit (segq__cache_write_t **self_p, char *err, size_t errlen
 {
     segq__cache_write_t *self = *self_p;
     char hash [SEGQ_HASH_HEX_LEN + 1];
-    segq_sha256_final (&self->sha, hash);
+    segq_file_sink_hash (&self->sink, hash);
     int rc = 0;
-    if (self->received != self->size) {
+    if (self->sink.written != self->size) {
         snprintf (err, errlen, "artifact %.12s: got %llu of %llu bytes", self->hash,
-                  (unsigned long long) self->received, (unsigned long long) self->size);
+                  (unsigned long long) self->sink.written, (unsigned long long) self->size);
         rc = SEGQ_EPROTO;
     }
     else
@@ -402,7 +380,7 @@ s_copy_file (const char *src, const char *dst, char *err, size_t errlen)
             }
             break;
         }
-        int wrc = s_write_all (out, buf, (size_t) n);
+        int wrc = segq_write_all (out, buf, (size_t) n);
         if (wrc) {
             snprintf (err, errlen, "cannot write %s: %s", dst, strerror (-wrc));
             rc = wrc == -ENOSPC ? SEGQ_ENOSPC : SEGQ_EIO;

@@ -1,12 +1,15 @@
 /*  test_core.c: segq_core: the kind table and parameter validation,
-    sha256, sizes, error names. */
+    sha256, the file sink of transfers, sizes, error names. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "no_leaks.h"
+#include "segq_file_sink.h"
 #include "segq_schema.h"
 #include "segq_sha256.h"
 
@@ -385,5 +388,75 @@ Test (sha256, agrees_with_sha256sum, .timeout = 30)
 
     cr_assert_eq (segq_sha256_file ("/nonexistent/segq", here), SEGQ_ENOENT);
     cr_assert_eq (segq_sha256_file ("/", here), SEGQ_EIO);
+    fixture_assert_no_leaks ();
+}
+
+/* ---- the file sink of transfers ---- */
+
+/* Chunks of odd sizes across the sink's 256 KiB pieces and 8 MiB
+   writeback windows: the file holds exactly the bytes, and the sink's hash
+   is theirs, so a receiver that compares it refuses any other data. */
+Test (file_sink, writes_and_hashes_every_byte_across_pieces_and_windows, .timeout = 30)
+{
+    size_t total = (17u << 20) + 12345;
+    uint8_t *data = malloc (total);
+    cr_assert_not_null (data);
+    uint32_t seed = 7;
+    for (size_t i = 0; i < total; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        data[i] = (uint8_t) (seed >> 24);
+    }
+    char path[] = "/tmp/segq-sink-XXXXXX";
+    int fd = mkstemp (path);
+    cr_assert_geq (fd, 0);
+    segq_file_sink_t sink;
+    segq_file_sink_init (&sink, fd);
+    static const size_t steps[] = { 1, 4095, 262144, 262145, 1u << 20, 3000001 };
+    size_t done = 0;
+    for (size_t k = 0; done < total; k++) {
+        size_t n = steps[k % (sizeof steps / sizeof steps[0])];
+        if (n > total - done)
+            n = total - done;
+        cr_assert_eq (segq_file_sink_append (&sink, data + done, n), 0);
+        done += n;
+        cr_assert_eq (sink.written, done);
+    }
+    cr_assert_eq (sink.flushed, (uint64_t) 16 << 20, "writeback started for whole windows only");
+    char got[SEGQ_HASH_HEX_LEN + 1], want[SEGQ_HASH_HEX_LEN + 1];
+    segq_file_sink_hash (&sink, got);
+    s_hash (data, total, want);
+    cr_assert_str_eq (got, want);
+    close (fd);
+    char on_disk[SEGQ_HASH_HEX_LEN + 1];
+    cr_assert_eq (segq_sha256_file (path, on_disk), SEGQ_OK);
+    cr_assert_str_eq (on_disk, want, "the file holds the bytes appended");
+
+    /* one byte changed in transit: the hash tells */
+    int fd2 = open (path, O_WRONLY | O_TRUNC);
+    cr_assert_geq (fd2, 0);
+    segq_file_sink_init (&sink, fd2);
+    data[total / 2] ^= 1;
+    cr_assert_eq (segq_file_sink_append (&sink, data, total), 0);
+    segq_file_sink_hash (&sink, got);
+    cr_assert_str_neq (got, want);
+    close (fd2);
+    unlink (path);
+    free (data);
+    fixture_assert_no_leaks ();
+}
+
+Test (file_sink, failed_write_is_reported, .timeout = 10)
+{
+    char path[] = "/tmp/segq-sink-XXXXXX";
+    int fd = mkstemp (path);
+    cr_assert_geq (fd, 0);
+    close (fd);
+    int ro = open (path, O_RDONLY);
+    cr_assert_geq (ro, 0);
+    segq_file_sink_t sink;
+    segq_file_sink_init (&sink, ro);
+    cr_assert_eq (segq_file_sink_append (&sink, "abc", 3), -EBADF);
+    close (ro);
+    unlink (path);
     fixture_assert_no_leaks ();
 }

@@ -294,8 +294,10 @@ Test (patient, purge_by_owner_or_admin_only_and_audited, .init = setup, .fini = 
     cr_assert_eq (s_fetch (alice, d, "other.bin"), SEGQ_ENOENT);
     cr_assert (strstr (segq_client_error (alice), "by root"), "%s", segq_client_error (alice));
     cr_assert_eq (s_purge (bob, "zzzzzz", message, sizeof message, NULL), SEGQ_ENOENT, "%s", message);
-    /* bob may not fetch c's outputs */
+    /* bob may not fetch c's outputs, nor drain the node */
     cr_assert_eq (s_fetch (bob, c, "shared.bin"), SEGQ_EPERM);
+    cr_assert_eq (segq_client_drain (bob, "w1"), SEGQ_EPERM, "%s", segq_client_error (bob));
+    cr_assert (strstr (segq_client_error (bob), "only an admin"), "%s", segq_client_error (bob));
 
     /* the CLI */
     char out[4096], err[4096];

@@ -1027,6 +1027,14 @@ s_overlay (segq_broker_t *self, segq_job_info_t *info)
         info->fraction = 1.0;
     uint64_t number = segq__job_id_parse (info->id);
     segq__job_t *job = segq__jobs_find (self->jobs, number);
+    char purged [256];
+    /* an ended job's message says where its outputs went */
+    if (!job && segq__retention_purged (self->retention, number, purged, sizeof purged)) {
+        char text [300];
+        snprintf (text, sizeof text, "artifacts %s", purged);
+        free (info->message);
+        info->message = strdup (text);
+    }
     if (!job)
         return;
     char text [512] = "";
@@ -1384,6 +1392,9 @@ s_retention_purged (void *arg, uint64_t job, const segq__purge_stats_t *stats)
 static void
 s_sweep (segq_broker_t *self)
 {
+    /* removes files only, and only of purges already durable: no transaction */
+    if (!segq__job_store_in_transaction (self->store))
+        segq__retention_recheck (self->retention, 64);
     if (self->broken || segq__retention_seconds (self->retention) <= 0)
         return;
     int64_t deadline = zclock_mono () + SWEEP_MS;

@@ -11,7 +11,7 @@
 #include <time.h>
 
 typedef enum {
-    ST_JOB, ST_DEPENDENT, ST_MARK, ST_FILES, ST_REFERENCED, ST_EXPIRED, ST_COUNT
+    ST_JOB, ST_DEPENDENT, ST_MARK, ST_FILES, ST_REFERENCED, ST_EXPIRED, ST_PURGED, ST_COUNT
 } stmt_t;
 
 static const char *s_sql [ST_COUNT] = {
@@ -37,6 +37,9 @@ static const char *s_sql [ST_COUNT] = {
     [ST_EXPIRED] =
         "SELECT id, finished FROM jobs WHERE state >= 4 AND purged IS NULL AND finished < ?1"
         " AND (finished > ?2 OR (finished = ?2 AND id > ?3)) ORDER BY finished, id LIMIT ?4",
+    [ST_PURGED] =
+        "SELECT id FROM jobs WHERE purged IS NOT NULL AND purged < ?3 AND id > ?1"
+        " ORDER BY id LIMIT ?2",
 };
 
 typedef struct {
@@ -54,6 +57,10 @@ struct segq__retention {
     double retention_s;
     double cursor_finished;     /* the sweep goes on after this job next tick */
     int64_t cursor_id;
+    /* once after start: files of purged jobs that a crash between the
+       purge's commit and the unlink left behind; -1 when done */
+    int64_t recheck_id;
+    double started;             /* purges since then remove their own files */
     removal_t *queue;
     size_t n_queue, cap_queue;
 };
@@ -72,6 +79,7 @@ segq__retention_new (segq__job_store_t *store, segq__artifact_store_t *artifacts
     self->artifacts = artifacts;
     self->logs = logs;
     self->retention_s = retention_s;
+    self->started = (double) time (NULL);
     for (int i = 0; i < ST_COUNT; i++)
         if (sqlite3_prepare_v3 (self->db, s_sql [i], -1, SQLITE_PREPARE_PERSISTENT,
                                 &self->stmt [i], NULL) != SQLITE_OK) {
@@ -259,6 +267,61 @@ segq__retention_purge (segq__retention_t *self, uint64_t job, const char *by, do
     if (result)
         snprintf (err, errlen, "cannot list the artifacts of %s: %s", id, segq_strerror (result));
     return result;
+}
+
+/* Removes what is left of up to max_jobs purged jobs, once after start. */
+static int
+s_recheck (segq__retention_t *self, size_t max_jobs)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_PURGED);
+    sqlite3_bind_int64 (stmt, 1, self->recheck_id);
+    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) max_jobs);
+    sqlite3_bind_double (stmt, 3, self->started);
+    uint64_t ids [64];
+    size_t n = 0;
+    int rc;
+    while (n < max_jobs && n < 64 && (rc = sqlite3_step (stmt)) == SQLITE_ROW)
+        ids [n++] = (uint64_t) sqlite3_column_int64 (stmt, 0);
+    sqlite3_reset (stmt);
+    for (size_t i = 0; i < n; i++) {
+        stmt = s_stmt (self, ST_FILES);
+        sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) ids [i]);
+        /* collected first: the reference check below uses other statements */
+        char (*hashes) [SEGQ_HASH_HEX_LEN + 1] = NULL;
+        size_t count = 0;
+        while (sqlite3_step (stmt) == SQLITE_ROW) {
+            const unsigned char *hash = sqlite3_column_text (stmt, 0);
+            void *grown = hash && strlen ((const char *) hash) == SEGQ_HASH_HEX_LEN
+                        ? realloc (hashes, (count + 1) * sizeof *hashes) : NULL;
+            if (grown) {
+                hashes = grown;
+                memcpy (hashes [count++], hash, SEGQ_HASH_HEX_LEN + 1);
+            }
+        }
+        sqlite3_reset (stmt);
+        for (size_t k = 0; k < count; k++) {
+            uint64_t size;
+            if (segq__artifact_store_has (self->artifacts, hashes [k], NULL)
+            &&  !s_referenced (self, hashes [k]))
+                segq__artifact_store_remove (self->artifacts, hashes [k], &size);
+        }
+        free (hashes);
+        char id [SEGQ__JOB_ID_MAX];
+        segq__job_id_format (ids [i], id);
+        segq__job_log_remove (self->logs, id);
+        self->recheck_id = (int64_t) ids [i];
+    }
+    if (n < max_jobs && n < 64)
+        self->recheck_id = -1;
+    return (int) n;
+}
+
+int
+segq__retention_recheck (segq__retention_t *self, size_t max_jobs)
+{
+    if (self->recheck_id < 0 || max_jobs == 0)
+        return 0;
+    return s_recheck (self, max_jobs);
 }
 
 int

@@ -46,6 +46,12 @@ typedef void (segq__purged_fn) (void *arg, uint64_t job, const segq__purge_stats
 int segq__retention_sweep (segq__retention_t *self, double now, size_t max_jobs,
                            segq__purged_fn *fn, void *arg);
 
+/* Once after start, a batch per call until done: removes the files of
+   purged jobs that a crash between a purge's commit and its unlinks left
+   (still checking that no unpurged job refers to them). Returns how many
+   jobs it looked at (0 once done). Outside transactions only. */
+int segq__retention_recheck (segq__retention_t *self, size_t max_jobs);
+
 /* The turn's transaction: committed as commit number `commit`, or rolled
    back (its queued removals are forgotten). */
 void segq__retention_committed (segq__retention_t *self, uint64_t commit);

@@ -8,7 +8,11 @@
     running job at random and times one dispatch. Prints, for 10^3, 10^5
     and 10^6 queued jobs: submit rate, dispatch p50/p99/max, and RSS.
 
-    usage: broker_sched [MAX_QUEUED]   (default 1000000)
+    With "limits": every user also has the per-user limits of a config
+    file (max_running 4, max_gpu_mem 48G), so at any time many users sit
+    at their limit: dispatch must stay as flat.
+
+    usage: broker_sched [MAX_QUEUED] [limits]   (default 1000000)
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +72,7 @@ s_assigned (void *arg, segq__sched_job_t *job, segq__sched_node_t *node, int32_t
 }
 
 static int
-s_run (size_t queued)
+s_run (size_t queued, const segq_config_t *limits)
 {
     char dir [] = "/tmp/segq-bench-sched-XXXXXX", path [64], err [1024] = "";
     if (!mkdtemp (dir))
@@ -77,7 +81,7 @@ s_run (size_t queued)
     segq__job_store_t *store = segq__job_store_open (path, err, sizeof err);
     segq__artifact_store_t *artifacts = store ? segq__artifact_store_new (dir, err, sizeof err) : NULL;
     segq__sched_t *sched = segq__sched_new ();
-    segq__jobs_config_t config = { .max_attempts = 3, .orphan_grace_s = 5 };
+    segq__jobs_config_t config = { .max_attempts = 3, .orphan_grace_s = 5, .limits = limits };
     segq__jobs_t *jobs = artifacts ? segq__jobs_new (store, sched, artifacts, &config) : NULL;
     if (!jobs) {
         fprintf (stderr, "broker_sched: %s\n", err);
@@ -156,11 +160,21 @@ int
 main (int argc, char *argv [])
 {
     size_t max = argc > 1 ? strtoull (argv [1], NULL, 10) : 1000000;
-    printf ("broker_sched: 100 users, 16 workers x (4 GPUs of 24/48 GB, 32 CPU slots), "
-            "1 job in 97 fits no worker\n");
-    static const size_t sizes [] = { 1000, 100000, 1000000 };
-    for (size_t i = 0; i < 3 && sizes [i] <= max; i++)
-        if (s_run (sizes [i]))
+    segq_config_t *limits = NULL;
+    if (argc > 2 && strcmp (argv [2], "limits") == 0) {
+        static const char text [] = "[defaults]\nmax_running = 4\nmax_gpu_mem = 48G\n";
+        char err [256];
+        limits = segq_config_new ();
+        if (!limits || segq_config_parse (limits, "limits", text, sizeof text - 1, err, sizeof err))
             return 1;
-    return 0;
+    }
+    printf ("broker_sched: 100 users, 16 workers x (4 GPUs of 24/48 GB, 32 CPU slots), "
+            "1 job in 97 fits no worker%s\n",
+            limits ? "; per user: max_running 4, max_gpu_mem 48G" : "");
+    static const size_t sizes [] = { 1000, 100000, 1000000 };
+    int rc = 0;
+    for (size_t i = 0; i < 3 && sizes [i] <= max && rc == 0; i++)
+        rc = s_run (sizes [i], limits);
+    segq_config_destroy (&limits);
+    return rc;
 }

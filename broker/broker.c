@@ -248,6 +248,7 @@ s_reply_req_id (const segq_msg_t *msg)
         case SEGQ_MSG_CANCEL_REPLY: return msg->u.cancel_reply.req_id;
         case SEGQ_MSG_DRAIN_REPLY:  return msg->u.drain_reply.req_id;
         case SEGQ_MSG_PURGE_REPLY:  return msg->u.purge_reply.req_id;
+        case SEGQ_MSG_PRIORITY_REPLY: return msg->u.priority_reply.req_id;
         default:                    return 0;
     }
 }
@@ -978,10 +979,62 @@ s_turn_end (segq_broker_t *self)
 static bool s_may_read (segq_broker_t *self, zframe_t *peer, const char *peer_hex,
                         uint64_t req_id, const char *job, const char *what);
 
+/* Whether the sender is an admin (with keys); without keys there are no
+   roles, and the admin priority band is open to every (loopback) client. */
+static bool
+s_sender_is_admin (segq_broker_t *self)
+{
+    const segq__identity_t *id = self->auth ? segq__auth_identify (self->auth, self->sender_key)
+                                            : NULL;
+    return id && id->role == SEGQ__ROLE_ADMIN;
+}
+
+static void
+s_on_priority (segq_broker_t *self, zframe_t *peer, const char *peer_hex,
+               const segq_priority_t *request)
+{
+    char err [512] = "";
+    int32_t previous = 0;
+    bool admin = s_sender_is_admin (self);
+    uint64_t number = segq__job_id_parse (request->job);
+    int rc = number ? segq__jobs_set_priority (self->jobs, number, request->priority, request->user,
+                                               admin, admin || !self->auth, &previous, err,
+                                               sizeof err)
+                    : SEGQ_ENOENT;
+    if (!number)
+        snprintf (err, sizeof err, "unknown job '%s'", request->job);
+    s_log (self, rc == SEGQ_EPERM ? 0 : 1, peer_hex, "PRIORITY %s %d by %s: %s", request->job,
+           (int) request->priority, request->user ? request->user : "?", rc ? err : "changed");
+    if (rc) {
+        if (s_store_error (rc) && rc != SEGQ_ESTATE)
+            s_broken (self, rc, "storing a priority");
+        s_error (self, peer, request->req_id, rc, "%s", err);
+        return;
+    }
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_PRIORITY_REPLY);
+    if (!reply)
+        return;
+    reply->u.priority_reply.req_id = request->req_id;
+    reply->u.priority_reply.job = strdup (request->job);
+    reply->u.priority_reply.priority = request->priority;
+    reply->u.priority_reply.previous = previous;
+    s_send (self, peer, reply, true);
+}
+
 static void
 s_on_submit (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_submit_t *submit)
 {
     char id [SEGQ__JOB_ID_MAX], err [1024] = "";
+    if ((submit->priority > SEGQ_PRIORITY_USER_MAX || submit->priority < -SEGQ_PRIORITY_USER_MAX)
+    &&  self->auth && !s_sender_is_admin (self)) {
+        s_log (self, 0, peer_hex, "SUBMIT from %s refused: priority %d needs an admin",
+               submit->user ? submit->user : "?", (int) submit->priority);
+        s_error (self, peer, submit->req_id, SEGQ_EPERM, "priority %d is outside -%d..%d, which "
+                 "orders only your own jobs: putting a job ahead of other users' fair share needs "
+                 "an admin (`segq priority`)", (int) submit->priority, SEGQ_PRIORITY_USER_MAX,
+                 SEGQ_PRIORITY_USER_MAX);
+        return;
+    }
     int rc = segq__jobs_submit (self->jobs, submit, s_now (), id, err, sizeof err);
     json_t *event = s_audit_event (self, "submit", submit->user, peer_hex);
     s_audit_set (event, "kind", submit->kind);
@@ -1870,6 +1923,7 @@ s_request_id (const segq_msg_t *msg)
         case SEGQ_MSG_DRAIN:   return msg->u.drain.req_id;
         case SEGQ_MSG_PURGE:   return msg->u.purge.req_id;
         case SEGQ_MSG_BACKUP:  return msg->u.backup.req_id;
+        case SEGQ_MSG_PRIORITY: return msg->u.priority.req_id;
         case SEGQ_MSG_PUT:     return msg->u.put.req_id;
         case SEGQ_MSG_GET:     return msg->u.get.req_id;
         default:               return 0;
@@ -1922,6 +1976,7 @@ s_authorize (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_msg
                 : msg->type == SEGQ_MSG_CANCEL ? &msg->u.cancel.user
                 : msg->type == SEGQ_MSG_PURGE ? &msg->u.purge.user
                 : msg->type == SEGQ_MSG_BACKUP ? &msg->u.backup.user
+                : msg->type == SEGQ_MSG_PRIORITY ? &msg->u.priority.user
                 : msg->type == SEGQ_MSG_GET ? &msg->u.get.user : NULL;
     if (user) {
         free (*user);
@@ -1979,6 +2034,7 @@ s_handle (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_msg_t 
         case SEGQ_MSG_DRAIN:    s_on_drain (self, peer, peer_hex, &msg->u.drain); break;
         case SEGQ_MSG_PURGE:    s_on_purge (self, peer, peer_hex, &msg->u.purge); break;
         case SEGQ_MSG_BACKUP:   s_on_backup (self, peer, peer_hex, &msg->u.backup); break;
+        case SEGQ_MSG_PRIORITY: s_on_priority (self, peer, peer_hex, &msg->u.priority); break;
         case SEGQ_MSG_REGISTER: s_on_register (self, peer, peer_hex, &msg->u.reg); break;
         case SEGQ_MSG_HEARTBEAT: break;
         case SEGQ_MSG_PROGRESS: s_on_progress (self, w, &msg->u.progress); break;

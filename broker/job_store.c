@@ -85,7 +85,7 @@ static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = { s_migrate_1, s
 typedef enum {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SET_NEXT,
     ST_INSERT_JOB, ST_INSERT_INPUT, ST_INSERT_DEP, ST_INSERT_TRANSITION,
-    ST_SET_RUNNING, ST_SET_QUEUED, ST_SET_FINAL, ST_SET_CANCEL,
+    ST_SET_RUNNING, ST_SET_QUEUED, ST_SET_PRIORITY, ST_SET_FINAL, ST_SET_CANCEL,
     ST_INSERT_OUTPUT, ST_WORKER_SEEN, ST_SET_CHECKPOINT, ST_CHECKPOINT,
     ST_LOAD_ACTIVE, ST_LOAD_DEPS, ST_JOB_STATE, ST_PARAMS, ST_INPUTS,
     ST_OUTPUTS, ST_OUTPUT, ST_INFO, ST_AFTER, ST_HISTORY, ST_LIST,
@@ -111,6 +111,7 @@ static const char *s_sql [ST_COUNT] = {
         "UPDATE jobs SET state = 3, attempt = ?2, worker = ?3, gpu = ?4, started = ?5"
         " WHERE id = ?1",
     [ST_SET_QUEUED] = "UPDATE jobs SET state = 2, worker = NULL, gpu = -1 WHERE id = ?1",
+    [ST_SET_PRIORITY] = "UPDATE jobs SET priority = ?2 WHERE id = ?1",
     [ST_SET_FINAL] =
         "UPDATE jobs SET state = ?2, finished = ?3, reason = ?4, exit_code = ?5,"
         " signal = ?6 WHERE id = ?1",
@@ -668,6 +669,15 @@ segq__job_store_set_queued (segq__job_store_t *self, uint64_t job)
 {
     sqlite3_stmt *stmt = s_stmt (self, ST_SET_QUEUED);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    return s_done (self, stmt);
+}
+
+int
+segq__job_store_set_priority (segq__job_store_t *self, uint64_t job, int32_t priority)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_SET_PRIORITY);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    sqlite3_bind_int (stmt, 2, priority);
     return s_done (self, stmt);
 }
 

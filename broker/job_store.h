@@ -94,6 +94,7 @@ int segq__job_store_add_transition (segq__job_store_t *self, uint64_t job, uint3
 int segq__job_store_set_running (segq__job_store_t *self, uint64_t job, uint32_t attempt,
                                  const char *worker, int32_t gpu, double time);
 int segq__job_store_set_queued (segq__job_store_t *self, uint64_t job);
+int segq__job_store_set_priority (segq__job_store_t *self, uint64_t job, int32_t priority);
 int segq__job_store_set_final (segq__job_store_t *self, uint64_t job, int state,
                                double time, const char *reason, int32_t exit_code,
                                int32_t signal);

@@ -947,24 +947,37 @@ segq__jobs_lost (segq__jobs_t *self, segq__job_t *job, const char *why, double n
     return segq__sched_enqueue (self->sched, &job->sched);
 }
 
+/* A job by number: active (in memory) or from the store (brief); its
+   owner either way. ENOENT with err for an unknown one. */
+static int
+s_lookup (segq__jobs_t *self, uint64_t number, char id [SEGQ__JOB_ID_MAX], segq__job_t **job,
+          segq__job_brief_t *brief, const char **owner, char *err, size_t errlen)
+{
+    segq__job_id_format (number, id);
+    *job = segq__u64map_get (self->active, number);
+    if (*job) {
+        *owner = segq__sched_user_name ((*job)->sched.user);
+        return 0;
+    }
+    int rc = segq__job_store_brief (self->store, number, brief);
+    if (rc == SEGQ_ENOENT)
+        snprintf (err, errlen, "unknown job '%s'", id);
+    *owner = rc ? NULL : brief->owner;
+    return rc;
+}
+
 int
 segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, double now,
                    bool *abort_out, char *err, size_t errlen)
 {
     *abort_out = false;
     char id [SEGQ__JOB_ID_MAX];
-    segq__job_id_format (number, id);
-    segq__job_t *job = segq__u64map_get (self->active, number);
-    const char *owner = job ? segq__sched_user_name (job->sched.user) : NULL;
+    segq__job_t *job;
     segq__job_brief_t brief;
-    if (!job) {
-        int rc = segq__job_store_brief (self->store, number, &brief);
-        if (rc == SEGQ_ENOENT)
-            snprintf (err, errlen, "unknown job '%s'", id);
-        if (rc)
-            return rc;
-        owner = brief.owner;
-    }
+    const char *owner;
+    int rc = s_lookup (self, number, id, &job, &brief, &owner, err, errlen);
+    if (rc)
+        return rc;
     if (!user || strcmp (user, owner) != 0) {
         snprintf (err, errlen, "job %s belongs to %s: only its owner may cancel it", id, owner);
         return SEGQ_EPERM;
@@ -981,7 +994,7 @@ segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, double
     if (job->state != SEGQ_JOB_RUNNING || !job->sched.node)
         return s_final (self, job, SEGQ_JOB_CANCELLED, reason, -1, 0, now);
     if (!job->cancel) {
-        int rc = segq__job_store_begin (self->store);
+        rc = segq__job_store_begin (self->store);
         if (rc == 0)
             rc = segq__job_store_set_cancel (self->store, number, reason);
         if (rc)
@@ -991,6 +1004,46 @@ segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, double
     }
     *abort_out = true;
     return 0;
+}
+
+_Static_assert (SEGQ_SCHED_USER_PRIORITY_MAX == SEGQ_PRIORITY_USER_MAX,
+                "the scheduler's admin band starts where the protocol's does");
+
+int
+segq__jobs_set_priority (segq__jobs_t *self, uint64_t number, int32_t priority, const char *user,
+                         bool as_admin, bool may_raise, int32_t *previous, char *err, size_t errlen)
+{
+    char id [SEGQ__JOB_ID_MAX];
+    segq__job_t *job;
+    segq__job_brief_t brief;
+    const char *owner;
+    int rc = s_lookup (self, number, id, &job, &brief, &owner, err, errlen);
+    if (rc)
+        return rc;
+    if (!as_admin && (!user || strcmp (user, owner) != 0)) {
+        snprintf (err, errlen, "job %s belongs to %s: only its owner or an admin may change its "
+                  "priority", id, owner);
+        return SEGQ_EPERM;
+    }
+    if (!may_raise && (priority > SEGQ_PRIORITY_USER_MAX || priority < -SEGQ_PRIORITY_USER_MAX)) {
+        snprintf (err, errlen, "priority %d is outside -%d..%d, which orders only your own jobs: "
+                  "putting a job ahead of other users' fair share needs an admin", (int) priority,
+                  SEGQ_PRIORITY_USER_MAX, SEGQ_PRIORITY_USER_MAX);
+        return SEGQ_EPERM;
+    }
+    int state = job ? job->state : brief.state;
+    if (state != SEGQ_JOB_WAITING && state != SEGQ_JOB_QUEUED) {
+        snprintf (err, errlen, "job %s is %s: a priority orders only waiting and queued jobs", id,
+                  segq_job_state_name ((segq_job_state_t) state));
+        return SEGQ_ESTATE;
+    }
+    *previous = job->sched.priority;
+    rc = segq__job_store_begin (self->store);
+    if (rc == 0)
+        rc = segq__job_store_set_priority (self->store, number, priority);
+    if (rc == 0)
+        segq__sched_set_priority (self->sched, &job->sched, priority);
+    return rc;
 }
 
 size_t

@@ -93,6 +93,12 @@ int segq__jobs_lost (segq__jobs_t *self, segq__job_t *job, const char *why, doub
    caller tells the worker (*abort true). Final jobs: 0, nothing done. */
 int segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, double now,
                        bool *abort_out, char *err, size_t errlen);
+/* A waiting or queued job's new priority (SPEC: PRIORITY). Only its owner
+   changes it unless as_admin; a priority outside the user band needs
+   may_raise. EPERM / ESTATE / ENOENT with err saying why. */
+int segq__jobs_set_priority (segq__jobs_t *self, uint64_t number, int32_t priority,
+                             const char *user, bool as_admin, bool may_raise, int32_t *previous,
+                             char *err, size_t errlen);
 /* Running jobs still waiting for their worker since a restart. */
 size_t segq__jobs_orphans (segq__jobs_t *self, segq__job_t ***list_out);
 /* The worker `node` registered again: its orphans it did not claim are

@@ -171,7 +171,9 @@ s_suggest (const char *key)
 static void
 s_spelled (char *out, size_t outlen, const char *key, bool underscores)
 {
-    snprintf (out, outlen, "%s", key);
+    size_t n = strlen (key) < outlen ? strlen (key) : outlen - 1;
+    memcpy (out, key, n);
+    out [n] = 0;
     for (char *p = out; underscores && *p; p++)
         if (*p == '-')
             *p = '_';

@@ -245,6 +245,10 @@ segq__client_new_request (segq_client_t *self, segq_msg_type_t type, uint64_t *r
     case SEGQ_MSG_GET:     msg->u.get.req_id = *req_id; user = &msg->u.get.user; break;
     case SEGQ_MSG_PURGE:   msg->u.purge.req_id = *req_id; user = &msg->u.purge.user; break;
     case SEGQ_MSG_BACKUP:  msg->u.backup.req_id = *req_id; user = &msg->u.backup.user; break;
+    case SEGQ_MSG_PRIORITY:
+        msg->u.priority.req_id = *req_id;
+        user = &msg->u.priority.user;
+        break;
     default: break;
     }
     if (user && !(*user = strdup (self->user)))
@@ -277,6 +281,7 @@ s_reply_req_id (const segq_msg_t *msg)
     case SEGQ_MSG_DRAIN_REPLY:   return msg->u.drain_reply.req_id;
     case SEGQ_MSG_PURGE_REPLY:   return msg->u.purge_reply.req_id;
     case SEGQ_MSG_BACKUP_REPLY:  return msg->u.backup_reply.req_id;
+    case SEGQ_MSG_PRIORITY_REPLY: return msg->u.priority_reply.req_id;
     case SEGQ_MSG_PUT_READY:     return msg->u.put_ready.req_id;
     case SEGQ_MSG_PUT_DONE:      return msg->u.put_done.req_id;
     case SEGQ_MSG_GET_READY:     return msg->u.get_ready.req_id;
@@ -876,6 +881,26 @@ segq_workers_free (segq_worker_info_t **workers_p, size_t n)
         segq_worker_info_clear (&w[i]);
     free (w);
     *workers_p = NULL;
+}
+
+int
+segq_client_priority (segq_client_t *self, const char *job, int32_t priority, int32_t *previous)
+{
+    uint64_t req_id = 0;
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_PRIORITY, &req_id);
+    if (msg && !(msg->u.priority.job = strdup (job)))
+        segq_msg_destroy (&msg);
+    if (!msg)
+        return segq__client_oom (self);
+    msg->u.priority.priority = priority;
+    segq_msg_t *reply;
+    int rc = s_request (self, &msg, req_id, SEGQ_MSG_PRIORITY_REPLY, &reply);
+    if (rc < 0)
+        return rc;
+    if (previous)
+        *previous = reply->u.priority_reply.previous;
+    segq_msg_destroy (&reply);
+    return SEGQ_OK;
 }
 
 int

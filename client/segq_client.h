@@ -196,6 +196,12 @@ void segq_workers_free (segq_worker_info_t **workers_p, size_t n);
 /* Ask the worker `node` to finish its running jobs and exit. */
 int segq_client_drain (segq_client_t *self, const char *node);
 
+/* Change a waiting or queued job's priority (SPEC: PRIORITY): within
+   -1000000..1000000 it orders the owner's own jobs; above, it goes ahead
+   of fair share (admins only). *previous (may be NULL): the old one. */
+int segq_client_priority (segq_client_t *self, const char *job, int32_t priority,
+                          int32_t *previous);
+
 /* ---- artifacts ---- */
 
 /* Upload a local file as an artifact named `name` (NULL: the file's base

@@ -234,6 +234,20 @@ static const segq__field_t s_drain_fields[] = {
     FIELD (segq_drain_t, node, "node", STR, R | SEGQ__FL_SHORT),
 };
 
+static const segq__field_t s_priority_fields[] = {
+    FIELD (segq_priority_t, req_id, "req", U64, R),
+    FIELD (segq_priority_t, user, "user", STR, SEGQ__FL_SHORT),
+    FIELD (segq_priority_t, job, "job", STR, R | SEGQ__FL_SHORT),
+    I32 (segq_priority_t, priority, "prio", R, 0),
+};
+
+static const segq__field_t s_priority_reply_fields[] = {
+    FIELD (segq_priority_reply_t, req_id, "req", U64, R),
+    FIELD (segq_priority_reply_t, job, "job", STR, R | SEGQ__FL_SHORT),
+    I32 (segq_priority_reply_t, priority, "prio", R, 0),
+    I32 (segq_priority_reply_t, previous, "was", R, 0),
+};
+
 static const segq__field_t s_drain_reply_fields[] = {
     FIELD (segq_drain_reply_t, req_id, "req", U64, R),
     FIELD (segq_drain_reply_t, node, "node", STR, R | SEGQ__FL_SHORT),
@@ -446,6 +460,8 @@ static const segq__struct_desc_t s_bodies[] = {
     BODY (PURGE_REPLY, "PURGE_REPLY", segq_purge_reply_t, s_purge_reply_fields, NULL),
     BODY (BACKUP, "BACKUP", segq_backup_t, s_backup_fields, NULL),
     BODY (BACKUP_REPLY, "BACKUP_REPLY", segq_backup_reply_t, s_backup_reply_fields, NULL),
+    BODY (PRIORITY, "PRIORITY", segq_priority_t, s_priority_fields, NULL),
+    BODY (PRIORITY_REPLY, "PRIORITY_REPLY", segq_priority_reply_t, s_priority_reply_fields, NULL),
     BODY (REGISTER, "REGISTER", segq_register_t, s_register_fields, NULL),
     BODY (WELCOME, "WELCOME", segq_welcome_t, s_welcome_fields, NULL),
     BODY (ASSIGN, "ASSIGN", segq_assign_t, s_assign_fields, NULL),

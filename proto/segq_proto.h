@@ -66,6 +66,8 @@ typedef enum {
     SEGQ_MSG_PURGE_REPLY  = 23,
     SEGQ_MSG_BACKUP       = 24,  /* copy the database to a file on the broker's machine */
     SEGQ_MSG_BACKUP_REPLY = 25,
+    SEGQ_MSG_PRIORITY     = 26,
+    SEGQ_MSG_PRIORITY_REPLY = 27,
     /* worker <-> broker */
     SEGQ_MSG_REGISTER     = 30,  /* worker -> broker */
     SEGQ_MSG_WELCOME      = 31,  /* broker -> worker */
@@ -287,6 +289,23 @@ typedef struct {
     char *node;
 } segq_drain_reply_t;
 
+/* A priority above this orders a job ahead of fair share: admins only. */
+#define SEGQ_PRIORITY_USER_MAX 1000000
+
+typedef struct {
+    uint64_t req_id;
+    char *user;
+    char *job;
+    int32_t priority;           /* the new one */
+} segq_priority_t;
+
+typedef struct {
+    uint64_t req_id;
+    char *job;
+    int32_t priority;           /* now in effect */
+    int32_t previous;
+} segq_priority_reply_t;
+
 typedef struct {
     uint64_t req_id;
     char *user;
@@ -478,6 +497,8 @@ typedef struct {
         segq_purge_reply_t purge_reply;
         segq_backup_t backup;
         segq_backup_reply_t backup_reply;
+        segq_priority_t priority;
+        segq_priority_reply_t priority_reply;
         segq_register_t reg;
         segq_welcome_t welcome;
         segq_assign_t assign;

@@ -69,6 +69,7 @@ int cli_logs (cli_globals_t *g, int argc, char **argv);
 int cli_workers (cli_globals_t *g, int argc, char **argv);
 int cli_keygen (cli_globals_t *g, int argc, char **argv);
 int cli_purge (cli_globals_t *g, int argc, char **argv);
+int cli_priority (cli_globals_t *g, int argc, char **argv);
 
 /* Formatting (cli_format.c). */
 json_t *cli_job_json (const segq_job_info_t *job);

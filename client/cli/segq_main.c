@@ -21,6 +21,7 @@ static const char s_usage[] =
     "  fetch JOB [NAME...]    download a job's outputs\n"
     "  logs [-f] JOB          print (and follow) a job's log\n"
     "  workers [--drain NODE] list workers; drain one for maintenance\n"
+    "  priority JOB N         reorder a queued job (above 1000000: admins)\n"
     "  keygen [--name NAME]   make your certificate (in ~/.config/segq/)\n"
     "\n"
     "options (before or after the command):\n"
@@ -163,6 +164,7 @@ static const command_t s_commands[] = {
     { "submit", cli_submit }, { "status", cli_status }, { "wait", cli_wait },
     { "cancel", cli_cancel }, { "fetch", cli_fetch },   { "logs", cli_logs },
     { "workers", cli_workers }, { "keygen", cli_keygen }, { "purge", cli_purge },
+    { "priority", cli_priority },
 };
 
 int
@@ -201,5 +203,5 @@ main (int argc, char **argv)
             return s_commands[i].run (&g, sub_argc, sub_argv);
         }
     return cli_error (&g, NULL, CLI_USAGE, "unknown command '%s' (commands: submit, status, wait, "
-                      "cancel, purge, fetch, logs, workers, keygen; see `segq --help`)", name);
+                      "cancel, purge, fetch, logs, workers, keygen, priority; see `segq --help`)", name);
 }

@@ -11,6 +11,7 @@ const segq_msg_type_t fixture_types[] = {
     SEGQ_MSG_CANCEL, SEGQ_MSG_CANCEL_REPLY, SEGQ_MSG_LOGS, SEGQ_MSG_LOGS_REPLY,
     SEGQ_MSG_WORKERS, SEGQ_MSG_WORKERS_REPLY, SEGQ_MSG_DRAIN, SEGQ_MSG_DRAIN_REPLY,
     SEGQ_MSG_PURGE, SEGQ_MSG_PURGE_REPLY, SEGQ_MSG_BACKUP, SEGQ_MSG_BACKUP_REPLY,
+    SEGQ_MSG_PRIORITY, SEGQ_MSG_PRIORITY_REPLY,
     SEGQ_MSG_REGISTER, SEGQ_MSG_WELCOME, SEGQ_MSG_ASSIGN, SEGQ_MSG_PROGRESS,
     SEGQ_MSG_LOG, SEGQ_MSG_RESULT, SEGQ_MSG_RESULT_ACK, SEGQ_MSG_ABORT,
     SEGQ_MSG_DRAIN_WORKER, SEGQ_MSG_CHECKPOINT, SEGQ_MSG_CHECKPOINT_ACK, SEGQ_MSG_PUT, SEGQ_MSG_PUT_READY, SEGQ_MSG_PUT_DONE,
@@ -346,6 +347,19 @@ fixture_msg (segq_msg_type_t type, bool full)
                 m->u.backup_reply.size = 1 << 20;
                 m->u.backup_reply.jobs = 10000;
             }
+            break;
+        case SEGQ_MSG_PRIORITY:
+            m->u.priority.req_id = 13;
+            m->u.priority.job = s_str ("j00042");
+            m->u.priority.priority = full ? SEGQ_PRIORITY_USER_MAX + 1 : -7;
+            if (full)
+                m->u.priority.user = s_str ("root");
+            break;
+        case SEGQ_MSG_PRIORITY_REPLY:
+            m->u.priority_reply.req_id = 13;
+            m->u.priority_reply.job = s_str ("j00042");
+            m->u.priority_reply.priority = full ? SEGQ_PRIORITY_USER_MAX + 1 : -7;
+            m->u.priority_reply.previous = full ? 5 : 0;
             break;
         case SEGQ_MSG_REGISTER:
             m->u.reg.node = s_str ("gpu-node-1");

@@ -158,6 +158,39 @@ Test (security, owner_only_unless_admin, .init = setup, .fini = teardown, .timeo
     H_ASSERT_CLEAN_STOP (h);
 }
 
+/* Priority with keys: the owner reorders its own jobs within the user band;
+   another user may not touch them; above the band (ahead of fair share)
+   only an admin, in PRIORITY and in SUBMIT alike. */
+Test (security, priority_ahead_of_fair_share_is_admin_only, .init = setup, .fini = teardown,
+      .timeout = 60)
+{
+    segq_client_t *alice = s_client ("alice"), *bob = s_client ("bob"), *root = s_client ("root");
+    char job[SEGQ_JOB_ID_MAX];
+    s_submit_sleep (alice, "0.1", job);     /* no worker: it stays queued */
+    int32_t was = 0;
+    cr_assert_eq (segq_client_priority (alice, job, 5, &was), 0, "%s", segq_client_error (alice));
+    cr_assert_eq (segq_client_priority (bob, job, 6, &was), SEGQ_EPERM, "bob reordered alice's job");
+    cr_assert_eq (segq_client_priority (alice, job, SEGQ_PRIORITY_USER_MAX + 1, &was), SEGQ_EPERM,
+                  "a user raised a job ahead of fair share");
+    cr_assert (strstr (segq_client_error (alice), "needs an admin"), "%s", segq_client_error (alice));
+    cr_assert_eq (segq_client_priority (root, job, SEGQ_PRIORITY_USER_MAX + 1, &was), 0, "%s",
+                  segq_client_error (root));
+    cr_assert_eq (was, 5);
+    /* the same band at submit */
+    segq_job_spec_t *spec = segq_job_spec_new ("noop");
+    segq_job_spec_set_priority (spec, SEGQ_PRIORITY_USER_MAX + 1);
+    char other[SEGQ_JOB_ID_MAX];
+    cr_assert_eq (segq_client_submit (bob, spec, other, sizeof other), SEGQ_EPERM, "%s",
+                  segq_client_error (bob));
+    cr_assert_eq (segq_client_submit (root, spec, other, sizeof other), 0, "%s",
+                  segq_client_error (root));
+    segq_job_spec_destroy (&spec);
+    segq_client_destroy (&alice);
+    segq_client_destroy (&bob);
+    segq_client_destroy (&root);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
 Test (security, only_worker_certificates_act_as_workers, .init = setup, .fini = teardown,
       .timeout = 120)
 {

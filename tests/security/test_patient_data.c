@@ -27,8 +27,9 @@ s_cert (const char *dir, const char *name, const char *role)
     cr_assert_eq (segq_keys_generate (dir, name, name, role, err, sizeof err), 0, "%s", err);
 }
 
+/* retention: a --retention flag, or with from_config a line of segqd.conf */
 static void
-s_start (const char *retention)
+s_start (const char *retention, bool from_config)
 {
     h = harness_new ("patient");
     cr_assert_not_null (h);
@@ -40,20 +41,29 @@ s_start (const char *retention)
     s_cert (certs, "bob", "user");
     s_cert (certs, "root", "admin");
     s_cert (certs, "w1", "worker");
-    const char *extra[] = { "--keys", keys, retention ? "--retention" : NULL, retention, NULL };
+    char config[700];
+    snprintf (config, sizeof config, "%s/segqd.conf", h->dir);
+    if (from_config) {
+        FILE *file = fopen (config, "w");
+        cr_assert_not_null (file);
+        fprintf (file, "# patient data\nretention = %s\n", retention);
+        fclose (file);
+    }
+    const char *extra[] = { "--keys", keys, retention ? from_config ? "--config" : "--retention" : NULL,
+                            from_config ? config : retention, NULL };
     cr_assert_eq (harness_start_broker (h, extra), 0, "segqd did not start");
 }
 
 static void
 setup (void)
 {
-    s_start (NULL);
+    s_start (NULL, false);
 }
 
 static void
 setup_retention (void)
 {
-    s_start ("2s");
+    s_start ("2s", true);
 }
 
 static void
@@ -404,6 +414,23 @@ Test (patient, retention_collects_ended_jobs_not_needed_by_others, .init = setup
     cr_assert_not_null (s_find (events, "purge", "retention", d, "ok"));
     cr_assert_not_null (s_find (events, "purge", "retention", a, "ok"));
     json_decref (events);
+}
+
+Test (patient, retention_flag_checked, .timeout = 30)
+{
+    harness_t *self = harness_new ("patient-flag");
+    cr_assert_not_null (self);
+    char command[2048];
+    snprintf (command, sizeof command, "%s --retention 30x --data-dir %s/d 2>&1",
+              harness_binary ("segqd"), self->dir);
+    FILE *out = popen (command, "r");
+    char text[2048] = "";
+    size_t n = fread (text, 1, sizeof text - 1, out);
+    text[n] = 0;
+    int status = pclose (out);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 2, "segqd took --retention 30x: %s", text);
+    cr_assert (strstr (text, "--retention") && strstr (text, "30d"), "%s", text);
+    harness_destroy (&self);
 }
 
 /* A raw CURVE connection as `name`, to send what libsegq never would. */

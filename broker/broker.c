@@ -1850,6 +1850,7 @@ s_checkpoint_ack (segq_broker_t *self, worker_t *w, const segq_checkpoint_t *che
         return;
     ack->u.checkpoint_ack.job = strdup (checkpoint->job);
     ack->u.checkpoint_ack.attempt = checkpoint->attempt;
+    ack->u.checkpoint_ack.step = checkpoint->step;
     ack->u.checkpoint_ack.code = code;
     ack->u.checkpoint_ack.message = message ? strdup (message) : NULL;
     s_send (self, w->peer, ack, true);

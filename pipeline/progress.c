@@ -73,6 +73,8 @@ static void write_all(int fd, const char *buf, size_t len)
     }
 }
 
+static void write_json_line(segq_progress_t *self, json_t *obj);
+
 static void report_json(segq_progress_t *self, const char *phase, double fraction,
                         const segq_metric_t *metrics, size_t n_metrics, const char *message)
 {
@@ -94,6 +96,12 @@ static void report_json(segq_progress_t *self, const char *phase, double fractio
     }
     if (message)
         json_object_set_new(obj, "message", json_string(message));
+    write_json_line(self, obj);
+}
+
+/* One record as one line; takes obj. */
+static void write_json_line(segq_progress_t *self, json_t *obj)
+{
     char *text = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(9));
     json_decref(obj);
     if (!text)
@@ -142,4 +150,16 @@ void segq_progress_report(segq_progress_t *self, const char *phase, double fract
         report_json(self, phase, fraction, metrics, n_metrics, message);
     else if (self->tty)
         report_tty(self, phase, fraction, metrics, n_metrics, message, force);
+}
+
+void segq_progress_checkpoint(segq_progress_t *self, const char *name, int step)
+{
+    if (!self || self->fd < 0)
+        return;
+    json_t *obj = json_object();
+    if (!obj)
+        return;
+    json_object_set_new(obj, "checkpoint", json_string(name));
+    json_object_set_new(obj, "step", json_integer(step));
+    write_json_line(self, obj);
 }

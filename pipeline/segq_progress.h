@@ -35,6 +35,12 @@ void segq_progress_report(segq_progress_t *self, const char *phase, double fract
                           const segq_metric_t *metrics, size_t n_metrics, const char *message,
                           int force);
 
+/* Announces that OUT/name (a path under the output directory) is a
+ * finished checkpoint holding `step` units of work, written atomically:
+ * {"checkpoint": name, "step": step}. The worker uploads it, so a requeued
+ * job resumes from it (proto/SPEC.md 8.3). Only on the channel. */
+void segq_progress_checkpoint(segq_progress_t *self, const char *name, int step);
+
 #ifdef __cplusplus
 }
 #endif

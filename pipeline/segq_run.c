@@ -7,17 +7,34 @@
  *   segq-run devices
  * stdout/stderr are the job's log; progress goes to SEGQ_PROGRESS_FD. */
 #include "segq_run_flags.h"
+#include "segq_schema.h"
 #include "segq_singan.h"
+#include "segq_torch.h"
 #include "evaluate.h"
 #include "sample.h"
 #include "stylize.h"
 
 #include <limits.h>
 #include <malloc.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The exit status for a command's result: running out of GPU memory has
+ * its own (segq-worker turns it into "resubmit with a larger --gpu-mem"),
+ * every other failure is 1. The error code may have been replaced on the
+ * way up; the shim's last recorded one still says what happened first. */
+static int exit_status(int rc)
+{
+    if (rc == 0)
+        return 0;
+    return rc == SEGQ_TORCH_EOOM || segq_torch_last_code() == SEGQ_TORCH_EOOM
+               ? SEGQ_RUN_EXIT_GPU_OOM
+               : 1;
+}
 
 /* Commands with their own options struct and run function (issues 4, 6).
  * The job kinds' flags are in run_flags.c's table like every kind's; a
@@ -79,7 +96,7 @@ static int run_extra(int k, int argc, char **argv)
         segq_progress_destroy(&progress);
         if (rc)
             fprintf(stderr, "segq-run %s: %s\n", cmd->name, err);
-        rc = rc ? 1 : 0;
+        rc = exit_status(rc);
     } else if (rc == 1)
         rc = 0;
     else {
@@ -131,9 +148,24 @@ static void keep_freed_memory(void)
 #endif
 }
 
+/* Under segq-worker (SEGQ_JOB_ID set) a job must not outlive its worker:
+ * if the worker is killed, the broker requeues the job elsewhere, and an
+ * orphan would go on holding GPU memory the broker counts as free. */
+static void die_with_worker(void)
+{
+    if (!getenv("SEGQ_JOB_ID"))
+        return;
+    pid_t parent = getppid();
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+        perror("segq-run: prctl(PR_SET_PDEATHSIG)");
+    else if (getppid() != parent)
+        raise(SIGKILL); /* it died before the setting took */
+}
+
 int main(int argc, char **argv)
 {
     omp_passive(argv);
+    die_with_worker();
     keep_freed_memory();
     if (argc < 2) {
         usage(stderr);
@@ -187,5 +219,5 @@ int main(int argc, char **argv)
     if (rc)
         fprintf(stderr, "segq-run %s: %s\n", cmd->name, err);
     segq_flags_free(cmd, opts);
-    return rc ? 1 : 0;
+    return exit_status(rc);
 }

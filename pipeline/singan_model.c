@@ -18,6 +18,35 @@ int segq__torch_fail(char *err, size_t errlen, const char *what)
     return code < 0 ? code : SEGQ_TORCH_ETORCH;
 }
 
+/* A GPU job is held to the memory it declared: segq-worker passes it as
+ * SEGQ_GPU_MEM (bytes), and the caching allocator is capped at that share
+ * of the device, so jobs sharing a GPU cannot push each other out of
+ * memory; going over fails this job alone, with SEGQ_TORCH_EOOM. */
+static int hold_to_declared_memory(segq_device dev, char *err, size_t errlen)
+{
+    const char *text = getenv("SEGQ_GPU_MEM");
+    if (dev.type != SEGQ_DEVICE_CUDA || !text || !*text)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long declared = strtoull(text, &end, 10);
+    if (errno || *end || declared == 0) {
+        snprintf(err, errlen, "SEGQ_GPU_MEM='%s': not a number of bytes", text);
+        return SEGQ_TORCH_EINVAL;
+    }
+    segq_cuda_info info;
+    if (segq_cuda_device_info(dev.index, &info) != 0)
+        return segq__torch_fail(err, errlen, "SEGQ_GPU_MEM");
+    double fraction = (double)declared / (double)info.total_bytes;
+    if (fraction > 1.0)
+        fraction = 1.0;
+    if (segq_cuda_set_memory_fraction(fraction, dev.index) != 0)
+        return segq__torch_fail(err, errlen, "SEGQ_GPU_MEM");
+    printf("GPU memory: held to %.2f GiB of %.2f GiB on cuda:%d (fraction %.4f)\n",
+           declared / 1073741824.0, info.total_bytes / 1073741824.0, dev.index, fraction);
+    return 0;
+}
+
 int segq__compute_setup(const segq_compute_opts_t *c, segq_device *dev, int *threads, char *err,
                         size_t errlen)
 {
@@ -35,7 +64,7 @@ int segq__compute_setup(const segq_compute_opts_t *c, segq_device *dev, int *thr
         *threads = segq_cpu_count();
     if (segq_set_num_threads(*threads) != 0)
         return segq__torch_fail(err, errlen, "--threads");
-    return 0;
+    return hold_to_declared_memory(*dev, err, errlen);
 }
 
 int segq__make_dir(const char *path, char *err, size_t errlen)

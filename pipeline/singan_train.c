@@ -497,6 +497,8 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
         if (!rc)
             rc = segq__ckpt_save(&m, &meta, 1, path, err, errlen);
         if (!rc)
+            segq_progress_checkpoint(progress, "model.safetensors", n + 1);
+        if (!rc)
             rc = write_previews(&m, reals[n], n, o->previews, o->out, err, errlen);
         t.done += weight[n];
         if (!rc)

@@ -367,6 +367,7 @@ static const segq__field_t s_checkpoint_fields[] = {
 static const segq__field_t s_checkpoint_ack_fields[] = {
     FIELD (segq_checkpoint_ack_t, job, "job", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_checkpoint_ack_t, attempt, "att", U32, R),
+    FIELD (segq_checkpoint_ack_t, step, "step", U32, 0),
     I32 (segq_checkpoint_ack_t, code, "code", R, 0),
     FIELD (segq_checkpoint_ack_t, message, "msg", STR, 0),
 };

@@ -419,6 +419,7 @@ typedef struct {
 typedef struct {
     char *job;
     uint32_t attempt;
+    uint32_t step;              /* the CHECKPOINT's, echoed */
     int32_t code;               /* 0 recorded; SEGQ_ESTALE fenced; else refused */
     char *message;              /* or NULL */
 } segq_checkpoint_ack_t;

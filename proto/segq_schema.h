@@ -123,6 +123,12 @@ void segq_params_clear (segq_params_t *self);
 /* Most entries a params or metrics map may hold (the decoder enforces it). */
 #define SEGQ_MAX_PARAMS 256
 
+/* segq-run's exit status when the job ran out of GPU memory (its share
+   as declared with --gpu-mem, or the device's): the worker reports it as
+   that, so the user resubmits with more memory declared. 1 is any other
+   failure, 2 bad flags. */
+#define SEGQ_RUN_EXIT_GPU_OOM 3
+
 void segq_value_clear (segq_value_t *value);
 int segq_value_copy (segq_value_t *dst, const segq_value_t *src);
 /* Text form, as the user would type it; returns chars written like snprintf. */

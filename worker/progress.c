@@ -1,8 +1,9 @@
 /*  progress.c: the progress channel from a job's child to the worker.
 
     The child writes one JSON object per line to SEGQ_PROGRESS_FD:
-        {"phase": str, "fraction": num, "metrics": {name: num}, "message": str}
-    every field optional. The child is untrusted code as far as the daemon
+        {"phase": str, "fraction": num, "metrics": {name: num}, "message": str,
+         "checkpoint": str, "step": int}
+    every field optional (checkpoint: SPEC 8.3). The child is untrusted code as far as the daemon
     is concerned: garbage, partial writes and endless lines must cost a
     bounded amount of memory and never stop the daemon.
 */
@@ -17,6 +18,7 @@ segq__progress_clear (segq__progress_t *self)
 {
     free (self->phase);
     free (self->message);
+    free (self->checkpoint);
     segq_params_clear (&self->metrics);
     memset (self, 0, sizeof *self);
 }
@@ -70,8 +72,19 @@ segq__progress_parse_line (const char *line, size_t size, segq__progress_t *out,
         record.fraction = f < 0 ? 0 : f > 1 ? 1 : f;
     }
     if ((rc = s_string_field (root, "phase", &record.phase, err, errlen))
-    ||  (rc = s_string_field (root, "message", &record.message, err, errlen)))
+    ||  (rc = s_string_field (root, "message", &record.message, err, errlen))
+    ||  (rc = s_string_field (root, "checkpoint", &record.checkpoint, err, errlen)))
         goto done;
+    json_t *step = json_object_get (root, "step");
+    if (step && !json_is_null (step)) {
+        if (!json_is_integer (step) || json_integer_value (step) < 0
+        ||  json_integer_value (step) > UINT32_MAX) {
+            snprintf (err, errlen, "\"step\" must be an integer from 0 to %u", UINT32_MAX);
+            rc = SEGQ_EINVAL;
+            goto done;
+        }
+        record.step = (uint32_t) json_integer_value (step);
+    }
     json_t *metrics = json_object_get (root, "metrics");
     if (metrics && !json_is_null (metrics)) {
         if (!json_is_object (metrics)) {

@@ -111,6 +111,14 @@ struct job {
     uint32_t upload_credit;
     uint32_t upload_chunk;
     bool upload_tried_again;
+    /* the newest checkpoint the child announced (SPEC 8.3), pinned at
+       DIR/checkpoint while it uploads (through the upload fields above, the
+       child still running); a newer one waits at DIR/checkpoint.next */
+    bool ckpt_uploading;
+    segq_artifact_t ckpt;       /* name: its path under out/ */
+    uint32_t ckpt_step;
+    char *ckpt_next;            /* name of the newer one waiting, or NULL */
+    uint32_t ckpt_next_step;
 };
 
 struct segq_worker {
@@ -165,6 +173,8 @@ static void s_upload_next (job_t *job);
 static void s_fetch_request (segq_worker_t *self, fetch_t *fetch);
 static void s_upload_fail (job_t *job, const char *format, ...);
 static void s_hash_stop (job_t *job);
+static void s_ckpt_end (job_t *job);
+static void s_ckpt_uploaded (job_t *job);
 static int s_on_hash_slice (zloop_t *loop, int timer_id, void *arg);
 
 /* ---- small helpers ---- */
@@ -351,6 +361,8 @@ s_job_free (job_t *job)
     }
     segq__progress_limiter_clear (&job->progress);
     segq__artifacts_free (&job->outputs, job->n_outputs);
+    segq_artifact_clear (&job->ckpt);
+    free (job->ckpt_next);
     free (job->reason);
     free (job->log);
     segq_msg_destroy (&job->assign);
@@ -417,6 +429,24 @@ s_upload_reset (job_t *job)
     job->upload_credit = 0;
 }
 
+/* What is being uploaded: the job's checkpoint, or its current output. */
+static const segq_artifact_t *
+s_upload_artifact (job_t *job)
+{
+    return job->ckpt_uploading ? &job->ckpt : &job->outputs [job->upload_index];
+}
+
+static void
+s_upload_path (job_t *job, char *path, size_t size)
+{
+    if (job->ckpt_uploading)
+        snprintf (path, size, "%s/checkpoint", job->dir);
+    else
+        snprintf (path, size, "%s/out/%s", job->dir, job->outputs [job->upload_index].name);
+}
+
+/* An upload failed: the job fails, unless it was a checkpoint, which is
+   best effort (the child goes on, the last recorded checkpoint stands). */
 static void
 s_upload_fail (job_t *job, const char *format, ...)
 {
@@ -425,6 +455,11 @@ s_upload_fail (job_t *job, const char *format, ...)
     va_start (args, format);
     vsnprintf (reason, sizeof reason, format, args);
     va_end (args);
+    if (job->ckpt_uploading) {
+        s_log_note (job, "checkpoint %s not kept: %s", job->ckpt.name, reason);
+        s_ckpt_end (job);
+        return;
+    }
     s_upload_reset (job);
     s_hash_stop (job);
     segq__artifacts_free (&job->outputs, job->n_outputs);
@@ -438,7 +473,7 @@ static void
 s_upload_pump (job_t *job)
 {
     segq_worker_t *self = job->worker;
-    const segq_artifact_t *a = &job->outputs [job->upload_index];
+    const segq_artifact_t *a = s_upload_artifact (job);
     uint32_t chunk = job->upload_chunk;
     while (job->upload_credit > 0 && job->upload_fd >= 0) {
         uint64_t left = a->size - job->upload_offset;
@@ -528,15 +563,19 @@ s_on_put_ready (segq_worker_t *self, const segq_put_ready_t *m)
     job_t *job = s_upload_by (self, m->req_id, 0);
     if (!job || job->upload_transfer)
         return;
-    const segq_artifact_t *a = &job->outputs [job->upload_index];
+    const segq_artifact_t *a = s_upload_artifact (job);
     if (m->have) {
         s_log (self, 2, "%s: broker has %s already", job->key, a->name);
-        job->upload_index++;
-        s_upload_next (job);
+        if (job->ckpt_uploading)
+            s_ckpt_uploaded (job);
+        else {
+            job->upload_index++;
+            s_upload_next (job);
+        }
         return;
     }
     char path [8192];
-    snprintf (path, sizeof path, "%s/out/%s", job->dir, a->name);
+    s_upload_path (job, path, sizeof path);
     job->upload_fd = open (path, O_RDONLY | O_CLOEXEC);
     if (job->upload_fd < 0) {
         s_upload_fail (job, "cannot open output %s: %s", path, strerror (errno));
@@ -555,14 +594,17 @@ s_on_put_done (segq_worker_t *self, const segq_put_done_t *m)
     job_t *job = s_upload_by (self, m->req_id, m->transfer);
     if (!job)
         return;
-    const segq_artifact_t *a = &job->outputs [job->upload_index];
+    const segq_artifact_t *a = s_upload_artifact (job);
+    if (m->code == 0 && job->ckpt_uploading)
+        s_ckpt_uploaded (job);
+    else
     if (m->code == 0) {
         job->upload_index++;
         job->upload_tried_again = false;
         s_upload_next (job);
     }
     else
-    if (m->code == SEGQ_EHASH && !job->upload_tried_again) {
+    if (m->code == SEGQ_EHASH && !job->upload_tried_again && !job->ckpt_uploading) {
         /* Changed on the way: send it once more, then give up. */
         job->upload_tried_again = true;
         s_log_note (job, "upload of %s failed (%s), trying again", a->name,
@@ -663,12 +705,155 @@ s_on_hash_slice (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+/* ---- checkpoints (SPEC 8.3) ---- */
+
+static void
+s_ckpt_put (job_t *job)
+{
+    segq_worker_t *self = job->worker;
+    s_upload_reset (job);
+    if (self->session != ONLINE)
+        return;                 /* sent again after WELCOME */
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_PUT);
+    if (!msg || !(msg->u.put.name = strdup (job->ckpt.name))) {
+        segq_msg_destroy (&msg);
+        s_upload_fail (job, "out of memory");
+        return;
+    }
+    msg->u.put.req_id = job->upload_req = ++self->next_req_id;
+    memcpy (msg->u.put.hash, job->ckpt.hash, sizeof msg->u.put.hash);
+    msg->u.put.size = job->ckpt.size;
+    s_send (self, &msg);
+}
+
+/* Hash the checkpoint pinned at DIR/checkpoint and upload it. The file
+   is a few MB (network weights): hashed at once, not a slice a turn. */
+static void
+s_ckpt_start (job_t *job, const char *name, uint32_t step)
+{
+    char path [8192];
+    snprintf (path, sizeof path, "%s/checkpoint", job->dir);
+    struct stat st;
+    char *copy = strdup (name);
+    job->ckpt_uploading = true;     /* from here on s_upload_fail ends it */
+    free (job->ckpt.name);
+    job->ckpt.name = copy;
+    job->ckpt_step = step;
+    job->upload_handle = zlistx_add_end (job->worker->uploads, job);
+    if (!copy || !job->upload_handle) {
+        s_upload_fail (job, "out of memory");
+        return;
+    }
+    if (stat (path, &st) != 0 || segq_sha256_file (path, job->ckpt.hash) != 0) {
+        s_upload_fail (job, "cannot read %s: %s", path, strerror (errno));
+        return;
+    }
+    job->ckpt.size = (uint64_t) st.st_size;
+    s_ckpt_put (job);
+}
+
+/* The child said out/NAME is a finished checkpoint: pin this version (the
+   child replaces the file by renaming a new one over it) and upload it, or
+   keep it for when the one uploading now is done. */
+static void
+s_ckpt_announced (job_t *job, const char *name, uint32_t step)
+{
+    char err [600], src [8192], pin [8192];
+    if (segq__name_check (name, err, sizeof err)) {
+        s_log_note (job, "checkpoint ignored: %s", err);
+        return;
+    }
+    snprintf (src, sizeof src, "%s/out/%s", job->dir, name);
+    snprintf (pin, sizeof pin, "%s/%s", job->dir,
+              job->ckpt_uploading ? "checkpoint.next" : "checkpoint");
+    unlink (pin);
+    if (link (src, pin) != 0) {
+        s_log_note (job, "checkpoint out/%s not kept: %s", name, strerror (errno));
+        return;
+    }
+    if (!job->ckpt_uploading) {
+        s_ckpt_start (job, name, step);
+        return;
+    }
+    free (job->ckpt_next);
+    job->ckpt_next = strdup (name);
+    job->ckpt_next_step = step;
+    if (!job->ckpt_next)
+        unlink (pin);
+}
+
+/* The upload of the checkpoint is over (done or not): the next one, if
+   the child announced one meanwhile. */
+static void
+s_ckpt_end (job_t *job)
+{
+    segq_worker_t *self = job->worker;
+    s_upload_reset (job);
+    job->ckpt_uploading = false;
+    if (job->upload_handle) {
+        zlistx_delete (self->uploads, job->upload_handle);
+        job->upload_handle = NULL;
+    }
+    char path [8192], next [8192];
+    snprintf (path, sizeof path, "%s/checkpoint", job->dir);
+    snprintf (next, sizeof next, "%s/checkpoint.next", job->dir);
+    unlink (path);
+    char *name = job->ckpt_next;
+    job->ckpt_next = NULL;
+    if (name && rename (next, path) == 0)
+        s_ckpt_start (job, name, job->ckpt_next_step);
+    free (name);
+}
+
+static void
+s_ckpt_uploaded (job_t *job)
+{
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_CHECKPOINT);
+    segq_checkpoint_t *c = msg ? &msg->u.checkpoint : NULL;
+    if (c && (c->job = strdup (job->id)) && (c->name = strdup (job->ckpt.name))) {
+        c->attempt = job->attempt;
+        memcpy (c->hash, job->ckpt.hash, sizeof c->hash);
+        c->size = job->ckpt.size;
+        c->step = job->ckpt_step;
+        s_send (job->worker, &msg);
+    }
+    segq_msg_destroy (&msg);
+    s_ckpt_end (job);
+}
+
+/* The child ended: a checkpoint still uploading is of no use any more
+   (a requeue happens only if this worker dies, and then nothing goes on). */
+static void
+s_ckpt_abandon (job_t *job)
+{
+    if (job->ckpt_uploading) {
+        free (job->ckpt_next);
+        job->ckpt_next = NULL;
+        s_ckpt_end (job);
+    }
+}
+
+static void
+s_on_checkpoint_ack (segq_worker_t *self, const segq_checkpoint_ack_t *m)
+{
+    job_t *job = s_job_find (self, m->job, m->attempt);
+    if (!job)
+        return;
+    if (m->code == 0)
+        s_log_note (job, "checkpoint of step %" PRIu32 " recorded by the broker: a requeued "
+                    "attempt resumes from it", m->step);
+    else
+        s_log_note (job, "checkpoint of step %" PRIu32 " refused by the broker: %s", m->step,
+                    m->message ? m->message : segq_strerror (m->code));
+}
+
 /* ---- finishing a job ---- */
 
 static void
 s_job_finish (job_t *job, bool success, int32_t exit_code, int32_t sig, const char *reason)
 {
     segq_worker_t *self = job->worker;
+    s_ckpt_abandon (job);
     job->success = success;
     job->exit_code = exit_code;
     job->signal = sig;
@@ -726,6 +911,8 @@ s_runner_progress (void *arg, const segq__progress_t *record)
 {
     job_t *job = arg;
     int64_t now = segq__now_ms ();
+    if (record->checkpoint && job->phase == JOB_RUNNING)
+        s_ckpt_announced (job, record->checkpoint, record->step);
     if (segq__progress_limiter_update (&job->progress, record, now))
         s_progress_send (job, now, false);
 }
@@ -738,9 +925,22 @@ s_runner_exit (void *arg, const segq__job_exit_t *status)
     segq__job_runner_destroy (&job->runner);
     zlistx_delete (self->children, job->child_handle);
     job->child_handle = NULL;
+    const segq_assign_t *a = &job->assign->u.assign;
+    const segq_kind_spec_t *kind = segq_kind_find (a->kind);
+    char reason [sizeof status->reason];
+    snprintf (reason, sizeof reason, "%s", status->reason);
+    if (!status->success && !status->aborted && !status->timed_out && kind && !kind->test_kind
+    &&  status->exit_code == SEGQ_RUN_EXIT_GPU_OOM) {
+        /* segq-run's own status for it: say what to do about it */
+        if (a->gpu >= 0)
+            snprintf (reason, sizeof reason, "out of GPU memory with %.3g GiB declared: "
+                      "resubmit with a larger --gpu-mem", a->gpu_mem / 1073741824.0);
+        else
+            snprintf (reason, sizeof reason, "out of GPU memory");
+    }
     if (!status->success)
-        s_log_note (job, "%s", status->reason);
-    s_job_finish (job, status->success, status->exit_code, status->signal, status->reason);
+        s_log_note (job, "%s", reason);
+    s_job_finish (job, status->success, status->exit_code, status->signal, reason);
 }
 
 /* ---- starting a job ---- */
@@ -789,6 +989,10 @@ s_ml_args (job_t *job, const segq_kind_spec_t *kind, char **argv, size_t *n)
         if (given)
             ok = s_add_arg (argv, n, "--%s=%s/%s", name, job->dir, name);
     }
+    if (ok && a->resume) {
+        s_log_note (job, "resuming from %s, the checkpoint of an earlier attempt", a->resume);
+        ok = s_add_arg (argv, n, "--resume");
+    }
     return ok
         && s_add_arg (argv, n, "--out=%s/out", job->dir)
         && s_add_arg (argv, n, "--device=%s", a->gpu >= 0 ? "cuda:0" : "cpu")
@@ -805,7 +1009,7 @@ s_job_start (job_t *job)
     /* argv: PROGRAM KIND --name=value ... [ML kinds: --INPUT=PATH ... --out=DIR
        --device=D --threads=N] */
     size_t n_params = a->params.count;
-    size_t n_args = n_params + 2 + (kind->test_kind ? 0 : kind->n_inputs + 3);
+    size_t n_args = n_params + 2 + (kind->test_kind ? 0 : kind->n_inputs + 4);
     char **argv = calloc (n_args + 1, sizeof *argv);
     char env_buf [8][640];
     char *env [9] = { 0 };
@@ -1314,6 +1518,9 @@ s_on_welcome (segq_worker_t *self, const segq_welcome_t *m)
         else
         if (job->phase == JOB_UPLOADING)
             s_upload_next (job);
+        else
+        if (job->ckpt_uploading)
+            s_ckpt_put (job);
     }
     zlistx_destroy (&resume);
 }
@@ -1385,8 +1592,7 @@ s_on_error (segq_worker_t *self, const segq_error_msg_t *m)
         }
         job_t *job = s_upload_by (self, m->req_id, 0);
         if (job) {
-            s_upload_fail (job, "upload of output %s refused: %s",
-                           job->outputs [job->upload_index].name,
+            s_upload_fail (job, "upload of %s refused: %s", s_upload_artifact (job)->name,
                            m->message ? m->message : segq_strerror (m->code));
             return;
         }
@@ -1460,6 +1666,7 @@ s_dispatch (segq_worker_t *self, segq_msg_t **msg_p)
         case SEGQ_MSG_HEARTBEAT:    break;
         case SEGQ_MSG_ASSIGN:       s_on_assign (self, msg_p); break;
         case SEGQ_MSG_RESULT_ACK:   s_on_result_ack (self, &msg->u.result_ack); break;
+        case SEGQ_MSG_CHECKPOINT_ACK: s_on_checkpoint_ack (self, &msg->u.checkpoint_ack); break;
         case SEGQ_MSG_ABORT:        s_on_abort (self, &msg->u.abort); break;
         case SEGQ_MSG_DRAIN_WORKER: s_start_drain (self, "asked by the broker", true); break;
         case SEGQ_MSG_ERROR:        s_on_error (self, &msg->u.error); break;

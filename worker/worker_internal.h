@@ -29,6 +29,9 @@ typedef struct {
     char *phase;                /* owned, or NULL */
     char *message;              /* owned, or NULL */
     segq_params_t metrics;      /* FLOAT values */
+    char *checkpoint;           /* owned, or NULL: an event, never merged into a
+                                   state: out/NAME is a finished checkpoint ... */
+    uint32_t step;              /* ... holding this many units of work */
 } segq__progress_t;
 
 void segq__progress_clear (segq__progress_t *self);

@@ -48,8 +48,15 @@ int segq::record_exception(const char *fn) {
         set_error(e.code, fn, e.what());
         return e.code;
     } catch (const c10::Error &e) {
-        set_error(SEGQ_TORCH_ETORCH, fn, trimmed(e.what_without_backtrace()));
-        return SEGQ_TORCH_ETORCH;
+        // CUDA's caching allocator says "CUDA out of memory." in 1.13 (a
+        // plain c10::Error) and 2.x (c10::OutOfMemoryError, which 1.13
+        // lacks): the text is what both have. It also covers a process's
+        // memory-fraction cap.
+        std::string msg = trimmed(e.what_without_backtrace());
+        int code = msg.find("CUDA out of memory") != std::string::npos ? SEGQ_TORCH_EOOM
+                                                                       : SEGQ_TORCH_ETORCH;
+        set_error(code, fn, msg);
+        return code;
     } catch (const std::bad_alloc &) {
         set_error(SEGQ_TORCH_ENOMEM, fn, "out of memory");
         return SEGQ_TORCH_ENOMEM;
@@ -77,6 +84,7 @@ extern "C" const char *segq_torch_strerror(int code) {
     case SEGQ_TORCH_ENODEV: return "no such device";
     case SEGQ_TORCH_ETORCH: return "libtorch error";
     case SEGQ_TORCH_ESCOPE: return "scope misuse";
+    case SEGQ_TORCH_EOOM: return "out of GPU memory";
     default: return "unknown error";
     }
 }

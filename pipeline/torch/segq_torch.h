@@ -74,7 +74,9 @@ enum {
     SEGQ_TORCH_ENOMEM = -12,   /* allocation failed                         */
     SEGQ_TORCH_ENODEV = -19,   /* device absent, or CUDA not compiled in    */
     SEGQ_TORCH_ETORCH = -1001, /* libtorch raised: the message says why     */
-    SEGQ_TORCH_ESCOPE = -1002  /* no open scope / scope or guard misuse     */
+    SEGQ_TORCH_ESCOPE = -1002, /* no open scope / scope or guard misuse     */
+    SEGQ_TORCH_EOOM = -1003    /* the GPU's memory (or this process's
+                                  share of it) is exhausted              */
 };
 
 typedef SEGQ_TORCH_ENUM {
@@ -173,7 +175,8 @@ typedef struct {
 } segq_cuda_info;
 int segq_cuda_device_info(int index, segq_cuda_info *out);
 /* Caps this process's CUDA caching allocator on device at fraction
- * (0, 1] of its memory. */
+ * (0, 1] of its memory: an allocation beyond it fails with
+ * SEGQ_TORCH_EOOM, as a real out-of-memory does. */
 int segq_cuda_set_memory_fraction(double fraction, int device);
 /* Waits for all work on the device (-1: current). 0 on CPU builds. */
 int segq_cuda_synchronize(int device);

@@ -46,12 +46,9 @@ s_write_fixture (const char *image_path, const char *mask_path)
 static void
 s_submit (harness_t *h, const char *const *argv, char *id, size_t len)
 {
-    char out[1024], err[4096];
-    int rc = harness_cli (h, out, sizeof out, err, sizeof err, argv);
-    H_ASSERT (h, rc == 0, "segq submit %s: exit %d: %s", argv[1], rc, err);
-    out[strcspn (out, "\r\n")] = 0;
-    cr_assert (out[0] && strlen (out) < len, "segq submit printed no job id: %s", out);
-    memcpy (id, out, strlen (out) + 1);
+    char err[4096];
+    H_ASSERT (h, harness_submit (h, argv, id, len, err, sizeof err) == 0, "segq submit %s: %s",
+              argv[1], err);
 }
 
 static size_t

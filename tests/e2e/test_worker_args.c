@@ -59,11 +59,7 @@ Test (e2e, worker_passes_inputs_device_and_threads, .timeout = 60)
     char fake[600], model[600];
     snprintf (fake, sizeof fake, "%s/segq-run", h->dir);
     snprintf (model, sizeof model, "%s/model.safetensors", h->dir);
-    FILE *f = fopen (fake, "w");
-    cr_assert_not_null (f);
-    fputs (s_fake_segq_run, f);
-    cr_assert_eq (fclose (f), 0);
-    cr_assert_eq (chmod (fake, 0755), 0);
+    cr_assert_eq (harness_write_script (fake, s_fake_segq_run), 0);
     cr_assert_eq (harness_write_random_file (model, 1000, 5), 0);
     const char *extra[] = { "--segq-run", fake, "--gpus", "1:FakeGPU:8G", "--kinds", "generate",
                             NULL };

@@ -21,6 +21,18 @@ if(TARGET segqd AND TARGET segq-worker AND TARGET segq)
   add_dependencies(test_e2e_worker_args segqd segq-worker segq)
 endif()
 
+if(TARGET segqd AND TARGET segq-worker AND TARGET segq AND TARGET segq-testkind)
+  # Resume after a requeue, the out-of-GPU-memory reason, GPU packing by
+  # declared memory: stand-in segq-run scripts and test kinds, no torch.
+  segq_add_test(NAME test_e2e_worker_gpu
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_gpu.c
+      ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
+    LIBS segq_client PkgConfig::JANSSON
+    TIMEOUT 240)
+  target_include_directories(test_e2e_worker_gpu PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
+  add_dependencies(test_e2e_worker_gpu segqd segq-worker segq segq-testkind)
+endif()
+
 if(TARGET segq_pipeline)
   # Links segq-run's flag table and proto's kind table: they can never drift.
   segq_add_test(NAME test_e2e_schema

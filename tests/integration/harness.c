@@ -560,3 +560,30 @@ harness_write_random_file (const char *path, size_t size, unsigned seed)
     }
     return fclose (f) == 0 ? 0 : -1;
 }
+
+int
+harness_submit (harness_t *self, const char *const *argv, char *id, size_t idlen,
+                char *err, size_t errlen)
+{
+    char out[1024];
+    int rc = harness_cli (self, out, sizeof out, err, errlen, argv);
+    out[strcspn (out, "\r\n")] = 0;
+    if (rc != 0 || !out[0] || strlen (out) >= idlen) {
+        if (rc == 0)
+            snprintf (err, errlen, "segq submit printed no job id: '%s'", out);
+        return -1;
+    }
+    memcpy (id, out, strlen (out) + 1);
+    return 0;
+}
+
+int
+harness_write_script (const char *path, const char *text)
+{
+    FILE *f = fopen (path, "w");
+    if (!f)
+        return -1;
+    bool ok = fputs (text, f) >= 0;
+    ok = fclose (f) == 0 && ok;
+    return ok && chmod (path, 0755) == 0 ? 0 : -1;
+}

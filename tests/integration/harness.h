@@ -104,6 +104,14 @@ h_journal_entry_t *harness_journal (harness_t *self, size_t *n);
 /* Print the tail of every process log to stderr (for failing tests). */
 void harness_dump_logs (harness_t *self);
 
+/* `segq submit ...` through the CLI (argv as for harness_cli); the job id
+   it printed goes to id. 0, or -1 with the CLI's stderr (or why) in err. */
+int harness_submit (harness_t *self, const char *const *argv, char *id, size_t idlen,
+                    char *err, size_t errlen);
+
+/* An executable (0755) file holding text: stand-in programs. 0 or -1. */
+int harness_write_script (const char *path, const char *text);
+
 /* A file of `size` pseudo-random bytes (seeded), for artifact tests. */
 int harness_write_random_file (const char *path, size_t size, unsigned seed);
 

@@ -454,6 +454,7 @@ fixture_msg (segq_msg_type_t type, bool full)
             m->u.checkpoint_ack.job = s_str ("j00042");
             m->u.checkpoint_ack.attempt = 2;
             m->u.checkpoint_ack.code = full ? SEGQ_ESTALE : 0;
+            m->u.checkpoint_ack.step = full ? 3 : 0;
             if (full)
                 m->u.checkpoint_ack.message = s_str ("attempt 2 is stale: job runs attempt 3");
             break;

@@ -34,6 +34,27 @@ Test (progress, whole_record, .timeout = 10)
     segq__progress_clear (&p);
 }
 
+Test (progress, checkpoint_is_an_event_not_merged, .timeout = 10)
+{
+    segq__progress_t p, state = { 0 };
+    char err [200];
+    const char *line = "{\"checkpoint\":\"model.safetensors\",\"step\":3}";
+    cr_assert_eq (segq__progress_parse_line (line, strlen (line), &p, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq (p.checkpoint, "model.safetensors");
+    cr_assert_eq (p.step, 3);
+    cr_assert_eq (segq__progress_merge (&state, &p), 0);
+    cr_assert_null (state.checkpoint, "a checkpoint is announced once, not kept as state");
+    segq__progress_clear (&p);
+    segq__progress_clear (&state);
+    const char *bad [] = { "{\"checkpoint\":1}", "{\"step\":-1}", "{\"step\":1.5}",
+                           "{\"step\":4294967296}" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        segq__progress_t q = { 0 };
+        cr_assert_neq (segq__progress_parse_line (bad [i], strlen (bad [i]), &q, err, sizeof err), 0,
+                       "accepted %s", bad [i]);
+    }
+}
+
 Test (progress, bad_records_refused_with_reason, .timeout = 10)
 {
     const char *bad [] = {

@@ -550,6 +550,22 @@ Test (patient, every_file_the_broker_and_worker_make_is_private, .init = setup, 
     snprintf (backup, sizeof backup, "%s/backup.db", h->dir);
     H_ASSERT (h, segq_client_backup (root, backup, 30000, NULL, NULL) == 0, "%s",
               segq_client_error (root));
+    /* what the daemons' jobs write follows their umask (inherited) */
+    pid_t pids[] = { h->broker, h->workers[0].pid };
+    for (int i = 0; i < 2; i++) {
+        char path[64], line[256];
+        snprintf (path, sizeof path, "/proc/%d/status", (int) pids[i]);
+        FILE *file = fopen (path, "r");
+        cr_assert_not_null (file, "%s", path);
+        bool found = false;
+        while (fgets (line, sizeof line, file))
+            if (strncmp (line, "Umask:", 6) == 0) {
+                found = true;
+                cr_assert (strstr (line, "0077"), "%s: %s", i ? "segq-worker" : "segqd", line);
+            }
+        fclose (file);
+        cr_assert (found, "no Umask line in %s", path);
+    }
     int count = 0;
     s_assert_private (h->data_dir, &count);
     s_assert_private (h->workers[0].work_dir, &count);

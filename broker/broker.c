@@ -2,10 +2,11 @@
 
     A loop turn: drain up to TURN_MAX messages from the socket, handle each
     (writes go into the turn's transaction, replies into the outbox), hand
-    queued jobs to free capacity, commit, then send the outbox: replies
-    that need nothing durable at once, the others (SUBMITTED, ASSIGN,
-    RESULT_ACK, ...) once the syncer thread reports the WAL synced past
-    this commit; meanwhile the next turns go on. If the
+    queued jobs to free capacity, commit, then send the outbox. The store
+    runs with synchronous=FULL: the commit returns once the WAL is synced,
+    so the durable replies (SUBMITTED, ASSIGN, RESULT_ACK, ...) sent after
+    it promise only what is on disk, and one sync covers the whole turn
+    (group commit). If the
     commit (or any write) fails, the turn is rolled back, the replies that
     promised durability become errors or are dropped (workers resend), and
     the in-memory state is rebuilt from the database, so memory never
@@ -24,7 +25,6 @@
 #include "scheduler.h"
 #include "segq_proto.h"
 #include "u64map.h"
-#include "wal_syncer.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -101,15 +101,7 @@ struct segq_broker {
     uint64_t next_transfer;
     outgoing_t *outbox;
     size_t n_out, cap_out;
-    /* durable replies waiting for the WAL sync of their commit, in order */
-    segq__wal_syncer_t *syncer;
-    uint64_t commit_no;         /* commits made */
-    struct batch {
-        uint64_t commit;
-        outgoing_t *items;
-        size_t n, cap;
-    } *pending;
-    size_t n_pending, cap_pending;
+    uint64_t commit_no;         /* commits made (retention's queue counts them) */
     struct {                    /* totals since start, logged at stop */
         uint64_t turns, messages, commits;
         int64_t handle_us, dispatch_us, commit_us, send_us;
@@ -274,66 +266,11 @@ s_send_at_once (segq_broker_t *self, zframe_t *peer, segq_msg_t *msg)
     segq_msg_destroy (&msg);
 }
 
-/* Keep a durable reply until the WAL is synced past `commit`. */
+/* The turn's outbox, sent after its commit (durable: synchronous=FULL);
+   after a failed turn the replies that promised durability become errors
+   or are dropped (workers resend). */
 static void
-s_hold (segq_broker_t *self, uint64_t commit, outgoing_t *out)
-{
-    struct batch *batch = self->n_pending ? &self->pending [self->n_pending - 1] : NULL;
-    if (!batch || batch->commit != commit) {
-        if (self->n_pending == self->cap_pending) {
-            size_t capacity = self->cap_pending ? self->cap_pending * 2 : 16;
-            struct batch *grown = realloc (self->pending, capacity * sizeof *grown);
-            if (!grown) {
-                s_log (self, 0, NULL, "out of memory holding replies: one dropped");
-                segq_msg_destroy (&out->msg);
-                zframe_destroy (&out->peer);
-                return;
-            }
-            self->pending = grown;
-            self->cap_pending = capacity;
-        }
-        batch = &self->pending [self->n_pending++];
-        memset (batch, 0, sizeof *batch);
-        batch->commit = commit;
-    }
-    if (batch->n == batch->cap) {
-        size_t capacity = batch->cap ? batch->cap * 2 : 64;
-        outgoing_t *grown = realloc (batch->items, capacity * sizeof *grown);
-        if (!grown) {
-            s_log (self, 0, NULL, "out of memory holding replies: one dropped");
-            segq_msg_destroy (&out->msg);
-            zframe_destroy (&out->peer);
-            return;
-        }
-        batch->items = grown;
-        batch->cap = capacity;
-    }
-    batch->items [batch->n++] = *out;
-}
-
-/* Send the held replies whose commit is durable now. */
-static void
-s_release (segq_broker_t *self, uint64_t synced)
-{
-    size_t done = 0;
-    while (done < self->n_pending && self->pending [done].commit <= synced) {
-        struct batch *batch = &self->pending [done++];
-        for (size_t i = 0; i < batch->n; i++)
-            s_send_now (self, &batch->items [i]);
-        free (batch->items);
-    }
-    if (done == 0)
-        return;
-    memmove (self->pending, self->pending + done, (self->n_pending - done) * sizeof *self->pending);
-    self->n_pending -= done;
-}
-
-/* The turn's outbox: durable replies of a committed turn wait for its sync
-   (and, to keep their order, any durable reply waits behind held ones);
-   after a failed turn they become errors or are dropped (workers resend);
-   the rest go now. */
-static void
-s_flush (segq_broker_t *self, bool committed, bool wrote)
+s_flush (segq_broker_t *self, bool committed)
 {
     for (size_t i = 0; i < self->n_out; i++) {
         outgoing_t *out = &self->outbox [i];
@@ -351,32 +288,9 @@ s_flush (segq_broker_t *self, bool committed, bool wrote)
                 }
             }
         }
-        else if (out->durable && (wrote || self->n_pending)) {
-            s_hold (self, wrote ? self->commit_no : self->pending [self->n_pending - 1].commit, out);
-            continue;
-        }
         s_send_now (self, out);
     }
     self->n_out = 0;
-}
-
-static int
-s_on_synced (zloop_t *loop, zmq_pollitem_t *item, void *arg)
-{
-    segq_broker_t *self = arg;
-    int error = 0;
-    uint64_t synced = segq__wal_syncer_synced (self->syncer, &error);
-    if (error) {
-        /* after a failed fsync the kernel may have dropped the data: no
-           acknowledgement may go out; stop, and start again from the disk */
-        s_log (self, 0, NULL, "cannot sync the job database to disk (%s): stopping without "
-               "acknowledging what is not durable", strerror (error));
-        zsys_interrupted = 1;
-        return -1;
-    }
-    s_release (self, synced);
-    segq__retention_synced (self->retention, synced);
-    return 0;
 }
 
 /* ---- workers ---- */
@@ -948,7 +862,7 @@ s_turn_end (segq_broker_t *self)
         segq__job_store_rollback (self->store);
         segq__retention_rolled_back (self->retention);
         segq__audit_drop (self->audit);
-        s_flush (self, false, false);
+        s_flush (self, false);
         char rebuild_err [512] = "";
         int rebuilt = s_rebuild (self, rebuild_err, sizeof rebuild_err);
         if (rebuilt) {
@@ -962,12 +876,13 @@ s_turn_end (segq_broker_t *self)
     }
     else {
         if (writes) {
+            /* committed is durable: the purged files may go now */
             self->commit_no++;
-            segq__wal_syncer_request (self->syncer, self->commit_no);
             segq__retention_committed (self->retention, self->commit_no);
+            segq__retention_synced (self->retention, self->commit_no);
         }
         segq__audit_flush (self->audit);
-        s_flush (self, true, writes);
+        s_flush (self, true);
     }
     self->stats.send_us += zclock_usecs () - committed;
     self->broken = false;
@@ -1513,7 +1428,7 @@ s_on_backup_tick (zloop_t *loop, int timer_id, void *arg)
         s_backup_end (self, rc, err);
     /* the ERROR of a failed backup is in the outbox: send it */
     if (rc < 0)
-        s_flush (self, true, false);
+        s_flush (self, true);
     return 0;
 }
 
@@ -2262,10 +2177,6 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
         goto fail;
     }
     zhashx_set_destructor (self->by_node, s_worker_destroy);
-    char wal_path [4300];
-    snprintf (wal_path, sizeof wal_path, "%s-wal", db_path);
-    if (!(self->syncer = segq__wal_syncer_new (wal_path, self->data_dir, err, errlen)))
-        goto fail;
     if (s_rebuild (self, err, errlen))
         goto fail;
     self->router = zsock_new (ZMQ_ROUTER);
@@ -2294,8 +2205,6 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
     self->loop = zloop_new ();
     if (!self->loop
     ||  zloop_reader (self->loop, self->router, s_on_socket, self) != 0
-    ||  zloop_poller (self->loop, &(zmq_pollitem_t) { NULL, segq__wal_syncer_fd (self->syncer),
-                                                     ZMQ_POLLIN, 0 }, s_on_synced, self) != 0
     ||  zloop_timer (self->loop, c->heartbeat_ms, 0, s_on_heartbeat, self) < 0) {
         snprintf (err, errlen, "cannot set up the event loop");
         goto fail;
@@ -2328,15 +2237,6 @@ segq_broker_destroy (segq_broker_t **self_p)
         zframe_destroy (&self->outbox [i].peer);
     }
     free (self->outbox);
-    for (size_t b = 0; b < self->n_pending; b++) {
-        for (size_t i = 0; i < self->pending [b].n; i++) {
-            segq_msg_destroy (&self->pending [b].items [i].msg);
-            zframe_destroy (&self->pending [b].items [i].peer);
-        }
-        free (self->pending [b].items);
-    }
-    free (self->pending);
-    segq__wal_syncer_destroy (&self->syncer);
     if (self->transfers) {
         size_t cursor = 0;
         transfer_t *transfer;
@@ -2375,14 +2275,7 @@ segq_broker_run (segq_broker_t *self)
 {
     zloop_start (self->loop);
     s_backup_end (self, SEGQ_EIO, "the broker stopped before the backup was complete");
-    s_flush (self, true, false);
-    /* nothing is left uncommitted: every turn ends with its commit; the
-       replies still held go out once their commit is on disk */
-    if ((self->n_pending || self->commit_no)
-    &&  segq__wal_syncer_wait (self->syncer, self->commit_no) == 0) {
-        s_release (self, self->commit_no);
-        segq__retention_synced (self->retention, self->commit_no);
-    }
+    s_flush (self, true);
     s_log (self, 0, NULL, "stopping after %" PRIu64 " turns, %" PRIu64 " messages, %" PRIu64
            " commits (%.0f us each on average); time: %.3f s reading and handling, %.3f s "
            "dispatching, %.3f s committing, %.3f s sending", self->stats.turns,

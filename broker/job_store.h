@@ -1,12 +1,11 @@
 /*  job_store.h: the broker's durable state in SQLite.
 
-    WAL mode. segq__job_store_commit appends the batch to the WAL (the
-    connection runs synchronous=NORMAL); the batch is durable once the WAL
-    file is synced, which wal_syncer.h does on its own thread. The reactor
-    opens one transaction per loop turn (segq__job_store_begin is
-    idempotent), writes every submit and transition of that turn into it,
-    commits, has the WAL synced, and only then sends the acknowledgements:
-    that is the group commit.
+    WAL mode, synchronous=FULL: segq__job_store_commit appends the batch
+    to the WAL and returns once the WAL file is synced, so the batch is
+    durable. The reactor opens one transaction per loop turn
+    (segq__job_store_begin is idempotent), writes every submit and
+    transition of that turn into it, commits, and only then sends the
+    acknowledgements: that is the group commit.
 
     The schema carries its version in table schema_version; opening an older
     database migrates it in place, one migration function per version.

@@ -99,6 +99,11 @@ struct segq_broker {
     zhashx_t *by_node;          /* node -> worker_t (owned) */
     segq__u64map_t *transfers;  /* id -> transfer_t */
     uint64_t next_transfer;
+    /* uploads refused midway: the chunks their senders had in flight are
+       dropped quietly (an ERROR with no request id would land on the
+       sender's next request instead) */
+    uint64_t refused_transfers [64];
+    size_t n_refused;
     outgoing_t *outbox;
     size_t n_out, cap_out;
     uint64_t commit_no;         /* commits made (retention's queue counts them) */
@@ -475,6 +480,8 @@ s_put_done (segq_broker_t *self, transfer_t *transfer, int code, const char *mes
         msg->u.put_done.message = message ? strdup (message) : NULL;
         s_send (self, transfer->peer, msg, false);
     }
+    if (code < 0)
+        self->refused_transfers [self->n_refused++ % 64] = transfer->id;
     s_transfer_destroy (self, &transfer);
 }
 
@@ -493,9 +500,14 @@ s_on_chunk (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_chun
 {
     transfer_t *transfer = s_peer_transfer (self, chunk->transfer, peer_hex, XFER_PUT);
     if (!transfer) {
-        s_log (self, 1, peer_hex, "CHUNK for unknown transfer %" PRIu64 ": dropped", chunk->transfer);
-        s_error (self, peer, 0, SEGQ_ENOENT, "unknown transfer %" PRIu64 " (expired or finished)",
-                 chunk->transfer);
+        bool refused = false;
+        for (size_t i = 0; i < 64 && i < self->n_refused && !refused; i++)
+            refused = self->refused_transfers [i] == chunk->transfer;
+        s_log (self, 1, peer_hex, "CHUNK for %s transfer %" PRIu64 ": dropped",
+               refused ? "refused" : "unknown", chunk->transfer);
+        if (!refused)
+            s_error (self, peer, 0, SEGQ_ENOENT, "unknown transfer %" PRIu64 " (expired or finished)",
+                     chunk->transfer);
         return;
     }
     size_t size = chunk->data ? zframe_size (chunk->data) : 0;

@@ -1,7 +1,7 @@
 # Multi-process integration tests: real segqd and segq-worker processes on
 # loopback, killed for real. They run the binaries of this build tree.
 if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
-  foreach(t queue faults jobs limits)
+  foreach(t queue faults fault_load jobs limits)
     segq_add_test(NAME test_integration_${t}
       SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c ${CMAKE_CURRENT_LIST_DIR}/harness.c
       LIBS segq_client PkgConfig::JANSSON
@@ -9,6 +9,8 @@ if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
     target_include_directories(test_integration_${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
     add_dependencies(test_integration_${t} segqd segq-worker segq-testkind segq)
   endforeach()
+  # the disk-full test runs integrity_check on the broker's database
+  target_link_libraries(test_integration_fault_load PRIVATE PkgConfig::SQLITE3)
 else()
   message(WARNING "integration tests skipped: segqd / segq-worker targets missing")
 endif()

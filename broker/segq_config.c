@@ -351,7 +351,9 @@ s_assignment (segq_config_t *cfg, errors_t *e, int line, char *text, size_t len,
         if (strcmp (key, s_limit_keys [i]) == 0)
             limit = i;
     if (setting < 0 && limit < 0) {
-        const char *near = s_suggest (key);
+        /* suggestions cost an edit distance per known key: only for the
+           errors that will be shown */
+        const char *near = e->count < ERRORS_SHOWN ? s_suggest (key) : NULL;
         char spelled [KEY_MAX + 1];
         if (near) {
             s_spelled (spelled, sizeof spelled, near, underscores);

@@ -2,7 +2,9 @@
     segqd, segq-worker and segq processes: a tiny `train` on a fixture the
     test draws (not patient data), then `generate` from that job's model
     (a dependency on its principal output), fetched and checked as a
-    Kvasir-SEG layout dataset with its manifest. */
+    Kvasir-SEG layout dataset with its manifest, then a tiny `evaluate` of
+    those pairs (real: the fixture and procedural samples from segq-run
+    sample; test: other samples), its metrics and chart fetched and checked. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -12,7 +14,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "harness.h"
+#include "sample.h"
 #include "segq_image.h"
 #include "segq_sha256.h"
 
@@ -64,7 +68,54 @@ s_count_png (const char *dir)
     return n;
 }
 
-Test (e2e, train_then_generate_through_the_queue, .timeout = 280)
+/* count procedural samples in the Kvasir-SEG layout under dir. */
+static void
+s_write_samples (const char *dir, int64_t seed, int64_t count)
+{
+    segq_sample_opts_t o = { .out = (char *) dir, .size = "40x32", .seed = seed,
+                             .count = count };
+    char err[512] = "";
+    cr_assert_eq (segq_sample_run (&o, err, sizeof err), 0, "sample: %s", err);
+}
+
+/* metrics.json of evaluate: every set, fold and metric present and in range. */
+static void
+s_check_metrics (const char *path)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file (path, 0, &jerr);
+    cr_assert_not_null (root, "%s: %s (line %d)", path, jerr.text, jerr.line);
+    /* with a test set: one "fold", every real pair trains */
+    cr_assert_eq (json_integer_value (json_object_get (root, "folds")), 1);
+    cr_assert_eq (json_integer_value (json_object_get (root, "real_pairs")), 3);
+    cr_assert_eq (json_integer_value (json_object_get (root, "test_pairs")), 3);
+    json_t *sets = json_object_get (root, "sets");
+    const char *names[] = { "real", "generated", "real+generated" };
+    const char *metrics[] = { "dice_loss", "iou", "f1", "accuracy", "recall", "precision" };
+    json_int_t used = 0;
+    for (size_t s = 0; s < 3; s++) {
+        json_t *set = json_object_get (sets, names[s]);
+        cr_assert_not_null (set, "metrics.json has no set '%s'", names[s]);
+        json_t *folds = json_object_get (set, "folds");
+        cr_assert_eq (json_array_size (folds), 1, "set %s", names[s]);
+        json_t *fold = json_array_get (folds, 0);
+        json_t *m = json_object_get (fold, "metrics");
+        for (size_t k = 0; k < 6; k++) {
+            json_t *v = json_object_get (m, metrics[k]);
+            cr_assert (json_is_number (v), "%s: no %s", names[s], metrics[k]);
+            double x = json_number_value (v);
+            cr_assert (x >= 0 && x <= 1, "%s: %s = %g", names[s], metrics[k], x);
+        }
+        if (s == 1)
+            used = json_integer_value (json_object_get (fold, "synthetic_pairs"));
+    }
+    /* the generated pairs came from the fixture, a real training pair
+       (matched by the hash in their manifest): they all train */
+    cr_assert_eq (used, 3, "%d generated pairs trained, not 3", (int) used);
+    json_decref (root);
+}
+
+Test (e2e, train_generate_evaluate_through_the_queue, .timeout = 420)
 {
     harness_t *h = harness_new ("e2e-pipeline");
     cr_assert_not_null (h);
@@ -75,7 +126,7 @@ Test (e2e, train_then_generate_through_the_queue, .timeout = 280)
     char segq_run[1024];
     snprintf (segq_run, sizeof segq_run, "%s/pipeline/segq-run", bin && *bin ? bin : SEGQ_BINARY_DIR);
     cr_assert_eq (access (segq_run, X_OK), 0, "%s not built", segq_run);
-    const char *extra[] = { "--segq-run", segq_run, "--kinds", "train,generate", NULL };
+    const char *extra[] = { "--segq-run", segq_run, "--kinds", "train,generate,evaluate", NULL };
     H_ASSERT (h, harness_start_worker (h, "ml", 2, extra) >= 0, "worker did not register");
 
     char image[600], mask[600];
@@ -98,6 +149,22 @@ Test (e2e, train_then_generate_through_the_queue, .timeout = 280)
     const char *gen_argv[] = { "submit", "generate", "--input", in_model,
                                "--param", "count=3", "--param", "seed=7", "--cpu", NULL };
     s_submit (h, gen_argv, generate, sizeof generate);
+    /* evaluate waits for generate through its input; tiny UNet++ */
+    char real[700], test[700], synthetic[128], evaluate[64];
+    snprintf (real, sizeof real, "%s/real", h->dir);
+    snprintf (test, sizeof test, "%s/test", h->dir);
+    s_write_samples (real, 5, 2);
+    char real_image[760], real_mask[760];
+    snprintf (real_image, sizeof real_image, "%s/images/polyp.png", real);
+    snprintf (real_mask, sizeof real_mask, "%s/masks/polyp.png", real);
+    s_write_fixture (real_image, real_mask);
+    s_write_samples (test, 20, 3);
+    snprintf (synthetic, sizeof synthetic, "generated=%s", generate);
+    const char *eval_argv[] = { "submit", "evaluate", "--real", real, "--test", test,
+                                "--synthetic", synthetic, "--epochs", "2", "--size", "16", "--depth", "2",
+                                "--width", "4", "--batch", "4", "--examples", "2", "--cpu", "2",
+                                NULL };
+    s_submit (h, eval_argv, evaluate, sizeof evaluate);
 
     segq_client_t *c = harness_client (h, 0);
     cr_assert_not_null (c);
@@ -192,6 +259,27 @@ Test (e2e, train_then_generate_through_the_queue, .timeout = 280)
                        sha, line);
     fclose (f);
     cr_assert_eq (lines, 4, "manifest: a header and 3 pairs, got %zu lines", lines);
+
+    /* the evaluation: metrics and chart */
+    H_ASSERT (h, harness_wait_final (c, evaluate, 240000, &info) == 0, "evaluate never ended");
+    H_ASSERT (h, info.state == SEGQ_JOB_SUCCEEDED, "evaluate ended %s: %s",
+              segq_job_state_name (info.state), info.reason ? info.reason : "");
+    segq_job_info_clear (&info);
+    snprintf (dir, sizeof dir, "%s/fetched-evaluate", h->dir);
+    const char *fetch_eval[] = { "fetch", evaluate, "-o", dir, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, fetch_eval) == 0,
+              "fetch evaluate: %s", err);
+    snprintf (path, sizeof path, "%s/metrics.json", dir);
+    s_check_metrics (path);
+    const char *pictures[] = { "chart.png", "examples.png" };
+    for (size_t i = 0; i < 2; i++) {
+        segq_image_t *img = NULL;
+        snprintf (path, sizeof path, "%s/%s", dir, pictures[i]);
+        cr_assert_eq (segq_image_read_file (path, NULL, &img, err, sizeof err), 0, "%s", err);
+        cr_assert (img->width >= 16 && img->height >= 16, "%s is %ux%u", path, img->width,
+                   img->height);
+        segq_image_destroy (&img);
+    }
 
     segq_client_destroy (&c);
     H_ASSERT_CLEAN_STOP (h);

@@ -47,8 +47,8 @@ if(TARGET segq_pipeline AND TARGET segqd AND TARGET segq-worker AND TARGET segq)
   segq_add_test(NAME test_e2e_pipeline
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_pipeline.c
       ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
-    LIBS segq_client segq_image PkgConfig::JANSSON
-    LABELS torch TIMEOUT 300)
+    LIBS segq_client segq_image segq_sample PkgConfig::JANSSON
+    LABELS torch TIMEOUT 480)
   target_include_directories(test_e2e_pipeline PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
   add_dependencies(test_e2e_pipeline segqd segq-worker segq segq-run)
 endif()

@@ -287,6 +287,32 @@ static const segq__field_t s_backup_reply_fields[] = {
     FIELD (segq_backup_reply_t, jobs, "jobs", U64, 0),
 };
 
+static const segq__field_t s_array_fields[] = {
+    FIELD (segq_array_t, req_id, "req", U64, R),
+    FIELD (segq_array_t, user, "user", STR, SEGQ__FL_SHORT),
+    COUNTED (segq_array_t, jobs, n_jobs, "jobs", STRS, 0),
+    FIELD (segq_array_t, array, "array", STR, SEGQ__FL_SHORT),
+};
+
+static int
+s_array_check (const void *object, char *err, size_t errlen)
+{
+    const segq_array_t *array = object;
+    if ((array->n_jobs > 0) == (array->array != NULL)) {
+        snprintf (err, errlen, "ARRAY: give exactly one of 'jobs' (to make one) and 'array'");
+        return SEGQ_EPROTO;
+    }
+    return SEGQ_OK;
+}
+
+static const segq__field_t s_array_reply_fields[] = {
+    FIELD (segq_array_reply_t, req_id, "req", U64, R),
+    FIELD (segq_array_reply_t, array, "array", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_array_reply_t, owner, "owner", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_array_reply_t, created, "ctime", F64, 0),
+    COUNTED (segq_array_reply_t, jobs, n_jobs, "jobs", STRS, 0),
+};
+
 static const segq__field_t s_register_fields[] = {
     FIELD (segq_register_t, node, "node", STR, R | SEGQ__FL_SHORT),
     STRUCTS (segq_register_t, gpus, n_gpus, "gpus", 0, s_gpu_desc),
@@ -463,6 +489,8 @@ static const segq__struct_desc_t s_bodies[] = {
     BODY (BACKUP_REPLY, "BACKUP_REPLY", segq_backup_reply_t, s_backup_reply_fields, NULL),
     BODY (PRIORITY, "PRIORITY", segq_priority_t, s_priority_fields, NULL),
     BODY (PRIORITY_REPLY, "PRIORITY_REPLY", segq_priority_reply_t, s_priority_reply_fields, NULL),
+    BODY (ARRAY, "ARRAY", segq_array_t, s_array_fields, s_array_check),
+    BODY (ARRAY_REPLY, "ARRAY_REPLY", segq_array_reply_t, s_array_reply_fields, NULL),
     BODY (REGISTER, "REGISTER", segq_register_t, s_register_fields, NULL),
     BODY (WELCOME, "WELCOME", segq_welcome_t, s_welcome_fields, NULL),
     BODY (ASSIGN, "ASSIGN", segq_assign_t, s_assign_fields, NULL),

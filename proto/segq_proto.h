@@ -68,6 +68,8 @@ typedef enum {
     SEGQ_MSG_BACKUP_REPLY = 25,
     SEGQ_MSG_PRIORITY     = 26,
     SEGQ_MSG_PRIORITY_REPLY = 27,
+    SEGQ_MSG_ARRAY        = 28,  /* make a job array of submitted jobs, or look one up */
+    SEGQ_MSG_ARRAY_REPLY  = 29,
     /* worker <-> broker */
     SEGQ_MSG_REGISTER     = 30,  /* worker -> broker */
     SEGQ_MSG_WELCOME      = 31,  /* broker -> worker */
@@ -306,6 +308,23 @@ typedef struct {
     int32_t previous;
 } segq_priority_reply_t;
 
+/* A job array: jobs submitted together (one per image/mask pair...), with
+   an id of its own ("a-0001") that status and input references take. */
+typedef struct {
+    uint64_t req_id;
+    char *user;
+    char **jobs;                size_t n_jobs;      /* make an array of these jobs, in order */
+    char *array;                /* ... or look up this one (exactly one of the two) */
+} segq_array_t;
+
+typedef struct {
+    uint64_t req_id;
+    char *array;                /* its id */
+    char *owner;
+    double created;             /* unix seconds */
+    char **jobs;                size_t n_jobs;      /* in order */
+} segq_array_reply_t;
+
 typedef struct {
     uint64_t req_id;
     char *user;
@@ -500,6 +519,8 @@ typedef struct {
         segq_backup_reply_t backup_reply;
         segq_priority_t priority;
         segq_priority_reply_t priority_reply;
+        segq_array_t array;
+        segq_array_reply_t array_reply;
         segq_register_t reg;
         segq_welcome_t welcome;
         segq_assign_t assign;

@@ -11,7 +11,7 @@ const segq_msg_type_t fixture_types[] = {
     SEGQ_MSG_CANCEL, SEGQ_MSG_CANCEL_REPLY, SEGQ_MSG_LOGS, SEGQ_MSG_LOGS_REPLY,
     SEGQ_MSG_WORKERS, SEGQ_MSG_WORKERS_REPLY, SEGQ_MSG_DRAIN, SEGQ_MSG_DRAIN_REPLY,
     SEGQ_MSG_PURGE, SEGQ_MSG_PURGE_REPLY, SEGQ_MSG_BACKUP, SEGQ_MSG_BACKUP_REPLY,
-    SEGQ_MSG_PRIORITY, SEGQ_MSG_PRIORITY_REPLY,
+    SEGQ_MSG_PRIORITY, SEGQ_MSG_PRIORITY_REPLY, SEGQ_MSG_ARRAY, SEGQ_MSG_ARRAY_REPLY,
     SEGQ_MSG_REGISTER, SEGQ_MSG_WELCOME, SEGQ_MSG_ASSIGN, SEGQ_MSG_PROGRESS,
     SEGQ_MSG_LOG, SEGQ_MSG_RESULT, SEGQ_MSG_RESULT_ACK, SEGQ_MSG_ABORT,
     SEGQ_MSG_DRAIN_WORKER, SEGQ_MSG_CHECKPOINT, SEGQ_MSG_CHECKPOINT_ACK, SEGQ_MSG_PUT, SEGQ_MSG_PUT_READY, SEGQ_MSG_PUT_DONE,
@@ -360,6 +360,26 @@ fixture_msg (segq_msg_type_t type, bool full)
             m->u.priority_reply.job = s_str ("j00042");
             m->u.priority_reply.priority = full ? SEGQ_PRIORITY_USER_MAX + 1 : -7;
             m->u.priority_reply.previous = full ? 5 : 0;
+            break;
+        case SEGQ_MSG_ARRAY:
+            m->u.array.req_id = 12;
+            if (full) {
+                m->u.array.user = s_str ("alice");
+                m->u.array.n_jobs = 3;
+                m->u.array.jobs = s_strings (3, "j");
+            }
+            else
+                m->u.array.array = s_str ("a-0001");
+            break;
+        case SEGQ_MSG_ARRAY_REPLY:
+            m->u.array_reply.req_id = 12;
+            m->u.array_reply.array = s_str ("a-0001");
+            m->u.array_reply.owner = s_str ("alice");
+            if (full) {
+                m->u.array_reply.created = 1764000000.25;
+                m->u.array_reply.n_jobs = 5;
+                m->u.array_reply.jobs = s_strings (5, "j");
+            }
             break;
         case SEGQ_MSG_REGISTER:
             m->u.reg.node = s_str ("gpu-node-1");

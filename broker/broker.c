@@ -246,6 +246,7 @@ s_reply_req_id (const segq_msg_t *msg)
         case SEGQ_MSG_DRAIN_REPLY:  return msg->u.drain_reply.req_id;
         case SEGQ_MSG_PURGE_REPLY:  return msg->u.purge_reply.req_id;
         case SEGQ_MSG_PRIORITY_REPLY: return msg->u.priority_reply.req_id;
+        case SEGQ_MSG_ARRAY_REPLY:  return msg->u.array_reply.req_id;
         default:                    return 0;
     }
 }
@@ -995,6 +996,110 @@ s_on_submit (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const se
     reply->u.submitted.req_id = submit->req_id;
     reply->u.submitted.job = strdup (id);
     s_send (self, peer, reply, true);
+}
+
+static int
+s_u64_order (const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+#define MAX_ARRAY_JOBS 100000
+
+/* ARRAY: make a job array of the sender's jobs (stored before the reply,
+   like a submit), or look one up. */
+static void
+s_on_array (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_array_t *array)
+{
+    char err [512] = "";
+    int rc = 0;
+    segq__array_row_t row = { 0 };
+    uint64_t id = 0, *sorted = NULL;
+    if (array->array) {
+        id = segq__array_id_parse (array->array);
+        rc = id ? segq__job_store_array (self->store, id, &row) : SEGQ_ENOENT;
+        if (rc == SEGQ_ENOENT)
+            snprintf (err, sizeof err, "unknown job array '%s'", array->array);
+    }
+    else if (!array->user || !*array->user) {
+        snprintf (err, sizeof err, "ARRAY without a user name");
+        rc = SEGQ_EINVAL;
+    }
+    else if (array->n_jobs > MAX_ARRAY_JOBS) {
+        snprintf (err, sizeof err, "a job array holds at most %d jobs, not %zu", MAX_ARRAY_JOBS,
+                  array->n_jobs);
+        rc = SEGQ_ETOOBIG;
+    }
+    else {
+        row.jobs = calloc (array->n_jobs, sizeof *row.jobs);
+        sorted = calloc (array->n_jobs, sizeof *sorted);
+        rc = row.jobs && sorted ? 0 : SEGQ_ENOMEM;
+        for (size_t i = 0; i < array->n_jobs && rc == 0; i++) {
+            segq__job_brief_t brief;
+            uint64_t number = segq__job_id_parse (array->jobs [i]);
+            rc = number ? segq__job_store_brief (self->store, number, &brief) : SEGQ_ENOENT;
+            if (rc == SEGQ_ENOENT)
+                snprintf (err, sizeof err, "unknown job '%s'", array->jobs [i]);
+            else if (rc == 0 && strcmp (brief.owner, array->user) != 0) {
+                snprintf (err, sizeof err, "job %s belongs to %s: an array holds only your own "
+                          "jobs", array->jobs [i], brief.owner);
+                rc = SEGQ_EPERM;
+            }
+            row.jobs [i] = sorted [i] = number;
+        }
+        if (rc == 0) {
+            qsort (sorted, array->n_jobs, sizeof *sorted, s_u64_order);
+            for (size_t i = 1; i < array->n_jobs && rc == 0; i++)
+                if (sorted [i] == sorted [i - 1]) {
+                    char job [SEGQ__JOB_ID_MAX];
+                    segq__job_id_format (sorted [i], job);
+                    snprintf (err, sizeof err, "job %s is named twice", job);
+                    rc = SEGQ_EINVAL;
+                }
+        }
+        row.n_jobs = array->n_jobs;
+        row.created = s_now ();
+        snprintf (row.owner, sizeof row.owner, "%s", array->user);
+        if (rc == 0) {
+            rc = segq__job_store_insert_array (self->store, array->user, row.created, row.jobs,
+                                               row.n_jobs, &id);
+            if (rc)
+                s_broken (self, rc, "storing a job array");
+        }
+    }
+    free (sorted);
+    segq_msg_t *reply = rc == 0 ? segq_msg_new (SEGQ_MSG_ARRAY_REPLY) : NULL;
+    if (rc == 0 && reply) {
+        segq_array_reply_t *r = &reply->u.array_reply;
+        char text [SEGQ__ARRAY_ID_MAX];
+        segq__array_id_format (id, text);
+        r->req_id = array->req_id;
+        r->created = row.created;
+        bool ok = (r->array = strdup (text)) && (r->owner = strdup (row.owner))
+               && (!row.n_jobs || (r->jobs = calloc (row.n_jobs, sizeof *r->jobs)));
+        for (size_t i = 0; ok && i < row.n_jobs; i++) {
+            char job [SEGQ__JOB_ID_MAX];
+            segq__job_id_format (row.jobs [i], job);
+            ok = (r->jobs [i] = strdup (job)) != NULL;
+            r->n_jobs = i + 1;
+        }
+        if (!ok) {
+            segq_msg_destroy (&reply);
+            rc = SEGQ_ENOMEM;
+            snprintf (err, sizeof err, "out of memory");
+        }
+    }
+    segq__array_row_clear (&row);
+    if (rc) {
+        s_log (self, 1, peer_hex, "ARRAY refused: %s", err);
+        s_error (self, peer, array->req_id, rc, "%s", *err ? err : segq_strerror (rc));
+        return;
+    }
+    if (!array->array)
+        s_log (self, 2, peer_hex, "ARRAY: %s of %zu jobs", reply->u.array_reply.array,
+               reply->u.array_reply.n_jobs);
+    s_send (self, peer, reply, !array->array);
 }
 
 /* What a queued or waiting job waits for, in words. */
@@ -1852,6 +1957,7 @@ s_request_id (const segq_msg_t *msg)
         case SEGQ_MSG_PURGE:   return msg->u.purge.req_id;
         case SEGQ_MSG_BACKUP:  return msg->u.backup.req_id;
         case SEGQ_MSG_PRIORITY: return msg->u.priority.req_id;
+        case SEGQ_MSG_ARRAY:   return msg->u.array.req_id;
         case SEGQ_MSG_PUT:     return msg->u.put.req_id;
         case SEGQ_MSG_GET:     return msg->u.get.req_id;
         default:               return 0;
@@ -1905,6 +2011,7 @@ s_authorize (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_msg
                 : msg->type == SEGQ_MSG_PURGE ? &msg->u.purge.user
                 : msg->type == SEGQ_MSG_BACKUP ? &msg->u.backup.user
                 : msg->type == SEGQ_MSG_PRIORITY ? &msg->u.priority.user
+                : msg->type == SEGQ_MSG_ARRAY ? &msg->u.array.user
                 : msg->type == SEGQ_MSG_GET ? &msg->u.get.user : NULL;
     if (user) {
         free (*user);
@@ -1963,6 +2070,7 @@ s_handle (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_msg_t 
         case SEGQ_MSG_PURGE:    s_on_purge (self, peer, peer_hex, &msg->u.purge); break;
         case SEGQ_MSG_BACKUP:   s_on_backup (self, peer, peer_hex, &msg->u.backup); break;
         case SEGQ_MSG_PRIORITY: s_on_priority (self, peer, peer_hex, &msg->u.priority); break;
+        case SEGQ_MSG_ARRAY:    s_on_array (self, peer, peer_hex, &msg->u.array); break;
         case SEGQ_MSG_REGISTER: s_on_register (self, peer, peer_hex, &msg->u.reg); break;
         case SEGQ_MSG_HEARTBEAT: break;
         case SEGQ_MSG_PROGRESS: s_on_progress (self, w, &msg->u.progress); break;

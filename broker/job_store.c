@@ -76,9 +76,22 @@ s_migrate_3 (sqlite3 *db, char **errmsg)
         NULL, NULL, errmsg);
 }
 
+/* Migration 4: job arrays (jobs submitted together under an id of their own). */
+static int
+s_migrate_4 (sqlite3 *db, char **errmsg)
+{
+    return sqlite3_exec (db,
+        "CREATE TABLE arrays (id INTEGER PRIMARY KEY, owner TEXT NOT NULL,"
+        "  created REAL NOT NULL);"
+        "CREATE TABLE array_jobs (array INTEGER NOT NULL, n INTEGER NOT NULL,"
+        "  job INTEGER NOT NULL, PRIMARY KEY (array, n)) WITHOUT ROWID;",
+        NULL, NULL, errmsg);
+}
+
 typedef int (migration_fn) (sqlite3 *db, char **errmsg);
-static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = { s_migrate_1, s_migrate_2,
-                                                                    s_migrate_3 };
+static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = {
+    s_migrate_1, s_migrate_2, s_migrate_3, s_migrate_4
+};
 
 /* ---- prepared statements ---- */
 
@@ -89,6 +102,7 @@ typedef enum {
     ST_INSERT_OUTPUT, ST_WORKER_SEEN, ST_SET_CHECKPOINT, ST_CHECKPOINT,
     ST_LOAD_ACTIVE, ST_LOAD_DEPS, ST_JOB_STATE, ST_PARAMS, ST_INPUTS,
     ST_OUTPUTS, ST_OUTPUT, ST_INFO, ST_AFTER, ST_HISTORY, ST_LIST,
+    ST_NEXT_ARRAY, ST_INSERT_ARRAY, ST_INSERT_ARRAY_JOB, ST_ARRAY, ST_ARRAY_JOBS,
     ST_COUNT
 } stmt_t;
 
@@ -149,6 +163,11 @@ static const char *s_sql [ST_COUNT] = {
     [ST_LIST] =
         "SELECT id FROM jobs WHERE id > ?1 AND (?2 IS NULL OR owner = ?2)"
         " AND (?3 = 0 OR state = ?3) ORDER BY id LIMIT ?4",
+    [ST_NEXT_ARRAY] = "SELECT coalesce(max(id), 0) + 1 FROM arrays",
+    [ST_INSERT_ARRAY] = "INSERT INTO arrays (id, owner, created) VALUES (?1, ?2, ?3)",
+    [ST_INSERT_ARRAY_JOB] = "INSERT INTO array_jobs (array, n, job) VALUES (?1, ?2, ?3)",
+    [ST_ARRAY] = "SELECT owner, created FROM arrays WHERE id = ?1",
+    [ST_ARRAY_JOBS] = "SELECT job FROM array_jobs WHERE array = ?1 ORDER BY n",
 };
 
 struct segq__job_store {
@@ -1069,4 +1088,97 @@ segq__job_store_list (segq__job_store_t *self, uint64_t after, const char *owner
     if (step == SQLITE_ROW)
         step = SQLITE_DONE;
     return s_step_error (self, stmt, step);
+}
+
+/* ---- job arrays ---- */
+
+void
+segq__array_id_format (uint64_t number, char out [SEGQ__ARRAY_ID_MAX])
+{
+    char id [SEGQ__JOB_ID_MAX];
+    segq__job_id_format (number, id);
+    snprintf (out, SEGQ__ARRAY_ID_MAX, "a-%s", id);
+}
+
+uint64_t
+segq__array_id_parse (const char *text)
+{
+    return text && strncmp (text, "a-", 2) == 0 ? segq__job_id_parse (text + 2) : 0;
+}
+
+int
+segq__job_store_insert_array (segq__job_store_t *self, const char *owner, double created,
+                              const uint64_t *jobs, size_t n, uint64_t *id_out)
+{
+    int rc = segq__job_store_begin (self);
+    if (rc)
+        return rc;
+    sqlite3_stmt *stmt = s_stmt (self, ST_NEXT_ARRAY);
+    if (sqlite3_step (stmt) != SQLITE_ROW) {
+        sqlite3_reset (stmt);
+        return SEGQ_EIO;
+    }
+    uint64_t id = (uint64_t) sqlite3_column_int64 (stmt, 0);
+    sqlite3_reset (stmt);
+    stmt = s_stmt (self, ST_INSERT_ARRAY);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) id);
+    s_bind_text (stmt, 2, owner);
+    sqlite3_bind_double (stmt, 3, created);
+    rc = s_done (self, stmt);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        stmt = s_stmt (self, ST_INSERT_ARRAY_JOB);
+        sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) id);
+        sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) i);
+        sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) jobs [i]);
+        rc = s_done (self, stmt);
+    }
+    if (rc == 0)
+        *id_out = id;
+    return rc;
+}
+
+int
+segq__job_store_array (segq__job_store_t *self, uint64_t id, segq__array_row_t *out)
+{
+    memset (out, 0, sizeof *out);
+    sqlite3_stmt *stmt = s_stmt (self, ST_ARRAY);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) id);
+    int step = sqlite3_step (stmt);
+    if (step != SQLITE_ROW) {
+        sqlite3_reset (stmt);
+        return step == SQLITE_DONE ? SEGQ_ENOENT : SEGQ_EIO;
+    }
+    snprintf (out->owner, sizeof out->owner, "%s", s_text (stmt, 0) ? s_text (stmt, 0) : "");
+    out->created = sqlite3_column_double (stmt, 1);
+    sqlite3_reset (stmt);
+    stmt = s_stmt (self, ST_ARRAY_JOBS);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) id);
+    size_t capacity = 0;
+    int rc = 0;
+    while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
+        if (out->n_jobs == capacity) {
+            capacity = capacity ? capacity * 2 : 16;
+            uint64_t *grown = realloc (out->jobs, capacity * sizeof *grown);
+            if (!grown) {
+                rc = SEGQ_ENOMEM;
+                break;
+            }
+            out->jobs = grown;
+        }
+        out->jobs [out->n_jobs++] = (uint64_t) sqlite3_column_int64 (stmt, 0);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = SEGQ_EIO;
+    sqlite3_reset (stmt);
+    if (rc)
+        segq__array_row_clear (out);
+    return rc;
+}
+
+void
+segq__array_row_clear (segq__array_row_t *row)
+{
+    free (row->jobs);
+    row->jobs = NULL;
+    row->n_jobs = 0;
 }

@@ -18,8 +18,9 @@
 #include <stdint.h>
 #include "segq_proto.h"
 
-#define SEGQ_STORE_SCHEMA_VERSION 3
+#define SEGQ_STORE_SCHEMA_VERSION 4
 #define SEGQ__JOB_ID_MAX 16      /* bytes of a printable job id, NUL included */
+#define SEGQ__ARRAY_ID_MAX 18    /* "a-" and a job id */
 
 typedef struct segq__job_store segq__job_store_t;
 
@@ -148,5 +149,23 @@ int segq__job_store_info (segq__job_store_t *self, uint64_t job, bool detail,
    NULL) and state (or 0), at most limit, in id order. */
 int segq__job_store_list (segq__job_store_t *self, uint64_t after, const char *owner,
                           int state, uint32_t limit, uint64_t *ids, size_t *count);
+
+/* ---- job arrays (schema 4) ---- */
+
+/* Array ids: "a-" and the array number written like a job id ("a-0001"). */
+void segq__array_id_format (uint64_t number, char out [SEGQ__ARRAY_ID_MAX]);
+uint64_t segq__array_id_parse (const char *text);   /* 0: not an array id */
+
+/* Stores an array of `n` jobs (in the open transaction, or one it begins). */
+int segq__job_store_insert_array (segq__job_store_t *self, const char *owner, double created,
+                                  const uint64_t *jobs, size_t n, uint64_t *id_out);
+typedef struct {
+    char owner [256];
+    double created;
+    uint64_t *jobs;             size_t n_jobs;      /* owned; in order */
+} segq__array_row_t;
+/* SEGQ_ENOENT if unknown; clear the row after a success. */
+int segq__job_store_array (segq__job_store_t *self, uint64_t id, segq__array_row_t *out);
+void segq__array_row_clear (segq__array_row_t *row);
 
 #endif

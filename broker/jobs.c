@@ -535,7 +535,9 @@ segq__jobs_load (segq__jobs_t *self, double now, char *err, size_t errlen)
 
 /* ---- submit ---- */
 
-/* The kind's input spec that `name` falls under ("files/a.png" -> files). */
+/* The kind's input spec that `name` falls under: "files/a.png" -> files;
+   a one-file input as its name or as NAME/FILE ("image/polyp.jpg": the file
+   keeps its own name in the job directory). */
 static const segq_input_spec_t *
 s_input_spec (const segq_kind_spec_t *kind, const char *name)
 {
@@ -543,7 +545,7 @@ s_input_spec (const segq_kind_spec_t *kind, const char *name)
     for (size_t i = 0; i < kind->n_inputs; i++) {
         const segq_input_spec_t *spec = &kind->inputs [i];
         if (strlen (spec->name) == top && strncmp (spec->name, name, top) == 0
-        &&  (name [top] == 0 || spec->many))
+        &&  (name [top] == 0 || spec->many || !strchr (name + top + 1, '/')))
             return spec;
     }
     return NULL;
@@ -596,9 +598,9 @@ s_check_queued_limit (segq__jobs_t *self, const char *owner, char *err, size_t e
     return SEGQ_ELIMIT;
 }
 
-int
-segq__jobs_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
-                   char id_out [SEGQ__JOB_ID_MAX], char *err, size_t errlen)
+static int
+s_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
+          char id_out [SEGQ__JOB_ID_MAX], char *err, size_t errlen)
 {
     const segq_kind_spec_t *kind = segq_kind_find (submit->kind);
     uint16_t kind_index;
@@ -646,9 +648,9 @@ segq__jobs_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
             break;
         }
         if (!spec->many)
-            for (size_t j = 0; j < i; j++)
-                if (strcmp (submit->inputs [j].name, input->name) == 0) {
-                    snprintf (err, errlen, "input '%s' given twice", input->name);
+            for (size_t j = 0; j < i && rc == 0; j++)
+                if (s_input_spec (kind, submit->inputs [j].name) == spec) {
+                    snprintf (err, errlen, "input '%s' given twice", spec->name);
                     rc = SEGQ_EINVAL;
                 }
         if (rc)
@@ -810,6 +812,110 @@ segq__jobs_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
     free (deps);
     free (dep_explicit);
     segq_params_clear (&params);
+    return rc;
+}
+
+static void s_inputs_free (segq_input_t *inputs, size_t n);
+
+/* Array references: an input naming a job array stands for each of its
+   jobs, laid out under NAME/JOB/ (only an input that takes many files may
+   name one). *out is a copy of submit's inputs with those expanded, or NULL
+   when there are none (submit's own inputs serve). */
+static int
+s_expand_arrays (segq__jobs_t *self, const segq_kind_spec_t *kind, const segq_submit_t *submit,
+                 segq_input_t **out, size_t *n_out, char *err, size_t errlen)
+{
+    *out = NULL;
+    *n_out = 0;
+    bool any = false;
+    for (size_t i = 0; i < submit->n_inputs && !any; i++)
+        any = submit->inputs [i].job && segq__array_id_parse (submit->inputs [i].job);
+    if (!any)
+        return 0;
+    size_t n = 0, capacity = submit->n_inputs;
+    segq_input_t *inputs = calloc (capacity, sizeof *inputs);
+    int rc = inputs ? 0 : SEGQ_ENOMEM;
+    for (size_t i = 0; i < submit->n_inputs && rc == 0; i++) {
+        const segq_input_t *input = &submit->inputs [i];
+        uint64_t array = input->job ? segq__array_id_parse (input->job) : 0;
+        segq__array_row_t row = { 0 };
+        size_t members = 1;
+        if (array) {
+            const segq_input_spec_t *spec = segq_name_valid (input->name)
+                                          ? s_input_spec (kind, input->name) : NULL;
+            rc = segq__job_store_array (self->store, array, &row);
+            if (rc == SEGQ_ENOENT)
+                snprintf (err, errlen, "input '%s': unknown job array '%s'", input->name, input->job);
+            else if (rc == 0 && spec && !spec->many) {
+                snprintf (err, errlen, "input '%s' takes one file, and job array %s stands for "
+                          "%zu jobs' outputs (`segq submit %s --%s ARRAY` makes one job per "
+                          "member)", input->name, input->job, row.n_jobs, kind->name, spec->name);
+                rc = SEGQ_EINVAL;
+            }
+            members = row.n_jobs;
+        }
+        if (rc == 0 && n + members > capacity) {
+            capacity = n + members + submit->n_inputs;
+            segq_input_t *grown = realloc (inputs, capacity * sizeof *grown);
+            if (grown)
+                inputs = grown;
+            else
+                rc = SEGQ_ENOMEM;
+        }
+        for (size_t m = 0; m < members && rc == 0; m++) {
+            segq_input_t *dst = &inputs [n++];
+            memset (dst, 0, sizeof *dst);
+            memcpy (dst->hash, input->hash, sizeof dst->hash);
+            dst->size = input->size;
+            char job [SEGQ__JOB_ID_MAX], name [2 * SEGQ_MAX_NAME];
+            if (array) {
+                segq__job_id_format (row.jobs [m], job);
+                snprintf (name, sizeof name, "%s/%s", input->name, job);
+            }
+            if (!(dst->name = strdup (array ? name : input->name))
+            ||  (input->job && !(dst->job = strdup (array ? job : input->job)))
+            ||  (input->output && !(dst->output = strdup (input->output))))
+                rc = SEGQ_ENOMEM;
+        }
+        segq__array_row_clear (&row);
+    }
+    if (rc == SEGQ_ENOMEM)
+        snprintf (err, errlen, "out of memory expanding job arrays");
+    if (rc) {
+        s_inputs_free (inputs, n);
+        return rc;
+    }
+    *out = inputs;
+    *n_out = n;
+    return 0;
+}
+
+static void
+s_inputs_free (segq_input_t *inputs, size_t n)
+{
+    for (size_t i = 0; inputs && i < n; i++) {
+        free (inputs [i].name);
+        free (inputs [i].job);
+        free (inputs [i].output);
+    }
+    free (inputs);
+}
+
+int
+segq__jobs_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
+                   char id_out [SEGQ__JOB_ID_MAX], char *err, size_t errlen)
+{
+    const segq_kind_spec_t *kind = segq_kind_find (submit->kind);
+    segq_input_t *expanded = NULL;
+    size_t n_expanded = 0;
+    int rc = kind ? s_expand_arrays (self, kind, submit, &expanded, &n_expanded, err, errlen) : 0;
+    if (rc || !expanded)
+        return rc ? rc : s_submit (self, submit, now, id_out, err, errlen);
+    segq_submit_t copy = *submit;
+    copy.inputs = expanded;
+    copy.n_inputs = n_expanded;
+    rc = s_submit (self, &copy, now, id_out, err, errlen);
+    s_inputs_free (expanded, n_expanded);
     return rc;
 }
 

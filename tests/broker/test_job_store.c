@@ -84,13 +84,14 @@ Test (job_store, migrates_a_version_1_database_keeping_its_jobs, .init = setup, 
     cr_assert_eq (segq__job_store_commit (store, err, sizeof err), 0, "%s", err);
     segq__job_store_destroy (&store);
     /* what segqd of schema 1 left: no checkpoints table (2), no purge
-       columns nor their indexes (3) */
+       columns nor their indexes (3), no job arrays (4) */
     sqlite3 *db;
     cr_assert_eq (sqlite3_open (path, &db), SQLITE_OK);
     cr_assert_eq (sqlite3_exec (db, "DROP TABLE checkpoints; DROP INDEX jobs_expired;"
                                 "DROP INDEX inputs_hash; DROP INDEX inputs_ref;"
                                 "DROP INDEX outputs_hash; ALTER TABLE jobs DROP COLUMN purged;"
                                 "ALTER TABLE jobs DROP COLUMN purged_by;"
+                                "DROP TABLE arrays; DROP TABLE array_jobs;"
                                 "UPDATE schema_version SET version = 1",
                                 NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close (db);

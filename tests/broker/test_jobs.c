@@ -434,3 +434,95 @@ Test (jobs, queued_limit_refuses_submits_and_stores_nothing, .init = setup, .fin
     cr_assert_eq (s_submit ("noop", NULL, NULL, id, err, sizeof err), SEGQ_ELIMIT);
     s_commit ();
 }
+
+/* An input naming a job array stands for each of its jobs: every one a
+   dependency, each laid out under NAME/JOB/; a one-file input refuses an
+   array; the array survives a restart. */
+Test (jobs, array_references_become_dependencies, .init = setup, .fini = teardown, .timeout = 20)
+{
+    char err [1024] = "", ids [3][SEGQ__JOB_ID_MAX], c [SEGQ__JOB_ID_MAX];
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq (s_submit ("echo", NULL, NULL, ids [i], err, sizeof err), 0, "%s", err);
+    uint64_t numbers [3] = { segq__job_id_parse (ids [0]), segq__job_id_parse (ids [1]),
+                             segq__job_id_parse (ids [2]) };
+    uint64_t array = 0;
+    cr_assert_eq (segq__job_store_insert_array (store, "alice", 1000.0, numbers, 3, &array), 0);
+    s_commit ();
+    char array_id [SEGQ__ARRAY_ID_MAX];
+    segq__array_id_format (array, array_id);
+    cr_assert_str_eq (array_id, "a-0001");
+    cr_assert_eq (segq__array_id_parse (array_id), array);
+    cr_assert_eq (segq__array_id_parse (ids [0]), 0, "a job id is no array id");
+    segq_submit_t submit = { .user = "alice", .kind = "echo" };
+    segq_input_t input = { .name = "files/all", .job = array_id };
+    submit.inputs = &input;
+    submit.n_inputs = 1;
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, c, err, sizeof err), 0, "%s", err);
+    s_commit ();
+    cr_assert_eq (s_job (c)->state, SEGQ_JOB_WAITING);
+    cr_assert_eq (s_job (c)->n_pending, 3, "each job of the array is a dependency");
+    segq_job_info_t info = { 0 };
+    cr_assert_eq (segq__job_store_info (store, segq__job_id_parse (c), false, &info), 0);
+    cr_assert_eq (info.n_inputs, 3);
+    for (int i = 0; i < 3; i++) {
+        char want [64];
+        snprintf (want, sizeof want, "files/all/%s", ids [i]);
+        cr_assert_str_eq (info.inputs [i].name, want);
+        cr_assert_str_eq (info.inputs [i].job, ids [i]);
+    }
+    segq_job_info_clear (&info);
+    /* two of three done: still waiting; the third: queued */
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq (segq__sched_dispatch (sched, 10, s_start, NULL), i == 0 ? 3 : 0);
+        cr_assert_eq (segq__jobs_finish (jobs, s_job (ids [i]), true, NULL, 0, 0, NULL, 0, 6.0), 0);
+        s_commit ();
+        cr_assert_eq (s_job (c)->state, i < 2 ? SEGQ_JOB_WAITING : SEGQ_JOB_QUEUED, "after %d", i);
+    }
+    /* train's image takes one file: an array is refused, naming it */
+    segq_submit_t one = { .user = "alice", .kind = "generate" };
+    segq_input_t model = { .name = "model", .job = array_id };
+    one.inputs = &model;
+    one.n_inputs = 1;
+    cr_assert_eq (segq__jobs_submit (jobs, &one, 1.0, c, err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "a-0001") && strstr (err, "3 jobs"), "%s", err);
+    model.job = "a-0777";
+    submit.inputs [0].job = "a-0777";
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, c, err, sizeof err), SEGQ_ENOENT);
+    cr_assert (strstr (err, "unknown job array 'a-0777'"), "%s", err);
+    /* durable: read back after a restart */
+    s_close ();
+    s_open ();
+    segq__array_row_t row;
+    cr_assert_eq (segq__job_store_array (store, array, &row), 0);
+    cr_assert_str_eq (row.owner, "alice");
+    cr_assert_eq (row.n_jobs, 3);
+    cr_assert_eq (row.jobs [2], numbers [2]);
+    segq__array_row_clear (&row);
+    cr_assert_eq (segq__job_store_array (store, 99, &row), SEGQ_ENOENT);
+}
+
+/* A one-file input may keep its file's name (image/polyp.jpg), once. */
+Test (jobs, one_file_input_keeps_its_file_name, .init = setup, .fini = teardown, .timeout = 20)
+{
+    char err [1024] = "", hash [SEGQ_HASH_HEX_LEN + 1], id [SEGQ__JOB_ID_MAX];
+    segq_sha256_t sha;
+    segq_sha256_init (&sha);
+    segq_sha256_update (&sha, "px", 2);
+    segq_sha256_final (&sha, hash);
+    segq__upload_t *up = segq__artifact_store_upload (artifacts, hash, 2, err, sizeof err);
+    cr_assert_not_null (up, "%s", err);
+    cr_assert_eq (segq__upload_write (up, 0, "px", 2, err, sizeof err), 0);
+    cr_assert_eq (segq__upload_finish (up, err, sizeof err), 0, "%s", err);
+    segq__upload_destroy (&up);
+    segq_input_t inputs [2] = { { .name = "image/polyp.jpg" }, { .name = "image/other.jpg" } };
+    memcpy (inputs [0].hash, hash, sizeof hash);
+    memcpy (inputs [1].hash, hash, sizeof hash);
+    segq_submit_t submit = { .user = "alice", .kind = "train", .inputs = inputs, .n_inputs = 1 };
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), 0, "%s", err);
+    submit.n_inputs = 2;
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "'image' given twice"), "%s", err);
+    inputs [0].name = "image/deeper/polyp.jpg";
+    submit.n_inputs = 1;
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), SEGQ_EINVAL);
+}

@@ -242,6 +242,7 @@ segq__client_new_request (segq_client_t *self, segq_msg_type_t type, uint64_t *r
     case SEGQ_MSG_CANCEL:  msg->u.cancel.req_id = *req_id; user = &msg->u.cancel.user; break;
     case SEGQ_MSG_LOGS:    msg->u.logs.req_id = *req_id; user = &msg->u.logs.user; break;
     case SEGQ_MSG_DRAIN:   msg->u.drain.req_id = *req_id; user = &msg->u.drain.user; break;
+    case SEGQ_MSG_ARRAY:   msg->u.array.req_id = *req_id; user = &msg->u.array.user; break;
     case SEGQ_MSG_GET:     msg->u.get.req_id = *req_id; user = &msg->u.get.user; break;
     case SEGQ_MSG_PURGE:   msg->u.purge.req_id = *req_id; user = &msg->u.purge.user; break;
     case SEGQ_MSG_BACKUP:  msg->u.backup.req_id = *req_id; user = &msg->u.backup.user; break;
@@ -282,6 +283,7 @@ s_reply_req_id (const segq_msg_t *msg)
     case SEGQ_MSG_PURGE_REPLY:   return msg->u.purge_reply.req_id;
     case SEGQ_MSG_BACKUP_REPLY:  return msg->u.backup_reply.req_id;
     case SEGQ_MSG_PRIORITY_REPLY: return msg->u.priority_reply.req_id;
+    case SEGQ_MSG_ARRAY_REPLY:   return msg->u.array_reply.req_id;
     case SEGQ_MSG_PUT_READY:     return msg->u.put_ready.req_id;
     case SEGQ_MSG_PUT_DONE:      return msg->u.put_done.req_id;
     case SEGQ_MSG_GET_READY:     return msg->u.get_ready.req_id;
@@ -918,4 +920,77 @@ segq_client_drain (segq_client_t *self, const char *node)
         return rc;
     segq_msg_destroy (&reply);
     return SEGQ_OK;
+}
+
+/* ---- job arrays ---- */
+
+bool
+segq_array_id (const char *text)
+{
+    return text && strncmp (text, "a-", 2) == 0 && text[2];
+}
+
+static int
+s_array_request (segq_client_t *self, segq_msg_t **msg, uint64_t req_id, segq_array_info_t *out)
+{
+    segq_msg_t *reply;
+    int rc = s_request (self, msg, req_id, SEGQ_MSG_ARRAY_REPLY, &reply);
+    if (rc < 0)
+        return rc;
+    segq_array_reply_t *r = &reply->u.array_reply;
+    out->array = r->array;
+    out->owner = r->owner;
+    out->created = r->created;
+    out->jobs = r->jobs;
+    out->n_jobs = r->n_jobs;
+    memset (r, 0, sizeof *r);   /* now out's */
+    segq_msg_destroy (&reply);
+    return SEGQ_OK;
+}
+
+int
+segq_client_array_create (segq_client_t *self, const char *const *jobs, size_t n_jobs,
+                          segq_array_info_t *out)
+{
+    memset (out, 0, sizeof *out);
+    if (n_jobs == 0)
+        return segq__client_fail (self, SEGQ_EINVAL, "a job array needs at least one job");
+    uint64_t req_id = 0;
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_ARRAY, &req_id);
+    if (msg && !(msg->u.array.jobs = calloc (n_jobs, sizeof *msg->u.array.jobs)))
+        segq_msg_destroy (&msg);
+    for (size_t i = 0; msg && i < n_jobs; i++) {
+        msg->u.array.n_jobs = i + 1;
+        if (!(msg->u.array.jobs[i] = strdup (jobs[i])))
+            segq_msg_destroy (&msg);
+    }
+    if (!msg)
+        return segq__client_oom (self);
+    return s_array_request (self, &msg, req_id, out);
+}
+
+int
+segq_client_array (segq_client_t *self, const char *array, segq_array_info_t *out)
+{
+    memset (out, 0, sizeof *out);
+    uint64_t req_id = 0;
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_ARRAY, &req_id);
+    if (msg && !(msg->u.array.array = strdup (array)))
+        segq_msg_destroy (&msg);
+    if (!msg)
+        return segq__client_oom (self);
+    return s_array_request (self, &msg, req_id, out);
+}
+
+void
+segq_array_info_clear (segq_array_info_t *info)
+{
+    if (!info)
+        return;
+    for (size_t i = 0; i < info->n_jobs; i++)
+        free (info->jobs[i]);
+    free (info->jobs);
+    free (info->array);
+    free (info->owner);
+    memset (info, 0, sizeof *info);
 }

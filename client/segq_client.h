@@ -202,6 +202,28 @@ int segq_client_drain (segq_client_t *self, const char *node);
 int segq_client_priority (segq_client_t *self, const char *job, int32_t priority,
                           int32_t *previous);
 
+/* ---- job arrays ---- */
+
+/* Jobs submitted together (one per image/mask pair, ...) under an id of
+   their own, "a-0001": `segq status ARRAY` summarises them, and an input
+   that takes many files may name an array for the outputs of all its jobs. */
+typedef struct {
+    char *array;                /* its id */
+    char *owner;
+    double created;             /* unix seconds */
+    char **jobs;                size_t n_jobs;      /* in order */
+} segq_array_info_t;
+
+/* Whether `text` is spelled like an array id (not whether it exists). */
+bool segq_array_id (const char *text);
+/* Makes an array of these jobs (yours, each once), stored durably before
+   the answer. */
+int segq_client_array_create (segq_client_t *self, const char *const *jobs, size_t n_jobs,
+                              segq_array_info_t *out);
+/* An array's jobs (SEGQ_ENOENT if the broker does not know it). */
+int segq_client_array (segq_client_t *self, const char *array, segq_array_info_t *out);
+void segq_array_info_clear (segq_array_info_t *info);
+
 /* ---- artifacts ---- */
 
 /* Upload a local file as an artifact named `name` (NULL: the file's base

@@ -113,7 +113,8 @@ s_input_spec (const segq_kind_spec_t *kind, const char *name)
 }
 
 /* The declared input an input name belongs to: "files" for "files/a.txt"
-   when `files` takes many. */
+   when `files` takes many; "image" for "image/polyp.jpg" (one file under
+   its own name). */
 static const segq_input_spec_t *
 s_input_owner (const segq_kind_spec_t *kind, const char *name)
 {
@@ -126,7 +127,7 @@ s_input_owner (const segq_kind_spec_t *kind, const char *name)
     char head[SEGQ_MAX_NAME];
     snprintf (head, sizeof head, "%.*s", (int) (slash - name), name);
     in = s_input_spec (kind, head);
-    return in && in->many && slash[1] ? in : NULL;
+    return in && slash[1] && (in->many || !strchr (slash + 1, '/')) ? in : NULL;
 }
 
 static int
@@ -185,12 +186,15 @@ segq_job_spec_input_file (segq_job_spec_t *self, const char *name, const char *p
         snprintf (err, errlen, "input %s: cannot read file '%s' (does it exist?)", name, path);
         return SEGQ_ENOENT;
     }
-    /* Each file of a `many` input is laid out under name/ with its own name. */
-    char full[SEGQ_MAX_NAME];
+    /* A file keeps its own name in the job directory: each file of a
+       `many` input as name/FILE, a one-file input's as name/FILE too where
+       the kind runs segq-run (which records the source's file name), so a
+       model trained through the queue names polyp.jpg, not "image". */
+    char full[2 * SEGQ_MAX_NAME];
     const segq_input_spec_t *spec = s_input_spec (self->kind_spec, name);
-    if (spec && spec->many)
-        snprintf (full, sizeof full, "%s/%s", name, s_basename (path));
-    else
+    snprintf (full, sizeof full, "%s/%s", name, s_basename (path));
+    if (!spec || (!spec->many && (self->kind_spec->test_kind || strlen (full) >= SEGQ_MAX_NAME
+                                  || !segq_name_valid (full))))
         snprintf (full, sizeof full, "%s", name);
     segq__spec_input_t *in = s_input_add (self, full);
     if (!in || !(in->path = strdup (path))) {
@@ -381,9 +385,11 @@ segq_job_spec_validate (segq_job_spec_t *self, char *err, size_t errlen)
     }
     for (size_t i = 0; i < self->n_inputs; i++) {
         const segq__spec_input_t *in = &self->inputs[i];
+        const segq_input_spec_t *owner = s_input_owner (self->kind_spec, in->name);
         for (size_t j = 0; j < i; j++)
-            if (strcmp (self->inputs[j].name, in->name) == 0) {
-                snprintf (err, errlen, "input '%s' is given twice", in->name);
+            if (strcmp (self->inputs[j].name, in->name) == 0
+                || (owner && !owner->many && s_input_owner (self->kind_spec, self->inputs[j].name) == owner)) {
+                snprintf (err, errlen, "input '%s' is given twice", owner && !owner->many ? owner->name : in->name);
                 return SEGQ_EINVAL;
             }
         if (in->path && access (in->path, R_OK) != 0) {

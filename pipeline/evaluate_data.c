@@ -7,10 +7,12 @@
 #include "singan_internal.h"
 #include "stylize_manifest.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 uint64_t segq__eval_rand(uint64_t *state)
 {
@@ -121,8 +123,8 @@ static int load_pair(const segq_dataset_pair_t *p, int64_t s, float *img_out, fl
     return rc;
 }
 
-int segq__eval_data_load(const char *dir, const char *what, int64_t size, int want_manifest,
-                         segq_eval_data_t *out, char *err, size_t errlen)
+static int load_one(const char *dir, const char *what, int64_t size, int want_manifest,
+                    segq_eval_data_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     segq_dataset_t *ds = NULL;
@@ -201,6 +203,93 @@ int segq__eval_data_load(const char *dir, const char *what, int64_t size, int wa
     }
     segq_manifest_destroy(&man);
     segq_dataset_destroy(&ds);
+    if (rc)
+        segq__eval_data_free(out);
+    return rc;
+}
+
+static int has_dir(const char *dir, const char *sub)
+{
+    char path[4400];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s%s%s", dir, *sub ? "/" : "", sub);
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* Appends part's pairs to all (part emptied). */
+static int append_part(segq_eval_data_t *all, segq_eval_data_t *part)
+{
+    size_t plane = (size_t)all->size * (size_t)all->size, n = (size_t)(all->n + part->n);
+    float *img = realloc(all->img, n * 3 * plane * sizeof(float));
+    if (img)
+        all->img = img;
+    float *mask = img ? realloc(all->mask, n * plane * sizeof(float)) : NULL;
+    if (mask)
+        all->mask = mask;
+    char ***lists[4] = {&all->name, &all->sha, &all->src_name, &all->src_sha};
+    char **from[4] = {part->name, part->sha, part->src_name, part->src_sha};
+    int ok = img && mask;
+    for (int k = 0; k < 4 && ok; k++) {
+        char **grown = realloc(*lists[k], n * sizeof(char *));
+        ok = grown != NULL;
+        if (grown) {
+            *lists[k] = grown;
+            memcpy(grown + all->n, from[k], (size_t)part->n * sizeof(char *));
+        }
+    }
+    if (!ok)
+        return SEGQ_ENOMEM;
+    memcpy(all->img + (size_t)all->n * 3 * plane, part->img, (size_t)part->n * 3 * plane * sizeof(float));
+    memcpy(all->mask + (size_t)all->n * plane, part->mask, (size_t)part->n * plane * sizeof(float));
+    all->n = (int64_t)n;
+    for (int k = 0; k < 4; k++)
+        memset(from[k], 0, (size_t)part->n * sizeof(char *));
+    part->n = 0;
+    segq__eval_data_free(part);
+    return 0;
+}
+
+int segq__eval_data_load(const char *dir, const char *what, int64_t size, int want_manifest,
+                         segq_eval_data_t *out, char *err, size_t errlen)
+{
+    /* A set of several parts: DIR/PART/images/... each with its manifest,
+     * as the queue lays out the outputs of a job array (DIR/JOB/...). */
+    struct dirent **names = NULL;
+    int n = has_dir(dir, "images") || !has_dir(dir, "") ? -1 : scandir(dir, &names, NULL, by_name);
+    int parts = 0;
+    for (int i = 0; i < n; i++) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+        parts += names[i]->d_name[0] != '.' && has_dir(path, "images");
+    }
+    if (parts == 0) {
+        for (int i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+        return load_one(dir, what, size, want_manifest, out, err, errlen);
+    }
+    memset(out, 0, sizeof *out);
+    out->size = size;
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+        if (!rc && names[i]->d_name[0] != '.' && has_dir(path, "images")) {
+            segq_eval_data_t part;
+            rc = load_one(path, what, size, want_manifest, &part, err, errlen);
+            if (!rc && (rc = append_part(out, &part)) != 0) {
+                snprintf(err, errlen, "%s %s: out of memory", what, dir);
+                segq__eval_data_free(&part);
+            }
+        }
+        free(names[i]);
+    }
+    free(names);
     if (rc)
         segq__eval_data_free(out);
     return rc;

@@ -19,7 +19,9 @@ typedef struct {
     char **src_name, **src_sha;  /* manifest source (NULL without one) */
 } segq_eval_data_t;
 
-/* Loads every pair of dir (Kvasir-SEG or flat layout); with
+/* Loads every pair of dir (Kvasir-SEG or flat layout; or, when dir has
+ * no images/ but folders that do, each such part in name order: the
+ * outputs of a job array as the queue lays them out); with
  * want_manifest the manifest's source_image / source_image_sha256 of each
  * pair are kept (a pair the manifest lacks is an error). `what` names the
  * option in messages. */

@@ -982,12 +982,16 @@ s_ml_args (job_t *job, const segq_kind_spec_t *kind, char **argv, size_t *n)
     for (size_t k = 0; k < kind->n_inputs && ok; k++) {
         const char *name = kind->inputs [k].name;
         size_t len = strlen (name);
-        bool given = false;
+        const char *given = NULL;
         for (size_t i = 0; i < a->n_inputs && !given; i++)
-            given = strncmp (a->inputs [i].name, name, len) == 0
-                 && (a->inputs [i].name [len] == 0 || a->inputs [i].name [len] == '/');
+            if (strncmp (a->inputs [i].name, name, len) == 0
+            &&  (a->inputs [i].name [len] == 0 || a->inputs [i].name [len] == '/'))
+                given = a->inputs [i].name;
+        /* a one-file input laid out as NAME/FILE keeps the user's file name
+           (segq-run records it as the source); a many-file one is NAME/ */
         if (given)
-            ok = s_add_arg (argv, n, "--%s=%s/%s", name, job->dir, name);
+            ok = s_add_arg (argv, n, "--%s=%s/%s", name, job->dir,
+                            kind->inputs [k].many ? name : given);
     }
     if (ok && a->resume) {
         s_log_note (job, "resuming from %s, the checkpoint of an earlier attempt", a->resume);

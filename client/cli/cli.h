@@ -71,6 +71,11 @@ int cli_keygen (cli_globals_t *g, int argc, char **argv);
 int cli_purge (cli_globals_t *g, int argc, char **argv);
 int cli_priority (cli_globals_t *g, int argc, char **argv);
 
+/* ids with every job array id replaced by its jobs (*out owned: free each
+   and the array). */
+int cli_expand_arrays (cli_globals_t *g, const char *cmd, segq_client_t *client,
+                       const char *const *ids, size_t n, char ***out, size_t *n_out);
+
 /* Formatting (cli_format.c). */
 json_t *cli_job_json (const segq_job_info_t *job);
 json_t *cli_worker_json (const segq_worker_info_t *worker);

@@ -9,12 +9,137 @@
 
 enum { OPT_USER = 2000, OPT_STATE, OPT_LIMIT, OPT_INTERVAL };
 
+/* ---- job arrays ---- */
+
+int
+cli_expand_arrays (cli_globals_t *g, const char *cmd, segq_client_t *client,
+                   const char *const *ids, size_t n, char ***out, size_t *n_out)
+{
+    size_t count = 0, capacity = n + 1;
+    char **all = calloc (capacity, sizeof *all);
+    int rc = all ? CLI_OK : cli_error (g, cmd, CLI_FAILED, "out of memory");
+    for (size_t i = 0; i < n && rc == CLI_OK; i++) {
+        segq_array_info_t array = { 0 };
+        bool is_array = segq_array_id (ids[i]);
+        if (is_array && segq_client_array (client, ids[i], &array) < 0) {
+            rc = cli_error (g, cmd, CLI_FAILED, "%s", segq_client_error (client));
+            break;
+        }
+        size_t add = is_array ? array.n_jobs : 1;
+        if (count + add >= capacity) {
+            capacity = count + add + n + 1;
+            char **grown = realloc (all, capacity * sizeof *grown);
+            if (grown)
+                all = grown;
+            else
+                rc = cli_error (g, cmd, CLI_FAILED, "out of memory");
+        }
+        for (size_t k = 0; k < add && rc == CLI_OK; k++)
+            if (!(all[count++] = strdup (is_array ? array.jobs[k] : ids[i])))
+                rc = cli_error (g, cmd, CLI_FAILED, "out of memory");
+        segq_array_info_clear (&array);
+    }
+    if (rc != CLI_OK) {
+        for (size_t i = 0; all && i < count; i++)
+            free (all[i]);
+        free (all);
+        return rc;
+    }
+    *out = all;
+    *n_out = count;
+    return CLI_OK;
+}
+
+/* `segq status ARRAY`: its jobs counted per state, and its progress. */
+static int
+s_array_summary (cli_globals_t *g, segq_client_t *client, const char *id, bool detail,
+                 json_t *json_out)
+{
+    segq_array_info_t array;
+    if (segq_client_array (client, id, &array) < 0)
+        return cli_error (g, "status", CLI_FAILED, "%s", segq_client_error (client));
+    size_t per_state[SEGQ_JOB_CANCELLED + 1] = { 0 }, seen = 0;
+    double progress = 0;
+    char kinds[256] = "";
+    int rc = CLI_OK;
+    json_t *jobs = json_out ? json_array () : NULL;
+    enum { BATCH = 500 };   /* STATUS names at most 500 jobs */
+    for (size_t start = 0; start < array.n_jobs && rc == CLI_OK; start += BATCH) {
+        segq_status_query_t q = {
+            .jobs = (const char *const *) array.jobs + start,
+            .n_jobs = array.n_jobs - start < BATCH ? array.n_jobs - start : BATCH,
+        };
+        char *cursor = NULL;
+        do {
+            segq_job_list_t page;
+            if (segq_client_status (client, &q, cursor, &page) < 0) {
+                rc = cli_error (g, "status", CLI_FAILED, "%s", segq_client_error (client));
+                break;
+            }
+            free (cursor);
+            cursor = page.cursor;
+            page.cursor = NULL;
+            for (size_t i = 0; i < page.n_jobs; i++) {
+                const segq_job_info_t *job = &page.jobs[i];
+                if (job->state >= 1 && job->state <= SEGQ_JOB_CANCELLED)
+                    per_state[job->state]++;
+                progress += job->state == SEGQ_JOB_SUCCEEDED ? 1 : job->fraction;
+                seen++;
+                if (job->kind && !strstr (kinds, job->kind) && strlen (kinds) + strlen (job->kind) + 3 < sizeof kinds)
+                    snprintf (kinds + strlen (kinds), sizeof kinds - strlen (kinds), "%s%s",
+                              *kinds ? ", " : "", job->kind);
+                if (jobs && detail)
+                    json_array_append_new (jobs, cli_job_json (job));
+                else if (detail)
+                    cli_print_job_table (stdout, job, 1, seen == 1);
+            }
+            segq_job_list_clear (&page);
+        } while (cursor);
+        free (cursor);
+    }
+    double fraction = array.n_jobs ? progress / (double) array.n_jobs : 0;
+    size_t final = per_state[SEGQ_JOB_SUCCEEDED] + per_state[SEGQ_JOB_FAILED]
+                 + per_state[SEGQ_JOB_CANCELLED];
+    if (rc == CLI_OK && json_out) {
+        json_t *states = json_object ();
+        for (int st = SEGQ_JOB_WAITING; states && st <= SEGQ_JOB_CANCELLED; st++)
+            json_object_set_new (states, segq_job_state_name ((segq_job_state_t) st),
+                                 json_integer ((json_int_t) per_state[st]));
+        json_t *o = json_pack ("{s:s,s:s,s:f,s:I,s:s,s:o*,s:f,s:I}", "array", array.array,
+                               "owner", array.owner, "created", array.created,
+                               "jobs", (json_int_t) array.n_jobs, "kinds", kinds,
+                               "states", states, "progress", fraction, "final", (json_int_t) final);
+        if (o && jobs)
+            json_object_set (o, "detail", jobs);
+        json_array_append_new (json_out, o);
+    }
+    else if (rc == CLI_OK) {
+        char bar[64];
+        cli_format_bar (fraction, 30, bar, sizeof bar);
+        printf ("array %s: %zu %s job%s of %s, %zu/%zu done\n", array.array, array.n_jobs, kinds,
+                array.n_jobs == 1 ? "" : "s", array.owner, final, array.n_jobs);
+        printf ("  ");
+        for (int st = SEGQ_JOB_WAITING; st <= SEGQ_JOB_CANCELLED; st++)
+            printf ("%s%s %zu", st > SEGQ_JOB_WAITING ? "  " : "",
+                    segq_job_state_name ((segq_job_state_t) st), per_state[st]);
+        printf ("\n  %s %3.0f%%\n", bar, fraction * 100);
+    }
+    if (rc == CLI_OK && seen < array.n_jobs)
+        rc = cli_error (g, "status", CLI_FAILED, "%zu of the %zu jobs of array %s are unknown to "
+                        "the broker", array.n_jobs - seen, array.n_jobs, array.array);
+    json_decref (jobs);
+    segq_array_info_clear (&array);
+    return rc;
+}
+
 /* ---- status ---- */
 
 static const char s_status_help[] =
-    "usage: segq status [JOB...] [--user U] [--state STATE] [-l|--detail] [--limit N] [--json]\n"
+    "usage: segq status [JOB|ARRAY...] [--user U] [--state STATE] [-l|--detail] [--limit N] [--json]\n"
     "\n"
     "List jobs: the ones named, or all of them (filtered by --user and --state).\n"
+    "A job ARRAY (a-NNNN, from `segq submit KIND --images DIR ...`) is summarised:\n"
+    "its jobs counted per state and its overall progress (with -l, each job too).\n"
     "  --user U        only U's jobs\n"
     "  --state STATE   only jobs in STATE: waiting, queued, running, succeeded, failed, cancelled\n"
     "  -l, --detail    everything about each job, its history included\n"
@@ -57,6 +182,35 @@ cli_status (cli_globals_t *g, int argc, char **argv)
     segq_client_t *client;
     if ((rc = cli_connect (g, &client)) != CLI_OK)
         return rc;
+    size_t n_arrays = 0;
+    for (size_t i = 0; i < q.n_jobs; i++)
+        n_arrays += segq_array_id (q.jobs[i]);
+    if (n_arrays) {
+        /* arrays summarised; any jobs named beside them are listed below */
+        json_t *summaries = g->json ? json_array () : NULL;
+        for (size_t i = 0; i < q.n_jobs && rc == CLI_OK; i++)
+            if (segq_array_id (q.jobs[i]))
+                rc = s_array_summary (g, client, q.jobs[i], q.detail, summaries);
+        if (summaries) {
+            int jrc = cli_print_json (summaries);
+            if (rc == CLI_OK)
+                rc = jrc;
+        }
+        if (rc != CLI_OK || n_arrays == q.n_jobs) {
+            segq_client_destroy (&client);
+            return rc;
+        }
+        const char **named = calloc (q.n_jobs, sizeof *named);
+        size_t n_named = 0;
+        for (size_t i = 0; named && i < q.n_jobs; i++)
+            if (!segq_array_id (q.jobs[i]))
+                named[n_named++] = q.jobs[i];
+        /* argv's order is kept: only the array ids leave */
+        for (size_t i = 0; named && i < n_named; i++)
+            argv[optind + (int) i] = (char *) named[i];
+        free (named);
+        q.n_jobs = named ? n_named : q.n_jobs;
+    }
     json_t *array = g->json ? json_array () : NULL;
     char *cursor = NULL;
     size_t shown = 0;
@@ -103,9 +257,9 @@ cli_status (cli_globals_t *g, int argc, char **argv)
 /* ---- wait ---- */
 
 static const char s_wait_help[] =
-    "usage: segq wait JOB... [--interval MS] [--json]\n"
+    "usage: segq wait JOB|ARRAY... [--interval MS] [--json]\n"
     "\n"
-    "Wait until every JOB has ended. On a terminal a progress bar shows how far they\n"
+    "Wait until every JOB (and every job of each job ARRAY) has ended. On a terminal a progress bar shows how far they\n"
     "are; otherwise one line is printed each time a job changes state.\n"
     "exit status: 0 all succeeded; 3 one or more failed or were cancelled; 1 the\n"
     "broker could not be asked (down, or a job unknown).\n"
@@ -202,6 +356,14 @@ cli_wait (cli_globals_t *g, int argc, char **argv)
     int rc = cli_connect (g, &client);
     if (rc != CLI_OK)
         return rc;
+    /* a job array: all its jobs */
+    char **expanded = NULL;
+    size_t n_named = n;
+    if ((rc = cli_expand_arrays (g, "wait", client, ids, n_named, &expanded, &n)) != CLI_OK) {
+        segq_client_destroy (&client);
+        return rc;
+    }
+    ids = (const char *const *) expanded;
     bool tty = !g->json && isatty (STDOUT_FILENO);
     segq_job_state_t *seen = calloc (n, sizeof *seen);
     segq_job_info_t *last = calloc (n, sizeof *last);
@@ -265,6 +427,9 @@ done:
         segq_job_info_clear (&last[i]);
     free (last);
     free (seen);
+    for (size_t i = 0; i < n; i++)
+        free (expanded[i]);
+    free (expanded);
     segq_client_destroy (&client);
     return rc;
 }
@@ -276,8 +441,8 @@ cli_cancel (cli_globals_t *g, int argc, char **argv)
 {
     static const struct option options[] = { CLI_COMMON_OPTIONS, { 0 } };
     static const char help[] =
-        "usage: segq cancel JOB... [--json]\n\n"
-        "Cancel jobs: a queued or waiting one at once, a running one by stopping its\n"
+        "usage: segq cancel JOB|ARRAY... [--json]\n\n"
+        "Cancel jobs (an ARRAY: all its jobs): a queued or waiting one at once, a running one by stopping its\n"
         "process (TERM, then KILL after a grace period). Cancelling a job that has\n"
         "already ended changes nothing.\n";
     int opt = cli_next_option (g, "cancel", argc, argv, "h", options, help);
@@ -290,9 +455,20 @@ cli_cancel (cli_globals_t *g, int argc, char **argv)
     int rc = cli_connect (g, &client);
     if (rc != CLI_OK)
         return rc;
+    char **ids = NULL;
+    size_t n_ids = 0;
+    if ((rc = cli_expand_arrays (g, "cancel", client, (const char *const *) argv + optind, n,
+                                 &ids, &n_ids)) != CLI_OK) {
+        segq_client_destroy (&client);
+        return rc;
+    }
     segq_cancel_outcome_t *out;
     size_t n_out;
-    if (segq_client_cancel (client, (const char *const *) argv + optind, n, &out, &n_out) < 0) {
+    rc = segq_client_cancel (client, (const char *const *) ids, n_ids, &out, &n_out);
+    for (size_t i = 0; i < n_ids; i++)
+        free (ids[i]);
+    free (ids);
+    if (rc < 0) {
         rc = cli_error (g, "cancel", CLI_FAILED, "%s", segq_client_error (client));
         segq_client_destroy (&client);
         return rc;

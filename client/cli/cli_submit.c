@@ -8,7 +8,9 @@
     before anything is sent. */
 #include "cli_submit.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -416,6 +418,213 @@ cli_submit_spec (cli_globals_t *g, const cli_submit_args_t *s, const char *const
     return CLI_OK;
 }
 
+/* ---- job arrays ---- */
+
+static int
+s_by_name (const struct dirent **a, const struct dirent **b)
+{
+    return strcmp ((*a)->d_name, (*b)->d_name);
+}
+
+/* "cju0qkwl35piu0993l0dewei2.jpg" -> its length without the extension. */
+static size_t
+s_stem_len (const char *file)
+{
+    const char *dot = strrchr (file, '.');
+    return dot && dot != file ? (size_t) (dot - file) : strlen (file);
+}
+
+static void
+s_files_free (char **files, size_t n)
+{
+    for (size_t i = 0; files && i < n; i++)
+        free (files[i]);
+    free (files);
+}
+
+/* The regular files of dir (hidden ones aside), sorted, as paths. */
+static int
+s_list_files (const cli_globals_t *g, const char *flag, const char *dir, char ***out, size_t *n_out)
+{
+    struct dirent **entries = NULL;
+    int n = scandir (dir, &entries, NULL, s_by_name);
+    if (n < 0)
+        return cli_usage_error (g, "submit", "--%s %s: cannot read the folder (%s)", flag, dir,
+                                strerror (errno));
+    char **files = calloc ((size_t) n + 1, sizeof *files);
+    size_t count = 0;
+    int rc = files ? CLI_OK : cli_error (g, "submit", CLI_FAILED, "out of memory");
+    for (int i = 0; i < n; i++) {
+        char path[4096];
+        struct stat st;
+        snprintf (path, sizeof path, "%s/%s", dir, entries[i]->d_name);
+        if (rc == CLI_OK && entries[i]->d_name[0] != '.' && stat (path, &st) == 0
+            && S_ISREG (st.st_mode) && !(files[count++] = strdup (path)))
+            rc = cli_error (g, "submit", CLI_FAILED, "out of memory");
+        free (entries[i]);
+    }
+    free (entries);
+    if (rc == CLI_OK && count == 0)
+        rc = cli_usage_error (g, "submit", "--%s %s: no files in it", flag, dir);
+    for (size_t i = 1; rc == CLI_OK && i < count; i++) {
+        const char *a = strrchr (files[i - 1], '/') + 1, *b = strrchr (files[i], '/') + 1;
+        if (s_stem_len (a) == s_stem_len (b) && strncmp (a, b, s_stem_len (a)) == 0)
+            rc = cli_usage_error (g, "submit", "--%s %s: %s and %s have the same name without "
+                                  "extension (pairs are matched by it)", flag, dir, a, b);
+    }
+    if (rc != CLI_OK) {
+        s_files_free (files, count);
+        return rc;
+    }
+    *out = files;
+    *n_out = count;
+    return CLI_OK;
+}
+
+static bool
+s_is_dir (const char *path)
+{
+    struct stat st;
+    return stat (path, &st) == 0 && S_ISDIR (st.st_mode);
+}
+
+/* Whether a typed input makes the submit a job array: a folder for a
+   one-file input (--images DIR), or a job array id for one. */
+static bool
+s_array_input (const cli_typed_input_t *in)
+{
+    return !in->spec->many && (in->plural || (segq_array_id (in->ref) && !s_is_dir (in->ref)));
+}
+
+void
+cli_array_plan_clear (cli_array_plan_t *plan)
+{
+    for (size_t i = 0; plan->files && i < plan->n_inputs; i++)
+        s_files_free (plan->files[i], plan->n_inputs ? plan->n : 0);
+    free (plan->files);
+    memset (plan, 0, sizeof *plan);
+}
+
+/* Folders matched by file name without extension; unmatched files are
+   named. Job arrays pair their members by position. */
+int
+cli_array_plan (cli_globals_t *g, segq_client_t **client, const cli_submit_args_t *s,
+                cli_array_plan_t *plan)
+{
+    memset (plan, 0, sizeof *plan);
+    plan->n_inputs = s->n_inputs;
+    bool folders = false, arrays = false;
+    for (size_t i = 0; i < s->n_inputs; i++)
+        if (s_array_input (&s->inputs[i])) {
+            folders |= s->inputs[i].plural;
+            arrays |= !s->inputs[i].plural;
+        }
+    if (!folders && !arrays)
+        return CLI_OK;
+    if (folders && arrays)
+        return cli_usage_error (g, "submit", "a job array comes either from folders (--images DIR) "
+                                "or from another job array, not both");
+    if (!(plan->files = calloc (s->n_inputs, sizeof *plan->files)))
+        return cli_error (g, "submit", CLI_FAILED, "out of memory");
+    int rc = CLI_OK;
+    size_t first = SIZE_MAX;
+    for (size_t i = 0; i < s->n_inputs && rc == CLI_OK; i++) {
+        const cli_typed_input_t *in = &s->inputs[i];
+        if (!s_array_input (in))
+            continue;
+        char **list = NULL;
+        size_t n = 0;
+        char flag[80];
+        snprintf (flag, sizeof flag, "%s%s", in->spec->name, in->plural ? "s" : "");
+        if (arrays) {
+            if (!*client && (rc = cli_connect (g, client)) != CLI_OK)
+                break;
+            segq_array_info_t info;
+            if (segq_client_array (*client, in->ref, &info) < 0) {
+                rc = cli_error (g, "submit", CLI_FAILED, "--%s %s: %s", flag, in->ref,
+                                segq_client_error (*client));
+                break;
+            }
+            list = info.jobs;   /* taken */
+            n = info.n_jobs;
+            info.jobs = NULL;
+            info.n_jobs = 0;
+            segq_array_info_clear (&info);
+        }
+        else if (!s_is_dir (in->ref))
+            rc = cli_usage_error (g, "submit", "--%s %s: not a folder (--%s FILE gives one job)",
+                                  flag, in->ref, in->spec->name);
+        else
+            rc = s_list_files (g, flag, in->ref, &list, &n);
+        if (rc != CLI_OK)
+            break;
+        if (first == SIZE_MAX) {
+            first = i;
+            plan->n = n;
+            plan->files[i] = list;
+            continue;
+        }
+        const cli_typed_input_t *lead = &s->inputs[first];
+        char lead_flag[80];
+        snprintf (lead_flag, sizeof lead_flag, "%s%s", lead->spec->name, lead->plural ? "s" : "");
+        if (arrays && n != plan->n) {
+            rc = cli_usage_error (g, "submit", "--%s %s has %zu jobs, --%s %s %zu: job arrays pair "
+                                  "their jobs in order", in->spec->name, in->ref, n,
+                                  lead->spec->name, lead->ref, plan->n);
+            s_files_free (list, n);
+            break;
+        }
+        /* folders: put this one's files in the lead's order, by name */
+        char **ordered = arrays ? list : calloc (plan->n + 1, sizeof *ordered);
+        if (!ordered)
+            rc = cli_error (g, "submit", CLI_FAILED, "out of memory");
+        size_t unmatched = 0;
+        char names[512] = "";
+        for (size_t k = 0; !arrays && rc == CLI_OK && k < plan->n; k++) {
+            const char *want = strrchr (plan->files[first][k], '/') + 1;
+            for (size_t j = 0; j < n && !ordered[k]; j++) {
+                if (!list[j])
+                    continue;   /* matched already */
+                const char *have = strrchr (list[j], '/') + 1;
+                if (s_stem_len (have) == s_stem_len (want)
+                    && strncmp (have, want, s_stem_len (want)) == 0) {
+                    ordered[k] = list[j];
+                    list[j] = NULL;
+                }
+            }
+            if (!ordered[k] && unmatched++ < 5)
+                snprintf (names + strlen (names), sizeof names - strlen (names), "%s%s",
+                          unmatched > 1 ? ", " : "", want);
+        }
+        if (!arrays && rc == CLI_OK && unmatched)
+            rc = cli_usage_error (g, "submit", "%zu file%s of --%s %s %s no partner in --%s %s "
+                                  "(pairs are matched by file name without extension): %s%s",
+                                  unmatched, unmatched > 1 ? "s" : "", lead_flag,
+                                  lead->ref, unmatched > 1 ? "have" : "has", flag, in->ref, names,
+                                  unmatched > 5 ? ", ..." : "");
+        /* and the other way: this folder's files the lead has no partner for */
+        for (size_t j = 0; !arrays && rc == CLI_OK && j < n; j++)
+            if (list[j] && unmatched++ < 5)
+                snprintf (names + strlen (names), sizeof names - strlen (names), "%s%s",
+                          unmatched > 1 ? ", " : "", strrchr (list[j], '/') + 1);
+        if (!arrays && rc == CLI_OK && unmatched)
+            rc = cli_usage_error (g, "submit", "%zu file%s of --%s %s %s no partner in --%s %s "
+                                  "(pairs are matched by file name without extension): %s%s",
+                                  unmatched, unmatched > 1 ? "s" : "", flag, in->ref,
+                                  unmatched > 1 ? "have" : "has", lead_flag, lead->ref,
+                                  names, unmatched > 5 ? ", ..." : "");
+        if (!arrays) {
+            s_files_free (list, n);
+            plan->files[i] = ordered;
+        }
+        else
+            plan->files[i] = list;
+    }
+    if (rc != CLI_OK)
+        cli_array_plan_clear (plan);
+    return rc;
+}
+
 /* ---- help ---- */
 
 static void
@@ -426,6 +635,8 @@ s_submit_help (const segq_kind_spec_t *kind)
                 "                   [--input NAME=FILE|JOB[:OUTPUT] ...] [--priority N]\n"
                 "                   [--gpu-mem SIZE | --cpu [N]] [--after JOB]\n"
                 "                   [--time-limit SECONDS] [--max-attempts N] [--json]\n"
+                "       segq submit KIND --images DIR [--masks DIR] ...   one job per file: a job array\n"
+                "       segq submit pipeline --image X --mask M [--count N] ...   (see its --help)\n"
                 "\n"
                 "Submit a job and print its id. Each kind has typed flags, one per parameter\n"
                 "and input (`segq submit KIND --help`), checked before anything is sent; an input\n"
@@ -449,6 +660,7 @@ s_submit_help (const segq_kind_spec_t *kind)
         const segq_kind_spec_t *kinds = segq_kinds (&n);
         for (size_t i = 0; i < n; i++)
             printf ("  %-10s %s\n", kinds[i].name, kinds[i].help);
+        printf ("  %-10s %s\n", "pipeline", "train -> generate [-> stylize] [-> evaluate] in one command");
         return;
     }
     printf ("usage: segq submit %s [FLAGS] [OPTIONS]   (OPTIONS: `segq submit --help`)\n\n%s: %s\n",
@@ -495,9 +707,102 @@ s_submit_help (const segq_kind_spec_t *kind)
 
 /* ---- the command ---- */
 
+/* Submits the jobs of specs[0..n) pipelined; their ids into ids (owned). */
+int
+cli_submit_all (cli_globals_t *g, segq_client_t *client, segq_job_spec_t **specs, size_t n,
+                char **ids)
+{
+    uint64_t *req = calloc (n + 1, sizeof *req);
+    if (!req)
+        return cli_error (g, "submit", CLI_FAILED, "out of memory");
+    int rc = CLI_OK;
+    size_t sent = 0;
+    for (; sent < n; sent++)
+        if (segq_client_submit_send (client, specs[sent], &req[sent]) < 0) {
+            rc = cli_error (g, "submit", CLI_FAILED, "job %zu of %zu: %s", sent + 1, n,
+                            segq_client_error (client));
+            break;
+        }
+    for (size_t got = 0; got < sent; got++) {
+        segq_submit_reply_t reply;
+        if (segq_client_submit_recv (client, -1, &reply) < 0) {
+            rc = cli_error (g, "submit", CLI_FAILED, "%s", segq_client_error (client));
+            break;
+        }
+        size_t k = 0;
+        while (k < sent && req[k] != reply.req_id)
+            k++;
+        if (k == sent)
+            continue;
+        if (reply.code != 0)
+            rc = cli_error (g, "submit", CLI_FAILED, "job %zu of %zu refused: %s", k + 1, n,
+                            reply.message);
+        else if (!(ids[k] = strdup (reply.job)))
+            rc = cli_error (g, "submit", CLI_FAILED, "out of memory");
+    }
+    if (rc != CLI_OK) {
+        /* say what was accepted: those jobs exist and will run */
+        for (size_t k = 0; k < n; k++)
+            if (ids[k])
+                fprintf (stderr, "%s: submitted job %zu of %zu: %s\n", g->prog, k + 1, n, ids[k]);
+    }
+    free (req);
+    return rc;
+}
+
+void
+cli_ids_free (char **ids, size_t n)
+{
+    for (size_t i = 0; ids && i < n; i++)
+        free (ids[i]);
+    free (ids);
+}
+
+/* One job per element of the plan, grouped as a job array. */
+static int
+s_submit_array (cli_globals_t *g, segq_client_t **client, const cli_submit_args_t *s,
+                const cli_array_plan_t *plan)
+{
+    segq_job_spec_t **specs = calloc (plan->n, sizeof *specs);
+    char **ids = calloc (plan->n, sizeof *ids);
+    const char **files = calloc (s->n_inputs + 1, sizeof *files);
+    int rc = specs && ids && files ? CLI_OK : cli_error (g, "submit", CLI_FAILED, "out of memory");
+    for (size_t k = 0; k < plan->n && rc == CLI_OK; k++) {
+        for (size_t i = 0; i < s->n_inputs; i++)
+            files[i] = plan->files[i] ? plan->files[i][k] : NULL;
+        rc = cli_submit_spec (g, s, files, &specs[k]);
+    }
+    if (rc == CLI_OK && !*client)
+        rc = cli_connect (g, client);
+    if (rc == CLI_OK)
+        rc = cli_submit_all (g, *client, specs, plan->n, ids);
+    segq_array_info_t array = { 0 };
+    if (rc == CLI_OK && segq_client_array_create (*client, (const char *const *) ids, plan->n,
+                                                  &array) < 0)
+        rc = cli_error (g, "submit", CLI_FAILED, "the %zu jobs were submitted, but grouping them "
+                        "as an array failed: %s", plan->n, segq_client_error (*client));
+    if (rc == CLI_OK && g->json) {
+        json_t *jobs = json_array ();
+        for (size_t k = 0; jobs && k < plan->n; k++)
+            json_array_append_new (jobs, json_string (ids[k]));
+        rc = cli_print_json (json_pack ("{s:s,s:o*}", "array", array.array, "jobs", jobs));
+    }
+    else if (rc == CLI_OK)
+        printf ("%s\n", array.array);
+    segq_array_info_clear (&array);
+    for (size_t k = 0; specs && k < plan->n; k++)
+        segq_job_spec_destroy (&specs[k]);
+    free (specs);
+    cli_ids_free (ids, plan->n);
+    free (files);
+    return rc;
+}
+
 int
 cli_submit (cli_globals_t *g, int argc, char **argv)
 {
+    if (argc > 1 && strcmp (argv[1], "pipeline") == 0)
+        return cli_submit_pipeline (g, argc - 1, argv + 1);
     cli_submit_args_t s;
     segq_job_spec_t *spec = NULL;
     segq_client_t *client = NULL;
@@ -529,9 +834,17 @@ cli_submit (cli_globals_t *g, int argc, char **argv)
         rc = cli_usage_error (g, "submit", "%s", err);
         goto done;
     }
+    cli_array_plan_t plan;
+    if ((rc = cli_array_plan (g, &client, &s, &plan)) != CLI_OK)
+        goto done;
+    if (plan.n) {
+        rc = s_submit_array (g, &client, &s, &plan);
+        cli_array_plan_clear (&plan);
+        goto done;
+    }
     if ((rc = cli_submit_spec (g, &s, NULL, &spec)) != CLI_OK)
         goto done;
-    if ((rc = cli_connect (g, &client)) != CLI_OK)
+    if (!client && (rc = cli_connect (g, &client)) != CLI_OK)
         goto done;
     char job[SEGQ_JOB_ID_MAX];
     if (segq_client_submit (client, spec, job, sizeof job) < 0) {

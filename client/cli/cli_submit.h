@@ -40,4 +40,28 @@ int cli_submit_parse (cli_globals_t *g, cli_submit_args_t *s, int argc, char **a
 int cli_submit_spec (cli_globals_t *g, const cli_submit_args_t *s, const char *const *files,
                      segq_job_spec_t **out);
 
+/* A job array: one job per element. files[i][k] replaces typed input i's
+   value in job k (NULL: input i is the same for every job). */
+typedef struct {
+    size_t n;                   /* jobs; 0: no array */
+    size_t n_inputs;
+    char ***files;              /* [n_inputs][n] */
+} cli_array_plan_t;
+
+/* From folders for one-file inputs (--images DIR --masks DIR: files paired
+   by name without extension; unmatched ones refused, named) or job array
+   ids (members paired in order; asks the broker, connecting *client). */
+int cli_array_plan (cli_globals_t *g, segq_client_t **client, const cli_submit_args_t *s,
+                    cli_array_plan_t *plan);
+void cli_array_plan_clear (cli_array_plan_t *plan);
+
+/* Submits specs[0..n) pipelined; ids[k] gets job k's id (owned; calloc'd
+   by the caller). On a refusal the ids accepted are printed to stderr. */
+int cli_submit_all (cli_globals_t *g, segq_client_t *client, segq_job_spec_t **specs, size_t n,
+                    char **ids);
+void cli_ids_free (char **ids, size_t n);
+
+/* segq submit pipeline ...; argv[0] is "pipeline". */
+int cli_submit_pipeline (cli_globals_t *g, int argc, char **argv);
+
 #endif

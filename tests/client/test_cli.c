@@ -249,7 +249,8 @@ Test (cli_submit, mistakes_refused_before_sending, .timeout = 60)
         { { "submit", "train", "--image", "/etc/hostname", "--precision", "fp8", NULL }, "fp32|bf16" },
         { { "submit", "train", "--mask", "/etc/hostname", NULL }, "image" },
         { { "submit", "train", "--image", "/no/such/file.jpg", NULL }, "/no/such/file.jpg" },
-        { { "submit", "train", "--image", "/tmp", NULL }, "--images DIR" },
+        { { "submit", "train", "--images", "/etc/hostname", NULL }, "not a folder" },
+        { { "submit", "generate", "--model", "/tmp", NULL }, "--models DIR" },
         { { "submit", "train", "--image", "/etc/hostname", "--mask-from-alpah", NULL },
           "did you mean --mask-from-alpha" },
         { { "submit", "train", "--image", "/etc/hostname", "--gpu-men", "8G", NULL }, "did you mean --gpu-mem" },
@@ -362,4 +363,70 @@ Test (cli_submit, kind_help_from_the_table, .timeout = 30)
     cr_assert (strstr (s_out, "--images DIR"), "%s", s_out);
     cr_assert (strstr (s_out, "principal output (what a bare JOB names): model.safetensors"),
                "%s", s_out);
+}
+
+static void
+s_touch (const char *dir, const char *name)
+{
+    char path[512];
+    snprintf (path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen (path, "w");
+    cr_assert_not_null (f, "%s", path);
+    fputs ("x", f);
+    fclose (f);
+}
+
+/* --images DIR --masks DIR pair files by name without extension; what has
+   no partner is refused by name before anything is sent. */
+Test (cli_submit, unmatched_pairs_refused_by_name, .timeout = 60)
+{
+    s_listen ();
+    char root[] = "/tmp/segq-pairs-XXXXXX", images[64], masks[64];
+    cr_assert_not_null (mkdtemp (root));
+    snprintf (images, sizeof images, "%s/images", root);
+    snprintf (masks, sizeof masks, "%s/masks", root);
+    cr_assert_eq (mkdir (images, 0700), 0);
+    cr_assert_eq (mkdir (masks, 0700), 0);
+    s_touch (images, "a.jpg");
+    s_touch (images, "b.jpg");
+    s_touch (images, "c.jpg");
+    s_touch (masks, "a.png");
+    s_touch (masks, "b.png");
+    const char *args[] = { "submit", "train", "--images", images, "--masks", masks, NULL };
+    cr_assert_eq (s_submit (args), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "1 file of --images") && strstr (s_err, "c.jpg")
+               && strstr (s_err, "no partner"), "%s", s_err);
+    s_touch (masks, "c.png");
+    s_touch (masks, "d.png");
+    s_touch (masks, "e.png");
+    cr_assert_eq (s_submit (args), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "2 files of --masks") && strstr (s_err, "d.png, e.png"), "%s", s_err);
+    s_touch (images, "d.jpg");
+    s_touch (images, "d.png");
+    cr_assert_eq (s_submit (args), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "d.jpg and d.png have the same name"), "%s", s_err);
+    /* the pipeline pairs the same way, and names its stages' parameters */
+    const char *pipeline[] = { "submit", "pipeline", "--images", images, "--masks", masks, NULL };
+    cr_assert_eq (s_submit (pipeline), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "same name"), "%s", s_err);
+    const char *ambiguous[] = { "submit", "pipeline", "--image", "/etc/hostname", "--batch", "4", NULL };
+    cr_assert_eq (s_submit (ambiguous), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "--generate.batch"), "%s", s_err);
+    const char *no_stage[] = { "submit", "pipeline", "--image", "/etc/hostname", "--epochs", "4", NULL };
+    cr_assert_eq (s_submit (no_stage), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "--evaluate-against"), "%s", s_err);
+    const char *no_vgg[] = { "submit", "pipeline", "--image", "/etc/hostname", "--stylize", NULL };
+    cr_assert_eq (s_submit (no_vgg), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "--vgg19"), "%s", s_err);
+    const char *typo[] = { "submit", "pipeline", "--image", "/etc/hostname", "--nitre", "4", NULL };
+    cr_assert_eq (s_submit (typo), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "did you mean --niter"), "%s", s_err);
+    const char *help[] = { "submit", "pipeline", "--help", NULL };
+    cr_assert_eq (s_run (help), 0, "%s", s_err);
+    cr_assert (strstr (s_out, "--evaluate-against DIR"), "%s", s_out);
+    cr_assert_null (s_heard (), "the CLI sent something for a refused submit");
+    zsock_destroy (&s_router);
+    char cmd[128];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", root);
+    cr_assert_eq (system (cmd), 0);
 }

@@ -74,7 +74,9 @@ Test (e2e, worker_passes_inputs_device_and_threads, .timeout = 60)
     cr_assert (strstr (args, "arg generate\n"), "%s", args);
     cr_assert (strstr (args, "arg --count=2\n"), "%s", args);
     cr_assert (strstr (args, "arg --seed=0\n"), "defaults are passed too: %s", args);
-    cr_assert (strstr (args, "/model\nmodel file ok\n"), "input not passed as a path: %s", args);
+    /* a one-file input keeps the user's file name: JOBDIR/model/model.safetensors */
+    cr_assert (strstr (args, "/model/model.safetensors\nmodel file ok\n"),
+               "input not passed as a path under its own name: %s", args);
     cr_assert (strstr (args, "/out\n") && strstr (args, "arg --out="), "%s", args);
     cr_assert (strstr (args, "arg --device=cuda:0\n"), "%s", args);
     cr_assert (strstr (args, "arg --threads="), "%s", args);

@@ -60,3 +60,15 @@ if(TARGET segq_sample)
     LIBS segq_sample
     TIMEOUT 120)
 endif()
+
+if(TARGET segq_pipeline AND TARGET segqd AND TARGET segq-worker AND TARGET segq)
+  # Job arrays and `segq submit pipeline` on 5 Kvasir-SEG pairs (SEGQ_DATA_DIR),
+  # segq-run in the worker's children: labelled torch.
+  segq_add_test(NAME test_e2e_arrays
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_arrays.c
+      ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
+    LIBS segq_client PkgConfig::JANSSON
+    LABELS torch TIMEOUT 900)
+  target_include_directories(test_e2e_arrays PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
+  add_dependencies(test_e2e_arrays segqd segq-worker segq segq-run)
+endif()

@@ -1,0 +1,393 @@
+/*  cli_pipeline.c: segq submit pipeline: train -> generate [-> stylize]
+    [-> evaluate] as one command. Each job references the one before it,
+    so the broker runs them in order; with --images/--masks DIR each stage
+    is a job array with one job per pair, and evaluate takes the outputs of
+    whole arrays. */
+#include "cli_submit.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum { ST_TRAIN, ST_GENERATE, ST_STYLIZE, ST_EVALUATE, N_STAGES };
+static const char *const s_stage_kinds[N_STAGES] = { "train", "generate", "stylize", "evaluate" };
+
+static const char s_help[] =
+    "usage: segq submit pipeline (--image FILE --mask FILE | --images DIR --masks DIR)\n"
+    "                            [--count N] [--stylize --vgg19 WEIGHTS [--style FILE]]\n"
+    "                            [--evaluate-against DIR] [--PARAM VALUE | --KIND.PARAM VALUE ...]\n"
+    "                            [--gpu-mem SIZE | --cpu [N]] [--priority N] [--json]\n"
+    "\n"
+    "The SinGAN-Seg pipeline as one command: train on an image and its mask, generate\n"
+    "--count synthetic pairs, optionally stylize them (VGG19 weights; style: the training\n"
+    "image unless --style) and evaluate them against real data (UNet++ k-fold, the\n"
+    "synthetic sets `singan` and, with --stylize, `stylized`). Each job uses the one\n"
+    "before it, so they run in order; prints each stage's job id.\n"
+    "With --images DIR --masks DIR (pairs matched by file name without extension) every\n"
+    "stage but evaluate is a job array with one job per pair, and evaluate takes all\n"
+    "their outputs: `segq status ARRAY` follows one stage.\n"
+    "\n"
+    "  --image FILE, --mask FILE    the training pair\n"
+    "  --images DIR, --masks DIR    one pipeline per pair (job arrays)\n"
+    "  --stylize                    add the stylize stage (needs --vgg19)\n"
+    "  --vgg19 FILE                 VGG19 weights as safetensors (deploy/convert_vgg19.py)\n"
+    "  --style FILE                 style image for every pair (default: its training image)\n"
+    "  --evaluate-against DIR       add the evaluate stage with these real pairs\n"
+    "                               (images/NAME + masks/NAME)\n"
+    "  --PARAM VALUE                a parameter of the one stage that has it (--niter 20,\n"
+    "                               --count 10); --KIND.PARAM VALUE names the stage\n"
+    "                               (--generate.batch 4); see `segq submit KIND --help`\n"
+    "  --gpu-mem, --cpu, --priority, --time-limit, --max-attempts   for every job\n"
+    "  --json                       {\"train\": ID, ...} (arrays: {\"array\": ID, \"jobs\": [...]})\n";
+
+typedef struct {
+    cli_submit_args_t stage[N_STAGES];
+    bool used[N_STAGES];
+    const char *image, *mask, *vgg19, *style, *real;
+    bool plural;                /* --images/--masks */
+} pipeline_t;
+
+/* --niter -> train's; --generate.batch -> generate's; ambiguous: refused. */
+static int
+s_route_param (cli_globals_t *g, pipeline_t *p, const char *flag, const char *value)
+{
+    char name[64];
+    size_t i = 0;
+    for (; flag[i] && i + 1 < sizeof name; i++)
+        name[i] = flag[i] == '-' ? '_' : flag[i];
+    name[i] = 0;
+    int stage = -1;
+    const char *param = name, *dot = strchr (name, '.');
+    if (dot) {
+        for (int k = 0; k < N_STAGES && stage < 0; k++)
+            if (strlen (s_stage_kinds[k]) == (size_t) (dot - name)
+                && strncmp (s_stage_kinds[k], name, (size_t) (dot - name)) == 0)
+                stage = k;
+        if (stage < 0)
+            return cli_usage_error (g, "submit pipeline", "--%s: no stage '%.*s' (train, generate, "
+                                    "stylize, evaluate)", flag, (int) (dot - name), name);
+        param = dot + 1;
+        if (!segq_kind_param (segq_kind_find (s_stage_kinds[stage]), param)) {
+            const char *close = segq_kind_suggest (segq_kind_find (s_stage_kinds[stage]), param);
+            return cli_usage_error (g, "submit pipeline", "%s has no parameter '%s'%s%s%s",
+                                    s_stage_kinds[stage], param, close ? " (did you mean " : "",
+                                    close ? close : "", close ? "?)" : "");
+        }
+    }
+    else {
+        char owners[256] = "";
+        int n = 0;
+        for (int k = 0; k < N_STAGES; k++)
+            if (segq_kind_param (segq_kind_find (s_stage_kinds[k]), param)) {
+                stage = k;
+                snprintf (owners + strlen (owners), sizeof owners - strlen (owners), "%s--%s.%s",
+                          n++ ? ", " : "", s_stage_kinds[k], flag);
+            }
+        if (n > 1)
+            return cli_usage_error (g, "submit pipeline", "--%s is a parameter of several stages: "
+                                    "name one (%s)", flag, owners);
+        if (n == 0) {
+            const char *close = NULL;
+            for (int k = 0; k < N_STAGES && !close; k++)
+                close = segq_kind_suggest (segq_kind_find (s_stage_kinds[k]), param);
+            return cli_usage_error (g, "submit pipeline", "no stage has a parameter --%s%s%s%s",
+                                    flag, close ? " (did you mean --" : "", close ? close : "",
+                                    close ? "?)" : "");
+        }
+    }
+    cli_typed_param_t *t = &p->stage[stage].params[p->stage[stage].n_params++];
+    snprintf (t->name, sizeof t->name, "%s", param);
+    t->value = value;
+    return CLI_OK;
+}
+
+static int
+s_parse (cli_globals_t *g, pipeline_t *p, int argc, char **argv)
+{
+    /* The generic options (resources, --json, ...) by submit's own parser
+       on a copy of argv that keeps only them. */
+    char **generic = calloc ((size_t) argc + 2, sizeof *generic);
+    if (!generic)
+        return cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
+    int n_generic = 0, rc = CLI_OK;
+    generic[n_generic++] = "submit";
+    generic[n_generic++] = "train";
+    bool stylize = false;
+    for (int i = 1; i < argc && rc == CLI_OK; i++) {
+        const char *a = argv[i];
+        if (strncmp (a, "--", 2) != 0) {
+            if (strcmp (a, "-h") == 0 || strcmp (a, "-p") == 0 || strcmp (a, "-i") == 0)
+                generic[n_generic++] = (char *) a;
+            else
+                rc = cli_usage_error (g, "submit pipeline", "unexpected argument '%s'", a);
+            if (rc == CLI_OK && (strcmp (a, "-p") == 0 || strcmp (a, "-i") == 0))
+                rc = cli_usage_error (g, "submit pipeline", "%s: name the stage's flag instead "
+                                      "(--niter 20, --generate.batch 4)", a);
+            continue;
+        }
+        const char *name = a + 2, *eq = strchr (name, '=');
+        size_t len = eq ? (size_t) (eq - name) : strlen (name);
+        char flag[64];
+        snprintf (flag, sizeof flag, "%.*s", (int) (len < 63 ? len : 63), name);
+        static const char *const own[] = { "image", "mask", "images", "masks", "vgg19", "style",
+                                           "evaluate-against" };
+        static const char *const generic_names[] = {
+            "broker", "timeout", "json", "cert", "broker-key", "help", "priority", "gpu-mem",
+            "cpu", "time-limit", "max-attempts" };
+        bool is_own = false, is_generic = false;
+        for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
+            is_own |= strcmp (flag, own[k]) == 0;
+        for (size_t k = 0; k < sizeof generic_names / sizeof generic_names[0]; k++)
+            is_generic |= strcmp (flag, generic_names[k]) == 0;
+        if (strcmp (flag, "stylize") == 0 && !eq) {
+            stylize = true;
+            continue;
+        }
+        if (is_generic) {
+            generic[n_generic++] = (char *) a;
+            /* their values travel with them */
+            bool takes = strcmp (flag, "json") != 0 && strcmp (flag, "help") != 0
+                      && strcmp (flag, "cpu") != 0;
+            uint64_t slots;
+            if (!eq && (takes || (strcmp (flag, "cpu") == 0 && i + 1 < argc
+                                  && cli_parse_uint (argv[i + 1], 4096, &slots))) && i + 1 < argc)
+                generic[n_generic++] = argv[++i];
+            continue;
+        }
+        const char *value = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+        if (!value) {
+            rc = cli_usage_error (g, "submit pipeline", "--%s needs a value", flag);
+            break;
+        }
+        if (is_own) {
+            if (!strcmp (flag, "image") || !strcmp (flag, "images"))
+                p->image = value;
+            else if (!strcmp (flag, "mask") || !strcmp (flag, "masks"))
+                p->mask = value;
+            else if (!strcmp (flag, "vgg19"))
+                p->vgg19 = value;
+            else if (!strcmp (flag, "style"))
+                p->style = value;
+            else
+                p->real = value;
+            p->plural |= !strcmp (flag, "images") || !strcmp (flag, "masks");
+            continue;
+        }
+        rc = s_route_param (g, p, flag, value);
+    }
+    /* submit's parser for the generic options, then the same for each stage */
+    if (rc == CLI_OK)
+        rc = cli_submit_parse (g, &p->stage[ST_TRAIN], n_generic, generic);
+    free (generic);
+    if (rc != CLI_OK)
+        return rc;
+    if (p->stage[ST_TRAIN].help) {
+        fputs (s_help, stdout);
+        return CLI_USAGE + 100;   /* help shown: nothing more to do */
+    }
+    p->used[ST_TRAIN] = p->used[ST_GENERATE] = true;
+    p->used[ST_STYLIZE] = stylize;
+    p->used[ST_EVALUATE] = p->real != NULL;
+    for (int k = 1; k < N_STAGES; k++) {
+        cli_submit_args_t *s = &p->stage[k], *t = &p->stage[ST_TRAIN];
+        s->kind_name = s_stage_kinds[k];
+        s->kind = segq_kind_find (s_stage_kinds[k]);
+        s->priority = t->priority;
+        s->gpu_mem = t->gpu_mem;
+        s->cpu_slots = t->cpu_slots;
+        s->cpu = t->cpu;
+        s->time_limit = t->time_limit;
+        s->max_attempts = t->max_attempts;
+        if (s->n_params && !p->used[k])
+            return cli_usage_error (g, "submit pipeline", "--%s is a %s parameter, and there is no "
+                                    "%s stage (%s)", s->params[0].name, s_stage_kinds[k],
+                                    s_stage_kinds[k], k == ST_STYLIZE ? "add --stylize"
+                                                                       : "add --evaluate-against DIR");
+    }
+    if (!p->image)
+        return cli_usage_error (g, "submit pipeline", "which image? (--image FILE --mask FILE, or "
+                                "--images DIR --masks DIR)");
+    if (stylize && !p->vgg19)
+        return cli_usage_error (g, "submit pipeline", "--stylize needs --vgg19 WEIGHTS.safetensors "
+                                "(deploy/convert_vgg19.py converts torchvision's weights)");
+    if (!stylize && (p->vgg19 || p->style))
+        return cli_usage_error (g, "submit pipeline", "--vgg19 and --style go with --stylize");
+    return CLI_OK;
+}
+
+static cli_typed_input_t *
+s_input (cli_submit_args_t *s, const char *name, const char *set, const char *ref)
+{
+    cli_typed_input_t *in = &s->inputs[s->n_inputs++];
+    memset (in, 0, sizeof *in);
+    in->spec = segq_kind_input (s->kind, name);
+    in->ref = ref;
+    if (set)
+        snprintf (in->set, sizeof in->set, "%s", set);
+    return in;
+}
+
+/* The jobs of one stage: n of them (refs[i][k]: typed input i's value in
+   job k, NULL rows: the input's own), or one when n is 0. ids: n (or 1). */
+static int
+s_stage (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s, size_t n,
+         char ***refs, char **ids, segq_array_info_t *array)
+{
+    size_t jobs = n ? n : 1;
+    segq_job_spec_t **specs = calloc (jobs, sizeof *specs);
+    const char **files = calloc (s->n_inputs + 1, sizeof *files);
+    int rc = specs && files ? CLI_OK : cli_error (g, "submit", CLI_FAILED, "out of memory");
+    for (size_t k = 0; k < jobs && rc == CLI_OK; k++) {
+        for (size_t i = 0; i < s->n_inputs; i++)
+            files[i] = n && refs[i] ? refs[i][k] : NULL;
+        rc = cli_submit_spec (g, s, files, &specs[k]);
+    }
+    if (rc == CLI_OK)
+        rc = cli_submit_all (g, client, specs, jobs, ids);
+    if (rc == CLI_OK && n && segq_client_array_create (client, (const char *const *) ids, n,
+                                                       array) < 0)
+        rc = cli_error (g, "submit", CLI_FAILED, "%s: the jobs were submitted, but grouping them "
+                        "as an array failed: %s", s->kind->name, segq_client_error (client));
+    for (size_t k = 0; specs && k < jobs; k++)
+        segq_job_spec_destroy (&specs[k]);
+    free (specs);
+    free (files);
+    return rc;
+}
+
+int
+cli_submit_pipeline (cli_globals_t *g, int argc, char **argv)
+{
+    pipeline_t p;
+    memset (&p, 0, sizeof p);
+    int rc = CLI_OK;
+    for (int k = 0; k < N_STAGES && rc == CLI_OK; k++)
+        if (cli_submit_args_init (&p.stage[k], argc + 8) < 0)
+            rc = cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
+    segq_client_t *client = NULL;
+    cli_array_plan_t plan = { 0 };
+    char **ids[N_STAGES] = { 0 };
+    segq_array_info_t arrays[N_STAGES] = { { 0 } };
+    size_t n = 0;
+    if (rc == CLI_OK)
+        rc = s_parse (g, &p, argc, argv);
+    if (rc == CLI_USAGE + 100) {
+        rc = CLI_OK;
+        goto done;
+    }
+    if (rc != CLI_OK)
+        goto done;
+    /* train: the pair, or one job per pair of the folders */
+    cli_submit_args_t *train = &p.stage[ST_TRAIN];
+    train->kind_name = "train";
+    train->kind = segq_kind_find ("train");
+    s_input (train, "image", NULL, p.image)->plural = p.plural;
+    if (p.mask)
+        s_input (train, "mask", NULL, p.mask)->plural = p.plural;
+    if ((rc = cli_array_plan (g, &client, train, &plan)) != CLI_OK)
+        goto done;
+    n = plan.n;
+    if (p.plural && !n) {
+        rc = cli_usage_error (g, "submit pipeline", "--images and --masks take folders");
+        goto done;
+    }
+    /* every stage's spec is checked before anything is sent: the later
+       stages with stand-in references to the jobs not yet made */
+    s_input (&p.stage[ST_GENERATE], "model", NULL, "0000");
+    if (p.used[ST_STYLIZE]) {
+        s_input (&p.stage[ST_STYLIZE], "content", NULL, "0000");
+        s_input (&p.stage[ST_STYLIZE], "style", NULL, p.style ? p.style : p.image);
+        s_input (&p.stage[ST_STYLIZE], "vgg19", NULL, p.vgg19);
+    }
+    if (p.used[ST_EVALUATE]) {
+        s_input (&p.stage[ST_EVALUATE], "real", NULL, p.real);
+        s_input (&p.stage[ST_EVALUATE], "synthetic", "singan", "0000");
+        if (p.used[ST_STYLIZE])
+            s_input (&p.stage[ST_EVALUATE], "synthetic", "stylized", "0000");
+    }
+    for (int k = 0; k < N_STAGES && rc == CLI_OK; k++) {
+        segq_job_spec_t *check = NULL;
+        const char *files[4] = { 0 };
+        if (k == ST_TRAIN && n)
+            for (size_t i = 0; i < train->n_inputs; i++)
+                files[i] = plan.files[i][0];
+        if (k == ST_STYLIZE && n && !p.style)
+            files[1] = plan.files[0][0];
+        if (p.used[k] && k != ST_EVALUATE)
+            rc = cli_submit_spec (g, &p.stage[k], files, &check);
+        else if (p.used[k]) {
+            /* its real folder is uploaded at submit: checked there */
+            const char *real = p.real;
+            struct stat st;
+            if (stat (real, &st) != 0 || !S_ISDIR (st.st_mode))
+                rc = cli_usage_error (g, "submit pipeline", "--evaluate-against %s: not a folder "
+                                      "of real pairs (images/NAME + masks/NAME)", real);
+        }
+        segq_job_spec_destroy (&check);
+    }
+    if (rc != CLI_OK)
+        goto done;
+    if (!client && (rc = cli_connect (g, &client)) != CLI_OK)
+        goto done;
+    size_t jobs = n ? n : 1;
+    for (int k = 0; k < N_STAGES && rc == CLI_OK; k++)
+        if (p.used[k] && !(ids[k] = calloc (jobs, sizeof *ids[k])))
+            rc = cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
+    /* references to the stage before: each job its own (arrays: by pair) */
+    char **refs[4] = { 0 };
+    if (rc == CLI_OK)
+        rc = s_stage (g, client, train, n, plan.files, ids[ST_TRAIN], &arrays[ST_TRAIN]);
+    p.stage[ST_GENERATE].inputs[0].ref = ids[ST_TRAIN][0];
+    refs[0] = ids[ST_TRAIN];
+    if (rc == CLI_OK)
+        rc = s_stage (g, client, &p.stage[ST_GENERATE], n, refs, ids[ST_GENERATE],
+                      &arrays[ST_GENERATE]);
+    if (rc == CLI_OK && p.used[ST_STYLIZE]) {
+        p.stage[ST_STYLIZE].inputs[0].ref = ids[ST_GENERATE][0];
+        refs[0] = ids[ST_GENERATE];
+        refs[1] = p.style ? NULL : plan.files ? plan.files[0] : NULL;
+        rc = s_stage (g, client, &p.stage[ST_STYLIZE], n, refs, ids[ST_STYLIZE],
+                      &arrays[ST_STYLIZE]);
+    }
+    /* evaluate: one job over whole stages (an array's outputs, all of them) */
+    if (rc == CLI_OK && p.used[ST_EVALUATE]) {
+        cli_submit_args_t *ev = &p.stage[ST_EVALUATE];
+        ev->inputs[1].ref = n ? arrays[ST_GENERATE].array : ids[ST_GENERATE][0];
+        if (p.used[ST_STYLIZE])
+            ev->inputs[2].ref = n ? arrays[ST_STYLIZE].array : ids[ST_STYLIZE][0];
+        rc = s_stage (g, client, ev, 0, NULL, ids[ST_EVALUATE], NULL);
+    }
+    if (rc != CLI_OK)
+        goto done;
+    json_t *out = g->json ? json_object () : NULL;
+    for (int k = 0; k < N_STAGES; k++) {
+        if (!p.used[k])
+            continue;
+        if (n && k != ST_EVALUATE) {
+            if (out) {
+                json_t *list = json_array ();
+                for (size_t j = 0; list && j < n; j++)
+                    json_array_append_new (list, json_string (ids[k][j]));
+                json_object_set_new (out, s_stage_kinds[k],
+                                     json_pack ("{s:s,s:o*}", "array", arrays[k].array, "jobs", list));
+            }
+            else
+                printf ("%-9s %s (%zu jobs)\n", s_stage_kinds[k], arrays[k].array, n);
+        }
+        else if (out)
+            json_object_set_new (out, s_stage_kinds[k], json_string (ids[k][0]));
+        else
+            printf ("%-9s %s\n", s_stage_kinds[k], ids[k][0]);
+    }
+    if (out)
+        rc = cli_print_json (out);
+done:
+    for (int k = 0; k < N_STAGES; k++) {
+        cli_ids_free (ids[k], n ? n : 1);
+        segq_array_info_clear (&arrays[k]);
+        cli_submit_args_clear (&p.stage[k]);
+    }
+    cli_array_plan_clear (&plan);
+    segq_client_destroy (&client);
+    return rc;
+}

@@ -208,7 +208,8 @@ Test (sample, count_writes_a_kvasir_layout_dataset, .timeout = 60)
 {
     char *dir = s_tempdir ();
     char set[600], one[600], p[700], q[700];
-    snprintf (set, sizeof set, "%s/set", dir);
+    /* parent folders are made as needed */
+    snprintf (set, sizeof set, "%s/deeper/still/set", dir);
     snprintf (one, sizeof one, "%s/one", dir);
     s_run (set, 100, "64x64", 4);
     s_run (one, 102, "64x64", 1);

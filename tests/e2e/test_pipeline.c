@@ -15,36 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
+#include "e2e_fixture.h"
 #include "harness.h"
 #include "sample.h"
 #include "segq_image.h"
 #include "segq_sha256.h"
-
-/* An endoscopy-like RGB picture with a darker round "polyp", and its mask. */
-static void
-s_write_fixture (const char *image_path, const char *mask_path)
-{
-    const uint32_t w = 32, h = 28;
-    segq_image_t *img = segq_image_new (w, h, 3, 8);
-    segq_image_t *mask = segq_image_new (w, h, 1, 8);
-    cr_assert (img && mask);
-    uint8_t *rgb = img->data, *m = mask->data;
-    for (uint32_t y = 0; y < h; y++)
-        for (uint32_t x = 0; x < w; x++) {
-            int dx = (int) x - 19, dy = (int) y - 12;
-            bool inside = dx * dx + dy * dy <= 36;
-            uint8_t *p = rgb + 3 * (y * w + x);
-            p[0] = (uint8_t) (inside ? 120 : 200 - 2 * y);
-            p[1] = (uint8_t) (inside ? 60 : 90 + 3 * x);
-            p[2] = (uint8_t) (inside ? 50 : 80 + ((x * y) % 23));
-            m[y * w + x] = inside ? 255 : 0;
-        }
-    char err[256];
-    cr_assert_eq (segq_image_write_png (img, image_path, err, sizeof err), 0, "%s", err);
-    cr_assert_eq (segq_image_write_png (mask, mask_path, err, sizeof err), 0, "%s", err);
-    segq_image_destroy (&img);
-    segq_image_destroy (&mask);
-}
 
 /* Submits through the CLI; the job id is its output's first line. */
 static void
@@ -132,7 +107,7 @@ Test (e2e, train_generate_evaluate_through_the_queue, .timeout = 420)
     char image[600], mask[600];
     snprintf (image, sizeof image, "%s/polyp.png", h->dir);
     snprintf (mask, sizeof mask, "%s/polyp-mask.png", h->dir);
-    s_write_fixture (image, mask);
+    e2e_write_polyp (image, mask);
     char in_image[640], in_mask[640];
     snprintf (in_image, sizeof in_image, "image=%s", image);
     snprintf (in_mask, sizeof in_mask, "mask=%s", mask);
@@ -157,7 +132,7 @@ Test (e2e, train_generate_evaluate_through_the_queue, .timeout = 420)
     char real_image[760], real_mask[760];
     snprintf (real_image, sizeof real_image, "%s/images/polyp.png", real);
     snprintf (real_mask, sizeof real_mask, "%s/masks/polyp.png", real);
-    s_write_fixture (real_image, real_mask);
+    e2e_write_polyp (real_image, real_mask);
     s_write_samples (test, 20, 3);
     snprintf (synthetic, sizeof synthetic, "generated=%s", generate);
     const char *eval_argv[] = { "submit", "evaluate", "--real", real, "--test", test,

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "e2e_queue.h"
 #include "harness.h"
 #include "segq_schema.h"
 
@@ -54,44 +55,6 @@ static const char s_fake_oom[] =
     "echo 'segq-run train: train scale 2: CUDA out of memory. Tried to allocate 2.00 GiB' >&2\n"
     "exit 3\n";
 
-static void
-s_sleep_ms (long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep (&ts, NULL);
-}
-
-static void
-s_submit (harness_t *h, const char *const *argv, char *id, size_t len)
-{
-    char err[4096];
-    H_ASSERT (h, harness_submit (h, argv, id, len, err, sizeof err) == 0, "segq submit %s: %s",
-              argv[1], err);
-}
-
-static void
-s_logs (harness_t *h, const char *job, char *out, size_t len)
-{
-    char err[4096];
-    const char *argv[] = { "logs", job, NULL };
-    H_ASSERT (h, harness_cli (h, out, len, err, sizeof err, argv) == 0, "logs %s: %s", job, err);
-}
-
-/* The highest N of "checkpoint of step N recorded" in text, 0 if none. */
-static int
-s_last_recorded (const char *text)
-{
-    int last = 0;
-    for (const char *p = text; (p = strstr (p, "checkpoint of step ")); p++) {
-        int n;
-        char word[16];
-        if (sscanf (p, "checkpoint of step %d %15s", &n, word) == 2
-        &&  strcmp (word, "recorded") == 0 && n > last)
-            last = n;
-    }
-    return last;
-}
-
 Test (e2e, requeued_training_resumes_from_its_last_checkpoint, .timeout = 90)
 {
     harness_t *h = harness_new ("e2e-resume");
@@ -111,7 +74,7 @@ Test (e2e, requeued_training_resumes_from_its_last_checkpoint, .timeout = 90)
     snprintf (in_mask, sizeof in_mask, "mask=%s", image);
     const char *submit[] = { "submit", "train", "--input", in_image, "--input", in_mask,
                              "--cpu", "1", NULL };
-    s_submit (h, submit, job, sizeof job);
+    e2e_submit (h, submit, job, sizeof job);
 
     /* Once the broker has a checkpoint, freeze the worker (its child
        goes on, unheard), so nothing more is recorded: the log then says
@@ -119,15 +82,15 @@ Test (e2e, requeued_training_resumes_from_its_last_checkpoint, .timeout = 90)
     static char log[65536];
     int64_t waited = 0;
     do {
-        s_sleep_ms (50);
+        e2e_sleep_ms (50);
         waited += 50;
-        s_logs (h, job, log, sizeof log);
-    } while (s_last_recorded (log) == 0 && waited < 20000);
-    H_ASSERT (h, s_last_recorded (log) > 0, "no checkpoint recorded in 20 s: %s", log);
+        e2e_logs (h, job, log, sizeof log);
+    } while (e2e_last_recorded (log) == 0 && waited < 20000);
+    H_ASSERT (h, e2e_last_recorded (log) > 0, "no checkpoint recorded in 20 s: %s", log);
     harness_signal_worker (h, first, SIGSTOP);
-    s_sleep_ms (500);
-    s_logs (h, job, log, sizeof log);
-    int recorded = s_last_recorded (log);
+    e2e_sleep_ms (500);
+    e2e_logs (h, job, log, sizeof log);
+    int recorded = e2e_last_recorded (log);
     H_ASSERT (h, recorded >= 1 && recorded < 4, "checkpoint of step %d: %s", recorded, log);
     harness_signal_worker (h, first, SIGKILL);
 
@@ -141,7 +104,7 @@ Test (e2e, requeued_training_resumes_from_its_last_checkpoint, .timeout = 90)
     cr_assert_eq (info.attempt, 2, "attempt %u", info.attempt);
     segq_job_info_clear (&info);
 
-    s_logs (h, job, log, sizeof log);
+    e2e_logs (h, job, log, sizeof log);
     const char *second = strstr (log, "=== attempt 2");
     cr_assert_not_null (second, "no second attempt in the log: %s", log);
     cr_assert (strstr (second, "resuming from out/model.safetensors"), "%s", second);
@@ -187,10 +150,10 @@ Test (e2e, out_of_gpu_memory_names_the_declared_memory, .timeout = 60)
     snprintf (in_mask, sizeof in_mask, "mask=%s", image);
     const char *submit[] = { "submit", "train", "--input", in_image, "--input", in_mask,
                              "--gpu-mem", "3G", NULL };
-    s_submit (h, submit, train, sizeof train);
+    e2e_submit (h, submit, train, sizeof train);
     /* the same status from a program that is not segq-run means nothing */
     const char *submit_fail[] = { "submit", "fail", "--param", "code=3", "--cpu", NULL };
-    s_submit (h, submit_fail, fail, sizeof fail);
+    e2e_submit (h, submit_fail, fail, sizeof fail);
 
     segq_client_t *c = harness_client (h, 0);
     segq_job_info_t info;
@@ -206,48 +169,11 @@ Test (e2e, out_of_gpu_memory_names_the_declared_memory, .timeout = 60)
     segq_job_info_clear (&info);
     /* and the log has segq-run's own words */
     static char log[16384];
-    s_logs (h, train, log, sizeof log);
+    e2e_logs (h, train, log, sizeof log);
     cr_assert (strstr (log, "CUDA out of memory"), "%s", log);
     segq_client_destroy (&c);
     H_ASSERT_CLEAN_STOP (h);
     harness_destroy (&h);
-}
-
-/* CUDA_VISIBLE_DEVICES of the process whose environment has
-   SEGQ_JOB_ID=job, or -2 if no such process, -1 if it has none. */
-static int
-s_child_gpu (const char *job)
-{
-    char want[96];
-    snprintf (want, sizeof want, "SEGQ_JOB_ID=%s", job);
-    DIR *proc = opendir ("/proc");
-    cr_assert_not_null (proc);
-    int gpu = -2;
-    struct dirent *e;
-    while (gpu == -2 && (e = readdir (proc))) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        char path[300];
-        snprintf (path, sizeof path, "/proc/%s/environ", e->d_name);
-        FILE *f = fopen (path, "r");
-        if (!f)
-            continue;
-        static char env[65536];
-        size_t n = fread (env, 1, sizeof env - 1, f);
-        fclose (f);
-        env[n] = 0;
-        bool mine = false;
-        int visible = -1;
-        for (size_t i = 0; i < n; i += strlen (env + i) + 1) {
-            mine = mine || strcmp (env + i, want) == 0;
-            if (strncmp (env + i, "CUDA_VISIBLE_DEVICES=", 21) == 0)
-                visible = atoi (env + i + 21);
-        }
-        if (mine)
-            gpu = visible;
-    }
-    closedir (proc);
-    return gpu;
 }
 
 Test (e2e, gpu_jobs_pack_by_declared_memory, .timeout = 90)
@@ -261,12 +187,12 @@ Test (e2e, gpu_jobs_pack_by_declared_memory, .timeout = 90)
     char big[64];
     const char *submit_big[] = { "submit", "sleep", "--param", "seconds=0", "--gpu-mem", "10G",
                                  NULL };
-    s_submit (h, submit_big, big, sizeof big);
+    e2e_submit (h, submit_big, big, sizeof big);
     enum { N = 6 };
     char jobs[N][64];
     const char *submit[] = { "submit", "sleep", "--param", "seconds=3", "--gpu-mem", "3G", NULL };
     for (int i = 0; i < N; i++)
-        s_submit (h, submit, jobs[i], sizeof jobs[i]);
+        e2e_submit (h, submit, jobs[i], sizeof jobs[i]);
     /* The worker comes once all are queued, so how many run at once
        depends on the fit alone, not on how fast the CLI submits. */
     const char *extra[] = { "--gpus", "0:FakeA:8G,1:FakeB:8G", NULL };
@@ -287,8 +213,8 @@ Test (e2e, gpu_jobs_pack_by_declared_memory, .timeout = 90)
                       info->gpu);
             per_gpu[info->gpu]++;
             /* the child sees the GPU the broker chose */
-            int seen = s_child_gpu (info->id);
-            if (seen != -2) {
+            int seen = -1;
+            if (e2e_job_processes (h, info->id, 0, &seen) > 0) {
                 cr_assert_eq (seen, info->gpu, "job %s: CUDA_VISIBLE_DEVICES=%d, broker chose "
                               "GPU %d", info->id, seen, info->gpu);
                 checked++;
@@ -309,7 +235,7 @@ Test (e2e, gpu_jobs_pack_by_declared_memory, .timeout = 90)
             segq_job_info_clear (&info);
         }
         all_done = done == N;
-        s_sleep_ms (50);
+        e2e_sleep_ms (50);
     }
     H_ASSERT (h, all_done, "the 3 GB jobs did not all succeed");
     cr_assert_eq (most, 4, "at most %d ran at once: 4 fit (2 per GPU)", most);

@@ -25,7 +25,7 @@ if(TARGET segqd AND TARGET segq-worker AND TARGET segq AND TARGET segq-testkind)
   # Resume after a requeue, the out-of-GPU-memory reason, GPU packing by
   # declared memory: stand-in segq-run scripts and test kinds, no torch.
   segq_add_test(NAME test_e2e_worker_gpu
-    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_gpu.c
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_gpu.c ${CMAKE_CURRENT_LIST_DIR}/e2e_queue.c
       ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
     LIBS segq_client PkgConfig::JANSSON
     TIMEOUT 240)
@@ -45,7 +45,7 @@ if(TARGET segq_pipeline AND TARGET segqd AND TARGET segq-worker AND TARGET segq)
   # Runs segq-run (libtorch) in the worker's children: labelled torch, so it
   # runs in the release build.
   segq_add_test(NAME test_e2e_pipeline
-    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_pipeline.c
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_pipeline.c ${CMAKE_CURRENT_LIST_DIR}/e2e_fixture.c
       ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
     LIBS segq_client segq_image segq_sample PkgConfig::JANSSON
     LABELS torch TIMEOUT 480)
@@ -71,4 +71,14 @@ if(TARGET segq_pipeline AND TARGET segqd AND TARGET segq-worker AND TARGET segq)
     LABELS torch TIMEOUT 900)
   target_include_directories(test_e2e_arrays PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
   add_dependencies(test_e2e_arrays segqd segq-worker segq segq-run)
+
+  # The real segq-run train through the queue: resumed after its worker is
+  # killed, and cancelled. Tiny settings; torch, so the release build runs it.
+  segq_add_test(NAME test_e2e_train_queue
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_train_queue.c ${CMAKE_CURRENT_LIST_DIR}/e2e_fixture.c
+      ${CMAKE_CURRENT_LIST_DIR}/e2e_queue.c ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
+    LIBS segq_client segq_image PkgConfig::JANSSON
+    LABELS torch TIMEOUT 900)
+  target_include_directories(test_e2e_train_queue PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
+  add_dependencies(test_e2e_train_queue segqd segq-worker segq segq-run)
 endif()

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 segq_tensor *segq__image_rgb_tensor(const char *path, int64_t h, int64_t w, segq_device dev,
@@ -65,6 +66,14 @@ int segq__write_rgb_png(segq_tensor *chw, const char *path, char *err, size_t er
     segq_image_destroy(&img);
     free(buf);
     return rc;
+}
+
+double segq__cpu_seconds(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 void segq__keep_heap(void)
@@ -211,7 +220,7 @@ typedef struct {
     segq_vgg19_t *vgg;
     segq_device dev;
     int bf16;
-    FILE *losses;
+    FILE *losses, *final;
     segq_progress_t *progress;
     int64_t steps_done, steps_total;
     int batch_no;
@@ -240,7 +249,7 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
     segq_tensor *s = rc ? NULL : segq_cat(style, n, 0);
     if (!rc && (!c || !s))
         rc = segq__torch_fail(err, errlen, "stylize: batching");
-    if (!rc && (rc = segq_style_targets_new(r->vgg, c, s, r->bf16, &tg)) != 0)
+    if (!rc && (rc = segq_style_targets_new(r->vgg, c, s, &tg)) != 0)
         segq__torch_fail(err, errlen, "stylize: targets");
     if (!rc) {
         x = segq_persist(segq_clone(c));
@@ -249,19 +258,16 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
     }
     if (!rc && !(opt = segq_adam_new(&x, 1, o->lr, 0.9, 0.999, 1e-8, 0.0)))
         rc = segq__torch_fail(err, errlen, "stylize: Adam");
-    double t0 = segq__now();
+    double t0 = segq__now(), cpu0 = segq__cpu_seconds();
     for (int64_t step = 1; step <= o->steps && !rc; step++) {
         segq_scope_begin();
         segq_tensor *lc, *ls;
-        rc = segq_style_losses(r->vgg, x, &tg, r->bf16, &lc, &ls);
-        /* The sum over the batch gives each image its own gradient, so a
-         * batch of n optimises exactly as n separate runs (Adam is
-         * elementwise). */
-        segq_tensor *loss = rc ? NULL
-                               : segq_sum(segq_add(segq_mul_scalar(lc, o->content_weight),
-                                                   segq_mul_scalar(ls, o->style_weight)));
         double vc = 0, vs = 0;
-        if (!loss || segq_adam_zero_grad(opt) || segq_backward(loss, 0, 0)
+        /* Each image of the batch gets its own gradient, so a batch of n
+         * optimises exactly as n separate runs (Adam is elementwise). */
+        if (segq_adam_zero_grad(opt)
+            || segq_style_backward(r->vgg, x, &tg, o->content_weight, o->style_weight, r->bf16,
+                                   &lc, &ls)
             || segq_adam_step(opt) || segq_item(segq_mean(lc), &vc)
             || segq_item(segq_mean(ls), &vs))
             rc = segq__torch_fail(err, errlen, "stylize: step");
@@ -279,16 +285,29 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
         fprintf(r->losses, "%d,%lld,%d,%.9g,%.9g,%.9g\n", r->batch_no, (long long)step, n, vc, vs,
                 o->content_weight * vc + o->style_weight * vs);
         if (step == 1 || step % o->log_every == 0 || step == o->steps)
-            printf("batch %d (%d x %ux%u) step %lld/%lld: content %.6g style %.6g (%.3f s/step)\n",
+            printf("batch %d (%d x %ux%u) step %lld/%lld: content %.6g style %.6g "
+                   "(%.3f s/step, %.3f CPU-s/step)\n",
                    r->batch_no, n, items[0].w, items[0].h, (long long)step,
-                   (long long)o->steps, vc, vs, (segq__now() - t0) / (double)step);
+                   (long long)o->steps, vc, vs, (segq__now() - t0) / (double)step,
+                   (segq__cpu_seconds() - cpu0) / (double)step);
         segq_metric_t met[] = {{"content_loss", vc}, {"style_loss", vs},
                                {"step", (double)step}};
         segq_progress_report(r->progress, "stylize",
                              (double)r->steps_done / (double)r->steps_total, met, 3, NULL,
                              step == o->steps);
     }
+    /* The result judged in float32 whatever the steps ran in: what
+     * --precision bf16 is compared by (bench/pipeline_stylize.sh). */
+    float fc[4096], fs[4096];
+    if (!rc) {
+        segq_tensor *lc, *ls;
+        if (segq_style_losses(r->vgg, segq_detach(x), &tg, 0, &lc, &ls)
+            || segq_to_floats(lc, fc, (size_t)n) || segq_to_floats(ls, fs, (size_t)n))
+            rc = segq__torch_fail(err, errlen, "stylize: final losses");
+    }
     for (int i = 0; i < n && !rc; i++) {
+        fprintf(r->final, "%s,%.9g,%.9g,%.9g\n", items[i].pair->name, fc[i], fs[i],
+                o->content_weight * fc[i] + o->style_weight * fs[i]);
         char path[8400];
         snprintf(path, sizeof path, "%s/images/%s.png", o->out, items[i].pair->name);
         segq_tensor *one = segq_squeeze(segq_narrow(segq_detach(x), 0, i, 1), 0);
@@ -361,8 +380,14 @@ int segq_stylize(const segq_stylize_opts_t *o, segq_progress_t *progress, char *
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
         rc = SEGQ_EIO;
     }
+    snprintf(path, sizeof path, "%s/final_losses.csv", o->out);
+    if (!rc && !(r.final = fopen(path, "w"))) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        rc = SEGQ_EIO;
+    }
     if (!rc) {
         fputs("batch,step,images,content_loss,style_loss,loss\n", r.losses);
+        fputs("name,content_loss,style_loss,loss\n", r.final);
         qsort(items, n, sizeof *items, by_size);
         for (size_t i = 0; i < n; i = batch_end(items, n, i, o->batch))
             r.steps_total += o->steps;
@@ -375,6 +400,10 @@ int segq_stylize(const segq_stylize_opts_t *o, segq_progress_t *progress, char *
     }
     if (r.losses && fclose(r.losses) != 0 && !rc) {
         snprintf(err, errlen, "%s/losses.csv: write failed", o->out);
+        rc = SEGQ_EIO;
+    }
+    if (r.final && fclose(r.final) != 0 && !rc) {
+        snprintf(err, errlen, "%s/final_losses.csv: write failed", o->out);
         rc = SEGQ_EIO;
     }
     char src[4400];

@@ -39,6 +39,10 @@ int segq__write_rgb_png(segq_tensor *chw, const char *path, char *err, size_t er
  * zeroed by the kernel and unmapped again, which doubled a stylize step. */
 void segq__keep_heap(void);
 
+/* CPU seconds this process has used (all threads): the figure that
+ * stays meaningful on a machine shared with other work. */
+double segq__cpu_seconds(void);
+
 /* Copies a file byte for byte (mode 0600: outputs derive from patient data). */
 int segq__copy_file(const char *from, const char *to, char *err, size_t errlen);
 

@@ -26,6 +26,7 @@ const double segq_vgg19_style_weights[SEGQ_VGG19_TAPS] = {0.75, 0.5, 0.25, 0.25,
 
 struct segq_vgg19_t {
     segq_tensor *w[SEGQ_VGG19_CONVS], *b[SEGQ_VGG19_CONVS];
+    segq_tensor *w16[SEGQ_VGG19_CONVS], *b16[SEGQ_VGG19_CONVS]; /* bf16, NHWC; NULL until used */
     segq_tensor *mean, *std; /* 1 x 3 x 1 x 1 */
 };
 
@@ -37,6 +38,8 @@ void segq_vgg19_destroy(segq_vgg19_t **self_p)
     for (int i = 0; i < SEGQ_VGG19_CONVS; i++) {
         segq_tensor_destroy(&self->w[i]);
         segq_tensor_destroy(&self->b[i]);
+        segq_tensor_destroy(&self->w16[i]);
+        segq_tensor_destroy(&self->b16[i]);
     }
     segq_tensor_destroy(&self->mean);
     segq_tensor_destroy(&self->std);
@@ -143,30 +146,55 @@ int segq_vgg19_load(const char *path, const char *what, segq_device dev, segq_vg
     return rc;
 }
 
+/* bf16 copies of the weights in NHWC, made once on first use: autocast
+ * would cast all 20M weights again on every step, and NHWC is the layout
+ * oneDNN's bf16 convolutions run in without reordering every tensor. */
+static int prepare_bf16(segq_vgg19_t *self)
+{
+    if (self->w16[0])
+        return 0;
+    if (segq_scope_begin() < 0)
+        return SEGQ_TORCH_ESCOPE;
+    int rc = 0;
+    for (int i = 0; i < SEGQ_VGG19_CONVS && !rc; i++) {
+        self->w16[i] = segq_persist(segq_channels_last(segq_to_dtype(self->w[i], SEGQ_BF16)));
+        self->b16[i] = segq_persist(segq_to_dtype(self->b[i], SEGQ_BF16));
+        if (!self->w16[i] || !self->b16[i])
+            rc = segq_torch_last_code() < 0 ? segq_torch_last_code() : SEGQ_TORCH_ETORCH;
+    }
+    segq_scope_end();
+    if (rc)
+        for (int i = 0; i < SEGQ_VGG19_CONVS; i++) {
+            segq_tensor_destroy(&self->w16[i]);
+            segq_tensor_destroy(&self->b16[i]);
+        }
+    return rc;
+}
+
 int segq_vgg19_features(segq_vgg19_t *self, segq_tensor *x, int bf16,
                         segq_tensor *taps[SEGQ_VGG19_TAPS])
 {
     for (int t = 0; t < SEGQ_VGG19_TAPS; t++)
         taps[t] = NULL;
-    if (bf16 && segq_autocast_begin(SEGQ_DEVICE_CPU, SEGQ_BF16) != 0)
-        return segq_torch_last_code();
+    int rc = bf16 ? prepare_bf16(self) : 0;
+    if (rc)
+        return rc;
     segq_tensor *h = segq_div(segq_sub(x, self->mean), self->std);
+    if (bf16)
+        h = segq_channels_last(segq_to_dtype(h, SEGQ_BF16));
     int t = 0;
     for (int i = 0; i < SEGQ_VGG19_CONVS; i++) {
-        h = segq_relu(segq_conv2d(h, self->w[i], self->b[i], 1, 1, 1, 1));
+        h = segq_relu(bf16 ? segq_conv2d(h, self->w16[i], self->b16[i], 1, 1, 1, 1)
+                           : segq_conv2d(h, self->w[i], self->b[i], 1, 1, 1, 1));
+        /* The losses are computed in float32 whatever the convolutions used. */
         if (layers[i].tap)
-            taps[t++] = h;
+            taps[t++] = bf16 ? segq_to_dtype(h, SEGQ_F32) : h;
         if (layers[i].pool_after)
             h = segq_max_pool2d(h, 2, 2, 0);
     }
-    if (bf16)
-        segq_autocast_end();
-    /* The losses are computed in float32 whatever the convolutions used. */
-    for (t = 0; t < SEGQ_VGG19_TAPS; t++) {
-        taps[t] = segq_to_dtype(taps[t], SEGQ_F32);
+    for (t = 0; t < SEGQ_VGG19_TAPS; t++)
         if (!taps[t])
             return segq_torch_last_code() < 0 ? segq_torch_last_code() : SEGQ_TORCH_ETORCH;
-    }
     return 0;
 }
 
@@ -185,7 +213,7 @@ void segq_style_targets_free(segq_style_targets_t *t)
         segq_tensor_destroy(&t->gram[i]);
 }
 
-int segq_style_targets_new(segq_vgg19_t *vgg, segq_tensor *content, segq_tensor *style, int bf16,
+int segq_style_targets_new(segq_vgg19_t *vgg, segq_tensor *content, segq_tensor *style,
                            segq_style_targets_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -193,9 +221,9 @@ int segq_style_targets_new(segq_vgg19_t *vgg, segq_tensor *content, segq_tensor 
         return SEGQ_TORCH_ESCOPE;
     segq_no_grad_begin();
     segq_tensor *fc[SEGQ_VGG19_TAPS], *fs[SEGQ_VGG19_TAPS];
-    int rc = segq_vgg19_features(vgg, content, bf16, fc);
+    int rc = segq_vgg19_features(vgg, content, 0, fc);
     if (!rc)
-        rc = segq_vgg19_features(vgg, style, bf16, fs);
+        rc = segq_vgg19_features(vgg, style, 0, fs);
     if (!rc) {
         out->content = segq_persist(segq_detach(fc[SEGQ_VGG19_TAPS - 1]));
         for (int i = 0; i < SEGQ_VGG19_TAPS; i++)
@@ -212,28 +240,81 @@ int segq_style_targets_new(segq_vgg19_t *vgg, segq_tensor *content, segq_tensor 
     return rc;
 }
 
+/* Per-image losses of the taps f (no graph) and, when grads is set, the
+ * gradient of content_w * content + style_w * style with respect to each
+ * tap, in closed form: with D = G - G_style (symmetric),
+ *   d/dF [w mean(D^2) / (c h w)] = 4 w / (c h w c^2) * D F
+ * so a layer costs one product for G and one for D F, where autograd
+ * through the Gram matrix needs three and an addition. */
+static int tap_losses(segq_tensor *f[SEGQ_VGG19_TAPS], const segq_style_targets_t *t,
+                      double content_w, double style_w, segq_tensor **content,
+                      segq_tensor **style, segq_tensor *grads[SEGQ_VGG19_TAPS])
+{
+    static const int64_t chw[3] = {1, 2, 3}, cc[2] = {1, 2}, to_nchw[4] = {0, 3, 1, 2};
+    segq_tensor *sum = NULL;
+    for (int i = 0; i < SEGQ_VGG19_TAPS; i++) {
+        int64_t b = segq_size(f[i], 0), c = segq_size(f[i], 1), h = segq_size(f[i], 2),
+                w = segq_size(f[i], 3);
+        double n = (double)c * (double)h * (double)w;
+        int64_t s3[3] = {b, c, h * w}, nhwc[4] = {b, h, w, c}, nchw[4] = {b, c, h, w};
+        segq_tensor *m = segq_reshape(f[i], s3, 3);
+        segq_tensor *d = segq_sub(segq_bmm(m, segq_transpose(m, 1, 2)), t->gram[i]);
+        segq_tensor *l = segq_mul_scalar(segq_mean_dims(segq_mul(d, d), cc, 2, 0),
+                                         segq_vgg19_style_weights[i] / n);
+        sum = sum ? segq_add(sum, l) : l;
+        if (!grads)
+            continue;
+        double k = style_w * 4.0 * segq_vgg19_style_weights[i] / (n * (double)c * (double)c);
+        /* The gradient in the tap's own layout, so the backward pass does
+         * not reorder it: (F^T D)^T is D F laid out NHWC. */
+        grads[i] = segq_is_contiguous(f[i]) == 1
+                       ? segq_reshape(segq_bmm(d, m), nchw, 4)
+                       : segq_permute(segq_reshape(segq_bmm(segq_transpose(m, 1, 2), d), nhwc, 4),
+                                      to_nchw, 4);
+        grads[i] = segq_mul_scalar(grads[i], k);
+    }
+    segq_tensor *f5 = f[SEGQ_VGG19_TAPS - 1];
+    segq_tensor *d = segq_sub(f5, t->content);
+    *content = segq_mean_dims(segq_mul(d, d), chw, 3, 0);
+    *style = sum;
+    if (grads) {
+        double n = (double)segq_numel(f5) / (double)segq_size(f5, 0);
+        grads[SEGQ_VGG19_TAPS - 1] =
+            segq_add_scaled(grads[SEGQ_VGG19_TAPS - 1], d, 2.0 * content_w / n);
+    }
+    if (!*content || !*style || (grads && !grads[SEGQ_VGG19_TAPS - 1]))
+        return segq_torch_last_code() < 0 ? segq_torch_last_code() : SEGQ_TORCH_ETORCH;
+    return 0;
+}
+
 int segq_style_losses(segq_vgg19_t *vgg, segq_tensor *x, const segq_style_targets_t *t, int bf16,
                       segq_tensor **content, segq_tensor **style)
 {
     *content = *style = NULL;
     segq_tensor *f[SEGQ_VGG19_TAPS];
+    segq_no_grad_begin();
+    int rc = segq_vgg19_features(vgg, x, bf16, f);
+    if (!rc)
+        rc = tap_losses(f, t, 0, 0, content, style, NULL);
+    segq_no_grad_end();
+    return rc;
+}
+
+int segq_style_backward(segq_vgg19_t *vgg, segq_tensor *x, const segq_style_targets_t *t,
+                        double content_w, double style_w, int bf16, segq_tensor **content,
+                        segq_tensor **style)
+{
+    *content = *style = NULL;
+    segq_tensor *f[SEGQ_VGG19_TAPS], *g[SEGQ_VGG19_TAPS];
     int rc = segq_vgg19_features(vgg, x, bf16, f);
     if (rc)
         return rc;
-    static const int64_t chw[3] = {1, 2, 3}, cc[2] = {1, 2};
-    segq_tensor *d = segq_sub(f[SEGQ_VGG19_TAPS - 1], t->content);
-    *content = segq_mean_dims(segq_mul(d, d), chw, 3, 0);
-    segq_tensor *sum = NULL;
-    for (int i = 0; i < SEGQ_VGG19_TAPS; i++) {
-        double chw_n = (double)segq_size(f[i], 1) * (double)segq_size(f[i], 2)
-                       * (double)segq_size(f[i], 3);
-        segq_tensor *g = segq_sub(segq_gram(f[i]), t->gram[i]);
-        segq_tensor *l = segq_mul_scalar(segq_mean_dims(segq_mul(g, g), cc, 2, 0),
-                                         segq_vgg19_style_weights[i] / chw_n);
-        sum = sum ? segq_add(sum, l) : l;
-    }
-    *style = sum;
-    if (!*content || !*style)
-        return segq_torch_last_code() < 0 ? segq_torch_last_code() : SEGQ_TORCH_ETORCH;
-    return 0;
+    segq_no_grad_begin();
+    rc = tap_losses(f, t, content_w, style_w, content, style, g);
+    segq_no_grad_end();
+    if (!rc && segq_backward_from(f, g, SEGQ_VGG19_TAPS) != 0)
+        rc = segq_torch_last_code();
+    if (rc)
+        *content = *style = NULL;
+    return rc;
 }

@@ -22,9 +22,10 @@ int segq_vgg19_load(const char *path, const char *what, segq_device dev, segq_vg
 void segq_vgg19_destroy(segq_vgg19_t **self_p);
 
 /* x: B x 3 x H x W RGB in [0, 1]; normalised with the ImageNet mean/std
- * here. Writes the post-ReLU activations relu1_1 .. relu5_1 (scoped) and
- * stops there. bf16: convolutions under bfloat16 autocast. 0 or a
- * negative code (torch error recorded). */
+ * here. Writes the post-ReLU activations relu1_1 .. relu5_1 (scoped,
+ * float32) and stops there. bf16: the convolutions run in bfloat16 on
+ * NHWC tensors (bf16 weight copies made on first use); the taps are then
+ * NHWC float32. 0 or a negative code (torch error recorded). */
 int segq_vgg19_features(segq_vgg19_t *self, segq_tensor *x, int bf16,
                         segq_tensor *taps[SEGQ_VGG19_TAPS]);
 
@@ -35,7 +36,8 @@ extern const double segq_vgg19_style_weights[SEGQ_VGG19_TAPS];
 segq_tensor *segq_gram(segq_tensor *features);
 
 /* What the image is pulled towards: the content's relu5_1 and the style
- * image's Gram matrices (computed without gradient; persistent). */
+ * image's Gram matrices (computed once, in float32 whatever the precision
+ * of the steps, without gradient; persistent). */
 typedef struct {
     segq_tensor *content;                /* B x 512 x h5 x w5 */
     segq_tensor *gram[SEGQ_VGG19_TAPS];  /* B x c x c */
@@ -43,14 +45,22 @@ typedef struct {
 
 /* content and style: B x 3 x H x W in [0, 1], same size (the caller
  * resizes the style images). */
-int segq_style_targets_new(segq_vgg19_t *vgg, segq_tensor *content, segq_tensor *style, int bf16,
+int segq_style_targets_new(segq_vgg19_t *vgg, segq_tensor *content, segq_tensor *style,
                            segq_style_targets_t *out);
 void segq_style_targets_free(segq_style_targets_t *t);
 
-/* Per-image losses (vectors of B, scoped, differentiable in x):
+/* Per-image losses of x (vectors of B, scoped, no graph):
  *   content_b = mean((relu5_1(x_b) - content_b)^2)
  *   style_b   = sum_l w_l * mean((G_l(x_b) - Gs_l,b)^2) / (c_l h_l w_l) */
 int segq_style_losses(segq_vgg19_t *vgg, segq_tensor *x, const segq_style_targets_t *t, int bf16,
                       segq_tensor **content, segq_tensor **style);
+
+/* The same losses, and x.grad (x: a leaf with requires_grad) accumulates
+ * the gradient of sum_b content_w * content_b + style_w * style_b: the
+ * loss gradients at the five taps in closed form, then one backward pass
+ * through the network. Each image of the batch gets its own gradient. */
+int segq_style_backward(segq_vgg19_t *vgg, segq_tensor *x, const segq_style_targets_t *t,
+                        double content_w, double style_w, int bf16, segq_tensor **content,
+                        segq_tensor **style);
 
 #endif

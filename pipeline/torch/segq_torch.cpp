@@ -639,6 +639,16 @@ extern "C" segq_tensor *segq_contiguous(segq_tensor *t) {
     return run_t(__func__, [&] { return ten(t).contiguous(); });
 }
 
+extern "C" segq_tensor *segq_channels_last(segq_tensor *t) {
+    return run_t(__func__, [&] {
+        const at::Tensor &x = ten(t);
+        if (x.dim() != 4)
+            throw segq::Error(SEGQ_TORCH_EINVAL, "channels_last needs a 4-d tensor, got " +
+                                                     std::to_string(x.dim()) + " dims");
+        return x.contiguous(at::MemoryFormat::ChannelsLast);
+    });
+}
+
 extern "C" segq_tensor *segq_clone(segq_tensor *t) {
     return run_t(__func__, [&] { return ten(t).clone(); });
 }

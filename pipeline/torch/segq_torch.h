@@ -250,6 +250,9 @@ segq_tensor *segq_to_device(segq_tensor *t, segq_device dev);
 /* t on the CPU, contiguous (a no-op alias when it already is). */
 segq_tensor *segq_cpu_contiguous(segq_tensor *t);
 segq_tensor *segq_contiguous(segq_tensor *t);
+/* The same values in NHWC memory (torch.channels_last) for a 4-d t: the
+ * layout oneDNN's convolutions take without reordering; ops keep it. */
+segq_tensor *segq_channels_last(segq_tensor *t);
 segq_tensor *segq_clone(segq_tensor *t);
 segq_tensor *segq_detach(segq_tensor *t);
 /* In-place, outside autograd (loading, init, weight transfer): */
@@ -370,6 +373,11 @@ int segq_set_requires_grad(segq_tensor *t, int flag);
 int segq_requires_grad(segq_tensor *t); /* 1, 0 or negative code */
 /* loss.backward(); a non-scalar loss is an error. */
 int segq_backward(segq_tensor *loss, int retain_graph, int create_graph);
+/* torch.autograd.backward(outputs, grad_outputs): accumulates into the
+ * leaves' .grad the gradient of sum_i <outputs[i], grad_outputs[i]>, i.e.
+ * backpropagates gradients the caller computed for n intermediate
+ * tensors in one pass (shapes must match pairwise). */
+int segq_backward_from(segq_tensor *const *outputs, segq_tensor *const *grad_outputs, int n);
 /* Handle to t.grad (scoped); NULL with an error if it has none. */
 segq_tensor *segq_grad(segq_tensor *t);
 /* Drops t.grad (set to none, as optimizer.zero_grad(set_to_none=True)). */

@@ -54,6 +54,24 @@ extern "C" int segq_backward(segq_tensor *loss, int retain_graph, int create_gra
     });
 }
 
+extern "C" int segq_backward_from(segq_tensor *const *outputs, segq_tensor *const *grad_outputs,
+                                  int n) {
+    return run_i(__func__, [&] {
+        if (n <= 0 || !outputs || !grad_outputs)
+            throw segq::Error(SEGQ_TORCH_EINVAL, "need n > 0 outputs and their gradients");
+        std::vector<at::Tensor> outs, gouts;
+        for (int i = 0; i < n; i++) {
+            outs.push_back(ten(outputs[i]));
+            gouts.push_back(ten(grad_outputs[i]));
+            if (outs.back().sizes() != gouts.back().sizes())
+                throw segq::Error(SEGQ_TORCH_EINVAL, "output " + std::to_string(i) +
+                                                         ": gradient of another shape");
+        }
+        torch::autograd::backward(outs, gouts);
+        return 0;
+    });
+}
+
 extern "C" segq_tensor *segq_grad(segq_tensor *t) {
     return run_t(__func__, [&] {
         const at::Tensor &g = ten(t).grad();

@@ -22,8 +22,8 @@
  *
  * Training: Dice loss (segmentation_models_pytorch's, eps 1), Adam (lr
  * --lr, --lr-after from epoch --lr-drop-epoch), batch --batch, light
- * augmentation (flips, shifts up to 1/16 of the side, brightness and
- * contrast +-10%). Images are padded to a square (zeros, centred) and
+ * augmentation (flips, rotations up to +-15 degrees, shifts up to 1/16 of
+ * the side, brightness and contrast +-10%). Images are padded to a square (zeros, centred) and
  * resized to --size (bilinear, antialiased; masks thresholded at 0.5).
  * Metrics: per test image at threshold 0.5 (metrics.h), averaged. */
 #ifndef SEGQ_EVALUATE_H

@@ -39,6 +39,18 @@ uint64_t segq__eval_rand(uint64_t *state);
 /* Fisher-Yates shuffle of n items. */
 void segq__eval_shuffle(segq_eval_item_t *items, size_t n, uint64_t *state);
 
+/* Largest rotation of the augmentation, in degrees either way. */
+#define SEGQ_EVAL_MAX_ROTATION 15.0
+
+/* The light augmentation of one s x s pair (img 3 planes, msk 1 plane)
+ * into x and t: horizontal and vertical flips (each with probability
+ * 1/2), a rotation about the centre of up to SEGQ_EVAL_MAX_ROTATION
+ * degrees, a shift of up to s/16 pixels, brightness and contrast +-10%.
+ * Pixels from outside the image are 0 (image) and background (mask); the
+ * mask is sampled at the nearest pixel, so it stays 0/1. */
+void segq__eval_augment(const float *img, const float *msk, int64_t s, uint64_t *rng, float *x,
+                        float *t);
+
 typedef struct {
     int64_t epochs, batch, lr_drop_epoch;
     double lr, lr_after;

@@ -21,9 +21,50 @@ static double uniform(uint64_t *st, double lo, double hi)
     return lo + (hi - lo) * (double)(segq__eval_rand(st) >> 11) * 0x1.0p-53;
 }
 
-/* One pair into x (3 planes) and t (1 plane), augmented when rng is set:
- * flips, a shift of up to size/16 (zeros come in), brightness and
- * contrast +-10%. */
+void segq__eval_augment(const float *img, const float *msk, int64_t s, uint64_t *rng, float *x,
+                        float *t)
+{
+    size_t plane = (size_t)(s * s);
+    int hflip = segq__eval_rand(rng) & 1, vflip = segq__eval_rand(rng) & 1;
+    int64_t m = s / 16;
+    double dx = m ? (double)(segq__eval_rand(rng) % (uint64_t)(2 * m + 1)) - (double)m : 0.0;
+    double dy = m ? (double)(segq__eval_rand(rng) % (uint64_t)(2 * m + 1)) - (double)m : 0.0;
+    double angle = uniform(rng, -SEGQ_EVAL_MAX_ROTATION, SEGQ_EVAL_MAX_ROTATION) * M_PI / 180.0;
+    double bright = uniform(rng, 0.9, 1.1), contrast = uniform(rng, 0.9, 1.1);
+    double co = cos(angle), si = sin(angle), mid = (double)(s - 1) / 2.0;
+    /* Each output pixel looks up where it came from: undo the shift, then
+     * the rotation about the centre, then the flips. The image is sampled
+     * bilinearly, the mask at the nearest pixel so it stays 0/1; what
+     * comes from outside is 0 in both. */
+    for (int64_t y = 0; y < s; y++)
+        for (int64_t xx = 0; xx < s; xx++) {
+            double u = (double)xx - dx - mid, v = (double)y - dy - mid;
+            double sx = co * u + si * v + mid, sy = -si * u + co * v + mid;
+            if (hflip)
+                sx = (double)(s - 1) - sx;
+            if (vflip)
+                sy = (double)(s - 1) - sy;
+            size_t o = (size_t)(y * s + xx);
+            int64_t nx = (int64_t)floor(sx + 0.5), ny = (int64_t)floor(sy + 0.5);
+            t[o] = nx >= 0 && nx < s && ny >= 0 && ny < s ? msk[ny * s + nx] : 0.0f;
+            int64_t x0 = (int64_t)floor(sx), y0 = (int64_t)floor(sy);
+            double fx = sx - (double)x0, fy = sy - (double)y0;
+            for (int c = 0; c < 3; c++) {
+                const float *p = img + (size_t)c * plane;
+                double val = 0;
+                for (int k = 0; k < 4; k++) {
+                    int64_t px = x0 + (k & 1), py = y0 + (k >> 1);
+                    double wgt = ((k & 1) ? fx : 1 - fx) * ((k >> 1) ? fy : 1 - fy);
+                    if (px >= 0 && px < s && py >= 0 && py < s && wgt > 0)
+                        val += wgt * p[py * s + px];
+                }
+                val = ((val - 0.5) * contrast + 0.5) * bright;
+                x[(size_t)c * plane + o] = (float)(val < 0 ? 0 : val > 1 ? 1 : val);
+            }
+        }
+}
+
+/* One pair into x (3 planes) and t (1 plane), augmented when rng is set. */
 static void fill_one(const segq_eval_item_t *it, float *x, float *t, uint64_t *rng)
 {
     int64_t s = it->d->size;
@@ -35,27 +76,7 @@ static void fill_one(const segq_eval_item_t *it, float *x, float *t, uint64_t *r
         memcpy(t, msk, plane * sizeof(float));
         return;
     }
-    int hflip = segq__eval_rand(rng) & 1, vflip = segq__eval_rand(rng) & 1;
-    int64_t m = s / 16;
-    int64_t dx = m ? (int64_t)(segq__eval_rand(rng) % (uint64_t)(2 * m + 1)) - m : 0;
-    int64_t dy = m ? (int64_t)(segq__eval_rand(rng) % (uint64_t)(2 * m + 1)) - m : 0;
-    double bright = uniform(rng, 0.9, 1.1), contrast = uniform(rng, 0.9, 1.1);
-    for (int64_t y = 0; y < s; y++)
-        for (int64_t xx = 0; xx < s; xx++) {
-            int64_t sy = y - dy, sx = xx - dx;
-            if (vflip)
-                sy = s - 1 - sy;
-            if (hflip)
-                sx = s - 1 - sx;
-            int inside = sy >= 0 && sy < s && sx >= 0 && sx < s;
-            size_t o = (size_t)(y * s + xx), i = inside ? (size_t)(sy * s + sx) : 0;
-            for (int c = 0; c < 3; c++) {
-                double v = inside ? img[(size_t)c * plane + i] : 0.0;
-                v = ((v - 0.5) * contrast + 0.5) * bright;
-                x[(size_t)c * plane + o] = (float)(v < 0 ? 0 : v > 1 ? 1 : v);
-            }
-            t[o] = inside ? msk[i] : 0.0f;
-        }
+    segq__eval_augment(img, msk, s, rng, x, t);
 }
 
 /* Batch tensors (scoped): x B x 3 x s x s, t B x 1 x s x s. */

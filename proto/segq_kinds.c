@@ -140,7 +140,7 @@ static const segq_param_spec_t s_evaluate_params[] = {
     { "depth", SEGQ_PARAM_INT, "4", 1, 6, NULL, "UNet++ depth (poolings)" },
     { "width", SEGQ_PARAM_INT, "32", 1, 1024, NULL, "UNet++ width of the first level" },
     { "augment", SEGQ_PARAM_BOOL, "true", 0, 0, NULL,
-      "light augmentation (flips, shifts, brightness/contrast)" },
+      "light augmentation (flips, rotations, shifts, brightness/contrast)" },
     { "examples", SEGQ_PARAM_INT, "4", 0, 64, NULL, "test images in examples.png" },
     { "save_models", SEGQ_PARAM_BOOL, "false", 0, 0, NULL,
       "write each best model to OUT/models/SET_foldK.safetensors" },

@@ -135,6 +135,56 @@ static void kvasir_subset(const char *dir, int skip, int n)
                  0);
 }
 
+/* A horizontal bar, the same in image (all channels) and mask: flips and
+ * shifts keep it horizontal, so a tilted bar proves the rotation; the
+ * image must move with the mask, and the mask must stay 0/1. */
+Test(evaluate, augmentation_rotates_image_and_mask_together, .timeout = 60)
+{
+    enum { S = 64 };
+    static float img[3 * S * S], msk[S * S], x[3 * S * S], t[S * S];
+    for (int y = 0; y < S; y++)
+        for (int xx = 0; xx < S; xx++) {
+            float v = y >= 28 && y < 36 ? 1.0f : 0.0f;
+            msk[y * S + xx] = v;
+            for (int c = 0; c < 3; c++)
+                img[(c * S + y) * S + xx] = v;
+        }
+    uint64_t rng = 7;
+    int tilted = 0, level = 0;
+    double max_deg = 0;
+    for (int k = 0; k < 200; k++) {
+        segq__eval_augment(img, msk, S, &rng, x, t);
+        int agree = 0, inside = 0;
+        double sx = 0, sy = 0, sxx = 0, sxy = 0;
+        for (int i = 0; i < S * S; i++) {
+            cr_assert(t[i] == 0.0f || t[i] == 1.0f, "mask value %g at %d", t[i], i);
+            for (int c = 0; c < 3; c++)
+                cr_assert(x[c * S * S + i] >= 0.0f && x[c * S * S + i] <= 1.0f);
+            agree += (t[i] > 0.5f) == (x[i] > 0.5f);
+            if (t[i] > 0.5f) {
+                double px = i % S, py = i / S;
+                inside++;
+                sx += px, sy += py, sxx += px * px, sxy += px * py;
+            }
+        }
+        cr_assert_gt(agree, S * S * 97 / 100, "augmentation %d: image and mask disagree on "
+                     "%d of %d pixels", k, S * S - agree, S * S);
+        cr_assert_gt(inside, 4 * S, "augmentation %d lost the bar", k);
+        /* least-squares slope of the bar's pixels: its tilt */
+        double slope = (sxy - sx * sy / inside) / (sxx - sx * sx / inside);
+        double deg = fabs(atan(slope)) * 180.0 / M_PI;
+        cr_assert_leq(deg, SEGQ_EVAL_MAX_ROTATION + 1.0, "augmentation %d tilted by %g deg",
+                      k, deg);
+        if (deg > max_deg)
+            max_deg = deg;
+        tilted += deg > 3.0;
+        level += deg < 1.0;
+    }
+    cr_expect_gt(tilted, 100, "only %d of 200 augmentations rotate the bar by > 3 deg", tilted);
+    cr_expect_gt(level, 0, "no augmentation leaves the bar (nearly) level");
+    cr_expect_gt(max_deg, SEGQ_EVAL_MAX_ROTATION - 2.0, "largest tilt only %g deg", max_deg);
+}
+
 Test(evaluate, overfits_eight_real_pairs, .timeout = 600)
 {
     segq_set_num_threads(1);

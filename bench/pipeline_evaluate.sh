@@ -18,4 +18,5 @@ done
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 "$RUN" evaluate --real "$T/real" --test "$T/test" --out "$T/out" --epochs "${EPOCHS:-1}" --size 128 \
     --val-fraction 0 --threads 2 --examples 0 |
-    awk '/s\/epoch\)/ { gsub(/[(]/, "", $(NF-1)); s = $(NF-1) } END { printf "evaluate 128x128, 600 pairs, 2 threads: %.1f s/epoch\n", s }'
+    awk '/CPU-s\/epoch\)/ { gsub(/[(,]/, "", $(NF-3)); s = $(NF-3); c = $(NF-1) }
+         END { printf "evaluate 128x128, 600 pairs, 2 threads: %.1f s/epoch wall, %.1f CPU-s/epoch\n", s, c }'

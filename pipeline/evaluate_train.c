@@ -3,6 +3,7 @@
 
 #include "segq_error.h"
 #include "singan_internal.h"
+#include "stylize.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -201,7 +202,7 @@ segq_unetpp_t *segq__eval_train(const segq_eval_train_cfg_t *cfg, const segq_eva
     }
     uint64_t rng = cfg->seed ^ 0x5eed5eed5eedull;
     double best_iou = -1;
-    double t0 = segq__now();
+    double t0 = segq__now(), cpu0 = segq__cpu_seconds();
     for (int64_t e = 0; e < cfg->epochs && !rc; e++) {
         if (e == cfg->lr_drop_epoch && segq_adam_set_lr(opt, cfg->lr_after) != 0)
             rc = segq__torch_fail(err, errlen, "learning rate");
@@ -253,9 +254,11 @@ segq_unetpp_t *segq__eval_train(const segq_eval_train_cfg_t *cfg, const segq_eva
         segq_progress_report(cfg->progress, "evaluate", frac, met, 3, cfg->label,
                              e + 1 == cfg->epochs);
         if (e == 0 || (e + 1) % 10 == 0 || e + 1 == cfg->epochs)
-            printf("%s: epoch %lld/%lld train dice loss %.4f val IoU %.4f (%.2f s/epoch)\n",
+            printf("%s: epoch %lld/%lld train dice loss %.4f val IoU %.4f (%.2f s/epoch, "
+                   "%.2f CPU-s/epoch)\n",
                    cfg->label, (long long)(e + 1), (long long)cfg->epochs, hist->train_loss[e],
-                   hist->val_iou[e], (segq__now() - t0) / (double)(e + 1));
+                   hist->val_iou[e], (segq__now() - t0) / (double)(e + 1),
+                   (segq__cpu_seconds() - cpu0) / (double)(e + 1));
     }
     segq_adam_destroy(&opt);
     free(order);

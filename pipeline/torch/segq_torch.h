@@ -418,6 +418,16 @@ int segq_adam_zero_grad(segq_adam *opt);
 int segq_adam_set_lr(segq_adam *opt, double lr);
 double segq_adam_get_lr(segq_adam *opt); /* NaN on error */
 
+/* ------------------------------------------------------------------ */
+/* Profiling (libtorch's autograd profiler, CPU times per op)          */
+
+/* Records every op this thread runs until segq_profile_end, which
+ * appends a table (self and total milliseconds and calls per op, the
+ * max_rows largest by self time; 0: all) titled `title` to the file at
+ * path (NULL: drop the records). */
+int segq_profile_begin(void);
+int segq_profile_end(const char *path, const char *title, int max_rows);
+
 #ifdef __cplusplus
 }
 #endif

@@ -37,14 +37,18 @@ for precision in fp32 bf16; do
 done
 echo "load average after training: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-printf "%-6s %-9s %-6s %12s %12s %10s %10s %10s\n" scale size width "fp32 s/it" "bf16 s/it" \
-  authors fp32/auth bf16/auth
+# wall s/iter (what the goal is about) and CPU s/iter (user + sys of both
+# threads: less sensitive to other processes' load than wall time)
+printf "%-6s %-9s %-6s %10s %10s %8s %10s %10s %10s %10s\n" scale size width "fp32 s/it" "bf16 s/it" \
+  authors fp32/auth bf16/auth "fp32 CPU" "bf16 CPU"
 paste <(grep '^scale' "$out/fp32.log") <(grep '^scale' "$out/bf16.log") | \
-  sed -E 's/^scale ([0-9]+)\/[0-9]+ \(([0-9x]+), width ([0-9]+)\).*, ([0-9.]+) s\/iter after the first.*\tscale.*, ([0-9.]+) s\/iter after the first.*/\1 \2 \3 \4 \5/' | \
+  sed -E 's/^scale ([0-9]+)\/[0-9]+ \(([0-9x]+), width ([0-9]+)\).*, ([0-9.]+) s\/iter after the first, CPU ([0-9.]+) s\/iter.*\tscale.*, ([0-9.]+) s\/iter after the first, CPU ([0-9.]+) s\/iter.*/\1 \2 \3 \4 \6 \5 \7/' | \
   awk -v auth="${authors[*]}" 'BEGIN { split(auth, a, " ") }
-    { t = a[$1]; printf "%-6s %-9s %-6s %12.3f %12.3f %10s %10.2f %10.2f\n", $1, $2, $3, $4, $5, t, $4 / t, $5 / t
-      f += $4; b += $5; s += t }
-    END { printf "%-23s %12.3f %12.3f %10.2f %10.2f %10.2f\n", "all scales", f, b, s, f / s, b / s }'
+    { t = a[$1]; printf "%-6s %-9s %-6s %10.3f %10.3f %8s %10.2f %10.2f %10.3f %10.3f\n", $1, $2, $3, $4, $5, t, $4 / t, $5 / t, $6, $7
+      f += $4; b += $5; s += t; fc += $6; bc += $7 }
+    END { printf "%-23s %10.3f %10.3f %8.2f %10.2f %10.2f %10.3f %10.3f\n", "all scales", f, b, s, f / s, b / s, fc, bc }'
+echo "(where the time goes: SEGQ_PROFILE=FILE segq-run train ... appends an op-level profile of"
+echo " every scale to FILE)"
 echo
 for precision in fp32 bf16; do
   for batch in 1 10; do

@@ -25,6 +25,11 @@ typedef struct {
     /* BatchNorm of layers 0..layers-2 */
     segq_tensor *bn_w[SEGQ_NET_MAX_LAYERS], *bn_b[SEGQ_NET_MAX_LAYERS];
     segq_tensor *bn_mean[SEGQ_NET_MAX_LAYERS], *bn_var[SEGQ_NET_MAX_LAYERS];
+    /* Set by segq__net_freeze: every layer's conv with its eval-mode
+     * BatchNorm folded in, fp32 and bfloat16 (the frozen net's eval
+     * forward is then conv -> LeakyReLU only). */
+    segq_tensor *eval_w[SEGQ_NET_MAX_LAYERS], *eval_b[SEGQ_NET_MAX_LAYERS];
+    segq_tensor *eval_w16[SEGQ_NET_MAX_LAYERS], *eval_b16[SEGQ_NET_MAX_LAYERS];
 } segq_net_t;
 
 /* Initialised as the authors' weights_init: conv weight N(0, 0.02), conv
@@ -40,12 +45,23 @@ int segq__net_tensors(segq_net_t *self, const char **names, segq_tensor **tensor
 /* Copies every parameter and buffer of src (same widths) into self. */
 int segq__net_copy(segq_net_t *self, segq_net_t *src);
 int segq__net_set_requires_grad(segq_net_t *self, int flag);
+/* Freezes a trained net: no gradients, and its eval-mode forward from now
+ * on runs the folded convolutions (conv(x, w) * s + t = conv(x, w * s) +
+ * t per output channel: the same function, one pass over the activations
+ * fewer per layer, and in bf16 no casts between layers). Its parameters
+ * must not change afterwards. */
+int segq__net_freeze(segq_net_t *self);
 /* Forward pass (scoped result). G: x is the padded noise input and prev
  * the padded previous image; D: prev is NULL. training: BN uses batch
  * statistics and updates the running ones. bf16: convolutions run in
- * bfloat16 (weights cast per call, fp32 kept as master copy). */
+ * bfloat16 (weights cast per call, fp32 kept as master copy); the
+ * critic in training runs every layer in bfloat16, a frozen net's eval
+ * forward its folded convs and LeakyReLUs. */
 segq_tensor *segq__net_forward(segq_net_t *self, segq_tensor *x, segq_tensor *prev, int training,
                                int bf16);
+/* The same with BatchNorm's running-statistics momentum given (training). */
+segq_tensor *segq__net_forward_bn(segq_net_t *self, segq_tensor *x, segq_tensor *prev,
+                                  int training, double momentum, int bf16);
 
 /* ---- The model: every scale's frozen G (and D), z_opt and noise_amp. */
 typedef struct {
@@ -146,6 +162,9 @@ int segq__compute_setup(const segq_compute_opts_t *c, segq_device *dev, int *thr
 int segq__make_dir(const char *path, char *err, size_t errlen);
 /* Monotonic seconds. */
 double segq__now(void);
+/* CPU seconds (user + system) of this process, all threads: on the shared
+ * machine it says more about a run's cost than wall time. */
+double segq__cpu_seconds(void);
 
 /* Error text helper: "what: <torch message>". */
 int segq__torch_fail(char *err, size_t errlen, const char *what);

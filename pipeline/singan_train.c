@@ -300,7 +300,12 @@ static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
     segq_scope_end();
 
     int S = m->pyr.stop_scale + 1;
+    /* SEGQ_PROFILE=FILE: an op-level profile of each scale's iterations
+     * after the first (one-off costs) is appended to FILE */
+    const char *profile = getenv("SEGQ_PROFILE");
+    int profiling = 0;
     double t0 = segq__now(), t_first = t0, last_report = 0.0;
+    double cpu_first = segq__cpu_seconds();
     double secs_prev = 0, secs_critic = 0, secs_gen = 0; /* where the time goes */
     segq_iter_losses_t L = {0};
     for (int64_t i = 0; i < o->niter && !rc; i++) {
@@ -346,8 +351,12 @@ static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
             break;
         }
         double tn = segq__now();
-        if (i == 0)
+        if (i == 0) {
             t_first = tn;
+            cpu_first = segq__cpu_seconds();
+            if (profile && *profile && o->niter > 1 && segq_profile_begin() == 0)
+                profiling = 1;
+        }
         if (tn - last_report >= 1.0 || i + 1 == o->niter) {
             last_report = tn;
             segq_metric_t met[] = {{"scale", n},
@@ -365,10 +374,20 @@ static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
         }
     }
     fflush(t->log);
+    double cpu_steady = o->niter > 1 ? (segq__cpu_seconds() - cpu_first) / (double)(o->niter - 1)
+                                     : 0.0;
+    if (profiling) {
+        char title[128];
+        snprintf(title, sizeof title, "scale %d/%d (%lldx%lld, width %d), %s, %lld iterations",
+                 n + 1, S, (long long)h, (long long)w, nfc, m->bf16 ? "bf16" : "fp32",
+                 (long long)o->niter - 1);
+        if (segq_profile_end(profile, title, 40) != 0)
+            fprintf(stderr, "segq-run train: profile: %s\n", segq_torch_last_error());
+    }
     segq_adam_destroy(&s.opt_g);
     segq_adam_destroy(&s.opt_d);
     segq_tensor_destroy(&s.rec_prev);
-    if (!rc && (segq__net_set_requires_grad(s.G, 0) || segq__net_set_requires_grad(s.D, 0)))
+    if (!rc && (segq__net_freeze(s.G) || segq__net_freeze(s.D)))
         rc = segq__torch_fail(err, errlen, "freezing the scale");
     if (rc) {
         segq__net_destroy(&s.G);
@@ -385,9 +404,10 @@ static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
     /* the first iteration pays one-off costs (allocator, kernel choice) */
     double steady = o->niter > 1 ? (t_end - t_first) / (double)(o->niter - 1) : secs;
     printf("scale %d/%d (%lldx%lld, width %d): %lld iterations in %.1f s (%.4f s/iter, "
-           "%.4f s/iter after the first), noise_amp %.6g, last losses D %.5g G %.5g rec %.5g\n",
+           "%.4f s/iter after the first, CPU %.4f s/iter), noise_amp %.6g, last losses D %.5g G %.5g "
+           "rec %.5g\n",
            n + 1, S, (long long)h, (long long)w, nfc, (long long)o->niter, secs,
-           secs / (double)o->niter, steady, s.noise_amp, L.loss_d, L.loss_g_adv, L.loss_rec);
+           secs / (double)o->niter, steady, cpu_steady, s.noise_amp, L.loss_d, L.loss_g_adv, L.loss_rec);
     printf("  time: noise and rand prevs %.0f%%, %lld critic steps %.0f%%, G update %.0f%%, "
            "other %.0f%%\n",
            100 * secs_prev / secs, (long long)o->d_steps, 100 * secs_critic / secs,

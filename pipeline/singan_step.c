@@ -2,6 +2,7 @@
  * generator update (SINGAN-SEG.md, section 1). */
 #include "singan_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 
 segq_tensor *segq__gradient_penalty(segq_net_t *D, segq_tensor *real, segq_tensor *fake,
@@ -88,18 +89,21 @@ int segq__train_iteration(segq_scale_state_t *s, const segq_train_opts_t *o, seg
      * zero_grad, and step once: only the last pass's gradient is used and
      * it equals the first's, so we compute it once. Their extra passes
      * still move G's BatchNorm running statistics, which generation uses
-     * (eval mode), so we keep that effect with g_steps - 1 cheap no-grad
-     * training-mode forwards of the same input (tests/pipeline checks the
-     * parameters and statistics against the authors' 3-pass loop). */
+     * (eval mode). Every pass sees the same input and weights, so the same
+     * batch statistics b: g_steps updates r <- (1 - m) r + m b equal one
+     * with momentum 1 - (1 - m)^g_steps, which the one pass applies
+     * (tests/pipeline checks the parameters and statistics against the
+     * authors' 3-pass loop). */
     double t1 = segq__now();
     out->secs_critic = t1 - t0;
     if (segq_adam_zero_grad(s->opt_g) != 0 || segq__net_set_requires_grad(s->D, 0) != 0)
         return segq_torch_last_code();
     segq_tensor *adv = segq_neg(segq_mean(segq__net_forward(s->D, fake, NULL, 1, bf16)));
-    segq_tensor *total = adv, *rec_loss = NULL, *z_in = NULL;
+    segq_tensor *total = adv, *rec_loss = NULL;
     if (o->alpha != 0.0) {
-        z_in = segq_add(segq_mul_scalar(s->z_opt, s->noise_amp), s->rec_prev);
-        segq_tensor *rec = segq__net_forward(s->G, z_in, s->rec_prev, 1, bf16);
+        segq_tensor *z_in = segq_add(segq_mul_scalar(s->z_opt, s->noise_amp), s->rec_prev);
+        double m = 1.0 - pow(1.0 - SEGQ_BN_MOMENTUM, (double)(o->g_steps > 1 ? o->g_steps : 1));
+        segq_tensor *rec = segq__net_forward_bn(s->G, z_in, s->rec_prev, 1, m, bf16);
         rec_loss = segq_mul_scalar(segq_mse_loss(rec, s->real), o->alpha);
         total = segq_add(adv, rec_loss);
     }
@@ -110,16 +114,8 @@ int segq__train_iteration(segq_scale_state_t *s, const segq_train_opts_t *o, seg
         rc = segq_torch_last_code();
     if (rc)
         return rc;
-    if (z_in) {
-        if (segq_no_grad_begin() != 0)
-            return SEGQ_TORCH_ESCOPE;
-        for (int k = 1; k < o->g_steps && rc == 0; k++)
-            if (!segq__net_forward(s->G, z_in, s->rec_prev, 1, bf16))
-                rc = segq_torch_last_code();
-        segq_no_grad_end();
-    }
-    if (rc || segq_adam_step(s->opt_g) != 0)
-        return rc ? rc : segq_torch_last_code();
+    if (segq_adam_step(s->opt_g) != 0)
+        return segq_torch_last_code();
     out->loss_rec = 0.0;
     if (item(adv, &out->loss_g_adv) || (rec_loss && item(rec_loss, &out->loss_rec)))
         return segq_torch_last_code();

@@ -211,7 +211,7 @@ static int load_net(segq_st_t *st, const char *path, const char *prefix, int n, 
     if (rc != SEGQ_TORCH_ESCOPE)
         segq_no_grad_end();
     if (rc == 0)
-        rc = segq__net_set_requires_grad(net, 0);
+        rc = segq__net_freeze(net);
     if (rc)
         segq__net_destroy(&net);
     *out = net;

@@ -85,6 +85,10 @@ void segq__net_destroy(segq_net_t **self_p)
         segq_tensor_destroy(&self->bn_b[l]);
         segq_tensor_destroy(&self->bn_mean[l]);
         segq_tensor_destroy(&self->bn_var[l]);
+        segq_tensor_destroy(&self->eval_w[l]);
+        segq_tensor_destroy(&self->eval_b[l]);
+        segq_tensor_destroy(&self->eval_w16[l]);
+        segq_tensor_destroy(&self->eval_b16[l]);
     }
     free(self);
     *self_p = NULL;
@@ -151,6 +155,58 @@ int segq__net_set_requires_grad(segq_net_t *self, int flag)
     return 0;
 }
 
+int segq__net_freeze(segq_net_t *self)
+{
+    if (segq__net_set_requires_grad(self, 0) != 0)
+        return segq_torch_last_code();
+    if (segq_scope_begin() < 0)
+        return SEGQ_TORCH_ESCOPE;
+    segq_no_grad_begin();
+    int rc = 0;
+    for (int l = 0; l < self->layers && rc == 0; l++) {
+        segq_tensor *w = self->conv_w[l], *b = self->conv_b[l];
+        if (l < self->layers - 1) {
+            /* eval BatchNorm: y = (x - mean) * s + beta, s = gamma / sqrt(var + eps) */
+            segq_tensor *sc = segq_div(self->bn_w[l],
+                                       segq_sqrt(segq_add_scalar(self->bn_var[l], SEGQ_BN_EPS)));
+            int64_t col[4] = {-1, 1, 1, 1};
+            w = segq_mul(w, segq_reshape(sc, col, 4));
+            b = segq_add(segq_mul(segq_sub(b, self->bn_mean[l]), sc), self->bn_b[l]);
+        }
+        segq_tensor *w32 = segq_persist(segq_contiguous(segq_clone(w)));
+        segq_tensor *b32 = segq_persist(segq_clone(b));
+        segq_tensor *w16 = segq_persist(segq_to_dtype(w32, SEGQ_BF16));
+        segq_tensor *b16 = segq_persist(segq_to_dtype(b32, SEGQ_BF16));
+        segq_tensor_destroy(&self->eval_w[l]);
+        segq_tensor_destroy(&self->eval_b[l]);
+        segq_tensor_destroy(&self->eval_w16[l]);
+        segq_tensor_destroy(&self->eval_b16[l]);
+        self->eval_w[l] = w32;
+        self->eval_b[l] = b32;
+        self->eval_w16[l] = w16;
+        self->eval_b16[l] = b16;
+        if (!w32 || !b32 || !w16 || !b16)
+            rc = segq_torch_last_code() ? segq_torch_last_code() : SEGQ_TORCH_ETORCH;
+    }
+    segq_no_grad_end();
+    segq_scope_end();
+    return rc;
+}
+
+/* The frozen net's eval forward: folded convs, activations kept in
+ * bfloat16 from the first conv to the last when bf16. */
+static segq_tensor *frozen_forward(segq_net_t *self, segq_tensor *x, int bf16)
+{
+    segq_tensor *const *w = bf16 ? self->eval_w16 : self->eval_w;
+    segq_tensor *const *b = bf16 ? self->eval_b16 : self->eval_b;
+    segq_tensor *h = bf16 ? segq_to_dtype(x, SEGQ_BF16) : x;
+    for (int l = 0; l < self->layers - 1; l++)
+        h = segq_leaky_relu(segq_conv2d(h, w[l], b[l], 1, 0, 1, 1), SEGQ_LRELU_SLOPE);
+    int last = self->layers - 1;
+    h = segq_conv2d(h, w[last], b[last], 1, 0, 1, 1);
+    return bf16 ? segq_to_dtype(h, SEGQ_F32) : h;
+}
+
 static segq_tensor *conv(segq_tensor *x, segq_tensor *w, segq_tensor *b, int bf16)
 {
     if (!bf16)
@@ -166,17 +222,63 @@ static segq_tensor *conv(segq_tensor *x, segq_tensor *w, segq_tensor *b, int bf1
 segq_tensor *segq__net_forward(segq_net_t *self, segq_tensor *x, segq_tensor *prev, int training,
                                int bf16)
 {
+    return segq__net_forward_bn(self, x, prev, training, SEGQ_BN_MOMENTUM, bf16);
+}
+
+/* The critic in training mode, bf16: every layer (conv, BatchNorm,
+ * LeakyReLU) runs in bfloat16, so the gradient penalty's double backward
+ * through BatchNorm (its most expensive non-conv part, a chain of
+ * full-size elementwise ops) moves half the bytes and no casts run
+ * between layers. Parameters stay fp32 masters (cast per call; autograd
+ * casts their gradients back). libtorch 1.13 wants the running
+ * statistics in the input's dtype: they are updated on bf16 copies and
+ * copied back, so D's (which nothing uses: D always runs in training
+ * mode) carry bf16 rounding. */
+static segq_tensor *critic_forward_bf16(segq_net_t *self, segq_tensor *x, double momentum)
+{
+    segq_tensor *h = segq_to_dtype(x, SEGQ_BF16);
+    for (int l = 0; l < self->layers - 1; l++) {
+        h = segq_conv2d(h, segq_to_dtype(self->conv_w[l], SEGQ_BF16),
+                        segq_to_dtype(self->conv_b[l], SEGQ_BF16), 1, 0, 1, 1);
+        segq_tensor *rm = segq_to_dtype(self->bn_mean[l], SEGQ_BF16);
+        segq_tensor *rv = segq_to_dtype(self->bn_var[l], SEGQ_BF16);
+        h = segq_batch_norm(h, segq_to_dtype(self->bn_w[l], SEGQ_BF16),
+                            segq_to_dtype(self->bn_b[l], SEGQ_BF16), rm, rv, 1, momentum,
+                            SEGQ_BN_EPS);
+        h = segq_leaky_relu(h, SEGQ_LRELU_SLOPE);
+        if (!h || segq_no_grad_begin() != 0)
+            return NULL;
+        int rc = segq_copy_(self->bn_mean[l], rm) | segq_copy_(self->bn_var[l], rv);
+        segq_no_grad_end();
+        if (rc)
+            return NULL;
+    }
+    int last = self->layers - 1;
+    h = segq_conv2d(h, segq_to_dtype(self->conv_w[last], SEGQ_BF16),
+                    segq_to_dtype(self->conv_b[last], SEGQ_BF16), 1, 0, 1, 1);
+    return segq_to_dtype(h, SEGQ_F32);
+}
+
+segq_tensor *segq__net_forward_bn(segq_net_t *self, segq_tensor *x, segq_tensor *prev,
+                                  int training, double momentum, int bf16)
+{
     if (!self || !x)
         return NULL;
     segq_tensor *h = x;
-    for (int l = 0; l < self->layers - 1; l++) {
-        h = conv(h, self->conv_w[l], self->conv_b[l], bf16);
-        h = segq_batch_norm(h, self->bn_w[l], self->bn_b[l], self->bn_mean[l], self->bn_var[l],
-                            training, SEGQ_BN_MOMENTUM, SEGQ_BN_EPS);
-        h = segq_leaky_relu(h, SEGQ_LRELU_SLOPE);
+    if (!training && self->eval_w[0]) {
+        h = frozen_forward(self, x, bf16);
+    } else if (training && bf16 && !self->generator) {
+        h = critic_forward_bf16(self, x, momentum);
+    } else {
+        for (int l = 0; l < self->layers - 1; l++) {
+            h = conv(h, self->conv_w[l], self->conv_b[l], bf16);
+            h = segq_batch_norm(h, self->bn_w[l], self->bn_b[l], self->bn_mean[l],
+                                self->bn_var[l], training, momentum, SEGQ_BN_EPS);
+            h = segq_leaky_relu(h, SEGQ_LRELU_SLOPE);
+        }
+        int last = self->layers - 1;
+        h = conv(h, self->conv_w[last], self->conv_b[last], bf16);
     }
-    int last = self->layers - 1;
-    h = conv(h, self->conv_w[last], self->conv_b[last], bf16);
     if (!self->generator)
         return h;
     h = segq_tanh(h);

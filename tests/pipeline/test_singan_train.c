@@ -280,6 +280,9 @@ Test(checkpoint, generate_from_file_equals_in_memory, .timeout = 120)
         m.z_opt[n] = segq_persist(segq_randn(zs, 4, SEGQ_F32, SEGQ_CPU));
         m.noise_amp[n] = n == 0 ? 1.0 : 0.05 + 0.01 * n;
         cr_assert(m.G[n] && m.D[n] && m.z_opt[n]);
+        /* as training leaves a finished scale (and loading makes it) */
+        cr_assert_eq(segq__net_freeze(m.G[n]), 0, "%s", segq_torch_last_error());
+        cr_assert_eq(segq__net_freeze(m.D[n]), 0, "%s", segq_torch_last_error());
     }
     m.trained = S;
     segq_ckpt_meta_t meta = {0};

@@ -162,9 +162,6 @@ int segq__compute_setup(const segq_compute_opts_t *c, segq_device *dev, int *thr
 int segq__make_dir(const char *path, char *err, size_t errlen);
 /* Monotonic seconds. */
 double segq__now(void);
-/* CPU seconds (user + system) of this process, all threads: on the shared
- * machine it says more about a run's cost than wall time. */
-double segq__cpu_seconds(void);
 
 /* Error text helper: "what: <torch message>". */
 int segq__torch_fail(char *err, size_t errlen, const char *what);

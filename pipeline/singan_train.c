@@ -3,6 +3,7 @@
 #include "segq_run_flags.h"
 #include "segq_sha256.h"
 #include "singan_internal.h"
+#include "stylize.h" /* segq__cpu_seconds */
 
 #include <errno.h>
 #include <jansson.h>

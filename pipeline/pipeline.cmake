@@ -26,7 +26,7 @@ add_library(segq_pipeline STATIC
 target_include_directories(segq_pipeline PUBLIC ${CMAKE_CURRENT_LIST_DIR}
                                                 ${PROJECT_SOURCE_DIR}/proto)
 pkg_check_modules(CAIRO REQUIRED IMPORTED_TARGET cairo)
-target_link_libraries(segq_pipeline PUBLIC segq_torch segq_image segq_safetensors
+target_link_libraries(segq_pipeline PUBLIC segq_torch segq_image segq_contact_sheet segq_safetensors
                       segq_core PkgConfig::JANSSON PkgConfig::CAIRO m)
 
 add_executable(segq-run ${CMAKE_CURRENT_LIST_DIR}/segq_run.c)

@@ -1,5 +1,6 @@
 /* segq-run generate: sample image/mask pairs from a checkpoint, batched,
  * into a Kvasir-SEG layout dataset with a manifest. */
+#include "contact_sheet.h"
 #include "segq_sha256.h"
 #include "singan_internal.h"
 
@@ -150,6 +151,11 @@ int segq_singan_generate(const segq_generate_opts_t *o, segq_progress_t *progres
         snprintf(err, errlen, "%s/manifest.csv: write failed", o->out);
         rc = SEGQ_TORCH_EINVAL;
     }
+    /* a preview that `segq fetch` brings back with the pairs; of the whole
+     * folder, as the manifest, when generate appends to an earlier run */
+    snprintf(dir, sizeof dir, "%s/" SEGQ_CONTACT_SHEET_FILE, o->out);
+    if (!rc)
+        rc = segq_contact_sheet_write_dir(o->out, dir, err, errlen);
     if (!rc) {
         double el = segq__now() - t0;
         printf("generated %lld pairs of %dx%d from %s in %.2f s (%.2f samples/s)\n",

@@ -2,6 +2,7 @@
  * images of the same size. */
 #include "stylize.h"
 
+#include "contact_sheet.h"
 #include "segq_error.h"
 #include "segq_image.h"
 #include "segq_sha256.h"
@@ -422,6 +423,10 @@ int segq_stylize(const segq_stylize_opts_t *o, segq_progress_t *progress, char *
         }
         free(params);
     }
+    /* a preview that `segq fetch` brings back with the pairs */
+    snprintf(path, sizeof path, "%s/" SEGQ_CONTACT_SHEET_FILE, o->out);
+    if (!rc)
+        rc = segq_contact_sheet_write_dir(o->out, path, err, errlen);
     if (!rc)
         printf("stylized %zu images in %d batches, %lld steps each, in %.1f s\n", n, r.batch_no,
                (long long)o->steps, segq__now() - t0);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "pipeline_test_util.h"
+#include "contact_sheet.h"
 #include "segq_image.h"
 #include "singan_internal.h"
 
@@ -169,6 +170,21 @@ Test(train, fixture_trains_and_reconstruction_falls, .timeout = 240)
             cr_assert(d[i] == 0 || d[i] == 255, "mask value %d", d[i]);
         segq_image_destroy(&m);
     }
+    /* the contact sheet: 5 samples in 3 x 2 cells of the generated size */
+    char err[SEGQ_IMAGE_ERRLEN];
+    segq_image_t *one = NULL, *sheet = NULL;
+    cr_assert_eq(pt_sh("cp %s/images/fix_*_s3_00000.png %s/i.png", gen, dir), 0);
+    snprintf(path, sizeof path, "%s/i.png", dir);
+    cr_assert_eq(segq_image_read_file(path, NULL, &one, err, sizeof err), 0, "%s", err);
+    snprintf(path, sizeof path, "%s/" SEGQ_CONTACT_SHEET_FILE, gen);
+    cr_assert_eq(segq_image_read_file(path, NULL, &sheet, err, sizeof err), 0, "%s", err);
+    uint32_t g = SEGQ_CONTACT_SHEET_GAP;
+    cr_expect(sheet->channels == 3 && sheet->width == 3 * (one->width + g) + g
+                  && sheet->height == 2 * (one->height + g) + g,
+              "sheet %ux%u for 5 samples of %ux%u", sheet->width, sheet->height, one->width,
+              one->height);
+    segq_image_destroy(&one);
+    segq_image_destroy(&sheet);
     pt_sh("rm -rf %s", dir);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "pipeline_test_util.h"
+#include "contact_sheet.h"
 #include "segq_image.h"
 #include "segq_safetensors.h"
 #include "segq_sha256.h"
@@ -261,6 +262,16 @@ Test(stylize, run_lowers_style_loss_and_keeps_masks, .timeout = 600)
                   "batch %d: style loss %g -> %g does not fall", batch, first, last);
     }
     cr_expect_lt(style_loss_at(b, 2, 1), 0, "only two batches expected");
+    /* the contact sheet: 3 samples in 2 x 2 cells of the largest, 40x36 */
+    snprintf(b, sizeof b, "%s/" SEGQ_CONTACT_SHEET_FILE, o);
+    segq_image_t *sheet = NULL;
+    char err[SEGQ_IMAGE_ERRLEN];
+    cr_assert_eq(segq_image_read_file(b, NULL, &sheet, err, sizeof err), 0, "%s", err);
+    uint32_t g = SEGQ_CONTACT_SHEET_GAP;
+    cr_expect(sheet->channels == 3 && sheet->width == 2 * (40 + g) + g
+                  && sheet->height == 2 * (36 + g) + g,
+              "sheet %ux%u", sheet->width, sheet->height);
+    segq_image_destroy(&sheet);
     pt_sh("rm -rf %s", dir);
 }
 

@@ -79,7 +79,11 @@ segq__retention_new (segq__job_store_t *store, segq__artifact_store_t *artifacts
     self->artifacts = artifacts;
     self->logs = logs;
     self->retention_s = retention_s;
-    self->started = (double) time (NULL);
+    /* to the nanosecond, like the purge times it is compared with: whole
+       seconds missed a purge made in the same second as a fast restart */
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    self->started = (double) now.tv_sec + now.tv_nsec / 1e9;
     for (int i = 0; i < ST_COUNT; i++)
         if (sqlite3_prepare_v3 (self->db, s_sql [i], -1, SQLITE_PREPARE_PERSISTENT,
                                 &self->stmt [i], NULL) != SQLITE_OK) {

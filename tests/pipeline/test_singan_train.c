@@ -118,7 +118,7 @@ Test(train, fixture_trains_and_reconstruction_falls, .timeout = 240)
     FILE *f = fopen(prog, "r");
     cr_assert(f);
     char line[4096];
-    int lines = 0;
+    int lines = 0, checkpoints = 0;
     double last = -1;
     while (fgets(line, sizeof line, f)) {
         json_error_t je;
@@ -129,12 +129,21 @@ Test(train, fixture_trains_and_reconstruction_falls, .timeout = 240)
             cr_expect_geq(json_number_value(fr), last - 1e-12);
             last = json_number_value(fr);
         }
-        cr_expect(json_is_string(json_object_get(o, "phase")));
+        /* a record is progress (with a phase) or a saved scale's checkpoint
+           announcement, numbered by the scales finished so far */
+        json_t *checkpoint = json_object_get(o, "checkpoint");
+        if (checkpoint) {
+            cr_expect_str_eq(json_string_value(checkpoint), "model.safetensors");
+            cr_expect_eq(json_integer_value(json_object_get(o, "step")), ++checkpoints);
+        } else {
+            cr_expect(json_is_string(json_object_get(o, "phase")), "no phase: %s", line);
+        }
         json_decref(o);
         lines++;
     }
     fclose(f);
     cr_expect_geq(lines, 2);
+    cr_expect_eq(checkpoints, L.scales, "one checkpoint announcement per scale");
     cr_expect_float_eq(last, 1.0, 1e-9);
 
     /* generate: pairs in the Kvasir-SEG layout, binary masks, manifest */

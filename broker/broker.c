@@ -1912,10 +1912,19 @@ s_on_checkpoint (segq_broker_t *self, worker_t *w, const segq_checkpoint_t *chec
     }
     segq_artifact_t artifact = { .name = checkpoint->name, .size = checkpoint->size };
     memcpy (artifact.hash, checkpoint->hash, sizeof artifact.hash);
-    int rc = segq__job_store_begin (self->store);
+    segq_artifact_t previous = { 0 };
+    int rc = segq__job_store_checkpoint (self->store, job->sched.seq, &previous, NULL);
+    bool replaced = rc == 0 && strcmp (previous.hash, artifact.hash) != 0;
+    if (rc == SEGQ_ENOENT)
+        rc = 0;
+    if (rc == 0)
+        rc = segq__job_store_begin (self->store);
     if (rc == 0)
         rc = segq__job_store_set_checkpoint (self->store, job->sched.seq, checkpoint->attempt,
                                              &artifact, checkpoint->step, s_now ());
+    if (rc == 0 && replaced)
+        rc = segq__retention_forget (self->retention, previous.hash);
+    segq_artifact_clear (&previous);
     if (rc) {
         s_broken (self, rc, "storing a checkpoint");
         return;

@@ -378,6 +378,12 @@ segq__retention_sweep (segq__retention_t *self, double now, size_t max_jobs,
     return result ? result : (int) n;
 }
 
+int
+segq__retention_forget (segq__retention_t *self, const char *hash)
+{
+    return s_queue (self, false, hash);
+}
+
 void
 segq__retention_committed (segq__retention_t *self, uint64_t commit)
 {

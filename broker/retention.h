@@ -52,6 +52,11 @@ int segq__retention_sweep (segq__retention_t *self, double now, size_t max_jobs,
    jobs it looked at (0 once done). Outside transactions only. */
 int segq__retention_recheck (segq__retention_t *self, size_t max_jobs);
 
+/* Removes a stored artifact once the open transaction is durable, unless
+   something refers to it then: a training's checkpoint that a newer one
+   replaced is patient-derived data nothing will ever read again. */
+int segq__retention_forget (segq__retention_t *self, const char *hash);
+
 /* The turn's transaction: committed as commit number `commit`, or rolled
    back (its queued removals are forgotten). */
 void segq__retention_committed (segq__retention_t *self, uint64_t commit);

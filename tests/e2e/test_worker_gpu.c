@@ -24,6 +24,7 @@
 #include "e2e_queue.h"
 #include "harness.h"
 #include "segq_schema.h"
+#include "segq_sha256.h"
 
 /* Four "scales" of 0.7 s; after each, out/model.safetensors holds the
    number of scales done and is announced as a checkpoint. With --resume
@@ -128,6 +129,26 @@ Test (e2e, requeued_training_resumes_from_its_last_checkpoint, .timeout = 90)
     cr_assert_eq (fscanf (f, "%d", &scales), 1);
     fclose (f);
     cr_assert_eq (scales, 4);
+
+    /* a checkpoint a newer one replaced is gone from the broker: it is
+       patient-derived and nothing will read it again. The newest recorded
+       one stays with the job (purge and retention take it) and the final
+       model is the job's output. */
+    int kept = 0;
+    for (int n = 4; n >= 1; n--) {
+        char text[8], hash[SEGQ_HASH_HEX_LEN + 1], stored[900];
+        snprintf (text, sizeof text, "%d\n", n);
+        segq_sha256_t sha;
+        segq_sha256_init (&sha);
+        segq_sha256_update (&sha, text, strlen (text));
+        segq_sha256_final (&sha, hash);
+        snprintf (stored, sizeof stored, "%s/artifacts/%.2s/%s", h->data_dir, hash, hash);
+        bool present = access (stored, F_OK) == 0;
+        if (n == 4)
+            cr_assert (present, "the final model is not stored");
+        else if (present)
+            cr_assert_eq (kept++, 0, "replaced checkpoint of step %d kept", n);
+    }
     segq_client_destroy (&c);
     H_ASSERT_CLEAN_STOP (h);
     harness_destroy (&h);

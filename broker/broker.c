@@ -2296,7 +2296,7 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
     ||  !(self->audit = segq__audit_new (self->data_dir, err, errlen))
     ||  !(self->access = segq__access_new (self->store, err, errlen))
     ||  !(self->retention = segq__retention_new (self->store, self->artifacts, self->logs,
-                                                 c->retention_s, err, errlen)))
+                                                 c->retention_s, s_now (), err, errlen)))
         goto fail;
     self->by_peer = zhashx_new ();
     self->by_node = zhashx_new ();

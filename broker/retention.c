@@ -67,7 +67,8 @@ struct segq__retention {
 
 segq__retention_t *
 segq__retention_new (segq__job_store_t *store, segq__artifact_store_t *artifacts,
-                     segq__job_log_t *logs, double retention_s, char *err, size_t errlen)
+                     segq__job_log_t *logs, double retention_s, double started,
+                     char *err, size_t errlen)
 {
     segq__retention_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -79,11 +80,7 @@ segq__retention_new (segq__job_store_t *store, segq__artifact_store_t *artifacts
     self->artifacts = artifacts;
     self->logs = logs;
     self->retention_s = retention_s;
-    /* to the nanosecond, like the purge times it is compared with: whole
-       seconds missed a purge made in the same second as a fast restart */
-    struct timespec now;
-    clock_gettime (CLOCK_REALTIME, &now);
-    self->started = (double) now.tv_sec + now.tv_nsec / 1e9;
+    self->started = started;
     for (int i = 0; i < ST_COUNT; i++)
         if (sqlite3_prepare_v3 (self->db, s_sql [i], -1, SQLITE_PREPARE_PERSISTENT,
                                 &self->stmt [i], NULL) != SQLITE_OK) {

@@ -22,9 +22,11 @@
 typedef struct segq__retention segq__retention_t;
 
 /* retention_s 0: keep artifacts until purged by hand. */
+/* started: the broker's start, on the clock purge times are stored with;
+   purges before it that a crash left half done are finished by recheck. */
 segq__retention_t *segq__retention_new (segq__job_store_t *store, segq__artifact_store_t *artifacts,
-                                        segq__job_log_t *logs, double retention_s, char *err,
-                                        size_t errlen);
+                                        segq__job_log_t *logs, double retention_s, double started,
+                                        char *err, size_t errlen);
 void segq__retention_destroy (segq__retention_t **self_p);
 
 typedef struct {

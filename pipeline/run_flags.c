@@ -30,6 +30,9 @@
  * from the same row. */
 #define INPUT(name, field) {name, SEGQ_FLAG_STRING, NULL, 0, 0, NULL, NULL, field}
 
+/* Every kind writes into the directory --out names. */
+#define OUT_FLAG(field) {"out", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "output directory", field}
+
 /* Flags the worker sets itself (inputs, output, placement) are not job
  * parameters, so they are described here in full. */
 #define COMPUTE_FLAGS(OFF)                                                                 \
@@ -45,7 +48,7 @@ static segq_flag_t train_flags[] = {
     {"mask", SEGQ_FLAG_STRING, "", 0, 0, NULL,
      "its segmentation mask (PNG or JPEG, same size); required unless --mask-from-alpha",
      T(mask)},
-    {"out", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "output directory", T(out)},
+    OUT_FLAG(T(out)),
     PARAM("mask_from_alpha", T(mask_from_alpha)),
     {"resume", SEGQ_FLAG_BOOL, "false", 0, 0, NULL,
      "continue from OUT/model.safetensors after its last finished scale", T(resume)},
@@ -75,7 +78,7 @@ static segq_flag_t train_flags[] = {
 
 static segq_flag_t generate_flags[] = {
     {"model", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "checkpoint (model.safetensors)", G(model)},
-    {"out", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "output directory", G(out)},
+    OUT_FLAG(G(out)),
     PARAM("count", G(count)),
     PARAM("gen_start_scale", G(gen_start_scale)),
     PARAM("scale_h", G(scale_h)),
@@ -88,7 +91,7 @@ static segq_flag_t stylize_flags[] = {
     INPUT("content", S(content)),
     INPUT("style", S(style)),
     INPUT("vgg19", S(vgg19)),
-    {"out", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "output directory", S(out)},
+    OUT_FLAG(S(out)),
     PARAM("content_weight", S(content_weight)),
     PARAM("style_weight", S(style_weight)),
     PARAM("steps", S(steps)),
@@ -104,7 +107,7 @@ static segq_flag_t evaluate_flags[] = {
     INPUT("real", E(real)),
     INPUT("synthetic", E(synthetic_flag)),
     INPUT("test", E(test)),
-    {"out", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "output directory", E(out)},
+    OUT_FLAG(E(out)),
     PARAM("folds", E(folds)),
     PARAM("epochs", E(epochs)),
     PARAM("size", E(size)),

@@ -15,17 +15,12 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "lab_keys.h"
 #include "segq_keys.h"
 
 static harness_t *h;
 static char keys[600], certs[700], broker_key[700];
 
-static void
-s_cert (const char *dir, const char *name, const char *role)
-{
-    char err[1024] = "";
-    cr_assert_eq (segq_keys_generate (dir, name, name, role, err, sizeof err), 0, "%s", err);
-}
 
 /* retention: a --retention flag, or with from_config a line of segqd.conf */
 static void
@@ -33,14 +28,7 @@ s_start (const char *retention, bool from_config)
 {
     h = harness_new ("patient");
     cr_assert_not_null (h);
-    snprintf (keys, sizeof keys, "%s/keys", h->dir);
-    snprintf (certs, sizeof certs, "%s/certs", keys);
-    snprintf (broker_key, sizeof broker_key, "%s/broker.cert", keys);
-    s_cert (keys, "broker", "broker");
-    s_cert (certs, "alice", "user");
-    s_cert (certs, "bob", "user");
-    s_cert (certs, "root", "admin");
-    s_cert (certs, "w1", "worker");
+    lab_keys_make (h->dir, keys, sizeof keys, certs, sizeof certs, broker_key, sizeof broker_key);
     char config[700];
     snprintf (config, sizeof config, "%s/segqd.conf", h->dir);
     if (from_config) {

@@ -9,35 +9,22 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "segq_keys.h"
+#include "lab_keys.h"
 
 static harness_t *h;
 static char keys[600], certs[700], broker_key[700];
 
-static void
-s_cert (const char *dir, const char *name, const char *role)
-{
-    char err[1024] = "";
-    cr_assert_eq (segq_keys_generate (dir, name, name, role, err, sizeof err), 0, "%s", err);
-}
 
 static void
 setup (void)
 {
     h = harness_new ("security");
     cr_assert_not_null (h);
-    snprintf (keys, sizeof keys, "%s/keys", h->dir);
-    snprintf (certs, sizeof certs, "%s/certs", keys);
-    snprintf (broker_key, sizeof broker_key, "%s/broker.cert", keys);
-    s_cert (keys, "broker", "broker");
-    s_cert (certs, "alice", "user");
-    s_cert (certs, "bob", "user");
-    s_cert (certs, "root", "admin");
-    s_cert (certs, "w1", "worker");
+    lab_keys_make (h->dir, keys, sizeof keys, certs, sizeof certs, broker_key, sizeof broker_key);
     /* known to nobody: never copied into certs/ */
     char outside[700];
     snprintf (outside, sizeof outside, "%s/outside", h->dir);
-    s_cert (outside, "mallory", "user");
+    lab_cert (outside, "mallory", "user");
     const char *extra[] = { "--keys", keys, NULL };
     cr_assert_eq (harness_start_broker (h, extra), 0, "segqd did not start with --keys");
 }
@@ -273,7 +260,7 @@ Test (security, removed_certificate_refused_on_next_request, .init = setup, .fin
                   segq_client_error (bob));
     segq_client_destroy (&bob);
     /* a certificate added while running is taken at once */
-    s_cert (certs, "carol", "user");
+    lab_cert (certs, "carol", "user");
     segq_client_t *carol = s_client ("carol");
     H_ASSERT (h, segq_client_status (carol, &all, NULL, &list) == 0, "%s", segq_client_error (carol));
     segq_job_list_clear (&list);

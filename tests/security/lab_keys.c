@@ -1,0 +1,26 @@
+/*  lab_keys.c: see lab_keys.h. */
+#include "lab_keys.h"
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include "segq_keys.h"
+
+void
+lab_cert (const char *dir, const char *name, const char *role)
+{
+    char err[1024] = "";
+    cr_assert_eq (segq_keys_generate (dir, name, name, role, err, sizeof err), 0, "%s", err);
+}
+
+void
+lab_keys_make (const char *dir, char *keys, size_t keys_len, char *certs, size_t certs_len,
+               char *broker_key, size_t broker_key_len)
+{
+    snprintf (keys, keys_len, "%s/keys", dir);
+    snprintf (certs, certs_len, "%s/certs", keys);
+    snprintf (broker_key, broker_key_len, "%s/broker.cert", keys);
+    lab_cert (keys, "broker", "broker");
+    lab_cert (certs, "alice", "user");
+    lab_cert (certs, "bob", "user");
+    lab_cert (certs, "root", "admin");
+    lab_cert (certs, "w1", "worker");
+}

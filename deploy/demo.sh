@@ -19,6 +19,8 @@
 #   SEGQ_DEMO_OUT=DIR  results folder (default demo-out/RUN-TIME)
 #   SEGQ_DEMO_NITER=N  training iterations per scale (default 150)
 #   SEGQ_VGG19=FILE    VGG19 weights as safetensors (deploy/convert_vgg19.py): adds stylize
+#   SEGQ_DEMO_GPU=SIZE run every job on the machine's GPUs (found by the worker),
+#                      each declaring SIZE of GPU memory (e.g. 4G); default: CPU
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -42,6 +44,13 @@ segq_run=$build/pipeline/segq-run
 niter=${SEGQ_DEMO_NITER:-150}
 out=${SEGQ_DEMO_OUT:-demo-out/$(date +%Y%m%d-%H%M%S)}
 threads=2
+# Where the jobs run: CPU slots, or GPU memory on the GPUs the worker finds.
+resources=(--cpu $threads)
+gpus=
+if [ -n "${SEGQ_DEMO_GPU:-}" ]; then
+  resources=(--gpu-mem "$SEGQ_DEMO_GPU")
+  gpus=auto
+fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/segq-demo-XXXXXX")
 on_exit() {
@@ -61,8 +70,8 @@ show() { printf '$ %s\n' "$*"; }
 seconds() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN {printf "%.0f", b - a}'; }
 t_start=$(date +%s.%N)
 
-step "starting segqd and one worker ($threads CPU slots) in $tmp"
-local_queue_start "$build" "$tmp" "$threads"
+step "starting segqd and one worker ($threads CPU slots${gpus:+ and its GPUs}) in $tmp"
+local_queue_start "$build" "$tmp" "$threads" "$gpus"
 echo "broker on $SEGQ_BROKER (SEGQ_BROKER tells the CLI where it is)"
 show segq workers
 "$segq" workers
@@ -83,13 +92,13 @@ show "segq-run sample --out test --seed 100 --count 6   # the real test set: 6 o
 
 step "2. train a small SinGAN on sample/ ($niter iterations per scale, images up to 64 px)"
 train_args=(train --image sample/image.png --mask sample/mask.png --max-size 64 --niter "$niter"
-  --previews 0 --cpu $threads)
+  --previews 0 "${resources[@]}")
 show segq submit "${train_args[@]}"
 train=$("$segq" submit "${train_args[@]}")
 echo "$train"
 
 step "3. generate 20 synthetic pairs from its model (queued now, runs after the training)"
-gen_args=(generate --model "$train" --count 20 --cpu $threads)
+gen_args=(generate --model "$train" --count 20 "${resources[@]}")
 show segq submit "${gen_args[@]}"
 generate=$("$segq" submit "${gen_args[@]}")
 echo "$generate"
@@ -100,7 +109,7 @@ step "4. stylize: the training image's style onto the generated images"
 stylize=
 if [ -n "${SEGQ_VGG19:-}" ]; then
   sty_args=(stylize --content "$generate" --style sample/image.png --vgg19 "$SEGQ_VGG19"
-    --steps 100 --batch 20 --cpu $threads)
+    --steps 100 --batch 20 "${resources[@]}")
   show segq submit "${sty_args[@]}"
   stylize=$("$segq" submit "${sty_args[@]}")
   echo "$stylize"
@@ -118,7 +127,7 @@ fi
 
 step "5. evaluate: UNet++ trained on real, synthetic and both, measured on the real test set"
 eval_args=(evaluate --real real --test test "${synthetic[@]}" --epochs 30 --size 64 --depth 3
-  --width 8 --batch 4 --lr 0.001 --cpu $threads)
+  --width 8 --batch 4 --lr 0.001 "${resources[@]}")
 show segq submit "${eval_args[@]}"
 evaluate=$("$segq" submit "${eval_args[@]}")
 echo "$evaluate"

@@ -3,13 +3,15 @@
 # the caller's, and stops them again.
 #
 #   . deploy/local_queue.sh
-#   local_queue_start BUILD_DIR DIR CPU_SLOTS    # exports SEGQ_BROKER
+#   local_queue_start BUILD_DIR DIR CPU_SLOTS [GPUS]   # exports SEGQ_BROKER
 #   ... segq submit ...
 #   local_queue_stop [--now]                    # drain (or kill) the worker, stop the broker
 #
 # The caller owns DIR and removes it; local_queue_stop is safe to call twice
 # (call it from an EXIT trap so Ctrl-C stops the services too). The logs are
-# DIR/segqd.log and DIR/segq-worker.log.
+# DIR/segqd.log and DIR/segq-worker.log. GPUS: "" (the default) gives a
+# CPU-only worker even on a machine that has GPUs; "auto" lets the worker
+# find them (`segq-run devices`); anything else is segq-worker's --gpus.
 
 LQ_BROKER_PID=
 LQ_WORKER_PID=
@@ -18,7 +20,7 @@ LQ_DIR=
 # Waits for a ready file (written by segqd / segq-worker once serving).
 lq_wait_ready() {
   local file=$1 pid=$2 what=$3
-  for _ in $(seq 1 600); do
+  for _ in $(seq 1 2400); do
     if [ -s "$file" ]; then return 0; fi
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "$what exited; its log:" >&2
@@ -27,13 +29,13 @@ lq_wait_ready() {
     fi
     sleep 0.05
   done
-  echo "$what did not become ready in 30 s; its log:" >&2
+  echo "$what did not become ready in 120 s; its log:" >&2
   cat "$LQ_DIR/$what.log" >&2
   return 1
 }
 
 local_queue_start() {
-  local build cpu_slots=$3 b
+  local build cpu_slots=$3 gpus=${4:-} b
   build=$(cd "$1" && pwd) # the worker runs segq-run from each job's directory
   LQ_DIR=$2
   for b in broker/segqd worker/segq-worker client/segq pipeline/segq-run; do
@@ -49,8 +51,9 @@ local_queue_start() {
   lq_wait_ready "$LQ_DIR/segqd.ready" "$LQ_BROKER_PID" segqd || return 1
   SEGQ_BROKER=$(head -n 1 "$LQ_DIR/segqd.ready")
   export SEGQ_BROKER
-  # No GPUs: this is a CPU demo/benchmark even on a machine that has some.
-  "$build/worker/segq-worker" --node "$(hostname -s 2>/dev/null || echo local)" --gpus "" \
+  local gpu_flag=(--gpus "$gpus")
+  if [ "$gpus" = auto ]; then gpu_flag=(); fi
+  "$build/worker/segq-worker" --node "$(hostname -s 2>/dev/null || echo local)" "${gpu_flag[@]}" \
     --cpu-slots "$cpu_slots" --segq-run "$build/pipeline/segq-run" \
     --work-dir "$LQ_DIR/work" --cache-dir "$LQ_DIR/cache" \
     --ready-file "$LQ_DIR/segq-worker.ready" >"$LQ_DIR/segq-worker.log" 2>&1 &

@@ -52,6 +52,7 @@ check link_segq_run g++ -o "$b/pipeline/segq-run" "$bundle/obj/segq_run.c.o" \
   -lc10_cuda -lc10 -Wl,--as-needed "$cudart" "$bundle/lib/libjansson.so.4" "$bundle/lib/libcairo.so.2" \
   "$bundle/lib/libpng16.so.16" "$bundle/lib/libjpeg.so.62" -Wl,-rpath-link,"$bundle/lib" -lm -lpthread
 run=$b/pipeline/segq-run
+if [ ! -x "$run" ]; then echo "no segq-run: nothing else can run"; exit 1; fi
 
 step "2. segq-run devices"
 check devices "$run" devices

@@ -12,7 +12,8 @@
 #   lib/   the shared libraries all of them need beyond glibc and libstdc++
 #          (ZeroMQ, CZMQ, msgpack-c, SQLite, libpng, libjpeg, jansson, cairo
 #          and theirs), by soname, for LD_LIBRARY_PATH there
-#   data/  the benchmark's Kvasir-SEG pair (../shared/data does not travel)
+#   data/  the benchmark's Kvasir-SEG pair and 608 kvasir-seg-256 pairs for
+#          evaluate's (../shared/data does not travel)
 # A GPU node with the -dev packages needs none of this: `make build
 # TORCH_DIR=...` builds everything there.
 set -euo pipefail
@@ -51,4 +52,9 @@ done
 
 cp "$data/kvasir-seg-orig/images/$pair.jpg" "$out/data/image.jpg"
 cp "$data/kvasir-seg-orig/masks/$pair.jpg" "$out/data/mask.jpg"
+mkdir -p "$out/data/kvasir-seg-256/images" "$out/data/kvasir-seg-256/masks"
+for f in $(ls "$data/kvasir-seg-256/images" | sort | head -n 608); do
+  cp "$data/kvasir-seg-256/images/$f" "$out/data/kvasir-seg-256/images/"
+  cp "$data/kvasir-seg-256/masks/$f" "$out/data/kvasir-seg-256/masks/"
+done
 echo "bundle: $(du -sh "$out" | cut -f1) in $out ($(ls "$out/lib" | wc -l) shared libraries)"

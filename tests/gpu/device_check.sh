@@ -12,8 +12,11 @@
 #    GPU (tests/gpu/queue_gpu_check.sh); 5. `make demo`'s pipeline with
 #    every job on the GPU, stylize included (random VGG19 weights written
 #    by torchvision here and converted by deploy/convert_vgg19.py);
-#    6. figures: bench/pipeline_gpu.sh and stylize seconds per step.
-# Prints PASS/FAIL lines and a summary; logs go to RESULTS_DIR.
+#    6. figures: bench/pipeline_gpu.sh and stylize seconds per step;
+#    7. evaluate seconds per epoch (600 pairs at 128x128).
+# SEGQ_GPU_CHECK_STEPS="queue evaluate" (names: devices shim queue demo
+# figures evaluate) runs only those after the build. Prints PASS/FAIL lines
+# and a summary; logs go to RESULTS_DIR.
 set -uo pipefail
 bundle=$(realpath "${1:?usage: $0 BUNDLE_DIR RESULTS_DIR}")
 results=$(mkdir -p "${2:?usage: $0 BUNDLE_DIR RESULTS_DIR}" && realpath "$2")
@@ -22,6 +25,7 @@ export LD_LIBRARY_PATH=$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 failures=0
 t0=$(date +%s)
 step() { echo; echo "== [$(($(date +%s) - t0)) s] $*"; }
+wanted() { [ -z "${SEGQ_GPU_CHECK_STEPS:-}" ] || [[ " $SEGQ_GPU_CHECK_STEPS " == *" $1 "* ]]; }
 check() { # NAME COMMAND...: runs it, logs to RESULTS_DIR/NAME.log, PASS/FAIL
   local name=$1
   shift
@@ -54,18 +58,25 @@ check link_segq_run g++ -o "$b/pipeline/segq-run" "$bundle/obj/segq_run.c.o" \
 run=$b/pipeline/segq-run
 if [ ! -x "$run" ]; then echo "no segq-run: nothing else can run"; exit 1; fi
 
+if wanted devices; then
 step "2. segq-run devices"
 check devices "$run" devices
 cat "$results/devices.log"
+fi
 
+if wanted shim; then
 step "3. the shim on CUDA against the CPU (tests/torch/gpu)"
 check torch_gpu_check "$work/gpu/torch_gpu_check"
 grep -E '^(FAIL|ok|PASS|time|conv)' "$results/torch_gpu_check.log" | head -n 20
+fi
 
+if wanted queue; then
 step "4. the queue on the GPU"
 check queue_gpu_check timeout 420 tests/gpu/queue_gpu_check.sh "$b" "$bundle/data/image.jpg" "$bundle/data/mask.jpg"
 grep -E '^(PASS|FAIL|worker|nvidia|160|CUDA)' "$results/queue_gpu_check.log"
+fi
 
+if wanted demo; then
 step "5. the demo pipeline with every job on the GPU, stylize included (random VGG19)"
 python3 -c 'import torch, torchvision; torch.save(torchvision.models.vgg19().state_dict(), "'"$work"'/vgg19.pth")' &&
   python3 deploy/convert_vgg19.py "$work/vgg19.pth" "$work/vgg19.safetensors" >/dev/null
@@ -74,7 +85,9 @@ check demo env SEGQ_DEMO_GPU=4G SEGQ_VGG19="$work/vgg19.safetensors" SEGQ_DEMO_O
 grep -E '^(done in|jobs done|    )' "$results/demo.log"
 cp "$work/demo/evaluation/chart.png" "$results/demo_chart.png" 2>/dev/null
 cp "$work/demo/stylized/contact_sheet.png" "$results/demo_stylized.png" 2>/dev/null
+fi
 
+if wanted figures; then
 step "6. figures"
 check bench_gpu env SEGQ_GPU_NITER=10 timeout 240 bench/pipeline_gpu.sh "$run" "$bundle/data/image.jpg" \
   "$bundle/data/mask.jpg" "$work/bench"
@@ -86,6 +99,13 @@ for p in fp32 bf16; do
     --vgg19 "$work/vgg19.safetensors" --out "$work/sty-$p" --steps 50 --batch 8 --log-every 50 \
     --device cuda:0 --precision $p 2>&1 | tail -n 1 | sed "s/^/stylize 8 images of 213x250, batch 8, $p: /"
 done
+fi
+
+if wanted evaluate; then
+step "7. evaluate: seconds per epoch, 600 pairs at 128x128"
+check evaluate_gpu env EPOCHS=2 DEVICE=cuda:0 timeout 300 bench/pipeline_evaluate.sh "$run" "$bundle/data"
+tail -n 1 "$results/evaluate_gpu.log"
+fi
 
 step "done: $failures failure(s) in $(($(date +%s) - t0)) s"
 rm -rf "$work"

@@ -165,9 +165,11 @@ done in $(seconds "$t_start") s. Results in $out:
   sample/image.png, sample/mask.png      the drawn training pair (real/, test/: the other samples)
   model/model.safetensors                the trained SinGAN (segq-run generate --model ... makes more)
   generated/images/, generated/masks/    $n_pairs synthetic pairs; manifest.csv names their source
+  generated/contact_sheet.png            the first 16 of them, each mask outlined on its image
 EOF
 if [ -n "$stylize" ]; then
   echo "  stylized/images/, stylized/masks/      the same pairs in the real image's style"
+  echo "  stylized/contact_sheet.png             their contact sheet"
 fi
 cat <<EOF
   evaluation/chart.png                   metrics per training set (bars)

@@ -71,10 +71,14 @@ int cli_keygen (cli_globals_t *g, int argc, char **argv);
 int cli_purge (cli_globals_t *g, int argc, char **argv);
 int cli_priority (cli_globals_t *g, int argc, char **argv);
 
-/* ids with every job array id replaced by its jobs (*out owned: free each
-   and the array). */
+/* ids with every job array id replaced by its jobs, each job once (a job
+   named beside its array, or twice, is not counted again; *out owned: free
+   each and the array). */
 int cli_expand_arrays (cli_globals_t *g, const char *cmd, segq_client_t *client,
                        const char *const *ids, size_t n, char ***out, size_t *n_out);
+/* Keeps the first of equal strings in ids[0..n), order kept; returns the
+   new count. owned: the dropped ones are freed. */
+size_t cli_unique (char **ids, size_t n, bool owned);
 
 /* Formatting (cli_format.c). */
 json_t *cli_job_json (const segq_job_info_t *job);

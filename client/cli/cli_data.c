@@ -22,40 +22,15 @@ s_make_parents (char *path)
     return 0;
 }
 
-int
-cli_fetch (cli_globals_t *g, int argc, char **argv)
+/* The outputs of one job (all, or names[0..n_names)) into dir. */
+static int
+s_fetch_job (cli_globals_t *g, segq_client_t *client, const char *job, const char *dir,
+             char **names, size_t n_names, json_t *json_out)
 {
-    static const struct option options[] = {
-        CLI_COMMON_OPTIONS, { "output", required_argument, NULL, 'o' }, { 0 }
-    };
-    static const char help[] =
-        "usage: segq fetch JOB [-o DIR] [NAME...] [--json]\n\n"
-        "Download a job's outputs (all, or the NAMEs given) into DIR (default: the\n"
-        "current directory), keeping their names. Each file is checked against its\n"
-        "sha256 and only then put in place.\n";
-    const char *dir = ".";
-    int opt;
-    while ((opt = cli_next_option (g, "fetch", argc, argv, "ho:", options, help)) > 0)
-        dir = optarg;   /* -o, the only option of its own */
-    if (opt != CLI_OPT_END)
-        return CLI_OPT_RESULT (opt);
-    if (optind >= argc)
-        return cli_usage_error (g, "fetch", "which job? (segq fetch JOB [-o DIR] [NAME...])");
-    const char *job = argv[optind];
-    char **names = argv + optind + 1;
-    size_t n_names = (size_t) (argc - optind - 1);
-    if (mkdir (dir, 0755) != 0 && errno != EEXIST)
-        return cli_error (g, "fetch", CLI_FAILED, "cannot create directory '%s': %s", dir, strerror (errno));
-    segq_client_t *client;
-    int rc = cli_connect (g, &client);
-    if (rc != CLI_OK)
-        return rc;
     segq_job_info_t info;
-    if (segq_client_job (client, job, false, &info) < 0) {
-        rc = cli_error (g, "fetch", CLI_FAILED, "%s", segq_client_error (client));
-        segq_client_destroy (&client);
-        return rc;
-    }
+    if (segq_client_job (client, job, false, &info) < 0)
+        return cli_error (g, "fetch", CLI_FAILED, "%s", segq_client_error (client));
+    int rc = CLI_OK;
     for (size_t i = 0; i < n_names && rc == CLI_OK; i++) {
         bool found = false;
         for (size_t j = 0; j < info.n_outputs && !found; j++)
@@ -68,7 +43,6 @@ cli_fetch (cli_globals_t *g, int argc, char **argv)
         rc = cli_error (g, "fetch", CLI_FAILED, "job %s (%s) has no outputs%s", job,
                         segq_job_state_name (info.state),
                         info.state == SEGQ_JOB_SUCCEEDED ? "" : " yet: wait for it with `segq wait`");
-    json_t *array = g->json ? json_array () : NULL;
     for (size_t j = 0; j < info.n_outputs && rc == CLI_OK; j++) {
         const segq_artifact_t *out = &info.outputs[j];
         bool wanted = n_names == 0;
@@ -97,18 +71,67 @@ cli_fetch (cli_globals_t *g, int argc, char **argv)
         }
         char size[32];
         cli_format_size (out->size, size, sizeof size);
-        if (array)
-            json_array_append_new (array, json_pack ("{s:s,s:s,s:s,s:I}", "name", out->name, "path", path,
-                                                     "hash", hash, "size", (json_int_t) out->size));
+        if (json_out)
+            json_array_append_new (json_out, json_pack ("{s:s,s:s,s:s,s:s,s:I}", "job", job,
+                                                        "name", out->name, "path", path, "hash",
+                                                        hash, "size", (json_int_t) out->size));
         else
             printf ("%s (%s, sha256 %.12s)\n", path, size, hash);
     }
+    segq_job_info_clear (&info);
+    return rc;
+}
+
+int
+cli_fetch (cli_globals_t *g, int argc, char **argv)
+{
+    static const struct option options[] = {
+        CLI_COMMON_OPTIONS, { "output", required_argument, NULL, 'o' }, { 0 }
+    };
+    static const char help[] =
+        "usage: segq fetch JOB|ARRAY [-o DIR] [NAME...] [--json]\n\n"
+        "Download a job's outputs (all, or the NAMEs given) into DIR (default: the\n"
+        "current directory), keeping their names; a job ARRAY's into DIR/JOB for each\n"
+        "of its jobs. Each file is checked against its sha256 and only then put in place.\n";
+    const char *dir = ".";
+    int opt;
+    while ((opt = cli_next_option (g, "fetch", argc, argv, "ho:", options, help)) > 0)
+        dir = optarg;   /* -o, the only option of its own */
+    if (opt != CLI_OPT_END)
+        return CLI_OPT_RESULT (opt);
+    if (optind >= argc)
+        return cli_usage_error (g, "fetch", "which job? (segq fetch JOB [-o DIR] [NAME...])");
+    const char *job = argv[optind];
+    char **names = argv + optind + 1;
+    /* a name given twice is fetched once */
+    size_t n_names = cli_unique (names, (size_t) (argc - optind - 1), false);
+    if (mkdir (dir, 0755) != 0 && errno != EEXIST)
+        return cli_error (g, "fetch", CLI_FAILED, "cannot create directory '%s': %s", dir, strerror (errno));
+    segq_client_t *client;
+    int rc = cli_connect (g, &client);
+    if (rc != CLI_OK)
+        return rc;
+    json_t *array = g->json ? json_array () : NULL;
+    if (segq_array_id (job)) {
+        /* each job's outputs in a folder of its own: the jobs of an array
+           write the same names */
+        segq_array_info_t info;
+        if (segq_client_array (client, job, &info) < 0)
+            rc = cli_error (g, "fetch", CLI_FAILED, "%s", segq_client_error (client));
+        for (size_t k = 0; rc == CLI_OK && k < info.n_jobs; k++) {
+            char sub[4096];
+            snprintf (sub, sizeof sub, "%s/%s", dir, info.jobs[k]);
+            rc = s_fetch_job (g, client, info.jobs[k], sub, names, n_names, array);
+        }
+        segq_array_info_clear (&info);
+    }
+    else
+        rc = s_fetch_job (g, client, job, dir, names, n_names, array);
     if (array) {
         int jrc = cli_print_json (array);
         if (rc == CLI_OK)
             rc = jrc;
     }
-    segq_job_info_clear (&info);
     segq_client_destroy (&client);
     return rc;
 }

@@ -11,6 +11,59 @@ enum { OPT_USER = 2000, OPT_STATE, OPT_LIMIT, OPT_INTERVAL };
 
 /* ---- job arrays ---- */
 
+typedef struct {
+    const char *id;
+    size_t at;
+} s_ranked_t;
+
+static int
+s_by_id_then_place (const void *a, const void *b)
+{
+    const s_ranked_t *x = a, *y = b;
+    int c = strcmp (x->id, y->id);
+    return c ? c : x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* Sorted, so that an array of 10,000 jobs named beside its jobs costs
+   n log n, not n^2. */
+size_t
+cli_unique (char **ids, size_t n, bool owned)
+{
+    s_ranked_t *r = n > 1 ? malloc (n * sizeof *r) : NULL;
+    bool *drop = n > 1 ? calloc (n, sizeof *drop) : NULL;
+    if (!r || !drop) {
+        /* too small to matter, or no memory: the quadratic way */
+        free (r);
+        free (drop);
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++) {
+            bool seen = false;
+            for (size_t j = 0; j < kept && !seen; j++)
+                seen = strcmp (ids[i], ids[j]) == 0;
+            if (seen && owned)
+                free (ids[i]);
+            else if (!seen)
+                ids[kept++] = ids[i];
+        }
+        return kept;
+    }
+    for (size_t i = 0; i < n; i++)
+        r[i] = (s_ranked_t) { ids[i], i };
+    qsort (r, n, sizeof *r, s_by_id_then_place);
+    for (size_t i = 1; i < n; i++)
+        drop[r[i].at] = strcmp (r[i].id, r[i - 1].id) == 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (drop[i] && owned)
+            free (ids[i]);
+        else if (!drop[i])
+            ids[kept++] = ids[i];
+    }
+    free (r);
+    free (drop);
+    return kept;
+}
+
 int
 cli_expand_arrays (cli_globals_t *g, const char *cmd, segq_client_t *client,
                    const char *const *ids, size_t n, char ***out, size_t *n_out)
@@ -46,7 +99,7 @@ cli_expand_arrays (cli_globals_t *g, const char *cmd, segq_client_t *client,
         return rc;
     }
     *out = all;
-    *n_out = count;
+    *n_out = cli_unique (all, count, true);
     return CLI_OK;
 }
 
@@ -144,7 +197,8 @@ static const char s_status_help[] =
     "  --state STATE   only jobs in STATE: waiting, queued, running, succeeded, failed, cancelled\n"
     "  -l, --detail    everything about each job, its history included\n"
     "  --limit N       at most N jobs\n"
-    "  --json          a JSON array of jobs\n";
+    "  --json          one JSON array: each ARRAY's summary (with \"array\"), then the\n"
+    "                  jobs (with \"id\")\n";
 
 int
 cli_status (cli_globals_t *g, int argc, char **argv)
@@ -177,26 +231,29 @@ cli_status (cli_globals_t *g, int argc, char **argv)
     }
     if (opt != CLI_OPT_END)
         return CLI_OPT_RESULT (opt);
+    /* a job named twice is listed once (else the broker's one answer for
+       it would read as a job it does not know) */
     q.jobs = (const char *const *) argv + optind;
-    q.n_jobs = (size_t) (argc - optind);
+    q.n_jobs = cli_unique (argv + optind, (size_t) (argc - optind), false);
     segq_client_t *client;
     if ((rc = cli_connect (g, &client)) != CLI_OK)
         return rc;
     size_t n_arrays = 0;
     for (size_t i = 0; i < q.n_jobs; i++)
         n_arrays += segq_array_id (q.jobs[i]);
+    /* --json: one document, the arrays' summaries then the jobs named */
+    json_t *array = g->json ? json_array () : NULL;
     if (n_arrays) {
         /* arrays summarised; any jobs named beside them are listed below */
-        json_t *summaries = g->json ? json_array () : NULL;
         for (size_t i = 0; i < q.n_jobs && rc == CLI_OK; i++)
             if (segq_array_id (q.jobs[i]))
-                rc = s_array_summary (g, client, q.jobs[i], q.detail, summaries);
-        if (summaries) {
-            int jrc = cli_print_json (summaries);
-            if (rc == CLI_OK)
-                rc = jrc;
-        }
+                rc = s_array_summary (g, client, q.jobs[i], q.detail, array);
         if (rc != CLI_OK || n_arrays == q.n_jobs) {
+            if (array) {
+                int jrc = cli_print_json (array);
+                if (rc == CLI_OK)
+                    rc = jrc;
+            }
             segq_client_destroy (&client);
             return rc;
         }
@@ -211,7 +268,6 @@ cli_status (cli_globals_t *g, int argc, char **argv)
         free (named);
         q.n_jobs = named ? n_named : q.n_jobs;
     }
-    json_t *array = g->json ? json_array () : NULL;
     char *cursor = NULL;
     size_t shown = 0;
     bool detail_view = q.detail;
@@ -348,15 +404,11 @@ cli_wait (cli_globals_t *g, int argc, char **argv)
     if (n == 0)
         return cli_usage_error (g, "wait", "which jobs? (segq wait JOB...)");
     const char *const *ids = (const char *const *) argv + optind;
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp (ids[i], ids[j]) == 0)
-                return cli_usage_error (g, "wait", "job %s is named twice", ids[i]);
     segq_client_t *client;
     int rc = cli_connect (g, &client);
     if (rc != CLI_OK)
         return rc;
-    /* a job array: all its jobs */
+    /* a job array: all its jobs; each job once however often it is named */
     char **expanded = NULL;
     size_t n_named = n;
     if ((rc = cli_expand_arrays (g, "wait", client, ids, n_named, &expanded, &n)) != CLI_OK) {

@@ -467,3 +467,112 @@ Test (queue, cli_end_to_end, .init = setup, .fini = teardown, .timeout = 90)
     cr_assert (strstr (err, "ZZZZZZZZ"), "stderr: %s", err);
     H_ASSERT_CLEAN_STOP (h);
 }
+
+/* A JSON document from a command's stdout: exactly one (jansson refuses
+   anything after the first). */
+static json_t *
+s_json (const char *out, const char *what)
+{
+    json_error_t jerr;
+    json_t *doc = json_loads (out, 0, &jerr);
+    cr_assert_not_null (doc, "%s: not one JSON document (%s, line %d): %s", what, jerr.text,
+                        jerr.line, out);
+    cr_assert (json_is_array (doc), "%s: not a JSON array: %s", what, out);
+    return doc;
+}
+
+/* status / wait / cancel / fetch given a job array beside jobs of its own,
+   other jobs, and ids named twice: one JSON document, each job once, an
+   array's outputs fetched per job. */
+Test (queue, cli_arrays_beside_jobs_and_repeated_ids, .init = setup, .fini = teardown,
+      .timeout = 90)
+{
+    s_start_workers (1, 2);
+    /* as the OS user, like the CLI: fetch is for the jobs' owner only */
+    segq_client_options_t options = { .broker = h->endpoint };
+    segq_client_t *c = NULL;
+    char err[4096], out[16384], member[2][SEGQ_JOB_ID_MAX], other[SEGQ_JOB_ID_MAX];
+    cr_assert_eq (segq_client_connect (&options, &c, err, sizeof err), 0, "%s", err);
+    for (int k = 0; k < 2; k++) {
+        char in[600], e[512];
+        snprintf (in, sizeof in, "%s/part%d.txt", h->dir, k);
+        FILE *f = fopen (in, "w");
+        cr_assert_not_null (f);
+        fprintf (f, "part %d\n", k);
+        fclose (f);
+        segq_job_spec_t *spec = s_spec ("echo", NULL, NULL);
+        cr_assert_eq (segq_job_spec_input_file (spec, "files/part.txt", in, e, sizeof e), 0,
+                      "%s", e);
+        s_submit (c, spec, member[k]);
+        segq_job_spec_destroy (&spec);
+    }
+    segq_job_spec_t *spec = s_spec ("sleep", "seconds", "0");
+    s_submit (c, spec, other);
+    segq_job_spec_destroy (&spec);
+    segq_array_info_t array;
+    const char *ids[] = { member[0], member[1] };
+    H_ASSERT (h, segq_client_array_create (c, ids, 2, &array) == 0, "array: %s",
+              segq_client_error (c));
+    const char *a = array.array;
+
+    /* wait: the array's job named beside it, the other job twice: 3 jobs */
+    const char *wait[] = { "wait", "--json", a, member[1], other, other, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, wait) == 0, "wait: %s", err);
+    json_t *doc = s_json (out, "wait --json");
+    cr_assert_eq (json_array_size (doc), 3, "wait counted %zu jobs: %s", json_array_size (doc),
+                  out);
+    json_decref (doc);
+
+    /* status: one document, the array's summary first, then each job
+       named once */
+    const char *status[] = { "status", "--json", a, other, member[0], other, a, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, status) == 0, "status: %s",
+              err);
+    doc = s_json (out, "status --json");
+    cr_assert_eq (json_array_size (doc), 3, "status listed %zu: %s", json_array_size (doc), out);
+    cr_assert_str_eq (json_string_value (json_object_get (json_array_get (doc, 0), "array")), a);
+    cr_assert_eq (json_integer_value (json_object_get (json_array_get (doc, 0), "final")), 2);
+    cr_assert_str_eq (json_string_value (json_object_get (json_array_get (doc, 1), "id")), other);
+    cr_assert_str_eq (json_string_value (json_object_get (json_array_get (doc, 2), "id")),
+                      member[0]);
+    json_decref (doc);
+    const char *twice[] = { "status", other, other, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, twice) == 0,
+              "status of a job named twice: %s", err);
+
+    /* fetch ARRAY: each job's outputs under DIR/JOB */
+    char dir[600], path[900];
+    snprintf (dir, sizeof dir, "%s/fetched-array", h->dir);
+    const char *fetch[] = { "fetch", a, "-o", dir, "--json", NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, fetch) == 0, "fetch: %s", err);
+    doc = s_json (out, "fetch --json");
+    cr_assert_eq (json_array_size (doc), 2, "fetch: %s", out);
+    for (int k = 0; k < 2; k++) {
+        json_t *got = json_array_get (doc, (size_t) k);
+        const char *file = json_string_value (json_object_get (got, "path"));
+        cr_assert_str_eq (json_string_value (json_object_get (got, "job")), member[k]);
+        snprintf (path, sizeof path, "%s/%s/", dir, member[k]);
+        cr_assert (file && strncmp (file, path, strlen (path)) == 0, "%s is not under %s",
+                   file, path);
+        FILE *f = fopen (file, "r");
+        cr_assert_not_null (f, "fetch of the array wrote no %s", file);
+        char line[64] = "", want[64];
+        cr_assert_not_null (fgets (line, sizeof line, f));
+        fclose (f);
+        snprintf (want, sizeof want, "part %d\n", k);
+        cr_assert_str_eq (line, want);
+    }
+    json_decref (doc);
+
+    /* cancel: each job once (all have ended: nothing changes, no error) */
+    const char *cancel[] = { "cancel", "--json", a, member[0], member[0], NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, cancel) == 0, "cancel: %s",
+              err);
+    doc = s_json (out, "cancel --json");
+    cr_assert_eq (json_array_size (doc), 2, "cancel: %s", out);
+    json_decref (doc);
+
+    segq_array_info_clear (&array);
+    segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+}

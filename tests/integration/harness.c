@@ -28,8 +28,8 @@ s_now_ms (void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-s_sleep_ms (int ms)
+void
+harness_sleep_ms (int ms)
 {
     struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
     while (nanosleep (&ts, &ts) != 0 && errno == EINTR)
@@ -171,7 +171,7 @@ s_wait_ready (const char *path, pid_t *pid, int timeout_ms, char *out, size_t ou
             *pid = 0;
             return -1;
         }
-        s_sleep_ms (10);
+        harness_sleep_ms (10);
     }
     return -1;
 }
@@ -240,7 +240,7 @@ harness_start_broker (harness_t *self, const char *const *extra)
         if (s_wait_ready (ready, &self->broker, 15000, NULL, 0) == 0)
             return 0;
         s_reap (&self->broker);
-        s_sleep_ms (100);
+        harness_sleep_ms (100);
     }
     fprintf (stderr, "harness: segqd did not become ready on %s (log: %s)\n", self->endpoint,
              self->broker_log);
@@ -259,7 +259,7 @@ s_stop_one (pid_t *pid, const char *what, const char *log, int timeout_ms, char 
     int status = 0;
     pid_t got;
     while ((got = waitpid (*pid, &status, WNOHANG)) == 0 && s_now_ms () < deadline)
-        s_sleep_ms (10);
+        harness_sleep_ms (10);
     if (got != *pid) {
         s_reap (pid);
         snprintf (why, len, "%s did not exit within %d ms of SIGTERM (log: %s)", what, timeout_ms, log);
@@ -304,7 +304,7 @@ harness_signal_broker (harness_t *self, int sig)
     else if (sig == SIGTERM || sig == SIGINT) {
         int64_t deadline = s_now_ms () + 10000;
         while (s_now_ms () < deadline && waitpid (self->broker, NULL, WNOHANG) == 0)
-            s_sleep_ms (10);
+            harness_sleep_ms (10);
         s_reap (&self->broker);
     }
 }
@@ -458,7 +458,7 @@ harness_wait_state (segq_client_t *client, const char *job, segq_job_state_t sta
             segq_job_info_clear (&info);
         if (now == state)
             return 0;
-        s_sleep_ms (20);
+        harness_sleep_ms (20);
     } while (s_now_ms () < deadline);
     return SEGQ_ETIMEOUT;
 }
@@ -476,9 +476,17 @@ harness_wait_final (segq_client_t *client, const char *job, int timeout_ms, segq
             return 0;
         if (rc == 0)
             segq_job_info_clear (info);
-        s_sleep_ms (20);
+        harness_sleep_ms (20);
     } while (s_now_ms () < deadline);
     return SEGQ_ETIMEOUT;
+}
+
+static int
+s_entry_cmp (const void *a, const void *b)
+{
+    const h_journal_entry_t *x = a, *y = b;
+    int c = strcmp (x->job, y->job);
+    return c ? c : (x->attempt > y->attempt) - (x->attempt < y->attempt);
 }
 
 h_journal_entry_t *
@@ -507,7 +515,30 @@ harness_journal (harness_t *self, size_t *n)
         entries[(*n)++] = e;
     }
     fclose (f);
+    if (entries)
+        qsort (entries, *n, sizeof *entries, s_entry_cmp);
     return entries;
+}
+
+uint64_t
+harness_journal_attempts (const h_journal_entry_t *j, size_t n, const char *job, int *dups)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp (j[mid].job, job) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    uint64_t set = 0;
+    for (size_t k = lo; k < n && strcmp (j[k].job, job) == 0; k++) {
+        uint64_t bit = j[k].attempt < 64 ? 1ull << j[k].attempt : 0;
+        if (set & bit)
+            (*dups)++;
+        set |= bit;
+    }
+    return set;
 }
 
 static void

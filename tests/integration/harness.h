@@ -50,6 +50,9 @@ typedef struct {
 harness_t *harness_new (const char *name);
 void harness_destroy (harness_t **self_p);
 
+/* Sleeps ms milliseconds, whatever signals come. */
+void harness_sleep_ms (int ms);
+
 /* Path of a built binary ("segqd", "segq-worker", "segq"); aborts the test
    if it is not there. */
 const char *harness_binary (const char *name);
@@ -98,8 +101,14 @@ typedef struct {
     unsigned attempt;
 } h_journal_entry_t;
 
-/* The journal's entries (malloc'ed, *n set; NULL and 0 if empty). */
+/* The journal's entries sorted by (job, attempt) (malloc'ed, *n set;
+   NULL and 0 if empty). */
 h_journal_entry_t *harness_journal (harness_t *self, size_t *n);
+/* The attempts of `job` in a journal from harness_journal as a bit set
+   (attempts 1..63); *dups counts (job, attempt) pairs that ran more than
+   once. */
+uint64_t harness_journal_attempts (const h_journal_entry_t *j, size_t n, const char *job,
+                                   int *dups);
 
 /* Print the tail of every process log to stderr (for failing tests). */
 void harness_dump_logs (harness_t *self);

@@ -48,13 +48,6 @@ teardown (void)
     harness_destroy (&h);
 }
 
-static void
-s_sleep_ms (int ms)
-{
-    struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
-    nanosleep (&ts, NULL);
-}
-
 static unsigned
 s_seed (void)
 {
@@ -63,39 +56,6 @@ s_seed (void)
                                 : (unsigned) time (NULL) ^ (unsigned) getpid ();
     fprintf (stderr, "fault seed %u (SEGQ_FAULT_SEED=%u replays it)\n", seed, seed);
     return seed;
-}
-
-/* ---- the journal, indexed: entries sorted by (job, attempt) ---- */
-
-static int
-s_entry_cmp (const void *a, const void *b)
-{
-    const h_journal_entry_t *x = a, *y = b;
-    int c = strcmp (x->job, y->job);
-    return c ? c : (x->attempt > y->attempt) - (x->attempt < y->attempt);
-}
-
-/* Attempts of `job` in the sorted journal as a bit set; *dups counts
-   (job, attempt) pairs that ran more than once. */
-static uint64_t
-s_attempts (const h_journal_entry_t *j, size_t n, const char *job, int *dups)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (strcmp (j[mid].job, job) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    uint64_t set = 0;
-    for (size_t k = lo; k < n && strcmp (j[k].job, job) == 0; k++) {
-        uint64_t bit = j[k].attempt < 64 ? 1ull << j[k].attempt : 0;
-        if (set & bit)
-            (*dups)++;
-        set |= bit;
-    }
-    return set;
 }
 
 typedef struct {
@@ -130,14 +90,12 @@ s_check_exactly_once (segq_client_t *c, char (*acked)[SEGQ_JOB_ID_MAX], size_t n
         segq_job_list_clear (&list);
         done_until += final;
         if (final < n)
-            s_sleep_ms (200);
+            harness_sleep_ms (200);
     }
     H_ASSERT (h, done_until == n_acked, "%zu of %zu acknowledged jobs still not final after %d ms",
               n_acked - done_until, n_acked, timeout_ms);
     size_t n_journal = 0;
-    h_journal_entry_t *j = harness_journal (h, &n_journal);
-    if (n_journal)
-        qsort (j, n_journal, sizeof *j, s_entry_cmp);
+    h_journal_entry_t *j = harness_journal (h, &n_journal);   /* sorted */
     for (size_t at = 0; at < n_acked; at += BATCH) {
         size_t n = n_acked - at < BATCH ? n_acked - at : BATCH;
         for (size_t i = 0; i < n; i++)
@@ -152,7 +110,7 @@ s_check_exactly_once (segq_client_t *c, char (*acked)[SEGQ_JOB_ID_MAX], size_t n
             for (size_t k = 0; k < info->n_history; k++)
                 succeeded += info->history[k].state == SEGQ_JOB_SUCCEEDED;
             int dups = 0;
-            uint64_t set = s_attempts (j, n_journal, info->id, &dups);
+            uint64_t set = harness_journal_attempts (j, n_journal, info->id, &dups);
             if (info->state != SEGQ_JOB_SUCCEEDED || !(set & (1ull << info->attempt))) {
                 fprintf (stderr, "job %s: %s, attempt %u, journal %#llx: %s\n", info->id,
                          segq_job_state_name (info->state), info->attempt,
@@ -239,13 +197,13 @@ Test (fault_load, broker_killed_during_10000_jobs_each_ends_once, .init = setup,
         else {
             H_ASSERT (h, s_submit_until (c, spec, acked, &n_acked, N, WINDOW), "%s",
                       segq_client_error (c));
-            s_sleep_ms (rand () % 300);
+            harness_sleep_ms (rand () % 300);
         }
         /* submits in flight and jobs running: kill, restart, go on */
         fprintf (stderr, "kill %d of the broker after %zu acknowledged\n", k + 1, n_acked);
         harness_signal_broker (h, SIGKILL);
         segq_client_destroy (&c);
-        s_sleep_ms (rand () % 200);
+        harness_sleep_ms (rand () % 200);
         H_ASSERT (h, harness_start_broker (h, NULL) == 0, "segqd did not restart (kill %d)", k + 1);
         c = harness_client (h, 10000);
     }
@@ -281,7 +239,7 @@ Test (fault_load, workers_killed_and_stopped_during_a_load, .init = setup, .fini
     segq_client_t *c = harness_client (h, 10000);
     H_ASSERT (h, s_submit_until (c, spec, acked, &n_acked, N / 3, WINDOW), "%s",
               segq_client_error (c));
-    s_sleep_ms (300 + rand () % 500);
+    harness_sleep_ms (300 + rand () % 500);
     harness_signal_worker (h, 0, SIGKILL);
     H_ASSERT (h, s_submit_until (c, spec, acked, &n_acked, 2 * N / 3, WINDOW), "%s",
               segq_client_error (c));
@@ -289,7 +247,7 @@ Test (fault_load, workers_killed_and_stopped_during_a_load, .init = setup, .fini
        what it finished in the meantime is stale */
     harness_signal_worker (h, 1, SIGSTOP);
     H_ASSERT (h, s_submit_until (c, spec, acked, &n_acked, N, WINDOW), "%s", segq_client_error (c));
-    s_sleep_ms (h->expiry_ms + 1500);
+    harness_sleep_ms (h->expiry_ms + 1500);
     harness_signal_worker (h, 1, SIGCONT);
     segq_job_spec_destroy (&spec);
     tally_t t = s_check_exactly_once (c, acked, n_acked, 200000);

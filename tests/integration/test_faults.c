@@ -30,13 +30,6 @@ teardown (void)
     harness_destroy (&h);
 }
 
-static void
-s_sleep_ms (int ms)
-{
-    struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
-    nanosleep (&ts, NULL);
-}
-
 static int
 s_worker_index (const char *node)
 {
@@ -54,22 +47,6 @@ s_submit_sleep (segq_client_t *c, const char *seconds, char job[SEGQ_JOB_ID_MAX]
     cr_assert_eq (segq_job_spec_param (spec, "seconds", seconds, err, sizeof err), 0, "%s", err);
     H_ASSERT (h, segq_client_submit (c, spec, job, SEGQ_JOB_ID_MAX) == 0, "%s", segq_client_error (c));
     segq_job_spec_destroy (&spec);
-}
-
-/* Entries of `job` in the journal, as a bit set of attempts (1..63);
-   *dups counts (job, attempt) pairs that ran more than once. */
-static uint64_t
-s_journal_attempts (const h_journal_entry_t *j, size_t n, const char *job, int *dups)
-{
-    uint64_t set = 0;
-    for (size_t k = 0; k < n; k++)
-        if (strcmp (j[k].job, job) == 0 && j[k].attempt < 64) {
-            uint64_t bit = 1ull << j[k].attempt;
-            if (set & bit)
-                (*dups)++;
-            set |= bit;
-        }
-    return set;
 }
 
 /* Succeeded exactly once in the broker's view: one `succeeded` transition. */
@@ -106,7 +83,7 @@ Test (faults, kill_worker_mid_job_requeues_on_the_other, .init = setup, .fini = 
     int victim = s_worker_index (info.worker);
     cr_assert_geq (victim, 0, "running on unknown node %s", info.worker);
     segq_job_info_clear (&info);
-    s_sleep_ms (200);   /* let the child write its journal line */
+    harness_sleep_ms (200);   /* let the child write its journal line */
     harness_signal_worker (h, victim, SIGKILL);
 
     uint32_t attempt;
@@ -119,7 +96,7 @@ Test (faults, kill_worker_mid_job_requeues_on_the_other, .init = setup, .fini = 
     size_t n;
     int dups = 0;
     h_journal_entry_t *j = harness_journal (h, &n);
-    uint64_t set = s_journal_attempts (j, n, job, &dups);
+    uint64_t set = harness_journal_attempts (j, n, job, &dups);
     free (j);
     cr_assert_eq (dups, 0);
     cr_assert_eq (set, (1ull << 1) | (1ull << 2), "journal attempts of %s: %#llx", job,
@@ -144,7 +121,7 @@ Test (faults, stopped_worker_stale_result_is_refused, .init = setup, .fini = tea
     int victim = s_worker_index (info.worker);
     cr_assert_geq (victim, 0);
     segq_job_info_clear (&info);
-    s_sleep_ms (100);
+    harness_sleep_ms (100);
     /* Only the daemon stops: its child finishes its sleep meanwhile. */
     harness_signal_worker (h, victim, SIGSTOP);
     uint32_t attempt;
@@ -157,7 +134,7 @@ Test (faults, stopped_worker_stale_result_is_refused, .init = setup, .fini = tea
 
     harness_signal_worker (h, victim, SIGCONT);
     /* Give it time to deliver its (stale) result and re-register. */
-    s_sleep_ms (3 * h->expiry_ms);
+    harness_sleep_ms (3 * h->expiry_ms);
     cr_assert (harness_worker_alive (h, victim), "the resumed worker died");
     cr_assert_eq (segq_client_job (c, job, true, &info), 0);
     cr_assert_eq (info.state, SEGQ_JOB_SUCCEEDED);
@@ -177,7 +154,7 @@ Test (faults, stopped_worker_stale_result_is_refused, .init = setup, .fini = tea
     size_t n;
     h_journal_entry_t *j = harness_journal (h, &n);
     int dups = 0;
-    uint64_t set = s_journal_attempts (j, n, job, &dups);
+    uint64_t set = harness_journal_attempts (j, n, job, &dups);
     free (j);
     cr_assert_eq (dups, 0);
     cr_assert_eq (set, (1ull << 1) | (1ull << 2));
@@ -234,7 +211,7 @@ Test (faults, kill_broker_mid_flight_exactly_once, .init = setup, .fini = teardo
     h_journal_entry_t *j = harness_journal (h, &n);
     for (size_t i = 0; i < N; i++) {
         int dups = 0;
-        uint64_t set = s_journal_attempts (j, n, acked[i], &dups);
+        uint64_t set = harness_journal_attempts (j, n, acked[i], &dups);
         H_ASSERT (h, dups == 0, "job %s: an attempt ran twice (journal attempts %#llx, final %u)", acked[i],
                   (unsigned long long) set, attempts[i]);
         H_ASSERT (h, set & (1ull << attempts[i]), "job %s succeeded as attempt %u, which never ran",

@@ -38,13 +38,6 @@ teardown (void)
 TestSuite (worker_segqd, .init = setup, .fini = teardown, .timeout = 120);
 
 static void
-s_sleep_ms (int ms)
-{
-    struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
-    nanosleep (&ts, NULL);
-}
-
-static void
 s_submit (segq_client_t *c, const char *kind, const char *const *params, uint32_t time_limit,
           char job [SEGQ_JOB_ID_MAX])
 {
@@ -74,7 +67,7 @@ s_wait_started (const char *job)
         free (j);
         if (seen)
             return;
-        s_sleep_ms (10);
+        harness_sleep_ms (10);
     }
     H_ASSERT (h, false, "job %s never started", job);
 }
@@ -108,7 +101,7 @@ static void
 s_wait_worker_gone (void)
 {
     for (int i = 0; i < 500 && harness_worker_alive (h, 0); i++)
-        s_sleep_ms (10);
+        harness_sleep_ms (10);
     H_ASSERT (h, !harness_worker_alive (h, 0), "the drained worker did not exit");
 }
 
@@ -142,7 +135,7 @@ Test (worker_segqd, child_killed_then_next_job_runs)
     s_submit (c, "sleep", params, 0, job);
     s_wait_started (job);
     pid_t child = 0;
-    for (int i = 0; i < 200 && !child; i++, s_sleep_ms (10))
+    for (int i = 0; i < 200 && !child; i++, harness_sleep_ms (10))
         child = s_child_of (h->workers [0].pid);
     H_ASSERT (h, child > 0, "no child of the worker found");
     kill (child, SIGKILL);
@@ -180,7 +173,7 @@ Test (worker_segqd, cancel_running_job)
     s_expect_final (c, job, SEGQ_JOB_CANCELLED, NULL);
     /* the child is gone */
     for (int i = 0; i < 200 && s_child_of (h->workers [0].pid); i++)
-        s_sleep_ms (10);
+        harness_sleep_ms (10);
     H_ASSERT (h, s_child_of (h->workers [0].pid) == 0, "the cancelled job's child still runs");
     segq_client_destroy (&c);
 }
@@ -194,7 +187,7 @@ Test (worker_segqd, result_finished_while_broker_down_is_kept)
     s_wait_started (job);
     segq_client_destroy (&c);
     harness_signal_broker (h, SIGKILL);
-    s_sleep_ms (2000);                  /* the job ends while nobody listens */
+    harness_sleep_ms (2000);                  /* the job ends while nobody listens */
     H_ASSERT (h, harness_start_broker (h, NULL) == 0, "segqd did not restart");
     c = harness_client (h, 10000);
     s_expect_final (c, job, SEGQ_JOB_SUCCEEDED, NULL);
@@ -219,7 +212,7 @@ Test (worker_segqd, sigterm_finishes_running_job_then_exits)
     /* the broker saw it leave: nothing is assigned to it any more */
     char next [SEGQ_JOB_ID_MAX];
     s_submit (c, "sleep", params, 0, next);
-    s_sleep_ms (500);
+    harness_sleep_ms (500);
     segq_job_info_t info;
     H_ASSERT (h, segq_client_job (c, next, false, &info) == 0, "%s", segq_client_error (c));
     H_ASSERT (h, info.state == SEGQ_JOB_QUEUED, "job %s is %s with no worker", next,

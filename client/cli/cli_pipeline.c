@@ -5,9 +5,12 @@
     whole arrays. */
 #include "cli_submit.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "segq_sha256.h"
 
 enum { ST_TRAIN, ST_GENERATE, ST_STYLIZE, ST_EVALUATE, N_STAGES };
 static const char *const s_stage_kinds[N_STAGES] = { "train", "generate", "stylize", "evaluate" };
@@ -33,7 +36,9 @@ static const char s_help[] =
     "  --vgg19 FILE                 VGG19 weights as safetensors (deploy/convert_vgg19.py)\n"
     "  --style FILE                 style image for every pair (default: its training image)\n"
     "  --evaluate-against DIR       add the evaluate stage with these real pairs\n"
-    "                               (images/NAME + masks/NAME)\n"
+    "                               (images/NAME + masks/NAME), k-fold: at least 2 training\n"
+    "                               pairs must be among them (the synthetic set of a fold\n"
+    "                               trains only on pairs made from its real training pairs)\n"
     "  --PARAM VALUE                a parameter of the one stage that has it (--niter 20,\n"
     "                               --count 10); --KIND.PARAM VALUE names the stage\n"
     "                               (--generate.batch 4); see `segq submit KIND --help`\n"
@@ -215,6 +220,144 @@ s_parse (cli_globals_t *g, pipeline_t *p, int argc, char **argv)
     return CLI_OK;
 }
 
+/* The real pairs' images of an evaluate folder as evaluate reads it:
+   DIR/images/FILE, or DIR/PART/images/FILE for a folder of parts. Appends
+   paths (owned) to *paths. */
+static int
+s_real_images (const char *dir, char ***paths, size_t *n)
+{
+    char images[4096];
+    struct stat st;
+    snprintf (images, sizeof images, "%s/images", dir);
+    bool flat = stat (images, &st) == 0 && S_ISDIR (st.st_mode);
+    struct dirent **entries = NULL;
+    int count = scandir (flat ? images : dir, &entries, NULL, alphasort);
+    int rc = count < 0 ? -1 : 0;
+    for (int i = 0; i < count; i++) {
+        char path[4096 + 256];
+        snprintf (path, sizeof path, "%s/%s", flat ? images : dir, entries[i]->d_name);
+        if (rc == 0 && entries[i]->d_name[0] != '.' && stat (path, &st) == 0) {
+            if (!flat && S_ISDIR (st.st_mode))
+                rc = s_real_images (path, paths, n);
+            else if (flat && S_ISREG (st.st_mode)) {
+                char **grown = realloc (*paths, (*n + 1) * sizeof *grown);
+                if (grown)
+                    *paths = grown;
+                if (grown && (grown[*n] = strdup (path)))
+                    (*n)++;
+                else
+                    rc = -1;
+            }
+        }
+        free (entries[i]);
+    }
+    free (entries);
+    return rc;
+}
+
+/* "polyp" of ".../polyp.jpg": evaluate matches a synthetic pair's source
+   to a real pair by the image's sha256, else by this name. */
+static void
+s_stem (const char *path, char *out, size_t len)
+{
+    const char *slash = strrchr (path, '/');
+    snprintf (out, len, "%s", slash ? slash + 1 : path);
+    char *dot = strrchr (out, '.');
+    if (dot && dot != out)
+        *dot = 0;
+}
+
+/* evaluate's k-fold trains a synthetic set, in each fold, only on pairs
+   made from that fold's real training pairs (nothing derived from a test
+   image trains). So the pipeline's training images must be real pairs of
+   the folder, at least two of them: with none, every fold has nothing to
+   train the `singan` set on; with one, the fold that tests it has nothing.
+   Either fails hours later, after training: refused here. */
+static int
+s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t *plan,
+                  size_t n)
+{
+    const cli_submit_args_t *ev = &p->stage[ST_EVALUATE];
+    const char *folds_text = segq_kind_param (ev->kind, "folds")->default_value;
+    for (size_t i = 0; i < ev->n_params; i++)
+        if (strcmp (ev->params[i].name, "folds") == 0)
+            folds_text = ev->params[i].value;
+    long folds = strtol (folds_text, NULL, 10);   /* checked against the table already */
+    char **real = NULL;
+    size_t n_real = 0;
+    int rc = CLI_OK;
+    if (s_real_images (p->real, &real, &n_real) != 0)
+        rc = cli_usage_error (g, "submit pipeline", "--evaluate-against %s: cannot read the "
+                              "folder", p->real);
+    else if (n_real < (size_t) folds)
+        rc = cli_usage_error (g, "submit pipeline", "--evaluate-against %s: %zu real pair%s "
+                              "cannot make %ld folds (images/NAME + masks/NAME; fewer "
+                              "--evaluate.folds?)", p->real, n_real, n_real == 1 ? "" : "s",
+                              folds);
+    /* which real pairs the training images are: by name, else by content */
+    bool *used = rc == CLI_OK ? calloc (n_real, sizeof *used) : NULL;
+    char (*hashes)[SEGQ_HASH_HEX_LEN + 1] = NULL;
+    size_t n_train = n ? n : 1, matched = 0;
+    const char *one = NULL;
+    if (rc == CLI_OK && !used)
+        rc = cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
+    for (size_t k = 0; k < n_train && rc == CLI_OK; k++) {
+        const char *image = n ? plan->files[0][k] : p->image;
+        char stem[1024], other[1024], sha[SEGQ_HASH_HEX_LEN + 1];
+        s_stem (image, stem, sizeof stem);
+        size_t at = n_real;
+        for (size_t r = 0; r < n_real && at == n_real; r++) {
+            s_stem (real[r], other, sizeof other);
+            if (strcmp (stem, other) == 0)
+                at = r;
+        }
+        if (at == n_real && !hashes) {
+            hashes = calloc (n_real, sizeof *hashes);
+            for (size_t r = 0; hashes && r < n_real; r++)
+                if (segq_sha256_file (real[r], hashes[r]) != 0)
+                    hashes[r][0] = 0;
+            if (!hashes) {
+                rc = cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
+                break;
+            }
+        }
+        if (at == n_real && segq_sha256_file (image, sha) == 0)
+            for (size_t r = 0; r < n_real && at == n_real; r++)
+                if (strcmp (hashes[r], sha) == 0)
+                    at = r;
+        if (at < n_real && !used[at]) {
+            used[at] = true;
+            matched++;
+            one = image;
+        }
+    }
+    if (rc == CLI_OK && matched < 2) {
+        char why[1200];
+        if (matched == 1)
+            snprintf (why, sizeof why, "only one training image (%s) is one of its pairs, so "
+                      "the fold that tests it would have no synthetic pair to train on", one);
+        else
+            snprintf (why, sizeof why, "%s one of its pairs, so no fold would have a synthetic "
+                      "pair to train on", n_train == 1 ? "the training image is not"
+                                                       : "none of the training images is");
+        rc = cli_usage_error (g, "submit pipeline", "--evaluate-against %s: evaluate's k-fold "
+                              "trains each fold's synthetic set only on pairs made from that "
+                              "fold's real training pairs, and %s. Train on at least 2 pairs of "
+                              "the folder (--images %s/images --masks %s/masks), or leave "
+                              "--evaluate-against out and, once generate is done, evaluate on "
+                              "a fixed test set: segq submit evaluate --real PAIRS --test TEST "
+                              "--synthetic singan=GENERATE_JOB (PAIRS: the training pair as "
+                              "images/NAME + masks/NAME; TEST: the pairs of %s without it)",
+                              p->real, why, p->real, p->real, p->real);
+    }
+    for (size_t r = 0; r < n_real; r++)
+        free (real[r]);
+    free (real);
+    free (hashes);
+    free (used);
+    return rc;
+}
+
 static cli_typed_input_t *
 s_input (cli_submit_args_t *s, const char *name, const char *set, const char *ref)
 {
@@ -322,6 +465,8 @@ cli_submit_pipeline (cli_globals_t *g, int argc, char **argv)
             if (stat (real, &st) != 0 || !S_ISDIR (st.st_mode))
                 rc = cli_usage_error (g, "submit pipeline", "--evaluate-against %s: not a folder "
                                       "of real pairs (images/NAME + masks/NAME)", real);
+            else
+                rc = s_check_evaluate (g, &p, &plan, n);
         }
         segq_job_spec_destroy (&check);
     }

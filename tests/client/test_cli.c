@@ -430,3 +430,84 @@ Test (cli_submit, unmatched_pairs_refused_by_name, .timeout = 60)
     snprintf (cmd, sizeof cmd, "rm -rf %s", root);
     cr_assert_eq (system (cmd), 0);
 }
+
+static void
+s_write (const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf (path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen (path, "w");
+    cr_assert_not_null (f, "%s", path);
+    fputs (text, f);
+    fclose (f);
+}
+
+/* `submit pipeline --evaluate-against DIR` that evaluate's k-fold would
+   surely fail on, hours later after training, is refused at submit: the
+   training image not among DIR's pairs (no fold has a synthetic pair to
+   train on), only one of them there (the fold testing it has none; found
+   by name or by content), too few pairs for the folds. Two of DIR's pairs
+   as training pairs pass and are sent. */
+Test (cli_submit, pipeline_evaluate_that_cannot_work_refused, .timeout = 60)
+{
+    s_listen ();
+    char root[] = "/tmp/segq-evalcheck-XXXXXX", real[64], images[80], masks[80];
+    cr_assert_not_null (mkdtemp (root));
+    snprintf (real, sizeof real, "%s/real", root);
+    snprintf (images, sizeof images, "%s/images", real);
+    snprintf (masks, sizeof masks, "%s/masks", real);
+    cr_assert_eq (mkdir (real, 0700), 0);
+    cr_assert_eq (mkdir (images, 0700), 0);
+    cr_assert_eq (mkdir (masks, 0700), 0);
+    const char *names[] = { "a.png", "b.png", "c.png" };
+    for (int i = 0; i < 3; i++) {
+        char text[8];
+        snprintf (text, sizeof text, "%c", 'A' + i);
+        s_write (images, names[i], text);
+        s_write (masks, names[i], text);
+    }
+    s_write (root, "x.png", "X");
+    s_write (root, "copy-of-b.png", "B");
+    s_write (root, "mask.png", "M");
+    char x[96], copy[96], mask[96], a[96], am[96];
+    snprintf (x, sizeof x, "%s/x.png", root);
+    snprintf (copy, sizeof copy, "%s/copy-of-b.png", root);
+    snprintf (mask, sizeof mask, "%s/mask.png", root);
+    snprintf (a, sizeof a, "%s/a.png", images);
+    snprintf (am, sizeof am, "%s/a.png", masks);
+
+    const char *outside[] = { "submit", "pipeline", "--image", x, "--mask", mask,
+                              "--evaluate-against", real, "--niter", "2", NULL };
+    cr_assert_eq (s_submit (outside), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "the training image is not one of its pairs")
+               && strstr (s_err, "--test") && strstr (s_err, "at least 2 pairs"), "%s", s_err);
+    const char *inside[] = { "submit", "pipeline", "--image", a, "--mask", am,
+                             "--evaluate-against", real, NULL };
+    cr_assert_eq (s_submit (inside), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "only one training image") && strstr (s_err, "a.png")
+               && strstr (s_err, "the fold that tests it"), "%s", s_err);
+    /* the same pair under another name: evaluate matches it by sha256 */
+    const char *renamed[] = { "submit", "pipeline", "--image", copy, "--mask", mask,
+                              "--evaluate-against", real, NULL };
+    cr_assert_eq (s_submit (renamed), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "only one training image") && strstr (s_err, "copy-of-b.png"),
+               "%s", s_err);
+    const char *few[] = { "submit", "pipeline", "--images", images, "--masks", masks,
+                          "--evaluate-against", real, "--folds", "4", NULL };
+    cr_assert_eq (s_submit (few), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "3 real pairs cannot make 4 folds"), "%s", s_err);
+    cr_assert_null (s_heard (), "the CLI sent something for a refused pipeline");
+
+    /* every pair of the folder trains: accepted, so the CLI goes on to
+       send (the stand-in broker never answers: it fails after that) */
+    const char *ok[] = { "submit", "pipeline", "--images", images, "--masks", masks,
+                         "--evaluate-against", real, NULL };
+    cr_assert_neq (s_submit (ok), 2, "refused: %s", s_err);
+    segq_msg_t *sent = s_heard ();
+    cr_assert_not_null (sent, "nothing sent for an accepted pipeline: %s", s_err);
+    segq_msg_destroy (&sent);
+    zsock_destroy (&s_router);
+    char cmd[128];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", root);
+    cr_assert_eq (system (cmd), 0);
+}

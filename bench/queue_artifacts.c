@@ -44,26 +44,40 @@ main (int argc, char **argv)
     bench_machine ();
     harness_t *h = bench_start ("bench-artifacts", 1, 1);
     segq_client_t *c = harness_client (h, 60000);
-    char path[600], back[600], err[512];
+    char path[600], path2[600], back[600], err[512];
     snprintf (path, sizeof path, "%s/data.bin", h->dir);
+    snprintf (path2, sizeof path2, "%s/data2.bin", h->dir);
     snprintf (back, sizeof back, "%s/data.back", h->dir);
     int rc = 1;
     segq_job_spec_t *spec = NULL;
-    if (harness_write_random_file (path, mib << 20, 1) != 0) {
+    if (harness_write_random_file (path, mib << 20, 1) != 0
+        || harness_write_random_file (path2, mib << 20, 2) != 0) {
         fprintf (stderr, "cannot write %s\n", path);
         goto done;
     }
     double mb = (double) (mib << 20) / 1e6;
     char hash[SEGQ_HASH_HEX_LEN + 1], again[SEGQ_HASH_HEX_LEN + 1];
     uint64_t size;
+    /* the default (segq submit's): hash while sending, named at the end */
     phase_t t0 = s_mark (h);
     if (segq_client_upload (c, path, "data.bin", hash, &size) < 0)
         goto fail;
     phase_t up = s_since (h, t0);
+    /* the alternative for a new file: hash first, then PUT names it */
+    t0 = s_mark (h);
+    if (segq_client_upload_hash_first (c, path2, "data2.bin", again, &size) < 0)
+        goto fail;
+    phase_t first = s_since (h, t0);
+    /* a file the broker has: hash first skips the transfer ... */
+    t0 = s_mark (h);
+    if (segq_client_upload_hash_first (c, path, "data.bin", again, &size) < 0)
+        goto fail;
+    phase_t have = s_since (h, t0);
+    /* ... hash at the end sends it all, and the broker drops its copy */
     t0 = s_mark (h);
     if (segq_client_upload (c, path, "data.bin", again, &size) < 0)
         goto fail;
-    phase_t have = s_since (h, t0);
+    phase_t resend = s_since (h, t0);
     spec = segq_job_spec_new ("echo");
     if (segq_job_spec_input_hash (spec, "files/data.bin", hash, size, err, sizeof err) < 0) {
         fprintf (stderr, "%s\n", err);
@@ -94,8 +108,10 @@ main (int argc, char **argv)
         goto done;
     }
     printf ("artifacts: %zu MiB file, chunked with credit, sha256 at every hop\n", mib);
-    s_print ("upload (client hash + PUT, broker hash + fsync):", mb, up);
-    s_print ("upload of a file the broker has (hash only):", mb, have);
+    s_print ("upload, hash at the end (default):", mb, up);
+    s_print ("upload, hash first (new file):", mb, first);
+    s_print ("re-upload, hash first (broker has it: hash only):", mb, have);
+    s_print ("re-upload, hash at the end (sent, copy dropped):", mb, resend);
     s_print ("download (GET, client hash + fsync):", mb, down);
     printf ("  %-50s %5.0f MB/s\n", "upload + download:", 2 * mb / (up.wall + down.wall));
     s_print ("echo job through a worker (GET + PUT + copy):", mb, echo);

@@ -141,19 +141,21 @@ segq__upload_t *
 segq__artifact_store_upload (segq__artifact_store_t *self, const char *hash, uint64_t size,
                              char *err, size_t errlen)
 {
-    if (!segq_hash_valid (hash)) {
+    if (hash && hash [0] && !segq_hash_valid (hash)) {
         snprintf (err, errlen, "'%s' is not a sha256 (64 lowercase hex digits)", hash);
         return NULL;
     }
+    if (!hash || !hash [0])
+        hash = "";
     segq__upload_t *upload = calloc (1, sizeof *upload);
-    if (!upload || !(upload->tmp_path = s_format ("%s/%.16s-%llu", self->tmp, hash,
+    if (!upload || !(upload->tmp_path = s_format ("%s/%.16s-%llu", self->tmp, hash [0] ? hash : "put",
                                                   (unsigned long long) ++self->uploads))) {
         free (upload);
         snprintf (err, errlen, "out of memory starting an upload");
         return NULL;
     }
     upload->store = self;
-    memcpy (upload->hash, hash, sizeof upload->hash);
+    snprintf (upload->hash, sizeof upload->hash, "%s", hash);
     upload->size = size;
     upload->fd = open (upload->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (upload->fd < 0) {
@@ -184,7 +186,7 @@ segq__upload_write (segq__upload_t *self, uint64_t offset, const void *data, siz
     int rc = size ? segq_file_sink_append (&self->sink, data, size) : 0;
     if (rc) {
         int code = s_errno_code (-rc);
-        snprintf (err, errlen, "cannot write artifact %.16s…: %s", self->hash,
+        snprintf (err, errlen, "cannot write artifact %.16s: %s", self->hash [0] ? self->hash : "upload",
                   code == SEGQ_ENOSPC ? "no space left on the broker's disk" : strerror (-rc));
         return code;
     }
@@ -192,11 +194,29 @@ segq__upload_write (segq__upload_t *self, uint64_t offset, const void *data, siz
 }
 
 int
-segq__upload_finish (segq__upload_t *self, char *err, size_t errlen)
+segq__upload_finish (segq__upload_t *self, const char *end_hash,
+                     char stored_hash [SEGQ_HASH_HEX_LEN + 1], char *err, size_t errlen)
 {
     if (self->sink.written != self->size) {
         snprintf (err, errlen, "upload ended after %llu of %llu bytes",
                   (unsigned long long) self->sink.written, (unsigned long long) self->size);
+        return SEGQ_EINVAL;
+    }
+    if (end_hash && end_hash [0]) {
+        if (!segq_hash_valid (end_hash)) {
+            snprintf (err, errlen, "'%.70s' is not a sha256 (64 lowercase hex digits)", end_hash);
+            return SEGQ_EINVAL;
+        }
+        if (self->hash [0] && strcmp (self->hash, end_hash) != 0) {
+            snprintf (err, errlen, "the upload was announced as %s but ended as %s: not stored",
+                      self->hash, end_hash);
+            return SEGQ_EHASH;
+        }
+        memcpy (self->hash, end_hash, sizeof self->hash);
+    }
+    if (!self->hash [0]) {
+        snprintf (err, errlen, "no sha256 named (neither PUT nor the final CHUNK carries 'hash'): "
+                  "not stored");
         return SEGQ_EINVAL;
     }
     char actual [SEGQ_HASH_HEX_LEN + 1];
@@ -205,6 +225,11 @@ segq__upload_finish (segq__upload_t *self, char *err, size_t errlen)
         snprintf (err, errlen, "sha256 of the data is %s, not %s: not stored", actual, self->hash);
         return SEGQ_EHASH;
     }
+    if (stored_hash)
+        memcpy (stored_hash, actual, sizeof actual);
+    uint64_t have_size;
+    if (segq__artifact_store_has (self->store, actual, &have_size) && have_size == self->size)
+        return 0;               /* stored already and durable: the copy goes with destroy */
     if (fsync (self->fd) != 0) {
         int code = s_errno_code (errno);
         snprintf (err, errlen, "cannot sync artifact %s: %s", self->hash, strerror (errno));

@@ -30,16 +30,23 @@ bool segq__artifact_store_has (segq__artifact_store_t *self, const char *hash, u
    file). *size gets the bytes freed (0 when it was not there). SEGQ_EIO. */
 int segq__artifact_store_remove (segq__artifact_store_t *self, const char *hash, uint64_t *size);
 
-/* Starts an upload of `size` bytes that must hash to `hash`. */
+/* Starts an upload of `size` bytes that must hash to `hash`, or to the hash
+   given to segq__upload_finish when `hash` is NULL or "" (the sender hashes
+   while it sends and names the hash at the end). */
 segq__upload_t *segq__artifact_store_upload (segq__artifact_store_t *self, const char *hash,
                                              uint64_t size, char *err, size_t errlen);
 /* Appends data at offset (which must be where the last write ended).
    SEGQ_EINVAL (wrong offset, beyond the size), SEGQ_ENOSPC, SEGQ_EIO. */
 int segq__upload_write (segq__upload_t *self, uint64_t offset, const void *data, size_t size,
                         char *err, size_t errlen);
-/* Verifies size and sha256, fsyncs and moves the file under its hash.
-   SEGQ_EHASH (nothing stored), SEGQ_EINVAL (short), SEGQ_ENOSPC, SEGQ_EIO. */
-int segq__upload_finish (segq__upload_t *self, char *err, size_t errlen);
+/* Verifies size and sha256 (against the hash given at the start and
+   end_hash, either of which may be NULL or "", not both), fsyncs and moves
+   the file under its hash; when the store has that artifact already, the
+   copy is dropped instead (one copy per hash). *stored_hash (if not NULL)
+   gets the hash. SEGQ_EHASH (nothing stored), SEGQ_EINVAL (short, or no hash
+   named at all), SEGQ_ENOSPC, SEGQ_EIO. */
+int segq__upload_finish (segq__upload_t *self, const char *end_hash,
+                         char stored_hash [SEGQ_HASH_HEX_LEN + 1], char *err, size_t errlen);
 uint64_t segq__upload_received (segq__upload_t *self);
 /* Drops an unfinished upload (its temporary file is removed). */
 void segq__upload_destroy (segq__upload_t **self_p);

@@ -446,7 +446,10 @@ s_on_put (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_
     reply->u.put_ready.req_id = put->req_id;
     reply->u.put_ready.chunk_size = self->config.chunk_size;
     uint64_t size;
-    if (segq__artifact_store_has (self->artifacts, put->hash, &size) && size == put->size) {
+    /* only a hash named up front can spare the transfer; without one the
+       data comes, and a copy the store has already is dropped at the end */
+    if (put->hash [0] && segq__artifact_store_has (self->artifacts, put->hash, &size)
+    &&  size == put->size) {
         reply->u.put_ready.have = true;
         s_send (self, peer, reply, false);
         return;
@@ -460,7 +463,7 @@ s_on_put (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_
         snprintf (err, sizeof err, "out of memory");
     if (!transfer || !transfer->upload) {
         segq_msg_destroy (&reply);
-        s_log (self, 0, peer_hex, "PUT %s refused: %s", put->hash, err);
+        s_log (self, 0, peer_hex, "PUT %s refused: %s", put->hash [0] ? put->hash : "(hash at the end)", err);
         s_error (self, peer, put->req_id, SEGQ_EIO, "upload refused: %s", err);
         s_transfer_destroy (self, &transfer);
         return;
@@ -530,15 +533,16 @@ s_on_chunk (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_chun
     else
         rc = segq__upload_write (transfer->upload, chunk->offset,
                                  size ? zframe_data (chunk->data) : NULL, size, err, sizeof err);
+    char stored [SEGQ_HASH_HEX_LEN + 1] = "";
     if (rc == 0 && chunk->last)
-        rc = segq__upload_finish (transfer->upload, err, sizeof err);
+        rc = segq__upload_finish (transfer->upload, chunk->hash, stored, err, sizeof err);
     if (rc) {
         s_log (self, 0, peer_hex, "upload %" PRIu64 " failed: %s", transfer->id, err);
         s_put_done (self, transfer, rc, err);
         return;
     }
     if (chunk->last) {
-        s_log (self, 2, peer_hex, "stored artifact %s", transfer->name ? transfer->name : "");
+        s_log (self, 2, peer_hex, "stored artifact %s (%.16s)", transfer->name ? transfer->name : "", stored);
         s_put_done (self, transfer, 0, NULL);
     }
 }

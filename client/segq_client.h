@@ -227,9 +227,21 @@ void segq_array_info_clear (segq_array_info_t *info);
 /* ---- artifacts ---- */
 
 /* Upload a local file as an artifact named `name` (NULL: the file's base
-   name). Skipped when the broker already has the hash. */
+   name), hashing it while it is sent (one read of the file); the broker
+   checks that hash and keeps one copy per hash, but the data is sent even
+   when it has it already. hash_out and size_out may be NULL. */
 int segq_client_upload (segq_client_t *self, const char *path, const char *name,
                         char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out);
+/* The same, hashing the whole file first so PUT can name the hash: nothing
+   is sent when the broker has it already (for files it likely has: a
+   re-submit of the same input). Costs one more read of the file. */
+int segq_client_upload_hash_first (segq_client_t *self, const char *path, const char *name,
+                                   char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out);
+/* The same for a file whose sha256 the caller knows already: no hashing
+   here; skipped when the broker has it, refused (SEGQ_EHASH) if the data
+   does not match. */
+int segq_client_upload_known (segq_client_t *self, const char *path, const char *name,
+                              const char *hash, uint64_t *size_out);
 
 /* Download `job`'s output `name` to `path`: written to a temporary file
    beside it, sha256 checked, then renamed into place; nothing is left

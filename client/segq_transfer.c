@@ -28,9 +28,12 @@ s_read_full (int fd, uint8_t *buf, size_t size, off_t offset)
     return 0;
 }
 
+/* sha: NULL when PUT named the hash; else hashes what is sent, and the
+   final CHUNK names the result. */
 static int
 s_send_chunk (segq_client_t *self, int fd, uint64_t transfer, uint64_t offset,
-              uint64_t size, uint32_t chunk_size, const char *path)
+              uint64_t size, uint32_t chunk_size, const char *path, segq_sha256_t *sha,
+              char hash_out[SEGQ_HASH_HEX_LEN + 1])
 {
     uint64_t left = size - offset;
     size_t n = left < chunk_size ? (size_t) left : chunk_size;
@@ -50,13 +53,22 @@ s_send_chunk (segq_client_t *self, int fd, uint64_t transfer, uint64_t offset,
     msg->u.chunk.transfer = transfer;
     msg->u.chunk.offset = offset;
     msg->u.chunk.last = offset + n == size;
+    if (sha) {
+        segq_sha256_update (sha, zframe_data (frame), n);
+        if (msg->u.chunk.last) {
+            segq_sha256_final (sha, hash_out);
+            memcpy (msg->u.chunk.hash, hash_out, SEGQ_HASH_HEX_LEN + 1);
+        }
+    }
     msg->u.chunk.data = frame;
     return segq__client_send (self, &msg);
 }
 
-int
-segq_client_upload (segq_client_t *self, const char *path, const char *name,
-                    char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
+/* known: the file's sha256, which PUT names (the broker may have it); NULL:
+   hash while sending, and name the hash in the final CHUNK. */
+static int
+s_upload (segq_client_t *self, const char *path, const char *name, const char *known,
+          char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
 {
     int fd = open (path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -68,13 +80,12 @@ segq_client_upload (segq_client_t *self, const char *path, const char *name,
                                   fd < 0 || e ? strerror (e) : "not a regular file");
     }
     uint64_t size = (uint64_t) st.st_size;
-    /* Hash first: the broker may already have it, and the PUT names it. */
-    char hash[SEGQ_HASH_HEX_LEN + 1];
-    int rc = segq_sha256_file (path, hash);
-    if (rc < 0) {
-        close (fd);
-        return segq__client_fail (self, rc, "cannot hash '%s': %s", path, segq_strerror (rc));
-    }
+    char hash[SEGQ_HASH_HEX_LEN + 1] = "";
+    segq_sha256_t sha;
+    segq_sha256_init (&sha);
+    if (known)
+        memcpy (hash, known, sizeof hash);
+    int rc = 0;
     if (!name) {
         const char *slash = strrchr (path, '/');
         name = slash ? slash + 1 : path;
@@ -86,7 +97,7 @@ segq_client_upload (segq_client_t *self, const char *path, const char *name,
         close (fd);
         return segq__client_oom (self);
     }
-    memcpy (msg->u.put.hash, hash, sizeof hash);
+    memcpy (msg->u.put.hash, hash, sizeof hash);      /* "" unless known */
     msg->u.put.size = size;
     segq_msg_t *reply = NULL;
     rc = segq__client_send (self, &msg);
@@ -110,7 +121,8 @@ segq_client_upload (segq_client_t *self, const char *path, const char *name,
     bool sent_last = false;
     for (;;) {
         while (credit > 0 && !sent_last) {
-            rc = s_send_chunk (self, fd, transfer, offset, size, chunk_size, path);
+            rc = s_send_chunk (self, fd, transfer, offset, size, chunk_size, path,
+                               known ? NULL : &sha, hash);
             if (rc < 0)
                 goto done;
             credit--;
@@ -144,6 +156,34 @@ done:
             *size_out = size;
     }
     return rc < 0 ? rc : SEGQ_OK;
+}
+
+int
+segq_client_upload (segq_client_t *self, const char *path, const char *name,
+                    char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
+{
+    return s_upload (self, path, name, NULL, hash_out, size_out);
+}
+
+int
+segq_client_upload_hash_first (segq_client_t *self, const char *path, const char *name,
+                               char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
+{
+    char hash[SEGQ_HASH_HEX_LEN + 1];
+    int rc = segq_sha256_file (path, hash);
+    if (rc < 0)
+        return segq__client_fail (self, rc, "cannot hash '%s': %s", path, segq_strerror (rc));
+    return s_upload (self, path, name, hash, hash_out, size_out);
+}
+
+int
+segq_client_upload_known (segq_client_t *self, const char *path, const char *name,
+                          const char *hash, uint64_t *size_out)
+{
+    if (!segq_hash_valid (hash))
+        return segq__client_fail (self, SEGQ_EINVAL, "'%s' is not a sha256 (64 lowercase hex digits)",
+                                  hash ? hash : "(null)");
+    return s_upload (self, path, name, hash, NULL, size_out);
 }
 
 static int

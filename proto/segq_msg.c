@@ -400,7 +400,7 @@ static const segq__field_t s_checkpoint_ack_fields[] = {
 
 static const segq__field_t s_put_fields[] = {
     FIELD (segq_put_t, req_id, "req", U64, R),
-    FIELD (segq_put_t, hash, "hash", HASH, R),
+    FIELD (segq_put_t, hash, "hash", HASH, 0),   /* or named by the final CHUNK */
     FIELD (segq_put_t, size, "size", U64, R),
     FIELD (segq_put_t, name, "name", STR, 0),     /* free text: only logged */
 };
@@ -453,10 +453,22 @@ static const segq__field_t s_get_ready_fields[] = {
     FIELD (segq_get_ready_t, chunk_size, "chunk", U32, R),
 };
 
+static int
+s_chunk_check (const void *object, char *err, size_t errlen)
+{
+    const segq_chunk_t *chunk = object;
+    if (chunk->hash[0] != '\0' && !chunk->last) {
+        snprintf (err, errlen, "CHUNK: 'hash' only goes with 'last' (the file's sha256 is known at its end)");
+        return SEGQ_EPROTO;
+    }
+    return SEGQ_OK;
+}
+
 static const segq__field_t s_chunk_fields[] = {
     FIELD (segq_chunk_t, transfer, "xfer", U64, R),
     FIELD (segq_chunk_t, offset, "off", U64, R),
     FIELD (segq_chunk_t, last, "last", BOOL, 0),
+    FIELD (segq_chunk_t, hash, "hash", HASH, 0),
 };
 
 static const segq__field_t s_credit_fields[] = {
@@ -507,7 +519,7 @@ static const segq__struct_desc_t s_bodies[] = {
     BODY (PUT_DONE, "PUT_DONE", segq_put_done_t, s_put_done_fields, NULL),
     BODY (GET, "GET", segq_get_t, s_get_fields, s_get_check),
     BODY (GET_READY, "GET_READY", segq_get_ready_t, s_get_ready_fields, NULL),
-    BODY (CHUNK, "CHUNK", segq_chunk_t, s_chunk_fields, NULL),
+    BODY (CHUNK, "CHUNK", segq_chunk_t, s_chunk_fields, s_chunk_check),
     BODY (CREDIT, "CREDIT", segq_credit_t, s_credit_fields, NULL),
 };
 

@@ -31,8 +31,8 @@ extern "C" {
 
 /* Versions this build speaks. A peer whose header carries another version
    is answered with ERROR(EVERSION) listing these. */
-#define SEGQ_PROTO_VERSION      1
-#define SEGQ_PROTO_MIN_VERSION  1
+#define SEGQ_PROTO_VERSION      2
+#define SEGQ_PROTO_MIN_VERSION  2
 
 #define SEGQ_HEADER_SIZE        4
 
@@ -445,7 +445,8 @@ typedef struct {
 
 typedef struct {
     uint64_t req_id;
-    char hash[SEGQ_HASH_HEX_LEN + 1];
+    char hash[SEGQ_HASH_HEX_LEN + 1];   /* known up front (the broker may have it), or "":
+                                           the final CHUNK names it */
     uint64_t size;
     char *name;                 /* for logs, or NULL */
 } segq_put_t;
@@ -487,6 +488,7 @@ typedef struct {
     uint64_t transfer;
     uint64_t offset;
     bool last;
+    char hash[SEGQ_HASH_HEX_LEN + 1];   /* upload's last CHUNK: sha256 of all sent, or "" */
     zframe_t *data;             /* the data frame, owned */
 } segq_chunk_t;
 

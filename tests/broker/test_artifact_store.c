@@ -60,7 +60,7 @@ Test (artifact_store, verified_upload_is_stored_privately_under_its_hash, .init 
     for (size_t off = 0; off < sizeof data; off += 100000)
         cr_assert_eq (segq__upload_write (up, off, data + off, 100000, err, sizeof err), 0, "%s", err);
     cr_assert_not (segq__artifact_store_has (store, hash, NULL), "not there before finish");
-    cr_assert_eq (segq__upload_finish (up, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (segq__upload_finish (up, NULL, NULL, err, sizeof err), 0, "%s", err);
     segq__upload_destroy (&up);
     uint64_t size;
     cr_assert (segq__artifact_store_has (store, hash, &size));
@@ -94,7 +94,7 @@ Test (artifact_store, wrong_hash_or_bad_chunks_store_nothing, .init = setup, .fi
     /* different bytes of the same size */
     segq__upload_t *up = segq__artifact_store_upload (store, hash, 5, err, sizeof err);
     cr_assert_eq (segq__upload_write (up, 0, "hellO", 5, err, sizeof err), 0);
-    cr_assert_eq (segq__upload_finish (up, err, sizeof err), SEGQ_EHASH);
+    cr_assert_eq (segq__upload_finish (up, NULL, NULL, err, sizeof err), SEGQ_EHASH);
     cr_assert (strstr (err, hash), "%s", err);
     segq__upload_destroy (&up);
     cr_assert_not (segq__artifact_store_has (store, hash, NULL));
@@ -104,7 +104,7 @@ Test (artifact_store, wrong_hash_or_bad_chunks_store_nothing, .init = setup, .fi
     cr_assert_eq (segq__upload_write (up, 0, "hello!", 6, err, sizeof err), SEGQ_EINVAL);
     cr_assert_eq (segq__upload_write (up, 0, "hel", 3, err, sizeof err), 0);
     cr_assert_eq (segq__upload_received (up), 3);
-    cr_assert_eq (segq__upload_finish (up, err, sizeof err), SEGQ_EINVAL);
+    cr_assert_eq (segq__upload_finish (up, NULL, NULL, err, sizeof err), SEGQ_EINVAL);
     cr_assert (strstr (err, "3 of 5"), "%s", err);
     segq__upload_destroy (&up);
     cr_assert_not (segq__artifact_store_has (store, hash, NULL));
@@ -149,5 +149,74 @@ Test (artifact_store, leftovers_of_a_crash_are_removed_at_start, .init = setup, 
     cr_assert_eq (s_tmp_files (), 0);
     segq__upload_destroy (&up);
     segq__artifact_store_destroy (&again);
+    segq__artifact_store_destroy (&store);
+}
+
+/* Hash at the end (SPEC 10.1): the upload starts with no hash; the one named
+   at the end must match the data and any named at the start; a copy of an
+   artifact the store holds already is dropped, the store keeps one file. */
+Test (artifact_store, hash_named_at_the_end, .init = setup, .fini = teardown, .timeout = 10)
+{
+    segq__artifact_store_t *store = s_store ();
+    char hash [SEGQ_HASH_HEX_LEN + 1], other [SEGQ_HASH_HEX_LEN + 1], got [SEGQ_HASH_HEX_LEN + 1];
+    char err [512];
+    s_hash ("hello", 5, hash);
+    s_hash ("hellO", 5, other);
+    /* mismatch at the end: EHASH, nothing stored */
+    segq__upload_t *up = segq__artifact_store_upload (store, NULL, 5, err, sizeof err);
+    cr_assert_not_null (up, "%s", err);
+    cr_assert_eq (segq__upload_write (up, 0, "hellO", 5, err, sizeof err), 0);
+    cr_assert_eq (segq__upload_finish (up, hash, got, err, sizeof err), SEGQ_EHASH);
+    cr_assert (strstr (err, "not stored"), "%s", err);
+    segq__upload_destroy (&up);
+    cr_assert_not (segq__artifact_store_has (store, hash, NULL));
+    cr_assert_not (segq__artifact_store_has (store, other, NULL));
+    /* no hash named anywhere: refused */
+    up = segq__artifact_store_upload (store, "", 5, err, sizeof err);
+    cr_assert_eq (segq__upload_write (up, 0, "hello", 5, err, sizeof err), 0);
+    cr_assert_eq (segq__upload_finish (up, NULL, got, err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "no sha256 named"), "%s", err);
+    segq__upload_destroy (&up);
+    /* start and end disagree: EHASH even though the data matches the end */
+    up = segq__artifact_store_upload (store, other, 5, err, sizeof err);
+    cr_assert_eq (segq__upload_write (up, 0, "hello", 5, err, sizeof err), 0);
+    cr_assert_eq (segq__upload_finish (up, hash, got, err, sizeof err), SEGQ_EHASH);
+    cr_assert (strstr (err, "announced"), "%s", err);
+    segq__upload_destroy (&up);
+    /* a garbled end hash */
+    up = segq__artifact_store_upload (store, NULL, 5, err, sizeof err);
+    cr_assert_eq (segq__upload_write (up, 0, "hello", 5, err, sizeof err), 0);
+    cr_assert_eq (segq__upload_finish (up, "HELLO", got, err, sizeof err), SEGQ_EINVAL);
+    segq__upload_destroy (&up);
+    cr_assert_not (segq__artifact_store_has (store, hash, NULL));
+    cr_assert_eq (s_tmp_files (), 0);
+    /* a good one is stored under the hash named at the end */
+    up = segq__artifact_store_upload (store, NULL, 5, err, sizeof err);
+    cr_assert_eq (segq__upload_write (up, 0, "hello", 5, err, sizeof err), 0);
+    cr_assert_eq (segq__upload_finish (up, hash, got, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq (got, hash);
+    segq__upload_destroy (&up);
+    cr_assert (segq__artifact_store_has (store, hash, NULL));
+    char path [400];
+    snprintf (path, sizeof path, "%s/artifacts/%.2s/%s", dir, hash, hash);
+    struct stat first;
+    cr_assert_eq (stat (path, &first), 0);
+    /* the same content again: accepted, the copy dropped, the stored file kept */
+    up = segq__artifact_store_upload (store, NULL, 5, err, sizeof err);
+    cr_assert_eq (segq__upload_write (up, 0, "hello", 5, err, sizeof err), 0);
+    cr_assert_eq (segq__upload_finish (up, hash, got, err, sizeof err), 0, "%s", err);
+    segq__upload_destroy (&up);
+    struct stat again;
+    cr_assert_eq (stat (path, &again), 0);
+    cr_assert_eq (again.st_ino, first.st_ino, "the stored copy was replaced");
+    cr_assert_eq (s_tmp_files (), 0, "the duplicate's temporary file is gone");
+    snprintf (path, sizeof path, "%s/artifacts/%.2s", dir, hash);
+    DIR *d = opendir (path);
+    cr_assert_not_null (d);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir (d)); )
+        n += e->d_name [0] != '.';
+    closedir (d);
+    cr_assert_eq (n, 1, "one copy per hash");
     segq__artifact_store_destroy (&store);
 }

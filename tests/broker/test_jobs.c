@@ -252,7 +252,7 @@ Test (jobs, outputs_flow_to_dependents_by_reference, .init = setup, .fini = tear
     segq__upload_t *up = segq__artifact_store_upload (artifacts, hash, 2, err, sizeof err);
     cr_assert_not_null (up, "%s", err);
     cr_assert_eq (segq__upload_write (up, 0, "hi", 2, err, sizeof err), 0);
-    cr_assert_eq (segq__upload_finish (up, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (segq__upload_finish (up, NULL, NULL, err, sizeof err), 0, "%s", err);
     segq__upload_destroy (&up);
 
     char a [SEGQ__JOB_ID_MAX], b [SEGQ__JOB_ID_MAX], bad [SEGQ__JOB_ID_MAX];
@@ -512,7 +512,7 @@ Test (jobs, one_file_input_keeps_its_file_name, .init = setup, .fini = teardown,
     segq__upload_t *up = segq__artifact_store_upload (artifacts, hash, 2, err, sizeof err);
     cr_assert_not_null (up, "%s", err);
     cr_assert_eq (segq__upload_write (up, 0, "px", 2, err, sizeof err), 0);
-    cr_assert_eq (segq__upload_finish (up, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (segq__upload_finish (up, NULL, NULL, err, sizeof err), 0, "%s", err);
     segq__upload_destroy (&up);
     segq_input_t inputs [2] = { { .name = "image/polyp.jpg" }, { .name = "image/other.jpg" } };
     memcpy (inputs [0].hash, hash, sizeof hash);

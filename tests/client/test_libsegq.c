@@ -179,8 +179,8 @@ s_version_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
     reply->u.error.code = SEGQ_EVERSION;
     reply->u.error.message = strdup ("unsupported version");
     reply->u.error.versions = calloc (2, sizeof (uint32_t));
-    reply->u.error.versions[0] = 2;
-    reply->u.error.versions[1] = 3;
+    reply->u.error.versions[0] = 3;
+    reply->u.error.versions[1] = 4;
     reply->u.error.n_versions = 2;
     s_reply (router, rid, reply);
 }
@@ -191,7 +191,7 @@ Test (libsegq, version_error_names_both_sides, .timeout = 20)
     segq_job_list_t list;
     cr_assert_eq (segq_client_status (c, NULL, NULL, &list), SEGQ_EVERSION);
     const char *e = segq_client_error (c);
-    cr_assert (strstr (e, "2, 3") && strstr (e, "speaks 1"), "message: %s", e);
+    cr_assert (strstr (e, "3, 4") && strstr (e, "speaks 2"), "message: %s", e);
     s_stop (&c);
     fixture_assert_no_leaks ();
 }
@@ -222,6 +222,8 @@ static struct {
     int violations;             /* chunks beyond credit, or out of order */
     int chunks;
     bool have;
+    bool put_named_hash;        /* the PUT carried one, rather than the final CHUNK */
+    bool corrupt;               /* the receiver flips a byte of the first chunk */
 } s_up;
 
 static void
@@ -229,6 +231,7 @@ s_upload_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
 {
     if (msg->type == SEGQ_MSG_PUT) {
         memcpy (s_up.hash, msg->u.put.hash, sizeof s_up.hash);
+        s_up.put_named_hash = msg->u.put.hash[0] != '\0';
         s_up.size = msg->u.put.size;
         segq_sha256_init (&s_up.sha);
         segq_msg_t *reply = segq_msg_new (SEGQ_MSG_PUT_READY);
@@ -247,8 +250,17 @@ s_upload_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
     size_t n = zframe_size (ch->data);
     if (--s_up.credit < 0 || ch->transfer != 77 || ch->offset != s_up.received || n > 1000)
         s_up.violations++;
+    if (s_up.corrupt && s_up.received == 0 && n)
+        ((uint8_t *) zframe_data (ch->data))[0] ^= 1;
     segq_sha256_update (&s_up.sha, zframe_data (ch->data), n);
     s_up.received += n;
+    if (ch->hash[0] && !ch->last)
+        s_up.violations++;
+    if (ch->last && ch->hash[0]) {
+        if (s_up.put_named_hash && strcmp (ch->hash, s_up.hash) != 0)
+            s_up.violations++;
+        memcpy (s_up.hash, ch->hash, sizeof s_up.hash);
+    }
     if (!ch->last) {
         /* Slow receiver: one chunk of credit back per chunk written. */
         segq_msg_t *credit = segq_msg_new (SEGQ_MSG_CREDIT);
@@ -276,13 +288,20 @@ s_write_file (const char *path, size_t size)
     fclose (f);
 }
 
-Test (libsegq, upload_respects_credit_and_hash, .timeout = 20)
+/* A temporary file of `size` bytes; path is a mkstemp template. */
+static void
+s_temp_file (char *path, size_t size)
 {
-    char path[] = "/tmp/segq-up-XXXXXX";
     int fd = mkstemp (path);
     cr_assert_geq (fd, 0);
     close (fd);
-    s_write_file (path, 10500);
+    s_write_file (path, size);
+}
+
+Test (libsegq, upload_respects_credit_and_hash, .timeout = 20)
+{
+    char path[] = "/tmp/segq-up-XXXXXX";
+    s_temp_file (path, 10500);
     segq_client_t *c = s_start (s_upload_handler, 5000);
     char hash[SEGQ_HASH_HEX_LEN + 1], want[SEGQ_HASH_HEX_LEN + 1];
     uint64_t size;
@@ -292,7 +311,8 @@ Test (libsegq, upload_respects_credit_and_hash, .timeout = 20)
     cr_assert_eq (segq_sha256_file (path, want), 0);
     unlink (path);
     cr_assert_str_eq (hash, want);
-    cr_assert_str_eq (s_up.hash, want, "PUT named another hash");
+    cr_assert_not (s_up.put_named_hash, "the default upload hashed the file before PUT");
+    cr_assert_str_eq (s_up.hash, want, "the final CHUNK named another hash");
     cr_assert_eq (size, 10500);
     cr_assert_eq (s_up.received, 10500);
     cr_assert_eq (s_up.chunks, 11);
@@ -303,18 +323,61 @@ Test (libsegq, upload_respects_credit_and_hash, .timeout = 20)
 Test (libsegq, upload_skipped_when_broker_has_hash, .timeout = 20)
 {
     char path[] = "/tmp/segq-up-XXXXXX";
-    int fd = mkstemp (path);
-    cr_assert_geq (fd, 0);
-    close (fd);
-    s_write_file (path, 5000);
+    s_temp_file (path, 5000);
     s_up.have = true;
     segq_client_t *c = s_start (s_upload_handler, 5000);
-    char hash[SEGQ_HASH_HEX_LEN + 1];
-    int rc = segq_client_upload (c, path, NULL, hash, NULL);
+    char hash[SEGQ_HASH_HEX_LEN + 1], want[SEGQ_HASH_HEX_LEN + 1];
+    int rc = segq_client_upload_hash_first (c, path, NULL, hash, NULL);
     s_stop (&c);
+    cr_assert_eq (segq_sha256_file (path, want), 0);
     unlink (path);
     cr_assert_eq (rc, 0);
+    cr_assert (s_up.put_named_hash);
+    cr_assert_str_eq (hash, want);
     cr_assert_eq (s_up.chunks, 0, "sent %d chunks the broker already had", s_up.chunks);
+    fixture_assert_no_leaks ();
+}
+
+/* A known hash goes in PUT; when the broker lacks the file, the data follows
+   and the final CHUNK names no other hash. */
+Test (libsegq, upload_known_hash_sends_when_broker_lacks_it, .timeout = 20)
+{
+    char path[] = "/tmp/segq-up-XXXXXX";
+    s_temp_file (path, 2500);
+    char want[SEGQ_HASH_HEX_LEN + 1];
+    cr_assert_eq (segq_sha256_file (path, want), 0);
+    segq_client_t *c = s_start (s_upload_handler, 5000);
+    uint64_t size = 0;
+    int rc = segq_client_upload_known (c, path, "k.bin", want, &size);
+    cr_assert_eq (segq_client_upload_known (c, path, "k.bin", "not-a-hash", NULL), SEGQ_EINVAL);
+    s_stop (&c);
+    unlink (path);
+    cr_assert_eq (rc, 0, "upload failed");
+    cr_assert (s_up.put_named_hash);
+    cr_assert_str_eq (s_up.hash, want);
+    cr_assert_eq (size, 2500);
+    cr_assert_eq (s_up.chunks, 3);
+    cr_assert_eq (s_up.violations, 0);
+    fixture_assert_no_leaks ();
+}
+
+/* The receiver's hash differs from the one the sender names at the end:
+   PUT_DONE{EHASH} is the upload's failure. */
+Test (libsegq, upload_hash_mismatch_at_end_fails, .timeout = 20)
+{
+    char path[] = "/tmp/segq-up-XXXXXX";
+    s_temp_file (path, 3000);
+    s_up.corrupt = true;
+    segq_client_t *c = s_start (s_upload_handler, 5000);
+    char hash[SEGQ_HASH_HEX_LEN + 1] = "";
+    int rc = segq_client_upload (c, path, NULL, hash, NULL);
+    char err[512];
+    snprintf (err, sizeof err, "%s", segq_client_error (c));
+    s_stop (&c);
+    unlink (path);
+    cr_assert_eq (rc, SEGQ_EHASH, "rc %d: %s", rc, err);
+    cr_assert (strstr (err, "refused"), "%s", err);
+    cr_assert_eq (hash[0], '\0', "a failed upload reported a hash");
     fixture_assert_no_leaks ();
 }
 

@@ -258,12 +258,170 @@ Test (queue, artifact_round_trip_50mb, .init = setup, .fini = teardown, .timeout
     char again[SEGQ_HASH_HEX_LEN + 1];
     cr_assert_eq (segq_sha256_file (back, again), 0);
     cr_assert_str_eq (again, hash, "the file on disk is not what was sent");
-    /* Uploading it again is skipped by hash, and still gives the same. */
+    /* Uploading it again hashing first is skipped by hash; streaming it
+       again sends it and the broker keeps its one copy. Both give the hash. */
     uint64_t size;
+    cr_assert_eq (segq_client_upload_hash_first (c, path, NULL, again, &size), 0, "%s",
+                  segq_client_error (c));
+    cr_assert_str_eq (again, hash);
+    memset (again, 0, sizeof again);
     cr_assert_eq (segq_client_upload (c, path, NULL, again, &size), 0, "%s", segq_client_error (c));
     cr_assert_str_eq (again, hash);
+    cr_assert_eq (size, 50u << 20);
     segq_job_info_clear (&info);
     segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* ---- uploads against a real segqd, by hand (SPEC 10.1) ---- */
+
+static segq_msg_t *
+s_raw_recv (zsock_t *sock)
+{
+    segq_msg_t *msg = NULL;
+    char err[256];
+    int rc = segq_msg_recv (sock, NULL, &msg, NULL, err, sizeof err);
+    H_ASSERT (h, rc == 0 && msg, "no answer from segqd: %s", err);
+    return msg;
+}
+
+/* PUT{size} (hash: NULL for hash-at-the-end); returns the transfer id. */
+static uint64_t
+s_raw_put (zsock_t *sock, const char *hash, uint64_t size)
+{
+    segq_msg_t *put = segq_msg_new (SEGQ_MSG_PUT);
+    put->u.put.req_id = 41;
+    put->u.put.size = size;
+    if (hash)
+        snprintf (put->u.put.hash, sizeof put->u.put.hash, "%s", hash);
+    cr_assert_eq (segq_msg_send (&put, sock, NULL), 0);
+    segq_msg_t *ready = s_raw_recv (sock);
+    cr_assert_eq (ready->type, SEGQ_MSG_PUT_READY, "PUT answered %s", segq_msg_type_name (ready->type));
+    cr_assert_not (ready->u.put_ready.have);
+    uint64_t xfer = ready->u.put_ready.transfer;
+    segq_msg_destroy (&ready);
+    return xfer;
+}
+
+static void
+s_raw_chunk (zsock_t *sock, uint64_t xfer, uint64_t off, const void *data, size_t n, bool last,
+             const char *hash)
+{
+    segq_msg_t *chunk = segq_msg_new (SEGQ_MSG_CHUNK);
+    chunk->u.chunk.transfer = xfer;
+    chunk->u.chunk.offset = off;
+    chunk->u.chunk.last = last;
+    if (hash)
+        snprintf (chunk->u.chunk.hash, sizeof chunk->u.chunk.hash, "%s", hash);
+    chunk->u.chunk.data = zframe_new (data, n);
+    cr_assert_eq (segq_msg_send (&chunk, sock, NULL), 0);
+}
+
+/* PUT_DONE's code, skipping CREDITs. */
+static int
+s_raw_done (zsock_t *sock, char *message, size_t len)
+{
+    for (;;) {
+        segq_msg_t *msg = s_raw_recv (sock);
+        if (msg->type == SEGQ_MSG_CREDIT) {
+            segq_msg_destroy (&msg);
+            continue;
+        }
+        cr_assert_eq (msg->type, SEGQ_MSG_PUT_DONE, "got %s", segq_msg_type_name (msg->type));
+        int code = msg->u.put_done.code;
+        snprintf (message, len, "%s", msg->u.put_done.message ? msg->u.put_done.message : "");
+        segq_msg_destroy (&msg);
+        return code;
+    }
+}
+
+/* Files under the broker's artifacts/ (tmp/ included), not counting folders. */
+static size_t
+s_artifact_files (void)
+{
+    char cmd[700];
+    snprintf (cmd, sizeof cmd, "find '%s/artifacts' -type f | wc -l", h->data_dir);
+    FILE *p = popen (cmd, "r");
+    cr_assert_not_null (p);
+    size_t n = 0;
+    cr_assert_eq (fscanf (p, "%zu", &n), 1);
+    pclose (p);
+    return n;
+}
+
+Test (queue, upload_hash_at_the_end_is_verified_and_stored_once, .init = setup, .fini = teardown,
+      .timeout = 60)
+{
+    zsock_t *sock = zsock_new_dealer (h->endpoint);
+    cr_assert_not_null (sock);
+    zsock_set_rcvtimeo (sock, 10000);
+    static uint8_t data[3000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t) (i * 131 + 7);
+    char hash[SEGQ_HASH_HEX_LEN + 1], wrong[SEGQ_HASH_HEX_LEN + 1], msg[512];
+    segq_sha256_t sha;
+    segq_sha256_init (&sha);
+    segq_sha256_update (&sha, data, sizeof data);
+    segq_sha256_final (&sha, hash);
+    segq_sha256_init (&sha);
+    segq_sha256_update (&sha, "x", 1);
+    segq_sha256_final (&sha, wrong);
+    size_t before = s_artifact_files ();
+
+    /* the hash named at the end is not the data's: EHASH, nothing stored */
+    uint64_t xfer = s_raw_put (sock, NULL, sizeof data);
+    s_raw_chunk (sock, xfer, 0, data, 2000, false, NULL);
+    s_raw_chunk (sock, xfer, 2000, data + 2000, 1000, true, wrong);
+    cr_assert_eq (s_raw_done (sock, msg, sizeof msg), SEGQ_EHASH, "%s", msg);
+    cr_assert_eq (s_artifact_files (), before, "a refused upload left a file");
+
+    /* no hash anywhere: refused */
+    xfer = s_raw_put (sock, NULL, sizeof data);
+    s_raw_chunk (sock, xfer, 0, data, sizeof data, true, NULL);
+    cr_assert_eq (s_raw_done (sock, msg, sizeof msg), SEGQ_EINVAL, "%s", msg);
+    cr_assert (strstr (msg, "no sha256"), "%s", msg);
+
+    /* truncated: the final CHUNK comes before `size` bytes; the size PUT
+       declared is not trusted for more than that */
+    xfer = s_raw_put (sock, NULL, sizeof data);
+    s_raw_chunk (sock, xfer, 0, data, 1000, true, hash);
+    cr_assert_eq (s_raw_done (sock, msg, sizeof msg), SEGQ_EINVAL, "%s", msg);
+    cr_assert_eq (s_artifact_files (), before);
+
+    /* a good upload, then the same content again: both accepted, one copy */
+    for (int round = 0; round < 2; round++) {
+        xfer = s_raw_put (sock, NULL, sizeof data);
+        s_raw_chunk (sock, xfer, 0, data, 2000, false, NULL);
+        s_raw_chunk (sock, xfer, 2000, data + 2000, 1000, true, hash);
+        cr_assert_eq (s_raw_done (sock, msg, sizeof msg), 0, "round %d: %s", round, msg);
+        cr_assert_eq (s_artifact_files (), before + 1, "round %d: not one copy", round);
+    }
+    /* re-upload naming the hash first: skipped */
+    segq_msg_t *put = segq_msg_new (SEGQ_MSG_PUT);
+    put->u.put.req_id = 42;
+    put->u.put.size = sizeof data;
+    memcpy (put->u.put.hash, hash, sizeof hash);
+    cr_assert_eq (segq_msg_send (&put, sock, NULL), 0);
+    segq_msg_t *ready = s_raw_recv (sock);
+    cr_assert_eq (ready->type, SEGQ_MSG_PUT_READY);
+    cr_assert (ready->u.put_ready.have, "a known hash was not skipped");
+    segq_msg_destroy (&ready);
+
+    /* a stream cut short (the sender goes silent) leaves nothing once the
+       transfer expires */
+    static uint8_t other[3000];
+    memset (other, 0x5a, sizeof other);
+    xfer = s_raw_put (sock, NULL, sizeof other);
+    s_raw_chunk (sock, xfer, 0, other, 1000, false, NULL);
+    segq_msg_t *credit = s_raw_recv (sock);
+    cr_assert_eq (credit->type, SEGQ_MSG_CREDIT);
+    segq_msg_destroy (&credit);
+    cr_assert_eq (s_artifact_files (), before + 2, "the temporary file is there while it lasts");
+    int64_t until = zclock_mono () + 4 * h->expiry_ms + 5000;
+    while (s_artifact_files () != before + 1 && zclock_mono () < until)
+        zclock_sleep (200);
+    cr_assert_eq (s_artifact_files (), before + 1, "a truncated upload left its temporary file");
+    zsock_destroy (&sock);
     H_ASSERT_CLEAN_STOP (h);
 }
 

@@ -480,10 +480,11 @@ fixture_msg (segq_msg_type_t type, bool full)
             break;
         case SEGQ_MSG_PUT:
             m->u.put.req_id = 12;
-            strcpy (m->u.put.hash, fixture_hash (0));
             m->u.put.size = full ? 52428800 : 0;
-            if (full)
+            if (full) {         /* minimal: the hash comes with the final CHUNK */
+                strcpy (m->u.put.hash, fixture_hash (0));
                 m->u.put.name = s_str ("/home/alice/data/image 1.png");
+            }
             break;
         case SEGQ_MSG_PUT_READY:
             m->u.put_ready.req_id = 12;
@@ -522,6 +523,8 @@ fixture_msg (segq_msg_type_t type, bool full)
             m->u.chunk.transfer = 100;
             m->u.chunk.offset = full ? 1ULL << 40 : 0;
             m->u.chunk.last = full;
+            if (full)
+                strcpy (m->u.chunk.hash, fixture_hash (1));
             size_t size = full ? 100000 : 0;
             uint8_t *bytes = s_need (malloc (size + 1));
             for (size_t i = 0; i < size; i++)

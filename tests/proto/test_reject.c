@@ -168,7 +168,7 @@ Test (reject, header, .timeout = 10)
     cr_assert_eq (segq_msg_decode_bytes (future, 4, body, 1, NULL, 0, false, &msg, &version, err, 256),
                   SEGQ_EVERSION);
     cr_assert_eq (version, SEGQ_PROTO_VERSION + 1);
-    cr_assert (strstr (err, "version 2"), "%s", err);
+    cr_assert (strstr (err, "version 3"), "%s", err);
     /* A future version may have types we do not know: version comes first. */
     uint8_t future_type[4] = { 'S', 'Q', 200, 250 };
     cr_assert_eq (segq_msg_decode_bytes (future_type, 4, body, 1, NULL, 0, false, &msg, &version, err, 256),
@@ -671,6 +671,21 @@ Test (reject, input_and_get_rules, .timeout = 10)
     b_str (&b, "req"); b_uint (&b, 1);
     b_str (&b, "job"); b_str (&b, "j1");
     b_refused (&b, SEGQ_MSG_GET, SEGQ_EPROTO, "'job' needs 'name'");
+
+    /* an upload's hash is known only at its end: not on a CHUNK before it */
+    b_init (&b);
+    b_map (&b, 3);
+    b_str (&b, "xfer"); b_uint (&b, 1);
+    b_str (&b, "off"); b_uint (&b, 0);
+    b_str (&b, "hash"); b_str (&b, fixture_hash (0));
+    b_refused (&b, SEGQ_MSG_CHUNK, SEGQ_EPROTO, "'hash' only goes with 'last'");
+    b_init (&b);
+    b_map (&b, 4);
+    b_str (&b, "xfer"); b_uint (&b, 1);
+    b_str (&b, "off"); b_uint (&b, 0);
+    b_str (&b, "last"); msgpack_pack_true (&b.pk);
+    b_str (&b, "hash"); b_str (&b, "abc");
+    b_refused (&b, SEGQ_MSG_CHUNK, SEGQ_EPROTO, "hash");
     fixture_assert_no_leaks ();
 }
 
@@ -856,7 +871,7 @@ Test (reject, encoder_refuses_what_the_decoder_would, .timeout = 10)
     cr_assert_null (z);
     segq_msg_destroy (&msg);
 
-    msg = fixture_msg (SEGQ_MSG_PUT, false);
+    msg = fixture_msg (SEGQ_MSG_PUT, true);
     msg->u.put.hash[3] = 'X';
     cr_assert_eq (segq_msg_encode (msg, &z), SEGQ_EINVAL);
     segq_msg_destroy (&msg);

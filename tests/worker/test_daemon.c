@@ -815,7 +815,7 @@ Test (daemon, version_mismatch_said_plainly)
     int status = s_wait_exit (F, 5000);
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) != 0);
     char *log = s_slurp (F->log);
-    cr_assert (strstr (log, "speaks protocol versions 7, 8; this segq-worker speaks 1..1"), "%s", log);
+    cr_assert (strstr (log, "speaks protocol versions 7, 8; this segq-worker speaks 2..2"), "%s", log);
 }
 
 Test (daemon, bad_flags_refused_with_a_message)

@@ -155,6 +155,9 @@ cli_logs (cli_globals_t *g, int argc, char **argv)
     if (optind + 1 != argc)
         return cli_usage_error (g, "logs", "expected exactly one JOB");
     const char *job = argv[optind];
+    if (segq_array_id (job))
+        return cli_usage_error (g, "logs", "%s is a job array: logs are per job (`segq status -l "
+                                "%s` lists its jobs)", job, job);
     segq_client_t *client;
     int rc = cli_connect (g, &client);
     if (rc != CLI_OK)

@@ -21,6 +21,9 @@ cli_priority (cli_globals_t *g, int argc, char **argv)
     if (argc - optind != 2)
         return cli_usage_error (g, "priority", "expected a job and a priority (segq priority JOB N)");
     const char *job = argv[optind], *text = argv[optind + 1];
+    if (segq_array_id (job))
+        return cli_usage_error (g, "priority", "%s is a job array: set the priority of its jobs "
+                                "(`segq status -l %s` lists them)", job, job);
     char *end = NULL;
     errno = 0;
     long long priority = strtoll (text, &end, 10);

@@ -9,8 +9,8 @@ cli_purge (cli_globals_t *g, int argc, char **argv)
 {
     static const struct option options[] = { CLI_COMMON_OPTIONS, { 0 } };
     static const char help[] =
-        "usage: segq purge JOB... [--json]\n\n"
-        "Remove jobs' artifacts from the broker now: their outputs, the inputs no\n"
+        "usage: segq purge JOB|ARRAY... [--json]\n\n"
+        "Remove jobs' artifacts (an ARRAY: all its jobs') from the broker now: their outputs, the inputs no\n"
         "other job still refers to, and their logs. Only a job's owner or an admin\n"
         "may; a job must have ended, and no job that has not ended may take its\n"
         "outputs as an input. The jobs stay listed; fetching their outputs then says\n"
@@ -25,9 +25,21 @@ cli_purge (cli_globals_t *g, int argc, char **argv)
     int rc = cli_connect (g, &client);
     if (rc != CLI_OK)
         return rc;
+    /* an ARRAY: all its jobs; each job once */
+    char **ids = NULL;
+    size_t n_ids = 0;
+    if ((rc = cli_expand_arrays (g, "purge", client, (const char *const *) argv + optind, n,
+                                 &ids, &n_ids)) != CLI_OK) {
+        segq_client_destroy (&client);
+        return rc;
+    }
     segq_purge_result_t *out;
     size_t n_out;
-    if (segq_client_purge (client, (const char *const *) argv + optind, n, &out, &n_out) < 0) {
+    int prc = segq_client_purge (client, (const char *const *) ids, n_ids, &out, &n_out);
+    for (size_t i = 0; i < n_ids; i++)
+        free (ids[i]);
+    free (ids);
+    if (prc < 0) {
         rc = cli_error (g, "purge", CLI_FAILED, "%s", segq_client_error (client));
         segq_client_destroy (&client);
         return rc;

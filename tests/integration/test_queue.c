@@ -639,9 +639,9 @@ s_json (const char *out, const char *what)
     return doc;
 }
 
-/* status / wait / cancel / fetch given a job array beside jobs of its own,
-   other jobs, and ids named twice: one JSON document, each job once, an
-   array's outputs fetched per job. */
+/* status / wait / cancel / fetch / purge given a job array beside jobs of
+   its own, other jobs, and ids named twice: one JSON document, each job
+   once, an array's outputs fetched per job; logs of an array refused. */
 Test (queue, cli_arrays_beside_jobs_and_repeated_ids, .init = setup, .fini = teardown,
       .timeout = 90)
 {
@@ -728,6 +728,18 @@ Test (queue, cli_arrays_beside_jobs_and_repeated_ids, .init = setup, .fini = tea
               err);
     doc = s_json (out, "cancel --json");
     cr_assert_eq (json_array_size (doc), 2, "cancel: %s", out);
+    json_decref (doc);
+
+    /* logs are per job: an array is refused plainly; purge takes an
+       array's jobs, each once */
+    const char *logs[] = { "logs", a, NULL };
+    cr_assert_eq (harness_cli (h, out, sizeof out, err, sizeof err, logs), 2, "logs ARRAY: %s",
+                  err);
+    cr_assert (strstr (err, "job array"), "%s", err);
+    const char *purge[] = { "purge", "--json", member[1], a, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, purge) == 0, "purge: %s", err);
+    doc = s_json (out, "purge --json");
+    cr_assert_eq (json_array_size (doc), 2, "purge: %s", out);
     json_decref (doc);
 
     segq_array_info_clear (&array);

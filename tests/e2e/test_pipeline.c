@@ -4,7 +4,10 @@
     (a dependency on its principal output), fetched and checked as a
     Kvasir-SEG layout dataset with its manifest, then a tiny `evaluate` of
     those pairs (real: the fixture and procedural samples from segq-run
-    sample; test: other samples), its metrics and chart fetched and checked. */
+    sample; test: other samples), its metrics and chart fetched and checked;
+    the contact sheet fetched with generate's pairs; the same pair as a
+    `submit pipeline --evaluate-against` that k-fold cannot evaluate is
+    refused at submit. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -15,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
+#include "contact_sheet.h"
 #include "e2e_fixture.h"
 #include "harness.h"
 #include "sample.h"
@@ -41,6 +45,39 @@ s_count_png (const char *dir)
         n += strlen (e->d_name) > 4 && strcmp (e->d_name + strlen (e->d_name) - 4, ".png") == 0;
     closedir (d);
     return n;
+}
+
+/* contact_sheet.png of a fetched generate output: a PNG file, the grid of
+   contact_sheet.h for n samples of w x h, and the very sheet those fetched
+   pairs make. */
+static void
+s_check_contact_sheet (const char *dir, size_t n, uint32_t w, uint32_t h)
+{
+    char path[900], again[900], err[512];
+    snprintf (path, sizeof path, "%s/%s", dir, SEGQ_CONTACT_SHEET_FILE);
+    FILE *f = fopen (path, "rb");
+    cr_assert_not_null (f, "fetch of generate brought no %s", path);
+    unsigned char sig[8] = { 0 };
+    size_t got = fread (sig, 1, sizeof sig, f);
+    fclose (f);
+    cr_assert (got == 8 && memcmp (sig, "\x89PNG\r\n\x1a\n", 8) == 0, "%s is no PNG", path);
+    segq_image_t *sheet = NULL, *expected = NULL;
+    cr_assert_eq (segq_image_read_file (path, NULL, &sheet, err, sizeof err), 0, "%s", err);
+    uint32_t cols, rows, gap = SEGQ_CONTACT_SHEET_GAP;
+    segq_contact_sheet_grid (n, &cols, &rows);
+    cr_assert (cols > 0 && sheet->width == cols * (w + gap) + gap
+               && sheet->height == rows * (h + gap) + gap && sheet->channels == 3,
+               "%s is %ux%u (%u channels), not a %ux%u grid of %ux%u samples", path,
+               sheet->width, sheet->height, sheet->channels, cols, rows, w, h);
+    snprintf (again, sizeof again, "%s.again.png", dir);
+    cr_assert_eq (segq_contact_sheet_write_dir (dir, again, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (segq_image_read_file (again, NULL, &expected, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (segq_image_size (sheet), segq_image_size (expected));
+    cr_assert (memcmp (sheet->data, expected->data, segq_image_size (sheet)) == 0,
+               "%s is not the sheet of the fetched pairs", path);
+    segq_image_destroy (&sheet);
+    segq_image_destroy (&expected);
+    unlink (again);
 }
 
 /* count procedural samples in the Kvasir-SEG layout under dir. */
@@ -140,6 +177,24 @@ Test (e2e, train_generate_evaluate_through_the_queue, .timeout = 420)
                                 "--width", "4", "--batch", "4", "--examples", "2", "--cpu", "2",
                                 NULL };
     s_submit (h, eval_argv, evaluate, sizeof evaluate);
+    /* the same single pair as a pipeline evaluated against `real` (which
+       holds it): evaluate's k-fold would have no synthetic pair to train
+       on in the fold testing it, so it is refused at submit and nothing
+       is queued */
+    char lone_out[8192], lone_err[8192];
+    const char *lone[] = { "submit", "pipeline", "--image", image, "--mask", mask,
+                           "--evaluate-against", real, "--niter", "2", NULL };
+    cr_assert_eq (harness_cli (h, lone_out, sizeof lone_out, lone_err, sizeof lone_err, lone), 2,
+                  "a single-pair pipeline with k-fold evaluate was not refused: %s %s", lone_out,
+                  lone_err);
+    cr_assert (strstr (lone_err, "only one training image") && strstr (lone_err, "--test"),
+               "%s", lone_err);
+    const char *listing[] = { "status", "--json", NULL };
+    H_ASSERT (h, harness_cli (h, lone_out, sizeof lone_out, lone_err, sizeof lone_err, listing)
+                     == 0, "status: %s", lone_err);
+    json_t *queued = json_loads (lone_out, 0, NULL);
+    cr_assert_eq (json_array_size (queued), 3, "jobs queued: %s", lone_out);
+    json_decref (queued);
 
     segq_client_t *c = harness_client (h, 0);
     cr_assert_not_null (c);
@@ -202,6 +257,7 @@ Test (e2e, train_generate_evaluate_through_the_queue, .timeout = 420)
     segq_dataset_t *ds = NULL;
     cr_assert_eq (segq_dataset_open (dir, &ds, err, sizeof err), 0, "%s", err);
     cr_assert_eq (segq_dataset_count (ds), 3);
+    uint32_t sample_w = 0, sample_h = 0;
     for (size_t i = 0; i < 3; i++) {
         const segq_dataset_pair_t *pair = segq_dataset_pair (ds, i);
         segq_image_t *img = NULL, *m = NULL;
@@ -211,6 +267,8 @@ Test (e2e, train_generate_evaluate_through_the_queue, .timeout = 420)
                       "%s", err);
         cr_assert_eq (img->width, m->width);
         cr_assert_eq (img->height, m->height);
+        sample_w = img->width;
+        sample_h = img->height;
         /* a mask is 0/255 only */
         const uint8_t *px = m->data;
         for (size_t k = 0; k < (size_t) m->width * m->height * (size_t) m->channels; k++)
@@ -220,6 +278,7 @@ Test (e2e, train_generate_evaluate_through_the_queue, .timeout = 420)
         segq_image_destroy (&m);
     }
     segq_dataset_destroy (&ds);
+    s_check_contact_sheet (dir, 3, sample_w, sample_h);
     /* the manifest names the real image each pair came from */
     snprintf (path, sizeof path, "%s/manifest.csv", dir);
     FILE *f = fopen (path, "r");

@@ -47,7 +47,7 @@ if(TARGET segq_pipeline AND TARGET segqd AND TARGET segq-worker AND TARGET segq)
   segq_add_test(NAME test_e2e_pipeline
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_pipeline.c ${CMAKE_CURRENT_LIST_DIR}/e2e_fixture.c
       ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
-    LIBS segq_client segq_image segq_sample PkgConfig::JANSSON
+    LIBS segq_client segq_image segq_sample segq_contact_sheet PkgConfig::JANSSON
     LABELS torch TIMEOUT 480)
   target_include_directories(test_e2e_pipeline PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
   add_dependencies(test_e2e_pipeline segqd segq-worker segq segq-run)

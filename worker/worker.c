@@ -6,8 +6,8 @@
 
         FETCHING   inputs being downloaded into the cache (GET/CHUNK/CREDIT)
         RUNNING    child process alive (job_runner.c); log and progress flow
-        HASHING    outputs being hashed, a slice per reactor turn
-        UPLOADING  outputs being uploaded (PUT/CHUNK, within credit)
+        UPLOADING  outputs being uploaded (PUT/CHUNK, within credit), each
+                   hashed as it is sent: the final CHUNK names the sha256
         DONE       result known; RESULT sent, kept until RESULT_ACK
 
     A job leaves the table on RESULT_ACK (accepted or fenced) or on ABORT
@@ -51,11 +51,9 @@
 #define RECV_BATCH_MS       20          /* ... and for at most this long */
 #define GET_CREDIT          8
 #define FETCH_TRIES         3
-#define HASH_SLICE_MS       10          /* hashing at most this long per reactor turn */
-#define HASH_READ           (1u << 20)
 
 typedef enum { OFFLINE, REGISTERING, ONLINE } session_t;
-typedef enum { JOB_FETCHING, JOB_RUNNING, JOB_HASHING, JOB_UPLOADING, JOB_DONE } phase_t;
+typedef enum { JOB_FETCHING, JOB_RUNNING, JOB_UPLOADING, JOB_DONE } phase_t;
 
 typedef struct job job_t;
 
@@ -95,13 +93,8 @@ struct job {
     char *reason;
     segq_artifact_t *outputs;
     size_t n_outputs;
-    /* the output being hashed */
-    void *hash_handle;          /* in worker->hashing */
-    size_t hash_index;
-    int hash_fd;
-    uint64_t hash_bytes;
+    /* the output being uploaded, hashed as its chunks are read */
     segq_sha256_t hash_ctx;
-    /* the output being uploaded */
     void *upload_handle;        /* in worker->uploads */
     size_t upload_index;
     uint64_t upload_req;
@@ -141,9 +134,6 @@ struct segq_worker {
     zhashx_t *jobs;             /* key -> job_t */
     zlistx_t *children;         /* job_t with a live runner */
     zlistx_t *uploads;          /* job_t in UPLOADING */
-    zlistx_t *hashing;          /* job_t in HASHING */
-    int hash_timer;             /* -1 when nothing is hashing */
-    uint8_t *hash_buf;
     zhashx_t *fetches;          /* hash -> fetch_t */
     uint64_t next_req_id;
 
@@ -172,10 +162,8 @@ static void s_job_remove (job_t *job);
 static void s_upload_next (job_t *job);
 static void s_fetch_request (segq_worker_t *self, fetch_t *fetch);
 static void s_upload_fail (job_t *job, const char *format, ...);
-static void s_hash_stop (job_t *job);
 static void s_ckpt_end (job_t *job);
 static void s_ckpt_uploaded (job_t *job);
-static int s_on_hash_slice (zloop_t *loop, int timer_id, void *arg);
 
 /* ---- small helpers ---- */
 
@@ -351,10 +339,6 @@ s_job_free (job_t *job)
         zlistx_delete (self->uploads, job->upload_handle);
     if (job->upload_fd >= 0)
         close (job->upload_fd);
-    if (job->hash_handle)
-        zlistx_delete (self->hashing, job->hash_handle);
-    if (job->hash_fd >= 0)
-        close (job->hash_fd);
     if (job->dir) {
         segq__remove_tree (job->dir);
         free (job->dir);
@@ -430,7 +414,7 @@ s_upload_reset (job_t *job)
 }
 
 /* What is being uploaded: the job's checkpoint, or its current output. */
-static const segq_artifact_t *
+static segq_artifact_t *
 s_upload_artifact (job_t *job)
 {
     return job->ckpt_uploading ? &job->ckpt : &job->outputs [job->upload_index];
@@ -461,7 +445,6 @@ s_upload_fail (job_t *job, const char *format, ...)
         return;
     }
     s_upload_reset (job);
-    s_hash_stop (job);
     segq__artifacts_free (&job->outputs, job->n_outputs);
     job->n_outputs = 0;
     s_log_note (job, "%s", reason);
@@ -473,7 +456,7 @@ static void
 s_upload_pump (job_t *job)
 {
     segq_worker_t *self = job->worker;
-    const segq_artifact_t *a = s_upload_artifact (job);
+    segq_artifact_t *a = s_upload_artifact (job);
     uint32_t chunk = job->upload_chunk;
     while (job->upload_credit > 0 && job->upload_fd >= 0) {
         uint64_t left = a->size - job->upload_offset;
@@ -507,6 +490,13 @@ s_upload_pump (job_t *job)
         msg->u.chunk.transfer = job->upload_transfer;
         msg->u.chunk.offset = job->upload_offset;
         msg->u.chunk.last = job->upload_offset + size == a->size;
+        /* the hash of what is sent, named in the final CHUNK (SPEC 10.1) */
+        if (size)
+            segq_sha256_update (&job->hash_ctx, zframe_data (frame), size);
+        if (msg->u.chunk.last) {
+            segq_sha256_final (&job->hash_ctx, a->hash);
+            memcpy (msg->u.chunk.hash, a->hash, sizeof msg->u.chunk.hash);
+        }
         msg->u.chunk.data = frame;
         if (s_send (self, &msg))
             return;             /* the session is going; the upload restarts after WELCOME */
@@ -517,6 +507,38 @@ s_upload_pump (job_t *job)
             job->upload_fd = -1;
         }
     }
+}
+
+/* The size of what is to be uploaded, as it is now: what PUT declares and
+   what is sent. 0, or the upload failed. */
+static int
+s_upload_size (job_t *job)
+{
+    char path [8192];
+    s_upload_path (job, path, sizeof path);
+    struct stat st;
+    if (stat (path, &st) != 0) {
+        s_upload_fail (job, "cannot read %s: %s", path, strerror (errno));
+        return -1;
+    }
+    s_upload_artifact (job)->size = (uint64_t) st.st_size;
+    return 0;
+}
+
+/* PUT without a hash: the final CHUNK names it (the file is read once). */
+static void
+s_put (job_t *job, const char *name, uint64_t size)
+{
+    segq_worker_t *self = job->worker;
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_PUT);
+    if (!msg || !(msg->u.put.name = strdup (name))) {
+        segq_msg_destroy (&msg);
+        s_upload_fail (job, "out of memory uploading %s", name);
+        return;
+    }
+    msg->u.put.req_id = job->upload_req = ++self->next_req_id;
+    msg->u.put.size = size;
+    s_send (self, &msg);
 }
 
 static void
@@ -534,17 +556,9 @@ s_upload_next (job_t *job)
     }
     if (self->session != ONLINE)
         return;                 /* resumed after WELCOME */
-    const segq_artifact_t *a = &job->outputs [job->upload_index];
-    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_PUT);
-    if (!msg || !(msg->u.put.name = strdup (a->name))) {
-        segq_msg_destroy (&msg);
-        s_upload_fail (job, "out of memory uploading %s", a->name);
-        return;
-    }
-    msg->u.put.req_id = job->upload_req = ++self->next_req_id;
-    memcpy (msg->u.put.hash, a->hash, sizeof msg->u.put.hash);
-    msg->u.put.size = a->size;
-    s_send (self, &msg);
+    segq_artifact_t *a = &job->outputs [job->upload_index];
+    if (s_upload_size (job) == 0)
+        s_put (job, a->name, a->size);
 }
 
 static job_t *
@@ -565,13 +579,9 @@ s_on_put_ready (segq_worker_t *self, const segq_put_ready_t *m)
         return;
     const segq_artifact_t *a = s_upload_artifact (job);
     if (m->have) {
-        s_log (self, 2, "%s: broker has %s already", job->key, a->name);
-        if (job->ckpt_uploading)
-            s_ckpt_uploaded (job);
-        else {
-            job->upload_index++;
-            s_upload_next (job);
-        }
+        /* only a PUT that names a hash may be answered so, and ours do not */
+        s_upload_fail (job, "the broker answered 'have' to the upload of %s, which named no hash",
+                       a->name);
         return;
     }
     char path [8192];
@@ -581,6 +591,7 @@ s_on_put_ready (segq_worker_t *self, const segq_put_ready_t *m)
         s_upload_fail (job, "cannot open output %s: %s", path, strerror (errno));
         return;
     }
+    segq_sha256_init (&job->hash_ctx);
     job->upload_transfer = m->transfer;
     job->upload_credit = m->credit;
     job->upload_chunk = m->chunk_size ? m->chunk_size
@@ -632,79 +643,6 @@ s_skipped_output (void *arg, const char *name, const char *why)
     s_log_note ((job_t *) arg, "output out/%s is %s: not uploaded", name, why);
 }
 
-/* ---- hashing outputs ---- */
-
-static void
-s_hash_stop (job_t *job)
-{
-    if (job->hash_handle) {
-        zlistx_delete (job->worker->hashing, job->hash_handle);
-        job->hash_handle = NULL;
-    }
-    if (job->hash_fd >= 0)
-        close (job->hash_fd);
-    job->hash_fd = -1;
-}
-
-/* One step for the first hashing job: open, read one piece, or finish a
-   file; when all its files are hashed, on to uploading. */
-static void
-s_hash_step (segq_worker_t *self, job_t *job)
-{
-    if (job->hash_index == job->n_outputs) {
-        s_hash_stop (job);
-        job->phase = JOB_UPLOADING;
-        job->upload_index = 0;
-        job->upload_handle = zlistx_add_end (self->uploads, job);
-        s_upload_next (job);
-        return;
-    }
-    segq_artifact_t *a = &job->outputs [job->hash_index];
-    char path [8192];
-    snprintf (path, sizeof path, "%s/out/%s", job->dir, a->name);
-    if (job->hash_fd < 0) {
-        job->hash_fd = open (path, O_RDONLY | O_CLOEXEC);
-        if (job->hash_fd < 0) {
-            s_upload_fail (job, "cannot read output %s: %s", path, strerror (errno));
-            return;
-        }
-        segq_sha256_init (&job->hash_ctx);
-        job->hash_bytes = 0;
-    }
-    ssize_t n = read (job->hash_fd, self->hash_buf, HASH_READ);
-    if (n < 0 && errno == EINTR)
-        return;
-    if (n < 0) {
-        s_upload_fail (job, "cannot read output %s: %s", path, strerror (errno));
-        return;
-    }
-    if (n > 0) {
-        segq_sha256_update (&job->hash_ctx, self->hash_buf, (size_t) n);
-        job->hash_bytes += (uint64_t) n;
-        return;
-    }
-    segq_sha256_final (&job->hash_ctx, a->hash);
-    a->size = job->hash_bytes;      /* what was hashed is what will be sent */
-    close (job->hash_fd);
-    job->hash_fd = -1;
-    job->hash_index++;
-}
-
-static int
-s_on_hash_slice (zloop_t *loop, int timer_id, void *arg)
-{
-    segq_worker_t *self = arg;
-    int64_t until = segq__now_ms () + HASH_SLICE_MS;
-    job_t *job;
-    while ((job = zlistx_first (self->hashing)) && segq__now_ms () < until)
-        s_hash_step (self, job);
-    if (zlistx_size (self->hashing) == 0) {
-        zloop_timer_end (self->loop, self->hash_timer);
-        self->hash_timer = -1;
-    }
-    return 0;
-}
-
 /* ---- checkpoints (SPEC 8.3) ---- */
 
 static void
@@ -714,26 +652,13 @@ s_ckpt_put (job_t *job)
     s_upload_reset (job);
     if (self->session != ONLINE)
         return;                 /* sent again after WELCOME */
-    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_PUT);
-    if (!msg || !(msg->u.put.name = strdup (job->ckpt.name))) {
-        segq_msg_destroy (&msg);
-        s_upload_fail (job, "out of memory");
-        return;
-    }
-    msg->u.put.req_id = job->upload_req = ++self->next_req_id;
-    memcpy (msg->u.put.hash, job->ckpt.hash, sizeof msg->u.put.hash);
-    msg->u.put.size = job->ckpt.size;
-    s_send (self, &msg);
+    s_put (job, job->ckpt.name, job->ckpt.size);
 }
 
-/* Hash the checkpoint pinned at DIR/checkpoint and upload it. The file
-   is a few MB (network weights): hashed at once, not a slice a turn. */
+/* Upload the checkpoint pinned at DIR/checkpoint (hashed as it is sent). */
 static void
 s_ckpt_start (job_t *job, const char *name, uint32_t step)
 {
-    char path [8192];
-    snprintf (path, sizeof path, "%s/checkpoint", job->dir);
-    struct stat st;
     char *copy = strdup (name);
     job->ckpt_uploading = true;     /* from here on s_upload_fail ends it */
     free (job->ckpt.name);
@@ -744,12 +669,8 @@ s_ckpt_start (job_t *job, const char *name, uint32_t step)
         s_upload_fail (job, "out of memory");
         return;
     }
-    if (stat (path, &st) != 0 || segq_sha256_file (path, job->ckpt.hash) != 0) {
-        s_upload_fail (job, "cannot read %s: %s", path, strerror (errno));
-        return;
-    }
-    job->ckpt.size = (uint64_t) st.st_size;
-    s_ckpt_put (job);
+    if (s_upload_size (job) == 0)
+        s_ckpt_put (job);
 }
 
 /* The child said out/NAME is a finished checkpoint: pin this version (the
@@ -890,11 +811,14 @@ s_job_finish (job_t *job, bool success, int32_t exit_code, int32_t sig, const ch
         s_upload_fail (job, "%s", err);
         return;
     }
-    job->phase = JOB_HASHING;
-    job->hash_index = 0;
-    job->hash_handle = zlistx_add_end (self->hashing, job);
-    if (self->hash_timer < 0)
-        self->hash_timer = zloop_timer (self->loop, 1, 0, s_on_hash_slice, self);
+    job->phase = JOB_UPLOADING;
+    job->upload_index = 0;
+    job->upload_handle = zlistx_add_end (self->uploads, job);
+    if (!job->upload_handle) {
+        s_upload_fail (job, "out of memory");
+        return;
+    }
+    s_upload_next (job);
 }
 
 static void
@@ -1275,7 +1199,7 @@ s_on_assign (segq_worker_t *self, segq_msg_t **msg_p)
     *msg_p = NULL;
     job->id = a->job;
     job->attempt = a->attempt;
-    job->upload_fd = job->hash_fd = -1;
+    job->upload_fd = -1;
     job->phase = JOB_FETCHING;
     segq__progress_limiter_init (&job->progress, PROGRESS_INTERVAL);
     zhashx_insert (self->jobs, job->key, job);
@@ -1643,11 +1567,9 @@ s_on_abort (segq_worker_t *self, const segq_abort_t *m)
             segq__job_runner_abort (job->runner, reason);   /* RESULT once it is gone */
             break;
         case JOB_FETCHING:
-        case JOB_HASHING:
         case JOB_UPLOADING:
             s_log_note (job, "%s", reason);
             s_upload_reset (job);
-            s_hash_stop (job);
             segq__artifacts_free (&job->outputs, job->n_outputs);
             job->n_outputs = 0;
             s_job_finish (job, false, -1, 0, reason);
@@ -1865,9 +1787,6 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
     self->fetches = zhashx_new ();
     self->children = zlistx_new ();
     self->uploads = zlistx_new ();
-    self->hashing = zlistx_new ();
-    self->hash_timer = -1;
-    self->hash_buf = malloc (HASH_READ);
     self->results_to_send = zlistx_new ();
     if (self->results_to_send) {
         zlistx_set_destructor (self->results_to_send, (czmq_destructor *) zstr_free);
@@ -1884,7 +1803,6 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
     self->kinds = calloc (n_all + 1, sizeof *self->kinds);
     if (!self->broker || !self->node || !self->work_dir || !self->cache_dir || !self->jobs_dir
     ||  !self->jobs || !self->fetches || !self->children || !self->uploads
-    ||  !self->hashing || !self->hash_buf
     ||  !self->results_to_send || !self->kinds || (o->n_gpus && !self->gpus)) {
         snprintf (err, errlen, "out of memory");
         goto fail;
@@ -1987,8 +1905,6 @@ segq_worker_destroy (segq_worker_t **self_p)
     }
     zlistx_destroy (&self->children);
     zlistx_destroy (&self->uploads);
-    zlistx_destroy (&self->hashing);
-    free (self->hash_buf);
     zlistx_destroy (&self->results_to_send);
     zsock_destroy (&self->sock);
     zloop_destroy (&self->loop);

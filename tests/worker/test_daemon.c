@@ -435,6 +435,56 @@ s_hash (const char *data, size_t size, char hex [SEGQ_HASH_HEX_LEN + 1])
     segq_sha256_final (&sha, hex);
 }
 
+/* Plays the broker's side of an upload (SPEC 10.1): PUT names no hash, the
+   CHUNKs come in order within credit (2, then one per CHUNK after the
+   first two), only the final one names the sha256, which must be `hash`;
+   data (if not NULL) must be what arrives. Answers PUT_DONE{0}. */
+static void
+s_take_upload (fake_t *f, segq_msg_t **put_p, uint64_t transfer, uint32_t chunk_size,
+               const char *data, size_t size, const char *hash)
+{
+    segq_msg_t *put = *put_p;
+    cr_assert_str_eq (put->u.put.hash, "", "the worker hashed before PUT");
+    cr_assert_eq (put->u.put.size, size);
+    segq_msg_t *ready = segq_msg_new (SEGQ_MSG_PUT_READY);
+    ready->u.put_ready.req_id = put->u.put.req_id;
+    ready->u.put_ready.transfer = transfer;
+    ready->u.put_ready.credit = 2;
+    ready->u.put_ready.chunk_size = chunk_size;
+    segq_msg_destroy (put_p);
+    s_send (f, ready);
+    size_t received = 0;
+    for (int chunks = 0; ; chunks++) {
+        segq_msg_t *chunk = s_expect (f, SEGQ_MSG_CHUNK, 5000);
+        cr_assert_eq (chunk->u.chunk.transfer, transfer);
+        cr_assert_eq (chunk->u.chunk.offset, received);
+        size_t n = zframe_size (chunk->u.chunk.data);
+        cr_assert_leq (n, chunk_size);
+        if (data)
+            cr_assert_eq (memcmp (data + received, zframe_data (chunk->u.chunk.data), n), 0);
+        received += n;
+        bool last = chunk->u.chunk.last;
+        if (last)
+            cr_assert_str_eq (chunk->u.chunk.hash, hash, "the final CHUNK names another hash");
+        else
+            cr_assert_str_eq (chunk->u.chunk.hash, "");
+        segq_msg_destroy (&chunk);
+        if (last)
+            break;
+        /* it never runs ahead of its credit */
+        if (chunks >= 1) {
+            segq_msg_t *credit = segq_msg_new (SEGQ_MSG_CREDIT);
+            credit->u.credit.transfer = transfer;
+            credit->u.credit.chunks = 1;
+            s_send (f, credit);
+        }
+    }
+    cr_assert_eq (received, size);
+    segq_msg_t *done = segq_msg_new (SEGQ_MSG_PUT_DONE);
+    done->u.put_done.transfer = transfer;
+    s_send (f, done);
+}
+
 Test (daemon, echo_fetches_inputs_uploads_outputs_within_credit)
 {
     s_start_worker (F, NULL);
@@ -453,42 +503,7 @@ Test (daemon, echo_fetches_inputs_uploads_outputs_within_credit)
        dir less the directory of the many-file input "files" */
     segq_msg_t *put = s_expect (F, SEGQ_MSG_PUT, 10000);
     cr_assert_str_eq (put->u.put.name, "sub/a.bin");
-    cr_assert_str_eq (put->u.put.hash, input.hash);
-    cr_assert_eq (put->u.put.size, size);
-    segq_msg_t *ready = segq_msg_new (SEGQ_MSG_PUT_READY);
-    ready->u.put_ready.req_id = put->u.put.req_id;
-    ready->u.put_ready.transfer = 99;
-    ready->u.put_ready.credit = 2;
-    ready->u.put_ready.chunk_size = 4096;
-    segq_msg_destroy (&put);
-    s_send (F, ready);
-    char *got = calloc (1, size);
-    size_t received = 0;
-    for (int chunks = 0; ; chunks++) {
-        segq_msg_t *chunk = s_expect (F, SEGQ_MSG_CHUNK, 5000);
-        cr_assert_eq (chunk->u.chunk.transfer, 99);
-        cr_assert_eq (chunk->u.chunk.offset, received);
-        size_t n = zframe_size (chunk->u.chunk.data);
-        memcpy (got + received, zframe_data (chunk->u.chunk.data), n);
-        received += n;
-        bool last = chunk->u.chunk.last;
-        segq_msg_destroy (&chunk);
-        if (last)
-            break;
-        /* it never runs ahead of its credit: grant one more per chunk
-           after the first two */
-        if (chunks >= 1) {
-            segq_msg_t *credit = segq_msg_new (SEGQ_MSG_CREDIT);
-            credit->u.credit.transfer = 99;
-            credit->u.credit.chunks = 1;
-            s_send (F, credit);
-        }
-    }
-    cr_assert_eq (received, size);
-    cr_assert_eq (memcmp (got, data, size), 0);
-    segq_msg_t *done = segq_msg_new (SEGQ_MSG_PUT_DONE);
-    done->u.put_done.transfer = 99;
-    s_send (F, done);
+    s_take_upload (F, &put, 99, 4096, data, size, input.hash);
     segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
     cr_assert (result->u.result.success, "%s", result->u.result.reason);
     cr_assert_eq (result->u.result.n_outputs, 1);
@@ -497,22 +512,63 @@ Test (daemon, echo_fetches_inputs_uploads_outputs_within_credit)
     segq_msg_destroy (&result);
     s_ack (F, "e1", 1, 0);
 
-    /* same input again: taken from the cache (no GET), and the broker has
-       the output already (no CHUNK) */
+    /* same input again: taken from the cache (no GET); the output is sent
+       again (its hash is known only as it is sent) */
     s_assign (F, "e2", 1, "echo", NULL, &input, 1, 0);
     put = s_expect (F, SEGQ_MSG_PUT, 10000);
-    ready = segq_msg_new (SEGQ_MSG_PUT_READY);
-    ready->u.put_ready.req_id = put->u.put.req_id;
-    ready->u.put_ready.have = true;
-    segq_msg_destroy (&put);
-    s_send (F, ready);
+    s_take_upload (F, &put, 100, 8192, data, size, input.hash);
     result = s_expect (F, SEGQ_MSG_RESULT, 10000);
     cr_assert (result->u.result.success);
     cr_assert_eq (result->u.result.n_outputs, 1);
+    cr_assert_str_eq (result->u.result.outputs [0].hash, input.hash);
     segq_msg_destroy (&result);
     s_ack (F, "e2", 1, 0);
-    free (got);
     free (data);
+    s_drain_and_bye (F);
+}
+
+/* A checkpoint the child announces is uploaded while it runs, hashed as it
+   is sent (PUT names no hash), and CHECKPOINT names the hash the final
+   CHUNK carried. The child is a script standing in for segq-run. */
+Test (daemon, checkpoint_uploaded_with_hash_at_the_end)
+{
+    char script [400];
+    snprintf (script, sizeof script, "%s/fake-segq-run", F->dir);
+    FILE *f = fopen (script, "w");
+    cr_assert_not_null (f);
+    fprintf (f, "#!/bin/bash\n"
+                "printf 'weights of step 3' > \"$SEGQ_OUTPUT_DIR/model.ckpt\"\n"
+                "printf '{\"checkpoint\":\"model.ckpt\",\"step\":3}\\n' >&\"$SEGQ_PROGRESS_FD\"\n"
+                "sleep 30\n");
+    fclose (f);
+    cr_assert_eq (chmod (script, 0755), 0);
+    const char *extra [] = { "--segq-run", script, NULL };
+    s_start_worker (F, extra);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    s_assign (F, "c1", 1, "train", NULL, NULL, 0, 0);
+    const char *weights = "weights of step 3";
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+    s_hash (weights, strlen (weights), hash);
+    segq_msg_t *put = s_expect (F, SEGQ_MSG_PUT, 10000);
+    cr_assert_str_eq (put->u.put.name, "model.ckpt");
+    s_take_upload (F, &put, 31, 4096, weights, strlen (weights), hash);
+    segq_msg_t *ckpt = s_expect (F, SEGQ_MSG_CHECKPOINT, 10000);
+    cr_assert_str_eq (ckpt->u.checkpoint.job, "c1");
+    cr_assert_str_eq (ckpt->u.checkpoint.name, "model.ckpt");
+    cr_assert_str_eq (ckpt->u.checkpoint.hash, hash);
+    cr_assert_eq (ckpt->u.checkpoint.size, strlen (weights));
+    cr_assert_eq (ckpt->u.checkpoint.step, 3);
+    segq_msg_destroy (&ckpt);
+    segq_msg_t *abort = segq_msg_new (SEGQ_MSG_ABORT);
+    abort->u.abort.job = strdup ("c1");
+    abort->u.abort.attempt = 1;
+    abort->u.abort.reason = strdup ("test over");
+    s_send (F, abort);
+    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    cr_assert_not (result->u.result.success);
+    segq_msg_destroy (&result);
+    s_ack (F, "c1", 1, 0);
     s_drain_and_bye (F);
 }
 
@@ -560,12 +616,7 @@ Test (daemon, big_artifacts_never_stall_heartbeats)
         cr_assert (segq__now_ms () - last < 5000, "the worker went silent");
     }
     cr_assert (worst < 700, "the worker was silent for %lld ms", (long long) worst);
-    cr_assert_str_eq (put->u.put.hash, input.hash);
-    segq_msg_t *ready = segq_msg_new (SEGQ_MSG_PUT_READY);
-    ready->u.put_ready.req_id = put->u.put.req_id;
-    ready->u.put_ready.have = true;
-    segq_msg_destroy (&put);
-    s_send (F, ready);
+    s_take_upload (F, &put, 6, 1u << 20, NULL, size, input.hash);
     segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
     cr_assert (result->u.result.success, "%s", result->u.result.reason);
     cr_assert_eq (result->u.result.outputs [0].size, size);

@@ -80,8 +80,8 @@ void segq_job_spec_destroy (segq_job_spec_t **self_p);
 /* --param name=text, parsed as the kind's schema says. */
 int segq_job_spec_param (segq_job_spec_t *self, const char *name, const char *text,
                          char *err, size_t errlen);
-/* An input from a local file: uploaded at submit (skipped when the broker
-   already has its hash). */
+/* An input from a local file: uploaded at submit by segq_client_upload
+   (hashed as it is sent; the broker keeps one copy per content). */
 int segq_job_spec_input_file (segq_job_spec_t *self, const char *name, const char *path,
                               char *err, size_t errlen);
 /* A folder for a `many` input: every file under it (hidden ones aside),

@@ -640,7 +640,7 @@ s_submit_help (const segq_kind_spec_t *kind)
                 "\n"
                 "Submit a job and print its id. Each kind has typed flags, one per parameter\n"
                 "and input (`segq submit KIND --help`), checked before anything is sent; an input\n"
-                "FILE is uploaded (skipped if the broker already has it), a FOLDER too (a dataset);\n"
+                "FILE is uploaded (hashed as it is sent; the broker keeps one copy), a FOLDER too;\n"
                 "an input JOB (its principal output) or JOB:OUTPUT uses another job's output and\n"
                 "waits for that job to succeed.\n"
                 "\n"

@@ -4,6 +4,7 @@
 
 #include "chart.h"
 #include "segq_error.h"
+#include "segq_folds.h"
 #include "singan_internal.h"
 #include "stylize.h"
 
@@ -526,20 +527,17 @@ int segq_evaluate(const segq_evaluate_opts_t *o, segq_progress_t *progress, char
         }
     }
     if (!rc) {
-        /* folds: the sorted pairs shuffled with the seed, dealt in turn */
-        segq_eval_item_t *perm = malloc((size_t)ev.real.n * sizeof *perm);
+        /* folds: the sorted pairs shuffled with the seed, dealt in turn
+           (segq_folds.h: `segq submit pipeline` checks them the same way) */
+        size_t *perm = malloc((size_t)ev.real.n * sizeof *perm);
         if (!perm) {
             snprintf(err, errlen, "out of memory");
             rc = SEGQ_ENOMEM;
-        }
-        for (int64_t i = 0; perm && i < ev.real.n; i++)
-            perm[i] = (segq_eval_item_t){&ev.real, i};
-        uint64_t st = (uint64_t)o->compute.seed;
-        if (perm)
-            segq__eval_shuffle(perm, (size_t)ev.real.n, &st);
+        } else
+            segq_folds_shuffle((size_t)ev.real.n, (uint64_t)o->compute.seed, perm);
         for (int64_t k = 0; perm && k < ev.real.n; k++) {
-            ev.rank[perm[k].i] = k;
-            ev.fold_of[perm[k].i] = *o->test ? -1 : k % ev.nfolds;
+            ev.rank[perm[k]] = k;
+            ev.fold_of[perm[k]] = *o->test ? -1 : k % ev.nfolds;
         }
         free(perm);
     }

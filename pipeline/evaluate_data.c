@@ -2,6 +2,7 @@
 #include "evaluate_internal.h"
 
 #include "segq_error.h"
+#include "segq_folds.h"
 #include "segq_image.h"
 #include "segq_sha256.h"
 #include "singan_internal.h"
@@ -16,10 +17,7 @@
 
 uint64_t segq__eval_rand(uint64_t *state)
 {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return segq_splitmix64(state);
 }
 
 void segq__eval_shuffle(segq_eval_item_t *items, size_t n, uint64_t *state)

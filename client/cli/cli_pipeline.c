@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "segq_folds.h"
+#include "segq_image.h"
 #include "segq_sha256.h"
 
 enum { ST_TRAIN, ST_GENERATE, ST_STYLIZE, ST_EVALUATE, N_STAGES };
@@ -37,8 +39,9 @@ static const char s_help[] =
     "  --style FILE                 style image for every pair (default: its training image)\n"
     "  --evaluate-against DIR       add the evaluate stage with these real pairs\n"
     "                               (images/NAME + masks/NAME), k-fold: at least 2 training\n"
-    "                               pairs must be among them (the synthetic set of a fold\n"
-    "                               trains only on pairs made from its real training pairs)\n"
+    "                               pairs must be among them, dealt into 2 folds or more (a\n"
+    "                               fold's synthetic set trains only on pairs made from its\n"
+    "                               real training pairs)\n"
     "  --PARAM VALUE                a parameter of the one stage that has it (--niter 20,\n"
     "                               --count 10); --KIND.PARAM VALUE names the stage\n"
     "                               (--generate.batch 4); see `segq submit KIND --help`\n"
@@ -220,38 +223,77 @@ s_parse (cli_globals_t *g, pipeline_t *p, int argc, char **argv)
     return CLI_OK;
 }
 
-/* The real pairs' images of an evaluate folder as evaluate reads it:
-   DIR/images/FILE, or DIR/PART/images/FILE for a folder of parts. Appends
-   paths (owned) to *paths. */
+/* The real pairs of an evaluate folder in the order segq-run evaluate
+   reads them: DIR as a dataset (images/NAME + masks/NAME), or each folder
+   DIR/PART holding images/, by name. Appends (owned) image paths and
+   names; 0, or -1 with err set (evaluate would refuse the folder too). */
 static int
-s_real_images (const char *dir, char ***paths, size_t *n)
+s_real_pairs (const char *dir, char ***paths, char ***names, size_t *n, char *err,
+              size_t errlen)
 {
     char images[4096];
     struct stat st;
     snprintf (images, sizeof images, "%s/images", dir);
-    bool flat = stat (images, &st) == 0 && S_ISDIR (st.st_mode);
-    struct dirent **entries = NULL;
-    int count = scandir (flat ? images : dir, &entries, NULL, alphasort);
-    int rc = count < 0 ? -1 : 0;
-    for (int i = 0; i < count; i++) {
-        char path[4096 + 256];
-        snprintf (path, sizeof path, "%s/%s", flat ? images : dir, entries[i]->d_name);
-        if (rc == 0 && entries[i]->d_name[0] != '.' && stat (path, &st) == 0) {
-            if (!flat && S_ISDIR (st.st_mode))
-                rc = s_real_images (path, paths, n);
-            else if (flat && S_ISREG (st.st_mode)) {
-                char **grown = realloc (*paths, (*n + 1) * sizeof *grown);
-                if (grown)
-                    *paths = grown;
-                if (grown && (grown[*n] = strdup (path)))
-                    (*n)++;
-                else
-                    rc = -1;
-            }
+    if (stat (images, &st) != 0 || !S_ISDIR (st.st_mode)) {
+        struct dirent **entries = NULL;
+        int count = scandir (dir, &entries, NULL, NULL);
+        if (count < 0) {
+            snprintf (err, errlen, "cannot read the folder");
+            return -1;
         }
-        free (entries[i]);
+        /* evaluate's order: strcmp, whatever the locale */
+        for (int i = 1; i < count; i++)
+            for (int j = i; j > 0 && strcmp (entries[j - 1]->d_name, entries[j]->d_name) > 0; j--) {
+                struct dirent *t = entries[j];
+                entries[j] = entries[j - 1];
+                entries[j - 1] = t;
+            }
+        int rc = 0, parts = 0;
+        for (int i = 0; i < count; i++) {
+            char part[4096 + 256], part_images[4096 + 300];
+            snprintf (part, sizeof part, "%s/%s", dir, entries[i]->d_name);
+            snprintf (part_images, sizeof part_images, "%s/images", part);
+            if (rc == 0 && entries[i]->d_name[0] != '.' && stat (part_images, &st) == 0
+                && S_ISDIR (st.st_mode)) {
+                rc = s_real_pairs (part, paths, names, n, err, errlen);
+                parts++;
+            }
+            free (entries[i]);
+        }
+        free (entries);
+        if (rc == 0 && parts == 0) {
+            snprintf (err, errlen, "no images/ in it (images/NAME + masks/NAME)");
+            rc = -1;
+        }
+        return rc;
     }
-    free (entries);
+    segq_dataset_t *ds = NULL;
+    if (segq_dataset_open (dir, &ds, err, errlen) != 0)
+        return -1;
+    size_t count = segq_dataset_count (ds);
+    char **grown_paths = realloc (*paths, (*n + count + 1) * sizeof *grown_paths);
+    if (grown_paths)
+        *paths = grown_paths;
+    char **grown_names = grown_paths ? realloc (*names, (*n + count + 1) * sizeof *grown_names)
+                                     : NULL;
+    if (grown_names)
+        *names = grown_names;
+    int rc = grown_paths && grown_names ? 0 : -1;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        const segq_dataset_pair_t *pair = segq_dataset_pair (ds, i);
+        (*paths)[*n] = strdup (pair->image_path);
+        (*names)[*n] = strdup (pair->name);
+        if ((*paths)[*n] && (*names)[*n])
+            (*n)++;
+        else {
+            free ((*paths)[*n]);
+            free ((*names)[*n]);
+            rc = -1;
+        }
+    }
+    if (rc != 0)
+        snprintf (err, errlen, "out of memory");
+    segq_dataset_destroy (&ds);
     return rc;
 }
 
@@ -267,72 +309,88 @@ s_stem (const char *path, char *out, size_t len)
         *dot = 0;
 }
 
+/* The value of an evaluate parameter: given, else the table's default. */
+static int64_t
+s_evaluate_int (const cli_submit_args_t *ev, const char *name)
+{
+    const char *text = segq_kind_param (ev->kind, name)->default_value;
+    for (size_t i = 0; i < ev->n_params; i++)
+        if (strcmp (ev->params[i].name, name) == 0)
+            text = ev->params[i].value;
+    return strtoll (text, NULL, 10);   /* checked against the table already */
+}
+
+/* The fold (of `folds`, dealt with `seed`) that tests every one of the
+   matched real pairs, or -1 when they fall into two or more. */
+static int64_t
+s_common_fold (const bool *used, size_t n_real, int64_t folds, uint64_t seed, size_t *perm)
+{
+    segq_folds_shuffle (n_real, seed, perm);
+    int64_t common = -2;
+    for (size_t k = 0; k < n_real && common != -1; k++)
+        if (used[perm[k]]) {
+            int64_t fold = (int64_t) (k % (size_t) folds);
+            common = common == -2 || common == fold ? fold : -1;
+        }
+    return common;
+}
+
 /* evaluate's k-fold trains a synthetic set, in each fold, only on pairs
    made from that fold's real training pairs (nothing derived from a test
    image trains). So the pipeline's training images must be real pairs of
-   the folder, at least two of them: with none, every fold has nothing to
-   train the `singan` set on; with one, the fold that tests it has nothing.
-   Either fails hours later, after training: refused here. */
+   the folder, in two folds at least: with none of them there, no fold has
+   a synthetic pair to train on; with one, or all of them dealt into one
+   fold, that fold has none. Either fails hours later, after training: so
+   refused here, with segq-run evaluate's own dealing (segq_folds.h). */
 static int
 s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t *plan,
                   size_t n)
 {
     const cli_submit_args_t *ev = &p->stage[ST_EVALUATE];
-    const char *folds_text = segq_kind_param (ev->kind, "folds")->default_value;
-    for (size_t i = 0; i < ev->n_params; i++)
-        if (strcmp (ev->params[i].name, "folds") == 0)
-            folds_text = ev->params[i].value;
-    long folds = strtol (folds_text, NULL, 10);   /* checked against the table already */
-    char **real = NULL;
+    int64_t folds = s_evaluate_int (ev, "folds"), seed = s_evaluate_int (ev, "seed");
+    char **real = NULL, **names = NULL, why[1200] = "";
     size_t n_real = 0;
     int rc = CLI_OK;
-    if (s_real_images (p->real, &real, &n_real) != 0)
-        rc = cli_usage_error (g, "submit pipeline", "--evaluate-against %s: cannot read the "
-                              "folder", p->real);
+    if (s_real_pairs (p->real, &real, &names, &n_real, why, sizeof why) != 0)
+        rc = cli_usage_error (g, "submit pipeline", "--evaluate-against %s: %s", p->real, why);
     else if (n_real < (size_t) folds)
         rc = cli_usage_error (g, "submit pipeline", "--evaluate-against %s: %zu real pair%s "
-                              "cannot make %ld folds (images/NAME + masks/NAME; fewer "
+                              "cannot make %lld folds (images/NAME + masks/NAME; fewer "
                               "--evaluate.folds?)", p->real, n_real, n_real == 1 ? "" : "s",
-                              folds);
-    /* which real pairs the training images are: by name, else by content */
+                              (long long) folds);
+    /* which real pair each training image is, as evaluate matches a
+       synthetic pair's source: by sha256 first, then by name */
     bool *used = rc == CLI_OK ? calloc (n_real, sizeof *used) : NULL;
-    char (*hashes)[SEGQ_HASH_HEX_LEN + 1] = NULL;
+    char (*hashes)[SEGQ_HASH_HEX_LEN + 1] = used ? calloc (n_real, sizeof *hashes) : NULL;
+    size_t *perm = hashes ? calloc (n_real, sizeof *perm) : NULL;
+    if (rc == CLI_OK && !perm)
+        rc = cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
+    for (size_t r = 0; rc == CLI_OK && r < n_real; r++)
+        if (segq_sha256_file (real[r], hashes[r]) != 0)
+            hashes[r][0] = 0;
     size_t n_train = n ? n : 1, matched = 0;
     const char *one = NULL;
-    if (rc == CLI_OK && !used)
-        rc = cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
     for (size_t k = 0; k < n_train && rc == CLI_OK; k++) {
         const char *image = n ? plan->files[0][k] : p->image;
-        char stem[1024], other[1024], sha[SEGQ_HASH_HEX_LEN + 1];
+        char stem[1024], sha[SEGQ_HASH_HEX_LEN + 1] = "";
         s_stem (image, stem, sizeof stem);
         size_t at = n_real;
-        for (size_t r = 0; r < n_real && at == n_real; r++) {
-            s_stem (real[r], other, sizeof other);
-            if (strcmp (stem, other) == 0)
-                at = r;
-        }
-        if (at == n_real && !hashes) {
-            hashes = calloc (n_real, sizeof *hashes);
-            for (size_t r = 0; hashes && r < n_real; r++)
-                if (segq_sha256_file (real[r], hashes[r]) != 0)
-                    hashes[r][0] = 0;
-            if (!hashes) {
-                rc = cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
-                break;
-            }
-        }
-        if (at == n_real && segq_sha256_file (image, sha) == 0)
+        if (segq_sha256_file (image, sha) == 0)
             for (size_t r = 0; r < n_real && at == n_real; r++)
                 if (strcmp (hashes[r], sha) == 0)
                     at = r;
+        for (size_t r = 0; r < n_real && at == n_real; r++)
+            if (strcmp (stem, names[r]) == 0)
+                at = r;
         if (at < n_real && !used[at]) {
             used[at] = true;
             matched++;
             one = image;
         }
     }
+    int64_t common = rc == CLI_OK && matched >= 2
+                   ? s_common_fold (used, n_real, folds, (uint64_t) seed, perm) : -1;
     if (rc == CLI_OK && matched < 2) {
-        char why[1200];
         if (matched == 1)
             snprintf (why, sizeof why, "only one training image (%s) is one of its pairs, so "
                       "the fold that tests it would have no synthetic pair to train on", one);
@@ -350,11 +408,31 @@ s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t 
                               "images/NAME + masks/NAME; TEST: the pairs of %s without it)",
                               p->real, why, p->real, p->real, p->real);
     }
-    for (size_t r = 0; r < n_real; r++)
+    else if (rc == CLI_OK && common >= 0) {
+        /* a seed that deals them apart, to offer */
+        int64_t other = -1;
+        for (int64_t s = seed + 1; s <= seed + 1000 && other < 0; s++)
+            if (s_common_fold (used, n_real, folds, (uint64_t) s, perm) < 0)
+                other = s;
+        snprintf (why, sizeof why, " (--evaluate.seed %lld does)", (long long) other);
+        rc = cli_usage_error (g, "submit pipeline", "--evaluate-against %s: the %zu training "
+                              "pairs among its %zu pairs are all dealt into fold %lld of %lld "
+                              "(--evaluate.seed %lld), and evaluate's k-fold trains a fold's "
+                              "synthetic set only on pairs made from that fold's real training "
+                              "pairs: that fold would have none. Choose a seed that deals them "
+                              "into different folds%s, or train on more pairs of the folder",
+                              p->real, matched, n_real, (long long) common + 1, (long long) folds,
+                              (long long) seed, other >= 0 ? why : "");
+    }
+    for (size_t r = 0; r < n_real; r++) {
         free (real[r]);
+        free (names[r]);
+    }
     free (real);
+    free (names);
     free (hashes);
     free (used);
+    free (perm);
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "segq_client.h"
+#include "segq_folds.h"
 
 static char s_out[65536], s_err[16384];
 
@@ -446,8 +447,9 @@ s_write (const char *dir, const char *name, const char *text)
    surely fail on, hours later after training, is refused at submit: the
    training image not among DIR's pairs (no fold has a synthetic pair to
    train on), only one of them there (the fold testing it has none; found
-   by name or by content), too few pairs for the folds. Two of DIR's pairs
-   as training pairs pass and are sent. */
+   by name or by content), too few pairs for the folds, training pairs all
+   dealt into one fold by evaluate's seed. Pairs in two folds or more pass
+   and are sent. */
 Test (cli_submit, pipeline_evaluate_that_cannot_work_refused, .timeout = 60)
 {
     s_listen ();
@@ -496,14 +498,56 @@ Test (cli_submit, pipeline_evaluate_that_cannot_work_refused, .timeout = 60)
                           "--evaluate-against", real, "--folds", "4", NULL };
     cr_assert_eq (s_submit (few), 2, "%s", s_err);
     cr_assert (strstr (s_err, "3 real pairs cannot make 4 folds"), "%s", s_err);
+    /* two training pairs, but evaluate's dealing (segq_folds.h, seed 0)
+       puts both into one of 2 folds: refused, naming a seed that works */
+    s_write (images, "d.png", "D");
+    s_write (masks, "d.png", "D");
+    const char *all4[] = { "a", "b", "c", "d" };
+    size_t perm[4];
+    segq_folds_shuffle (4, 0, perm);
+    char train[96], train_images[128], train_masks[128], name[16];
+    snprintf (train, sizeof train, "%s/train", root);
+    snprintf (train_images, sizeof train_images, "%s/images", train);
+    snprintf (train_masks, sizeof train_masks, "%s/masks", train);
+    cr_assert_eq (mkdir (train, 0700), 0);
+    cr_assert_eq (mkdir (train_images, 0700), 0);
+    cr_assert_eq (mkdir (train_masks, 0700), 0);
+    for (int k = 0; k < 4; k += 2) {   /* positions 0 and 2: fold 1 of 2 */
+        char text[8];
+        snprintf (name, sizeof name, "%s.png", all4[perm[k]]);
+        snprintf (text, sizeof text, "%c", 'A' + (int) perm[k]);
+        s_write (train_images, name, text);
+        s_write (train_masks, name, text);
+    }
+    const char *same_fold[] = { "submit", "pipeline", "--images", train_images, "--masks",
+                                train_masks, "--evaluate-against", real, "--folds", "2", NULL };
+    cr_assert_eq (s_submit (same_fold), 2, "%s", s_err);
+    /* "(--evaluate.seed 0), ..." then "(--evaluate.seed S does)" */
+    const char *seed_hint = strstr (s_err, "(--evaluate.seed 0)");
+    seed_hint = seed_hint ? strstr (seed_hint + 1, "(--evaluate.seed ") : NULL;
+    cr_assert (strstr (s_err, "all dealt into fold 1 of 2") && seed_hint
+               && strstr (seed_hint, " does)"), "%s", s_err);
+    char seed[32];
+    snprintf (seed, sizeof seed, "%lld", strtoll (seed_hint + strlen ("(--evaluate.seed "), NULL,
+                                                  10));
     cr_assert_null (s_heard (), "the CLI sent something for a refused pipeline");
 
-    /* every pair of the folder trains: accepted, so the CLI goes on to
-       send (the stand-in broker never answers: it fails after that) */
+    /* accepted, so the CLI goes on to send (the stand-in broker never
+       answers: it fails after that): the seed it named, and every pair of
+       the folder as a training pair */
+    const char *reseeded[] = { "submit", "pipeline", "--images", train_images, "--masks",
+                               train_masks, "--evaluate-against", real, "--folds", "2",
+                               "--evaluate.seed", seed, NULL };
+    cr_assert_neq (s_submit (reseeded), 2, "refused: %s", s_err);
+    segq_msg_t *sent = s_heard ();
+    cr_assert_not_null (sent, "nothing sent for an accepted pipeline: %s", s_err);
+    segq_msg_destroy (&sent);
+    zsock_destroy (&s_router);
+    s_listen ();
     const char *ok[] = { "submit", "pipeline", "--images", images, "--masks", masks,
                          "--evaluate-against", real, NULL };
     cr_assert_neq (s_submit (ok), 2, "refused: %s", s_err);
-    segq_msg_t *sent = s_heard ();
+    sent = s_heard ();
     cr_assert_not_null (sent, "nothing sent for an accepted pipeline: %s", s_err);
     segq_msg_destroy (&sent);
     zsock_destroy (&s_router);

@@ -1,0 +1,25 @@
+/*  segq_folds.c: evaluate's dealing of pairs into folds (segq_folds.h). */
+#include "segq_folds.h"
+
+uint64_t
+segq_splitmix64 (uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void
+segq_folds_shuffle (size_t n, uint64_t seed, size_t *perm)
+{
+    for (size_t i = 0; i < n; i++)
+        perm[i] = i;
+    uint64_t state = seed;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t) (segq_splitmix64 (&state) % i);
+        size_t t = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = t;
+    }
+}

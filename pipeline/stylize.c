@@ -79,8 +79,10 @@ double segq__cpu_seconds(void)
 
 void segq__keep_heap(void)
 {
-    /* Best effort: a libc that refuses only keeps its default. */
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    /* Best effort: a libc that refuses only keeps its default. No mmap at
+     * all: glibc caps M_MMAP_THRESHOLD at 32 MB, and a batch's activations
+     * and float32 taps are larger. */
+    mallopt(M_MMAP_MAX, 0);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
@@ -259,8 +261,14 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
     }
     if (!rc && !(opt = segq_adam_new(&x, 1, o->lr, 0.9, 0.999, 1e-8, 0.0)))
         rc = segq__torch_fail(err, errlen, "stylize: Adam");
+    /* SEGQ_PROFILE=FILE: an op-level profile of the steps after the first
+     * (one-off costs) is appended to FILE */
+    const char *profile = getenv("SEGQ_PROFILE");
+    int profiling = 0;
     double t0 = segq__now(), cpu0 = segq__cpu_seconds();
     for (int64_t step = 1; step <= o->steps && !rc; step++) {
+        if (step == 2 && profile && *profile && segq_profile_begin() == 0)
+            profiling = 1;
         segq_scope_begin();
         segq_tensor *lc, *ls;
         double vc = 0, vs = 0;
@@ -296,6 +304,13 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
         segq_progress_report(r->progress, "stylize",
                              (double)r->steps_done / (double)r->steps_total, met, 3, NULL,
                              step == o->steps);
+    }
+    if (profiling) {
+        char title[128];
+        snprintf(title, sizeof title, "stylize batch %d (%d x %ux%u), steps 2-%lld", r->batch_no,
+                 n, items[0].w, items[0].h, (long long)o->steps);
+        if (segq_profile_end(profile, title, 40) != 0)
+            fprintf(stderr, "segq-run stylize: profile: %s\n", segq_torch_last_error());
     }
     /* The result judged in float32 whatever the steps ran in: what
      * --precision bf16 is compared by (bench/pipeline_stylize.sh). */

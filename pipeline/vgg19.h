@@ -25,7 +25,8 @@ void segq_vgg19_destroy(segq_vgg19_t **self_p);
  * here. Writes the post-ReLU activations relu1_1 .. relu5_1 (scoped,
  * float32) and stops there. bf16: the convolutions run in bfloat16 on
  * NHWC tensors (bf16 weight copies made on first use); the taps are then
- * NHWC float32. 0 or a negative code (torch error recorded). */
+ * NHWC bfloat16 (the losses cast what they need to float32). 0 or a
+ * negative code (torch error recorded). */
 int segq_vgg19_features(segq_vgg19_t *self, segq_tensor *x, int bf16,
                         segq_tensor *taps[SEGQ_VGG19_TAPS]);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stylize seconds per step at 213x250 (the size of a SinGAN-Seg sample of
-# Kvasir-SEG), on 2 threads: one image alone, and 4 images batched (per
-# image), in fp32 and bf16; then whether bf16 gives the same result as
+# Kvasir-SEG), on 2 threads: one image alone, and 4 (and 8 in bf16) images
+# batched (per image), in fp32 and bf16; then whether bf16 gives the same result as
 # fp32 (criterion below). Wall and CPU seconds per step both: on a shared
 # machine the CPU figure is the one that does not depend on the others.
 # Random VGG19 weights (same arithmetic as the real ones); needs
@@ -35,14 +35,17 @@ def png(path, w, h, ch, pix):
                 + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 d = sys.argv[1]; w, h = 250, 213
 random.seed(1)
-for sub in ("c/images", "c/masks", "one/images", "one/masks", "noisy/images", "noisy/masks", "real"):
+for sub in ("c/images", "c/masks", "c8/images", "c8/masks", "one/images", "one/masks", "noisy/images", "noisy/masks", "real"):
     os.makedirs(os.path.join(d, sub), exist_ok=True)
 png(os.path.join(d, "real/style.png"), w, h, 3, [random.randrange(256) for _ in range(w * h * 3)])
 mask = [255 if (x - 125) ** 2 + (y - 106) ** 2 < 2500 else 0 for y in range(h) for x in range(w)]
-for i in range(4):
+for i in range(8):
     pix = [(x * 7 + y * 3 * (i + 1) + c * 50) % 256 for y in range(h) for x in range(w) for c in range(3)]
-    png(os.path.join(d, f"c/images/s{i}.png"), w, h, 3, pix)
-    png(os.path.join(d, f"c/masks/s{i}.png"), w, h, 1, mask)
+    png(os.path.join(d, f"c8/images/s{i}.png"), w, h, 3, pix)
+    png(os.path.join(d, f"c8/masks/s{i}.png"), w, h, 1, mask)
+    if i < 4:
+        png(os.path.join(d, f"c/images/s{i}.png"), w, h, 3, pix)
+        png(os.path.join(d, f"c/masks/s{i}.png"), w, h, 1, mask)
     if i == 0:
         png(os.path.join(d, "one/images/s0.png"), w, h, 3, pix)
         png(os.path.join(d, "one/masks/s0.png"), w, h, 1, mask)
@@ -51,17 +54,21 @@ for i in range(4):
         png(os.path.join(d, "noisy/masks/s0.png"), w, h, 1, mask)
 PY
 run() { # dataset batch precision out steps -> "wall CPU" seconds per step per image
+    # steps 2..STEPS (segq-run logs the running mean at step 1 and STEPS):
+    # what each of a long run's steps costs, without the one-off first step
     "$RUN" stylize --content "$T/$1" --style "$T/real/style.png" --vgg19 "$T/vgg19.safetensors" \
         --out "$T/$4" --steps "$5" --threads 2 --batch "$2" --precision "$3" --log-every "$5" |
-        awk -v n="$2" '/CPU-s\/step\)/ { gsub(/[(,]/, "", $(NF-3)); w = $(NF-3); c = $(NF-1) }
-                       END { printf "%.3f s/step wall, %.3f CPU-s/step", w / n, c / n }'
+        awk -v n="$2" -v s="$5" '/CPU-s\/step\)/ { gsub(/[(,]/, "", $(NF-3)); k++; w[k] = $(NF-3); c[k] = $(NF-1) }
+            END { if (s > 1) { w[2] = (w[2] * s - w[1]) / (s - 1); c[2] = (c[2] * s - c[1]) / (s - 1) } else k = 1
+                  printf "%.3f s/step wall, %.3f CPU-s/step", w[k] / n, c[k] / n }'
 }
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "stylize 213x250, $STEPS steps, 2 threads (authors' code: 0.33 s/step), per image:"
+echo "stylize 213x250, steps 2-$STEPS, 2 threads (authors' code: 0.33 s/step), per image:"
 echo "  fp32, 1 image:             $(run one 1 fp32 o1 "$STEPS")"
 echo "  fp32, 4 images batched:    $(run c 4 fp32 o4 "$STEPS")"
 echo "  bf16, 1 image:             $(run one 1 bf16 o1b "$STEPS")"
 echo "  bf16, 4 images batched:    $(run c 4 bf16 o4b "$STEPS")"
+echo "  bf16, 8 images batched:    $(run c8 8 bf16 o8b "$STEPS")"
 echo "bf16 vs fp32 after $SAME_STEPS steps (one image; load $(cut -d' ' -f1-3 /proc/loadavg)):"
 run one 1 fp32 s32 "$SAME_STEPS" >/dev/null
 run noisy 1 fp32 s32n "$SAME_STEPS" >/dev/null

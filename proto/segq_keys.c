@@ -1,6 +1,7 @@
 /*  segq_keys.c: certificate files for CurveZMQ (see segq_keys.h). */
 #include "segq_keys.h"
 #include "segq_error.h"
+#include "segq_fs.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,24 +34,6 @@ segq_keys_default_cert (char *out, size_t outlen)
     return n < 0 || (size_t) n >= outlen ? SEGQ_EINVAL : 0;
 }
 
-/* mkdir -p with 0700 for what it creates. */
-static int
-s_mkdirs (const char *dir)
-{
-    char path [4096];
-    int n = snprintf (path, sizeof path, "%s", dir);
-    if (n < 0 || (size_t) n >= sizeof path)
-        return -1;
-    for (char *p = path + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir (path, 0700) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return mkdir (path, 0700) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 int
 segq_keys_generate (const char *dir, const char *base, const char *name, const char *role,
                     char *err, size_t errlen)
@@ -63,10 +46,9 @@ segq_keys_generate (const char *dir, const char *base, const char *name, const c
                   "(the old key stops working)", path);
         return SEGQ_EEXIST;
     }
-    if (s_mkdirs (dir) != 0) {
-        snprintf (err, errlen, "cannot create %s: %s", dir, strerror (errno));
-        return SEGQ_EIO;
-    }
+    int made = segq_mkdirs (dir, err, errlen);
+    if (made)
+        return made;
     zcert_t *cert = zcert_new ();
     if (!cert) {
         snprintf (err, errlen, "cannot make a key pair (out of memory or no CURVE in libzmq)");

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "segq_file_sink.h"
+#include "segq_fs.h"
 #include "worker_internal.h"
 
 int
@@ -29,30 +30,6 @@ segq__name_check (const char *name, char *err, size_t errlen)
               "no leading '/', no '..', '.' or empty components, no backslash or control "
               "characters)", name ? name : "", SEGQ_MAX_NAME);
     return SEGQ_EINVAL;
-}
-
-int
-segq__mkdirs (const char *path, char *err, size_t errlen)
-{
-    char buf [4096];
-    if (snprintf (buf, sizeof buf, "%s", path) >= (int) sizeof buf) {
-        snprintf (err, errlen, "path too long: %.200s", path);
-        return SEGQ_EINVAL;
-    }
-    for (char *p = buf + 1; ; p++) {
-        if (*p == '/' || *p == 0) {
-            char saved = *p;
-            *p = 0;
-            if (mkdir (buf, 0700) != 0 && errno != EEXIST) {
-                snprintf (err, errlen, "cannot create directory %s: %s", buf, strerror (errno));
-                return SEGQ_EIO;
-            }
-            *p = saved;
-            if (saved == 0)
-                break;
-        }
-    }
-    return 0;
 }
 
 static int
@@ -180,11 +157,11 @@ segq__cache_new (const char *dir, uint64_t max_bytes, char *err, size_t errlen)
 {
     char tmp [4096];
     snprintf (tmp, sizeof tmp, "%s/tmp", dir);
-    if (segq__mkdirs (tmp, err, errlen))
+    if (segq_mkdirs (tmp, err, errlen))
         return NULL;
     /* Partial downloads of an earlier run are worthless. */
     segq__remove_tree (tmp);
-    if (segq__mkdirs (tmp, err, errlen))
+    if (segq_mkdirs (tmp, err, errlen))
         return NULL;
     segq__cache_t *self = calloc (1, sizeof *self);
     if (!self || !(self->dir = strdup (dir))) {
@@ -332,7 +309,7 @@ segq__cache_write_commit (segq__cache_write_t **self_p, char *err, size_t errlen
         segq__cache_path (self->cache, self->hash, path, sizeof path);
         snprintf (dir, sizeof dir, "%s/%.2s", self->cache->dir, self->hash);
         fchmod (self->fd, 0400);    /* jobs see these through hard links: keep them read-only */
-        if (!(rc = segq__mkdirs (dir, err, errlen)) && rename (self->tmp_path, path) != 0) {
+        if (!(rc = segq_mkdirs (dir, err, errlen)) && rename (self->tmp_path, path) != 0) {
             snprintf (err, errlen, "cannot rename %s to %s: %s", self->tmp_path, path,
                       strerror (errno));
             rc = SEGQ_EIO;
@@ -406,7 +383,7 @@ segq__cache_layout (segq__cache_t *self, const char *hash, const char *dir, cons
     snprintf (dst, sizeof dst, "%s/%s", dir, name);
     char *slash = strrchr (dst, '/');
     *slash = 0;
-    rc = segq__mkdirs (dst, err, errlen);
+    rc = segq_mkdirs (dst, err, errlen);
     *slash = '/';
     if (rc)
         return rc;

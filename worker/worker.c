@@ -25,6 +25,7 @@
 */
 #define _GNU_SOURCE
 #include "segq_keys.h"
+#include "segq_fs.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -1234,7 +1235,7 @@ s_on_assign (segq_worker_t *self, segq_msg_t **msg_p)
     char out [8192];
     snprintf (out, sizeof out, "%s/out", job->dir);
     segq__remove_tree (job->dir);
-    if (segq__mkdirs (out, err, sizeof err)) {
+    if (segq_mkdirs (out, err, sizeof err)) {
         s_job_finish (job, false, -1, 0, err);
         return;
     }
@@ -1831,12 +1832,12 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
             goto fail;
         }
     }
-    if (segq__mkdirs (self->work_dir, err, errlen))
+    if (segq_mkdirs (self->work_dir, err, errlen))
         goto fail;
     /* Job directories of an earlier run are orphans: the broker requeued
        or will requeue their jobs. */
     segq__remove_tree (self->jobs_dir);
-    if (segq__mkdirs (self->jobs_dir, err, errlen))
+    if (segq_mkdirs (self->jobs_dir, err, errlen))
         goto fail;
     if (!(self->cache = segq__cache_new (self->cache_dir, o->cache_max, err, errlen)))
         goto fail;

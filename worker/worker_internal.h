@@ -139,8 +139,7 @@ int segq__signals_open (void);
 /* segq_name_valid with a message saying what a name must be. */
 int segq__name_check (const char *name, char *err, size_t errlen);
 
-/* mkdir -p with mode 0700. */
-int segq__mkdirs (const char *path, char *err, size_t errlen);
+
 /* rm -rf (does not follow links). Missing path is fine. */
 int segq__remove_tree (const char *path);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "segq_fs.h"
 #include "worker_internal.h"
 
 static char s_dir [256];
@@ -153,7 +154,7 @@ Test (cache, outputs_are_every_regular_file_in_name_order)
     char out [512], path [1024], err [400];
     snprintf (out, sizeof out, "%s/out", s_dir);
     snprintf (path, sizeof path, "%s/out/b/c", s_dir);
-    cr_assert_eq (segq__mkdirs (path, err, sizeof err), 0);
+    cr_assert_eq (segq_mkdirs (path, err, sizeof err), 0);
     snprintf (path, sizeof path, "%s/out/z.txt", s_dir);
     s_write (path, "zed");
     snprintf (path, sizeof path, "%s/out/b/c/deep.bin", s_dir);
@@ -190,8 +191,8 @@ Test (cache, remove_tree_does_not_follow_links)
     char keep [512], tree [512], path [1024], err [400];
     snprintf (keep, sizeof keep, "%s/keep", s_dir);
     snprintf (tree, sizeof tree, "%s/tree/x", s_dir);
-    cr_assert_eq (segq__mkdirs (keep, err, sizeof err), 0);
-    cr_assert_eq (segq__mkdirs (tree, err, sizeof err), 0);
+    cr_assert_eq (segq_mkdirs (keep, err, sizeof err), 0);
+    cr_assert_eq (segq_mkdirs (tree, err, sizeof err), 0);
     snprintf (path, sizeof path, "%s/keep/precious", s_dir);
     s_write (path, "data");
     snprintf (path, sizeof path, "%s/tree/x/link", s_dir);

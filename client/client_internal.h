@@ -2,6 +2,7 @@
 #ifndef SEGQ_CLIENT_INTERNAL_H
 #define SEGQ_CLIENT_INTERNAL_H
 
+#include "hash_cache.h"
 #include "segq_client.h"
 
 typedef struct {
@@ -26,7 +27,8 @@ struct segq_job_spec_t {
     uint32_t max_attempts;
 };
 
-/* Upload the spec's local files that have no hash yet. */
+/* Upload the spec's local files that have no hash yet; a file the hash
+   cache knows is named by its hash, so the broker may skip it. */
 int segq__spec_upload_inputs (segq_client_t *self, segq_job_spec_t *spec);
 /* A SUBMIT message carrying a deep copy of the spec. */
 int segq__spec_to_submit (const segq_job_spec_t *spec, const char *user,
@@ -48,5 +50,11 @@ int segq__client_wait (segq_client_t *self, uint64_t req_id, uint64_t transfer,
 int segq__client_fail (segq_client_t *self, int code, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 int segq__client_timeout (const segq_client_t *self);
+/* The client's hash cache, read at first use; NULL when it has none. */
+segq__hash_cache_t *segq__client_hash_cache (segq_client_t *self);
+void segq__client_count_upload (segq_client_t *self, uint64_t bytes);
+/* segq_client_upload through the hash cache (see segq__spec_upload_inputs). */
+int segq__client_upload_cached (segq_client_t *self, const char *path, const char *name,
+                                char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out);
 
 #endif

@@ -27,6 +27,9 @@ struct segq_client_t {
     int auth_status;            /* ZAP status of a refused certificate (400), 0 none */
     bool handshake_failed;      /* a handshake broke off (not by ZAP) */
     bool handshake_ok;          /* a handshake succeeded */
+    char *hash_cache_path;      /* "" for none */
+    segq__hash_cache_t *hash_cache;     /* read at first use */
+    uint64_t bytes_uploaded;
 };
 
 static size_t
@@ -143,10 +146,17 @@ segq_client_connect (const segq_client_options_t *options, segq_client_t **out,
     self->timeout_ms = options && options->timeout_ms > 0 ? options->timeout_ms
                                                           : SEGQ_DEFAULT_TIMEOUT_MS;
     self->next_req = 1;
+    char cache_path [4096] = "";
+    if (options && options->hash_cache)
+        snprintf (cache_path, sizeof cache_path, "%s", options->hash_cache);
+    else if (segq__hash_cache_default_path (cache_path, sizeof cache_path) != 0)
+        cache_path [0] = 0;     /* too long a path: work without the cache */
+    self->hash_cache_path = strdup (cache_path);
     self->pending = zhashx_new ();
     self->stash = zlistx_new ();
     self->sock = zsock_new (ZMQ_DEALER);
-    if (!self->broker || !self->user || !self->pending || !self->stash || !self->sock) {
+    if (!self->broker || !self->user || !self->hash_cache_path || !self->pending || !self->stash
+        || !self->sock) {
         segq_client_destroy (&self);
         snprintf (err, errlen, "out of memory creating the client");
         return SEGQ_ENOMEM;
@@ -193,8 +203,33 @@ segq_client_destroy (segq_client_t **self_p)
     free (self->broker_key);
     free (self->cert);
     free (self->user);
+    free (self->hash_cache_path);
+    segq__hash_cache_destroy (&self->hash_cache);
     free (self);
     *self_p = NULL;
+}
+
+segq__hash_cache_t *
+segq__client_hash_cache (segq_client_t *self)
+{
+    if (!self->hash_cache && *self->hash_cache_path) {
+        self->hash_cache = segq__hash_cache_open (self->hash_cache_path);
+        if (!self->hash_cache)
+            *self->hash_cache_path = 0;     /* unusable: do not retry per file */
+    }
+    return self->hash_cache;
+}
+
+void
+segq__client_count_upload (segq_client_t *self, uint64_t bytes)
+{
+    self->bytes_uploaded += bytes;
+}
+
+uint64_t
+segq_client_bytes_uploaded (const segq_client_t *self)
+{
+    return self->bytes_uploaded;
 }
 
 const char *

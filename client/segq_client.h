@@ -52,6 +52,11 @@ typedef struct {
        this user's own (NULL: $SEGQ_CERT, else the config dir's user.cert). */
     const char *broker_key;
     const char *cert;
+    /* Where the sha256 of uploaded input files is remembered, so a re-submit
+       of an unchanged file is not sent again when the broker has it
+       (client/hash_cache.h). NULL: $SEGQ_HASH_CACHE ("off": none), else
+       $XDG_CACHE_HOME/segq/hashes or ~/.cache/segq/hashes; "": none. */
+    const char *hash_cache;
 } segq_client_options_t;
 
 /* ---- connection ---- */
@@ -242,6 +247,8 @@ int segq_client_upload_hash_first (segq_client_t *self, const char *path, const 
    does not match. */
 int segq_client_upload_known (segq_client_t *self, const char *path, const char *name,
                               const char *hash, uint64_t *size_out);
+/* File bytes this client has sent in uploads (a skipped upload adds none). */
+uint64_t segq_client_bytes_uploaded (const segq_client_t *self);
 
 /* Download `job`'s output `name` to `path`: written to a temporary file
    beside it, sha256 checked, then renamed into place; nothing is left

@@ -407,7 +407,8 @@ segq__spec_upload_inputs (segq_client_t *client, segq_job_spec_t *self)
         segq__spec_input_t *in = &self->inputs[i];
         if (!in->path || in->hash[0])
             continue;
-        int rc = segq_client_upload (client, in->path, s_basename (in->path), in->hash, &in->size);
+        int rc = segq__client_upload_cached (client, in->path, s_basename (in->path), in->hash,
+                                             &in->size);
         if (rc < 0)
             return rc;
     }

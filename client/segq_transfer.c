@@ -64,22 +64,29 @@ s_send_chunk (segq_client_t *self, int fd, uint64_t transfer, uint64_t offset,
     return segq__client_send (self, &msg);
 }
 
-/* known: the file's sha256, which PUT names (the broker may have it); NULL:
-   hash while sending, and name the hash in the final CHUNK. */
+/* Opens path for reading; *st: what fstat says of it. */
 static int
-s_upload (segq_client_t *self, const char *path, const char *name, const char *known,
-          char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
+s_open (segq_client_t *self, const char *path, struct stat *st)
 {
     int fd = open (path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
+    if (fd < 0 || fstat (fd, st) != 0 || !S_ISREG (st->st_mode)) {
         int e = errno;
         if (fd >= 0)
             close (fd);
         return segq__client_fail (self, SEGQ_ENOENT, "cannot read '%s': %s", path,
                                   fd < 0 || e ? strerror (e) : "not a regular file");
     }
-    uint64_t size = (uint64_t) st.st_size;
+    return fd;
+}
+
+/* Uploads the open file fd (path: for messages) of st's size. known: its
+   sha256, which PUT names (the broker may have it); NULL: hash while
+   sending, and name the hash in the final CHUNK. */
+static int
+s_upload_fd (segq_client_t *self, int fd, const struct stat *st, const char *path, const char *name,
+             const char *known, char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
+{
+    uint64_t size = (uint64_t) st->st_size;
     char hash[SEGQ_HASH_HEX_LEN + 1] = "";
     segq_sha256_t sha;
     segq_sha256_init (&sha);
@@ -94,7 +101,6 @@ s_upload (segq_client_t *self, const char *path, const char *name, const char *k
     segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_PUT, &req_id);
     if (!msg || !(msg->u.put.name = strdup (name))) {
         segq_msg_destroy (&msg);
-        close (fd);
         return segq__client_oom (self);
     }
     memcpy (msg->u.put.hash, hash, sizeof hash);      /* "" unless known */
@@ -126,7 +132,9 @@ s_upload (segq_client_t *self, const char *path, const char *name, const char *k
             if (rc < 0)
                 goto done;
             credit--;
-            offset += size - offset < chunk_size ? size - offset : chunk_size;
+            uint64_t sent = size - offset < chunk_size ? size - offset : chunk_size;
+            segq__client_count_upload (self, sent);
+            offset += sent;
             sent_last = offset == size;
         }
         rc = segq__client_wait (self, req_id, transfer, -1, &reply);
@@ -148,7 +156,6 @@ s_upload (segq_client_t *self, const char *path, const char *name, const char *k
     }
 done:
     segq_msg_destroy (&reply);
-    close (fd);
     if (rc >= 0) {
         if (hash_out)
             memcpy (hash_out, hash, sizeof hash);
@@ -158,11 +165,59 @@ done:
     return rc < 0 ? rc : SEGQ_OK;
 }
 
+static int
+s_upload (segq_client_t *self, const char *path, const char *name, const char *known,
+          char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
+{
+    struct stat st;
+    int fd = s_open (self, path, &st);
+    if (fd < 0)
+        return fd;
+    int rc = s_upload_fd (self, fd, &st, path, name, known, hash_out, size_out);
+    close (fd);
+    return rc;
+}
+
 int
 segq_client_upload (segq_client_t *self, const char *path, const char *name,
                     char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
 {
     return s_upload (self, path, name, NULL, hash_out, size_out);
+}
+
+static bool
+s_unchanged (const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size
+           && a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec
+           && a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+int
+segq__client_upload_cached (segq_client_t *self, const char *path, const char *name,
+                            char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
+{
+    segq__hash_cache_t *cache = segq__client_hash_cache (self);
+    struct stat st;
+    int fd = s_open (self, path, &st);
+    if (fd < 0)
+        return fd;
+    char known[SEGQ_HASH_HEX_LEN + 1], hash[SEGQ_HASH_HEX_LEN + 1];
+    int rc = SEGQ_EHASH;
+    if (segq__hash_cache_lookup (cache, &st, known))
+        rc = s_upload_fd (self, fd, &st, path, name, known, hash, size_out);
+    /* Not remembered, or remembered wrong (the file changed in a way stat
+       did not show, and the broker's check caught it): sent as new. */
+    if (rc == SEGQ_EHASH) {
+        rc = s_upload_fd (self, fd, &st, path, name, NULL, hash, size_out);
+        struct stat after;
+        if (rc == SEGQ_OK && fstat (fd, &after) == 0 && s_unchanged (&st, &after))
+            segq__hash_cache_remember (cache, &after, hash);
+    }
+    close (fd);
+    if (rc == SEGQ_OK && hash_out)
+        memcpy (hash_out, hash, sizeof hash);
+    return rc;
 }
 
 int

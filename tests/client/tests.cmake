@@ -9,3 +9,8 @@ segq_add_test(NAME test_client_cli
   LIBS segq_client
   TIMEOUT 120)
 add_dependencies(test_client_cli segq)
+segq_add_test(NAME test_client_hash_cache
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_hash_cache.c
+  LIBS segq_client
+  TIMEOUT 60)
+target_include_directories(test_client_hash_cache PRIVATE ${PROJECT_SOURCE_DIR}/client)

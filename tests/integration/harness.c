@@ -374,8 +374,10 @@ harness_worker_alive (harness_t *self, int index)
 segq_client_t *
 harness_client (harness_t *self, int timeout_ms)
 {
+    /* no hash cache: tests do not write to the user's home */
     segq_client_options_t options = { .broker = self->endpoint, .user = "tester",
-                                      .timeout_ms = timeout_ms ? timeout_ms : 5000 };
+                                      .timeout_ms = timeout_ms ? timeout_ms : 5000,
+                                      .hash_cache = "" };
     segq_client_t *client = NULL;
     char err[512];
     if (segq_client_connect (&options, &client, err, sizeof err) < 0)

@@ -229,6 +229,67 @@ Test (queue, cancel_queued_and_running_jobs, .init = setup, .fini = teardown, .t
     H_ASSERT_CLEAN_STOP (h);
 }
 
+/* Submits an echo job of `path` and returns how many file bytes that sent. */
+static uint64_t
+s_submit_echo_of (segq_client_t *c, const char *path)
+{
+    char err[512], job[SEGQ_JOB_ID_MAX];
+    segq_job_spec_t *spec = s_spec ("echo", NULL, NULL);
+    cr_assert_eq (segq_job_spec_input_file (spec, "files", path, err, sizeof err), 0, "%s", err);
+    uint64_t before = segq_client_bytes_uploaded (c);
+    s_submit (c, spec, job);
+    segq_job_spec_destroy (&spec);
+    return segq_client_bytes_uploaded (c) - before;
+}
+
+/* The client's hash cache: a re-submit of an unchanged input names its
+   hash and the broker skips the upload; a changed file, a wrong entry and
+   a file still being written are sent. No worker: the jobs just queue. */
+Test (queue, unchanged_input_resubmitted_is_not_sent_again, .init = setup, .fini = teardown,
+      .timeout = 60)
+{
+    char path[600], fresh[600], cache[600], err[512];
+    snprintf (path, sizeof path, "%s/polyp.bin", h->dir);
+    snprintf (fresh, sizeof fresh, "%s/fresh.bin", h->dir);
+    snprintf (cache, sizeof cache, "%s/cache/segq/hashes", h->dir);
+    cr_assert_eq (harness_write_random_file (path, 1 << 20, 3), 0);
+    harness_sleep_ms (1100);    /* only settled files are remembered */
+    segq_client_options_t options = { .broker = h->endpoint, .user = "tester", .timeout_ms = 10000,
+                                      .hash_cache = cache };
+    segq_client_t *c = NULL;
+    cr_assert_eq (segq_client_connect (&options, &c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (s_submit_echo_of (c, path), 1 << 20, "first submit sends the file");
+    cr_assert_eq (s_submit_echo_of (c, path), 0, "a re-submit of the unchanged file is sent again");
+    segq_client_destroy (&c);
+    /* another client (another segq command) reads what the first wrote */
+    cr_assert_eq (segq_client_connect (&options, &c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (s_submit_echo_of (c, path), 0, "the cache file was not read back");
+
+    /* a wrong entry for this very stat: the broker's check catches it, and
+       the file goes as new */
+    FILE *f = fopen (cache, "r+");
+    cr_assert_not_null (f);
+    char line[512];
+    cr_assert_not_null (fgets (line, sizeof line, f));
+    size_t at = strlen (line) - 1 - SEGQ_HASH_HEX_LEN;
+    cr_assert_eq (fseek (f, (long) at, SEEK_SET), 0);
+    fputs ("0000000000000000000000000000000000000000000000000000000000000000", f);
+    fclose (f);
+    segq_client_destroy (&c);
+    cr_assert_eq (segq_client_connect (&options, &c, err, sizeof err), 0, "%s", err);
+    /* sent under the wrong hash (refused at its end), then as new */
+    cr_assert_eq (s_submit_echo_of (c, path), 2u << 20, "a wrong entry must not stop the upload");
+
+    /* changed: sent; written just now: sent, and sent again (not remembered) */
+    cr_assert_eq (harness_write_random_file (path, 1 << 20, 4), 0);
+    cr_assert_eq (s_submit_echo_of (c, path), 1 << 20, "a changed file must be sent");
+    cr_assert_eq (harness_write_random_file (fresh, 4096, 5), 0);
+    cr_assert_eq (s_submit_echo_of (c, fresh), 4096);
+    cr_assert_eq (s_submit_echo_of (c, fresh), 4096, "a file under a second old was remembered");
+    segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
 /* 50 MB up through the client, through a worker and back, sha256 checked. */
 Test (queue, artifact_round_trip_50mb, .init = setup, .fini = teardown, .timeout = 120)
 {

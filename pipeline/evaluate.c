@@ -489,7 +489,6 @@ int segq_evaluate(const segq_evaluate_opts_t *o, segq_progress_t *progress, char
                   size_t errlen)
 {
     eval_t ev = {.o = o};
-    segq__keep_heap();
     segq_device dev;
     int threads;
     int rc = segq__compute_setup(&o->compute, &dev, &threads, err, errlen);

@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,15 +74,6 @@ double segq__cpu_seconds(void)
     if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
         return 0;
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-void segq__keep_heap(void)
-{
-    /* Best effort: a libc that refuses only keeps its default. No mmap at
-     * all: glibc caps M_MMAP_THRESHOLD at 32 MB, and a batch's activations
-     * and float32 taps are larger. */
-    mallopt(M_MMAP_MAX, 0);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 int segq__copy_file(const char *from, const char *to, char *err, size_t errlen)
@@ -345,7 +335,6 @@ int segq_stylize(const segq_stylize_opts_t *o, segq_progress_t *progress, char *
                  size_t errlen)
 {
     run_t r = {.o = o, .progress = progress};
-    segq__keep_heap();
     int threads;
     int rc = segq__compute_setup(&o->compute, &r.dev, &threads, err, errlen);
     if (rc)

@@ -452,6 +452,17 @@ s_write (const char *dir, const char *name, const char *text)
     fclose (f);
 }
 
+/* dir/, dir/images/ and dir/masks/ (a Kvasir-SEG layout), their paths out. */
+static void
+s_make_pair_dirs (const char *dir, char *images, size_t images_len, char *masks, size_t masks_len)
+{
+    snprintf (images, images_len, "%s/images", dir);
+    snprintf (masks, masks_len, "%s/masks", dir);
+    cr_assert_eq (mkdir (dir, 0700), 0);
+    cr_assert_eq (mkdir (images, 0700), 0);
+    cr_assert_eq (mkdir (masks, 0700), 0);
+}
+
 /* `submit pipeline --evaluate-against DIR` that evaluate's k-fold would
    surely fail on, hours later after training, is refused at submit: the
    training image not among DIR's pairs (no fold has a synthetic pair to
@@ -465,11 +476,7 @@ Test (cli_submit, pipeline_evaluate_that_cannot_work_refused, .timeout = 60)
     char root[] = "/tmp/segq-evalcheck-XXXXXX", real[64], images[80], masks[80];
     cr_assert_not_null (mkdtemp (root));
     snprintf (real, sizeof real, "%s/real", root);
-    snprintf (images, sizeof images, "%s/images", real);
-    snprintf (masks, sizeof masks, "%s/masks", real);
-    cr_assert_eq (mkdir (real, 0700), 0);
-    cr_assert_eq (mkdir (images, 0700), 0);
-    cr_assert_eq (mkdir (masks, 0700), 0);
+    s_make_pair_dirs (real, images, sizeof images, masks, sizeof masks);
     const char *names[] = { "a.png", "b.png", "c.png" };
     for (int i = 0; i < 3; i++) {
         char text[8];
@@ -516,11 +523,7 @@ Test (cli_submit, pipeline_evaluate_that_cannot_work_refused, .timeout = 60)
     segq_folds_shuffle (4, 0, perm);
     char train[96], train_images[128], train_masks[128], name[16];
     snprintf (train, sizeof train, "%s/train", root);
-    snprintf (train_images, sizeof train_images, "%s/images", train);
-    snprintf (train_masks, sizeof train_masks, "%s/masks", train);
-    cr_assert_eq (mkdir (train, 0700), 0);
-    cr_assert_eq (mkdir (train_images, 0700), 0);
-    cr_assert_eq (mkdir (train_masks, 0700), 0);
+    s_make_pair_dirs (train, train_images, sizeof train_images, train_masks, sizeof train_masks);
     for (int k = 0; k < 4; k += 2) {   /* positions 0 and 2: fold 1 of 2 */
         char text[8];
         snprintf (name, sizeof name, "%s.png", all4[perm[k]]);

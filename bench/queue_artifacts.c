@@ -57,6 +57,9 @@ main (int argc, char **argv)
         fprintf (stderr, "cannot write %s\n", path);
         goto done;
     }
+    /* on disk before the clock starts, as a user's files would be: else the
+       kernel writes them back during the measured transfers */
+    sync ();
     double mb = (double) (mib << 20) / 1e6;
     char hash[SEGQ_HASH_HEX_LEN + 1], again[SEGQ_HASH_HEX_LEN + 1];
     uint64_t size;

@@ -164,8 +164,18 @@ segq__artifact_store_upload (segq__artifact_store_t *self, const char *hash, uin
         free (upload);
         return NULL;
     }
-    segq_file_sink_init (&upload->sink, upload->fd);
+    segq_file_sink_init (&upload->sink, upload->fd, size);
     return upload;
+}
+
+/* A failed write of the upload's data (-errno from the sink). */
+static int
+s_write_error (segq__upload_t *self, int neg_errno, char *err, size_t errlen)
+{
+    int code = s_errno_code (-neg_errno);
+    snprintf (err, errlen, "cannot write artifact %.16s: %s", self->hash [0] ? self->hash : "upload",
+              code == SEGQ_ENOSPC ? "no space left on the broker's disk" : strerror (-neg_errno));
+    return code;
 }
 
 int
@@ -184,13 +194,7 @@ segq__upload_write (segq__upload_t *self, uint64_t offset, const void *data, siz
         return SEGQ_EINVAL;
     }
     int rc = size ? segq_file_sink_append (&self->sink, data, size) : 0;
-    if (rc) {
-        int code = s_errno_code (-rc);
-        snprintf (err, errlen, "cannot write artifact %.16s: %s", self->hash [0] ? self->hash : "upload",
-                  code == SEGQ_ENOSPC ? "no space left on the broker's disk" : strerror (-rc));
-        return code;
-    }
-    return 0;
+    return rc ? s_write_error (self, rc, err, errlen) : 0;
 }
 
 int
@@ -220,7 +224,9 @@ segq__upload_finish (segq__upload_t *self, const char *end_hash,
         return SEGQ_EINVAL;
     }
     char actual [SEGQ_HASH_HEX_LEN + 1];
-    segq_file_sink_hash (&self->sink, actual);
+    int wrc = segq_file_sink_finish (&self->sink, actual);
+    if (wrc)
+        return s_write_error (self, wrc, err, errlen);
     if (strcmp (actual, self->hash) != 0) {
         snprintf (err, errlen, "sha256 of the data is %s, not %s: not stored", actual, self->hash);
         return SEGQ_EHASH;
@@ -270,6 +276,7 @@ segq__upload_destroy (segq__upload_t **self_p)
     if (!self_p || !*self_p)
         return;
     segq__upload_t *self = *self_p;
+    segq_file_sink_release (&self->sink);
     if (self->fd >= 0)
         close (self->fd);
     if (self->tmp_path) {

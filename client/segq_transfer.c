@@ -252,13 +252,18 @@ s_send_credit (segq_client_t *self, uint64_t transfer, uint32_t chunks)
     return segq__client_send (self, &msg);
 }
 
-/* Receive GET's chunks into fd, hashing as they come. */
 static int
-s_receive (segq_client_t *self, uint64_t req_id, const segq_get_ready_t *ready, int fd,
-           const char *what, char hash[SEGQ_HASH_HEX_LEN + 1])
+s_write_failed (segq_client_t *self, const char *what, int neg_errno)
 {
-    segq_file_sink_t sink;
-    segq_file_sink_init (&sink, fd);
+    return segq__client_fail (self, neg_errno == -ENOSPC ? SEGQ_ENOSPC : SEGQ_EIO, "%s: cannot write: %s", what,
+                              strerror (-neg_errno));
+}
+
+/* GET's chunks into the sink, in order, crediting the broker as they land. */
+static int
+s_receive_into (segq_client_t *self, uint64_t req_id, const segq_get_ready_t *ready, segq_file_sink_t *sink,
+                const char *what)
+{
     uint64_t offset = 0;
     bool last = ready->size == 0;
     while (!last) {
@@ -280,13 +285,12 @@ s_receive (segq_client_t *self, uint64_t req_id, const segq_get_ready_t *ready, 
                                       what, (unsigned long long) c->offset, (unsigned long long) offset,
                                       (unsigned long long) ready->size);
         }
-        /* the sink starts writeback as it goes: a 256 MiB fetch on this
-           disk spent more time in one fsync at the end than in the transfer */
-        int wrc = n ? segq_file_sink_append (&sink, zframe_data (c->data), n) : 0;
+        /* the sink writes as it goes (a 256 MiB fetch on this disk spent
+           more time in one fsync at the end than in the transfer) */
+        int wrc = n ? segq_file_sink_append (sink, zframe_data (c->data), n) : 0;
         if (wrc) {
             segq_msg_destroy (&msg);
-            return segq__client_fail (self, wrc == -ENOSPC ? SEGQ_ENOSPC : SEGQ_EIO,
-                                      "%s: cannot write: %s", what, strerror (-wrc));
+            return s_write_failed (self, what, wrc);
         }
         offset += n;
         last = c->last;
@@ -294,7 +298,22 @@ s_receive (segq_client_t *self, uint64_t req_id, const segq_get_ready_t *ready, 
         if (!last && (rc = s_send_credit (self, ready->transfer, 1)) < 0)
             return rc;
     }
-    segq_file_sink_hash (&sink, hash);
+    return SEGQ_OK;
+}
+
+/* Receive GET's chunks into fd, hashing as they come. */
+static int
+s_receive (segq_client_t *self, uint64_t req_id, const segq_get_ready_t *ready, int fd,
+           const char *what, char hash[SEGQ_HASH_HEX_LEN + 1])
+{
+    segq_file_sink_t sink;
+    segq_file_sink_init (&sink, fd, ready->size);
+    int rc = s_receive_into (self, req_id, ready, &sink, what);
+    int wrc = segq_file_sink_finish (&sink, hash);     /* and released, whatever rc */
+    if (rc < 0)
+        return rc;
+    if (wrc)
+        return s_write_failed (self, what, wrc);
     if (strcmp (hash, ready->hash) != 0)
         return segq__client_fail (self, SEGQ_EHASH, "%s: sha256 %s of the received data is not the artifact's %s",
                                   what, hash, ready->hash);

@@ -1,30 +1,59 @@
-/*  segq_file_sink.c: append + hash in one pass, writeback started early. */
-/* sync_file_range */
+/*  segq_file_sink.c: append + hash in one pass; large files written with
+    O_DIRECT by a writer thread, small ones with writeback started early. */
+/* O_DIRECT, sync_file_range */
 #define _GNU_SOURCE
 #include "segq_file_sink.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
-/* A chunk is hashed and written a piece at a time: the write then copies
-   bytes the hash has just brought into this core's cache instead of
-   fetching the whole chunk from memory twice (the network thread filled
-   it, often on the other core). 256 KiB fits a 512 KiB L2 cache. */
+/* A chunk is hashed and written a piece at a time: the write (or the copy
+   into a staging buffer) then takes bytes the hash has just brought into
+   this core's cache instead of fetching the whole chunk from memory twice
+   (the network thread filled it, often on the other core). 256 KiB fits a
+   512 KiB L2 cache. */
 #define S_PIECE     (256u << 10)
-/* Writeback is started for each 8 MiB window as it completes, so the disk
-   works while the transfer goes on and the fsync that declares the file
-   durable waits for the last window only. Only the new window is passed,
-   not 0..end, so no call walks the pages of earlier windows again. */
+/* Buffered mode: writeback is started for each 8 MiB window as it
+   completes, so the disk works while the transfer goes on and the fsync
+   that declares the file durable waits for the last window only. Only the
+   new window is passed, not 0..end, so no call walks the pages of earlier
+   windows again. */
 #define S_WINDOW    (8u << 20)
+/* Direct mode: one O_DIRECT write per staging buffer. On the dev VM's
+   virtio disk 1 MiB writes ran at 0.8 GB/s, 2 and 4 MiB at 1.2 GB/s. */
+#define S_STAGE     (2u << 20)
+/* A ring of staging buffers, so that the caller goes on receiving while
+   the writer waits for the disk, even through a flush. */
+#define S_STAGES    4
+/* The writer flushes the disk's cache every 32 MiB (fdatasync): the disk
+   then persists the file while the transfer goes on, and the caller's
+   fsync at the end waits for the last part only (on the dev VM a 256 MiB
+   file's single fsync took 0.13 s, a quarter of the transfer). */
+#define S_SYNC_EVERY ((uint64_t) 32 << 20)
+/* O_DIRECT wants buffer, offset and length aligned to the logical block
+   size; 4 KiB covers every common disk. */
+#define S_ALIGN     4096u
 
-void
-segq_file_sink_init (segq_file_sink_t *self, int fd)
-{
-    self->fd = fd;
-    self->written = 0;
-    self->flushed = 0;
-    segq_sha256_init (&self->sha);
-}
+struct segq__direct_writer {
+    int fd;
+    uint8_t *stage[S_STAGES];
+    int filling;                /* the buffer the caller fills ... */
+    size_t fill;                /* ... how much of it ... */
+    uint64_t fill_offset;       /* ... and where it goes in the file */
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    /* under lock: the buffers handed to the writer thread, oldest first */
+    int oldest;
+    int queued;
+    size_t size[S_STAGES];
+    uint64_t offset[S_STAGES];
+    int error;                  /* the first failed write's -errno, sticky */
+    bool quit;
+};
 
 int
 segq_write_all (int fd, const void *data, size_t size)
@@ -42,10 +71,182 @@ segq_write_all (int fd, const void *data, size_t size)
     return 0;
 }
 
-int
-segq_file_sink_append (segq_file_sink_t *self, const void *data, size_t size)
+static int
+s_set_direct (int fd, bool on)
 {
-    const uint8_t *p = data;
+    int flags = fcntl (fd, F_GETFL);
+    if (flags < 0)
+        return -errno;
+    if (!!(flags & O_DIRECT) == on)
+        return 0;
+    return fcntl (fd, F_SETFL, on ? flags | O_DIRECT : flags & ~O_DIRECT) == 0 ? 0 : -errno;
+}
+
+/* A file system may take the O_DIRECT flag and still refuse a write with
+   EINVAL (and a short direct write leaves the rest unaligned): the rest is
+   then written through the page cache. */
+static int
+s_pwrite_all (int fd, const uint8_t *p, size_t size, uint64_t offset)
+{
+    while (size) {
+        ssize_t n = pwrite (fd, p, size, (off_t) offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EINVAL && (fcntl (fd, F_GETFL) & O_DIRECT) && s_set_direct (fd, false) == 0)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        p += n;
+        size -= (size_t) n;
+        offset += (uint64_t) n;
+    }
+    return 0;
+}
+
+static void *
+s_writer (void *arg)
+{
+    segq__direct_writer_t *w = arg;
+    uint64_t unsynced = 0;
+    pthread_mutex_lock (&w->lock);
+    for (;;) {
+        while (!w->queued && !w->quit)
+            pthread_cond_wait (&w->cond, &w->lock);
+        if (!w->queued)
+            break;
+        int i = w->oldest;
+        bool failed = w->error != 0;
+        pthread_mutex_unlock (&w->lock);
+        int rc = failed ? 0 : s_pwrite_all (w->fd, w->stage[i], w->size[i], w->offset[i]);
+        if (!rc && !failed && (unsynced += w->size[i]) >= S_SYNC_EVERY) {
+            rc = fdatasync (w->fd) == 0 ? 0 : -errno;
+            unsynced = 0;
+        }
+        pthread_mutex_lock (&w->lock);
+        if (rc && !w->error)
+            w->error = rc;
+        w->oldest = (i + 1) % S_STAGES;
+        w->queued--;
+        pthread_cond_broadcast (&w->cond);
+    }
+    pthread_mutex_unlock (&w->lock);
+    return NULL;
+}
+
+static void
+s_writer_destroy (segq__direct_writer_t **self_p, bool started)
+{
+    segq__direct_writer_t *self = *self_p;
+    if (!self)
+        return;
+    if (started) {
+        pthread_mutex_lock (&self->lock);
+        self->quit = true;
+        pthread_cond_broadcast (&self->cond);
+        pthread_mutex_unlock (&self->lock);
+        pthread_join (self->thread, NULL);
+    }
+    pthread_cond_destroy (&self->cond);
+    pthread_mutex_destroy (&self->lock);
+    for (int i = 0; i < S_STAGES; i++)
+        free (self->stage[i]);
+    free (self);
+    *self_p = NULL;
+}
+
+static segq__direct_writer_t *
+s_writer_new (int fd)
+{
+    segq__direct_writer_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->fd = fd;
+    pthread_mutex_init (&self->lock, NULL);
+    pthread_cond_init (&self->cond, NULL);
+    for (int i = 0; i < S_STAGES; i++)
+        if (posix_memalign ((void **) &self->stage[i], S_ALIGN, S_STAGE) != 0) {
+            s_writer_destroy (&self, false);
+            return NULL;
+        }
+    if (pthread_create (&self->thread, NULL, s_writer, self) != 0) {
+        s_writer_destroy (&self, false);
+        return NULL;
+    }
+    return self;
+}
+
+/* Hands the filled buffer, if any, to the writer once a buffer is free to
+   fill next; with drain, waits until the writer has written everything.
+   The writer's error so far, or 0. */
+static int
+s_hand_off (segq__direct_writer_t *w, bool drain)
+{
+    pthread_mutex_lock (&w->lock);
+    while (w->queued == S_STAGES - 1)
+        pthread_cond_wait (&w->cond, &w->lock);
+    if (!w->error && w->fill) {
+        w->size[w->filling] = w->fill;
+        w->offset[w->filling] = w->fill_offset;
+        w->queued++;
+        pthread_cond_broadcast (&w->cond);
+        w->fill_offset += w->fill;
+        w->filling = (w->filling + 1) % S_STAGES;
+        w->fill = 0;
+    }
+    while (drain && w->queued)
+        pthread_cond_wait (&w->cond, &w->lock);
+    int rc = w->error;
+    pthread_mutex_unlock (&w->lock);
+    return rc;
+}
+
+void
+segq_file_sink_init (segq_file_sink_t *self, int fd, uint64_t expected_size)
+{
+    self->fd = fd;
+    self->written = 0;
+    self->flushed = 0;
+    self->direct = NULL;
+    segq_sha256_init (&self->sha);
+    if (expected_size < SEGQ_SINK_DIRECT_MIN || s_set_direct (fd, true) != 0)
+        return;
+    self->direct = s_writer_new (fd);
+    if (!self->direct)
+        s_set_direct (fd, false);
+}
+
+bool
+segq_file_sink_is_direct (const segq_file_sink_t *self)
+{
+    return self->direct != NULL;
+}
+
+static int
+s_append_direct (segq_file_sink_t *self, const uint8_t *p, size_t size)
+{
+    segq__direct_writer_t *w = self->direct;
+    while (size) {
+        size_t n = S_STAGE - w->fill;
+        if (n > S_PIECE)
+            n = S_PIECE;
+        if (n > size)
+            n = size;
+        segq_sha256_update (&self->sha, p, n);
+        memcpy (w->stage[w->filling] + w->fill, p, n);
+        w->fill += n;
+        self->written += n;
+        p += n;
+        size -= n;
+        int rc = w->fill == S_STAGE ? s_hand_off (w, false) : 0;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int
+s_append_buffered (segq_file_sink_t *self, const uint8_t *p, size_t size)
+{
     while (size) {
         size_t n = size < S_PIECE ? size : S_PIECE;
         segq_sha256_update (&self->sha, p, n);
@@ -66,8 +267,38 @@ segq_file_sink_append (segq_file_sink_t *self, const void *data, size_t size)
     return 0;
 }
 
-void
-segq_file_sink_hash (segq_file_sink_t *self, char hex_out[SEGQ_HASH_HEX_LEN + 1])
+int
+segq_file_sink_append (segq_file_sink_t *self, const void *data, size_t size)
 {
+    return self->direct ? s_append_direct (self, data, size) : s_append_buffered (self, data, size);
+}
+
+int
+segq_file_sink_finish (segq_file_sink_t *self, char hex_out[SEGQ_HASH_HEX_LEN + 1])
+{
+    int rc = 0;
+    segq__direct_writer_t *w = self->direct;
+    if (w) {
+        /* the writer's last buffer first, then the rest from here: the
+           whole blocks direct, the tail (not a whole block) through the
+           page cache */
+        uint64_t fill = w->fill;
+        w->fill = 0;
+        rc = s_hand_off (w, true);
+        size_t whole = (size_t) fill / S_ALIGN * S_ALIGN;
+        const uint8_t *staged = w->stage[w->filling];
+        if (!rc && whole)
+            rc = s_pwrite_all (self->fd, staged, whole, w->fill_offset);
+        if (!rc && fill > whole && (rc = s_set_direct (self->fd, false)) == 0)
+            rc = s_pwrite_all (self->fd, staged + whole, (size_t) fill - whole, w->fill_offset + whole);
+        segq_file_sink_release (self);
+    }
     segq_sha256_final (&self->sha, hex_out);
+    return rc;
+}
+
+void
+segq_file_sink_release (segq_file_sink_t *self)
+{
+    s_writer_destroy (&self->direct, true);
 }

@@ -239,8 +239,16 @@ segq__cache_write_begin (segq__cache_t *self, const char *hash, uint64_t size,
         free (w);
         return NULL;
     }
-    segq_file_sink_init (&w->sink, w->fd);
+    segq_file_sink_init (&w->sink, w->fd, size);
     return w;
+}
+
+/* A failed write of an input's data (-errno from the sink). */
+static int
+s_write_error (segq__cache_write_t *self, int neg_errno, char *err, size_t errlen)
+{
+    snprintf (err, errlen, "cannot write %s: %s", self->tmp_path, strerror (-neg_errno));
+    return neg_errno == -ENOSPC ? SEGQ_ENOSPC : SEGQ_EIO;
 }
 
 int
@@ -255,11 +263,7 @@ segq__cache_write_data (segq__cache_write_t *self, uint64_t offset, const void *
         return SEGQ_EPROTO;
     }
     int rc = size ? segq_file_sink_append (&self->sink, data, size) : 0;
-    if (rc) {
-        snprintf (err, errlen, "cannot write %s: %s", self->tmp_path, strerror (-rc));
-        return rc == -ENOSPC ? SEGQ_ENOSPC : SEGQ_EIO;
-    }
-    return 0;
+    return rc ? s_write_error (self, rc, err, errlen) : 0;
 }
 
 uint64_t
@@ -273,6 +277,7 @@ segq__cache_write_abort (segq__cache_write_t **self_p)
 {
     segq__cache_write_t *self = *self_p;
     if (self) {
+        segq_file_sink_release (&self->sink);
         close (self->fd);
         unlink (self->tmp_path);
         free (self);
@@ -285,8 +290,10 @@ segq__cache_write_commit (segq__cache_write_t **self_p, char *err, size_t errlen
 {
     segq__cache_write_t *self = *self_p;
     char hash [SEGQ_HASH_HEX_LEN + 1];
-    segq_file_sink_hash (&self->sink, hash);
-    int rc = 0;
+    int rc = segq_file_sink_finish (&self->sink, hash);
+    if (rc)
+        rc = s_write_error (self, rc, err, errlen);
+    else
     if (self->sink.written != self->size) {
         snprintf (err, errlen, "artifact %.12s: got %llu of %llu bytes", self->hash,
                   (unsigned long long) self->sink.written, (unsigned long long) self->size);

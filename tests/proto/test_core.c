@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "no_leaks.h"
@@ -393,12 +396,9 @@ Test (sha256, agrees_with_sha256sum, .timeout = 30)
 
 /* ---- the file sink of transfers ---- */
 
-/* Chunks of odd sizes across the sink's 256 KiB pieces and 8 MiB
-   writeback windows: the file holds exactly the bytes, and the sink's hash
-   is theirs, so a receiver that compares it refuses any other data. */
-Test (file_sink, writes_and_hashes_every_byte_across_pieces_and_windows, .timeout = 30)
+static uint8_t *
+s_sink_data (size_t total)
 {
-    size_t total = (17u << 20) + 12345;
     uint8_t *data = malloc (total);
     cr_assert_not_null (data);
     uint32_t seed = 7;
@@ -406,11 +406,27 @@ Test (file_sink, writes_and_hashes_every_byte_across_pieces_and_windows, .timeou
         seed = seed * 1664525u + 1013904223u;
         data[i] = (uint8_t) (seed >> 24);
     }
-    char path[] = "/tmp/segq-sink-XXXXXX";
+    return data;
+}
+
+/* Feeds data to a sink in chunks of odd sizes (across the 256 KiB pieces,
+   4 KiB blocks, 2 MiB staging buffers and 8 MiB writeback windows), then
+   checks that the file holds exactly those bytes and that the sink's hash
+   is theirs, so a receiver that compares it refuses any other data. The
+   file is made in the test's working directory (the build tree): /tmp may
+   be a file system that takes no O_DIRECT. */
+static void
+s_sink_round_trip (size_t total, uint64_t expected_size, bool direct)
+{
+    uint8_t *data = s_sink_data (total);
+    char path[] = "segq-sink-XXXXXX";
     int fd = mkstemp (path);
     cr_assert_geq (fd, 0);
     segq_file_sink_t sink;
-    segq_file_sink_init (&sink, fd);
+    segq_file_sink_init (&sink, fd, expected_size);
+    cr_assert_eq (segq_file_sink_is_direct (&sink), direct,
+                  "%zu bytes expected: O_DIRECT %s (does this file system take O_DIRECT?)", (size_t) expected_size,
+                  direct ? "expected" : "not expected");
     static const size_t steps[] = { 1, 4095, 262144, 262145, 1u << 20, 3000001 };
     size_t done = 0;
     for (size_t k = 0; done < total; k++) {
@@ -421,11 +437,17 @@ Test (file_sink, writes_and_hashes_every_byte_across_pieces_and_windows, .timeou
         done += n;
         cr_assert_eq (sink.written, done);
     }
-    cr_assert_eq (sink.flushed, (uint64_t) 16 << 20, "writeback started for whole windows only");
+    if (!direct)
+        cr_assert_eq (sink.flushed, (uint64_t) total / (8u << 20) * (8u << 20),
+                      "writeback started for whole windows only");
     char got[SEGQ_HASH_HEX_LEN + 1], want[SEGQ_HASH_HEX_LEN + 1];
-    segq_file_sink_hash (&sink, got);
+    cr_assert_eq (segq_file_sink_finish (&sink, got), 0);
+    cr_assert_null (sink.direct, "finish releases the writer");
     s_hash (data, total, want);
     cr_assert_str_eq (got, want);
+    struct stat st;
+    cr_assert_eq (fstat (fd, &st), 0);
+    cr_assert_eq ((size_t) st.st_size, total, "the file is exactly as long as the data");
     close (fd);
     char on_disk[SEGQ_HASH_HEX_LEN + 1];
     cr_assert_eq (segq_sha256_file (path, on_disk), SEGQ_OK);
@@ -434,29 +456,114 @@ Test (file_sink, writes_and_hashes_every_byte_across_pieces_and_windows, .timeou
     /* one byte changed in transit: the hash tells */
     int fd2 = open (path, O_WRONLY | O_TRUNC);
     cr_assert_geq (fd2, 0);
-    segq_file_sink_init (&sink, fd2);
+    segq_file_sink_init (&sink, fd2, expected_size);
     data[total / 2] ^= 1;
     cr_assert_eq (segq_file_sink_append (&sink, data, total), 0);
-    segq_file_sink_hash (&sink, got);
+    cr_assert_eq (segq_file_sink_finish (&sink, got), 0);
     cr_assert_str_neq (got, want);
     close (fd2);
     unlink (path);
     free (data);
+}
+
+Test (file_sink, small_file_is_written_through_the_page_cache_in_windows, .timeout = 30)
+{
+    s_sink_round_trip ((17u << 20) + 12345, 0, false);
+    fixture_assert_no_leaks ();
+}
+
+Test (file_sink, large_file_is_written_direct_with_its_tail, .timeout = 30)
+{
+    s_sink_round_trip ((17u << 20) + 12345, (17u << 20) + 12345, true);
+    fixture_assert_no_leaks ();
+}
+
+/* Whole staging buffers and no tail; a tail alone; nothing at all. */
+Test (file_sink, direct_file_of_whole_buffers_or_a_tail_only, .timeout = 30)
+{
+    s_sink_round_trip (4u << 20, SEGQ_SINK_DIRECT_MIN, true);
+    s_sink_round_trip (3, SEGQ_SINK_DIRECT_MIN, true);
+    s_sink_round_trip (4096, SEGQ_SINK_DIRECT_MIN, true);
     fixture_assert_no_leaks ();
 }
 
 Test (file_sink, failed_write_is_reported, .timeout = 10)
 {
-    char path[] = "/tmp/segq-sink-XXXXXX";
+    char path[] = "segq-sink-XXXXXX";
     int fd = mkstemp (path);
     cr_assert_geq (fd, 0);
     close (fd);
     int ro = open (path, O_RDONLY);
     cr_assert_geq (ro, 0);
     segq_file_sink_t sink;
-    segq_file_sink_init (&sink, ro);
+    segq_file_sink_init (&sink, ro, 0);
     cr_assert_eq (segq_file_sink_append (&sink, "abc", 3), -EBADF);
+    segq_file_sink_release (&sink);
     close (ro);
+    unlink (path);
+    fixture_assert_no_leaks ();
+}
+
+/* Direct: the writer thread's failure (here the file size limit, as a
+   full disk would do mid-file) comes back at a later append or at finish
+   at the latest, never lost. */
+Test (file_sink, failed_direct_write_is_reported, .timeout = 10)
+{
+    signal (SIGXFSZ, SIG_IGN);      /* EFBIG instead of the signal */
+    struct rlimit limit = { 3u << 20, 3u << 20 };
+    cr_assert_eq (setrlimit (RLIMIT_FSIZE, &limit), 0);
+    char path[] = "segq-sink-XXXXXX";
+    int fd = mkstemp (path);
+    cr_assert_geq (fd, 0);
+    uint8_t *data = s_sink_data (5u << 20);
+    segq_file_sink_t sink;
+    char hash[SEGQ_HASH_HEX_LEN + 1];
+    segq_file_sink_init (&sink, fd, 64u << 20);
+    cr_assert (segq_file_sink_is_direct (&sink));
+    int rc = segq_file_sink_append (&sink, data, 5u << 20);
+    cr_assert (rc == 0 || rc == -EFBIG, "append: %d", rc);
+    cr_assert_eq (segq_file_sink_finish (&sink, hash), -EFBIG);
+    free (data);
+    close (fd);
+    unlink (path);
+    fixture_assert_no_leaks ();
+}
+
+static int
+s_threads (void)
+{
+    FILE *f = fopen ("/proc/self/status", "r");
+    cr_assert_not_null (f);
+    char line[256];
+    int n = -1;
+    while (fgets (line, sizeof line, f))
+        if (sscanf (line, "Threads: %d", &n) == 1)
+            break;
+    fclose (f);
+    return n;
+}
+
+/* A transfer abandoned half-way (broker gone, client cancelled): release
+   stops the writer thread and frees its buffers (ASan and the thread
+   count tell). */
+Test (file_sink, abandoned_direct_sink_is_released, .timeout = 10)
+{
+    char path[] = "segq-sink-XXXXXX";
+    int fd = mkstemp (path);
+    cr_assert_geq (fd, 0);
+    uint8_t *data = s_sink_data (5u << 20);
+    segq_file_sink_t sink;
+    int threads = s_threads ();
+    segq_file_sink_init (&sink, fd, 64u << 20);
+    cr_assert (segq_file_sink_is_direct (&sink));
+    cr_assert_eq (s_threads (), threads + 1, "one writer thread");
+    cr_assert_eq (segq_file_sink_append (&sink, data, 5u << 20), 0);
+    segq_file_sink_release (&sink);
+    segq_file_sink_release (&sink);
+    cr_assert_null (sink.direct);
+    cr_assert_eq (s_threads (), threads, "the writer thread is gone");
+    free (data);
+    close (fd);
     unlink (path);
     fixture_assert_no_leaks ();
 }

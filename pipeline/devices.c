@@ -15,7 +15,9 @@ char *segq_devices_json(char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    json_object_set_new(obj, "cpu", json_pack("{s:i}", "cores", segq_cpu_count()));
+    char kernels[32] = "unknown";
+    segq_torch_cpu_kernels(kernels, sizeof kernels);    /* a label only: "unknown" will do */
+    json_object_set_new(obj, "cpu", json_pack("{s:i,s:s}", "cores", segq_cpu_count(), "kernels", kernels));
     int n = segq_cuda_device_count();
     for (int i = 0; i < n; i++) {
         segq_cuda_info info;

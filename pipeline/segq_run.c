@@ -150,6 +150,25 @@ static void keep_freed_memory(void)
 #endif
 }
 
+/* libtorch 1.13 runs its own elementwise and reduction kernels with AVX2
+ * even on an AVX-512 CPU (AVX-512 is opt-in there: it was slower on some
+ * Intel parts). On the dev machine's AMD EPYC it is faster: bf16 training
+ * 5.7-5.8 s against 6.4-6.8 s per finest-scale iteration, 10-20% at the
+ * middle scales (BatchNorm's double backward, LeakyReLU, casts). Opt in
+ * only where the CPU has every AVX-512 part those kernels use (libtorch
+ * does not check a capability it is told to use); a setting the user made
+ * is kept. libtorch reads it at its first op, so main sets it first. */
+static void aten_avx512_where_supported(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (!getenv("ATEN_CPU_CAPABILITY") && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma"))
+        setenv("ATEN_CPU_CAPABILITY", "avx512", 1);
+#endif
+}
+
 /* Under segq-worker (SEGQ_JOB_ID set) a job must not outlive its worker:
  * if the worker is killed, the broker requeues the job elsewhere, and an
  * orphan would go on holding GPU memory the broker counts as free. */
@@ -169,6 +188,7 @@ int main(int argc, char **argv)
     omp_passive(argv);
     die_with_worker();
     keep_freed_memory();
+    aten_avx512_where_supported();
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -184,6 +184,9 @@ int segq_cuda_synchronize(int device);
 int segq_cpu_count(void);
 /* libtorch's version, e.g. "1.13.1". */
 const char *segq_torch_version(void);
+/* The instruction set of libtorch's own CPU kernels ("AVX2", "AVX512",
+ * ...), as its build summary names it. 0 or an error code. */
+int segq_torch_cpu_kernels(char *out, size_t outlen);
 
 /* Intra-op threads (at::set_num_threads). */
 int segq_set_num_threads(int n);

@@ -4,6 +4,7 @@
 #include "segq_torch_internal.hpp"
 
 #include <ATen/Parallel.h>
+#include <ATen/Version.h>
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/cuda.h>
@@ -433,6 +434,22 @@ extern "C" int segq_cpu_count(void) {
 }
 
 extern "C" const char *segq_torch_version(void) { return TORCH_VERSION; }
+
+/* libtorch exports no getter for its CPU kernel level, but its build
+ * summary (torch.__config__.show()) names it on one line. */
+extern "C" int segq_torch_cpu_kernels(char *out, size_t outlen) {
+    return run_i(__func__, [&] {
+        static const std::string key = "CPU capability usage: ";
+        std::string config = at::show_config();
+        size_t at = config.find(key);
+        if (at == std::string::npos)
+            throw segq::Error(SEGQ_TORCH_EINVAL, "libtorch's build summary names no CPU capability");
+        size_t start = at + key.size();
+        std::string level = config.substr(start, config.find('\n', start) - start);
+        snprintf(out, outlen, "%s", level.c_str());
+        return 0;
+    });
+}
 
 extern "C" int segq_set_num_threads(int n) {
     return run_i(__func__, [&] {

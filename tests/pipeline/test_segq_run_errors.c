@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,4 +169,31 @@ Test(segq_run_errors, devices_prints_json)
     cr_expect(json_is_array(json_object_get(o, "cuda")));
     json_decref(o);
     expect_run(0, "train --help", "--lambda-grad", "(default 0.1)");
+}
+
+static const char *devices_cpu_kernels(const char *env, char *buf, size_t n)
+{
+    char log[700];
+    snprintf(log, sizeof log, "%s/dev-kernels.json", dir);
+    cr_assert_eq(pt_sh("%s %s devices > %s", env, pt_segq_run(), log), 0);
+    json_error_t je;
+    json_t *o = json_load_file(log, 0, &je);
+    cr_assert(o, "%s", je.text);
+    const char *k = json_string_value(json_object_get(json_object_get(o, "cpu"), "kernels"));
+    snprintf(buf, n, "%s", k ? k : "(none)");
+    json_decref(o);
+    return buf;
+}
+
+/* segq-run opts libtorch 1.13 into its AVX-512 kernels where the CPU has
+   them (faster on the dev machine; libtorch keeps them opt-in), and keeps
+   a level the user chose. */
+Test(segq_run_errors, cpu_kernels_avx512_where_the_cpu_has_it_unless_the_user_chose)
+{
+    char got[64];
+    bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    cr_expect_str_eq(devices_cpu_kernels("env -u ATEN_CPU_CAPABILITY", got, sizeof got),
+                     avx512 ? "AVX512" : "AVX2");
+    cr_expect_str_eq(devices_cpu_kernels("ATEN_CPU_CAPABILITY=avx2", got, sizeof got), "AVX2");
 }

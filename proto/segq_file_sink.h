@@ -7,15 +7,15 @@
     it calls the file stored.
 
     A large file (SEGQ_SINK_DIRECT_MIN or more) is written with O_DIRECT
-    from a ring of aligned staging buffers: the caller fills one while a
-    writer thread puts the others on disk and flushes the disk's cache every
-    32 MiB, so receiving, hashing, writing and persisting overlap, and no
-    page cache is allocated for data that is fsynced and rarely read back by
-    the same process (on the dev VM, whose host takes freed memory back,
-    filling fresh page cache cost more CPU than the whole transfer). Small
-    files, and file systems that refuse O_DIRECT, get ordinary writes with
-    writeback started early (a hint; the caller's fsync is what makes the
-    file durable).
+    from a ring of aligned staging buffers (8 x 2 MiB): the caller fills
+    one while a writer thread puts the others on disk and flushes the
+    disk's cache every 16 MiB, so receiving, hashing, writing and
+    persisting overlap, and no page cache is allocated for data that is
+    fsynced and rarely read back by the same process (on the dev VM, whose
+    host takes freed memory back, filling fresh page cache cost more CPU
+    than the whole transfer). Small files, and file systems that refuse
+    O_DIRECT, get ordinary writes with writeback started early (a hint; the
+    caller's fsync is what makes the file durable).
 */
 #ifndef SEGQ_FILE_SINK_H
 #define SEGQ_FILE_SINK_H

@@ -309,9 +309,11 @@ s_receive (segq_client_t *self, uint64_t req_id, const segq_get_ready_t *ready, 
     segq_file_sink_t sink;
     segq_file_sink_init (&sink, fd, ready->size);
     int rc = s_receive_into (self, req_id, ready, &sink, what);
-    int wrc = segq_file_sink_finish (&sink, hash);     /* and released, whatever rc */
-    if (rc < 0)
+    if (rc < 0) {
+        segq_file_sink_release (&sink);     /* the file goes too: nothing more to write */
         return rc;
+    }
+    int wrc = segq_file_sink_finish (&sink, hash);
     if (wrc)
         return s_write_failed (self, what, wrc);
     if (strcmp (hash, ready->hash) != 0)

@@ -143,6 +143,10 @@ s_writer_destroy (segq__direct_writer_t **self_p, bool started)
         return;
     if (started) {
         pthread_mutex_lock (&self->lock);
+        /* an abandoned transfer's buffers still queued are not written:
+           the file goes anyway (finish drained the queue before this) */
+        if (!self->error)
+            self->error = -ECANCELED;
         self->quit = true;
         pthread_cond_broadcast (&self->cond);
         pthread_mutex_unlock (&self->lock);

@@ -5,9 +5,23 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+/* How libgomp's workers wait between parallel regions in this process
+ * (segq-run sets a short spin unless the user chose; see segq_run.c). */
+static const char *openmp_wait(char *buf, size_t n)
+{
+    const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    if (spin)
+        snprintf(buf, n, "spin %s", spin);
+    else
+        snprintf(buf, n, "%s", policy ? policy : "libgomp default");
+    return buf;
+}
 
 char *segq_devices_json(char *err, size_t errlen)
 {
+    char wait[64];
     json_t *obj = json_object(), *cuda = json_array();
     if (!obj || !cuda) {
         json_decref(obj);
@@ -17,7 +31,8 @@ char *segq_devices_json(char *err, size_t errlen)
     }
     char kernels[32] = "unknown";
     segq_torch_cpu_kernels(kernels, sizeof kernels);    /* a label only: "unknown" will do */
-    json_object_set_new(obj, "cpu", json_pack("{s:i,s:s}", "cores", segq_cpu_count(), "kernels", kernels));
+    json_object_set_new(obj, "cpu", json_pack("{s:i,s:s,s:s}", "cores", segq_cpu_count(), "kernels", kernels,
+                                              "openmp_wait", openmp_wait(wait, sizeof wait)));
     int n = segq_cuda_device_count();
     for (int i = 0; i < n; i++) {
         segq_cuda_info info;

@@ -171,15 +171,15 @@ Test(segq_run_errors, devices_prints_json)
     expect_run(0, "train --help", "--lambda-grad", "(default 0.1)");
 }
 
-static const char *devices_cpu_kernels(const char *env, char *buf, size_t n)
+static const char *devices_cpu_field(const char *env, const char *field, char *buf, size_t n)
 {
     char log[700];
-    snprintf(log, sizeof log, "%s/dev-kernels.json", dir);
+    snprintf(log, sizeof log, "%s/dev-cpu.json", dir);
     cr_assert_eq(pt_sh("%s %s devices > %s", env, pt_segq_run(), log), 0);
     json_error_t je;
     json_t *o = json_load_file(log, 0, &je);
     cr_assert(o, "%s", je.text);
-    const char *k = json_string_value(json_object_get(json_object_get(o, "cpu"), "kernels"));
+    const char *k = json_string_value(json_object_get(json_object_get(o, "cpu"), field));
     snprintf(buf, n, "%s", k ? k : "(none)");
     json_decref(o);
     return buf;
@@ -193,7 +193,21 @@ Test(segq_run_errors, cpu_kernels_avx512_where_the_cpu_has_it_unless_the_user_ch
     char got[64];
     bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-    cr_expect_str_eq(devices_cpu_kernels("env -u ATEN_CPU_CAPABILITY", got, sizeof got),
+    cr_expect_str_eq(devices_cpu_field("env -u ATEN_CPU_CAPABILITY", "kernels", got, sizeof got),
                      avx512 ? "AVX512" : "AVX2");
-    cr_expect_str_eq(devices_cpu_kernels("ATEN_CPU_CAPABILITY=avx2", got, sizeof got), "AVX2");
+    cr_expect_str_eq(devices_cpu_field("ATEN_CPU_CAPABILITY=avx2", "kernels", got, sizeof got), "AVX2");
+}
+
+/* OpenMP workers spin ~0.2 ms, then sleep (segq-run re-executes itself
+   with GOMP_SPINCOUNT set before libgomp loads); a policy the user chose
+   is kept. */
+Test(segq_run_errors, openmp_short_spin_unless_the_user_chose)
+{
+    char got[64];
+    cr_expect_str_eq(devices_cpu_field("env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT", "openmp_wait", got,
+                                       sizeof got), "spin 20000");
+    cr_expect_str_eq(devices_cpu_field("env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=PASSIVE", "openmp_wait", got,
+                                       sizeof got), "PASSIVE");
+    cr_expect_str_eq(devices_cpu_field("env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=5", "openmp_wait", got,
+                                       sizeof got), "spin 5");
 }

@@ -21,7 +21,6 @@ static const char *openmp_wait(char *buf, size_t n)
 
 char *segq_devices_json(char *err, size_t errlen)
 {
-    char wait[64];
     json_t *obj = json_object(), *cuda = json_array();
     if (!obj || !cuda) {
         json_decref(obj);
@@ -29,7 +28,7 @@ char *segq_devices_json(char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    char kernels[32] = "unknown";
+    char kernels[32] = "unknown", wait[64];
     segq_torch_cpu_kernels(kernels, sizeof kernels);    /* a label only: "unknown" will do */
     json_object_set_new(obj, "cpu", json_pack("{s:i,s:s,s:s}", "cores", segq_cpu_count(), "kernels", kernels,
                                               "openmp_wait", openmp_wait(wait, sizeof wait)));

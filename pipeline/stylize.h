@@ -34,7 +34,6 @@ segq_tensor *segq__image_rgb_tensor(const char *path, int64_t h, int64_t w, segq
 /* Writes a 3 x H x W [0, 1] tensor (clamped) as an RGB PNG. */
 int segq__write_rgb_png(segq_tensor *chw, const char *path, char *err, size_t errlen);
 
-
 /* CPU seconds this process has used (all threads): the figure that
  * stays meaningful on a machine shared with other work. */
 double segq__cpu_seconds(void);

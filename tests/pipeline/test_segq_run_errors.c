@@ -157,14 +157,21 @@ Test(segq_run_errors, rgba_with_mask_from_alpha_is_accepted)
     expect_run(0, arg, "polyp_with_4_channels.png", NULL);
 }
 
-Test(segq_run_errors, devices_prints_json)
+/* `ENV segq-run devices`, parsed (the caller owns it). */
+static json_t *devices_json(const char *env)
 {
     char log[700];
     snprintf(log, sizeof log, "%s/dev.json", dir);
-    cr_assert_eq(pt_sh("%s devices > %s", pt_segq_run(), log), 0);
+    cr_assert_eq(pt_sh("%s %s devices > %s", env, pt_segq_run(), log), 0);
     json_error_t je;
     json_t *o = json_load_file(log, 0, &je);
     cr_assert(o, "%s", je.text);
+    return o;
+}
+
+Test(segq_run_errors, devices_prints_json)
+{
+    json_t *o = devices_json("");
     cr_expect_geq(json_integer_value(json_object_get(json_object_get(o, "cpu"), "cores")), 1);
     cr_expect(json_is_array(json_object_get(o, "cuda")));
     json_decref(o);
@@ -173,12 +180,7 @@ Test(segq_run_errors, devices_prints_json)
 
 static const char *devices_cpu_field(const char *env, const char *field, char *buf, size_t n)
 {
-    char log[700];
-    snprintf(log, sizeof log, "%s/dev-cpu.json", dir);
-    cr_assert_eq(pt_sh("%s %s devices > %s", env, pt_segq_run(), log), 0);
-    json_error_t je;
-    json_t *o = json_load_file(log, 0, &je);
-    cr_assert(o, "%s", je.text);
+    json_t *o = devices_json(env);
     const char *k = json_string_value(json_object_get(json_object_get(o, "cpu"), field));
     snprintf(buf, n, "%s", k ? k : "(none)");
     json_decref(o);

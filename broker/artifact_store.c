@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include "segq_file_sink.h"
 
@@ -135,6 +136,16 @@ segq__artifact_store_has (segq__artifact_store_t *self, const char *hash, uint64
     if (size)
         *size = (uint64_t) st.st_size;
     return true;
+}
+
+int
+segq__artifact_store_free (segq__artifact_store_t *self, uint64_t *bytes)
+{
+    struct statvfs st;
+    if (statvfs (self->tmp, &st) != 0)
+        return SEGQ_EIO;
+    *bytes = (uint64_t) st.f_bavail * st.f_frsize;
+    return 0;
 }
 
 segq__upload_t *

@@ -26,6 +26,10 @@ void segq__artifact_store_destroy (segq__artifact_store_t **self_p);
 /* True if the artifact is stored; its size in *size (if not NULL). */
 bool segq__artifact_store_has (segq__artifact_store_t *self, const char *hash, uint64_t *size);
 
+/* The bytes free for uploads on the store's file system (what an
+   unprivileged writer may use). 0, or SEGQ_EIO when it cannot be asked. */
+int segq__artifact_store_free (segq__artifact_store_t *self, uint64_t *bytes);
+
 /* Removes a stored artifact (a download in progress keeps reading its open
    file). *size gets the bytes freed (0 when it was not there). SEGQ_EIO. */
 int segq__artifact_store_remove (segq__artifact_store_t *self, const char *hash, uint64_t *size);

@@ -6,15 +6,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
-#include <time.h>
+#include <unistd.h>
+
+/* Every way the folder's certificates can change: a file created, removed,
+   renamed in or out, written in place (IN_MODIFY at each write, so a reader
+   that caught it half-written reads it again after the next write), or its
+   mode changed; and the folder itself removed or renamed. */
+#define S_WATCHED (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY \
+                   | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
 
 struct segq__auth {
     zactor_t *zauth;
     char *certs_dir;
     zhashx_t *keys;             /* z85 key -> segq__identity_t (owned) */
-    struct timespec mtime;      /* of certs_dir when last read */
-    bool recent;                /* it had changed just before: look again */
+    int inotify;                /* events on certs_dir since the last read */
+    int watch;                  /* certs_dir's watch; -1 while the folder is gone */
     int verbose;
 };
 
@@ -58,13 +66,18 @@ s_load (segq__auth_t *self)
             continue;           /* secret files and others */
         char path [4096];
         snprintf (path, sizeof path, "%s/%s", self->certs_dir, entry->d_name);
-        zcert_t *cert = zcert_load (path);
+        /* the public file itself: zcert_load would take the metadata of a
+           NAME.cert_secret lying beside it, and an edit of NAME.cert would
+           then change nothing */
+        zconfig_t *cert = zconfig_load (path);
         if (!cert)
             continue;
-        const char *name = zcert_meta (cert, "name");
-        const char *role = zcert_meta (cert, "role");
+        const char *key = zconfig_get (cert, "curve/public-key", "");
+        const char *name = zconfig_get (cert, "metadata/name", NULL);
+        const char *role = zconfig_get (cert, "metadata/role", NULL);
+        uint8_t binary [32];
         segq__role_t r = SEGQ__ROLE_USER;
-        bool ok = name && *name && role;
+        bool ok = name && *name && role && strlen (key) == 40 && zmq_z85_decode (binary, key);
         if (ok && strcmp (role, "admin") == 0)
             r = SEGQ__ROLE_ADMIN;
         else if (ok && strcmp (role, "worker") == 0)
@@ -73,47 +86,78 @@ s_load (segq__auth_t *self)
             ok = false;
         segq__identity_t *id = ok ? calloc (1, sizeof *id) : NULL;
         if (id) {
-            id->key = strdup (zcert_public_txt (cert));
+            id->key = strdup (key);
             id->name = strdup (name);
             id->role = r;
         }
         if (!ok)
-            fprintf (stderr, "segqd: %s ignored: it needs metadata name and role (user, admin or "
-                        "worker); make certificates with `segqd keygen`\n", path);
+            fprintf (stderr, "segqd: %s ignored: it needs a curve public-key and metadata name "
+                        "and role (user, admin or worker); make certificates with `segqd "
+                        "keygen`\n", path);
         else if (!id || !id->key || !id->name || zhashx_insert (keys, id->key, id) != 0) {
             if (id && id->key && zhashx_lookup (keys, id->key))
                 fprintf (stderr, "segqd: %s repeats a key already allowed: ignored\n", path);
             void *item = id;
             s_identity_destroy (&item);
         }
-        zcert_destroy (&cert);
+        zconfig_destroy (&cert);
     }
     closedir (dir);
     return keys;
 }
 
+/* Drains the events queued since the last look: true if there were any
+   (then the folder is read again) or if they overflowed. A watch that
+   ended (the folder removed or renamed away) is dropped, to be set again
+   on the path. */
+static bool
+s_changed (segq__auth_t *self)
+{
+    bool changed = false;
+    char events [4096] __attribute__ ((aligned (__alignof__ (struct inotify_event))));
+    ssize_t n;
+    while ((n = read (self->inotify, events, sizeof events)) > 0) {
+        changed = true;
+        for (char *at = events; at < events + n; ) {
+            const struct inotify_event *event = (const struct inotify_event *) at;
+            if (event->wd == self->watch
+            &&  (event->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))) {
+                inotify_rm_watch (self->inotify, self->watch);
+                self->watch = -1;
+            }
+            at += sizeof *event + event->len;
+        }
+    }
+    return changed || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
 void
 segq__auth_refresh (segq__auth_t *self)
 {
-    struct stat st;
-    if (stat (self->certs_dir, &st) != 0)
-        memset (&st, 0, sizeof st);     /* folder gone: nobody is allowed */
-    /* the folder's mtime ticks coarsely: a change within the tick of
-       the last read would look like no change, so a folder changed less
-       than a second before it was read is read again */
-    if (self->keys && !self->recent && st.st_mtim.tv_sec == self->mtime.tv_sec
-    &&  st.st_mtim.tv_nsec == self->mtime.tv_nsec)
+    bool changed = s_changed (self);
+    if (self->watch < 0) {
+        /* the folder was gone: it may be back (a new one at the same path) */
+        self->watch = inotify_add_watch (self->inotify, self->certs_dir, S_WATCHED | IN_ONLYDIR);
+        if (self->watch < 0) {
+            if (self->keys && zhashx_size (self->keys) > 0) {
+                fprintf (stderr, "segqd: %s is gone: no certificate is allowed until it is "
+                         "back\n", self->certs_dir);
+                zhashx_purge (self->keys);
+            }
+            return;
+        }
+        changed = true;
+    }
+    if (self->keys && !changed)
         return;
-    struct timespec now;
-    clock_gettime (CLOCK_REALTIME, &now);
+    /* read after draining: a change made while reading leaves an event
+       for the next look */
     zhashx_t *keys = s_load (self);
     if (!keys)
         return;                 /* out of memory: keep the last table */
     size_t before = self->keys ? zhashx_size (self->keys) : 0;
     zhashx_destroy (&self->keys);
     self->keys = keys;
-    self->mtime = st.st_mtim;
-    self->recent = now.tv_sec - st.st_mtim.tv_sec < 2;
     if (self->verbose && zhashx_size (keys) != before)
         fprintf (stderr, "segqd: %zu certificate(s) allowed from %s\n", zhashx_size (keys),
                  self->certs_dir);
@@ -127,10 +171,11 @@ segq__auth_identify (segq__auth_t *self, const char *key)
 
 int
 segq__auth_recv (zsock_t *sock, zframe_t **peer, segq_msg_t **out, uint8_t *version,
-                 char key [64], char address [64], char *err, size_t errlen)
+                 uint64_t *req_id, char key [64], char address [64], char *err, size_t errlen)
 {
     *out = NULL;
     *peer = NULL;
+    *req_id = 0;
     key [0] = address [0] = 0;
     zmsg_t *msg = zmsg_recv (sock);
     if (!msg) {
@@ -144,7 +189,7 @@ segq__auth_recv (zsock_t *sock, zframe_t **peer, segq_msg_t **out, uint8_t *vers
     const char *from = first ? zframe_meta (first, "Peer-Address") : NULL;
     snprintf (key, 64, "%s", user_id ? user_id : "");
     snprintf (address, 64, "%s", from ? from : "");
-    return segq_msg_decode (&msg, out, version, err, errlen);
+    return segq_msg_decode_request (&msg, out, version, req_id, err, errlen);
 }
 
 segq__auth_t *
@@ -174,10 +219,24 @@ segq__auth_new (const char *keys_dir, zsock_t *sock, int verbose, char *err, siz
         return NULL;
     }
     self->verbose = verbose;
+    self->inotify = self->watch = -1;
     struct stat st;
     if (stat (self->certs_dir, &st) != 0 || !S_ISDIR (st.st_mode)) {
         snprintf (err, errlen, "no folder of allowed certificates %s: create it and copy the "
                   "users' and nodes' .cert files there", self->certs_dir);
+        zcert_destroy (&cert);
+        segq__auth_destroy (&self);
+        return NULL;
+    }
+    /* without a watch a revoked or demoted certificate would keep its
+       rights: no keys mode without it */
+    self->inotify = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+    if (self->inotify < 0
+    ||  (self->watch = inotify_add_watch (self->inotify, self->certs_dir,
+                                          S_WATCHED | IN_ONLYDIR)) < 0) {
+        snprintf (err, errlen, "cannot watch %s for changed certificates: %s (raise the "
+                  "sysctls fs.inotify.max_user_instances and max_user_watches)", self->certs_dir,
+                  strerror (errno));
         zcert_destroy (&cert);
         segq__auth_destroy (&self);
         return NULL;
@@ -211,6 +270,8 @@ segq__auth_destroy (segq__auth_t **self_p)
         return;
     zactor_destroy (&self->zauth);
     zhashx_destroy (&self->keys);
+    if (self->inotify >= 0)
+        close (self->inotify);
     free (self->certs_dir);
     free (self);
     *self_p = NULL;

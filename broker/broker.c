@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "backup.h"
+#include "broker_kinds.h"
 #include "job_log.h"
 #include "job_store.h"
 #include "jobs.h"
@@ -41,12 +42,15 @@
 #define INPROC_WINDOW   1024    /* in-process jobs in flight per worker */
 #define DEFAULT_CREDIT  8       /* chunks a sender may have in flight */
 #define STATUS_PAGE     100
-#define STATUS_PAGE_MAX 500
+#define STATUS_PAGE_MAX SEGQ_STATUS_MAX
 #define PEER_HEX        64
 #define SWEEP_MAX       1024    /* jobs retention may purge per timer tick ... */
 #define SWEEP_MS        5       /* ... and the time it may take */
 #define BACKUP_PAGES    256     /* database pages copied per backup step ... */
 #define BACKUP_TICK_MS  5       /* ... one step this often */
+#define MAX_TRANSFERS   256     /* clients' transfers open at once, all together ... */
+#define MAX_TRANSFERS_PER_PEER 16   /* ... and from one connection */
+#define MAX_ARTIFACT_SIZE ((uint64_t) 64 << 30)
 
 typedef struct worker {
     char *node;
@@ -60,6 +64,8 @@ typedef struct worker {
     segq_gpu_t *gpus;           size_t n_gpus;
     char **kinds;               size_t n_kinds;
     uint64_t kinds_mask;
+    char *instance;             /* REGISTER inst: the daemon behind the name, or NULL */
+    char address [64];          /* where it connected from, "" unknown (no keys) */
 } worker_t;
 
 typedef enum { XFER_PUT, XFER_GET } xfer_kind_t;
@@ -72,10 +78,13 @@ typedef struct {
     uint64_t req_id;
     int64_t last_mono;
     char *name;
+    char uploader [SEGQ_MAX_NAME + 1];  /* PUT: the user or worker node, recorded once stored */
+    bool uploader_is_node;
     segq__upload_t *upload;     /* PUT */
     segq__download_t *download; /* GET */
     uint64_t offset;            /* GET: next byte to send */
     uint32_t credit;            /* GET: chunks the receiver accepts now */
+    bool client;                /* not a registered worker's: counts against the limits */
 } transfer_t;
 
 typedef struct {
@@ -99,6 +108,7 @@ struct segq_broker {
     zhashx_t *by_node;          /* node -> worker_t (owned) */
     segq__u64map_t *transfers;  /* id -> transfer_t */
     uint64_t next_transfer;
+    size_t client_transfers;    /* of them, those of clients (transfer_t.client) */
     /* uploads refused midway: the chunks their senders had in flight are
        dropped quietly (an ERROR with no request id would land on the
        sender's next request instead) */
@@ -247,6 +257,7 @@ s_reply_req_id (const segq_msg_t *msg)
         case SEGQ_MSG_PURGE_REPLY:  return msg->u.purge_reply.req_id;
         case SEGQ_MSG_PRIORITY_REPLY: return msg->u.priority_reply.req_id;
         case SEGQ_MSG_ARRAY_REPLY:  return msg->u.array_reply.req_id;
+        case SEGQ_MSG_PUT_DONE:     return msg->u.put_done.req_id;
         default:                    return 0;
     }
 }
@@ -309,11 +320,12 @@ s_worker_destroy (void **item)
         return;
     zframe_destroy (&w->peer);
     for (size_t i = 0; i < w->n_gpus; i++)
-        free (w->gpus [i].name);
+        segq_gpu_clear (&w->gpus [i]);
     free (w->gpus);
     for (size_t i = 0; i < w->n_kinds; i++)
         free (w->kinds [i]);
     free (w->kinds);
+    free (w->instance);
     free (w->node);
     free (w);
     *item = NULL;
@@ -369,6 +381,7 @@ s_transfer_destroy (segq_broker_t *self, transfer_t **transfer_p)
     if (!transfer)
         return;
     segq__u64map_remove (self->transfers, transfer->id);
+    self->client_transfers -= transfer->client;
     segq__upload_destroy (&transfer->upload);
     segq__download_destroy (&transfer->download);
     zframe_destroy (&transfer->peer);
@@ -397,7 +410,59 @@ s_transfer_new (segq_broker_t *self, xfer_kind_t kind, zframe_t *peer, const cha
         free (transfer);
         return NULL;
     }
+    transfer->client = !zhashx_lookup (self->by_peer, peer_hex);
+    self->client_transfers += transfer->client;
     return transfer;
+}
+
+/* Whether the sender may open one more transfer: 0, or ELIMIT with why.
+   Each holds a file open (an upload a temporary file too, and a buffer
+   once data comes), so clients' are bounded, per connection and all
+   together. A registered worker (w) is bounded by the jobs the broker
+   gave it instead: it fetches their inputs and uploads their outputs. */
+static int
+s_transfer_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, char *why, size_t len)
+{
+    if (w)
+        return 0;
+    if (self->client_transfers >= self->config.max_transfers) {
+        snprintf (why, len, "the broker has %zu transfers open, its limit (max-transfers %u): "
+                  "retry in a moment", self->client_transfers, self->config.max_transfers);
+        return SEGQ_ELIMIT;
+    }
+    size_t mine = 0, cursor = 0;
+    transfer_t *transfer;
+    while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL)))
+        mine += transfer->client && strcmp (transfer->peer_hex, peer_hex) == 0;
+    if (mine >= self->config.max_transfers_per_peer) {
+        snprintf (why, len, "%zu transfers are open on this connection, the broker's limit "
+                  "(max-transfers-per-peer %u): end one first (an idle one is dropped after "
+                  "%u ms)", mine, self->config.max_transfers_per_peer, self->config.expiry_ms);
+        return SEGQ_ELIMIT;
+    }
+    return 0;
+}
+
+/* Whether the broker takes an upload of put->size bytes: within its
+   largest artifact and its disk's free space, and a transfer to spare.
+   0, or ETOOBIG, ENOSPC or ELIMIT with why. */
+static int
+s_put_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, const segq_put_t *put,
+             char *why, size_t len)
+{
+    uint64_t free_bytes;
+    if (put->size > self->config.max_artifact_size) {
+        snprintf (why, len, "%" PRIu64 " bytes is over the broker's largest artifact "
+                  "(max-artifact-size, %" PRIu64 " bytes)", put->size,
+                  self->config.max_artifact_size);
+        return SEGQ_ETOOBIG;
+    }
+    if (segq__artifact_store_free (self->artifacts, &free_bytes) == 0 && put->size > free_bytes) {
+        snprintf (why, len, "%" PRIu64 " bytes do not fit in the %" PRIu64 " bytes free on the "
+                  "broker's disk: ask its admin to make room", put->size, free_bytes);
+        return SEGQ_ENOSPC;
+    }
+    return s_transfer_admit (self, w, peer_hex, why, len);
 }
 
 /* Send GET chunks while the receiver has credit. */
@@ -437,9 +502,33 @@ s_pump (segq_broker_t *self, transfer_t *transfer)
     }
 }
 
-static void
-s_on_put (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_put_t *put)
+static bool s_sender_is_worker (segq_broker_t *self, worker_t *w);
+static segq__caller_t s_caller (segq_broker_t *self, const char *claimed);
+
+/* May the sender skip sending content the store has? Only if it could
+   read it anyway: else naming a hash would be a way to get its data. */
+static bool
+s_may_skip_upload (segq_broker_t *self, worker_t *w, const segq_put_t *put)
 {
+    if (s_sender_is_worker (self, w))
+        return w && segq__access_worker_input (self->access, w->node, put->hash);
+    segq__caller_t caller = s_caller (self, put->user);
+    return segq__access_hash (self->access, &caller, put->hash);
+}
+
+static void
+s_on_put (segq_broker_t *self, zframe_t *peer, const char *peer_hex, worker_t *w,
+          const segq_put_t *put)
+{
+    char why [512];
+    int code = s_put_admit (self, w, peer_hex, put, why, sizeof why);
+    if (code) {
+        /* a flood of PUTs over the limits does not flood the log */
+        s_log (self, code == SEGQ_ELIMIT ? 1 : 0, peer_hex, "PUT %s refused: %s",
+               put->name ? put->name : "", why);
+        s_error (self, peer, put->req_id, code, "upload refused: %s", why);
+        return;
+    }
     segq_msg_t *reply = segq_msg_new (SEGQ_MSG_PUT_READY);
     if (!reply)
         return;
@@ -449,7 +538,7 @@ s_on_put (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_
     /* only a hash named up front can spare the transfer; without one the
        data comes, and a copy the store has already is dropped at the end */
     if (put->hash [0] && segq__artifact_store_has (self->artifacts, put->hash, &size)
-    &&  size == put->size) {
+    &&  size == put->size && s_may_skip_upload (self, w, put)) {
         reply->u.put_ready.have = true;
         s_send (self, peer, reply, false);
         return;
@@ -468,6 +557,10 @@ s_on_put (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_
         s_transfer_destroy (self, &transfer);
         return;
     }
+    segq__caller_t caller = s_caller (self, put->user);
+    transfer->uploader_is_node = s_sender_is_worker (self, w);
+    const char *uploader = transfer->uploader_is_node ? w ? w->node : NULL : caller.user;
+    snprintf (transfer->uploader, sizeof transfer->uploader, "%s", uploader ? uploader : "");
     reply->u.put_ready.transfer = transfer->id;
     reply->u.put_ready.credit = DEFAULT_CREDIT;
     s_send (self, peer, reply, false);
@@ -482,7 +575,8 @@ s_put_done (segq_broker_t *self, transfer_t *transfer, int code, const char *mes
         msg->u.put_done.transfer = transfer->id;
         msg->u.put_done.code = code;
         msg->u.put_done.message = message ? strdup (message) : NULL;
-        s_send (self, transfer->peer, msg, false);
+        /* stored bytes are the uploader's to name once that record is committed */
+        s_send (self, transfer->peer, msg, code == 0 && transfer->uploader [0]);
     }
     if (code < 0)
         self->refused_transfers [self->n_refused++ % 64] = transfer->id;
@@ -536,6 +630,14 @@ s_on_chunk (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_chun
     char stored [SEGQ_HASH_HEX_LEN + 1] = "";
     if (rc == 0 && chunk->last)
         rc = segq__upload_finish (transfer->upload, chunk->hash, stored, err, sizeof err);
+    if (rc == 0 && chunk->last && transfer->uploader [0]
+    &&  (rc = segq__access_uploaded (self->access,
+                                     transfer->uploader_is_node ? NULL : transfer->uploader,
+                                     transfer->uploader, stored))) {
+        s_broken (self, rc, "recording an upload");
+        snprintf (err, sizeof err, "the broker could not record the upload: %s",
+                  segq_strerror (rc));
+    }
     if (rc) {
         s_log (self, 0, peer_hex, "upload %" PRIu64 " failed: %s", transfer->id, err);
         s_put_done (self, transfer, rc, err);
@@ -583,6 +685,60 @@ s_audit_end (segq_broker_t *self, json_t **event_p, const char *reason, bool hel
     segq__audit_write (self->audit, event_p, held);
 }
 
+/* Whether the sender acts as a worker: registered, or holding a worker
+   certificate. */
+static bool
+s_sender_is_worker (segq_broker_t *self, worker_t *w)
+{
+    const segq__identity_t *id = self->auth ? segq__auth_identify (self->auth, self->sender_key)
+                                            : NULL;
+    return w || (id && id->role == SEGQ__ROLE_WORKER);
+}
+
+static segq__caller_t s_caller (segq_broker_t *self, const char *claimed);
+
+/* A client's GET of a job's output, by the access rule. */
+static int
+s_may_get_job (segq_broker_t *self, const segq_get_t *get, uint64_t number, char *refusal,
+               size_t len)
+{
+    segq__caller_t caller = s_caller (self, get->user);
+    if (!caller.user) {
+        snprintf (refusal, len, "GET of job %s names no user: say who is asking (`user`)",
+                  get->job);
+        return SEGQ_EINVAL;
+    }
+    return segq__access_job (self->access, &caller, number, get->job, refusal, len);
+}
+
+/* GET by job and output name: the output, if the job exists, a client
+   may read it (a worker's right is checked on the hash), and its
+   artifacts are still there. */
+static int
+s_get_job_output (segq_broker_t *self, const segq_get_t *get, bool worker,
+                  segq_artifact_t *output, char *refusal, size_t len)
+{
+    uint64_t number = segq__job_id_parse (get->job);
+    segq__job_brief_t brief;
+    char purged [256];
+    int rc = number ? segq__job_store_brief (self->store, number, &brief) : SEGQ_ENOENT;
+    if (rc) {
+        snprintf (refusal, len, "unknown job '%s'", get->job);
+        return rc;
+    }
+    if (!worker && (rc = s_may_get_job (self, get, number, refusal, len)))
+        return rc;
+    if (segq__retention_purged (self->retention, number, purged, sizeof purged)) {
+        snprintf (refusal, len, "the outputs of job %s were %s: they are gone (run the job "
+                  "again to get them back)", get->job, purged);
+        return SEGQ_ENOENT;
+    }
+    rc = get->name ? segq__job_store_output (self->store, number, get->name, output) : SEGQ_EINVAL;
+    if (rc)
+        snprintf (refusal, len, "job %s has no output '%s'", get->job, get->name ? get->name : "");
+    return rc == SEGQ_EINVAL || rc == 0 ? rc : SEGQ_ENOENT;
+}
+
 static void
 s_on_get (segq_broker_t *self, zframe_t *peer, const char *peer_hex, worker_t *w,
           const segq_get_t *get)
@@ -596,47 +752,30 @@ s_on_get (segq_broker_t *self, zframe_t *peer, const char *peer_hex, worker_t *w
     s_audit_set (event, "name", get->name);
     char refusal [600] = "";
     int code = 0;
-    if (get->job) {
-        uint64_t number = segq__job_id_parse (get->job);
-        segq__job_brief_t brief;
-        char purged [256];
-        int rc = number ? segq__job_store_brief (self->store, number, &brief) : SEGQ_ENOENT;
-        if (rc) {
-            code = rc;
-            snprintf (refusal, sizeof refusal, "unknown job '%s'", get->job);
-        }
-        else if (get->user && strcmp (get->user, brief.owner) != 0) {
-            s_log (self, 0, peer_hex, "refused GET of job %s's outputs (owner %s) to %s", get->job,
-                   brief.owner, get->user);
-            code = SEGQ_EPERM;
-            snprintf (refusal, sizeof refusal, "job %s belongs to %s: only its owner may fetch its "
-                      "outputs", get->job, brief.owner);
-        }
-        else if (segq__retention_purged (self->retention, number, purged, sizeof purged)) {
-            code = SEGQ_ENOENT;
-            snprintf (refusal, sizeof refusal, "the outputs of job %s were %s: they are gone "
-                      "(run the job again to get them back)", get->job, purged);
-        }
-        else if ((rc = get->name ? segq__job_store_output (self->store, number, get->name, &output)
-                                 : SEGQ_EINVAL)) {
-            code = rc == SEGQ_EINVAL ? rc : SEGQ_ENOENT;
-            snprintf (refusal, sizeof refusal, "job %s has no output '%s'", get->job,
-                      get->name ? get->name : "");
-        }
-        else
-            snprintf (hash, sizeof hash, "%s", output.hash);
+    bool worker = s_sender_is_worker (self, w);
+    if (worker && !w) {
+        code = SEGQ_EPERM;
+        snprintf (refusal, sizeof refusal, "a worker fetches only the inputs of jobs assigned to "
+                  "it: register first");
+    }
+    else if (get->job) {
+        code = s_get_job_output (self, get, worker, &output, refusal, sizeof refusal);
+        snprintf (hash, sizeof hash, "%s", output.hash);
     }
     /* knowing a hash is no right to its data */
-    else if (!w) {
+    if (code == 0 && !worker && !get->job) {
         code = SEGQ_EPERM;
         snprintf (refusal, sizeof refusal, "fetching an artifact by its hash is not allowed: "
                   "fetch a job's output by job and name (segq fetch JOB NAME)");
     }
-    else if (!segq__access_worker_input (self->access, w->node, hash)) {
+    else if (code == 0 && worker && !segq__access_worker_input (self->access, w->node, hash)) {
         code = SEGQ_EPERM;
-        snprintf (refusal, sizeof refusal, "artifact %s is not an input of a job running on "
-                  "worker %s", hash, w->node);
+        snprintf (refusal, sizeof refusal, "%s %s is not an input of a job running on worker %s",
+                  get->job ? "that output of job" : "artifact", get->job ? get->job : hash,
+                  w->node);
     }
+    if (code == 0)
+        code = s_transfer_admit (self, w, peer_hex, refusal, sizeof refusal);
     if (code) {
         if (code == SEGQ_EPERM)
             s_log (self, 0, peer_hex, "refused GET: %s", refusal);
@@ -908,8 +1047,6 @@ s_turn_end (segq_broker_t *self)
 
 /* ---- client requests ---- */
 
-static bool s_may_read (segq_broker_t *self, zframe_t *peer, const char *peer_hex,
-                        uint64_t req_id, const char *job, const char *what);
 
 /* Whether the sender is an admin (with keys); without keys there are no
    roles, and the admin priority band is open to every (loopback) client. */
@@ -919,6 +1056,20 @@ s_sender_is_admin (segq_broker_t *self)
     const segq__identity_t *id = self->auth ? segq__auth_identify (self->auth, self->sender_key)
                                             : NULL;
     return id && id->role == SEGQ__ROLE_ADMIN;
+}
+
+/* Who the message being handled acts for, for the access rule: with keys
+   the certificate says (s_authorize has already put its name in the
+   message's user field), without keys the name the client sent. */
+static segq__caller_t
+s_caller (segq_broker_t *self, const char *claimed)
+{
+    segq__caller_t caller = { .user = claimed, .admin = s_sender_is_admin (self) };
+    const segq__identity_t *id = self->auth ? segq__auth_identify (self->auth, self->sender_key)
+                                            : NULL;
+    if (id)
+        caller.user = id->name;
+    return caller;
 }
 
 static void
@@ -967,7 +1118,10 @@ s_on_submit (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const se
                  SEGQ_PRIORITY_USER_MAX);
         return;
     }
-    int rc = segq__jobs_submit (self->jobs, submit, s_now (), id, err, sizeof err);
+    segq__caller_t caller = s_caller (self, submit->user);
+    int rc = segq__access_submit (self->access, &caller, submit, err, sizeof err);
+    if (rc == 0)
+        rc = segq__jobs_submit (self->jobs, submit, s_now (), id, err, sizeof err);
     json_t *event = s_audit_event (self, "submit", submit->user, peer_hex);
     s_audit_set (event, "kind", submit->kind);
     if (rc) {
@@ -999,6 +1153,12 @@ s_on_submit (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const se
         return;
     reply->u.submitted.req_id = submit->req_id;
     reply->u.submitted.job = strdup (id);
+    /* the resources it got: the submit's, or its kind's default */
+    segq__job_t *job = segq__jobs_find (self->jobs, segq__job_id_parse (id));
+    if (job) {
+        reply->u.submitted.gpu_mem = job->sched.gpu_mem;
+        reply->u.submitted.cpu_slots = job->sched.cpu_slots;
+    }
     s_send (self, peer, reply, true);
 }
 
@@ -1156,6 +1316,25 @@ s_overlay (segq_broker_t *self, segq_job_info_t *info)
         info->message = strdup (text);
 }
 
+/* Everyone sees the queue (who runs what, and how far), but a job's data
+   (its inputs' and outputs' names and hashes) only those who may read it:
+   a file name can be a patient's. */
+static void
+s_hide_data (const segq__caller_t *caller, segq_job_info_t *info)
+{
+    if (segq__access_owner (caller, info->owner))
+        return;
+    for (size_t i = 0; i < info->n_inputs; i++)
+        segq_input_clear (&info->inputs [i]);
+    for (size_t i = 0; i < info->n_outputs; i++)
+        segq_artifact_clear (&info->outputs [i]);
+    free (info->inputs);
+    free (info->outputs);
+    info->inputs = NULL;
+    info->outputs = NULL;
+    info->n_inputs = info->n_outputs = 0;
+}
+
 static void
 s_on_status (segq_broker_t *self, zframe_t *peer, const segq_status_t *status)
 {
@@ -1167,13 +1346,17 @@ s_on_status (segq_broker_t *self, zframe_t *peer, const segq_status_t *status)
     uint64_t ids [STATUS_PAGE_MAX + 1];
     size_t count = 0;
     int rc = 0;
+    /* one rule for jobs named and a page asked for: more is refused, not cut */
+    if (status->n_jobs > STATUS_PAGE_MAX || status->limit > STATUS_PAGE_MAX) {
+        bool named = status->n_jobs > STATUS_PAGE_MAX;
+        segq_msg_destroy (&reply);
+        s_error (self, peer, status->req_id, SEGQ_ETOOBIG, "%s %zu jobs: a status request takes "
+                 "at most %d (%s)", named ? "named" : "a page of",
+                 named ? status->n_jobs : (size_t) status->limit, STATUS_PAGE_MAX,
+                 named ? "name them in several requests" : "page on with the reply's cursor");
+        return;
+    }
     if (status->n_jobs) {
-        if (status->n_jobs > STATUS_PAGE_MAX) {
-            segq_msg_destroy (&reply);
-            s_error (self, peer, status->req_id, SEGQ_ETOOBIG,
-                     "at most %d jobs per status request", STATUS_PAGE_MAX);
-            return;
-        }
         for (size_t i = 0; i < status->n_jobs; i++) {
             ids [count] = segq__job_id_parse (status->jobs [i]);
             segq__job_brief_t brief;
@@ -1188,16 +1371,16 @@ s_on_status (segq_broker_t *self, zframe_t *peer, const segq_status_t *status)
     }
     else {
         uint32_t limit = status->limit ? status->limit : STATUS_PAGE;
-        if (limit > STATUS_PAGE_MAX)
-            limit = STATUS_PAGE_MAX;
         uint64_t after = 0;
         if (status->cursor && !(after = segq__job_id_parse (status->cursor))) {
             segq_msg_destroy (&reply);
             s_error (self, peer, status->req_id, SEGQ_EINVAL, "bad cursor '%s'", status->cursor);
             return;
         }
-        rc = segq__job_store_list (self->store, after, status->user, status->state, limit + 1,
-                                   ids, &count);
+        rc = status->newest ? segq__job_store_list_newest (self->store, after, status->user,
+                                                           status->state, limit + 1, ids, &count)
+                            : segq__job_store_list (self->store, after, status->user,
+                                                    status->state, limit + 1, ids, &count);
         if (rc == 0 && count > limit) {
             count = limit;
             char id [SEGQ__JOB_ID_MAX];
@@ -1207,11 +1390,14 @@ s_on_status (segq_broker_t *self, zframe_t *peer, const segq_status_t *status)
     }
     if (rc == 0 && count && !(r->jobs = calloc (count, sizeof *r->jobs)))
         rc = SEGQ_ENOMEM;
+    segq__caller_t caller = s_caller (self, status->caller);
     for (size_t i = 0; i < count && rc == 0; i++) {
         rc = segq__job_store_info (self->store, ids [i], status->detail, &r->jobs [i]);
         r->n_jobs++;
         if (rc == 0)
             s_overlay (self, &r->jobs [i]);
+        if (rc == 0)
+            s_hide_data (&caller, &r->jobs [i]);
     }
     if (rc) {
         segq_msg_destroy (&reply);
@@ -1270,7 +1456,7 @@ s_on_cancel (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const se
                                              err, sizeof err) : SEGQ_ENOENT;
         if (!number)
             snprintf (err, sizeof err, "unknown job '%s'", cancel->jobs [i]);
-        if (s_store_error (rc))
+        if (s_store_error (rc) && rc != SEGQ_ESTATE)
             s_broken (self, rc, "storing a cancel");
         result->code = rc;
         result->message = *err ? strdup (err) : NULL;
@@ -1293,12 +1479,18 @@ s_on_logs (segq_broker_t *self, zframe_t *peer, const segq_logs_t *logs)
 {
     uint64_t number = segq__job_id_parse (logs->job);
     segq__job_brief_t brief;
-    char peer_hex [PEER_HEX];
-    s_peer_hex (peer, peer_hex);
-    if (!s_may_read (self, peer, peer_hex, logs->req_id, logs->job, "logs"))
-        return;
-    if (!number || segq__job_store_brief (self->store, number, &brief)) {
-        s_error (self, peer, logs->req_id, SEGQ_ENOENT, "unknown job '%s'", logs->job);
+    segq__caller_t caller = s_caller (self, logs->user);
+    char why [512];
+    int rc = segq__access_job (self->access, &caller, number, logs->job, why, sizeof why);
+    if (rc == 0)
+        rc = segq__job_store_brief (self->store, number, &brief);
+    if (rc) {
+        char peer_hex [PEER_HEX];
+        s_peer_hex (peer, peer_hex);
+        if (rc == SEGQ_EPERM)
+            s_log (self, 0, peer_hex, "refused LOGS to %s: %s", caller.user ? caller.user : "?",
+                   why);
+        s_error (self, peer, logs->req_id, rc, "%s", why);
         return;
     }
     size_t cap = self->config.max_msg / 2;
@@ -1308,7 +1500,7 @@ s_on_logs (segq_broker_t *self, zframe_t *peer, const segq_logs_t *logs)
         return;
     segq_logs_reply_t *r = &reply->u.logs_reply;
     uint64_t total;
-    int rc = segq__job_log_read (self->logs, logs->job, logs->offset, max, &r->data, &r->size, &total);
+    rc = segq__job_log_read (self->logs, logs->job, logs->offset, max, &r->data, &r->size, &total);
     if (rc) {
         segq_msg_destroy (&reply);
         s_error (self, peer, logs->req_id, rc, "cannot read the log of %s", logs->job);
@@ -1321,6 +1513,18 @@ s_on_logs (segq_broker_t *self, zframe_t *peer, const segq_logs_t *logs)
                && segq_job_state_final ((segq_job_state_t) brief.state)
                && logs->offset + r->size >= total;
     s_send (self, peer, reply, false);
+}
+
+static void
+s_on_kinds (segq_broker_t *self, zframe_t *peer, const segq_kinds_t *kinds)
+{
+    segq_msg_t *reply;
+    char err [512];
+    int rc = segq__kinds_reply (kinds->req_id, &reply, err, sizeof err);
+    if (rc)
+        s_error (self, peer, kinds->req_id, rc, "%s", err);
+    else
+        s_send (self, peer, reply, false);
 }
 
 static void
@@ -1346,9 +1550,7 @@ s_on_workers (segq_broker_t *self, zframe_t *peer, const segq_workers_t *workers
             rc = SEGQ_ENOMEM;
         for (size_t g = 0; g < w->n_gpus && rc == 0; g++) {
             segq_gpu_t *gpu = &info->gpus [info->n_gpus++];
-            gpu->index = w->gpus [g].index;
-            gpu->name = strdup (w->gpus [g].name ? w->gpus [g].name : "");
-            gpu->mem_total = w->gpus [g].mem_total;
+            rc = segq_gpu_copy (gpu, &w->gpus [g]);
             gpu->mem_used = w->sched_node ? segq__sched_node_gpu_used (w->sched_node, gpu->index) : 0;
         }
         if (w->n_kinds && rc == 0 && !(info->kinds = calloc (w->n_kinds, sizeof *info->kinds)))
@@ -1594,24 +1796,25 @@ static int
 s_worker_describe (worker_t *w, const segq_register_t *reg)
 {
     for (size_t i = 0; i < w->n_gpus; i++)
-        free (w->gpus [i].name);
+        segq_gpu_clear (&w->gpus [i]);
     free (w->gpus);
     for (size_t i = 0; i < w->n_kinds; i++)
         free (w->kinds [i]);
     free (w->kinds);
+    free (w->instance);
     w->gpus = NULL;
     w->kinds = NULL;
+    w->instance = NULL;
     w->n_gpus = w->n_kinds = 0;
     w->cpu_slots = reg->cpu_slots;
     w->kinds_mask = 0;
+    if (reg->instance && !(w->instance = strdup (reg->instance)))
+        return SEGQ_ENOMEM;
     if (reg->n_gpus && !(w->gpus = calloc (reg->n_gpus, sizeof *w->gpus)))
         return SEGQ_ENOMEM;
-    for (size_t i = 0; i < reg->n_gpus; i++) {
-        w->gpus [i].index = reg->gpus [i].index;
-        w->gpus [i].mem_total = reg->gpus [i].mem_total;
-        w->gpus [i].name = strdup (reg->gpus [i].name ? reg->gpus [i].name : "");
-        w->n_gpus++;
-    }
+    for (size_t i = 0; i < reg->n_gpus; i++, w->n_gpus++)
+        if (segq_gpu_copy (&w->gpus [i], &reg->gpus [i]))
+            return SEGQ_ENOMEM;
     if (reg->n_kinds && !(w->kinds = calloc (reg->n_kinds, sizeof *w->kinds)))
         return SEGQ_ENOMEM;
     size_t count;
@@ -1636,6 +1839,31 @@ s_held (const segq_register_t *reg, uint64_t number, uint32_t attempt)
     return false;
 }
 
+/* Two daemons claim one node name: w, connected elsewhere and heard from
+   within the expiry, is another daemon than the one registering (their
+   `inst` differ). Taking the name over would make them re-register in
+   turn, each losing the other's jobs; the newcomer is refused instead.
+   A reconnect or a restart of the same daemon keeps its `inst`, and a
+   name whose daemon left or expired is free. */
+static bool
+s_node_taken (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const worker_t *w,
+              const segq_register_t *reg)
+{
+    int64_t silent = zclock_mono () - w->last_seen_mono;
+    if (!w->peer || strcmp (w->peer_hex, peer_hex) == 0 || !w->instance || !reg->instance
+    ||  strcmp (w->instance, reg->instance) == 0 || silent > (int64_t) self->config.expiry_ms)
+        return false;
+    const char *from = w->address [0] ? " at " : "";
+    s_log (self, 0, peer_hex, "refused REGISTER of node %s from daemon %s%s%s: the live daemon "
+           "%s%s%s holds that name", reg->node, reg->instance,
+           self->sender_address [0] ? " at " : "", self->sender_address, w->instance, from,
+           w->address);
+    s_error (self, peer, 0, SEGQ_EEXIST, "node name %s is taken by another live worker (daemon "
+             "%s%s%s, heard from %.1f s ago): use --node NAME to give each worker on one host "
+             "its own name", reg->node, w->instance, from, w->address, silent / 1000.0);
+    return true;
+}
+
 static void
 s_on_register (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const segq_register_t *reg)
 {
@@ -1645,6 +1873,8 @@ s_on_register (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const 
     }
     double now = s_now ();
     worker_t *w = zhashx_lookup (self->by_node, reg->node);
+    if (w && s_node_taken (self, peer, peer_hex, w, reg))
+        return;
     worker_t *other = zhashx_lookup (self->by_peer, peer_hex);
     if (other && other != w) {
         /* this connection was another node before: that one is gone */
@@ -1668,6 +1898,7 @@ s_on_register (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const 
     zframe_destroy (&w->peer);
     w->peer = zframe_dup (peer);
     snprintf (w->peer_hex, sizeof w->peer_hex, "%s", peer_hex);
+    snprintf (w->address, sizeof w->address, "%s", self->sender_address);
     zhashx_update (self->by_peer, w->peer_hex, w);
     w->state = reg->draining ? SEGQ_WORKER_DRAINING : SEGQ_WORKER_ACTIVE;
     w->last_seen_mono = zclock_mono ();
@@ -1844,6 +2075,25 @@ s_result_ack (segq_broker_t *self, worker_t *w, const segq_result_t *result, int
     s_send (self, w->peer, ack, true);
 }
 
+/* A job's outputs are bytes its worker sent (or inputs it echoes): a
+   worker certificate is no way to pass other jobs' data off as a job's. */
+static bool
+s_outputs_sent_by (segq_broker_t *self, worker_t *w, const segq_result_t *result, char *refused,
+                   size_t len)
+{
+    for (size_t i = 0; i < result->n_outputs; i++) {
+        const segq_artifact_t *output = &result->outputs [i];
+        if (!segq__access_worker_output (self->access, w->node, output->hash)) {
+            s_log (self, 0, w->peer_hex, "RESULT %s: output '%s' (%s) was not uploaded by %s",
+                   result->job, output->name ? output->name : "", output->hash, w->node);
+            snprintf (refused, len, "output '%s' (%s) was never uploaded by worker %s",
+                      output->name ? output->name : "", output->hash, w->node);
+            return false;
+        }
+    }
+    return true;
+}
+
 static void
 s_on_result (segq_broker_t *self, worker_t *w, const segq_result_t *result)
 {
@@ -1865,7 +2115,9 @@ s_on_result (segq_broker_t *self, worker_t *w, const segq_result_t *result)
         s_result_ack (self, w, result, SEGQ_ESTALE, text);
         return;
     }
-    int rc = segq__jobs_finish (self->jobs, job, result->success, result->reason,
+    char refused [SEGQ_MAX_NAME + 256] = "";
+    bool success = result->success && s_outputs_sent_by (self, w, result, refused, sizeof refused);
+    int rc = segq__jobs_finish (self->jobs, job, success, *refused ? refused : result->reason,
                                 result->exit_code, result->signal, result->outputs,
                                 result->n_outputs, s_now ());
     if (rc) {
@@ -1908,9 +2160,10 @@ s_on_checkpoint (segq_broker_t *self, worker_t *w, const segq_checkpoint_t *chec
     }
     uint64_t size = 0;
     if (!segq__artifact_store_has (self->artifacts, checkpoint->hash, &size)
-    ||  size != checkpoint->size) {
-        snprintf (text, sizeof text, "checkpoint %s of %s is not stored here: upload it first",
-                  checkpoint->name, checkpoint->job);
+    ||  size != checkpoint->size
+    ||  !segq__access_worker_output (self->access, w->node, checkpoint->hash)) {
+        snprintf (text, sizeof text, "checkpoint %s of %s is not stored here as sent by %s: "
+                  "upload it first", checkpoint->name, checkpoint->job, w->node);
         s_checkpoint_ack (self, w, checkpoint, SEGQ_ENOENT, text);
         return;
     }
@@ -1971,6 +2224,7 @@ s_request_id (const segq_msg_t *msg)
         case SEGQ_MSG_BACKUP:  return msg->u.backup.req_id;
         case SEGQ_MSG_PRIORITY: return msg->u.priority.req_id;
         case SEGQ_MSG_ARRAY:   return msg->u.array.req_id;
+        case SEGQ_MSG_KINDS:   return msg->u.kinds.req_id;
         case SEGQ_MSG_PUT:     return msg->u.put.req_id;
         case SEGQ_MSG_GET:     return msg->u.get.req_id;
         default:               return 0;
@@ -2025,36 +2279,16 @@ s_authorize (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_msg
                 : msg->type == SEGQ_MSG_BACKUP ? &msg->u.backup.user
                 : msg->type == SEGQ_MSG_PRIORITY ? &msg->u.priority.user
                 : msg->type == SEGQ_MSG_ARRAY ? &msg->u.array.user
-                : msg->type == SEGQ_MSG_GET ? &msg->u.get.user : NULL;
+                : msg->type == SEGQ_MSG_GET ? &msg->u.get.user
+                : msg->type == SEGQ_MSG_PUT ? &msg->u.put.user
+                : msg->type == SEGQ_MSG_STATUS ? &msg->u.status.caller : NULL;
     if (user) {
         free (*user);
-        *user = NULL;           /* GET without a user: no owner check (admins, workers) */
-        if (msg->type != SEGQ_MSG_GET || id->role == SEGQ__ROLE_USER)
-            if (!(*user = strdup (id->name)))
-                return false;
+        *user = NULL;           /* a worker's transfers act for no user */
+        if (id->role != SEGQ__ROLE_WORKER && !(*user = strdup (id->name)))
+            return false;
     }
     return true;
-}
-
-/* Owner check for reading a job's logs or outputs (admins read all). */
-static bool
-s_may_read (segq_broker_t *self, zframe_t *peer, const char *peer_hex, uint64_t req_id,
-            const char *job, const char *what)
-{
-    if (!self->auth)
-        return true;
-    const segq__identity_t *id = segq__auth_identify (self->auth, self->sender_key);
-    uint64_t number = segq__job_id_parse (job);
-    segq__job_brief_t brief;
-    if (!id || id->role != SEGQ__ROLE_USER || !number
-    ||  segq__job_store_brief (self->store, number, &brief) != 0
-    ||  strcmp (brief.owner, id->name) == 0)
-        return true;            /* unknown jobs get their usual error */
-    s_log (self, 0, peer_hex, "refused %s of job %s (owner %s) to user %s", what, job,
-           brief.owner, id->name);
-    s_error (self, peer, req_id, SEGQ_EPERM, "permission denied: job %s belongs to %s; only its "
-             "owner or an admin may read its %s", job, brief.owner, what);
-    return false;
 }
 
 static void
@@ -2079,6 +2313,7 @@ s_handle (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_msg_t 
         case SEGQ_MSG_CANCEL:   s_on_cancel (self, peer, peer_hex, &msg->u.cancel); break;
         case SEGQ_MSG_LOGS:     s_on_logs (self, peer, &msg->u.logs); break;
         case SEGQ_MSG_WORKERS:  s_on_workers (self, peer, &msg->u.workers); break;
+        case SEGQ_MSG_KINDS:    s_on_kinds (self, peer, &msg->u.kinds); break;
         case SEGQ_MSG_DRAIN:    s_on_drain (self, peer, peer_hex, &msg->u.drain); break;
         case SEGQ_MSG_PURGE:    s_on_purge (self, peer, peer_hex, &msg->u.purge); break;
         case SEGQ_MSG_BACKUP:   s_on_backup (self, peer, peer_hex, &msg->u.backup); break;
@@ -2091,7 +2326,7 @@ s_handle (segq_broker_t *self, zframe_t *peer, const char *peer_hex, segq_msg_t 
         case SEGQ_MSG_RESULT:   s_on_result (self, w, &msg->u.result); break;
         case SEGQ_MSG_CHECKPOINT: s_on_checkpoint (self, w, &msg->u.checkpoint); break;
         case SEGQ_MSG_BYE:      s_on_bye (self, w, &msg->u.bye); break;
-        case SEGQ_MSG_PUT:      s_on_put (self, peer, peer_hex, &msg->u.put); break;
+        case SEGQ_MSG_PUT:      s_on_put (self, peer, peer_hex, w, &msg->u.put); break;
         case SEGQ_MSG_CHUNK:    s_on_chunk (self, peer, peer_hex, &msg->u.chunk); break;
         case SEGQ_MSG_GET:      s_on_get (self, peer, peer_hex, w, &msg->u.get); break;
         case SEGQ_MSG_CREDIT:   s_on_credit (self, peer_hex, &msg->u.credit); break;
@@ -2116,14 +2351,14 @@ s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
         zframe_t *peer = NULL;
         segq_msg_t *msg = NULL;
         uint8_t version = 0;
+        uint64_t req_id = 0;    /* of a request that does not decode: its ERROR echoes it */
         char err [512] = "";
         /* the socket does not block (receive timeout 0): asking it for
            events before each message would cost a system call each */
         if (n == 0 && self->auth)
             segq__auth_refresh (self->auth);
-        int rc = self->auth ? segq__auth_recv (sock, &peer, &msg, &version, self->sender_key,
-                                               self->sender_address, err, sizeof err)
-                            : segq_msg_recv (sock, &peer, &msg, &version, err, sizeof err);
+        int rc = segq__auth_recv (sock, &peer, &msg, &version, &req_id, self->sender_key,
+                                  self->sender_address, err, sizeof err);
         if (!peer) {
             segq_msg_destroy (&msg);
             break;              /* nothing more there, or interrupted */
@@ -2133,10 +2368,10 @@ s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
         if (rc) {
             s_log (self, 0, peer_hex, "dropped a bad message: %s", err);
             if (rc == SEGQ_EVERSION)
-                s_error (self, peer, 0, SEGQ_EVERSION, "protocol version %u is not spoken here: "
-                         "this broker speaks version %d", version, SEGQ_PROTO_VERSION);
+                s_error (self, peer, req_id, SEGQ_EVERSION, "protocol version %u is not spoken "
+                         "here: this broker speaks version %d", version, SEGQ_PROTO_VERSION);
             else
-                s_error (self, peer, 0, rc, "message dropped: %s", err);
+                s_error (self, peer, req_id, rc, "message dropped: %s", err);
         }
         else
             s_handle (self, peer, peer_hex, msg);
@@ -2278,6 +2513,12 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
         c->chunk_size = c->max_msg - 4096;
     if (!c->max_attempts)
         c->max_attempts = 3;
+    if (!c->max_transfers)
+        c->max_transfers = MAX_TRANSFERS;
+    if (!c->max_transfers_per_peer)
+        c->max_transfers_per_peer = MAX_TRANSFERS_PER_PEER;
+    if (!c->max_artifact_size)
+        c->max_artifact_size = MAX_ARTIFACT_SIZE;
     if (!c->keys_dir && !segq__auth_endpoint_local (c->bind)) {
         snprintf (err, errlen, "refusing to bind %s without keys: anyone who reaches it could "
                   "act as any user. Give --keys DIR (see `segqd keygen`) or bind a loopback "
@@ -2298,7 +2539,7 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
     ||  !(self->artifacts = segq__artifact_store_new (self->data_dir, err, errlen))
     ||  !(self->logs = segq__job_log_new (self->data_dir, err, errlen))
     ||  !(self->audit = segq__audit_new (self->data_dir, err, errlen))
-    ||  !(self->access = segq__access_new (self->store, err, errlen))
+    ||  !(self->access = segq__access_new (self->store, self->artifacts, err, errlen))
     ||  !(self->retention = segq__retention_new (self->store, self->artifacts, self->logs,
                                                  c->retention_s, s_now (), err, errlen)))
         goto fail;

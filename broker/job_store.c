@@ -88,9 +88,22 @@ s_migrate_4 (sqlite3 *db, char **errmsg)
         NULL, NULL, errmsg);
 }
 
+/* Migration 5: who uploaded which content (`by` a user, or with worker 1
+   a worker node). Sending the bytes proves one has them: only that (or a
+   job one may read that holds them) lets a submit name an artifact by its
+   bare hash, or a worker name it as a job's output. */
+static int
+s_migrate_5 (sqlite3 *db, char **errmsg)
+{
+    return sqlite3_exec (db,
+        "CREATE TABLE uploads (hash TEXT NOT NULL, worker INTEGER NOT NULL, by TEXT NOT NULL,"
+        "  PRIMARY KEY (hash, worker, by)) WITHOUT ROWID;",
+        NULL, NULL, errmsg);
+}
+
 typedef int (migration_fn) (sqlite3 *db, char **errmsg);
 static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = {
-    s_migrate_1, s_migrate_2, s_migrate_3, s_migrate_4
+    s_migrate_1, s_migrate_2, s_migrate_3, s_migrate_4, s_migrate_5
 };
 
 /* ---- prepared statements ---- */
@@ -101,7 +114,7 @@ typedef enum {
     ST_SET_RUNNING, ST_SET_QUEUED, ST_SET_PRIORITY, ST_SET_FINAL, ST_SET_CANCEL,
     ST_INSERT_OUTPUT, ST_WORKER_SEEN, ST_SET_CHECKPOINT, ST_CHECKPOINT,
     ST_LOAD_ACTIVE, ST_LOAD_DEPS, ST_JOB_STATE, ST_PARAMS, ST_INPUTS,
-    ST_OUTPUTS, ST_OUTPUT, ST_INFO, ST_AFTER, ST_HISTORY, ST_LIST,
+    ST_OUTPUTS, ST_OUTPUT, ST_INFO, ST_AFTER, ST_HISTORY, ST_LIST, ST_LIST_NEWEST,
     ST_NEXT_ARRAY, ST_INSERT_ARRAY, ST_INSERT_ARRAY_JOB, ST_ARRAY, ST_ARRAY_JOBS,
     ST_COUNT
 } stmt_t;
@@ -148,7 +161,7 @@ static const char *s_sql [ST_COUNT] = {
     [ST_LOAD_DEPS] =
         "SELECT d.job, d.on_job FROM jobs j JOIN deps d ON d.job = j.id"
         " WHERE j.state = 1 ORDER BY d.job",
-    [ST_JOB_STATE] = "SELECT state, attempt, owner, kind FROM jobs WHERE id = ?1",
+    [ST_JOB_STATE] = "SELECT state, attempt, owner, kind, purged IS NOT NULL FROM jobs WHERE id = ?1",
     [ST_PARAMS] = "SELECT params FROM jobs WHERE id = ?1",
     [ST_INPUTS] =
         "SELECT name, hash, size, ref_job, ref_output FROM inputs WHERE job = ?1 ORDER BY n",
@@ -163,6 +176,9 @@ static const char *s_sql [ST_COUNT] = {
     [ST_LIST] =
         "SELECT id FROM jobs WHERE id > ?1 AND (?2 IS NULL OR owner = ?2)"
         " AND (?3 = 0 OR state = ?3) ORDER BY id LIMIT ?4",
+    [ST_LIST_NEWEST] =
+        "SELECT id FROM jobs WHERE (?1 = 0 OR id < ?1) AND (?2 IS NULL OR owner = ?2)"
+        " AND (?3 = 0 OR state = ?3) ORDER BY id DESC LIMIT ?4",
     [ST_NEXT_ARRAY] = "SELECT coalesce(max(id), 0) + 1 FROM arrays",
     [ST_INSERT_ARRAY] = "INSERT INTO arrays (id, owner, created) VALUES (?1, ?2, ?3)",
     [ST_INSERT_ARRAY_JOB] = "INSERT INTO array_jobs (array, n, job) VALUES (?1, ?2, ?3)",
@@ -840,6 +856,7 @@ segq__job_store_brief (segq__job_store_t *self, uint64_t job, segq__job_brief_t 
     out->attempt = (uint32_t) sqlite3_column_int64 (stmt, 1);
     snprintf (out->owner, sizeof out->owner, "%s", s_text (stmt, 2) ? s_text (stmt, 2) : "");
     snprintf (out->kind, sizeof out->kind, "%s", s_text (stmt, 3) ? s_text (stmt, 3) : "");
+    out->purged = sqlite3_column_int (stmt, 4) != 0;
     sqlite3_reset (stmt);
     return 0;
 }
@@ -1072,12 +1089,13 @@ segq__job_store_info (segq__job_store_t *self, uint64_t job, bool detail,
     return rc;
 }
 
-int
-segq__job_store_list (segq__job_store_t *self, uint64_t after, const char *owner,
-                      int state, uint32_t limit, uint64_t *ids, size_t *count)
+/* A page of job ids by statement `which` (ST_LIST or ST_LIST_NEWEST). */
+static int
+s_list (segq__job_store_t *self, stmt_t which, uint64_t from, const char *owner, int state,
+        uint32_t limit, uint64_t *ids, size_t *count)
 {
-    sqlite3_stmt *stmt = s_stmt (self, ST_LIST);
-    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) after);
+    sqlite3_stmt *stmt = s_stmt (self, which);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) from);
     s_bind_text (stmt, 2, owner);
     sqlite3_bind_int (stmt, 3, state);
     sqlite3_bind_int64 (stmt, 4, limit);
@@ -1088,6 +1106,20 @@ segq__job_store_list (segq__job_store_t *self, uint64_t after, const char *owner
     if (step == SQLITE_ROW)
         step = SQLITE_DONE;
     return s_step_error (self, stmt, step);
+}
+
+int
+segq__job_store_list (segq__job_store_t *self, uint64_t after, const char *owner,
+                      int state, uint32_t limit, uint64_t *ids, size_t *count)
+{
+    return s_list (self, ST_LIST, after, owner, state, limit, ids, count);
+}
+
+int
+segq__job_store_list_newest (segq__job_store_t *self, uint64_t before, const char *owner,
+                             int state, uint32_t limit, uint64_t *ids, size_t *count)
+{
+    return s_list (self, ST_LIST_NEWEST, before, owner, state, limit, ids, count);
 }
 
 /* ---- job arrays ---- */

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include "segq_proto.h"
 
-#define SEGQ_STORE_SCHEMA_VERSION 4
+#define SEGQ_STORE_SCHEMA_VERSION 5
 #define SEGQ__JOB_ID_MAX 16      /* bytes of a printable job id, NUL included */
 #define SEGQ__ARRAY_ID_MAX 18    /* "a-" and a job id */
 
@@ -126,6 +126,7 @@ typedef struct {
     uint32_t attempt;
     char owner [256];
     char kind [64];
+    bool purged;                /* its artifacts are gone (purge or retention) */
 } segq__job_brief_t;
 int segq__job_store_brief (segq__job_store_t *self, uint64_t job, segq__job_brief_t *out);
 int segq__job_store_params (segq__job_store_t *self, uint64_t job, segq_params_t *params);
@@ -149,6 +150,10 @@ int segq__job_store_info (segq__job_store_t *self, uint64_t job, bool detail,
    NULL) and state (or 0), at most limit, in id order. */
 int segq__job_store_list (segq__job_store_t *self, uint64_t after, const char *owner,
                           int state, uint32_t limit, uint64_t *ids, size_t *count);
+/* The same from the newest down: ids of jobs before `before` (0 = from the
+   newest), in descending id order. */
+int segq__job_store_list_newest (segq__job_store_t *self, uint64_t before, const char *owner,
+                                 int state, uint32_t limit, uint64_t *ids, size_t *count);
 
 /* ---- job arrays (schema 4) ---- */
 

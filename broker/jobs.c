@@ -552,10 +552,11 @@ s_input_spec (const segq_kind_spec_t *kind, const char *name)
 }
 
 /* A job that the new one depends on: must exist, and must not have
-   failed or been cancelled. Returns its state in *state. */
+   failed or been cancelled; one whose outputs it reads must not have been
+   purged either. Returns its state in *state. */
 static int
-s_check_dep (segq__jobs_t *self, const char *id, const char *what, int *state, char *kind,
-             size_t kind_len, char *err, size_t errlen)
+s_check_dep (segq__jobs_t *self, const char *id, const char *what, bool reads_outputs, int *state,
+             char *kind, size_t kind_len, char *err, size_t errlen)
 {
     uint64_t number = segq__job_id_parse (id);
     segq__job_t *job = number ? segq__u64map_get (self->active, number) : NULL;
@@ -576,6 +577,12 @@ s_check_dep (segq__jobs_t *self, const char *id, const char *what, int *state, c
         snprintf (err, errlen, "%s: job %s %s, so it will never produce anything", what, id,
                   segq_job_state_name ((segq_job_state_t) brief.state));
         return SEGQ_ESTATE;
+    }
+    /* refused here, not later on a worker that cannot find the files */
+    if (brief.purged && reads_outputs) {
+        snprintf (err, errlen, "%s: the outputs of job %s were purged: they are gone (run that "
+                  "job again, and use the new one)", what, id);
+        return SEGQ_ENOENT;
     }
     *state = brief.state;
     snprintf (kind, kind_len, "%s", brief.kind);
@@ -659,7 +666,8 @@ s_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
             char what [SEGQ_MAX_NAME + 16], ref_kind [64];
             int state;
             snprintf (what, sizeof what, "input '%s'", input->name);
-            rc = s_check_dep (self, input->job, what, &state, ref_kind, sizeof ref_kind, err, errlen);
+            rc = s_check_dep (self, input->job, what, true, &state, ref_kind, sizeof ref_kind, err,
+                              errlen);
             if (rc)
                 break;
             const segq_kind_spec_t *ref_spec = segq_kind_find (ref_kind);
@@ -712,7 +720,7 @@ s_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
         }
     }
     for (size_t i = 0; i < kind->n_inputs && rc == 0; i++) {
-        if (!kind->inputs [i].required)
+        if (!segq_kind_input_needed (&kind->inputs [i], &params))
             continue;
         bool given = false;
         for (size_t j = 0; j < submit->n_inputs && !given; j++)
@@ -726,8 +734,8 @@ s_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
     for (size_t i = 0; i < submit->n_after && rc == 0; i++) {
         int state;
         char ref_kind [64];
-        rc = s_check_dep (self, submit->after [i], "--after", &state, ref_kind, sizeof ref_kind,
-                          err, errlen);
+        rc = s_check_dep (self, submit->after [i], "--after", false, &state, ref_kind,
+                          sizeof ref_kind, err, errlen);
         if (rc)
             break;
         uint64_t number = segq__job_id_parse (submit->after [i]);
@@ -740,10 +748,13 @@ s_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
         }
         dep_explicit [d] = true;
     }
-    /* resources: a CPU job takes one slot unless it asks for more;
-       in-process kinds take none */
-    uint64_t gpu_mem = kind->in_process ? 0 : submit->gpu_mem;
-    uint32_t cpu_slots = kind->in_process ? 0
+    /* resources: a CPU job takes one slot unless it asks for more; a
+       submit that asks for none gets its kind's default (segqd.conf
+       [kind NAME], else one CPU slot); in-process kinds take none */
+    segq_kind_resources_t dflt = segq_config_kind_resources (self->config.limits, kind->name);
+    bool asked = submit->gpu_mem || submit->cpu_slots;
+    uint64_t gpu_mem = kind->in_process ? 0 : asked ? submit->gpu_mem : dflt.gpu_mem;
+    uint32_t cpu_slots = kind->in_process ? 0 : !asked ? dflt.cpu_slots
                        : submit->cpu_slots ? submit->cpu_slots : gpu_mem ? 0 : 1;
     if (rc == 0)
         rc = s_check_queued_limit (self, submit->user, err, errlen);
@@ -1089,9 +1100,9 @@ segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, double
         return SEGQ_EPERM;
     }
     if (!job) {
-        snprintf (err, errlen, "job %s is already %s", id,
+        snprintf (err, errlen, "job %s has already ended (%s): nothing to cancel", id,
                   segq_job_state_name ((segq_job_state_t) brief.state));
-        return 0;
+        return SEGQ_ESTATE;
     }
     char reason [320];
     snprintf (reason, sizeof reason, "cancelled by %s", user);

@@ -48,7 +48,7 @@ typedef struct {
     uint32_t max_attempts;      /* default for a submit that gives 0 */
     uint32_t time_limit_s;      /* default for a submit that gives 0 (0 = none) */
     double orphan_grace_s;      /* how long a running job waits for its worker after a restart */
-    const segq_config_t *limits;    /* per-user limits; NULL: none */
+    const segq_config_t *limits;    /* per-user limits and kinds' default resources; NULL: none */
 } segq__jobs_config_t;
 
 /* Whether the machine allows from -> to. */

@@ -36,6 +36,11 @@ typedef struct {
     uint32_t chunk_size;            /* 0 = SEGQ_DEFAULT_CHUNK */
     uint32_t default_time_limit_s;  /* 0 = none */
     uint32_t max_attempts;          /* 0 = 3 */
+    uint32_t max_transfers;         /* artifact transfers open at once, all clients
+                                       together; 0 = 256 */
+    uint32_t max_transfers_per_peer;    /* ... from one connection; 0 = 16. Registered
+                                           workers are bounded by their jobs instead */
+    uint64_t max_artifact_size;     /* largest upload, bytes; 0 = 64 GiB */
     int verbose;                    /* 0 quiet, 1 requests, 2 every message */
     double retention_s;             /* artifacts and logs of jobs that ended this long
                                        ago are purged; 0 = kept until `segq purge` */

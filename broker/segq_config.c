@@ -37,13 +37,22 @@ static const struct {
     { "default-time-limit", T_COUNT },
     { "max-attempts", T_COUNT },
     { "retention", T_TEXT },        /* an age, checked by segqd (30d, 12h, none) */
+    /* artifact transfers: what one peer and all of them may hold open */
+    { "max-transfers", T_COUNT },
+    { "max-transfers-per-peer", T_COUNT },
+    { "max-artifact-size", T_TEXT },    /* a size, checked by segqd (64G: 64-bit) */
 };
 #define N_SETTINGS (sizeof s_settings / sizeof s_settings [0])
 
 /* Per-user limits, in segq_user_limits_t order. */
 static const char *const s_limit_keys [] = { "max-running", "max-queued", "max-gpu-mem" };
 #define N_LIMITS 3
+/* A kind's default resources, in segq_kind_resources_t order. */
+static const char *const s_kind_keys [] = { "gpu-mem", "cpu-slots" };
+#define N_KIND_KEYS 2
 
+/* The values a section sets: a user's limits, or a kind's resources (the
+   first N_KIND_KEYS). */
 typedef struct {
     uint64_t value [N_LIMITS];
     int line [N_LIMITS];        /* 0: not set here */
@@ -62,6 +71,8 @@ struct segq_config {
     int defaults_line;
     user_t *users;              /* sorted by name once parsed */
     size_t n_users, cap_users;
+    limits_t *kinds;            /* [kind NAME] sections, by kind table index; NULL: none */
+    int *kind_line;
 };
 
 /* Error messages, one per line, the first ERRORS_SHOWN of them. */
@@ -102,6 +113,8 @@ s_clear (segq_config_t *self)
     for (size_t i = 0; i < self->n_users; i++)
         free (self->users [i].name);
     free (self->users);
+    free (self->kinds);
+    free (self->kind_line);
     memset (self, 0, sizeof *self);
 }
 
@@ -156,8 +169,10 @@ s_suggest (const char *key)
 {
     const char *best = NULL;
     size_t best_d = 3;
-    for (size_t i = 0; i < N_SETTINGS + N_LIMITS; i++) {
-        const char *k = i < N_SETTINGS ? s_settings [i].key : s_limit_keys [i - N_SETTINGS];
+    for (size_t i = 0; i < N_SETTINGS + N_LIMITS + N_KIND_KEYS; i++) {
+        const char *k = i < N_SETTINGS ? s_settings [i].key
+                      : i < N_SETTINGS + N_LIMITS ? s_limit_keys [i - N_SETTINGS]
+                      : s_kind_keys [i - N_SETTINGS - N_LIMITS];
         size_t d = s_distance (key, k);
         if (d < best_d) {
             best_d = d;
@@ -234,15 +249,62 @@ s_valid_user (const char *name, size_t len)
     return true;
 }
 
-/* A section header line, "[...]" already trimmed. Returns the limits the
-   following lines set, or NULL while outside any (then *bad is set). */
+/* [kind NAME]: the section of the kind `name` (len bytes), or NULL with
+   the error said. */
+static limits_t *
+s_kind_section (segq_config_t *cfg, errors_t *e, int line, const char *name, size_t len,
+                bool *oom)
+{
+    size_t count;
+    const segq_kind_spec_t *kinds = segq_kinds (&count);
+    const char *names [64];
+    size_t k = 0;
+    for (size_t i = 0; i < count && i < 64; i++)
+        names [i] = kinds [i].name;
+    while (k < count && !(strlen (kinds [k].name) == len && memcmp (kinds [k].name, name, len) == 0))
+        k++;
+    if (k == count) {
+        char shown [KEY_MAX + 2];
+        s_printable (shown, sizeof shown, name, len);
+        const char *near = segq_suggest (shown, names, count < 64 ? count : 64);
+        s_error (e, line, "unknown job kind '%s'%s%s%s", shown, near ? " (did you mean " : "",
+                 near ? near : "", near ? "?)" : " (see `segq submit --help`)");
+        return NULL;
+    }
+    if (kinds [k].in_process) {
+        s_error (e, line, "kind %s runs inside the worker and takes no resources: it has no "
+                 "[kind] section", kinds [k].name);
+        return NULL;
+    }
+    if (!cfg->kinds) {
+        cfg->kinds = calloc (count, sizeof *cfg->kinds);
+        cfg->kind_line = calloc (count, sizeof *cfg->kind_line);
+        if (!cfg->kinds || !cfg->kind_line) {
+            *oom = true;
+            return NULL;
+        }
+    }
+    if (cfg->kind_line [k]) {
+        s_error (e, line, "[kind %s] again (first on line %d): give each kind one section",
+                 kinds [k].name, cfg->kind_line [k]);
+        return NULL;
+    }
+    cfg->kind_line [k] = line;
+    return &cfg->kinds [k];
+}
+
+/* A section header line, "[...]" already trimmed. Returns the values the
+   following lines set (*kind: a kind's resources, else limits), or NULL
+   while outside any (then *bad is set). */
 static limits_t *
 s_section (segq_config_t *cfg, errors_t *e, int line, const char *text, size_t len, bool *bad,
-           bool *oom)
+           bool *kind, bool *oom)
 {
     *bad = true;
+    *kind = false;
     if (len < 2 || text [len - 1] != ']') {
-        s_error (e, line, "a section header ends with ']': expected [defaults] or [user NAME]");
+        s_error (e, line, "a section header ends with ']': expected [defaults], [user NAME] or "
+                 "[kind NAME]");
         return NULL;
     }
     const char *in = text + 1;
@@ -294,18 +356,30 @@ s_section (segq_config_t *cfg, errors_t *e, int line, const char *text, size_t l
         *bad = false;
         return &user->limits;
     }
+    if (n > 5 && memcmp (in, "kind", 4) == 0 && s_blank (in [4])) {
+        const char *name = in + 5;
+        size_t name_len = n - 5;
+        while (name_len && s_blank (*name))
+            name++, name_len--;
+        limits_t *resources = s_kind_section (cfg, e, line, name, name_len, oom);
+        *kind = resources != NULL;
+        *bad = !*kind;
+        return resources;
+    }
     char shown [KEY_MAX + 2];
     s_printable (shown, sizeof shown, text, len);
-    s_error (e, line, "unknown section '%s': expected [defaults] or [user NAME]", shown);
+    s_error (e, line, "unknown section '%s': expected [defaults], [user NAME] or [kind NAME]",
+             shown);
     return NULL;
 }
 
 /* One "key = value" line. `section` is NULL before the first section
-   header (broker settings) and `in_bad` after a header that was refused
-   (its keys are not checked again). */
+   header (broker settings), a kind's resources with `in_kind`, and
+   `in_bad` after a header that was refused (its keys are not checked
+   again). */
 static void
 s_assignment (segq_config_t *cfg, errors_t *e, int line, char *text, size_t len,
-              limits_t *section, bool in_bad, bool *oom)
+              limits_t *section, bool in_kind, bool in_bad, bool *oom)
 {
     char *eq = memchr (text, '=', len);
     if (!eq) {
@@ -343,14 +417,17 @@ s_assignment (segq_config_t *cfg, errors_t *e, int line, char *text, size_t len,
     key [key_len] = 0;
     if (in_bad)
         return;
-    int setting = -1, limit = -1;
+    int setting = -1, limit = -1, resource = -1;
     for (size_t i = 0; i < N_SETTINGS; i++)
         if (strcmp (key, s_settings [i].key) == 0)
             setting = (int) i;
     for (int i = 0; i < N_LIMITS; i++)
         if (strcmp (key, s_limit_keys [i]) == 0)
             limit = i;
-    if (setting < 0 && limit < 0) {
+    for (int i = 0; i < N_KIND_KEYS; i++)
+        if (strcmp (key, s_kind_keys [i]) == 0)
+            resource = i;
+    if (setting < 0 && limit < 0 && resource < 0) {
         /* suggestions cost an edit distance per known key: only for the
            errors that will be shown */
         const char *near = e->count < ERRORS_SHOWN ? s_suggest (key) : NULL;
@@ -367,12 +444,17 @@ s_assignment (segq_config_t *cfg, errors_t *e, int line, char *text, size_t len,
         s_error (e, line, "'%s' is a broker setting: put it before the first [section]", shown);
         return;
     }
-    if (limit >= 0 && !section) {
+    if (limit >= 0 && (!section || in_kind)) {
         s_error (e, line, "'%s' is a per-user limit: put it under [defaults] or [user NAME]",
                  shown);
         return;
     }
-    int *first = setting >= 0 ? &cfg->setting_line [setting] : &section->line [limit];
+    if (resource >= 0 && !in_kind) {
+        s_error (e, line, "'%s' is a kind's default resource: put it under [kind NAME]", shown);
+        return;
+    }
+    int slot = limit >= 0 ? limit : resource;
+    int *first = setting >= 0 ? &cfg->setting_line [setting] : &section->line [slot];
     if (*first) {
         s_error (e, line, "'%s' again (first on line %d): give each key once", shown, *first);
         return;
@@ -396,6 +478,14 @@ s_assignment (segq_config_t *cfg, errors_t *e, int line, char *text, size_t len,
             expected = "a size under 4G, e.g. 4M";
         }
     }
+    else if (resource == 0) {
+        ok = ok && segq_parse_size (v, &number) == 0 && number > 0;
+        expected = "a size of GPU memory, e.g. 8G";
+    }
+    else if (resource == 1) {
+        ok = ok && s_count (v, 4096, &number) && number > 0;
+        expected = "a number of CPU slots (1-4096)";
+    }
     else if (ok && strcmp (v, "unlimited") == 0)
         number = SEGQ_UNLIMITED;
     else if (ok && limit == 2) {
@@ -418,7 +508,7 @@ s_assignment (segq_config_t *cfg, errors_t *e, int line, char *text, size_t len,
     if (setting >= 0)
         cfg->settings [setting] = v;
     else {
-        section->value [limit] = number;
+        section->value [slot] = number;
         free (v);
     }
 }
@@ -427,7 +517,7 @@ static int
 s_parse (segq_config_t *cfg, errors_t *e, const char *text, size_t len)
 {
     limits_t *section = NULL;
-    bool in_bad = false, oom = false;
+    bool in_bad = false, in_kind = false, oom = false;
     int line = 0;
     char buf [4096];
     for (size_t at = 0; at < len && !oom; ) {
@@ -455,10 +545,10 @@ s_parse (segq_config_t *cfg, errors_t *e, const char *text, size_t len)
         memcpy (buf, start, line_len);
         buf [line_len] = 0;
         if (buf [0] == '[') {
-            section = s_section (cfg, e, line, buf, line_len, &in_bad, &oom);
+            section = s_section (cfg, e, line, buf, line_len, &in_bad, &in_kind, &oom);
             continue;
         }
-        s_assignment (cfg, e, line, buf, line_len, section, in_bad && !section, &oom);
+        s_assignment (cfg, e, line, buf, line_len, section, in_kind, in_bad && !section, &oom);
     }
     if (oom)
         return SEGQ_ENOMEM;
@@ -571,4 +661,16 @@ segq_config_limits (const segq_config_t *self, const char *user)
         v [i] = found && found->limits.line [i] ? found->limits.value [i]
               : self->defaults.line [i] ? self->defaults.value [i] : SEGQ_UNLIMITED;
     return (segq_user_limits_t) { v [0], v [1], v [2] };
+}
+
+segq_kind_resources_t
+segq_config_kind_resources (const segq_config_t *self, const char *kind)
+{
+    size_t count;
+    const segq_kind_spec_t *kinds = segq_kinds (&count);
+    const segq_kind_spec_t *found = segq_kind_find (kind);
+    const limits_t *set = self && self->kinds && found ? &self->kinds [found - kinds] : NULL;
+    uint64_t gpu_mem = set && set->line [0] ? set->value [0] : 0;
+    uint64_t cpu_slots = set && set->line [1] ? set->value [1] : gpu_mem ? 0 : 1;
+    return (segq_kind_resources_t) { gpu_mem, (uint32_t) cpu_slots };
 }

@@ -15,6 +15,10 @@
         [user alice]                        one user's limits; what it does not
         max_running = 2                     set comes from [defaults]
 
+        [kind train]                        what a job of this kind gets when its
+        gpu_mem = 8G                        submit asks for no resources (else
+                                            one CPU slot); or cpu_slots = 4
+
     A value is everything after '=' up to the end of the line, blanks
     trimmed. Limits take a number (a size for max_gpu_mem) or "unlimited".
     Every problem is reported as "FILE:LINE: what" (all of them, not only
@@ -58,6 +62,15 @@ const char *segq_config_setting (const segq_config_t *self, const char *key);
 
 /* The limits of `user`: its [user] section, then [defaults], then none. */
 segq_user_limits_t segq_config_limits (const segq_config_t *self, const char *user);
+
+typedef struct {
+    uint64_t gpu_mem;           /* bytes; 0: a CPU job */
+    uint32_t cpu_slots;
+} segq_kind_resources_t;
+
+/* What a job of `kind` gets when its submit asks for no resources: its
+   [kind NAME] section, else one CPU slot. self may be NULL (no file). */
+segq_kind_resources_t segq_config_kind_resources (const segq_config_t *self, const char *kind);
 
 /* Whether `key` (flag spelling) is a broker setting the file may hold. */
 int segq_config_is_setting (const char *key);

@@ -32,6 +32,10 @@ static const char s_usage [] =
     "  --default-time-limit S  wall-time limit of jobs that give none (default none)\n"
     "  --max-attempts N        attempts before a job whose worker keeps getting lost\n"
     "                          fails (default 3)\n"
+    "  --max-transfers N       artifact transfers open at once from clients, all\n"
+    "                          together (default 256) ...\n"
+    "  --max-transfers-per-peer N  ... and from one connection (default 16)\n"
+    "  --max-artifact-size SIZE  largest upload accepted, e.g. 64G (default 64G)\n"
     "  --retention AGE         purge the artifacts and logs of jobs that ended longer\n"
     "                          ago than AGE (like 30d, 12h, 90m, 3600s; default none:\n"
     "                          kept until `segq purge`)\n"
@@ -52,6 +56,7 @@ typedef struct {
     char *bind, *data_dir, *ready_file, *keys;
     char *heartbeat_ms, *expiry_ms, *max_msg, *chunk_size, *default_time_limit, *max_attempts;
     char *retention;
+    char *max_transfers, *max_transfers_per_peer, *max_artifact_size;
 } options_t;
 
 static char **
@@ -68,6 +73,9 @@ s_option (options_t *o, const char *name)
     if (strcmp (name, "default-time-limit") == 0) return &o->default_time_limit;
     if (strcmp (name, "max-attempts") == 0) return &o->max_attempts;
     if (strcmp (name, "retention") == 0) return &o->retention;
+    if (strcmp (name, "max-transfers") == 0) return &o->max_transfers;
+    if (strcmp (name, "max-transfers-per-peer") == 0) return &o->max_transfers_per_peer;
+    if (strcmp (name, "max-artifact-size") == 0) return &o->max_artifact_size;
     return NULL;
 }
 
@@ -84,7 +92,8 @@ s_apply_config (const segq_config_t *config, options_t *o)
 {
     static const char *const names [] = { "bind", "keys", "data-dir", "ready-file",
         "heartbeat-ms", "expiry-ms", "max-msg", "chunk-size", "default-time-limit",
-        "max-attempts", "retention" };
+        "max-attempts", "retention", "max-transfers", "max-transfers-per-peer",
+        "max-artifact-size" };
     for (size_t i = 0; i < sizeof names / sizeof names [0]; i++) {
         char **slot = s_option (o, names [i]);
         const char *value = segq_config_setting (config, names [i]);
@@ -226,8 +235,16 @@ main (int argc, char *argv [])
     ||  s_number ("max-msg", o.max_msg, &cfg.max_msg, true)
     ||  s_number ("chunk-size", o.chunk_size, &cfg.chunk_size, true)
     ||  s_number ("default-time-limit", o.default_time_limit, &cfg.default_time_limit_s, false)
-    ||  s_number ("max-attempts", o.max_attempts, &cfg.max_attempts, false))
+    ||  s_number ("max-attempts", o.max_attempts, &cfg.max_attempts, false)
+    ||  s_number ("max-transfers", o.max_transfers, &cfg.max_transfers, false)
+    ||  s_number ("max-transfers-per-peer", o.max_transfers_per_peer,
+                  &cfg.max_transfers_per_peer, false))
         rc = 2;
+    if (o.max_artifact_size && segq_parse_size (o.max_artifact_size, &cfg.max_artifact_size) != 0) {
+        fprintf (stderr, "segqd: --max-artifact-size: '%s' is not a size (like 64G)\n",
+                 o.max_artifact_size);
+        rc = 2;
+    }
     if (o.retention && segq__retention_parse (o.retention, &cfg.retention_s) != 0) {
         fprintf (stderr, "segqd: --retention: '%s' is not an age (like 30d, 12h, 90m, 3600s, "
                  "or none)\n", o.retention);
@@ -252,6 +269,7 @@ main (int argc, char *argv [])
     free (o.bind); free (o.data_dir); free (o.ready_file); free (o.heartbeat_ms);
     free (o.expiry_ms); free (o.max_msg); free (o.chunk_size); free (o.default_time_limit);
     free (o.max_attempts); free (o.keys); free (o.retention); free (config);
+    free (o.max_transfers); free (o.max_transfers_per_peer); free (o.max_artifact_size);
     segq_config_destroy (&file);
     return rc;
 }

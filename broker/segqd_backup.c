@@ -20,7 +20,8 @@ static const char s_usage [] =
     "  DIR/artifacts and DIR/logs with your usual tools).\n"
     "  --broker URL        default $SEGQ_BROKER, else " SEGQ_DEFAULT_BROKER "\n"
     "  --broker-key FILE   the broker's public certificate (default $SEGQ_BROKER_KEY)\n"
-    "  --cert FILE         your certificate (default $SEGQ_CERT, else ~/.config/segq/user.cert)\n"
+    "  --cert FILE         your certificate (default $SEGQ_CERT, else the one in\n"
+    "                      ~/.config/segq/ that `segq keygen` wrote, NAME.cert)\n"
     "  --timeout SECONDS   how long to wait for the copy (default 3600)\n";
 
 int

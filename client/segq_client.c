@@ -21,12 +21,15 @@ struct segq_client_t {
     char error[1024];
     char *broker_key;           /* CurveZMQ on: the broker's certificate file */
     char *cert;                 /* ... and this user's */
-    /* CurveZMQ handshake events (libzmq socket monitor), to say why a
-       broker does not answer: our certificate refused, or its key wrong */
+    /* ZMTP handshake events (libzmq socket monitor), to say at once why a
+       broker does not answer: our certificate refused, its key wrong, or
+       keys on one side only */
     zsock_t *monitor;
     int auth_status;            /* ZAP status of a refused certificate (400), 0 none */
-    bool handshake_failed;      /* a handshake broke off (not by ZAP) */
+    int handshake_failures;     /* handshakes broken off (not by ZAP) */
+    bool mechanism_mismatch;    /* ... because one side speaks CurveZMQ and the other not */
     bool handshake_ok;          /* a handshake succeeded */
+    bool key_by_default;        /* the broker key came from the config dir, not asked for */
     char *hash_cache_path;      /* "" for none */
     segq__hash_cache_t *hash_cache;     /* read at first use */
     uint64_t bytes_uploaded;
@@ -71,9 +74,14 @@ segq__client_timeout (const segq_client_t *self)
     return self->timeout_ms;
 }
 
+/* Who the client says it is without keys ($SEGQ_USER, else the login
+   name); with keys the broker takes the certificate's name instead. */
 static char *
 s_os_user (void)
 {
+    const char *claimed = getenv ("SEGQ_USER");
+    if (claimed && *claimed)
+        return strdup (claimed);
     struct passwd *pw = getpwuid (geteuid ());
     if (pw && pw->pw_name && *pw->pw_name)
         return strdup (pw->pw_name);
@@ -81,8 +89,81 @@ s_os_user (void)
     return strdup (env && *env ? env : "unknown");
 }
 
+/* A PAIR socket that receives sock's handshake events (libzmq socket
+   monitor at `endpoint`), or NULL; before connecting sock, so none goes
+   unseen. */
+static zsock_t *
+s_handshake_monitor (zsock_t *sock, const char *endpoint)
+{
+    zsock_t *monitor = NULL;
+    if (zmq_socket_monitor (zsock_resolve (sock), endpoint,
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0
+    &&  (monitor = zsock_new (ZMQ_PAIR)) && zsock_connect (monitor, "%s", endpoint) != 0)
+        zsock_destroy (&monitor);
+    return monitor;
+}
+
+/* One event from a handshake monitor (waiting as its receive timeout says):
+   event u16 + value u32, then the endpoint. false if none came. */
+static bool
+s_handshake_event (zsock_t *monitor, uint16_t *event, uint32_t *value)
+{
+    zmsg_t *msg = zmsg_recv (monitor);
+    zframe_t *frame = msg ? zmsg_first (msg) : NULL;
+    bool got = frame && zframe_size (frame) == 6;
+    if (got) {
+        memcpy (event, zframe_data (frame), 2);
+        memcpy (value, zframe_data (frame) + 2, 4);
+    }
+    zmsg_destroy (&msg);
+    return got;
+}
+
+static int
+s_watch_handshakes (segq_client_t *self, char *err, size_t errlen)
+{
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "inproc://segq-client-monitor-%p", (void *) self);
+    if (!(self->monitor = s_handshake_monitor (self->sock, endpoint))) {
+        snprintf (err, errlen, "cannot watch the connection's handshake: %s",
+                  zmq_strerror (zmq_errno ()));
+        return SEGQ_EINTERNAL;
+    }
+    return SEGQ_OK;
+}
+
+/* Whether the broker completes a handshake without keys: asked when the
+   CurveZMQ handshakes keep breaking off, to tell a broker that runs without
+   keys from a wrong broker key. The probe sends nothing else. */
+static bool
+s_broker_without_keys (segq_client_t *self)
+{
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "inproc://segq-client-probe-%p", (void *) self);
+    zsock_t *probe = zsock_new (ZMQ_DEALER);
+    zsock_t *monitor = probe ? s_handshake_monitor (probe, endpoint) : NULL;
+    uint16_t event = 0;
+    uint32_t value;
+    if (monitor) {
+        zsock_set_linger (probe, 0);
+        zsock_set_rcvtimeo (monitor, 1000);
+        if (zsock_connect (probe, "%s", self->broker) != 0
+            || !s_handshake_event (monitor, &event, &value))
+            event = 0;
+        zmq_socket_monitor (zsock_resolve (probe), NULL, 0);
+    }
+    zsock_destroy (&monitor);
+    zsock_destroy (&probe);
+    return event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
+}
+
 /* CurveZMQ when a broker key is given or found; the user's certificate
-   must be there then. */
+   must be there then. An empty key given (--broker-key "", --no-keys,
+   SEGQ_BROKER_KEY set but empty) asks for a plain connection even where
+   the config dir holds a broker.cert. With keys and no user given, the
+   user is the certificate's name (what the broker will take it for). */
 static int
 s_apply_keys (segq_client_t *self, const segq_client_options_t *options, char *err,
               size_t errlen)
@@ -91,37 +172,37 @@ s_apply_keys (segq_client_t *self, const segq_client_options_t *options, char *e
     const char *env = getenv ("SEGQ_BROKER_KEY");
     if (options && options->broker_key)
         snprintf (key, sizeof key, "%s", options->broker_key);
-    else if (env && *env)
+    else if (env)
         snprintf (key, sizeof key, "%s", env);
     else if (segq_keys_config_dir (key, sizeof key - 16) == 0) {
         strcat (key, "/broker.cert");
-        if (access (key, F_OK) != 0)
+        self->key_by_default = access (key, F_OK) == 0;
+        if (!self->key_by_default)
             key [0] = 0;
     }
     if (!key [0])
         return SEGQ_OK;         /* plain: only a loopback broker accepts it */
+    int rc = SEGQ_OK;
     if (options && options->cert)
         snprintf (cert, sizeof cert, "%s", options->cert);
-    else if (segq_keys_default_cert (cert, sizeof cert) != 0) {
-        snprintf (err, errlen, "certificate path too long: set SEGQ_CERT or --cert");
-        return SEGQ_EINVAL;
-    }
-    int rc = segq_keys_apply_client (self->sock, cert, key, err, errlen);
+    else
+        rc = segq_keys_default_cert (cert, sizeof cert, err, errlen);
+    if (rc == SEGQ_OK)
+        rc = segq_keys_apply_client (self->sock, cert, key, err, errlen);
     if (rc)
         return rc;
-    /* before connecting, so no handshake goes unseen */
-    char endpoint [64];
-    snprintf (endpoint, sizeof endpoint, "inproc://segq-client-monitor-%p", (void *) self);
-    if (zmq_socket_monitor (zsock_resolve (self->sock), endpoint,
-                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
-                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                            | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0
-    ||  !(self->monitor = zsock_new (ZMQ_PAIR)) || zsock_connect (self->monitor, "%s", endpoint) != 0) {
-        snprintf (err, errlen, "cannot watch the connection's handshake: %s",
-                  zmq_strerror (zmq_errno ()));
-        return SEGQ_EINTERNAL;
-    }
     if (!(self->broker_key = strdup (key)) || !(self->cert = strdup (cert))) {
+        snprintf (err, errlen, "out of memory creating the client");
+        return SEGQ_ENOMEM;
+    }
+    zcert_t *own = options && options->user ? NULL : zcert_load (cert);
+    const char *name = own ? zcert_meta (own, "name") : NULL;
+    if (name && *name) {
+        free (self->user);
+        self->user = strdup (name);
+    }
+    zcert_destroy (&own);
+    if (!self->user) {
         snprintf (err, errlen, "out of memory creating the client");
         return SEGQ_ENOMEM;
     }
@@ -171,7 +252,9 @@ segq_client_connect (const segq_client_options_t *options, segq_client_t **out,
     zsock_set_rcvhwm (self->sock, 0);
     zsock_set_sndhwm (self->sock, 0);
     zsock_set_linger (self->sock, 0);
-    int krc = s_apply_keys (self, options, err, errlen);
+    int krc = s_watch_handshakes (self, err, errlen);
+    if (krc == SEGQ_OK)
+        krc = s_apply_keys (self, options, err, errlen);
     if (krc) {
         segq_client_destroy (&self);
         return krc;
@@ -271,9 +354,10 @@ segq__client_new_request (segq_client_t *self, segq_msg_type_t type, uint64_t *r
     *req_id = segq__client_next_req (self);
     char **user = NULL;
     switch (type) {
-    case SEGQ_MSG_STATUS:  msg->u.status.req_id = *req_id; break;
+    case SEGQ_MSG_STATUS:  msg->u.status.req_id = *req_id; user = &msg->u.status.caller; break;
     case SEGQ_MSG_WORKERS: msg->u.workers.req_id = *req_id; break;
-    case SEGQ_MSG_PUT:     msg->u.put.req_id = *req_id; break;
+    case SEGQ_MSG_KINDS:   msg->u.kinds.req_id = *req_id; break;
+    case SEGQ_MSG_PUT:     msg->u.put.req_id = *req_id; user = &msg->u.put.user; break;
     case SEGQ_MSG_CANCEL:  msg->u.cancel.req_id = *req_id; user = &msg->u.cancel.user; break;
     case SEGQ_MSG_LOGS:    msg->u.logs.req_id = *req_id; user = &msg->u.logs.user; break;
     case SEGQ_MSG_DRAIN:   msg->u.drain.req_id = *req_id; user = &msg->u.drain.user; break;
@@ -319,6 +403,7 @@ s_reply_req_id (const segq_msg_t *msg)
     case SEGQ_MSG_BACKUP_REPLY:  return msg->u.backup_reply.req_id;
     case SEGQ_MSG_PRIORITY_REPLY: return msg->u.priority_reply.req_id;
     case SEGQ_MSG_ARRAY_REPLY:   return msg->u.array_reply.req_id;
+    case SEGQ_MSG_KINDS_REPLY:   return msg->u.kinds_reply.req_id;
     case SEGQ_MSG_PUT_READY:     return msg->u.put_ready.req_id;
     case SEGQ_MSG_PUT_DONE:      return msg->u.put_done.req_id;
     case SEGQ_MSG_GET_READY:     return msg->u.get_ready.req_id;
@@ -364,41 +449,62 @@ s_error_reply (segq_client_t *self, const segq_msg_t *msg)
 static void
 s_monitor_read (segq_client_t *self)
 {
-    while (zsock_events (self->monitor) & ZMQ_POLLIN) {
-        zmsg_t *msg = zmsg_recv (self->monitor);
-        zframe_t *frame = msg ? zmsg_first (msg) : NULL;
-        if (frame && zframe_size (frame) == 6) {
-            uint16_t event;
-            uint32_t value;
-            memcpy (&event, zframe_data (frame), 2);
-            memcpy (&value, zframe_data (frame) + 2, 4);
-            if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-                self->auth_status = value ? (int) value : 400;
-            else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-                self->handshake_ok = true;
-            else
-                self->handshake_failed = true;
-        }
-        zmsg_destroy (&msg);
+    uint16_t event;
+    uint32_t value;
+    while ((zsock_events (self->monitor) & ZMQ_POLLIN)
+           && s_handshake_event (self->monitor, &event, &value)) {
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            self->auth_status = value ? (int) value : 400;
+        else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            self->handshake_ok = true;
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                 && value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+            self->mechanism_mismatch = true;
+        else
+            self->handshake_failures++;
     }
 }
 
-/* Why a CURVE connection got no answer, if the handshake says: fills the
+/* libzmq reconnects every 100 ms: this many handshakes broken off in a row
+   are a broker that refuses this client, not a hiccup. Where keys are on
+   one side only, the side that sees it first closes, and the other often
+   sees a broken pipe instead of the mismatch: a plain client is then told
+   keys are needed all the same, a keyed one asks the broker without keys. */
+#define HANDSHAKE_TRIES 3
+
+/* Why a connection got no answer, if the handshake says: fills the
    client's error and returns its code, or 0. */
 static int
 s_handshake_error (segq_client_t *self)
 {
-    if (self->auth_status)
+    bool refused = self->handshake_failures >= HANDSHAKE_TRIES && !self->handshake_ok;
+    if (refused && self->broker_key && !self->mechanism_mismatch && !self->auth_status)
+        self->mechanism_mismatch = s_broker_without_keys (self);
+    if (!self->broker_key && (self->mechanism_mismatch || refused))
+        return segq__client_fail (self, SEGQ_EAUTH,
+                                  "the broker at %s requires keys (CurveZMQ) and this client has "
+                                  "none: ask the broker's admin for a certificate (make your key "
+                                  "pair with `segq keygen` and send them the .cert it writes) and "
+                                  "for the broker's broker.cert, to put in ~/.config/segq/ (see "
+                                  "`segq keygen --help`)", self->broker);
+    if (self->mechanism_mismatch)
+        return segq__client_fail (self, SEGQ_EAUTH,
+                                  "the broker at %s runs without keys, and this client would use "
+                                  "CurveZMQ (broker key %s%s): for this broker give --no-keys (or "
+                                  "set SEGQ_BROKER_KEY to nothing)", self->broker,
+                                  self->broker_key, self->key_by_default
+                                  ? ", found in your config dir" : "");
+    if (self->auth_status && self->cert)
         return segq__client_fail (self, SEGQ_EAUTH,
                                   "the broker at %s refused your certificate %s (ZAP status %d): "
                                   "it is not (or no longer) in the broker's keys directory. Send "
                                   "that file (the public part, never the _secret one) to the "
                                   "broker's admin and ask them to add it to certs/",
                                   self->broker, self->cert, self->auth_status);
-    if (self->handshake_failed && !self->handshake_ok)
+    if (refused)
         return segq__client_fail (self, SEGQ_EAUTH,
                                   "the broker at %s broke off the CurveZMQ handshake: the broker "
-                                  "key %s is not this broker's (or the broker runs without keys). "
+                                  "key %s is not this broker's. "
                                   "Get the broker's current broker.cert from its admin and give it "
                                   "with --broker-key or SEGQ_BROKER_KEY",
                                   self->broker, self->broker_key);
@@ -575,6 +681,8 @@ s_fill_submit_reply (segq_client_t *self, segq_msg_t *msg, segq_submit_reply_t *
     zhashx_delete (self->pending, (void *) (uintptr_t) reply->req_id);
     if (msg->type == SEGQ_MSG_SUBMITTED) {
         snprintf (reply->job, sizeof reply->job, "%s", msg->u.submitted.job);
+        reply->gpu_mem = msg->u.submitted.gpu_mem;
+        reply->cpu_slots = msg->u.submitted.cpu_slots;
         return;
     }
     reply->code = s_error_reply (self, msg);
@@ -674,6 +782,7 @@ segq_client_status (segq_client_t *self, const segq_status_query_t *query,
     s->state = query ? (int32_t) query->state : 0;
     s->limit = query ? query->limit : 0;
     s->detail = query ? query->detail : false;
+    s->newest = query ? query->newest : false;
     if (oom) {
         segq_msg_destroy (&msg);
         return segq__client_oom (self);
@@ -887,17 +996,25 @@ segq_log_chunk_clear (segq_log_chunk_t *self)
     memset (self, 0, sizeof *self);
 }
 
+/* A request that carries nothing but its req, and its reply of `type`. */
+static int
+s_request_bare (segq_client_t *self, segq_msg_type_t request, segq_msg_type_t type,
+                segq_msg_t **reply)
+{
+    uint64_t req_id = 0;
+    segq_msg_t *msg = segq__client_new_request (self, request, &req_id);
+    if (!msg)
+        return segq__client_oom (self);
+    return s_request (self, &msg, req_id, type, reply);
+}
+
 int
 segq_client_workers (segq_client_t *self, segq_worker_info_t **out, size_t *n_out)
 {
     *out = NULL;
     *n_out = 0;
-    uint64_t req_id = 0;
-    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_WORKERS, &req_id);
-    if (!msg)
-        return segq__client_oom (self);
     segq_msg_t *reply;
-    int rc = s_request (self, &msg, req_id, SEGQ_MSG_WORKERS_REPLY, &reply);
+    int rc = s_request_bare (self, SEGQ_MSG_WORKERS, SEGQ_MSG_WORKERS_REPLY, &reply);
     if (rc < 0)
         return rc;
     *out = reply->u.workers_reply.workers;
@@ -918,6 +1035,23 @@ segq_workers_free (segq_worker_info_t **workers_p, size_t n)
         segq_worker_info_clear (&w[i]);
     free (w);
     *workers_p = NULL;
+}
+
+int
+segq_client_kinds (segq_client_t *self, segq_kind_info_t **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    segq_msg_t *reply;
+    int rc = s_request_bare (self, SEGQ_MSG_KINDS, SEGQ_MSG_KINDS_REPLY, &reply);
+    if (rc < 0)
+        return rc;
+    *out = reply->u.kinds_reply.kinds;
+    *n_out = reply->u.kinds_reply.n_kinds;
+    reply->u.kinds_reply.kinds = NULL;
+    reply->u.kinds_reply.n_kinds = 0;
+    segq_msg_destroy (&reply);
+    return SEGQ_OK;
 }
 
 int

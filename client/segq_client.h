@@ -45,11 +45,15 @@ typedef struct segq_job_spec_t segq_job_spec_t;
 
 typedef struct {
     const char *broker;         /* URL; NULL: $SEGQ_BROKER, else SEGQ_DEFAULT_BROKER */
-    const char *user;           /* NULL: the OS user name */
+    const char *user;           /* NULL: $SEGQ_USER, else the OS user name (keys: the
+                                   certificate's name counts, whatever this says) */
     int timeout_ms;             /* per request; 0: SEGQ_DEFAULT_TIMEOUT_MS */
     /* CurveZMQ: the broker's public certificate (NULL: $SEGQ_BROKER_KEY, else
-       broker.cert in the config dir if there; none: plain connection) and
-       this user's own (NULL: $SEGQ_CERT, else the config dir's user.cert). */
+       broker.cert in the config dir if there; none, or "" given or in
+       $SEGQ_BROKER_KEY: plain connection) and this user's own (NULL:
+       $SEGQ_CERT, else the one certificate with its secret in the config
+       dir, as `segq keygen` writes NAME.cert). With keys and user NULL the
+       user is the certificate's name. */
     const char *broker_key;
     const char *cert;
     /* Where the sha256 of uploaded input files is remembered, so a re-submit
@@ -133,6 +137,8 @@ typedef struct {
     int code;                   /* 0: accepted, job set; else the broker's error */
     char job[SEGQ_JOB_ID_MAX];
     char message[512];
+    uint64_t gpu_mem;           /* accepted: the resources the job got (the spec's, or */
+    uint32_t cpu_slots;         /* its kind's default on the broker when it set none) */
 } segq_submit_reply_t;
 
 /* One reply to an earlier segq_client_submit_send, in whatever order the
@@ -145,8 +151,9 @@ typedef struct {
     const char *const *jobs;    size_t n_jobs;  /* none: all jobs (filtered) */
     const char *user;           /* filter or NULL */
     segq_job_state_t state;     /* filter or 0 */
-    uint32_t limit;             /* page size; 0: broker default */
+    uint32_t limit;             /* page size; 0: broker default; at most SEGQ_STATUS_MAX */
     bool detail;                /* include the state history */
+    bool newest;                /* all jobs from the newest down (cursor: the next older page) */
 } segq_status_query_t;
 
 typedef struct {
@@ -163,7 +170,7 @@ void segq_job_list_clear (segq_job_list_t *self);
 
 typedef struct {
     char *job;
-    int code;                   /* 0: cancelled or already final */
+    int code;                   /* 0: cancelled; SEGQ_ESTATE: it had already ended */
     char *message;              /* or NULL */
 } segq_cancel_outcome_t;
 
@@ -200,6 +207,12 @@ void segq_workers_free (segq_worker_info_t **workers_p, size_t n);
 
 /* Ask the worker `node` to finish its running jobs and exit. */
 int segq_client_drain (segq_client_t *self, const char *node);
+
+/* The broker's table of job kinds (SPEC: KINDS), the one it checks
+   submissions against: each kind's parameters with their types, ranges,
+   choices and typed defaults, its inputs (one file or many, required or
+   not) and its principal output. Free with segq_kinds_free (segq_proto.h). */
+int segq_client_kinds (segq_client_t *self, segq_kind_info_t **out, size_t *n_out);
 
 /* Change a waiting or queued job's priority (SPEC: PRIORITY): within
    -1000000..1000000 it orders the owner's own jobs; above, it goes ahead

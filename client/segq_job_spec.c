@@ -1,9 +1,11 @@
 /*  segq_job_spec.c: a job to submit, checked against the schema table
     before anything goes on the wire. */
 #include "client_internal.h"
+#include "segq_fs.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,10 +207,12 @@ segq_job_spec_input_file (segq_job_spec_t *self, const char *name, const char *p
 }
 
 /* Adds every regular file under dir/rel (sorted, so the same folder makes
-   the same job), each named name/rel/FILE. */
+   the same job), each named name/rel/FILE. A symbolic link counts as the
+   file it leads to when that lies inside the folder (root: its real path);
+   any other link fails the walk (segq_fs_walk_entry). */
 static int
-s_input_tree (segq_job_spec_t *self, const char *name, const char *dir, const char *rel,
-              size_t *added, char *err, size_t errlen)
+s_input_tree (segq_job_spec_t *self, const char *name, const char *dir, const char *root,
+              const char *rel, size_t *added, char *err, size_t errlen)
 {
     char path[4096];
     snprintf (path, sizeof path, "%s%s%s", dir, *rel ? "/" : "", rel);
@@ -221,16 +225,22 @@ s_input_tree (segq_job_spec_t *self, const char *name, const char *dir, const ch
     int rc = SEGQ_OK;
     for (int i = 0; i < n; i++) {
         const char *entry = entries[i]->d_name;
-        char sub[SEGQ_MAX_NAME], full[4096];
+        char sub[SEGQ_MAX_NAME], full[4096], real[4096], why[1024];
         struct stat st;
         if (rc || entry[0] == '.')
             goto next;      /* ., .. and hidden files are no data */
         snprintf (sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", entry);
         snprintf (full, sizeof full, "%s/%s", dir, sub);
-        if (stat (full, &st) != 0)
+        int walk = segq_fs_walk_entry (root, full, &st, real, sizeof real, why, sizeof why);
+        if (walk == SEGQ_ENOENT)
+            goto next;      /* gone while the folder was read */
+        if (walk) {
+            snprintf (err, errlen, "input %s: %s", name, why);
+            rc = walk;
             goto next;
+        }
         if (S_ISDIR (st.st_mode))
-            rc = s_input_tree (self, name, dir, sub, added, err, errlen);
+            rc = s_input_tree (self, name, dir, root, sub, added, err, errlen);
         else if (S_ISREG (st.st_mode)) {
             char laid[SEGQ_MAX_NAME];
             if ((size_t) snprintf (laid, sizeof laid, "%s/%s", name, sub) >= sizeof laid
@@ -240,7 +250,7 @@ s_input_tree (segq_job_spec_t *self, const char *name, const char *dir, const ch
                 rc = SEGQ_EINVAL;
             }
             else {
-                rc = segq_job_spec_input_file (self, laid, full, err, errlen);
+                rc = segq_job_spec_input_file (self, laid, real, err, errlen);
                 (*added)++;
             }
         }
@@ -266,8 +276,13 @@ segq_job_spec_input_dir (segq_job_spec_t *self, const char *name, const char *di
         snprintf (err, errlen, "input %s takes one file, not a folder", name);
         return SEGQ_EINVAL;
     }
+    char root[PATH_MAX];
+    if (!realpath (dir, root)) {
+        snprintf (err, errlen, "input %s: cannot read folder '%s' (%s)", name, dir, strerror (errno));
+        return SEGQ_ENOENT;
+    }
     size_t added = 0;
-    rc = s_input_tree (self, name, dir, "", &added, err, errlen);
+    rc = s_input_tree (self, name, dir, root, "", &added, err, errlen);
     if (rc == SEGQ_OK && added == 0) {
         snprintf (err, errlen, "input %s: folder '%s' has no files", name, dir);
         rc = SEGQ_EINVAL;
@@ -372,14 +387,16 @@ segq_job_spec_validate (segq_job_spec_t *self, char *err, size_t errlen)
         return rc;
     for (size_t i = 0; i < self->kind_spec->n_inputs; i++) {
         const segq_input_spec_t *spec = &self->kind_spec->inputs[i];
-        if (!spec->required)
+        if (!segq_kind_input_needed (spec, &self->params))
             continue;
         bool found = false;
         for (size_t j = 0; j < self->n_inputs && !found; j++)
             found = s_input_owner (self->kind_spec, self->inputs[j].name) == spec;
         if (!found) {
             snprintf (err, errlen, "kind '%s' needs input '%s' (--%s FILE|JOB[:OUTPUT], or "
-                      "--input %s=...)", self->kind, spec->name, spec->name, spec->name);
+                      "--input %s=...)%s%s%s", self->kind, spec->name, spec->name, spec->name,
+                      spec->unless ? ", unless parameter " : "", spec->unless ? spec->unless : "",
+                      spec->unless ? " is true" : "");
             return SEGQ_EINVAL;
         }
     }

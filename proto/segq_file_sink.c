@@ -41,11 +41,13 @@
 
 struct segq__direct_writer {
     int fd;
-    uint8_t *stage[S_STAGES];
+    uint8_t *stage[S_STAGES];   /* the first at once, the others with the thread */
     int filling;                /* the buffer the caller fills ... */
     size_t fill;                /* ... how much of it ... */
     uint64_t fill_offset;       /* ... and where it goes in the file */
     pthread_t thread;
+    bool running;               /* the thread was started */
+    bool alone;                 /* it could not be: the caller writes each buffer */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     /* under lock: the buffers handed to the writer thread, oldest first */
@@ -136,12 +138,12 @@ s_writer (void *arg)
 }
 
 static void
-s_writer_destroy (segq__direct_writer_t **self_p, bool started)
+s_writer_destroy (segq__direct_writer_t **self_p)
 {
     segq__direct_writer_t *self = *self_p;
     if (!self)
         return;
-    if (started) {
+    if (self->running) {
         pthread_mutex_lock (&self->lock);
         /* an abandoned transfer's buffers still queued are not written:
            the file goes anyway (finish drained the queue before this) */
@@ -160,6 +162,10 @@ s_writer_destroy (segq__direct_writer_t **self_p, bool started)
     *self_p = NULL;
 }
 
+/* One staging buffer to start with: the thread and the rest of the ring
+   come when the first buffer is full (s_hand_off), so a transfer that
+   announces a large file and sends little (or nothing) holds no thread and
+   one buffer of address space, not yet touched. */
 static segq__direct_writer_t *
 s_writer_new (int fd)
 {
@@ -169,24 +175,44 @@ s_writer_new (int fd)
     self->fd = fd;
     pthread_mutex_init (&self->lock, NULL);
     pthread_cond_init (&self->cond, NULL);
-    for (int i = 0; i < S_STAGES; i++)
-        if (posix_memalign ((void **) &self->stage[i], S_ALIGN, S_STAGE) != 0) {
-            s_writer_destroy (&self, false);
-            return NULL;
-        }
-    if (pthread_create (&self->thread, NULL, s_writer, self) != 0) {
-        s_writer_destroy (&self, false);
-        return NULL;
-    }
+    if (posix_memalign ((void **) &self->stage[0], S_ALIGN, S_STAGE) != 0)
+        s_writer_destroy (&self);
     return self;
+}
+
+/* The rest of the ring and the thread. false if either cannot be had. */
+static bool
+s_writer_start (segq__direct_writer_t *w)
+{
+    for (int i = 1; i < S_STAGES; i++)
+        if (!w->stage[i] && posix_memalign ((void **) &w->stage[i], S_ALIGN, S_STAGE) != 0)
+            return false;
+    w->running = pthread_create (&w->thread, NULL, s_writer, w) == 0;
+    return w->running;
+}
+
+/* Without a thread: the filled buffer is written here, in the caller's
+   time, and filled again (the file still goes direct, only slower). */
+static int
+s_write_alone (segq__direct_writer_t *w)
+{
+    if (!w->error && w->fill)
+        w->error = s_pwrite_all (w->fd, w->stage[w->filling], w->fill, w->fill_offset);
+    w->fill_offset += w->fill;
+    w->fill = 0;
+    return w->error;
 }
 
 /* Hands the filled buffer, if any, to the writer once a buffer is free to
    fill next; with drain, waits until the writer has written everything.
-   The writer's error so far, or 0. */
+   The first full buffer starts the writer. The writer's error so far, or 0. */
 static int
 s_hand_off (segq__direct_writer_t *w, bool drain)
 {
+    if (!w->running && !w->alone && w->fill)
+        w->alone = !s_writer_start (w);
+    if (w->alone)
+        return s_write_alone (w);
     pthread_mutex_lock (&w->lock);
     while (w->queued == S_STAGES - 1)
         pthread_cond_wait (&w->cond, &w->lock);
@@ -306,5 +332,5 @@ segq_file_sink_finish (segq_file_sink_t *self, char hex_out[SEGQ_HASH_HEX_LEN + 
 void
 segq_file_sink_release (segq_file_sink_t *self)
 {
-    s_writer_destroy (&self->direct, true);
+    s_writer_destroy (&self->direct);
 }

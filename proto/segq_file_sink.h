@@ -13,9 +13,12 @@
     persisting overlap, and no page cache is allocated for data that is
     fsynced and rarely read back by the same process (on the dev VM, whose
     host takes freed memory back, filling fresh page cache cost more CPU
-    than the whole transfer). Small files, and file systems that refuse
-    O_DIRECT, get ordinary writes with writeback started early (a hint; the
-    caller's fsync is what makes the file durable).
+    than the whole transfer). The thread and the ring beyond its first
+    buffer start only once that buffer is full: a sender that announces a
+    large file and sends little makes the receiver hold neither. Small
+    files, and file systems that refuse O_DIRECT, get ordinary writes with
+    writeback started early (a hint; the caller's fsync is what makes the
+    file durable).
 */
 #ifndef SEGQ_FILE_SINK_H
 #define SEGQ_FILE_SINK_H
@@ -43,8 +46,9 @@ typedef struct {
 
 /* Starts an empty sink on fd (opened for writing at offset 0; the caller
    keeps owning it) for a file of about expected_size bytes. Never fails:
-   where O_DIRECT, the buffers or the thread cannot be had, it writes
-   through the page cache. */
+   where O_DIRECT or the first buffer cannot be had, it writes through the
+   page cache; where the thread cannot be had, the appends write each
+   buffer themselves. */
 void segq_file_sink_init (segq_file_sink_t *self, int fd, uint64_t expected_size);
 
 /* True if the sink writes with O_DIRECT. */

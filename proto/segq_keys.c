@@ -2,7 +2,9 @@
 #include "segq_keys.h"
 #include "segq_error.h"
 #include "segq_fs.h"
+#include <dirent.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +21,47 @@ segq_keys_config_dir (char *out, size_t outlen)
     return n < 0 || (size_t) n >= outlen ? SEGQ_EINVAL : 0;
 }
 
+/* "alice.cert_secret" names a certificate other than the broker's. */
+static int
+s_own_secret (const struct dirent *entry)
+{
+    const char *suffix = ".cert_secret";
+    size_t len = strlen (entry->d_name), n = strlen (suffix);
+    return len > n && strcmp (entry->d_name + len - n, suffix) == 0
+        && strcmp (entry->d_name, "broker.cert_secret") != 0;
+}
+
 int
-segq_keys_default_cert (char *out, size_t outlen)
+segq_keys_default_cert (char *out, size_t outlen, char *err, size_t errlen)
 {
     const char *env = getenv ("SEGQ_CERT");
-    if (env && *env) {
-        int n = snprintf (out, outlen, "%s", env);
-        return n < 0 || (size_t) n >= outlen ? SEGQ_EINVAL : 0;
+    char dir [4096] = "", names [512] = "";
+    int n = -1, found = 0;
+    if (env && *env)
+        n = snprintf (out, outlen, "%s", env);
+    else if (segq_keys_config_dir (dir, sizeof dir) == 0) {
+        /* the certificates there, by name ("alice.cert, bob.cert") */
+        struct dirent **entries = NULL;
+        found = scandir (dir, &entries, s_own_secret, alphasort);
+        for (int i = 0; i < found; i++) {
+            int len = (int) (strlen (entries [i]->d_name) - strlen ("_secret"));
+            size_t used = strlen (names);
+            snprintf (names + used, sizeof names - used, "%s%.*s", i ? ", " : "", len,
+                      entries [i]->d_name);
+            free (entries [i]);
+        }
+        free (entries);
+        struct passwd *pw = getpwuid (geteuid ());
+        if (found == 1)
+            n = snprintf (out, outlen, "%s/%s", dir, names);
+        else if (found <= 0)
+            n = snprintf (out, outlen, "%s/%s.cert", dir, pw && pw->pw_name ? pw->pw_name : "user");
     }
-    char dir [4096];
-    if (segq_keys_config_dir (dir, sizeof dir))
-        return SEGQ_EINVAL;
-    int n = snprintf (out, outlen, "%s/user.cert", dir);
+    if (found > 1)
+        snprintf (err, errlen, "%s holds %d certificates (%s): say which is yours with --cert "
+                  "FILE or SEGQ_CERT", dir, found, names);
+    else if (n < 0 || (size_t) n >= outlen)
+        snprintf (err, errlen, "certificate path too long: set SEGQ_CERT or --cert");
     return n < 0 || (size_t) n >= outlen ? SEGQ_EINVAL : 0;
 }
 

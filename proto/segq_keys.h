@@ -23,10 +23,13 @@ extern "C" {
 int segq_keys_generate (const char *dir, const char *base, const char *name, const char *role,
                         char *err, size_t errlen);
 
-/* Default path of the user's own certificate: $SEGQ_CERT, else
-   $XDG_CONFIG_HOME/segq/user.cert, else ~/.config/segq/user.cert.
-   Writes into out; 0, or SEGQ_EINVAL if it does not fit. */
-int segq_keys_default_cert (char *out, size_t outlen);
+/* Default path of the user's own certificate: $SEGQ_CERT, else the one
+   certificate with its secret in the config dir ($XDG_CONFIG_HOME/segq or
+   ~/.config/segq: NAME.cert as `segq keygen` writes it; broker.cert aside),
+   else where `segq keygen` would write it (NAME: the login name). Writes
+   into out; 0, or SEGQ_EINVAL with err filled when the path does not fit
+   or the dir holds several (then --cert or SEGQ_CERT must say which). */
+int segq_keys_default_cert (char *out, size_t outlen, char *err, size_t errlen);
 /* The user's config directory (…/segq), same rules. */
 int segq_keys_config_dir (char *out, size_t outlen);
 

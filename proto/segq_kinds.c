@@ -17,7 +17,7 @@ static const segq_param_spec_t s_sleep_params[] = {
 };
 
 static const segq_input_spec_t s_echo_inputs[] = {
-    { "files", false, true, "files copied unchanged to outputs of the same name", false },
+    { "files", false, true, "files copied unchanged to outputs of the same name", false, NULL },
 };
 
 static const segq_param_spec_t s_fail_params[] = {
@@ -79,9 +79,10 @@ static const segq_param_spec_t s_train_params[] = {
 };
 
 static const segq_input_spec_t s_train_inputs[] = {
-    { "image", true, false, "training image (PNG or JPEG)", false },
+    { "image", true, false, "training image (PNG or JPEG)", false, NULL },
     { "mask", false, false,
-      "its segmentation mask (PNG or JPEG, same size); required unless mask_from_alpha", false },
+      "its segmentation mask (PNG or JPEG, same size); required unless mask_from_alpha", false,
+      "mask_from_alpha" },
 };
 
 static const segq_param_spec_t s_generate_params[] = {
@@ -95,7 +96,7 @@ static const segq_param_spec_t s_generate_params[] = {
 };
 
 static const segq_input_spec_t s_generate_inputs[] = {
-    { "model", true, false, "a train job's checkpoint (model.safetensors)", false },
+    { "model", true, false, "a train job's checkpoint (model.safetensors)", false, NULL },
 };
 
 static const segq_param_spec_t s_stylize_params[] = {
@@ -113,14 +114,14 @@ static const segq_param_spec_t s_stylize_params[] = {
 
 static const segq_input_spec_t s_stylize_inputs[] = {
     { "content", true, true,
-      "dataset to restyle: a generate output (images/, masks/, manifest.csv)", false },
+      "dataset to restyle: a generate output (images/, masks/, manifest.csv)", false, NULL },
     { "style", false, false,
       "style image for every pair, or a folder where each pair's source image (manifest "
       "column source_image) is found (as NAME or images/NAME); default: the source image "
-      "as the manifest names it, relative to the working directory or to --content", false },
+      "as the manifest names it, relative to the working directory or to --content", false, NULL },
     { "vgg19", true, false,
       "VGG19 ImageNet weights as safetensors with torchvision's names (features.N.weight/bias; "
-      "deploy/convert_vgg19.py converts torchvision's .pth)", false },
+      "deploy/convert_vgg19.py converts torchvision's .pth)", false, NULL },
 };
 
 static const segq_param_spec_t s_evaluate_params[] = {
@@ -151,15 +152,15 @@ static const segq_param_spec_t s_evaluate_params[] = {
 };
 
 static const segq_input_spec_t s_evaluate_inputs[] = {
-    { "real", true, true, "real image/mask pairs (images/NAME + masks/NAME)", false },
+    { "real", true, true, "real image/mask pairs (images/NAME + masks/NAME)", false, NULL },
     { "synthetic", false, true,
       "NAME=DIR: a synthetic training set (generate or stylize output with its manifest); "
-      "repeat for several. Trains NAME and real+NAME", true },
+      "repeat for several. Trains NAME and real+NAME", true, NULL },
     { "test", false, true,
-      "fixed real test set instead of k folds (then every --real pair trains)", false },
+      "fixed real test set instead of k folds (then every --real pair trains)", false, NULL },
     { "encoder_weights", false, false,
       "safetensors with the encoder nodes x{i}_0.* (e.g. a model saved by --save-models); "
-      "default: from scratch", false },
+      "default: from scratch", false, NULL },
 };
 
 static const segq_kind_spec_t s_kinds[] = {
@@ -215,6 +216,15 @@ segq_kind_input (const segq_kind_spec_t *kind, const char *name)
         if (strcmp (kind->inputs[i].name, name) == 0)
             return &kind->inputs[i];
     return NULL;
+}
+
+bool
+segq_kind_input_needed (const segq_input_spec_t *in, const segq_params_t *params)
+{
+    if (in->required || !in->unless)
+        return in->required;
+    const segq_value_t *unless = segq_params_get (params, in->unless);
+    return !unless || unless->type != SEGQ_PARAM_BOOL || !unless->b;
 }
 
 /* Edit distance with '-' equal to '_', over at most 63 characters. */

@@ -10,7 +10,8 @@
 #include <string.h>
 
 _Static_assert (sizeof (segq_job_state_t) == sizeof (int)
-                && sizeof (segq_worker_state_t) == sizeof (int),
+                && sizeof (segq_worker_state_t) == sizeof (int)
+                && sizeof (segq_param_type_t) == sizeof (int),
                 "ENUM fields are read and written as int");
 
 #define R SEGQ__FL_REQUIRED
@@ -72,6 +73,7 @@ static const segq__field_t s_gpu_fields[] = {
     FIELD (segq_gpu_t, name, "name", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_gpu_t, mem_total, "mem", U64, R),
     FIELD (segq_gpu_t, mem_used, "used", U64, 0),
+    FIELD (segq_gpu_t, device, "dev", STR, SEGQ__FL_SHORT),
 };
 static const segq__struct_desc_t s_gpu_desc = DESC ("gpu", segq_gpu_t, s_gpu_fields, NULL);
 
@@ -144,6 +146,42 @@ static const segq__field_t s_cancel_result_fields[] = {
 static const segq__struct_desc_t s_cancel_result_desc =
     DESC ("cancel result", segq_cancel_result_t, s_cancel_result_fields, NULL);
 
+/* A row of the kind table (segq_schema.h): a parameter's default travels
+   typed, in the kind's `defs`, rather than as text here. */
+static const segq__field_t s_kind_param_fields[] = {
+    FIELD (segq_kind_param_t, name, "name", STR, R | SEGQ__FL_SHORT),
+    RANGED (segq_kind_param_t, type, "type", ENUM, R, SEGQ_PARAM_INT, SEGQ_PARAM_CHOICE, 0),
+    FIELD (segq_kind_param_t, min, "min", F64, 0),
+    FIELD (segq_kind_param_t, max, "max", F64, 0),
+    COUNTED (segq_kind_param_t, choices, n_choices, "choices", STRS, 0),
+    FIELD (segq_kind_param_t, help, "help", STR, 0),
+};
+static const segq__struct_desc_t s_kind_param_desc =
+    DESC ("kind parameter", segq_kind_param_t, s_kind_param_fields, NULL);
+
+static const segq__field_t s_kind_input_fields[] = {
+    FIELD (segq_kind_input_t, name, "name", NAME, R),
+    FIELD (segq_kind_input_t, required, "required", BOOL, 0),
+    FIELD (segq_kind_input_t, unless, "unless", STR, SEGQ__FL_SHORT),
+    FIELD (segq_kind_input_t, many, "many", BOOL, 0),
+    FIELD (segq_kind_input_t, sets, "sets", BOOL, 0),
+    FIELD (segq_kind_input_t, help, "help", STR, 0),
+};
+static const segq__struct_desc_t s_kind_input_desc =
+    DESC ("kind input", segq_kind_input_t, s_kind_input_fields, NULL);
+
+static const segq__field_t s_kind_info_fields[] = {
+    FIELD (segq_kind_info_t, name, "name", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_kind_info_t, help, "help", STR, 0),
+    STRUCTS (segq_kind_info_t, params, n_params, "params", 0, s_kind_param_desc),
+    FIELD (segq_kind_info_t, defaults, "defs", PARAMS, 0),
+    STRUCTS (segq_kind_info_t, inputs, n_inputs, "inputs", 0, s_kind_input_desc),
+    FIELD (segq_kind_info_t, principal, "out", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_kind_info_t, test, "test", BOOL, 0),
+};
+static const segq__struct_desc_t s_kind_info_desc =
+    DESC ("kind", segq_kind_info_t, s_kind_info_fields, NULL);
+
 /* ---- message bodies ---- */
 
 static const segq__field_t s_error_fields[] = {
@@ -174,6 +212,8 @@ static const segq__field_t s_submit_fields[] = {
 static const segq__field_t s_submitted_fields[] = {
     FIELD (segq_submitted_t, req_id, "req", U64, R),
     FIELD (segq_submitted_t, job, "job", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_submitted_t, gpu_mem, "gmem", U64, 0),
+    FIELD (segq_submitted_t, cpu_slots, "cpus", U32, 0),
 };
 
 static const segq__field_t s_status_fields[] = {
@@ -184,6 +224,8 @@ static const segq__field_t s_status_fields[] = {
     FIELD (segq_status_t, cursor, "cursor", STR, SEGQ__FL_SHORT),
     FIELD (segq_status_t, limit, "limit", U32, 0),
     FIELD (segq_status_t, detail, "detail", BOOL, 0),
+    FIELD (segq_status_t, caller, "caller", STR, SEGQ__FL_SHORT),
+    FIELD (segq_status_t, newest, "newest", BOOL, 0),
 };
 
 static const segq__field_t s_status_reply_fields[] = {
@@ -313,8 +355,18 @@ static const segq__field_t s_array_reply_fields[] = {
     COUNTED (segq_array_reply_t, jobs, n_jobs, "jobs", STRS, 0),
 };
 
+static const segq__field_t s_kinds_fields[] = {
+    FIELD (segq_kinds_t, req_id, "req", U64, R),
+};
+
+static const segq__field_t s_kinds_reply_fields[] = {
+    FIELD (segq_kinds_reply_t, req_id, "req", U64, R),
+    STRUCTS (segq_kinds_reply_t, kinds, n_kinds, "kinds", 0, s_kind_info_desc),
+};
+
 static const segq__field_t s_register_fields[] = {
     FIELD (segq_register_t, node, "node", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_register_t, instance, "inst", STR, SEGQ__FL_SHORT),
     STRUCTS (segq_register_t, gpus, n_gpus, "gpus", 0, s_gpu_desc),
     FIELD (segq_register_t, cpu_slots, "cpus", U32, 0),
     COUNTED (segq_register_t, kinds, n_kinds, "kinds", STRS, 0),
@@ -403,6 +455,7 @@ static const segq__field_t s_put_fields[] = {
     FIELD (segq_put_t, hash, "hash", HASH, 0),   /* or named by the final CHUNK */
     FIELD (segq_put_t, size, "size", U64, R),
     FIELD (segq_put_t, name, "name", STR, 0),     /* free text: only logged */
+    FIELD (segq_put_t, user, "user", STR, SEGQ__FL_SHORT),
 };
 
 static const segq__field_t s_put_ready_fields[] = {
@@ -521,6 +574,8 @@ static const segq__struct_desc_t s_bodies[] = {
     BODY (GET_READY, "GET_READY", segq_get_ready_t, s_get_ready_fields, NULL),
     BODY (CHUNK, "CHUNK", segq_chunk_t, s_chunk_fields, s_chunk_check),
     BODY (CREDIT, "CREDIT", segq_credit_t, s_credit_fields, NULL),
+    BODY (KINDS, "KINDS", segq_kinds_t, s_kinds_fields, NULL),
+    BODY (KINDS_REPLY, "KINDS_REPLY", segq_kinds_reply_t, s_kinds_reply_fields, NULL),
 };
 
 const segq__struct_desc_t *
@@ -557,6 +612,15 @@ segq_msg_new (segq_msg_type_t type)
     return self;
 }
 
+/* Clears each of the n structs of `desc` at items, then frees the array. */
+static void
+s_structs_free (const segq__struct_desc_t *desc, uint8_t *items, size_t n)
+{
+    for (size_t j = 0; items && j < n; j++)
+        segq__struct_clear (desc, items + j * desc->size);
+    free (items);
+}
+
 void
 segq__struct_clear (const segq__struct_desc_t *desc, void *object)
 {
@@ -579,13 +643,9 @@ segq__struct_clear (const segq__struct_desc_t *desc, void *object)
                 free (strings);
                 break;
             }
-            case SEGQ__F_STRUCTS: {
-                uint8_t *items = *(uint8_t **) at;
-                for (size_t j = 0; items && j < *count; j++)
-                    segq__struct_clear (f->sub, items + j * f->sub->size);
-                free (items);
+            case SEGQ__F_STRUCTS:
+                s_structs_free (f->sub, *(uint8_t **) at, *count);
                 break;
-            }
             case SEGQ__F_PARAMS:
             case SEGQ__F_METRICS:
                 segq_params_clear (at);
@@ -712,6 +772,19 @@ segq_artifact_copy (segq_artifact_t *dst, const segq_artifact_t *src)
 }
 
 void
+segq_gpu_clear (segq_gpu_t *self)
+{
+    if (self)
+        segq__struct_clear (&s_gpu_desc, self);
+}
+
+int
+segq_gpu_copy (segq_gpu_t *dst, const segq_gpu_t *src)
+{
+    return segq__struct_copy (&s_gpu_desc, dst, src);
+}
+
+void
 segq_input_clear (segq_input_t *self)
 {
     if (self)
@@ -736,6 +809,13 @@ segq_worker_info_clear (segq_worker_info_t *self)
 {
     if (self)
         segq__struct_clear (&segq__worker_info_desc, self);
+}
+
+void
+segq_kinds_free (segq_kind_info_t **kinds_p, size_t n)
+{
+    s_structs_free (&s_kind_info_desc, (uint8_t *) *kinds_p, n);
+    *kinds_p = NULL;
 }
 
 /* ---- names ---- */

@@ -937,7 +937,16 @@ int
 segq_msg_decode (zmsg_t **zmsg_p, segq_msg_t **out, uint8_t *version_out,
                  char *err, size_t errlen)
 {
+    return segq_msg_decode_request (zmsg_p, out, version_out, NULL, err, errlen);
+}
+
+int
+segq_msg_decode_request (zmsg_t **zmsg_p, segq_msg_t **out, uint8_t *version_out,
+                         uint64_t *req_out, char *err, size_t errlen)
+{
     *out = NULL;
+    if (req_out)
+        *req_out = 0;
     zmsg_t *msg = *zmsg_p;
     *zmsg_p = NULL;
     if (!msg) {
@@ -945,14 +954,14 @@ segq_msg_decode (zmsg_t **zmsg_p, segq_msg_t **out, uint8_t *version_out,
         return SEGQ_EPROTO;
     }
     size_t frames = zmsg_size (msg);
+    zframe_t *header = zmsg_first (msg);
+    zframe_t *body = zmsg_next (msg);
     int rc;
     if (frames < 2 || frames > 3) {
         snprintf (err, errlen, "message has %zu frames, expected 2 (3 for CHUNK)", frames);
         rc = SEGQ_EPROTO;
     }
     else {
-        zframe_t *header = zmsg_first (msg);
-        zframe_t *body = zmsg_next (msg);
         zframe_t *data = frames == 3 ? zmsg_next (msg) : NULL;
         if (data)
             zmsg_remove (msg, data);
@@ -961,8 +970,34 @@ segq_msg_decode (zmsg_t **zmsg_p, segq_msg_t **out, uint8_t *version_out,
                        data ? &data : NULL, out, version_out, err, errlen);
         zframe_destroy (&data);
     }
+    if (rc && req_out && body)
+        *req_out = segq_msg_peek_req (zframe_data (body), zframe_size (body));
     zmsg_destroy (&msg);
     return rc;
+}
+
+uint64_t
+segq_msg_peek_req (const uint8_t *body, size_t size)
+{
+    if (!body)
+        return 0;
+    segq__mp_t r = { body, body + size };
+    uint32_t count;
+    if (segq__mp_read_map (&r, &count))
+        return 0;
+    for (uint32_t k = 0; k < count; k++) {
+        const char *key;
+        uint32_t len;
+        if (segq__mp_read_str (&r, &key, &len))
+            return 0;
+        if (len == 3 && memcmp (key, "req", 3) == 0) {
+            uint64_t req;
+            return segq__mp_read_uint (&r, &req) ? 0 : req;
+        }
+        if (segq__mp_skip (&r))
+            return 0;
+    }
+    return 0;
 }
 
 /* ================================================================ sockets */

@@ -20,6 +20,7 @@
 
 #include <czmq.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "segq_error.h"
 #include "segq_schema.h"
@@ -89,7 +90,10 @@ typedef enum {
     SEGQ_MSG_GET          = 53,  /* receiver -> broker: I want to download */
     SEGQ_MSG_GET_READY    = 54,  /* broker -> receiver */
     SEGQ_MSG_CHUNK        = 55,  /* either way: one piece of data */
-    SEGQ_MSG_CREDIT       = 56   /* either way: receiver grants more chunks */
+    SEGQ_MSG_CREDIT       = 56,  /* either way: receiver grants more chunks */
+    /* client -> broker requests added later (numbers are never reused) */
+    SEGQ_MSG_KINDS        = 57,  /* the broker's table of job kinds */
+    SEGQ_MSG_KINDS_REPLY  = 58
 } segq_msg_type_t;
 
 typedef enum {
@@ -125,10 +129,15 @@ typedef struct {
 } segq_input_t;
 
 typedef struct {
-    uint32_t index;             /* as nvidia-smi numbers it (PCI bus order) */
+    uint32_t index;             /* the worker's CUDA device number (PCI bus order):
+                                   nvidia-smi's, or a position in the worker's own
+                                   CUDA_VISIBLE_DEVICES list */
     char *name;
     uint64_t mem_total;         /* bytes */
     uint64_t mem_used;          /* bytes reserved by running jobs (WORKERS_REPLY only) */
+    char *device;               /* what its jobs get as CUDA_VISIBLE_DEVICES (that
+                                   list's entry: a number, GPU-UUID or MIG id), or
+                                   NULL: index */
 } segq_gpu_t;
 
 typedef struct {
@@ -220,7 +229,13 @@ typedef struct {
 typedef struct {
     uint64_t req_id;
     char *job;
+    uint64_t gpu_mem;           /* the resources the job was given: the SUBMIT's, */
+    uint32_t cpu_slots;         /* or its kind's default */
 } segq_submitted_t;
+
+/* Most jobs one STATUS may name, and its largest page (`limit`); more is
+   refused with SEGQ_ETOOBIG. */
+#define SEGQ_STATUS_MAX 500
 
 typedef struct {
     uint64_t req_id;
@@ -228,8 +243,11 @@ typedef struct {
     char *user;                 /* filter, or NULL */
     int32_t state;              /* filter segq_job_state_t, or 0 */
     char *cursor;               /* resume listing after this job id, or NULL */
-    uint32_t limit;             /* 0 = broker default page */
+    uint32_t limit;             /* 0 = broker default page; at most SEGQ_STATUS_MAX */
     bool detail;                /* include history */
+    char *caller;               /* the user asking (replaced by the certificate's name with
+                                   keys): other users' jobs come without their data's names */
+    bool newest;                /* list from the newest job down; cursor: continue below it */
 } segq_status_t;
 
 typedef struct {
@@ -357,8 +375,51 @@ typedef struct {
     uint64_t jobs;              /* jobs in it */
 } segq_backup_reply_t;
 
+/* The kind table (segq_schema.h) as the broker sends it in KINDS_REPLY,
+   so that a client in any language can check and type a submission as
+   `segq` does. */
+typedef struct {
+    char *name;
+    segq_param_type_t type;
+    double min, max;            /* INT and FLOAT: the inclusive range */
+    char **choices;             size_t n_choices;   /* CHOICE: the strings allowed */
+    char *help;                 /* or NULL */
+} segq_kind_param_t;
+
+typedef struct {
+    char *name;                 /* laid out under this name in the job's directory */
+    bool required;
+    char *unless;               /* not required, but needed unless this bool parameter is
+                                   true; or NULL */
+    bool many;                  /* a set of files, laid out under name/ */
+    bool sets;                  /* many, in named sets: name/SET/ */
+    char *help;                 /* or NULL */
+} segq_kind_input_t;
+
+typedef struct {
+    char *name;
+    char *help;                 /* or NULL */
+    segq_kind_param_t *params;  size_t n_params;
+    segq_params_t defaults;     /* each optional parameter's default, typed as
+                                   SUBMIT carries it; one without is required */
+    segq_kind_input_t *inputs;  size_t n_inputs;
+    char *principal;            /* output a bare JOB reference means; "*" all */
+    bool test;                  /* exercises the queue without ML */
+} segq_kind_info_t;
+
+typedef struct {
+    uint64_t req_id;
+} segq_kinds_t;
+
+typedef struct {
+    uint64_t req_id;
+    segq_kind_info_t *kinds;    size_t n_kinds;     /* in table order */
+} segq_kinds_reply_t;
+
 typedef struct {
     char *node;                 /* unique name of this worker daemon */
+    char *instance;             /* the daemon behind the name (kept across its
+                                   restarts), or NULL */
     segq_gpu_t *gpus;           size_t n_gpus;
     uint32_t cpu_slots;
     char **kinds;               size_t n_kinds;     /* job kinds it runs */
@@ -449,6 +510,7 @@ typedef struct {
                                            the final CHUNK names it */
     uint64_t size;
     char *name;                 /* for logs, or NULL */
+    char *user;                 /* the uploader (replaced by the certificate's name with keys) */
 } segq_put_t;
 
 typedef struct {
@@ -523,6 +585,8 @@ typedef struct {
         segq_priority_reply_t priority_reply;
         segq_array_t array;
         segq_array_reply_t array_reply;
+        segq_kinds_t kinds;
+        segq_kinds_reply_t kinds_reply;
         segq_register_t reg;
         segq_welcome_t welcome;
         segq_assign_t assign;
@@ -550,6 +614,31 @@ void segq_msg_destroy (segq_msg_t **self_p);
 
 const char *segq_msg_type_name (segq_msg_type_t type);   /* "SUBMIT"; "?" if unknown */
 
+/* What a message means to the peers (segq_msg_route.c): who may send it,
+   where its request id and the user it acts for sit, what answers it. */
+enum {
+    SEGQ_FROM_BROKER  = 1,
+    SEGQ_FROM_USER    = 2,      /* a client with a user's certificate (or none: no keys) */
+    SEGQ_FROM_ADMIN   = 4,
+    SEGQ_FROM_WORKER  = 8,      /* a worker daemon (a worker certificate) */
+    SEGQ_FROM_SESSION = 16      /* ... and only once it has registered */
+};
+
+typedef struct {
+    unsigned senders;           /* SEGQ_FROM_* bits */
+    segq_msg_type_t reply;      /* the answer when it succeeds (ERROR when not); 0: none */
+    ptrdiff_t req_offset;       /* of its uint64_t request id in the body, or -1 */
+    ptrdiff_t user_offset;      /* of its char * acting user in the body, or -1 */
+} segq_msg_route_t;
+
+/* 0, or SEGQ_EPROTO for a type that is not part of the protocol. */
+int segq_msg_route (segq_msg_type_t type, segq_msg_route_t *route);
+/* The message's request id (0: it has none, or it was not set). */
+uint64_t segq_msg_req_id (const segq_msg_t *msg);
+int segq_msg_set_req_id (segq_msg_t *msg, uint64_t req);   /* SEGQ_EINVAL: it has none */
+/* Where the user it acts for is kept (NULL: it names none). */
+char **segq_msg_user (segq_msg_t *msg);
+
 /* Encode into a new zmsg (header, body[, data]). For CHUNK the data frame
    is moved into the zmsg (self->u.chunk.data becomes NULL). An ERROR with
    code SEGQ_EVERSION and no versions gets this build's versions filled in.
@@ -569,6 +658,19 @@ int segq_msg_decode_bytes (const uint8_t *header, size_t header_size,
 /* Decode a zmsg (consumed: *zmsg_p becomes NULL). */
 int segq_msg_decode (zmsg_t **zmsg_p, segq_msg_t **out, uint8_t *version_out,
                      char *err, size_t errlen);
+
+/* segq_msg_decode for a server, which answers what it cannot decode: on
+   failure *req_out gets the request id the body frame still shows
+   (segq_msg_peek_req), so that its ERROR can echo it. */
+int segq_msg_decode_request (zmsg_t **zmsg_p, segq_msg_t **out, uint8_t *version_out,
+                             uint64_t *req_out, char *err, size_t errlen);
+
+/* The request id in a body frame, even one that does not decode: the
+   unsigned integer under the key "req" of the msgpack map the body begins
+   with, or 0 when there is none (not a map, no such key, another type, or
+   something unreadable before it). Reads only the top-level map and never
+   past size: safe on any bytes. */
+uint64_t segq_msg_peek_req (const uint8_t *body, size_t size);
 
 /* Send on a socket and destroy the message. routing_id is the ROUTER
    envelope (broker side) or NULL (DEALER side); it is not consumed. */
@@ -597,10 +699,14 @@ int segq_name_valid (const char *name);
 /* Deep copies and clears of the shared pieces, for callers that keep them. */
 void segq_artifact_clear (segq_artifact_t *self);
 int segq_artifact_copy (segq_artifact_t *dst, const segq_artifact_t *src);
+void segq_gpu_clear (segq_gpu_t *self);
+int segq_gpu_copy (segq_gpu_t *dst, const segq_gpu_t *src);
 void segq_input_clear (segq_input_t *self);
 int segq_input_copy (segq_input_t *dst, const segq_input_t *src);
 void segq_job_info_clear (segq_job_info_t *self);
 void segq_worker_info_clear (segq_worker_info_t *self);
+/* Frees an array of n kinds (segq_client_kinds' answer); *kinds_p becomes NULL. */
+void segq_kinds_free (segq_kind_info_t **kinds_p, size_t n);
 
 #ifdef __cplusplus
 }

@@ -66,6 +66,8 @@ typedef struct {
     bool many;                  /* a set of files (a dataset), laid out under name/ */
     const char *help;
     bool sets;                  /* many, as named sets: NAME=REF laid out under name/NAME/ */
+    const char *unless;         /* not required: needed unless this BOOL parameter is true
+                                   (train's mask unless mask_from_alpha); NULL: `required` says */
 } segq_input_spec_t;
 
 typedef struct {
@@ -91,6 +93,11 @@ const segq_param_spec_t *segq_kind_param (const segq_kind_spec_t *kind, const ch
 
 /* The input `name` of `kind` (exactly that name, not a path under it), or NULL. */
 const segq_input_spec_t *segq_kind_input (const segq_kind_spec_t *kind, const char *name);
+
+/* Whether a job of `kind` with these parameters (validated: defaults filled
+   in) must have input `in`: required, or needed because its `unless`
+   parameter is false. */
+bool segq_kind_input_needed (const segq_input_spec_t *in, const segq_params_t *params);
 
 /* The parameter or input name of `kind` closest to `word` ("nitre" ->
    "niter"; '-' counts as '_'), for a did-you-mean; NULL when none is close. */

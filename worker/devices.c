@@ -3,10 +3,12 @@
     The worker links nothing of the pipeline (it must start on a machine
     whose libtorch is broken), so it asks segq-run, which prints JSON:
     {"cpu": {"cores": N}, "cuda": [{"device": "cuda:I", "name": S,
-    "total_bytes": B, ...}], ...}. CUDA_DEVICE_ORDER=PCI_BUS_ID is set
-    first, in the worker's own environment, so the indices segq-run sees,
-    the ones the broker hands out and the ones every child gets in
-    CUDA_VISIBLE_DEVICES all agree with nvidia-smi.
+    "total_bytes": B, ...}], "cuda_build": true|false, ...}.
+    CUDA_DEVICE_ORDER=PCI_BUS_ID is set first, in the worker's own
+    environment, so the indices segq-run sees and the ones the broker hands
+    out agree with nvidia-smi; under a CUDA_VISIBLE_DEVICES list of the
+    worker's own they are positions in it, which the worker maps back to
+    the list's entries for its children (worker.c).
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,15 +36,17 @@ void
 segq_worker_devices_clear (segq_worker_devices_t *self)
 {
     for (size_t i = 0; i < self->n_gpus; i++)
-        free (self->gpus [i].name);
+        segq_gpu_clear (&self->gpus [i]);
     free (self->gpus);
     memset (self, 0, sizeof *self);
+    self->cuda_build = -1;
 }
 
 int
 segq_worker_devices_parse (const char *text, segq_worker_devices_t *out, char *err, size_t errlen)
 {
     memset (out, 0, sizeof *out);
+    out->cuda_build = -1;
     json_error_t jerr;
     json_t *root = json_loads (text, 0, &jerr);
     if (!root) {
@@ -52,6 +56,7 @@ segq_worker_devices_parse (const char *text, segq_worker_devices_t *out, char *e
     int rc = 0;
     json_t *cores = json_object_get (json_object_get (root, "cpu"), "cores");
     json_t *cuda = json_object_get (root, "cuda");
+    json_t *cuda_build = json_object_get (root, "cuda_build");
     if (!json_is_integer (cores) || json_integer_value (cores) < 1
     ||  json_integer_value (cores) > 65535) {
         snprintf (err, errlen, "segq-run devices: cpu.cores is not a number from 1 to 65535");
@@ -62,8 +67,10 @@ segq_worker_devices_parse (const char *text, segq_worker_devices_t *out, char *e
         snprintf (err, errlen, "segq-run devices: cuda is not a list");
         rc = SEGQ_EINVAL;
     }
-    else
+    else {
         out->cpu_cores = (uint32_t) json_integer_value (cores);
+        out->cuda_build = json_is_boolean (cuda_build) ? json_is_true (cuda_build) : -1;
+    }
     size_t n = rc == 0 && cuda ? json_array_size (cuda) : 0;
     if (n > 1024) {
         snprintf (err, errlen, "segq-run devices: %zu CUDA devices is not believable", n);
@@ -114,6 +121,7 @@ segq_worker_devices_discover (const char *segq_run, segq_worker_devices_t *out,
                               char *err, size_t errlen)
 {
     memset (out, 0, sizeof *out);
+    out->cuda_build = -1;
     if (setenv ("CUDA_DEVICE_ORDER", "PCI_BUS_ID", 1) != 0) {
         snprintf (err, errlen, "cannot set CUDA_DEVICE_ORDER: %s", strerror (errno));
         return SEGQ_EIO;

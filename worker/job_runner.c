@@ -8,6 +8,10 @@
     it is cheap in a large multithreaded daemon and reports exec failures
     as an error instead of a mysterious exit code.
 
+    The last non-empty line of the child's output is kept (bounded,
+    control characters dropped) and ends a failure's reason: "exited with
+    code 1: cannot read mask.png" tells the user why without the log.
+
     Reaping: the daemon blocks SIGCHLD and reads it from a signalfd; on each
     it calls segq__job_runner_check for its runners. The child is looked at
     with WNOWAIT first so its process group can be killed before the pid
@@ -43,6 +47,10 @@ struct segq__job_runner {
     bool timed_out;
     bool aborted;
     char abort_reason [400];
+    /* the output line being read, and the last non-empty one */
+    char line [SEGQ__LAST_LINE_MAX + 1];
+    size_t line_used;
+    char last_line [SEGQ__LAST_LINE_MAX + 1];
 };
 
 int64_t
@@ -104,10 +112,41 @@ s_close_item (segq__job_runner_t *self, zmq_pollitem_t *item)
     }
 }
 
+/* The line read so far is complete: keep it if it says something. */
+static void
+s_line_end (segq__job_runner_t *self)
+{
+    while (self->line_used && self->line [self->line_used - 1] == ' ')
+        self->line_used--;
+    if (self->line_used) {
+        memcpy (self->last_line, self->line, self->line_used);
+        self->last_line [self->line_used] = 0;
+    }
+    self->line_used = 0;
+}
+
+/* Follows the log's lines: '\r' ends one too (progress bars); control
+   characters are dropped, tabs become spaces, leading spaces are skipped,
+   and what passes SEGQ__LAST_LINE_MAX bytes is cut. */
+static void
+s_line_feed (segq__job_runner_t *self, const uint8_t *data, size_t size)
+{
+    for (size_t i = 0; i < size; i++) {
+        uint8_t c = data [i] == '\t' ? ' ' : data [i];
+        if (c == '\n' || c == '\r')
+            s_line_end (self);
+        else
+        if (c >= 0x20 && c != 0x7f && (c != ' ' || self->line_used)
+        &&  self->line_used < SEGQ__LAST_LINE_MAX)
+            self->line [self->line_used++] = (char) c;
+    }
+}
+
 static void
 s_deliver (segq__job_runner_t *self, zmq_pollitem_t *item, const uint8_t *data, size_t size)
 {
     if (item == &self->log_item) {
+        s_line_feed (self, data, size);
         if (self->callbacks.on_log)
             self->callbacks.on_log (self->callbacks.arg, data, size);
     }
@@ -131,6 +170,8 @@ s_read_pipe (segq__job_runner_t *self, zmq_pollitem_t *item, bool drain)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !drain)
             return;
         if (n <= 0) {
+            if (item == &self->log_item)
+                s_line_end (self);      /* a last line without its newline counts */
             if (item == &self->progress_item && self->callbacks.on_progress)
                 segq__progress_parser_finish (self->parser, self->callbacks.on_progress,
                                               self->callbacks.arg);
@@ -379,11 +420,12 @@ segq__job_runner_check (segq__job_runner_t *self)
         snprintf (exit.reason, sizeof exit.reason, "%s", self->abort_reason);
     else
     if (exit.signal)
-        snprintf (exit.reason, sizeof exit.reason, "killed by signal %d (%s)", exit.signal,
-                  strsignal (exit.signal));
+        snprintf (exit.reason, sizeof exit.reason, "killed by signal %d (%s)%s%s", exit.signal,
+                  strsignal (exit.signal), *self->last_line ? ": " : "", self->last_line);
     else
     if (exit.exit_code != 0)
-        snprintf (exit.reason, sizeof exit.reason, "exited with code %d", exit.exit_code);
+        snprintf (exit.reason, sizeof exit.reason, "exited with code %d%s%s", exit.exit_code,
+                  *self->last_line ? ": " : "", self->last_line);
     if (self->callbacks.on_exit)
         self->callbacks.on_exit (self->callbacks.arg, &exit);
     return true;

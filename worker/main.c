@@ -22,7 +22,10 @@ s_help (FILE *out)
 "  --broker URL        broker endpoint (default $SEGQ_BROKER or tcp://127.0.0.1:5555)\n"
 "  --node NAME         unique name of this worker (default: host name)\n"
 "  --gpus LIST         declared GPUs, \"INDEX:NAME:MEM,...\" (MEM like 24G); \"\" for none;\n"
-"                      default: the CUDA devices `segq-run devices` reports\n"
+"                      default: the CUDA devices `segq-run devices` reports. INDEX is\n"
+"                      the CUDA device number: under CUDA_VISIBLE_DEVICES=2,3 (Slurm's)\n"
+"                      0 and 1, whose jobs get CUDA_VISIBLE_DEVICES=2 and 3. It does not\n"
+"                      start with GPUs for ML kinds if segq-run has no CUDA\n"
 "  --cpu-slots N       CPU jobs run at once (default: the cores segq-run reports,\n"
 "                      else the number of CPUs)\n"
 "  --work-dir DIR      job scratch directories (default ~/.cache/segq/worker-NODE)\n"
@@ -86,7 +89,7 @@ s_parse_gpus (const char *text, segq_gpu_t **out, size_t *n_out)
     free (copy);
     if (rc) {
         for (size_t i = 0; i < n; i++)
-            free (gpus [i].name);
+            segq_gpu_clear (&gpus [i]);
         free (gpus);
         return rc;
     }
@@ -107,6 +110,18 @@ s_parse_u32 (const char *flag, const char *text, uint32_t max, uint32_t *out)
     }
     *out = (uint32_t) v;
     return 0;
+}
+
+/* Whether the kinds asked for (none: all) include one segq-run runs. */
+static bool
+s_wants_ml (const char *const *kinds, size_t n_kinds)
+{
+    for (size_t i = 0; i < n_kinds; i++) {
+        const segq_kind_spec_t *kind = segq_kind_find (kinds [i]);
+        if (kind && !kind->test_kind)
+            return true;
+    }
+    return n_kinds == 0;
 }
 
 /* PATH next to this executable, if it exists. */
@@ -239,16 +254,33 @@ main (int argc, char **argv)
         kinds [n_kinds++] = k;
 
     /* Capacity: what the flags declare, the rest from `segq-run devices`
-       (without segq-run: no GPUs, and a slot per CPU). */
-    segq_worker_devices_t found = { 0 };
-    bool capacity_ok = true;
-    if ((!gpus_text || !cpu_given) && segq_run) {
+       (without segq-run: no GPUs, and a slot per CPU). GPUs declared for
+       ML jobs are checked against what segq-run can use. */
+    segq_worker_devices_t found = { .cuda_build = -1 };
+    bool capacity_ok = true, discover = !gpus_text || !cpu_given;
+    bool check_cuda = gpus_text && *gpus_text && s_wants_ml (kinds, n_kinds);
+    if ((discover || check_cuda) && segq_run) {
         char err [1024];
-        if (segq_worker_devices_discover (segq_run, &found, err, sizeof err) != 0) {
+        int found_rc = segq_worker_devices_discover (segq_run, &found, err, sizeof err);
+        if (found_rc && discover) {
             fprintf (stderr, "segq-worker: %s (declare the capacity with --gpus and "
                      "--cpu-slots instead)\n", err);
             capacity_ok = false;
         }
+        else
+        if (found_rc)
+            fprintf (stderr, "segq-worker: warning: %s: cannot tell whether it can use the "
+                     "GPUs of --gpus\n", err);
+    }
+    /* Every GPU job it took would fail, after its user waited for a GPU.
+       Refusing to start puts the reason where the sysadmin looks (a failed
+       service); announcing no GPUs instead would leave GPU jobs queued
+       with no word why, and the GPUs idle. */
+    if (capacity_ok && check_cuda && found.cuda_build == 0) {
+        fprintf (stderr, "segq-worker: %s is a CPU-only build (its libtorch has no CUDA): the "
+                 "ML jobs it runs cannot use the GPUs of --gpus %s. Point --segq-run at a CUDA "
+                 "build, or take CPU jobs only (--gpus \"\")\n", segq_run, gpus_text);
+        capacity_ok = false;
     }
     if (!cpu_given)
         cpu_slots = found.cpu_cores ? found.cpu_cores
@@ -281,7 +313,7 @@ main (int argc, char **argv)
     else
         rc = 2;
     for (size_t i = 0; i < n_gpus; i++)
-        free (gpus [i].name);
+        segq_gpu_clear (&gpus [i]);
     free (gpus);
     free (kinds_copy);
     free (default_work);

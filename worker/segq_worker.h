@@ -44,6 +44,8 @@ typedef struct segq_worker segq_worker_t;
 typedef struct {
     uint32_t cpu_cores;
     segq_gpu_t *gpus;           size_t n_gpus;     /* owned */
+    int cuda_build;             /* segq-run can use CUDA: 1, it cannot (a CPU-only
+                                   libtorch): 0, not said: -1 */
 } segq_worker_devices_t;
 
 /* Runs `SEGQ_RUN devices` (after setting CUDA_DEVICE_ORDER=PCI_BUS_ID in

@@ -13,7 +13,14 @@
     A job leaves the table on RESULT_ACK (accepted or fenced) or on ABORT
     when already DONE. Every held job is listed in REGISTER, so when the
     broker comes back after a restart it re-adopts them, and results that
-    finished while it was away are sent again after WELCOME.
+    finished while it was away are sent again after WELCOME. A result left
+    without an answer in a session (the broker's commit failed: it dropped
+    the ack) is sent again after expiry_ms, then less and less often.
+
+    Identity: the work directory is locked for the daemon's life, and a
+    random id kept in it names the daemon beside its node name (REGISTER
+    inst): the broker refuses a second live daemon with the same node name
+    and lets a restarted one take its name back at once.
 
     Session: OFFLINE -> REGISTERING (REGISTER sent on a fresh socket,
     retried with backoff 100 ms .. 2 s) -> ONLINE (WELCOME received). ONLINE
@@ -33,6 +40,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,6 +60,7 @@
 #define RECV_BATCH_MS       20          /* ... and for at most this long */
 #define GET_CREDIT          8
 #define FETCH_TRIES         3
+#define RESULT_RESEND_MAX_MS 30000      /* an unacknowledged result, at least this often */
 
 typedef enum { OFFLINE, REGISTERING, ONLINE } session_t;
 typedef enum { JOB_FETCHING, JOB_RUNNING, JOB_UPLOADING, JOB_DONE } phase_t;
@@ -94,6 +103,8 @@ struct job {
     char *reason;
     segq_artifact_t *outputs;
     size_t n_outputs;
+    int64_t result_sent_ms;     /* last sent, 0 never */
+    int64_t result_wait_ms;     /* for its ack before sending it again; 0: expiry_ms */
     /* the output being uploaded, hashed as its chunks are read */
     segq_sha256_t hash_ctx;
     void *upload_handle;        /* in worker->uploads */
@@ -119,7 +130,9 @@ struct segq_worker {
     /* options, owned copies */
     char *broker, *node, *work_dir, *cache_dir, *jobs_dir, *testkind, *segq_run, *ready_file;
     char *broker_key, *cert;    /* CurveZMQ, or NULL */
-    segq_gpu_t *gpus;
+    char *instance;             /* REGISTER inst: RANDOM@HOST */
+    int id_fd;                  /* WORK_DIR/worker.id, locked while we run */
+    segq_gpu_t *gpus;           /* device: what its jobs get as CUDA_VISIBLE_DEVICES */
     size_t n_gpus;
     uint32_t cpu_slots;
     char **kinds;
@@ -385,7 +398,28 @@ s_result_send (job_t *job)
             segq_msg_destroy (&msg);
             return;
         }
-    s_send (self, &msg);
+    if (s_send (self, &msg) == 0)
+        job->result_sent_ms = self->last_sent_ms;
+}
+
+/* Results the broker has not answered within expiry_ms (a failed commit
+   drops the acks of its turn, SPEC 8.7) are sent again, waiting twice as
+   long each time up to RESULT_RESEND_MAX_MS: the broker acknowledges a
+   repeated result it has recorded. */
+static void
+s_results_resend (segq_worker_t *self, int64_t now)
+{
+    if (self->session != ONLINE)
+        return;
+    for (job_t *job = zhashx_first (self->jobs); job; job = zhashx_next (self->jobs)) {
+        int64_t wait = job->result_wait_ms ? job->result_wait_ms : self->expiry_ms;
+        if (job->phase != JOB_DONE || !job->result_sent_ms || now - job->result_sent_ms < wait)
+            continue;
+        s_log (self, 0, "result of %s not acknowledged in %" PRId64 " ms: sending it again",
+               job->key, wait);
+        job->result_wait_ms = wait * 2 < RESULT_RESEND_MAX_MS ? wait * 2 : RESULT_RESEND_MAX_MS;
+        s_result_send (job);
+    }
 }
 
 /* The job's outcome is known (outputs uploaded if it succeeded). */
@@ -928,6 +962,18 @@ s_ml_args (job_t *job, const segq_kind_spec_t *kind, char **argv, size_t *n)
         && s_add_arg (argv, n, "--threads=%" PRIu32, a->cpu_slots ? a->cpu_slots : 1);
 }
 
+/* What a job on the GPU the broker calls `index` gets as
+   CUDA_VISIBLE_DEVICES. */
+static const char *
+s_gpu_device (segq_worker_t *self, int32_t index, char *buf, size_t len)
+{
+    for (size_t i = 0; i < self->n_gpus; i++)
+        if ((int32_t) self->gpus [i].index == index && self->gpus [i].device)
+            return self->gpus [i].device;
+    snprintf (buf, len, "%" PRId32, index);
+    return buf;
+}
+
 static void
 s_job_start (job_t *job)
 {
@@ -972,9 +1018,12 @@ s_job_start (job_t *job)
               a->cpu_slots ? a->cpu_slots : 1);
     env [n_env] = env_buf [n_env]; n_env++;
     if (a->gpu >= 0) {
-        /* The job sees only its GPU, as device 0; the broker's index is
-           nvidia-smi's (PCI bus order), so CUDA must number the same way. */
-        snprintf (env_buf [n_env], sizeof env_buf [0], "CUDA_VISIBLE_DEVICES=%" PRId32, a->gpu);
+        /* The job sees only its GPU, as device 0: the physical device the
+           broker's index stands for (s_gpus_map), which CUDA must number in
+           PCI bus order as nvidia-smi does. */
+        char device [32];
+        snprintf (env_buf [n_env], sizeof env_buf [0], "CUDA_VISIBLE_DEVICES=%s",
+                  s_gpu_device (self, a->gpu, device, sizeof device));
         env [n_env] = env_buf [n_env]; n_env++;
         snprintf (env_buf [n_env], sizeof env_buf [0], "CUDA_DEVICE_ORDER=PCI_BUS_ID");
         env [n_env] = env_buf [n_env]; n_env++;
@@ -1328,13 +1377,12 @@ s_send_register (segq_worker_t *self)
         return;
     segq_register_t *r = &msg->u.reg;
     size_t n_held = zhashx_size (self->jobs);
-    bool ok = (r->node = strdup (self->node)) != NULL;
+    bool ok = (r->node = strdup (self->node)) != NULL
+           && (r->instance = strdup (self->instance)) != NULL;
     if (ok && self->n_gpus)
         ok = (r->gpus = calloc (self->n_gpus, sizeof *r->gpus)) != NULL;
-    for (size_t i = 0; ok && i < self->n_gpus; i++, r->n_gpus++) {
-        r->gpus [i] = self->gpus [i];
-        ok = (r->gpus [i].name = strdup (self->gpus [i].name)) != NULL;
-    }
+    for (size_t i = 0; ok && i < self->n_gpus; i++, r->n_gpus++)
+        ok = segq_gpu_copy (&r->gpus [i], &self->gpus [i]) == 0;
     if (ok && self->n_kinds)
         ok = (r->kinds = calloc (self->n_kinds, sizeof *r->kinds)) != NULL;
     for (size_t i = 0; ok && i < self->n_kinds; i++, r->n_kinds++)
@@ -1506,8 +1554,9 @@ s_on_error (segq_worker_t *self, const segq_error_msg_t *m)
         s_stop_now (self, 2, "protocol version mismatch");
         return;
     }
-    if (m->code == SEGQ_EAUTH || m->code == SEGQ_EPERM) {
-        /* retrying cannot help: the admin must allow this node's key */
+    if (m->code == SEGQ_EAUTH || m->code == SEGQ_EPERM || (m->code == SEGQ_EEXIST && !m->req_id)) {
+        /* retrying cannot help: the admin must allow this node's key, or
+           (EEXIST) another live daemon holds this node name */
         fprintf (stderr, "segq-worker: the broker at %s refused node %s: %s\n", self->broker,
                  self->node, m->message ? m->message : segq_strerror (m->code));
         s_stop_now (self, 1, "refused by the broker");
@@ -1719,6 +1768,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
             s_log_flush (job, now);
         s_progress_send (job, now, false);
     }
+    s_results_resend (self, now);
     if (self->draining && zhashx_size (self->jobs) == 0 && !self->stop) {
         s_log (self, 0, "drained: leaving");
         s_stop_now (self, 0, "drained");
@@ -1732,6 +1782,85 @@ static bool
 s_executable (const char *path)
 {
     return path && access (path, X_OK) == 0;
+}
+
+/* Each GPU's device for its jobs' CUDA_VISIBLE_DEVICES. Under a
+   CUDA_VISIBLE_DEVICES list of the worker's own (Slurm's, a sysadmin's),
+   CUDA numbers only the listed devices, from 0: the worker's GPU N is the
+   list's entry N, passed on verbatim (a number, GPU-UUID or MIG id).
+   Without the list, N is nvidia-smi's number (device stays NULL). */
+static int
+s_gpus_map (segq_worker_t *self, char *err, size_t errlen)
+{
+    const char *visible = getenv ("CUDA_VISIBLE_DEVICES");
+    for (size_t i = 0; visible && i < self->n_gpus; i++) {
+        const char *entry = visible;
+        for (uint32_t k = 0; entry && k < self->gpus [i].index; k++)
+            if ((entry = strchr (entry, ',')))
+                entry++;
+        entry += entry ? strspn (entry, " ") : 0;
+        size_t len = entry ? strcspn (entry, ", ") : 0;
+        if (!len) {
+            snprintf (err, errlen, "GPU %u is not in CUDA_VISIBLE_DEVICES=%.200s: under that "
+                      "list the worker's GPU indices (--gpus) count its entries from 0",
+                      self->gpus [i].index, visible);
+            return SEGQ_EINVAL;
+        }
+        free (self->gpus [i].device);
+        if (!(self->gpus [i].device = strndup (entry, len))) {
+            snprintf (err, errlen, "out of memory");
+            return SEGQ_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* Locks WORK_DIR/worker.id for the daemon's life (two daemons in one work
+   directory would remove each other's job directories) and reads the
+   daemon's id from it, made at the first start: a restart keeps it. */
+static int
+s_claim_work_dir (segq_worker_t *self, char *err, size_t errlen)
+{
+    char path [4096], id [33] = "", host [256] = "";
+    snprintf (path, sizeof path, "%s/worker.id", self->work_dir);
+    self->id_fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    if (self->id_fd < 0 || (fcntl (self->id_fd, F_SETLK, &lock) != 0 && errno != ENOLCK)) {
+        int error = errno;
+        if (self->id_fd >= 0 && fcntl (self->id_fd, F_GETLK, &lock) == 0 && lock.l_type != F_UNLCK) {
+            snprintf (err, errlen, "work directory %s is in use by another segq-worker (pid %d): "
+                      "give each worker on one host its own name with --node NAME (its work "
+                      "directory follows it)", self->work_dir, (int) lock.l_pid);
+            return SEGQ_EEXIST;
+        }
+        snprintf (err, errlen, "cannot lock %s: %s", path, strerror (error));
+        return SEGQ_EIO;
+    }
+    ssize_t got = pread (self->id_fd, id, sizeof id - 1, 0);
+    bool valid = got == (ssize_t) sizeof id - 1;
+    for (size_t i = 0; valid && i < sizeof id - 1; i++)
+        valid = strchr ("0123456789abcdef", id [i]) != NULL;
+    if (!valid) {
+        uint8_t random [16];
+        if (getrandom (random, sizeof random, 0) != (ssize_t) sizeof random) {
+            snprintf (err, errlen, "cannot make the worker's id: %s", strerror (errno));
+            return SEGQ_EIO;
+        }
+        for (size_t i = 0; i < sizeof random; i++)
+            snprintf (id + 2 * i, 3, "%02x", random [i]);
+        if (pwrite (self->id_fd, id, sizeof id - 1, 0) != (ssize_t) sizeof id - 1) {
+            snprintf (err, errlen, "cannot write %s: %s", path, strerror (errno));
+            return SEGQ_EIO;
+        }
+    }
+    if (gethostname (host, sizeof host - 1) != 0)
+        snprintf (host, sizeof host, "?");
+    if (asprintf (&self->instance, "%s@%s", id, host) < 0) {
+        self->instance = NULL;
+        snprintf (err, errlen, "out of memory");
+        return SEGQ_ENOMEM;
+    }
+    return 0;
 }
 
 segq_worker_t *
@@ -1750,7 +1879,7 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
         snprintf (err, errlen, "out of memory");
         return NULL;
     }
-    self->sigfd = self->journal_fd = -1;
+    self->sigfd = self->journal_fd = self->id_fd = -1;
     self->broker = strdup (o->broker);
     if (o->broker_key) {
         /* a missing or bad certificate is said now, not at every reconnect */
@@ -1795,19 +1924,21 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
     }
     if (o->n_gpus)
         self->gpus = calloc (o->n_gpus, sizeof *self->gpus);
-    for (size_t i = 0; self->gpus && i < o->n_gpus; i++, self->n_gpus++) {
-        self->gpus [i] = o->gpus [i];
-        self->gpus [i].name = strdup (o->gpus [i].name ? o->gpus [i].name : "");
-    }
+    bool gpus_ok = true;
+    for (size_t i = 0; self->gpus && gpus_ok && i < o->n_gpus; i++, self->n_gpus++)
+        gpus_ok = segq_gpu_copy (&self->gpus [i], &o->gpus [i]) == 0
+               && (self->gpus [i].name || (self->gpus [i].name = strdup ("")));
     size_t n_all;
     const segq_kind_spec_t *all = segq_kinds (&n_all);
     self->kinds = calloc (n_all + 1, sizeof *self->kinds);
     if (!self->broker || !self->node || !self->work_dir || !self->cache_dir || !self->jobs_dir
     ||  !self->jobs || !self->fetches || !self->children || !self->uploads
-    ||  !self->results_to_send || !self->kinds || (o->n_gpus && !self->gpus)) {
+    ||  !self->results_to_send || !self->kinds || (o->n_gpus && !self->gpus) || !gpus_ok) {
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
+    if (s_gpus_map (self, err, errlen))
+        goto fail;
     /* The kinds this worker can run: asked for (all by default), and with
        the program that runs them present. */
     for (size_t i = 0; i < o->n_kinds; i++)
@@ -1832,7 +1963,7 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
             goto fail;
         }
     }
-    if (segq_mkdirs (self->work_dir, err, errlen))
+    if (segq_mkdirs (self->work_dir, err, errlen) || s_claim_work_dir (self, err, errlen))
         goto fail;
     /* Job directories of an earlier run are orphans: the broker requeued
        or will requeue their jobs. */
@@ -1914,8 +2045,10 @@ segq_worker_destroy (segq_worker_t **self_p)
         close (self->sigfd);
     if (self->journal_fd >= 0)
         close (self->journal_fd);
+    if (self->id_fd >= 0)
+        close (self->id_fd);
     for (size_t i = 0; i < self->n_gpus; i++)
-        free (self->gpus [i].name);
+        segq_gpu_clear (&self->gpus [i]);
     free (self->gpus);
     for (size_t i = 0; self->kinds && i < self->n_kinds; i++)
         free (self->kinds [i]);
@@ -1924,6 +2057,7 @@ segq_worker_destroy (segq_worker_t **self_p)
     free (self->broker);
     free (self->broker_key);
     free (self->cert);
+    free (self->instance);
     free (self->node);
     free (self->work_dir);
     free (self->cache_dir);

@@ -93,13 +93,18 @@ typedef struct {
     uint32_t kill_grace_ms;     /* TERM -> KILL */
 } segq__job_launch_t;
 
+/* A failure's reason ends with the last non-empty line the child wrote,
+   cut to this many bytes. */
+#define SEGQ__LAST_LINE_MAX 300
+
 typedef struct {
     bool success;               /* exited with code 0, not aborted or timed out */
     int exit_code;              /* -1 if killed by a signal */
     int signal;                 /* 0 none */
     bool timed_out;
     bool aborted;
-    char reason[512];           /* human text when !success, else "" */
+    char reason[512];           /* human text when !success, else "": for an exit
+                                   code or a signal, "...: LAST LINE OF OUTPUT" */
 } segq__job_exit_t;
 
 typedef struct {

@@ -22,17 +22,20 @@ typedef struct {
     bool json;              /* --json */
     const char *prog;       /* "segq" */
     const char *cert;       /* --cert, or NULL: $SEGQ_CERT / config dir */
-    const char *broker_key; /* --broker-key, or NULL: $SEGQ_BROKER_KEY / config dir */
+    const char *broker_key; /* --broker-key ("" by --no-keys), or NULL: $SEGQ_BROKER_KEY /
+                               config dir */
 } cli_globals_t;
 
 /* Options every command accepts, for getopt_long tables. */
-enum { OPT_BROKER = 1000, OPT_TIMEOUT, OPT_JSON, OPT_HELP, OPT_CERT, OPT_BROKER_KEY };
+enum { OPT_BROKER = 1000, OPT_TIMEOUT, OPT_JSON, OPT_HELP, OPT_CERT, OPT_BROKER_KEY,
+       OPT_NO_KEYS };
 #define CLI_COMMON_OPTIONS \
     { "broker", required_argument, NULL, OPT_BROKER }, \
     { "timeout", required_argument, NULL, OPT_TIMEOUT }, \
     { "json", no_argument, NULL, OPT_JSON }, \
     { "cert", required_argument, NULL, OPT_CERT }, \
     { "broker-key", required_argument, NULL, OPT_BROKER_KEY }, \
+    { "no-keys", no_argument, NULL, OPT_NO_KEYS }, \
     { "help", no_argument, NULL, 'h' }
 
 /* Handles a common option; returns 1 if it was one, 0 if not, -1 on error. */
@@ -70,6 +73,7 @@ int cli_workers (cli_globals_t *g, int argc, char **argv);
 int cli_keygen (cli_globals_t *g, int argc, char **argv);
 int cli_purge (cli_globals_t *g, int argc, char **argv);
 int cli_priority (cli_globals_t *g, int argc, char **argv);
+int cli_kinds (cli_globals_t *g, int argc, char **argv);
 
 /* ids with every job array id replaced by its jobs, each job once (a job
    named beside its array, or twice, is not counted again; *out owned: free

@@ -31,15 +31,26 @@ s_fetch_job (cli_globals_t *g, segq_client_t *client, const char *job, const cha
     if (segq_client_job (client, job, false, &info) < 0)
         return cli_error (g, "fetch", CLI_FAILED, "%s", segq_client_error (client));
     int rc = CLI_OK;
+    /* a job that failed or was cancelled will not make what is missing:
+       say why it ended instead of asking to wait */
+    char ended[600] = "";
+    if (info.state == SEGQ_JOB_FAILED || info.state == SEGQ_JOB_CANCELLED)
+        snprintf (ended, sizeof ended, "%s%s%s",
+                  info.state == SEGQ_JOB_FAILED ? "failed" : "was cancelled",
+                  info.reason ? ": " : "", info.reason ? info.reason : "");
     for (size_t i = 0; i < n_names && rc == CLI_OK; i++) {
         bool found = false;
         for (size_t j = 0; j < info.n_outputs && !found; j++)
             found = strcmp (info.outputs[j].name, names[i]) == 0;
         if (!found)
-            rc = cli_error (g, "fetch", CLI_FAILED, "job %s has no output '%s' (it has %zu: see `segq status -l %s`)",
-                            job, names[i], info.n_outputs, job);
+            rc = cli_error (g, "fetch", CLI_FAILED, "job %s has no output '%s' (it has %zu: see "
+                            "`segq status -l %s`)%s%s", job, names[i], info.n_outputs, job,
+                            *ended ? "; it " : "", ended);
     }
-    if (rc == CLI_OK && info.n_outputs == 0)
+    if (rc == CLI_OK && info.n_outputs == 0 && *ended)
+        rc = cli_error (g, "fetch", CLI_FAILED, "job %s %s: it has no outputs (its log: `segq "
+                        "logs %s`)", job, ended, job);
+    else if (rc == CLI_OK && info.n_outputs == 0)
         rc = cli_error (g, "fetch", CLI_FAILED, "job %s (%s) has no outputs%s", job,
                         segq_job_state_name (info.state),
                         info.state == SEGQ_JOB_SUCCEEDED ? "" : " yet: wait for it with `segq wait`");

@@ -181,7 +181,8 @@ cli_worker_json (const segq_worker_info_t *w)
     json_object_set_new (o, "state", json_string (segq_worker_state_name (w->state)));
     json_t *gpus = json_array ();
     for (size_t i = 0; gpus && i < w->n_gpus; i++)
-        json_array_append_new (gpus, json_pack ("{s:i,s:s,s:I,s:I}", "index", (int) w->gpus[i].index,
+        json_array_append_new (gpus, json_pack ("{s:i,s:o,s:s,s:I,s:I}", "index", (int) w->gpus[i].index,
+                                                "device", s_str_or_null (w->gpus[i].device),
                                                 "name", w->gpus[i].name ? w->gpus[i].name : "",
                                                 "mem_total", (json_int_t) w->gpus[i].mem_total,
                                                 "mem_used", (json_int_t) w->gpus[i].mem_used));
@@ -334,8 +335,11 @@ cli_print_worker_table (FILE *out, const segq_worker_info_t *workers, size_t n)
             char total[32], busy[32];
             cli_format_size (w->gpus[g].mem_total, total, sizeof total);
             cli_format_size (w->gpus[g].mem_used, busy, sizeof busy);
-            used += (size_t) snprintf (gpus + used, sizeof gpus - used, "%s%u:%s/%s", g ? " " : "",
-                                       w->gpus[g].index, busy, total);
+            /* the physical GPU where the worker has a CUDA_VISIBLE_DEVICES of its own */
+            char index[16];
+            snprintf (index, sizeof index, "%u", w->gpus[g].index);
+            used += (size_t) snprintf (gpus + used, sizeof gpus - used, "%s%s:%s/%s", g ? " " : "",
+                                       w->gpus[g].device ? w->gpus[g].device : index, busy, total);
         }
         used = 0;
         for (size_t r = 0; r < w->n_running && used < sizeof running; r++)

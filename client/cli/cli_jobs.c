@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { OPT_USER = 2000, OPT_STATE, OPT_LIMIT, OPT_INTERVAL };
+enum { OPT_USER = 2000, OPT_STATE, OPT_LIMIT, OPT_INTERVAL, OPT_ALL };
 
 /* ---- job arrays ---- */
 
@@ -187,16 +187,55 @@ s_array_summary (cli_globals_t *g, segq_client_t *client, const char *id, bool d
 
 /* ---- status ---- */
 
+/* Jobs of a listing: into the --json array, as details (-l) or as table
+   rows (header: the first rows). */
+static void
+s_show (json_t *array, bool detail, const segq_job_info_t *jobs, size_t n, bool header)
+{
+    if (array)
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new (array, cli_job_json (&jobs[i]));
+    else if (detail)
+        for (size_t i = 0; i < n; i++)
+            cli_print_job_detail (stdout, &jobs[i]);
+    else
+        cli_print_job_table (stdout, jobs, n, header);
+}
+
+/* Moves the first n jobs of page to the end of kept, which has room for
+   *room jobs (grown as needed). */
+static int
+s_keep (const cli_globals_t *g, segq_job_list_t *kept, size_t *room, segq_job_list_t *page,
+        size_t n)
+{
+    if (kept->n_jobs + n > *room) {
+        size_t grown = (kept->n_jobs + n) * 2;
+        segq_job_info_t *jobs = realloc (kept->jobs, grown * sizeof *jobs);
+        if (!jobs)
+            return cli_error (g, "status", CLI_FAILED, "out of memory");
+        kept->jobs = jobs;
+        *room = grown;
+    }
+    for (size_t i = 0; i < n; i++) {
+        kept->jobs[kept->n_jobs++] = page->jobs[i];
+        memset (&page->jobs[i], 0, sizeof page->jobs[i]);
+    }
+    return CLI_OK;
+}
+
 static const char s_status_help[] =
-    "usage: segq status [JOB|ARRAY...] [--user U] [--state STATE] [-l|--detail] [--limit N] [--json]\n"
+    "usage: segq status [JOB|ARRAY...] [--all | --user U] [--state STATE] [-l|--detail]\n"
+    "                   [--limit N] [--json]\n"
     "\n"
-    "List jobs: the ones named, or all of them (filtered by --user and --state).\n"
+    "List jobs: the ones named (whoever owns them), or your own, oldest first\n"
+    "(filtered by --state; --all: everyone's, --user U: U's).\n"
     "A job ARRAY (a-NNNN, from `segq submit KIND --images DIR ...`) is summarised:\n"
     "its jobs counted per state and its overall progress (with -l, each job too).\n"
+    "  --all           every user's jobs\n"
     "  --user U        only U's jobs\n"
     "  --state STATE   only jobs in STATE: waiting, queued, running, succeeded, failed, cancelled\n"
     "  -l, --detail    everything about each job, its history included\n"
-    "  --limit N       at most N jobs\n"
+    "  --limit N       only the newest N jobs (still shown oldest first)\n"
     "  --json          one JSON array: each ARRAY's summary (with \"array\"), then the\n"
     "                  jobs (with \"id\")\n";
 
@@ -209,10 +248,12 @@ cli_status (cli_globals_t *g, int argc, char **argv)
         { "state", required_argument, NULL, OPT_STATE },
         { "detail", no_argument, NULL, 'l' },
         { "limit", required_argument, NULL, OPT_LIMIT },
+        { "all", no_argument, NULL, OPT_ALL },
         { 0 }
     };
     segq_status_query_t q = { 0 };
     uint64_t limit = 0;
+    bool all = false;
     int opt, rc = CLI_OK;
     while ((opt = cli_next_option (g, "status", argc, argv, "hl", options, s_status_help)) > 0) {
         if (opt == 'l')
@@ -228,9 +269,13 @@ cli_status (cli_globals_t *g, int argc, char **argv)
             if (!cli_parse_uint (optarg, 100000000, &limit) || limit == 0)
                 return cli_usage_error (g, "status", "--limit '%s': expected a positive number", optarg);
         }
+        else if (opt == OPT_ALL)
+            all = true;
     }
     if (opt != CLI_OPT_END)
         return CLI_OPT_RESULT (opt);
+    if (all && q.user)
+        return cli_usage_error (g, "status", "--all and --user exclude each other");
     /* a job named twice is listed once (else the broker's one answer for
        it would read as a job it does not know) */
     q.jobs = (const char *const *) argv + optind;
@@ -238,6 +283,10 @@ cli_status (cli_globals_t *g, int argc, char **argv)
     segq_client_t *client;
     if ((rc = cli_connect (g, &client)) != CLI_OK)
         return rc;
+    /* a listing is of the caller's own jobs unless told otherwise (with
+       keys the client's user is its certificate's name) */
+    if (!q.n_jobs && !q.user && !all)
+        q.user = segq_client_user (client);
     size_t n_arrays = 0;
     for (size_t i = 0; i < q.n_jobs; i++)
         n_arrays += segq_array_id (q.jobs[i]);
@@ -270,10 +319,14 @@ cli_status (cli_globals_t *g, int argc, char **argv)
     }
     char *cursor = NULL;
     size_t shown = 0;
-    bool detail_view = q.detail;
+    /* --limit N of a listing: the newest N, asked for newest first and
+       kept to be shown oldest first like any listing */
+    q.newest = limit && !q.n_jobs;
+    segq_job_list_t newest = { 0 };
+    size_t room = 0;
     do {
         segq_job_list_t page;
-        if (limit && limit - shown < 1000)
+        if (limit && limit - shown <= SEGQ_STATUS_MAX)
             q.limit = (uint32_t) (limit - shown);
         if (segq_client_status (client, &q, cursor, &page) < 0) {
             rc = cli_error (g, "status", CLI_FAILED, "%s", segq_client_error (client));
@@ -283,18 +336,22 @@ cli_status (cli_globals_t *g, int argc, char **argv)
         cursor = page.cursor;
         page.cursor = NULL;
         size_t n = limit && page.n_jobs > limit - shown ? (size_t) (limit - shown) : page.n_jobs;
-        if (array)
-            for (size_t i = 0; i < n; i++)
-                json_array_append_new (array, cli_job_json (&page.jobs[i]));
-        else if (detail_view)
-            for (size_t i = 0; i < n; i++)
-                cli_print_job_detail (stdout, &page.jobs[i]);
+        if (q.newest)
+            rc = s_keep (g, &newest, &room, &page, n);
         else
-            cli_print_job_table (stdout, page.jobs, n, shown == 0);
+            s_show (array, q.detail, page.jobs, n, shown == 0);
         shown += n;
         segq_job_list_clear (&page);
-    } while (cursor && (!limit || shown < limit));
+    } while (rc == CLI_OK && cursor && (!limit || shown < limit));
     free (cursor);
+    for (size_t i = 0; i < newest.n_jobs / 2; i++) {
+        segq_job_info_t swap = newest.jobs[i];
+        newest.jobs[i] = newest.jobs[newest.n_jobs - 1 - i];
+        newest.jobs[newest.n_jobs - 1 - i] = swap;
+    }
+    if (rc == CLI_OK && q.newest)
+        s_show (array, q.detail, newest.jobs, newest.n_jobs, true);
+    segq_job_list_clear (&newest);
     /* Named jobs the broker did not list are unknown to it. */
     if (rc == CLI_OK && q.n_jobs && shown < q.n_jobs && !limit)
         rc = cli_error (g, "status", CLI_FAILED, "%zu of the %zu jobs named are unknown to the broker",
@@ -495,8 +552,8 @@ cli_cancel (cli_globals_t *g, int argc, char **argv)
     static const char help[] =
         "usage: segq cancel JOB|ARRAY... [--json]\n\n"
         "Cancel jobs (an ARRAY: all its jobs): a queued or waiting one at once, a running one by stopping its\n"
-        "process (TERM, then KILL after a grace period). Cancelling a job that has\n"
-        "already ended changes nothing.\n";
+        "process (TERM, then KILL after a grace period). A job that has already ended\n"
+        "is left as it is, said on stderr, and the exit status is 1.\n";
     int opt = cli_next_option (g, "cancel", argc, argv, "h", options, help);
     if (opt != CLI_OPT_END)
         return opt > 0 ? CLI_USAGE : CLI_OPT_RESULT (opt);

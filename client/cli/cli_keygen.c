@@ -13,11 +13,12 @@ enum { OPT_NAME = 2100 };
 static const char s_keygen_help[] =
     "usage: segq keygen [--name NAME]\n"
     "\n"
-    "Make your certificate in ~/.config/segq/ ($XDG_CONFIG_HOME/segq): user.cert\n"
+    "Make your certificate in ~/.config/segq/ ($XDG_CONFIG_HOME/segq): NAME.cert\n"
     "(public: send it to the broker's admin, who copies it into the broker's keys\n"
-    "certs/ folder) and user.cert_secret (private, mode 0600: never share it).\n"
+    "certs/ folder) and NAME.cert_secret (private, mode 0600: never share it).\n"
     "Then put the broker's public certificate there as broker.cert (or use\n"
-    "--broker-key FILE) and every segq command connects with CurveZMQ.\n"
+    "--broker-key FILE) and every segq command connects with CurveZMQ, as NAME.\n"
+    "A broker that runs without keys is then reached with --no-keys.\n"
     "\n"
     "  --name NAME   the user name in the certificate (default: your login name)\n";
 
@@ -47,9 +48,11 @@ cli_keygen (cli_globals_t *g, int argc, char **argv)
     char dir[4096], err[1024] = "";
     if (segq_keys_config_dir (dir, sizeof dir) != 0)
         return cli_error (g, "keygen", CLI_FAILED, "config directory path too long");
-    if (segq_keys_generate (dir, "user", name, "user", err, sizeof err) != 0)
+    if (strchr (name, '/'))
+        return cli_usage_error (g, "keygen", "--name '%s': a plain name, without '/'", name);
+    if (segq_keys_generate (dir, name, name, "user", err, sizeof err) != 0)
         return cli_error (g, "keygen", CLI_FAILED, "%s", err);
-    printf ("%s/user.cert: send this file to the broker's admin (it holds only your public key)\n",
-            dir);
+    printf ("%s/%s.cert: send this file to the broker's admin (it holds only your public key)\n",
+            dir, name);
     return CLI_OK;
 }

@@ -140,8 +140,8 @@ s_parse (cli_globals_t *g, pipeline_t *p, int argc, char **argv)
         static const char *const own[] = { "image", "mask", "images", "masks", "vgg19", "style",
                                            "evaluate-against" };
         static const char *const generic_names[] = {
-            "broker", "timeout", "json", "cert", "broker-key", "help", "priority", "gpu-mem",
-            "cpu", "time-limit", "max-attempts" };
+            "broker", "timeout", "json", "cert", "broker-key", "no-keys", "help", "priority",
+            "gpu-mem", "cpu", "time-limit", "max-attempts" };
         bool is_own = false, is_generic = false;
         for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
             is_own |= strcmp (flag, own[k]) == 0;
@@ -155,7 +155,7 @@ s_parse (cli_globals_t *g, pipeline_t *p, int argc, char **argv)
             generic[n_generic++] = (char *) a;
             /* their values travel with them */
             bool takes = strcmp (flag, "json") != 0 && strcmp (flag, "help") != 0
-                      && strcmp (flag, "cpu") != 0;
+                      && strcmp (flag, "cpu") != 0 && strcmp (flag, "no-keys") != 0;
             uint64_t slots;
             if (!eq && (takes || (strcmp (flag, "cpu") == 0 && i + 1 < argc
                                   && cli_parse_uint (argv[i + 1], 4096, &slots))) && i + 1 < argc)
@@ -464,7 +464,7 @@ s_stage (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s, si
         rc = cli_submit_spec (g, s, files, &specs[k]);
     }
     if (rc == CLI_OK)
-        rc = cli_submit_all (g, client, specs, jobs, ids);
+        rc = cli_submit_all (g, client, s, specs, jobs, ids);
     if (rc == CLI_OK && n && segq_client_array_create (client, (const char *const *) ids, n,
                                                        array) < 0)
         rc = cli_error (g, "submit", CLI_FAILED, "%s: the jobs were submitted, but grouping them "

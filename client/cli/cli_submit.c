@@ -7,9 +7,11 @@
     working and end in the same job spec, checked against the same table
     before anything is sent. */
 #include "cli_submit.h"
+#include "segq_fs.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +32,8 @@ static const struct {
 } s_generic[] = {
     { "broker", 0, 1, OPT_BROKER },     { "timeout", 0, 1, OPT_TIMEOUT },
     { "json", 0, 0, OPT_JSON },         { "cert", 0, 1, OPT_CERT },
-    { "broker-key", 0, 1, OPT_BROKER_KEY }, { "help", 'h', 0, 'h' },
+    { "broker-key", 0, 1, OPT_BROKER_KEY }, { "no-keys", 0, 0, OPT_NO_KEYS },
+    { "help", 'h', 0, 'h' },
     { "param", 'p', 1, OPT_PARAM },     { "input", 'i', 1, OPT_INPUT },
     { "priority", 0, 1, OPT_PRIORITY }, { "gpu-mem", 0, 1, OPT_GPU_MEM },
     { "cpu", 0, 2, OPT_CPU },           { "after", 0, 1, OPT_AFTER },
@@ -55,6 +58,27 @@ s_dashed (const char *name, char *out, size_t outlen)
     for (; name[i] && i + 1 < outlen; i++)
         out[i] = name[i] == '_' ? '-' : name[i];
     out[i] = 0;
+}
+
+/* The flag of a one-file input that makes one job per file of a folder:
+   "images" for image. A name already ending in 's' has none: its plural
+   would read as a typo (--encoder-weightss). false then. */
+static bool
+s_plural_flag (const segq_input_spec_t *in, char *out, size_t outlen)
+{
+    size_t len = strlen (in->name);
+    if (in->many || len == 0 || in->name[len - 1] == 's')
+        return false;
+    snprintf (out, outlen, "%ss", in->name);
+    return true;
+}
+
+/* A typed input's flag as given, without its dashes: "image", or "images". */
+static void
+s_input_flag (const cli_typed_input_t *in, char *out, size_t outlen)
+{
+    if (!in->plural || !s_plural_flag (in->spec, out, outlen))
+        snprintf (out, outlen, "%s", in->spec->name);
 }
 
 /* The generic option argv[*i] is, or -1; its value (inline, or the next
@@ -205,15 +229,12 @@ s_typed_flag (const cli_globals_t *g, cli_submit_args_t *s, int argc, char **arg
     }
     const segq_input_spec_t *input = param ? NULL : segq_kind_input (kind, name);
     bool plural = false;
-    if (!param && !input && len > 1 && name[len - 1] == 's') {
+    for (size_t k = 0; !param && !input && k < kind->n_inputs; k++) {
         /* --images DIR: one job per file, a job array */
-        name[len - 1] = 0;
-        input = segq_kind_input (kind, name);
-        plural = input && !input->many;
-        if (!plural) {
-            input = NULL;
-            name[len - 1] = 's';
-        }
+        char plural_name[64];
+        plural = s_plural_flag (&kind->inputs[k], plural_name, sizeof plural_name)
+                 && strcmp (plural_name, name) == 0;
+        input = plural ? &kind->inputs[k] : NULL;
     }
     if (!param && !input)
         return s_unknown_flag (g, kind, word);
@@ -344,9 +365,11 @@ s_add_typed_input (const cli_globals_t *g, segq_job_spec_t *spec, const cli_type
     struct stat st;
     if (stat (ref, &st) == 0 && S_ISDIR (st.st_mode)) {
         if (!in->spec->many) {
-            snprintf (err, errlen, "--%s %s is a folder: --%s takes one file (for one job per "
-                      "file, a job array, give --%ss DIR)", in->spec->name, ref, in->spec->name,
-                      in->spec->name);
+            char plural[SEGQ_MAX_NAME + 1];
+            bool array = s_plural_flag (in->spec, plural, sizeof plural);
+            snprintf (err, errlen, "--%s %s is a folder: --%s takes one file%s%s%s", in->spec->name,
+                      ref, in->spec->name, array ? " (for one job per file, a job array, give --" : "",
+                      array ? plural : "", array ? " DIR)" : "");
             return SEGQ_EINVAL;
         }
         return segq_job_spec_input_dir (spec, name, ref, err, errlen);
@@ -442,12 +465,14 @@ s_files_free (char **files, size_t n)
     free (files);
 }
 
-/* The regular files of dir (hidden ones aside), sorted, as paths. */
+/* The regular files of dir (hidden ones aside), sorted, as paths; a
+   symbolic link only to a file inside dir (segq_fs_walk_entry). */
 static int
 s_list_files (const cli_globals_t *g, const char *flag, const char *dir, char ***out, size_t *n_out)
 {
+    char root[PATH_MAX];
     struct dirent **entries = NULL;
-    int n = scandir (dir, &entries, NULL, s_by_name);
+    int n = realpath (dir, root) ? scandir (dir, &entries, NULL, s_by_name) : -1;
     if (n < 0)
         return cli_usage_error (g, "submit", "--%s %s: cannot read the folder (%s)", flag, dir,
                                 strerror (errno));
@@ -455,11 +480,15 @@ s_list_files (const cli_globals_t *g, const char *flag, const char *dir, char **
     size_t count = 0;
     int rc = files ? CLI_OK : cli_error (g, "submit", CLI_FAILED, "out of memory");
     for (int i = 0; i < n; i++) {
-        char path[4096];
+        char path[4096], why[1024];
         struct stat st;
         snprintf (path, sizeof path, "%s/%s", dir, entries[i]->d_name);
-        if (rc == CLI_OK && entries[i]->d_name[0] != '.' && stat (path, &st) == 0
-            && S_ISREG (st.st_mode) && !(files[count++] = strdup (path)))
+        /* hidden files are no data; one gone while the folder is read neither */
+        int walk = rc == CLI_OK && entries[i]->d_name[0] != '.'
+                 ? segq_fs_walk_entry (root, path, &st, NULL, 0, why, sizeof why) : SEGQ_ENOENT;
+        if (walk != 0 && walk != SEGQ_ENOENT)
+            rc = cli_usage_error (g, "submit", "--%s %s: %s", flag, dir, why);
+        if (walk == 0 && S_ISREG (st.st_mode) && !(files[count++] = strdup (path)))
             rc = cli_error (g, "submit", CLI_FAILED, "out of memory");
         free (entries[i]);
     }
@@ -535,7 +564,7 @@ cli_array_plan (cli_globals_t *g, segq_client_t **client, const cli_submit_args_
         char **list = NULL;
         size_t n = 0;
         char flag[80];
-        snprintf (flag, sizeof flag, "%s%s", in->spec->name, in->plural ? "s" : "");
+        s_input_flag (in, flag, sizeof flag);
         if (arrays) {
             if (!*client && (rc = cli_connect (g, client)) != CLI_OK)
                 break;
@@ -566,7 +595,7 @@ cli_array_plan (cli_globals_t *g, segq_client_t **client, const cli_submit_args_
         }
         const cli_typed_input_t *lead = &s->inputs[first];
         char lead_flag[80];
-        snprintf (lead_flag, sizeof lead_flag, "%s%s", lead->spec->name, lead->plural ? "s" : "");
+        s_input_flag (lead, lead_flag, sizeof lead_flag);
         if (arrays && n != plan->n) {
             rc = cli_usage_error (g, "submit", "--%s %s has %zu jobs, --%s %s %zu: job arrays pair "
                                   "their jobs in order", in->spec->name, in->ref, n,
@@ -678,8 +707,10 @@ s_submit_help (const segq_kind_spec_t *kind)
                   in->sets ? "SET=DIR|JOB" : in->many ? "DIR|JOB" : "FILE|JOB");
         printf ("  %-28s %s (%s%s)\n", left, in->help, in->required ? "required" : "optional",
                 in->many ? "; repeat for several" : "");
-        if (!in->many) {
-            snprintf (left, sizeof left, "--%ss DIR", dashed);
+        char plural[64];
+        if (s_plural_flag (in, plural, sizeof plural)) {
+            s_dashed (plural, dashed, sizeof dashed);
+            snprintf (left, sizeof left, "--%s DIR", dashed);
             printf ("  %-28s one job per file of DIR, as a job array (files of several such\n"
                     "  %-28s folders are paired by name without extension)\n", left, "");
         }
@@ -708,22 +739,52 @@ s_submit_help (const segq_kind_spec_t *kind)
 
 /* ---- the command ---- */
 
-/* Submits the jobs of specs[0..n) pipelined; their ids into ids (owned). */
+/* Says on stderr (stdout holds only ids) what jobs whose submit asked for
+   no resources got: their kind's default on the broker, which may be one
+   CPU slot where a GPU was meant. Test kinds are left quiet. */
+static void
+s_say_resources (const cli_globals_t *g, const cli_submit_args_t *s,
+                 const segq_submit_reply_t *reply, size_t n)
+{
+    if (s->gpu_mem || s->cpu || s->kind->test_kind || s->kind->in_process)
+        return;
+    char what[96], size[32], slots[32] = "";
+    cli_format_size (reply->gpu_mem, size, sizeof size);
+    if (reply->cpu_slots)
+        snprintf (slots, sizeof slots, "%u CPU slot%s", reply->cpu_slots,
+                  reply->cpu_slots == 1 ? "" : "s");
+    if (reply->gpu_mem)
+        snprintf (what, sizeof what, "%s of GPU memory%s%s", size, *slots ? " and " : "", slots);
+    else
+        snprintf (what, sizeof what, "%s", slots);
+    if (n == 1)
+        fprintf (stderr, "%s: submitted %s (%s, %s: no --gpu-mem or --cpu given; the broker's "
+                 "default for %s)\n", g->prog, reply->job, s->kind->name, what, s->kind->name);
+    else
+        fprintf (stderr, "%s: submitted %zu %s jobs, %s each (no --gpu-mem or --cpu given; the "
+                 "broker's default for %s)\n", g->prog, n, s->kind->name, what, s->kind->name);
+}
+
+/* Submits the jobs of specs[0..n) (made from s) pipelined; their ids into
+   ids (owned). */
 int
-cli_submit_all (cli_globals_t *g, segq_client_t *client, segq_job_spec_t **specs, size_t n,
-                char **ids)
+cli_submit_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s,
+                segq_job_spec_t **specs, size_t n, char **ids)
 {
     uint64_t *req = calloc (n + 1, sizeof *req);
     if (!req)
         return cli_error (g, "submit", CLI_FAILED, "out of memory");
     int rc = CLI_OK;
     size_t sent = 0;
+    char which[64] = "";        /* "job 3 of 10: ", nothing for one job */
     for (; sent < n; sent++)
         if (segq_client_submit_send (client, specs[sent], &req[sent]) < 0) {
-            rc = cli_error (g, "submit", CLI_FAILED, "job %zu of %zu: %s", sent + 1, n,
-                            segq_client_error (client));
+            if (n > 1)
+                snprintf (which, sizeof which, "job %zu of %zu: ", sent + 1, n);
+            rc = cli_error (g, "submit", CLI_FAILED, "%s%s", which, segq_client_error (client));
             break;
         }
+    segq_submit_reply_t first = { 0 };
     for (size_t got = 0; got < sent; got++) {
         segq_submit_reply_t reply;
         if (segq_client_submit_recv (client, -1, &reply) < 0) {
@@ -735,13 +796,18 @@ cli_submit_all (cli_globals_t *g, segq_client_t *client, segq_job_spec_t **specs
             k++;
         if (k == sent)
             continue;
+        if (n > 1)
+            snprintf (which, sizeof which, "job %zu of %zu refused: ", k + 1, n);
         if (reply.code != 0)
-            rc = cli_error (g, "submit", CLI_FAILED, "job %zu of %zu refused: %s", k + 1, n,
-                            reply.message);
+            rc = cli_error (g, "submit", CLI_FAILED, "%s%s", which, reply.message);
         else if (!(ids[k] = strdup (reply.job)))
             rc = cli_error (g, "submit", CLI_FAILED, "out of memory");
+        else if (k == 0)
+            first = reply;
     }
-    if (rc != CLI_OK) {
+    if (rc == CLI_OK)
+        s_say_resources (g, s, &first, n);
+    else {
         /* say what was accepted: those jobs exist and will run */
         for (size_t k = 0; k < n; k++)
             if (ids[k])
@@ -776,7 +842,7 @@ s_submit_array (cli_globals_t *g, segq_client_t **client, const cli_submit_args_
     if (rc == CLI_OK && !*client)
         rc = cli_connect (g, client);
     if (rc == CLI_OK)
-        rc = cli_submit_all (g, *client, specs, plan->n, ids);
+        rc = cli_submit_all (g, *client, s, specs, plan->n, ids);
     segq_array_info_t array = { 0 };
     if (rc == CLI_OK && segq_client_array_create (*client, (const char *const *) ids, plan->n,
                                                   &array) < 0)
@@ -847,15 +913,13 @@ cli_submit (cli_globals_t *g, int argc, char **argv)
         goto done;
     if (!client && (rc = cli_connect (g, &client)) != CLI_OK)
         goto done;
-    char job[SEGQ_JOB_ID_MAX];
-    if (segq_client_submit (client, spec, job, sizeof job) < 0) {
-        rc = cli_error (g, "submit", CLI_FAILED, "%s", segq_client_error (client));
-        goto done;
-    }
-    if (g->json)
+    char *job = NULL;
+    rc = cli_submit_all (g, client, &s, &spec, 1, &job);
+    if (rc == CLI_OK && g->json)
         rc = cli_print_json (json_pack ("{s:s}", "job", job));
-    else
+    else if (rc == CLI_OK)
         printf ("%s\n", job);
+    free (job);
 done:
     segq_client_destroy (&client);
     segq_job_spec_destroy (&spec);

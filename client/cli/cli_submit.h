@@ -55,10 +55,11 @@ int cli_array_plan (cli_globals_t *g, segq_client_t **client, const cli_submit_a
                     cli_array_plan_t *plan);
 void cli_array_plan_clear (cli_array_plan_t *plan);
 
-/* Submits specs[0..n) pipelined; ids[k] gets job k's id (owned; calloc'd
-   by the caller). On a refusal the ids accepted are printed to stderr. */
-int cli_submit_all (cli_globals_t *g, segq_client_t *client, segq_job_spec_t **specs, size_t n,
-                    char **ids);
+/* Submits specs[0..n), made from s, pipelined; ids[k] gets job k's id
+   (owned; calloc'd by the caller). On a refusal the ids accepted are
+   printed to stderr; when s asked for no resources, what the broker gave. */
+int cli_submit_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s,
+                    segq_job_spec_t **specs, size_t n, char **ids);
 void cli_ids_free (char **ids, size_t n);
 
 /* segq submit pipeline ...; argv[0] is "pipeline". */

@@ -14,7 +14,7 @@ static const char s_usage[] =
     "\n"
     "commands:\n"
     "  submit KIND [...]      submit a job; prints its id\n"
-    "  status [JOB...]        list jobs (all, or the ones named)\n"
+    "  status [JOB...]        list your jobs (--all: everyone's), or the ones named\n"
     "  wait JOB...            wait until the jobs end; progress bar on a terminal\n"
     "  cancel JOB...          cancel queued or running jobs\n"
     "  purge JOB...           remove ended jobs' artifacts and logs now\n"
@@ -22,6 +22,7 @@ static const char s_usage[] =
     "  logs [-f] JOB          print (and follow) a job's log\n"
     "  workers [--drain NODE] list workers; drain one for maintenance\n"
     "  priority JOB N         reorder a queued job (above 1000000: admins)\n"
+    "  kinds [KIND...]        the job kinds the broker takes: inputs, parameters\n"
     "  keygen [--name NAME]   make your certificate (in ~/.config/segq/)\n"
     "\n"
     "options (before or after the command):\n"
@@ -30,7 +31,10 @@ static const char s_usage[] =
     "  --json         machine-readable output on listings\n"
     "  --broker-key FILE  the broker's public certificate (default $SEGQ_BROKER_KEY,\n"
     "                 else ~/.config/segq/broker.cert if there): CurveZMQ\n"
-    "  --cert FILE    your certificate (default $SEGQ_CERT, else ~/.config/segq/user.cert)\n"
+    "  --no-keys      a plain connection, for a broker without keys, even where a\n"
+    "                 broker.cert is found (same: SEGQ_BROKER_KEY set to nothing)\n"
+    "  --cert FILE    your certificate (default $SEGQ_CERT, else the one certificate\n"
+    "                 in ~/.config/segq/ that `segq keygen` wrote: NAME.cert)\n"
     "  -h, --help     help; `segq COMMAND --help` for a command\n"
     "\n"
     "exit status: 0 success; 1 a request failed (broker down, unknown job, refused);\n"
@@ -98,6 +102,9 @@ cli_common_option (cli_globals_t *g, int opt, const char *arg)
     case OPT_BROKER_KEY:
         g->broker_key = arg;
         return 1;
+    case OPT_NO_KEYS:
+        g->broker_key = "";
+        return 1;
     default:
         return 0;
     }
@@ -164,7 +171,7 @@ static const command_t s_commands[] = {
     { "submit", cli_submit }, { "status", cli_status }, { "wait", cli_wait },
     { "cancel", cli_cancel }, { "fetch", cli_fetch },   { "logs", cli_logs },
     { "workers", cli_workers }, { "keygen", cli_keygen }, { "purge", cli_purge },
-    { "priority", cli_priority },
+    { "priority", cli_priority }, { "kinds", cli_kinds },
 };
 
 int
@@ -203,5 +210,6 @@ main (int argc, char **argv)
             return s_commands[i].run (&g, sub_argc, sub_argv);
         }
     return cli_error (&g, NULL, CLI_USAGE, "unknown command '%s' (commands: submit, status, wait, "
-                      "cancel, purge, fetch, logs, workers, keygen, priority; see `segq --help`)", name);
+                      "cancel, purge, fetch, logs, workers, keygen, priority, kinds; see `segq --help`)",
+                      name);
 }

@@ -3,6 +3,7 @@
 #define BROKER_TEST_UTIL_H
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,20 @@ test_tmpdir (char *out, size_t outlen)
 {
     snprintf (out, outlen, "/tmp/segq-broker-test-XXXXXX");
     cr_assert_not_null (mkdtemp (out), "mkdtemp");
+}
+
+/* Entries in a folder, "." and ".." (and hidden files) aside. */
+static inline size_t
+test_count_entries (const char *path)
+{
+    DIR *d = opendir (path);
+    cr_assert_not_null (d, "cannot read %s", path);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir (d)))
+        n += e->d_name [0] != '.';
+    closedir (d);
+    return n;
 }
 
 static inline void

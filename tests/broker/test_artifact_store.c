@@ -27,14 +27,7 @@ s_tmp_files (void)
 {
     char path [300];
     snprintf (path, sizeof path, "%s/artifacts/tmp", dir);
-    DIR *d = opendir (path);
-    cr_assert_not_null (d);
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir (d)))
-        n += e->d_name [0] != '.';
-    closedir (d);
-    return n;
+    return test_count_entries (path);
 }
 
 static segq__artifact_store_t *

@@ -100,10 +100,61 @@ Test (config, errors_name_file_line_and_fix, .timeout = 10)
         "segqd.conf:6: max_queued = '-1': expected a whole number or 'unlimited'",
         "segqd.conf:8: 'max_queued' again (first on line 7): give each key once",
         "segqd.conf:9: user name 'al ice' is not valid",
-        "segqd.conf:10: unknown section '[group x]': expected [defaults] or [user NAME]",
+        "segqd.conf:10: unknown section '[group x]': expected [defaults], [user NAME] or "
+        "[kind NAME]",
         "segqd.conf:11: expected 'key = value', '[section]' or a '#' comment",
         "segqd.conf:13: [user bob] again (first on line 12)",
         "segqd.conf:14: 'Max_running' is not a key",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want [0]; i++)
+        cr_assert_not_null (strstr (err, want [i]), "missing \"%s\" in:\n%s", want [i], err);
+    segq_config_destroy (&c);
+}
+
+/* [kind NAME]: the resources a job of that kind gets when its submit asks
+   for none; without a section, one CPU slot. */
+Test (config, kind_default_resources, .timeout = 10)
+{
+    char err [1024];
+    segq_config_t *c = s_parse ("[kind train]\ngpu_mem = 8G\n[ kind evaluate ]\ncpu-slots = 4\n"
+                                "[kind generate]\ngpu_mem = 2G\ncpu_slots = 2\n", 0, err, sizeof err);
+    segq_kind_resources_t r = segq_config_kind_resources (c, "train");
+    cr_assert_eq (r.gpu_mem, 8ull << 30);
+    cr_assert_eq (r.cpu_slots, 0, "a GPU job takes no CPU slot unless told");
+    r = segq_config_kind_resources (c, "evaluate");
+    cr_assert_eq (r.gpu_mem, 0);
+    cr_assert_eq (r.cpu_slots, 4);
+    r = segq_config_kind_resources (c, "generate");
+    cr_assert (r.gpu_mem == 2ull << 30 && r.cpu_slots == 2);
+    r = segq_config_kind_resources (c, "stylize");
+    cr_assert (r.gpu_mem == 0 && r.cpu_slots == 1, "no section: one CPU slot");
+    r = segq_config_kind_resources (NULL, "train");
+    cr_assert (r.gpu_mem == 0 && r.cpu_slots == 1, "no file: one CPU slot");
+    segq_config_destroy (&c);
+}
+
+Test (config, kind_sections_refuse_what_does_not_belong, .timeout = 10)
+{
+    char err [4096];
+    segq_config_t *c = s_parse ("gpu_mem = 8G\n"                             /* 1 */
+                                "[kind trian]\n"                             /* 2 */
+                                "[kind noop]\n"                              /* 3 */
+                                "[kind train]\n"                             /* 4 */
+                                "max_running = 2\n"                          /* 5 */
+                                "gpu_mem = lots\n"                           /* 6 */
+                                "cpu_slots = 0\n"                            /* 7 */
+                                "[kind train]\n"                             /* 8 */
+                                "[defaults]\n"                               /* 9 */
+                                "cpu_slots = 2\n", SEGQ_EINVAL, err, sizeof err);  /* 10 */
+    const char *want [] = {
+        "segqd.conf:1: 'gpu_mem' is a kind's default resource: put it under [kind NAME]",
+        "segqd.conf:2: unknown job kind 'trian' (did you mean train?)",
+        "segqd.conf:3: kind noop runs inside the worker and takes no resources",
+        "segqd.conf:5: 'max_running' is a per-user limit: put it under [defaults] or [user NAME]",
+        "segqd.conf:6: gpu_mem = 'lots': expected a size of GPU memory, e.g. 8G",
+        "segqd.conf:7: cpu_slots = '0': expected a number of CPU slots (1-4096)",
+        "segqd.conf:8: [kind train] again (first on line 4)",
+        "segqd.conf:10: 'cpu_slots' is a kind's default resource: put it under [kind NAME]",
     };
     for (size_t i = 0; i < sizeof want / sizeof want [0]; i++)
         cr_assert_not_null (strstr (err, want [i]), "missing \"%s\" in:\n%s", want [i], err);

@@ -84,14 +84,14 @@ Test (job_store, migrates_a_version_1_database_keeping_its_jobs, .init = setup, 
     cr_assert_eq (segq__job_store_commit (store, err, sizeof err), 0, "%s", err);
     segq__job_store_destroy (&store);
     /* what segqd of schema 1 left: no checkpoints table (2), no purge
-       columns nor their indexes (3), no job arrays (4) */
+       columns nor their indexes (3), no job arrays (4), no uploads (5) */
     sqlite3 *db;
     cr_assert_eq (sqlite3_open (path, &db), SQLITE_OK);
     cr_assert_eq (sqlite3_exec (db, "DROP TABLE checkpoints; DROP INDEX jobs_expired;"
                                 "DROP INDEX inputs_hash; DROP INDEX inputs_ref;"
                                 "DROP INDEX outputs_hash; ALTER TABLE jobs DROP COLUMN purged;"
                                 "ALTER TABLE jobs DROP COLUMN purged_by;"
-                                "DROP TABLE arrays; DROP TABLE array_jobs;"
+                                "DROP TABLE arrays; DROP TABLE array_jobs; DROP TABLE uploads;"
                                 "UPDATE schema_version SET version = 1",
                                 NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close (db);
@@ -265,6 +265,13 @@ Test (job_store, committed_batch_survives_reopen, .init = setup, .fini = teardow
     cr_assert_eq (segq__job_store_list (store, 1, NULL, 0, 2, ids, &count), 0);
     cr_assert_eq (count, 2);
     cr_assert_eq (ids [0], 2);
+    /* from the newest down (segq status --limit N), and on below a cursor */
+    cr_assert_eq (segq__job_store_list_newest (store, 0, NULL, 0, 2, ids, &count), 0);
+    cr_assert (count == 2 && ids [0] == 5 && ids [1] == 4, "%zu: %llu %llu", count,
+               (unsigned long long) ids [0], (unsigned long long) ids [1]);
+    cr_assert_eq (segq__job_store_list_newest (store, 4, "alice", SEGQ_JOB_QUEUED, 10, ids,
+                                               &count), 0);
+    cr_assert (count == 2 && ids [0] == 3 && ids [1] == 1, "%zu", count);
     segq__job_store_destroy (&store);
 }
 

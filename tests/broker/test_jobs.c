@@ -305,10 +305,11 @@ Test (jobs, cancel_queued_at_once_and_running_through_its_worker, .init = setup,
     /* the worker reports success anyway: the cancel wins */
     cr_assert_eq (segq__jobs_finish (jobs, s_job (r), true, NULL, 0, 0, NULL, 0, 9.0), 0);
     cr_assert_eq (s_state (r), SEGQ_JOB_CANCELLED);
-    /* cancelling a final job is a no-op that says so */
+    /* cancelling a final job changes nothing and is refused, saying so */
     cr_assert_eq (segq__jobs_cancel (jobs, segq__job_id_parse (r), "alice", 8.0, &abort, err,
-                                     sizeof err), 0);
-    cr_assert (strstr (err, "already cancelled"), "%s", err);
+                                     sizeof err), SEGQ_ESTATE);
+    cr_assert (strstr (err, "already ended (cancelled)"), "%s", err);
+    cr_assert_eq (s_state (r), SEGQ_JOB_CANCELLED);
     cr_assert_eq (segq__jobs_cancel (jobs, 999, "alice", 8.0, &abort, err, sizeof err), SEGQ_ENOENT);
 }
 
@@ -391,16 +392,24 @@ Test (jobs, a_briefly_lost_worker_takes_its_attempt_back, .init = setup, .fini =
                   "attempt 0 was never handed out");
 }
 
+/* Opens the broker's state again with the configuration `text`. */
+static void
+s_reopen_with (const char *text)
+{
+    char err [1024] = "";
+    s_close ();
+    limits = segq_config_new ();
+    cr_assert_eq (segq_config_parse (limits, "t", text, strlen (text), err, sizeof err), 0, "%s",
+                  err);
+    s_open ();
+}
+
 /* max_queued: a submit over it is refused whole, with ELIMIT and a reason;
    a job that starts makes room; the count survives a restart. */
 Test (jobs, queued_limit_refuses_submits_and_stores_nothing, .init = setup, .fini = teardown, .timeout = 20)
 {
-    s_close ();
-    limits = segq_config_new ();
-    const char text [] = "[defaults]\nmax_queued = 2\n[user bob]\nmax_queued = unlimited\n";
+    s_reopen_with ("[defaults]\nmax_queued = 2\n[user bob]\nmax_queued = unlimited\n");
     char id [SEGQ__JOB_ID_MAX], err [1024] = "";
-    cr_assert_eq (segq_config_parse (limits, "t", text, sizeof text - 1, err, sizeof err), 0, "%s", err);
-    s_open ();
     segq__sched_node_set_accepting (node, false);
     cr_assert_eq (s_submit ("noop", NULL, NULL, id, err, sizeof err), 0, "%s", err);
     char first [SEGQ__JOB_ID_MAX];
@@ -501,23 +510,46 @@ Test (jobs, array_references_become_dependencies, .init = setup, .fini = teardow
     cr_assert_eq (segq__job_store_array (store, 99, &row), SEGQ_ENOENT);
 }
 
+/* Stores `text` as an artifact; its hash in hash. */
+static void
+s_stored (const char *text, char hash [SEGQ_HASH_HEX_LEN + 1])
+{
+    char err [1024] = "";
+    size_t len = strlen (text);
+    segq_sha256_t sha;
+    segq_sha256_init (&sha);
+    segq_sha256_update (&sha, text, len);
+    segq_sha256_final (&sha, hash);
+    segq__upload_t *up = segq__artifact_store_upload (artifacts, hash, len, err, sizeof err);
+    cr_assert_not_null (up, "%s", err);
+    cr_assert_eq (segq__upload_write (up, 0, text, len, err, sizeof err), 0);
+    cr_assert_eq (segq__upload_finish (up, NULL, NULL, err, sizeof err), 0, "%s", err);
+    segq__upload_destroy (&up);
+}
+
+/* A train submit of inputs[0..2), named first and second, both one stored
+   artifact; n_inputs 1. */
+static segq_submit_t
+s_train (segq_input_t inputs [2], const char *first, const char *second)
+{
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+    s_stored ("px", hash);
+    inputs [0] = (segq_input_t) { .name = (char *) first };
+    inputs [1] = (segq_input_t) { .name = (char *) second };
+    memcpy (inputs [0].hash, hash, sizeof hash);
+    memcpy (inputs [1].hash, hash, sizeof hash);
+    return (segq_submit_t) { .user = "alice", .kind = "train", .inputs = inputs, .n_inputs = 1 };
+}
+
 /* A one-file input may keep its file's name (image/polyp.jpg), once. */
 Test (jobs, one_file_input_keeps_its_file_name, .init = setup, .fini = teardown, .timeout = 20)
 {
-    char err [1024] = "", hash [SEGQ_HASH_HEX_LEN + 1], id [SEGQ__JOB_ID_MAX];
-    segq_sha256_t sha;
-    segq_sha256_init (&sha);
-    segq_sha256_update (&sha, "px", 2);
-    segq_sha256_final (&sha, hash);
-    segq__upload_t *up = segq__artifact_store_upload (artifacts, hash, 2, err, sizeof err);
-    cr_assert_not_null (up, "%s", err);
-    cr_assert_eq (segq__upload_write (up, 0, "px", 2, err, sizeof err), 0);
-    cr_assert_eq (segq__upload_finish (up, NULL, NULL, err, sizeof err), 0, "%s", err);
-    segq__upload_destroy (&up);
-    segq_input_t inputs [2] = { { .name = "image/polyp.jpg" }, { .name = "image/other.jpg" } };
-    memcpy (inputs [0].hash, hash, sizeof hash);
-    memcpy (inputs [1].hash, hash, sizeof hash);
-    segq_submit_t submit = { .user = "alice", .kind = "train", .inputs = inputs, .n_inputs = 1 };
+    char err [1024] = "", id [SEGQ__JOB_ID_MAX];
+    segq_input_t inputs [2];
+    segq_submit_t submit = s_train (inputs, "image/polyp.jpg", "image/other.jpg");
+    /* the mask from the image's alpha: no mask input */
+    segq_value_t from_alpha = { .type = SEGQ_PARAM_BOOL, .b = true };
+    cr_assert_eq (segq_params_set (&submit.params, "mask_from_alpha", &from_alpha), 0);
     cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), 0, "%s", err);
     submit.n_inputs = 2;
     cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), SEGQ_EINVAL);
@@ -525,4 +557,51 @@ Test (jobs, one_file_input_keeps_its_file_name, .init = setup, .fini = teardown,
     inputs [0].name = "image/deeper/polyp.jpg";
     submit.n_inputs = 1;
     cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), SEGQ_EINVAL);
+    segq_params_clear (&submit.params);
+}
+
+/* train's mask is required unless mask_from_alpha: the kind table says so
+   and the broker refuses at submit, naming it, instead of the job failing
+   on its worker. */
+Test (jobs, train_needs_its_mask_unless_from_alpha, .init = setup, .fini = teardown, .timeout = 20)
+{
+    char err [1024] = "", id [SEGQ__JOB_ID_MAX];
+    segq_input_t inputs [2];
+    segq_submit_t submit = s_train (inputs, "image/polyp.jpg", "mask/polyp.png");
+    size_t active = segq__jobs_active (jobs);
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "needs input 'mask'") && strstr (err, "mask_from_alpha"), "%s", err);
+    cr_assert_eq (segq__jobs_active (jobs), active, "nothing stored");
+    segq_value_t from_alpha = { .type = SEGQ_PARAM_BOOL, .b = false };
+    cr_assert_eq (segq_params_set (&submit.params, "mask_from_alpha", &from_alpha), 0);
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), SEGQ_EINVAL);
+    submit.n_inputs = 2;
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), 0, "%s", err);
+    from_alpha.b = true;
+    cr_assert_eq (segq_params_set (&submit.params, "mask_from_alpha", &from_alpha), 0);
+    submit.n_inputs = 1;
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), 0, "%s", err);
+    segq_params_clear (&submit.params);
+}
+
+/* A submit that asks for no resources gets its kind's default: segqd.conf
+   [kind NAME], else one CPU slot; one that asks keeps what it asked. */
+Test (jobs, kind_default_resources_from_the_configuration, .init = setup, .fini = teardown,
+      .timeout = 20)
+{
+    s_reopen_with ("[kind sleep]\ngpu_mem = 6G\n[kind echo]\ncpu_slots = 3\n");
+    char id [SEGQ__JOB_ID_MAX], err [1024] = "";
+    cr_assert_eq (s_submit ("sleep", NULL, NULL, id, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (s_job (id)->sched.gpu_mem, 6ull << 30);
+    cr_assert_eq (s_job (id)->sched.cpu_slots, 0);
+    cr_assert_eq (s_submit ("echo", NULL, NULL, id, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (s_job (id)->sched.gpu_mem, 0);
+    cr_assert_eq (s_job (id)->sched.cpu_slots, 3);
+    cr_assert_eq (s_submit ("fail", NULL, NULL, id, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (s_job (id)->sched.cpu_slots, 1, "no section: one CPU slot");
+    segq_submit_t asked = { .user = "alice", .kind = "sleep", .cpu_slots = 2 };
+    cr_assert_eq (segq__jobs_submit (jobs, &asked, 1000.0, id, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (s_job (id)->sched.gpu_mem, 0);
+    cr_assert_eq (s_job (id)->sched.cpu_slots, 2);
+    s_commit ();
 }

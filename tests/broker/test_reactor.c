@@ -1,11 +1,13 @@
 /*  The reactor in-process: malformed, wrong-version and oversize messages
     are dropped (answered where possible) while others keep being served;
     submit validation and durability across a restart; worker messages
-    from an unknown peer; fencing of a stale result. */
+    from an unknown peer; fencing of a stale result; a worker's outputs
+    are bytes it sent. */
 #include <pthread.h>
 #include "broker_test_util.h"
 #include "segq_broker.h"
 #include "segq_proto.h"
+#include "segq_sha256.h"
 
 static char dir [256];
 static segq_broker_t *broker;
@@ -184,6 +186,75 @@ Test (reactor, submit_is_validated_and_survives_a_restart, .init = setup, .fini 
     zsock_destroy (&sock);
 }
 
+/* Registers worker w1 (CPU, kind sleep) on sock. */
+static void
+s_register (zsock_t *worker)
+{
+    segq_msg_t *reg = segq_msg_new (SEGQ_MSG_REGISTER);
+    reg->u.reg.node = strdup ("w1");
+    reg->u.reg.cpu_slots = 1;
+    reg->u.reg.kinds = calloc (1, sizeof (char *));
+    reg->u.reg.kinds [0] = strdup ("sleep");
+    reg->u.reg.n_kinds = 1;
+    segq_msg_t *reply = s_ask (worker, reg);
+    cr_assert (reply && reply->type == SEGQ_MSG_WELCOME);
+    cr_assert_eq (reply->u.welcome.heartbeat_ms, 100);
+    cr_assert_eq (reply->u.welcome.max_msg, 1 << 17);
+    segq_msg_destroy (&reply);
+}
+
+/* The next message of `type` on sock, heartbeats and others skipped. */
+static segq_msg_t *
+s_next (zsock_t *sock, segq_msg_type_t type)
+{
+    segq_msg_t *msg = NULL;
+    char err [256];
+    while (!msg) {
+        cr_assert_eq (segq_msg_recv (sock, NULL, &msg, NULL, err, sizeof err), 0, "%s", err);
+        if (msg->type != type)
+            segq_msg_destroy (&msg);
+    }
+    return msg;
+}
+
+/* Submits sleep as alice, waits for its ASSIGN to w1: the job's id. */
+static void
+s_submit_assigned (zsock_t *client, zsock_t *worker, char job [64])
+{
+    segq_msg_t *reply = s_ask (client, s_submit ("sleep"));
+    cr_assert (reply && reply->type == SEGQ_MSG_SUBMITTED);
+    snprintf (job, 64, "%s", reply->u.submitted.job);
+    segq_msg_destroy (&reply);
+    /* the queued job comes as an ASSIGN, with its defaults filled in */
+    segq_msg_t *assign = s_next (worker, SEGQ_MSG_ASSIGN);
+    cr_assert_str_eq (assign->u.assign.job, job);
+    cr_assert_eq (assign->u.assign.attempt, 1);
+    cr_assert_eq (assign->u.assign.gpu, -1);
+    cr_assert_not_null (segq_params_get (&assign->u.assign.params, "seconds"));
+    segq_msg_destroy (&assign);
+}
+
+/* A successful RESULT of job's attempt with at most one output; the ack's code. */
+static int
+s_result (zsock_t *worker, const char *job, uint32_t attempt, const segq_artifact_t *output)
+{
+    segq_msg_t *result = segq_msg_new (SEGQ_MSG_RESULT);
+    result->u.result.job = strdup (job);
+    result->u.result.attempt = attempt;
+    result->u.result.success = true;
+    if (output) {
+        result->u.result.outputs = calloc (1, sizeof *output);
+        result->u.result.n_outputs = 1;
+        result->u.result.outputs [0] = *output;
+        result->u.result.outputs [0].name = strdup (output->name);
+    }
+    cr_assert_eq (segq_msg_send (&result, worker, NULL), 0);
+    segq_msg_t *ack = s_next (worker, SEGQ_MSG_RESULT_ACK);
+    int code = ack->u.result_ack.code;
+    segq_msg_destroy (&ack);
+    return code;
+}
+
 Test (reactor, workers_register_get_work_and_stale_results_are_fenced, .init = setup, .fini = teardown, .timeout = 30)
 {
     zsock_t *client = s_dealer ();
@@ -195,64 +266,76 @@ Test (reactor, workers_register_get_work_and_stale_results_are_fenced, .init = s
     cr_assert (strstr (reply->u.error.message, "register"), "%s", reply->u.error.message);
     segq_msg_destroy (&reply);
     /* registering first: its commit has no reply to hold back */
-    segq_msg_t *reg = segq_msg_new (SEGQ_MSG_REGISTER);
-    reg->u.reg.node = strdup ("w1");
-    reg->u.reg.cpu_slots = 1;
-    reg->u.reg.kinds = calloc (1, sizeof (char *));
-    reg->u.reg.kinds [0] = strdup ("sleep");
-    reg->u.reg.n_kinds = 1;
-    reply = s_ask (worker, reg);
-    cr_assert (reply && reply->type == SEGQ_MSG_WELCOME);
-    cr_assert_eq (reply->u.welcome.heartbeat_ms, 100);
-    cr_assert_eq (reply->u.welcome.max_msg, 1 << 17);
-    segq_msg_destroy (&reply);
-    reply = s_ask (client, s_submit ("sleep"));
-    cr_assert (reply && reply->type == SEGQ_MSG_SUBMITTED);
+    s_register (worker);
     char job [64];
-    snprintf (job, sizeof job, "%s", reply->u.submitted.job);
-    segq_msg_destroy (&reply);
-    /* the queued job comes as an ASSIGN, with its defaults filled in */
-    segq_msg_t *assign = NULL;
-    char err [256];
-    while (!assign) {
-        cr_assert_eq (segq_msg_recv (worker, NULL, &assign, NULL, err, sizeof err), 0, "%s", err);
-        if (assign->type != SEGQ_MSG_ASSIGN)
-            segq_msg_destroy (&assign);     /* heartbeats */
-    }
-    cr_assert_str_eq (assign->u.assign.job, job);
-    cr_assert_eq (assign->u.assign.attempt, 1);
-    cr_assert_eq (assign->u.assign.gpu, -1);
-    cr_assert_not_null (segq_params_get (&assign->u.assign.params, "seconds"));
-    segq_msg_destroy (&assign);
+    s_submit_assigned (client, worker, job);
     cr_assert_eq (s_status (client, job, NULL, 0), SEGQ_JOB_RUNNING);
     /* a result of another attempt is fenced */
-    segq_msg_t *result = segq_msg_new (SEGQ_MSG_RESULT);
-    result->u.result.job = strdup (job);
-    result->u.result.attempt = 2;
-    result->u.result.success = true;
-    cr_assert_eq (segq_msg_send (&result, worker, NULL), 0);
-    segq_msg_t *ack = NULL;
-    while (!ack) {
-        cr_assert_eq (segq_msg_recv (worker, NULL, &ack, NULL, err, sizeof err), 0, "%s", err);
-        if (ack->type != SEGQ_MSG_RESULT_ACK)
-            segq_msg_destroy (&ack);
-    }
-    cr_assert_eq (ack->u.result_ack.code, SEGQ_ESTALE);
-    segq_msg_destroy (&ack);
+    cr_assert_eq (s_result (worker, job, 2, NULL), SEGQ_ESTALE);
     /* the current attempt's result is accepted */
-    result = segq_msg_new (SEGQ_MSG_RESULT);
-    result->u.result.job = strdup (job);
-    result->u.result.attempt = 1;
-    result->u.result.success = true;
-    cr_assert_eq (segq_msg_send (&result, worker, NULL), 0);
-    while (!ack) {
-        cr_assert_eq (segq_msg_recv (worker, NULL, &ack, NULL, err, sizeof err), 0, "%s", err);
-        if (ack->type != SEGQ_MSG_RESULT_ACK)
-            segq_msg_destroy (&ack);
-    }
-    cr_assert_eq (ack->u.result_ack.code, 0);
-    segq_msg_destroy (&ack);
+    cr_assert_eq (s_result (worker, job, 1, NULL), 0);
     cr_assert_eq (s_status (client, job, NULL, 0), SEGQ_JOB_SUCCEEDED);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+}
+
+/* Uploads data from sock (user NULL: as a worker); the PUT_DONE code and
+   the hash in hash. have: whether the broker answered that it has it. */
+static int
+s_put (zsock_t *sock, const char *user, const char *data, char hash [SEGQ_HASH_HEX_LEN + 1],
+       bool *have)
+{
+    segq_sha256_t sha;
+    segq_sha256_init (&sha);
+    segq_sha256_update (&sha, data, strlen (data));
+    segq_sha256_final (&sha, hash);
+    segq_msg_t *put = segq_msg_new (SEGQ_MSG_PUT);
+    put->u.put.req_id = 5;
+    put->u.put.size = strlen (data);
+    put->u.put.user = user ? strdup (user) : NULL;
+    memcpy (put->u.put.hash, hash, SEGQ_HASH_HEX_LEN + 1);
+    segq_msg_t *ready = s_ask (sock, put);
+    cr_assert (ready && ready->type == SEGQ_MSG_PUT_READY);
+    *have = ready->u.put_ready.have;
+    uint64_t transfer = ready->u.put_ready.transfer;
+    segq_msg_destroy (&ready);
+    if (*have)
+        return 0;
+    segq_msg_t *chunk = segq_msg_new (SEGQ_MSG_CHUNK);
+    chunk->u.chunk.transfer = transfer;
+    chunk->u.chunk.last = true;
+    chunk->u.chunk.data = zframe_new (data, strlen (data));
+    cr_assert_eq (segq_msg_send (&chunk, sock, NULL), 0);
+    segq_msg_t *done = s_next (sock, SEGQ_MSG_PUT_DONE);
+    int code = done->u.put_done.code;
+    segq_msg_destroy (&done);
+    return code;
+}
+
+/* A worker names as a job's output only bytes it sent itself: naming a
+   hash another user uploaded fails the job, and the worker is told to
+   send the bytes (no `have`) even though the broker has them. */
+Test (reactor, a_worker_names_as_outputs_only_bytes_it_sent, .init = setup, .fini = teardown,
+      .timeout = 30)
+{
+    zsock_t *client = s_dealer ();
+    zsock_t *worker = s_dealer ();
+    s_register (worker);
+    char hash [SEGQ_HASH_HEX_LEN + 1], job [64], message [512];
+    bool have;
+    cr_assert_eq (s_put (client, "bob", "bob's scan", hash, &have), 0);
+    s_submit_assigned (client, worker, job);
+    segq_artifact_t output = { .name = "out.png", .size = strlen ("bob's scan") };
+    memcpy (output.hash, hash, sizeof output.hash);
+    cr_assert_eq (s_result (worker, job, 1, &output), 0);
+    cr_assert_eq (s_status (client, job, message, sizeof message), SEGQ_JOB_FAILED,
+                  "a job succeeded with another user's bytes as its output");
+    s_submit_assigned (client, worker, job);
+    cr_assert_eq (s_put (worker, NULL, "bob's scan", hash, &have), 0);
+    cr_assert_not (have, "the broker spared a worker the bytes of a hash it may not read");
+    cr_assert_eq (s_result (worker, job, 1, &output), 0);
+    cr_assert_eq (s_status (client, job, message, sizeof message), SEGQ_JOB_SUCCEEDED, "%s",
+                  message);
     zsock_destroy (&client);
     zsock_destroy (&worker);
 }

@@ -13,3 +13,15 @@ segq_add_test(NAME broker_reactor SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_reactor
   LIBS segq_broker TIMEOUT 120)
 segq_add_test(NAME broker_config SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_config.c
   LIBS segq_config TIMEOUT 60)
+segq_add_test(NAME broker_access SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_access.c
+  LIBS segq_broker TIMEOUT 60)
+# A real segqd: what clients' transfers can make it hold is bounded.
+if(TARGET segqd)
+  segq_add_test(NAME broker_transfer_limits
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_transfer_limits.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/integration/harness.c
+    LIBS segq_client PkgConfig::JANSSON
+    TIMEOUT 120)
+  target_include_directories(broker_transfer_limits PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/integration)
+  add_dependencies(broker_transfer_limits segqd)
+endif()

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,6 +369,9 @@ Test (cli_submit, kind_help_from_the_table, .timeout = 30)
     cr_assert_eq (s_run (eval), 0, "%s", s_err);
     cr_assert (strstr (s_out, "--synthetic SET=DIR|JOB"), "%s", s_out);
     cr_assert (strstr (s_out, "--[no-]augment"), "%s", s_out);
+    /* a one-file input's plural flag only where it reads as one */
+    cr_assert (strstr (s_out, "--encoder-weights FILE|JOB"), "%s", s_out);
+    cr_assert_null (strstr (s_out, "weightss"), "%s", s_out);
     const char *train[] = { "submit", "train", "--help", NULL };
     cr_assert_eq (s_run (train), 0, "%s", s_err);
     cr_assert (strstr (s_out, "--images DIR"), "%s", s_out);
@@ -566,4 +570,181 @@ Test (cli_submit, pipeline_evaluate_that_cannot_work_refused, .timeout = 60)
     char cmd[128];
     snprintf (cmd, sizeof cmd, "rm -rf %s", root);
     cr_assert_eq (system (cmd), 0);
+}
+
+/* ---- issue 12: errors at submit, where the user is ---- */
+
+/* A folder's links are followed only to files inside it: one leading out
+   (here to /etc/hostname) is refused by name, for a dataset input and for
+   --images DIR alike, before anything is sent. */
+Test (cli_submit, folder_links_out_refused_before_sending, .timeout = 60)
+{
+    s_listen ();
+    char root[] = "/tmp/segq-links-XXXXXX", dir[64], images[96], masks[96], link[128];
+    cr_assert_not_null (mkdtemp (root));
+    snprintf (dir, sizeof dir, "%s/kvasir", root);
+    s_make_pair_dirs (dir, images, sizeof images, masks, sizeof masks);
+    s_touch (images, "a.jpg");
+    s_touch (masks, "a.png");
+    snprintf (link, sizeof link, "%s/b.jpg", images);
+    cr_assert_eq (symlink ("/etc/hostname", link), 0);
+    const char *dataset[] = { "submit", "echo", "--files", images, NULL };
+    cr_assert_eq (s_submit (dataset), 2, "%s", s_err);
+    cr_assert (strstr (s_err, link) && strstr (s_err, "/etc/hostname")
+               && strstr (s_err, "outside the folder"), "%s", s_err);
+    const char *array[] = { "submit", "train", "--images", images, "--masks", masks, NULL };
+    cr_assert_eq (s_submit (array), 2, "%s", s_err);
+    cr_assert (strstr (s_err, link) && strstr (s_err, "outside the folder"), "%s", s_err);
+    cr_assert_null (s_heard (), "the CLI sent something for a refused submit");
+    /* a link to a file inside is that file: the upload starts */
+    cr_assert_eq (unlink (link), 0);
+    cr_assert_eq (symlink ("a.jpg", link), 0);
+    cr_assert_eq (s_submit (dataset), 1, "expected a timeout: %s", s_err);
+    segq_msg_t *sent = s_heard ();
+    cr_assert (sent && sent->type == SEGQ_MSG_PUT, "no upload: %s", s_err);
+    segq_msg_destroy (&sent);
+    zsock_destroy (&s_router);
+    char cmd[128];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", root);
+    cr_assert_eq (system (cmd), 0);
+}
+
+/* train without --mask (nor --mask-from-alpha) is refused at submit, naming
+   the mask, instead of failing on a worker. */
+Test (cli_submit, train_without_mask_refused_before_sending, .timeout = 30)
+{
+    s_listen ();
+    const char *lone[] = { "submit", "train", "--image", "/etc/hostname", NULL };
+    cr_assert_eq (s_submit (lone), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "needs input 'mask'") && strstr (s_err, "mask_from_alpha"), "%s",
+               s_err);
+    const char *pipeline[] = { "submit", "pipeline", "--image", "/etc/hostname", NULL };
+    cr_assert_eq (s_submit (pipeline), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "needs input 'mask'"), "%s", s_err);
+    cr_assert_null (s_heard (), "the CLI sent something for a refused submit");
+    const char *from_alpha[] = { "submit", "train", "--image", "/etc/hostname",
+                                 "--mask-from-alpha", NULL };
+    cr_assert_eq (s_submit (from_alpha), 1, "expected a timeout: %s", s_err);
+    segq_msg_t *sent = s_heard ();
+    cr_assert_not_null (sent, "nothing sent: %s", s_err);
+    segq_msg_destroy (&sent);
+    zsock_destroy (&s_router);
+}
+
+/* An input's plural flag (--images DIR: one job per file) exists only
+   where it reads as a plural: evaluate's --encoder-weights has none (its
+   help: kind_help_from_the_table). */
+Test (cli_submit, plural_flags_only_where_they_read_as_one, .timeout = 30)
+{
+    char dir[] = "/tmp/segq-plural-XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    s_touch (dir, "a.png");
+    const char *doubled[] = { "submit", "evaluate", "--real", dir, "--encoder-weightss",
+                              dir, NULL };
+    cr_assert_eq (s_run (doubled), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "no flag --encoder-weightss (did you mean --encoder-weights?)"),
+               "%s", s_err);
+    const char *folder[] = { "submit", "evaluate", "--real", dir, "--encoder-weights", dir,
+                             NULL };
+    cr_assert_eq (s_run (folder), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "takes one file") && !strstr (s_err, "weightss"), "%s", s_err);
+    char cmd[128];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq (system (cmd), 0);
+}
+
+/* A negative priority is a number, not an option: no `--` needed. */
+Test (cli, negative_priority_needs_no_double_dash, .timeout = 30)
+{
+    s_listen ();
+    const char *priority[] = { "priority", "000k", "-3", NULL };
+    cr_assert_eq (s_submit (priority), 1, "expected a timeout: %s", s_err);
+    segq_msg_t *sent = s_heard ();
+    cr_assert (sent && sent->type == SEGQ_MSG_PRIORITY, "%s", s_err);
+    cr_assert_str_eq (sent->u.priority.job, "000k");
+    cr_assert_eq (sent->u.priority.priority, -3);
+    segq_msg_destroy (&sent);
+    const char *after[] = { "priority", "000k", "--", "-4", NULL };
+    cr_assert_eq (s_submit (after), 1, "expected a timeout: %s", s_err);
+    sent = s_heard ();
+    cr_assert (sent && sent->type == SEGQ_MSG_PRIORITY && sent->u.priority.priority == -4);
+    segq_msg_destroy (&sent);
+    const char *submit[] = { "submit", "sleep", "--priority", "-3", NULL };
+    sent = s_sent (submit);
+    cr_assert_eq (sent->u.submit.priority, -3);
+    segq_msg_destroy (&sent);
+    const char *missing[] = { "priority", "000k", NULL };
+    cr_assert_eq (s_submit (missing), 2, "%s", s_err);
+    zsock_destroy (&s_router);
+}
+
+/* The STATUS that args send. */
+static segq_msg_t *
+s_status_sent (const char *const *args)
+{
+    cr_assert_eq (s_submit (args), 1, "expected a timeout: %s", s_err);
+    segq_msg_t *msg = s_heard ();
+    cr_assert (msg && msg->type == SEGQ_MSG_STATUS, "%s", s_err);
+    return msg;
+}
+
+/* segq status lists the caller's own jobs unless --all or --user; --limit N
+   asks for the newest N. */
+Test (cli, status_asks_for_own_jobs_and_the_newest, .timeout = 30)
+{
+    s_listen ();
+    struct passwd *pw = getpwuid (geteuid ());
+    const char *plain[] = { "status", NULL };
+    segq_msg_t *sent = s_status_sent (plain);
+    cr_assert (sent->u.status.user && strcmp (sent->u.status.user, pw->pw_name) == 0);
+    cr_assert_not (sent->u.status.newest);
+    segq_msg_destroy (&sent);
+    const char *all[] = { "status", "--all", NULL };
+    sent = s_status_sent (all);
+    cr_assert_null (sent->u.status.user);
+    segq_msg_destroy (&sent);
+    const char *newest[] = { "status", "--limit", "3", "--user", "bob", NULL };
+    sent = s_status_sent (newest);
+    cr_assert (sent->u.status.newest && sent->u.status.limit == 3);
+    cr_assert_str_eq (sent->u.status.user, "bob");
+    segq_msg_destroy (&sent);
+    const char *named[] = { "status", "--limit", "3", "000k", NULL };
+    sent = s_status_sent (named);
+    cr_assert (!sent->u.status.newest && !sent->u.status.user && sent->u.status.n_jobs == 1);
+    segq_msg_destroy (&sent);
+    const char *both[] = { "status", "--all", "--user", "bob", NULL };
+    cr_assert_eq (s_submit (both), 2, "%s", s_err);
+    zsock_destroy (&s_router);
+}
+
+/* Certificates are named after their user: `segq keygen --name NAME` and
+   `segqd keygen --user NAME` both write NAME.cert and NAME.cert_secret. */
+Test (cli, keygen_names_certificates_after_the_user, .timeout = 30)
+{
+    char root[] = "/tmp/segq-keygen-XXXXXX", path[256];
+    cr_assert_not_null (mkdtemp (root));
+    setenv ("XDG_CONFIG_HOME", root, 1);
+    const char *user[] = { "keygen", "--name", "alice", NULL };
+    cr_assert_eq (s_run (user), 0, "%s", s_err);
+    snprintf (path, sizeof path, "%s/segq/alice.cert", root);
+    cr_assert (strstr (s_out, path), "%s", s_out);
+    cr_assert_eq (access (path, R_OK), 0);
+    snprintf (path, sizeof path, "%s/segq/alice.cert_secret", root);
+    cr_assert_eq (access (path, R_OK), 0);
+    snprintf (path, sizeof path, "%s/segq/user.cert", root);
+    cr_assert_neq (access (path, F_OK), 0, "user.cert is nobody's name");
+
+    char segqd[1024], out_dir[160], command[2048];
+    const char *bin = getenv ("SEGQ_BINARY_DIR");
+    snprintf (segqd, sizeof segqd, "%s/broker/segqd", bin && *bin ? bin : SEGQ_BINARY_DIR);
+    snprintf (out_dir, sizeof out_dir, "%s/admin", root);
+    snprintf (command, sizeof command, "'%s' keygen --user bob --out '%s' > /dev/null", segqd,
+              out_dir);
+    cr_assert_eq (system (command), 0, "%s", command);
+    snprintf (path, sizeof path, "%s/bob.cert", out_dir);
+    cr_assert_eq (access (path, R_OK), 0);
+    snprintf (path, sizeof path, "%s/bob.cert_secret", out_dir);
+    cr_assert_eq (access (path, R_OK), 0);
+    snprintf (command, sizeof command, "rm -rf %s", root);
+    cr_assert_eq (system (command), 0);
 }

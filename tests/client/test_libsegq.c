@@ -4,13 +4,16 @@
     and download, sha256 checks, version and timeout messages. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "no_leaks.h"
 #include "segq_client.h"
+#include "segq_keys.h"
 
 /* The fake broker's script: answer one message. Runs in the actor thread. */
 typedef void (*handler_fn) (zsock_t *router, zframe_t *rid, segq_msg_t *msg);
@@ -569,4 +572,153 @@ Test (libsegq, job_spec_checks_against_schema, .timeout = 10)
     cr_assert_eq (segq_job_spec_validate (spec, err, sizeof err), 0, "%s", err);
     segq_job_spec_destroy (&spec);
     fixture_assert_no_leaks ();
+}
+
+/* ---- job specs without a broker: folders, required inputs, keys ---- */
+
+static char s_dir[64];
+
+static void
+s_make_dir (void)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/segq-libsegq-XXXXXX");
+    cr_assert_not_null (mkdtemp (s_dir));
+}
+
+static void
+s_remove_dir (void)
+{
+    char command[128];
+    snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
+    cr_assert_eq (system (command), 0);
+}
+
+/* A file under s_dir holding its own name. */
+static void
+s_file (const char *name)
+{
+    char path[256];
+    snprintf (path, sizeof path, "%s/%s", s_dir, name);
+    FILE *f = fopen (path, "w");
+    cr_assert_not_null (f, "%s", path);
+    fputs (name, f);
+    fclose (f);
+}
+
+static void
+s_link (const char *target, const char *name)
+{
+    char path[256];
+    snprintf (path, sizeof path, "%s/%s", s_dir, name);
+    cr_assert_eq (symlink (target, path), 0, "%s", path);
+}
+
+/* The error an echo job's folder input s_dir/data gets ("" if accepted). */
+static int
+s_folder (char *err, size_t errlen)
+{
+    char path[128];
+    snprintf (path, sizeof path, "%s/data", s_dir);
+    segq_job_spec_t *spec = segq_job_spec_new ("echo");
+    err[0] = 0;
+    int rc = segq_job_spec_input_dir (spec, "files", path, err, errlen);
+    if (rc == 0)
+        rc = segq_job_spec_validate (spec, err, errlen);
+    segq_job_spec_destroy (&spec);
+    return rc;
+}
+
+/* A folder is walked without leaving it: a link to a file inside counts as
+   that file; a link out of it, to a folder (up: a loop), in a circle or to
+   nothing is refused, naming the link and where it points. */
+Test (libsegq, folder_links_followed_only_to_files_inside, .init = s_make_dir,
+      .fini = s_remove_dir, .timeout = 20)
+{
+    char err[1024], path[128];
+    snprintf (path, sizeof path, "%s/data", s_dir);
+    cr_assert_eq (mkdir (path, 0700), 0);
+    snprintf (path, sizeof path, "%s/data/sub", s_dir);
+    cr_assert_eq (mkdir (path, 0700), 0);
+    s_file ("outside.txt");
+    s_file ("data/a.txt");
+    s_file ("data/sub/b.txt");
+    s_link ("a.txt", "data/alias.txt");
+    s_link ("../a.txt", "data/sub/up.txt");
+    cr_assert_eq (s_folder (err, sizeof err), 0, "links to files inside: %s", err);
+    static const struct {
+        const char *target, *name, *says;
+    } refused[] = {
+        { "../outside.txt", "data/out.txt", "outside the folder" },
+        { "/etc/hostname", "data/sub/etc", "outside the folder" },
+        { "..", "data/sub/parent", "loops" },
+        { ".", "data/self", "loops" },
+        { "sub", "data/folder", "not a regular file" },
+        { "nowhere", "data/dangling", "leads nowhere" },
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        s_link (refused[i].target, refused[i].name);
+        cr_assert_eq (s_folder (err, sizeof err), SEGQ_EINVAL, "%s -> %s accepted",
+                      refused[i].name, refused[i].target);
+        cr_assert (strstr (err, refused[i].name) && strstr (err, refused[i].target)
+                   && strstr (err, refused[i].says), "%s -> %s: %s", refused[i].name,
+                   refused[i].target, err);
+        snprintf (path, sizeof path, "%s/%s", s_dir, refused[i].name);
+        cr_assert_eq (unlink (path), 0);
+    }
+    /* two links naming each other */
+    s_link ("loop2", "data/loop1");
+    s_link ("loop1", "data/loop2");
+    cr_assert_eq (s_folder (err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "data/loop1") && strstr (err, "loops"), "%s", err);
+    fixture_assert_no_leaks ();
+}
+
+/* train's mask is needed unless mask_from_alpha: refused before anything
+   is sent, naming what is missing. */
+Test (libsegq, train_without_mask_refused_naming_it, .init = s_make_dir, .fini = s_remove_dir,
+      .timeout = 10)
+{
+    char err[512], image[128];
+    s_file ("polyp.png");
+    snprintf (image, sizeof image, "%s/polyp.png", s_dir);
+    segq_job_spec_t *spec = segq_job_spec_new ("train");
+    cr_assert_eq (segq_job_spec_input_file (spec, "image", image, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (segq_job_spec_validate (spec, err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "needs input 'mask'") && strstr (err, "--mask")
+               && strstr (err, "mask_from_alpha"), "%s", err);
+    cr_assert_eq (segq_job_spec_param (spec, "mask_from_alpha", "true", err, sizeof err), 0);
+    cr_assert_eq (segq_job_spec_validate (spec, err, sizeof err), 0, "%s", err);
+    segq_job_spec_destroy (&spec);
+    fixture_assert_no_leaks ();
+}
+
+/* The client's own certificate by default: the one `segq keygen` wrote in
+   the config dir, NAME.cert (the broker's public one aside); with several,
+   it must be named. */
+Test (libsegq, default_certificate_is_the_one_keygen_wrote, .init = s_make_dir,
+      .fini = s_remove_dir, .timeout = 10)
+{
+    char out[512], err[512] = "", dir[128];
+    setenv ("XDG_CONFIG_HOME", s_dir, 1);
+    unsetenv ("SEGQ_CERT");
+    snprintf (dir, sizeof dir, "%s/segq", s_dir);
+    cr_assert_eq (mkdir (dir, 0700), 0);
+    struct passwd *pw = getpwuid (geteuid ());
+    cr_assert_eq (segq_keys_default_cert (out, sizeof out, err, sizeof err), 0, "%s", err);
+    char want[256];
+    snprintf (want, sizeof want, "%s/%s.cert", dir, pw->pw_name);
+    cr_assert_str_eq (out, want, "none yet: where `segq keygen` writes it");
+    s_file ("segq/broker.cert");
+    s_file ("segq/broker.cert_secret");
+    s_file ("segq/alice.cert");
+    s_file ("segq/alice.cert_secret");
+    cr_assert_eq (segq_keys_default_cert (out, sizeof out, err, sizeof err), 0, "%s", err);
+    snprintf (want, sizeof want, "%s/alice.cert", dir);
+    cr_assert_str_eq (out, want);
+    s_file ("segq/bob.cert_secret");
+    cr_assert_eq (segq_keys_default_cert (out, sizeof out, err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "alice.cert, bob.cert") && strstr (err, "--cert"), "%s", err);
+    setenv ("SEGQ_CERT", "/somewhere/mine.cert", 1);
+    cr_assert_eq (segq_keys_default_cert (out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq (out, "/somewhere/mine.cert");
 }

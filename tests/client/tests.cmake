@@ -8,9 +8,21 @@ segq_add_test(NAME test_client_cli
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli.c
   LIBS segq_client
   TIMEOUT 120)
-add_dependencies(test_client_cli segq)
+add_dependencies(test_client_cli segq segqd)
 segq_add_test(NAME test_client_hash_cache
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_hash_cache.c
   LIBS segq_client
   TIMEOUT 60)
 target_include_directories(test_client_hash_cache PRIVATE ${PROJECT_SOURCE_DIR}/client)
+# The segq CLI against real segqd and segq-worker processes.
+if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
+  segq_add_test(NAME test_client_cli_broker
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli_broker.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/integration/harness.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/security/lab_keys.c
+    LIBS segq_client PkgConfig::JANSSON
+    TIMEOUT 300)
+  target_include_directories(test_client_cli_broker PRIVATE
+    ${CMAKE_CURRENT_SOURCE_DIR}/integration ${CMAKE_CURRENT_SOURCE_DIR}/security)
+  add_dependencies(test_client_cli_broker segqd segq-worker segq-testkind segq)
+endif()

@@ -1,8 +1,10 @@
 /*  test_worker_args.c: how segq-worker runs an ML kind, seen from the
     child. A stand-in segq-run (a shell script) records its argv and
     environment as its output; real segqd, segq-worker and segq processes
-    run a `generate` job on a declared GPU and one on CPU slots. No libtorch
-    and no GPU needed: this is the plumbing the real segq-run relies on. */
+    run a `generate` job on a declared GPU and one on CPU slots, and jobs of
+    a worker given its GPUs by a CUDA_VISIBLE_DEVICES list (as Slurm does)
+    on the physical devices of that list. No libtorch and no GPU needed:
+    this is the plumbing the real segq-run relies on. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 
 static const char s_fake_segq_run[] =
     "#!/bin/sh\n"
+    "[ \"$1\" = devices ] && exec echo '{\"cpu\": {\"cores\": 4}, \"cuda_build\": true}'\n"
     "out=$SEGQ_OUTPUT_DIR/args.txt\n"
     "for a in \"$@\"; do\n"
     "  echo \"arg $a\" >> \"$out\"\n"
@@ -51,21 +54,30 @@ s_run_job (harness_t *h, const char *const *submit, char *args, size_t len)
     fclose (f);
 }
 
-Test (e2e, worker_passes_inputs_device_and_threads, .timeout = 60)
+/* A broker, and in the harness's directory the stand-in segq-run (fake)
+   and a model file (in_model: the --input for it). */
+static harness_t *
+s_start (const char *name, char fake[600], char in_model[700])
 {
-    harness_t *h = harness_new ("e2e-args");
+    harness_t *h = harness_new (name);
     cr_assert_not_null (h);
     cr_assert_eq (harness_start_broker (h, NULL), 0);
-    char fake[600], model[600];
-    snprintf (fake, sizeof fake, "%s/segq-run", h->dir);
+    char model[600];
+    snprintf (fake, 600, "%s/segq-run", h->dir);
     snprintf (model, sizeof model, "%s/model.safetensors", h->dir);
+    snprintf (in_model, 700, "model=%s", model);
     cr_assert_eq (harness_write_script (fake, s_fake_segq_run), 0);
     cr_assert_eq (harness_write_random_file (model, 1000, 5), 0);
+    return h;
+}
+
+Test (e2e, worker_passes_inputs_device_and_threads, .timeout = 60)
+{
+    char fake[600], in_model[700];
+    harness_t *h = s_start ("e2e-args", fake, in_model);
     const char *extra[] = { "--segq-run", fake, "--gpus", "1:FakeGPU:8G", "--kinds", "generate",
                             NULL };
     H_ASSERT (h, harness_start_worker (h, "gpu-node", 3, extra) >= 0, "worker did not register");
-    char in_model[700];
-    snprintf (in_model, sizeof in_model, "model=%s", model);
 
     char args[8192];
     const char *on_gpu[] = { "submit", "generate", "--input", in_model, "--param", "count=2",
@@ -89,6 +101,41 @@ Test (e2e, worker_passes_inputs_device_and_threads, .timeout = 60)
     cr_assert (strstr (args, "arg --device=cpu\n"), "%s", args);
     cr_assert (strstr (args, "arg --threads=2\n"), "%s", args);
     cr_assert (strstr (args, "arg --count=50\n"), "%s", args);
+    H_ASSERT_CLEAN_STOP (h);
+    harness_destroy (&h);
+}
+
+/* Slurm gives the worker physical GPUs 7 and one by UUID: CUDA numbers them
+   0 and 1 for it, and its jobs must get the list's entries, not 0 and 1. */
+Test (e2e, gpus_of_a_cuda_visible_devices_list_are_passed_on, .timeout = 60)
+{
+    char fake[600], in_model[700], args[8192];
+    harness_t *h = s_start ("e2e-visible", fake, in_model);
+    /* the worker's GPU 0 is too small for the jobs: they go to its GPU 1 */
+    const char *extra[] = { "--segq-run", fake, "--gpus", "0:FakeA:1G,1:FakeB:8G", "--kinds",
+                            "generate", NULL };
+    const char *uuid = "GPU-4a1b2c3d-0000-1111-2222-333344445555";
+    char visible[128];
+    snprintf (visible, sizeof visible, "7,%s", uuid);
+    setenv ("CUDA_VISIBLE_DEVICES", visible, 1);
+    int worker = harness_start_worker (h, "slurm-node", 2, extra);
+    unsetenv ("CUDA_VISIBLE_DEVICES");
+    H_ASSERT (h, worker >= 0, "worker did not register");
+    const char *on_gpu[] = { "submit", "generate", "--input", in_model, "--gpu-mem", "4G", NULL };
+    s_run_job (h, on_gpu, args, sizeof args);
+    char want[200];
+    snprintf (want, sizeof want, "env CUDA_VISIBLE_DEVICES=%s\n", uuid);
+    cr_assert (strstr (args, want), "%s", args);
+    cr_assert (strstr (args, "arg --device=cuda:0\n"), "%s", args);
+    /* `segq workers` shows the physical devices */
+    char out[4096], err[4096];
+    const char *workers[] = { "workers", NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, workers) == 0, "%s", err);
+    snprintf (want, sizeof want, "7:0 B/1.0 GiB %s:0 B/8.0 GiB", uuid);
+    cr_assert (strstr (out, want), "no '%s' in:\n%s", want, out);
+    const char *json[] = { "workers", "--json", NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, json) == 0, "%s", err);
+    cr_assert (strstr (out, "\"device\"") && strstr (out, "\"7\"") && strstr (out, uuid), "%s", out);
     H_ASSERT_CLEAN_STOP (h);
     harness_destroy (&h);
 }

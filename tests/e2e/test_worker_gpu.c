@@ -186,7 +186,8 @@ Test (e2e, out_of_gpu_memory_names_the_declared_memory, .timeout = 60)
     cr_assert_eq (info.exit_code, SEGQ_RUN_EXIT_GPU_OOM);
     segq_job_info_clear (&info);
     H_ASSERT (h, harness_wait_final (c, fail, 20000, &info) == 0, "fail never ended");
-    cr_assert_str_eq (info.reason, "exited with code 3");
+    cr_assert_str_eq (info.reason, "exited with code 3: segq-testkind: failing with exit code 3 "
+                      "as asked");
     segq_job_info_clear (&info);
     /* and the log has segq-run's own words */
     static char log[16384];

@@ -11,12 +11,15 @@
         rest        the data frame, when bit 0 is set
 
     Whatever decodes must encode again, decode again, and encode to the
-    same bytes: a message the codec accepts is one it can forward. */
+    same bytes: a message the codec accepts is one it can forward. The
+    request id a server reads from a body that may not decode
+    (segq_msg_peek_req) must be safe on any body, and agree with the
+    decoder's whenever the body decodes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "segq_proto.h"
+#include "segq_msg_fields.h"
 
 static zmsg_t *
 s_encode_or_die (segq_msg_t *msg)
@@ -57,6 +60,19 @@ s_check_round_trip (segq_msg_t *msg)
     zmsg_destroy (&second);
 }
 
+/* Whether the message's type has a `req`, and its decoded value. */
+static bool
+s_decoded_req (const segq_msg_t *msg, uint64_t *req)
+{
+    const segq__struct_desc_t *desc = segq__msg_desc (msg->type);
+    for (size_t i = 0; desc && i < desc->n_fields; i++)
+        if (strcmp (desc->fields[i].key, "req") == 0) {
+            *req = *(const uint64_t *) ((const uint8_t *) &msg->u + desc->fields[i].offset);
+            return true;
+        }
+    return false;
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -86,8 +102,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     char err[256];
     int rc = segq_msg_decode_bytes (header, header_size, body, body_size, rest, size - body_size,
                                     flags & 1, &msg, &version, err, sizeof err);
+    uint64_t peeked = segq_msg_peek_req (body, body_size), req;
     if (rc == SEGQ_OK) {
-        if (!msg)
+        if (!msg || (s_decoded_req (msg, &req) && req != peeked))
             abort ();
         s_check_round_trip (msg);
     }

@@ -405,17 +405,32 @@ s_unmount (void)
     teardown ();
 }
 
-Test (fault_load, disk_full_refuses_uploads_and_keeps_serving, .init = setup, .fini = s_unmount,
-      .timeout = 180)
+/* The broker's data directory on an 8 MiB tmpfs, and the broker on it:
+   the database and its WAL fit, a 16 MiB upload does not. */
+static void
+s_start_broker_on_small_disk (void)
 {
     cr_assert_eq (mkdir (h->data_dir, 0700) == 0 || errno == EEXIST, 1);
-    /* 8 MiB: the database and its WAL fit, a 16 MiB upload does not */
     if (mount ("segq-test", h->data_dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=8m,mode=0700") != 0)
         cr_assert_fail ("cannot mount a tmpfs on %s: %s. The disk-full test needs it: run the "
                         "tests as root (as CI does) or in a container with CAP_SYS_ADMIN",
                         h->data_dir, strerror (errno));
     snprintf (s_mounted, sizeof s_mounted, "%s", h->data_dir);
     cr_assert_eq (harness_start_broker (h, NULL), 0, "segqd did not start on the tmpfs");
+}
+
+static void
+s_assert_database_intact (void)
+{
+    char db[700], result[256];
+    snprintf (db, sizeof db, "%s/segq.db", h->data_dir);
+    cr_assert_eq (s_integrity (db, result, sizeof result), 0, "integrity_check: %s", result);
+}
+
+Test (fault_load, disk_full_refuses_uploads_and_keeps_serving, .init = setup, .fini = s_unmount,
+      .timeout = 180)
+{
+    s_start_broker_on_small_disk ();
     cr_assert_eq (harness_start_worker (h, "w1", 1, NULL), 0);
     segq_client_t *c = harness_client (h, 20000);
     char big[700], hash[SEGQ_HASH_HEX_LEN + 1];
@@ -423,7 +438,9 @@ Test (fault_load, disk_full_refuses_uploads_and_keeps_serving, .init = setup, .f
     cr_assert_eq (harness_write_random_file (big, 16u << 20, 7), 0);
     int rc = segq_client_upload (c, big, "big.bin", hash, NULL);
     H_ASSERT (h, rc == SEGQ_ENOSPC, "a 16 MiB upload into 8 MiB: %d (%s)", rc, segq_client_error (c));
-    H_ASSERT (h, strstr (segq_client_error (c), "no space"), "%s", segq_client_error (c));
+    /* refused up front, from the size PUT declares, before a byte is written */
+    H_ASSERT (h, strstr (segq_client_error (c), "free on the broker's disk"), "%s",
+              segq_client_error (c));
 
     /* still serving: a job runs */
     segq_job_spec_t *spec = s_spec ("noop", NULL);
@@ -466,7 +483,71 @@ Test (fault_load, disk_full_refuses_uploads_and_keeps_serving, .init = setup, .f
     segq_job_spec_destroy (&spec);
     segq_client_destroy (&c);
     H_ASSERT_CLEAN_STOP (h);
-    char db[700], result[256];
-    snprintf (db, sizeof db, "%s/segq.db", h->data_dir);
-    cr_assert_eq (s_integrity (db, result, sizeof result), 0, "integrity_check: %s", result);
+    s_assert_database_intact ();
+}
+
+/* How many times the log at `path` says `what`. */
+static int
+s_said (const char *path, const char *what)
+{
+    static char log[1 << 20];
+    FILE *file = fopen (path, "r");
+    size_t n = file ? fread (log, 1, sizeof log - 1, file) : 0;
+    log[n] = 0;
+    if (file)
+        fclose (file);
+    int count = 0;
+    for (const char *p = strstr (log, what); p; p = strstr (p + 1, what))
+        count++;
+    return count;
+}
+
+/* A result that comes while the disk is full cannot be stored: the turn
+   is rolled back and its RESULT_ACK dropped. The worker sends the result
+   again, unasked, until it is acknowledged; a draining worker waits for
+   that; and once there is room the job ends. */
+Test (fault_load, result_on_a_full_disk_is_stored_once_there_is_room, .init = setup,
+      .fini = s_unmount, .timeout = 180)
+{
+    s_start_broker_on_small_disk ();
+    cr_assert_eq (harness_start_worker (h, "w1", 1, NULL), 0);
+    segq_client_t *c = harness_client (h, 20000);
+    segq_job_spec_t *spec = s_spec ("sleep", "1.5");
+    char job[SEGQ_JOB_ID_MAX];
+    H_ASSERT (h, segq_client_submit (c, spec, job, sizeof job) == 0, "%s", segq_client_error (c));
+    segq_job_spec_destroy (&spec);
+    H_ASSERT (h, harness_wait_state (c, job, SEGQ_JOB_RUNNING, 20000) == 0, "job never ran");
+    char filler[700];
+    s_fill (h->data_dir, filler, sizeof filler);
+    /* the result's commit fails, and the worker sends it again (it had no
+       new session: its only REGISTER was the first) */
+    const char *failed = "cannot commit to the job database", *again = "sending it again";
+    const char *worker_log = h->workers[0].log;
+    for (int i = 0; i < 1500 && (s_said (h->broker_log, failed) < 2 || !s_said (worker_log, again)); i++)
+        harness_sleep_ms (20);
+    H_ASSERT (h, s_said (h->broker_log, failed) >= 2 && s_said (worker_log, again) == 1,
+              "the result was stored, or not sent again");
+    H_ASSERT (h, s_said (h->broker_log, "worker w1 registered") == 1, "the worker re-registered");
+    segq_job_info_t info = { 0 };
+    H_ASSERT (h, segq_client_job (c, job, false, &info) == 0, "%s", segq_client_error (c));
+    H_ASSERT (h, info.state == SEGQ_JOB_RUNNING, "job %s on a full disk", segq_job_state_name (info.state));
+    segq_job_info_clear (&info);
+    /* draining: the worker stays while its result is not acknowledged */
+    harness_signal_worker (h, 0, SIGTERM);
+    for (int i = 0; i < 1500 && s_said (worker_log, again) < 2; i++)
+        harness_sleep_ms (20);
+    H_ASSERT (h, s_said (worker_log, again) == 2 && harness_worker_alive (h, 0),
+              "the draining worker left with its result unacknowledged");
+    /* room again: stored, acknowledged, and the drained worker leaves */
+    cr_assert_eq (unlink (filler), 0);
+    H_ASSERT (h, harness_wait_final (c, job, 60000, &info) == 0, "job did not end");
+    H_ASSERT (h, info.state == SEGQ_JOB_SUCCEEDED, "job %s: %s", segq_job_state_name (info.state),
+              info.reason ? info.reason : "");
+    segq_job_info_clear (&info);
+    for (int i = 0; i < 1000 && harness_worker_alive (h, 0); i++)
+        harness_sleep_ms (20);
+    H_ASSERT (h, !harness_worker_alive (h, 0), "the worker did not leave once drained");
+    segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+    s_assert_database_intact ();
 }

@@ -353,6 +353,7 @@ s_raw_put (zsock_t *sock, const char *hash, uint64_t size)
     segq_msg_t *put = segq_msg_new (SEGQ_MSG_PUT);
     put->u.put.req_id = 41;
     put->u.put.size = size;
+    put->u.put.user = strdup ("tester");    /* the uploader: the hash is then theirs to name */
     if (hash)
         snprintf (put->u.put.hash, sizeof put->u.put.hash, "%s", hash);
     cr_assert_eq (segq_msg_send (&put, sock, NULL), 0);
@@ -461,6 +462,7 @@ Test (queue, upload_hash_at_the_end_is_verified_and_stored_once, .init = setup, 
     segq_msg_t *put = segq_msg_new (SEGQ_MSG_PUT);
     put->u.put.req_id = 42;
     put->u.put.size = sizeof data;
+    put->u.put.user = strdup ("tester");
     memcpy (put->u.put.hash, hash, sizeof hash);
     cr_assert_eq (segq_msg_send (&put, sock, NULL), 0);
     segq_msg_t *ready = s_raw_recv (sock);
@@ -783,12 +785,19 @@ Test (queue, cli_arrays_beside_jobs_and_repeated_ids, .init = setup, .fini = tea
     }
     json_decref (doc);
 
-    /* cancel: each job once (all have ended: nothing changes, no error) */
+    /* cancel: each job once (all have ended: nothing changes, and that is
+       said with exit status 1) */
     const char *cancel[] = { "cancel", "--json", a, member[0], member[0], NULL };
-    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, cancel) == 0, "cancel: %s",
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, cancel) == 1, "cancel: %s",
               err);
     doc = s_json (out, "cancel --json");
     cr_assert_eq (json_array_size (doc), 2, "cancel: %s", out);
+    for (size_t k = 0; k < 2; k++) {
+        json_t *result = json_array_get (doc, k);
+        cr_assert (json_is_false (json_object_get (result, "ok")), "cancel: %s", out);
+        cr_assert (strstr (json_string_value (json_object_get (result, "message")),
+                           "already ended (succeeded)"), "cancel: %s", out);
+    }
     json_decref (doc);
 
     /* logs are per job: an array is refused plainly; purge takes an

@@ -16,6 +16,7 @@ const segq_msg_type_t fixture_types[] = {
     SEGQ_MSG_LOG, SEGQ_MSG_RESULT, SEGQ_MSG_RESULT_ACK, SEGQ_MSG_ABORT,
     SEGQ_MSG_DRAIN_WORKER, SEGQ_MSG_CHECKPOINT, SEGQ_MSG_CHECKPOINT_ACK, SEGQ_MSG_PUT, SEGQ_MSG_PUT_READY, SEGQ_MSG_PUT_DONE,
     SEGQ_MSG_GET, SEGQ_MSG_GET_READY, SEGQ_MSG_CHUNK, SEGQ_MSG_CREDIT,
+    SEGQ_MSG_KINDS, SEGQ_MSG_KINDS_REPLY,
 };
 const size_t fixture_type_count = sizeof fixture_types / sizeof fixture_types[0];
 
@@ -127,6 +128,8 @@ s_gpus (size_t n, bool used)
         g[i].name = s_str ("NVIDIA H100 80GB HBM3");
         g[i].mem_total = 85899345920ULL;
         g[i].mem_used = used ? 1ULL << 33 : 0;
+        if (i % 2)      /* a worker under CUDA_VISIBLE_DEVICES: the physical device */
+            g[i].device = s_str ("GPU-4a1b2c3d-0000-1111-2222-333344445555");
     }
     return g;
 }
@@ -172,6 +175,34 @@ s_job_info (segq_job_info_t *j, int i, bool full)
     j->history = s_need (calloc (2, sizeof *j->history));
     j->history[0] = (segq_transition_t) { SEGQ_JOB_QUEUED, 1764000000.25, NULL };
     j->history[1] = (segq_transition_t) { SEGQ_JOB_RUNNING, 1764000001.5, s_str ("assigned") };
+}
+
+/* A kind with a parameter of each type (typed defaults, one required)
+   and inputs of each form. */
+static void
+s_kind_info (segq_kind_info_t *k)
+{
+    k->name = s_str ("train");
+    k->help = s_str ("trains a SinGAN");
+    k->principal = s_str ("model.safetensors");
+    k->n_params = 4;
+    k->params = s_need (calloc (4, sizeof *k->params));
+    k->params[0] = (segq_kind_param_t) { s_str ("niter"), SEGQ_PARAM_INT, 1, 1e9, NULL, 0,
+                                         s_str ("iterations per scale") };
+    k->params[1] = (segq_kind_param_t) { s_str ("lr"), SEGQ_PARAM_FLOAT, -0.5, 1, NULL, 0, NULL };
+    k->params[2] = (segq_kind_param_t) { s_str ("precision"), SEGQ_PARAM_CHOICE, 0, 0,
+                                         s_strings (2, "fp"), 2, s_str ("arithmetic") };
+    k->params[3] = (segq_kind_param_t) { s_str ("flip"), SEGQ_PARAM_BOOL, 0, 0, NULL, 0, NULL };
+    s_param (&k->defaults, "niter", (segq_value_t) { .type = SEGQ_PARAM_INT, .i = 2000 });
+    s_param (&k->defaults, "lr", (segq_value_t) { .type = SEGQ_PARAM_FLOAT, .f = 0.0005 });
+    s_param (&k->defaults, "precision", (segq_value_t) { .type = SEGQ_PARAM_STRING, .s = "fp0" });
+    k->n_inputs = 2;
+    k->inputs = s_need (calloc (2, sizeof *k->inputs));
+    k->inputs[0] = (segq_kind_input_t) { .name = s_str ("image"), .required = true,
+                                         .help = s_str ("one image") };
+    k->inputs[1] = (segq_kind_input_t) { .name = s_str ("synthetic"), .unless = s_str ("from_alpha"),
+                                         .many = true, .sets = true };
+    k->test = true;
 }
 
 segq_msg_t *
@@ -385,6 +416,7 @@ fixture_msg (segq_msg_type_t type, bool full)
             m->u.reg.node = s_str ("gpu-node-1");
             if (!full)
                 break;
+            m->u.reg.instance = s_str ("0123456789abcdef0123456789abcdef@gpu-node-1");
             m->u.reg.n_gpus = 4;
             m->u.reg.gpus = s_gpus (4, false);
             m->u.reg.cpu_slots = 32;
@@ -536,6 +568,19 @@ fixture_msg (segq_msg_type_t type, bool full)
         case SEGQ_MSG_CREDIT:
             m->u.credit.transfer = 100;
             m->u.credit.chunks = full ? 4000000000u : 0;
+            break;
+        case SEGQ_MSG_KINDS:
+            m->u.kinds.req_id = 14;
+            break;
+        case SEGQ_MSG_KINDS_REPLY:
+            m->u.kinds_reply.req_id = 14;
+            if (!full)
+                break;
+            m->u.kinds_reply.n_kinds = 2;
+            m->u.kinds_reply.kinds = s_need (calloc (2, sizeof (segq_kind_info_t)));
+            s_kind_info (&m->u.kinds_reply.kinds[0]);
+            m->u.kinds_reply.kinds[1].name = s_str ("noop");
+            m->u.kinds_reply.kinds[1].principal = s_str ("*");
             break;
     }
     return m;

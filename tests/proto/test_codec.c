@@ -190,6 +190,67 @@ Test (codec, workers_register_and_error_versions, .timeout = 10)
     fixture_assert_no_leaks ();
 }
 
+Test (codec, kinds_fields, .timeout = 10)
+{
+    segq_msg_t *msg = fixture_msg (SEGQ_MSG_KINDS, false);
+    segq_msg_t *d = s_round_trip (msg);
+    cr_assert_eq (d->u.kinds.req_id, 14);
+    segq_msg_destroy (&d);
+    segq_msg_destroy (&msg);
+
+    msg = fixture_msg (SEGQ_MSG_KINDS_REPLY, true);
+    d = s_round_trip (msg);
+    segq_kinds_reply_t *r = &d->u.kinds_reply;
+    cr_assert_eq (r->req_id, 14);
+    cr_assert_eq (r->n_kinds, 2);
+    segq_kind_info_t *k = &r->kinds[0];
+    cr_assert_str_eq (k->name, "train");
+    cr_assert_str_eq (k->help, "trains a SinGAN");
+    cr_assert_str_eq (k->principal, "model.safetensors");
+    cr_assert (k->test);
+    cr_assert_eq (k->n_params, 4);
+    cr_assert_str_eq (k->params[0].name, "niter");
+    cr_assert_eq (k->params[0].type, SEGQ_PARAM_INT);
+    cr_assert_eq (k->params[0].min, 1);
+    cr_assert_eq (k->params[0].max, 1e9);
+    cr_assert_str_eq (k->params[0].help, "iterations per scale");
+    cr_assert_eq (k->params[1].type, SEGQ_PARAM_FLOAT);
+    cr_assert_eq (k->params[1].min, -0.5);
+    cr_assert_null (k->params[1].help);
+    cr_assert_eq (k->params[2].type, SEGQ_PARAM_CHOICE);
+    cr_assert_eq (k->params[2].n_choices, 2);
+    cr_assert_str_eq (k->params[2].choices[1], "fp1");
+    cr_assert_eq (k->params[3].type, SEGQ_PARAM_BOOL);
+    cr_assert_eq (k->params[3].min, 0);
+    /* defaults travel typed; a parameter without one is required */
+    cr_assert_eq (k->defaults.count, 3);
+    cr_assert_eq (segq_params_get (&k->defaults, "niter")->type, SEGQ_PARAM_INT);
+    cr_assert_eq (segq_params_get (&k->defaults, "niter")->i, 2000);
+    cr_assert_eq (segq_params_get (&k->defaults, "lr")->f, 0.0005);
+    cr_assert_str_eq (segq_params_get (&k->defaults, "precision")->s, "fp0");
+    cr_assert_null (segq_params_get (&k->defaults, "flip"));
+    cr_assert_eq (k->n_inputs, 2);
+    cr_assert_str_eq (k->inputs[0].name, "image");
+    cr_assert (k->inputs[0].required);
+    cr_assert_not (k->inputs[0].many);
+    cr_assert_str_eq (k->inputs[0].help, "one image");
+    cr_assert_not (k->inputs[1].required);
+    cr_assert_null (k->inputs[0].unless);
+    cr_assert_str_eq (k->inputs[1].unless, "from_alpha");
+    cr_assert (k->inputs[1].many && k->inputs[1].sets);
+    cr_assert_null (k->inputs[1].help);
+    /* a kind with only its required fields */
+    k = &r->kinds[1];
+    cr_assert_str_eq (k->name, "noop");
+    cr_assert_str_eq (k->principal, "*");
+    cr_assert_null (k->help);
+    cr_assert_eq (k->n_params + k->n_inputs + k->defaults.count, 0);
+    cr_assert_not (k->test);
+    segq_msg_destroy (&d);
+    segq_msg_destroy (&msg);
+    fixture_assert_no_leaks ();
+}
+
 Test (codec, eversion_errors_list_the_versions, .timeout = 10)
 {
     segq_msg_t *msg = segq_msg_new (SEGQ_MSG_ERROR);

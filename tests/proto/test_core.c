@@ -556,12 +556,43 @@ Test (file_sink, abandoned_direct_sink_is_released, .timeout = 10)
     int threads = s_threads ();
     segq_file_sink_init (&sink, fd, 64u << 20);
     cr_assert (segq_file_sink_is_direct (&sink));
-    cr_assert_eq (s_threads (), threads + 1, "one writer thread");
     cr_assert_eq (segq_file_sink_append (&sink, data, 5u << 20), 0);
+    cr_assert_eq (s_threads (), threads + 1, "one writer thread");
     segq_file_sink_release (&sink);
     segq_file_sink_release (&sink);
     cr_assert_null (sink.direct);
     cr_assert_eq (s_threads (), threads, "the writer thread is gone");
+    free (data);
+    close (fd);
+    unlink (path);
+    fixture_assert_no_leaks ();
+}
+
+/* A sender may announce a large file and send little: until a whole
+   staging buffer (2 MiB) has come, the sink holds no thread, so many such
+   transfers cost a receiver no threads (and finishing one still works). */
+Test (file_sink, announced_large_file_starts_no_thread_until_data_comes, .timeout = 10)
+{
+    char path[] = "segq-sink-XXXXXX";
+    int fd = mkstemp (path);
+    cr_assert_geq (fd, 0);
+    uint8_t *data = s_sink_data (3u << 20);
+    int threads = s_threads ();
+    segq_file_sink_t sinks[32];
+    for (int i = 0; i < 32; i++)
+        segq_file_sink_init (&sinks[i], fd, (uint64_t) 1 << 40);
+    cr_assert (segq_file_sink_is_direct (&sinks[0]));
+    cr_assert_eq (segq_file_sink_append (&sinks[0], data, (2u << 20) - 1), 0);
+    cr_assert_eq (s_threads (), threads, "no thread before a whole buffer has come");
+    cr_assert_eq (segq_file_sink_append (&sinks[0], data + (2u << 20) - 1, (1u << 20) + 1), 0);
+    cr_assert_eq (s_threads (), threads + 1, "the writer starts with the second buffer");
+    char got[SEGQ_HASH_HEX_LEN + 1], want[SEGQ_HASH_HEX_LEN + 1];
+    cr_assert_eq (segq_file_sink_finish (&sinks[0], got), 0);
+    s_hash (data, 3u << 20, want);
+    cr_assert_str_eq (got, want);
+    for (int i = 1; i < 32; i++)
+        segq_file_sink_release (&sinks[i]);
+    cr_assert_eq (s_threads (), threads);
     free (data);
     close (fd);
     unlink (path);

@@ -911,3 +911,119 @@ Test (reject, encoder_refuses_what_the_decoder_would, .timeout = 10)
     cr_assert_null (z);
     fixture_assert_no_leaks ();
 }
+
+/* ---- the request id of what does not decode ---- */
+
+/* segq_msg_peek_req of the body built; frees it. */
+static uint64_t
+b_peek (body_t *b)
+{
+    uint64_t req = segq_msg_peek_req ((const uint8_t *) b->sb.data, b->sb.size);
+    msgpack_sbuffer_destroy (&b->sb);
+    return req;
+}
+
+/* A new body: a map of n entries, its first key written (the value comes next). */
+static void
+b_begin (body_t *b, size_t n, const char *key)
+{
+    b_init (b);
+    b_map (b, n);
+    b_str (b, key);
+}
+
+Test (reject, request_id_read_from_a_body_that_does_not_decode, .timeout = 10)
+{
+    body_t b;
+    /* a SUBMIT refused for a wrong type after its req */
+    b_begin (&b, 3, "user"); b_str (&b, "alice");
+    b_str (&b, "req"); b_uint (&b, 77);
+    b_str (&b, "kind"); b_uint (&b, 5);
+    cr_assert_eq (b_peek (&b), 77);
+    /* cut short after it; a uint64 of any size */
+    b_begin (&b, 3, "req"); b_uint (&b, UINT64_MAX);
+    b_str (&b, "kind"); b_str (&b, "sleep");
+    cr_assert_eq (b_peek (&b), UINT64_MAX);
+    /* no req to give: the key absent, nil, negative, not a number, nested */
+    b_begin (&b, 1, "user"); b_str (&b, "alice");
+    cr_assert_eq (b_peek (&b), 0);
+    b_begin (&b, 1, "req"); b_nil (&b);
+    cr_assert_eq (b_peek (&b), 0);
+    b_begin (&b, 1, "req"); b_int (&b, -3);
+    cr_assert_eq (b_peek (&b), 0);
+    b_begin (&b, 1, "req"); b_str (&b, "77");
+    cr_assert_eq (b_peek (&b), 0);
+    b_begin (&b, 1, "params"); b_map (&b, 1);
+    b_str (&b, "req"); b_uint (&b, 77);
+    cr_assert_eq (b_peek (&b), 0);
+    /* something unreadable before it: a byte msgpack never uses, a non-string key */
+    uint8_t never_used = 0xc1;
+    b_begin (&b, 2, "x"); b_raw (&b, &never_used, 1);
+    b_str (&b, "req"); b_uint (&b, 77);
+    cr_assert_eq (b_peek (&b), 0);
+    b_init (&b);
+    b_map (&b, 2);
+    b_uint (&b, 1); b_uint (&b, 1);
+    b_str (&b, "req"); b_uint (&b, 77);
+    cr_assert_eq (b_peek (&b), 0);
+    /* not a map at all, or nothing */
+    b_init (&b);
+    b_arr (&b, 2);
+    b_str (&b, "req"); b_uint (&b, 77);
+    cr_assert_eq (b_peek (&b), 0);
+    cr_assert_eq (segq_msg_peek_req (NULL, 0), 0);
+    cr_assert_eq (segq_msg_peek_req ((const uint8_t *) "", 0), 0);
+    /* a map declaring more entries than the bytes could hold */
+    uint8_t huge[] = { 0xdf, 0x7f, 0xff, 0xff, 0xff, 0xa3, 'r', 'e', 'q', 0x4d };
+    cr_assert_eq (segq_msg_peek_req (huge, sizeof huge), 0);
+    fixture_assert_no_leaks ();
+}
+
+/* A zmsg of a header for `type` and the body built (freed), plus `extra`
+   empty frames. */
+static zmsg_t *
+b_zmsg (body_t *b, segq_msg_type_t type, int extra)
+{
+    uint8_t header[4] = { 'S', 'Q', SEGQ_PROTO_VERSION, (uint8_t) type };
+    zmsg_t *z = zmsg_new ();
+    cr_assert_eq (zmsg_addmem (z, header, sizeof header), 0);
+    cr_assert_eq (zmsg_addmem (z, b->sb.data, b->sb.size), 0);
+    for (int i = 0; i < extra; i++)
+        cr_assert_eq (zmsg_addmem (z, NULL, 0), 0);
+    msgpack_sbuffer_destroy (&b->sb);
+    return z;
+}
+
+Test (reject, a_server_learns_the_request_id_of_what_it_refuses, .timeout = 10)
+{
+    body_t b;
+    segq_msg_t *msg = NULL;
+    uint64_t req = 1;
+    char err[256];
+    /* a SUBMIT without its required kind */
+    b_begin (&b, 2, "req"); b_uint (&b, 77);
+    b_str (&b, "user"); b_str (&b, "alice");
+    zmsg_t *z = b_zmsg (&b, SEGQ_MSG_SUBMIT, 0);
+    cr_assert_eq (segq_msg_decode_request (&z, &msg, NULL, &req, err, sizeof err), SEGQ_EPROTO);
+    cr_assert_null (z);
+    cr_assert_null (msg);
+    cr_assert_eq (req, 77, "%s", err);
+    /* frames it should not have: the body is still the second */
+    b_begin (&b, 1, "req"); b_uint (&b, 78);
+    z = b_zmsg (&b, SEGQ_MSG_STATUS, 2);
+    cr_assert_eq (segq_msg_decode_request (&z, &msg, NULL, &req, err, sizeof err), SEGQ_EPROTO);
+    cr_assert_eq (req, 78, "%s", err);
+    /* a header alone has no body to read */
+    z = zmsg_new ();
+    cr_assert_eq (zmsg_addstr (z, "SQ"), 0);
+    cr_assert_eq (segq_msg_decode_request (&z, &msg, NULL, &req, err, sizeof err), SEGQ_EPROTO);
+    cr_assert_eq (req, 0);
+    /* decoded: nothing to recover */
+    b_begin (&b, 1, "req"); b_uint (&b, 79);
+    z = b_zmsg (&b, SEGQ_MSG_WORKERS, 0);
+    cr_assert_eq (segq_msg_decode_request (&z, &msg, NULL, &req, err, sizeof err), SEGQ_OK, "%s", err);
+    cr_assert_eq (msg->u.workers.req_id, 79);
+    cr_assert_eq (req, 0);
+    segq_msg_destroy (&msg);
+    fixture_assert_no_leaks ();
+}

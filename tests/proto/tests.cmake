@@ -13,3 +13,6 @@ segq_add_test(NAME test_proto_core
 segq_add_test(NAME test_proto_spec
   SOURCES ${_proto_tests}/test_spec.c
   LIBS segq_proto TIMEOUT 60)
+segq_add_test(NAME test_proto_route
+  SOURCES ${_proto_tests}/test_route.c
+  LIBS segq_proto TIMEOUT 60)

@@ -6,6 +6,7 @@
 #define SEGQ_TEST_LAB_KEYS_H
 
 #include <stddef.h>
+#include "segq_client.h"
 
 /* One certificate NAME with ROLE in DIR; fails the test if it cannot. */
 void lab_cert (const char *dir, const char *name, const char *role);
@@ -14,5 +15,12 @@ void lab_cert (const char *dir, const char *name, const char *role);
    are given: the keys folder, its certs folder and the broker's cert. */
 void lab_keys_make (const char *dir, char *keys, size_t keys_len, char *certs, size_t certs_len,
                     char *broker_key, size_t broker_key_len);
+
+/* NAME's client of the broker at endpoint: with keys (certs set) it holds
+   certs/NAME.cert and trusts broker_key; without, it just says it is NAME.
+   No hash cache: what a test uploads is sent. Fails the test if it
+   cannot connect. */
+segq_client_t *lab_client (const char *endpoint, const char *certs, const char *broker_key,
+                           const char *name);
 
 #endif

@@ -63,14 +63,7 @@ teardown (void)
 static segq_client_t *
 s_client (const char *name)
 {
-    char cert[900];
-    snprintf (cert, sizeof cert, "%s/%s.cert", certs, name);
-    segq_client_options_t options = { .broker = h->endpoint, .timeout_ms = 5000, .cert = cert,
-                                      .broker_key = broker_key };
-    segq_client_t *client = NULL;
-    char err[1024];
-    H_ASSERT (h, segq_client_connect (&options, &client, err, sizeof err) == 0, "%s", err);
-    return client;
+    return lab_client (h->endpoint, certs, broker_key, name);
 }
 
 static int
@@ -288,6 +281,14 @@ Test (patient, purge_by_owner_or_admin_only_and_audited, .init = setup, .fini = 
     H_ASSERT (h, segq_client_logs (alice, a, 0, 4096, &chunk) == 0, "%s", segq_client_error (alice));
     cr_assert_eq (chunk.size, 0, "a's log is still there");
     segq_log_chunk_clear (&chunk);
+    /* a purged job is refused as an input at submit, not later on a worker */
+    segq_job_spec_t *spec = segq_job_spec_new ("echo");
+    char reuse[SEGQ_JOB_ID_MAX], why[512];
+    cr_assert_eq (segq_job_spec_input_job (spec, "files", a, "*", why, sizeof why), 0, "%s", why);
+    cr_assert_eq (segq_client_submit (alice, spec, reuse, sizeof reuse), SEGQ_ENOENT,
+                  "a purged job was accepted as an input");
+    cr_assert (strstr (segq_client_error (alice), "were purged"), "%s", segq_client_error (alice));
+    segq_job_spec_destroy (&spec);
     /* again: nothing to do, and says when */
     cr_assert_eq (s_purge (alice, a, message, sizeof message, NULL), 0, "%s", message);
     cr_assert (strstr (message, "already purged"), "%s", message);

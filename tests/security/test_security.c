@@ -2,10 +2,13 @@
     processes: the broker's keys, users, an admin and worker nodes, all
     with certificates made here. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -265,6 +268,70 @@ Test (security, removed_certificate_refused_on_next_request, .init = setup, .fin
     H_ASSERT (h, segq_client_status (carol, &all, NULL, &list) == 0, "%s", segq_client_error (carol));
     segq_job_list_clear (&list);
     segq_client_destroy (&carol);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* Rewrites the file at path in place (same inode, truncated and written
+   again, as an editor that saves in place does), with `from` replaced by `to`. */
+static void
+s_edit_in_place (const char *path, const char *from, const char *to)
+{
+    char text[8192];
+    FILE *in = fopen (path, "r");
+    cr_assert_not_null (in, "%s", path);
+    size_t n = fread (text, 1, sizeof text - 1, in);
+    fclose (in);
+    text[n] = 0;
+    char *at = strstr (text, from);
+    cr_assert_not_null (at, "%s has no '%s'", path, from);
+    char edited[8192];
+    snprintf (edited, sizeof edited, "%.*s%s%s", (int) (at - text), text, to, at + strlen (from));
+    int fd = open (path, O_WRONLY | O_TRUNC);
+    cr_assert_geq (fd, 0, "%s", path);
+    cr_assert_eq (write (fd, edited, strlen (edited)), (ssize_t) strlen (edited));
+    cr_assert_eq (close (fd), 0);
+}
+
+/* An admin demoted by editing its certificate in place (same key, no file
+   added or removed: the folder itself does not change) loses the admin's
+   rights at its next request, on the connection it already has. */
+Test (security, certificate_edited_in_place_takes_effect, .init = setup, .fini = teardown,
+      .timeout = 60)
+{
+    segq_client_t *root = s_client ("root"), *alice = s_client ("alice");
+    char job[SEGQ_JOB_ID_MAX];
+    s_submit_sleep (root, "0.1", job);      /* no worker: it stays queued */
+    /* the folder last changed long ago, and the broker has seen it so */
+    struct timespec past[2] = { { .tv_sec = time (NULL) - 3600 }, { .tv_sec = time (NULL) - 3600 } };
+    cr_assert_eq (utimensat (AT_FDCWD, certs, past, 0), 0);
+    int32_t was = 0;
+    H_ASSERT (h, segq_client_priority (root, job, SEGQ_PRIORITY_USER_MAX + 1, &was) == 0, "%s",
+              segq_client_error (root));
+
+    struct stat before, after;
+    cr_assert_eq (stat (certs, &before), 0);
+    char path[900];
+    snprintf (path, sizeof path, "%s/root.cert", certs);
+    s_edit_in_place (path, "role = \"admin\"", "role = \"user\"");
+    struct timespec kept[2] = { before.st_atim, before.st_mtim };
+    cr_assert_eq (utimensat (AT_FDCWD, certs, kept, 0), 0);
+    cr_assert_eq (stat (certs, &after), 0);
+    cr_assert (after.st_mtim.tv_sec == before.st_mtim.tv_sec
+               && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec, "the folder looks unchanged");
+
+    cr_assert_eq (segq_client_priority (root, job, SEGQ_PRIORITY_USER_MAX + 2, &was), SEGQ_EPERM,
+                  "a demoted admin still raised a job ahead of fair share");
+    cr_assert (strstr (segq_client_error (root), "needs an admin"), "%s", segq_client_error (root));
+    /* still known, now as a user: its own job within the user band */
+    H_ASSERT (h, segq_client_priority (root, job, 3, &was) == 0, "%s", segq_client_error (root));
+    /* the other certificates are as they were */
+    segq_job_list_t list = { 0 };
+    segq_status_query_t all = { 0 };
+    H_ASSERT (h, segq_client_status (alice, &all, NULL, &list) == 0, "%s",
+              segq_client_error (alice));
+    segq_job_list_clear (&list);
+    segq_client_destroy (&root);
+    segq_client_destroy (&alice);
     H_ASSERT_CLEAN_STOP (h);
 }
 

@@ -1,22 +1,23 @@
-# CurveZMQ security: real segqd + segq-worker with certificates the tests make.
-if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
-  segq_add_test(NAME test_security
-    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_security.c ${CMAKE_CURRENT_LIST_DIR}/lab_keys.c
-            ${CMAKE_CURRENT_SOURCE_DIR}/integration/harness.c
-    LIBS segq_client PkgConfig::JANSSON
-    TIMEOUT 300)
-  target_include_directories(test_security PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/integration)
-  add_dependencies(test_security segqd segq-worker segq-testkind segq)
+# Security with real processes: segqd + segq-worker, with certificates the
+# tests make (lab_keys.c) or without keys.
+if(NOT (TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind))
+  return()
 endif()
 
+function(segq_security_test name timeout)
+  segq_add_test(NAME ${name}
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/${name}.c ${CMAKE_CURRENT_LIST_DIR}/lab_keys.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/integration/harness.c
+    LIBS segq_client PkgConfig::JANSSON ${ARGN}
+    TIMEOUT ${timeout})
+  target_include_directories(${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/integration)
+  add_dependencies(${name} segqd segq-worker segq-testkind segq)
+endfunction()
+
+# CurveZMQ: keys, roles, certificates changing under a running broker.
+segq_security_test(test_security 300)
 # Patient data: purge, retention, fetch by ownership, file modes, audit log,
 # backups, worker scratch and cache.
-if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
-  segq_add_test(NAME test_patient_data
-    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_patient_data.c ${CMAKE_CURRENT_LIST_DIR}/lab_keys.c
-            ${CMAKE_CURRENT_SOURCE_DIR}/integration/harness.c
-    LIBS segq_client PkgConfig::JANSSON PkgConfig::SQLITE3 Threads::Threads
-    TIMEOUT 600)
-  target_include_directories(test_patient_data PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/integration)
-  add_dependencies(test_patient_data segqd segq-worker segq-testkind segq)
-endif()
+segq_security_test(test_patient_data 600 PkgConfig::SQLITE3 Threads::Threads)
+# The one access rule over every way a job names data, with keys and without.
+segq_security_test(test_access 300)

@@ -138,6 +138,18 @@ s_slurp (const char *path)
     return buf;
 }
 
+/* An executable stand-in program at F->dir/NAME; its path into path. */
+static void
+s_script (const char *name, const char *text, char *path, size_t len)
+{
+    snprintf (path, len, "%s/%s", F->dir, name);
+    FILE *file = fopen (path, "w");
+    cr_assert_not_null (file);
+    cr_assert_geq (fputs (text, file), 0);
+    cr_assert_eq (fclose (file), 0);
+    cr_assert_eq (chmod (path, 0755), 0);
+}
+
 static void
 s_send (fake_t *f, segq_msg_t *msg)
 {
@@ -533,15 +545,12 @@ Test (daemon, echo_fetches_inputs_uploads_outputs_within_credit)
 Test (daemon, checkpoint_uploaded_with_hash_at_the_end)
 {
     char script [400];
-    snprintf (script, sizeof script, "%s/fake-segq-run", F->dir);
-    FILE *f = fopen (script, "w");
-    cr_assert_not_null (f);
-    fprintf (f, "#!/bin/bash\n"
-                "printf 'weights of step 3' > \"$SEGQ_OUTPUT_DIR/model.ckpt\"\n"
-                "printf '{\"checkpoint\":\"model.ckpt\",\"step\":3}\\n' >&\"$SEGQ_PROGRESS_FD\"\n"
-                "sleep 30\n");
-    fclose (f);
-    cr_assert_eq (chmod (script, 0755), 0);
+    /* `devices`: the worker asks whether it can use the declared GPUs */
+    s_script ("fake-segq-run", "#!/bin/bash\n"
+              "[ \"$1\" = devices ] && exec echo '{\"cpu\": {\"cores\": 2}, \"cuda_build\": true}'\n"
+              "printf 'weights of step 3' > \"$SEGQ_OUTPUT_DIR/model.ckpt\"\n"
+              "printf '{\"checkpoint\":\"model.ckpt\",\"step\":3}\\n' >&\"$SEGQ_PROGRESS_FD\"\n"
+              "sleep 30\n", script, sizeof script);
     const char *extra [] = { "--segq-run", script, NULL };
     s_start_worker (F, extra);
     segq_msg_t *reg = s_handshake (F, 5000);
@@ -691,7 +700,9 @@ Test (daemon, failures_reported_daemon_survives)
         cr_assert_not (r->success);
         if (strcmp (r->job, "f1") == 0) {
             cr_assert_eq (r->exit_code, 3);
-            cr_assert_str_eq (r->reason, "exited with code 3");
+            /* with the last line the child wrote */
+            cr_assert_str_eq (r->reason, "exited with code 3: segq-testkind: failing with exit "
+                              "code 3 as asked");
         }
         else
         if (strcmp (r->job, "f2") == 0) {
@@ -876,4 +887,104 @@ Test (daemon, bad_flags_refused_with_a_message)
     int status = s_wait_exit (F, 5000);
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 2);
     cr_assert (strstr (s_slurp (F->log), "--gpus: 'zero:big' is not INDEX:NAME:MEM"));
+}
+
+Test (daemon, unacknowledged_result_sent_again_and_drain_waits_for_its_ack)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 500);
+    segq_msg_destroy (&reg);
+    s_assign (F, "u1", 1, "noop", NULL, NULL, 0, 0);
+    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 5000);
+    segq_msg_destroy (&result);
+    /* No ack (a broker whose commit failed drops it): the result comes
+       again after the expiry, with no new REGISTER, and then less often. */
+    int64_t sent = segq__now_ms ();
+    result = s_expect (F, SEGQ_MSG_RESULT, 5000);
+    cr_assert_str_eq (result->u.result.job, "u1");
+    cr_assert (result->u.result.success);
+    segq_msg_destroy (&result);
+    int64_t first_gap = segq__now_ms () - sent;
+    cr_assert (first_gap >= 400, "sent again after %lld ms", (long long) first_gap);
+    /* draining: the worker stays while the result is unacknowledged */
+    kill (F->pid, SIGTERM);
+    reg = s_expect (F, SEGQ_MSG_REGISTER, 5000);
+    cr_assert (reg->u.reg.draining);
+    cr_assert_eq (reg->u.reg.n_held, 1);
+    segq_msg_destroy (&reg);
+    s_welcome (F, 500);
+    sent = segq__now_ms ();
+    result = s_expect (F, SEGQ_MSG_RESULT, 5000);
+    segq_msg_destroy (&result);
+    int64_t second_gap = segq__now_ms () - sent;
+    cr_assert (second_gap >= 600, "sent again after %lld ms: no backoff", (long long) second_gap);
+    cr_assert_eq (kill (F->pid, 0), 0, "a draining worker left with a result unacknowledged");
+    /* acknowledged: it leaves */
+    s_ack (F, "u1", 1, 0);
+    segq_msg_t *bye = s_expect (F, SEGQ_MSG_BYE, 5000);
+    segq_msg_destroy (&bye);
+    int status = s_wait_exit (F, 5000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "status %d", status);
+}
+
+Test (daemon, node_name_refused_exits_and_restart_keeps_the_daemons_id)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_expect (F, SEGQ_MSG_REGISTER, 10000);
+    /* RANDOM@HOST, RANDOM 32 hex digits kept in the work directory */
+    const char *inst = reg->u.reg.instance;
+    cr_assert (inst && strlen (inst) > 33 && inst [32] == '@'
+               && strspn (inst, "0123456789abcdef") == 32, "inst %s", inst ? inst : "none");
+    char instance [300];
+    snprintf (instance, sizeof instance, "%s", inst);
+    segq_msg_destroy (&reg);
+    segq_msg_t *error = segq_msg_new (SEGQ_MSG_ERROR);
+    error->u.error.code = SEGQ_EEXIST;
+    error->u.error.message = strdup ("node name w1 is taken by another live worker: use --node "
+                                     "NAME to give each worker on one host its own name");
+    s_send (F, error);
+    int status = s_wait_exit (F, 5000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 1, "status %d", status);
+    cr_assert (strstr (s_slurp (F->log), "refused node w1: node name w1 is taken by another "
+                       "live worker: use --node NAME"), "%s", s_slurp (F->log));
+    /* started again on its work directory: the same daemon to the broker */
+    s_start_worker (F, NULL);
+    reg = s_handshake (F, 5000);
+    cr_assert_str_eq (reg->u.reg.instance, instance);
+    segq_msg_destroy (&reg);
+    s_drain_and_bye (F);
+}
+
+Test (daemon, gpus_need_a_segq_run_with_cuda)
+{
+    char fake [400];
+    s_script ("segq-run", "#!/bin/sh\n[ \"$1\" = devices ] || exit 9\n"
+              "echo '{\"cpu\": {\"cores\": 2}, \"cuda\": [], \"cuda_build\": false}'\n",
+              fake, sizeof fake);
+    /* GPUs declared (s_start_worker's --gpus) for ML kinds: refused */
+    const char *ml [] = { "--segq-run", fake, NULL };
+    s_start_worker (F, ml);
+    int status = s_wait_exit (F, 10000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 2, "status %d", status);
+    cr_assert (strstr (s_slurp (F->log), "is a CPU-only build") && strstr (s_slurp (F->log),
+               "--gpus \"\""), "%s", s_slurp (F->log));
+    /* test kinds only: its GPUs are usable */
+    const char *tests [] = { "--segq-run", fake, "--kinds", "sleep", NULL };
+    s_start_worker (F, tests);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    cr_assert_eq (reg->u.reg.n_gpus, 2);
+    segq_msg_destroy (&reg);
+    s_drain_and_bye (F);
+}
+
+Test (daemon, gpus_outside_its_cuda_visible_devices_refused)
+{
+    /* two GPUs declared, one visible */
+    setenv ("CUDA_VISIBLE_DEVICES", "GPU-4a1b", 1);
+    s_start_worker (F, NULL);
+    unsetenv ("CUDA_VISIBLE_DEVICES");
+    int status = s_wait_exit (F, 10000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) != 0, "status %d", status);
+    cr_assert (strstr (s_slurp (F->log), "GPU 1 is not in CUDA_VISIBLE_DEVICES=GPU-4a1b"), "%s",
+               s_slurp (F->log));
 }

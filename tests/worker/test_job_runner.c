@@ -136,8 +136,35 @@ Test (job_runner, log_merges_stdout_and_stderr_exit_code_reported)
     cr_assert_not (r.exit.success);
     cr_assert_eq (r.exit.exit_code, 3);
     cr_assert_eq (r.exit.signal, 0);
-    cr_assert_str_eq (r.exit.reason, "exited with code 3");
+    cr_assert_str_eq (r.exit.reason, "exited with code 3: to-err");
     cr_assert (strstr (r.log, "to-out\n") && strstr (r.log, "to-err\n"), "%s", r.log);
+    s_done (&r);
+}
+
+Test (job_runner, failure_reason_ends_with_the_last_line_of_output)
+{
+    run_t r;
+    /* the last line that says something, control characters dropped, a
+       carriage return ending a line as a newline does */
+    char *argv [] = { "/bin/sh", "-c", "echo first; printf 'progress 10%%\\r\\tcannot read"
+                      "\\001 mask.png \\r\\n\\n  \\n' >&2; exit 1", NULL };
+    s_run (&r, argv, NULL, 0, 1000);
+    cr_assert_str_eq (r.exit.reason, "exited with code 1: cannot read mask.png");
+    s_done (&r);
+    /* an overlong last line without its newline: cut */
+    char *long_line [] = { "/bin/sh", "-c", "printf 'x%.0s' $(seq 400); kill -TERM $$", NULL };
+    s_run (&r, long_line, NULL, 0, 1000);
+    char want [512];
+    int len = snprintf (want, sizeof want, "killed by signal %d (%s): ", SIGTERM,
+                        strsignal (SIGTERM));
+    memset (want + len, 'x', SEGQ__LAST_LINE_MAX);
+    want [len + SEGQ__LAST_LINE_MAX] = 0;
+    cr_assert_str_eq (r.exit.reason, want);
+    s_done (&r);
+    /* nothing written: the reason alone */
+    char *silent [] = { "/bin/sh", "-c", "exit 5", NULL };
+    s_run (&r, silent, NULL, 0, 1000);
+    cr_assert_str_eq (r.exit.reason, "exited with code 5");
     s_done (&r);
 }
 

@@ -1,0 +1,187 @@
+/*  test_transfer_limits.c: a real segqd bounds what clients' uploads can
+    make it hold. PUTs that announce big files and send nothing are
+    refused beyond the limits (per connection, then all together) with
+    ELIMIT; a size over the largest artifact or the free space is refused
+    up front; the broker's threads, file descriptors and temporary files
+    stay bounded; another client's upload still goes through, and once the
+    idle transfers expire, even after the limit of all was reached. */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "broker_test_util.h"
+#include "harness.h"
+#include "segq_proto.h"
+
+#define PER_PEER 5
+#define ALL      12
+#define ANNOUNCED ((uint64_t) 1 << 30)  /* large enough for the sink's O_DIRECT writer */
+
+static harness_t *h;
+
+static void
+setup (void)
+{
+    h = harness_new ("xfer-limits");
+    cr_assert_not_null (h);
+    h->expiry_ms = 1500;
+    /* the limits as an admin writes them (README: broker configuration) */
+    char config[600];
+    snprintf (config, sizeof config, "%s/segqd.conf", h->dir);
+    FILE *file = fopen (config, "w");
+    cr_assert_not_null (file);
+    fprintf (file, "max_transfers = 12\nmax_transfers_per_peer = 5\nmax_artifact_size = 1000T\n");
+    cr_assert_eq (fclose (file), 0);
+    const char *extra[] = { "--config", config, NULL };
+    cr_assert_eq (harness_start_broker (h, extra), 0, "segqd did not start");
+}
+
+static void
+teardown (void)
+{
+    harness_destroy (&h);
+}
+
+/* Entries in the folder the format names. */
+static int
+s_entries (const char *format, ...)
+{
+    char path[600];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (path, sizeof path, format, args);
+    va_end (args);
+    return (int) test_count_entries (path);
+}
+
+static zsock_t *
+s_peer (void)
+{
+    zsock_t *sock = zsock_new_dealer (h->endpoint);
+    cr_assert_not_null (sock);
+    zsock_set_rcvtimeo (sock, 5000);
+    return sock;
+}
+
+/* A PUT announcing `size` bytes (none follow): 0 for PUT_READY, else the
+   ERROR's code, its message in why. */
+static int
+s_put (zsock_t *sock, uint64_t req, uint64_t size, char *why, size_t len)
+{
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_PUT);
+    cr_assert_not_null (msg);
+    msg->u.put.req_id = req;
+    msg->u.put.size = size;
+    msg->u.put.name = strdup ("announced.bin");
+    cr_assert_eq (segq_msg_send (&msg, sock, NULL), 0);
+    segq_msg_t *reply = NULL;
+    char err[256];
+    H_ASSERT (h, segq_msg_recv (sock, NULL, &reply, NULL, err, sizeof err) == 0, "no answer: %s",
+              err);
+    int code = 1;
+    snprintf (why, len, "%s", "");
+    if (reply->type == SEGQ_MSG_PUT_READY) {
+        cr_assert_eq (reply->u.put_ready.req_id, req);
+        code = 0;
+    }
+    else if (reply->type == SEGQ_MSG_ERROR) {
+        cr_assert_eq (reply->u.error.req_id, req, "the refusal answers its PUT");
+        code = reply->u.error.code;
+        snprintf (why, len, "%s", reply->u.error.message ? reply->u.error.message : "");
+    }
+    segq_msg_destroy (&reply);
+    return code;
+}
+
+/* PUTs from one connection until n were taken; the rest (to `tries`) are
+   refused with ELIMIT naming `limit`. */
+static void
+s_fill (zsock_t *sock, int tries, int taken, const char *limit)
+{
+    int ready = 0;
+    char why[600];
+    for (int i = 0; i < tries; i++) {
+        int code = s_put (sock, (uint64_t) i + 1, ANNOUNCED, why, sizeof why);
+        if (code == 0) {
+            ready++;
+            continue;
+        }
+        H_ASSERT (h, code == SEGQ_ELIMIT, "PUT %d: %s (%d)", i, why, code);
+        cr_assert (strstr (why, limit), "%s", why);
+    }
+    H_ASSERT (h, ready == taken, "%d of %d PUTs taken, expected %d", ready, tries, taken);
+}
+
+static int
+s_upload (segq_client_t *client, const char *path)
+{
+    return segq_client_upload (client, path, NULL, NULL, NULL);
+}
+
+Test (transfer_limits, announced_uploads_are_bounded, .init = setup, .fini = teardown,
+      .timeout = 120)
+{
+    char file[600];
+    snprintf (file, sizeof file, "%s/normal.bin", h->dir);
+    cr_assert_eq (harness_write_random_file (file, 9u << 20, 3), 0);
+    segq_client_t *client = harness_client (h, 10000);
+    segq_job_list_t list = { 0 };
+    segq_status_query_t all = { 0 };
+    H_ASSERT (h, segq_client_status (client, &all, NULL, &list) == 0, "%s",
+              segq_client_error (client));
+    segq_job_list_clear (&list);
+    int threads = s_entries ("/proc/%d/task", (int) h->broker);
+    int fds = s_entries ("/proc/%d/fd", (int) h->broker);
+
+    /* one connection: its own limit, and the others go on */
+    zsock_t *a = s_peer ();
+    s_fill (a, 40, PER_PEER, "max-transfers-per-peer 5");
+    H_ASSERT (h, s_upload (client, file) == 0, "%s", segq_client_error (client));
+    /* more connections: the limit of all */
+    zsock_t *b = s_peer (), *c = s_peer ();
+    s_fill (b, 10, PER_PEER, "max-transfers-per-peer 5");
+    s_fill (c, 10, ALL - 2 * PER_PEER, "max-transfers 12");
+    char tmp[600];
+    snprintf (tmp, sizeof tmp, "%s/artifacts/tmp", h->data_dir);
+    cr_assert_eq (s_entries ("%s", tmp), ALL, "one temporary file per transfer taken");
+    int more_threads = s_entries ("/proc/%d/task", (int) h->broker) - threads;
+    int more_fds = s_entries ("/proc/%d/fd", (int) h->broker) - fds;
+    H_ASSERT (h, more_threads <= 0, "%d more threads for transfers that sent nothing",
+              more_threads);
+    /* a temporary file each, a connection each, and a little slack */
+    H_ASSERT (h, more_fds <= ALL + 3 + 2, "%d more file descriptors", more_fds);
+
+    /* sizes are refused before any limit */
+    zsock_t *d = s_peer ();
+    char why[600];
+    cr_assert_eq (s_put (d, 1, (uint64_t) 1 << 62, why, sizeof why), SEGQ_ETOOBIG, "%s", why);
+    cr_assert (strstr (why, "max-artifact-size"), "%s", why);
+    struct statvfs fs;
+    cr_assert_eq (statvfs (tmp, &fs), 0);
+    uint64_t too_much = (uint64_t) fs.f_bavail * fs.f_frsize + ((uint64_t) 1 << 30);
+    cr_assert_eq (s_put (d, 2, too_much, why, sizeof why), SEGQ_ENOSPC, "%s", why);
+    cr_assert (strstr (why, "free"), "%s", why);
+    /* all taken: another client is told to retry ... */
+    cr_assert_eq (s_upload (client, file), SEGQ_ELIMIT);
+    cr_assert (strstr (segq_client_error (client), "max-transfers 12"), "%s",
+               segq_client_error (client));
+    /* ... and gets through once the idle transfers have expired */
+    zsock_destroy (&a);
+    zsock_destroy (&b);
+    zsock_destroy (&c);
+    zsock_destroy (&d);
+    int rc = SEGQ_ELIMIT;
+    for (int64_t until = zclock_mono () + 15000; rc == SEGQ_ELIMIT && zclock_mono () < until; ) {
+        harness_sleep_ms (100);
+        rc = s_upload (client, file);
+    }
+    H_ASSERT (h, rc == 0, "%s", segq_client_error (client));
+    /* the last of them expire a heartbeat or two later */
+    for (int64_t until = zclock_mono () + 15000; s_entries ("%s", tmp) && zclock_mono () < until; )
+        harness_sleep_ms (100);
+    cr_assert_eq (s_entries ("%s", tmp), 0, "the expired transfers' files are gone");
+    segq_client_destroy (&client);
+    H_ASSERT_CLEAN_STOP (h);
+}

@@ -56,7 +56,7 @@ segq_image_t *segq_image_new(uint32_t width, uint32_t height, int channels, int 
     segq_image_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    *self = (segq_image_t){width, height, channels, depth, NULL};
+    *self = (segq_image_t){width, height, channels, depth, NULL, width, height};
     self->data = calloc((size_t)width * height, bytes);
     if (!self->data) {
         free(self);
@@ -91,20 +91,32 @@ int segq_image_detect(const void *buf, size_t len)
     return 0;
 }
 
-int segq__image_check_size(const char *name, uint32_t width, uint32_t height,
+int segq__image_check_size(const char *name, const segq__image_plan_t *plan,
                            const segq_image_limits_t *limits, char *err, size_t errlen)
 {
     uint64_t side = limits && limits->max_side ? limits->max_side : SEGQ_IMAGE_MAX_SIDE;
     uint64_t pixels = limits && limits->max_pixels ? limits->max_pixels : SEGQ_IMAGE_MAX_PIXELS;
-    if (width == 0 || height == 0)
+    uint64_t bytes = limits && limits->max_bytes ? limits->max_bytes : SEGQ_IMAGE_MAX_BYTES;
+    uint32_t w = plan->width, h = plan->height;
+    if (plan->full_width == 0 || plan->full_height == 0)
         return segq__image_fail(err, errlen, SEGQ_IMAGE_EEMPTY, "%s: image is %ux%u pixels", name,
-                                width, height);
-    if (width > side || height > side || (uint64_t)width * height > pixels)
+                                plan->full_width, plan->full_height);
+    /* "16384x16384" or "16384x16384 (2048x2048 at a reduced scale)" */
+    char size[64];
+    int n = snprintf(size, sizeof size, "%ux%u", plan->full_width, plan->full_height);
+    if (w != plan->full_width || h != plan->full_height)
+        snprintf(size + n, sizeof size - (size_t)n, " (%ux%u at a reduced scale)", w, h);
+    if (w > side || h > side || (uint64_t)w * h > pixels)
         return segq__image_fail(err, errlen, SEGQ_IMAGE_ETOOBIG,
-                                "%s: declared size %ux%u is above the limit (%llu per side, %llu "
+                                "%s: declared size %s is above the limit (%llu per side, %llu "
                                 "pixels): refused",
-                                name, width, height, (unsigned long long)side,
-                                (unsigned long long)pixels);
+                                name, size, (unsigned long long)side, (unsigned long long)pixels);
+    if (plan->bytes > bytes)
+        return segq__image_fail(err, errlen, SEGQ_IMAGE_ETOOBIG,
+                                "%s: declared size %s takes %llu MiB to decode, above the limit "
+                                "of %llu MiB: refused (make the image smaller)",
+                                name, size, (unsigned long long)(plan->bytes >> 20),
+                                (unsigned long long)(bytes >> 20));
     return 0;
 }
 
@@ -177,6 +189,51 @@ int segq_image_read_file(const char *path, const segq_image_limits_t *limits, se
     int rc = got == len ? segq_image_read_mem(buf, len, path, limits, out, err, errlen)
                         : segq__image_fail(err, errlen, SEGQ_IMAGE_EIO, "%s: read failed", path);
     free(buf);
+    return rc;
+}
+
+/* The format of a file by its first bytes; 0 if it cannot be read. */
+static int file_format(const char *path)
+{
+    unsigned char head[8];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, head, sizeof head);
+    close(fd);
+    return n > 0 ? segq_image_detect(head, (size_t)n) : 0;
+}
+
+static int mismatch(const char *name_a, uint32_t wa, uint32_t ha, const char *name_b, uint32_t wb,
+                    uint32_t hb, char *err, size_t errlen)
+{
+    if (wa == wb && ha == hb)
+        return 0;
+    return segq__image_fail(err, errlen, SEGQ_IMAGE_EMISMATCH,
+                            "%s is %ux%u but %s is %ux%u: image and mask must have the same size",
+                            name_a ? name_a : "image", wa, ha, name_b ? name_b : "mask", wb, hb);
+}
+
+int segq_image_read_pair(const char *image_path, const char *mask_path,
+                         const segq_image_limits_t *limits, segq_image_t **image,
+                         segq_image_t **mask, char *err, size_t errlen)
+{
+    if (!image_path || !mask_path || !image || !mask)
+        return segq__image_fail(err, errlen, SEGQ_IMAGE_EINVAL, "segq_image_read_pair: bad arguments");
+    *image = *mask = NULL;
+    segq_image_limits_t fit = limits ? *limits : (segq_image_limits_t){0};
+    if (file_format(image_path) != SEGQ_IMAGE_JPEG || file_format(mask_path) != SEGQ_IMAGE_JPEG)
+        fit.fit_side = 0;
+    int rc = segq_image_read_file(image_path, &fit, image, err, errlen);
+    if (!rc)
+        rc = segq_image_read_file(mask_path, &fit, mask, err, errlen);
+    if (!rc)
+        rc = mismatch(image_path, (*image)->full_width, (*image)->full_height, mask_path,
+                      (*mask)->full_width, (*mask)->full_height, err, errlen);
+    if (rc) {
+        segq_image_destroy(image);
+        segq_image_destroy(mask);
+    }
     return rc;
 }
 
@@ -297,13 +354,7 @@ int segq_image_check_same_size(const segq_image_t *a, const char *name_a, const 
 {
     if (!a || !b)
         return segq__image_fail(err, errlen, SEGQ_IMAGE_EINVAL, "segq_image_check_same_size: NULL image");
-    if (a->width != b->width || a->height != b->height)
-        return segq__image_fail(err, errlen, SEGQ_IMAGE_EMISMATCH,
-                                "%s is %ux%u but %s is %ux%u: image and mask must have the same "
-                                "size",
-                                name_a ? name_a : "image", a->width, a->height,
-                                name_b ? name_b : "mask", b->width, b->height);
-    return 0;
+    return mismatch(name_a, a->width, a->height, name_b, b->width, b->height, err, errlen);
 }
 
 void segq_image_to_float_chw(const segq_image_t *img, float *dst)

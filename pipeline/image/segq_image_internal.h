@@ -8,9 +8,17 @@
 int segq__image_fail(char *err, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Checks a declared size against the limits (NULL = defaults) before any
- * pixel buffer exists: EEMPTY for 0, ETOOBIG above a limit. */
-int segq__image_check_size(const char *name, uint32_t width, uint32_t height,
+/* What a header says decoding will take. */
+typedef struct {
+    uint32_t full_width, full_height; /* declared */
+    uint32_t width, height;           /* decoded: less at a reduced scale */
+    uint64_t bytes;                   /* memory decoding takes; 0: not known yet */
+} segq__image_plan_t;
+
+/* Checks a plan against the limits (NULL = defaults) before any pixel
+ * buffer exists: EEMPTY for 0, ETOOBIG above a limit, with a message that
+ * names the file, its size and the limit. */
+int segq__image_check_size(const char *name, const segq__image_plan_t *plan,
                            const segq_image_limits_t *limits, char *err, size_t errlen);
 
 int segq__image_read_png(const unsigned char *buf, size_t len, const char *name,

@@ -17,6 +17,11 @@ typedef struct {
     char msg[200];
     segq_image_t *img;
     png_bytep *rows;
+    const char *name;
+    const segq_image_limits_t *limits;
+    char *err;
+    size_t errlen;
+    int refused;        /* a limit's code, err already said why */
 } png_ctx_t;
 
 static void on_error(png_structp png, png_const_charp msg)
@@ -75,6 +80,11 @@ static int decode(png_structp png, png_infop info, png_ctx_t *ctx)
     uint32_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     if (channels < 1 || channels > 4 || (out_depth != 8 && out_depth != 16))
         png_error(png, "unexpected pixel layout after expansion");
+    /* the layout is known and no pixel read yet: the memory it takes */
+    segq__image_plan_t plan = {w, h, w, h, (uint64_t)w * h * (uint64_t)channels * (out_depth / 8)};
+    ctx->refused = segq__image_check_size(ctx->name, &plan, ctx->limits, ctx->err, ctx->errlen);
+    if (ctx->refused)
+        return -1;
     ctx->img = segq_image_new(w, h, channels, out_depth);
     ctx->rows = malloc(sizeof(png_bytep) * h);
     if (!ctx->img || !ctx->rows)
@@ -101,11 +111,13 @@ int segq__image_read_png(const unsigned char *buf, size_t len, const char *name,
     if (memcmp(buf + 12, "IHDR", 4) != 0)
         return segq__image_fail(err, errlen, SEGQ_IMAGE_ECORRUPT,
                                 "%s: corrupt PNG: first chunk is not IHDR", name);
-    int rc = segq__image_check_size(name, be32(buf + 16), be32(buf + 20), limits, err, errlen);
+    uint32_t w = be32(buf + 16), h = be32(buf + 20);
+    int rc = segq__image_check_size(name, &(segq__image_plan_t){w, h, w, h, 0}, limits, err, errlen);
     if (rc)
         return rc;
 
-    png_ctx_t ctx = {.buf = buf, .len = len, .pos = 0};
+    png_ctx_t ctx = {.buf = buf, .len = len, .pos = 0, .name = name, .limits = limits, .err = err,
+                     .errlen = errlen};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
@@ -125,7 +137,8 @@ int segq__image_read_png(const unsigned char *buf, size_t len, const char *name,
 #endif
     if (decode(png, info, &ctx)) {
         segq_image_destroy(&ctx.img);
-        rc = ctx.truncated ? segq__image_fail(err, errlen, SEGQ_IMAGE_ETRUNCATED,
+        rc = ctx.refused   ? ctx.refused
+           : ctx.truncated ? segq__image_fail(err, errlen, SEGQ_IMAGE_ETRUNCATED,
                                               "%s: truncated PNG: file ends early", name)
                            : segq__image_fail(err, errlen, strcmp(ctx.msg, "out of memory") == 0
                                                                    ? SEGQ_IMAGE_ENOMEM

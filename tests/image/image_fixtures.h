@@ -110,12 +110,13 @@ static inline void fx_write(const char *path, const void *buf, size_t len)
     cr_assert(fclose(f) == 0);
 }
 
-/* Writes a PNG with libpng itself. rows: packed rows as libpng expects
- * (big-endian 16-bit samples, sub-byte samples packed). */
-static inline void fx_png(const char *path, png_uint_32 w, png_uint_32 h, int color, int depth,
-                          int interlace, unsigned char **rows, const png_color *palette,
-                          int npalette, const unsigned char *trns, int ntrns,
-                          const png_color_16 *trns_color)
+/* Writes a PNG with libpng itself; fast (for large fixtures): no row
+ * filters and zlib level 1. rows: packed rows as libpng expects (big-endian
+ * 16-bit samples, sub-byte samples packed). */
+static inline void fx_png_write(const char *path, png_uint_32 w, png_uint_32 h, int color,
+                                int depth, int interlace, unsigned char **rows,
+                                const png_color *palette, int npalette, const unsigned char *trns,
+                                int ntrns, const png_color_16 *trns_color, int fast)
 {
     FILE *f = fopen(path, "wb");
     cr_assert(f);
@@ -124,6 +125,10 @@ static inline void fx_png(const char *path, png_uint_32 w, png_uint_32 h, int co
     cr_assert(png && info);
     cr_assert(setjmp(png_jmpbuf(png)) == 0, "libpng failed writing the fixture");
     png_init_io(png, f);
+    if (fast) {
+        png_set_compression_level(png, 1);
+        png_set_filter(png, 0, PNG_FILTER_NONE);
+    }
     png_set_IHDR(png, info, w, h, depth, color, interlace, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
     if (palette)
@@ -137,9 +142,34 @@ static inline void fx_png(const char *path, png_uint_32 w, png_uint_32 h, int co
     fclose(f);
 }
 
-/* Writes a JPEG with libjpeg: components 1 (grey), 3 (RGB) or 4 (CMYK). */
-static inline void fx_jpeg(const char *path, int w, int h, int components,
-                           const unsigned char *pixels, int quality)
+static inline void fx_png(const char *path, png_uint_32 w, png_uint_32 h, int color, int depth,
+                          int interlace, unsigned char **rows, const png_color *palette,
+                          int npalette, const unsigned char *trns, int ntrns,
+                          const png_color_16 *trns_color)
+{
+    fx_png_write(path, w, h, color, depth, interlace, rows, palette, npalette, trns, ntrns,
+                 trns_color, 0);
+}
+
+/* A black RGB PNG of side x side: every row the same, compressed ~1000:1
+ * (16384 x 16384 is about 1 MB on disk, 768 MiB decoded). */
+static inline void fx_solid_png(const char *path, png_uint_32 side)
+{
+    unsigned char *row = calloc((size_t)side * 3, 1);
+    unsigned char **rows = malloc(sizeof *rows * side);
+    cr_assert(row && rows);
+    for (png_uint_32 y = 0; y < side; y++)
+        rows[y] = row;
+    fx_png_write(path, side, side, PNG_COLOR_TYPE_RGB, 8, PNG_INTERLACE_NONE, rows, NULL, 0, NULL,
+                 0, NULL, 1);
+    free(rows);
+    free(row);
+}
+
+/* Writes a JPEG with libjpeg: components 1 (grey), 3 (RGB) or 4 (CMYK);
+ * progressive (several scans) or baseline. */
+static inline void fx_jpeg_scans(const char *path, int w, int h, int components,
+                                 const unsigned char *pixels, int quality, int progressive)
 {
     FILE *f = fopen(path, "wb");
     cr_assert(f);
@@ -154,6 +184,8 @@ static inline void fx_jpeg(const char *path, int w, int h, int components,
     c.in_color_space = components == 1 ? JCS_GRAYSCALE : components == 3 ? JCS_RGB : JCS_CMYK;
     jpeg_set_defaults(&c);
     jpeg_set_quality(&c, quality, TRUE);
+    if (progressive)
+        jpeg_simple_progression(&c);
     jpeg_start_compress(&c, TRUE);
     while (c.next_scanline < c.image_height) {
         JSAMPROW row = (JSAMPROW)pixels + (size_t)c.next_scanline * w * components;
@@ -162,6 +194,12 @@ static inline void fx_jpeg(const char *path, int w, int h, int components,
     jpeg_finish_compress(&c);
     jpeg_destroy_compress(&c);
     fclose(f);
+}
+
+static inline void fx_jpeg(const char *path, int w, int h, int components,
+                           const unsigned char *pixels, int quality)
+{
+    fx_jpeg_scans(path, w, h, components, pixels, quality, 0);
 }
 
 #endif

@@ -1,0 +1,226 @@
+/* Decoding bounded by what the caller needs: a PNG whose header declares
+ * more than the limits is refused from its header (in milliseconds, with
+ * no pixel memory), however small the file; a JPEG larger than needed is
+ * decoded at a reduced scale; a progressive JPEG's coefficients count
+ * against the memory limit; an image and its mask keep one size. */
+#include "image_fixtures.h"
+#include "segq_image.h"
+
+#include <sys/resource.h>
+#include <time.h>
+
+static long maxrss_kb(void)
+{
+    struct rusage ru;
+    cr_assert_eq(getrusage(RUSAGE_SELF, &ru), 0);
+    return ru.ru_maxrss;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Four solid quadrants: red, green, blue, grey (1 channel: four greys). */
+static const unsigned char quadrant_rgb[4][3] = {{200, 30, 30}, {30, 200, 30}, {30, 30, 200},
+                                                 {128, 128, 128}};
+
+static unsigned char *quadrants(int w, int h, int ch)
+{
+    unsigned char *px = malloc((size_t)w * h * ch);
+    cr_assert(px);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            int q = (y >= h / 2) * 2 + (x >= w / 2);
+            for (int k = 0; k < ch; k++)
+                px[((size_t)y * w + x) * ch + k] = ch == 1 ? (unsigned char)(40 + 50 * q)
+                                                           : quadrant_rgb[q][k];
+        }
+    return px;
+}
+
+static void write_quadrants_jpeg(const char *path, int w, int h, int progressive)
+{
+    unsigned char *px = quadrants(w, h, 3);
+    fx_jpeg_scans(path, w, h, 3, px, 90, progressive);
+    free(px);
+}
+
+static segq_image_t *read_fit(const char *path, uint32_t fit_side)
+{
+    segq_image_limits_t limits = {.fit_side = fit_side};
+    segq_image_t *img = NULL;
+    char err[SEGQ_IMAGE_ERRLEN];
+    int rc = segq_image_read_file(path, &limits, &img, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    return img;
+}
+
+/* The issue's case: a 1 MB PNG of 16384 x 16384 given to a training run
+ * that needs 32 pixels a side. The limits of such a caller refuse it from
+ * its header; so does a memory limit below what it decodes to. */
+Test(limits, huge_png_refused_from_its_header, .timeout = FX_TIMEOUT)
+{
+    char *dir = fx_tmpdir();
+    char *path = fx_path(dir, "huge.png");
+    fx_solid_png(path, 16384);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_lt(st.st_size, 4 << 20, "a small file: %lld bytes", (long long)st.st_size);
+    long rss = maxrss_kb();
+    double started = now_s();
+    char err[SEGQ_IMAGE_ERRLEN];
+    segq_image_t *img = NULL, *mask = NULL;
+    segq_image_limits_t train = {.max_pixels = 1u << 24, .fit_side = 32};
+    cr_assert_eq(segq_image_read_file(path, &train, &img, err, sizeof err), SEGQ_IMAGE_ETOOBIG);
+    cr_assert_null(img);
+    cr_assert(strstr(err, path) && strstr(err, "16384x16384") && strstr(err, "16777216"), "%s",
+              err);
+    cr_assert_eq(segq_image_read_pair(path, path, &train, &img, &mask, err, sizeof err),
+                 SEGQ_IMAGE_ETOOBIG, "%s", err);
+    cr_assert(!img && !mask);
+    /* within the default pixel limits, over a memory limit: said with both */
+    segq_image_limits_t memory = {.max_bytes = (uint64_t)512 << 20};
+    cr_assert_eq(segq_image_read_file(path, &memory, &img, err, sizeof err), SEGQ_IMAGE_ETOOBIG);
+    cr_assert(strstr(err, path) && strstr(err, "16384x16384") && strstr(err, "768 MiB") &&
+                  strstr(err, "512 MiB"),
+              "%s", err);
+    double took = now_s() - started;
+    cr_assert_lt(took, 2.0, "refusing took %.2f s", took);
+    long grown_mb = (maxrss_kb() - rss) / 1024;
+    cr_assert_lt(grown_mb, 64, "refusing took %ld MB of memory", grown_mb);
+    free(path);
+    fx_rmtree(dir);
+    fx_no_leaks();
+}
+
+/* libjpeg decodes at N/8 of the size: the smallest N whose longer side is
+ * still at least what the caller needs. */
+Test(limits, jpeg_decodes_at_the_smallest_scale_that_fits, .timeout = FX_TIMEOUT)
+{
+    char *dir = fx_tmpdir();
+    char *path = fx_path(dir, "q.jpg");
+    write_quadrants_jpeg(path, 1000, 800, 0);
+    static const struct {
+        uint32_t fit, w, h;
+    } cases[] = {{250, 250, 200}, {251, 375, 300}, {125, 125, 100}, {1, 125, 100},
+                 {999, 1000, 800}, {5000, 1000, 800}, {0, 1000, 800}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        segq_image_t *img = read_fit(path, cases[i].fit);
+        fx_check(img->width == cases[i].w && img->height == cases[i].h,
+                 "fit %u: %ux%u, expected %ux%u", cases[i].fit, img->width, img->height,
+                 cases[i].w, cases[i].h);
+        fx_check(img->full_width == 1000 && img->full_height == 800, "declared size kept");
+        segq_image_destroy(&img);
+    }
+    free(path);
+    fx_rmtree(dir);
+    fx_no_leaks();
+}
+
+/* A big photo for a job that needs 250 pixels a side: decoded at 1/8,
+ * 500 x 375 (a 64th of the memory), the colours where they were. */
+Test(limits, big_jpeg_decodes_scaled, .timeout = FX_TIMEOUT)
+{
+    char *dir = fx_tmpdir();
+    char *path = fx_path(dir, "big.jpg");
+    write_quadrants_jpeg(path, 4000, 3000, 0);
+    segq_image_t *img = read_fit(path, 250);
+    cr_assert_eq(img->width, 500);
+    cr_assert_eq(img->height, 375);
+    cr_assert_eq(img->full_width, 4000);
+    cr_assert_eq(img->full_height, 3000);
+    const uint8_t *px = img->data;
+    for (int q = 0; q < 4; q++) {
+        size_t x = (size_t)(q % 2 ? 375 : 125), y = (size_t)(q / 2 ? 281 : 94);
+        for (int k = 0; k < 3; k++) {
+            int got = px[(y * img->width + x) * 3 + k], want = quadrant_rgb[q][k];
+            fx_check(abs(got - want) <= 6, "quadrant %d channel %d: %d, expected %d", q, k, got,
+                     want);
+        }
+    }
+    segq_image_destroy(&img);
+    free(path);
+    fx_rmtree(dir);
+    fx_no_leaks();
+}
+
+/* A progressive file keeps every coefficient of the declared image while
+ * it decodes, whatever the scale: that counts against the memory limit,
+ * while a baseline file of the same size decodes under it. */
+Test(limits, progressive_jpeg_counts_its_coefficients, .timeout = FX_TIMEOUT)
+{
+    char *dir = fx_tmpdir();
+    char *progressive = fx_path(dir, "p.jpg"), *baseline = fx_path(dir, "b.jpg");
+    write_quadrants_jpeg(progressive, 2000, 2000, 1);
+    write_quadrants_jpeg(baseline, 2000, 2000, 0);
+    segq_image_limits_t limits = {.fit_side = 250, .max_bytes = 8 << 20};
+    segq_image_t *img = NULL;
+    char err[SEGQ_IMAGE_ERRLEN];
+    cr_assert_eq(segq_image_read_file(progressive, &limits, &img, err, sizeof err),
+                 SEGQ_IMAGE_ETOOBIG, "%s", err);
+    cr_assert(strstr(err, progressive) && strstr(err, "2000x2000 (250x250 at a reduced scale)") &&
+                  strstr(err, "8 MiB"),
+              "%s", err);
+    cr_assert_eq(segq_image_read_file(baseline, &limits, &img, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(img->width, 250);
+    segq_image_destroy(&img);
+    limits.max_bytes = 0; /* the default: room for it */
+    cr_assert_eq(segq_image_read_file(progressive, &limits, &img, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(img->width, 250);
+    segq_image_destroy(&img);
+    free(progressive);
+    free(baseline);
+    fx_rmtree(dir);
+    fx_no_leaks();
+}
+
+/* Both JPEG: both at the reduced scale. A PNG mask has no reduced
+ * decoding: then both at full size. Declared sizes that differ are said
+ * as declared. */
+Test(limits, pair_keeps_image_and_mask_the_same_size, .timeout = FX_TIMEOUT)
+{
+    char *dir = fx_tmpdir();
+    char *image = fx_path(dir, "i.jpg"), *jmask = fx_path(dir, "m.jpg"),
+         *pmask = fx_path(dir, "m.png"), *other = fx_path(dir, "o.jpg");
+    write_quadrants_jpeg(image, 1000, 800, 0);
+    write_quadrants_jpeg(jmask, 1000, 800, 0);
+    write_quadrants_jpeg(other, 1000, 801, 0);
+    unsigned char *grey = quadrants(1000, 800, 1);
+    unsigned char **rows = malloc(sizeof *rows * 800);
+    cr_assert(rows);
+    for (int y = 0; y < 800; y++)
+        rows[y] = grey + (size_t)y * 1000;
+    fx_png(pmask, 1000, 800, PNG_COLOR_TYPE_GRAY, 8, PNG_INTERLACE_NONE, rows, NULL, 0, NULL, 0,
+           NULL);
+    free(rows);
+    free(grey);
+    segq_image_limits_t limits = {.fit_side = 250};
+    segq_image_t *img = NULL, *mask = NULL;
+    char err[SEGQ_IMAGE_ERRLEN];
+    cr_assert_eq(segq_image_read_pair(image, jmask, &limits, &img, &mask, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert(img->width == 250 && img->height == 200 && mask->width == 250 && mask->height == 200,
+              "%ux%u and %ux%u", img->width, img->height, mask->width, mask->height);
+    segq_image_destroy(&img);
+    segq_image_destroy(&mask);
+    cr_assert_eq(segq_image_read_pair(image, pmask, &limits, &img, &mask, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert(img->width == 1000 && img->height == 800 && mask->width == 1000 &&
+                  mask->height == 800,
+              "%ux%u and %ux%u", img->width, img->height, mask->width, mask->height);
+    segq_image_destroy(&img);
+    segq_image_destroy(&mask);
+    cr_assert_eq(segq_image_read_pair(image, other, &limits, &img, &mask, err, sizeof err),
+                 SEGQ_IMAGE_EMISMATCH);
+    cr_assert(!img && !mask);
+    cr_assert(strstr(err, "1000x800") && strstr(err, "1000x801") && strstr(err, other), "%s", err);
+    free(image);
+    free(jmask);
+    free(pmask);
+    free(other);
+    fx_rmtree(dir);
+    fx_no_leaks();
+}

@@ -24,21 +24,21 @@ void segq__ckpt_meta_free(segq_ckpt_meta_t *meta)
     memset(meta, 0, sizeof *meta);
 }
 
-int segq__st_add_tensor(segq_st_writer_t *w, const char *name, segq_tensor *t, char *err,
+int segq__st_add_tensor(segq_st_writer_t *w, const char *name, segqt_tensor *t, char *err,
                       size_t errlen)
 {
-    segq_tensor *c = segq_cpu_contiguous(t);
+    segqt_tensor *c = segqt_cpu_contiguous(t);
     const void *data = NULL;
     size_t nbytes = 0;
     int64_t shape[8];
-    int ndim = c ? segq_shape(c, shape, 8) : -1;
-    segq_dtype dt;
-    if (ndim < 0 || segq_data(c, &data, &nbytes) != 0 || segq_dtype_of(c, &dt) != 0)
+    int ndim = c ? segqt_shape(c, shape, 8) : -1;
+    segqt_dtype dt;
+    if (ndim < 0 || segqt_data(c, &data, &nbytes) != 0 || segqt_dtype_of(c, &dt) != 0)
         return segq__torch_fail(err, errlen, name);
     segq_st_dtype_t sdt;
-    if (segq_st_dtype_parse(segq_dtype_name(dt), &sdt) != 0) {
-        snprintf(err, errlen, "%s: dtype %s cannot be stored", name, segq_dtype_name(dt));
-        return SEGQ_TORCH_EINVAL;
+    if (segq_st_dtype_parse(segqt_dtype_name(dt), &sdt) != 0) {
+        snprintf(err, errlen, "%s: dtype %s cannot be stored", name, segqt_dtype_name(dt));
+        return SEGQ_EINVAL;
     }
     return segq_st_writer_add(w, name, sdt, (size_t)ndim, shape, data, nbytes, err, errlen);
 }
@@ -47,7 +47,7 @@ static int add_net(segq_st_writer_t *w, const char *prefix, int n, segq_net_t *n
                    size_t errlen)
 {
     const char *names[MAX_NET_TENSORS];
-    segq_tensor *t[MAX_NET_TENSORS];
+    segqt_tensor *t[MAX_NET_TENSORS];
     int count = segq__net_tensors(net, names, t, MAX_NET_TENSORS, NULL);
     for (int i = 0; i < count; i++) {
         char key[96];
@@ -78,9 +78,9 @@ int segq__ckpt_save(segq_model_t *m, const segq_ckpt_meta_t *meta, int with_d, c
     segq_st_writer_t *w = segq_st_writer_new();
     if (!w) {
         snprintf(err, errlen, "%s: out of memory", path);
-        return SEGQ_TORCH_ENOMEM;
+        return SEGQ_ENOMEM;
     }
-    int rc = segq_scope_begin() < 0 ? SEGQ_TORCH_ESCOPE : 0;
+    int rc = segqt_scope_begin() < 0 ? SEGQ_EINTERNAL : 0;
     int scopes = rc == 0;
     int S = m->pyr.stop_scale + 1;
     for (int n = 0; n < m->trained && rc == 0; n++) {
@@ -107,7 +107,7 @@ int segq__ckpt_save(segq_model_t *m, const segq_ckpt_meta_t *meta, int with_d, c
                                 sizeof(int64_t) * 2 * (size_t)S, err, errlen);
     }
     if (scopes)
-        segq_scope_end();
+        segqt_scope_end();
     if (rc == 0
         && (meta_set(w, "format", CKPT_FORMAT, err, errlen)
              || meta_set(w, "format_version", CKPT_VERSION, err, errlen)
@@ -129,8 +129,8 @@ int segq__ckpt_save(segq_model_t *m, const segq_ckpt_meta_t *meta, int with_d, c
              || meta_set(w, "source_image_sha256", meta->image_sha256, err, errlen)
              || meta_set(w, "source_mask", meta->mask_name, err, errlen)
              || meta_set(w, "source_mask_sha256", meta->mask_sha256, err, errlen)
-             || meta_set(w, "torch_version", segq_torch_version(), err, errlen)))
-        rc = SEGQ_TORCH_EINVAL; /* the failing call wrote err */
+             || meta_set(w, "torch_version", segqt_version(), err, errlen)))
+        rc = SEGQ_EINVAL; /* the failing call wrote err */
     if (rc == 0)
         rc = segq_st_writer_save(w, path, err, errlen);
     segq_st_writer_destroy(&w);
@@ -149,7 +149,7 @@ static int meta_long(segq_st_t *st, const char *path, const char *key, long lo, 
     if (!v || errno || end == v || *end || x < lo || x > hi) {
         snprintf(err, errlen, "%s: metadata '%s' is %s (expected an integer in %ld..%ld)", path,
                  key, v ? "malformed" : "missing", lo, hi);
-        return SEGQ_TORCH_EINVAL;
+        return SEGQ_EINVAL;
     }
     *out = x;
     return 0;
@@ -162,54 +162,56 @@ static char *meta_dup(segq_st_t *st, const char *key)
 }
 
 /* A tensor of the expected F32 shape from the file, copied onto dev. */
-static int load_into(segq_st_t *st, const char *path, const char *key, segq_tensor *dst,
+static int load_into(segq_st_t *st, const char *path, const char *key, segqt_tensor *dst,
                      char *err, size_t errlen)
 {
     const segq_st_tensor_t *t = segq_st_find(st, key);
     if (!t) {
         snprintf(err, errlen, "%s: tensor '%s' is missing", path, key);
-        return SEGQ_TORCH_EINVAL;
+        return SEGQ_EINVAL;
     }
     int64_t shape[8];
-    int nd = segq_shape(dst, shape, 8);
+    int nd = segqt_shape(dst, shape, 8);
     int same = t->dtype == SEGQ_ST_F32 && (int)t->ndim == nd;
     for (int i = 0; same && i < nd; i++)
         same = t->shape[i] == shape[i];
     if (!same) {
         snprintf(err, errlen, "%s: tensor '%s' has the wrong dtype or shape for this model",
                  path, key);
-        return SEGQ_TORCH_EINVAL;
+        return SEGQ_EINVAL;
     }
-    segq_tensor *src = segq_from_bytes(t->data, t->nbytes, SEGQ_F32, t->shape, (int)t->ndim,
-                                       SEGQ_CPU);
-    if (!src || segq_copy_(dst, src) != 0)
+    segqt_tensor *src = segqt_from_bytes(t->data, t->nbytes, SEGQT_F32, t->shape, (int)t->ndim,
+                                         SEGQT_CPU);
+    if (!src || segqt_copy_(dst, src) != 0)
         return segq__torch_fail(err, errlen, key);
     return 0;
 }
 
 static int load_net(segq_st_t *st, const char *path, const char *prefix, int n, int layers,
-                    int ker, segq_device dev, segq_net_t **out, char *err, size_t errlen)
+                    int ker, segqt_device dev, segq_net_t **out, char *err, size_t errlen)
 {
     char key[96];
     snprintf(key, sizeof key, "%s.%d.conv0.weight", prefix, n);
     const segq_st_tensor_t *w0 = segq_st_find(st, key);
     if (!w0 || w0->ndim != 4 || w0->shape[0] < 1 || w0->shape[0] > 65536) {
         snprintf(err, errlen, "%s: tensor '%s' is missing or malformed", path, key);
-        return SEGQ_TORCH_EINVAL;
+        return SEGQ_EINVAL;
     }
     segq_net_t *net = segq__net_new(prefix[0] == 'G', (int)w0->shape[0], layers, ker, dev);
     if (!net)
         return segq__torch_fail(err, errlen, key);
     const char *names[MAX_NET_TENSORS];
-    segq_tensor *t[MAX_NET_TENSORS];
+    segqt_tensor *t[MAX_NET_TENSORS];
     int count = segq__net_tensors(net, names, t, MAX_NET_TENSORS, NULL);
-    int rc = segq_no_grad_begin() != 0 ? SEGQ_TORCH_ESCOPE : 0;
+    /* a flag, not the code: loading may fail with SEGQ_EINTERNAL too */
+    int no_grad = segqt_no_grad_begin() == 0;
+    int rc = no_grad ? 0 : SEGQ_EINTERNAL;
     for (int i = 0; i < count && rc == 0; i++) {
         snprintf(key, sizeof key, "%s.%d.%s", prefix, n, names[i]);
         rc = load_into(st, path, key, t[i], err, errlen);
     }
-    if (rc != SEGQ_TORCH_ESCOPE)
-        segq_no_grad_end();
+    if (no_grad)
+        segqt_no_grad_end();
     if (rc == 0)
         rc = segq__net_freeze(net);
     if (rc)
@@ -218,7 +220,7 @@ static int load_net(segq_st_t *st, const char *path, const char *prefix, int n, 
     return rc;
 }
 
-int segq__ckpt_load(const char *path, segq_device dev, int want_d, segq_model_t *m,
+int segq__ckpt_load(const char *path, segqt_device dev, int want_d, segq_model_t *m,
                     segq_ckpt_meta_t *meta, char *err, size_t errlen)
 {
     segq_st_t *st = NULL;
@@ -233,7 +235,7 @@ int segq__ckpt_load(const char *path, segq_device dev, int want_d, segq_model_t 
         snprintf(err, errlen, "%s: not a SinGAN-Seg checkpoint (metadata format is '%s', "
                  "expected '%s')", path, fmt ? fmt : "missing", CKPT_FORMAT);
         segq_st_destroy(&st);
-        return SEGQ_TORCH_EINVAL;
+        return SEGQ_EINVAL;
     }
     long trained, layers, ker, pad, oh, ow, nfc, nfc_max;
     rc = meta_long(st, path, "scales_trained", 0, SEGQ_PYRAMID_MAX_SCALES, &trained, err, errlen);
@@ -254,7 +256,7 @@ int segq__ckpt_load(const char *path, segq_device dev, int want_d, segq_model_t 
                                     || amps->shape[0] != trained)))) {
         snprintf(err, errlen, "%s: r, scale1, pyramid_sizes or noise_amp missing or malformed",
                  path);
-        rc = SEGQ_TORCH_EINVAL;
+        rc = SEGQ_EINVAL;
     }
     if (!rc) {
         m->trained = (int)trained;
@@ -271,7 +273,7 @@ int segq__ckpt_load(const char *path, segq_device dev, int want_d, segq_model_t 
             memcpy(&w, sz + 2 * n + 1, sizeof w);
             if (h < 1 || w < 1 || h > (1 << 20) || w > (1 << 20)) {
                 snprintf(err, errlen, "%s: pyramid_sizes holds an impossible size", path);
-                rc = SEGQ_TORCH_EINVAL;
+                rc = SEGQ_EINVAL;
                 break;
             }
             m->pyr.h[n] = (int)h;
@@ -281,14 +283,14 @@ int segq__ckpt_load(const char *path, segq_device dev, int want_d, segq_model_t 
         m->pyr.width = m->pyr.w[m->pyr.stop_scale];
         if (!(m->pyr.r > 0.0 && m->pyr.r < 1.0) && !rc) {
             snprintf(err, errlen, "%s: metadata r is not in (0, 1)", path);
-            rc = SEGQ_TORCH_EINVAL;
+            rc = SEGQ_EINVAL;
         }
         if (trained > 0)
             memcpy(m->noise_amp, amps->data, sizeof(double) * (size_t)trained);
     }
     int scoped = 0;
     if (!rc) {
-        rc = segq_scope_begin() < 0 ? SEGQ_TORCH_ESCOPE : 0;
+        rc = segqt_scope_begin() < 0 ? SEGQ_EINTERNAL : 0;
         scoped = rc == 0;
     }
     for (int n = 0; n < m->trained && rc == 0; n++) {
@@ -300,14 +302,14 @@ int segq__ckpt_load(const char *path, segq_device dev, int want_d, segq_model_t 
         snprintf(key, sizeof key, "z_opt.%d", n);
         if (rc == 0) {
             int64_t zs[4] = {1, SEGQ_NC, m->pyr.h[n] + 2 * m->pad, m->pyr.w[n] + 2 * m->pad};
-            segq_tensor *z = segq_zeros(zs, 4, SEGQ_F32, dev);
+            segqt_tensor *z = segqt_zeros(zs, 4, SEGQT_F32, dev);
             rc = z ? load_into(st, path, key, z, err, errlen) : segq__torch_fail(err, errlen, key);
             if (rc == 0)
-                m->z_opt[n] = segq_persist(z);
+                m->z_opt[n] = segqt_persist(z);
         }
     }
     if (scoped)
-        segq_scope_end();
+        segqt_scope_end();
     if (!rc) {
         meta->params_json = meta_dup(st, "params");
         meta->image_name = meta_dup(st, "source_image");
@@ -322,7 +324,7 @@ int segq__ckpt_load(const char *path, segq_device dev, int want_d, segq_model_t 
         if (!meta->params_json || !meta->image_name || !meta->image_sha256 || !meta->mask_name
             || !meta->mask_sha256 || !meta->precision) {
             snprintf(err, errlen, "%s: out of memory", path);
-            rc = SEGQ_TORCH_ENOMEM;
+            rc = SEGQ_ENOMEM;
         }
     }
     segq_st_destroy(&st);

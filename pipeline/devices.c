@@ -29,13 +29,13 @@ char *segq_devices_json(char *err, size_t errlen)
         return NULL;
     }
     char kernels[32] = "unknown", wait[64];
-    segq_torch_cpu_kernels(kernels, sizeof kernels);    /* a label only: "unknown" will do */
-    json_object_set_new(obj, "cpu", json_pack("{s:i,s:s,s:s}", "cores", segq_cpu_count(), "kernels", kernels,
+    segqt_cpu_kernels(kernels, sizeof kernels);         /* a label only: "unknown" will do */
+    json_object_set_new(obj, "cpu", json_pack("{s:i,s:s,s:s}", "cores", segqt_cpu_count(), "kernels", kernels,
                                               "openmp_wait", openmp_wait(wait, sizeof wait)));
-    int n = segq_cuda_device_count();
+    int n = segqt_cuda_device_count();
     for (int i = 0; i < n; i++) {
-        segq_cuda_info info;
-        if (segq_cuda_device_info(i, &info) != 0)
+        segqt_cuda_info info;
+        if (segqt_cuda_device_info(i, &info) != 0)
             continue;
         char name[32];
         snprintf(name, sizeof name, "cuda:%d", info.index);
@@ -46,8 +46,8 @@ char *segq_devices_json(char *err, size_t errlen)
                                               "minor", info.minor));
     }
     json_object_set_new(obj, "cuda", cuda);
-    json_object_set_new(obj, "cuda_build", json_boolean(segq_torch_has_cuda_build()));
-    json_object_set_new(obj, "torch_version", json_string(segq_torch_version()));
+    json_object_set_new(obj, "cuda_build", json_boolean(segqt_has_cuda_build()));
+    json_object_set_new(obj, "torch_version", json_string(segqt_version()));
     char *text = json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(obj);
     if (!text)

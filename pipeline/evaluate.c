@@ -263,7 +263,7 @@ static size_t train_items(eval_t *ev, int s, int f, segq_eval_item_t *items, fol
     return n;
 }
 
-static int run_fold(eval_t *ev, int s, int f, segq_device dev, segq_progress_t *progress,
+static int run_fold(eval_t *ev, int s, int f, segqt_device dev, segq_progress_t *progress,
                     int64_t *epochs_done, int64_t epochs_total, char *err, size_t errlen)
 {
     const segq_evaluate_opts_t *o = ev->o;
@@ -489,7 +489,7 @@ int segq_evaluate(const segq_evaluate_opts_t *o, segq_progress_t *progress, char
                   size_t errlen)
 {
     eval_t ev = {.o = o};
-    segq_device dev;
+    segqt_device dev;
     int threads;
     int rc = segq__compute_setup(&o->compute, &dev, &threads, err, errlen);
     if (rc)

@@ -56,19 +56,19 @@ void segq__eval_data_free(segq_eval_data_t *d)
 static int square_resize(const float *src, int c, uint32_t h, uint32_t w, int64_t s, float *out,
                          int threshold)
 {
-    if (segq_scope_begin() < 0)
+    if (segqt_scope_begin() < 0)
         return SEGQ_EINTERNAL;
     int64_t shape[4] = {1, c, h, w};
-    segq_tensor *t = segq_from_floats(src, shape, 4, SEGQ_CPU);
+    segqt_tensor *t = segqt_from_floats(src, shape, 4, SEGQT_CPU);
     int64_t side = h > w ? h : w, top = (side - h) / 2, left = (side - w) / 2;
     int64_t pads[4] = {left, side - w - left, top, side - h - top};
-    t = segq_pad(t, pads, 4, 0.0);
+    t = segqt_pad(t, pads, 4, 0.0);
     if (side != s)
-        t = segq_interpolate(t, s, s, SEGQ_INTERP_BILINEAR, 0, 1);
+        t = segqt_interpolate(t, s, s, SEGQT_INTERP_BILINEAR, 0, 1);
     if (threshold)
-        t = segq_compare_scalar(t, SEGQ_GT, 0.5);
-    int rc = segq_to_floats(t, out, (size_t)c * (size_t)s * (size_t)s) ? SEGQ_EINTERNAL : 0;
-    segq_scope_end();
+        t = segqt_compare_scalar(t, SEGQT_GT, 0.5);
+    int rc = segqt_to_floats(t, out, (size_t)c * (size_t)s * (size_t)s) ? SEGQ_EINTERNAL : 0;
+    segqt_scope_end();
     return rc;
 }
 
@@ -108,7 +108,7 @@ static int load_pair(const segq_dataset_pair_t *p, int64_t s, float *img_out, fl
             if (square_resize(buf, 3, rgb->height, rgb->width, s, img_out, 0)
                 || square_resize(buf + 3 * n, 1, rgb->height, rgb->width, s, mask_out, 1)) {
                 snprintf(err, errlen, "%s: resizing: %s", p->image_path,
-                         segq_torch_last_error());
+                         segqt_last_error());
                 rc = SEGQ_EINTERNAL;
             }
         }

@@ -57,7 +57,7 @@ typedef struct {
     int augment, depth, width;
     uint64_t seed;
     const char *encoder_weights; /* "" or NULL: from scratch */
-    segq_device dev;
+    segqt_device dev;
     segq_progress_t *progress;   /* may be NULL */
     const char *label;           /* "real, fold 1" for logs */
     int64_t *epochs_done, epochs_total; /* shared progress counter */

@@ -81,8 +81,8 @@ static void fill_one(const segq_eval_item_t *it, float *x, float *t, uint64_t *r
 }
 
 /* Batch tensors (scoped): x B x 3 x s x s, t B x 1 x s x s. */
-static int make_batch(const segq_eval_item_t *items, size_t n, uint64_t *rng, segq_device dev,
-                      segq_tensor **x, segq_tensor **t)
+static int make_batch(const segq_eval_item_t *items, size_t n, uint64_t *rng, segqt_device dev,
+                      segqt_tensor **x, segqt_tensor **t)
 {
     int64_t s = items[0].d->size;
     size_t plane = (size_t)(s * s);
@@ -91,20 +91,20 @@ static int make_batch(const segq_eval_item_t *items, size_t n, uint64_t *rng, se
     for (size_t k = 0; k < n && !rc; k++)
         fill_one(&items[k], xb + k * 3 * plane, tb + k * plane, rng);
     int64_t xs[4] = {(int64_t)n, 3, s, s}, ts[4] = {(int64_t)n, 1, s, s};
-    *x = rc ? NULL : segq_to_device(segq_from_floats(xb, xs, 4, SEGQ_CPU), dev);
-    *t = rc ? NULL : segq_to_device(segq_from_floats(tb, ts, 4, SEGQ_CPU), dev);
+    *x = rc ? NULL : segqt_to_device(segqt_from_floats(xb, xs, 4, SEGQT_CPU), dev);
+    *t = rc ? NULL : segqt_to_device(segqt_from_floats(tb, ts, 4, SEGQT_CPU), dev);
     free(xb);
     free(tb);
     return rc ? rc : (*x && *t) ? 0 : SEGQ_EINTERNAL;
 }
 
 /* segmentation_models_pytorch's DiceLoss over the batch (eps 1). */
-static segq_tensor *dice_loss(segq_tensor *logits, segq_tensor *t)
+static segqt_tensor *dice_loss(segqt_tensor *logits, segqt_tensor *t)
 {
-    segq_tensor *p = segq_sigmoid(logits);
-    segq_tensor *tp = segq_sum(segq_mul(p, t));
-    segq_tensor *den = segq_add_scalar(segq_add(segq_sum(p), segq_sum(t)), 1.0);
-    return segq_rsub_scalar(segq_div(segq_add_scalar(segq_mul_scalar(tp, 2.0), 1.0), den), 1.0);
+    segqt_tensor *p = segqt_sigmoid(logits);
+    segqt_tensor *tp = segqt_sum(segqt_mul(p, t));
+    segqt_tensor *den = segqt_add_scalar(segqt_add(segqt_sum(p), segqt_sum(t)), 1.0);
+    return segqt_rsub_scalar(segqt_div(segqt_add_scalar(segqt_mul_scalar(tp, 2.0), 1.0), den), 1.0);
 }
 
 int segq__eval_predict(segq_unetpp_t *net, const segq_eval_item_t *items, size_t n,
@@ -114,22 +114,22 @@ int segq__eval_predict(segq_unetpp_t *net, const segq_eval_item_t *items, size_t
         return 0;
     size_t plane = (size_t)(items[0].d->size * items[0].d->size);
     int rc = 0;
-    segq_device dev = SEGQ_CPU;
+    segqt_device dev = SEGQT_CPU;
     for (size_t at = 0; at < n && !rc; at += (size_t)batch) {
         size_t b = n - at < (size_t)batch ? n - at : (size_t)batch;
-        segq_scope_begin();
-        segq_no_grad_begin();
-        segq_tensor *x, *t;
+        segqt_scope_begin();
+        segqt_no_grad_begin();
+        segqt_tensor *x, *t;
         const char *names[SEGQ_UNETPP_MAX_TENSORS];
-        segq_tensor *ts[SEGQ_UNETPP_MAX_TENSORS];
+        segqt_tensor *ts[SEGQ_UNETPP_MAX_TENSORS];
         segq_unetpp_tensors(net, names, ts, 1, NULL);
-        segq_device_of(ts[0], &dev);
+        segqt_device_of(ts[0], &dev);
         rc = make_batch(items + at, b, NULL, dev, &x, &t);
-        segq_tensor *p = rc ? NULL : segq_sigmoid(segq_unetpp_forward(net, x, 0));
-        if (!p || segq_to_floats(p, probs + at * plane, b * plane) != 0)
+        segqt_tensor *p = rc ? NULL : segqt_sigmoid(segq_unetpp_forward(net, x, 0));
+        if (!p || segqt_to_floats(p, probs + at * plane, b * plane) != 0)
             rc = segq__torch_fail(err, errlen, "predicting");
-        segq_no_grad_end();
-        segq_scope_end();
+        segqt_no_grad_end();
+        segqt_scope_end();
     }
     return rc;
 }
@@ -172,7 +172,7 @@ segq_unetpp_t *segq__eval_train(const segq_eval_train_cfg_t *cfg, const segq_eva
         snprintf(err, errlen, "%s: no training pairs", cfg->label);
         return NULL;
     }
-    if (segq_manual_seed(cfg->seed) != 0) {
+    if (segqt_manual_seed(cfg->seed) != 0) {
         segq__torch_fail(err, errlen, "seed");
         return NULL;
     }
@@ -181,11 +181,11 @@ segq_unetpp_t *segq__eval_train(const segq_eval_train_cfg_t *cfg, const segq_eva
     segq_eval_item_t *order = malloc(ntrain * sizeof *order);
     hist->train_loss = calloc((size_t)cfg->epochs, sizeof(double));
     hist->val_iou = calloc((size_t)cfg->epochs, sizeof(double));
-    segq_adam *opt = NULL;
+    segqt_adam *opt = NULL;
     int rc = 0;
     if (!net || (nval && !best) || !order || !hist->train_loss || !hist->val_iou) {
         snprintf(err, errlen, "%s: cannot create the model: %s", cfg->label,
-                 *segq_torch_last_error() ? segq_torch_last_error() : "out of memory");
+                 *segqt_last_error() ? segqt_last_error() : "out of memory");
         rc = SEGQ_ENOMEM;
     }
     if (!rc && cfg->encoder_weights && *cfg->encoder_weights)
@@ -193,10 +193,10 @@ segq_unetpp_t *segq__eval_train(const segq_eval_train_cfg_t *cfg, const segq_eva
                                       errlen);
     if (!rc) {
         const char *names[SEGQ_UNETPP_MAX_TENSORS];
-        segq_tensor *t[SEGQ_UNETPP_MAX_TENSORS];
+        segqt_tensor *t[SEGQ_UNETPP_MAX_TENSORS];
         int nt = 0;
         segq_unetpp_tensors(net, names, t, SEGQ_UNETPP_MAX_TENSORS, &nt);
-        if (!(opt = segq_adam_new(t, nt, cfg->lr, 0.9, 0.999, 1e-8, 0.0)))
+        if (!(opt = segqt_adam_new(t, nt, cfg->lr, 0.9, 0.999, 1e-8, 0.0)))
             rc = segq__torch_fail(err, errlen, "Adam");
         memcpy(order, train, ntrain * sizeof *order);
     }
@@ -204,7 +204,7 @@ segq_unetpp_t *segq__eval_train(const segq_eval_train_cfg_t *cfg, const segq_eva
     double best_iou = -1;
     double t0 = segq__now(), cpu0 = segq__cpu_seconds();
     for (int64_t e = 0; e < cfg->epochs && !rc; e++) {
-        if (e == cfg->lr_drop_epoch && segq_adam_set_lr(opt, cfg->lr_after) != 0)
+        if (e == cfg->lr_drop_epoch && segqt_adam_set_lr(opt, cfg->lr_after) != 0)
             rc = segq__torch_fail(err, errlen, "learning rate");
         segq__eval_shuffle(order, ntrain, &rng);
         double sum = 0;
@@ -215,15 +215,15 @@ segq_unetpp_t *segq__eval_train(const segq_eval_train_cfg_t *cfg, const segq_eva
              * a trailing batch of one sits this epoch out (reshuffled next) */
             if (b == 1 && ntrain > 1)
                 break;
-            segq_scope_begin();
-            segq_tensor *x, *t;
+            segqt_scope_begin();
+            segqt_tensor *x, *t;
             rc = make_batch(order + at, b, cfg->augment ? &rng : NULL, cfg->dev, &x, &t);
-            segq_tensor *loss = rc ? NULL : dice_loss(segq_unetpp_forward(net, x, 1), t);
+            segqt_tensor *loss = rc ? NULL : dice_loss(segq_unetpp_forward(net, x, 1), t);
             double v = 0;
-            if (!rc && (!loss || segq_adam_zero_grad(opt) || segq_backward(loss, 0, 0)
-                        || segq_adam_step(opt) || segq_item(loss, &v)))
+            if (!rc && (!loss || segqt_adam_zero_grad(opt) || segqt_backward(loss, 0, 0)
+                        || segqt_adam_step(opt) || segqt_item(loss, &v)))
                 rc = segq__torch_fail(err, errlen, cfg->label);
-            segq_scope_end();
+            segqt_scope_end();
             sum += v * (double)b;
             seen += b;
         }
@@ -260,7 +260,7 @@ segq_unetpp_t *segq__eval_train(const segq_eval_train_cfg_t *cfg, const segq_eva
                    hist->val_iou[e], (segq__now() - t0) / (double)(e + 1),
                    (segq__cpu_seconds() - cpu0) / (double)(e + 1));
     }
-    segq_adam_destroy(&opt);
+    segqt_adam_destroy(&opt);
     free(order);
     if (rc) {
         segq_unetpp_destroy(&net);

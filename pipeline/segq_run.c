@@ -31,7 +31,7 @@ static int exit_status(int rc)
 {
     if (rc == 0)
         return 0;
-    return rc == SEGQ_TORCH_EOOM || segq_torch_last_code() == SEGQ_TORCH_EOOM
+    return rc == SEGQ_EGPUMEM || segqt_last_code() == SEGQ_EGPUMEM
                ? SEGQ_RUN_EXIT_GPU_OOM
                : 1;
 }

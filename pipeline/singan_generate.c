@@ -46,17 +46,17 @@ static void csv_field(FILE *f, const char *s, int last)
 int segq_singan_generate(const segq_generate_opts_t *o, segq_progress_t *progress, char *err,
                          size_t errlen)
 {
-    segq_device dev;
+    segqt_device dev;
     int threads;
     int rc = segq__compute_setup(&o->compute, &dev, &threads, err, errlen);
     if (rc)
         return rc;
-    if (segq_manual_seed((uint64_t)o->compute.seed) != 0)
+    if (segqt_manual_seed((uint64_t)o->compute.seed) != 0)
         return segq__torch_fail(err, errlen, "--seed");
     char model_hex[SEGQ_HASH_HEX_LEN + 1];
     if (segq_sha256_file(o->model, model_hex) != 0) {
         snprintf(err, errlen, "--model %s: cannot read the file (%s)", o->model, strerror(errno));
-        return SEGQ_TORCH_EINVAL;
+        return SEGQ_EINVAL;
     }
     segq_model_t m;
     segq_ckpt_meta_t meta;
@@ -68,15 +68,15 @@ int segq_singan_generate(const segq_generate_opts_t *o, segq_progress_t *progres
     if (m.trained < S) {
         snprintf(err, errlen, "--model %s: only %d of its %d scales are trained (an unfinished "
                  "training: finish it with segq-run train --resume)", o->model, m.trained, S);
-        rc = SEGQ_TORCH_EINVAL;
+        rc = SEGQ_EINVAL;
     } else if (o->gen_start_scale >= S) {
         snprintf(err, errlen, "--gen-start-scale %lld: the model has scales 0..%d",
                  (long long)o->gen_start_scale, S - 1);
-        rc = SEGQ_TORCH_EINVAL;
+        rc = SEGQ_EINVAL;
     } else if (o->gen_start_scale > 0 && (o->scale_h != 1.0 || o->scale_v != 1.0)) {
         snprintf(err, errlen, "--gen-start-scale > 0 keeps the real image's layout and so its "
                  "size: use it with --scale-h 1 --scale-v 1");
-        rc = SEGQ_TORCH_EINVAL;
+        rc = SEGQ_EINVAL;
     }
     char dir[4096], img[4400], msk[4400], name[512], stem[256];
     FILE *man = NULL;
@@ -93,7 +93,7 @@ int segq_singan_generate(const segq_generate_opts_t *o, segq_progress_t *progres
     int fresh = stat(dir, &sb) != 0;
     if (!rc && !(man = fopen(dir, "a"))) {
         snprintf(err, errlen, "cannot write %s: %s", dir, strerror(errno));
-        rc = SEGQ_TORCH_EINVAL;
+        rc = SEGQ_EINVAL;
     }
     if (!rc && fresh)
         fputs("name,image,mask,source_image,source_image_sha256,source_mask,"
@@ -104,13 +104,13 @@ int segq_singan_generate(const segq_generate_opts_t *o, segq_progress_t *progres
     double t0 = segq__now();
     for (int64_t done = 0; done < o->count && !rc;) {
         int64_t b = o->count - done < o->batch ? o->count - done : o->batch;
-        segq_scope_begin();
-        segq_no_grad_begin();
-        segq_tensor *prev = segq__prev(&m, S - 1, b, (int)o->gen_start_scale, o->scale_v,
-                                       o->scale_h);
-        segq_tensor *x = segq__run_scale(&m, S - 1, prev, S - 1 >= o->gen_start_scale,
-                                         o->scale_v, o->scale_h);
-        x = segq_cpu_contiguous(x);
+        segqt_scope_begin();
+        segqt_no_grad_begin();
+        segqt_tensor *prev = segq__prev(&m, S - 1, b, (int)o->gen_start_scale, o->scale_v,
+                                        o->scale_h);
+        segqt_tensor *x = segq__run_scale(&m, S - 1, prev, S - 1 >= o->gen_start_scale,
+                                          o->scale_v, o->scale_h);
+        x = segqt_cpu_contiguous(x);
         if (!x)
             rc = segq__torch_fail(err, errlen, "generating");
         for (int64_t k = 0; k < b && !rc; k++) {
@@ -139,8 +139,8 @@ int segq_singan_generate(const segq_generate_opts_t *o, segq_progress_t *progres
             snprintf(num, sizeof num, "%s", o->compute.precision);
             csv_field(man, num, 1);
         }
-        segq_no_grad_end();
-        segq_scope_end();
+        segqt_no_grad_end();
+        segqt_scope_end();
         done += b;
         double el = segq__now() - t0;
         segq_metric_t met[] = {{"samples", (double)done}, {"samples_per_s", done / el}};
@@ -149,7 +149,7 @@ int segq_singan_generate(const segq_generate_opts_t *o, segq_progress_t *progres
     }
     if (man && fclose(man) != 0 && !rc) {
         snprintf(err, errlen, "%s/manifest.csv: write failed", o->out);
-        rc = SEGQ_TORCH_EINVAL;
+        rc = SEGQ_EINVAL;
     }
     /* a preview that `segq fetch` brings back with the pairs; of the whole
      * folder, as the manifest, when generate appends to an earlier run */

@@ -21,26 +21,26 @@
 typedef struct {
     int generator; /* 1: G, 0: D */
     int layers, ker, nfc;
-    segq_tensor *conv_w[SEGQ_NET_MAX_LAYERS], *conv_b[SEGQ_NET_MAX_LAYERS];
+    segqt_tensor *conv_w[SEGQ_NET_MAX_LAYERS], *conv_b[SEGQ_NET_MAX_LAYERS];
     /* BatchNorm of layers 0..layers-2 */
-    segq_tensor *bn_w[SEGQ_NET_MAX_LAYERS], *bn_b[SEGQ_NET_MAX_LAYERS];
-    segq_tensor *bn_mean[SEGQ_NET_MAX_LAYERS], *bn_var[SEGQ_NET_MAX_LAYERS];
+    segqt_tensor *bn_w[SEGQ_NET_MAX_LAYERS], *bn_b[SEGQ_NET_MAX_LAYERS];
+    segqt_tensor *bn_mean[SEGQ_NET_MAX_LAYERS], *bn_var[SEGQ_NET_MAX_LAYERS];
     /* Set by segq__net_freeze: every layer's conv with its eval-mode
      * BatchNorm folded in, fp32 and bfloat16 (the frozen net's eval
      * forward is then conv -> LeakyReLU only). */
-    segq_tensor *eval_w[SEGQ_NET_MAX_LAYERS], *eval_b[SEGQ_NET_MAX_LAYERS];
-    segq_tensor *eval_w16[SEGQ_NET_MAX_LAYERS], *eval_b16[SEGQ_NET_MAX_LAYERS];
+    segqt_tensor *eval_w[SEGQ_NET_MAX_LAYERS], *eval_b[SEGQ_NET_MAX_LAYERS];
+    segqt_tensor *eval_w16[SEGQ_NET_MAX_LAYERS], *eval_b16[SEGQ_NET_MAX_LAYERS];
 } segq_net_t;
 
 /* Initialised as the authors' weights_init: conv weight N(0, 0.02), conv
  * bias torch's default U(-1/sqrt(fan_in), +), BN weight N(1, 0.02), BN bias
  * 0, running mean 0, running var 1. NULL with the torch error recorded. */
-segq_net_t *segq__net_new(int generator, int nfc, int layers, int ker, segq_device dev);
+segq_net_t *segq__net_new(int generator, int nfc, int layers, int ker, segqt_device dev);
 void segq__net_destroy(segq_net_t **self_p);
 /* Names ("conv0.weight", "bn0.running_mean", ...) and tensors of every
  * parameter and buffer; returns the count (<= max). Trainable ones
  * (weights and biases) come first: *n_trainable of them. */
-int segq__net_tensors(segq_net_t *self, const char **names, segq_tensor **tensors, int max,
+int segq__net_tensors(segq_net_t *self, const char **names, segqt_tensor **tensors, int max,
                       int *n_trainable);
 /* Copies every parameter and buffer of src (same widths) into self. */
 int segq__net_copy(segq_net_t *self, segq_net_t *src);
@@ -57,11 +57,11 @@ int segq__net_freeze(segq_net_t *self);
  * bfloat16 (weights cast per call, fp32 kept as master copy); the
  * critic in training runs every layer in bfloat16, a frozen net's eval
  * forward its folded convs and LeakyReLUs. */
-segq_tensor *segq__net_forward(segq_net_t *self, segq_tensor *x, segq_tensor *prev, int training,
-                               int bf16);
+segqt_tensor *segq__net_forward(segq_net_t *self, segqt_tensor *x, segqt_tensor *prev, int training,
+                                int bf16);
 /* The same with BatchNorm's running-statistics momentum given (training). */
-segq_tensor *segq__net_forward_bn(segq_net_t *self, segq_tensor *x, segq_tensor *prev,
-                                  int training, double momentum, int bf16);
+segqt_tensor *segq__net_forward_bn(segq_net_t *self, segqt_tensor *x, segqt_tensor *prev,
+                                   int training, double momentum, int bf16);
 
 /* ---- The model: every scale's frozen G (and D), z_opt and noise_amp. */
 typedef struct {
@@ -69,9 +69,9 @@ typedef struct {
     int layers, ker, pad;
     int trained; /* scales 0..trained-1 are finished */
     segq_net_t *G[SEGQ_PYRAMID_MAX_SCALES], *D[SEGQ_PYRAMID_MAX_SCALES];
-    segq_tensor *z_opt[SEGQ_PYRAMID_MAX_SCALES]; /* padded, 1x4x(h+2p)x(w+2p) */
+    segqt_tensor *z_opt[SEGQ_PYRAMID_MAX_SCALES]; /* padded, 1x4x(h+2p)x(w+2p) */
     double noise_amp[SEGQ_PYRAMID_MAX_SCALES];
-    segq_device dev;
+    segqt_device dev;
     int bf16;
 } segq_model_t;
 
@@ -81,31 +81,31 @@ int segq__scale_width(int64_t nfc, int64_t nfc_max, int n);
 
 /* N(0,1) noise of batch b and size h x w padded by pad; single: one
  * channel repeated over the 4 (scale 0's rule). Scoped. */
-segq_tensor *segq__noise(int64_t b, int64_t h, int64_t w, int pad, int single, segq_device dev);
-segq_tensor *segq__pad(segq_tensor *x, int pad);
+segqt_tensor *segq__noise(int64_t b, int64_t h, int64_t w, int pad, int single, segqt_device dev);
+segqt_tensor *segq__pad(segqt_tensor *x, int pad);
 /* Bicubic (antialiased) resize of x by 1/r, cropped top-left to h x w;
  * when the upsampled map is smaller than h x w (output size factors),
  * it is resized to it bilinearly, as SinGAN's functions.upsampling. */
-segq_tensor *segq__upsample_to(segq_tensor *x, double r, int64_t h, int64_t w);
+segqt_tensor *segq__upsample_to(segqt_tensor *x, double r, int64_t h, int64_t w);
 
 /* The unpadded `prev` image of scale n (scales 0..n-1 run in eval mode
  * under no-grad), batch b, scales below `fresh_from` use z_opt and the
  * others fresh noise ("rec": fresh_from >= n; "rand": 0). sv, sh scale the
  * output sizes (1, 1 in training). Scoped. */
-segq_tensor *segq__prev(segq_model_t *m, int n, int64_t b, int fresh_from, double sv, double sh);
+segqt_tensor *segq__prev(segq_model_t *m, int n, int64_t b, int fresh_from, double sv, double sh);
 /* One frozen scale: G_n(amp * z + pad(prev), pad(prev)) in eval mode. */
-segq_tensor *segq__run_scale(segq_model_t *m, int n, segq_tensor *prev, int fresh, double sv,
-                             double sh);
+segqt_tensor *segq__run_scale(segq_model_t *m, int n, segqt_tensor *prev, int fresh, double sv,
+                              double sh);
 /* Output size of scale n at factors sv, sh (round, as the authors). */
 void segq__scaled_size(segq_model_t *m, int n, double sv, double sh, int64_t *h, int64_t *w);
 
 /* ---- One scale's training state. */
 typedef struct {
     segq_net_t *G, *D;
-    segq_adam *opt_g, *opt_d;
-    segq_tensor *real;     /* 1x4xhxw */
-    segq_tensor *rec_prev; /* padded reconstruction from the coarser scales */
-    segq_tensor *z_opt;    /* padded */
+    segqt_adam *opt_g, *opt_d;
+    segqt_tensor *real;    /* 1x4xhxw */
+    segqt_tensor *rec_prev; /* padded reconstruction from the coarser scales */
+    segqt_tensor *z_opt;   /* padded */
     double noise_amp;
     int pad;
 } segq_scale_state_t;
@@ -120,14 +120,14 @@ typedef struct {
  * prev of D step j, gp_alpha[j] its interpolation weight (1x1), z_opt the
  * padded reconstruction noise (NULL: keep state->z_opt). lr_d, lr_g are
  * this iteration's rates. */
-int segq__train_iteration(segq_scale_state_t *s, const segq_train_opts_t *o, segq_tensor *noise,
-                          segq_tensor *z_opt, segq_tensor *const *prev,
-                          segq_tensor *const *gp_alpha, int bf16, segq_iter_losses_t *out);
+int segq__train_iteration(segq_scale_state_t *s, const segq_train_opts_t *o, segqt_tensor *noise,
+                          segqt_tensor *z_opt, segqt_tensor *const *prev,
+                          segqt_tensor *const *gp_alpha, int bf16, segq_iter_losses_t *out);
 
 /* WGAN-GP: lambda * mean((||dD/dx||_2 over channels - 1)^2) at x = alpha *
  * real + (1 - alpha) * fake; differentiable in D's parameters. */
-segq_tensor *segq__gradient_penalty(segq_net_t *D, segq_tensor *real, segq_tensor *fake,
-                                    segq_tensor *alpha, double lambda, int bf16);
+segqt_tensor *segq__gradient_penalty(segq_net_t *D, segqt_tensor *real, segqt_tensor *fake,
+                                     segqt_tensor *alpha, double lambda, int bf16);
 
 /* ---- Checkpoint (CHECKPOINT.md). */
 typedef struct {
@@ -140,23 +140,23 @@ typedef struct {
 
 /* Adds a copy of t (any device) to a safetensors writer under name. */
 struct segq_st_writer_t;
-int segq__st_add_tensor(struct segq_st_writer_t *w, const char *name, segq_tensor *t, char *err,
+int segq__st_add_tensor(struct segq_st_writer_t *w, const char *name, segqt_tensor *t, char *err,
                         size_t errlen);
 void segq__ckpt_meta_free(segq_ckpt_meta_t *meta);
 int segq__ckpt_save(segq_model_t *m, const segq_ckpt_meta_t *meta, int with_d, const char *path,
                     char *err, size_t errlen);
 /* Loads the model onto dev (every finished scale's G, and D when
  * present and want_d) and its metadata. */
-int segq__ckpt_load(const char *path, segq_device dev, int want_d, segq_model_t *m,
+int segq__ckpt_load(const char *path, segqt_device dev, int want_d, segq_model_t *m,
                     segq_ckpt_meta_t *meta, char *err, size_t errlen);
 
 /* [-1, 1] 4-channel tensor (1x4xhxw) -> RGB PNG + mask PNG (threshold 0.5
  * on [0, 1]). */
-int segq__write_pair(segq_tensor *x, int64_t index, const char *image_path,
+int segq__write_pair(segqt_tensor *x, int64_t index, const char *image_path,
                      const char *mask_path, char *err, size_t errlen);
 
 /* Parses and checks --device, sets the thread count (0: all cores). */
-int segq__compute_setup(const segq_compute_opts_t *c, segq_device *dev, int *threads, char *err,
+int segq__compute_setup(const segq_compute_opts_t *c, segqt_device *dev, int *threads, char *err,
                         size_t errlen);
 /* mkdir that accepts an existing directory. */
 int segq__make_dir(const char *path, char *err, size_t errlen);

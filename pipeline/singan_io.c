@@ -5,26 +5,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int segq__write_pair(segq_tensor *x, int64_t index, const char *image_path,
+int segq__write_pair(segqt_tensor *x, int64_t index, const char *image_path,
                      const char *mask_path, char *err, size_t errlen)
 {
-    if (segq_scope_begin() < 0)
+    if (segqt_scope_begin() < 0)
         return segq__torch_fail(err, errlen, "write pair");
-    int64_t h = segq_size(x, 2), w = segq_size(x, 3);
+    int64_t h = segqt_size(x, 2), w = segqt_size(x, 3);
     /* [-1, 1] -> [0, 1]; the mask channel is thresholded at 0.5 there. */
-    segq_tensor *one = segq_narrow(x, 0, index, 1);
-    segq_tensor *u = segq_mul_scalar(segq_add_scalar(one, 1.0), 0.5);
-    segq_tensor *rgb = segq_narrow(u, 1, 0, 3);
-    segq_tensor *mask = segq_compare_scalar(segq_narrow(u, 1, 3, 1), SEGQ_GT, 0.5);
+    segqt_tensor *one = segqt_narrow(x, 0, index, 1);
+    segqt_tensor *u = segqt_mul_scalar(segqt_add_scalar(one, 1.0), 0.5);
+    segqt_tensor *rgb = segqt_narrow(u, 1, 0, 3);
+    segqt_tensor *mask = segqt_compare_scalar(segqt_narrow(u, 1, 3, 1), SEGQT_GT, 0.5);
     size_t n = (size_t)h * (size_t)w;
     float *buf = malloc(sizeof(float) * 4 * n);
     int rc = 0;
     if (!buf) {
         snprintf(err, errlen, "%s: out of memory", image_path);
-        rc = SEGQ_TORCH_ENOMEM;
-    } else if (segq_to_floats(rgb, buf, 3 * n) != 0 || segq_to_floats(mask, buf + 3 * n, n) != 0)
+        rc = SEGQ_ENOMEM;
+    } else if (segqt_to_floats(rgb, buf, 3 * n) != 0 || segqt_to_floats(mask, buf + 3 * n, n) != 0)
         rc = segq__torch_fail(err, errlen, image_path);
-    segq_scope_end();
+    segqt_scope_end();
     segq_image_t *img = NULL, *m = NULL;
     if (rc == 0)
         rc = segq_image_from_float_chw(buf, (uint32_t)w, (uint32_t)h, 3, &img, err, errlen);

@@ -12,47 +12,47 @@
 
 int segq__torch_fail(char *err, size_t errlen, const char *what)
 {
-    int code = segq_torch_last_code();
+    int code = segqt_last_code();
     snprintf(err, errlen, "%s: %s", what,
-             *segq_torch_last_error() ? segq_torch_last_error() : "torch operation failed");
-    return code < 0 ? code : SEGQ_TORCH_ETORCH;
+             *segqt_last_error() ? segqt_last_error() : "torch operation failed");
+    return code < 0 ? code : SEGQ_ETORCH;
 }
 
 /* A GPU job is held to the memory it declared: segq-worker passes it as
  * SEGQ_GPU_MEM (bytes), and the caching allocator is capped at that share
  * of the device, so jobs sharing a GPU cannot push each other out of
- * memory; going over fails this job alone, with SEGQ_TORCH_EOOM. */
-static int hold_to_declared_memory(segq_device dev, char *err, size_t errlen)
+ * memory; going over fails this job alone, with SEGQ_EGPUMEM. */
+static int hold_to_declared_memory(segqt_device dev, char *err, size_t errlen)
 {
     const char *text = getenv("SEGQ_GPU_MEM");
-    if (dev.type != SEGQ_DEVICE_CUDA || !text || !*text)
+    if (dev.type != SEGQT_DEVICE_CUDA || !text || !*text)
         return 0;
     char *end = NULL;
     errno = 0;
     unsigned long long declared = strtoull(text, &end, 10);
     if (errno || *end || declared == 0) {
         snprintf(err, errlen, "SEGQ_GPU_MEM='%s': not a number of bytes", text);
-        return SEGQ_TORCH_EINVAL;
+        return SEGQ_EINVAL;
     }
-    segq_cuda_info info;
-    if (segq_cuda_device_info(dev.index, &info) != 0)
+    segqt_cuda_info info;
+    if (segqt_cuda_device_info(dev.index, &info) != 0)
         return segq__torch_fail(err, errlen, "SEGQ_GPU_MEM");
     double fraction = (double)declared / (double)info.total_bytes;
     if (fraction > 1.0)
         fraction = 1.0;
-    if (segq_cuda_set_memory_fraction(fraction, dev.index) != 0)
+    if (segqt_cuda_set_memory_fraction(fraction, dev.index) != 0)
         return segq__torch_fail(err, errlen, "SEGQ_GPU_MEM");
     printf("GPU memory: held to %.2f GiB of %.2f GiB on cuda:%d (fraction %.4f)\n",
            declared / 1073741824.0, info.total_bytes / 1073741824.0, dev.index, fraction);
     return 0;
 }
 
-int segq__compute_setup(const segq_compute_opts_t *c, segq_device *dev, int *threads, char *err,
+int segq__compute_setup(const segq_compute_opts_t *c, segqt_device *dev, int *threads, char *err,
                         size_t errlen)
 {
-    if (segq_device_parse(c->device, dev) != 0 || segq_device_check(*dev) != 0) {
-        snprintf(err, errlen, "--device %s: %s", c->device, segq_torch_last_error());
-        return SEGQ_TORCH_ENODEV;
+    if (segqt_device_parse(c->device, dev) != 0 || segqt_device_check(*dev) != 0) {
+        snprintf(err, errlen, "--device %s: %s", c->device, segqt_last_error());
+        return SEGQ_ENODEV;
     }
     /* libtorch starts with one thread here: always set the count. 0 means
      * the CPU slots segq-worker gave the job, else every core. */
@@ -61,8 +61,8 @@ int segq__compute_setup(const segq_compute_opts_t *c, segq_device *dev, int *thr
     if (*threads <= 0 && slots && atoi(slots) > 0)
         *threads = atoi(slots);
     if (*threads <= 0)
-        *threads = segq_cpu_count();
-    if (segq_set_num_threads(*threads) != 0)
+        *threads = segqt_cpu_count();
+    if (segqt_set_num_threads(*threads) != 0)
         return segq__torch_fail(err, errlen, "--threads");
     return hold_to_declared_memory(*dev, err, errlen);
 }
@@ -72,7 +72,7 @@ int segq__make_dir(const char *path, char *err, size_t errlen)
     if (mkdir(path, 0755) == 0 || errno == EEXIST)
         return 0;
     snprintf(err, errlen, "cannot create directory %s: %s", path, strerror(errno));
-    return SEGQ_TORCH_EINVAL;
+    return SEGQ_EINVAL;
 }
 
 double segq__now(void)
@@ -95,35 +95,35 @@ void segq__model_free(segq_model_t *m)
     for (int n = 0; n < SEGQ_PYRAMID_MAX_SCALES; n++) {
         segq__net_destroy(&m->G[n]);
         segq__net_destroy(&m->D[n]);
-        segq_tensor_destroy(&m->z_opt[n]);
+        segqt_tensor_destroy(&m->z_opt[n]);
     }
 }
 
-segq_tensor *segq__pad(segq_tensor *x, int pad)
+segqt_tensor *segq__pad(segqt_tensor *x, int pad)
 {
     int64_t pads[4] = {pad, pad, pad, pad};
-    return segq_pad(x, pads, 4, 0.0);
+    return segqt_pad(x, pads, 4, 0.0);
 }
 
-segq_tensor *segq__noise(int64_t b, int64_t h, int64_t w, int pad, int single, segq_device dev)
+segqt_tensor *segq__noise(int64_t b, int64_t h, int64_t w, int pad, int single, segqt_device dev)
 {
     int64_t shape[4] = {b, single ? 1 : SEGQ_NC, h, w};
-    segq_tensor *z = segq_randn(shape, 4, SEGQ_F32, dev);
+    segqt_tensor *z = segqt_randn(shape, 4, SEGQT_F32, dev);
     if (single) {
         int64_t full[4] = {b, SEGQ_NC, h, w};
-        z = segq_expand(z, full, 4);
+        z = segqt_expand(z, full, 4);
     }
     return segq__pad(z, pad);
 }
 
-segq_tensor *segq__upsample_to(segq_tensor *x, double r, int64_t h, int64_t w)
+segqt_tensor *segq__upsample_to(segqt_tensor *x, double r, int64_t h, int64_t w)
 {
-    int64_t uh = segq_pyramid_upsized((int)segq_size(x, 2), r);
-    int64_t uw = segq_pyramid_upsized((int)segq_size(x, 3), r);
-    segq_tensor *u = segq_interpolate(x, uh, uw, SEGQ_INTERP_BICUBIC, 0, 1);
-    u = segq_slice(segq_slice(u, 2, 0, h, 1), 3, 0, w, 1);
+    int64_t uh = segq_pyramid_upsized((int)segqt_size(x, 2), r);
+    int64_t uw = segq_pyramid_upsized((int)segqt_size(x, 3), r);
+    segqt_tensor *u = segqt_interpolate(x, uh, uw, SEGQT_INTERP_BICUBIC, 0, 1);
+    u = segqt_slice(segqt_slice(u, 2, 0, h, 1), 3, 0, w, 1);
     if (u && (uh < h || uw < w))
-        u = segq_interpolate(u, h, w, SEGQ_INTERP_BILINEAR, 1, 0);
+        u = segqt_interpolate(u, h, w, SEGQT_INTERP_BILINEAR, 1, 0);
     return u;
 }
 
@@ -137,43 +137,43 @@ void segq__scaled_size(segq_model_t *m, int n, double sv, double sh, int64_t *h,
         *w = 1;
 }
 
-segq_tensor *segq__run_scale(segq_model_t *m, int n, segq_tensor *prev, int fresh, double sv,
-                             double sh)
+segqt_tensor *segq__run_scale(segq_model_t *m, int n, segqt_tensor *prev, int fresh, double sv,
+                              double sh)
 {
-    int64_t b = segq_size(prev, 0), h, w;
+    int64_t b = segqt_size(prev, 0), h, w;
     segq__scaled_size(m, n, sv, sh, &h, &w);
-    segq_tensor *z;
+    segqt_tensor *z;
     if (fresh)
         z = segq__noise(b, h, w, m->pad, n == 0, m->dev);
     else {
         int64_t shape[4] = {b, -1, -1, -1};
-        z = segq_expand(m->z_opt[n], shape, 4);
+        z = segqt_expand(m->z_opt[n], shape, 4);
     }
-    segq_tensor *pp = segq__pad(prev, m->pad);
-    segq_tensor *in = segq_add(segq_mul_scalar(z, m->noise_amp[n]), pp);
+    segqt_tensor *pp = segq__pad(prev, m->pad);
+    segqt_tensor *in = segqt_add(segqt_mul_scalar(z, m->noise_amp[n]), pp);
     return segq__net_forward(m->G[n], in, pp, 0, m->bf16);
 }
 
-segq_tensor *segq__prev(segq_model_t *m, int n, int64_t b, int fresh_from, double sv, double sh)
+segqt_tensor *segq__prev(segq_model_t *m, int n, int64_t b, int fresh_from, double sv, double sh)
 {
     int64_t h, w;
     segq__scaled_size(m, 0, sv, sh, &h, &w);
     int64_t shape[4] = {b, SEGQ_NC, h, w};
-    segq_tensor *prev = segq_zeros(shape, 4, SEGQ_F32, m->dev);
+    segqt_tensor *prev = segqt_zeros(shape, 4, SEGQT_F32, m->dev);
     if (n == 0 || !prev)
         return prev;
-    if (segq_no_grad_begin() != 0)
+    if (segqt_no_grad_begin() != 0)
         return NULL;
     for (int k = 0; k < n && prev; k++) {
         /* Each step's temporaries die with its scope; only prev moves up. */
-        segq_scope_begin();
-        segq_tensor *out = segq__run_scale(m, k, prev, k >= fresh_from, sv, sh);
+        segqt_scope_begin();
+        segqt_tensor *out = segq__run_scale(m, k, prev, k >= fresh_from, sv, sh);
         segq__scaled_size(m, k + 1, sv, sh, &h, &w);
-        segq_tensor *next = segq__upsample_to(out, m->pyr.r, h, w);
-        next = next ? segq_keep(segq_contiguous(next)) : NULL;
-        segq_scope_end();
+        segqt_tensor *next = segq__upsample_to(out, m->pyr.r, h, w);
+        next = next ? segqt_keep(segqt_contiguous(next)) : NULL;
+        segqt_scope_end();
         prev = next;
     }
-    segq_no_grad_end();
+    segqt_no_grad_end();
     return prev;
 }

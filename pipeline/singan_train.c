@@ -57,20 +57,30 @@ typedef struct {
     segq_image_t *rgb, *mask;
 } pair_t;
 
+/* Pixels an input may decode to: make_reals holds them as floats several
+ * times over (about 80 bytes a pixel), so 16M (4096x4096) at most, or the
+ * finest scale itself if that is more. */
+#define TRAIN_MAX_PIXELS ((uint64_t)1 << 24)
+
 static int load_pair(const segq_train_opts_t *o, pair_t *p, segq_ckpt_meta_t *meta, char *err,
                      size_t errlen)
 {
     segq_image_t *img = NULL, *mimg = NULL;
-    int rc = segq_image_read_file(o->image, NULL, &img, err, errlen);
-    if (rc)
-        return rc;
+    /* no larger than the finest scale needs: a JPEG at a reduced scale,
+     * and a larger declared size refused from the file's header */
+    uint64_t finest = (uint64_t)o->max_size * (uint64_t)o->max_size;
+    segq_image_limits_t limits = {.max_pixels = finest > TRAIN_MAX_PIXELS ? finest
+                                                                          : TRAIN_MAX_PIXELS,
+                                  .fit_side = (uint32_t)o->max_size};
+    int rc;
     if (o->mask_from_alpha) {
         if (o->mask && *o->mask) {
             snprintf(err, errlen, "train: give either --mask or --mask-from-alpha, not both");
-            segq_image_destroy(&img);
-            return SEGQ_TORCH_EINVAL;
+            return SEGQ_EINVAL;
         }
-        rc = segq_image_split_alpha(img, &p->rgb, &p->mask, err, errlen);
+        rc = segq_image_read_file(o->image, &limits, &img, err, errlen);
+        if (!rc)
+            rc = segq_image_split_alpha(img, &p->rgb, &p->mask, err, errlen);
         if (rc && !strstr(err, o->image)) {
             char why[1024];
             snprintf(why, sizeof why, "%s", err);
@@ -79,16 +89,17 @@ static int load_pair(const segq_train_opts_t *o, pair_t *p, segq_ckpt_meta_t *me
     } else if (!o->mask || !*o->mask) {
         snprintf(err, errlen, "train: --mask is required (or --mask-from-alpha for an RGBA "
                  "image whose alpha is the mask)");
-        rc = SEGQ_TORCH_EINVAL;
+        rc = SEGQ_EINVAL;
     } else {
-        rc = segq_image_read_file(o->mask, NULL, &mimg, err, errlen);
-        if (!rc)
-            rc = segq_image_check_same_size(img, o->image, mimg, o->mask, err, errlen);
+        rc = segq_image_read_pair(o->image, o->mask, &limits, &img, &mimg, err, errlen);
         if (!rc)
             rc = segq_image_to_rgb(img, &p->rgb, err, errlen);
         if (!rc)
             rc = segq_image_to_mask(mimg, &p->mask, err, errlen);
     }
+    /* the pyramid is planned on the size the file declares, as the
+     * authors' code does, whatever size it was decoded at */
+    uint32_t full_h = img ? img->full_height : 0, full_w = img ? img->full_width : 0;
     segq_image_destroy(&img);
     segq_image_destroy(&mimg);
     if (rc)
@@ -103,7 +114,7 @@ static int load_pair(const segq_train_opts_t *o, pair_t *p, segq_ckpt_meta_t *me
     char hex[SEGQ_HASH_HEX_LEN + 1];
     if (segq_sha256_file(o->image, hex) != 0) {
         snprintf(err, errlen, "%s: cannot read it to hash it", o->image);
-        return SEGQ_TORCH_EINVAL;
+        return SEGQ_EINVAL;
     }
     meta->image_name = strdup(base_name(o->image));
     meta->image_sha256 = strdup(hex);
@@ -113,52 +124,52 @@ static int load_pair(const segq_train_opts_t *o, pair_t *p, segq_ckpt_meta_t *me
     } else {
         if (segq_sha256_file(o->mask, hex) != 0) {
             snprintf(err, errlen, "%s: cannot read it to hash it", o->mask);
-            return SEGQ_TORCH_EINVAL;
+            return SEGQ_EINVAL;
         }
         meta->mask_name = strdup(base_name(o->mask));
         meta->mask_sha256 = strdup(hex);
     }
-    meta->orig_h = p->rgb->height;
-    meta->orig_w = p->rgb->width;
+    meta->orig_h = full_h;
+    meta->orig_w = full_w;
     if (!meta->image_name || !meta->image_sha256 || !meta->mask_name || !meta->mask_sha256) {
         snprintf(err, errlen, "out of memory");
-        return SEGQ_TORCH_ENOMEM;
+        return SEGQ_ENOMEM;
     }
     return 0;
 }
 
 /* The real pyramid, persistent tensors 1x4xh_nxw_n in [-1, 1] on dev. */
-static int make_reals(const pair_t *p, const segq_pyramid_t *pyr, segq_device dev,
-                      segq_tensor **reals, char *err, size_t errlen)
+static int make_reals(const pair_t *p, const segq_pyramid_t *pyr, segqt_device dev,
+                      segqt_tensor **reals, char *err, size_t errlen)
 {
     size_t n = (size_t)p->rgb->width * p->rgb->height;
     float *buf = malloc(sizeof(float) * 4 * n);
     if (!buf) {
         snprintf(err, errlen, "out of memory for a %ux%u image", p->rgb->width, p->rgb->height);
-        return SEGQ_TORCH_ENOMEM;
+        return SEGQ_ENOMEM;
     }
     segq_image_to_float_chw(p->rgb, buf);
     segq_image_to_float_chw(p->mask, buf + 3 * n);
     int rc = 0;
-    segq_scope_begin();
+    segqt_scope_begin();
     int64_t shape[4] = {1, SEGQ_NC, p->rgb->height, p->rgb->width};
-    segq_tensor *x = segq_to_device(segq_from_floats(buf, shape, 4, SEGQ_CPU), dev);
+    segqt_tensor *x = segqt_to_device(segqt_from_floats(buf, shape, 4, SEGQT_CPU), dev);
     free(buf);
-    x = segq_sub_scalar(segq_mul_scalar(x, 2.0), 1.0);
+    x = segqt_sub_scalar(segqt_mul_scalar(x, 2.0), 1.0);
     if (x && (pyr->height != shape[2] || pyr->width != shape[3]))
-        x = segq_interpolate(x, pyr->height, pyr->width, SEGQ_INTERP_BICUBIC, 0, 1);
+        x = segqt_interpolate(x, pyr->height, pyr->width, SEGQT_INTERP_BICUBIC, 0, 1);
     for (int s = 0; s <= pyr->stop_scale && rc == 0; s++) {
-        segq_tensor *r = x;
+        segqt_tensor *r = x;
         if (x && (pyr->h[s] != pyr->height || pyr->w[s] != pyr->width))
-            r = segq_interpolate(x, pyr->h[s], pyr->w[s], SEGQ_INTERP_BICUBIC, 0, 1);
+            r = segqt_interpolate(x, pyr->h[s], pyr->w[s], SEGQT_INTERP_BICUBIC, 0, 1);
         /* bicubic overshoots; the authors' uint8 round trip clips it */
-        r = segq_contiguous(segq_clamp(r, -1.0, 1.0));
+        r = segqt_contiguous(segqt_clamp(r, -1.0, 1.0));
         if (!r)
             rc = segq__torch_fail(err, errlen, "building the image pyramid");
         else
-            reals[s] = segq_persist(r);
+            reals[s] = segqt_persist(r);
     }
-    segq_scope_end();
+    segqt_scope_end();
     return rc;
 }
 
@@ -200,16 +211,16 @@ static FILE *open_loss_log(const char *path, int keep_scales, char *err, size_t 
 
 /* ---- previews ---------------------------------------------------------- */
 
-static int write_previews(segq_model_t *m, segq_tensor *real, int n, int64_t count,
+static int write_previews(segq_model_t *m, segqt_tensor *real, int n, int64_t count,
                           const char *out, char *err, size_t errlen)
 {
     char dir[4096], img[4200], msk[4200];
     snprintf(dir, sizeof dir, "%s/preview", out);
     int rc = segq__make_dir(dir, err, errlen);
-    if (rc || segq_scope_begin() < 0)
+    if (rc || segqt_scope_begin() < 0)
         return rc ? rc : segq__torch_fail(err, errlen, "previews");
-    segq_no_grad_begin();
-    segq_tensor *rec = segq__run_scale(m, n, segq__prev(m, n, 1, INT_MAX, 1, 1), 0, 1, 1);
+    segqt_no_grad_begin();
+    segqt_tensor *rec = segq__run_scale(m, n, segq__prev(m, n, 1, INT_MAX, 1, 1), 0, 1, 1);
     if (!rec)
         rc = segq__torch_fail(err, errlen, "preview reconstruction");
     snprintf(img, sizeof img, "%s/scale%02d_rec.png", dir, n);
@@ -222,7 +233,7 @@ static int write_previews(segq_model_t *m, segq_tensor *real, int n, int64_t cou
     if (!rc)
         rc = segq__write_pair(real, 0, img, msk, err, errlen);
     if (!rc && count > 0) {
-        segq_tensor *s = segq__run_scale(m, n, segq__prev(m, n, count, 0, 1, 1), 1, 1, 1);
+        segqt_tensor *s = segq__run_scale(m, n, segq__prev(m, n, count, 0, 1, 1), 1, 1, 1);
         if (!s)
             rc = segq__torch_fail(err, errlen, "preview samples");
         for (int64_t k = 0; k < count && !rc; k++) {
@@ -231,8 +242,8 @@ static int write_previews(segq_model_t *m, segq_tensor *real, int n, int64_t cou
             rc = segq__write_pair(s, k, img, msk, err, errlen);
         }
     }
-    segq_no_grad_end();
-    segq_scope_end();
+    segqt_no_grad_end();
+    segqt_scope_end();
     return rc;
 }
 
@@ -241,7 +252,7 @@ static int write_previews(segq_model_t *m, segq_tensor *real, int n, int64_t cou
 typedef struct {
     const segq_train_opts_t *o;
     segq_model_t *m;
-    segq_tensor **reals;
+    segqt_tensor **reals;
     segq_progress_t *progress;
     FILE *log;
     double *weight; /* share of the total work per scale, for the progress bar */
@@ -253,7 +264,7 @@ static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
     const segq_train_opts_t *o = t->o;
     segq_model_t *m = t->m;
     int nfc = segq__scale_width(o->nfc, o->nfc_max, n);
-    if (segq_manual_seed(scale_seed(o->compute.seed, n)) != 0)
+    if (segqt_manual_seed(scale_seed(o->compute.seed, n)) != 0)
         return segq__torch_fail(err, errlen, "seeding");
     segq_scale_state_t s = {0};
     s.pad = m->pad;
@@ -269,36 +280,36 @@ static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
         rc = segq__torch_fail(err, errlen, "requires_grad");
     int64_t h = m->pyr.h[n], w = m->pyr.w[n];
     s.real = t->reals[n];
-    segq_scope_begin();
+    segqt_scope_begin();
     if (!rc) {
         int64_t zs[4] = {1, SEGQ_NC, h + 2 * m->pad, w + 2 * m->pad};
-        s.z_opt = segq_persist(segq_zeros(zs, 4, SEGQ_F32, m->dev));
+        s.z_opt = segqt_persist(segqt_zeros(zs, 4, SEGQT_F32, m->dev));
         if (n == 0) {
             s.noise_amp = 1.0;
-            s.rec_prev = segq_persist(segq_zeros(zs, 4, SEGQ_F32, m->dev));
+            s.rec_prev = segqt_persist(segqt_zeros(zs, 4, SEGQT_F32, m->dev));
         } else {
-            segq_tensor *rec = segq__prev(m, n, 1, INT_MAX, 1, 1);
+            segqt_tensor *rec = segq__prev(m, n, 1, INT_MAX, 1, 1);
             double mse = NAN;
-            if (!rec || segq_item(segq_mse_loss(s.real, rec), &mse) != 0)
+            if (!rec || segqt_item(segqt_mse_loss(s.real, rec), &mse) != 0)
                 rc = segq__torch_fail(err, errlen, "reconstruction from the coarser scales");
             s.noise_amp = o->noise_amp_init * sqrt(mse);
-            s.rec_prev = segq_persist(segq_contiguous(segq__pad(rec, m->pad)));
+            s.rec_prev = segqt_persist(segqt_contiguous(segq__pad(rec, m->pad)));
         }
         if (!rc && (!s.z_opt || !s.rec_prev))
             rc = segq__torch_fail(err, errlen, "allocating the scale's state");
     }
     const char *names[6 * SEGQ_NET_MAX_LAYERS];
-    segq_tensor *params[6 * SEGQ_NET_MAX_LAYERS];
+    segqt_tensor *params[6 * SEGQ_NET_MAX_LAYERS];
     int ntrain = 0;
     if (!rc) {
         segq__net_tensors(s.G, names, params, 6 * SEGQ_NET_MAX_LAYERS, &ntrain);
-        s.opt_g = segq_adam_new(params, ntrain, o->lr_g, o->beta1, o->beta2, 1e-8, 0.0);
+        s.opt_g = segqt_adam_new(params, ntrain, o->lr_g, o->beta1, o->beta2, 1e-8, 0.0);
         segq__net_tensors(s.D, names, params, 6 * SEGQ_NET_MAX_LAYERS, &ntrain);
-        s.opt_d = segq_adam_new(params, ntrain, o->lr_d, o->beta1, o->beta2, 1e-8, 0.0);
+        s.opt_d = segqt_adam_new(params, ntrain, o->lr_d, o->beta1, o->beta2, 1e-8, 0.0);
         if (!s.opt_g || !s.opt_d)
             rc = segq__torch_fail(err, errlen, "creating the optimisers");
     }
-    segq_scope_end();
+    segqt_scope_end();
 
     int S = m->pyr.stop_scale + 1;
     /* SEGQ_PROFILE=FILE: an op-level profile of each scale's iterations
@@ -312,13 +323,13 @@ static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
     for (int64_t i = 0; i < o->niter && !rc; i++) {
         double decay = i >= o->lr_milestone ? o->gamma : 1.0;
         if (i == 0 || i == o->lr_milestone) {
-            segq_adam_set_lr(s.opt_g, o->lr_g * decay);
-            segq_adam_set_lr(s.opt_d, o->lr_d * decay);
+            segqt_adam_set_lr(s.opt_g, o->lr_g * decay);
+            segqt_adam_set_lr(s.opt_d, o->lr_d * decay);
         }
         double t_iter = segq__now();
-        segq_scope_begin();
-        segq_tensor *zo = NULL, *noise;
-        segq_tensor *prev[100], *alpha[100];
+        segqt_scope_begin();
+        segqt_tensor *zo = NULL, *noise;
+        segqt_tensor *prev[100], *alpha[100];
         int64_t one[2] = {1, 1};
         if (n == 0) {
             /* scale 0: z_opt redrawn every iteration (the last one is
@@ -329,14 +340,14 @@ static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
             noise = segq__noise(1, h, w, m->pad, 0, m->dev);
         for (int j = 0; j < o->d_steps; j++) {
             prev[j] = n == 0 ? s.rec_prev : segq__pad(segq__prev(m, n, 1, 0, 1, 1), m->pad);
-            alpha[j] = segq_rand(one, 2, SEGQ_F32, m->dev);
+            alpha[j] = segqt_rand(one, 2, SEGQT_F32, m->dev);
         }
         double t_draw = segq__now();
         rc = segq__train_iteration(&s, o, noise, zo, prev, alpha, m->bf16, &L);
         secs_prev += t_draw - t_iter;
         secs_critic += L.secs_critic;
         secs_gen += L.secs_gen;
-        segq_scope_end();
+        segqt_scope_end();
         if (rc) {
             segq__torch_fail(err, errlen, "training iteration");
             break;
@@ -348,14 +359,14 @@ static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
             snprintf(err, errlen, "scale %d iteration %lld: losses are not finite (D %g, G %g, "
                      "rec %g); try a lower learning rate", n, (long long)i, L.loss_d,
                      L.loss_g_adv, L.loss_rec);
-            rc = SEGQ_TORCH_ETORCH;
+            rc = SEGQ_ETORCH;
             break;
         }
         double tn = segq__now();
         if (i == 0) {
             t_first = tn;
             cpu_first = segq__cpu_seconds();
-            if (profile && *profile && o->niter > 1 && segq_profile_begin() == 0)
+            if (profile && *profile && o->niter > 1 && segqt_profile_begin() == 0)
                 profiling = 1;
         }
         if (tn - last_report >= 1.0 || i + 1 == o->niter) {
@@ -382,18 +393,18 @@ static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
         snprintf(title, sizeof title, "scale %d/%d (%lldx%lld, width %d), %s, %lld iterations",
                  n + 1, S, (long long)h, (long long)w, nfc, m->bf16 ? "bf16" : "fp32",
                  (long long)o->niter - 1);
-        if (segq_profile_end(profile, title, 40) != 0)
-            fprintf(stderr, "segq-run train: profile: %s\n", segq_torch_last_error());
+        if (segqt_profile_end(profile, title, 40) != 0)
+            fprintf(stderr, "segq-run train: profile: %s\n", segqt_last_error());
     }
-    segq_adam_destroy(&s.opt_g);
-    segq_adam_destroy(&s.opt_d);
-    segq_tensor_destroy(&s.rec_prev);
+    segqt_adam_destroy(&s.opt_g);
+    segqt_adam_destroy(&s.opt_d);
+    segqt_tensor_destroy(&s.rec_prev);
     if (!rc && (segq__net_freeze(s.G) || segq__net_freeze(s.D)))
         rc = segq__torch_fail(err, errlen, "freezing the scale");
     if (rc) {
         segq__net_destroy(&s.G);
         segq__net_destroy(&s.D);
-        segq_tensor_destroy(&s.z_opt);
+        segqt_tensor_destroy(&s.z_opt);
         return rc;
     }
     m->G[n] = s.G;
@@ -420,19 +431,19 @@ static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
 int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, char *err,
                       size_t errlen)
 {
-    segq_device dev;
+    segqt_device dev;
     int threads;
     int rc = segq__compute_setup(&o->compute, &dev, &threads, err, errlen);
     if (rc)
         return rc;
     if (o->ker_size % 2 == 0) {
         snprintf(err, errlen, "--ker-size %lld: must be odd", (long long)o->ker_size);
-        return SEGQ_TORCH_EINVAL;
+        return SEGQ_EINVAL;
     }
     pair_t p = {0};
     segq_ckpt_meta_t meta = {0};
     segq_model_t m = {0};
-    segq_tensor *reals[SEGQ_PYRAMID_MAX_SCALES] = {0};
+    segqt_tensor *reals[SEGQ_PYRAMID_MAX_SCALES] = {0};
     FILE *log = NULL;
     double weight[SEGQ_PYRAMID_MAX_SCALES] = {0};
     char path[4096];
@@ -446,7 +457,7 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
     meta.nfc_max = o->nfc_max;
     if (!rc && (!meta.params_json || !meta.precision)) {
         snprintf(err, errlen, "out of memory");
-        rc = SEGQ_TORCH_ENOMEM;
+        rc = SEGQ_ENOMEM;
     }
     m.layers = (int)o->num_layer;
     m.ker = (int)o->ker_size;
@@ -465,11 +476,11 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
                     || strcmp(om.mask_sha256, meta.mask_sha256) != 0)) {
             snprintf(err, errlen, "--resume: %s was trained on another image or mask (%s); "
                      "use another --out or drop --resume", path, om.image_name);
-            rc = SEGQ_TORCH_EINVAL;
+            rc = SEGQ_EINVAL;
         } else if (!rc && strcmp(om.params_json, meta.params_json) != 0) {
             snprintf(err, errlen, "--resume: %s was trained with other parameters (%s); "
                      "give the same ones or drop --resume", path, om.params_json);
-            rc = SEGQ_TORCH_EINVAL;
+            rc = SEGQ_EINVAL;
         }
         if (!rc) {
             for (int n = 0; n < old.trained; n++) {
@@ -491,7 +502,7 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
         rc = make_reals(&p, &m.pyr, dev, reals, err, errlen);
     snprintf(path, sizeof path, "%s/losses.csv", o->out);
     if (!rc && !(log = open_loss_log(path, m.trained, err, errlen)))
-        rc = SEGQ_TORCH_EINVAL;
+        rc = SEGQ_EINVAL;
 
     int S = m.pyr.stop_scale + 1;
     double total = 0.0, done = 0.0;
@@ -530,7 +541,7 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
     if (log)
         fclose(log);
     for (int n = 0; n < SEGQ_PYRAMID_MAX_SCALES; n++)
-        segq_tensor_destroy(&reals[n]);
+        segqt_tensor_destroy(&reals[n]);
     segq__model_free(&m);
     segq__ckpt_meta_free(&meta);
     segq_image_destroy(&p.rgb);

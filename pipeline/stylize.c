@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-segq_tensor *segq__image_rgb_tensor(const char *path, int64_t h, int64_t w, segq_device dev,
-                                    char *err, size_t errlen)
+segqt_tensor *segq__image_rgb_tensor(const char *path, int64_t h, int64_t w, segqt_device dev,
+                                     char *err, size_t errlen)
 {
     segq_image_t *img = NULL, *rgb = NULL;
     int rc = segq_image_read_file(path, NULL, &img, err, errlen);
@@ -31,13 +31,13 @@ segq_tensor *segq__image_rgb_tensor(const char *path, int64_t h, int64_t w, segq
         return NULL;
     size_t n = (size_t)rgb->width * rgb->height;
     float *buf = malloc(3 * n * sizeof(float));
-    segq_tensor *t = NULL;
+    segqt_tensor *t = NULL;
     if (buf) {
         segq_image_to_float_chw(rgb, buf);
         int64_t shape[4] = {1, 3, rgb->height, rgb->width};
-        t = segq_to_device(segq_from_floats(buf, shape, 4, SEGQ_CPU), dev);
+        t = segqt_to_device(segqt_from_floats(buf, shape, 4, SEGQT_CPU), dev);
         if (t && h > 0 && w > 0 && (h != rgb->height || w != rgb->width))
-            t = segq_clamp(segq_interpolate(t, h, w, SEGQ_INTERP_BILINEAR, 0, 1), 0.0, 1.0);
+            t = segqt_clamp(segqt_interpolate(t, h, w, SEGQT_INTERP_BILINEAR, 0, 1), 0.0, 1.0);
         if (!t)
             segq__torch_fail(err, errlen, path);
     } else
@@ -47,17 +47,18 @@ segq_tensor *segq__image_rgb_tensor(const char *path, int64_t h, int64_t w, segq
     return t;
 }
 
-int segq__write_rgb_png(segq_tensor *chw, const char *path, char *err, size_t errlen)
+int segq__write_rgb_png(segqt_tensor *chw, const char *path, char *err, size_t errlen)
 {
-    int64_t h = segq_size(chw, 1), w = segq_size(chw, 2);
+    int64_t h = segqt_size(chw, 1), w = segqt_size(chw, 2);
     size_t n = (size_t)h * (size_t)w * 3;
     float *buf = h > 0 && w > 0 ? malloc(n * sizeof(float)) : NULL;
     if (!buf) {
         snprintf(err, errlen, "%s: out of memory or bad tensor", path);
-        return SEGQ_TORCH_ENOMEM;
+        return SEGQ_ENOMEM;
     }
-    int rc = segq_to_floats(segq_clamp(chw, 0.0, 1.0), buf, n) ? segq__torch_fail(err, errlen, path)
-                                                             : 0;
+    int rc = segqt_to_floats(segqt_clamp(chw, 0.0, 1.0), buf, n)
+                 ? segq__torch_fail(err, errlen, path)
+                 : 0;
     segq_image_t *img = NULL;
     if (!rc)
         rc = segq_image_from_float_chw(buf, (uint32_t)w, (uint32_t)h, 3, &img, err, errlen);
@@ -211,7 +212,7 @@ static int resolve_style(const segq_stylize_opts_t *o, const segq_manifest_t *ma
 typedef struct {
     const segq_stylize_opts_t *o;
     segq_vgg19_t *vgg;
-    segq_device dev;
+    segqt_device dev;
     int bf16;
     FILE *losses, *final;
     segq_progress_t *progress;
@@ -224,12 +225,12 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
 {
     const segq_stylize_opts_t *o = r->o;
     segq_style_targets_t tg = {0};
-    segq_tensor *x = NULL;
-    segq_adam *opt = NULL;
+    segqt_tensor *x = NULL;
+    segqt_adam *opt = NULL;
     int rc = 0;
-    if (segq_scope_begin() < 0)
+    if (segqt_scope_begin() < 0)
         return segq__torch_fail(err, errlen, "stylize");
-    segq_tensor *content[4096], *style[4096];
+    segqt_tensor *content[4096], *style[4096];
     for (int i = 0; i < n && !rc; i++) {
         content[i] = segq__image_rgb_tensor(items[i].pair->image_path, 0, 0, r->dev, err, errlen);
         style[i] = content[i] ? segq__image_rgb_tensor(items[i].style, items[i].h, items[i].w,
@@ -238,18 +239,18 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
         if (!content[i] || !style[i])
             rc = SEGQ_EINVAL;
     }
-    segq_tensor *c = rc ? NULL : segq_cat(content, n, 0);
-    segq_tensor *s = rc ? NULL : segq_cat(style, n, 0);
+    segqt_tensor *c = rc ? NULL : segqt_cat(content, n, 0);
+    segqt_tensor *s = rc ? NULL : segqt_cat(style, n, 0);
     if (!rc && (!c || !s))
         rc = segq__torch_fail(err, errlen, "stylize: batching");
     if (!rc && (rc = segq_style_targets_new(r->vgg, c, s, &tg)) != 0)
         segq__torch_fail(err, errlen, "stylize: targets");
     if (!rc) {
-        x = segq_persist(segq_clone(c));
-        if (!x || segq_set_requires_grad(x, 1) != 0)
+        x = segqt_persist(segqt_clone(c));
+        if (!x || segqt_set_requires_grad(x, 1) != 0)
             rc = segq__torch_fail(err, errlen, "stylize: image");
     }
-    if (!rc && !(opt = segq_adam_new(&x, 1, o->lr, 0.9, 0.999, 1e-8, 0.0)))
+    if (!rc && !(opt = segqt_adam_new(&x, 1, o->lr, 0.9, 0.999, 1e-8, 0.0)))
         rc = segq__torch_fail(err, errlen, "stylize: Adam");
     /* SEGQ_PROFILE=FILE: an op-level profile of the steps after the first
      * (one-off costs) is appended to FILE */
@@ -257,27 +258,27 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
     int profiling = 0;
     double t0 = segq__now(), cpu0 = segq__cpu_seconds();
     for (int64_t step = 1; step <= o->steps && !rc; step++) {
-        if (step == 2 && profile && *profile && segq_profile_begin() == 0)
+        if (step == 2 && profile && *profile && segqt_profile_begin() == 0)
             profiling = 1;
-        segq_scope_begin();
-        segq_tensor *lc, *ls;
+        segqt_scope_begin();
+        segqt_tensor *lc, *ls;
         double vc = 0, vs = 0;
         /* Each image of the batch gets its own gradient, so a batch of n
          * optimises exactly as n separate runs (Adam is elementwise). */
-        if (segq_adam_zero_grad(opt)
+        if (segqt_adam_zero_grad(opt)
             || segq_style_backward(r->vgg, x, &tg, o->content_weight, o->style_weight, r->bf16,
                                    &lc, &ls)
-            || segq_adam_step(opt) || segq_item(segq_mean(lc), &vc)
-            || segq_item(segq_mean(ls), &vs))
+            || segqt_adam_step(opt) || segqt_item(segqt_mean(lc), &vc)
+            || segqt_item(segqt_mean(ls), &vs))
             rc = segq__torch_fail(err, errlen, "stylize: step");
         /* Pixels stay valid colours, as in the authors' loop. */
         if (!rc) {
-            segq_no_grad_begin();
-            if (segq_copy_(x, segq_clamp(x, 0.0, 1.0)) != 0)
+            segqt_no_grad_begin();
+            if (segqt_copy_(x, segqt_clamp(x, 0.0, 1.0)) != 0)
                 rc = segq__torch_fail(err, errlen, "stylize: clamp");
-            segq_no_grad_end();
+            segqt_no_grad_end();
         }
-        segq_scope_end();
+        segqt_scope_end();
         if (rc)
             break;
         r->steps_done++;
@@ -299,16 +300,16 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
         char title[128];
         snprintf(title, sizeof title, "stylize batch %d (%d x %ux%u), steps 2-%lld", r->batch_no,
                  n, items[0].w, items[0].h, (long long)o->steps);
-        if (segq_profile_end(profile, title, 40) != 0)
-            fprintf(stderr, "segq-run stylize: profile: %s\n", segq_torch_last_error());
+        if (segqt_profile_end(profile, title, 40) != 0)
+            fprintf(stderr, "segq-run stylize: profile: %s\n", segqt_last_error());
     }
     /* The result judged in float32 whatever the steps ran in: what
      * --precision bf16 is compared by (bench/pipeline_stylize.sh). */
     float fc[4096], fs[4096];
     if (!rc) {
-        segq_tensor *lc, *ls;
-        if (segq_style_losses(r->vgg, segq_detach(x), &tg, 0, &lc, &ls)
-            || segq_to_floats(lc, fc, (size_t)n) || segq_to_floats(ls, fs, (size_t)n))
+        segqt_tensor *lc, *ls;
+        if (segq_style_losses(r->vgg, segqt_detach(x), &tg, 0, &lc, &ls)
+            || segqt_to_floats(lc, fc, (size_t)n) || segqt_to_floats(ls, fs, (size_t)n))
             rc = segq__torch_fail(err, errlen, "stylize: final losses");
     }
     for (int i = 0; i < n && !rc; i++) {
@@ -316,7 +317,7 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
                 o->content_weight * fc[i] + o->style_weight * fs[i]);
         char path[8400];
         snprintf(path, sizeof path, "%s/images/%s.png", o->out, items[i].pair->name);
-        segq_tensor *one = segq_squeeze(segq_narrow(segq_detach(x), 0, i, 1), 0);
+        segqt_tensor *one = segqt_squeeze(segqt_narrow(segqt_detach(x), 0, i, 1), 0);
         rc = one ? segq__write_rgb_png(one, path, err, errlen) : segq__torch_fail(err, errlen, path);
         const char *slash = strrchr(items[i].pair->mask_path, '/');
         snprintf(path, sizeof path, "%s/masks/%s", o->out,
@@ -324,10 +325,10 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
         if (!rc)
             rc = segq__copy_file(items[i].pair->mask_path, path, err, errlen);
     }
-    segq_adam_destroy(&opt);
-    segq_tensor_destroy(&x);
+    segqt_adam_destroy(&opt);
+    segqt_tensor_destroy(&x);
     segq_style_targets_free(&tg);
-    segq_scope_end();
+    segqt_scope_end();
     return rc;
 }
 

@@ -28,11 +28,11 @@ int segq_stylize(const segq_stylize_opts_t *o, segq_progress_t *progress, char *
 /* An image file as a 1 x 3 x H x W float tensor in [0, 1] (grey
  * replicated, alpha dropped), scoped; resized bilinearly (antialiased) to
  * h x w unless h or w is 0. NULL with err set. */
-segq_tensor *segq__image_rgb_tensor(const char *path, int64_t h, int64_t w, segq_device dev,
-                                    char *err, size_t errlen);
+segqt_tensor *segq__image_rgb_tensor(const char *path, int64_t h, int64_t w, segqt_device dev,
+                                     char *err, size_t errlen);
 
 /* Writes a 3 x H x W [0, 1] tensor (clamped) as an RGB PNG. */
-int segq__write_rgb_png(segq_tensor *chw, const char *path, char *err, size_t errlen);
+int segq__write_rgb_png(segqt_tensor *chw, const char *path, char *err, size_t errlen);
 
 /* CPU seconds this process has used (all threads): the figure that
  * stays meaningful on a machine shared with other work. */

@@ -22,14 +22,14 @@ static const char *const node_names[NODE_TENSORS] = {
 
 typedef struct {
     int i, j, in, out;
-    segq_tensor *t[NODE_TENSORS];
+    segqt_tensor *t[NODE_TENSORS];
     char names[NODE_TENSORS][48];
 } node_t;
 
 struct segq_unetpp_t {
     int depth, width, in_channels, n_nodes;
     node_t nodes[MAX_NODES];
-    segq_tensor *final_w, *final_b;
+    segqt_tensor *final_w, *final_b;
 };
 
 static int node_index(int depth, int i, int j)
@@ -53,31 +53,31 @@ void segq_unetpp_destroy(segq_unetpp_t **self_p)
     segq_unetpp_t *self = *self_p;
     for (int n = 0; n < self->n_nodes; n++)
         for (int k = 0; k < NODE_TENSORS; k++)
-            segq_tensor_destroy(&self->nodes[n].t[k]);
-    segq_tensor_destroy(&self->final_w);
-    segq_tensor_destroy(&self->final_b);
+            segqt_tensor_destroy(&self->nodes[n].t[k]);
+    segqt_tensor_destroy(&self->final_w);
+    segqt_tensor_destroy(&self->final_b);
     free(self);
     *self_p = NULL;
 }
 
 /* U(-1/sqrt(fan_in), +1/sqrt(fan_in)): torch's Conv2d default for weight
  * (kaiming_uniform with a = sqrt(5)) and bias alike. */
-static segq_tensor *uniform(const int64_t *shape, int ndim, double fan_in, segq_device dev)
+static segqt_tensor *uniform(const int64_t *shape, int ndim, double fan_in, segqt_device dev)
 {
     double bound = 1.0 / sqrt(fan_in);
-    segq_tensor *u = segq_rand(shape, ndim, SEGQ_F32, dev);
-    return segq_persist(segq_sub_scalar(segq_mul_scalar(u, 2 * bound), bound));
+    segqt_tensor *u = segqt_rand(shape, ndim, SEGQT_F32, dev);
+    return segqt_persist(segqt_sub_scalar(segqt_mul_scalar(u, 2 * bound), bound));
 }
 
-segq_unetpp_t *segq_unetpp_new(int depth, int width, int in_channels, segq_device dev)
+segq_unetpp_t *segq_unetpp_new(int depth, int width, int in_channels, segqt_device dev)
 {
     if (depth < 1 || depth > SEGQ_UNETPP_MAX_DEPTH || width < 1 || width > 4096
         || in_channels < 1) {
-        segq_torch_clear_error();
+        segqt_clear_error();
         return NULL;
     }
     segq_unetpp_t *self = calloc(1, sizeof *self);
-    if (!self || segq_scope_begin() < 0) {
+    if (!self || segqt_scope_begin() < 0) {
         free(self);
         return NULL;
     }
@@ -102,14 +102,14 @@ segq_unetpp_t *segq_unetpp_new(int depth, int width, int in_channels, segq_devic
             nd->t[CONV1_B] = uniform(c, 1, nd->in * 9.0, dev);
             nd->t[CONV2_W] = uniform(w2, 4, nd->out * 9.0, dev);
             nd->t[CONV2_B] = uniform(c, 1, nd->out * 9.0, dev);
-            nd->t[BN1_W] = segq_persist(segq_ones(c, 1, SEGQ_F32, dev));
-            nd->t[BN2_W] = segq_persist(segq_ones(c, 1, SEGQ_F32, dev));
-            nd->t[BN1_B] = segq_persist(segq_zeros(c, 1, SEGQ_F32, dev));
-            nd->t[BN2_B] = segq_persist(segq_zeros(c, 1, SEGQ_F32, dev));
-            nd->t[BN1_M] = segq_persist(segq_zeros(c, 1, SEGQ_F32, dev));
-            nd->t[BN2_M] = segq_persist(segq_zeros(c, 1, SEGQ_F32, dev));
-            nd->t[BN1_V] = segq_persist(segq_ones(c, 1, SEGQ_F32, dev));
-            nd->t[BN2_V] = segq_persist(segq_ones(c, 1, SEGQ_F32, dev));
+            nd->t[BN1_W] = segqt_persist(segqt_ones(c, 1, SEGQT_F32, dev));
+            nd->t[BN2_W] = segqt_persist(segqt_ones(c, 1, SEGQT_F32, dev));
+            nd->t[BN1_B] = segqt_persist(segqt_zeros(c, 1, SEGQT_F32, dev));
+            nd->t[BN2_B] = segqt_persist(segqt_zeros(c, 1, SEGQT_F32, dev));
+            nd->t[BN1_M] = segqt_persist(segqt_zeros(c, 1, SEGQT_F32, dev));
+            nd->t[BN2_M] = segqt_persist(segqt_zeros(c, 1, SEGQT_F32, dev));
+            nd->t[BN1_V] = segqt_persist(segqt_ones(c, 1, SEGQT_F32, dev));
+            nd->t[BN2_V] = segqt_persist(segqt_ones(c, 1, SEGQT_F32, dev));
             for (int k = 0; k < NODE_TENSORS; k++)
                 ok = ok && nd->t[k];
         }
@@ -117,20 +117,20 @@ segq_unetpp_t *segq_unetpp_new(int depth, int width, int in_channels, segq_devic
     self->final_w = uniform(fw, 4, width, dev);
     self->final_b = uniform(fb, 1, width, dev);
     ok = ok && self->final_w && self->final_b;
-    segq_scope_end();
+    segqt_scope_end();
     const char *names[SEGQ_UNETPP_MAX_TENSORS];
-    segq_tensor *t[SEGQ_UNETPP_MAX_TENSORS];
+    segqt_tensor *t[SEGQ_UNETPP_MAX_TENSORS];
     int nt = 0;
     if (ok)
         segq_unetpp_tensors(self, names, t, SEGQ_UNETPP_MAX_TENSORS, &nt);
     for (int k = 0; k < nt && ok; k++)
-        ok = segq_set_requires_grad(t[k], 1) == 0;
+        ok = segqt_set_requires_grad(t[k], 1) == 0;
     if (!ok)
         segq_unetpp_destroy(&self);
     return self;
 }
 
-int segq_unetpp_tensors(segq_unetpp_t *self, const char **names, segq_tensor **tensors, int max,
+int segq_unetpp_tensors(segq_unetpp_t *self, const char **names, segqt_tensor **tensors, int max,
                         int *n_trainable)
 {
     int n = 0;
@@ -159,85 +159,85 @@ int segq_unetpp_tensors(segq_unetpp_t *self, const char **names, segq_tensor **t
 int64_t segq_unetpp_param_count(segq_unetpp_t *self)
 {
     const char *names[SEGQ_UNETPP_MAX_TENSORS];
-    segq_tensor *t[SEGQ_UNETPP_MAX_TENSORS];
+    segqt_tensor *t[SEGQ_UNETPP_MAX_TENSORS];
     int nt = 0;
     segq_unetpp_tensors(self, names, t, SEGQ_UNETPP_MAX_TENSORS, &nt);
     int64_t total = 0;
     for (int k = 0; k < nt; k++)
-        total += segq_numel(t[k]);
+        total += segqt_numel(t[k]);
     return total;
 }
 
 int segq_unetpp_copy(segq_unetpp_t *self, segq_unetpp_t *src)
 {
     const char *na[SEGQ_UNETPP_MAX_TENSORS], *nb[SEGQ_UNETPP_MAX_TENSORS];
-    segq_tensor *a[SEGQ_UNETPP_MAX_TENSORS], *b[SEGQ_UNETPP_MAX_TENSORS];
+    segqt_tensor *a[SEGQ_UNETPP_MAX_TENSORS], *b[SEGQ_UNETPP_MAX_TENSORS];
     int n = segq_unetpp_tensors(self, na, a, SEGQ_UNETPP_MAX_TENSORS, NULL);
     if (segq_unetpp_tensors(src, nb, b, SEGQ_UNETPP_MAX_TENSORS, NULL) != n)
-        return SEGQ_TORCH_EINVAL;
-    segq_no_grad_begin();
+        return SEGQ_EINVAL;
+    segqt_no_grad_begin();
     int rc = 0;
     for (int k = 0; k < n && !rc; k++)
-        rc = segq_copy_(a[k], b[k]);
-    segq_no_grad_end();
+        rc = segqt_copy_(a[k], b[k]);
+    segqt_no_grad_end();
     return rc;
 }
 
-static segq_tensor *block(node_t *nd, segq_tensor *x, int training)
+static segqt_tensor *block(node_t *nd, segqt_tensor *x, int training)
 {
-    segq_tensor **t = nd->t;
-    x = segq_conv2d(x, t[CONV1_W], t[CONV1_B], 1, 1, 1, 1);
-    x = segq_relu(segq_batch_norm(x, t[BN1_W], t[BN1_B], t[BN1_M], t[BN1_V], training,
-                                  BN_MOMENTUM, BN_EPS));
-    x = segq_conv2d(x, t[CONV2_W], t[CONV2_B], 1, 1, 1, 1);
-    return segq_relu(segq_batch_norm(x, t[BN2_W], t[BN2_B], t[BN2_M], t[BN2_V], training,
-                                     BN_MOMENTUM, BN_EPS));
+    segqt_tensor **t = nd->t;
+    x = segqt_conv2d(x, t[CONV1_W], t[CONV1_B], 1, 1, 1, 1);
+    x = segqt_relu(segqt_batch_norm(x, t[BN1_W], t[BN1_B], t[BN1_M], t[BN1_V], training,
+                                    BN_MOMENTUM, BN_EPS));
+    x = segqt_conv2d(x, t[CONV2_W], t[CONV2_B], 1, 1, 1, 1);
+    return segqt_relu(segqt_batch_norm(x, t[BN2_W], t[BN2_B], t[BN2_M], t[BN2_V], training,
+                                       BN_MOMENTUM, BN_EPS));
 }
 
-segq_tensor *segq_unetpp_forward(segq_unetpp_t *self, segq_tensor *x, int training)
+segqt_tensor *segq_unetpp_forward(segq_unetpp_t *self, segqt_tensor *x, int training)
 {
     int L = self->depth;
-    segq_tensor *X[SEGQ_UNETPP_MAX_DEPTH + 1][SEGQ_UNETPP_MAX_DEPTH + 1] = {{NULL}};
-    /* A size not divisible by 2^depth fails in segq_cat (torch names the
+    segqt_tensor *X[SEGQ_UNETPP_MAX_DEPTH + 1][SEGQ_UNETPP_MAX_DEPTH + 1] = {{NULL}};
+    /* A size not divisible by 2^depth fails in segqt_cat (torch names the
      * sizes); evaluate checks --size up front. */
     for (int i = 0; i <= L; i++)
         X[i][0] = block(&self->nodes[node_index(L, i, 0)],
-                        i ? segq_max_pool2d(X[i - 1][0], 2, 2, 0) : x, training);
+                        i ? segqt_max_pool2d(X[i - 1][0], 2, 2, 0) : x, training);
     for (int j = 1; j <= L; j++)
         for (int i = 0; i + j <= L; i++) {
-            segq_tensor *parts[SEGQ_UNETPP_MAX_DEPTH + 2];
+            segqt_tensor *parts[SEGQ_UNETPP_MAX_DEPTH + 2];
             for (int c = 0; c < j; c++)
                 parts[c] = X[i][c];
-            segq_tensor *below = X[i + 1][j - 1];
-            parts[j] = segq_interpolate(below, 2 * segq_size(below, 2), 2 * segq_size(below, 3),
-                                        SEGQ_INTERP_BILINEAR, 1, 0);
-            X[i][j] = block(&self->nodes[node_index(L, i, j)], segq_cat(parts, j + 1, 1),
+            segqt_tensor *below = X[i + 1][j - 1];
+            parts[j] = segqt_interpolate(below, 2 * segqt_size(below, 2), 2 * segqt_size(below, 3),
+                                         SEGQT_INTERP_BILINEAR, 1, 0);
+            X[i][j] = block(&self->nodes[node_index(L, i, j)], segqt_cat(parts, j + 1, 1),
                             training);
         }
-    return segq_conv2d(X[0][L], self->final_w, self->final_b, 1, 0, 1, 1);
+    return segqt_conv2d(X[0][L], self->final_w, self->final_b, 1, 0, 1, 1);
 }
 
 int segq_unetpp_save(segq_unetpp_t *self, const char *path, char *err, size_t errlen)
 {
     const char *names[SEGQ_UNETPP_MAX_TENSORS];
-    segq_tensor *t[SEGQ_UNETPP_MAX_TENSORS];
+    segqt_tensor *t[SEGQ_UNETPP_MAX_TENSORS];
     int n = segq_unetpp_tensors(self, names, t, SEGQ_UNETPP_MAX_TENSORS, NULL);
     segq_st_writer_t *w = segq_st_writer_new();
-    if (!w || segq_scope_begin() < 0) {
+    if (!w || segqt_scope_begin() < 0) {
         segq_st_writer_destroy(&w);
         snprintf(err, errlen, "%s: out of memory", path);
-        return SEGQ_TORCH_ENOMEM;
+        return SEGQ_ENOMEM;
     }
     int rc = 0;
     for (int k = 0; k < n && !rc; k++) {
-        segq_tensor *c = segq_cpu_contiguous(segq_detach(t[k]));
+        segqt_tensor *c = segqt_cpu_contiguous(segqt_detach(t[k]));
         const void *data = NULL;
         size_t nbytes = 0;
         int64_t shape[8];
-        int nd = c ? segq_shape(c, shape, 8) : -1;
-        if (nd < 0 || segq_data(c, &data, &nbytes) != 0) {
-            snprintf(err, errlen, "%s: %s: %s", path, names[k], segq_torch_last_error());
-            rc = SEGQ_TORCH_ETORCH;
+        int nd = c ? segqt_shape(c, shape, 8) : -1;
+        if (nd < 0 || segqt_data(c, &data, &nbytes) != 0) {
+            snprintf(err, errlen, "%s: %s: %s", path, names[k], segqt_last_error());
+            rc = SEGQ_ETORCH;
         } else
             rc = segq_st_writer_add(w, names[k], SEGQ_ST_F32, (size_t)nd, shape, data, nbytes,
                                     err, errlen);
@@ -251,7 +251,7 @@ int segq_unetpp_save(segq_unetpp_t *self, const char *path, char *err, size_t er
         rc = segq_st_writer_set_meta(w, "width", num, err, errlen);
     if (!rc)
         rc = segq_st_writer_save(w, path, err, errlen);
-    segq_scope_end();
+    segqt_scope_end();
     segq_st_writer_destroy(&w);
     return rc;
 }
@@ -261,18 +261,20 @@ int segq_unetpp_load_encoder(segq_unetpp_t *self, const char *path, const char *
 {
     segq_st_t *st = NULL;
     char sterr[SEGQ_ST_ERRLEN];
-    if (segq_st_open(path, &st, sterr, sizeof sterr) != 0) {
+    int rc = segq_st_open(path, &st, sterr, sizeof sterr);
+    if (rc) {
         snprintf(err, errlen, "%s: %s", what, sterr);
-        return SEGQ_TORCH_EINVAL;
+        return rc;
     }
-    int rc = segq_scope_begin() < 0 ? SEGQ_TORCH_ESCOPE : 0;
-    segq_no_grad_begin();
+    int scoped = segqt_scope_begin() > 0;
+    rc = scoped ? 0 : SEGQ_EINTERNAL;
+    segqt_no_grad_begin();
     for (int i = 0; i <= self->depth && !rc; i++) {
         node_t *nd = &self->nodes[node_index(self->depth, i, 0)];
         for (int k = 0; k < NODE_TENSORS && !rc; k++) {
             const segq_st_tensor_t *t = segq_st_find(st, nd->names[k]);
             int64_t want[4];
-            int nd_want = segq_shape(nd->t[k], want, 4);
+            int nd_want = segqt_shape(nd->t[k], want, 4);
             int ok = t && t->dtype == SEGQ_ST_F32 && (int)t->ndim == nd_want;
             for (int d = 0; ok && d < nd_want; d++)
                 ok = t->shape[d] == want[d];
@@ -281,20 +283,20 @@ int segq_unetpp_load_encoder(segq_unetpp_t *self, const char *path, const char *
                          "of a UNet++ of depth %d, width %d)", what, path,
                          t ? "wrong dtype or shape of" : "no", nd->names[k], self->depth,
                          self->width);
-                rc = SEGQ_TORCH_EINVAL;
+                rc = SEGQ_EINVAL;
                 break;
             }
-            segq_tensor *v = segq_from_bytes(t->data, t->nbytes, SEGQ_F32, t->shape,
-                                             (int)t->ndim, SEGQ_CPU);
-            if (!v || segq_copy_(nd->t[k], v) != 0) {
-                snprintf(err, errlen, "%s: %s: %s", what, nd->names[k], segq_torch_last_error());
-                rc = SEGQ_TORCH_ETORCH;
+            segqt_tensor *v = segqt_from_bytes(t->data, t->nbytes, SEGQT_F32, t->shape,
+                                               (int)t->ndim, SEGQT_CPU);
+            if (!v || segqt_copy_(nd->t[k], v) != 0) {
+                snprintf(err, errlen, "%s: %s: %s", what, nd->names[k], segqt_last_error());
+                rc = SEGQ_ETORCH;
             }
         }
     }
-    segq_no_grad_end();
-    if (rc != SEGQ_TORCH_ESCOPE)
-        segq_scope_end();
+    segqt_no_grad_end();
+    if (scoped)
+        segqt_scope_end();
     segq_st_destroy(&st);
     return rc;
 }

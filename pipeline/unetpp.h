@@ -27,18 +27,18 @@ typedef struct segq_unetpp_t segq_unetpp_t;
 /* torch's default initialisation (convs U(+-1/sqrt(fan_in)), BN 1 and 0)
  * from the global generator. NULL with the torch error recorded, or for a
  * depth outside 1..SEGQ_UNETPP_MAX_DEPTH or width < 1. */
-segq_unetpp_t *segq_unetpp_new(int depth, int width, int in_channels, segq_device dev);
+segq_unetpp_t *segq_unetpp_new(int depth, int width, int in_channels, segqt_device dev);
 void segq_unetpp_destroy(segq_unetpp_t **self_p);
 int segq_unetpp_depth(const segq_unetpp_t *self);
 
 /* Logits B x 1 x H x W (scoped). training: BN uses batch statistics and
  * updates the running ones. */
-segq_tensor *segq_unetpp_forward(segq_unetpp_t *self, segq_tensor *x, int training);
+segqt_tensor *segq_unetpp_forward(segq_unetpp_t *self, segqt_tensor *x, int training);
 
 /* Names and tensors of every parameter and BN buffer; trainable ones
  * (conv/BN weights and biases) first, *n_trainable of them. Returns the
  * count. Names are static strings owned by the net. */
-int segq_unetpp_tensors(segq_unetpp_t *self, const char **names, segq_tensor **tensors, int max,
+int segq_unetpp_tensors(segq_unetpp_t *self, const char **names, segqt_tensor **tensors, int max,
                         int *n_trainable);
 /* Number of trainable scalars. */
 int64_t segq_unetpp_param_count(segq_unetpp_t *self);

@@ -25,9 +25,9 @@ static const struct {
 const double segq_vgg19_style_weights[SEGQ_VGG19_TAPS] = {0.75, 0.5, 0.25, 0.25, 0.25};
 
 struct segq_vgg19_t {
-    segq_tensor *w[SEGQ_VGG19_CONVS], *b[SEGQ_VGG19_CONVS];
-    segq_tensor *w16[SEGQ_VGG19_CONVS], *b16[SEGQ_VGG19_CONVS]; /* bf16, NHWC; NULL until used */
-    segq_tensor *mean, *std; /* 1 x 3 x 1 x 1 */
+    segqt_tensor *w[SEGQ_VGG19_CONVS], *b[SEGQ_VGG19_CONVS];
+    segqt_tensor *w16[SEGQ_VGG19_CONVS], *b16[SEGQ_VGG19_CONVS]; /* bf16, NHWC; NULL until used */
+    segqt_tensor *mean, *std; /* 1 x 3 x 1 x 1 */
 };
 
 void segq_vgg19_destroy(segq_vgg19_t **self_p)
@@ -36,13 +36,13 @@ void segq_vgg19_destroy(segq_vgg19_t **self_p)
         return;
     segq_vgg19_t *self = *self_p;
     for (int i = 0; i < SEGQ_VGG19_CONVS; i++) {
-        segq_tensor_destroy(&self->w[i]);
-        segq_tensor_destroy(&self->b[i]);
-        segq_tensor_destroy(&self->w16[i]);
-        segq_tensor_destroy(&self->b16[i]);
+        segqt_tensor_destroy(&self->w[i]);
+        segqt_tensor_destroy(&self->b[i]);
+        segqt_tensor_destroy(&self->w16[i]);
+        segqt_tensor_destroy(&self->b16[i]);
     }
-    segq_tensor_destroy(&self->mean);
-    segq_tensor_destroy(&self->std);
+    segqt_tensor_destroy(&self->mean);
+    segqt_tensor_destroy(&self->std);
     free(self);
     *self_p = NULL;
 }
@@ -59,9 +59,9 @@ static void shape_text(const int64_t *s, size_t n, char *buf, size_t len)
 }
 
 /* One tensor of the file as a persistent float32 tensor on dev. */
-static segq_tensor *load_one(const segq_st_t *st, const char *path, const char *what,
-                             const char *key, const int64_t *want, size_t ndim, segq_device dev,
-                             char *err, size_t errlen)
+static segqt_tensor *load_one(const segq_st_t *st, const char *path, const char *what,
+                              const char *key, const int64_t *want, size_t ndim, segqt_device dev,
+                              char *err, size_t errlen)
 {
     const segq_st_tensor_t *t = segq_st_find(st, key);
     if (!t) {
@@ -81,24 +81,24 @@ static segq_tensor *load_one(const segq_st_t *st, const char *path, const char *
                  "VGG19 `features` file?)", what, path, key, got, exp);
         return NULL;
     }
-    segq_dtype dt;
+    segqt_dtype dt;
     const char *name = segq_st_dtype_name(t->dtype);
-    if (!name || segq_dtype_from_name(name, &dt) != 0
-        || (dt != SEGQ_F32 && dt != SEGQ_F16 && dt != SEGQ_BF16 && dt != SEGQ_F64)) {
+    if (!name || segqt_dtype_from_name(name, &dt) != 0
+        || (dt != SEGQT_F32 && dt != SEGQT_F16 && dt != SEGQT_BF16 && dt != SEGQT_F64)) {
         snprintf(err, errlen, "%s %s: tensor '%s' has dtype %s, expected a float type", what,
                  path, key, name ? name : "?");
         return NULL;
     }
-    segq_tensor *x = segq_from_bytes(t->data, t->nbytes, dt, t->shape, (int)t->ndim, SEGQ_CPU);
-    x = segq_contiguous(segq_to_device(segq_to_dtype(x, SEGQ_F32), dev));
+    segqt_tensor *x = segqt_from_bytes(t->data, t->nbytes, dt, t->shape, (int)t->ndim, SEGQT_CPU);
+    x = segqt_contiguous(segqt_to_device(segqt_to_dtype(x, SEGQT_F32), dev));
     if (!x) {
-        snprintf(err, errlen, "%s %s: tensor '%s': %s", what, path, key, segq_torch_last_error());
+        snprintf(err, errlen, "%s %s: tensor '%s': %s", what, path, key, segqt_last_error());
         return NULL;
     }
-    return segq_persist(x);
+    return segqt_persist(x);
 }
 
-int segq_vgg19_load(const char *path, const char *what, segq_device dev, segq_vgg19_t **out,
+int segq_vgg19_load(const char *path, const char *what, segqt_device dev, segq_vgg19_t **out,
                     char *err, size_t errlen)
 {
     *out = NULL;
@@ -107,14 +107,14 @@ int segq_vgg19_load(const char *path, const char *what, segq_device dev, segq_vg
     int rc = segq_st_open(path, &st, sterr, sizeof sterr);
     if (rc) {
         snprintf(err, errlen, "%s: cannot load the VGG19 weights: %s", what, sterr);
-        return SEGQ_TORCH_EINVAL;
+        return rc;
     }
     segq_vgg19_t *self = calloc(1, sizeof *self);
-    if (!self || segq_scope_begin() < 0) {
+    if (!self || segqt_scope_begin() < 0) {
         free(self);
         segq_st_destroy(&st);
         snprintf(err, errlen, "%s: out of memory", what);
-        return SEGQ_TORCH_ENOMEM;
+        return SEGQ_ENOMEM;
     }
     rc = 0;
     for (int i = 0; i < SEGQ_VGG19_CONVS && !rc; i++) {
@@ -126,19 +126,19 @@ int segq_vgg19_load(const char *path, const char *what, segq_device dev, segq_vg
         if (self->w[i])
             self->b[i] = load_one(st, path, what, key, bs, 1, dev, err, errlen);
         if (!self->w[i] || !self->b[i])
-            rc = SEGQ_TORCH_EINVAL;
+            rc = SEGQ_EINVAL;
     }
     static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
     const int64_t s[4] = {1, 3, 1, 1};
     if (!rc) {
-        self->mean = segq_persist(segq_from_floats(mean, s, 4, dev));
-        self->std = segq_persist(segq_from_floats(std, s, 4, dev));
+        self->mean = segqt_persist(segqt_from_floats(mean, s, 4, dev));
+        self->std = segqt_persist(segqt_from_floats(std, s, 4, dev));
         if (!self->mean || !self->std) {
-            snprintf(err, errlen, "%s: %s", what, segq_torch_last_error());
-            rc = SEGQ_TORCH_ETORCH;
+            snprintf(err, errlen, "%s: %s", what, segqt_last_error());
+            rc = SEGQ_ETORCH;
         }
     }
-    segq_scope_end();
+    segqt_scope_end();
     segq_st_destroy(&st);
     if (rc)
         segq_vgg19_destroy(&self);
@@ -153,95 +153,95 @@ static int prepare_bf16(segq_vgg19_t *self)
 {
     if (self->w16[0])
         return 0;
-    if (segq_scope_begin() < 0)
-        return SEGQ_TORCH_ESCOPE;
+    if (segqt_scope_begin() < 0)
+        return SEGQ_EINTERNAL;
     int rc = 0;
     for (int i = 0; i < SEGQ_VGG19_CONVS && !rc; i++) {
-        self->w16[i] = segq_persist(segq_channels_last(segq_to_dtype(self->w[i], SEGQ_BF16)));
-        self->b16[i] = segq_persist(segq_to_dtype(self->b[i], SEGQ_BF16));
+        self->w16[i] = segqt_persist(segqt_channels_last(segqt_to_dtype(self->w[i], SEGQT_BF16)));
+        self->b16[i] = segqt_persist(segqt_to_dtype(self->b[i], SEGQT_BF16));
         if (!self->w16[i] || !self->b16[i])
-            rc = segq_torch_last_code() < 0 ? segq_torch_last_code() : SEGQ_TORCH_ETORCH;
+            rc = segqt_last_code() < 0 ? segqt_last_code() : SEGQ_ETORCH;
     }
-    segq_scope_end();
+    segqt_scope_end();
     if (rc)
         for (int i = 0; i < SEGQ_VGG19_CONVS; i++) {
-            segq_tensor_destroy(&self->w16[i]);
-            segq_tensor_destroy(&self->b16[i]);
+            segqt_tensor_destroy(&self->w16[i]);
+            segqt_tensor_destroy(&self->b16[i]);
         }
     return rc;
 }
 
-int segq_vgg19_features(segq_vgg19_t *self, segq_tensor *x, int bf16,
-                        segq_tensor *taps[SEGQ_VGG19_TAPS])
+int segq_vgg19_features(segq_vgg19_t *self, segqt_tensor *x, int bf16,
+                        segqt_tensor *taps[SEGQ_VGG19_TAPS])
 {
     for (int t = 0; t < SEGQ_VGG19_TAPS; t++)
         taps[t] = NULL;
     int rc = bf16 ? prepare_bf16(self) : 0;
     if (rc)
         return rc;
-    segq_tensor *h = segq_div(segq_sub(x, self->mean), self->std);
+    segqt_tensor *h = segqt_div(segqt_sub(x, self->mean), self->std);
     if (bf16)
-        h = segq_channels_last(segq_to_dtype(h, SEGQ_BF16));
+        h = segqt_channels_last(segqt_to_dtype(h, SEGQT_BF16));
     int t = 0;
     for (int i = 0; i < SEGQ_VGG19_CONVS; i++) {
-        h = bf16 ? segq_conv2d(h, self->w16[i], self->b16[i], 1, 1, 1, 1)
-                 : segq_conv2d(h, self->w[i], self->b[i], 1, 1, 1, 1);
+        h = bf16 ? segqt_conv2d(h, self->w16[i], self->b16[i], 1, 1, 1, 1)
+                 : segqt_conv2d(h, self->w[i], self->b[i], 1, 1, 1, 1);
         /* max_pool(relu(h)) == relu(max_pool(h)) (relu is monotone), and
          * the gradients are the same too: pooling first runs the ReLU and
          * its backward on a quarter of the values. */
         if (layers[i].pool_after)
-            h = segq_max_pool2d(h, 2, 2, 0);
+            h = segqt_max_pool2d(h, 2, 2, 0);
         /* ReLU as leaky_relu with slope 0: the same values (but -0 for
          * negatives, which sums and compares as 0), and libtorch 1.13's
          * leaky_relu_backward is ~30x faster than ReLU's threshold_backward
          * on bf16 (and faster on float32). */
-        h = segq_leaky_relu(h, 0.0);
+        h = segqt_leaky_relu(h, 0.0);
         if (layers[i].tap)
             taps[t++] = h;
     }
     for (t = 0; t < SEGQ_VGG19_TAPS; t++)
         if (!taps[t])
-            return segq_torch_last_code() < 0 ? segq_torch_last_code() : SEGQ_TORCH_ETORCH;
+            return segqt_last_code() < 0 ? segqt_last_code() : SEGQ_ETORCH;
     return 0;
 }
 
-segq_tensor *segq_gram(segq_tensor *f)
+segqt_tensor *segq_gram(segqt_tensor *f)
 {
-    int64_t b = segq_size(f, 0), c = segq_size(f, 1);
+    int64_t b = segqt_size(f, 0), c = segqt_size(f, 1);
     int64_t s[3] = {b, c, -1};
-    segq_tensor *m = segq_reshape(f, s, 3);
-    return segq_bmm(m, segq_transpose(m, 1, 2));
+    segqt_tensor *m = segqt_reshape(f, s, 3);
+    return segqt_bmm(m, segqt_transpose(m, 1, 2));
 }
 
 void segq_style_targets_free(segq_style_targets_t *t)
 {
-    segq_tensor_destroy(&t->content);
+    segqt_tensor_destroy(&t->content);
     for (int i = 0; i < SEGQ_VGG19_TAPS; i++)
-        segq_tensor_destroy(&t->gram[i]);
+        segqt_tensor_destroy(&t->gram[i]);
 }
 
-int segq_style_targets_new(segq_vgg19_t *vgg, segq_tensor *content, segq_tensor *style,
+int segq_style_targets_new(segq_vgg19_t *vgg, segqt_tensor *content, segqt_tensor *style,
                            segq_style_targets_t *out)
 {
     memset(out, 0, sizeof *out);
-    if (segq_scope_begin() < 0)
-        return SEGQ_TORCH_ESCOPE;
-    segq_no_grad_begin();
-    segq_tensor *fc[SEGQ_VGG19_TAPS], *fs[SEGQ_VGG19_TAPS];
+    if (segqt_scope_begin() < 0)
+        return SEGQ_EINTERNAL;
+    segqt_no_grad_begin();
+    segqt_tensor *fc[SEGQ_VGG19_TAPS], *fs[SEGQ_VGG19_TAPS];
     int rc = segq_vgg19_features(vgg, content, 0, fc);
     if (!rc)
         rc = segq_vgg19_features(vgg, style, 0, fs);
     if (!rc) {
-        out->content = segq_persist(segq_detach(fc[SEGQ_VGG19_TAPS - 1]));
+        out->content = segqt_persist(segqt_detach(fc[SEGQ_VGG19_TAPS - 1]));
         for (int i = 0; i < SEGQ_VGG19_TAPS; i++)
-            out->gram[i] = segq_persist(segq_detach(segq_gram(fs[i])));
-        rc = out->content ? 0 : SEGQ_TORCH_ETORCH;
+            out->gram[i] = segqt_persist(segqt_detach(segq_gram(fs[i])));
+        rc = out->content ? 0 : SEGQ_ETORCH;
         for (int i = 0; i < SEGQ_VGG19_TAPS; i++)
             if (!out->gram[i])
-                rc = SEGQ_TORCH_ETORCH;
+                rc = SEGQ_ETORCH;
     }
-    segq_no_grad_end();
-    segq_scope_end();
+    segqt_no_grad_end();
+    segqt_scope_end();
     if (rc)
         segq_style_targets_free(out);
     return rc;
@@ -253,83 +253,84 @@ int segq_style_targets_new(segq_vgg19_t *vgg, segq_tensor *content, segq_tensor 
  *   d/dF [w mean(D^2) / (c h w)] = 4 w / (c h w c^2) * D F
  * so a layer costs one product for G and one for D F, where autograd
  * through the Gram matrix needs three and an addition. */
-static int tap_losses(segq_tensor *f[SEGQ_VGG19_TAPS], const segq_style_targets_t *t,
-                      double content_w, double style_w, int bf16, segq_tensor **content,
-                      segq_tensor **style, segq_tensor *grads[SEGQ_VGG19_TAPS])
+static int tap_losses(segqt_tensor *f[SEGQ_VGG19_TAPS], const segq_style_targets_t *t,
+                      double content_w, double style_w, int bf16, segqt_tensor **content,
+                      segqt_tensor **style, segqt_tensor *grads[SEGQ_VGG19_TAPS])
 {
     static const int64_t chw[3] = {1, 2, 3}, cc[2] = {1, 2}, to_nchw[4] = {0, 3, 1, 2};
-    segq_tensor *sum = NULL;
+    segqt_tensor *sum = NULL;
     for (int i = 0; i < SEGQ_VGG19_TAPS; i++) {
-        int64_t b = segq_size(f[i], 0), c = segq_size(f[i], 1), h = segq_size(f[i], 2),
-                w = segq_size(f[i], 3);
+        int64_t b = segqt_size(f[i], 0), c = segqt_size(f[i], 1), h = segqt_size(f[i], 2),
+                w = segqt_size(f[i], 3);
         double n = (double)c * (double)h * (double)w;
         int64_t s3[3] = {b, c, h * w}, nhwc[4] = {b, h, w, c}, nchw[4] = {b, c, h, w};
-        segq_tensor *m = segq_reshape(f[i], s3, 3);
+        segqt_tensor *m = segqt_reshape(f[i], s3, 3);
         /* bf16: the products run in bf16 (oneDNN, float32 accumulation,
          * ~5x faster than OpenBLAS's float32 here); D, the losses and the
          * scaling are float32. */
-        segq_tensor *d = segq_sub(segq_to_dtype(segq_bmm(m, segq_transpose(m, 1, 2)), SEGQ_F32),
-                                  t->gram[i]);
-        segq_tensor *l = segq_mul_scalar(segq_mean_dims(segq_mul(d, d), cc, 2, 0),
-                                         segq_vgg19_style_weights[i] / n);
-        sum = sum ? segq_add(sum, l) : l;
+        segqt_tensor *g = segqt_bmm(m, segqt_transpose(m, 1, 2));
+        segqt_tensor *d = segqt_sub(segqt_to_dtype(g, SEGQT_F32), t->gram[i]);
+        segqt_tensor *l = segqt_mul_scalar(segqt_mean_dims(segqt_mul(d, d), cc, 2, 0),
+                                           segq_vgg19_style_weights[i] / n);
+        sum = sum ? segqt_add(sum, l) : l;
         if (!grads)
             continue;
         double k = style_w * 4.0 * segq_vgg19_style_weights[i] / (n * (double)c * (double)c);
         /* The gradient in the tap's own layout, so the backward pass does
          * not reorder it: (F^T D)^T is D F laid out NHWC. */
         /* k scales the small c x c D, not the tap-sized product. */
-        segq_tensor *dk = segq_mul_scalar(d, k);
+        segqt_tensor *dk = segqt_mul_scalar(d, k);
         if (bf16)
-            dk = segq_to_dtype(dk, SEGQ_BF16);
-        grads[i] = segq_is_contiguous(f[i]) == 1
-                       ? segq_reshape(segq_bmm(dk, m), nchw, 4)
-                       : segq_permute(segq_reshape(segq_bmm(segq_transpose(m, 1, 2), dk), nhwc, 4),
-                                      to_nchw, 4);
+            dk = segqt_to_dtype(dk, SEGQT_BF16);
+        grads[i] = segqt_is_contiguous(f[i]) == 1
+                        ? segqt_reshape(segqt_bmm(dk, m), nchw, 4)
+                       : segqt_permute(
+                             segqt_reshape(segqt_bmm(segqt_transpose(m, 1, 2), dk), nhwc, 4),
+                             to_nchw, 4);
     }
-    segq_tensor *f5 = f[SEGQ_VGG19_TAPS - 1];
-    segq_tensor *d = segq_sub(segq_to_dtype(f5, SEGQ_F32), t->content);
-    *content = segq_mean_dims(segq_mul(d, d), chw, 3, 0);
+    segqt_tensor *f5 = f[SEGQ_VGG19_TAPS - 1];
+    segqt_tensor *d = segqt_sub(segqt_to_dtype(f5, SEGQT_F32), t->content);
+    *content = segqt_mean_dims(segqt_mul(d, d), chw, 3, 0);
     *style = sum;
     if (grads) {
-        double n = (double)segq_numel(f5) / (double)segq_size(f5, 0);
-        grads[SEGQ_VGG19_TAPS - 1] = segq_add_scaled(
-            segq_to_dtype(grads[SEGQ_VGG19_TAPS - 1], SEGQ_F32), d, 2.0 * content_w / n);
+        double n = (double)segqt_numel(f5) / (double)segqt_size(f5, 0);
+        grads[SEGQ_VGG19_TAPS - 1] = segqt_add_scaled(
+            segqt_to_dtype(grads[SEGQ_VGG19_TAPS - 1], SEGQT_F32), d, 2.0 * content_w / n);
         if (bf16)
-            grads[SEGQ_VGG19_TAPS - 1] = segq_to_dtype(grads[SEGQ_VGG19_TAPS - 1], SEGQ_BF16);
+            grads[SEGQ_VGG19_TAPS - 1] = segqt_to_dtype(grads[SEGQ_VGG19_TAPS - 1], SEGQT_BF16);
     }
     if (!*content || !*style || (grads && !grads[SEGQ_VGG19_TAPS - 1]))
-        return segq_torch_last_code() < 0 ? segq_torch_last_code() : SEGQ_TORCH_ETORCH;
+        return segqt_last_code() < 0 ? segqt_last_code() : SEGQ_ETORCH;
     return 0;
 }
 
-int segq_style_losses(segq_vgg19_t *vgg, segq_tensor *x, const segq_style_targets_t *t, int bf16,
-                      segq_tensor **content, segq_tensor **style)
+int segq_style_losses(segq_vgg19_t *vgg, segqt_tensor *x, const segq_style_targets_t *t, int bf16,
+                      segqt_tensor **content, segqt_tensor **style)
 {
     *content = *style = NULL;
-    segq_tensor *f[SEGQ_VGG19_TAPS];
-    segq_no_grad_begin();
+    segqt_tensor *f[SEGQ_VGG19_TAPS];
+    segqt_no_grad_begin();
     int rc = segq_vgg19_features(vgg, x, bf16, f);
     if (!rc)
         rc = tap_losses(f, t, 0, 0, bf16, content, style, NULL);
-    segq_no_grad_end();
+    segqt_no_grad_end();
     return rc;
 }
 
-int segq_style_backward(segq_vgg19_t *vgg, segq_tensor *x, const segq_style_targets_t *t,
-                        double content_w, double style_w, int bf16, segq_tensor **content,
-                        segq_tensor **style)
+int segq_style_backward(segq_vgg19_t *vgg, segqt_tensor *x, const segq_style_targets_t *t,
+                        double content_w, double style_w, int bf16, segqt_tensor **content,
+                        segqt_tensor **style)
 {
     *content = *style = NULL;
-    segq_tensor *f[SEGQ_VGG19_TAPS], *g[SEGQ_VGG19_TAPS];
+    segqt_tensor *f[SEGQ_VGG19_TAPS], *g[SEGQ_VGG19_TAPS];
     int rc = segq_vgg19_features(vgg, x, bf16, f);
     if (rc)
         return rc;
-    segq_no_grad_begin();
+    segqt_no_grad_begin();
     rc = tap_losses(f, t, content_w, style_w, bf16, content, style, g);
-    segq_no_grad_end();
-    if (!rc && segq_backward_from(f, g, SEGQ_VGG19_TAPS) != 0)
-        rc = segq_torch_last_code();
+    segqt_no_grad_end();
+    if (!rc && segqt_backward_from(f, g, SEGQ_VGG19_TAPS) != 0)
+        rc = segqt_last_code();
     if (rc)
         *content = *style = NULL;
     return rc;

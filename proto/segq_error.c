@@ -9,7 +9,7 @@ typedef struct {
     const char *text;
 } error_row_t;
 
-/* Indexed by -code: the codes are dense from 0 to SEGQ_ELIMIT. */
+/* Indexed by -code: the codes are dense from 0 to SEGQ_ELAST. */
 static const error_row_t s_errors[] = {
     { SEGQ_OK,        "OK",        "success" },
     { SEGQ_EPROTO,    "EPROTO",    "malformed message" },
@@ -31,7 +31,14 @@ static const error_row_t s_errors[] = {
     { SEGQ_EAUTH,     "EAUTH",     "authentication failed" },
     { SEGQ_EINTERNAL, "EINTERNAL", "internal error (a bug: please report it)" },
     { SEGQ_ELIMIT,    "ELIMIT",    "over a per-user limit" },
+    { SEGQ_ECORRUPT,  "ECORRUPT",  "malformed or truncated data" },
+    { SEGQ_EUNSUPPORTED, "EUNSUPPORTED", "not supported by this build" },
+    { SEGQ_ENODEV,    "ENODEV",    "no such device" },
+    { SEGQ_ETORCH,    "ETORCH",    "libtorch error" },
+    { SEGQ_EGPUMEM,   "EGPUMEM",   "out of GPU memory" },
 };
+_Static_assert (sizeof s_errors / sizeof s_errors[0] == 1 - SEGQ_ELAST,
+                "s_errors has one row per code, from SEGQ_OK to SEGQ_ELAST");
 
 static const error_row_t *
 s_row (int code)

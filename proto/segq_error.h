@@ -33,8 +33,17 @@ typedef enum {
     SEGQ_EEXIST     = -16,  /* already exists */
     SEGQ_EAUTH      = -17,  /* authentication failed or no credentials */
     SEGQ_EINTERNAL  = -18,  /* a bug: please report it */
-    SEGQ_ELIMIT     = -19   /* over a per-user limit of the broker's configuration */
+    SEGQ_ELIMIT     = -19,  /* over a per-user limit of the broker's configuration */
+    /* the pipeline's libraries (safetensors, the torch shim, segq-run) */
+    SEGQ_ECORRUPT   = -20,  /* input file malformed or truncated: the decoder rejected it */
+    SEGQ_EUNSUPPORTED = -21, /* well-formed input this build cannot handle (e.g. a dtype) */
+    SEGQ_ENODEV     = -22,  /* compute device absent, or CUDA not compiled in */
+    SEGQ_ETORCH     = -23,  /* libtorch raised: the message says why */
+    SEGQ_EGPUMEM    = -24   /* out of GPU memory (or of this process's share of it) */
 } segq_error_t;
+
+/* The most negative code: codes are dense from SEGQ_OK down to it. */
+#define SEGQ_ELAST SEGQ_EGPUMEM
 
 /* Short fixed text for a code ("malformed message", ...). Never NULL. */
 const char *segq_strerror (int code);

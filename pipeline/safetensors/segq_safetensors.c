@@ -26,22 +26,6 @@ static const struct {
     [SEGQ_ST_I64] = {"I64", 8},     [SEGQ_ST_U64] = {"U64", 8},
 };
 
-const char *segq_st_strerror(int code)
-{
-    switch (code) {
-    case SEGQ_ST_OK: return "success";
-    case SEGQ_ST_EIO: return "input/output error";
-    case SEGQ_ST_ETRUNCATED: return "truncated safetensors file";
-    case SEGQ_ST_EHEADER: return "malformed safetensors header";
-    case SEGQ_ST_EDTYPE: return "unknown dtype";
-    case SEGQ_ST_EOFFSETS: return "inconsistent tensor offsets";
-    case SEGQ_ST_EINVAL: return "invalid argument";
-    case SEGQ_ST_ENOMEM: return "out of memory";
-    case SEGQ_ST_EEXIST: return "tensor name already used";
-    default: return "unknown error";
-    }
-}
-
 const char *segq_st_dtype_name(segq_st_dtype_t dtype)
 {
     return (unsigned)dtype < SEGQ_ST_DTYPE_COUNT ? dtypes[dtype].name : NULL;
@@ -59,7 +43,7 @@ int segq_st_dtype_parse(const char *name, segq_st_dtype_t *out)
             *out = (segq_st_dtype_t)i;
             return 0;
         }
-    return SEGQ_ST_EDTYPE;
+    return SEGQ_EUNSUPPORTED;
 }
 
 int segq__st_fail(char *err, size_t errlen, int code, const char *fmt, ...)
@@ -144,25 +128,25 @@ static int parse_metadata(segq_st_t *self, const char *name, json_t *meta, char 
     if (json_is_null(meta))
         return 0;
     if (!json_is_object(meta))
-        return segq__st_fail(err, errlen, SEGQ_ST_EHEADER,
+        return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                              "%s: __metadata__ is not a JSON object of strings", name);
     size_t n = json_object_size(meta);
     self->meta_keys = calloc(n ? n : 1, sizeof(char *));
     self->meta_values = calloc(n ? n : 1, sizeof(char *));
     if (!self->meta_keys || !self->meta_values)
-        return segq__st_fail(err, errlen, SEGQ_ST_ENOMEM, "%s: out of memory", name);
+        return segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
     const char *key;
     json_t *value;
     json_object_foreach(meta, key, value) {
         if (!json_is_string(value))
-            return segq__st_fail(err, errlen, SEGQ_ST_EHEADER,
+            return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                                  "%s: __metadata__ value of \"%s\" is not a string", name, key);
         size_t i = self->meta_count;
         self->meta_keys[i] = strdup(key);
         self->meta_values[i] = strdup(json_string_value(value));
         self->meta_count++;
         if (!self->meta_keys[i] || !self->meta_values[i])
-            return segq__st_fail(err, errlen, SEGQ_ST_ENOMEM, "%s: out of memory", name);
+            return segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
     }
     /* Insertion sort by key: metadata maps are small. */
     for (size_t i = 1; i < self->meta_count; i++)
@@ -181,13 +165,13 @@ static int parse_entry(segq_st_tensor_t *t, span_t *span, const char *name, cons
                        json_t *entry, char *err, size_t errlen)
 {
     if (!json_is_object(entry))
-        return segq__st_fail(err, errlen, SEGQ_ST_EHEADER,
+        return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                              "%s: entry \"%s\" is not a JSON object", name, key);
     const char *field;
     json_t *value;
     json_object_foreach(entry, field, value) {
         if (strcmp(field, "dtype") && strcmp(field, "shape") && strcmp(field, "data_offsets"))
-            return segq__st_fail(err, errlen, SEGQ_ST_EHEADER,
+            return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                                  "%s: tensor \"%s\" has an unexpected field \"%s\"", name, key,
                                  field);
     }
@@ -195,16 +179,17 @@ static int parse_entry(segq_st_tensor_t *t, span_t *span, const char *name, cons
     json_t *shape = json_object_get(entry, "shape");
     json_t *offsets = json_object_get(entry, "data_offsets");
     if (!json_is_string(dtype) || !json_is_array(shape) || !json_is_array(offsets))
-        return segq__st_fail(err, errlen, SEGQ_ST_EHEADER,
+        return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                              "%s: tensor \"%s\" needs a string \"dtype\", an array \"shape\" and "
                              "an array \"data_offsets\"",
                              name, key);
     if (segq_st_dtype_parse(json_string_value(dtype), &t->dtype))
-        return segq__st_fail(err, errlen, SEGQ_ST_EDTYPE, "%s: tensor \"%s\" has unknown dtype \"%s\"",
-                             name, key, json_string_value(dtype));
+        return segq__st_fail(err, errlen, SEGQ_EUNSUPPORTED,
+                             "%s: tensor \"%s\" has unknown dtype \"%s\"", name, key,
+                             json_string_value(dtype));
     if (json_array_size(offsets) != 2 || json_size(json_array_get(offsets, 0), &span->begin) ||
         json_size(json_array_get(offsets, 1), &span->end))
-        return segq__st_fail(err, errlen, SEGQ_ST_EHEADER,
+        return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                              "%s: tensor \"%s\": data_offsets must be [begin, end] of "
                              "non-negative integers",
                              name, key);
@@ -212,28 +197,28 @@ static int parse_entry(segq_st_tensor_t *t, span_t *span, const char *name, cons
     int64_t *dims = calloc(t->ndim ? t->ndim : 1, sizeof(int64_t));
     t->shape = dims;
     if (!dims)
-        return segq__st_fail(err, errlen, SEGQ_ST_ENOMEM, "%s: out of memory", name);
+        return segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
     size_t numel = 1;
     for (size_t d = 0; d < t->ndim; d++) {
         size_t dim;
         if (json_size(json_array_get(shape, d), &dim) || dim > INT64_MAX)
-            return segq__st_fail(err, errlen, SEGQ_ST_EHEADER,
+            return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                                  "%s: tensor \"%s\": shape[%zu] is not a non-negative integer",
                                  name, key, d);
         dims[d] = (int64_t)dim;
         if (dim && numel > SIZE_MAX / dim)
-            return segq__st_fail(err, errlen, SEGQ_ST_EOFFSETS,
+            return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                                  "%s: tensor \"%s\": shape overflows", name, key);
         numel *= dim;
     }
     size_t esize = segq_st_dtype_size(t->dtype);
     if (numel > SIZE_MAX / esize)
-        return segq__st_fail(err, errlen, SEGQ_ST_EOFFSETS, "%s: tensor \"%s\": size overflows",
+        return segq__st_fail(err, errlen, SEGQ_ECORRUPT, "%s: tensor \"%s\": size overflows",
                              name, key);
     t->numel = numel;
     t->nbytes = numel * esize;
     if (span->end < span->begin || span->end - span->begin != t->nbytes)
-        return segq__st_fail(err, errlen, SEGQ_ST_EOFFSETS,
+        return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                              "%s: tensor \"%s\": data_offsets [%zu, %zu] do not hold %zu %s "
                              "elements (%zu bytes)",
                              name, key, span->begin, span->end, numel,
@@ -247,25 +232,25 @@ static int parse_header(segq_st_t *self, const char *name, const char *header, s
                         size_t data_len, char *err, size_t errlen)
 {
     if (n == 0 || header[0] != '{')
-        return segq__st_fail(err, errlen, SEGQ_ST_EHEADER,
+        return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                              "%s: header does not start with '{': not a safetensors file", name);
     json_error_t jerr;
     json_t *root = json_loadb(header, n, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
-        return segq__st_fail(err, errlen, SEGQ_ST_EHEADER,
+        return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                              "%s: header is not valid JSON: %s (line %d, column %d)", name,
                              jerr.text, jerr.line, jerr.column);
     int rc = 0;
     span_t *spans = NULL;
     if (!json_is_object(root)) {
-        rc = segq__st_fail(err, errlen, SEGQ_ST_EHEADER, "%s: header is not a JSON object", name);
+        rc = segq__st_fail(err, errlen, SEGQ_ECORRUPT, "%s: header is not a JSON object", name);
         goto out;
     }
     size_t total = json_object_size(root);
     self->tensors = calloc(total ? total : 1, sizeof(segq_st_tensor_t));
     spans = calloc(total ? total : 1, sizeof(span_t));
     if (!self->tensors || !spans) {
-        rc = segq__st_fail(err, errlen, SEGQ_ST_ENOMEM, "%s: out of memory", name);
+        rc = segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
         goto out;
     }
     const char *key;
@@ -279,7 +264,7 @@ static int parse_header(segq_st_t *self, const char *name, const char *header, s
             t->name = strdup(key);
             spans[i].index = i;
             rc = t->name ? parse_entry(t, &spans[i], name, key, value, err, errlen)
-                         : segq__st_fail(err, errlen, SEGQ_ST_ENOMEM, "%s: out of memory", name);
+                         : segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
         }
         if (rc)
             goto out;
@@ -290,7 +275,7 @@ static int parse_header(segq_st_t *self, const char *name, const char *header, s
     for (size_t i = 0; i < self->count; i++) {
         const char *tname = self->tensors[spans[i].index].name;
         if (spans[i].begin != at) {
-            rc = segq__st_fail(err, errlen, SEGQ_ST_EOFFSETS,
+            rc = segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                                "%s: tensor \"%s\" starts at %zu, expected %zu (%s)", name, tname,
                                spans[i].begin, at,
                                spans[i].begin > at ? "gap in the byte buffer"
@@ -300,7 +285,7 @@ static int parse_header(segq_st_t *self, const char *name, const char *header, s
         at = spans[i].end;
     }
     if (at != data_len) {
-        rc = segq__st_fail(err, errlen, at > data_len ? SEGQ_ST_ETRUNCATED : SEGQ_ST_EOFFSETS,
+        rc = segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                            "%s: tensors cover %zu bytes but the byte buffer has %zu (%s)", name,
                            at, data_len,
                            at > data_len ? "file truncated" : "trailing bytes not covered");
@@ -339,12 +324,12 @@ static int check_length(const char *name, const unsigned char prefix[8], size_t 
 {
     uint64_t len = le64(prefix);
     if (len > SEGQ_ST_MAX_HEADER)
-        return segq__st_fail(err, errlen, SEGQ_ST_EHEADER,
+        return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                              "%s: header length %llu is above the %u-byte limit: not a "
                              "safetensors file",
                              name, (unsigned long long)len, SEGQ_ST_MAX_HEADER);
     if (len > total - 8)
-        return segq__st_fail(err, errlen, SEGQ_ST_ETRUNCATED,
+        return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                              "%s: header length %llu but only %zu bytes follow: file truncated",
                              name, (unsigned long long)len, total - 8);
     *n = (size_t)len;
@@ -361,11 +346,11 @@ int segq_st_open_mem(const void *buf, size_t len, const char *name, segq_st_t **
                      size_t errlen)
 {
     if (!out || (!buf && len))
-        return segq__st_fail(err, errlen, SEGQ_ST_EINVAL, "segq_st_open_mem: bad arguments");
+        return segq__st_fail(err, errlen, SEGQ_EINVAL, "segq_st_open_mem: bad arguments");
     *out = NULL;
     name = name ? name : "(memory)";
     if (len < 8)
-        return segq__st_fail(err, errlen, SEGQ_ST_ETRUNCATED,
+        return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                              "%s: %zu bytes, shorter than the 8-byte header length", name, len);
     const unsigned char *p = buf;
     size_t n;
@@ -374,13 +359,13 @@ int segq_st_open_mem(const void *buf, size_t len, const char *name, segq_st_t **
         return rc;
     segq_st_t *self = calloc(1, sizeof *self);
     if (!self)
-        return segq__st_fail(err, errlen, SEGQ_ST_ENOMEM, "%s: out of memory", name);
+        return segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
     self->data_len = len - 8 - n;
     rc = parse_header(self, name, (const char *)p + 8, n, self->data_len, err, errlen);
     if (!rc) {
         self->data = alloc_aligned(self->data_len);
         if (!self->data)
-            rc = segq__st_fail(err, errlen, SEGQ_ST_ENOMEM, "%s: out of memory", name);
+            rc = segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
     }
     if (rc) {
         segq_st_destroy(&self);
@@ -411,16 +396,16 @@ static int read_full(int fd, void *buf, size_t len)
 int segq_st_open(const char *path, segq_st_t **out, char *err, size_t errlen)
 {
     if (!path || !out)
-        return segq__st_fail(err, errlen, SEGQ_ST_EINVAL, "segq_st_open: bad arguments");
+        return segq__st_fail(err, errlen, SEGQ_EINVAL, "segq_st_open: bad arguments");
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return segq__st_fail(err, errlen, SEGQ_ST_EIO, "%s: cannot open: %s", path,
+        return segq__st_fail(err, errlen, SEGQ_EIO, "%s: cannot open: %s", path,
                              strerror(errno));
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
         close(fd);
-        return segq__st_fail(err, errlen, SEGQ_ST_EIO, "%s: not a regular file", path);
+        return segq__st_fail(err, errlen, SEGQ_EIO, "%s: not a regular file", path);
     }
     size_t total = (size_t)st.st_size;
     unsigned char prefix[8];
@@ -429,12 +414,12 @@ int segq_st_open(const char *path, segq_st_t **out, char *err, size_t errlen)
     segq_st_t *self = NULL;
     size_t n;
     if (total < 8) {
-        rc = segq__st_fail(err, errlen, SEGQ_ST_ETRUNCATED,
+        rc = segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                            "%s: %zu bytes, shorter than the 8-byte header length", path, total);
         goto out;
     }
     if (read_full(fd, prefix, 8)) {
-        rc = segq__st_fail(err, errlen, SEGQ_ST_EIO, "%s: read failed", path);
+        rc = segq__st_fail(err, errlen, SEGQ_EIO, "%s: read failed", path);
         goto out;
     }
     if ((rc = check_length(path, prefix, total, &n, err, errlen)))
@@ -442,11 +427,11 @@ int segq_st_open(const char *path, segq_st_t **out, char *err, size_t errlen)
     header = malloc(n ? n : 1);
     self = calloc(1, sizeof *self);
     if (!header || !self) {
-        rc = segq__st_fail(err, errlen, SEGQ_ST_ENOMEM, "%s: out of memory", path);
+        rc = segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", path);
         goto out;
     }
     if (read_full(fd, header, n)) {
-        rc = segq__st_fail(err, errlen, SEGQ_ST_EIO, "%s: read failed (file changed?)", path);
+        rc = segq__st_fail(err, errlen, SEGQ_EIO, "%s: read failed (file changed?)", path);
         goto out;
     }
     self->data_len = total - 8 - n;
@@ -454,11 +439,11 @@ int segq_st_open(const char *path, segq_st_t **out, char *err, size_t errlen)
         goto out;
     self->data = alloc_aligned(self->data_len);
     if (!self->data) {
-        rc = segq__st_fail(err, errlen, SEGQ_ST_ENOMEM, "%s: out of memory", path);
+        rc = segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", path);
         goto out;
     }
     if (read_full(fd, self->data, self->data_len)) {
-        rc = segq__st_fail(err, errlen, SEGQ_ST_ETRUNCATED,
+        rc = segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                            "%s: file ended while reading the byte buffer", path);
         goto out;
     }
@@ -498,7 +483,7 @@ size_t segq_st_meta_count(const segq_st_t *self)
 int segq_st_meta_at(const segq_st_t *self, size_t i, const char **key, const char **value)
 {
     if (!self || i >= self->meta_count)
-        return SEGQ_ST_EINVAL;
+        return SEGQ_EINVAL;
     if (key)
         *key = self->meta_keys[i];
     if (value)

@@ -4,9 +4,14 @@
  * `safetensors`; files read here are validated completely first.
  *
  * Conventions
- * - Functions that can fail return 0 or a negative SEGQ_ST_E* code and,
- *   when `err` is not NULL, write a message naming the file and the problem
- *   into err[0..errlen) (SEGQ_ST_ERRLEN is always enough).
+ * - Functions that can fail return 0 or a negative SEGQ_E* code of
+ *   segq_error.h and, when `err` is not NULL, write a message naming the
+ *   file and the problem into err[0..errlen) (SEGQ_ST_ERRLEN is always
+ *   enough). The codes: SEGQ_EIO (cannot open, read or write the file),
+ *   SEGQ_ECORRUPT (malformed header, JSON or entry; sizes or offsets that
+ *   do not add up; shorter than its header says), SEGQ_EUNSUPPORTED (a
+ *   dtype this reader does not know), SEGQ_EINVAL (bad argument),
+ *   SEGQ_EEXIST (writer: a name added twice), SEGQ_ENOMEM.
  * - segq_st_destroy(&p) / segq_st_writer_destroy(&p) free and set NULL.
  * - Tensor data is raw little-endian, C order, as in the file. The reader
  *   keeps the byte buffer 16-byte aligned, so a tensor whose offset is a
@@ -19,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "segq_error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -26,18 +33,6 @@ extern "C" {
 #define SEGQ_ST_ERRLEN 512
 /* Same bound as the reference implementation. */
 #define SEGQ_ST_MAX_HEADER 100000000u
-
-enum {
-    SEGQ_ST_OK = 0,
-    SEGQ_ST_EIO = -1,        /* cannot open, read or write the file */
-    SEGQ_ST_ETRUNCATED = -2, /* shorter than its header says */
-    SEGQ_ST_EHEADER = -3,    /* header length, JSON or entry malformed */
-    SEGQ_ST_EDTYPE = -4,     /* unknown dtype */
-    SEGQ_ST_EOFFSETS = -5,   /* size/offset mismatch, overlap, gap, overflow */
-    SEGQ_ST_EINVAL = -6,     /* bad argument */
-    SEGQ_ST_ENOMEM = -7,
-    SEGQ_ST_EEXIST = -8,     /* writer: name added twice */
-};
 
 /* In the reference implementation's order (increasing alignment): the
  * writer lays tensors out by descending dtype, then by name. */
@@ -60,12 +55,11 @@ typedef enum {
     SEGQ_ST_DTYPE_COUNT
 } segq_st_dtype_t;
 
-const char *segq_st_strerror(int code);
 /* "F32" etc.; NULL for an invalid value. */
 const char *segq_st_dtype_name(segq_st_dtype_t dtype);
 /* Bytes per element; 0 for an invalid value. */
 size_t segq_st_dtype_size(segq_st_dtype_t dtype);
-/* 0 and *out set, or SEGQ_ST_EDTYPE. */
+/* 0 and *out set, or SEGQ_EUNSUPPORTED for a name it does not know. */
 int segq_st_dtype_parse(const char *name, segq_st_dtype_t *out);
 
 /* ---- Reading ----------------------------------------------------------- */

@@ -77,35 +77,35 @@ int segq_st_writer_add(segq_st_writer_t *self, const char *name, segq_st_dtype_t
                        char *err, size_t errlen)
 {
     if (!self || !name || (ndim && !shape) || (nbytes && !data))
-        return segq__st_fail(err, errlen, SEGQ_ST_EINVAL, "segq_st_writer_add: bad arguments");
+        return segq__st_fail(err, errlen, SEGQ_EINVAL, "segq_st_writer_add: bad arguments");
     size_t esize = segq_st_dtype_size(dtype);
     if (!esize)
-        return segq__st_fail(err, errlen, SEGQ_ST_EDTYPE, "tensor \"%s\": invalid dtype %d", name,
+        return segq__st_fail(err, errlen, SEGQ_EINVAL, "tensor \"%s\": invalid dtype %d", name,
                              (int)dtype);
     if (strcmp(name, "__metadata__") == 0)
-        return segq__st_fail(err, errlen, SEGQ_ST_EINVAL,
+        return segq__st_fail(err, errlen, SEGQ_EINVAL,
                              "tensor name \"__metadata__\" is reserved by the format");
     size_t numel = 1;
     for (size_t d = 0; d < ndim; d++) {
         if (shape[d] < 0)
-            return segq__st_fail(err, errlen, SEGQ_ST_EINVAL,
+            return segq__st_fail(err, errlen, SEGQ_EINVAL,
                                  "tensor \"%s\": negative dimension %lld", name,
                                  (long long)shape[d]);
         size_t dim = (size_t)shape[d];
         if (dim && numel > SIZE_MAX / dim)
-            return segq__st_fail(err, errlen, SEGQ_ST_EINVAL, "tensor \"%s\": shape overflows",
+            return segq__st_fail(err, errlen, SEGQ_EINVAL, "tensor \"%s\": shape overflows",
                                  name);
         numel *= dim;
     }
     if (numel > SIZE_MAX / esize || numel * esize != nbytes)
-        return segq__st_fail(err, errlen, SEGQ_ST_EINVAL,
+        return segq__st_fail(err, errlen, SEGQ_EINVAL,
                              "tensor \"%s\": %zu bytes given, shape x %s needs %zu", name, nbytes,
                              segq_st_dtype_name(dtype), numel * esize);
     for (size_t i = 0; i < self->count; i++)
         if (strcmp(self->entries[i].name, name) == 0)
-            return segq__st_fail(err, errlen, SEGQ_ST_EEXIST, "tensor \"%s\" added twice", name);
+            return segq__st_fail(err, errlen, SEGQ_EEXIST, "tensor \"%s\" added twice", name);
     if (grow((void **)&self->entries, &self->cap, self->count, sizeof(entry_t)))
-        return segq__st_fail(err, errlen, SEGQ_ST_ENOMEM, "out of memory");
+        return segq__st_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
     entry_t e = {.name = strdup(name),
                  .dtype = dtype,
                  .ndim = ndim,
@@ -116,7 +116,7 @@ int segq_st_writer_add(segq_st_writer_t *self, const char *name, segq_st_dtype_t
         free(e.name);
         free(e.shape);
         free(e.data);
-        return segq__st_fail(err, errlen, SEGQ_ST_ENOMEM, "out of memory");
+        return segq__st_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
     }
     if (ndim)
         memcpy(e.shape, shape, ndim * sizeof(int64_t));
@@ -130,10 +130,10 @@ int segq_st_writer_set_meta(segq_st_writer_t *self, const char *key, const char 
                             char *err, size_t errlen)
 {
     if (!self || !key || !value)
-        return segq__st_fail(err, errlen, SEGQ_ST_EINVAL, "segq_st_writer_set_meta: bad arguments");
+        return segq__st_fail(err, errlen, SEGQ_EINVAL, "segq_st_writer_set_meta: bad arguments");
     char *v = strdup(value);
     if (!v)
-        return segq__st_fail(err, errlen, SEGQ_ST_ENOMEM, "out of memory");
+        return segq__st_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
     for (size_t i = 0; i < self->meta_count; i++)
         if (strcmp(self->meta[i].key, key) == 0) {
             free(self->meta[i].value);
@@ -144,7 +144,7 @@ int segq_st_writer_set_meta(segq_st_writer_t *self, const char *key, const char 
     if (!k || grow((void **)&self->meta, &self->meta_cap, self->meta_count, sizeof(meta_t))) {
         free(k);
         free(v);
-        return segq__st_fail(err, errlen, SEGQ_ST_ENOMEM, "out of memory");
+        return segq__st_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
     }
     self->meta[self->meta_count++] = (meta_t){k, v};
     return 0;
@@ -169,7 +169,7 @@ static int cmp_meta(const void *a, const void *b)
 static int build_header(const segq_st_writer_t *self, entry_t **order, char **out, size_t *len,
                         char *err, size_t errlen)
 {
-    int rc = SEGQ_ST_ENOMEM;
+    int rc = SEGQ_ENOMEM;
     json_t *root = json_object();
     meta_t *meta = NULL;
     if (!root)
@@ -184,7 +184,7 @@ static int build_header(const segq_st_writer_t *self, entry_t **order, char **ou
         for (size_t i = 0; i < self->meta_count; i++) {
             /* jansson refuses keys and strings that are not UTF-8. */
             if (json_object_set_new(m, meta[i].key, json_string(meta[i].value))) {
-                rc = segq__st_fail(err, errlen, SEGQ_ST_EINVAL,
+                rc = segq__st_fail(err, errlen, SEGQ_EINVAL,
                                    "metadata \"%s\" is not valid UTF-8", meta[i].key);
                 goto out;
             }
@@ -217,7 +217,7 @@ static int build_header(const segq_st_writer_t *self, entry_t **order, char **ou
             goto fail;
         }
         if (json_object_set_new(root, e->name, t)) {
-            rc = segq__st_fail(err, errlen, SEGQ_ST_EINVAL, "tensor name is not valid UTF-8");
+            rc = segq__st_fail(err, errlen, SEGQ_EINVAL, "tensor name is not valid UTF-8");
             goto out;
         }
     }
@@ -239,7 +239,7 @@ static int build_header(const segq_st_writer_t *self, entry_t **order, char **ou
     rc = 0;
     goto out;
 fail:
-    rc = segq__st_fail(err, errlen, SEGQ_ST_ENOMEM, "out of memory building the header");
+    rc = segq__st_fail(err, errlen, SEGQ_ENOMEM, "out of memory building the header");
 out:
     free(meta);
     json_decref(root);
@@ -256,10 +256,10 @@ int segq_st_writer_to_mem(const segq_st_writer_t *self, uint8_t **buf, size_t *l
                           size_t errlen)
 {
     if (!self || !buf || !len)
-        return segq__st_fail(err, errlen, SEGQ_ST_EINVAL, "segq_st_writer_to_mem: bad arguments");
+        return segq__st_fail(err, errlen, SEGQ_EINVAL, "segq_st_writer_to_mem: bad arguments");
     entry_t **order = malloc((self->count ? self->count : 1) * sizeof(entry_t *));
     if (!order)
-        return segq__st_fail(err, errlen, SEGQ_ST_ENOMEM, "out of memory");
+        return segq__st_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
     char *header = NULL;
     size_t n = 0;
     int rc = build_header(self, order, &header, &n, err, errlen);
@@ -274,7 +274,7 @@ int segq_st_writer_to_mem(const segq_st_writer_t *self, uint8_t **buf, size_t *l
     if (!out) {
         free(order);
         free(header);
-        return segq__st_fail(err, errlen, SEGQ_ST_ENOMEM, "out of memory (%zu bytes)", total);
+        return segq__st_fail(err, errlen, SEGQ_ENOMEM, "out of memory (%zu bytes)", total);
     }
     put_le64(out, n);
     memcpy(out + 8, header, n);
@@ -308,7 +308,7 @@ static int write_full(int fd, const uint8_t *p, size_t len)
 int segq_st_writer_save(const segq_st_writer_t *self, const char *path, char *err, size_t errlen)
 {
     if (!self || !path)
-        return segq__st_fail(err, errlen, SEGQ_ST_EINVAL, "segq_st_writer_save: bad arguments");
+        return segq__st_fail(err, errlen, SEGQ_EINVAL, "segq_st_writer_save: bad arguments");
     uint8_t *buf;
     size_t len;
     int rc = segq_st_writer_to_mem(self, &buf, &len, err, errlen);
@@ -318,26 +318,26 @@ int segq_st_writer_save(const segq_st_writer_t *self, const char *path, char *er
     char *tmp = malloc(plen + 16);
     char *dir = strdup(path);
     if (!tmp || !dir) {
-        rc = segq__st_fail(err, errlen, SEGQ_ST_ENOMEM, "out of memory");
+        rc = segq__st_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
         goto out;
     }
     snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
     /* mkstemp makes the file 0600: checkpoints derive from patient data. */
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        rc = segq__st_fail(err, errlen, SEGQ_ST_EIO, "%s: cannot create temporary file: %s", path,
+        rc = segq__st_fail(err, errlen, SEGQ_EIO, "%s: cannot create temporary file: %s", path,
                            strerror(errno));
         goto out;
     }
     if (write_full(fd, buf, len) || fsync(fd)) {
-        rc = segq__st_fail(err, errlen, SEGQ_ST_EIO, "%s: write failed: %s", path,
+        rc = segq__st_fail(err, errlen, SEGQ_EIO, "%s: write failed: %s", path,
                            strerror(errno));
         close(fd);
         unlink(tmp);
         goto out;
     }
     if (close(fd) || rename(tmp, path)) {
-        rc = segq__st_fail(err, errlen, SEGQ_ST_EIO, "%s: cannot move the new file in place: %s",
+        rc = segq__st_fail(err, errlen, SEGQ_EIO, "%s: cannot move the new file in place: %s",
                            path, strerror(errno));
         unlink(tmp);
         goto out;

@@ -11,18 +11,18 @@
 
 #include "segq_torch.h"
 
-struct segq__scope;
+struct segqt__scope;
 
 // A handle: one at::Tensor reference, linked into the scope that owns it
 // (owner NULL: persistent, owned by the caller).
-struct segq_tensor {
+struct segqt_tensor {
     at::Tensor t;
-    segq_tensor *prev = nullptr;
-    segq_tensor *next = nullptr;
-    segq__scope *owner = nullptr;
+    segqt_tensor *prev = nullptr;
+    segqt_tensor *next = nullptr;
+    segqt__scope *owner = nullptr;
 };
 
-namespace segq {
+namespace segqt {
 
 // A caller mistake found by the shim itself (not by libtorch).
 struct Error : std::runtime_error {
@@ -38,24 +38,24 @@ int record_exception(const char *fn);
 void set_error(int code, const char *fn, const std::string &msg);
 
 // The tensor behind a handle; throws NullArg for NULL.
-inline at::Tensor &ten(segq_tensor *p) {
+inline at::Tensor &ten(segqt_tensor *p) {
     if (!p)
         throw NullArg{};
     return p->t;
 }
 // Gives t a handle owned by the innermost scope; throws without a scope.
-segq_tensor *wrap(at::Tensor t);
+segqt_tensor *wrap(at::Tensor t);
 // Throws unless a scope is open (check before doing work whose results
 // would otherwise be lost half-way).
 void need_scope();
 
-at::ScalarType scalar_type(segq_dtype dt);
-segq_dtype from_scalar_type(at::ScalarType st);
-at::Device device(segq_device d);
+at::ScalarType scalar_type(segqt_dtype dt);
+segqt_dtype from_scalar_type(at::ScalarType st);
+at::Device device(segqt_device d);
 std::vector<int64_t> shape_vec(const int64_t *shape, int ndim, const char *what);
 
 // Runs f (returning at::Tensor) and wraps its result; NULL on failure.
-template <class F> segq_tensor *run_t(const char *fn, F &&f) {
+template <class F> segqt_tensor *run_t(const char *fn, F &&f) {
     try {
         return wrap(f());
     } catch (...) {
@@ -72,6 +72,6 @@ template <class F> int run_i(const char *fn, F &&f) {
     }
 }
 
-} // namespace segq
+} // namespace segqt
 
 #endif

@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <map>
 
-using segq::run_i;
+using segqt::run_i;
 
 namespace {
 namespace tpl = torch::autograd::profiler;
@@ -61,21 +61,21 @@ void aggregate(const tpl::thread_event_lists &lists, std::map<std::string, Agg> 
 }
 } // namespace
 
-extern "C" int segq_profile_begin(void) {
+extern "C" int segqt_profile_begin(void) {
     return run_i(__func__, [] {
         if (t_profiling)
-            throw segq::Error(SEGQ_TORCH_ESCOPE, "the profiler already runs on this thread");
+            throw segqt::Error(SEGQ_EINTERNAL, "the profiler already runs on this thread");
         tpl::enableProfilerLegacy(tpi::ProfilerConfig(tpi::ProfilerState::CPU));
         t_profiling = true;
         return 0;
     });
 }
 
-extern "C" int segq_profile_end(const char *path, const char *title, int max_rows) {
+extern "C" int segqt_profile_end(const char *path, const char *title, int max_rows) {
     return run_i(__func__, [&] {
         if (!t_profiling)
-            throw segq::Error(SEGQ_TORCH_ESCOPE, "no profile runs on this thread: call "
-                                                 "segq_profile_begin first");
+            throw segqt::Error(SEGQ_EINTERNAL, "no profile runs on this thread: call "
+                                               "segqt_profile_begin first");
         t_profiling = false;
         tpl::thread_event_lists lists = tpl::disableProfilerLegacy();
         if (!path)
@@ -85,7 +85,7 @@ extern "C" int segq_profile_end(const char *path, const char *title, int max_row
         aggregate(lists, agg, by_caller, top_us);
         FILE *f = std::fopen(path, "a");
         if (!f)
-            throw segq::Error(SEGQ_TORCH_EINVAL, std::string("cannot write ") + path);
+            throw segqt::Error(SEGQ_EINVAL, std::string("cannot write ") + path);
         std::fprintf(f, "== %s: %.1f ms in ops\n", title ? title : "profile", top_us / 1e3);
         for (auto *m : {&agg, &by_caller}) {
             std::vector<std::pair<std::string, Agg>> rows(m->begin(), m->end());
@@ -105,7 +105,7 @@ extern "C" int segq_profile_end(const char *path, const char *title, int max_row
         }
         int bad = std::fclose(f);
         if (bad)
-            throw segq::Error(SEGQ_TORCH_EINVAL, std::string("write failed: ") + path);
+            throw segqt::Error(SEGQ_EINVAL, std::string("write failed: ") + path);
         return 0;
     });
 }

@@ -25,84 +25,84 @@
 #include <cuda_runtime_api.h>
 #endif
 
-using segq::run_i;
-using segq::run_t;
-using segq::ten;
+using segqt::run_i;
+using segqt::run_t;
+using segqt::ten;
 
 // ---------------------------------------------------------------------
 // Autograd
 
-extern "C" int segq_set_requires_grad(segq_tensor *t, int flag) {
+extern "C" int segqt_set_requires_grad(segqt_tensor *t, int flag) {
     return run_i(__func__, [&] {
         ten(t).set_requires_grad(flag != 0);
         return 0;
     });
 }
 
-extern "C" int segq_requires_grad(segq_tensor *t) {
+extern "C" int segqt_requires_grad(segqt_tensor *t) {
     return run_i(__func__, [&] { return ten(t).requires_grad() ? 1 : 0; });
 }
 
-extern "C" int segq_backward(segq_tensor *loss, int retain_graph, int create_graph) {
+extern "C" int segqt_backward(segqt_tensor *loss, int retain_graph, int create_graph) {
     return run_i(__func__, [&] {
         const at::Tensor &l = ten(loss);
         if (l.numel() != 1)
-            throw segq::Error(SEGQ_TORCH_EINVAL,
-                              "backward needs a one-element loss, got " +
-                                  std::to_string(l.numel()) + " elements");
+            throw segqt::Error(SEGQ_EINVAL,
+                               "backward needs a one-element loss, got " +
+                                   std::to_string(l.numel()) + " elements");
         l.backward({}, retain_graph != 0, create_graph != 0);
         return 0;
     });
 }
 
-extern "C" int segq_backward_from(segq_tensor *const *outputs, segq_tensor *const *grad_outputs,
-                                  int n) {
+extern "C" int segqt_backward_from(segqt_tensor *const *outputs, segqt_tensor *const *grad_outputs,
+                                   int n) {
     return run_i(__func__, [&] {
         if (n <= 0 || !outputs || !grad_outputs)
-            throw segq::Error(SEGQ_TORCH_EINVAL, "need n > 0 outputs and their gradients");
+            throw segqt::Error(SEGQ_EINVAL, "need n > 0 outputs and their gradients");
         std::vector<at::Tensor> outs, gouts;
         for (int i = 0; i < n; i++) {
             outs.push_back(ten(outputs[i]));
             gouts.push_back(ten(grad_outputs[i]));
             if (outs.back().sizes() != gouts.back().sizes())
-                throw segq::Error(SEGQ_TORCH_EINVAL, "output " + std::to_string(i) +
-                                                         ": gradient of another shape");
+                throw segqt::Error(SEGQ_EINVAL, "output " + std::to_string(i) +
+                                                    ": gradient of another shape");
         }
         torch::autograd::backward(outs, gouts);
         return 0;
     });
 }
 
-extern "C" segq_tensor *segq_grad(segq_tensor *t) {
+extern "C" segqt_tensor *segqt_grad(segqt_tensor *t) {
     return run_t(__func__, [&] {
         const at::Tensor &g = ten(t).grad();
         if (!g.defined())
-            throw segq::Error(SEGQ_TORCH_EINVAL,
-                              "tensor has no gradient (not a leaf with requires_grad, "
-                              "no backward yet, or zeroed)");
+            throw segqt::Error(SEGQ_EINVAL,
+                               "tensor has no gradient (not a leaf with requires_grad, "
+                               "no backward yet, or zeroed)");
         return g;
     });
 }
 
-extern "C" int segq_zero_grad(segq_tensor *t) {
+extern "C" int segqt_zero_grad(segqt_tensor *t) {
     return run_i(__func__, [&] {
         ten(t).mutable_grad().reset();
         return 0;
     });
 }
 
-extern "C" int segq_autograd_grad(segq_tensor *const *outputs, int nout,
-                                  segq_tensor *const *inputs, int nin,
-                                  segq_tensor *const *grad_outputs, segq_tensor **grads_out,
-                                  int retain_graph, int create_graph) {
+extern "C" int segqt_autograd_grad(segqt_tensor *const *outputs, int nout,
+                                   segqt_tensor *const *inputs, int nin,
+                                   segqt_tensor *const *grad_outputs, segqt_tensor **grads_out,
+                                   int retain_graph, int create_graph) {
     if (grads_out && nin > 0)
         for (int i = 0; i < nin; i++)
             grads_out[i] = nullptr;
     int rc = run_i(__func__, [&] {
         if (nout <= 0 || nin <= 0 || !outputs || !inputs || !grads_out)
-            throw segq::Error(SEGQ_TORCH_EINVAL,
-                              "need non-empty outputs and inputs and a grads_out array");
-        segq::need_scope(); // before the work, so no result is lost
+            throw segqt::Error(SEGQ_EINVAL,
+                               "need non-empty outputs and inputs and a grads_out array");
+        segqt::need_scope(); // before the work, so no result is lost
         std::vector<at::Tensor> outs, ins, gouts;
         for (int i = 0; i < nout; i++)
             outs.push_back(ten(outputs[i]));
@@ -114,12 +114,12 @@ extern "C" int segq_autograd_grad(segq_tensor *const *outputs, int nout,
         auto grads = torch::autograd::grad(outs, ins, gouts, retain_graph != 0,
                                            create_graph != 0, false);
         for (int i = 0; i < nin; i++)
-            grads_out[i] = segq::wrap(grads[(size_t)i]);
+            grads_out[i] = segqt::wrap(grads[(size_t)i]);
         return 0;
     });
     if (rc < 0 && grads_out && nin > 0)
         for (int i = 0; i < nin; i++)
-            segq_tensor_destroy(&grads_out[i]);
+            segqt_tensor_destroy(&grads_out[i]);
     return rc;
 }
 
@@ -130,7 +130,7 @@ namespace {
 thread_local std::vector<bool> t_grad_stack;
 
 struct AutocastFrame {
-    segq_device_type type;
+    segqt_device_type type;
     bool was_enabled;
     at::ScalarType was_dtype;
 };
@@ -139,30 +139,30 @@ thread_local std::vector<AutocastFrame> t_autocast_stack;
 // torch 2.4 replaced the per-device autocast setters with ones taking a
 // device type (the old ones are deprecated, later removed).
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-at::DeviceType autocast_dev(segq_device_type t) {
-    return t == SEGQ_DEVICE_CUDA ? at::kCUDA : at::kCPU;
+at::DeviceType autocast_dev(segqt_device_type t) {
+    return t == SEGQT_DEVICE_CUDA ? at::kCUDA : at::kCPU;
 }
-bool autocast_enabled(segq_device_type t) {
+bool autocast_enabled(segqt_device_type t) {
     return at::autocast::is_autocast_enabled(autocast_dev(t));
 }
-at::ScalarType autocast_dtype(segq_device_type t) {
+at::ScalarType autocast_dtype(segqt_device_type t) {
     return at::autocast::get_autocast_dtype(autocast_dev(t));
 }
-void autocast_set(segq_device_type t, bool on, at::ScalarType dt) {
+void autocast_set(segqt_device_type t, bool on, at::ScalarType dt) {
     at::autocast::set_autocast_enabled(autocast_dev(t), on);
     at::autocast::set_autocast_dtype(autocast_dev(t), dt);
 }
 #else
-bool autocast_enabled(segq_device_type t) {
-    return t == SEGQ_DEVICE_CUDA ? at::autocast::is_enabled()
-                                 : at::autocast::is_cpu_enabled();
+bool autocast_enabled(segqt_device_type t) {
+    return t == SEGQT_DEVICE_CUDA ? at::autocast::is_enabled()
+                                  : at::autocast::is_cpu_enabled();
 }
-at::ScalarType autocast_dtype(segq_device_type t) {
-    return t == SEGQ_DEVICE_CUDA ? at::autocast::get_autocast_gpu_dtype()
-                                 : at::autocast::get_autocast_cpu_dtype();
+at::ScalarType autocast_dtype(segqt_device_type t) {
+    return t == SEGQT_DEVICE_CUDA ? at::autocast::get_autocast_gpu_dtype()
+                                  : at::autocast::get_autocast_cpu_dtype();
 }
-void autocast_set(segq_device_type t, bool on, at::ScalarType dt) {
-    if (t == SEGQ_DEVICE_CUDA) {
+void autocast_set(segqt_device_type t, bool on, at::ScalarType dt) {
+    if (t == SEGQT_DEVICE_CUDA) {
         at::autocast::set_enabled(on);
         at::autocast::set_autocast_gpu_dtype(dt);
     } else {
@@ -173,7 +173,7 @@ void autocast_set(segq_device_type t, bool on, at::ScalarType dt) {
 #endif
 } // namespace
 
-extern "C" int segq_no_grad_begin(void) {
+extern "C" int segqt_no_grad_begin(void) {
     return run_i(__func__, [] {
         t_grad_stack.push_back(c10::GradMode::is_enabled());
         c10::GradMode::set_enabled(false);
@@ -181,38 +181,38 @@ extern "C" int segq_no_grad_begin(void) {
     });
 }
 
-extern "C" int segq_no_grad_end(void) {
+extern "C" int segqt_no_grad_end(void) {
     return run_i(__func__, [] {
         if (t_grad_stack.empty())
-            throw segq::Error(SEGQ_TORCH_ESCOPE,
-                              "segq_no_grad_end without segq_no_grad_begin");
+            throw segqt::Error(SEGQ_EINTERNAL,
+                               "segqt_no_grad_end without segqt_no_grad_begin");
         c10::GradMode::set_enabled(t_grad_stack.back());
         t_grad_stack.pop_back();
         return 0;
     });
 }
 
-extern "C" int segq_grad_enabled(void) { return c10::GradMode::is_enabled() ? 1 : 0; }
+extern "C" int segqt_grad_enabled(void) { return c10::GradMode::is_enabled() ? 1 : 0; }
 
-extern "C" int segq_autocast_begin(segq_device_type type, segq_dtype dt) {
+extern "C" int segqt_autocast_begin(segqt_device_type type, segqt_dtype dt) {
     return run_i(__func__, [&] {
-        if (type != SEGQ_DEVICE_CPU && type != SEGQ_DEVICE_CUDA)
-            throw segq::Error(SEGQ_TORCH_EINVAL,
-                              "unknown device type " + std::to_string((int)type));
-        if (dt != SEGQ_BF16 && dt != SEGQ_F16)
-            throw segq::Error(SEGQ_TORCH_EINVAL, "autocast dtype must be BF16 or F16");
+        if (type != SEGQT_DEVICE_CPU && type != SEGQT_DEVICE_CUDA)
+            throw segqt::Error(SEGQ_EINVAL,
+                               "unknown device type " + std::to_string((int)type));
+        if (dt != SEGQT_BF16 && dt != SEGQT_F16)
+            throw segqt::Error(SEGQ_EINVAL, "autocast dtype must be BF16 or F16");
         t_autocast_stack.push_back({type, autocast_enabled(type), autocast_dtype(type)});
-        autocast_set(type, true, segq::scalar_type(dt));
+        autocast_set(type, true, segqt::scalar_type(dt));
         at::autocast::increment_nesting();
         return 0;
     });
 }
 
-extern "C" int segq_autocast_end(void) {
+extern "C" int segqt_autocast_end(void) {
     return run_i(__func__, [] {
         if (t_autocast_stack.empty())
-            throw segq::Error(SEGQ_TORCH_ESCOPE,
-                              "segq_autocast_end without segq_autocast_begin");
+            throw segqt::Error(SEGQ_EINTERNAL,
+                               "segqt_autocast_end without segqt_autocast_begin");
         AutocastFrame f = t_autocast_stack.back();
         t_autocast_stack.pop_back();
         autocast_set(f.type, f.was_enabled, f.was_dtype);
@@ -227,39 +227,39 @@ extern "C" int segq_autocast_end(void) {
 // ---------------------------------------------------------------------
 // Adam
 
-struct segq_adam {
+struct segqt_adam {
     torch::optim::Adam opt;
-    explicit segq_adam(std::vector<at::Tensor> params, torch::optim::AdamOptions o)
+    explicit segqt_adam(std::vector<at::Tensor> params, torch::optim::AdamOptions o)
         : opt(std::move(params), o) {}
 };
 
-extern "C" segq_adam *segq_adam_new(segq_tensor *const *params, int n, double lr,
-                                    double beta1, double beta2, double eps,
-                                    double weight_decay) {
+extern "C" segqt_adam *segqt_adam_new(segqt_tensor *const *params, int n, double lr,
+                                      double beta1, double beta2, double eps,
+                                      double weight_decay) {
     try {
         if (n <= 0 || !params)
-            throw segq::Error(SEGQ_TORCH_EINVAL, "need a non-empty parameter array");
+            throw segqt::Error(SEGQ_EINVAL, "need a non-empty parameter array");
         std::vector<at::Tensor> ps;
         for (int i = 0; i < n; i++) {
             const at::Tensor &p = ten(params[i]);
             if (!p.is_leaf() || !p.requires_grad())
-                throw segq::Error(SEGQ_TORCH_EINVAL,
-                                  "parameter " + std::to_string(i) +
-                                      " is not a leaf tensor with requires_grad set");
+                throw segqt::Error(SEGQ_EINVAL,
+                                   "parameter " + std::to_string(i) +
+                                       " is not a leaf tensor with requires_grad set");
             ps.push_back(p);
         }
         auto o = torch::optim::AdamOptions(lr)
                      .betas(std::make_tuple(beta1, beta2))
                      .eps(eps)
                      .weight_decay(weight_decay);
-        return new segq_adam(std::move(ps), o);
+        return new segqt_adam(std::move(ps), o);
     } catch (...) {
-        segq::record_exception(__func__);
+        segqt::record_exception(__func__);
         return nullptr;
     }
 }
 
-extern "C" void segq_adam_destroy(segq_adam **opt) {
+extern "C" void segqt_adam_destroy(segqt_adam **opt) {
     if (!opt || !*opt)
         return;
     delete *opt;
@@ -267,21 +267,21 @@ extern "C" void segq_adam_destroy(segq_adam **opt) {
 }
 
 namespace {
-segq_adam *need(segq_adam *o) {
+segqt_adam *need(segqt_adam *o) {
     if (!o)
-        throw segq::NullArg{};
+        throw segqt::NullArg{};
     return o;
 }
 } // namespace
 
-extern "C" int segq_adam_step(segq_adam *opt) {
+extern "C" int segqt_adam_step(segqt_adam *opt) {
     return run_i(__func__, [&] {
         need(opt)->opt.step();
         return 0;
     });
 }
 
-extern "C" int segq_adam_zero_grad(segq_adam *opt) {
+extern "C" int segqt_adam_zero_grad(segqt_adam *opt) {
     return run_i(__func__, [&] {
         // Set to none by hand: 1.13's zero_grad() zeroes, 2.x's sets to none.
         for (auto &g : need(opt)->opt.param_groups())
@@ -291,22 +291,22 @@ extern "C" int segq_adam_zero_grad(segq_adam *opt) {
     });
 }
 
-extern "C" int segq_adam_set_lr(segq_adam *opt, double lr) {
+extern "C" int segqt_adam_set_lr(segqt_adam *opt, double lr) {
     return run_i(__func__, [&] {
         if (!(lr >= 0) || std::isinf(lr))
-            throw segq::Error(SEGQ_TORCH_EINVAL, "learning rate must be finite and >= 0");
+            throw segqt::Error(SEGQ_EINVAL, "learning rate must be finite and >= 0");
         for (auto &g : need(opt)->opt.param_groups())
             static_cast<torch::optim::AdamOptions &>(g.options()).lr(lr);
         return 0;
     });
 }
 
-extern "C" double segq_adam_get_lr(segq_adam *opt) {
+extern "C" double segqt_adam_get_lr(segqt_adam *opt) {
     try {
         auto &g = need(opt)->opt.param_groups().at(0);
         return static_cast<torch::optim::AdamOptions &>(g.options()).lr();
     } catch (...) {
-        segq::record_exception(__func__);
+        segqt::record_exception(__func__);
         return NAN;
     }
 }
@@ -314,7 +314,7 @@ extern "C" double segq_adam_get_lr(segq_adam *opt) {
 // ---------------------------------------------------------------------
 // Devices, threads, seeding
 
-extern "C" int segq_torch_has_cuda_build(void) {
+extern "C" int segqt_has_cuda_build(void) {
 #ifdef SEGQ_TORCH_CUDA
     return 1;
 #else
@@ -322,43 +322,43 @@ extern "C" int segq_torch_has_cuda_build(void) {
 #endif
 }
 
-extern "C" int segq_cuda_device_count(void) {
+extern "C" int segqt_cuda_device_count(void) {
     try {
         return (int)torch::cuda::device_count();
     } catch (...) {
-        segq::record_exception(__func__);
+        segqt::record_exception(__func__);
         return 0;
     }
 }
 
-extern "C" int segq_device_check(segq_device d) {
+extern "C" int segqt_device_check(segqt_device d) {
     return run_i(__func__, [&] {
-        segq::device(d); // validates type and index
-        if (d.type == SEGQ_DEVICE_CPU)
+        segqt::device(d); // validates type and index
+        if (d.type == SEGQT_DEVICE_CPU)
             return 0;
-        if (!segq_torch_has_cuda_build())
-            throw segq::Error(SEGQ_TORCH_ENODEV,
-                              "CUDA requested but this build uses a CPU-only libtorch "
-                              "(rebuild with -DTorch_DIR=<a CUDA libtorch>)");
-        int n = segq_cuda_device_count();
+        if (!segqt_has_cuda_build())
+            throw segqt::Error(SEGQ_ENODEV,
+                               "CUDA requested but this build uses a CPU-only libtorch "
+                               "(rebuild with -DTorch_DIR=<a CUDA libtorch>)");
+        int n = segqt_cuda_device_count();
         if (n == 0)
-            throw segq::Error(SEGQ_TORCH_ENODEV, "CUDA requested but no CUDA device found");
+            throw segqt::Error(SEGQ_ENODEV, "CUDA requested but no CUDA device found");
         if (d.index >= n)
-            throw segq::Error(SEGQ_TORCH_ENODEV,
-                              "CUDA device " + std::to_string(d.index) +
-                                  " requested but only " + std::to_string(n) +
-                                  " present (cuda:0..cuda:" + std::to_string(n - 1) + ")");
+            throw segqt::Error(SEGQ_ENODEV,
+                               "CUDA device " + std::to_string(d.index) +
+                                   " requested but only " + std::to_string(n) +
+                                   " present (cuda:0..cuda:" + std::to_string(n - 1) + ")");
         return 0;
     });
 }
 
-extern "C" int segq_cuda_device_info(int index, segq_cuda_info *out) {
+extern "C" int segqt_cuda_device_info(int index, segqt_cuda_info *out) {
     return run_i(__func__, [&] {
         if (!out)
-            throw segq::Error(SEGQ_TORCH_EINVAL, "out is NULL");
+            throw segqt::Error(SEGQ_EINVAL, "out is NULL");
         if (index < 0)
-            throw segq::Error(SEGQ_TORCH_EINVAL, "CUDA device index must be >= 0");
-        int rc = segq_device_check(segq_device{SEGQ_DEVICE_CUDA, index});
+            throw segqt::Error(SEGQ_EINVAL, "CUDA device index must be >= 0");
+        int rc = segqt_device_check(segqt_device{SEGQT_DEVICE_CUDA, index});
         if (rc < 0)
             return rc; // its message is recorded
 #ifdef SEGQ_TORCH_CUDA
@@ -366,13 +366,13 @@ extern "C" int segq_cuda_device_info(int index, segq_cuda_info *out) {
         cudaDeviceProp prop;
         cudaError_t e = cudaGetDeviceProperties(&prop, index);
         if (e != cudaSuccess)
-            throw segq::Error(SEGQ_TORCH_ENODEV, std::string("cudaGetDeviceProperties: ") +
-                                                     cudaGetErrorString(e));
+            throw segqt::Error(SEGQ_ENODEV, std::string("cudaGetDeviceProperties: ") +
+                                                cudaGetErrorString(e));
         size_t free_b = 0, total_b = 0;
         e = cudaMemGetInfo(&free_b, &total_b);
         if (e != cudaSuccess)
-            throw segq::Error(SEGQ_TORCH_ENODEV,
-                              std::string("cudaMemGetInfo: ") + cudaGetErrorString(e));
+            throw segqt::Error(SEGQ_ENODEV,
+                               std::string("cudaMemGetInfo: ") + cudaGetErrorString(e));
         std::memset(out, 0, sizeof *out);
         out->index = index;
         std::snprintf(out->name, sizeof out->name, "%s", prop.name);
@@ -382,18 +382,18 @@ extern "C" int segq_cuda_device_info(int index, segq_cuda_info *out) {
         out->minor = prop.minor;
         return 0;
 #else
-        throw segq::Error(SEGQ_TORCH_ENODEV, "CUDA not compiled in");
+        throw segqt::Error(SEGQ_ENODEV, "CUDA not compiled in");
 #endif
     });
 }
 
-extern "C" int segq_cuda_set_memory_fraction(double fraction, int device) {
+extern "C" int segqt_cuda_set_memory_fraction(double fraction, int device) {
     return run_i(__func__, [&] {
         if (!(fraction > 0 && fraction <= 1))
-            throw segq::Error(SEGQ_TORCH_EINVAL, "memory fraction must be in (0, 1]");
+            throw segqt::Error(SEGQ_EINVAL, "memory fraction must be in (0, 1]");
         if (device < 0)
-            throw segq::Error(SEGQ_TORCH_EINVAL, "CUDA device index must be >= 0");
-        int rc = segq_device_check(segq_device{SEGQ_DEVICE_CUDA, device});
+            throw segqt::Error(SEGQ_EINVAL, "CUDA device index must be >= 0");
+        int rc = segqt_device_check(segqt_device{SEGQT_DEVICE_CUDA, device});
         if (rc < 0)
             return rc; // its message is recorded
 #ifdef SEGQ_TORCH_CUDA
@@ -406,12 +406,12 @@ extern "C" int segq_cuda_set_memory_fraction(double fraction, int device) {
                                                            (c10::DeviceIndex)device);
         return 0;
 #else
-        throw segq::Error(SEGQ_TORCH_ENODEV, "CUDA not compiled in");
+        throw segqt::Error(SEGQ_ENODEV, "CUDA not compiled in");
 #endif
     });
 }
 
-extern "C" int segq_cuda_synchronize(int device) {
+extern "C" int segqt_cuda_synchronize(int device) {
     return run_i(__func__, [&] {
 #ifdef SEGQ_TORCH_CUDA
         if (torch::cuda::device_count() > 0)
@@ -421,7 +421,7 @@ extern "C" int segq_cuda_synchronize(int device) {
     });
 }
 
-extern "C" int segq_cpu_count(void) {
+extern "C" int segqt_cpu_count(void) {
     cpu_set_t set;
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof set, &set) == 0) {
@@ -433,17 +433,17 @@ extern "C" int segq_cpu_count(void) {
     return n > 0 ? (int)n : 1;
 }
 
-extern "C" const char *segq_torch_version(void) { return TORCH_VERSION; }
+extern "C" const char *segqt_version(void) { return TORCH_VERSION; }
 
 /* libtorch exports no getter for its CPU kernel level, but its build
  * summary (torch.__config__.show()) names it on one line. */
-extern "C" int segq_torch_cpu_kernels(char *out, size_t outlen) {
+extern "C" int segqt_cpu_kernels(char *out, size_t outlen) {
     return run_i(__func__, [&] {
         static const std::string key = "CPU capability usage: ";
         std::string config = at::show_config();
         size_t at = config.find(key);
         if (at == std::string::npos)
-            throw segq::Error(SEGQ_TORCH_EINVAL, "libtorch's build summary names no CPU capability");
+            throw segqt::Error(SEGQ_EINVAL, "libtorch's build summary names no CPU capability");
         size_t start = at + key.size();
         std::string level = config.substr(start, config.find('\n', start) - start);
         snprintf(out, outlen, "%s", level.c_str());
@@ -451,27 +451,27 @@ extern "C" int segq_torch_cpu_kernels(char *out, size_t outlen) {
     });
 }
 
-extern "C" int segq_set_num_threads(int n) {
+extern "C" int segqt_set_num_threads(int n) {
     return run_i(__func__, [&] {
         if (n < 1)
-            throw segq::Error(SEGQ_TORCH_EINVAL, "thread count must be >= 1");
+            throw segqt::Error(SEGQ_EINVAL, "thread count must be >= 1");
         at::set_num_threads(n);
         return 0;
     });
 }
 
-extern "C" int segq_get_num_threads(void) { return at::get_num_threads(); }
+extern "C" int segqt_get_num_threads(void) { return at::get_num_threads(); }
 
-extern "C" int segq_set_num_interop_threads(int n) {
+extern "C" int segqt_set_num_interop_threads(int n) {
     return run_i(__func__, [&] {
         if (n < 1)
-            throw segq::Error(SEGQ_TORCH_EINVAL, "thread count must be >= 1");
+            throw segqt::Error(SEGQ_EINVAL, "thread count must be >= 1");
         at::set_num_interop_threads(n);
         return 0;
     });
 }
 
-extern "C" int segq_manual_seed(uint64_t seed) {
+extern "C" int segqt_manual_seed(uint64_t seed) {
     return run_i(__func__, [&] {
         at::manual_seed(seed);
         return 0;

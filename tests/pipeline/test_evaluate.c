@@ -18,43 +18,43 @@
 
 #define REFERENCE "/usr/bin/python3 " SEGQ_SOURCE_DIR "/tests/pipeline/unetpp_reference.py"
 
-static void add(segq_st_writer_t *w, const char *name, segq_tensor *t)
+static void add(segq_st_writer_t *w, const char *name, segqt_tensor *t)
 {
     char err[512];
-    cr_assert(t, "%s: %s", name, segq_torch_last_error());
+    cr_assert(t, "%s: %s", name, segqt_last_error());
     cr_assert_eq(segq__st_add_tensor(w, name, t, err, sizeof err), 0, "%s", err);
 }
 
 static void check_against_python(int depth, int width, int64_t b, int64_t s)
 {
-    segq_set_num_threads(1);
-    segq_manual_seed(5);
-    segq_unetpp_t *net = segq_unetpp_new(depth, width, 3, SEGQ_CPU);
-    cr_assert(net, "%s", segq_torch_last_error());
+    segqt_set_num_threads(1);
+    segqt_manual_seed(5);
+    segq_unetpp_t *net = segq_unetpp_new(depth, width, 3, SEGQT_CPU);
+    cr_assert(net, "%s", segqt_last_error());
     segq_st_writer_t *w = segq_st_writer_new();
-    cr_assert_geq(segq_scope_begin(), 1);
+    cr_assert_geq(segqt_scope_begin(), 1);
     const char *names[SEGQ_UNETPP_MAX_TENSORS];
-    segq_tensor *t[SEGQ_UNETPP_MAX_TENSORS];
+    segqt_tensor *t[SEGQ_UNETPP_MAX_TENSORS];
     int n = segq_unetpp_tensors(net, names, t, SEGQ_UNETPP_MAX_TENSORS, NULL);
-    segq_no_grad_begin();
+    segqt_no_grad_begin();
     /* BN statistics and affine parameters away from their defaults, so
      * the eval-mode forward really uses them */
     for (int k = 0; k < n; k++)
         if (strstr(names[k], "bn")) {
-            segq_tensor *r = segq_rand_like(t[k]);
-            cr_assert_eq(segq_copy_(t[k], segq_add_scalar(segq_mul_scalar(r, 0.5), 0.5)), 0);
+            segqt_tensor *r = segqt_rand_like(t[k]);
+            cr_assert_eq(segqt_copy_(t[k], segqt_add_scalar(segqt_mul_scalar(r, 0.5), 0.5)), 0);
         }
     for (int k = 0; k < n; k++) {
         char key[128];
         snprintf(key, sizeof key, "model.%s", names[k]);
-        add(w, key, segq_clone(t[k]));
+        add(w, key, segqt_clone(t[k]));
     }
     int64_t shape[4] = {b, 3, s, s};
-    segq_tensor *x = segq_rand(shape, 4, SEGQ_F32, SEGQ_CPU);
+    segqt_tensor *x = segqt_rand(shape, 4, SEGQT_F32, SEGQT_CPU);
     add(w, "x", x);
     add(w, "out_eval", segq_unetpp_forward(net, x, 0));
     add(w, "out_train", segq_unetpp_forward(net, x, 1));
-    segq_no_grad_end();
+    segqt_no_grad_end();
     int64_t count = segq_unetpp_param_count(net), one[1] = {1};
     char err[512], num[16], dir[512], path[600];
     cr_assert_eq(segq_st_writer_add(w, "param_count", SEGQ_ST_I64, 1, one, &count, sizeof count,
@@ -68,9 +68,9 @@ static void check_against_python(int depth, int width, int64_t b, int64_t s)
     snprintf(path, sizeof path, "%s/unetpp.safetensors", dir);
     cr_assert_eq(segq_st_writer_save(w, path, err, sizeof err), 0, "%s", err);
     segq_st_writer_destroy(&w);
-    segq_scope_end();
+    segqt_scope_end();
     segq_unetpp_destroy(&net);
-    cr_expect_eq(segq_torch_live_tensors(), 0);
+    cr_expect_eq(segqt_live_tensors(), 0);
     cr_expect_eq(pt_sh(REFERENCE " check %s", path), 0, "C and Python disagree (see above)");
     pt_sh("rm -rf %s", dir);
 }
@@ -87,9 +87,10 @@ Test(unetpp, depth4_width3_matches_python, .timeout = 300)
 
 Test(unetpp, encoder_weights_load_and_errors_name_the_tensor, .timeout = 60)
 {
-    segq_manual_seed(1);
-    segq_unetpp_t *a = segq_unetpp_new(2, 4, 3, SEGQ_CPU), *b = segq_unetpp_new(2, 4, 3, SEGQ_CPU);
-    segq_unetpp_t *c = segq_unetpp_new(3, 4, 3, SEGQ_CPU);
+    segqt_manual_seed(1);
+    segq_unetpp_t *a = segq_unetpp_new(2, 4, 3, SEGQT_CPU);
+    segq_unetpp_t *b = segq_unetpp_new(2, 4, 3, SEGQT_CPU);
+    segq_unetpp_t *c = segq_unetpp_new(3, 4, 3, SEGQT_CPU);
     cr_assert(a && b && c);
     char dir[512], path[600], err[1024] = "";
     pt_tempdir(dir, sizeof dir);
@@ -98,20 +99,20 @@ Test(unetpp, encoder_weights_load_and_errors_name_the_tensor, .timeout = 60)
     cr_assert_eq(segq_unetpp_load_encoder(b, path, "--encoder-weights", err, sizeof err), 0, "%s",
                  err);
     const char *na[SEGQ_UNETPP_MAX_TENSORS], *nb[SEGQ_UNETPP_MAX_TENSORS];
-    segq_tensor *ta[SEGQ_UNETPP_MAX_TENSORS], *tb[SEGQ_UNETPP_MAX_TENSORS];
+    segqt_tensor *ta[SEGQ_UNETPP_MAX_TENSORS], *tb[SEGQ_UNETPP_MAX_TENSORS];
     int n = segq_unetpp_tensors(a, na, ta, SEGQ_UNETPP_MAX_TENSORS, NULL);
     segq_unetpp_tensors(b, nb, tb, SEGQ_UNETPP_MAX_TENSORS, NULL);
-    cr_assert_geq(segq_scope_begin(), 1);
+    cr_assert_geq(segqt_scope_begin(), 1);
     for (int k = 0; k < n; k++) {
         double d;
-        cr_assert_eq(segq_item(segq_max(segq_abs(segq_sub(ta[k], tb[k]))), &d), 0);
+        cr_assert_eq(segqt_item(segqt_max(segqt_abs(segqt_sub(ta[k], tb[k]))), &d), 0);
         int encoder = strstr(na[k], "_0.") != NULL;
         if (!encoder && !strstr(na[k], "conv"))
             continue; /* BN starts at 1 and 0 in every net: nothing to tell apart */
         cr_expect(encoder ? d == 0 : d > 0, "%s: %s (diff %g)", na[k],
                   encoder ? "encoder not loaded" : "decoder should stay as initialised", d);
     }
-    segq_scope_end();
+    segqt_scope_end();
     /* a deeper net needs x3_0, which the file lacks */
     cr_expect_lt(segq_unetpp_load_encoder(c, path, "--encoder-weights", err, sizeof err), 0);
     cr_expect(strstr(err, "--encoder-weights") && strstr(err, "'x3_0.conv1.weight'"), "%s", err);
@@ -187,7 +188,7 @@ Test(evaluate, augmentation_rotates_image_and_mask_together, .timeout = 60)
 
 Test(evaluate, overfits_eight_real_pairs, .timeout = 600)
 {
-    segq_set_num_threads(1);
+    segqt_set_num_threads(1);
     char dir[512], err[1024];
     pt_tempdir(dir, sizeof dir);
     kvasir_subset(dir, 0, 8);
@@ -199,7 +200,7 @@ Test(evaluate, overfits_eight_real_pairs, .timeout = 600)
         items[i] = (segq_eval_item_t){&d, i};
     segq_eval_train_cfg_t cfg = {.epochs = 150, .batch = 8, .lr_drop_epoch = 1000000,
                                  .lr = 3e-3, .augment = 0, .depth = 3, .width = 8,
-                                 .seed = 1, .dev = SEGQ_CPU, .label = "overfit"};
+                                 .seed = 1, .dev = SEGQT_CPU, .label = "overfit"};
     segq_eval_history_t h;
     segq_unetpp_t *net = segq__eval_train(&cfg, items, 8, NULL, 0, &h, err, sizeof err);
     cr_assert(net, "%s", err);
@@ -211,7 +212,7 @@ Test(evaluate, overfits_eight_real_pairs, .timeout = 600)
     segq__eval_history_free(&h);
     segq_unetpp_destroy(&net);
     segq__eval_data_free(&d);
-    cr_expect_eq(segq_torch_live_tensors(), 0);
+    cr_expect_eq(segqt_live_tensors(), 0);
     pt_sh("rm -rf %s", dir);
 }
 

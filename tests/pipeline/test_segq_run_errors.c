@@ -1,6 +1,9 @@
 /* segq-run's answers to bad input: a clear message and a non-zero exit,
  * never a crash; and its small commands (devices, --help). */
+#include "image_fixtures.h" /* first: it sets the feature macros */
+
 #include <criterion/criterion.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -83,6 +86,21 @@ Test(segq_run_errors, image_too_small_for_min_size)
 {
     expect_run(1, "train --image tiny.png --mask tiny.png --out o --threads 1", "min_size",
                NULL);
+}
+
+/* A 1 MB PNG pair declaring 16384x16384 (768 MiB decoded, gigabytes once
+ * in floats) for a run that needs 32 pixels a side: refused from the
+ * headers at once, naming the file, its size and the limit. */
+Test(segq_run_errors, huge_declared_png_refused_up_front)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/huge.png", dir);
+    fx_solid_png(p, 16384);
+    time_t started = time(NULL);
+    expect_run(1, "train --image huge.png --mask huge.png --out o --max-size 32 --threads 1",
+               "huge.png: declared size 16384x16384", "16777216 pixels");
+    cr_expect_lt(time(NULL) - started, 10, "refused after %lld s",
+                 (long long)(time(NULL) - started));
 }
 
 Test(segq_run_errors, no_mask_given)

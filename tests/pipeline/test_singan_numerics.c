@@ -74,7 +74,7 @@ Test(pyramid, sizes_match_the_authors_python, .timeout = 60)
 static void dump_net(segq_st_writer_t *w, const char *prefix, segq_net_t *net)
 {
     const char *names[6 * SEGQ_NET_MAX_LAYERS];
-    segq_tensor *t[6 * SEGQ_NET_MAX_LAYERS];
+    segqt_tensor *t[6 * SEGQ_NET_MAX_LAYERS];
     int n = segq__net_tensors(net, names, t, 6 * SEGQ_NET_MAX_LAYERS, NULL);
     char err[512], key[128];
     for (int i = 0; i < n; i++) {
@@ -83,10 +83,10 @@ static void dump_net(segq_st_writer_t *w, const char *prefix, segq_net_t *net)
     }
 }
 
-static void dump(segq_st_writer_t *w, const char *name, segq_tensor *t)
+static void dump(segq_st_writer_t *w, const char *name, segqt_tensor *t)
 {
     char err[512];
-    cr_assert(t, "%s: %s", name, segq_torch_last_error());
+    cr_assert(t, "%s: %s", name, segqt_last_error());
     cr_assert_eq(segq__st_add_tensor(w, name, t, err, sizeof err), 0, "%s", err);
 }
 
@@ -97,16 +97,16 @@ static void meta(segq_st_writer_t *w, const char *key, double v)
     cr_assert_eq(segq_st_writer_set_meta(w, key, buf, err, sizeof err), 0);
 }
 
-static segq_tensor *randn(int64_t h, int64_t w, double scale)
+static segqt_tensor *randn(int64_t h, int64_t w, double scale)
 {
     int64_t shape[4] = {1, SEGQ_NC, h, w};
-    return segq_mul_scalar(segq_randn(shape, 4, SEGQ_F32, SEGQ_CPU), scale);
+    return segqt_mul_scalar(segqt_randn(shape, 4, SEGQT_F32, SEGQT_CPU), scale);
 }
 
 Test(numerics, forwards_penalty_and_one_iteration_match_python, .timeout = 180)
 {
-    segq_set_num_threads(1);
-    segq_manual_seed(7);
+    segqt_set_num_threads(1);
+    segqt_manual_seed(7);
     const int nfc = 16, layers = 5, ker = 3, pad = 5;
     const int64_t h = 22, w = 26;
     segq_train_opts_t o = {0};
@@ -116,65 +116,65 @@ Test(numerics, forwards_penalty_and_one_iteration_match_python, .timeout = 180)
     cr_assert_eq(segq_flags_parse(cmd, 4, argv, &o, err, sizeof err), 0, "%s", err);
 
     segq_scale_state_t s = {0};
-    s.G = segq__net_new(1, nfc, layers, ker, SEGQ_CPU);
-    s.D = segq__net_new(0, nfc, layers, ker, SEGQ_CPU);
-    cr_assert(s.G && s.D, "%s", segq_torch_last_error());
+    s.G = segq__net_new(1, nfc, layers, ker, SEGQT_CPU);
+    s.D = segq__net_new(0, nfc, layers, ker, SEGQT_CPU);
+    cr_assert(s.G && s.D, "%s", segqt_last_error());
     segq_st_writer_t *wr = segq_st_writer_new();
     cr_assert(wr);
-    cr_assert_geq(segq_scope_begin(), 1);
+    cr_assert_geq(segqt_scope_begin(), 1);
     dump_net(wr, "init.G.", s.G);
     dump_net(wr, "init.D.", s.D);
 
-    segq_tensor *real = segq_clamp(randn(h, w, 0.5), -1, 1);
-    segq_tensor *x = randn(h + 2 * pad, w + 2 * pad, 1.0);
-    segq_tensor *prev = randn(h + 2 * pad, w + 2 * pad, 0.5);
+    segqt_tensor *real = segqt_clamp(randn(h, w, 0.5), -1, 1);
+    segqt_tensor *x = randn(h + 2 * pad, w + 2 * pad, 1.0);
+    segqt_tensor *prev = randn(h + 2 * pad, w + 2 * pad, 0.5);
     dump(wr, "real", real);
     dump(wr, "x", x);
     dump(wr, "prev", prev);
-    segq_no_grad_begin();
+    segqt_no_grad_begin();
     dump(wr, "out.g_eval", segq__net_forward(s.G, x, prev, 0, 0));
     dump(wr, "out.g_train", segq__net_forward(s.G, x, prev, 1, 0));
     dump(wr, "out.d", segq__net_forward(s.D, real, NULL, 1, 0));
-    segq_no_grad_end();
+    segqt_no_grad_end();
 
     /* the gradient penalty and its gradient in D's parameters */
     int64_t one[2] = {1, 1};
-    segq_tensor *fake = randn(h, w, 0.7), *alpha = segq_rand(one, 2, SEGQ_F32, SEGQ_CPU);
+    segqt_tensor *fake = randn(h, w, 0.7), *alpha = segqt_rand(one, 2, SEGQT_F32, SEGQT_CPU);
     dump(wr, "gp.fake", fake);
     dump(wr, "gp.alpha", alpha);
-    segq_tensor *gp = segq__gradient_penalty(s.D, real, fake, alpha, o.lambda_grad, 0);
+    segqt_tensor *gp = segq__gradient_penalty(s.D, real, fake, alpha, o.lambda_grad, 0);
     dump(wr, "out.gp", gp);
-    cr_assert_eq(segq_backward(gp, 0, 0), 0, "%s", segq_torch_last_error());
+    cr_assert_eq(segqt_backward(gp, 0, 0), 0, "%s", segqt_last_error());
     const char *names[6 * SEGQ_NET_MAX_LAYERS];
-    segq_tensor *t[6 * SEGQ_NET_MAX_LAYERS];
+    segqt_tensor *t[6 * SEGQ_NET_MAX_LAYERS];
     int ntrain = 0;
     segq__net_tensors(s.D, names, t, 6 * SEGQ_NET_MAX_LAYERS, &ntrain);
     for (int i = 0; i < ntrain; i++) {
         char key[128];
         snprintf(key, sizeof key, "gp.grad.%s", names[i]);
         /* D's last bias does not reach dD/dx: no gradient, as in torch */
-        segq_tensor *g = segq_grad(t[i]);
-        segq_torch_clear_error();
-        dump(wr, key, g ? g : segq_zeros_like(t[i]));
-        segq_zero_grad(t[i]);
+        segqt_tensor *g = segqt_grad(t[i]);
+        segqt_clear_error();
+        dump(wr, key, g ? g : segqt_zeros_like(t[i]));
+        segqt_zero_grad(t[i]);
     }
 
     /* one full iteration from explicit randomness */
-    s.opt_d = segq_adam_new(t, ntrain, o.lr_d, o.beta1, o.beta2, 1e-8, 0.0);
+    s.opt_d = segqt_adam_new(t, ntrain, o.lr_d, o.beta1, o.beta2, 1e-8, 0.0);
     segq__net_tensors(s.G, names, t, 6 * SEGQ_NET_MAX_LAYERS, &ntrain);
-    s.opt_g = segq_adam_new(t, ntrain, o.lr_g, o.beta1, o.beta2, 1e-8, 0.0);
+    s.opt_g = segqt_adam_new(t, ntrain, o.lr_g, o.beta1, o.beta2, 1e-8, 0.0);
     cr_assert(s.opt_d && s.opt_g);
     s.real = real;
     s.rec_prev = randn(h + 2 * pad, w + 2 * pad, 0.5);
     s.noise_amp = 0.3;
     s.pad = pad;
-    segq_tensor *noise = randn(h + 2 * pad, w + 2 * pad, 1.0);
-    segq_tensor *z_opt = randn(h + 2 * pad, w + 2 * pad, 1.0);
-    segq_tensor *prevs[3], *alphas[3];
+    segqt_tensor *noise = randn(h + 2 * pad, w + 2 * pad, 1.0);
+    segqt_tensor *z_opt = randn(h + 2 * pad, w + 2 * pad, 1.0);
+    segqt_tensor *prevs[3], *alphas[3];
     for (int j = 0; j < 3; j++) {
         char key[64];
         prevs[j] = randn(h + 2 * pad, w + 2 * pad, 0.5);
-        alphas[j] = segq_rand(one, 2, SEGQ_F32, SEGQ_CPU);
+        alphas[j] = segqt_rand(one, 2, SEGQT_F32, SEGQT_CPU);
         snprintf(key, sizeof key, "it.prev.%d", j);
         dump(wr, key, prevs[j]);
         snprintf(key, sizeof key, "it.alpha.%d", j);
@@ -185,7 +185,7 @@ Test(numerics, forwards_penalty_and_one_iteration_match_python, .timeout = 180)
     dump(wr, "it.rec_prev", s.rec_prev);
     segq_iter_losses_t L;
     cr_assert_eq(segq__train_iteration(&s, &o, noise, z_opt, prevs, alphas, 0, &L), 0, "%s",
-                 segq_torch_last_error());
+                 segqt_last_error());
     dump_net(wr, "after.G.", s.G);
     dump_net(wr, "after.D.", s.D);
     double rec = L.loss_rec;
@@ -211,15 +211,15 @@ Test(numerics, forwards_penalty_and_one_iteration_match_python, .timeout = 180)
     snprintf(path, sizeof path, "%s/state.safetensors", dir);
     cr_assert_eq(segq_st_writer_save(wr, path, err, sizeof err), 0, "%s", err);
     segq_st_writer_destroy(&wr);
-    segq_scope_end();
+    segqt_scope_end();
 
     cr_expect_eq(pt_sh(REFERENCE " check %s", path), 0, "C and Python disagree (see above)");
     pt_sh("rm -rf %s", dir);
-    segq_adam_destroy(&s.opt_d);
-    segq_adam_destroy(&s.opt_g);
-    segq_tensor_destroy(&s.z_opt);
+    segqt_adam_destroy(&s.opt_d);
+    segqt_adam_destroy(&s.opt_g);
+    segqt_tensor_destroy(&s.z_opt);
     segq__net_destroy(&s.G);
     segq__net_destroy(&s.D);
-    cr_expect_eq(segq_torch_live_tensors(), 0, "%lld tensors outlive the test",
-                 (long long)segq_torch_live_tensors());
+    cr_expect_eq(segqt_live_tensors(), 0, "%lld tensors outlive the test",
+                 (long long)segqt_live_tensors());
 }

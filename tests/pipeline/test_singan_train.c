@@ -287,27 +287,27 @@ Test(train, real_kvasir_pair, .timeout = 240)
  * the same seed: bit-identical. */
 Test(checkpoint, generate_from_file_equals_in_memory, .timeout = 120)
 {
-    segq_set_num_threads(1);
-    segq_manual_seed(11);
+    segqt_set_num_threads(1);
+    segqt_manual_seed(11);
     segq_model_t m = {0};
     char err[1024];
     cr_assert_eq(segq_pyramid_plan(40, 48, 25, 32, 0.75, &m.pyr, err, sizeof err), 0, "%s", err);
     m.layers = 5;
     m.ker = 3;
     m.pad = 5;
-    m.dev = SEGQ_CPU;
+    m.dev = SEGQT_CPU;
     int S = m.pyr.stop_scale + 1;
-    cr_assert_geq(segq_scope_begin(), 1);
+    cr_assert_geq(segqt_scope_begin(), 1);
     for (int n = 0; n < S; n++) {
-        m.G[n] = segq__net_new(1, 8, 5, 3, SEGQ_CPU);
-        m.D[n] = segq__net_new(0, 8, 5, 3, SEGQ_CPU);
+        m.G[n] = segq__net_new(1, 8, 5, 3, SEGQT_CPU);
+        m.D[n] = segq__net_new(0, 8, 5, 3, SEGQT_CPU);
         int64_t zs[4] = {1, 4, m.pyr.h[n] + 10, m.pyr.w[n] + 10};
-        m.z_opt[n] = segq_persist(segq_randn(zs, 4, SEGQ_F32, SEGQ_CPU));
+        m.z_opt[n] = segqt_persist(segqt_randn(zs, 4, SEGQT_F32, SEGQT_CPU));
         m.noise_amp[n] = n == 0 ? 1.0 : 0.05 + 0.01 * n;
         cr_assert(m.G[n] && m.D[n] && m.z_opt[n]);
         /* as training leaves a finished scale (and loading makes it) */
-        cr_assert_eq(segq__net_freeze(m.G[n]), 0, "%s", segq_torch_last_error());
-        cr_assert_eq(segq__net_freeze(m.D[n]), 0, "%s", segq_torch_last_error());
+        cr_assert_eq(segq__net_freeze(m.G[n]), 0, "%s", segqt_last_error());
+        cr_assert_eq(segq__net_freeze(m.D[n]), 0, "%s", segqt_last_error());
     }
     m.trained = S;
     segq_ckpt_meta_t meta = {0};
@@ -329,19 +329,19 @@ Test(checkpoint, generate_from_file_equals_in_memory, .timeout = 120)
     float a[3][4 * 40 * 48], b[3][4 * 40 * 48];
     segq_model_t l;
     segq_ckpt_meta_t lm;
-    cr_assert_eq(segq__ckpt_load(path, SEGQ_CPU, 0, &l, &lm, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(segq__ckpt_load(path, SEGQT_CPU, 0, &l, &lm, err, sizeof err), 0, "%s", err);
     cr_expect_eq(l.trained, S);
     cr_expect_str_eq(lm.image_name, "x.png");
     for (int pass = 0; pass < 2; pass++) {
         segq_model_t *mm = pass ? &l : &m;
         for (int start = 0; start < 3; start++) {
-            segq_manual_seed(99);
-            segq_tensor *prev = segq__prev(mm, S - 1, 2, start, 1, 1);
-            segq_tensor *x = segq__run_scale(mm, S - 1, prev, S - 1 >= start, 1, 1);
-            cr_assert(x, "%s", segq_torch_last_error());
-            size_t n = (size_t)segq_numel(x);
+            segqt_manual_seed(99);
+            segqt_tensor *prev = segq__prev(mm, S - 1, 2, start, 1, 1);
+            segqt_tensor *x = segq__run_scale(mm, S - 1, prev, S - 1 >= start, 1, 1);
+            cr_assert(x, "%s", segqt_last_error());
+            size_t n = (size_t)segqt_numel(x);
             cr_assert_leq(n, sizeof a[0] / sizeof(float));
-            cr_assert_eq(segq_to_floats(x, pass ? b[start] : a[start], n), 0);
+            cr_assert_eq(segqt_to_floats(x, pass ? b[start] : a[start], n), 0);
             if (pass)
                 cr_expect_eq(memcmp(a[start], b[start], n * sizeof(float)), 0,
                              "gen_start_scale %d: file and memory differ", start);
@@ -349,11 +349,39 @@ Test(checkpoint, generate_from_file_equals_in_memory, .timeout = 120)
     }
     /* fresh noise differs from the reconstruction path */
     cr_expect_neq(memcmp(a[0], a[2], sizeof(float) * 16), 0);
-    segq_scope_end();
+    segqt_scope_end();
     segq__model_free(&m);
     segq__model_free(&l);
     segq__ckpt_meta_free(&meta);
     segq__ckpt_meta_free(&lm);
     pt_sh("rm -rf %s", dir);
-    cr_expect_eq(segq_torch_live_tensors(), 0);
+    cr_expect_eq(segqt_live_tensors(), 0);
+}
+
+/* A checkpoint's errors are the project's codes, whichever library failed
+ * (the safetensors reader and writer once had a space of their own, whose
+ * -1 read as EPROTO). */
+Test(checkpoint, errors_are_segq_codes, .timeout = 60)
+{
+    char dir[512], path[600], err[1024];
+    pt_tempdir(dir, sizeof dir);
+    segq_model_t m = {0}, l;
+    segq_ckpt_meta_t meta = {0}, lm;
+    snprintf(path, sizeof path, "%s/none.safetensors", dir);
+    int rc = segq__ckpt_load(path, SEGQT_CPU, 0, &l, &lm, err, sizeof err);
+    cr_assert_eq(rc, SEGQ_EIO, "%s: %s", segq_error_name(rc), err);
+
+    snprintf(path, sizeof path, "%s/short.safetensors", dir);
+    FILE *f = fopen(path, "wb");
+    cr_assert(f && fwrite("\x40\0\0\0\0\0\0\0{", 1, 9, f) == 9 && fclose(f) == 0);
+    rc = segq__ckpt_load(path, SEGQT_CPU, 0, &l, &lm, err, sizeof err);
+    cr_assert_eq(rc, SEGQ_ECORRUPT, "%s: %s", segq_error_name(rc), err);
+
+    cr_assert_eq(segq_pyramid_plan(40, 48, 25, 32, 0.75, &m.pyr, err, sizeof err), 0, "%s", err);
+    snprintf(path, sizeof path, "%s/no-such-dir/model.safetensors", dir);
+    rc = segq__ckpt_save(&m, &meta, 0, path, err, sizeof err);
+    cr_assert_eq(rc, SEGQ_EIO, "%s: %s", segq_error_name(rc), err);
+    cr_assert(strstr(err, "no-such-dir"), "%s", err);
+    pt_sh("rm -rf %s", dir);
+    cr_expect_eq(segqt_live_tensors(), 0);
 }

@@ -25,10 +25,10 @@ static const int convs[][3] = {{0, 3, 64},     {2, 64, 64},    {5, 64, 128},   {
                                {19, 256, 512}, {21, 512, 512}, {23, 512, 512}, {25, 512, 512},
                                {28, 512, 512}};
 
-static void add(segq_st_writer_t *w, const char *name, segq_tensor *t)
+static void add(segq_st_writer_t *w, const char *name, segqt_tensor *t)
 {
     char err[512];
-    cr_assert(t, "%s: %s", name, segq_torch_last_error());
+    cr_assert(t, "%s: %s", name, segqt_last_error());
     cr_assert_eq(segq__st_add_tensor(w, name, t, err, sizeof err), 0, "%s", err);
 }
 
@@ -38,7 +38,7 @@ static void write_weights(const char *path, const char *skip, const char *bad)
 {
     segq_st_writer_t *w = segq_st_writer_new();
     cr_assert(w);
-    cr_assert_geq(segq_scope_begin(), 1);
+    cr_assert_geq(segqt_scope_begin(), 1);
     for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) {
         char key[64];
         int64_t ws[4] = {convs[i][2], convs[i][1], 3, 3}, bs[1] = {convs[i][2]};
@@ -46,57 +46,57 @@ static void write_weights(const char *path, const char *skip, const char *bad)
         if (bad && strcmp(key, bad) == 0)
             ws[2] = ws[3] = 1;
         if (!skip || strcmp(key, skip) != 0)
-            add(w, key, segq_mul_scalar(segq_randn(ws, 4, SEGQ_F32, SEGQ_CPU),
-                                        sqrt(2.0 / (convs[i][1] * 9.0))));
+            add(w, key, segqt_mul_scalar(segqt_randn(ws, 4, SEGQT_F32, SEGQT_CPU),
+                                         sqrt(2.0 / (convs[i][1] * 9.0))));
         snprintf(key, sizeof key, "features.%d.bias", convs[i][0]);
         if (!skip || strcmp(key, skip) != 0)
-            add(w, key, segq_mul_scalar(segq_randn(bs, 1, SEGQ_F32, SEGQ_CPU), 0.01));
+            add(w, key, segqt_mul_scalar(segqt_randn(bs, 1, SEGQT_F32, SEGQT_CPU), 0.01));
     }
     int64_t cs[2] = {4, 8};
-    add(w, "classifier.0.weight", segq_randn(cs, 2, SEGQ_F32, SEGQ_CPU));
+    add(w, "classifier.0.weight", segqt_randn(cs, 2, SEGQT_F32, SEGQT_CPU));
     char err[512];
     cr_assert_eq(segq_st_writer_save(w, path, err, sizeof err), 0, "%s", err);
     segq_st_writer_destroy(&w);
-    segq_scope_end();
+    segqt_scope_end();
 }
 
 Test(stylize, losses_and_gradient_match_python, .timeout = 300)
 {
-    segq_set_num_threads(1);
-    segq_manual_seed(11);
+    segqt_set_num_threads(1);
+    segqt_manual_seed(11);
     char dir[512], wpath[600], path[600], err[1024];
     pt_tempdir(dir, sizeof dir);
     snprintf(wpath, sizeof wpath, "%s/vgg19.safetensors", dir);
     write_weights(wpath, NULL, NULL);
     segq_vgg19_t *vgg = NULL;
-    cr_assert_eq(segq_vgg19_load(wpath, "--vgg19", SEGQ_CPU, &vgg, err, sizeof err), 0, "%s",
+    cr_assert_eq(segq_vgg19_load(wpath, "--vgg19", SEGQT_CPU, &vgg, err, sizeof err), 0, "%s",
                  err);
-    cr_assert_geq(segq_scope_begin(), 1);
+    cr_assert_geq(segqt_scope_begin(), 1);
     int64_t shape[4] = {2, 3, 36, 44};
-    segq_tensor *content = segq_rand(shape, 4, SEGQ_F32, SEGQ_CPU);
-    segq_tensor *style = segq_rand(shape, 4, SEGQ_F32, SEGQ_CPU);
-    segq_tensor *x = segq_clamp(segq_add(content, segq_mul_scalar(segq_randn_like(content), 0.1)),
-                                0.0, 1.0);
-    x = segq_detach(x);
-    cr_assert_eq(segq_set_requires_grad(x, 1), 0);
+    segqt_tensor *content = segqt_rand(shape, 4, SEGQT_F32, SEGQT_CPU);
+    segqt_tensor *style = segqt_rand(shape, 4, SEGQT_F32, SEGQT_CPU);
+    segqt_tensor *noise = segqt_mul_scalar(segqt_randn_like(content), 0.1);
+    segqt_tensor *x = segqt_clamp(segqt_add(content, noise), 0.0, 1.0);
+    x = segqt_detach(x);
+    cr_assert_eq(segqt_set_requires_grad(x, 1), 0);
     segq_style_targets_t tg;
     cr_assert_eq(segq_style_targets_new(vgg, content, style, &tg), 0, "%s",
-                 segq_torch_last_error());
-    segq_tensor *lc, *ls;
+                 segqt_last_error());
+    segqt_tensor *lc, *ls;
     const double cw = 1.0, sw = 1000.0;
     cr_assert_eq(segq_style_backward(vgg, x, &tg, cw, sw, 0, &lc, &ls), 0, "%s",
-                 segq_torch_last_error());
+                 segqt_last_error());
     double v;
-    cr_assert_eq(segq_item(segq_min(ls), &v), 0);
+    cr_assert_eq(segqt_item(segqt_min(ls), &v), 0);
     cr_assert_gt(v, 0.0, "a zero style loss tests nothing");
 
     segq_st_writer_t *w = segq_st_writer_new();
-    add(w, "x", segq_detach(x));
+    add(w, "x", segqt_detach(x));
     add(w, "content", content);
     add(w, "style", style);
-    add(w, "content_loss", segq_detach(lc));
-    add(w, "style_loss", segq_detach(ls));
-    add(w, "grad", segq_grad(x));
+    add(w, "content_loss", segqt_detach(lc));
+    add(w, "style_loss", segqt_detach(ls));
+    add(w, "grad", segqt_grad(x));
     double weights[2] = {cw, sw};
     int64_t two[1] = {2};
     cr_assert_eq(segq_st_writer_add(w, "weights", SEGQ_ST_F64, 1, two, weights, sizeof weights,
@@ -106,10 +106,10 @@ Test(stylize, losses_and_gradient_match_python, .timeout = 300)
     cr_assert_eq(segq_st_writer_save(w, path, err, sizeof err), 0, "%s", err);
     segq_st_writer_destroy(&w);
     segq_style_targets_free(&tg);
-    segq_scope_end();
+    segqt_scope_end();
     segq_vgg19_destroy(&vgg);
-    cr_expect_eq(segq_torch_live_tensors(), 0, "%lld tensors outlive the test",
-                 (long long)segq_torch_live_tensors());
+    cr_expect_eq(segqt_live_tensors(), 0, "%lld tensors outlive the test",
+                 (long long)segqt_live_tensors());
     cr_expect_eq(pt_sh(REFERENCE " check %s %s", path, wpath), 0,
                  "C and Python disagree (see above)");
     pt_sh("rm -rf %s", dir);
@@ -119,7 +119,7 @@ static void expect_load_error(const char *path, const char *needle)
 {
     char err[1024] = "";
     segq_vgg19_t *vgg = NULL;
-    cr_expect_lt(segq_vgg19_load(path, "--vgg19", SEGQ_CPU, &vgg, err, sizeof err), 0);
+    cr_expect_lt(segq_vgg19_load(path, "--vgg19", SEGQT_CPU, &vgg, err, sizeof err), 0);
     cr_expect_null(vgg);
     cr_expect(strstr(err, "--vgg19") != NULL, "message does not name the option: %s", err);
     cr_expect(strstr(err, needle) != NULL, "message does not say '%s': %s", needle, err);
@@ -143,7 +143,7 @@ Test(stylize, missing_or_wrong_weights_are_named, .timeout = 60)
     fputs("not a safetensors file", f);
     fclose(f);
     expect_load_error(path, "junk.safetensors");
-    cr_expect_eq(segq_torch_live_tensors(), 0);
+    cr_expect_eq(segqt_live_tensors(), 0);
     pt_sh("rm -rf %s", dir);
 }
 

@@ -20,6 +20,7 @@ if(TARGET segq_pipeline)
     LIBS segq_pipeline pipeline_test_util
     LABELS torch TIMEOUT 300)
   add_dependencies(test_segq_run_errors segq-run)
+  target_include_directories(test_segq_run_errors PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../image)
   # a few minutes on 2 cores: `ctest -L torch -LE quality` leaves it out
   segq_add_test(NAME test_singan_quality
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_singan_quality.c

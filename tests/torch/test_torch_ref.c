@@ -12,14 +12,14 @@
 static char *dir;
 
 static void setup(void) {
-    cr_assert_eq(segq_set_num_threads(1), 0);
-    cr_assert_eq(segq_scope_begin(), 1);
+    cr_assert_eq(segqt_set_num_threads(1), 0);
+    cr_assert_eq(segqt_scope_begin(), 1);
     dir = tt_tmpdir();
 }
 
 static void teardown(void) {
-    cr_assert_eq(segq_scope_end(), 0);
-    cr_assert_eq(segq_torch_live_tensors(), 0);
+    cr_assert_eq(segqt_scope_end(), 0);
+    cr_assert_eq(segqt_live_tensors(), 0);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
@@ -28,128 +28,128 @@ static void teardown(void) {
 
 TestSuite(torch_ref, .init = setup, .fini = teardown, .timeout = 120);
 
-static segq_tensor *randn(const int64_t *shape, int ndim) {
-    return tt_ok(segq_randn(shape, ndim, SEGQ_F32, SEGQ_CPU), "randn");
+static segqt_tensor *randn(const int64_t *shape, int ndim) {
+    return tt_ok(segqt_randn(shape, ndim, SEGQT_F32, SEGQT_CPU), "randn");
 }
 
 /* Writes a random input for the reference and returns it. */
-static segq_tensor *input(const char *name, const int64_t *shape, int ndim) {
-    segq_tensor *t = randn(shape, ndim);
+static segqt_tensor *input(const char *name, const int64_t *shape, int ndim) {
+    segqt_tensor *t = randn(shape, ndim);
     tt_write(dir, name, t);
     return t;
 }
 
 Test(torch_ref, interpolate_incl_antialiased_bicubic) {
-    segq_manual_seed(7);
-    segq_tensor *x = input("x", (int64_t[]){1, 4, 37, 41}, 4);
+    segqt_manual_seed(7);
+    segqt_tensor *x = input("x", (int64_t[]){1, 4, 37, 41}, 4);
     tt_python("interp", dir);
     const double tol = 1e-5;
     tt_assert_ref(dir, "aa_bicubic_down",
-                  segq_interpolate(x, 23, 29, SEGQ_INTERP_BICUBIC, 0, 1), tol, tol);
+                  segqt_interpolate(x, 23, 29, SEGQT_INTERP_BICUBIC, 0, 1), tol, tol);
     tt_assert_ref(dir, "aa_bilinear_down",
-                  segq_interpolate(x, 20, 17, SEGQ_INTERP_BILINEAR, 0, 1), tol, tol);
-    tt_assert_ref(dir, "bicubic_up", segq_interpolate(x, 50, 60, SEGQ_INTERP_BICUBIC, 0, 0),
+                  segqt_interpolate(x, 20, 17, SEGQT_INTERP_BILINEAR, 0, 1), tol, tol);
+    tt_assert_ref(dir, "bicubic_up", segqt_interpolate(x, 50, 60, SEGQT_INTERP_BICUBIC, 0, 0),
                   tol, tol);
     tt_assert_ref(dir, "bicubic_up_ac",
-                  segq_interpolate(x, 50, 60, SEGQ_INTERP_BICUBIC, 1, 0), tol, tol);
+                  segqt_interpolate(x, 50, 60, SEGQT_INTERP_BICUBIC, 1, 0), tol, tol);
     tt_assert_ref(dir, "bilinear_up",
-                  segq_interpolate(x, 45, 52, SEGQ_INTERP_BILINEAR, 0, 0), tol, tol);
-    tt_assert_ref(dir, "nearest", segq_interpolate(x, 50, 30, SEGQ_INTERP_NEAREST, 0, 0),
+                  segqt_interpolate(x, 45, 52, SEGQT_INTERP_BILINEAR, 0, 0), tol, tol);
+    tt_assert_ref(dir, "nearest", segqt_interpolate(x, 50, 30, SEGQT_INTERP_NEAREST, 0, 0),
                   0, 0);
     tt_assert_ref(dir, "bicubic_scale",
-                  segq_interpolate_scale(x, 1 / 0.765, 1 / 0.765, SEGQ_INTERP_BICUBIC, 0, 0),
+                  segqt_interpolate_scale(x, 1 / 0.765, 1 / 0.765, SEGQT_INTERP_BICUBIC, 0, 0),
                   tol, tol);
     tt_assert_ref(dir, "aa_bicubic_scale",
-                  segq_interpolate_scale(x, 0.765, 0.765, SEGQ_INTERP_BICUBIC, 0, 1), tol,
+                  segqt_interpolate_scale(x, 0.765, 0.765, SEGQT_INTERP_BICUBIC, 0, 1), tol,
                   tol);
 }
 
 Test(torch_ref, nn_ops_reductions_and_seeded_rng) {
-    segq_manual_seed(11);
-    segq_tensor *x = input("x", (int64_t[]){2, 3, 8, 9}, 4);
-    segq_tensor *w = input("w", (int64_t[]){5, 3, 3, 3}, 4);
-    segq_tensor *b = input("b", (int64_t[]){5}, 1);
-    segq_tensor *wg = input("wg", (int64_t[]){3, 1, 3, 3}, 4);
-    segq_tensor *wt = input("wt", (int64_t[]){3, 4, 3, 3}, 4);
-    segq_tensor *bnw = input("bnw", (int64_t[]){5}, 1);
-    segq_tensor *bnb = input("bnb", (int64_t[]){5}, 1);
-    segq_tensor *rm = input("rm", (int64_t[]){5}, 1);
-    segq_tensor *rv = segq_add_scalar(segq_abs(randn((int64_t[]){5}, 1)), 0.5);
+    segqt_manual_seed(11);
+    segqt_tensor *x = input("x", (int64_t[]){2, 3, 8, 9}, 4);
+    segqt_tensor *w = input("w", (int64_t[]){5, 3, 3, 3}, 4);
+    segqt_tensor *b = input("b", (int64_t[]){5}, 1);
+    segqt_tensor *wg = input("wg", (int64_t[]){3, 1, 3, 3}, 4);
+    segqt_tensor *wt = input("wt", (int64_t[]){3, 4, 3, 3}, 4);
+    segqt_tensor *bnw = input("bnw", (int64_t[]){5}, 1);
+    segqt_tensor *bnb = input("bnb", (int64_t[]){5}, 1);
+    segqt_tensor *rm = input("rm", (int64_t[]){5}, 1);
+    segqt_tensor *rv = segqt_add_scalar(segqt_abs(randn((int64_t[]){5}, 1)), 0.5);
     tt_write(dir, "rv", rv);
     tt_python("ops", dir);
 
     const double tol = 1e-5;
-    segq_tensor *conv = segq_conv2d(x, w, b, 2, 1, 1, 1);
+    segqt_tensor *conv = segqt_conv2d(x, w, b, 2, 1, 1, 1);
     tt_assert_ref(dir, "conv", conv, tol, tol);
-    tt_assert_ref(dir, "conv_dil", segq_conv2d(x, w, NULL, 1, 2, 2, 1), tol, tol);
-    tt_assert_ref(dir, "conv_grp", segq_conv2d(x, wg, NULL, 1, 1, 1, 3), tol, tol);
-    tt_assert_ref(dir, "convT", segq_conv_transpose2d(x, wt, NULL, 2, 1, 1, 1, 1), tol, tol);
-    tt_assert_ref(dir, "bn_train", segq_batch_norm(conv, bnw, bnb, rm, rv, 1, 0.1, 1e-5),
+    tt_assert_ref(dir, "conv_dil", segqt_conv2d(x, w, NULL, 1, 2, 2, 1), tol, tol);
+    tt_assert_ref(dir, "conv_grp", segqt_conv2d(x, wg, NULL, 1, 1, 1, 3), tol, tol);
+    tt_assert_ref(dir, "convT", segqt_conv_transpose2d(x, wt, NULL, 2, 1, 1, 1, 1), tol, tol);
+    tt_assert_ref(dir, "bn_train", segqt_batch_norm(conv, bnw, bnb, rm, rv, 1, 0.1, 1e-5),
                   tol, tol);
     tt_assert_ref(dir, "rm_after", rm, tol, tol); /* updated in place */
     tt_assert_ref(dir, "rv_after", rv, tol, tol);
-    tt_assert_ref(dir, "bn_eval", segq_batch_norm(conv, bnw, bnb, rm, rv, 0, 0.1, 1e-5),
+    tt_assert_ref(dir, "bn_eval", segqt_batch_norm(conv, bnw, bnb, rm, rv, 0, 0.1, 1e-5),
                   tol, tol);
-    tt_assert_ref(dir, "lrelu", segq_leaky_relu(x, 0.2), 0, 0);
-    tt_assert_ref(dir, "pad", segq_pad(x, (int64_t[]){1, 2, 3, 4}, 4, 0), 0, 0);
-    tt_assert_ref(dir, "maxpool", segq_max_pool2d(x, 2, 2, 0), 0, 0);
-    tt_assert_ref(dir, "avgpool", segq_avg_pool2d(x, 3, 1, 1), tol, tol);
-    segq_tensor *f = segq_reshape(segq_narrow(x, 0, 0, 1), (int64_t[]){3, -1}, 2);
-    tt_assert_ref(dir, "gram", segq_matmul(f, segq_transpose(f, 0, 1)), tol, tol);
-    segq_tensor *fb = segq_reshape(x, (int64_t[]){2, 3, -1}, 3);
-    tt_assert_ref(dir, "gram_bmm", segq_bmm(fb, segq_transpose(fb, 1, 2)), tol, tol);
-    tt_assert_ref(dir, "norm", segq_norm_dim(x, 2, 1, 0), tol, tol);
-    tt_assert_ref(dir, "mean_hw", segq_mean_dims(x, (int64_t[]){2, 3}, 2, 1), tol, tol);
-    tt_assert_ref(dir, "sum_c", segq_sum_dims(x, (int64_t[]){1}, 1, 0), tol, tol);
-    tt_assert_ref(dir, "mse", segq_mse_loss(x, segq_add_scalar(segq_mul_scalar(x, 0.5), 0.1)),
+    tt_assert_ref(dir, "lrelu", segqt_leaky_relu(x, 0.2), 0, 0);
+    tt_assert_ref(dir, "pad", segqt_pad(x, (int64_t[]){1, 2, 3, 4}, 4, 0), 0, 0);
+    tt_assert_ref(dir, "maxpool", segqt_max_pool2d(x, 2, 2, 0), 0, 0);
+    tt_assert_ref(dir, "avgpool", segqt_avg_pool2d(x, 3, 1, 1), tol, tol);
+    segqt_tensor *f = segqt_reshape(segqt_narrow(x, 0, 0, 1), (int64_t[]){3, -1}, 2);
+    tt_assert_ref(dir, "gram", segqt_matmul(f, segqt_transpose(f, 0, 1)), tol, tol);
+    segqt_tensor *fb = segqt_reshape(x, (int64_t[]){2, 3, -1}, 3);
+    tt_assert_ref(dir, "gram_bmm", segqt_bmm(fb, segqt_transpose(fb, 1, 2)), tol, tol);
+    tt_assert_ref(dir, "norm", segqt_norm_dim(x, 2, 1, 0), tol, tol);
+    tt_assert_ref(dir, "mean_hw", segqt_mean_dims(x, (int64_t[]){2, 3}, 2, 1), tol, tol);
+    tt_assert_ref(dir, "sum_c", segqt_sum_dims(x, (int64_t[]){1}, 1, 0), tol, tol);
+    tt_assert_ref(dir, "mse", segqt_mse_loss(x, segqt_add_scalar(segqt_mul_scalar(x, 0.5), 0.1)),
                   tol, tol);
-    tt_assert_ref(dir, "clamp", segq_clamp(x, -0.5, 0.25), 0, 0);
-    tt_assert_ref(dir, "gt", segq_compare_scalar(x, SEGQ_GT, 0.3), 0, 0);
+    tt_assert_ref(dir, "clamp", segqt_clamp(x, -0.5, 0.25), 0, 0);
+    tt_assert_ref(dir, "gt", segqt_compare_scalar(x, SEGQT_GT, 0.3), 0, 0);
     /* same seed, same generator: bit-identical to Python's */
-    segq_manual_seed(1234);
-    tt_assert_ref(dir, "randn", segq_randn((int64_t[]){3, 50}, 2, SEGQ_F32, SEGQ_CPU), 0, 0);
-    tt_assert_ref(dir, "rand", segq_rand((int64_t[]){7}, 1, SEGQ_F32, SEGQ_CPU), 0, 0);
+    segqt_manual_seed(1234);
+    tt_assert_ref(dir, "randn", segqt_randn((int64_t[]){3, 50}, 2, SEGQT_F32, SEGQT_CPU), 0, 0);
+    tt_assert_ref(dir, "rand", segqt_rand((int64_t[]){7}, 1, SEGQT_F32, SEGQT_CPU), 0, 0);
 }
 
 /* The tiny critic of torch_ref.py's disc(). */
-static segq_tensor *disc(segq_tensor *x, segq_tensor **p) {
-    segq_tensor *h = segq_conv2d(x, p[0], p[1], 1, 0, 1, 1);
-    h = segq_batch_norm(h, p[2], p[3], NULL, NULL, 1, 0.1, 1e-5);
-    h = segq_leaky_relu(h, 0.2);
-    return segq_conv2d(h, p[4], p[5], 1, 0, 1, 1);
+static segqt_tensor *disc(segqt_tensor *x, segqt_tensor **p) {
+    segqt_tensor *h = segqt_conv2d(x, p[0], p[1], 1, 0, 1, 1);
+    h = segqt_batch_norm(h, p[2], p[3], NULL, NULL, 1, 0.1, 1e-5);
+    h = segqt_leaky_relu(h, 0.2);
+    return segqt_conv2d(h, p[4], p[5], 1, 0, 1, 1);
 }
 
 Test(torch_ref, wgan_gp_double_backward) {
     static const char *names[6] = {"w1", "b1", "g1", "be1", "w2", "b2"};
     static const int64_t shapes[6][4] = {{8, 4, 3, 3}, {8}, {8}, {8}, {1, 8, 3, 3}, {1}};
     static const int ndims[6] = {4, 1, 1, 1, 4, 1};
-    segq_manual_seed(3);
-    segq_tensor *p[6];
+    segqt_manual_seed(3);
+    segqt_tensor *p[6];
     for (int i = 0; i < 6; i++) {
-        p[i] = segq_persist(input(names[i], shapes[i], ndims[i]));
-        segq_set_requires_grad(p[i], 1);
+        p[i] = segqt_persist(input(names[i], shapes[i], ndims[i]));
+        segqt_set_requires_grad(p[i], 1);
     }
-    segq_tensor *real = input("real", (int64_t[]){1, 4, 12, 13}, 4);
-    segq_tensor *fake = input("fake", (int64_t[]){1, 4, 12, 13}, 4);
-    segq_tensor *alpha = segq_rand((int64_t[]){1}, 1, SEGQ_F32, SEGQ_CPU);
+    segqt_tensor *real = input("real", (int64_t[]){1, 4, 12, 13}, 4);
+    segqt_tensor *fake = input("fake", (int64_t[]){1, 4, 12, 13}, 4);
+    segqt_tensor *alpha = segqt_rand((int64_t[]){1}, 1, SEGQT_F32, SEGQT_CPU);
     tt_write(dir, "alpha", alpha);
     tt_python("gp", dir);
 
     /* The pattern SinGAN's D step uses, all inside a scope. */
-    cr_assert_eq(segq_scope_begin(), 2);
-    segq_tensor *interp =
-        segq_add(segq_mul(alpha, real), segq_mul(segq_rsub_scalar(alpha, 1), fake));
-    segq_set_requires_grad(interp, 1);
-    segq_tensor *out = disc(interp, p);
-    segq_tensor *g = NULL;
-    int rc = segq_autograd_grad(&out, 1, &interp, 1, (segq_tensor *[]){segq_ones_like(out)},
-                                &g, 1, 1);
-    cr_assert_eq(rc, 0, "%s", segq_torch_last_error());
-    segq_tensor *gp = segq_mul_scalar(
-        segq_mean(segq_pow_scalar(segq_add_scalar(segq_norm_dim(g, 2, 1, 0), -1), 2)), 0.1);
-    segq_tensor *loss = segq_add(
-        segq_add(segq_neg(segq_mean(disc(real, p))), segq_mean(disc(fake, p))), gp);
-    cr_assert_eq(segq_backward(loss, 0, 0), 0, "%s", segq_torch_last_error());
+    cr_assert_eq(segqt_scope_begin(), 2);
+    segqt_tensor *interp =
+        segqt_add(segqt_mul(alpha, real), segqt_mul(segqt_rsub_scalar(alpha, 1), fake));
+    segqt_set_requires_grad(interp, 1);
+    segqt_tensor *out = disc(interp, p);
+    segqt_tensor *g = NULL;
+    int rc = segqt_autograd_grad(&out, 1, &interp, 1, (segqt_tensor *[]){segqt_ones_like(out)},
+                                 &g, 1, 1);
+    cr_assert_eq(rc, 0, "%s", segqt_last_error());
+    segqt_tensor *gp = segqt_mul_scalar(
+        segqt_mean(segqt_pow_scalar(segqt_add_scalar(segqt_norm_dim(g, 2, 1, 0), -1), 2)), 0.1);
+    segqt_tensor *loss = segqt_add(
+        segqt_add(segqt_neg(segqt_mean(disc(real, p))), segqt_mean(disc(fake, p))), gp);
+    cr_assert_eq(segqt_backward(loss, 0, 0), 0, "%s", segqt_last_error());
     const double tol = 1e-5;
     tt_assert_ref(dir, "out", out, tol, tol);
     tt_assert_ref(dir, "g", g, tol, tol);
@@ -158,65 +158,65 @@ Test(torch_ref, wgan_gp_double_backward) {
     char gname[16];
     for (int i = 0; i < 6; i++) {
         snprintf(gname, sizeof gname, "grad_%s", names[i]);
-        tt_assert_ref(dir, gname, segq_grad(p[i]), tol, tol);
+        tt_assert_ref(dir, gname, segqt_grad(p[i]), tol, tol);
     }
-    cr_assert_eq(segq_scope_end(), 0);
+    cr_assert_eq(segqt_scope_end(), 0);
     for (int i = 0; i < 6; i++)
-        segq_tensor_destroy(&p[i]);
+        segqt_tensor_destroy(&p[i]);
 }
 
 Test(torch_ref, autograd_grad_reports_unreached_input) {
-    segq_tensor *a = segq_ones((int64_t[]){2}, 1, SEGQ_F32, SEGQ_CPU);
-    segq_tensor *b = segq_ones((int64_t[]){2}, 1, SEGQ_F32, SEGQ_CPU);
-    segq_set_requires_grad(a, 1);
-    segq_set_requires_grad(b, 1);
-    segq_tensor *y = segq_sum(segq_mul_scalar(a, 3));
-    segq_tensor *g[2] = {(segq_tensor *)1, (segq_tensor *)1};
-    int64_t before = segq_torch_live_tensors();
-    cr_assert_eq(segq_autograd_grad(&y, 1, (segq_tensor *[]){a, b}, 2, NULL, g, 1, 0),
-                 SEGQ_TORCH_ETORCH);
+    segqt_tensor *a = segqt_ones((int64_t[]){2}, 1, SEGQT_F32, SEGQT_CPU);
+    segqt_tensor *b = segqt_ones((int64_t[]){2}, 1, SEGQT_F32, SEGQT_CPU);
+    segqt_set_requires_grad(a, 1);
+    segqt_set_requires_grad(b, 1);
+    segqt_tensor *y = segqt_sum(segqt_mul_scalar(a, 3));
+    segqt_tensor *g[2] = {(segqt_tensor *)1, (segqt_tensor *)1};
+    int64_t before = segqt_live_tensors();
+    cr_assert_eq(segqt_autograd_grad(&y, 1, (segqt_tensor *[]){a, b}, 2, NULL, g, 1, 0),
+                 SEGQ_ETORCH);
     cr_assert(g[0] == NULL && g[1] == NULL);
-    cr_assert_eq(segq_torch_live_tensors(), before);
+    cr_assert_eq(segqt_live_tensors(), before);
     /* without the unreached input it works; y is a scalar, so no grad_outputs */
-    cr_assert_eq(segq_autograd_grad(&y, 1, &a, 1, NULL, g, 0, 0), 0);
+    cr_assert_eq(segqt_autograd_grad(&y, 1, &a, 1, NULL, g, 0, 0), 0);
     double v;
-    segq_item(segq_sum(g[0]), &v);
+    segqt_item(segqt_sum(g[0]), &v);
     cr_assert_float_eq(v, 6.0, 1e-6);
 }
 
 Test(torch_ref, adam_matches_python_with_lr_step) {
-    segq_manual_seed(5);
-    segq_tensor *p1 = segq_persist(input("p1", (int64_t[]){3, 4}, 2));
-    segq_tensor *p2 = segq_persist(input("p2", (int64_t[]){5}, 1));
-    segq_tensor *x = input("x", (int64_t[]){4, 2}, 2);
-    segq_tensor *y = input("y", (int64_t[]){3, 2}, 2);
+    segqt_manual_seed(5);
+    segqt_tensor *p1 = segqt_persist(input("p1", (int64_t[]){3, 4}, 2));
+    segqt_tensor *p2 = segqt_persist(input("p2", (int64_t[]){5}, 1));
+    segqt_tensor *x = input("x", (int64_t[]){4, 2}, 2);
+    segqt_tensor *y = input("y", (int64_t[]){3, 2}, 2);
     tt_python("adam", dir);
-    segq_set_requires_grad(p1, 1);
-    segq_set_requires_grad(p2, 1);
-    segq_adam *opt = segq_adam_new((segq_tensor *[]){p1, p2}, 2, 0.05, 0.5, 0.999, 1e-8, 0);
-    cr_assert_not_null(opt, "%s", segq_torch_last_error());
+    segqt_set_requires_grad(p1, 1);
+    segqt_set_requires_grad(p2, 1);
+    segqt_adam *opt = segqt_adam_new((segqt_tensor *[]){p1, p2}, 2, 0.05, 0.5, 0.999, 1e-8, 0);
+    cr_assert_not_null(opt, "%s", segqt_last_error());
     for (int it = 0; it < 5; it++) {
         if (it == 3)
-            cr_assert_eq(segq_adam_set_lr(opt, segq_adam_get_lr(opt) * 0.1), 0);
-        segq_scope_begin();
-        cr_assert_eq(segq_adam_zero_grad(opt), 0);
-        segq_tensor *l = segq_add(
-            segq_add(segq_mse_loss(segq_matmul(p1, x), y),
-                     segq_mul_scalar(segq_sum(segq_pow_scalar(p2, 2)), 0.5)),
-            segq_mean(segq_tanh(segq_mul(p2, segq_sum(p2)))));
-        cr_assert_eq(segq_backward(l, 0, 0), 0, "%s", segq_torch_last_error());
-        cr_assert_eq(segq_adam_step(opt), 0, "%s", segq_torch_last_error());
-        segq_scope_end();
+            cr_assert_eq(segqt_adam_set_lr(opt, segqt_adam_get_lr(opt) * 0.1), 0);
+        segqt_scope_begin();
+        cr_assert_eq(segqt_adam_zero_grad(opt), 0);
+        segqt_tensor *l = segqt_add(
+            segqt_add(segqt_mse_loss(segqt_matmul(p1, x), y),
+                      segqt_mul_scalar(segqt_sum(segqt_pow_scalar(p2, 2)), 0.5)),
+            segqt_mean(segqt_tanh(segqt_mul(p2, segqt_sum(p2)))));
+        cr_assert_eq(segqt_backward(l, 0, 0), 0, "%s", segqt_last_error());
+        cr_assert_eq(segqt_adam_step(opt), 0, "%s", segqt_last_error());
+        segqt_scope_end();
     }
-    cr_assert_float_eq(segq_adam_get_lr(opt), 0.005, 1e-12);
+    cr_assert_float_eq(segqt_adam_get_lr(opt), 0.005, 1e-12);
     tt_assert_ref(dir, "p1_after", p1, 1e-6, 1e-5);
     tt_assert_ref(dir, "p2_after", p2, 1e-6, 1e-5);
-    segq_adam_destroy(&opt);
+    segqt_adam_destroy(&opt);
     cr_assert_null(opt);
     /* a non-leaf or grad-less parameter is refused */
-    cr_assert_null(segq_adam_new((segq_tensor *[]){x}, 1, 0.1, 0.9, 0.999, 1e-8, 0));
-    cr_assert(strstr(segq_torch_last_error(), "requires_grad"));
-    cr_assert_eq(segq_adam_step(NULL), SEGQ_TORCH_EINVAL);
-    segq_tensor_destroy(&p1);
-    segq_tensor_destroy(&p2);
+    cr_assert_null(segqt_adam_new((segqt_tensor *[]){x}, 1, 0.1, 0.9, 0.999, 1e-8, 0));
+    cr_assert(strstr(segqt_last_error(), "requires_grad"));
+    cr_assert_eq(segqt_adam_step(NULL), SEGQ_EINVAL);
+    segqt_tensor_destroy(&p1);
+    segqt_tensor_destroy(&p2);
 }

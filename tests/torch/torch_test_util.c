@@ -13,21 +13,21 @@ char *tt_tmpdir(void) {
     return d;
 }
 
-segq_tensor *tt_ok(segq_tensor *t, const char *what) {
-    cr_assert_not_null(t, "%s failed: %s", what, segq_torch_last_error());
+segqt_tensor *tt_ok(segqt_tensor *t, const char *what) {
+    cr_assert_not_null(t, "%s failed: %s", what, segqt_last_error());
     return t;
 }
 
-void tt_write(const char *dir, const char *name, segq_tensor *t) {
+void tt_write(const char *dir, const char *name, segqt_tensor *t) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s.t", dir, name);
     int64_t shape[16];
-    int ndim = segq_shape(tt_ok(t, name), shape, 16);
+    int ndim = segqt_shape(tt_ok(t, name), shape, 16);
     cr_assert(ndim >= 0 && ndim <= 16);
-    size_t n = (size_t)segq_numel(t);
+    size_t n = (size_t)segqt_numel(t);
     float *buf = malloc(n ? n * sizeof(float) : 1);
     cr_assert_not_null(buf);
-    cr_assert_eq(segq_to_floats(t, buf, n), 0, "%s", segq_torch_last_error());
+    cr_assert_eq(segqt_to_floats(t, buf, n), 0, "%s", segqt_last_error());
     FILE *f = fopen(path, "wb");
     cr_assert_not_null(f, "cannot write %s", path);
     int64_t nd = ndim;
@@ -40,7 +40,7 @@ void tt_write(const char *dir, const char *name, segq_tensor *t) {
     free(buf);
 }
 
-segq_tensor *tt_read(const char *dir, const char *name) {
+segqt_tensor *tt_read(const char *dir, const char *name) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s.t", dir, name);
     FILE *f = fopen(path, "rb");
@@ -60,7 +60,7 @@ segq_tensor *tt_read(const char *dir, const char *name) {
     if (n)
         cr_assert_eq(fread(buf, sizeof(float), (size_t)n, f), (size_t)n, "%s short", path);
     fclose(f);
-    segq_tensor *t = tt_ok(segq_from_floats(buf, shape, (int)ndim, SEGQ_CPU), path);
+    segqt_tensor *t = tt_ok(segqt_from_floats(buf, shape, (int)ndim, SEGQT_CPU), path);
     free(buf);
     return t;
 }
@@ -74,20 +74,20 @@ void tt_python(const char *case_name, const char *dir) {
                         "installed for /usr/bin/python3?", case_name, rc);
 }
 
-void tt_assert_close(segq_tensor *got, segq_tensor *want, double atol, double rtol,
+void tt_assert_close(segqt_tensor *got, segqt_tensor *want, double atol, double rtol,
                      const char *what) {
     tt_ok(got, what);
     int64_t sg[16], sw[16];
-    int ng = segq_shape(got, sg, 16), nw = segq_shape(want, sw, 16);
+    int ng = segqt_shape(got, sg, 16), nw = segqt_shape(want, sw, 16);
     cr_assert_eq(ng, nw, "%s: %d dims, reference has %d", what, ng, nw);
     for (int i = 0; i < ng; i++)
         cr_assert_eq(sg[i], sw[i], "%s: size %d is %ld, reference %ld", what, i,
                      (long)sg[i], (long)sw[i]);
-    size_t n = (size_t)segq_numel(got);
+    size_t n = (size_t)segqt_numel(got);
     float *a = malloc(n ? n * sizeof(float) : 1), *b = malloc(n ? n * sizeof(float) : 1);
     cr_assert(a && b);
-    cr_assert_eq(segq_to_floats(got, a, n), 0);
-    cr_assert_eq(segq_to_floats(want, b, n), 0);
+    cr_assert_eq(segqt_to_floats(got, a, n), 0);
+    cr_assert_eq(segqt_to_floats(want, b, n), 0);
     double worst = 0;
     size_t worst_i = 0;
     for (size_t i = 0; i < n; i++) {
@@ -103,7 +103,7 @@ void tt_assert_close(segq_tensor *got, segq_tensor *want, double atol, double rt
     free(b);
 }
 
-void tt_assert_ref(const char *dir, const char *name, segq_tensor *got, double atol,
+void tt_assert_ref(const char *dir, const char *name, segqt_tensor *got, double atol,
                    double rtol) {
     tt_assert_close(got, tt_read(dir, name), atol, rtol, name);
 }

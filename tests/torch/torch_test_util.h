@@ -8,18 +8,18 @@
 /* Creates a fresh temporary directory; the caller frees the name. */
 char *tt_tmpdir(void);
 /* Writes t as DIR/NAME.t (int64 ndim, int64 shape, float32 data). */
-void tt_write(const char *dir, const char *name, segq_tensor *t);
+void tt_write(const char *dir, const char *name, segqt_tensor *t);
 /* Reads DIR/NAME.t into a float32 tensor of the current scope. */
-segq_tensor *tt_read(const char *dir, const char *name);
+segqt_tensor *tt_read(const char *dir, const char *name);
 /* Runs /usr/bin/python3 torch_ref.py CASE DIR; asserts it succeeded. */
 void tt_python(const char *case_name, const char *dir);
 /* Asserts same shape and |got - want| <= atol + rtol * |want| everywhere. */
-void tt_assert_close(segq_tensor *got, segq_tensor *want, double atol, double rtol,
+void tt_assert_close(segqt_tensor *got, segqt_tensor *want, double atol, double rtol,
                      const char *what);
 /* Like tt_assert_close against the reference file DIR/NAME.t. */
-void tt_assert_ref(const char *dir, const char *name, segq_tensor *got, double atol,
+void tt_assert_ref(const char *dir, const char *name, segqt_tensor *got, double atol,
                    double rtol);
 /* Asserts t is non-NULL, printing the shim's last error otherwise. */
-segq_tensor *tt_ok(segq_tensor *t, const char *what);
+segqt_tensor *tt_ok(segqt_tensor *t, const char *what);
 
 #endif

@@ -18,7 +18,7 @@ static int failures;
             failures++;                                                               \
             printf("FAIL %s:%d: ", __FILE__, __LINE__);                               \
             printf(__VA_ARGS__);                                                      \
-            printf(" [last error: %s]\n", segq_torch_last_error());                 \
+            printf(" [last error: %s]\n", segqt_last_error());                      \
         }                                                                             \
     } while (0)
 
@@ -29,71 +29,71 @@ static double now(void) {
 }
 
 /* Largest |a - b| / (1 + |b|) over all elements (a on any device). */
-static double max_rel_diff(segq_tensor *a, segq_tensor *b) {
+static double max_rel_diff(segqt_tensor *a, segqt_tensor *b) {
     double v = INFINITY;
-    segq_tensor *d = segq_max(segq_div(segq_abs(segq_sub(segq_to_device(a, SEGQ_CPU), b)),
-                                       segq_add_scalar(segq_abs(b), 1.0)));
-    if (segq_item(d, &v) < 0)
+    segqt_tensor *d = segqt_max(segqt_div(segqt_abs(segqt_sub(segqt_to_device(a, SEGQT_CPU), b)),
+                                          segqt_add_scalar(segqt_abs(b), 1.0)));
+    if (segqt_item(d, &v) < 0)
         return INFINITY;
     return v;
 }
 
-static segq_tensor *disc(segq_tensor *x, segq_tensor **p) {
-    segq_tensor *h = segq_conv2d(x, p[0], p[1], 1, 0, 1, 1);
-    h = segq_batch_norm(h, p[2], p[3], NULL, NULL, 1, 0.1, 1e-5);
-    h = segq_leaky_relu(h, 0.2);
-    return segq_conv2d(h, p[4], p[5], 1, 0, 1, 1);
+static segqt_tensor *disc(segqt_tensor *x, segqt_tensor **p) {
+    segqt_tensor *h = segqt_conv2d(x, p[0], p[1], 1, 0, 1, 1);
+    h = segqt_batch_norm(h, p[2], p[3], NULL, NULL, 1, 0.1, 1e-5);
+    h = segqt_leaky_relu(h, 0.2);
+    return segqt_conv2d(h, p[4], p[5], 1, 0, 1, 1);
 }
 
 /* One critic loss with its gradient penalty; fills grads[6] (scoped). */
-static segq_tensor *d_step(segq_tensor *real, segq_tensor *fake, segq_tensor *alpha,
-                           segq_tensor **p, segq_tensor **grads) {
-    segq_tensor *interp =
-        segq_add(segq_mul(alpha, real), segq_mul(segq_rsub_scalar(alpha, 1), fake));
-    if (segq_set_requires_grad(interp, 1) < 0)
+static segqt_tensor *d_step(segqt_tensor *real, segqt_tensor *fake, segqt_tensor *alpha,
+                            segqt_tensor **p, segqt_tensor **grads) {
+    segqt_tensor *interp =
+        segqt_add(segqt_mul(alpha, real), segqt_mul(segqt_rsub_scalar(alpha, 1), fake));
+    if (segqt_set_requires_grad(interp, 1) < 0)
         return NULL;
-    segq_tensor *out = disc(interp, p);
-    segq_tensor *g = NULL;
-    segq_tensor *ones = segq_ones_like(out);
-    if (segq_autograd_grad(&out, 1, &interp, 1, &ones, &g, 1, 1) < 0)
+    segqt_tensor *out = disc(interp, p);
+    segqt_tensor *g = NULL;
+    segqt_tensor *ones = segqt_ones_like(out);
+    if (segqt_autograd_grad(&out, 1, &interp, 1, &ones, &g, 1, 1) < 0)
         return NULL;
-    segq_tensor *gp = segq_mul_scalar(
-        segq_mean(segq_pow_scalar(segq_add_scalar(segq_norm_dim(g, 2, 1, 0), -1), 2)), 0.1);
-    segq_tensor *loss = segq_add(
-        segq_add(segq_neg(segq_mean(disc(real, p))), segq_mean(disc(fake, p))), gp);
-    if (segq_backward(loss, 0, 0) < 0)
+    segqt_tensor *gp = segqt_mul_scalar(
+        segqt_mean(segqt_pow_scalar(segqt_add_scalar(segqt_norm_dim(g, 2, 1, 0), -1), 2)), 0.1);
+    segqt_tensor *loss = segqt_add(
+        segqt_add(segqt_neg(segqt_mean(disc(real, p))), segqt_mean(disc(fake, p))), gp);
+    if (segqt_backward(loss, 0, 0) < 0)
         return NULL;
     for (int i = 0; i < 6; i++) {
-        grads[i] = segq_clone(segq_grad(p[i]));
-        segq_zero_grad(p[i]);
+        grads[i] = segqt_clone(segqt_grad(p[i]));
+        segqt_zero_grad(p[i]);
     }
     return loss;
 }
 
-static void check_gp(segq_device cuda) {
+static void check_gp(segqt_device cuda) {
     static const int64_t shapes[6][4] = {{32, 4, 3, 3}, {32}, {32}, {32}, {1, 32, 3, 3}, {1}};
     static const int ndims[6] = {4, 1, 1, 1, 4, 1};
-    segq_scope_begin();
-    segq_manual_seed(3);
-    segq_tensor *pc[6], *pg[6], *gc[6], *gg[6];
+    segqt_scope_begin();
+    segqt_manual_seed(3);
+    segqt_tensor *pc[6], *pg[6], *gc[6], *gg[6];
     for (int i = 0; i < 6; i++) {
-        pc[i] = segq_mul_scalar(segq_randn(shapes[i], ndims[i], SEGQ_F32, SEGQ_CPU), 0.2);
-        pg[i] = segq_to_device(pc[i], cuda);
-        segq_set_requires_grad(pc[i], 1);
-        segq_set_requires_grad(pg[i], 1);
+        pc[i] = segqt_mul_scalar(segqt_randn(shapes[i], ndims[i], SEGQT_F32, SEGQT_CPU), 0.2);
+        pg[i] = segqt_to_device(pc[i], cuda);
+        segqt_set_requires_grad(pc[i], 1);
+        segqt_set_requires_grad(pg[i], 1);
     }
     int64_t is[] = {2, 4, 40, 47};
-    segq_tensor *real = segq_randn(is, 4, SEGQ_F32, SEGQ_CPU);
-    segq_tensor *fake = segq_randn(is, 4, SEGQ_F32, SEGQ_CPU);
-    segq_tensor *alpha = segq_rand((int64_t[]){1}, 1, SEGQ_F32, SEGQ_CPU);
-    segq_tensor *lc = d_step(real, fake, alpha, pc, gc);
-    segq_tensor *lg = d_step(segq_to_device(real, cuda), segq_to_device(fake, cuda),
-                             segq_to_device(alpha, cuda), pg, gg);
+    segqt_tensor *real = segqt_randn(is, 4, SEGQT_F32, SEGQT_CPU);
+    segqt_tensor *fake = segqt_randn(is, 4, SEGQT_F32, SEGQT_CPU);
+    segqt_tensor *alpha = segqt_rand((int64_t[]){1}, 1, SEGQT_F32, SEGQT_CPU);
+    segqt_tensor *lc = d_step(real, fake, alpha, pc, gc);
+    segqt_tensor *lg = d_step(segqt_to_device(real, cuda), segqt_to_device(fake, cuda),
+                              segqt_to_device(alpha, cuda), pg, gg);
     CHECK(lc && lg, "WGAN-GP step ran on CPU and CUDA");
     if (lc && lg) {
-        segq_device d;
-        segq_device_of(lg, &d);
-        CHECK(d.type == SEGQ_DEVICE_CUDA, "loss computed on CUDA");
+        segqt_device d;
+        segqt_device_of(lg, &d);
+        CHECK(d.type == SEGQT_DEVICE_CUDA, "loss computed on CUDA");
         /* cuDNN may use TF32 for convolutions: about 1e-3 relative */
         double e = max_rel_diff(lg, lc);
         CHECK(e < 5e-3, "GP loss CUDA vs CPU rel diff %g", e);
@@ -106,104 +106,104 @@ static void check_gp(segq_device cuda) {
         printf("ok   WGAN-GP double backward on CUDA: loss diff %.2g, grad diff %.2g\n", e,
                worst);
     }
-    segq_scope_end();
+    segqt_scope_end();
 }
 
-static void check_ops(segq_device cuda) {
-    segq_scope_begin();
-    segq_tensor *x = segq_randn((int64_t[]){1, 4, 250, 213}, 4, SEGQ_F32, SEGQ_CPU);
-    segq_tensor *xg = segq_to_device(x, cuda);
-    double e1 = max_rel_diff(segq_interpolate(xg, 191, 163, SEGQ_INTERP_BICUBIC, 0, 1),
-                             segq_interpolate(x, 191, 163, SEGQ_INTERP_BICUBIC, 0, 1));
-    double e2 = max_rel_diff(segq_interpolate(xg, 300, 260, SEGQ_INTERP_BICUBIC, 0, 0),
-                             segq_interpolate(x, 300, 260, SEGQ_INTERP_BICUBIC, 0, 0));
+static void check_ops(segqt_device cuda) {
+    segqt_scope_begin();
+    segqt_tensor *x = segqt_randn((int64_t[]){1, 4, 250, 213}, 4, SEGQT_F32, SEGQT_CPU);
+    segqt_tensor *xg = segqt_to_device(x, cuda);
+    double e1 = max_rel_diff(segqt_interpolate(xg, 191, 163, SEGQT_INTERP_BICUBIC, 0, 1),
+                             segqt_interpolate(x, 191, 163, SEGQT_INTERP_BICUBIC, 0, 1));
+    double e2 = max_rel_diff(segqt_interpolate(xg, 300, 260, SEGQT_INTERP_BICUBIC, 0, 0),
+                             segqt_interpolate(x, 300, 260, SEGQT_INTERP_BICUBIC, 0, 0));
     CHECK(e1 < 1e-4 && e2 < 1e-4, "interpolate CUDA vs CPU: aa %g, up %g", e1, e2);
     printf("ok   antialiased bicubic on CUDA vs CPU: %.2g, bicubic up: %.2g\n", e1, e2);
 
     /* Adam moves a CUDA parameter like a CPU one */
-    segq_tensor *pc = segq_persist(segq_randn((int64_t[]){64}, 1, SEGQ_F32, SEGQ_CPU));
-    segq_tensor *pg = segq_persist(segq_to_device(pc, cuda));
-    segq_set_requires_grad(pc, 1);
-    segq_set_requires_grad(pg, 1);
-    segq_adam *oc = segq_adam_new(&pc, 1, 5e-4, 0.5, 0.999, 1e-8, 0);
-    segq_adam *og = segq_adam_new(&pg, 1, 5e-4, 0.5, 0.999, 1e-8, 0);
+    segqt_tensor *pc = segqt_persist(segqt_randn((int64_t[]){64}, 1, SEGQT_F32, SEGQT_CPU));
+    segqt_tensor *pg = segqt_persist(segqt_to_device(pc, cuda));
+    segqt_set_requires_grad(pc, 1);
+    segqt_set_requires_grad(pg, 1);
+    segqt_adam *oc = segqt_adam_new(&pc, 1, 5e-4, 0.5, 0.999, 1e-8, 0);
+    segqt_adam *og = segqt_adam_new(&pg, 1, 5e-4, 0.5, 0.999, 1e-8, 0);
     for (int i = 0; i < 3; i++) {
-        segq_backward(segq_sum(segq_pow_scalar(pc, 3)), 0, 0);
-        segq_backward(segq_sum(segq_pow_scalar(pg, 3)), 0, 0);
-        CHECK(segq_adam_step(oc) == 0 && segq_adam_step(og) == 0, "adam step");
-        segq_adam_zero_grad(oc);
-        segq_adam_zero_grad(og);
+        segqt_backward(segqt_sum(segqt_pow_scalar(pc, 3)), 0, 0);
+        segqt_backward(segqt_sum(segqt_pow_scalar(pg, 3)), 0, 0);
+        CHECK(segqt_adam_step(oc) == 0 && segqt_adam_step(og) == 0, "adam step");
+        segqt_adam_zero_grad(oc);
+        segqt_adam_zero_grad(og);
     }
     double e3 = max_rel_diff(pg, pc);
     CHECK(e3 < 1e-5, "Adam CUDA vs CPU %g", e3);
     printf("ok   Adam on CUDA vs CPU: %.2g\n", e3);
-    segq_adam_destroy(&oc);
-    segq_adam_destroy(&og);
-    segq_tensor_destroy(&pc);
-    segq_tensor_destroy(&pg);
+    segqt_adam_destroy(&oc);
+    segqt_adam_destroy(&og);
+    segqt_tensor_destroy(&pc);
+    segqt_tensor_destroy(&pg);
 
     /* autocast on CUDA */
-    segq_tensor *w = segq_randn((int64_t[]){8, 4, 3, 3}, 4, SEGQ_F32, cuda);
-    CHECK(segq_autocast_begin(SEGQ_DEVICE_CUDA, SEGQ_BF16) == 0, "autocast begin");
-    segq_tensor *y = segq_conv2d(xg, w, NULL, 1, 0, 1, 1);
-    CHECK(segq_autocast_end() == 0, "autocast end");
-    segq_dtype dt = SEGQ_F32;
-    segq_dtype_of(y, &dt);
-    CHECK(dt == SEGQ_BF16, "conv under CUDA autocast is bf16 (got %d)", (int)dt);
-    segq_dtype_of(segq_conv2d(xg, w, NULL, 1, 0, 1, 1), &dt);
-    CHECK(dt == SEGQ_F32, "autocast region ended");
+    segqt_tensor *w = segqt_randn((int64_t[]){8, 4, 3, 3}, 4, SEGQT_F32, cuda);
+    CHECK(segqt_autocast_begin(SEGQT_DEVICE_CUDA, SEGQT_BF16) == 0, "autocast begin");
+    segqt_tensor *y = segqt_conv2d(xg, w, NULL, 1, 0, 1, 1);
+    CHECK(segqt_autocast_end() == 0, "autocast end");
+    segqt_dtype dt = SEGQT_F32;
+    segqt_dtype_of(y, &dt);
+    CHECK(dt == SEGQT_BF16, "conv under CUDA autocast is bf16 (got %d)", (int)dt);
+    segqt_dtype_of(segqt_conv2d(xg, w, NULL, 1, 0, 1, 1), &dt);
+    CHECK(dt == SEGQT_F32, "autocast region ended");
     printf("ok   CUDA bf16 autocast region\n");
-    segq_scope_end();
+    segqt_scope_end();
 }
 
 /* SinGAN's finest scale: 128-channel 3x3 convolution at 223x260 (213x250
  * padded by 5), forward + backward; GFLOP/s in fp32 and bf16 autocast. */
-static void time_conv(segq_device dev, const char *name, int autocast, int iters) {
-    segq_scope_begin();
+static void time_conv(segqt_device dev, const char *name, int autocast, int iters) {
+    segqt_scope_begin();
     int64_t n = 1, c = 128, h = 223, wd = 260;
-    segq_tensor *x = segq_randn((int64_t[]){n, c, h, wd}, 4, SEGQ_F32, dev);
-    segq_tensor *w = segq_persist(segq_mul_scalar(
-        segq_randn((int64_t[]){c, c, 3, 3}, 4, SEGQ_F32, dev), 0.02));
-    segq_set_requires_grad(w, 1);
+    segqt_tensor *x = segqt_randn((int64_t[]){n, c, h, wd}, 4, SEGQT_F32, dev);
+    segqt_tensor *w = segqt_persist(segqt_mul_scalar(
+        segqt_randn((int64_t[]){c, c, 3, 3}, 4, SEGQT_F32, dev), 0.02));
+    segqt_set_requires_grad(w, 1);
     double t0 = 0;
     for (int i = -2; i < iters; i++) { /* two warm-up passes */
         if (i == 0) {
-            segq_cuda_synchronize(-1);
+            segqt_cuda_synchronize(-1);
             t0 = now();
         }
-        segq_scope_begin();
+        segqt_scope_begin();
         if (autocast)
-            segq_autocast_begin(dev.type, SEGQ_BF16);
-        segq_tensor *y = segq_conv2d(x, w, NULL, 1, 0, 1, 1);
-        segq_tensor *l = segq_mean(segq_to_dtype(y, SEGQ_F32));
+            segqt_autocast_begin(dev.type, SEGQT_BF16);
+        segqt_tensor *y = segqt_conv2d(x, w, NULL, 1, 0, 1, 1);
+        segqt_tensor *l = segqt_mean(segqt_to_dtype(y, SEGQT_F32));
         if (autocast)
-            segq_autocast_end();
-        CHECK(segq_backward(l, 0, 0) == 0, "conv backward");
-        segq_zero_grad(w);
-        segq_scope_end();
+            segqt_autocast_end();
+        CHECK(segqt_backward(l, 0, 0) == 0, "conv backward");
+        segqt_zero_grad(w);
+        segqt_scope_end();
     }
-    segq_cuda_synchronize(-1);
+    segqt_cuda_synchronize(-1);
     double dt = (now() - t0) / iters;
     /* forward + grad wrt weight (x needs none): 2 convolutions' worth */
     double flop = 2.0 * 2.0 * n * c * c * 9 * (h - 2) * (wd - 2);
     printf("time %-5s %-4s conv 128ch 3x3 223x260 fwd+bwd: %8.3f ms  %8.1f GFLOP/s\n", name,
            autocast ? "bf16" : "fp32", dt * 1e3, flop / dt * 1e-9);
-    segq_tensor_destroy(&w);
-    segq_scope_end();
+    segqt_tensor_destroy(&w);
+    segqt_scope_end();
 }
 
 int main(void) {
-    segq_set_num_threads(2);
-    printf("libtorch %s, CUDA build %d, %d CUDA device(s), %d CPUs\n", segq_torch_version(),
-           segq_torch_has_cuda_build(), segq_cuda_device_count(), segq_cpu_count());
-    CHECK(segq_torch_has_cuda_build() == 1, "built against a CUDA libtorch");
-    int n = segq_cuda_device_count();
+    segqt_set_num_threads(2);
+    printf("libtorch %s, CUDA build %d, %d CUDA device(s), %d CPUs\n", segqt_version(),
+           segqt_has_cuda_build(), segqt_cuda_device_count(), segqt_cpu_count());
+    CHECK(segqt_has_cuda_build() == 1, "built against a CUDA libtorch");
+    int n = segqt_cuda_device_count();
     CHECK(n >= 1, "a CUDA device is visible");
     if (failures)
         return 1;
     for (int i = 0; i < n; i++) {
-        segq_cuda_info info;
-        CHECK(segq_cuda_device_info(i, &info) == 0, "device info %d", i);
+        segqt_cuda_info info;
+        CHECK(segqt_cuda_device_info(i, &info) == 0, "device info %d", i);
         printf("{\"index\": %d, \"name\": \"%s\", \"total_bytes\": %llu, \"free_bytes\": %llu, "
                "\"capability\": \"%d.%d\"}\n",
                info.index, info.name, (unsigned long long)info.total_bytes,
@@ -211,33 +211,33 @@ int main(void) {
         CHECK(info.total_bytes > ((uint64_t)1 << 30) && info.free_bytes <= info.total_bytes,
               "memory figures");
     }
-    segq_device cuda;
-    CHECK(segq_device_parse("cuda:0", &cuda) == 0 && segq_device_check(cuda) == 0,
+    segqt_device cuda;
+    CHECK(segqt_device_parse("cuda:0", &cuda) == 0 && segqt_device_check(cuda) == 0,
           "cuda:0 usable");
-    segq_device far = {SEGQ_DEVICE_CUDA, n};
-    CHECK(segq_device_check(far) == SEGQ_TORCH_ENODEV, "cuda:%d refused", n);
-    printf("ok   cuda:%d refused: %s\n", n, segq_torch_last_error());
-    CHECK(segq_cuda_set_memory_fraction(0.5, 0) == 0, "memory fraction");
+    segqt_device far = {SEGQT_DEVICE_CUDA, n};
+    CHECK(segqt_device_check(far) == SEGQ_ENODEV, "cuda:%d refused", n);
+    printf("ok   cuda:%d refused: %s\n", n, segqt_last_error());
+    CHECK(segqt_cuda_set_memory_fraction(0.5, 0) == 0, "memory fraction");
 
     check_gp(cuda);
     check_ops(cuda);
-    CHECK(segq_torch_live_tensors() == 0, "live tensors after all scopes: %lld",
-          (long long)segq_torch_live_tensors());
+    CHECK(segqt_live_tensors() == 0, "live tensors after all scopes: %lld",
+          (long long)segqt_live_tensors());
 
     /* the fraction caps what the caching allocator may take */
-    segq_scope_begin();
-    segq_cuda_info info;
-    segq_cuda_device_info(0, &info);
+    segqt_scope_begin();
+    segqt_cuda_info info;
+    segqt_cuda_device_info(0, &info);
     int64_t too_big = (int64_t)(info.total_bytes / 4 * 3 / 4); /* 75% of memory, floats */
-    segq_torch_clear_error();
-    segq_tensor *big = segq_zeros(&too_big, 1, SEGQ_F32, cuda);
+    segqt_clear_error();
+    segqt_tensor *big = segqt_zeros(&too_big, 1, SEGQT_F32, cuda);
     CHECK(big == NULL, "a 75%% allocation under a 50%% fraction is refused");
-    printf("ok   over the memory fraction: %.120s\n", segq_torch_last_error());
-    segq_scope_end();
+    printf("ok   over the memory fraction: %.120s\n", segqt_last_error());
+    segqt_scope_end();
 
     time_conv(cuda, "cuda", 0, 20);
     time_conv(cuda, "cuda", 1, 20);
-    time_conv(SEGQ_CPU, "cpu", 0, 2);
+    time_conv(SEGQT_CPU, "cpu", 0, 2);
     printf("%s (%d failure(s))\n", failures ? "FAILED" : "PASSED", failures);
     return failures ? 1 : 0;
 }

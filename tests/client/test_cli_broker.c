@@ -194,7 +194,10 @@ Test (cli_broker, status_lists_own_jobs_and_the_newest, .init = setup, .fini = t
     for (int i = 0; i < 5; i++)
         H_ASSERT (h, harness_submit (h, noop, mine[i], sizeof mine[i], err, sizeof err) == 0,
                   "%s", err);
-    segq_client_t *other = harness_client (h, 0);     /* as "tester" */
+    segq_client_options_t as_carol = { .broker = h->endpoint, .user = "carol" };
+    segq_client_t *other = NULL;
+    char why[512];
+    H_ASSERT (h, segq_client_connect (&as_carol, &other, why, sizeof why) == 0, "%s", why);
     segq_job_spec_t *spec = segq_job_spec_new ("sleep");
     H_ASSERT (h, segq_client_submit (other, spec, theirs, sizeof theirs) == 0, "%s",
               segq_client_error (other));

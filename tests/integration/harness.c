@@ -375,7 +375,7 @@ segq_client_t *
 harness_client (harness_t *self, int timeout_ms)
 {
     /* no hash cache: tests do not write to the user's home */
-    segq_client_options_t options = { .broker = self->endpoint, .user = "tester",
+    segq_client_options_t options = { .broker = self->endpoint, .user = H_USER,
                                       .timeout_ms = timeout_ms ? timeout_ms : 5000,
                                       .hash_cache = "" };
     segq_client_t *client = NULL;
@@ -427,6 +427,9 @@ harness_cli (harness_t *self, char *out, size_t outlen, char *err, size_t errlen
             _exit (127);
         dup2 (o, STDOUT_FILENO);
         dup2 (e, STDERR_FILENO);
+        /* the CLI acts as the harness's clients do (without keys), so what
+           one submits the other may read; a test may say otherwise */
+        setenv ("SEGQ_USER", H_USER, 0);
         execv (argv[0], (char *const *) argv);
         _exit (127);
     }

@@ -78,7 +78,10 @@ void harness_signal_worker (harness_t *self, int index, int sig);
 /* Is the process still running (not reaped)? */
 bool harness_worker_alive (harness_t *self, int index);
 
-/* A libsegq client connected to the broker (timeout_ms 0: 5 s). */
+/* The user the harness's clients and CLI runs act as without keys. */
+#define H_USER "tester"
+
+/* A libsegq client connected to the broker (timeout_ms 0: 5 s), as H_USER. */
 segq_client_t *harness_client (harness_t *self, int timeout_ms);
 
 /* Run the segq CLI with --broker set; argv NULL-terminated (without

@@ -437,7 +437,7 @@ s_assignment (segq_config_t *cfg, errors_t *e, int line, char *text, size_t len,
             s_error (e, line, "unknown key '%s' (did you mean %s?)", shown, spelled);
         }
         else
-            s_error (e, line, "unknown key '%s' (see README: broker configuration)", shown);
+            s_error (e, line, "unknown key '%s' (see docs/usage.md: broker configuration)", shown);
         return;
     }
     if (setting >= 0 && section) {

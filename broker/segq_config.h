@@ -1,7 +1,7 @@
 /*  segq_config.h: segqd's configuration file (library segq_config, libc and
     segq_core only, so it can be fuzzed on its own).
 
-    Format (README "Broker configuration"):
+    Format (docs/usage.md, "Broker configuration"):
 
         # comment (own line)
         bind = tcp://0.0.0.0:5555           broker settings: before any section,

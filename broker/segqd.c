@@ -48,7 +48,7 @@ static const char s_usage [] =
     "  -v                      log requests; -vv every message\n"
     "  -h, --help              this text\n"
     "       segqd keygen --broker | --worker NODE | --user NAME [--admin]  --out DIR\n"
-    "                          make certificates (see README: lab setup with keys)\n"
+    "                          make certificates (see docs/usage.md: lab setup with keys)\n"
     "       segqd backup FILE [--broker URL --broker-key FILE --cert FILE]\n"
     "                          copy the running broker's database to FILE\n";
 
@@ -129,7 +129,7 @@ s_load_config (const char *given, segq_config_t *config)
     if (rc != 0) {
         fprintf (stderr, "segqd: %s\n", err);
         if (rc == SEGQ_EINVAL)
-            fprintf (stderr, "segqd: fix the configuration file (README: broker configuration)\n");
+            fprintf (stderr, "segqd: fix the configuration file (docs/usage.md: broker configuration)\n");
         return -1;
     }
     return 0;

@@ -27,7 +27,7 @@ setup (void)
     h = harness_new ("xfer-limits");
     cr_assert_not_null (h);
     h->expiry_ms = 1500;
-    /* the limits as an admin writes them (README: broker configuration) */
+    /* the limits as an admin writes them (docs/usage.md: broker configuration) */
     char config[600];
     snprintf (config, sizeof config, "%s/segqd.conf", h->dir);
     FILE *file = fopen (config, "w");

@@ -546,6 +546,39 @@ harness_journal_attempts (const h_journal_entry_t *j, size_t n, const char *job,
     return set;
 }
 
+int
+harness_wait_journal (harness_t *self, const char *job, unsigned attempt, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        size_t n;
+        int dups = 0;
+        h_journal_entry_t *j = harness_journal (self, &n);
+        uint64_t set = harness_journal_attempts (j, n, job, &dups);
+        free (j);
+        if (attempt ? set & (1ull << attempt) : set)
+            return 0;
+        harness_sleep_ms (10);
+    }
+    return SEGQ_ETIMEOUT;
+}
+
+int
+harness_wait_text (const char *path, const char *text, int timeout_ms)
+{
+    static char content[1 << 20];
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        int fd = open (path, O_RDONLY);
+        if (fd >= 0) {
+            s_read_all (fd, content, sizeof content);
+            close (fd);
+            if (strstr (content, text))
+                return 0;
+        }
+        harness_sleep_ms (20);
+    }
+    return SEGQ_ETIMEOUT;
+}
+
 static void
 s_tail (const char *path, size_t bytes)
 {

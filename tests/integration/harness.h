@@ -113,6 +113,13 @@ h_journal_entry_t *harness_journal (harness_t *self, size_t *n);
 uint64_t harness_journal_attempts (const h_journal_entry_t *j, size_t n, const char *job,
                                    int *dups);
 
+/* Poll until the journal shows `job`'s attempt (0: any attempt) started:
+   0, or SEGQ_ETIMEOUT. */
+int harness_wait_journal (harness_t *self, const char *job, unsigned attempt, int timeout_ms);
+/* Poll until the file at path (a process's log) contains text: 0, or
+   SEGQ_ETIMEOUT. */
+int harness_wait_text (const char *path, const char *text, int timeout_ms);
+
 /* Print the tail of every process log to stderr (for failing tests). */
 void harness_dump_logs (harness_t *self);
 

@@ -83,7 +83,8 @@ Test (faults, kill_worker_mid_job_requeues_on_the_other, .init = setup, .fini = 
     int victim = s_worker_index (info.worker);
     cr_assert_geq (victim, 0, "running on unknown node %s", info.worker);
     segq_job_info_clear (&info);
-    harness_sleep_ms (200);   /* let the child write its journal line */
+    /* its journal line says the child runs: attempt 1 happened */
+    H_ASSERT (h, harness_wait_journal (h, job, 1, 10000) == 0, "attempt 1 never started");
     harness_signal_worker (h, victim, SIGKILL);
 
     uint32_t attempt;
@@ -110,8 +111,9 @@ Test (faults, kill_worker_mid_job_requeues_on_the_other, .init = setup, .fini = 
    broker's view does not change. */
 Test (faults, stopped_worker_stale_result_is_refused, .init = setup, .fini = teardown, .timeout = 60)
 {
-    cr_assert_eq (harness_start_worker (h, "w1", 1, NULL), 0);
-    cr_assert_eq (harness_start_worker (h, "w2", 1, NULL), 1);
+    const char *verbose[] = { "-v", NULL };     /* it logs a fenced attempt */
+    cr_assert_eq (harness_start_worker (h, "w1", 1, verbose), 0);
+    cr_assert_eq (harness_start_worker (h, "w2", 1, verbose), 1);
     segq_client_t *c = harness_client (h, 0);
     char job[SEGQ_JOB_ID_MAX];
     s_submit_sleep (c, "1.5", job);
@@ -121,7 +123,7 @@ Test (faults, stopped_worker_stale_result_is_refused, .init = setup, .fini = tea
     int victim = s_worker_index (info.worker);
     cr_assert_geq (victim, 0);
     segq_job_info_clear (&info);
-    harness_sleep_ms (100);
+    H_ASSERT (h, harness_wait_journal (h, job, 1, 10000) == 0, "attempt 1 never started");
     /* Only the daemon stops: its child finishes its sleep meanwhile. */
     harness_signal_worker (h, victim, SIGSTOP);
     uint32_t attempt;
@@ -133,8 +135,10 @@ Test (faults, stopped_worker_stale_result_is_refused, .init = setup, .fini = tea
     segq_job_info_clear (&info);
 
     harness_signal_worker (h, victim, SIGCONT);
-    /* Give it time to deliver its (stale) result and re-register. */
-    harness_sleep_ms (3 * h->expiry_ms);
+    /* it re-registers holding its result, and the broker fences it */
+    H_ASSERT (h, harness_wait_text (h->workers[victim].log, "not the job's current attempt",
+                                    30000) == 0,
+              "the resumed worker's stale attempt was never fenced");
     cr_assert (harness_worker_alive (h, victim), "the resumed worker died");
     cr_assert_eq (segq_client_job (c, job, true, &info), 0);
     cr_assert_eq (info.state, SEGQ_JOB_SUCCEEDED);

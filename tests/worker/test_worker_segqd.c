@@ -58,18 +58,7 @@ s_submit (segq_client_t *c, const char *kind, const char *const *params, uint32_
 static void
 s_wait_started (const char *job)
 {
-    for (int i = 0; i < 1000; i++) {
-        size_t n;
-        h_journal_entry_t *j = harness_journal (h, &n);
-        bool seen = false;
-        for (size_t k = 0; k < n; k++)
-            seen |= strcmp (j [k].job, job) == 0;
-        free (j);
-        if (seen)
-            return;
-        harness_sleep_ms (10);
-    }
-    H_ASSERT (h, false, "job %s never started", job);
+    H_ASSERT (h, harness_wait_journal (h, job, 0, 10000) == 0, "job %s never started", job);
 }
 
 /* pid of the worker's child running a test kind (its only child). */
@@ -95,6 +84,19 @@ s_child_of (pid_t parent)
     if (proc)
         closedir (proc);
     return found;
+}
+
+/* Waits until the worker's child has come and gone: its job ended. */
+static void
+s_wait_child_ended (void)
+{
+    pid_t child = 0;
+    for (int i = 0; i < 500 && !child; i++, harness_sleep_ms (10))
+        child = s_child_of (h->workers [0].pid);
+    H_ASSERT (h, child > 0, "no child of the worker found");
+    for (int i = 0; i < 1000 && s_child_of (h->workers [0].pid) == child; i++)
+        harness_sleep_ms (10);
+    H_ASSERT (h, s_child_of (h->workers [0].pid) != child, "the job's child never ended");
 }
 
 static void
@@ -187,7 +189,7 @@ Test (worker_segqd, result_finished_while_broker_down_is_kept)
     s_wait_started (job);
     segq_client_destroy (&c);
     harness_signal_broker (h, SIGKILL);
-    harness_sleep_ms (2000);                  /* the job ends while nobody listens */
+    s_wait_child_ended ();                    /* the job ends while nobody listens */
     H_ASSERT (h, harness_start_broker (h, NULL) == 0, "segqd did not restart");
     c = harness_client (h, 10000);
     s_expect_final (c, job, SEGQ_JOB_SUCCEEDED, NULL);
@@ -212,7 +214,8 @@ Test (worker_segqd, sigterm_finishes_running_job_then_exits)
     /* the broker saw it leave: nothing is assigned to it any more */
     char next [SEGQ_JOB_ID_MAX];
     s_submit (c, "sleep", params, 0, next);
-    harness_sleep_ms (500);
+    /* SUBMITTED leaves after the turn's dispatch: had the broker still
+       counted the worker, the job would be running already */
     segq_job_info_t info;
     H_ASSERT (h, segq_client_job (c, next, false, &info) == 0, "%s", segq_client_error (c));
     H_ASSERT (h, info.state == SEGQ_JOB_QUEUED, "job %s is %s with no worker", next,

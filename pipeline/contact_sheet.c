@@ -39,23 +39,23 @@ static int check_pair(const segq_image_t *img, const segq_image_t *mask, size_t 
 {
     if (!img || !mask) {
         snprintf(err, errlen, "contact sheet: sample %zu has no %s", i, img ? "mask" : "image");
-        return SEGQ_IMAGE_EINVAL;
+        return SEGQ_EINVAL;
     }
     if (img->channels != 3 || img->depth != 8) {
         snprintf(err, errlen, "contact sheet: sample %zu is %d-channel %d-bit; 8-bit RGB expected",
                  i, img->channels, img->depth);
-        return SEGQ_IMAGE_EINVAL;
+        return SEGQ_EINVAL;
     }
     if (mask->channels != 1 || mask->depth != 8) {
         snprintf(err, errlen,
                  "contact sheet: mask %zu is %d-channel %d-bit; an 8-bit 1-channel mask expected",
                  i, mask->channels, mask->depth);
-        return SEGQ_IMAGE_EINVAL;
+        return SEGQ_EINVAL;
     }
     if (img->width != mask->width || img->height != mask->height) {
         snprintf(err, errlen, "contact sheet: sample %zu is %ux%u but its mask is %ux%u", i,
                  img->width, img->height, mask->width, mask->height);
-        return SEGQ_IMAGE_EMISMATCH;
+        return SEGQ_EINVAL;
     }
     return 0;
 }
@@ -100,12 +100,12 @@ int segq_contact_sheet_make(const segq_image_t *const *images, const segq_image_
 {
     if (!out || (n && (!images || !masks))) {
         snprintf(err, errlen, "contact sheet: NULL argument");
-        return SEGQ_IMAGE_EINVAL;
+        return SEGQ_EINVAL;
     }
     *out = NULL;
     if (n == 0) {
         snprintf(err, errlen, "contact sheet: no samples (nothing was generated?)");
-        return SEGQ_IMAGE_EINVAL;
+        return SEGQ_EINVAL;
     }
     if (n > SEGQ_CONTACT_SHEET_MAX)
         n = SEGQ_CONTACT_SHEET_MAX;
@@ -128,7 +128,7 @@ int segq_contact_sheet_make(const segq_image_t *const *images, const segq_image_
     if (!sheet) {
         snprintf(err, errlen, "contact sheet: out of memory (%u x %u cells of %ux%u)", cols,
                  rows, cw, ch);
-        return SEGQ_IMAGE_ENOMEM;
+        return SEGQ_ENOMEM;
     }
     memset(sheet->data, SEGQ_CONTACT_SHEET_BACKGROUND, segq_image_size(sheet));
     for (size_t i = 0; i < n; i++) {
@@ -149,7 +149,7 @@ static int to_8bit(segq_image_t **img, char *err, size_t errlen)
     segq_image_t *d = segq_image_new(s->width, s->height, s->channels, 8);
     if (!d) {
         snprintf(err, errlen, "contact sheet: out of memory");
-        return SEGQ_IMAGE_ENOMEM;
+        return SEGQ_ENOMEM;
     }
     size_t k = (size_t)s->width * s->height * (size_t)s->channels;
     for (size_t i = 0; i < k; i++)
@@ -194,7 +194,7 @@ int segq_contact_sheet_write_dir(const char *dir, const char *path, char *err, s
     segq_image_t *sheet = NULL;
     if (!rc && n == 0) {
         snprintf(err, errlen, "contact sheet: %s has no image/mask pairs", dir);
-        rc = SEGQ_IMAGE_EINVAL;
+        rc = SEGQ_EINVAL;
     }
     if (!rc)
         rc = segq_contact_sheet_make((const segq_image_t *const *)imgs,

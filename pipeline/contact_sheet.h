@@ -39,8 +39,8 @@ void segq_contact_sheet_grid(size_t n, uint32_t *cols, uint32_t *rows);
  * channel, non-zero = inside), each mask the size of its image; samples
  * past SEGQ_CONTACT_SHEET_MAX are left out. max_tile 0 means
  * SEGQ_CONTACT_SHEET_TILE. *out is 8-bit RGB, owned by the caller.
- * EINVAL for n == 0, NULL or wrong channels/depth, EMISMATCH for a mask of
- * another size, naming the sample. */
+ * EINVAL for n == 0, NULL, wrong channels/depth or a mask of another
+ * size, naming the sample. */
 int segq_contact_sheet_make(const segq_image_t *const *images, const segq_image_t *const *masks,
                             size_t n, uint32_t max_tile, segq_image_t **out, char *err,
                             size_t errlen);

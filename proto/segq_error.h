@@ -34,9 +34,9 @@ typedef enum {
     SEGQ_EAUTH      = -17,  /* authentication failed or no credentials */
     SEGQ_EINTERNAL  = -18,  /* a bug: please report it */
     SEGQ_ELIMIT     = -19,  /* over a per-user limit of the broker's configuration */
-    /* the pipeline's libraries (safetensors, the torch shim, segq-run) */
+    /* the pipeline's libraries (images, safetensors, the torch shim, segq-run) */
     SEGQ_ECORRUPT   = -20,  /* input file malformed or truncated: the decoder rejected it */
-    SEGQ_EUNSUPPORTED = -21, /* well-formed input this build cannot handle (e.g. a dtype) */
+    SEGQ_EUNSUPPORTED = -21, /* input this build cannot handle (a dtype, an image format) */
     SEGQ_ENODEV     = -22,  /* compute device absent, or CUDA not compiled in */
     SEGQ_ETORCH     = -23,  /* libtorch raised: the message says why */
     SEGQ_EGPUMEM    = -24   /* out of GPU memory (or of this process's share of it) */

@@ -3,9 +3,17 @@
  * dataset lister. Never links libtorch, so it is sanitized and fuzzed.
  *
  * Conventions
- * - Every function that can fail returns 0 or a negative SEGQ_IMAGE_E* code
- *   and, when `err` is not NULL, writes a message naming the file and the
- *   problem into err[0..errlen) (SEGQ_IMAGE_ERRLEN is always enough).
+ * - Every function that can fail returns 0 or a negative SEGQ_E* code of
+ *   segq_error.h and, when `err` is not NULL, writes a message naming the
+ *   file and the problem into err[0..errlen) (SEGQ_IMAGE_ERRLEN is always
+ *   enough). The codes: SEGQ_EIO (cannot open, read or write the file),
+ *   SEGQ_ECORRUPT (the decoder rejected the data, the file is empty or ends
+ *   before the image does, or it declares 0 pixels wide or high), SEGQ_ETOOBIG
+ *   (declared size above the limits), SEGQ_EUNSUPPORTED (not PNG or JPEG by
+ *   its magic bytes: it may well be a valid image of another format, such
+ *   as TIFF, so not ECORRUPT; or CMYK or 12-bit JPEG), SEGQ_EINVAL (bad
+ *   argument; image and mask sizes differ; a dataset folder with an
+ *   unpaired or ambiguous file: the message says which), SEGQ_ENOMEM.
  * - Objects are owned by the caller: segq_image_destroy(&img) frees and sets
  *   the pointer to NULL; destroying NULL is a no-op.
  * - Samples are kept at the file's depth: 8-bit (uint8_t) or 16-bit
@@ -19,6 +27,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "segq_error.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,21 +47,6 @@ extern "C" {
 #define SEGQ_IMAGE_MAX_BYTES ((uint64_t)1 << 30)
 #endif
 #define SEGQ_IMAGE_ERRLEN 512
-
-enum {
-    SEGQ_IMAGE_OK = 0,
-    SEGQ_IMAGE_EIO = -1,          /* cannot open, read or write the file */
-    SEGQ_IMAGE_ENOTIMAGE = -2,    /* neither PNG nor JPEG magic bytes */
-    SEGQ_IMAGE_ETRUNCATED = -3,   /* file ends before the image does */
-    SEGQ_IMAGE_ECORRUPT = -4,     /* decoder rejected the data */
-    SEGQ_IMAGE_EEMPTY = -5,       /* declared 0 wide or 0 high */
-    SEGQ_IMAGE_ETOOBIG = -6,      /* declared size above the limits */
-    SEGQ_IMAGE_EUNSUPPORTED = -7, /* e.g. CMYK JPEG, 12-bit JPEG */
-    SEGQ_IMAGE_EINVAL = -8,       /* bad argument (channels, depth, NULL) */
-    SEGQ_IMAGE_ENOMEM = -9,
-    SEGQ_IMAGE_EMISMATCH = -10,   /* image and mask sizes differ */
-    SEGQ_IMAGE_EDATASET = -11,    /* dataset folder: unpaired or ambiguous file */
-};
 
 typedef enum { SEGQ_IMAGE_PNG = 1, SEGQ_IMAGE_JPEG = 2 } segq_image_format_t;
 
@@ -79,9 +74,6 @@ typedef struct {
     uint32_t fit_side;
 } segq_image_limits_t;
 
-/* Static English text for a SEGQ_IMAGE_E* code. */
-const char *segq_image_strerror(int code);
-
 /* A zeroed image; NULL if out of memory or arguments out of range. */
 segq_image_t *segq_image_new(uint32_t width, uint32_t height, int channels, int depth);
 void segq_image_destroy(segq_image_t **self_p);
@@ -99,7 +91,7 @@ int segq_image_read_mem(const void *buf, size_t len, const char *name,
                         const segq_image_limits_t *limits, segq_image_t **out,
                         char *err, size_t errlen);
 
-/* An image and its mask: EMISMATCH (with both declared sizes) unless the
+/* An image and its mask: EINVAL (with both declared sizes) unless the
  * files declare the same size. limits->fit_side applies only when both
  * are JPEG, so that they are decoded at the same scale and keep the same
  * size. On error neither image is left. */
@@ -132,7 +124,7 @@ double segq_image_mask_fraction(const segq_image_t *mask);
 int segq_image_split_alpha(const segq_image_t *img, segq_image_t **rgb,
                            segq_image_t **mask, char *err, size_t errlen);
 
-/* EMISMATCH with both names and sizes in the message when a and b differ
+/* EINVAL with both names and sizes in the message when a and b differ
  * in width or height. */
 int segq_image_check_same_size(const segq_image_t *a, const char *name_a,
                                const segq_image_t *b, const char *name_b,
@@ -152,7 +144,7 @@ int segq_image_from_float_chw(const float *src, uint32_t width, uint32_t height,
  *  - flat: DIR/NAME.ext + DIR/NAME-mask.ext (the chest X-ray folders).
  * Image files are those ending in .png, .jpg or .jpeg (any case); hidden
  * files and other files are ignored. A file without its partner, or two
- * files with the same NAME on one side, is EDATASET naming the file.
+ * files with the same NAME on one side, is EINVAL naming the file.
  * Pairs come sorted by NAME (byte order). */
 typedef struct {
     char *name;       /* base name without extension */

@@ -16,7 +16,7 @@ typedef struct {
 } segq__image_plan_t;
 
 /* Checks a plan against the limits (NULL = defaults) before any pixel
- * buffer exists: EEMPTY for 0, ETOOBIG above a limit, with a message that
+ * buffer exists: ECORRUPT for 0, ETOOBIG above a limit, with a message that
  * names the file, its size and the limit. */
 int segq__image_check_size(const char *name, const segq__image_plan_t *plan,
                            const segq_image_limits_t *limits, char *err, size_t errlen);

@@ -22,23 +22,32 @@ typedef struct {
     struct jpeg_error_mgr mgr;
     jmp_buf jmp;
     int code;
+    const char *what; /* the kind of failure, for the message */
     char msg[JMSG_LENGTH_MAX];
     segq_image_t *img;
 } jpeg_ctx_t;
+
+/* Leaves decode() through its setjmp with a code and the kind of failure:
+ * several kinds share ECORRUPT, the message tells them apart. */
+_Noreturn static void jump(jpeg_ctx_t *ctx, int code, const char *what)
+{
+    ctx->code = code;
+    ctx->what = what;
+    longjmp(ctx->jmp, 1);
+}
 
 static void on_error(j_common_ptr cinfo)
 {
     jpeg_ctx_t *ctx = (jpeg_ctx_t *)cinfo->err;
     (*cinfo->err->format_message)(cinfo, ctx->msg);
     switch (cinfo->err->msg_code) {
-    case JERR_EMPTY_IMAGE: ctx->code = SEGQ_IMAGE_EEMPTY; break;
+    case JERR_EMPTY_IMAGE: jump(ctx, SEGQ_ECORRUPT, "empty JPEG");
     case JERR_BAD_PRECISION:
-    case JERR_CONVERSION_NOTIMPL: ctx->code = SEGQ_IMAGE_EUNSUPPORTED; break;
-    case JERR_OUT_OF_MEMORY: ctx->code = SEGQ_IMAGE_ENOMEM; break;
-    case JERR_IMAGE_TOO_BIG: ctx->code = SEGQ_IMAGE_ETOOBIG; break;
-    default: ctx->code = SEGQ_IMAGE_ECORRUPT;
+    case JERR_CONVERSION_NOTIMPL: jump(ctx, SEGQ_EUNSUPPORTED, "JPEG");
+    case JERR_OUT_OF_MEMORY: jump(ctx, SEGQ_ENOMEM, "JPEG");
+    case JERR_IMAGE_TOO_BIG: jump(ctx, SEGQ_ETOOBIG, "JPEG too large");
+    default: jump(ctx, SEGQ_ECORRUPT, "corrupt JPEG");
     }
-    longjmp(ctx->jmp, 1);
 }
 
 static void on_message(j_common_ptr cinfo, int level)
@@ -48,9 +57,8 @@ static void on_message(j_common_ptr cinfo, int level)
      * with grey: for us that is a truncated file. Other warnings (extra
      * bytes before a marker, ...) are common in real files and harmless. */
     if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
-        ctx->code = SEGQ_IMAGE_ETRUNCATED;
         snprintf(ctx->msg, sizeof ctx->msg, "file ends early");
-        longjmp(ctx->jmp, 1);
+        jump(ctx, SEGQ_ECORRUPT, "truncated JPEG");
     }
 }
 
@@ -59,9 +67,8 @@ static void on_progress(j_common_ptr cinfo)
     j_decompress_ptr d = (j_decompress_ptr)cinfo;
     if (d->input_scan_number > MAX_SCANS) {
         jpeg_ctx_t *ctx = (jpeg_ctx_t *)cinfo->err;
-        ctx->code = SEGQ_IMAGE_ECORRUPT;
         snprintf(ctx->msg, sizeof ctx->msg, "more than %d progressive scans", MAX_SCANS);
-        longjmp(ctx->jmp, 1);
+        jump(ctx, SEGQ_ECORRUPT, "corrupt JPEG");
     }
 }
 
@@ -110,7 +117,7 @@ static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx_t *ctx,
         break;
     case JCS_CMYK:
     case JCS_YCCK:
-        return segq__image_fail(err, errlen, SEGQ_IMAGE_EUNSUPPORTED,
+        return segq__image_fail(err, errlen, SEGQ_EUNSUPPORTED,
                                 "%s: CMYK JPEG is not supported: convert it to RGB", name);
     default:
         cinfo->out_color_space = JCS_RGB;
@@ -124,19 +131,19 @@ static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx_t *ctx,
         return rc;
     jpeg_start_decompress(cinfo);
     if (cinfo->output_components != channels)
-        return segq__image_fail(err, errlen, SEGQ_IMAGE_EUNSUPPORTED,
+        return segq__image_fail(err, errlen, SEGQ_EUNSUPPORTED,
                                 "%s: JPEG with %d components is not supported", name,
                                 cinfo->output_components);
     ctx->img = segq_image_new(cinfo->output_width, cinfo->output_height, channels, 8);
     if (!ctx->img)
-        return segq__image_fail(err, errlen, SEGQ_IMAGE_ENOMEM, "%s: out of memory", name);
+        return segq__image_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
     ctx->img->full_width = w;
     ctx->img->full_height = h;
     size_t stride = (size_t)cinfo->output_width * channels;
     while (cinfo->output_scanline < cinfo->output_height) {
         JSAMPROW row = (JSAMPROW)ctx->img->data + stride * cinfo->output_scanline;
         if (jpeg_read_scanlines(cinfo, &row, 1) != 1)
-            return segq__image_fail(err, errlen, SEGQ_IMAGE_ECORRUPT,
+            return segq__image_fail(err, errlen, SEGQ_ECORRUPT,
                                     "%s: corrupt JPEG: decoder returned no row", name);
     }
     jpeg_finish_decompress(cinfo);
@@ -157,14 +164,8 @@ int segq__image_read_jpeg(const unsigned char *buf, size_t len, const char *name
     ctx.mgr.emit_message = on_message;
     cinfo.progress = &progress;
     int rc = decode(&cinfo, &ctx, buf, len, name, limits, err, errlen);
-    if (ctx.code) { /* came back by longjmp: the library's message */
-        const char *what = rc == SEGQ_IMAGE_ETRUNCATED ? "truncated JPEG"
-                           : rc == SEGQ_IMAGE_EEMPTY   ? "empty JPEG"
-                           : rc == SEGQ_IMAGE_ETOOBIG  ? "JPEG too large"
-                           : rc == SEGQ_IMAGE_ECORRUPT ? "corrupt JPEG"
-                                                       : "JPEG";
-        segq__image_fail(err, errlen, rc, "%s: %s: %s", name, what, ctx.msg);
-    }
+    if (ctx.code) /* came back by longjmp: the library's message */
+        segq__image_fail(err, errlen, rc, "%s: %s: %s", name, ctx.what, ctx.msg);
     jpeg_destroy_decompress(&cinfo);
     if (rc)
         segq_image_destroy(&ctx.img);

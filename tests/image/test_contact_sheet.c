@@ -151,15 +151,15 @@ Test (contact_sheet, bad_input, .timeout = 10)
     cr_assert (img && mask && small && grey);
     const segq_image_t *imgs[] = {img}, *masks[] = {mask};
     cr_expect_eq (segq_contact_sheet_make (imgs, masks, 0, 0, &sheet, err, sizeof err),
-                  SEGQ_IMAGE_EINVAL);
+                  SEGQ_EINVAL);
     cr_expect (strstr (err, "no samples"), "%s", err);
     const segq_image_t *bad_masks[] = {small};
     cr_expect_eq (segq_contact_sheet_make (imgs, bad_masks, 1, 0, &sheet, err, sizeof err),
-                  SEGQ_IMAGE_EMISMATCH);
+                  SEGQ_EINVAL);
     cr_expect (strstr (err, "40x30") && strstr (err, "39x30"), "%s", err);
     const segq_image_t *grey_imgs[] = {grey};
     cr_expect_eq (segq_contact_sheet_make (grey_imgs, masks, 1, 0, &sheet, err, sizeof err),
-                  SEGQ_IMAGE_EINVAL);
+                  SEGQ_EINVAL);
     cr_expect (strstr (err, "8-bit RGB"), "%s", err);
     cr_expect_null (sheet);
     segq_image_destroy (&img);

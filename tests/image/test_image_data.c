@@ -133,7 +133,7 @@ Test(data, rgba_polyp_mask_from_alpha, .timeout = FX_TIMEOUT)
     cr_assert_lt(diff / (double)(n * 3), 8.0, "colour of the RGBA file is the JPEG image");
     /* An ordinary RGB image has no alpha to take a mask from. */
     segq_image_t *r2 = NULL, *m2 = NULL;
-    cr_assert_eq(segq_image_split_alpha(jimg, &r2, &m2, err, sizeof err), SEGQ_IMAGE_EINVAL);
+    cr_assert_eq(segq_image_split_alpha(jimg, &r2, &m2, err, sizeof err), SEGQ_EINVAL);
     cr_assert(strstr(err, "alpha"), "%s", err);
     cr_assert_null(r2);
     segq_image_destroy(&rgba);

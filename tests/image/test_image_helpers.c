@@ -30,7 +30,7 @@ Test(convert, grey_alpha_and_rgba_to_rgb, .timeout = FX_TIMEOUT)
     segq_image_destroy(&rgba);
     segq_image_destroy(&ga);
     segq_image_t bad = {0};
-    cr_assert_eq(segq_image_to_rgb(&bad, &rgb, err, sizeof err), SEGQ_IMAGE_EINVAL);
+    cr_assert_eq(segq_image_to_rgb(&bad, &rgb, err, sizeof err), SEGQ_EINVAL);
     cr_assert_null(segq_image_new(0, 5, 3, 8));
     cr_assert_null(segq_image_new(5, 5, 5, 8));
     cr_assert_null(segq_image_new(5, 5, 3, 12));
@@ -86,7 +86,7 @@ Test(mask, split_alpha_grey_alpha_and_rgba, .timeout = FX_TIMEOUT)
     segq_image_destroy(&rgb);
     segq_image_destroy(&m);
     segq_image_t *grey = segq_image_new(2, 1, 1, 8);
-    cr_assert_eq(segq_image_split_alpha(grey, &rgb, &m, err, sizeof err), SEGQ_IMAGE_EINVAL);
+    cr_assert_eq(segq_image_split_alpha(grey, &rgb, &m, err, sizeof err), SEGQ_EINVAL);
     cr_assert(strstr(err, "--mask-from-alpha"), "%s", err);
     segq_image_destroy(&grey);
     segq_image_destroy(&ga);
@@ -98,7 +98,7 @@ Test(convert, size_mismatch_names_both, .timeout = FX_TIMEOUT)
     char err[SEGQ_IMAGE_ERRLEN];
     segq_image_t *a = segq_image_new(10, 20, 3, 8), *b = segq_image_new(10, 21, 1, 8);
     cr_assert_eq(segq_image_check_same_size(a, "img.jpg", b, "mask.png", err, sizeof err),
-                 SEGQ_IMAGE_EMISMATCH);
+                 SEGQ_EINVAL);
     cr_assert(strstr(err, "img.jpg is 10x20") && strstr(err, "mask.png is 10x21"), "%s", err);
     cr_assert_eq(segq_image_check_same_size(a, "a", a, "a", err, sizeof err), 0);
     segq_image_destroy(&a);
@@ -125,8 +125,8 @@ Test(convert, float_planes_round_trip, .timeout = FX_TIMEOUT)
     cr_assert_eq(segq_image_from_float_chw(odd, 3, 1, 1, &back, err, sizeof err), 0);
     cr_assert_eq(memcmp(back->data, "\x00\xff\x80", 3), 0);
     segq_image_destroy(&back);
-    cr_assert_eq(segq_image_from_float_chw(odd, 0, 1, 1, &back, err, sizeof err),
-                 SEGQ_IMAGE_EEMPTY);
+    cr_assert_eq(segq_image_from_float_chw(odd, 0, 1, 1, &back, err, sizeof err), SEGQ_EINVAL);
+    cr_assert(strstr(err, "0x1"), "%s", err);
     segq_image_t *g16 = segq_image_new(1, 1, 1, 16);
     ((uint16_t *)g16->data)[0] = 65535;
     segq_image_to_float_chw(g16, f);
@@ -189,19 +189,19 @@ Test(dataset, kvasir_layout_with_mixed_extensions, .timeout = FX_TIMEOUT)
 
     /* An image without its mask is named. */
     touch_png(im, "c.png");
-    cr_assert_eq(open_ds(root, &ds, err), SEGQ_IMAGE_EDATASET);
+    cr_assert_eq(open_ds(root, &ds, err), SEGQ_EINVAL);
     cr_assert(strstr(err, "images/c.png has no mask"), "%s", err);
     char *c = fx_path(im, "c.png");
     cr_assert_eq(remove(c), 0);
     /* A mask without its image too. */
     touch_png(ma, "d.png");
-    cr_assert_eq(open_ds(root, &ds, err), SEGQ_IMAGE_EDATASET);
+    cr_assert_eq(open_ds(root, &ds, err), SEGQ_EINVAL);
     cr_assert(strstr(err, "masks/d.png has no image"), "%s", err);
     char *d = fx_path(ma, "d.png");
     cr_assert_eq(remove(d), 0);
     /* Two images for one name are ambiguous. */
     touch_png(im, "a.jpg");
-    cr_assert_eq(open_ds(root, &ds, err), SEGQ_IMAGE_EDATASET);
+    cr_assert_eq(open_ds(root, &ds, err), SEGQ_EINVAL);
     cr_assert(strstr(err, "same name"), "%s", err);
     free(c);
     free(d);
@@ -217,7 +217,7 @@ Test(dataset, flat_layout_and_empty_folder, .timeout = FX_TIMEOUT)
     char *root = fx_tmpdir();
     char err[SEGQ_IMAGE_ERRLEN];
     segq_dataset_t *ds;
-    cr_assert_eq(open_ds(root, &ds, err), SEGQ_IMAGE_EDATASET);
+    cr_assert_eq(open_ds(root, &ds, err), SEGQ_EINVAL);
     cr_assert(strstr(err, "no image/mask pairs"), "%s", err);
     touch_png(root, "10.jpg");
     touch_png(root, "10-mask.png");
@@ -229,9 +229,9 @@ Test(dataset, flat_layout_and_empty_folder, .timeout = FX_TIMEOUT)
     cr_assert_str_eq(segq_dataset_pair(ds, 1)->name, "9");
     segq_dataset_destroy(&ds);
     touch_png(root, "11.jpg");
-    cr_assert_eq(open_ds(root, &ds, err), SEGQ_IMAGE_EDATASET);
+    cr_assert_eq(open_ds(root, &ds, err), SEGQ_EINVAL);
     cr_assert(strstr(err, "11.jpg has no mask") && strstr(err, "11-mask.png"), "%s", err);
-    cr_assert_eq(open_ds("/nonexistent-folder", &ds, err), SEGQ_IMAGE_EIO);
+    cr_assert_eq(open_ds("/nonexistent-folder", &ds, err), SEGQ_EIO);
     cr_assert(strstr(err, "/nonexistent-folder"), "%s", err);
     fx_rmtree(root);
     fx_no_leaks();

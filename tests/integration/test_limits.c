@@ -137,8 +137,8 @@ Test (limits, queued_and_running_limits_per_user, .init = setup, .fini = teardow
    another name is refused; a running job is not reordered. */
 Test (limits, priority_command_without_keys, .init = setup, .fini = teardown, .timeout = 60)
 {
-    /* the CLI is the OS user, so that user owns the jobs here */
-    segq_client_t *alice = s_client (NULL), *bob = s_client ("bob");
+    /* the harness's CLI runs act as H_USER, so that user owns the jobs here */
+    segq_client_t *alice = s_client (H_USER), *bob = s_client ("bob");
     char a1[SEGQ_JOB_ID_MAX], a2[SEGQ_JOB_ID_MAX];
     H_ASSERT (h, s_submit_sleep (alice, "0.3", a1) == 0, "%s", segq_client_error (alice));
     H_ASSERT (h, s_submit_sleep (alice, "0.3", a2) == 0, "%s", segq_client_error (alice));

@@ -709,8 +709,8 @@ Test (queue, cli_arrays_beside_jobs_and_repeated_ids, .init = setup, .fini = tea
       .timeout = 90)
 {
     s_start_workers (1, 2);
-    /* as the OS user, like the CLI: fetch is for the jobs' owner only */
-    segq_client_options_t options = { .broker = h->endpoint };
+    /* as the harness's CLI runs act: fetch is for the jobs' owner only */
+    segq_client_options_t options = { .broker = h->endpoint, .user = H_USER };
     segq_client_t *c = NULL;
     char err[4096], out[16384], member[2][SEGQ_JOB_ID_MAX], other[SEGQ_JOB_ID_MAX];
     cr_assert_eq (segq_client_connect (&options, &c, err, sizeof err), 0, "%s", err);

@@ -352,26 +352,9 @@ segq__client_new_request (segq_client_t *self, segq_msg_type_t type, uint64_t *r
     if (!msg)
         return NULL;
     *req_id = segq__client_next_req (self);
-    char **user = NULL;
-    switch (type) {
-    case SEGQ_MSG_STATUS:  msg->u.status.req_id = *req_id; user = &msg->u.status.caller; break;
-    case SEGQ_MSG_WORKERS: msg->u.workers.req_id = *req_id; break;
-    case SEGQ_MSG_KINDS:   msg->u.kinds.req_id = *req_id; break;
-    case SEGQ_MSG_PUT:     msg->u.put.req_id = *req_id; user = &msg->u.put.user; break;
-    case SEGQ_MSG_CANCEL:  msg->u.cancel.req_id = *req_id; user = &msg->u.cancel.user; break;
-    case SEGQ_MSG_LOGS:    msg->u.logs.req_id = *req_id; user = &msg->u.logs.user; break;
-    case SEGQ_MSG_DRAIN:   msg->u.drain.req_id = *req_id; user = &msg->u.drain.user; break;
-    case SEGQ_MSG_ARRAY:   msg->u.array.req_id = *req_id; user = &msg->u.array.user; break;
-    case SEGQ_MSG_GET:     msg->u.get.req_id = *req_id; user = &msg->u.get.user; break;
-    case SEGQ_MSG_PURGE:   msg->u.purge.req_id = *req_id; user = &msg->u.purge.user; break;
-    case SEGQ_MSG_BACKUP:  msg->u.backup.req_id = *req_id; user = &msg->u.backup.user; break;
-    case SEGQ_MSG_PRIORITY:
-        msg->u.priority.req_id = *req_id;
-        user = &msg->u.priority.user;
-        break;
-    default: break;
-    }
-    if (user && !(*user = strdup (self->user)))
+    /* where the request id and the user go is the route table's to say */
+    char **user = segq_msg_user (msg);
+    if (segq_msg_set_req_id (msg, *req_id) != SEGQ_OK || (user && !(*user = strdup (self->user))))
         segq_msg_destroy (&msg);
     return msg;
 }
@@ -385,30 +368,6 @@ segq__client_send (segq_client_t *self, segq_msg_t **msg_p)
         return segq__client_fail (self, rc, "could not send %s to the broker at %s: %s",
                                   segq_msg_type_name (type), self->broker, segq_strerror (rc));
     return SEGQ_OK;
-}
-
-/* The req_id a reply carries, or 0 when its type has none. */
-static uint64_t
-s_reply_req_id (const segq_msg_t *msg)
-{
-    switch (msg->type) {
-    case SEGQ_MSG_ERROR:         return msg->u.error.req_id;
-    case SEGQ_MSG_SUBMITTED:     return msg->u.submitted.req_id;
-    case SEGQ_MSG_STATUS_REPLY:  return msg->u.status_reply.req_id;
-    case SEGQ_MSG_CANCEL_REPLY:  return msg->u.cancel_reply.req_id;
-    case SEGQ_MSG_LOGS_REPLY:    return msg->u.logs_reply.req_id;
-    case SEGQ_MSG_WORKERS_REPLY: return msg->u.workers_reply.req_id;
-    case SEGQ_MSG_DRAIN_REPLY:   return msg->u.drain_reply.req_id;
-    case SEGQ_MSG_PURGE_REPLY:   return msg->u.purge_reply.req_id;
-    case SEGQ_MSG_BACKUP_REPLY:  return msg->u.backup_reply.req_id;
-    case SEGQ_MSG_PRIORITY_REPLY: return msg->u.priority_reply.req_id;
-    case SEGQ_MSG_ARRAY_REPLY:   return msg->u.array_reply.req_id;
-    case SEGQ_MSG_KINDS_REPLY:   return msg->u.kinds_reply.req_id;
-    case SEGQ_MSG_PUT_READY:     return msg->u.put_ready.req_id;
-    case SEGQ_MSG_PUT_DONE:      return msg->u.put_done.req_id;
-    case SEGQ_MSG_GET_READY:     return msg->u.get_ready.req_id;
-    default:                     return 0;
-    }
 }
 
 static uint64_t
@@ -582,7 +541,7 @@ s_is_pending_submit (segq_client_t *self, const segq_msg_t *msg)
 {
     if (msg->type != SEGQ_MSG_SUBMITTED && msg->type != SEGQ_MSG_ERROR)
         return false;
-    uint64_t id = s_reply_req_id (msg);
+    uint64_t id = segq_msg_req_id (msg);
     return id && zhashx_lookup (self->pending, (void *) (uintptr_t) id) != NULL;
 }
 
@@ -597,7 +556,7 @@ segq__client_wait (segq_client_t *self, uint64_t req_id, uint64_t transfer,
         int rc = s_recv (self, deadline, &msg);
         if (rc < 0)
             return rc;
-        uint64_t id = s_reply_req_id (msg);
+        uint64_t id = segq_msg_req_id (msg);
         bool mine = (req_id && id == req_id) || (transfer && s_reply_transfer (msg) == transfer)
                     || (msg->type == SEGQ_MSG_ERROR && id == 0);
         if (mine) {
@@ -677,7 +636,7 @@ static void
 s_fill_submit_reply (segq_client_t *self, segq_msg_t *msg, segq_submit_reply_t *reply)
 {
     memset (reply, 0, sizeof *reply);
-    reply->req_id = s_reply_req_id (msg);
+    reply->req_id = segq_msg_req_id (msg);
     zhashx_delete (self->pending, (void *) (uintptr_t) reply->req_id);
     if (msg->type == SEGQ_MSG_SUBMITTED) {
         snprintf (reply->job, sizeof reply->job, "%s", msg->u.submitted.job);

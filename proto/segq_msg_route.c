@@ -67,7 +67,7 @@ static const route_row_t s_routes[] = {
     [SEGQ_MSG_GET_READY]      = { BROKER, NULL, 0 },
     [SEGQ_MSG_CHUNK]          = { BROKER | ANYONE, NULL, 0 },
     [SEGQ_MSG_CREDIT]         = { BROKER | ANYONE, NULL, 0 },
-    [SEGQ_MSG_KINDS]          = { ANYONE, NULL, SEGQ_MSG_KINDS_REPLY },
+    [SEGQ_MSG_KINDS]          = { USERS, NULL, SEGQ_MSG_KINDS_REPLY },
     [SEGQ_MSG_KINDS_REPLY]    = { BROKER, NULL, 0 },
 };
 

@@ -1,8 +1,8 @@
 /*  The reactor in-process: malformed, wrong-version and oversize messages
     are dropped (answered where possible) while others keep being served;
-    submit validation and durability across a restart; worker messages
-    from an unknown peer; fencing of a stale result; a worker's outputs
-    are bytes it sent. */
+    submit validation and durability across a restart; what only the
+    broker sends; worker messages from an unknown peer; fencing of a stale
+    result; a worker's outputs are bytes it sent. */
 #include <pthread.h>
 #include "broker_test_util.h"
 #include "segq_broker.h"
@@ -182,6 +182,27 @@ Test (reactor, submit_is_validated_and_survives_a_restart, .init = setup, .fini 
     reply = s_ask (sock, msg);
     cr_assert (reply && reply->type == SEGQ_MSG_ERROR);
     cr_assert_eq (reply->u.error.code, SEGQ_ENOENT);
+    segq_msg_destroy (&reply);
+    zsock_destroy (&sock);
+}
+
+/* What only the broker sends is refused by name, and the connection is
+   still served. */
+Test (reactor, a_message_only_the_broker_sends_is_refused, .init = setup, .fini = teardown,
+      .timeout = 30)
+{
+    zsock_t *sock = s_dealer ();
+    segq_msg_t *reply = s_ask (sock, segq_msg_new (SEGQ_MSG_WELCOME));
+    cr_assert (reply && reply->type == SEGQ_MSG_ERROR);
+    cr_assert_eq (reply->u.error.code, SEGQ_EPROTO);
+    cr_assert (strstr (reply->u.error.message, "does not accept WELCOME"), "%s",
+               reply->u.error.message);
+    segq_msg_destroy (&reply);
+    segq_msg_t *kinds = segq_msg_new (SEGQ_MSG_KINDS);
+    kinds->u.kinds.req_id = 3;
+    reply = s_ask (sock, kinds);
+    cr_assert (reply && reply->type == SEGQ_MSG_KINDS_REPLY);
+    cr_assert_eq (reply->u.kinds_reply.req_id, 3);
     segq_msg_destroy (&reply);
     zsock_destroy (&sock);
 }

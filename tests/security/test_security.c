@@ -194,7 +194,14 @@ Test (security, only_worker_certificates_act_as_workers, .init = setup, .fini = 
     char job[SEGQ_JOB_ID_MAX];
     cr_assert_eq (segq_client_submit (w, spec, job, sizeof job), SEGQ_EPERM, "%s",
                   segq_client_error (w));
+    cr_assert (strstr (segq_client_error (w), "cannot send client requests"), "%s",
+               segq_client_error (w));
     segq_job_spec_destroy (&spec);
+    /* not even ask the kinds, which users and admins ask (SPEC 7, KINDS) */
+    segq_kind_info_t *kinds = NULL;
+    size_t n_kinds = 0;
+    cr_assert_eq (segq_client_kinds (w, &kinds, &n_kinds), SEGQ_EPERM, "%s",
+                  segq_client_error (w));
     segq_client_destroy (&w);
     /* a plain (no CURVE) client gets nowhere */
     segq_client_t *plain = harness_client (h, 2000);

@@ -1,0 +1,530 @@
+/*  broker_client.c: users' requests about jobs.
+
+    SUBMIT and ARRAY store what they make before the reply goes (the turn's
+    commit), PRIORITY and CANCEL change stored jobs; STATUS, LOGS, WORKERS
+    and KINDS only read. Everyone sees the queue, but a job's data (its
+    inputs' and outputs' names, its log) only those the access rule lets
+    read it (access.h); without keys the user a client names is taken as
+    it is, with keys it is the certificate's (broker_access.c). */
+#include "broker_internal.h"
+#include "broker_kinds.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STATUS_PAGE     100
+#define STATUS_PAGE_MAX SEGQ_STATUS_MAX
+
+void
+segq__broker_on_priority (segq_broker_t *self, segq__request_t *req)
+{
+    const segq_priority_t *request = &req->msg->u.priority;
+    zframe_t *peer = req->peer;
+    char err [512] = "";
+    int32_t previous = 0;
+    bool admin = segq__broker_sender_is_admin (self);
+    uint64_t number = segq__job_id_parse (request->job);
+    int rc = number ? segq__jobs_set_priority (self->jobs, number, request->priority, request->user,
+                                               admin, admin || !self->auth, &previous, err,
+                                               sizeof err)
+                    : SEGQ_ENOENT;
+    if (!number)
+        snprintf (err, sizeof err, "unknown job '%s'", request->job);
+    segq__broker_log (self, rc == SEGQ_EPERM ? 0 : 1, req->peer_hex, "PRIORITY %s %d by %s: %s",
+                      request->job, (int) request->priority, request->user ? request->user : "?",
+                      rc ? err : "changed");
+    if (rc) {
+        if (segq__broker_store_error (rc) && rc != SEGQ_ESTATE)
+            segq__broker_broken (self, rc, "storing a priority");
+        segq__broker_error (self, peer, request->req_id, rc, "%s", err);
+        return;
+    }
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_PRIORITY_REPLY);
+    if (!reply)
+        return;
+    reply->u.priority_reply.req_id = request->req_id;
+    reply->u.priority_reply.job = strdup (request->job);
+    reply->u.priority_reply.priority = request->priority;
+    reply->u.priority_reply.previous = previous;
+    segq__broker_send (self, peer, reply, true);
+}
+
+void
+segq__broker_on_submit (segq_broker_t *self, segq__request_t *req)
+{
+    const segq_submit_t *submit = &req->msg->u.submit;
+    zframe_t *peer = req->peer;
+    const char *peer_hex = req->peer_hex;
+    char id [SEGQ__JOB_ID_MAX], err [1024] = "";
+    if ((submit->priority > SEGQ_PRIORITY_USER_MAX || submit->priority < -SEGQ_PRIORITY_USER_MAX)
+    &&  self->auth && !segq__broker_sender_is_admin (self)) {
+        segq__broker_log (self, 0, peer_hex, "SUBMIT from %s refused: priority %d needs an admin",
+                          submit->user ? submit->user : "?", (int) submit->priority);
+        segq__broker_error (self, peer, submit->req_id, SEGQ_EPERM, "priority %d is outside "
+                            "-%d..%d, which orders only your own jobs: putting a job ahead of "
+                            "other users' fair share needs an admin (`segq priority`)",
+                            (int) submit->priority, SEGQ_PRIORITY_USER_MAX,
+                            SEGQ_PRIORITY_USER_MAX);
+        return;
+    }
+    segq__caller_t caller = segq__broker_caller (self, submit->user);
+    int rc = segq__access_submit (self->access, &caller, submit, err, sizeof err);
+    if (rc == 0)
+        rc = segq__jobs_submit (self->jobs, submit, segq__broker_now (), id, err, sizeof err);
+    json_t *event = segq__broker_audit_event (self, "submit", submit->user, peer_hex);
+    segq__broker_audit_set (event, "kind", submit->kind);
+    if (rc) {
+        if (segq__broker_store_error (rc))
+            segq__broker_broken (self, rc, "storing a submit");
+        segq__broker_log (self, 1, peer_hex, "SUBMIT %s from %s refused: %s",
+                          submit->kind ? submit->kind : "", submit->user ? submit->user : "", err);
+        segq__broker_error (self, peer, submit->req_id, rc, "%s", err);
+        segq__broker_audit_end (self, &event, err, false);
+        return;
+    }
+    segq__broker_audit_set (event, "job", id);
+    json_t *inputs = submit->n_inputs && event ? json_array () : NULL;
+    for (size_t i = 0; inputs && i < submit->n_inputs; i++) {
+        const segq_input_t *input = &submit->inputs [i];
+        json_t *item = json_object ();
+        segq__broker_audit_set (item, "name", input->name);
+        segq__broker_audit_set (item, "hash", input->hash [0] ? input->hash : NULL);
+        segq__broker_audit_set (item, "job", input->job);
+        segq__broker_audit_set (item, "out", input->output);
+        json_array_append_new (inputs, item);
+    }
+    if (inputs)
+        json_object_set_new (event, "inputs", inputs);
+    segq__broker_audit_end (self, &event, NULL, true);
+    segq__broker_log (self, 2, peer_hex, "SUBMIT %s: job %s", submit->kind, id);
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_SUBMITTED);
+    if (!reply)
+        return;
+    reply->u.submitted.req_id = submit->req_id;
+    reply->u.submitted.job = strdup (id);
+    /* the resources it got: the submit's, or its kind's default */
+    segq__job_t *job = segq__jobs_find (self->jobs, segq__job_id_parse (id));
+    if (job) {
+        reply->u.submitted.gpu_mem = job->sched.gpu_mem;
+        reply->u.submitted.cpu_slots = job->sched.cpu_slots;
+    }
+    segq__broker_send (self, peer, reply, true);
+}
+
+static int
+s_u64_order (const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+#define MAX_ARRAY_JOBS 100000
+
+/* ARRAY: make a job array of the sender's jobs (stored before the reply,
+   like a submit), or look one up. */
+void
+segq__broker_on_array (segq_broker_t *self, segq__request_t *req)
+{
+    const segq_array_t *array = &req->msg->u.array;
+    zframe_t *peer = req->peer;
+    const char *peer_hex = req->peer_hex;
+    char err [512] = "";
+    int rc = 0;
+    segq__array_row_t row = { 0 };
+    uint64_t id = 0, *sorted = NULL;
+    if (array->array) {
+        id = segq__array_id_parse (array->array);
+        rc = id ? segq__job_store_array (self->store, id, &row) : SEGQ_ENOENT;
+        if (rc == SEGQ_ENOENT)
+            snprintf (err, sizeof err, "unknown job array '%s'", array->array);
+    }
+    else if (!array->user || !*array->user) {
+        snprintf (err, sizeof err, "ARRAY without a user name");
+        rc = SEGQ_EINVAL;
+    }
+    else if (array->n_jobs > MAX_ARRAY_JOBS) {
+        snprintf (err, sizeof err, "a job array holds at most %d jobs, not %zu", MAX_ARRAY_JOBS,
+                  array->n_jobs);
+        rc = SEGQ_ETOOBIG;
+    }
+    else {
+        row.jobs = calloc (array->n_jobs, sizeof *row.jobs);
+        sorted = calloc (array->n_jobs, sizeof *sorted);
+        rc = row.jobs && sorted ? 0 : SEGQ_ENOMEM;
+        for (size_t i = 0; i < array->n_jobs && rc == 0; i++) {
+            segq__job_brief_t brief;
+            uint64_t number = segq__job_id_parse (array->jobs [i]);
+            rc = number ? segq__job_store_brief (self->store, number, &brief) : SEGQ_ENOENT;
+            if (rc == SEGQ_ENOENT)
+                snprintf (err, sizeof err, "unknown job '%s'", array->jobs [i]);
+            else if (rc == 0 && strcmp (brief.owner, array->user) != 0) {
+                snprintf (err, sizeof err, "job %s belongs to %s: an array holds only your own "
+                          "jobs", array->jobs [i], brief.owner);
+                rc = SEGQ_EPERM;
+            }
+            row.jobs [i] = sorted [i] = number;
+        }
+        if (rc == 0) {
+            qsort (sorted, array->n_jobs, sizeof *sorted, s_u64_order);
+            for (size_t i = 1; i < array->n_jobs && rc == 0; i++)
+                if (sorted [i] == sorted [i - 1]) {
+                    char job [SEGQ__JOB_ID_MAX];
+                    segq__job_id_format (sorted [i], job);
+                    snprintf (err, sizeof err, "job %s is named twice", job);
+                    rc = SEGQ_EINVAL;
+                }
+        }
+        row.n_jobs = array->n_jobs;
+        row.created = segq__broker_now ();
+        snprintf (row.owner, sizeof row.owner, "%s", array->user);
+        if (rc == 0) {
+            rc = segq__job_store_insert_array (self->store, array->user, row.created, row.jobs,
+                                               row.n_jobs, &id);
+            if (rc)
+                segq__broker_broken (self, rc, "storing a job array");
+        }
+    }
+    free (sorted);
+    segq_msg_t *reply = rc == 0 ? segq_msg_new (SEGQ_MSG_ARRAY_REPLY) : NULL;
+    if (rc == 0 && reply) {
+        segq_array_reply_t *r = &reply->u.array_reply;
+        char text [SEGQ__ARRAY_ID_MAX];
+        segq__array_id_format (id, text);
+        r->req_id = array->req_id;
+        r->created = row.created;
+        bool ok = (r->array = strdup (text)) && (r->owner = strdup (row.owner))
+               && (!row.n_jobs || (r->jobs = calloc (row.n_jobs, sizeof *r->jobs)));
+        for (size_t i = 0; ok && i < row.n_jobs; i++) {
+            char job [SEGQ__JOB_ID_MAX];
+            segq__job_id_format (row.jobs [i], job);
+            ok = (r->jobs [i] = strdup (job)) != NULL;
+            r->n_jobs = i + 1;
+        }
+        if (!ok) {
+            segq_msg_destroy (&reply);
+            rc = SEGQ_ENOMEM;
+            snprintf (err, sizeof err, "out of memory");
+        }
+    }
+    segq__array_row_clear (&row);
+    if (rc) {
+        segq__broker_log (self, 1, peer_hex, "ARRAY refused: %s", err);
+        segq__broker_error (self, peer, array->req_id, rc, "%s", *err ? err : segq_strerror (rc));
+        return;
+    }
+    if (!array->array)
+        segq__broker_log (self, 2, peer_hex, "ARRAY: %s of %zu jobs", reply->u.array_reply.array,
+                          reply->u.array_reply.n_jobs);
+    segq__broker_send (self, peer, reply, !array->array);
+}
+
+/* What a queued or waiting job waits for, in words. */
+static void
+s_overlay (segq_broker_t *self, segq_job_info_t *info)
+{
+    /* Progress is kept in memory while a job runs only; a job that
+       succeeded has, by definition, done all of its work. */
+    if (info->state == SEGQ_JOB_SUCCEEDED)
+        info->fraction = 1.0;
+    uint64_t number = segq__job_id_parse (info->id);
+    segq__job_t *job = segq__jobs_find (self->jobs, number);
+    char purged [256];
+    /* an ended job's message says where its outputs went */
+    if (!job && segq__retention_purged (self->retention, number, purged, sizeof purged)) {
+        char text [300];
+        snprintf (text, sizeof text, "artifacts %s", purged);
+        free (info->message);
+        info->message = strdup (text);
+    }
+    if (!job)
+        return;
+    char text [512] = "";
+    if (job->state == SEGQ_JOB_QUEUED) {
+        if (!segq__sched_runs_kind (self->sched, job->sched.kind))
+            snprintf (text, sizeof text, "waiting for a worker that runs %s",
+                      segq__job_kind_name (job));
+        else if (!segq__sched_fits_total (self->sched, &job->sched)) {
+            if (job->sched.gpu_mem)
+                snprintf (text, sizeof text, "waiting for capacity: no worker has a GPU with "
+                          "%" PRIu64 " bytes and %u CPU slots", job->sched.gpu_mem,
+                          job->sched.cpu_slots);
+            else
+                snprintf (text, sizeof text, "waiting for capacity: no worker has %u CPU slots",
+                          job->sched.cpu_slots);
+        }
+    }
+    else if (job->state == SEGQ_JOB_WAITING)
+        snprintf (text, sizeof text, "waiting for %u job(s) it depends on", job->n_pending);
+    else if (job->state == SEGQ_JOB_RUNNING && job->orphan_node)
+        snprintf (text, sizeof text, "waiting for worker %s to come back", job->orphan_node);
+    else if (job->state == SEGQ_JOB_RUNNING && job->progress) {
+        info->fraction = job->progress->fraction;
+        info->phase = job->progress->phase ? strdup (job->progress->phase) : NULL;
+        if (job->progress->message)
+            snprintf (text, sizeof text, "%s", job->progress->message);
+        segq_params_copy (&info->metrics, &job->progress->metrics);
+    }
+    if (*text)
+        info->message = strdup (text);
+}
+
+/* Everyone sees the queue (who runs what, and how far), but a job's data
+   (its inputs' and outputs' names and hashes) only those who may read it:
+   a file name can be a patient's. */
+static void
+s_hide_data (const segq__caller_t *caller, segq_job_info_t *info)
+{
+    if (segq__access_owner (caller, info->owner))
+        return;
+    for (size_t i = 0; i < info->n_inputs; i++)
+        segq_input_clear (&info->inputs [i]);
+    for (size_t i = 0; i < info->n_outputs; i++)
+        segq_artifact_clear (&info->outputs [i]);
+    free (info->inputs);
+    free (info->outputs);
+    info->inputs = NULL;
+    info->outputs = NULL;
+    info->n_inputs = info->n_outputs = 0;
+}
+
+void
+segq__broker_on_status (segq_broker_t *self, segq__request_t *req)
+{
+    const segq_status_t *status = &req->msg->u.status;
+    zframe_t *peer = req->peer;
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_STATUS_REPLY);
+    if (!reply)
+        return;
+    segq_status_reply_t *r = &reply->u.status_reply;
+    r->req_id = status->req_id;
+    uint64_t ids [STATUS_PAGE_MAX + 1];
+    size_t count = 0;
+    int rc = 0;
+    /* one rule for jobs named and a page asked for: more is refused, not cut */
+    if (status->n_jobs > STATUS_PAGE_MAX || status->limit > STATUS_PAGE_MAX) {
+        bool named = status->n_jobs > STATUS_PAGE_MAX;
+        segq_msg_destroy (&reply);
+        segq__broker_error (self, peer, status->req_id, SEGQ_ETOOBIG, "%s %zu jobs: a status "
+                            "request takes at most %d (%s)", named ? "named" : "a page of",
+                            named ? status->n_jobs : (size_t) status->limit, STATUS_PAGE_MAX,
+                            named ? "name them in several requests"
+                                  : "page on with the reply's cursor");
+        return;
+    }
+    if (status->n_jobs) {
+        for (size_t i = 0; i < status->n_jobs; i++) {
+            ids [count] = segq__job_id_parse (status->jobs [i]);
+            segq__job_brief_t brief;
+            if (!ids [count] || segq__job_store_brief (self->store, ids [count], &brief)) {
+                segq_msg_destroy (&reply);
+                segq__broker_error (self, peer, status->req_id, SEGQ_ENOENT, "unknown job '%s'",
+                                    status->jobs [i]);
+                return;
+            }
+            count++;
+        }
+    }
+    else {
+        uint32_t limit = status->limit ? status->limit : STATUS_PAGE;
+        uint64_t after = 0;
+        if (status->cursor && !(after = segq__job_id_parse (status->cursor))) {
+            segq_msg_destroy (&reply);
+            segq__broker_error (self, peer, status->req_id, SEGQ_EINVAL, "bad cursor '%s'",
+                                status->cursor);
+            return;
+        }
+        rc = status->newest ? segq__job_store_list_newest (self->store, after, status->user,
+                                                           status->state, limit + 1, ids, &count)
+                            : segq__job_store_list (self->store, after, status->user,
+                                                    status->state, limit + 1, ids, &count);
+        if (rc == 0 && count > limit) {
+            count = limit;
+            char id [SEGQ__JOB_ID_MAX];
+            segq__job_id_format (ids [count - 1], id);
+            r->cursor = strdup (id);
+        }
+    }
+    if (rc == 0 && count && !(r->jobs = calloc (count, sizeof *r->jobs)))
+        rc = SEGQ_ENOMEM;
+    segq__caller_t caller = segq__broker_caller (self, status->caller);
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        rc = segq__job_store_info (self->store, ids [i], status->detail, &r->jobs [i]);
+        r->n_jobs++;
+        if (rc == 0)
+            s_overlay (self, &r->jobs [i]);
+        if (rc == 0)
+            s_hide_data (&caller, &r->jobs [i]);
+    }
+    if (rc) {
+        segq_msg_destroy (&reply);
+        segq__broker_error (self, peer, status->req_id, rc, "cannot read the jobs: %s",
+                            segq_strerror (rc));
+        return;
+    }
+    segq__broker_send (self, peer, reply, false);
+}
+
+static worker_t *
+s_job_worker (segq__job_t *job)
+{
+    return job->sched.node ? segq__sched_node_owner (job->sched.node) : NULL;
+}
+
+void
+segq__broker_on_cancel (segq_broker_t *self, segq__request_t *req)
+{
+    const segq_cancel_t *cancel = &req->msg->u.cancel;
+    const char *peer_hex = req->peer_hex;
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_CANCEL_REPLY);
+    if (!reply)
+        return;
+    segq_cancel_reply_t *r = &reply->u.cancel_reply;
+    r->req_id = cancel->req_id;
+    if (cancel->n_jobs && !(r->results = calloc (cancel->n_jobs, sizeof *r->results))) {
+        segq_msg_destroy (&reply);
+        return;
+    }
+    double now = segq__broker_now ();
+    for (size_t i = 0; i < cancel->n_jobs; i++) {
+        segq_cancel_result_t *result = &r->results [r->n_results++];
+        result->job = strdup (cancel->jobs [i]);
+        uint64_t number = segq__job_id_parse (cancel->jobs [i]);
+        char err [512] = "";
+        bool abort = false;
+        /* an admin cancels in the owner's stead */
+        segq__job_brief_t brief;
+        const char *as = cancel->user;
+        if (segq__broker_sender_is_admin (self) && number
+        &&  segq__job_store_brief (self->store, number, &brief) == 0)
+            as = brief.owner;
+        int rc = number ? segq__jobs_cancel (self->jobs, number, as, now, &abort,
+                                             err, sizeof err) : SEGQ_ENOENT;
+        if (!number)
+            snprintf (err, sizeof err, "unknown job '%s'", cancel->jobs [i]);
+        if (segq__broker_store_error (rc) && rc != SEGQ_ESTATE)
+            segq__broker_broken (self, rc, "storing a cancel");
+        result->code = rc;
+        result->message = *err ? strdup (err) : NULL;
+        json_t *event = segq__broker_audit_event (self, "cancel", cancel->user, peer_hex);
+        segq__broker_audit_set (event, "job", cancel->jobs [i]);
+        segq__broker_audit_end (self, &event, rc ? err : NULL, rc == 0);
+        if (abort) {
+            segq__job_t *job = segq__jobs_find (self->jobs, number);
+            if (job)
+                segq__broker_abort (self, s_job_worker (job), cancel->jobs [i], job->attempt,
+                                    job->cancel);
+        }
+        segq__broker_log (self, rc == SEGQ_EPERM ? 0 : 1, peer_hex, "CANCEL %s by %s: %s",
+                          cancel->jobs [i], cancel->user ? cancel->user : "?",
+                          rc ? err : abort ? "worker told" : "cancelled");
+    }
+    segq__broker_send (self, req->peer, reply, true);
+}
+
+void
+segq__broker_on_logs (segq_broker_t *self, segq__request_t *req)
+{
+    const segq_logs_t *logs = &req->msg->u.logs;
+    zframe_t *peer = req->peer;
+    uint64_t number = segq__job_id_parse (logs->job);
+    segq__job_brief_t brief;
+    segq__caller_t caller = segq__broker_caller (self, logs->user);
+    char why [512];
+    int rc = segq__access_job (self->access, &caller, number, logs->job, why, sizeof why);
+    if (rc == 0)
+        rc = segq__job_store_brief (self->store, number, &brief);
+    if (rc) {
+        if (rc == SEGQ_EPERM)
+            segq__broker_log (self, 0, req->peer_hex, "refused LOGS to %s: %s",
+                              caller.user ? caller.user : "?", why);
+        segq__broker_error (self, peer, logs->req_id, rc, "%s", why);
+        return;
+    }
+    size_t cap = self->config.max_msg / 2;
+    size_t max = logs->max_bytes && logs->max_bytes < cap ? logs->max_bytes : cap;
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_LOGS_REPLY);
+    if (!reply)
+        return;
+    segq_logs_reply_t *r = &reply->u.logs_reply;
+    uint64_t total;
+    rc = segq__job_log_read (self->logs, logs->job, logs->offset, max, &r->data, &r->size, &total);
+    if (rc) {
+        segq_msg_destroy (&reply);
+        segq__broker_error (self, peer, logs->req_id, rc, "cannot read the log of %s", logs->job);
+        return;
+    }
+    r->req_id = logs->req_id;
+    r->job = strdup (logs->job);
+    r->offset = logs->offset;
+    r->complete = !segq__jobs_find (self->jobs, number)
+               && segq_job_state_final ((segq_job_state_t) brief.state)
+               && logs->offset + r->size >= total;
+    segq__broker_send (self, peer, reply, false);
+}
+
+void
+segq__broker_on_kinds (segq_broker_t *self, segq__request_t *req)
+{
+    const segq_kinds_t *kinds = &req->msg->u.kinds;
+    zframe_t *peer = req->peer;
+    segq_msg_t *reply;
+    char err [512];
+    int rc = segq__kinds_reply (kinds->req_id, &reply, err, sizeof err);
+    if (rc)
+        segq__broker_error (self, peer, kinds->req_id, rc, "%s", err);
+    else
+        segq__broker_send (self, peer, reply, false);
+}
+
+void
+segq__broker_on_workers (segq_broker_t *self, segq__request_t *req)
+{
+    const segq_workers_t *workers = &req->msg->u.workers;
+    zframe_t *peer = req->peer;
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_WORKERS_REPLY);
+    if (!reply)
+        return;
+    segq_workers_reply_t *r = &reply->u.workers_reply;
+    r->req_id = workers->req_id;
+    size_t n = zhashx_size (self->by_node);
+    r->workers = n ? calloc (n, sizeof *r->workers) : NULL;
+    int rc = n && !r->workers ? SEGQ_ENOMEM : 0;
+    for (worker_t *w = zhashx_first (self->by_node); w && rc == 0; w = zhashx_next (self->by_node)) {
+        segq_worker_info_t *info = &r->workers [r->n_workers++];
+        info->node = strdup (w->node);
+        info->state = w->state;
+        info->cpu_slots = w->cpu_slots;
+        info->cpu_used = w->sched_node ? segq__sched_node_cpu_used (w->sched_node) : 0;
+        info->last_seen = w->last_seen;
+        info->version = SEGQ_PROTO_VERSION;
+        if (w->n_gpus && !(info->gpus = calloc (w->n_gpus, sizeof *info->gpus)))
+            rc = SEGQ_ENOMEM;
+        for (size_t g = 0; g < w->n_gpus && rc == 0; g++) {
+            segq_gpu_t *gpu = &info->gpus [info->n_gpus++];
+            rc = segq_gpu_copy (gpu, &w->gpus [g]);
+            gpu->mem_used = w->sched_node ? segq__sched_node_gpu_used (w->sched_node, gpu->index) : 0;
+        }
+        if (w->n_kinds && rc == 0 && !(info->kinds = calloc (w->n_kinds, sizeof *info->kinds)))
+            rc = SEGQ_ENOMEM;
+        for (size_t k = 0; k < w->n_kinds && rc == 0; k++)
+            info->kinds [info->n_kinds++] = strdup (w->kinds [k]);
+        size_t running = 0;
+        segq__sched_job_t *sj = w->sched_node ? segq__sched_node_running (w->sched_node) : NULL;
+        for (segq__sched_job_t *j = sj; j; j = j->next)
+            running++;
+        if (running && rc == 0 && !(info->running = calloc (running, sizeof *info->running)))
+            rc = SEGQ_ENOMEM;
+        for (segq__sched_job_t *j = sj; j && rc == 0; j = j->next) {
+            char id [SEGQ__JOB_ID_MAX];
+            segq__job_id_format (j->seq, id);
+            info->running [info->n_running++] = strdup (id);
+        }
+    }
+    if (rc) {
+        segq_msg_destroy (&reply);
+        segq__broker_error (self, peer, workers->req_id, rc, "out of memory listing workers");
+        return;
+    }
+    segq__broker_send (self, peer, reply, false);
+}

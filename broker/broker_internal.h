@@ -1,0 +1,190 @@
+/*  broker_internal.h: what the pieces of segqd's reactor share (not installed).
+
+    broker.c owns the loop: it reads a message, asks broker_access.c who
+    sent it and whether that sender may, and hands it to the handler its
+    type has in the dispatch table. The handlers live by concern
+    (broker_client.c, broker_worker.c, broker_transfer.c, broker_admin.c)
+    and answer, log and audit through broker_reply.c; none of them reaches
+    into broker.c. */
+#ifndef SEGQ_BROKER_INTERNAL_H
+#define SEGQ_BROKER_INTERNAL_H
+
+#include "segq_broker.h"
+#include "access.h"
+#include "artifact_store.h"
+#include "audit.h"
+#include "auth.h"
+#include "backup.h"
+#include "job_log.h"
+#include "job_store.h"
+#include "jobs.h"
+#include "retention.h"
+#include "scheduler.h"
+#include "segq_proto.h"
+#include "u64map.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PEER_HEX        64
+
+typedef struct worker {
+    char *node;
+    zframe_t *peer;             /* routing id, NULL once gone */
+    char peer_hex [PEER_HEX];
+    segq__sched_node_t *sched_node;     /* NULL once gone */
+    segq_worker_state_t state;
+    int64_t last_seen_mono;     /* ms */
+    double last_seen;           /* unix seconds, for display */
+    uint32_t cpu_slots;
+    segq_gpu_t *gpus;           size_t n_gpus;
+    char **kinds;               size_t n_kinds;
+    uint64_t kinds_mask;
+    char *instance;             /* REGISTER inst: the daemon behind the name, or NULL */
+    char address [64];          /* where it connected from, "" unknown (no keys) */
+} worker_t;
+
+typedef struct {
+    zframe_t *peer;
+    segq_msg_t *msg;
+    bool durable;               /* only true if the turn's commit succeeds */
+} outgoing_t;
+
+struct segq_broker {
+    segq_broker_config_t config;
+    char *data_dir;
+    char endpoint [256];
+    zsock_t *router;
+    zloop_t *loop;
+    segq__job_store_t *store;
+    segq__artifact_store_t *artifacts;
+    segq__job_log_t *logs;
+    segq__sched_t *sched;
+    segq__jobs_t *jobs;
+    zhashx_t *by_peer;          /* peer hex -> worker_t (not owned) */
+    zhashx_t *by_node;          /* node -> worker_t (owned) */
+    segq__u64map_t *transfers;  /* id -> transfer (broker_transfer.c) */
+    uint64_t next_transfer;
+    size_t client_transfers;    /* of them, those of clients (not a registered worker's) */
+    /* uploads refused midway: the chunks their senders had in flight are
+       dropped quietly (an ERROR with no request id would land on the
+       sender's next request instead) */
+    uint64_t refused_transfers [64];
+    size_t n_refused;
+    outgoing_t *outbox;
+    size_t n_out, cap_out;
+    uint64_t commit_no;         /* commits made (retention's queue counts them) */
+    struct {                    /* totals since start, logged at stop */
+        uint64_t turns, messages, commits;
+        int64_t handle_us, dispatch_us, commit_us, send_us;
+    } stats;
+    bool broken;                /* a write failed this turn: roll back */
+    int broken_code;
+    segq__auth_t *auth;         /* NULL: no keys (loopback only) */
+    char sender_key [64];       /* of the message being handled (CurveZMQ) */
+    char sender_address [64];
+    segq__retention_t *retention;
+    segq__access_t *access;
+    segq__audit_t *audit;
+    struct {                    /* the backup in progress, if any */
+        segq__backup_t *copy;
+        zframe_t *peer;
+        uint64_t req_id;
+        int timer;
+        json_t *event;          /* its audit event, written when it ends */
+    } backup;
+};
+
+/* ---- one message and its handler ---- */
+
+/* The message being handled and who sent it. */
+typedef struct {
+    zframe_t *peer;
+    const char *peer_hex;
+    worker_t *worker;           /* the registered worker on that connection, or NULL */
+    segq_msg_t *msg;
+} segq__request_t;
+
+typedef void (segq__handler_fn) (segq_broker_t *self, segq__request_t *req);
+
+/* A row of the dispatch table (broker.c), by message type. */
+typedef struct {
+    segq__handler_fn *handle;
+    const char *act;            /* an admin's act, in words: "only an admin may ACT" */
+} segq__dispatch_t;
+
+/* The row of a type the broker handles, or NULL. */
+const segq__dispatch_t *segq__broker_dispatch (segq_msg_type_t type);
+
+/* ---- broker_access.c: who sent the message being handled ---- */
+
+/* Whether the message may be handled (entry: its dispatch row, NULL if
+   the broker has no handler for it); a refusal is answered and logged. */
+bool segq__broker_admit (segq_broker_t *self, segq__request_t *req,
+                         const segq__dispatch_t *entry);
+/* The sender's certificate, or NULL without keys. */
+const segq__identity_t *segq__broker_sender (segq_broker_t *self);
+bool segq__broker_sender_is_admin (segq_broker_t *self);
+bool segq__broker_sender_is_worker (segq_broker_t *self, worker_t *w);
+/* Who the message acts for, for the access rule (access.h). */
+segq__caller_t segq__broker_caller (segq_broker_t *self, const char *claimed);
+
+/* ---- broker_reply.c: answers, the log and the audit trail ---- */
+
+double segq__broker_now (void);
+/* To stderr if level <= verbose; peer: its hex id, or NULL. */
+void segq__broker_log (segq_broker_t *self, int level, const char *peer, const char *format, ...)
+    __attribute__ ((format (printf, 4, 5)));
+/* Into the turn's outbox (takes msg); durable: promises what the commit stores. */
+void segq__broker_send (segq_broker_t *self, zframe_t *peer, segq_msg_t *msg, bool durable);
+/* Now, ahead of the outbox (takes msg): transfer traffic that promises nothing. */
+void segq__broker_send_at_once (segq_broker_t *self, zframe_t *peer, segq_msg_t *msg);
+void segq__broker_error (segq_broker_t *self, zframe_t *peer, uint64_t req_id, int code,
+                         const char *format, ...) __attribute__ ((format (printf, 5, 6)));
+/* Sends the outbox; committed false: the turn failed. */
+void segq__broker_flush (segq_broker_t *self, bool committed);
+void segq__broker_broken (segq_broker_t *self, int code, const char *what);
+bool segq__broker_store_error (int rc);
+json_t *segq__broker_audit_event (segq_broker_t *self, const char *action, const char *claimed,
+                                  const char *peer_hex);
+void segq__broker_audit_set (json_t *event, const char *key, const char *value);
+void segq__broker_audit_end (segq_broker_t *self, json_t **event_p, const char *reason,
+                             bool held);
+
+/* ---- broker_worker.c: workers and the jobs they run ---- */
+
+void segq__broker_worker_destroy (void **item);
+segq__sched_node_t *segq__broker_worker_sched_node (segq_broker_t *self, worker_t *w);
+/* keep: stays in by_node (listed as lost) */
+void segq__broker_worker_gone (segq_broker_t *self, worker_t *w, const char *why, bool keep);
+/* The scheduler's callback: sends job sj to node's worker (ASSIGN). */
+void segq__broker_assign (void *arg, segq__sched_job_t *sj, segq__sched_node_t *node,
+                          int32_t gpu);
+void segq__broker_abort (segq_broker_t *self, worker_t *w, const char *job, uint32_t attempt,
+                         const char *reason);
+segq__handler_fn segq__broker_on_register, segq__broker_on_heartbeat, segq__broker_on_progress,
+    segq__broker_on_log, segq__broker_on_result, segq__broker_on_checkpoint, segq__broker_on_bye;
+
+/* ---- broker_transfer.c: artifacts in and out ---- */
+
+/* Drops the transfers idle since before now - expiry (zclock_mono ms). */
+void segq__broker_transfers_expire (segq_broker_t *self, int64_t now);
+void segq__broker_transfers_close (segq_broker_t *self);
+segq__handler_fn segq__broker_on_put, segq__broker_on_chunk, segq__broker_on_get,
+    segq__broker_on_credit;
+
+/* ---- broker_client.c: users' requests about jobs ---- */
+
+segq__handler_fn segq__broker_on_submit, segq__broker_on_array, segq__broker_on_status,
+    segq__broker_on_cancel, segq__broker_on_logs, segq__broker_on_workers,
+    segq__broker_on_priority, segq__broker_on_kinds;
+
+/* ---- broker_admin.c: the broker's care of its data ---- */
+
+/* Retention's share of a timer tick. */
+void segq__broker_sweep (segq_broker_t *self);
+/* The backup in progress (if any) ends; its requester is told. */
+void segq__broker_backup_end (segq_broker_t *self, int code, const char *message);
+segq__handler_fn segq__broker_on_drain, segq__broker_on_purge, segq__broker_on_backup;
+
+#endif

@@ -1,0 +1,488 @@
+/*  broker_transfer.c: artifacts in (PUT, CHUNK) and out (GET, CREDIT).
+
+    An artifact moves in chunks under credit: the receiver says how many
+    it takes at a time, so neither side buffers more than that. An upload
+    goes to a temporary file and is kept (content-addressed) once its hash
+    checks out; a download reads the stored file. Every transfer holds a
+    file open, so clients' are bounded, per connection and all together,
+    and one idle for the expiry is dropped. What a sender may upload or
+    fetch is the access rule's to say (access.h): knowing a hash is no
+    right to its data. */
+#include "broker_internal.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_CREDIT  8       /* chunks a sender may have in flight */
+
+typedef enum { XFER_PUT, XFER_GET } xfer_kind_t;
+
+typedef struct {
+    uint64_t id;
+    xfer_kind_t kind;
+    char peer_hex [PEER_HEX];
+    zframe_t *peer;
+    uint64_t req_id;
+    int64_t last_mono;
+    char *name;
+    char uploader [SEGQ_MAX_NAME + 1];  /* PUT: the user or worker node, recorded once stored */
+    bool uploader_is_node;
+    segq__upload_t *upload;     /* PUT */
+    segq__download_t *download; /* GET */
+    uint64_t offset;            /* GET: next byte to send */
+    uint32_t credit;            /* GET: chunks the receiver accepts now */
+    bool client;                /* not a registered worker's: counts against the limits */
+} transfer_t;
+
+static void
+s_transfer_destroy (segq_broker_t *self, transfer_t **transfer_p)
+{
+    transfer_t *transfer = *transfer_p;
+    if (!transfer)
+        return;
+    segq__u64map_remove (self->transfers, transfer->id);
+    self->client_transfers -= transfer->client;
+    segq__upload_destroy (&transfer->upload);
+    segq__download_destroy (&transfer->download);
+    zframe_destroy (&transfer->peer);
+    free (transfer->name);
+    free (transfer);
+    *transfer_p = NULL;
+}
+
+static transfer_t *
+s_transfer_new (segq_broker_t *self, xfer_kind_t kind, zframe_t *peer, const char *peer_hex,
+                uint64_t req_id, const char *name)
+{
+    transfer_t *transfer = calloc (1, sizeof *transfer);
+    if (!transfer)
+        return NULL;
+    transfer->id = ++self->next_transfer;
+    transfer->kind = kind;
+    transfer->peer = zframe_dup (peer);
+    snprintf (transfer->peer_hex, sizeof transfer->peer_hex, "%s", peer_hex);
+    transfer->req_id = req_id;
+    transfer->last_mono = zclock_mono ();
+    transfer->name = name ? strdup (name) : NULL;
+    if (!transfer->peer || segq__u64map_put (self->transfers, transfer->id, transfer)) {
+        zframe_destroy (&transfer->peer);
+        free (transfer->name);
+        free (transfer);
+        return NULL;
+    }
+    transfer->client = !zhashx_lookup (self->by_peer, peer_hex);
+    self->client_transfers += transfer->client;
+    return transfer;
+}
+
+void
+segq__broker_transfers_expire (segq_broker_t *self, int64_t now)
+{
+    size_t cursor = 0;
+    transfer_t *transfer;
+    uint64_t *stale = NULL;
+    size_t n_stale = 0;
+    while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL)))
+        if (now - transfer->last_mono > (int64_t) self->config.expiry_ms) {
+            uint64_t *grown = realloc (stale, (n_stale + 1) * sizeof *grown);
+            if (!grown)
+                break;
+            stale = grown;
+            stale [n_stale++] = transfer->id;
+        }
+    for (size_t i = 0; i < n_stale; i++) {
+        transfer = segq__u64map_get (self->transfers, stale [i]);
+        segq__broker_log (self, 1, transfer->peer_hex, "transfer %" PRIu64 " idle: dropped",
+                          transfer->id);
+        s_transfer_destroy (self, &transfer);
+    }
+    free (stale);
+}
+
+void
+segq__broker_transfers_close (segq_broker_t *self)
+{
+    size_t cursor = 0;
+    transfer_t *transfer;
+    while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL))) {
+        s_transfer_destroy (self, &transfer);
+        cursor = 0;     /* the map changed */
+    }
+}
+
+/* Whether the sender may open one more transfer: 0, or ELIMIT with why.
+   Each holds a file open (an upload a temporary file too, and a buffer
+   once data comes), so clients' are bounded, per connection and all
+   together. A registered worker (w) is bounded by the jobs the broker
+   gave it instead: it fetches their inputs and uploads their outputs. */
+static int
+s_transfer_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, char *why, size_t len)
+{
+    if (w)
+        return 0;
+    if (self->client_transfers >= self->config.max_transfers) {
+        snprintf (why, len, "the broker has %zu transfers open, its limit (max-transfers %u): "
+                  "retry in a moment", self->client_transfers, self->config.max_transfers);
+        return SEGQ_ELIMIT;
+    }
+    size_t mine = 0, cursor = 0;
+    transfer_t *transfer;
+    while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL)))
+        mine += transfer->client && strcmp (transfer->peer_hex, peer_hex) == 0;
+    if (mine >= self->config.max_transfers_per_peer) {
+        snprintf (why, len, "%zu transfers are open on this connection, the broker's limit "
+                  "(max-transfers-per-peer %u): end one first (an idle one is dropped after "
+                  "%u ms)", mine, self->config.max_transfers_per_peer, self->config.expiry_ms);
+        return SEGQ_ELIMIT;
+    }
+    return 0;
+}
+
+/* Whether the broker takes an upload of put->size bytes: within its
+   largest artifact and its disk's free space, and a transfer to spare.
+   0, or ETOOBIG, ENOSPC or ELIMIT with why. */
+static int
+s_put_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, const segq_put_t *put,
+             char *why, size_t len)
+{
+    uint64_t free_bytes;
+    if (put->size > self->config.max_artifact_size) {
+        snprintf (why, len, "%" PRIu64 " bytes is over the broker's largest artifact "
+                  "(max-artifact-size, %" PRIu64 " bytes)", put->size,
+                  self->config.max_artifact_size);
+        return SEGQ_ETOOBIG;
+    }
+    if (segq__artifact_store_free (self->artifacts, &free_bytes) == 0 && put->size > free_bytes) {
+        snprintf (why, len, "%" PRIu64 " bytes do not fit in the %" PRIu64 " bytes free on the "
+                  "broker's disk: ask its admin to make room", put->size, free_bytes);
+        return SEGQ_ENOSPC;
+    }
+    return s_transfer_admit (self, w, peer_hex, why, len);
+}
+
+/* Send GET chunks while the receiver has credit. */
+static void
+s_pump (segq_broker_t *self, transfer_t *transfer)
+{
+    uint64_t size = segq__download_size (transfer->download);
+    while (transfer->credit > 0) {
+        uint64_t left = size - transfer->offset;
+        size_t n = left < self->config.chunk_size ? (size_t) left : self->config.chunk_size;
+        zframe_t *data = zframe_new (NULL, n);
+        int64_t got = data ? segq__download_read (transfer->download, transfer->offset,
+                                                  zframe_data (data), n) : SEGQ_ENOMEM;
+        segq_msg_t *msg = got == (int64_t) n ? segq_msg_new (SEGQ_MSG_CHUNK) : NULL;
+        if (!msg) {
+            zframe_destroy (&data);
+            segq__broker_log (self, 0, transfer->peer_hex, "cannot read artifact for transfer %"
+                              PRIu64 " at %" PRIu64 ": aborted", transfer->id, transfer->offset);
+            segq__broker_error (self, transfer->peer, transfer->req_id, SEGQ_EIO,
+                                "the broker could not read the artifact: transfer %" PRIu64
+                                " aborted", transfer->id);
+            s_transfer_destroy (self, &transfer);
+            return;
+        }
+        msg->u.chunk.transfer = transfer->id;
+        msg->u.chunk.offset = transfer->offset;
+        msg->u.chunk.last = transfer->offset + n >= size;
+        msg->u.chunk.data = data;
+        transfer->offset += n;
+        transfer->credit--;
+        bool last = msg->u.chunk.last;
+        segq__broker_send_at_once (self, transfer->peer, msg);
+        if (last) {
+            s_transfer_destroy (self, &transfer);
+            return;
+        }
+    }
+}
+
+/* May the sender skip sending content the store has? Only if it could
+   read it anyway: else naming a hash would be a way to get its data. */
+static bool
+s_may_skip_upload (segq_broker_t *self, worker_t *w, const segq_put_t *put)
+{
+    if (segq__broker_sender_is_worker (self, w))
+        return w && segq__access_worker_input (self->access, w->node, put->hash);
+    segq__caller_t caller = segq__broker_caller (self, put->user);
+    return segq__access_hash (self->access, &caller, put->hash);
+}
+
+void
+segq__broker_on_put (segq_broker_t *self, segq__request_t *req)
+{
+    const segq_put_t *put = &req->msg->u.put;
+    zframe_t *peer = req->peer;
+    const char *peer_hex = req->peer_hex;
+    worker_t *w = req->worker;
+    char why [512];
+    int code = s_put_admit (self, w, peer_hex, put, why, sizeof why);
+    if (code) {
+        /* a flood of PUTs over the limits does not flood the log */
+        segq__broker_log (self, code == SEGQ_ELIMIT ? 1 : 0, peer_hex, "PUT %s refused: %s",
+                          put->name ? put->name : "", why);
+        segq__broker_error (self, peer, put->req_id, code, "upload refused: %s", why);
+        return;
+    }
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_PUT_READY);
+    if (!reply)
+        return;
+    reply->u.put_ready.req_id = put->req_id;
+    reply->u.put_ready.chunk_size = self->config.chunk_size;
+    uint64_t size;
+    /* only a hash named up front can spare the transfer; without one the
+       data comes, and a copy the store has already is dropped at the end */
+    if (put->hash [0] && segq__artifact_store_has (self->artifacts, put->hash, &size)
+    &&  size == put->size && s_may_skip_upload (self, w, put)) {
+        reply->u.put_ready.have = true;
+        segq__broker_send (self, peer, reply, false);
+        return;
+    }
+    char err [512];
+    transfer_t *transfer = s_transfer_new (self, XFER_PUT, peer, peer_hex, put->req_id, put->name);
+    if (transfer)
+        transfer->upload = segq__artifact_store_upload (self->artifacts, put->hash, put->size,
+                                                        err, sizeof err);
+    else
+        snprintf (err, sizeof err, "out of memory");
+    if (!transfer || !transfer->upload) {
+        segq_msg_destroy (&reply);
+        segq__broker_log (self, 0, peer_hex, "PUT %s refused: %s",
+                          put->hash [0] ? put->hash : "(hash at the end)", err);
+        segq__broker_error (self, peer, put->req_id, SEGQ_EIO, "upload refused: %s", err);
+        s_transfer_destroy (self, &transfer);
+        return;
+    }
+    segq__caller_t caller = segq__broker_caller (self, put->user);
+    transfer->uploader_is_node = segq__broker_sender_is_worker (self, w);
+    const char *uploader = transfer->uploader_is_node ? w ? w->node : NULL : caller.user;
+    snprintf (transfer->uploader, sizeof transfer->uploader, "%s", uploader ? uploader : "");
+    reply->u.put_ready.transfer = transfer->id;
+    reply->u.put_ready.credit = DEFAULT_CREDIT;
+    segq__broker_send (self, peer, reply, false);
+}
+
+static void
+s_put_done (segq_broker_t *self, transfer_t *transfer, int code, const char *message)
+{
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_PUT_DONE);
+    if (msg) {
+        msg->u.put_done.req_id = transfer->req_id;
+        msg->u.put_done.transfer = transfer->id;
+        msg->u.put_done.code = code;
+        msg->u.put_done.message = message ? strdup (message) : NULL;
+        /* stored bytes are the uploader's to name once that record is committed */
+        segq__broker_send (self, transfer->peer, msg, code == 0 && transfer->uploader [0]);
+    }
+    if (code < 0)
+        self->refused_transfers [self->n_refused++ % 64] = transfer->id;
+    s_transfer_destroy (self, &transfer);
+}
+
+static transfer_t *
+s_peer_transfer (segq_broker_t *self, uint64_t id, const char *peer_hex, xfer_kind_t kind)
+{
+    transfer_t *transfer = segq__u64map_get (self->transfers, id);
+    if (!transfer || transfer->kind != kind || strcmp (transfer->peer_hex, peer_hex) != 0)
+        return NULL;
+    transfer->last_mono = zclock_mono ();
+    return transfer;
+}
+
+void
+segq__broker_on_chunk (segq_broker_t *self, segq__request_t *req)
+{
+    segq_chunk_t *chunk = &req->msg->u.chunk;
+    zframe_t *peer = req->peer;
+    const char *peer_hex = req->peer_hex;
+    transfer_t *transfer = s_peer_transfer (self, chunk->transfer, peer_hex, XFER_PUT);
+    if (!transfer) {
+        bool refused = false;
+        for (size_t i = 0; i < 64 && i < self->n_refused && !refused; i++)
+            refused = self->refused_transfers [i] == chunk->transfer;
+        segq__broker_log (self, 1, peer_hex, "CHUNK for %s transfer %" PRIu64 ": dropped",
+                          refused ? "refused" : "unknown", chunk->transfer);
+        if (!refused)
+            segq__broker_error (self, peer, 0, SEGQ_ENOENT, "unknown transfer %" PRIu64
+                                " (expired or finished)", chunk->transfer);
+        return;
+    }
+    size_t size = chunk->data ? zframe_size (chunk->data) : 0;
+    /* this chunk is in memory and written below: grant the next one now,
+       so the sender reads and sends it while we write and hash this one */
+    if (!chunk->last && size <= self->config.chunk_size) {
+        segq_msg_t *credit = segq_msg_new (SEGQ_MSG_CREDIT);
+        if (credit) {
+            credit->u.credit.transfer = transfer->id;
+            credit->u.credit.chunks = 1;
+            segq__broker_send_at_once (self, peer, credit);
+        }
+    }
+    char err [512];
+    int rc = size > self->config.chunk_size ? SEGQ_ETOOBIG : 0;
+    if (rc)
+        snprintf (err, sizeof err, "chunk of %zu bytes is over the chunk size %u", size,
+                  self->config.chunk_size);
+    else
+        rc = segq__upload_write (transfer->upload, chunk->offset,
+                                 size ? zframe_data (chunk->data) : NULL, size, err, sizeof err);
+    char stored [SEGQ_HASH_HEX_LEN + 1] = "";
+    if (rc == 0 && chunk->last)
+        rc = segq__upload_finish (transfer->upload, chunk->hash, stored, err, sizeof err);
+    if (rc == 0 && chunk->last && transfer->uploader [0]
+    &&  (rc = segq__access_uploaded (self->access,
+                                     transfer->uploader_is_node ? NULL : transfer->uploader,
+                                     transfer->uploader, stored))) {
+        segq__broker_broken (self, rc, "recording an upload");
+        snprintf (err, sizeof err, "the broker could not record the upload: %s",
+                  segq_strerror (rc));
+    }
+    if (rc) {
+        segq__broker_log (self, 0, peer_hex, "upload %" PRIu64 " failed: %s", transfer->id, err);
+        s_put_done (self, transfer, rc, err);
+        return;
+    }
+    if (chunk->last) {
+        segq__broker_log (self, 2, peer_hex, "stored artifact %s (%.16s)",
+                          transfer->name ? transfer->name : "", stored);
+        s_put_done (self, transfer, 0, NULL);
+    }
+}
+
+/* A client's GET of a job's output, by the access rule. */
+static int
+s_may_get_job (segq_broker_t *self, const segq_get_t *get, uint64_t number, char *refusal,
+               size_t len)
+{
+    segq__caller_t caller = segq__broker_caller (self, get->user);
+    if (!caller.user) {
+        snprintf (refusal, len, "GET of job %s names no user: say who is asking (`user`)",
+                  get->job);
+        return SEGQ_EINVAL;
+    }
+    return segq__access_job (self->access, &caller, number, get->job, refusal, len);
+}
+
+/* GET by job and output name: the output, if the job exists, a client
+   may read it (a worker's right is checked on the hash), and its
+   artifacts are still there. */
+static int
+s_get_job_output (segq_broker_t *self, const segq_get_t *get, bool worker,
+                  segq_artifact_t *output, char *refusal, size_t len)
+{
+    uint64_t number = segq__job_id_parse (get->job);
+    segq__job_brief_t brief;
+    char purged [256];
+    int rc = number ? segq__job_store_brief (self->store, number, &brief) : SEGQ_ENOENT;
+    if (rc) {
+        snprintf (refusal, len, "unknown job '%s'", get->job);
+        return rc;
+    }
+    if (!worker && (rc = s_may_get_job (self, get, number, refusal, len)))
+        return rc;
+    if (segq__retention_purged (self->retention, number, purged, sizeof purged)) {
+        snprintf (refusal, len, "the outputs of job %s were %s: they are gone (run the job "
+                  "again to get them back)", get->job, purged);
+        return SEGQ_ENOENT;
+    }
+    rc = get->name ? segq__job_store_output (self->store, number, get->name, output) : SEGQ_EINVAL;
+    if (rc)
+        snprintf (refusal, len, "job %s has no output '%s'", get->job, get->name ? get->name : "");
+    return rc == SEGQ_EINVAL || rc == 0 ? rc : SEGQ_ENOENT;
+}
+
+void
+segq__broker_on_get (segq_broker_t *self, segq__request_t *req)
+{
+    const segq_get_t *get = &req->msg->u.get;
+    zframe_t *peer = req->peer;
+    const char *peer_hex = req->peer_hex;
+    worker_t *w = req->worker;
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+    snprintf (hash, sizeof hash, "%s", get->hash);
+    const char *name = get->name;
+    segq_artifact_t output = { 0 };
+    json_t *event = segq__broker_audit_event (self, "fetch", w ? w->node : get->user, peer_hex);
+    segq__broker_audit_set (event, "job", get->job);
+    segq__broker_audit_set (event, "name", get->name);
+    char refusal [600] = "";
+    int code = 0;
+    bool worker = segq__broker_sender_is_worker (self, w);
+    if (worker && !w) {
+        code = SEGQ_EPERM;
+        snprintf (refusal, sizeof refusal, "a worker fetches only the inputs of jobs assigned to "
+                  "it: register first");
+    }
+    else if (get->job) {
+        code = s_get_job_output (self, get, worker, &output, refusal, sizeof refusal);
+        snprintf (hash, sizeof hash, "%s", output.hash);
+    }
+    /* knowing a hash is no right to its data */
+    if (code == 0 && !worker && !get->job) {
+        code = SEGQ_EPERM;
+        snprintf (refusal, sizeof refusal, "fetching an artifact by its hash is not allowed: "
+                  "fetch a job's output by job and name (segq fetch JOB NAME)");
+    }
+    else if (code == 0 && worker && !segq__access_worker_input (self->access, w->node, hash)) {
+        code = SEGQ_EPERM;
+        snprintf (refusal, sizeof refusal, "%s %s is not an input of a job running on worker %s",
+                  get->job ? "that output of job" : "artifact", get->job ? get->job : hash,
+                  w->node);
+    }
+    if (code == 0)
+        code = s_transfer_admit (self, w, peer_hex, refusal, sizeof refusal);
+    if (code) {
+        if (code == SEGQ_EPERM)
+            segq__broker_log (self, 0, peer_hex, "refused GET: %s", refusal);
+        segq__broker_error (self, peer, get->req_id, code, "%s", refusal);
+        segq_artifact_clear (&output);
+        segq__broker_audit_end (self, &event, refusal, false);
+        return;
+    }
+    segq__broker_audit_set (event, "hash", hash);
+    char err [512];
+    segq__download_t *download = segq__artifact_store_download (self->artifacts, hash, err,
+                                                                sizeof err);
+    transfer_t *transfer = download ? s_transfer_new (self, XFER_GET, peer, peer_hex,
+                                                      get->req_id, name) : NULL;
+    segq_msg_t *reply = transfer ? segq_msg_new (SEGQ_MSG_GET_READY) : NULL;
+    if (!reply) {
+        segq__broker_error (self, peer, get->req_id, download ? SEGQ_ENOMEM : SEGQ_ENOENT, "%s",
+                            download ? "out of memory" : err);
+        if (transfer)
+            s_transfer_destroy (self, &transfer);
+        else
+            segq__download_destroy (&download);
+        segq_artifact_clear (&output);
+        segq__broker_audit_end (self, &event, download ? "out of memory" : err, false);
+        return;
+    }
+    if (event)
+        json_object_set_new (event, "size",
+                             json_integer ((json_int_t) segq__download_size (download)));
+    segq__broker_audit_end (self, &event, NULL, false);
+    transfer->download = download;
+    transfer->credit = get->credit ? get->credit : DEFAULT_CREDIT;
+    reply->u.get_ready.req_id = get->req_id;
+    reply->u.get_ready.transfer = transfer->id;
+    snprintf (reply->u.get_ready.hash, sizeof reply->u.get_ready.hash, "%s", hash);
+    reply->u.get_ready.size = segq__download_size (download);
+    reply->u.get_ready.name = name ? strdup (name) : NULL;
+    reply->u.get_ready.chunk_size = self->config.chunk_size;
+    segq__broker_send_at_once (self, peer, reply);     /* ahead of its chunks */
+    segq_artifact_clear (&output);
+    s_pump (self, transfer);
+}
+
+void
+segq__broker_on_credit (segq_broker_t *self, segq__request_t *req)
+{
+    const segq_credit_t *credit = &req->msg->u.credit;
+    transfer_t *transfer = s_peer_transfer (self, credit->transfer, req->peer_hex, XFER_GET);
+    if (!transfer)
+        return;     /* a late credit after the last chunk: nothing to do */
+    uint64_t sum = (uint64_t) transfer->credit + credit->chunks;
+    transfer->credit = sum > 1024 ? 1024 : (uint32_t) sum;
+    s_pump (self, transfer);
+}

@@ -36,9 +36,10 @@ int segq__spec_to_submit (const segq_job_spec_t *spec, const char *user,
 
 /* Request plumbing (segq_client.c), used by the transfer code. */
 uint64_t segq__client_next_req (segq_client_t *self);
-/* A request of `type` with the next req_id, and this client's user where the
-   message carries one (both where the route table puts them); NULL on out of
-   memory, or for a type that carries no request id. */
+/* A request of `type` with the next req_id (also in *req_id unless NULL),
+   and this client's user where the message carries one (both where the route
+   table puts them); NULL on out of memory, or for a type that carries no
+   request id. */
 segq_msg_t *segq__client_new_request (segq_client_t *self, segq_msg_type_t type, uint64_t *req_id);
 int segq__client_oom (segq_client_t *self);
 int segq__client_send (segq_client_t *self, segq_msg_t **msg_p);

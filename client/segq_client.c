@@ -351,10 +351,12 @@ segq__client_new_request (segq_client_t *self, segq_msg_type_t type, uint64_t *r
     segq_msg_t *msg = segq_msg_new (type);
     if (!msg)
         return NULL;
-    *req_id = segq__client_next_req (self);
+    uint64_t req = segq__client_next_req (self);
+    if (req_id)
+        *req_id = req;
     /* where the request id and the user go is the route table's to say */
     char **user = segq_msg_user (msg);
-    if (segq_msg_set_req_id (msg, *req_id) != SEGQ_OK || (user && !(*user = strdup (self->user))))
+    if (segq_msg_set_req_id (msg, req) != SEGQ_OK || (user && !(*user = strdup (self->user))))
         segq_msg_destroy (&msg);
     return msg;
 }
@@ -579,11 +581,19 @@ segq__client_wait (segq_client_t *self, uint64_t req_id, uint64_t transfer,
     }
 }
 
-/* Send a request and wait for its reply of `type`. */
+/* Send a request and wait for its answer: the reply the route table
+   names for its type (or an ERROR, which fails it), matched by its
+   request id. */
 static int
-s_request (segq_client_t *self, segq_msg_t **req_p, uint64_t req_id,
-           segq_msg_type_t type, segq_msg_t **reply)
+s_request (segq_client_t *self, segq_msg_t **req_p, segq_msg_t **reply)
 {
+    segq_msg_route_t route;
+    if (segq_msg_route ((*req_p)->type, &route) != SEGQ_OK || !route.reply) {
+        segq_msg_destroy (req_p);
+        return segq__client_fail (self, SEGQ_EINTERNAL, "no reply is defined for a request");
+    }
+    segq_msg_type_t type = route.reply;
+    uint64_t req_id = segq_msg_req_id (*req_p);
     int rc = segq__client_send (self, req_p);
     if (rc < 0)
         return rc;
@@ -694,7 +704,7 @@ segq_client_submit (segq_client_t *self, segq_job_spec_t *spec, char *job_out, s
     rc = segq__spec_to_submit (spec, self->user, req_id, &msg);
     if (rc < 0)
         return segq__client_oom (self);
-    rc = s_request (self, &msg, req_id, SEGQ_MSG_SUBMITTED, &reply);
+    rc = s_request (self, &msg, &reply);
     if (rc < 0)
         return rc;
     snprintf (job_out, job_len, "%s", reply->u.submitted.job);
@@ -723,8 +733,7 @@ segq_client_status (segq_client_t *self, const segq_status_query_t *query,
                     const char *cursor, segq_job_list_t *out)
 {
     memset (out, 0, sizeof *out);
-    uint64_t req_id = 0;
-    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_STATUS, &req_id);
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_STATUS, NULL);
     if (!msg)
         return segq__client_oom (self);
     segq_status_t *s = &msg->u.status;
@@ -747,7 +756,7 @@ segq_client_status (segq_client_t *self, const segq_status_query_t *query,
         return segq__client_oom (self);
     }
     segq_msg_t *reply;
-    int rc = s_request (self, &msg, req_id, SEGQ_MSG_STATUS_REPLY, &reply);
+    int rc = s_request (self, &msg, &reply);
     if (rc < 0)
         return rc;
     /* Take the arrays over from the reply. */
@@ -801,8 +810,7 @@ segq_client_cancel (segq_client_t *self, const char *const *jobs, size_t n_jobs,
 {
     *out = NULL;
     *n_out = 0;
-    uint64_t req_id = 0;
-    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_CANCEL, &req_id);
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_CANCEL, NULL);
     if (msg && (msg->u.cancel.jobs = s_strv_dup (jobs, n_jobs)))
         msg->u.cancel.n_jobs = n_jobs;
     else
@@ -810,7 +818,7 @@ segq_client_cancel (segq_client_t *self, const char *const *jobs, size_t n_jobs,
     if (!msg)
         return segq__client_oom (self);
     segq_msg_t *reply;
-    int rc = s_request (self, &msg, req_id, SEGQ_MSG_CANCEL_REPLY, &reply);
+    int rc = s_request (self, &msg, &reply);
     if (rc < 0)
         return rc;
     segq_cancel_reply_t *r = &reply->u.cancel_reply;
@@ -838,8 +846,7 @@ segq_client_purge (segq_client_t *self, const char *const *jobs, size_t n_jobs,
 {
     *out = NULL;
     *n_out = 0;
-    uint64_t req_id = 0;
-    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_PURGE, &req_id);
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_PURGE, NULL);
     if (msg && (msg->u.purge.jobs = s_strv_dup (jobs, n_jobs)))
         msg->u.purge.n_jobs = n_jobs;
     else
@@ -847,7 +854,7 @@ segq_client_purge (segq_client_t *self, const char *const *jobs, size_t n_jobs,
     if (!msg)
         return segq__client_oom (self);
     segq_msg_t *reply;
-    int rc = s_request (self, &msg, req_id, SEGQ_MSG_PURGE_REPLY, &reply);
+    int rc = s_request (self, &msg, &reply);
     if (rc < 0)
         return rc;
     /* the results move to the caller whole */
@@ -925,8 +932,7 @@ segq_client_logs (segq_client_t *self, const char *job, uint64_t offset,
                   uint32_t max_bytes, segq_log_chunk_t *out)
 {
     memset (out, 0, sizeof *out);
-    uint64_t req_id = 0;
-    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_LOGS, &req_id);
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_LOGS, NULL);
     if (msg && !(msg->u.logs.job = strdup (job)))
         segq_msg_destroy (&msg);
     if (!msg)
@@ -934,7 +940,7 @@ segq_client_logs (segq_client_t *self, const char *job, uint64_t offset,
     msg->u.logs.offset = offset;
     msg->u.logs.max_bytes = max_bytes;
     segq_msg_t *reply;
-    int rc = s_request (self, &msg, req_id, SEGQ_MSG_LOGS_REPLY, &reply);
+    int rc = s_request (self, &msg, &reply);
     if (rc < 0)
         return rc;
     segq_logs_reply_t *r = &reply->u.logs_reply;
@@ -957,14 +963,12 @@ segq_log_chunk_clear (segq_log_chunk_t *self)
 
 /* A request that carries nothing but its req, and its reply of `type`. */
 static int
-s_request_bare (segq_client_t *self, segq_msg_type_t request, segq_msg_type_t type,
-                segq_msg_t **reply)
+s_request_bare (segq_client_t *self, segq_msg_type_t request, segq_msg_t **reply)
 {
-    uint64_t req_id = 0;
-    segq_msg_t *msg = segq__client_new_request (self, request, &req_id);
+    segq_msg_t *msg = segq__client_new_request (self, request, NULL);
     if (!msg)
         return segq__client_oom (self);
-    return s_request (self, &msg, req_id, type, reply);
+    return s_request (self, &msg, reply);
 }
 
 int
@@ -973,7 +977,7 @@ segq_client_workers (segq_client_t *self, segq_worker_info_t **out, size_t *n_ou
     *out = NULL;
     *n_out = 0;
     segq_msg_t *reply;
-    int rc = s_request_bare (self, SEGQ_MSG_WORKERS, SEGQ_MSG_WORKERS_REPLY, &reply);
+    int rc = s_request_bare (self, SEGQ_MSG_WORKERS, &reply);
     if (rc < 0)
         return rc;
     *out = reply->u.workers_reply.workers;
@@ -1002,7 +1006,7 @@ segq_client_kinds (segq_client_t *self, segq_kind_info_t **out, size_t *n_out)
     *out = NULL;
     *n_out = 0;
     segq_msg_t *reply;
-    int rc = s_request_bare (self, SEGQ_MSG_KINDS, SEGQ_MSG_KINDS_REPLY, &reply);
+    int rc = s_request_bare (self, SEGQ_MSG_KINDS, &reply);
     if (rc < 0)
         return rc;
     *out = reply->u.kinds_reply.kinds;
@@ -1016,15 +1020,14 @@ segq_client_kinds (segq_client_t *self, segq_kind_info_t **out, size_t *n_out)
 int
 segq_client_priority (segq_client_t *self, const char *job, int32_t priority, int32_t *previous)
 {
-    uint64_t req_id = 0;
-    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_PRIORITY, &req_id);
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_PRIORITY, NULL);
     if (msg && !(msg->u.priority.job = strdup (job)))
         segq_msg_destroy (&msg);
     if (!msg)
         return segq__client_oom (self);
     msg->u.priority.priority = priority;
     segq_msg_t *reply;
-    int rc = s_request (self, &msg, req_id, SEGQ_MSG_PRIORITY_REPLY, &reply);
+    int rc = s_request (self, &msg, &reply);
     if (rc < 0)
         return rc;
     if (previous)
@@ -1036,14 +1039,13 @@ segq_client_priority (segq_client_t *self, const char *job, int32_t priority, in
 int
 segq_client_drain (segq_client_t *self, const char *node)
 {
-    uint64_t req_id = 0;
-    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_DRAIN, &req_id);
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_DRAIN, NULL);
     if (msg && !(msg->u.drain.node = strdup (node)))
         segq_msg_destroy (&msg);
     if (!msg)
         return segq__client_oom (self);
     segq_msg_t *reply;
-    int rc = s_request (self, &msg, req_id, SEGQ_MSG_DRAIN_REPLY, &reply);
+    int rc = s_request (self, &msg, &reply);
     if (rc < 0)
         return rc;
     segq_msg_destroy (&reply);
@@ -1059,10 +1061,10 @@ segq_array_id (const char *text)
 }
 
 static int
-s_array_request (segq_client_t *self, segq_msg_t **msg, uint64_t req_id, segq_array_info_t *out)
+s_array_request (segq_client_t *self, segq_msg_t **msg, segq_array_info_t *out)
 {
     segq_msg_t *reply;
-    int rc = s_request (self, msg, req_id, SEGQ_MSG_ARRAY_REPLY, &reply);
+    int rc = s_request (self, msg, &reply);
     if (rc < 0)
         return rc;
     segq_array_reply_t *r = &reply->u.array_reply;
@@ -1083,8 +1085,7 @@ segq_client_array_create (segq_client_t *self, const char *const *jobs, size_t n
     memset (out, 0, sizeof *out);
     if (n_jobs == 0)
         return segq__client_fail (self, SEGQ_EINVAL, "a job array needs at least one job");
-    uint64_t req_id = 0;
-    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_ARRAY, &req_id);
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_ARRAY, NULL);
     if (msg && !(msg->u.array.jobs = calloc (n_jobs, sizeof *msg->u.array.jobs)))
         segq_msg_destroy (&msg);
     for (size_t i = 0; msg && i < n_jobs; i++) {
@@ -1094,20 +1095,19 @@ segq_client_array_create (segq_client_t *self, const char *const *jobs, size_t n
     }
     if (!msg)
         return segq__client_oom (self);
-    return s_array_request (self, &msg, req_id, out);
+    return s_array_request (self, &msg, out);
 }
 
 int
 segq_client_array (segq_client_t *self, const char *array, segq_array_info_t *out)
 {
     memset (out, 0, sizeof *out);
-    uint64_t req_id = 0;
-    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_ARRAY, &req_id);
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_ARRAY, NULL);
     if (msg && !(msg->u.array.array = strdup (array)))
         segq_msg_destroy (&msg);
     if (!msg)
         return segq__client_oom (self);
-    return s_array_request (self, &msg, req_id, out);
+    return s_array_request (self, &msg, out);
 }
 
 void

@@ -286,6 +286,15 @@ s_hide_data (const segq__caller_t *caller, segq_job_info_t *info)
     info->inputs = NULL;
     info->outputs = NULL;
     info->n_inputs = info->n_outputs = 0;
+    /* what the job itself said is part of its log: a failure's reason
+       ends with its last line of output, a running job's message is its
+       progress text; the state (and a waiting job's reason) stay */
+    free (info->reason);
+    info->reason = NULL;
+    if (info->state == SEGQ_JOB_RUNNING) {
+        free (info->message);
+        info->message = NULL;
+    }
 }
 
 void

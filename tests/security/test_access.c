@@ -164,6 +164,26 @@ s_status_hides_data (segq_client_t *bob, segq_client_t *alice, const alices_t *a
     segq_job_info_clear (&info);
 }
 
+/* A failed job's reason ends with the last line of its log: bob sees that
+   it failed, not what it said. */
+static void
+s_reason_hidden (segq_client_t *bob, segq_client_t *alice)
+{
+    char job[SEGQ_JOB_ID_MAX];
+    H_ASSERT (h, s_submit (alice, segq_job_spec_new ("fail"), job) == 0, "%s",
+              segq_client_error (alice));
+    segq_job_info_t info = { 0 };
+    H_ASSERT (h, harness_wait_final (alice, job, 60000, &info) == 0, "fail did not end");
+    cr_assert_eq (info.state, SEGQ_JOB_FAILED);
+    cr_assert (info.reason && strstr (info.reason, "as asked"), "the owner sees why: %s",
+               info.reason ? info.reason : "(none)");
+    segq_job_info_clear (&info);
+    H_ASSERT (h, segq_client_job (bob, job, false, &info) == 0, "%s", segq_client_error (bob));
+    cr_assert_eq (info.state, SEGQ_JOB_FAILED);
+    cr_assert_null (info.reason, "bob sees alice's job's output: %s", info.reason);
+    segq_job_info_clear (&info);
+}
+
 /* bob may not fetch alice's output nor read her log. */
 static void
 s_reads_refused (segq_client_t *bob, const alices_t *a)
@@ -209,6 +229,7 @@ Test (access, keys_no_form_of_reference_reaches_anothers_data, .init = setup_key
     s_alices_job (alice, &a);
     s_every_form_refused (bob, &a);
     s_status_hides_data (bob, alice, &a);
+    s_reason_hidden (bob, alice);
     s_reads_refused (bob, &a);
     /* the owner and an admin may use every form */
     char job[SEGQ_JOB_ID_MAX];
@@ -237,6 +258,7 @@ Test (access, without_keys_the_rule_holds_for_the_name_sent, .init = setup_plain
     s_alices_job (alice, &a);
     s_every_form_refused (bob, &a);
     s_status_hides_data (bob, alice, &a);
+    s_reason_hidden (bob, alice);
     s_reads_refused (bob, &a);
     s_possession_proved_by_upload (bob, &a);
     segq_client_destroy (&alice);

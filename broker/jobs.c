@@ -1,9 +1,11 @@
 /*  jobs.c: the job state machine, submit validation, dependencies. */
 #include "jobs.h"
 #include "u64map.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 /* Jobs waiting on one job: the numbers of its dependents. */
 typedef struct {
@@ -605,6 +607,20 @@ s_check_queued_limit (segq__jobs_t *self, const char *owner, char *err, size_t e
     return SEGQ_ELIMIT;
 }
 
+/* A random seed in the schema's range (0 .. 2^53 - 1), for a kind whose
+   repeated submits should not repeat themselves by accident. */
+static int
+s_fresh_seed (segq_params_t *params, char *err, size_t errlen)
+{
+    uint64_t bits;
+    if (getrandom (&bits, sizeof bits, 0) != (ssize_t) sizeof bits) {
+        snprintf (err, errlen, "cannot draw a random seed: %s", strerror (errno));
+        return SEGQ_EIO;
+    }
+    segq_value_t seed = { .type = SEGQ_PARAM_INT, .i = (int64_t) (bits >> 11) };
+    return segq_params_set (params, "seed", &seed);
+}
+
 static int
 s_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
           char id_out [SEGQ__JOB_ID_MAX], char *err, size_t errlen)
@@ -629,6 +645,9 @@ s_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
     int rc = segq_params_copy (&params, &submit->params);
     if (rc == 0)
         rc = segq_params_validate (kind, &params, err, errlen);
+    /* asked of what the client sent: validation has filled in the default */
+    if (rc == 0 && kind->fresh_seed && !segq_params_get (&submit->params, "seed"))
+        rc = s_fresh_seed (&params, err, errlen);
     if (rc) {
         segq_params_clear (&params);
         return rc;

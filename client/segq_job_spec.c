@@ -376,18 +376,14 @@ void segq_job_spec_set_cpu_slots (segq_job_spec_t *self, uint32_t slots) { self-
 void segq_job_spec_set_time_limit (segq_job_spec_t *self, uint32_t seconds) { self->time_limit_s = seconds; }
 void segq_job_spec_set_max_attempts (segq_job_spec_t *self, uint32_t n) { self->max_attempts = n; }
 
-int
-segq_job_spec_validate (segq_job_spec_t *self, char *err, size_t errlen)
+/* Every input the kind needs with these parameters is given. */
+static int
+s_check_needed_inputs (const segq_job_spec_t *self, const segq_params_t *params, char *err,
+                       size_t errlen)
 {
-    int rc = s_check_kind (self, err, errlen);
-    if (rc < 0)
-        return rc;
-    rc = segq_params_validate (self->kind_spec, &self->params, err, errlen);
-    if (rc < 0)
-        return rc;
     for (size_t i = 0; i < self->kind_spec->n_inputs; i++) {
         const segq_input_spec_t *spec = &self->kind_spec->inputs[i];
-        if (!segq_kind_input_needed (spec, &self->params))
+        if (!segq_kind_input_needed (spec, params))
             continue;
         bool found = false;
         for (size_t j = 0; j < self->n_inputs && !found; j++)
@@ -400,6 +396,27 @@ segq_job_spec_validate (segq_job_spec_t *self, char *err, size_t errlen)
             return SEGQ_EINVAL;
         }
     }
+    return SEGQ_OK;
+}
+
+int
+segq_job_spec_validate (segq_job_spec_t *self, char *err, size_t errlen)
+{
+    int rc = s_check_kind (self, err, errlen);
+    if (rc < 0)
+        return rc;
+    /* checked with the defaults filled in, but sent as the user gave them:
+       the broker fills the defaults (and draws a fresh seed where the kind
+       wants one) */
+    segq_params_t checked = { 0 };
+    rc = segq_params_copy (&checked, &self->params);
+    if (rc == 0)
+        rc = segq_params_validate (self->kind_spec, &checked, err, errlen);
+    if (rc == 0)
+        rc = s_check_needed_inputs (self, &checked, err, errlen);
+    segq_params_clear (&checked);
+    if (rc < 0)
+        return rc;
     for (size_t i = 0; i < self->n_inputs; i++) {
         const segq__spec_input_t *in = &self->inputs[i];
         const segq_input_spec_t *owner = s_input_owner (self->kind_spec, in->name);

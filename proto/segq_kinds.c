@@ -165,27 +165,27 @@ static const segq_input_spec_t s_evaluate_inputs[] = {
 
 static const segq_kind_spec_t s_kinds[] = {
     { "noop", "completed at once by the worker itself: measures the queue alone",
-      NULL, 0, NULL, 0, "*", true, true },
+      NULL, 0, NULL, 0, "*", true, true, false },
     { "sleep", "sleeps, reporting progress",
-      s_sleep_params, COUNT (s_sleep_params), NULL, 0, "*", false, true },
+      s_sleep_params, COUNT (s_sleep_params), NULL, 0, "*", false, true, false },
     { "echo", "copies each input to an output of the same name",
-      NULL, 0, s_echo_inputs, COUNT (s_echo_inputs), "*", false, true },
+      NULL, 0, s_echo_inputs, COUNT (s_echo_inputs), "*", false, true, false },
     { "fail", "fails: exits non-zero, dies by a signal, or crashes",
-      s_fail_params, COUNT (s_fail_params), NULL, 0, "*", false, true },
+      s_fail_params, COUNT (s_fail_params), NULL, 0, "*", false, true, false },
     { "train", "trains a 4-channel SinGAN on one image + mask (segq-run train)",
       s_train_params, COUNT (s_train_params), s_train_inputs, COUNT (s_train_inputs),
-      "model.safetensors", false, false },
+      "model.safetensors", false, false, false },
     { "generate", "samples image/mask pairs from a trained model (segq-run generate)",
       s_generate_params, COUNT (s_generate_params), s_generate_inputs, COUNT (s_generate_inputs),
-      "*", false, false },
+      "*", false, false, true },
     { "stylize", "transfers a real image's style onto generated images, masks kept "
       "(segq-run stylize)",
       s_stylize_params, COUNT (s_stylize_params), s_stylize_inputs, COUNT (s_stylize_inputs),
-      "*", false, false },
+      "*", false, false, false },
     { "evaluate", "trains UNet++ on real and synthetic sets, measured on real data, k-fold "
       "(segq-run evaluate)",
       s_evaluate_params, COUNT (s_evaluate_params), s_evaluate_inputs, COUNT (s_evaluate_inputs),
-      "*", false, false },
+      "*", false, false, false },
 };
 
 const segq_kind_spec_t *

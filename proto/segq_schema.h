@@ -80,6 +80,8 @@ typedef struct {
     const char *principal_output;  /* output a bare `JOB` reference means; "*" = all outputs */
     bool in_process;            /* completed by the worker itself, no child (noop) */
     bool test_kind;             /* exercises the queue without ML */
+    bool fresh_seed;            /* a submit without `seed` gets a random one, stored with
+                                   the job: asking again gives new samples, not the same */
 } segq_kind_spec_t;
 
 /* All kinds, in table order. */

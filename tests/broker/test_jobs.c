@@ -541,6 +541,37 @@ s_train (segq_input_t inputs [2], const char *first, const char *second)
     return (segq_submit_t) { .user = "alice", .kind = "train", .inputs = inputs, .n_inputs = 1 };
 }
 
+/* generate without a seed gets a fresh one, stored with the job: asking a
+   model twice gives new pairs; a seed given is kept. */
+Test (jobs, generate_draws_a_fresh_seed_unless_given, .init = setup, .fini = teardown,
+      .timeout = 20)
+{
+    char hash [SEGQ_HASH_HEX_LEN + 1], err [1024] = "", ids [3][SEGQ__JOB_ID_MAX];
+    s_stored ("a model", hash);
+    segq_input_t model = { .name = "model" };
+    memcpy (model.hash, hash, sizeof hash);
+    segq_submit_t submit = { .user = "alice", .kind = "generate", .inputs = &model, .n_inputs = 1 };
+    int64_t seeds [3];
+    for (int i = 0; i < 3; i++) {
+        if (i == 2) {
+            segq_value_t given = { .type = SEGQ_PARAM_INT, .i = 7 };
+            cr_assert_eq (segq_params_set (&submit.params, "seed", &given), 0);
+        }
+        cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, ids [i], err, sizeof err), 0, "%s",
+                      err);
+        segq_params_t stored = { 0 };
+        cr_assert_eq (segq__job_store_params (store, segq__job_id_parse (ids [i]), &stored), 0);
+        const segq_value_t *seed = segq_params_get (&stored, "seed");
+        cr_assert (seed && seed->type == SEGQ_PARAM_INT, "job %s has no seed", ids [i]);
+        seeds [i] = seed->i;
+        cr_assert (seeds [i] >= 0 && seeds [i] < (1ll << 53), "seed %lld", (long long) seeds [i]);
+        segq_params_clear (&stored);
+    }
+    cr_assert_neq (seeds [0], seeds [1], "two requests drew the same seed");
+    cr_assert_eq (seeds [2], 7);
+    segq_params_clear (&submit.params);
+}
+
 /* A one-file input may keep its file's name (image/polyp.jpg), once. */
 Test (jobs, one_file_input_keeps_its_file_name, .init = setup, .fini = teardown, .timeout = 20)
 {

@@ -131,7 +131,10 @@ int segq_singan_generate(const segq_generate_opts_t *o, segq_progress_t *progres
             csv_field(man, meta.image_sha256, 0);
             csv_field(man, meta.mask_name, 0);
             csv_field(man, meta.mask_sha256, 0);
-            csv_field(man, o->model, 0);
+            /* the file's name only: where it lay (a worker's scratch
+               folder) says nothing about the model; its sha256 does */
+            const char *slash = strrchr(o->model, '/');
+            csv_field(man, slash ? slash + 1 : o->model, 0);
             csv_field(man, model_hex, 0);
             fprintf(man, "%lld,%lld,%lld,%.17g,%.17g,%lld,", (long long)o->compute.seed,
                     (long long)(done + k), (long long)o->gen_start_scale, o->scale_h,

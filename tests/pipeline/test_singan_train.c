@@ -162,6 +162,8 @@ Test(train, fixture_trains_and_reconstruction_falls, .timeout = 240)
         rows += *c == '\n';
     cr_expect_eq(rows, 6, "manifest: header + 5 rows, got %d lines", rows);
     cr_expect(strstr(man, "fix.png") && strstr(man, "source_image_sha256"));
+    cr_expect(strstr(man, ",\"model.safetensors\","), "the model by its file's name: %s", man);
+    cr_expect_null(strstr(man, dir), "the manifest names a folder of the machine: %s", man);
     free(man);
     for (int k = 0; k < 5; k++) {
         char err[SEGQ_IMAGE_ERRLEN];

@@ -85,7 +85,9 @@ Test (e2e, worker_passes_inputs_device_and_threads, .timeout = 60)
     s_run_job (h, on_gpu, args, sizeof args);
     cr_assert (strstr (args, "arg generate\n"), "%s", args);
     cr_assert (strstr (args, "arg --count=2\n"), "%s", args);
-    cr_assert (strstr (args, "arg --seed=0\n"), "defaults are passed too: %s", args);
+    cr_assert (strstr (args, "arg --precision=fp32\n"), "defaults are passed too: %s", args);
+    /* no seed given: the broker drew one, and it is passed like any parameter */
+    cr_assert (strstr (args, "arg --seed=") && !strstr (args, "arg --seed=0\n"), "%s", args);
     /* a one-file input keeps the user's file name: JOBDIR/model/model.safetensors */
     cr_assert (strstr (args, "/model/model.safetensors\nmodel file ok\n"),
                "input not passed as a path under its own name: %s", args);

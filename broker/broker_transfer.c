@@ -201,9 +201,9 @@ s_pump (segq_broker_t *self, transfer_t *transfer)
 /* May the sender skip sending content the store has? Only if it could
    read it anyway: else naming a hash would be a way to get its data. */
 static bool
-s_may_skip_upload (segq_broker_t *self, worker_t *w, const segq_put_t *put)
+s_may_skip_upload (segq_broker_t *self, worker_t *w, bool by_worker, const segq_put_t *put)
 {
-    if (segq__broker_sender_is_worker (self, w))
+    if (by_worker)
         return w && segq__access_worker_input (self->access, w->node, put->hash);
     segq__caller_t caller = segq__broker_caller (self, put->user);
     return segq__access_hash (self->access, &caller, put->hash);
@@ -216,6 +216,7 @@ segq__broker_on_put (segq_broker_t *self, segq__request_t *req)
     zframe_t *peer = req->peer;
     const char *peer_hex = req->peer_hex;
     worker_t *w = req->worker;
+    bool by_worker = segq__broker_sender_is_worker (self, w);
     char why [512];
     int code = s_put_admit (self, w, peer_hex, put, why, sizeof why);
     if (code) {
@@ -234,7 +235,7 @@ segq__broker_on_put (segq_broker_t *self, segq__request_t *req)
     /* only a hash named up front can spare the transfer; without one the
        data comes, and a copy the store has already is dropped at the end */
     if (put->hash [0] && segq__artifact_store_has (self->artifacts, put->hash, &size)
-    &&  size == put->size && s_may_skip_upload (self, w, put)) {
+    &&  size == put->size && s_may_skip_upload (self, w, by_worker, put)) {
         reply->u.put_ready.have = true;
         segq__broker_send (self, peer, reply, false);
         return;
@@ -254,9 +255,9 @@ segq__broker_on_put (segq_broker_t *self, segq__request_t *req)
         s_transfer_destroy (self, &transfer);
         return;
     }
-    segq__caller_t caller = segq__broker_caller (self, put->user);
-    transfer->uploader_is_node = segq__broker_sender_is_worker (self, w);
-    const char *uploader = transfer->uploader_is_node ? w ? w->node : NULL : caller.user;
+    /* the admission step has put the certificate's name in `user` (keys) */
+    transfer->uploader_is_node = by_worker;
+    const char *uploader = by_worker ? w ? w->node : NULL : put->user;
     snprintf (transfer->uploader, sizeof transfer->uploader, "%s", uploader ? uploader : "");
     reply->u.put_ready.transfer = transfer->id;
     reply->u.put_ready.credit = DEFAULT_CREDIT;

@@ -365,7 +365,7 @@ s_add_typed_input (const cli_globals_t *g, segq_job_spec_t *spec, const cli_type
     struct stat st;
     if (stat (ref, &st) == 0 && S_ISDIR (st.st_mode)) {
         if (!in->spec->many) {
-            char plural[SEGQ_MAX_NAME + 1];
+            char plural[64];                  /* the kind table's input names are short */
             bool array = s_plural_flag (in->spec, plural, sizeof plural);
             snprintf (err, errlen, "--%s %s is a folder: --%s takes one file%s%s%s", in->spec->name,
                       ref, in->spec->name, array ? " (for one job per file, a job array, give --" : "",

@@ -5,7 +5,8 @@
                   limit, abort, exit status)
     progress.c    parses the child's progress channel (JSON lines)
     cache.c       the artifact cache, job directories, input layout, outputs
-    worker.c      the daemon: protocol with the broker, jobs, transfers
+    worker*.c     the daemon: protocol with the broker, jobs, transfers
+                  (their shared state: worker_daemon.h)
 */
 #ifndef SEGQ_WORKER_INTERNAL_H
 #define SEGQ_WORKER_INTERNAL_H

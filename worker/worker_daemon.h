@@ -1,0 +1,215 @@
+/*  worker_daemon.h: what the pieces of the segq-worker daemon share (not
+    installed; the tests' view of the worker is worker_internal.h, which
+    this includes).
+
+    worker.c owns the daemon: construction, the loop, signals and time,
+    and the dispatch of each message from the broker to its handler. The
+    handlers live by concern:
+
+        worker_session.c     the session with the broker (REGISTER, WELCOME,
+                             heartbeats, reconnects, drain, BYE, ERROR) and
+                             sending results until RESULT_ACK
+        worker_assign.c      taking a job: ASSIGN, its inputs, noop batching
+        worker_job.c         a job's life: the table, its log and progress,
+                             the child (job_runner.c), finishing, ABORT
+        worker_transfer.c    artifacts out (PUT/CHUNK/CREDIT) and in (GET,
+                             into the cache)
+        worker_checkpoint.c  checkpoints (SPEC 8.3), uploaded while the
+                             child runs
+
+    They share the job table and the daemon's state below; the functions
+    one file offers the others are the segq__worker_* declared here. */
+#ifndef SEGQ_WORKER_DAEMON_H
+#define SEGQ_WORKER_DAEMON_H
+
+#include "segq_worker.h"
+#include "worker_internal.h"
+
+/* How long to wait for WELCOME before trying again on a fresh socket:
+   doubling from BACKOFF_MIN_MS up to BACKOFF_MAX_MS. */
+#define BACKOFF_MIN_MS      500
+#define BACKOFF_MAX_MS      2000
+
+typedef enum { OFFLINE, REGISTERING, ONLINE } session_t;
+typedef enum { JOB_FETCHING, JOB_RUNNING, JOB_UPLOADING, JOB_DONE } phase_t;
+
+typedef struct job job_t;
+
+/* One artifact being downloaded, shared by every job waiting for it. */
+typedef struct {
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+    uint64_t size;
+    char *name;                 /* the first job's name for it, for messages */
+    uint64_t req_id;            /* 0: not requested in this session */
+    uint64_t transfer;
+    segq__cache_write_t *writer;
+    int tries;
+    zlistx_t *waiters;          /* job keys (strings) */
+} fetch_t;
+
+struct job {
+    segq_worker_t *worker;
+    char *key;                  /* "JOB#ATTEMPT" */
+    segq_msg_t *assign;         /* the ASSIGN, owned */
+    const char *id;             /* into assign */
+    uint32_t attempt;
+    phase_t phase;
+    char *dir;                  /* scratch directory, or NULL (noop) */
+    size_t inputs_missing;
+    segq__job_runner_t *runner;
+    void *child_handle;         /* in worker->children */
+    /* log: bytes not yet sent, from log_offset on */
+    uint8_t *log;
+    size_t log_used, log_cap;
+    uint64_t log_offset;
+    int64_t log_flushed_ms;
+    segq__progress_limiter_t progress;
+    /* result */
+    bool success;
+    int32_t exit_code;
+    int32_t signal;
+    char *reason;
+    segq_artifact_t *outputs;
+    size_t n_outputs;
+    int64_t result_sent_ms;     /* last sent, 0 never */
+    int64_t result_wait_ms;     /* for its ack before sending it again; 0: expiry_ms */
+    /* the output being uploaded, hashed as its chunks are read */
+    segq_sha256_t hash_ctx;
+    void *upload_handle;        /* in worker->uploads */
+    size_t upload_index;
+    uint64_t upload_req;
+    uint64_t upload_transfer;   /* 0 until PUT_READY */
+    int upload_fd;
+    uint64_t upload_offset;
+    uint32_t upload_credit;
+    uint32_t upload_chunk;
+    bool upload_tried_again;
+    /* the newest checkpoint the child announced (SPEC 8.3), pinned at
+       DIR/checkpoint while it uploads (through the upload fields above, the
+       child still running); a newer one waits at DIR/checkpoint.next */
+    bool ckpt_uploading;
+    segq_artifact_t ckpt;       /* name: its path under out/ */
+    uint32_t ckpt_step;
+    char *ckpt_next;            /* name of the newer one waiting, or NULL */
+    uint32_t ckpt_next_step;
+};
+
+struct segq_worker {
+    /* options, owned copies */
+    char *broker, *node, *work_dir, *cache_dir, *jobs_dir, *testkind, *segq_run, *ready_file;
+    char *broker_key, *cert;    /* CurveZMQ, or NULL */
+    char *instance;             /* REGISTER inst: RANDOM@HOST */
+    int id_fd;                  /* WORK_DIR/worker.id, locked while we run */
+    segq_gpu_t *gpus;           /* device: what its jobs get as CUDA_VISIBLE_DEVICES */
+    size_t n_gpus;
+    uint32_t cpu_slots;
+    char **kinds;
+    size_t n_kinds;
+    uint32_t kill_grace_ms;
+    int verbose;
+
+    zloop_t *loop;
+    zsock_t *sock;
+    int sigfd;
+    zmq_pollitem_t sig_item;
+    segq__cache_t *cache;
+    zhashx_t *jobs;             /* key -> job_t */
+    zlistx_t *children;         /* job_t with a live runner */
+    zlistx_t *uploads;          /* job_t in UPLOADING */
+    zhashx_t *fetches;          /* hash -> fetch_t */
+    uint64_t next_req_id;
+
+    session_t session;
+    int64_t last_heard_ms, last_sent_ms, register_deadline_ms;
+    int backoff_ms;
+    uint32_t heartbeat_ms, expiry_ms, chunk_size, max_msg;
+    bool ready_written;
+
+    bool draining;
+    bool told_draining;         /* the last REGISTER said so */
+    int interrupts;
+    bool stop;
+    int exit_code;
+
+    /* noop batching */
+    int journal_fd;
+    char *journal_buf;
+    size_t journal_used, journal_cap;
+    zlistx_t *results_to_send;  /* job keys */
+};
+
+/* ---- worker.c: what every piece uses ---- */
+
+void segq__worker_log (segq_worker_t *self, int level, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+char *segq__worker_strdup_or_null (const char *s);
+/* Sends (takes msg) on the session's socket; SEGQ_EUNAVAIL without one. */
+int segq__worker_send (segq_worker_t *self, segq_msg_t **msg_p);
+/* The socket's reader: reads a batch of messages and dispatches them. */
+int segq__worker_on_socket (zloop_t *loop, zsock_t *sock, void *arg);
+
+/* ---- worker_session.c: the broker session ---- */
+
+void segq__worker_result_send (job_t *job);
+void segq__worker_results_resend (segq_worker_t *self, int64_t now);
+void segq__worker_connect (segq_worker_t *self);
+void segq__worker_start_drain (segq_worker_t *self, const char *why, bool broker_knows);
+void segq__worker_stop_now (segq_worker_t *self, int exit_code, const char *reason);
+void segq__worker_on_welcome (segq_worker_t *self, const segq_welcome_t *m);
+void segq__worker_on_error (segq_worker_t *self, const segq_error_msg_t *m);
+void segq__worker_on_result_ack (segq_worker_t *self, const segq_result_ack_t *m);
+
+/* ---- worker_assign.c: taking a job ---- */
+
+void segq__worker_on_assign (segq_worker_t *self, segq_msg_t **msg_p);
+/* Links the job's inputs with this content into its directory; -1: the
+   job failed. */
+int segq__worker_layout_inputs (job_t *job, const char *hash);
+void segq__worker_flush_batch (segq_worker_t *self);
+
+/* ---- worker_job.c: a job's life ---- */
+
+job_t *segq__worker_job_find (segq_worker_t *self, const char *id, uint32_t attempt);
+void segq__worker_job_start (job_t *job);
+void segq__worker_job_finish (job_t *job, bool success, int32_t exit_code, int32_t sig,
+                              const char *reason);
+void segq__worker_job_done (job_t *job);
+void segq__worker_job_remove (job_t *job);
+void segq__worker_job_free (job_t *job);
+/* A line of the worker's own in the job's log. */
+void segq__worker_log_note (job_t *job, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+void segq__worker_log_flush (job_t *job, int64_t now);
+void segq__worker_progress_send (job_t *job, int64_t now, bool force);
+void segq__worker_on_abort (segq_worker_t *self, const segq_abort_t *m);
+
+/* ---- worker_transfer.c: uploads and fetches ---- */
+
+void segq__worker_upload_next (job_t *job);
+void segq__worker_upload_reset (job_t *job);
+void segq__worker_upload_fail (job_t *job, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+segq_artifact_t *segq__worker_upload_artifact (job_t *job);
+int segq__worker_upload_size (job_t *job);
+job_t *segq__worker_upload_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer);
+void segq__worker_put (job_t *job, const char *name, uint64_t size);
+void segq__worker_fetch_request (segq_worker_t *self, fetch_t *fetch);
+fetch_t *segq__worker_fetch_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer);
+void segq__worker_fetch_failed (segq_worker_t *self, fetch_t *fetch, int code, const char *why);
+void segq__worker_fetch_destroy (fetch_t **fetch_p);
+void segq__worker_on_put_ready (segq_worker_t *self, const segq_put_ready_t *m);
+void segq__worker_on_put_done (segq_worker_t *self, const segq_put_done_t *m);
+void segq__worker_on_upload_credit (segq_worker_t *self, const segq_credit_t *m);
+void segq__worker_on_get_ready (segq_worker_t *self, const segq_get_ready_t *m);
+void segq__worker_on_chunk (segq_worker_t *self, segq_chunk_t *m);
+
+/* ---- worker_checkpoint.c: checkpoints (SPEC 8.3) ---- */
+
+void segq__worker_ckpt_announced (job_t *job, const char *name, uint32_t step);
+void segq__worker_ckpt_put (job_t *job);
+void segq__worker_ckpt_end (job_t *job);
+void segq__worker_ckpt_uploaded (job_t *job);
+void segq__worker_ckpt_abandon (job_t *job);
+void segq__worker_on_checkpoint_ack (segq_worker_t *self, const segq_checkpoint_ack_t *m);
+
+#endif

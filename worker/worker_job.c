@@ -1,0 +1,458 @@
+/*  worker_job.c: a job's life on the worker, once it is assigned.
+
+    The table holds every attempt the daemon has not been told to forget.
+    A job's child runs under job_runner.c, started here with its argv and
+    environment; what it writes is kept as the job's log (sent in pieces,
+    and held, up to a bound, while the broker is away) and its progress
+    channel is forwarded at most once per interval. When the child ends,
+    the job finishes: a success uploads its outputs first
+    (worker_transfer.c), then the result goes to the broker
+    (worker_session.c). An ABORT stops the child, or drops a result the
+    broker no longer wants.
+*/
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "worker_daemon.h"
+
+#define LOG_FLUSH_BYTES     (64u << 10)
+#define LOG_HOLD_MAX        (1u << 20)      /* log held while the broker is away */
+
+/* ---- the job's log ---- */
+
+static void
+s_log_append (job_t *job, const void *data, size_t size)
+{
+    if (job->log_used + size > LOG_HOLD_MAX) {
+        /* The broker has been away for a while: keep the newest part. The
+           offsets tell the broker where the gap is. */
+        job->log_offset += job->log_used;
+        job->log_used = 0;
+        if (size > LOG_HOLD_MAX) {
+            job->log_offset += size - LOG_HOLD_MAX;
+            data = (const uint8_t *) data + (size - LOG_HOLD_MAX);
+            size = LOG_HOLD_MAX;
+        }
+    }
+    if (job->log_used + size > job->log_cap) {
+        size_t cap = job->log_cap ? job->log_cap : 4096;
+        while (cap < job->log_used + size)
+            cap *= 2;
+        uint8_t *log = realloc (job->log, cap);
+        if (!log)
+            return;             /* out of memory: this piece of log is lost, the job is not */
+        job->log = log;
+        job->log_cap = cap;
+    }
+    memcpy (job->log + job->log_used, data, size);
+    job->log_used += size;
+}
+
+void
+segq__worker_log_note (job_t *job, const char *format, ...)
+{
+    char line [1024];
+    va_list args;
+    va_start (args, format);
+    int len = snprintf (line, sizeof line, "segq-worker: ");
+    len += vsnprintf (line + len, sizeof line - (size_t) len - 1, format, args);
+    va_end (args);
+    if (len > (int) sizeof line - 2)
+        len = (int) sizeof line - 2;
+    line [len++] = '\n';
+    s_log_append (job, line, (size_t) len);
+}
+
+void
+segq__worker_log_flush (job_t *job, int64_t now)
+{
+    segq_worker_t *self = job->worker;
+    job->log_flushed_ms = now;
+    if (job->log_used == 0 || self->session != ONLINE)
+        return;
+    size_t max = self->chunk_size ? self->chunk_size : SEGQ_DEFAULT_CHUNK;
+    size_t sent = 0;
+    while (sent < job->log_used) {
+        size_t size = job->log_used - sent < max ? job->log_used - sent : max;
+        segq_msg_t *msg = segq_msg_new (SEGQ_MSG_LOG);
+        if (!msg || !(msg->u.log.job = strdup (job->id))
+        ||  !(msg->u.log.data = malloc (size))) {
+            segq_msg_destroy (&msg);
+            break;
+        }
+        msg->u.log.attempt = job->attempt;
+        msg->u.log.offset = job->log_offset + sent;
+        memcpy (msg->u.log.data, job->log + sent, size);
+        msg->u.log.size = size;
+        if (segq__worker_send (self, &msg))
+            break;
+        sent += size;
+    }
+    memmove (job->log, job->log + sent, job->log_used - sent);
+    job->log_used -= sent;
+    job->log_offset += sent;
+}
+
+/* ---- progress ---- */
+
+void
+segq__worker_progress_send (job_t *job, int64_t now, bool force)
+{
+    segq_worker_t *self = job->worker;
+    if (self->session != ONLINE || !segq__progress_limiter_due (&job->progress, now, force))
+        return;
+    const segq__progress_t *state = &job->progress.state;
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_PROGRESS);
+    if (!msg || !(msg->u.progress.job = strdup (job->id))
+    ||  (state->phase && !(msg->u.progress.phase = strdup (state->phase)))
+    ||  (state->message && !(msg->u.progress.message = strdup (state->message)))
+    ||  segq_params_copy (&msg->u.progress.metrics, &state->metrics)) {
+        segq_msg_destroy (&msg);
+        return;
+    }
+    msg->u.progress.attempt = job->attempt;
+    msg->u.progress.fraction = state->has_fraction ? state->fraction : 0;
+    if (segq__worker_send (self, &msg) == 0)
+        segq__progress_limiter_sent (&job->progress, now);
+}
+
+/* ---- job table ---- */
+
+job_t *
+segq__worker_job_find (segq_worker_t *self, const char *id, uint32_t attempt)
+{
+    char key [SEGQ_MAX_STRING + 16];
+    snprintf (key, sizeof key, "%s#%" PRIu32, id, attempt);
+    return zhashx_lookup (self->jobs, key);
+}
+
+void
+segq__worker_job_free (job_t *job)
+{
+    segq_worker_t *self = job->worker;
+    if (job->runner)
+        segq__job_runner_destroy (&job->runner);
+    if (job->child_handle)
+        zlistx_delete (self->children, job->child_handle);
+    if (job->upload_handle)
+        zlistx_delete (self->uploads, job->upload_handle);
+    if (job->upload_fd >= 0)
+        close (job->upload_fd);
+    if (job->dir) {
+        segq__remove_tree (job->dir);
+        free (job->dir);
+    }
+    segq__progress_limiter_clear (&job->progress);
+    segq__artifacts_free (&job->outputs, job->n_outputs);
+    segq_artifact_clear (&job->ckpt);
+    free (job->ckpt_next);
+    free (job->reason);
+    free (job->log);
+    segq_msg_destroy (&job->assign);
+    free (job->key);
+    free (job);
+}
+
+void
+segq__worker_job_remove (job_t *job)
+{
+    zhashx_delete (job->worker->jobs, job->key);
+    segq__worker_job_free (job);
+}
+
+/* The job's outcome is known (outputs uploaded if it succeeded). */
+void
+segq__worker_job_done (job_t *job)
+{
+    int64_t now = segq__now_ms ();
+    segq__worker_progress_send (job, now, true);
+    segq__worker_log_flush (job, now);
+    job->phase = JOB_DONE;
+    segq__worker_log (job->worker, 1, "%s %s%s%s", job->key, job->success ? "succeeded" : "failed",
+           job->reason ? ": " : "", job->reason ? job->reason : "");
+    segq__worker_result_send (job);
+}
+
+/* ---- finishing a job ---- */
+
+static void
+s_skipped_output (void *arg, const char *name, const char *why)
+{
+    segq__worker_log_note ((job_t *) arg, "output out/%s is %s: not uploaded", name, why);
+}
+
+void
+segq__worker_job_finish (job_t *job, bool success, int32_t exit_code, int32_t sig, const char *reason)
+{
+    segq_worker_t *self = job->worker;
+    segq__worker_ckpt_abandon (job);
+    job->success = success;
+    job->exit_code = exit_code;
+    job->signal = sig;
+    free (job->reason);
+    job->reason = reason && *reason ? strdup (reason) : NULL;
+    if (job->upload_handle) {
+        zlistx_delete (self->uploads, job->upload_handle);
+        job->upload_handle = NULL;
+    }
+    if (!success || !job->dir) {
+        segq__worker_job_done (job);
+        return;
+    }
+    char out [8192], err [600];
+    snprintf (out, sizeof out, "%s/out", job->dir);
+    if (segq__collect_outputs (out, &job->outputs, &job->n_outputs, s_skipped_output, job,
+                               err, sizeof err)) {
+        segq__worker_log_note (job, "%s", err);
+        job->success = false;
+        free (job->reason);
+        job->reason = strdup (err);
+        segq__worker_job_done (job);
+        return;
+    }
+    /* RESULT lists every output in one message: refuse what cannot fit
+       rather than send a message the broker must drop. */
+    size_t listed = 0;
+    for (size_t i = 0; i < job->n_outputs; i++)
+        listed += strlen (job->outputs [i].name) + SEGQ_HASH_HEX_LEN + 32;
+    if (listed + 8192 > self->max_msg) {
+        snprintf (err, sizeof err, "%zu outputs: their list (%zu bytes) does not fit one RESULT "
+                  "message (at most %u bytes): write fewer files (e.g. one archive)",
+                  job->n_outputs, listed, self->max_msg);
+        segq__worker_upload_fail (job, "%s", err);
+        return;
+    }
+    job->phase = JOB_UPLOADING;
+    job->upload_index = 0;
+    job->upload_handle = zlistx_add_end (self->uploads, job);
+    if (!job->upload_handle) {
+        segq__worker_upload_fail (job, "out of memory");
+        return;
+    }
+    segq__worker_upload_next (job);
+}
+
+static void
+s_runner_log (void *arg, const uint8_t *data, size_t size)
+{
+    job_t *job = arg;
+    s_log_append (job, data, size);
+    if (job->log_used >= LOG_FLUSH_BYTES)
+        segq__worker_log_flush (job, segq__now_ms ());
+}
+
+static void
+s_runner_progress (void *arg, const segq__progress_t *record)
+{
+    job_t *job = arg;
+    int64_t now = segq__now_ms ();
+    if (record->checkpoint && job->phase == JOB_RUNNING)
+        segq__worker_ckpt_announced (job, record->checkpoint, record->step);
+    if (segq__progress_limiter_update (&job->progress, record, now))
+        segq__worker_progress_send (job, now, false);
+}
+
+static void
+s_runner_exit (void *arg, const segq__job_exit_t *status)
+{
+    job_t *job = arg;
+    segq_worker_t *self = job->worker;
+    segq__job_runner_destroy (&job->runner);
+    zlistx_delete (self->children, job->child_handle);
+    job->child_handle = NULL;
+    const segq_assign_t *a = &job->assign->u.assign;
+    const segq_kind_spec_t *kind = segq_kind_find (a->kind);
+    char reason [sizeof status->reason];
+    snprintf (reason, sizeof reason, "%s", status->reason);
+    if (!status->success && !status->aborted && !status->timed_out && kind && !kind->test_kind
+    &&  status->exit_code == SEGQ_RUN_EXIT_GPU_OOM) {
+        /* segq-run's own status for it: say what to do about it */
+        if (a->gpu >= 0)
+            snprintf (reason, sizeof reason, "out of GPU memory with %.3g GiB declared: "
+                      "resubmit with a larger --gpu-mem", a->gpu_mem / 1073741824.0);
+        else
+            snprintf (reason, sizeof reason, "out of GPU memory");
+    }
+    if (!status->success)
+        segq__worker_log_note (job, "%s", reason);
+    segq__worker_job_finish (job, status->success, status->exit_code, status->signal, reason);
+}
+
+/* ---- starting a job ---- */
+
+/* Appends one formatted argument to argv at *n; false when out of memory. */
+static bool
+s_add_arg (char **argv, size_t *n, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    int rc = vasprintf (&argv [*n], format, args);
+    va_end (args);
+    if (rc < 0) {
+        argv [*n] = NULL;
+        return false;
+    }
+    (*n)++;
+    return true;
+}
+
+/* The flags segq-run takes from the worker rather than from the job's
+   parameters: each input as --NAME=PATH (its file, or its directory for a
+   many-file input or a job's `*` outputs), --out, and the device and
+   thread count of the job's placement. */
+static bool
+s_ml_args (job_t *job, const segq_kind_spec_t *kind, char **argv, size_t *n)
+{
+    const segq_assign_t *a = &job->assign->u.assign;
+    bool ok = true;
+    for (size_t k = 0; k < kind->n_inputs && ok; k++) {
+        const char *name = kind->inputs [k].name;
+        size_t len = strlen (name);
+        const char *given = NULL;
+        for (size_t i = 0; i < a->n_inputs && !given; i++)
+            if (strncmp (a->inputs [i].name, name, len) == 0
+            &&  (a->inputs [i].name [len] == 0 || a->inputs [i].name [len] == '/'))
+                given = a->inputs [i].name;
+        /* a one-file input laid out as NAME/FILE keeps the user's file name
+           (segq-run records it as the source); a many-file one is NAME/ */
+        if (given)
+            ok = s_add_arg (argv, n, "--%s=%s/%s", name, job->dir,
+                            kind->inputs [k].many ? name : given);
+    }
+    if (ok && a->resume) {
+        segq__worker_log_note (job, "resuming from %s, the checkpoint of an earlier attempt", a->resume);
+        ok = s_add_arg (argv, n, "--resume");
+    }
+    return ok
+        && s_add_arg (argv, n, "--out=%s/out", job->dir)
+        && s_add_arg (argv, n, "--device=%s", a->gpu >= 0 ? "cuda:0" : "cpu")
+        && s_add_arg (argv, n, "--threads=%" PRIu32, a->cpu_slots ? a->cpu_slots : 1);
+}
+
+/* What a job on the GPU the broker calls `index` gets as
+   CUDA_VISIBLE_DEVICES. */
+static const char *
+s_gpu_device (segq_worker_t *self, int32_t index, char *buf, size_t len)
+{
+    for (size_t i = 0; i < self->n_gpus; i++)
+        if ((int32_t) self->gpus [i].index == index && self->gpus [i].device)
+            return self->gpus [i].device;
+    snprintf (buf, len, "%" PRId32, index);
+    return buf;
+}
+
+void
+segq__worker_job_start (job_t *job)
+{
+    segq_worker_t *self = job->worker;
+    const segq_assign_t *a = &job->assign->u.assign;
+    const segq_kind_spec_t *kind = segq_kind_find (a->kind);
+    char err [1024];
+    /* argv: PROGRAM KIND --name=value ... [ML kinds: --INPUT=PATH ... --out=DIR
+       --device=D --threads=N] */
+    size_t n_params = a->params.count;
+    size_t n_args = n_params + 2 + (kind->test_kind ? 0 : kind->n_inputs + 4);
+    char **argv = calloc (n_args + 1, sizeof *argv);
+    char env_buf [8][640];
+    char *env [9] = { 0 };
+    if (!argv) {
+        segq__worker_job_finish (job, false, -1, 0, "out of memory starting the job");
+        return;
+    }
+    const char *program = kind->test_kind ? self->testkind : self->segq_run;
+    argv [0] = (char *) program;
+    argv [1] = (char *) a->kind;
+    size_t n = 2;
+    bool ok = true;
+    for (size_t i = 0; i < n_params && ok; i++) {
+        const segq_param_t *p = &a->params.items [i];
+        char value [SEGQ_MAX_STRING + 1];
+        segq_value_format (&p->value, value, sizeof value);
+        ok = s_add_arg (argv, &n, "--%s=%s", p->name, value);
+    }
+    if (!kind->test_kind && ok)
+        ok = s_ml_args (job, kind, argv, &n);
+    size_t n_env = 0;
+    snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_JOB_ID=%s", job->id);
+    env [n_env] = env_buf [n_env]; n_env++;
+    snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_JOB_ATTEMPT=%" PRIu32, job->attempt);
+    env [n_env] = env_buf [n_env]; n_env++;
+    snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_OUTPUT_DIR=%s/out", job->dir);
+    env [n_env] = env_buf [n_env]; n_env++;
+    snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_PROGRESS_FD=%d", SEGQ__PROGRESS_CHILD_FD);
+    env [n_env] = env_buf [n_env]; n_env++;
+    snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_CPU_SLOTS=%" PRIu32,
+              a->cpu_slots ? a->cpu_slots : 1);
+    env [n_env] = env_buf [n_env]; n_env++;
+    if (a->gpu >= 0) {
+        /* The job sees only its GPU, as device 0: the physical device the
+           broker's index stands for (s_gpus_map in worker.c), which CUDA
+           must number in PCI bus order as nvidia-smi does. */
+        char device [32];
+        snprintf (env_buf [n_env], sizeof env_buf [0], "CUDA_VISIBLE_DEVICES=%s",
+                  s_gpu_device (self, a->gpu, device, sizeof device));
+        env [n_env] = env_buf [n_env]; n_env++;
+        snprintf (env_buf [n_env], sizeof env_buf [0], "CUDA_DEVICE_ORDER=PCI_BUS_ID");
+        env [n_env] = env_buf [n_env]; n_env++;
+        snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_GPU_MEM=%" PRIu64, a->gpu_mem);
+        env [n_env] = env_buf [n_env]; n_env++;
+    }
+    segq__job_launch_t launch = {
+        .path = program, .argv = argv, .env = env, .cwd = job->dir,
+        .time_limit_s = a->time_limit_s, .kill_grace_ms = self->kill_grace_ms
+    };
+    segq__job_callbacks_t callbacks = {
+        .on_log = s_runner_log, .on_progress = s_runner_progress,
+        .on_exit = s_runner_exit, .arg = job
+    };
+    if (ok)
+        job->runner = segq__job_runner_start (self->loop, &launch, &callbacks, err, sizeof err);
+    else
+        snprintf (err, sizeof err, "out of memory starting the job");
+    for (size_t i = 2; i < n; i++)
+        free (argv [i]);
+    free (argv);
+    if (!job->runner) {
+        segq__worker_log_note (job, "%s", err);
+        segq__worker_job_finish (job, false, -1, 0, err);
+        return;
+    }
+    job->phase = JOB_RUNNING;
+    job->child_handle = zlistx_add_end (self->children, job);
+    segq__worker_log (self, 1, "%s: %s started (pid %d)", job->key, a->kind,
+           (int) segq__job_runner_pid (job->runner));
+}
+
+/* ---- ABORT ---- */
+
+void
+segq__worker_on_abort (segq_worker_t *self, const segq_abort_t *m)
+{
+    job_t *job = segq__worker_job_find (self, m->job, m->attempt);
+    if (!job)
+        return;
+    char reason [600];
+    snprintf (reason, sizeof reason, "aborted: %s", m->reason ? m->reason : "by the broker");
+    segq__worker_log (self, 1, "%s %s", job->key, reason);
+    switch (job->phase) {
+        case JOB_RUNNING:
+            segq__job_runner_abort (job->runner, reason);   /* RESULT once it is gone */
+            break;
+        case JOB_FETCHING:
+        case JOB_UPLOADING:
+            segq__worker_log_note (job, "%s", reason);
+            segq__worker_upload_reset (job);
+            segq__artifacts_free (&job->outputs, job->n_outputs);
+            job->n_outputs = 0;
+            segq__worker_job_finish (job, false, -1, 0, reason);
+            break;
+        case JOB_DONE:
+            segq__worker_job_remove (job);     /* not the broker's current attempt: drop it */
+            break;
+    }
+}

@@ -1,0 +1,388 @@
+/*  worker_transfer.c: artifacts out (uploads) and in (fetches).
+
+    A finished job's outputs are uploaded one at a time: PUT without a
+    hash, then CHUNKs within the credit the broker grants, each hashed as
+    it is read, so a big file is read once and the final CHUNK names its
+    sha256. An input the cache lacks is fetched with GET into the cache
+    (verified before it is kept) and then laid out for every job waiting
+    for it; a fetch that fails is tried again a few times before the jobs
+    fail. Transfers belong to a session: after a reconnect they start
+    over once WELCOME comes.
+*/
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "worker_daemon.h"
+
+#define GET_CREDIT          8
+#define FETCH_TRIES         3
+
+/* ---- uploads ---- */
+
+void
+segq__worker_upload_reset (job_t *job)
+{
+    if (job->upload_fd >= 0)
+        close (job->upload_fd);
+    job->upload_fd = -1;
+    job->upload_req = job->upload_transfer = 0;
+    job->upload_offset = 0;
+    job->upload_credit = 0;
+}
+
+/* What is being uploaded: the job's checkpoint, or its current output. */
+segq_artifact_t *
+segq__worker_upload_artifact (job_t *job)
+{
+    return job->ckpt_uploading ? &job->ckpt : &job->outputs [job->upload_index];
+}
+
+static void
+s_upload_path (job_t *job, char *path, size_t size)
+{
+    if (job->ckpt_uploading)
+        snprintf (path, size, "%s/checkpoint", job->dir);
+    else
+        snprintf (path, size, "%s/out/%s", job->dir, job->outputs [job->upload_index].name);
+}
+
+/* An upload failed: the job fails, unless it was a checkpoint, which is
+   best effort (the child goes on, the last recorded checkpoint stands). */
+void
+segq__worker_upload_fail (job_t *job, const char *format, ...)
+{
+    char reason [600];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (reason, sizeof reason, format, args);
+    va_end (args);
+    if (job->ckpt_uploading) {
+        segq__worker_log_note (job, "checkpoint %s not kept: %s", job->ckpt.name, reason);
+        segq__worker_ckpt_end (job);
+        return;
+    }
+    segq__worker_upload_reset (job);
+    segq__artifacts_free (&job->outputs, job->n_outputs);
+    job->n_outputs = 0;
+    segq__worker_log_note (job, "%s", reason);
+    segq__worker_job_finish (job, false, job->exit_code, job->signal, reason);
+}
+
+/* Send chunks while there is credit. */
+static void
+s_upload_pump (job_t *job)
+{
+    segq_worker_t *self = job->worker;
+    segq_artifact_t *a = segq__worker_upload_artifact (job);
+    uint32_t chunk = job->upload_chunk;
+    while (job->upload_credit > 0 && job->upload_fd >= 0) {
+        uint64_t left = a->size - job->upload_offset;
+        size_t size = left < chunk ? (size_t) left : chunk;
+        zframe_t *frame = zframe_new (NULL, size);
+        if (!frame) {
+            segq__worker_upload_fail (job, "out of memory uploading %s", a->name);
+            return;
+        }
+        size_t got = 0;
+        while (got < size) {
+            ssize_t n = pread (job->upload_fd, zframe_data (frame) + got, size - got,
+                               (off_t) (job->upload_offset + got));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            got += (size_t) n;
+        }
+        if (got < size) {
+            zframe_destroy (&frame);
+            segq__worker_upload_fail (job, "output %s shrank or could not be read while uploading", a->name);
+            return;
+        }
+        segq_msg_t *msg = segq_msg_new (SEGQ_MSG_CHUNK);
+        if (!msg) {
+            zframe_destroy (&frame);
+            segq__worker_upload_fail (job, "out of memory uploading %s", a->name);
+            return;
+        }
+        msg->u.chunk.transfer = job->upload_transfer;
+        msg->u.chunk.offset = job->upload_offset;
+        msg->u.chunk.last = job->upload_offset + size == a->size;
+        /* the hash of what is sent, named in the final CHUNK (SPEC 10.1) */
+        if (size)
+            segq_sha256_update (&job->hash_ctx, zframe_data (frame), size);
+        if (msg->u.chunk.last) {
+            segq_sha256_final (&job->hash_ctx, a->hash);
+            memcpy (msg->u.chunk.hash, a->hash, sizeof msg->u.chunk.hash);
+        }
+        msg->u.chunk.data = frame;
+        if (segq__worker_send (self, &msg))
+            return;             /* the session is going; the upload restarts after WELCOME */
+        job->upload_offset += size;
+        job->upload_credit--;
+        if (job->upload_offset == a->size) {
+            close (job->upload_fd);     /* all sent: PUT_DONE says how it went */
+            job->upload_fd = -1;
+        }
+    }
+}
+
+/* The size of what is to be uploaded, as it is now: what PUT declares and
+   what is sent. 0, or the upload failed. */
+int
+segq__worker_upload_size (job_t *job)
+{
+    char path [8192];
+    s_upload_path (job, path, sizeof path);
+    struct stat st;
+    if (stat (path, &st) != 0) {
+        segq__worker_upload_fail (job, "cannot read %s: %s", path, strerror (errno));
+        return -1;
+    }
+    segq__worker_upload_artifact (job)->size = (uint64_t) st.st_size;
+    return 0;
+}
+
+/* PUT without a hash: the final CHUNK names it (the file is read once). */
+void
+segq__worker_put (job_t *job, const char *name, uint64_t size)
+{
+    segq_worker_t *self = job->worker;
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_PUT);
+    if (!msg || !(msg->u.put.name = strdup (name))) {
+        segq_msg_destroy (&msg);
+        segq__worker_upload_fail (job, "out of memory uploading %s", name);
+        return;
+    }
+    msg->u.put.req_id = job->upload_req = ++self->next_req_id;
+    msg->u.put.size = size;
+    segq__worker_send (self, &msg);
+}
+
+void
+segq__worker_upload_next (job_t *job)
+{
+    segq_worker_t *self = job->worker;
+    segq__worker_upload_reset (job);
+    if (job->upload_index >= job->n_outputs) {
+        if (job->upload_handle) {
+            zlistx_delete (self->uploads, job->upload_handle);
+            job->upload_handle = NULL;
+        }
+        segq__worker_job_done (job);
+        return;
+    }
+    if (self->session != ONLINE)
+        return;                 /* resumed after WELCOME */
+    segq_artifact_t *a = &job->outputs [job->upload_index];
+    if (segq__worker_upload_size (job) == 0)
+        segq__worker_put (job, a->name, a->size);
+}
+
+job_t *
+segq__worker_upload_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer)
+{
+    for (job_t *job = zlistx_first (self->uploads); job; job = zlistx_next (self->uploads))
+        if ((req_id && job->upload_req == req_id)
+        ||  (transfer && job->upload_transfer == transfer))
+            return job;
+    return NULL;
+}
+
+void
+segq__worker_on_put_ready (segq_worker_t *self, const segq_put_ready_t *m)
+{
+    job_t *job = segq__worker_upload_by (self, m->req_id, 0);
+    if (!job || job->upload_transfer)
+        return;
+    const segq_artifact_t *a = segq__worker_upload_artifact (job);
+    if (m->have) {
+        /* only a PUT that names a hash may be answered so, and ours do not */
+        segq__worker_upload_fail (job, "the broker answered 'have' to the upload of %s, which named no hash",
+                       a->name);
+        return;
+    }
+    char path [8192];
+    s_upload_path (job, path, sizeof path);
+    job->upload_fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (job->upload_fd < 0) {
+        segq__worker_upload_fail (job, "cannot open output %s: %s", path, strerror (errno));
+        return;
+    }
+    segq_sha256_init (&job->hash_ctx);
+    job->upload_transfer = m->transfer;
+    job->upload_credit = m->credit;
+    job->upload_chunk = m->chunk_size ? m->chunk_size
+                      : self->chunk_size ? self->chunk_size : SEGQ_DEFAULT_CHUNK;
+    s_upload_pump (job);
+}
+
+void
+segq__worker_on_put_done (segq_worker_t *self, const segq_put_done_t *m)
+{
+    job_t *job = segq__worker_upload_by (self, m->req_id, m->transfer);
+    if (!job)
+        return;
+    const segq_artifact_t *a = segq__worker_upload_artifact (job);
+    if (m->code == 0 && job->ckpt_uploading)
+        segq__worker_ckpt_uploaded (job);
+    else
+    if (m->code == 0) {
+        job->upload_index++;
+        job->upload_tried_again = false;
+        segq__worker_upload_next (job);
+    }
+    else
+    if (m->code == SEGQ_EHASH && !job->upload_tried_again && !job->ckpt_uploading) {
+        /* Changed on the way: send it once more, then give up. */
+        job->upload_tried_again = true;
+        segq__worker_log_note (job, "upload of %s failed (%s), trying again", a->name,
+                    m->message ? m->message : segq_strerror (m->code));
+        segq__worker_upload_next (job);
+    }
+    else
+        segq__worker_upload_fail (job, "upload of output %s failed: %s", a->name,
+                       m->message ? m->message : segq_strerror (m->code));
+}
+
+void
+segq__worker_on_upload_credit (segq_worker_t *self, const segq_credit_t *m)
+{
+    job_t *job = segq__worker_upload_by (self, 0, m->transfer);
+    if (job) {
+        job->upload_credit += m->chunks;
+        s_upload_pump (job);
+    }
+}
+
+/* ---- fetching inputs ---- */
+
+void
+segq__worker_fetch_destroy (fetch_t **fetch_p)
+{
+    fetch_t *fetch = *fetch_p;
+    if (fetch) {
+        segq__cache_write_abort (&fetch->writer);
+        zlistx_destroy (&fetch->waiters);
+        free (fetch->name);
+        free (fetch);
+        *fetch_p = NULL;
+    }
+}
+
+/* The fetch is over; tell every job that waited for it. */
+static void
+s_fetch_end (segq_worker_t *self, fetch_t *fetch, const char *error)
+{
+    zhashx_delete (self->fetches, fetch->hash);
+    for (char *key = zlistx_first (fetch->waiters); key; key = zlistx_next (fetch->waiters)) {
+        job_t *job = zhashx_lookup (self->jobs, key);
+        if (!job || job->phase != JOB_FETCHING)
+            continue;
+        if (error) {
+            segq__worker_log_note (job, "%s", error);
+            segq__worker_job_finish (job, false, -1, 0, error);
+        }
+        else
+        if (segq__worker_layout_inputs (job, fetch->hash) == 0 && --job->inputs_missing == 0)
+            segq__worker_job_start (job);
+    }
+    segq__worker_fetch_destroy (&fetch);
+}
+
+void
+segq__worker_fetch_request (segq_worker_t *self, fetch_t *fetch)
+{
+    segq__cache_write_abort (&fetch->writer);
+    fetch->transfer = 0;
+    fetch->req_id = 0;
+    if (self->session != ONLINE)
+        return;                 /* requested after WELCOME */
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_GET);
+    if (!msg)
+        return;
+    memcpy (msg->u.get.hash, fetch->hash, sizeof fetch->hash);
+    msg->u.get.req_id = fetch->req_id = ++self->next_req_id;
+    msg->u.get.credit = GET_CREDIT;
+    msg->u.get.name = segq__worker_strdup_or_null (fetch->name);
+    segq__worker_send (self, &msg);
+}
+
+fetch_t *
+segq__worker_fetch_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer)
+{
+    for (fetch_t *f = zhashx_first (self->fetches); f; f = zhashx_next (self->fetches))
+        if ((req_id && f->req_id == req_id) || (transfer && f->transfer == transfer))
+            return f;
+    return NULL;
+}
+
+/* A download went wrong: try again a few times, then fail the jobs. */
+void
+segq__worker_fetch_failed (segq_worker_t *self, fetch_t *fetch, int code, const char *why)
+{
+    segq__cache_write_abort (&fetch->writer);
+    char error [900];
+    snprintf (error, sizeof error, "cannot fetch input %s (%.12s): %s", fetch->name,
+              fetch->hash, why);
+    bool retry = (code == SEGQ_EHASH || code == SEGQ_EPROTO) && ++fetch->tries < FETCH_TRIES;
+    segq__worker_log (self, 0, "%s%s", error, retry ? "; trying again" : "");
+    if (retry)
+        segq__worker_fetch_request (self, fetch);
+    else
+        s_fetch_end (self, fetch, error);
+}
+
+void
+segq__worker_on_get_ready (segq_worker_t *self, const segq_get_ready_t *m)
+{
+    fetch_t *fetch = segq__worker_fetch_by (self, m->req_id, 0);
+    if (!fetch || fetch->writer)
+        return;
+    if (m->size != fetch->size || strcmp (m->hash, fetch->hash) != 0) {
+        segq__worker_fetch_failed (self, fetch, SEGQ_EINVAL, "the broker offered another artifact");
+        return;
+    }
+    char err [600];
+    fetch->transfer = m->transfer;
+    fetch->writer = segq__cache_write_begin (self->cache, fetch->hash, fetch->size,
+                                             err, sizeof err);
+    if (!fetch->writer)
+        segq__worker_fetch_failed (self, fetch, SEGQ_EIO, err);
+}
+
+void
+segq__worker_on_chunk (segq_worker_t *self, segq_chunk_t *m)
+{
+    fetch_t *fetch = segq__worker_fetch_by (self, 0, m->transfer);
+    if (!fetch || !fetch->writer)
+        return;
+    char err [600];
+    size_t size = m->data ? zframe_size (m->data) : 0;
+    const uint8_t *data = m->data ? zframe_data (m->data) : NULL;
+    int rc = segq__cache_write_data (fetch->writer, m->offset, data, size, err, sizeof err);
+    if (rc) {
+        segq__worker_fetch_failed (self, fetch, rc, err);
+        return;
+    }
+    if (m->last) {
+        rc = segq__cache_write_commit (&fetch->writer, err, sizeof err);
+        if (rc)
+            segq__worker_fetch_failed (self, fetch, rc, err);
+        else
+            s_fetch_end (self, fetch, NULL);
+        return;
+    }
+    segq_msg_t *credit = segq_msg_new (SEGQ_MSG_CREDIT);
+    if (credit) {
+        credit->u.credit.transfer = m->transfer;
+        credit->u.credit.chunks = 1;
+        segq__worker_send (self, &credit);
+    }
+}

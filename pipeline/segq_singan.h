@@ -35,6 +35,7 @@ typedef struct {
     int64_t nfc, nfc_max, num_layer, ker_size;
     int64_t previews;                  /* random preview samples per scale */
     int64_t stop_after_scale;          /* -1: all; else stop once this scale is saved */
+    char *cuda_graph;                  /* "auto", "on" or "off" */
     segq_compute_opts_t compute;
 } segq_train_opts_t;
 

@@ -110,16 +110,30 @@ typedef struct {
     int pad;
 } segq_scale_state_t;
 
+/* An iteration's losses, in this order on the device and in losses.csv. */
+#define SEGQ_LOSSES 6
 typedef struct {
     double loss_d, d_real, d_fake, gp, loss_g_adv, loss_rec;
-    double secs_critic, secs_gen; /* wall time of the critic steps, the G update */
 } segq_iter_losses_t;
+
+typedef struct {
+    double secs_critic, secs_gen; /* host time of the critic steps, the G update */
+} segq_iter_times_t;
 
 /* One training iteration from explicit randomness, so tests can replay it
  * in Python: noise is the iteration's padded z, prev[j] the padded "rand"
  * prev of D step j, gp_alpha[j] its interpolation weight (1x1), z_opt the
- * padded reconstruction noise (NULL: keep state->z_opt). lr_d, lr_g are
- * this iteration's rates. */
+ * padded reconstruction noise (NULL: keep state->z_opt). It reads nothing
+ * back to the host, so a CUDA graph can capture it: the result is a
+ * scoped tensor of the SEGQ_LOSSES losses, NULL on failure. times (may be
+ * NULL) gets the host time spent issuing the work. */
+segqt_tensor *segq__train_step(segq_scale_state_t *s, const segq_train_opts_t *o,
+                               segqt_tensor *noise, segqt_tensor *z_opt,
+                               segqt_tensor *const *prev, segqt_tensor *const *gp_alpha, int bf16,
+                               segq_iter_times_t *times);
+/* Copies a step's losses (any device) into out. */
+int segq__read_losses(segqt_tensor *losses, segq_iter_losses_t *out);
+/* segq__train_step with its losses read into out. */
 int segq__train_iteration(segq_scale_state_t *s, const segq_train_opts_t *o, segqt_tensor *noise,
                           segqt_tensor *z_opt, segqt_tensor *const *prev,
                           segqt_tensor *const *gp_alpha, int bf16, segq_iter_losses_t *out);

@@ -22,16 +22,21 @@ segqt_tensor *segq__gradient_penalty(segq_net_t *D, segqt_tensor *real, segqt_te
     return segqt_mul_scalar(segqt_mean(segqt_pow_scalar(segqt_sub_scalar(norm, 1.0), 2.0)), lambda);
 }
 
-static int item(segqt_tensor *t, double *out)
+/* Scalars (of any float dtype) as one float32 vector. */
+static segqt_tensor *stack_f32(segqt_tensor *const *scalars, int n)
 {
-    return t ? segqt_item(t, out) : segqt_last_code();
+    segqt_tensor *f32[SEGQ_LOSSES];
+    for (int i = 0; i < n; i++)
+        f32[i] = segqt_to_dtype(scalars[i], SEGQT_F32);
+    return segqt_stack(f32, n, 0);
 }
 
-/* One critic step; the fake it made is returned (kept in the caller's
- * scope) when `keep_fake`, with its graph into G. */
+/* One critic step. With `keep_fake`, the fake it made (with its graph
+ * into G) and its losses (loss_d, d_real, d_fake, gp) are returned in the
+ * caller's scope. */
 static int critic_step(segq_scale_state_t *s, const segq_train_opts_t *o, segqt_tensor *noise,
                        segqt_tensor *prev, segqt_tensor *alpha, int keep_fake, int bf16,
-                       segqt_tensor **fake_out, segq_iter_losses_t *out)
+                       segqt_tensor **fake_out, segqt_tensor **losses_out)
 {
     if (segqt_adam_zero_grad(s->opt_d) != 0)
         return segqt_last_code();
@@ -51,39 +56,38 @@ static int critic_step(segq_scale_state_t *s, const segq_train_opts_t *o, segqt_
     if (!loss || segqt_backward(loss, 0, 0) != 0 || segqt_adam_step(s->opt_d) != 0)
         return segqt_last_code() ? segqt_last_code() : SEGQ_ETORCH;
     if (keep_fake) {
+        segqt_tensor *parts[4] = {loss, d_real, d_fake, gp};
         *fake_out = segqt_keep(fake);
-        double dr = 0, df = 0;
-        int rc = item(loss, &out->loss_d) | item(d_real, &dr) | item(d_fake, &df)
-                 | item(gp, &out->gp);
-        out->d_real = dr;
-        out->d_fake = df;
-        if (rc)
+        *losses_out = segqt_keep(stack_f32(parts, 4));
+        if (!*fake_out || !*losses_out)
             return segqt_last_code();
     }
     return 0;
 }
 
-int segq__train_iteration(segq_scale_state_t *s, const segq_train_opts_t *o, segqt_tensor *noise,
-                          segqt_tensor *z_opt, segqt_tensor *const *prev,
-                          segqt_tensor *const *gp_alpha, int bf16, segq_iter_losses_t *out)
+segqt_tensor *segq__train_step(segq_scale_state_t *s, const segq_train_opts_t *o,
+                               segqt_tensor *noise, segqt_tensor *z_opt,
+                               segqt_tensor *const *prev, segqt_tensor *const *gp_alpha, int bf16,
+                               segq_iter_times_t *times)
 {
     if (z_opt) {
         segqt_tensor *keep = segqt_persist(segqt_alias(z_opt));
         if (!keep)
-            return segqt_last_code();
+            return NULL;
         segqt_tensor_destroy(&s->z_opt);
         s->z_opt = keep;
     }
-    segqt_tensor *fake = NULL;
+    segqt_tensor *fake = NULL, *critic_losses = NULL;
     double t0 = segq__now();
     for (int j = 0; j < o->d_steps; j++) {
         int last = j == o->d_steps - 1;
         if (segqt_scope_begin() < 0)
-            return SEGQ_EINTERNAL;
-        int rc = critic_step(s, o, noise, prev[j], gp_alpha[j], last, bf16, &fake, out);
+            return NULL;
+        int rc = critic_step(s, o, noise, prev[j], gp_alpha[j], last, bf16, &fake,
+                             &critic_losses);
         segqt_scope_end();
         if (rc)
-            return rc;
+            return NULL;
     }
 
     /* G update. The authors run it g_steps times, each pass starting with
@@ -96,11 +100,10 @@ int segq__train_iteration(segq_scale_state_t *s, const segq_train_opts_t *o, seg
      * (tests/pipeline checks the parameters and statistics against the
      * authors' 3-pass loop). */
     double t1 = segq__now();
-    out->secs_critic = t1 - t0;
     if (segqt_adam_zero_grad(s->opt_g) != 0 || segq__net_set_requires_grad(s->D, 0) != 0)
-        return segqt_last_code();
+        return NULL;
     segqt_tensor *adv = segqt_neg(segqt_mean(segq__net_forward(s->D, fake, NULL, 1, bf16)));
-    segqt_tensor *total = adv, *rec_loss = NULL;
+    segqt_tensor *total = adv, *rec_loss = segqt_zeros_like(adv);
     if (o->alpha != 0.0) {
         segqt_tensor *z_in = segqt_add(segqt_mul_scalar(s->z_opt, s->noise_amp), s->rec_prev);
         double m = 1.0 - pow(1.0 - SEGQ_BN_MOMENTUM, (double)(o->g_steps > 1 ? o->g_steps : 1));
@@ -108,18 +111,41 @@ int segq__train_iteration(segq_scale_state_t *s, const segq_train_opts_t *o, seg
         rec_loss = segqt_mul_scalar(segqt_mse_loss(rec, s->real), o->alpha);
         total = segqt_add(adv, rec_loss);
     }
-    int rc = 0;
-    if (!total || segqt_backward(total, 0, 0) != 0)
-        rc = segqt_last_code() ? segqt_last_code() : SEGQ_ETORCH;
-    if (segq__net_set_requires_grad(s->D, 1) != 0 && rc == 0)
-        rc = segqt_last_code();
-    if (rc)
-        return rc;
-    if (segqt_adam_step(s->opt_g) != 0)
+    int failed = !total || segqt_backward(total, 0, 0) != 0;
+    if (segq__net_set_requires_grad(s->D, 1) != 0 || failed || segqt_adam_step(s->opt_g) != 0)
+        return NULL;
+    segqt_tensor *g_parts[2] = {adv, rec_loss};
+    segqt_tensor *parts[2] = {critic_losses, stack_f32(g_parts, 2)};
+    segqt_tensor *losses = segqt_cat(parts, 2, 0);
+    if (times) {
+        times->secs_critic = t1 - t0;
+        times->secs_gen = segq__now() - t1;
+    }
+    return losses;
+}
+
+int segq__read_losses(segqt_tensor *losses, segq_iter_losses_t *out)
+{
+    float v[SEGQ_LOSSES];
+    if (segqt_to_floats(losses, v, SEGQ_LOSSES) != 0)
         return segqt_last_code();
-    out->loss_rec = 0.0;
-    if (item(adv, &out->loss_g_adv) || (rec_loss && item(rec_loss, &out->loss_rec)))
-        return segqt_last_code();
-    out->secs_gen = segq__now() - t1;
+    out->loss_d = v[0];
+    out->d_real = v[1];
+    out->d_fake = v[2];
+    out->gp = v[3];
+    out->loss_g_adv = v[4];
+    out->loss_rec = v[5];
     return 0;
+}
+
+int segq__train_iteration(segq_scale_state_t *s, const segq_train_opts_t *o, segqt_tensor *noise,
+                          segqt_tensor *z_opt, segqt_tensor *const *prev,
+                          segqt_tensor *const *gp_alpha, int bf16, segq_iter_losses_t *out)
+{
+    if (segqt_scope_begin() < 0)
+        return SEGQ_EINTERNAL;
+    segqt_tensor *losses = segq__train_step(s, o, noise, z_opt, prev, gp_alpha, bf16, NULL);
+    int rc = losses ? segq__read_losses(losses, out) : segqt_last_code();
+    segqt_scope_end();
+    return losses || rc ? rc : SEGQ_ETORCH;
 }

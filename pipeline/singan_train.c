@@ -18,7 +18,7 @@
  * parameters, so --resume accepts a moved file or another thread count. */
 static const char *const volatile_flags[] = {"image",   "mask",     "out",      "resume",
                                              "device",  "threads",  "previews",
-                                             "stop_after_scale"};
+                                             "stop_after_scale", "cuda_graph"};
 
 /* Each scale draws from its own seed, so a resumed training makes the
  * same scales as one that ran through. */
@@ -257,174 +257,347 @@ typedef struct {
     FILE *log;
     double *weight; /* share of the total work per scale, for the progress bar */
     double done;    /* sum of the finished scales' weights */
+    int graphs;     /* capture iterations in CUDA graphs (-1: try, fall back) */
 } trainer_t;
 
-static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
+/* Creates the scale's networks (from the scale before when as wide), its
+ * reconstruction state and its optimisers. */
+static int scale_setup(trainer_t *t, int n, segq_scale_state_t *s, char *err, size_t errlen)
 {
     const segq_train_opts_t *o = t->o;
     segq_model_t *m = t->m;
     int nfc = segq__scale_width(o->nfc, o->nfc_max, n);
-    if (segqt_manual_seed(scale_seed(o->compute.seed, n)) != 0)
-        return segq__torch_fail(err, errlen, "seeding");
-    segq_scale_state_t s = {0};
-    s.pad = m->pad;
-    s.G = segq__net_new(1, nfc, m->layers, m->ker, m->dev);
-    s.D = segq__net_new(0, nfc, m->layers, m->ker, m->dev);
-    int rc = (!s.G || !s.D) ? segq__torch_fail(err, errlen, "creating the networks") : 0;
+    s->pad = m->pad;
+    s->G = segq__net_new(1, nfc, m->layers, m->ker, m->dev);
+    s->D = segq__net_new(0, nfc, m->layers, m->ker, m->dev);
+    int rc = (!s->G || !s->D) ? segq__torch_fail(err, errlen, "creating the networks") : 0;
     /* a scale as wide as the one before starts from its trained weights */
     if (!rc && n > 0 && m->G[n - 1] && m->D[n - 1] && m->G[n - 1]->nfc == nfc)
-        rc = (segq__net_copy(s.G, m->G[n - 1]) || segq__net_copy(s.D, m->D[n - 1]))
+        rc = (segq__net_copy(s->G, m->G[n - 1]) || segq__net_copy(s->D, m->D[n - 1]))
                  ? segq__torch_fail(err, errlen, "copying the previous scale's weights")
                  : 0;
-    if (!rc && (segq__net_set_requires_grad(s.G, 1) || segq__net_set_requires_grad(s.D, 1)))
+    if (!rc && (segq__net_set_requires_grad(s->G, 1) || segq__net_set_requires_grad(s->D, 1)))
         rc = segq__torch_fail(err, errlen, "requires_grad");
     int64_t h = m->pyr.h[n], w = m->pyr.w[n];
-    s.real = t->reals[n];
+    s->real = t->reals[n];
     segqt_scope_begin();
     if (!rc) {
         int64_t zs[4] = {1, SEGQ_NC, h + 2 * m->pad, w + 2 * m->pad};
-        s.z_opt = segqt_persist(segqt_zeros(zs, 4, SEGQT_F32, m->dev));
+        s->z_opt = segqt_persist(segqt_zeros(zs, 4, SEGQT_F32, m->dev));
         if (n == 0) {
-            s.noise_amp = 1.0;
-            s.rec_prev = segqt_persist(segqt_zeros(zs, 4, SEGQT_F32, m->dev));
+            s->noise_amp = 1.0;
+            s->rec_prev = segqt_persist(segqt_zeros(zs, 4, SEGQT_F32, m->dev));
         } else {
             segqt_tensor *rec = segq__prev(m, n, 1, INT_MAX, 1, 1);
             double mse = NAN;
-            if (!rec || segqt_item(segqt_mse_loss(s.real, rec), &mse) != 0)
+            if (!rec || segqt_item(segqt_mse_loss(s->real, rec), &mse) != 0)
                 rc = segq__torch_fail(err, errlen, "reconstruction from the coarser scales");
-            s.noise_amp = o->noise_amp_init * sqrt(mse);
-            s.rec_prev = segqt_persist(segqt_contiguous(segq__pad(rec, m->pad)));
+            s->noise_amp = o->noise_amp_init * sqrt(mse);
+            s->rec_prev = segqt_persist(segqt_contiguous(segq__pad(rec, m->pad)));
         }
-        if (!rc && (!s.z_opt || !s.rec_prev))
+        if (!rc && (!s->z_opt || !s->rec_prev))
             rc = segq__torch_fail(err, errlen, "allocating the scale's state");
     }
+    /* A graph replays the optimiser's step too: its step count must live
+     * on the device (segqt_adam_new_capturable). */
     const char *names[6 * SEGQ_NET_MAX_LAYERS];
     segqt_tensor *params[6 * SEGQ_NET_MAX_LAYERS];
     int ntrain = 0;
-    if (!rc) {
-        segq__net_tensors(s.G, names, params, 6 * SEGQ_NET_MAX_LAYERS, &ntrain);
-        s.opt_g = segqt_adam_new(params, ntrain, o->lr_g, o->beta1, o->beta2, 1e-8, 0.0);
-        segq__net_tensors(s.D, names, params, 6 * SEGQ_NET_MAX_LAYERS, &ntrain);
-        s.opt_d = segqt_adam_new(params, ntrain, o->lr_d, o->beta1, o->beta2, 1e-8, 0.0);
-        if (!s.opt_g || !s.opt_d)
+    for (int g = 0; g < 2 && !rc; g++) {
+        segq__net_tensors(g == 0 ? s->G : s->D, names, params, 6 * SEGQ_NET_MAX_LAYERS, &ntrain);
+        double lr = g == 0 ? o->lr_g : o->lr_d;
+        segqt_adam *a = t->graphs ? segqt_adam_new_capturable(params, ntrain, lr, o->beta1,
+                                                              o->beta2, 1e-8)
+                                  : segqt_adam_new(params, ntrain, lr, o->beta1, o->beta2,
+                                                   1e-8, 0.0);
+        *(g == 0 ? &s->opt_g : &s->opt_d) = a;
+        if (!a)
             rc = segq__torch_fail(err, errlen, "creating the optimisers");
     }
     segqt_scope_end();
+    return rc;
+}
 
-    int S = m->pyr.stop_scale + 1;
+/* Frees what scale_setup made that the model does not take over. */
+static void scale_state_free(segq_scale_state_t *s, int keep_nets)
+{
+    segqt_adam_destroy(&s->opt_g);
+    segqt_adam_destroy(&s->opt_d);
+    segqt_tensor_destroy(&s->rec_prev);
+    if (!keep_nets) {
+        segq__net_destroy(&s->G);
+        segq__net_destroy(&s->D);
+        segqt_tensor_destroy(&s->z_opt);
+    }
+}
+
+/* Losses stay on the device until this many iterations are waiting (or a
+ * progress report is due): reading them back waits for the GPU, which
+ * would otherwise idle once per iteration. */
+#define LOSS_ROWS 64
+
+/* How a scale's iterations run, and the losses they left on the device. */
+typedef struct {
+    segqt_graph *graph;    /* where graphs are on: the scale runs on its stream */
+    int captured;          /* graph holds the iteration: replay it */
+    segqt_tensor *losses;  /* SEGQ_LOSSES floats each iteration writes */
+    segqt_tensor *pending; /* LOSS_ROWS x SEGQ_LOSSES not yet in the log */
+    int64_t first;         /* iteration of pending's row 0 */
+    int rows;
+    segq_iter_losses_t last;
+    double secs_prev, secs_critic, secs_gen; /* eager iterations: where the time goes */
+} iterations_t;
+
+/* Draws one iteration's randomness (noise, the coarser scales' "rand"
+ * prevs, the penalty's alphas) and runs it into it->losses. Reads nothing
+ * back to the host: a CUDA graph can capture it. */
+static int draw_and_step(trainer_t *t, segq_scale_state_t *s, int n, iterations_t *it)
+{
+    const segq_train_opts_t *o = t->o;
+    segq_model_t *m = t->m;
+    int64_t h = m->pyr.h[n], w = m->pyr.w[n], one[2] = {1, 1};
+    double t0 = segq__now();
+    if (segqt_scope_begin() < 0)
+        return SEGQ_EINTERNAL;
+    segqt_tensor *zo = NULL, *noise, *prev[100], *alpha[100];
+    if (n == 0) {
+        /* scale 0: z_opt redrawn every iteration (the last one is kept),
+         * one channel repeated over the four */
+        zo = segq__noise(1, h, w, m->pad, 1, m->dev);
+        noise = segq__noise(1, h, w, m->pad, 1, m->dev);
+    } else
+        noise = segq__noise(1, h, w, m->pad, 0, m->dev);
+    for (int j = 0; j < o->d_steps; j++) {
+        prev[j] = n == 0 ? s->rec_prev : segq__pad(segq__prev(m, n, 1, 0, 1, 1), m->pad);
+        alpha[j] = segqt_rand(one, 2, SEGQT_F32, m->dev);
+    }
+    segq_iter_times_t times = {0};
+    double t1 = segq__now();
+    segqt_tensor *losses = segq__train_step(s, o, noise, zo, prev, alpha, m->bf16, &times);
+    int rc = losses && segqt_copy_(it->losses, losses) == 0 ? 0 : segqt_last_code();
+    segqt_scope_end();
+    it->secs_prev += t1 - t0;
+    it->secs_critic += times.secs_critic;
+    it->secs_gen += times.secs_gen;
+    return rc ? rc : 0;
+}
+
+/* Iteration i: eagerly, or, from the second one on where graphs are on,
+ * by replaying the graph captured from it. The first runs eagerly on the
+ * graph's stream, so cuDNN has chosen its algorithms and the weights'
+ * gradients exist before the capture. */
+static int run_iteration(trainer_t *t, segq_scale_state_t *s, int n, int64_t i,
+                         iterations_t *it)
+{
+    if (it->captured)
+        return segqt_graph_replay(it->graph);
+    if (!t->graphs || i == 0)
+        return draw_and_step(t, s, n, it);
+    int rc = segqt_graph_capture_begin(it->graph);
+    if (rc == 0) {
+        rc = draw_and_step(t, s, n, it);
+        if (segqt_graph_capture_end(it->graph) != 0 && rc == 0)
+            rc = segqt_last_code();
+    }
+    if (rc == 0) {
+        it->captured = 1;
+        return segqt_graph_replay(it->graph);
+    }
+    if (t->graphs > 0)
+        return rc;
+    /* auto: nothing captured has run, so the iteration runs again, eagerly */
+    fprintf(stderr, "segq-run train: scale %d: the CUDA graph capture failed (%s); training "
+            "on without graphs (--cuda-graph off skips the attempt)\n", n + 1,
+            segqt_last_error());
+    segqt_clear_error();
+    t->graphs = 0;
+    return draw_and_step(t, s, n, it);
+}
+
+/* Appends the pending iterations' losses to the log, checks they are
+ * finite, and keeps the last in it->last. */
+static int flush_losses(trainer_t *t, int n, iterations_t *it, char *err, size_t errlen)
+{
+    const segq_train_opts_t *o = t->o;
+    float v[LOSS_ROWS * SEGQ_LOSSES];
+    if (it->rows == 0)
+        return 0;
+    segqt_scope_begin();
+    int rc = segqt_to_floats(segqt_narrow(it->pending, 0, 0, it->rows), v,
+                             (size_t)it->rows * SEGQ_LOSSES);
+    segqt_scope_end();
+    if (rc)
+        return segq__torch_fail(err, errlen, "reading the losses");
+    for (int r = 0; r < it->rows; r++) {
+        int64_t i = it->first + r;
+        const float *l = v + r * SEGQ_LOSSES;
+        double decay = i >= o->lr_milestone ? o->gamma : 1.0;
+        fprintf(t->log, "%d,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", n, (long long)i, l[0],
+                l[1], l[2], l[3], l[4], l[5], o->lr_g * decay);
+        it->last = (segq_iter_losses_t){l[0], l[1], l[2], l[3], l[4], l[5]};
+        if (!isfinite(l[0]) || !isfinite(l[4]) || !isfinite(l[5])) {
+            snprintf(err, errlen, "scale %d iteration %lld: losses are not finite (D %g, G %g, "
+                     "rec %g); try a lower learning rate", n, (long long)i, l[0], l[4], l[5]);
+            return SEGQ_ETORCH;
+        }
+    }
+    it->first += it->rows;
+    it->rows = 0;
+    return 0;
+}
+
+/* Moves the iteration's losses to the pending rows (on the device). */
+static int record_losses(iterations_t *it)
+{
+    segqt_scope_begin();
+    int64_t shape[2] = {1, SEGQ_LOSSES};
+    int rc = segqt_copy_(segqt_narrow(it->pending, 0, it->rows, 1),
+                         segqt_view(it->losses, shape, 2));
+    segqt_scope_end();
+    it->rows++;
+    return rc;
+}
+
+static void report_progress(trainer_t *t, int n, int64_t i, double s_per_iter,
+                            const segq_iter_losses_t *L)
+{
+    int S = t->m->pyr.stop_scale + 1;
+    segq_metric_t met[] = {{"scale", n},
+                           {"iter", (double)i + 1},
+                           {"loss_d", L->loss_d},
+                           {"loss_g", L->loss_g_adv},
+                           {"loss_rec", L->loss_rec},
+                           {"s_per_iter", s_per_iter}};
+    char msg[64];
+    snprintf(msg, sizeof msg, "scale %d/%d iter %lld/%lld", n + 1, S, (long long)i + 1,
+             (long long)t->o->niter);
+    segq_progress_report(t->progress, "train",
+                         t->done + t->weight[n] * (double)(i + 1) / (double)t->o->niter, met,
+                         sizeof met / sizeof met[0], msg, 0);
+}
+
+static void print_scale_summary(trainer_t *t, int n, const segq_scale_state_t *s,
+                                const iterations_t *it, double secs, double steady,
+                                double cpu_steady)
+{
+    const segq_train_opts_t *o = t->o;
+    const segq_iter_losses_t *L = &it->last;
+    printf("scale %d/%d (%dx%d, width %d): %lld iterations in %.1f s (%.4f s/iter, "
+           "%.4f s/iter after the first, CPU %.4f s/iter), noise_amp %.6g, last losses D %.5g G "
+           "%.5g rec %.5g\n",
+           n + 1, t->m->pyr.stop_scale + 1, t->m->pyr.h[n], t->m->pyr.w[n],
+           segq__scale_width(o->nfc, o->nfc_max, n), (long long)o->niter, secs,
+           secs / (double)o->niter, steady, cpu_steady, s->noise_amp, L->loss_d, L->loss_g_adv,
+           L->loss_rec);
+    if (it->captured)
+        printf("  time: iterations after the first replayed as one CUDA graph\n");
+    else
+        printf("  time: noise and rand prevs %.0f%%, %lld critic steps %.0f%%, G update %.0f%%, "
+               "other %.0f%%\n",
+               100 * it->secs_prev / secs, (long long)o->d_steps, 100 * it->secs_critic / secs,
+               100 * it->secs_gen / secs,
+               100 * (secs - it->secs_prev - it->secs_critic - it->secs_gen) / secs);
+    fflush(stdout);
+}
+
+/* The scale's iterations; the losses go to the log as they are read back. */
+static int iterate(trainer_t *t, int n, segq_scale_state_t *s, iterations_t *it, char *err,
+                   size_t errlen)
+{
+    const segq_train_opts_t *o = t->o;
     /* SEGQ_PROFILE=FILE: an op-level profile of each scale's iterations
      * after the first (one-off costs) is appended to FILE */
     const char *profile = getenv("SEGQ_PROFILE");
-    int profiling = 0;
-    double t0 = segq__now(), t_first = t0, last_report = 0.0;
-    double cpu_first = segq__cpu_seconds();
-    double secs_prev = 0, secs_critic = 0, secs_gen = 0; /* where the time goes */
-    segq_iter_losses_t L = {0};
+    int profiling = 0, rc = 0;
+    double t0 = segq__now(), t_first = t0, last_report = 0.0, cpu_first = segq__cpu_seconds();
     for (int64_t i = 0; i < o->niter && !rc; i++) {
-        double decay = i >= o->lr_milestone ? o->gamma : 1.0;
         if (i == 0 || i == o->lr_milestone) {
-            segqt_adam_set_lr(s.opt_g, o->lr_g * decay);
-            segqt_adam_set_lr(s.opt_d, o->lr_d * decay);
+            double decay = i >= o->lr_milestone ? o->gamma : 1.0;
+            segqt_adam_set_lr(s->opt_g, o->lr_g * decay);
+            segqt_adam_set_lr(s->opt_d, o->lr_d * decay);
         }
-        double t_iter = segq__now();
-        segqt_scope_begin();
-        segqt_tensor *zo = NULL, *noise;
-        segqt_tensor *prev[100], *alpha[100];
-        int64_t one[2] = {1, 1};
-        if (n == 0) {
-            /* scale 0: z_opt redrawn every iteration (the last one is
-             * kept), one channel repeated over the four */
-            zo = segq__noise(1, h, w, m->pad, 1, m->dev);
-            noise = segq__noise(1, h, w, m->pad, 1, m->dev);
-        } else
-            noise = segq__noise(1, h, w, m->pad, 0, m->dev);
-        for (int j = 0; j < o->d_steps; j++) {
-            prev[j] = n == 0 ? s.rec_prev : segq__pad(segq__prev(m, n, 1, 0, 1, 1), m->pad);
-            alpha[j] = segqt_rand(one, 2, SEGQT_F32, m->dev);
-        }
-        double t_draw = segq__now();
-        rc = segq__train_iteration(&s, o, noise, zo, prev, alpha, m->bf16, &L);
-        secs_prev += t_draw - t_iter;
-        secs_critic += L.secs_critic;
-        secs_gen += L.secs_gen;
-        segqt_scope_end();
-        if (rc) {
-            segq__torch_fail(err, errlen, "training iteration");
-            break;
-        }
-        fprintf(t->log, "%d,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", n, (long long)i,
-                L.loss_d, L.d_real, L.d_fake, L.gp, L.loss_g_adv, L.loss_rec,
-                o->lr_g * decay);
-        if (!isfinite(L.loss_d) || !isfinite(L.loss_g_adv) || !isfinite(L.loss_rec)) {
-            snprintf(err, errlen, "scale %d iteration %lld: losses are not finite (D %g, G %g, "
-                     "rec %g); try a lower learning rate", n, (long long)i, L.loss_d,
-                     L.loss_g_adv, L.loss_rec);
-            rc = SEGQ_ETORCH;
+        if (run_iteration(t, s, n, i, it) != 0 || record_losses(it) != 0) {
+            rc = segq__torch_fail(err, errlen, "training iteration");
             break;
         }
         double tn = segq__now();
+        int report = tn - last_report >= 1.0 || i + 1 == o->niter;
+        if (it->rows == LOSS_ROWS || report || i == 0)
+            rc = flush_losses(t, n, it, err, errlen);
         if (i == 0) {
-            t_first = tn;
+            /* the first iteration pays one-off costs (allocator, kernel
+             * choice); the flush above waited for it */
+            t_first = tn = segq__now();
             cpu_first = segq__cpu_seconds();
             if (profile && *profile && o->niter > 1 && segqt_profile_begin() == 0)
                 profiling = 1;
         }
-        if (tn - last_report >= 1.0 || i + 1 == o->niter) {
-            last_report = tn;
-            segq_metric_t met[] = {{"scale", n},
-                                   {"iter", (double)i + 1},
-                                   {"loss_d", L.loss_d},
-                                   {"loss_g", L.loss_g_adv},
-                                   {"loss_rec", L.loss_rec},
-                                   {"s_per_iter", (tn - t0) / (double)(i + 1)}};
-            char msg[64];
-            snprintf(msg, sizeof msg, "scale %d/%d iter %lld/%lld", n + 1, S,
-                     (long long)i + 1, (long long)o->niter);
-            segq_progress_report(t->progress, "train",
-                                 t->done + t->weight[n] * (double)(i + 1) / (double)o->niter,
-                                 met, sizeof met / sizeof met[0], msg, 0);
+        if (report && !rc) {
+            last_report = tn = segq__now();
+            report_progress(t, n, i, (tn - t0) / (double)(i + 1), &it->last);
         }
     }
     fflush(t->log);
+    double t_end = segq__now(), secs = t_end - t0;
+    double steady = o->niter > 1 ? (t_end - t_first) / (double)(o->niter - 1) : secs;
     double cpu_steady = o->niter > 1 ? (segq__cpu_seconds() - cpu_first) / (double)(o->niter - 1)
                                      : 0.0;
     if (profiling) {
         char title[128];
-        snprintf(title, sizeof title, "scale %d/%d (%lldx%lld, width %d), %s, %lld iterations",
-                 n + 1, S, (long long)h, (long long)w, nfc, m->bf16 ? "bf16" : "fp32",
+        snprintf(title, sizeof title, "scale %d/%d (%dx%d, width %d), %s, %lld iterations",
+                 n + 1, t->m->pyr.stop_scale + 1, t->m->pyr.h[n], t->m->pyr.w[n],
+                 segq__scale_width(o->nfc, o->nfc_max, n), t->m->bf16 ? "bf16" : "fp32",
                  (long long)o->niter - 1);
         if (segqt_profile_end(profile, title, 40) != 0)
             fprintf(stderr, "segq-run train: profile: %s\n", segqt_last_error());
     }
-    segqt_adam_destroy(&s.opt_g);
-    segqt_adam_destroy(&s.opt_d);
-    segqt_tensor_destroy(&s.rec_prev);
+    if (!rc)
+        print_scale_summary(t, n, s, it, secs, steady, cpu_steady);
+    return rc;
+}
+
+static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
+{
+    segq_model_t *m = t->m;
+    if (segqt_manual_seed(scale_seed(t->o->compute.seed, n)) != 0)
+        return segq__torch_fail(err, errlen, "seeding");
+    segq_scale_state_t s = {0};
+    iterations_t it = {0};
+    int rc = scale_setup(t, n, &s, err, errlen);
+    int64_t pending[2] = {LOSS_ROWS, SEGQ_LOSSES}, one[1] = {SEGQ_LOSSES};
+    segqt_scope_begin();
+    it.losses = segqt_persist(segqt_zeros(one, 1, SEGQT_F32, m->dev));
+    it.pending = segqt_persist(segqt_zeros(pending, 2, SEGQT_F32, m->dev));
+    segqt_scope_end();
+    if (!rc && (!it.losses || !it.pending))
+        rc = segq__torch_fail(err, errlen, "allocating the loss buffers");
+    if (!rc && t->graphs && !(it.graph = segqt_graph_new(m->dev)))
+        rc = segq__torch_fail(err, errlen, "a CUDA graph");
+    if (!rc)
+        rc = iterate(t, n, &s, &it, err, errlen);
+    /* z_opt of scale 0 may live in the graph's memory pool: the model
+     * keeps a copy of its own */
+    if (!rc && it.captured) {
+        segqt_scope_begin();
+        segqt_tensor *z = segqt_persist(segqt_clone(s.z_opt));
+        segqt_scope_end();
+        segqt_tensor_destroy(&s.z_opt);
+        if (!(s.z_opt = z))
+            rc = segq__torch_fail(err, errlen, "keeping z_opt");
+    }
+    segqt_graph_destroy(&it.graph);
+    segqt_tensor_destroy(&it.losses);
+    segqt_tensor_destroy(&it.pending);
     if (!rc && (segq__net_freeze(s.G) || segq__net_freeze(s.D)))
         rc = segq__torch_fail(err, errlen, "freezing the scale");
-    if (rc) {
-        segq__net_destroy(&s.G);
-        segq__net_destroy(&s.D);
-        segqt_tensor_destroy(&s.z_opt);
+    scale_state_free(&s, rc == 0);
+    if (rc)
         return rc;
-    }
     m->G[n] = s.G;
     m->D[n] = s.D;
     m->z_opt[n] = s.z_opt;
     m->noise_amp[n] = s.noise_amp;
     m->trained = n + 1;
-    double t_end = segq__now(), secs = t_end - t0;
-    /* the first iteration pays one-off costs (allocator, kernel choice) */
-    double steady = o->niter > 1 ? (t_end - t_first) / (double)(o->niter - 1) : secs;
-    printf("scale %d/%d (%lldx%lld, width %d): %lld iterations in %.1f s (%.4f s/iter, "
-           "%.4f s/iter after the first, CPU %.4f s/iter), noise_amp %.6g, last losses D %.5g G %.5g "
-           "rec %.5g\n",
-           n + 1, S, (long long)h, (long long)w, nfc, (long long)o->niter, secs,
-           secs / (double)o->niter, steady, cpu_steady, s.noise_amp, L.loss_d, L.loss_g_adv, L.loss_rec);
-    printf("  time: noise and rand prevs %.0f%%, %lld critic steps %.0f%%, G update %.0f%%, "
-           "other %.0f%%\n",
-           100 * secs_prev / secs, (long long)o->d_steps, 100 * secs_critic / secs,
-           100 * secs_gen / secs, 100 * (secs - secs_prev - secs_critic - secs_gen) / secs);
-    fflush(stdout);
     return 0;
 }
 
@@ -440,6 +613,15 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
         snprintf(err, errlen, "--ker-size %lld: must be odd", (long long)o->ker_size);
         return SEGQ_EINVAL;
     }
+    /* --cuda-graph: 1 on, -1 auto (where this build can), 0 off */
+    int graphs = strcmp(o->cuda_graph, "off") == 0 ? 0 : strcmp(o->cuda_graph, "on") == 0 ? 1 : -1;
+    if (graphs == 1 && !segqt_graph_supported(dev)) {
+        snprintf(err, errlen, "--cuda-graph on: needs a CUDA device and a build against a CUDA "
+                 "libtorch (--device %s); use auto or off", o->compute.device);
+        return SEGQ_EINVAL;
+    }
+    if (graphs == -1 && !segqt_graph_supported(dev))
+        graphs = 0;
     pair_t p = {0};
     segq_ckpt_meta_t meta = {0};
     segq_model_t m = {0};
@@ -522,7 +704,7 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
                meta.image_name, (int)meta.orig_h, (int)meta.orig_w, S, m.pyr.h[0], m.pyr.w[0],
                m.pyr.h[S - 1], m.pyr.w[S - 1], m.pyr.r, o->compute.precision,
                o->compute.device, threads);
-    trainer_t t = {o, &m, reals, progress, log, weight, done};
+    trainer_t t = {o, &m, reals, progress, log, weight, done, graphs};
     for (int n = m.trained; n < S && !rc; n++) {
         rc = train_scale(&t, n, err, errlen);
         snprintf(path, sizeof path, "%s/model.safetensors", o->out);

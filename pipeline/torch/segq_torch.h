@@ -81,6 +81,7 @@ extern "C" {
 
 typedef struct segqt_tensor segqt_tensor; /* opaque handle */
 typedef struct segqt_adam segqt_adam;     /* opaque Adam optimiser */
+typedef struct segqt_graph segqt_graph;   /* opaque captured CUDA graph */
 
 typedef SEGQT_ENUM {
     SEGQT_F32 = 0,
@@ -416,11 +417,48 @@ int segqt_autocast_end(void);
 segqt_adam *segqt_adam_new(segqt_tensor *const *params, int n, double lr, double beta1,
                            double beta2, double eps, double weight_decay);
 void segqt_adam_destroy(segqt_adam **opt);
+/* The same update, with the step count, bias corrections and learning
+ * rate held as tensors on the parameters' device, so that its step can be
+ * captured in a CUDA graph and replayed (weight decay 0). Every parameter
+ * must have a gradient at each step. */
+segqt_adam *segqt_adam_new_capturable(segqt_tensor *const *params, int n, double lr,
+                                      double beta1, double beta2, double eps);
 int segqt_adam_step(segqt_adam *opt);
 /* Drops the gradients of all params (set to none). */
 int segqt_adam_zero_grad(segqt_adam *opt);
 int segqt_adam_set_lr(segqt_adam *opt, double lr);
 double segqt_adam_get_lr(segqt_adam *opt); /* NaN on error */
+
+/* ------------------------------------------------------------------ */
+/* CUDA graphs                                                         */
+
+/* 1 if d is a CUDA device this build can capture graphs on, else 0. */
+int segqt_graph_supported(segqt_device d);
+/* A graph to capture once and replay. From here until segqt_graph_destroy
+ * this thread's CUDA work on d runs on the graph's own stream (after
+ * waiting for the device): run the work once or twice eagerly there
+ * first (cuDNN's choices, lazily made state), then capture it. Destroy
+ * graphs on the thread that made them, the newest first. NULL with
+ * SEGQ_EINVAL for a CPU device, SEGQ_ENODEV without CUDA. */
+segqt_graph *segqt_graph_new(segqt_device d);
+/* Between these two, work is recorded, not run. Each replay then runs
+ * the recorded kernels again on the same memory, with fresh random
+ * numbers from the CUDA generator. So the captured work must not read
+ * values on the host (segqt_item, segqt_to_floats) or decide anything
+ * from them, and what it reads and writes must stay allocated while the
+ * graph lives (tensors made during the capture keep their memory in the
+ * graph's own pool). capture_end fails (SEGQ_ETORCH) when something in
+ * the capture could not be recorded; nothing captured has run then. */
+int segqt_graph_capture_begin(segqt_graph *g);
+int segqt_graph_capture_end(segqt_graph *g);
+/* Runs the captured work on the graph's stream (asynchronously). */
+int segqt_graph_replay(segqt_graph *g);
+/* Waits for the graph's stream, gives the thread its stream back, and
+ * frees the graph; *g set to NULL. */
+void segqt_graph_destroy(segqt_graph **g);
+/* cuDNN tries its convolution algorithms on the first call of each shape
+ * and keeps the fastest (torch.backends.cudnn.benchmark). */
+int segqt_cudnn_benchmark(int on);
 
 /* ------------------------------------------------------------------ */
 /* Profiling (libtorch's autograd profiler, CPU times per op)          */

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #ifdef SEGQ_TORCH_CUDA
@@ -227,32 +228,120 @@ extern "C" int segqt_autocast_end(void) {
 // ---------------------------------------------------------------------
 // Adam
 
-struct segqt_adam {
-    torch::optim::Adam opt;
-    explicit segqt_adam(std::vector<at::Tensor> params, torch::optim::AdamOptions o)
-        : opt(std::move(params), o) {}
+namespace {
+// Adam whose step count, bias corrections and learning rate are tensors on
+// the parameters' device. torch::optim::Adam keeps them on the host and
+// passes them to its kernels as arguments, so a CUDA graph that captured
+// its step would replay the captured count forever; here each replay reads
+// and advances the count on the device. The update is torch.optim.Adam's
+// (weight decay 0, no amsgrad); rounding differs only in the order of the
+// last multiply.
+struct DeviceAdam {
+    std::vector<at::Tensor> params, exp_avg, exp_avg_sq;
+    at::Tensor step, lr; // 0-dim float64 on the device
+    double beta1, beta2, eps;
+
+    DeviceAdam(std::vector<at::Tensor> ps, double lr_, double b1, double b2, double e)
+        : params(std::move(ps)), beta1(b1), beta2(b2), eps(e) {
+        at::NoGradGuard no_grad;
+        for (const auto &p : params) {
+            exp_avg.push_back(at::zeros_like(p, at::MemoryFormat::Preserve));
+            exp_avg_sq.push_back(at::zeros_like(p, at::MemoryFormat::Preserve));
+        }
+        auto on = at::TensorOptions().dtype(at::kDouble).device(params.at(0).device());
+        step = at::zeros({}, on);
+        lr = at::full({}, lr_, on);
+    }
+
+    void update() {
+        at::NoGradGuard no_grad;
+        std::vector<at::Tensor> grads;
+        for (const auto &p : params) {
+            // a capture needs every gradient present: the same kernels each replay
+            if (!p.grad().defined())
+                throw segqt::Error(SEGQ_EINVAL,
+                                   "a parameter has no gradient (the device-step Adam needs "
+                                   "all of them)");
+            grads.push_back(p.grad());
+        }
+        step.add_(1);
+        at::Tensor step_size = (lr / (1 - at::pow(beta1, step))).to(at::kFloat);
+        at::Tensor bc2_sqrt = (1 - at::pow(beta2, step)).sqrt().to(at::kFloat);
+        at::_foreach_mul_(exp_avg, beta1);
+        at::_foreach_add_(exp_avg, grads, 1 - beta1);
+        at::_foreach_mul_(exp_avg_sq, beta2);
+        at::_foreach_addcmul_(exp_avg_sq, grads, grads, 1 - beta2);
+        std::vector<at::Tensor> denom = at::_foreach_sqrt(exp_avg_sq);
+        for (size_t i = 0; i < params.size(); i++) {
+            denom[i].div_(bc2_sqrt).add_(eps);
+            params[i].sub_(exp_avg[i].div(denom[i]).mul_(step_size));
+        }
+    }
 };
+} // namespace
+
+// One of the two: the host-step optimiser everywhere by default, the
+// device-step one where a CUDA graph captures the training step.
+struct segqt_adam {
+    std::unique_ptr<torch::optim::Adam> host;
+    std::unique_ptr<DeviceAdam> device;
+};
+
+namespace {
+std::vector<at::Tensor> adam_params(segqt_tensor *const *params, int n) {
+    if (n <= 0 || !params)
+        throw segqt::Error(SEGQ_EINVAL, "need a non-empty parameter array");
+    std::vector<at::Tensor> ps;
+    for (int i = 0; i < n; i++) {
+        const at::Tensor &p = ten(params[i]);
+        if (!p.is_leaf() || !p.requires_grad())
+            throw segqt::Error(SEGQ_EINVAL, "parameter " + std::to_string(i) +
+                                                " is not a leaf tensor with requires_grad set");
+        ps.push_back(p);
+    }
+    return ps;
+}
+
+segqt_adam *need(segqt_adam *o) {
+    if (!o)
+        throw segqt::NullArg{};
+    return o;
+}
+
+std::vector<at::Tensor> params_of(segqt_adam *opt) {
+    if (need(opt)->device)
+        return opt->device->params;
+    std::vector<at::Tensor> ps;
+    for (auto &g : opt->host->param_groups())
+        for (auto &p : g.params())
+            ps.push_back(p);
+    return ps;
+}
+} // namespace
 
 extern "C" segqt_adam *segqt_adam_new(segqt_tensor *const *params, int n, double lr,
                                       double beta1, double beta2, double eps,
                                       double weight_decay) {
     try {
-        if (n <= 0 || !params)
-            throw segqt::Error(SEGQ_EINVAL, "need a non-empty parameter array");
-        std::vector<at::Tensor> ps;
-        for (int i = 0; i < n; i++) {
-            const at::Tensor &p = ten(params[i]);
-            if (!p.is_leaf() || !p.requires_grad())
-                throw segqt::Error(SEGQ_EINVAL,
-                                   "parameter " + std::to_string(i) +
-                                       " is not a leaf tensor with requires_grad set");
-            ps.push_back(p);
-        }
         auto o = torch::optim::AdamOptions(lr)
                      .betas(std::make_tuple(beta1, beta2))
                      .eps(eps)
                      .weight_decay(weight_decay);
-        return new segqt_adam(std::move(ps), o);
+        auto *a = new segqt_adam;
+        a->host = std::make_unique<torch::optim::Adam>(adam_params(params, n), o);
+        return a;
+    } catch (...) {
+        segqt::record_exception(__func__);
+        return nullptr;
+    }
+}
+
+extern "C" segqt_adam *segqt_adam_new_capturable(segqt_tensor *const *params, int n, double lr,
+                                                 double beta1, double beta2, double eps) {
+    try {
+        auto *a = new segqt_adam;
+        a->device = std::make_unique<DeviceAdam>(adam_params(params, n), lr, beta1, beta2, eps);
+        return a;
     } catch (...) {
         segqt::record_exception(__func__);
         return nullptr;
@@ -266,17 +355,12 @@ extern "C" void segqt_adam_destroy(segqt_adam **opt) {
     *opt = nullptr;
 }
 
-namespace {
-segqt_adam *need(segqt_adam *o) {
-    if (!o)
-        throw segqt::NullArg{};
-    return o;
-}
-} // namespace
-
 extern "C" int segqt_adam_step(segqt_adam *opt) {
     return run_i(__func__, [&] {
-        need(opt)->opt.step();
+        if (need(opt)->device)
+            opt->device->update();
+        else
+            opt->host->step();
         return 0;
     });
 }
@@ -284,9 +368,8 @@ extern "C" int segqt_adam_step(segqt_adam *opt) {
 extern "C" int segqt_adam_zero_grad(segqt_adam *opt) {
     return run_i(__func__, [&] {
         // Set to none by hand: 1.13's zero_grad() zeroes, 2.x's sets to none.
-        for (auto &g : need(opt)->opt.param_groups())
-            for (auto &p : g.params())
-                p.mutable_grad().reset();
+        for (auto &p : params_of(opt))
+            p.mutable_grad().reset();
         return 0;
     });
 }
@@ -295,7 +378,12 @@ extern "C" int segqt_adam_set_lr(segqt_adam *opt, double lr) {
     return run_i(__func__, [&] {
         if (!(lr >= 0) || std::isinf(lr))
             throw segqt::Error(SEGQ_EINVAL, "learning rate must be finite and >= 0");
-        for (auto &g : need(opt)->opt.param_groups())
+        if (need(opt)->device) {
+            at::NoGradGuard no_grad;
+            opt->device->lr.fill_(lr); // on the device: a graph's replays see it
+            return 0;
+        }
+        for (auto &g : opt->host->param_groups())
             static_cast<torch::optim::AdamOptions &>(g.options()).lr(lr);
         return 0;
     });
@@ -303,7 +391,9 @@ extern "C" int segqt_adam_set_lr(segqt_adam *opt, double lr) {
 
 extern "C" double segqt_adam_get_lr(segqt_adam *opt) {
     try {
-        auto &g = need(opt)->opt.param_groups().at(0);
+        if (need(opt)->device)
+            return opt->device->lr.item<double>();
+        auto &g = opt->host->param_groups().at(0);
         return static_cast<torch::optim::AdamOptions &>(g.options()).lr();
     } catch (...) {
         segqt::record_exception(__func__);

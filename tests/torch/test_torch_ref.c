@@ -184,7 +184,10 @@ Test(torch_ref, autograd_grad_reports_unreached_input) {
     cr_assert_float_eq(v, 6.0, 1e-6);
 }
 
-Test(torch_ref, adam_matches_python_with_lr_step) {
+/* Five steps with a learning-rate change after three, against
+ * torch.optim.Adam; capturable: the device-step optimiser. */
+static void adam_against_python(int capturable)
+{
     segqt_manual_seed(5);
     segqt_tensor *p1 = segqt_persist(input("p1", (int64_t[]){3, 4}, 2));
     segqt_tensor *p2 = segqt_persist(input("p2", (int64_t[]){5}, 1));
@@ -193,7 +196,9 @@ Test(torch_ref, adam_matches_python_with_lr_step) {
     tt_python("adam", dir);
     segqt_set_requires_grad(p1, 1);
     segqt_set_requires_grad(p2, 1);
-    segqt_adam *opt = segqt_adam_new((segqt_tensor *[]){p1, p2}, 2, 0.05, 0.5, 0.999, 1e-8, 0);
+    segqt_tensor *ps[2] = {p1, p2};
+    segqt_adam *opt = capturable ? segqt_adam_new_capturable(ps, 2, 0.05, 0.5, 0.999, 1e-8)
+                                 : segqt_adam_new(ps, 2, 0.05, 0.5, 0.999, 1e-8, 0);
     cr_assert_not_null(opt, "%s", segqt_last_error());
     for (int it = 0; it < 5; it++) {
         if (it == 3)
@@ -213,10 +218,48 @@ Test(torch_ref, adam_matches_python_with_lr_step) {
     tt_assert_ref(dir, "p2_after", p2, 1e-6, 1e-5);
     segqt_adam_destroy(&opt);
     cr_assert_null(opt);
+    /* the device-step one needs every gradient: a step without is refused */
+    if (capturable) {
+        opt = segqt_adam_new_capturable(ps, 2, 0.05, 0.5, 0.999, 1e-8);
+        cr_assert_eq(segqt_adam_zero_grad(opt), 0);
+        cr_assert_eq(segqt_adam_step(opt), SEGQ_EINVAL);
+        cr_assert(strstr(segqt_last_error(), "no gradient"), "%s", segqt_last_error());
+        segqt_adam_destroy(&opt);
+    }
+    segqt_tensor_destroy(&p1);
+    segqt_tensor_destroy(&p2);
+}
+
+Test(torch_ref, adam_matches_python_with_lr_step) {
+    adam_against_python(0);
+}
+
+Test(torch_ref, capturable_adam_matches_python_with_lr_step) {
+    adam_against_python(1);
+}
+
+Test(torch_ref, adam_refuses_bad_parameters) {
+    segqt_tensor *x = segqt_ones((int64_t[]){2}, 1, SEGQT_F32, SEGQT_CPU);
     /* a non-leaf or grad-less parameter is refused */
     cr_assert_null(segqt_adam_new((segqt_tensor *[]){x}, 1, 0.1, 0.9, 0.999, 1e-8, 0));
     cr_assert(strstr(segqt_last_error(), "requires_grad"));
+    cr_assert_null(segqt_adam_new_capturable((segqt_tensor *[]){x}, 1, 0.1, 0.9, 0.999, 1e-8));
+    cr_assert(strstr(segqt_last_error(), "requires_grad"));
     cr_assert_eq(segqt_adam_step(NULL), SEGQ_EINVAL);
-    segqt_tensor_destroy(&p1);
-    segqt_tensor_destroy(&p2);
+}
+
+/* A CPU build has no graphs: each call says so, none crashes. */
+Test(torch_ref, graphs_are_refused_without_cuda) {
+    cr_assert_eq(segqt_graph_supported(SEGQT_CPU), 0);
+    cr_assert_null(segqt_graph_new(SEGQT_CPU));
+    cr_assert_eq(segqt_last_code(), SEGQ_EINVAL);
+    if (!segqt_has_cuda_build()) {
+        cr_assert_null(segqt_graph_new((segqt_device){SEGQT_DEVICE_CUDA, 0}));
+        cr_assert_eq(segqt_last_code(), SEGQ_ENODEV);
+    }
+    cr_assert_eq(segqt_graph_replay(NULL), SEGQ_EINTERNAL);
+    cr_assert_eq(segqt_graph_capture_begin(NULL), SEGQ_EINTERNAL);
+    cr_assert_eq(segqt_graph_capture_end(NULL), SEGQ_EINTERNAL);
+    segqt_graph *g = NULL;
+    segqt_graph_destroy(&g);
 }

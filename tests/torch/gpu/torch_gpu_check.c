@@ -1,6 +1,7 @@
 /* GPU check of the torch shim (built by tests/torch/gpu/CMakeLists.txt
  * against a CUDA libtorch): devices, the WGAN-GP step and interpolation on
- * CUDA against the same on the CPU, Adam, autocast, scopes, and a timing
+ * CUDA against the same on the CPU, Adam, autocast, scopes, CUDA graphs
+ * (a captured critic update replayed against eager ones), and a timing
  * of SinGAN's finest-scale convolution. Exits 1 on any failure. */
 #include <math.h>
 #include <stdio.h>
@@ -43,6 +44,100 @@ static segqt_tensor *disc(segqt_tensor *x, segqt_tensor **p) {
     h = segqt_batch_norm(h, p[2], p[3], NULL, NULL, 1, 0.1, 1e-5);
     h = segqt_leaky_relu(h, 0.2);
     return segqt_conv2d(h, p[4], p[5], 1, 0, 1, 1);
+}
+
+/* One critic update with its gradient penalty (a double backward), as
+ * SinGAN's training step; reads nothing back, so a graph can capture it. */
+static int critic_update(segqt_tensor **p, segqt_adam *opt, segqt_tensor *real,
+                         segqt_tensor *fake, segqt_tensor *alpha) {
+    if (segqt_adam_zero_grad(opt) < 0 || segqt_scope_begin() < 0)
+        return -1;
+    segqt_tensor *interp =
+        segqt_add(segqt_mul(alpha, real), segqt_mul(segqt_rsub_scalar(alpha, 1), fake));
+    segqt_tensor *g = NULL, *out = NULL, *ones = NULL;
+    int rc = segqt_set_requires_grad(interp, 1) < 0 || !(out = disc(interp, p))
+             || !(ones = segqt_ones_like(out))
+             || segqt_autograd_grad(&out, 1, &interp, 1, &ones, &g, 1, 1) < 0;
+    segqt_tensor *gp = g ? segqt_mul_scalar(segqt_mean(segqt_pow_scalar(
+                                                segqt_add_scalar(segqt_norm_dim(g, 2, 1, 0), -1), 2)),
+                                            0.1)
+                         : NULL;
+    segqt_tensor *loss = segqt_add(
+        segqt_add(segqt_neg(segqt_mean(disc(real, p))), segqt_mean(disc(fake, p))), gp);
+    rc = rc || !loss || segqt_backward(loss, 0, 0) < 0 || segqt_adam_step(opt) < 0;
+    segqt_scope_end();
+    return rc ? -1 : 0;
+}
+
+/* A captured critic update (device-step Adam included) replayed on fresh
+ * inputs gives the parameters the same updates run eagerly give; and
+ * random numbers drawn inside a graph are fresh at each replay. */
+static void check_graph(segqt_device cuda) {
+    static const int64_t shapes[6][4] = {{32, 4, 3, 3}, {32}, {32}, {32}, {1, 32, 3, 3}, {1}};
+    static const int ndims[6] = {4, 1, 1, 1, 4, 1};
+    CHECK(segqt_graph_supported(cuda) == 1, "graphs supported on cuda");
+    segqt_scope_begin();
+    segqt_manual_seed(7);
+    segqt_tensor *pg[6], *pe[6];
+    for (int i = 0; i < 6; i++) {
+        segqt_tensor *init = segqt_mul_scalar(segqt_randn(shapes[i], ndims[i], SEGQT_F32, cuda), 0.2);
+        pg[i] = segqt_clone(init);
+        pe[i] = segqt_clone(init);
+        segqt_set_requires_grad(pg[i], 1);
+        segqt_set_requires_grad(pe[i], 1);
+    }
+    segqt_adam *og = segqt_adam_new_capturable(pg, 6, 5e-4, 0.5, 0.999, 1e-8);
+    segqt_adam *oe = segqt_adam_new_capturable(pe, 6, 5e-4, 0.5, 0.999, 1e-8);
+    int64_t img[4] = {1, 4, 40, 48}, one[2] = {1, 1};
+    segqt_tensor *real = segqt_zeros(img, 4, SEGQT_F32, cuda);
+    segqt_tensor *fake = segqt_zeros(img, 4, SEGQT_F32, cuda);
+    segqt_tensor *alpha = segqt_zeros(one, 2, SEGQT_F32, cuda);
+    segqt_graph *graph = segqt_graph_new(cuda);
+    CHECK(graph != NULL, "a graph");
+    int rc = graph ? 0 : -1;
+    for (int k = 0; k < 6 && rc == 0; k++) {
+        segqt_copy_(real, segqt_randn(img, 4, SEGQT_F32, cuda));
+        segqt_copy_(fake, segqt_randn(img, 4, SEGQT_F32, cuda));
+        segqt_copy_(alpha, segqt_rand(one, 2, SEGQT_F32, cuda));
+        if (k == 4) /* the learning rate changes between replays */
+            rc |= segqt_adam_set_lr(og, 5e-5) | segqt_adam_set_lr(oe, 5e-5);
+        rc |= critic_update(pe, oe, real, fake, alpha);
+        if (k == 0)
+            rc |= critic_update(pg, og, real, fake, alpha);
+        else if (k == 1)
+            rc |= segqt_graph_capture_begin(graph) || critic_update(pg, og, real, fake, alpha)
+                  || segqt_graph_capture_end(graph);
+        if (k >= 1 && rc == 0)
+            rc |= segqt_graph_replay(graph);
+    }
+    CHECK(rc == 0, "captured critic updates run");
+    double worst = 0;
+    for (int i = 0; i < 6 && rc == 0; i++) {
+        double d = max_rel_diff(pg[i], segqt_to_device(pe[i], SEGQT_CPU));
+        worst = d > worst ? d : worst;
+    }
+    CHECK(rc == 0 && worst < 1e-4, "graph replays match eager updates (max rel diff %.3g)", worst);
+    printf("ok   6 critic updates, 5 of them replayed from a CUDA graph: max rel diff %.3g\n",
+           worst);
+    segqt_graph_destroy(&graph);
+    CHECK(graph == NULL, "graph destroyed");
+
+    /* fresh random numbers at each replay */
+    segqt_tensor *draws = segqt_zeros(img, 4, SEGQT_F32, cuda);
+    graph = segqt_graph_new(cuda);
+    CHECK(graph && segqt_graph_capture_begin(graph) == 0
+              && segqt_copy_(draws, segqt_randn(img, 4, SEGQT_F32, cuda)) == 0
+              && segqt_graph_capture_end(graph) == 0, "capturing randn");
+    double first = 0, second = 0;
+    segqt_graph_replay(graph);
+    segqt_item(segqt_sum(draws), &first);
+    segqt_graph_replay(graph);
+    segqt_item(segqt_sum(draws), &second);
+    CHECK(first != second && first != 0, "replays draw fresh numbers (%g, %g)", first, second);
+    segqt_graph_destroy(&graph);
+    segqt_adam_destroy(&og);
+    segqt_adam_destroy(&oe);
+    segqt_scope_end();
 }
 
 /* One critic loss with its gradient penalty; fills grads[6] (scoped). */
@@ -221,6 +316,7 @@ int main(void) {
 
     check_gp(cuda);
     check_ops(cuda);
+    check_graph(cuda);
     CHECK(segqt_live_tensors() == 0, "live tensors after all scopes: %lld",
           (long long)segqt_live_tensors());
 

@@ -14,6 +14,7 @@
 #define SEGQ_BN_MOMENTUM 0.1
 #define SEGQ_BN_EPS 1e-5
 #define SEGQ_LRELU_SLOPE 0.2
+#define SEGQ_MAX_D_STEPS 100 /* the d_steps parameter's bound (proto/segq_kinds.c) */
 
 /* ---- One network: head, body blocks, tail (conv -> BN -> LeakyReLU per
  * block; G's tail is conv -> tanh plus the centre crop of prev, D's tail a
@@ -164,8 +165,12 @@ int segq__ckpt_save(segq_model_t *m, const segq_ckpt_meta_t *meta, int with_d, c
 int segq__ckpt_load(const char *path, segqt_device dev, int want_d, segq_model_t *m,
                     segq_ckpt_meta_t *meta, char *err, size_t errlen);
 
-/* [-1, 1] 4-channel tensor (1x4xhxw) -> RGB PNG + mask PNG (threshold 0.5
- * on [0, 1]). */
+/* A [-1, 1] batch (bx4xhxw) as the planes PNGs are made of: RGB in [0, 1]
+ * and the mask thresholded at 0.5 there (0 or 1), same shape and device,
+ * so a batch needs one conversion and one copy to the host. Scoped. */
+segqt_tensor *segq__pair_planes(segqt_tensor *x);
+/* Sample `index` of a [-1, 1] 4-channel batch -> RGB PNG + mask PNG (the
+ * planes of segq__pair_planes). */
 int segq__write_pair(segqt_tensor *x, int64_t index, const char *image_path,
                      const char *mask_path, char *err, size_t errlen);
 

@@ -359,16 +359,22 @@ static int draw_and_step(trainer_t *t, segq_scale_state_t *s, int n, iterations_
     double t0 = segq__now();
     if (segqt_scope_begin() < 0)
         return SEGQ_EINTERNAL;
-    segqt_tensor *zo = NULL, *noise, *prev[100], *alpha[100];
+    segqt_tensor *zo = NULL, *noise, *prevs = NULL, *prev[SEGQ_MAX_D_STEPS],
+                 *alpha[SEGQ_MAX_D_STEPS];
     if (n == 0) {
         /* scale 0: z_opt redrawn every iteration (the last one is kept),
          * one channel repeated over the four */
         zo = segq__noise(1, h, w, m->pad, 1, m->dev);
         noise = segq__noise(1, h, w, m->pad, 1, m->dev);
-    } else
+    } else {
         noise = segq__noise(1, h, w, m->pad, 0, m->dev);
+        /* each critic step's "rand" prev, all drawn in one batch: the
+         * frozen scales are batch-independent (eval-mode BatchNorm), so
+         * this is d_steps independent draws for a third of the kernels */
+        prevs = segq__pad(segq__prev(m, n, o->d_steps, 0, 1, 1), m->pad);
+    }
     for (int j = 0; j < o->d_steps; j++) {
-        prev[j] = n == 0 ? s->rec_prev : segq__pad(segq__prev(m, n, 1, 0, 1, 1), m->pad);
+        prev[j] = n == 0 ? s->rec_prev : segqt_narrow(prevs, 0, j, 1);
         alpha[j] = segqt_rand(one, 2, SEGQT_F32, m->dev);
     }
     segq_iter_times_t times = {0};

@@ -14,6 +14,7 @@
 #          and theirs), by soname, for LD_LIBRARY_PATH there
 #   data/  the benchmark's Kvasir-SEG pair and 608 kvasir-seg-256 pairs for
 #          evaluate's (../shared/data does not travel)
+#   reference/  the authors' code and authors_time.py (../shared/reference)
 # A GPU node with the -dev packages needs none of this: `make build
 # TORCH_DIR=...` builds everything there.
 set -euo pipefail
@@ -57,4 +58,8 @@ for f in $(ls "$data/kvasir-seg-256/images" | sort | head -n 608); do
   cp "$data/kvasir-seg-256/images/$f" "$out/data/kvasir-seg-256/images/"
   cp "$data/kvasir-seg-256/masks/$f" "$out/data/kvasir-seg-256/masks/"
 done
+# the authors' code, timed beside ours by bench/pipeline_gpu.sh
+mkdir -p "$out/reference"
+cp -r "$here/../shared/reference/singan-seg" "$here/../shared/reference/authors_time.py" \
+  "$out/reference/"
 echo "bundle: $(du -sh "$out" | cut -f1) in $out ($(ls "$out/lib" | wc -l) shared libraries)"

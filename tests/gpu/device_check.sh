@@ -12,10 +12,11 @@
 #    GPU (tests/gpu/queue_gpu_check.sh); 5. `make demo`'s pipeline with
 #    every job on the GPU, stylize included (random VGG19 weights written
 #    by torchvision here and converted by deploy/convert_vgg19.py);
-#    6. figures: bench/pipeline_gpu.sh and stylize seconds per step;
+#    6. figures: bench/pipeline_gpu.sh beside the authors' code, and
+#    stylize seconds per step;
 #    7. evaluate seconds per epoch (600 pairs at 128x128).
 # SEGQ_GPU_CHECK_STEPS="queue evaluate" (names: devices shim queue demo
-# figures evaluate) runs only those after the build. Prints PASS/FAIL lines
+# train figures stylize evaluate) runs only those after the build. Prints PASS/FAIL lines
 # and a summary; logs go to RESULTS_DIR.
 set -uo pipefail
 bundle=$(realpath "${1:?usage: $0 BUNDLE_DIR RESULTS_DIR}")
@@ -87,12 +88,31 @@ cp "$work/demo/evaluation/chart.png" "$results/demo_chart.png" 2>/dev/null
 cp "$work/demo/stylized/contact_sheet.png" "$results/demo_stylized.png" 2>/dev/null
 fi
 
+if wanted train; then
+step "5b. a short training each way: plain steps, then CUDA graphs"
+for g in off on; do
+  check train_graph_$g timeout 120 "$run" train --image "$bundle/data/image.jpg" \
+    --mask "$bundle/data/mask.jpg" --out "$work/train-$g" --niter 10 --device cuda:0 --seed 1 \
+    --previews 0 --cuda-graph $g
+  grep -E '^(training|scale|  time)|capture' "$results/train_graph_$g.log"
+done
+fi
+
 if wanted figures; then
-step "6. figures"
-check bench_gpu env SEGQ_GPU_NITER=10 timeout 240 bench/pipeline_gpu.sh "$run" "$bundle/data/image.jpg" \
-  "$bundle/data/mask.jpg" "$work/bench"
-grep -E '^(==|training|scale|generated|[0-9])' "$results/bench_gpu.log" | grep -v '^== built'
-"$run" generate --model "$work/bench/train-fp32/model.safetensors" --count 8 --out "$work/gen8" \
+step "6. figures, side by side with the authors' code"
+cp -r "$bundle/reference/singan-seg" "$work/singan-seg"
+check bench_gpu env SEGQ_AUTHORS_TIME="$bundle/reference/authors_time.py" \
+  SEGQ_AUTHORS_DIR="$work/singan-seg" timeout 420 bench/pipeline_gpu.sh "$run" \
+  "$bundle/data/image.jpg" "$bundle/data/mask.jpg" "$work/bench"
+grep -vE '^(==|\[|nvidia)' "$results/bench_gpu.log" | grep -E '^(\||[a-zA-Z0-9])'
+for f in dmon.log graph-fp32.log eager-fp32.log graph-bf16.log authors.log; do
+  cp "$work/bench/$f" "$results/bench_$f" 2>/dev/null
+done
+fi
+
+if wanted stylize; then
+step "6b. stylize seconds per step"
+"$run" generate --model "$work/bench/graph-fp32/model.safetensors" --count 8 --out "$work/gen8" \
   --device cuda:0 --seed 2 >/dev/null
 for p in fp32 bf16; do
   "$run" stylize --content "$work/gen8" --style "$bundle/data/image.jpg" \

@@ -78,11 +78,11 @@ static void check_graph(segqt_device cuda) {
     CHECK(segqt_graph_supported(cuda) == 1, "graphs supported on cuda");
     segqt_scope_begin();
     segqt_manual_seed(7);
-    segqt_tensor *pg[6], *pe[6];
+    segqt_tensor *pg[6], *pe[6], *p0[6];
     for (int i = 0; i < 6; i++) {
-        segqt_tensor *init = segqt_mul_scalar(segqt_randn(shapes[i], ndims[i], SEGQT_F32, cuda), 0.2);
-        pg[i] = segqt_clone(init);
-        pe[i] = segqt_clone(init);
+        p0[i] = segqt_mul_scalar(segqt_randn(shapes[i], ndims[i], SEGQT_F32, cuda), 0.2);
+        pg[i] = segqt_clone(p0[i]);
+        pe[i] = segqt_clone(p0[i]);
         segqt_set_requires_grad(pg[i], 1);
         segqt_set_requires_grad(pe[i], 1);
     }
@@ -111,14 +111,22 @@ static void check_graph(segqt_device cuda) {
             rc |= segqt_graph_replay(graph);
     }
     CHECK(rc == 0, "captured critic updates run");
-    double worst = 0;
+    /* cuDNN's weight gradients sum with atomics, so the two runs differ by
+     * rounding, which Adam's normalisation enlarges where a gradient is
+     * near zero: compare the difference with the size of the updates
+     * (a replay that ran nothing, or a stale step count, is off by ~100%) */
+    double diff2 = 0, upd2 = 0;
     for (int i = 0; i < 6 && rc == 0; i++) {
-        double d = max_rel_diff(pg[i], segqt_to_device(pe[i], SEGQT_CPU));
-        worst = d > worst ? d : worst;
+        double d = 0, u = 0;
+        segqt_item(segqt_sum(segqt_pow_scalar(segqt_sub(pg[i], pe[i]), 2)), &d);
+        segqt_item(segqt_sum(segqt_pow_scalar(segqt_sub(pe[i], p0[i]), 2)), &u);
+        diff2 += d;
+        upd2 += u;
     }
-    CHECK(rc == 0 && worst < 1e-4, "graph replays match eager updates (max rel diff %.3g)", worst);
-    printf("ok   6 critic updates, 5 of them replayed from a CUDA graph: max rel diff %.3g\n",
-           worst);
+    double ratio = upd2 > 0 ? sqrt(diff2 / upd2) : INFINITY;
+    CHECK(rc == 0 && ratio < 0.02, "graph replays match eager updates (%.3g of their size)", ratio);
+    printf("ok   6 critic updates, 5 of them replayed from a CUDA graph: they differ from eager "
+           "ones by %.3g of the updates' size\n", ratio);
     segqt_graph_destroy(&graph);
     CHECK(graph == NULL, "graph destroyed");
 

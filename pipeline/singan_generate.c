@@ -1,6 +1,13 @@
 /* segq-run generate: sample image/mask pairs from a checkpoint, batched,
- * into a Kvasir-SEG layout dataset with a manifest. */
+ * into a Kvasir-SEG layout dataset with a manifest.
+ *
+ * Per batch the device converts the samples to PNG planes and the host gets
+ * them in one copy; a pair writer encodes the PNGs on `threads` workers
+ * while the device makes the next batch. The manifest, written here on the
+ * main thread, lists a batch's pairs once they are on disk, in sample
+ * order. */
 #include "contact_sheet.h"
+#include "pair_writer.h"
 #include "segq_sha256.h"
 #include "singan_internal.h"
 
@@ -43,6 +50,216 @@ static void csv_field(FILE *f, const char *s, int last)
     fputc(last ? '\n' : ',', f);
 }
 
+/* What the steps of one generate run share. */
+typedef struct {
+    const segq_generate_opts_t *o;
+    segq_model_t m;
+    segq_ckpt_meta_t meta;
+    int S;               /* scales; the last one is sampled */
+    int64_t h, w;        /* sample size */
+    char model_hex[SEGQ_HASH_HEX_LEN + 1];
+    char stem[256];
+    FILE *man;
+    segq_progress_t *progress;
+    double t0;
+} gen_t;
+
+/* Sample i's file name without folder and extension. */
+static void pair_name(const gen_t *g, int64_t i, char *name, size_t len)
+{
+    snprintf(name, len, "%s_%.8s_s%lld_%05lld", g->stem, g->model_hex,
+             (long long)g->o->compute.seed, (long long)i);
+}
+
+static void manifest_row(const gen_t *g, int64_t i)
+{
+    const segq_generate_opts_t *o = g->o;
+    char name[SEGQ_PAIR_NAME_MAX], path[SEGQ_PAIR_NAME_MAX + 16];
+    pair_name(g, i, name, sizeof name);
+    csv_field(g->man, name, 0);
+    snprintf(path, sizeof path, "images/%s.png", name);
+    csv_field(g->man, path, 0);
+    snprintf(path, sizeof path, "masks/%s.png", name);
+    csv_field(g->man, path, 0);
+    csv_field(g->man, g->meta.image_name, 0);
+    csv_field(g->man, g->meta.image_sha256, 0);
+    csv_field(g->man, g->meta.mask_name, 0);
+    csv_field(g->man, g->meta.mask_sha256, 0);
+    /* the file's name only: where it lay (a worker's scratch
+       folder) says nothing about the model; its sha256 does */
+    const char *slash = strrchr(o->model, '/');
+    csv_field(g->man, slash ? slash + 1 : o->model, 0);
+    csv_field(g->man, g->model_hex, 0);
+    fprintf(g->man, "%lld,%lld,%lld,%.17g,%.17g,%lld,", (long long)o->compute.seed, (long long)i,
+            (long long)o->gen_start_scale, o->scale_h, o->scale_v, (long long)o->batch);
+    csv_field(g->man, o->compute.precision, 1);
+}
+
+/* The checkpoint fits the request: trained, and the flags within it. */
+static int check_model(const gen_t *g, char *err, size_t errlen)
+{
+    const segq_generate_opts_t *o = g->o;
+    if (g->m.trained < g->S) {
+        snprintf(err, errlen, "--model %s: only %d of its %d scales are trained (an unfinished "
+                 "training: finish it with segq-run train --resume)", o->model, g->m.trained,
+                 g->S);
+        return SEGQ_EINVAL;
+    }
+    if (o->gen_start_scale >= g->S) {
+        snprintf(err, errlen, "--gen-start-scale %lld: the model has scales 0..%d",
+                 (long long)o->gen_start_scale, g->S - 1);
+        return SEGQ_EINVAL;
+    }
+    if (o->gen_start_scale > 0 && (o->scale_h != 1.0 || o->scale_v != 1.0)) {
+        snprintf(err, errlen, "--gen-start-scale > 0 keeps the real image's layout and so its "
+                 "size: use it with --scale-h 1 --scale-v 1");
+        return SEGQ_EINVAL;
+    }
+    return 0;
+}
+
+/* OUT/images, OUT/masks and OUT/manifest.csv (appended to, the header
+ * only when new). */
+static int open_outputs(gen_t *g, char *err, size_t errlen)
+{
+    char path[4096];
+    int rc = segq__make_dir(g->o->out, err, errlen);
+    snprintf(path, sizeof path, "%s/images", g->o->out);
+    if (!rc)
+        rc = segq__make_dir(path, err, errlen);
+    snprintf(path, sizeof path, "%s/masks", g->o->out);
+    if (!rc)
+        rc = segq__make_dir(path, err, errlen);
+    snprintf(path, sizeof path, "%s/manifest.csv", g->o->out);
+    struct stat sb;
+    int fresh = stat(path, &sb) != 0;
+    if (!rc && !(g->man = fopen(path, "a"))) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        rc = SEGQ_EINVAL;
+    }
+    if (!rc && fresh)
+        fputs("name,image,mask,source_image,source_image_sha256,source_mask,"
+              "source_mask_sha256,model,model_sha256,seed,sample,gen_start_scale,scale_h,"
+              "scale_v,batch,precision\n",
+              g->man);
+    return rc;
+}
+
+/* Samples first..first+b-1 on the device, into the writer's free slot:
+ * one conversion and one host copy per batch (per-sample ops and copies
+ * cost more than the network on a GPU). Runs while the workers encode the
+ * previous batch. */
+static int fill_batch(gen_t *g, segq_pair_writer_t *pw, int64_t first, int64_t b, char *err,
+                      size_t errlen)
+{
+    const segq_generate_opts_t *o = g->o;
+    segqt_scope_begin();
+    segqt_no_grad_begin();
+    segqt_tensor *prev = segq__prev(&g->m, g->S - 1, b, (int)o->gen_start_scale, o->scale_v,
+                                    o->scale_h);
+    segqt_tensor *x = segq__run_scale(&g->m, g->S - 1, prev, g->S - 1 >= o->gen_start_scale,
+                                      o->scale_v, o->scale_h);
+    /* to_floats checks the count: a batch of another size fails here */
+    int rc = segqt_to_floats(segq__pair_planes(x), segq_pair_writer_buffer(pw),
+                             (size_t)b * 4 * (size_t)g->h * (size_t)g->w);
+    if (rc)
+        rc = segq__torch_fail(err, errlen, "generating");
+    segqt_no_grad_end();
+    segqt_scope_end();
+    char name[SEGQ_PAIR_NAME_MAX];
+    for (int64_t k = 0; k < b && !rc; k++) {
+        pair_name(g, first + k, name, sizeof name);
+        if ((rc = segq_pair_writer_name(pw, k, name)) != 0)
+            snprintf(err, errlen, "internal: pair name %s refused", name);
+    }
+    return rc;
+}
+
+/* Waits for the batch in flight (*pending pairs after the *done listed
+ * ones) and lists the pairs it wrote: all, or those before a failure. */
+static int finish_batch(gen_t *g, segq_pair_writer_t *pw, int64_t *done, int64_t *pending,
+                        char *err, size_t errlen)
+{
+    if (!*pending)
+        return 0;
+    int64_t written = 0;
+    int rc = segq_pair_writer_wait(pw, &written, err, errlen);
+    for (int64_t k = 0; k < written; k++)
+        manifest_row(g, *done + k);
+    *done += written;
+    *pending = 0;
+    if (rc)
+        return rc;
+    double el = segq__now() - g->t0;
+    segq_metric_t met[] = {{"samples", (double)*done}, {"samples_per_s", *done / el}};
+    segq_progress_report(g->progress, "generate", (double)*done / (double)g->o->count, met, 2,
+                         NULL, *done == g->o->count);
+    return 0;
+}
+
+/* Double buffered: the device fills one slot while the workers write the
+ * other; the writer's slot is reused only after waiting for it. A failed
+ * pair is reported before a later batch's failure, as it came first. */
+static int run_batches(gen_t *g, segq_pair_writer_t *pw, char *err, size_t errlen)
+{
+    const segq_generate_opts_t *o = g->o;
+    int64_t done = 0, pending = 0;
+    int rc = 0;
+    while (!rc && done + pending < o->count) {
+        int64_t first = done + pending;
+        int64_t b = o->count - first < o->batch ? o->count - first : o->batch;
+        rc = fill_batch(g, pw, first, b, err, errlen);
+        int wrc = finish_batch(g, pw, &done, &pending, err, errlen);
+        rc = wrc ? wrc : rc;
+        if (!rc && (rc = segq_pair_writer_submit(pw, b)) == 0)
+            pending = b;
+    }
+    int wrc = finish_batch(g, pw, &done, &pending, err, errlen);
+    return rc ? rc : wrc;
+}
+
+/* The batches through a pair writer of `threads` workers, and the
+ * manifest closed. */
+static int write_pairs(gen_t *g, int threads, char *err, size_t errlen)
+{
+    int64_t b = g->o->count < g->o->batch ? g->o->count : g->o->batch;
+    segq_pair_writer_t *pw = segq_pair_writer_new(g->o->out, threads, b, (uint32_t)g->w,
+                                                  (uint32_t)g->h, err, errlen);
+    int rc = pw ? run_batches(g, pw, err, errlen) : SEGQ_ENOMEM;
+    segq_pair_writer_destroy(&pw);
+    return rc;
+}
+
+static int generate(gen_t *g, int threads, char *err, size_t errlen)
+{
+    int rc = check_model(g, err, errlen);
+    if (!rc)
+        rc = open_outputs(g, err, errlen);
+    stem_of(g->meta.image_name, g->stem, sizeof g->stem);
+    segq__scaled_size(&g->m, g->S - 1, g->o->scale_v, g->o->scale_h, &g->h, &g->w);
+    g->t0 = segq__now();
+    if (!rc)
+        rc = write_pairs(g, threads, err, errlen);
+    if (g->man && fclose(g->man) != 0 && !rc) {
+        snprintf(err, errlen, "%s/manifest.csv: write failed", g->o->out);
+        rc = SEGQ_EINVAL;
+    }
+    /* a preview that `segq fetch` brings back with the pairs; of the whole
+     * folder, as the manifest, when generate appends to an earlier run */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/" SEGQ_CONTACT_SHEET_FILE, g->o->out);
+    if (!rc)
+        rc = segq_contact_sheet_write_dir(g->o->out, path, err, errlen);
+    if (!rc) {
+        double el = segq__now() - g->t0;
+        printf("generated %lld pairs of %dx%d from %s in %.2f s (%.2f samples/s)\n",
+               (long long)g->o->count, (int)(g->m.pyr.h[g->S - 1] * g->o->scale_v + 0.5),
+               (int)(g->m.pyr.w[g->S - 1] * g->o->scale_h + 0.5), g->meta.image_name, el,
+               g->o->count / el);
+    }
+    return rc;
+}
+
 int segq_singan_generate(const segq_generate_opts_t *o, segq_progress_t *progress, char *err,
                          size_t errlen)
 {
@@ -53,119 +270,18 @@ int segq_singan_generate(const segq_generate_opts_t *o, segq_progress_t *progres
         return rc;
     if (segqt_manual_seed((uint64_t)o->compute.seed) != 0)
         return segq__torch_fail(err, errlen, "--seed");
-    char model_hex[SEGQ_HASH_HEX_LEN + 1];
-    if (segq_sha256_file(o->model, model_hex) != 0) {
+    gen_t g = {.o = o, .progress = progress};
+    if (segq_sha256_file(o->model, g.model_hex) != 0) {
         snprintf(err, errlen, "--model %s: cannot read the file (%s)", o->model, strerror(errno));
         return SEGQ_EINVAL;
     }
-    segq_model_t m;
-    segq_ckpt_meta_t meta;
-    rc = segq__ckpt_load(o->model, dev, 0, &m, &meta, err, errlen);
+    rc = segq__ckpt_load(o->model, dev, 0, &g.m, &g.meta, err, errlen);
     if (rc)
         return rc;
-    int S = m.pyr.stop_scale + 1;
-    m.bf16 = strcmp(o->compute.precision, "bf16") == 0;
-    if (m.trained < S) {
-        snprintf(err, errlen, "--model %s: only %d of its %d scales are trained (an unfinished "
-                 "training: finish it with segq-run train --resume)", o->model, m.trained, S);
-        rc = SEGQ_EINVAL;
-    } else if (o->gen_start_scale >= S) {
-        snprintf(err, errlen, "--gen-start-scale %lld: the model has scales 0..%d",
-                 (long long)o->gen_start_scale, S - 1);
-        rc = SEGQ_EINVAL;
-    } else if (o->gen_start_scale > 0 && (o->scale_h != 1.0 || o->scale_v != 1.0)) {
-        snprintf(err, errlen, "--gen-start-scale > 0 keeps the real image's layout and so its "
-                 "size: use it with --scale-h 1 --scale-v 1");
-        rc = SEGQ_EINVAL;
-    }
-    char dir[4096], img[4400], msk[4400], name[512], stem[256];
-    FILE *man = NULL;
-    if (!rc)
-        rc = segq__make_dir(o->out, err, errlen);
-    snprintf(dir, sizeof dir, "%s/images", o->out);
-    if (!rc)
-        rc = segq__make_dir(dir, err, errlen);
-    snprintf(dir, sizeof dir, "%s/masks", o->out);
-    if (!rc)
-        rc = segq__make_dir(dir, err, errlen);
-    snprintf(dir, sizeof dir, "%s/manifest.csv", o->out);
-    struct stat sb;
-    int fresh = stat(dir, &sb) != 0;
-    if (!rc && !(man = fopen(dir, "a"))) {
-        snprintf(err, errlen, "cannot write %s: %s", dir, strerror(errno));
-        rc = SEGQ_EINVAL;
-    }
-    if (!rc && fresh)
-        fputs("name,image,mask,source_image,source_image_sha256,source_mask,"
-              "source_mask_sha256,model,model_sha256,seed,sample,gen_start_scale,scale_h,"
-              "scale_v,batch,precision\n",
-              man);
-    stem_of(meta.image_name, stem, sizeof stem);
-    double t0 = segq__now();
-    for (int64_t done = 0; done < o->count && !rc;) {
-        int64_t b = o->count - done < o->batch ? o->count - done : o->batch;
-        segqt_scope_begin();
-        segqt_no_grad_begin();
-        segqt_tensor *prev = segq__prev(&m, S - 1, b, (int)o->gen_start_scale, o->scale_v,
-                                        o->scale_h);
-        segqt_tensor *x = segq__run_scale(&m, S - 1, prev, S - 1 >= o->gen_start_scale,
-                                          o->scale_v, o->scale_h);
-        x = segqt_cpu_contiguous(x);
-        if (!x)
-            rc = segq__torch_fail(err, errlen, "generating");
-        for (int64_t k = 0; k < b && !rc; k++) {
-            snprintf(name, sizeof name, "%s_%.8s_s%lld_%05lld", stem, model_hex,
-                     (long long)o->compute.seed, (long long)(done + k));
-            snprintf(img, sizeof img, "%s/images/%s.png", o->out, name);
-            snprintf(msk, sizeof msk, "%s/masks/%s.png", o->out, name);
-            rc = segq__write_pair(x, k, img, msk, err, errlen);
-            if (rc)
-                break;
-            char num[64];
-            csv_field(man, name, 0);
-            snprintf(img, sizeof img, "images/%s.png", name);
-            csv_field(man, img, 0);
-            snprintf(img, sizeof img, "masks/%s.png", name);
-            csv_field(man, img, 0);
-            csv_field(man, meta.image_name, 0);
-            csv_field(man, meta.image_sha256, 0);
-            csv_field(man, meta.mask_name, 0);
-            csv_field(man, meta.mask_sha256, 0);
-            /* the file's name only: where it lay (a worker's scratch
-               folder) says nothing about the model; its sha256 does */
-            const char *slash = strrchr(o->model, '/');
-            csv_field(man, slash ? slash + 1 : o->model, 0);
-            csv_field(man, model_hex, 0);
-            fprintf(man, "%lld,%lld,%lld,%.17g,%.17g,%lld,", (long long)o->compute.seed,
-                    (long long)(done + k), (long long)o->gen_start_scale, o->scale_h,
-                    o->scale_v, (long long)o->batch);
-            snprintf(num, sizeof num, "%s", o->compute.precision);
-            csv_field(man, num, 1);
-        }
-        segqt_no_grad_end();
-        segqt_scope_end();
-        done += b;
-        double el = segq__now() - t0;
-        segq_metric_t met[] = {{"samples", (double)done}, {"samples_per_s", done / el}};
-        segq_progress_report(progress, "generate", (double)done / (double)o->count, met, 2,
-                             NULL, done == o->count);
-    }
-    if (man && fclose(man) != 0 && !rc) {
-        snprintf(err, errlen, "%s/manifest.csv: write failed", o->out);
-        rc = SEGQ_EINVAL;
-    }
-    /* a preview that `segq fetch` brings back with the pairs; of the whole
-     * folder, as the manifest, when generate appends to an earlier run */
-    snprintf(dir, sizeof dir, "%s/" SEGQ_CONTACT_SHEET_FILE, o->out);
-    if (!rc)
-        rc = segq_contact_sheet_write_dir(o->out, dir, err, errlen);
-    if (!rc) {
-        double el = segq__now() - t0;
-        printf("generated %lld pairs of %dx%d from %s in %.2f s (%.2f samples/s)\n",
-               (long long)o->count, (int)(m.pyr.h[S - 1] * o->scale_v + 0.5),
-               (int)(m.pyr.w[S - 1] * o->scale_h + 0.5), meta.image_name, el, o->count / el);
-    }
-    segq__model_free(&m);
-    segq__ckpt_meta_free(&meta);
+    g.S = g.m.pyr.stop_scale + 1;
+    g.m.bf16 = strcmp(o->compute.precision, "bf16") == 0;
+    rc = generate(&g, threads, err, errlen);
+    segq__model_free(&g.m);
+    segq__ckpt_meta_free(&g.meta);
     return rc;
 }

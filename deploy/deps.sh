@@ -16,6 +16,9 @@ packages=(
   # ML: libtorch (CPU) and a fast BLAS under it; python3-torch is the
   # independent reference the numerical tests compare against
   libtorch-dev libopenblas0-pthread python3-torch
+  # the authors' own code, run as the reference by tests/pipeline (their
+  # imresize imports scipy and skimage)
+  python3-scipy python3-skimage
 )
 
 missing=()

@@ -84,9 +84,16 @@ int segq__scale_width(int64_t nfc, int64_t nfc_max, int n);
  * channel repeated over the 4 (scale 0's rule). Scoped. */
 segqt_tensor *segq__noise(int64_t b, int64_t h, int64_t w, int pad, int single, segqt_device dev);
 segqt_tensor *segq__pad(segqt_tensor *x, int pad);
-/* Bicubic (antialiased) resize of x by 1/r, cropped top-left to h x w;
- * when the upsampled map is smaller than h x w (output size factors),
- * it is resized to it bilinearly, as SinGAN's functions.upsampling. */
+/* SinGAN's imresize of a [-1, 1] image to h x w by the factor s (h =
+ * ceil(in * s)), as the authors': through their uint8 round trip (values
+ * clipped to [0, 255] and truncated), their cubic kernel (antialiased when
+ * shrinking) sampling by s itself rather than h / in, and back to
+ * [-1, 1], clipped. Every resize of the method goes through it: the
+ * pyramid and the prev chains of training and generation. */
+segqt_tensor *segq__imresize(segqt_tensor *x, int64_t h, int64_t w, double s);
+/* segq__imresize by 1/r, cropped top-left to h x w; when the upsampled map
+ * is smaller than h x w (output size factors), it is resized to it
+ * bilinearly, as SinGAN's functions.upsampling. */
 segqt_tensor *segq__upsample_to(segqt_tensor *x, double r, int64_t h, int64_t w);
 
 /* The unpadded `prev` image of scale n (scales 0..n-1 run in eval mode
@@ -132,6 +139,12 @@ segqt_tensor *segq__train_step(segq_scale_state_t *s, const segq_train_opts_t *o
                                segqt_tensor *noise, segqt_tensor *z_opt,
                                segqt_tensor *const *prev, segqt_tensor *const *gp_alpha, int bf16,
                                segq_iter_times_t *times);
+/* The authors save a preview G(Z_opt) every SEGQ_PREVIEW_EVERY iterations
+ * and after the last; it runs in training mode, so it moves G's
+ * BatchNorm running statistics (which generation uses) once more: this is
+ * that forward, without the image. */
+#define SEGQ_PREVIEW_EVERY 500
+int segq__preview_forward(segq_scale_state_t *s, const segq_train_opts_t *o, int bf16);
 /* Copies a step's losses (any device) into out. */
 int segq__read_losses(segqt_tensor *losses, segq_iter_losses_t *out);
 /* segq__train_step with its losses read into out. */

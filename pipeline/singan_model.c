@@ -120,11 +120,26 @@ segqt_tensor *segq__noise(int64_t b, int64_t h, int64_t w, int pad, int single, 
     return segq__pad(z, pad);
 }
 
+segqt_tensor *segq__imresize(segqt_tensor *x, int64_t h, int64_t w, double s)
+{
+    /* the authors' torch2uint8: 255 * clamp((x + 1) / 2, 0, 1), truncated */
+    segqt_tensor *u = segqt_mul_scalar(segqt_clamp(segqt_mul_scalar(segqt_add_scalar(x, 1.0), 0.5),
+                                                   0.0, 1.0),
+                                       255.0);
+    segqt_tensor *q = segqt_to_dtype(segqt_to_dtype(u, SEGQT_U8), SEGQT_F32);
+    /* imresize_in skips a factor of 1 */
+    if (q && s != 1.0)
+        q = segqt_interpolate_by(q, h, w, s, s, SEGQT_INTERP_BICUBIC, 0, 1);
+    /* np2torch: / 255, then norm: (x - 0.5) * 2, clamped */
+    return segqt_clamp(segqt_mul_scalar(segqt_sub_scalar(segqt_div_scalar(q, 255.0), 0.5), 2.0),
+                       -1.0, 1.0);
+}
+
 segqt_tensor *segq__upsample_to(segqt_tensor *x, double r, int64_t h, int64_t w)
 {
     int64_t uh = segq_pyramid_upsized((int)segqt_size(x, 2), r);
     int64_t uw = segq_pyramid_upsized((int)segqt_size(x, 3), r);
-    segqt_tensor *u = segqt_interpolate(x, uh, uw, SEGQT_INTERP_BICUBIC, 0, 1);
+    segqt_tensor *u = segq__imresize(x, uh, uw, 1.0 / r);
     u = segqt_slice(segqt_slice(u, 2, 0, h, 1), 3, 0, w, 1);
     if (u && (uh < h || uw < w))
         u = segqt_interpolate(u, h, w, SEGQT_INTERP_BILINEAR, 1, 0);

@@ -124,6 +124,21 @@ segqt_tensor *segq__train_step(segq_scale_state_t *s, const segq_train_opts_t *o
     return losses;
 }
 
+int segq__preview_forward(segq_scale_state_t *s, const segq_train_opts_t *o, int bf16)
+{
+    if (segqt_scope_begin() < 0 || segqt_no_grad_begin() != 0)
+        return SEGQ_EINTERNAL;
+    /* their Z_opt: the reconstruction input, or z_opt alone when alpha is 0 */
+    segqt_tensor *z_in = o->alpha != 0.0
+                             ? segqt_add(segqt_mul_scalar(s->z_opt, s->noise_amp), s->rec_prev)
+                             : s->z_opt;
+    segqt_tensor *out = segq__net_forward_bn(s->G, z_in, s->rec_prev, 1, SEGQ_BN_MOMENTUM, bf16);
+    int rc = out ? 0 : segqt_last_code() ? segqt_last_code() : SEGQ_ETORCH;
+    segqt_no_grad_end();
+    segqt_scope_end();
+    return rc;
+}
+
 int segq__read_losses(segqt_tensor *losses, segq_iter_losses_t *out)
 {
     float v[SEGQ_LOSSES];

@@ -66,12 +66,12 @@ static int load_pair(const segq_train_opts_t *o, pair_t *p, segq_ckpt_meta_t *me
                      size_t errlen)
 {
     segq_image_t *img = NULL, *mimg = NULL;
-    /* no larger than the finest scale needs: a JPEG at a reduced scale,
-     * and a larger declared size refused from the file's header */
+    /* decoded at full size, as the authors' pyramid starts from it (a
+     * JPEG decoded at a reduced scale is another filter); a larger
+     * declared size is refused from the file's header */
     uint64_t finest = (uint64_t)o->max_size * (uint64_t)o->max_size;
     segq_image_limits_t limits = {.max_pixels = finest > TRAIN_MAX_PIXELS ? finest
-                                                                          : TRAIN_MAX_PIXELS,
-                                  .fit_side = (uint32_t)o->max_size};
+                                                                          : TRAIN_MAX_PIXELS};
     int rc;
     if (o->mask_from_alpha) {
         if (o->mask && *o->mask) {
@@ -155,15 +155,14 @@ static int make_reals(const pair_t *p, const segq_pyramid_t *pyr, segqt_device d
     int64_t shape[4] = {1, SEGQ_NC, p->rgb->height, p->rgb->width};
     segqt_tensor *x = segqt_to_device(segqt_from_floats(buf, shape, 4, SEGQT_CPU), dev);
     free(buf);
-    x = segqt_sub_scalar(segqt_mul_scalar(x, 2.0), 1.0);
-    if (x && (pyr->height != shape[2] || pyr->width != shape[3]))
-        x = segqt_interpolate(x, pyr->height, pyr->width, SEGQT_INTERP_BICUBIC, 0, 1);
+    /* as the authors' np2torch: (x - 0.5) * 2, then their pyramid: the
+     * image resized by scale1, and each scale from that by r^(stop - n) */
+    x = segqt_mul_scalar(segqt_sub_scalar(x, 0.5), 2.0);
+    if (x)
+        x = segq__imresize(x, pyr->height, pyr->width, pyr->scale1);
     for (int s = 0; s <= pyr->stop_scale && rc == 0; s++) {
-        segqt_tensor *r = x;
-        if (x && (pyr->h[s] != pyr->height || pyr->w[s] != pyr->width))
-            r = segqt_interpolate(x, pyr->h[s], pyr->w[s], SEGQT_INTERP_BICUBIC, 0, 1);
-        /* bicubic overshoots; the authors' uint8 round trip clips it */
-        r = segqt_contiguous(segqt_clamp(r, -1.0, 1.0));
+        double factor = pow(pyr->r, pyr->stop_scale - s);
+        segqt_tensor *r = segqt_contiguous(segq__imresize(x, pyr->h[s], pyr->w[s], factor));
         if (!r)
             rc = segq__torch_fail(err, errlen, "building the image pyramid");
         else
@@ -522,7 +521,9 @@ static int iterate(trainer_t *t, int n, segq_scale_state_t *s, iterations_t *it,
             segqt_adam_set_lr(s->opt_g, o->lr_g * decay);
             segqt_adam_set_lr(s->opt_d, o->lr_d * decay);
         }
-        if (run_iteration(t, s, n, i, it) != 0 || record_losses(it) != 0) {
+        int preview = i % SEGQ_PREVIEW_EVERY == 0 || i + 1 == o->niter;
+        if (run_iteration(t, s, n, i, it) != 0 || record_losses(it) != 0
+            || (preview && segq__preview_forward(s, o, t->m->bf16) != 0)) {
             rc = segq__torch_fail(err, errlen, "training iteration");
             break;
         }

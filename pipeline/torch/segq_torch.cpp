@@ -992,18 +992,13 @@ extern "C" segqt_tensor *segqt_interpolate(segqt_tensor *x, int64_t out_h, int64
     });
 }
 
-extern "C" segqt_tensor *segqt_interpolate_scale(segqt_tensor *x, double scale_h,
-                                                 double scale_w, segqt_interp mode,
-                                                 int align_corners, int antialias) {
+extern "C" segqt_tensor *segqt_interpolate_by(segqt_tensor *x, int64_t out_h, int64_t out_w,
+                                              double scale_h, double scale_w, segqt_interp mode,
+                                              int align_corners, int antialias) {
     return run_t(__func__, [&] {
-        const at::Tensor &in = ten(x);
-        need_4d(in, "interpolate");
         if (!(scale_h > 0) || !(scale_w > 0) || std::isinf(scale_h) || std::isinf(scale_w))
             throw segqt::Error(SEGQ_EINVAL, "scale factors must be positive and finite");
-        // As torch's upsample compute_output_size: truncation of in * s.
-        int64_t oh = (int64_t)((double)in.size(2) * scale_h);
-        int64_t ow = (int64_t)((double)in.size(3) * scale_w);
-        return resize(in, oh, ow, mode, align_corners, antialias, scale_h, scale_w);
+        return resize(ten(x), out_h, out_w, mode, align_corners, antialias, scale_h, scale_w);
     });
 }
 

@@ -10,6 +10,10 @@ if(TARGET segq_pipeline)
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_singan_numerics.c
     LIBS segq_pipeline pipeline_test_util
     LABELS torch TIMEOUT 300)
+  segq_add_test(NAME test_singan_fidelity
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_singan_fidelity.c
+    LIBS segq_pipeline pipeline_test_util
+    LABELS torch TIMEOUT 120)
   segq_add_test(NAME test_singan_train
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_singan_train.c
     LIBS segq_pipeline pipeline_test_util

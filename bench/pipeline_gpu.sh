@@ -11,8 +11,8 @@
 #
 # Env: SEGQ_GPU_NITER iterations per scale (default 30; the first of each
 # scale is reported apart), SEGQ_GPU_CONCURRENT_NITER for the concurrent
-# runs (default 100), SEGQ_AUTHORS_TIME (path of authors_time.py) and
-# SEGQ_AUTHORS_DIR (a writable copy of the authors' singan-seg/) to time
+# runs (default 50), SEGQ_GPU_MPS=1 to add 8 at once under CUDA's MPS,
+# SEGQ_AUTHORS_TIME (path of authors_time.py) and SEGQ_AUTHORS_DIR (a writable copy of the authors' singan-seg/) to time
 # their code beside ours: ../shared/reference/README.md says how.
 # A full default training is 2000 iterations per scale: its time here is
 # extrapolated from the steady s/iter, and said so.
@@ -23,7 +23,7 @@ image=${2:?$usage}
 mask=${3:?$usage}
 out=${4:-/tmp/segq-gpu}
 niter=${SEGQ_GPU_NITER:-30}
-cniter=${SEGQ_GPU_CONCURRENT_NITER:-100}
+cniter=${SEGQ_GPU_CONCURRENT_NITER:-50}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 
@@ -95,9 +95,10 @@ join "$out/first.plain" "$out/first.graph" | awk '{ d = $2 - $4; if (d < 0) d = 
   if (r < 0) r = -r; if (d > md) md = d; if (r > mr) mr = r }
   END { printf "first iteration of each scale (eager in both): largest |loss_d| difference %.3g, |rec| %.3g\n", md, mr }'
 
-# K trainings at once on the one GPU, graphs on, fp32
-for k in 4 8; do
-  echo "== $k trainings at once, $cniter iterations per scale, graphs, fp32"
+# concurrent K LABEL: K trainings at once on the one GPU, graphs on, fp32
+concurrent() {
+  local k=$1 label=$2 t0 t1
+  echo "== $k trainings at once$label, $cniter iterations per scale, graphs, fp32"
   t0=$(date +%s.%N)
   for j in $(seq 1 "$k"); do
     "$run" train --image "$image" --mask "$mask" --out "$out/conc$k-$j" --niter "$cniter" \
@@ -108,7 +109,20 @@ for k in 4 8; do
   for j in $(seq 1 "$k"); do steady "$out/conc$k-$j.log" | awk '{ s += $1 } END { print s }'; done |
     awk -v k="$k" -v wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" -v n="$cniter" '{ sum += $1; c++ }
       END { per = sum / c * 2000; printf "%d at once: %.1f s wall for %d iterations a scale; steady %.4f s/iter over all scales each, so a default training takes about %.0f s and the GPU does about %.0f default trainings an hour\n", k, wall, n, sum / c, per, k * 3600 / per }'
-done
+}
+concurrent 4 ""
+concurrent 8 ""
+# With CUDA's multi-process service the processes' kernels run side by
+# side instead of taking turns (SEGQ_GPU_MPS=1; a daemon of this run only).
+if [ "${SEGQ_GPU_MPS:-0}" = 1 ] && command -v nvidia-cuda-mps-control >/dev/null; then
+  export CUDA_MPS_PIPE_DIRECTORY=$out/mps-pipe CUDA_MPS_LOG_DIRECTORY=$out/mps-log
+  mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+  if nvidia-cuda-mps-control -d; then
+    concurrent 8 " under MPS"
+    echo quit | nvidia-cuda-mps-control
+  fi
+  unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+fi
 
 for precision in fp32 bf16; do
   echo "== generate 500 at full size, batch 200, $precision (fp32 checkpoint)"

@@ -64,10 +64,6 @@ int segq__compute_setup(const segq_compute_opts_t *c, segqt_device *dev, int *th
         *threads = segqt_cpu_count();
     if (segqt_set_num_threads(*threads) != 0)
         return segq__torch_fail(err, errlen, "--threads");
-    /* every job runs the same few convolution shapes many times: cuDNN's
-     * fastest algorithm for each is worth the one-off trial */
-    if (dev->type == SEGQT_DEVICE_CUDA && segqt_cudnn_benchmark(1) != 0)
-        return segq__torch_fail(err, errlen, "cuDNN benchmark mode");
     return hold_to_declared_memory(*dev, err, errlen);
 }
 

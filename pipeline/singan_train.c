@@ -629,6 +629,11 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
     }
     if (graphs == -1 && !segqt_graph_supported(dev))
         graphs = 0;
+    /* training runs each scale's few convolution shapes thousands of
+     * times: cuDNN's fastest algorithm for each is worth its one-off trial
+     * (generate is not: a shape or two, a batch or two each) */
+    if (dev.type == SEGQT_DEVICE_CUDA && segqt_cudnn_benchmark(1) != 0)
+        return segq__torch_fail(err, errlen, "cuDNN benchmark mode");
     pair_t p = {0};
     segq_ckpt_meta_t meta = {0};
     segq_model_t m = {0};

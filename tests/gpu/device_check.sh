@@ -101,11 +101,11 @@ fi
 if wanted figures; then
 step "6. figures, side by side with the authors' code"
 cp -r "$bundle/reference/singan-seg" "$work/singan-seg"
-check bench_gpu env SEGQ_AUTHORS_TIME="$bundle/reference/authors_time.py" \
+check bench_gpu env SEGQ_GPU_MPS=1 SEGQ_AUTHORS_TIME="$bundle/reference/authors_time.py" \
   SEGQ_AUTHORS_DIR="$work/singan-seg" timeout 420 bench/pipeline_gpu.sh "$run" \
   "$bundle/data/image.jpg" "$bundle/data/mask.jpg" "$work/bench"
 grep -vE '^(==|\[|nvidia)' "$results/bench_gpu.log" | grep -E '^(\||[a-zA-Z0-9])'
-for f in dmon.log graph-fp32.log eager-fp32.log graph-bf16.log authors.log; do
+for f in dmon.log graph-fp32.log eager-fp32.log graph-bf16.log authors.log conc8-1.log; do
   cp "$work/bench/$f" "$results/bench_$f" 2>/dev/null
 done
 fi
@@ -128,5 +128,6 @@ tail -n 1 "$results/evaluate_gpu.log"
 fi
 
 step "done: $failures failure(s) in $(($(date +%s) - t0)) s"
-rm -rf "$work"
+# SEGQ_GPU_KEEP=1 keeps the build (segq-run in WORK/build/pipeline) for more runs
+if [ -n "${SEGQ_GPU_KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 [ "$failures" -eq 0 ]

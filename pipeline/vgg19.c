@@ -171,6 +171,16 @@ static int prepare_bf16(segq_vgg19_t *self)
     return rc;
 }
 
+segqt_tensor *segq_vgg19_normalise(segq_vgg19_t *self, segqt_tensor *x)
+{
+    return segqt_div(segqt_sub(x, self->mean), self->std);
+}
+
+segqt_tensor *segq_vgg19_denormalise(segq_vgg19_t *self, segqt_tensor *z)
+{
+    return segqt_add(segqt_mul(z, self->std), self->mean);
+}
+
 int segq_vgg19_features(segq_vgg19_t *self, segqt_tensor *x, int bf16,
                         segqt_tensor *taps[SEGQ_VGG19_TAPS])
 {
@@ -179,7 +189,7 @@ int segq_vgg19_features(segq_vgg19_t *self, segqt_tensor *x, int bf16,
     int rc = bf16 ? prepare_bf16(self) : 0;
     if (rc)
         return rc;
-    segqt_tensor *h = segqt_div(segqt_sub(x, self->mean), self->std);
+    segqt_tensor *h = segq_vgg19_normalise(self, x);
     if (bf16)
         h = segqt_channels_last(segqt_to_dtype(h, SEGQT_BF16));
     int t = 0;

@@ -21,6 +21,11 @@ int segq_vgg19_load(const char *path, const char *what, segqt_device dev, segq_v
                     char *err, size_t errlen);
 void segq_vgg19_destroy(segq_vgg19_t **self_p);
 
+/* (x - mean) / std with ImageNet's mean and std per channel, and back
+ * (scoped results). */
+segqt_tensor *segq_vgg19_normalise(segq_vgg19_t *self, segqt_tensor *x);
+segqt_tensor *segq_vgg19_denormalise(segq_vgg19_t *self, segqt_tensor *z);
+
 /* x: B x 3 x H x W RGB in [0, 1]; normalised with the ImageNet mean/std
  * here. Writes the post-ReLU activations relu1_1 .. relu5_1 (scoped,
  * float32) and stops there. bf16: the convolutions run in bfloat16 on

@@ -180,13 +180,12 @@ static size_t slot_floats(int64_t batch, uint32_t width, uint32_t height)
 }
 
 segq_pair_writer_t *segq_pair_writer_new(const char *dir, int threads, int64_t batch,
-                                         uint32_t width, uint32_t height, char *err,
-                                         size_t errlen)
+                                         uint32_t width, uint32_t height, char *err, size_t errlen)
 {
     size_t floats = slot_floats(batch, width, height);
     if (!dir || strlen(dir) >= PATH_MAX || !floats) {
-        snprintf(err, errlen, "pair writer: %s", !floats ? "batch or image size 0 or too large"
-                                                         : "folder name too long");
+        snprintf(err, errlen, "pair writer: %s",
+                 !floats ? "batch or image size 0 or too large" : "folder name too long");
         return NULL;
     }
     threads = threads < 1 ? 1 : (int64_t)threads > batch ? (int)batch : threads;

@@ -35,8 +35,7 @@ typedef struct segq_pair_writer_t segq_pair_writer_t;
  * longer than PATH_MAX, a size is 0 or too large (EINVAL), memory runs out
  * or a thread cannot start. */
 segq_pair_writer_t *segq_pair_writer_new(const char *dir, int threads, int64_t batch,
-                                         uint32_t width, uint32_t height, char *err,
-                                         size_t errlen);
+                                         uint32_t width, uint32_t height, char *err, size_t errlen);
 /* Waits for the batch in flight (its errors are dropped: call
  * segq_pair_writer_wait first to see them), joins the workers, frees the
  * buffers and sets *self_p to NULL. NULL or *self_p NULL is a no-op. */

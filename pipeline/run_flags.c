@@ -46,8 +46,7 @@
 static segq_flag_t train_flags[] = {
     {"image", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "training image (PNG or JPEG)", T(image)},
     {"mask", SEGQ_FLAG_STRING, "", 0, 0, NULL,
-     "its segmentation mask (PNG or JPEG, same size); required unless --mask-from-alpha",
-     T(mask)},
+     "its segmentation mask (PNG or JPEG, same size); required unless --mask-from-alpha", T(mask)},
     OUT_FLAG(T(out)),
     PARAM("mask_from_alpha", T(mask_from_alpha)),
     {"resume", SEGQ_FLAG_BOOL, "false", 0, 0, NULL,

@@ -55,8 +55,8 @@ typedef struct {
     const segq_generate_opts_t *o;
     segq_model_t m;
     segq_ckpt_meta_t meta;
-    int S;               /* scales; the last one is sampled */
-    int64_t h, w;        /* sample size */
+    int S;        /* scales; the last one is sampled */
+    int64_t h, w; /* sample size */
     char model_hex[SEGQ_HASH_HEX_LEN + 1];
     char stem[256];
     FILE *man;
@@ -100,9 +100,10 @@ static int check_model(const gen_t *g, char *err, size_t errlen)
 {
     const segq_generate_opts_t *o = g->o;
     if (g->m.trained < g->S) {
-        snprintf(err, errlen, "--model %s: only %d of its %d scales are trained (an unfinished "
-                 "training: finish it with segq-run train --resume)", o->model, g->m.trained,
-                 g->S);
+        snprintf(err, errlen,
+                 "--model %s: only %d of its %d scales are trained (an unfinished "
+                 "training: finish it with segq-run train --resume)",
+                 o->model, g->m.trained, g->S);
         return SEGQ_EINVAL;
     }
     if (o->gen_start_scale >= g->S) {
@@ -155,8 +156,8 @@ static int fill_batch(gen_t *g, segq_pair_writer_t *pw, int64_t first, int64_t b
     const segq_generate_opts_t *o = g->o;
     segqt_scope_begin();
     segqt_no_grad_begin();
-    segqt_tensor *prev = segq__prev(&g->m, g->S - 1, b, (int)o->gen_start_scale, o->scale_v,
-                                    o->scale_h);
+    segqt_tensor *prev =
+        segq__prev(&g->m, g->S - 1, b, (int)o->gen_start_scale, o->scale_v, o->scale_h);
     segqt_tensor *x = segq__run_scale(&g->m, g->S - 1, prev, g->S - 1 >= o->gen_start_scale,
                                       o->scale_v, o->scale_h);
     /* to_floats checks the count: a batch of another size fails here */
@@ -192,8 +193,8 @@ static int finish_batch(gen_t *g, segq_pair_writer_t *pw, int64_t *done, int64_t
         return rc;
     double el = segq__now() - g->t0;
     segq_metric_t met[] = {{"samples", (double)*done}, {"samples_per_s", *done / el}};
-    segq_progress_report(g->progress, "generate", (double)*done / (double)g->o->count, met, 2,
-                         NULL, *done == g->o->count);
+    segq_progress_report(g->progress, "generate", (double)*done / (double)g->o->count, met, 2, NULL,
+                         *done == g->o->count);
     return 0;
 }
 
@@ -223,8 +224,8 @@ static int run_batches(gen_t *g, segq_pair_writer_t *pw, char *err, size_t errle
 static int write_pairs(gen_t *g, int threads, char *err, size_t errlen)
 {
     int64_t b = g->o->count < g->o->batch ? g->o->count : g->o->batch;
-    segq_pair_writer_t *pw = segq_pair_writer_new(g->o->out, threads, b, (uint32_t)g->w,
-                                                  (uint32_t)g->h, err, errlen);
+    segq_pair_writer_t *pw =
+        segq_pair_writer_new(g->o->out, threads, b, (uint32_t)g->w, (uint32_t)g->h, err, errlen);
     int rc = pw ? run_batches(g, pw, err, errlen) : SEGQ_ENOMEM;
     segq_pair_writer_destroy(&pw);
     return rc;

@@ -136,9 +136,8 @@ typedef struct {
  * scoped tensor of the SEGQ_LOSSES losses, NULL on failure. times (may be
  * NULL) gets the host time spent issuing the work. */
 segqt_tensor *segq__train_step(segq_scale_state_t *s, const segq_train_opts_t *o,
-                               segqt_tensor *noise, segqt_tensor *z_opt,
-                               segqt_tensor *const *prev, segqt_tensor *const *gp_alpha, int bf16,
-                               segq_iter_times_t *times);
+                               segqt_tensor *noise, segqt_tensor *z_opt, segqt_tensor *const *prev,
+                               segqt_tensor *const *gp_alpha, int bf16, segq_iter_times_t *times);
 /* The authors save a preview G(Z_opt) every SEGQ_PREVIEW_EVERY iterations
  * and after the last; it runs in training mode, so it moves G's
  * BatchNorm running statistics (which generation uses) once more: this is

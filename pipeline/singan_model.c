@@ -119,9 +119,8 @@ segqt_tensor *segq__noise(int64_t b, int64_t h, int64_t w, int pad, int single, 
 segqt_tensor *segq__imresize(segqt_tensor *x, int64_t h, int64_t w, double s)
 {
     /* the authors' torch2uint8: 255 * clamp((x + 1) / 2, 0, 1), truncated */
-    segqt_tensor *u = segqt_mul_scalar(segqt_clamp(segqt_mul_scalar(segqt_add_scalar(x, 1.0), 0.5),
-                                                   0.0, 1.0),
-                                       255.0);
+    segqt_tensor *u = segqt_mul_scalar(
+        segqt_clamp(segqt_mul_scalar(segqt_add_scalar(x, 1.0), 0.5), 0.0, 1.0), 255.0);
     segqt_tensor *q = segqt_to_dtype(segqt_to_dtype(u, SEGQT_U8), SEGQT_F32);
     /* imresize_in skips a factor of 1 */
     if (q && s != 1.0)

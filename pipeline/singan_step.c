@@ -66,9 +66,8 @@ static int critic_step(segq_scale_state_t *s, const segq_train_opts_t *o, segqt_
 }
 
 segqt_tensor *segq__train_step(segq_scale_state_t *s, const segq_train_opts_t *o,
-                               segqt_tensor *noise, segqt_tensor *z_opt,
-                               segqt_tensor *const *prev, segqt_tensor *const *gp_alpha, int bf16,
-                               segq_iter_times_t *times)
+                               segqt_tensor *noise, segqt_tensor *z_opt, segqt_tensor *const *prev,
+                               segqt_tensor *const *gp_alpha, int bf16, segq_iter_times_t *times)
 {
     if (z_opt) {
         segqt_tensor *keep = segqt_persist(segqt_alias(z_opt));
@@ -83,8 +82,7 @@ segqt_tensor *segq__train_step(segq_scale_state_t *s, const segq_train_opts_t *o
         int last = j == o->d_steps - 1;
         if (segqt_scope_begin() < 0)
             return NULL;
-        int rc = critic_step(s, o, noise, prev[j], gp_alpha[j], last, bf16, &fake,
-                             &critic_losses);
+        int rc = critic_step(s, o, noise, prev[j], gp_alpha[j], last, bf16, &fake, &critic_losses);
         segqt_scope_end();
         if (rc)
             return NULL;

@@ -16,9 +16,9 @@
 
 /* Flags that do not change what is computed: left out of the stored
  * parameters, so --resume accepts a moved file or another thread count. */
-static const char *const volatile_flags[] = {"image",   "mask",     "out",      "resume",
-                                             "device",  "threads",  "previews",
-                                             "stop_after_scale", "cuda_graph"};
+static const char *const volatile_flags[] = {"image",     "mask",    "out",      "resume",
+                                             "device",    "threads", "previews", "stop_after_scale",
+                                             "cuda_graph"};
 
 /* Each scale draws from its own seed, so a resumed training makes the
  * same scales as one that ran through. */
@@ -70,8 +70,8 @@ static int load_pair(const segq_train_opts_t *o, pair_t *p, segq_ckpt_meta_t *me
      * JPEG decoded at a reduced scale is another filter); a larger
      * declared size is refused from the file's header */
     uint64_t finest = (uint64_t)o->max_size * (uint64_t)o->max_size;
-    segq_image_limits_t limits = {.max_pixels = finest > TRAIN_MAX_PIXELS ? finest
-                                                                          : TRAIN_MAX_PIXELS};
+    segq_image_limits_t limits = {.max_pixels =
+                                      finest > TRAIN_MAX_PIXELS ? finest : TRAIN_MAX_PIXELS};
     int rc;
     if (o->mask_from_alpha) {
         if (o->mask && *o->mask) {
@@ -305,10 +305,9 @@ static int scale_setup(trainer_t *t, int n, segq_scale_state_t *s, char *err, si
     for (int g = 0; g < 2 && !rc; g++) {
         segq__net_tensors(g == 0 ? s->G : s->D, names, params, 6 * SEGQ_NET_MAX_LAYERS, &ntrain);
         double lr = g == 0 ? o->lr_g : o->lr_d;
-        segqt_adam *a = t->graphs ? segqt_adam_new_capturable(params, ntrain, lr, o->beta1,
-                                                              o->beta2, 1e-8)
-                                  : segqt_adam_new(params, ntrain, lr, o->beta1, o->beta2,
-                                                   1e-8, 0.0);
+        segqt_adam *a =
+            t->graphs ? segqt_adam_new_capturable(params, ntrain, lr, o->beta1, o->beta2, 1e-8)
+                      : segqt_adam_new(params, ntrain, lr, o->beta1, o->beta2, 1e-8, 0.0);
         *(g == 0 ? &s->opt_g : &s->opt_d) = a;
         if (!a)
             rc = segq__torch_fail(err, errlen, "creating the optimisers");
@@ -391,8 +390,7 @@ static int draw_and_step(trainer_t *t, segq_scale_state_t *s, int n, iterations_
  * by replaying the graph captured from it. The first runs eagerly on the
  * graph's stream, so cuDNN has chosen its algorithms and the weights'
  * gradients exist before the capture. */
-static int run_iteration(trainer_t *t, segq_scale_state_t *s, int n, int64_t i,
-                         iterations_t *it)
+static int run_iteration(trainer_t *t, segq_scale_state_t *s, int n, int64_t i, iterations_t *it)
 {
     if (it->captured)
         return segqt_graph_replay(it->graph);
@@ -411,9 +409,10 @@ static int run_iteration(trainer_t *t, segq_scale_state_t *s, int n, int64_t i,
     if (t->graphs > 0)
         return rc;
     /* auto: nothing captured has run, so the iteration runs again, eagerly */
-    fprintf(stderr, "segq-run train: scale %d: the CUDA graph capture failed (%s); training "
-            "on without graphs (--cuda-graph off skips the attempt)\n", n + 1,
-            segqt_last_error());
+    fprintf(stderr,
+            "segq-run train: scale %d: the CUDA graph capture failed (%s); training "
+            "on without graphs (--cuda-graph off skips the attempt)\n",
+            n + 1, segqt_last_error());
     segqt_clear_error();
     t->graphs = 0;
     return draw_and_step(t, s, n, it);
@@ -437,12 +436,14 @@ static int flush_losses(trainer_t *t, int n, iterations_t *it, char *err, size_t
         int64_t i = it->first + r;
         const float *l = v + r * SEGQ_LOSSES;
         double decay = i >= o->lr_milestone ? o->gamma : 1.0;
-        fprintf(t->log, "%d,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", n, (long long)i, l[0],
-                l[1], l[2], l[3], l[4], l[5], o->lr_g * decay);
+        fprintf(t->log, "%d,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", n, (long long)i, l[0], l[1],
+                l[2], l[3], l[4], l[5], o->lr_g * decay);
         it->last = (segq_iter_losses_t){l[0], l[1], l[2], l[3], l[4], l[5]};
         if (!isfinite(l[0]) || !isfinite(l[4]) || !isfinite(l[5])) {
-            snprintf(err, errlen, "scale %d iteration %lld: losses are not finite (D %g, G %g, "
-                     "rec %g); try a lower learning rate", n, (long long)i, l[0], l[4], l[5]);
+            snprintf(err, errlen,
+                     "scale %d iteration %lld: losses are not finite (D %g, G %g, "
+                     "rec %g); try a lower learning rate",
+                     n, (long long)i, l[0], l[4], l[5]);
             return SEGQ_ETORCH;
         }
     }
@@ -456,8 +457,8 @@ static int record_losses(iterations_t *it)
 {
     segqt_scope_begin();
     int64_t shape[2] = {1, SEGQ_LOSSES};
-    int rc = segqt_copy_(segqt_narrow(it->pending, 0, it->rows, 1),
-                         segqt_view(it->losses, shape, 2));
+    int rc =
+        segqt_copy_(segqt_narrow(it->pending, 0, it->rows, 1), segqt_view(it->losses, shape, 2));
     segqt_scope_end();
     it->rows++;
     return rc;
@@ -522,8 +523,8 @@ static int iterate(trainer_t *t, int n, segq_scale_state_t *s, iterations_t *it,
             segqt_adam_set_lr(s->opt_d, o->lr_d * decay);
         }
         int preview = i % SEGQ_PREVIEW_EVERY == 0 || i + 1 == o->niter;
-        if (run_iteration(t, s, n, i, it) != 0 || record_losses(it) != 0
-            || (preview && segq__preview_forward(s, o, t->m->bf16) != 0)) {
+        if (run_iteration(t, s, n, i, it) != 0 || record_losses(it) != 0 ||
+            (preview && segq__preview_forward(s, o, t->m->bf16) != 0)) {
             rc = segq__torch_fail(err, errlen, "training iteration");
             break;
         }
@@ -551,8 +552,8 @@ static int iterate(trainer_t *t, int n, segq_scale_state_t *s, iterations_t *it,
                                      : 0.0;
     if (profiling) {
         char title[128];
-        snprintf(title, sizeof title, "scale %d/%d (%dx%d, width %d), %s, %lld iterations",
-                 n + 1, t->m->pyr.stop_scale + 1, t->m->pyr.h[n], t->m->pyr.w[n],
+        snprintf(title, sizeof title, "scale %d/%d (%dx%d, width %d), %s, %lld iterations", n + 1,
+                 t->m->pyr.stop_scale + 1, t->m->pyr.h[n], t->m->pyr.w[n],
                  segq__scale_width(o->nfc, o->nfc_max, n), t->m->bf16 ? "bf16" : "fp32",
                  (long long)o->niter - 1);
         if (segqt_profile_end(profile, title, 40) != 0)
@@ -623,8 +624,10 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
     /* --cuda-graph: 1 on, -1 auto (where this build can), 0 off */
     int graphs = strcmp(o->cuda_graph, "off") == 0 ? 0 : strcmp(o->cuda_graph, "on") == 0 ? 1 : -1;
     if (graphs == 1 && !segqt_graph_supported(dev)) {
-        snprintf(err, errlen, "--cuda-graph on: needs a CUDA device and a build against a CUDA "
-                 "libtorch (--device %s); use auto or off", o->compute.device);
+        snprintf(err, errlen,
+                 "--cuda-graph on: needs a CUDA device and a build against a CUDA "
+                 "libtorch (--device %s); use auto or off",
+                 o->compute.device);
         return SEGQ_EINVAL;
     }
     if (graphs == -1 && !segqt_graph_supported(dev))

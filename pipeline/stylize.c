@@ -268,11 +268,11 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
         double vc = 0, vs = 0;
         /* Each image of the batch gets its own gradient, so a batch of n
          * optimises exactly as n separate runs (Adam is elementwise). */
-        if (segqt_adam_zero_grad(opt)
-            || segq_style_backward(r->vgg, segq_vgg19_denormalise(r->vgg, z), &tg,
-                                   o->content_weight, o->style_weight, r->bf16, &lc, &ls)
-            || segqt_adam_step(opt) || segqt_item(segqt_mean(lc), &vc)
-            || segqt_item(segqt_mean(ls), &vs))
+        if (segqt_adam_zero_grad(opt) ||
+            segq_style_backward(r->vgg, segq_vgg19_denormalise(r->vgg, z), &tg, o->content_weight,
+                                o->style_weight, r->bf16, &lc, &ls) ||
+            segqt_adam_step(opt) || segqt_item(segqt_mean(lc), &vc) ||
+            segqt_item(segqt_mean(ls), &vs))
             rc = segq__torch_fail(err, errlen, "stylize: step");
         segqt_scope_end();
         if (rc)
@@ -302,12 +302,12 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
     /* The result judged in float32 whatever the steps ran in: what
      * --precision bf16 is compared by (bench/pipeline_stylize.sh). */
     float fc[4096], fs[4096];
-    segqt_tensor *x = rc ? NULL : segqt_clamp(segq_vgg19_denormalise(r->vgg, segqt_detach(z)),
-                                              0.0, 1.0);
+    segqt_tensor *x =
+        rc ? NULL : segqt_clamp(segq_vgg19_denormalise(r->vgg, segqt_detach(z)), 0.0, 1.0);
     if (!rc) {
         segqt_tensor *lc, *ls;
-        if (segq_style_losses(r->vgg, x, &tg, 0, &lc, &ls)
-            || segqt_to_floats(lc, fc, (size_t)n) || segqt_to_floats(ls, fs, (size_t)n))
+        if (segq_style_losses(r->vgg, x, &tg, 0, &lc, &ls) || segqt_to_floats(lc, fc, (size_t)n) ||
+            segqt_to_floats(ls, fs, (size_t)n))
             rc = segq__torch_fail(err, errlen, "stylize: final losses");
     }
     for (int i = 0; i < n && !rc; i++) {

@@ -994,7 +994,8 @@ extern "C" segqt_tensor *segqt_interpolate(segqt_tensor *x, int64_t out_h, int64
 
 extern "C" segqt_tensor *segqt_interpolate_by(segqt_tensor *x, int64_t out_h, int64_t out_w,
                                               double scale_h, double scale_w, segqt_interp mode,
-                                              int align_corners, int antialias) {
+                                              int align_corners, int antialias)
+{
     return run_t(__func__, [&] {
         if (!(scale_h > 0) || !(scale_w > 0) || std::isinf(scale_h) || std::isinf(scale_w))
             throw segqt::Error(SEGQ_EINVAL, "scale factors must be positive and finite");

@@ -423,8 +423,8 @@ void segqt_adam_destroy(segqt_adam **opt);
  * rate held as tensors on the parameters' device, so that its step can be
  * captured in a CUDA graph and replayed (weight decay 0). Every parameter
  * must have a gradient at each step. */
-segqt_adam *segqt_adam_new_capturable(segqt_tensor *const *params, int n, double lr,
-                                      double beta1, double beta2, double eps);
+segqt_adam *segqt_adam_new_capturable(segqt_tensor *const *params, int n, double lr, double beta1,
+                                      double beta2, double eps);
 int segqt_adam_step(segqt_adam *opt);
 /* Drops the gradients of all params (set to none). */
 int segqt_adam_zero_grad(segqt_adam *opt);

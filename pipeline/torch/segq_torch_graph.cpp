@@ -31,7 +31,8 @@ struct segqt_graph {
     bool capturing = false, captured = false;
 };
 
-extern "C" int segqt_graph_supported(segqt_device d) {
+extern "C" int segqt_graph_supported(segqt_device d)
+{
 #ifdef SEGQ_TORCH_CUDA
     return d.type == SEGQT_DEVICE_CUDA && segqt_device_check(d) == 0 ? 1 : 0;
 #else
@@ -40,7 +41,8 @@ extern "C" int segqt_graph_supported(segqt_device d) {
 #endif
 }
 
-extern "C" segqt_graph *segqt_graph_new(segqt_device d) {
+extern "C" segqt_graph *segqt_graph_new(segqt_device d)
+{
     try {
         if (d.type != SEGQT_DEVICE_CUDA)
             throw segqt::Error(SEGQ_EINVAL, "CUDA graphs capture CUDA work only");
@@ -62,7 +64,8 @@ extern "C" segqt_graph *segqt_graph_new(segqt_device d) {
     }
 }
 
-extern "C" int segqt_graph_capture_begin(segqt_graph *g) {
+extern "C" int segqt_graph_capture_begin(segqt_graph *g)
+{
     return run_i(__func__, [&] {
         if (!g || g->capturing || g->captured)
             throw segqt::Error(SEGQ_EINTERNAL, "a graph is captured once, after segqt_graph_new");
@@ -74,7 +77,8 @@ extern "C" int segqt_graph_capture_begin(segqt_graph *g) {
     });
 }
 
-extern "C" int segqt_graph_capture_end(segqt_graph *g) {
+extern "C" int segqt_graph_capture_end(segqt_graph *g)
+{
     return run_i(__func__, [&] {
         if (!g || !g->capturing)
             throw segqt::Error(SEGQ_EINTERNAL, "segqt_graph_capture_end without its begin");
@@ -87,7 +91,8 @@ extern "C" int segqt_graph_capture_end(segqt_graph *g) {
     });
 }
 
-extern "C" int segqt_graph_replay(segqt_graph *g) {
+extern "C" int segqt_graph_replay(segqt_graph *g)
+{
     return run_i(__func__, [&] {
         if (!g || !g->captured)
             throw segqt::Error(SEGQ_EINTERNAL, "replay of a graph that was not captured");
@@ -98,7 +103,8 @@ extern "C" int segqt_graph_replay(segqt_graph *g) {
     });
 }
 
-extern "C" void segqt_graph_destroy(segqt_graph **g) {
+extern "C" void segqt_graph_destroy(segqt_graph **g)
+{
     if (!g || !*g)
         return;
     if ((*g)->capturing)
@@ -115,7 +121,8 @@ extern "C" void segqt_graph_destroy(segqt_graph **g) {
     *g = nullptr;
 }
 
-extern "C" int segqt_cudnn_benchmark(int on) {
+extern "C" int segqt_cudnn_benchmark(int on)
+{
     return run_i(__func__, [&] {
         at::globalContext().setBenchmarkCuDNN(on != 0);
         return 0;

@@ -228,7 +228,8 @@ extern "C" int segqt_autocast_end(void) {
 // ---------------------------------------------------------------------
 // Adam
 
-namespace {
+namespace
+{
 // Adam whose step count, bias corrections and learning rate are tensors on
 // the parameters' device. torch::optim::Adam keeps them on the host and
 // passes them to its kernels as arguments, so a CUDA graph that captured
@@ -242,7 +243,8 @@ struct DeviceAdam {
     double beta1, beta2, eps;
 
     DeviceAdam(std::vector<at::Tensor> ps, double lr_, double b1, double b2, double e)
-        : params(std::move(ps)), beta1(b1), beta2(b2), eps(e) {
+        : params(std::move(ps)), beta1(b1), beta2(b2), eps(e)
+    {
         at::NoGradGuard no_grad;
         for (const auto &p : params) {
             exp_avg.push_back(at::zeros_like(p, at::MemoryFormat::Preserve));
@@ -253,7 +255,8 @@ struct DeviceAdam {
         lr = at::full({}, lr_, on);
     }
 
-    void update() {
+    void update()
+    {
         at::NoGradGuard no_grad;
         std::vector<at::Tensor> grads;
         for (const auto &p : params) {
@@ -287,8 +290,10 @@ struct segqt_adam {
     std::unique_ptr<DeviceAdam> device;
 };
 
-namespace {
-std::vector<at::Tensor> adam_params(segqt_tensor *const *params, int n) {
+namespace
+{
+std::vector<at::Tensor> adam_params(segqt_tensor *const *params, int n)
+{
     if (n <= 0 || !params)
         throw segqt::Error(SEGQ_EINVAL, "need a non-empty parameter array");
     std::vector<at::Tensor> ps;
@@ -302,13 +307,15 @@ std::vector<at::Tensor> adam_params(segqt_tensor *const *params, int n) {
     return ps;
 }
 
-segqt_adam *need(segqt_adam *o) {
+segqt_adam *need(segqt_adam *o)
+{
     if (!o)
         throw segqt::NullArg{};
     return o;
 }
 
-std::vector<at::Tensor> params_of(segqt_adam *opt) {
+std::vector<at::Tensor> params_of(segqt_adam *opt)
+{
     if (need(opt)->device)
         return opt->device->params;
     std::vector<at::Tensor> ps;
@@ -337,7 +344,8 @@ extern "C" segqt_adam *segqt_adam_new(segqt_tensor *const *params, int n, double
 }
 
 extern "C" segqt_adam *segqt_adam_new_capturable(segqt_tensor *const *params, int n, double lr,
-                                                 double beta1, double beta2, double eps) {
+                                                 double beta1, double beta2, double eps)
+{
     try {
         auto *a = new segqt_adam;
         a->device = std::make_unique<DeviceAdam>(adam_params(params, n), lr, beta1, beta2, eps);

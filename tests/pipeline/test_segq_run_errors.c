@@ -160,8 +160,9 @@ Test(segq_run_errors, generate_from_bad_checkpoints)
                   "--max-size 32 --niter 1 --resume",
                "another image", NULL);
     /* graphs need CUDA: asked for on the CPU, refused before any work */
-    expect_run(1, "train --image img.png --mask empty-mask.png --out q --threads 1 "
-                  "--max-size 32 --niter 1 --cuda-graph on",
+    expect_run(1,
+               "train --image img.png --mask empty-mask.png --out q --threads 1 "
+               "--max-size 32 --niter 1 --cuda-graph on",
                "--cuda-graph on", "CUDA");
     expect_run(2, "train --image img.png --mask empty-mask.png --out q --cuda-graph maybe",
                "--cuda-graph", "auto|on|off");

@@ -28,10 +28,9 @@ Test(fidelity, imresize_matches_the_authors, .timeout = 120)
     /* detail at every scale, and values past [-1, 1] as a generator's
      * output plus prev reaches, so the clip and the truncation count */
     int64_t coarse[4] = {1, SEGQ_NC, 10, 11};
-    segqt_tensor *x = segqt_clamp(
-        segqt_interpolate(segqt_randn(coarse, 4, SEGQT_F32, SEGQT_CPU), 37, 41,
-                          SEGQT_INTERP_BICUBIC, 0, 0),
-        -1.2, 1.2);
+    segqt_tensor *x = segqt_clamp(segqt_interpolate(segqt_randn(coarse, 4, SEGQT_F32, SEGQT_CPU),
+                                                    37, 41, SEGQT_INTERP_BICUBIC, 0, 0),
+                                  -1.2, 1.2);
     const double r = 0.765059; /* Kvasir's, 9 scales */
     const double scales[] = {r, 1.0 / r, pow(r, 3), 0.4};
     segq_st_writer_t *w = segq_st_writer_new();

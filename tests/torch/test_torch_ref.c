@@ -236,15 +236,18 @@ static void adam_against_python(int capturable)
     segqt_tensor_destroy(&p2);
 }
 
-Test(torch_ref, adam_matches_python_with_lr_step) {
+Test(torch_ref, adam_matches_python_with_lr_step)
+{
     adam_against_python(0);
 }
 
-Test(torch_ref, capturable_adam_matches_python_with_lr_step) {
+Test(torch_ref, capturable_adam_matches_python_with_lr_step)
+{
     adam_against_python(1);
 }
 
-Test(torch_ref, adam_refuses_bad_parameters) {
+Test(torch_ref, adam_refuses_bad_parameters)
+{
     segqt_tensor *x = segqt_ones((int64_t[]){2}, 1, SEGQT_F32, SEGQT_CPU);
     /* a non-leaf or grad-less parameter is refused */
     cr_assert_null(segqt_adam_new((segqt_tensor *[]){x}, 1, 0.1, 0.9, 0.999, 1e-8, 0));
@@ -255,7 +258,8 @@ Test(torch_ref, adam_refuses_bad_parameters) {
 }
 
 /* A CPU build has no graphs: each call says so, none crashes. */
-Test(torch_ref, graphs_are_refused_without_cuda) {
+Test(torch_ref, graphs_are_refused_without_cuda)
+{
     cr_assert_eq(segqt_graph_supported(SEGQT_CPU), 0);
     cr_assert_null(segqt_graph_new(SEGQT_CPU));
     cr_assert_eq(segqt_last_code(), SEGQ_EINVAL);

@@ -48,22 +48,24 @@ static segqt_tensor *disc(segqt_tensor *x, segqt_tensor **p) {
 
 /* One critic update with its gradient penalty (a double backward), as
  * SinGAN's training step; reads nothing back, so a graph can capture it. */
-static int critic_update(segqt_tensor **p, segqt_adam *opt, segqt_tensor *real,
-                         segqt_tensor *fake, segqt_tensor *alpha) {
+static int critic_update(segqt_tensor **p, segqt_adam *opt, segqt_tensor *real, segqt_tensor *fake,
+                         segqt_tensor *alpha)
+{
     if (segqt_adam_zero_grad(opt) < 0 || segqt_scope_begin() < 0)
         return -1;
     segqt_tensor *interp =
         segqt_add(segqt_mul(alpha, real), segqt_mul(segqt_rsub_scalar(alpha, 1), fake));
     segqt_tensor *g = NULL, *out = NULL, *ones = NULL;
-    int rc = segqt_set_requires_grad(interp, 1) < 0 || !(out = disc(interp, p))
-             || !(ones = segqt_ones_like(out))
-             || segqt_autograd_grad(&out, 1, &interp, 1, &ones, &g, 1, 1) < 0;
-    segqt_tensor *gp = g ? segqt_mul_scalar(segqt_mean(segqt_pow_scalar(
-                                                segqt_add_scalar(segqt_norm_dim(g, 2, 1, 0), -1), 2)),
-                                            0.1)
-                         : NULL;
-    segqt_tensor *loss = segqt_add(
-        segqt_add(segqt_neg(segqt_mean(disc(real, p))), segqt_mean(disc(fake, p))), gp);
+    int rc = segqt_set_requires_grad(interp, 1) < 0 || !(out = disc(interp, p)) ||
+             !(ones = segqt_ones_like(out)) ||
+             segqt_autograd_grad(&out, 1, &interp, 1, &ones, &g, 1, 1) < 0;
+    segqt_tensor *gp =
+        g ? segqt_mul_scalar(
+                segqt_mean(segqt_pow_scalar(segqt_add_scalar(segqt_norm_dim(g, 2, 1, 0), -1), 2)),
+                0.1)
+          : NULL;
+    segqt_tensor *loss =
+        segqt_add(segqt_add(segqt_neg(segqt_mean(disc(real, p))), segqt_mean(disc(fake, p))), gp);
     rc = rc || !loss || segqt_backward(loss, 0, 0) < 0 || segqt_adam_step(opt) < 0;
     segqt_scope_end();
     return rc ? -1 : 0;
@@ -72,7 +74,8 @@ static int critic_update(segqt_tensor **p, segqt_adam *opt, segqt_tensor *real,
 /* A captured critic update (device-step Adam included) replayed on fresh
  * inputs gives the parameters the same updates run eagerly give; and
  * random numbers drawn inside a graph are fresh at each replay. */
-static void check_graph(segqt_device cuda) {
+static void check_graph(segqt_device cuda)
+{
     static const int64_t shapes[6][4] = {{32, 4, 3, 3}, {32}, {32}, {32}, {1, 32, 3, 3}, {1}};
     static const int ndims[6] = {4, 1, 1, 1, 4, 1};
     CHECK(segqt_graph_supported(cuda) == 1, "graphs supported on cuda");
@@ -105,8 +108,8 @@ static void check_graph(segqt_device cuda) {
         if (k == 0)
             rc |= critic_update(pg, og, real, fake, alpha);
         else if (k == 1)
-            rc |= segqt_graph_capture_begin(graph) || critic_update(pg, og, real, fake, alpha)
-                  || segqt_graph_capture_end(graph);
+            rc |= segqt_graph_capture_begin(graph) || critic_update(pg, og, real, fake, alpha) ||
+                  segqt_graph_capture_end(graph);
         if (k >= 1 && rc == 0)
             rc |= segqt_graph_replay(graph);
     }
@@ -126,16 +129,18 @@ static void check_graph(segqt_device cuda) {
     double ratio = upd2 > 0 ? sqrt(diff2 / upd2) : INFINITY;
     CHECK(rc == 0 && ratio < 0.02, "graph replays match eager updates (%.3g of their size)", ratio);
     printf("ok   6 critic updates, 5 of them replayed from a CUDA graph: they differ from eager "
-           "ones by %.3g of the updates' size\n", ratio);
+           "ones by %.3g of the updates' size\n",
+           ratio);
     segqt_graph_destroy(&graph);
     CHECK(graph == NULL, "graph destroyed");
 
     /* fresh random numbers at each replay */
     segqt_tensor *draws = segqt_zeros(img, 4, SEGQT_F32, cuda);
     graph = segqt_graph_new(cuda);
-    CHECK(graph && segqt_graph_capture_begin(graph) == 0
-              && segqt_copy_(draws, segqt_randn(img, 4, SEGQT_F32, cuda)) == 0
-              && segqt_graph_capture_end(graph) == 0, "capturing randn");
+    CHECK(graph && segqt_graph_capture_begin(graph) == 0 &&
+              segqt_copy_(draws, segqt_randn(img, 4, SEGQT_F32, cuda)) == 0 &&
+              segqt_graph_capture_end(graph) == 0,
+          "capturing randn");
     double first = 0, second = 0;
     segqt_graph_replay(graph);
     segqt_item(segqt_sum(draws), &first);

@@ -15,7 +15,7 @@
         segq_client_destroy (&c);
 
     Errors: every function that can fail returns a negative segq_error_t
-    (proto/segq_error.h); segq_client_error() then says what failed and what
+    (base/segq_error.h); segq_client_error() then says what failed and what
     to do. A client is not thread-safe: one thread uses it at a time.
 
     One client holds one DEALER socket. Every request carries a req_id the

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #include "segq_folds.h"
-#include "segq_image.h"
+#include "segq_dataset.h"
 #include "segq_sha256.h"
 
 enum { ST_TRAIN, ST_GENERATE, ST_STYLIZE, ST_EVALUATE, N_STAGES };

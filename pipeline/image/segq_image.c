@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,17 +14,6 @@
 /* A compressed file larger than this cannot hold an image within the
  * default limits at any sane ratio; refusing it bounds the read. */
 #define MAX_FILE_BYTES ((size_t)1 << 30)
-
-int segq__image_fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 segq_image_t *segq_image_new(uint32_t width, uint32_t height, int channels, int depth)
 {
@@ -80,7 +68,7 @@ int segq__image_check_size(const char *name, const segq__image_plan_t *plan,
     uint64_t bytes = limits && limits->max_bytes ? limits->max_bytes : SEGQ_IMAGE_MAX_BYTES;
     uint32_t w = plan->width, h = plan->height;
     if (plan->full_width == 0 || plan->full_height == 0)
-        return segq__image_fail(err, errlen, SEGQ_ECORRUPT, "%s: image is %ux%u pixels", name,
+        return segq_fail(err, errlen, SEGQ_ECORRUPT, "%s: image is %ux%u pixels", name,
                                 plan->full_width, plan->full_height);
     /* "16384x16384" or "16384x16384 (2048x2048 at a reduced scale)" */
     char size[64];
@@ -88,12 +76,12 @@ int segq__image_check_size(const char *name, const segq__image_plan_t *plan,
     if (w != plan->full_width || h != plan->full_height)
         snprintf(size + n, sizeof size - (size_t)n, " (%ux%u at a reduced scale)", w, h);
     if (w > side || h > side || (uint64_t)w * h > pixels)
-        return segq__image_fail(err, errlen, SEGQ_ETOOBIG,
+        return segq_fail(err, errlen, SEGQ_ETOOBIG,
                                 "%s: declared size %s is above the limit (%llu per side, %llu "
                                 "pixels): refused",
                                 name, size, (unsigned long long)side, (unsigned long long)pixels);
     if (plan->bytes > bytes)
-        return segq__image_fail(err, errlen, SEGQ_ETOOBIG,
+        return segq_fail(err, errlen, SEGQ_ETOOBIG,
                                 "%s: declared size %s takes %llu MiB to decode, above the limit "
                                 "of %llu MiB: refused (make the image smaller)",
                                 name, size, (unsigned long long)(plan->bytes >> 20),
@@ -106,7 +94,7 @@ int segq_image_read_mem(const void *buf, size_t len, const char *name,
                         size_t errlen)
 {
     if (!out || (!buf && len))
-        return segq__image_fail(err, errlen, SEGQ_EINVAL, "segq_image_read_mem: bad arguments");
+        return segq_fail(err, errlen, SEGQ_EINVAL, "segq_image_read_mem: bad arguments");
     *out = NULL;
     name = name ? name : "(memory)";
     switch (segq_image_detect(buf, len)) {
@@ -117,14 +105,14 @@ int segq_image_read_mem(const void *buf, size_t len, const char *name,
     }
     /* An empty file, or one cut inside the signature, is a truncated image. */
     if (len == 0)
-        return segq__image_fail(err, errlen, SEGQ_ECORRUPT, "%s: empty file, not an image",
+        return segq_fail(err, errlen, SEGQ_ECORRUPT, "%s: empty file, not an image",
                                 name);
     if ((len < sizeof png_magic && memcmp(buf, png_magic, len) == 0) ||
         (len < sizeof jpeg_magic && memcmp(buf, jpeg_magic, len) == 0))
-        return segq__image_fail(err, errlen, SEGQ_ECORRUPT,
+        return segq_fail(err, errlen, SEGQ_ECORRUPT,
                                 "%s: file ends inside the image signature (%zu bytes)", name, len);
     const unsigned char *p = buf;
-    return segq__image_fail(err, errlen, SEGQ_EUNSUPPORTED,
+    return segq_fail(err, errlen, SEGQ_EUNSUPPORTED,
                             "%s: not a PNG or JPEG image (starts with %02x %02x %02x %02x); "
                             "convert it to PNG",
                             name, p[0], len > 1 ? p[1] : 0, len > 2 ? p[2] : 0,
@@ -135,27 +123,27 @@ int segq_image_read_file(const char *path, const segq_image_limits_t *limits, se
                          char *err, size_t errlen)
 {
     if (!path || !out)
-        return segq__image_fail(err, errlen, SEGQ_EINVAL, "segq_image_read_file: bad arguments");
+        return segq_fail(err, errlen, SEGQ_EINVAL, "segq_image_read_file: bad arguments");
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return segq__image_fail(err, errlen, SEGQ_EIO, "%s: cannot open: %s", path,
+        return segq_fail(err, errlen, SEGQ_EIO, "%s: cannot open: %s", path,
                                 strerror(errno));
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
         close(fd);
-        return segq__image_fail(err, errlen, SEGQ_EIO, "%s: not a regular file", path);
+        return segq_fail(err, errlen, SEGQ_EIO, "%s: not a regular file", path);
     }
     if ((uint64_t)st.st_size > MAX_FILE_BYTES) {
         close(fd);
-        return segq__image_fail(err, errlen, SEGQ_ETOOBIG, "%s: file of %lld bytes is too large",
+        return segq_fail(err, errlen, SEGQ_ETOOBIG, "%s: file of %lld bytes is too large",
                                 path, (long long)st.st_size);
     }
     size_t len = (size_t)st.st_size;
     unsigned char *buf = malloc(len ? len : 1);
     if (!buf) {
         close(fd);
-        return segq__image_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", path);
+        return segq_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", path);
     }
     size_t got = 0;
     while (got < len) {
@@ -168,7 +156,7 @@ int segq_image_read_file(const char *path, const segq_image_limits_t *limits, se
     }
     close(fd);
     int rc = got == len ? segq_image_read_mem(buf, len, path, limits, out, err, errlen)
-                        : segq__image_fail(err, errlen, SEGQ_EIO, "%s: read failed", path);
+                        : segq_fail(err, errlen, SEGQ_EIO, "%s: read failed", path);
     free(buf);
     return rc;
 }
@@ -190,7 +178,7 @@ static int mismatch(const char *name_a, uint32_t wa, uint32_t ha, const char *na
 {
     if (wa == wb && ha == hb)
         return 0;
-    return segq__image_fail(err, errlen, SEGQ_EINVAL,
+    return segq_fail(err, errlen, SEGQ_EINVAL,
                             "%s is %ux%u but %s is %ux%u: image and mask must have the same size",
                             name_a ? name_a : "image", wa, ha, name_b ? name_b : "mask", wb, hb);
 }
@@ -200,7 +188,7 @@ int segq_image_read_pair(const char *image_path, const char *mask_path,
                          segq_image_t **mask, char *err, size_t errlen)
 {
     if (!image_path || !mask_path || !image || !mask)
-        return segq__image_fail(err, errlen, SEGQ_EINVAL, "segq_image_read_pair: bad arguments");
+        return segq_fail(err, errlen, SEGQ_EINVAL, "segq_image_read_pair: bad arguments");
     *image = *mask = NULL;
     segq_image_limits_t fit = limits ? *limits : (segq_image_limits_t){0};
     if (file_format(image_path) != SEGQ_IMAGE_JPEG || file_format(mask_path) != SEGQ_IMAGE_JPEG)
@@ -236,7 +224,7 @@ static int check_image(const segq_image_t *img, const char *what, char *err, siz
 {
     if (!img || !img->data || !img->width || !img->height || img->channels < 1 ||
         img->channels > 4 || (img->depth != 8 && img->depth != 16))
-        return segq__image_fail(err, errlen, SEGQ_EINVAL, "%s: invalid image", what);
+        return segq_fail(err, errlen, SEGQ_EINVAL, "%s: invalid image", what);
     return 0;
 }
 
@@ -247,7 +235,7 @@ int segq_image_to_rgb(const segq_image_t *img, segq_image_t **out, char *err, si
         return rc;
     segq_image_t *rgb = segq_image_new(img->width, img->height, 3, img->depth);
     if (!rgb)
-        return segq__image_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
+        return segq_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
     size_t n = (size_t)img->width * img->height;
     int c = img->channels;
     for (size_t p = 0; p < n; p++)
@@ -282,7 +270,7 @@ int segq_image_to_mask(const segq_image_t *img, segq_image_t **out, char *err, s
         return rc;
     segq_image_t *mask = segq_image_new(img->width, img->height, 1, 8);
     if (!mask)
-        return segq__image_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
+        return segq_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
     size_t n = (size_t)img->width * img->height;
     unsigned half = half_range(img->depth);
     uint8_t *m = mask->data;
@@ -309,13 +297,13 @@ int segq_image_split_alpha(const segq_image_t *img, segq_image_t **rgb, segq_ima
     if (rc)
         return rc;
     if (img->channels != 2 && img->channels != 4)
-        return segq__image_fail(err, errlen, SEGQ_EINVAL,
+        return segq_fail(err, errlen, SEGQ_EINVAL,
                                 "--mask-from-alpha needs an image with an alpha channel, this one "
                                 "has %d channel%s",
                                 img->channels, img->channels == 1 ? "" : "s");
     segq_image_t *color = NULL, *m = segq_image_new(img->width, img->height, 1, 8);
     if (!m)
-        return segq__image_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
+        return segq_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
     if ((rc = segq_image_to_rgb(img, &color, err, errlen))) {
         segq_image_destroy(&m);
         return rc;
@@ -334,7 +322,7 @@ int segq_image_check_same_size(const segq_image_t *a, const char *name_a, const 
                                const char *name_b, char *err, size_t errlen)
 {
     if (!a || !b)
-        return segq__image_fail(err, errlen, SEGQ_EINVAL, "segq_image_check_same_size: NULL image");
+        return segq_fail(err, errlen, SEGQ_EINVAL, "segq_image_check_same_size: NULL image");
     return mismatch(name_a, a->width, a->height, name_b, b->width, b->height, err, errlen);
 }
 
@@ -352,11 +340,11 @@ int segq_image_from_float_chw(const float *src, uint32_t width, uint32_t height,
                               segq_image_t **out, char *err, size_t errlen)
 {
     if (!src || !out || channels < 1 || channels > 4)
-        return segq__image_fail(err, errlen, SEGQ_EINVAL,
+        return segq_fail(err, errlen, SEGQ_EINVAL,
                                 "segq_image_from_float_chw: bad arguments");
     segq_image_t *img = segq_image_new(width, height, channels, 8);
     if (!img)
-        return segq__image_fail(err, errlen, width && height ? SEGQ_ENOMEM : SEGQ_EINVAL,
+        return segq_fail(err, errlen, width && height ? SEGQ_ENOMEM : SEGQ_EINVAL,
                                 "cannot make a %ux%u image", width, height);
     size_t n = (size_t)width * height;
     uint8_t *d = img->data;

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "segq_dataset.h"
 #include "segq_error.h"
 
 #ifdef __cplusplus
@@ -136,29 +137,6 @@ void segq_image_to_float_chw(const segq_image_t *img, float *dst);
 /* 8-bit image from CHW floats in [0, 1] (clamped, rounded). */
 int segq_image_from_float_chw(const float *src, uint32_t width, uint32_t height,
                               int channels, segq_image_t **out, char *err, size_t errlen);
-
-/* ---- Dataset folders ----------------------------------------------------
- * Two layouts, recognised in this order:
- *  - Kvasir-SEG: DIR/images/NAME.ext + DIR/masks/NAME.ext (the extensions of
- *    image and mask may differ, e.g. .jpg and .png);
- *  - flat: DIR/NAME.ext + DIR/NAME-mask.ext (the chest X-ray folders).
- * Image files are those ending in .png, .jpg or .jpeg (any case); hidden
- * files and other files are ignored. A file without its partner, or two
- * files with the same NAME on one side, is EINVAL naming the file.
- * Pairs come sorted by NAME (byte order). */
-typedef struct {
-    char *name;       /* base name without extension */
-    char *image_path; /* full paths */
-    char *mask_path;
-} segq_dataset_pair_t;
-
-typedef struct segq_dataset_t segq_dataset_t;
-
-int segq_dataset_open(const char *dir, segq_dataset_t **out, char *err, size_t errlen);
-size_t segq_dataset_count(const segq_dataset_t *self);
-/* NULL when i >= count. Owned by the dataset. */
-const segq_dataset_pair_t *segq_dataset_pair(const segq_dataset_t *self, size_t i);
-void segq_dataset_destroy(segq_dataset_t **self_p);
 
 #ifdef __cplusplus
 }

@@ -4,9 +4,6 @@
 
 #include "segq_image.h"
 
-/* Formats the message into err (if any) and returns code. */
-int segq__image_fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 /* What a header says decoding will take. */
 typedef struct {

@@ -117,7 +117,7 @@ static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx_t *ctx,
         break;
     case JCS_CMYK:
     case JCS_YCCK:
-        return segq__image_fail(err, errlen, SEGQ_EUNSUPPORTED,
+        return segq_fail(err, errlen, SEGQ_EUNSUPPORTED,
                                 "%s: CMYK JPEG is not supported: convert it to RGB", name);
     default:
         cinfo->out_color_space = JCS_RGB;
@@ -131,19 +131,19 @@ static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx_t *ctx,
         return rc;
     jpeg_start_decompress(cinfo);
     if (cinfo->output_components != channels)
-        return segq__image_fail(err, errlen, SEGQ_EUNSUPPORTED,
+        return segq_fail(err, errlen, SEGQ_EUNSUPPORTED,
                                 "%s: JPEG with %d components is not supported", name,
                                 cinfo->output_components);
     ctx->img = segq_image_new(cinfo->output_width, cinfo->output_height, channels, 8);
     if (!ctx->img)
-        return segq__image_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
+        return segq_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
     ctx->img->full_width = w;
     ctx->img->full_height = h;
     size_t stride = (size_t)cinfo->output_width * channels;
     while (cinfo->output_scanline < cinfo->output_height) {
         JSAMPROW row = (JSAMPROW)ctx->img->data + stride * cinfo->output_scanline;
         if (jpeg_read_scanlines(cinfo, &row, 1) != 1)
-            return segq__image_fail(err, errlen, SEGQ_ECORRUPT,
+            return segq_fail(err, errlen, SEGQ_ECORRUPT,
                                     "%s: corrupt JPEG: decoder returned no row", name);
     }
     jpeg_finish_decompress(cinfo);
@@ -165,7 +165,7 @@ int segq__image_read_jpeg(const unsigned char *buf, size_t len, const char *name
     cinfo.progress = &progress;
     int rc = decode(&cinfo, &ctx, buf, len, name, limits, err, errlen);
     if (ctx.code) /* came back by longjmp: the library's message */
-        segq__image_fail(err, errlen, rc, "%s: %s: %s", name, ctx.what, ctx.msg);
+        segq_fail(err, errlen, rc, "%s: %s: %s", name, ctx.what, ctx.msg);
     jpeg_destroy_decompress(&cinfo);
     if (rc)
         segq_image_destroy(&ctx.img);

@@ -106,10 +106,10 @@ int segq__image_read_png(const unsigned char *buf, size_t len, const char *name,
     /* IHDR must be the first chunk: check the declared size ourselves, so
      * a 0x0 or huge image gets its own error before libpng allocates. */
     if (len < 24)
-        return segq__image_fail(err, errlen, SEGQ_ECORRUPT,
+        return segq_fail(err, errlen, SEGQ_ECORRUPT,
                                 "%s: PNG ends before its header (%zu bytes)", name, len);
     if (memcmp(buf + 12, "IHDR", 4) != 0)
-        return segq__image_fail(err, errlen, SEGQ_ECORRUPT,
+        return segq_fail(err, errlen, SEGQ_ECORRUPT,
                                 "%s: corrupt PNG: first chunk is not IHDR", name);
     uint32_t w = be32(buf + 16), h = be32(buf + 20);
     int rc = segq__image_check_size(name, &(segq__image_plan_t){w, h, w, h, 0}, limits, err, errlen);
@@ -122,7 +122,7 @@ int segq__image_read_png(const unsigned char *buf, size_t len, const char *name,
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_read_struct(&png, NULL, NULL);
-        return segq__image_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
+        return segq_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
     }
     /* Only IHDR, PLTE, tRNS, IDAT and IEND matter here: every other chunk
      * (text, ICC profile, ...) is skipped unparsed, which keeps their
@@ -138,9 +138,9 @@ int segq__image_read_png(const unsigned char *buf, size_t len, const char *name,
     if (decode(png, info, &ctx)) {
         segq_image_destroy(&ctx.img);
         rc = ctx.refused   ? ctx.refused
-           : ctx.truncated ? segq__image_fail(err, errlen, SEGQ_ECORRUPT,
+           : ctx.truncated ? segq_fail(err, errlen, SEGQ_ECORRUPT,
                                               "%s: truncated PNG: file ends early", name)
-                           : segq__image_fail(err, errlen, strcmp(ctx.msg, "out of memory") == 0
+                           : segq_fail(err, errlen, strcmp(ctx.msg, "out of memory") == 0
                                                                    ? SEGQ_ENOMEM
                                                                    : SEGQ_ECORRUPT,
                                               "%s: corrupt PNG: %s", name, ctx.msg);
@@ -194,17 +194,17 @@ int segq_image_write_png(const segq_image_t *img, const char *path, char *err, s
 {
     if (!path || !img || !img->data || !img->width || !img->height || img->channels < 1 ||
         img->channels > 4 || (img->depth != 8 && img->depth != 16))
-        return segq__image_fail(err, errlen, SEGQ_EINVAL, "%s: cannot write an invalid image",
+        return segq_fail(err, errlen, SEGQ_EINVAL, "%s: cannot write an invalid image",
                                 path ? path : "(null)");
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
     if (!tmp)
-        return segq__image_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", path);
+        return segq_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", path);
     snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp);
     FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!fp) {
-        int rc = segq__image_fail(err, errlen, SEGQ_EIO, "%s: cannot create: %s", path,
+        int rc = segq_fail(err, errlen, SEGQ_EIO, "%s: cannot create: %s", path,
                                   strerror(errno));
         if (fd >= 0) {
             close(fd);
@@ -219,23 +219,23 @@ int segq_image_write_png(const segq_image_t *img, const char *path, char *err, s
     png_infop info = png ? png_create_info_struct(png) : NULL;
     int rc = 0;
     if (!info)
-        rc = segq__image_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", path);
+        rc = segq_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", path);
     else if (encode(png, info, &ctx, fp, img))
-        rc = segq__image_fail(err, errlen, SEGQ_EIO, "%s: PNG encoding failed: %s", path,
+        rc = segq_fail(err, errlen, SEGQ_EIO, "%s: PNG encoding failed: %s", path,
                               ctx.msg);
     png_destroy_write_struct(&png, &info);
     free(ctx.rows);
     if (fflush(fp) || fsync(fileno(fp))) {
         if (!rc)
-            rc = segq__image_fail(err, errlen, SEGQ_EIO, "%s: write failed: %s", path,
+            rc = segq_fail(err, errlen, SEGQ_EIO, "%s: write failed: %s", path,
                                   strerror(errno));
     }
     if (fclose(fp) && !rc)
-        rc = segq__image_fail(err, errlen, SEGQ_EIO, "%s: write failed: %s", path,
+        rc = segq_fail(err, errlen, SEGQ_EIO, "%s: write failed: %s", path,
                               strerror(errno));
     /* mkstemp makes 0600 files; outputs derived from patient data stay private. */
     if (!rc && rename(tmp, path))
-        rc = segq__image_fail(err, errlen, SEGQ_EIO, "%s: cannot move into place: %s", path,
+        rc = segq_fail(err, errlen, SEGQ_EIO, "%s: cannot move into place: %s", path,
                               strerror(errno));
     if (rc)
         unlink(tmp);

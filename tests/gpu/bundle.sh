@@ -32,7 +32,7 @@ done
 strip --strip-debug -o "$out/obj/segq_run.c.o" "$build/pipeline/CMakeFiles/segq-run.dir/segq_run.c.o"
 for a in pipeline/libsegq_pipeline.a pipeline/libsegq_sample.a pipeline/libsegq_contact_sheet.a \
   pipeline/libsegq_pair_writer.a \
-  pipeline/image/libsegq_image.a pipeline/safetensors/libsegq_safetensors.a proto/libsegq_core.a; do
+  pipeline/image/libsegq_image.a pipeline/safetensors/libsegq_safetensors.a proto/libsegq_core.a base/libsegq_base.a; do
   strip --strip-debug -o "$out/obj/$(basename $a)" "$build/$a"
 done
 

@@ -194,7 +194,7 @@ Test (schema, validate_refusals, .timeout = 10)
     static const segq_param_spec_t params[] = {
         { "image_size", SEGQ_PARAM_INT, NULL, 1, 4096, NULL, "" },
     };
-    segq_kind_spec_t kind = { "custom", "", params, 1, NULL, 0, "*", false, false };
+    segq_kind_spec_t kind = { "custom", "", params, 1, NULL, 0, "*", false, false, false };
     segq_params_t p = { 0 };
     char err[256];
     cr_assert_eq (segq_params_validate (&kind, &p, err, sizeof err), SEGQ_EINVAL);

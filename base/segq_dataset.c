@@ -1,5 +1,6 @@
 /* segq_dataset: image/mask pairs of a dataset folder, matched by base name. */
-#include "segq_image_internal.h"
+#include "segq_dataset.h"
+#include "segq_error.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -76,7 +77,7 @@ static int scan(const char *dir, int keep, list_t *out, char *err, size_t errlen
 {
     DIR *d = opendir(dir);
     if (!d)
-        return segq__image_fail(err, errlen, SEGQ_EIO, "%s: cannot open folder: %s", dir,
+        return segq_fail(err, errlen, SEGQ_EIO, "%s: cannot open folder: %s", dir,
                                 strerror(errno));
     int rc = 0;
     struct dirent *e;
@@ -93,7 +94,7 @@ static int scan(const char *dir, int keep, list_t *out, char *err, size_t errlen
             size_t cap = out->cap ? out->cap * 2 : 64;
             file_t *f = realloc(out->files, cap * sizeof(file_t));
             if (!f) {
-                rc = segq__image_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
+                rc = segq_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
                 break;
             }
             out->files = f;
@@ -102,7 +103,7 @@ static int scan(const char *dir, int keep, list_t *out, char *err, size_t errlen
         file_t f = {strndup(e->d_name, base), join(dir, e->d_name)};
         out->files[out->count++] = f;
         if (!f.name || !f.path) {
-            rc = segq__image_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
+            rc = segq_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
             break;
         }
     }
@@ -113,7 +114,7 @@ static int scan(const char *dir, int keep, list_t *out, char *err, size_t errlen
         qsort(out->files, out->count, sizeof(file_t), cmp_file);
     for (size_t i = 1; i < out->count; i++)
         if (strcmp(out->files[i - 1].name, out->files[i].name) == 0)
-            return segq__image_fail(err, errlen, SEGQ_EINVAL,
+            return segq_fail(err, errlen, SEGQ_EINVAL,
                                     "%s and %s have the same name: keep one of them",
                                     out->files[i - 1].path, out->files[i].path);
     return 0;
@@ -145,11 +146,11 @@ static int pair_up(segq_dataset_t *self, list_t *images, list_t *masks, const ch
                 : j == masks->count ? -1
                                     : strcmp(images->files[i].name, masks->files[j].name);
         if (c < 0)
-            return segq__image_fail(err, errlen, SEGQ_EINVAL,
+            return segq_fail(err, errlen, SEGQ_EINVAL,
                                     "%s has no mask (expected %s/%s%s.png or .jpg)",
                                     images->files[i].path, mask_dir, images->files[i].name, suffix);
         if (c > 0)
-            return segq__image_fail(err, errlen, SEGQ_EINVAL,
+            return segq_fail(err, errlen, SEGQ_EINVAL,
                                     "mask %s has no image with the same name",
                                     masks->files[j].path);
         segq_dataset_pair_t *p = &self->pairs[self->count++];
@@ -168,14 +169,14 @@ static int pair_up(segq_dataset_t *self, list_t *images, list_t *masks, const ch
 int segq_dataset_open(const char *dir, segq_dataset_t **out, char *err, size_t errlen)
 {
     if (!dir || !out)
-        return segq__image_fail(err, errlen, SEGQ_EINVAL, "segq_dataset_open: bad arguments");
+        return segq_fail(err, errlen, SEGQ_EINVAL, "segq_dataset_open: bad arguments");
     *out = NULL;
     list_t images = {0}, masks = {0};
     char *idir = join(dir, "images"), *mdir = join(dir, "masks");
     segq_dataset_t *self = calloc(1, sizeof *self);
     int rc;
     if (!idir || !mdir || !self) {
-        rc = segq__image_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
+        rc = segq_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
         goto out;
     }
     int kvasir = is_dir(idir) && is_dir(mdir);
@@ -191,7 +192,7 @@ int segq_dataset_open(const char *dir, segq_dataset_t **out, char *err, size_t e
     if (rc)
         goto out;
     if (images.count == 0 && masks.count == 0) {
-        rc = segq__image_fail(err, errlen, SEGQ_EINVAL,
+        rc = segq_fail(err, errlen, SEGQ_EINVAL,
                               "%s: no image/mask pairs (expected images/NAME + masks/NAME, or "
                               "NAME + NAME-mask, as .png or .jpg)",
                               dir);
@@ -199,7 +200,7 @@ int segq_dataset_open(const char *dir, segq_dataset_t **out, char *err, size_t e
     }
     self->pairs = calloc(images.count ? images.count : 1, sizeof(segq_dataset_pair_t));
     if (!self->pairs) {
-        rc = segq__image_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
+        rc = segq_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
         goto out;
     }
     rc = pair_up(self, &images, &masks, kvasir ? mdir : dir, kvasir ? "" : "-mask", err, errlen);

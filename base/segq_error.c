@@ -1,7 +1,9 @@
 /*  segq_error.c: text for the error codes of segq_error.h. */
 #include "segq_error.h"
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct {
     int code;
@@ -61,4 +63,16 @@ segq_error_name (int code)
 {
     const error_row_t *row = s_row (code);
     return row ? row->name : "EUNKNOWN";
+}
+
+int
+segq_fail (char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start (ap, fmt);
+        vsnprintf (err, errlen, fmt, ap);
+        va_end (ap);
+    }
+    return code;
 }

@@ -9,6 +9,8 @@
 #ifndef SEGQ_ERROR_H
 #define SEGQ_ERROR_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -50,6 +52,11 @@ const char *segq_strerror (int code);
 
 /* The code's symbolic name without prefix ("EPROTO"), for logs and --json. */
 const char *segq_error_name (int code);
+
+/* Formats a message into err (when err and errlen are given) and returns
+ * code: `return segq_fail (err, errlen, SEGQ_EINVAL, "%s: ...", path);`. */
+int segq_fail (char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,39 @@
+/* segq_dataset: the image/mask pairs of a dataset folder, matched by base
+ * name, without reading a pixel (libc only): segq-run's stylize, evaluate
+ * and contact sheets, and the CLI's submit checks share it. */
+#ifndef SEGQ_DATASET_H
+#define SEGQ_DATASET_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Two layouts, recognised in this order:
+ *  - Kvasir-SEG: DIR/images/NAME.ext + DIR/masks/NAME.ext (the extensions of
+ *    image and mask may differ, e.g. .jpg and .png);
+ *  - flat: DIR/NAME.ext + DIR/NAME-mask.ext (the chest X-ray folders).
+ * Image files are those ending in .png, .jpg or .jpeg (any case); hidden
+ * files and other files are ignored. A file without its partner, or two
+ * files with the same NAME on one side, is EINVAL naming the file.
+ * Pairs come sorted by NAME (byte order). */
+typedef struct {
+    char *name;       /* base name without extension */
+    char *image_path; /* full paths */
+    char *mask_path;
+} segq_dataset_pair_t;
+
+typedef struct segq_dataset_t segq_dataset_t;
+
+int segq_dataset_open(const char *dir, segq_dataset_t **out, char *err, size_t errlen);
+size_t segq_dataset_count(const segq_dataset_t *self);
+/* NULL when i >= count. Owned by the dataset. */
+const segq_dataset_pair_t *segq_dataset_pair(const segq_dataset_t *self, size_t i);
+void segq_dataset_destroy(segq_dataset_t **self_p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -18,7 +18,7 @@ packages=(
   libtorch-dev libopenblas0-pthread python3-torch
   # the authors' own code, run as the reference by tests/pipeline (their
   # imresize imports scipy and skimage)
-  python3-scipy python3-skimage
+  python3-scipy python3-skimage python3-torchvision
 )
 
 missing=()

@@ -12,6 +12,7 @@ MIT; run here, never copied into the project), on Debian's python3-torch.
       average, a missing clip by 0.04, a one-pixel shift by 0.2.
 Exit status 0 when everything agrees, 1 otherwise.
 """
+import importlib
 import os
 import sys
 import types
@@ -28,13 +29,19 @@ AUTHORS = os.environ.get("SEGQ_AUTHORS_DIR",
 MEAN_TOL, MAX_TOL = 4e-3, 0.1
 
 
+def authors_module(name, needs):
+    """Imports the authors' module `name`, failing clearly when their code
+    (the file `needs` in it) is not there."""
+    if not os.path.isfile(os.path.join(AUTHORS, needs)):
+        sys.exit("%s: the authors' code is not at %s (../shared/reference beside the "
+                 "repository, or SEGQ_AUTHORS_DIR)" % (os.path.basename(sys.argv[0]), AUTHORS))
+    if AUTHORS not in sys.path:
+        sys.path.insert(0, AUTHORS)
+    return importlib.import_module(name)
+
+
 def authors():
-    if not os.path.isfile(os.path.join(AUTHORS, "SinGAN", "imresize.py")):
-        sys.exit("authors_reference.py: the authors' code is not at %s (../shared/reference "
-                 "beside the repository, or SEGQ_AUTHORS_DIR)" % AUTHORS)
-    sys.path.insert(0, AUTHORS)
-    from SinGAN.imresize import imresize
-    return imresize
+    return authors_module("SinGAN.imresize", os.path.join("SinGAN", "imresize.py")).imresize
 
 
 def check_imresize(path):

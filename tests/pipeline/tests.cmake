@@ -14,6 +14,13 @@ if(TARGET segq_pipeline)
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_singan_fidelity.c
     LIBS segq_pipeline pipeline_test_util
     LABELS torch TIMEOUT 120)
+  # segq-run stylize against the authors' transfer_style (needs
+  # python3-torchvision)
+  segq_add_test(NAME test_stylize_authors
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_stylize_authors.c
+    LIBS segq_pipeline pipeline_test_util
+    LABELS torch TIMEOUT 300)
+  add_dependencies(test_stylize_authors segq-run)
   segq_add_test(NAME test_singan_train
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_singan_train.c
     LIBS segq_pipeline pipeline_test_util

@@ -72,10 +72,7 @@ static segq_flag_t train_flags[] = {
     PARAM("ker_size", T(ker_size)),
     PARAM("previews", T(previews)),
     PARAM("stop_after_scale", T(stop_after_scale)),
-    {"cuda_graph", SEGQ_FLAG_CHOICE, "auto", 0, 0, "auto|on|off",
-     "on a CUDA device, capture each scale's iteration in a CUDA graph and replay it (auto: "
-     "where this build can, falling back to plain steps if the capture fails)",
-     T(cuda_graph)},
+    PARAM("cuda_graph", T(cuda_graph)),
     COMPUTE_FLAGS(T),
 };
 

@@ -75,6 +75,9 @@ static const segq_param_spec_t s_train_params[] = {
     { "previews", SEGQ_PARAM_INT, "3", 0, 100, NULL, "random preview samples per scale" },
     { "stop_after_scale", SEGQ_PARAM_INT, "-1", -1, 63, NULL,
       "stop once this scale is saved (-1: train every scale)" },
+    { "cuda_graph", SEGQ_PARAM_CHOICE, "auto", 0, 0, "auto|on|off",
+      "on a GPU, replay each scale's iteration as a CUDA graph (auto: where the build can, "
+      "else plain steps)" },
     SEGQ_KINDS_COMPUTE_PARAMS,
 };
 

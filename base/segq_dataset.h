@@ -26,11 +26,11 @@ typedef struct {
 
 typedef struct segq_dataset_t segq_dataset_t;
 
-int segq_dataset_open(const char *dir, segq_dataset_t **out, char *err, size_t errlen);
-size_t segq_dataset_count(const segq_dataset_t *self);
+int segq_dataset_open (const char *dir, segq_dataset_t **out, char *err, size_t errlen);
+size_t segq_dataset_count (const segq_dataset_t *self);
 /* NULL when i >= count. Owned by the dataset. */
-const segq_dataset_pair_t *segq_dataset_pair(const segq_dataset_t *self, size_t i);
-void segq_dataset_destroy(segq_dataset_t **self_p);
+const segq_dataset_pair_t *segq_dataset_pair (const segq_dataset_t *self, size_t i);
+void segq_dataset_destroy (segq_dataset_t **self_p);
 
 #ifdef __cplusplus
 }

@@ -15,21 +15,21 @@
    this core's cache instead of fetching the whole chunk from memory twice
    (the network thread filled it, often on the other core). 256 KiB fits a
    512 KiB L2 cache. */
-#define S_PIECE     (256u << 10)
+#define S_PIECE (256u << 10)
 /* Buffered mode: writeback is started for each 8 MiB window as it
    completes, so the disk works while the transfer goes on and the fsync
    that declares the file durable waits for the last window only. Only the
    new window is passed, not 0..end, so no call walks the pages of earlier
    windows again. */
-#define S_WINDOW    (8u << 20)
+#define S_WINDOW (8u << 20)
 /* Direct mode: one O_DIRECT write per staging buffer. On the dev VM's
    virtio disk 1 MiB writes ran at 0.8 GB/s, 2 and 4 MiB at 1.2 GB/s. */
-#define S_STAGE     (2u << 20)
+#define S_STAGE (2u << 20)
 /* A ring of staging buffers (16 MiB), so that the caller goes on
    receiving while the writer waits for the disk, even through a flush:
    with 4 buffers (8 MiB) the 256 MiB bench both ways dropped from 543-692
    to 442-518 MB/s on the dev VM, the receiver waiting for a free buffer. */
-#define S_STAGES    8
+#define S_STAGES 8
 /* The writer flushes the disk's cache every 16 MiB (fdatasync): the disk
    then persists the file while the transfer goes on, and the caller's
    fsync at the end waits for the last part only (on the dev VM a 256 MiB
@@ -37,25 +37,25 @@
 #define S_SYNC_EVERY ((uint64_t) 16 << 20)
 /* O_DIRECT wants buffer, offset and length aligned to the logical block
    size; 4 KiB covers every common disk. */
-#define S_ALIGN     4096u
+#define S_ALIGN 4096u
 
 struct segq__direct_writer {
     int fd;
-    uint8_t *stage[S_STAGES];   /* the first at once, the others with the thread */
-    int filling;                /* the buffer the caller fills ... */
-    size_t fill;                /* ... how much of it ... */
-    uint64_t fill_offset;       /* ... and where it goes in the file */
+    uint8_t *stage [S_STAGES]; /* the first at once, the others with the thread */
+    int filling;               /* the buffer the caller fills ... */
+    size_t fill;               /* ... how much of it ... */
+    uint64_t fill_offset;      /* ... and where it goes in the file */
     pthread_t thread;
-    bool running;               /* the thread was started */
-    bool alone;                 /* it could not be: the caller writes each buffer */
+    bool running; /* the thread was started */
+    bool alone;   /* it could not be: the caller writes each buffer */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     /* under lock: the buffers handed to the writer thread, oldest first */
     int oldest;
     int queued;
-    size_t size[S_STAGES];
-    uint64_t offset[S_STAGES];
-    int error;                  /* the first failed write's -errno, sticky */
+    size_t size [S_STAGES];
+    uint64_t offset [S_STAGES];
+    int error; /* the first failed write's -errno, sticky */
     bool quit;
 };
 
@@ -96,7 +96,8 @@ s_pwrite_all (int fd, const uint8_t *p, size_t size, uint64_t offset)
         ssize_t n = pwrite (fd, p, size, (off_t) offset);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && errno == EINVAL && (fcntl (fd, F_GETFL) & O_DIRECT) && s_set_direct (fd, false) == 0)
+        if (n < 0 && errno == EINVAL && (fcntl (fd, F_GETFL) & O_DIRECT)
+            && s_set_direct (fd, false) == 0)
             continue;
         if (n <= 0)
             return n < 0 ? -errno : -EIO;
@@ -121,8 +122,8 @@ s_writer (void *arg)
         int i = w->oldest;
         bool failed = w->error != 0;
         pthread_mutex_unlock (&w->lock);
-        int rc = failed ? 0 : s_pwrite_all (w->fd, w->stage[i], w->size[i], w->offset[i]);
-        if (!rc && !failed && (unsynced += w->size[i]) >= S_SYNC_EVERY) {
+        int rc = failed ? 0 : s_pwrite_all (w->fd, w->stage [i], w->size [i], w->offset [i]);
+        if (!rc && !failed && (unsynced += w->size [i]) >= S_SYNC_EVERY) {
             rc = fdatasync (w->fd) == 0 ? 0 : -errno;
             unsynced = 0;
         }
@@ -157,7 +158,7 @@ s_writer_destroy (segq__direct_writer_t **self_p)
     pthread_cond_destroy (&self->cond);
     pthread_mutex_destroy (&self->lock);
     for (int i = 0; i < S_STAGES; i++)
-        free (self->stage[i]);
+        free (self->stage [i]);
     free (self);
     *self_p = NULL;
 }
@@ -175,7 +176,7 @@ s_writer_new (int fd)
     self->fd = fd;
     pthread_mutex_init (&self->lock, NULL);
     pthread_cond_init (&self->cond, NULL);
-    if (posix_memalign ((void **) &self->stage[0], S_ALIGN, S_STAGE) != 0)
+    if (posix_memalign ((void **) &self->stage [0], S_ALIGN, S_STAGE) != 0)
         s_writer_destroy (&self);
     return self;
 }
@@ -185,7 +186,7 @@ static bool
 s_writer_start (segq__direct_writer_t *w)
 {
     for (int i = 1; i < S_STAGES; i++)
-        if (!w->stage[i] && posix_memalign ((void **) &w->stage[i], S_ALIGN, S_STAGE) != 0)
+        if (!w->stage [i] && posix_memalign ((void **) &w->stage [i], S_ALIGN, S_STAGE) != 0)
             return false;
     w->running = pthread_create (&w->thread, NULL, s_writer, w) == 0;
     return w->running;
@@ -197,7 +198,7 @@ static int
 s_write_alone (segq__direct_writer_t *w)
 {
     if (!w->error && w->fill)
-        w->error = s_pwrite_all (w->fd, w->stage[w->filling], w->fill, w->fill_offset);
+        w->error = s_pwrite_all (w->fd, w->stage [w->filling], w->fill, w->fill_offset);
     w->fill_offset += w->fill;
     w->fill = 0;
     return w->error;
@@ -217,8 +218,8 @@ s_hand_off (segq__direct_writer_t *w, bool drain)
     while (w->queued == S_STAGES - 1)
         pthread_cond_wait (&w->cond, &w->lock);
     if (!w->error && w->fill) {
-        w->size[w->filling] = w->fill;
-        w->offset[w->filling] = w->fill_offset;
+        w->size [w->filling] = w->fill;
+        w->offset [w->filling] = w->fill_offset;
         w->queued++;
         pthread_cond_broadcast (&w->cond);
         w->fill_offset += w->fill;
@@ -264,7 +265,7 @@ s_append_direct (segq_file_sink_t *self, const uint8_t *p, size_t size)
         if (n > size)
             n = size;
         segq_sha256_update (&self->sha, p, n);
-        memcpy (w->stage[w->filling] + w->fill, p, n);
+        memcpy (w->stage [w->filling] + w->fill, p, n);
         w->fill += n;
         self->written += n;
         p += n;
@@ -306,7 +307,7 @@ segq_file_sink_append (segq_file_sink_t *self, const void *data, size_t size)
 }
 
 int
-segq_file_sink_finish (segq_file_sink_t *self, char hex_out[SEGQ_HASH_HEX_LEN + 1])
+segq_file_sink_finish (segq_file_sink_t *self, char hex_out [SEGQ_HASH_HEX_LEN + 1])
 {
     int rc = 0;
     segq__direct_writer_t *w = self->direct;
@@ -318,11 +319,12 @@ segq_file_sink_finish (segq_file_sink_t *self, char hex_out[SEGQ_HASH_HEX_LEN + 
         w->fill = 0;
         rc = s_hand_off (w, true);
         size_t whole = (size_t) fill / S_ALIGN * S_ALIGN;
-        const uint8_t *staged = w->stage[w->filling];
+        const uint8_t *staged = w->stage [w->filling];
         if (!rc && whole)
             rc = s_pwrite_all (self->fd, staged, whole, w->fill_offset);
         if (!rc && fill > whole && (rc = s_set_direct (self->fd, false)) == 0)
-            rc = s_pwrite_all (self->fd, staged + whole, (size_t) fill - whole, w->fill_offset + whole);
+            rc = s_pwrite_all (self->fd, staged + whole, (size_t) fill - whole,
+                               w->fill_offset + whole);
         segq_file_sink_release (self);
     }
     segq_sha256_final (&self->sha, hex_out);

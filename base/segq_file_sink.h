@@ -36,10 +36,10 @@ typedef struct segq__direct_writer segq__direct_writer_t;
 
 typedef struct {
     int fd;
-    uint64_t written;           /* bytes appended (hashed) so far */
-    uint64_t flushed;           /* buffered mode: writeback started up to here */
+    uint64_t written; /* bytes appended (hashed) so far */
+    uint64_t flushed; /* buffered mode: writeback started up to here */
     segq_sha256_t sha;
-    segq__direct_writer_t *direct;  /* NULL in buffered mode */
+    segq__direct_writer_t *direct; /* NULL in buffered mode */
 } segq_file_sink_t;
 
 #define SEGQ_SINK_DIRECT_MIN ((uint64_t) 8 << 20)
@@ -62,7 +62,7 @@ int segq_file_sink_append (segq_file_sink_t *self, const void *data, size_t size
 /* Writes what is still staged, waits for the writer and gives the sha256 of
    everything appended. 0, or -errno of a failed write. The sink is released
    either way. */
-int segq_file_sink_finish (segq_file_sink_t *self, char hex_out[SEGQ_HASH_HEX_LEN + 1]);
+int segq_file_sink_finish (segq_file_sink_t *self, char hex_out [SEGQ_HASH_HEX_LEN + 1]);
 
 /* Stops the writer and frees the buffers without finishing (a transfer
    abandoned); safe to call again and after finish. */

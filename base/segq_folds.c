@@ -14,12 +14,12 @@ void
 segq_folds_shuffle (size_t n, uint64_t seed, size_t *perm)
 {
     for (size_t i = 0; i < n; i++)
-        perm[i] = i;
+        perm [i] = i;
     uint64_t state = seed;
     for (size_t i = n; i > 1; i--) {
         size_t j = (size_t) (segq_splitmix64 (&state) % i);
-        size_t t = perm[i - 1];
-        perm[i - 1] = perm[j];
-        perm[j] = t;
+        size_t t = perm [i - 1];
+        perm [i - 1] = perm [j];
+        perm [j] = t;
     }
 }

@@ -20,7 +20,7 @@ segq_mkdirs (const char *path, char *err, size_t errlen)
         snprintf (err, errlen, "path too long: %.200s", path);
         return SEGQ_EINVAL;
     }
-    for (char *p = buf + 1; ; p++) {
+    for (char *p = buf + 1;; p++) {
         if (*p == '/' || *p == 0) {
             char saved = *p;
             *p = 0;
@@ -39,15 +39,17 @@ segq_mkdirs (const char *path, char *err, size_t errlen)
 /* Where the link at path leads, into resolved (PATH_MAX) with *st its
    target's, if that is a regular file inside root; else SEGQ_EINVAL, said. */
 static int
-s_follow_link (const char *root, const char *path, struct stat *st, char *resolved,
-               char *err, size_t errlen)
+s_follow_link (const char *root, const char *path, struct stat *st, char *resolved, char *err,
+               size_t errlen)
 {
     char target [PATH_MAX];
     ssize_t n = readlink (path, target, sizeof target - 1);
     target [n > 0 ? n : 0] = 0;
     if (!realpath (path, resolved)) {
-        snprintf (err, errlen, "'%s' is a symbolic link to '%s' that %s: remove it or give "
-                  "the file it should name", path, target, errno == ELOOP ? "loops" : "leads nowhere");
+        snprintf (err, errlen,
+                  "'%s' is a symbolic link to '%s' that %s: remove it or give "
+                  "the file it should name",
+                  path, target, errno == ELOOP ? "loops" : "leads nowhere");
         return SEGQ_EINVAL;
     }
     /* root "/" holds everything: compare without its slash */
@@ -55,26 +57,32 @@ s_follow_link (const char *root, const char *path, struct stat *st, char *resolv
     if (len && root [len - 1] == '/')
         len--;
     bool inside = strncmp (resolved, root, len) == 0 && resolved [len] == '/';
-    bool above = !inside && strncmp (root, resolved, up) == 0
-              && (root [up] == '/' || !root [up] || up == 1);
+    bool above =
+        !inside && strncmp (root, resolved, up) == 0 && (root [up] == '/' || !root [up] || up == 1);
     if (above)
-        snprintf (err, errlen, "'%s' is a symbolic link to '%s', a folder holding the folder %s: "
-                  "refused (it loops)", path, target, root);
+        snprintf (err, errlen,
+                  "'%s' is a symbolic link to '%s', a folder holding the folder %s: "
+                  "refused (it loops)",
+                  path, target, root);
     else if (!inside)
-        snprintf (err, errlen, "'%s' is a symbolic link to '%s', outside the folder %s: refused "
+        snprintf (err, errlen,
+                  "'%s' is a symbolic link to '%s', outside the folder %s: refused "
                   "(a link is followed only to a file inside the folder; copy the file in if it "
-                  "belongs there)", path, target, root);
+                  "belongs there)",
+                  path, target, root);
     else if (stat (resolved, st) != 0 || !S_ISREG (st->st_mode))
-        snprintf (err, errlen, "'%s' is a symbolic link to '%s', which is not a regular file: "
-                  "refused (links to folders are not followed: they can loop)", path, target);
+        snprintf (err, errlen,
+                  "'%s' is a symbolic link to '%s', which is not a regular file: "
+                  "refused (links to folders are not followed: they can loop)",
+                  path, target);
     else
         return 0;
     return SEGQ_EINVAL;
 }
 
 int
-segq_fs_walk_entry (const char *root, const char *path, struct stat *st, char *real,
-                    size_t reallen, char *err, size_t errlen)
+segq_fs_walk_entry (const char *root, const char *path, struct stat *st, char *real, size_t reallen,
+                    char *err, size_t errlen)
 {
     if (lstat (path, st) != 0) {
         snprintf (err, errlen, "cannot read '%s': %s", path, strerror (errno));

@@ -15,21 +15,21 @@
 extern "C" {
 #endif
 
-#define SEGQ_HASH_HEX_LEN 64    /* lowercase hex digits */
+#define SEGQ_HASH_HEX_LEN 64 /* lowercase hex digits */
 
 typedef struct {
-    uint32_t state[8];
+    uint32_t state [8];
     uint64_t bytes;
-    uint8_t block[64];
+    uint8_t block [64];
     size_t used;
 } segq_sha256_t;
 
 void segq_sha256_init (segq_sha256_t *self);
 void segq_sha256_update (segq_sha256_t *self, const void *data, size_t size);
-void segq_sha256_final (segq_sha256_t *self, char hex_out[SEGQ_HASH_HEX_LEN + 1]);
+void segq_sha256_final (segq_sha256_t *self, char hex_out [SEGQ_HASH_HEX_LEN + 1]);
 
 /* Whole file. SEGQ_ENOENT if it cannot be opened, SEGQ_EIO on a read error. */
-int segq_sha256_file (const char *path, char hex_out[SEGQ_HASH_HEX_LEN + 1]);
+int segq_sha256_file (const char *path, char hex_out [SEGQ_HASH_HEX_LEN + 1]);
 
 /* True if s is exactly 64 lowercase hex digits. */
 int segq_hash_valid (const char *s);

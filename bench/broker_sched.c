@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include "jobs.h"
 
-#define GB (1ULL << 30)
+#define GB    (1ULL << 30)
 #define STEPS 20000
 
 static double
@@ -79,7 +79,8 @@ s_run (size_t queued, const segq_config_t *limits)
         return 1;
     snprintf (path, sizeof path, "%s/segq.db", dir);
     segq__job_store_t *store = segq__job_store_open (path, err, sizeof err);
-    segq__artifact_store_t *artifacts = store ? segq__artifact_store_new (dir, err, sizeof err) : NULL;
+    segq__artifact_store_t *artifacts =
+        store ? segq__artifact_store_new (dir, err, sizeof err) : NULL;
     segq__sched_t *sched = segq__sched_new ();
     segq__jobs_config_t config = { .max_attempts = 3, .orphan_grace_s = 5, .limits = limits };
     segq__jobs_t *jobs = artifacts ? segq__jobs_new (store, sched, artifacts, &config) : NULL;
@@ -88,7 +89,8 @@ s_run (size_t queued, const segq_config_t *limits)
         return 1;
     }
     long rss_before = s_rss_kib ();
-    static const uint64_t sizes [] = { 0, 0, 2 * GB, 4 * GB, 8 * GB, 12 * GB, 16 * GB, 24 * GB, 40 * GB };
+    static const uint64_t sizes [] = { 0,       0,       2 * GB,  4 * GB, 8 * GB,
+                                       12 * GB, 16 * GB, 24 * GB, 40 * GB };
     srand (42);
     char user [32], id [SEGQ__JOB_ID_MAX];
     double t0 = s_mono ();
@@ -97,10 +99,9 @@ s_run (size_t queued, const segq_config_t *limits)
         snprintf (user, sizeof user, "user%02d", rand () % 100);
         submit.user = user;
         if (i % 97 == 0) {
-            submit.gpu_mem = 80 * GB;       /* fits no worker, at the head */
+            submit.gpu_mem = 80 * GB; /* fits no worker, at the head */
             submit.priority = 10;
-        }
-        else {
+        } else {
             submit.gpu_mem = sizes [rand () % (sizeof sizes / sizeof sizes [0])];
             submit.priority = rand () % 4;
             submit.cpu_slots = submit.gpu_mem ? 0 : 1 + rand () % 4;

@@ -56,12 +56,12 @@ s_assign (uint32_t attempt)
     a->kind = strdup ("echo");
     a->n_inputs = 2;
     a->inputs = calloc (2, sizeof *a->inputs);
-    a->inputs[0].name = strdup ("files/image.png");
-    a->inputs[1].name = strdup ("files/mask.png");
-    strcpy (a->inputs[0].hash, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    strcpy (a->inputs[1].hash, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-    a->inputs[0].size = 524288;
-    a->inputs[1].size = 16384;
+    a->inputs [0].name = strdup ("files/image.png");
+    a->inputs [1].name = strdup ("files/mask.png");
+    strcpy (a->inputs [0].hash, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    strcpy (a->inputs [1].hash, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    a->inputs [0].size = 524288;
+    a->inputs [1].size = 16384;
     a->gpu = 0;
     a->gpu_mem = 8ull << 30;
     a->cpu_slots = 1;
@@ -73,7 +73,7 @@ s_assign (uint32_t attempt)
 static double
 s_zmsg_round_trips (segq_msg_t *(*make) (uint32_t), size_t n, size_t *body_bytes)
 {
-    char err[256];
+    char err [256];
     double start = s_now ();
     for (size_t i = 0; i < n; i++) {
         segq_msg_t *msg = make ((uint32_t) i);
@@ -97,13 +97,14 @@ s_decodes (segq_msg_t *msg, size_t n)
     zmsg_t *zmsg;
     s_check (segq_msg_encode (msg, &zmsg), "encode");
     zframe_t *header = zmsg_first (zmsg), *body = zmsg_next (zmsg);
-    char err[256];
+    char err [256];
     double start = s_now ();
     for (size_t i = 0; i < n; i++) {
         segq_msg_t *out;
         s_check (segq_msg_decode_bytes (zframe_data (header), zframe_size (header),
                                         zframe_data (body), zframe_size (body), NULL, 0, false,
-                                        &out, NULL, err, sizeof err), err);
+                                        &out, NULL, err, sizeof err),
+                 err);
         segq_msg_destroy (&out);
     }
     double rate = (double) n / (s_now () - start);
@@ -123,30 +124,38 @@ s_encodes (segq_msg_t *msg, size_t n)
     return (double) n / (s_now () - start);
 }
 
-static segq_msg_t *s_submit32 (uint32_t i) { return s_submit (i); }
+static segq_msg_t *
+s_submit32 (uint32_t i)
+{
+    return s_submit (i);
+}
 
 int
 main (int argc, char **argv)
 {
-    size_t n = argc > 1 ? strtoull (argv[1], NULL, 10) : 1000000;
+    size_t n = argc > 1 ? strtoull (argv [1], NULL, 10) : 1000000;
     if (n == 0) {
         fprintf (stderr, "usage: bench_proto_codec [MESSAGES]\n");
         return 2;
     }
-    struct { const char *name; segq_msg_t *(*make) (uint32_t); } kinds[] = {
+    struct {
+        const char *name;
+        segq_msg_t *(*make) (uint32_t);
+    } kinds [] = {
         { "SUBMIT", s_submit32 },
         { "ASSIGN", s_assign },
     };
     printf ("segq codec, %zu messages each, one core\n", n);
     for (size_t k = 0; k < 2; k++) {
         size_t bytes = 0;
-        double round_trip = s_zmsg_round_trips (kinds[k].make, n, &bytes);
-        segq_msg_t *msg = kinds[k].make (1);
+        double round_trip = s_zmsg_round_trips (kinds [k].make, n, &bytes);
+        segq_msg_t *msg = kinds [k].make (1);
         double encode = s_encodes (msg, n);
         double decode = s_decodes (msg, n);
         segq_msg_destroy (&msg);
         printf ("%-7s body %3zu bytes: build+encode+decode (zmsg) %9.0f msg/s | encode %9.0f msg/s"
-                " | decode %9.0f msg/s\n", kinds[k].name, bytes, round_trip, encode, decode);
+                " | decode %9.0f msg/s\n",
+                kinds [k].name, bytes, round_trip, encode, decode);
     }
     return 0;
 }

@@ -17,34 +17,34 @@ typedef struct {
 static phase_t
 s_mark (harness_t *h)
 {
-    return (phase_t) { bench_now (), bench_cpu_seconds (0), bench_cpu_seconds (h->broker),
-                       bench_cpu_seconds (h->workers[0].pid) };
+    return (phase_t){ bench_now (), bench_cpu_seconds (0), bench_cpu_seconds (h->broker),
+                      bench_cpu_seconds (h->workers [0].pid) };
 }
 
 static phase_t
 s_since (harness_t *h, phase_t start)
 {
     phase_t now = s_mark (h);
-    return (phase_t) { now.wall - start.wall, now.client - start.client,
-                       now.broker - start.broker, now.worker - start.worker };
+    return (phase_t){ now.wall - start.wall, now.client - start.client, now.broker - start.broker,
+                      now.worker - start.worker };
 }
 
 static void
 s_print (const char *what, double mb, phase_t p)
 {
-    printf ("  %-50s %5.0f MB/s (%.2f s; CPU s: client %.2f, segqd %.2f, worker %.2f)\n",
-            what, mb / p.wall, p.wall, p.client, p.broker, p.worker);
+    printf ("  %-50s %5.0f MB/s (%.2f s; CPU s: client %.2f, segqd %.2f, worker %.2f)\n", what,
+            mb / p.wall, p.wall, p.client, p.broker, p.worker);
 }
 
 int
 main (int argc, char **argv)
 {
     size_t mib = bench_count_arg (argc, argv, 1, 256, USAGE);
-    segq_malloc_for_chunks ();      /* as the segq CLI does */
+    segq_malloc_for_chunks (); /* as the segq CLI does */
     bench_machine ();
     harness_t *h = bench_start ("bench-artifacts", 1, 1);
     segq_client_t *c = harness_client (h, 60000);
-    char path[600], path2[600], path3[600], back[600], err[512];
+    char path [600], path2 [600], path3 [600], back [600], err [512];
     snprintf (path, sizeof path, "%s/data.bin", h->dir);
     snprintf (path2, sizeof path2, "%s/data2.bin", h->dir);
     snprintf (path3, sizeof path3, "%s/warm.bin", h->dir);
@@ -61,7 +61,7 @@ main (int argc, char **argv)
        kernel writes them back during the measured transfers */
     sync ();
     double mb = (double) (mib << 20) / 1e6;
-    char hash[SEGQ_HASH_HEX_LEN + 1], again[SEGQ_HASH_HEX_LEN + 1];
+    char hash [SEGQ_HASH_HEX_LEN + 1], again [SEGQ_HASH_HEX_LEN + 1];
     uint64_t size;
     /* A fresh segqd's first upload costs more (its first 256 MiB of chunk
        buffers and page cache: 0.1 CPU-s more in segqd), which would favour
@@ -95,7 +95,7 @@ main (int argc, char **argv)
         fprintf (stderr, "%s\n", err);
         goto done;
     }
-    char job[SEGQ_JOB_ID_MAX];
+    char job [SEGQ_JOB_ID_MAX];
     t0 = s_mark (h);
     if (segq_client_submit (c, spec, job, sizeof job) < 0)
         goto fail;
@@ -107,11 +107,11 @@ main (int argc, char **argv)
         goto done;
     }
     phase_t echo = s_since (h, t0);
-    char name[SEGQ_MAX_NAME];
-    snprintf (name, sizeof name, "%s", info.outputs[0].name);
+    char name [SEGQ_MAX_NAME];
+    snprintf (name, sizeof name, "%s", info.outputs [0].name);
     segq_job_info_clear (&info);
     t0 = s_mark (h);
-    char got[SEGQ_HASH_HEX_LEN + 1];
+    char got [SEGQ_HASH_HEX_LEN + 1];
     if (segq_client_fetch (c, job, name, back, got) < 0)
         goto fail;
     phase_t down = s_since (h, t0);

@@ -32,7 +32,7 @@ static inline double
 bench_percentile (const double *sorted, size_t n, double p)
 {
     size_t i = (size_t) (p / 100.0 * (double) (n - 1) + 0.5);
-    return sorted[i < n ? i : n - 1];
+    return sorted [i < n ? i : n - 1];
 }
 
 /* A broker and `workers` workers of `slots` CPU slots, or exit(1). */
@@ -45,7 +45,7 @@ bench_start (const char *name, int workers, int slots)
         exit (1);
     }
     for (int i = 0; i < workers; i++) {
-        char node[32];
+        char node [32];
         snprintf (node, sizeof node, "bench%d", i + 1);
         if (harness_start_worker (h, node, slots, NULL) != i) {
             fprintf (stderr, "%s: worker %s did not start\n", name, node);
@@ -63,7 +63,7 @@ bench_count_arg (int argc, char **argv, int i, size_t def, const char *usage)
     if (argc <= i)
         return def;
     char *end;
-    unsigned long long v = strtoull (argv[i], &end, 10);
+    unsigned long long v = strtoull (argv [i], &end, 10);
     if (*end || v == 0) {
         fprintf (stderr, "usage: %s\n", usage);
         exit (2);
@@ -75,7 +75,7 @@ bench_count_arg (int argc, char **argv, int i, size_t def, const char *usage)
 static inline void
 bench_stop (harness_t **h)
 {
-    char why[1024];
+    char why [1024];
     if (harness_stop (*h, why, sizeof why) != 0)
         fprintf (stderr, "%s\n", why);
     harness_destroy (h);
@@ -92,22 +92,23 @@ bench_cpu_seconds (pid_t pid)
         if (getrusage (RUSAGE_SELF, &ru) != 0)
             return -1;
         return (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
-             + (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+               + (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     }
-    char path[64];
+    char path [64];
     snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
     FILE *f = fopen (path, "r");
     if (!f)
         return -1;
-    char line[1024];
+    char line [1024];
     size_t n = fread (line, 1, sizeof line - 1, f);
     fclose (f);
-    line[n] = 0;
+    line [n] = 0;
     /* fields after the command name, which may hold spaces: ") S ppid ..." */
     char *p = strrchr (line, ')');
     unsigned long long utime, stime;
-    if (!p || sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                      &utime, &stime) != 2)
+    if (!p
+        || sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime)
+               != 2)
         return -1;
     return (double) (utime + stime) / (double) sysconf (_SC_CLK_TCK);
 }
@@ -116,14 +117,14 @@ static inline void
 bench_machine (void)
 {
     long cpus = sysconf (_SC_NPROCESSORS_ONLN);
-    double load[1] = { 0 };
+    double load [1] = { 0 };
     FILE *f = fopen ("/proc/loadavg", "r");
     if (f) {
-        if (fscanf (f, "%lf", &load[0]) != 1)
-            load[0] = -1;
+        if (fscanf (f, "%lf", &load [0]) != 1)
+            load [0] = -1;
         fclose (f);
     }
-    printf ("machine: %ld CPUs, load average %.1f at start\n", cpus, load[0]);
+    printf ("machine: %ld CPUs, load average %.1f at start\n", cpus, load [0]);
 }
 
 #endif

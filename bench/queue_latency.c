@@ -21,17 +21,17 @@ main (int argc, char **argv)
     int rc = 1;
     size_t n = 0;
     for (; n < jobs; n++) {
-        char job[SEGQ_JOB_ID_MAX];
+        char job [SEGQ_JOB_ID_MAX];
         double t0 = bench_now ();
         if (segq_client_submit (c, spec, job, sizeof job) < 0)
             break;
-        acked[n] = bench_now () - t0;
+        acked [n] = bench_now () - t0;
         segq_job_info_t info;
         if (harness_wait_final (c, job, 30000, &info) < 0) {
             fprintf (stderr, "job %s did not end\n", job);
             break;
         }
-        running[n] = info.started - t0;
+        running [n] = info.started - t0;
         segq_job_info_clear (&info);
     }
     if (n == jobs) {
@@ -40,12 +40,11 @@ main (int argc, char **argv)
         printf ("submit -> running on an idle queue, %zu noop jobs, 1 worker\n", n);
         printf ("  submit -> running: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
                 bench_percentile (running, n, 50) * 1e3, bench_percentile (running, n, 99) * 1e3,
-                running[n - 1] * 1e3);
+                running [n - 1] * 1e3);
         printf ("  submit -> acknowledged (committed): p50 %.3f ms, p99 %.3f ms\n",
                 bench_percentile (acked, n, 50) * 1e3, bench_percentile (acked, n, 99) * 1e3);
         rc = 0;
-    }
-    else
+    } else
         fprintf (stderr, "bench_queue_latency: %s\n", segq_client_error (c));
     free (running);
     free (acked);

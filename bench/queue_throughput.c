@@ -13,9 +13,10 @@
 static int
 s_unfinished (segq_client_t *c)
 {
-    static const segq_job_state_t states[] = { SEGQ_JOB_WAITING, SEGQ_JOB_QUEUED, SEGQ_JOB_RUNNING };
+    static const segq_job_state_t states [] = { SEGQ_JOB_WAITING, SEGQ_JOB_QUEUED,
+                                                SEGQ_JOB_RUNNING };
     for (size_t i = 0; i < 3; i++) {
-        segq_status_query_t q = { .state = states[i], .limit = 1 };
+        segq_status_query_t q = { .state = states [i], .limit = 1 };
         segq_job_list_t list;
         if (segq_client_status (c, &q, NULL, &list) < 0)
             return -1;
@@ -75,18 +76,19 @@ main (int argc, char **argv)
         cursor = page.cursor;
         page.cursor = NULL;
         for (size_t i = 0; i < page.n_jobs; i++) {
-            succeeded += page.jobs[i].state == SEGQ_JOB_SUCCEEDED;
-            if (page.jobs[i].finished > last)
-                last = page.jobs[i].finished;
+            succeeded += page.jobs [i].state == SEGQ_JOB_SUCCEEDED;
+            if (page.jobs [i].finished > last)
+                last = page.jobs [i].finished;
         }
         listed += page.n_jobs;
         segq_job_list_clear (&page);
     } while (cursor);
-    printf ("noop throughput: %zu jobs, 2 workers, 1 client pipelining %zu submits\n", jobs, window);
-    printf ("  submits acknowledged (durable): %.0f jobs/s (%.2f s)\n", (double) jobs / (t_acked - t0),
-            t_acked - t0);
-    printf ("  first submit -> last completion: %.0f jobs/s (%.2f s)\n", (double) jobs / (last - t0),
-            last - t0);
+    printf ("noop throughput: %zu jobs, 2 workers, 1 client pipelining %zu submits\n", jobs,
+            window);
+    printf ("  submits acknowledged (durable): %.0f jobs/s (%.2f s)\n",
+            (double) jobs / (t_acked - t0), t_acked - t0);
+    printf ("  first submit -> last completion: %.0f jobs/s (%.2f s)\n",
+            (double) jobs / (last - t0), last - t0);
     printf ("  %zu of %zu listed jobs succeeded\n", succeeded, listed);
     rc = succeeded == jobs ? 0 : 1;
     goto done;

@@ -40,8 +40,9 @@ s_cpu (pid_t pid)
     fclose (f);
     char *p = strrchr (line, ')');
     unsigned long utime = 0, stime = 0;
-    if (!p || sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-                      &utime, &stime) != 2)
+    if (!p
+        || sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime)
+               != 2)
         return -1;
     return (double) (utime + stime) / (double) sysconf (_SC_CLK_TCK);
 }
@@ -126,8 +127,8 @@ main (int argc, char **argv)
     }
     double seconds = s_now () - t0, cpu = s_cpu (pid) - cpu0;
     printf ("segq-worker alone: %ld noop jobs in %.3f s: %.0f jobs/s; worker CPU %.2f s "
-            "(%.1f us per job)\n", jobs, seconds, (double) jobs / seconds, cpu,
-            cpu * 1e6 / (double) jobs);
+            "(%.1f us per job)\n",
+            jobs, seconds, (double) jobs / seconds, cpu, cpu * 1e6 / (double) jobs);
     kill (pid, SIGKILL);
     waitpid (pid, NULL, 0);
     zframe_destroy (&peer);

@@ -12,24 +12,22 @@ typedef enum { Q_WORKER_INPUT, Q_WORKER_UPLOADED, Q_HASH, Q_UPLOADED, Q_COUNT } 
    key): few rows whatever the store's size. */
 static const char *s_sql [Q_COUNT] = {
     /* An input naming a job without an output name takes all its outputs. */
-    [Q_WORKER_INPUT] =
-        "SELECT 1 FROM inputs i JOIN jobs j ON j.id = i.job"
-        " WHERE i.hash = ?2 AND j.state = 3 AND j.worker = ?1"
-        " UNION ALL SELECT 1 FROM outputs o JOIN inputs i ON i.ref_job = o.job"
-        " JOIN jobs j ON j.id = i.job"
-        " WHERE o.hash = ?2 AND j.state = 3 AND j.worker = ?1"
-        " AND (i.ref_output IS NULL OR i.ref_output = '*' OR i.ref_output = o.name)"
-        /* the checkpoint a requeued attempt resumes from */
-        " UNION ALL SELECT 1 FROM checkpoints c JOIN jobs j ON j.id = c.job"
-        " WHERE c.hash = ?2 AND j.state = 3 AND j.worker = ?1 LIMIT 1",
+    [Q_WORKER_INPUT] = "SELECT 1 FROM inputs i JOIN jobs j ON j.id = i.job"
+                       " WHERE i.hash = ?2 AND j.state = 3 AND j.worker = ?1"
+                       " UNION ALL SELECT 1 FROM outputs o JOIN inputs i ON i.ref_job = o.job"
+                       " JOIN jobs j ON j.id = i.job"
+                       " WHERE o.hash = ?2 AND j.state = 3 AND j.worker = ?1"
+                       " AND (i.ref_output IS NULL OR i.ref_output = '*' OR i.ref_output = o.name)"
+                       /* the checkpoint a requeued attempt resumes from */
+                       " UNION ALL SELECT 1 FROM checkpoints c JOIN jobs j ON j.id = c.job"
+                       " WHERE c.hash = ?2 AND j.state = 3 AND j.worker = ?1 LIMIT 1",
     [Q_WORKER_UPLOADED] = "SELECT 1 FROM uploads WHERE hash = ?2 AND worker = 1 AND by = ?1",
     /* Uploaded it, or owns a job that holds it. */
-    [Q_HASH] =
-        "SELECT 1 FROM uploads WHERE hash = ?1 AND worker = 0 AND by = ?2"
-        " UNION ALL SELECT 1 FROM inputs i JOIN jobs j ON j.id = i.job"
-        " WHERE i.hash = ?1 AND j.owner = ?2"
-        " UNION ALL SELECT 1 FROM outputs o JOIN jobs j ON j.id = o.job"
-        " WHERE o.hash = ?1 AND j.owner = ?2 LIMIT 1",
+    [Q_HASH] = "SELECT 1 FROM uploads WHERE hash = ?1 AND worker = 0 AND by = ?2"
+               " UNION ALL SELECT 1 FROM inputs i JOIN jobs j ON j.id = i.job"
+               " WHERE i.hash = ?1 AND j.owner = ?2"
+               " UNION ALL SELECT 1 FROM outputs o JOIN jobs j ON j.id = o.job"
+               " WHERE o.hash = ?1 AND j.owner = ?2 LIMIT 1",
     [Q_UPLOADED] = "INSERT OR IGNORE INTO uploads (hash, by, worker) VALUES (?1, ?2, ?3)",
 };
 
@@ -53,8 +51,9 @@ segq__access_new (segq__job_store_t *store, segq__artifact_store_t *artifacts, c
     self->artifacts = artifacts;
     self->db = segq__job_store_db (store);
     for (int q = 0; q < Q_COUNT; q++)
-        if (sqlite3_prepare_v3 (self->db, s_sql [q], -1, SQLITE_PREPARE_PERSISTENT,
-                                &self->stmt [q], NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v3 (self->db, s_sql [q], -1, SQLITE_PREPARE_PERSISTENT, &self->stmt [q],
+                                NULL)
+            != SQLITE_OK) {
             snprintf (err, errlen, "cannot prepare the access rule's query %d: %s", q,
                       sqlite3_errmsg (self->db));
             segq__access_destroy (&self);
@@ -107,8 +106,10 @@ segq__access_job (segq__access_t *self, const segq__caller_t *caller, uint64_t n
     else if (rc)
         snprintf (err, errlen, "cannot read job %s: %s", job, segq_strerror (rc));
     else if (!segq__access_owner (caller, brief.owner)) {
-        snprintf (err, errlen, "job %s belongs to %s: only its owner or an admin may read its "
-                  "inputs, outputs and log", job, brief.owner);
+        snprintf (err, errlen,
+                  "job %s belongs to %s: only its owner or an admin may read its "
+                  "inputs, outputs and log",
+                  job, brief.owner);
         rc = SEGQ_EPERM;
     }
     return rc;
@@ -130,10 +131,12 @@ s_access_array (segq__access_t *self, const segq__caller_t *caller, uint64_t arr
     segq__array_row_t row = { 0 };
     int rc = segq__job_store_array (self->store, array, &row);
     if (rc == SEGQ_ENOENT)
-        rc = 0;                 /* the submit names it unknown */
+        rc = 0; /* the submit names it unknown */
     else if (rc == 0 && !segq__access_owner (caller, row.owner)) {
-        snprintf (err, errlen, "job array %s belongs to %s: only its owner or an admin may use "
-                  "its outputs", name, row.owner);
+        snprintf (err, errlen,
+                  "job array %s belongs to %s: only its owner or an admin may use "
+                  "its outputs",
+                  name, row.owner);
         rc = SEGQ_EPERM;
     }
     segq__array_row_clear (&row);
@@ -150,14 +153,15 @@ s_access_input (segq__access_t *self, const segq__caller_t *caller, const segq_i
     if (!input->job) {
         /* one the store lacks is the submit's to name: "upload it first" */
         if (segq_hash_valid (input->hash)
-        &&  segq__artifact_store_has (self->artifacts, input->hash, NULL)
-        &&  !segq__access_hash (self, caller, input->hash)) {
-            snprintf (why, sizeof why, "artifact %s was not uploaded by you and is in no job you "
-                      "may read: upload the file itself", input->hash);
+            && segq__artifact_store_has (self->artifacts, input->hash, NULL)
+            && !segq__access_hash (self, caller, input->hash)) {
+            snprintf (why, sizeof why,
+                      "artifact %s was not uploaded by you and is in no job you "
+                      "may read: upload the file itself",
+                      input->hash);
             rc = SEGQ_EPERM;
         }
-    }
-    else if (segq__array_id_parse (input->job))
+    } else if (segq__array_id_parse (input->job))
         rc = s_access_array (self, caller, segq__array_id_parse (input->job), input->job, why,
                              sizeof why);
     else {
@@ -182,8 +186,7 @@ segq__access_submit (segq__access_t *self, const segq__caller_t *caller,
 }
 
 int
-segq__access_uploaded (segq__access_t *self, const char *user, const char *node,
-                       const char *hash)
+segq__access_uploaded (segq__access_t *self, const char *user, const char *node, const char *hash)
 {
     int rc = segq__job_store_begin (self->store);
     if (rc == 0 && !s_run (self, Q_UPLOADED, hash, user ? user : node, !user))
@@ -201,5 +204,5 @@ bool
 segq__access_worker_output (segq__access_t *self, const char *node, const char *hash)
 {
     return s_run (self, Q_WORKER_UPLOADED, node, hash, 1)
-        || segq__access_worker_input (self, node, hash);
+           || segq__access_worker_input (self, node, hash);
 }

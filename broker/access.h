@@ -28,7 +28,7 @@ typedef struct segq__access segq__access_t;
 
 /* Who a request acts for. */
 typedef struct {
-    const char *user;       /* the certificate's name with keys, the client's claim without */
+    const char *user; /* the certificate's name with keys, the client's claim without */
     bool admin;
 } segq__caller_t;
 

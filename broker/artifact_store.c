@@ -14,16 +14,16 @@
 #include "segq_file_sink.h"
 
 struct segq__artifact_store {
-    char *root;                 /* DATA/artifacts */
-    char *tmp;                  /* DATA/artifacts/tmp */
-    uint64_t uploads;           /* counter for temporary names */
+    char *root;       /* DATA/artifacts */
+    char *tmp;        /* DATA/artifacts/tmp */
+    uint64_t uploads; /* counter for temporary names */
 };
 
 struct segq__upload {
     segq__artifact_store_t *store;
     char hash [SEGQ_HASH_HEX_LEN + 1];
     uint64_t size;
-    segq_file_sink_t sink;      /* hashes what it writes */
+    segq_file_sink_t sink; /* hashes what it writes */
     int fd;
     char *tmp_path;
 };
@@ -80,9 +80,8 @@ segq__artifact_store_t *
 segq__artifact_store_new (const char *data_dir, char *err, size_t errlen)
 {
     segq__artifact_store_t *self = calloc (1, sizeof *self);
-    if (!self
-    ||  !(self->root = s_format ("%s/artifacts", data_dir))
-    ||  !(self->tmp = s_format ("%s/artifacts/tmp", data_dir))) {
+    if (!self || !(self->root = s_format ("%s/artifacts", data_dir))
+        || !(self->tmp = s_format ("%s/artifacts/tmp", data_dir))) {
         snprintf (err, errlen, "out of memory opening the artifact store");
         segq__artifact_store_destroy (&self);
         return NULL;
@@ -159,8 +158,9 @@ segq__artifact_store_upload (segq__artifact_store_t *self, const char *hash, uin
     if (!hash || !hash [0])
         hash = "";
     segq__upload_t *upload = calloc (1, sizeof *upload);
-    if (!upload || !(upload->tmp_path = s_format ("%s/%.16s-%llu", self->tmp, hash [0] ? hash : "put",
-                                                  (unsigned long long) ++self->uploads))) {
+    if (!upload
+        || !(upload->tmp_path = s_format ("%s/%.16s-%llu", self->tmp, hash [0] ? hash : "put",
+                                          (unsigned long long) ++self->uploads))) {
         free (upload);
         snprintf (err, errlen, "out of memory starting an upload");
         return NULL;
@@ -184,19 +184,20 @@ static int
 s_write_error (segq__upload_t *self, int neg_errno, char *err, size_t errlen)
 {
     int code = s_errno_code (-neg_errno);
-    snprintf (err, errlen, "cannot write artifact %.16s: %s", self->hash [0] ? self->hash : "upload",
+    snprintf (err, errlen, "cannot write artifact %.16s: %s",
+              self->hash [0] ? self->hash : "upload",
               code == SEGQ_ENOSPC ? "no space left on the broker's disk" : strerror (-neg_errno));
     return code;
 }
 
 int
-segq__upload_write (segq__upload_t *self, uint64_t offset, const void *data, size_t size,
-                    char *err, size_t errlen)
+segq__upload_write (segq__upload_t *self, uint64_t offset, const void *data, size_t size, char *err,
+                    size_t errlen)
 {
     uint64_t received = self->sink.written;
     if (offset != received) {
-        snprintf (err, errlen, "chunk at offset %llu, expected %llu",
-                  (unsigned long long) offset, (unsigned long long) received);
+        snprintf (err, errlen, "chunk at offset %llu, expected %llu", (unsigned long long) offset,
+                  (unsigned long long) received);
         return SEGQ_EINVAL;
     }
     if (size > self->size - received) {
@@ -230,7 +231,8 @@ segq__upload_finish (segq__upload_t *self, const char *end_hash,
         memcpy (self->hash, end_hash, sizeof self->hash);
     }
     if (!self->hash [0]) {
-        snprintf (err, errlen, "no sha256 named (neither PUT nor the final CHUNK carries 'hash'): "
+        snprintf (err, errlen,
+                  "no sha256 named (neither PUT nor the final CHUNK carries 'hash'): "
                   "not stored");
         return SEGQ_EINVAL;
     }
@@ -246,7 +248,7 @@ segq__upload_finish (segq__upload_t *self, const char *end_hash,
         memcpy (stored_hash, actual, sizeof actual);
     uint64_t have_size;
     if (segq__artifact_store_has (self->store, actual, &have_size) && have_size == self->size)
-        return 0;               /* stored already and durable: the copy goes with destroy */
+        return 0; /* stored already and durable: the copy goes with destroy */
     if (fsync (self->fd) != 0) {
         int code = s_errno_code (errno);
         snprintf (err, errlen, "cannot sync artifact %s: %s", self->hash, strerror (errno));
@@ -299,8 +301,8 @@ segq__upload_destroy (segq__upload_t **self_p)
 }
 
 segq__download_t *
-segq__artifact_store_download (segq__artifact_store_t *self, const char *hash,
-                               char *err, size_t errlen)
+segq__artifact_store_download (segq__artifact_store_t *self, const char *hash, char *err,
+                               size_t errlen)
 {
     if (!segq_hash_valid (hash)) {
         snprintf (err, errlen, "'%s' is not a sha256 (64 lowercase hex digits)", hash);

@@ -12,9 +12,9 @@
 struct segq__audit {
     int fd;
     char path [4200];
-    char *held;                 /* lines waiting for the turn's commit */
+    char *held; /* lines waiting for the turn's commit */
     size_t n_held, cap_held;
-    bool failed;                /* a write failed: said once on stderr */
+    bool failed; /* a write failed: said once on stderr */
 };
 
 segq__audit_t *

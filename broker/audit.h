@@ -25,8 +25,8 @@ void segq__audit_destroy (segq__audit_t **self_p);
 /* A new event with time, action, user, role and peer set (NULL ones left
    out); the caller adds its own keys, then writes it. NULL on out of
    memory. */
-json_t *segq__audit_event (const char *action, const char *user, const char *role,
-                           const char *peer, const char *key);
+json_t *segq__audit_event (const char *action, const char *user, const char *role, const char *peer,
+                           const char *key);
 
 /* Takes the event. held: written by segq__audit_flush once the turn's
    transaction is committed (dropped by segq__audit_drop if it is not). */

@@ -14,15 +14,16 @@
    renamed in or out, written in place (IN_MODIFY at each write, so a reader
    that caught it half-written reads it again after the next write), or its
    mode changed; and the folder itself removed or renamed. */
-#define S_WATCHED (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY \
-                   | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
+#define S_WATCHED                                                                                  \
+    (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB  \
+     | IN_DELETE_SELF | IN_MOVE_SELF)
 
 struct segq__auth {
     zactor_t *zauth;
     char *certs_dir;
-    zhashx_t *keys;             /* z85 key -> segq__identity_t (owned) */
-    int inotify;                /* events on certs_dir since the last read */
-    int watch;                  /* certs_dir's watch; -1 while the folder is gone */
+    zhashx_t *keys; /* z85 key -> segq__identity_t (owned) */
+    int inotify;    /* events on certs_dir since the last read */
+    int watch;      /* certs_dir's watch; -1 while the folder is gone */
     int verbose;
 };
 
@@ -56,14 +57,14 @@ s_load (segq__auth_t *self)
     DIR *dir = opendir (self->certs_dir);
     if (!dir) {
         fprintf (stderr, "segqd: cannot read the certificates in %s: %s\n", self->certs_dir,
-                    strerror (errno));
+                 strerror (errno));
         return keys;
     }
     struct dirent *entry;
     while ((entry = readdir (dir))) {
         size_t len = strlen (entry->d_name);
         if (len < 6 || strcmp (entry->d_name + len - 5, ".cert") != 0)
-            continue;           /* secret files and others */
+            continue; /* secret files and others */
         char path [4096];
         snprintf (path, sizeof path, "%s/%s", self->certs_dir, entry->d_name);
         /* the public file itself: zcert_load would take the metadata of a
@@ -91,9 +92,11 @@ s_load (segq__auth_t *self)
             id->role = r;
         }
         if (!ok)
-            fprintf (stderr, "segqd: %s ignored: it needs a curve public-key and metadata name "
-                        "and role (user, admin or worker); make certificates with `segqd "
-                        "keygen`\n", path);
+            fprintf (stderr,
+                     "segqd: %s ignored: it needs a curve public-key and metadata name "
+                     "and role (user, admin or worker); make certificates with `segqd "
+                     "keygen`\n",
+                     path);
         else if (!id || !id->key || !id->name || zhashx_insert (keys, id->key, id) != 0) {
             if (id && id->key && zhashx_lookup (keys, id->key))
                 fprintf (stderr, "segqd: %s repeats a key already allowed: ignored\n", path);
@@ -114,14 +117,14 @@ static bool
 s_changed (segq__auth_t *self)
 {
     bool changed = false;
-    char events [4096] __attribute__ ((aligned (__alignof__ (struct inotify_event))));
+    char events [4096] __attribute__ ((aligned (__alignof__(struct inotify_event))));
     ssize_t n;
     while ((n = read (self->inotify, events, sizeof events)) > 0) {
         changed = true;
-        for (char *at = events; at < events + n; ) {
+        for (char *at = events; at < events + n;) {
             const struct inotify_event *event = (const struct inotify_event *) at;
             if (event->wd == self->watch
-            &&  (event->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))) {
+                && (event->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))) {
                 inotify_rm_watch (self->inotify, self->watch);
                 self->watch = -1;
             }
@@ -140,8 +143,10 @@ segq__auth_refresh (segq__auth_t *self)
         self->watch = inotify_add_watch (self->inotify, self->certs_dir, S_WATCHED | IN_ONLYDIR);
         if (self->watch < 0) {
             if (self->keys && zhashx_size (self->keys) > 0) {
-                fprintf (stderr, "segqd: %s is gone: no certificate is allowed until it is "
-                         "back\n", self->certs_dir);
+                fprintf (stderr,
+                         "segqd: %s is gone: no certificate is allowed until it is "
+                         "back\n",
+                         self->certs_dir);
                 zhashx_purge (self->keys);
             }
             return;
@@ -154,7 +159,7 @@ segq__auth_refresh (segq__auth_t *self)
        for the next look */
     zhashx_t *keys = s_load (self);
     if (!keys)
-        return;                 /* out of memory: keep the last table */
+        return; /* out of memory: keep the last table */
     size_t before = self->keys ? zhashx_size (self->keys) : 0;
     zhashx_destroy (&self->keys);
     self->keys = keys;
@@ -199,12 +204,14 @@ segq__auth_new (const char *keys_dir, zsock_t *sock, int verbose, char *err, siz
     snprintf (path, sizeof path, "%s/broker.cert", keys_dir);
     zcert_t *cert = zcert_load (path);
     if (!cert) {
-        snprintf (err, errlen, "cannot load the broker's key pair %s (+ _secret): make it with "
-                  "`segqd keygen --broker --out %s`", path, keys_dir);
+        snprintf (err, errlen,
+                  "cannot load the broker's key pair %s (+ _secret): make it with "
+                  "`segqd keygen --broker --out %s`",
+                  path, keys_dir);
         return NULL;
     }
-    if (zcert_secret_txt (cert) [0] == 0 || strcmp (zcert_secret_txt (cert),
-                                                    "0000000000000000000000000000000000000000") == 0) {
+    if (zcert_secret_txt (cert) [0] == 0
+        || strcmp (zcert_secret_txt (cert), "0000000000000000000000000000000000000000") == 0) {
         snprintf (err, errlen, "%s_secret is missing: the broker needs its secret key", path);
         zcert_destroy (&cert);
         return NULL;
@@ -222,8 +229,10 @@ segq__auth_new (const char *keys_dir, zsock_t *sock, int verbose, char *err, siz
     self->inotify = self->watch = -1;
     struct stat st;
     if (stat (self->certs_dir, &st) != 0 || !S_ISDIR (st.st_mode)) {
-        snprintf (err, errlen, "no folder of allowed certificates %s: create it and copy the "
-                  "users' and nodes' .cert files there", self->certs_dir);
+        snprintf (err, errlen,
+                  "no folder of allowed certificates %s: create it and copy the "
+                  "users' and nodes' .cert files there",
+                  self->certs_dir);
         zcert_destroy (&cert);
         segq__auth_destroy (&self);
         return NULL;
@@ -232,11 +241,13 @@ segq__auth_new (const char *keys_dir, zsock_t *sock, int verbose, char *err, siz
        rights: no keys mode without it */
     self->inotify = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
     if (self->inotify < 0
-    ||  (self->watch = inotify_add_watch (self->inotify, self->certs_dir,
-                                          S_WATCHED | IN_ONLYDIR)) < 0) {
-        snprintf (err, errlen, "cannot watch %s for changed certificates: %s (raise the "
-                  "sysctls fs.inotify.max_user_instances and max_user_watches)", self->certs_dir,
-                  strerror (errno));
+        || (self->watch =
+                inotify_add_watch (self->inotify, self->certs_dir, S_WATCHED | IN_ONLYDIR))
+               < 0) {
+        snprintf (err, errlen,
+                  "cannot watch %s for changed certificates: %s (raise the "
+                  "sysctls fs.inotify.max_user_instances and max_user_watches)",
+                  self->certs_dir, strerror (errno));
         zcert_destroy (&cert);
         segq__auth_destroy (&self);
         return NULL;
@@ -282,9 +293,8 @@ segq__auth_endpoint_local (const char *endpoint)
 {
     if (strncmp (endpoint, "ipc://", 6) == 0 || strncmp (endpoint, "inproc://", 9) == 0)
         return true;
-    static const char *const local [] = {
-        "tcp://127.", "tcp://localhost:", "tcp://[::1]:", "tcp://lo:", NULL
-    };
+    static const char *const local [] = { "tcp://127.",
+                                          "tcp://localhost:", "tcp://[::1]:", "tcp://lo:", NULL };
     for (int i = 0; local [i]; i++)
         if (strncmp (endpoint, local [i], strlen (local [i])) == 0)
             return true;

@@ -19,7 +19,7 @@
 typedef enum { SEGQ__ROLE_USER, SEGQ__ROLE_ADMIN, SEGQ__ROLE_WORKER } segq__role_t;
 
 typedef struct {
-    char *key;                  /* z85 public key */
+    char *key; /* z85 public key */
     char *name;
     segq__role_t role;
 } segq__identity_t;
@@ -44,8 +44,7 @@ const segq__identity_t *segq__auth_identify (segq__auth_t *self, const char *key
    it all the same). On a decode failure *req_id gets the request id the
    body still shows, 0 if none (segq_msg_decode_request). */
 int segq__auth_recv (zsock_t *sock, zframe_t **peer, segq_msg_t **out, uint8_t *version,
-                     uint64_t *req_id, char key [64], char address [64], char *err,
-                     size_t errlen);
+                     uint64_t *req_id, char key [64], char address [64], char *err, size_t errlen);
 
 /* true for endpoints only this machine can reach (tcp loopback, ipc, inproc). */
 bool segq__auth_endpoint_local (const char *endpoint);

@@ -22,13 +22,14 @@ struct segq__backup {
 };
 
 segq__backup_t *
-segq__backup_start (segq__job_store_t *store, const char *path, int *code, char *err,
-                    size_t errlen)
+segq__backup_start (segq__job_store_t *store, const char *path, int *code, char *err, size_t errlen)
 {
     *code = SEGQ_EINVAL;
     if (!path || path [0] != '/' || strlen (path) >= 4096) {
-        snprintf (err, errlen, "backup path '%s' must be an absolute path on the broker's "
-                  "machine", path ? path : "");
+        snprintf (err, errlen,
+                  "backup path '%s' must be an absolute path on the broker's "
+                  "machine",
+                  path ? path : "");
         return NULL;
     }
     struct stat st;
@@ -51,16 +52,17 @@ segq__backup_start (segq__job_store_t *store, const char *path, int *code, char 
         *code = errno == EEXIST ? SEGQ_EEXIST : SEGQ_EIO;
         snprintf (err, errlen, "cannot create %s: %s%s", self->part, strerror (errno),
                   errno == EEXIST ? " (another backup to that name in progress, or left by "
-                  "a crash: remove it)" : "");
+                                    "a crash: remove it)"
+                                  : "");
         free (self);
         return NULL;
     }
     close (fd);
     *code = SEGQ_EIO;
-    if (sqlite3_open_v2 (self->part, &self->dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                         NULL) != SQLITE_OK
-    ||  !(self->backup = sqlite3_backup_init (self->dest, "main", segq__job_store_db (store),
-                                              "main"))) {
+    if (sqlite3_open_v2 (self->part, &self->dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL)
+            != SQLITE_OK
+        || !(self->backup =
+                 sqlite3_backup_init (self->dest, "main", segq__job_store_db (store), "main"))) {
         snprintf (err, errlen, "cannot start the backup to %s: %s", self->part,
                   self->dest ? sqlite3_errmsg (self->dest) : "out of memory");
         segq__backup_destroy (&self);
@@ -95,7 +97,8 @@ segq__backup_step (segq__backup_t *self, int pages, char *err, size_t errlen)
         return rc == SQLITE_FULL ? SEGQ_ENOSPC : SEGQ_EIO;
     }
     sqlite3_stmt *stmt;
-    if (sqlite3_prepare_v2 (self->dest, "SELECT count(*) FROM jobs", -1, &stmt, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2 (self->dest, "SELECT count(*) FROM jobs", -1, &stmt, NULL)
+        == SQLITE_OK) {
         if (sqlite3_step (stmt) == SQLITE_ROW)
             self->jobs = (uint64_t) sqlite3_column_int64 (stmt, 0);
         sqlite3_finalize (stmt);
@@ -116,7 +119,7 @@ segq__backup_step (segq__backup_t *self, int pages, char *err, size_t errlen)
     char dir [4096];
     snprintf (dir, sizeof dir, "%s", self->path);
     if (s_fsync_path (self->part, O_RDONLY) != 0 || stat (self->part, &st) != 0
-    ||  rename (self->part, self->path) != 0 || s_fsync_path (dirname (dir), O_RDONLY) != 0) {
+        || rename (self->part, self->path) != 0 || s_fsync_path (dirname (dir), O_RDONLY) != 0) {
         snprintf (err, errlen, "cannot put the backup in place at %s: %s", self->path,
                   strerror (errno));
         return errno == ENOSPC ? SEGQ_ENOSPC : SEGQ_EIO;

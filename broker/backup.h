@@ -26,8 +26,8 @@ segq__backup_t *segq__backup_start (segq__job_store_t *store, const char *path, 
    in place; negative: failed (err says why; nothing left at path). */
 int segq__backup_step (segq__backup_t *self, int pages, char *err, size_t errlen);
 const char *segq__backup_path (segq__backup_t *self);
-uint64_t segq__backup_size (segq__backup_t *self);     /* once complete */
-uint64_t segq__backup_jobs (segq__backup_t *self);     /* once complete */
+uint64_t segq__backup_size (segq__backup_t *self); /* once complete */
+uint64_t segq__backup_jobs (segq__backup_t *self); /* once complete */
 /* Abandons an unfinished copy (its .part file is removed). */
 void segq__backup_destroy (segq__backup_t **self_p);
 

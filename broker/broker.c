@@ -27,11 +27,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TURN_MAX        4096    /* messages handled per loop turn */
-#define DISPATCH_MAX    8192    /* assignments per loop turn */
-#define MAX_TRANSFERS   256     /* clients' transfers open at once, all together ... */
+#define TURN_MAX               4096 /* messages handled per loop turn */
+#define DISPATCH_MAX           8192 /* assignments per loop turn */
+#define MAX_TRANSFERS          256  /* clients' transfers open at once, all together ... */
 #define MAX_TRANSFERS_PER_PEER 16   /* ... and from one connection */
-#define MAX_ARTIFACT_SIZE ((uint64_t) 64 << 30)
+#define MAX_ARTIFACT_SIZE      ((uint64_t) 64 << 30)
 
 static void
 s_peer_hex (zframe_t *peer, char out [PEER_HEX])
@@ -64,8 +64,8 @@ s_rebuild (segq_broker_t *self, char *err, size_t errlen)
         .orphan_grace_s = self->config.expiry_ms / 1000.0,
         .limits = self->config.limits,
     };
-    self->jobs = self->sched ? segq__jobs_new (self->store, self->sched, self->artifacts, &config)
-                             : NULL;
+    self->jobs =
+        self->sched ? segq__jobs_new (self->store, self->sched, self->artifacts, &config) : NULL;
     int rc = self->jobs ? 0 : SEGQ_ENOMEM;
     if (rc)
         snprintf (err, errlen, "out of memory");
@@ -78,7 +78,7 @@ s_rebuild (segq_broker_t *self, char *err, size_t errlen)
         /* running jobs of workers still connected stay theirs */
         segq__job_t **orphans;
         size_t n = segq__jobs_orphans (self->jobs, &orphans);
-        for (size_t i = n; i-- > 0; ) {
+        for (size_t i = n; i-- > 0;) {
             segq__job_t *job = orphans [i];
             worker_t *w = zhashx_lookup (self->by_node, job->orphan_node);
             if (w && w->sched_node) {
@@ -102,7 +102,8 @@ s_turn_end (segq_broker_t *self)
     char err [512] = "";
     bool writes = segq__job_store_in_transaction (self->store);
     int64_t dispatched = zclock_usecs ();
-    int rc = self->broken ? self->broken_code : segq__job_store_commit (self->store, err, sizeof err);
+    int rc =
+        self->broken ? self->broken_code : segq__job_store_commit (self->store, err, sizeof err);
     int64_t committed = zclock_usecs ();
     self->stats.turns++;
     self->stats.commits += writes;
@@ -121,14 +122,14 @@ s_turn_end (segq_broker_t *self)
         int rebuilt = s_rebuild (self, rebuild_err, sizeof rebuild_err);
         if (rebuilt) {
             /* memory and disk may disagree now: stopping is the only safe move */
-            segq__broker_log (self, 0, NULL, "cannot rebuild the state from the database: %s: "
-                              "stopping", rebuild_err);
+            segq__broker_log (self, 0, NULL,
+                              "cannot rebuild the state from the database: %s: "
+                              "stopping",
+                              rebuild_err);
             zsys_interrupted = 1;
-        }
-        else
+        } else
             segq__broker_log (self, 0, NULL, "state rebuilt from the database after a failed turn");
-    }
-    else {
+    } else {
         if (writes) {
             /* committed is durable: the purged files may go now */
             self->commit_no++;
@@ -149,37 +150,37 @@ s_turn_end (segq_broker_t *self)
    who) has its handler here, and no other type does: test_dispatch.c
    checks that the two tables agree. */
 static const segq__dispatch_t s_dispatch [] = {
-    [SEGQ_MSG_SUBMIT]     = { .handle = segq__broker_on_submit },
-    [SEGQ_MSG_STATUS]     = { .handle = segq__broker_on_status },
-    [SEGQ_MSG_CANCEL]     = { .handle = segq__broker_on_cancel },
-    [SEGQ_MSG_LOGS]       = { .handle = segq__broker_on_logs },
-    [SEGQ_MSG_WORKERS]    = { .handle = segq__broker_on_workers },
-    [SEGQ_MSG_KINDS]      = { .handle = segq__broker_on_kinds },
-    [SEGQ_MSG_PRIORITY]   = { .handle = segq__broker_on_priority },
-    [SEGQ_MSG_ARRAY]      = { .handle = segq__broker_on_array },
-    [SEGQ_MSG_DRAIN]      = { .handle = segq__broker_on_drain, .act = "drain a worker" },
-    [SEGQ_MSG_PURGE]      = { .handle = segq__broker_on_purge },
-    [SEGQ_MSG_BACKUP]     = { .handle = segq__broker_on_backup,
-                              .act = "back up the broker's database" },
-    [SEGQ_MSG_REGISTER]   = { .handle = segq__broker_on_register },
-    [SEGQ_MSG_HEARTBEAT]  = { .handle = segq__broker_on_heartbeat },
-    [SEGQ_MSG_PROGRESS]   = { .handle = segq__broker_on_progress },
-    [SEGQ_MSG_LOG]        = { .handle = segq__broker_on_log },
-    [SEGQ_MSG_RESULT]     = { .handle = segq__broker_on_result },
+    [SEGQ_MSG_SUBMIT] = { .handle = segq__broker_on_submit },
+    [SEGQ_MSG_STATUS] = { .handle = segq__broker_on_status },
+    [SEGQ_MSG_CANCEL] = { .handle = segq__broker_on_cancel },
+    [SEGQ_MSG_LOGS] = { .handle = segq__broker_on_logs },
+    [SEGQ_MSG_WORKERS] = { .handle = segq__broker_on_workers },
+    [SEGQ_MSG_KINDS] = { .handle = segq__broker_on_kinds },
+    [SEGQ_MSG_PRIORITY] = { .handle = segq__broker_on_priority },
+    [SEGQ_MSG_ARRAY] = { .handle = segq__broker_on_array },
+    [SEGQ_MSG_DRAIN] = { .handle = segq__broker_on_drain, .act = "drain a worker" },
+    [SEGQ_MSG_PURGE] = { .handle = segq__broker_on_purge },
+    [SEGQ_MSG_BACKUP] = { .handle = segq__broker_on_backup,
+                          .act = "back up the broker's database" },
+    [SEGQ_MSG_REGISTER] = { .handle = segq__broker_on_register },
+    [SEGQ_MSG_HEARTBEAT] = { .handle = segq__broker_on_heartbeat },
+    [SEGQ_MSG_PROGRESS] = { .handle = segq__broker_on_progress },
+    [SEGQ_MSG_LOG] = { .handle = segq__broker_on_log },
+    [SEGQ_MSG_RESULT] = { .handle = segq__broker_on_result },
     [SEGQ_MSG_CHECKPOINT] = { .handle = segq__broker_on_checkpoint },
-    [SEGQ_MSG_BYE]        = { .handle = segq__broker_on_bye },
-    [SEGQ_MSG_PUT]        = { .handle = segq__broker_on_put },
-    [SEGQ_MSG_CHUNK]      = { .handle = segq__broker_on_chunk },
-    [SEGQ_MSG_GET]        = { .handle = segq__broker_on_get },
-    [SEGQ_MSG_CREDIT]     = { .handle = segq__broker_on_credit },
+    [SEGQ_MSG_BYE] = { .handle = segq__broker_on_bye },
+    [SEGQ_MSG_PUT] = { .handle = segq__broker_on_put },
+    [SEGQ_MSG_CHUNK] = { .handle = segq__broker_on_chunk },
+    [SEGQ_MSG_GET] = { .handle = segq__broker_on_get },
+    [SEGQ_MSG_CREDIT] = { .handle = segq__broker_on_credit },
 };
 
 const segq__dispatch_t *
 segq__broker_dispatch (segq_msg_type_t type)
 {
     size_t i = (size_t) type;
-    return i < sizeof s_dispatch / sizeof s_dispatch [0] && s_dispatch [i].handle
-         ? &s_dispatch [i] : NULL;
+    return i < sizeof s_dispatch / sizeof s_dispatch [0] && s_dispatch [i].handle ? &s_dispatch [i]
+                                                                                  : NULL;
 }
 
 static void
@@ -211,7 +212,7 @@ s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
         zframe_t *peer = NULL;
         segq_msg_t *msg = NULL;
         uint8_t version = 0;
-        uint64_t req_id = 0;    /* of a request that does not decode: its ERROR echoes it */
+        uint64_t req_id = 0; /* of a request that does not decode: its ERROR echoes it */
         char err [512] = "";
         /* the socket does not block (receive timeout 0): asking it for
            events before each message would cost a system call each */
@@ -221,20 +222,20 @@ s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
                                   self->sender_address, err, sizeof err);
         if (!peer) {
             segq_msg_destroy (&msg);
-            break;              /* nothing more there, or interrupted */
+            break; /* nothing more there, or interrupted */
         }
         char peer_hex [PEER_HEX];
         s_peer_hex (peer, peer_hex);
         if (rc) {
             segq__broker_log (self, 0, peer_hex, "dropped a bad message: %s", err);
             if (rc == SEGQ_EVERSION)
-                segq__broker_error (self, peer, req_id, SEGQ_EVERSION, "protocol version %u is "
-                                    "not spoken here: this broker speaks version %d", version,
-                                    SEGQ_PROTO_VERSION);
+                segq__broker_error (self, peer, req_id, SEGQ_EVERSION,
+                                    "protocol version %u is "
+                                    "not spoken here: this broker speaks version %d",
+                                    version, SEGQ_PROTO_VERSION);
             else
                 segq__broker_error (self, peer, req_id, rc, "message dropped: %s", err);
-        }
-        else
+        } else
             s_handle (self, peer, peer_hex, msg);
         segq_msg_destroy (&msg);
         zframe_destroy (&peer);
@@ -244,8 +245,10 @@ s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
     s_turn_end (self);
     int64_t took = zclock_mono () - started;
     if (took > (int64_t) self->config.heartbeat_ms)
-        segq__broker_log (self, 0, NULL, "slow turn: %" PRId64 " ms for %d message(s): workers "
-                          "may see the broker as silent", took, n);
+        segq__broker_log (self, 0, NULL,
+                          "slow turn: %" PRId64 " ms for %d message(s): workers "
+                          "may see the broker as silent",
+                          took, n);
     return 0;
 }
 
@@ -297,7 +300,7 @@ s_mkdirs (const char *path, char *err, size_t errlen)
 {
     char buffer [4096];
     snprintf (buffer, sizeof buffer, "%s", path);
-    for (char *p = buffer + 1; ; p++) {
+    for (char *p = buffer + 1;; p++) {
         if (*p == '/' || *p == 0) {
             char c = *p;
             *p = 0;
@@ -320,7 +323,7 @@ s_write_ready_file (const char *path, const char *endpoint, char *err, size_t er
     snprintf (tmp, sizeof tmp, "%s.tmp", path);
     FILE *file = fopen (tmp, "w");
     if (!file || fprintf (file, "%s\n", endpoint) < 0 || fclose (file) != 0
-    ||  rename (tmp, path) != 0) {
+        || rename (tmp, path) != 0) {
         snprintf (err, errlen, "cannot write the ready file %s: %s", path, strerror (errno));
         return SEGQ_EIO;
     }
@@ -364,14 +367,16 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
     if (!c->max_artifact_size)
         c->max_artifact_size = MAX_ARTIFACT_SIZE;
     if (!c->keys_dir && !segq__auth_endpoint_local (c->bind)) {
-        snprintf (err, errlen, "refusing to bind %s without keys: anyone who reaches it could "
+        snprintf (err, errlen,
+                  "refusing to bind %s without keys: anyone who reaches it could "
                   "act as any user. Give --keys DIR (see `segqd keygen`) or bind a loopback "
-                  "address (tcp://127.0.0.1:PORT)", c->bind);
+                  "address (tcp://127.0.0.1:PORT)",
+                  c->bind);
         goto fail;
     }
     self->data_dir = strdup (c->data_dir ? c->data_dir : ".");
     c->data_dir = self->data_dir;
-    c->ready_file = NULL;       /* not kept: written once below */
+    c->ready_file = NULL; /* not kept: written once below */
     if (!self->data_dir || s_mkdirs (self->data_dir, err, errlen))
         goto fail;
     chmod (self->data_dir, 0700);
@@ -379,13 +384,13 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
     snprintf (db_path, sizeof db_path, "%s/segq.db", self->data_dir);
     umask (077);
     self->store = segq__job_store_open (db_path, err, errlen);
-    if (!self->store
-    ||  !(self->artifacts = segq__artifact_store_new (self->data_dir, err, errlen))
-    ||  !(self->logs = segq__job_log_new (self->data_dir, err, errlen))
-    ||  !(self->audit = segq__audit_new (self->data_dir, err, errlen))
-    ||  !(self->access = segq__access_new (self->store, self->artifacts, err, errlen))
-    ||  !(self->retention = segq__retention_new (self->store, self->artifacts, self->logs,
-                                                 c->retention_s, segq__broker_now (), err, errlen)))
+    if (!self->store || !(self->artifacts = segq__artifact_store_new (self->data_dir, err, errlen))
+        || !(self->logs = segq__job_log_new (self->data_dir, err, errlen))
+        || !(self->audit = segq__audit_new (self->data_dir, err, errlen))
+        || !(self->access = segq__access_new (self->store, self->artifacts, err, errlen))
+        || !(self->retention =
+                 segq__retention_new (self->store, self->artifacts, self->logs, c->retention_s,
+                                      segq__broker_now (), err, errlen)))
         goto fail;
     self->by_peer = zhashx_new ();
     self->by_node = zhashx_new ();
@@ -410,7 +415,7 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
     zsock_set_linger (self->router, 1000);
     zsock_set_rcvtimeo (self->router, 0);
     if (c->keys_dir
-    &&  !(self->auth = segq__auth_new (c->keys_dir, self->router, c->verbose, err, errlen)))
+        && !(self->auth = segq__auth_new (c->keys_dir, self->router, c->verbose, err, errlen)))
         goto fail;
     if (zsock_bind (self->router, "%s", c->bind) < 0) {
         snprintf (err, errlen, "cannot bind %s: %s (is another segqd running there?)", c->bind,
@@ -421,9 +426,8 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
     snprintf (self->endpoint, sizeof self->endpoint, "%s", endpoint ? endpoint : c->bind);
     zstr_free (&endpoint);
     self->loop = zloop_new ();
-    if (!self->loop
-    ||  zloop_reader (self->loop, self->router, s_on_socket, self) != 0
-    ||  zloop_timer (self->loop, c->heartbeat_ms, 0, s_on_heartbeat, self) < 0) {
+    if (!self->loop || zloop_reader (self->loop, self->router, s_on_socket, self) != 0
+        || zloop_timer (self->loop, c->heartbeat_ms, 0, s_on_heartbeat, self) < 0) {
         snprintf (err, errlen, "cannot set up the event loop");
         goto fail;
     }
@@ -489,8 +493,9 @@ segq_broker_run (segq_broker_t *self)
     zloop_start (self->loop);
     segq__broker_backup_end (self, SEGQ_EIO, "the broker stopped before the backup was complete");
     segq__broker_flush (self, true);
-    segq__broker_log (self, 0, NULL, "stopping after %" PRIu64 " turns, %" PRIu64 " messages, %"
-                      PRIu64 " commits (%.0f us each on average); time: %.3f s reading and "
+    segq__broker_log (self, 0, NULL,
+                      "stopping after %" PRIu64 " turns, %" PRIu64 " messages, %" PRIu64
+                      " commits (%.0f us each on average); time: %.3f s reading and "
                       "handling, %.3f s dispatching, %.3f s committing, %.3f s sending",
                       self->stats.turns, self->stats.messages, self->stats.commits,
                       self->stats.commits ? (double) self->stats.commit_us / self->stats.commits

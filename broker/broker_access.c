@@ -72,8 +72,9 @@ s_address (segq_broker_t *self)
 static unsigned
 s_role_sender (segq__role_t role)
 {
-    return role == SEGQ__ROLE_ADMIN ? SEGQ_FROM_ADMIN
-         : role == SEGQ__ROLE_WORKER ? SEGQ_FROM_WORKER : SEGQ_FROM_USER;
+    return role == SEGQ__ROLE_ADMIN    ? SEGQ_FROM_ADMIN
+           : role == SEGQ__ROLE_WORKER ? SEGQ_FROM_WORKER
+                                       : SEGQ_FROM_USER;
 }
 
 /* Why certificate id may not send msg, whose route is route (act: what an
@@ -83,14 +84,17 @@ s_refused (const segq__identity_t *id, const segq_msg_route_t *route, const segq
            const char *act, char *why, size_t len)
 {
     if (id->role == SEGQ__ROLE_WORKER && !(route->senders & SEGQ_FROM_WORKER))
-        snprintf (why, len, "a worker certificate cannot send client requests: use a user "
+        snprintf (why, len,
+                  "a worker certificate cannot send client requests: use a user "
                   "certificate (`segq keygen`)");
     else if (id->role != SEGQ__ROLE_WORKER && !(route->senders & CLIENTS))
-        snprintf (why, len, "only worker certificates may act as workers (make one with "
+        snprintf (why, len,
+                  "only worker certificates may act as workers (make one with "
                   "`segqd keygen --worker NODE`)");
     else if (msg->type == SEGQ_MSG_REGISTER && msg->u.reg.node
-         &&  strcmp (msg->u.reg.node, id->name) != 0)
-        snprintf (why, len, "a node registers under the name in its certificate (--node must "
+             && strcmp (msg->u.reg.node, id->name) != 0)
+        snprintf (why, len,
+                  "a node registers under the name in its certificate (--node must "
                   "match)");
     else if (!(route->senders & s_role_sender (id->role)))
         snprintf (why, len, "only an admin may %s", act ? act : segq_msg_type_name (msg->type));
@@ -118,7 +122,7 @@ s_admit_certificate (segq_broker_t *self, segq__request_t *req, const segq__iden
     char **user = segq_msg_user (msg);
     if (user) {
         free (*user);
-        *user = NULL;           /* a worker's transfers act for no user */
+        *user = NULL; /* a worker's transfers act for no user */
         if (id->role != SEGQ__ROLE_WORKER && !(*user = strdup (id->name)))
             return false;
     }
@@ -132,13 +136,16 @@ segq__broker_admit (segq_broker_t *self, segq__request_t *req, const segq__dispa
     const segq__identity_t *id = segq__broker_sender (self);
     if (self->auth && !id) {
         const char *key = self->sender_key [0] ? self->sender_key : "?";
-        segq__broker_log (self, 0, req->peer_hex, "refused %s from %s: key %s is not (or no "
-                          "longer) allowed", segq_msg_type_name (msg->type), s_address (self),
-                          key);
-        segq__broker_error (self, req->peer, segq_msg_req_id (msg), SEGQ_EAUTH, "your "
+        segq__broker_log (self, 0, req->peer_hex,
+                          "refused %s from %s: key %s is not (or no "
+                          "longer) allowed",
+                          segq_msg_type_name (msg->type), s_address (self), key);
+        segq__broker_error (self, req->peer, segq_msg_req_id (msg), SEGQ_EAUTH,
+                            "your "
                             "certificate (key %s) is not allowed on this broker (unknown or "
                             "revoked): ask the admin to add your .cert to the broker's keys "
-                            "directory (certs/)", key);
+                            "directory (certs/)",
+                            key);
         return false;
     }
     segq_msg_route_t route;

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SWEEP_MAX       1024    /* jobs retention may purge per timer tick ... */
-#define SWEEP_MS        5       /* ... and the time it may take */
-#define BACKUP_PAGES    256     /* database pages copied per backup step ... */
-#define BACKUP_TICK_MS  5       /* ... one step this often */
+#define SWEEP_MAX      1024 /* jobs retention may purge per timer tick ... */
+#define SWEEP_MS       5    /* ... and the time it may take */
+#define BACKUP_PAGES   256  /* database pages copied per backup step ... */
+#define BACKUP_TICK_MS 5    /* ... one step this often */
 
 void
 segq__broker_on_drain (segq_broker_t *self, segq__request_t *req)
@@ -25,8 +25,10 @@ segq__broker_on_drain (segq_broker_t *self, segq__request_t *req)
     zframe_t *peer = req->peer;
     worker_t *w = drain->node ? zhashx_lookup (self->by_node, drain->node) : NULL;
     if (!w || !w->peer) {
-        segq__broker_error (self, peer, drain->req_id, SEGQ_ENOENT, "no connected worker named "
-                            "'%s'", drain->node ? drain->node : "");
+        segq__broker_error (self, peer, drain->req_id, SEGQ_ENOENT,
+                            "no connected worker named "
+                            "'%s'",
+                            drain->node ? drain->node : "");
         return;
     }
     w->state = SEGQ_WORKER_DRAINING;
@@ -75,16 +77,16 @@ segq__broker_on_purge (segq_broker_t *self, segq__request_t *req)
         if (!number || segq__job_store_brief (self->store, number, &brief) != 0) {
             rc = SEGQ_ENOENT;
             snprintf (err, sizeof err, "unknown job '%s'", purge->jobs [i]);
-        }
-        else if (!admin && (!purge->user || strcmp (purge->user, brief.owner) != 0)) {
+        } else if (!admin && (!purge->user || strcmp (purge->user, brief.owner) != 0)) {
             rc = SEGQ_EPERM;
-            snprintf (err, sizeof err, "permission denied: job %s belongs to %s; only its owner "
-                      "or an admin may purge it", purge->jobs [i], brief.owner);
-        }
-        else {
+            snprintf (err, sizeof err,
+                      "permission denied: job %s belongs to %s; only its owner "
+                      "or an admin may purge it",
+                      purge->jobs [i], brief.owner);
+        } else {
             segq__purge_stats_t stats;
-            rc = segq__retention_purge (self->retention, number, who, now, &already, &stats,
-                                        err, sizeof err);
+            rc = segq__retention_purge (self->retention, number, who, now, &already, &stats, err,
+                                        sizeof err);
             result->artifacts = stats.files;
             result->bytes = stats.bytes;
             if (segq__broker_store_error (rc) && rc != SEGQ_ESTATE)
@@ -143,8 +145,10 @@ segq__broker_sweep (segq_broker_t *self)
             return;
         }
         if (n > 0)
-            segq__broker_log (self, 1, NULL, "retention: looked at %d job(s) that ended over "
-                              "%.0f s ago", n, segq__retention_seconds (self->retention));
+            segq__broker_log (self, 1, NULL,
+                              "retention: looked at %d job(s) that ended over "
+                              "%.0f s ago",
+                              n, segq__retention_seconds (self->retention));
         if ((size_t) n < batch)
             break;
     }
@@ -166,16 +170,15 @@ segq__broker_backup_end (segq_broker_t *self, int code, const char *message)
         reply->u.backup_reply.size = segq__backup_size (self->backup.copy);
         reply->u.backup_reply.jobs = segq__backup_jobs (self->backup.copy);
         segq__broker_send_at_once (self, self->backup.peer, reply);
-        segq__broker_log (self, 0, NULL, "backup of the database written to %s (%" PRIu64
-                          " bytes, %" PRIu64 " jobs)", segq__backup_path (self->backup.copy),
-                          segq__backup_size (self->backup.copy),
-                          segq__backup_jobs (self->backup.copy));
-    }
-    else {
+        segq__broker_log (
+            self, 0, NULL,
+            "backup of the database written to %s (%" PRIu64 " bytes, %" PRIu64 " jobs)",
+            segq__backup_path (self->backup.copy), segq__backup_size (self->backup.copy),
+            segq__backup_jobs (self->backup.copy));
+    } else {
         segq__broker_log (self, 0, NULL, "backup failed: %s", message);
         if (self->router)
-            segq__broker_error (self, self->backup.peer, self->backup.req_id, code, "%s",
-                                message);
+            segq__broker_error (self, self->backup.peer, self->backup.req_id, code, "%s", message);
     }
     if (self->backup.event && code == 0)
         json_object_set_new (self->backup.event, "size",
@@ -211,7 +214,8 @@ segq__broker_on_backup (segq_broker_t *self, segq__request_t *req)
     json_t *event = segq__broker_audit_event (self, "backup", backup->user, peer_hex);
     segq__broker_audit_set (event, "path", backup->path);
     if (self->backup.copy) {
-        segq__broker_error (self, peer, backup->req_id, SEGQ_ESTATE, "a backup (to %s) is in "
+        segq__broker_error (self, peer, backup->req_id, SEGQ_ESTATE,
+                            "a backup (to %s) is in "
                             "progress: try again when it is done",
                             segq__backup_path (self->backup.copy));
         segq__broker_audit_end (self, &event, "a backup is in progress", false);

@@ -25,10 +25,10 @@ segq__broker_on_priority (segq_broker_t *self, segq__request_t *req)
     int32_t previous = 0;
     bool admin = segq__broker_sender_is_admin (self);
     uint64_t number = segq__job_id_parse (request->job);
-    int rc = number ? segq__jobs_set_priority (self->jobs, number, request->priority, request->user,
-                                               admin, admin || !self->auth, &previous, err,
-                                               sizeof err)
-                    : SEGQ_ENOENT;
+    int rc = number
+                 ? segq__jobs_set_priority (self->jobs, number, request->priority, request->user,
+                                            admin, admin || !self->auth, &previous, err, sizeof err)
+                 : SEGQ_ENOENT;
     if (!number)
         snprintf (err, sizeof err, "unknown job '%s'", request->job);
     segq__broker_log (self, rc == SEGQ_EPERM ? 0 : 1, req->peer_hex, "PRIORITY %s %d by %s: %s",
@@ -58,14 +58,14 @@ segq__broker_on_submit (segq_broker_t *self, segq__request_t *req)
     const char *peer_hex = req->peer_hex;
     char id [SEGQ__JOB_ID_MAX], err [1024] = "";
     if ((submit->priority > SEGQ_PRIORITY_USER_MAX || submit->priority < -SEGQ_PRIORITY_USER_MAX)
-    &&  self->auth && !segq__broker_sender_is_admin (self)) {
+        && self->auth && !segq__broker_sender_is_admin (self)) {
         segq__broker_log (self, 0, peer_hex, "SUBMIT from %s refused: priority %d needs an admin",
                           submit->user ? submit->user : "?", (int) submit->priority);
-        segq__broker_error (self, peer, submit->req_id, SEGQ_EPERM, "priority %d is outside "
+        segq__broker_error (self, peer, submit->req_id, SEGQ_EPERM,
+                            "priority %d is outside "
                             "-%d..%d, which orders only your own jobs: putting a job ahead of "
                             "other users' fair share needs an admin (`segq priority`)",
-                            (int) submit->priority, SEGQ_PRIORITY_USER_MAX,
-                            SEGQ_PRIORITY_USER_MAX);
+                            (int) submit->priority, SEGQ_PRIORITY_USER_MAX, SEGQ_PRIORITY_USER_MAX);
         return;
     }
     segq__caller_t caller = segq__broker_caller (self, submit->user);
@@ -138,17 +138,14 @@ segq__broker_on_array (segq_broker_t *self, segq__request_t *req)
         rc = id ? segq__job_store_array (self->store, id, &row) : SEGQ_ENOENT;
         if (rc == SEGQ_ENOENT)
             snprintf (err, sizeof err, "unknown job array '%s'", array->array);
-    }
-    else if (!array->user || !*array->user) {
+    } else if (!array->user || !*array->user) {
         snprintf (err, sizeof err, "ARRAY without a user name");
         rc = SEGQ_EINVAL;
-    }
-    else if (array->n_jobs > MAX_ARRAY_JOBS) {
+    } else if (array->n_jobs > MAX_ARRAY_JOBS) {
         snprintf (err, sizeof err, "a job array holds at most %d jobs, not %zu", MAX_ARRAY_JOBS,
                   array->n_jobs);
         rc = SEGQ_ETOOBIG;
-    }
-    else {
+    } else {
         row.jobs = calloc (array->n_jobs, sizeof *row.jobs);
         sorted = calloc (array->n_jobs, sizeof *sorted);
         rc = row.jobs && sorted ? 0 : SEGQ_ENOMEM;
@@ -159,8 +156,10 @@ segq__broker_on_array (segq_broker_t *self, segq__request_t *req)
             if (rc == SEGQ_ENOENT)
                 snprintf (err, sizeof err, "unknown job '%s'", array->jobs [i]);
             else if (rc == 0 && strcmp (brief.owner, array->user) != 0) {
-                snprintf (err, sizeof err, "job %s belongs to %s: an array holds only your own "
-                          "jobs", array->jobs [i], brief.owner);
+                snprintf (err, sizeof err,
+                          "job %s belongs to %s: an array holds only your own "
+                          "jobs",
+                          array->jobs [i], brief.owner);
                 rc = SEGQ_EPERM;
             }
             row.jobs [i] = sorted [i] = number;
@@ -194,7 +193,7 @@ segq__broker_on_array (segq_broker_t *self, segq__request_t *req)
         r->req_id = array->req_id;
         r->created = row.created;
         bool ok = (r->array = strdup (text)) && (r->owner = strdup (row.owner))
-               && (!row.n_jobs || (r->jobs = calloc (row.n_jobs, sizeof *r->jobs)));
+                  && (!row.n_jobs || (r->jobs = calloc (row.n_jobs, sizeof *r->jobs)));
         for (size_t i = 0; ok && i < row.n_jobs; i++) {
             char job [SEGQ__JOB_ID_MAX];
             segq__job_id_format (row.jobs [i], job);
@@ -246,15 +245,15 @@ s_overlay (segq_broker_t *self, segq_job_info_t *info)
                       segq__job_kind_name (job));
         else if (!segq__sched_fits_total (self->sched, &job->sched)) {
             if (job->sched.gpu_mem)
-                snprintf (text, sizeof text, "waiting for capacity: no worker has a GPU with "
-                          "%" PRIu64 " bytes and %u CPU slots", job->sched.gpu_mem,
-                          job->sched.cpu_slots);
+                snprintf (text, sizeof text,
+                          "waiting for capacity: no worker has a GPU with "
+                          "%" PRIu64 " bytes and %u CPU slots",
+                          job->sched.gpu_mem, job->sched.cpu_slots);
             else
                 snprintf (text, sizeof text, "waiting for capacity: no worker has %u CPU slots",
                           job->sched.cpu_slots);
         }
-    }
-    else if (job->state == SEGQ_JOB_WAITING)
+    } else if (job->state == SEGQ_JOB_WAITING)
         snprintf (text, sizeof text, "waiting for %u job(s) it depends on", job->n_pending);
     else if (job->state == SEGQ_JOB_RUNNING && job->orphan_node)
         snprintf (text, sizeof text, "waiting for worker %s to come back", job->orphan_node);
@@ -314,8 +313,10 @@ segq__broker_on_status (segq_broker_t *self, segq__request_t *req)
     if (status->n_jobs > STATUS_PAGE_MAX || status->limit > STATUS_PAGE_MAX) {
         bool named = status->n_jobs > STATUS_PAGE_MAX;
         segq_msg_destroy (&reply);
-        segq__broker_error (self, peer, status->req_id, SEGQ_ETOOBIG, "%s %zu jobs: a status "
-                            "request takes at most %d (%s)", named ? "named" : "a page of",
+        segq__broker_error (self, peer, status->req_id, SEGQ_ETOOBIG,
+                            "%s %zu jobs: a status "
+                            "request takes at most %d (%s)",
+                            named ? "named" : "a page of",
                             named ? status->n_jobs : (size_t) status->limit, STATUS_PAGE_MAX,
                             named ? "name them in several requests"
                                   : "page on with the reply's cursor");
@@ -333,8 +334,7 @@ segq__broker_on_status (segq_broker_t *self, segq__request_t *req)
             }
             count++;
         }
-    }
-    else {
+    } else {
         uint32_t limit = status->limit ? status->limit : STATUS_PAGE;
         uint64_t after = 0;
         if (status->cursor && !(after = segq__job_id_parse (status->cursor))) {
@@ -345,8 +345,8 @@ segq__broker_on_status (segq_broker_t *self, segq__request_t *req)
         }
         rc = status->newest ? segq__job_store_list_newest (self->store, after, status->user,
                                                            status->state, limit + 1, ids, &count)
-                            : segq__job_store_list (self->store, after, status->user,
-                                                    status->state, limit + 1, ids, &count);
+                            : segq__job_store_list (self->store, after, status->user, status->state,
+                                                    limit + 1, ids, &count);
         if (rc == 0 && count > limit) {
             count = limit;
             char id [SEGQ__JOB_ID_MAX];
@@ -405,10 +405,10 @@ segq__broker_on_cancel (segq_broker_t *self, segq__request_t *req)
         segq__job_brief_t brief;
         const char *as = cancel->user;
         if (segq__broker_sender_is_admin (self) && number
-        &&  segq__job_store_brief (self->store, number, &brief) == 0)
+            && segq__job_store_brief (self->store, number, &brief) == 0)
             as = brief.owner;
-        int rc = number ? segq__jobs_cancel (self->jobs, number, as, now, &abort,
-                                             err, sizeof err) : SEGQ_ENOENT;
+        int rc = number ? segq__jobs_cancel (self->jobs, number, as, now, &abort, err, sizeof err)
+                        : SEGQ_ENOENT;
         if (!number)
             snprintf (err, sizeof err, "unknown job '%s'", cancel->jobs [i]);
         if (segq__broker_store_error (rc) && rc != SEGQ_ESTATE)
@@ -426,7 +426,9 @@ segq__broker_on_cancel (segq_broker_t *self, segq__request_t *req)
         }
         segq__broker_log (self, rc == SEGQ_EPERM ? 0 : 1, peer_hex, "CANCEL %s by %s: %s",
                           cancel->jobs [i], cancel->user ? cancel->user : "?",
-                          rc ? err : abort ? "worker told" : "cancelled");
+                          rc      ? err
+                          : abort ? "worker told"
+                                  : "cancelled");
     }
     segq__broker_send (self, req->peer, reply, true);
 }
@@ -467,8 +469,8 @@ segq__broker_on_logs (segq_broker_t *self, segq__request_t *req)
     r->job = strdup (logs->job);
     r->offset = logs->offset;
     r->complete = !segq__jobs_find (self->jobs, number)
-               && segq_job_state_final ((segq_job_state_t) brief.state)
-               && logs->offset + r->size >= total;
+                  && segq_job_state_final ((segq_job_state_t) brief.state)
+                  && logs->offset + r->size >= total;
     segq__broker_send (self, peer, reply, false);
 }
 
@@ -499,7 +501,8 @@ segq__broker_on_workers (segq_broker_t *self, segq__request_t *req)
     size_t n = zhashx_size (self->by_node);
     r->workers = n ? calloc (n, sizeof *r->workers) : NULL;
     int rc = n && !r->workers ? SEGQ_ENOMEM : 0;
-    for (worker_t *w = zhashx_first (self->by_node); w && rc == 0; w = zhashx_next (self->by_node)) {
+    for (worker_t *w = zhashx_first (self->by_node); w && rc == 0;
+         w = zhashx_next (self->by_node)) {
         segq_worker_info_t *info = &r->workers [r->n_workers++];
         info->node = strdup (w->node);
         info->state = w->state;
@@ -512,7 +515,8 @@ segq__broker_on_workers (segq_broker_t *self, segq__request_t *req)
         for (size_t g = 0; g < w->n_gpus && rc == 0; g++) {
             segq_gpu_t *gpu = &info->gpus [info->n_gpus++];
             rc = segq_gpu_copy (gpu, &w->gpus [g]);
-            gpu->mem_used = w->sched_node ? segq__sched_node_gpu_used (w->sched_node, gpu->index) : 0;
+            gpu->mem_used =
+                w->sched_node ? segq__sched_node_gpu_used (w->sched_node, gpu->index) : 0;
         }
         if (w->n_kinds && rc == 0 && !(info->kinds = calloc (w->n_kinds, sizeof *info->kinds)))
             rc = SEGQ_ENOMEM;

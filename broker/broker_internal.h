@@ -26,28 +26,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PEER_HEX        64
+#define PEER_HEX 64
 
 typedef struct worker {
     char *node;
-    zframe_t *peer;             /* routing id, NULL once gone */
+    zframe_t *peer; /* routing id, NULL once gone */
     char peer_hex [PEER_HEX];
-    segq__sched_node_t *sched_node;     /* NULL once gone */
+    segq__sched_node_t *sched_node; /* NULL once gone */
     segq_worker_state_t state;
-    int64_t last_seen_mono;     /* ms */
-    double last_seen;           /* unix seconds, for display */
+    int64_t last_seen_mono; /* ms */
+    double last_seen;       /* unix seconds, for display */
     uint32_t cpu_slots;
-    segq_gpu_t *gpus;           size_t n_gpus;
-    char **kinds;               size_t n_kinds;
+    segq_gpu_t *gpus;
+    size_t n_gpus;
+    char **kinds;
+    size_t n_kinds;
     uint64_t kinds_mask;
-    char *instance;             /* REGISTER inst: the daemon behind the name, or NULL */
-    char address [64];          /* where it connected from, "" unknown (no keys) */
+    char *instance;    /* REGISTER inst: the daemon behind the name, or NULL */
+    char address [64]; /* where it connected from, "" unknown (no keys) */
 } worker_t;
 
 typedef struct {
     zframe_t *peer;
     segq_msg_t *msg;
-    bool durable;               /* only true if the turn's commit succeeds */
+    bool durable; /* only true if the turn's commit succeeds */
 } outgoing_t;
 
 struct segq_broker {
@@ -61,11 +63,11 @@ struct segq_broker {
     segq__job_log_t *logs;
     segq__sched_t *sched;
     segq__jobs_t *jobs;
-    zhashx_t *by_peer;          /* peer hex -> worker_t (not owned) */
-    zhashx_t *by_node;          /* node -> worker_t (owned) */
-    segq__u64map_t *transfers;  /* id -> transfer (broker_transfer.c) */
+    zhashx_t *by_peer;         /* peer hex -> worker_t (not owned) */
+    zhashx_t *by_node;         /* node -> worker_t (owned) */
+    segq__u64map_t *transfers; /* id -> transfer (broker_transfer.c) */
     uint64_t next_transfer;
-    size_t client_transfers;    /* of them, those of clients (not a registered worker's) */
+    size_t client_transfers; /* of them, those of clients (not a registered worker's) */
     /* uploads refused midway: the chunks their senders had in flight are
        dropped quietly (an ERROR with no request id would land on the
        sender's next request instead) */
@@ -73,25 +75,25 @@ struct segq_broker {
     size_t n_refused;
     outgoing_t *outbox;
     size_t n_out, cap_out;
-    uint64_t commit_no;         /* commits made (retention's queue counts them) */
-    struct {                    /* totals since start, logged at stop */
+    uint64_t commit_no; /* commits made (retention's queue counts them) */
+    struct {            /* totals since start, logged at stop */
         uint64_t turns, messages, commits;
         int64_t handle_us, dispatch_us, commit_us, send_us;
     } stats;
-    bool broken;                /* a write failed this turn: roll back */
+    bool broken; /* a write failed this turn: roll back */
     int broken_code;
-    segq__auth_t *auth;         /* NULL: no keys (loopback only) */
-    char sender_key [64];       /* of the message being handled (CurveZMQ) */
+    segq__auth_t *auth;   /* NULL: no keys (loopback only) */
+    char sender_key [64]; /* of the message being handled (CurveZMQ) */
     char sender_address [64];
     segq__retention_t *retention;
     segq__access_t *access;
     segq__audit_t *audit;
-    struct {                    /* the backup in progress, if any */
+    struct { /* the backup in progress, if any */
         segq__backup_t *copy;
         zframe_t *peer;
         uint64_t req_id;
         int timer;
-        json_t *event;          /* its audit event, written when it ends */
+        json_t *event; /* its audit event, written when it ends */
     } backup;
 };
 
@@ -101,7 +103,7 @@ struct segq_broker {
 typedef struct {
     zframe_t *peer;
     const char *peer_hex;
-    worker_t *worker;           /* the registered worker on that connection, or NULL */
+    worker_t *worker; /* the registered worker on that connection, or NULL */
     segq_msg_t *msg;
 } segq__request_t;
 
@@ -110,7 +112,7 @@ typedef void (segq__handler_fn) (segq_broker_t *self, segq__request_t *req);
 /* A row of the dispatch table (broker.c), by message type. */
 typedef struct {
     segq__handler_fn *handle;
-    const char *act;            /* an admin's act, in words: "only an admin may ACT" */
+    const char *act; /* an admin's act, in words: "only an admin may ACT" */
 } segq__dispatch_t;
 
 /* The row of a type the broker handles, or NULL. */
@@ -120,8 +122,7 @@ const segq__dispatch_t *segq__broker_dispatch (segq_msg_type_t type);
 
 /* Whether the message may be handled (entry: its dispatch row, NULL if
    the broker has no handler for it); a refusal is answered and logged. */
-bool segq__broker_admit (segq_broker_t *self, segq__request_t *req,
-                         const segq__dispatch_t *entry);
+bool segq__broker_admit (segq_broker_t *self, segq__request_t *req, const segq__dispatch_t *entry);
 /* The sender's certificate, or NULL without keys. */
 const segq__identity_t *segq__broker_sender (segq_broker_t *self);
 bool segq__broker_sender_is_admin (segq_broker_t *self);
@@ -148,8 +149,7 @@ bool segq__broker_store_error (int rc);
 json_t *segq__broker_audit_event (segq_broker_t *self, const char *action, const char *claimed,
                                   const char *peer_hex);
 void segq__broker_audit_set (json_t *event, const char *key, const char *value);
-void segq__broker_audit_end (segq_broker_t *self, json_t **event_p, const char *reason,
-                             bool held);
+void segq__broker_audit_end (segq_broker_t *self, json_t **event_p, const char *reason, bool held);
 
 /* ---- broker_worker.c: workers and the jobs they run ---- */
 
@@ -158,8 +158,7 @@ segq__sched_node_t *segq__broker_worker_sched_node (segq_broker_t *self, worker_
 /* keep: stays in by_node (listed as lost) */
 void segq__broker_worker_gone (segq_broker_t *self, worker_t *w, const char *why, bool keep);
 /* The scheduler's callback: sends job sj to node's worker (ASSIGN). */
-void segq__broker_assign (void *arg, segq__sched_job_t *sj, segq__sched_node_t *node,
-                          int32_t gpu);
+void segq__broker_assign (void *arg, segq__sched_job_t *sj, segq__sched_node_t *node, int32_t gpu);
 void segq__broker_abort (segq_broker_t *self, worker_t *w, const char *job, uint32_t attempt,
                          const char *reason);
 segq__handler_fn segq__broker_on_register, segq__broker_on_heartbeat, segq__broker_on_progress,
@@ -176,8 +175,8 @@ segq__handler_fn segq__broker_on_put, segq__broker_on_chunk, segq__broker_on_get
 /* ---- broker_client.c: users' requests about jobs ---- */
 
 segq__handler_fn segq__broker_on_submit, segq__broker_on_array, segq__broker_on_status,
-    segq__broker_on_cancel, segq__broker_on_logs, segq__broker_on_workers,
-    segq__broker_on_priority, segq__broker_on_kinds;
+    segq__broker_on_cancel, segq__broker_on_logs, segq__broker_on_workers, segq__broker_on_priority,
+    segq__broker_on_kinds;
 
 /* ---- broker_admin.c: the broker's care of its data ---- */
 

@@ -48,8 +48,10 @@ s_param (segq_kind_info_t *kind, const segq_param_spec_t *spec, char *err, size_
     segq_value_t value;
     char why [256];
     if (segq_param_parse (spec, spec->default_value, &value, why, sizeof why) != SEGQ_OK) {
-        snprintf (err, errlen, "kind %s: a default in the kind table is invalid (%s): a bug, "
-                  "please report it", kind->name, why);
+        snprintf (err, errlen,
+                  "kind %s: a default in the kind table is invalid (%s): a bug, "
+                  "please report it",
+                  kind->name, why);
         return SEGQ_EINTERNAL;
     }
     rc = segq_params_set (&kind->defaults, spec->name, &value);
@@ -64,7 +66,9 @@ s_input (segq_kind_input_t *input, const segq_input_spec_t *spec)
     input->many = spec->many;
     input->sets = spec->sets;
     return s_dup (&input->name, spec->name) && s_dup (&input->help, spec->help)
-        && s_dup (&input->unless, spec->unless) ? SEGQ_OK : SEGQ_ENOMEM;
+                   && s_dup (&input->unless, spec->unless)
+               ? SEGQ_OK
+               : SEGQ_ENOMEM;
 }
 
 static int
@@ -72,9 +76,9 @@ s_kind (segq_kind_info_t *kind, const segq_kind_spec_t *spec, char *err, size_t 
 {
     kind->test = spec->test_kind;
     if (!s_dup (&kind->name, spec->name) || !s_dup (&kind->help, spec->help)
-    ||  !s_dup (&kind->principal, spec->principal_output)
-    ||  (spec->n_params && !(kind->params = calloc (spec->n_params, sizeof *kind->params)))
-    ||  (spec->n_inputs && !(kind->inputs = calloc (spec->n_inputs, sizeof *kind->inputs))))
+        || !s_dup (&kind->principal, spec->principal_output)
+        || (spec->n_params && !(kind->params = calloc (spec->n_params, sizeof *kind->params)))
+        || (spec->n_inputs && !(kind->inputs = calloc (spec->n_inputs, sizeof *kind->inputs))))
         return SEGQ_ENOMEM;
     int rc = SEGQ_OK;
     for (size_t i = 0; i < spec->n_params && rc == SEGQ_OK; i++)

@@ -40,8 +40,8 @@ segq__broker_log (segq_broker_t *self, int level, const char *peer, const char *
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
     va_end (args);
-    fprintf (stderr, "%s.%03ldZ segqd: %s%s%s%s\n", when, ts.tv_nsec / 1000000,
-             peer ? "peer " : "", peer ? peer : "", peer ? ": " : "", text);
+    fprintf (stderr, "%s.%03ldZ segqd: %s%s%s%s\n", when, ts.tv_nsec / 1000000, peer ? "peer " : "",
+             peer ? peer : "", peer ? ": " : "", text);
 }
 
 /* ---- outbox ---- */
@@ -107,7 +107,7 @@ bool
 segq__broker_store_error (int rc)
 {
     return rc == SEGQ_EIO || rc == SEGQ_ENOSPC || rc == SEGQ_ENOMEM || rc == SEGQ_EINTERNAL
-        || rc == SEGQ_ESTATE;
+           || rc == SEGQ_ESTATE;
 }
 
 static void
@@ -147,9 +147,9 @@ segq__broker_flush (segq_broker_t *self, bool committed)
                 if (out->msg) {
                     out->msg->u.error.req_id = req_id;
                     out->msg->u.error.code = self->broken_code ? self->broken_code : SEGQ_EIO;
-                    out->msg->u.error.message = strdup (
-                        "the broker could not store this request (see its log; "
-                        "free disk space in its data directory) - nothing was done");
+                    out->msg->u.error.message =
+                        strdup ("the broker could not store this request (see its log; "
+                                "free disk space in its data directory) - nothing was done");
                 }
             }
         }
@@ -172,9 +172,9 @@ segq__broker_audit_event (segq_broker_t *self, const char *action, const char *c
         snprintf (peer, sizeof peer, "%s", self->sender_address);
     else
         snprintf (peer, sizeof peer, "local:%s", peer_hex ? peer_hex : "?");
-    return segq__audit_event (action, id ? id->name : claimed, id ? segq__role_name (id->role)
-                                                                 : NULL,
-                              peer, id ? self->sender_key : NULL);
+    return segq__audit_event (action, id ? id->name : claimed,
+                              id ? segq__role_name (id->role) : NULL, peer,
+                              id ? self->sender_key : NULL);
 }
 
 void

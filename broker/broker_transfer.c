@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_CREDIT  8       /* chunks a sender may have in flight */
+#define DEFAULT_CREDIT 8 /* chunks a sender may have in flight */
 
 typedef enum { XFER_PUT, XFER_GET } xfer_kind_t;
 
@@ -26,7 +26,7 @@ typedef struct {
     uint64_t req_id;
     int64_t last_mono;
     char *name;
-    char uploader [SEGQ_MAX_NAME + 1];  /* PUT: the user or worker node, recorded once stored */
+    char uploader [SEGQ_MAX_NAME + 1]; /* PUT: the user or worker node, recorded once stored */
     bool uploader_is_node;
     segq__upload_t *upload;     /* PUT */
     segq__download_t *download; /* GET */
@@ -107,7 +107,7 @@ segq__broker_transfers_close (segq_broker_t *self)
     transfer_t *transfer;
     while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL))) {
         s_transfer_destroy (self, &transfer);
-        cursor = 0;     /* the map changed */
+        cursor = 0; /* the map changed */
     }
 }
 
@@ -122,8 +122,10 @@ s_transfer_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, char *
     if (w)
         return 0;
     if (self->client_transfers >= self->config.max_transfers) {
-        snprintf (why, len, "the broker has %zu transfers open, its limit (max-transfers %u): "
-                  "retry in a moment", self->client_transfers, self->config.max_transfers);
+        snprintf (why, len,
+                  "the broker has %zu transfers open, its limit (max-transfers %u): "
+                  "retry in a moment",
+                  self->client_transfers, self->config.max_transfers);
         return SEGQ_ELIMIT;
     }
     size_t mine = 0, cursor = 0;
@@ -131,9 +133,11 @@ s_transfer_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, char *
     while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL)))
         mine += transfer->client && strcmp (transfer->peer_hex, peer_hex) == 0;
     if (mine >= self->config.max_transfers_per_peer) {
-        snprintf (why, len, "%zu transfers are open on this connection, the broker's limit "
+        snprintf (why, len,
+                  "%zu transfers are open on this connection, the broker's limit "
                   "(max-transfers-per-peer %u): end one first (an idle one is dropped after "
-                  "%u ms)", mine, self->config.max_transfers_per_peer, self->config.expiry_ms);
+                  "%u ms)",
+                  mine, self->config.max_transfers_per_peer, self->config.expiry_ms);
         return SEGQ_ELIMIT;
     }
     return 0;
@@ -148,14 +152,17 @@ s_put_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, const segq_
 {
     uint64_t free_bytes;
     if (put->size > self->config.max_artifact_size) {
-        snprintf (why, len, "%" PRIu64 " bytes is over the broker's largest artifact "
-                  "(max-artifact-size, %" PRIu64 " bytes)", put->size,
-                  self->config.max_artifact_size);
+        snprintf (why, len,
+                  "%" PRIu64 " bytes is over the broker's largest artifact "
+                  "(max-artifact-size, %" PRIu64 " bytes)",
+                  put->size, self->config.max_artifact_size);
         return SEGQ_ETOOBIG;
     }
     if (segq__artifact_store_free (self->artifacts, &free_bytes) == 0 && put->size > free_bytes) {
-        snprintf (why, len, "%" PRIu64 " bytes do not fit in the %" PRIu64 " bytes free on the "
-                  "broker's disk: ask its admin to make room", put->size, free_bytes);
+        snprintf (why, len,
+                  "%" PRIu64 " bytes do not fit in the %" PRIu64 " bytes free on the "
+                  "broker's disk: ask its admin to make room",
+                  put->size, free_bytes);
         return SEGQ_ENOSPC;
     }
     return s_transfer_admit (self, w, peer_hex, why, len);
@@ -170,16 +177,20 @@ s_pump (segq_broker_t *self, transfer_t *transfer)
         uint64_t left = size - transfer->offset;
         size_t n = left < self->config.chunk_size ? (size_t) left : self->config.chunk_size;
         zframe_t *data = zframe_new (NULL, n);
-        int64_t got = data ? segq__download_read (transfer->download, transfer->offset,
-                                                  zframe_data (data), n) : SEGQ_ENOMEM;
+        int64_t got =
+            data ? segq__download_read (transfer->download, transfer->offset, zframe_data (data), n)
+                 : SEGQ_ENOMEM;
         segq_msg_t *msg = got == (int64_t) n ? segq_msg_new (SEGQ_MSG_CHUNK) : NULL;
         if (!msg) {
             zframe_destroy (&data);
-            segq__broker_log (self, 0, transfer->peer_hex, "cannot read artifact for transfer %"
-                              PRIu64 " at %" PRIu64 ": aborted", transfer->id, transfer->offset);
+            segq__broker_log (self, 0, transfer->peer_hex,
+                              "cannot read artifact for transfer %" PRIu64 " at %" PRIu64
+                              ": aborted",
+                              transfer->id, transfer->offset);
             segq__broker_error (self, transfer->peer, transfer->req_id, SEGQ_EIO,
                                 "the broker could not read the artifact: transfer %" PRIu64
-                                " aborted", transfer->id);
+                                " aborted",
+                                transfer->id);
             s_transfer_destroy (self, &transfer);
             return;
         }
@@ -235,7 +246,7 @@ segq__broker_on_put (segq_broker_t *self, segq__request_t *req)
     /* only a hash named up front can spare the transfer; without one the
        data comes, and a copy the store has already is dropped at the end */
     if (put->hash [0] && segq__artifact_store_has (self->artifacts, put->hash, &size)
-    &&  size == put->size && s_may_skip_upload (self, w, by_worker, put)) {
+        && size == put->size && s_may_skip_upload (self, w, by_worker, put)) {
         reply->u.put_ready.have = true;
         segq__broker_send (self, peer, reply, false);
         return;
@@ -243,8 +254,8 @@ segq__broker_on_put (segq_broker_t *self, segq__request_t *req)
     char err [512];
     transfer_t *transfer = s_transfer_new (self, XFER_PUT, peer, peer_hex, put->req_id, put->name);
     if (transfer)
-        transfer->upload = segq__artifact_store_upload (self->artifacts, put->hash, put->size,
-                                                        err, sizeof err);
+        transfer->upload =
+            segq__artifact_store_upload (self->artifacts, put->hash, put->size, err, sizeof err);
     else
         snprintf (err, sizeof err, "out of memory");
     if (!transfer || !transfer->upload) {
@@ -305,8 +316,9 @@ segq__broker_on_chunk (segq_broker_t *self, segq__request_t *req)
         segq__broker_log (self, 1, peer_hex, "CHUNK for %s transfer %" PRIu64 ": dropped",
                           refused ? "refused" : "unknown", chunk->transfer);
         if (!refused)
-            segq__broker_error (self, peer, 0, SEGQ_ENOENT, "unknown transfer %" PRIu64
-                                " (expired or finished)", chunk->transfer);
+            segq__broker_error (self, peer, 0, SEGQ_ENOENT,
+                                "unknown transfer %" PRIu64 " (expired or finished)",
+                                chunk->transfer);
         return;
     }
     size_t size = chunk->data ? zframe_size (chunk->data) : 0;
@@ -332,9 +344,9 @@ segq__broker_on_chunk (segq_broker_t *self, segq__request_t *req)
     if (rc == 0 && chunk->last)
         rc = segq__upload_finish (transfer->upload, chunk->hash, stored, err, sizeof err);
     if (rc == 0 && chunk->last && transfer->uploader [0]
-    &&  (rc = segq__access_uploaded (self->access,
-                                     transfer->uploader_is_node ? NULL : transfer->uploader,
-                                     transfer->uploader, stored))) {
+        && (rc = segq__access_uploaded (self->access,
+                                        transfer->uploader_is_node ? NULL : transfer->uploader,
+                                        transfer->uploader, stored))) {
         segq__broker_broken (self, rc, "recording an upload");
         snprintf (err, sizeof err, "the broker could not record the upload: %s",
                   segq_strerror (rc));
@@ -369,8 +381,8 @@ s_may_get_job (segq_broker_t *self, const segq_get_t *get, uint64_t number, char
    may read it (a worker's right is checked on the hash), and its
    artifacts are still there. */
 static int
-s_get_job_output (segq_broker_t *self, const segq_get_t *get, bool worker,
-                  segq_artifact_t *output, char *refusal, size_t len)
+s_get_job_output (segq_broker_t *self, const segq_get_t *get, bool worker, segq_artifact_t *output,
+                  char *refusal, size_t len)
 {
     uint64_t number = segq__job_id_parse (get->job);
     segq__job_brief_t brief;
@@ -383,8 +395,10 @@ s_get_job_output (segq_broker_t *self, const segq_get_t *get, bool worker,
     if (!worker && (rc = s_may_get_job (self, get, number, refusal, len)))
         return rc;
     if (segq__retention_purged (self->retention, number, purged, sizeof purged)) {
-        snprintf (refusal, len, "the outputs of job %s were %s: they are gone (run the job "
-                  "again to get them back)", get->job, purged);
+        snprintf (refusal, len,
+                  "the outputs of job %s were %s: they are gone (run the job "
+                  "again to get them back)",
+                  get->job, purged);
         return SEGQ_ENOENT;
     }
     rc = get->name ? segq__job_store_output (self->store, number, get->name, output) : SEGQ_EINVAL;
@@ -412,20 +426,20 @@ segq__broker_on_get (segq_broker_t *self, segq__request_t *req)
     bool worker = segq__broker_sender_is_worker (self, w);
     if (worker && !w) {
         code = SEGQ_EPERM;
-        snprintf (refusal, sizeof refusal, "a worker fetches only the inputs of jobs assigned to "
+        snprintf (refusal, sizeof refusal,
+                  "a worker fetches only the inputs of jobs assigned to "
                   "it: register first");
-    }
-    else if (get->job) {
+    } else if (get->job) {
         code = s_get_job_output (self, get, worker, &output, refusal, sizeof refusal);
         snprintf (hash, sizeof hash, "%s", output.hash);
     }
     /* knowing a hash is no right to its data */
     if (code == 0 && !worker && !get->job) {
         code = SEGQ_EPERM;
-        snprintf (refusal, sizeof refusal, "fetching an artifact by its hash is not allowed: "
+        snprintf (refusal, sizeof refusal,
+                  "fetching an artifact by its hash is not allowed: "
                   "fetch a job's output by job and name (segq fetch JOB NAME)");
-    }
-    else if (code == 0 && worker && !segq__access_worker_input (self->access, w->node, hash)) {
+    } else if (code == 0 && worker && !segq__access_worker_input (self->access, w->node, hash)) {
         code = SEGQ_EPERM;
         snprintf (refusal, sizeof refusal, "%s %s is not an input of a job running on worker %s",
                   get->job ? "that output of job" : "artifact", get->job ? get->job : hash,
@@ -443,10 +457,10 @@ segq__broker_on_get (segq_broker_t *self, segq__request_t *req)
     }
     segq__broker_audit_set (event, "hash", hash);
     char err [512];
-    segq__download_t *download = segq__artifact_store_download (self->artifacts, hash, err,
-                                                                sizeof err);
-    transfer_t *transfer = download ? s_transfer_new (self, XFER_GET, peer, peer_hex,
-                                                      get->req_id, name) : NULL;
+    segq__download_t *download =
+        segq__artifact_store_download (self->artifacts, hash, err, sizeof err);
+    transfer_t *transfer =
+        download ? s_transfer_new (self, XFER_GET, peer, peer_hex, get->req_id, name) : NULL;
     segq_msg_t *reply = transfer ? segq_msg_new (SEGQ_MSG_GET_READY) : NULL;
     if (!reply) {
         segq__broker_error (self, peer, get->req_id, download ? SEGQ_ENOMEM : SEGQ_ENOENT, "%s",
@@ -471,7 +485,7 @@ segq__broker_on_get (segq_broker_t *self, segq__request_t *req)
     reply->u.get_ready.size = segq__download_size (download);
     reply->u.get_ready.name = name ? strdup (name) : NULL;
     reply->u.get_ready.chunk_size = self->config.chunk_size;
-    segq__broker_send_at_once (self, peer, reply);     /* ahead of its chunks */
+    segq__broker_send_at_once (self, peer, reply); /* ahead of its chunks */
     segq_artifact_clear (&output);
     s_pump (self, transfer);
 }
@@ -482,7 +496,7 @@ segq__broker_on_credit (segq_broker_t *self, segq__request_t *req)
     const segq_credit_t *credit = &req->msg->u.credit;
     transfer_t *transfer = s_peer_transfer (self, credit->transfer, req->peer_hex, XFER_GET);
     if (!transfer)
-        return;     /* a late credit after the last chunk: nothing to do */
+        return; /* a late credit after the last chunk: nothing to do */
     uint64_t sum = (uint64_t) transfer->credit + credit->chunks;
     transfer->credit = sum > 1024 ? 1024 : (uint32_t) sum;
     s_pump (self, transfer);

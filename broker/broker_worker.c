@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INPROC_WINDOW   1024    /* in-process jobs in flight per worker */
+#define INPROC_WINDOW 1024 /* in-process jobs in flight per worker */
 
 void
 segq__broker_worker_destroy (void **item)
@@ -45,8 +45,8 @@ segq__broker_worker_sched_node (segq_broker_t *self, worker_t *w)
         gpus [i].index = w->gpus [i].index;
         gpus [i].mem_total = w->gpus [i].mem_total;
     }
-    segq__sched_node_t *node = segq__sched_node_new (self->sched, w, w->cpu_slots, gpus, n,
-                                                     w->kinds_mask, INPROC_WINDOW);
+    segq__sched_node_t *node =
+        segq__sched_node_new (self->sched, w, w->cpu_slots, gpus, n, w->kinds_mask, INPROC_WINDOW);
     if (node)
         segq__sched_node_set_accepting (node, w->state == SEGQ_WORKER_ACTIVE);
     return node;
@@ -143,8 +143,8 @@ s_add_resume (segq_broker_t *self, uint64_t number, segq_assign_t *a)
         return 0;
     char name [SEGQ_MAX_NAME + 8];
     if (rc == 0 && (size_t) snprintf (name, sizeof name, "out/%s", checkpoint.name) < sizeof name
-    &&  (rc = s_add_input (a, name, checkpoint.hash, checkpoint.size)) == 0
-    &&  !(a->resume = strdup (name)))
+        && (rc = s_add_input (a, name, checkpoint.hash, checkpoint.size)) == 0
+        && !(a->resume = strdup (name)))
         rc = SEGQ_ENOMEM;
     segq_artifact_clear (&checkpoint);
     return rc;
@@ -176,9 +176,9 @@ segq__broker_assign (void *arg, segq__sched_job_t *sj, segq__sched_node_t *node,
     a->time_limit_s = job->time_limit_s;
     /* a kind without parameters (noop) has nothing stored to load */
     const segq_kind_spec_t *spec = segq_kind_find (a->kind);
-    rc = !a->job || !a->kind ? SEGQ_ENOMEM
-       : spec && spec->n_params == 0 ? 0
-       : segq__job_store_params (self->store, sj->seq, &a->params);
+    rc = !a->job || !a->kind           ? SEGQ_ENOMEM
+         : spec && spec->n_params == 0 ? 0
+                                       : segq__job_store_params (self->store, sj->seq, &a->params);
     if (rc == 0 && job->has_inputs) {
         resolve_t resolve = { self, a, 0, NULL };
         rc = segq__job_store_inputs (self->store, sj->seq, s_resolve_input, &resolve);
@@ -269,17 +269,19 @@ s_node_taken (segq_broker_t *self, zframe_t *peer, const char *peer_hex, const w
 {
     int64_t silent = zclock_mono () - w->last_seen_mono;
     if (!w->peer || strcmp (w->peer_hex, peer_hex) == 0 || !w->instance || !reg->instance
-    ||  strcmp (w->instance, reg->instance) == 0 || silent > (int64_t) self->config.expiry_ms)
+        || strcmp (w->instance, reg->instance) == 0 || silent > (int64_t) self->config.expiry_ms)
         return false;
     const char *from = w->address [0] ? " at " : "";
-    segq__broker_log (self, 0, peer_hex, "refused REGISTER of node %s from daemon %s%s%s: the "
-                      "live daemon %s%s%s holds that name", reg->node, reg->instance,
-                      self->sender_address [0] ? " at " : "", self->sender_address, w->instance,
-                      from, w->address);
-    segq__broker_error (self, peer, 0, SEGQ_EEXIST, "node name %s is taken by another live "
+    segq__broker_log (self, 0, peer_hex,
+                      "refused REGISTER of node %s from daemon %s%s%s: the "
+                      "live daemon %s%s%s holds that name",
+                      reg->node, reg->instance, self->sender_address [0] ? " at " : "",
+                      self->sender_address, w->instance, from, w->address);
+    segq__broker_error (self, peer, 0, SEGQ_EEXIST,
+                        "node name %s is taken by another live "
                         "worker (daemon %s%s%s, heard from %.1f s ago): use --node NAME to give "
-                        "each worker on one host its own name", reg->node, w->instance, from,
-                        w->address, silent / 1000.0);
+                        "each worker on one host its own name",
+                        reg->node, w->instance, from, w->address, silent / 1000.0);
     return true;
 }
 
@@ -295,12 +297,12 @@ s_readopt (segq_broker_t *self, worker_t *w, const segq_register_t *reg, double 
         uint64_t number = segq__job_id_parse (held->job);
         segq__job_t *job = number ? segq__jobs_find (self->jobs, number) : NULL;
         bool current = job && job->state == SEGQ_JOB_RUNNING && job->attempt == held->attempt
-                    && (job->sched.node == w->sched_node
-                        || (job->orphan_node && strcmp (job->orphan_node, w->node) == 0));
+                       && (job->sched.node == w->sched_node
+                           || (job->orphan_node && strcmp (job->orphan_node, w->node) == 0));
         /* requeued because the worker went quiet, but nobody got it since:
            its attempt is still the latest one handed out, so take it back */
         if (job && job->state == SEGQ_JOB_QUEUED && job->attempt == held->attempt
-        &&  job->attempt > 0) {
+            && job->attempt > 0) {
             int rc = segq__jobs_reclaim (self->jobs, job, w->node, now);
             if (rc) {
                 segq__broker_broken (self, rc, "taking back a job");
@@ -310,8 +312,7 @@ s_readopt (segq_broker_t *self, worker_t *w, const segq_register_t *reg, double 
             current = true;
         }
         if (!current) {
-            segq__broker_abort (self, w, held->job, held->attempt,
-                                "not the job's current attempt");
+            segq__broker_abort (self, w, held->job, held->attempt, "not the job's current attempt");
             continue;
         }
         if (job->sched.node != w->sched_node) {
@@ -401,13 +402,12 @@ segq__broker_on_register (segq_broker_t *self, segq__request_t *req)
     char gpus [1024] = "", kinds [1024] = "";
     size_t len = 0;
     for (size_t i = 0; i < w->n_gpus && len < sizeof gpus; i++)
-        len += (size_t) snprintf (gpus + len, sizeof gpus - len, "%s%u:%s:%" PRIu64,
-                                  i ? "," : "", w->gpus [i].index, w->gpus [i].name,
-                                  w->gpus [i].mem_total);
+        len += (size_t) snprintf (gpus + len, sizeof gpus - len, "%s%u:%s:%" PRIu64, i ? "," : "",
+                                  w->gpus [i].index, w->gpus [i].name, w->gpus [i].mem_total);
     len = 0;
     for (size_t i = 0; i < w->n_kinds && len < sizeof kinds; i++)
-        len += (size_t) snprintf (kinds + len, sizeof kinds - len, "%s%s", i ? "," : "",
-                                  w->kinds [i]);
+        len +=
+            (size_t) snprintf (kinds + len, sizeof kinds - len, "%s%s", i ? "," : "", w->kinds [i]);
     if (!self->broken && segq__job_store_begin (self->store) == 0) {
         rc = segq__job_store_worker_seen (self->store, w->node, now, w->cpu_slots, gpus, kinds);
         if (rc)
@@ -422,9 +422,11 @@ segq__broker_on_register (segq_broker_t *self, segq__request_t *req)
         /* it promises nothing stored: it goes now, ahead of the heartbeats */
         segq__broker_send (self, peer, welcome, false);
     }
-    segq__broker_log (self, 0, peer_hex, "worker %s registered: %u CPU slots, GPUs [%s], kinds "
-                      "[%s], %zu job(s) held, %zu re-adopted%s", w->node, w->cpu_slots, gpus,
-                      kinds, reg->n_held, adopted, reg->draining ? ", draining" : "");
+    segq__broker_log (self, 0, peer_hex,
+                      "worker %s registered: %u CPU slots, GPUs [%s], kinds "
+                      "[%s], %zu job(s) held, %zu re-adopted%s",
+                      w->node, w->cpu_slots, gpus, kinds, reg->n_held, adopted,
+                      reg->draining ? ", draining" : "");
 }
 
 /* ---- a registered worker's session ---- */
@@ -444,7 +446,7 @@ s_fenced_job (segq_broker_t *self, worker_t *w, const char *id, uint32_t attempt
     uint64_t number = segq__job_id_parse (id);
     segq__job_t *job = number ? segq__jobs_find (self->jobs, number) : NULL;
     if (!job || job->state != SEGQ_JOB_RUNNING || job->attempt != attempt
-    ||  job->sched.node != w->sched_node)
+        || job->sched.node != w->sched_node)
         return NULL;
     return job;
 }
@@ -496,8 +498,8 @@ segq__broker_on_log (segq_broker_t *self, segq__request_t *req)
     int rc = 0;
     if (job->log_received == 0 && log->offset == 0) {
         char header [512];
-        int len = snprintf (header, sizeof header, "=== attempt %u on %s ===\n", log->attempt,
-                            w->node);
+        int len =
+            snprintf (header, sizeof header, "=== attempt %u on %s ===\n", log->attempt, w->node);
         rc = segq__job_log_append (self->logs, log->job, header, (size_t) len);
     }
     if (rc == 0)
@@ -531,9 +533,10 @@ s_outputs_sent_by (segq_broker_t *self, worker_t *w, const segq_result_t *result
     for (size_t i = 0; i < result->n_outputs; i++) {
         const segq_artifact_t *output = &result->outputs [i];
         if (!segq__access_worker_output (self->access, w->node, output->hash)) {
-            segq__broker_log (self, 0, w->peer_hex, "RESULT %s: output '%s' (%s) was not "
-                              "uploaded by %s", result->job, output->name ? output->name : "",
-                              output->hash, w->node);
+            segq__broker_log (self, 0, w->peer_hex,
+                              "RESULT %s: output '%s' (%s) was not "
+                              "uploaded by %s",
+                              result->job, output->name ? output->name : "", output->hash, w->node);
             snprintf (refused, len, "output '%s' (%s) was never uploaded by worker %s",
                       output->name ? output->name : "", output->hash, w->node);
             return false;
@@ -554,7 +557,7 @@ segq__broker_on_result (segq_broker_t *self, segq__request_t *req)
         bool known = number && segq__job_store_brief (self->store, number, &brief) == 0;
         /* the same result again (its ack was lost): already recorded */
         if (known && segq_job_state_final ((segq_job_state_t) brief.state)
-        &&  brief.attempt == result->attempt && !segq__jobs_find (self->jobs, number)) {
+            && brief.attempt == result->attempt && !segq__jobs_find (self->jobs, number)) {
             s_result_ack (self, w, result, 0, "already recorded");
             return;
         }
@@ -580,8 +583,8 @@ segq__broker_on_result (segq_broker_t *self, segq__request_t *req)
 }
 
 static void
-s_checkpoint_ack (segq_broker_t *self, worker_t *w, const segq_checkpoint_t *checkpoint,
-                  int code, const char *message)
+s_checkpoint_ack (segq_broker_t *self, worker_t *w, const segq_checkpoint_t *checkpoint, int code,
+                  const char *message)
 {
     segq_msg_t *ack = segq_msg_new (SEGQ_MSG_CHECKPOINT_ACK);
     if (!ack)
@@ -612,10 +615,12 @@ segq__broker_on_checkpoint (segq_broker_t *self, segq__request_t *req)
     }
     uint64_t size = 0;
     if (!segq__artifact_store_has (self->artifacts, checkpoint->hash, &size)
-    ||  size != checkpoint->size
-    ||  !segq__access_worker_output (self->access, w->node, checkpoint->hash)) {
-        snprintf (text, sizeof text, "checkpoint %s of %s is not stored here as sent by %s: "
-                  "upload it first", checkpoint->name, checkpoint->job, w->node);
+        || size != checkpoint->size
+        || !segq__access_worker_output (self->access, w->node, checkpoint->hash)) {
+        snprintf (text, sizeof text,
+                  "checkpoint %s of %s is not stored here as sent by %s: "
+                  "upload it first",
+                  checkpoint->name, checkpoint->job, w->node);
         s_checkpoint_ack (self, w, checkpoint, SEGQ_ENOENT, text);
         return;
     }
@@ -648,8 +653,8 @@ segq__broker_on_bye (segq_broker_t *self, segq__request_t *req)
 {
     const segq_bye_t *bye = &req->msg->u.bye;
     worker_t *w = req->worker;
-    segq__broker_log (self, 0, w->peer_hex, "worker %s left%s%s", w->node,
-                      bye->reason ? ": " : "", bye->reason ? bye->reason : "");
+    segq__broker_log (self, 0, w->peer_hex, "worker %s left%s%s", w->node, bye->reason ? ": " : "",
+                      bye->reason ? bye->reason : "");
     char why [300];
     snprintf (why, sizeof why, "worker %s left", w->node);
     segq__broker_worker_gone (self, w, why, false);

@@ -81,7 +81,8 @@ segq__job_log_read (segq__job_log_t *self, const char *job, uint64_t offset, siz
     int rc = fstat (fd, &st) == 0 ? 0 : SEGQ_EIO;
     if (rc == 0) {
         *total = (uint64_t) st.st_size;
-        size_t want = offset < *total ? (size_t) (*total - offset < max ? *total - offset : max) : 0;
+        size_t want =
+            offset < *total ? (size_t) (*total - offset < max ? *total - offset : max) : 0;
         if (want) {
             *data = malloc (want);
             ssize_t n = *data ? pread (fd, *data, want, (off_t) offset) : -1;
@@ -89,8 +90,7 @@ segq__job_log_read (segq__job_log_t *self, const char *job, uint64_t offset, siz
                 rc = *data ? SEGQ_EIO : SEGQ_ENOMEM;
                 free (*data);
                 *data = NULL;
-            }
-            else
+            } else
                 *size = (size_t) n;
         }
     }

@@ -15,7 +15,8 @@
 static int
 s_migrate_1 (sqlite3 *db, char **errmsg)
 {
-    return sqlite3_exec (db,
+    return sqlite3_exec (
+        db,
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
         "INSERT INTO meta VALUES ('next_job', 1);"
         "CREATE TABLE jobs ("
@@ -52,7 +53,8 @@ s_migrate_1 (sqlite3 *db, char **errmsg)
 static int
 s_migrate_2 (sqlite3 *db, char **errmsg)
 {
-    return sqlite3_exec (db,
+    return sqlite3_exec (
+        db,
         "CREATE TABLE checkpoints (job INTEGER PRIMARY KEY, attempt INTEGER NOT NULL,"
         "  name TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL,"
         "  step INTEGER NOT NULL, time REAL NOT NULL);",
@@ -66,7 +68,8 @@ s_migrate_2 (sqlite3 *db, char **errmsg)
 static int
 s_migrate_3 (sqlite3 *db, char **errmsg)
 {
-    return sqlite3_exec (db,
+    return sqlite3_exec (
+        db,
         "ALTER TABLE jobs ADD COLUMN purged REAL;"
         "ALTER TABLE jobs ADD COLUMN purged_by TEXT;"
         "CREATE INDEX jobs_expired ON jobs (finished, id) WHERE state >= 4 AND purged IS NULL;"
@@ -81,11 +84,11 @@ static int
 s_migrate_4 (sqlite3 *db, char **errmsg)
 {
     return sqlite3_exec (db,
-        "CREATE TABLE arrays (id INTEGER PRIMARY KEY, owner TEXT NOT NULL,"
-        "  created REAL NOT NULL);"
-        "CREATE TABLE array_jobs (array INTEGER NOT NULL, n INTEGER NOT NULL,"
-        "  job INTEGER NOT NULL, PRIMARY KEY (array, n)) WITHOUT ROWID;",
-        NULL, NULL, errmsg);
+                         "CREATE TABLE arrays (id INTEGER PRIMARY KEY, owner TEXT NOT NULL,"
+                         "  created REAL NOT NULL);"
+                         "CREATE TABLE array_jobs (array INTEGER NOT NULL, n INTEGER NOT NULL,"
+                         "  job INTEGER NOT NULL, PRIMARY KEY (array, n)) WITHOUT ROWID;",
+                         NULL, NULL, errmsg);
 }
 
 /* Migration 5: who uploaded which content (`by` a user, or with worker 1
@@ -95,27 +98,55 @@ s_migrate_4 (sqlite3 *db, char **errmsg)
 static int
 s_migrate_5 (sqlite3 *db, char **errmsg)
 {
-    return sqlite3_exec (db,
+    return sqlite3_exec (
+        db,
         "CREATE TABLE uploads (hash TEXT NOT NULL, worker INTEGER NOT NULL, by TEXT NOT NULL,"
         "  PRIMARY KEY (hash, worker, by)) WITHOUT ROWID;",
         NULL, NULL, errmsg);
 }
 
 typedef int (migration_fn) (sqlite3 *db, char **errmsg);
-static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = {
-    s_migrate_1, s_migrate_2, s_migrate_3, s_migrate_4, s_migrate_5
-};
+static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = { s_migrate_1, s_migrate_2,
+                                                                  s_migrate_3, s_migrate_4,
+                                                                  s_migrate_5 };
 
 /* ---- prepared statements ---- */
 
 typedef enum {
-    ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SET_NEXT,
-    ST_INSERT_JOB, ST_INSERT_INPUT, ST_INSERT_DEP, ST_INSERT_TRANSITION,
-    ST_SET_RUNNING, ST_SET_QUEUED, ST_SET_PRIORITY, ST_SET_FINAL, ST_SET_CANCEL,
-    ST_INSERT_OUTPUT, ST_WORKER_SEEN, ST_SET_CHECKPOINT, ST_CHECKPOINT,
-    ST_LOAD_ACTIVE, ST_LOAD_DEPS, ST_JOB_STATE, ST_PARAMS, ST_INPUTS,
-    ST_OUTPUTS, ST_OUTPUT, ST_INFO, ST_AFTER, ST_HISTORY, ST_LIST, ST_LIST_NEWEST,
-    ST_NEXT_ARRAY, ST_INSERT_ARRAY, ST_INSERT_ARRAY_JOB, ST_ARRAY, ST_ARRAY_JOBS,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SET_NEXT,
+    ST_INSERT_JOB,
+    ST_INSERT_INPUT,
+    ST_INSERT_DEP,
+    ST_INSERT_TRANSITION,
+    ST_SET_RUNNING,
+    ST_SET_QUEUED,
+    ST_SET_PRIORITY,
+    ST_SET_FINAL,
+    ST_SET_CANCEL,
+    ST_INSERT_OUTPUT,
+    ST_WORKER_SEEN,
+    ST_SET_CHECKPOINT,
+    ST_CHECKPOINT,
+    ST_LOAD_ACTIVE,
+    ST_LOAD_DEPS,
+    ST_JOB_STATE,
+    ST_PARAMS,
+    ST_INPUTS,
+    ST_OUTPUTS,
+    ST_OUTPUT,
+    ST_INFO,
+    ST_AFTER,
+    ST_HISTORY,
+    ST_LIST,
+    ST_LIST_NEWEST,
+    ST_NEXT_ARRAY,
+    ST_INSERT_ARRAY,
+    ST_INSERT_ARRAY_JOB,
+    ST_ARRAY,
+    ST_ARRAY_JOBS,
     ST_COUNT
 } stmt_t;
 
@@ -124,13 +155,11 @@ static const char *s_sql [ST_COUNT] = {
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_SET_NEXT] = "UPDATE meta SET value = ?1 WHERE key = 'next_job'",
-    [ST_INSERT_JOB] =
-        "INSERT INTO jobs (id, owner, kind, state, priority, max_attempts, gpu_mem,"
-        " cpu_slots, time_limit_s, params, created, has_inputs)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    [ST_INSERT_INPUT] =
-        "INSERT INTO inputs (job, n, name, hash, size, ref_job, ref_output)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_INSERT_JOB] = "INSERT INTO jobs (id, owner, kind, state, priority, max_attempts, gpu_mem,"
+                      " cpu_slots, time_limit_s, params, created, has_inputs)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_INSERT_INPUT] = "INSERT INTO inputs (job, n, name, hash, size, ref_job, ref_output)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_INSERT_DEP] = "INSERT OR IGNORE INTO deps (job, on_job, explicit) VALUES (?1, ?2, ?3)",
     [ST_INSERT_TRANSITION] =
         "INSERT INTO transitions (job, n, state, time, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -139,43 +168,38 @@ static const char *s_sql [ST_COUNT] = {
         " WHERE id = ?1",
     [ST_SET_QUEUED] = "UPDATE jobs SET state = 2, worker = NULL, gpu = -1 WHERE id = ?1",
     [ST_SET_PRIORITY] = "UPDATE jobs SET priority = ?2 WHERE id = ?1",
-    [ST_SET_FINAL] =
-        "UPDATE jobs SET state = ?2, finished = ?3, reason = ?4, exit_code = ?5,"
-        " signal = ?6 WHERE id = ?1",
+    [ST_SET_FINAL] = "UPDATE jobs SET state = ?2, finished = ?3, reason = ?4, exit_code = ?5,"
+                     " signal = ?6 WHERE id = ?1",
     [ST_SET_CANCEL] = "UPDATE jobs SET cancel = ?2 WHERE id = ?1",
     [ST_INSERT_OUTPUT] =
         "INSERT OR REPLACE INTO outputs (job, name, hash, size) VALUES (?1, ?2, ?3, ?4)",
-    [ST_WORKER_SEEN] =
-        "INSERT INTO workers (node, first_seen, last_seen, cpu_slots, gpus, kinds)"
-        " VALUES (?1, ?2, ?2, ?3, ?4, ?5) ON CONFLICT (node) DO UPDATE SET"
-        " last_seen = ?2, cpu_slots = ?3, gpus = ?4, kinds = ?5",
+    [ST_WORKER_SEEN] = "INSERT INTO workers (node, first_seen, last_seen, cpu_slots, gpus, kinds)"
+                       " VALUES (?1, ?2, ?2, ?3, ?4, ?5) ON CONFLICT (node) DO UPDATE SET"
+                       " last_seen = ?2, cpu_slots = ?3, gpus = ?4, kinds = ?5",
     [ST_SET_CHECKPOINT] =
         "INSERT OR REPLACE INTO checkpoints (job, attempt, name, hash, size, step, time)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_CHECKPOINT] = "SELECT name, hash, size, step FROM checkpoints WHERE job = ?1",
-    [ST_LOAD_ACTIVE] =
-        "SELECT id, owner, kind, state, priority, attempt, max_attempts, gpu_mem,"
-        " cpu_slots, time_limit_s, created, worker, gpu, cancel, has_inputs,"
-        " (SELECT count(*) FROM transitions t WHERE t.job = jobs.id)"
-        " FROM jobs WHERE state <= 3 ORDER BY id",
-    [ST_LOAD_DEPS] =
-        "SELECT d.job, d.on_job FROM jobs j JOIN deps d ON d.job = j.id"
-        " WHERE j.state = 1 ORDER BY d.job",
-    [ST_JOB_STATE] = "SELECT state, attempt, owner, kind, purged IS NOT NULL FROM jobs WHERE id = ?1",
+    [ST_LOAD_ACTIVE] = "SELECT id, owner, kind, state, priority, attempt, max_attempts, gpu_mem,"
+                       " cpu_slots, time_limit_s, created, worker, gpu, cancel, has_inputs,"
+                       " (SELECT count(*) FROM transitions t WHERE t.job = jobs.id)"
+                       " FROM jobs WHERE state <= 3 ORDER BY id",
+    [ST_LOAD_DEPS] = "SELECT d.job, d.on_job FROM jobs j JOIN deps d ON d.job = j.id"
+                     " WHERE j.state = 1 ORDER BY d.job",
+    [ST_JOB_STATE] =
+        "SELECT state, attempt, owner, kind, purged IS NOT NULL FROM jobs WHERE id = ?1",
     [ST_PARAMS] = "SELECT params FROM jobs WHERE id = ?1",
     [ST_INPUTS] =
         "SELECT name, hash, size, ref_job, ref_output FROM inputs WHERE job = ?1 ORDER BY n",
     [ST_OUTPUTS] = "SELECT name, hash, size FROM outputs WHERE job = ?1 ORDER BY name",
     [ST_OUTPUT] = "SELECT name, hash, size FROM outputs WHERE job = ?1 AND name = ?2",
-    [ST_INFO] =
-        "SELECT owner, kind, state, priority, attempt, max_attempts, gpu_mem, cpu_slots,"
-        " time_limit_s, params, created, started, finished, worker, gpu, reason,"
-        " exit_code, signal FROM jobs WHERE id = ?1",
+    [ST_INFO] = "SELECT owner, kind, state, priority, attempt, max_attempts, gpu_mem, cpu_slots,"
+                " time_limit_s, params, created, started, finished, worker, gpu, reason,"
+                " exit_code, signal FROM jobs WHERE id = ?1",
     [ST_AFTER] = "SELECT on_job FROM deps WHERE job = ?1 AND explicit = 1 ORDER BY on_job",
     [ST_HISTORY] = "SELECT state, time, reason FROM transitions WHERE job = ?1 ORDER BY n",
-    [ST_LIST] =
-        "SELECT id FROM jobs WHERE id > ?1 AND (?2 IS NULL OR owner = ?2)"
-        " AND (?3 = 0 OR state = ?3) ORDER BY id LIMIT ?4",
+    [ST_LIST] = "SELECT id FROM jobs WHERE id > ?1 AND (?2 IS NULL OR owner = ?2)"
+                " AND (?3 = 0 OR state = ?3) ORDER BY id LIMIT ?4",
     [ST_LIST_NEWEST] =
         "SELECT id FROM jobs WHERE (?1 = 0 OR id < ?1) AND (?2 IS NULL OR owner = ?2)"
         " AND (?3 = 0 OR state = ?3) ORDER BY id DESC LIMIT ?4",
@@ -190,9 +214,9 @@ struct segq__job_store {
     sqlite3 *db;
     sqlite3_stmt *stmt [ST_COUNT];
     bool in_txn;
-    uint64_t next_id;           /* next job number to hand out */
-    uint64_t stored_next_id;    /* as of the last write of meta.next_job */
-    msgpack_sbuffer pack;       /* reused for every job's parameters */
+    uint64_t next_id;        /* next job number to hand out */
+    uint64_t stored_next_id; /* as of the last write of meta.next_job */
+    msgpack_sbuffer pack;    /* reused for every job's parameters */
 };
 
 /* ---- job ids ---- */
@@ -229,7 +253,7 @@ segq__job_id_parse (const char *text)
         if (!digit || !text [i])
             return 0;
         if (number >> 59)
-            return 0;           /* would overflow */
+            return 0; /* would overflow */
         number = (number << 5) | (uint64_t) (digit - s_b32);
     }
     /* a canonical id only: no extra leading zeros beyond the 4-digit pad */
@@ -254,16 +278,20 @@ s_params_pack (const segq_params_t *params, msgpack_sbuffer *buffer)
         rc |= msgpack_pack_str_body (&packer, param->name, len);
         rc |= msgpack_pack_int (&packer, param->value.type);
         switch (param->value.type) {
-            case SEGQ_PARAM_INT: rc |= msgpack_pack_int64 (&packer, param->value.i); break;
-            case SEGQ_PARAM_FLOAT: rc |= msgpack_pack_double (&packer, param->value.f); break;
-            case SEGQ_PARAM_BOOL:
-                rc |= param->value.b ? msgpack_pack_true (&packer) : msgpack_pack_false (&packer);
-                break;
-            default: {
-                const char *s = param->value.s ? param->value.s : "";
-                rc |= msgpack_pack_str (&packer, strlen (s));
-                rc |= msgpack_pack_str_body (&packer, s, strlen (s));
-            }
+        case SEGQ_PARAM_INT:
+            rc |= msgpack_pack_int64 (&packer, param->value.i);
+            break;
+        case SEGQ_PARAM_FLOAT:
+            rc |= msgpack_pack_double (&packer, param->value.f);
+            break;
+        case SEGQ_PARAM_BOOL:
+            rc |= param->value.b ? msgpack_pack_true (&packer) : msgpack_pack_false (&packer);
+            break;
+        default: {
+            const char *s = param->value.s ? param->value.s : "";
+            rc |= msgpack_pack_str (&packer, strlen (s));
+            rc |= msgpack_pack_str_body (&packer, s, strlen (s));
+        }
         }
     }
     return rc ? SEGQ_ENOMEM : 0;
@@ -289,14 +317,14 @@ s_params_unpack (const void *blob, size_t size, segq_params_t *params)
     msgpack_unpacked_init (&unpacked);
     int rc = SEGQ_EIO;
     if (msgpack_unpack_next (&unpacked, blob, size, NULL) != MSGPACK_UNPACK_SUCCESS
-    ||  unpacked.data.type != MSGPACK_OBJECT_ARRAY)
+        || unpacked.data.type != MSGPACK_OBJECT_ARRAY)
         goto done;
     msgpack_object_array *array = &unpacked.data.via.array;
     for (uint32_t i = 0; i < array->size; i++) {
         msgpack_object *item = &array->ptr [i];
         if (item->type != MSGPACK_OBJECT_ARRAY || item->via.array.size != 3
-        ||  item->via.array.ptr [0].type != MSGPACK_OBJECT_STR
-        ||  item->via.array.ptr [1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            || item->via.array.ptr [0].type != MSGPACK_OBJECT_STR
+            || item->via.array.ptr [1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
             goto done;
         msgpack_object *name = &item->via.array.ptr [0];
         msgpack_object *value = &item->via.array.ptr [2];
@@ -308,32 +336,32 @@ s_params_unpack (const void *blob, size_t size, segq_params_t *params)
         }
         bool ok = true;
         switch (v.type) {
-            case SEGQ_PARAM_INT:
-                if (value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-                    v.i = (int64_t) value->via.u64;
-                else if (value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-                    v.i = value->via.i64;
-                else
-                    ok = false;
-                break;
-            case SEGQ_PARAM_FLOAT:
-                ok = value->type == MSGPACK_OBJECT_FLOAT64 || value->type == MSGPACK_OBJECT_FLOAT32;
-                v.f = value->via.f64;
-                break;
-            case SEGQ_PARAM_BOOL:
-                ok = value->type == MSGPACK_OBJECT_BOOLEAN;
-                v.b = value->via.boolean;
-                break;
-            case SEGQ_PARAM_STRING:
-            case SEGQ_PARAM_CHOICE:
-                ok = value->type == MSGPACK_OBJECT_STR;
-                if (ok) {
-                    v.s = s_strndup (value->via.str.ptr, value->via.str.size);
-                    ok = v.s != NULL;
-                }
-                break;
-            default:
+        case SEGQ_PARAM_INT:
+            if (value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                v.i = (int64_t) value->via.u64;
+            else if (value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+                v.i = value->via.i64;
+            else
                 ok = false;
+            break;
+        case SEGQ_PARAM_FLOAT:
+            ok = value->type == MSGPACK_OBJECT_FLOAT64 || value->type == MSGPACK_OBJECT_FLOAT32;
+            v.f = value->via.f64;
+            break;
+        case SEGQ_PARAM_BOOL:
+            ok = value->type == MSGPACK_OBJECT_BOOLEAN;
+            v.b = value->via.boolean;
+            break;
+        case SEGQ_PARAM_STRING:
+        case SEGQ_PARAM_CHOICE:
+            ok = value->type == MSGPACK_OBJECT_STR;
+            if (ok) {
+                v.s = s_strndup (value->via.str.ptr, value->via.str.size);
+                ok = v.s != NULL;
+            }
+            break;
+        default:
+            ok = false;
         }
         int set_rc = ok ? segq_params_set (params, owned_name, &v) : SEGQ_EIO;
         free (owned_name);
@@ -370,7 +398,8 @@ s_read_version (sqlite3 *db, int *version)
     sqlite3_stmt *stmt;
     *version = 0;
     if (sqlite3_prepare_v2 (db, "SELECT count(*) FROM sqlite_master WHERE name = 'schema_version'",
-                            -1, &stmt, NULL) != SQLITE_OK)
+                            -1, &stmt, NULL)
+        != SQLITE_OK)
         return SEGQ_EIO;
     bool exists = sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_int (stmt, 0) > 0;
     sqlite3_finalize (stmt);
@@ -393,8 +422,10 @@ s_migrate (sqlite3 *db, const char *path, char *err, size_t errlen)
         return SEGQ_EIO;
     }
     if (version > SEGQ_STORE_SCHEMA_VERSION) {
-        snprintf (err, errlen, "%s: database schema version %d is newer than this segqd "
-                  "(%d): upgrade segqd", path, version, SEGQ_STORE_SCHEMA_VERSION);
+        snprintf (err, errlen,
+                  "%s: database schema version %d is newer than this segqd "
+                  "(%d): upgrade segqd",
+                  path, version, SEGQ_STORE_SCHEMA_VERSION);
         return SEGQ_EINVAL;
     }
     for (int next = version + 1; next <= SEGQ_STORE_SCHEMA_VERSION; next++) {
@@ -403,10 +434,12 @@ s_migrate (sqlite3 *db, const char *path, char *err, size_t errlen)
         if (rc)
             return rc;
         if (next == 1)
-            rc = sqlite3_exec (db, "CREATE TABLE schema_version (version INTEGER NOT NULL);"
-                               "INSERT INTO schema_version VALUES (0);", NULL, NULL, &message);
+            rc = sqlite3_exec (db,
+                               "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+                               "INSERT INTO schema_version VALUES (0);",
+                               NULL, NULL, &message);
         if (rc == SQLITE_OK)
-            rc = s_migrations [next - 1] (db, &message);
+            rc = s_migrations [next - 1](db, &message);
         if (rc == SQLITE_OK) {
             char sql [64];
             snprintf (sql, sizeof sql, "UPDATE schema_version SET version = %d", next);
@@ -434,8 +467,9 @@ segq__job_store_open (const char *path, char *err, size_t errlen)
         return NULL;
     }
     msgpack_sbuffer_init (&self->pack);
-    if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                         | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2 (path, &self->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL)
+        != SQLITE_OK) {
         snprintf (err, errlen, "cannot open database %s: %s", path,
                   self->db ? sqlite3_errmsg (self->db) : "out of memory");
         goto fail;
@@ -445,28 +479,30 @@ segq__job_store_open (const char *path, char *err, size_t errlen)
        acknowledges survives a power cut; one commit per reactor turn keeps
        that to one fsync per turn (group commit) */
     if (s_exec (self->db, "PRAGMA journal_mode = WAL", err, errlen, path)
-    ||  s_exec (self->db, "PRAGMA synchronous = FULL", err, errlen, path)
-    /* segqd is the database's only user: holding its locks for good spares
-       every transaction its fcntl lock calls and the shared-memory index
-       (about a tenth of the broker's CPU at 12,000 jobs/s) */
-    ||  s_exec (self->db, "PRAGMA locking_mode = EXCLUSIVE", err, errlen, path)
-    /* a big page cache keeps a large batch from spilling mid-transaction;
-       rarer checkpoints keep their fsyncs off most commits */
-    ||  s_exec (self->db, "PRAGMA cache_size = -65536", err, errlen, path)
-    ||  s_exec (self->db, "PRAGMA wal_autocheckpoint = 16384", err, errlen, path)
-    ||  s_exec (self->db, "PRAGMA foreign_keys = OFF", err, errlen, path)
-    ||  s_migrate (self->db, path, err, errlen))
+        || s_exec (self->db, "PRAGMA synchronous = FULL", err, errlen, path)
+        /* segqd is the database's only user: holding its locks for good spares
+           every transaction its fcntl lock calls and the shared-memory index
+           (about a tenth of the broker's CPU at 12,000 jobs/s) */
+        || s_exec (self->db, "PRAGMA locking_mode = EXCLUSIVE", err, errlen, path)
+        /* a big page cache keeps a large batch from spilling mid-transaction;
+           rarer checkpoints keep their fsyncs off most commits */
+        || s_exec (self->db, "PRAGMA cache_size = -65536", err, errlen, path)
+        || s_exec (self->db, "PRAGMA wal_autocheckpoint = 16384", err, errlen, path)
+        || s_exec (self->db, "PRAGMA foreign_keys = OFF", err, errlen, path)
+        || s_migrate (self->db, path, err, errlen))
         goto fail;
     for (int i = 0; i < ST_COUNT; i++)
-        if (sqlite3_prepare_v3 (self->db, s_sql [i], -1, SQLITE_PREPARE_PERSISTENT,
-                                &self->stmt [i], NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v3 (self->db, s_sql [i], -1, SQLITE_PREPARE_PERSISTENT, &self->stmt [i],
+                                NULL)
+            != SQLITE_OK) {
             snprintf (err, errlen, "%s: cannot prepare statement %d: %s", path, i,
                       sqlite3_errmsg (self->db));
             goto fail;
         }
     sqlite3_stmt *stmt;
-    if (sqlite3_prepare_v2 (self->db, "SELECT value FROM meta WHERE key = 'next_job'",
-                            -1, &stmt, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2 (self->db, "SELECT value FROM meta WHERE key = 'next_job'", -1, &stmt,
+                            NULL)
+        != SQLITE_OK)
         goto fail;
     if (sqlite3_step (stmt) == SQLITE_ROW)
         self->next_id = (uint64_t) sqlite3_column_int64 (stmt, 0);
@@ -588,8 +624,7 @@ segq__job_store_commit (segq__job_store_t *self, char *err, size_t errlen)
     if (rc == 0)
         rc = s_done (self, s_stmt (self, ST_COMMIT));
     if (rc) {
-        snprintf (err, errlen, "cannot commit to the job database: %s%s",
-                  sqlite3_errmsg (self->db),
+        snprintf (err, errlen, "cannot commit to the job database: %s%s", sqlite3_errmsg (self->db),
                   rc == SEGQ_ENOSPC ? " (free disk space in the data directory)" : "");
         segq__job_store_rollback (self);
         return rc;
@@ -674,8 +709,8 @@ segq__job_store_insert_dep (segq__job_store_t *self, uint64_t job, uint64_t on_j
 }
 
 int
-segq__job_store_add_transition (segq__job_store_t *self, uint64_t job, uint32_t n,
-                                int state, double time, const char *reason)
+segq__job_store_add_transition (segq__job_store_t *self, uint64_t job, uint32_t n, int state,
+                                double time, const char *reason)
 {
     sqlite3_stmt *stmt = s_stmt (self, ST_INSERT_TRANSITION);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
@@ -740,8 +775,7 @@ segq__job_store_set_cancel (segq__job_store_t *self, uint64_t job, const char *r
 }
 
 int
-segq__job_store_insert_output (segq__job_store_t *self, uint64_t job,
-                               const segq_artifact_t *output)
+segq__job_store_insert_output (segq__job_store_t *self, uint64_t job, const segq_artifact_t *output)
 {
     sqlite3_stmt *stmt = s_stmt (self, ST_INSERT_OUTPUT);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
@@ -867,9 +901,10 @@ segq__job_store_params (segq__job_store_t *self, uint64_t job, segq_params_t *pa
     sqlite3_stmt *stmt = s_stmt (self, ST_PARAMS);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
     int step = sqlite3_step (stmt);
-    int rc = step == SQLITE_ROW ? s_params_unpack (sqlite3_column_blob (stmt, 0),
-                                                   (size_t) sqlite3_column_bytes (stmt, 0), params)
-           : step == SQLITE_DONE ? SEGQ_ENOENT : SEGQ_EIO;
+    int rc = step == SQLITE_ROW    ? s_params_unpack (sqlite3_column_blob (stmt, 0),
+                                                      (size_t) sqlite3_column_bytes (stmt, 0), params)
+             : step == SQLITE_DONE ? SEGQ_ENOENT
+                                   : SEGQ_EIO;
     sqlite3_reset (stmt);
     return rc;
 }
@@ -1014,8 +1049,7 @@ s_info_input (void *arg, const segq__input_row_t *row)
 }
 
 int
-segq__job_store_info (segq__job_store_t *self, uint64_t job, bool detail,
-                      segq_job_info_t *info)
+segq__job_store_info (segq__job_store_t *self, uint64_t job, bool detail, segq_job_info_t *info)
 {
     sqlite3_stmt *stmt = s_stmt (self, ST_INFO);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
@@ -1109,15 +1143,15 @@ s_list (segq__job_store_t *self, stmt_t which, uint64_t from, const char *owner,
 }
 
 int
-segq__job_store_list (segq__job_store_t *self, uint64_t after, const char *owner,
-                      int state, uint32_t limit, uint64_t *ids, size_t *count)
+segq__job_store_list (segq__job_store_t *self, uint64_t after, const char *owner, int state,
+                      uint32_t limit, uint64_t *ids, size_t *count)
 {
     return s_list (self, ST_LIST, after, owner, state, limit, ids, count);
 }
 
 int
-segq__job_store_list_newest (segq__job_store_t *self, uint64_t before, const char *owner,
-                             int state, uint32_t limit, uint64_t *ids, size_t *count)
+segq__job_store_list_newest (segq__job_store_t *self, uint64_t before, const char *owner, int state,
+                             uint32_t limit, uint64_t *ids, size_t *count)
 {
     return s_list (self, ST_LIST_NEWEST, before, owner, state, limit, ids, count);
 }

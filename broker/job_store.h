@@ -19,8 +19,8 @@
 #include "segq_proto.h"
 
 #define SEGQ_STORE_SCHEMA_VERSION 5
-#define SEGQ__JOB_ID_MAX 16      /* bytes of a printable job id, NUL included */
-#define SEGQ__ARRAY_ID_MAX 18    /* "a-" and a job id */
+#define SEGQ__JOB_ID_MAX          16 /* bytes of a printable job id, NUL included */
+#define SEGQ__ARRAY_ID_MAX        18 /* "a-" and a job id */
 
 typedef struct segq__job_store segq__job_store_t;
 
@@ -30,7 +30,7 @@ typedef struct {
     uint64_t id;
     const char *owner;
     const char *kind;
-    int state;                  /* segq_job_state_t */
+    int state; /* segq_job_state_t */
     int32_t priority;
     uint32_t attempt;
     uint32_t max_attempts;
@@ -38,18 +38,18 @@ typedef struct {
     uint32_t cpu_slots;
     uint32_t time_limit_s;
     double created;
-    const char *worker;         /* load: node of a running job, or NULL */
-    int32_t gpu;                /* load: GPU index of a running job, -1 none */
-    const char *cancel;         /* load: a cancel asked while running, or NULL */
-    uint32_t n_transitions;     /* load: transitions stored so far */
-    bool has_inputs;            /* load: rows in inputs */
+    const char *worker;     /* load: node of a running job, or NULL */
+    int32_t gpu;            /* load: GPU index of a running job, -1 none */
+    const char *cancel;     /* load: a cancel asked while running, or NULL */
+    uint32_t n_transitions; /* load: transitions stored so far */
+    bool has_inputs;        /* load: rows in inputs */
 } segq__job_row_t;
 
 /* One input row: an artifact (hash set, ref_job 0) or a reference to
    another job's output (ref_job set, ref_output NULL = principal). */
 typedef struct {
     const char *name;
-    const char *hash;           /* or NULL */
+    const char *hash; /* or NULL */
     uint64_t size;
     uint64_t ref_job;
     const char *ref_output;
@@ -89,22 +89,20 @@ int segq__job_store_insert_input (segq__job_store_t *self, uint64_t job, uint32_
                                   const segq__input_row_t *input);
 int segq__job_store_insert_dep (segq__job_store_t *self, uint64_t job, uint64_t on_job,
                                 bool explicit_after);
-int segq__job_store_add_transition (segq__job_store_t *self, uint64_t job, uint32_t n,
-                                    int state, double time, const char *reason);
+int segq__job_store_add_transition (segq__job_store_t *self, uint64_t job, uint32_t n, int state,
+                                    double time, const char *reason);
 int segq__job_store_set_running (segq__job_store_t *self, uint64_t job, uint32_t attempt,
                                  const char *worker, int32_t gpu, double time);
 int segq__job_store_set_queued (segq__job_store_t *self, uint64_t job);
 int segq__job_store_set_priority (segq__job_store_t *self, uint64_t job, int32_t priority);
-int segq__job_store_set_final (segq__job_store_t *self, uint64_t job, int state,
-                               double time, const char *reason, int32_t exit_code,
-                               int32_t signal);
+int segq__job_store_set_final (segq__job_store_t *self, uint64_t job, int state, double time,
+                               const char *reason, int32_t exit_code, int32_t signal);
 int segq__job_store_set_cancel (segq__job_store_t *self, uint64_t job, const char *reason);
 int segq__job_store_insert_output (segq__job_store_t *self, uint64_t job,
                                    const segq_artifact_t *output);
 /* The newest checkpoint of a running job (replaces the one before). */
 int segq__job_store_set_checkpoint (segq__job_store_t *self, uint64_t job, uint32_t attempt,
-                                    const segq_artifact_t *checkpoint, uint32_t step,
-                                    double time);
+                                    const segq_artifact_t *checkpoint, uint32_t step, double time);
 int segq__job_store_worker_seen (segq__job_store_t *self, const char *node, double time,
                                  uint32_t cpu_slots, const char *gpus, const char *kinds);
 
@@ -126,12 +124,14 @@ typedef struct {
     uint32_t attempt;
     char owner [256];
     char kind [64];
-    bool purged;                /* its artifacts are gone (purge or retention) */
+    bool purged; /* its artifacts are gone (purge or retention) */
 } segq__job_brief_t;
 int segq__job_store_brief (segq__job_store_t *self, uint64_t job, segq__job_brief_t *out);
 int segq__job_store_params (segq__job_store_t *self, uint64_t job, segq_params_t *params);
-int segq__job_store_inputs (segq__job_store_t *self, uint64_t job, segq__input_row_fn *fn, void *arg);
-int segq__job_store_outputs (segq__job_store_t *self, uint64_t job, segq__artifact_fn *fn, void *arg);
+int segq__job_store_inputs (segq__job_store_t *self, uint64_t job, segq__input_row_fn *fn,
+                            void *arg);
+int segq__job_store_outputs (segq__job_store_t *self, uint64_t job, segq__artifact_fn *fn,
+                             void *arg);
 /* One output by name; SEGQ_ENOENT if the job has none of that name. */
 int segq__job_store_output (segq__job_store_t *self, uint64_t job, const char *name,
                             segq_artifact_t *out);
@@ -148,8 +148,8 @@ int segq__job_store_info (segq__job_store_t *self, uint64_t job, bool detail,
 
 /* Ids of jobs after `after` (0 = from the start), filtered by owner (or
    NULL) and state (or 0), at most limit, in id order. */
-int segq__job_store_list (segq__job_store_t *self, uint64_t after, const char *owner,
-                          int state, uint32_t limit, uint64_t *ids, size_t *count);
+int segq__job_store_list (segq__job_store_t *self, uint64_t after, const char *owner, int state,
+                          uint32_t limit, uint64_t *ids, size_t *count);
 /* The same from the newest down: ids of jobs before `before` (0 = from the
    newest), in descending id order. */
 int segq__job_store_list_newest (segq__job_store_t *self, uint64_t before, const char *owner,
@@ -159,7 +159,7 @@ int segq__job_store_list_newest (segq__job_store_t *self, uint64_t before, const
 
 /* Array ids: "a-" and the array number written like a job id ("a-0001"). */
 void segq__array_id_format (uint64_t number, char out [SEGQ__ARRAY_ID_MAX]);
-uint64_t segq__array_id_parse (const char *text);   /* 0: not an array id */
+uint64_t segq__array_id_parse (const char *text); /* 0: not an array id */
 
 /* Stores an array of `n` jobs (in the open transaction, or one it begins). */
 int segq__job_store_insert_array (segq__job_store_t *self, const char *owner, double created,
@@ -167,7 +167,8 @@ int segq__job_store_insert_array (segq__job_store_t *self, const char *owner, do
 typedef struct {
     char owner [256];
     double created;
-    uint64_t *jobs;             size_t n_jobs;      /* owned; in order */
+    uint64_t *jobs;
+    size_t n_jobs; /* owned; in order */
 } segq__array_row_t;
 /* SEGQ_ENOENT if unknown; clear the row after a success. */
 int segq__job_store_array (segq__job_store_t *self, uint64_t id, segq__array_row_t *out);

@@ -18,8 +18,8 @@ struct segq__jobs {
     segq__sched_t *sched;
     segq__artifact_store_t *artifacts;
     segq__jobs_config_t config;
-    segq__u64map_t *active;         /* number -> segq__job_t */
-    segq__u64map_t *dependents;     /* number -> dependents_t */
+    segq__u64map_t *active;     /* number -> segq__job_t */
+    segq__u64map_t *dependents; /* number -> dependents_t */
     segq__job_t **orphans;
     size_t n_orphans, cap_orphans;
 };
@@ -30,15 +30,15 @@ bool
 segq__job_transition_allowed (int from, int to)
 {
     switch (from) {
-        case SEGQ_JOB_WAITING:
-            return to == SEGQ_JOB_QUEUED || to == SEGQ_JOB_FAILED || to == SEGQ_JOB_CANCELLED;
-        case SEGQ_JOB_QUEUED:
-            return to == SEGQ_JOB_RUNNING || to == SEGQ_JOB_FAILED || to == SEGQ_JOB_CANCELLED;
-        case SEGQ_JOB_RUNNING:
-            return to == SEGQ_JOB_QUEUED || to == SEGQ_JOB_SUCCEEDED || to == SEGQ_JOB_FAILED
-                || to == SEGQ_JOB_CANCELLED;
-        default:
-            return false;   /* final states are final */
+    case SEGQ_JOB_WAITING:
+        return to == SEGQ_JOB_QUEUED || to == SEGQ_JOB_FAILED || to == SEGQ_JOB_CANCELLED;
+    case SEGQ_JOB_QUEUED:
+        return to == SEGQ_JOB_RUNNING || to == SEGQ_JOB_FAILED || to == SEGQ_JOB_CANCELLED;
+    case SEGQ_JOB_RUNNING:
+        return to == SEGQ_JOB_QUEUED || to == SEGQ_JOB_SUCCEEDED || to == SEGQ_JOB_FAILED
+               || to == SEGQ_JOB_CANCELLED;
+    default:
+        return false; /* final states are final */
     }
 }
 
@@ -57,8 +57,8 @@ s_transition (segq__jobs_t *self, segq__job_t *job, int to, const char *reason, 
         return SEGQ_ESTATE;
     int rc = segq__job_store_begin (self->store);
     if (rc == 0)
-        rc = segq__job_store_add_transition (self->store, job->sched.seq, ++job->n_transitions,
-                                             to, now, reason);
+        rc = segq__job_store_add_transition (self->store, job->sched.seq, ++job->n_transitions, to,
+                                             now, reason);
     if (rc == 0) {
         s_pending_count (job, -1);
         job->state = (uint8_t) to;
@@ -119,12 +119,12 @@ static segq__sched_limits_t
 s_limits (void *arg, const char *user)
 {
     segq_user_limits_t l = segq_config_limits (arg, user);
-    return (segq__sched_limits_t) { l.max_running, l.max_gpu_mem };
+    return (segq__sched_limits_t){ l.max_running, l.max_gpu_mem };
 }
 
 segq__jobs_t *
-segq__jobs_new (segq__job_store_t *store, segq__sched_t *sched,
-                segq__artifact_store_t *artifacts, const segq__jobs_config_t *config)
+segq__jobs_new (segq__job_store_t *store, segq__sched_t *sched, segq__artifact_store_t *artifacts,
+                const segq__jobs_config_t *config)
 {
     segq__jobs_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -273,8 +273,8 @@ s_check_ref (void *arg, const segq__input_row_t *row)
     if (rc == SEGQ_ENOENT) {
         char id [SEGQ__JOB_ID_MAX];
         segq__job_id_format (row->ref_job, id);
-        snprintf (check->err, check->errlen, "input '%s': job %s has no output '%s'",
-                  row->name, id, row->ref_output);
+        snprintf (check->err, check->errlen, "input '%s': job %s has no output '%s'", row->name, id,
+                  row->ref_output);
     }
     return rc;
 }
@@ -288,13 +288,15 @@ s_release_waiting (segq__jobs_t *self, segq__job_t *job, double now)
 {
     char reason [512] = "";
     check_refs_t check = { self, reason, sizeof reason };
-    int rc = job->has_inputs ? segq__job_store_inputs (self->store, job->sched.seq,
-                                                       s_check_ref, &check) : 0;
+    int rc = job->has_inputs
+                 ? segq__job_store_inputs (self->store, job->sched.seq, s_check_ref, &check)
+                 : 0;
     if (rc == SEGQ_ENOENT) {
         uint64_t number = job->sched.seq;
         rc = s_transition (self, job, SEGQ_JOB_FAILED, reason, now);
         if (rc == 0)
-            rc = segq__job_store_set_final (self->store, number, SEGQ_JOB_FAILED, now, reason, -1, 0);
+            rc = segq__job_store_set_final (self->store, number, SEGQ_JOB_FAILED, now, reason, -1,
+                                            0);
         if (rc == 0) {
             s_forget (self, job);
             char id [SEGQ__JOB_ID_MAX], why [64];
@@ -325,7 +327,7 @@ s_satisfy_dependents (segq__jobs_t *self, uint64_t number, double now)
     for (size_t i = 0; i < list->count && rc == 0; i++) {
         segq__job_t *job = segq__u64map_get (self->active, list->ids [i]);
         if (!job || job->state != SEGQ_JOB_WAITING || job->n_pending == 0)
-            continue;       /* cancelled or failed meanwhile */
+            continue; /* cancelled or failed meanwhile */
         if (--job->n_pending == 0)
             rc = s_release_waiting (self, job, now);
     }
@@ -482,7 +484,8 @@ segq__jobs_load (segq__jobs_t *self, double now, char *err, size_t errlen)
         rc = segq__job_store_load_waiting_deps (self->store, s_load_dep, &load);
     if (rc) {
         if (!*err)
-            snprintf (err, errlen, "cannot load the jobs from the database (%s)", segq_strerror (rc));
+            snprintf (err, errlen, "cannot load the jobs from the database (%s)",
+                      segq_strerror (rc));
         return rc;
     }
     /* settle what a crash may have left between transactions: waiting jobs
@@ -547,7 +550,7 @@ s_input_spec (const segq_kind_spec_t *kind, const char *name)
     for (size_t i = 0; i < kind->n_inputs; i++) {
         const segq_input_spec_t *spec = &kind->inputs [i];
         if (strlen (spec->name) == top && strncmp (spec->name, name, top) == 0
-        &&  (name [top] == 0 || spec->many || !strchr (name + top + 1, '/')))
+            && (name [top] == 0 || spec->many || !strchr (name + top + 1, '/')))
             return spec;
     }
     return NULL;
@@ -582,8 +585,10 @@ s_check_dep (segq__jobs_t *self, const char *id, const char *what, bool reads_ou
     }
     /* refused here, not later on a worker that cannot find the files */
     if (brief.purged && reads_outputs) {
-        snprintf (err, errlen, "%s: the outputs of job %s were purged: they are gone (run that "
-                  "job again, and use the new one)", what, id);
+        snprintf (err, errlen,
+                  "%s: the outputs of job %s were purged: they are gone (run that "
+                  "job again, and use the new one)",
+                  what, id);
         return SEGQ_ENOENT;
     }
     *state = brief.state;
@@ -601,7 +606,8 @@ s_check_queued_limit (segq__jobs_t *self, const char *owner, char *err, size_t e
     segq__sched_user_t *user = max != SEGQ_UNLIMITED ? segq__sched_user (self->sched, owner) : NULL;
     if (max == SEGQ_UNLIMITED || (user && segq__sched_user_pending (user) < max))
         return user || max == SEGQ_UNLIMITED ? 0 : SEGQ_ENOMEM;
-    snprintf (err, errlen, "user %s already has %llu jobs waiting or queued, the most the broker "
+    snprintf (err, errlen,
+              "user %s already has %llu jobs waiting or queued, the most the broker "
               "allows (max_queued in its configuration): wait for some to start, or cancel some",
               owner, (unsigned long long) max);
     return SEGQ_ELIMIT;
@@ -630,7 +636,8 @@ s_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
     if (!kind || s_kind_index (submit->kind, &kind_index)) {
         size_t count;
         const segq_kind_spec_t *kinds = segq_kinds (&count);
-        int len = snprintf (err, errlen, "unknown job kind '%s' (known:", submit->kind ? submit->kind : "");
+        int len = snprintf (err, errlen,
+                            "unknown job kind '%s' (known:", submit->kind ? submit->kind : "");
         for (size_t i = 0; i < count && len > 0 && (size_t) len < errlen; i++)
             len += snprintf (err + len, errlen - (size_t) len, " %s", kinds [i].name);
         if (len > 0 && (size_t) len < errlen)
@@ -663,8 +670,8 @@ s_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
         rc = SEGQ_ENOMEM;
     for (size_t i = 0; i < submit->n_inputs && rc == 0; i++) {
         const segq_input_t *input = &submit->inputs [i];
-        const segq_input_spec_t *spec = segq_name_valid (input->name)
-                                      ? s_input_spec (kind, input->name) : NULL;
+        const segq_input_spec_t *spec =
+            segq_name_valid (input->name) ? s_input_spec (kind, input->name) : NULL;
         if (!spec) {
             snprintf (err, errlen, "input '%s': kind %s has no such input (it takes %s%s)",
                       input->name ? input->name : "", kind->name,
@@ -691,9 +698,12 @@ s_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
                 break;
             const segq_kind_spec_t *ref_spec = segq_kind_find (ref_kind);
             const char *output = input->output ? input->output
-                               : ref_spec && ref_spec->principal_output ? ref_spec->principal_output : "*";
+                                 : ref_spec && ref_spec->principal_output
+                                     ? ref_spec->principal_output
+                                     : "*";
             if (strcmp (output, "*") != 0 && !segq_name_valid (output)) {
-                snprintf (err, errlen, "input '%s': '%s' is not an output name", input->name, output);
+                snprintf (err, errlen, "input '%s': '%s' is not an output name", input->name,
+                          output);
                 rc = SEGQ_EINVAL;
                 break;
             }
@@ -703,8 +713,8 @@ s_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
                 rc = segq__job_store_output (self->store, number, output, &found);
                 segq_artifact_clear (&found);
                 if (rc == SEGQ_ENOENT)
-                    snprintf (err, errlen, "input '%s': job %s has no output '%s'",
-                              input->name, input->job, output);
+                    snprintf (err, errlen, "input '%s': job %s has no output '%s'", input->name,
+                              input->job, output);
                 if (rc)
                     break;
             }
@@ -717,20 +727,19 @@ s_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
                 deps [n_deps++] = number;
                 n_pending += state != SEGQ_JOB_SUCCEEDED;
             }
-        }
-        else {
+        } else {
             uint64_t size;
             if (!segq_hash_valid (input->hash)) {
                 snprintf (err, errlen, "input '%s': '%s' is not a sha256 (64 lowercase hex digits)",
                           input->name, input->hash);
                 rc = SEGQ_EINVAL;
-            }
-            else if (!segq__artifact_store_has (self->artifacts, input->hash, &size)) {
-                snprintf (err, errlen, "input '%s': artifact %s is not on the broker "
-                          "(upload it first)", input->name, input->hash);
+            } else if (!segq__artifact_store_has (self->artifacts, input->hash, &size)) {
+                snprintf (err, errlen,
+                          "input '%s': artifact %s is not on the broker "
+                          "(upload it first)",
+                          input->name, input->hash);
                 rc = SEGQ_ENOENT;
-            }
-            else if (input->size && input->size != size) {
+            } else if (input->size && input->size != size) {
                 snprintf (err, errlen, "input '%s': artifact %s has %llu bytes, not %llu",
                           input->name, input->hash, (unsigned long long) size,
                           (unsigned long long) input->size);
@@ -773,8 +782,11 @@ s_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
     segq_kind_resources_t dflt = segq_config_kind_resources (self->config.limits, kind->name);
     bool asked = submit->gpu_mem || submit->cpu_slots;
     uint64_t gpu_mem = kind->in_process ? 0 : asked ? submit->gpu_mem : dflt.gpu_mem;
-    uint32_t cpu_slots = kind->in_process ? 0 : !asked ? dflt.cpu_slots
-                       : submit->cpu_slots ? submit->cpu_slots : gpu_mem ? 0 : 1;
+    uint32_t cpu_slots = kind->in_process    ? 0
+                         : !asked            ? dflt.cpu_slots
+                         : submit->cpu_slots ? submit->cpu_slots
+                         : gpu_mem           ? 0
+                                             : 1;
     if (rc == 0)
         rc = s_check_queued_limit (self, submit->user, err, errlen);
     if (rc == 0) {
@@ -871,15 +883,18 @@ s_expand_arrays (segq__jobs_t *self, const segq_kind_spec_t *kind, const segq_su
         segq__array_row_t row = { 0 };
         size_t members = 1;
         if (array) {
-            const segq_input_spec_t *spec = segq_name_valid (input->name)
-                                          ? s_input_spec (kind, input->name) : NULL;
+            const segq_input_spec_t *spec =
+                segq_name_valid (input->name) ? s_input_spec (kind, input->name) : NULL;
             rc = segq__job_store_array (self->store, array, &row);
             if (rc == SEGQ_ENOENT)
-                snprintf (err, errlen, "input '%s': unknown job array '%s'", input->name, input->job);
+                snprintf (err, errlen, "input '%s': unknown job array '%s'", input->name,
+                          input->job);
             else if (rc == 0 && spec && !spec->many) {
-                snprintf (err, errlen, "input '%s' takes one file, and job array %s stands for "
+                snprintf (err, errlen,
+                          "input '%s' takes one file, and job array %s stands for "
                           "%zu jobs' outputs (`segq submit %s --%s ARRAY` makes one job per "
-                          "member)", input->name, input->job, row.n_jobs, kind->name, spec->name);
+                          "member)",
+                          input->name, input->job, row.n_jobs, kind->name, spec->name);
                 rc = SEGQ_EINVAL;
             }
             members = row.n_jobs;
@@ -903,8 +918,8 @@ s_expand_arrays (segq__jobs_t *self, const segq_kind_spec_t *kind, const segq_su
                 snprintf (name, sizeof name, "%s/%s", input->name, job);
             }
             if (!(dst->name = strdup (array ? name : input->name))
-            ||  (input->job && !(dst->job = strdup (array ? job : input->job)))
-            ||  (input->output && !(dst->output = strdup (input->output))))
+                || (input->job && !(dst->job = strdup (array ? job : input->job)))
+                || (input->output && !(dst->output = strdup (input->output))))
                 rc = SEGQ_ENOMEM;
         }
         segq__array_row_clear (&row);
@@ -952,8 +967,7 @@ segq__jobs_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
 /* ---- running ---- */
 
 int
-segq__jobs_start (segq__jobs_t *self, segq__job_t *job, const char *worker, int32_t gpu,
-                  double now)
+segq__jobs_start (segq__jobs_t *self, segq__job_t *job, const char *worker, int32_t gpu, double now)
 {
     char reason [320];
     snprintf (reason, sizeof reason, "attempt %u on %s", job->attempt + 1, worker);
@@ -993,8 +1007,8 @@ segq__jobs_adopt (segq__jobs_t *self, segq__job_t *job)
 }
 
 static int
-s_final (segq__jobs_t *self, segq__job_t *job, int state, const char *reason,
-         int32_t exit_code, int32_t signal, double now)
+s_final (segq__jobs_t *self, segq__job_t *job, int state, const char *reason, int32_t exit_code,
+         int32_t signal, double now)
 {
     uint64_t number = job->sched.seq;
     int rc = s_transition (self, job, state, reason, now);
@@ -1030,7 +1044,7 @@ segq__jobs_finish (segq__jobs_t *self, segq__job_t *job, bool success, const cha
     if (success) {
         for (size_t i = 0; i < n_outputs; i++)
             if (!segq_name_valid (outputs [i].name)
-            ||  !segq__artifact_store_has (self->artifacts, outputs [i].hash, NULL)) {
+                || !segq__artifact_store_has (self->artifacts, outputs [i].hash, NULL)) {
                 snprintf (text, sizeof text, "output '%s' (%s) was never uploaded to the broker",
                           outputs [i].name ? outputs [i].name : "", outputs [i].hash);
                 return s_final (self, job, SEGQ_JOB_FAILED, text, exit_code, signal, now);
@@ -1142,8 +1156,8 @@ segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, double
     return 0;
 }
 
-_Static_assert (SEGQ_SCHED_USER_PRIORITY_MAX == SEGQ_PRIORITY_USER_MAX,
-                "the scheduler's admin band starts where the protocol's does");
+_Static_assert(SEGQ_SCHED_USER_PRIORITY_MAX == SEGQ_PRIORITY_USER_MAX,
+               "the scheduler's admin band starts where the protocol's does");
 
 int
 segq__jobs_set_priority (segq__jobs_t *self, uint64_t number, int32_t priority, const char *user,
@@ -1157,14 +1171,17 @@ segq__jobs_set_priority (segq__jobs_t *self, uint64_t number, int32_t priority, 
     if (rc)
         return rc;
     if (!as_admin && (!user || strcmp (user, owner) != 0)) {
-        snprintf (err, errlen, "job %s belongs to %s: only its owner or an admin may change its "
-                  "priority", id, owner);
+        snprintf (err, errlen,
+                  "job %s belongs to %s: only its owner or an admin may change its "
+                  "priority",
+                  id, owner);
         return SEGQ_EPERM;
     }
     if (!may_raise && (priority > SEGQ_PRIORITY_USER_MAX || priority < -SEGQ_PRIORITY_USER_MAX)) {
-        snprintf (err, errlen, "priority %d is outside -%d..%d, which orders only your own jobs: "
-                  "putting a job ahead of other users' fair share needs an admin", (int) priority,
-                  SEGQ_PRIORITY_USER_MAX, SEGQ_PRIORITY_USER_MAX);
+        snprintf (err, errlen,
+                  "priority %d is outside -%d..%d, which orders only your own jobs: "
+                  "putting a job ahead of other users' fair share needs an admin",
+                  (int) priority, SEGQ_PRIORITY_USER_MAX, SEGQ_PRIORITY_USER_MAX);
         return SEGQ_EPERM;
     }
     int state = job ? job->state : brief.state;
@@ -1193,7 +1210,7 @@ int
 segq__jobs_lose_orphans_of (segq__jobs_t *self, const char *node, double now)
 {
     int rc = 0;
-    for (size_t i = 0; i < self->n_orphans && rc == 0; ) {
+    for (size_t i = 0; i < self->n_orphans && rc == 0;) {
         segq__job_t *job = self->orphans [i];
         if (strcmp (job->orphan_node, node) != 0) {
             i++;
@@ -1201,7 +1218,7 @@ segq__jobs_lose_orphans_of (segq__jobs_t *self, const char *node, double now)
         }
         char why [300];
         snprintf (why, sizeof why, "worker %s came back without it", node);
-        rc = segq__jobs_lost (self, job, why, now);     /* removes it from the list */
+        rc = segq__jobs_lost (self, job, why, now); /* removes it from the list */
     }
     return rc;
 }
@@ -1210,7 +1227,7 @@ int
 segq__jobs_expire_orphans (segq__jobs_t *self, double now)
 {
     int rc = 0;
-    for (size_t i = 0; i < self->n_orphans && rc == 0; ) {
+    for (size_t i = 0; i < self->n_orphans && rc == 0;) {
         segq__job_t *job = self->orphans [i];
         if (job->orphan_deadline > now) {
             i++;
@@ -1219,7 +1236,7 @@ segq__jobs_expire_orphans (segq__jobs_t *self, double now)
         char why [300];
         snprintf (why, sizeof why, "worker %s did not come back after a broker restart",
                   job->orphan_node);
-        rc = segq__jobs_lost (self, job, why, now);     /* removes it from the list */
+        rc = segq__jobs_lost (self, job, why, now); /* removes it from the list */
     }
     return rc;
 }

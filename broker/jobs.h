@@ -26,16 +26,16 @@ typedef struct {
 } segq__progress_t;
 
 typedef struct segq__job {
-    segq__sched_job_t sched;    /* first: the scheduler hands it back */
-    uint8_t state;              /* segq_job_state_t */
+    segq__sched_job_t sched; /* first: the scheduler hands it back */
+    uint8_t state;           /* segq_job_state_t */
     bool has_inputs;
-    uint32_t attempt;           /* attempts started so far */
+    uint32_t attempt; /* attempts started so far */
     uint32_t max_attempts;
     uint32_t time_limit_s;
     uint32_t n_transitions;
-    uint32_t n_pending;         /* dependencies not yet succeeded */
-    char *cancel;               /* cancel asked while running: the reason */
-    char *orphan_node;          /* running, its worker not back since a restart */
+    uint32_t n_pending; /* dependencies not yet succeeded */
+    char *cancel;       /* cancel asked while running: the reason */
+    char *orphan_node;  /* running, its worker not back since a restart */
     double orphan_deadline;
     segq__progress_t *progress; /* running only */
     uint64_t log_received;      /* bytes of this attempt's log stored */
@@ -45,10 +45,10 @@ typedef struct segq__job {
 typedef struct segq__jobs segq__jobs_t;
 
 typedef struct {
-    uint32_t max_attempts;      /* default for a submit that gives 0 */
-    uint32_t time_limit_s;      /* default for a submit that gives 0 (0 = none) */
-    double orphan_grace_s;      /* how long a running job waits for its worker after a restart */
-    const segq_config_t *limits;    /* per-user limits and kinds' default resources; NULL: none */
+    uint32_t max_attempts;       /* default for a submit that gives 0 */
+    uint32_t time_limit_s;       /* default for a submit that gives 0 (0 = none) */
+    double orphan_grace_s;       /* how long a running job waits for its worker after a restart */
+    const segq_config_t *limits; /* per-user limits and kinds' default resources; NULL: none */
 } segq__jobs_config_t;
 
 /* Whether the machine allows from -> to. */

@@ -11,41 +11,44 @@
 #include <time.h>
 
 typedef enum {
-    ST_JOB, ST_DEPENDENT, ST_MARK, ST_FILES, ST_REFERENCED, ST_EXPIRED, ST_PURGED, ST_COUNT
+    ST_JOB,
+    ST_DEPENDENT,
+    ST_MARK,
+    ST_FILES,
+    ST_REFERENCED,
+    ST_EXPIRED,
+    ST_PURGED,
+    ST_COUNT
 } stmt_t;
 
 static const char *s_sql [ST_COUNT] = {
     [ST_JOB] = "SELECT state, purged, purged_by FROM jobs WHERE id = ?1",
     /* a job that has not ended and takes this one's outputs as an input */
-    [ST_DEPENDENT] =
-        "SELECT i.job, j.state FROM inputs i JOIN jobs j ON j.id = i.job"
-        " WHERE i.ref_job = ?1 AND j.state <= 3 LIMIT 1",
+    [ST_DEPENDENT] = "SELECT i.job, j.state FROM inputs i JOIN jobs j ON j.id = i.job"
+                     " WHERE i.ref_job = ?1 AND j.state <= 3 LIMIT 1",
     [ST_MARK] = "UPDATE jobs SET purged = ?2, purged_by = ?3 WHERE id = ?1",
-    [ST_FILES] =
-        "SELECT hash FROM inputs WHERE job = ?1 AND hash IS NOT NULL"
-        " UNION SELECT hash FROM outputs WHERE job = ?1"
-        " UNION SELECT hash FROM checkpoints WHERE job = ?1",
+    [ST_FILES] = "SELECT hash FROM inputs WHERE job = ?1 AND hash IS NOT NULL"
+                 " UNION SELECT hash FROM outputs WHERE job = ?1"
+                 " UNION SELECT hash FROM checkpoints WHERE job = ?1",
     /* does a job that is not purged still refer to the artifact? */
-    [ST_REFERENCED] =
-        "SELECT 1 FROM inputs i JOIN jobs j ON j.id = i.job"
-        " WHERE i.hash = ?1 AND j.purged IS NULL"
-        " UNION ALL SELECT 1 FROM outputs o JOIN jobs j ON j.id = o.job"
-        " WHERE o.hash = ?1 AND j.purged IS NULL"
-        " UNION ALL SELECT 1 FROM checkpoints c JOIN jobs j ON j.id = c.job"
-        " WHERE c.hash = ?1 AND j.purged IS NULL LIMIT 1",
+    [ST_REFERENCED] = "SELECT 1 FROM inputs i JOIN jobs j ON j.id = i.job"
+                      " WHERE i.hash = ?1 AND j.purged IS NULL"
+                      " UNION ALL SELECT 1 FROM outputs o JOIN jobs j ON j.id = o.job"
+                      " WHERE o.hash = ?1 AND j.purged IS NULL"
+                      " UNION ALL SELECT 1 FROM checkpoints c JOIN jobs j ON j.id = c.job"
+                      " WHERE c.hash = ?1 AND j.purged IS NULL LIMIT 1",
     /* in the order they ended, after the sweep's cursor (index jobs_expired) */
     [ST_EXPIRED] =
         "SELECT id, finished FROM jobs WHERE state >= 4 AND purged IS NULL AND finished < ?1"
         " AND (finished > ?2 OR (finished = ?2 AND id > ?3)) ORDER BY finished, id LIMIT ?4",
-    [ST_PURGED] =
-        "SELECT id FROM jobs WHERE purged IS NOT NULL AND purged < ?3 AND id > ?1"
-        " ORDER BY id LIMIT ?2",
+    [ST_PURGED] = "SELECT id FROM jobs WHERE purged IS NOT NULL AND purged < ?3 AND id > ?1"
+                  " ORDER BY id LIMIT ?2",
 };
 
 typedef struct {
-    bool log;                   /* a job's log (text: job id), else an artifact (text: hash) */
+    bool log; /* a job's log (text: job id), else an artifact (text: hash) */
     char text [SEGQ_HASH_HEX_LEN + 1];
-    uint64_t commit;            /* 0: the current turn's, not yet committed */
+    uint64_t commit; /* 0: the current turn's, not yet committed */
 } removal_t;
 
 struct segq__retention {
@@ -55,20 +58,20 @@ struct segq__retention {
     segq__artifact_store_t *artifacts;
     segq__job_log_t *logs;
     double retention_s;
-    double cursor_finished;     /* the sweep goes on after this job next tick */
+    double cursor_finished; /* the sweep goes on after this job next tick */
     int64_t cursor_id;
     /* once after start: files of purged jobs that a crash between the
        purge's commit and the unlink left behind; -1 when done */
     int64_t recheck_id;
-    double started;             /* purges since then remove their own files */
+    double started; /* purges since then remove their own files */
     removal_t *queue;
     size_t n_queue, cap_queue;
 };
 
 segq__retention_t *
 segq__retention_new (segq__job_store_t *store, segq__artifact_store_t *artifacts,
-                     segq__job_log_t *logs, double retention_s, double started,
-                     char *err, size_t errlen)
+                     segq__job_log_t *logs, double retention_s, double started, char *err,
+                     size_t errlen)
 {
     segq__retention_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -82,8 +85,9 @@ segq__retention_new (segq__job_store_t *store, segq__artifact_store_t *artifacts
     self->retention_s = retention_s;
     self->started = started;
     for (int i = 0; i < ST_COUNT; i++)
-        if (sqlite3_prepare_v3 (self->db, s_sql [i], -1, SQLITE_PREPARE_PERSISTENT,
-                                &self->stmt [i], NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v3 (self->db, s_sql [i], -1, SQLITE_PREPARE_PERSISTENT, &self->stmt [i],
+                                NULL)
+            != SQLITE_OK) {
             snprintf (err, errlen, "retention: cannot prepare statement %d: %s", i,
                       sqlite3_errmsg (self->db));
             segq__retention_destroy (&self);
@@ -196,8 +200,10 @@ segq__retention_purge (segq__retention_t *self, uint64_t job, const char *by, do
     }
     sqlite3_reset (stmt);
     if (!segq_job_state_final ((segq_job_state_t) state)) {
-        snprintf (err, errlen, "job %s is %s: its artifacts are in use; cancel it or wait until "
-                  "it ends, then purge", id, segq_job_state_name ((segq_job_state_t) state));
+        snprintf (err, errlen,
+                  "job %s is %s: its artifacts are in use; cancel it or wait until "
+                  "it ends, then purge",
+                  id, segq_job_state_name ((segq_job_state_t) state));
         return SEGQ_ESTATE;
     }
     stmt = s_stmt (self, ST_DEPENDENT);
@@ -208,9 +214,11 @@ segq__retention_purge (segq__retention_t *self, uint64_t job, const char *by, do
         segq__job_id_format ((uint64_t) sqlite3_column_int64 (stmt, 0), other);
         int other_state = sqlite3_column_int (stmt, 1);
         sqlite3_reset (stmt);
-        snprintf (err, errlen, "job %s (%s) takes the outputs of %s as an input: purge %s after "
-                  "%s has ended (or cancel %s)", other,
-                  segq_job_state_name ((segq_job_state_t) other_state), id, id, other, other);
+        snprintf (err, errlen,
+                  "job %s (%s) takes the outputs of %s as an input: purge %s after "
+                  "%s has ended (or cancel %s)",
+                  other, segq_job_state_name ((segq_job_state_t) other_state), id, id, other,
+                  other);
         return SEGQ_ESTATE;
     }
     sqlite3_reset (stmt);
@@ -255,8 +263,8 @@ segq__retention_purge (segq__retention_t *self, uint64_t job, const char *by, do
     int result = rc == SQLITE_DONE ? 0 : rc == SQLITE_NOMEM ? SEGQ_ENOMEM : s_db_error (self);
     for (size_t i = 0; i < n && result == 0; i++) {
         uint64_t size;
-        if (s_referenced (self, hashes [i]) || !segq__artifact_store_has (self->artifacts,
-                                                                          hashes [i], &size))
+        if (s_referenced (self, hashes [i])
+            || !segq__artifact_store_has (self->artifacts, hashes [i], &size))
             continue;
         result = s_queue (self, false, hashes [i]);
         stats->files++;
@@ -293,7 +301,8 @@ s_recheck (segq__retention_t *self, size_t max_jobs)
         while (sqlite3_step (stmt) == SQLITE_ROW) {
             const unsigned char *hash = sqlite3_column_text (stmt, 0);
             void *grown = hash && strlen ((const char *) hash) == SEGQ_HASH_HEX_LEN
-                        ? realloc (hashes, (count + 1) * sizeof *hashes) : NULL;
+                              ? realloc (hashes, (count + 1) * sizeof *hashes)
+                              : NULL;
             if (grown) {
                 hashes = grown;
                 memcpy (hashes [count++], hash, SEGQ_HASH_HEX_LEN + 1);
@@ -303,7 +312,7 @@ s_recheck (segq__retention_t *self, size_t max_jobs)
         for (size_t k = 0; k < count; k++) {
             uint64_t size;
             if (segq__artifact_store_has (self->artifacts, hashes [k], NULL)
-            &&  !s_referenced (self, hashes [k]))
+                && !s_referenced (self, hashes [k]))
                 segq__artifact_store_remove (self->artifacts, hashes [k], &size);
         }
         free (hashes);
@@ -326,8 +335,8 @@ segq__retention_recheck (segq__retention_t *self, size_t max_jobs)
 }
 
 int
-segq__retention_sweep (segq__retention_t *self, double now, size_t max_jobs,
-                       segq__purged_fn *fn, void *arg)
+segq__retention_sweep (segq__retention_t *self, double now, size_t max_jobs, segq__purged_fn *fn,
+                       void *arg)
 {
     if (self->retention_s <= 0 || max_jobs == 0)
         return 0;
@@ -355,8 +364,8 @@ segq__retention_sweep (segq__retention_t *self, double now, size_t max_jobs,
         bool already;
         segq__purge_stats_t stats;
         char err [512];
-        int prc = segq__retention_purge (self, ids [i], "retention", now, &already, &stats,
-                                         err, sizeof err);
+        int prc = segq__retention_purge (self, ids [i], "retention", now, &already, &stats, err,
+                                         sizeof err);
         /* ESTATE: a job that has not ended needs it; it stays for a later sweep */
         if (prc == 0 && !already && fn)
             fn (arg, ids [i], &stats);
@@ -384,7 +393,7 @@ segq__retention_forget (segq__retention_t *self, const char *hash)
 void
 segq__retention_committed (segq__retention_t *self, uint64_t commit)
 {
-    for (size_t i = self->n_queue; i-- > 0 && self->queue [i].commit == 0; )
+    for (size_t i = self->n_queue; i-- > 0 && self->queue [i].commit == 0;)
         self->queue [i].commit = commit;
 }
 
@@ -402,7 +411,8 @@ void
 segq__retention_synced (segq__retention_t *self, uint64_t commit)
 {
     size_t done = 0;
-    while (done < self->n_queue && self->queue [done].commit && self->queue [done].commit <= commit) {
+    while (done < self->n_queue && self->queue [done].commit
+           && self->queue [done].commit <= commit) {
         removal_t *removal = &self->queue [done++];
         if (removal->log)
             segq__job_log_remove (self->logs, removal->text);
@@ -446,17 +456,29 @@ segq__retention_parse (const char *text, double *seconds)
     errno = 0;
     char *end = NULL;
     double value = strtod (text, &end);
-    if (errno || end == text || !isfinite (value) || value < 0 || !isdigit ((unsigned char) text [0]))
+    if (errno || end == text || !isfinite (value) || value < 0
+        || !isdigit ((unsigned char) text [0]))
         return SEGQ_EINVAL;
     double unit = 1;
     if (*end) {
         switch (*end++) {
-            case 's': unit = 1; break;
-            case 'm': unit = 60; break;
-            case 'h': unit = 3600; break;
-            case 'd': unit = 86400; break;
-            case 'w': unit = 7 * 86400; break;
-            default: return SEGQ_EINVAL;
+        case 's':
+            unit = 1;
+            break;
+        case 'm':
+            unit = 60;
+            break;
+        case 'h':
+            unit = 3600;
+            break;
+        case 'd':
+            unit = 86400;
+            break;
+        case 'w':
+            unit = 7 * 86400;
+            break;
+        default:
+            return SEGQ_EINVAL;
         }
         if (*end)
             return SEGQ_EINVAL;

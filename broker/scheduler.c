@@ -9,7 +9,7 @@
 typedef struct {
     uint32_t index;
     uint64_t total;
-    int64_t used;               /* may exceed total after re-adopting jobs */
+    int64_t used; /* may exceed total after re-adopting jobs */
 } node_gpu_t;
 
 struct segq__sched_node {
@@ -34,29 +34,29 @@ struct segq__sched_class {
     uint32_t cpu_slots;
     segq__sched_job_t **heap;
     size_t size, capacity;
-    size_t pos;                 /* in the user's class array */
+    size_t pos; /* in the user's class array */
 };
 
 struct segq__sched_user {
     char *name;
     uint32_t running;
-    uint64_t gpu_mem;           /* requested by its running jobs */
-    uint64_t pending;           /* waiting + queued, kept by the job owner */
+    uint64_t gpu_mem; /* requested by its running jobs */
+    uint64_t pending; /* waiting + queued, kept by the job owner */
     segq__sched_limits_t limits;
-    int32_t urgent;             /* highest queued priority above the user band, else 0 */
-    uint64_t served;            /* tick of the last dispatch to this user */
+    int32_t urgent;  /* highest queued priority above the user band, else 0 */
+    uint64_t served; /* tick of the last dispatch to this user */
     size_t heap_pos;
     segq__sched_class_t **classes;
     size_t n_classes, cap_classes;
     size_t queued;
-    segq__sched_user_t *next_user;  /* list of all users */
-    segq__sched_user_t *next_blocked;   /* during a dispatch round */
-    bool blocked;                       /* on that list */
+    segq__sched_user_t *next_user;    /* list of all users */
+    segq__sched_user_t *next_blocked; /* during a dispatch round */
+    bool blocked;                     /* on that list */
 };
 
 struct segq__sched {
-    segq__sched_user_t *users;      /* all, for lookup and destroy */
-    segq__sched_user_t **heap;      /* users with queued jobs */
+    segq__sched_user_t *users; /* all, for lookup and destroy */
+    segq__sched_user_t **heap; /* users with queued jobs */
     size_t heap_size, heap_capacity;
     segq__sched_node_t **nodes;
     size_t n_nodes, cap_nodes;
@@ -153,7 +153,8 @@ s_user_down (segq__sched_t *self, size_t at)
         size_t child = 2 * at + 1;
         if (child >= self->heap_size)
             break;
-        if (child + 1 < self->heap_size && s_user_before (self->heap [child + 1], self->heap [child]))
+        if (child + 1 < self->heap_size
+            && s_user_before (self->heap [child + 1], self->heap [child]))
             child++;
         if (!s_user_before (self->heap [child], user))
             break;
@@ -209,7 +210,7 @@ s_user_rekey (segq__sched_t *self, segq__sched_user_t *user)
     bool eligible = s_user_eligible (user);
     if (user->heap_pos == NOT_IN_HEAP) {
         if (eligible && !user->blocked)
-            s_user_push (self, user);   /* on failure it waits for the next change */
+            s_user_push (self, user); /* on failure it waits for the next change */
         return;
     }
     if (!eligible) {
@@ -229,7 +230,7 @@ s_user_urgent_update (segq__sched_user_t *user)
     for (size_t i = 0; i < user->n_classes; i++) {
         const segq__sched_class_t *c = user->classes [i];
         if (c->size && c->heap [0]->priority > SEGQ_SCHED_USER_PRIORITY_MAX
-        &&  c->heap [0]->priority > urgent)
+            && c->heap [0]->priority > urgent)
             urgent = c->heap [0]->priority;
     }
     user->urgent = urgent;
@@ -287,8 +288,9 @@ segq__sched_user (segq__sched_t *self, const char *name)
         return NULL;
     }
     user->heap_pos = NOT_IN_HEAP;
-    user->limits = self->limits_fn ? self->limits_fn (self->limits_arg, name)
-                 : (segq__sched_limits_t) { SEGQ_SCHED_UNLIMITED, SEGQ_SCHED_UNLIMITED };
+    user->limits = self->limits_fn
+                       ? self->limits_fn (self->limits_arg, name)
+                       : (segq__sched_limits_t){ SEGQ_SCHED_UNLIMITED, SEGQ_SCHED_UNLIMITED };
     user->next_user = self->users;
     self->users = user;
     return user;
@@ -310,7 +312,8 @@ segq__sched_user_gpu_mem (const segq__sched_user_t *user)
 void
 segq__sched_user_pending_add (segq__sched_user_t *user, int64_t delta)
 {
-    user->pending = delta < 0 && (uint64_t) -delta > user->pending ? 0 : user->pending + (uint64_t) delta;
+    user->pending =
+        delta < 0 && (uint64_t) -delta > user->pending ? 0 : user->pending + (uint64_t) delta;
 }
 
 uint64_t
@@ -336,8 +339,8 @@ s_class_for (segq__sched_user_t *user, const segq__sched_job_t *job)
 {
     for (size_t i = 0; i < user->n_classes; i++) {
         segq__sched_class_t *c = user->classes [i];
-        if (c->kind == job->kind && c->gpu_mem == job->gpu_mem
-        &&  c->cpu_slots == job->cpu_slots && c->in_process == job->in_process)
+        if (c->kind == job->kind && c->gpu_mem == job->gpu_mem && c->cpu_slots == job->cpu_slots
+            && c->in_process == job->in_process)
             return c;
     }
     if (user->n_classes == user->cap_classes) {
@@ -378,8 +381,8 @@ segq__sched_enqueue (segq__sched_t *self, segq__sched_job_t *job)
         c->heap = heap;
         c->capacity = capacity;
     }
-    if (user->heap_pos == NOT_IN_HEAP && !user->blocked
-    &&  user->running < user->limits.max_running && s_user_push (self, user))
+    if (user->heap_pos == NOT_IN_HEAP && !user->blocked && user->running < user->limits.max_running
+        && s_user_push (self, user))
         return SEGQ_ENOMEM;
     job->klass = c;
     s_job_place (c, c->size++, job);
@@ -626,7 +629,7 @@ s_fits_now (const segq__sched_class_t *c, segq__sched_node_t *node, node_gpu_t *
         node_gpu_t *g = &node->gpus [i];
         int64_t free_mem = (int64_t) g->total - g->used;
         if (free_mem >= (int64_t) c->gpu_mem
-        &&  (!*gpu || free_mem < (int64_t) (*gpu)->total - (*gpu)->used))
+            && (!*gpu || free_mem < (int64_t) (*gpu)->total - (*gpu)->used))
             *gpu = g;
     }
     return *gpu != NULL;
@@ -688,12 +691,12 @@ static size_t
 s_nofit_slot (const nofit_set_t *set, const segq__sched_class_t *c, bool *found)
 {
     uint64_t h = c->gpu_mem * 0x9e3779b97f4a7c15ULL ^ ((uint64_t) c->cpu_slots << 17)
-               ^ ((uint64_t) c->kind << 7) ^ c->in_process;
+                 ^ ((uint64_t) c->kind << 7) ^ c->in_process;
     size_t at = (size_t) (h ^ (h >> 29)) & (NOFIT_SLOTS - 1);
     while (set->slots [at].used) {
         const nofit_t *n = &set->slots [at];
         if (n->gpu_mem == c->gpu_mem && n->cpu_slots == c->cpu_slots && n->kind == c->kind
-        &&  n->in_process == c->in_process) {
+            && n->in_process == c->in_process) {
             *found = true;
             return at;
         }
@@ -718,7 +721,7 @@ s_nofit_add (nofit_set_t *set, const segq__sched_class_t *c)
     size_t at = s_nofit_slot (set, c, &found);
     if (found || set->count >= NOFIT_SLOTS * 3 / 4)
         return;
-    set->slots [at] = (nofit_t) { c->gpu_mem, c->cpu_slots, c->kind, c->in_process, 1 };
+    set->slots [at] = (nofit_t){ c->gpu_mem, c->cpu_slots, c->kind, c->in_process, 1 };
     set->count++;
 }
 
@@ -743,8 +746,9 @@ segq__sched_dispatch (segq__sched_t *self, size_t max, segq__sched_assign_fn *fn
             if ((best && !s_job_before (c->heap [0], best->heap [0])) || s_nofit_has (&nofit, c))
                 continue;
             /* over the user's GPU limit: only this user's problem */
-            if (c->gpu_mem && (user->gpu_mem >= user->limits.max_gpu_mem
-                           ||  c->gpu_mem > user->limits.max_gpu_mem - user->gpu_mem))
+            if (c->gpu_mem
+                && (user->gpu_mem >= user->limits.max_gpu_mem
+                    || c->gpu_mem > user->limits.max_gpu_mem - user->gpu_mem))
                 continue;
             node_gpu_t *gpu = NULL;
             segq__sched_node_t *node = s_place (self, c, &gpu);
@@ -752,8 +756,7 @@ segq__sched_dispatch (segq__sched_t *self, size_t max, segq__sched_assign_fn *fn
                 best = c;
                 best_node = node;
                 best_gpu = gpu;
-            }
-            else
+            } else
                 s_nofit_add (&nofit, c);
         }
         if (!best) {
@@ -775,7 +778,7 @@ segq__sched_dispatch (segq__sched_t *self, size_t max, segq__sched_assign_fn *fn
         blocked = user->next_blocked;
         user->next_blocked = NULL;
         user->blocked = false;
-        s_user_rekey (self, user);      /* room was there before the round */
+        s_user_rekey (self, user); /* room was there before the round */
     }
     return assigned;
 }

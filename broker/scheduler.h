@@ -34,9 +34,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SEGQ_SCHED_MAX_KINDS 64     /* kinds are bits of a node's mask */
-#define SEGQ_SCHED_USER_PRIORITY_MAX 1000000    /* above: ahead of fair share (admins) */
-#define SEGQ_SCHED_UNLIMITED UINT64_MAX
+#define SEGQ_SCHED_MAX_KINDS         64      /* kinds are bits of a node's mask */
+#define SEGQ_SCHED_USER_PRIORITY_MAX 1000000 /* above: ahead of fair share (admins) */
+#define SEGQ_SCHED_UNLIMITED         UINT64_MAX
 
 typedef struct segq__sched segq__sched_t;
 typedef struct segq__sched_user segq__sched_user_t;
@@ -46,20 +46,20 @@ typedef struct segq__sched_node segq__sched_node_t;
 /* The scheduler's part of a job; the owner embeds it. The caller sets the
    request fields before enqueueing; the rest belongs to the scheduler. */
 typedef struct segq__sched_job {
-    uint64_t seq;               /* submission order (the job number) */
+    uint64_t seq; /* submission order (the job number) */
     int32_t priority;
-    uint16_t kind;              /* index in the kind table, < SEGQ_SCHED_MAX_KINDS */
+    uint16_t kind; /* index in the kind table, < SEGQ_SCHED_MAX_KINDS */
     bool in_process;
-    uint64_t gpu_mem;           /* bytes on one GPU; 0 = no GPU */
+    uint64_t gpu_mem; /* bytes on one GPU; 0 = no GPU */
     uint32_t cpu_slots;
     segq__sched_user_t *user;
     /* scheduler-owned */
     segq__sched_class_t *klass; /* while queued */
     size_t heap_pos;
-    bool running;               /* counted in its user's running work */
-    segq__sched_node_t *node;   /* while running on a node */
-    int32_t gpu;                /* GPU index on that node, -1 none */
-    struct segq__sched_job *prev, *next;    /* the node's running list */
+    bool running;                        /* counted in its user's running work */
+    segq__sched_node_t *node;            /* while running on a node */
+    int32_t gpu;                         /* GPU index on that node, -1 none */
+    struct segq__sched_job *prev, *next; /* the node's running list */
 } segq__sched_job_t;
 
 typedef struct {
@@ -68,15 +68,15 @@ typedef struct {
 } segq__sched_gpu_t;
 
 typedef struct {
-    uint64_t max_running;       /* jobs; SEGQ_SCHED_UNLIMITED = none */
-    uint64_t max_gpu_mem;       /* bytes requested by its running jobs */
+    uint64_t max_running; /* jobs; SEGQ_SCHED_UNLIMITED = none */
+    uint64_t max_gpu_mem; /* bytes requested by its running jobs */
 } segq__sched_limits_t;
 
 /* Asked once per user, when the scheduler first sees it. */
 typedef segq__sched_limits_t (segq__sched_limits_fn) (void *arg, const char *user);
 
-typedef void (segq__sched_assign_fn) (void *arg, segq__sched_job_t *job,
-                                      segq__sched_node_t *node, int32_t gpu);
+typedef void (segq__sched_assign_fn) (void *arg, segq__sched_job_t *job, segq__sched_node_t *node,
+                                      int32_t gpu);
 
 segq__sched_t *segq__sched_new (void);
 void segq__sched_destroy (segq__sched_t **self_p);
@@ -121,8 +121,8 @@ uint64_t segq__sched_node_gpu_used (const segq__sched_node_t *node, uint32_t ind
 /* A running job found again: on `node` (reserving its request there, on
    GPU `gpu` if the node has it), or on no node yet (node NULL: it counts
    as its user's running work while the broker waits for its worker). */
-void segq__sched_adopt (segq__sched_t *self, segq__sched_job_t *job,
-                        segq__sched_node_t *node, int32_t gpu);
+void segq__sched_adopt (segq__sched_t *self, segq__sched_job_t *job, segq__sched_node_t *node,
+                        int32_t gpu);
 /* A running job ended (or goes back to the queue): its reservation and
    its place in its user's running work are freed. */
 void segq__sched_release (segq__sched_t *self, segq__sched_job_t *job);

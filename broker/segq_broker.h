@@ -27,27 +27,27 @@ extern "C" {
 #endif
 
 typedef struct {
-    const char *bind;               /* "tcp://127.0.0.1:5555"; port "*" = ephemeral */
+    const char *bind; /* "tcp://127.0.0.1:5555"; port "*" = ephemeral */
     const char *data_dir;
-    const char *ready_file;         /* or NULL: the bound endpoint + "\n" once serving */
-    uint32_t heartbeat_ms;          /* 0 = 1000 */
-    uint32_t expiry_ms;             /* 0 = 5000 */
-    uint32_t max_msg;               /* 0 = SEGQ_DEFAULT_MAX_MSG */
-    uint32_t chunk_size;            /* 0 = SEGQ_DEFAULT_CHUNK */
-    uint32_t default_time_limit_s;  /* 0 = none */
-    uint32_t max_attempts;          /* 0 = 3 */
-    uint32_t max_transfers;         /* artifact transfers open at once, all clients
-                                       together; 0 = 256 */
-    uint32_t max_transfers_per_peer;    /* ... from one connection; 0 = 16. Registered
-                                           workers are bounded by their jobs instead */
-    uint64_t max_artifact_size;     /* largest upload, bytes; 0 = 64 GiB */
-    int verbose;                    /* 0 quiet, 1 requests, 2 every message */
-    double retention_s;             /* artifacts and logs of jobs that ended this long
-                                       ago are purged; 0 = kept until `segq purge` */
-    const char *keys_dir;           /* CurveZMQ keys (broker.cert, certs/); NULL: none, and
-                                       then only loopback may be bound */
-    const struct segq_config *limits;   /* per-user limits (segq_config.h); NULL: none.
-                                           Must outlive the broker. */
+    const char *ready_file;           /* or NULL: the bound endpoint + "\n" once serving */
+    uint32_t heartbeat_ms;            /* 0 = 1000 */
+    uint32_t expiry_ms;               /* 0 = 5000 */
+    uint32_t max_msg;                 /* 0 = SEGQ_DEFAULT_MAX_MSG */
+    uint32_t chunk_size;              /* 0 = SEGQ_DEFAULT_CHUNK */
+    uint32_t default_time_limit_s;    /* 0 = none */
+    uint32_t max_attempts;            /* 0 = 3 */
+    uint32_t max_transfers;           /* artifact transfers open at once, all clients
+                                         together; 0 = 256 */
+    uint32_t max_transfers_per_peer;  /* ... from one connection; 0 = 16. Registered
+                                         workers are bounded by their jobs instead */
+    uint64_t max_artifact_size;       /* largest upload, bytes; 0 = 64 GiB */
+    int verbose;                      /* 0 quiet, 1 requests, 2 every message */
+    double retention_s;               /* artifacts and logs of jobs that ended this long
+                                         ago are purged; 0 = kept until `segq purge` */
+    const char *keys_dir;             /* CurveZMQ keys (broker.cert, certs/); NULL: none, and
+                                         then only loopback may be bound */
+    const struct segq_config *limits; /* per-user limits (segq_config.h); NULL: none.
+                                         Must outlive the broker. */
 } segq_broker_config_t;
 
 typedef struct segq_broker segq_broker_t;

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_MAX 64          /* longer keys are unknown (and not compared) */
-#define USER_MAX 64
+#define KEY_MAX      64 /* longer keys are unknown (and not compared) */
+#define USER_MAX     64
 #define ERRORS_SHOWN 20
 
 typedef enum { T_TEXT, T_COUNT, T_SIZE32 } setting_type_t;
@@ -36,11 +36,11 @@ static const struct {
     { "chunk-size", T_SIZE32 },
     { "default-time-limit", T_COUNT },
     { "max-attempts", T_COUNT },
-    { "retention", T_TEXT },        /* an age, checked by segqd (30d, 12h, none) */
+    { "retention", T_TEXT }, /* an age, checked by segqd (30d, 12h, none) */
     /* artifact transfers: what one peer and all of them may hold open */
     { "max-transfers", T_COUNT },
     { "max-transfers-per-peer", T_COUNT },
-    { "max-artifact-size", T_TEXT },    /* a size, checked by segqd (64G: 64-bit) */
+    { "max-artifact-size", T_TEXT }, /* a size, checked by segqd (64G: 64-bit) */
 };
 #define N_SETTINGS (sizeof s_settings / sizeof s_settings [0])
 
@@ -55,7 +55,7 @@ static const char *const s_kind_keys [] = { "gpu-mem", "cpu-slots" };
    first N_KIND_KEYS). */
 typedef struct {
     uint64_t value [N_LIMITS];
-    int line [N_LIMITS];        /* 0: not set here */
+    int line [N_LIMITS]; /* 0: not set here */
 } limits_t;
 
 typedef struct {
@@ -69,9 +69,9 @@ struct segq_config {
     int setting_line [N_SETTINGS];
     limits_t defaults;
     int defaults_line;
-    user_t *users;              /* sorted by name once parsed */
+    user_t *users; /* sorted by name once parsed */
     size_t n_users, cap_users;
-    limits_t *kinds;            /* [kind NAME] sections, by kind table index; NULL: none */
+    limits_t *kinds; /* [kind NAME] sections, by kind table index; NULL: none */
     int *kind_line;
 };
 
@@ -94,8 +94,8 @@ s_error (errors_t *e, int line, const char *fmt, ...)
     va_start (ap, fmt);
     vsnprintf (message, sizeof message, fmt, ap);
     va_end (ap);
-    int n = snprintf (e->buf + e->len, e->cap - e->len, "%s%s:%d: %s", e->len ? "\n" : "",
-                      e->name, line, message);
+    int n = snprintf (e->buf + e->len, e->cap - e->len, "%s%s:%d: %s", e->len ? "\n" : "", e->name,
+                      line, message);
     e->len = n > 0 && (size_t) n < e->cap - e->len ? e->len + (size_t) n : e->cap - 1;
 }
 
@@ -170,9 +170,9 @@ s_suggest (const char *key)
     const char *best = NULL;
     size_t best_d = 3;
     for (size_t i = 0; i < N_SETTINGS + N_LIMITS + N_KIND_KEYS; i++) {
-        const char *k = i < N_SETTINGS ? s_settings [i].key
-                      : i < N_SETTINGS + N_LIMITS ? s_limit_keys [i - N_SETTINGS]
-                      : s_kind_keys [i - N_SETTINGS - N_LIMITS];
+        const char *k = i < N_SETTINGS              ? s_settings [i].key
+                        : i < N_SETTINGS + N_LIMITS ? s_limit_keys [i - N_SETTINGS]
+                                                    : s_kind_keys [i - N_SETTINGS - N_LIMITS];
         size_t d = s_distance (key, k);
         if (d < best_d) {
             best_d = d;
@@ -242,8 +242,8 @@ s_valid_user (const char *name, size_t len)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = name [i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-        ||  c == '.' || c == '_' || c == '-' || c == '@'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.'
+              || c == '_' || c == '-' || c == '@'))
             return false;
     }
     return true;
@@ -252,8 +252,7 @@ s_valid_user (const char *name, size_t len)
 /* [kind NAME]: the section of the kind `name` (len bytes), or NULL with
    the error said. */
 static limits_t *
-s_kind_section (segq_config_t *cfg, errors_t *e, int line, const char *name, size_t len,
-                bool *oom)
+s_kind_section (segq_config_t *cfg, errors_t *e, int line, const char *name, size_t len, bool *oom)
 {
     size_t count;
     const segq_kind_spec_t *kinds = segq_kinds (&count);
@@ -261,7 +260,8 @@ s_kind_section (segq_config_t *cfg, errors_t *e, int line, const char *name, siz
     size_t k = 0;
     for (size_t i = 0; i < count && i < 64; i++)
         names [i] = kinds [i].name;
-    while (k < count && !(strlen (kinds [k].name) == len && memcmp (kinds [k].name, name, len) == 0))
+    while (k < count
+           && !(strlen (kinds [k].name) == len && memcmp (kinds [k].name, name, len) == 0))
         k++;
     if (k == count) {
         char shown [KEY_MAX + 2];
@@ -272,8 +272,10 @@ s_kind_section (segq_config_t *cfg, errors_t *e, int line, const char *name, siz
         return NULL;
     }
     if (kinds [k].in_process) {
-        s_error (e, line, "kind %s runs inside the worker and takes no resources: it has no "
-                 "[kind] section", kinds [k].name);
+        s_error (e, line,
+                 "kind %s runs inside the worker and takes no resources: it has no "
+                 "[kind] section",
+                 kinds [k].name);
         return NULL;
     }
     if (!cfg->kinds) {
@@ -303,7 +305,8 @@ s_section (segq_config_t *cfg, errors_t *e, int line, const char *text, size_t l
     *bad = true;
     *kind = false;
     if (len < 2 || text [len - 1] != ']') {
-        s_error (e, line, "a section header ends with ']': expected [defaults], [user NAME] or "
+        s_error (e, line,
+                 "a section header ends with ']': expected [defaults], [user NAME] or "
                  "[kind NAME]");
         return NULL;
     }
@@ -331,8 +334,10 @@ s_section (segq_config_t *cfg, errors_t *e, int line, const char *text, size_t l
         if (!s_valid_user (name, name_len)) {
             char shown [USER_MAX + 2];
             s_printable (shown, sizeof shown, name, name_len);
-            s_error (e, line, "user name '%s' is not valid: 1-%d letters, digits, '.', '_', "
-                     "'-' or '@'", shown, USER_MAX);
+            s_error (e, line,
+                     "user name '%s' is not valid: 1-%d letters, digits, '.', '_', "
+                     "'-' or '@'",
+                     shown, USER_MAX);
             return NULL;
         }
         if (cfg->n_users == cfg->cap_users) {
@@ -378,8 +383,8 @@ s_section (segq_config_t *cfg, errors_t *e, int line, const char *text, size_t l
    `in_bad` after a header that was refused (its keys are not checked
    again). */
 static void
-s_assignment (segq_config_t *cfg, errors_t *e, int line, char *text, size_t len,
-              limits_t *section, bool in_kind, bool in_bad, bool *oom)
+s_assignment (segq_config_t *cfg, errors_t *e, int line, char *text, size_t len, limits_t *section,
+              bool in_kind, bool in_bad, bool *oom)
 {
     char *eq = memchr (text, '=', len);
     if (!eq) {
@@ -435,8 +440,7 @@ s_assignment (segq_config_t *cfg, errors_t *e, int line, char *text, size_t len,
         if (near) {
             s_spelled (spelled, sizeof spelled, near, underscores);
             s_error (e, line, "unknown key '%s' (did you mean %s?)", shown, spelled);
-        }
-        else
+        } else
             s_error (e, line, "unknown key '%s' (see docs/usage.md: broker configuration)", shown);
         return;
     }
@@ -472,27 +476,22 @@ s_assignment (segq_config_t *cfg, errors_t *e, int line, char *text, size_t len,
         if (ok && type == T_COUNT) {
             ok = s_count (v, UINT32_MAX, &number);
             expected = "a whole number (0-4294967295)";
-        }
-        else if (ok && type == T_SIZE32) {
+        } else if (ok && type == T_SIZE32) {
             ok = segq_parse_size (v, &number) == 0 && number <= UINT32_MAX;
             expected = "a size under 4G, e.g. 4M";
         }
-    }
-    else if (resource == 0) {
+    } else if (resource == 0) {
         ok = ok && segq_parse_size (v, &number) == 0 && number > 0;
         expected = "a size of GPU memory, e.g. 8G";
-    }
-    else if (resource == 1) {
+    } else if (resource == 1) {
         ok = ok && s_count (v, 4096, &number) && number > 0;
         expected = "a number of CPU slots (1-4096)";
-    }
-    else if (ok && strcmp (v, "unlimited") == 0)
+    } else if (ok && strcmp (v, "unlimited") == 0)
         number = SEGQ_UNLIMITED;
     else if (ok && limit == 2) {
         ok = segq_parse_size (v, &number) == 0 && number != SEGQ_UNLIMITED;
         expected = "a size (e.g. 24G) or 'unlimited'";
-    }
-    else if (ok) {
+    } else if (ok) {
         ok = s_count (v, UINT32_MAX, &number);
         expected = "a whole number or 'unlimited'";
     }
@@ -520,7 +519,7 @@ s_parse (segq_config_t *cfg, errors_t *e, const char *text, size_t len)
     bool in_bad = false, in_kind = false, oom = false;
     int line = 0;
     char buf [4096];
-    for (size_t at = 0; at < len && !oom; ) {
+    for (size_t at = 0; at < len && !oom;) {
         line++;
         const char *nl = memchr (text + at, '\n', len - at);
         size_t line_len = (nl ? (size_t) (nl - text) : len) - at;
@@ -556,8 +555,10 @@ s_parse (segq_config_t *cfg, errors_t *e, const char *text, size_t len)
         qsort (cfg->users, cfg->n_users, sizeof *cfg->users, s_user_compare);
         for (size_t i = 1; i < cfg->n_users; i++)
             if (strcmp (cfg->users [i].name, cfg->users [i - 1].name) == 0)
-                s_error (e, cfg->users [i].line, "[user %s] again (first on line %d): give each "
-                         "user one section", cfg->users [i].name, cfg->users [i - 1].line);
+                s_error (e, cfg->users [i].line,
+                         "[user %s] again (first on line %d): give each "
+                         "user one section",
+                         cfg->users [i].name, cfg->users [i - 1].line);
     }
     if (e->count > ERRORS_SHOWN && e->buf && e->cap > e->len + 1)
         snprintf (e->buf + e->len, e->cap - e->len, "\n%s: ... and %zu more", e->name,
@@ -566,8 +567,8 @@ s_parse (segq_config_t *cfg, errors_t *e, const char *text, size_t len)
 }
 
 int
-segq_config_parse (segq_config_t *self, const char *name, const char *text, size_t len,
-                   char *err, size_t errlen)
+segq_config_parse (segq_config_t *self, const char *name, const char *text, size_t len, char *err,
+                   size_t errlen)
 {
     if (err && errlen)
         err [0] = 0;
@@ -602,8 +603,7 @@ segq_config_load (segq_config_t *self, const char *path, char *err, size_t errle
     else if (ferror (file)) {
         snprintf (err, errlen, "cannot read config file %s: %s", path, strerror (errno));
         rc = SEGQ_EIO;
-    }
-    else if (len > SEGQ_CONFIG_MAX_BYTES) {
+    } else if (len > SEGQ_CONFIG_MAX_BYTES) {
         snprintf (err, errlen, "config file %s is over %u bytes: is it the right file?", path,
                   SEGQ_CONFIG_MAX_BYTES);
         rc = SEGQ_ETOOBIG;
@@ -659,8 +659,9 @@ segq_config_limits (const segq_config_t *self, const char *user)
     uint64_t v [N_LIMITS];
     for (int i = 0; i < N_LIMITS; i++)
         v [i] = found && found->limits.line [i] ? found->limits.value [i]
-              : self->defaults.line [i] ? self->defaults.value [i] : SEGQ_UNLIMITED;
-    return (segq_user_limits_t) { v [0], v [1], v [2] };
+                : self->defaults.line [i]       ? self->defaults.value [i]
+                                                : SEGQ_UNLIMITED;
+    return (segq_user_limits_t){ v [0], v [1], v [2] };
 }
 
 segq_kind_resources_t
@@ -672,5 +673,5 @@ segq_config_kind_resources (const segq_config_t *self, const char *kind)
     const limits_t *set = self && self->kinds && found ? &self->kinds [found - kinds] : NULL;
     uint64_t gpu_mem = set && set->line [0] ? set->value [0] : 0;
     uint64_t cpu_slots = set && set->line [1] ? set->value [1] : gpu_mem ? 0 : 1;
-    return (segq_kind_resources_t) { gpu_mem, (uint32_t) cpu_slots };
+    return (segq_kind_resources_t){ gpu_mem, (uint32_t) cpu_slots };
 }

@@ -34,13 +34,13 @@
 extern "C" {
 #endif
 
-#define SEGQ_UNLIMITED UINT64_MAX
-#define SEGQ_CONFIG_MAX_BYTES (1u << 20)    /* a larger file is refused */
+#define SEGQ_UNLIMITED        UINT64_MAX
+#define SEGQ_CONFIG_MAX_BYTES (1u << 20) /* a larger file is refused */
 
 typedef struct {
-    uint64_t max_running;       /* running jobs; SEGQ_UNLIMITED = no limit */
-    uint64_t max_queued;        /* waiting + queued jobs */
-    uint64_t max_gpu_mem;       /* bytes of GPU memory requested by its running jobs */
+    uint64_t max_running; /* running jobs; SEGQ_UNLIMITED = no limit */
+    uint64_t max_queued;  /* waiting + queued jobs */
+    uint64_t max_gpu_mem; /* bytes of GPU memory requested by its running jobs */
 } segq_user_limits_t;
 
 typedef struct segq_config segq_config_t;
@@ -64,7 +64,7 @@ const char *segq_config_setting (const segq_config_t *self, const char *key);
 segq_user_limits_t segq_config_limits (const segq_config_t *self, const char *user);
 
 typedef struct {
-    uint64_t gpu_mem;           /* bytes; 0: a CPU job */
+    uint64_t gpu_mem; /* bytes; 0: a CPU job */
     uint32_t cpu_slots;
 } segq_kind_resources_t;
 

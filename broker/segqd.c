@@ -62,20 +62,34 @@ typedef struct {
 static char **
 s_option (options_t *o, const char *name)
 {
-    if (strcmp (name, "bind") == 0) return &o->bind;
-    if (strcmp (name, "keys") == 0) return &o->keys;
-    if (strcmp (name, "data-dir") == 0) return &o->data_dir;
-    if (strcmp (name, "ready-file") == 0) return &o->ready_file;
-    if (strcmp (name, "heartbeat-ms") == 0) return &o->heartbeat_ms;
-    if (strcmp (name, "expiry-ms") == 0) return &o->expiry_ms;
-    if (strcmp (name, "max-msg") == 0) return &o->max_msg;
-    if (strcmp (name, "chunk-size") == 0) return &o->chunk_size;
-    if (strcmp (name, "default-time-limit") == 0) return &o->default_time_limit;
-    if (strcmp (name, "max-attempts") == 0) return &o->max_attempts;
-    if (strcmp (name, "retention") == 0) return &o->retention;
-    if (strcmp (name, "max-transfers") == 0) return &o->max_transfers;
-    if (strcmp (name, "max-transfers-per-peer") == 0) return &o->max_transfers_per_peer;
-    if (strcmp (name, "max-artifact-size") == 0) return &o->max_artifact_size;
+    if (strcmp (name, "bind") == 0)
+        return &o->bind;
+    if (strcmp (name, "keys") == 0)
+        return &o->keys;
+    if (strcmp (name, "data-dir") == 0)
+        return &o->data_dir;
+    if (strcmp (name, "ready-file") == 0)
+        return &o->ready_file;
+    if (strcmp (name, "heartbeat-ms") == 0)
+        return &o->heartbeat_ms;
+    if (strcmp (name, "expiry-ms") == 0)
+        return &o->expiry_ms;
+    if (strcmp (name, "max-msg") == 0)
+        return &o->max_msg;
+    if (strcmp (name, "chunk-size") == 0)
+        return &o->chunk_size;
+    if (strcmp (name, "default-time-limit") == 0)
+        return &o->default_time_limit;
+    if (strcmp (name, "max-attempts") == 0)
+        return &o->max_attempts;
+    if (strcmp (name, "retention") == 0)
+        return &o->retention;
+    if (strcmp (name, "max-transfers") == 0)
+        return &o->max_transfers;
+    if (strcmp (name, "max-transfers-per-peer") == 0)
+        return &o->max_transfers_per_peer;
+    if (strcmp (name, "max-artifact-size") == 0)
+        return &o->max_artifact_size;
     return NULL;
 }
 
@@ -90,10 +104,20 @@ s_set (char **slot, const char *value)
 static void
 s_apply_config (const segq_config_t *config, options_t *o)
 {
-    static const char *const names [] = { "bind", "keys", "data-dir", "ready-file",
-        "heartbeat-ms", "expiry-ms", "max-msg", "chunk-size", "default-time-limit",
-        "max-attempts", "retention", "max-transfers", "max-transfers-per-peer",
-        "max-artifact-size" };
+    static const char *const names [] = { "bind",
+                                          "keys",
+                                          "data-dir",
+                                          "ready-file",
+                                          "heartbeat-ms",
+                                          "expiry-ms",
+                                          "max-msg",
+                                          "chunk-size",
+                                          "default-time-limit",
+                                          "max-attempts",
+                                          "retention",
+                                          "max-transfers",
+                                          "max-transfers-per-peer",
+                                          "max-artifact-size" };
     for (size_t i = 0; i < sizeof names / sizeof names [0]; i++) {
         char **slot = s_option (o, names [i]);
         const char *value = segq_config_setting (config, names [i]);
@@ -129,7 +153,8 @@ s_load_config (const char *given, segq_config_t *config)
     if (rc != 0) {
         fprintf (stderr, "segqd: %s\n", err);
         if (rc == SEGQ_EINVAL)
-            fprintf (stderr, "segqd: fix the configuration file (docs/usage.md: broker configuration)\n");
+            fprintf (stderr,
+                     "segqd: fix the configuration file (docs/usage.md: broker configuration)\n");
         return -1;
     }
     return 0;
@@ -145,8 +170,7 @@ s_number (const char *name, const char *text, uint32_t *out, bool size)
     if (size) {
         if (segq_parse_size (text, &value) != 0)
             end = (char *) text;
-    }
-    else {
+    } else {
         errno = 0;
         value = strtoull (text, &end, 10);
         if (errno || *end || text [0] == '-')
@@ -227,18 +251,22 @@ main (int argc, char *argv [])
         s_set (&o.data_dir, path);
     }
     segq_broker_config_t cfg = {
-        .bind = o.bind, .data_dir = o.data_dir, .ready_file = o.ready_file, .verbose = verbose,
-        .keys_dir = o.keys, .limits = file,
+        .bind = o.bind,
+        .data_dir = o.data_dir,
+        .ready_file = o.ready_file,
+        .verbose = verbose,
+        .keys_dir = o.keys,
+        .limits = file,
     };
     if (s_number ("heartbeat-ms", o.heartbeat_ms, &cfg.heartbeat_ms, false)
-    ||  s_number ("expiry-ms", o.expiry_ms, &cfg.expiry_ms, false)
-    ||  s_number ("max-msg", o.max_msg, &cfg.max_msg, true)
-    ||  s_number ("chunk-size", o.chunk_size, &cfg.chunk_size, true)
-    ||  s_number ("default-time-limit", o.default_time_limit, &cfg.default_time_limit_s, false)
-    ||  s_number ("max-attempts", o.max_attempts, &cfg.max_attempts, false)
-    ||  s_number ("max-transfers", o.max_transfers, &cfg.max_transfers, false)
-    ||  s_number ("max-transfers-per-peer", o.max_transfers_per_peer,
-                  &cfg.max_transfers_per_peer, false))
+        || s_number ("expiry-ms", o.expiry_ms, &cfg.expiry_ms, false)
+        || s_number ("max-msg", o.max_msg, &cfg.max_msg, true)
+        || s_number ("chunk-size", o.chunk_size, &cfg.chunk_size, true)
+        || s_number ("default-time-limit", o.default_time_limit, &cfg.default_time_limit_s, false)
+        || s_number ("max-attempts", o.max_attempts, &cfg.max_attempts, false)
+        || s_number ("max-transfers", o.max_transfers, &cfg.max_transfers, false)
+        || s_number ("max-transfers-per-peer", o.max_transfers_per_peer,
+                     &cfg.max_transfers_per_peer, false))
         rc = 2;
     if (o.max_artifact_size && segq_parse_size (o.max_artifact_size, &cfg.max_artifact_size) != 0) {
         fprintf (stderr, "segqd: --max-artifact-size: '%s' is not a size (like 64G)\n",
@@ -246,8 +274,10 @@ main (int argc, char *argv [])
         rc = 2;
     }
     if (o.retention && segq__retention_parse (o.retention, &cfg.retention_s) != 0) {
-        fprintf (stderr, "segqd: --retention: '%s' is not an age (like 30d, 12h, 90m, 3600s, "
-                 "or none)\n", o.retention);
+        fprintf (stderr,
+                 "segqd: --retention: '%s' is not an age (like 30d, 12h, 90m, 3600s, "
+                 "or none)\n",
+                 o.retention);
         rc = 2;
     }
     segq_broker_t *broker = NULL;
@@ -266,10 +296,21 @@ main (int argc, char *argv [])
     if (broker)
         rc = segq_broker_run (broker);
     segq_broker_destroy (&broker);
-    free (o.bind); free (o.data_dir); free (o.ready_file); free (o.heartbeat_ms);
-    free (o.expiry_ms); free (o.max_msg); free (o.chunk_size); free (o.default_time_limit);
-    free (o.max_attempts); free (o.keys); free (o.retention); free (config);
-    free (o.max_transfers); free (o.max_transfers_per_peer); free (o.max_artifact_size);
+    free (o.bind);
+    free (o.data_dir);
+    free (o.ready_file);
+    free (o.heartbeat_ms);
+    free (o.expiry_ms);
+    free (o.max_msg);
+    free (o.chunk_size);
+    free (o.default_time_limit);
+    free (o.max_attempts);
+    free (o.keys);
+    free (o.retention);
+    free (config);
+    free (o.max_transfers);
+    free (o.max_transfers_per_peer);
+    free (o.max_artifact_size);
     segq_config_destroy (&file);
     return rc;
 }

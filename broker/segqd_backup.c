@@ -36,9 +36,10 @@ segqd_backup (int argc, char *argv [])
             fputs (s_usage, stdout);
             return 0;
         }
-        const char **slot = strcmp (arg, "--broker") == 0 ? &options.broker
-                          : strcmp (arg, "--broker-key") == 0 ? &options.broker_key
-                          : strcmp (arg, "--cert") == 0 ? &options.cert : NULL;
+        const char **slot = strcmp (arg, "--broker") == 0       ? &options.broker
+                            : strcmp (arg, "--broker-key") == 0 ? &options.broker_key
+                            : strcmp (arg, "--cert") == 0       ? &options.cert
+                                                                : NULL;
         bool timeout = strcmp (arg, "--timeout") == 0;
         if ((slot || timeout) && i + 1 >= argc) {
             fprintf (stderr, "segqd backup: %s needs a value\n", arg);
@@ -53,12 +54,10 @@ segqd_backup (int argc, char *argv [])
                 fprintf (stderr, "segqd backup: --timeout '%s': expected seconds\n", argv [i]);
                 return 2;
             }
-        }
-        else if (arg [0] == '-' || file) {
+        } else if (arg [0] == '-' || file) {
             fprintf (stderr, "segqd backup: unexpected argument '%s'\n%s", arg, s_usage);
             return 2;
-        }
-        else
+        } else
             file = arg;
     }
     if (!file) {
@@ -72,7 +71,7 @@ segqd_backup (int argc, char *argv [])
         char cwd [3000];
         if (!getcwd (cwd, sizeof cwd)) {
             fprintf (stderr, "segqd backup: cannot tell the current folder: give an absolute "
-                     "FILE\n");
+                             "FILE\n");
             return 2;
         }
         snprintf (path, sizeof path, "%s/%s", cwd, file);

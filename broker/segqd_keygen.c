@@ -35,15 +35,16 @@ segqd_keygen (int argc, char *argv [])
         else if (strcmp (arg, "-h") == 0 || strcmp (arg, "--help") == 0) {
             fputs (s_usage, stdout);
             return 0;
-        }
-        else {
+        } else {
             fprintf (stderr, "segqd keygen: unexpected '%s'\n%s", arg, s_usage);
             return 2;
         }
     }
     if (!name || !out || !*name || strchr (name, '/')) {
-        fprintf (stderr, "segqd keygen: give one of --broker, --worker NODE, --user NAME "
-                 "(a plain name) and --out DIR\n%s", s_usage);
+        fprintf (stderr,
+                 "segqd keygen: give one of --broker, --worker NODE, --user NAME "
+                 "(a plain name) and --out DIR\n%s",
+                 s_usage);
         return 2;
     }
     if (admin && strcmp (role, "user") != 0) {

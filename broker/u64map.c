@@ -5,13 +5,13 @@
 #include <stdlib.h>
 
 typedef struct {
-    uint64_t key;               /* 0 = empty */
+    uint64_t key; /* 0 = empty */
     void *value;
 } slot_t;
 
 struct segq__u64map {
     slot_t *slots;
-    size_t mask;                /* capacity - 1, capacity a power of two */
+    size_t mask; /* capacity - 1, capacity a power of two */
     size_t size;
 };
 
@@ -19,8 +19,10 @@ static size_t
 s_hash (uint64_t key)
 {
     /* splitmix64 finaliser: job numbers are sequential, spread them */
-    key ^= key >> 30; key *= 0xbf58476d1ce4e5b9ULL;
-    key ^= key >> 27; key *= 0x94d049bb133111ebULL;
+    key ^= key >> 30;
+    key *= 0xbf58476d1ce4e5b9ULL;
+    key ^= key >> 27;
+    key *= 0x94d049bb133111ebULL;
     key ^= key >> 31;
     return (size_t) key;
 }

@@ -6,20 +6,22 @@
 #include "segq_client.h"
 
 typedef struct {
-    char *name;                 /* laid out under this name in the job's dir */
-    char *path;                 /* local file to upload, or NULL */
-    char hash[SEGQ_HASH_HEX_LEN + 1];   /* "" until known */
+    char *name;                        /* laid out under this name in the job's dir */
+    char *path;                        /* local file to upload, or NULL */
+    char hash [SEGQ_HASH_HEX_LEN + 1]; /* "" until known */
     uint64_t size;
-    char *job;                  /* another job's output, or NULL */
-    char *output;               /* that job's output name, or NULL (principal) */
+    char *job;    /* another job's output, or NULL */
+    char *output; /* that job's output name, or NULL (principal) */
 } segq__spec_input_t;
 
 struct segq_job_spec_t {
     char *kind;
-    const segq_kind_spec_t *kind_spec;  /* NULL: unknown kind */
+    const segq_kind_spec_t *kind_spec; /* NULL: unknown kind */
     segq_params_t params;
-    segq__spec_input_t *inputs; size_t n_inputs;
-    char **after;               size_t n_after;
+    segq__spec_input_t *inputs;
+    size_t n_inputs;
+    char **after;
+    size_t n_after;
     int32_t priority;
     uint64_t gpu_mem;
     uint32_t cpu_slots;
@@ -31,8 +33,8 @@ struct segq_job_spec_t {
    cache knows is named by its hash, so the broker may skip it. */
 int segq__spec_upload_inputs (segq_client_t *self, segq_job_spec_t *spec);
 /* A SUBMIT message carrying a deep copy of the spec. */
-int segq__spec_to_submit (const segq_job_spec_t *spec, const char *user,
-                          uint64_t req_id, segq_msg_t **out);
+int segq__spec_to_submit (const segq_job_spec_t *spec, const char *user, uint64_t req_id,
+                          segq_msg_t **out);
 
 /* Request plumbing (segq_client.c), used by the transfer code. */
 uint64_t segq__client_next_req (segq_client_t *self);
@@ -47,8 +49,8 @@ int segq__client_send (segq_client_t *self, segq_msg_t **msg_p);
    req_id) or that belongs to `transfer` (CHUNK, CREDIT, PUT_DONE); others
    are kept for pipelined submits or dropped. timeout_ms < 0: client default.
    An ERROR reply is turned into its code (and message) and *out is NULL. */
-int segq__client_wait (segq_client_t *self, uint64_t req_id, uint64_t transfer,
-                       int timeout_ms, segq_msg_t **out);
+int segq__client_wait (segq_client_t *self, uint64_t req_id, uint64_t transfer, int timeout_ms,
+                       segq_msg_t **out);
 int segq__client_fail (segq_client_t *self, int code, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 int segq__client_timeout (const segq_client_t *self);
@@ -57,6 +59,6 @@ segq__hash_cache_t *segq__client_hash_cache (segq_client_t *self);
 void segq__client_count_upload (segq_client_t *self, uint64_t bytes);
 /* segq_client_upload through the hash cache (see segq__spec_upload_inputs). */
 int segq__client_upload_cached (segq_client_t *self, const char *path, const char *name,
-                                char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out);
+                                char hash_out [SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out);
 
 #endif

@@ -14,12 +14,12 @@
 typedef struct {
     uint64_t dev, ino, size;
     int64_t mtime_s, mtime_ns, ctime_s, ctime_ns;
-    char hash[SEGQ_HASH_HEX_LEN + 1];
+    char hash [SEGQ_HASH_HEX_LEN + 1];
 } s_entry_t;
 
 struct segq__hash_cache_t {
     char *path;
-    s_entry_t *entries;         /* oldest first: a lookup scans from the end */
+    s_entry_t *entries; /* oldest first: a lookup scans from the end */
     size_t n, cap;
 };
 
@@ -45,9 +45,13 @@ static s_entry_t
 s_key (const struct stat *st)
 {
     s_entry_t e = {
-        .dev = (uint64_t) st->st_dev, .ino = (uint64_t) st->st_ino, .size = (uint64_t) st->st_size,
-        .mtime_s = st->st_mtim.tv_sec, .mtime_ns = st->st_mtim.tv_nsec,
-        .ctime_s = st->st_ctim.tv_sec, .ctime_ns = st->st_ctim.tv_nsec,
+        .dev = (uint64_t) st->st_dev,
+        .ino = (uint64_t) st->st_ino,
+        .size = (uint64_t) st->st_size,
+        .mtime_s = st->st_mtim.tv_sec,
+        .mtime_ns = st->st_mtim.tv_nsec,
+        .ctime_s = st->st_ctim.tv_sec,
+        .ctime_ns = st->st_ctim.tv_nsec,
     };
     return e;
 }
@@ -62,20 +66,24 @@ s_same_file (const s_entry_t *a, const s_entry_t *b)
 static int
 s_format (const s_entry_t *e, char *line, size_t len)
 {
-    return snprintf (line, len, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64 " %" PRId64
-                     " %" PRId64 " %s\n", e->dev, e->ino, e->size, e->mtime_s, e->mtime_ns,
-                     e->ctime_s, e->ctime_ns, e->hash);
+    return snprintf (
+        line, len,
+        "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %s\n",
+        e->dev, e->ino, e->size, e->mtime_s, e->mtime_ns, e->ctime_s, e->ctime_ns, e->hash);
 }
 
 static bool
 s_parse (const char *line, s_entry_t *e)
 {
-    char hash[SEGQ_HASH_HEX_LEN + 2];
+    char hash [SEGQ_HASH_HEX_LEN + 2];
     int end = 0;
-    if (sscanf (line, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNd64 " %" SCNd64 " %" SCNd64
-                " %" SCNd64 " %65s%n", &e->dev, &e->ino, &e->size, &e->mtime_s, &e->mtime_ns,
-                &e->ctime_s, &e->ctime_ns, hash, &end) != 8
-        || (line[end] && line[end] != '\n') || !segq_hash_valid (hash))
+    if (sscanf (line,
+                "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64
+                " %65s%n",
+                &e->dev, &e->ino, &e->size, &e->mtime_s, &e->mtime_ns, &e->ctime_s, &e->ctime_ns,
+                hash, &end)
+            != 8
+        || (line [end] && line [end] != '\n') || !segq_hash_valid (hash))
         return false;
     memcpy (e->hash, hash, sizeof e->hash);
     return true;
@@ -92,7 +100,7 @@ s_append (segq__hash_cache_t *self, const s_entry_t *e)
         self->entries = grown;
         self->cap = cap;
     }
-    self->entries[self->n++] = *e;
+    self->entries [self->n++] = *e;
     return 0;
 }
 
@@ -100,7 +108,7 @@ s_append (segq__hash_cache_t *self, const s_entry_t *e)
 static int
 s_make_parent (const char *path)
 {
-    char dir[4096], err[256];
+    char dir [4096], err [256];
     int n = snprintf (dir, sizeof dir, "%s", path);
     char *slash = n > 0 && (size_t) n < sizeof dir ? strrchr (dir, '/') : NULL;
     if (!slash)
@@ -118,7 +126,7 @@ s_compact (segq__hash_cache_t *self)
     size_t first = self->n > keep ? self->n - keep : 0;
     memmove (self->entries, self->entries + first, (self->n - first) * sizeof *self->entries);
     self->n -= first;
-    char tmp[4200];
+    char tmp [4200];
     int n = snprintf (tmp, sizeof tmp, "%s.%ld.tmp", self->path, (long) getpid ());
     if (n < 0 || (size_t) n >= sizeof tmp)
         return;
@@ -130,8 +138,8 @@ s_compact (segq__hash_cache_t *self)
         return;
     bool ok = true;
     for (size_t i = 0; ok && i < self->n; i++) {
-        char line[256];
-        ok = s_format (&self->entries[i], line, sizeof line) > 0 && fputs (line, f) >= 0;
+        char line [256];
+        ok = s_format (&self->entries [i], line, sizeof line) > 0 && fputs (line, f) >= 0;
     }
     if (fclose (f) != 0 || !ok || rename (tmp, self->path) != 0)
         unlink (tmp);
@@ -149,7 +157,7 @@ segq__hash_cache_open (const char *path)
     }
     FILE *f = fopen (path, "re");
     if (f) {
-        char line[512];
+        char line [512];
         size_t lines = 0;
         while (fgets (line, sizeof line, f)) {
             s_entry_t e;
@@ -178,14 +186,14 @@ segq__hash_cache_destroy (segq__hash_cache_t **self_p)
 
 bool
 segq__hash_cache_lookup (const segq__hash_cache_t *self, const struct stat *st,
-                         char hash[SEGQ_HASH_HEX_LEN + 1])
+                         char hash [SEGQ_HASH_HEX_LEN + 1])
 {
     if (!self)
         return false;
     s_entry_t key = s_key (st);
     for (size_t i = self->n; i-- > 0;)
-        if (s_same_file (&self->entries[i], &key)) {
-            memcpy (hash, self->entries[i].hash, SEGQ_HASH_HEX_LEN + 1);
+        if (s_same_file (&self->entries [i], &key)) {
+            memcpy (hash, self->entries [i].hash, SEGQ_HASH_HEX_LEN + 1);
             return true;
         }
     return false;
@@ -207,9 +215,10 @@ segq__hash_cache_remember (segq__hash_cache_t *self, const struct stat *st, cons
         return;
     s_entry_t e = s_key (st);
     memcpy (e.hash, hash, sizeof e.hash);
-    char line[256];
+    char line [256];
     int len = s_format (&e, line, sizeof line);
-    if (len <= 0 || (size_t) len >= sizeof line || s_append (self, &e) != 0 || s_make_parent (self->path) != 0)
+    if (len <= 0 || (size_t) len >= sizeof line || s_append (self, &e) != 0
+        || s_make_parent (self->path) != 0)
         return;
     int fd = open (self->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)

@@ -40,7 +40,7 @@ void segq__hash_cache_destroy (segq__hash_cache_t **self_p);
 
 /* The remembered hash of the file st describes, if any. */
 bool segq__hash_cache_lookup (const segq__hash_cache_t *self, const struct stat *st,
-                              char hash[SEGQ_HASH_HEX_LEN + 1]);
+                              char hash [SEGQ_HASH_HEX_LEN + 1]);
 
 /* Remembers hash for the file st describes (unless it is too fresh, see
    above). Errors are ignored: the cache only saves time. */

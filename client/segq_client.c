@@ -15,23 +15,23 @@ struct segq_client_t {
     char *user;
     int timeout_ms;
     uint64_t next_req;
-    bool heard;                 /* the broker has answered at least once */
-    zhashx_t *pending;          /* req_ids of pipelined submits not yet answered */
-    zlistx_t *stash;            /* their replies, received during other waits */
-    char error[1024];
-    char *broker_key;           /* CurveZMQ on: the broker's certificate file */
-    char *cert;                 /* ... and this user's */
+    bool heard;        /* the broker has answered at least once */
+    zhashx_t *pending; /* req_ids of pipelined submits not yet answered */
+    zlistx_t *stash;   /* their replies, received during other waits */
+    char error [1024];
+    char *broker_key; /* CurveZMQ on: the broker's certificate file */
+    char *cert;       /* ... and this user's */
     /* ZMTP handshake events (libzmq socket monitor), to say at once why a
        broker does not answer: our certificate refused, its key wrong, or
        keys on one side only */
     zsock_t *monitor;
-    int auth_status;            /* ZAP status of a refused certificate (400), 0 none */
-    int handshake_failures;     /* handshakes broken off (not by ZAP) */
-    bool mechanism_mismatch;    /* ... because one side speaks CurveZMQ and the other not */
-    bool handshake_ok;          /* a handshake succeeded */
-    bool key_by_default;        /* the broker key came from the config dir, not asked for */
-    char *hash_cache_path;      /* "" for none */
-    segq__hash_cache_t *hash_cache;     /* read at first use */
+    int auth_status;                /* ZAP status of a refused certificate (400), 0 none */
+    int handshake_failures;         /* handshakes broken off (not by ZAP) */
+    bool mechanism_mismatch;        /* ... because one side speaks CurveZMQ and the other not */
+    bool handshake_ok;              /* a handshake succeeded */
+    bool key_by_default;            /* the broker key came from the config dir, not asked for */
+    char *hash_cache_path;          /* "" for none */
+    segq__hash_cache_t *hash_cache; /* read at first use */
     uint64_t bytes_uploaded;
 };
 
@@ -98,9 +98,10 @@ s_handshake_monitor (zsock_t *sock, const char *endpoint)
     zsock_t *monitor = NULL;
     if (zmq_socket_monitor (zsock_resolve (sock), endpoint,
                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
-                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                            | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0
-    &&  (monitor = zsock_new (ZMQ_PAIR)) && zsock_connect (monitor, "%s", endpoint) != 0)
+                                | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            == 0
+        && (monitor = zsock_new (ZMQ_PAIR)) && zsock_connect (monitor, "%s", endpoint) != 0)
         zsock_destroy (&monitor);
     return monitor;
 }
@@ -165,8 +166,7 @@ s_broker_without_keys (segq_client_t *self)
    the config dir holds a broker.cert. With keys and no user given, the
    user is the certificate's name (what the broker will take it for). */
 static int
-s_apply_keys (segq_client_t *self, const segq_client_options_t *options, char *err,
-              size_t errlen)
+s_apply_keys (segq_client_t *self, const segq_client_options_t *options, char *err, size_t errlen)
 {
     char key [4096] = "", cert [4096] = "";
     const char *env = getenv ("SEGQ_BROKER_KEY");
@@ -181,7 +181,7 @@ s_apply_keys (segq_client_t *self, const segq_client_options_t *options, char *e
             key [0] = 0;
     }
     if (!key [0])
-        return SEGQ_OK;         /* plain: only a loopback broker accepts it */
+        return SEGQ_OK; /* plain: only a loopback broker accepts it */
     int rc = SEGQ_OK;
     if (options && options->cert)
         snprintf (cert, sizeof cert, "%s", options->cert);
@@ -210,8 +210,8 @@ s_apply_keys (segq_client_t *self, const segq_client_options_t *options, char *e
 }
 
 int
-segq_client_connect (const segq_client_options_t *options, segq_client_t **out,
-                     char *err, size_t errlen)
+segq_client_connect (const segq_client_options_t *options, segq_client_t **out, char *err,
+                     size_t errlen)
 {
     *out = NULL;
     const char *broker = options && options->broker ? options->broker : getenv ("SEGQ_BROKER");
@@ -224,14 +224,14 @@ segq_client_connect (const segq_client_options_t *options, segq_client_t **out,
     }
     self->broker = strdup (broker);
     self->user = options && options->user ? strdup (options->user) : s_os_user ();
-    self->timeout_ms = options && options->timeout_ms > 0 ? options->timeout_ms
-                                                          : SEGQ_DEFAULT_TIMEOUT_MS;
+    self->timeout_ms =
+        options && options->timeout_ms > 0 ? options->timeout_ms : SEGQ_DEFAULT_TIMEOUT_MS;
     self->next_req = 1;
     char cache_path [4096] = "";
     if (options && options->hash_cache)
         snprintf (cache_path, sizeof cache_path, "%s", options->hash_cache);
     else if (segq__hash_cache_default_path (cache_path, sizeof cache_path) != 0)
-        cache_path [0] = 0;     /* too long a path: work without the cache */
+        cache_path [0] = 0; /* too long a path: work without the cache */
     self->hash_cache_path = strdup (cache_path);
     self->pending = zhashx_new ();
     self->stash = zlistx_new ();
@@ -261,7 +261,8 @@ segq_client_connect (const segq_client_options_t *options, segq_client_t **out,
     }
     if (zsock_connect (self->sock, "%s", broker) != 0) {
         snprintf (err, errlen,
-                  "invalid broker URL '%s' (expected e.g. tcp://127.0.0.1:5555; check --broker or SEGQ_BROKER)",
+                  "invalid broker URL '%s' (expected e.g. tcp://127.0.0.1:5555; check --broker or "
+                  "SEGQ_BROKER)",
                   broker);
         segq_client_destroy (&self);
         return SEGQ_EINVAL;
@@ -298,7 +299,7 @@ segq__client_hash_cache (segq_client_t *self)
     if (!self->hash_cache && *self->hash_cache_path) {
         self->hash_cache = segq__hash_cache_open (self->hash_cache_path);
         if (!self->hash_cache)
-            *self->hash_cache_path = 0;     /* unusable: do not retry per file */
+            *self->hash_cache_path = 0; /* unusable: do not retry per file */
     }
     return self->hash_cache;
 }
@@ -376,10 +377,14 @@ static uint64_t
 s_reply_transfer (const segq_msg_t *msg)
 {
     switch (msg->type) {
-    case SEGQ_MSG_CHUNK:    return msg->u.chunk.transfer;
-    case SEGQ_MSG_CREDIT:   return msg->u.credit.transfer;
-    case SEGQ_MSG_PUT_DONE: return msg->u.put_done.transfer;
-    default:                return 0;
+    case SEGQ_MSG_CHUNK:
+        return msg->u.chunk.transfer;
+    case SEGQ_MSG_CREDIT:
+        return msg->u.credit.transfer;
+    case SEGQ_MSG_PUT_DONE:
+        return msg->u.put_done.transfer;
+    default:
+        return 0;
     }
 }
 
@@ -390,19 +395,20 @@ s_error_reply (segq_client_t *self, const segq_msg_t *msg)
     const segq_error_msg_t *e = &msg->u.error;
     int code = e->code < 0 ? e->code : SEGQ_EPROTO;
     if (code == SEGQ_EVERSION) {
-        char versions[128] = "";
+        char versions [128] = "";
         size_t used = 0;
         for (size_t i = 0; i < e->n_versions && used < sizeof versions - 16; i++)
             used += (size_t) snprintf (versions + used, sizeof versions - used, "%s%u",
-                                       i ? ", " : "", e->versions[i]);
-        return segq__client_fail (self, code,
-                                  "the broker at %s speaks protocol version%s %s; this client speaks %d: "
-                                  "upgrade the older of the two",
-                                  self->broker, e->n_versions == 1 ? "" : "s",
-                                  *versions ? versions : "(none listed)", SEGQ_PROTO_VERSION);
+                                       i ? ", " : "", e->versions [i]);
+        return segq__client_fail (
+            self, code,
+            "the broker at %s speaks protocol version%s %s; this client speaks %d: "
+            "upgrade the older of the two",
+            self->broker, e->n_versions == 1 ? "" : "s", *versions ? versions : "(none listed)",
+            SEGQ_PROTO_VERSION);
     }
-    return segq__client_fail (self, code, "%s", e->message && *e->message ? e->message
-                                                                          : segq_strerror (code));
+    return segq__client_fail (self, code, "%s",
+                              e->message && *e->message ? e->message : segq_strerror (code));
 }
 
 /* Reads the monitor's events (each: a frame of event u16 + value u32,
@@ -447,14 +453,15 @@ s_handshake_error (segq_client_t *self)
                                   "none: ask the broker's admin for a certificate (make your key "
                                   "pair with `segq keygen` and send them the .cert it writes) and "
                                   "for the broker's broker.cert, to put in ~/.config/segq/ (see "
-                                  "`segq keygen --help`)", self->broker);
+                                  "`segq keygen --help`)",
+                                  self->broker);
     if (self->mechanism_mismatch)
         return segq__client_fail (self, SEGQ_EAUTH,
                                   "the broker at %s runs without keys, and this client would use "
                                   "CurveZMQ (broker key %s%s): for this broker give --no-keys (or "
-                                  "set SEGQ_BROKER_KEY to nothing)", self->broker,
-                                  self->broker_key, self->key_by_default
-                                  ? ", found in your config dir" : "");
+                                  "set SEGQ_BROKER_KEY to nothing)",
+                                  self->broker, self->broker_key,
+                                  self->key_by_default ? ", found in your config dir" : "");
     if (self->auth_status && self->cert)
         return segq__client_fail (self, SEGQ_EAUTH,
                                   "the broker at %s refused your certificate %s (ZAP status %d): "
@@ -489,7 +496,8 @@ s_recv (segq_client_t *self, int64_t deadline, segq_msg_t **out)
         if (n < 0) {
             if (zmq_errno () == EINTR && zsys_interrupted == 0)
                 continue;
-            return segq__client_fail (self, SEGQ_EUNAVAIL, "interrupted while waiting for the broker");
+            return segq__client_fail (self, SEGQ_EUNAVAIL,
+                                      "interrupted while waiting for the broker");
         }
         if (self->monitor && (items [1].revents & ZMQ_POLLIN)) {
             s_monitor_read (self);
@@ -508,31 +516,35 @@ s_recv (segq_client_t *self, int64_t deadline, segq_msg_t **out)
         }
         if (n == 0) {
             if (!self->heard && self->broker_key)
-                return segq__client_fail (self, SEGQ_EUNAVAIL,
-                                          "broker not reachable at %s: is segqd running? The broker key %s may be "
-                                          "wrong (ask the admin for the broker's broker.cert), or your certificate "
-                                          "is not allowed there (ask the admin to add it)",
-                                          self->broker, self->broker_key);
+                return segq__client_fail (
+                    self, SEGQ_EUNAVAIL,
+                    "broker not reachable at %s: is segqd running? The broker key %s may be "
+                    "wrong (ask the admin for the broker's broker.cert), or your certificate "
+                    "is not allowed there (ask the admin to add it)",
+                    self->broker, self->broker_key);
             if (!self->heard)
-                return segq__client_fail (self, SEGQ_EUNAVAIL,
-                                          "broker not reachable at %s (is segqd running? set SEGQ_BROKER or --broker)",
-                                          self->broker);
+                return segq__client_fail (
+                    self, SEGQ_EUNAVAIL,
+                    "broker not reachable at %s (is segqd running? set SEGQ_BROKER or --broker)",
+                    self->broker);
             return segq__client_fail (self, SEGQ_ETIMEOUT,
-                                      "no answer from the broker at %s within %d ms (is it overloaded or stopped? retry with a longer --timeout)",
+                                      "no answer from the broker at %s within %d ms (is it "
+                                      "overloaded or stopped? retry with a longer --timeout)",
                                       self->broker, self->timeout_ms);
         }
         uint8_t version = 0;
-        char err[256];
+        char err [256];
         segq_msg_t *msg = NULL;
         int rc = segq_msg_recv (self->sock, NULL, &msg, &version, err, sizeof err);
         self->heard = true;
         if (rc == SEGQ_EVERSION)
-            return segq__client_fail (self, rc,
-                                      "the broker at %s answered in protocol version %u; this client speaks %d: "
-                                      "upgrade the older of the two",
-                                      self->broker, version, SEGQ_PROTO_VERSION);
+            return segq__client_fail (
+                self, rc,
+                "the broker at %s answered in protocol version %u; this client speaks %d: "
+                "upgrade the older of the two",
+                self->broker, version, SEGQ_PROTO_VERSION);
         if (rc < 0 || !msg)
-            continue;           /* a garbled message is dropped, as peers do */
+            continue; /* a garbled message is dropped, as peers do */
         *out = msg;
         return SEGQ_OK;
     }
@@ -548,8 +560,8 @@ s_is_pending_submit (segq_client_t *self, const segq_msg_t *msg)
 }
 
 int
-segq__client_wait (segq_client_t *self, uint64_t req_id, uint64_t transfer,
-                   int timeout_ms, segq_msg_t **out)
+segq__client_wait (segq_client_t *self, uint64_t req_id, uint64_t transfer, int timeout_ms,
+                   segq_msg_t **out)
 {
     *out = NULL;
     int64_t deadline = zclock_mono () + (timeout_ms < 0 ? self->timeout_ms : timeout_ms);
@@ -575,9 +587,8 @@ segq__client_wait (segq_client_t *self, uint64_t req_id, uint64_t transfer,
                 segq_msg_destroy (&msg);
                 return segq__client_fail (self, SEGQ_ENOMEM, "out of memory keeping a reply");
             }
-        }
-        else
-            segq_msg_destroy (&msg);    /* late answer to a request that timed out */
+        } else
+            segq_msg_destroy (&msg); /* late answer to a request that timed out */
     }
 }
 
@@ -614,7 +625,7 @@ s_request (segq_client_t *self, segq_msg_t **req_p, segq_msg_t **reply)
 int
 segq_client_submit_send (segq_client_t *self, segq_job_spec_t *spec, uint64_t *req_id_out)
 {
-    char err[512];
+    char err [512];
     int rc = segq_job_spec_validate (spec, err, sizeof err);
     if (rc < 0)
         return segq__client_fail (self, rc, "%s", err);
@@ -655,7 +666,8 @@ s_fill_submit_reply (segq_client_t *self, segq_msg_t *msg, segq_submit_reply_t *
         return;
     }
     reply->code = s_error_reply (self, msg);
-    snprintf (reply->message, sizeof reply->message, "%.*s", (int) sizeof reply->message - 1, self->error);
+    snprintf (reply->message, sizeof reply->message, "%.*s", (int) sizeof reply->message - 1,
+              self->error);
 }
 
 int
@@ -692,7 +704,7 @@ segq_client_submit_recv (segq_client_t *self, int timeout_ms, segq_submit_reply_
 int
 segq_client_submit (segq_client_t *self, segq_job_spec_t *spec, char *job_out, size_t job_len)
 {
-    char err[512];
+    char err [512];
     int rc = segq_job_spec_validate (spec, err, sizeof err);
     if (rc < 0)
         return segq__client_fail (self, rc, "%s", err);
@@ -719,9 +731,9 @@ s_strv_dup (const char *const *v, size_t n)
 {
     char **copy = calloc (n ? n : 1, sizeof *copy);
     for (size_t i = 0; copy && i < n; i++)
-        if (!(copy[i] = strdup (v[i]))) {
+        if (!(copy [i] = strdup (v [i]))) {
             while (i--)
-                free (copy[i]);
+                free (copy [i]);
             free (copy);
             return NULL;
         }
@@ -729,8 +741,8 @@ s_strv_dup (const char *const *v, size_t n)
 }
 
 int
-segq_client_status (segq_client_t *self, const segq_status_query_t *query,
-                    const char *cursor, segq_job_list_t *out)
+segq_client_status (segq_client_t *self, const segq_status_query_t *query, const char *cursor,
+                    segq_job_list_t *out)
 {
     memset (out, 0, sizeof *out);
     segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_STATUS, NULL);
@@ -781,14 +793,15 @@ segq_client_job (segq_client_t *self, const char *job, bool detail, segq_job_inf
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < list.n_jobs; i++)
-        if (strcmp (list.jobs[i].id, job) == 0) {
-            *out = list.jobs[i];
-            memset (&list.jobs[i], 0, sizeof list.jobs[i]);
+        if (strcmp (list.jobs [i].id, job) == 0) {
+            *out = list.jobs [i];
+            memset (&list.jobs [i], 0, sizeof list.jobs [i]);
             segq_job_list_clear (&list);
             return SEGQ_OK;
         }
     segq_job_list_clear (&list);
-    return segq__client_fail (self, SEGQ_ENOENT, "unknown job '%s' (see `segq status` for the jobs the broker knows)",
+    return segq__client_fail (self, SEGQ_ENOENT,
+                              "unknown job '%s' (see `segq status` for the jobs the broker knows)",
                               job);
 }
 
@@ -796,7 +809,7 @@ void
 segq_job_list_clear (segq_job_list_t *self)
 {
     for (size_t i = 0; i < self->n_jobs; i++)
-        segq_job_info_clear (&self->jobs[i]);
+        segq_job_info_clear (&self->jobs [i]);
     free (self->jobs);
     free (self->cursor);
     memset (self, 0, sizeof *self);
@@ -828,11 +841,11 @@ segq_client_cancel (segq_client_t *self, const char *const *jobs, size_t n_jobs,
         return segq__client_oom (self);
     }
     for (size_t i = 0; i < r->n_results; i++) {
-        outcomes[i].job = r->results[i].job;
-        outcomes[i].code = r->results[i].code;
-        outcomes[i].message = r->results[i].message;
-        r->results[i].job = NULL;
-        r->results[i].message = NULL;
+        outcomes [i].job = r->results [i].job;
+        outcomes [i].code = r->results [i].code;
+        outcomes [i].message = r->results [i].message;
+        r->results [i].job = NULL;
+        r->results [i].message = NULL;
     }
     *out = outcomes;
     *n_out = r->n_results;
@@ -873,8 +886,8 @@ segq_purge_results_free (segq_purge_result_t **results_p, size_t n)
     if (!r)
         return;
     for (size_t i = 0; i < n; i++) {
-        free (r[i].job);
-        free (r[i].message);
+        free (r [i].job);
+        free (r [i].message);
     }
     free (r);
     *results_p = NULL;
@@ -918,8 +931,8 @@ segq_cancel_outcomes_free (segq_cancel_outcome_t **outcomes_p, size_t n)
     if (!o)
         return;
     for (size_t i = 0; i < n; i++) {
-        free (o[i].job);
-        free (o[i].message);
+        free (o [i].job);
+        free (o [i].message);
     }
     free (o);
     *outcomes_p = NULL;
@@ -928,8 +941,8 @@ segq_cancel_outcomes_free (segq_cancel_outcome_t **outcomes_p, size_t n)
 /* ---- logs, workers, drain ---- */
 
 int
-segq_client_logs (segq_client_t *self, const char *job, uint64_t offset,
-                  uint32_t max_bytes, segq_log_chunk_t *out)
+segq_client_logs (segq_client_t *self, const char *job, uint64_t offset, uint32_t max_bytes,
+                  segq_log_chunk_t *out)
 {
     memset (out, 0, sizeof *out);
     segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_LOGS, NULL);
@@ -995,7 +1008,7 @@ segq_workers_free (segq_worker_info_t **workers_p, size_t n)
     if (!w)
         return;
     for (size_t i = 0; i < n; i++)
-        segq_worker_info_clear (&w[i]);
+        segq_worker_info_clear (&w [i]);
     free (w);
     *workers_p = NULL;
 }
@@ -1057,7 +1070,7 @@ segq_client_drain (segq_client_t *self, const char *node)
 bool
 segq_array_id (const char *text)
 {
-    return text && strncmp (text, "a-", 2) == 0 && text[2];
+    return text && strncmp (text, "a-", 2) == 0 && text [2];
 }
 
 static int
@@ -1073,7 +1086,7 @@ s_array_request (segq_client_t *self, segq_msg_t **msg, segq_array_info_t *out)
     out->created = r->created;
     out->jobs = r->jobs;
     out->n_jobs = r->n_jobs;
-    memset (r, 0, sizeof *r);   /* now out's */
+    memset (r, 0, sizeof *r); /* now out's */
     segq_msg_destroy (&reply);
     return SEGQ_OK;
 }
@@ -1090,7 +1103,7 @@ segq_client_array_create (segq_client_t *self, const char *const *jobs, size_t n
         segq_msg_destroy (&msg);
     for (size_t i = 0; msg && i < n_jobs; i++) {
         msg->u.array.n_jobs = i + 1;
-        if (!(msg->u.array.jobs[i] = strdup (jobs[i])))
+        if (!(msg->u.array.jobs [i] = strdup (jobs [i])))
             segq_msg_destroy (&msg);
     }
     if (!msg)
@@ -1116,7 +1129,7 @@ segq_array_info_clear (segq_array_info_t *info)
     if (!info)
         return;
     for (size_t i = 0; i < info->n_jobs; i++)
-        free (info->jobs[i]);
+        free (info->jobs [i]);
     free (info->jobs);
     free (info->array);
     free (info->owner);

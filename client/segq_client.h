@@ -44,10 +44,10 @@ typedef struct segq_client_t segq_client_t;
 typedef struct segq_job_spec_t segq_job_spec_t;
 
 typedef struct {
-    const char *broker;         /* URL; NULL: $SEGQ_BROKER, else SEGQ_DEFAULT_BROKER */
-    const char *user;           /* NULL: $SEGQ_USER, else the OS user name (keys: the
-                                   certificate's name counts, whatever this says) */
-    int timeout_ms;             /* per request; 0: SEGQ_DEFAULT_TIMEOUT_MS */
+    const char *broker; /* URL; NULL: $SEGQ_BROKER, else SEGQ_DEFAULT_BROKER */
+    const char *user;   /* NULL: $SEGQ_USER, else the OS user name (keys: the
+                           certificate's name counts, whatever this says) */
+    int timeout_ms;     /* per request; 0: SEGQ_DEFAULT_TIMEOUT_MS */
     /* CurveZMQ: the broker's public certificate (NULL: $SEGQ_BROKER_KEY, else
        broker.cert in the config dir if there; none, or "" given or in
        $SEGQ_BROKER_KEY: plain connection) and this user's own (NULL:
@@ -68,8 +68,8 @@ typedef struct {
 /* Creates the socket and connects (ZeroMQ connects lazily: an absent
    broker shows up as SEGQ_EUNAVAIL on the first request). options may be
    NULL. On failure *out is NULL and err says why. */
-int segq_client_connect (const segq_client_options_t *options, segq_client_t **out,
-                         char *err, size_t errlen);
+int segq_client_connect (const segq_client_options_t *options, segq_client_t **out, char *err,
+                         size_t errlen);
 void segq_client_destroy (segq_client_t **self_p);
 
 /* Message of the last failure on this client ("" if none). */
@@ -87,17 +87,17 @@ segq_job_spec_t *segq_job_spec_new (const char *kind);
 void segq_job_spec_destroy (segq_job_spec_t **self_p);
 
 /* --param name=text, parsed as the kind's schema says. */
-int segq_job_spec_param (segq_job_spec_t *self, const char *name, const char *text,
-                         char *err, size_t errlen);
+int segq_job_spec_param (segq_job_spec_t *self, const char *name, const char *text, char *err,
+                         size_t errlen);
 /* An input from a local file: uploaded at submit by segq_client_upload
    (hashed as it is sent; the broker keeps one copy per content). */
-int segq_job_spec_input_file (segq_job_spec_t *self, const char *name, const char *path,
-                              char *err, size_t errlen);
+int segq_job_spec_input_file (segq_job_spec_t *self, const char *name, const char *path, char *err,
+                              size_t errlen);
 /* A folder for a `many` input: every file under it (hidden ones aside),
    laid out as name/PATH with its path relative to dir; name may be a set
    ("synthetic/stylized") of an input whose files come in named sets. */
-int segq_job_spec_input_dir (segq_job_spec_t *self, const char *name, const char *dir,
-                             char *err, size_t errlen);
+int segq_job_spec_input_dir (segq_job_spec_t *self, const char *name, const char *dir, char *err,
+                             size_t errlen);
 /* An input that is an artifact already on the broker. */
 int segq_job_spec_input_hash (segq_job_spec_t *self, const char *name, const char *hash,
                               uint64_t size, char *err, size_t errlen);
@@ -112,7 +112,7 @@ int segq_job_spec_input_arg (segq_job_spec_t *self, const char *arg, char *err, 
 int segq_job_spec_after (segq_job_spec_t *self, const char *job);
 
 void segq_job_spec_set_priority (segq_job_spec_t *self, int32_t priority);
-void segq_job_spec_set_gpu_mem (segq_job_spec_t *self, uint64_t bytes);     /* 0: CPU job */
+void segq_job_spec_set_gpu_mem (segq_job_spec_t *self, uint64_t bytes); /* 0: CPU job */
 void segq_job_spec_set_cpu_slots (segq_job_spec_t *self, uint32_t slots);
 void segq_job_spec_set_time_limit (segq_job_spec_t *self, uint32_t seconds);
 void segq_job_spec_set_max_attempts (segq_job_spec_t *self, uint32_t attempts);
@@ -125,8 +125,7 @@ int segq_job_spec_validate (segq_job_spec_t *self, char *err, size_t errlen);
 
 /* Validate, upload the spec's local input files, submit, wait for the
    broker's acknowledgement (sent only once the job is durably stored). */
-int segq_client_submit (segq_client_t *self, segq_job_spec_t *spec,
-                        char *job_out, size_t job_len);
+int segq_client_submit (segq_client_t *self, segq_job_spec_t *spec, char *job_out, size_t job_len);
 
 /* Pipelined submit: send without waiting. Local input files are uploaded
    (synchronously) first. *req_id_out identifies the reply. */
@@ -134,11 +133,11 @@ int segq_client_submit_send (segq_client_t *self, segq_job_spec_t *spec, uint64_
 
 typedef struct {
     uint64_t req_id;
-    int code;                   /* 0: accepted, job set; else the broker's error */
-    char job[SEGQ_JOB_ID_MAX];
-    char message[512];
-    uint64_t gpu_mem;           /* accepted: the resources the job got (the spec's, or */
-    uint32_t cpu_slots;         /* its kind's default on the broker when it set none) */
+    int code; /* 0: accepted, job set; else the broker's error */
+    char job [SEGQ_JOB_ID_MAX];
+    char message [512];
+    uint64_t gpu_mem;   /* accepted: the resources the job got (the spec's, or */
+    uint32_t cpu_slots; /* its kind's default on the broker when it set none) */
 } segq_submit_reply_t;
 
 /* One reply to an earlier segq_client_submit_send, in whatever order the
@@ -148,30 +147,32 @@ int segq_client_submit_recv (segq_client_t *self, int timeout_ms, segq_submit_re
 size_t segq_client_submits_pending (const segq_client_t *self);
 
 typedef struct {
-    const char *const *jobs;    size_t n_jobs;  /* none: all jobs (filtered) */
-    const char *user;           /* filter or NULL */
-    segq_job_state_t state;     /* filter or 0 */
-    uint32_t limit;             /* page size; 0: broker default; at most SEGQ_STATUS_MAX */
-    bool detail;                /* include the state history */
-    bool newest;                /* all jobs from the newest down (cursor: the next older page) */
+    const char *const *jobs;
+    size_t n_jobs;          /* none: all jobs (filtered) */
+    const char *user;       /* filter or NULL */
+    segq_job_state_t state; /* filter or 0 */
+    uint32_t limit;         /* page size; 0: broker default; at most SEGQ_STATUS_MAX */
+    bool detail;            /* include the state history */
+    bool newest;            /* all jobs from the newest down (cursor: the next older page) */
 } segq_status_query_t;
 
 typedef struct {
-    segq_job_info_t *jobs;      size_t n_jobs;
-    char *cursor;               /* pass to the next call for the next page; NULL: last page */
+    segq_job_info_t *jobs;
+    size_t n_jobs;
+    char *cursor; /* pass to the next call for the next page; NULL: last page */
 } segq_job_list_t;
 
 /* One page of jobs. cursor: NULL for the first page. */
-int segq_client_status (segq_client_t *self, const segq_status_query_t *query,
-                        const char *cursor, segq_job_list_t *out);
+int segq_client_status (segq_client_t *self, const segq_status_query_t *query, const char *cursor,
+                        segq_job_list_t *out);
 /* One job by id (SEGQ_ENOENT if the broker does not know it). */
 int segq_client_job (segq_client_t *self, const char *job, bool detail, segq_job_info_t *out);
 void segq_job_list_clear (segq_job_list_t *self);
 
 typedef struct {
     char *job;
-    int code;                   /* 0: cancelled; SEGQ_ESTATE: it had already ended */
-    char *message;              /* or NULL */
+    int code;      /* 0: cancelled; SEGQ_ESTATE: it had already ended */
+    char *message; /* or NULL */
 } segq_cancel_outcome_t;
 
 int segq_client_cancel (segq_client_t *self, const char *const *jobs, size_t n_jobs,
@@ -179,9 +180,10 @@ int segq_client_cancel (segq_client_t *self, const char *const *jobs, size_t n_j
 void segq_cancel_outcomes_free (segq_cancel_outcome_t **outcomes_p, size_t n);
 
 typedef struct {
-    uint64_t offset;            /* of data[0] */
-    uint8_t *data;              size_t size;
-    bool complete;              /* job final and this is the end of its log */
+    uint64_t offset; /* of data[0] */
+    uint8_t *data;
+    size_t size;
+    bool complete; /* job final and this is the end of its log */
 } segq_log_chunk_t;
 
 /* Remove jobs' artifacts (outputs, inputs no other job refers to, logs)
@@ -195,11 +197,11 @@ void segq_purge_results_free (segq_purge_result_t **results_p, size_t n);
 /* Have the broker copy its database to `path` (absolute, on the broker's
    machine, not existing) while it runs; admins only. Waits up to
    timeout_ms (<0: the client's timeout) for the copy to be complete. */
-int segq_client_backup (segq_client_t *self, const char *path, int timeout_ms,
-                        uint64_t *size_out, uint64_t *jobs_out);
+int segq_client_backup (segq_client_t *self, const char *path, int timeout_ms, uint64_t *size_out,
+                        uint64_t *jobs_out);
 
-int segq_client_logs (segq_client_t *self, const char *job, uint64_t offset,
-                      uint32_t max_bytes, segq_log_chunk_t *out);
+int segq_client_logs (segq_client_t *self, const char *job, uint64_t offset, uint32_t max_bytes,
+                      segq_log_chunk_t *out);
 void segq_log_chunk_clear (segq_log_chunk_t *self);
 
 int segq_client_workers (segq_client_t *self, segq_worker_info_t **out, size_t *n_out);
@@ -226,10 +228,11 @@ int segq_client_priority (segq_client_t *self, const char *job, int32_t priority
    their own, "a-0001": `segq status ARRAY` summarises them, and an input
    that takes many files may name an array for the outputs of all its jobs. */
 typedef struct {
-    char *array;                /* its id */
+    char *array; /* its id */
     char *owner;
-    double created;             /* unix seconds */
-    char **jobs;                size_t n_jobs;      /* in order */
+    double created; /* unix seconds */
+    char **jobs;
+    size_t n_jobs; /* in order */
 } segq_array_info_t;
 
 /* Whether `text` is spelled like an array id (not whether it exists). */
@@ -249,12 +252,12 @@ void segq_array_info_clear (segq_array_info_t *info);
    checks that hash and keeps one copy per hash, but the data is sent even
    when it has it already. hash_out and size_out may be NULL. */
 int segq_client_upload (segq_client_t *self, const char *path, const char *name,
-                        char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out);
+                        char hash_out [SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out);
 /* The same, hashing the whole file first so PUT can name the hash: nothing
    is sent when the broker has it already (for files it likely has: a
    re-submit of the same input). Costs one more read of the file. */
 int segq_client_upload_hash_first (segq_client_t *self, const char *path, const char *name,
-                                   char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out);
+                                   char hash_out [SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out);
 /* The same for a file whose sha256 the caller knows already: no hashing
    here; skipped when the broker has it, refused (SEGQ_EHASH) if the data
    does not match. */
@@ -266,8 +269,8 @@ uint64_t segq_client_bytes_uploaded (const segq_client_t *self);
 /* Download `job`'s output `name` to `path`: written to a temporary file
    beside it, sha256 checked, then renamed into place; nothing is left
    behind on failure. hash_out may be NULL. */
-int segq_client_fetch (segq_client_t *self, const char *job, const char *name,
-                       const char *path, char hash_out[SEGQ_HASH_HEX_LEN + 1]);
+int segq_client_fetch (segq_client_t *self, const char *job, const char *name, const char *path,
+                       char hash_out [SEGQ_HASH_HEX_LEN + 1]);
 
 #ifdef __cplusplus
 }

@@ -42,10 +42,10 @@ segq_job_spec_destroy (segq_job_spec_t **self_p)
     if (!self)
         return;
     for (size_t i = 0; i < self->n_inputs; i++)
-        s_input_clear (&self->inputs[i]);
+        s_input_clear (&self->inputs [i]);
     free (self->inputs);
     for (size_t i = 0; i < self->n_after; i++)
-        free (self->after[i]);
+        free (self->after [i]);
     free (self->after);
     segq_params_clear (&self->params);
     free (self->kind);
@@ -59,9 +59,9 @@ s_kind_names (char *buf, size_t len)
 {
     size_t n, used = 0;
     const segq_kind_spec_t *kinds = segq_kinds (&n);
-    buf[0] = 0;
+    buf [0] = 0;
     for (size_t i = 0; i < n && used < len; i++)
-        used += (size_t) snprintf (buf + used, len - used, "%s%s", i ? ", " : "", kinds[i].name);
+        used += (size_t) snprintf (buf + used, len - used, "%s%s", i ? ", " : "", kinds [i].name);
 }
 
 static int
@@ -69,29 +69,28 @@ s_check_kind (const segq_job_spec_t *self, char *err, size_t errlen)
 {
     if (self->kind_spec)
         return SEGQ_OK;
-    char names[512];
+    char names [512];
     s_kind_names (names, sizeof names);
     snprintf (err, errlen, "unknown job kind '%s' (known kinds: %s)", self->kind, names);
     return SEGQ_EKIND;
 }
 
 int
-segq_job_spec_param (segq_job_spec_t *self, const char *name, const char *text,
-                     char *err, size_t errlen)
+segq_job_spec_param (segq_job_spec_t *self, const char *name, const char *text, char *err,
+                     size_t errlen)
 {
     int rc = s_check_kind (self, err, errlen);
     if (rc < 0)
         return rc;
     const segq_param_spec_t *spec = segq_kind_param (self->kind_spec, name);
     if (!spec) {
-        char names[512] = "";
+        char names [512] = "";
         size_t used = 0;
         for (size_t i = 0; i < self->kind_spec->n_params && used < sizeof names; i++)
             used += (size_t) snprintf (names + used, sizeof names - used, "%s%s", i ? ", " : "",
-                                       self->kind_spec->params[i].name);
-        snprintf (err, errlen, "kind '%s' has no parameter '%s' (%s%s)",
-                  self->kind, name, self->kind_spec->n_params ? "its parameters: " : "it takes none",
-                  names);
+                                       self->kind_spec->params [i].name);
+        snprintf (err, errlen, "kind '%s' has no parameter '%s' (%s%s)", self->kind, name,
+                  self->kind_spec->n_params ? "its parameters: " : "it takes none", names);
         return SEGQ_EINVAL;
     }
     segq_value_t value = { 0 };
@@ -109,8 +108,8 @@ static const segq_input_spec_t *
 s_input_spec (const segq_kind_spec_t *kind, const char *name)
 {
     for (size_t i = 0; i < kind->n_inputs; i++)
-        if (strcmp (kind->inputs[i].name, name) == 0)
-            return &kind->inputs[i];
+        if (strcmp (kind->inputs [i].name, name) == 0)
+            return &kind->inputs [i];
     return NULL;
 }
 
@@ -126,10 +125,10 @@ s_input_owner (const segq_kind_spec_t *kind, const char *name)
     const char *slash = strchr (name, '/');
     if (!slash)
         return NULL;
-    char head[SEGQ_MAX_NAME];
+    char head [SEGQ_MAX_NAME];
     snprintf (head, sizeof head, "%.*s", (int) (slash - name), name);
     in = s_input_spec (kind, head);
-    return in && slash[1] && (in->many || !strchr (slash + 1, '/')) ? in : NULL;
+    return in && slash [1] && (in->many || !strchr (slash + 1, '/')) ? in : NULL;
 }
 
 static int
@@ -138,17 +137,17 @@ s_check_input_name (const segq_job_spec_t *self, const char *name, char *err, si
     int rc = s_check_kind (self, err, errlen);
     if (rc < 0)
         return rc;
-    if (!*name || strlen (name) >= SEGQ_MAX_NAME || strstr (name, "..") || name[0] == '/') {
+    if (!*name || strlen (name) >= SEGQ_MAX_NAME || strstr (name, "..") || name [0] == '/') {
         snprintf (err, errlen, "input name '%s' is not a valid relative name", name);
         return SEGQ_EINVAL;
     }
     if (s_input_owner (self->kind_spec, name))
         return SEGQ_OK;
-    char names[512] = "";
+    char names [512] = "";
     size_t used = 0;
     for (size_t i = 0; i < self->kind_spec->n_inputs && used < sizeof names; i++)
         used += (size_t) snprintf (names + used, sizeof names - used, "%s%s", i ? ", " : "",
-                                   self->kind_spec->inputs[i].name);
+                                   self->kind_spec->inputs [i].name);
     snprintf (err, errlen, "kind '%s' has no input '%s' (%s%s)", self->kind, name,
               self->kind_spec->n_inputs ? "its inputs: " : "it takes none", names);
     return SEGQ_EINVAL;
@@ -161,7 +160,7 @@ s_input_add (segq_job_spec_t *self, const char *name)
     if (!inputs)
         return NULL;
     self->inputs = inputs;
-    segq__spec_input_t *in = &inputs[self->n_inputs];
+    segq__spec_input_t *in = &inputs [self->n_inputs];
     memset (in, 0, sizeof *in);
     if (!(in->name = strdup (name)))
         return NULL;
@@ -177,8 +176,8 @@ s_basename (const char *path)
 }
 
 int
-segq_job_spec_input_file (segq_job_spec_t *self, const char *name, const char *path,
-                          char *err, size_t errlen)
+segq_job_spec_input_file (segq_job_spec_t *self, const char *name, const char *path, char *err,
+                          size_t errlen)
 {
     int rc = s_check_input_name (self, name, err, errlen);
     if (rc < 0)
@@ -192,11 +191,13 @@ segq_job_spec_input_file (segq_job_spec_t *self, const char *name, const char *p
        `many` input as name/FILE, a one-file input's as name/FILE too where
        the kind runs segq-run (which records the source's file name), so a
        model trained through the queue names polyp.jpg, not "image". */
-    char full[2 * SEGQ_MAX_NAME];
+    char full [2 * SEGQ_MAX_NAME];
     const segq_input_spec_t *spec = s_input_spec (self->kind_spec, name);
     snprintf (full, sizeof full, "%s/%s", name, s_basename (path));
-    if (!spec || (!spec->many && (self->kind_spec->test_kind || strlen (full) >= SEGQ_MAX_NAME
-                                  || !segq_name_valid (full))))
+    if (!spec
+        || (!spec->many
+            && (self->kind_spec->test_kind || strlen (full) >= SEGQ_MAX_NAME
+                || !segq_name_valid (full))))
         snprintf (full, sizeof full, "%s", name);
     segq__spec_input_t *in = s_input_add (self, full);
     if (!in || !(in->path = strdup (path))) {
@@ -214,26 +215,27 @@ static int
 s_input_tree (segq_job_spec_t *self, const char *name, const char *dir, const char *root,
               const char *rel, size_t *added, char *err, size_t errlen)
 {
-    char path[4096];
+    char path [4096];
     snprintf (path, sizeof path, "%s%s%s", dir, *rel ? "/" : "", rel);
     struct dirent **entries = NULL;
     int n = scandir (path, &entries, NULL, alphasort);
     if (n < 0) {
-        snprintf (err, errlen, "input %s: cannot read folder '%s' (%s)", name, path, strerror (errno));
+        snprintf (err, errlen, "input %s: cannot read folder '%s' (%s)", name, path,
+                  strerror (errno));
         return SEGQ_ENOENT;
     }
     int rc = SEGQ_OK;
     for (int i = 0; i < n; i++) {
-        const char *entry = entries[i]->d_name;
-        char sub[SEGQ_MAX_NAME], full[4096], real[4096], why[1024];
+        const char *entry = entries [i]->d_name;
+        char sub [SEGQ_MAX_NAME], full [4096], real [4096], why [1024];
         struct stat st;
-        if (rc || entry[0] == '.')
-            goto next;      /* ., .. and hidden files are no data */
+        if (rc || entry [0] == '.')
+            goto next; /* ., .. and hidden files are no data */
         snprintf (sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", entry);
         snprintf (full, sizeof full, "%s/%s", dir, sub);
         int walk = segq_fs_walk_entry (root, full, &st, real, sizeof real, why, sizeof why);
         if (walk == SEGQ_ENOENT)
-            goto next;      /* gone while the folder was read */
+            goto next; /* gone while the folder was read */
         if (walk) {
             snprintf (err, errlen, "input %s: %s", name, why);
             rc = walk;
@@ -242,43 +244,45 @@ s_input_tree (segq_job_spec_t *self, const char *name, const char *dir, const ch
         if (S_ISDIR (st.st_mode))
             rc = s_input_tree (self, name, dir, root, sub, added, err, errlen);
         else if (S_ISREG (st.st_mode)) {
-            char laid[SEGQ_MAX_NAME];
+            char laid [SEGQ_MAX_NAME];
             if ((size_t) snprintf (laid, sizeof laid, "%s/%s", name, sub) >= sizeof laid
                 || !segq_name_valid (laid)) {
-                snprintf (err, errlen, "input %s: '%s' cannot be an artifact name (too long, or "
-                          "odd characters)", name, full);
+                snprintf (err, errlen,
+                          "input %s: '%s' cannot be an artifact name (too long, or "
+                          "odd characters)",
+                          name, full);
                 rc = SEGQ_EINVAL;
-            }
-            else {
+            } else {
                 rc = segq_job_spec_input_file (self, laid, real, err, errlen);
                 (*added)++;
             }
         }
-next:
-        free (entries[i]);
+    next:
+        free (entries [i]);
     }
     free (entries);
     return rc;
 }
 
 int
-segq_job_spec_input_dir (segq_job_spec_t *self, const char *name, const char *dir,
-                         char *err, size_t errlen)
+segq_job_spec_input_dir (segq_job_spec_t *self, const char *name, const char *dir, char *err,
+                         size_t errlen)
 {
     int rc = s_check_input_name (self, name, err, errlen);
     if (rc < 0)
         return rc;
     const char *top = strchr (name, '/');
-    char head[SEGQ_MAX_NAME];
+    char head [SEGQ_MAX_NAME];
     snprintf (head, sizeof head, "%.*s", top ? (int) (top - name) : (int) strlen (name), name);
     const segq_input_spec_t *spec = s_input_spec (self->kind_spec, head);
     if (!spec || !spec->many) {
         snprintf (err, errlen, "input %s takes one file, not a folder", name);
         return SEGQ_EINVAL;
     }
-    char root[PATH_MAX];
+    char root [PATH_MAX];
     if (!realpath (dir, root)) {
-        snprintf (err, errlen, "input %s: cannot read folder '%s' (%s)", name, dir, strerror (errno));
+        snprintf (err, errlen, "input %s: cannot read folder '%s' (%s)", name, dir,
+                  strerror (errno));
         return SEGQ_ENOENT;
     }
     size_t added = 0;
@@ -291,14 +295,15 @@ segq_job_spec_input_dir (segq_job_spec_t *self, const char *name, const char *di
 }
 
 int
-segq_job_spec_input_hash (segq_job_spec_t *self, const char *name, const char *hash,
-                          uint64_t size, char *err, size_t errlen)
+segq_job_spec_input_hash (segq_job_spec_t *self, const char *name, const char *hash, uint64_t size,
+                          char *err, size_t errlen)
 {
     int rc = s_check_input_name (self, name, err, errlen);
     if (rc < 0)
         return rc;
     if (!segq_hash_valid (hash)) {
-        snprintf (err, errlen, "input %s: '%s' is not a sha256 (64 lowercase hex digits)", name, hash);
+        snprintf (err, errlen, "input %s: '%s' is not a sha256 (64 lowercase hex digits)", name,
+                  hash);
         return SEGQ_EINVAL;
     }
     segq__spec_input_t *in = s_input_add (self, name);
@@ -323,7 +328,8 @@ segq_job_spec_input_job (segq_job_spec_t *self, const char *name, const char *jo
         return SEGQ_EINVAL;
     }
     segq__spec_input_t *in = s_input_add (self, name);
-    if (!in || !(in->job = strdup (job)) || (output && *output && !(in->output = strdup (output)))) {
+    if (!in || !(in->job = strdup (job))
+        || (output && *output && !(in->output = strdup (output)))) {
         snprintf (err, errlen, "out of memory");
         return SEGQ_ENOMEM;
     }
@@ -334,11 +340,12 @@ int
 segq_job_spec_input_arg (segq_job_spec_t *self, const char *arg, char *err, size_t errlen)
 {
     const char *eq = strchr (arg, '=');
-    if (!eq || eq == arg || !eq[1]) {
-        snprintf (err, errlen, "--input '%s': expected name=FILE, name=JOB or name=JOB:output", arg);
+    if (!eq || eq == arg || !eq [1]) {
+        snprintf (err, errlen, "--input '%s': expected name=FILE, name=JOB or name=JOB:output",
+                  arg);
         return SEGQ_EINVAL;
     }
-    char name[SEGQ_MAX_NAME];
+    char name [SEGQ_MAX_NAME];
     snprintf (name, sizeof name, "%.*s", (int) (eq - arg), arg);
     const char *ref = eq + 1;
     struct stat st;
@@ -352,7 +359,7 @@ segq_job_spec_input_arg (segq_job_spec_t *self, const char *arg, char *err, size
         snprintf (err, errlen, "input %s: cannot read file '%s' (does it exist?)", name, ref);
         return SEGQ_ENOENT;
     }
-    char job[SEGQ_JOB_ID_MAX];
+    char job [SEGQ_JOB_ID_MAX];
     snprintf (job, sizeof job, "%.*s", (int) job_len, ref);
     return segq_job_spec_input_job (self, name, job, colon ? colon + 1 : NULL, err, errlen);
 }
@@ -364,17 +371,37 @@ segq_job_spec_after (segq_job_spec_t *self, const char *job)
     if (!after)
         return SEGQ_ENOMEM;
     self->after = after;
-    if (!(after[self->n_after] = strdup (job)))
+    if (!(after [self->n_after] = strdup (job)))
         return SEGQ_ENOMEM;
     self->n_after++;
     return SEGQ_OK;
 }
 
-void segq_job_spec_set_priority (segq_job_spec_t *self, int32_t priority) { self->priority = priority; }
-void segq_job_spec_set_gpu_mem (segq_job_spec_t *self, uint64_t bytes) { self->gpu_mem = bytes; }
-void segq_job_spec_set_cpu_slots (segq_job_spec_t *self, uint32_t slots) { self->cpu_slots = slots; }
-void segq_job_spec_set_time_limit (segq_job_spec_t *self, uint32_t seconds) { self->time_limit_s = seconds; }
-void segq_job_spec_set_max_attempts (segq_job_spec_t *self, uint32_t n) { self->max_attempts = n; }
+void
+segq_job_spec_set_priority (segq_job_spec_t *self, int32_t priority)
+{
+    self->priority = priority;
+}
+void
+segq_job_spec_set_gpu_mem (segq_job_spec_t *self, uint64_t bytes)
+{
+    self->gpu_mem = bytes;
+}
+void
+segq_job_spec_set_cpu_slots (segq_job_spec_t *self, uint32_t slots)
+{
+    self->cpu_slots = slots;
+}
+void
+segq_job_spec_set_time_limit (segq_job_spec_t *self, uint32_t seconds)
+{
+    self->time_limit_s = seconds;
+}
+void
+segq_job_spec_set_max_attempts (segq_job_spec_t *self, uint32_t n)
+{
+    self->max_attempts = n;
+}
 
 /* Every input the kind needs with these parameters is given. */
 static int
@@ -382,15 +409,17 @@ s_check_needed_inputs (const segq_job_spec_t *self, const segq_params_t *params,
                        size_t errlen)
 {
     for (size_t i = 0; i < self->kind_spec->n_inputs; i++) {
-        const segq_input_spec_t *spec = &self->kind_spec->inputs[i];
+        const segq_input_spec_t *spec = &self->kind_spec->inputs [i];
         if (!segq_kind_input_needed (spec, params))
             continue;
         bool found = false;
         for (size_t j = 0; j < self->n_inputs && !found; j++)
-            found = s_input_owner (self->kind_spec, self->inputs[j].name) == spec;
+            found = s_input_owner (self->kind_spec, self->inputs [j].name) == spec;
         if (!found) {
-            snprintf (err, errlen, "kind '%s' needs input '%s' (--%s FILE|JOB[:OUTPUT], or "
-                      "--input %s=...)%s%s%s", self->kind, spec->name, spec->name, spec->name,
+            snprintf (err, errlen,
+                      "kind '%s' needs input '%s' (--%s FILE|JOB[:OUTPUT], or "
+                      "--input %s=...)%s%s%s",
+                      self->kind, spec->name, spec->name, spec->name,
                       spec->unless ? ", unless parameter " : "", spec->unless ? spec->unless : "",
                       spec->unless ? " is true" : "");
             return SEGQ_EINVAL;
@@ -418,16 +447,19 @@ segq_job_spec_validate (segq_job_spec_t *self, char *err, size_t errlen)
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < self->n_inputs; i++) {
-        const segq__spec_input_t *in = &self->inputs[i];
+        const segq__spec_input_t *in = &self->inputs [i];
         const segq_input_spec_t *owner = s_input_owner (self->kind_spec, in->name);
         for (size_t j = 0; j < i; j++)
-            if (strcmp (self->inputs[j].name, in->name) == 0
-                || (owner && !owner->many && s_input_owner (self->kind_spec, self->inputs[j].name) == owner)) {
-                snprintf (err, errlen, "input '%s' is given twice", owner && !owner->many ? owner->name : in->name);
+            if (strcmp (self->inputs [j].name, in->name) == 0
+                || (owner && !owner->many
+                    && s_input_owner (self->kind_spec, self->inputs [j].name) == owner)) {
+                snprintf (err, errlen, "input '%s' is given twice",
+                          owner && !owner->many ? owner->name : in->name);
                 return SEGQ_EINVAL;
             }
         if (in->path && access (in->path, R_OK) != 0) {
-            snprintf (err, errlen, "input %s: cannot read file '%s' (does it exist?)", in->name, in->path);
+            snprintf (err, errlen, "input %s: cannot read file '%s' (does it exist?)", in->name,
+                      in->path);
             return SEGQ_ENOENT;
         }
     }
@@ -438,8 +470,8 @@ int
 segq__spec_upload_inputs (segq_client_t *client, segq_job_spec_t *self)
 {
     for (size_t i = 0; i < self->n_inputs; i++) {
-        segq__spec_input_t *in = &self->inputs[i];
-        if (!in->path || in->hash[0])
+        segq__spec_input_t *in = &self->inputs [i];
+        if (!in->path || in->hash [0])
             continue;
         int rc = segq__client_upload_cached (client, in->path, s_basename (in->path), in->hash,
                                              &in->size);
@@ -469,8 +501,8 @@ segq__spec_to_submit (const segq_job_spec_t *self, const char *user, uint64_t re
     if (ok && self->n_inputs) {
         ok = (s->inputs = calloc (self->n_inputs, sizeof *s->inputs)) != NULL;
         for (size_t i = 0; ok && i < self->n_inputs; i++) {
-            const segq__spec_input_t *in = &self->inputs[i];
-            segq_input_t *dst = &s->inputs[i];
+            const segq__spec_input_t *in = &self->inputs [i];
+            segq_input_t *dst = &s->inputs [i];
             s->n_inputs = i + 1;
             memcpy (dst->hash, in->hash, sizeof dst->hash);
             dst->size = in->size;
@@ -482,7 +514,7 @@ segq__spec_to_submit (const segq_job_spec_t *self, const char *user, uint64_t re
         ok = (s->after = calloc (self->n_after, sizeof *s->after)) != NULL;
         for (size_t i = 0; ok && i < self->n_after; i++) {
             s->n_after = i + 1;
-            ok = (s->after[i] = strdup (self->after[i])) != NULL;
+            ok = (s->after [i] = strdup (self->after [i])) != NULL;
         }
     }
     if (!ok) {

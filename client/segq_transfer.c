@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_GET_CREDIT 8      /* chunks the broker may send ahead of our writes */
+#define S_GET_CREDIT 8 /* chunks the broker may send ahead of our writes */
 
 static int
 s_read_full (int fd, uint8_t *buf, size_t size, off_t offset)
@@ -31,9 +31,9 @@ s_read_full (int fd, uint8_t *buf, size_t size, off_t offset)
 /* sha: NULL when PUT named the hash; else hashes what is sent, and the
    final CHUNK names the result. */
 static int
-s_send_chunk (segq_client_t *self, int fd, uint64_t transfer, uint64_t offset,
-              uint64_t size, uint32_t chunk_size, const char *path, segq_sha256_t *sha,
-              char hash_out[SEGQ_HASH_HEX_LEN + 1])
+s_send_chunk (segq_client_t *self, int fd, uint64_t transfer, uint64_t offset, uint64_t size,
+              uint32_t chunk_size, const char *path, segq_sha256_t *sha,
+              char hash_out [SEGQ_HASH_HEX_LEN + 1])
 {
     uint64_t left = size - offset;
     size_t n = left < chunk_size ? (size_t) left : chunk_size;
@@ -42,8 +42,9 @@ s_send_chunk (segq_client_t *self, int fd, uint64_t transfer, uint64_t offset,
         return segq__client_fail (self, SEGQ_ENOMEM, "out of memory reading %s", path);
     if (n && s_read_full (fd, zframe_data (frame), n, (off_t) offset) != 0) {
         zframe_destroy (&frame);
-        return segq__client_fail (self, SEGQ_EIO, "cannot read %s at offset %llu: %s (did it change?)",
-                                  path, (unsigned long long) offset, strerror (errno));
+        return segq__client_fail (self, SEGQ_EIO,
+                                  "cannot read %s at offset %llu: %s (did it change?)", path,
+                                  (unsigned long long) offset, strerror (errno));
     }
     segq_msg_t *msg = segq_msg_new (SEGQ_MSG_CHUNK);
     if (!msg) {
@@ -84,10 +85,10 @@ s_open (segq_client_t *self, const char *path, struct stat *st)
    sending, and name the hash in the final CHUNK. */
 static int
 s_upload_fd (segq_client_t *self, int fd, const struct stat *st, const char *path, const char *name,
-             const char *known, char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
+             const char *known, char hash_out [SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
 {
     uint64_t size = (uint64_t) st->st_size;
-    char hash[SEGQ_HASH_HEX_LEN + 1] = "";
+    char hash [SEGQ_HASH_HEX_LEN + 1] = "";
     segq_sha256_t sha;
     segq_sha256_init (&sha);
     if (known)
@@ -103,7 +104,7 @@ s_upload_fd (segq_client_t *self, int fd, const struct stat *st, const char *pat
         segq_msg_destroy (&msg);
         return segq__client_oom (self);
     }
-    memcpy (msg->u.put.hash, hash, sizeof hash);      /* "" unless known */
+    memcpy (msg->u.put.hash, hash, sizeof hash); /* "" unless known */
     msg->u.put.size = size;
     segq_msg_t *reply = NULL;
     rc = segq__client_send (self, &msg);
@@ -119,8 +120,8 @@ s_upload_fd (segq_client_t *self, int fd, const struct stat *st, const char *pat
     if (reply->u.put_ready.have)
         goto done;
     uint64_t transfer = reply->u.put_ready.transfer;
-    uint32_t chunk_size = reply->u.put_ready.chunk_size ? reply->u.put_ready.chunk_size
-                                                        : SEGQ_DEFAULT_CHUNK;
+    uint32_t chunk_size =
+        reply->u.put_ready.chunk_size ? reply->u.put_ready.chunk_size : SEGQ_DEFAULT_CHUNK;
     uint64_t credit = reply->u.put_ready.credit;
     segq_msg_destroy (&reply);
     uint64_t offset = 0;
@@ -149,7 +150,8 @@ s_upload_fd (segq_client_t *self, int fd, const struct stat *st, const char *pat
                                         reply->u.put_done.message ? reply->u.put_done.message
                                                                   : segq_strerror (rc));
             else if (!sent_last)
-                rc = segq__client_fail (self, SEGQ_EPROTO, "the broker ended the upload of '%s' early", path);
+                rc = segq__client_fail (self, SEGQ_EPROTO,
+                                        "the broker ended the upload of '%s' early", path);
             goto done;
         }
         segq_msg_destroy (&reply);
@@ -167,7 +169,7 @@ done:
 
 static int
 s_upload (segq_client_t *self, const char *path, const char *name, const char *known,
-          char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
+          char hash_out [SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
 {
     struct stat st;
     int fd = s_open (self, path, &st);
@@ -180,7 +182,7 @@ s_upload (segq_client_t *self, const char *path, const char *name, const char *k
 
 int
 segq_client_upload (segq_client_t *self, const char *path, const char *name,
-                    char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
+                    char hash_out [SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
 {
     return s_upload (self, path, name, NULL, hash_out, size_out);
 }
@@ -195,14 +197,14 @@ s_unchanged (const struct stat *a, const struct stat *b)
 
 int
 segq__client_upload_cached (segq_client_t *self, const char *path, const char *name,
-                            char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
+                            char hash_out [SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
 {
     segq__hash_cache_t *cache = segq__client_hash_cache (self);
     struct stat st;
     int fd = s_open (self, path, &st);
     if (fd < 0)
         return fd;
-    char known[SEGQ_HASH_HEX_LEN + 1], hash[SEGQ_HASH_HEX_LEN + 1];
+    char known [SEGQ_HASH_HEX_LEN + 1], hash [SEGQ_HASH_HEX_LEN + 1];
     int rc = SEGQ_EHASH;
     if (segq__hash_cache_lookup (cache, &st, known))
         rc = s_upload_fd (self, fd, &st, path, name, known, hash, size_out);
@@ -222,9 +224,9 @@ segq__client_upload_cached (segq_client_t *self, const char *path, const char *n
 
 int
 segq_client_upload_hash_first (segq_client_t *self, const char *path, const char *name,
-                               char hash_out[SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
+                               char hash_out [SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
 {
-    char hash[SEGQ_HASH_HEX_LEN + 1];
+    char hash [SEGQ_HASH_HEX_LEN + 1];
     int rc = segq_sha256_file (path, hash);
     if (rc < 0)
         return segq__client_fail (self, rc, "cannot hash '%s': %s", path, segq_strerror (rc));
@@ -232,11 +234,12 @@ segq_client_upload_hash_first (segq_client_t *self, const char *path, const char
 }
 
 int
-segq_client_upload_known (segq_client_t *self, const char *path, const char *name,
-                          const char *hash, uint64_t *size_out)
+segq_client_upload_known (segq_client_t *self, const char *path, const char *name, const char *hash,
+                          uint64_t *size_out)
 {
     if (!segq_hash_valid (hash))
-        return segq__client_fail (self, SEGQ_EINVAL, "'%s' is not a sha256 (64 lowercase hex digits)",
+        return segq__client_fail (self, SEGQ_EINVAL,
+                                  "'%s' is not a sha256 (64 lowercase hex digits)",
                                   hash ? hash : "(null)");
     return s_upload (self, path, name, hash, NULL, size_out);
 }
@@ -255,14 +258,14 @@ s_send_credit (segq_client_t *self, uint64_t transfer, uint32_t chunks)
 static int
 s_write_failed (segq_client_t *self, const char *what, int neg_errno)
 {
-    return segq__client_fail (self, neg_errno == -ENOSPC ? SEGQ_ENOSPC : SEGQ_EIO, "%s: cannot write: %s", what,
-                              strerror (-neg_errno));
+    return segq__client_fail (self, neg_errno == -ENOSPC ? SEGQ_ENOSPC : SEGQ_EIO,
+                              "%s: cannot write: %s", what, strerror (-neg_errno));
 }
 
 /* GET's chunks into the sink, in order, crediting the broker as they land. */
 static int
-s_receive_into (segq_client_t *self, uint64_t req_id, const segq_get_ready_t *ready, segq_file_sink_t *sink,
-                const char *what)
+s_receive_into (segq_client_t *self, uint64_t req_id, const segq_get_ready_t *ready,
+                segq_file_sink_t *sink, const char *what)
 {
     uint64_t offset = 0;
     bool last = ready->size == 0;
@@ -278,12 +281,14 @@ s_receive_into (segq_client_t *self, uint64_t req_id, const segq_get_ready_t *re
         }
         segq_chunk_t *c = &msg->u.chunk;
         size_t n = c->data ? zframe_size (c->data) : 0;
-        if (c->offset != offset || offset + n > ready->size || (c->last && offset + n != ready->size)) {
+        if (c->offset != offset || offset + n > ready->size
+            || (c->last && offset + n != ready->size)) {
             segq_msg_destroy (&msg);
-            return segq__client_fail (self, SEGQ_EPROTO,
-                                      "%s: chunk at offset %llu does not follow %llu of %llu bytes (transfer broken)",
-                                      what, (unsigned long long) c->offset, (unsigned long long) offset,
-                                      (unsigned long long) ready->size);
+            return segq__client_fail (
+                self, SEGQ_EPROTO,
+                "%s: chunk at offset %llu does not follow %llu of %llu bytes (transfer broken)",
+                what, (unsigned long long) c->offset, (unsigned long long) offset,
+                (unsigned long long) ready->size);
         }
         /* the sink writes as it goes (a 256 MiB fetch on this disk spent
            more time in one fsync at the end than in the transfer) */
@@ -304,29 +309,30 @@ s_receive_into (segq_client_t *self, uint64_t req_id, const segq_get_ready_t *re
 /* Receive GET's chunks into fd, hashing as they come. */
 static int
 s_receive (segq_client_t *self, uint64_t req_id, const segq_get_ready_t *ready, int fd,
-           const char *what, char hash[SEGQ_HASH_HEX_LEN + 1])
+           const char *what, char hash [SEGQ_HASH_HEX_LEN + 1])
 {
     segq_file_sink_t sink;
     segq_file_sink_init (&sink, fd, ready->size);
     int rc = s_receive_into (self, req_id, ready, &sink, what);
     if (rc < 0) {
-        segq_file_sink_release (&sink);     /* the file goes too: nothing more to write */
+        segq_file_sink_release (&sink); /* the file goes too: nothing more to write */
         return rc;
     }
     int wrc = segq_file_sink_finish (&sink, hash);
     if (wrc)
         return s_write_failed (self, what, wrc);
     if (strcmp (hash, ready->hash) != 0)
-        return segq__client_fail (self, SEGQ_EHASH, "%s: sha256 %s of the received data is not the artifact's %s",
+        return segq__client_fail (self, SEGQ_EHASH,
+                                  "%s: sha256 %s of the received data is not the artifact's %s",
                                   what, hash, ready->hash);
     return SEGQ_OK;
 }
 
 int
-segq_client_fetch (segq_client_t *self, const char *job, const char *name,
-                   const char *path, char hash_out[SEGQ_HASH_HEX_LEN + 1])
+segq_client_fetch (segq_client_t *self, const char *job, const char *name, const char *path,
+                   char hash_out [SEGQ_HASH_HEX_LEN + 1])
 {
-    char what[SEGQ_MAX_NAME + 2 * SEGQ_JOB_ID_MAX];
+    char what [SEGQ_MAX_NAME + 2 * SEGQ_JOB_ID_MAX];
     snprintf (what, sizeof what, "%s:%s", job, name);
     uint64_t req_id = 0;
     segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_GET, &req_id);
@@ -348,7 +354,7 @@ segq_client_fetch (segq_client_t *self, const char *job, const char *name,
                                   segq_msg_type_name (got));
     }
     /* A temp file beside the target, so the rename is atomic. */
-    char tmp[4096];
+    char tmp [4096];
     snprintf (tmp, sizeof tmp, "%s.segq-XXXXXX", path);
     int fd = mkstemp (tmp);
     if (fd < 0) {
@@ -356,7 +362,7 @@ segq_client_fetch (segq_client_t *self, const char *job, const char *name,
         return segq__client_fail (self, SEGQ_EIO, "cannot create a file beside '%s': %s", path,
                                   strerror (errno));
     }
-    char hash[SEGQ_HASH_HEX_LEN + 1];
+    char hash [SEGQ_HASH_HEX_LEN + 1];
     rc = s_receive (self, req_id, &reply->u.get_ready, fd, what, hash);
     /* mkstemp's 0600 stays: artifacts may be patient data. */
     if (rc == 0 && fsync (fd) != 0)

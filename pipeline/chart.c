@@ -52,8 +52,8 @@ static void text_at(cairo_t *cr, double x, double y, const char *s, double align
 }
 
 int segq_chart_bars(const char *path, const char *title, const char *const *groups, int ngroups,
-                    const char *const *series, int nseries, const double *mean,
-                    const double *std, char *err, size_t errlen)
+                    const char *const *series, int nseries, const double *mean, const double *std,
+                    char *err, size_t errlen)
 {
     if (ngroups < 1 || nseries < 1) {
         snprintf(err, errlen, "%s: nothing to draw", path);
@@ -197,8 +197,7 @@ int segq_chart_examples(const char *path, int rows, int size, const float *image
             else if (c == 1)
                 tile(t, 0, 0, size, truth + (size_t)r * n, 1, 0);
             else
-                tile(t, 0, 0, size, preds + ((size_t)(c - 2) * (size_t)rows + (size_t)r) * n, 1,
-                     1);
+                tile(t, 0, 0, size, preds + ((size_t)(c - 2) * (size_t)rows + (size_t)r) * n, 1, 1);
             cairo_surface_mark_dirty(t);
             cairo_save(cr);
             cairo_translate(cr, pad + c * (cell + pad), head + r * (cell + pad));

@@ -9,8 +9,8 @@
  * metrics), one bar per series (the training sets) with its mean and a
  * +-std error bar; mean and std are [series][group]. */
 int segq_chart_bars(const char *path, const char *title, const char *const *groups, int ngroups,
-                    const char *const *series, int nseries, const double *mean,
-                    const double *std, char *err, size_t errlen);
+                    const char *const *series, int nseries, const double *mean, const double *std,
+                    char *err, size_t errlen);
 
 /* Example predictions: one row per image, columns image | truth | the
  * prediction of each series. images: rows x 3 x s x s, truth: rows x s x s,

@@ -25,7 +25,7 @@ void segq__ckpt_meta_free(segq_ckpt_meta_t *meta)
 }
 
 int segq__st_add_tensor(segq_st_writer_t *w, const char *name, segqt_tensor *t, char *err,
-                      size_t errlen)
+                        size_t errlen)
 {
     segqt_tensor *c = segqt_cpu_contiguous(t);
     const void *data = NULL;
@@ -110,26 +110,26 @@ int segq__ckpt_save(segq_model_t *m, const segq_ckpt_meta_t *meta, int with_d, c
         segqt_scope_end();
     if (rc == 0
         && (meta_set(w, "format", CKPT_FORMAT, err, errlen)
-             || meta_set(w, "format_version", CKPT_VERSION, err, errlen)
-             || meta_num(w, "scales_trained", m->trained, err, errlen)
-             || meta_num(w, "num_scales", S, err, errlen)
-             || meta_num(w, "authors_num_scales", m->pyr.num_scales, err, errlen)
-             || meta_num(w, "r", m->pyr.r, err, errlen)
-             || meta_num(w, "scale1", m->pyr.scale1, err, errlen)
-             || meta_num(w, "height", (double)meta->orig_h, err, errlen)
-             || meta_num(w, "width", (double)meta->orig_w, err, errlen)
-             || meta_num(w, "num_layer", m->layers, err, errlen)
-             || meta_num(w, "ker_size", m->ker, err, errlen)
-             || meta_num(w, "pad", m->pad, err, errlen)
-             || meta_num(w, "nfc", (double)meta->nfc, err, errlen)
-             || meta_num(w, "nfc_max", (double)meta->nfc_max, err, errlen)
-             || meta_set(w, "precision", meta->precision, err, errlen)
-             || meta_set(w, "params", meta->params_json, err, errlen)
-             || meta_set(w, "source_image", meta->image_name, err, errlen)
-             || meta_set(w, "source_image_sha256", meta->image_sha256, err, errlen)
-             || meta_set(w, "source_mask", meta->mask_name, err, errlen)
-             || meta_set(w, "source_mask_sha256", meta->mask_sha256, err, errlen)
-             || meta_set(w, "torch_version", segqt_version(), err, errlen)))
+            || meta_set(w, "format_version", CKPT_VERSION, err, errlen)
+            || meta_num(w, "scales_trained", m->trained, err, errlen)
+            || meta_num(w, "num_scales", S, err, errlen)
+            || meta_num(w, "authors_num_scales", m->pyr.num_scales, err, errlen)
+            || meta_num(w, "r", m->pyr.r, err, errlen)
+            || meta_num(w, "scale1", m->pyr.scale1, err, errlen)
+            || meta_num(w, "height", (double)meta->orig_h, err, errlen)
+            || meta_num(w, "width", (double)meta->orig_w, err, errlen)
+            || meta_num(w, "num_layer", m->layers, err, errlen)
+            || meta_num(w, "ker_size", m->ker, err, errlen)
+            || meta_num(w, "pad", m->pad, err, errlen)
+            || meta_num(w, "nfc", (double)meta->nfc, err, errlen)
+            || meta_num(w, "nfc_max", (double)meta->nfc_max, err, errlen)
+            || meta_set(w, "precision", meta->precision, err, errlen)
+            || meta_set(w, "params", meta->params_json, err, errlen)
+            || meta_set(w, "source_image", meta->image_name, err, errlen)
+            || meta_set(w, "source_image_sha256", meta->image_sha256, err, errlen)
+            || meta_set(w, "source_mask", meta->mask_name, err, errlen)
+            || meta_set(w, "source_mask_sha256", meta->mask_sha256, err, errlen)
+            || meta_set(w, "torch_version", segqt_version(), err, errlen)))
         rc = SEGQ_EINVAL; /* the failing call wrote err */
     if (rc == 0)
         rc = segq_st_writer_save(w, path, err, errlen);
@@ -139,8 +139,8 @@ int segq__ckpt_save(segq_model_t *m, const segq_ckpt_meta_t *meta, int with_d, c
 
 /* ---- loading ----------------------------------------------------------- */
 
-static int meta_long(segq_st_t *st, const char *path, const char *key, long lo, long hi,
-                     long *out, char *err, size_t errlen)
+static int meta_long(segq_st_t *st, const char *path, const char *key, long lo, long hi, long *out,
+                     char *err, size_t errlen)
 {
     const char *v = segq_st_meta_get(st, key);
     char *end = NULL;
@@ -162,8 +162,8 @@ static char *meta_dup(segq_st_t *st, const char *key)
 }
 
 /* A tensor of the expected F32 shape from the file, copied onto dev. */
-static int load_into(segq_st_t *st, const char *path, const char *key, segqt_tensor *dst,
-                     char *err, size_t errlen)
+static int load_into(segq_st_t *st, const char *path, const char *key, segqt_tensor *dst, char *err,
+                     size_t errlen)
 {
     const segq_st_tensor_t *t = segq_st_find(st, key);
     if (!t) {
@@ -176,19 +176,19 @@ static int load_into(segq_st_t *st, const char *path, const char *key, segqt_ten
     for (int i = 0; same && i < nd; i++)
         same = t->shape[i] == shape[i];
     if (!same) {
-        snprintf(err, errlen, "%s: tensor '%s' has the wrong dtype or shape for this model",
-                 path, key);
+        snprintf(err, errlen, "%s: tensor '%s' has the wrong dtype or shape for this model", path,
+                 key);
         return SEGQ_EINVAL;
     }
-    segqt_tensor *src = segqt_from_bytes(t->data, t->nbytes, SEGQT_F32, t->shape, (int)t->ndim,
-                                         SEGQT_CPU);
+    segqt_tensor *src =
+        segqt_from_bytes(t->data, t->nbytes, SEGQT_F32, t->shape, (int)t->ndim, SEGQT_CPU);
     if (!src || segqt_copy_(dst, src) != 0)
         return segq__torch_fail(err, errlen, key);
     return 0;
 }
 
-static int load_net(segq_st_t *st, const char *path, const char *prefix, int n, int layers,
-                    int ker, segqt_device dev, segq_net_t **out, char *err, size_t errlen)
+static int load_net(segq_st_t *st, const char *path, const char *prefix, int n, int layers, int ker,
+                    segqt_device dev, segq_net_t **out, char *err, size_t errlen)
 {
     char key[96];
     snprintf(key, sizeof key, "%s.%d.conv0.weight", prefix, n);
@@ -232,28 +232,39 @@ int segq__ckpt_load(const char *path, segqt_device dev, int want_d, segq_model_t
     m->dev = dev;
     const char *fmt = segq_st_meta_get(st, "format");
     if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0) {
-        snprintf(err, errlen, "%s: not a SinGAN-Seg checkpoint (metadata format is '%s', "
-                 "expected '%s')", path, fmt ? fmt : "missing", CKPT_FORMAT);
+        snprintf(err, errlen,
+                 "%s: not a SinGAN-Seg checkpoint (metadata format is '%s', "
+                 "expected '%s')",
+                 path, fmt ? fmt : "missing", CKPT_FORMAT);
         segq_st_destroy(&st);
         return SEGQ_EINVAL;
     }
     long trained, layers, ker, pad, oh, ow, nfc, nfc_max;
     rc = meta_long(st, path, "scales_trained", 0, SEGQ_PYRAMID_MAX_SCALES, &trained, err, errlen);
-    if (!rc) rc = meta_long(st, path, "num_layer", 2, SEGQ_NET_MAX_LAYERS, &layers, err, errlen);
-    if (!rc) rc = meta_long(st, path, "ker_size", 1, 15, &ker, err, errlen);
-    if (!rc) rc = meta_long(st, path, "pad", 0, 1000, &pad, err, errlen);
-    if (!rc) rc = meta_long(st, path, "height", 1, 1L << 20, &oh, err, errlen);
-    if (!rc) rc = meta_long(st, path, "width", 1, 1L << 20, &ow, err, errlen);
-    if (!rc) rc = meta_long(st, path, "nfc", 1, 65536, &nfc, err, errlen);
-    if (!rc) rc = meta_long(st, path, "nfc_max", 1, 65536, &nfc_max, err, errlen);
+    if (!rc)
+        rc = meta_long(st, path, "num_layer", 2, SEGQ_NET_MAX_LAYERS, &layers, err, errlen);
+    if (!rc)
+        rc = meta_long(st, path, "ker_size", 1, 15, &ker, err, errlen);
+    if (!rc)
+        rc = meta_long(st, path, "pad", 0, 1000, &pad, err, errlen);
+    if (!rc)
+        rc = meta_long(st, path, "height", 1, 1L << 20, &oh, err, errlen);
+    if (!rc)
+        rc = meta_long(st, path, "width", 1, 1L << 20, &ow, err, errlen);
+    if (!rc)
+        rc = meta_long(st, path, "nfc", 1, 65536, &nfc, err, errlen);
+    if (!rc)
+        rc = meta_long(st, path, "nfc_max", 1, 65536, &nfc_max, err, errlen);
     const char *rs = segq_st_meta_get(st, "r"), *s1 = segq_st_meta_get(st, "scale1");
     const segq_st_tensor_t *sizes = segq_st_find(st, "pyramid_sizes");
     const segq_st_tensor_t *amps = segq_st_find(st, "noise_amp");
-    if (!rc && (!rs || !s1 || !sizes || sizes->dtype != SEGQ_ST_I64 || sizes->ndim != 2
-                || sizes->shape[1] != 2 || sizes->shape[0] < 1
-                || sizes->shape[0] > SEGQ_PYRAMID_MAX_SCALES || sizes->shape[0] < trained
-                || (trained > 0 && (!amps || amps->dtype != SEGQ_ST_F64 || amps->ndim != 1
-                                    || amps->shape[0] != trained)))) {
+    if (!rc
+        && (!rs || !s1 || !sizes || sizes->dtype != SEGQ_ST_I64 || sizes->ndim != 2
+            || sizes->shape[1] != 2 || sizes->shape[0] < 1
+            || sizes->shape[0] > SEGQ_PYRAMID_MAX_SCALES || sizes->shape[0] < trained
+            || (trained > 0
+                && (!amps || amps->dtype != SEGQ_ST_F64 || amps->ndim != 1
+                    || amps->shape[0] != trained)))) {
         snprintf(err, errlen, "%s: r, scale1, pyramid_sizes or noise_amp missing or malformed",
                  path);
         rc = SEGQ_EINVAL;

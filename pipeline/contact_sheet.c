@@ -123,11 +123,10 @@ int segq_contact_sheet_make(const segq_image_t *const *images, const segq_image_
     uint32_t cols, rows, gap = SEGQ_CONTACT_SHEET_GAP;
     segq_contact_sheet_grid(n, &cols, &rows);
     /* at most 4 cells of max_tile plus gaps a side: cannot overflow */
-    segq_image_t *sheet
-        = segq_image_new(cols * (cw + gap) + gap, rows * (ch + gap) + gap, 3, 8);
+    segq_image_t *sheet = segq_image_new(cols * (cw + gap) + gap, rows * (ch + gap) + gap, 3, 8);
     if (!sheet) {
-        snprintf(err, errlen, "contact sheet: out of memory (%u x %u cells of %ux%u)", cols,
-                 rows, cw, ch);
+        snprintf(err, errlen, "contact sheet: out of memory (%u x %u cells of %ux%u)", cols, rows,
+                 cw, ch);
         return SEGQ_ENOMEM;
     }
     memset(sheet->data, SEGQ_CONTACT_SHEET_BACKGROUND, segq_image_size(sheet));
@@ -198,8 +197,7 @@ int segq_contact_sheet_write_dir(const char *dir, const char *path, char *err, s
     }
     if (!rc)
         rc = segq_contact_sheet_make((const segq_image_t *const *)imgs,
-                                     (const segq_image_t *const *)masks, n, 0, &sheet, err,
-                                     errlen);
+                                     (const segq_image_t *const *)masks, n, 0, &sheet, err, errlen);
     if (!rc)
         rc = segq_image_write_png(sheet, path, err, errlen);
     segq_image_destroy(&sheet);

@@ -29,9 +29,10 @@ char *segq_devices_json(char *err, size_t errlen)
         return NULL;
     }
     char kernels[32] = "unknown", wait[64];
-    segqt_cpu_kernels(kernels, sizeof kernels);         /* a label only: "unknown" will do */
-    json_object_set_new(obj, "cpu", json_pack("{s:i,s:s,s:s}", "cores", segqt_cpu_count(), "kernels", kernels,
-                                              "openmp_wait", openmp_wait(wait, sizeof wait)));
+    segqt_cpu_kernels(kernels, sizeof kernels); /* a label only: "unknown" will do */
+    json_object_set_new(obj, "cpu",
+                        json_pack("{s:i,s:s,s:s}", "cores", segqt_cpu_count(), "kernels", kernels,
+                                  "openmp_wait", openmp_wait(wait, sizeof wait)));
     int n = segqt_cuda_device_count();
     for (int i = 0; i < n; i++) {
         segqt_cuda_info info;
@@ -39,11 +40,10 @@ char *segq_devices_json(char *err, size_t errlen)
             continue;
         char name[32];
         snprintf(name, sizeof name, "cuda:%d", info.index);
-        json_array_append_new(cuda, json_pack("{s:s,s:s,s:I,s:I,s:i,s:i}", "device", name,
-                                              "name", info.name, "total_bytes",
-                                              (json_int_t)info.total_bytes, "free_bytes",
-                                              (json_int_t)info.free_bytes, "major", info.major,
-                                              "minor", info.minor));
+        json_array_append_new(
+            cuda, json_pack("{s:s,s:s,s:I,s:I,s:i,s:i}", "device", name, "name", info.name,
+                            "total_bytes", (json_int_t)info.total_bytes, "free_bytes",
+                            (json_int_t)info.free_bytes, "major", info.major, "minor", info.minor));
     }
     json_object_set_new(obj, "cuda", cuda);
     json_object_set_new(obj, "cuda_build", json_boolean(segqt_has_cuda_build()));

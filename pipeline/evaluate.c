@@ -43,8 +43,10 @@ static int add_set(segq_evaluate_opts_t *o, const char *name, size_t len, const 
                    char *err, size_t errlen)
 {
     if (!set_name_ok(name, len)) {
-        snprintf(err, errlen, "evaluate: --synthetic set '%.*s': a NAME is letters, digits, "
-                 "'-' or '_' (not 'real')", (int)len, name);
+        snprintf(err, errlen,
+                 "evaluate: --synthetic set '%.*s': a NAME is letters, digits, "
+                 "'-' or '_' (not 'real')",
+                 (int)len, name);
         return SEGQ_EINVAL;
     }
     for (int i = 0; i < o->n_synthetic; i++)
@@ -78,8 +80,10 @@ static int take_set_folder(const char *dir, segq_evaluate_opts_t *o, char *err, 
     struct dirent **names = NULL;
     int n = scandir(dir, &names, NULL, by_name);
     if (n < 0) {
-        snprintf(err, errlen, "evaluate: --synthetic '%s': expected NAME=DIR, or a folder of "
-                 "sets NAME/ (%s)", dir, strerror(errno));
+        snprintf(err, errlen,
+                 "evaluate: --synthetic '%s': expected NAME=DIR, or a folder of "
+                 "sets NAME/ (%s)",
+                 dir, strerror(errno));
         return SEGQ_EINVAL;
     }
     int rc = 0, sets = 0;
@@ -95,8 +99,10 @@ static int take_set_folder(const char *dir, segq_evaluate_opts_t *o, char *err, 
     }
     free(names);
     if (!rc && sets == 0) {
-        snprintf(err, errlen, "evaluate: --synthetic %s: no set folders in it (expected "
-                 "NAME=DIR, or a folder of sets NAME/)", dir);
+        snprintf(err, errlen,
+                 "evaluate: --synthetic %s: no set folders in it (expected "
+                 "NAME=DIR, or a folder of sets NAME/)",
+                 dir);
         rc = SEGQ_EINVAL;
     }
     return rc;
@@ -129,8 +135,10 @@ int segq_evaluate_take_synthetic(int *argc, char **argv, segq_evaluate_opts_t *o
         const char *eq = strchr(v, '=');
         size_t len = eq ? (size_t)(eq - v) : 0;
         if (!eq[1] || !set_name_ok(v, len)) {
-            snprintf(err, errlen, "evaluate: --synthetic '%s': expected NAME=DIR with NAME of "
-                     "letters, digits, '-' or '_' (not 'real')", v);
+            snprintf(err, errlen,
+                     "evaluate: --synthetic '%s': expected NAME=DIR with NAME of "
+                     "letters, digits, '-' or '_' (not 'real')",
+                     v);
             return SEGQ_EINVAL;
         }
         int rc = add_set(o, v, len, eq + 1, err, errlen);
@@ -189,11 +197,11 @@ static json_t *doubles_json(const double *v, int64_t n)
 typedef struct {
     const segq_evaluate_opts_t *o;
     segq_eval_data_t real, test, syn[SEGQ_EVAL_MAX_SYNTHETIC];
-    int64_t *fold_of;  /* real pair -> fold (k-fold), or -1 (--test: all train) */
-    int64_t *rank;     /* real pair -> position in the shuffled order */
+    int64_t *fold_of; /* real pair -> fold (k-fold), or -1 (--test: all train) */
+    int64_t *rank;    /* real pair -> position in the shuffled order */
     int nfolds, nsets;
     set_t sets[MAX_SETS];
-    fold_result_t *res; /* [set][fold] */
+    fold_result_t *res;                 /* [set][fold] */
     float *ex_img, *ex_truth, *ex_pred; /* examples of fold 0 */
     int ex_n;
 } eval_t;
@@ -308,21 +316,31 @@ static int run_fold(eval_t *ev, int s, int f, segqt_device dev, segq_progress_t 
            (long long)r->excluded_other);
     int rc = 0;
     if (n == 0) {
-        snprintf(err, errlen, "%s: no training pairs (%lld synthetic pairs excluded because "
+        snprintf(err, errlen,
+                 "%s: no training pairs (%lld synthetic pairs excluded because "
                  "their source is in the test fold, %lld because it is no real training pair)",
                  label, (long long)r->excluded_test, (long long)r->excluded_other);
         rc = SEGQ_EINVAL;
     }
     /* the same initialisation for every set of a fold: a fair comparison */
-    segq_eval_train_cfg_t cfg = {
-        .epochs = o->epochs, .batch = o->batch, .lr_drop_epoch = o->lr_drop_epoch,
-        .lr = o->lr, .lr_after = o->lr_after, .augment = o->augment, .depth = (int)o->depth,
-        .width = (int)o->width, .seed = (uint64_t)o->compute.seed * 1000u + (uint64_t)f,
-        .encoder_weights = o->encoder_weights, .dev = dev, .progress = progress,
-        .label = label, .epochs_done = epochs_done, .epochs_total = epochs_total};
-    segq_unetpp_t *net = rc ? NULL
-                            : segq__eval_train(&cfg, items + nval, n - nval, items, nval,
-                                               &r->hist, err, errlen);
+    segq_eval_train_cfg_t cfg = {.epochs = o->epochs,
+                                 .batch = o->batch,
+                                 .lr_drop_epoch = o->lr_drop_epoch,
+                                 .lr = o->lr,
+                                 .lr_after = o->lr_after,
+                                 .augment = o->augment,
+                                 .depth = (int)o->depth,
+                                 .width = (int)o->width,
+                                 .seed = (uint64_t)o->compute.seed * 1000u + (uint64_t)f,
+                                 .encoder_weights = o->encoder_weights,
+                                 .dev = dev,
+                                 .progress = progress,
+                                 .label = label,
+                                 .epochs_done = epochs_done,
+                                 .epochs_total = epochs_total};
+    segq_unetpp_t *net =
+        rc ? NULL
+           : segq__eval_train(&cfg, items + nval, n - nval, items, nval, &r->hist, err, errlen);
     if (!rc && !net)
         rc = SEGQ_EINTERNAL;
     r->best_epoch = r->hist.best_epoch;
@@ -380,21 +398,18 @@ static int write_reports(eval_t *ev, char *err, size_t errlen)
         for (int f = 0; f < ev->nfolds; f++) {
             fold_result_t *r = &ev->res[s * ev->nfolds + f];
             fprintf(csv, "%s,%d,%lld,%lld,%lld,%lld,%lld,%lld,%lld", ev->sets[s].name, f + 1,
-                    (long long)r->train_pairs, (long long)r->val_pairs,
-                    (long long)r->real_pairs, (long long)r->synthetic_pairs,
-                    (long long)r->excluded_test, (long long)r->excluded_other,
-                    (long long)r->best_epoch);
+                    (long long)r->train_pairs, (long long)r->val_pairs, (long long)r->real_pairs,
+                    (long long)r->synthetic_pairs, (long long)r->excluded_test,
+                    (long long)r->excluded_other, (long long)r->best_epoch);
             for (int k = 0; k < SEGQ_N_METRICS; k++)
                 fprintf(csv, ",%.6f", segq_metric_get(&r->m, k));
             fputc('\n', csv);
-            json_t *jf = json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "fold", f + 1,
-                                   "train_pairs", (json_int_t)r->train_pairs, "val_pairs",
-                                   (json_int_t)r->val_pairs, "real_pairs",
-                                   (json_int_t)r->real_pairs, "synthetic_pairs",
-                                   (json_int_t)r->synthetic_pairs, "synthetic_excluded_test",
-                                   (json_int_t)r->excluded_test, "synthetic_excluded_other",
-                                   (json_int_t)r->excluded_other, "best_epoch",
-                                   (json_int_t)r->best_epoch);
+            json_t *jf = json_pack(
+                "{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "fold", f + 1, "train_pairs",
+                (json_int_t)r->train_pairs, "val_pairs", (json_int_t)r->val_pairs, "real_pairs",
+                (json_int_t)r->real_pairs, "synthetic_pairs", (json_int_t)r->synthetic_pairs,
+                "synthetic_excluded_test", (json_int_t)r->excluded_test, "synthetic_excluded_other",
+                (json_int_t)r->excluded_other, "best_epoch", (json_int_t)r->best_epoch);
             json_object_set_new(jf, "metrics", metrics_json(&r->m));
             json_object_set_new(jf, "train_loss", doubles_json(r->hist.train_loss, o->epochs));
             json_object_set_new(jf, "val_iou", doubles_json(r->hist.val_iou, o->epochs));
@@ -471,8 +486,8 @@ static int write_reports(eval_t *ev, char *err, size_t errlen)
     snprintf(title, sizeof title, "UNet++ on real test data (%d %s)", ev->nfolds,
              ev->test.n ? "fixed test set" : "folds");
     if (!rc)
-        rc = segq_chart_bars(path, title, segq_metric_names, SEGQ_N_METRICS, names, ev->nsets,
-                             mean, sd, err, errlen);
+        rc = segq_chart_bars(path, title, segq_metric_names, SEGQ_N_METRICS, names, ev->nsets, mean,
+                             sd, err, errlen);
     snprintf(path, sizeof path, "%s/examples.png", o->out);
     if (!rc && ev->ex_n > 0)
         rc = segq_chart_examples(path, ev->ex_n, (int)o->size, ev->ex_img, ev->ex_truth, names,

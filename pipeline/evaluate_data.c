@@ -107,8 +107,7 @@ static int load_pair(const segq_dataset_pair_t *p, int64_t s, float *img_out, fl
             segq_image_to_float_chw(mask, buf + 3 * n);
             if (square_resize(buf, 3, rgb->height, rgb->width, s, img_out, 0)
                 || square_resize(buf + 3 * n, 1, rgb->height, rgb->width, s, mask_out, 1)) {
-                snprintf(err, errlen, "%s: resizing: %s", p->image_path,
-                         segqt_last_error());
+                snprintf(err, errlen, "%s: resizing: %s", p->image_path, segqt_last_error());
                 rc = SEGQ_EINTERNAL;
             }
         }
@@ -142,9 +141,10 @@ static int load_one(const char *dir, const char *what, int64_t size, int want_ma
     if (!rc && want_manifest) {
         rc = segq_manifest_read(dir, &man, inner, sizeof inner);
         if (rc == 1) {
-            snprintf(err, errlen, "%s %s: no manifest.csv (a synthetic set must be a generate "
-                     "or stylize output, whose manifest names each pair's source image)", what,
-                     dir);
+            snprintf(err, errlen,
+                     "%s %s: no manifest.csv (a synthetic set must be a generate "
+                     "or stylize output, whose manifest names each pair's source image)",
+                     what, dir);
             rc = SEGQ_EINVAL;
         } else if (rc) {
             snprintf(err, errlen, "%s: %s", what, inner);
@@ -160,8 +160,7 @@ static int load_one(const char *dir, const char *what, int64_t size, int want_ma
         out->src_name = calloc(n, sizeof(char *));
         out->src_sha = calloc(n, sizeof(char *));
         out->n = (int64_t)n;
-        if (!out->img || !out->mask || !out->name || !out->sha || !out->src_name
-            || !out->src_sha) {
+        if (!out->img || !out->mask || !out->name || !out->sha || !out->src_name || !out->src_sha) {
             snprintf(err, errlen, "%s %s: out of memory for %zu pairs at %lld", what, dir, n,
                      (long long)size);
             rc = SEGQ_ENOMEM;
@@ -185,9 +184,10 @@ static int load_one(const char *dir, const char *what, int64_t size, int want_ma
             const char *src = segq_manifest_get(man, p->name, "source_image");
             const char *sha = segq_manifest_get(man, p->name, "source_image_sha256");
             if (!src || !*src) {
-                snprintf(err, errlen, "%s %s: pair '%s' has no source_image in manifest.csv, "
-                         "so it cannot be kept out of the folds it derives from", what, dir,
-                         p->name);
+                snprintf(err, errlen,
+                         "%s %s: pair '%s' has no source_image in manifest.csv, "
+                         "so it cannot be kept out of the folds it derives from",
+                         what, dir, p->name);
                 rc = SEGQ_EINVAL;
             } else {
                 out->src_name[i] = stem_of(src);
@@ -242,7 +242,8 @@ static int append_part(segq_eval_data_t *all, segq_eval_data_t *part)
     }
     if (!ok)
         return SEGQ_ENOMEM;
-    memcpy(all->img + (size_t)all->n * 3 * plane, part->img, (size_t)part->n * 3 * plane * sizeof(float));
+    memcpy(all->img + (size_t)all->n * 3 * plane, part->img,
+           (size_t)part->n * 3 * plane * sizeof(float));
     memcpy(all->mask + (size_t)all->n * plane, part->mask, (size_t)part->n * plane * sizeof(float));
     all->n = (int64_t)n;
     for (int k = 0; k < 4; k++)

@@ -13,10 +13,10 @@
 /* A dataset in memory at size x size, padded to a square and resized. */
 typedef struct {
     int64_t n, size;
-    float *img;  /* n x 3 x size x size, [0, 1] */
-    float *mask; /* n x size x size, 0 or 1 */
-    char **name, **sha;          /* pair name, sha256 of the image file */
-    char **src_name, **src_sha;  /* manifest source (NULL without one) */
+    float *img;                 /* n x 3 x size x size, [0, 1] */
+    float *mask;                /* n x size x size, 0 or 1 */
+    char **name, **sha;         /* pair name, sha256 of the image file */
+    char **src_name, **src_sha; /* manifest source (NULL without one) */
 } segq_eval_data_t;
 
 /* Loads every pair of dir (Kvasir-SEG or flat layout; or, when dir has
@@ -58,8 +58,8 @@ typedef struct {
     uint64_t seed;
     const char *encoder_weights; /* "" or NULL: from scratch */
     segqt_device dev;
-    segq_progress_t *progress;   /* may be NULL */
-    const char *label;           /* "real, fold 1" for logs */
+    segq_progress_t *progress;          /* may be NULL */
+    const char *label;                  /* "real, fold 1" for logs */
     int64_t *epochs_done, epochs_total; /* shared progress counter */
 } segq_eval_train_cfg_t;
 
@@ -79,12 +79,12 @@ segq_unetpp_t *segq__eval_train(const segq_eval_train_cfg_t *cfg, const segq_eva
                                 segq_eval_history_t *hist, char *err, size_t errlen);
 
 /* Foreground probabilities of items (eval mode): n x size x size floats. */
-int segq__eval_predict(segq_unetpp_t *net, const segq_eval_item_t *items, size_t n,
-                       int64_t batch, float *probs, char *err, size_t errlen);
+int segq__eval_predict(segq_unetpp_t *net, const segq_eval_item_t *items, size_t n, int64_t batch,
+                       float *probs, char *err, size_t errlen);
 
 /* Mean per-image metrics of the predictions of items; probs may be NULL
  * (then predicted here). */
-int segq__eval_measure(segq_unetpp_t *net, const segq_eval_item_t *items, size_t n,
-                       int64_t batch, segq_seg_metrics_t *mean, char *err, size_t errlen);
+int segq__eval_measure(segq_unetpp_t *net, const segq_eval_item_t *items, size_t n, int64_t batch,
+                       segq_seg_metrics_t *mean, char *err, size_t errlen);
 
 #endif

@@ -107,8 +107,8 @@ static segqt_tensor *dice_loss(segqt_tensor *logits, segqt_tensor *t)
     return segqt_rsub_scalar(segqt_div(segqt_add_scalar(segqt_mul_scalar(tp, 2.0), 1.0), den), 1.0);
 }
 
-int segq__eval_predict(segq_unetpp_t *net, const segq_eval_item_t *items, size_t n,
-                       int64_t batch, float *probs, char *err, size_t errlen)
+int segq__eval_predict(segq_unetpp_t *net, const segq_eval_item_t *items, size_t n, int64_t batch,
+                       float *probs, char *err, size_t errlen)
 {
     if (n == 0)
         return 0;
@@ -134,8 +134,8 @@ int segq__eval_predict(segq_unetpp_t *net, const segq_eval_item_t *items, size_t
     return rc;
 }
 
-int segq__eval_measure(segq_unetpp_t *net, const segq_eval_item_t *items, size_t n,
-                       int64_t batch, segq_seg_metrics_t *mean, char *err, size_t errlen)
+int segq__eval_measure(segq_unetpp_t *net, const segq_eval_item_t *items, size_t n, int64_t batch,
+                       segq_seg_metrics_t *mean, char *err, size_t errlen)
 {
     memset(mean, 0, sizeof *mean);
     if (n == 0) {
@@ -189,8 +189,7 @@ segq_unetpp_t *segq__eval_train(const segq_eval_train_cfg_t *cfg, const segq_eva
         rc = SEGQ_ENOMEM;
     }
     if (!rc && cfg->encoder_weights && *cfg->encoder_weights)
-        rc = segq_unetpp_load_encoder(net, cfg->encoder_weights, "--encoder-weights", err,
-                                      errlen);
+        rc = segq_unetpp_load_encoder(net, cfg->encoder_weights, "--encoder-weights", err, errlen);
     if (!rc) {
         const char *names[SEGQ_UNETPP_MAX_TENSORS];
         segqt_tensor *t[SEGQ_UNETPP_MAX_TENSORS];
@@ -220,8 +219,9 @@ segq_unetpp_t *segq__eval_train(const segq_eval_train_cfg_t *cfg, const segq_eva
             rc = make_batch(order + at, b, cfg->augment ? &rng : NULL, cfg->dev, &x, &t);
             segqt_tensor *loss = rc ? NULL : dice_loss(segq_unetpp_forward(net, x, 1), t);
             double v = 0;
-            if (!rc && (!loss || segqt_adam_zero_grad(opt) || segqt_backward(loss, 0, 0)
-                        || segqt_adam_step(opt) || segqt_item(loss, &v)))
+            if (!rc
+                && (!loss || segqt_adam_zero_grad(opt) || segqt_backward(loss, 0, 0)
+                    || segqt_adam_step(opt) || segqt_item(loss, &v)))
                 rc = segq__torch_fail(err, errlen, cfg->label);
             segqt_scope_end();
             sum += v * (double)b;

@@ -88,9 +88,9 @@ static void report_json(segq_progress_t *self, const char *phase, double fractio
     if (n_metrics > 0) {
         json_t *m = json_object();
         for (size_t i = 0; m && i < n_metrics; i++)
-            json_object_set_new(m, metrics[i].name, isfinite(metrics[i].value)
-                                                        ? json_real(metrics[i].value)
-                                                        : json_null());
+            json_object_set_new(m, metrics[i].name,
+                                isfinite(metrics[i].value) ? json_real(metrics[i].value)
+                                                           : json_null());
         if (m)
             json_object_set_new(obj, "metrics", m);
     }

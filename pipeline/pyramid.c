@@ -7,8 +7,14 @@
 #include <math.h>
 #include <stdio.h>
 
-static int imax(int a, int b) { return a > b ? a : b; }
-static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b)
+{
+    return a > b ? a : b;
+}
+static int imin(int a, int b)
+{
+    return a < b ? a : b;
+}
 
 int segq_pyramid_plan(int height, int width, int min_size, int max_size, double scale_factor,
                       segq_pyramid_t *out, char *err, size_t errlen)

@@ -24,24 +24,45 @@
 /* A job parameter: its type, default, range, choices and help come from the
  * kind's row in proto's schema table (proto/segq_kinds.c), the one table the
  * CLI, the broker and segq-run all read; only where the value lands is here. */
-#define PARAM(name, field) {name, 0, NULL, 0, 0, NULL, NULL, field}
+#define PARAM(name, field)                                                                         \
+    {                                                                                              \
+        name, 0, NULL, 0, 0, NULL, NULL, field                                                     \
+    }
 
 /* A job input: a path flag, required as the kind's input is, with its help
  * from the same row. */
-#define INPUT(name, field) {name, SEGQ_FLAG_STRING, NULL, 0, 0, NULL, NULL, field}
+#define INPUT(name, field)                                                                         \
+    {                                                                                              \
+        name, SEGQ_FLAG_STRING, NULL, 0, 0, NULL, NULL, field                                      \
+    }
 
 /* Every kind writes into the directory --out names. */
-#define OUT_FLAG(field) {"out", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "output directory", field}
+#define OUT_FLAG(field)                                                                            \
+    {                                                                                              \
+        "out", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "output directory", field                       \
+    }
 
 /* Flags the worker sets itself (inputs, output, placement) are not job
  * parameters, so they are described here in full. */
-#define COMPUTE_FLAGS(OFF)                                                                 \
-    {"device", SEGQ_FLAG_STRING, "cpu", 0, 0, NULL,                                        \
-     "compute device: cpu, cuda or cuda:N", OFF(compute.device)},                          \
-    {"threads", SEGQ_FLAG_INT, "0", 0, 4096, NULL,                                         \
-     "CPU threads for libtorch (0 = $SEGQ_CPU_SLOTS if set, else all cores)",             \
-     OFF(compute.threads)},                                                                \
-    PARAM("precision", OFF(compute.precision)), PARAM("seed", OFF(compute.seed))
+#define COMPUTE_FLAGS(OFF)                                                                         \
+    {                                                                                              \
+        "device",                                                                                  \
+        SEGQ_FLAG_STRING,                                                                          \
+        "cpu",                                                                                     \
+        0,                                                                                         \
+        0,                                                                                         \
+        NULL,                                                                                      \
+        "compute device: cpu, cuda or cuda:N",                                                     \
+        OFF(compute.device)},                                                                      \
+        {"threads",                                                                                \
+         SEGQ_FLAG_INT,                                                                            \
+         "0",                                                                                      \
+         0,                                                                                        \
+         4096,                                                                                     \
+         NULL,                                                                                     \
+         "CPU threads for libtorch (0 = $SEGQ_CPU_SLOTS if set, else all cores)",                  \
+         OFF(compute.threads)},                                                                    \
+        PARAM("precision", OFF(compute.precision)), PARAM("seed", OFF(compute.seed))
 
 static segq_flag_t train_flags[] = {
     {"image", SEGQ_FLAG_STRING, NULL, 0, 0, NULL, "training image (PNG or JPEG)", T(image)},
@@ -230,8 +251,7 @@ static void dashed(const char *name, char *buf, size_t len)
     buf[i] = '\0';
 }
 
-static int set_value(const segq_flag_t *f, const char *text, void *opts, char *err,
-                     size_t errlen)
+static int set_value(const segq_flag_t *f, const char *text, void *opts, char *err, size_t errlen)
 {
     char *field = (char *)opts + f->offset;
     char flag[64];
@@ -242,8 +262,8 @@ static int set_value(const segq_flag_t *f, const char *text, void *opts, char *e
         errno = 0;
         long long v = strtoll(text, &end, 10);
         if (errno || end == text || *end || (double)v < f->min || (double)v > f->max) {
-            snprintf(err, errlen, "--%s: '%s' is not an integer in %.0f..%.0f", flag, text,
-                     f->min, f->max);
+            snprintf(err, errlen, "--%s: '%s' is not an integer in %.0f..%.0f", flag, text, f->min,
+                     f->max);
             return SEGQ_EINVAL;
         }
         *(int64_t *)field = v;
@@ -327,8 +347,10 @@ int segq_flags_parse(const segq_command_t *cmd, int argc, char **argv, void *opt
             break;
         }
         if (strncmp(arg, "--", 2) != 0) {
-            snprintf(err, errlen, "%s: unexpected argument '%s' (flags start with --; see "
-                     "segq-run %s --help)", cmd->name, arg, cmd->name);
+            snprintf(err, errlen,
+                     "%s: unexpected argument '%s' (flags start with --; see "
+                     "segq-run %s --help)",
+                     cmd->name, arg, cmd->name);
             rc = SEGQ_EINVAL;
             break;
         }
@@ -364,8 +386,8 @@ int segq_flags_parse(const segq_command_t *cmd, int argc, char **argv, void *opt
                 dashed(close, d, sizeof d);
                 snprintf(hint, sizeof hint, "did you mean --%s? ", d);
             }
-            snprintf(err, errlen, "%s: unknown flag '--%s' (%ssee segq-run %s --help)",
-                     cmd->name, word, hint, cmd->name);
+            snprintf(err, errlen, "%s: unknown flag '--%s' (%ssee segq-run %s --help)", cmd->name,
+                     word, hint, cmd->name);
             rc = SEGQ_EINVAL;
             break;
         }
@@ -388,8 +410,7 @@ int segq_flags_parse(const segq_command_t *cmd, int argc, char **argv, void *opt
         if (!cmd->flags[i].default_value && !seen[i]) {
             char flag[64];
             dashed(cmd->flags[i].name, flag, sizeof flag);
-            snprintf(err, errlen, "%s: --%s is required (%s)", cmd->name, flag,
-                     cmd->flags[i].help);
+            snprintf(err, errlen, "%s: --%s is required (%s)", cmd->name, flag, cmd->flags[i].help);
             rc = SEGQ_EINVAL;
         }
     free(seen);
@@ -437,9 +458,15 @@ char *segq_flags_to_json(const segq_command_t *cmd, const void *opts)
         const char *field = (const char *)opts + f->offset;
         json_t *v = NULL;
         switch (f->type) {
-        case SEGQ_FLAG_INT: v = json_integer(*(const int64_t *)field); break;
-        case SEGQ_FLAG_FLOAT: v = json_real(*(const double *)field); break;
-        case SEGQ_FLAG_BOOL: v = json_boolean(*(const int *)field); break;
+        case SEGQ_FLAG_INT:
+            v = json_integer(*(const int64_t *)field);
+            break;
+        case SEGQ_FLAG_FLOAT:
+            v = json_real(*(const double *)field);
+            break;
+        case SEGQ_FLAG_BOOL:
+            v = json_boolean(*(const int *)field);
+            break;
         case SEGQ_FLAG_STRING:
         case SEGQ_FLAG_CHOICE: {
             const char *s = *(char *const *)field;

@@ -19,7 +19,8 @@ static const segq_flag_t sample_flags[] = {
      "output directory: image.png + mask.png, or images/ + masks/ when --count > 1", O(out)},
     {"seed", SEGQ_FLAG_INT, "0", 0, 9007199254740991.0, NULL,
      "random seed: the same seed and size give the same bytes (sample I of --count uses "
-     "seed + I)", O(seed)},
+     "seed + I)",
+     O(seed)},
     {"size", SEGQ_FLAG_STRING, "320x256", 0, 0, NULL, "WIDTHxHEIGHT in pixels, 32 to 4096 each",
      O(size)},
     {"count", SEGQ_FLAG_INT, "1", 1, 100000, NULL,
@@ -55,7 +56,8 @@ static double between(uint64_t *state, double lo, double hi)
 /* Lattice value in [0, 1) for integer point (ix, iy) of one noise layer. */
 static double lattice(uint64_t key, int64_t ix, int64_t iy)
 {
-    uint64_t s = key ^ ((uint64_t)ix * 0x8CB92BA72F3D8DD7ull) ^ ((uint64_t)iy * 0xD6E8FEB86659FD93ull);
+    uint64_t s =
+        key ^ ((uint64_t)ix * 0x8CB92BA72F3D8DD7ull) ^ ((uint64_t)iy * 0xD6E8FEB86659FD93ull);
     return uniform(&s);
 }
 
@@ -127,10 +129,14 @@ static void stamp(const canvas_t *c, float *layer, double x, double y, double rx
 {
     int x0 = (int)floor(x - 2 * rx), x1 = (int)ceil(x + 2 * rx);
     int y0 = (int)floor(y - 2 * ry), y1 = (int)ceil(y + 2 * ry);
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 > (int)c->w - 1) x1 = (int)c->w - 1;
-    if (y1 > (int)c->h - 1) y1 = (int)c->h - 1;
+    if (x0 < 0)
+        x0 = 0;
+    if (y0 < 0)
+        y0 = 0;
+    if (x1 > (int)c->w - 1)
+        x1 = (int)c->w - 1;
+    if (y1 > (int)c->h - 1)
+        y1 = (int)c->h - 1;
     for (int py = y0; py <= y1; py++)
         for (int px = x0; px <= x1; px++) {
             double u = (px + 0.5 - x) / rx, v = (py + 0.5 - y) / ry;
@@ -143,8 +149,8 @@ static void stamp(const canvas_t *c, float *layer, double x, double y, double rx
 
 /* A vessel: a random walk that bends slowly, thins out and sometimes
  * branches (depth-limited). */
-static void vessel(const canvas_t *c, uint64_t *rng, double x, double y, double angle,
-                   double width, int steps, int depth)
+static void vessel(const canvas_t *c, uint64_t *rng, double x, double y, double angle, double width,
+                   int steps, int depth)
 {
     double strength = between(rng, 0.45, 0.8);
     double turn = 0;
@@ -159,8 +165,8 @@ static void vessel(const canvas_t *c, uint64_t *rng, double x, double y, double 
         width *= 0.997;
         if (depth < 2 && uniform(rng) < 0.012) {
             double side = uniform(rng) < 0.5 ? -1 : 1;
-            vessel(c, rng, x, y, angle + side * between(rng, 0.5, 1.1), width * 0.7,
-                   steps - i, depth + 1);
+            vessel(c, rng, x, y, angle + side * between(rng, 0.5, 1.1), width * 0.7, steps - i,
+                   depth + 1);
         }
     }
 }
@@ -215,12 +221,11 @@ int segq_sample_parse_size(const char *text, uint32_t *width, uint32_t *height, 
     else
         p = NULL;
     if (!p || *p) {
-        snprintf(err, errlen, "--size '%s': expected WIDTHxHEIGHT, e.g. 320x256",
-                 text ? text : "");
+        snprintf(err, errlen, "--size '%s': expected WIDTHxHEIGHT, e.g. 320x256", text ? text : "");
         return SEGQ_EINVAL;
     }
-    if (w < SEGQ_SAMPLE_MIN_SIDE || h < SEGQ_SAMPLE_MIN_SIDE || w > SEGQ_SAMPLE_MAX_SIDE ||
-        h > SEGQ_SAMPLE_MAX_SIDE) {
+    if (w < SEGQ_SAMPLE_MIN_SIDE || h < SEGQ_SAMPLE_MIN_SIDE || w > SEGQ_SAMPLE_MAX_SIDE
+        || h > SEGQ_SAMPLE_MAX_SIDE) {
         snprintf(err, errlen, "--size '%s': each side must be %d to %d pixels", text,
                  SEGQ_SAMPLE_MIN_SIDE, SEGQ_SAMPLE_MAX_SIDE);
         return SEGQ_EINVAL;
@@ -235,8 +240,8 @@ int segq_sample_draw(uint64_t seed, uint32_t w, uint32_t h, segq_image_t **image
 {
     *image = NULL;
     *mask = NULL;
-    if (w < SEGQ_SAMPLE_MIN_SIDE || h < SEGQ_SAMPLE_MIN_SIDE || w > SEGQ_SAMPLE_MAX_SIDE ||
-        h > SEGQ_SAMPLE_MAX_SIDE) {
+    if (w < SEGQ_SAMPLE_MIN_SIDE || h < SEGQ_SAMPLE_MIN_SIDE || w > SEGQ_SAMPLE_MAX_SIDE
+        || h > SEGQ_SAMPLE_MAX_SIDE) {
         snprintf(err, errlen, "sample size %ux%u: each side must be %d to %d pixels", w, h,
                  SEGQ_SAMPLE_MIN_SIDE, SEGQ_SAMPLE_MAX_SIDE);
         return SEGQ_EINVAL;
@@ -340,8 +345,8 @@ int segq_sample_draw(uint64_t seed, uint32_t w, uint32_t h, segq_image_t **image
             for (int k = 0; k < 3; k++)
                 col[k] = mix(col[k], ves[k] * shade, v * 0.75);
             /* vignetting: the light falls off towards the corners */
-            double rho = sqrt((px - w / 2.0) * (px - w / 2.0) + (py - h / 2.0) * (py - h / 2.0)) /
-                         half_diag;
+            double rho =
+                sqrt((px - w / 2.0) * (px - w / 2.0) + (py - h / 2.0) * (py - h / 2.0)) / half_diag;
             double vig = 1 - 0.75 * pow(rho, 2.4);
             double sh = c.shine[i] > 1 ? 1 : c.shine[i];
             uint64_t ns = noise_key ^ (uint64_t)i * 0x9E3779B97F4A7C15ull;
@@ -401,10 +406,10 @@ int segq_sample_run(const segq_sample_opts_t *o, char *err, size_t errlen)
         if (!rc)
             rc = mkdir_out(b, err, errlen);
         /* names sort in drawing order: --count is at most 100000 */
-        const char *image_fmt = o->count <= 1000 ? "%s/images/sample-%03d.png"
-                                                 : "%s/images/sample-%05d.png";
-        const char *mask_fmt = o->count <= 1000 ? "%s/masks/sample-%03d.png"
-                                                : "%s/masks/sample-%05d.png";
+        const char *image_fmt =
+            o->count <= 1000 ? "%s/images/sample-%03d.png" : "%s/images/sample-%05d.png";
+        const char *mask_fmt =
+            o->count <= 1000 ? "%s/masks/sample-%03d.png" : "%s/masks/sample-%05d.png";
         for (int64_t i = 0; !rc && i < o->count; i++) {
             snprintf(a, len, image_fmt, o->out, (int)i);
             snprintf(b, len, mask_fmt, o->out, (int)i);

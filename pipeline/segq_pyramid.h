@@ -14,11 +14,11 @@ extern "C" {
 #define SEGQ_PYRAMID_MAX_SCALES 64
 
 typedef struct {
-    int num_scales;     /* the authors' num_scales (on the original size) */
-    int stop_scale;     /* finest scale index; scales are 0..stop_scale */
-    double scale1;      /* first resize factor, min(max_size / max(H, W), 1) */
-    int height, width;  /* image after the first resize (= finest scale) */
-    double r;           /* working factor between scales */
+    int num_scales;    /* the authors' num_scales (on the original size) */
+    int stop_scale;    /* finest scale index; scales are 0..stop_scale */
+    double scale1;     /* first resize factor, min(max_size / max(H, W), 1) */
+    int height, width; /* image after the first resize (= finest scale) */
+    double r;          /* working factor between scales */
     int h[SEGQ_PYRAMID_MAX_SCALES], w[SEGQ_PYRAMID_MAX_SCALES]; /* per scale */
 } segq_pyramid_t;
 

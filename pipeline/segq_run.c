@@ -31,9 +31,7 @@ static int exit_status(int rc)
 {
     if (rc == 0)
         return 0;
-    return rc == SEGQ_EGPUMEM || segqt_last_code() == SEGQ_EGPUMEM
-               ? SEGQ_RUN_EXIT_GPU_OOM
-               : 1;
+    return rc == SEGQ_EGPUMEM || segqt_last_code() == SEGQ_EGPUMEM ? SEGQ_RUN_EXIT_GPU_OOM : 1;
 }
 
 /* Commands with their own options struct and run function (issues 4, 6).
@@ -77,8 +75,9 @@ static const struct {
 
 static int run_extra(int k, int argc, char **argv)
 {
-    const segq_command_t *cmd = extra_commands[k].own ? extra_commands[k].own
-                                                      : segq_run_command_find(extra_commands[k].name);
+    const segq_command_t *cmd = extra_commands[k].own
+                                    ? extra_commands[k].own
+                                    : segq_run_command_find(extra_commands[k].name);
     char err[2048] = "";
     void *opts = calloc(1, extra_commands[k].opts_size);
     if (!opts) {
@@ -136,8 +135,8 @@ static void usage(FILE *out)
  * policy the user set is kept. */
 static void omp_short_spin(char **argv)
 {
-    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") ||
-        setenv("GOMP_SPINCOUNT", "20000", 1) != 0)
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")
+        || setenv("GOMP_SPINCOUNT", "20000", 1) != 0)
         return;
     execv("/proc/self/exe", argv);
     /* exec failed: carry on with the default policy */
@@ -169,9 +168,9 @@ static void aten_avx512_where_supported(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
-    if (!getenv("ATEN_CPU_CAPABILITY") && __builtin_cpu_supports("avx512f") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma"))
+    if (!getenv("ATEN_CPU_CAPABILITY") && __builtin_cpu_supports("avx512f")
+        && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
+        && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma"))
         setenv("ATEN_CPU_CAPABILITY", "avx512", 1);
 #endif
 }

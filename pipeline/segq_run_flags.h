@@ -22,13 +22,13 @@ typedef enum {
 } segq_flag_type_t;
 
 typedef struct {
-    const char *name;          /* "min_size" */
+    const char *name; /* "min_size" */
     segq_flag_type_t type;
     const char *default_value; /* as typed; NULL: required */
     double min, max;           /* inclusive, INT and FLOAT */
     const char *choices;
     const char *help;
-    size_t offset;             /* of the field in the options struct */
+    size_t offset; /* of the field in the options struct */
 } segq_flag_t;
 
 typedef struct {

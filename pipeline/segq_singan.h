@@ -15,9 +15,9 @@ extern "C" {
 
 /* Where to run and how: shared by train and generate. */
 typedef struct {
-    char *device;     /* "cpu", "cuda", "cuda:N" */
-    int64_t threads;  /* CPU threads for libtorch; 0 = all cores */
-    char *precision;  /* "fp32" or "bf16" */
+    char *device;    /* "cpu", "cuda", "cuda:N" */
+    int64_t threads; /* CPU threads for libtorch; 0 = all cores */
+    char *precision; /* "fp32" or "bf16" */
     int64_t seed;
 } segq_compute_opts_t;
 
@@ -28,14 +28,14 @@ typedef struct {
     double scale_factor;
     int64_t niter;
     double lr_g, lr_d, beta1, beta2;
-    int64_t lr_milestone;              /* lr x gamma from this iteration on */
+    int64_t lr_milestone; /* lr x gamma from this iteration on */
     double gamma;
-    int64_t d_steps, g_steps;          /* g_steps: the authors' G passes (see singan.c) */
+    int64_t d_steps, g_steps; /* g_steps: the authors' G passes (see singan.c) */
     double lambda_grad, alpha, noise_amp_init;
     int64_t nfc, nfc_max, num_layer, ker_size;
-    int64_t previews;                  /* random preview samples per scale */
-    int64_t stop_after_scale;          /* -1: all; else stop once this scale is saved */
-    char *cuda_graph;                  /* "auto", "on" or "off" */
+    int64_t previews;         /* random preview samples per scale */
+    int64_t stop_after_scale; /* -1: all; else stop once this scale is saved */
+    char *cuda_graph;         /* "auto", "on" or "off" */
     segq_compute_opts_t compute;
 } segq_train_opts_t;
 
@@ -52,8 +52,8 @@ int segq_singan_train(const segq_train_opts_t *opts, segq_progress_t *progress, 
                       size_t errlen);
 
 /* Generate opts->count pairs into OUT/images, OUT/masks + OUT/manifest.csv. */
-int segq_singan_generate(const segq_generate_opts_t *opts, segq_progress_t *progress,
-                         char *err, size_t errlen);
+int segq_singan_generate(const segq_generate_opts_t *opts, segq_progress_t *progress, char *err,
+                         size_t errlen);
 
 /* JSON of the compute devices (CPU cores; CUDA devices with name, total and
  * free memory), malloc'd; NULL with err set on failure. */

@@ -112,7 +112,8 @@ static int check_model(const gen_t *g, char *err, size_t errlen)
         return SEGQ_EINVAL;
     }
     if (o->gen_start_scale > 0 && (o->scale_h != 1.0 || o->scale_v != 1.0)) {
-        snprintf(err, errlen, "--gen-start-scale > 0 keeps the real image's layout and so its "
+        snprintf(err, errlen,
+                 "--gen-start-scale > 0 keeps the real image's layout and so its "
                  "size: use it with --scale-h 1 --scale-v 1");
         return SEGQ_EINVAL;
     }

@@ -111,9 +111,9 @@ void segq__scaled_size(segq_model_t *m, int n, double sv, double sh, int64_t *h,
 typedef struct {
     segq_net_t *G, *D;
     segqt_adam *opt_g, *opt_d;
-    segqt_tensor *real;    /* 1x4xhxw */
+    segqt_tensor *real;     /* 1x4xhxw */
     segqt_tensor *rec_prev; /* padded reconstruction from the coarser scales */
-    segqt_tensor *z_opt;   /* padded */
+    segqt_tensor *z_opt;    /* padded */
     double noise_amp;
     int pad;
 } segq_scale_state_t;
@@ -158,7 +158,7 @@ segqt_tensor *segq__gradient_penalty(segq_net_t *D, segqt_tensor *real, segqt_te
 
 /* ---- Checkpoint (CHECKPOINT.md). */
 typedef struct {
-    char *params_json;  /* training flags */
+    char *params_json; /* training flags */
     char *image_name, *image_sha256, *mask_name, *mask_sha256;
     int64_t orig_h, orig_w;
     char *precision;
@@ -183,8 +183,8 @@ int segq__ckpt_load(const char *path, segqt_device dev, int want_d, segq_model_t
 segqt_tensor *segq__pair_planes(segqt_tensor *x);
 /* Sample `index` of a [-1, 1] 4-channel batch -> RGB PNG + mask PNG (the
  * planes of segq__pair_planes). */
-int segq__write_pair(segqt_tensor *x, int64_t index, const char *image_path,
-                     const char *mask_path, char *err, size_t errlen);
+int segq__write_pair(segqt_tensor *x, int64_t index, const char *image_path, const char *mask_path,
+                     char *err, size_t errlen);
 
 /* Parses and checks --device, sets the thread count (0: all cores). */
 int segq__compute_setup(const segq_compute_opts_t *c, segqt_device *dev, int *threads, char *err,

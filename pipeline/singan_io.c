@@ -14,8 +14,8 @@ segqt_tensor *segq__pair_planes(segqt_tensor *x)
     return segqt_cat(parts, 2, 1);
 }
 
-int segq__write_pair(segqt_tensor *x, int64_t index, const char *image_path,
-                     const char *mask_path, char *err, size_t errlen)
+int segq__write_pair(segqt_tensor *x, int64_t index, const char *image_path, const char *mask_path,
+                     char *err, size_t errlen)
 {
     if (segqt_scope_begin() < 0)
         return segq__torch_fail(err, errlen, "write pair");

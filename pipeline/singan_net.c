@@ -51,9 +51,8 @@ segq_net_t *segq__net_new(int generator, int nfc, int layers, int ker, segqt_dev
         /* torch's default Conv2d bias init, which the authors keep:
          * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
         double bound = 1.0 / sqrt((double)(cin * ker * ker));
-        segqt_tensor *b = segqt_sub_scalar(segqt_mul_scalar(segqt_rand(bshape, 1, SEGQT_F32, dev),
-                                                            2.0 * bound),
-                                           bound);
+        segqt_tensor *b = segqt_sub_scalar(
+            segqt_mul_scalar(segqt_rand(bshape, 1, SEGQT_F32, dev), 2.0 * bound), bound);
         self->conv_w[l] = ok ? own(w, 1) : NULL;
         self->conv_b[l] = own(b, 1);
         ok = self->conv_w[l] && self->conv_b[l];
@@ -101,8 +100,8 @@ int segq__net_tensors(segq_net_t *self, const char **names, segqt_tensor **tenso
     static char name_buf[SEGQ_NET_MAX_LAYERS][6][32];
     static int built;
     if (!built) {
-        static const char *kinds[6] = {"conv%d.weight", "conv%d.bias", "bn%d.weight",
-                                       "bn%d.bias", "bn%d.running_mean", "bn%d.running_var"};
+        static const char *kinds[6] = {"conv%d.weight", "conv%d.bias",       "bn%d.weight",
+                                       "bn%d.bias",     "bn%d.running_mean", "bn%d.running_var"};
         for (int l = 0; l < SEGQ_NET_MAX_LAYERS; l++)
             for (int k = 0; k < 6; k++)
                 snprintf(name_buf[l][k], sizeof name_buf[l][k], kinds[k], l);
@@ -111,8 +110,8 @@ int segq__net_tensors(segq_net_t *self, const char **names, segqt_tensor **tenso
     int n = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (int l = 0; l < self->layers; l++) {
-            segqt_tensor *t[6] = {self->conv_w[l], self->conv_b[l], self->bn_w[l],
-                                  self->bn_b[l], self->bn_mean[l], self->bn_var[l]};
+            segqt_tensor *t[6] = {self->conv_w[l], self->conv_b[l],  self->bn_w[l],
+                                  self->bn_b[l],   self->bn_mean[l], self->bn_var[l]};
             for (int k = pass ? 4 : 0; k < (pass ? 6 : 4); k++) {
                 if (!t[k] || n >= max)
                     continue;
@@ -272,8 +271,8 @@ segqt_tensor *segq__net_forward_bn(segq_net_t *self, segqt_tensor *x, segqt_tens
     } else {
         for (int l = 0; l < self->layers - 1; l++) {
             h = conv(h, self->conv_w[l], self->conv_b[l], bf16);
-            h = segqt_batch_norm(h, self->bn_w[l], self->bn_b[l], self->bn_mean[l],
-                                 self->bn_var[l], training, momentum, SEGQ_BN_EPS);
+            h = segqt_batch_norm(h, self->bn_w[l], self->bn_b[l], self->bn_mean[l], self->bn_var[l],
+                                 training, momentum, SEGQ_BN_EPS);
             h = segqt_leaky_relu(h, SEGQ_LRELU_SLOPE);
         }
         int last = self->layers - 1;

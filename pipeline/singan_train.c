@@ -87,7 +87,8 @@ static int load_pair(const segq_train_opts_t *o, pair_t *p, segq_ckpt_meta_t *me
             snprintf(err, errlen, "%s: %s", o->image, why);
         }
     } else if (!o->mask || !*o->mask) {
-        snprintf(err, errlen, "train: --mask is required (or --mask-from-alpha for an RGBA "
+        snprintf(err, errlen,
+                 "train: --mask is required (or --mask-from-alpha for an RGBA "
                  "image whose alpha is the mask)");
         rc = SEGQ_EINVAL;
     } else {
@@ -106,11 +107,15 @@ static int load_pair(const segq_train_opts_t *o, pair_t *p, segq_ckpt_meta_t *me
         return rc;
     double frac = segq_image_mask_fraction(p->mask);
     if (frac <= 0.0)
-        fprintf(stderr, "segq-run train: warning: the mask of %s is empty (no foreground "
-                "pixel): samples will have empty masks\n", o->image);
+        fprintf(stderr,
+                "segq-run train: warning: the mask of %s is empty (no foreground "
+                "pixel): samples will have empty masks\n",
+                o->image);
     else if (frac >= 1.0)
-        fprintf(stderr, "segq-run train: warning: the mask of %s is full (every pixel "
-                "foreground)\n", o->image);
+        fprintf(stderr,
+                "segq-run train: warning: the mask of %s is full (every pixel "
+                "foreground)\n",
+                o->image);
     char hex[SEGQ_HASH_HEX_LEN + 1];
     if (segq_sha256_file(o->image, hex) != 0) {
         snprintf(err, errlen, "%s: cannot read it to hash it", o->image);
@@ -523,8 +528,8 @@ static int iterate(trainer_t *t, int n, segq_scale_state_t *s, iterations_t *it,
             segqt_adam_set_lr(s->opt_d, o->lr_d * decay);
         }
         int preview = i % SEGQ_PREVIEW_EVERY == 0 || i + 1 == o->niter;
-        if (run_iteration(t, s, n, i, it) != 0 || record_losses(it) != 0 ||
-            (preview && segq__preview_forward(s, o, t->m->bf16) != 0)) {
+        if (run_iteration(t, s, n, i, it) != 0 || record_losses(it) != 0
+            || (preview && segq__preview_forward(s, o, t->m->bf16) != 0)) {
             rc = segq__torch_fail(err, errlen, "training iteration");
             break;
         }
@@ -548,8 +553,8 @@ static int iterate(trainer_t *t, int n, segq_scale_state_t *s, iterations_t *it,
     fflush(t->log);
     double t_end = segq__now(), secs = t_end - t0;
     double steady = o->niter > 1 ? (t_end - t_first) / (double)(o->niter - 1) : secs;
-    double cpu_steady = o->niter > 1 ? (segq__cpu_seconds() - cpu_first) / (double)(o->niter - 1)
-                                     : 0.0;
+    double cpu_steady =
+        o->niter > 1 ? (segq__cpu_seconds() - cpu_first) / (double)(o->niter - 1) : 0.0;
     if (profiling) {
         char title[128];
         snprintf(title, sizeof title, "scale %d/%d (%dx%d, width %d), %s, %lld iterations", n + 1,
@@ -669,14 +674,19 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
         segq_model_t old;
         segq_ckpt_meta_t om;
         rc = segq__ckpt_load(path, dev, 1, &old, &om, err, errlen);
-        if (!rc && (strcmp(om.image_sha256, meta.image_sha256) != 0
-                    || strcmp(om.mask_sha256, meta.mask_sha256) != 0)) {
-            snprintf(err, errlen, "--resume: %s was trained on another image or mask (%s); "
-                     "use another --out or drop --resume", path, om.image_name);
+        if (!rc
+            && (strcmp(om.image_sha256, meta.image_sha256) != 0
+                || strcmp(om.mask_sha256, meta.mask_sha256) != 0)) {
+            snprintf(err, errlen,
+                     "--resume: %s was trained on another image or mask (%s); "
+                     "use another --out or drop --resume",
+                     path, om.image_name);
             rc = SEGQ_EINVAL;
         } else if (!rc && strcmp(om.params_json, meta.params_json) != 0) {
-            snprintf(err, errlen, "--resume: %s was trained with other parameters (%s); "
-                     "give the same ones or drop --resume", path, om.params_json);
+            snprintf(err, errlen,
+                     "--resume: %s was trained with other parameters (%s); "
+                     "give the same ones or drop --resume",
+                     path, om.params_json);
             rc = SEGQ_EINVAL;
         }
         if (!rc) {
@@ -717,8 +727,8 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
         printf("training %s: %dx%d -> %d scales from %dx%d to %dx%d, r %.6f, %s on %s, "
                "%d threads\n",
                meta.image_name, (int)meta.orig_h, (int)meta.orig_w, S, m.pyr.h[0], m.pyr.w[0],
-               m.pyr.h[S - 1], m.pyr.w[S - 1], m.pyr.r, o->compute.precision,
-               o->compute.device, threads);
+               m.pyr.h[S - 1], m.pyr.w[S - 1], m.pyr.r, o->compute.precision, o->compute.device,
+               threads);
     trainer_t t = {o, &m, reals, progress, log, weight, done, graphs};
     for (int n = m.trained; n < S && !rc; n++) {
         rc = train_scale(&t, n, err, errlen);

@@ -153,8 +153,8 @@ static int is_dir(const char *p)
 
 /* Where the style of one pair is: --style FILE, a source image found in
  * --style DIR, or the source image as the manifest names it. */
-static int resolve_style(const segq_stylize_opts_t *o, const segq_manifest_t *man,
-                         const char *name, char **out, char *err, size_t errlen)
+static int resolve_style(const segq_stylize_opts_t *o, const segq_manifest_t *man, const char *name,
+                         char **out, char *err, size_t errlen)
 {
     if (*o->style && is_file(o->style)) {
         *out = strdup(o->style);
@@ -166,9 +166,10 @@ static int resolve_style(const segq_stylize_opts_t *o, const segq_manifest_t *ma
     }
     const char *src = segq_manifest_get(man, name, "source_image");
     if (!src || !*src) {
-        snprintf(err, errlen, "pair '%s': %s names no source image (column source_image) to "
-                 "take the style from; give --style IMAGE", name,
-                 man ? "--content's manifest.csv" : "--content has no manifest.csv that");
+        snprintf(err, errlen,
+                 "pair '%s': %s names no source image (column source_image) to "
+                 "take the style from; give --style IMAGE",
+                 name, man ? "--content's manifest.csv" : "--content has no manifest.csv that");
         return SEGQ_EINVAL;
     }
     char tries[3][8400];
@@ -185,9 +186,10 @@ static int resolve_style(const segq_stylize_opts_t *o, const segq_manifest_t *ma
         if (is_file(tries[i]))
             path = tries[i];
     if (!path) {
-        snprintf(err, errlen, "pair '%s': its source image '%s' (manifest.csv) is not in %s; "
-                 "pass --style with the folder of the real images (or one style image)", name,
-                 src, *o->style ? o->style : "the working directory nor --content");
+        snprintf(err, errlen,
+                 "pair '%s': its source image '%s' (manifest.csv) is not in %s; "
+                 "pass --style with the folder of the real images (or one style image)",
+                 name, src, *o->style ? o->style : "the working directory nor --content");
         return SEGQ_EINVAL;
     }
     /* A same-named but different file would silently restyle with the
@@ -200,8 +202,10 @@ static int resolve_style(const segq_stylize_opts_t *o, const segq_manifest_t *ma
             return SEGQ_EIO;
         }
         if (strcmp(hex, want) != 0) {
-            snprintf(err, errlen, "pair '%s': %s is not its source image (sha256 %.12s..., the "
-                     "manifest says %.12s...)", name, path, hex, want);
+            snprintf(err, errlen,
+                     "pair '%s': %s is not its source image (sha256 %.12s..., the "
+                     "manifest says %.12s...)",
+                     name, path, hex, want);
             return SEGQ_EINVAL;
         }
     }
@@ -268,11 +272,11 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
         double vc = 0, vs = 0;
         /* Each image of the batch gets its own gradient, so a batch of n
          * optimises exactly as n separate runs (Adam is elementwise). */
-        if (segqt_adam_zero_grad(opt) ||
-            segq_style_backward(r->vgg, segq_vgg19_denormalise(r->vgg, z), &tg, o->content_weight,
-                                o->style_weight, r->bf16, &lc, &ls) ||
-            segqt_adam_step(opt) || segqt_item(segqt_mean(lc), &vc) ||
-            segqt_item(segqt_mean(ls), &vs))
+        if (segqt_adam_zero_grad(opt)
+            || segq_style_backward(r->vgg, segq_vgg19_denormalise(r->vgg, z), &tg,
+                                   o->content_weight, o->style_weight, r->bf16, &lc, &ls)
+            || segqt_adam_step(opt) || segqt_item(segqt_mean(lc), &vc)
+            || segqt_item(segqt_mean(ls), &vs))
             rc = segq__torch_fail(err, errlen, "stylize: step");
         segqt_scope_end();
         if (rc)
@@ -283,19 +287,17 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
         if (step == 1 || step % o->log_every == 0 || step == o->steps)
             printf("batch %d (%d x %ux%u) step %lld/%lld: content %.6g style %.6g "
                    "(%.3f s/step, %.3f CPU-s/step)\n",
-                   r->batch_no, n, items[0].w, items[0].h, (long long)step,
-                   (long long)o->steps, vc, vs, (segq__now() - t0) / (double)step,
+                   r->batch_no, n, items[0].w, items[0].h, (long long)step, (long long)o->steps, vc,
+                   vs, (segq__now() - t0) / (double)step,
                    (segq__cpu_seconds() - cpu0) / (double)step);
-        segq_metric_t met[] = {{"content_loss", vc}, {"style_loss", vs},
-                               {"step", (double)step}};
-        segq_progress_report(r->progress, "stylize",
-                             (double)r->steps_done / (double)r->steps_total, met, 3, NULL,
-                             step == o->steps);
+        segq_metric_t met[] = {{"content_loss", vc}, {"style_loss", vs}, {"step", (double)step}};
+        segq_progress_report(r->progress, "stylize", (double)r->steps_done / (double)r->steps_total,
+                             met, 3, NULL, step == o->steps);
     }
     if (profiling) {
         char title[128];
-        snprintf(title, sizeof title, "stylize batch %d (%d x %ux%u), steps 2-%lld", r->batch_no,
-                 n, items[0].w, items[0].h, (long long)o->steps);
+        snprintf(title, sizeof title, "stylize batch %d (%d x %ux%u), steps 2-%lld", r->batch_no, n,
+                 items[0].w, items[0].h, (long long)o->steps);
         if (segqt_profile_end(profile, title, 40) != 0)
             fprintf(stderr, "segq-run stylize: profile: %s\n", segqt_last_error());
     }
@@ -306,8 +308,8 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
         rc ? NULL : segqt_clamp(segq_vgg19_denormalise(r->vgg, segqt_detach(z)), 0.0, 1.0);
     if (!rc) {
         segqt_tensor *lc, *ls;
-        if (segq_style_losses(r->vgg, x, &tg, 0, &lc, &ls) || segqt_to_floats(lc, fc, (size_t)n) ||
-            segqt_to_floats(ls, fs, (size_t)n))
+        if (segq_style_losses(r->vgg, x, &tg, 0, &lc, &ls) || segqt_to_floats(lc, fc, (size_t)n)
+            || segqt_to_floats(ls, fs, (size_t)n))
             rc = segq__torch_fail(err, errlen, "stylize: final losses");
     }
     for (int i = 0; i < n && !rc; i++) {
@@ -316,7 +318,8 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
         char path[8400];
         snprintf(path, sizeof path, "%s/images/%s.png", o->out, items[i].pair->name);
         segqt_tensor *one = segqt_squeeze(segqt_narrow(x, 0, i, 1), 0);
-        rc = one ? segq__write_rgb_png(one, path, err, errlen) : segq__torch_fail(err, errlen, path);
+        rc =
+            one ? segq__write_rgb_png(one, path, err, errlen) : segq__torch_fail(err, errlen, path);
         const char *slash = strrchr(items[i].pair->mask_path, '/');
         snprintf(path, sizeof path, "%s/masks/%s", o->out,
                  slash ? slash + 1 : items[i].pair->mask_path);
@@ -330,8 +333,7 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
     return rc;
 }
 
-int segq_stylize(const segq_stylize_opts_t *o, segq_progress_t *progress, char *err,
-                 size_t errlen)
+int segq_stylize(const segq_stylize_opts_t *o, segq_progress_t *progress, char *err, size_t errlen)
 {
     run_t r = {.o = o, .progress = progress};
     int threads;

@@ -22,8 +22,7 @@ typedef struct {
 
 /* Runs the whole command: OUT/images/NAME.png, OUT/masks/ (copies),
  * OUT/manifest.csv (copy), OUT/losses.csv, OUT/stylize.json. */
-int segq_stylize(const segq_stylize_opts_t *o, segq_progress_t *progress, char *err,
-                 size_t errlen);
+int segq_stylize(const segq_stylize_opts_t *o, segq_progress_t *progress, char *err, size_t errlen);
 
 /* An image file as a 1 x 3 x H x W float tensor in [0, 1] (grey
  * replicated, alpha dropped), scoped; resized bilinearly (antialiased) to

@@ -161,7 +161,8 @@ int segq_manifest_read(const char *dir, segq_manifest_t **out, char *err, size_t
     for (size_t r = 1; !rc && r <= m->nrows; r++)
         for (size_t q = 1; q < r; q++)
             if (strcmp(m->cells[r * m->ncols + (size_t)m->name_col],
-                       m->cells[q * m->ncols + (size_t)m->name_col]) == 0) {
+                       m->cells[q * m->ncols + (size_t)m->name_col])
+                == 0) {
                 snprintf(err, errlen, "%s: pair '%s' is listed twice", path,
                          m->cells[r * m->ncols + (size_t)m->name_col]);
                 rc = SEGQ_EINVAL;

@@ -12,11 +12,24 @@
 #define BN_EPS 1e-5
 #define BN_MOMENTUM 0.1
 
-enum { CONV1_W, CONV1_B, BN1_W, BN1_B, CONV2_W, CONV2_B, BN2_W, BN2_B, BN1_M, BN1_V, BN2_M, BN2_V,
-       NODE_TENSORS };
+enum {
+    CONV1_W,
+    CONV1_B,
+    BN1_W,
+    BN1_B,
+    CONV2_W,
+    CONV2_B,
+    BN2_W,
+    BN2_B,
+    BN1_M,
+    BN1_V,
+    BN2_M,
+    BN2_V,
+    NODE_TENSORS
+};
 static const char *const node_names[NODE_TENSORS] = {
-    "conv1.weight", "conv1.bias", "bn1.weight",       "bn1.bias",
-    "conv2.weight", "conv2.bias", "bn2.weight",       "bn2.bias",
+    "conv1.weight",     "conv1.bias",      "bn1.weight",       "bn1.bias",
+    "conv2.weight",     "conv2.bias",      "bn2.weight",       "bn2.bias",
     "bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var"};
 #define NODE_TRAINABLE 8
 
@@ -136,8 +149,7 @@ int segq_unetpp_tensors(segq_unetpp_t *self, const char **names, segqt_tensor **
     int n = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (int m = 0; m < self->n_nodes; m++)
-            for (int k = pass ? NODE_TRAINABLE : 0; k < (pass ? NODE_TENSORS : NODE_TRAINABLE);
-                 k++)
+            for (int k = pass ? NODE_TRAINABLE : 0; k < (pass ? NODE_TENSORS : NODE_TRAINABLE); k++)
                 if (n < max) {
                     names[n] = self->nodes[m].names[k];
                     tensors[n++] = self->nodes[m].t[k];
@@ -187,11 +199,11 @@ static segqt_tensor *block(node_t *nd, segqt_tensor *x, int training)
 {
     segqt_tensor **t = nd->t;
     x = segqt_conv2d(x, t[CONV1_W], t[CONV1_B], 1, 1, 1, 1);
-    x = segqt_relu(segqt_batch_norm(x, t[BN1_W], t[BN1_B], t[BN1_M], t[BN1_V], training,
-                                    BN_MOMENTUM, BN_EPS));
+    x = segqt_relu(
+        segqt_batch_norm(x, t[BN1_W], t[BN1_B], t[BN1_M], t[BN1_V], training, BN_MOMENTUM, BN_EPS));
     x = segqt_conv2d(x, t[CONV2_W], t[CONV2_B], 1, 1, 1, 1);
-    return segqt_relu(segqt_batch_norm(x, t[BN2_W], t[BN2_B], t[BN2_M], t[BN2_V], training,
-                                       BN_MOMENTUM, BN_EPS));
+    return segqt_relu(
+        segqt_batch_norm(x, t[BN2_W], t[BN2_B], t[BN2_M], t[BN2_V], training, BN_MOMENTUM, BN_EPS));
 }
 
 segqt_tensor *segq_unetpp_forward(segq_unetpp_t *self, segqt_tensor *x, int training)
@@ -211,8 +223,8 @@ segqt_tensor *segq_unetpp_forward(segq_unetpp_t *self, segqt_tensor *x, int trai
             segqt_tensor *below = X[i + 1][j - 1];
             parts[j] = segqt_interpolate(below, 2 * segqt_size(below, 2), 2 * segqt_size(below, 3),
                                          SEGQT_INTERP_BILINEAR, 1, 0);
-            X[i][j] = block(&self->nodes[node_index(L, i, j)], segqt_cat(parts, j + 1, 1),
-                            training);
+            X[i][j] =
+                block(&self->nodes[node_index(L, i, j)], segqt_cat(parts, j + 1, 1), training);
         }
     return segqt_conv2d(X[0][L], self->final_w, self->final_b, 1, 0, 1, 1);
 }
@@ -239,8 +251,8 @@ int segq_unetpp_save(segq_unetpp_t *self, const char *path, char *err, size_t er
             snprintf(err, errlen, "%s: %s: %s", path, names[k], segqt_last_error());
             rc = SEGQ_ETORCH;
         } else
-            rc = segq_st_writer_add(w, names[k], SEGQ_ST_F32, (size_t)nd, shape, data, nbytes,
-                                    err, errlen);
+            rc = segq_st_writer_add(w, names[k], SEGQ_ST_F32, (size_t)nd, shape, data, nbytes, err,
+                                    errlen);
     }
     char num[32];
     snprintf(num, sizeof num, "%d", self->depth);
@@ -279,15 +291,16 @@ int segq_unetpp_load_encoder(segq_unetpp_t *self, const char *path, const char *
             for (int d = 0; ok && d < nd_want; d++)
                 ok = t->shape[d] == want[d];
             if (!ok) {
-                snprintf(err, errlen, "%s %s: %s tensor '%s' (expected float32 of the encoder "
-                         "of a UNet++ of depth %d, width %d)", what, path,
-                         t ? "wrong dtype or shape of" : "no", nd->names[k], self->depth,
-                         self->width);
+                snprintf(err, errlen,
+                         "%s %s: %s tensor '%s' (expected float32 of the encoder "
+                         "of a UNet++ of depth %d, width %d)",
+                         what, path, t ? "wrong dtype or shape of" : "no", nd->names[k],
+                         self->depth, self->width);
                 rc = SEGQ_EINVAL;
                 break;
             }
-            segqt_tensor *v = segqt_from_bytes(t->data, t->nbytes, SEGQT_F32, t->shape,
-                                               (int)t->ndim, SEGQT_CPU);
+            segqt_tensor *v =
+                segqt_from_bytes(t->data, t->nbytes, SEGQT_F32, t->shape, (int)t->ndim, SEGQT_CPU);
             if (!v || segqt_copy_(nd->t[k], v) != 0) {
                 snprintf(err, errlen, "%s: %s: %s", what, nd->names[k], segqt_last_error());
                 rc = SEGQ_ETORCH;

@@ -16,10 +16,10 @@ static const struct {
     {0, 3, 64, 0, 1},     {2, 64, 64, 1, 0},                          /* block 1 */
     {5, 64, 128, 0, 1},   {7, 128, 128, 1, 0},                        /* block 2 */
     {10, 128, 256, 0, 1}, {12, 256, 256, 0, 0}, {14, 256, 256, 0, 0}, /* block 3 */
-    {16, 256, 256, 1, 0},
-    {19, 256, 512, 0, 1}, {21, 512, 512, 0, 0}, {23, 512, 512, 0, 0}, /* block 4 */
-    {25, 512, 512, 1, 0},
-    {28, 512, 512, 0, 1}, /* conv5_1: the deepest layer used, so the last run */
+    {16, 256, 256, 1, 0}, {19, 256, 512, 0, 1}, {21, 512, 512, 0, 0},
+    {23, 512, 512, 0, 0},                       /* block 4 */
+    {25, 512, 512, 1, 0}, {28, 512, 512, 0, 1}, /* conv5_1: the deepest layer used, so the last run
+                                                 */
 };
 
 const double segq_vgg19_style_weights[SEGQ_VGG19_TAPS] = {0.75, 0.5, 0.25, 0.25, 0.25};
@@ -27,7 +27,7 @@ const double segq_vgg19_style_weights[SEGQ_VGG19_TAPS] = {0.75, 0.5, 0.25, 0.25,
 struct segq_vgg19_t {
     segqt_tensor *w[SEGQ_VGG19_CONVS], *b[SEGQ_VGG19_CONVS];
     segqt_tensor *w16[SEGQ_VGG19_CONVS], *b16[SEGQ_VGG19_CONVS]; /* bf16, NHWC; NULL until used */
-    segqt_tensor *mean, *std; /* 1 x 3 x 1 x 1 */
+    segqt_tensor *mean, *std;                                    /* 1 x 3 x 1 x 1 */
 };
 
 void segq_vgg19_destroy(segq_vgg19_t **self_p)
@@ -65,9 +65,11 @@ static segqt_tensor *load_one(const segq_st_t *st, const char *path, const char 
 {
     const segq_st_tensor_t *t = segq_st_find(st, key);
     if (!t) {
-        snprintf(err, errlen, "%s %s: missing tensor '%s' (expected torchvision's VGG19 "
+        snprintf(err, errlen,
+                 "%s %s: missing tensor '%s' (expected torchvision's VGG19 "
                  "`features` weights, features.N.weight/bias; deploy/convert_vgg19.py makes "
-                 "such a file from torchvision's .pth)", what, path, key);
+                 "such a file from torchvision's .pth)",
+                 what, path, key);
         return NULL;
     }
     int ok = t->ndim == ndim;
@@ -77,16 +79,18 @@ static segqt_tensor *load_one(const segq_st_t *st, const char *path, const char 
         char got[128], exp[128];
         shape_text(t->shape, t->ndim, got, sizeof got);
         shape_text(want, ndim, exp, sizeof exp);
-        snprintf(err, errlen, "%s %s: tensor '%s' has shape %s, VGG19 needs %s (is this a "
-                 "VGG19 `features` file?)", what, path, key, got, exp);
+        snprintf(err, errlen,
+                 "%s %s: tensor '%s' has shape %s, VGG19 needs %s (is this a "
+                 "VGG19 `features` file?)",
+                 what, path, key, got, exp);
         return NULL;
     }
     segqt_dtype dt;
     const char *name = segq_st_dtype_name(t->dtype);
     if (!name || segqt_dtype_from_name(name, &dt) != 0
         || (dt != SEGQT_F32 && dt != SEGQT_F16 && dt != SEGQT_BF16 && dt != SEGQT_F64)) {
-        snprintf(err, errlen, "%s %s: tensor '%s' has dtype %s, expected a float type", what,
-                 path, key, name ? name : "?");
+        snprintf(err, errlen, "%s %s: tensor '%s' has dtype %s, expected a float type", what, path,
+                 key, name ? name : "?");
         return NULL;
     }
     segqt_tensor *x = segqt_from_bytes(t->data, t->nbytes, dt, t->shape, (int)t->ndim, SEGQT_CPU);
@@ -292,11 +296,11 @@ static int tap_losses(segqt_tensor *f[SEGQ_VGG19_TAPS], const segq_style_targets
         segqt_tensor *dk = segqt_mul_scalar(d, k);
         if (bf16)
             dk = segqt_to_dtype(dk, SEGQT_BF16);
-        grads[i] = segqt_is_contiguous(f[i]) == 1
-                        ? segqt_reshape(segqt_bmm(dk, m), nchw, 4)
-                       : segqt_permute(
-                             segqt_reshape(segqt_bmm(segqt_transpose(m, 1, 2), dk), nhwc, 4),
-                             to_nchw, 4);
+        grads[i] =
+            segqt_is_contiguous(f[i]) == 1
+                ? segqt_reshape(segqt_bmm(dk, m), nchw, 4)
+                : segqt_permute(segqt_reshape(segqt_bmm(segqt_transpose(m, 1, 2), dk), nhwc, 4),
+                                to_nchw, 4);
     }
     segqt_tensor *f5 = f[SEGQ_VGG19_TAPS - 1];
     segqt_tensor *d = segqt_sub(segqt_to_dtype(f5, SEGQT_F32), t->content);

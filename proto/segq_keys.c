@@ -28,7 +28,7 @@ s_own_secret (const struct dirent *entry)
     const char *suffix = ".cert_secret";
     size_t len = strlen (entry->d_name), n = strlen (suffix);
     return len > n && strcmp (entry->d_name + len - n, suffix) == 0
-        && strcmp (entry->d_name, "broker.cert_secret") != 0;
+           && strcmp (entry->d_name, "broker.cert_secret") != 0;
 }
 
 int
@@ -58,8 +58,10 @@ segq_keys_default_cert (char *out, size_t outlen, char *err, size_t errlen)
             n = snprintf (out, outlen, "%s/%s.cert", dir, pw && pw->pw_name ? pw->pw_name : "user");
     }
     if (found > 1)
-        snprintf (err, errlen, "%s holds %d certificates (%s): say which is yours with --cert "
-                  "FILE or SEGQ_CERT", dir, found, names);
+        snprintf (err, errlen,
+                  "%s holds %d certificates (%s): say which is yours with --cert "
+                  "FILE or SEGQ_CERT",
+                  dir, found, names);
     else if (n < 0 || (size_t) n >= outlen)
         snprintf (err, errlen, "certificate path too long: set SEGQ_CERT or --cert");
     return n < 0 || (size_t) n >= outlen ? SEGQ_EINVAL : 0;
@@ -73,8 +75,10 @@ segq_keys_generate (const char *dir, const char *base, const char *name, const c
     snprintf (path, sizeof path, "%s/%s.cert", dir, base);
     snprintf (secret, sizeof secret, "%s_secret", path);
     if (access (path, F_OK) == 0 || access (secret, F_OK) == 0) {
-        snprintf (err, errlen, "%s already exists: remove it first to make a new certificate "
-                  "(the old key stops working)", path);
+        snprintf (err, errlen,
+                  "%s already exists: remove it first to make a new certificate "
+                  "(the old key stops working)",
+                  path);
         return SEGQ_EEXIST;
     }
     int made = segq_mkdirs (dir, err, errlen);
@@ -106,9 +110,11 @@ segq_keys_apply_client (zsock_t *sock, const char *cert_path, const char *broker
     char secret [4200];
     snprintf (secret, sizeof secret, "%s_secret", cert_path);
     if (access (secret, R_OK) != 0) {
-        snprintf (err, errlen, "no certificate: cannot read %s (%s); run `segq keygen` (nodes: "
+        snprintf (err, errlen,
+                  "no certificate: cannot read %s (%s); run `segq keygen` (nodes: "
                   "`segqd keygen --worker NAME`) and have the admin add the .cert to the broker's "
-                  "keys directory, or give --cert / SEGQ_CERT", secret, strerror (errno));
+                  "keys directory, or give --cert / SEGQ_CERT",
+                  secret, strerror (errno));
         return SEGQ_EAUTH;
     }
     zcert_t *own = zcert_load (cert_path);
@@ -119,8 +125,10 @@ segq_keys_apply_client (zsock_t *sock, const char *cert_path, const char *broker
     }
     zcert_t *broker = zcert_load (broker_key_path);
     if (!broker) {
-        snprintf (err, errlen, "cannot read the broker's public certificate %s: ask the admin "
-                  "for broker.cert and give it with --broker-key", broker_key_path);
+        snprintf (err, errlen,
+                  "cannot read the broker's public certificate %s: ask the admin "
+                  "for broker.cert and give it with --broker-key",
+                  broker_key_path);
         zcert_destroy (&own);
         return SEGQ_EAUTH;
     }

@@ -7,20 +7,20 @@
 
 #include <string.h>
 
-#define COUNT(a) (sizeof (a) / sizeof (a)[0])
+#define COUNT(a) (sizeof (a) / sizeof (a) [0])
 
 /* ---- test kinds: exercise the queue without ML ---- */
 
-static const segq_param_spec_t s_sleep_params[] = {
+static const segq_param_spec_t s_sleep_params [] = {
     { "seconds", SEGQ_PARAM_FLOAT, "1", 0, 86400, NULL,
       "how long to sleep, reporting progress as it goes" },
 };
 
-static const segq_input_spec_t s_echo_inputs[] = {
+static const segq_input_spec_t s_echo_inputs [] = {
     { "files", false, true, "files copied unchanged to outputs of the same name", false, NULL },
 };
 
-static const segq_param_spec_t s_fail_params[] = {
+static const segq_param_spec_t s_fail_params [] = {
     { "mode", SEGQ_PARAM_CHOICE, "exit", 0, 0, "exit|signal|crash",
       "exit: exit with `code`; signal: kill itself with `signal`; crash: a segfault" },
     { "code", SEGQ_PARAM_INT, "1", 0, 255, NULL, "exit status for mode=exit" },
@@ -38,13 +38,20 @@ static const segq_param_spec_t s_fail_params[] = {
    --resume belongs to requeues, not to users. ---- */
 
 #define SEGQ_KINDS_BIG 1e9
-#define SEGQ_KINDS_COMPUTE_PARAMS                                                   \
-    { "precision", SEGQ_PARAM_CHOICE, "fp32", 0, 0, "fp32|bf16",                    \
-      "arithmetic of convolutions: fp32, or bf16 with fp32 weights and statistics" }, \
-    { "seed", SEGQ_PARAM_INT, "0", 0, 9007199254740991.0, NULL,                     \
-      "random seed; the same seed gives the same result on CPU" }
+#define SEGQ_KINDS_COMPUTE_PARAMS                                                                  \
+    { "precision",                                                                                 \
+      SEGQ_PARAM_CHOICE,                                                                           \
+      "fp32",                                                                                      \
+      0,                                                                                           \
+      0,                                                                                           \
+      "fp32|bf16",                                                                                 \
+      "arithmetic of convolutions: fp32, or bf16 with fp32 weights and statistics" },              \
+    {                                                                                              \
+        "seed", SEGQ_PARAM_INT, "0", 0, 9007199254740991.0, NULL,                                  \
+            "random seed; the same seed gives the same result on CPU"                              \
+    }
 
-static const segq_param_spec_t s_train_params[] = {
+static const segq_param_spec_t s_train_params [] = {
     { "mask_from_alpha", SEGQ_PARAM_BOOL, "false", 0, 0, NULL,
       "take the mask from the image's alpha channel (RGBA input)" },
     { "min_size", SEGQ_PARAM_INT, "25", 3, 100000, NULL, "coarsest scale's shorter side" },
@@ -81,14 +88,14 @@ static const segq_param_spec_t s_train_params[] = {
     SEGQ_KINDS_COMPUTE_PARAMS,
 };
 
-static const segq_input_spec_t s_train_inputs[] = {
+static const segq_input_spec_t s_train_inputs [] = {
     { "image", true, false, "training image (PNG or JPEG)", false, NULL },
     { "mask", false, false,
       "its segmentation mask (PNG or JPEG, same size); required unless mask_from_alpha", false,
       "mask_from_alpha" },
 };
 
-static const segq_param_spec_t s_generate_params[] = {
+static const segq_param_spec_t s_generate_params [] = {
     { "count", SEGQ_PARAM_INT, "50", 1, 10000000, NULL, "image/mask pairs to generate" },
     { "gen_start_scale", SEGQ_PARAM_INT, "0", 0, 63, NULL,
       "first scale with fresh noise (0 = fully random layout)" },
@@ -98,49 +105,54 @@ static const segq_param_spec_t s_generate_params[] = {
     SEGQ_KINDS_COMPUTE_PARAMS,
 };
 
-static const segq_input_spec_t s_generate_inputs[] = {
+static const segq_input_spec_t s_generate_inputs [] = {
     { "model", true, false, "a train job's checkpoint (model.safetensors)", false, NULL },
 };
 
-static const segq_param_spec_t s_stylize_params[] = {
+static const segq_param_spec_t s_stylize_params [] = {
     { "content_weight", SEGQ_PARAM_FLOAT, "1", 0, 1e12, NULL, "weight of the content loss" },
     { "style_weight", SEGQ_PARAM_FLOAT, "1000", 0, 1e12, NULL, "weight of the style loss" },
     { "steps", SEGQ_PARAM_INT, "1000", 1, SEGQ_KINDS_BIG, NULL, "Adam steps per image" },
     { "lr", SEGQ_PARAM_FLOAT, "0.01", 0, 10, NULL, "Adam learning rate (pixels in [0, 1])" },
     { "batch", SEGQ_PARAM_INT, "8", 1, 4096, NULL, "images of the same size optimised together" },
-    { "log_every", SEGQ_PARAM_INT, "100", 1, SEGQ_KINDS_BIG, NULL, "print the losses every N steps" },
+    { "log_every", SEGQ_PARAM_INT, "100", 1, SEGQ_KINDS_BIG, NULL,
+      "print the losses every N steps" },
     { "precision", SEGQ_PARAM_CHOICE, "fp32", 0, 0, "fp32|bf16",
       "arithmetic of the VGG convolutions: fp32, or bf16 (losses and image in fp32)" },
     { "seed", SEGQ_PARAM_INT, "0", 0, 9007199254740991.0, NULL,
       "random seed (stylize itself draws no random numbers)" },
 };
 
-static const segq_input_spec_t s_stylize_inputs[] = {
+static const segq_input_spec_t s_stylize_inputs [] = {
     { "content", true, true,
       "dataset to restyle: a generate output (images/, masks/, manifest.csv)", false, NULL },
     { "style", false, false,
       "style image for every pair, or a folder where each pair's source image (manifest "
       "column source_image) is found (as NAME or images/NAME); default: the source image "
-      "as the manifest names it, relative to the working directory or to --content", false, NULL },
+      "as the manifest names it, relative to the working directory or to --content",
+      false, NULL },
     { "vgg19", true, false,
       "VGG19 ImageNet weights as safetensors with torchvision's names (features.N.weight/bias; "
-      "deploy/convert_vgg19.py converts torchvision's .pth)", false, NULL },
+      "deploy/convert_vgg19.py converts torchvision's .pth)",
+      false, NULL },
 };
 
-static const segq_param_spec_t s_evaluate_params[] = {
+static const segq_param_spec_t s_evaluate_params [] = {
     { "folds", SEGQ_PARAM_INT, "3", 2, 100, NULL, "k of the k-fold cross-validation" },
     { "epochs", SEGQ_PARAM_INT, "300", 1, 1e6, NULL, "training epochs per model" },
     { "size", SEGQ_PARAM_INT, "128", 8, 4096, NULL,
       "side of the square the pairs are padded and resized to (divisible by 2^depth)" },
     { "batch", SEGQ_PARAM_INT, "8", 1, 4096, NULL, "batch size" },
     { "lr", SEGQ_PARAM_FLOAT, "0.0001", 0, 1, NULL, "Adam learning rate" },
-    { "lr_after", SEGQ_PARAM_FLOAT, "0.00001", 0, 1, NULL, "learning rate from --lr-drop-epoch on" },
+    { "lr_after", SEGQ_PARAM_FLOAT, "0.00001", 0, 1, NULL,
+      "learning rate from --lr-drop-epoch on" },
     { "lr_drop_epoch", SEGQ_PARAM_INT, "50", 0, 1e6, NULL,
       "epoch (0-based) from which --lr-after applies" },
     { "val_fraction", SEGQ_PARAM_FLOAT, "0.1", 0, 0.9, NULL,
       "share of each training set held out to pick the best-IoU epoch (at least one pair)" },
     { "real_limit", SEGQ_PARAM_INT, "0", 0, SEGQ_KINDS_BIG, NULL,
-      "train with only N real pairs per fold, and only synthetic pairs derived from them (0: all)" },
+      "train with only N real pairs per fold, and only synthetic pairs derived from them (0: "
+      "all)" },
     { "depth", SEGQ_PARAM_INT, "4", 1, 6, NULL, "UNet++ depth (poolings)" },
     { "width", SEGQ_PARAM_INT, "32", 1, 1024, NULL, "UNet++ width of the first level" },
     { "augment", SEGQ_PARAM_BOOL, "true", 0, 0, NULL,
@@ -154,38 +166,42 @@ static const segq_param_spec_t s_evaluate_params[] = {
       "seed of folds, splits, data order, augmentation and initialisation" },
 };
 
-static const segq_input_spec_t s_evaluate_inputs[] = {
+static const segq_input_spec_t s_evaluate_inputs [] = {
     { "real", true, true, "real image/mask pairs (images/NAME + masks/NAME)", false, NULL },
     { "synthetic", false, true,
       "NAME=DIR: a synthetic training set (generate or stylize output with its manifest); "
-      "repeat for several. Trains NAME and real+NAME", true, NULL },
-    { "test", false, true,
-      "fixed real test set instead of k folds (then every --real pair trains)", false, NULL },
+      "repeat for several. Trains NAME and real+NAME",
+      true, NULL },
+    { "test", false, true, "fixed real test set instead of k folds (then every --real pair trains)",
+      false, NULL },
     { "encoder_weights", false, false,
       "safetensors with the encoder nodes x{i}_0.* (e.g. a model saved by --save-models); "
-      "default: from scratch", false, NULL },
+      "default: from scratch",
+      false, NULL },
 };
 
-static const segq_kind_spec_t s_kinds[] = {
-    { "noop", "completed at once by the worker itself: measures the queue alone",
-      NULL, 0, NULL, 0, "*", true, true, false },
-    { "sleep", "sleeps, reporting progress",
-      s_sleep_params, COUNT (s_sleep_params), NULL, 0, "*", false, true, false },
-    { "echo", "copies each input to an output of the same name",
-      NULL, 0, s_echo_inputs, COUNT (s_echo_inputs), "*", false, true, false },
-    { "fail", "fails: exits non-zero, dies by a signal, or crashes",
-      s_fail_params, COUNT (s_fail_params), NULL, 0, "*", false, true, false },
-    { "train", "trains a 4-channel SinGAN on one image + mask (segq-run train)",
-      s_train_params, COUNT (s_train_params), s_train_inputs, COUNT (s_train_inputs),
-      "model.safetensors", false, false, false },
+static const segq_kind_spec_t s_kinds [] = {
+    { "noop", "completed at once by the worker itself: measures the queue alone", NULL, 0, NULL, 0,
+      "*", true, true, false },
+    { "sleep", "sleeps, reporting progress", s_sleep_params, COUNT (s_sleep_params), NULL, 0, "*",
+      false, true, false },
+    { "echo", "copies each input to an output of the same name", NULL, 0, s_echo_inputs,
+      COUNT (s_echo_inputs), "*", false, true, false },
+    { "fail", "fails: exits non-zero, dies by a signal, or crashes", s_fail_params,
+      COUNT (s_fail_params), NULL, 0, "*", false, true, false },
+    { "train", "trains a 4-channel SinGAN on one image + mask (segq-run train)", s_train_params,
+      COUNT (s_train_params), s_train_inputs, COUNT (s_train_inputs), "model.safetensors", false,
+      false, false },
     { "generate", "samples image/mask pairs from a trained model (segq-run generate)",
       s_generate_params, COUNT (s_generate_params), s_generate_inputs, COUNT (s_generate_inputs),
       "*", false, false, true },
-    { "stylize", "transfers a real image's style onto generated images, masks kept "
+    { "stylize",
+      "transfers a real image's style onto generated images, masks kept "
       "(segq-run stylize)",
-      s_stylize_params, COUNT (s_stylize_params), s_stylize_inputs, COUNT (s_stylize_inputs),
-      "*", false, false, false },
-    { "evaluate", "trains UNet++ on real and synthetic sets, measured on real data, k-fold "
+      s_stylize_params, COUNT (s_stylize_params), s_stylize_inputs, COUNT (s_stylize_inputs), "*",
+      false, false, false },
+    { "evaluate",
+      "trains UNet++ on real and synthetic sets, measured on real data, k-fold "
       "(segq-run evaluate)",
       s_evaluate_params, COUNT (s_evaluate_params), s_evaluate_inputs, COUNT (s_evaluate_inputs),
       "*", false, false, false },
@@ -205,8 +221,8 @@ segq_kind_find (const char *name)
     if (!name)
         return NULL;
     for (size_t i = 0; i < COUNT (s_kinds); i++)
-        if (strcmp (s_kinds[i].name, name) == 0)
-            return &s_kinds[i];
+        if (strcmp (s_kinds [i].name, name) == 0)
+            return &s_kinds [i];
     return NULL;
 }
 
@@ -216,8 +232,8 @@ segq_kind_input (const segq_kind_spec_t *kind, const char *name)
     if (!kind || !name)
         return NULL;
     for (size_t i = 0; i < kind->n_inputs; i++)
-        if (strcmp (kind->inputs[i].name, name) == 0)
-            return &kind->inputs[i];
+        if (strcmp (kind->inputs [i].name, name) == 0)
+            return &kind->inputs [i];
     return NULL;
 }
 
@@ -235,24 +251,24 @@ static size_t
 s_distance (const char *a, const char *b)
 {
     size_t la = strnlen (a, 63), lb = strnlen (b, 63);
-    size_t row[64];
+    size_t row [64];
     for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
+        row [j] = j;
     for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
+        size_t diag = row [0];
+        row [0] = i;
         for (size_t j = 1; j <= lb; j++) {
-            char x = a[i - 1] == '-' ? '_' : a[i - 1], y = b[j - 1] == '-' ? '_' : b[j - 1];
+            char x = a [i - 1] == '-' ? '_' : a [i - 1], y = b [j - 1] == '-' ? '_' : b [j - 1];
             size_t best = diag + (x != y);
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            diag = row[j];
-            row[j] = best;
+            if (row [j] + 1 < best)
+                best = row [j] + 1;
+            if (row [j - 1] + 1 < best)
+                best = row [j - 1] + 1;
+            diag = row [j];
+            row [j] = best;
         }
     }
-    return row[lb];
+    return row [lb];
 }
 
 const char *
@@ -266,10 +282,10 @@ segq_suggest (const char *word, const char *const *candidates, size_t n)
     const char *best = NULL;
     size_t best_d = limit + 1;
     for (size_t i = 0; i < n; i++) {
-        size_t d = s_distance (word, candidates[i]);
+        size_t d = s_distance (word, candidates [i]);
         if (d < best_d) {
             best_d = d;
-            best = candidates[i];
+            best = candidates [i];
         }
     }
     return best;
@@ -280,12 +296,12 @@ segq_kind_suggest (const segq_kind_spec_t *kind, const char *word)
 {
     if (!kind)
         return NULL;
-    const char *names[SEGQ_MAX_PARAMS + 64];
+    const char *names [SEGQ_MAX_PARAMS + 64];
     size_t n = 0;
     for (size_t i = 0; i < kind->n_params && n < SEGQ_MAX_PARAMS; i++)
-        names[n++] = kind->params[i].name;
+        names [n++] = kind->params [i].name;
     for (size_t i = 0; i < kind->n_inputs && n < SEGQ_MAX_PARAMS + 64; i++)
-        names[n++] = kind->inputs[i].name;
+        names [n++] = kind->inputs [i].name;
     return segq_suggest (word, names, n);
 }
 
@@ -295,7 +311,7 @@ segq_kind_param (const segq_kind_spec_t *kind, const char *name)
     if (!kind || !name)
         return NULL;
     for (size_t i = 0; i < kind->n_params; i++)
-        if (strcmp (kind->params[i].name, name) == 0)
-            return &kind->params[i];
+        if (strcmp (kind->params [i].name, name) == 0)
+            return &kind->params [i];
     return NULL;
 }

@@ -8,7 +8,7 @@ s_be (const uint8_t *p, int bytes)
 {
     uint64_t v = 0;
     for (int i = 0; i < bytes; i++)
-        v = v << 8 | p[i];
+        v = v << 8 | p [i];
     return v;
 }
 
@@ -38,27 +38,42 @@ segq__mp_next_kind (const segq__mp_t *r)
     if (b <= 0xbf || (b >= 0xd9 && b <= 0xdb))
         return SEGQ__MP_STR;
     switch (b) {
-        case 0xc0: return SEGQ__MP_NIL;
-        case 0xc1: return SEGQ__MP_INVALID;
-        case 0xc2: case 0xc3: return SEGQ__MP_BOOL;
-        case 0xc4: case 0xc5: case 0xc6: return SEGQ__MP_BIN;
-        case 0xca: case 0xcb: return SEGQ__MP_FLOAT;
-        default: return SEGQ__MP_EXT;
+    case 0xc0:
+        return SEGQ__MP_NIL;
+    case 0xc1:
+        return SEGQ__MP_INVALID;
+    case 0xc2:
+    case 0xc3:
+        return SEGQ__MP_BOOL;
+    case 0xc4:
+    case 0xc5:
+    case 0xc6:
+        return SEGQ__MP_BIN;
+    case 0xca:
+    case 0xcb:
+        return SEGQ__MP_FLOAT;
+    default:
+        return SEGQ__MP_EXT;
     }
 }
 
 const char *
 segq__mp_next_type_name (const segq__mp_t *r)
 {
-    static const char *names[] = {
-        [SEGQ__MP_END] = "the end of the data", [SEGQ__MP_NIL] = "nil",
-        [SEGQ__MP_BOOL] = "a boolean", [SEGQ__MP_INT] = "an integer",
-        [SEGQ__MP_FLOAT] = "a float", [SEGQ__MP_STR] = "a string",
-        [SEGQ__MP_BIN] = "binary data", [SEGQ__MP_ARRAY] = "an array",
-        [SEGQ__MP_MAP] = "a map", [SEGQ__MP_EXT] = "an extension object",
+    static const char *names [] = {
+        [SEGQ__MP_END] = "the end of the data",
+        [SEGQ__MP_NIL] = "nil",
+        [SEGQ__MP_BOOL] = "a boolean",
+        [SEGQ__MP_INT] = "an integer",
+        [SEGQ__MP_FLOAT] = "a float",
+        [SEGQ__MP_STR] = "a string",
+        [SEGQ__MP_BIN] = "binary data",
+        [SEGQ__MP_ARRAY] = "an array",
+        [SEGQ__MP_MAP] = "a map",
+        [SEGQ__MP_EXT] = "an extension object",
         [SEGQ__MP_INVALID] = "the never-used byte 0xc1",
     };
-    return names[segq__mp_next_kind (r)];
+    return names [segq__mp_next_kind (r)];
 }
 
 int
@@ -93,13 +108,13 @@ s_read_integer (segq__mp_t *r, bool *negative, uint64_t *magnitude)
         r->p++;
         return SEGQ__MP_OK;
     }
-    if (b >= 0xcc && b <= 0xcf) {           /* uint 8/16/32/64 */
+    if (b >= 0xcc && b <= 0xcf) { /* uint 8/16/32/64 */
         rc = s_take (r, 1 << (b - 0xcc), &v);
         if (rc == SEGQ__MP_OK)
             *magnitude = v;
         return rc;
     }
-    if (b >= 0xd0 && b <= 0xd3) {           /* int 8/16/32/64 */
+    if (b >= 0xd0 && b <= 0xd3) { /* int 8/16/32/64 */
         int bytes = 1 << (b - 0xd0);
         rc = s_take (r, bytes, &v);
         if (rc)
@@ -127,8 +142,9 @@ s_read_fitting (segq__mp_t *r, bool is_signed, bool *negative, uint64_t *magnitu
     int rc = s_read_integer (r, negative, magnitude);
     if (rc)
         return rc;
-    uint64_t max = !is_signed ? (*negative ? 0 : UINT64_MAX)
-                 : *negative ? (uint64_t) INT64_MAX + 1 : (uint64_t) INT64_MAX;
+    uint64_t max = !is_signed  ? (*negative ? 0 : UINT64_MAX)
+                   : *negative ? (uint64_t) INT64_MAX + 1
+                               : (uint64_t) INT64_MAX;
     if (*magnitude > max) {
         r->p = start;
         return SEGQ__MP_RANGE;
@@ -271,13 +287,11 @@ s_read_container (segq__mp_t *r, uint8_t fix_lo, uint8_t b16, uint32_t *count, i
     if (b >= fix_lo && b <= fix_lo + 15) {
         n = b & 0x0f;
         r->p++;
-    }
-    else if (b == b16 || b == b16 + 1) {
+    } else if (b == b16 || b == b16 + 1) {
         int rc = s_take (r, b == b16 ? 2 : 4, &n);
         if (rc)
             return rc;
-    }
-    else
+    } else
         return SEGQ__MP_TYPE;
     if (n * (uint64_t) per_item > segq__mp_left (r)) {
         r->p = start;
@@ -319,27 +333,23 @@ segq__mp_skip (segq__mp_t *r)
         else if ((b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf) {
             rc = segq__mp_read_map (r, &count);
             pending += 2 * (uint64_t) count;
-        }
-        else if ((b >= 0x90 && b <= 0x9f) || b == 0xdc || b == 0xdd) {
+        } else if ((b >= 0x90 && b <= 0x9f) || b == 0xdc || b == 0xdd) {
             rc = segq__mp_read_array (r, &count);
             pending += count;
-        }
-        else if ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb)) {
+        } else if ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb)) {
             const char *s;
             rc = segq__mp_read_str (r, &s, &len);
-        }
-        else if (b >= 0xc4 && b <= 0xc6)
+        } else if (b >= 0xc4 && b <= 0xc6)
             rc = segq__mp_read_bin (r, &data, &len);
         else if (b == 0xca || b == 0xcb)
             rc = s_take (r, b == 0xca ? 4 : 8, &v);
         else if (b >= 0xcc && b <= 0xd3)
             rc = s_take (r, 1 << ((b - 0xcc) & 3), &v);
-        else if (b >= 0xd4 && b <= 0xd8) {  /* fixext 1/2/4/8/16: type byte + data */
+        else if (b >= 0xd4 && b <= 0xd8) { /* fixext 1/2/4/8/16: type byte + data */
             if (segq__mp_left (r) < 2u + (1u << (b - 0xd4)))
                 return SEGQ__MP_TRUNCATED;
             r->p += 2 + (1 << (b - 0xd4));
-        }
-        else if (b >= 0xc7 && b <= 0xc9) {  /* ext 8/16/32: length, type byte, data */
+        } else if (b >= 0xc7 && b <= 0xc9) { /* ext 8/16/32: length, type byte, data */
             const uint8_t *start = r->p;
             rc = s_take (r, 1 << (b - 0xc7), &v);
             if (rc == SEGQ__MP_OK && (segq__mp_left (r) < 1 || v > segq__mp_left (r) - 1)) {
@@ -348,9 +358,8 @@ segq__mp_skip (segq__mp_t *r)
             }
             if (rc == SEGQ__MP_OK)
                 r->p += 1 + v;
-        }
-        else
-            return SEGQ__MP_TYPE;           /* 0xc1 */
+        } else
+            return SEGQ__MP_TYPE; /* 0xc1 */
         if (rc)
             return rc;
     }

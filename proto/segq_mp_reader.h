@@ -20,9 +20,9 @@ typedef struct {
 /* Reader results: 0 or one of these (never a segq_error_t). */
 enum {
     SEGQ__MP_OK = 0,
-    SEGQ__MP_TRUNCATED = 1,     /* ends early, or declares more than remains */
-    SEGQ__MP_TYPE = 2,          /* another msgpack type than asked for */
-    SEGQ__MP_RANGE = 3          /* an integer that does not fit */
+    SEGQ__MP_TRUNCATED = 1, /* ends early, or declares more than remains */
+    SEGQ__MP_TYPE = 2,      /* another msgpack type than asked for */
+    SEGQ__MP_RANGE = 3      /* an integer that does not fit */
 };
 
 static inline size_t
@@ -33,8 +33,17 @@ segq__mp_left (const segq__mp_t *r)
 
 /* What kind of object comes next (SEGQ__MP_END at the end of the data). */
 typedef enum {
-    SEGQ__MP_END, SEGQ__MP_NIL, SEGQ__MP_BOOL, SEGQ__MP_INT, SEGQ__MP_FLOAT,
-    SEGQ__MP_STR, SEGQ__MP_BIN, SEGQ__MP_ARRAY, SEGQ__MP_MAP, SEGQ__MP_EXT, SEGQ__MP_INVALID
+    SEGQ__MP_END,
+    SEGQ__MP_NIL,
+    SEGQ__MP_BOOL,
+    SEGQ__MP_INT,
+    SEGQ__MP_FLOAT,
+    SEGQ__MP_STR,
+    SEGQ__MP_BIN,
+    SEGQ__MP_ARRAY,
+    SEGQ__MP_MAP,
+    SEGQ__MP_EXT,
+    SEGQ__MP_INVALID
 } segq__mp_kind_t;
 
 segq__mp_kind_t segq__mp_next_kind (const segq__mp_t *r);
@@ -43,9 +52,9 @@ segq__mp_kind_t segq__mp_next_kind (const segq__mp_t *r);
 const char *segq__mp_next_type_name (const segq__mp_t *r);
 
 int segq__mp_read_nil (segq__mp_t *r);
-int segq__mp_read_uint (segq__mp_t *r, uint64_t *out);   /* any non-negative integer */
-int segq__mp_read_int (segq__mp_t *r, int64_t *out);     /* any integer in int64 */
-int segq__mp_read_double (segq__mp_t *r, double *out);   /* float32/64 or integer */
+int segq__mp_read_uint (segq__mp_t *r, uint64_t *out); /* any non-negative integer */
+int segq__mp_read_int (segq__mp_t *r, int64_t *out);   /* any integer in int64 */
+int segq__mp_read_double (segq__mp_t *r, double *out); /* float32/64 or integer */
 int segq__mp_read_bool (segq__mp_t *r, bool *out);
 int segq__mp_read_str (segq__mp_t *r, const char **out, uint32_t *len);
 int segq__mp_read_bin (segq__mp_t *r, const uint8_t **out, uint32_t *len);

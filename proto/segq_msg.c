@@ -9,33 +9,42 @@
 #include <stdlib.h>
 #include <string.h>
 
-_Static_assert (sizeof (segq_job_state_t) == sizeof (int)
-                && sizeof (segq_worker_state_t) == sizeof (int)
-                && sizeof (segq_param_type_t) == sizeof (int),
-                "ENUM fields are read and written as int");
+_Static_assert(sizeof (segq_job_state_t) == sizeof (int)
+                   && sizeof (segq_worker_state_t) == sizeof (int)
+                   && sizeof (segq_param_type_t) == sizeof (int),
+               "ENUM fields are read and written as int");
 
-#define R SEGQ__FL_REQUIRED
+#define R      SEGQ__FL_REQUIRED
 #define KEY(k) .key = k, .key_len = sizeof (k) - 1
-#define FIELD(st, m, k, t, fl) \
-    { KEY (k), .type = SEGQ__F_##t, .flags = (fl), .offset = offsetof (st, m) }
-#define RANGED(st, m, k, t, fl, l, h, a) \
-    { KEY (k), .type = SEGQ__F_##t, .flags = (fl), .offset = offsetof (st, m), \
-      .lo = (l), .hi = (h), .absent = (a) }
+#define FIELD(st, m, k, t, fl)                                                                     \
+    {                                                                                              \
+        KEY (k), .type = SEGQ__F_##t, .flags = (fl), .offset = offsetof (st, m)                    \
+    }
+#define RANGED(st, m, k, t, fl, l, h, a)                                                           \
+    {                                                                                              \
+        KEY (k), .type = SEGQ__F_##t, .flags = (fl), .offset = offsetof (st, m), .lo = (l),        \
+                 .hi = (h), .absent = (a)                                                          \
+    }
 #define I32(st, m, k, fl, a) RANGED (st, m, k, I32, fl, INT32_MIN, INT32_MAX, a)
-#define COUNTED(st, m, n, k, t, fl) \
-    { KEY (k), .type = SEGQ__F_##t, .flags = (fl), .offset = offsetof (st, m), \
-      .count_offset = offsetof (st, n) }
-#define STRUCTS(st, m, n, k, fl, desc) \
-    { KEY (k), .type = SEGQ__F_STRUCTS, .flags = (fl), .offset = offsetof (st, m), \
-      .count_offset = offsetof (st, n), .sub = &(desc) }
-#define DESC(name, st, fields, check) \
-    { name, sizeof (st), fields, sizeof (fields) / sizeof (fields)[0], check }
-#define JOB_STATE(st, m, k, fl, lo) \
-    RANGED (st, m, k, ENUM, fl, lo, SEGQ_JOB_CANCELLED, 0)
+#define COUNTED(st, m, n, k, t, fl)                                                                \
+    {                                                                                              \
+        KEY (k), .type = SEGQ__F_##t, .flags = (fl), .offset = offsetof (st, m),                   \
+                 .count_offset = offsetof (st, n)                                                  \
+    }
+#define STRUCTS(st, m, n, k, fl, desc)                                                             \
+    {                                                                                              \
+        KEY (k), .type = SEGQ__F_STRUCTS, .flags = (fl), .offset = offsetof (st, m),               \
+                 .count_offset = offsetof (st, n), .sub = &(desc)                                  \
+    }
+#define DESC(name, st, fields, check)                                                              \
+    {                                                                                              \
+        name, sizeof (st), fields, sizeof (fields) / sizeof (fields) [0], check                    \
+    }
+#define JOB_STATE(st, m, k, fl, lo) RANGED (st, m, k, ENUM, fl, lo, SEGQ_JOB_CANCELLED, 0)
 
 /* ---- nested structs ---- */
 
-static const segq__field_t s_artifact_fields[] = {
+static const segq__field_t s_artifact_fields [] = {
     FIELD (segq_artifact_t, name, "name", NAME, R),
     FIELD (segq_artifact_t, hash, "hash", HASH, R),
     FIELD (segq_artifact_t, size, "size", U64, R),
@@ -47,7 +56,7 @@ static int
 s_input_check (const void *object, char *err, size_t errlen)
 {
     const segq_input_t *input = object;
-    if ((input->hash[0] != '\0') == (input->job != NULL)) {
+    if ((input->hash [0] != '\0') == (input->job != NULL)) {
         snprintf (err, errlen, "input '%.64s': give exactly one of 'hash' and 'job'", input->name);
         return SEGQ_EPROTO;
     }
@@ -58,7 +67,7 @@ s_input_check (const void *object, char *err, size_t errlen)
     return SEGQ_OK;
 }
 
-static const segq__field_t s_input_fields[] = {
+static const segq__field_t s_input_fields [] = {
     FIELD (segq_input_t, name, "name", NAME, R),
     FIELD (segq_input_t, hash, "hash", HASH, 0),
     FIELD (segq_input_t, size, "size", U64, 0),
@@ -68,7 +77,7 @@ static const segq__field_t s_input_fields[] = {
 const segq__struct_desc_t segq__input_desc =
     DESC ("input", segq_input_t, s_input_fields, s_input_check);
 
-static const segq__field_t s_gpu_fields[] = {
+static const segq__field_t s_gpu_fields [] = {
     FIELD (segq_gpu_t, index, "idx", U32, R),
     FIELD (segq_gpu_t, name, "name", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_gpu_t, mem_total, "mem", U64, R),
@@ -77,14 +86,14 @@ static const segq__field_t s_gpu_fields[] = {
 };
 static const segq__struct_desc_t s_gpu_desc = DESC ("gpu", segq_gpu_t, s_gpu_fields, NULL);
 
-static const segq__field_t s_job_attempt_fields[] = {
+static const segq__field_t s_job_attempt_fields [] = {
     FIELD (segq_job_attempt_t, job, "job", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_job_attempt_t, attempt, "att", U32, R),
 };
 static const segq__struct_desc_t s_job_attempt_desc =
     DESC ("held job", segq_job_attempt_t, s_job_attempt_fields, NULL);
 
-static const segq__field_t s_transition_fields[] = {
+static const segq__field_t s_transition_fields [] = {
     JOB_STATE (segq_transition_t, state, "state", R, SEGQ_JOB_WAITING),
     FIELD (segq_transition_t, time, "time", F64, R),
     FIELD (segq_transition_t, reason, "reason", STR, 0),
@@ -92,7 +101,7 @@ static const segq__field_t s_transition_fields[] = {
 static const segq__struct_desc_t s_transition_desc =
     DESC ("transition", segq_transition_t, s_transition_fields, NULL);
 
-static const segq__field_t s_job_info_fields[] = {
+static const segq__field_t s_job_info_fields [] = {
     FIELD (segq_job_info_t, id, "id", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_job_info_t, owner, "owner", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_job_info_t, kind, "kind", STR, R | SEGQ__FL_SHORT),
@@ -124,7 +133,7 @@ static const segq__field_t s_job_info_fields[] = {
 const segq__struct_desc_t segq__job_info_desc =
     DESC ("job", segq_job_info_t, s_job_info_fields, NULL);
 
-static const segq__field_t s_worker_info_fields[] = {
+static const segq__field_t s_worker_info_fields [] = {
     FIELD (segq_worker_info_t, node, "node", STR, R | SEGQ__FL_SHORT),
     RANGED (segq_worker_info_t, state, "state", ENUM, R, SEGQ_WORKER_ACTIVE, SEGQ_WORKER_LOST, 0),
     STRUCTS (segq_worker_info_t, gpus, n_gpus, "gpus", 0, s_gpu_desc),
@@ -138,7 +147,7 @@ static const segq__field_t s_worker_info_fields[] = {
 const segq__struct_desc_t segq__worker_info_desc =
     DESC ("worker", segq_worker_info_t, s_worker_info_fields, NULL);
 
-static const segq__field_t s_cancel_result_fields[] = {
+static const segq__field_t s_cancel_result_fields [] = {
     FIELD (segq_cancel_result_t, job, "job", STR, R | SEGQ__FL_SHORT),
     I32 (segq_cancel_result_t, code, "code", R, 0),
     FIELD (segq_cancel_result_t, message, "msg", STR, 0),
@@ -148,7 +157,7 @@ static const segq__struct_desc_t s_cancel_result_desc =
 
 /* A row of the kind table (segq_schema.h): a parameter's default travels
    typed, in the kind's `defs`, rather than as text here. */
-static const segq__field_t s_kind_param_fields[] = {
+static const segq__field_t s_kind_param_fields [] = {
     FIELD (segq_kind_param_t, name, "name", STR, R | SEGQ__FL_SHORT),
     RANGED (segq_kind_param_t, type, "type", ENUM, R, SEGQ_PARAM_INT, SEGQ_PARAM_CHOICE, 0),
     FIELD (segq_kind_param_t, min, "min", F64, 0),
@@ -159,7 +168,7 @@ static const segq__field_t s_kind_param_fields[] = {
 static const segq__struct_desc_t s_kind_param_desc =
     DESC ("kind parameter", segq_kind_param_t, s_kind_param_fields, NULL);
 
-static const segq__field_t s_kind_input_fields[] = {
+static const segq__field_t s_kind_input_fields [] = {
     FIELD (segq_kind_input_t, name, "name", NAME, R),
     FIELD (segq_kind_input_t, required, "required", BOOL, 0),
     FIELD (segq_kind_input_t, unless, "unless", STR, SEGQ__FL_SHORT),
@@ -170,7 +179,7 @@ static const segq__field_t s_kind_input_fields[] = {
 static const segq__struct_desc_t s_kind_input_desc =
     DESC ("kind input", segq_kind_input_t, s_kind_input_fields, NULL);
 
-static const segq__field_t s_kind_info_fields[] = {
+static const segq__field_t s_kind_info_fields [] = {
     FIELD (segq_kind_info_t, name, "name", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_kind_info_t, help, "help", STR, 0),
     STRUCTS (segq_kind_info_t, params, n_params, "params", 0, s_kind_param_desc),
@@ -184,18 +193,18 @@ static const segq__struct_desc_t s_kind_info_desc =
 
 /* ---- message bodies ---- */
 
-static const segq__field_t s_error_fields[] = {
+static const segq__field_t s_error_fields [] = {
     FIELD (segq_error_msg_t, req_id, "req", U64, 0),
     I32 (segq_error_msg_t, code, "code", R, 0),
     FIELD (segq_error_msg_t, message, "msg", STR, R),
     COUNTED (segq_error_msg_t, versions, n_versions, "vers", U32S, 0),
 };
 
-static const segq__field_t s_bye_fields[] = {
+static const segq__field_t s_bye_fields [] = {
     FIELD (segq_bye_t, reason, "reason", STR, 0),
 };
 
-static const segq__field_t s_submit_fields[] = {
+static const segq__field_t s_submit_fields [] = {
     FIELD (segq_submit_t, req_id, "req", U64, R),
     FIELD (segq_submit_t, user, "user", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_submit_t, kind, "kind", STR, R | SEGQ__FL_SHORT),
@@ -209,14 +218,14 @@ static const segq__field_t s_submit_fields[] = {
     FIELD (segq_submit_t, max_attempts, "maxa", U32, 0),
 };
 
-static const segq__field_t s_submitted_fields[] = {
+static const segq__field_t s_submitted_fields [] = {
     FIELD (segq_submitted_t, req_id, "req", U64, R),
     FIELD (segq_submitted_t, job, "job", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_submitted_t, gpu_mem, "gmem", U64, 0),
     FIELD (segq_submitted_t, cpu_slots, "cpus", U32, 0),
 };
 
-static const segq__field_t s_status_fields[] = {
+static const segq__field_t s_status_fields [] = {
     FIELD (segq_status_t, req_id, "req", U64, R),
     COUNTED (segq_status_t, jobs, n_jobs, "jobs", STRS, 0),
     FIELD (segq_status_t, user, "user", STR, SEGQ__FL_SHORT),
@@ -228,24 +237,24 @@ static const segq__field_t s_status_fields[] = {
     FIELD (segq_status_t, newest, "newest", BOOL, 0),
 };
 
-static const segq__field_t s_status_reply_fields[] = {
+static const segq__field_t s_status_reply_fields [] = {
     FIELD (segq_status_reply_t, req_id, "req", U64, R),
     STRUCTS (segq_status_reply_t, jobs, n_jobs, "jobs", 0, segq__job_info_desc),
     FIELD (segq_status_reply_t, cursor, "cursor", STR, SEGQ__FL_SHORT),
 };
 
-static const segq__field_t s_cancel_fields[] = {
+static const segq__field_t s_cancel_fields [] = {
     FIELD (segq_cancel_t, req_id, "req", U64, R),
     FIELD (segq_cancel_t, user, "user", STR, R | SEGQ__FL_SHORT),
     COUNTED (segq_cancel_t, jobs, n_jobs, "jobs", STRS, R),
 };
 
-static const segq__field_t s_cancel_reply_fields[] = {
+static const segq__field_t s_cancel_reply_fields [] = {
     FIELD (segq_cancel_reply_t, req_id, "req", U64, R),
     STRUCTS (segq_cancel_reply_t, results, n_results, "results", 0, s_cancel_result_desc),
 };
 
-static const segq__field_t s_logs_fields[] = {
+static const segq__field_t s_logs_fields [] = {
     FIELD (segq_logs_t, req_id, "req", U64, R),
     FIELD (segq_logs_t, user, "user", STR, SEGQ__FL_SHORT),
     FIELD (segq_logs_t, job, "job", STR, R | SEGQ__FL_SHORT),
@@ -253,7 +262,7 @@ static const segq__field_t s_logs_fields[] = {
     FIELD (segq_logs_t, max_bytes, "max", U32, 0),
 };
 
-static const segq__field_t s_logs_reply_fields[] = {
+static const segq__field_t s_logs_reply_fields [] = {
     FIELD (segq_logs_reply_t, req_id, "req", U64, R),
     FIELD (segq_logs_reply_t, job, "job", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_logs_reply_t, offset, "off", U64, R),
@@ -261,47 +270,47 @@ static const segq__field_t s_logs_reply_fields[] = {
     FIELD (segq_logs_reply_t, complete, "done", BOOL, 0),
 };
 
-static const segq__field_t s_workers_fields[] = {
+static const segq__field_t s_workers_fields [] = {
     FIELD (segq_workers_t, req_id, "req", U64, R),
 };
 
-static const segq__field_t s_workers_reply_fields[] = {
+static const segq__field_t s_workers_reply_fields [] = {
     FIELD (segq_workers_reply_t, req_id, "req", U64, R),
     STRUCTS (segq_workers_reply_t, workers, n_workers, "workers", 0, segq__worker_info_desc),
 };
 
-static const segq__field_t s_drain_fields[] = {
+static const segq__field_t s_drain_fields [] = {
     FIELD (segq_drain_t, req_id, "req", U64, R),
     FIELD (segq_drain_t, user, "user", STR, SEGQ__FL_SHORT),
     FIELD (segq_drain_t, node, "node", STR, R | SEGQ__FL_SHORT),
 };
 
-static const segq__field_t s_priority_fields[] = {
+static const segq__field_t s_priority_fields [] = {
     FIELD (segq_priority_t, req_id, "req", U64, R),
     FIELD (segq_priority_t, user, "user", STR, SEGQ__FL_SHORT),
     FIELD (segq_priority_t, job, "job", STR, R | SEGQ__FL_SHORT),
     I32 (segq_priority_t, priority, "prio", R, 0),
 };
 
-static const segq__field_t s_priority_reply_fields[] = {
+static const segq__field_t s_priority_reply_fields [] = {
     FIELD (segq_priority_reply_t, req_id, "req", U64, R),
     FIELD (segq_priority_reply_t, job, "job", STR, R | SEGQ__FL_SHORT),
     I32 (segq_priority_reply_t, priority, "prio", R, 0),
     I32 (segq_priority_reply_t, previous, "was", R, 0),
 };
 
-static const segq__field_t s_drain_reply_fields[] = {
+static const segq__field_t s_drain_reply_fields [] = {
     FIELD (segq_drain_reply_t, req_id, "req", U64, R),
     FIELD (segq_drain_reply_t, node, "node", STR, R | SEGQ__FL_SHORT),
 };
 
-static const segq__field_t s_purge_fields[] = {
+static const segq__field_t s_purge_fields [] = {
     FIELD (segq_purge_t, req_id, "req", U64, R),
     FIELD (segq_purge_t, user, "user", STR, SEGQ__FL_SHORT),
     COUNTED (segq_purge_t, jobs, n_jobs, "jobs", STRS, R),
 };
 
-static const segq__field_t s_purge_result_fields[] = {
+static const segq__field_t s_purge_result_fields [] = {
     FIELD (segq_purge_result_t, job, "job", STR, R | SEGQ__FL_SHORT),
     I32 (segq_purge_result_t, code, "code", R, 0),
     FIELD (segq_purge_result_t, message, "msg", STR, 0),
@@ -311,25 +320,25 @@ static const segq__field_t s_purge_result_fields[] = {
 static const segq__struct_desc_t s_purge_result_desc =
     DESC ("purge result", segq_purge_result_t, s_purge_result_fields, NULL);
 
-static const segq__field_t s_purge_reply_fields[] = {
+static const segq__field_t s_purge_reply_fields [] = {
     FIELD (segq_purge_reply_t, req_id, "req", U64, R),
     STRUCTS (segq_purge_reply_t, results, n_results, "results", 0, s_purge_result_desc),
 };
 
-static const segq__field_t s_backup_fields[] = {
+static const segq__field_t s_backup_fields [] = {
     FIELD (segq_backup_t, req_id, "req", U64, R),
     FIELD (segq_backup_t, user, "user", STR, SEGQ__FL_SHORT),
     FIELD (segq_backup_t, path, "path", STR, R),
 };
 
-static const segq__field_t s_backup_reply_fields[] = {
+static const segq__field_t s_backup_reply_fields [] = {
     FIELD (segq_backup_reply_t, req_id, "req", U64, R),
     FIELD (segq_backup_reply_t, path, "path", STR, R),
     FIELD (segq_backup_reply_t, size, "size", U64, 0),
     FIELD (segq_backup_reply_t, jobs, "jobs", U64, 0),
 };
 
-static const segq__field_t s_array_fields[] = {
+static const segq__field_t s_array_fields [] = {
     FIELD (segq_array_t, req_id, "req", U64, R),
     FIELD (segq_array_t, user, "user", STR, SEGQ__FL_SHORT),
     COUNTED (segq_array_t, jobs, n_jobs, "jobs", STRS, 0),
@@ -347,7 +356,7 @@ s_array_check (const void *object, char *err, size_t errlen)
     return SEGQ_OK;
 }
 
-static const segq__field_t s_array_reply_fields[] = {
+static const segq__field_t s_array_reply_fields [] = {
     FIELD (segq_array_reply_t, req_id, "req", U64, R),
     FIELD (segq_array_reply_t, array, "array", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_array_reply_t, owner, "owner", STR, R | SEGQ__FL_SHORT),
@@ -355,16 +364,16 @@ static const segq__field_t s_array_reply_fields[] = {
     COUNTED (segq_array_reply_t, jobs, n_jobs, "jobs", STRS, 0),
 };
 
-static const segq__field_t s_kinds_fields[] = {
+static const segq__field_t s_kinds_fields [] = {
     FIELD (segq_kinds_t, req_id, "req", U64, R),
 };
 
-static const segq__field_t s_kinds_reply_fields[] = {
+static const segq__field_t s_kinds_reply_fields [] = {
     FIELD (segq_kinds_reply_t, req_id, "req", U64, R),
     STRUCTS (segq_kinds_reply_t, kinds, n_kinds, "kinds", 0, s_kind_info_desc),
 };
 
-static const segq__field_t s_register_fields[] = {
+static const segq__field_t s_register_fields [] = {
     FIELD (segq_register_t, node, "node", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_register_t, instance, "inst", STR, SEGQ__FL_SHORT),
     STRUCTS (segq_register_t, gpus, n_gpus, "gpus", 0, s_gpu_desc),
@@ -374,14 +383,14 @@ static const segq__field_t s_register_fields[] = {
     FIELD (segq_register_t, draining, "drain", BOOL, 0),
 };
 
-static const segq__field_t s_welcome_fields[] = {
+static const segq__field_t s_welcome_fields [] = {
     FIELD (segq_welcome_t, heartbeat_ms, "hb", U32, R),
     FIELD (segq_welcome_t, expiry_ms, "exp", U32, R),
     FIELD (segq_welcome_t, max_msg, "maxmsg", U32, R),
     FIELD (segq_welcome_t, chunk_size, "chunk", U32, R),
 };
 
-static const segq__field_t s_assign_fields[] = {
+static const segq__field_t s_assign_fields [] = {
     FIELD (segq_assign_t, job, "job", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_assign_t, attempt, "att", U32, R),
     FIELD (segq_assign_t, kind, "kind", STR, R | SEGQ__FL_SHORT),
@@ -394,7 +403,7 @@ static const segq__field_t s_assign_fields[] = {
     FIELD (segq_assign_t, resume, "resume", NAME, 0),
 };
 
-static const segq__field_t s_progress_fields[] = {
+static const segq__field_t s_progress_fields [] = {
     FIELD (segq_progress_t, job, "job", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_progress_t, attempt, "att", U32, R),
     FIELD (segq_progress_t, fraction, "frac", F64, SEGQ__FL_UNIT),
@@ -403,14 +412,14 @@ static const segq__field_t s_progress_fields[] = {
     FIELD (segq_progress_t, metrics, "metrics", METRICS, 0),
 };
 
-static const segq__field_t s_log_fields[] = {
+static const segq__field_t s_log_fields [] = {
     FIELD (segq_log_t, job, "job", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_log_t, attempt, "att", U32, R),
     FIELD (segq_log_t, offset, "off", U64, R),
     COUNTED (segq_log_t, data, size, "data", BIN, 0),
 };
 
-static const segq__field_t s_result_fields[] = {
+static const segq__field_t s_result_fields [] = {
     FIELD (segq_result_t, job, "job", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_result_t, attempt, "att", U32, R),
     FIELD (segq_result_t, success, "ok", BOOL, R),
@@ -420,20 +429,20 @@ static const segq__field_t s_result_fields[] = {
     STRUCTS (segq_result_t, outputs, n_outputs, "outs", 0, segq__artifact_desc),
 };
 
-static const segq__field_t s_result_ack_fields[] = {
+static const segq__field_t s_result_ack_fields [] = {
     FIELD (segq_result_ack_t, job, "job", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_result_ack_t, attempt, "att", U32, R),
     I32 (segq_result_ack_t, code, "code", R, 0),
     FIELD (segq_result_ack_t, message, "msg", STR, 0),
 };
 
-static const segq__field_t s_abort_fields[] = {
+static const segq__field_t s_abort_fields [] = {
     FIELD (segq_abort_t, job, "job", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_abort_t, attempt, "att", U32, R),
     FIELD (segq_abort_t, reason, "reason", STR, 0),
 };
 
-static const segq__field_t s_checkpoint_fields[] = {
+static const segq__field_t s_checkpoint_fields [] = {
     FIELD (segq_checkpoint_t, job, "job", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_checkpoint_t, attempt, "att", U32, R),
     FIELD (segq_checkpoint_t, name, "name", NAME, R),
@@ -442,7 +451,7 @@ static const segq__field_t s_checkpoint_fields[] = {
     FIELD (segq_checkpoint_t, step, "step", U32, 0),
 };
 
-static const segq__field_t s_checkpoint_ack_fields[] = {
+static const segq__field_t s_checkpoint_ack_fields [] = {
     FIELD (segq_checkpoint_ack_t, job, "job", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_checkpoint_ack_t, attempt, "att", U32, R),
     FIELD (segq_checkpoint_ack_t, step, "step", U32, 0),
@@ -450,15 +459,15 @@ static const segq__field_t s_checkpoint_ack_fields[] = {
     FIELD (segq_checkpoint_ack_t, message, "msg", STR, 0),
 };
 
-static const segq__field_t s_put_fields[] = {
+static const segq__field_t s_put_fields [] = {
     FIELD (segq_put_t, req_id, "req", U64, R),
-    FIELD (segq_put_t, hash, "hash", HASH, 0),   /* or named by the final CHUNK */
+    FIELD (segq_put_t, hash, "hash", HASH, 0), /* or named by the final CHUNK */
     FIELD (segq_put_t, size, "size", U64, R),
-    FIELD (segq_put_t, name, "name", STR, 0),     /* free text: only logged */
+    FIELD (segq_put_t, name, "name", STR, 0), /* free text: only logged */
     FIELD (segq_put_t, user, "user", STR, SEGQ__FL_SHORT),
 };
 
-static const segq__field_t s_put_ready_fields[] = {
+static const segq__field_t s_put_ready_fields [] = {
     FIELD (segq_put_ready_t, req_id, "req", U64, R),
     FIELD (segq_put_ready_t, transfer, "xfer", U64, 0),
     FIELD (segq_put_ready_t, have, "have", BOOL, 0),
@@ -466,7 +475,7 @@ static const segq__field_t s_put_ready_fields[] = {
     FIELD (segq_put_ready_t, chunk_size, "chunk", U32, 0),
 };
 
-static const segq__field_t s_put_done_fields[] = {
+static const segq__field_t s_put_done_fields [] = {
     FIELD (segq_put_done_t, req_id, "req", U64, R),
     FIELD (segq_put_done_t, transfer, "xfer", U64, 0),
     I32 (segq_put_done_t, code, "code", R, 0),
@@ -477,7 +486,7 @@ static int
 s_get_check (const void *object, char *err, size_t errlen)
 {
     const segq_get_t *get = object;
-    if ((get->hash[0] != '\0') == (get->job != NULL)) {
+    if ((get->hash [0] != '\0') == (get->job != NULL)) {
         snprintf (err, errlen, "GET: give exactly one of 'hash' and 'job'");
         return SEGQ_EPROTO;
     }
@@ -488,7 +497,7 @@ s_get_check (const void *object, char *err, size_t errlen)
     return SEGQ_OK;
 }
 
-static const segq__field_t s_get_fields[] = {
+static const segq__field_t s_get_fields [] = {
     FIELD (segq_get_t, req_id, "req", U64, R),
     FIELD (segq_get_t, hash, "hash", HASH, 0),
     FIELD (segq_get_t, job, "job", STR, SEGQ__FL_SHORT),
@@ -497,7 +506,7 @@ static const segq__field_t s_get_fields[] = {
     FIELD (segq_get_t, credit, "credit", U32, 0),
 };
 
-static const segq__field_t s_get_ready_fields[] = {
+static const segq__field_t s_get_ready_fields [] = {
     FIELD (segq_get_ready_t, req_id, "req", U64, R),
     FIELD (segq_get_ready_t, transfer, "xfer", U64, R),
     FIELD (segq_get_ready_t, hash, "hash", HASH, R),
@@ -510,29 +519,29 @@ static int
 s_chunk_check (const void *object, char *err, size_t errlen)
 {
     const segq_chunk_t *chunk = object;
-    if (chunk->hash[0] != '\0' && !chunk->last) {
-        snprintf (err, errlen, "CHUNK: 'hash' only goes with 'last' (the file's sha256 is known at its end)");
+    if (chunk->hash [0] != '\0' && !chunk->last) {
+        snprintf (err, errlen,
+                  "CHUNK: 'hash' only goes with 'last' (the file's sha256 is known at its end)");
         return SEGQ_EPROTO;
     }
     return SEGQ_OK;
 }
 
-static const segq__field_t s_chunk_fields[] = {
+static const segq__field_t s_chunk_fields [] = {
     FIELD (segq_chunk_t, transfer, "xfer", U64, R),
     FIELD (segq_chunk_t, offset, "off", U64, R),
     FIELD (segq_chunk_t, last, "last", BOOL, 0),
     FIELD (segq_chunk_t, hash, "hash", HASH, 0),
 };
 
-static const segq__field_t s_credit_fields[] = {
+static const segq__field_t s_credit_fields [] = {
     FIELD (segq_credit_t, transfer, "xfer", U64, R),
     FIELD (segq_credit_t, chunks, "n", U32, R),
 };
 
-#define BODY(TYPE, name, st, fields, check) \
-    [SEGQ_MSG_##TYPE] = DESC (name, st, fields, check)
+#define BODY(TYPE, name, st, fields, check) [SEGQ_MSG_##TYPE] = DESC (name, st, fields, check)
 
-static const segq__struct_desc_t s_bodies[] = {
+static const segq__struct_desc_t s_bodies [] = {
     BODY (ERROR, "ERROR", segq_error_msg_t, s_error_fields, NULL),
     [SEGQ_MSG_HEARTBEAT] = { "HEARTBEAT", 0, NULL, 0, NULL },
     BODY (BYE, "BYE", segq_bye_t, s_bye_fields, NULL),
@@ -581,9 +590,9 @@ static const segq__struct_desc_t s_bodies[] = {
 const segq__struct_desc_t *
 segq__msg_desc (segq_msg_type_t type)
 {
-    if ((unsigned) type >= sizeof s_bodies / sizeof s_bodies[0] || !s_bodies[type].name)
+    if ((unsigned) type >= sizeof s_bodies / sizeof s_bodies [0] || !s_bodies [type].name)
         return NULL;
-    return &s_bodies[type];
+    return &s_bodies [type];
 }
 
 const char *
@@ -626,32 +635,32 @@ segq__struct_clear (const segq__struct_desc_t *desc, void *object)
 {
     uint8_t *base = object;
     for (size_t i = 0; i < desc->n_fields; i++) {
-        const segq__field_t *f = &desc->fields[i];
+        const segq__field_t *f = &desc->fields [i];
         void *at = base + f->offset;
         size_t *count = (size_t *) (base + f->count_offset);
         switch (f->type) {
-            case SEGQ__F_STR:
-            case SEGQ__F_NAME:
-            case SEGQ__F_BIN:
-            case SEGQ__F_U32S:
-                free (*(void **) at);
-                break;
-            case SEGQ__F_STRS: {
-                char **strings = *(char ***) at;
-                for (size_t j = 0; strings && j < *count; j++)
-                    free (strings[j]);
-                free (strings);
-                break;
-            }
-            case SEGQ__F_STRUCTS:
-                s_structs_free (f->sub, *(uint8_t **) at, *count);
-                break;
-            case SEGQ__F_PARAMS:
-            case SEGQ__F_METRICS:
-                segq_params_clear (at);
-                break;
-            default:
-                break;
+        case SEGQ__F_STR:
+        case SEGQ__F_NAME:
+        case SEGQ__F_BIN:
+        case SEGQ__F_U32S:
+            free (*(void **) at);
+            break;
+        case SEGQ__F_STRS: {
+            char **strings = *(char ***) at;
+            for (size_t j = 0; strings && j < *count; j++)
+                free (strings [j]);
+            free (strings);
+            break;
+        }
+        case SEGQ__F_STRUCTS:
+            s_structs_free (f->sub, *(uint8_t **) at, *count);
+            break;
+        case SEGQ__F_PARAMS:
+        case SEGQ__F_METRICS:
+            segq_params_clear (at);
+            break;
+        default:
+            break;
         }
     }
     memset (object, 0, desc->size);
@@ -681,7 +690,7 @@ segq__struct_copy (const segq__struct_desc_t *desc, void *dst, const void *src)
     memcpy (to, from, desc->size);
     /* Null every owned pointer first, so a failure half way can clear dst. */
     for (size_t i = 0; i < desc->n_fields; i++) {
-        const segq__field_t *f = &desc->fields[i];
+        const segq__field_t *f = &desc->fields [i];
         if (f->type == SEGQ__F_PARAMS || f->type == SEGQ__F_METRICS)
             memset (to + f->offset, 0, sizeof (segq_params_t));
         else if (f->type >= SEGQ__F_STR && f->type != SEGQ__F_HASH)
@@ -689,58 +698,57 @@ segq__struct_copy (const segq__struct_desc_t *desc, void *dst, const void *src)
     }
     int rc = SEGQ_OK;
     for (size_t i = 0; i < desc->n_fields && rc == SEGQ_OK; i++) {
-        const segq__field_t *f = &desc->fields[i];
+        const segq__field_t *f = &desc->fields [i];
         const void *in = from + f->offset;
         void *out = to + f->offset;
         size_t count = *(const size_t *) (from + f->count_offset);
         size_t bytes = 0;
         switch (f->type) {
-            case SEGQ__F_STR:
-            case SEGQ__F_NAME:
-                if (*(char *const *) in && !(*(char **) out = strdup (*(char *const *) in)))
+        case SEGQ__F_STR:
+        case SEGQ__F_NAME:
+            if (*(char *const *) in && !(*(char **) out = strdup (*(char *const *) in)))
+                rc = SEGQ_ENOMEM;
+            break;
+        case SEGQ__F_BIN:
+            bytes = count;
+            break;
+        case SEGQ__F_U32S:
+            bytes = count * sizeof (uint32_t);
+            break;
+        case SEGQ__F_STRS: {
+            char *const *strings = *(char **const *) in;
+            if (!strings || !count)
+                break;
+            char **copy = calloc (count, sizeof *copy);
+            *(char ***) out = copy;
+            for (size_t j = 0; copy && j < count && rc == SEGQ_OK; j++)
+                if (!(copy [j] = strdup (strings [j])))
                     rc = SEGQ_ENOMEM;
+            if (!copy)
+                rc = SEGQ_ENOMEM;
+            break;
+        }
+        case SEGQ__F_STRUCTS: {
+            const uint8_t *items = *(uint8_t *const *) in;
+            if (!items || !count)
                 break;
-            case SEGQ__F_BIN:
-                bytes = count;
-                break;
-            case SEGQ__F_U32S:
-                bytes = count * sizeof (uint32_t);
-                break;
-            case SEGQ__F_STRS: {
-                char *const *strings = *(char **const *) in;
-                if (!strings || !count)
-                    break;
-                char **copy = calloc (count, sizeof *copy);
-                *(char ***) out = copy;
-                for (size_t j = 0; copy && j < count && rc == SEGQ_OK; j++)
-                    if (!(copy[j] = strdup (strings[j])))
-                        rc = SEGQ_ENOMEM;
-                if (!copy)
-                    rc = SEGQ_ENOMEM;
+            uint8_t *copy = calloc (count, f->sub->size);
+            *(uint8_t **) out = copy;
+            if (!copy) {
+                rc = SEGQ_ENOMEM;
                 break;
             }
-            case SEGQ__F_STRUCTS: {
-                const uint8_t *items = *(uint8_t *const *) in;
-                if (!items || !count)
-                    break;
-                uint8_t *copy = calloc (count, f->sub->size);
-                *(uint8_t **) out = copy;
-                if (!copy) {
-                    rc = SEGQ_ENOMEM;
-                    break;
-                }
-                /* Elements not reached stay zero, which clears safely. */
-                for (size_t j = 0; j < count && rc == SEGQ_OK; j++)
-                    rc = segq__struct_copy (f->sub, copy + j * f->sub->size,
-                                            items + j * f->sub->size);
-                break;
-            }
-            case SEGQ__F_PARAMS:
-            case SEGQ__F_METRICS:
-                rc = segq_params_copy (out, in);
-                break;
-            default:
-                break;
+            /* Elements not reached stay zero, which clears safely. */
+            for (size_t j = 0; j < count && rc == SEGQ_OK; j++)
+                rc = segq__struct_copy (f->sub, copy + j * f->sub->size, items + j * f->sub->size);
+            break;
+        }
+        case SEGQ__F_PARAMS:
+        case SEGQ__F_METRICS:
+            rc = segq_params_copy (out, in);
+            break;
+        default:
+            break;
         }
         if (bytes && *(void *const *) in) {
             void *copy = malloc (bytes);
@@ -820,17 +828,17 @@ segq_kinds_free (segq_kind_info_t **kinds_p, size_t n)
 
 /* ---- names ---- */
 
-static const char *s_job_states[] = {
-    [SEGQ_JOB_WAITING] = "waiting",     [SEGQ_JOB_QUEUED] = "queued",
-    [SEGQ_JOB_RUNNING] = "running",     [SEGQ_JOB_SUCCEEDED] = "succeeded",
-    [SEGQ_JOB_FAILED] = "failed",       [SEGQ_JOB_CANCELLED] = "cancelled",
+static const char *s_job_states [] = {
+    [SEGQ_JOB_WAITING] = "waiting", [SEGQ_JOB_QUEUED] = "queued",
+    [SEGQ_JOB_RUNNING] = "running", [SEGQ_JOB_SUCCEEDED] = "succeeded",
+    [SEGQ_JOB_FAILED] = "failed",   [SEGQ_JOB_CANCELLED] = "cancelled",
 };
 
 const char *
 segq_job_state_name (segq_job_state_t state)
 {
     if (state >= SEGQ_JOB_WAITING && state <= SEGQ_JOB_CANCELLED)
-        return s_job_states[state];
+        return s_job_states [state];
     return "?";
 }
 
@@ -838,7 +846,7 @@ int
 segq_job_state_parse (const char *name, segq_job_state_t *out)
 {
     for (int state = SEGQ_JOB_WAITING; name && state <= SEGQ_JOB_CANCELLED; state++)
-        if (strcmp (s_job_states[state], name) == 0) {
+        if (strcmp (s_job_states [state], name) == 0) {
             *out = (segq_job_state_t) state;
             return SEGQ_OK;
         }
@@ -848,17 +856,19 @@ segq_job_state_parse (const char *name, segq_job_state_t *out)
 bool
 segq_job_state_final (segq_job_state_t state)
 {
-    return state == SEGQ_JOB_SUCCEEDED || state == SEGQ_JOB_FAILED
-        || state == SEGQ_JOB_CANCELLED;
+    return state == SEGQ_JOB_SUCCEEDED || state == SEGQ_JOB_FAILED || state == SEGQ_JOB_CANCELLED;
 }
 
 const char *
 segq_worker_state_name (segq_worker_state_t state)
 {
     switch (state) {
-        case SEGQ_WORKER_ACTIVE:   return "active";
-        case SEGQ_WORKER_DRAINING: return "draining";
-        case SEGQ_WORKER_LOST:     return "lost";
+    case SEGQ_WORKER_ACTIVE:
+        return "active";
+    case SEGQ_WORKER_DRAINING:
+        return "draining";
+    case SEGQ_WORKER_LOST:
+        return "lost";
     }
     return "?";
 }
@@ -870,19 +880,18 @@ segq_name_valid (const char *name)
         return 0;
     size_t len = 0;
     const char *component = name;
-    for (const char *p = name; ; p++, len++) {
+    for (const char *p = name;; p++, len++) {
         if (len > SEGQ_MAX_NAME)
             return 0;
         if (*p == '/' || *p == '\0') {
             size_t n = (size_t) (p - component);
-            if (n == 0 || (n == 1 && component[0] == '.')
-                || (n == 2 && component[0] == '.' && component[1] == '.'))
+            if (n == 0 || (n == 1 && component [0] == '.')
+                || (n == 2 && component [0] == '.' && component [1] == '.'))
                 return 0;
             if (*p == '\0')
                 return 1;
             component = p + 1;
-        }
-        else if ((unsigned char) *p < 0x20 || *p == 0x7f || *p == '\\')
+        } else if ((unsigned char) *p < 0x20 || *p == 0x7f || *p == '\\')
             return 0;
     }
 }

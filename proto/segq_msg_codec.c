@@ -19,7 +19,7 @@
 static size_t
 s_utf8_char (const uint8_t *p, size_t left)
 {
-    uint8_t c = p[0];
+    uint8_t c = p [0];
     if (c < 0x80)
         return 1;
     size_t n;
@@ -35,9 +35,9 @@ s_utf8_char (const uint8_t *p, size_t left)
     if (left < n)
         return 0;
     for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
+        if ((p [i] & 0xc0) != 0x80)
             return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
+        cp = cp << 6 | (p [i] & 0x3f);
     }
     if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
         || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
@@ -49,8 +49,8 @@ static bool
 s_utf8_valid (const char *s, size_t len)
 {
     const uint8_t *p = (const uint8_t *) s;
-    for (size_t i = 0; i < len; ) {
-        size_t n = p[i] < 0x80 ? 1 : s_utf8_char (p + i, len - i);
+    for (size_t i = 0; i < len;) {
+        size_t n = p [i] < 0x80 ? 1 : s_utf8_char (p + i, len - i);
         if (!n)
             return false;
         i += n;
@@ -63,10 +63,10 @@ static void
 s_utf8_repair (char *s, size_t len)
 {
     uint8_t *p = (uint8_t *) s;
-    for (size_t i = 0; i < len; ) {
-        size_t n = p[i] < 0x80 ? 1 : s_utf8_char (p + i, len - i);
+    for (size_t i = 0; i < len;) {
+        size_t n = p [i] < 0x80 ? 1 : s_utf8_char (p + i, len - i);
         if (!n) {
-            p[i] = '?';
+            p [i] = '?';
             n = 1;
         }
         i += n;
@@ -88,7 +88,7 @@ typedef struct {
     size_t size;
     size_t capacity;
     bool failed;
-    uint8_t local[2048];
+    uint8_t local [2048];
 } s_out_t;
 
 static int
@@ -99,8 +99,8 @@ s_out_write (void *data, const char *buf, size_t len)
         size_t capacity = out->capacity * 2;
         while (capacity < out->size + len)
             capacity *= 2;
-        uint8_t *grown = out->data == out->local ? malloc (capacity)
-                                                 : realloc (out->data, capacity);
+        uint8_t *grown =
+            out->data == out->local ? malloc (capacity) : realloc (out->data, capacity);
         if (!grown) {
             out->failed = true;
             return -1;
@@ -117,7 +117,7 @@ s_out_write (void *data, const char *buf, size_t len)
 
 typedef struct {
     msgpack_packer pk;
-    const char *msg;        /* message type name, for errors */
+    const char *msg; /* message type name, for errors */
     char *err;
     size_t errlen;
 } s_enc_t;
@@ -125,7 +125,7 @@ typedef struct {
 static int
 s_enc_fail (s_enc_t *e, int code, const segq__field_t *f, const char *fmt, ...)
 {
-    char text[256];
+    char text [256];
     va_list args;
     va_start (args, fmt);
     vsnprintf (text, sizeof text, fmt, args);
@@ -149,21 +149,31 @@ s_present (const segq__field_t *f, const uint8_t *base)
     if (f->flags & SEGQ__FL_REQUIRED)
         return true;
     switch (f->type) {
-        case SEGQ__F_U64:   return *(const uint64_t *) at != 0;
-        case SEGQ__F_U32:   return *(const uint32_t *) at != 0;
-        case SEGQ__F_I32:   return *(const int32_t *) at != f->absent;
-        case SEGQ__F_ENUM:  return *(const int *) at != f->absent;
-        case SEGQ__F_F64:   return *(const double *) at != 0;
-        case SEGQ__F_BOOL:  return *(const bool *) at;
-        case SEGQ__F_STR:
-        case SEGQ__F_NAME:  return *(char *const *) at != NULL;
-        case SEGQ__F_HASH:  return *(const char *) at != '\0';
-        case SEGQ__F_BIN:
-        case SEGQ__F_STRS:
-        case SEGQ__F_U32S:
-        case SEGQ__F_STRUCTS: return s_count (f, base) > 0;
-        case SEGQ__F_PARAMS:
-        case SEGQ__F_METRICS: return ((const segq_params_t *) at)->count > 0;
+    case SEGQ__F_U64:
+        return *(const uint64_t *) at != 0;
+    case SEGQ__F_U32:
+        return *(const uint32_t *) at != 0;
+    case SEGQ__F_I32:
+        return *(const int32_t *) at != f->absent;
+    case SEGQ__F_ENUM:
+        return *(const int *) at != f->absent;
+    case SEGQ__F_F64:
+        return *(const double *) at != 0;
+    case SEGQ__F_BOOL:
+        return *(const bool *) at;
+    case SEGQ__F_STR:
+    case SEGQ__F_NAME:
+        return *(char *const *) at != NULL;
+    case SEGQ__F_HASH:
+        return *(const char *) at != '\0';
+    case SEGQ__F_BIN:
+    case SEGQ__F_STRS:
+    case SEGQ__F_U32S:
+    case SEGQ__F_STRUCTS:
+        return s_count (f, base) > 0;
+    case SEGQ__F_PARAMS:
+    case SEGQ__F_METRICS:
+        return ((const segq_params_t *) at)->count > 0;
     }
     return false;
 }
@@ -217,11 +227,11 @@ static int
 s_enc_params (s_enc_t *e, const segq__field_t *f, const segq_params_t *params)
 {
     if (params->count > SEGQ_MAX_PARAMS)
-        return s_enc_fail (e, SEGQ_ETOOBIG, f, "has %zu entries, over %d",
-                           params->count, SEGQ_MAX_PARAMS);
+        return s_enc_fail (e, SEGQ_ETOOBIG, f, "has %zu entries, over %d", params->count,
+                           SEGQ_MAX_PARAMS);
     msgpack_pack_map (&e->pk, params->count);
     for (size_t i = 0; i < params->count; i++) {
-        const segq_param_t *item = &params->items[i];
+        const segq_param_t *item = &params->items [i];
         const segq_value_t *v = &item->value;
         if (!item->name || !*item->name)
             return s_enc_fail (e, SEGQ_EINVAL, f, "has an entry without a name");
@@ -235,22 +245,26 @@ s_enc_params (s_enc_t *e, const segq__field_t *f, const segq_params_t *params)
             continue;
         }
         switch (v->type) {
-            case SEGQ_PARAM_INT:   msgpack_pack_int64 (&e->pk, v->i); break;
-            case SEGQ_PARAM_FLOAT: msgpack_pack_double (&e->pk, v->f); break;
-            case SEGQ_PARAM_BOOL:
-                if (v->b)
-                    msgpack_pack_true (&e->pk);
-                else
-                    msgpack_pack_false (&e->pk);
-                break;
-            case SEGQ_PARAM_STRING:
-            case SEGQ_PARAM_CHOICE:
-                rc = s_enc_string (e, f, v->s, SEGQ_MAX_STRING, S_STR_ID);
-                if (rc)
-                    return rc;
-                break;
-            default:
-                return s_enc_fail (e, SEGQ_EINVAL, f, "'%s' has unknown type %d", item->name, v->type);
+        case SEGQ_PARAM_INT:
+            msgpack_pack_int64 (&e->pk, v->i);
+            break;
+        case SEGQ_PARAM_FLOAT:
+            msgpack_pack_double (&e->pk, v->f);
+            break;
+        case SEGQ_PARAM_BOOL:
+            if (v->b)
+                msgpack_pack_true (&e->pk);
+            else
+                msgpack_pack_false (&e->pk);
+            break;
+        case SEGQ_PARAM_STRING:
+        case SEGQ_PARAM_CHOICE:
+            rc = s_enc_string (e, f, v->s, SEGQ_MAX_STRING, S_STR_ID);
+            if (rc)
+                return rc;
+            break;
+        default:
+            return s_enc_fail (e, SEGQ_EINVAL, f, "'%s' has unknown type %d", item->name, v->type);
         }
     }
     return SEGQ_OK;
@@ -270,85 +284,86 @@ s_enc_field (s_enc_t *e, const segq__field_t *f, const uint8_t *base)
         if (count && !*(void *const *) at)
             return s_enc_fail (e, SEGQ_EINVAL, f, "has a count of %zu but no data", count);
         if (f->type != SEGQ__F_BIN && count > SEGQ_MAX_ARRAY)
-            return s_enc_fail (e, SEGQ_ETOOBIG, f, "has %zu elements, over %d", count, SEGQ_MAX_ARRAY);
+            return s_enc_fail (e, SEGQ_ETOOBIG, f, "has %zu elements, over %d", count,
+                               SEGQ_MAX_ARRAY);
         if (f->type == SEGQ__F_BIN && count > UINT32_MAX)
             return s_enc_fail (e, SEGQ_ETOOBIG, f, "is over 4 GiB");
     }
     switch (f->type) {
-        case SEGQ__F_U64:
-            msgpack_pack_uint64 (pk, *(const uint64_t *) at);
-            return SEGQ_OK;
-        case SEGQ__F_U32:
-            msgpack_pack_uint32 (pk, *(const uint32_t *) at);
-            return SEGQ_OK;
-        case SEGQ__F_I32:
-        case SEGQ__F_ENUM: {
-            int64_t v = f->type == SEGQ__F_I32 ? *(const int32_t *) at : *(const int *) at;
-            if (v < f->lo || v > f->hi)
-                return s_enc_fail (e, SEGQ_EINVAL, f, "is %lld, outside %lld..%lld", (long long) v,
-                                   (long long) f->lo, (long long) f->hi);
-            msgpack_pack_int64 (pk, v);
-            return SEGQ_OK;
+    case SEGQ__F_U64:
+        msgpack_pack_uint64 (pk, *(const uint64_t *) at);
+        return SEGQ_OK;
+    case SEGQ__F_U32:
+        msgpack_pack_uint32 (pk, *(const uint32_t *) at);
+        return SEGQ_OK;
+    case SEGQ__F_I32:
+    case SEGQ__F_ENUM: {
+        int64_t v = f->type == SEGQ__F_I32 ? *(const int32_t *) at : *(const int *) at;
+        if (v < f->lo || v > f->hi)
+            return s_enc_fail (e, SEGQ_EINVAL, f, "is %lld, outside %lld..%lld", (long long) v,
+                               (long long) f->lo, (long long) f->hi);
+        msgpack_pack_int64 (pk, v);
+        return SEGQ_OK;
+    }
+    case SEGQ__F_F64: {
+        double v = *(const double *) at;
+        if (!isfinite (v) || ((f->flags & SEGQ__FL_UNIT) && (v < 0 || v > 1)))
+            return s_enc_fail (e, SEGQ_EINVAL, f, "is %g, %s", v,
+                               f->flags & SEGQ__FL_UNIT ? "outside 0..1" : "not finite");
+        msgpack_pack_double (pk, v);
+        return SEGQ_OK;
+    }
+    case SEGQ__F_BOOL:
+        if (*(const bool *) at)
+            msgpack_pack_true (pk);
+        else
+            msgpack_pack_false (pk);
+        return SEGQ_OK;
+    case SEGQ__F_STR:
+    case SEGQ__F_NAME: {
+        size_t limit;
+        s_str_kind_t kind = s_field_str_kind (f, &limit);
+        return s_enc_string (e, f, *(char *const *) at, limit, kind);
+    }
+    case SEGQ__F_HASH:
+        if (!segq_hash_valid (at))
+            return s_enc_fail (e, SEGQ_EINVAL, f, "is not 64 lowercase hex digits");
+        s_pack_str (pk, at, SEGQ_HASH_HEX_LEN);
+        return SEGQ_OK;
+    case SEGQ__F_BIN:
+        msgpack_pack_bin (pk, count);
+        msgpack_pack_bin_body (pk, *(const void *const *) at, count);
+        return SEGQ_OK;
+    case SEGQ__F_STRS: {
+        char *const *strings = *(char **const *) at;
+        msgpack_pack_array (pk, count);
+        for (size_t i = 0; i < count; i++) {
+            int rc = s_enc_string (e, f, strings [i], SEGQ_MAX_STRING, S_STR_ID);
+            if (rc)
+                return rc;
         }
-        case SEGQ__F_F64: {
-            double v = *(const double *) at;
-            if (!isfinite (v) || ((f->flags & SEGQ__FL_UNIT) && (v < 0 || v > 1)))
-                return s_enc_fail (e, SEGQ_EINVAL, f, "is %g, %s", v,
-                                   f->flags & SEGQ__FL_UNIT ? "outside 0..1" : "not finite");
-            msgpack_pack_double (pk, v);
-            return SEGQ_OK;
+        return SEGQ_OK;
+    }
+    case SEGQ__F_U32S: {
+        const uint32_t *values = *(const uint32_t *const *) at;
+        msgpack_pack_array (pk, count);
+        for (size_t i = 0; i < count; i++)
+            msgpack_pack_uint32 (pk, values [i]);
+        return SEGQ_OK;
+    }
+    case SEGQ__F_STRUCTS: {
+        const uint8_t *items = *(const uint8_t *const *) at;
+        msgpack_pack_array (pk, count);
+        for (size_t i = 0; i < count; i++) {
+            int rc = s_enc_struct (e, f->sub, items + i * f->sub->size);
+            if (rc)
+                return rc;
         }
-        case SEGQ__F_BOOL:
-            if (*(const bool *) at)
-                msgpack_pack_true (pk);
-            else
-                msgpack_pack_false (pk);
-            return SEGQ_OK;
-        case SEGQ__F_STR:
-        case SEGQ__F_NAME: {
-            size_t limit;
-            s_str_kind_t kind = s_field_str_kind (f, &limit);
-            return s_enc_string (e, f, *(char *const *) at, limit, kind);
-        }
-        case SEGQ__F_HASH:
-            if (!segq_hash_valid (at))
-                return s_enc_fail (e, SEGQ_EINVAL, f, "is not 64 lowercase hex digits");
-            s_pack_str (pk, at, SEGQ_HASH_HEX_LEN);
-            return SEGQ_OK;
-        case SEGQ__F_BIN:
-            msgpack_pack_bin (pk, count);
-            msgpack_pack_bin_body (pk, *(const void *const *) at, count);
-            return SEGQ_OK;
-        case SEGQ__F_STRS: {
-            char *const *strings = *(char **const *) at;
-            msgpack_pack_array (pk, count);
-            for (size_t i = 0; i < count; i++) {
-                int rc = s_enc_string (e, f, strings[i], SEGQ_MAX_STRING, S_STR_ID);
-                if (rc)
-                    return rc;
-            }
-            return SEGQ_OK;
-        }
-        case SEGQ__F_U32S: {
-            const uint32_t *values = *(const uint32_t *const *) at;
-            msgpack_pack_array (pk, count);
-            for (size_t i = 0; i < count; i++)
-                msgpack_pack_uint32 (pk, values[i]);
-            return SEGQ_OK;
-        }
-        case SEGQ__F_STRUCTS: {
-            const uint8_t *items = *(const uint8_t *const *) at;
-            msgpack_pack_array (pk, count);
-            for (size_t i = 0; i < count; i++) {
-                int rc = s_enc_struct (e, f->sub, items + i * f->sub->size);
-                if (rc)
-                    return rc;
-            }
-            return SEGQ_OK;
-        }
-        case SEGQ__F_PARAMS:
-        case SEGQ__F_METRICS:
-            return s_enc_params (e, f, at);
+        return SEGQ_OK;
+    }
+    case SEGQ__F_PARAMS:
+    case SEGQ__F_METRICS:
+        return s_enc_params (e, f, at);
     }
     return s_enc_fail (e, SEGQ_EINTERNAL, f, "has an unknown field type");
 }
@@ -364,10 +379,10 @@ s_enc_struct (s_enc_t *e, const segq__struct_desc_t *desc, const void *object)
     }
     size_t present = 0;
     for (size_t i = 0; i < desc->n_fields; i++)
-        present += s_present (&desc->fields[i], base);
+        present += s_present (&desc->fields [i], base);
     msgpack_pack_map (&e->pk, present);
     for (size_t i = 0; i < desc->n_fields; i++) {
-        const segq__field_t *f = &desc->fields[i];
+        const segq__field_t *f = &desc->fields [i];
         if (!s_present (f, base))
             continue;
         s_pack_str (&e->pk, f->key, f->key_len);
@@ -381,7 +396,7 @@ s_enc_struct (s_enc_t *e, const segq__struct_desc_t *desc, const void *object)
 /* The frames of a message: header, body, and the data frame of a CHUNK
    (moved out of self). */
 static int
-s_encode_frames (segq_msg_t *self, zframe_t *frames[3], size_t *n_frames, char *err, size_t errlen)
+s_encode_frames (segq_msg_t *self, zframe_t *frames [3], size_t *n_frames, char *err, size_t errlen)
 {
     const segq__struct_desc_t *desc = segq__msg_desc (self->type);
     if (!desc) {
@@ -401,7 +416,7 @@ s_encode_frames (segq_msg_t *self, zframe_t *frames[3], size_t *n_frames, char *
             return SEGQ_ENOMEM;
         }
         for (size_t i = 0; i < n; i++)
-            error->versions[i] = SEGQ_PROTO_MIN_VERSION + (uint32_t) i;
+            error->versions [i] = SEGQ_PROTO_MIN_VERSION + (uint32_t) i;
         error->n_versions = n;
     }
     s_out_t out = { .capacity = sizeof out.local };
@@ -415,21 +430,20 @@ s_encode_frames (segq_msg_t *self, zframe_t *frames[3], size_t *n_frames, char *
         rc = SEGQ_ENOMEM;
     }
     if (rc == SEGQ_OK) {
-        uint8_t header[SEGQ_HEADER_SIZE] = {
-            'S', 'Q', self->version ? self->version : SEGQ_PROTO_VERSION, (uint8_t) self->type
-        };
-        frames[0] = zframe_new (header, sizeof header);
-        frames[1] = zframe_new (out.data, out.size);
-        frames[2] = NULL;
+        uint8_t header [SEGQ_HEADER_SIZE] = { 'S', 'Q',
+                                              self->version ? self->version : SEGQ_PROTO_VERSION,
+                                              (uint8_t) self->type };
+        frames [0] = zframe_new (header, sizeof header);
+        frames [1] = zframe_new (out.data, out.size);
+        frames [2] = NULL;
         *n_frames = 2;
-        if (!frames[0] || !frames[1]) {
-            zframe_destroy (&frames[0]);
-            zframe_destroy (&frames[1]);
+        if (!frames [0] || !frames [1]) {
+            zframe_destroy (&frames [0]);
+            zframe_destroy (&frames [1]);
             snprintf (err, errlen, "cannot encode %s: out of memory", desc->name);
             rc = SEGQ_ENOMEM;
-        }
-        else if (self->type == SEGQ_MSG_CHUNK) {
-            frames[2] = self->u.chunk.data;
+        } else if (self->type == SEGQ_MSG_CHUNK) {
+            frames [2] = self->u.chunk.data;
             self->u.chunk.data = NULL;
             *n_frames = 3;
         }
@@ -442,8 +456,8 @@ s_encode_frames (segq_msg_t *self, zframe_t *frames[3], size_t *n_frames, char *
 int
 segq_msg_encode (segq_msg_t *self, zmsg_t **out)
 {
-    char err[256];
-    zframe_t *frames[3];
+    char err [256];
+    zframe_t *frames [3];
     size_t n = 0;
     *out = NULL;
     int rc = s_encode_frames (self, frames, &n, err, sizeof err);
@@ -451,8 +465,8 @@ segq_msg_encode (segq_msg_t *self, zmsg_t **out)
         return rc;
     zmsg_t *msg = zmsg_new ();
     for (size_t i = 0; i < n; i++)
-        if (!msg || zmsg_append (msg, &frames[i]) != 0)
-            zframe_destroy (&frames[i]);
+        if (!msg || zmsg_append (msg, &frames [i]) != 0)
+            zframe_destroy (&frames [i]);
     if (!msg || zmsg_size (msg) != n) {
         zmsg_destroy (&msg);
         return SEGQ_ENOMEM;
@@ -467,10 +481,13 @@ segq_msg_encode (segq_msg_t *self, zmsg_t **out)
 
 typedef struct {
     segq__mp_t r;
-    const char *msg;            /* message type name */
+    const char *msg; /* message type name */
     /* Where we are, for messages: "inputs[3].hash". Depth is fixed by the
        tables (unknown keys are skipped, not descended into). */
-    struct { const char *key; long index; } path[S_MAX_DEPTH];
+    struct {
+        const char *key;
+        long index;
+    } path [S_MAX_DEPTH];
     int depth;
     char *err;
     size_t errlen;
@@ -479,19 +496,19 @@ typedef struct {
 static int
 s_dec_fail (s_dec_t *d, int code, const char *fmt, ...)
 {
-    char where[256] = "";
+    char where [256] = "";
     size_t used = 0;
     int depth = d->depth < S_MAX_DEPTH ? d->depth : S_MAX_DEPTH;
     for (int i = 0; i < depth && used < sizeof where; i++) {
-        int n = d->path[i].index >= 0
-              ? snprintf (where + used, sizeof where - used, "%s%s[%ld]", i ? "." : "",
-                          d->path[i].key, d->path[i].index)
-              : snprintf (where + used, sizeof where - used, "%s%s", i ? "." : "", d->path[i].key);
+        int n = d->path [i].index >= 0 ? snprintf (where + used, sizeof where - used, "%s%s[%ld]",
+                                                   i ? "." : "", d->path [i].key, d->path [i].index)
+                                       : snprintf (where + used, sizeof where - used, "%s%s",
+                                                   i ? "." : "", d->path [i].key);
         if (n < 0)
             break;
         used += (size_t) n;
     }
-    char text[256];
+    char text [256];
     va_list args;
     va_start (args, fmt);
     vsnprintf (text, sizeof text, fmt, args);
@@ -512,22 +529,23 @@ s_dec_reader_fail (s_dec_t *d, int mp_rc, const char *expected)
                            segq__mp_left (&d->r));
     if (mp_rc == SEGQ__MP_RANGE)
         return s_dec_fail (d, SEGQ_EPROTO, "is an integer out of range (expected %s)", expected);
-    return s_dec_fail (d, SEGQ_EPROTO, "is %s, expected %s", segq__mp_next_type_name (&d->r), expected);
+    return s_dec_fail (d, SEGQ_EPROTO, "is %s, expected %s", segq__mp_next_type_name (&d->r),
+                       expected);
 }
 
 static void
 s_set_index (s_dec_t *d, long index)
 {
     if (d->depth > 0 && d->depth <= S_MAX_DEPTH)
-        d->path[d->depth - 1].index = index;
+        d->path [d->depth - 1].index = index;
 }
 
 static void
 s_push (s_dec_t *d, const char *key, long index)
 {
     if (d->depth < S_MAX_DEPTH) {
-        d->path[d->depth].key = key;
-        d->path[d->depth].index = index;
+        d->path [d->depth].key = key;
+        d->path [d->depth].index = index;
     }
     d->depth++;
 }
@@ -552,7 +570,7 @@ s_dec_string (s_dec_t *d, size_t limit, s_str_kind_t kind, char **out)
     if (!copy)
         return s_dec_fail (d, SEGQ_ENOMEM, "could not be stored: out of memory");
     memcpy (copy, s, len);
-    copy[len] = '\0';
+    copy [len] = '\0';
     if (!valid)
         s_utf8_repair (copy, len);
     if (kind == S_STR_NAME && !segq_name_valid (copy)) {
@@ -573,11 +591,11 @@ s_dec_array (s_dec_t *d, size_t min_bytes, uint32_t *count)
     if (rc)
         return s_dec_reader_fail (d, rc, "an array");
     if (*count > SEGQ_MAX_ARRAY)
-        return s_dec_fail (d, SEGQ_ETOOBIG, "has %u elements, over the limit of %d",
-                           *count, SEGQ_MAX_ARRAY);
+        return s_dec_fail (d, SEGQ_ETOOBIG, "has %u elements, over the limit of %d", *count,
+                           SEGQ_MAX_ARRAY);
     if ((uint64_t) *count * min_bytes > segq__mp_left (&d->r))
-        return s_dec_fail (d, SEGQ_EPROTO, "declares %u elements but only %zu bytes remain",
-                           *count, segq__mp_left (&d->r));
+        return s_dec_fail (d, SEGQ_EPROTO, "declares %u elements but only %zu bytes remain", *count,
+                           segq__mp_left (&d->r));
     return SEGQ_OK;
 }
 
@@ -588,8 +606,8 @@ s_min_bytes (const segq__struct_desc_t *desc)
 {
     size_t bytes = 1;
     for (size_t i = 0; i < desc->n_fields; i++)
-        if (desc->fields[i].flags & SEGQ__FL_REQUIRED)
-            bytes += 2u + desc->fields[i].key_len;
+        if (desc->fields [i].flags & SEGQ__FL_REQUIRED)
+            bytes += 2u + desc->fields [i].key_len;
     return bytes;
 }
 
@@ -601,8 +619,8 @@ s_dec_params (s_dec_t *d, const segq__field_t *f, segq_params_t *params)
     if (rc)
         return s_dec_reader_fail (d, rc, "a map");
     if (count > SEGQ_MAX_PARAMS)
-        return s_dec_fail (d, SEGQ_ETOOBIG, "has %u entries, over the limit of %d",
-                           count, SEGQ_MAX_PARAMS);
+        return s_dec_fail (d, SEGQ_ETOOBIG, "has %u entries, over the limit of %d", count,
+                           SEGQ_MAX_PARAMS);
     if (count == 0)
         return SEGQ_OK;
     params->items = calloc (count, sizeof *params->items);
@@ -615,7 +633,8 @@ s_dec_params (s_dec_t *d, const segq__field_t *f, segq_params_t *params)
         if (rc)
             return rc;
         if (!*name || segq_params_get (params, name)) {
-            rc = s_dec_fail (d, SEGQ_EPROTO, "has %s name '%.64s'", *name ? "a duplicate" : "an empty", name);
+            rc = s_dec_fail (d, SEGQ_EPROTO, "has %s name '%.64s'",
+                             *name ? "a duplicate" : "an empty", name);
             free (name);
             return rc;
         }
@@ -624,21 +643,18 @@ s_dec_params (s_dec_t *d, const segq__field_t *f, segq_params_t *params)
         if (f->type == SEGQ__F_METRICS) {
             value.type = SEGQ_PARAM_FLOAT;
             rc = kind == SEGQ__MP_INT || kind == SEGQ__MP_FLOAT
-               ? segq__mp_read_double (&d->r, &value.f) : SEGQ__MP_TYPE;
-        }
-        else if (kind == SEGQ__MP_INT) {
+                     ? segq__mp_read_double (&d->r, &value.f)
+                     : SEGQ__MP_TYPE;
+        } else if (kind == SEGQ__MP_INT) {
             value.type = SEGQ_PARAM_INT;
             rc = segq__mp_read_int (&d->r, &value.i);
-        }
-        else if (kind == SEGQ__MP_FLOAT) {
+        } else if (kind == SEGQ__MP_FLOAT) {
             value.type = SEGQ_PARAM_FLOAT;
             rc = segq__mp_read_double (&d->r, &value.f);
-        }
-        else if (kind == SEGQ__MP_BOOL) {
+        } else if (kind == SEGQ__MP_BOOL) {
             value.type = SEGQ_PARAM_BOOL;
             rc = segq__mp_read_bool (&d->r, &value.b);
-        }
-        else if (kind == SEGQ__MP_STR) {
+        } else if (kind == SEGQ__MP_STR) {
             value.type = SEGQ_PARAM_STRING;
             s_push (d, name, -1);
             rc = s_dec_string (d, SEGQ_MAX_STRING, S_STR_ID, &value.s);
@@ -647,19 +663,19 @@ s_dec_params (s_dec_t *d, const segq__field_t *f, segq_params_t *params)
                 free (name);
                 return rc;
             }
-        }
-        else
+        } else
             rc = SEGQ__MP_TYPE;
         if (rc) {
             s_push (d, name, -1);
-            rc = s_dec_reader_fail (d, rc, f->type == SEGQ__F_METRICS
-                                    ? "a number" : "an integer, float, boolean or string");
+            rc = s_dec_reader_fail (
+                d, rc,
+                f->type == SEGQ__F_METRICS ? "a number" : "an integer, float, boolean or string");
             d->depth--;
             free (name);
             return rc;
         }
-        params->items[i].name = name;
-        params->items[i].value = value;
+        params->items [i].name = name;
+        params->items [i].value = value;
         params->count++;
     }
     return SEGQ_OK;
@@ -676,125 +692,125 @@ s_dec_field (s_dec_t *d, const segq__field_t *f, uint8_t *base)
     int64_t i;
     int rc;
     switch (f->type) {
-        case SEGQ__F_U64:
-            rc = segq__mp_read_uint (&d->r, &u);
-            if (rc)
-                return s_dec_reader_fail (d, rc, "an unsigned integer");
-            *(uint64_t *) at = u;
-            return SEGQ_OK;
-        case SEGQ__F_U32:
-            rc = segq__mp_read_uint (&d->r, &u);
-            if (rc)
-                return s_dec_reader_fail (d, rc, "an unsigned integer");
-            if (u > UINT32_MAX)
-                return s_dec_fail (d, SEGQ_EPROTO, "is %llu, over 2^32-1", (unsigned long long) u);
-            *(uint32_t *) at = (uint32_t) u;
-            return SEGQ_OK;
-        case SEGQ__F_I32:
-        case SEGQ__F_ENUM:
-            rc = segq__mp_read_int (&d->r, &i);
-            if (rc)
-                return s_dec_reader_fail (d, rc, "an integer");
-            if (i < f->lo || i > f->hi)
-                return s_dec_fail (d, SEGQ_EPROTO, "is %lld, outside %lld..%lld", (long long) i,
-                                   (long long) f->lo, (long long) f->hi);
-            if (f->type == SEGQ__F_I32)
-                *(int32_t *) at = (int32_t) i;
-            else
-                *(int *) at = (int) i;
-            return SEGQ_OK;
-        case SEGQ__F_F64: {
-            double v;
-            rc = segq__mp_read_double (&d->r, &v);
-            if (rc)
-                return s_dec_reader_fail (d, rc, "a number");
-            if (!isfinite (v) || ((f->flags & SEGQ__FL_UNIT) && (v < 0 || v > 1)))
-                return s_dec_fail (d, SEGQ_EPROTO, "is %g, %s", v,
-                                   f->flags & SEGQ__FL_UNIT ? "outside 0..1" : "not finite");
-            *(double *) at = v;
-            return SEGQ_OK;
+    case SEGQ__F_U64:
+        rc = segq__mp_read_uint (&d->r, &u);
+        if (rc)
+            return s_dec_reader_fail (d, rc, "an unsigned integer");
+        *(uint64_t *) at = u;
+        return SEGQ_OK;
+    case SEGQ__F_U32:
+        rc = segq__mp_read_uint (&d->r, &u);
+        if (rc)
+            return s_dec_reader_fail (d, rc, "an unsigned integer");
+        if (u > UINT32_MAX)
+            return s_dec_fail (d, SEGQ_EPROTO, "is %llu, over 2^32-1", (unsigned long long) u);
+        *(uint32_t *) at = (uint32_t) u;
+        return SEGQ_OK;
+    case SEGQ__F_I32:
+    case SEGQ__F_ENUM:
+        rc = segq__mp_read_int (&d->r, &i);
+        if (rc)
+            return s_dec_reader_fail (d, rc, "an integer");
+        if (i < f->lo || i > f->hi)
+            return s_dec_fail (d, SEGQ_EPROTO, "is %lld, outside %lld..%lld", (long long) i,
+                               (long long) f->lo, (long long) f->hi);
+        if (f->type == SEGQ__F_I32)
+            *(int32_t *) at = (int32_t) i;
+        else
+            *(int *) at = (int) i;
+        return SEGQ_OK;
+    case SEGQ__F_F64: {
+        double v;
+        rc = segq__mp_read_double (&d->r, &v);
+        if (rc)
+            return s_dec_reader_fail (d, rc, "a number");
+        if (!isfinite (v) || ((f->flags & SEGQ__FL_UNIT) && (v < 0 || v > 1)))
+            return s_dec_fail (d, SEGQ_EPROTO, "is %g, %s", v,
+                               f->flags & SEGQ__FL_UNIT ? "outside 0..1" : "not finite");
+        *(double *) at = v;
+        return SEGQ_OK;
+    }
+    case SEGQ__F_BOOL:
+        rc = segq__mp_read_bool (&d->r, (bool *) at);
+        return rc ? s_dec_reader_fail (d, rc, "a boolean") : SEGQ_OK;
+    case SEGQ__F_STR:
+    case SEGQ__F_NAME: {
+        size_t limit;
+        s_str_kind_t kind = s_field_str_kind (f, &limit);
+        return s_dec_string (d, limit, kind, (char **) at);
+    }
+    case SEGQ__F_HASH: {
+        const char *s;
+        uint32_t len;
+        rc = segq__mp_read_str (&d->r, &s, &len);
+        if (rc)
+            return s_dec_reader_fail (d, rc, "a sha256 string");
+        char *hash = at;
+        if (len == SEGQ_HASH_HEX_LEN) {
+            memcpy (hash, s, len);
+            hash [len] = '\0';
         }
-        case SEGQ__F_BOOL:
-            rc = segq__mp_read_bool (&d->r, (bool *) at);
-            return rc ? s_dec_reader_fail (d, rc, "a boolean") : SEGQ_OK;
-        case SEGQ__F_STR:
-        case SEGQ__F_NAME: {
-            size_t limit;
-            s_str_kind_t kind = s_field_str_kind (f, &limit);
-            return s_dec_string (d, limit, kind, (char **) at);
+        if (len != SEGQ_HASH_HEX_LEN || !segq_hash_valid (hash)) {
+            hash [0] = '\0';
+            return s_dec_fail (d, SEGQ_EPROTO, "is not 64 lowercase hex digits");
         }
-        case SEGQ__F_HASH: {
-            const char *s;
-            uint32_t len;
-            rc = segq__mp_read_str (&d->r, &s, &len);
-            if (rc)
-                return s_dec_reader_fail (d, rc, "a sha256 string");
-            char *hash = at;
-            if (len == SEGQ_HASH_HEX_LEN) {
-                memcpy (hash, s, len);
-                hash[len] = '\0';
-            }
-            if (len != SEGQ_HASH_HEX_LEN || !segq_hash_valid (hash)) {
-                hash[0] = '\0';
-                return s_dec_fail (d, SEGQ_EPROTO, "is not 64 lowercase hex digits");
-            }
-            return SEGQ_OK;
-        }
-        case SEGQ__F_BIN: {
-            const uint8_t *data;
-            uint32_t len;
-            rc = segq__mp_read_bin (&d->r, &data, &len);
-            if (rc)
-                return s_dec_reader_fail (d, rc, "binary data");
-            if (len) {
-                uint8_t *copy = malloc (len);
-                if (!copy)
-                    return s_dec_fail (d, SEGQ_ENOMEM, "could not be stored: out of memory");
-                memcpy (copy, data, len);
-                *(uint8_t **) at = copy;
-                *count_at = len;
-            }
-            return SEGQ_OK;
-        }
-        case SEGQ__F_STRS:
-        case SEGQ__F_U32S:
-        case SEGQ__F_STRUCTS: {
-            uint32_t count;
-            size_t elem = f->type == SEGQ__F_STRS ? sizeof (char *)
-                        : f->type == SEGQ__F_U32S ? sizeof (uint32_t) : f->sub->size;
-            rc = s_dec_array (d, f->type == SEGQ__F_STRUCTS ? s_min_bytes (f->sub) : 1, &count);
-            if (rc || count == 0)
-                return rc;
-            uint8_t *items = calloc (count, elem);
-            if (!items)
+        return SEGQ_OK;
+    }
+    case SEGQ__F_BIN: {
+        const uint8_t *data;
+        uint32_t len;
+        rc = segq__mp_read_bin (&d->r, &data, &len);
+        if (rc)
+            return s_dec_reader_fail (d, rc, "binary data");
+        if (len) {
+            uint8_t *copy = malloc (len);
+            if (!copy)
                 return s_dec_fail (d, SEGQ_ENOMEM, "could not be stored: out of memory");
-            /* Owned by the message from here: a failure below frees it. */
-            *(uint8_t **) at = items;
-            *count_at = count;
-            for (uint32_t j = 0; j < count; j++) {
-                s_set_index (d, (long) j);
-                if (f->type == SEGQ__F_STRS)
-                    rc = s_dec_string (d, SEGQ_MAX_STRING, S_STR_ID, (char **) (items + j * elem));
-                else if (f->type == SEGQ__F_U32S) {
-                    rc = segq__mp_read_uint (&d->r, &u);
-                    if (rc)
-                        rc = s_dec_reader_fail (d, rc, "an unsigned integer");
-                    else if (u > UINT32_MAX)
-                        rc = s_dec_fail (d, SEGQ_EPROTO, "is over 2^32-1");
-                    else
-                        ((uint32_t *) items)[j] = (uint32_t) u;
-                }
-                else
-                    rc = s_dec_struct (d, f->sub, items + j * elem);
-                if (rc)
-                    return rc;
-            }
-            s_set_index (d, -1);
-            return SEGQ_OK;
+            memcpy (copy, data, len);
+            *(uint8_t **) at = copy;
+            *count_at = len;
         }
-        case SEGQ__F_PARAMS:
-        case SEGQ__F_METRICS:
-            return s_dec_params (d, f, at);
+        return SEGQ_OK;
+    }
+    case SEGQ__F_STRS:
+    case SEGQ__F_U32S:
+    case SEGQ__F_STRUCTS: {
+        uint32_t count;
+        size_t elem = f->type == SEGQ__F_STRS   ? sizeof (char *)
+                      : f->type == SEGQ__F_U32S ? sizeof (uint32_t)
+                                                : f->sub->size;
+        rc = s_dec_array (d, f->type == SEGQ__F_STRUCTS ? s_min_bytes (f->sub) : 1, &count);
+        if (rc || count == 0)
+            return rc;
+        uint8_t *items = calloc (count, elem);
+        if (!items)
+            return s_dec_fail (d, SEGQ_ENOMEM, "could not be stored: out of memory");
+        /* Owned by the message from here: a failure below frees it. */
+        *(uint8_t **) at = items;
+        *count_at = count;
+        for (uint32_t j = 0; j < count; j++) {
+            s_set_index (d, (long) j);
+            if (f->type == SEGQ__F_STRS)
+                rc = s_dec_string (d, SEGQ_MAX_STRING, S_STR_ID, (char **) (items + j * elem));
+            else if (f->type == SEGQ__F_U32S) {
+                rc = segq__mp_read_uint (&d->r, &u);
+                if (rc)
+                    rc = s_dec_reader_fail (d, rc, "an unsigned integer");
+                else if (u > UINT32_MAX)
+                    rc = s_dec_fail (d, SEGQ_EPROTO, "is over 2^32-1");
+                else
+                    ((uint32_t *) items) [j] = (uint32_t) u;
+            } else
+                rc = s_dec_struct (d, f->sub, items + j * elem);
+            if (rc)
+                return rc;
+        }
+        s_set_index (d, -1);
+        return SEGQ_OK;
+    }
+    case SEGQ__F_PARAMS:
+    case SEGQ__F_METRICS:
+        return s_dec_params (d, f, at);
     }
     return s_dec_fail (d, SEGQ_EINTERNAL, "has an unknown field type");
 }
@@ -816,7 +832,8 @@ s_dec_struct (s_dec_t *d, const segq__struct_desc_t *desc, void *object)
             return s_dec_reader_fail (d, rc, "a string key");
         size_t index = desc->n_fields;
         for (size_t i = 0; i < desc->n_fields; i++)
-            if (desc->fields[i].key_len == key_len && memcmp (desc->fields[i].key, key, key_len) == 0) {
+            if (desc->fields [i].key_len == key_len
+                && memcmp (desc->fields [i].key, key, key_len) == 0) {
                 index = i;
                 break;
             }
@@ -828,7 +845,7 @@ s_dec_struct (s_dec_t *d, const segq__struct_desc_t *desc, void *object)
                 return s_dec_reader_fail (d, rc, "a value");
             continue;
         }
-        const segq__field_t *f = &desc->fields[index];
+        const segq__field_t *f = &desc->fields [index];
         s_push (d, f->key, -1);
         if (seen & (1ull << index))
             return s_dec_fail (d, SEGQ_EPROTO, "appears twice");
@@ -839,7 +856,7 @@ s_dec_struct (s_dec_t *d, const segq__struct_desc_t *desc, void *object)
         d->depth--;
     }
     for (size_t i = 0; i < desc->n_fields; i++) {
-        const segq__field_t *f = &desc->fields[i];
+        const segq__field_t *f = &desc->fields [i];
         if (seen & (1ull << i))
             continue;
         if (f->flags & SEGQ__FL_REQUIRED) {
@@ -865,15 +882,16 @@ s_decode (const uint8_t *header, size_t header_size, const uint8_t *body, size_t
 {
     *out = NULL;
     if (!header || header_size != SEGQ_HEADER_SIZE) {
-        snprintf (err, errlen, "header frame is %zu bytes, expected %d", header_size, SEGQ_HEADER_SIZE);
+        snprintf (err, errlen, "header frame is %zu bytes, expected %d", header_size,
+                  SEGQ_HEADER_SIZE);
         return SEGQ_EPROTO;
     }
-    if (header[0] != 'S' || header[1] != 'Q') {
+    if (header [0] != 'S' || header [1] != 'Q') {
         snprintf (err, errlen, "not a segq message: header starts 0x%02x 0x%02x, expected 'SQ'",
-                  header[0], header[1]);
+                  header [0], header [1]);
         return SEGQ_EPROTO;
     }
-    uint8_t version = header[2];
+    uint8_t version = header [2];
     if (version_out)
         *version_out = version;
     if (version < SEGQ_PROTO_MIN_VERSION || version > SEGQ_PROTO_VERSION) {
@@ -881,15 +899,15 @@ s_decode (const uint8_t *header, size_t header_size, const uint8_t *body, size_t
                   version, SEGQ_PROTO_MIN_VERSION, SEGQ_PROTO_VERSION);
         return SEGQ_EVERSION;
     }
-    segq_msg_type_t type = (segq_msg_type_t) header[3];
+    segq_msg_type_t type = (segq_msg_type_t) header [3];
     const segq__struct_desc_t *desc = segq__msg_desc (type);
     if (!desc) {
-        snprintf (err, errlen, "unknown message type %u", header[3]);
+        snprintf (err, errlen, "unknown message type %u", header [3]);
         return SEGQ_EPROTO;
     }
     if (has_data != (type == SEGQ_MSG_CHUNK)) {
-        snprintf (err, errlen, "%s: %s", desc->name, has_data ? "has a data frame it should not have"
-                                                              : "is missing its data frame");
+        snprintf (err, errlen, "%s: %s", desc->name,
+                  has_data ? "has a data frame it should not have" : "is missing its data frame");
         return SEGQ_EPROTO;
     }
     if (!body) {
@@ -902,16 +920,18 @@ s_decode (const uint8_t *header, size_t header_size, const uint8_t *body, size_t
         return SEGQ_ENOMEM;
     }
     self->version = version;
-    s_dec_t dec = { .r = { body, body + body_size }, .msg = desc->name, .err = err, .errlen = errlen };
+    s_dec_t dec = {
+        .r = { body, body + body_size }, .msg = desc->name, .err = err, .errlen = errlen
+    };
     int rc = s_dec_struct (&dec, desc, &self->u);
     if (rc == SEGQ_OK && dec.r.p != dec.r.end)
-        rc = s_dec_fail (&dec, SEGQ_EPROTO, "%zu bytes follow the body map", segq__mp_left (&dec.r));
+        rc =
+            s_dec_fail (&dec, SEGQ_EPROTO, "%zu bytes follow the body map", segq__mp_left (&dec.r));
     if (rc == SEGQ_OK && has_data) {
         if (data_frame) {
             self->u.chunk.data = *data_frame;
             *data_frame = NULL;
-        }
-        else if (!(self->u.chunk.data = zframe_new (data, data_size)))
+        } else if (!(self->u.chunk.data = zframe_new (data, data_size)))
             rc = s_dec_fail (&dec, SEGQ_ENOMEM, "out of memory for the data frame");
     }
     if (rc) {
@@ -923,26 +943,23 @@ s_decode (const uint8_t *header, size_t header_size, const uint8_t *body, size_t
 }
 
 int
-segq_msg_decode_bytes (const uint8_t *header, size_t header_size,
-                       const uint8_t *body, size_t body_size,
-                       const uint8_t *data, size_t data_size, bool has_data,
-                       segq_msg_t **out, uint8_t *version_out,
-                       char *err, size_t errlen)
+segq_msg_decode_bytes (const uint8_t *header, size_t header_size, const uint8_t *body,
+                       size_t body_size, const uint8_t *data, size_t data_size, bool has_data,
+                       segq_msg_t **out, uint8_t *version_out, char *err, size_t errlen)
 {
-    return s_decode (header, header_size, body, body_size, data, data_size, has_data, NULL,
-                     out, version_out, err, errlen);
+    return s_decode (header, header_size, body, body_size, data, data_size, has_data, NULL, out,
+                     version_out, err, errlen);
 }
 
 int
-segq_msg_decode (zmsg_t **zmsg_p, segq_msg_t **out, uint8_t *version_out,
-                 char *err, size_t errlen)
+segq_msg_decode (zmsg_t **zmsg_p, segq_msg_t **out, uint8_t *version_out, char *err, size_t errlen)
 {
     return segq_msg_decode_request (zmsg_p, out, version_out, NULL, err, errlen);
 }
 
 int
-segq_msg_decode_request (zmsg_t **zmsg_p, segq_msg_t **out, uint8_t *version_out,
-                         uint64_t *req_out, char *err, size_t errlen)
+segq_msg_decode_request (zmsg_t **zmsg_p, segq_msg_t **out, uint8_t *version_out, uint64_t *req_out,
+                         char *err, size_t errlen)
 {
     *out = NULL;
     if (req_out)
@@ -960,14 +977,13 @@ segq_msg_decode_request (zmsg_t **zmsg_p, segq_msg_t **out, uint8_t *version_out
     if (frames < 2 || frames > 3) {
         snprintf (err, errlen, "message has %zu frames, expected 2 (3 for CHUNK)", frames);
         rc = SEGQ_EPROTO;
-    }
-    else {
+    } else {
         zframe_t *data = frames == 3 ? zmsg_next (msg) : NULL;
         if (data)
             zmsg_remove (msg, data);
-        rc = s_decode (zframe_data (header), zframe_size (header),
-                       zframe_data (body), zframe_size (body), NULL, 0, data != NULL,
-                       data ? &data : NULL, out, version_out, err, errlen);
+        rc = s_decode (zframe_data (header), zframe_size (header), zframe_data (body),
+                       zframe_size (body), NULL, 0, data != NULL, data ? &data : NULL, out,
+                       version_out, err, errlen);
         zframe_destroy (&data);
     }
     if (rc && req_out && body)
@@ -1007,8 +1023,8 @@ segq_msg_send (segq_msg_t **self_p, zsock_t *sock, zframe_t *routing_id)
 {
     if (!self_p || !*self_p)
         return SEGQ_EINVAL;
-    char err[256];
-    zframe_t *frames[3] = { NULL, NULL, NULL };
+    char err [256];
+    zframe_t *frames [3] = { NULL, NULL, NULL };
     size_t n = 0;
     int rc = s_encode_frames (*self_p, frames, &n, err, sizeof err);
     segq_msg_destroy (self_p);
@@ -1018,16 +1034,16 @@ segq_msg_send (segq_msg_t **self_p, zsock_t *sock, zframe_t *routing_id)
     if (routing_id && zframe_send (&routing_id, sock, ZFRAME_REUSE | ZFRAME_MORE) != 0)
         rc = SEGQ_EUNAVAIL;
     for (size_t i = 0; i < n; i++) {
-        if (rc == SEGQ_OK && zframe_send (&frames[i], sock, i + 1 < n ? ZFRAME_MORE : 0) != 0)
+        if (rc == SEGQ_OK && zframe_send (&frames [i], sock, i + 1 < n ? ZFRAME_MORE : 0) != 0)
             rc = SEGQ_EUNAVAIL;
-        zframe_destroy (&frames[i]);
+        zframe_destroy (&frames [i]);
     }
     return rc;
 }
 
 int
-segq_msg_recv (zsock_t *sock, zframe_t **routing_id_out, segq_msg_t **out,
-               uint8_t *version_out, char *err, size_t errlen)
+segq_msg_recv (zsock_t *sock, zframe_t **routing_id_out, segq_msg_t **out, uint8_t *version_out,
+               char *err, size_t errlen)
 {
     *out = NULL;
     if (routing_id_out)

@@ -13,27 +13,27 @@
 #include "segq_proto.h"
 
 typedef enum {
-    SEGQ__F_U64 = 1,    /* uint64_t */
-    SEGQ__F_U32,        /* uint32_t */
-    SEGQ__F_I32,        /* int32_t, range [lo, hi] */
-    SEGQ__F_ENUM,       /* an enum stored as int, range [lo, hi] */
-    SEGQ__F_F64,        /* double, finite; FL_UNIT: 0..1 */
-    SEGQ__F_BOOL,       /* bool */
-    SEGQ__F_STR,        /* char *, <= SEGQ_MAX_STRING bytes (FL_SHORT: SEGQ_MAX_NAME) */
-    SEGQ__F_NAME,       /* char *, a relative artifact path (segq_name_valid) */
-    SEGQ__F_HASH,       /* char[65], 64 lowercase hex digits ("" when absent) */
-    SEGQ__F_BIN,        /* uint8_t * + size_t at count_offset */
-    SEGQ__F_STRS,       /* char ** + size_t count */
-    SEGQ__F_U32S,       /* uint32_t * + size_t count */
-    SEGQ__F_STRUCTS,    /* array of `sub` structs + size_t count */
-    SEGQ__F_PARAMS,     /* segq_params_t: name -> int | float | bool | string */
-    SEGQ__F_METRICS     /* segq_params_t: name -> number (stored FLOAT) */
+    SEGQ__F_U64 = 1, /* uint64_t */
+    SEGQ__F_U32,     /* uint32_t */
+    SEGQ__F_I32,     /* int32_t, range [lo, hi] */
+    SEGQ__F_ENUM,    /* an enum stored as int, range [lo, hi] */
+    SEGQ__F_F64,     /* double, finite; FL_UNIT: 0..1 */
+    SEGQ__F_BOOL,    /* bool */
+    SEGQ__F_STR,     /* char *, <= SEGQ_MAX_STRING bytes (FL_SHORT: SEGQ_MAX_NAME) */
+    SEGQ__F_NAME,    /* char *, a relative artifact path (segq_name_valid) */
+    SEGQ__F_HASH,    /* char[65], 64 lowercase hex digits ("" when absent) */
+    SEGQ__F_BIN,     /* uint8_t * + size_t at count_offset */
+    SEGQ__F_STRS,    /* char ** + size_t count */
+    SEGQ__F_U32S,    /* uint32_t * + size_t count */
+    SEGQ__F_STRUCTS, /* array of `sub` structs + size_t count */
+    SEGQ__F_PARAMS,  /* segq_params_t: name -> int | float | bool | string */
+    SEGQ__F_METRICS  /* segq_params_t: name -> number (stored FLOAT) */
 } segq__field_type_t;
 
 enum {
     SEGQ__FL_REQUIRED = 1,
-    SEGQ__FL_SHORT = 2,     /* string limit SEGQ_MAX_NAME instead of SEGQ_MAX_STRING */
-    SEGQ__FL_UNIT = 4       /* F64 in 0..1 */
+    SEGQ__FL_SHORT = 2, /* string limit SEGQ_MAX_NAME instead of SEGQ_MAX_STRING */
+    SEGQ__FL_UNIT = 4   /* F64 in 0..1 */
 };
 
 typedef struct segq__struct_desc segq__struct_desc_t;
@@ -45,13 +45,13 @@ typedef struct {
     uint8_t flags;
     uint16_t offset;
     uint16_t count_offset;
-    int64_t lo, hi;         /* I32 / ENUM range */
-    int64_t absent;         /* I32 / ENUM value when the key is absent */
+    int64_t lo, hi; /* I32 / ENUM range */
+    int64_t absent; /* I32 / ENUM value when the key is absent */
     const segq__struct_desc_t *sub;
 } segq__field_t;
 
 struct segq__struct_desc {
-    const char *name;       /* "SUBMIT", "input", ... for error messages */
+    const char *name; /* "SUBMIT", "input", ... for error messages */
     size_t size;
     const segq__field_t *fields;
     size_t n_fields;

@@ -37,25 +37,25 @@ int
 segq_value_format (const segq_value_t *value, char *buf, size_t buflen)
 {
     switch (value->type) {
-        case SEGQ_PARAM_INT:
-            return snprintf (buf, buflen, "%" PRId64, value->i);
-        case SEGQ_PARAM_FLOAT:
-            /* Whole numbers as people write them ("2000", not "2e+03"),
-               others as the shortest text that reads back the same. */
-            if (value->f == floor (value->f) && fabs (value->f) < 1e15)
-                return snprintf (buf, buflen, "%.0f", value->f);
-            for (int precision = 1; precision < 17; precision++) {
-                char text[40];
-                snprintf (text, sizeof text, "%.*g", precision, value->f);
-                if (strtod (text, NULL) == value->f)
-                    return snprintf (buf, buflen, "%s", text);
-            }
-            return snprintf (buf, buflen, "%.17g", value->f);
-        case SEGQ_PARAM_BOOL:
-            return snprintf (buf, buflen, "%s", value->b ? "true" : "false");
-        case SEGQ_PARAM_STRING:
-        case SEGQ_PARAM_CHOICE:
-            return snprintf (buf, buflen, "%s", value->s ? value->s : "");
+    case SEGQ_PARAM_INT:
+        return snprintf (buf, buflen, "%" PRId64, value->i);
+    case SEGQ_PARAM_FLOAT:
+        /* Whole numbers as people write them ("2000", not "2e+03"),
+           others as the shortest text that reads back the same. */
+        if (value->f == floor (value->f) && fabs (value->f) < 1e15)
+            return snprintf (buf, buflen, "%.0f", value->f);
+        for (int precision = 1; precision < 17; precision++) {
+            char text [40];
+            snprintf (text, sizeof text, "%.*g", precision, value->f);
+            if (strtod (text, NULL) == value->f)
+                return snprintf (buf, buflen, "%s", text);
+        }
+        return snprintf (buf, buflen, "%.17g", value->f);
+    case SEGQ_PARAM_BOOL:
+        return snprintf (buf, buflen, "%s", value->b ? "true" : "false");
+    case SEGQ_PARAM_STRING:
+    case SEGQ_PARAM_CHOICE:
+        return snprintf (buf, buflen, "%s", value->s ? value->s : "");
     }
     return snprintf (buf, buflen, "?");
 }
@@ -66,8 +66,8 @@ static segq_param_t *
 s_params_find (const segq_params_t *self, const char *name)
 {
     for (size_t i = 0; i < self->count; i++)
-        if (strcmp (self->items[i].name, name) == 0)
-            return &self->items[i];
+        if (strcmp (self->items [i].name, name) == 0)
+            return &self->items [i];
     return NULL;
 }
 
@@ -106,8 +106,8 @@ segq_params_set (segq_params_t *self, const char *name, const segq_value_t *valu
         segq_value_clear (&copy);
         return SEGQ_ENOMEM;
     }
-    self->items[self->count].name = owned;
-    self->items[self->count].value = copy;
+    self->items [self->count].name = owned;
+    self->items [self->count].value = copy;
     self->count++;
     return SEGQ_OK;
 }
@@ -117,7 +117,7 @@ segq_params_copy (segq_params_t *dst, const segq_params_t *src)
 {
     segq_params_t copy = { 0 };
     for (size_t i = 0; i < src->count; i++) {
-        int rc = segq_params_set (&copy, src->items[i].name, &src->items[i].value);
+        int rc = segq_params_set (&copy, src->items [i].name, &src->items [i].value);
         if (rc) {
             segq_params_clear (&copy);
             return rc;
@@ -133,8 +133,8 @@ segq_params_clear (segq_params_t *self)
     if (!self)
         return;
     for (size_t i = 0; i < self->count; i++) {
-        free (self->items[i].name);
-        segq_value_clear (&self->items[i].value);
+        free (self->items [i].name);
+        segq_value_clear (&self->items [i].value);
     }
     free (self->items);
     memset (self, 0, sizeof *self);
@@ -160,8 +160,8 @@ s_choice_ok (const char *choices, const char *text)
 static int
 s_range_error (const segq_param_spec_t *spec, const char *shown, char *err, size_t errlen)
 {
-    snprintf (err, errlen, "%s: %s is out of range (expected %g..%g)",
-              spec->name, shown, spec->min, spec->max);
+    snprintf (err, errlen, "%s: %s is out of range (expected %g..%g)", spec->name, shown, spec->min,
+              spec->max);
     return SEGQ_EINVAL;
 }
 
@@ -169,30 +169,30 @@ s_range_error (const segq_param_spec_t *spec, const char *shown, char *err, size
 static int
 s_check_value (const segq_param_spec_t *spec, const segq_value_t *value, char *err, size_t errlen)
 {
-    char shown[64];
+    char shown [64];
     switch (spec->type) {
-        case SEGQ_PARAM_INT:
-            if ((double) value->i < spec->min || (double) value->i > spec->max) {
-                snprintf (shown, sizeof shown, "%" PRId64, value->i);
-                return s_range_error (spec, shown, err, errlen);
-            }
-            break;
-        case SEGQ_PARAM_FLOAT:
-            if (!isfinite (value->f) || value->f < spec->min || value->f > spec->max) {
-                segq_value_format (value, shown, sizeof shown);
-                return s_range_error (spec, shown, err, errlen);
-            }
-            break;
-        case SEGQ_PARAM_CHOICE:
-            if (!s_choice_ok (spec->choices, value->s)) {
-                snprintf (err, errlen, "%s: '%.64s' is not one of %s",
-                          spec->name, value->s, spec->choices ? spec->choices : "(none)");
-                return SEGQ_EINVAL;
-            }
-            break;
-        case SEGQ_PARAM_BOOL:
-        case SEGQ_PARAM_STRING:
-            break;
+    case SEGQ_PARAM_INT:
+        if ((double) value->i < spec->min || (double) value->i > spec->max) {
+            snprintf (shown, sizeof shown, "%" PRId64, value->i);
+            return s_range_error (spec, shown, err, errlen);
+        }
+        break;
+    case SEGQ_PARAM_FLOAT:
+        if (!isfinite (value->f) || value->f < spec->min || value->f > spec->max) {
+            segq_value_format (value, shown, sizeof shown);
+            return s_range_error (spec, shown, err, errlen);
+        }
+        break;
+    case SEGQ_PARAM_CHOICE:
+        if (!s_choice_ok (spec->choices, value->s)) {
+            snprintf (err, errlen, "%s: '%.64s' is not one of %s", spec->name, value->s,
+                      spec->choices ? spec->choices : "(none)");
+            return SEGQ_EINVAL;
+        }
+        break;
+    case SEGQ_PARAM_BOOL:
+    case SEGQ_PARAM_STRING:
+        break;
     }
     return SEGQ_OK;
 }
@@ -201,11 +201,16 @@ static const char *
 s_type_name (segq_param_type_t type)
 {
     switch (type) {
-        case SEGQ_PARAM_INT:    return "an integer";
-        case SEGQ_PARAM_FLOAT:  return "a number";
-        case SEGQ_PARAM_BOOL:   return "true or false";
-        case SEGQ_PARAM_STRING: return "a string";
-        case SEGQ_PARAM_CHOICE: return "a choice";
+    case SEGQ_PARAM_INT:
+        return "an integer";
+    case SEGQ_PARAM_FLOAT:
+        return "a number";
+    case SEGQ_PARAM_BOOL:
+        return "true or false";
+    case SEGQ_PARAM_STRING:
+        return "a string";
+    case SEGQ_PARAM_CHOICE:
+        return "a choice";
     }
     return "a value";
 }
@@ -214,49 +219,51 @@ static int
 s_expected (const segq_param_spec_t *spec, const char *text, char *err, size_t errlen)
 {
     if (spec->type == SEGQ_PARAM_INT || spec->type == SEGQ_PARAM_FLOAT)
-        snprintf (err, errlen, "%s: '%.64s' is not %s (expected %g..%g)",
-                  spec->name, text, s_type_name (spec->type), spec->min, spec->max);
+        snprintf (err, errlen, "%s: '%.64s' is not %s (expected %g..%g)", spec->name, text,
+                  s_type_name (spec->type), spec->min, spec->max);
     else if (spec->type == SEGQ_PARAM_CHOICE)
-        snprintf (err, errlen, "%s: '%.64s' is not one of %s",
-                  spec->name, text, spec->choices ? spec->choices : "(none)");
+        snprintf (err, errlen, "%s: '%.64s' is not one of %s", spec->name, text,
+                  spec->choices ? spec->choices : "(none)");
     else
         snprintf (err, errlen, "%s: '%.64s' is not %s", spec->name, text, s_type_name (spec->type));
     return SEGQ_EINVAL;
 }
 
 int
-segq_param_parse (const segq_param_spec_t *spec, const char *text,
-                  segq_value_t *out, char *err, size_t errlen)
+segq_param_parse (const segq_param_spec_t *spec, const char *text, segq_value_t *out, char *err,
+                  size_t errlen)
 {
     segq_value_t value = { .type = spec->type };
     char *end = NULL;
     errno = 0;
     switch (spec->type) {
-        case SEGQ_PARAM_INT:
-            value.i = strtoll (text, &end, 10);
-            if (end == text || *end || errno == ERANGE)
-                return s_expected (spec, text, err, errlen);
-            break;
-        case SEGQ_PARAM_FLOAT:
-            value.f = strtod (text, &end);
-            if (end == text || *end || errno == ERANGE || !isfinite (value.f))
-                return s_expected (spec, text, err, errlen);
-            break;
-        case SEGQ_PARAM_BOOL:
-            if (!strcmp (text, "true") || !strcmp (text, "yes") || !strcmp (text, "on") || !strcmp (text, "1"))
-                value.b = true;
-            else if (!strcmp (text, "false") || !strcmp (text, "no") || !strcmp (text, "off") || !strcmp (text, "0"))
-                value.b = false;
-            else
-                return s_expected (spec, text, err, errlen);
-            break;
-        case SEGQ_PARAM_STRING:
-        case SEGQ_PARAM_CHOICE:
-            value.s = (char *) text;    /* checked below, duplicated once valid */
-            break;
-        default:
-            snprintf (err, errlen, "%s: the schema gives it an unknown type", spec->name);
-            return SEGQ_EINTERNAL;
+    case SEGQ_PARAM_INT:
+        value.i = strtoll (text, &end, 10);
+        if (end == text || *end || errno == ERANGE)
+            return s_expected (spec, text, err, errlen);
+        break;
+    case SEGQ_PARAM_FLOAT:
+        value.f = strtod (text, &end);
+        if (end == text || *end || errno == ERANGE || !isfinite (value.f))
+            return s_expected (spec, text, err, errlen);
+        break;
+    case SEGQ_PARAM_BOOL:
+        if (!strcmp (text, "true") || !strcmp (text, "yes") || !strcmp (text, "on")
+            || !strcmp (text, "1"))
+            value.b = true;
+        else if (!strcmp (text, "false") || !strcmp (text, "no") || !strcmp (text, "off")
+                 || !strcmp (text, "0"))
+            value.b = false;
+        else
+            return s_expected (spec, text, err, errlen);
+        break;
+    case SEGQ_PARAM_STRING:
+    case SEGQ_PARAM_CHOICE:
+        value.s = (char *) text; /* checked below, duplicated once valid */
+        break;
+    default:
+        snprintf (err, errlen, "%s: the schema gives it an unknown type", spec->name);
+        return SEGQ_EINTERNAL;
     }
     int rc = s_check_value (spec, &value, err, errlen);
     if (rc)
@@ -273,45 +280,44 @@ segq_param_parse (const segq_param_spec_t *spec, const char *text,
    spec declares, where that loses nothing: an integer for a FLOAT, an
    integral number for an INT, a string for a CHOICE. */
 static int
-s_coerce (const segq_param_spec_t *spec, const segq_value_t *in, segq_value_t *out,
-          char *err, size_t errlen)
+s_coerce (const segq_param_spec_t *spec, const segq_value_t *in, segq_value_t *out, char *err,
+          size_t errlen)
 {
     segq_value_t value = { .type = spec->type };
     bool ok = false;
     switch (spec->type) {
-        case SEGQ_PARAM_INT:
-            if (in->type == SEGQ_PARAM_INT) {
-                value.i = in->i;
-                ok = true;
-            }
-            else if (in->type == SEGQ_PARAM_FLOAT && in->f == floor (in->f)
-                     && in->f >= -9.2e18 && in->f <= 9.2e18) {
-                value.i = (int64_t) in->f;
-                ok = true;
-            }
-            break;
-        case SEGQ_PARAM_FLOAT:
-            if (in->type == SEGQ_PARAM_FLOAT || in->type == SEGQ_PARAM_INT) {
-                value.f = in->type == SEGQ_PARAM_FLOAT ? in->f : (double) in->i;
-                ok = true;
-            }
-            break;
-        case SEGQ_PARAM_BOOL:
-            if (in->type == SEGQ_PARAM_BOOL) {
-                value.b = in->b;
-                ok = true;
-            }
-            break;
-        case SEGQ_PARAM_STRING:
-        case SEGQ_PARAM_CHOICE:
-            if ((in->type == SEGQ_PARAM_STRING || in->type == SEGQ_PARAM_CHOICE) && in->s) {
-                value.s = in->s;
-                ok = true;
-            }
-            break;
+    case SEGQ_PARAM_INT:
+        if (in->type == SEGQ_PARAM_INT) {
+            value.i = in->i;
+            ok = true;
+        } else if (in->type == SEGQ_PARAM_FLOAT && in->f == floor (in->f) && in->f >= -9.2e18
+                   && in->f <= 9.2e18) {
+            value.i = (int64_t) in->f;
+            ok = true;
+        }
+        break;
+    case SEGQ_PARAM_FLOAT:
+        if (in->type == SEGQ_PARAM_FLOAT || in->type == SEGQ_PARAM_INT) {
+            value.f = in->type == SEGQ_PARAM_FLOAT ? in->f : (double) in->i;
+            ok = true;
+        }
+        break;
+    case SEGQ_PARAM_BOOL:
+        if (in->type == SEGQ_PARAM_BOOL) {
+            value.b = in->b;
+            ok = true;
+        }
+        break;
+    case SEGQ_PARAM_STRING:
+    case SEGQ_PARAM_CHOICE:
+        if ((in->type == SEGQ_PARAM_STRING || in->type == SEGQ_PARAM_CHOICE) && in->s) {
+            value.s = in->s;
+            ok = true;
+        }
+        break;
     }
     if (!ok) {
-        char shown[80];
+        char shown [80];
         segq_value_format (in, shown, sizeof shown);
         snprintf (err, errlen, "%s: expected %s, got %s '%.64s'", spec->name,
                   s_type_name (spec->type), s_type_name (in->type), shown);
@@ -327,25 +333,24 @@ static void
 s_unknown_param (const segq_kind_spec_t *kind, const char *name, char *err, size_t errlen)
 {
     if (kind->n_params == 0) {
-        snprintf (err, errlen, "unknown parameter '%.64s': kind '%s' takes no parameters",
-                  name, kind->name);
+        snprintf (err, errlen, "unknown parameter '%.64s': kind '%s' takes no parameters", name,
+                  kind->name);
         return;
     }
-    int used = snprintf (err, errlen, "unknown parameter '%.64s' for kind '%s' (known:",
-                         name, kind->name);
+    int used =
+        snprintf (err, errlen, "unknown parameter '%.64s' for kind '%s' (known:", name, kind->name);
     for (size_t i = 0; i < kind->n_params && used >= 0 && (size_t) used < errlen; i++)
-        used += snprintf (err + used, errlen - (size_t) used, " %s", kind->params[i].name);
+        used += snprintf (err + used, errlen - (size_t) used, " %s", kind->params [i].name);
     if (used >= 0 && (size_t) used < errlen)
         snprintf (err + used, errlen - (size_t) used, ")");
 }
 
 int
-segq_params_validate (const segq_kind_spec_t *kind, segq_params_t *params,
-                      char *err, size_t errlen)
+segq_params_validate (const segq_kind_spec_t *kind, segq_params_t *params, char *err, size_t errlen)
 {
     for (size_t i = 0; i < params->count; i++)
-        if (!segq_kind_param (kind, params->items[i].name)) {
-            s_unknown_param (kind, params->items[i].name, err, errlen);
+        if (!segq_kind_param (kind, params->items [i].name)) {
+            s_unknown_param (kind, params->items [i].name, err, errlen);
             return SEGQ_EINVAL;
         }
     /* Rebuilt in table order, so a stored job's parameters read the same
@@ -353,7 +358,7 @@ segq_params_validate (const segq_kind_spec_t *kind, segq_params_t *params,
     segq_params_t result = { 0 };
     int rc = SEGQ_OK;
     for (size_t i = 0; i < kind->n_params && rc == SEGQ_OK; i++) {
-        const segq_param_spec_t *spec = &kind->params[i];
+        const segq_param_spec_t *spec = &kind->params [i];
         const segq_value_t *given = segq_params_get (params, spec->name);
         segq_value_t value = { 0 };
         if (given)
@@ -361,8 +366,8 @@ segq_params_validate (const segq_kind_spec_t *kind, segq_params_t *params,
         else if (spec->default_value)
             rc = segq_param_parse (spec, spec->default_value, &value, err, errlen);
         else {
-            snprintf (err, errlen, "missing required parameter '%s' for kind '%s'",
-                      spec->name, kind->name);
+            snprintf (err, errlen, "missing required parameter '%s' for kind '%s'", spec->name,
+                      kind->name);
             rc = SEGQ_EINVAL;
         }
         if (rc == SEGQ_OK) {

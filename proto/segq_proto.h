@@ -32,88 +32,88 @@ extern "C" {
 
 /* Versions this build speaks. A peer whose header carries another version
    is answered with ERROR(EVERSION) listing these. */
-#define SEGQ_PROTO_VERSION      2
-#define SEGQ_PROTO_MIN_VERSION  2
+#define SEGQ_PROTO_VERSION     2
+#define SEGQ_PROTO_MIN_VERSION 2
 
-#define SEGQ_HEADER_SIZE        4
+#define SEGQ_HEADER_SIZE 4
 
 /* Limits the decoder enforces (the broker also caps whole messages with
    ZMQ_MAXMSGSIZE). */
-#define SEGQ_MAX_STRING         4096    /* any string field, bytes */
-#define SEGQ_MAX_NAME           1024    /* artifact / input names, relative paths */
-#define SEGQ_MAX_ARRAY          1000000 /* elements of any array */
-#define SEGQ_DEFAULT_MAX_MSG    (4u << 20)   /* bytes, whole message */
-#define SEGQ_DEFAULT_CHUNK      (1u << 20)   /* bytes of artifact data per CHUNK */
+#define SEGQ_MAX_STRING      4096       /* any string field, bytes */
+#define SEGQ_MAX_NAME        1024       /* artifact / input names, relative paths */
+#define SEGQ_MAX_ARRAY       1000000    /* elements of any array */
+#define SEGQ_DEFAULT_MAX_MSG (4u << 20) /* bytes, whole message */
+#define SEGQ_DEFAULT_CHUNK   (1u << 20) /* bytes of artifact data per CHUNK */
 
 typedef enum {
     /* any peer */
-    SEGQ_MSG_ERROR        = 1,   /* reply: a request failed */
-    SEGQ_MSG_HEARTBEAT    = 2,   /* broker <-> worker liveness */
-    SEGQ_MSG_BYE          = 3,   /* worker -> broker: leaving */
+    SEGQ_MSG_ERROR = 1,     /* reply: a request failed */
+    SEGQ_MSG_HEARTBEAT = 2, /* broker <-> worker liveness */
+    SEGQ_MSG_BYE = 3,       /* worker -> broker: leaving */
     /* client -> broker requests, each answered by the type after it */
-    SEGQ_MSG_SUBMIT       = 10,
-    SEGQ_MSG_SUBMITTED    = 11,
-    SEGQ_MSG_STATUS       = 12,
+    SEGQ_MSG_SUBMIT = 10,
+    SEGQ_MSG_SUBMITTED = 11,
+    SEGQ_MSG_STATUS = 12,
     SEGQ_MSG_STATUS_REPLY = 13,
-    SEGQ_MSG_CANCEL       = 14,
+    SEGQ_MSG_CANCEL = 14,
     SEGQ_MSG_CANCEL_REPLY = 15,
-    SEGQ_MSG_LOGS         = 16,
-    SEGQ_MSG_LOGS_REPLY   = 17,
-    SEGQ_MSG_WORKERS      = 18,
-    SEGQ_MSG_WORKERS_REPLY= 19,
-    SEGQ_MSG_DRAIN        = 20,
-    SEGQ_MSG_DRAIN_REPLY  = 21,
-    SEGQ_MSG_PURGE        = 22,  /* remove jobs' artifacts now (owner or admin) */
-    SEGQ_MSG_PURGE_REPLY  = 23,
-    SEGQ_MSG_BACKUP       = 24,  /* copy the database to a file on the broker's machine */
+    SEGQ_MSG_LOGS = 16,
+    SEGQ_MSG_LOGS_REPLY = 17,
+    SEGQ_MSG_WORKERS = 18,
+    SEGQ_MSG_WORKERS_REPLY = 19,
+    SEGQ_MSG_DRAIN = 20,
+    SEGQ_MSG_DRAIN_REPLY = 21,
+    SEGQ_MSG_PURGE = 22, /* remove jobs' artifacts now (owner or admin) */
+    SEGQ_MSG_PURGE_REPLY = 23,
+    SEGQ_MSG_BACKUP = 24, /* copy the database to a file on the broker's machine */
     SEGQ_MSG_BACKUP_REPLY = 25,
-    SEGQ_MSG_PRIORITY     = 26,
+    SEGQ_MSG_PRIORITY = 26,
     SEGQ_MSG_PRIORITY_REPLY = 27,
-    SEGQ_MSG_ARRAY        = 28,  /* make a job array of submitted jobs, or look one up */
-    SEGQ_MSG_ARRAY_REPLY  = 29,
+    SEGQ_MSG_ARRAY = 28, /* make a job array of submitted jobs, or look one up */
+    SEGQ_MSG_ARRAY_REPLY = 29,
     /* worker <-> broker */
-    SEGQ_MSG_REGISTER     = 30,  /* worker -> broker */
-    SEGQ_MSG_WELCOME      = 31,  /* broker -> worker */
-    SEGQ_MSG_ASSIGN       = 32,  /* broker -> worker */
-    SEGQ_MSG_PROGRESS     = 33,  /* worker -> broker */
-    SEGQ_MSG_LOG          = 34,  /* worker -> broker */
-    SEGQ_MSG_RESULT       = 35,  /* worker -> broker */
-    SEGQ_MSG_RESULT_ACK   = 36,  /* broker -> worker */
-    SEGQ_MSG_ABORT        = 37,  /* broker -> worker: stop this job */
-    SEGQ_MSG_DRAIN_WORKER = 38,  /* broker -> worker: finish running jobs, take no new ones, exit */
-    SEGQ_MSG_CHECKPOINT   = 39,  /* worker -> broker: a running job's newest checkpoint is uploaded */
+    SEGQ_MSG_REGISTER = 30,     /* worker -> broker */
+    SEGQ_MSG_WELCOME = 31,      /* broker -> worker */
+    SEGQ_MSG_ASSIGN = 32,       /* broker -> worker */
+    SEGQ_MSG_PROGRESS = 33,     /* worker -> broker */
+    SEGQ_MSG_LOG = 34,          /* worker -> broker */
+    SEGQ_MSG_RESULT = 35,       /* worker -> broker */
+    SEGQ_MSG_RESULT_ACK = 36,   /* broker -> worker */
+    SEGQ_MSG_ABORT = 37,        /* broker -> worker: stop this job */
+    SEGQ_MSG_DRAIN_WORKER = 38, /* broker -> worker: finish running jobs, take no new ones, exit */
+    SEGQ_MSG_CHECKPOINT = 39, /* worker -> broker: a running job's newest checkpoint is uploaded */
     SEGQ_MSG_CHECKPOINT_ACK = 40, /* broker -> worker: recorded durably (or refused) */
     /* artifact transfer, client or worker <-> broker */
-    SEGQ_MSG_PUT          = 50,  /* sender -> broker: I want to upload */
-    SEGQ_MSG_PUT_READY    = 51,  /* broker -> sender */
-    SEGQ_MSG_PUT_DONE     = 52,  /* broker -> sender: stored and verified (or not) */
-    SEGQ_MSG_GET          = 53,  /* receiver -> broker: I want to download */
-    SEGQ_MSG_GET_READY    = 54,  /* broker -> receiver */
-    SEGQ_MSG_CHUNK        = 55,  /* either way: one piece of data */
-    SEGQ_MSG_CREDIT       = 56,  /* either way: receiver grants more chunks */
+    SEGQ_MSG_PUT = 50,       /* sender -> broker: I want to upload */
+    SEGQ_MSG_PUT_READY = 51, /* broker -> sender */
+    SEGQ_MSG_PUT_DONE = 52,  /* broker -> sender: stored and verified (or not) */
+    SEGQ_MSG_GET = 53,       /* receiver -> broker: I want to download */
+    SEGQ_MSG_GET_READY = 54, /* broker -> receiver */
+    SEGQ_MSG_CHUNK = 55,     /* either way: one piece of data */
+    SEGQ_MSG_CREDIT = 56,    /* either way: receiver grants more chunks */
     /* client -> broker requests added later (numbers are never reused) */
-    SEGQ_MSG_KINDS        = 57,  /* the broker's table of job kinds */
-    SEGQ_MSG_KINDS_REPLY  = 58
+    SEGQ_MSG_KINDS = 57, /* the broker's table of job kinds */
+    SEGQ_MSG_KINDS_REPLY = 58
 } segq_msg_type_t;
 
 typedef enum {
-    SEGQ_JOB_WAITING   = 1,  /* an input refers to a job not yet succeeded */
-    SEGQ_JOB_QUEUED    = 2,
-    SEGQ_JOB_RUNNING   = 3,
+    SEGQ_JOB_WAITING = 1, /* an input refers to a job not yet succeeded */
+    SEGQ_JOB_QUEUED = 2,
+    SEGQ_JOB_RUNNING = 3,
     SEGQ_JOB_SUCCEEDED = 4,
-    SEGQ_JOB_FAILED    = 5,
+    SEGQ_JOB_FAILED = 5,
     SEGQ_JOB_CANCELLED = 6
 } segq_job_state_t;
 
-const char *segq_job_state_name (segq_job_state_t state);       /* "queued" */
+const char *segq_job_state_name (segq_job_state_t state); /* "queued" */
 int segq_job_state_parse (const char *name, segq_job_state_t *out);
 bool segq_job_state_final (segq_job_state_t state);
 
 /* ---- pieces shared by several messages ---- */
 
 typedef struct {
-    char *name;                 /* relative path: "images/x.png" */
-    char hash[SEGQ_HASH_HEX_LEN + 1];
+    char *name; /* relative path: "images/x.png" */
+    char hash [SEGQ_HASH_HEX_LEN + 1];
     uint64_t size;
 } segq_artifact_t;
 
@@ -121,23 +121,23 @@ typedef struct {
    reference to another job's output (job set; output NULL means that job's
    principal output, "*" all of its outputs), which makes a dependency. */
 typedef struct {
-    char *name;                 /* where it is laid out in the job's directory */
-    char hash[SEGQ_HASH_HEX_LEN + 1];   /* "" when job is set */
+    char *name;                        /* where it is laid out in the job's directory */
+    char hash [SEGQ_HASH_HEX_LEN + 1]; /* "" when job is set */
     uint64_t size;
-    char *job;                  /* or NULL */
-    char *output;               /* or NULL */
+    char *job;    /* or NULL */
+    char *output; /* or NULL */
 } segq_input_t;
 
 typedef struct {
-    uint32_t index;             /* the worker's CUDA device number (PCI bus order):
-                                   nvidia-smi's, or a position in the worker's own
-                                   CUDA_VISIBLE_DEVICES list */
+    uint32_t index; /* the worker's CUDA device number (PCI bus order):
+                       nvidia-smi's, or a position in the worker's own
+                       CUDA_VISIBLE_DEVICES list */
     char *name;
-    uint64_t mem_total;         /* bytes */
-    uint64_t mem_used;          /* bytes reserved by running jobs (WORKERS_REPLY only) */
-    char *device;               /* what its jobs get as CUDA_VISIBLE_DEVICES (that
-                                   list's entry: a number, GPU-UUID or MIG id), or
-                                   NULL: index */
+    uint64_t mem_total; /* bytes */
+    uint64_t mem_used;  /* bytes reserved by running jobs (WORKERS_REPLY only) */
+    char *device;       /* what its jobs get as CUDA_VISIBLE_DEVICES (that
+                           list's entry: a number, GPU-UUID or MIG id), or
+                           NULL: index */
 } segq_gpu_t;
 
 typedef struct {
@@ -147,8 +147,8 @@ typedef struct {
 
 typedef struct {
     segq_job_state_t state;
-    double time;                /* unix seconds */
-    char *reason;               /* or NULL */
+    double time;  /* unix seconds */
+    char *reason; /* or NULL */
 } segq_transition_t;
 
 typedef struct {
@@ -157,32 +157,36 @@ typedef struct {
     char *kind;
     segq_job_state_t state;
     int32_t priority;
-    uint32_t attempt;           /* attempts started so far */
+    uint32_t attempt; /* attempts started so far */
     uint32_t max_attempts;
-    uint64_t gpu_mem;           /* bytes; 0 = CPU job */
+    uint64_t gpu_mem; /* bytes; 0 = CPU job */
     uint32_t cpu_slots;
     uint32_t time_limit_s;
-    char *worker;               /* node running it, or NULL */
-    int32_t gpu;                /* GPU index on that node, -1 none */
-    double fraction;            /* progress 0..1 */
-    char *phase;                /* or NULL */
-    char *message;              /* or NULL */
-    char *reason;               /* why it failed / was cancelled, or NULL */
-    int32_t exit_code;          /* -1 unknown */
-    int32_t signal;             /* 0 none */
-    double created, started, finished;  /* unix seconds; 0 = not yet */
+    char *worker;                      /* node running it, or NULL */
+    int32_t gpu;                       /* GPU index on that node, -1 none */
+    double fraction;                   /* progress 0..1 */
+    char *phase;                       /* or NULL */
+    char *message;                     /* or NULL */
+    char *reason;                      /* why it failed / was cancelled, or NULL */
+    int32_t exit_code;                 /* -1 unknown */
+    int32_t signal;                    /* 0 none */
+    double created, started, finished; /* unix seconds; 0 = not yet */
     segq_params_t params;
-    segq_params_t metrics;      /* latest, FLOAT values */
-    segq_input_t *inputs;       size_t n_inputs;
-    char **after;               size_t n_after;
-    segq_artifact_t *outputs;   size_t n_outputs;
-    segq_transition_t *history; size_t n_history;   /* only when asked (detail) */
+    segq_params_t metrics; /* latest, FLOAT values */
+    segq_input_t *inputs;
+    size_t n_inputs;
+    char **after;
+    size_t n_after;
+    segq_artifact_t *outputs;
+    size_t n_outputs;
+    segq_transition_t *history;
+    size_t n_history; /* only when asked (detail) */
 } segq_job_info_t;
 
 typedef enum {
-    SEGQ_WORKER_ACTIVE   = 1,
+    SEGQ_WORKER_ACTIVE = 1,
     SEGQ_WORKER_DRAINING = 2,
-    SEGQ_WORKER_LOST     = 3
+    SEGQ_WORKER_LOST = 3
 } segq_worker_state_t;
 
 const char *segq_worker_state_name (segq_worker_state_t state);
@@ -190,47 +194,53 @@ const char *segq_worker_state_name (segq_worker_state_t state);
 typedef struct {
     char *node;
     segq_worker_state_t state;
-    segq_gpu_t *gpus;           size_t n_gpus;
+    segq_gpu_t *gpus;
+    size_t n_gpus;
     uint32_t cpu_slots;
     uint32_t cpu_used;
-    char **kinds;               size_t n_kinds;
-    char **running;             size_t n_running;   /* job ids */
-    double last_seen;           /* unix seconds */
+    char **kinds;
+    size_t n_kinds;
+    char **running;
+    size_t n_running; /* job ids */
+    double last_seen; /* unix seconds */
     uint32_t version;
 } segq_worker_info_t;
 
 /* ---- message bodies ---- */
 
 typedef struct {
-    uint64_t req_id;            /* of the request that failed; 0 if none */
-    int32_t code;               /* segq_error_t */
+    uint64_t req_id; /* of the request that failed; 0 if none */
+    int32_t code;    /* segq_error_t */
     char *message;
-    uint32_t *versions;         size_t n_versions;  /* on EVERSION: what the broker speaks */
+    uint32_t *versions;
+    size_t n_versions; /* on EVERSION: what the broker speaks */
 } segq_error_msg_t;
 
 typedef struct {
-    char *reason;               /* or NULL */
+    char *reason; /* or NULL */
 } segq_bye_t;
 
 typedef struct {
-    uint64_t req_id;            /* chosen by the client, echoed in the reply; lets it pipeline */
+    uint64_t req_id; /* chosen by the client, echoed in the reply; lets it pipeline */
     char *user;
     char *kind;
     segq_params_t params;
-    segq_input_t *inputs;       size_t n_inputs;
-    char **after;               size_t n_after;     /* plain ordering dependencies */
-    int32_t priority;           /* orders only this user's own jobs; higher first */
-    uint64_t gpu_mem;           /* bytes; 0 = CPU job */
-    uint32_t cpu_slots;         /* 0 = 1 for a CPU job, 0 for a GPU job */
-    uint32_t time_limit_s;      /* 0 = broker default */
-    uint32_t max_attempts;      /* 0 = broker default */
+    segq_input_t *inputs;
+    size_t n_inputs;
+    char **after;
+    size_t n_after;        /* plain ordering dependencies */
+    int32_t priority;      /* orders only this user's own jobs; higher first */
+    uint64_t gpu_mem;      /* bytes; 0 = CPU job */
+    uint32_t cpu_slots;    /* 0 = 1 for a CPU job, 0 for a GPU job */
+    uint32_t time_limit_s; /* 0 = broker default */
+    uint32_t max_attempts; /* 0 = broker default */
 } segq_submit_t;
 
 typedef struct {
     uint64_t req_id;
     char *job;
-    uint64_t gpu_mem;           /* the resources the job was given: the SUBMIT's, */
-    uint32_t cpu_slots;         /* or its kind's default */
+    uint64_t gpu_mem;   /* the resources the job was given: the SUBMIT's, */
+    uint32_t cpu_slots; /* or its kind's default */
 } segq_submitted_t;
 
 /* Most jobs one STATUS may name, and its largest page (`limit`); more is
@@ -239,54 +249,59 @@ typedef struct {
 
 typedef struct {
     uint64_t req_id;
-    char **jobs;                size_t n_jobs;      /* none: list all (filtered, paged) */
-    char *user;                 /* filter, or NULL */
-    int32_t state;              /* filter segq_job_state_t, or 0 */
-    char *cursor;               /* resume listing after this job id, or NULL */
-    uint32_t limit;             /* 0 = broker default page; at most SEGQ_STATUS_MAX */
-    bool detail;                /* include history */
-    char *caller;               /* the user asking (replaced by the certificate's name with
-                                   keys): other users' jobs come without their data's names */
-    bool newest;                /* list from the newest job down; cursor: continue below it */
+    char **jobs;
+    size_t n_jobs;  /* none: list all (filtered, paged) */
+    char *user;     /* filter, or NULL */
+    int32_t state;  /* filter segq_job_state_t, or 0 */
+    char *cursor;   /* resume listing after this job id, or NULL */
+    uint32_t limit; /* 0 = broker default page; at most SEGQ_STATUS_MAX */
+    bool detail;    /* include history */
+    char *caller;   /* the user asking (replaced by the certificate's name with
+                       keys): other users' jobs come without their data's names */
+    bool newest;    /* list from the newest job down; cursor: continue below it */
 } segq_status_t;
 
 typedef struct {
     uint64_t req_id;
-    segq_job_info_t *jobs;      size_t n_jobs;
-    char *cursor;               /* more to list: pass back in STATUS; NULL when done */
+    segq_job_info_t *jobs;
+    size_t n_jobs;
+    char *cursor; /* more to list: pass back in STATUS; NULL when done */
 } segq_status_reply_t;
 
 typedef struct {
     uint64_t req_id;
     char *user;
-    char **jobs;                size_t n_jobs;
+    char **jobs;
+    size_t n_jobs;
 } segq_cancel_t;
 
 typedef struct {
     char *job;
-    int32_t code;               /* 0 cancelled (or already final), else why not */
-    char *message;              /* or NULL */
+    int32_t code;  /* 0 cancelled (or already final), else why not */
+    char *message; /* or NULL */
 } segq_cancel_result_t;
 
 typedef struct {
     uint64_t req_id;
-    segq_cancel_result_t *results; size_t n_results;
+    segq_cancel_result_t *results;
+    size_t n_results;
 } segq_cancel_reply_t;
 
 typedef struct {
     uint64_t req_id;
     char *user;
     char *job;
-    uint64_t offset;            /* byte offset in the job's log */
-    uint32_t max_bytes;         /* 0 = as much as fits one message */
+    uint64_t offset;    /* byte offset in the job's log */
+    uint32_t max_bytes; /* 0 = as much as fits one message */
 } segq_logs_t;
 
 typedef struct {
     uint64_t req_id;
     char *job;
-    uint64_t offset;            /* of data[0] */
-    uint8_t *data;              size_t size;
-    bool complete;              /* the job is final and this is the end of its log */
+    uint64_t offset; /* of data[0] */
+    uint8_t *data;
+    size_t size;
+    bool complete; /* the job is final and this is the end of its log */
 } segq_logs_reply_t;
 
 typedef struct {
@@ -295,7 +310,8 @@ typedef struct {
 
 typedef struct {
     uint64_t req_id;
-    segq_worker_info_t *workers; size_t n_workers;
+    segq_worker_info_t *workers;
+    size_t n_workers;
 } segq_workers_reply_t;
 
 typedef struct {
@@ -316,13 +332,13 @@ typedef struct {
     uint64_t req_id;
     char *user;
     char *job;
-    int32_t priority;           /* the new one */
+    int32_t priority; /* the new one */
 } segq_priority_t;
 
 typedef struct {
     uint64_t req_id;
     char *job;
-    int32_t priority;           /* now in effect */
+    int32_t priority; /* now in effect */
     int32_t previous;
 } segq_priority_reply_t;
 
@@ -331,48 +347,52 @@ typedef struct {
 typedef struct {
     uint64_t req_id;
     char *user;
-    char **jobs;                size_t n_jobs;      /* make an array of these jobs, in order */
-    char *array;                /* ... or look up this one (exactly one of the two) */
+    char **jobs;
+    size_t n_jobs; /* make an array of these jobs, in order */
+    char *array;   /* ... or look up this one (exactly one of the two) */
 } segq_array_t;
 
 typedef struct {
     uint64_t req_id;
-    char *array;                /* its id */
+    char *array; /* its id */
     char *owner;
-    double created;             /* unix seconds */
-    char **jobs;                size_t n_jobs;      /* in order */
+    double created; /* unix seconds */
+    char **jobs;
+    size_t n_jobs; /* in order */
 } segq_array_reply_t;
 
 typedef struct {
     uint64_t req_id;
     char *user;
-    char **jobs;                size_t n_jobs;
+    char **jobs;
+    size_t n_jobs;
 } segq_purge_t;
 
 typedef struct {
     char *job;
-    int32_t code;               /* 0 purged (or already purged), else why not */
-    char *message;              /* or NULL */
-    uint32_t artifacts;         /* files removed */
-    uint64_t bytes;             /* their size */
+    int32_t code;       /* 0 purged (or already purged), else why not */
+    char *message;      /* or NULL */
+    uint32_t artifacts; /* files removed */
+    uint64_t bytes;     /* their size */
 } segq_purge_result_t;
 
 typedef struct {
     uint64_t req_id;
-    segq_purge_result_t *results; size_t n_results;
+    segq_purge_result_t *results;
+    size_t n_results;
 } segq_purge_reply_t;
 
 typedef struct {
     uint64_t req_id;
-    char *user;                 /* or NULL */
-    char *path;                 /* absolute, on the broker's machine; must not exist */
+    char *user; /* or NULL */
+    char *path; /* absolute, on the broker's machine; must not exist */
 } segq_backup_t;
 
 typedef struct {
     uint64_t req_id;
     char *path;
-    uint64_t size;              /* bytes of the copy */
-    uint64_t jobs;              /* jobs in it */
+    uint64_t size; /* bytes of the copy */
+    uint64_t jobs; /* jobs in it */
 } segq_backup_reply_t;
 
 /* The kind table (segq_schema.h) as the broker sends it in KINDS_REPLY,
@@ -381,30 +401,33 @@ typedef struct {
 typedef struct {
     char *name;
     segq_param_type_t type;
-    double min, max;            /* INT and FLOAT: the inclusive range */
-    char **choices;             size_t n_choices;   /* CHOICE: the strings allowed */
-    char *help;                 /* or NULL */
+    double min, max; /* INT and FLOAT: the inclusive range */
+    char **choices;
+    size_t n_choices; /* CHOICE: the strings allowed */
+    char *help;       /* or NULL */
 } segq_kind_param_t;
 
 typedef struct {
-    char *name;                 /* laid out under this name in the job's directory */
+    char *name; /* laid out under this name in the job's directory */
     bool required;
-    char *unless;               /* not required, but needed unless this bool parameter is
-                                   true; or NULL */
-    bool many;                  /* a set of files, laid out under name/ */
-    bool sets;                  /* many, in named sets: name/SET/ */
-    char *help;                 /* or NULL */
+    char *unless; /* not required, but needed unless this bool parameter is
+                     true; or NULL */
+    bool many;    /* a set of files, laid out under name/ */
+    bool sets;    /* many, in named sets: name/SET/ */
+    char *help;   /* or NULL */
 } segq_kind_input_t;
 
 typedef struct {
     char *name;
-    char *help;                 /* or NULL */
-    segq_kind_param_t *params;  size_t n_params;
-    segq_params_t defaults;     /* each optional parameter's default, typed as
-                                   SUBMIT carries it; one without is required */
-    segq_kind_input_t *inputs;  size_t n_inputs;
-    char *principal;            /* output a bare JOB reference means; "*" all */
-    bool test;                  /* exercises the queue without ML */
+    char *help; /* or NULL */
+    segq_kind_param_t *params;
+    size_t n_params;
+    segq_params_t defaults; /* each optional parameter's default, typed as
+                               SUBMIT carries it; one without is required */
+    segq_kind_input_t *inputs;
+    size_t n_inputs;
+    char *principal; /* output a bare JOB reference means; "*" all */
+    bool test;       /* exercises the queue without ML */
 } segq_kind_info_t;
 
 typedef struct {
@@ -413,136 +436,143 @@ typedef struct {
 
 typedef struct {
     uint64_t req_id;
-    segq_kind_info_t *kinds;    size_t n_kinds;     /* in table order */
+    segq_kind_info_t *kinds;
+    size_t n_kinds; /* in table order */
 } segq_kinds_reply_t;
 
 typedef struct {
-    char *node;                 /* unique name of this worker daemon */
-    char *instance;             /* the daemon behind the name (kept across its
-                                   restarts), or NULL */
-    segq_gpu_t *gpus;           size_t n_gpus;
+    char *node;     /* unique name of this worker daemon */
+    char *instance; /* the daemon behind the name (kept across its
+                       restarts), or NULL */
+    segq_gpu_t *gpus;
+    size_t n_gpus;
     uint32_t cpu_slots;
-    char **kinds;               size_t n_kinds;     /* job kinds it runs */
-    segq_job_attempt_t *held;   size_t n_held;      /* jobs it is running or has results for */
+    char **kinds;
+    size_t n_kinds; /* job kinds it runs */
+    segq_job_attempt_t *held;
+    size_t n_held; /* jobs it is running or has results for */
     bool draining;
 } segq_register_t;
 
 typedef struct {
-    uint32_t heartbeat_ms;      /* send one at least this often */
-    uint32_t expiry_ms;         /* silent this long = dead */
-    uint32_t max_msg;           /* bytes */
-    uint32_t chunk_size;        /* bytes */
+    uint32_t heartbeat_ms; /* send one at least this often */
+    uint32_t expiry_ms;    /* silent this long = dead */
+    uint32_t max_msg;      /* bytes */
+    uint32_t chunk_size;   /* bytes */
 } segq_welcome_t;
 
 typedef struct {
     char *job;
-    uint32_t attempt;           /* fencing token: everything about this run carries it */
+    uint32_t attempt; /* fencing token: everything about this run carries it */
     char *kind;
     segq_params_t params;
-    segq_artifact_t *inputs;    size_t n_inputs;    /* resolved: names are paths in the job dir */
-    int32_t gpu;                /* GPU index on this node, -1 for a CPU job */
+    segq_artifact_t *inputs;
+    size_t n_inputs; /* resolved: names are paths in the job dir */
+    int32_t gpu;     /* GPU index on this node, -1 for a CPU job */
     uint64_t gpu_mem;
     uint32_t cpu_slots;
-    uint32_t time_limit_s;      /* 0 = none */
-    char *resume;               /* the input that is an earlier attempt's checkpoint
-                                   (laid out under out/): resume from it; or NULL */
+    uint32_t time_limit_s; /* 0 = none */
+    char *resume;          /* the input that is an earlier attempt's checkpoint
+                              (laid out under out/): resume from it; or NULL */
 } segq_assign_t;
 
 typedef struct {
     char *job;
     uint32_t attempt;
-    double fraction;            /* 0..1 */
-    char *phase;                /* or NULL */
-    char *message;              /* or NULL */
+    double fraction; /* 0..1 */
+    char *phase;     /* or NULL */
+    char *message;   /* or NULL */
     segq_params_t metrics;
 } segq_progress_t;
 
 typedef struct {
     char *job;
     uint32_t attempt;
-    uint64_t offset;            /* of data[0] in this attempt's log */
-    uint8_t *data;              size_t size;
+    uint64_t offset; /* of data[0] in this attempt's log */
+    uint8_t *data;
+    size_t size;
 } segq_log_t;
 
 typedef struct {
     char *job;
     uint32_t attempt;
     bool success;
-    int32_t exit_code;          /* -1 if killed by a signal or never started */
-    int32_t signal;             /* 0 none */
-    char *reason;               /* human text for a failure, or NULL */
-    segq_artifact_t *outputs;   size_t n_outputs;   /* already uploaded */
+    int32_t exit_code; /* -1 if killed by a signal or never started */
+    int32_t signal;    /* 0 none */
+    char *reason;      /* human text for a failure, or NULL */
+    segq_artifact_t *outputs;
+    size_t n_outputs; /* already uploaded */
 } segq_result_t;
 
 typedef struct {
     char *job;
     uint32_t attempt;
-    int32_t code;               /* 0 accepted; SEGQ_ESTALE fenced; else refused */
-    char *message;              /* or NULL */
+    int32_t code;  /* 0 accepted; SEGQ_ESTALE fenced; else refused */
+    char *message; /* or NULL */
 } segq_result_ack_t;
 
 typedef struct {
     char *job;
     uint32_t attempt;
-    char *reason;               /* "cancelled by alice", ... */
+    char *reason; /* "cancelled by alice", ... */
 } segq_abort_t;
 
 typedef struct {
     char *job;
-    uint32_t attempt;           /* fenced like RESULT */
-    char *name;                 /* path under out/ where the child wrote it */
-    char hash[SEGQ_HASH_HEX_LEN + 1];   /* already uploaded (PUT) */
+    uint32_t attempt;                  /* fenced like RESULT */
+    char *name;                        /* path under out/ where the child wrote it */
+    char hash [SEGQ_HASH_HEX_LEN + 1]; /* already uploaded (PUT) */
     uint64_t size;
-    uint32_t step;              /* units of work it holds (scales), for people */
+    uint32_t step; /* units of work it holds (scales), for people */
 } segq_checkpoint_t;
 
 typedef struct {
     char *job;
     uint32_t attempt;
-    uint32_t step;              /* the CHECKPOINT's, echoed */
-    int32_t code;               /* 0 recorded; SEGQ_ESTALE fenced; else refused */
-    char *message;              /* or NULL */
+    uint32_t step; /* the CHECKPOINT's, echoed */
+    int32_t code;  /* 0 recorded; SEGQ_ESTALE fenced; else refused */
+    char *message; /* or NULL */
 } segq_checkpoint_ack_t;
 
 typedef struct {
     uint64_t req_id;
-    char hash[SEGQ_HASH_HEX_LEN + 1];   /* known up front (the broker may have it), or "":
-                                           the final CHUNK names it */
+    char hash [SEGQ_HASH_HEX_LEN + 1]; /* known up front (the broker may have it), or "":
+                                          the final CHUNK names it */
     uint64_t size;
-    char *name;                 /* for logs, or NULL */
-    char *user;                 /* the uploader (replaced by the certificate's name with keys) */
+    char *name; /* for logs, or NULL */
+    char *user; /* the uploader (replaced by the certificate's name with keys) */
 } segq_put_t;
 
 typedef struct {
     uint64_t req_id;
-    uint64_t transfer;          /* id for CHUNK/CREDIT; 0 when have */
-    bool have;                  /* broker already has this hash: nothing to send */
-    uint32_t credit;            /* chunks the sender may send now */
+    uint64_t transfer; /* id for CHUNK/CREDIT; 0 when have */
+    bool have;         /* broker already has this hash: nothing to send */
+    uint32_t credit;   /* chunks the sender may send now */
     uint32_t chunk_size;
 } segq_put_ready_t;
 
 typedef struct {
     uint64_t req_id;
     uint64_t transfer;
-    int32_t code;               /* 0 stored and verified; SEGQ_EHASH, SEGQ_ENOSPC, ... */
-    char *message;              /* or NULL */
+    int32_t code;  /* 0 stored and verified; SEGQ_EHASH, SEGQ_ENOSPC, ... */
+    char *message; /* or NULL */
 } segq_put_done_t;
 
 typedef struct {
     uint64_t req_id;
-    char hash[SEGQ_HASH_HEX_LEN + 1];   /* by hash (workers), or "" ... */
-    char *job;                  /* ... by job + output name (clients), or NULL */
+    char hash [SEGQ_HASH_HEX_LEN + 1]; /* by hash (workers), or "" ... */
+    char *job;                         /* ... by job + output name (clients), or NULL */
     char *name;
-    char *user;                 /* or NULL */
-    uint32_t credit;            /* chunks the broker may send before the next CREDIT */
+    char *user;      /* or NULL */
+    uint32_t credit; /* chunks the broker may send before the next CREDIT */
 } segq_get_t;
 
 typedef struct {
     uint64_t req_id;
     uint64_t transfer;
-    char hash[SEGQ_HASH_HEX_LEN + 1];
+    char hash [SEGQ_HASH_HEX_LEN + 1];
     uint64_t size;
-    char *name;                 /* or NULL */
+    char *name; /* or NULL */
     uint32_t chunk_size;
 } segq_get_ready_t;
 
@@ -550,8 +580,8 @@ typedef struct {
     uint64_t transfer;
     uint64_t offset;
     bool last;
-    char hash[SEGQ_HASH_HEX_LEN + 1];   /* upload's last CHUNK: sha256 of all sent, or "" */
-    zframe_t *data;             /* the data frame, owned */
+    char hash [SEGQ_HASH_HEX_LEN + 1]; /* upload's last CHUNK: sha256 of all sent, or "" */
+    zframe_t *data;                    /* the data frame, owned */
 } segq_chunk_t;
 
 typedef struct {
@@ -561,7 +591,7 @@ typedef struct {
 
 typedef struct {
     segq_msg_type_t type;
-    uint8_t version;            /* as received; set to SEGQ_PROTO_VERSION by segq_msg_new */
+    uint8_t version; /* as received; set to SEGQ_PROTO_VERSION by segq_msg_new */
     union {
         segq_error_msg_t error;
         segq_bye_t bye;
@@ -604,7 +634,7 @@ typedef struct {
         segq_get_ready_t get_ready;
         segq_chunk_t chunk;
         segq_credit_t credit;
-    } u;                        /* HEARTBEAT and DRAIN_WORKER have empty bodies */
+    } u; /* HEARTBEAT and DRAIN_WORKER have empty bodies */
 } segq_msg_t;
 
 /* A zeroed message of `type`, except where 0 would mean something:
@@ -612,30 +642,30 @@ typedef struct {
 segq_msg_t *segq_msg_new (segq_msg_type_t type);
 void segq_msg_destroy (segq_msg_t **self_p);
 
-const char *segq_msg_type_name (segq_msg_type_t type);   /* "SUBMIT"; "?" if unknown */
+const char *segq_msg_type_name (segq_msg_type_t type); /* "SUBMIT"; "?" if unknown */
 
 /* What a message means to the peers (segq_msg_route.c): who may send it,
    where its request id and the user it acts for sit, what answers it. */
 enum {
-    SEGQ_FROM_BROKER  = 1,
-    SEGQ_FROM_USER    = 2,      /* a client with a user's certificate (or none: no keys) */
-    SEGQ_FROM_ADMIN   = 4,
-    SEGQ_FROM_WORKER  = 8,      /* a worker daemon (a worker certificate) */
-    SEGQ_FROM_SESSION = 16      /* ... and only once it has registered */
+    SEGQ_FROM_BROKER = 1,
+    SEGQ_FROM_USER = 2, /* a client with a user's certificate (or none: no keys) */
+    SEGQ_FROM_ADMIN = 4,
+    SEGQ_FROM_WORKER = 8,  /* a worker daemon (a worker certificate) */
+    SEGQ_FROM_SESSION = 16 /* ... and only once it has registered */
 };
 
 typedef struct {
-    unsigned senders;           /* SEGQ_FROM_* bits */
-    segq_msg_type_t reply;      /* the answer when it succeeds (ERROR when not); 0: none */
-    ptrdiff_t req_offset;       /* of its uint64_t request id in the body, or -1 */
-    ptrdiff_t user_offset;      /* of its char * acting user in the body, or -1 */
+    unsigned senders;      /* SEGQ_FROM_* bits */
+    segq_msg_type_t reply; /* the answer when it succeeds (ERROR when not); 0: none */
+    ptrdiff_t req_offset;  /* of its uint64_t request id in the body, or -1 */
+    ptrdiff_t user_offset; /* of its char * acting user in the body, or -1 */
 } segq_msg_route_t;
 
 /* 0, or SEGQ_EPROTO for a type that is not part of the protocol. */
 int segq_msg_route (segq_msg_type_t type, segq_msg_route_t *route);
 /* The message's request id (0: it has none, or it was not set). */
 uint64_t segq_msg_req_id (const segq_msg_t *msg);
-int segq_msg_set_req_id (segq_msg_t *msg, uint64_t req);   /* SEGQ_EINVAL: it has none */
+int segq_msg_set_req_id (segq_msg_t *msg, uint64_t req); /* SEGQ_EINVAL: it has none */
 /* Where the user it acts for is kept (NULL: it names none). */
 char **segq_msg_user (segq_msg_t *msg);
 
@@ -649,15 +679,13 @@ int segq_msg_encode (segq_msg_t *self, zmsg_t **out);
    everything; on failure returns SEGQ_EPROTO, SEGQ_EVERSION or
    SEGQ_ETOOBIG with a message naming the problem, and *out is NULL.
    On EVERSION, *version_out (if not NULL) gets the peer's version. */
-int segq_msg_decode_bytes (const uint8_t *header, size_t header_size,
-                           const uint8_t *body, size_t body_size,
-                           const uint8_t *data, size_t data_size, bool has_data,
-                           segq_msg_t **out, uint8_t *version_out,
-                           char *err, size_t errlen);
+int segq_msg_decode_bytes (const uint8_t *header, size_t header_size, const uint8_t *body,
+                           size_t body_size, const uint8_t *data, size_t data_size, bool has_data,
+                           segq_msg_t **out, uint8_t *version_out, char *err, size_t errlen);
 
 /* Decode a zmsg (consumed: *zmsg_p becomes NULL). */
-int segq_msg_decode (zmsg_t **zmsg_p, segq_msg_t **out, uint8_t *version_out,
-                     char *err, size_t errlen);
+int segq_msg_decode (zmsg_t **zmsg_p, segq_msg_t **out, uint8_t *version_out, char *err,
+                     size_t errlen);
 
 /* segq_msg_decode for a server, which answers what it cannot decode: on
    failure *req_out gets the request id the body frame still shows
@@ -680,8 +708,8 @@ int segq_msg_send (segq_msg_t **self_p, zsock_t *sock, zframe_t *routing_id);
    the sender's routing id (owned by the caller). On a decode failure the
    frames are consumed, *out is NULL, and the code says why; the routing id
    is still returned so the caller can answer ERROR. */
-int segq_msg_recv (zsock_t *sock, zframe_t **routing_id_out, segq_msg_t **out,
-                   uint8_t *version_out, char *err, size_t errlen);
+int segq_msg_recv (zsock_t *sock, zframe_t **routing_id_out, segq_msg_t **out, uint8_t *version_out,
+                   char *err, size_t errlen);
 
 /* For a program that moves artifacts (broker, worker, CLI): keep freed
    chunk-sized buffers in the heap instead of unmapping them, so each

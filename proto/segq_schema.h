@@ -22,11 +22,11 @@ extern "C" {
 #endif
 
 typedef enum {
-    SEGQ_PARAM_INT    = 1,  /* int64 */
-    SEGQ_PARAM_FLOAT  = 2,  /* double */
-    SEGQ_PARAM_BOOL   = 3,
+    SEGQ_PARAM_INT = 1,   /* int64 */
+    SEGQ_PARAM_FLOAT = 2, /* double */
+    SEGQ_PARAM_BOOL = 3,
     SEGQ_PARAM_STRING = 4,
-    SEGQ_PARAM_CHOICE = 5   /* a string from a fixed list; travels as a string */
+    SEGQ_PARAM_CHOICE = 5 /* a string from a fixed list; travels as a string */
 } segq_param_type_t;
 
 /* A typed value: a parameter's value, or a metric (FLOAT). */
@@ -35,11 +35,11 @@ typedef struct {
     int64_t i;
     double f;
     bool b;
-    char *s;                    /* owned; STRING and CHOICE only */
+    char *s; /* owned; STRING and CHOICE only */
 } segq_value_t;
 
 typedef struct {
-    char *name;                 /* owned */
+    char *name; /* owned */
     segq_value_t value;
 } segq_param_t;
 
@@ -52,36 +52,36 @@ typedef struct {
 } segq_params_t;
 
 typedef struct {
-    const char *name;           /* "seconds"; the CLI flag is --param seconds=N */
+    const char *name; /* "seconds"; the CLI flag is --param seconds=N */
     segq_param_type_t type;
-    const char *default_value;  /* as the user would type it; NULL: required */
-    double min, max;            /* inclusive range for INT and FLOAT */
-    const char *choices;        /* "fp32|bf16" for CHOICE */
+    const char *default_value; /* as the user would type it; NULL: required */
+    double min, max;           /* inclusive range for INT and FLOAT */
+    const char *choices;       /* "fp32|bf16" for CHOICE */
     const char *help;
 } segq_param_spec_t;
 
 typedef struct {
-    const char *name;           /* "image": laid out under this name in the job's directory */
+    const char *name; /* "image": laid out under this name in the job's directory */
     bool required;
-    bool many;                  /* a set of files (a dataset), laid out under name/ */
+    bool many; /* a set of files (a dataset), laid out under name/ */
     const char *help;
-    bool sets;                  /* many, as named sets: NAME=REF laid out under name/NAME/ */
-    const char *unless;         /* not required: needed unless this BOOL parameter is true
-                                   (train's mask unless mask_from_alpha); NULL: `required` says */
+    bool sets;          /* many, as named sets: NAME=REF laid out under name/NAME/ */
+    const char *unless; /* not required: needed unless this BOOL parameter is true
+                           (train's mask unless mask_from_alpha); NULL: `required` says */
 } segq_input_spec_t;
 
 typedef struct {
-    const char *name;           /* "train", "sleep", ... */
+    const char *name; /* "train", "sleep", ... */
     const char *help;
     const segq_param_spec_t *params;
     size_t n_params;
     const segq_input_spec_t *inputs;
     size_t n_inputs;
-    const char *principal_output;  /* output a bare `JOB` reference means; "*" = all outputs */
-    bool in_process;            /* completed by the worker itself, no child (noop) */
-    bool test_kind;             /* exercises the queue without ML */
-    bool fresh_seed;            /* a submit without `seed` gets a random one, stored with
-                                   the job: asking again gives new samples, not the same */
+    const char *principal_output; /* output a bare `JOB` reference means; "*" = all outputs */
+    bool in_process;              /* completed by the worker itself, no child (noop) */
+    bool test_kind;               /* exercises the queue without ML */
+    bool fresh_seed;              /* a submit without `seed` gets a random one, stored with
+                                     the job: asking again gives new samples, not the same */
 } segq_kind_spec_t;
 
 /* All kinds, in table order. */
@@ -112,15 +112,15 @@ const char *segq_suggest (const char *word, const char *const *candidates, size_
 /* Parse user text ("2000", "0.5", "true", "bf16") as the parameter's type,
    checking range and choices. On error fills err ("niter: 'abc' is not an
    integer (expected 1..1000000)") and returns SEGQ_EINVAL. */
-int segq_param_parse (const segq_param_spec_t *spec, const char *text,
-                      segq_value_t *out, char *err, size_t errlen);
+int segq_param_parse (const segq_param_spec_t *spec, const char *text, segq_value_t *out, char *err,
+                      size_t errlen);
 
 /* Validate a job's parameters against its kind: unknown names, wrong
    types, out-of-range values and missing required ones are refused with a
    message naming the parameter; absent optional ones are filled in with
    their defaults, so a stored job always carries every parameter. */
-int segq_params_validate (const segq_kind_spec_t *kind, segq_params_t *params,
-                          char *err, size_t errlen);
+int segq_params_validate (const segq_kind_spec_t *kind, segq_params_t *params, char *err,
+                          size_t errlen);
 
 /* Map operations. set copies name and value (strings duplicated) and
    replaces an existing entry of the same name. */

@@ -22,17 +22,30 @@ segq_parse_size (const char *text, uint64_t *out)
     if (*end == '.') {
         char *fend = NULL;
         fraction = strtod (text, &fend);
-        if (fend == end + 1)    /* "1." */
+        if (fend == end + 1) /* "1." */
             return SEGQ_EINVAL;
         end = fend;
     }
     int shift = 0;
     switch (toupper ((unsigned char) *end)) {
-        case 'K': shift = 10; end++; break;
-        case 'M': shift = 20; end++; break;
-        case 'G': shift = 30; end++; break;
-        case 'T': shift = 40; end++; break;
-        default: break;
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'G':
+        shift = 30;
+        end++;
+        break;
+    case 'T':
+        shift = 40;
+        end++;
+        break;
+    default:
+        break;
     }
     if (shift && (*end == 'i' || *end == 'I')) {
         end++;
@@ -45,7 +58,7 @@ segq_parse_size (const char *text, uint64_t *out)
         return SEGQ_EINVAL;
     if (fraction >= 0) {
         if (!shift)
-            return SEGQ_EINVAL;     /* fractional bytes mean nothing */
+            return SEGQ_EINVAL; /* fractional bytes mean nothing */
         double bytes = ldexp (fraction, shift);
         if (!(bytes < 18446744073709551616.0))
             return SEGQ_EINVAL;

@@ -26,9 +26,11 @@ segq__name_check (const char *name, char *err, size_t errlen)
 {
     if (segq_name_valid (name))
         return 0;
-    snprintf (err, errlen, "artifact name '%.200s' is not a safe relative path (1..%d bytes, "
+    snprintf (err, errlen,
+              "artifact name '%.200s' is not a safe relative path (1..%d bytes, "
               "no leading '/', no '..', '.' or empty components, no backslash or control "
-              "characters)", name ? name : "", SEGQ_MAX_NAME);
+              "characters)",
+              name ? name : "", SEGQ_MAX_NAME);
     return SEGQ_EINVAL;
 }
 
@@ -70,13 +72,13 @@ segq__remove_tree (const char *path)
 struct segq__cache {
     char *dir;
     uint64_t tmp_counter;
-    uint64_t max_bytes;         /* 0 = no limit */
-    uint64_t total;             /* bytes cached (kept only with a limit) */
+    uint64_t max_bytes; /* 0 = no limit */
+    uint64_t total;     /* bytes cached (kept only with a limit) */
 };
 
 typedef struct {
     char hash [SEGQ_HASH_HEX_LEN + 1];
-    struct timespec used;       /* mtime: set on every use */
+    struct timespec used; /* mtime: set on every use */
     uint64_t size;
 } s_entry_t;
 
@@ -202,7 +204,7 @@ segq__cache_has (segq__cache_t *self, const char *hash, uint64_t size)
     segq__cache_path (self, hash, path, sizeof path);
     if (stat (path, &st) != 0 || !S_ISREG (st.st_mode) || (uint64_t) st.st_size != size)
         return false;
-    utimensat (AT_FDCWD, path, NULL, 0);    /* used now: last in line for eviction */
+    utimensat (AT_FDCWD, path, NULL, 0); /* used now: last in line for eviction */
     return true;
 }
 
@@ -212,12 +214,12 @@ struct segq__cache_write {
     uint64_t size;
     int fd;
     char tmp_path [4096];
-    segq_file_sink_t sink;      /* hashes what it writes */
+    segq_file_sink_t sink; /* hashes what it writes */
 };
 
 segq__cache_write_t *
-segq__cache_write_begin (segq__cache_t *self, const char *hash, uint64_t size,
-                         char *err, size_t errlen)
+segq__cache_write_begin (segq__cache_t *self, const char *hash, uint64_t size, char *err,
+                         size_t errlen)
 {
     if (!segq_hash_valid (hash)) {
         snprintf (err, errlen, "'%.80s' is not a sha256 hash", hash);
@@ -252,12 +254,13 @@ s_write_error (segq__cache_write_t *self, int neg_errno, char *err, size_t errle
 }
 
 int
-segq__cache_write_data (segq__cache_write_t *self, uint64_t offset, const void *data,
-                        size_t size, char *err, size_t errlen)
+segq__cache_write_data (segq__cache_write_t *self, uint64_t offset, const void *data, size_t size,
+                        char *err, size_t errlen)
 {
     uint64_t received = self->sink.written;
     if (offset != received || size > self->size - received) {
-        snprintf (err, errlen, "chunk at offset %llu (%zu bytes) does not follow %llu of %llu bytes",
+        snprintf (err, errlen,
+                  "chunk at offset %llu (%zu bytes) does not follow %llu of %llu bytes",
                   (unsigned long long) offset, size, (unsigned long long) received,
                   (unsigned long long) self->size);
         return SEGQ_EPROTO;
@@ -293,29 +296,25 @@ segq__cache_write_commit (segq__cache_write_t **self_p, char *err, size_t errlen
     int rc = segq_file_sink_finish (&self->sink, hash);
     if (rc)
         rc = s_write_error (self, rc, err, errlen);
-    else
-    if (self->sink.written != self->size) {
+    else if (self->sink.written != self->size) {
         snprintf (err, errlen, "artifact %.12s: got %llu of %llu bytes", self->hash,
                   (unsigned long long) self->sink.written, (unsigned long long) self->size);
         rc = SEGQ_EPROTO;
-    }
-    else
-    if (strcmp (hash, self->hash) != 0) {
+    } else if (strcmp (hash, self->hash) != 0) {
         snprintf (err, errlen, "artifact %.12s: received data has sha256 %.12s", self->hash, hash);
         rc = SEGQ_EHASH;
-    }
-    else
-    /* fsync before rename: after a power loss a name in the cache must
-       never stand for a short file. Inputs are rare next to jobs. */
-    if (fsync (self->fd) != 0) {
-        snprintf (err, errlen, "cannot sync %s: %s", self->tmp_path, strerror (errno));
-        rc = SEGQ_EIO;
-    }
+    } else
+        /* fsync before rename: after a power loss a name in the cache must
+           never stand for a short file. Inputs are rare next to jobs. */
+        if (fsync (self->fd) != 0) {
+            snprintf (err, errlen, "cannot sync %s: %s", self->tmp_path, strerror (errno));
+            rc = SEGQ_EIO;
+        }
     if (!rc) {
         char path [4096], dir [4096];
         segq__cache_path (self->cache, self->hash, path, sizeof path);
         snprintf (dir, sizeof dir, "%s/%.2s", self->cache->dir, self->hash);
-        fchmod (self->fd, 0400);    /* jobs see these through hard links: keep them read-only */
+        fchmod (self->fd, 0400); /* jobs see these through hard links: keep them read-only */
         if (!(rc = segq_mkdirs (dir, err, errlen)) && rename (self->tmp_path, path) != 0) {
             snprintf (err, errlen, "cannot rename %s to %s: %s", self->tmp_path, path,
                       strerror (errno));
@@ -447,26 +446,19 @@ s_collect (s_collect_t *c, const char *root, const char *rel)
         char name [8192], full [8192];
         struct stat st;
         if (snprintf (name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", leaf) >= (int) sizeof name
-        ||  snprintf (full, sizeof full, "%s/%s", root, name) >= (int) sizeof full) {
+            || snprintf (full, sizeof full, "%s/%s", root, name) >= (int) sizeof full) {
             snprintf (c->err, c->errlen, "output path too long under %.200s", root);
             rc = SEGQ_EINVAL;
-        }
-        else
-        if (lstat (full, &st) != 0) {
+        } else if (lstat (full, &st) != 0) {
             snprintf (c->err, c->errlen, "cannot stat %s: %s", full, strerror (errno));
             rc = SEGQ_EIO;
-        }
-        else
-        if (S_ISDIR (st.st_mode))
+        } else if (S_ISDIR (st.st_mode))
             rc = s_collect (c, root, name);
-        else
-        if (!S_ISREG (st.st_mode)) {
+        else if (!S_ISREG (st.st_mode)) {
             if (c->skipped)
-                c->skipped (c->arg, name, S_ISLNK (st.st_mode) ? "a symbolic link"
-                                                                 : "not a regular file");
-        }
-        else
-        if ((rc = segq__name_check (name, c->err, c->errlen)) == 0) {
+                c->skipped (c->arg, name,
+                            S_ISLNK (st.st_mode) ? "a symbolic link" : "not a regular file");
+        } else if ((rc = segq__name_check (name, c->err, c->errlen)) == 0) {
             if (c->count == c->capacity) {
                 size_t cap = c->capacity ? c->capacity * 2 : 8;
                 segq_artifact_t *items = realloc (c->items, cap * sizeof *items);
@@ -484,8 +476,7 @@ s_collect (s_collect_t *c, const char *root, const char *rel)
             if (!(a->name = strdup (name))) {
                 snprintf (c->err, c->errlen, "out of memory");
                 rc = SEGQ_ENOMEM;
-            }
-            else
+            } else
                 c->count++;
         }
     }
@@ -497,13 +488,13 @@ s_collect (s_collect_t *c, const char *root, const char *rel)
 
 int
 segq__collect_outputs (const char *dir, segq_artifact_t **out, size_t *n_out,
-                       void (*skipped) (void *arg, const char *name, const char *why),
-                       void *arg, char *err, size_t errlen)
+                       void (*skipped) (void *arg, const char *name, const char *why), void *arg,
+                       char *err, size_t errlen)
 {
     s_collect_t c = { .skipped = skipped, .arg = arg, .err = err, .errlen = errlen };
     struct stat st;
     int rc = 0;
-    if (stat (dir, &st) == 0)   /* no out/ at all: no outputs */
+    if (stat (dir, &st) == 0) /* no out/ at all: no outputs */
         rc = s_collect (&c, dir, "");
     if (rc) {
         segq__artifacts_free (&c.items, c.count);

@@ -58,16 +58,13 @@ segq_worker_devices_parse (const char *text, segq_worker_devices_t *out, char *e
     json_t *cuda = json_object_get (root, "cuda");
     json_t *cuda_build = json_object_get (root, "cuda_build");
     if (!json_is_integer (cores) || json_integer_value (cores) < 1
-    ||  json_integer_value (cores) > 65535) {
+        || json_integer_value (cores) > 65535) {
         snprintf (err, errlen, "segq-run devices: cpu.cores is not a number from 1 to 65535");
         rc = SEGQ_EINVAL;
-    }
-    else
-    if (cuda && !json_is_array (cuda)) {
+    } else if (cuda && !json_is_array (cuda)) {
         snprintf (err, errlen, "segq-run devices: cuda is not a list");
         rc = SEGQ_EINVAL;
-    }
-    else {
+    } else {
         out->cpu_cores = (uint32_t) json_integer_value (cores);
         out->cuda_build = json_is_boolean (cuda_build) ? json_is_true (cuda_build) : -1;
     }
@@ -86,9 +83,12 @@ segq_worker_devices_parse (const char *text, segq_worker_devices_t *out, char *e
         unsigned index = 0;
         int used = 0;
         if (!device || sscanf (device, "cuda:%u%n", &index, &used) != 1 || device [used]
-        ||  index > 1023 || !name || !json_is_integer (total) || json_integer_value (total) <= 0) {
-            snprintf (err, errlen, "segq-run devices: CUDA device %zu lacks a valid device "
-                      "(\"cuda:N\"), name or total_bytes", i);
+            || index > 1023 || !name || !json_is_integer (total)
+            || json_integer_value (total) <= 0) {
+            snprintf (err, errlen,
+                      "segq-run devices: CUDA device %zu lacks a valid device "
+                      "(\"cuda:N\"), name or total_bytes",
+                      i);
             rc = SEGQ_EINVAL;
             break;
         }
@@ -117,8 +117,8 @@ s_now_ms (void)
 }
 
 int
-segq_worker_devices_discover (const char *segq_run, segq_worker_devices_t *out,
-                              char *err, size_t errlen)
+segq_worker_devices_discover (const char *segq_run, segq_worker_devices_t *out, char *err,
+                              size_t errlen)
 {
     memset (out, 0, sizeof *out);
     out->cuda_build = -1;
@@ -166,12 +166,9 @@ segq_worker_devices_discover (const char *segq_run, segq_worker_devices_t *out,
         if (got < 0) {
             snprintf (err, errlen, "%s devices: read: %s", segq_run, strerror (errno));
             rc = SEGQ_EIO;
-        }
-        else
-        if (got == 0)
+        } else if (got == 0)
             break;
-        else
-        if ((len += (size_t) got) == DISCOVER_MAX_OUTPUT) {
+        else if ((len += (size_t) got) == DISCOVER_MAX_OUTPUT) {
             snprintf (err, errlen, "%s devices: more than %d bytes of output", segq_run,
                       DISCOVER_MAX_OUTPUT);
             rc = SEGQ_EINVAL;
@@ -192,9 +189,7 @@ segq_worker_devices_discover (const char *segq_run, segq_worker_devices_t *out,
     if (rc == 0) {
         text [len] = 0;
         rc = segq_worker_devices_parse (text, out, err, errlen);
-    }
-    else
-    if (rc == SEGQ_ENOMEM)
+    } else if (rc == SEGQ_ENOMEM)
         snprintf (err, errlen, "out of memory");
     free (text);
     return rc;

@@ -35,11 +35,11 @@ extern char **environ;
 struct segq__job_runner {
     zloop_t *loop;
     pid_t pid;
-    zmq_pollitem_t log_item;    /* fd -1 once closed */
+    zmq_pollitem_t log_item; /* fd -1 once closed */
     zmq_pollitem_t progress_item;
     segq__progress_parser_t *parser;
     segq__job_callbacks_t callbacks;
-    int limit_timer;            /* -1 none */
+    int limit_timer; /* -1 none */
     int grace_timer;
     uint32_t time_limit_s;
     uint32_t kill_grace_ms;
@@ -135,9 +135,8 @@ s_line_feed (segq__job_runner_t *self, const uint8_t *data, size_t size)
         uint8_t c = data [i] == '\t' ? ' ' : data [i];
         if (c == '\n' || c == '\r')
             s_line_end (self);
-        else
-        if (c >= 0x20 && c != 0x7f && (c != ' ' || self->line_used)
-        &&  self->line_used < SEGQ__LAST_LINE_MAX)
+        else if (c >= 0x20 && c != 0x7f && (c != ' ' || self->line_used)
+                 && self->line_used < SEGQ__LAST_LINE_MAX)
             self->line [self->line_used++] = (char) c;
     }
 }
@@ -149,9 +148,7 @@ s_deliver (segq__job_runner_t *self, zmq_pollitem_t *item, const uint8_t *data, 
         s_line_feed (self, data, size);
         if (self->callbacks.on_log)
             self->callbacks.on_log (self->callbacks.arg, data, size);
-    }
-    else
-    if (self->callbacks.on_progress)
+    } else if (self->callbacks.on_progress)
         segq__progress_parser_feed (self->parser, (const char *) data, size,
                                     self->callbacks.on_progress, self->callbacks.arg);
 }
@@ -171,7 +168,7 @@ s_read_pipe (segq__job_runner_t *self, zmq_pollitem_t *item, bool drain)
             return;
         if (n <= 0) {
             if (item == &self->log_item)
-                s_line_end (self);      /* a last line without its newline counts */
+                s_line_end (self); /* a last line without its newline counts */
             if (item == &self->progress_item && self->callbacks.on_progress)
                 segq__progress_parser_finish (self->parser, self->callbacks.on_progress,
                                               self->callbacks.arg);
@@ -238,7 +235,7 @@ static int
 s_pipe (int fds [2], char *err, size_t errlen, const char *what)
 {
     if (pipe2 (fds, O_CLOEXEC) == 0) {
-        fcntl (fds [0], F_SETFL, O_NONBLOCK);   /* our end only: the child's stays blocking */
+        fcntl (fds [0], F_SETFL, O_NONBLOCK); /* our end only: the child's stays blocking */
         return 0;
     }
     snprintf (err, errlen, "cannot create the %s pipe: %s", what, strerror (errno));
@@ -283,23 +280,33 @@ segq__job_runner_start (zloop_t *loop, const segq__job_launch_t *launch,
        fd onto itself clears CLOEXEC (glibc >= 2.29, POSIX 2017). */
     int rc = posix_spawn_file_actions_init (&actions);
     have_actions = rc == 0;
-    if (!rc) rc = posix_spawn_file_actions_addchdir_np (&actions, launch->cwd);
-    if (!rc) rc = posix_spawn_file_actions_adddup2 (&actions, null_fd, 0);
-    if (!rc) rc = posix_spawn_file_actions_adddup2 (&actions, log_fds [1], 1);
-    if (!rc) rc = posix_spawn_file_actions_adddup2 (&actions, log_fds [1], 2);
-    if (!rc) rc = posix_spawn_file_actions_adddup2 (&actions, progress_fds [1],
-                                                     SEGQ__PROGRESS_CHILD_FD);
-    if (!rc) rc = posix_spawn_file_actions_addclosefrom_np (&actions, SEGQ__PROGRESS_CHILD_FD + 1);
-    if (!rc) rc = posix_spawnattr_init (&attr);
+    if (!rc)
+        rc = posix_spawn_file_actions_addchdir_np (&actions, launch->cwd);
+    if (!rc)
+        rc = posix_spawn_file_actions_adddup2 (&actions, null_fd, 0);
+    if (!rc)
+        rc = posix_spawn_file_actions_adddup2 (&actions, log_fds [1], 1);
+    if (!rc)
+        rc = posix_spawn_file_actions_adddup2 (&actions, log_fds [1], 2);
+    if (!rc)
+        rc = posix_spawn_file_actions_adddup2 (&actions, progress_fds [1], SEGQ__PROGRESS_CHILD_FD);
+    if (!rc)
+        rc = posix_spawn_file_actions_addclosefrom_np (&actions, SEGQ__PROGRESS_CHILD_FD + 1);
+    if (!rc)
+        rc = posix_spawnattr_init (&attr);
     have_attr = have_actions && rc == 0;
     sigset_t none, all;
     sigemptyset (&none);
     sigfillset (&all);
-    if (!rc) rc = posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
+    if (!rc)
+        rc = posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
                                                   | POSIX_SPAWN_SETSIGDEF);
-    if (!rc) rc = posix_spawnattr_setpgroup (&attr, 0);
-    if (!rc) rc = posix_spawnattr_setsigmask (&attr, &none);
-    if (!rc) rc = posix_spawnattr_setsigdefault (&attr, &all);
+    if (!rc)
+        rc = posix_spawnattr_setpgroup (&attr, 0);
+    if (!rc)
+        rc = posix_spawnattr_setsigmask (&attr, &none);
+    if (!rc)
+        rc = posix_spawnattr_setsigdefault (&attr, &all);
     if (!rc) {
         rc = posix_spawn (&self->pid, launch->path, &actions, &attr, launch->argv, env);
         if (rc) {
@@ -307,8 +314,7 @@ segq__job_runner_start (zloop_t *loop, const segq__job_launch_t *launch,
                       strerror (rc));
             goto fail;
         }
-    }
-    else {
+    } else {
         snprintf (err, errlen, "cannot prepare to start %s: %s", launch->path, strerror (rc));
         goto fail;
     }
@@ -326,8 +332,8 @@ segq__job_runner_start (zloop_t *loop, const segq__job_launch_t *launch,
     zloop_poller (loop, &self->log_item, s_on_log, self);
     zloop_poller (loop, &self->progress_item, s_on_progress, self);
     if (launch->time_limit_s)
-        self->limit_timer = zloop_timer (loop, (size_t) launch->time_limit_s * 1000, 1,
-                                         s_on_limit, self);
+        self->limit_timer =
+            zloop_timer (loop, (size_t) launch->time_limit_s * 1000, 1, s_on_limit, self);
     return self;
 
 fail:
@@ -337,8 +343,10 @@ fail:
         posix_spawnattr_destroy (&attr);
     free (env);
     for (int i = 0; i < 2; i++) {
-        if (log_fds [i] >= 0) close (log_fds [i]);
-        if (progress_fds [i] >= 0) close (progress_fds [i]);
+        if (log_fds [i] >= 0)
+            close (log_fds [i]);
+        if (progress_fds [i] >= 0)
+            close (progress_fds [i]);
     }
     if (null_fd >= 0)
         close (null_fd);
@@ -383,9 +391,9 @@ s_reap (segq__job_runner_t *self, int *status, bool wait)
     siginfo_t info;
     memset (&info, 0, sizeof info);
     if (waitid (P_PID, (id_t) self->pid, &info, WEXITED | WNOWAIT | (wait ? 0 : WNOHANG)) != 0
-    ||  info.si_pid == 0)
+        || info.si_pid == 0)
         return false;
-    kill (-self->pid, SIGKILL);     /* grandchildren left behind die with the job */
+    kill (-self->pid, SIGKILL); /* grandchildren left behind die with the job */
     while (waitpid (self->pid, status, 0) < 0 && errno == EINTR)
         ;
     self->reaped = true;
@@ -406,8 +414,7 @@ segq__job_runner_check (segq__job_runner_t *self)
     segq__job_exit_t exit = { .exit_code = -1 };
     if (WIFEXITED (status))
         exit.exit_code = WEXITSTATUS (status);
-    else
-    if (WIFSIGNALED (status))
+    else if (WIFSIGNALED (status))
         exit.signal = WTERMSIG (status);
     exit.timed_out = self->timed_out;
     exit.aborted = self->aborted;
@@ -415,15 +422,12 @@ segq__job_runner_check (segq__job_runner_t *self)
     if (exit.timed_out)
         snprintf (exit.reason, sizeof exit.reason, "time limit of %u s exceeded",
                   self->time_limit_s);
-    else
-    if (exit.aborted)
+    else if (exit.aborted)
         snprintf (exit.reason, sizeof exit.reason, "%s", self->abort_reason);
-    else
-    if (exit.signal)
+    else if (exit.signal)
         snprintf (exit.reason, sizeof exit.reason, "killed by signal %d (%s)%s%s", exit.signal,
                   strsignal (exit.signal), *self->last_line ? ": " : "", self->last_line);
-    else
-    if (exit.exit_code != 0)
+    else if (exit.exit_code != 0)
         snprintf (exit.reason, sizeof exit.reason, "exited with code %d%s%s", exit.exit_code,
                   *self->last_line ? ": " : "", self->last_line);
     if (self->callbacks.on_exit)

@@ -15,41 +15,44 @@
 static void
 s_help (FILE *out)
 {
-    fprintf (out,
-"usage: segq-worker [OPTION...]\n"
-"Runs the jobs a segqd broker assigns to this machine, each in a child process.\n"
-"\n"
-"  --broker URL        broker endpoint (default $SEGQ_BROKER or tcp://127.0.0.1:5555)\n"
-"  --node NAME         unique name of this worker (default: host name)\n"
-"  --gpus LIST         declared GPUs, \"INDEX:NAME:MEM,...\" (MEM like 24G); \"\" for none;\n"
-"                      default: the CUDA devices `segq-run devices` reports. INDEX is\n"
-"                      the CUDA device number: under CUDA_VISIBLE_DEVICES=2,3 (Slurm's)\n"
-"                      0 and 1, whose jobs get CUDA_VISIBLE_DEVICES=2 and 3. It does not\n"
-"                      start with GPUs for ML kinds if segq-run has no CUDA\n"
-"  --cpu-slots N       CPU jobs run at once (default: the cores segq-run reports,\n"
-"                      else the number of CPUs)\n"
-"  --work-dir DIR      job scratch directories (default ~/.cache/segq/worker-NODE)\n"
-"  --cache-dir DIR     input artifact cache (default WORK-DIR/cache)\n"
-"  --cache-max SIZE    keep the cache under SIZE (like 20G), dropping the least\n"
-"                      recently used inputs (default: no limit)\n"
-"  --kinds K,K,...     job kinds to take (default: every kind it can run)\n"
-"  --kill-grace-ms N   after TERM, KILL a job's processes this much later (default 10000)\n"
-"  --testkind PATH     segq-testkind program (default: next to segq-worker)\n"
-"  --segq-run PATH     segq-run program for the ML kinds (default: next to segq-worker)\n"
-"  --ready-file PATH   write the node name there once registered\n"
-"  --broker-key FILE   the broker's public certificate: CurveZMQ (default $SEGQ_BROKER_KEY)\n"
-"  --cert FILE         this node's certificate from `segqd keygen --worker NODE`\n"
-"                      (default $SEGQ_CERT)\n"
-"  -v, --verbose       more log lines (twice: even more)\n"
-"  -h, --help          this help\n"
-"\n"
-"SIGTERM or SIGHUP (or `segq workers --drain NODE`) drains: no new jobs, running ones\n"
-"finish, then it exits 0. SIGINT drains too; a second SIGINT kills the jobs and exits\n"
-"at once (130). A protocol version the broker does not speak: exit 2.\n"
-"Children get SEGQ_JOB_ID, SEGQ_JOB_ATTEMPT, SEGQ_OUTPUT_DIR, SEGQ_PROGRESS_FD,\n"
-"SEGQ_CPU_SLOTS, and for a GPU job CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER=PCI_BUS_ID\n"
-"and SEGQ_GPU_MEM. segq-run (train, generate) gets each input as --NAME=PATH, --out,\n"
-"--device (cuda:0 or cpu) and --threads (the job's CPU slots).\n");
+    fprintf (
+        out,
+        "usage: segq-worker [OPTION...]\n"
+        "Runs the jobs a segqd broker assigns to this machine, each in a child process.\n"
+        "\n"
+        "  --broker URL        broker endpoint (default $SEGQ_BROKER or tcp://127.0.0.1:5555)\n"
+        "  --node NAME         unique name of this worker (default: host name)\n"
+        "  --gpus LIST         declared GPUs, \"INDEX:NAME:MEM,...\" (MEM like 24G); \"\" for "
+        "none;\n"
+        "                      default: the CUDA devices `segq-run devices` reports. INDEX is\n"
+        "                      the CUDA device number: under CUDA_VISIBLE_DEVICES=2,3 (Slurm's)\n"
+        "                      0 and 1, whose jobs get CUDA_VISIBLE_DEVICES=2 and 3. It does not\n"
+        "                      start with GPUs for ML kinds if segq-run has no CUDA\n"
+        "  --cpu-slots N       CPU jobs run at once (default: the cores segq-run reports,\n"
+        "                      else the number of CPUs)\n"
+        "  --work-dir DIR      job scratch directories (default ~/.cache/segq/worker-NODE)\n"
+        "  --cache-dir DIR     input artifact cache (default WORK-DIR/cache)\n"
+        "  --cache-max SIZE    keep the cache under SIZE (like 20G), dropping the least\n"
+        "                      recently used inputs (default: no limit)\n"
+        "  --kinds K,K,...     job kinds to take (default: every kind it can run)\n"
+        "  --kill-grace-ms N   after TERM, KILL a job's processes this much later (default 10000)\n"
+        "  --testkind PATH     segq-testkind program (default: next to segq-worker)\n"
+        "  --segq-run PATH     segq-run program for the ML kinds (default: next to segq-worker)\n"
+        "  --ready-file PATH   write the node name there once registered\n"
+        "  --broker-key FILE   the broker's public certificate: CurveZMQ (default "
+        "$SEGQ_BROKER_KEY)\n"
+        "  --cert FILE         this node's certificate from `segqd keygen --worker NODE`\n"
+        "                      (default $SEGQ_CERT)\n"
+        "  -v, --verbose       more log lines (twice: even more)\n"
+        "  -h, --help          this help\n"
+        "\n"
+        "SIGTERM or SIGHUP (or `segq workers --drain NODE`) drains: no new jobs, running ones\n"
+        "finish, then it exits 0. SIGINT drains too; a second SIGINT kills the jobs and exits\n"
+        "at once (130). A protocol version the broker does not speak: exit 2.\n"
+        "Children get SEGQ_JOB_ID, SEGQ_JOB_ATTEMPT, SEGQ_OUTPUT_DIR, SEGQ_PROGRESS_FD,\n"
+        "SEGQ_CPU_SLOTS, and for a GPU job CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER=PCI_BUS_ID\n"
+        "and SEGQ_GPU_MEM. segq-run (train, generate) gets each input as --NAME=PATH, --out,\n"
+        "--device (cuda:0 or cpu) and --threads (the job's CPU slots).\n");
 }
 
 /* "0:A100:80G,1:A100:80G" */
@@ -72,7 +75,7 @@ s_parse_gpus (const char *text, segq_gpu_t **out, size_t *n_out)
         long index = c1 ? strtol (item, &end, 10) : -1;
         uint64_t mem = 0;
         if (!c2 || end != c1 || index < 0 || index > 1023 || c2 == c1 + 1
-        ||  segq_parse_size (c2 + 1, &mem) != 0 || mem == 0) {
+            || segq_parse_size (c2 + 1, &mem) != 0 || mem == 0) {
             fprintf (stderr, "segq-worker: --gpus: '%s' is not INDEX:NAME:MEM (e.g. 0:A100:80G)\n",
                      item);
             rc = -1;
@@ -160,62 +163,102 @@ main (int argc, char **argv)
     bool cpu_given = false;
     uint64_t cache_max = 0;
     int verbose = 0;
-    enum { O_BROKER = 256, O_NODE, O_GPUS, O_CPU, O_WORK, O_CACHE, O_KINDS, O_GRACE,
-           O_TESTKIND, O_RUN, O_READY, O_CACHE_MAX, O_BROKER_KEY, O_CERT };
-    static const struct option options [] = {
-        { "broker", required_argument, 0, O_BROKER },
-        { "node", required_argument, 0, O_NODE },
-        { "gpus", required_argument, 0, O_GPUS },
-        { "cpu-slots", required_argument, 0, O_CPU },
-        { "work-dir", required_argument, 0, O_WORK },
-        { "cache-dir", required_argument, 0, O_CACHE },
-        { "cache-max", required_argument, 0, O_CACHE_MAX },
-        { "kinds", required_argument, 0, O_KINDS },
-        { "kill-grace-ms", required_argument, 0, O_GRACE },
-        { "testkind", required_argument, 0, O_TESTKIND },
-        { "segq-run", required_argument, 0, O_RUN },
-        { "ready-file", required_argument, 0, O_READY },
-        { "broker-key", required_argument, 0, O_BROKER_KEY },
-        { "cert", required_argument, 0, O_CERT },
-        { "verbose", no_argument, 0, 'v' },
-        { "help", no_argument, 0, 'h' },
-        { 0, 0, 0, 0 }
+    enum {
+        O_BROKER = 256,
+        O_NODE,
+        O_GPUS,
+        O_CPU,
+        O_WORK,
+        O_CACHE,
+        O_KINDS,
+        O_GRACE,
+        O_TESTKIND,
+        O_RUN,
+        O_READY,
+        O_CACHE_MAX,
+        O_BROKER_KEY,
+        O_CERT
     };
+    static const struct option options [] = { { "broker", required_argument, 0, O_BROKER },
+                                              { "node", required_argument, 0, O_NODE },
+                                              { "gpus", required_argument, 0, O_GPUS },
+                                              { "cpu-slots", required_argument, 0, O_CPU },
+                                              { "work-dir", required_argument, 0, O_WORK },
+                                              { "cache-dir", required_argument, 0, O_CACHE },
+                                              { "cache-max", required_argument, 0, O_CACHE_MAX },
+                                              { "kinds", required_argument, 0, O_KINDS },
+                                              { "kill-grace-ms", required_argument, 0, O_GRACE },
+                                              { "testkind", required_argument, 0, O_TESTKIND },
+                                              { "segq-run", required_argument, 0, O_RUN },
+                                              { "ready-file", required_argument, 0, O_READY },
+                                              { "broker-key", required_argument, 0, O_BROKER_KEY },
+                                              { "cert", required_argument, 0, O_CERT },
+                                              { "verbose", no_argument, 0, 'v' },
+                                              { "help", no_argument, 0, 'h' },
+                                              { 0, 0, 0, 0 } };
     int opt, rc = 1;
     while ((opt = getopt_long (argc, argv, "vh", options, NULL)) != -1) {
         switch (opt) {
-            case O_BROKER: broker = optarg; break;
-            case O_NODE: node = optarg; break;
-            case O_GPUS: gpus_text = optarg; break;
-            case O_CPU:
-                if (s_parse_u32 ("--cpu-slots", optarg, 65535, &cpu_slots))
-                    return 2;
-                cpu_given = true;
-                break;
-            case O_WORK: work_dir = optarg; break;
-            case O_CACHE: cache_dir = optarg; break;
-            case O_CACHE_MAX:
-                if (segq_parse_size (optarg, &cache_max) != 0) {
-                    fprintf (stderr, "segq-worker: --cache-max: '%s' is not a size (like 20G)\n",
-                             optarg);
-                    return 2;
-                }
-                break;
-            case O_KINDS: kinds_text = optarg; break;
-            case O_GRACE:
-                if (s_parse_u32 ("--kill-grace-ms", optarg, 3600000, &kill_grace_ms))
-                    return 2;
-                break;
-            case O_TESTKIND: free (testkind); testkind = strdup (optarg); break;
-            case O_RUN: free (segq_run); segq_run = strdup (optarg); break;
-            case O_READY: ready_file = optarg; break;
-            case O_BROKER_KEY: broker_key = optarg; break;
-            case O_CERT: cert = optarg; break;
-            case 'v': verbose++; break;
-            case 'h': s_help (stdout); return 0;
-            default:
-                fprintf (stderr, "segq-worker: try --help\n");
+        case O_BROKER:
+            broker = optarg;
+            break;
+        case O_NODE:
+            node = optarg;
+            break;
+        case O_GPUS:
+            gpus_text = optarg;
+            break;
+        case O_CPU:
+            if (s_parse_u32 ("--cpu-slots", optarg, 65535, &cpu_slots))
                 return 2;
+            cpu_given = true;
+            break;
+        case O_WORK:
+            work_dir = optarg;
+            break;
+        case O_CACHE:
+            cache_dir = optarg;
+            break;
+        case O_CACHE_MAX:
+            if (segq_parse_size (optarg, &cache_max) != 0) {
+                fprintf (stderr, "segq-worker: --cache-max: '%s' is not a size (like 20G)\n",
+                         optarg);
+                return 2;
+            }
+            break;
+        case O_KINDS:
+            kinds_text = optarg;
+            break;
+        case O_GRACE:
+            if (s_parse_u32 ("--kill-grace-ms", optarg, 3600000, &kill_grace_ms))
+                return 2;
+            break;
+        case O_TESTKIND:
+            free (testkind);
+            testkind = strdup (optarg);
+            break;
+        case O_RUN:
+            free (segq_run);
+            segq_run = strdup (optarg);
+            break;
+        case O_READY:
+            ready_file = optarg;
+            break;
+        case O_BROKER_KEY:
+            broker_key = optarg;
+            break;
+        case O_CERT:
+            cert = optarg;
+            break;
+        case 'v':
+            verbose++;
+            break;
+        case 'h':
+            s_help (stdout);
+            return 0;
+        default:
+            fprintf (stderr, "segq-worker: try --help\n");
+            return 2;
         }
     }
     if (optind < argc) {
@@ -234,7 +277,8 @@ main (int argc, char **argv)
     if (!work_dir) {
         const char *home = getenv ("HOME");
         if (asprintf (&default_work, "%s/.cache/segq/worker-%s", home && *home ? home : "/tmp",
-                      node) < 0)
+                      node)
+            < 0)
             return 1;
         work_dir = default_work;
     }
@@ -263,28 +307,31 @@ main (int argc, char **argv)
         char err [1024];
         int found_rc = segq_worker_devices_discover (segq_run, &found, err, sizeof err);
         if (found_rc && discover) {
-            fprintf (stderr, "segq-worker: %s (declare the capacity with --gpus and "
-                     "--cpu-slots instead)\n", err);
+            fprintf (stderr,
+                     "segq-worker: %s (declare the capacity with --gpus and "
+                     "--cpu-slots instead)\n",
+                     err);
             capacity_ok = false;
-        }
-        else
-        if (found_rc)
-            fprintf (stderr, "segq-worker: warning: %s: cannot tell whether it can use the "
-                     "GPUs of --gpus\n", err);
+        } else if (found_rc)
+            fprintf (stderr,
+                     "segq-worker: warning: %s: cannot tell whether it can use the "
+                     "GPUs of --gpus\n",
+                     err);
     }
     /* Every GPU job it took would fail, after its user waited for a GPU.
        Refusing to start puts the reason where the sysadmin looks (a failed
        service); announcing no GPUs instead would leave GPU jobs queued
        with no word why, and the GPUs idle. */
     if (capacity_ok && check_cuda && found.cuda_build == 0) {
-        fprintf (stderr, "segq-worker: %s is a CPU-only build (its libtorch has no CUDA): the "
+        fprintf (stderr,
+                 "segq-worker: %s is a CPU-only build (its libtorch has no CUDA): the "
                  "ML jobs it runs cannot use the GPUs of --gpus %s. Point --segq-run at a CUDA "
-                 "build, or take CPU jobs only (--gpus \"\")\n", segq_run, gpus_text);
+                 "build, or take CPU jobs only (--gpus \"\")\n",
+                 segq_run, gpus_text);
         capacity_ok = false;
     }
     if (!cpu_given)
-        cpu_slots = found.cpu_cores ? found.cpu_cores
-                                    : (uint32_t) sysconf (_SC_NPROCESSORS_ONLN);
+        cpu_slots = found.cpu_cores ? found.cpu_cores : (uint32_t) sysconf (_SC_NPROCESSORS_ONLN);
     if (!gpus_text) {
         gpus = found.gpus;
         n_gpus = found.n_gpus;
@@ -293,24 +340,31 @@ main (int argc, char **argv)
     }
     segq_worker_devices_clear (&found);
     if (capacity_ok && (!gpus_text || s_parse_gpus (gpus_text, &gpus, &n_gpus) == 0)) {
-        segq_worker_options_t o = {
-            .broker = broker, .node = node, .gpus = gpus, .n_gpus = n_gpus,
-            .cpu_slots = cpu_slots, .work_dir = work_dir, .cache_dir = cache_dir,
-            .kinds = kinds, .n_kinds = n_kinds, .kill_grace_ms = kill_grace_ms,
-            .testkind = testkind, .segq_run = segq_run, .ready_file = ready_file,
-            .verbose = verbose, .cache_max = cache_max,
-            .broker_key = broker_key && *broker_key ? broker_key : NULL, .cert = cert
-        };
+        segq_worker_options_t o = { .broker = broker,
+                                    .node = node,
+                                    .gpus = gpus,
+                                    .n_gpus = n_gpus,
+                                    .cpu_slots = cpu_slots,
+                                    .work_dir = work_dir,
+                                    .cache_dir = cache_dir,
+                                    .kinds = kinds,
+                                    .n_kinds = n_kinds,
+                                    .kill_grace_ms = kill_grace_ms,
+                                    .testkind = testkind,
+                                    .segq_run = segq_run,
+                                    .ready_file = ready_file,
+                                    .verbose = verbose,
+                                    .cache_max = cache_max,
+                                    .broker_key = broker_key && *broker_key ? broker_key : NULL,
+                                    .cert = cert };
         char err [1024];
         segq_worker_t *worker = segq_worker_new (&o, err, sizeof err);
         if (worker) {
             rc = segq_worker_run (worker);
             segq_worker_destroy (&worker);
-        }
-        else
+        } else
             fprintf (stderr, "segq-worker: %s\n", err);
-    }
-    else
+    } else
         rc = 2;
     for (size_t i = 0; i < n_gpus; i++)
         segq_gpu_clear (&gpus [i]);

@@ -35,8 +35,8 @@ s_string_field (json_t *root, const char *key, char **out, char *err, size_t err
     }
     size_t len = json_string_length (value);
     if (len > SEGQ_MAX_STRING || memchr (json_string_value (value), 0, len)) {
-        snprintf (err, errlen, "\"%s\" is longer than %d bytes or contains NUL",
-                  key, SEGQ_MAX_STRING);
+        snprintf (err, errlen, "\"%s\" is longer than %d bytes or contains NUL", key,
+                  SEGQ_MAX_STRING);
         return SEGQ_EINVAL;
     }
     *out = strdup (json_string_value (value));
@@ -44,8 +44,8 @@ s_string_field (json_t *root, const char *key, char **out, char *err, size_t err
 }
 
 int
-segq__progress_parse_line (const char *line, size_t size, segq__progress_t *out,
-                           char *err, size_t errlen)
+segq__progress_parse_line (const char *line, size_t size, segq__progress_t *out, char *err,
+                           size_t errlen)
 {
     json_error_t jerr;
     json_t *root = json_loadb (line, size, JSON_REJECT_DUPLICATES, &jerr);
@@ -72,13 +72,13 @@ segq__progress_parse_line (const char *line, size_t size, segq__progress_t *out,
         record.fraction = f < 0 ? 0 : f > 1 ? 1 : f;
     }
     if ((rc = s_string_field (root, "phase", &record.phase, err, errlen))
-    ||  (rc = s_string_field (root, "message", &record.message, err, errlen))
-    ||  (rc = s_string_field (root, "checkpoint", &record.checkpoint, err, errlen)))
+        || (rc = s_string_field (root, "message", &record.message, err, errlen))
+        || (rc = s_string_field (root, "checkpoint", &record.checkpoint, err, errlen)))
         goto done;
     json_t *step = json_object_get (root, "step");
     if (step && !json_is_null (step)) {
         if (!json_is_integer (step) || json_integer_value (step) < 0
-        ||  json_integer_value (step) > UINT32_MAX) {
+            || json_integer_value (step) > UINT32_MAX) {
             snprintf (err, errlen, "\"step\" must be an integer from 0 to %u", UINT32_MAX);
             rc = SEGQ_EINVAL;
             goto done;
@@ -99,7 +99,8 @@ segq__progress_parse_line (const char *line, size_t size, segq__progress_t *out,
             rc = SEGQ_EINVAL;
             goto done;
         }
-        json_object_foreach (metrics, key, value) {
+        json_object_foreach (metrics, key, value)
+        {
             if (!json_is_number (value) || !isfinite (json_number_value (value))) {
                 snprintf (err, errlen, "metric \"%.64s\" must be a finite number", key);
                 rc = SEGQ_EINVAL;
@@ -151,16 +152,16 @@ segq__progress_merge (segq__progress_t *state, const segq__progress_t *update)
         rc = s_replace_string (&state->message, update->message);
     for (size_t i = 0; !rc && i < update->metrics.count; i++)
         if (state->metrics.count < SEGQ_MAX_PARAMS
-        ||  segq_params_get (&state->metrics, update->metrics.items [i].name))
+            || segq_params_get (&state->metrics, update->metrics.items [i].name))
             rc = segq_params_set (&state->metrics, update->metrics.items [i].name,
-                              &update->metrics.items [i].value);
+                                  &update->metrics.items [i].value);
     return rc;
 }
 
 struct segq__progress_parser {
-    char *line;                 /* SEGQ__PROGRESS_MAX_LINE bytes */
+    char *line; /* SEGQ__PROGRESS_MAX_LINE bytes */
     size_t used;
-    bool discarding;            /* inside an overlong line: skip to its end */
+    bool discarding; /* inside an overlong line: skip to its end */
     size_t rejected;
     char last_error [256];
 };
@@ -194,13 +195,13 @@ s_reject (segq__progress_parser_t *self, const char *why)
 }
 
 static int
-s_line (segq__progress_parser_t *self, const char *line, size_t size,
-        segq__progress_fn *fn, void *arg)
+s_line (segq__progress_parser_t *self, const char *line, size_t size, segq__progress_fn *fn,
+        void *arg)
 {
     while (size && (line [size - 1] == '\r' || line [size - 1] == ' '))
         size--;
     if (size == 0)
-        return 0;               /* blank lines are allowed and ignored */
+        return 0; /* blank lines are allowed and ignored */
     segq__progress_t record;
     char err [200];
     if (segq__progress_parse_line (line, size, &record, err, sizeof err)) {
@@ -221,16 +222,13 @@ segq__progress_parser_feed (segq__progress_parser_t *self, const char *data, siz
         const char *newline = memchr (data, '\n', size);
         size_t take = newline ? (size_t) (newline - data) : size;
         if (self->discarding)
-            ;                   /* the rest of an overlong line */
-        else
-        if (self->used + take >= SEGQ__PROGRESS_MAX_LINE) {
+            ; /* the rest of an overlong line */
+        else if (self->used + take >= SEGQ__PROGRESS_MAX_LINE) {
             s_reject (self, "line longer than 64 KiB");
             self->discarding = true;
             self->used = 0;
-        }
-        else
-        if (newline && self->used == 0)
-            records += s_line (self, data, take, fn, arg);   /* whole line: no copy */
+        } else if (newline && self->used == 0)
+            records += s_line (self, data, take, fn, arg); /* whole line: no copy */
         else {
             memcpy (self->line + self->used, data, take);
             self->used += take;
@@ -281,11 +279,11 @@ segq__progress_limiter_clear (segq__progress_limiter_t *self)
 }
 
 bool
-segq__progress_limiter_update (segq__progress_limiter_t *self,
-                               const segq__progress_t *update, int64_t now_ms)
+segq__progress_limiter_update (segq__progress_limiter_t *self, const segq__progress_t *update,
+                               int64_t now_ms)
 {
     if (segq__progress_merge (&self->state, update))
-        return false;           /* out of memory: skip this update, keep the old state */
+        return false; /* out of memory: skip this update, keep the old state */
     self->pending = true;
     return segq__progress_limiter_due (self, now_ms, false);
 }
@@ -295,8 +293,7 @@ segq__progress_limiter_due (segq__progress_limiter_t *self, int64_t now_ms, bool
 {
     if (!self->pending)
         return false;
-    return force || self->last_sent_ms == 0
-        || now_ms - self->last_sent_ms >= self->interval_ms;
+    return force || self->last_sent_ms == 0 || now_ms - self->last_sent_ms >= self->interval_ms;
 }
 
 void

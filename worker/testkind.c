@@ -31,9 +31,11 @@
 static int
 s_usage (const char *problem)
 {
-    fprintf (stderr, "segq-testkind: %s\n"
+    fprintf (stderr,
+             "segq-testkind: %s\n"
              "usage: segq-testkind sleep|echo|fail [--name=value ...]\n"
-             "  (run by segq-worker for the test job kinds; see `segq submit --help`)\n", problem);
+             "  (run by segq-worker for the test job kinds; see `segq submit --help`)\n",
+             problem);
     return 2;
 }
 
@@ -49,7 +51,8 @@ s_journal (void)
     int len = snprintf (line, sizeof line, "%s %s\n", job ? job : "?", attempt ? attempt : "?");
     int fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0 || write (fd, line, (size_t) len) != len) {
-        fprintf (stderr, "segq-testkind: cannot append to journal %s: %s\n", path, strerror (errno));
+        fprintf (stderr, "segq-testkind: cannot append to journal %s: %s\n", path,
+                 strerror (errno));
         if (fd >= 0)
             close (fd);
         return 1;
@@ -83,7 +86,8 @@ s_sleep (const segq_params_t *params)
     double elapsed = 0;
     for (;;) {
         if (progress) {
-            fprintf (progress, "{\"phase\":\"sleeping\",\"fraction\":%.4f,"
+            fprintf (progress,
+                     "{\"phase\":\"sleeping\",\"fraction\":%.4f,"
                      "\"metrics\":{\"elapsed_s\":%.3f},\"message\":\"%.1f of %g s\"}\n",
                      seconds > 0 ? elapsed / seconds : 1.0, elapsed, elapsed, seconds);
             fflush (progress);
@@ -95,7 +99,8 @@ s_sleep (const segq_params_t *params)
         nanosleep (&ts, NULL);
         struct timespec now;
         clock_gettime (CLOCK_MONOTONIC, &now);
-        elapsed = (double) (now.tv_sec - start.tv_sec) + (double) (now.tv_nsec - start.tv_nsec) / 1e9;
+        elapsed =
+            (double) (now.tv_sec - start.tv_sec) + (double) (now.tv_nsec - start.tv_nsec) / 1e9;
         if (elapsed > seconds)
             elapsed = seconds;
     }
@@ -156,7 +161,7 @@ s_artifact_name (const segq_kind_spec_t *kind, const char *path)
     for (size_t i = 0; i < kind->n_inputs; i++) {
         size_t len = strlen (kind->inputs [i].name);
         if (kind->inputs [i].many && strncmp (path, kind->inputs [i].name, len) == 0
-        &&  path [len] == '/')
+            && path [len] == '/')
             return path + len + 1;
     }
     return path;
@@ -177,7 +182,7 @@ s_echo_dir (const segq_kind_spec_t *kind, const char *rel, const char *outdir, i
     while (!rc && (entry = readdir (dir))) {
         const char *leaf = entry->d_name;
         if (strcmp (leaf, ".") == 0 || strcmp (leaf, "..") == 0
-        || (!*rel && strcmp (leaf, "out") == 0))
+            || (!*rel && strcmp (leaf, "out") == 0))
             continue;
         char path [4096], dst [8192];
         snprintf (path, sizeof path, "%s%s%s", rel, *rel ? "/" : "", leaf);
@@ -187,8 +192,7 @@ s_echo_dir (const segq_kind_spec_t *kind, const char *rel, const char *outdir, i
             continue;
         if (S_ISDIR (st.st_mode))
             rc = s_echo_dir (kind, path, outdir, copied);
-        else
-        if (S_ISREG (st.st_mode)) {
+        else if (S_ISREG (st.st_mode)) {
             rc = s_make_parents (dst) || s_copy (path, dst);
             if (!rc) {
                 printf ("copied %s to out/%s\n", path, s_artifact_name (kind, path));
@@ -237,8 +241,8 @@ s_fail (const segq_params_t *params)
         sigprocmask (SIG_UNBLOCK, &set, NULL);
         raise (sig);
         /* Signals whose default action is to ignore them land here. */
-        fprintf (stderr, "segq-testkind: signal %d did not end the process; exiting %d\n",
-                 sig, code);
+        fprintf (stderr, "segq-testkind: signal %d did not end the process; exiting %d\n", sig,
+                 code);
         return code;
     }
     fprintf (stderr, "segq-testkind: failing with exit code %d as asked\n", code);
@@ -254,8 +258,10 @@ main (int argc, char **argv)
     const segq_kind_spec_t *kind = segq_kind_find (argv [1]);
     if (!kind || !kind->test_kind || kind->in_process) {
         char msg [300];
-        snprintf (msg, sizeof msg, "'%.200s' is not a test kind run by a child "
-                  "(sleep, echo, fail)", argv [1]);
+        snprintf (msg, sizeof msg,
+                  "'%.200s' is not a test kind run by a child "
+                  "(sleep, echo, fail)",
+                  argv [1]);
         return s_usage (msg);
     }
     segq_params_t params = { 0 };
@@ -276,9 +282,7 @@ main (int argc, char **argv)
         if (!spec) {
             snprintf (err, sizeof err, "%s has no parameter '%s'", kind->name, name);
             rc = s_usage (err);
-        }
-        else
-        if (segq_param_parse (spec, eq + 1, &value, err, sizeof err) != 0)
+        } else if (segq_param_parse (spec, eq + 1, &value, err, sizeof err) != 0)
             rc = s_usage (err);
         else {
             if (segq_params_set (&params, name, &value) != 0)
@@ -293,11 +297,9 @@ main (int argc, char **argv)
     if (!rc) {
         if (strcmp (kind->name, "sleep") == 0)
             rc = s_sleep (&params);
-        else
-        if (strcmp (kind->name, "echo") == 0)
+        else if (strcmp (kind->name, "echo") == 0)
             rc = s_echo (kind);
-        else
-        if (strcmp (kind->name, "fail") == 0)
+        else if (strcmp (kind->name, "fail") == 0)
             rc = s_fail (&params);
         else {
             snprintf (err, sizeof err, "test kind '%s' is not known to this segq-testkind",

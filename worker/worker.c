@@ -50,10 +50,10 @@
 #include <unistd.h>
 #include "worker_daemon.h"
 
-#define TICK_MS             50
-#define LOG_FLUSH_MS        100
-#define RECV_BATCH          4096        /* messages read per wakeup, at most ... */
-#define RECV_BATCH_MS       20          /* ... and for at most this long */
+#define TICK_MS       50
+#define LOG_FLUSH_MS  100
+#define RECV_BATCH    4096 /* messages read per wakeup, at most ... */
+#define RECV_BATCH_MS 20   /* ... and for at most this long */
 
 /* ---- small helpers ---- */
 
@@ -99,26 +99,51 @@ static int
 s_dispatch (segq_worker_t *self, segq_msg_t **msg_p)
 {
     segq_msg_t *msg = *msg_p;
-    if (self->session == REGISTERING && msg->type != SEGQ_MSG_WELCOME
-    &&  msg->type != SEGQ_MSG_ERROR && msg->type != SEGQ_MSG_ABORT)
+    if (self->session == REGISTERING && msg->type != SEGQ_MSG_WELCOME && msg->type != SEGQ_MSG_ERROR
+        && msg->type != SEGQ_MSG_ABORT)
         segq__worker_log (self, 2, "%s before WELCOME", segq_msg_type_name (msg->type));
     switch (msg->type) {
-        case SEGQ_MSG_WELCOME:      segq__worker_on_welcome (self, &msg->u.welcome); break;
-        case SEGQ_MSG_HEARTBEAT:    break;
-        case SEGQ_MSG_ASSIGN:       segq__worker_on_assign (self, msg_p); break;
-        case SEGQ_MSG_RESULT_ACK:   segq__worker_on_result_ack (self, &msg->u.result_ack); break;
-        case SEGQ_MSG_CHECKPOINT_ACK: segq__worker_on_checkpoint_ack (self, &msg->u.checkpoint_ack); break;
-        case SEGQ_MSG_ABORT:        segq__worker_on_abort (self, &msg->u.abort); break;
-        case SEGQ_MSG_DRAIN_WORKER: segq__worker_start_drain (self, "asked by the broker", true); break;
-        case SEGQ_MSG_ERROR:        segq__worker_on_error (self, &msg->u.error); break;
-        case SEGQ_MSG_PUT_READY:    segq__worker_on_put_ready (self, &msg->u.put_ready); break;
-        case SEGQ_MSG_PUT_DONE:     segq__worker_on_put_done (self, &msg->u.put_done); break;
-        case SEGQ_MSG_GET_READY:    segq__worker_on_get_ready (self, &msg->u.get_ready); break;
-        case SEGQ_MSG_CHUNK:        segq__worker_on_chunk (self, &msg->u.chunk); break;
-        case SEGQ_MSG_CREDIT:       segq__worker_on_upload_credit (self, &msg->u.credit); break;
-        default:
-            segq__worker_log (self, 0, "unexpected %s from the broker: ignored",
-                   segq_msg_type_name (msg->type));
+    case SEGQ_MSG_WELCOME:
+        segq__worker_on_welcome (self, &msg->u.welcome);
+        break;
+    case SEGQ_MSG_HEARTBEAT:
+        break;
+    case SEGQ_MSG_ASSIGN:
+        segq__worker_on_assign (self, msg_p);
+        break;
+    case SEGQ_MSG_RESULT_ACK:
+        segq__worker_on_result_ack (self, &msg->u.result_ack);
+        break;
+    case SEGQ_MSG_CHECKPOINT_ACK:
+        segq__worker_on_checkpoint_ack (self, &msg->u.checkpoint_ack);
+        break;
+    case SEGQ_MSG_ABORT:
+        segq__worker_on_abort (self, &msg->u.abort);
+        break;
+    case SEGQ_MSG_DRAIN_WORKER:
+        segq__worker_start_drain (self, "asked by the broker", true);
+        break;
+    case SEGQ_MSG_ERROR:
+        segq__worker_on_error (self, &msg->u.error);
+        break;
+    case SEGQ_MSG_PUT_READY:
+        segq__worker_on_put_ready (self, &msg->u.put_ready);
+        break;
+    case SEGQ_MSG_PUT_DONE:
+        segq__worker_on_put_done (self, &msg->u.put_done);
+        break;
+    case SEGQ_MSG_GET_READY:
+        segq__worker_on_get_ready (self, &msg->u.get_ready);
+        break;
+    case SEGQ_MSG_CHUNK:
+        segq__worker_on_chunk (self, &msg->u.chunk);
+        break;
+    case SEGQ_MSG_CREDIT:
+        segq__worker_on_upload_credit (self, &msg->u.credit);
+        break;
+    default:
+        segq__worker_log (self, 0, "unexpected %s from the broker: ignored",
+                          segq_msg_type_name (msg->type));
     }
     return 0;
 }
@@ -132,16 +157,17 @@ segq__worker_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
         if (i > 0 && !(zsock_events (sock) & ZMQ_POLLIN))
             break;
         if ((i & 63) == 63 && segq__now_ms () > until)
-            break;              /* the rest on the next turn: timers must run too */
+            break; /* the rest on the next turn: timers must run too */
         segq_msg_t *msg = NULL;
         uint8_t version = 0;
         char err [512];
         int rc = segq_msg_recv (sock, NULL, &msg, &version, err, sizeof err);
         self->last_heard_ms = segq__now_ms ();
         if (rc == SEGQ_EVERSION) {
-            fprintf (stderr, "segq-worker: the broker at %s speaks protocol version %u; this "
-                     "segq-worker speaks %d..%d: install matching versions\n", self->broker,
-                     version, SEGQ_PROTO_MIN_VERSION, SEGQ_PROTO_VERSION);
+            fprintf (stderr,
+                     "segq-worker: the broker at %s speaks protocol version %u; this "
+                     "segq-worker speaks %d..%d: install matching versions\n",
+                     self->broker, version, SEGQ_PROTO_MIN_VERSION, SEGQ_PROTO_VERSION);
             segq__worker_stop_now (self, 2, "protocol version mismatch");
             break;
         }
@@ -169,7 +195,8 @@ s_check_children (segq_worker_t *self)
     if (!jobs)
         return;
     size_t i = 0;
-    for (job_t *job = zlistx_first (self->children); job && i < n; job = zlistx_next (self->children))
+    for (job_t *job = zlistx_first (self->children); job && i < n;
+         job = zlistx_next (self->children))
         jobs [i++] = job;
     for (size_t j = 0; j < i; j++)
         segq__job_runner_check (jobs [j]->runner);
@@ -185,15 +212,16 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     while (read (self->sigfd, &info, sizeof info) == (ssize_t) sizeof info) {
         if (info.ssi_signo == SIGCHLD)
             child = true;
-        else
-        if (info.ssi_signo == SIGINT && ++self->interrupts >= 2) {
+        else if (info.ssi_signo == SIGINT && ++self->interrupts >= 2) {
             segq__worker_log (self, 0, "interrupted twice: stopping now, killing %zu child(ren)",
-                   zlistx_size (self->children));
+                              zlistx_size (self->children));
             segq__worker_stop_now (self, 130, "interrupted");
-        }
-        else {
-            segq__worker_start_drain (self, info.ssi_signo == SIGINT ? "interrupted; interrupt again to "
-                           "stop at once" : strsignal ((int) info.ssi_signo), false);
+        } else {
+            segq__worker_start_drain (self,
+                                      info.ssi_signo == SIGINT ? "interrupted; interrupt again to "
+                                                                 "stop at once"
+                                                               : strsignal ((int) info.ssi_signo),
+                                      false);
         }
     }
     if (child)
@@ -211,20 +239,16 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     s_check_children (self);
     if (self->session == REGISTERING && now >= self->register_deadline_ms) {
         segq__worker_log (self, 1, "no WELCOME from %s in %d ms: trying again", self->broker,
-               self->backoff_ms);
-        self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
-                                                                 : self->backoff_ms * 2;
+                          self->backoff_ms);
+        self->backoff_ms =
+            self->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : self->backoff_ms * 2;
         segq__worker_connect (self);
-    }
-    else
-    if (self->session == ONLINE && now - self->last_heard_ms > self->expiry_ms) {
-        segq__worker_log (self, 0, "broker %s silent for %" PRId64 " ms: reconnecting", self->broker,
-               now - self->last_heard_ms);
+    } else if (self->session == ONLINE && now - self->last_heard_ms > self->expiry_ms) {
+        segq__worker_log (self, 0, "broker %s silent for %" PRId64 " ms: reconnecting",
+                          self->broker, now - self->last_heard_ms);
         self->backoff_ms = BACKOFF_MIN_MS;
         segq__worker_connect (self);
-    }
-    else
-    if (self->session == ONLINE && now - self->last_sent_ms >= self->heartbeat_ms) {
+    } else if (self->session == ONLINE && now - self->last_sent_ms >= self->heartbeat_ms) {
         segq_msg_t *beat = segq_msg_new (SEGQ_MSG_HEARTBEAT);
         segq__worker_send (self, &beat);
     }
@@ -266,7 +290,8 @@ s_gpus_map (segq_worker_t *self, char *err, size_t errlen)
         entry += entry ? strspn (entry, " ") : 0;
         size_t len = entry ? strcspn (entry, ", ") : 0;
         if (!len) {
-            snprintf (err, errlen, "GPU %u is not in CUDA_VISIBLE_DEVICES=%.200s: under that "
+            snprintf (err, errlen,
+                      "GPU %u is not in CUDA_VISIBLE_DEVICES=%.200s: under that "
                       "list the worker's GPU indices (--gpus) count its entries from 0",
                       self->gpus [i].index, visible);
             return SEGQ_EINVAL;
@@ -292,10 +317,13 @@ s_claim_work_dir (segq_worker_t *self, char *err, size_t errlen)
     struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
     if (self->id_fd < 0 || (fcntl (self->id_fd, F_SETLK, &lock) != 0 && errno != ENOLCK)) {
         int error = errno;
-        if (self->id_fd >= 0 && fcntl (self->id_fd, F_GETLK, &lock) == 0 && lock.l_type != F_UNLCK) {
-            snprintf (err, errlen, "work directory %s is in use by another segq-worker (pid %d): "
+        if (self->id_fd >= 0 && fcntl (self->id_fd, F_GETLK, &lock) == 0
+            && lock.l_type != F_UNLCK) {
+            snprintf (err, errlen,
+                      "work directory %s is in use by another segq-worker (pid %d): "
                       "give each worker on one host its own name with --node NAME (its work "
-                      "directory follows it)", self->work_dir, (int) lock.l_pid);
+                      "directory follows it)",
+                      self->work_dir, (int) lock.l_pid);
             return SEGQ_EEXIST;
         }
         snprintf (err, errlen, "cannot lock %s: %s", path, strerror (error));
@@ -349,11 +377,12 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
     if (o->broker_key) {
         /* a missing or bad certificate is said now, not at every reconnect */
         zsock_t *probe = zsock_new (ZMQ_DEALER);
-        int krc = probe ? segq_keys_apply_client (probe, o->cert ? o->cert : "", o->broker_key,
-                                                  err, errlen) : SEGQ_ENOMEM;
+        int krc = probe ? segq_keys_apply_client (probe, o->cert ? o->cert : "", o->broker_key, err,
+                                                  errlen)
+                        : SEGQ_ENOMEM;
         zsock_destroy (&probe);
         if (krc || !(self->broker_key = strdup (o->broker_key))
-        ||  !(self->cert = strdup (o->cert))) {
+            || !(self->cert = strdup (o->cert))) {
             if (!krc)
                 snprintf (err, errlen, "out of memory");
             goto fail;
@@ -363,8 +392,7 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
     self->work_dir = strdup (o->work_dir);
     if (o->cache_dir)
         self->cache_dir = strdup (o->cache_dir);
-    else
-    if (asprintf (&self->cache_dir, "%s/cache", o->work_dir) < 0)
+    else if (asprintf (&self->cache_dir, "%s/cache", o->work_dir) < 0)
         self->cache_dir = NULL;
     if (asprintf (&self->jobs_dir, "%s/jobs", o->work_dir) < 0)
         self->jobs_dir = NULL;
@@ -392,13 +420,13 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
     bool gpus_ok = true;
     for (size_t i = 0; self->gpus && gpus_ok && i < o->n_gpus; i++, self->n_gpus++)
         gpus_ok = segq_gpu_copy (&self->gpus [i], &o->gpus [i]) == 0
-               && (self->gpus [i].name || (self->gpus [i].name = strdup ("")));
+                  && (self->gpus [i].name || (self->gpus [i].name = strdup ("")));
     size_t n_all;
     const segq_kind_spec_t *all = segq_kinds (&n_all);
     self->kinds = calloc (n_all + 1, sizeof *self->kinds);
     if (!self->broker || !self->node || !self->work_dir || !self->cache_dir || !self->jobs_dir
-    ||  !self->jobs || !self->fetches || !self->children || !self->uploads
-    ||  !self->results_to_send || !self->kinds || (o->n_gpus && !self->gpus) || !gpus_ok) {
+        || !self->jobs || !self->fetches || !self->children || !self->uploads
+        || !self->results_to_send || !self->kinds || (o->n_gpus && !self->gpus) || !gpus_ok) {
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
@@ -416,11 +444,13 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
         bool wanted = o->n_kinds == 0;
         for (size_t j = 0; j < o->n_kinds && !wanted; j++)
             wanted = strcmp (o->kinds [j], k->name) == 0;
-        bool runnable = k->in_process || (k->test_kind ? s_executable (self->testkind)
-                                                       : s_executable (self->segq_run));
+        bool runnable =
+            k->in_process
+            || (k->test_kind ? s_executable (self->testkind) : s_executable (self->segq_run));
         if (wanted && !runnable && o->n_kinds) {
             snprintf (err, errlen, "--kinds: cannot run '%s': %s not found or not executable",
-                      k->name, k->test_kind ? "segq-testkind (--testkind)" : "segq-run (--segq-run)");
+                      k->name,
+                      k->test_kind ? "segq-testkind (--testkind)" : "segq-run (--segq-run)");
             goto fail;
         }
         if (wanted && runnable && !(self->kinds [self->n_kinds++] = strdup (k->name))) {
@@ -441,7 +471,8 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
     if (journal && *journal) {
         self->journal_fd = open (journal, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (self->journal_fd < 0) {
-            snprintf (err, errlen, "cannot open SEGQ_TEST_JOURNAL %s: %s", journal, strerror (errno));
+            snprintf (err, errlen, "cannot open SEGQ_TEST_JOURNAL %s: %s", journal,
+                      strerror (errno));
             goto fail;
         }
     }
@@ -471,8 +502,9 @@ segq_worker_run (segq_worker_t *self)
     self->sig_item.events = ZMQ_POLLIN;
     zloop_poller (self->loop, &self->sig_item, s_on_signal, self);
     zloop_timer (self->loop, TICK_MS, 0, s_on_tick, self);
-    segq__worker_log (self, 0, "starting: broker %s, %" PRIu32 " CPU slot(s), %zu GPU(s), work dir %s",
-           self->broker, self->cpu_slots, self->n_gpus, self->work_dir);
+    segq__worker_log (self, 0,
+                      "starting: broker %s, %" PRIu32 " CPU slot(s), %zu GPU(s), work dir %s",
+                      self->broker, self->cpu_slots, self->n_gpus, self->work_dir);
     segq__worker_connect (self);
     zloop_start (self->loop);
     if (self->sock) {

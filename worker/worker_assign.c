@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include "worker_daemon.h"
 
-#define PROGRESS_INTERVAL   100
+#define PROGRESS_INTERVAL 100
 
 static void
 s_write_all_fd (segq_worker_t *self, int fd, const char *data, size_t size, const char *what)
@@ -55,8 +55,8 @@ segq__worker_layout_inputs (job_t *job, const char *hash)
     char err [1024];
     for (size_t i = 0; i < a->n_inputs; i++)
         if (strcmp (a->inputs [i].hash, hash) == 0
-        &&  segq__cache_layout (job->worker->cache, hash, job->dir, a->inputs [i].name,
-                                err, sizeof err)) {
+            && segq__cache_layout (job->worker->cache, hash, job->dir, a->inputs [i].name, err,
+                                   sizeof err)) {
             segq__worker_log_note (job, "%s", err);
             segq__worker_job_finish (job, false, -1, 0, err);
             return -1;
@@ -80,8 +80,8 @@ s_journal_add (segq_worker_t *self, const char *id, uint32_t attempt)
         self->journal_buf = buf;
         self->journal_cap = cap;
     }
-    self->journal_used += (size_t) sprintf (self->journal_buf + self->journal_used,
-                                            "%s %" PRIu32 "\n", id, attempt);
+    self->journal_used +=
+        (size_t) sprintf (self->journal_buf + self->journal_used, "%s %" PRIu32 "\n", id, attempt);
 }
 
 void
@@ -91,18 +91,22 @@ segq__worker_on_assign (segq_worker_t *self, segq_msg_t **msg_p)
     if (self->told_draining) {
         /* Sent before the broker read our draining REGISTER, which did not
            hold this job: the broker has put it back in the queue already. */
-        segq__worker_log (self, 0, "ASSIGN of %s attempt %" PRIu32 " while draining: not taken (the broker "
-               "requeued it)", a->job, a->attempt);
+        segq__worker_log (self, 0,
+                          "ASSIGN of %s attempt %" PRIu32 " while draining: not taken (the broker "
+                          "requeued it)",
+                          a->job, a->attempt);
         return;
     }
     if (segq__worker_job_find (self, a->job, a->attempt)) {
-        segq__worker_log (self, 1, "ASSIGN of %s attempt %" PRIu32 " again: already held", a->job, a->attempt);
+        segq__worker_log (self, 1, "ASSIGN of %s attempt %" PRIu32 " again: already held", a->job,
+                          a->attempt);
         return;
     }
     job_t *job = calloc (1, sizeof *job);
     if (!job || asprintf (&job->key, "%s#%" PRIu32, a->job, a->attempt) < 0) {
         free (job);
-        segq__worker_log (self, 0, "out of memory: ASSIGN of %s dropped (the broker will requeue it)", a->job);
+        segq__worker_log (
+            self, 0, "out of memory: ASSIGN of %s dropped (the broker will requeue it)", a->job);
         return;
     }
     job->worker = self;
@@ -118,7 +122,8 @@ segq__worker_on_assign (segq_worker_t *self, segq_msg_t **msg_p)
     const segq_kind_spec_t *kind = s_kind_runnable (self, a->kind);
     char err [1024];
     if (!kind) {
-        snprintf (err, sizeof err, "job kind '%.100s' is not run by worker %s", a->kind, self->node);
+        snprintf (err, sizeof err, "job kind '%.100s' is not run by worker %s", a->kind,
+                  self->node);
         segq__worker_job_finish (job, false, -1, 0, err);
         return;
     }
@@ -152,9 +157,10 @@ segq__worker_on_assign (segq_worker_t *self, segq_msg_t **msg_p)
     /* Check every name first: a bad one fails the job before any transfer. */
     for (size_t i = 0; i < a->n_inputs; i++)
         if (segq__name_check (a->inputs [i].name, err, sizeof err)
-        ||  !segq_hash_valid (a->inputs [i].hash)) {
+            || !segq_hash_valid (a->inputs [i].hash)) {
             if (segq_hash_valid (a->inputs [i].hash) == 0)
-                snprintf (err, sizeof err, "input '%.200s' has no valid sha256", a->inputs [i].name);
+                snprintf (err, sizeof err, "input '%.200s' has no valid sha256",
+                          a->inputs [i].name);
             segq__worker_log_note (job, "%s", err);
             segq__worker_job_finish (job, false, -1, 0, err);
             return;
@@ -185,10 +191,8 @@ segq__worker_on_assign (segq_worker_t *self, segq_msg_t **msg_p)
             fetch->size = in->size;
             zhashx_insert (self->fetches, fetch->hash, fetch);
             segq__worker_fetch_request (self, fetch);
-        }
-        else
-        if (zlistx_find (fetch->waiters, job->key))
-            continue;           /* the same content twice under two names */
+        } else if (zlistx_find (fetch->waiters, job->key))
+            continue; /* the same content twice under two names */
         zlistx_add_end (fetch->waiters, job->key);
         job->inputs_missing++;
     }

@@ -25,7 +25,7 @@ segq__worker_ckpt_put (job_t *job)
     segq_worker_t *self = job->worker;
     segq__worker_upload_reset (job);
     if (self->session != ONLINE)
-        return;                 /* sent again after WELCOME */
+        return; /* sent again after WELCOME */
     segq__worker_put (job, job->ckpt.name, job->ckpt.size);
 }
 
@@ -34,7 +34,7 @@ static void
 s_ckpt_start (job_t *job, const char *name, uint32_t step)
 {
     char *copy = strdup (name);
-    job->ckpt_uploading = true;     /* from here on segq__worker_upload_fail ends it */
+    job->ckpt_uploading = true; /* from here on segq__worker_upload_fail ends it */
     free (job->ckpt.name);
     job->ckpt.name = copy;
     job->ckpt_step = step;
@@ -135,9 +135,11 @@ segq__worker_on_checkpoint_ack (segq_worker_t *self, const segq_checkpoint_ack_t
     if (!job)
         return;
     if (m->code == 0)
-        segq__worker_log_note (job, "checkpoint of step %" PRIu32 " recorded by the broker: a requeued "
-                    "attempt resumes from it", m->step);
+        segq__worker_log_note (job,
+                               "checkpoint of step %" PRIu32 " recorded by the broker: a requeued "
+                               "attempt resumes from it",
+                               m->step);
     else
-        segq__worker_log_note (job, "checkpoint of step %" PRIu32 " refused by the broker: %s", m->step,
-                    m->message ? m->message : segq_strerror (m->code));
+        segq__worker_log_note (job, "checkpoint of step %" PRIu32 " refused by the broker: %s",
+                               m->step, m->message ? m->message : segq_strerror (m->code));
 }

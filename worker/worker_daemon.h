@@ -27,8 +27,8 @@
 
 /* How long to wait for WELCOME before trying again on a fresh socket:
    doubling from BACKOFF_MIN_MS up to BACKOFF_MAX_MS. */
-#define BACKOFF_MIN_MS      500
-#define BACKOFF_MAX_MS      2000
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 2000
 
 typedef enum { OFFLINE, REGISTERING, ONLINE } session_t;
 typedef enum { JOB_FETCHING, JOB_RUNNING, JOB_UPLOADING, JOB_DONE } phase_t;
@@ -39,25 +39,25 @@ typedef struct job job_t;
 typedef struct {
     char hash [SEGQ_HASH_HEX_LEN + 1];
     uint64_t size;
-    char *name;                 /* the first job's name for it, for messages */
-    uint64_t req_id;            /* 0: not requested in this session */
+    char *name;      /* the first job's name for it, for messages */
+    uint64_t req_id; /* 0: not requested in this session */
     uint64_t transfer;
     segq__cache_write_t *writer;
     int tries;
-    zlistx_t *waiters;          /* job keys (strings) */
+    zlistx_t *waiters; /* job keys (strings) */
 } fetch_t;
 
 struct job {
     segq_worker_t *worker;
-    char *key;                  /* "JOB#ATTEMPT" */
-    segq_msg_t *assign;         /* the ASSIGN, owned */
-    const char *id;             /* into assign */
+    char *key;          /* "JOB#ATTEMPT" */
+    segq_msg_t *assign; /* the ASSIGN, owned */
+    const char *id;     /* into assign */
     uint32_t attempt;
     phase_t phase;
-    char *dir;                  /* scratch directory, or NULL (noop) */
+    char *dir; /* scratch directory, or NULL (noop) */
     size_t inputs_missing;
     segq__job_runner_t *runner;
-    void *child_handle;         /* in worker->children */
+    void *child_handle; /* in worker->children */
     /* log: bytes not yet sent, from log_offset on */
     uint8_t *log;
     size_t log_used, log_cap;
@@ -71,14 +71,14 @@ struct job {
     char *reason;
     segq_artifact_t *outputs;
     size_t n_outputs;
-    int64_t result_sent_ms;     /* last sent, 0 never */
-    int64_t result_wait_ms;     /* for its ack before sending it again; 0: expiry_ms */
+    int64_t result_sent_ms; /* last sent, 0 never */
+    int64_t result_wait_ms; /* for its ack before sending it again; 0: expiry_ms */
     /* the output being uploaded, hashed as its chunks are read */
     segq_sha256_t hash_ctx;
-    void *upload_handle;        /* in worker->uploads */
+    void *upload_handle; /* in worker->uploads */
     size_t upload_index;
     uint64_t upload_req;
-    uint64_t upload_transfer;   /* 0 until PUT_READY */
+    uint64_t upload_transfer; /* 0 until PUT_READY */
     int upload_fd;
     uint64_t upload_offset;
     uint32_t upload_credit;
@@ -88,19 +88,19 @@ struct job {
        DIR/checkpoint while it uploads (through the upload fields above, the
        child still running); a newer one waits at DIR/checkpoint.next */
     bool ckpt_uploading;
-    segq_artifact_t ckpt;       /* name: its path under out/ */
+    segq_artifact_t ckpt; /* name: its path under out/ */
     uint32_t ckpt_step;
-    char *ckpt_next;            /* name of the newer one waiting, or NULL */
+    char *ckpt_next; /* name of the newer one waiting, or NULL */
     uint32_t ckpt_next_step;
 };
 
 struct segq_worker {
     /* options, owned copies */
     char *broker, *node, *work_dir, *cache_dir, *jobs_dir, *testkind, *segq_run, *ready_file;
-    char *broker_key, *cert;    /* CurveZMQ, or NULL */
-    char *instance;             /* REGISTER inst: RANDOM@HOST */
-    int id_fd;                  /* WORK_DIR/worker.id, locked while we run */
-    segq_gpu_t *gpus;           /* device: what its jobs get as CUDA_VISIBLE_DEVICES */
+    char *broker_key, *cert; /* CurveZMQ, or NULL */
+    char *instance;          /* REGISTER inst: RANDOM@HOST */
+    int id_fd;               /* WORK_DIR/worker.id, locked while we run */
+    segq_gpu_t *gpus;        /* device: what its jobs get as CUDA_VISIBLE_DEVICES */
     size_t n_gpus;
     uint32_t cpu_slots;
     char **kinds;
@@ -113,10 +113,10 @@ struct segq_worker {
     int sigfd;
     zmq_pollitem_t sig_item;
     segq__cache_t *cache;
-    zhashx_t *jobs;             /* key -> job_t */
-    zlistx_t *children;         /* job_t with a live runner */
-    zlistx_t *uploads;          /* job_t in UPLOADING */
-    zhashx_t *fetches;          /* hash -> fetch_t */
+    zhashx_t *jobs;     /* key -> job_t */
+    zlistx_t *children; /* job_t with a live runner */
+    zlistx_t *uploads;  /* job_t in UPLOADING */
+    zhashx_t *fetches;  /* hash -> fetch_t */
     uint64_t next_req_id;
 
     session_t session;
@@ -126,7 +126,7 @@ struct segq_worker {
     bool ready_written;
 
     bool draining;
-    bool told_draining;         /* the last REGISTER said so */
+    bool told_draining; /* the last REGISTER said so */
     int interrupts;
     bool stop;
     int exit_code;
@@ -135,7 +135,7 @@ struct segq_worker {
     int journal_fd;
     char *journal_buf;
     size_t journal_used, journal_cap;
-    zlistx_t *results_to_send;  /* job keys */
+    zlistx_t *results_to_send; /* job keys */
 };
 
 /* ---- worker.c: what every piece uses ---- */

@@ -21,26 +21,26 @@
 
 /* A progress line longer than this is dropped (it cannot be a sane record
    and must not grow the daemon's memory without bound). */
-#define SEGQ__PROGRESS_MAX_LINE  (64u << 10)
+#define SEGQ__PROGRESS_MAX_LINE (64u << 10)
 
 /* One progress record, or the merged state of a job's records. */
 typedef struct {
     bool has_fraction;
-    double fraction;            /* clamped to 0..1 */
-    char *phase;                /* owned, or NULL */
-    char *message;              /* owned, or NULL */
-    segq_params_t metrics;      /* FLOAT values */
-    char *checkpoint;           /* owned, or NULL: an event, never merged into a
-                                   state: out/NAME is a finished checkpoint ... */
-    uint32_t step;              /* ... holding this many units of work */
+    double fraction;       /* clamped to 0..1 */
+    char *phase;           /* owned, or NULL */
+    char *message;         /* owned, or NULL */
+    segq_params_t metrics; /* FLOAT values */
+    char *checkpoint;      /* owned, or NULL: an event, never merged into a
+                              state: out/NAME is a finished checkpoint ... */
+    uint32_t step;         /* ... holding this many units of work */
 } segq__progress_t;
 
 void segq__progress_clear (segq__progress_t *self);
 
 /* Parse one line (without its newline). Returns 0, or SEGQ_EINVAL with err
    naming the problem; *out is untouched on error. */
-int segq__progress_parse_line (const char *line, size_t size,
-                               segq__progress_t *out, char *err, size_t errlen);
+int segq__progress_parse_line (const char *line, size_t size, segq__progress_t *out, char *err,
+                               size_t errlen);
 
 /* Fold `update` into `state`: fields present in the update replace the old
    ones, metrics are merged by name. */
@@ -54,27 +54,26 @@ typedef struct segq__progress_parser segq__progress_parser_t;
 
 segq__progress_parser_t *segq__progress_parser_new (void);
 void segq__progress_parser_destroy (segq__progress_parser_t **self_p);
-int segq__progress_parser_feed (segq__progress_parser_t *self, const char *data,
-                                size_t size, segq__progress_fn *fn, void *arg);
+int segq__progress_parser_feed (segq__progress_parser_t *self, const char *data, size_t size,
+                                segq__progress_fn *fn, void *arg);
 /* End of stream: a last line without its newline still counts. */
 int segq__progress_parser_finish (segq__progress_parser_t *self, segq__progress_fn *fn, void *arg);
 /* Lines rejected so far, and why the last one was. */
-size_t segq__progress_parser_rejected (segq__progress_parser_t *self,
-                                       const char **last_error);
+size_t segq__progress_parser_rejected (segq__progress_parser_t *self, const char **last_error);
 
 /* Forwarding at most once per interval, the latest state winning. */
 typedef struct {
-    segq__progress_t state;     /* everything reported so far, merged */
-    bool pending;               /* changed since last sent */
-    int64_t last_sent_ms;       /* 0 = never */
+    segq__progress_t state; /* everything reported so far, merged */
+    bool pending;           /* changed since last sent */
+    int64_t last_sent_ms;   /* 0 = never */
     int64_t interval_ms;
 } segq__progress_limiter_t;
 
 void segq__progress_limiter_init (segq__progress_limiter_t *self, int64_t interval_ms);
 void segq__progress_limiter_clear (segq__progress_limiter_t *self);
 /* Record an update; true when it should be sent now. */
-bool segq__progress_limiter_update (segq__progress_limiter_t *self,
-                                    const segq__progress_t *update, int64_t now_ms);
+bool segq__progress_limiter_update (segq__progress_limiter_t *self, const segq__progress_t *update,
+                                    int64_t now_ms);
 /* True when a held-back update is due at now_ms (or, with force, at all). */
 bool segq__progress_limiter_due (segq__progress_limiter_t *self, int64_t now_ms, bool force);
 /* Note that the state was sent at now_ms. */
@@ -82,16 +81,16 @@ void segq__progress_limiter_sent (segq__progress_limiter_t *self, int64_t now_ms
 
 /* ---- job_runner.c ---- */
 
-#define SEGQ__PROGRESS_CHILD_FD 3   /* the fd number the child sees */
+#define SEGQ__PROGRESS_CHILD_FD 3 /* the fd number the child sees */
 
 typedef struct {
-    const char *path;           /* program to exec */
-    char *const *argv;          /* NULL-terminated, argv[0] included */
-    char *const *env;           /* NAME=VALUE added to (and overriding) the
-                                   daemon's environment; NULL-terminated or NULL */
-    const char *cwd;            /* the job's directory */
-    uint32_t time_limit_s;      /* 0 = none */
-    uint32_t kill_grace_ms;     /* TERM -> KILL */
+    const char *path;       /* program to exec */
+    char *const *argv;      /* NULL-terminated, argv[0] included */
+    char *const *env;       /* NAME=VALUE added to (and overriding) the
+                               daemon's environment; NULL-terminated or NULL */
+    const char *cwd;        /* the job's directory */
+    uint32_t time_limit_s;  /* 0 = none */
+    uint32_t kill_grace_ms; /* TERM -> KILL */
 } segq__job_launch_t;
 
 /* A failure's reason ends with the last non-empty line the child wrote,
@@ -99,13 +98,13 @@ typedef struct {
 #define SEGQ__LAST_LINE_MAX 300
 
 typedef struct {
-    bool success;               /* exited with code 0, not aborted or timed out */
-    int exit_code;              /* -1 if killed by a signal */
-    int signal;                 /* 0 none */
+    bool success;  /* exited with code 0, not aborted or timed out */
+    int exit_code; /* -1 if killed by a signal */
+    int signal;    /* 0 none */
     bool timed_out;
     bool aborted;
-    char reason[512];           /* human text when !success, else "": for an exit
-                                   code or a signal, "...: LAST LINE OF OUTPUT" */
+    char reason [512]; /* human text when !success, else "": for an exit
+                          code or a signal, "...: LAST LINE OF OUTPUT" */
 } segq__job_exit_t;
 
 typedef struct {
@@ -123,8 +122,8 @@ typedef struct segq__job_runner segq__job_runner_t;
    blocked in the calling process (the owner reads it with signalfd and
    calls segq__job_runner_check). */
 segq__job_runner_t *segq__job_runner_start (zloop_t *loop, const segq__job_launch_t *launch,
-                                            const segq__job_callbacks_t *callbacks,
-                                            char *err, size_t errlen);
+                                            const segq__job_callbacks_t *callbacks, char *err,
+                                            size_t errlen);
 /* Ask the child to stop: TERM to its process group now, KILL after the
    grace period. `reason` becomes the exit's reason. Idempotent. */
 void segq__job_runner_abort (segq__job_runner_t *self, const char *reason);
@@ -145,7 +144,6 @@ int segq__signals_open (void);
 /* segq_name_valid with a message saying what a name must be. */
 int segq__name_check (const char *name, char *err, size_t errlen);
 
-
 /* rm -rf (does not follow links). Missing path is fine. */
 int segq__remove_tree (const char *path);
 
@@ -164,10 +162,10 @@ bool segq__cache_has (segq__cache_t *self, const char *hash, uint64_t size);
    renamed into place only when size and sha256 match. */
 typedef struct segq__cache_write segq__cache_write_t;
 
-segq__cache_write_t *segq__cache_write_begin (segq__cache_t *self, const char *hash,
-                                              uint64_t size, char *err, size_t errlen);
-int segq__cache_write_data (segq__cache_write_t *self, uint64_t offset,
-                            const void *data, size_t size, char *err, size_t errlen);
+segq__cache_write_t *segq__cache_write_begin (segq__cache_t *self, const char *hash, uint64_t size,
+                                              char *err, size_t errlen);
+int segq__cache_write_data (segq__cache_write_t *self, uint64_t offset, const void *data,
+                            size_t size, char *err, size_t errlen);
 /* Verify and rename; destroys the writer whatever the outcome. */
 int segq__cache_write_commit (segq__cache_write_t **self_p, char *err, size_t errlen);
 /* Throw away a partial download. */
@@ -176,8 +174,8 @@ uint64_t segq__cache_write_received (segq__cache_write_t *self);
 
 /* Put the cached file for hash at dir/name (hard link, or a copy across
    filesystems), creating parent directories. */
-int segq__cache_layout (segq__cache_t *self, const char *hash, const char *dir,
-                        const char *name, char *err, size_t errlen);
+int segq__cache_layout (segq__cache_t *self, const char *hash, const char *dir, const char *name,
+                        char *err, size_t errlen);
 
 /* Every regular file under dir, recursively, in name order, as artifacts
    (name = path relative to dir, size; hash left empty: the caller hashes

@@ -20,8 +20,8 @@
 #include <unistd.h>
 #include "worker_daemon.h"
 
-#define LOG_FLUSH_BYTES     (64u << 10)
-#define LOG_HOLD_MAX        (1u << 20)      /* log held while the broker is away */
+#define LOG_FLUSH_BYTES (64u << 10)
+#define LOG_HOLD_MAX    (1u << 20) /* log held while the broker is away */
 
 /* ---- the job's log ---- */
 
@@ -45,7 +45,7 @@ s_log_append (job_t *job, const void *data, size_t size)
             cap *= 2;
         uint8_t *log = realloc (job->log, cap);
         if (!log)
-            return;             /* out of memory: this piece of log is lost, the job is not */
+            return; /* out of memory: this piece of log is lost, the job is not */
         job->log = log;
         job->log_cap = cap;
     }
@@ -80,8 +80,7 @@ segq__worker_log_flush (job_t *job, int64_t now)
     while (sent < job->log_used) {
         size_t size = job->log_used - sent < max ? job->log_used - sent : max;
         segq_msg_t *msg = segq_msg_new (SEGQ_MSG_LOG);
-        if (!msg || !(msg->u.log.job = strdup (job->id))
-        ||  !(msg->u.log.data = malloc (size))) {
+        if (!msg || !(msg->u.log.job = strdup (job->id)) || !(msg->u.log.data = malloc (size))) {
             segq_msg_destroy (&msg);
             break;
         }
@@ -109,9 +108,9 @@ segq__worker_progress_send (job_t *job, int64_t now, bool force)
     const segq__progress_t *state = &job->progress.state;
     segq_msg_t *msg = segq_msg_new (SEGQ_MSG_PROGRESS);
     if (!msg || !(msg->u.progress.job = strdup (job->id))
-    ||  (state->phase && !(msg->u.progress.phase = strdup (state->phase)))
-    ||  (state->message && !(msg->u.progress.message = strdup (state->message)))
-    ||  segq_params_copy (&msg->u.progress.metrics, &state->metrics)) {
+        || (state->phase && !(msg->u.progress.phase = strdup (state->phase)))
+        || (state->message && !(msg->u.progress.message = strdup (state->message)))
+        || segq_params_copy (&msg->u.progress.metrics, &state->metrics)) {
         segq_msg_destroy (&msg);
         return;
     }
@@ -174,7 +173,7 @@ segq__worker_job_done (job_t *job)
     segq__worker_log_flush (job, now);
     job->phase = JOB_DONE;
     segq__worker_log (job->worker, 1, "%s %s%s%s", job->key, job->success ? "succeeded" : "failed",
-           job->reason ? ": " : "", job->reason ? job->reason : "");
+                      job->reason ? ": " : "", job->reason ? job->reason : "");
     segq__worker_result_send (job);
 }
 
@@ -187,7 +186,8 @@ s_skipped_output (void *arg, const char *name, const char *why)
 }
 
 void
-segq__worker_job_finish (job_t *job, bool success, int32_t exit_code, int32_t sig, const char *reason)
+segq__worker_job_finish (job_t *job, bool success, int32_t exit_code, int32_t sig,
+                         const char *reason)
 {
     segq_worker_t *self = job->worker;
     segq__worker_ckpt_abandon (job);
@@ -206,8 +206,8 @@ segq__worker_job_finish (job_t *job, bool success, int32_t exit_code, int32_t si
     }
     char out [8192], err [600];
     snprintf (out, sizeof out, "%s/out", job->dir);
-    if (segq__collect_outputs (out, &job->outputs, &job->n_outputs, s_skipped_output, job,
-                               err, sizeof err)) {
+    if (segq__collect_outputs (out, &job->outputs, &job->n_outputs, s_skipped_output, job, err,
+                               sizeof err)) {
         segq__worker_log_note (job, "%s", err);
         job->success = false;
         free (job->reason);
@@ -221,7 +221,8 @@ segq__worker_job_finish (job_t *job, bool success, int32_t exit_code, int32_t si
     for (size_t i = 0; i < job->n_outputs; i++)
         listed += strlen (job->outputs [i].name) + SEGQ_HASH_HEX_LEN + 32;
     if (listed + 8192 > self->max_msg) {
-        snprintf (err, sizeof err, "%zu outputs: their list (%zu bytes) does not fit one RESULT "
+        snprintf (err, sizeof err,
+                  "%zu outputs: their list (%zu bytes) does not fit one RESULT "
                   "message (at most %u bytes): write fewer files (e.g. one archive)",
                   job->n_outputs, listed, self->max_msg);
         segq__worker_upload_fail (job, "%s", err);
@@ -270,11 +271,13 @@ s_runner_exit (void *arg, const segq__job_exit_t *status)
     char reason [sizeof status->reason];
     snprintf (reason, sizeof reason, "%s", status->reason);
     if (!status->success && !status->aborted && !status->timed_out && kind && !kind->test_kind
-    &&  status->exit_code == SEGQ_RUN_EXIT_GPU_OOM) {
+        && status->exit_code == SEGQ_RUN_EXIT_GPU_OOM) {
         /* segq-run's own status for it: say what to do about it */
         if (a->gpu >= 0)
-            snprintf (reason, sizeof reason, "out of GPU memory with %.3g GiB declared: "
-                      "resubmit with a larger --gpu-mem", a->gpu_mem / 1073741824.0);
+            snprintf (reason, sizeof reason,
+                      "out of GPU memory with %.3g GiB declared: "
+                      "resubmit with a larger --gpu-mem",
+                      a->gpu_mem / 1073741824.0);
         else
             snprintf (reason, sizeof reason, "out of GPU memory");
     }
@@ -316,7 +319,7 @@ s_ml_args (job_t *job, const segq_kind_spec_t *kind, char **argv, size_t *n)
         const char *given = NULL;
         for (size_t i = 0; i < a->n_inputs && !given; i++)
             if (strncmp (a->inputs [i].name, name, len) == 0
-            &&  (a->inputs [i].name [len] == 0 || a->inputs [i].name [len] == '/'))
+                && (a->inputs [i].name [len] == 0 || a->inputs [i].name [len] == '/'))
                 given = a->inputs [i].name;
         /* a one-file input laid out as NAME/FILE keeps the user's file name
            (segq-run records it as the source); a many-file one is NAME/ */
@@ -325,13 +328,13 @@ s_ml_args (job_t *job, const segq_kind_spec_t *kind, char **argv, size_t *n)
                             kind->inputs [k].many ? name : given);
     }
     if (ok && a->resume) {
-        segq__worker_log_note (job, "resuming from %s, the checkpoint of an earlier attempt", a->resume);
+        segq__worker_log_note (job, "resuming from %s, the checkpoint of an earlier attempt",
+                               a->resume);
         ok = s_add_arg (argv, n, "--resume");
     }
-    return ok
-        && s_add_arg (argv, n, "--out=%s/out", job->dir)
-        && s_add_arg (argv, n, "--device=%s", a->gpu >= 0 ? "cuda:0" : "cpu")
-        && s_add_arg (argv, n, "--threads=%" PRIu32, a->cpu_slots ? a->cpu_slots : 1);
+    return ok && s_add_arg (argv, n, "--out=%s/out", job->dir)
+           && s_add_arg (argv, n, "--device=%s", a->gpu >= 0 ? "cuda:0" : "cpu")
+           && s_add_arg (argv, n, "--threads=%" PRIu32, a->cpu_slots ? a->cpu_slots : 1);
 }
 
 /* What a job on the GPU the broker calls `index` gets as
@@ -379,16 +382,21 @@ segq__worker_job_start (job_t *job)
         ok = s_ml_args (job, kind, argv, &n);
     size_t n_env = 0;
     snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_JOB_ID=%s", job->id);
-    env [n_env] = env_buf [n_env]; n_env++;
+    env [n_env] = env_buf [n_env];
+    n_env++;
     snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_JOB_ATTEMPT=%" PRIu32, job->attempt);
-    env [n_env] = env_buf [n_env]; n_env++;
+    env [n_env] = env_buf [n_env];
+    n_env++;
     snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_OUTPUT_DIR=%s/out", job->dir);
-    env [n_env] = env_buf [n_env]; n_env++;
+    env [n_env] = env_buf [n_env];
+    n_env++;
     snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_PROGRESS_FD=%d", SEGQ__PROGRESS_CHILD_FD);
-    env [n_env] = env_buf [n_env]; n_env++;
+    env [n_env] = env_buf [n_env];
+    n_env++;
     snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_CPU_SLOTS=%" PRIu32,
               a->cpu_slots ? a->cpu_slots : 1);
-    env [n_env] = env_buf [n_env]; n_env++;
+    env [n_env] = env_buf [n_env];
+    n_env++;
     if (a->gpu >= 0) {
         /* The job sees only its GPU, as device 0: the physical device the
            broker's index stands for (s_gpus_map in worker.c), which CUDA
@@ -396,20 +404,25 @@ segq__worker_job_start (job_t *job)
         char device [32];
         snprintf (env_buf [n_env], sizeof env_buf [0], "CUDA_VISIBLE_DEVICES=%s",
                   s_gpu_device (self, a->gpu, device, sizeof device));
-        env [n_env] = env_buf [n_env]; n_env++;
+        env [n_env] = env_buf [n_env];
+        n_env++;
         snprintf (env_buf [n_env], sizeof env_buf [0], "CUDA_DEVICE_ORDER=PCI_BUS_ID");
-        env [n_env] = env_buf [n_env]; n_env++;
+        env [n_env] = env_buf [n_env];
+        n_env++;
         snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_GPU_MEM=%" PRIu64, a->gpu_mem);
-        env [n_env] = env_buf [n_env]; n_env++;
+        env [n_env] = env_buf [n_env];
+        n_env++;
     }
-    segq__job_launch_t launch = {
-        .path = program, .argv = argv, .env = env, .cwd = job->dir,
-        .time_limit_s = a->time_limit_s, .kill_grace_ms = self->kill_grace_ms
-    };
-    segq__job_callbacks_t callbacks = {
-        .on_log = s_runner_log, .on_progress = s_runner_progress,
-        .on_exit = s_runner_exit, .arg = job
-    };
+    segq__job_launch_t launch = { .path = program,
+                                  .argv = argv,
+                                  .env = env,
+                                  .cwd = job->dir,
+                                  .time_limit_s = a->time_limit_s,
+                                  .kill_grace_ms = self->kill_grace_ms };
+    segq__job_callbacks_t callbacks = { .on_log = s_runner_log,
+                                        .on_progress = s_runner_progress,
+                                        .on_exit = s_runner_exit,
+                                        .arg = job };
     if (ok)
         job->runner = segq__job_runner_start (self->loop, &launch, &callbacks, err, sizeof err);
     else
@@ -425,7 +438,7 @@ segq__worker_job_start (job_t *job)
     job->phase = JOB_RUNNING;
     job->child_handle = zlistx_add_end (self->children, job);
     segq__worker_log (self, 1, "%s: %s started (pid %d)", job->key, a->kind,
-           (int) segq__job_runner_pid (job->runner));
+                      (int) segq__job_runner_pid (job->runner));
 }
 
 /* ---- ABORT ---- */
@@ -440,19 +453,19 @@ segq__worker_on_abort (segq_worker_t *self, const segq_abort_t *m)
     snprintf (reason, sizeof reason, "aborted: %s", m->reason ? m->reason : "by the broker");
     segq__worker_log (self, 1, "%s %s", job->key, reason);
     switch (job->phase) {
-        case JOB_RUNNING:
-            segq__job_runner_abort (job->runner, reason);   /* RESULT once it is gone */
-            break;
-        case JOB_FETCHING:
-        case JOB_UPLOADING:
-            segq__worker_log_note (job, "%s", reason);
-            segq__worker_upload_reset (job);
-            segq__artifacts_free (&job->outputs, job->n_outputs);
-            job->n_outputs = 0;
-            segq__worker_job_finish (job, false, -1, 0, reason);
-            break;
-        case JOB_DONE:
-            segq__worker_job_remove (job);     /* not the broker's current attempt: drop it */
-            break;
+    case JOB_RUNNING:
+        segq__job_runner_abort (job->runner, reason); /* RESULT once it is gone */
+        break;
+    case JOB_FETCHING:
+    case JOB_UPLOADING:
+        segq__worker_log_note (job, "%s", reason);
+        segq__worker_upload_reset (job);
+        segq__artifacts_free (&job->outputs, job->n_outputs);
+        job->n_outputs = 0;
+        segq__worker_job_finish (job, false, -1, 0, reason);
+        break;
+    case JOB_DONE:
+        segq__worker_job_remove (job); /* not the broker's current attempt: drop it */
+        break;
     }
 }

@@ -20,7 +20,7 @@
 #include <string.h>
 #include "worker_daemon.h"
 
-#define RESULT_RESEND_MAX_MS 30000      /* an unacknowledged result, at least this often */
+#define RESULT_RESEND_MAX_MS 30000 /* an unacknowledged result, at least this often */
 
 /* ---- results ---- */
 
@@ -29,11 +29,11 @@ segq__worker_result_send (job_t *job)
 {
     segq_worker_t *self = job->worker;
     if (self->session != ONLINE)
-        return;                 /* sent again after WELCOME */
+        return; /* sent again after WELCOME */
     segq_msg_t *msg = segq_msg_new (SEGQ_MSG_RESULT);
     segq_result_t *r = msg ? &msg->u.result : NULL;
     if (!r || !(r->job = strdup (job->id)) || (job->reason && !(r->reason = strdup (job->reason)))
-    ||  (job->n_outputs && !(r->outputs = calloc (job->n_outputs, sizeof *r->outputs)))) {
+        || (job->n_outputs && !(r->outputs = calloc (job->n_outputs, sizeof *r->outputs)))) {
         segq_msg_destroy (&msg);
         segq__worker_log (self, 0, "out of memory sending the result of %s", job->key);
         return;
@@ -64,8 +64,9 @@ segq__worker_results_resend (segq_worker_t *self, int64_t now)
         int64_t wait = job->result_wait_ms ? job->result_wait_ms : self->expiry_ms;
         if (job->phase != JOB_DONE || !job->result_sent_ms || now - job->result_sent_ms < wait)
             continue;
-        segq__worker_log (self, 0, "result of %s not acknowledged in %" PRId64 " ms: sending it again",
-               job->key, wait);
+        segq__worker_log (self, 0,
+                          "result of %s not acknowledged in %" PRId64 " ms: sending it again",
+                          job->key, wait);
         job->result_wait_ms = wait * 2 < RESULT_RESEND_MAX_MS ? wait * 2 : RESULT_RESEND_MAX_MS;
         segq__worker_result_send (job);
     }
@@ -83,8 +84,9 @@ s_write_ready_file (segq_worker_t *self)
     snprintf (tmp, sizeof tmp, "%s.tmp", self->ready_file);
     FILE *file = fopen (tmp, "w");
     if (!file || fprintf (file, "%s\n", self->node) < 0 || fclose (file) != 0
-    ||  rename (tmp, self->ready_file) != 0)
-        segq__worker_log (self, 0, "cannot write ready file %s: %s", self->ready_file, strerror (errno));
+        || rename (tmp, self->ready_file) != 0)
+        segq__worker_log (self, 0, "cannot write ready file %s: %s", self->ready_file,
+                          strerror (errno));
 }
 
 static void
@@ -95,8 +97,8 @@ s_send_register (segq_worker_t *self)
         return;
     segq_register_t *r = &msg->u.reg;
     size_t n_held = zhashx_size (self->jobs);
-    bool ok = (r->node = strdup (self->node)) != NULL
-           && (r->instance = strdup (self->instance)) != NULL;
+    bool ok =
+        (r->node = strdup (self->node)) != NULL && (r->instance = strdup (self->instance)) != NULL;
     if (ok && self->n_gpus)
         ok = (r->gpus = calloc (self->n_gpus, sizeof *r->gpus)) != NULL;
     for (size_t i = 0; ok && i < self->n_gpus; i++, r->n_gpus++)
@@ -120,7 +122,7 @@ s_send_register (segq_worker_t *self)
         return;
     }
     segq__worker_log (self, 1, "registering with %s (%zu job(s) held%s)", self->broker, n_held,
-           self->draining ? ", draining" : "");
+                      self->draining ? ", draining" : "");
     segq__worker_send (self, &msg);
 }
 
@@ -161,13 +163,14 @@ segq__worker_connect (segq_worker_t *self)
     zsock_set_linger (self->sock, 0);
     char kerr [1024];
     if (self->broker_key
-    &&  segq_keys_apply_client (self->sock, self->cert, self->broker_key, kerr, sizeof kerr)) {
+        && segq_keys_apply_client (self->sock, self->cert, self->broker_key, kerr, sizeof kerr)) {
         segq__worker_log (self, 0, "%s", kerr);
         zsock_destroy (&self->sock);
         return;
     }
     if (zsock_connect (self->sock, "%s", self->broker) != 0) {
-        segq__worker_log (self, 0, "cannot connect to %s: %s", self->broker, zmq_strerror (zmq_errno ()));
+        segq__worker_log (self, 0, "cannot connect to %s: %s", self->broker,
+                          zmq_strerror (zmq_errno ()));
         zsock_destroy (&self->sock);
         return;
     }
@@ -191,10 +194,10 @@ segq__worker_on_welcome (segq_worker_t *self, const segq_welcome_t *m)
     if (m->max_msg && self->chunk_size > m->max_msg / 2)
         self->chunk_size = m->max_msg / 2;
     segq__worker_log (self, first ? 0 : 1, "registered with %s (heartbeat %u ms, expiry %u ms)",
-           self->broker, self->heartbeat_ms, self->expiry_ms);
+                      self->broker, self->heartbeat_ms, self->expiry_ms);
     s_write_ready_file (self);
     if (self->draining && !self->told_draining)
-        s_send_register (self);     /* drain began while that REGISTER was on its way */
+        s_send_register (self); /* drain began while that REGISTER was on its way */
     if (!new_session)
         return;
     /* Resume everything that needs the broker. */
@@ -205,14 +208,12 @@ segq__worker_on_welcome (segq_worker_t *self, const segq_welcome_t *m)
     for (job_t *job = zhashx_first (self->jobs); resume && job; job = zhashx_next (self->jobs))
         zlistx_add_end (resume, job);
     for (job_t *job = resume ? zlistx_first (resume) : NULL; job; job = zlistx_next (resume)) {
-        segq__worker_log_flush (job, segq__now_ms ());    /* what was held while the broker was away */
+        segq__worker_log_flush (job, segq__now_ms ()); /* what was held while the broker was away */
         if (job->phase == JOB_DONE)
             segq__worker_result_send (job);
-        else
-        if (job->phase == JOB_UPLOADING)
+        else if (job->phase == JOB_UPLOADING)
             segq__worker_upload_next (job);
-        else
-        if (job->ckpt_uploading)
+        else if (job->ckpt_uploading)
             segq__worker_ckpt_put (job);
     }
     zlistx_destroy (&resume);
@@ -228,11 +229,10 @@ segq__worker_start_drain (segq_worker_t *self, const char *why, bool broker_know
         return;
     self->draining = true;
     segq__worker_log (self, 0, "draining (%s): finishing %zu job(s), taking no new ones", why,
-           zhashx_size (self->jobs));
+                      zhashx_size (self->jobs));
     if (broker_knows && self->session == ONLINE)
         self->told_draining = true;
-    else
-    if (self->session == ONLINE)
+    else if (self->session == ONLINE)
         s_send_register (self);
 }
 
@@ -263,7 +263,8 @@ segq__worker_on_error (segq_worker_t *self, const segq_error_msg_t *m)
         for (size_t i = 0; i < m->n_versions && len < sizeof versions - 16; i++)
             len += (size_t) snprintf (versions + len, sizeof versions - len, "%s%" PRIu32,
                                       i ? ", " : "", m->versions [i]);
-        fprintf (stderr, "segq-worker: the broker at %s speaks protocol version%s %s; this "
+        fprintf (stderr,
+                 "segq-worker: the broker at %s speaks protocol version%s %s; this "
                  "segq-worker speaks %d..%d: install matching versions of segqd and segq-worker\n",
                  self->broker, m->n_versions == 1 ? "" : "s", len ? versions : "(not said)",
                  SEGQ_PROTO_MIN_VERSION, SEGQ_PROTO_VERSION);
@@ -281,27 +282,29 @@ segq__worker_on_error (segq_worker_t *self, const segq_error_msg_t *m)
     if (m->req_id) {
         fetch_t *fetch = segq__worker_fetch_by (self, m->req_id, 0);
         if (fetch) {
-            segq__worker_fetch_failed (self, fetch, m->code, m->message ? m->message : segq_strerror (m->code));
+            segq__worker_fetch_failed (self, fetch, m->code,
+                                       m->message ? m->message : segq_strerror (m->code));
             return;
         }
         job_t *job = segq__worker_upload_by (self, m->req_id, 0);
         if (job) {
-            segq__worker_upload_fail (job, "upload of %s refused: %s", segq__worker_upload_artifact (job)->name,
-                           m->message ? m->message : segq_strerror (m->code));
+            segq__worker_upload_fail (job, "upload of %s refused: %s",
+                                      segq__worker_upload_artifact (job)->name,
+                                      m->message ? m->message : segq_strerror (m->code));
             return;
         }
     }
     if (m->code == SEGQ_ENOENT && self->session == ONLINE) {
         /* The broker restarted and does not know this connection. */
         segq__worker_log (self, 0, "broker says: %s; registering again",
-               m->message ? m->message : "unknown worker");
+                          m->message ? m->message : "unknown worker");
         s_session_lost (self);
         self->register_deadline_ms = segq__now_ms () + self->backoff_ms;
         s_send_register (self);
         return;
     }
     segq__worker_log (self, 0, "broker error %s: %s", segq_error_name (m->code),
-           m->message ? m->message : segq_strerror (m->code));
+                      m->message ? m->message : segq_strerror (m->code));
 }
 
 void
@@ -312,9 +315,8 @@ segq__worker_on_result_ack (segq_worker_t *self, const segq_result_ack_t *m)
         return;
     if (m->code == SEGQ_ESTALE)
         segq__worker_log (self, 1, "result of %s refused as stale (fenced): dropped", job->key);
-    else
-    if (m->code)
+    else if (m->code)
         segq__worker_log (self, 0, "result of %s refused: %s: dropped", job->key,
-               m->message ? m->message : segq_strerror (m->code));
+                          m->message ? m->message : segq_strerror (m->code));
     segq__worker_job_remove (job);
 }

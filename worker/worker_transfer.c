@@ -21,8 +21,8 @@
 #include <unistd.h>
 #include "worker_daemon.h"
 
-#define GET_CREDIT          8
-#define FETCH_TRIES         3
+#define GET_CREDIT  8
+#define FETCH_TRIES 3
 
 /* ---- uploads ---- */
 
@@ -102,7 +102,8 @@ s_upload_pump (job_t *job)
         }
         if (got < size) {
             zframe_destroy (&frame);
-            segq__worker_upload_fail (job, "output %s shrank or could not be read while uploading", a->name);
+            segq__worker_upload_fail (job, "output %s shrank or could not be read while uploading",
+                                      a->name);
             return;
         }
         segq_msg_t *msg = segq_msg_new (SEGQ_MSG_CHUNK);
@@ -123,11 +124,11 @@ s_upload_pump (job_t *job)
         }
         msg->u.chunk.data = frame;
         if (segq__worker_send (self, &msg))
-            return;             /* the session is going; the upload restarts after WELCOME */
+            return; /* the session is going; the upload restarts after WELCOME */
         job->upload_offset += size;
         job->upload_credit--;
         if (job->upload_offset == a->size) {
-            close (job->upload_fd);     /* all sent: PUT_DONE says how it went */
+            close (job->upload_fd); /* all sent: PUT_DONE says how it went */
             job->upload_fd = -1;
         }
     }
@@ -179,7 +180,7 @@ segq__worker_upload_next (job_t *job)
         return;
     }
     if (self->session != ONLINE)
-        return;                 /* resumed after WELCOME */
+        return; /* resumed after WELCOME */
     segq_artifact_t *a = &job->outputs [job->upload_index];
     if (segq__worker_upload_size (job) == 0)
         segq__worker_put (job, a->name, a->size);
@@ -189,8 +190,7 @@ job_t *
 segq__worker_upload_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer)
 {
     for (job_t *job = zlistx_first (self->uploads); job; job = zlistx_next (self->uploads))
-        if ((req_id && job->upload_req == req_id)
-        ||  (transfer && job->upload_transfer == transfer))
+        if ((req_id && job->upload_req == req_id) || (transfer && job->upload_transfer == transfer))
             return job;
     return NULL;
 }
@@ -204,8 +204,8 @@ segq__worker_on_put_ready (segq_worker_t *self, const segq_put_ready_t *m)
     const segq_artifact_t *a = segq__worker_upload_artifact (job);
     if (m->have) {
         /* only a PUT that names a hash may be answered so, and ours do not */
-        segq__worker_upload_fail (job, "the broker answered 'have' to the upload of %s, which named no hash",
-                       a->name);
+        segq__worker_upload_fail (
+            job, "the broker answered 'have' to the upload of %s, which named no hash", a->name);
         return;
     }
     char path [8192];
@@ -218,8 +218,9 @@ segq__worker_on_put_ready (segq_worker_t *self, const segq_put_ready_t *m)
     segq_sha256_init (&job->hash_ctx);
     job->upload_transfer = m->transfer;
     job->upload_credit = m->credit;
-    job->upload_chunk = m->chunk_size ? m->chunk_size
-                      : self->chunk_size ? self->chunk_size : SEGQ_DEFAULT_CHUNK;
+    job->upload_chunk = m->chunk_size      ? m->chunk_size
+                        : self->chunk_size ? self->chunk_size
+                                           : SEGQ_DEFAULT_CHUNK;
     s_upload_pump (job);
 }
 
@@ -232,23 +233,19 @@ segq__worker_on_put_done (segq_worker_t *self, const segq_put_done_t *m)
     const segq_artifact_t *a = segq__worker_upload_artifact (job);
     if (m->code == 0 && job->ckpt_uploading)
         segq__worker_ckpt_uploaded (job);
-    else
-    if (m->code == 0) {
+    else if (m->code == 0) {
         job->upload_index++;
         job->upload_tried_again = false;
         segq__worker_upload_next (job);
-    }
-    else
-    if (m->code == SEGQ_EHASH && !job->upload_tried_again && !job->ckpt_uploading) {
+    } else if (m->code == SEGQ_EHASH && !job->upload_tried_again && !job->ckpt_uploading) {
         /* Changed on the way: send it once more, then give up. */
         job->upload_tried_again = true;
         segq__worker_log_note (job, "upload of %s failed (%s), trying again", a->name,
-                    m->message ? m->message : segq_strerror (m->code));
+                               m->message ? m->message : segq_strerror (m->code));
         segq__worker_upload_next (job);
-    }
-    else
+    } else
         segq__worker_upload_fail (job, "upload of output %s failed: %s", a->name,
-                       m->message ? m->message : segq_strerror (m->code));
+                                  m->message ? m->message : segq_strerror (m->code));
 }
 
 void
@@ -288,9 +285,7 @@ s_fetch_end (segq_worker_t *self, fetch_t *fetch, const char *error)
         if (error) {
             segq__worker_log_note (job, "%s", error);
             segq__worker_job_finish (job, false, -1, 0, error);
-        }
-        else
-        if (segq__worker_layout_inputs (job, fetch->hash) == 0 && --job->inputs_missing == 0)
+        } else if (segq__worker_layout_inputs (job, fetch->hash) == 0 && --job->inputs_missing == 0)
             segq__worker_job_start (job);
     }
     segq__worker_fetch_destroy (&fetch);
@@ -303,7 +298,7 @@ segq__worker_fetch_request (segq_worker_t *self, fetch_t *fetch)
     fetch->transfer = 0;
     fetch->req_id = 0;
     if (self->session != ONLINE)
-        return;                 /* requested after WELCOME */
+        return; /* requested after WELCOME */
     segq_msg_t *msg = segq_msg_new (SEGQ_MSG_GET);
     if (!msg)
         return;
@@ -329,8 +324,8 @@ segq__worker_fetch_failed (segq_worker_t *self, fetch_t *fetch, int code, const 
 {
     segq__cache_write_abort (&fetch->writer);
     char error [900];
-    snprintf (error, sizeof error, "cannot fetch input %s (%.12s): %s", fetch->name,
-              fetch->hash, why);
+    snprintf (error, sizeof error, "cannot fetch input %s (%.12s): %s", fetch->name, fetch->hash,
+              why);
     bool retry = (code == SEGQ_EHASH || code == SEGQ_EPROTO) && ++fetch->tries < FETCH_TRIES;
     segq__worker_log (self, 0, "%s%s", error, retry ? "; trying again" : "");
     if (retry)
@@ -351,8 +346,8 @@ segq__worker_on_get_ready (segq_worker_t *self, const segq_get_ready_t *m)
     }
     char err [600];
     fetch->transfer = m->transfer;
-    fetch->writer = segq__cache_write_begin (self->cache, fetch->hash, fetch->size,
-                                             err, sizeof err);
+    fetch->writer =
+        segq__cache_write_begin (self->cache, fetch->hash, fetch->size, err, sizeof err);
     if (!fetch->writer)
         segq__worker_fetch_failed (self, fetch, SEGQ_EIO, err);
 }

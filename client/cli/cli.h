@@ -11,9 +11,9 @@
 /* Exit codes, documented in `segq --help`. */
 enum {
     CLI_OK = 0,
-    CLI_FAILED = 1,     /* a request failed (broker down, unknown job, refused) */
-    CLI_USAGE = 2,      /* bad command line: nothing was sent */
-    CLI_JOB_FAILED = 3  /* wait: a job ended failed or cancelled */
+    CLI_FAILED = 1,    /* a request failed (broker down, unknown job, refused) */
+    CLI_USAGE = 2,     /* bad command line: nothing was sent */
+    CLI_JOB_FAILED = 3 /* wait: a job ended failed or cancelled */
 };
 
 typedef struct {
@@ -27,16 +27,16 @@ typedef struct {
 } cli_globals_t;
 
 /* Options every command accepts, for getopt_long tables. */
-enum { OPT_BROKER = 1000, OPT_TIMEOUT, OPT_JSON, OPT_HELP, OPT_CERT, OPT_BROKER_KEY,
-       OPT_NO_KEYS };
-#define CLI_COMMON_OPTIONS \
-    { "broker", required_argument, NULL, OPT_BROKER }, \
-    { "timeout", required_argument, NULL, OPT_TIMEOUT }, \
-    { "json", no_argument, NULL, OPT_JSON }, \
-    { "cert", required_argument, NULL, OPT_CERT }, \
-    { "broker-key", required_argument, NULL, OPT_BROKER_KEY }, \
-    { "no-keys", no_argument, NULL, OPT_NO_KEYS }, \
-    { "help", no_argument, NULL, 'h' }
+enum { OPT_BROKER = 1000, OPT_TIMEOUT, OPT_JSON, OPT_HELP, OPT_CERT, OPT_BROKER_KEY, OPT_NO_KEYS };
+#define CLI_COMMON_OPTIONS                                                                         \
+    { "broker", required_argument, NULL, OPT_BROKER },                                             \
+        { "timeout", required_argument, NULL, OPT_TIMEOUT },                                       \
+        { "json", no_argument, NULL, OPT_JSON }, { "cert", required_argument, NULL, OPT_CERT },    \
+        { "broker-key", required_argument, NULL, OPT_BROKER_KEY },                                 \
+        { "no-keys", no_argument, NULL, OPT_NO_KEYS },                                             \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
 
 /* Handles a common option; returns 1 if it was one, 0 if not, -1 on error. */
 int cli_common_option (cli_globals_t *g, int opt, const char *arg);
@@ -88,8 +88,8 @@ size_t cli_unique (char **ids, size_t n, bool owned);
 json_t *cli_job_json (const segq_job_info_t *job);
 json_t *cli_worker_json (const segq_worker_info_t *worker);
 json_t *cli_value_json (const segq_value_t *value);
-void cli_format_size (uint64_t bytes, char *buf, size_t len);      /* "1.5 GiB" */
-void cli_format_age (double since, char *buf, size_t len);         /* "3m12s" */
+void cli_format_size (uint64_t bytes, char *buf, size_t len); /* "1.5 GiB" */
+void cli_format_age (double since, char *buf, size_t len);    /* "3m12s" */
 void cli_print_job_table (FILE *out, const segq_job_info_t *jobs, size_t n, bool header);
 void cli_print_job_detail (FILE *out, const segq_job_info_t *job);
 void cli_print_worker_table (FILE *out, const segq_worker_info_t *workers, size_t n);

@@ -33,7 +33,7 @@ s_fetch_job (cli_globals_t *g, segq_client_t *client, const char *job, const cha
     int rc = CLI_OK;
     /* a job that failed or was cancelled will not make what is missing:
        say why it ended instead of asking to wait */
-    char ended[600] = "";
+    char ended [600] = "";
     if (info.state == SEGQ_JOB_FAILED || info.state == SEGQ_JOB_CANCELLED)
         snprintf (ended, sizeof ended, "%s%s%s",
                   info.state == SEGQ_JOB_FAILED ? "failed" : "was cancelled",
@@ -41,51 +41,55 @@ s_fetch_job (cli_globals_t *g, segq_client_t *client, const char *job, const cha
     for (size_t i = 0; i < n_names && rc == CLI_OK; i++) {
         bool found = false;
         for (size_t j = 0; j < info.n_outputs && !found; j++)
-            found = strcmp (info.outputs[j].name, names[i]) == 0;
+            found = strcmp (info.outputs [j].name, names [i]) == 0;
         if (!found)
-            rc = cli_error (g, "fetch", CLI_FAILED, "job %s has no output '%s' (it has %zu: see "
-                            "`segq status -l %s`)%s%s", job, names[i], info.n_outputs, job,
-                            *ended ? "; it " : "", ended);
+            rc = cli_error (g, "fetch", CLI_FAILED,
+                            "job %s has no output '%s' (it has %zu: see "
+                            "`segq status -l %s`)%s%s",
+                            job, names [i], info.n_outputs, job, *ended ? "; it " : "", ended);
     }
     if (rc == CLI_OK && info.n_outputs == 0 && *ended)
-        rc = cli_error (g, "fetch", CLI_FAILED, "job %s %s: it has no outputs (its log: `segq "
-                        "logs %s`)", job, ended, job);
+        rc = cli_error (g, "fetch", CLI_FAILED,
+                        "job %s %s: it has no outputs (its log: `segq "
+                        "logs %s`)",
+                        job, ended, job);
     else if (rc == CLI_OK && info.n_outputs == 0)
         rc = cli_error (g, "fetch", CLI_FAILED, "job %s (%s) has no outputs%s", job,
                         segq_job_state_name (info.state),
-                        info.state == SEGQ_JOB_SUCCEEDED ? "" : " yet: wait for it with `segq wait`");
+                        info.state == SEGQ_JOB_SUCCEEDED ? ""
+                                                         : " yet: wait for it with `segq wait`");
     for (size_t j = 0; j < info.n_outputs && rc == CLI_OK; j++) {
-        const segq_artifact_t *out = &info.outputs[j];
+        const segq_artifact_t *out = &info.outputs [j];
         bool wanted = n_names == 0;
         for (size_t i = 0; i < n_names && !wanted; i++)
-            wanted = strcmp (out->name, names[i]) == 0;
+            wanted = strcmp (out->name, names [i]) == 0;
         if (!wanted)
             continue;
         /* The name becomes a path under the user's directory: nothing
            that could escape it. */
         if (!segq_name_valid (out->name)) {
-            rc = cli_error (g, "fetch", CLI_FAILED, "refusing output name '%s': not a plain relative path",
-                            out->name);
+            rc = cli_error (g, "fetch", CLI_FAILED,
+                            "refusing output name '%s': not a plain relative path", out->name);
             break;
         }
-        char path[4096];
+        char path [4096];
         snprintf (path, sizeof path, "%s/%s", dir, out->name);
         if (s_make_parents (path) != 0) {
-            rc = cli_error (g, "fetch", CLI_FAILED, "cannot create the directories of '%s': %s", path,
-                            strerror (errno));
+            rc = cli_error (g, "fetch", CLI_FAILED, "cannot create the directories of '%s': %s",
+                            path, strerror (errno));
             break;
         }
-        char hash[SEGQ_HASH_HEX_LEN + 1];
+        char hash [SEGQ_HASH_HEX_LEN + 1];
         if (segq_client_fetch (client, job, out->name, path, hash) < 0) {
             rc = cli_error (g, "fetch", CLI_FAILED, "%s", segq_client_error (client));
             break;
         }
-        char size[32];
+        char size [32];
         cli_format_size (out->size, size, sizeof size);
         if (json_out)
-            json_array_append_new (json_out, json_pack ("{s:s,s:s,s:s,s:s,s:I}", "job", job,
-                                                        "name", out->name, "path", path, "hash",
-                                                        hash, "size", (json_int_t) out->size));
+            json_array_append_new (json_out, json_pack ("{s:s,s:s,s:s,s:s,s:I}", "job", job, "name",
+                                                        out->name, "path", path, "hash", hash,
+                                                        "size", (json_int_t) out->size));
         else
             printf ("%s (%s, sha256 %.12s)\n", path, size, hash);
     }
@@ -96,10 +100,10 @@ s_fetch_job (cli_globals_t *g, segq_client_t *client, const char *job, const cha
 int
 cli_fetch (cli_globals_t *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        CLI_COMMON_OPTIONS, { "output", required_argument, NULL, 'o' }, { 0 }
-    };
-    static const char help[] =
+    static const struct option options [] = { CLI_COMMON_OPTIONS,
+                                              { "output", required_argument, NULL, 'o' },
+                                              { 0 } };
+    static const char help [] =
         "usage: segq fetch JOB|ARRAY [-o DIR] [NAME...] [--json]\n\n"
         "Download a job's outputs (all, or the NAMEs given) into DIR (default: the\n"
         "current directory), keeping their names; a job ARRAY's into DIR/JOB for each\n"
@@ -107,17 +111,18 @@ cli_fetch (cli_globals_t *g, int argc, char **argv)
     const char *dir = ".";
     int opt;
     while ((opt = cli_next_option (g, "fetch", argc, argv, "ho:", options, help)) > 0)
-        dir = optarg;   /* -o, the only option of its own */
+        dir = optarg; /* -o, the only option of its own */
     if (opt != CLI_OPT_END)
         return CLI_OPT_RESULT (opt);
     if (optind >= argc)
         return cli_usage_error (g, "fetch", "which job? (segq fetch JOB [-o DIR] [NAME...])");
-    const char *job = argv[optind];
+    const char *job = argv [optind];
     char **names = argv + optind + 1;
     /* a name given twice is fetched once */
     size_t n_names = cli_unique (names, (size_t) (argc - optind - 1), false);
     if (mkdir (dir, 0755) != 0 && errno != EEXIST)
-        return cli_error (g, "fetch", CLI_FAILED, "cannot create directory '%s': %s", dir, strerror (errno));
+        return cli_error (g, "fetch", CLI_FAILED, "cannot create directory '%s': %s", dir,
+                          strerror (errno));
     segq_client_t *client;
     int rc = cli_connect (g, &client);
     if (rc != CLI_OK)
@@ -130,13 +135,12 @@ cli_fetch (cli_globals_t *g, int argc, char **argv)
         if (segq_client_array (client, job, &info) < 0)
             rc = cli_error (g, "fetch", CLI_FAILED, "%s", segq_client_error (client));
         for (size_t k = 0; rc == CLI_OK && k < info.n_jobs; k++) {
-            char sub[4096];
-            snprintf (sub, sizeof sub, "%s/%s", dir, info.jobs[k]);
-            rc = s_fetch_job (g, client, info.jobs[k], sub, names, n_names, array);
+            char sub [4096];
+            snprintf (sub, sizeof sub, "%s/%s", dir, info.jobs [k]);
+            rc = s_fetch_job (g, client, info.jobs [k], sub, names, n_names, array);
         }
         segq_array_info_clear (&info);
-    }
-    else
+    } else
         rc = s_fetch_job (g, client, job, dir, names, n_names, array);
     if (array) {
         int jrc = cli_print_json (array);
@@ -150,25 +154,27 @@ cli_fetch (cli_globals_t *g, int argc, char **argv)
 int
 cli_logs (cli_globals_t *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        CLI_COMMON_OPTIONS, { "follow", no_argument, NULL, 'f' }, { 0 }
-    };
-    static const char help[] =
+    static const struct option options [] = { CLI_COMMON_OPTIONS,
+                                              { "follow", no_argument, NULL, 'f' },
+                                              { 0 } };
+    static const char help [] =
         "usage: segq logs [-f|--follow] JOB\n\n"
         "Print a job's log (its stdout and stderr; each attempt starts with a line\n"
         "\"=== attempt N on NODE ===\"). -f keeps printing as the job writes, until it ends.\n";
     bool follow = false;
     int opt;
     while ((opt = cli_next_option (g, "logs", argc, argv, "hf", options, help)) > 0)
-        follow = true;  /* -f, the only option of its own */
+        follow = true; /* -f, the only option of its own */
     if (opt != CLI_OPT_END)
         return CLI_OPT_RESULT (opt);
     if (optind + 1 != argc)
         return cli_usage_error (g, "logs", "expected exactly one JOB");
-    const char *job = argv[optind];
+    const char *job = argv [optind];
     if (segq_array_id (job))
-        return cli_usage_error (g, "logs", "%s is a job array: logs are per job (`segq status -l "
-                                "%s` lists its jobs)", job, job);
+        return cli_usage_error (g, "logs",
+                                "%s is a job array: logs are per job (`segq status -l "
+                                "%s` lists its jobs)",
+                                job, job);
     segq_client_t *client;
     int rc = cli_connect (g, &client);
     if (rc != CLI_OK)
@@ -201,10 +207,10 @@ cli_logs (cli_globals_t *g, int argc, char **argv)
 int
 cli_workers (cli_globals_t *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        CLI_COMMON_OPTIONS, { "drain", required_argument, NULL, 'd' }, { 0 }
-    };
-    static const char help[] =
+    static const struct option options [] = { CLI_COMMON_OPTIONS,
+                                              { "drain", required_argument, NULL, 'd' },
+                                              { 0 } };
+    static const char help [] =
         "usage: segq workers [--drain NODE] [--json]\n\n"
         "List the workers the broker knows: state, CPU slots used/total, GPU memory\n"
         "used/total per GPU, running jobs. --drain NODE tells that worker to take no new\n"
@@ -216,7 +222,7 @@ cli_workers (cli_globals_t *g, int argc, char **argv)
     if (opt != CLI_OPT_END)
         return CLI_OPT_RESULT (opt);
     if (optind != argc)
-        return cli_usage_error (g, "workers", "unexpected argument '%s'", argv[optind]);
+        return cli_usage_error (g, "workers", "unexpected argument '%s'", argv [optind]);
     segq_client_t *client;
     int rc = cli_connect (g, &client);
     if (rc != CLI_OK)
@@ -227,7 +233,8 @@ cli_workers (cli_globals_t *g, int argc, char **argv)
         else if (g->json)
             rc = cli_print_json (json_pack ("{s:s,s:b}", "node", drain, "draining", 1));
         else
-            printf ("%s draining: it takes no new jobs and exits when its running ones end\n", drain);
+            printf ("%s draining: it takes no new jobs and exits when its running ones end\n",
+                    drain);
         segq_client_destroy (&client);
         return rc;
     }
@@ -241,10 +248,9 @@ cli_workers (cli_globals_t *g, int argc, char **argv)
     if (g->json) {
         json_t *array = json_array ();
         for (size_t i = 0; array && i < n; i++)
-            json_array_append_new (array, cli_worker_json (&workers[i]));
+            json_array_append_new (array, cli_worker_json (&workers [i]));
         rc = cli_print_json (array);
-    }
-    else if (n == 0)
+    } else if (n == 0)
         printf ("(no workers)\n");
     else
         cli_print_worker_table (stdout, workers, n);

@@ -39,25 +39,25 @@ cli_unique (char **ids, size_t n, bool owned)
         for (size_t i = 0; i < n; i++) {
             bool seen = false;
             for (size_t j = 0; j < kept && !seen; j++)
-                seen = strcmp (ids[i], ids[j]) == 0;
+                seen = strcmp (ids [i], ids [j]) == 0;
             if (seen && owned)
-                free (ids[i]);
+                free (ids [i]);
             else if (!seen)
-                ids[kept++] = ids[i];
+                ids [kept++] = ids [i];
         }
         return kept;
     }
     for (size_t i = 0; i < n; i++)
-        r[i] = (s_ranked_t) { ids[i], i };
+        r [i] = (s_ranked_t){ ids [i], i };
     qsort (r, n, sizeof *r, s_by_id_then_place);
     for (size_t i = 1; i < n; i++)
-        drop[r[i].at] = strcmp (r[i].id, r[i - 1].id) == 0;
+        drop [r [i].at] = strcmp (r [i].id, r [i - 1].id) == 0;
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
-        if (drop[i] && owned)
-            free (ids[i]);
-        else if (!drop[i])
-            ids[kept++] = ids[i];
+        if (drop [i] && owned)
+            free (ids [i]);
+        else if (!drop [i])
+            ids [kept++] = ids [i];
     }
     free (r);
     free (drop);
@@ -65,16 +65,16 @@ cli_unique (char **ids, size_t n, bool owned)
 }
 
 int
-cli_expand_arrays (cli_globals_t *g, const char *cmd, segq_client_t *client,
-                   const char *const *ids, size_t n, char ***out, size_t *n_out)
+cli_expand_arrays (cli_globals_t *g, const char *cmd, segq_client_t *client, const char *const *ids,
+                   size_t n, char ***out, size_t *n_out)
 {
     size_t count = 0, capacity = n + 1;
     char **all = calloc (capacity, sizeof *all);
     int rc = all ? CLI_OK : cli_error (g, cmd, CLI_FAILED, "out of memory");
     for (size_t i = 0; i < n && rc == CLI_OK; i++) {
         segq_array_info_t array = { 0 };
-        bool is_array = segq_array_id (ids[i]);
-        if (is_array && segq_client_array (client, ids[i], &array) < 0) {
+        bool is_array = segq_array_id (ids [i]);
+        if (is_array && segq_client_array (client, ids [i], &array) < 0) {
             rc = cli_error (g, cmd, CLI_FAILED, "%s", segq_client_error (client));
             break;
         }
@@ -88,13 +88,13 @@ cli_expand_arrays (cli_globals_t *g, const char *cmd, segq_client_t *client,
                 rc = cli_error (g, cmd, CLI_FAILED, "out of memory");
         }
         for (size_t k = 0; k < add && rc == CLI_OK; k++)
-            if (!(all[count++] = strdup (is_array ? array.jobs[k] : ids[i])))
+            if (!(all [count++] = strdup (is_array ? array.jobs [k] : ids [i])))
                 rc = cli_error (g, cmd, CLI_FAILED, "out of memory");
         segq_array_info_clear (&array);
     }
     if (rc != CLI_OK) {
         for (size_t i = 0; all && i < count; i++)
-            free (all[i]);
+            free (all [i]);
         free (all);
         return rc;
     }
@@ -111,12 +111,12 @@ s_array_summary (cli_globals_t *g, segq_client_t *client, const char *id, bool d
     segq_array_info_t array;
     if (segq_client_array (client, id, &array) < 0)
         return cli_error (g, "status", CLI_FAILED, "%s", segq_client_error (client));
-    size_t per_state[SEGQ_JOB_CANCELLED + 1] = { 0 }, seen = 0;
+    size_t per_state [SEGQ_JOB_CANCELLED + 1] = { 0 }, seen = 0;
     double progress = 0;
-    char kinds[256] = "";
+    char kinds [256] = "";
     int rc = CLI_OK;
     json_t *jobs = json_out ? json_array () : NULL;
-    enum { BATCH = 500 };   /* STATUS names at most 500 jobs */
+    enum { BATCH = 500 }; /* STATUS names at most 500 jobs */
     for (size_t start = 0; start < array.n_jobs && rc == CLI_OK; start += BATCH) {
         segq_status_query_t q = {
             .jobs = (const char *const *) array.jobs + start,
@@ -133,12 +133,13 @@ s_array_summary (cli_globals_t *g, segq_client_t *client, const char *id, bool d
             cursor = page.cursor;
             page.cursor = NULL;
             for (size_t i = 0; i < page.n_jobs; i++) {
-                const segq_job_info_t *job = &page.jobs[i];
+                const segq_job_info_t *job = &page.jobs [i];
                 if (job->state >= 1 && job->state <= SEGQ_JOB_CANCELLED)
-                    per_state[job->state]++;
+                    per_state [job->state]++;
                 progress += job->state == SEGQ_JOB_SUCCEEDED ? 1 : job->fraction;
                 seen++;
-                if (job->kind && !strstr (kinds, job->kind) && strlen (kinds) + strlen (job->kind) + 3 < sizeof kinds)
+                if (job->kind && !strstr (kinds, job->kind)
+                    && strlen (kinds) + strlen (job->kind) + 3 < sizeof kinds)
                     snprintf (kinds + strlen (kinds), sizeof kinds - strlen (kinds), "%s%s",
                               *kinds ? ", " : "", job->kind);
                 if (jobs && detail)
@@ -151,35 +152,36 @@ s_array_summary (cli_globals_t *g, segq_client_t *client, const char *id, bool d
         free (cursor);
     }
     double fraction = array.n_jobs ? progress / (double) array.n_jobs : 0;
-    size_t final = per_state[SEGQ_JOB_SUCCEEDED] + per_state[SEGQ_JOB_FAILED]
-                 + per_state[SEGQ_JOB_CANCELLED];
+    size_t final = per_state [SEGQ_JOB_SUCCEEDED] + per_state [SEGQ_JOB_FAILED]
+                   + per_state [SEGQ_JOB_CANCELLED];
     if (rc == CLI_OK && json_out) {
         json_t *states = json_object ();
         for (int st = SEGQ_JOB_WAITING; states && st <= SEGQ_JOB_CANCELLED; st++)
             json_object_set_new (states, segq_job_state_name ((segq_job_state_t) st),
-                                 json_integer ((json_int_t) per_state[st]));
-        json_t *o = json_pack ("{s:s,s:s,s:f,s:I,s:s,s:o*,s:f,s:I}", "array", array.array,
-                               "owner", array.owner, "created", array.created,
-                               "jobs", (json_int_t) array.n_jobs, "kinds", kinds,
-                               "states", states, "progress", fraction, "final", (json_int_t) final);
+                                 json_integer ((json_int_t) per_state [st]));
+        json_t *o = json_pack ("{s:s,s:s,s:f,s:I,s:s,s:o*,s:f,s:I}", "array", array.array, "owner",
+                               array.owner, "created", array.created, "jobs",
+                               (json_int_t) array.n_jobs, "kinds", kinds, "states", states,
+                               "progress", fraction, "final", (json_int_t) final);
         if (o && jobs)
             json_object_set (o, "detail", jobs);
         json_array_append_new (json_out, o);
-    }
-    else if (rc == CLI_OK) {
-        char bar[64];
+    } else if (rc == CLI_OK) {
+        char bar [64];
         cli_format_bar (fraction, 30, bar, sizeof bar);
         printf ("array %s: %zu %s job%s of %s, %zu/%zu done\n", array.array, array.n_jobs, kinds,
                 array.n_jobs == 1 ? "" : "s", array.owner, final, array.n_jobs);
         printf ("  ");
         for (int st = SEGQ_JOB_WAITING; st <= SEGQ_JOB_CANCELLED; st++)
             printf ("%s%s %zu", st > SEGQ_JOB_WAITING ? "  " : "",
-                    segq_job_state_name ((segq_job_state_t) st), per_state[st]);
+                    segq_job_state_name ((segq_job_state_t) st), per_state [st]);
         printf ("\n  %s %3.0f%%\n", bar, fraction * 100);
     }
     if (rc == CLI_OK && seen < array.n_jobs)
-        rc = cli_error (g, "status", CLI_FAILED, "%zu of the %zu jobs of array %s are unknown to "
-                        "the broker", array.n_jobs - seen, array.n_jobs, array.array);
+        rc = cli_error (g, "status", CLI_FAILED,
+                        "%zu of the %zu jobs of array %s are unknown to "
+                        "the broker",
+                        array.n_jobs - seen, array.n_jobs, array.array);
     json_decref (jobs);
     segq_array_info_clear (&array);
     return rc;
@@ -194,16 +196,16 @@ s_show (json_t *array, bool detail, const segq_job_info_t *jobs, size_t n, bool 
 {
     if (array)
         for (size_t i = 0; i < n; i++)
-            json_array_append_new (array, cli_job_json (&jobs[i]));
+            json_array_append_new (array, cli_job_json (&jobs [i]));
     else if (detail)
         for (size_t i = 0; i < n; i++)
-            cli_print_job_detail (stdout, &jobs[i]);
+            cli_print_job_detail (stdout, &jobs [i]);
     else
         cli_print_job_table (stdout, jobs, n, header);
 }
 
 /* Moves the first n jobs of page to the end of kept, which has room for
-   *room jobs (grown as needed). */
+ *room jobs (grown as needed). */
 static int
 s_keep (const cli_globals_t *g, segq_job_list_t *kept, size_t *room, segq_job_list_t *page,
         size_t n)
@@ -217,13 +219,13 @@ s_keep (const cli_globals_t *g, segq_job_list_t *kept, size_t *room, segq_job_li
         *room = grown;
     }
     for (size_t i = 0; i < n; i++) {
-        kept->jobs[kept->n_jobs++] = page->jobs[i];
-        memset (&page->jobs[i], 0, sizeof page->jobs[i]);
+        kept->jobs [kept->n_jobs++] = page->jobs [i];
+        memset (&page->jobs [i], 0, sizeof page->jobs [i]);
     }
     return CLI_OK;
 }
 
-static const char s_status_help[] =
+static const char s_status_help [] =
     "usage: segq status [JOB|ARRAY...] [--all | --user U] [--state STATE] [-l|--detail]\n"
     "                   [--limit N] [--json]\n"
     "\n"
@@ -242,15 +244,13 @@ static const char s_status_help[] =
 int
 cli_status (cli_globals_t *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        CLI_COMMON_OPTIONS,
-        { "user", required_argument, NULL, OPT_USER },
-        { "state", required_argument, NULL, OPT_STATE },
-        { "detail", no_argument, NULL, 'l' },
-        { "limit", required_argument, NULL, OPT_LIMIT },
-        { "all", no_argument, NULL, OPT_ALL },
-        { 0 }
-    };
+    static const struct option options [] = { CLI_COMMON_OPTIONS,
+                                              { "user", required_argument, NULL, OPT_USER },
+                                              { "state", required_argument, NULL, OPT_STATE },
+                                              { "detail", no_argument, NULL, 'l' },
+                                              { "limit", required_argument, NULL, OPT_LIMIT },
+                                              { "all", no_argument, NULL, OPT_ALL },
+                                              { 0 } };
     segq_status_query_t q = { 0 };
     uint64_t limit = 0;
     bool all = false;
@@ -262,14 +262,15 @@ cli_status (cli_globals_t *g, int argc, char **argv)
             q.user = optarg;
         else if (opt == OPT_STATE) {
             if (segq_job_state_parse (optarg, &q.state) < 0)
-                return cli_usage_error (g, "status", "unknown state '%s' (waiting, queued, running, "
-                                        "succeeded, failed, cancelled)", optarg);
-        }
-        else if (opt == OPT_LIMIT) {
+                return cli_usage_error (g, "status",
+                                        "unknown state '%s' (waiting, queued, running, "
+                                        "succeeded, failed, cancelled)",
+                                        optarg);
+        } else if (opt == OPT_LIMIT) {
             if (!cli_parse_uint (optarg, 100000000, &limit) || limit == 0)
-                return cli_usage_error (g, "status", "--limit '%s': expected a positive number", optarg);
-        }
-        else if (opt == OPT_ALL)
+                return cli_usage_error (g, "status", "--limit '%s': expected a positive number",
+                                        optarg);
+        } else if (opt == OPT_ALL)
             all = true;
     }
     if (opt != CLI_OPT_END)
@@ -289,14 +290,14 @@ cli_status (cli_globals_t *g, int argc, char **argv)
         q.user = segq_client_user (client);
     size_t n_arrays = 0;
     for (size_t i = 0; i < q.n_jobs; i++)
-        n_arrays += segq_array_id (q.jobs[i]);
+        n_arrays += segq_array_id (q.jobs [i]);
     /* --json: one document, the arrays' summaries then the jobs named */
     json_t *array = g->json ? json_array () : NULL;
     if (n_arrays) {
         /* arrays summarised; any jobs named beside them are listed below */
         for (size_t i = 0; i < q.n_jobs && rc == CLI_OK; i++)
-            if (segq_array_id (q.jobs[i]))
-                rc = s_array_summary (g, client, q.jobs[i], q.detail, array);
+            if (segq_array_id (q.jobs [i]))
+                rc = s_array_summary (g, client, q.jobs [i], q.detail, array);
         if (rc != CLI_OK || n_arrays == q.n_jobs) {
             if (array) {
                 int jrc = cli_print_json (array);
@@ -309,11 +310,11 @@ cli_status (cli_globals_t *g, int argc, char **argv)
         const char **named = calloc (q.n_jobs, sizeof *named);
         size_t n_named = 0;
         for (size_t i = 0; named && i < q.n_jobs; i++)
-            if (!segq_array_id (q.jobs[i]))
-                named[n_named++] = q.jobs[i];
+            if (!segq_array_id (q.jobs [i]))
+                named [n_named++] = q.jobs [i];
         /* argv's order is kept: only the array ids leave */
         for (size_t i = 0; named && i < n_named; i++)
-            argv[optind + (int) i] = (char *) named[i];
+            argv [optind + (int) i] = (char *) named [i];
         free (named);
         q.n_jobs = named ? n_named : q.n_jobs;
     }
@@ -345,23 +346,23 @@ cli_status (cli_globals_t *g, int argc, char **argv)
     } while (rc == CLI_OK && cursor && (!limit || shown < limit));
     free (cursor);
     for (size_t i = 0; i < newest.n_jobs / 2; i++) {
-        segq_job_info_t swap = newest.jobs[i];
-        newest.jobs[i] = newest.jobs[newest.n_jobs - 1 - i];
-        newest.jobs[newest.n_jobs - 1 - i] = swap;
+        segq_job_info_t swap = newest.jobs [i];
+        newest.jobs [i] = newest.jobs [newest.n_jobs - 1 - i];
+        newest.jobs [newest.n_jobs - 1 - i] = swap;
     }
     if (rc == CLI_OK && q.newest)
         s_show (array, q.detail, newest.jobs, newest.n_jobs, true);
     segq_job_list_clear (&newest);
     /* Named jobs the broker did not list are unknown to it. */
     if (rc == CLI_OK && q.n_jobs && shown < q.n_jobs && !limit)
-        rc = cli_error (g, "status", CLI_FAILED, "%zu of the %zu jobs named are unknown to the broker",
-                        q.n_jobs - shown, q.n_jobs);
+        rc = cli_error (g, "status", CLI_FAILED,
+                        "%zu of the %zu jobs named are unknown to the broker", q.n_jobs - shown,
+                        q.n_jobs);
     if (array) {
         int jrc = cli_print_json (array);
         if (rc == CLI_OK)
             rc = jrc;
-    }
-    else if (rc == CLI_OK && shown == 0 && !q.n_jobs)
+    } else if (rc == CLI_OK && shown == 0 && !q.n_jobs)
         printf ("(no jobs)\n");
     segq_client_destroy (&client);
     return rc;
@@ -369,10 +370,11 @@ cli_status (cli_globals_t *g, int argc, char **argv)
 
 /* ---- wait ---- */
 
-static const char s_wait_help[] =
+static const char s_wait_help [] =
     "usage: segq wait JOB|ARRAY... [--interval MS] [--json]\n"
     "\n"
-    "Wait until every JOB (and every job of each job ARRAY) has ended. On a terminal a progress bar shows how far they\n"
+    "Wait until every JOB (and every job of each job ARRAY) has ended. On a terminal a progress "
+    "bar shows how far they\n"
     "are; otherwise one line is printed each time a job changes state.\n"
     "exit status: 0 all succeeded; 3 one or more failed or were cancelled; 1 the\n"
     "broker could not be asked (down, or a job unknown).\n"
@@ -394,13 +396,13 @@ s_refresh (cli_globals_t *g, segq_client_t *client, const char *const *ids, size
            segq_job_state_t *seen, segq_job_info_t *last, bool lines)
 {
     enum { BATCH = 256 };
-    const char *batch[BATCH];
+    const char *batch [BATCH];
     size_t start = 0;
     while (start < n) {
         size_t k = 0, i = start;
         for (; i < n && k < BATCH; i++)
-            if (!segq_job_state_final (seen[i]))
-                batch[k++] = ids[i];
+            if (!segq_job_state_final (seen [i]))
+                batch [k++] = ids [i];
         size_t end = i;
         segq_status_query_t q = { .jobs = batch, .n_jobs = k };
         char *cursor = NULL;
@@ -420,16 +422,16 @@ s_refresh (cli_globals_t *g, segq_client_t *client, const char *const *ids, size
             page.cursor = NULL;
             for (size_t j = 0; j < page.n_jobs; j++)
                 for (size_t m = start; m < end; m++) {
-                    if (segq_job_state_final (seen[m]) || strcmp (ids[m], page.jobs[j].id) != 0)
+                    if (segq_job_state_final (seen [m]) || strcmp (ids [m], page.jobs [j].id) != 0)
                         continue;
-                    const segq_job_info_t *info = &page.jobs[j];
-                    if (lines && info->state != seen[m])
-                        printf ("%s %s%s%s\n", ids[m], segq_job_state_name (info->state),
+                    const segq_job_info_t *info = &page.jobs [j];
+                    if (lines && info->state != seen [m])
+                        printf ("%s %s%s%s\n", ids [m], segq_job_state_name (info->state),
                                 info->reason ? ": " : "", info->reason ? info->reason : "");
-                    seen[m] = info->state;
-                    segq_job_info_clear (&last[m]);
-                    last[m] = *info;
-                    memset (&page.jobs[j], 0, sizeof page.jobs[j]);
+                    seen [m] = info->state;
+                    segq_job_info_clear (&last [m]);
+                    last [m] = *info;
+                    memset (&page.jobs [j], 0, sizeof page.jobs [j]);
                     found++;
                     break;
                 }
@@ -437,8 +439,9 @@ s_refresh (cli_globals_t *g, segq_client_t *client, const char *const *ids, size
         } while (cursor);
         if (found < k)
             for (size_t m = start; m < end; m++)
-                if (seen[m] == 0)
-                    return cli_error (g, "wait", CLI_FAILED, "unknown job '%s' (see `segq status`)", ids[m]);
+                if (seen [m] == 0)
+                    return cli_error (g, "wait", CLI_FAILED, "unknown job '%s' (see `segq status`)",
+                                      ids [m]);
         start = end;
     }
     return CLI_OK;
@@ -447,13 +450,14 @@ s_refresh (cli_globals_t *g, segq_client_t *client, const char *const *ids, size
 int
 cli_wait (cli_globals_t *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        CLI_COMMON_OPTIONS, { "interval", required_argument, NULL, OPT_INTERVAL }, { 0 }
-    };
+    static const struct option options [] = { CLI_COMMON_OPTIONS,
+                                              { "interval", required_argument, NULL, OPT_INTERVAL },
+                                              { 0 } };
     uint64_t interval_ms = 200;
     int opt;
     while ((opt = cli_next_option (g, "wait", argc, argv, "h", options, s_wait_help)) > 0)
-        if (opt == OPT_INTERVAL && (!cli_parse_uint (optarg, 600000, &interval_ms) || interval_ms < 10))
+        if (opt == OPT_INTERVAL
+            && (!cli_parse_uint (optarg, 600000, &interval_ms) || interval_ms < 10))
             return cli_usage_error (g, "wait", "--interval '%s': expected 10..600000 ms", optarg);
     if (opt != CLI_OPT_END)
         return CLI_OPT_RESULT (opt);
@@ -489,21 +493,21 @@ cli_wait (cli_globals_t *g, int argc, char **argv)
             goto done;
         }
         for (size_t i = 0; i < n; i++) {
-            final += segq_job_state_final (seen[i]);
-            bad += seen[i] == SEGQ_JOB_FAILED || seen[i] == SEGQ_JOB_CANCELLED;
-            fraction += seen[i] == SEGQ_JOB_SUCCEEDED ? 1 : last[i].fraction;
+            final += segq_job_state_final (seen [i]);
+            bad += seen [i] == SEGQ_JOB_FAILED || seen [i] == SEGQ_JOB_CANCELLED;
+            fraction += seen [i] == SEGQ_JOB_SUCCEEDED ? 1 : last [i].fraction;
         }
         fflush (stdout);
         if (tty) {
-            char bar[64], elapsed[32];
+            char bar [64], elapsed [32];
             cli_format_bar (fraction / (double) n, 30, bar, sizeof bar);
             snprintf (elapsed, sizeof elapsed, "%.0fs", s_now () - start);
             if (n == 1)
-                printf ("\r\033[K%s %s %3.0f%% %s%s%s %s", ids[0], bar, fraction * 100,
-                        segq_job_state_name (seen[0]), last[0].phase ? " " : "",
-                        last[0].phase ? last[0].phase : "", elapsed);
+                printf ("\r\033[K%s %s %3.0f%% %s%s%s %s", ids [0], bar, fraction * 100,
+                        segq_job_state_name (seen [0]), last [0].phase ? " " : "",
+                        last [0].phase ? last [0].phase : "", elapsed);
             else {
-                char failed[48] = "";
+                char failed [48] = "";
                 if (bad)
                     snprintf (failed, sizeof failed, ", %zu failed", bad);
                 printf ("\r\033[K%s %3.0f%%  %zu/%zu done%s %s", bar, fraction / (double) n * 100,
@@ -515,8 +519,8 @@ cli_wait (cli_globals_t *g, int argc, char **argv)
             if (tty) {
                 printf ("\n");
                 for (size_t i = 0; i < n; i++)
-                    printf ("%s %s%s%s\n", ids[i], segq_job_state_name (seen[i]),
-                            last[i].reason ? ": " : "", last[i].reason ? last[i].reason : "");
+                    printf ("%s %s%s%s\n", ids [i], segq_job_state_name (seen [i]),
+                            last [i].reason ? ": " : "", last [i].reason ? last [i].reason : "");
             }
             rc = bad ? CLI_JOB_FAILED : CLI_OK;
             break;
@@ -526,18 +530,18 @@ cli_wait (cli_globals_t *g, int argc, char **argv)
     if (g->json) {
         json_t *array = json_array ();
         for (size_t i = 0; array && i < n; i++)
-            json_array_append_new (array, cli_job_json (&last[i]));
+            json_array_append_new (array, cli_job_json (&last [i]));
         int jrc = cli_print_json (array);
         if (rc == CLI_OK)
             rc = jrc;
     }
 done:
     for (size_t i = 0; last && i < n; i++)
-        segq_job_info_clear (&last[i]);
+        segq_job_info_clear (&last [i]);
     free (last);
     free (seen);
     for (size_t i = 0; i < n; i++)
-        free (expanded[i]);
+        free (expanded [i]);
     free (expanded);
     segq_client_destroy (&client);
     return rc;
@@ -548,10 +552,11 @@ done:
 int
 cli_cancel (cli_globals_t *g, int argc, char **argv)
 {
-    static const struct option options[] = { CLI_COMMON_OPTIONS, { 0 } };
-    static const char help[] =
+    static const struct option options [] = { CLI_COMMON_OPTIONS, { 0 } };
+    static const char help [] =
         "usage: segq cancel JOB|ARRAY... [--json]\n\n"
-        "Cancel jobs (an ARRAY: all its jobs): a queued or waiting one at once, a running one by stopping its\n"
+        "Cancel jobs (an ARRAY: all its jobs): a queued or waiting one at once, a running one by "
+        "stopping its\n"
         "process (TERM, then KILL after a grace period). A job that has already ended\n"
         "is left as it is, said on stderr, and the exit status is 1.\n";
     int opt = cli_next_option (g, "cancel", argc, argv, "h", options, help);
@@ -566,8 +571,9 @@ cli_cancel (cli_globals_t *g, int argc, char **argv)
         return rc;
     char **ids = NULL;
     size_t n_ids = 0;
-    if ((rc = cli_expand_arrays (g, "cancel", client, (const char *const *) argv + optind, n,
-                                 &ids, &n_ids)) != CLI_OK) {
+    if ((rc = cli_expand_arrays (g, "cancel", client, (const char *const *) argv + optind, n, &ids,
+                                 &n_ids))
+        != CLI_OK) {
         segq_client_destroy (&client);
         return rc;
     }
@@ -575,7 +581,7 @@ cli_cancel (cli_globals_t *g, int argc, char **argv)
     size_t n_out;
     rc = segq_client_cancel (client, (const char *const *) ids, n_ids, &out, &n_out);
     for (size_t i = 0; i < n_ids; i++)
-        free (ids[i]);
+        free (ids [i]);
     free (ids);
     if (rc < 0) {
         rc = cli_error (g, "cancel", CLI_FAILED, "%s", segq_client_error (client));
@@ -585,17 +591,18 @@ cli_cancel (cli_globals_t *g, int argc, char **argv)
     json_t *array = g->json ? json_array () : NULL;
     for (size_t i = 0; i < n_out; i++) {
         if (array)
-            json_array_append_new (array, json_pack ("{s:s,s:b,s:s}", "job", out[i].job ? out[i].job : "",
-                                                     "ok", out[i].code == 0, "message",
-                                                     out[i].message ? out[i].message
-                                                                    : segq_strerror (out[i].code)));
-        else if (out[i].code == 0)
-            printf ("%s cancelled%s%s\n", out[i].job, out[i].message ? ": " : "",
-                    out[i].message ? out[i].message : "");
+            json_array_append_new (
+                array,
+                json_pack ("{s:s,s:b,s:s}", "job", out [i].job ? out [i].job : "", "ok",
+                           out [i].code == 0, "message",
+                           out [i].message ? out [i].message : segq_strerror (out [i].code)));
+        else if (out [i].code == 0)
+            printf ("%s cancelled%s%s\n", out [i].job, out [i].message ? ": " : "",
+                    out [i].message ? out [i].message : "");
         else
-            fprintf (stderr, "segq cancel: %s: %s\n", out[i].job,
-                     out[i].message ? out[i].message : segq_strerror (out[i].code));
-        if (out[i].code != 0)
+            fprintf (stderr, "segq cancel: %s: %s\n", out [i].job,
+                     out [i].message ? out [i].message : segq_strerror (out [i].code));
+        if (out [i].code != 0)
             rc = CLI_FAILED;
     }
     if (array) {

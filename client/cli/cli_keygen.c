@@ -10,7 +10,7 @@
 
 enum { OPT_NAME = 2100 };
 
-static const char s_keygen_help[] =
+static const char s_keygen_help [] =
     "usage: segq keygen [--name NAME]\n"
     "\n"
     "Make your certificate in ~/.config/segq/ ($XDG_CONFIG_HOME/segq): NAME.cert\n"
@@ -25,11 +25,9 @@ static const char s_keygen_help[] =
 int
 cli_keygen (cli_globals_t *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        CLI_COMMON_OPTIONS,
-        { "name", required_argument, NULL, OPT_NAME },
-        { 0 }
-    };
+    static const struct option options [] = { CLI_COMMON_OPTIONS,
+                                              { "name", required_argument, NULL, OPT_NAME },
+                                              { 0 } };
     const char *name = NULL;
     int opt;
     while ((opt = cli_next_option (g, "keygen", argc, argv, "h", options, s_keygen_help)) > 0)
@@ -38,14 +36,14 @@ cli_keygen (cli_globals_t *g, int argc, char **argv)
     if (opt != CLI_OPT_END)
         return CLI_OPT_RESULT (opt);
     if (optind < argc)
-        return cli_usage_error (g, "keygen", "unexpected argument '%s'", argv[optind]);
+        return cli_usage_error (g, "keygen", "unexpected argument '%s'", argv [optind]);
     if (!name) {
         struct passwd *pw = getpwuid (geteuid ());
         name = pw && pw->pw_name ? pw->pw_name : NULL;
     }
     if (!name || !*name)
         return cli_usage_error (g, "keygen", "cannot tell your login name: give --name NAME");
-    char dir[4096], err[1024] = "";
+    char dir [4096], err [1024] = "";
     if (segq_keys_config_dir (dir, sizeof dir) != 0)
         return cli_error (g, "keygen", CLI_FAILED, "config directory path too long");
     if (strchr (name, '/'))

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *s_type_names[] = {
-    [SEGQ_PARAM_INT] = "int", [SEGQ_PARAM_FLOAT] = "float", [SEGQ_PARAM_BOOL] = "bool",
+static const char *s_type_names [] = {
+    [SEGQ_PARAM_INT] = "int",       [SEGQ_PARAM_FLOAT] = "float",   [SEGQ_PARAM_BOOL] = "bool",
     [SEGQ_PARAM_STRING] = "string", [SEGQ_PARAM_CHOICE] = "choice",
 };
 
@@ -29,7 +29,7 @@ s_format_bound (const segq_kind_param_t *p, double bound, char *buf, size_t len)
 static json_t *
 s_param_json (const segq_kind_info_t *kind, const segq_kind_param_t *p)
 {
-    json_t *o = json_pack ("{s:s,s:s}", "name", p->name, "type", s_type_names[p->type]);
+    json_t *o = json_pack ("{s:s,s:s}", "name", p->name, "type", s_type_names [p->type]);
     if (o && (p->type == SEGQ_PARAM_INT || p->type == SEGQ_PARAM_FLOAT)) {
         json_object_set_new (o, "min", s_bound_json (p, p->min));
         json_object_set_new (o, "max", s_bound_json (p, p->max));
@@ -37,7 +37,7 @@ s_param_json (const segq_kind_info_t *kind, const segq_kind_param_t *p)
     if (o && p->type == SEGQ_PARAM_CHOICE) {
         json_t *choices = json_array ();
         for (size_t i = 0; choices && i < p->n_choices; i++)
-            json_array_append_new (choices, json_string (p->choices[i]));
+            json_array_append_new (choices, json_string (p->choices [i]));
         json_object_set_new (o, "choices", choices);
     }
     const segq_value_t *value = segq_params_get (&kind->defaults, p->name);
@@ -53,17 +53,17 @@ s_kind_json (const segq_kind_info_t *kind)
 {
     json_t *params = json_array (), *inputs = json_array ();
     for (size_t i = 0; params && i < kind->n_params; i++)
-        json_array_append_new (params, s_param_json (kind, &kind->params[i]));
+        json_array_append_new (params, s_param_json (kind, &kind->params [i]));
     for (size_t i = 0; inputs && i < kind->n_inputs; i++) {
-        const segq_kind_input_t *in = &kind->inputs[i];
+        const segq_kind_input_t *in = &kind->inputs [i];
         json_array_append_new (inputs, json_pack ("{s:s,s:b,s:s*,s:b,s:b,s:s}", "name", in->name,
                                                   "required", in->required, "unless", in->unless,
-                                                  "many", in->many, "sets", in->sets,
-                                                  "help", in->help ? in->help : ""));
+                                                  "many", in->many, "sets", in->sets, "help",
+                                                  in->help ? in->help : ""));
     }
-    return json_pack ("{s:s,s:s,s:b,s:s,s:o*,s:o*}", "name", kind->name,
-                      "help", kind->help ? kind->help : "", "test", kind->test,
-                      "principal_output", kind->principal, "inputs", inputs, "params", params);
+    return json_pack ("{s:s,s:s,s:b,s:s,s:o*,s:o*}", "name", kind->name, "help",
+                      kind->help ? kind->help : "", "test", kind->test, "principal_output",
+                      kind->principal, "inputs", inputs, "params", params);
 }
 
 static void
@@ -73,38 +73,41 @@ s_print_kind (const segq_kind_info_t *kind)
     if (!kind->n_inputs)
         printf ("  (none)\n");
     for (size_t i = 0; i < kind->n_inputs; i++) {
-        const segq_kind_input_t *in = &kind->inputs[i];
+        const segq_kind_input_t *in = &kind->inputs [i];
         char need [80];
         if (in->unless)
             snprintf (need, sizeof need, "required unless --%s", in->unless);
         for (char *c = need; in->unless && *c; c++)
-            *c = *c == '_' ? '-' : *c;          /* the flag's spelling */
+            *c = *c == '_' ? '-' : *c; /* the flag's spelling */
         printf ("  %-18s %s, %-9s %s\n", in->name,
-                in->sets ? "named sets of files" : in->many ? "many files" : "one file",
-                in->unless ? need : in->required ? "required" : "optional",
+                in->sets   ? "named sets of files"
+                : in->many ? "many files"
+                           : "one file",
+                in->unless     ? need
+                : in->required ? "required"
+                               : "optional",
                 in->help ? in->help : "");
     }
     printf ("\nparameters:\n");
     if (!kind->n_params)
         printf ("  (none)\n");
     for (size_t i = 0; i < kind->n_params; i++) {
-        const segq_kind_param_t *p = &kind->params[i];
-        char type[512] = "", lo[48], hi[48], shown[128] = "";
+        const segq_kind_param_t *p = &kind->params [i];
+        char type [512] = "", lo [48], hi [48], shown [128] = "";
         if (p->type == SEGQ_PARAM_INT || p->type == SEGQ_PARAM_FLOAT) {
             s_format_bound (p, p->min, lo, sizeof lo);
             s_format_bound (p, p->max, hi, sizeof hi);
-            snprintf (type, sizeof type, "%s %s..%s", s_type_names[p->type], lo, hi);
-        }
-        else if (p->type == SEGQ_PARAM_CHOICE)
+            snprintf (type, sizeof type, "%s %s..%s", s_type_names [p->type], lo, hi);
+        } else if (p->type == SEGQ_PARAM_CHOICE)
             for (size_t c = 0, used = 0; c < p->n_choices && used < sizeof type; c++)
                 used += (size_t) snprintf (type + used, sizeof type - used, "%s%s", c ? "|" : "",
-                                           p->choices[c]);
+                                           p->choices [c]);
         else
-            snprintf (type, sizeof type, "%s", s_type_names[p->type]);
+            snprintf (type, sizeof type, "%s", s_type_names [p->type]);
         const segq_value_t *value = segq_params_get (&kind->defaults, p->name);
         if (value)
             segq_value_format (value, shown, sizeof shown);
-        char left[800];
+        char left [800];
         snprintf (left, sizeof left, "%s, %s%s", type, value ? "default " : "required", shown);
         printf ("  %-18s %-32s  %s\n", p->name, left, p->help ? p->help : "");
     }
@@ -117,14 +120,15 @@ static const segq_kind_info_t *
 s_find (const cli_globals_t *g, const segq_kind_info_t *kinds, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
-        if (strcmp (kinds[i].name, name) == 0)
-            return &kinds[i];
+        if (strcmp (kinds [i].name, name) == 0)
+            return &kinds [i];
     const char **names = calloc (n + 1, sizeof *names);
     for (size_t i = 0; names && i < n; i++)
-        names[i] = kinds[i].name;
+        names [i] = kinds [i].name;
     const char *near = names ? segq_suggest (name, names, n) : NULL;
-    cli_error (g, "kinds", CLI_FAILED, "the broker has no kind '%s'%s%s%s (`segq kinds` lists them)",
-               name, near ? ": did you mean '" : "", near ? near : "", near ? "'?" : "");
+    cli_error (g, "kinds", CLI_FAILED,
+               "the broker has no kind '%s'%s%s%s (`segq kinds` lists them)", name,
+               near ? ": did you mean '" : "", near ? near : "", near ? "'?" : "");
     free (names);
     return NULL;
 }
@@ -132,8 +136,8 @@ s_find (const cli_globals_t *g, const segq_kind_info_t *kinds, size_t n, const c
 int
 cli_kinds (cli_globals_t *g, int argc, char **argv)
 {
-    static const struct option options[] = { CLI_COMMON_OPTIONS, { 0 } };
-    static const char help[] =
+    static const struct option options [] = { CLI_COMMON_OPTIONS, { 0 } };
+    static const char help [] =
         "usage: segq kinds [KIND...] [--json]\n\n"
         "The job kinds the broker accepts: without KIND one line each; with KIND its\n"
         "inputs (one file or many, required or not), its parameters (type, range or\n"
@@ -157,7 +161,8 @@ cli_kinds (cli_globals_t *g, int argc, char **argv)
     json_t *array = g->json ? json_array () : NULL;
     bool named = optind < argc;
     for (size_t i = 0; rc == CLI_OK && i < (named ? (size_t) (argc - optind) : n); i++) {
-        const segq_kind_info_t *kind = named ? s_find (g, kinds, n, argv[optind + (int) i]) : &kinds[i];
+        const segq_kind_info_t *kind =
+            named ? s_find (g, kinds, n, argv [optind + (int) i]) : &kinds [i];
         if (!kind)
             rc = CLI_FAILED;
         else if (array)
@@ -166,8 +171,7 @@ cli_kinds (cli_globals_t *g, int argc, char **argv)
             if (i)
                 putchar ('\n');
             s_print_kind (kind);
-        }
-        else
+        } else
             printf ("%-10s %s%s\n", kind->name, kind->help ? kind->help : "",
                     kind->test ? " (test kind)" : "");
     }

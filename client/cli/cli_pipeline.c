@@ -15,12 +15,13 @@
 #include "segq_sha256.h"
 
 enum { ST_TRAIN, ST_GENERATE, ST_STYLIZE, ST_EVALUATE, N_STAGES };
-static const char *const s_stage_kinds[N_STAGES] = { "train", "generate", "stylize", "evaluate" };
+static const char *const s_stage_kinds [N_STAGES] = { "train", "generate", "stylize", "evaluate" };
 
-static const char s_help[] =
+static const char s_help [] =
     "usage: segq submit pipeline (--image FILE --mask FILE | --images DIR --masks DIR)\n"
     "                            [--count N] [--stylize --vgg19 WEIGHTS [--style FILE]]\n"
-    "                            [--evaluate-against DIR] [--PARAM VALUE | --KIND.PARAM VALUE ...]\n"
+    "                            [--evaluate-against DIR] [--PARAM VALUE | --KIND.PARAM VALUE "
+    "...]\n"
     "                            [--gpu-mem SIZE | --cpu [N]] [--priority N] [--json]\n"
     "\n"
     "The SinGAN-Seg pipeline as one command: train on an image and its mask, generate\n"
@@ -46,64 +47,68 @@ static const char s_help[] =
     "                               --count 10); --KIND.PARAM VALUE names the stage\n"
     "                               (--generate.batch 4); see `segq submit KIND --help`\n"
     "  --gpu-mem, --cpu, --priority, --time-limit, --max-attempts   for every job\n"
-    "  --json                       {\"train\": ID, ...} (arrays: {\"array\": ID, \"jobs\": [...]})\n";
+    "  --json                       {\"train\": ID, ...} (arrays: {\"array\": ID, \"jobs\": "
+    "[...]})\n";
 
 typedef struct {
-    cli_submit_args_t stage[N_STAGES];
-    bool used[N_STAGES];
+    cli_submit_args_t stage [N_STAGES];
+    bool used [N_STAGES];
     const char *image, *mask, *vgg19, *style, *real;
-    bool plural;                /* --images/--masks */
+    bool plural; /* --images/--masks */
 } pipeline_t;
 
 /* --niter -> train's; --generate.batch -> generate's; ambiguous: refused. */
 static int
 s_route_param (cli_globals_t *g, pipeline_t *p, const char *flag, const char *value)
 {
-    char name[64];
+    char name [64];
     size_t i = 0;
-    for (; flag[i] && i + 1 < sizeof name; i++)
-        name[i] = flag[i] == '-' ? '_' : flag[i];
-    name[i] = 0;
+    for (; flag [i] && i + 1 < sizeof name; i++)
+        name [i] = flag [i] == '-' ? '_' : flag [i];
+    name [i] = 0;
     int stage = -1;
     const char *param = name, *dot = strchr (name, '.');
     if (dot) {
         for (int k = 0; k < N_STAGES && stage < 0; k++)
-            if (strlen (s_stage_kinds[k]) == (size_t) (dot - name)
-                && strncmp (s_stage_kinds[k], name, (size_t) (dot - name)) == 0)
+            if (strlen (s_stage_kinds [k]) == (size_t) (dot - name)
+                && strncmp (s_stage_kinds [k], name, (size_t) (dot - name)) == 0)
                 stage = k;
         if (stage < 0)
-            return cli_usage_error (g, "submit pipeline", "--%s: no stage '%.*s' (train, generate, "
-                                    "stylize, evaluate)", flag, (int) (dot - name), name);
+            return cli_usage_error (g, "submit pipeline",
+                                    "--%s: no stage '%.*s' (train, generate, "
+                                    "stylize, evaluate)",
+                                    flag, (int) (dot - name), name);
         param = dot + 1;
-        if (!segq_kind_param (segq_kind_find (s_stage_kinds[stage]), param)) {
-            const char *close = segq_kind_suggest (segq_kind_find (s_stage_kinds[stage]), param);
+        if (!segq_kind_param (segq_kind_find (s_stage_kinds [stage]), param)) {
+            const char *close = segq_kind_suggest (segq_kind_find (s_stage_kinds [stage]), param);
             return cli_usage_error (g, "submit pipeline", "%s has no parameter '%s'%s%s%s",
-                                    s_stage_kinds[stage], param, close ? " (did you mean " : "",
+                                    s_stage_kinds [stage], param, close ? " (did you mean " : "",
                                     close ? close : "", close ? "?)" : "");
         }
-    }
-    else {
-        char owners[256] = "";
+    } else {
+        char owners [256] = "";
         int n = 0;
         for (int k = 0; k < N_STAGES; k++)
-            if (segq_kind_param (segq_kind_find (s_stage_kinds[k]), param)) {
+            if (segq_kind_param (segq_kind_find (s_stage_kinds [k]), param)) {
                 stage = k;
                 snprintf (owners + strlen (owners), sizeof owners - strlen (owners), "%s--%s.%s",
-                          n++ ? ", " : "", s_stage_kinds[k], flag);
+                          n++ ? ", " : "", s_stage_kinds [k], flag);
             }
         if (n > 1)
-            return cli_usage_error (g, "submit pipeline", "--%s is a parameter of several stages: "
-                                    "name one (%s)", flag, owners);
+            return cli_usage_error (g, "submit pipeline",
+                                    "--%s is a parameter of several stages: "
+                                    "name one (%s)",
+                                    flag, owners);
         if (n == 0) {
             const char *close = NULL;
             for (int k = 0; k < N_STAGES && !close; k++)
-                close = segq_kind_suggest (segq_kind_find (s_stage_kinds[k]), param);
+                close = segq_kind_suggest (segq_kind_find (s_stage_kinds [k]), param);
             return cli_usage_error (g, "submit pipeline", "no stage has a parameter --%s%s%s%s",
                                     flag, close ? " (did you mean --" : "", close ? close : "",
                                     close ? "?)" : "");
         }
     }
-    cli_typed_param_t *t = &p->stage[stage].params[p->stage[stage].n_params++];
+    cli_typed_param_t *t = &p->stage [stage].params [p->stage [stage].n_params++];
     snprintf (t->name, sizeof t->name, "%s", param);
     t->value = value;
     return CLI_OK;
@@ -118,51 +123,57 @@ s_parse (cli_globals_t *g, pipeline_t *p, int argc, char **argv)
     if (!generic)
         return cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
     int n_generic = 0, rc = CLI_OK;
-    generic[n_generic++] = "submit";
-    generic[n_generic++] = "train";
+    generic [n_generic++] = "submit";
+    generic [n_generic++] = "train";
     bool stylize = false;
     for (int i = 1; i < argc && rc == CLI_OK; i++) {
-        const char *a = argv[i];
+        const char *a = argv [i];
         if (strncmp (a, "--", 2) != 0) {
             if (strcmp (a, "-h") == 0 || strcmp (a, "-p") == 0 || strcmp (a, "-i") == 0)
-                generic[n_generic++] = (char *) a;
+                generic [n_generic++] = (char *) a;
             else
                 rc = cli_usage_error (g, "submit pipeline", "unexpected argument '%s'", a);
             if (rc == CLI_OK && (strcmp (a, "-p") == 0 || strcmp (a, "-i") == 0))
-                rc = cli_usage_error (g, "submit pipeline", "%s: name the stage's flag instead "
-                                      "(--niter 20, --generate.batch 4)", a);
+                rc = cli_usage_error (g, "submit pipeline",
+                                      "%s: name the stage's flag instead "
+                                      "(--niter 20, --generate.batch 4)",
+                                      a);
             continue;
         }
         const char *name = a + 2, *eq = strchr (name, '=');
         size_t len = eq ? (size_t) (eq - name) : strlen (name);
-        char flag[64];
+        char flag [64];
         snprintf (flag, sizeof flag, "%.*s", (int) (len < 63 ? len : 63), name);
-        static const char *const own[] = { "image", "mask", "images", "masks", "vgg19", "style",
-                                           "evaluate-against" };
-        static const char *const generic_names[] = {
-            "broker", "timeout", "json", "cert", "broker-key", "no-keys", "help", "priority",
-            "gpu-mem", "cpu", "time-limit", "max-attempts" };
+        static const char *const own [] = { "image", "mask",  "images",          "masks",
+                                            "vgg19", "style", "evaluate-against" };
+        static const char *const generic_names [] = { "broker", "timeout",    "json",
+                                                      "cert",   "broker-key", "no-keys",
+                                                      "help",   "priority",   "gpu-mem",
+                                                      "cpu",    "time-limit", "max-attempts" };
         bool is_own = false, is_generic = false;
-        for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
-            is_own |= strcmp (flag, own[k]) == 0;
-        for (size_t k = 0; k < sizeof generic_names / sizeof generic_names[0]; k++)
-            is_generic |= strcmp (flag, generic_names[k]) == 0;
+        for (size_t k = 0; k < sizeof own / sizeof own [0]; k++)
+            is_own |= strcmp (flag, own [k]) == 0;
+        for (size_t k = 0; k < sizeof generic_names / sizeof generic_names [0]; k++)
+            is_generic |= strcmp (flag, generic_names [k]) == 0;
         if (strcmp (flag, "stylize") == 0 && !eq) {
             stylize = true;
             continue;
         }
         if (is_generic) {
-            generic[n_generic++] = (char *) a;
+            generic [n_generic++] = (char *) a;
             /* their values travel with them */
             bool takes = strcmp (flag, "json") != 0 && strcmp (flag, "help") != 0
-                      && strcmp (flag, "cpu") != 0 && strcmp (flag, "no-keys") != 0;
+                         && strcmp (flag, "cpu") != 0 && strcmp (flag, "no-keys") != 0;
             uint64_t slots;
-            if (!eq && (takes || (strcmp (flag, "cpu") == 0 && i + 1 < argc
-                                  && cli_parse_uint (argv[i + 1], 4096, &slots))) && i + 1 < argc)
-                generic[n_generic++] = argv[++i];
+            if (!eq
+                && (takes
+                    || (strcmp (flag, "cpu") == 0 && i + 1 < argc
+                        && cli_parse_uint (argv [i + 1], 4096, &slots)))
+                && i + 1 < argc)
+                generic [n_generic++] = argv [++i];
             continue;
         }
-        const char *value = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+        const char *value = eq ? eq + 1 : i + 1 < argc ? argv [++i] : NULL;
         if (!value) {
             rc = cli_usage_error (g, "submit pipeline", "--%s needs a value", flag);
             break;
@@ -185,38 +196,42 @@ s_parse (cli_globals_t *g, pipeline_t *p, int argc, char **argv)
     }
     /* submit's parser for the generic options, then the same for each stage */
     if (rc == CLI_OK)
-        rc = cli_submit_parse (g, &p->stage[ST_TRAIN], n_generic, generic);
+        rc = cli_submit_parse (g, &p->stage [ST_TRAIN], n_generic, generic);
     free (generic);
     if (rc != CLI_OK)
         return rc;
-    if (p->stage[ST_TRAIN].help) {
+    if (p->stage [ST_TRAIN].help) {
         fputs (s_help, stdout);
-        return CLI_USAGE + 100;   /* help shown: nothing more to do */
+        return CLI_USAGE + 100; /* help shown: nothing more to do */
     }
-    p->used[ST_TRAIN] = p->used[ST_GENERATE] = true;
-    p->used[ST_STYLIZE] = stylize;
-    p->used[ST_EVALUATE] = p->real != NULL;
+    p->used [ST_TRAIN] = p->used [ST_GENERATE] = true;
+    p->used [ST_STYLIZE] = stylize;
+    p->used [ST_EVALUATE] = p->real != NULL;
     for (int k = 1; k < N_STAGES; k++) {
-        cli_submit_args_t *s = &p->stage[k], *t = &p->stage[ST_TRAIN];
-        s->kind_name = s_stage_kinds[k];
-        s->kind = segq_kind_find (s_stage_kinds[k]);
+        cli_submit_args_t *s = &p->stage [k], *t = &p->stage [ST_TRAIN];
+        s->kind_name = s_stage_kinds [k];
+        s->kind = segq_kind_find (s_stage_kinds [k]);
         s->priority = t->priority;
         s->gpu_mem = t->gpu_mem;
         s->cpu_slots = t->cpu_slots;
         s->cpu = t->cpu;
         s->time_limit = t->time_limit;
         s->max_attempts = t->max_attempts;
-        if (s->n_params && !p->used[k])
-            return cli_usage_error (g, "submit pipeline", "--%s is a %s parameter, and there is no "
-                                    "%s stage (%s)", s->params[0].name, s_stage_kinds[k],
-                                    s_stage_kinds[k], k == ST_STYLIZE ? "add --stylize"
-                                                                       : "add --evaluate-against DIR");
+        if (s->n_params && !p->used [k])
+            return cli_usage_error (g, "submit pipeline",
+                                    "--%s is a %s parameter, and there is no "
+                                    "%s stage (%s)",
+                                    s->params [0].name, s_stage_kinds [k], s_stage_kinds [k],
+                                    k == ST_STYLIZE ? "add --stylize"
+                                                    : "add --evaluate-against DIR");
     }
     if (!p->image)
-        return cli_usage_error (g, "submit pipeline", "which image? (--image FILE --mask FILE, or "
+        return cli_usage_error (g, "submit pipeline",
+                                "which image? (--image FILE --mask FILE, or "
                                 "--images DIR --masks DIR)");
     if (stylize && !p->vgg19)
-        return cli_usage_error (g, "submit pipeline", "--stylize needs --vgg19 WEIGHTS.safetensors "
+        return cli_usage_error (g, "submit pipeline",
+                                "--stylize needs --vgg19 WEIGHTS.safetensors "
                                 "(deploy/convert_vgg19.py converts torchvision's weights)");
     if (!stylize && (p->vgg19 || p->style))
         return cli_usage_error (g, "submit pipeline", "--vgg19 and --style go with --stylize");
@@ -228,10 +243,9 @@ s_parse (cli_globals_t *g, pipeline_t *p, int argc, char **argv)
    DIR/PART holding images/, by name. Appends (owned) image paths and
    names; 0, or -1 with err set (evaluate would refuse the folder too). */
 static int
-s_real_pairs (const char *dir, char ***paths, char ***names, size_t *n, char *err,
-              size_t errlen)
+s_real_pairs (const char *dir, char ***paths, char ***names, size_t *n, char *err, size_t errlen)
 {
-    char images[4096];
+    char images [4096];
     struct stat st;
     snprintf (images, sizeof images, "%s/images", dir);
     if (stat (images, &st) != 0 || !S_ISDIR (st.st_mode)) {
@@ -243,22 +257,23 @@ s_real_pairs (const char *dir, char ***paths, char ***names, size_t *n, char *er
         }
         /* evaluate's order: strcmp, whatever the locale */
         for (int i = 1; i < count; i++)
-            for (int j = i; j > 0 && strcmp (entries[j - 1]->d_name, entries[j]->d_name) > 0; j--) {
-                struct dirent *t = entries[j];
-                entries[j] = entries[j - 1];
-                entries[j - 1] = t;
+            for (int j = i; j > 0 && strcmp (entries [j - 1]->d_name, entries [j]->d_name) > 0;
+                 j--) {
+                struct dirent *t = entries [j];
+                entries [j] = entries [j - 1];
+                entries [j - 1] = t;
             }
         int rc = 0, parts = 0;
         for (int i = 0; i < count; i++) {
-            char part[4096 + 256], part_images[4096 + 300];
-            snprintf (part, sizeof part, "%s/%s", dir, entries[i]->d_name);
+            char part [4096 + 256], part_images [4096 + 300];
+            snprintf (part, sizeof part, "%s/%s", dir, entries [i]->d_name);
             snprintf (part_images, sizeof part_images, "%s/images", part);
-            if (rc == 0 && entries[i]->d_name[0] != '.' && stat (part_images, &st) == 0
+            if (rc == 0 && entries [i]->d_name [0] != '.' && stat (part_images, &st) == 0
                 && S_ISDIR (st.st_mode)) {
                 rc = s_real_pairs (part, paths, names, n, err, errlen);
                 parts++;
             }
-            free (entries[i]);
+            free (entries [i]);
         }
         free (entries);
         if (rc == 0 && parts == 0) {
@@ -274,20 +289,20 @@ s_real_pairs (const char *dir, char ***paths, char ***names, size_t *n, char *er
     char **grown_paths = realloc (*paths, (*n + count + 1) * sizeof *grown_paths);
     if (grown_paths)
         *paths = grown_paths;
-    char **grown_names = grown_paths ? realloc (*names, (*n + count + 1) * sizeof *grown_names)
-                                     : NULL;
+    char **grown_names =
+        grown_paths ? realloc (*names, (*n + count + 1) * sizeof *grown_names) : NULL;
     if (grown_names)
         *names = grown_names;
     int rc = grown_paths && grown_names ? 0 : -1;
     for (size_t i = 0; i < count && rc == 0; i++) {
         const segq_dataset_pair_t *pair = segq_dataset_pair (ds, i);
-        (*paths)[*n] = strdup (pair->image_path);
-        (*names)[*n] = strdup (pair->name);
-        if ((*paths)[*n] && (*names)[*n])
+        (*paths) [*n] = strdup (pair->image_path);
+        (*names) [*n] = strdup (pair->name);
+        if ((*paths) [*n] && (*names) [*n])
             (*n)++;
         else {
-            free ((*paths)[*n]);
-            free ((*names)[*n]);
+            free ((*paths) [*n]);
+            free ((*names) [*n]);
             rc = -1;
         }
     }
@@ -315,9 +330,9 @@ s_evaluate_int (const cli_submit_args_t *ev, const char *name)
 {
     const char *text = segq_kind_param (ev->kind, name)->default_value;
     for (size_t i = 0; i < ev->n_params; i++)
-        if (strcmp (ev->params[i].name, name) == 0)
-            text = ev->params[i].value;
-    return strtoll (text, NULL, 10);   /* checked against the table already */
+        if (strcmp (ev->params [i].name, name) == 0)
+            text = ev->params [i].value;
+    return strtoll (text, NULL, 10); /* checked against the table already */
 }
 
 /* The fold (of `folds`, dealt with `seed`) that tests every one of the
@@ -328,7 +343,7 @@ s_common_fold (const bool *used, size_t n_real, int64_t folds, uint64_t seed, si
     segq_folds_shuffle (n_real, seed, perm);
     int64_t common = -2;
     for (size_t k = 0; k < n_real && common != -1; k++)
-        if (used[perm[k]]) {
+        if (used [perm [k]]) {
             int64_t fold = (int64_t) (k % (size_t) folds);
             common = common == -2 || common == fold ? fold : -1;
         }
@@ -343,62 +358,68 @@ s_common_fold (const bool *used, size_t n_real, int64_t folds, uint64_t seed, si
    fold, that fold has none. Either fails hours later, after training: so
    refused here, with segq-run evaluate's own dealing (segq_folds.h). */
 static int
-s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t *plan,
-                  size_t n)
+s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t *plan, size_t n)
 {
-    const cli_submit_args_t *ev = &p->stage[ST_EVALUATE];
+    const cli_submit_args_t *ev = &p->stage [ST_EVALUATE];
     int64_t folds = s_evaluate_int (ev, "folds"), seed = s_evaluate_int (ev, "seed");
-    char **real = NULL, **names = NULL, why[1200] = "";
+    char **real = NULL, **names = NULL, why [1200] = "";
     size_t n_real = 0;
     int rc = CLI_OK;
     if (s_real_pairs (p->real, &real, &names, &n_real, why, sizeof why) != 0)
         rc = cli_usage_error (g, "submit pipeline", "--evaluate-against %s: %s", p->real, why);
     else if (n_real < (size_t) folds)
-        rc = cli_usage_error (g, "submit pipeline", "--evaluate-against %s: %zu real pair%s "
+        rc = cli_usage_error (g, "submit pipeline",
+                              "--evaluate-against %s: %zu real pair%s "
                               "cannot make %lld folds (images/NAME + masks/NAME; fewer "
-                              "--evaluate.folds?)", p->real, n_real, n_real == 1 ? "" : "s",
-                              (long long) folds);
+                              "--evaluate.folds?)",
+                              p->real, n_real, n_real == 1 ? "" : "s", (long long) folds);
     /* which real pair each training image is, as evaluate matches a
        synthetic pair's source: by sha256 first, then by name */
     bool *used = rc == CLI_OK ? calloc (n_real, sizeof *used) : NULL;
-    char (*hashes)[SEGQ_HASH_HEX_LEN + 1] = used ? calloc (n_real, sizeof *hashes) : NULL;
+    char (*hashes) [SEGQ_HASH_HEX_LEN + 1] = used ? calloc (n_real, sizeof *hashes) : NULL;
     size_t *perm = hashes ? calloc (n_real, sizeof *perm) : NULL;
     if (rc == CLI_OK && !perm)
         rc = cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
     for (size_t r = 0; rc == CLI_OK && r < n_real; r++)
-        if (segq_sha256_file (real[r], hashes[r]) != 0)
-            hashes[r][0] = 0;
+        if (segq_sha256_file (real [r], hashes [r]) != 0)
+            hashes [r][0] = 0;
     size_t n_train = n ? n : 1, matched = 0;
     const char *one = NULL;
     for (size_t k = 0; k < n_train && rc == CLI_OK; k++) {
-        const char *image = n ? plan->files[0][k] : p->image;
-        char stem[1024], sha[SEGQ_HASH_HEX_LEN + 1] = "";
+        const char *image = n ? plan->files [0][k] : p->image;
+        char stem [1024], sha [SEGQ_HASH_HEX_LEN + 1] = "";
         s_stem (image, stem, sizeof stem);
         size_t at = n_real;
         if (segq_sha256_file (image, sha) == 0)
             for (size_t r = 0; r < n_real && at == n_real; r++)
-                if (strcmp (hashes[r], sha) == 0)
+                if (strcmp (hashes [r], sha) == 0)
                     at = r;
         for (size_t r = 0; r < n_real && at == n_real; r++)
-            if (strcmp (stem, names[r]) == 0)
+            if (strcmp (stem, names [r]) == 0)
                 at = r;
-        if (at < n_real && !used[at]) {
-            used[at] = true;
+        if (at < n_real && !used [at]) {
+            used [at] = true;
             matched++;
             one = image;
         }
     }
     int64_t common = rc == CLI_OK && matched >= 2
-                   ? s_common_fold (used, n_real, folds, (uint64_t) seed, perm) : -1;
+                         ? s_common_fold (used, n_real, folds, (uint64_t) seed, perm)
+                         : -1;
     if (rc == CLI_OK && matched < 2) {
         if (matched == 1)
-            snprintf (why, sizeof why, "only one training image (%s) is one of its pairs, so "
-                      "the fold that tests it would have no synthetic pair to train on", one);
+            snprintf (why, sizeof why,
+                      "only one training image (%s) is one of its pairs, so "
+                      "the fold that tests it would have no synthetic pair to train on",
+                      one);
         else
-            snprintf (why, sizeof why, "%s one of its pairs, so no fold would have a synthetic "
-                      "pair to train on", n_train == 1 ? "the training image is not"
-                                                       : "none of the training images is");
-        rc = cli_usage_error (g, "submit pipeline", "--evaluate-against %s: evaluate's k-fold "
+            snprintf (why, sizeof why,
+                      "%s one of its pairs, so no fold would have a synthetic "
+                      "pair to train on",
+                      n_train == 1 ? "the training image is not"
+                                   : "none of the training images is");
+        rc = cli_usage_error (g, "submit pipeline",
+                              "--evaluate-against %s: evaluate's k-fold "
                               "trains each fold's synthetic set only on pairs made from that "
                               "fold's real training pairs, and %s. Train on at least 2 pairs of "
                               "the folder (--images %s/images --masks %s/masks), or leave "
@@ -407,15 +428,15 @@ s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t 
                               "--synthetic singan=GENERATE_JOB (PAIRS: the training pair as "
                               "images/NAME + masks/NAME; TEST: the pairs of %s without it)",
                               p->real, why, p->real, p->real, p->real);
-    }
-    else if (rc == CLI_OK && common >= 0) {
+    } else if (rc == CLI_OK && common >= 0) {
         /* a seed that deals them apart, to offer */
         int64_t other = -1;
         for (int64_t s = seed + 1; s <= seed + 1000 && other < 0; s++)
             if (s_common_fold (used, n_real, folds, (uint64_t) s, perm) < 0)
                 other = s;
         snprintf (why, sizeof why, " (--evaluate.seed %lld does)", (long long) other);
-        rc = cli_usage_error (g, "submit pipeline", "--evaluate-against %s: the %zu training "
+        rc = cli_usage_error (g, "submit pipeline",
+                              "--evaluate-against %s: the %zu training "
                               "pairs among its %zu pairs are all dealt into fold %lld of %lld "
                               "(--evaluate.seed %lld), and evaluate's k-fold trains a fold's "
                               "synthetic set only on pairs made from that fold's real training "
@@ -425,8 +446,8 @@ s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t 
                               (long long) seed, other >= 0 ? why : "");
     }
     for (size_t r = 0; r < n_real; r++) {
-        free (real[r]);
-        free (names[r]);
+        free (real [r]);
+        free (names [r]);
     }
     free (real);
     free (names);
@@ -439,7 +460,7 @@ s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t 
 static cli_typed_input_t *
 s_input (cli_submit_args_t *s, const char *name, const char *set, const char *ref)
 {
-    cli_typed_input_t *in = &s->inputs[s->n_inputs++];
+    cli_typed_input_t *in = &s->inputs [s->n_inputs++];
     memset (in, 0, sizeof *in);
     in->spec = segq_kind_input (s->kind, name);
     in->ref = ref;
@@ -460,17 +481,19 @@ s_stage (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s, si
     int rc = specs && files ? CLI_OK : cli_error (g, "submit", CLI_FAILED, "out of memory");
     for (size_t k = 0; k < jobs && rc == CLI_OK; k++) {
         for (size_t i = 0; i < s->n_inputs; i++)
-            files[i] = n && refs[i] ? refs[i][k] : NULL;
-        rc = cli_submit_spec (g, s, files, &specs[k]);
+            files [i] = n && refs [i] ? refs [i][k] : NULL;
+        rc = cli_submit_spec (g, s, files, &specs [k]);
     }
     if (rc == CLI_OK)
         rc = cli_submit_all (g, client, s, specs, jobs, ids);
-    if (rc == CLI_OK && n && segq_client_array_create (client, (const char *const *) ids, n,
-                                                       array) < 0)
-        rc = cli_error (g, "submit", CLI_FAILED, "%s: the jobs were submitted, but grouping them "
-                        "as an array failed: %s", s->kind->name, segq_client_error (client));
+    if (rc == CLI_OK && n
+        && segq_client_array_create (client, (const char *const *) ids, n, array) < 0)
+        rc = cli_error (g, "submit", CLI_FAILED,
+                        "%s: the jobs were submitted, but grouping them "
+                        "as an array failed: %s",
+                        s->kind->name, segq_client_error (client));
     for (size_t k = 0; specs && k < jobs; k++)
-        segq_job_spec_destroy (&specs[k]);
+        segq_job_spec_destroy (&specs [k]);
     free (specs);
     free (files);
     return rc;
@@ -483,12 +506,12 @@ cli_submit_pipeline (cli_globals_t *g, int argc, char **argv)
     memset (&p, 0, sizeof p);
     int rc = CLI_OK;
     for (int k = 0; k < N_STAGES && rc == CLI_OK; k++)
-        if (cli_submit_args_init (&p.stage[k], argc + 8) < 0)
+        if (cli_submit_args_init (&p.stage [k], argc + 8) < 0)
             rc = cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
     segq_client_t *client = NULL;
     cli_array_plan_t plan = { 0 };
-    char **ids[N_STAGES] = { 0 };
-    segq_array_info_t arrays[N_STAGES] = { { 0 } };
+    char **ids [N_STAGES] = { 0 };
+    segq_array_info_t arrays [N_STAGES] = { { 0 } };
     size_t n = 0;
     if (rc == CLI_OK)
         rc = s_parse (g, &p, argc, argv);
@@ -499,7 +522,7 @@ cli_submit_pipeline (cli_globals_t *g, int argc, char **argv)
     if (rc != CLI_OK)
         goto done;
     /* train: the pair, or one job per pair of the folders */
-    cli_submit_args_t *train = &p.stage[ST_TRAIN];
+    cli_submit_args_t *train = &p.stage [ST_TRAIN];
     train->kind_name = "train";
     train->kind = segq_kind_find ("train");
     s_input (train, "image", NULL, p.image)->plural = p.plural;
@@ -514,35 +537,37 @@ cli_submit_pipeline (cli_globals_t *g, int argc, char **argv)
     }
     /* every stage's spec is checked before anything is sent: the later
        stages with stand-in references to the jobs not yet made */
-    s_input (&p.stage[ST_GENERATE], "model", NULL, "0000");
-    if (p.used[ST_STYLIZE]) {
-        s_input (&p.stage[ST_STYLIZE], "content", NULL, "0000");
-        s_input (&p.stage[ST_STYLIZE], "style", NULL, p.style ? p.style : p.image);
-        s_input (&p.stage[ST_STYLIZE], "vgg19", NULL, p.vgg19);
+    s_input (&p.stage [ST_GENERATE], "model", NULL, "0000");
+    if (p.used [ST_STYLIZE]) {
+        s_input (&p.stage [ST_STYLIZE], "content", NULL, "0000");
+        s_input (&p.stage [ST_STYLIZE], "style", NULL, p.style ? p.style : p.image);
+        s_input (&p.stage [ST_STYLIZE], "vgg19", NULL, p.vgg19);
     }
-    if (p.used[ST_EVALUATE]) {
-        s_input (&p.stage[ST_EVALUATE], "real", NULL, p.real);
-        s_input (&p.stage[ST_EVALUATE], "synthetic", "singan", "0000");
-        if (p.used[ST_STYLIZE])
-            s_input (&p.stage[ST_EVALUATE], "synthetic", "stylized", "0000");
+    if (p.used [ST_EVALUATE]) {
+        s_input (&p.stage [ST_EVALUATE], "real", NULL, p.real);
+        s_input (&p.stage [ST_EVALUATE], "synthetic", "singan", "0000");
+        if (p.used [ST_STYLIZE])
+            s_input (&p.stage [ST_EVALUATE], "synthetic", "stylized", "0000");
     }
     for (int k = 0; k < N_STAGES && rc == CLI_OK; k++) {
         segq_job_spec_t *check = NULL;
-        const char *files[4] = { 0 };
+        const char *files [4] = { 0 };
         if (k == ST_TRAIN && n)
             for (size_t i = 0; i < train->n_inputs; i++)
-                files[i] = plan.files[i][0];
+                files [i] = plan.files [i][0];
         if (k == ST_STYLIZE && n && !p.style)
-            files[1] = plan.files[0][0];
-        if (p.used[k] && k != ST_EVALUATE)
-            rc = cli_submit_spec (g, &p.stage[k], files, &check);
-        else if (p.used[k]) {
+            files [1] = plan.files [0][0];
+        if (p.used [k] && k != ST_EVALUATE)
+            rc = cli_submit_spec (g, &p.stage [k], files, &check);
+        else if (p.used [k]) {
             /* its real folder is uploaded at submit: checked there */
             const char *real = p.real;
             struct stat st;
             if (stat (real, &st) != 0 || !S_ISDIR (st.st_mode))
-                rc = cli_usage_error (g, "submit pipeline", "--evaluate-against %s: not a folder "
-                                      "of real pairs (images/NAME + masks/NAME)", real);
+                rc = cli_usage_error (g, "submit pipeline",
+                                      "--evaluate-against %s: not a folder "
+                                      "of real pairs (images/NAME + masks/NAME)",
+                                      real);
             else
                 rc = s_check_evaluate (g, &p, &plan, n);
         }
@@ -554,61 +579,60 @@ cli_submit_pipeline (cli_globals_t *g, int argc, char **argv)
         goto done;
     size_t jobs = n ? n : 1;
     for (int k = 0; k < N_STAGES && rc == CLI_OK; k++)
-        if (p.used[k] && !(ids[k] = calloc (jobs, sizeof *ids[k])))
+        if (p.used [k] && !(ids [k] = calloc (jobs, sizeof *ids [k])))
             rc = cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
     /* references to the stage before: each job its own (arrays: by pair) */
-    char **refs[4] = { 0 };
+    char **refs [4] = { 0 };
     if (rc == CLI_OK)
-        rc = s_stage (g, client, train, n, plan.files, ids[ST_TRAIN], &arrays[ST_TRAIN]);
-    p.stage[ST_GENERATE].inputs[0].ref = ids[ST_TRAIN][0];
-    refs[0] = ids[ST_TRAIN];
+        rc = s_stage (g, client, train, n, plan.files, ids [ST_TRAIN], &arrays [ST_TRAIN]);
+    p.stage [ST_GENERATE].inputs [0].ref = ids [ST_TRAIN][0];
+    refs [0] = ids [ST_TRAIN];
     if (rc == CLI_OK)
-        rc = s_stage (g, client, &p.stage[ST_GENERATE], n, refs, ids[ST_GENERATE],
-                      &arrays[ST_GENERATE]);
-    if (rc == CLI_OK && p.used[ST_STYLIZE]) {
-        p.stage[ST_STYLIZE].inputs[0].ref = ids[ST_GENERATE][0];
-        refs[0] = ids[ST_GENERATE];
-        refs[1] = p.style ? NULL : plan.files ? plan.files[0] : NULL;
-        rc = s_stage (g, client, &p.stage[ST_STYLIZE], n, refs, ids[ST_STYLIZE],
-                      &arrays[ST_STYLIZE]);
+        rc = s_stage (g, client, &p.stage [ST_GENERATE], n, refs, ids [ST_GENERATE],
+                      &arrays [ST_GENERATE]);
+    if (rc == CLI_OK && p.used [ST_STYLIZE]) {
+        p.stage [ST_STYLIZE].inputs [0].ref = ids [ST_GENERATE][0];
+        refs [0] = ids [ST_GENERATE];
+        refs [1] = p.style ? NULL : plan.files ? plan.files [0] : NULL;
+        rc = s_stage (g, client, &p.stage [ST_STYLIZE], n, refs, ids [ST_STYLIZE],
+                      &arrays [ST_STYLIZE]);
     }
     /* evaluate: one job over whole stages (an array's outputs, all of them) */
-    if (rc == CLI_OK && p.used[ST_EVALUATE]) {
-        cli_submit_args_t *ev = &p.stage[ST_EVALUATE];
-        ev->inputs[1].ref = n ? arrays[ST_GENERATE].array : ids[ST_GENERATE][0];
-        if (p.used[ST_STYLIZE])
-            ev->inputs[2].ref = n ? arrays[ST_STYLIZE].array : ids[ST_STYLIZE][0];
-        rc = s_stage (g, client, ev, 0, NULL, ids[ST_EVALUATE], NULL);
+    if (rc == CLI_OK && p.used [ST_EVALUATE]) {
+        cli_submit_args_t *ev = &p.stage [ST_EVALUATE];
+        ev->inputs [1].ref = n ? arrays [ST_GENERATE].array : ids [ST_GENERATE][0];
+        if (p.used [ST_STYLIZE])
+            ev->inputs [2].ref = n ? arrays [ST_STYLIZE].array : ids [ST_STYLIZE][0];
+        rc = s_stage (g, client, ev, 0, NULL, ids [ST_EVALUATE], NULL);
     }
     if (rc != CLI_OK)
         goto done;
     json_t *out = g->json ? json_object () : NULL;
     for (int k = 0; k < N_STAGES; k++) {
-        if (!p.used[k])
+        if (!p.used [k])
             continue;
         if (n && k != ST_EVALUATE) {
             if (out) {
                 json_t *list = json_array ();
                 for (size_t j = 0; list && j < n; j++)
-                    json_array_append_new (list, json_string (ids[k][j]));
-                json_object_set_new (out, s_stage_kinds[k],
-                                     json_pack ("{s:s,s:o*}", "array", arrays[k].array, "jobs", list));
-            }
-            else
-                printf ("%-9s %s (%zu jobs)\n", s_stage_kinds[k], arrays[k].array, n);
-        }
-        else if (out)
-            json_object_set_new (out, s_stage_kinds[k], json_string (ids[k][0]));
+                    json_array_append_new (list, json_string (ids [k][j]));
+                json_object_set_new (
+                    out, s_stage_kinds [k],
+                    json_pack ("{s:s,s:o*}", "array", arrays [k].array, "jobs", list));
+            } else
+                printf ("%-9s %s (%zu jobs)\n", s_stage_kinds [k], arrays [k].array, n);
+        } else if (out)
+            json_object_set_new (out, s_stage_kinds [k], json_string (ids [k][0]));
         else
-            printf ("%-9s %s\n", s_stage_kinds[k], ids[k][0]);
+            printf ("%-9s %s\n", s_stage_kinds [k], ids [k][0]);
     }
     if (out)
         rc = cli_print_json (out);
 done:
     for (int k = 0; k < N_STAGES; k++) {
-        cli_ids_free (ids[k], n ? n : 1);
-        segq_array_info_clear (&arrays[k]);
-        cli_submit_args_clear (&p.stage[k]);
+        cli_ids_free (ids [k], n ? n : 1);
+        segq_array_info_clear (&arrays [k]);
+        cli_submit_args_clear (&p.stage [k]);
     }
     cli_array_plan_clear (&plan);
     segq_client_destroy (&client);

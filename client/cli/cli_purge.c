@@ -7,10 +7,11 @@
 int
 cli_purge (cli_globals_t *g, int argc, char **argv)
 {
-    static const struct option options[] = { CLI_COMMON_OPTIONS, { 0 } };
-    static const char help[] =
+    static const struct option options [] = { CLI_COMMON_OPTIONS, { 0 } };
+    static const char help [] =
         "usage: segq purge JOB|ARRAY... [--json]\n\n"
-        "Remove jobs' artifacts (an ARRAY: all its jobs') from the broker now: their outputs, the inputs no\n"
+        "Remove jobs' artifacts (an ARRAY: all its jobs') from the broker now: their outputs, the "
+        "inputs no\n"
         "other job still refers to, and their logs. Only a job's owner or an admin\n"
         "may; a job must have ended, and no job that has not ended may take its\n"
         "outputs as an input. The jobs stay listed; fetching their outputs then says\n"
@@ -28,8 +29,9 @@ cli_purge (cli_globals_t *g, int argc, char **argv)
     /* an ARRAY: all its jobs; each job once */
     char **ids = NULL;
     size_t n_ids = 0;
-    if ((rc = cli_expand_arrays (g, "purge", client, (const char *const *) argv + optind, n,
-                                 &ids, &n_ids)) != CLI_OK) {
+    if ((rc = cli_expand_arrays (g, "purge", client, (const char *const *) argv + optind, n, &ids,
+                                 &n_ids))
+        != CLI_OK) {
         segq_client_destroy (&client);
         return rc;
     }
@@ -37,7 +39,7 @@ cli_purge (cli_globals_t *g, int argc, char **argv)
     size_t n_out;
     int prc = segq_client_purge (client, (const char *const *) ids, n_ids, &out, &n_out);
     for (size_t i = 0; i < n_ids; i++)
-        free (ids[i]);
+        free (ids [i]);
     free (ids);
     if (prc < 0) {
         rc = cli_error (g, "purge", CLI_FAILED, "%s", segq_client_error (client));
@@ -46,15 +48,15 @@ cli_purge (cli_globals_t *g, int argc, char **argv)
     }
     json_t *array = g->json ? json_array () : NULL;
     for (size_t i = 0; i < n_out; i++) {
-        const segq_purge_result_t *r = &out[i];
+        const segq_purge_result_t *r = &out [i];
         const char *message = r->message ? r->message : r->code ? segq_strerror (r->code) : "";
-        char size[32];
+        char size [32];
         cli_format_size (r->bytes, size, sizeof size);
         if (array)
-            json_array_append_new (array, json_pack ("{s:s,s:b,s:s,s:I,s:I}", "job", r->job,
-                                                     "ok", r->code == 0, "message", message,
-                                                     "files", (json_int_t) r->artifacts,
-                                                     "bytes", (json_int_t) r->bytes));
+            json_array_append_new (array, json_pack ("{s:s,s:b,s:s,s:I,s:I}", "job", r->job, "ok",
+                                                     r->code == 0, "message", message, "files",
+                                                     (json_int_t) r->artifacts, "bytes",
+                                                     (json_int_t) r->bytes));
         else if (r->code == 0 && *message)
             printf ("%s: %s\n", r->job, message);
         else if (r->code == 0)

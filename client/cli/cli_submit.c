@@ -19,8 +19,16 @@
 
 /* ---- the command line ---- */
 
-enum { OPT_PRIORITY = 2000, OPT_GPU_MEM, OPT_CPU, OPT_AFTER, OPT_TIME_LIMIT, OPT_MAX_ATTEMPTS,
-       OPT_PARAM, OPT_INPUT };
+enum {
+    OPT_PRIORITY = 2000,
+    OPT_GPU_MEM,
+    OPT_CPU,
+    OPT_AFTER,
+    OPT_TIME_LIMIT,
+    OPT_MAX_ATTEMPTS,
+    OPT_PARAM,
+    OPT_INPUT
+};
 
 /* Options of every submit, whatever the kind. arg: 0 none, 1 a value,
    2 an optional number (--cpu [N]). */
@@ -29,17 +37,24 @@ static const struct {
     char letter;
     int arg;
     int code;
-} s_generic[] = {
-    { "broker", 0, 1, OPT_BROKER },     { "timeout", 0, 1, OPT_TIMEOUT },
-    { "json", 0, 0, OPT_JSON },         { "cert", 0, 1, OPT_CERT },
-    { "broker-key", 0, 1, OPT_BROKER_KEY }, { "no-keys", 0, 0, OPT_NO_KEYS },
+} s_generic [] = {
+    { "broker", 0, 1, OPT_BROKER },
+    { "timeout", 0, 1, OPT_TIMEOUT },
+    { "json", 0, 0, OPT_JSON },
+    { "cert", 0, 1, OPT_CERT },
+    { "broker-key", 0, 1, OPT_BROKER_KEY },
+    { "no-keys", 0, 0, OPT_NO_KEYS },
     { "help", 'h', 0, 'h' },
-    { "param", 'p', 1, OPT_PARAM },     { "input", 'i', 1, OPT_INPUT },
-    { "priority", 0, 1, OPT_PRIORITY }, { "gpu-mem", 0, 1, OPT_GPU_MEM },
-    { "cpu", 0, 2, OPT_CPU },           { "after", 0, 1, OPT_AFTER },
-    { "time-limit", 0, 1, OPT_TIME_LIMIT }, { "max-attempts", 0, 1, OPT_MAX_ATTEMPTS },
+    { "param", 'p', 1, OPT_PARAM },
+    { "input", 'i', 1, OPT_INPUT },
+    { "priority", 0, 1, OPT_PRIORITY },
+    { "gpu-mem", 0, 1, OPT_GPU_MEM },
+    { "cpu", 0, 2, OPT_CPU },
+    { "after", 0, 1, OPT_AFTER },
+    { "time-limit", 0, 1, OPT_TIME_LIMIT },
+    { "max-attempts", 0, 1, OPT_MAX_ATTEMPTS },
 };
-#define N_GENERIC (sizeof s_generic / sizeof s_generic[0])
+#define N_GENERIC (sizeof s_generic / sizeof s_generic [0])
 
 /* "--min-size" -> "min_size" (both spellings name the parameter). */
 static void
@@ -47,17 +62,17 @@ s_flag_name (const char *arg, size_t len, char *out, size_t outlen)
 {
     size_t i = 0;
     for (; i < len && i + 1 < outlen; i++)
-        out[i] = arg[i] == '-' ? '_' : arg[i];
-    out[i] = 0;
+        out [i] = arg [i] == '-' ? '_' : arg [i];
+    out [i] = 0;
 }
 
 static void
 s_dashed (const char *name, char *out, size_t outlen)
 {
     size_t i = 0;
-    for (; name[i] && i + 1 < outlen; i++)
-        out[i] = name[i] == '_' ? '-' : name[i];
-    out[i] = 0;
+    for (; name [i] && i + 1 < outlen; i++)
+        out [i] = name [i] == '_' ? '-' : name [i];
+    out [i] = 0;
 }
 
 /* The flag of a one-file input that makes one job per file of a folder:
@@ -67,7 +82,7 @@ static bool
 s_plural_flag (const segq_input_spec_t *in, char *out, size_t outlen)
 {
     size_t len = strlen (in->name);
-    if (in->many || len == 0 || in->name[len - 1] == 's')
+    if (in->many || len == 0 || in->name [len - 1] == 's')
         return false;
     snprintf (out, outlen, "%ss", in->name);
     return true;
@@ -87,44 +102,43 @@ static int
 s_generic_option (const cli_globals_t *g, int argc, char **argv, int *i, const char **value,
                   int *code)
 {
-    const char *a = argv[*i];
+    const char *a = argv [*i];
     *value = NULL;
     *code = 0;
     int k = -1;
     const char *inline_value = NULL;
-    if (a[0] == '-' && a[1] != '-' && a[1] && !a[2]) {
+    if (a [0] == '-' && a [1] != '-' && a [1] && !a [2]) {
         for (size_t j = 0; j < N_GENERIC && k < 0; j++)
-            if (s_generic[j].letter == a[1])
+            if (s_generic [j].letter == a [1])
                 k = (int) j;
-    }
-    else if (a[0] == '-' && a[1] == '-') {
+    } else if (a [0] == '-' && a [1] == '-') {
         const char *name = a + 2, *eq = strchr (name, '=');
         size_t len = eq ? (size_t) (eq - name) : strlen (name);
         for (size_t j = 0; j < N_GENERIC && k < 0; j++)
-            if (strlen (s_generic[j].name) == len && strncmp (s_generic[j].name, name, len) == 0)
+            if (strlen (s_generic [j].name) == len && strncmp (s_generic [j].name, name, len) == 0)
                 k = (int) j;
         inline_value = eq ? eq + 1 : NULL;
     }
     if (k < 0)
         return -1;
-    *code = s_generic[k].code;
-    if (s_generic[k].arg == 0 && inline_value)
+    *code = s_generic [k].code;
+    if (s_generic [k].arg == 0 && inline_value)
         return cli_usage_error (g, "submit", "%s takes no value", a);
     uint64_t n;
-    if (s_generic[k].arg == 1) {
+    if (s_generic [k].arg == 1) {
         if (inline_value)
             *value = inline_value;
         else if (*i + 1 < argc)
-            *value = argv[++*i];
+            *value = argv [++*i];
         else
             return cli_usage_error (g, "submit", "%s needs a value", a);
     }
-    if (s_generic[k].arg == 2) {
+    if (s_generic [k].arg == 2) {
         /* "--cpu 4" as well as "--cpu=4" */
         if (inline_value)
             *value = inline_value;
-        else if (*i + 1 < argc && cli_parse_uint (argv[*i + 1], 4096, &n))
-            *value = argv[++*i];
+        else if (*i + 1 < argc && cli_parse_uint (argv [*i + 1], 4096, &n))
+            *value = argv [++*i];
     }
     return CLI_OK;
 }
@@ -141,41 +155,42 @@ s_apply_generic (cli_globals_t *g, cli_submit_args_t *s, int code, const char *v
         const char *eq = strchr (value, '=');
         if (!eq || eq == value)
             return cli_usage_error (g, "submit", "--param '%s': expected NAME=VALUE", value);
-        cli_typed_param_t *p = &s->params[s->n_params++];
+        cli_typed_param_t *p = &s->params [s->n_params++];
         snprintf (p->name, sizeof p->name, "%.*s", (int) (eq - value), value);
         p->value = eq + 1;
         return CLI_OK;
     }
     case OPT_INPUT:
-        s->raw_inputs[s->n_raw_inputs++] = value;
+        s->raw_inputs [s->n_raw_inputs++] = value;
         return CLI_OK;
     case OPT_AFTER:
-        s->after[s->n_after++] = value;
+        s->after [s->n_after++] = value;
         return CLI_OK;
     case OPT_PRIORITY: {
         char *end;
         errno = 0;
         s->priority = strtoll (value, &end, 10);
         if (!*value || *end || errno || s->priority < -1000000 || s->priority > 1000000)
-            return cli_usage_error (g, "submit", "--priority '%s': expected an integer -1000000..1000000",
-                                    value);
+            return cli_usage_error (
+                g, "submit", "--priority '%s': expected an integer -1000000..1000000", value);
         return CLI_OK;
     }
     case OPT_GPU_MEM:
         if (segq_parse_size (value, &s->gpu_mem) < 0 || s->gpu_mem == 0)
-            return cli_usage_error (g, "submit", "--gpu-mem '%s': expected a size such as 8G or 512M",
-                                    value);
+            return cli_usage_error (g, "submit",
+                                    "--gpu-mem '%s': expected a size such as 8G or 512M", value);
         return CLI_OK;
     case OPT_CPU:
         s->cpu = true;
         s->cpu_slots = 1;
         if (value && (!cli_parse_uint (value, 4096, &s->cpu_slots) || s->cpu_slots == 0))
-            return cli_usage_error (g, "submit", "--cpu '%s': expected a number of CPU slots 1..4096",
-                                    value);
+            return cli_usage_error (g, "submit",
+                                    "--cpu '%s': expected a number of CPU slots 1..4096", value);
         return CLI_OK;
     case OPT_TIME_LIMIT:
         if (!cli_parse_uint (value, UINT32_MAX, &v) || v == 0)
-            return cli_usage_error (g, "submit", "--time-limit '%s': expected whole seconds (> 0)", value);
+            return cli_usage_error (g, "submit", "--time-limit '%s': expected whole seconds (> 0)",
+                                    value);
         s->time_limit = v;
         return CLI_OK;
     case OPT_MAX_ATTEMPTS:
@@ -192,19 +207,20 @@ s_apply_generic (cli_globals_t *g, cli_submit_args_t *s, int code, const char *v
 static int
 s_unknown_flag (const cli_globals_t *g, const segq_kind_spec_t *kind, const char *word)
 {
-    char name[64];
+    char name [64];
     s_flag_name (word, strlen (word), name, sizeof name);
     const char *close = segq_kind_suggest (kind, name);
-    const char *generic[N_GENERIC];
+    const char *generic [N_GENERIC];
     for (size_t j = 0; j < N_GENERIC; j++)
-        generic[j] = s_generic[j].name;
+        generic [j] = s_generic [j].name;
     if (!close)
         close = segq_suggest (word, generic, N_GENERIC);
-    char dashed[64];
+    char dashed [64];
     if (close)
         s_dashed (close, dashed, sizeof dashed);
     return cli_usage_error (g, "submit", "%s has no flag --%s%s%s%s", kind->name, word,
-                            close ? " (did you mean --" : "", close ? dashed : "", close ? "?)" : "");
+                            close ? " (did you mean --" : "", close ? dashed : "",
+                            close ? "?)" : "");
 }
 
 /* One flag of the kind's own: a parameter or an input. */
@@ -212,9 +228,9 @@ static int
 s_typed_flag (const cli_globals_t *g, cli_submit_args_t *s, int argc, char **argv, int *i)
 {
     const segq_kind_spec_t *kind = s->kind;
-    const char *arg = argv[*i] + 2, *eq = strchr (arg, '=');
+    const char *arg = argv [*i] + 2, *eq = strchr (arg, '=');
     size_t len = eq ? (size_t) (eq - arg) : strlen (arg);
-    char word[64], name[64];
+    char word [64], name [64];
     snprintf (word, sizeof word, "%.*s", (int) len, arg);
     if (len >= sizeof name)
         return s_unknown_flag (g, kind, word);
@@ -231,10 +247,10 @@ s_typed_flag (const cli_globals_t *g, cli_submit_args_t *s, int argc, char **arg
     bool plural = false;
     for (size_t k = 0; !param && !input && k < kind->n_inputs; k++) {
         /* --images DIR: one job per file, a job array */
-        char plural_name[64];
-        plural = s_plural_flag (&kind->inputs[k], plural_name, sizeof plural_name)
+        char plural_name [64];
+        plural = s_plural_flag (&kind->inputs [k], plural_name, sizeof plural_name)
                  && strcmp (plural_name, name) == 0;
-        input = plural ? &kind->inputs[k] : NULL;
+        input = plural ? &kind->inputs [k] : NULL;
     }
     if (!param && !input)
         return s_unknown_flag (g, kind, word);
@@ -244,15 +260,15 @@ s_typed_flag (const cli_globals_t *g, cli_submit_args_t *s, int argc, char **arg
     if (!value) {
         if (*i + 1 >= argc)
             return cli_usage_error (g, "submit", "--%s needs a value", word);
-        value = argv[++*i];
+        value = argv [++*i];
     }
     if (param) {
-        cli_typed_param_t *p = &s->params[s->n_params++];
+        cli_typed_param_t *p = &s->params [s->n_params++];
         snprintf (p->name, sizeof p->name, "%s", param->name);
         p->value = value;
         return CLI_OK;
     }
-    cli_typed_input_t *in = &s->inputs[s->n_inputs++];
+    cli_typed_input_t *in = &s->inputs [s->n_inputs++];
     memset (in, 0, sizeof *in);
     in->spec = input;
     in->ref = value;
@@ -261,13 +277,15 @@ s_typed_flag (const cli_globals_t *g, cli_submit_args_t *s, int argc, char **arg
         /* --synthetic NAME=REF: a named set */
         const char *set_eq = strchr (value, '=');
         size_t set_len = set_eq ? (size_t) (set_eq - value) : 0;
-        bool ok = set_eq && set_len > 0 && set_len < sizeof in->set && set_eq[1];
+        bool ok = set_eq && set_len > 0 && set_len < sizeof in->set && set_eq [1];
         for (size_t k = 0; ok && k < set_len; k++)
-            ok = (value[k] >= 'a' && value[k] <= 'z') || (value[k] >= 'A' && value[k] <= 'Z')
-                 || (value[k] >= '0' && value[k] <= '9') || value[k] == '_' || value[k] == '-';
+            ok = (value [k] >= 'a' && value [k] <= 'z') || (value [k] >= 'A' && value [k] <= 'Z')
+                 || (value [k] >= '0' && value [k] <= '9') || value [k] == '_' || value [k] == '-';
         if (!ok)
-            return cli_usage_error (g, "submit", "--%s '%s': expected NAME=DIR or NAME=JOB, NAME of "
-                                    "letters, digits, '-' or '_'", word, value);
+            return cli_usage_error (g, "submit",
+                                    "--%s '%s': expected NAME=DIR or NAME=JOB, NAME of "
+                                    "letters, digits, '-' or '_'",
+                                    word, value);
         snprintf (in->set, sizeof in->set, "%.*s", (int) set_len, value);
         in->ref = set_eq + 1;
     }
@@ -301,16 +319,18 @@ cli_submit_parse (cli_globals_t *g, cli_submit_args_t *s, int argc, char **argv)
 {
     bool kind_seen = false;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-' || !a[1]) {
+        const char *a = argv [i];
+        if (a [0] != '-' || !a [1]) {
             if (!kind_seen) {
                 kind_seen = true;
                 s->kind_name = a;
                 s->kind = segq_kind_find (a);
                 continue;
             }
-            return cli_usage_error (g, "submit", "unexpected argument '%s' (a kind's parameters "
-                                    "go as --NAME VALUE or --param NAME=VALUE)", a);
+            return cli_usage_error (g, "submit",
+                                    "unexpected argument '%s' (a kind's parameters "
+                                    "go as --NAME VALUE or --param NAME=VALUE)",
+                                    a);
         }
         const char *value;
         int code;
@@ -324,13 +344,15 @@ cli_submit_parse (cli_globals_t *g, cli_submit_args_t *s, int argc, char **argv)
         }
         if (!s->kind && !s->help) {
             if (kind_seen)
-                return CLI_OK;  /* an unknown kind: said by the caller */
-            return cli_usage_error (g, "submit", "unknown option '%s' (a kind's flags come after "
-                                    "the kind: segq submit KIND --FLAG ...)", a);
+                return CLI_OK; /* an unknown kind: said by the caller */
+            return cli_usage_error (g, "submit",
+                                    "unknown option '%s' (a kind's flags come after "
+                                    "the kind: segq submit KIND --FLAG ...)",
+                                    a);
         }
         if (!s->kind)
-            continue;           /* --help with an unknown kind */
-        if (a[1] != '-')
+            continue; /* --help with an unknown kind */
+        if (a [1] != '-')
             return cli_usage_error (g, "submit", "unknown option '%s'", a);
         if ((rc = s_typed_flag (g, s, argc, argv, &i)) != CLI_OK)
             return rc;
@@ -357,7 +379,7 @@ s_add_typed_input (const cli_globals_t *g, segq_job_spec_t *spec, const cli_type
                    const char *file, char *err, size_t errlen)
 {
     const char *ref = file ? file : in->ref;
-    char name[SEGQ_MAX_NAME];
+    char name [SEGQ_MAX_NAME];
     if (in->spec->sets)
         snprintf (name, sizeof name, "%s/%s", in->spec->name, in->set);
     else
@@ -365,10 +387,11 @@ s_add_typed_input (const cli_globals_t *g, segq_job_spec_t *spec, const cli_type
     struct stat st;
     if (stat (ref, &st) == 0 && S_ISDIR (st.st_mode)) {
         if (!in->spec->many) {
-            char plural[64];                  /* the kind table's input names are short */
+            char plural [64]; /* the kind table's input names are short */
             bool array = s_plural_flag (in->spec, plural, sizeof plural);
             snprintf (err, errlen, "--%s %s is a folder: --%s takes one file%s%s%s", in->spec->name,
-                      ref, in->spec->name, array ? " (for one job per file, a job array, give --" : "",
+                      ref, in->spec->name,
+                      array ? " (for one job per file, a job array, give --" : "",
                       array ? plural : "", array ? " DIR)" : "");
             return SEGQ_EINVAL;
         }
@@ -376,7 +399,7 @@ s_add_typed_input (const cli_globals_t *g, segq_job_spec_t *spec, const cli_type
     }
     if (stat (ref, &st) == 0) {
         if (in->spec->many) {
-            char laid[2 * SEGQ_MAX_NAME];
+            char laid [2 * SEGQ_MAX_NAME];
             snprintf (laid, sizeof laid, "%s/%s", name, s_basename (ref));
             return segq_job_spec_input_file (spec, laid, ref, err, errlen);
         }
@@ -393,7 +416,7 @@ s_add_typed_input (const cli_globals_t *g, segq_job_spec_t *spec, const cli_type
         return SEGQ_ENOENT;
     }
     (void) g;
-    char job[SEGQ_JOB_ID_MAX];
+    char job [SEGQ_JOB_ID_MAX];
     snprintf (job, sizeof job, "%.*s", (int) job_len, ref);
     return segq_job_spec_input_job (spec, name, job, colon ? colon + 1 : NULL, err, errlen);
 }
@@ -406,25 +429,28 @@ cli_submit_spec (cli_globals_t *g, const cli_submit_args_t *s, const char *const
     segq_job_spec_t *spec = segq_job_spec_new (s->kind->name);
     if (!spec)
         return cli_error (g, "submit", CLI_FAILED, "out of memory");
-    char err[1024];
+    char err [1024];
     int rc = CLI_OK;
     for (size_t i = 0; i < s->n_params && rc == CLI_OK; i++)
-        if (segq_job_spec_param (spec, s->params[i].name, s->params[i].value, err, sizeof err) < 0) {
-            const char *close = segq_kind_param (s->kind, s->params[i].name)
-                              ? NULL : segq_kind_suggest (s->kind, s->params[i].name);
+        if (segq_job_spec_param (spec, s->params [i].name, s->params [i].value, err, sizeof err)
+            < 0) {
+            const char *close = segq_kind_param (s->kind, s->params [i].name)
+                                    ? NULL
+                                    : segq_kind_suggest (s->kind, s->params [i].name);
             if (close)
                 rc = cli_usage_error (g, "submit", "%s (did you mean %s?)", err, close);
             else
                 rc = cli_usage_error (g, "submit", "%s", err);
         }
     for (size_t i = 0; i < s->n_inputs && rc == CLI_OK; i++)
-        if (s_add_typed_input (g, spec, &s->inputs[i], files ? files[i] : NULL, err, sizeof err) < 0)
+        if (s_add_typed_input (g, spec, &s->inputs [i], files ? files [i] : NULL, err, sizeof err)
+            < 0)
             rc = cli_usage_error (g, "submit", "%s", err);
     for (size_t i = 0; i < s->n_raw_inputs && rc == CLI_OK; i++)
-        if (segq_job_spec_input_arg (spec, s->raw_inputs[i], err, sizeof err) < 0)
+        if (segq_job_spec_input_arg (spec, s->raw_inputs [i], err, sizeof err) < 0)
             rc = cli_usage_error (g, "submit", "%s", err);
     for (size_t i = 0; i < s->n_after && rc == CLI_OK; i++)
-        if (segq_job_spec_after (spec, s->after[i]) < 0)
+        if (segq_job_spec_after (spec, s->after [i]) < 0)
             rc = cli_error (g, "submit", CLI_FAILED, "out of memory");
     if (rc == CLI_OK && segq_job_spec_validate (spec, err, sizeof err) < 0)
         rc = cli_usage_error (g, "submit", "%s", err);
@@ -461,7 +487,7 @@ static void
 s_files_free (char **files, size_t n)
 {
     for (size_t i = 0; files && i < n; i++)
-        free (files[i]);
+        free (files [i]);
     free (files);
 }
 
@@ -470,7 +496,7 @@ s_files_free (char **files, size_t n)
 static int
 s_list_files (const cli_globals_t *g, const char *flag, const char *dir, char ***out, size_t *n_out)
 {
-    char root[PATH_MAX];
+    char root [PATH_MAX];
     struct dirent **entries = NULL;
     int n = realpath (dir, root) ? scandir (dir, &entries, NULL, s_by_name) : -1;
     if (n < 0)
@@ -480,26 +506,29 @@ s_list_files (const cli_globals_t *g, const char *flag, const char *dir, char **
     size_t count = 0;
     int rc = files ? CLI_OK : cli_error (g, "submit", CLI_FAILED, "out of memory");
     for (int i = 0; i < n; i++) {
-        char path[4096], why[1024];
+        char path [4096], why [1024];
         struct stat st;
-        snprintf (path, sizeof path, "%s/%s", dir, entries[i]->d_name);
+        snprintf (path, sizeof path, "%s/%s", dir, entries [i]->d_name);
         /* hidden files are no data; one gone while the folder is read neither */
-        int walk = rc == CLI_OK && entries[i]->d_name[0] != '.'
-                 ? segq_fs_walk_entry (root, path, &st, NULL, 0, why, sizeof why) : SEGQ_ENOENT;
+        int walk = rc == CLI_OK && entries [i]->d_name [0] != '.'
+                       ? segq_fs_walk_entry (root, path, &st, NULL, 0, why, sizeof why)
+                       : SEGQ_ENOENT;
         if (walk != 0 && walk != SEGQ_ENOENT)
             rc = cli_usage_error (g, "submit", "--%s %s: %s", flag, dir, why);
-        if (walk == 0 && S_ISREG (st.st_mode) && !(files[count++] = strdup (path)))
+        if (walk == 0 && S_ISREG (st.st_mode) && !(files [count++] = strdup (path)))
             rc = cli_error (g, "submit", CLI_FAILED, "out of memory");
-        free (entries[i]);
+        free (entries [i]);
     }
     free (entries);
     if (rc == CLI_OK && count == 0)
         rc = cli_usage_error (g, "submit", "--%s %s: no files in it", flag, dir);
     for (size_t i = 1; rc == CLI_OK && i < count; i++) {
-        const char *a = strrchr (files[i - 1], '/') + 1, *b = strrchr (files[i], '/') + 1;
+        const char *a = strrchr (files [i - 1], '/') + 1, *b = strrchr (files [i], '/') + 1;
         if (s_stem_len (a) == s_stem_len (b) && strncmp (a, b, s_stem_len (a)) == 0)
-            rc = cli_usage_error (g, "submit", "--%s %s: %s and %s have the same name without "
-                                  "extension (pairs are matched by it)", flag, dir, a, b);
+            rc = cli_usage_error (g, "submit",
+                                  "--%s %s: %s and %s have the same name without "
+                                  "extension (pairs are matched by it)",
+                                  flag, dir, a, b);
     }
     if (rc != CLI_OK) {
         s_files_free (files, count);
@@ -529,7 +558,7 @@ void
 cli_array_plan_clear (cli_array_plan_t *plan)
 {
     for (size_t i = 0; plan->files && i < plan->n_inputs; i++)
-        s_files_free (plan->files[i], plan->n_inputs ? plan->n : 0);
+        s_files_free (plan->files [i], plan->n_inputs ? plan->n : 0);
     free (plan->files);
     memset (plan, 0, sizeof *plan);
 }
@@ -544,26 +573,27 @@ cli_array_plan (cli_globals_t *g, segq_client_t **client, const cli_submit_args_
     plan->n_inputs = s->n_inputs;
     bool folders = false, arrays = false;
     for (size_t i = 0; i < s->n_inputs; i++)
-        if (s_array_input (&s->inputs[i])) {
-            folders |= s->inputs[i].plural;
-            arrays |= !s->inputs[i].plural;
+        if (s_array_input (&s->inputs [i])) {
+            folders |= s->inputs [i].plural;
+            arrays |= !s->inputs [i].plural;
         }
     if (!folders && !arrays)
         return CLI_OK;
     if (folders && arrays)
-        return cli_usage_error (g, "submit", "a job array comes either from folders (--images DIR) "
+        return cli_usage_error (g, "submit",
+                                "a job array comes either from folders (--images DIR) "
                                 "or from another job array, not both");
     if (!(plan->files = calloc (s->n_inputs, sizeof *plan->files)))
         return cli_error (g, "submit", CLI_FAILED, "out of memory");
     int rc = CLI_OK;
     size_t first = SIZE_MAX;
     for (size_t i = 0; i < s->n_inputs && rc == CLI_OK; i++) {
-        const cli_typed_input_t *in = &s->inputs[i];
+        const cli_typed_input_t *in = &s->inputs [i];
         if (!s_array_input (in))
             continue;
         char **list = NULL;
         size_t n = 0;
-        char flag[80];
+        char flag [80];
         s_input_flag (in, flag, sizeof flag);
         if (arrays) {
             if (!*client && (rc = cli_connect (g, client)) != CLI_OK)
@@ -574,13 +604,12 @@ cli_array_plan (cli_globals_t *g, segq_client_t **client, const cli_submit_args_
                                 segq_client_error (*client));
                 break;
             }
-            list = info.jobs;   /* taken */
+            list = info.jobs; /* taken */
             n = info.n_jobs;
             info.jobs = NULL;
             info.n_jobs = 0;
             segq_array_info_clear (&info);
-        }
-        else if (!s_is_dir (in->ref))
+        } else if (!s_is_dir (in->ref))
             rc = cli_usage_error (g, "submit", "--%s %s: not a folder (--%s FILE gives one job)",
                                   flag, in->ref, in->spec->name);
         else
@@ -590,16 +619,17 @@ cli_array_plan (cli_globals_t *g, segq_client_t **client, const cli_submit_args_
         if (first == SIZE_MAX) {
             first = i;
             plan->n = n;
-            plan->files[i] = list;
+            plan->files [i] = list;
             continue;
         }
-        const cli_typed_input_t *lead = &s->inputs[first];
-        char lead_flag[80];
+        const cli_typed_input_t *lead = &s->inputs [first];
+        char lead_flag [80];
         s_input_flag (lead, lead_flag, sizeof lead_flag);
         if (arrays && n != plan->n) {
-            rc = cli_usage_error (g, "submit", "--%s %s has %zu jobs, --%s %s %zu: job arrays pair "
-                                  "their jobs in order", in->spec->name, in->ref, n,
-                                  lead->spec->name, lead->ref, plan->n);
+            rc = cli_usage_error (g, "submit",
+                                  "--%s %s has %zu jobs, --%s %s %zu: job arrays pair "
+                                  "their jobs in order",
+                                  in->spec->name, in->ref, n, lead->spec->name, lead->ref, plan->n);
             s_files_free (list, n);
             break;
         }
@@ -608,46 +638,47 @@ cli_array_plan (cli_globals_t *g, segq_client_t **client, const cli_submit_args_
         if (!ordered)
             rc = cli_error (g, "submit", CLI_FAILED, "out of memory");
         size_t unmatched = 0;
-        char names[512] = "";
+        char names [512] = "";
         for (size_t k = 0; !arrays && rc == CLI_OK && k < plan->n; k++) {
-            const char *want = strrchr (plan->files[first][k], '/') + 1;
-            for (size_t j = 0; j < n && !ordered[k]; j++) {
-                if (!list[j])
-                    continue;   /* matched already */
-                const char *have = strrchr (list[j], '/') + 1;
+            const char *want = strrchr (plan->files [first][k], '/') + 1;
+            for (size_t j = 0; j < n && !ordered [k]; j++) {
+                if (!list [j])
+                    continue; /* matched already */
+                const char *have = strrchr (list [j], '/') + 1;
                 if (s_stem_len (have) == s_stem_len (want)
                     && strncmp (have, want, s_stem_len (want)) == 0) {
-                    ordered[k] = list[j];
-                    list[j] = NULL;
+                    ordered [k] = list [j];
+                    list [j] = NULL;
                 }
             }
-            if (!ordered[k] && unmatched++ < 5)
+            if (!ordered [k] && unmatched++ < 5)
                 snprintf (names + strlen (names), sizeof names - strlen (names), "%s%s",
                           unmatched > 1 ? ", " : "", want);
         }
         if (!arrays && rc == CLI_OK && unmatched)
-            rc = cli_usage_error (g, "submit", "%zu file%s of --%s %s %s no partner in --%s %s "
+            rc = cli_usage_error (g, "submit",
+                                  "%zu file%s of --%s %s %s no partner in --%s %s "
                                   "(pairs are matched by file name without extension): %s%s",
-                                  unmatched, unmatched > 1 ? "s" : "", lead_flag,
-                                  lead->ref, unmatched > 1 ? "have" : "has", flag, in->ref, names,
+                                  unmatched, unmatched > 1 ? "s" : "", lead_flag, lead->ref,
+                                  unmatched > 1 ? "have" : "has", flag, in->ref, names,
                                   unmatched > 5 ? ", ..." : "");
         /* and the other way: this folder's files the lead has no partner for */
         for (size_t j = 0; !arrays && rc == CLI_OK && j < n; j++)
-            if (list[j] && unmatched++ < 5)
+            if (list [j] && unmatched++ < 5)
                 snprintf (names + strlen (names), sizeof names - strlen (names), "%s%s",
-                          unmatched > 1 ? ", " : "", strrchr (list[j], '/') + 1);
+                          unmatched > 1 ? ", " : "", strrchr (list [j], '/') + 1);
         if (!arrays && rc == CLI_OK && unmatched)
-            rc = cli_usage_error (g, "submit", "%zu file%s of --%s %s %s no partner in --%s %s "
+            rc = cli_usage_error (g, "submit",
+                                  "%zu file%s of --%s %s %s no partner in --%s %s "
                                   "(pairs are matched by file name without extension): %s%s",
                                   unmatched, unmatched > 1 ? "s" : "", flag, in->ref,
-                                  unmatched > 1 ? "have" : "has", lead_flag, lead->ref,
-                                  names, unmatched > 5 ? ", ..." : "");
+                                  unmatched > 1 ? "have" : "has", lead_flag, lead->ref, names,
+                                  unmatched > 5 ? ", ..." : "");
         if (!arrays) {
             s_files_free (list, n);
-            plan->files[i] = ordered;
-        }
-        else
-            plan->files[i] = list;
+            plan->files [i] = ordered;
+        } else
+            plan->files [i] = list;
     }
     if (rc != CLI_OK)
         cli_array_plan_clear (plan);
@@ -660,37 +691,41 @@ static void
 s_submit_help (const segq_kind_spec_t *kind)
 {
     if (!kind) {
-        printf ("usage: segq submit KIND [--FLAG VALUE ...] [--param NAME=VALUE ...]\n"
-                "                   [--input NAME=FILE|JOB[:OUTPUT] ...] [--priority N]\n"
-                "                   [--gpu-mem SIZE | --cpu [N]] [--after JOB]\n"
-                "                   [--time-limit SECONDS] [--max-attempts N] [--json]\n"
-                "       segq submit KIND --images DIR [--masks DIR] ...   one job per file: a job array\n"
-                "       segq submit pipeline --image X --mask M [--count N] ...   (see its --help)\n"
-                "\n"
-                "Submit a job and print its id. Each kind has typed flags, one per parameter\n"
-                "and input (`segq submit KIND --help`), checked before anything is sent; an input\n"
-                "FILE is uploaded (hashed as it is sent; a file unchanged since an earlier submit\n"
-                "is named by its hash and not sent again if the broker has it), a FOLDER too;\n"
-                "an input JOB (its principal output) or JOB:OUTPUT uses another job's output and\n"
-                "waits for that job to succeed.\n"
-                "\n"
-                "  -p, --param NAME=VALUE   a parameter of the kind (same as --NAME VALUE)\n"
-                "  -i, --input NAME=REF     an input: a local FILE, a JOB (its principal output)\n"
-                "                           or JOB:OUTPUT (same as --NAME REF)\n"
-                "      --priority N         order among your own jobs (higher first; default 0)\n"
-                "      --gpu-mem SIZE       GPU memory the job needs (e.g. 8G, 512M)\n"
-                "      --cpu [N]            a CPU-only job using N slots (default 1; the default)\n"
-                "      --after JOB          start only after JOB succeeded\n"
-                "      --time-limit SECONDS wall-time limit (default: the broker's)\n"
-                "      --max-attempts N     runs allowed when workers are lost (default: the broker's)\n"
-                "      --json               print {\"job\": ID}\n"
-                "\n"
-                "kinds:\n");
+        printf (
+            "usage: segq submit KIND [--FLAG VALUE ...] [--param NAME=VALUE ...]\n"
+            "                   [--input NAME=FILE|JOB[:OUTPUT] ...] [--priority N]\n"
+            "                   [--gpu-mem SIZE | --cpu [N]] [--after JOB]\n"
+            "                   [--time-limit SECONDS] [--max-attempts N] [--json]\n"
+            "       segq submit KIND --images DIR [--masks DIR] ...   one job per file: a job "
+            "array\n"
+            "       segq submit pipeline --image X --mask M [--count N] ...   (see its --help)\n"
+            "\n"
+            "Submit a job and print its id. Each kind has typed flags, one per parameter\n"
+            "and input (`segq submit KIND --help`), checked before anything is sent; an input\n"
+            "FILE is uploaded (hashed as it is sent; a file unchanged since an earlier submit\n"
+            "is named by its hash and not sent again if the broker has it), a FOLDER too;\n"
+            "an input JOB (its principal output) or JOB:OUTPUT uses another job's output and\n"
+            "waits for that job to succeed.\n"
+            "\n"
+            "  -p, --param NAME=VALUE   a parameter of the kind (same as --NAME VALUE)\n"
+            "  -i, --input NAME=REF     an input: a local FILE, a JOB (its principal output)\n"
+            "                           or JOB:OUTPUT (same as --NAME REF)\n"
+            "      --priority N         order among your own jobs (higher first; default 0)\n"
+            "      --gpu-mem SIZE       GPU memory the job needs (e.g. 8G, 512M)\n"
+            "      --cpu [N]            a CPU-only job using N slots (default 1; the default)\n"
+            "      --after JOB          start only after JOB succeeded\n"
+            "      --time-limit SECONDS wall-time limit (default: the broker's)\n"
+            "      --max-attempts N     runs allowed when workers are lost (default: the "
+            "broker's)\n"
+            "      --json               print {\"job\": ID}\n"
+            "\n"
+            "kinds:\n");
         size_t n;
         const segq_kind_spec_t *kinds = segq_kinds (&n);
         for (size_t i = 0; i < n; i++)
-            printf ("  %-10s %s\n", kinds[i].name, kinds[i].help);
-        printf ("  %-10s %s\n", "pipeline", "train -> generate [-> stylize] [-> evaluate] in one command");
+            printf ("  %-10s %s\n", kinds [i].name, kinds [i].help);
+        printf ("  %-10s %s\n", "pipeline",
+                "train -> generate [-> stylize] [-> evaluate] in one command");
         return;
     }
     printf ("usage: segq submit %s [FLAGS] [OPTIONS]   (OPTIONS: `segq submit --help`)\n\n%s: %s\n",
@@ -700,30 +735,33 @@ s_submit_help (const segq_kind_spec_t *kind)
     if (!kind->n_inputs)
         printf ("  (none)\n");
     for (size_t i = 0; i < kind->n_inputs; i++) {
-        const segq_input_spec_t *in = &kind->inputs[i];
-        char left[128], dashed[64];
+        const segq_input_spec_t *in = &kind->inputs [i];
+        char left [128], dashed [64];
         s_dashed (in->name, dashed, sizeof dashed);
         snprintf (left, sizeof left, "--%s %s", dashed,
-                  in->sets ? "SET=DIR|JOB" : in->many ? "DIR|JOB" : "FILE|JOB");
+                  in->sets   ? "SET=DIR|JOB"
+                  : in->many ? "DIR|JOB"
+                             : "FILE|JOB");
         printf ("  %-28s %s (%s%s)\n", left, in->help, in->required ? "required" : "optional",
                 in->many ? "; repeat for several" : "");
-        char plural[64];
+        char plural [64];
         if (s_plural_flag (in, plural, sizeof plural)) {
             s_dashed (plural, dashed, sizeof dashed);
             snprintf (left, sizeof left, "--%s DIR", dashed);
             printf ("  %-28s one job per file of DIR, as a job array (files of several such\n"
-                    "  %-28s folders are paired by name without extension)\n", left, "");
+                    "  %-28s folders are paired by name without extension)\n",
+                    left, "");
         }
     }
     printf ("\nparameters (also as --param NAME=VALUE):\n");
     if (!kind->n_params)
         printf ("  (none)\n");
-    static const char *type_names[] = { "", "INT", "NUM", "", "TEXT", "" };
+    static const char *type_names [] = { "", "INT", "NUM", "", "TEXT", "" };
     for (size_t i = 0; i < kind->n_params; i++) {
-        const segq_param_spec_t *p = &kind->params[i];
-        char left[128], range[160] = "", dashed[64];
+        const segq_param_spec_t *p = &kind->params [i];
+        char left [128], range [160] = "", dashed [64];
         s_dashed (p->name, dashed, sizeof dashed);
-        const char *type = p->type == SEGQ_PARAM_CHOICE ? p->choices : type_names[p->type];
+        const char *type = p->type == SEGQ_PARAM_CHOICE ? p->choices : type_names [p->type];
         if (p->type == SEGQ_PARAM_BOOL)
             snprintf (left, sizeof left, "--[no-]%s", dashed);
         else
@@ -731,7 +769,8 @@ s_submit_help (const segq_kind_spec_t *kind)
         if (p->type == SEGQ_PARAM_INT || p->type == SEGQ_PARAM_FLOAT)
             snprintf (range, sizeof range, "%g..%g, ", p->min, p->max);
         printf ("  %-28s %s (%s%s%s)\n", left, p->help, range,
-                p->default_value ? "default " : "required", p->default_value ? p->default_value : "");
+                p->default_value ? "default " : "required",
+                p->default_value ? p->default_value : "");
     }
     printf ("\nprincipal output (what a bare JOB names): %s\n",
             strcmp (kind->principal_output, "*") == 0 ? "all outputs" : kind->principal_output);
@@ -748,7 +787,7 @@ s_say_resources (const cli_globals_t *g, const cli_submit_args_t *s,
 {
     if (s->gpu_mem || s->cpu || s->kind->test_kind || s->kind->in_process)
         return;
-    char what[96], size[32], slots[32] = "";
+    char what [96], size [32], slots [32] = "";
     cli_format_size (reply->gpu_mem, size, sizeof size);
     if (reply->cpu_slots)
         snprintf (slots, sizeof slots, "%u CPU slot%s", reply->cpu_slots,
@@ -758,11 +797,15 @@ s_say_resources (const cli_globals_t *g, const cli_submit_args_t *s,
     else
         snprintf (what, sizeof what, "%s", slots);
     if (n == 1)
-        fprintf (stderr, "%s: submitted %s (%s, %s: no --gpu-mem or --cpu given; the broker's "
-                 "default for %s)\n", g->prog, reply->job, s->kind->name, what, s->kind->name);
+        fprintf (stderr,
+                 "%s: submitted %s (%s, %s: no --gpu-mem or --cpu given; the broker's "
+                 "default for %s)\n",
+                 g->prog, reply->job, s->kind->name, what, s->kind->name);
     else
-        fprintf (stderr, "%s: submitted %zu %s jobs, %s each (no --gpu-mem or --cpu given; the "
-                 "broker's default for %s)\n", g->prog, n, s->kind->name, what, s->kind->name);
+        fprintf (stderr,
+                 "%s: submitted %zu %s jobs, %s each (no --gpu-mem or --cpu given; the "
+                 "broker's default for %s)\n",
+                 g->prog, n, s->kind->name, what, s->kind->name);
 }
 
 /* Submits the jobs of specs[0..n) (made from s) pipelined; their ids into
@@ -776,9 +819,9 @@ cli_submit_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t
         return cli_error (g, "submit", CLI_FAILED, "out of memory");
     int rc = CLI_OK;
     size_t sent = 0;
-    char which[64] = "";        /* "job 3 of 10: ", nothing for one job */
+    char which [64] = ""; /* "job 3 of 10: ", nothing for one job */
     for (; sent < n; sent++)
-        if (segq_client_submit_send (client, specs[sent], &req[sent]) < 0) {
+        if (segq_client_submit_send (client, specs [sent], &req [sent]) < 0) {
             if (n > 1)
                 snprintf (which, sizeof which, "job %zu of %zu: ", sent + 1, n);
             rc = cli_error (g, "submit", CLI_FAILED, "%s%s", which, segq_client_error (client));
@@ -792,7 +835,7 @@ cli_submit_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t
             break;
         }
         size_t k = 0;
-        while (k < sent && req[k] != reply.req_id)
+        while (k < sent && req [k] != reply.req_id)
             k++;
         if (k == sent)
             continue;
@@ -800,7 +843,7 @@ cli_submit_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t
             snprintf (which, sizeof which, "job %zu of %zu refused: ", k + 1, n);
         if (reply.code != 0)
             rc = cli_error (g, "submit", CLI_FAILED, "%s%s", which, reply.message);
-        else if (!(ids[k] = strdup (reply.job)))
+        else if (!(ids [k] = strdup (reply.job)))
             rc = cli_error (g, "submit", CLI_FAILED, "out of memory");
         else if (k == 0)
             first = reply;
@@ -810,8 +853,8 @@ cli_submit_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t
     else {
         /* say what was accepted: those jobs exist and will run */
         for (size_t k = 0; k < n; k++)
-            if (ids[k])
-                fprintf (stderr, "%s: submitted job %zu of %zu: %s\n", g->prog, k + 1, n, ids[k]);
+            if (ids [k])
+                fprintf (stderr, "%s: submitted job %zu of %zu: %s\n", g->prog, k + 1, n, ids [k]);
     }
     free (req);
     return rc;
@@ -821,7 +864,7 @@ void
 cli_ids_free (char **ids, size_t n)
 {
     for (size_t i = 0; ids && i < n; i++)
-        free (ids[i]);
+        free (ids [i]);
     free (ids);
 }
 
@@ -836,29 +879,30 @@ s_submit_array (cli_globals_t *g, segq_client_t **client, const cli_submit_args_
     int rc = specs && ids && files ? CLI_OK : cli_error (g, "submit", CLI_FAILED, "out of memory");
     for (size_t k = 0; k < plan->n && rc == CLI_OK; k++) {
         for (size_t i = 0; i < s->n_inputs; i++)
-            files[i] = plan->files[i] ? plan->files[i][k] : NULL;
-        rc = cli_submit_spec (g, s, files, &specs[k]);
+            files [i] = plan->files [i] ? plan->files [i][k] : NULL;
+        rc = cli_submit_spec (g, s, files, &specs [k]);
     }
     if (rc == CLI_OK && !*client)
         rc = cli_connect (g, client);
     if (rc == CLI_OK)
         rc = cli_submit_all (g, *client, s, specs, plan->n, ids);
     segq_array_info_t array = { 0 };
-    if (rc == CLI_OK && segq_client_array_create (*client, (const char *const *) ids, plan->n,
-                                                  &array) < 0)
-        rc = cli_error (g, "submit", CLI_FAILED, "the %zu jobs were submitted, but grouping them "
-                        "as an array failed: %s", plan->n, segq_client_error (*client));
+    if (rc == CLI_OK
+        && segq_client_array_create (*client, (const char *const *) ids, plan->n, &array) < 0)
+        rc = cli_error (g, "submit", CLI_FAILED,
+                        "the %zu jobs were submitted, but grouping them "
+                        "as an array failed: %s",
+                        plan->n, segq_client_error (*client));
     if (rc == CLI_OK && g->json) {
         json_t *jobs = json_array ();
         for (size_t k = 0; jobs && k < plan->n; k++)
-            json_array_append_new (jobs, json_string (ids[k]));
+            json_array_append_new (jobs, json_string (ids [k]));
         rc = cli_print_json (json_pack ("{s:s,s:o*}", "array", array.array, "jobs", jobs));
-    }
-    else if (rc == CLI_OK)
+    } else if (rc == CLI_OK)
         printf ("%s\n", array.array);
     segq_array_info_clear (&array);
     for (size_t k = 0; specs && k < plan->n; k++)
-        segq_job_spec_destroy (&specs[k]);
+        segq_job_spec_destroy (&specs [k]);
     free (specs);
     cli_ids_free (ids, plan->n);
     free (files);
@@ -868,7 +912,7 @@ s_submit_array (cli_globals_t *g, segq_client_t **client, const cli_submit_args_
 int
 cli_submit (cli_globals_t *g, int argc, char **argv)
 {
-    if (argc > 1 && strcmp (argv[1], "pipeline") == 0)
+    if (argc > 1 && strcmp (argv [1], "pipeline") == 0)
         return cli_submit_pipeline (g, argc - 1, argv + 1);
     cli_submit_args_t s;
     segq_job_spec_t *spec = NULL;
@@ -887,11 +931,12 @@ cli_submit (cli_globals_t *g, int argc, char **argv)
         goto done;
     }
     if (!s.kind_name) {
-        rc = cli_usage_error (g, "submit", "which kind of job? (e.g. `segq submit sleep --seconds 2`)");
+        rc = cli_usage_error (g, "submit",
+                              "which kind of job? (e.g. `segq submit sleep --seconds 2`)");
         goto done;
     }
     if (!s.kind) {
-        char err[512];
+        char err [512];
         segq_job_spec_t *unknown = segq_job_spec_new (s.kind_name);
         if (unknown)
             segq_job_spec_validate (unknown, err, sizeof err);

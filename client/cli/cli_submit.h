@@ -6,24 +6,28 @@
 #include "cli.h"
 
 typedef struct {
-    char name[64];              /* the parameter, as the table names it */
-    const char *value;          /* as typed */
+    char name [64];    /* the parameter, as the table names it */
+    const char *value; /* as typed */
 } cli_typed_param_t;
 
 typedef struct {
     const segq_input_spec_t *spec;
-    char set[64];               /* a named set's NAME (spec->sets), else "" */
-    const char *ref;            /* FILE, DIR, JOB or JOB:OUTPUT */
-    bool plural;                /* --images DIR: one job per file */
+    char set [64];   /* a named set's NAME (spec->sets), else "" */
+    const char *ref; /* FILE, DIR, JOB or JOB:OUTPUT */
+    bool plural;     /* --images DIR: one job per file */
 } cli_typed_input_t;
 
 typedef struct {
-    const char *kind_name;      /* as typed, or NULL */
-    const segq_kind_spec_t *kind;   /* NULL: unknown */
-    cli_typed_param_t *params;  size_t n_params;    /* typed flags and --param */
-    cli_typed_input_t *inputs;  size_t n_inputs;    /* typed flags */
-    const char **raw_inputs;    size_t n_raw_inputs;    /* --input NAME=REF */
-    const char **after;         size_t n_after;
+    const char *kind_name;        /* as typed, or NULL */
+    const segq_kind_spec_t *kind; /* NULL: unknown */
+    cli_typed_param_t *params;
+    size_t n_params; /* typed flags and --param */
+    cli_typed_input_t *inputs;
+    size_t n_inputs; /* typed flags */
+    const char **raw_inputs;
+    size_t n_raw_inputs; /* --input NAME=REF */
+    const char **after;
+    size_t n_after;
     int64_t priority;
     uint64_t gpu_mem, cpu_slots, time_limit, max_attempts;
     bool cpu, help;
@@ -43,9 +47,9 @@ int cli_submit_spec (cli_globals_t *g, const cli_submit_args_t *s, const char *c
 /* A job array: one job per element. files[i][k] replaces typed input i's
    value in job k (NULL: input i is the same for every job). */
 typedef struct {
-    size_t n;                   /* jobs; 0: no array */
+    size_t n; /* jobs; 0: no array */
     size_t n_inputs;
-    char ***files;              /* [n_inputs][n] */
+    char ***files; /* [n_inputs][n] */
 } cli_array_plan_t;
 
 /* From folders for one-file inputs (--images DIR --masks DIR: files paired

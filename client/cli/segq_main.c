@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char s_usage[] =
+static const char s_usage [] =
     "usage: segq [--broker URL] [--timeout MS] [--json] COMMAND [ARGS...]\n"
     "\n"
     "Submit and watch jobs on a segq broker (segqd).\n"
@@ -88,7 +88,8 @@ cli_common_option (cli_globals_t *g, int opt, const char *arg)
         return 1;
     case OPT_TIMEOUT:
         if (!cli_parse_uint (arg, 86400000, &ms) || ms == 0) {
-            cli_error (g, NULL, CLI_USAGE, "--timeout '%s': expected milliseconds (1..86400000)", arg);
+            cli_error (g, NULL, CLI_USAGE, "--timeout '%s': expected milliseconds (1..86400000)",
+                       arg);
             return -1;
         }
         g->timeout_ms = (int) ms;
@@ -111,8 +112,8 @@ cli_common_option (cli_globals_t *g, int opt, const char *arg)
 }
 
 int
-cli_next_option (cli_globals_t *g, const char *cmd, int argc, char **argv,
-                 const char *shortopts, const struct option *options, const char *help)
+cli_next_option (cli_globals_t *g, const char *cmd, int argc, char **argv, const char *shortopts,
+                 const struct option *options, const char *help)
 {
     opterr = 0;
     for (;;) {
@@ -129,7 +130,7 @@ cli_next_option (cli_globals_t *g, const char *cmd, int argc, char **argv,
             return CLI_OPT_HELP;
         }
         if (opt == '?' || opt == ':') {
-            cli_usage_error (g, cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+            cli_usage_error (g, cmd, "unknown or incomplete option '%s'", argv [optind - 1]);
             return CLI_OPT_BAD;
         }
         return opt;
@@ -139,9 +140,11 @@ cli_next_option (cli_globals_t *g, const char *cmd, int argc, char **argv,
 int
 cli_connect (const cli_globals_t *g, segq_client_t **client)
 {
-    segq_client_options_t options = { .broker = g->broker, .timeout_ms = g->timeout_ms,
-                                      .cert = g->cert, .broker_key = g->broker_key };
-    char err[512];
+    segq_client_options_t options = { .broker = g->broker,
+                                      .timeout_ms = g->timeout_ms,
+                                      .cert = g->cert,
+                                      .broker_key = g->broker_key };
+    char err [512];
     if (segq_client_connect (&options, client, err, sizeof err) < 0) {
         fprintf (stderr, "%s: %s\n", g->prog, err);
         return CLI_FAILED;
@@ -167,10 +170,10 @@ typedef struct {
     int (*run) (cli_globals_t *g, int argc, char **argv);
 } command_t;
 
-static const command_t s_commands[] = {
-    { "submit", cli_submit }, { "status", cli_status }, { "wait", cli_wait },
-    { "cancel", cli_cancel }, { "fetch", cli_fetch },   { "logs", cli_logs },
-    { "workers", cli_workers }, { "keygen", cli_keygen }, { "purge", cli_purge },
+static const command_t s_commands [] = {
+    { "submit", cli_submit },     { "status", cli_status }, { "wait", cli_wait },
+    { "cancel", cli_cancel },     { "fetch", cli_fetch },   { "logs", cli_logs },
+    { "workers", cli_workers },   { "keygen", cli_keygen }, { "purge", cli_purge },
     { "priority", cli_priority }, { "kinds", cli_kinds },
 };
 
@@ -181,7 +184,7 @@ main (int argc, char **argv)
     /* A CLI stops on Ctrl-C like any other; CZMQ's handler would only set a flag. */
     zsys_handler_set (NULL);
     cli_globals_t g = { .prog = "segq" };
-    static const struct option options[] = { CLI_COMMON_OPTIONS, { 0 } };
+    static const struct option options [] = { CLI_COMMON_OPTIONS, { 0 } };
     int opt;
     opterr = 0;
     /* "+": stop at the command name; the command parses the rest. */
@@ -192,7 +195,7 @@ main (int argc, char **argv)
         }
         if (opt == '?')
             return cli_error (&g, NULL, CLI_USAGE, "unknown option '%s' (see `segq --help`)",
-                              argv[optind - 1]);
+                              argv [optind - 1]);
         int rc = cli_common_option (&g, opt, optarg);
         if (rc < 0)
             return CLI_USAGE;
@@ -201,15 +204,17 @@ main (int argc, char **argv)
         fputs (s_usage, stderr);
         return CLI_USAGE;
     }
-    const char *name = argv[optind];
-    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
-        if (strcmp (s_commands[i].name, name) == 0) {
+    const char *name = argv [optind];
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands [0]; i++)
+        if (strcmp (s_commands [i].name, name) == 0) {
             int sub_argc = argc - optind;
             char **sub_argv = argv + optind;
-            optind = 0;     /* restart getopt for the command's own options */
-            return s_commands[i].run (&g, sub_argc, sub_argv);
+            optind = 0; /* restart getopt for the command's own options */
+            return s_commands [i].run (&g, sub_argc, sub_argv);
         }
-    return cli_error (&g, NULL, CLI_USAGE, "unknown command '%s' (commands: submit, status, wait, "
-                      "cancel, purge, fetch, logs, workers, keygen, priority, kinds; see `segq --help`)",
-                      name);
+    return cli_error (
+        &g, NULL, CLI_USAGE,
+        "unknown command '%s' (commands: submit, status, wait, "
+        "cancel, purge, fetch, logs, workers, keygen, priority, kinds; see `segq --help`)",
+        name);
 }

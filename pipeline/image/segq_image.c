@@ -69,7 +69,7 @@ int segq__image_check_size(const char *name, const segq__image_plan_t *plan,
     uint32_t w = plan->width, h = plan->height;
     if (plan->full_width == 0 || plan->full_height == 0)
         return segq_fail(err, errlen, SEGQ_ECORRUPT, "%s: image is %ux%u pixels", name,
-                                plan->full_width, plan->full_height);
+                         plan->full_width, plan->full_height);
     /* "16384x16384" or "16384x16384 (2048x2048 at a reduced scale)" */
     char size[64];
     int n = snprintf(size, sizeof size, "%ux%u", plan->full_width, plan->full_height);
@@ -77,15 +77,15 @@ int segq__image_check_size(const char *name, const segq__image_plan_t *plan,
         snprintf(size + n, sizeof size - (size_t)n, " (%ux%u at a reduced scale)", w, h);
     if (w > side || h > side || (uint64_t)w * h > pixels)
         return segq_fail(err, errlen, SEGQ_ETOOBIG,
-                                "%s: declared size %s is above the limit (%llu per side, %llu "
-                                "pixels): refused",
-                                name, size, (unsigned long long)side, (unsigned long long)pixels);
+                         "%s: declared size %s is above the limit (%llu per side, %llu "
+                         "pixels): refused",
+                         name, size, (unsigned long long)side, (unsigned long long)pixels);
     if (plan->bytes > bytes)
         return segq_fail(err, errlen, SEGQ_ETOOBIG,
-                                "%s: declared size %s takes %llu MiB to decode, above the limit "
-                                "of %llu MiB: refused (make the image smaller)",
-                                name, size, (unsigned long long)(plan->bytes >> 20),
-                                (unsigned long long)(bytes >> 20));
+                         "%s: declared size %s takes %llu MiB to decode, above the limit "
+                         "of %llu MiB: refused (make the image smaller)",
+                         name, size, (unsigned long long)(plan->bytes >> 20),
+                         (unsigned long long)(bytes >> 20));
     return 0;
 }
 
@@ -105,18 +105,16 @@ int segq_image_read_mem(const void *buf, size_t len, const char *name,
     }
     /* An empty file, or one cut inside the signature, is a truncated image. */
     if (len == 0)
-        return segq_fail(err, errlen, SEGQ_ECORRUPT, "%s: empty file, not an image",
-                                name);
-    if ((len < sizeof png_magic && memcmp(buf, png_magic, len) == 0) ||
-        (len < sizeof jpeg_magic && memcmp(buf, jpeg_magic, len) == 0))
+        return segq_fail(err, errlen, SEGQ_ECORRUPT, "%s: empty file, not an image", name);
+    if ((len < sizeof png_magic && memcmp(buf, png_magic, len) == 0)
+        || (len < sizeof jpeg_magic && memcmp(buf, jpeg_magic, len) == 0))
         return segq_fail(err, errlen, SEGQ_ECORRUPT,
-                                "%s: file ends inside the image signature (%zu bytes)", name, len);
+                         "%s: file ends inside the image signature (%zu bytes)", name, len);
     const unsigned char *p = buf;
     return segq_fail(err, errlen, SEGQ_EUNSUPPORTED,
-                            "%s: not a PNG or JPEG image (starts with %02x %02x %02x %02x); "
-                            "convert it to PNG",
-                            name, p[0], len > 1 ? p[1] : 0, len > 2 ? p[2] : 0,
-                            len > 3 ? p[3] : 0);
+                     "%s: not a PNG or JPEG image (starts with %02x %02x %02x %02x); "
+                     "convert it to PNG",
+                     name, p[0], len > 1 ? p[1] : 0, len > 2 ? p[2] : 0, len > 3 ? p[3] : 0);
 }
 
 int segq_image_read_file(const char *path, const segq_image_limits_t *limits, segq_image_t **out,
@@ -127,8 +125,7 @@ int segq_image_read_file(const char *path, const segq_image_limits_t *limits, se
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return segq_fail(err, errlen, SEGQ_EIO, "%s: cannot open: %s", path,
-                                strerror(errno));
+        return segq_fail(err, errlen, SEGQ_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
         close(fd);
@@ -136,8 +133,8 @@ int segq_image_read_file(const char *path, const segq_image_limits_t *limits, se
     }
     if ((uint64_t)st.st_size > MAX_FILE_BYTES) {
         close(fd);
-        return segq_fail(err, errlen, SEGQ_ETOOBIG, "%s: file of %lld bytes is too large",
-                                path, (long long)st.st_size);
+        return segq_fail(err, errlen, SEGQ_ETOOBIG, "%s: file of %lld bytes is too large", path,
+                         (long long)st.st_size);
     }
     size_t len = (size_t)st.st_size;
     unsigned char *buf = malloc(len ? len : 1);
@@ -179,8 +176,8 @@ static int mismatch(const char *name_a, uint32_t wa, uint32_t ha, const char *na
     if (wa == wb && ha == hb)
         return 0;
     return segq_fail(err, errlen, SEGQ_EINVAL,
-                            "%s is %ux%u but %s is %ux%u: image and mask must have the same size",
-                            name_a ? name_a : "image", wa, ha, name_b ? name_b : "mask", wb, hb);
+                     "%s is %ux%u but %s is %ux%u: image and mask must have the same size",
+                     name_a ? name_a : "image", wa, ha, name_b ? name_b : "mask", wb, hb);
 }
 
 int segq_image_read_pair(const char *image_path, const char *mask_path,
@@ -222,8 +219,8 @@ static inline void set_sample(segq_image_t *img, size_t i, unsigned v)
 
 static int check_image(const segq_image_t *img, const char *what, char *err, size_t errlen)
 {
-    if (!img || !img->data || !img->width || !img->height || img->channels < 1 ||
-        img->channels > 4 || (img->depth != 8 && img->depth != 16))
+    if (!img || !img->data || !img->width || !img->height || img->channels < 1 || img->channels > 4
+        || (img->depth != 8 && img->depth != 16))
         return segq_fail(err, errlen, SEGQ_EINVAL, "%s: invalid image", what);
     return 0;
 }
@@ -253,8 +250,8 @@ static unsigned luminance(const segq_image_t *img, size_t p)
     if (c < 3)
         return sample(img, p * c);
     /* Integer weights (x1000) of Rec. 601, rounded. */
-    unsigned long v = 299ul * sample(img, p * c) + 587ul * sample(img, p * c + 1) +
-                      114ul * sample(img, p * c + 2);
+    unsigned long v = 299ul * sample(img, p * c) + 587ul * sample(img, p * c + 1)
+                      + 114ul * sample(img, p * c + 2);
     return (unsigned)((v + 500) / 1000);
 }
 
@@ -298,9 +295,9 @@ int segq_image_split_alpha(const segq_image_t *img, segq_image_t **rgb, segq_ima
         return rc;
     if (img->channels != 2 && img->channels != 4)
         return segq_fail(err, errlen, SEGQ_EINVAL,
-                                "--mask-from-alpha needs an image with an alpha channel, this one "
-                                "has %d channel%s",
-                                img->channels, img->channels == 1 ? "" : "s");
+                         "--mask-from-alpha needs an image with an alpha channel, this one "
+                         "has %d channel%s",
+                         img->channels, img->channels == 1 ? "" : "s");
     segq_image_t *color = NULL, *m = segq_image_new(img->width, img->height, 1, 8);
     if (!m)
         return segq_fail(err, errlen, SEGQ_ENOMEM, "out of memory");
@@ -340,12 +337,11 @@ int segq_image_from_float_chw(const float *src, uint32_t width, uint32_t height,
                               segq_image_t **out, char *err, size_t errlen)
 {
     if (!src || !out || channels < 1 || channels > 4)
-        return segq_fail(err, errlen, SEGQ_EINVAL,
-                                "segq_image_from_float_chw: bad arguments");
+        return segq_fail(err, errlen, SEGQ_EINVAL, "segq_image_from_float_chw: bad arguments");
     segq_image_t *img = segq_image_new(width, height, channels, 8);
     if (!img)
         return segq_fail(err, errlen, width && height ? SEGQ_ENOMEM : SEGQ_EINVAL,
-                                "cannot make a %ux%u image", width, height);
+                         "cannot make a %ux%u image", width, height);
     size_t n = (size_t)width * height;
     uint8_t *d = img->data;
     for (int k = 0; k < channels; k++)

@@ -53,9 +53,9 @@ typedef enum { SEGQ_IMAGE_PNG = 1, SEGQ_IMAGE_JPEG = 2 } segq_image_format_t;
 
 typedef struct {
     uint32_t width, height;
-    int channels;   /* 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA */
-    int depth;      /* bits per sample: 8 or 16 */
-    void *data;     /* width*height*channels samples, owned */
+    int channels; /* 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA */
+    int depth;    /* bits per sample: 8 or 16 */
+    void *data;   /* width*height*channels samples, owned */
     /* The size the file declares: larger than width x height when a JPEG
      * was decoded at a reduced scale (limits.fit_side). */
     uint32_t full_width, full_height;
@@ -86,11 +86,11 @@ int segq_image_detect(const void *buf, size_t len);
 
 /* Decode a PNG or JPEG chosen by magic bytes, never by extension.
  * limits may be NULL (defaults). `name` names the buffer in messages. */
-int segq_image_read_file(const char *path, const segq_image_limits_t *limits,
-                         segq_image_t **out, char *err, size_t errlen);
+int segq_image_read_file(const char *path, const segq_image_limits_t *limits, segq_image_t **out,
+                         char *err, size_t errlen);
 int segq_image_read_mem(const void *buf, size_t len, const char *name,
-                        const segq_image_limits_t *limits, segq_image_t **out,
-                        char *err, size_t errlen);
+                        const segq_image_limits_t *limits, segq_image_t **out, char *err,
+                        size_t errlen);
 
 /* An image and its mask: EINVAL (with both declared sizes) unless the
  * files declare the same size. limits->fit_side applies only when both
@@ -122,21 +122,20 @@ double segq_image_mask_fraction(const segq_image_t *mask);
 /* --mask-from-alpha: split an image with alpha (2 or 4 channels) into its
  * RGB part (grey replicated) and a binary mask thresholded from alpha as in
  * segq_image_to_mask. EINVAL if the image has no alpha channel. */
-int segq_image_split_alpha(const segq_image_t *img, segq_image_t **rgb,
-                           segq_image_t **mask, char *err, size_t errlen);
+int segq_image_split_alpha(const segq_image_t *img, segq_image_t **rgb, segq_image_t **mask,
+                           char *err, size_t errlen);
 
 /* EINVAL with both names and sizes in the message when a and b differ
  * in width or height. */
-int segq_image_check_same_size(const segq_image_t *a, const char *name_a,
-                               const segq_image_t *b, const char *name_b,
-                               char *err, size_t errlen);
+int segq_image_check_same_size(const segq_image_t *a, const char *name_a, const segq_image_t *b,
+                               const char *name_b, char *err, size_t errlen);
 
 /* Float planes for tensors: dst gets channels*height*width floats, channel
  * planes one after the other (CHW), each sample scaled to [0, 1]. */
 void segq_image_to_float_chw(const segq_image_t *img, float *dst);
 /* 8-bit image from CHW floats in [0, 1] (clamped, rounded). */
-int segq_image_from_float_chw(const float *src, uint32_t width, uint32_t height,
-                              int channels, segq_image_t **out, char *err, size_t errlen);
+int segq_image_from_float_chw(const float *src, uint32_t width, uint32_t height, int channels,
+                              segq_image_t **out, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,6 @@
 
 #include "segq_image.h"
 
-
 /* What a header says decoding will take. */
 typedef struct {
     uint32_t full_width, full_height; /* declared */

@@ -41,12 +41,17 @@ static void on_error(j_common_ptr cinfo)
     jpeg_ctx_t *ctx = (jpeg_ctx_t *)cinfo->err;
     (*cinfo->err->format_message)(cinfo, ctx->msg);
     switch (cinfo->err->msg_code) {
-    case JERR_EMPTY_IMAGE: jump(ctx, SEGQ_ECORRUPT, "empty JPEG");
+    case JERR_EMPTY_IMAGE:
+        jump(ctx, SEGQ_ECORRUPT, "empty JPEG");
     case JERR_BAD_PRECISION:
-    case JERR_CONVERSION_NOTIMPL: jump(ctx, SEGQ_EUNSUPPORTED, "JPEG");
-    case JERR_OUT_OF_MEMORY: jump(ctx, SEGQ_ENOMEM, "JPEG");
-    case JERR_IMAGE_TOO_BIG: jump(ctx, SEGQ_ETOOBIG, "JPEG too large");
-    default: jump(ctx, SEGQ_ECORRUPT, "corrupt JPEG");
+    case JERR_CONVERSION_NOTIMPL:
+        jump(ctx, SEGQ_EUNSUPPORTED, "JPEG");
+    case JERR_OUT_OF_MEMORY:
+        jump(ctx, SEGQ_ENOMEM, "JPEG");
+    case JERR_IMAGE_TOO_BIG:
+        jump(ctx, SEGQ_ETOOBIG, "JPEG too large");
+    default:
+        jump(ctx, SEGQ_ECORRUPT, "corrupt JPEG");
     }
 }
 
@@ -79,8 +84,8 @@ static void choose_scale(struct jpeg_decompress_struct *cinfo, uint32_t fit_side
     cinfo->scale_denom = 8;
     for (cinfo->scale_num = fit_side ? 1 : 8;; cinfo->scale_num++) {
         jpeg_calc_output_dimensions(cinfo);
-        if (cinfo->scale_num == 8 || cinfo->output_width >= fit_side ||
-            cinfo->output_height >= fit_side)
+        if (cinfo->scale_num == 8 || cinfo->output_width >= fit_side
+            || cinfo->output_height >= fit_side)
             return;
     }
 }
@@ -93,15 +98,15 @@ static uint64_t decode_bytes(struct jpeg_decompress_struct *cinfo, int channels)
     uint64_t bytes = (uint64_t)cinfo->output_width * cinfo->output_height * (uint64_t)channels;
     if (jpeg_has_multiple_scans(cinfo))
         for (int c = 0; c < cinfo->num_components; c++)
-            bytes += (uint64_t)cinfo->comp_info[c].width_in_blocks *
-                     cinfo->comp_info[c].height_in_blocks * DCTSIZE2 * sizeof(JCOEF);
+            bytes += (uint64_t)cinfo->comp_info[c].width_in_blocks
+                     * cinfo->comp_info[c].height_in_blocks * DCTSIZE2 * sizeof(JCOEF);
     return bytes;
 }
 
 /* Runs every libjpeg call that may longjmp; 0 or a negative code. */
-static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx_t *ctx,
-                  const unsigned char *buf, size_t len, const char *name,
-                  const segq_image_limits_t *limits, char *err, size_t errlen)
+static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx_t *ctx, const unsigned char *buf,
+                  size_t len, const char *name, const segq_image_limits_t *limits, char *err,
+                  size_t errlen)
 {
     if (setjmp(ctx->jmp))
         return ctx->code;
@@ -118,7 +123,7 @@ static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx_t *ctx,
     case JCS_CMYK:
     case JCS_YCCK:
         return segq_fail(err, errlen, SEGQ_EUNSUPPORTED,
-                                "%s: CMYK JPEG is not supported: convert it to RGB", name);
+                         "%s: CMYK JPEG is not supported: convert it to RGB", name);
     default:
         cinfo->out_color_space = JCS_RGB;
         channels = 3;
@@ -132,8 +137,8 @@ static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx_t *ctx,
     jpeg_start_decompress(cinfo);
     if (cinfo->output_components != channels)
         return segq_fail(err, errlen, SEGQ_EUNSUPPORTED,
-                                "%s: JPEG with %d components is not supported", name,
-                                cinfo->output_components);
+                         "%s: JPEG with %d components is not supported", name,
+                         cinfo->output_components);
     ctx->img = segq_image_new(cinfo->output_width, cinfo->output_height, channels, 8);
     if (!ctx->img)
         return segq_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
@@ -144,7 +149,7 @@ static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx_t *ctx,
         JSAMPROW row = (JSAMPROW)ctx->img->data + stride * cinfo->output_scanline;
         if (jpeg_read_scanlines(cinfo, &row, 1) != 1)
             return segq_fail(err, errlen, SEGQ_ECORRUPT,
-                                    "%s: corrupt JPEG: decoder returned no row", name);
+                             "%s: corrupt JPEG: decoder returned no row", name);
     }
     jpeg_finish_decompress(cinfo);
     return 0;

@@ -21,7 +21,7 @@ typedef struct {
     const segq_image_limits_t *limits;
     char *err;
     size_t errlen;
-    int refused;        /* a limit's code, err already said why */
+    int refused; /* a limit's code, err already said why */
 } png_ctx_t;
 
 static void on_error(png_structp png, png_const_charp msg)
@@ -106,17 +106,23 @@ int segq__image_read_png(const unsigned char *buf, size_t len, const char *name,
     /* IHDR must be the first chunk: check the declared size ourselves, so
      * a 0x0 or huge image gets its own error before libpng allocates. */
     if (len < 24)
-        return segq_fail(err, errlen, SEGQ_ECORRUPT,
-                                "%s: PNG ends before its header (%zu bytes)", name, len);
+        return segq_fail(err, errlen, SEGQ_ECORRUPT, "%s: PNG ends before its header (%zu bytes)",
+                         name, len);
     if (memcmp(buf + 12, "IHDR", 4) != 0)
-        return segq_fail(err, errlen, SEGQ_ECORRUPT,
-                                "%s: corrupt PNG: first chunk is not IHDR", name);
+        return segq_fail(err, errlen, SEGQ_ECORRUPT, "%s: corrupt PNG: first chunk is not IHDR",
+                         name);
     uint32_t w = be32(buf + 16), h = be32(buf + 20);
-    int rc = segq__image_check_size(name, &(segq__image_plan_t){w, h, w, h, 0}, limits, err, errlen);
+    int rc =
+        segq__image_check_size(name, &(segq__image_plan_t){w, h, w, h, 0}, limits, err, errlen);
     if (rc)
         return rc;
 
-    png_ctx_t ctx = {.buf = buf, .len = len, .pos = 0, .name = name, .limits = limits, .err = err,
+    png_ctx_t ctx = {.buf = buf,
+                     .len = len,
+                     .pos = 0,
+                     .name = name,
+                     .limits = limits,
+                     .err = err,
                      .errlen = errlen};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -137,13 +143,12 @@ int segq__image_read_png(const unsigned char *buf, size_t len, const char *name,
 #endif
     if (decode(png, info, &ctx)) {
         segq_image_destroy(&ctx.img);
-        rc = ctx.refused   ? ctx.refused
-           : ctx.truncated ? segq_fail(err, errlen, SEGQ_ECORRUPT,
-                                              "%s: truncated PNG: file ends early", name)
-                           : segq_fail(err, errlen, strcmp(ctx.msg, "out of memory") == 0
-                                                                   ? SEGQ_ENOMEM
-                                                                   : SEGQ_ECORRUPT,
-                                              "%s: corrupt PNG: %s", name, ctx.msg);
+        rc = ctx.refused ? ctx.refused
+             : ctx.truncated
+                 ? segq_fail(err, errlen, SEGQ_ECORRUPT, "%s: truncated PNG: file ends early", name)
+                 : segq_fail(err, errlen,
+                             strcmp(ctx.msg, "out of memory") == 0 ? SEGQ_ENOMEM : SEGQ_ECORRUPT,
+                             "%s: corrupt PNG: %s", name, ctx.msg);
     } else {
         *out = ctx.img;
     }
@@ -192,10 +197,10 @@ static int encode(png_structp png, png_infop info, png_wctx_t *ctx, FILE *fp,
 
 int segq_image_write_png(const segq_image_t *img, const char *path, char *err, size_t errlen)
 {
-    if (!path || !img || !img->data || !img->width || !img->height || img->channels < 1 ||
-        img->channels > 4 || (img->depth != 8 && img->depth != 16))
+    if (!path || !img || !img->data || !img->width || !img->height || img->channels < 1
+        || img->channels > 4 || (img->depth != 8 && img->depth != 16))
         return segq_fail(err, errlen, SEGQ_EINVAL, "%s: cannot write an invalid image",
-                                path ? path : "(null)");
+                         path ? path : "(null)");
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
     if (!tmp)
@@ -204,8 +209,7 @@ int segq_image_write_png(const segq_image_t *img, const char *path, char *err, s
     int fd = mkstemp(tmp);
     FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!fp) {
-        int rc = segq_fail(err, errlen, SEGQ_EIO, "%s: cannot create: %s", path,
-                                  strerror(errno));
+        int rc = segq_fail(err, errlen, SEGQ_EIO, "%s: cannot create: %s", path, strerror(errno));
         if (fd >= 0) {
             close(fd);
             unlink(tmp);
@@ -221,22 +225,19 @@ int segq_image_write_png(const segq_image_t *img, const char *path, char *err, s
     if (!info)
         rc = segq_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", path);
     else if (encode(png, info, &ctx, fp, img))
-        rc = segq_fail(err, errlen, SEGQ_EIO, "%s: PNG encoding failed: %s", path,
-                              ctx.msg);
+        rc = segq_fail(err, errlen, SEGQ_EIO, "%s: PNG encoding failed: %s", path, ctx.msg);
     png_destroy_write_struct(&png, &info);
     free(ctx.rows);
     if (fflush(fp) || fsync(fileno(fp))) {
         if (!rc)
-            rc = segq_fail(err, errlen, SEGQ_EIO, "%s: write failed: %s", path,
-                                  strerror(errno));
+            rc = segq_fail(err, errlen, SEGQ_EIO, "%s: write failed: %s", path, strerror(errno));
     }
     if (fclose(fp) && !rc)
-        rc = segq_fail(err, errlen, SEGQ_EIO, "%s: write failed: %s", path,
-                              strerror(errno));
+        rc = segq_fail(err, errlen, SEGQ_EIO, "%s: write failed: %s", path, strerror(errno));
     /* mkstemp makes 0600 files; outputs derived from patient data stay private. */
     if (!rc && rename(tmp, path))
         rc = segq_fail(err, errlen, SEGQ_EIO, "%s: cannot move into place: %s", path,
-                              strerror(errno));
+                       strerror(errno));
     if (rc)
         unlink(tmp);
     free(tmp);

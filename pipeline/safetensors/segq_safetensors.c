@@ -16,14 +16,14 @@ static const struct {
     const char *name;
     size_t size;
 } dtypes[SEGQ_ST_DTYPE_COUNT] = {
-    [SEGQ_ST_BOOL] = {"BOOL", 1},   [SEGQ_ST_U8] = {"U8", 1},
-    [SEGQ_ST_I8] = {"I8", 1},       [SEGQ_ST_F8_E5M2] = {"F8_E5M2", 1},
-    [SEGQ_ST_F8_E4M3] = {"F8_E4M3", 1},
-    [SEGQ_ST_I16] = {"I16", 2},     [SEGQ_ST_U16] = {"U16", 2},
-    [SEGQ_ST_F16] = {"F16", 2},     [SEGQ_ST_BF16] = {"BF16", 2},
-    [SEGQ_ST_I32] = {"I32", 4},     [SEGQ_ST_U32] = {"U32", 4},
-    [SEGQ_ST_F32] = {"F32", 4},     [SEGQ_ST_F64] = {"F64", 8},
-    [SEGQ_ST_I64] = {"I64", 8},     [SEGQ_ST_U64] = {"U64", 8},
+    [SEGQ_ST_BOOL] = {"BOOL", 1},       [SEGQ_ST_U8] = {"U8", 1},
+    [SEGQ_ST_I8] = {"I8", 1},           [SEGQ_ST_F8_E5M2] = {"F8_E5M2", 1},
+    [SEGQ_ST_F8_E4M3] = {"F8_E4M3", 1}, [SEGQ_ST_I16] = {"I16", 2},
+    [SEGQ_ST_U16] = {"U16", 2},         [SEGQ_ST_F16] = {"F16", 2},
+    [SEGQ_ST_BF16] = {"BF16", 2},       [SEGQ_ST_I32] = {"I32", 4},
+    [SEGQ_ST_U32] = {"U32", 4},         [SEGQ_ST_F32] = {"F32", 4},
+    [SEGQ_ST_F64] = {"F64", 8},         [SEGQ_ST_I64] = {"I64", 8},
+    [SEGQ_ST_U64] = {"U64", 8},
 };
 
 const char *segq_st_dtype_name(segq_st_dtype_t dtype)
@@ -122,8 +122,7 @@ static int json_size(const json_t *v, size_t *out)
     return 0;
 }
 
-static int parse_metadata(segq_st_t *self, const char *name, json_t *meta, char *err,
-                          size_t errlen)
+static int parse_metadata(segq_st_t *self, const char *name, json_t *meta, char *err, size_t errlen)
 {
     if (json_is_null(meta))
         return 0;
@@ -137,7 +136,8 @@ static int parse_metadata(segq_st_t *self, const char *name, json_t *meta, char 
         return segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
     const char *key;
     json_t *value;
-    json_object_foreach(meta, key, value) {
+    json_object_foreach(meta, key, value)
+    {
         if (!json_is_string(value))
             return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                                  "%s: __metadata__ value of \"%s\" is not a string", name, key);
@@ -165,11 +165,12 @@ static int parse_entry(segq_st_tensor_t *t, span_t *span, const char *name, cons
                        json_t *entry, char *err, size_t errlen)
 {
     if (!json_is_object(entry))
-        return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
-                             "%s: entry \"%s\" is not a JSON object", name, key);
+        return segq__st_fail(err, errlen, SEGQ_ECORRUPT, "%s: entry \"%s\" is not a JSON object",
+                             name, key);
     const char *field;
     json_t *value;
-    json_object_foreach(entry, field, value) {
+    json_object_foreach(entry, field, value)
+    {
         if (strcmp(field, "dtype") && strcmp(field, "shape") && strcmp(field, "data_offsets"))
             return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                                  "%s: tensor \"%s\" has an unexpected field \"%s\"", name, key,
@@ -187,8 +188,8 @@ static int parse_entry(segq_st_tensor_t *t, span_t *span, const char *name, cons
         return segq__st_fail(err, errlen, SEGQ_EUNSUPPORTED,
                              "%s: tensor \"%s\" has unknown dtype \"%s\"", name, key,
                              json_string_value(dtype));
-    if (json_array_size(offsets) != 2 || json_size(json_array_get(offsets, 0), &span->begin) ||
-        json_size(json_array_get(offsets, 1), &span->end))
+    if (json_array_size(offsets) != 2 || json_size(json_array_get(offsets, 0), &span->begin)
+        || json_size(json_array_get(offsets, 1), &span->end))
         return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                              "%s: tensor \"%s\": data_offsets must be [begin, end] of "
                              "non-negative integers",
@@ -207,22 +208,22 @@ static int parse_entry(segq_st_tensor_t *t, span_t *span, const char *name, cons
                                  name, key, d);
         dims[d] = (int64_t)dim;
         if (dim && numel > SIZE_MAX / dim)
-            return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
-                                 "%s: tensor \"%s\": shape overflows", name, key);
+            return segq__st_fail(err, errlen, SEGQ_ECORRUPT, "%s: tensor \"%s\": shape overflows",
+                                 name, key);
         numel *= dim;
     }
     size_t esize = segq_st_dtype_size(t->dtype);
     if (numel > SIZE_MAX / esize)
-        return segq__st_fail(err, errlen, SEGQ_ECORRUPT, "%s: tensor \"%s\": size overflows",
-                             name, key);
+        return segq__st_fail(err, errlen, SEGQ_ECORRUPT, "%s: tensor \"%s\": size overflows", name,
+                             key);
     t->numel = numel;
     t->nbytes = numel * esize;
     if (span->end < span->begin || span->end - span->begin != t->nbytes)
         return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                              "%s: tensor \"%s\": data_offsets [%zu, %zu] do not hold %zu %s "
                              "elements (%zu bytes)",
-                             name, key, span->begin, span->end, numel,
-                             segq_st_dtype_name(t->dtype), t->nbytes);
+                             name, key, span->begin, span->end, numel, segq_st_dtype_name(t->dtype),
+                             t->nbytes);
     return 0;
 }
 
@@ -255,7 +256,8 @@ static int parse_header(segq_st_t *self, const char *name, const char *header, s
     }
     const char *key;
     json_t *value;
-    json_object_foreach(root, key, value) {
+    json_object_foreach(root, key, value)
+    {
         if (strcmp(key, "__metadata__") == 0) {
             rc = parse_metadata(self, name, value, err, errlen);
         } else {
@@ -275,19 +277,18 @@ static int parse_header(segq_st_t *self, const char *name, const char *header, s
     for (size_t i = 0; i < self->count; i++) {
         const char *tname = self->tensors[spans[i].index].name;
         if (spans[i].begin != at) {
-            rc = segq__st_fail(err, errlen, SEGQ_ECORRUPT,
-                               "%s: tensor \"%s\" starts at %zu, expected %zu (%s)", name, tname,
-                               spans[i].begin, at,
-                               spans[i].begin > at ? "gap in the byte buffer"
-                                                   : "overlaps the previous tensor");
+            rc = segq__st_fail(
+                err, errlen, SEGQ_ECORRUPT, "%s: tensor \"%s\" starts at %zu, expected %zu (%s)",
+                name, tname, spans[i].begin, at,
+                spans[i].begin > at ? "gap in the byte buffer" : "overlaps the previous tensor");
             goto out;
         }
         at = spans[i].end;
     }
     if (at != data_len) {
         rc = segq__st_fail(err, errlen, SEGQ_ECORRUPT,
-                           "%s: tensors cover %zu bytes but the byte buffer has %zu (%s)", name,
-                           at, data_len,
+                           "%s: tensors cover %zu bytes but the byte buffer has %zu (%s)", name, at,
+                           data_len,
                            at > data_len ? "file truncated" : "trailing bytes not covered");
         goto out;
     }
@@ -319,8 +320,8 @@ static uint64_t le64(const unsigned char *p)
 }
 
 /* Header length N checked against the total size; *n set. */
-static int check_length(const char *name, const unsigned char prefix[8], size_t total,
-                        size_t *n, char *err, size_t errlen)
+static int check_length(const char *name, const unsigned char prefix[8], size_t total, size_t *n,
+                        char *err, size_t errlen)
 {
     uint64_t len = le64(prefix);
     if (len > SEGQ_ST_MAX_HEADER)
@@ -400,8 +401,7 @@ int segq_st_open(const char *path, segq_st_t **out, char *err, size_t errlen)
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return segq__st_fail(err, errlen, SEGQ_EIO, "%s: cannot open: %s", path,
-                             strerror(errno));
+        return segq__st_fail(err, errlen, SEGQ_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
         close(fd);

@@ -67,10 +67,10 @@ int segq_st_dtype_parse(const char *name, segq_st_dtype_t *out);
 typedef struct {
     const char *name;
     segq_st_dtype_t dtype;
-    size_t ndim;            /* 0 for a scalar */
-    const int64_t *shape;   /* ndim entries */
-    size_t numel;           /* product of shape (1 for a scalar) */
-    const void *data;       /* numel * dtype size bytes */
+    size_t ndim;          /* 0 for a scalar */
+    const int64_t *shape; /* ndim entries */
+    size_t numel;         /* product of shape (1 for a scalar) */
+    const void *data;     /* numel * dtype size bytes */
     size_t nbytes;
 } segq_st_tensor_t;
 
@@ -84,8 +84,8 @@ typedef struct segq_st_t segq_st_t;
  * map of strings. */
 int segq_st_open(const char *path, segq_st_t **out, char *err, size_t errlen);
 /* Same from memory; the buffer is copied. `name` names it in messages. */
-int segq_st_open_mem(const void *buf, size_t len, const char *name, segq_st_t **out,
-                     char *err, size_t errlen);
+int segq_st_open_mem(const void *buf, size_t len, const char *name, segq_st_t **out, char *err,
+                     size_t errlen);
 void segq_st_destroy(segq_st_t **self_p);
 
 /* Tensors are numbered in name order (byte order). */
@@ -110,20 +110,19 @@ void segq_st_writer_destroy(segq_st_writer_t **self_p);
 /* Copies name, shape and data (nbytes must equal numel * dtype size;
  * data may be NULL when nbytes is 0). EEXIST if the name is taken,
  * EINVAL for the reserved name "__metadata__" or a negative dimension. */
-int segq_st_writer_add(segq_st_writer_t *self, const char *name, segq_st_dtype_t dtype,
-                       size_t ndim, const int64_t *shape, const void *data, size_t nbytes,
-                       char *err, size_t errlen);
+int segq_st_writer_add(segq_st_writer_t *self, const char *name, segq_st_dtype_t dtype, size_t ndim,
+                       const int64_t *shape, const void *data, size_t nbytes, char *err,
+                       size_t errlen);
 /* Sets (or replaces) a metadata entry. */
-int segq_st_writer_set_meta(segq_st_writer_t *self, const char *key, const char *value,
-                            char *err, size_t errlen);
+int segq_st_writer_set_meta(segq_st_writer_t *self, const char *key, const char *value, char *err,
+                            size_t errlen);
 /* The file as the reference implementation serializes it: compact JSON,
  * "__metadata__" first (only if set, keys sorted), tensors by descending
  * dtype then name, header padded with spaces to a multiple of 8. */
-int segq_st_writer_to_mem(const segq_st_writer_t *self, uint8_t **buf, size_t *len,
-                          char *err, size_t errlen);
+int segq_st_writer_to_mem(const segq_st_writer_t *self, uint8_t **buf, size_t *len, char *err,
+                          size_t errlen);
 /* Atomic: written to a temporary file next to PATH, fsynced, renamed. */
-int segq_st_writer_save(const segq_st_writer_t *self, const char *path, char *err,
-                        size_t errlen);
+int segq_st_writer_save(const segq_st_writer_t *self, const char *path, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -72,9 +72,9 @@ static int grow(void **arr, size_t *cap, size_t count, size_t size)
     return 0;
 }
 
-int segq_st_writer_add(segq_st_writer_t *self, const char *name, segq_st_dtype_t dtype,
-                       size_t ndim, const int64_t *shape, const void *data, size_t nbytes,
-                       char *err, size_t errlen)
+int segq_st_writer_add(segq_st_writer_t *self, const char *name, segq_st_dtype_t dtype, size_t ndim,
+                       const int64_t *shape, const void *data, size_t nbytes, char *err,
+                       size_t errlen)
 {
     if (!self || !name || (ndim && !shape) || (nbytes && !data))
         return segq__st_fail(err, errlen, SEGQ_EINVAL, "segq_st_writer_add: bad arguments");
@@ -88,13 +88,11 @@ int segq_st_writer_add(segq_st_writer_t *self, const char *name, segq_st_dtype_t
     size_t numel = 1;
     for (size_t d = 0; d < ndim; d++) {
         if (shape[d] < 0)
-            return segq__st_fail(err, errlen, SEGQ_EINVAL,
-                                 "tensor \"%s\": negative dimension %lld", name,
-                                 (long long)shape[d]);
+            return segq__st_fail(err, errlen, SEGQ_EINVAL, "tensor \"%s\": negative dimension %lld",
+                                 name, (long long)shape[d]);
         size_t dim = (size_t)shape[d];
         if (dim && numel > SIZE_MAX / dim)
-            return segq__st_fail(err, errlen, SEGQ_EINVAL, "tensor \"%s\": shape overflows",
-                                 name);
+            return segq__st_fail(err, errlen, SEGQ_EINVAL, "tensor \"%s\": shape overflows", name);
         numel *= dim;
     }
     if (numel > SIZE_MAX / esize || numel * esize != nbytes)
@@ -126,8 +124,8 @@ int segq_st_writer_add(segq_st_writer_t *self, const char *name, segq_st_dtype_t
     return 0;
 }
 
-int segq_st_writer_set_meta(segq_st_writer_t *self, const char *key, const char *value,
-                            char *err, size_t errlen)
+int segq_st_writer_set_meta(segq_st_writer_t *self, const char *key, const char *value, char *err,
+                            size_t errlen)
 {
     if (!self || !key || !value)
         return segq__st_fail(err, errlen, SEGQ_EINVAL, "segq_st_writer_set_meta: bad arguments");
@@ -184,8 +182,8 @@ static int build_header(const segq_st_writer_t *self, entry_t **order, char **ou
         for (size_t i = 0; i < self->meta_count; i++) {
             /* jansson refuses keys and strings that are not UTF-8. */
             if (json_object_set_new(m, meta[i].key, json_string(meta[i].value))) {
-                rc = segq__st_fail(err, errlen, SEGQ_EINVAL,
-                                   "metadata \"%s\" is not valid UTF-8", meta[i].key);
+                rc = segq__st_fail(err, errlen, SEGQ_EINVAL, "metadata \"%s\" is not valid UTF-8",
+                                   meta[i].key);
                 goto out;
             }
         }
@@ -330,15 +328,14 @@ int segq_st_writer_save(const segq_st_writer_t *self, const char *path, char *er
         goto out;
     }
     if (write_full(fd, buf, len) || fsync(fd)) {
-        rc = segq__st_fail(err, errlen, SEGQ_EIO, "%s: write failed: %s", path,
-                           strerror(errno));
+        rc = segq__st_fail(err, errlen, SEGQ_EIO, "%s: write failed: %s", path, strerror(errno));
         close(fd);
         unlink(tmp);
         goto out;
     }
     if (close(fd) || rename(tmp, path)) {
-        rc = segq__st_fail(err, errlen, SEGQ_EIO, "%s: cannot move the new file in place: %s",
-                           path, strerror(errno));
+        rc = segq__st_fail(err, errlen, SEGQ_EIO, "%s: cannot move the new file in place: %s", path,
+                           strerror(errno));
         unlink(tmp);
         goto out;
     }

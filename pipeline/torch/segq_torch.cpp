@@ -16,11 +16,13 @@ using segqt::ten;
 // ---------------------------------------------------------------------
 // Errors
 
-namespace {
+namespace
+{
 thread_local std::string t_msg;
 thread_local int t_code = 0;
 
-std::string trimmed(const char *s) {
+std::string trimmed(const char *s)
+{
     std::string m(s ? s : "");
     while (!m.empty() && (m.back() == '\n' || m.back() == ' '))
         m.pop_back();
@@ -28,12 +30,14 @@ std::string trimmed(const char *s) {
 }
 } // namespace
 
-void segqt::set_error(int code, const char *fn, const std::string &msg) {
+void segqt::set_error(int code, const char *fn, const std::string &msg)
+{
     t_code = code;
     t_msg = std::string(fn) + ": " + msg;
 }
 
-int segqt::record_exception(const char *fn) {
+int segqt::record_exception(const char *fn)
+{
     try {
         throw;
     } catch (const segqt::NullArg &) {
@@ -53,8 +57,7 @@ int segqt::record_exception(const char *fn) {
         // lacks): the text is what both have. It also covers a process's
         // memory-fraction cap.
         std::string msg = trimmed(e.what_without_backtrace());
-        int code = msg.find("CUDA out of memory") != std::string::npos ? SEGQ_EGPUMEM
-                                                                       : SEGQ_ETORCH;
+        int code = msg.find("CUDA out of memory") != std::string::npos ? SEGQ_EGPUMEM : SEGQ_ETORCH;
         set_error(code, fn, msg);
         return code;
     } catch (const std::bad_alloc &) {
@@ -69,9 +72,16 @@ int segqt::record_exception(const char *fn) {
     }
 }
 
-extern "C" const char *segqt_last_error(void) { return t_msg.c_str(); }
-extern "C" int segqt_last_code(void) { return t_code; }
-extern "C" void segqt_clear_error(void) {
+extern "C" const char *segqt_last_error(void)
+{
+    return t_msg.c_str();
+}
+extern "C" int segqt_last_code(void)
+{
+    return t_code;
+}
+extern "C" void segqt_clear_error(void)
+{
     t_code = 0;
     t_msg.clear();
 }
@@ -84,11 +94,13 @@ struct segqt__scope {
     int depth = 0; // 1 = outermost
 };
 
-namespace {
+namespace
+{
 std::atomic<int64_t> g_live{0};
 thread_local std::vector<segqt__scope *> t_scopes;
 
-void link(segqt__scope *s, segqt_tensor *h) {
+void link(segqt__scope *s, segqt_tensor *h)
+{
     h->owner = s;
     h->prev = nullptr;
     h->next = s->first;
@@ -97,7 +109,8 @@ void link(segqt__scope *s, segqt_tensor *h) {
     s->first = h;
 }
 
-void unlink(segqt_tensor *h) {
+void unlink(segqt_tensor *h)
+{
     segqt__scope *s = h->owner;
     if (!s)
         return;
@@ -113,28 +126,30 @@ void unlink(segqt_tensor *h) {
 
 // Scope lists are thread-local and unlocked: moving a handle out of
 // another thread's scope would race with that thread.
-void need_own_thread(segqt_tensor *h) {
+void need_own_thread(segqt_tensor *h)
+{
     segqt__scope *s = h->owner;
     if (s && !((size_t)s->depth <= t_scopes.size() && t_scopes[(size_t)s->depth - 1] == s))
-        throw segqt::Error(SEGQ_EINTERNAL,
-                           "tensor belongs to a scope of another thread");
+        throw segqt::Error(SEGQ_EINTERNAL, "tensor belongs to a scope of another thread");
 }
 
-void free_handle(segqt_tensor *h) {
+void free_handle(segqt_tensor *h)
+{
     unlink(h);
     delete h;
     g_live.fetch_sub(1, std::memory_order_relaxed);
 }
 } // namespace
 
-void segqt::need_scope() {
+void segqt::need_scope()
+{
     if (t_scopes.empty())
-        throw segqt::Error(SEGQ_EINTERNAL,
-                           "no open scope on this thread: call segqt_scope_begin() "
-                           "first (every tensor belongs to a scope)");
+        throw segqt::Error(SEGQ_EINTERNAL, "no open scope on this thread: call segqt_scope_begin() "
+                                           "first (every tensor belongs to a scope)");
 }
 
-segqt_tensor *segqt::wrap(at::Tensor t) {
+segqt_tensor *segqt::wrap(at::Tensor t)
+{
     need_scope();
     auto *h = new segqt_tensor;
     h->t = std::move(t);
@@ -143,7 +158,8 @@ segqt_tensor *segqt::wrap(at::Tensor t) {
     return h;
 }
 
-extern "C" int segqt_scope_begin(void) {
+extern "C" int segqt_scope_begin(void)
+{
     return run_i(__func__, [] {
         auto *s = new segqt__scope;
         s->depth = (int)t_scopes.size() + 1;
@@ -152,7 +168,8 @@ extern "C" int segqt_scope_begin(void) {
     });
 }
 
-extern "C" int segqt_scope_end(void) {
+extern "C" int segqt_scope_end(void)
+{
     return run_i(__func__, [] {
         if (t_scopes.empty())
             throw segqt::Error(SEGQ_EINTERNAL,
@@ -166,9 +183,13 @@ extern "C" int segqt_scope_end(void) {
     });
 }
 
-extern "C" int segqt_scope_depth(void) { return (int)t_scopes.size(); }
+extern "C" int segqt_scope_depth(void)
+{
+    return (int)t_scopes.size();
+}
 
-extern "C" segqt_tensor *segqt_keep(segqt_tensor *t) {
+extern "C" segqt_tensor *segqt_keep(segqt_tensor *t)
+{
     try {
         ten(t);
         if (!t->owner)
@@ -190,7 +211,8 @@ extern "C" segqt_tensor *segqt_keep(segqt_tensor *t) {
     }
 }
 
-extern "C" segqt_tensor *segqt_persist(segqt_tensor *t) {
+extern "C" segqt_tensor *segqt_persist(segqt_tensor *t)
+{
     try {
         ten(t);
         need_own_thread(t);
@@ -202,25 +224,29 @@ extern "C" segqt_tensor *segqt_persist(segqt_tensor *t) {
     }
 }
 
-extern "C" void segqt_tensor_destroy(segqt_tensor **t) {
+extern "C" void segqt_tensor_destroy(segqt_tensor **t)
+{
     if (!t || !*t)
         return;
     free_handle(*t);
     *t = nullptr;
 }
 
-extern "C" segqt_tensor *segqt_alias(segqt_tensor *t) {
+extern "C" segqt_tensor *segqt_alias(segqt_tensor *t)
+{
     return run_t(__func__, [&] { return ten(t); });
 }
 
-extern "C" int64_t segqt_live_tensors(void) {
+extern "C" int64_t segqt_live_tensors(void)
+{
     return g_live.load(std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------------
 // Dtypes, devices, shapes
 
-namespace {
+namespace
+{
 struct DtypeInfo {
     segqt_dtype dt;
     at::ScalarType st;
@@ -241,25 +267,29 @@ const DtypeInfo k_dtypes[] = {
     {SEGQT_BOOL, at::kBool, "BOOL", "bool", 1},
 };
 
-const DtypeInfo *dtype_info(segqt_dtype dt) {
+const DtypeInfo *dtype_info(segqt_dtype dt)
+{
     for (const auto &d : k_dtypes)
         if (d.dt == dt)
             return &d;
     return nullptr;
 }
 
-const DtypeInfo *dtype_info_st(at::ScalarType st) {
+const DtypeInfo *dtype_info_st(at::ScalarType st)
+{
     for (const auto &d : k_dtypes)
         if (d.st == st)
             return &d;
     return nullptr;
 }
 
-at::TensorOptions opts(segqt_dtype dt, segqt_device dev) {
+at::TensorOptions opts(segqt_dtype dt, segqt_device dev)
+{
     return at::TensorOptions().dtype(segqt::scalar_type(dt)).device(segqt::device(dev));
 }
 
-int64_t checked_numel(const std::vector<int64_t> &shape) {
+int64_t checked_numel(const std::vector<int64_t> &shape)
+{
     int64_t n = 1;
     for (int64_t s : shape) {
         if (s != 0 && n > INT64_MAX / s)
@@ -270,71 +300,75 @@ int64_t checked_numel(const std::vector<int64_t> &shape) {
 }
 } // namespace
 
-at::ScalarType segqt::scalar_type(segqt_dtype dt) {
+at::ScalarType segqt::scalar_type(segqt_dtype dt)
+{
     const DtypeInfo *d = dtype_info(dt);
     if (!d)
-        throw segqt::Error(SEGQ_EINVAL,
-                           "unknown segqt_dtype " + std::to_string((int)dt));
+        throw segqt::Error(SEGQ_EINVAL, "unknown segqt_dtype " + std::to_string((int)dt));
     return d->st;
 }
 
-segqt_dtype segqt::from_scalar_type(at::ScalarType st) {
+segqt_dtype segqt::from_scalar_type(at::ScalarType st)
+{
     const DtypeInfo *d = dtype_info_st(st);
     if (!d)
-        throw segqt::Error(SEGQ_EINVAL, std::string("tensor dtype ") +
-                                            c10::toString(st) +
-                                            " has no segqt_dtype");
+        throw segqt::Error(SEGQ_EINVAL, std::string("tensor dtype ") + c10::toString(st)
+                                            + " has no segqt_dtype");
     return d->dt;
 }
 
-at::Device segqt::device(segqt_device d) {
+at::Device segqt::device(segqt_device d)
+{
     switch (d.type) {
-    case SEGQT_DEVICE_CPU: return at::Device(at::kCPU);
+    case SEGQT_DEVICE_CPU:
+        return at::Device(at::kCPU);
     case SEGQT_DEVICE_CUDA:
         if (d.index < -1 || d.index > 127)
             throw segqt::Error(SEGQ_EINVAL,
-                               "CUDA device index " + std::to_string(d.index) +
-                                   " out of range");
+                               "CUDA device index " + std::to_string(d.index) + " out of range");
         return at::Device(at::kCUDA, (c10::DeviceIndex)d.index);
     }
-    throw segqt::Error(SEGQ_EINVAL,
-                       "unknown device type " + std::to_string((int)d.type));
+    throw segqt::Error(SEGQ_EINVAL, "unknown device type " + std::to_string((int)d.type));
 }
 
-std::vector<int64_t> segqt::shape_vec(const int64_t *shape, int ndim, const char *what) {
+std::vector<int64_t> segqt::shape_vec(const int64_t *shape, int ndim, const char *what)
+{
     if (ndim < 0 || ndim > 64)
-        throw segqt::Error(SEGQ_EINVAL, std::string(what) + ": length " +
-                                            std::to_string(ndim) +
-                                            " out of range 0..64");
+        throw segqt::Error(SEGQ_EINVAL, std::string(what) + ": length " + std::to_string(ndim)
+                                            + " out of range 0..64");
     if (ndim > 0 && !shape)
         throw segqt::Error(SEGQ_EINVAL, std::string(what) + " is NULL");
     return std::vector<int64_t>(shape, shape + ndim);
 }
 
-namespace {
+namespace
+{
 // Shapes of new tensors: sizes must be >= 0 (torch would say so too, but
 // less clearly for from_bytes).
-std::vector<int64_t> new_shape(const int64_t *shape, int ndim) {
+std::vector<int64_t> new_shape(const int64_t *shape, int ndim)
+{
     auto v = segqt::shape_vec(shape, ndim, "shape");
     for (int64_t s : v)
         if (s < 0)
-            throw segqt::Error(SEGQ_EINVAL,
-                               "negative size " + std::to_string(s) + " in shape");
+            throw segqt::Error(SEGQ_EINVAL, "negative size " + std::to_string(s) + " in shape");
     return v;
 }
 } // namespace
 
-extern "C" size_t segqt_dtype_size(segqt_dtype dt) {
+extern "C" size_t segqt_dtype_size(segqt_dtype dt)
+{
     const DtypeInfo *d = dtype_info(dt);
     return d ? d->size : 0;
 }
 
-extern "C" const char *segqt_dtype_name(segqt_dtype dt) {
+extern "C" const char *segqt_dtype_name(segqt_dtype dt)
+{
     const DtypeInfo *d = dtype_info(dt);
     return d ? d->name : nullptr;
 }
 
-extern "C" int segqt_dtype_from_name(const char *name, segqt_dtype *out) {
+extern "C" int segqt_dtype_from_name(const char *name, segqt_dtype *out)
+{
     return run_i(__func__, [&] {
         if (!name || !out)
             throw segqt::Error(SEGQ_EINVAL, "name and out must not be NULL");
@@ -344,13 +378,14 @@ extern "C" int segqt_dtype_from_name(const char *name, segqt_dtype *out) {
                 return 0;
             }
         throw segqt::Error(SEGQ_EINVAL,
-                           std::string("unknown dtype name '") + name +
-                               "' (expected F32, F16, BF16, F64, I64, I32, I16, I8, U8 "
-                               "or BOOL)");
+                           std::string("unknown dtype name '") + name
+                               + "' (expected F32, F16, BF16, F64, I64, I32, I16, I8, U8 "
+                                 "or BOOL)");
     });
 }
 
-extern "C" int segqt_device_parse(const char *s, segqt_device *out) {
+extern "C" int segqt_device_parse(const char *s, segqt_device *out)
+{
     return run_i(__func__, [&] {
         if (!s || !out)
             throw segqt::Error(SEGQ_EINVAL, "string and out must not be NULL");
@@ -376,20 +411,20 @@ extern "C" int segqt_device_parse(const char *s, segqt_device *out) {
                 return 0;
             }
         }
-        throw segqt::Error(SEGQ_EINVAL,
-                           std::string("bad device '") + s +
-                               "': expected cpu, cuda or cuda:N (N from 0 to 127)");
+        throw segqt::Error(SEGQ_EINVAL, std::string("bad device '") + s
+                                            + "': expected cpu, cuda or cuda:N (N from 0 to 127)");
     });
 }
 
-extern "C" int segqt_device_format(segqt_device d, char *buf, size_t n) {
+extern "C" int segqt_device_format(segqt_device d, char *buf, size_t n)
+{
     return run_i(__func__, [&] {
         if (!buf || n == 0)
             throw segqt::Error(SEGQ_EINVAL, "buffer is NULL or empty");
         segqt::device(d); // validates
         int len = d.type == SEGQT_DEVICE_CPU ? std::snprintf(buf, n, "cpu")
-                  : d.index < 0             ? std::snprintf(buf, n, "cuda")
-                                            : std::snprintf(buf, n, "cuda:%d", d.index);
+                  : d.index < 0              ? std::snprintf(buf, n, "cuda")
+                                             : std::snprintf(buf, n, "cuda:%d", d.index);
         if (len < 0 || (size_t)len >= n)
             throw segqt::Error(SEGQ_EINVAL, "buffer too small");
         return len;
@@ -400,55 +435,66 @@ extern "C" int segqt_device_format(segqt_device d, char *buf, size_t n) {
 // Creation
 
 extern "C" segqt_tensor *segqt_zeros(const int64_t *shape, int ndim, segqt_dtype dt,
-                                     segqt_device dev) {
+                                     segqt_device dev)
+{
     return run_t(__func__, [&] { return at::zeros(new_shape(shape, ndim), opts(dt, dev)); });
 }
 
 extern "C" segqt_tensor *segqt_ones(const int64_t *shape, int ndim, segqt_dtype dt,
-                                    segqt_device dev) {
+                                    segqt_device dev)
+{
     return run_t(__func__, [&] { return at::ones(new_shape(shape, ndim), opts(dt, dev)); });
 }
 
-extern "C" segqt_tensor *segqt_full(const int64_t *shape, int ndim, double value,
-                                    segqt_dtype dt, segqt_device dev) {
-    return run_t(__func__,
-                 [&] { return at::full(new_shape(shape, ndim), value, opts(dt, dev)); });
+extern "C" segqt_tensor *segqt_full(const int64_t *shape, int ndim, double value, segqt_dtype dt,
+                                    segqt_device dev)
+{
+    return run_t(__func__, [&] { return at::full(new_shape(shape, ndim), value, opts(dt, dev)); });
 }
 
-extern "C" segqt_tensor *segqt_scalar(double value, segqt_dtype dt, segqt_device dev) {
+extern "C" segqt_tensor *segqt_scalar(double value, segqt_dtype dt, segqt_device dev)
+{
     return run_t(__func__, [&] { return at::full({}, value, opts(dt, dev)); });
 }
 
 extern "C" segqt_tensor *segqt_randn(const int64_t *shape, int ndim, segqt_dtype dt,
-                                     segqt_device dev) {
+                                     segqt_device dev)
+{
     return run_t(__func__, [&] { return at::randn(new_shape(shape, ndim), opts(dt, dev)); });
 }
 
 extern "C" segqt_tensor *segqt_rand(const int64_t *shape, int ndim, segqt_dtype dt,
-                                    segqt_device dev) {
+                                    segqt_device dev)
+{
     return run_t(__func__, [&] { return at::rand(new_shape(shape, ndim), opts(dt, dev)); });
 }
 
 extern "C" segqt_tensor *segqt_arange(double start, double end, double step, segqt_dtype dt,
-                                      segqt_device dev) {
+                                      segqt_device dev)
+{
     return run_t(__func__, [&] { return at::arange(start, end, step, opts(dt, dev)); });
 }
 
-extern "C" segqt_tensor *segqt_zeros_like(segqt_tensor *t) {
+extern "C" segqt_tensor *segqt_zeros_like(segqt_tensor *t)
+{
     return run_t(__func__, [&] { return at::zeros_like(ten(t)); });
 }
-extern "C" segqt_tensor *segqt_ones_like(segqt_tensor *t) {
+extern "C" segqt_tensor *segqt_ones_like(segqt_tensor *t)
+{
     return run_t(__func__, [&] { return at::ones_like(ten(t)); });
 }
-extern "C" segqt_tensor *segqt_randn_like(segqt_tensor *t) {
+extern "C" segqt_tensor *segqt_randn_like(segqt_tensor *t)
+{
     return run_t(__func__, [&] { return at::randn_like(ten(t)); });
 }
-extern "C" segqt_tensor *segqt_rand_like(segqt_tensor *t) {
+extern "C" segqt_tensor *segqt_rand_like(segqt_tensor *t)
+{
     return run_t(__func__, [&] { return at::rand_like(ten(t)); });
 }
 
 extern "C" segqt_tensor *segqt_from_floats(const float *data, const int64_t *shape, int ndim,
-                                           segqt_device dev) {
+                                           segqt_device dev)
+{
     return run_t(__func__, [&] {
         auto s = new_shape(shape, ndim);
         int64_t n = checked_numel(s);
@@ -462,19 +508,18 @@ extern "C" segqt_tensor *segqt_from_floats(const float *data, const int64_t *sha
 }
 
 extern "C" segqt_tensor *segqt_from_bytes(const void *data, size_t nbytes, segqt_dtype dt,
-                                          const int64_t *shape, int ndim, segqt_device dev) {
+                                          const int64_t *shape, int ndim, segqt_device dev)
+{
     return run_t(__func__, [&] {
         auto s = new_shape(shape, ndim);
         int64_t n = checked_numel(s);
         size_t es = segqt_dtype_size(dt);
         if (es == 0)
-            throw segqt::Error(SEGQ_EINVAL,
-                               "unknown segqt_dtype " + std::to_string((int)dt));
+            throw segqt::Error(SEGQ_EINVAL, "unknown segqt_dtype " + std::to_string((int)dt));
         if ((uint64_t)n > SIZE_MAX / es || (size_t)n * es != nbytes)
-            throw segqt::Error(SEGQ_EINVAL,
-                               "byte count " + std::to_string(nbytes) +
-                                   " does not match the shape (" + std::to_string(n) +
-                                   " elements of " + std::to_string(es) + " bytes)");
+            throw segqt::Error(SEGQ_EINVAL, "byte count " + std::to_string(nbytes)
+                                                + " does not match the shape (" + std::to_string(n)
+                                                + " elements of " + std::to_string(es) + " bytes)");
         if (!data && nbytes > 0)
             throw segqt::Error(SEGQ_EINVAL, "data is NULL");
         at::Tensor cpu = at::empty(s, at::TensorOptions().dtype(segqt::scalar_type(dt)));
@@ -487,11 +532,13 @@ extern "C" segqt_tensor *segqt_from_bytes(const void *data, size_t nbytes, segqt
 // ---------------------------------------------------------------------
 // Queries and copying out
 
-extern "C" int segqt_dim(segqt_tensor *t) {
+extern "C" int segqt_dim(segqt_tensor *t)
+{
     return run_i(__func__, [&] { return (int)ten(t).dim(); });
 }
 
-extern "C" int64_t segqt_size(segqt_tensor *t, int dim) {
+extern "C" int64_t segqt_size(segqt_tensor *t, int dim)
+{
     try {
         return ten(t).size(dim);
     } catch (...) {
@@ -499,7 +546,8 @@ extern "C" int64_t segqt_size(segqt_tensor *t, int dim) {
     }
 }
 
-extern "C" int segqt_shape(segqt_tensor *t, int64_t *out, int max) {
+extern "C" int segqt_shape(segqt_tensor *t, int64_t *out, int max)
+{
     return run_i(__func__, [&] {
         const at::Tensor &x = ten(t);
         if (max > 0 && !out)
@@ -510,7 +558,8 @@ extern "C" int segqt_shape(segqt_tensor *t, int64_t *out, int max) {
     });
 }
 
-extern "C" int64_t segqt_numel(segqt_tensor *t) {
+extern "C" int64_t segqt_numel(segqt_tensor *t)
+{
     try {
         return ten(t).numel();
     } catch (...) {
@@ -518,7 +567,8 @@ extern "C" int64_t segqt_numel(segqt_tensor *t) {
     }
 }
 
-extern "C" int segqt_dtype_of(segqt_tensor *t, segqt_dtype *out) {
+extern "C" int segqt_dtype_of(segqt_tensor *t, segqt_dtype *out)
+{
     return run_i(__func__, [&] {
         segqt_dtype d = segqt::from_scalar_type(ten(t).scalar_type());
         if (!out)
@@ -528,7 +578,8 @@ extern "C" int segqt_dtype_of(segqt_tensor *t, segqt_dtype *out) {
     });
 }
 
-extern "C" int segqt_device_of(segqt_tensor *t, segqt_device *out) {
+extern "C" int segqt_device_of(segqt_tensor *t, segqt_device *out)
+{
     return run_i(__func__, [&] {
         at::Device d = ten(t).device();
         if (!out)
@@ -538,17 +589,19 @@ extern "C" int segqt_device_of(segqt_tensor *t, segqt_device *out) {
         else if (d.is_cuda())
             *out = segqt_device{SEGQT_DEVICE_CUDA, (int)d.index()};
         else
-            throw segqt::Error(SEGQ_EINVAL, "tensor is on device " + d.str() +
-                                                ", which segq does not support");
+            throw segqt::Error(SEGQ_EINVAL,
+                               "tensor is on device " + d.str() + ", which segq does not support");
         return 0;
     });
 }
 
-extern "C" int segqt_is_contiguous(segqt_tensor *t) {
+extern "C" int segqt_is_contiguous(segqt_tensor *t)
+{
     return run_i(__func__, [&] { return ten(t).is_contiguous() ? 1 : 0; });
 }
 
-extern "C" int segqt_describe(segqt_tensor *t, char *buf, size_t n) {
+extern "C" int segqt_describe(segqt_tensor *t, char *buf, size_t n)
+{
     return run_i(__func__, [&] {
         const at::Tensor &x = ten(t);
         if (!buf || n == 0)
@@ -566,7 +619,8 @@ extern "C" int segqt_describe(segqt_tensor *t, char *buf, size_t n) {
     });
 }
 
-extern "C" int segqt_item(segqt_tensor *t, double *out) {
+extern "C" int segqt_item(segqt_tensor *t, double *out)
+{
     return run_i(__func__, [&] {
         double v = ten(t).item<double>();
         if (!out)
@@ -576,14 +630,14 @@ extern "C" int segqt_item(segqt_tensor *t, double *out) {
     });
 }
 
-extern "C" int segqt_to_floats(segqt_tensor *t, float *out, size_t count) {
+extern "C" int segqt_to_floats(segqt_tensor *t, float *out, size_t count)
+{
     return run_i(__func__, [&] {
         at::Tensor x = ten(t).detach().to(at::kCPU, at::kFloat).contiguous();
         if ((uint64_t)x.numel() != (uint64_t)count)
-            throw segqt::Error(SEGQ_EINVAL,
-                               "count " + std::to_string(count) +
-                                   " differs from the tensor's " +
-                                   std::to_string(x.numel()) + " elements");
+            throw segqt::Error(SEGQ_EINVAL, "count " + std::to_string(count)
+                                                + " differs from the tensor's "
+                                                + std::to_string(x.numel()) + " elements");
         if (count > 0 && !out)
             throw segqt::Error(SEGQ_EINVAL, "out is NULL");
         if (count > 0)
@@ -592,15 +646,15 @@ extern "C" int segqt_to_floats(segqt_tensor *t, float *out, size_t count) {
     });
 }
 
-extern "C" int segqt_data(segqt_tensor *t, const void **data, size_t *nbytes) {
+extern "C" int segqt_data(segqt_tensor *t, const void **data, size_t *nbytes)
+{
     return run_i(__func__, [&] {
         const at::Tensor &x = ten(t);
         if (!data || !nbytes)
             throw segqt::Error(SEGQ_EINVAL, "data and nbytes must not be NULL");
         if (!x.device().is_cpu() || !x.is_contiguous())
-            throw segqt::Error(SEGQ_EINVAL,
-                               "raw data needs a contiguous CPU tensor: call "
-                               "segqt_cpu_contiguous first");
+            throw segqt::Error(SEGQ_EINVAL, "raw data needs a contiguous CPU tensor: call "
+                                            "segqt_cpu_contiguous first");
         *data = x.data_ptr();
         *nbytes = x.nbytes();
         return 0;
@@ -610,43 +664,51 @@ extern "C" int segqt_data(segqt_tensor *t, const void **data, size_t *nbytes) {
 // ---------------------------------------------------------------------
 // Conversion, copying, in-place
 
-extern "C" segqt_tensor *segqt_to_dtype(segqt_tensor *t, segqt_dtype dt) {
+extern "C" segqt_tensor *segqt_to_dtype(segqt_tensor *t, segqt_dtype dt)
+{
     return run_t(__func__, [&] { return ten(t).to(segqt::scalar_type(dt)); });
 }
 
-extern "C" segqt_tensor *segqt_to_device(segqt_tensor *t, segqt_device dev) {
+extern "C" segqt_tensor *segqt_to_device(segqt_tensor *t, segqt_device dev)
+{
     return run_t(__func__, [&] { return ten(t).to(segqt::device(dev)); });
 }
 
-extern "C" segqt_tensor *segqt_cpu_contiguous(segqt_tensor *t) {
+extern "C" segqt_tensor *segqt_cpu_contiguous(segqt_tensor *t)
+{
     return run_t(__func__, [&] { return ten(t).to(at::kCPU).contiguous(); });
 }
 
-extern "C" segqt_tensor *segqt_contiguous(segqt_tensor *t) {
+extern "C" segqt_tensor *segqt_contiguous(segqt_tensor *t)
+{
     return run_t(__func__, [&] { return ten(t).contiguous(); });
 }
 
-extern "C" segqt_tensor *segqt_channels_last(segqt_tensor *t) {
+extern "C" segqt_tensor *segqt_channels_last(segqt_tensor *t)
+{
     return run_t(__func__, [&] {
         const at::Tensor &x = ten(t);
         if (x.dim() != 4)
-            throw segqt::Error(SEGQ_EINVAL, "channels_last needs a 4-d tensor, got " +
-                                                std::to_string(x.dim()) + " dims");
+            throw segqt::Error(SEGQ_EINVAL, "channels_last needs a 4-d tensor, got "
+                                                + std::to_string(x.dim()) + " dims");
         return x.contiguous(at::MemoryFormat::ChannelsLast);
     });
 }
 
-extern "C" segqt_tensor *segqt_clone(segqt_tensor *t) {
+extern "C" segqt_tensor *segqt_clone(segqt_tensor *t)
+{
     return run_t(__func__, [&] { return ten(t).clone(); });
 }
 
-extern "C" segqt_tensor *segqt_detach(segqt_tensor *t) {
+extern "C" segqt_tensor *segqt_detach(segqt_tensor *t)
+{
     return run_t(__func__, [&] { return ten(t).detach(); });
 }
 
 // In-place state changes are loading/initialisation, never part of a
 // graph: run them without autograd so parameters (leaves) accept them.
-extern "C" int segqt_copy_(segqt_tensor *dst, segqt_tensor *src) {
+extern "C" int segqt_copy_(segqt_tensor *dst, segqt_tensor *src)
+{
     return run_i(__func__, [&] {
         c10::NoGradGuard ng;
         ten(dst).copy_(ten(src));
@@ -654,7 +716,8 @@ extern "C" int segqt_copy_(segqt_tensor *dst, segqt_tensor *src) {
     });
 }
 
-extern "C" int segqt_fill_(segqt_tensor *t, double value) {
+extern "C" int segqt_fill_(segqt_tensor *t, double value)
+{
     return run_i(__func__, [&] {
         c10::NoGradGuard ng;
         ten(t).fill_(value);
@@ -662,7 +725,8 @@ extern "C" int segqt_fill_(segqt_tensor *t, double value) {
     });
 }
 
-extern "C" int segqt_zero_(segqt_tensor *t) {
+extern "C" int segqt_zero_(segqt_tensor *t)
+{
     return run_i(__func__, [&] {
         c10::NoGradGuard ng;
         ten(t).zero_();
@@ -670,7 +734,8 @@ extern "C" int segqt_zero_(segqt_tensor *t) {
     });
 }
 
-extern "C" int segqt_normal_(segqt_tensor *t, double mean, double std) {
+extern "C" int segqt_normal_(segqt_tensor *t, double mean, double std)
+{
     return run_i(__func__, [&] {
         c10::NoGradGuard ng;
         ten(t).normal_(mean, std);
@@ -681,8 +746,10 @@ extern "C" int segqt_normal_(segqt_tensor *t, double mean, double std) {
 // ---------------------------------------------------------------------
 // Shape ops
 
-namespace {
-std::vector<at::Tensor> tensor_list(segqt_tensor *const *ts, int n) {
+namespace
+{
+std::vector<at::Tensor> tensor_list(segqt_tensor *const *ts, int n)
+{
     if (n <= 0 || !ts)
         throw segqt::Error(SEGQ_EINVAL, "need a non-empty tensor array");
     std::vector<at::Tensor> v;
@@ -693,65 +760,74 @@ std::vector<at::Tensor> tensor_list(segqt_tensor *const *ts, int n) {
 }
 } // namespace
 
-extern "C" segqt_tensor *segqt_reshape(segqt_tensor *t, const int64_t *shape, int ndim) {
-    return run_t(__func__,
-                 [&] { return ten(t).reshape(segqt::shape_vec(shape, ndim, "shape")); });
+extern "C" segqt_tensor *segqt_reshape(segqt_tensor *t, const int64_t *shape, int ndim)
+{
+    return run_t(__func__, [&] { return ten(t).reshape(segqt::shape_vec(shape, ndim, "shape")); });
 }
 
-extern "C" segqt_tensor *segqt_view(segqt_tensor *t, const int64_t *shape, int ndim) {
-    return run_t(__func__,
-                 [&] { return ten(t).view(segqt::shape_vec(shape, ndim, "shape")); });
+extern "C" segqt_tensor *segqt_view(segqt_tensor *t, const int64_t *shape, int ndim)
+{
+    return run_t(__func__, [&] { return ten(t).view(segqt::shape_vec(shape, ndim, "shape")); });
 }
 
-extern "C" segqt_tensor *segqt_permute(segqt_tensor *t, const int64_t *dims, int ndim) {
-    return run_t(__func__,
-                 [&] { return ten(t).permute(segqt::shape_vec(dims, ndim, "dims")); });
+extern "C" segqt_tensor *segqt_permute(segqt_tensor *t, const int64_t *dims, int ndim)
+{
+    return run_t(__func__, [&] { return ten(t).permute(segqt::shape_vec(dims, ndim, "dims")); });
 }
 
-extern "C" segqt_tensor *segqt_transpose(segqt_tensor *t, int dim0, int dim1) {
+extern "C" segqt_tensor *segqt_transpose(segqt_tensor *t, int dim0, int dim1)
+{
     return run_t(__func__, [&] { return ten(t).transpose(dim0, dim1); });
 }
 
-extern "C" segqt_tensor *segqt_unsqueeze(segqt_tensor *t, int dim) {
+extern "C" segqt_tensor *segqt_unsqueeze(segqt_tensor *t, int dim)
+{
     return run_t(__func__, [&] { return ten(t).unsqueeze(dim); });
 }
 
-extern "C" segqt_tensor *segqt_squeeze(segqt_tensor *t, int dim) {
+extern "C" segqt_tensor *segqt_squeeze(segqt_tensor *t, int dim)
+{
     return run_t(__func__, [&] { return ten(t).squeeze(dim); });
 }
 
-extern "C" segqt_tensor *segqt_narrow(segqt_tensor *t, int dim, int64_t start, int64_t length) {
+extern "C" segqt_tensor *segqt_narrow(segqt_tensor *t, int dim, int64_t start, int64_t length)
+{
     return run_t(__func__, [&] { return ten(t).narrow(dim, start, length); });
 }
 
 extern "C" segqt_tensor *segqt_slice(segqt_tensor *t, int dim, int64_t start, int64_t end,
-                                     int64_t step) {
+                                     int64_t step)
+{
     return run_t(__func__, [&] { return ten(t).slice(dim, start, end, step); });
 }
 
-extern "C" segqt_tensor *segqt_cat(segqt_tensor *const *ts, int n, int dim) {
+extern "C" segqt_tensor *segqt_cat(segqt_tensor *const *ts, int n, int dim)
+{
     return run_t(__func__, [&] { return at::cat(tensor_list(ts, n), dim); });
 }
 
-extern "C" segqt_tensor *segqt_stack(segqt_tensor *const *ts, int n, int dim) {
+extern "C" segqt_tensor *segqt_stack(segqt_tensor *const *ts, int n, int dim)
+{
     return run_t(__func__, [&] { return at::stack(tensor_list(ts, n), dim); });
 }
 
-extern "C" segqt_tensor *segqt_repeat(segqt_tensor *t, const int64_t *reps, int n) {
+extern "C" segqt_tensor *segqt_repeat(segqt_tensor *t, const int64_t *reps, int n)
+{
     return run_t(__func__, [&] { return ten(t).repeat(segqt::shape_vec(reps, n, "reps")); });
 }
 
-extern "C" segqt_tensor *segqt_expand(segqt_tensor *t, const int64_t *shape, int ndim) {
-    return run_t(__func__,
-                 [&] { return ten(t).expand(segqt::shape_vec(shape, ndim, "shape")); });
+extern "C" segqt_tensor *segqt_expand(segqt_tensor *t, const int64_t *shape, int ndim)
+{
+    return run_t(__func__, [&] { return ten(t).expand(segqt::shape_vec(shape, ndim, "shape")); });
 }
 
-extern "C" segqt_tensor *segqt_flip(segqt_tensor *t, const int64_t *dims, int n) {
+extern "C" segqt_tensor *segqt_flip(segqt_tensor *t, const int64_t *dims, int n)
+{
     return run_t(__func__, [&] { return ten(t).flip(segqt::shape_vec(dims, n, "dims")); });
 }
 
-extern "C" segqt_tensor *segqt_pad(segqt_tensor *t, const int64_t *pads, int npad,
-                                   double value) {
+extern "C" segqt_tensor *segqt_pad(segqt_tensor *t, const int64_t *pads, int npad, double value)
+{
     return run_t(__func__, [&] {
         auto p = segqt::shape_vec(pads, npad, "pads");
         if (npad % 2)
@@ -764,32 +840,35 @@ extern "C" segqt_tensor *segqt_pad(segqt_tensor *t, const int64_t *pads, int npa
 // ---------------------------------------------------------------------
 // Elementwise
 
-#define SEGQT_BINARY(name, expr)                                                     \
-    extern "C" segqt_tensor *name(segqt_tensor *a, segqt_tensor *b) {                \
-        return run_t(__func__, [&] {                                                 \
-            const at::Tensor &x = ten(a);                                            \
-            const at::Tensor &y = ten(b);                                            \
-            return expr;                                                             \
-        });                                                                          \
+#define SEGQT_BINARY(name, expr)                                                                   \
+    extern "C" segqt_tensor *name(segqt_tensor *a, segqt_tensor *b)                                \
+    {                                                                                              \
+        return run_t(__func__, [&] {                                                               \
+            const at::Tensor &x = ten(a);                                                          \
+            const at::Tensor &y = ten(b);                                                          \
+            return expr;                                                                           \
+        });                                                                                        \
     }
-#define SEGQT_UNARY(name, expr)                                                      \
-    extern "C" segqt_tensor *name(segqt_tensor *a) {                                 \
-        return run_t(__func__, [&] {                                                 \
-            const at::Tensor &x = ten(a);                                            \
-            return expr;                                                             \
-        });                                                                          \
+#define SEGQT_UNARY(name, expr)                                                                    \
+    extern "C" segqt_tensor *name(segqt_tensor *a)                                                 \
+    {                                                                                              \
+        return run_t(__func__, [&] {                                                               \
+            const at::Tensor &x = ten(a);                                                          \
+            return expr;                                                                           \
+        });                                                                                        \
     }
-#define SEGQT_SCALAR(name, expr)                                                     \
-    extern "C" segqt_tensor *name(segqt_tensor *a, double s) {                       \
-        return run_t(__func__, [&] {                                                 \
-            const at::Tensor &x = ten(a);                                            \
-            return expr;                                                             \
-        });                                                                          \
+#define SEGQT_SCALAR(name, expr)                                                                   \
+    extern "C" segqt_tensor *name(segqt_tensor *a, double s)                                       \
+    {                                                                                              \
+        return run_t(__func__, [&] {                                                               \
+            const at::Tensor &x = ten(a);                                                          \
+            return expr;                                                                           \
+        });                                                                                        \
     }
 
 SEGQT_BINARY(segqt_add, x + y)
 SEGQT_BINARY(segqt_sub, x - y)
-SEGQT_BINARY(segqt_mul, x * y)
+SEGQT_BINARY(segqt_mul, x *y)
 SEGQT_BINARY(segqt_div, x / y)
 SEGQT_BINARY(segqt_pow, at::pow(x, y))
 SEGQT_BINARY(segqt_maximum, at::maximum(x, y))
@@ -801,7 +880,7 @@ SEGQT_BINARY(segqt_mse_loss, at::mse_loss(x, y, at::Reduction::Mean))
 SEGQT_SCALAR(segqt_add_scalar, x + s)
 SEGQT_SCALAR(segqt_sub_scalar, x - s)
 SEGQT_SCALAR(segqt_rsub_scalar, at::rsub(x, s))
-SEGQT_SCALAR(segqt_mul_scalar, x * s)
+SEGQT_SCALAR(segqt_mul_scalar, x *s)
 SEGQT_SCALAR(segqt_div_scalar, x / s)
 SEGQT_SCALAR(segqt_pow_scalar, at::pow(x, s))
 SEGQT_SCALAR(segqt_leaky_relu, at::leaky_relu(x, s))
@@ -819,11 +898,13 @@ SEGQT_UNARY(segqt_mean, x.mean())
 SEGQT_UNARY(segqt_max, x.max())
 SEGQT_UNARY(segqt_min, x.min())
 
-extern "C" segqt_tensor *segqt_add_scaled(segqt_tensor *a, segqt_tensor *b, double alpha) {
+extern "C" segqt_tensor *segqt_add_scaled(segqt_tensor *a, segqt_tensor *b, double alpha)
+{
     return run_t(__func__, [&] { return at::add(ten(a), ten(b), alpha); });
 }
 
-extern "C" segqt_tensor *segqt_clamp(segqt_tensor *a, double lo, double hi) {
+extern "C" segqt_tensor *segqt_clamp(segqt_tensor *a, double lo, double hi)
+{
     return run_t(__func__, [&] {
         const at::Tensor &x = ten(a);
         c10::optional<at::Scalar> l, h;
@@ -837,21 +918,30 @@ extern "C" segqt_tensor *segqt_clamp(segqt_tensor *a, double lo, double hi) {
     });
 }
 
-namespace {
-at::Tensor compare(const at::Tensor &x, segqt_cmp op, const at::Tensor &y) {
+namespace
+{
+at::Tensor compare(const at::Tensor &x, segqt_cmp op, const at::Tensor &y)
+{
     switch (op) {
-    case SEGQT_GT: return at::gt(x, y);
-    case SEGQT_GE: return at::ge(x, y);
-    case SEGQT_LT: return at::lt(x, y);
-    case SEGQT_LE: return at::le(x, y);
-    case SEGQT_EQ: return at::eq(x, y);
-    case SEGQT_NE: return at::ne(x, y);
+    case SEGQT_GT:
+        return at::gt(x, y);
+    case SEGQT_GE:
+        return at::ge(x, y);
+    case SEGQT_LT:
+        return at::lt(x, y);
+    case SEGQT_LE:
+        return at::le(x, y);
+    case SEGQT_EQ:
+        return at::eq(x, y);
+    case SEGQT_NE:
+        return at::ne(x, y);
     }
     throw segqt::Error(SEGQ_EINVAL, "unknown segqt_cmp " + std::to_string((int)op));
 }
 } // namespace
 
-extern "C" segqt_tensor *segqt_compare_scalar(segqt_tensor *a, segqt_cmp op, double s) {
+extern "C" segqt_tensor *segqt_compare_scalar(segqt_tensor *a, segqt_cmp op, double s)
+{
     return run_t(__func__, [&] {
         const at::Tensor &x = ten(a);
         at::Tensor y = at::scalar_tensor(s, x.options().requires_grad(false));
@@ -859,14 +949,16 @@ extern "C" segqt_tensor *segqt_compare_scalar(segqt_tensor *a, segqt_cmp op, dou
     });
 }
 
-extern "C" segqt_tensor *segqt_compare(segqt_tensor *a, segqt_cmp op, segqt_tensor *b) {
+extern "C" segqt_tensor *segqt_compare(segqt_tensor *a, segqt_cmp op, segqt_tensor *b)
+{
     return run_t(__func__, [&] {
         const at::Tensor &x = ten(a);
         return compare(x, op, ten(b)).to(x.scalar_type());
     });
 }
 
-extern "C" segqt_tensor *segqt_where(segqt_tensor *cond, segqt_tensor *a, segqt_tensor *b) {
+extern "C" segqt_tensor *segqt_where(segqt_tensor *cond, segqt_tensor *a, segqt_tensor *b)
+{
     return run_t(__func__, [&] {
         const at::Tensor &c = ten(cond);
         at::Tensor mask = c.scalar_type() == at::kBool ? c : c.ne(0);
@@ -877,23 +969,24 @@ extern "C" segqt_tensor *segqt_where(segqt_tensor *cond, segqt_tensor *a, segqt_
 // ---------------------------------------------------------------------
 // Reductions
 
-extern "C" segqt_tensor *segqt_sum_dims(segqt_tensor *a, const int64_t *dims, int n,
-                                        int keepdim) {
+extern "C" segqt_tensor *segqt_sum_dims(segqt_tensor *a, const int64_t *dims, int n, int keepdim)
+{
     return run_t(__func__, [&] {
         auto d = segqt::shape_vec(dims, n, "dims");
         return at::sum(ten(a), at::IntArrayRef(d), keepdim != 0);
     });
 }
 
-extern "C" segqt_tensor *segqt_mean_dims(segqt_tensor *a, const int64_t *dims, int n,
-                                         int keepdim) {
+extern "C" segqt_tensor *segqt_mean_dims(segqt_tensor *a, const int64_t *dims, int n, int keepdim)
+{
     return run_t(__func__, [&] {
         auto d = segqt::shape_vec(dims, n, "dims");
         return at::mean(ten(a), at::IntArrayRef(d), keepdim != 0);
     });
 }
 
-extern "C" segqt_tensor *segqt_norm_dim(segqt_tensor *a, double p, int dim, int keepdim) {
+extern "C" segqt_tensor *segqt_norm_dim(segqt_tensor *a, double p, int dim, int keepdim)
+{
     return run_t(__func__, [&] {
         int64_t d = dim;
         return at::linalg_vector_norm(ten(a), p, at::IntArrayRef(&d, 1), keepdim != 0);
@@ -903,65 +996,69 @@ extern "C" segqt_tensor *segqt_norm_dim(segqt_tensor *a, double p, int dim, int 
 // ---------------------------------------------------------------------
 // NN ops
 
-namespace {
-at::Tensor opt_t(segqt_tensor *p) { return p ? p->t : at::Tensor(); }
+namespace
+{
+at::Tensor opt_t(segqt_tensor *p)
+{
+    return p ? p->t : at::Tensor();
+}
 
-void need_4d(const at::Tensor &x, const char *what) {
+void need_4d(const at::Tensor &x, const char *what)
+{
     if (x.dim() != 4)
-        throw segqt::Error(SEGQ_EINVAL, std::string(what) +
-                                            " needs a 4-D NCHW tensor, got " +
-                                            std::to_string(x.dim()) + " dims");
+        throw segqt::Error(SEGQ_EINVAL, std::string(what) + " needs a 4-D NCHW tensor, got "
+                                            + std::to_string(x.dim()) + " dims");
 }
 } // namespace
 
 extern "C" segqt_tensor *segqt_conv2d(segqt_tensor *x, segqt_tensor *w, segqt_tensor *bias,
-                                      int stride, int padding, int dilation, int groups) {
+                                      int stride, int padding, int dilation, int groups)
+{
     return run_t(__func__, [&] {
         const int64_t st[2] = {stride, stride}, pa[2] = {padding, padding},
                       di[2] = {dilation, dilation};
-        return at::conv2d(ten(x), ten(w), opt_t(bias), at::IntArrayRef(st),
-                          at::IntArrayRef(pa), at::IntArrayRef(di), groups);
+        return at::conv2d(ten(x), ten(w), opt_t(bias), at::IntArrayRef(st), at::IntArrayRef(pa),
+                          at::IntArrayRef(di), groups);
     });
 }
 
 extern "C" segqt_tensor *segqt_conv_transpose2d(segqt_tensor *x, segqt_tensor *w,
                                                 segqt_tensor *bias, int stride, int padding,
-                                                int output_padding, int groups,
-                                                int dilation) {
+                                                int output_padding, int groups, int dilation)
+{
     return run_t(__func__, [&] {
         const int64_t st[2] = {stride, stride}, pa[2] = {padding, padding},
-                      op[2] = {output_padding, output_padding},
-                      di[2] = {dilation, dilation};
+                      op[2] = {output_padding, output_padding}, di[2] = {dilation, dilation};
         return at::conv_transpose2d(ten(x), ten(w), opt_t(bias), at::IntArrayRef(st),
                                     at::IntArrayRef(pa), at::IntArrayRef(op), groups,
                                     at::IntArrayRef(di));
     });
 }
 
-extern "C" segqt_tensor *segqt_batch_norm(segqt_tensor *x, segqt_tensor *weight,
-                                          segqt_tensor *bias, segqt_tensor *running_mean,
-                                          segqt_tensor *running_var, int training,
-                                          double momentum, double eps) {
+extern "C" segqt_tensor *segqt_batch_norm(segqt_tensor *x, segqt_tensor *weight, segqt_tensor *bias,
+                                          segqt_tensor *running_mean, segqt_tensor *running_var,
+                                          int training, double momentum, double eps)
+{
     return run_t(__func__, [&] {
         const at::Tensor &in = ten(x);
         if (!training && (!running_mean || !running_var))
-            throw segqt::Error(SEGQ_EINVAL,
-                               "eval mode (training = 0) needs running_mean and "
-                               "running_var");
+            throw segqt::Error(SEGQ_EINVAL, "eval mode (training = 0) needs running_mean and "
+                                            "running_var");
         return at::batch_norm(in, opt_t(weight), opt_t(bias), opt_t(running_mean),
                               opt_t(running_var), training != 0, momentum, eps,
                               at::globalContext().userEnabledCuDNN());
     });
 }
 
-namespace {
-at::Tensor resize(const at::Tensor &x, int64_t oh, int64_t ow, segqt_interp mode,
-                  int align_corners, int antialias, c10::optional<double> sh,
-                  c10::optional<double> sw) {
+namespace
+{
+at::Tensor resize(const at::Tensor &x, int64_t oh, int64_t ow, segqt_interp mode, int align_corners,
+                  int antialias, c10::optional<double> sh, c10::optional<double> sw)
+{
     need_4d(x, "interpolate");
     if (oh <= 0 || ow <= 0)
-        throw segqt::Error(SEGQ_EINVAL, "output size " + std::to_string(oh) + "x" +
-                                            std::to_string(ow) + " is not positive");
+        throw segqt::Error(SEGQ_EINVAL, "output size " + std::to_string(oh) + "x"
+                                            + std::to_string(ow) + " is not positive");
     const int64_t sz[2] = {oh, ow};
     at::IntArrayRef out(sz);
     bool ac = align_corners != 0;
@@ -984,8 +1081,8 @@ at::Tensor resize(const at::Tensor &x, int64_t oh, int64_t ow, segqt_interp mode
 } // namespace
 
 extern "C" segqt_tensor *segqt_interpolate(segqt_tensor *x, int64_t out_h, int64_t out_w,
-                                           segqt_interp mode, int align_corners,
-                                           int antialias) {
+                                           segqt_interp mode, int align_corners, int antialias)
+{
     return run_t(__func__, [&] {
         return resize(ten(x), out_h, out_w, mode, align_corners, antialias, c10::nullopt,
                       c10::nullopt);
@@ -1003,22 +1100,21 @@ extern "C" segqt_tensor *segqt_interpolate_by(segqt_tensor *x, int64_t out_h, in
     });
 }
 
-extern "C" segqt_tensor *segqt_max_pool2d(segqt_tensor *x, int kernel, int stride,
-                                          int padding) {
+extern "C" segqt_tensor *segqt_max_pool2d(segqt_tensor *x, int kernel, int stride, int padding)
+{
     return run_t(__func__, [&] {
-        const int64_t k[2] = {kernel, kernel}, s[2] = {stride, stride},
-                      p[2] = {padding, padding}, d[2] = {1, 1};
-        return at::max_pool2d(ten(x), at::IntArrayRef(k), at::IntArrayRef(s),
-                              at::IntArrayRef(p), at::IntArrayRef(d), false);
+        const int64_t k[2] = {kernel, kernel}, s[2] = {stride, stride}, p[2] = {padding, padding},
+                      d[2] = {1, 1};
+        return at::max_pool2d(ten(x), at::IntArrayRef(k), at::IntArrayRef(s), at::IntArrayRef(p),
+                              at::IntArrayRef(d), false);
     });
 }
 
-extern "C" segqt_tensor *segqt_avg_pool2d(segqt_tensor *x, int kernel, int stride,
-                                          int padding) {
+extern "C" segqt_tensor *segqt_avg_pool2d(segqt_tensor *x, int kernel, int stride, int padding)
+{
     return run_t(__func__, [&] {
-        const int64_t k[2] = {kernel, kernel}, s[2] = {stride, stride},
-                      p[2] = {padding, padding};
-        return at::avg_pool2d(ten(x), at::IntArrayRef(k), at::IntArrayRef(s),
-                              at::IntArrayRef(p), false, true, c10::nullopt);
+        const int64_t k[2] = {kernel, kernel}, s[2] = {stride, stride}, p[2] = {padding, padding};
+        return at::avg_pool2d(ten(x), at::IntArrayRef(k), at::IntArrayRef(s), at::IntArrayRef(p),
+                              false, true, c10::nullopt);
     });
 }

@@ -83,20 +83,11 @@ typedef struct segqt_tensor segqt_tensor; /* opaque handle */
 typedef struct segqt_adam segqt_adam;     /* opaque Adam optimiser */
 typedef struct segqt_graph segqt_graph;   /* opaque captured CUDA graph */
 
-typedef SEGQT_ENUM {
-    SEGQT_F32 = 0,
-    SEGQT_F16 = 1,
-    SEGQT_BF16 = 2,
-    SEGQT_F64 = 3,
-    SEGQT_I64 = 4,
-    SEGQT_I32 = 5,
-    SEGQT_I16 = 6,
-    SEGQT_I8 = 7,
-    SEGQT_U8 = 8,
-    SEGQT_BOOL = 9
-} segqt_dtype;
+typedef SEGQT_ENUM{SEGQT_F32 = 0, SEGQT_F16 = 1, SEGQT_BF16 = 2, SEGQT_F64 = 3,
+                   SEGQT_I64 = 4, SEGQT_I32 = 5, SEGQT_I16 = 6,  SEGQT_I8 = 7,
+                   SEGQT_U8 = 8,  SEGQT_BOOL = 9} segqt_dtype;
 
-typedef SEGQT_ENUM { SEGQT_DEVICE_CPU = 0, SEGQT_DEVICE_CUDA = 1 } segqt_device_type;
+typedef SEGQT_ENUM{SEGQT_DEVICE_CPU = 0, SEGQT_DEVICE_CUDA = 1} segqt_device_type;
 
 /* index: CUDA ordinal (>= 0), or -1 for "the current one"; -1 for CPU. */
 typedef struct {
@@ -106,13 +97,10 @@ typedef struct {
 
 #define SEGQT_CPU ((segqt_device){SEGQT_DEVICE_CPU, -1})
 
-typedef SEGQT_ENUM {
-    SEGQT_INTERP_NEAREST = 0, /* torch 'nearest' (floor mapping)          */
-    SEGQT_INTERP_BILINEAR = 1,
-    SEGQT_INTERP_BICUBIC = 2
-} segqt_interp;
+typedef SEGQT_ENUM{SEGQT_INTERP_NEAREST = 0, /* torch 'nearest' (floor mapping)          */
+                   SEGQT_INTERP_BILINEAR = 1, SEGQT_INTERP_BICUBIC = 2} segqt_interp;
 
-typedef SEGQT_ENUM { SEGQT_GT = 0, SEGQT_GE, SEGQT_LT, SEGQT_LE, SEGQT_EQ, SEGQT_NE } segqt_cmp;
+typedef SEGQT_ENUM{SEGQT_GT = 0, SEGQT_GE, SEGQT_LT, SEGQT_LE, SEGQT_EQ, SEGQT_NE} segqt_cmp;
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
@@ -210,8 +198,7 @@ segqt_tensor *segqt_scalar(double value, segqt_dtype dt, segqt_device dev);
 /* N(0,1) and U[0,1) from the global generator (see segqt_manual_seed). */
 segqt_tensor *segqt_randn(const int64_t *shape, int ndim, segqt_dtype dt, segqt_device dev);
 segqt_tensor *segqt_rand(const int64_t *shape, int ndim, segqt_dtype dt, segqt_device dev);
-segqt_tensor *segqt_arange(double start, double end, double step, segqt_dtype dt,
-                           segqt_device dev);
+segqt_tensor *segqt_arange(double start, double end, double step, segqt_dtype dt, segqt_device dev);
 /* Same shape, dtype and device as t. */
 segqt_tensor *segqt_zeros_like(segqt_tensor *t);
 segqt_tensor *segqt_ones_like(segqt_tensor *t);
@@ -228,15 +215,15 @@ segqt_tensor *segqt_from_bytes(const void *data, size_t nbytes, segqt_dtype dt,
 /* ------------------------------------------------------------------ */
 /* Queries and copying out                                             */
 
-int segqt_dim(segqt_tensor *t);                 /* ndim, or negative code */
-int64_t segqt_size(segqt_tensor *t, int dim);   /* negative code on error */
+int segqt_dim(segqt_tensor *t);               /* ndim, or negative code */
+int64_t segqt_size(segqt_tensor *t, int dim); /* negative code on error */
 /* Writes min(ndim, max) sizes to out; returns ndim or a negative code. */
 int segqt_shape(segqt_tensor *t, int64_t *out, int max);
 int64_t segqt_numel(segqt_tensor *t);
 /* 0 and *out set, or a negative code. */
 int segqt_dtype_of(segqt_tensor *t, segqt_dtype *out);
 int segqt_device_of(segqt_tensor *t, segqt_device *out);
-int segqt_is_contiguous(segqt_tensor *t);       /* 1, 0 or negative code */
+int segqt_is_contiguous(segqt_tensor *t); /* 1, 0 or negative code */
 /* Writes e.g. "float32[1, 4, 25, 30] cpu requires_grad" into buf. */
 int segqt_describe(segqt_tensor *t, char *buf, size_t n);
 /* Value of a one-element tensor, as double. */
@@ -329,7 +316,7 @@ segqt_tensor *segqt_sigmoid(segqt_tensor *a);
 /* ------------------------------------------------------------------ */
 /* Reductions, losses, products                                        */
 
-segqt_tensor *segqt_sum(segqt_tensor *a);  /* over all elements: 0-dim */
+segqt_tensor *segqt_sum(segqt_tensor *a); /* over all elements: 0-dim */
 segqt_tensor *segqt_mean(segqt_tensor *a);
 segqt_tensor *segqt_max(segqt_tensor *a);
 segqt_tensor *segqt_min(segqt_tensor *a);
@@ -349,19 +336,19 @@ segqt_tensor *segqt_bmm(segqt_tensor *a, segqt_tensor *b);
 segqt_tensor *segqt_conv2d(segqt_tensor *x, segqt_tensor *w, segqt_tensor *bias, int stride,
                            int padding, int dilation, int groups);
 segqt_tensor *segqt_conv_transpose2d(segqt_tensor *x, segqt_tensor *w, segqt_tensor *bias,
-                                     int stride, int padding, int output_padding,
-                                     int groups, int dilation);
+                                     int stride, int padding, int output_padding, int groups,
+                                     int dilation);
 /* weight, bias, running_mean, running_var may each be NULL. With
  * training != 0, batch statistics are used and the running statistics
  * (when given) are updated in place with momentum. */
 segqt_tensor *segqt_batch_norm(segqt_tensor *x, segqt_tensor *weight, segqt_tensor *bias,
-                               segqt_tensor *running_mean, segqt_tensor *running_var,
-                               int training, double momentum, double eps);
+                               segqt_tensor *running_mean, segqt_tensor *running_var, int training,
+                               double momentum, double eps);
 /* To an explicit output size. align_corners only for bilinear/bicubic;
  * antialias (for downscaling) only for bilinear/bicubic, as
  * F.interpolate(..., antialias=True). */
-segqt_tensor *segqt_interpolate(segqt_tensor *x, int64_t out_h, int64_t out_w,
-                                segqt_interp mode, int align_corners, int antialias);
+segqt_tensor *segqt_interpolate(segqt_tensor *x, int64_t out_h, int64_t out_w, segqt_interp mode,
+                                int align_corners, int antialias);
 /* To an explicit output size, the kernel mapping coordinates by the given
  * scale factors rather than by out/in: F.interpolate(scale_factor=(sh,
  * sw)) when out = floor(in * s); SinGAN's imresize when out = ceil(in *

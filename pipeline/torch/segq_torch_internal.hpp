@@ -22,15 +22,19 @@ struct segqt_tensor {
     segqt__scope *owner = nullptr;
 };
 
-namespace segqt {
+namespace segqt
+{
 
 // A caller mistake found by the shim itself (not by libtorch).
 struct Error : std::runtime_error {
     int code;
-    Error(int c, const std::string &m) : std::runtime_error(m), code(c) {}
+    Error(int c, const std::string &m) : std::runtime_error(m), code(c)
+    {
+    }
 };
 // A NULL tensor argument: the sticky case (keeps an earlier error).
-struct NullArg {};
+struct NullArg {
+};
 
 // Records the active exception (call only inside a catch block) for fn;
 // returns the code recorded.
@@ -38,7 +42,8 @@ int record_exception(const char *fn);
 void set_error(int code, const char *fn, const std::string &msg);
 
 // The tensor behind a handle; throws NullArg for NULL.
-inline at::Tensor &ten(segqt_tensor *p) {
+inline at::Tensor &ten(segqt_tensor *p)
+{
     if (!p)
         throw NullArg{};
     return p->t;
@@ -55,7 +60,8 @@ at::Device device(segqt_device d);
 std::vector<int64_t> shape_vec(const int64_t *shape, int ndim, const char *what);
 
 // Runs f (returning at::Tensor) and wraps its result; NULL on failure.
-template <class F> segqt_tensor *run_t(const char *fn, F &&f) {
+template <class F> segqt_tensor *run_t(const char *fn, F &&f)
+{
     try {
         return wrap(f());
     } catch (...) {
@@ -64,7 +70,8 @@ template <class F> segqt_tensor *run_t(const char *fn, F &&f) {
     }
 }
 // Runs f (returning int); a negative code on failure.
-template <class F> int run_i(const char *fn, F &&f) {
+template <class F> int run_i(const char *fn, F &&f)
+{
     try {
         return f();
     } catch (...) {

@@ -11,7 +11,8 @@
 
 using segqt::run_i;
 
-namespace {
+namespace
+{
 namespace tpl = torch::autograd::profiler;
 namespace tpi = torch::profiler::impl;
 
@@ -30,7 +31,8 @@ struct Frame {
 // Self time = an op's time minus that of the ops it called (nesting from
 // the push/pop order of each thread's event list).
 void aggregate(const tpl::thread_event_lists &lists, std::map<std::string, Agg> &agg,
-               std::map<std::string, Agg> &by_caller, double &top_us) {
+               std::map<std::string, Agg> &by_caller, double &top_us)
+{
     for (const auto &list : lists) {
         std::vector<Frame> stack;
         for (const auto &e : list) {
@@ -61,7 +63,8 @@ void aggregate(const tpl::thread_event_lists &lists, std::map<std::string, Agg> 
 }
 } // namespace
 
-extern "C" int segqt_profile_begin(void) {
+extern "C" int segqt_profile_begin(void)
+{
     return run_i(__func__, [] {
         if (t_profiling)
             throw segqt::Error(SEGQ_EINTERNAL, "the profiler already runs on this thread");
@@ -71,7 +74,8 @@ extern "C" int segqt_profile_begin(void) {
     });
 }
 
-extern "C" int segqt_profile_end(const char *path, const char *title, int max_rows) {
+extern "C" int segqt_profile_end(const char *path, const char *title, int max_rows)
+{
     return run_i(__func__, [&] {
         if (!t_profiling)
             throw segqt::Error(SEGQ_EINTERNAL, "no profile runs on this thread: call "

@@ -33,31 +33,34 @@ using segqt::ten;
 // ---------------------------------------------------------------------
 // Autograd
 
-extern "C" int segqt_set_requires_grad(segqt_tensor *t, int flag) {
+extern "C" int segqt_set_requires_grad(segqt_tensor *t, int flag)
+{
     return run_i(__func__, [&] {
         ten(t).set_requires_grad(flag != 0);
         return 0;
     });
 }
 
-extern "C" int segqt_requires_grad(segqt_tensor *t) {
+extern "C" int segqt_requires_grad(segqt_tensor *t)
+{
     return run_i(__func__, [&] { return ten(t).requires_grad() ? 1 : 0; });
 }
 
-extern "C" int segqt_backward(segqt_tensor *loss, int retain_graph, int create_graph) {
+extern "C" int segqt_backward(segqt_tensor *loss, int retain_graph, int create_graph)
+{
     return run_i(__func__, [&] {
         const at::Tensor &l = ten(loss);
         if (l.numel() != 1)
-            throw segqt::Error(SEGQ_EINVAL,
-                               "backward needs a one-element loss, got " +
-                                   std::to_string(l.numel()) + " elements");
+            throw segqt::Error(SEGQ_EINVAL, "backward needs a one-element loss, got "
+                                                + std::to_string(l.numel()) + " elements");
         l.backward({}, retain_graph != 0, create_graph != 0);
         return 0;
     });
 }
 
 extern "C" int segqt_backward_from(segqt_tensor *const *outputs, segqt_tensor *const *grad_outputs,
-                                   int n) {
+                                   int n)
+{
     return run_i(__func__, [&] {
         if (n <= 0 || !outputs || !grad_outputs)
             throw segqt::Error(SEGQ_EINVAL, "need n > 0 outputs and their gradients");
@@ -66,15 +69,16 @@ extern "C" int segqt_backward_from(segqt_tensor *const *outputs, segqt_tensor *c
             outs.push_back(ten(outputs[i]));
             gouts.push_back(ten(grad_outputs[i]));
             if (outs.back().sizes() != gouts.back().sizes())
-                throw segqt::Error(SEGQ_EINVAL, "output " + std::to_string(i) +
-                                                    ": gradient of another shape");
+                throw segqt::Error(SEGQ_EINVAL,
+                                   "output " + std::to_string(i) + ": gradient of another shape");
         }
         torch::autograd::backward(outs, gouts);
         return 0;
     });
 }
 
-extern "C" segqt_tensor *segqt_grad(segqt_tensor *t) {
+extern "C" segqt_tensor *segqt_grad(segqt_tensor *t)
+{
     return run_t(__func__, [&] {
         const at::Tensor &g = ten(t).grad();
         if (!g.defined())
@@ -85,7 +89,8 @@ extern "C" segqt_tensor *segqt_grad(segqt_tensor *t) {
     });
 }
 
-extern "C" int segqt_zero_grad(segqt_tensor *t) {
+extern "C" int segqt_zero_grad(segqt_tensor *t)
+{
     return run_i(__func__, [&] {
         ten(t).mutable_grad().reset();
         return 0;
@@ -95,7 +100,8 @@ extern "C" int segqt_zero_grad(segqt_tensor *t) {
 extern "C" int segqt_autograd_grad(segqt_tensor *const *outputs, int nout,
                                    segqt_tensor *const *inputs, int nin,
                                    segqt_tensor *const *grad_outputs, segqt_tensor **grads_out,
-                                   int retain_graph, int create_graph) {
+                                   int retain_graph, int create_graph)
+{
     if (grads_out && nin > 0)
         for (int i = 0; i < nin; i++)
             grads_out[i] = nullptr;
@@ -112,8 +118,8 @@ extern "C" int segqt_autograd_grad(segqt_tensor *const *outputs, int nout,
         if (grad_outputs)
             for (int i = 0; i < nout; i++)
                 gouts.push_back(ten(grad_outputs[i]));
-        auto grads = torch::autograd::grad(outs, ins, gouts, retain_graph != 0,
-                                           create_graph != 0, false);
+        auto grads =
+            torch::autograd::grad(outs, ins, gouts, retain_graph != 0, create_graph != 0, false);
         for (int i = 0; i < nin; i++)
             grads_out[i] = segqt::wrap(grads[(size_t)i]);
         return 0;
@@ -127,7 +133,8 @@ extern "C" int segqt_autograd_grad(segqt_tensor *const *outputs, int nout,
 // ---------------------------------------------------------------------
 // Grad mode and autocast regions
 
-namespace {
+namespace
+{
 thread_local std::vector<bool> t_grad_stack;
 
 struct AutocastFrame {
@@ -140,29 +147,35 @@ thread_local std::vector<AutocastFrame> t_autocast_stack;
 // torch 2.4 replaced the per-device autocast setters with ones taking a
 // device type (the old ones are deprecated, later removed).
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-at::DeviceType autocast_dev(segqt_device_type t) {
+at::DeviceType autocast_dev(segqt_device_type t)
+{
     return t == SEGQT_DEVICE_CUDA ? at::kCUDA : at::kCPU;
 }
-bool autocast_enabled(segqt_device_type t) {
+bool autocast_enabled(segqt_device_type t)
+{
     return at::autocast::is_autocast_enabled(autocast_dev(t));
 }
-at::ScalarType autocast_dtype(segqt_device_type t) {
+at::ScalarType autocast_dtype(segqt_device_type t)
+{
     return at::autocast::get_autocast_dtype(autocast_dev(t));
 }
-void autocast_set(segqt_device_type t, bool on, at::ScalarType dt) {
+void autocast_set(segqt_device_type t, bool on, at::ScalarType dt)
+{
     at::autocast::set_autocast_enabled(autocast_dev(t), on);
     at::autocast::set_autocast_dtype(autocast_dev(t), dt);
 }
 #else
-bool autocast_enabled(segqt_device_type t) {
-    return t == SEGQT_DEVICE_CUDA ? at::autocast::is_enabled()
-                                  : at::autocast::is_cpu_enabled();
+bool autocast_enabled(segqt_device_type t)
+{
+    return t == SEGQT_DEVICE_CUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
 }
-at::ScalarType autocast_dtype(segqt_device_type t) {
+at::ScalarType autocast_dtype(segqt_device_type t)
+{
     return t == SEGQT_DEVICE_CUDA ? at::autocast::get_autocast_gpu_dtype()
                                   : at::autocast::get_autocast_cpu_dtype();
 }
-void autocast_set(segqt_device_type t, bool on, at::ScalarType dt) {
+void autocast_set(segqt_device_type t, bool on, at::ScalarType dt)
+{
     if (t == SEGQT_DEVICE_CUDA) {
         at::autocast::set_enabled(on);
         at::autocast::set_autocast_gpu_dtype(dt);
@@ -174,7 +187,8 @@ void autocast_set(segqt_device_type t, bool on, at::ScalarType dt) {
 #endif
 } // namespace
 
-extern "C" int segqt_no_grad_begin(void) {
+extern "C" int segqt_no_grad_begin(void)
+{
     return run_i(__func__, [] {
         t_grad_stack.push_back(c10::GradMode::is_enabled());
         c10::GradMode::set_enabled(false);
@@ -182,24 +196,27 @@ extern "C" int segqt_no_grad_begin(void) {
     });
 }
 
-extern "C" int segqt_no_grad_end(void) {
+extern "C" int segqt_no_grad_end(void)
+{
     return run_i(__func__, [] {
         if (t_grad_stack.empty())
-            throw segqt::Error(SEGQ_EINTERNAL,
-                               "segqt_no_grad_end without segqt_no_grad_begin");
+            throw segqt::Error(SEGQ_EINTERNAL, "segqt_no_grad_end without segqt_no_grad_begin");
         c10::GradMode::set_enabled(t_grad_stack.back());
         t_grad_stack.pop_back();
         return 0;
     });
 }
 
-extern "C" int segqt_grad_enabled(void) { return c10::GradMode::is_enabled() ? 1 : 0; }
+extern "C" int segqt_grad_enabled(void)
+{
+    return c10::GradMode::is_enabled() ? 1 : 0;
+}
 
-extern "C" int segqt_autocast_begin(segqt_device_type type, segqt_dtype dt) {
+extern "C" int segqt_autocast_begin(segqt_device_type type, segqt_dtype dt)
+{
     return run_i(__func__, [&] {
         if (type != SEGQT_DEVICE_CPU && type != SEGQT_DEVICE_CUDA)
-            throw segqt::Error(SEGQ_EINVAL,
-                               "unknown device type " + std::to_string((int)type));
+            throw segqt::Error(SEGQ_EINVAL, "unknown device type " + std::to_string((int)type));
         if (dt != SEGQT_BF16 && dt != SEGQT_F16)
             throw segqt::Error(SEGQ_EINVAL, "autocast dtype must be BF16 or F16");
         t_autocast_stack.push_back({type, autocast_enabled(type), autocast_dtype(type)});
@@ -209,11 +226,11 @@ extern "C" int segqt_autocast_begin(segqt_device_type type, segqt_dtype dt) {
     });
 }
 
-extern "C" int segqt_autocast_end(void) {
+extern "C" int segqt_autocast_end(void)
+{
     return run_i(__func__, [] {
         if (t_autocast_stack.empty())
-            throw segqt::Error(SEGQ_EINTERNAL,
-                               "segqt_autocast_end without segqt_autocast_begin");
+            throw segqt::Error(SEGQ_EINTERNAL, "segqt_autocast_end without segqt_autocast_begin");
         AutocastFrame f = t_autocast_stack.back();
         t_autocast_stack.pop_back();
         autocast_set(f.type, f.was_enabled, f.was_dtype);
@@ -300,8 +317,8 @@ std::vector<at::Tensor> adam_params(segqt_tensor *const *params, int n)
     for (int i = 0; i < n; i++) {
         const at::Tensor &p = ten(params[i]);
         if (!p.is_leaf() || !p.requires_grad())
-            throw segqt::Error(SEGQ_EINVAL, "parameter " + std::to_string(i) +
-                                                " is not a leaf tensor with requires_grad set");
+            throw segqt::Error(SEGQ_EINVAL, "parameter " + std::to_string(i)
+                                                + " is not a leaf tensor with requires_grad set");
         ps.push_back(p);
     }
     return ps;
@@ -326,9 +343,9 @@ std::vector<at::Tensor> params_of(segqt_adam *opt)
 }
 } // namespace
 
-extern "C" segqt_adam *segqt_adam_new(segqt_tensor *const *params, int n, double lr,
-                                      double beta1, double beta2, double eps,
-                                      double weight_decay) {
+extern "C" segqt_adam *segqt_adam_new(segqt_tensor *const *params, int n, double lr, double beta1,
+                                      double beta2, double eps, double weight_decay)
+{
     try {
         auto o = torch::optim::AdamOptions(lr)
                      .betas(std::make_tuple(beta1, beta2))
@@ -356,14 +373,16 @@ extern "C" segqt_adam *segqt_adam_new_capturable(segqt_tensor *const *params, in
     }
 }
 
-extern "C" void segqt_adam_destroy(segqt_adam **opt) {
+extern "C" void segqt_adam_destroy(segqt_adam **opt)
+{
     if (!opt || !*opt)
         return;
     delete *opt;
     *opt = nullptr;
 }
 
-extern "C" int segqt_adam_step(segqt_adam *opt) {
+extern "C" int segqt_adam_step(segqt_adam *opt)
+{
     return run_i(__func__, [&] {
         if (need(opt)->device)
             opt->device->update();
@@ -373,7 +392,8 @@ extern "C" int segqt_adam_step(segqt_adam *opt) {
     });
 }
 
-extern "C" int segqt_adam_zero_grad(segqt_adam *opt) {
+extern "C" int segqt_adam_zero_grad(segqt_adam *opt)
+{
     return run_i(__func__, [&] {
         // Set to none by hand: 1.13's zero_grad() zeroes, 2.x's sets to none.
         for (auto &p : params_of(opt))
@@ -382,7 +402,8 @@ extern "C" int segqt_adam_zero_grad(segqt_adam *opt) {
     });
 }
 
-extern "C" int segqt_adam_set_lr(segqt_adam *opt, double lr) {
+extern "C" int segqt_adam_set_lr(segqt_adam *opt, double lr)
+{
     return run_i(__func__, [&] {
         if (!(lr >= 0) || std::isinf(lr))
             throw segqt::Error(SEGQ_EINVAL, "learning rate must be finite and >= 0");
@@ -397,7 +418,8 @@ extern "C" int segqt_adam_set_lr(segqt_adam *opt, double lr) {
     });
 }
 
-extern "C" double segqt_adam_get_lr(segqt_adam *opt) {
+extern "C" double segqt_adam_get_lr(segqt_adam *opt)
+{
     try {
         if (need(opt)->device)
             return opt->device->lr.item<double>();
@@ -412,7 +434,8 @@ extern "C" double segqt_adam_get_lr(segqt_adam *opt) {
 // ---------------------------------------------------------------------
 // Devices, threads, seeding
 
-extern "C" int segqt_has_cuda_build(void) {
+extern "C" int segqt_has_cuda_build(void)
+{
 #ifdef SEGQ_TORCH_CUDA
     return 1;
 #else
@@ -420,7 +443,8 @@ extern "C" int segqt_has_cuda_build(void) {
 #endif
 }
 
-extern "C" int segqt_cuda_device_count(void) {
+extern "C" int segqt_cuda_device_count(void)
+{
     try {
         return (int)torch::cuda::device_count();
     } catch (...) {
@@ -429,7 +453,8 @@ extern "C" int segqt_cuda_device_count(void) {
     }
 }
 
-extern "C" int segqt_device_check(segqt_device d) {
+extern "C" int segqt_device_check(segqt_device d)
+{
     return run_i(__func__, [&] {
         segqt::device(d); // validates type and index
         if (d.type == SEGQT_DEVICE_CPU)
@@ -442,15 +467,16 @@ extern "C" int segqt_device_check(segqt_device d) {
         if (n == 0)
             throw segqt::Error(SEGQ_ENODEV, "CUDA requested but no CUDA device found");
         if (d.index >= n)
-            throw segqt::Error(SEGQ_ENODEV,
-                               "CUDA device " + std::to_string(d.index) +
-                                   " requested but only " + std::to_string(n) +
-                                   " present (cuda:0..cuda:" + std::to_string(n - 1) + ")");
+            throw segqt::Error(SEGQ_ENODEV, "CUDA device " + std::to_string(d.index)
+                                                + " requested but only " + std::to_string(n)
+                                                + " present (cuda:0..cuda:" + std::to_string(n - 1)
+                                                + ")");
         return 0;
     });
 }
 
-extern "C" int segqt_cuda_device_info(int index, segqt_cuda_info *out) {
+extern "C" int segqt_cuda_device_info(int index, segqt_cuda_info *out)
+{
     return run_i(__func__, [&] {
         if (!out)
             throw segqt::Error(SEGQ_EINVAL, "out is NULL");
@@ -464,8 +490,8 @@ extern "C" int segqt_cuda_device_info(int index, segqt_cuda_info *out) {
         cudaDeviceProp prop;
         cudaError_t e = cudaGetDeviceProperties(&prop, index);
         if (e != cudaSuccess)
-            throw segqt::Error(SEGQ_ENODEV, std::string("cudaGetDeviceProperties: ") +
-                                                cudaGetErrorString(e));
+            throw segqt::Error(SEGQ_ENODEV,
+                               std::string("cudaGetDeviceProperties: ") + cudaGetErrorString(e));
         size_t free_b = 0, total_b = 0;
         e = cudaMemGetInfo(&free_b, &total_b);
         if (e != cudaSuccess)
@@ -485,7 +511,8 @@ extern "C" int segqt_cuda_device_info(int index, segqt_cuda_info *out) {
     });
 }
 
-extern "C" int segqt_cuda_set_memory_fraction(double fraction, int device) {
+extern "C" int segqt_cuda_set_memory_fraction(double fraction, int device)
+{
     return run_i(__func__, [&] {
         if (!(fraction > 0 && fraction <= 1))
             throw segqt::Error(SEGQ_EINVAL, "memory fraction must be in (0, 1]");
@@ -500,8 +527,7 @@ extern "C" int segqt_cuda_set_memory_fraction(double fraction, int device) {
         // initialized"). A one-element tensor initialises it in 1.13 and 2.x
         // alike (the lazy-init entry point itself was renamed).
         at::empty({1}, at::TensorOptions().device(at::kCUDA, (c10::DeviceIndex)device));
-        c10::cuda::CUDACachingAllocator::setMemoryFraction(fraction,
-                                                           (c10::DeviceIndex)device);
+        c10::cuda::CUDACachingAllocator::setMemoryFraction(fraction, (c10::DeviceIndex)device);
         return 0;
 #else
         throw segqt::Error(SEGQ_ENODEV, "CUDA not compiled in");
@@ -509,7 +535,8 @@ extern "C" int segqt_cuda_set_memory_fraction(double fraction, int device) {
     });
 }
 
-extern "C" int segqt_cuda_synchronize(int device) {
+extern "C" int segqt_cuda_synchronize(int device)
+{
     return run_i(__func__, [&] {
 #ifdef SEGQ_TORCH_CUDA
         if (torch::cuda::device_count() > 0)
@@ -519,7 +546,8 @@ extern "C" int segqt_cuda_synchronize(int device) {
     });
 }
 
-extern "C" int segqt_cpu_count(void) {
+extern "C" int segqt_cpu_count(void)
+{
     cpu_set_t set;
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof set, &set) == 0) {
@@ -531,11 +559,15 @@ extern "C" int segqt_cpu_count(void) {
     return n > 0 ? (int)n : 1;
 }
 
-extern "C" const char *segqt_version(void) { return TORCH_VERSION; }
+extern "C" const char *segqt_version(void)
+{
+    return TORCH_VERSION;
+}
 
 /* libtorch exports no getter for its CPU kernel level, but its build
  * summary (torch.__config__.show()) names it on one line. */
-extern "C" int segqt_cpu_kernels(char *out, size_t outlen) {
+extern "C" int segqt_cpu_kernels(char *out, size_t outlen)
+{
     return run_i(__func__, [&] {
         static const std::string key = "CPU capability usage: ";
         std::string config = at::show_config();
@@ -549,7 +581,8 @@ extern "C" int segqt_cpu_kernels(char *out, size_t outlen) {
     });
 }
 
-extern "C" int segqt_set_num_threads(int n) {
+extern "C" int segqt_set_num_threads(int n)
+{
     return run_i(__func__, [&] {
         if (n < 1)
             throw segqt::Error(SEGQ_EINVAL, "thread count must be >= 1");
@@ -558,9 +591,13 @@ extern "C" int segqt_set_num_threads(int n) {
     });
 }
 
-extern "C" int segqt_get_num_threads(void) { return at::get_num_threads(); }
+extern "C" int segqt_get_num_threads(void)
+{
+    return at::get_num_threads();
+}
 
-extern "C" int segqt_set_num_interop_threads(int n) {
+extern "C" int segqt_set_num_interop_threads(int n)
+{
     return run_i(__func__, [&] {
         if (n < 1)
             throw segqt::Error(SEGQ_EINVAL, "thread count must be >= 1");
@@ -569,7 +606,8 @@ extern "C" int segqt_set_num_interop_threads(int n) {
     });
 }
 
-extern "C" int segqt_manual_seed(uint64_t seed) {
+extern "C" int segqt_manual_seed(uint64_t seed)
+{
     return run_i(__func__, [&] {
         at::manual_seed(seed);
         return 0;

@@ -36,8 +36,13 @@ s_store (const char *content, char hash [SEGQ_HASH_HEX_LEN + 1])
 static void
 s_job (uint64_t id, const char *owner)
 {
-    segq__job_row_t row = { .id = id, .owner = owner, .kind = "echo", .state = SEGQ_JOB_SUCCEEDED,
-                            .max_attempts = 1, .created = 1700000000.0, .gpu = -1 };
+    segq__job_row_t row = { .id = id,
+                            .owner = owner,
+                            .kind = "echo",
+                            .state = SEGQ_JOB_SUCCEEDED,
+                            .max_attempts = 1,
+                            .created = 1700000000.0,
+                            .gpu = -1 };
     segq_params_t none = { 0 };
     cr_assert_eq (segq__job_store_insert_job (store, &row, &none), 0);
 }
@@ -67,7 +72,8 @@ setup (void)
     cr_assert_eq (segq__job_store_insert_output (store, 1, &output), 0);
     const uint64_t members [] = { 1 };
     uint64_t array = 0;
-    cr_assert_eq (segq__job_store_insert_array (store, "alice", 1700000000.0, members, 1, &array), 0);
+    cr_assert_eq (segq__job_store_insert_array (store, "alice", 1700000000.0, members, 1, &array),
+                  0);
     cr_assert_eq (array, 1);
     cr_assert_eq (segq__access_uploaded (access_rule, "alice", NULL, UP), 0);
     cr_assert_eq (segq__job_store_commit (store, err, sizeof err), 0, "%s", err);
@@ -85,9 +91,9 @@ teardown (void)
 typedef struct {
     const char *caller;
     bool admin;
-    const char *job;        /* a job or array reference, or NULL ... */
+    const char *job; /* a job or array reference, or NULL ... */
     const char *output;
-    const char *hash;       /* ... a bare hash */
+    const char *hash; /* ... a bare hash */
     int verdict;
 } row_t;
 
@@ -126,12 +132,14 @@ Test (access, the_rule_as_a_table, .init = setup, .fini = teardown, .timeout = 3
     for (size_t i = 0; i < sizeof s_table / sizeof s_table [0]; i++) {
         const row_t *row = &s_table [i];
         segq__caller_t caller = { .user = row->caller, .admin = row->admin };
-        segq_input_t input = { .name = "files", .job = (char *) row->job,
+        segq_input_t input = { .name = "files",
+                               .job = (char *) row->job,
                                .output = (char *) row->output };
         if (row->hash)
             memcpy (input.hash, row->hash, sizeof input.hash);
-        segq_submit_t submit = { .user = (char *) row->caller, .kind = "echo", .inputs = &input,
-                                 .n_inputs = 1 };
+        segq_submit_t submit = {
+            .user = (char *) row->caller, .kind = "echo", .inputs = &input, .n_inputs = 1
+        };
         char err [600] = "";
         int rc = segq__access_submit (access_rule, &caller, &submit, err, sizeof err);
         cr_expect_eq (rc, row->verdict, "row %zu (%s -> %s%s): %d, expected %d (%s)", i,
@@ -170,7 +178,8 @@ Test (access, an_upload_is_proof_of_possession, .init = setup, .fini = teardown,
     cr_assert_not (segq__access_hash (access_rule, &bob, IN));
     cr_assert_eq (segq__job_store_begin (store), 0);
     cr_assert_eq (segq__access_uploaded (access_rule, "bob", NULL, IN), 0);
-    cr_assert_eq (segq__access_uploaded (access_rule, "bob", NULL, IN), 0, "a second upload is no error");
+    cr_assert_eq (segq__access_uploaded (access_rule, "bob", NULL, IN), 0,
+                  "a second upload is no error");
     char err [512] = "";
     cr_assert_eq (segq__job_store_commit (store, err, sizeof err), 0, "%s", err);
     segq__access_destroy (&access_rule);

@@ -10,8 +10,16 @@
 
 static char dir [256];
 
-static void setup (void) { test_tmpdir (dir, sizeof dir); }
-static void teardown (void) { test_rmdir (dir); }
+static void
+setup (void)
+{
+    test_tmpdir (dir, sizeof dir);
+}
+static void
+teardown (void)
+{
+    test_rmdir (dir);
+}
 
 static void
 s_hash (const void *data, size_t size, char hash [SEGQ_HASH_HEX_LEN + 1])
@@ -39,7 +47,8 @@ s_store (void)
     return store;
 }
 
-Test (artifact_store, verified_upload_is_stored_privately_under_its_hash, .init = setup, .fini = teardown, .timeout = 10)
+Test (artifact_store, verified_upload_is_stored_privately_under_its_hash, .init = setup,
+      .fini = teardown, .timeout = 10)
 {
     segq__artifact_store_t *store = s_store ();
     static char data [300000];
@@ -51,7 +60,8 @@ Test (artifact_store, verified_upload_is_stored_privately_under_its_hash, .init 
     segq__upload_t *up = segq__artifact_store_upload (store, hash, sizeof data, err, sizeof err);
     cr_assert_not_null (up, "%s", err);
     for (size_t off = 0; off < sizeof data; off += 100000)
-        cr_assert_eq (segq__upload_write (up, off, data + off, 100000, err, sizeof err), 0, "%s", err);
+        cr_assert_eq (segq__upload_write (up, off, data + off, 100000, err, sizeof err), 0, "%s",
+                      err);
     cr_assert_not (segq__artifact_store_has (store, hash, NULL), "not there before finish");
     cr_assert_eq (segq__upload_finish (up, NULL, NULL, err, sizeof err), 0, "%s", err);
     segq__upload_destroy (&up);
@@ -74,12 +84,14 @@ Test (artifact_store, verified_upload_is_stored_privately_under_its_hash, .init 
     static char back [sizeof data];
     cr_assert_eq (segq__download_read (down, 0, back, sizeof back), (int64_t) sizeof back);
     cr_assert_eq (memcmp (back, data, sizeof data), 0);
-    cr_assert_eq (segq__download_read (down, sizeof data - 5, back, 100), 5, "short read at the end");
+    cr_assert_eq (segq__download_read (down, sizeof data - 5, back, 100), 5,
+                  "short read at the end");
     segq__download_destroy (&down);
     segq__artifact_store_destroy (&store);
 }
 
-Test (artifact_store, wrong_hash_or_bad_chunks_store_nothing, .init = setup, .fini = teardown, .timeout = 10)
+Test (artifact_store, wrong_hash_or_bad_chunks_store_nothing, .init = setup, .fini = teardown,
+      .timeout = 10)
 {
     segq__artifact_store_t *store = s_store ();
     char hash [SEGQ_HASH_HEX_LEN + 1], err [512];
@@ -108,7 +120,8 @@ Test (artifact_store, wrong_hash_or_bad_chunks_store_nothing, .init = setup, .fi
     segq__artifact_store_destroy (&store);
 }
 
-Test (artifact_store, failing_disk_is_refused_cleanly, .init = setup, .fini = teardown, .timeout = 10)
+Test (artifact_store, failing_disk_is_refused_cleanly, .init = setup, .fini = teardown,
+      .timeout = 10)
 {
     segq__artifact_store_t *store = s_store ();
     static char data [1 << 16];
@@ -129,7 +142,8 @@ Test (artifact_store, failing_disk_is_refused_cleanly, .init = setup, .fini = te
     segq__artifact_store_destroy (&store);
 }
 
-Test (artifact_store, leftovers_of_a_crash_are_removed_at_start, .init = setup, .fini = teardown, .timeout = 10)
+Test (artifact_store, leftovers_of_a_crash_are_removed_at_start, .init = setup, .fini = teardown,
+      .timeout = 10)
 {
     segq__artifact_store_t *store = s_store ();
     char hash [SEGQ_HASH_HEX_LEN + 1], err [512];
@@ -207,7 +221,7 @@ Test (artifact_store, hash_named_at_the_end, .init = setup, .fini = teardown, .t
     DIR *d = opendir (path);
     cr_assert_not_null (d);
     size_t n = 0;
-    for (struct dirent *e; (e = readdir (d)); )
+    for (struct dirent *e; (e = readdir (d));)
         n += e->d_name [0] != '.';
     closedir (d);
     cr_assert_eq (n, 1, "one copy per hash");

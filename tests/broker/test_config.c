@@ -33,7 +33,8 @@ Test (config, settings_and_limits_with_inheritance, .timeout = 10)
                                 "max_running = 2\n"
                                 "max_queued = 100\n"
                                 "[ user bob ]\n"
-                                "max_gpu_mem = unlimited\n", 0, err, sizeof err);
+                                "max_gpu_mem = unlimited\n",
+                                0, err, sizeof err);
     cr_assert_str_eq (segq_config_setting (c, "bind"), "tcp://0.0.0.0:5555");
     cr_assert_str_eq (segq_config_setting (c, "data-dir"), "/var/lib/segq");
     cr_assert_str_eq (segq_config_setting (c, "max-msg"), "8M");
@@ -70,7 +71,8 @@ Test (config, empty_file_means_every_default, .timeout = 10)
 Test (config, crlf_and_blanks, .timeout = 10)
 {
     char err [256];
-    segq_config_t *c = s_parse ("\t[defaults]  \r\n  max_queued=5\r\n# x = y\r\n", 0, err, sizeof err);
+    segq_config_t *c =
+        s_parse ("\t[defaults]  \r\n  max_queued=5\r\n# x = y\r\n", 0, err, sizeof err);
     cr_assert_eq (segq_config_limits (c, "x").max_queued, 5);
     segq_config_destroy (&c);
 }
@@ -79,20 +81,21 @@ Test (config, crlf_and_blanks, .timeout = 10)
 Test (config, errors_name_file_line_and_fix, .timeout = 10)
 {
     char err [4096];
-    segq_config_t *c = s_parse ("bind = tcp://127.0.0.1:7\n"               /* 1 */
-                                "[defaults]\n"                              /* 2 */
-                                "max_runing = 3\n"                          /* 3 */
-                                "bind = x\n"                                /* 4 */
-                                "max_gpu_mem = 12Q\n"                       /* 5 */
-                                "max_queued = -1\n"                         /* 6 */
-                                "max_queued = 4\n"                          /* 7 */
-                                "max_queued = 5\n"                          /* 8 */
-                                "[user al ice]\n"                           /* 9 */
-                                "[group x]\n"                               /* 10 */
-                                "no equals sign\n"                          /* 11 */
-                                "[user bob]\n"                              /* 12 */
-                                "[user bob]\n"                              /* 13 */
-                                "Max_running = 1\n", SEGQ_EINVAL, err, sizeof err);  /* 14 */
+    segq_config_t *c = s_parse ("bind = tcp://127.0.0.1:7\n" /* 1 */
+                                "[defaults]\n"               /* 2 */
+                                "max_runing = 3\n"           /* 3 */
+                                "bind = x\n"                 /* 4 */
+                                "max_gpu_mem = 12Q\n"        /* 5 */
+                                "max_queued = -1\n"          /* 6 */
+                                "max_queued = 4\n"           /* 7 */
+                                "max_queued = 5\n"           /* 8 */
+                                "[user al ice]\n"            /* 9 */
+                                "[group x]\n"                /* 10 */
+                                "no equals sign\n"           /* 11 */
+                                "[user bob]\n"               /* 12 */
+                                "[user bob]\n"               /* 13 */
+                                "Max_running = 1\n",
+                                SEGQ_EINVAL, err, sizeof err); /* 14 */
     const char *want [] = {
         "segqd.conf:3: unknown key 'max_runing' (did you mean max_running?)",
         "segqd.conf:4: 'bind' is a broker setting: put it before the first [section]",
@@ -117,7 +120,8 @@ Test (config, kind_default_resources, .timeout = 10)
 {
     char err [1024];
     segq_config_t *c = s_parse ("[kind train]\ngpu_mem = 8G\n[ kind evaluate ]\ncpu-slots = 4\n"
-                                "[kind generate]\ngpu_mem = 2G\ncpu_slots = 2\n", 0, err, sizeof err);
+                                "[kind generate]\ngpu_mem = 2G\ncpu_slots = 2\n",
+                                0, err, sizeof err);
     segq_kind_resources_t r = segq_config_kind_resources (c, "train");
     cr_assert_eq (r.gpu_mem, 8ull << 30);
     cr_assert_eq (r.cpu_slots, 0, "a GPU job takes no CPU slot unless told");
@@ -136,16 +140,17 @@ Test (config, kind_default_resources, .timeout = 10)
 Test (config, kind_sections_refuse_what_does_not_belong, .timeout = 10)
 {
     char err [4096];
-    segq_config_t *c = s_parse ("gpu_mem = 8G\n"                             /* 1 */
-                                "[kind trian]\n"                             /* 2 */
-                                "[kind noop]\n"                              /* 3 */
-                                "[kind train]\n"                             /* 4 */
-                                "max_running = 2\n"                          /* 5 */
-                                "gpu_mem = lots\n"                           /* 6 */
-                                "cpu_slots = 0\n"                            /* 7 */
-                                "[kind train]\n"                             /* 8 */
-                                "[defaults]\n"                               /* 9 */
-                                "cpu_slots = 2\n", SEGQ_EINVAL, err, sizeof err);  /* 10 */
+    segq_config_t *c = s_parse ("gpu_mem = 8G\n"    /* 1 */
+                                "[kind trian]\n"    /* 2 */
+                                "[kind noop]\n"     /* 3 */
+                                "[kind train]\n"    /* 4 */
+                                "max_running = 2\n" /* 5 */
+                                "gpu_mem = lots\n"  /* 6 */
+                                "cpu_slots = 0\n"   /* 7 */
+                                "[kind train]\n"    /* 8 */
+                                "[defaults]\n"      /* 9 */
+                                "cpu_slots = 2\n",
+                                SEGQ_EINVAL, err, sizeof err); /* 10 */
     const char *want [] = {
         "segqd.conf:1: 'gpu_mem' is a kind's default resource: put it under [kind NAME]",
         "segqd.conf:2: unknown job kind 'trian' (did you mean train?)",
@@ -166,9 +171,11 @@ Test (config, top_level_limit_and_dashes_in_suggestion, .timeout = 10)
     char err [1024];
     segq_config_t *c = s_parse ("max-running = 3\nchunk-sise = 1M\n", SEGQ_EINVAL, err, sizeof err);
     cr_assert_not_null (strstr (err, "segqd.conf:1: 'max-running' is a per-user limit: put it "
-                                     "under [defaults] or [user NAME]"), "%s", err);
+                                     "under [defaults] or [user NAME]"),
+                        "%s", err);
     cr_assert_not_null (strstr (err, "segqd.conf:2: unknown key 'chunk-sise' (did you mean "
-                                     "chunk-size?)"), "%s", err);
+                                     "chunk-size?)"),
+                        "%s", err);
     segq_config_destroy (&c);
 }
 
@@ -187,8 +194,10 @@ Test (config, values_are_checked_by_type, .timeout = 10)
 {
     char err [2048];
     segq_config_t *c = s_parse ("heartbeat_ms = 1s\nmax_msg = 5G\nexpiry_ms = 99999999999\n"
-                                "ready_file =\n", SEGQ_EINVAL, err, sizeof err);
-    cr_assert_not_null (strstr (err, ":1: heartbeat_ms = '1s': expected a whole number"), "%s", err);
+                                "ready_file =\n",
+                                SEGQ_EINVAL, err, sizeof err);
+    cr_assert_not_null (strstr (err, ":1: heartbeat_ms = '1s': expected a whole number"), "%s",
+                        err);
     cr_assert_not_null (strstr (err, ":2: max_msg = '5G': expected a size under 4G"), "%s", err);
     cr_assert_not_null (strstr (err, ":3: expiry_ms"), "%s", err);
     cr_assert_not_null (strstr (err, ":4: ready_file = ''"), "%s", err);
@@ -253,7 +262,8 @@ Test (config, fuzz_corpus_replays, .timeout = 30)
         segq_config_t *c = segq_config_new ();
         char err [4096];
         int rc = segq_config_load (c, path, err, sizeof err);
-        cr_assert (rc == 0 || (rc == SEGQ_EINVAL && strstr (err, path)), "%s: %d %s", path, rc, err);
+        cr_assert (rc == 0 || (rc == SEGQ_EINVAL && strstr (err, path)), "%s: %d %s", path, rc,
+                   err);
         segq_config_destroy (&c);
         files++;
     }

@@ -13,8 +13,8 @@ Test (dispatch, a_type_has_a_handler_if_and_only_if_a_peer_may_send_it)
     size_t handled = 0;
     for (int type = 1; type < MAX_TYPE; type++) {
         segq_msg_route_t route;
-        bool sent = segq_msg_route ((segq_msg_type_t) type, &route) == 0
-                 && (route.senders & PEERS) != 0;
+        bool sent =
+            segq_msg_route ((segq_msg_type_t) type, &route) == 0 && (route.senders & PEERS) != 0;
         const segq__dispatch_t *entry = segq__broker_dispatch ((segq_msg_type_t) type);
         cr_expect_eq (entry != NULL, sent, "%s (%d): %s",
                       segq_msg_type_name ((segq_msg_type_t) type), type,
@@ -31,9 +31,10 @@ Test (dispatch, what_only_an_admin_may_send_is_worded)
         segq_msg_route_t route;
         const segq__dispatch_t *entry = segq__broker_dispatch ((segq_msg_type_t) type);
         if (!entry || segq_msg_route ((segq_msg_type_t) type, &route) != 0
-        ||  (route.senders & PEERS) != SEGQ_FROM_ADMIN)
+            || (route.senders & PEERS) != SEGQ_FROM_ADMIN)
             continue;
-        cr_expect (entry->act && *entry->act, "%s: only an admin may send it, but its "
+        cr_expect (entry->act && *entry->act,
+                   "%s: only an admin may send it, but its "
                    "dispatch row says not what it does",
                    segq_msg_type_name ((segq_msg_type_t) type));
     }

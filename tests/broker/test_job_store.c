@@ -34,7 +34,8 @@ s_query (const char *sql, char *out, size_t outlen)
     sqlite3 *db;
     cr_assert_eq (sqlite3_open (path, &db), SQLITE_OK);
     sqlite3_stmt *stmt;
-    cr_assert_eq (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), SQLITE_OK, "%s", sqlite3_errmsg (db));
+    cr_assert_eq (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), SQLITE_OK, "%s",
+                  sqlite3_errmsg (db));
     out [0] = 0;
     if (sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_text (stmt, 0))
         snprintf (out, outlen, "%s", sqlite3_column_text (stmt, 0));
@@ -46,16 +47,25 @@ static void
 s_insert (segq__job_store_t *store, uint64_t id, int state, const segq_params_t *params)
 {
     segq__job_row_t row = {
-        .id = id, .owner = "alice", .kind = "sleep", .state = state, .priority = 3,
-        .max_attempts = 3, .gpu_mem = 1ULL << 33, .cpu_slots = 2, .time_limit_s = 60,
+        .id = id,
+        .owner = "alice",
+        .kind = "sleep",
+        .state = state,
+        .priority = 3,
+        .max_attempts = 3,
+        .gpu_mem = 1ULL << 33,
+        .cpu_slots = 2,
+        .time_limit_s = 60,
         .created = 1700000000.5,
     };
     segq_params_t empty = { 0 };
     cr_assert_eq (segq__job_store_insert_job (store, &row, params ? params : &empty), 0);
-    cr_assert_eq (segq__job_store_add_transition (store, id, 1, state, 1700000000.5, "submitted"), 0);
+    cr_assert_eq (segq__job_store_add_transition (store, id, 1, state, 1700000000.5, "submitted"),
+                  0);
 }
 
-Test (job_store, creates_the_current_schema_version_in_wal_mode, .init = setup, .fini = teardown, .timeout = 10)
+Test (job_store, creates_the_current_schema_version_in_wal_mode, .init = setup, .fini = teardown,
+      .timeout = 10)
 {
     segq__job_store_t *store = s_open ();
     cr_assert_eq (segq__job_store_schema_version (store), SEGQ_STORE_SCHEMA_VERSION);
@@ -87,13 +97,15 @@ Test (job_store, migrates_a_version_1_database_keeping_its_jobs, .init = setup, 
        columns nor their indexes (3), no job arrays (4), no uploads (5) */
     sqlite3 *db;
     cr_assert_eq (sqlite3_open (path, &db), SQLITE_OK);
-    cr_assert_eq (sqlite3_exec (db, "DROP TABLE checkpoints; DROP INDEX jobs_expired;"
+    cr_assert_eq (sqlite3_exec (db,
+                                "DROP TABLE checkpoints; DROP INDEX jobs_expired;"
                                 "DROP INDEX inputs_hash; DROP INDEX inputs_ref;"
                                 "DROP INDEX outputs_hash; ALTER TABLE jobs DROP COLUMN purged;"
                                 "ALTER TABLE jobs DROP COLUMN purged_by;"
                                 "DROP TABLE arrays; DROP TABLE array_jobs; DROP TABLE uploads;"
                                 "UPDATE schema_version SET version = 1",
-                                NULL, NULL, NULL), SQLITE_OK);
+                                NULL, NULL, NULL),
+                  SQLITE_OK);
     sqlite3_close (db);
     store = s_open ();
     cr_assert_eq (segq__job_store_schema_version (store), SEGQ_STORE_SCHEMA_VERSION);
@@ -112,8 +124,10 @@ Test (job_store, keeps_the_newest_checkpoint_of_a_job, .init = setup, .fini = te
     cr_assert_eq (segq__job_store_begin (store), 0);
     s_insert (store, 1, SEGQ_JOB_RUNNING, NULL);
     char hash_a [65], hash_b [65];
-    memset (hash_a, 'a', 64); hash_a [64] = 0;
-    memset (hash_b, 'b', 64); hash_b [64] = 0;
+    memset (hash_a, 'a', 64);
+    hash_a [64] = 0;
+    memset (hash_b, 'b', 64);
+    hash_b [64] = 0;
     segq_artifact_t first = { .name = "model.safetensors", .size = 100 };
     segq_artifact_t second = { .name = "model.safetensors", .size = 200 };
     memcpy (first.hash, hash_a, 65);
@@ -142,7 +156,8 @@ Test (job_store, refuses_a_newer_database, .init = setup, .fini = teardown, .tim
     segq__job_store_destroy (&store);
     sqlite3 *db;
     cr_assert_eq (sqlite3_open (path, &db), SQLITE_OK);
-    cr_assert_eq (sqlite3_exec (db, "UPDATE schema_version SET version = 99", NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq (sqlite3_exec (db, "UPDATE schema_version SET version = 99", NULL, NULL, NULL),
+                  SQLITE_OK);
     sqlite3_close (db);
     char err [512] = "";
     store = segq__job_store_open (path, err, sizeof err);
@@ -150,7 +165,8 @@ Test (job_store, refuses_a_newer_database, .init = setup, .fini = teardown, .tim
     cr_assert (strstr (err, "99") && strstr (err, "upgrade segqd"), "message: %s", err);
 }
 
-Test (job_store, refuses_a_file_that_is_not_a_database, .init = setup, .fini = teardown, .timeout = 10)
+Test (job_store, refuses_a_file_that_is_not_a_database, .init = setup, .fini = teardown,
+      .timeout = 10)
 {
     FILE *file = fopen (path, "w");
     cr_assert (file);
@@ -184,7 +200,8 @@ Test (job_store, job_ids_are_short_monotonic_and_parse_back, .timeout = 10)
     cr_assert_eq (segq__job_id_parse ("zzzzzzzzzzzzz"), 0, "overflow");
 }
 
-Test (job_store, rollback_discards_the_batch_and_its_ids, .init = setup, .fini = teardown, .timeout = 10)
+Test (job_store, rollback_discards_the_batch_and_its_ids, .init = setup, .fini = teardown,
+      .timeout = 10)
 {
     segq__job_store_t *store = s_open ();
     cr_assert_eq (segq__job_store_begin (store), 0);
@@ -214,11 +231,13 @@ Test (job_store, committed_batch_survives_reopen, .init = setup, .fini = teardow
     cr_assert_eq (segq_params_set (&params, "flag", &b), 0);
     cr_assert_eq (segq_params_set (&params, "mode", &s), 0);
     for (int n = 0; n < 5; n++)
-        s_insert (store, segq__job_store_next_id (store), n < 3 ? SEGQ_JOB_QUEUED : SEGQ_JOB_SUCCEEDED,
-                  &params);
+        s_insert (store, segq__job_store_next_id (store),
+                  n < 3 ? SEGQ_JOB_QUEUED : SEGQ_JOB_SUCCEEDED, &params);
     segq_params_clear (&params);
     cr_assert_eq (segq__job_store_set_running (store, 2, 1, "node-a", 0, 1700000001.0), 0);
-    cr_assert_eq (segq__job_store_add_transition (store, 2, 2, SEGQ_JOB_RUNNING, 1700000001.0, "attempt 1"), 0);
+    cr_assert_eq (
+        segq__job_store_add_transition (store, 2, 2, SEGQ_JOB_RUNNING, 1700000001.0, "attempt 1"),
+        0);
     segq_artifact_t out = { .name = "out/a.png", .size = 3 };
     memset (out.hash, 'a', SEGQ_HASH_HEX_LEN);
     cr_assert_eq (segq__job_store_insert_output (store, 4, &out), 0);
@@ -269,8 +288,8 @@ Test (job_store, committed_batch_survives_reopen, .init = setup, .fini = teardow
     cr_assert_eq (segq__job_store_list_newest (store, 0, NULL, 0, 2, ids, &count), 0);
     cr_assert (count == 2 && ids [0] == 5 && ids [1] == 4, "%zu: %llu %llu", count,
                (unsigned long long) ids [0], (unsigned long long) ids [1]);
-    cr_assert_eq (segq__job_store_list_newest (store, 4, "alice", SEGQ_JOB_QUEUED, 10, ids,
-                                               &count), 0);
+    cr_assert_eq (segq__job_store_list_newest (store, 4, "alice", SEGQ_JOB_QUEUED, 10, ids, &count),
+                  0);
     cr_assert (count == 2 && ids [0] == 3 && ids [1] == 1, "%zu", count);
     segq__job_store_destroy (&store);
 }
@@ -289,7 +308,8 @@ s_collect (void *arg, const segq__job_row_t *row)
     return 0;
 }
 
-Test (job_store, load_active_returns_only_unfinished_jobs, .init = setup, .fini = teardown, .timeout = 10)
+Test (job_store, load_active_returns_only_unfinished_jobs, .init = setup, .fini = teardown,
+      .timeout = 10)
 {
     segq__job_store_t *store = s_open ();
     cr_assert_eq (segq__job_store_begin (store), 0);
@@ -298,7 +318,8 @@ Test (job_store, load_active_returns_only_unfinished_jobs, .init = setup, .fini 
     cr_assert_eq (segq__job_store_set_running (store, 2, 1, "node-b", 1, 2.0), 0);
     cr_assert_eq (segq__job_store_add_transition (store, 2, 2, SEGQ_JOB_RUNNING, 2.0, NULL), 0);
     cr_assert_eq (segq__job_store_set_final (store, 3, SEGQ_JOB_FAILED, 3.0, "boom", 1, 0), 0);
-    cr_assert_eq (segq__job_store_set_final (store, 4, SEGQ_JOB_CANCELLED, 3.0, "by alice", -1, 0), 0);
+    cr_assert_eq (segq__job_store_set_final (store, 4, SEGQ_JOB_CANCELLED, 3.0, "by alice", -1, 0),
+                  0);
     char err [256];
     cr_assert_eq (segq__job_store_commit (store, err, sizeof err), 0);
     uint64_t seen [8] = { 0 };

@@ -11,7 +11,7 @@ static segq__sched_t *sched;
 static segq__artifact_store_t *artifacts;
 static segq__jobs_t *jobs;
 static segq__sched_node_t *node;
-static segq_config_t *limits;       /* per-user limits of the next s_open; NULL: none */
+static segq_config_t *limits; /* per-user limits of the next s_open; NULL: none */
 
 static void
 s_open (void)
@@ -23,8 +23,9 @@ s_open (void)
     artifacts = segq__artifact_store_new (dir, err, sizeof err);
     cr_assert_not_null (artifacts, "%s", err);
     sched = segq__sched_new ();
-    segq__jobs_config_t config = { .max_attempts = 2, .time_limit_s = 0, .orphan_grace_s = 5,
-                                   .limits = limits };
+    segq__jobs_config_t config = {
+        .max_attempts = 2, .time_limit_s = 0, .orphan_grace_s = 5, .limits = limits
+    };
     jobs = segq__jobs_new (store, sched, artifacts, &config);
     cr_assert_not_null (jobs);
     cr_assert_eq (segq__jobs_load (jobs, 1000.0, err, sizeof err), 0, "%s", err);
@@ -113,11 +114,12 @@ Test (jobs, machine_allows_only_the_documented_transitions, .timeout = 10)
     allowed [SEGQ_JOB_RUNNING][SEGQ_JOB_CANCELLED] = 1;
     for (int from = 1; from <= 6; from++)
         for (int to = 1; to <= 6; to++)
-            cr_assert_eq (segq__job_transition_allowed (from, to), allowed [from][to],
-                          "%d -> %d", from, to);
+            cr_assert_eq (segq__job_transition_allowed (from, to), allowed [from][to], "%d -> %d",
+                          from, to);
 }
 
-Test (jobs, bad_submits_are_refused_and_nothing_is_stored, .init = setup, .fini = teardown, .timeout = 20)
+Test (jobs, bad_submits_are_refused_and_nothing_is_stored, .init = setup, .fini = teardown,
+      .timeout = 20)
 {
     char id [SEGQ__JOB_ID_MAX], err [1024] = "";
     cr_assert_eq (s_submit ("nosuchkind", NULL, NULL, id, err, sizeof err), SEGQ_EKIND);
@@ -156,7 +158,8 @@ Test (jobs, bad_submits_are_refused_and_nothing_is_stored, .init = setup, .fini 
     cr_assert_eq (count, 0);
 }
 
-Test (jobs, a_job_runs_and_every_transition_is_stored, .init = setup, .fini = teardown, .timeout = 20)
+Test (jobs, a_job_runs_and_every_transition_is_stored, .init = setup, .fini = teardown,
+      .timeout = 20)
 {
     char id [SEGQ__JOB_ID_MAX], err [1024] = "";
     cr_assert_eq (s_submit ("sleep", NULL, NULL, id, err, sizeof err), 0, "%s", err);
@@ -185,7 +188,8 @@ Test (jobs, a_job_runs_and_every_transition_is_stored, .init = setup, .fini = te
     segq_job_info_clear (&info);
 }
 
-Test (jobs, lost_worker_requeues_then_fails_after_max_attempts, .init = setup, .fini = teardown, .timeout = 20)
+Test (jobs, lost_worker_requeues_then_fails_after_max_attempts, .init = setup, .fini = teardown,
+      .timeout = 20)
 {
     char id [SEGQ__JOB_ID_MAX], err [1024] = "";
     cr_assert_eq (s_submit ("sleep", NULL, NULL, id, err, sizeof err), 0, "%s", err);
@@ -208,7 +212,8 @@ Test (jobs, lost_worker_requeues_then_fails_after_max_attempts, .init = setup, .
     cr_assert_eq (segq__sched_user_running (segq__sched_user (sched, "alice")), 0);
 }
 
-Test (jobs, dependency_failure_fails_the_chain_naming_it, .init = setup, .fini = teardown, .timeout = 20)
+Test (jobs, dependency_failure_fails_the_chain_naming_it, .init = setup, .fini = teardown,
+      .timeout = 20)
 {
     char a [SEGQ__JOB_ID_MAX], b [SEGQ__JOB_ID_MAX], c [SEGQ__JOB_ID_MAX], err [1024] = "";
     cr_assert_eq (s_submit ("sleep", NULL, NULL, a, err, sizeof err), 0);
@@ -282,7 +287,8 @@ Test (jobs, outputs_flow_to_dependents_by_reference, .init = setup, .fini = tear
     cr_assert_eq (s_state (b), SEGQ_JOB_FAILED);
 }
 
-Test (jobs, cancel_queued_at_once_and_running_through_its_worker, .init = setup, .fini = teardown, .timeout = 20)
+Test (jobs, cancel_queued_at_once_and_running_through_its_worker, .init = setup, .fini = teardown,
+      .timeout = 20)
 {
     char q [SEGQ__JOB_ID_MAX], r [SEGQ__JOB_ID_MAX], err [1024] = "";
     cr_assert_eq (s_submit ("sleep", NULL, NULL, r, err, sizeof err), 0);
@@ -290,30 +296,34 @@ Test (jobs, cancel_queued_at_once_and_running_through_its_worker, .init = setup,
     cr_assert_eq (s_submit ("sleep", NULL, NULL, q, err, sizeof err), 0);
     segq__sched_node_set_accepting (node, false);
     bool abort = true;
-    cr_assert_eq (segq__jobs_cancel (jobs, segq__job_id_parse (q), "mallory", 8.0, &abort, err,
-                                     sizeof err), SEGQ_EPERM);
+    cr_assert_eq (
+        segq__jobs_cancel (jobs, segq__job_id_parse (q), "mallory", 8.0, &abort, err, sizeof err),
+        SEGQ_EPERM);
     cr_assert (strstr (err, "alice"), "%s", err);
-    cr_assert_eq (segq__jobs_cancel (jobs, segq__job_id_parse (q), "alice", 8.0, &abort, err,
-                                     sizeof err), 0);
+    cr_assert_eq (
+        segq__jobs_cancel (jobs, segq__job_id_parse (q), "alice", 8.0, &abort, err, sizeof err), 0);
     cr_assert_not (abort);
     cr_assert_eq (segq__sched_queued (sched), 0);
     cr_assert_eq (s_state (q), SEGQ_JOB_CANCELLED);
-    cr_assert_eq (segq__jobs_cancel (jobs, segq__job_id_parse (r), "alice", 8.0, &abort, err,
-                                     sizeof err), 0);
+    cr_assert_eq (
+        segq__jobs_cancel (jobs, segq__job_id_parse (r), "alice", 8.0, &abort, err, sizeof err), 0);
     cr_assert (abort, "a running job is stopped by its worker");
     cr_assert_eq (s_state (r), SEGQ_JOB_RUNNING);
     /* the worker reports success anyway: the cancel wins */
     cr_assert_eq (segq__jobs_finish (jobs, s_job (r), true, NULL, 0, 0, NULL, 0, 9.0), 0);
     cr_assert_eq (s_state (r), SEGQ_JOB_CANCELLED);
     /* cancelling a final job changes nothing and is refused, saying so */
-    cr_assert_eq (segq__jobs_cancel (jobs, segq__job_id_parse (r), "alice", 8.0, &abort, err,
-                                     sizeof err), SEGQ_ESTATE);
+    cr_assert_eq (
+        segq__jobs_cancel (jobs, segq__job_id_parse (r), "alice", 8.0, &abort, err, sizeof err),
+        SEGQ_ESTATE);
     cr_assert (strstr (err, "already ended (cancelled)"), "%s", err);
     cr_assert_eq (s_state (r), SEGQ_JOB_CANCELLED);
-    cr_assert_eq (segq__jobs_cancel (jobs, 999, "alice", 8.0, &abort, err, sizeof err), SEGQ_ENOENT);
+    cr_assert_eq (segq__jobs_cancel (jobs, 999, "alice", 8.0, &abort, err, sizeof err),
+                  SEGQ_ENOENT);
 }
 
-Test (jobs, restart_rebuilds_queue_waits_and_orphans, .init = setup, .fini = teardown, .timeout = 20)
+Test (jobs, restart_rebuilds_queue_waits_and_orphans, .init = setup, .fini = teardown,
+      .timeout = 20)
 {
     char q [SEGQ__JOB_ID_MAX], r [SEGQ__JOB_ID_MAX], w [SEGQ__JOB_ID_MAX], err [1024] = "";
     cr_assert_eq (s_submit ("sleep", NULL, NULL, r, err, sizeof err), 0);
@@ -369,7 +379,8 @@ Test (jobs, in_process_kinds_take_no_slot, .init = setup, .fini = teardown, .tim
     s_commit ();
 }
 
-Test (jobs, a_briefly_lost_worker_takes_its_attempt_back, .init = setup, .fini = teardown, .timeout = 20)
+Test (jobs, a_briefly_lost_worker_takes_its_attempt_back, .init = setup, .fini = teardown,
+      .timeout = 20)
 {
     char id [SEGQ__JOB_ID_MAX], err [1024] = "";
     cr_assert_eq (s_submit ("sleep", NULL, NULL, id, err, sizeof err), 0, "%s", err);
@@ -406,7 +417,8 @@ s_reopen_with (const char *text)
 
 /* max_queued: a submit over it is refused whole, with ELIMIT and a reason;
    a job that starts makes room; the count survives a restart. */
-Test (jobs, queued_limit_refuses_submits_and_stores_nothing, .init = setup, .fini = teardown, .timeout = 20)
+Test (jobs, queued_limit_refuses_submits_and_stores_nothing, .init = setup, .fini = teardown,
+      .timeout = 20)
 {
     s_reopen_with ("[defaults]\nmax_queued = 2\n[user bob]\nmax_queued = unlimited\n");
     char id [SEGQ__JOB_ID_MAX], err [1024] = "";
@@ -534,11 +546,11 @@ s_train (segq_input_t inputs [2], const char *first, const char *second)
 {
     char hash [SEGQ_HASH_HEX_LEN + 1];
     s_stored ("px", hash);
-    inputs [0] = (segq_input_t) { .name = (char *) first };
-    inputs [1] = (segq_input_t) { .name = (char *) second };
+    inputs [0] = (segq_input_t){ .name = (char *) first };
+    inputs [1] = (segq_input_t){ .name = (char *) second };
     memcpy (inputs [0].hash, hash, sizeof hash);
     memcpy (inputs [1].hash, hash, sizeof hash);
-    return (segq_submit_t) { .user = "alice", .kind = "train", .inputs = inputs, .n_inputs = 1 };
+    return (segq_submit_t){ .user = "alice", .kind = "train", .inputs = inputs, .n_inputs = 1 };
 }
 
 /* generate without a seed gets a fresh one, stored with the job: asking a

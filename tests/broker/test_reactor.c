@@ -25,8 +25,12 @@ s_start (void)
 {
     char err [512] = "";
     segq_broker_config_t config = {
-        .bind = "tcp://127.0.0.1:*", .data_dir = dir, .heartbeat_ms = 100, .expiry_ms = 1000,
-        .max_msg = 1 << 17, .chunk_size = 1 << 16,
+        .bind = "tcp://127.0.0.1:*",
+        .data_dir = dir,
+        .heartbeat_ms = 100,
+        .expiry_ms = 1000,
+        .max_msg = 1 << 17,
+        .chunk_size = 1 << 16,
     };
     zsys_interrupted = 0;
     broker = segq_broker_new (&config, err, sizeof err);
@@ -37,7 +41,7 @@ s_start (void)
 static void
 s_stop (void)
 {
-    zsys_interrupted = 1;   /* what SIGTERM does */
+    zsys_interrupted = 1; /* what SIGTERM does */
     pthread_join (thread, NULL);
     segq_broker_destroy (&broker);
 }
@@ -103,13 +107,15 @@ s_status (zsock_t *sock, const char *job, char *message, size_t len)
     cr_assert_eq (reply->u.status_reply.n_jobs, 1);
     int state = reply->u.status_reply.jobs [0].state;
     if (message)
-        snprintf (message, len, "%s", reply->u.status_reply.jobs [0].message
-                                      ? reply->u.status_reply.jobs [0].message : "");
+        snprintf (message, len, "%s",
+                  reply->u.status_reply.jobs [0].message ? reply->u.status_reply.jobs [0].message
+                                                         : "");
     segq_msg_destroy (&reply);
     return state;
 }
 
-Test (reactor, bad_frames_are_dropped_and_others_still_served, .init = setup, .fini = teardown, .timeout = 30)
+Test (reactor, bad_frames_are_dropped_and_others_still_served, .init = setup, .fini = teardown,
+      .timeout = 30)
 {
     zsock_t *bad = s_dealer ();
     /* garbage header */
@@ -151,7 +157,8 @@ Test (reactor, bad_frames_are_dropped_and_others_still_served, .init = setup, .f
     zsock_destroy (&good);
 }
 
-Test (reactor, submit_is_validated_and_survives_a_restart, .init = setup, .fini = teardown, .timeout = 30)
+Test (reactor, submit_is_validated_and_survives_a_restart, .init = setup, .fini = teardown,
+      .timeout = 30)
 {
     zsock_t *sock = s_dealer ();
     segq_msg_t *reply = s_ask (sock, s_submit ("frobnicate"));
@@ -276,7 +283,8 @@ s_result (zsock_t *worker, const char *job, uint32_t attempt, const segq_artifac
     return code;
 }
 
-Test (reactor, workers_register_get_work_and_stale_results_are_fenced, .init = setup, .fini = teardown, .timeout = 30)
+Test (reactor, workers_register_get_work_and_stale_results_are_fenced, .init = setup,
+      .fini = teardown, .timeout = 30)
 {
     zsock_t *client = s_dealer ();
     zsock_t *worker = s_dealer ();

@@ -26,8 +26,8 @@ s_record (void *arg, segq__sched_job_t *job, segq__sched_node_t *node, int32_t g
 }
 
 static segq__sched_job_t *
-s_job (segq__sched_t *sched, const char *user, uint64_t seq, int32_t priority,
-       uint64_t gpu_mem, uint32_t cpu_slots)
+s_job (segq__sched_t *sched, const char *user, uint64_t seq, int32_t priority, uint64_t gpu_mem,
+       uint32_t cpu_slots)
 {
     segq__sched_job_t *job = calloc (1, sizeof *job);
     cr_assert (job);
@@ -67,7 +67,8 @@ Test (scheduler, fair_share_alternates_users_by_running_work, .timeout = 10)
     cr_assert (record.order [0]->seq == 1 || record.order [1]->seq == 1);
     /* one of bob's ends: bob has less running work, so bob goes next */
     segq__sched_job_t *bob_job = strcmp (segq__sched_user_name (record.order [0]->user), "bob") == 0
-                               ? record.order [0] : record.order [1];
+                                     ? record.order [0]
+                                     : record.order [1];
     segq__sched_release (sched, bob_job);
     record.count = 0;
     cr_assert_eq (segq__sched_dispatch (sched, 100, s_record, &record), 1);
@@ -134,7 +135,7 @@ Test (scheduler, priority_orders_only_the_users_own_jobs, .timeout = 10)
             cr_assert_eq (n_alice, (size_t) (round / 2 + 1), "round %d", round);
         segq__sched_release (sched, job);
     }
-    uint64_t want [4] = { 2, 4, 3, 1 };     /* priority desc, then FIFO */
+    uint64_t want [4] = { 2, 4, 3, 1 }; /* priority desc, then FIFO */
     cr_assert_arr_eq (alice_order, want, sizeof want);
     cr_assert_eq (bob_order [0], 5);
     cr_assert_eq (bob_order [1], 6);
@@ -188,7 +189,9 @@ Test (scheduler, gpu_jobs_pack_onto_the_best_fitting_gpu, .timeout = 10)
     cr_assert_eq (record.nodes [1], a);
     cr_assert_eq (segq__sched_node_owner (a), (void *) "a");
     segq__sched_destroy (&sched);
-    free (j1); free (j2); free (j3);
+    free (j1);
+    free (j2);
+    free (j3);
 }
 
 Test (scheduler, a_head_job_that_fits_nowhere_does_not_block, .timeout = 10)
@@ -215,7 +218,9 @@ Test (scheduler, a_head_job_that_fits_nowhere_does_not_block, .timeout = 10)
     cr_assert_eq (segq__sched_dispatch (sched, 100, s_record, &record), 1);
     cr_assert_eq (record.order [0], huge);
     segq__sched_destroy (&sched);
-    free (huge); free (small); free (cpu);
+    free (huge);
+    free (small);
+    free (cpu);
 }
 
 Test (scheduler, jobs_go_only_to_nodes_running_their_kind, .timeout = 10)
@@ -317,8 +322,7 @@ Test (scheduler, dequeue_from_the_middle_keeps_order, .timeout = 10)
             segq__sched_job_t *a = record.order [i], *b = record.order [j];
             if (a->user != b->user)
                 continue;
-            cr_assert (a->priority > b->priority
-                       || (a->priority == b->priority && a->seq < b->seq),
+            cr_assert (a->priority > b->priority || (a->priority == b->priority && a->seq < b->seq),
                        "job %llu dispatched before %llu", (unsigned long long) a->seq,
                        (unsigned long long) b->seq);
         }
@@ -334,10 +338,10 @@ s_limits (void *arg, const char *user)
 {
     (void) arg;
     if (strcmp (user, "alice") == 0)
-        return (segq__sched_limits_t) { 2, SEGQ_SCHED_UNLIMITED };
+        return (segq__sched_limits_t){ 2, SEGQ_SCHED_UNLIMITED };
     if (strcmp (user, "gpu") == 0)
-        return (segq__sched_limits_t) { SEGQ_SCHED_UNLIMITED, 10 * GB };
-    return (segq__sched_limits_t) { SEGQ_SCHED_UNLIMITED, SEGQ_SCHED_UNLIMITED };
+        return (segq__sched_limits_t){ SEGQ_SCHED_UNLIMITED, 10 * GB };
+    return (segq__sched_limits_t){ SEGQ_SCHED_UNLIMITED, SEGQ_SCHED_UNLIMITED };
 }
 
 static size_t
@@ -396,12 +400,9 @@ Test (scheduler, gpu_memory_limit_passes_over_only_what_would_exceed_it, .timeou
     /* "gpu" may hold 10 GB: 6 GB runs, a second 6 GB waits, a CPU job and
        a 4 GB job behind it still run; another user is not held at all */
     segq__sched_job_t *jobs [6] = {
-        s_job (sched, "gpu", 1, 0, 6 * GB, 0),
-        s_job (sched, "gpu", 2, 0, 6 * GB, 0),
-        s_job (sched, "gpu", 3, 0, 0, 1),
-        s_job (sched, "gpu", 4, 0, 4 * GB, 0),
-        s_job (sched, "other", 5, 0, 30 * GB, 0),
-        s_job (sched, "other", 6, 0, 30 * GB, 0),
+        s_job (sched, "gpu", 1, 0, 6 * GB, 0),    s_job (sched, "gpu", 2, 0, 6 * GB, 0),
+        s_job (sched, "gpu", 3, 0, 0, 1),         s_job (sched, "gpu", 4, 0, 4 * GB, 0),
+        s_job (sched, "other", 5, 0, 30 * GB, 0), s_job (sched, "other", 6, 0, 30 * GB, 0),
     };
     record_t record = { .count = 0 };
     cr_assert_eq (segq__sched_dispatch (sched, 100, s_record, &record), 5);
@@ -421,12 +422,9 @@ Test (scheduler, admin_priority_goes_ahead_of_fair_share, .timeout = 10)
 {
     segq__sched_t *sched = segq__sched_new ();
     segq__sched_job_t *jobs [6] = {
-        s_job (sched, "alice", 1, 0, 0, 1),
-        s_job (sched, "alice", 2, 0, 0, 1),
-        s_job (sched, "alice", 3, 0, 0, 1),
-        s_job (sched, "bob", 4, 0, 0, 1),
-        s_job (sched, "bob", 5, 0, 0, 1),
-        s_job (sched, "carol", 6, 0, 0, 1),
+        s_job (sched, "alice", 1, 0, 0, 1), s_job (sched, "alice", 2, 0, 0, 1),
+        s_job (sched, "alice", 3, 0, 0, 1), s_job (sched, "bob", 4, 0, 0, 1),
+        s_job (sched, "bob", 5, 0, 0, 1),   s_job (sched, "carol", 6, 0, 0, 1),
     };
     segq__sched_node_new (sched, NULL, 1, NULL, 0, 1, 0);
     record_t record = { .count = 0 };
@@ -464,7 +462,7 @@ Test (scheduler, user_priority_change_reorders_own_jobs_only, .timeout = 10)
     segq__sched_node_new (sched, NULL, 1, NULL, 0, 1, 0);
     segq__sched_set_priority (sched, jobs [1], SEGQ_SCHED_USER_PRIORITY_MAX);
     segq__sched_set_priority (sched, jobs [3], SEGQ_SCHED_USER_PRIORITY_MAX);
-    segq__sched_set_priority (sched, jobs [3], -5);     /* and back down */
+    segq__sched_set_priority (sched, jobs [3], -5); /* and back down */
     record_t record = { .count = 0 };
     /* users still alternate; within alice, job 2 now goes first */
     for (int round = 0; round < 4; round++) {
@@ -475,7 +473,8 @@ Test (scheduler, user_priority_change_reorders_own_jobs_only, .timeout = 10)
     cr_assert_neq (record.order [1]->user, record.order [2]->user);
     size_t first_alice = record.order [0]->user == jobs [0]->user ? 0 : 1;
     cr_assert_eq (record.order [first_alice], jobs [1]);
-    cr_assert_eq (record.order [first_alice == 0 ? 1 : 0], jobs [2], "bob's -5 job goes after his other");
+    cr_assert_eq (record.order [first_alice == 0 ? 1 : 0], jobs [2],
+                  "bob's -5 job goes after his other");
     segq__sched_destroy (&sched);
     for (int i = 0; i < 4; i++)
         free (jobs [i]);

@@ -15,9 +15,9 @@
 #include "harness.h"
 #include "segq_proto.h"
 
-#define PER_PEER 5
-#define ALL      12
-#define ANNOUNCED ((uint64_t) 1 << 30)  /* large enough for the sink's O_DIRECT writer */
+#define PER_PEER  5
+#define ALL       12
+#define ANNOUNCED ((uint64_t) 1 << 30) /* large enough for the sink's O_DIRECT writer */
 
 static harness_t *h;
 
@@ -28,13 +28,13 @@ setup (void)
     cr_assert_not_null (h);
     h->expiry_ms = 1500;
     /* the limits as an admin writes them (docs/usage.md: broker configuration) */
-    char config[600];
+    char config [600];
     snprintf (config, sizeof config, "%s/segqd.conf", h->dir);
     FILE *file = fopen (config, "w");
     cr_assert_not_null (file);
     fprintf (file, "max_transfers = 12\nmax_transfers_per_peer = 5\nmax_artifact_size = 1000T\n");
     cr_assert_eq (fclose (file), 0);
-    const char *extra[] = { "--config", config, NULL };
+    const char *extra [] = { "--config", config, NULL };
     cr_assert_eq (harness_start_broker (h, extra), 0, "segqd did not start");
 }
 
@@ -48,7 +48,7 @@ teardown (void)
 static int
 s_entries (const char *format, ...)
 {
-    char path[600];
+    char path [600];
     va_list args;
     va_start (args, format);
     vsnprintf (path, sizeof path, format, args);
@@ -77,7 +77,7 @@ s_put (zsock_t *sock, uint64_t req, uint64_t size, char *why, size_t len)
     msg->u.put.name = strdup ("announced.bin");
     cr_assert_eq (segq_msg_send (&msg, sock, NULL), 0);
     segq_msg_t *reply = NULL;
-    char err[256];
+    char err [256];
     H_ASSERT (h, segq_msg_recv (sock, NULL, &reply, NULL, err, sizeof err) == 0, "no answer: %s",
               err);
     int code = 1;
@@ -85,8 +85,7 @@ s_put (zsock_t *sock, uint64_t req, uint64_t size, char *why, size_t len)
     if (reply->type == SEGQ_MSG_PUT_READY) {
         cr_assert_eq (reply->u.put_ready.req_id, req);
         code = 0;
-    }
-    else if (reply->type == SEGQ_MSG_ERROR) {
+    } else if (reply->type == SEGQ_MSG_ERROR) {
         cr_assert_eq (reply->u.error.req_id, req, "the refusal answers its PUT");
         code = reply->u.error.code;
         snprintf (why, len, "%s", reply->u.error.message ? reply->u.error.message : "");
@@ -101,7 +100,7 @@ static void
 s_fill (zsock_t *sock, int tries, int taken, const char *limit)
 {
     int ready = 0;
-    char why[600];
+    char why [600];
     for (int i = 0; i < tries; i++) {
         int code = s_put (sock, (uint64_t) i + 1, ANNOUNCED, why, sizeof why);
         if (code == 0) {
@@ -123,7 +122,7 @@ s_upload (segq_client_t *client, const char *path)
 Test (transfer_limits, announced_uploads_are_bounded, .init = setup, .fini = teardown,
       .timeout = 120)
 {
-    char file[600];
+    char file [600];
     snprintf (file, sizeof file, "%s/normal.bin", h->dir);
     cr_assert_eq (harness_write_random_file (file, 9u << 20, 3), 0);
     segq_client_t *client = harness_client (h, 10000);
@@ -143,7 +142,7 @@ Test (transfer_limits, announced_uploads_are_bounded, .init = setup, .fini = tea
     zsock_t *b = s_peer (), *c = s_peer ();
     s_fill (b, 10, PER_PEER, "max-transfers-per-peer 5");
     s_fill (c, 10, ALL - 2 * PER_PEER, "max-transfers 12");
-    char tmp[600];
+    char tmp [600];
     snprintf (tmp, sizeof tmp, "%s/artifacts/tmp", h->data_dir);
     cr_assert_eq (s_entries ("%s", tmp), ALL, "one temporary file per transfer taken");
     int more_threads = s_entries ("/proc/%d/task", (int) h->broker) - threads;
@@ -155,7 +154,7 @@ Test (transfer_limits, announced_uploads_are_bounded, .init = setup, .fini = tea
 
     /* sizes are refused before any limit */
     zsock_t *d = s_peer ();
-    char why[600];
+    char why [600];
     cr_assert_eq (s_put (d, 1, (uint64_t) 1 << 62, why, sizeof why), SEGQ_ETOOBIG, "%s", why);
     cr_assert (strstr (why, "max-artifact-size"), "%s", why);
     struct statvfs fs;
@@ -173,13 +172,13 @@ Test (transfer_limits, announced_uploads_are_bounded, .init = setup, .fini = tea
     zsock_destroy (&c);
     zsock_destroy (&d);
     int rc = SEGQ_ELIMIT;
-    for (int64_t until = zclock_mono () + 15000; rc == SEGQ_ELIMIT && zclock_mono () < until; ) {
+    for (int64_t until = zclock_mono () + 15000; rc == SEGQ_ELIMIT && zclock_mono () < until;) {
         harness_sleep_ms (100);
         rc = s_upload (client, file);
     }
     H_ASSERT (h, rc == 0, "%s", segq_client_error (client));
     /* the last of them expire a heartbeat or two later */
-    for (int64_t until = zclock_mono () + 15000; s_entries ("%s", tmp) && zclock_mono () < until; )
+    for (int64_t until = zclock_mono () + 15000; s_entries ("%s", tmp) && zclock_mono () < until;)
         harness_sleep_ms (100);
     cr_assert_eq (s_entries ("%s", tmp), 0, "the expired transfers' files are gone");
     segq_client_destroy (&client);

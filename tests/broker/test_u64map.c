@@ -19,8 +19,7 @@ Test (u64map, matches_a_reference_under_churn, .timeout = 20)
                 live++;
             reference [key] = value;
             cr_assert_eq (segq__u64map_put (map, key, value), 0);
-        }
-        else {
+        } else {
             void *was = segq__u64map_remove (map, key);
             cr_assert_eq (was, reference [key], "remove %llu", (unsigned long long) key);
             if (reference [key])

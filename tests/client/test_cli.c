@@ -18,12 +18,12 @@
 #include "segq_client.h"
 #include "segq_folds.h"
 
-static char s_out[65536], s_err[16384];
+static char s_out [65536], s_err [16384];
 
 static const char *
 s_segq (void)
 {
-    static char path[1024];
+    static char path [1024];
     const char *bin = getenv ("SEGQ_BINARY_DIR");
     snprintf (path, sizeof path, "%s/client/segq", bin && *bin ? bin : SEGQ_BINARY_DIR);
     cr_assert_eq (access (path, X_OK), 0, "segq not built at %s", path);
@@ -37,25 +37,25 @@ s_slurp (int fd, char *buf, size_t len)
     ssize_t n;
     while (used + 1 < len && (n = read (fd, buf + used, len - 1 - used)) > 0)
         used += (size_t) n;
-    buf[used] = 0;
+    buf [used] = 0;
 }
 
 /* Run segq with argv (NULL-terminated, without "segq"); exit status. */
 static int
 s_run (const char *const *args)
 {
-    const char *argv[48] = { s_segq () };
+    const char *argv [48] = { s_segq () };
     size_t n = 1;
-    for (size_t i = 0; args[i] && n < 47; i++)
-        argv[n++] = args[i];
-    char out_path[] = "/tmp/segq-cli-out-XXXXXX", err_path[] = "/tmp/segq-cli-err-XXXXXX";
+    for (size_t i = 0; args [i] && n < 47; i++)
+        argv [n++] = args [i];
+    char out_path [] = "/tmp/segq-cli-out-XXXXXX", err_path [] = "/tmp/segq-cli-err-XXXXXX";
     int o = mkstemp (out_path), e = mkstemp (err_path);
     cr_assert (o >= 0 && e >= 0);
     pid_t pid = fork ();
     if (pid == 0) {
         dup2 (o, STDOUT_FILENO);
         dup2 (e, STDERR_FILENO);
-        execv (argv[0], (char *const *) argv);
+        execv (argv [0], (char *const *) argv);
         _exit (127);
     }
     int status;
@@ -75,37 +75,41 @@ s_run (const char *const *args)
 
 Test (cli, help_on_every_command, .timeout = 30)
 {
-    static const char *commands[] = { "submit", "status", "wait", "cancel", "fetch", "logs", "workers" };
-    const char *top[] = { "--help", NULL };
+    static const char *commands [] = { "submit", "status", "wait",   "cancel",
+                                       "fetch",  "logs",   "workers" };
+    const char *top [] = { "--help", NULL };
     cr_assert_eq (s_run (top), 0);
-    static char top_help[sizeof s_out];
+    static char top_help [sizeof s_out];
     memcpy (top_help, s_out, sizeof s_out);
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        cr_assert (strstr (top_help, commands[i]), "segq --help does not list %s", commands[i]);
-        const char *args[] = { commands[i], "--help", NULL };
-        cr_assert_eq (s_run (args), 0, "segq %s --help: %s", commands[i], s_err);
-        cr_assert (strstr (s_out, "usage: segq"), "segq %s --help printed: %s", commands[i], s_out);
+    for (size_t i = 0; i < sizeof commands / sizeof commands [0]; i++) {
+        cr_assert (strstr (top_help, commands [i]), "segq --help does not list %s", commands [i]);
+        const char *args [] = { commands [i], "--help", NULL };
+        cr_assert_eq (s_run (args), 0, "segq %s --help: %s", commands [i], s_err);
+        cr_assert (strstr (s_out, "usage: segq"), "segq %s --help printed: %s", commands [i],
+                   s_out);
     }
     /* submit's help comes from the schema table: every kind and parameter. */
-    const char *submit[] = { "submit", "--help", NULL };
+    const char *submit [] = { "submit", "--help", NULL };
     cr_assert_eq (s_run (submit), 0);
     memcpy (top_help, s_out, sizeof s_out);
     size_t n;
     const segq_kind_spec_t *kinds = segq_kinds (&n);
     for (size_t k = 0; k < n; k++) {
-        cr_assert (strstr (top_help, kinds[k].name), "submit --help lacks kind %s", kinds[k].name);
-        const char *kind_help[] = { "submit", kinds[k].name, "--help", NULL };
+        cr_assert (strstr (top_help, kinds [k].name), "submit --help lacks kind %s",
+                   kinds [k].name);
+        const char *kind_help [] = { "submit", kinds [k].name, "--help", NULL };
         cr_assert_eq (s_run (kind_help), 0);
         /* each parameter and input as its typed flag, --min-size for min_size */
-        for (size_t p = 0; p < kinds[k].n_params + kinds[k].n_inputs; p++) {
-            const char *name = p < kinds[k].n_params ? kinds[k].params[p].name
-                                                     : kinds[k].inputs[p - kinds[k].n_params].name;
-            char flag[80];
+        for (size_t p = 0; p < kinds [k].n_params + kinds [k].n_inputs; p++) {
+            const char *name = p < kinds [k].n_params
+                                   ? kinds [k].params [p].name
+                                   : kinds [k].inputs [p - kinds [k].n_params].name;
+            char flag [80];
             size_t j = 0;
-            for (; name[j] && j < 70; j++)
-                flag[j] = name[j] == '_' ? '-' : name[j];
-            flag[j] = 0;
-            cr_assert (strstr (s_out, flag), "submit %s --help lacks --%s: %s", kinds[k].name,
+            for (; name [j] && j < 70; j++)
+                flag [j] = name [j] == '_' ? '-' : name [j];
+            flag [j] = 0;
+            cr_assert (strstr (s_out, flag), "submit %s --help lacks --%s: %s", kinds [k].name,
                        flag, s_out);
         }
     }
@@ -113,20 +117,20 @@ Test (cli, help_on_every_command, .timeout = 30)
 
 Test (cli, usage_errors_exit_2, .timeout = 30)
 {
-    const char *none[] = { NULL };
+    const char *none [] = { NULL };
     cr_assert_eq (s_run (none), 2);
-    const char *unknown[] = { "frobnicate", NULL };
+    const char *unknown [] = { "frobnicate", NULL };
     cr_assert_eq (s_run (unknown), 2);
     cr_assert (strstr (s_err, "frobnicate"), "%s", s_err);
-    const char *bad_opt[] = { "status", "--frob", NULL };
+    const char *bad_opt [] = { "status", "--frob", NULL };
     cr_assert_eq (s_run (bad_opt), 2);
     cr_assert (strstr (s_err, "--frob"), "%s", s_err);
-    const char *bad_state[] = { "status", "--state", "sleeping", NULL };
+    const char *bad_state [] = { "status", "--state", "sleeping", NULL };
     cr_assert_eq (s_run (bad_state), 2);
     cr_assert (strstr (s_err, "sleeping"), "%s", s_err);
-    const char *wait_nothing[] = { "wait", NULL };
+    const char *wait_nothing [] = { "wait", NULL };
     cr_assert_eq (s_run (wait_nothing), 2);
-    const char *logs_two[] = { "logs", "A", "B", NULL };
+    const char *logs_two [] = { "logs", "A", "B", NULL };
     cr_assert_eq (s_run (logs_two), 2);
 }
 
@@ -141,16 +145,16 @@ Test (cli, broker_down_is_a_clear_failure, .timeout = 30)
     cr_assert (hold >= 0 && bind (hold, (struct sockaddr *) &addr, sizeof addr) == 0
                && getsockname (hold, (struct sockaddr *) &addr, &addr_len) == 0);
     int port = ntohs (addr.sin_port);
-    char url[64];
+    char url [64];
     snprintf (url, sizeof url, "tcp://127.0.0.1:%d", port);
-    const char *args[] = { "--broker", url, "--timeout", "300", "status", NULL };
+    const char *args [] = { "--broker", url, "--timeout", "300", "status", NULL };
     cr_assert_eq (s_run (args), 1);
     cr_assert (strstr (s_err, "not reachable") && strstr (s_err, url), "%s", s_err);
     setenv ("SEGQ_BROKER", url, 1);
-    const char *env[] = { "--timeout", "300", "workers", NULL };
+    const char *env [] = { "--timeout", "300", "workers", NULL };
     cr_assert_eq (s_run (env), 1);
     cr_assert (strstr (s_err, url), "SEGQ_BROKER not used: %s", s_err);
-    const char *bad_url[] = { "--broker", "nonsense", "status", NULL };
+    const char *bad_url [] = { "--broker", "nonsense", "status", NULL };
     cr_assert_eq (s_run (bad_url), 1);
     cr_assert (strstr (s_err, "nonsense"), "%s", s_err);
     close (hold);
@@ -162,9 +166,9 @@ Test (cli, bad_submits_refused_before_sending, .timeout = 30)
     zsock_t *router = zsock_new (ZMQ_ROUTER);
     int port = zsock_bind (router, "tcp://127.0.0.1:*");
     cr_assert_gt (port, 0);
-    char url[64];
+    char url [64];
     snprintf (url, sizeof url, "tcp://127.0.0.1:%d", port);
-    static const char *cases[][8] = {
+    static const char *cases [][8] = {
         { "submit", "nosuchkind", NULL },
         { "submit", "sleep", "--param", "seconds=abc", NULL },
         { "submit", "sleep", "--param", "seconds=-1", NULL },
@@ -182,16 +186,17 @@ Test (cli, bad_submits_refused_before_sending, .timeout = 30)
         { "submit", "sleep", "--priority", "high", NULL },
         { "submit", "sleep", "extra", NULL },
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *args[12] = { "--broker", url };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        const char *args [12] = { "--broker", url };
         size_t n = 2;
-        for (size_t k = 0; cases[i][k]; k++)
-            args[n++] = cases[i][k];
-        args[n] = NULL;
+        for (size_t k = 0; cases [i][k]; k++)
+            args [n++] = cases [i][k];
+        args [n] = NULL;
         int rc = s_run (args);
-        cr_assert_eq (rc, 2, "case %zu (%s %s %s): exit %d, stderr: %s", i, cases[i][1],
-                      cases[i][2] ? cases[i][2] : "", cases[i][3] ? cases[i][3] : "", rc, s_err);
-        cr_assert (s_err[0], "case %zu: no message", i);
+        cr_assert_eq (rc, 2, "case %zu (%s %s %s): exit %d, stderr: %s", i, cases [i][1],
+                      cases [i][2] ? cases [i][2] : "", cases [i][3] ? cases [i][3] : "", rc,
+                      s_err);
+        cr_assert (s_err [0], "case %zu: no message", i);
     }
     zpoller_t *poller = zpoller_new (router, NULL);
     cr_assert_null (zpoller_wait (poller, 300), "the CLI sent something for a refused submit");
@@ -206,7 +211,7 @@ Test (cli, bad_submits_refused_before_sending, .timeout = 30)
    and the test reads what it sent. ---- */
 
 static zsock_t *s_router;
-static char s_url[64];
+static char s_url [64];
 
 static void
 s_listen (void)
@@ -228,7 +233,7 @@ s_heard (void)
         return NULL;
     zframe_t *rid = NULL;
     segq_msg_t *msg = NULL;
-    char err[256];
+    char err [256];
     cr_assert_eq (segq_msg_recv (s_router, &rid, &msg, NULL, err, sizeof err), 0, "%s", err);
     zframe_destroy (&rid);
     return msg;
@@ -238,11 +243,11 @@ s_heard (void)
 static int
 s_submit (const char *const *args)
 {
-    const char *argv[40] = { "--broker", s_url, "--timeout", "300" };
+    const char *argv [40] = { "--broker", s_url, "--timeout", "300" };
     size_t n = 4;
-    for (size_t i = 0; args[i] && n < 39; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
+    for (size_t i = 0; args [i] && n < 39; i++)
+        argv [n++] = args [i];
+    argv [n] = NULL;
     return s_run (argv);
 }
 
@@ -250,34 +255,38 @@ Test (cli_submit, mistakes_refused_before_sending, .timeout = 60)
 {
     s_listen ();
     static const struct {
-        const char *args[10];
-        const char *says;       /* in the message */
-    } cases[] = {
-        { { "submit", "train", "--image", "/etc/hostname", "--nitre", "5", NULL }, "did you mean --niter" },
+        const char *args [10];
+        const char *says; /* in the message */
+    } cases [] = {
+        { { "submit", "train", "--image", "/etc/hostname", "--nitre", "5", NULL },
+          "did you mean --niter" },
         { { "submit", "train", "--image", "/etc/hostname", "--niter", "abc", NULL }, "niter" },
         { { "submit", "train", "--image", "/etc/hostname", "--niter", "0", NULL }, "out of range" },
         { { "submit", "train", "--image", "/etc/hostname", "--max-size", NULL }, "needs a value" },
-        { { "submit", "train", "--image", "/etc/hostname", "--precision", "fp8", NULL }, "fp32|bf16" },
+        { { "submit", "train", "--image", "/etc/hostname", "--precision", "fp8", NULL },
+          "fp32|bf16" },
         { { "submit", "train", "--mask", "/etc/hostname", NULL }, "image" },
         { { "submit", "train", "--image", "/no/such/file.jpg", NULL }, "/no/such/file.jpg" },
         { { "submit", "train", "--images", "/etc/hostname", NULL }, "not a folder" },
         { { "submit", "generate", "--model", "/tmp", NULL }, "--models DIR" },
         { { "submit", "train", "--image", "/etc/hostname", "--mask-from-alpah", NULL },
           "did you mean --mask-from-alpha" },
-        { { "submit", "train", "--image", "/etc/hostname", "--gpu-men", "8G", NULL }, "did you mean --gpu-mem" },
+        { { "submit", "train", "--image", "/etc/hostname", "--gpu-men", "8G", NULL },
+          "did you mean --gpu-mem" },
         { { "submit", "generate", "--count", "5", NULL }, "model" },
         { { "submit", "generate", "--model", "000k", "--count", "-1", NULL }, "count" },
         { { "submit", "evaluate", "--real", "/tmp", "--synthetic", "000k", NULL }, "NAME=" },
         { { "submit", "evaluate", "--real", "/tmp", "--synthetic", "a b=000k", NULL }, "NAME=" },
-        { { "submit", "stylize", "--content", "000k", "--stlye", "x", NULL }, "did you mean --style" },
+        { { "submit", "stylize", "--content", "000k", "--stlye", "x", NULL },
+          "did you mean --style" },
         { { "submit", "--niter", "5", "train", NULL }, "after the kind" },
         { { "submit", "sleep", "--seconds", "2", "extra", NULL }, "extra" },
         { { "submit", "sleep", "--param", "secnds=2", NULL }, "did you mean seconds" },
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int rc = s_submit (cases[i].args);
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        int rc = s_submit (cases [i].args);
         cr_assert_eq (rc, 2, "case %zu: exit %d, stderr: %s", i, rc, s_err);
-        cr_assert (strstr (s_err, cases[i].says), "case %zu: '%s' not in: %s", i, cases[i].says,
+        cr_assert (strstr (s_err, cases [i].says), "case %zu: '%s' not in: %s", i, cases [i].says,
                    s_err);
     }
     cr_assert_null (s_heard (), "the CLI sent something for a refused submit");
@@ -302,19 +311,20 @@ s_same_submit (const segq_submit_t *a, const segq_submit_t *b)
     cr_assert_str_eq (a->kind, b->kind);
     cr_assert_eq (a->params.count, b->params.count);
     for (size_t i = 0; i < a->params.count; i++) {
-        const segq_value_t *other = segq_params_get (&b->params, a->params.items[i].name);
-        cr_assert_not_null (other, "%s missing", a->params.items[i].name);
-        char x[128], y[128];
-        segq_value_format (&a->params.items[i].value, x, sizeof x);
+        const segq_value_t *other = segq_params_get (&b->params, a->params.items [i].name);
+        cr_assert_not_null (other, "%s missing", a->params.items [i].name);
+        char x [128], y [128];
+        segq_value_format (&a->params.items [i].value, x, sizeof x);
         segq_value_format (other, y, sizeof y);
-        cr_assert_str_eq (x, y, "%s", a->params.items[i].name);
+        cr_assert_str_eq (x, y, "%s", a->params.items [i].name);
     }
     cr_assert_eq (a->n_inputs, b->n_inputs);
     for (size_t i = 0; i < a->n_inputs; i++) {
-        cr_assert_str_eq (a->inputs[i].name, b->inputs[i].name);
-        cr_assert_str_eq (a->inputs[i].job ? a->inputs[i].job : "", b->inputs[i].job ? b->inputs[i].job : "");
-        cr_assert_str_eq (a->inputs[i].output ? a->inputs[i].output : "",
-                          b->inputs[i].output ? b->inputs[i].output : "");
+        cr_assert_str_eq (a->inputs [i].name, b->inputs [i].name);
+        cr_assert_str_eq (a->inputs [i].job ? a->inputs [i].job : "",
+                          b->inputs [i].job ? b->inputs [i].job : "");
+        cr_assert_str_eq (a->inputs [i].output ? a->inputs [i].output : "",
+                          b->inputs [i].output ? b->inputs [i].output : "");
     }
     cr_assert_eq (a->gpu_mem, b->gpu_mem);
     cr_assert_eq (a->cpu_slots, b->cpu_slots);
@@ -324,34 +334,39 @@ s_same_submit (const segq_submit_t *a, const segq_submit_t *b)
 Test (cli_submit, typed_flags_are_the_generic_ones, .timeout = 60)
 {
     s_listen ();
-    const char *typed[] = { "submit", "generate", "--model", "000k", "--count", "7",
-                            "--gen-start-scale=1", "--precision", "bf16", "--cpu", "2", NULL };
-    const char *generic[] = { "submit", "generate", "--input", "model=000k", "--param", "count=7",
-                              "--param", "gen_start_scale=1", "--param", "precision=bf16",
-                              "--cpu=2", NULL };
+    const char *typed [] = {
+        "submit",      "generate", "--model", "000k", "--count", "7", "--gen-start-scale=1",
+        "--precision", "bf16",     "--cpu",   "2",    NULL
+    };
+    const char *generic [] = { "submit",  "generate",       "--input", "model=000k",
+                               "--param", "count=7",        "--param", "gen_start_scale=1",
+                               "--param", "precision=bf16", "--cpu=2", NULL };
     segq_msg_t *a = s_sent (typed), *b = s_sent (generic);
     s_same_submit (&a->u.submit, &b->u.submit);
     cr_assert_eq (segq_params_get (&a->u.submit.params, "count")->i, 7);
-    cr_assert_str_eq (a->u.submit.inputs[0].name, "model");
-    cr_assert_str_eq (a->u.submit.inputs[0].job, "000k");
-    cr_assert_null (a->u.submit.inputs[0].output, "a bare JOB: its principal output");
+    cr_assert_str_eq (a->u.submit.inputs [0].name, "model");
+    cr_assert_str_eq (a->u.submit.inputs [0].job, "000k");
+    cr_assert_null (a->u.submit.inputs [0].output, "a bare JOB: its principal output");
     segq_msg_destroy (&a);
     segq_msg_destroy (&b);
     /* booleans: --flag, --no-flag and --flag=false; JOB:OUTPUT */
-    const char *bools[] = { "submit", "evaluate", "--real", "000k:real", "--no-augment",
-                            "--save-models", "--synthetic", "stylized=000m", "--synthetic",
-                            "plain=000n", NULL };
-    const char *bools_generic[] = { "submit", "evaluate", "--input", "real=000k:real", "--param",
-                                    "augment=false", "--param", "save_models=true", "--input",
-                                    "synthetic/stylized=000m", "--input", "synthetic/plain=000n",
-                                    NULL };
+    const char *bools [] = { "submit",       "evaluate",      "--real",      "000k:real",
+                             "--no-augment", "--save-models", "--synthetic", "stylized=000m",
+                             "--synthetic",  "plain=000n",    NULL };
+    const char *bools_generic [] = { "submit",  "evaluate",
+                                     "--input", "real=000k:real",
+                                     "--param", "augment=false",
+                                     "--param", "save_models=true",
+                                     "--input", "synthetic/stylized=000m",
+                                     "--input", "synthetic/plain=000n",
+                                     NULL };
     a = s_sent (bools);
     b = s_sent (bools_generic);
     s_same_submit (&a->u.submit, &b->u.submit);
     cr_assert_eq (segq_params_get (&a->u.submit.params, "augment")->b, false);
     cr_assert_eq (segq_params_get (&a->u.submit.params, "save_models")->b, true);
-    cr_assert_str_eq (a->u.submit.inputs[1].name, "synthetic/stylized");
-    cr_assert_str_eq (a->u.submit.inputs[0].output, "real");
+    cr_assert_str_eq (a->u.submit.inputs [1].name, "synthetic/stylized");
+    cr_assert_str_eq (a->u.submit.inputs [0].output, "real");
     segq_msg_destroy (&a);
     segq_msg_destroy (&b);
     zsock_destroy (&s_router);
@@ -359,30 +374,30 @@ Test (cli_submit, typed_flags_are_the_generic_ones, .timeout = 60)
 
 Test (cli_submit, kind_help_from_the_table, .timeout = 30)
 {
-    const char *args[] = { "submit", "stylize", "--help", NULL };
+    const char *args [] = { "submit", "stylize", "--help", NULL };
     cr_assert_eq (s_run (args), 0, "%s", s_err);
     cr_assert (strstr (s_out, "--content DIR|JOB"), "%s", s_out);
     cr_assert (strstr (s_out, "--vgg19 FILE|JOB"), "%s", s_out);
     cr_assert (strstr (s_out, "--style-weight NUM"), "%s", s_out);
     cr_assert (strstr (s_out, "default 1000"), "%s", s_out);
-    const char *eval[] = { "submit", "evaluate", "--help", NULL };
+    const char *eval [] = { "submit", "evaluate", "--help", NULL };
     cr_assert_eq (s_run (eval), 0, "%s", s_err);
     cr_assert (strstr (s_out, "--synthetic SET=DIR|JOB"), "%s", s_out);
     cr_assert (strstr (s_out, "--[no-]augment"), "%s", s_out);
     /* a one-file input's plural flag only where it reads as one */
     cr_assert (strstr (s_out, "--encoder-weights FILE|JOB"), "%s", s_out);
     cr_assert_null (strstr (s_out, "weightss"), "%s", s_out);
-    const char *train[] = { "submit", "train", "--help", NULL };
+    const char *train [] = { "submit", "train", "--help", NULL };
     cr_assert_eq (s_run (train), 0, "%s", s_err);
     cr_assert (strstr (s_out, "--images DIR"), "%s", s_out);
-    cr_assert (strstr (s_out, "principal output (what a bare JOB names): model.safetensors"),
-               "%s", s_out);
+    cr_assert (strstr (s_out, "principal output (what a bare JOB names): model.safetensors"), "%s",
+               s_out);
 }
 
 static void
 s_touch (const char *dir, const char *name)
 {
-    char path[512];
+    char path [512];
     snprintf (path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen (path, "w");
     cr_assert_not_null (f, "%s", path);
@@ -395,7 +410,7 @@ s_touch (const char *dir, const char *name)
 Test (cli_submit, unmatched_pairs_refused_by_name, .timeout = 60)
 {
     s_listen ();
-    char root[] = "/tmp/segq-pairs-XXXXXX", images[64], masks[64];
+    char root [] = "/tmp/segq-pairs-XXXXXX", images [64], masks [64];
     cr_assert_not_null (mkdtemp (root));
     snprintf (images, sizeof images, "%s/images", root);
     snprintf (masks, sizeof masks, "%s/masks", root);
@@ -406,10 +421,11 @@ Test (cli_submit, unmatched_pairs_refused_by_name, .timeout = 60)
     s_touch (images, "c.jpg");
     s_touch (masks, "a.png");
     s_touch (masks, "b.png");
-    const char *args[] = { "submit", "train", "--images", images, "--masks", masks, NULL };
+    const char *args [] = { "submit", "train", "--images", images, "--masks", masks, NULL };
     cr_assert_eq (s_submit (args), 2, "%s", s_err);
     cr_assert (strstr (s_err, "1 file of --images") && strstr (s_err, "c.jpg")
-               && strstr (s_err, "no partner"), "%s", s_err);
+                   && strstr (s_err, "no partner"),
+               "%s", s_err);
     s_touch (masks, "c.png");
     s_touch (masks, "d.png");
     s_touch (masks, "e.png");
@@ -420,27 +436,31 @@ Test (cli_submit, unmatched_pairs_refused_by_name, .timeout = 60)
     cr_assert_eq (s_submit (args), 2, "%s", s_err);
     cr_assert (strstr (s_err, "d.jpg and d.png have the same name"), "%s", s_err);
     /* the pipeline pairs the same way, and names its stages' parameters */
-    const char *pipeline[] = { "submit", "pipeline", "--images", images, "--masks", masks, NULL };
+    const char *pipeline [] = { "submit", "pipeline", "--images", images, "--masks", masks, NULL };
     cr_assert_eq (s_submit (pipeline), 2, "%s", s_err);
     cr_assert (strstr (s_err, "same name"), "%s", s_err);
-    const char *ambiguous[] = { "submit", "pipeline", "--image", "/etc/hostname", "--batch", "4", NULL };
+    const char *ambiguous [] = { "submit",  "pipeline", "--image", "/etc/hostname",
+                                 "--batch", "4",        NULL };
     cr_assert_eq (s_submit (ambiguous), 2, "%s", s_err);
     cr_assert (strstr (s_err, "--generate.batch"), "%s", s_err);
-    const char *no_stage[] = { "submit", "pipeline", "--image", "/etc/hostname", "--epochs", "4", NULL };
+    const char *no_stage [] = { "submit",   "pipeline", "--image", "/etc/hostname",
+                                "--epochs", "4",        NULL };
     cr_assert_eq (s_submit (no_stage), 2, "%s", s_err);
     cr_assert (strstr (s_err, "--evaluate-against"), "%s", s_err);
-    const char *no_vgg[] = { "submit", "pipeline", "--image", "/etc/hostname", "--stylize", NULL };
+    const char *no_vgg [] = { "submit", "pipeline", "--image", "/etc/hostname", "--stylize", NULL };
     cr_assert_eq (s_submit (no_vgg), 2, "%s", s_err);
     cr_assert (strstr (s_err, "--vgg19"), "%s", s_err);
-    const char *typo[] = { "submit", "pipeline", "--image", "/etc/hostname", "--nitre", "4", NULL };
+    const char *typo [] = {
+        "submit", "pipeline", "--image", "/etc/hostname", "--nitre", "4", NULL
+    };
     cr_assert_eq (s_submit (typo), 2, "%s", s_err);
     cr_assert (strstr (s_err, "did you mean --niter"), "%s", s_err);
-    const char *help[] = { "submit", "pipeline", "--help", NULL };
+    const char *help [] = { "submit", "pipeline", "--help", NULL };
     cr_assert_eq (s_run (help), 0, "%s", s_err);
     cr_assert (strstr (s_out, "--evaluate-against DIR"), "%s", s_out);
     cr_assert_null (s_heard (), "the CLI sent something for a refused submit");
     zsock_destroy (&s_router);
-    char cmd[128];
+    char cmd [128];
     snprintf (cmd, sizeof cmd, "rm -rf %s", root);
     cr_assert_eq (system (cmd), 0);
 }
@@ -448,7 +468,7 @@ Test (cli_submit, unmatched_pairs_refused_by_name, .timeout = 60)
 static void
 s_write (const char *dir, const char *name, const char *text)
 {
-    char path[512];
+    char path [512];
     snprintf (path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen (path, "w");
     cr_assert_not_null (f, "%s", path);
@@ -477,97 +497,106 @@ s_make_pair_dirs (const char *dir, char *images, size_t images_len, char *masks,
 Test (cli_submit, pipeline_evaluate_that_cannot_work_refused, .timeout = 60)
 {
     s_listen ();
-    char root[] = "/tmp/segq-evalcheck-XXXXXX", real[64], images[80], masks[80];
+    char root [] = "/tmp/segq-evalcheck-XXXXXX", real [64], images [80], masks [80];
     cr_assert_not_null (mkdtemp (root));
     snprintf (real, sizeof real, "%s/real", root);
     s_make_pair_dirs (real, images, sizeof images, masks, sizeof masks);
-    const char *names[] = { "a.png", "b.png", "c.png" };
+    const char *names [] = { "a.png", "b.png", "c.png" };
     for (int i = 0; i < 3; i++) {
-        char text[8];
+        char text [8];
         snprintf (text, sizeof text, "%c", 'A' + i);
-        s_write (images, names[i], text);
-        s_write (masks, names[i], text);
+        s_write (images, names [i], text);
+        s_write (masks, names [i], text);
     }
     s_write (root, "x.png", "X");
     s_write (root, "copy-of-b.png", "B");
     s_write (root, "mask.png", "M");
-    char x[96], copy[96], mask[96], a[96], am[96];
+    char x [96], copy [96], mask [96], a [96], am [96];
     snprintf (x, sizeof x, "%s/x.png", root);
     snprintf (copy, sizeof copy, "%s/copy-of-b.png", root);
     snprintf (mask, sizeof mask, "%s/mask.png", root);
     snprintf (a, sizeof a, "%s/a.png", images);
     snprintf (am, sizeof am, "%s/a.png", masks);
 
-    const char *outside[] = { "submit", "pipeline", "--image", x, "--mask", mask,
-                              "--evaluate-against", real, "--niter", "2", NULL };
+    const char *outside [] = { "submit", "pipeline",           "--image", x,         "--mask",
+                               mask,     "--evaluate-against", real,      "--niter", "2",
+                               NULL };
     cr_assert_eq (s_submit (outside), 2, "%s", s_err);
     cr_assert (strstr (s_err, "the training image is not one of its pairs")
-               && strstr (s_err, "--test") && strstr (s_err, "at least 2 pairs"), "%s", s_err);
-    const char *inside[] = { "submit", "pipeline", "--image", a, "--mask", am,
-                             "--evaluate-against", real, NULL };
+                   && strstr (s_err, "--test") && strstr (s_err, "at least 2 pairs"),
+               "%s", s_err);
+    const char *inside [] = { "submit", "pipeline",           "--image", a,   "--mask",
+                              am,       "--evaluate-against", real,      NULL };
     cr_assert_eq (s_submit (inside), 2, "%s", s_err);
     cr_assert (strstr (s_err, "only one training image") && strstr (s_err, "a.png")
-               && strstr (s_err, "the fold that tests it"), "%s", s_err);
-    /* the same pair under another name: evaluate matches it by sha256 */
-    const char *renamed[] = { "submit", "pipeline", "--image", copy, "--mask", mask,
-                              "--evaluate-against", real, NULL };
-    cr_assert_eq (s_submit (renamed), 2, "%s", s_err);
-    cr_assert (strstr (s_err, "only one training image") && strstr (s_err, "copy-of-b.png"),
+                   && strstr (s_err, "the fold that tests it"),
                "%s", s_err);
-    const char *few[] = { "submit", "pipeline", "--images", images, "--masks", masks,
-                          "--evaluate-against", real, "--folds", "4", NULL };
+    /* the same pair under another name: evaluate matches it by sha256 */
+    const char *renamed [] = { "submit", "pipeline",           "--image", copy, "--mask",
+                               mask,     "--evaluate-against", real,      NULL };
+    cr_assert_eq (s_submit (renamed), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "only one training image") && strstr (s_err, "copy-of-b.png"), "%s",
+               s_err);
+    const char *few [] = { "submit", "pipeline",           "--images", images,    "--masks",
+                           masks,    "--evaluate-against", real,       "--folds", "4",
+                           NULL };
     cr_assert_eq (s_submit (few), 2, "%s", s_err);
     cr_assert (strstr (s_err, "3 real pairs cannot make 4 folds"), "%s", s_err);
     /* two training pairs, but evaluate's dealing (segq_folds.h, seed 0)
        puts both into one of 2 folds: refused, naming a seed that works */
     s_write (images, "d.png", "D");
     s_write (masks, "d.png", "D");
-    const char *all4[] = { "a", "b", "c", "d" };
-    size_t perm[4];
+    const char *all4 [] = { "a", "b", "c", "d" };
+    size_t perm [4];
     segq_folds_shuffle (4, 0, perm);
-    char train[96], train_images[128], train_masks[128], name[16];
+    char train [96], train_images [128], train_masks [128], name [16];
     snprintf (train, sizeof train, "%s/train", root);
     s_make_pair_dirs (train, train_images, sizeof train_images, train_masks, sizeof train_masks);
-    for (int k = 0; k < 4; k += 2) {   /* positions 0 and 2: fold 1 of 2 */
-        char text[8];
-        snprintf (name, sizeof name, "%s.png", all4[perm[k]]);
-        snprintf (text, sizeof text, "%c", 'A' + (int) perm[k]);
+    for (int k = 0; k < 4; k += 2) { /* positions 0 and 2: fold 1 of 2 */
+        char text [8];
+        snprintf (name, sizeof name, "%s.png", all4 [perm [k]]);
+        snprintf (text, sizeof text, "%c", 'A' + (int) perm [k]);
         s_write (train_images, name, text);
         s_write (train_masks, name, text);
     }
-    const char *same_fold[] = { "submit", "pipeline", "--images", train_images, "--masks",
-                                train_masks, "--evaluate-against", real, "--folds", "2", NULL };
+    const char *same_fold [] = {
+        "submit",    "pipeline",           "--images", train_images, "--masks",
+        train_masks, "--evaluate-against", real,       "--folds",    "2",
+        NULL
+    };
     cr_assert_eq (s_submit (same_fold), 2, "%s", s_err);
     /* "(--evaluate.seed 0), ..." then "(--evaluate.seed S does)" */
     const char *seed_hint = strstr (s_err, "(--evaluate.seed 0)");
     seed_hint = seed_hint ? strstr (seed_hint + 1, "(--evaluate.seed ") : NULL;
     cr_assert (strstr (s_err, "all dealt into fold 1 of 2") && seed_hint
-               && strstr (seed_hint, " does)"), "%s", s_err);
-    char seed[32];
-    snprintf (seed, sizeof seed, "%lld", strtoll (seed_hint + strlen ("(--evaluate.seed "), NULL,
-                                                  10));
+                   && strstr (seed_hint, " does)"),
+               "%s", s_err);
+    char seed [32];
+    snprintf (seed, sizeof seed, "%lld",
+              strtoll (seed_hint + strlen ("(--evaluate.seed "), NULL, 10));
     cr_assert_null (s_heard (), "the CLI sent something for a refused pipeline");
 
     /* accepted, so the CLI goes on to send (the stand-in broker never
        answers: it fails after that): the seed it named, and every pair of
        the folder as a training pair */
-    const char *reseeded[] = { "submit", "pipeline", "--images", train_images, "--masks",
-                               train_masks, "--evaluate-against", real, "--folds", "2",
-                               "--evaluate.seed", seed, NULL };
+    const char *reseeded [] = { "submit",  "pipeline",  "--images",           train_images,
+                                "--masks", train_masks, "--evaluate-against", real,
+                                "--folds", "2",         "--evaluate.seed",    seed,
+                                NULL };
     cr_assert_neq (s_submit (reseeded), 2, "refused: %s", s_err);
     segq_msg_t *sent = s_heard ();
     cr_assert_not_null (sent, "nothing sent for an accepted pipeline: %s", s_err);
     segq_msg_destroy (&sent);
     zsock_destroy (&s_router);
     s_listen ();
-    const char *ok[] = { "submit", "pipeline", "--images", images, "--masks", masks,
-                         "--evaluate-against", real, NULL };
+    const char *ok [] = { "submit", "pipeline",           "--images", images, "--masks",
+                          masks,    "--evaluate-against", real,       NULL };
     cr_assert_neq (s_submit (ok), 2, "refused: %s", s_err);
     sent = s_heard ();
     cr_assert_not_null (sent, "nothing sent for an accepted pipeline: %s", s_err);
     segq_msg_destroy (&sent);
     zsock_destroy (&s_router);
-    char cmd[128];
+    char cmd [128];
     snprintf (cmd, sizeof cmd, "rm -rf %s", root);
     cr_assert_eq (system (cmd), 0);
 }
@@ -580,7 +609,7 @@ Test (cli_submit, pipeline_evaluate_that_cannot_work_refused, .timeout = 60)
 Test (cli_submit, folder_links_out_refused_before_sending, .timeout = 60)
 {
     s_listen ();
-    char root[] = "/tmp/segq-links-XXXXXX", dir[64], images[96], masks[96], link[128];
+    char root [] = "/tmp/segq-links-XXXXXX", dir [64], images [96], masks [96], link [128];
     cr_assert_not_null (mkdtemp (root));
     snprintf (dir, sizeof dir, "%s/kvasir", root);
     s_make_pair_dirs (dir, images, sizeof images, masks, sizeof masks);
@@ -588,11 +617,12 @@ Test (cli_submit, folder_links_out_refused_before_sending, .timeout = 60)
     s_touch (masks, "a.png");
     snprintf (link, sizeof link, "%s/b.jpg", images);
     cr_assert_eq (symlink ("/etc/hostname", link), 0);
-    const char *dataset[] = { "submit", "echo", "--files", images, NULL };
+    const char *dataset [] = { "submit", "echo", "--files", images, NULL };
     cr_assert_eq (s_submit (dataset), 2, "%s", s_err);
     cr_assert (strstr (s_err, link) && strstr (s_err, "/etc/hostname")
-               && strstr (s_err, "outside the folder"), "%s", s_err);
-    const char *array[] = { "submit", "train", "--images", images, "--masks", masks, NULL };
+                   && strstr (s_err, "outside the folder"),
+               "%s", s_err);
+    const char *array [] = { "submit", "train", "--images", images, "--masks", masks, NULL };
     cr_assert_eq (s_submit (array), 2, "%s", s_err);
     cr_assert (strstr (s_err, link) && strstr (s_err, "outside the folder"), "%s", s_err);
     cr_assert_null (s_heard (), "the CLI sent something for a refused submit");
@@ -604,7 +634,7 @@ Test (cli_submit, folder_links_out_refused_before_sending, .timeout = 60)
     cr_assert (sent && sent->type == SEGQ_MSG_PUT, "no upload: %s", s_err);
     segq_msg_destroy (&sent);
     zsock_destroy (&s_router);
-    char cmd[128];
+    char cmd [128];
     snprintf (cmd, sizeof cmd, "rm -rf %s", root);
     cr_assert_eq (system (cmd), 0);
 }
@@ -614,16 +644,17 @@ Test (cli_submit, folder_links_out_refused_before_sending, .timeout = 60)
 Test (cli_submit, train_without_mask_refused_before_sending, .timeout = 30)
 {
     s_listen ();
-    const char *lone[] = { "submit", "train", "--image", "/etc/hostname", NULL };
+    const char *lone [] = { "submit", "train", "--image", "/etc/hostname", NULL };
     cr_assert_eq (s_submit (lone), 2, "%s", s_err);
     cr_assert (strstr (s_err, "needs input 'mask'") && strstr (s_err, "mask_from_alpha"), "%s",
                s_err);
-    const char *pipeline[] = { "submit", "pipeline", "--image", "/etc/hostname", NULL };
+    const char *pipeline [] = { "submit", "pipeline", "--image", "/etc/hostname", NULL };
     cr_assert_eq (s_submit (pipeline), 2, "%s", s_err);
     cr_assert (strstr (s_err, "needs input 'mask'"), "%s", s_err);
     cr_assert_null (s_heard (), "the CLI sent something for a refused submit");
-    const char *from_alpha[] = { "submit", "train", "--image", "/etc/hostname",
-                                 "--mask-from-alpha", NULL };
+    const char *from_alpha [] = {
+        "submit", "train", "--image", "/etc/hostname", "--mask-from-alpha", NULL
+    };
     cr_assert_eq (s_submit (from_alpha), 1, "expected a timeout: %s", s_err);
     segq_msg_t *sent = s_heard ();
     cr_assert_not_null (sent, "nothing sent: %s", s_err);
@@ -636,19 +667,19 @@ Test (cli_submit, train_without_mask_refused_before_sending, .timeout = 30)
    help: kind_help_from_the_table). */
 Test (cli_submit, plural_flags_only_where_they_read_as_one, .timeout = 30)
 {
-    char dir[] = "/tmp/segq-plural-XXXXXX";
+    char dir [] = "/tmp/segq-plural-XXXXXX";
     cr_assert_not_null (mkdtemp (dir));
     s_touch (dir, "a.png");
-    const char *doubled[] = { "submit", "evaluate", "--real", dir, "--encoder-weightss",
-                              dir, NULL };
+    const char *doubled [] = {
+        "submit", "evaluate", "--real", dir, "--encoder-weightss", dir, NULL
+    };
     cr_assert_eq (s_run (doubled), 2, "%s", s_err);
-    cr_assert (strstr (s_err, "no flag --encoder-weightss (did you mean --encoder-weights?)"),
-               "%s", s_err);
-    const char *folder[] = { "submit", "evaluate", "--real", dir, "--encoder-weights", dir,
-                             NULL };
+    cr_assert (strstr (s_err, "no flag --encoder-weightss (did you mean --encoder-weights?)"), "%s",
+               s_err);
+    const char *folder [] = { "submit", "evaluate", "--real", dir, "--encoder-weights", dir, NULL };
     cr_assert_eq (s_run (folder), 2, "%s", s_err);
     cr_assert (strstr (s_err, "takes one file") && !strstr (s_err, "weightss"), "%s", s_err);
-    char cmd[128];
+    char cmd [128];
     snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq (system (cmd), 0);
 }
@@ -657,23 +688,23 @@ Test (cli_submit, plural_flags_only_where_they_read_as_one, .timeout = 30)
 Test (cli, negative_priority_needs_no_double_dash, .timeout = 30)
 {
     s_listen ();
-    const char *priority[] = { "priority", "000k", "-3", NULL };
+    const char *priority [] = { "priority", "000k", "-3", NULL };
     cr_assert_eq (s_submit (priority), 1, "expected a timeout: %s", s_err);
     segq_msg_t *sent = s_heard ();
     cr_assert (sent && sent->type == SEGQ_MSG_PRIORITY, "%s", s_err);
     cr_assert_str_eq (sent->u.priority.job, "000k");
     cr_assert_eq (sent->u.priority.priority, -3);
     segq_msg_destroy (&sent);
-    const char *after[] = { "priority", "000k", "--", "-4", NULL };
+    const char *after [] = { "priority", "000k", "--", "-4", NULL };
     cr_assert_eq (s_submit (after), 1, "expected a timeout: %s", s_err);
     sent = s_heard ();
     cr_assert (sent && sent->type == SEGQ_MSG_PRIORITY && sent->u.priority.priority == -4);
     segq_msg_destroy (&sent);
-    const char *submit[] = { "submit", "sleep", "--priority", "-3", NULL };
+    const char *submit [] = { "submit", "sleep", "--priority", "-3", NULL };
     sent = s_sent (submit);
     cr_assert_eq (sent->u.submit.priority, -3);
     segq_msg_destroy (&sent);
-    const char *missing[] = { "priority", "000k", NULL };
+    const char *missing [] = { "priority", "000k", NULL };
     cr_assert_eq (s_submit (missing), 2, "%s", s_err);
     zsock_destroy (&s_router);
 }
@@ -694,25 +725,25 @@ Test (cli, status_asks_for_own_jobs_and_the_newest, .timeout = 30)
 {
     s_listen ();
     struct passwd *pw = getpwuid (geteuid ());
-    const char *plain[] = { "status", NULL };
+    const char *plain [] = { "status", NULL };
     segq_msg_t *sent = s_status_sent (plain);
     cr_assert (sent->u.status.user && strcmp (sent->u.status.user, pw->pw_name) == 0);
     cr_assert_not (sent->u.status.newest);
     segq_msg_destroy (&sent);
-    const char *all[] = { "status", "--all", NULL };
+    const char *all [] = { "status", "--all", NULL };
     sent = s_status_sent (all);
     cr_assert_null (sent->u.status.user);
     segq_msg_destroy (&sent);
-    const char *newest[] = { "status", "--limit", "3", "--user", "bob", NULL };
+    const char *newest [] = { "status", "--limit", "3", "--user", "bob", NULL };
     sent = s_status_sent (newest);
     cr_assert (sent->u.status.newest && sent->u.status.limit == 3);
     cr_assert_str_eq (sent->u.status.user, "bob");
     segq_msg_destroy (&sent);
-    const char *named[] = { "status", "--limit", "3", "000k", NULL };
+    const char *named [] = { "status", "--limit", "3", "000k", NULL };
     sent = s_status_sent (named);
     cr_assert (!sent->u.status.newest && !sent->u.status.user && sent->u.status.n_jobs == 1);
     segq_msg_destroy (&sent);
-    const char *both[] = { "status", "--all", "--user", "bob", NULL };
+    const char *both [] = { "status", "--all", "--user", "bob", NULL };
     cr_assert_eq (s_submit (both), 2, "%s", s_err);
     zsock_destroy (&s_router);
 }
@@ -721,10 +752,10 @@ Test (cli, status_asks_for_own_jobs_and_the_newest, .timeout = 30)
    `segqd keygen --user NAME` both write NAME.cert and NAME.cert_secret. */
 Test (cli, keygen_names_certificates_after_the_user, .timeout = 30)
 {
-    char root[] = "/tmp/segq-keygen-XXXXXX", path[256];
+    char root [] = "/tmp/segq-keygen-XXXXXX", path [256];
     cr_assert_not_null (mkdtemp (root));
     setenv ("XDG_CONFIG_HOME", root, 1);
-    const char *user[] = { "keygen", "--name", "alice", NULL };
+    const char *user [] = { "keygen", "--name", "alice", NULL };
     cr_assert_eq (s_run (user), 0, "%s", s_err);
     snprintf (path, sizeof path, "%s/segq/alice.cert", root);
     cr_assert (strstr (s_out, path), "%s", s_out);
@@ -734,7 +765,7 @@ Test (cli, keygen_names_certificates_after_the_user, .timeout = 30)
     snprintf (path, sizeof path, "%s/segq/user.cert", root);
     cr_assert_neq (access (path, F_OK), 0, "user.cert is nobody's name");
 
-    char segqd[1024], out_dir[160], command[2048];
+    char segqd [1024], out_dir [160], command [2048];
     const char *bin = getenv ("SEGQ_BINARY_DIR");
     snprintf (segqd, sizeof segqd, "%s/broker/segqd", bin && *bin ? bin : SEGQ_BINARY_DIR);
     snprintf (out_dir, sizeof out_dir, "%s/admin", root);

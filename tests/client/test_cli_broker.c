@@ -13,7 +13,7 @@
 #include "lab_keys.h"
 
 static harness_t *h;
-static char s_out[16384], s_err[16384];
+static char s_out [16384], s_err [16384];
 
 static void
 setup (void)
@@ -21,7 +21,7 @@ setup (void)
     h = harness_new ("cli-broker");
     cr_assert_not_null (h);
     /* the CLI's config dir: none of the machine's keys or hash cache */
-    char config[600];
+    char config [600];
     snprintf (config, sizeof config, "%s/config", h->dir);
     setenv ("XDG_CONFIG_HOME", config, 1);
     setenv ("SEGQ_HASH_CACHE", "off", 1);
@@ -47,7 +47,7 @@ static void
 s_config_dir (char *out, size_t len)
 {
     snprintf (out, len, "%s/config/segq", h->dir);
-    char command[800];
+    char command [800];
     snprintf (command, sizeof command, "mkdir -p '%s'", out);
     cr_assert_eq (system (command), 0);
 }
@@ -55,7 +55,7 @@ s_config_dir (char *out, size_t len)
 static void
 s_copy (const char *from, const char *to)
 {
-    char command[2048];
+    char command [2048];
     snprintf (command, sizeof command, "cp '%s' '%s'", from, to);
     cr_assert_eq (system (command), 0, "%s", command);
 }
@@ -67,16 +67,17 @@ s_copy (const char *from, const char *to)
 Test (cli_broker, keyless_user_told_the_broker_needs_keys, .init = setup, .fini = teardown,
       .timeout = 120)
 {
-    char keys[600], certs[700], broker_key[700], config[700], path[900];
+    char keys [600], certs [700], broker_key [700], config [700], path [900];
     lab_keys_make (h->dir, keys, sizeof keys, certs, sizeof certs, broker_key, sizeof broker_key);
-    const char *extra[] = { "--keys", keys, NULL };
+    const char *extra [] = { "--keys", keys, NULL };
     cr_assert_eq (harness_start_broker (h, extra), 0, "segqd did not start with --keys");
-    const char *status[] = { "--timeout", "10000", "status", NULL };
+    const char *status [] = { "--timeout", "10000", "status", NULL };
     int64_t started = zclock_mono ();
     H_ASSERT (h, s_segq (status) == 1, "a keyless status: %s", s_err);
     cr_assert_lt (zclock_mono () - started, 3000, "waited for the timeout: %s", s_err);
     cr_assert (strstr (s_err, "requires keys") && strstr (s_err, "segq keygen")
-               && !strstr (s_err, "not reachable"), "%s", s_err);
+                   && !strstr (s_err, "not reachable"),
+               "%s", s_err);
 
     s_config_dir (config, sizeof config);
     lab_cert (config, "carol", "user");
@@ -84,8 +85,8 @@ Test (cli_broker, keyless_user_told_the_broker_needs_keys, .init = setup, .fini 
     s_copy (path, certs);
     snprintf (path, sizeof path, "%s/broker.cert", config);
     s_copy (broker_key, path);
-    const char *submit[] = { "submit", "sleep", "--seconds", "0", NULL };
-    char job[SEGQ_JOB_ID_MAX], err[4096];
+    const char *submit [] = { "submit", "sleep", "--seconds", "0", NULL };
+    char job [SEGQ_JOB_ID_MAX], err [4096];
     H_ASSERT (h, harness_submit (h, submit, job, sizeof job, err, sizeof err) == 0, "%s", err);
     /* its own jobs by default: the certificate's name, not the login's */
     H_ASSERT (h, s_segq (status) == 0, "%s", s_err);
@@ -95,24 +96,25 @@ Test (cli_broker, keyless_user_told_the_broker_needs_keys, .init = setup, .fini 
 
 /* With a broker.cert in the config dir, a broker without keys says so at
    once, and --no-keys (or SEGQ_BROKER_KEY set to nothing) reaches it. */
-Test (cli_broker, keyed_user_reaches_a_keyless_broker_with_no_keys, .init = setup,
-      .fini = teardown, .timeout = 120)
+Test (cli_broker, keyed_user_reaches_a_keyless_broker_with_no_keys, .init = setup, .fini = teardown,
+      .timeout = 120)
 {
-    char config[700];
+    char config [700];
     s_config_dir (config, sizeof config);
     lab_cert (config, "broker", "broker");
     lab_cert (config, "carol", "user");
-    char secret[800];
+    char secret [800];
     snprintf (secret, sizeof secret, "%s/broker.cert_secret", config);
     cr_assert_eq (unlink (secret), 0, "a user has only the broker's public certificate");
     cr_assert_eq (harness_start_broker (h, NULL), 0);
-    const char *status[] = { "--timeout", "10000", "status", NULL };
+    const char *status [] = { "--timeout", "10000", "status", NULL };
     int64_t started = zclock_mono ();
     H_ASSERT (h, s_segq (status) == 1, "a keyed status to a keyless broker: %s", s_err);
     cr_assert_lt (zclock_mono () - started, 3000, "waited for the timeout: %s", s_err);
     cr_assert (strstr (s_err, "runs without keys") && strstr (s_err, "--no-keys")
-               && strstr (s_err, "config dir"), "%s", s_err);
-    const char *no_keys[] = { "--no-keys", "status", NULL };
+                   && strstr (s_err, "config dir"),
+               "%s", s_err);
+    const char *no_keys [] = { "--no-keys", "status", NULL };
     H_ASSERT (h, s_segq (no_keys) == 0, "%s", s_err);
     setenv ("SEGQ_BROKER_KEY", "", 1);
     H_ASSERT (h, s_segq (status) == 0, "SEGQ_BROKER_KEY=: %s", s_err);
@@ -121,10 +123,9 @@ Test (cli_broker, keyed_user_reaches_a_keyless_broker_with_no_keys, .init = setu
 
 /* A submit that asks for no resources gets its kind's default from the
    broker's configuration, and the CLI says what it got. */
-Test (cli_broker, default_resources_said_at_submit, .init = setup, .fini = teardown,
-      .timeout = 120)
+Test (cli_broker, default_resources_said_at_submit, .init = setup, .fini = teardown, .timeout = 120)
 {
-    char conf[600], image[600], mask[600];
+    char conf [600], image [600], mask [600];
     snprintf (conf, sizeof conf, "%s/segqd.conf", h->dir);
     snprintf (image, sizeof image, "%s/polyp.png", h->dir);
     snprintf (mask, sizeof mask, "%s/polyp-mask.png", h->dir);
@@ -134,24 +135,26 @@ Test (cli_broker, default_resources_said_at_submit, .init = setup, .fini = teard
     cr_assert_not_null (f);
     fputs ("[kind train]\ngpu_mem = 6G\n[kind generate]\ncpu_slots = 2\n", f);
     fclose (f);
-    const char *extra[] = { "--config", conf, NULL };
+    const char *extra [] = { "--config", conf, NULL };
     cr_assert_eq (harness_start_broker (h, extra), 0);
-    const char *train[] = { "submit", "train", "--image", image, "--mask", mask, NULL };
+    const char *train [] = { "submit", "train", "--image", image, "--mask", mask, NULL };
     H_ASSERT (h, s_segq (train) == 0, "%s", s_err);
     cr_assert (strstr (s_err, "train, 6.0 GiB of GPU memory: no --gpu-mem or --cpu given; the "
-                       "broker's default for train"), "%s", s_err);
-    char job[SEGQ_JOB_ID_MAX];
+                              "broker's default for train"),
+               "%s", s_err);
+    char job [SEGQ_JOB_ID_MAX];
     snprintf (job, sizeof job, "%.*s", (int) strcspn (s_out, "\n"), s_out);
-    const char *generate[] = { "submit", "generate", "--model", job, NULL };
+    const char *generate [] = { "submit", "generate", "--model", job, NULL };
     H_ASSERT (h, s_segq (generate) == 0, "%s", s_err);
     cr_assert (strstr (s_err, "generate, 2 CPU slots"), "%s", s_err);
-    const char *stylize[] = { "submit", "stylize", "--content", job, "--vgg19", image, NULL };
+    const char *stylize [] = { "submit", "stylize", "--content", job, "--vgg19", image, NULL };
     H_ASSERT (h, s_segq (stylize) == 0, "%s", s_err);
     cr_assert (strstr (s_err, "stylize, 1 CPU slot:"), "%s", s_err);
-    const char *asked[] = { "submit", "train", "--image", image, "--mask", mask, "--cpu", "2",
-                            NULL };
+    const char *asked [] = {
+        "submit", "train", "--image", image, "--mask", mask, "--cpu", "2", NULL
+    };
     H_ASSERT (h, s_segq (asked) == 0, "%s", s_err);
-    cr_assert_eq (s_err[0], 0, "resources asked for: nothing to say: %s", s_err);
+    cr_assert_eq (s_err [0], 0, "resources asked for: nothing to say: %s", s_err);
     H_ASSERT_CLEAN_STOP (h);
 }
 
@@ -161,25 +164,26 @@ Test (cli_broker, ended_jobs_said_as_ended, .init = setup, .fini = teardown, .ti
 {
     cr_assert_eq (harness_start_broker (h, NULL), 0);
     cr_assert_geq (harness_start_worker (h, "w1", 1, NULL), 0);
-    char done[SEGQ_JOB_ID_MAX], failed[SEGQ_JOB_ID_MAX], err[4096];
-    const char *sleep[] = { "submit", "sleep", "--seconds", "0", NULL };
-    const char *fail[] = { "submit", "fail", "--code", "7", NULL };
+    char done [SEGQ_JOB_ID_MAX], failed [SEGQ_JOB_ID_MAX], err [4096];
+    const char *sleep [] = { "submit", "sleep", "--seconds", "0", NULL };
+    const char *fail [] = { "submit", "fail", "--code", "7", NULL };
     H_ASSERT (h, harness_submit (h, sleep, done, sizeof done, err, sizeof err) == 0, "%s", err);
     H_ASSERT (h, harness_submit (h, fail, failed, sizeof failed, err, sizeof err) == 0, "%s", err);
-    const char *wait[] = { "wait", done, failed, NULL };
+    const char *wait [] = { "wait", done, failed, NULL };
     H_ASSERT (h, s_segq (wait) == 3, "%s %s", s_out, s_err);
 
-    const char *cancel[] = { "cancel", done, NULL };
+    const char *cancel [] = { "cancel", done, NULL };
     H_ASSERT (h, s_segq (cancel) == 1, "cancel of a succeeded job: %s", s_out);
-    cr_assert (strstr (s_err, "already ended (succeeded)") && !strstr (s_out, "cancelled"),
-               "%s %s", s_out, s_err);
+    cr_assert (strstr (s_err, "already ended (succeeded)") && !strstr (s_out, "cancelled"), "%s %s",
+               s_out, s_err);
 
-    char dir[600];
+    char dir [600];
     snprintf (dir, sizeof dir, "%s/fetched", h->dir);
-    const char *fetch[] = { "fetch", failed, "-o", dir, NULL };
+    const char *fetch [] = { "fetch", failed, "-o", dir, NULL };
     H_ASSERT (h, s_segq (fetch) == 1, "%s", s_out);
     cr_assert (strstr (s_err, "failed: exited with code 7") && strstr (s_err, "segq logs")
-               && !strstr (s_err, "wait for it"), "%s", s_err);
+                   && !strstr (s_err, "wait for it"),
+               "%s", s_err);
     H_ASSERT_CLEAN_STOP (h);
 }
 
@@ -189,14 +193,14 @@ Test (cli_broker, status_lists_own_jobs_and_the_newest, .init = setup, .fini = t
       .timeout = 120)
 {
     cr_assert_eq (harness_start_broker (h, NULL), 0);
-    char mine[5][SEGQ_JOB_ID_MAX], theirs[SEGQ_JOB_ID_MAX], err[4096];
-    const char *noop[] = { "submit", "sleep", NULL };
+    char mine [5][SEGQ_JOB_ID_MAX], theirs [SEGQ_JOB_ID_MAX], err [4096];
+    const char *noop [] = { "submit", "sleep", NULL };
     for (int i = 0; i < 5; i++)
-        H_ASSERT (h, harness_submit (h, noop, mine[i], sizeof mine[i], err, sizeof err) == 0,
+        H_ASSERT (h, harness_submit (h, noop, mine [i], sizeof mine [i], err, sizeof err) == 0,
                   "%s", err);
     segq_client_options_t as_carol = { .broker = h->endpoint, .user = "carol" };
     segq_client_t *other = NULL;
-    char why[512];
+    char why [512];
     H_ASSERT (h, segq_client_connect (&as_carol, &other, why, sizeof why) == 0, "%s", why);
     segq_job_spec_t *spec = segq_job_spec_new ("sleep");
     H_ASSERT (h, segq_client_submit (other, spec, theirs, sizeof theirs) == 0, "%s",
@@ -204,19 +208,20 @@ Test (cli_broker, status_lists_own_jobs_and_the_newest, .init = setup, .fini = t
     segq_job_spec_destroy (&spec);
     segq_client_destroy (&other);
 
-    const char *status[] = { "status", NULL };
+    const char *status [] = { "status", NULL };
     H_ASSERT (h, s_segq (status) == 0, "%s", s_err);
     for (int i = 0; i < 5; i++)
-        cr_assert (strstr (s_out, mine[i]), "%s missing: %s", mine[i], s_out);
+        cr_assert (strstr (s_out, mine [i]), "%s missing: %s", mine [i], s_out);
     cr_assert_null (strstr (s_out, theirs), "another user's job listed: %s", s_out);
-    const char *all[] = { "status", "--all", NULL };
+    const char *all [] = { "status", "--all", NULL };
     H_ASSERT (h, s_segq (all) == 0, "%s", s_err);
-    cr_assert (strstr (s_out, theirs) && strstr (s_out, mine[0]), "%s", s_out);
-    const char *newest[] = { "status", "--limit", "3", NULL };
+    cr_assert (strstr (s_out, theirs) && strstr (s_out, mine [0]), "%s", s_out);
+    const char *newest [] = { "status", "--limit", "3", NULL };
     H_ASSERT (h, s_segq (newest) == 0, "%s", s_err);
-    cr_assert (!strstr (s_out, mine[0]) && !strstr (s_out, mine[1]), "older ones shown: %s", s_out);
-    const char *at2 = strstr (s_out, mine[2]), *at3 = strstr (s_out, mine[3]);
-    const char *at4 = strstr (s_out, mine[4]);
+    cr_assert (!strstr (s_out, mine [0]) && !strstr (s_out, mine [1]), "older ones shown: %s",
+               s_out);
+    const char *at2 = strstr (s_out, mine [2]), *at3 = strstr (s_out, mine [3]);
+    const char *at4 = strstr (s_out, mine [4]);
     cr_assert (at2 && at3 && at4 && at2 < at3 && at3 < at4, "not the newest 3 in order: %s", s_out);
     H_ASSERT_CLEAN_STOP (h);
 }

@@ -12,8 +12,8 @@
 
 #include "hash_cache.h"
 
-static char s_dir[256];
-static char s_cache[300];
+static char s_dir [256];
+static char s_cache [300];
 static const char *A = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 static const char *B = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
@@ -28,7 +28,7 @@ setup (void)
 static void
 teardown (void)
 {
-    char cmd[300];
+    char cmd [300];
     snprintf (cmd, sizeof cmd, "rm -rf %s", s_dir);
     cr_assert_eq (system (cmd), 0);
 }
@@ -58,7 +58,7 @@ Test (hash_cache, found_only_for_the_same_stat_and_across_opens)
     segq__hash_cache_t *c = segq__hash_cache_open (s_cache);
     cr_assert_not_null (c);
     struct stat st = s_stat (42, 1000, false);
-    char hash[SEGQ_HASH_HEX_LEN + 1];
+    char hash [SEGQ_HASH_HEX_LEN + 1];
     cr_assert_not (segq__hash_cache_lookup (c, &st, hash), "an empty cache found something");
     segq__hash_cache_remember (c, &st, A);
     cr_assert (segq__hash_cache_lookup (c, &st, hash));
@@ -90,7 +90,7 @@ Test (hash_cache, found_only_for_the_same_stat_and_across_opens)
     struct stat fs;
     cr_assert_eq (stat (s_cache, &fs), 0);
     cr_assert_eq (fs.st_mode & 0777, 0600, "the cache file is %o", fs.st_mode & 0777);
-    char parent[300];
+    char parent [300];
     snprintf (parent, sizeof parent, "%s/sub/dir", s_dir);
     cr_assert_eq (stat (parent, &fs), 0);
     cr_assert_eq (fs.st_mode & 0777, 0700);
@@ -99,13 +99,15 @@ Test (hash_cache, found_only_for_the_same_stat_and_across_opens)
 Test (hash_cache, fresh_files_and_bad_hashes_not_remembered)
 {
     segq__hash_cache_t *c = segq__hash_cache_open (s_cache);
-    char hash[SEGQ_HASH_HEX_LEN + 1];
+    char hash [SEGQ_HASH_HEX_LEN + 1];
     struct stat fresh = s_stat (1, 10, true);
     segq__hash_cache_remember (c, &fresh, A);
-    cr_assert_not (segq__hash_cache_lookup (c, &fresh, hash), "a file written just now was remembered");
+    cr_assert_not (segq__hash_cache_lookup (c, &fresh, hash),
+                   "a file written just now was remembered");
     struct stat old = s_stat (2, 10, false);
     segq__hash_cache_remember (c, &old, "not-a-hash");
-    segq__hash_cache_remember (c, &old, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    segq__hash_cache_remember (c, &old,
+                               "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     cr_assert_not (segq__hash_cache_lookup (c, &old, hash));
     segq__hash_cache_destroy (&c);
     cr_assert_neq (access (s_cache, F_OK), 0, "nothing to remember, yet a file was written");
@@ -120,14 +122,16 @@ Test (hash_cache, garbage_lines_ignored)
     FILE *f = fopen (s_cache, "a");
     cr_assert_not_null (f);
     fputs ("garbage\n7 5 77 1 2\n\n7 5 77 1 2 3 4 zz\n", f);
-    fputs ("7 6 77 1 2 3 4 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa trailing\n", f);
+    fputs ("7 6 77 1 2 3 4 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "
+           "trailing\n",
+           f);
     for (int i = 0; i < 700; i++)
         fputc ('x', f);    /* a line longer than a read */
     fputs ("\n7 5 77", f); /* cut short by a crash */
     fclose (f);
     c = segq__hash_cache_open (s_cache);
     cr_assert_not_null (c);
-    char hash[SEGQ_HASH_HEX_LEN + 1];
+    char hash [SEGQ_HASH_HEX_LEN + 1];
     cr_assert (segq__hash_cache_lookup (c, &st, hash));
     cr_assert_str_eq (hash, A);
     struct stat six = s_stat (6, 77, false);
@@ -147,7 +151,7 @@ Test (hash_cache, kept_to_its_size_newest_first)
         segq__hash_cache_remember (c, &st, i % 2 ? A : B);
     }
     segq__hash_cache_destroy (&c);
-    c = segq__hash_cache_open (s_cache);     /* over the bound: rewritten */
+    c = segq__hash_cache_open (s_cache); /* over the bound: rewritten */
     segq__hash_cache_destroy (&c);
     FILE *f = fopen (s_cache, "r");
     cr_assert_not_null (f);
@@ -157,7 +161,7 @@ Test (hash_cache, kept_to_its_size_newest_first)
     fclose (f);
     cr_assert_eq (lines, SEGQ__HASH_CACHE_MAX_LINES / 2);
     c = segq__hash_cache_open (s_cache);
-    char hash[SEGQ_HASH_HEX_LEN + 1];
+    char hash [SEGQ_HASH_HEX_LEN + 1];
     struct stat newest = s_stat ((ino_t) (1000 + SEGQ__HASH_CACHE_MAX_LINES + 9), 1, false);
     struct stat oldest = s_stat (1000, 1, false);
     cr_assert (segq__hash_cache_lookup (c, &newest, hash), "the newest entry was dropped");
@@ -167,7 +171,7 @@ Test (hash_cache, kept_to_its_size_newest_first)
 
 Test (hash_cache, default_path_from_the_environment)
 {
-    char p[512];
+    char p [512];
     setenv ("SEGQ_HASH_CACHE", "/x/h", 1);
     cr_assert_eq (segq__hash_cache_default_path (p, sizeof p), 0);
     cr_assert_str_eq (p, "/x/h");

@@ -19,7 +19,7 @@
 typedef void (*handler_fn) (zsock_t *router, zframe_t *rid, segq_msg_t *msg);
 
 static handler_fn s_handler;
-static char s_endpoint[128];
+static char s_endpoint [128];
 static zactor_t *s_broker;
 
 static void
@@ -33,10 +33,10 @@ s_broker_actor (zsock_t *pipe, void *args)
     for (;;) {
         void *which = zpoller_wait (poller, -1);
         if (which != router)
-            break;      /* $TERM or interrupted */
+            break; /* $TERM or interrupted */
         zframe_t *rid = NULL;
         segq_msg_t *msg = NULL;
-        char err[256];
+        char err [256];
         if (segq_msg_recv (router, &rid, &msg, NULL, err, sizeof err) == 0 && msg)
             s_handler (router, rid, msg);
         segq_msg_destroy (&msg);
@@ -54,7 +54,7 @@ s_start (handler_fn handler, int timeout_ms)
     cr_assert_not_null (s_broker);
     segq_client_options_t o = { .broker = s_endpoint, .user = "tester", .timeout_ms = timeout_ms };
     segq_client_t *c;
-    char err[256];
+    char err [256];
     cr_assert_eq (segq_client_connect (&o, &c, err, sizeof err), 0, "%s", err);
     return c;
 }
@@ -82,7 +82,7 @@ s_noop (void)
 
 /* ---- pipelining: replies in any order, mixed with a sync request ---- */
 
-static segq_msg_t *s_held[16];
+static segq_msg_t *s_held [16];
 static size_t s_n_held;
 
 static void
@@ -91,15 +91,14 @@ s_reverse_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
     if (msg->type == SEGQ_MSG_SUBMIT) {
         segq_msg_t *reply = segq_msg_new (SEGQ_MSG_SUBMITTED);
         reply->u.submitted.req_id = msg->u.submit.req_id;
-        char job[32];
+        char job [32];
         snprintf (job, sizeof job, "J%llu", (unsigned long long) msg->u.submit.req_id);
         reply->u.submitted.job = strdup (job);
-        s_held[s_n_held++] = reply;
+        s_held [s_n_held++] = reply;
         if (s_n_held == 10)
             while (s_n_held)
-                s_reply (router, rid, s_held[--s_n_held]);
-    }
-    else if (msg->type == SEGQ_MSG_STATUS) {
+                s_reply (router, rid, s_held [--s_n_held]);
+    } else if (msg->type == SEGQ_MSG_STATUS) {
         segq_msg_t *reply = segq_msg_new (SEGQ_MSG_STATUS_REPLY);
         reply->u.status_reply.req_id = msg->u.status.req_id;
         s_reply (router, rid, reply);
@@ -110,9 +109,9 @@ Test (libsegq, pipelined_submits_matched_by_req_id, .timeout = 20)
 {
     segq_client_t *c = s_start (s_reverse_handler, 5000);
     segq_job_spec_t *spec = s_noop ();
-    uint64_t req[10];
+    uint64_t req [10];
     for (int i = 0; i < 10; i++)
-        cr_assert_eq (segq_client_submit_send (c, spec, &req[i]), 0, "%s", segq_client_error (c));
+        cr_assert_eq (segq_client_submit_send (c, spec, &req [i]), 0, "%s", segq_client_error (c));
     cr_assert_eq (segq_client_submits_pending (c), 10);
     /* A synchronous request in between gets its own reply; the submits'
        replies that arrive first are kept for submit_recv. */
@@ -120,19 +119,19 @@ Test (libsegq, pipelined_submits_matched_by_req_id, .timeout = 20)
     cr_assert_eq (segq_client_status (c, NULL, NULL, &list), 0, "%s", segq_client_error (c));
     cr_assert_eq (list.n_jobs, 0);
     segq_job_list_clear (&list);
-    bool seen[10] = { false };
+    bool seen [10] = { false };
     for (int i = 0; i < 10; i++) {
         segq_submit_reply_t r;
         cr_assert_eq (segq_client_submit_recv (c, 2000, &r), 0, "%s", segq_client_error (c));
         cr_assert_eq (r.code, 0);
         int k = -1;
         for (int j = 0; j < 10; j++)
-            if (req[j] == r.req_id)
+            if (req [j] == r.req_id)
                 k = j;
         cr_assert_geq (k, 0, "reply to unknown req_id %llu", (unsigned long long) r.req_id);
-        cr_assert_not (seen[k], "req_id %llu answered twice", (unsigned long long) r.req_id);
-        seen[k] = true;
-        char want[32];
+        cr_assert_not (seen [k], "req_id %llu answered twice", (unsigned long long) r.req_id);
+        seen [k] = true;
+        char want [32];
         snprintf (want, sizeof want, "J%llu", (unsigned long long) r.req_id);
         cr_assert_str_eq (r.job, want);
     }
@@ -160,7 +159,7 @@ Test (libsegq, error_reply_becomes_code_and_message, .timeout = 20)
 {
     segq_client_t *c = s_start (s_refuse_handler, 5000);
     segq_job_spec_t *spec = s_noop ();
-    char job[SEGQ_JOB_ID_MAX];
+    char job [SEGQ_JOB_ID_MAX];
     cr_assert_eq (segq_client_submit (c, spec, job, sizeof job), SEGQ_EKIND);
     cr_assert_str_eq (segq_client_error (c), "unknown job kind 'noop' on this broker");
     uint64_t req;
@@ -182,8 +181,8 @@ s_version_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
     reply->u.error.code = SEGQ_EVERSION;
     reply->u.error.message = strdup ("unsupported version");
     reply->u.error.versions = calloc (2, sizeof (uint32_t));
-    reply->u.error.versions[0] = 3;
-    reply->u.error.versions[1] = 4;
+    reply->u.error.versions [0] = 3;
+    reply->u.error.versions [1] = 4;
     reply->u.error.n_versions = 2;
     s_reply (router, rid, reply);
 }
@@ -209,7 +208,8 @@ Test (libsegq, silent_broker_is_reported_unreachable, .timeout = 20)
     segq_client_t *c = s_start (s_silent_handler, 300);
     segq_job_list_t list;
     cr_assert_eq (segq_client_status (c, NULL, NULL, &list), SEGQ_EUNAVAIL);
-    cr_assert (strstr (segq_client_error (c), "not reachable") && strstr (segq_client_error (c), s_endpoint),
+    cr_assert (strstr (segq_client_error (c), "not reachable")
+                   && strstr (segq_client_error (c), s_endpoint),
                "message: %s", segq_client_error (c));
     s_stop (&c);
     fixture_assert_no_leaks ();
@@ -218,15 +218,15 @@ Test (libsegq, silent_broker_is_reported_unreachable, .timeout = 20)
 /* ---- upload: chunks never exceed the credit; hash checked ---- */
 
 static struct {
-    char hash[SEGQ_HASH_HEX_LEN + 1];
+    char hash [SEGQ_HASH_HEX_LEN + 1];
     uint64_t size, received;
     segq_sha256_t sha;
-    int64_t credit;             /* granted minus used */
-    int violations;             /* chunks beyond credit, or out of order */
+    int64_t credit; /* granted minus used */
+    int violations; /* chunks beyond credit, or out of order */
     int chunks;
     bool have;
-    bool put_named_hash;        /* the PUT carried one, rather than the final CHUNK */
-    bool corrupt;               /* the receiver flips a byte of the first chunk */
+    bool put_named_hash; /* the PUT carried one, rather than the final CHUNK */
+    bool corrupt;        /* the receiver flips a byte of the first chunk */
 } s_up;
 
 static void
@@ -234,7 +234,7 @@ s_upload_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
 {
     if (msg->type == SEGQ_MSG_PUT) {
         memcpy (s_up.hash, msg->u.put.hash, sizeof s_up.hash);
-        s_up.put_named_hash = msg->u.put.hash[0] != '\0';
+        s_up.put_named_hash = msg->u.put.hash [0] != '\0';
         s_up.size = msg->u.put.size;
         segq_sha256_init (&s_up.sha);
         segq_msg_t *reply = segq_msg_new (SEGQ_MSG_PUT_READY);
@@ -254,12 +254,12 @@ s_upload_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
     if (--s_up.credit < 0 || ch->transfer != 77 || ch->offset != s_up.received || n > 1000)
         s_up.violations++;
     if (s_up.corrupt && s_up.received == 0 && n)
-        ((uint8_t *) zframe_data (ch->data))[0] ^= 1;
+        ((uint8_t *) zframe_data (ch->data)) [0] ^= 1;
     segq_sha256_update (&s_up.sha, zframe_data (ch->data), n);
     s_up.received += n;
-    if (ch->hash[0] && !ch->last)
+    if (ch->hash [0] && !ch->last)
         s_up.violations++;
-    if (ch->last && ch->hash[0]) {
+    if (ch->last && ch->hash [0]) {
         if (s_up.put_named_hash && strcmp (ch->hash, s_up.hash) != 0)
             s_up.violations++;
         memcpy (s_up.hash, ch->hash, sizeof s_up.hash);
@@ -273,11 +273,12 @@ s_upload_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
         s_reply (router, rid, credit);
         return;
     }
-    char got[SEGQ_HASH_HEX_LEN + 1];
+    char got [SEGQ_HASH_HEX_LEN + 1];
     segq_sha256_final (&s_up.sha, got);
     segq_msg_t *done = segq_msg_new (SEGQ_MSG_PUT_DONE);
     done->u.put_done.transfer = 77;
-    done->u.put_done.code = strcmp (got, s_up.hash) == 0 && s_up.received == s_up.size ? 0 : SEGQ_EHASH;
+    done->u.put_done.code =
+        strcmp (got, s_up.hash) == 0 && s_up.received == s_up.size ? 0 : SEGQ_EHASH;
     s_reply (router, rid, done);
 }
 
@@ -303,10 +304,10 @@ s_temp_file (char *path, size_t size)
 
 Test (libsegq, upload_respects_credit_and_hash, .timeout = 20)
 {
-    char path[] = "/tmp/segq-up-XXXXXX";
+    char path [] = "/tmp/segq-up-XXXXXX";
     s_temp_file (path, 10500);
     segq_client_t *c = s_start (s_upload_handler, 5000);
-    char hash[SEGQ_HASH_HEX_LEN + 1], want[SEGQ_HASH_HEX_LEN + 1];
+    char hash [SEGQ_HASH_HEX_LEN + 1], want [SEGQ_HASH_HEX_LEN + 1];
     uint64_t size;
     int rc = segq_client_upload (c, path, "data.bin", hash, &size);
     s_stop (&c);
@@ -325,11 +326,11 @@ Test (libsegq, upload_respects_credit_and_hash, .timeout = 20)
 
 Test (libsegq, upload_skipped_when_broker_has_hash, .timeout = 20)
 {
-    char path[] = "/tmp/segq-up-XXXXXX";
+    char path [] = "/tmp/segq-up-XXXXXX";
     s_temp_file (path, 5000);
     s_up.have = true;
     segq_client_t *c = s_start (s_upload_handler, 5000);
-    char hash[SEGQ_HASH_HEX_LEN + 1], want[SEGQ_HASH_HEX_LEN + 1];
+    char hash [SEGQ_HASH_HEX_LEN + 1], want [SEGQ_HASH_HEX_LEN + 1];
     int rc = segq_client_upload_hash_first (c, path, NULL, hash, NULL);
     s_stop (&c);
     cr_assert_eq (segq_sha256_file (path, want), 0);
@@ -345,9 +346,9 @@ Test (libsegq, upload_skipped_when_broker_has_hash, .timeout = 20)
    and the final CHUNK names no other hash. */
 Test (libsegq, upload_known_hash_sends_when_broker_lacks_it, .timeout = 20)
 {
-    char path[] = "/tmp/segq-up-XXXXXX";
+    char path [] = "/tmp/segq-up-XXXXXX";
     s_temp_file (path, 2500);
-    char want[SEGQ_HASH_HEX_LEN + 1];
+    char want [SEGQ_HASH_HEX_LEN + 1];
     cr_assert_eq (segq_sha256_file (path, want), 0);
     segq_client_t *c = s_start (s_upload_handler, 5000);
     uint64_t size = 0;
@@ -368,33 +369,33 @@ Test (libsegq, upload_known_hash_sends_when_broker_lacks_it, .timeout = 20)
    PUT_DONE{EHASH} is the upload's failure. */
 Test (libsegq, upload_hash_mismatch_at_end_fails, .timeout = 20)
 {
-    char path[] = "/tmp/segq-up-XXXXXX";
+    char path [] = "/tmp/segq-up-XXXXXX";
     s_temp_file (path, 3000);
     s_up.corrupt = true;
     segq_client_t *c = s_start (s_upload_handler, 5000);
-    char hash[SEGQ_HASH_HEX_LEN + 1] = "";
+    char hash [SEGQ_HASH_HEX_LEN + 1] = "";
     int rc = segq_client_upload (c, path, NULL, hash, NULL);
-    char err[512];
+    char err [512];
     snprintf (err, sizeof err, "%s", segq_client_error (c));
     s_stop (&c);
     unlink (path);
     cr_assert_eq (rc, SEGQ_EHASH, "rc %d: %s", rc, err);
     cr_assert (strstr (err, "refused"), "%s", err);
-    cr_assert_eq (hash[0], '\0', "a failed upload reported a hash");
+    cr_assert_eq (hash [0], '\0', "a failed upload reported a hash");
     fixture_assert_no_leaks ();
 }
 
 /* ---- fetch: credit honoured by the receiver, sha256 checked, atomic ---- */
 
 static struct {
-    uint8_t data[25000];
-    char hash[SEGQ_HASH_HEX_LEN + 1];
+    uint8_t data [25000];
+    char hash [SEGQ_HASH_HEX_LEN + 1];
     uint64_t sent;
     uint32_t credit;
     bool corrupt;
     bool credit_overflow;
     uint64_t req_id;
-    bool fail_midway;           /* ERROR{req_id, EIO} after 3 chunks */
+    bool fail_midway; /* ERROR{req_id, EIO} after 3 chunks */
 } s_down;
 
 static void
@@ -410,13 +411,14 @@ s_send_chunks (zsock_t *router, zframe_t *rid)
             s_reply (router, rid, error);
             return;
         }
-        size_t n = sizeof s_down.data - s_down.sent < 1000 ? sizeof s_down.data - s_down.sent : 1000;
+        size_t n =
+            sizeof s_down.data - s_down.sent < 1000 ? sizeof s_down.data - s_down.sent : 1000;
         segq_msg_t *chunk = segq_msg_new (SEGQ_MSG_CHUNK);
         chunk->u.chunk.transfer = 5;
         chunk->u.chunk.offset = s_down.sent;
         chunk->u.chunk.data = zframe_new (s_down.data + s_down.sent, n);
         if (s_down.corrupt && s_down.sent == 3000)
-            zframe_data (chunk->u.chunk.data)[10] ^= 1;
+            zframe_data (chunk->u.chunk.data) [10] ^= 1;
         s_down.sent += n;
         chunk->u.chunk.last = s_down.sent == sizeof s_down.data;
         s_down.credit--;
@@ -438,8 +440,7 @@ s_fetch_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
         s_down.credit = msg->u.get.credit;
         s_down.req_id = msg->u.get.req_id;
         s_reply (router, rid, ready);
-    }
-    else if (msg->type == SEGQ_MSG_CREDIT) {
+    } else if (msg->type == SEGQ_MSG_CREDIT) {
         s_down.credit += msg->u.credit.chunks;
         if (s_down.credit > 64)
             s_down.credit_overflow = true;
@@ -451,7 +452,7 @@ static void
 s_fetch_setup (bool corrupt)
 {
     for (size_t i = 0; i < sizeof s_down.data; i++)
-        s_down.data[i] = (uint8_t) (i * 31 + 7);
+        s_down.data [i] = (uint8_t) (i * 31 + 7);
     segq_sha256_t sha;
     segq_sha256_init (&sha);
     segq_sha256_update (&sha, s_down.data, sizeof s_down.data);
@@ -466,7 +467,7 @@ s_count_files (const char *dir)
     size_t n = 0;
     struct dirent *e;
     while (d && (e = readdir (d)))
-        n += e->d_name[0] != '.';
+        n += e->d_name [0] != '.';
     if (d)
         closedir (d);
     return n;
@@ -475,12 +476,12 @@ s_count_files (const char *dir)
 Test (libsegq, fetch_writes_verified_file, .timeout = 20)
 {
     s_fetch_setup (false);
-    char dir[] = "/tmp/segq-fetch-XXXXXX";
+    char dir [] = "/tmp/segq-fetch-XXXXXX";
     cr_assert_not_null (mkdtemp (dir));
-    char path[128];
+    char path [128];
     snprintf (path, sizeof path, "%s/out.bin", dir);
     segq_client_t *c = s_start (s_fetch_handler, 5000);
-    char hash[SEGQ_HASH_HEX_LEN + 1];
+    char hash [SEGQ_HASH_HEX_LEN + 1];
     int rc = segq_client_fetch (c, "J1", "out.bin", path, hash);
     s_stop (&c);
     cr_assert_eq (rc, 0);
@@ -488,7 +489,7 @@ Test (libsegq, fetch_writes_verified_file, .timeout = 20)
     cr_assert_not (s_down.credit_overflow, "the receiver granted credit it did not use");
     FILE *f = fopen (path, "rb");
     cr_assert_not_null (f);
-    static uint8_t back[sizeof s_down.data + 1];
+    static uint8_t back [sizeof s_down.data + 1];
     cr_assert_eq (fread (back, 1, sizeof back, f), sizeof s_down.data);
     fclose (f);
     cr_assert_arr_eq (back, s_down.data, sizeof s_down.data);
@@ -501,13 +502,13 @@ Test (libsegq, fetch_writes_verified_file, .timeout = 20)
 Test (libsegq, fetch_of_corrupt_data_leaves_nothing, .timeout = 20)
 {
     s_fetch_setup (true);
-    char dir[] = "/tmp/segq-fetch-XXXXXX";
+    char dir [] = "/tmp/segq-fetch-XXXXXX";
     cr_assert_not_null (mkdtemp (dir));
-    char path[128];
+    char path [128];
     snprintf (path, sizeof path, "%s/out.bin", dir);
     segq_client_t *c = s_start (s_fetch_handler, 5000);
     int rc = segq_client_fetch (c, "J1", "out.bin", path, NULL);
-    char message[1024];
+    char message [1024];
     snprintf (message, sizeof message, "%s", segq_client_error (c));
     s_stop (&c);
     cr_assert_eq (rc, SEGQ_EHASH, "corrupt data gave %d: %s", rc, message);
@@ -522,20 +523,21 @@ Test (libsegq, fetch_aborted_by_broker_fails_with_its_reason, .timeout = 20)
 {
     s_fetch_setup (false);
     s_down.fail_midway = true;
-    char dir[] = "/tmp/segq-fetch-XXXXXX";
+    char dir [] = "/tmp/segq-fetch-XXXXXX";
     cr_assert_not_null (mkdtemp (dir));
-    char path[128];
+    char path [128];
     snprintf (path, sizeof path, "%s/out.bin", dir);
     segq_client_t *c = s_start (s_fetch_handler, 5000);
     int64_t t0 = zclock_mono ();
     int rc = segq_client_fetch (c, "J1", "out.bin", path, NULL);
     int64_t took = zclock_mono () - t0;
-    char message[1024];
+    char message [1024];
     snprintf (message, sizeof message, "%s", segq_client_error (c));
     s_stop (&c);
     cr_assert_eq (rc, SEGQ_EIO, "aborted transfer gave %d: %s", rc, message);
     cr_assert (strstr (message, "could not read"), "%s", message);
-    cr_assert_lt (took, 2000, "the client waited %lld ms for a transfer already aborted", (long long) took);
+    cr_assert_lt (took, 2000, "the client waited %lld ms for a transfer already aborted",
+                  (long long) took);
     cr_assert_eq (s_count_files (dir), 0, "an aborted download left a file");
     rmdir (dir);
     fixture_assert_no_leaks ();
@@ -545,7 +547,7 @@ Test (libsegq, fetch_aborted_by_broker_fails_with_its_reason, .timeout = 20)
 
 Test (libsegq, job_spec_checks_against_schema, .timeout = 10)
 {
-    char err[512];
+    char err [512];
     segq_job_spec_t *spec = segq_job_spec_new ("no-such-kind");
     cr_assert_eq (segq_job_spec_param (spec, "x", "1", err, sizeof err), SEGQ_EKIND);
     cr_assert (strstr (err, "no-such-kind") && strstr (err, "sleep"), "%s", err);
@@ -564,11 +566,14 @@ Test (libsegq, job_spec_checks_against_schema, .timeout = 10)
     segq_job_spec_destroy (&spec);
 
     spec = segq_job_spec_new ("echo");
-    cr_assert_eq (segq_job_spec_input_arg (spec, "files=/no/such/file.txt", err, sizeof err), SEGQ_ENOENT);
+    cr_assert_eq (segq_job_spec_input_arg (spec, "files=/no/such/file.txt", err, sizeof err),
+                  SEGQ_ENOENT);
     cr_assert (strstr (err, "/no/such/file.txt"), "%s", err);
     cr_assert_eq (segq_job_spec_input_arg (spec, "files", err, sizeof err), SEGQ_EINVAL);
-    cr_assert_eq (segq_job_spec_input_arg (spec, "files=AB12:out.txt", err, sizeof err), 0, "%s", err);
-    cr_assert_eq (segq_job_spec_input_hash (spec, "files/a", "xyz", 1, err, sizeof err), SEGQ_EINVAL);
+    cr_assert_eq (segq_job_spec_input_arg (spec, "files=AB12:out.txt", err, sizeof err), 0, "%s",
+                  err);
+    cr_assert_eq (segq_job_spec_input_hash (spec, "files/a", "xyz", 1, err, sizeof err),
+                  SEGQ_EINVAL);
     cr_assert_eq (segq_job_spec_validate (spec, err, sizeof err), 0, "%s", err);
     segq_job_spec_destroy (&spec);
     fixture_assert_no_leaks ();
@@ -576,7 +581,7 @@ Test (libsegq, job_spec_checks_against_schema, .timeout = 10)
 
 /* ---- job specs without a broker: folders, required inputs, keys ---- */
 
-static char s_dir[64];
+static char s_dir [64];
 
 static void
 s_make_dir (void)
@@ -588,7 +593,7 @@ s_make_dir (void)
 static void
 s_remove_dir (void)
 {
-    char command[128];
+    char command [128];
     snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
     cr_assert_eq (system (command), 0);
 }
@@ -597,7 +602,7 @@ s_remove_dir (void)
 static void
 s_file (const char *name)
 {
-    char path[256];
+    char path [256];
     snprintf (path, sizeof path, "%s/%s", s_dir, name);
     FILE *f = fopen (path, "w");
     cr_assert_not_null (f, "%s", path);
@@ -608,7 +613,7 @@ s_file (const char *name)
 static void
 s_link (const char *target, const char *name)
 {
-    char path[256];
+    char path [256];
     snprintf (path, sizeof path, "%s/%s", s_dir, name);
     cr_assert_eq (symlink (target, path), 0, "%s", path);
 }
@@ -617,10 +622,10 @@ s_link (const char *target, const char *name)
 static int
 s_folder (char *err, size_t errlen)
 {
-    char path[128];
+    char path [128];
     snprintf (path, sizeof path, "%s/data", s_dir);
     segq_job_spec_t *spec = segq_job_spec_new ("echo");
-    err[0] = 0;
+    err [0] = 0;
     int rc = segq_job_spec_input_dir (spec, "files", path, err, errlen);
     if (rc == 0)
         rc = segq_job_spec_validate (spec, err, errlen);
@@ -631,10 +636,10 @@ s_folder (char *err, size_t errlen)
 /* A folder is walked without leaving it: a link to a file inside counts as
    that file; a link out of it, to a folder (up: a loop), in a circle or to
    nothing is refused, naming the link and where it points. */
-Test (libsegq, folder_links_followed_only_to_files_inside, .init = s_make_dir,
-      .fini = s_remove_dir, .timeout = 20)
+Test (libsegq, folder_links_followed_only_to_files_inside, .init = s_make_dir, .fini = s_remove_dir,
+      .timeout = 20)
 {
-    char err[1024], path[128];
+    char err [1024], path [128];
     snprintf (path, sizeof path, "%s/data", s_dir);
     cr_assert_eq (mkdir (path, 0700), 0);
     snprintf (path, sizeof path, "%s/data/sub", s_dir);
@@ -647,7 +652,7 @@ Test (libsegq, folder_links_followed_only_to_files_inside, .init = s_make_dir,
     cr_assert_eq (s_folder (err, sizeof err), 0, "links to files inside: %s", err);
     static const struct {
         const char *target, *name, *says;
-    } refused[] = {
+    } refused [] = {
         { "../outside.txt", "data/out.txt", "outside the folder" },
         { "/etc/hostname", "data/sub/etc", "outside the folder" },
         { "..", "data/sub/parent", "loops" },
@@ -655,14 +660,14 @@ Test (libsegq, folder_links_followed_only_to_files_inside, .init = s_make_dir,
         { "sub", "data/folder", "not a regular file" },
         { "nowhere", "data/dangling", "leads nowhere" },
     };
-    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-        s_link (refused[i].target, refused[i].name);
+    for (size_t i = 0; i < sizeof refused / sizeof refused [0]; i++) {
+        s_link (refused [i].target, refused [i].name);
         cr_assert_eq (s_folder (err, sizeof err), SEGQ_EINVAL, "%s -> %s accepted",
-                      refused[i].name, refused[i].target);
-        cr_assert (strstr (err, refused[i].name) && strstr (err, refused[i].target)
-                   && strstr (err, refused[i].says), "%s -> %s: %s", refused[i].name,
-                   refused[i].target, err);
-        snprintf (path, sizeof path, "%s/%s", s_dir, refused[i].name);
+                      refused [i].name, refused [i].target);
+        cr_assert (strstr (err, refused [i].name) && strstr (err, refused [i].target)
+                       && strstr (err, refused [i].says),
+                   "%s -> %s: %s", refused [i].name, refused [i].target, err);
+        snprintf (path, sizeof path, "%s/%s", s_dir, refused [i].name);
         cr_assert_eq (unlink (path), 0);
     }
     /* two links naming each other */
@@ -678,14 +683,15 @@ Test (libsegq, folder_links_followed_only_to_files_inside, .init = s_make_dir,
 Test (libsegq, train_without_mask_refused_naming_it, .init = s_make_dir, .fini = s_remove_dir,
       .timeout = 10)
 {
-    char err[512], image[128];
+    char err [512], image [128];
     s_file ("polyp.png");
     snprintf (image, sizeof image, "%s/polyp.png", s_dir);
     segq_job_spec_t *spec = segq_job_spec_new ("train");
     cr_assert_eq (segq_job_spec_input_file (spec, "image", image, err, sizeof err), 0, "%s", err);
     cr_assert_eq (segq_job_spec_validate (spec, err, sizeof err), SEGQ_EINVAL);
     cr_assert (strstr (err, "needs input 'mask'") && strstr (err, "--mask")
-               && strstr (err, "mask_from_alpha"), "%s", err);
+                   && strstr (err, "mask_from_alpha"),
+               "%s", err);
     cr_assert_eq (segq_job_spec_param (spec, "mask_from_alpha", "true", err, sizeof err), 0);
     cr_assert_eq (segq_job_spec_validate (spec, err, sizeof err), 0, "%s", err);
     segq_job_spec_destroy (&spec);
@@ -698,14 +704,14 @@ Test (libsegq, train_without_mask_refused_naming_it, .init = s_make_dir, .fini =
 Test (libsegq, default_certificate_is_the_one_keygen_wrote, .init = s_make_dir,
       .fini = s_remove_dir, .timeout = 10)
 {
-    char out[512], err[512] = "", dir[128];
+    char out [512], err [512] = "", dir [128];
     setenv ("XDG_CONFIG_HOME", s_dir, 1);
     unsetenv ("SEGQ_CERT");
     snprintf (dir, sizeof dir, "%s/segq", s_dir);
     cr_assert_eq (mkdir (dir, 0700), 0);
     struct passwd *pw = getpwuid (geteuid ());
     cr_assert_eq (segq_keys_default_cert (out, sizeof out, err, sizeof err), 0, "%s", err);
-    char want[256];
+    char want [256];
     snprintf (want, sizeof want, "%s/%s.cert", dir, pw->pw_name);
     cr_assert_str_eq (out, want, "none yet: where `segq keygen` writes it");
     s_file ("segq/broker.cert");

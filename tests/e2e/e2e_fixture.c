@@ -18,15 +18,14 @@ e2e_write_polyp (const char *image_path, const char *mask_path)
             int dx = (int) x - 19, dy = (int) y - 12;
             bool inside = dx * dx + dy * dy <= 36;
             uint8_t *p = rgb + 3 * (y * w + x);
-            p[0] = (uint8_t) (inside ? 120 : 200 - 2 * y);
-            p[1] = (uint8_t) (inside ? 60 : 90 + 3 * x);
-            p[2] = (uint8_t) (inside ? 50 : 80 + ((x * y) % 23));
-            m[y * w + x] = inside ? 255 : 0;
+            p [0] = (uint8_t) (inside ? 120 : 200 - 2 * y);
+            p [1] = (uint8_t) (inside ? 60 : 90 + 3 * x);
+            p [2] = (uint8_t) (inside ? 50 : 80 + ((x * y) % 23));
+            m [y * w + x] = inside ? 255 : 0;
         }
-    char err[256];
+    char err [256];
     cr_assert_eq (segq_image_write_png (img, image_path, err, sizeof err), 0, "%s", err);
     cr_assert_eq (segq_image_write_png (mask, mask_path, err, sizeof err), 0, "%s", err);
     segq_image_destroy (&img);
     segq_image_destroy (&mask);
 }
-

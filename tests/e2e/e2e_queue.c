@@ -27,16 +27,16 @@ e2e_now (void)
 void
 e2e_submit (harness_t *h, const char *const *argv, char *id, size_t len)
 {
-    char err[4096];
+    char err [4096];
     H_ASSERT (h, harness_submit (h, argv, id, len, err, sizeof err) == 0, "segq submit %s: %s",
-              argv[1], err);
+              argv [1], err);
 }
 
 void
 e2e_logs (harness_t *h, const char *job, char *out, size_t len)
 {
-    char err[4096];
-    const char *argv[] = { "logs", job, NULL };
+    char err [4096];
+    const char *argv [] = { "logs", job, NULL };
     H_ASSERT (h, harness_cli (h, out, len, err, sizeof err, argv) == 0, "logs %s: %s", job, err);
 }
 
@@ -46,9 +46,9 @@ e2e_last_recorded (const char *log)
     int last = 0;
     for (const char *p = log; (p = strstr (p, "checkpoint of step ")); p++) {
         int n;
-        char word[16];
+        char word [16];
         if (sscanf (p, "checkpoint of step %d %15s", &n, word) == 2
-        &&  strcmp (word, "recorded") == 0 && n > last)
+            && strcmp (word, "recorded") == 0 && n > last)
             last = n;
     }
     return last;
@@ -57,7 +57,7 @@ e2e_last_recorded (const char *log)
 int
 e2e_job_processes (harness_t *h, const char *job, unsigned attempt, int *gpu)
 {
-    char want_id[96], want_att[64], want_dir[600];
+    char want_id [96], want_att [64], want_dir [600];
     snprintf (want_dir, sizeof want_dir, "SEGQ_OUTPUT_DIR=%s/", h->dir);
     snprintf (want_id, sizeof want_id, "SEGQ_JOB_ID=%s", job);
     snprintf (want_att, sizeof want_att, "SEGQ_JOB_ATTEMPT=%u", attempt);
@@ -66,17 +66,17 @@ e2e_job_processes (harness_t *h, const char *job, unsigned attempt, int *gpu)
     int count = 0;
     struct dirent *e;
     while ((e = readdir (proc))) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+        if (e->d_name [0] < '0' || e->d_name [0] > '9')
             continue;
-        char path[300];
+        char path [300];
         snprintf (path, sizeof path, "/proc/%s/environ", e->d_name);
         FILE *f = fopen (path, "r");
         if (!f)
             continue;
-        static char env[65536];
+        static char env [65536];
         size_t n = fread (env, 1, sizeof env - 1, f);
         fclose (f);
-        env[n] = 0;
+        env [n] = 0;
         bool id = false, att = attempt == 0, ours = false;
         int visible = -1;
         for (size_t i = 0; i < n; i += strlen (env + i) + 1) {

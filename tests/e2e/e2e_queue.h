@@ -8,7 +8,7 @@
 #include "harness.h"
 
 void e2e_sleep_ms (long ms);
-double e2e_now (void);      /* monotonic seconds */
+double e2e_now (void); /* monotonic seconds */
 /* `segq submit ...` (argv without "segq"); the job id into id. */
 void e2e_submit (harness_t *h, const char *const *argv, char *id, size_t len);
 /* `segq logs JOB` into out. */

@@ -27,7 +27,7 @@ s_data_dir (void)
 static void
 s_copy (const char *from, const char *to)
 {
-    char cmd[2200];
+    char cmd [2200];
     snprintf (cmd, sizeof cmd, "cp '%s' '%s'", from, to);
     cr_assert_eq (system (cmd), 0, "%s", cmd);
 }
@@ -35,9 +35,9 @@ s_copy (const char *from, const char *to)
 /* The first PAIRS pairs of kvasir-seg-256 as ROOT/images + ROOT/masks;
    their image names into names. */
 static void
-s_pairs (const char *root, char names[PAIRS][256])
+s_pairs (const char *root, char names [PAIRS][256])
 {
-    char src[1024], images[900], masks[900];
+    char src [1024], images [900], masks [900];
     snprintf (src, sizeof src, "%s/kvasir-seg-256/images", s_data_dir ());
     struct dirent **entries = NULL;
     int n = scandir (src, &entries, NULL, alphasort);
@@ -49,18 +49,18 @@ s_pairs (const char *root, char names[PAIRS][256])
     cr_assert_eq (mkdir (masks, 0700), 0);
     int taken = 0;
     for (int i = 0; i < n; i++) {
-        if (taken < PAIRS && entries[i]->d_name[0] != '.') {
-            char from[1400], to[1400];
-            snprintf (from, sizeof from, "%s/%s", src, entries[i]->d_name);
-            snprintf (to, sizeof to, "%s/%s", images, entries[i]->d_name);
+        if (taken < PAIRS && entries [i]->d_name [0] != '.') {
+            char from [1400], to [1400];
+            snprintf (from, sizeof from, "%s/%s", src, entries [i]->d_name);
+            snprintf (to, sizeof to, "%s/%s", images, entries [i]->d_name);
             s_copy (from, to);
             snprintf (from, sizeof from, "%s/kvasir-seg-256/masks/%s", s_data_dir (),
-                      entries[i]->d_name);
-            snprintf (to, sizeof to, "%s/%s", masks, entries[i]->d_name);
+                      entries [i]->d_name);
+            snprintf (to, sizeof to, "%s/%s", masks, entries [i]->d_name);
             s_copy (from, to);
-            snprintf (names[taken++], 256, "%s", entries[i]->d_name);
+            snprintf (names [taken++], 256, "%s", entries [i]->d_name);
         }
-        free (entries[i]);
+        free (entries [i]);
     }
     free (entries);
 }
@@ -68,13 +68,13 @@ s_pairs (const char *root, char names[PAIRS][256])
 static json_t *
 s_cli_json (harness_t *h, const char *const *argv)
 {
-    static char out[262144];
-    char err[4096];
+    static char out [262144];
+    char err [4096];
     int rc = harness_cli (h, out, sizeof out, err, sizeof err, argv);
-    H_ASSERT (h, rc == 0, "segq %s: exit %d: %s", argv[0], rc, err);
+    H_ASSERT (h, rc == 0, "segq %s: exit %d: %s", argv [0], rc, err);
     json_error_t jerr;
     json_t *doc = json_loads (out, 0, &jerr);
-    cr_assert_not_null (doc, "segq %s --json printed no JSON (%s): %s", argv[0], jerr.text, out);
+    cr_assert_not_null (doc, "segq %s --json printed no JSON (%s): %s", argv [0], jerr.text, out);
     return doc;
 }
 
@@ -82,7 +82,7 @@ s_cli_json (harness_t *h, const char *const *argv)
 static json_t *
 s_array_status (harness_t *h, const char *array)
 {
-    const char *argv[] = { "status", array, "--json", NULL };
+    const char *argv [] = { "status", array, "--json", NULL };
     json_t *doc = s_cli_json (h, argv);
     cr_assert (json_is_array (doc) && json_array_size (doc) == 1, "status of %s", array);
     json_t *summary = json_incref (json_array_get (doc, 0));
@@ -94,35 +94,44 @@ Test (e2e_arrays, pipeline_per_pair_through_the_queue, .timeout = 900)
 {
     harness_t *h = harness_new ("e2e-arrays");
     cr_assert_not_null (h);
-    char root[700], images[760], masks[760], names[PAIRS][256];
+    char root [700], images [760], masks [760], names [PAIRS][256];
     snprintf (root, sizeof root, "%s/kvasir5", h->dir);
     s_pairs (root, names);
     snprintf (images, sizeof images, "%s/images", root);
     snprintf (masks, sizeof masks, "%s/masks", root);
     cr_assert_eq (harness_start_broker (h, NULL), 0);
     const char *bin = getenv ("SEGQ_BINARY_DIR");
-    char segq_run[1024];
-    snprintf (segq_run, sizeof segq_run, "%s/pipeline/segq-run", bin && *bin ? bin : SEGQ_BINARY_DIR);
+    char segq_run [1024];
+    snprintf (segq_run, sizeof segq_run, "%s/pipeline/segq-run",
+              bin && *bin ? bin : SEGQ_BINARY_DIR);
     cr_assert_eq (access (segq_run, X_OK), 0, "%s not built", segq_run);
     /* capacity declared, so no `segq-run devices` (seconds of libtorch start) */
-    const char *extra[] = { "--segq-run", segq_run, "--gpus", "", NULL };
+    const char *extra [] = { "--segq-run", segq_run, "--gpus", "", NULL };
     H_ASSERT (h, harness_start_worker (h, "ml", 2, extra) >= 0, "worker did not register");
 
     /* one pipeline per pair: train and generate arrays, evaluate over all */
-    const char *submit[] = { "submit", "pipeline", "--images", images, "--masks", masks,
-                             "--count", "2", "--max-size", "20", "--min-size", "12",
-                             "--niter", "4", "--previews", "0", "--nfc", "8", "--nfc-max", "8",
-                             "--evaluate-against", root, "--folds", "2", "--epochs", "1",
-                             "--size", "32", "--depth", "2", "--width", "4",
-                             "--evaluate.batch", "4", "--examples", "0", "--cpu", "--json",
-                             NULL };
+    const char *submit [] = { "submit",    "pipeline",   "--images",
+                              images,      "--masks",    masks,
+                              "--count",   "2",          "--max-size",
+                              "20",        "--min-size", "12",
+                              "--niter",   "4",          "--previews",
+                              "0",         "--nfc",      "8",
+                              "--nfc-max", "8",          "--evaluate-against",
+                              root,        "--folds",    "2",
+                              "--epochs",  "1",          "--size",
+                              "32",        "--depth",    "2",
+                              "--width",   "4",          "--evaluate.batch",
+                              "4",         "--examples", "0",
+                              "--cpu",     "--json",     NULL };
     json_t *ids = s_cli_json (h, submit);
-    const char *train = json_string_value (json_object_get (json_object_get (ids, "train"), "array"));
-    const char *generate = json_string_value (json_object_get (json_object_get (ids, "generate"),
-                                                               "array"));
+    const char *train =
+        json_string_value (json_object_get (json_object_get (ids, "train"), "array"));
+    const char *generate =
+        json_string_value (json_object_get (json_object_get (ids, "generate"), "array"));
     const char *evaluate = json_string_value (json_object_get (ids, "evaluate"));
     cr_assert (train && generate && evaluate, "pipeline ids: %s", json_dumps (ids, 0));
-    cr_assert_eq (json_array_size (json_object_get (json_object_get (ids, "train"), "jobs")), PAIRS);
+    cr_assert_eq (json_array_size (json_object_get (json_object_get (ids, "train"), "jobs")),
+                  PAIRS);
     cr_assert_neq (strcmp (train, generate), 0);
 
     /* at once: every job counted in one state or another */
@@ -132,8 +141,7 @@ Test (e2e_arrays, pipeline_per_pair_through_the_queue, .timeout = 900)
     json_int_t total = 0;
     const char *key;
     json_t *value;
-    json_object_foreach (states, key, value)
-        total += json_integer_value (value);
+    json_object_foreach (states, key, value) total += json_integer_value (value);
     cr_assert_eq (total, PAIRS, "states: %s", json_dumps (states, 0));
     double progress = json_real_value (json_object_get (s, "progress"));
     cr_assert (progress >= 0 && progress <= 1, "progress %g", progress);
@@ -141,8 +149,8 @@ Test (e2e_arrays, pipeline_per_pair_through_the_queue, .timeout = 900)
     json_decref (s);
 
     /* segq wait ARRAY waits for all of its jobs */
-    char out[16384], err[4096];
-    const char *wait_train[] = { "wait", train, NULL };
+    char out [16384], err [4096];
+    const char *wait_train [] = { "wait", train, NULL };
     int rc = harness_cli (h, out, sizeof out, err, sizeof err, wait_train);
     H_ASSERT (h, rc == 0, "wait %s: exit %d: %s %s", train, rc, out, err);
     s = s_array_status (h, train);
@@ -151,29 +159,29 @@ Test (e2e_arrays, pipeline_per_pair_through_the_queue, .timeout = 900)
     cr_assert_eq (json_integer_value (json_object_get (s, "final")), PAIRS);
     cr_assert_float_eq (json_real_value (json_object_get (s, "progress")), 1.0, 1e-9);
     json_decref (s);
-    const char *text[] = { "status", train, NULL };
+    const char *text [] = { "status", train, NULL };
     H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, text) == 0, "%s", err);
     cr_assert (strstr (out, "5 train jobs") && strstr (out, "succeeded 5") && strstr (out, "100%"),
                "%s", out);
 
     /* the model records the user's file name of its source image */
-    const char *first = json_string_value (json_array_get (
-        json_object_get (json_object_get (ids, "train"), "jobs"), 0));
-    char dir[900], path[1000];
+    const char *first = json_string_value (
+        json_array_get (json_object_get (json_object_get (ids, "train"), "jobs"), 0));
+    char dir [900], path [1000];
     snprintf (dir, sizeof dir, "%s/model0", h->dir);
-    const char *fetch[] = { "fetch", first, "-o", dir, "model.safetensors", NULL };
+    const char *fetch [] = { "fetch", first, "-o", dir, "model.safetensors", NULL };
     H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, fetch) == 0, "%s", err);
     snprintf (path, sizeof path, "%s/model.safetensors", dir);
     FILE *f = fopen (path, "rb");
     cr_assert_not_null (f, "%s", path);
-    static char header[65536];
+    static char header [65536];
     size_t got = fread (header, 1, sizeof header - 1, f);
     fclose (f);
-    header[got] = 0;
-    char want[300];
-    snprintf (want, sizeof want, "\"%s\"", names[0]);
+    header [got] = 0;
+    char want [300];
+    snprintf (want, sizeof want, "\"%s\"", names [0]);
     cr_assert (memmem (header, got, want, strlen (want)),
-               "the checkpoint's metadata does not name %s", names[0]);
+               "the checkpoint's metadata does not name %s", names [0]);
 
     /* evaluate took all five generate jobs' outputs as one synthetic set */
     segq_client_t *c = harness_client (h, 0);
@@ -183,7 +191,7 @@ Test (e2e_arrays, pipeline_per_pair_through_the_queue, .timeout = 900)
               segq_job_state_name (info.state), info.reason ? info.reason : "");
     segq_job_info_clear (&info);
     snprintf (dir, sizeof dir, "%s/evaluate", h->dir);
-    const char *fetch_ev[] = { "fetch", evaluate, "-o", dir, "metrics.json", NULL };
+    const char *fetch_ev [] = { "fetch", evaluate, "-o", dir, "metrics.json", NULL };
     H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, fetch_ev) == 0, "%s", err);
     snprintf (path, sizeof path, "%s/metrics.json", dir);
     json_error_t jerr;

@@ -17,16 +17,16 @@
 #include "stylize.h"
 
 /* Worker-set flags: inputs (--NAME=PATH), --out, and the placement. */
-static const char *const s_worker_flags[] = { "out", "device", "threads", "resume" };
+static const char *const s_worker_flags [] = { "out", "device", "threads", "resume" };
 
 static bool
 s_worker_flag (const segq_kind_spec_t *kind, const char *name)
 {
-    for (size_t i = 0; i < sizeof s_worker_flags / sizeof s_worker_flags[0]; i++)
-        if (strcmp (s_worker_flags[i], name) == 0)
+    for (size_t i = 0; i < sizeof s_worker_flags / sizeof s_worker_flags [0]; i++)
+        if (strcmp (s_worker_flags [i], name) == 0)
             return true;
     for (size_t i = 0; i < kind->n_inputs; i++)
-        if (strcmp (kind->inputs[i].name, name) == 0)
+        if (strcmp (kind->inputs [i].name, name) == 0)
             return true;
     return false;
 }
@@ -42,7 +42,7 @@ s_check_kind (const char *name)
     /* every segq-run flag: a parameter with the same rules, or worker-set */
     size_t params_seen = 0;
     for (size_t i = 0; i < cmd->n_flags; i++) {
-        const segq_flag_t *f = &cmd->flags[i];
+        const segq_flag_t *f = &cmd->flags [i];
         const segq_param_spec_t *p = segq_kind_param (kind, f->name);
         if (s_worker_flag (kind, f->name)) {
             cr_assert_null (p, "%s: --%s is set by the worker, not a parameter", name, f->name);
@@ -51,13 +51,12 @@ s_check_kind (const char *name)
         cr_assert_not_null (p, "%s: segq-run flag --%s has no parameter in proto/segq_kinds.c",
                             name, f->name);
         params_seen++;
-        cr_assert_eq ((int) p->type, (int) f->type, "%s.%s: type %d in proto, %d in segq-run",
-                      name, f->name, (int) p->type, (int) f->type);
+        cr_assert_eq ((int) p->type, (int) f->type, "%s.%s: type %d in proto, %d in segq-run", name,
+                      f->name, (int) p->type, (int) f->type);
         cr_assert ((p->default_value == NULL) == (f->default_value == NULL),
                    "%s.%s: required in one table only", name, f->name);
         if (p->default_value)
-            cr_assert_str_eq (p->default_value, f->default_value, "%s.%s: default", name,
-                              f->name);
+            cr_assert_str_eq (p->default_value, f->default_value, "%s.%s: default", name, f->name);
         if (p->type == SEGQ_PARAM_INT || p->type == SEGQ_PARAM_FLOAT) {
             cr_assert_eq (p->min, f->min, "%s.%s: min %g vs %g", name, f->name, p->min, f->min);
             cr_assert_eq (p->max, f->max, "%s.%s: max %g vs %g", name, f->name, p->max, f->max);
@@ -67,24 +66,24 @@ s_check_kind (const char *name)
         /* the default passes proto's own parser too */
         if (p->default_value) {
             segq_value_t v = { 0 };
-            char err[256] = "";
+            char err [256] = "";
             cr_assert_eq (segq_param_parse (p, p->default_value, &v, err, sizeof err), 0,
                           "%s.%s: %s", name, f->name, err);
             segq_value_clear (&v);
         }
     }
     cr_assert_eq (params_seen, kind->n_params,
-                  "%s: proto has %zu parameters, segq-run %zu matching flags", name,
-                  kind->n_params, params_seen);
+                  "%s: proto has %zu parameters, segq-run %zu matching flags", name, kind->n_params,
+                  params_seen);
     /* every input is a segq-run flag of the same name; required alike */
     for (size_t i = 0; i < kind->n_inputs; i++) {
         const segq_flag_t *f = NULL;
         for (size_t j = 0; j < cmd->n_flags && !f; j++)
-            if (strcmp (cmd->flags[j].name, kind->inputs[i].name) == 0)
-                f = &cmd->flags[j];
-        cr_assert_not_null (f, "%s: input %s is no segq-run flag", name, kind->inputs[i].name);
+            if (strcmp (cmd->flags [j].name, kind->inputs [i].name) == 0)
+                f = &cmd->flags [j];
+        cr_assert_not_null (f, "%s: input %s is no segq-run flag", name, kind->inputs [i].name);
         cr_assert_eq (f->type, SEGQ_FLAG_STRING, "%s: --%s takes a path", name, f->name);
-        cr_assert_eq (kind->inputs[i].required, f->default_value == NULL,
+        cr_assert_eq (kind->inputs [i].required, f->default_value == NULL,
                       "%s: input %s required in one table only", name, f->name);
     }
 }
@@ -119,33 +118,33 @@ Test (schema, evaluate_matches_segq_run, .timeout = 20)
    reads `--synthetic DIR` as a folder of such sets, in name order. */
 Test (schema, evaluate_takes_a_folder_of_sets, .timeout = 20)
 {
-    char dir[] = "/tmp/segq-sets-XXXXXX";
+    char dir [] = "/tmp/segq-sets-XXXXXX";
     cr_assert_not_null (mkdtemp (dir));
-    char path[256];
+    char path [256];
     snprintf (path, sizeof path, "%s/stylized", dir);
     cr_assert_eq (mkdir (path, 0700), 0);
     snprintf (path, sizeof path, "%s/plain", dir);
     cr_assert_eq (mkdir (path, 0700), 0);
-    char arg[300];
+    char arg [300];
     snprintf (arg, sizeof arg, "--synthetic=%s", dir);
-    char *argv[] = { "--real", "r", arg, "--out", "o" };
+    char *argv [] = { "--real", "r", arg, "--out", "o" };
     int argc = 5;
     segq_evaluate_opts_t o;
     memset (&o, 0, sizeof o);
-    char err[512] = "";
+    char err [512] = "";
     cr_assert_eq (segq_evaluate_take_synthetic (&argc, argv, &o, err, sizeof err), 0, "%s", err);
     cr_assert_eq (argc, 4);
     cr_assert_eq (o.n_synthetic, 2);
-    cr_assert_str_eq (o.syn_name[0], "plain");
-    cr_assert_str_eq (o.syn_name[1], "stylized");
-    cr_assert (strstr (o.syn_dir[1], "/stylized"));
+    cr_assert_str_eq (o.syn_name [0], "plain");
+    cr_assert_str_eq (o.syn_name [1], "stylized");
+    cr_assert (strstr (o.syn_dir [1], "/stylized"));
     segq_evaluate_opts_free (&o);
     /* an empty folder has no sets: said plainly */
     snprintf (path, sizeof path, "%s/stylized", dir);
     rmdir (path);
     snprintf (path, sizeof path, "%s/plain", dir);
     rmdir (path);
-    char *again[] = { "--real", "r", arg, "--out", "o" };
+    char *again [] = { "--real", "r", arg, "--out", "o" };
     argc = 5;
     /* the first call took --synthetic out of argv */
     memcpy (argv, again, sizeof again);
@@ -159,10 +158,10 @@ Test (schema, evaluate_takes_a_folder_of_sets, .timeout = 20)
 Test (schema, segq_run_suggests_a_flag, .timeout = 20)
 {
     const segq_command_t *cmd = segq_run_command_find ("train");
-    char *argv[] = { "--image=i.png", "--out=o", "--nitre=5" };
+    char *argv [] = { "--image=i.png", "--out=o", "--nitre=5" };
     segq_train_opts_t opts;
     memset (&opts, 0, sizeof opts);
-    char err[512] = "";
+    char err [512] = "";
     cr_assert_lt (segq_flags_parse (cmd, 3, argv, &opts, err, sizeof err), 0);
     cr_assert (strstr (err, "did you mean --niter"), "%s", err);
     segq_flags_free (cmd, &opts);
@@ -172,27 +171,27 @@ Test (schema, segq_run_suggests_a_flag, .timeout = 20)
    parameter) are accepted by segq-run's parser. */
 Test (schema, formatted_values_parse_in_segq_run, .timeout = 20)
 {
-    const char *kinds[] = { "train", "generate", "stylize", "evaluate" };
+    const char *kinds [] = { "train", "generate", "stylize", "evaluate" };
     /* each command's required flags, as stand-in paths */
-    const char *required[][3] = { { "--image=i.png", "--out=o", NULL },
-                                  { "--model=m", "--out=o", NULL },
-                                  { "--content=c", "--vgg19=v", "--out=o" },
-                                  { "--real=r", "--out=o", NULL } };
+    const char *required [][3] = { { "--image=i.png", "--out=o", NULL },
+                                   { "--model=m", "--out=o", NULL },
+                                   { "--content=c", "--vgg19=v", "--out=o" },
+                                   { "--real=r", "--out=o", NULL } };
     for (size_t k = 0; k < 4; k++) {
-        const segq_kind_spec_t *kind = segq_kind_find (kinds[k]);
-        const segq_command_t *cmd = segq_run_command_find (kinds[k]);
+        const segq_kind_spec_t *kind = segq_kind_find (kinds [k]);
+        const segq_command_t *cmd = segq_run_command_find (kinds [k]);
         for (size_t i = 0; i < kind->n_params; i++) {
-            const segq_param_spec_t *p = &kind->params[i];
+            const segq_param_spec_t *p = &kind->params [i];
             segq_value_t v = { 0 };
-            char err[256] = "", text[128], arg[200];
+            char err [256] = "", text [128], arg [200];
             cr_assert_eq (segq_param_parse (p, p->default_value, &v, err, sizeof err), 0);
             segq_value_format (&v, text, sizeof text);
             segq_value_clear (&v);
             snprintf (arg, sizeof arg, "--%s=%s", p->name, text);
-            char *argv[4] = { arg };
+            char *argv [4] = { arg };
             int argc = 1;
-            for (int r = 0; r < 3 && required[k][r]; r++)
-                argv[argc++] = (char *) required[k][r];
+            for (int r = 0; r < 3 && required [k][r]; r++)
+                argv [argc++] = (char *) required [k][r];
             union {
                 segq_train_opts_t train;
                 segq_generate_opts_t generate;
@@ -201,7 +200,7 @@ Test (schema, formatted_values_parse_in_segq_run, .timeout = 20)
             } opts;
             memset (&opts, 0, sizeof opts);
             int rc = segq_flags_parse (cmd, argc, argv, &opts, err, sizeof err);
-            cr_assert_eq (rc, 0, "%s: segq-run refuses %s: %s", kinds[k], arg, err);
+            cr_assert_eq (rc, 0, "%s: segq-run refuses %s: %s", kinds [k], arg, err);
             segq_flags_free (cmd, &opts);
         }
     }

@@ -32,7 +32,7 @@ s_write_fixture (harness_t *h, char *image, char *mask, size_t len)
 static const char *
 s_segq_run (void)
 {
-    static char path[1024];
+    static char path [1024];
     const char *bin = getenv ("SEGQ_BINARY_DIR");
     snprintf (path, sizeof path, "%s/pipeline/segq-run", bin && *bin ? bin : SEGQ_BINARY_DIR);
     cr_assert_eq (access (path, X_OK), 0, "%s not built", path);
@@ -44,23 +44,23 @@ Test (e2e, killed_worker_training_resumes_on_another, .timeout = 600)
     harness_t *h = harness_new ("e2e-train-resume");
     cr_assert_not_null (h);
     cr_assert_eq (harness_start_broker (h, NULL), 0);
-    const char *extra[] = { "--segq-run", s_segq_run (), "--kinds", "train,generate",
-                            "--gpus", "", NULL };
+    const char *extra [] = { "--segq-run", s_segq_run (), "--kinds", "train,generate", "--gpus",
+                             "",           NULL };
     int first = harness_start_worker (h, "ml-a", 1, extra);
     H_ASSERT (h, first >= 0, "worker did not register");
-    char image[600], mask[600], in_image[640], in_mask[640], train[64];
+    char image [600], mask [600], in_image [640], in_mask [640], train [64];
     s_write_fixture (h, image, mask, sizeof image);
     snprintf (in_image, sizeof in_image, "image=%s", image);
     snprintf (in_mask, sizeof in_mask, "mask=%s", mask);
     /* 4 scales (12..24) of 15 iterations: seconds each, even loaded */
-    const char *submit[] = { "submit", "train", "--input", in_image, "--input", in_mask,
-                             "--param", "max_size=24", "--param", "min_size=12",
-                             "--param", "niter=15", "--param", "previews=0",
-                             "--param", "nfc=8", "--param", "nfc_max=8",
-                             "--param", "seed=3", "--cpu", "1", NULL };
+    const char *submit [] = { "submit",  "train",    "--input",     in_image,     "--input",
+                              in_mask,   "--param",  "max_size=24", "--param",    "min_size=12",
+                              "--param", "niter=15", "--param",     "previews=0", "--param",
+                              "nfc=8",   "--param",  "nfc_max=8",   "--param",    "seed=3",
+                              "--cpu",   "1",        NULL };
     e2e_submit (h, submit, train, sizeof train);
 
-    static char log[262144];
+    static char log [262144];
     double start = e2e_now ();
     do {
         e2e_sleep_ms (100);
@@ -74,13 +74,14 @@ Test (e2e, killed_worker_training_resumes_on_another, .timeout = 600)
     int recorded = e2e_last_recorded (log);
     H_ASSERT (h, recorded >= 1, "checkpoint of step %d", recorded);
     cr_assert (recorded < 4, "the first attempt finished all 4 scales before it was stopped: "
-               "make the scales longer");
+                             "make the scales longer");
     harness_signal_worker (h, first, SIGKILL);
     /* its child dies with it (PR_SET_PDEATHSIG) rather than train on */
     start = e2e_now ();
     while (e2e_job_processes (h, train, 1, NULL) > 0 && e2e_now () - start < 10)
         e2e_sleep_ms (100);
-    cr_assert_eq (e2e_job_processes (h, train, 1, NULL), 0, "attempt 1's segq-run outlived its worker");
+    cr_assert_eq (e2e_job_processes (h, train, 1, NULL), 0,
+                  "attempt 1's segq-run outlived its worker");
 
     H_ASSERT (h, harness_start_worker (h, "ml-b", 1, extra) >= 0, "second worker");
     segq_client_t *c = harness_client (h, 0);
@@ -95,27 +96,27 @@ Test (e2e, killed_worker_training_resumes_on_another, .timeout = 600)
     const char *second = strstr (log, "=== attempt 2");
     cr_assert_not_null (second, "%s", log);
     cr_assert (strstr (second, "resuming from out/model.safetensors"), "%s", second);
-    char expected[96];
+    char expected [96];
     snprintf (expected, sizeof expected, "model.safetensors after %d finished scale(s)", recorded);
     cr_assert (strstr (second, expected), "expected '%s' in attempt 2: %s", expected, second);
     for (int n = 1; n <= recorded; n++) {
-        char redone[32];
+        char redone [32];
         snprintf (redone, sizeof redone, "scale %d/", n);
         cr_assert_null (strstr (second, redone), "scale %d trained again: %s", n, second);
     }
 
     /* the final checkpoint is whole: generate works from it */
-    char in_model[128], generate[64];
+    char in_model [128], generate [64];
     snprintf (in_model, sizeof in_model, "model=%s", train);
-    const char *gen[] = { "submit", "generate", "--input", in_model, "--param", "count=2",
-                          "--cpu", NULL };
+    const char *gen [] = { "submit",  "generate", "--input", in_model,
+                           "--param", "count=2",  "--cpu",   NULL };
     e2e_submit (h, gen, generate, sizeof generate);
     H_ASSERT (h, harness_wait_final (c, generate, 200000, &info) == 0, "generate never ended");
     H_ASSERT (h, info.state == SEGQ_JOB_SUCCEEDED, "generate ended %s: %s",
               segq_job_state_name (info.state), info.reason ? info.reason : "");
     size_t images = 0;
     for (size_t i = 0; i < info.n_outputs; i++)
-        images += strncmp (info.outputs[i].name, "images/", 7) == 0;
+        images += strncmp (info.outputs [i].name, "images/", 7) == 0;
     cr_assert_eq (images, 2);
     segq_job_info_clear (&info);
     segq_client_destroy (&c);
@@ -128,17 +129,18 @@ Test (e2e, cancelled_training_stops_its_child_promptly, .timeout = 300)
     harness_t *h = harness_new ("e2e-train-cancel");
     cr_assert_not_null (h);
     cr_assert_eq (harness_start_broker (h, NULL), 0);
-    const char *extra[] = { "--segq-run", s_segq_run (), "--kinds", "train", "--gpus", "", NULL };
+    const char *extra [] = { "--segq-run", s_segq_run (), "--kinds", "train", "--gpus", "", NULL };
     H_ASSERT (h, harness_start_worker (h, "ml", 1, extra) >= 0, "worker did not register");
-    char image[600], mask[600], in_image[640], in_mask[640], train[64];
+    char image [600], mask [600], in_image [640], in_mask [640], train [64];
     s_write_fixture (h, image, mask, sizeof image);
     snprintf (in_image, sizeof in_image, "image=%s", image);
     snprintf (in_mask, sizeof in_mask, "mask=%s", mask);
     /* hours of work at this size: it only ends by being cancelled */
-    const char *submit[] = { "submit", "train", "--input", in_image, "--input", in_mask,
-                             "--param", "max_size=24", "--param", "min_size=12",
-                             "--param", "niter=100000", "--param", "previews=0",
-                             "--param", "nfc=8", "--param", "nfc_max=8", "--cpu", "1", NULL };
+    const char *submit [] = { "submit",  "train",        "--input",     in_image,     "--input",
+                              in_mask,   "--param",      "max_size=24", "--param",    "min_size=12",
+                              "--param", "niter=100000", "--param",     "previews=0", "--param",
+                              "nfc=8",   "--param",      "nfc_max=8",   "--cpu",      "1",
+                              NULL };
     e2e_submit (h, submit, train, sizeof train);
     segq_client_t *c = harness_client (h, 0);
     /* training for real: its progress channel says so */
@@ -147,22 +149,23 @@ Test (e2e, cancelled_training_stops_its_child_promptly, .timeout = 300)
     bool training = false;
     while (!training && e2e_now () - start < 120) {
         H_ASSERT (h, segq_client_job (c, train, false, &info) == 0, "status");
-        training = info.state == SEGQ_JOB_RUNNING && info.phase
-                && strcmp (info.phase, "train") == 0;
+        training =
+            info.state == SEGQ_JOB_RUNNING && info.phase && strcmp (info.phase, "train") == 0;
         segq_job_info_clear (&info);
         e2e_sleep_ms (100);
     }
     H_ASSERT (h, training, "the training never reported progress");
     cr_assert_eq (e2e_job_processes (h, train, 0, NULL), 1, "one segq-run child expected");
 
-    char out[1024], err[4096];
-    const char *cancel[] = { "cancel", train, NULL };
+    char out [1024], err [4096];
+    const char *cancel [] = { "cancel", train, NULL };
     double asked = e2e_now ();
     H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, cancel) == 0, "cancel: %s", err);
     while (e2e_job_processes (h, train, 0, NULL) > 0 && e2e_now () - asked < 30)
         e2e_sleep_ms (50);
     double gone = e2e_now () - asked;
-    cr_assert_eq (e2e_job_processes (h, train, 0, NULL), 0, "segq-run still running 30 s after cancel");
+    cr_assert_eq (e2e_job_processes (h, train, 0, NULL), 0,
+                  "segq-run still running 30 s after cancel");
     cr_assert (gone < 5, "segq-run took %.1f s to stop after cancel", gone);
     H_ASSERT (h, harness_wait_final (c, train, 20000, &info) == 0, "job never ended");
     cr_assert_eq (info.state, SEGQ_JOB_CANCELLED, "ended %s", segq_job_state_name (info.state));

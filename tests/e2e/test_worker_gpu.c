@@ -30,7 +30,7 @@
    number of scales done and is announced as a checkpoint. With --resume
    it starts after the scales the file says. It stops when its worker is
    gone, as segq-run does (PR_SET_PDEATHSIG). */
-static const char s_fake_train[] =
+static const char s_fake_train [] =
     "#!/bin/sh\n"
     "parent=$PPID\n"
     "out=$SEGQ_OUTPUT_DIR\n"
@@ -51,7 +51,7 @@ static const char s_fake_train[] =
     "done\n";
 
 /* What segq-run does when libtorch says "CUDA out of memory". */
-static const char s_fake_oom[] =
+static const char s_fake_oom [] =
     "#!/bin/sh\n"
     "echo 'segq-run train: train scale 2: CUDA out of memory. Tried to allocate 2.00 GiB' >&2\n"
     "exit 3\n";
@@ -61,26 +61,26 @@ Test (e2e, requeued_training_resumes_from_its_last_checkpoint, .timeout = 90)
     harness_t *h = harness_new ("e2e-resume");
     cr_assert_not_null (h);
     cr_assert_eq (harness_start_broker (h, NULL), 0);
-    char fake[600], image[600];
+    char fake [600], image [600];
     snprintf (fake, sizeof fake, "%s/segq-run", h->dir);
     snprintf (image, sizeof image, "%s/polyp.png", h->dir);
     cr_assert_eq (harness_write_script (fake, s_fake_train), 0);
     cr_assert_eq (harness_write_random_file (image, 500, 1), 0);
-    const char *extra[] = { "--segq-run", fake, "--kinds", "train", "--gpus", "", NULL };
+    const char *extra [] = { "--segq-run", fake, "--kinds", "train", "--gpus", "", NULL };
     int first = harness_start_worker (h, "ml-a", 1, extra);
     H_ASSERT (h, first >= 0, "worker did not register");
 
-    char in_image[640], in_mask[640], job[64];
+    char in_image [640], in_mask [640], job [64];
     snprintf (in_image, sizeof in_image, "image=%s", image);
     snprintf (in_mask, sizeof in_mask, "mask=%s", image);
-    const char *submit[] = { "submit", "train", "--input", in_image, "--input", in_mask,
-                             "--cpu", "1", NULL };
+    const char *submit [] = { "submit", "train", "--input", in_image, "--input",
+                              in_mask,  "--cpu", "1",       NULL };
     e2e_submit (h, submit, job, sizeof job);
 
     /* Once the broker has a checkpoint, freeze the worker (its child
        goes on, unheard), so nothing more is recorded: the log then says
        exactly which checkpoint the broker holds. */
-    static char log[65536];
+    static char log [65536];
     int64_t waited = 0;
     do {
         e2e_sleep_ms (50);
@@ -109,18 +109,18 @@ Test (e2e, requeued_training_resumes_from_its_last_checkpoint, .timeout = 90)
     const char *second = strstr (log, "=== attempt 2");
     cr_assert_not_null (second, "no second attempt in the log: %s", log);
     cr_assert (strstr (second, "resuming from out/model.safetensors"), "%s", second);
-    char expected[64];
+    char expected [64];
     snprintf (expected, sizeof expected, "resuming after %d finished scale(s)", recorded);
     cr_assert (strstr (second, expected), "expected '%s' in: %s", expected, second);
     for (int n = 1; n <= recorded; n++) {
-        char redone[32];
+        char redone [32];
         snprintf (redone, sizeof redone, "scale %d saved", n);
         cr_assert_null (strstr (second, redone), "scale %d was trained again: %s", n, second);
     }
 
-    char dir[700], path[800], out[1024], err[4096];
+    char dir [700], path [800], out [1024], err [4096];
     snprintf (dir, sizeof dir, "%s/fetched", h->dir);
-    const char *fetch[] = { "fetch", job, "-o", dir, NULL };
+    const char *fetch [] = { "fetch", job, "-o", dir, NULL };
     H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, fetch) == 0, "fetch: %s", err);
     snprintf (path, sizeof path, "%s/model.safetensors", dir);
     FILE *f = fopen (path, "r");
@@ -136,7 +136,7 @@ Test (e2e, requeued_training_resumes_from_its_last_checkpoint, .timeout = 90)
        model is the job's output. */
     int kept = 0;
     for (int n = 4; n >= 1; n--) {
-        char text[8], hash[SEGQ_HASH_HEX_LEN + 1], stored[900];
+        char text [8], hash [SEGQ_HASH_HEX_LEN + 1], stored [900];
         snprintf (text, sizeof text, "%d\n", n);
         segq_sha256_t sha;
         segq_sha256_init (&sha);
@@ -159,38 +159,37 @@ Test (e2e, out_of_gpu_memory_names_the_declared_memory, .timeout = 60)
     harness_t *h = harness_new ("e2e-oom");
     cr_assert_not_null (h);
     cr_assert_eq (harness_start_broker (h, NULL), 0);
-    char fake[600], image[600];
+    char fake [600], image [600];
     snprintf (fake, sizeof fake, "%s/segq-run", h->dir);
     snprintf (image, sizeof image, "%s/polyp.png", h->dir);
     cr_assert_eq (harness_write_script (fake, s_fake_oom), 0);
     cr_assert_eq (harness_write_random_file (image, 500, 1), 0);
-    const char *extra[] = { "--segq-run", fake, "--gpus", "0:FakeGPU:8G", NULL };
+    const char *extra [] = { "--segq-run", fake, "--gpus", "0:FakeGPU:8G", NULL };
     H_ASSERT (h, harness_start_worker (h, "gpu", 2, extra) >= 0, "worker did not register");
-    char in_image[640], in_mask[640], train[64], fail[64];
+    char in_image [640], in_mask [640], train [64], fail [64];
     snprintf (in_image, sizeof in_image, "image=%s", image);
     snprintf (in_mask, sizeof in_mask, "mask=%s", image);
-    const char *submit[] = { "submit", "train", "--input", in_image, "--input", in_mask,
-                             "--gpu-mem", "3G", NULL };
+    const char *submit [] = { "submit", "train",     "--input", in_image, "--input",
+                              in_mask,  "--gpu-mem", "3G",      NULL };
     e2e_submit (h, submit, train, sizeof train);
     /* the same status from a program that is not segq-run means nothing */
-    const char *submit_fail[] = { "submit", "fail", "--param", "code=3", "--cpu", NULL };
+    const char *submit_fail [] = { "submit", "fail", "--param", "code=3", "--cpu", NULL };
     e2e_submit (h, submit_fail, fail, sizeof fail);
 
     segq_client_t *c = harness_client (h, 0);
     segq_job_info_t info;
     H_ASSERT (h, harness_wait_final (c, train, 20000, &info) == 0, "train never ended");
-    H_ASSERT (h, info.state == SEGQ_JOB_FAILED, "train ended %s",
-              segq_job_state_name (info.state));
+    H_ASSERT (h, info.state == SEGQ_JOB_FAILED, "train ended %s", segq_job_state_name (info.state));
     cr_assert_str_eq (info.reason, "out of GPU memory with 3 GiB declared: resubmit with a "
-                      "larger --gpu-mem");
+                                   "larger --gpu-mem");
     cr_assert_eq (info.exit_code, SEGQ_RUN_EXIT_GPU_OOM);
     segq_job_info_clear (&info);
     H_ASSERT (h, harness_wait_final (c, fail, 20000, &info) == 0, "fail never ended");
     cr_assert_str_eq (info.reason, "exited with code 3: segq-testkind: failing with exit code 3 "
-                      "as asked");
+                                   "as asked");
     segq_job_info_clear (&info);
     /* and the log has segq-run's own words */
-    static char log[16384];
+    static char log [16384];
     e2e_logs (h, train, log, sizeof log);
     cr_assert (strstr (log, "CUDA out of memory"), "%s", log);
     segq_client_destroy (&c);
@@ -206,18 +205,18 @@ Test (e2e, gpu_jobs_pack_by_declared_memory, .timeout = 90)
     /* Decision: a job no GPU of any connected worker can hold waits in
        the queue (a bigger worker may join); it never blocks the jobs
        behind it. It is submitted first, so it is at the head. */
-    char big[64];
-    const char *submit_big[] = { "submit", "sleep", "--param", "seconds=0", "--gpu-mem", "10G",
-                                 NULL };
+    char big [64];
+    const char *submit_big [] = { "submit",    "sleep", "--param", "seconds=0",
+                                  "--gpu-mem", "10G",   NULL };
     e2e_submit (h, submit_big, big, sizeof big);
     enum { N = 6 };
-    char jobs[N][64];
-    const char *submit[] = { "submit", "sleep", "--param", "seconds=3", "--gpu-mem", "3G", NULL };
+    char jobs [N][64];
+    const char *submit [] = { "submit", "sleep", "--param", "seconds=3", "--gpu-mem", "3G", NULL };
     for (int i = 0; i < N; i++)
-        e2e_submit (h, submit, jobs[i], sizeof jobs[i]);
+        e2e_submit (h, submit, jobs [i], sizeof jobs [i]);
     /* The worker comes once all are queued, so how many run at once
        depends on the fit alone, not on how fast the CLI submits. */
-    const char *extra[] = { "--gpus", "0:FakeA:8G,1:FakeB:8G", NULL };
+    const char *extra [] = { "--gpus", "0:FakeA:8G,1:FakeB:8G", NULL };
     H_ASSERT (h, harness_start_worker (h, "two-gpus", 8, extra) >= 0, "worker did not register");
 
     segq_client_t *c = harness_client (h, 0);
@@ -228,31 +227,32 @@ Test (e2e, gpu_jobs_pack_by_declared_memory, .timeout = 90)
         segq_status_query_t running_query = { .state = SEGQ_JOB_RUNNING, .limit = 100 };
         segq_job_list_t list = { 0 };
         H_ASSERT (h, segq_client_status (c, &running_query, NULL, &list) == 0, "status");
-        int per_gpu[2] = { 0, 0 };
+        int per_gpu [2] = { 0, 0 };
         for (size_t i = 0; i < list.n_jobs; i++) {
-            const segq_job_info_t *info = &list.jobs[i];
-            H_ASSERT (h, info->gpu == 0 || info->gpu == 1, "job %s on GPU %d", info->id,
-                      info->gpu);
-            per_gpu[info->gpu]++;
+            const segq_job_info_t *info = &list.jobs [i];
+            H_ASSERT (h, info->gpu == 0 || info->gpu == 1, "job %s on GPU %d", info->id, info->gpu);
+            per_gpu [info->gpu]++;
             /* the child sees the GPU the broker chose */
             int seen = -1;
             if (e2e_job_processes (h, info->id, 0, &seen) > 0) {
-                cr_assert_eq (seen, info->gpu, "job %s: CUDA_VISIBLE_DEVICES=%d, broker chose "
-                              "GPU %d", info->id, seen, info->gpu);
+                cr_assert_eq (seen, info->gpu,
+                              "job %s: CUDA_VISIBLE_DEVICES=%d, broker chose "
+                              "GPU %d",
+                              info->id, seen, info->gpu);
                 checked++;
             }
         }
-        H_ASSERT (h, per_gpu[0] <= 2 && per_gpu[1] <= 2, "%d and %d jobs of 3 GB on two 8 GB GPUs",
-                  per_gpu[0], per_gpu[1]);
+        H_ASSERT (h, per_gpu [0] <= 2 && per_gpu [1] <= 2,
+                  "%d and %d jobs of 3 GB on two 8 GB GPUs", per_gpu [0], per_gpu [1]);
         if ((int) list.n_jobs > most)
             most = (int) list.n_jobs;
         segq_job_list_clear (&list);
         int done = 0;
         for (int i = 0; i < N; i++) {
             segq_job_info_t info;
-            H_ASSERT (h, segq_client_job (c, jobs[i], false, &info) == 0, "status %s", jobs[i]);
+            H_ASSERT (h, segq_client_job (c, jobs [i], false, &info) == 0, "status %s", jobs [i]);
             H_ASSERT (h, !segq_job_state_final (info.state) || info.state == SEGQ_JOB_SUCCEEDED,
-                      "job %s ended %s", jobs[i], segq_job_state_name (info.state));
+                      "job %s ended %s", jobs [i], segq_job_state_name (info.state));
             done += info.state == SEGQ_JOB_SUCCEEDED;
             segq_job_info_clear (&info);
         }
@@ -268,8 +268,8 @@ Test (e2e, gpu_jobs_pack_by_declared_memory, .timeout = 90)
     cr_assert_eq (info.state, SEGQ_JOB_QUEUED, "the 10 GB job is %s",
                   segq_job_state_name (info.state));
     segq_job_info_clear (&info);
-    char out[1024], err[4096];
-    const char *cancel[] = { "cancel", big, NULL };
+    char out [1024], err [4096];
+    const char *cancel [] = { "cancel", big, NULL };
     H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, cancel) == 0, "cancel: %s", err);
     segq_client_destroy (&c);
     H_ASSERT_CLEAN_STOP (h);

@@ -11,25 +11,29 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* odd sizes take the JPEG decoder's reduced scales too */
-    const segq_image_limits_t limits = {.max_side = 4096, .max_pixels = 1u << 20,
-                                        .max_bytes = 64u << 20, .fit_side = size % 2 ? 64 : 0};
+    const segq_image_limits_t limits = {.max_side = 4096,
+                                        .max_pixels = 1u << 20,
+                                        .max_bytes = 64u << 20,
+                                        .fit_side = size % 2 ? 64 : 0};
     char err[SEGQ_IMAGE_ERRLEN];
     segq_image_t *img = NULL;
     int rc = segq_image_read_mem(data, size, "fuzz", &limits, &img, err, sizeof err);
     if (rc != 0) {
         /* an error must leave no image behind, and be one that bad data
          * is documented to give (segq_image.h) */
-        if (img || (rc != SEGQ_ECORRUPT && rc != SEGQ_EUNSUPPORTED && rc != SEGQ_ETOOBIG &&
-                    rc != SEGQ_ENOMEM))
+        if (img
+            || (rc != SEGQ_ECORRUPT && rc != SEGQ_EUNSUPPORTED && rc != SEGQ_ETOOBIG
+                && rc != SEGQ_ENOMEM))
             abort();
         return 0;
     }
-    if (!img || img->width == 0 || img->height == 0 || img->width > 4096 ||
-        (uint64_t)img->width * img->height > (1u << 20) || img->full_width < img->width ||
-        img->full_height < img->height)
+    if (!img || img->width == 0 || img->height == 0 || img->width > 4096
+        || (uint64_t)img->width * img->height > (1u << 20) || img->full_width < img->width
+        || img->full_height < img->height)
         abort();
     segq_image_t *rgb = NULL, *mask = NULL, *alpha_rgb = NULL, *alpha_mask = NULL;
-    if (segq_image_to_rgb(img, &rgb, err, sizeof err) || segq_image_to_mask(img, &mask, err, sizeof err))
+    if (segq_image_to_rgb(img, &rgb, err, sizeof err)
+        || segq_image_to_mask(img, &mask, err, sizeof err))
         abort();
     double f = segq_image_mask_fraction(mask);
     if (f < 0.0 || f > 1.0)

@@ -25,8 +25,8 @@ static void roundtrip(const segq_st_t *st)
     }
     for (size_t i = 0; i < segq_st_meta_count(st); i++) {
         const char *k, *v;
-        if (segq_st_meta_at(st, i, &k, &v) || segq_st_meta_get(st, k) != v ||
-            segq_st_writer_set_meta(w, k, v, err, sizeof err))
+        if (segq_st_meta_at(st, i, &k, &v) || segq_st_meta_get(st, k) != v
+            || segq_st_writer_set_meta(w, k, v, err, sizeof err))
             abort();
     }
     uint8_t *buf;
@@ -36,13 +36,14 @@ static void roundtrip(const segq_st_t *st)
     segq_st_t *back = NULL;
     if (segq_st_open_mem(buf, len, "roundtrip", &back, err, sizeof err))
         abort();
-    if (segq_st_count(back) != segq_st_count(st) || segq_st_meta_count(back) != segq_st_meta_count(st))
+    if (segq_st_count(back) != segq_st_count(st)
+        || segq_st_meta_count(back) != segq_st_meta_count(st))
         abort();
     for (size_t i = 0; i < segq_st_count(st); i++) {
         const segq_st_tensor_t *a = segq_st_at(st, i), *b = segq_st_at(back, i);
-        if (strcmp(a->name, b->name) || a->dtype != b->dtype || a->ndim != b->ndim ||
-            a->nbytes != b->nbytes || memcmp(a->shape, b->shape, a->ndim * sizeof(int64_t)) ||
-            (a->nbytes && memcmp(a->data, b->data, a->nbytes)))
+        if (strcmp(a->name, b->name) || a->dtype != b->dtype || a->ndim != b->ndim
+            || a->nbytes != b->nbytes || memcmp(a->shape, b->shape, a->ndim * sizeof(int64_t))
+            || (a->nbytes && memcmp(a->data, b->data, a->nbytes)))
             abort();
     }
     segq_st_destroy(&back);

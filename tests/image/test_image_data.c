@@ -28,10 +28,9 @@ static size_t check_dataset(const char *rel, int image_channels, size_t min_pair
     for (size_t i = 0; i < n; i++) {
         const segq_dataset_pair_t *p = segq_dataset_pair(ds, i);
         segq_image_t *img = load(p->image_path), *raw = load(p->mask_path), *mask = NULL;
-        fx_check(img->channels == image_channels, "%s: %d channels", p->image_path,
-                 img->channels);
-        fx_check(segq_image_check_same_size(img, p->image_path, raw, p->mask_path, err,
-                                            sizeof err) == 0,
+        fx_check(img->channels == image_channels, "%s: %d channels", p->image_path, img->channels);
+        fx_check(segq_image_check_same_size(img, p->image_path, raw, p->mask_path, err, sizeof err)
+                     == 0,
                  "%s", err);
         cr_assert_eq(segq_image_to_mask(raw, &mask, err, sizeof err), 0, "%s", err);
         const uint8_t *m = mask->data;
@@ -116,7 +115,8 @@ Test(data, rgba_polyp_mask_from_alpha, .timeout = FX_TIMEOUT)
     cr_assert_eq(rgb->channels, 3);
     cr_assert_eq(amask->channels, 1);
     cr_assert_eq(segq_image_to_mask(jmask, &bmask, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(segq_image_check_same_size(amask, rgba_path, bmask, mask_path, err, sizeof err), 0);
+    cr_assert_eq(segq_image_check_same_size(amask, rgba_path, bmask, mask_path, err, sizeof err),
+                 0);
     size_t n = (size_t)622 * 529, inter = 0, uni = 0;
     const uint8_t *a = amask->data, *b = bmask->data;
     for (size_t i = 0; i < n; i++) {

@@ -76,8 +76,8 @@ static void check_direct(int color, int ch, int depth, int interlace)
                 size_t i = ((size_t)y * W + x) * ch + k;
                 unsigned got = depth == 8 ? ((uint8_t *)img->data)[i] : ((uint16_t *)img->data)[i];
                 unsigned want = depth == 8 ? pat8(x, y, k) : pat16(x, y, k);
-                fx_check(got == want, "color %d depth %d at (%d,%d,%d): %u != %u", color,
-                             depth, x, y, k, got, want);
+                fx_check(got == want, "color %d depth %d at (%d,%d,%d): %u != %u", color, depth, x,
+                         y, k, got, want);
             }
     segq_image_destroy(&img);
     cr_assert_null(img);
@@ -124,7 +124,7 @@ Test(png, grey_below_8_bits_is_scaled_to_8, .timeout = FX_TIMEOUT)
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++)
                 fx_check(((uint8_t *)img->data)[y * W + x] == (x + y) % levels * 255 / (levels - 1),
-                             "depth %d at (%d,%d)", depth, x, y);
+                         "depth %d at (%d,%d)", depth, x, y);
         segq_image_destroy(&img);
         free_rows(rows, H);
     }
@@ -230,8 +230,7 @@ Test(png, writer_round_trip_every_layout, .timeout = FX_TIMEOUT)
     segq_image_t bad = {W, H, 5, 8, NULL, W, H};
     cr_assert_eq(segq_image_write_png(&bad, path, err, sizeof err), SEGQ_EINVAL);
     segq_image_t *img = segq_image_new(W, H, 3, 8);
-    cr_assert_eq(segq_image_write_png(img, "/nonexistent-dir/x.png", err, sizeof err),
-                 SEGQ_EIO);
+    cr_assert_eq(segq_image_write_png(img, "/nonexistent-dir/x.png", err, sizeof err), SEGQ_EIO);
     cr_assert(strstr(err, "/nonexistent-dir/x.png"), "%s", err);
     segq_image_destroy(&img);
     free(path);
@@ -245,7 +244,8 @@ static unsigned char *rgb_pattern(int w, int h, int ch)
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
             for (int k = 0; k < ch; k++)
-                px[((size_t)y * w + x) * ch + k] = (unsigned char)((40 + x * 3 + y * 2 + k * 30) & 0xff);
+                px[((size_t)y * w + x) * ch + k] =
+                    (unsigned char)((40 + x * 3 + y * 2 + k * 30) & 0xff);
     return px;
 }
 
@@ -316,8 +316,7 @@ Test(bad, not_an_image_and_empty, .timeout = FX_TIMEOUT)
     cr_assert_eq(read_mem("\x89PN", 3, NULL, err), SEGQ_ECORRUPT);
     cr_assert(strstr(err, "ends inside the image signature"), "%s", err);
     segq_image_t *img = NULL;
-    cr_assert_eq(segq_image_read_file("/nonexistent.png", NULL, &img, err, sizeof err),
-                 SEGQ_EIO);
+    cr_assert_eq(segq_image_read_file("/nonexistent.png", NULL, &img, err, sizeof err), SEGQ_EIO);
     cr_assert(strstr(err, "/nonexistent.png"), "%s", err);
     /* The extension does not matter: a PNG named .jpg is a PNG. */
     char *dir = fx_tmpdir();
@@ -440,7 +439,7 @@ Test(bad, corrupted_bytes, .timeout = FX_TIMEOUT)
 static void fake_png(unsigned char out[33], uint32_t w, uint32_t h)
 {
     static const unsigned char head[16] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
-                                           0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+                                           0,    0,   0,   13,  'I',  'H',  'D',  'R'};
     memcpy(out, head, 16);
     for (int i = 0; i < 4; i++) {
         out[16 + i] = (unsigned char)(w >> (24 - 8 * i));

@@ -24,8 +24,8 @@ static double now_s(void)
 }
 
 /* Four solid quadrants: red, green, blue, grey (1 channel: four greys). */
-static const unsigned char quadrant_rgb[4][3] = {{200, 30, 30}, {30, 200, 30}, {30, 30, 200},
-                                                 {128, 128, 128}};
+static const unsigned char quadrant_rgb[4][3] = {
+    {200, 30, 30}, {30, 200, 30}, {30, 30, 200}, {128, 128, 128}};
 
 static unsigned char *quadrants(int w, int h, int ch)
 {
@@ -35,8 +35,8 @@ static unsigned char *quadrants(int w, int h, int ch)
         for (int x = 0; x < w; x++) {
             int q = (y >= h / 2) * 2 + (x >= w / 2);
             for (int k = 0; k < ch; k++)
-                px[((size_t)y * w + x) * ch + k] = ch == 1 ? (unsigned char)(40 + 50 * q)
-                                                           : quadrant_rgb[q][k];
+                px[((size_t)y * w + x) * ch + k] =
+                    ch == 1 ? (unsigned char)(40 + 50 * q) : quadrant_rgb[q][k];
         }
     return px;
 }
@@ -84,8 +84,8 @@ Test(limits, huge_png_refused_from_its_header, .timeout = FX_TIMEOUT)
     /* within the default pixel limits, over a memory limit: said with both */
     segq_image_limits_t memory = {.max_bytes = (uint64_t)512 << 20};
     cr_assert_eq(segq_image_read_file(path, &memory, &img, err, sizeof err), SEGQ_ETOOBIG);
-    cr_assert(strstr(err, path) && strstr(err, "16384x16384") && strstr(err, "768 MiB") &&
-                  strstr(err, "512 MiB"),
+    cr_assert(strstr(err, path) && strstr(err, "16384x16384") && strstr(err, "768 MiB")
+                  && strstr(err, "512 MiB"),
               "%s", err);
     double took = now_s() - started;
     cr_assert_lt(took, 2.0, "refusing took %.2f s", took);
@@ -105,13 +105,13 @@ Test(limits, jpeg_decodes_at_the_smallest_scale_that_fits, .timeout = FX_TIMEOUT
     write_quadrants_jpeg(path, 1000, 800, 0);
     static const struct {
         uint32_t fit, w, h;
-    } cases[] = {{250, 250, 200}, {251, 375, 300}, {125, 125, 100}, {1, 125, 100},
+    } cases[] = {{250, 250, 200},  {251, 375, 300},   {125, 125, 100}, {1, 125, 100},
                  {999, 1000, 800}, {5000, 1000, 800}, {0, 1000, 800}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         segq_image_t *img = read_fit(path, cases[i].fit);
         fx_check(img->width == cases[i].w && img->height == cases[i].h,
-                 "fit %u: %ux%u, expected %ux%u", cases[i].fit, img->width, img->height,
-                 cases[i].w, cases[i].h);
+                 "fit %u: %ux%u, expected %ux%u", cases[i].fit, img->width, img->height, cases[i].w,
+                 cases[i].h);
         fx_check(img->full_width == 1000 && img->full_height == 800, "declared size kept");
         segq_image_destroy(&img);
     }
@@ -159,10 +159,10 @@ Test(limits, progressive_jpeg_counts_its_coefficients, .timeout = FX_TIMEOUT)
     segq_image_limits_t limits = {.fit_side = 250, .max_bytes = 8 << 20};
     segq_image_t *img = NULL;
     char err[SEGQ_IMAGE_ERRLEN];
-    cr_assert_eq(segq_image_read_file(progressive, &limits, &img, err, sizeof err),
-                 SEGQ_ETOOBIG, "%s", err);
-    cr_assert(strstr(err, progressive) && strstr(err, "2000x2000 (250x250 at a reduced scale)") &&
-                  strstr(err, "8 MiB"),
+    cr_assert_eq(segq_image_read_file(progressive, &limits, &img, err, sizeof err), SEGQ_ETOOBIG,
+                 "%s", err);
+    cr_assert(strstr(err, progressive) && strstr(err, "2000x2000 (250x250 at a reduced scale)")
+                  && strstr(err, "8 MiB"),
               "%s", err);
     cr_assert_eq(segq_image_read_file(baseline, &limits, &img, err, sizeof err), 0, "%s", err);
     cr_assert_eq(img->width, 250);
@@ -200,16 +200,16 @@ Test(limits, pair_keeps_image_and_mask_the_same_size, .timeout = FX_TIMEOUT)
     segq_image_limits_t limits = {.fit_side = 250};
     segq_image_t *img = NULL, *mask = NULL;
     char err[SEGQ_IMAGE_ERRLEN];
-    cr_assert_eq(segq_image_read_pair(image, jmask, &limits, &img, &mask, err, sizeof err), 0,
-                 "%s", err);
+    cr_assert_eq(segq_image_read_pair(image, jmask, &limits, &img, &mask, err, sizeof err), 0, "%s",
+                 err);
     cr_assert(img->width == 250 && img->height == 200 && mask->width == 250 && mask->height == 200,
               "%ux%u and %ux%u", img->width, img->height, mask->width, mask->height);
     segq_image_destroy(&img);
     segq_image_destroy(&mask);
-    cr_assert_eq(segq_image_read_pair(image, pmask, &limits, &img, &mask, err, sizeof err), 0,
-                 "%s", err);
-    cr_assert(img->width == 1000 && img->height == 800 && mask->width == 1000 &&
-                  mask->height == 800,
+    cr_assert_eq(segq_image_read_pair(image, pmask, &limits, &img, &mask, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert(img->width == 1000 && img->height == 800 && mask->width == 1000
+                  && mask->height == 800,
               "%ux%u and %ux%u", img->width, img->height, mask->width, mask->height);
     segq_image_destroy(&img);
     segq_image_destroy(&mask);

@@ -1,5 +1,5 @@
 /*  harness.c: start, signal and clean up real segq processes for tests. */
-#define _XOPEN_SOURCE 700     /* nftw */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "harness.h"
 
 #include <errno.h>
@@ -39,15 +39,15 @@ harness_sleep_ms (int ms)
 const char *
 harness_binary (const char *name)
 {
-    static char paths[4][1024];
+    static char paths [4][1024];
     static int next;
     const char *bin = getenv ("SEGQ_BINARY_DIR");
     if (!bin || !*bin)
         bin = SEGQ_BINARY_DIR;
-    static const char *subdirs[] = { "broker", "worker", "client", "bin", "." };
-    char *path = paths[next++ % 4];
-    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
-        snprintf (path, sizeof paths[0], "%s/%s/%s", bin, subdirs[i], name);
+    static const char *subdirs [] = { "broker", "worker", "client", "bin", "." };
+    char *path = paths [next++ % 4];
+    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs [0]; i++) {
+        snprintf (path, sizeof paths [0], "%s/%s/%s", bin, subdirs [i], name);
         if (access (path, X_OK) == 0)
             return path;
     }
@@ -97,7 +97,7 @@ s_reap (pid_t *pid)
 static int
 s_rm (const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    remove (path);  /* best effort: keep removing the rest */
+    remove (path); /* best effort: keep removing the rest */
     return 0;
 }
 
@@ -108,7 +108,7 @@ harness_destroy (harness_t **self_p)
     if (!self)
         return;
     for (int i = 0; i < self->n_workers; i++)
-        s_reap (&self->workers[i].pid);
+        s_reap (&self->workers [i].pid);
     s_reap (&self->broker);
     if (self->port_lock >= 0)
         close (self->port_lock);
@@ -131,7 +131,7 @@ s_spawn (const char *const *argv, const char *log, const char *const *env)
     prctl (PR_SET_PDEATHSIG, SIGKILL);
     if (getppid () != parent)
         _exit (127);
-    setpgid (0, 0);     /* the test's own signals (Ctrl-C) are not ours */
+    setpgid (0, 0); /* the test's own signals (Ctrl-C) are not ours */
     int fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd >= 0) {
         dup2 (fd, STDOUT_FILENO);
@@ -140,10 +140,10 @@ s_spawn (const char *const *argv, const char *log, const char *const *env)
     int null = open ("/dev/null", O_RDONLY);
     if (null >= 0)
         dup2 (null, STDIN_FILENO);
-    for (size_t i = 0; env && env[i]; i++)
-        putenv ((char *) env[i]);
-    execv (argv[0], (char *const *) argv);
-    fprintf (stderr, "harness: cannot exec %s: %s\n", argv[0], strerror (errno));
+    for (size_t i = 0; env && env [i]; i++)
+        putenv ((char *) env [i]);
+    execv (argv [0], (char *const *) argv);
+    fprintf (stderr, "harness: cannot exec %s: %s\n", argv [0], strerror (errno));
     _exit (127);
 }
 
@@ -156,11 +156,11 @@ s_wait_ready (const char *path, pid_t *pid, int timeout_ms, char *out, size_t ou
     while (s_now_ms () < deadline) {
         FILE *f = fopen (path, "r");
         if (f) {
-            char line[512];
+            char line [512];
             bool ok = fgets (line, sizeof line, f) && strchr (line, '\n');
             fclose (f);
             if (ok) {
-                line[strcspn (line, "\n")] = 0;
+                line [strcspn (line, "\n")] = 0;
                 if (out)
                     snprintf (out, outlen, "%.*s", (int) outlen - 1, line);
                 return 0;
@@ -185,7 +185,7 @@ static int
 s_claim_port (harness_t *self, int avoid)
 {
     const char *tmp = getenv ("TMPDIR");
-    char dir[256], path[300];
+    char dir [256], path [300];
     snprintf (dir, sizeof dir, "%s/segq-harness-ports", tmp && *tmp ? tmp : "/tmp");
     mkdir (dir, 0777);
     unsigned seed = (unsigned) getpid () ^ (unsigned) s_now_ms ();
@@ -211,12 +211,12 @@ s_claim_port (harness_t *self, int avoid)
 int
 harness_start_broker (harness_t *self, const char *const *extra)
 {
-    char ready[600], hb[16], exp[16];
+    char ready [600], hb [16], exp [16];
     snprintf (ready, sizeof ready, "%s/segqd.ready", self->dir);
     snprintf (hb, sizeof hb, "%d", self->heartbeat_ms);
     snprintf (exp, sizeof exp, "%d", self->expiry_ms);
     mkdir (self->data_dir, 0700);
-    bool restart = self->endpoint[0] != 0;
+    bool restart = self->endpoint [0] != 0;
     /* A restart comes back on the same port so that workers find it; the
        port may still be held for a moment by the killed process. A first
        start moves to another port if something outside the harness has it. */
@@ -228,12 +228,20 @@ harness_start_broker (harness_t *self, const char *const *extra)
             snprintf (self->endpoint, sizeof self->endpoint, "tcp://127.0.0.1:%d", port);
         }
         unlink (ready);
-        const char *argv[48] = { harness_binary ("segqd"), "--bind", self->endpoint, "--data-dir",
-                                 self->data_dir, "--ready-file", ready, "--heartbeat-ms", hb,
-                                 "--expiry-ms", exp };
+        const char *argv [48] = { harness_binary ("segqd"),
+                                  "--bind",
+                                  self->endpoint,
+                                  "--data-dir",
+                                  self->data_dir,
+                                  "--ready-file",
+                                  ready,
+                                  "--heartbeat-ms",
+                                  hb,
+                                  "--expiry-ms",
+                                  exp };
         size_t n = 11;
-        for (size_t i = 0; extra && extra[i] && n < 47; i++)
-            argv[n++] = extra[i];
+        for (size_t i = 0; extra && extra [i] && n < 47; i++)
+            argv [n++] = extra [i];
         self->broker = s_spawn (argv, self->broker_log, NULL);
         if (self->broker < 0)
             return -1;
@@ -262,16 +270,19 @@ s_stop_one (pid_t *pid, const char *what, const char *log, int timeout_ms, char 
         harness_sleep_ms (10);
     if (got != *pid) {
         s_reap (pid);
-        snprintf (why, len, "%s did not exit within %d ms of SIGTERM (log: %s)", what, timeout_ms, log);
+        snprintf (why, len, "%s did not exit within %d ms of SIGTERM (log: %s)", what, timeout_ms,
+                  log);
         return -1;
     }
     *pid = 0;
     if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
         return 0;
     if (WIFEXITED (status))
-        snprintf (why, len, "%s exited with status %d after SIGTERM (log: %s)", what, WEXITSTATUS (status), log);
+        snprintf (why, len, "%s exited with status %d after SIGTERM (log: %s)", what,
+                  WEXITSTATUS (status), log);
     else
-        snprintf (why, len, "%s died of signal %d after SIGTERM (log: %s)", what, WTERMSIG (status), log);
+        snprintf (why, len, "%s died of signal %d after SIGTERM (log: %s)", what, WTERMSIG (status),
+                  log);
     return -1;
 }
 
@@ -279,16 +290,17 @@ int
 harness_stop (harness_t *self, char *why, size_t len)
 {
     int rc = 0;
-    why[0] = 0;
+    why [0] = 0;
     for (int i = 0; i < self->n_workers; i++) {
-        h_worker_t *w = &self->workers[i];
-        char what[128];
+        h_worker_t *w = &self->workers [i];
+        char what [128];
         snprintf (what, sizeof what, "segq-worker %s", w->node);
         if (s_stop_one (&w->pid, what, w->log, 15000, why, len) != 0)
             rc = -1;
     }
     if (s_stop_one (&self->broker, "segqd", self->broker_log, 15000, rc ? why + strlen (why) : why,
-                    rc ? len - strlen (why) : len) != 0)
+                    rc ? len - strlen (why) : len)
+        != 0)
         rc = -1;
     return rc;
 }
@@ -315,10 +327,10 @@ harness_start_worker (harness_t *self, const char *node, int cpu_slots, const ch
     if (self->n_workers >= H_MAX_WORKERS)
         return -1;
     int index = self->n_workers++;
-    h_worker_t *w = &self->workers[index];
+    h_worker_t *w = &self->workers [index];
     snprintf (w->node, sizeof w->node, "%s", node);
-    char dir[sizeof self->dir];
-    memcpy (dir, self->dir, sizeof dir);    /* not a field of *self: no overlap for snprintf */
+    char dir [sizeof self->dir];
+    memcpy (dir, self->dir, sizeof dir); /* not a field of *self: no overlap for snprintf */
     snprintf (w->log, sizeof w->log, "%s/worker-%s.log", dir, node);
     snprintf (w->ready, sizeof w->ready, "%s/worker-%s.ready", dir, node);
     snprintf (w->work_dir, sizeof w->work_dir, "%s/work-%s", dir, node);
@@ -326,18 +338,30 @@ harness_start_worker (harness_t *self, const char *node, int cpu_slots, const ch
     mkdir (w->work_dir, 0700);
     mkdir (w->cache_dir, 0700);
     unlink (w->ready);
-    char slots[16];
+    char slots [16];
     snprintf (slots, sizeof slots, "%d", cpu_slots);
-    const char *argv[48] = { harness_binary ("segq-worker"), "--broker", self->endpoint, "--node", node,
-                             "--cpu-slots", slots, "--work-dir", w->work_dir, "--cache-dir",
-                             w->cache_dir, "--ready-file", w->ready, "--kill-grace-ms", "1000" };
+    const char *argv [48] = { harness_binary ("segq-worker"),
+                              "--broker",
+                              self->endpoint,
+                              "--node",
+                              node,
+                              "--cpu-slots",
+                              slots,
+                              "--work-dir",
+                              w->work_dir,
+                              "--cache-dir",
+                              w->cache_dir,
+                              "--ready-file",
+                              w->ready,
+                              "--kill-grace-ms",
+                              "1000" };
     size_t n = 15;
-    for (size_t i = 0; extra && extra[i] && n < 47; i++)
-        argv[n++] = extra[i];
+    for (size_t i = 0; extra && extra [i] && n < 47; i++)
+        argv [n++] = extra [i];
     /* putenv keeps the pointer: static storage per worker slot. */
-    static char journal_env[H_MAX_WORKERS][600];
-    snprintf (journal_env[index], sizeof journal_env[0], "SEGQ_TEST_JOURNAL=%s", self->journal);
-    const char *env[] = { journal_env[index], NULL };
+    static char journal_env [H_MAX_WORKERS][600];
+    snprintf (journal_env [index], sizeof journal_env [0], "SEGQ_TEST_JOURNAL=%s", self->journal);
+    const char *env [] = { journal_env [index], NULL };
     w->pid = s_spawn (argv, w->log, env);
     if (w->pid < 0 || s_wait_ready (w->ready, &w->pid, 15000, NULL, 0) != 0) {
         fprintf (stderr, "harness: worker %s did not register (log: %s)\n", node, w->log);
@@ -350,7 +374,7 @@ harness_start_worker (harness_t *self, const char *node, int cpu_slots, const ch
 void
 harness_signal_worker (harness_t *self, int index, int sig)
 {
-    h_worker_t *w = &self->workers[index];
+    h_worker_t *w = &self->workers [index];
     if (w->pid <= 0)
         return;
     kill (w->pid, sig);
@@ -361,7 +385,7 @@ harness_signal_worker (harness_t *self, int index, int sig)
 bool
 harness_worker_alive (harness_t *self, int index)
 {
-    h_worker_t *w = &self->workers[index];
+    h_worker_t *w = &self->workers [index];
     if (w->pid <= 0)
         return false;
     if (waitpid (w->pid, NULL, WNOHANG) == w->pid) {
@@ -375,11 +399,12 @@ segq_client_t *
 harness_client (harness_t *self, int timeout_ms)
 {
     /* no hash cache: tests do not write to the user's home */
-    segq_client_options_t options = { .broker = self->endpoint, .user = H_USER,
+    segq_client_options_t options = { .broker = self->endpoint,
+                                      .user = H_USER,
                                       .timeout_ms = timeout_ms ? timeout_ms : 5000,
                                       .hash_cache = "" };
     segq_client_t *client = NULL;
-    char err[512];
+    char err [512];
     if (segq_client_connect (&options, &client, err, sizeof err) < 0)
         fprintf (stderr, "harness: %s\n", err);
     return client;
@@ -389,7 +414,7 @@ static void
 s_read_all (int fd, char *buf, size_t len)
 {
     size_t used = 0;
-    char scratch[4096];
+    char scratch [4096];
     for (;;) {
         char *dst = used + 1 < len ? buf + used : scratch;
         size_t room = used + 1 < len ? len - 1 - used : sizeof scratch;
@@ -402,20 +427,20 @@ s_read_all (int fd, char *buf, size_t len)
             used += (size_t) n;
     }
     if (len)
-        buf[used < len ? used : len - 1] = 0;
+        buf [used < len ? used : len - 1] = 0;
 }
 
 int
 harness_cli (harness_t *self, char *out, size_t outlen, char *err, size_t errlen,
              const char *const *args)
 {
-    char out_path[600], err_path[600];
+    char out_path [600], err_path [600];
     snprintf (out_path, sizeof out_path, "%s/cli.out", self->dir);
     snprintf (err_path, sizeof err_path, "%s/cli.err", self->dir);
-    const char *argv[64] = { harness_binary ("segq"), "--broker", self->endpoint };
+    const char *argv [64] = { harness_binary ("segq"), "--broker", self->endpoint };
     size_t n = 3;
-    for (size_t i = 0; args[i] && n < 63; i++)
-        argv[n++] = args[i];
+    for (size_t i = 0; args [i] && n < 63; i++)
+        argv [n++] = args [i];
     pid_t pid = fork ();
     if (pid < 0)
         return -1;
@@ -430,7 +455,7 @@ harness_cli (harness_t *self, char *out, size_t outlen, char *err, size_t errlen
         /* the CLI acts as the harness's clients do (without keys), so what
            one submits the other may read; a test may say otherwise */
         setenv ("SEGQ_USER", H_USER, 0);
-        execv (argv[0], (char *const *) argv);
+        execv (argv [0], (char *const *) argv);
         _exit (127);
     }
     int status;
@@ -503,10 +528,10 @@ harness_journal (harness_t *self, size_t *n)
         return NULL;
     size_t cap = 0;
     h_journal_entry_t *entries = NULL;
-    char line[256];
+    char line [256];
     while (fgets (line, sizeof line, f)) {
         h_journal_entry_t e;
-        char fmt[32];
+        char fmt [32];
         snprintf (fmt, sizeof fmt, "%%%ds %%u", SEGQ_JOB_ID_MAX - 1);
         if (sscanf (line, fmt, e.job, &e.attempt) != 2)
             continue;
@@ -517,7 +542,7 @@ harness_journal (harness_t *self, size_t *n)
                 break;
             entries = grown;
         }
-        entries[(*n)++] = e;
+        entries [(*n)++] = e;
     }
     fclose (f);
     if (entries)
@@ -531,14 +556,14 @@ harness_journal_attempts (const h_journal_entry_t *j, size_t n, const char *job,
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (strcmp (j[mid].job, job) < 0)
+        if (strcmp (j [mid].job, job) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
     uint64_t set = 0;
-    for (size_t k = lo; k < n && strcmp (j[k].job, job) == 0; k++) {
-        uint64_t bit = j[k].attempt < 64 ? 1ull << j[k].attempt : 0;
+    for (size_t k = lo; k < n && strcmp (j [k].job, job) == 0; k++) {
+        uint64_t bit = j [k].attempt < 64 ? 1ull << j [k].attempt : 0;
         if (set & bit)
             (*dups)++;
         set |= bit;
@@ -565,7 +590,7 @@ harness_wait_journal (harness_t *self, const char *job, unsigned attempt, int ti
 int
 harness_wait_text (const char *path, const char *text, int timeout_ms)
 {
-    static char content[1 << 20];
+    static char content [1 << 20];
     for (int waited = 0; waited <= timeout_ms; waited += 20) {
         int fd = open (path, O_RDONLY);
         if (fd >= 0) {
@@ -589,7 +614,7 @@ s_tail (const char *path, size_t bytes)
     long size = ftell (f);
     fseek (f, size > (long) bytes ? size - (long) bytes : 0, SEEK_SET);
     fprintf (stderr, "---- %s (last %zu bytes) ----\n", path, bytes);
-    char buf[4096];
+    char buf [4096];
     size_t n;
     while ((n = fread (buf, 1, sizeof buf, f)) > 0)
         fwrite (buf, 1, n, stderr);
@@ -601,7 +626,7 @@ harness_dump_logs (harness_t *self)
 {
     s_tail (self->broker_log, 3000);
     for (int i = 0; i < self->n_workers; i++)
-        s_tail (self->workers[i].log, 2000);
+        s_tail (self->workers [i].log, 2000);
 }
 
 int
@@ -611,14 +636,14 @@ harness_write_random_file (const char *path, size_t size, unsigned seed)
     if (!f)
         return -1;
     uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
-    uint64_t buf[8192];
+    uint64_t buf [8192];
     size_t left = size;
     while (left > 0) {
         for (size_t i = 0; i < 8192; i++) {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            buf[i] = x;
+            buf [i] = x;
         }
         size_t n = left < sizeof buf ? left : sizeof buf;
         if (fwrite (buf, 1, n, f) != n) {
@@ -631,13 +656,13 @@ harness_write_random_file (const char *path, size_t size, unsigned seed)
 }
 
 int
-harness_submit (harness_t *self, const char *const *argv, char *id, size_t idlen,
-                char *err, size_t errlen)
+harness_submit (harness_t *self, const char *const *argv, char *id, size_t idlen, char *err,
+                size_t errlen)
 {
-    char out[1024];
+    char out [1024];
     int rc = harness_cli (self, out, sizeof out, err, errlen, argv);
-    out[strcspn (out, "\r\n")] = 0;
-    if (rc != 0 || !out[0] || strlen (out) >= idlen) {
+    out [strcspn (out, "\r\n")] = 0;
+    if (rc != 0 || !out [0] || strlen (out) >= idlen) {
         if (rc == 0)
             snprintf (err, errlen, "segq submit printed no job id: '%s'", out);
         return -1;

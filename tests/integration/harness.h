@@ -25,24 +25,24 @@
 
 typedef struct {
     pid_t pid;
-    char node[64];
-    char log[512];
-    char ready[512];
-    char work_dir[512];
-    char cache_dir[512];
+    char node [64];
+    char log [512];
+    char ready [512];
+    char work_dir [512];
+    char cache_dir [512];
 } h_worker_t;
 
 typedef struct {
-    char dir[256];              /* the temporary root */
-    char data_dir[512];         /* broker's */
-    char journal[512];          /* SEGQ_TEST_JOURNAL of the workers */
-    char endpoint[256];         /* tcp://127.0.0.1:PORT, the broker's for the harness's life */
-    int port_lock;              /* fd holding the lock on that port */
-    char broker_log[512];
+    char dir [256];      /* the temporary root */
+    char data_dir [512]; /* broker's */
+    char journal [512];  /* SEGQ_TEST_JOURNAL of the workers */
+    char endpoint [256]; /* tcp://127.0.0.1:PORT, the broker's for the harness's life */
+    int port_lock;       /* fd holding the lock on that port */
+    char broker_log [512];
     pid_t broker;
-    int heartbeat_ms;           /* passed to segqd; default 500 */
-    int expiry_ms;              /* default 4000 */
-    h_worker_t workers[H_MAX_WORKERS];
+    int heartbeat_ms; /* passed to segqd; default 500 */
+    int expiry_ms;    /* default 4000 */
+    h_worker_t workers [H_MAX_WORKERS];
     int n_workers;
 } harness_t;
 
@@ -73,7 +73,8 @@ void harness_signal_broker (harness_t *self, int sig);
 
 /* Start a worker named `node` with `cpu_slots` slots; waits until it has
    registered (its ready file). Returns its index or -1. */
-int harness_start_worker (harness_t *self, const char *node, int cpu_slots, const char *const *extra);
+int harness_start_worker (harness_t *self, const char *node, int cpu_slots,
+                          const char *const *extra);
 void harness_signal_worker (harness_t *self, int index, int sig);
 /* Is the process still running (not reaped)? */
 bool harness_worker_alive (harness_t *self, int index);
@@ -100,7 +101,7 @@ int harness_wait_state (segq_client_t *client, const char *job, segq_job_state_t
                         int timeout_ms);
 
 typedef struct {
-    char job[SEGQ_JOB_ID_MAX];
+    char job [SEGQ_JOB_ID_MAX];
     unsigned attempt;
 } h_journal_entry_t;
 
@@ -125,8 +126,8 @@ void harness_dump_logs (harness_t *self);
 
 /* `segq submit ...` through the CLI (argv as for harness_cli); the job id
    it printed goes to id. 0, or -1 with the CLI's stderr (or why) in err. */
-int harness_submit (harness_t *self, const char *const *argv, char *id, size_t idlen,
-                    char *err, size_t errlen);
+int harness_submit (harness_t *self, const char *const *argv, char *id, size_t idlen, char *err,
+                    size_t errlen);
 
 /* An executable (0755) file holding text: stand-in programs. 0 or -1. */
 int harness_write_script (const char *path, const char *text);
@@ -136,19 +137,19 @@ int harness_write_random_file (const char *path, size_t size, unsigned seed);
 
 /* cr_assert that first shows the processes' logs: a failure here is
    usually explained by what segqd or a worker said. */
-#define H_ASSERT(h, cond, ...) \
-    do { \
-        if (!(cond)) { \
-            harness_dump_logs (h); \
-            cr_assert_fail (__VA_ARGS__); \
-        } \
+#define H_ASSERT(h, cond, ...)                                                                     \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            harness_dump_logs (h);                                                                 \
+            cr_assert_fail (__VA_ARGS__);                                                          \
+        }                                                                                          \
     } while (0)
 
 /* End of a test that passed: every process must stop cleanly. */
-#define H_ASSERT_CLEAN_STOP(h) \
-    do { \
-        char why_[2048]; \
-        H_ASSERT (h, harness_stop (h, why_, sizeof why_) == 0, "%s", why_); \
+#define H_ASSERT_CLEAN_STOP(h)                                                                     \
+    do {                                                                                           \
+        char why_ [2048];                                                                          \
+        H_ASSERT (h, harness_stop (h, why_, sizeof why_) == 0, "%s", why_);                        \
     } while (0)
 
 #endif

@@ -42,10 +42,10 @@ teardown (void)
 }
 
 static void
-s_submit_sleep (const char *seconds, char job[SEGQ_JOB_ID_MAX])
+s_submit_sleep (const char *seconds, char job [SEGQ_JOB_ID_MAX])
 {
-    char err[1024];
-    const char *argv[] = { "submit", "sleep", "--seconds", seconds, NULL };
+    char err [1024];
+    const char *argv [] = { "submit", "sleep", "--seconds", seconds, NULL };
     H_ASSERT (h, harness_submit (h, argv, job, SEGQ_JOB_ID_MAX, err, sizeof err) == 0, "%s", err);
 }
 
@@ -65,10 +65,20 @@ s_wait_succeeded (segq_client_t *c, const char *job)
 static int
 s_run_worker (const char *work, const char *log)
 {
-    char cache[700];
+    char cache [700];
     snprintf (cache, sizeof cache, "%s/cache", work);
-    const char *argv[] = { harness_binary ("segq-worker"), "--broker", h->endpoint, "--node", "w1",
-                           "--cpu-slots", "1", "--work-dir", work, "--cache-dir", cache, NULL };
+    const char *argv [] = { harness_binary ("segq-worker"),
+                            "--broker",
+                            h->endpoint,
+                            "--node",
+                            "w1",
+                            "--cpu-slots",
+                            "1",
+                            "--work-dir",
+                            work,
+                            "--cache-dir",
+                            cache,
+                            NULL };
     pid_t pid = fork ();
     cr_assert_geq (pid, 0);
     if (pid == 0) {
@@ -76,7 +86,7 @@ s_run_worker (const char *work, const char *log)
         int fd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2 (fd, 1);
         dup2 (fd, 2);
-        execv (argv[0], (char *const *) argv);
+        execv (argv [0], (char *const *) argv);
         _exit (127);
     }
     int status = 0;
@@ -97,7 +107,7 @@ s_slurp (const char *path, char *buf, size_t len)
 {
     FILE *file = fopen (path, "r");
     size_t n = file ? fread (buf, 1, len - 1, file) : 0;
-    buf[n] = 0;
+    buf [n] = 0;
     if (file)
         fclose (file);
     return buf;
@@ -118,33 +128,36 @@ Test (identity, second_live_worker_with_the_same_name_is_refused, .init = setup,
     cr_assert_eq (harness_start_worker (h, "w1", 1, NULL), 0);
     segq_client_t *c = harness_client (h, 10000);
     enum { N = 8 };
-    char jobs[N][SEGQ_JOB_ID_MAX];
+    char jobs [N][SEGQ_JOB_ID_MAX];
     for (int i = 0; i < N; i++)
-        s_submit_sleep ("0.4", jobs[i]);
+        s_submit_sleep ("0.4", jobs [i]);
 
     /* its own work directory: the broker refuses it */
-    static char log[1 << 16];
-    char work[600], out[600];
+    static char log [1 << 16];
+    char work [600], out [600];
     snprintf (work, sizeof work, "%s/work-w1-again", h->dir);
     snprintf (out, sizeof out, "%s/worker-w1-again.log", h->dir);
     int status = s_run_worker (work, out);
     s_slurp (out, log, sizeof log);
     H_ASSERT (h, WIFEXITED (status) && WEXITSTATUS (status) == 1, "status %d: %s", status, log);
-    H_ASSERT (h, strstr (log, "refused node w1: node name w1 is taken by another live worker")
-              && strstr (log, "use --node NAME to give each worker on one host its own name"),
+    H_ASSERT (h,
+              strstr (log, "refused node w1: node name w1 is taken by another live worker")
+                  && strstr (log, "use --node NAME to give each worker on one host its own name"),
               "%s", log);
 
     /* the first one's work directory: refused at start, naming its pid */
-    status = s_run_worker (h->workers[0].work_dir, out);
+    status = s_run_worker (h->workers [0].work_dir, out);
     s_slurp (out, log, sizeof log);
-    char pid[64];
-    snprintf (pid, sizeof pid, "(pid %d)", (int) h->workers[0].pid);
+    char pid [64];
+    snprintf (pid, sizeof pid, "(pid %d)", (int) h->workers [0].pid);
     H_ASSERT (h, WIFEXITED (status) && WEXITSTATUS (status) == 1, "status %d: %s", status, log);
-    H_ASSERT (h, strstr (log, "is in use by another segq-worker") && strstr (log, pid)
-              && strstr (log, "--node NAME"), "%s", log);
+    H_ASSERT (h,
+              strstr (log, "is in use by another segq-worker") && strstr (log, pid)
+                  && strstr (log, "--node NAME"),
+              "%s", log);
 
     for (int i = 0; i < N; i++)
-        s_wait_succeeded (c, jobs[i]);
+        s_wait_succeeded (c, jobs [i]);
     segq_client_destroy (&c);
     /* no flapping: the first registered once and kept its jobs */
     s_slurp (h->broker_log, log, sizeof log);
@@ -159,7 +172,7 @@ Test (identity, restarted_worker_takes_its_name_back, .init = setup, .fini = tea
 {
     cr_assert_eq (harness_start_worker (h, "w1", 1, NULL), 0);
     segq_client_t *c = harness_client (h, 10000);
-    char job[SEGQ_JOB_ID_MAX];
+    char job [SEGQ_JOB_ID_MAX];
     s_submit_sleep ("1", job);
     H_ASSERT (h, harness_wait_state (c, job, SEGQ_JOB_RUNNING, 10000) == 0, "job never ran");
 
@@ -173,15 +186,15 @@ Test (identity, restarted_worker_takes_its_name_back, .init = setup, .fini = tea
     /* kill -9, and another daemon (its own work directory) once the
        broker has declared w1 lost */
     harness_signal_worker (h, 1, SIGKILL);
-    static char log[1 << 16];
-    for (int i = 0; i < 500 && !strstr (s_slurp (h->broker_log, log, sizeof log),
-                                        "worker w1 lost"); i++)
+    static char log [1 << 16];
+    for (int i = 0; i < 500 && !strstr (s_slurp (h->broker_log, log, sizeof log), "worker w1 lost");
+         i++)
         harness_sleep_ms (20);
     H_ASSERT (h, strstr (log, "worker w1 lost"), "the broker never declared w1 lost");
-    char work[600], cache[600];
+    char work [600], cache [600];
     snprintf (work, sizeof work, "%s/work-w1-other", h->dir);
     snprintf (cache, sizeof cache, "%s/cache-w1-other", h->dir);
-    const char *other[] = { "--work-dir", work, "--cache-dir", cache, NULL };
+    const char *other [] = { "--work-dir", work, "--cache-dir", cache, NULL };
     H_ASSERT (h, harness_start_worker (h, "w1", 1, other) == 2, "w1 after expiry was refused");
     s_submit_sleep ("0.2", job);
     s_wait_succeeded (c, job);

@@ -28,14 +28,16 @@ teardown (void)
 
 static void
 s_submit (segq_client_t *c, const char *kind, const char *const *params, uint32_t time_limit,
-          char job[SEGQ_JOB_ID_MAX])
+          char job [SEGQ_JOB_ID_MAX])
 {
     segq_job_spec_t *spec = segq_job_spec_new (kind);
-    char err[256];
-    for (size_t i = 0; params && params[i]; i += 2)
-        cr_assert_eq (segq_job_spec_param (spec, params[i], params[i + 1], err, sizeof err), 0, "%s", err);
+    char err [256];
+    for (size_t i = 0; params && params [i]; i += 2)
+        cr_assert_eq (segq_job_spec_param (spec, params [i], params [i + 1], err, sizeof err), 0,
+                      "%s", err);
     segq_job_spec_set_time_limit (spec, time_limit);
-    H_ASSERT (h, segq_client_submit (c, spec, job, SEGQ_JOB_ID_MAX) == 0, "%s", segq_client_error (c));
+    H_ASSERT (h, segq_client_submit (c, spec, job, SEGQ_JOB_ID_MAX) == 0, "%s",
+              segq_client_error (c));
     segq_job_spec_destroy (&spec);
 }
 
@@ -45,16 +47,18 @@ s_final (segq_client_t *c, const char *job, segq_job_info_t *info)
     H_ASSERT (h, harness_wait_final (c, job, 60000, info) == 0, "job %s did not end", job);
 }
 
-Test (jobs, time_limit_ends_the_job_with_that_reason, .init = setup, .fini = teardown, .timeout = 90)
+Test (jobs, time_limit_ends_the_job_with_that_reason, .init = setup, .fini = teardown,
+      .timeout = 90)
 {
     cr_assert_eq (harness_start_worker (h, "w1", 1, NULL), 0);
     segq_client_t *c = harness_client (h, 0);
-    char job[SEGQ_JOB_ID_MAX];
-    const char *params[] = { "seconds", "60", NULL };
+    char job [SEGQ_JOB_ID_MAX];
+    const char *params [] = { "seconds", "60", NULL };
     s_submit (c, "sleep", params, 1, job);
     segq_job_info_t info;
     s_final (c, job, &info);
-    H_ASSERT (h, info.state == SEGQ_JOB_FAILED, "job over its limit is %s", segq_job_state_name (info.state));
+    H_ASSERT (h, info.state == SEGQ_JOB_FAILED, "job over its limit is %s",
+              segq_job_state_name (info.state));
     H_ASSERT (h, info.reason && strstr (info.reason, "time limit"), "reason: %s",
               info.reason ? info.reason : "(none)");
     cr_assert_lt (info.finished - info.started, 30, "the limit of 1 s took %.1f s to act",
@@ -70,17 +74,17 @@ Test (jobs, failure_modes_are_reported, .init = setup, .fini = teardown, .timeou
 {
     cr_assert_eq (harness_start_worker (h, "w1", 2, NULL), 0);
     segq_client_t *c = harness_client (h, 0);
-    char exit_job[SEGQ_JOB_ID_MAX], signal_job[SEGQ_JOB_ID_MAX], crash_job[SEGQ_JOB_ID_MAX];
-    const char *exit_params[] = { "mode", "exit", "code", "42", NULL };
-    const char *signal_params[] = { "mode", "signal", "signal", "15", NULL };
-    const char *crash_params[] = { "mode", "crash", NULL };
+    char exit_job [SEGQ_JOB_ID_MAX], signal_job [SEGQ_JOB_ID_MAX], crash_job [SEGQ_JOB_ID_MAX];
+    const char *exit_params [] = { "mode", "exit", "code", "42", NULL };
+    const char *signal_params [] = { "mode", "signal", "signal", "15", NULL };
+    const char *crash_params [] = { "mode", "crash", NULL };
     s_submit (c, "fail", exit_params, 0, exit_job);
     s_submit (c, "fail", signal_params, 0, signal_job);
     s_submit (c, "fail", crash_params, 0, crash_job);
     segq_job_info_t info;
     s_final (c, exit_job, &info);
-    H_ASSERT (h, info.state == SEGQ_JOB_FAILED && info.exit_code == 42, "exit job: %s, exit code %d",
-              segq_job_state_name (info.state), info.exit_code);
+    H_ASSERT (h, info.state == SEGQ_JOB_FAILED && info.exit_code == 42,
+              "exit job: %s, exit code %d", segq_job_state_name (info.state), info.exit_code);
     cr_assert_eq (info.attempt, 1, "a job that fails by itself is not retried");
     segq_job_info_clear (&info);
     s_final (c, signal_job, &info);
@@ -102,13 +106,13 @@ Test (jobs, progress_and_live_log, .init = setup, .fini = teardown, .timeout = 9
 {
     cr_assert_eq (harness_start_worker (h, "w1", 1, NULL), 0);
     segq_client_t *c = harness_client (h, 0);
-    char job[SEGQ_JOB_ID_MAX];
-    const char *params[] = { "seconds", "3", NULL };
+    char job [SEGQ_JOB_ID_MAX];
+    const char *params [] = { "seconds", "3", NULL };
     s_submit (c, "sleep", params, 0, job);
     H_ASSERT (h, harness_wait_state (c, job, SEGQ_JOB_RUNNING, 15000) == 0, "job never ran");
     /* Progress arrives while it runs. */
     double seen = 0;
-    char phase[64] = "";
+    char phase [64] = "";
     for (int i = 0; i < 100 && seen <= 0; i++) {
         segq_job_info_t info;
         cr_assert_eq (segq_client_job (c, job, false, &info), 0);
@@ -124,10 +128,11 @@ Test (jobs, progress_and_live_log, .init = setup, .fini = teardown, .timeout = 9
         nanosleep (&ts, NULL);
     }
     H_ASSERT (h, seen > 0 && seen < 1, "no progress seen while the job ran (fraction %g)", seen);
-    cr_assert (phase[0], "progress has no phase");
-    char out[8192], err[4096];
-    const char *follow[] = { "logs", "-f", job, NULL };
-    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, follow) == 0, "logs -f: %s", err);
+    cr_assert (phase [0], "progress has no phase");
+    char out [8192], err [4096];
+    const char *follow [] = { "logs", "-f", job, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, follow) == 0, "logs -f: %s",
+              err);
     cr_assert (strstr (out, "sleeping 3 s") && strstr (out, "slept 3 s"), "followed log: %s", out);
     segq_job_info_t info;
     cr_assert_eq (segq_client_job (c, job, false, &info), 0);
@@ -144,18 +149,18 @@ Test (jobs, drain_finishes_running_work_then_exits, .init = setup, .fini = teard
 {
     cr_assert_eq (harness_start_worker (h, "w1", 1, NULL), 0);
     segq_client_t *c = harness_client (h, 0);
-    char first[SEGQ_JOB_ID_MAX], later[SEGQ_JOB_ID_MAX];
-    const char *params[] = { "seconds", "2", NULL };
+    char first [SEGQ_JOB_ID_MAX], later [SEGQ_JOB_ID_MAX];
+    const char *params [] = { "seconds", "2", NULL };
     s_submit (c, "sleep", params, 0, first);
     H_ASSERT (h, harness_wait_state (c, first, SEGQ_JOB_RUNNING, 15000) == 0, "job never ran");
-    char out[8192], err[4096];
-    const char *drain[] = { "workers", "--drain", "w1", NULL };
+    char out [8192], err [4096];
+    const char *drain [] = { "workers", "--drain", "w1", NULL };
     H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, drain) == 0, "drain: %s", err);
-    const char *list[] = { "workers", "--json", NULL };
+    const char *list [] = { "workers", "--json", NULL };
     cr_assert_eq (harness_cli (h, out, sizeof out, err, sizeof err, list), 0, "workers: %s", err);
     cr_assert (strstr (out, "draining"), "w1 not shown draining: %s", out);
     /* A new job does not go to the draining node. */
-    const char *quick[] = { "seconds", "0", NULL };
+    const char *quick [] = { "seconds", "0", NULL };
     s_submit (c, "sleep", quick, 0, later);
     segq_job_info_t info;
     s_final (c, first, &info);
@@ -174,7 +179,8 @@ Test (jobs, drain_finishes_running_work_then_exits, .init = setup, .fini = teard
     cr_assert_eq (harness_start_worker (h, "w2", 1, NULL), 1);
     s_final (c, later, &info);
     H_ASSERT (h, info.state == SEGQ_JOB_SUCCEEDED && info.worker && strcmp (info.worker, "w2") == 0,
-              "the later job: %s on %s", segq_job_state_name (info.state), info.worker ? info.worker : "-");
+              "the later job: %s on %s", segq_job_state_name (info.state),
+              info.worker ? info.worker : "-");
     segq_job_info_clear (&info);
     segq_client_destroy (&c);
     H_ASSERT_CLEAN_STOP (h);

@@ -168,14 +168,16 @@ Test(evaluate, augmentation_rotates_image_and_mask_together, .timeout = 60)
                 sx += px, sy += py, sxx += px * px, sxy += px * py;
             }
         }
-        cr_assert_gt(agree, S * S * 97 / 100, "augmentation %d: image and mask disagree on "
-                     "%d of %d pixels", k, S * S - agree, S * S);
+        cr_assert_gt(agree, S * S * 97 / 100,
+                     "augmentation %d: image and mask disagree on "
+                     "%d of %d pixels",
+                     k, S * S - agree, S * S);
         cr_assert_gt(inside, 4 * S, "augmentation %d lost the bar", k);
         /* least-squares slope of the bar's pixels: its tilt */
         double slope = (sxy - sx * sy / inside) / (sxx - sx * sx / inside);
         double deg = fabs(atan(slope)) * 180.0 / M_PI;
-        cr_assert_leq(deg, SEGQ_EVAL_MAX_ROTATION + 1.0, "augmentation %d tilted by %g deg",
-                      k, deg);
+        cr_assert_leq(deg, SEGQ_EVAL_MAX_ROTATION + 1.0, "augmentation %d tilted by %g deg", k,
+                      deg);
         if (deg > max_deg)
             max_deg = deg;
         tilted += deg > 3.0;
@@ -198,9 +200,16 @@ Test(evaluate, overfits_eight_real_pairs, .timeout = 600)
     segq_eval_item_t items[8];
     for (int i = 0; i < 8; i++)
         items[i] = (segq_eval_item_t){&d, i};
-    segq_eval_train_cfg_t cfg = {.epochs = 150, .batch = 8, .lr_drop_epoch = 1000000,
-                                 .lr = 3e-3, .augment = 0, .depth = 3, .width = 8,
-                                 .seed = 1, .dev = SEGQT_CPU, .label = "overfit"};
+    segq_eval_train_cfg_t cfg = {.epochs = 150,
+                                 .batch = 8,
+                                 .lr_drop_epoch = 1000000,
+                                 .lr = 3e-3,
+                                 .augment = 0,
+                                 .depth = 3,
+                                 .width = 8,
+                                 .seed = 1,
+                                 .dev = SEGQT_CPU,
+                                 .label = "overfit"};
     segq_eval_history_t h;
     segq_unetpp_t *net = segq__eval_train(&cfg, items, 8, NULL, 0, &h, err, sizeof err);
     cr_assert(net, "%s", err);
@@ -226,9 +235,9 @@ static json_t *load_json(const char *path)
 
 static int64_t fold_int(json_t *root, const char *set, int fold, const char *key)
 {
-    json_t *f = json_array_get(json_object_get(json_object_get(json_object_get(root, "sets"), set),
-                                               "folds"),
-                               (size_t)fold);
+    json_t *f = json_array_get(
+        json_object_get(json_object_get(json_object_get(root, "sets"), set), "folds"),
+        (size_t)fold);
     cr_assert(f, "no fold %d of set %s", fold, set);
     json_t *v = json_object_get(f, key);
     cr_assert(json_is_integer(v), "%s fold %d: no %s", set, fold, key);
@@ -292,8 +301,7 @@ Test(evaluate, synthetic_pairs_of_test_images_never_train, .timeout = 600)
         cr_expect_eq(fold_int(j, "syn", f, "synthetic_excluded_other"), 1, "the stray pair");
         cr_expect_eq(fold_int(j, "syn", f, "synthetic_pairs"), 3);
         cr_expect_eq(fold_int(j, "syn", f, "real_pairs"), 0);
-        cr_expect_eq(fold_int(j, "syn", f, "train_pairs") + fold_int(j, "syn", f, "val_pairs"),
-                     3);
+        cr_expect_eq(fold_int(j, "syn", f, "train_pairs") + fold_int(j, "syn", f, "val_pairs"), 3);
         cr_expect_eq(fold_int(j, "real+syn", f, "real_pairs"), 3);
         cr_expect_eq(fold_int(j, "real+syn", f, "synthetic_pairs"), 3);
         cr_expect_eq(fold_int(j, "real", f, "synthetic_pairs"), 0);
@@ -323,8 +331,8 @@ Test(evaluate, bad_flags_are_named, .timeout = 120)
     char dir[512];
     pt_tempdir(dir, sizeof dir);
     kvasir_subset(dir, 0, 2);
-    cr_expect_eq(pt_sh("%s evaluate --real %s --out %s/o --synthetic nodir 2> %s/err", pt_segq_run(),
-                       dir, dir, dir),
+    cr_expect_eq(pt_sh("%s evaluate --real %s --out %s/o --synthetic nodir 2> %s/err",
+                       pt_segq_run(), dir, dir, dir),
                  2);
     char path[600];
     snprintf(path, sizeof path, "%s/err", dir);

@@ -84,8 +84,7 @@ Test(segq_run_errors, image_mask_size_mismatch)
 
 Test(segq_run_errors, image_too_small_for_min_size)
 {
-    expect_run(1, "train --image tiny.png --mask tiny.png --out o --threads 1", "min_size",
-               NULL);
+    expect_run(1, "train --image tiny.png --mask tiny.png --out o --threads 1", "min_size", NULL);
 }
 
 /* A 1 MB PNG pair declaring 16384x16384 (768 MiB decoded, gigabytes once
@@ -110,14 +109,14 @@ Test(segq_run_errors, no_mask_given)
 
 Test(segq_run_errors, mask_from_alpha_without_alpha)
 {
-    expect_run(1, "train --image img.png --mask-from-alpha --out o --threads 1", "img.png",
-               NULL);
+    expect_run(1, "train --image img.png --mask-from-alpha --out o --threads 1", "img.png", NULL);
 }
 
 Test(segq_run_errors, empty_mask_warns_and_trains)
 {
-    expect_run(0, "train --image img.png --mask empty-mask.png --out o --threads 1 "
-                  "--max-size 32 --niter 2 --previews 0",
+    expect_run(0,
+               "train --image img.png --mask empty-mask.png --out o --threads 1 "
+               "--max-size 32 --niter 2 --previews 0",
                "empty", NULL);
 }
 
@@ -125,8 +124,7 @@ Test(segq_run_errors, unknown_flag_and_bad_values)
 {
     expect_run(2, "train --image img.png --mask img.png --out o --nitre 5", "unknown flag",
                "--nitre");
-    expect_run(2, "train --image img.png --mask img.png --out o --niter abc", "--niter",
-               "'abc'");
+    expect_run(2, "train --image img.png --mask img.png --out o --niter abc", "--niter", "'abc'");
     expect_run(2, "train --image img.png --mask img.png --out o --scale-factor 1.5",
                "--scale-factor", NULL);
     expect_run(2, "train --image img.png --mask img.png --out o --precision fp8", "fp32|bf16",
@@ -137,8 +135,7 @@ Test(segq_run_errors, unknown_flag_and_bad_values)
 
 Test(segq_run_errors, device_not_available)
 {
-    expect_run(1, "train --image img.png --mask img.png --out o --device cuda:7", "cuda:7",
-               NULL);
+    expect_run(1, "train --image img.png --mask img.png --out o --device cuda:7", "cuda:7", NULL);
     expect_run(1, "train --image img.png --mask img.png --out o --device tpu", "tpu", NULL);
 }
 
@@ -147,8 +144,9 @@ Test(segq_run_errors, generate_from_bad_checkpoints)
     expect_run(1, "generate --model missing.safetensors --out g", "missing.safetensors", NULL);
     expect_run(1, "generate --model img.png --out g", "img.png", NULL);
     /* a real checkpoint, then cut short */
-    expect_run(0, "train --image img.png --mask empty-mask.png --out o --threads 1 "
-                  "--max-size 32 --niter 1 --previews 0",
+    expect_run(0,
+               "train --image img.png --mask empty-mask.png --out o --threads 1 "
+               "--max-size 32 --niter 1 --previews 0",
                "scale", NULL);
     pt_sh("head -c 3000 %s/o/model.safetensors > %s/cut.safetensors", dir, dir);
     expect_run(1, "generate --model cut.safetensors --out g", "cut.safetensors", NULL);
@@ -156,8 +154,9 @@ Test(segq_run_errors, generate_from_bad_checkpoints)
                "--gen-start-scale", NULL);
     /* resuming with another image is refused */
     pt_sh("cp %s/img.png %s/img2.png && printf x >> %s/img2.png", dir, dir, dir);
-    expect_run(1, "train --image img2.png --mask empty-mask.png --out o --threads 1 "
-                  "--max-size 32 --niter 1 --resume",
+    expect_run(1,
+               "train --image img2.png --mask empty-mask.png --out o --threads 1 "
+               "--max-size 32 --niter 1 --resume",
                "another image", NULL);
     /* graphs are for GPUs: asked for on the CPU, the same plain training */
     expect_run(0,
@@ -167,8 +166,9 @@ Test(segq_run_errors, generate_from_bad_checkpoints)
     expect_run(2, "train --image img.png --mask empty-mask.png --out q --cuda-graph maybe",
                "--cuda-graph", "auto|on|off");
     /* an unfinished training cannot be sampled */
-    expect_run(0, "train --image img.png --mask empty-mask.png --out p --threads 1 "
-                  "--max-size 32 --niter 1 --previews 0 --stop-after-scale 0",
+    expect_run(0,
+               "train --image img.png --mask empty-mask.png --out p --threads 1 "
+               "--max-size 32 --niter 1 --previews 0 --stop-after-scale 0",
                "scale 1/", NULL);
     expect_run(1, "generate --model p/model.safetensors --out g", "--resume", NULL);
 }
@@ -176,7 +176,8 @@ Test(segq_run_errors, generate_from_bad_checkpoints)
 Test(segq_run_errors, rgba_with_mask_from_alpha_is_accepted)
 {
     char arg[1200];
-    snprintf(arg, sizeof arg, "train --image %s/kvasir-seg-orig/polyp_with_4_channels.png "
+    snprintf(arg, sizeof arg,
+             "train --image %s/kvasir-seg-orig/polyp_with_4_channels.png "
              "--mask-from-alpha --out a --threads 1 --max-size 32 --niter 1 --previews 0",
              pt_data_dir());
     expect_run(0, arg, "polyp_with_4_channels.png", NULL);
@@ -218,11 +219,12 @@ static const char *devices_cpu_field(const char *env, const char *field, char *b
 Test(segq_run_errors, cpu_kernels_avx512_where_the_cpu_has_it_unless_the_user_chose)
 {
     char got[64];
-    bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+                  && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
     cr_expect_str_eq(devices_cpu_field("env -u ATEN_CPU_CAPABILITY", "kernels", got, sizeof got),
                      avx512 ? "AVX512" : "AVX2");
-    cr_expect_str_eq(devices_cpu_field("ATEN_CPU_CAPABILITY=avx2", "kernels", got, sizeof got), "AVX2");
+    cr_expect_str_eq(devices_cpu_field("ATEN_CPU_CAPABILITY=avx2", "kernels", got, sizeof got),
+                     "AVX2");
 }
 
 /* OpenMP workers spin ~0.2 ms, then sleep (segq-run re-executes itself
@@ -231,10 +233,13 @@ Test(segq_run_errors, cpu_kernels_avx512_where_the_cpu_has_it_unless_the_user_ch
 Test(segq_run_errors, openmp_short_spin_unless_the_user_chose)
 {
     char got[64];
-    cr_expect_str_eq(devices_cpu_field("env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT", "openmp_wait", got,
-                                       sizeof got), "spin 20000");
-    cr_expect_str_eq(devices_cpu_field("env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=PASSIVE", "openmp_wait", got,
-                                       sizeof got), "PASSIVE");
-    cr_expect_str_eq(devices_cpu_field("env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=5", "openmp_wait", got,
-                                       sizeof got), "spin 5");
+    cr_expect_str_eq(devices_cpu_field("env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT", "openmp_wait",
+                                       got, sizeof got),
+                     "spin 20000");
+    cr_expect_str_eq(devices_cpu_field("env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=PASSIVE",
+                                       "openmp_wait", got, sizeof got),
+                     "PASSIVE");
+    cr_expect_str_eq(devices_cpu_field("env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=5", "openmp_wait",
+                                       got, sizeof got),
+                     "spin 5");
 }

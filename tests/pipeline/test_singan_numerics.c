@@ -41,9 +41,9 @@ Test(pyramid, too_small_input_is_an_error, .timeout = 10)
 
 Test(pyramid, sizes_match_the_authors_python, .timeout = 60)
 {
-    static const int shapes[][5] = {
-        {529, 622, 25, 250, 75}, {256, 256, 25, 250, 75}, {1070, 1348, 25, 250, 75},
-        {512, 320, 25, 250, 75}, {90, 700, 25, 250, 75},  {300, 200, 10, 64, 60}};
+    static const int shapes[][5] = {{529, 622, 25, 250, 75},   {256, 256, 25, 250, 75},
+                                    {1070, 1348, 25, 250, 75}, {512, 320, 25, 250, 75},
+                                    {90, 700, 25, 250, 75},    {300, 200, 10, 64, 60}};
     char dir[512], path[600];
     pt_tempdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/pyramid.json", dir);
@@ -54,11 +54,12 @@ Test(pyramid, sizes_match_the_authors_python, .timeout = 60)
         segq_pyramid_t p;
         char err[256];
         double sf = shapes[i][4] / 100.0;
-        cr_assert_eq(segq_pyramid_plan(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3],
-                                       sf, &p, err, sizeof err),
+        cr_assert_eq(segq_pyramid_plan(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3], sf,
+                                       &p, err, sizeof err),
                      0, "%s", err);
-        fprintf(f, "%s{\"h\":%d,\"w\":%d,\"min_size\":%d,\"max_size\":%d,\"scale_factor\":%.17g,"
-                   "\"stop_scale\":%d,\"r\":%.17g,\"sizes\":[",
+        fprintf(f,
+                "%s{\"h\":%d,\"w\":%d,\"min_size\":%d,\"max_size\":%d,\"scale_factor\":%.17g,"
+                "\"stop_scale\":%d,\"r\":%.17g,\"sizes\":[",
                 i ? "," : "", shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3], sf,
                 p.stop_scale, p.r);
         for (int n = 0; n <= p.stop_scale; n++)
@@ -191,8 +192,8 @@ Test(numerics, forwards_penalty_and_one_iteration_match_python, .timeout = 180)
     double rec = L.loss_rec;
     float recf = (float)rec;
     int64_t scalar[1] = {1};
-    cr_assert_eq(segq_st_writer_add(wr, "it.loss_rec", SEGQ_ST_F32, 1, scalar, &recf,
-                                    sizeof recf, err, sizeof err),
+    cr_assert_eq(segq_st_writer_add(wr, "it.loss_rec", SEGQ_ST_F32, 1, scalar, &recf, sizeof recf,
+                                    err, sizeof err),
                  0);
     meta(wr, "nfc", nfc);
     meta(wr, "num_layer", layers);

@@ -63,8 +63,8 @@ static losses_t read_losses(const char *out)
         int scale;
         long it;
         double v[7];
-        cr_assert_eq(sscanf(line, "%d,%ld,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &scale, &it, &v[0],
-                            &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]),
+        cr_assert_eq(sscanf(line, "%d,%ld,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &scale, &it, &v[0], &v[1],
+                            &v[2], &v[3], &v[4], &v[5], &v[6]),
                      9, "bad line %s", line);
         for (int k = 0; k < 7; k++)
             L.finite &= isfinite(v[k]);
@@ -108,8 +108,10 @@ Test(train, fixture_trains_and_reconstruction_falls, .timeout = 240)
     losses_t L = read_losses(out);
     cr_expect(L.finite, "non-finite losses");
     cr_expect_geq(L.scales, 2);
-    cr_expect_lt(L.last_rec, L.first_rec, "finest-scale reconstruction loss did not fall: "
-                 "%g -> %g", L.first_rec, L.last_rec);
+    cr_expect_lt(L.last_rec, L.first_rec,
+                 "finest-scale reconstruction loss did not fall: "
+                 "%g -> %g",
+                 L.first_rec, L.last_rec);
     char path[800];
     snprintf(path, sizeof path, "%s/preview/scale%02d_rec_mask.png", out, L.scales - 1);
     cr_expect_eq(access(path, R_OK), 0, "no %s", path);
@@ -239,8 +241,10 @@ Test(train, resume_after_kill_matches_an_uninterrupted_run, .timeout = 300)
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         char cmd[4096];
-        snprintf(cmd, sizeof cmd, "exec %s train --image %s --mask %s --out %s " TINY " %s "
-                 ">%s.log 2>&1", pt_segq_run(), img, msk, cut, args, cut);
+        snprintf(cmd, sizeof cmd,
+                 "exec %s train --image %s --mask %s --out %s " TINY " %s "
+                 ">%s.log 2>&1",
+                 pt_segq_run(), img, msk, cut, args, cut);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }

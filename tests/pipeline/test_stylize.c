@@ -46,8 +46,9 @@ static void write_weights(const char *path, const char *skip, const char *bad)
         if (bad && strcmp(key, bad) == 0)
             ws[2] = ws[3] = 1;
         if (!skip || strcmp(key, skip) != 0)
-            add(w, key, segqt_mul_scalar(segqt_randn(ws, 4, SEGQT_F32, SEGQT_CPU),
-                                         sqrt(2.0 / (convs[i][1] * 9.0))));
+            add(w, key,
+                segqt_mul_scalar(segqt_randn(ws, 4, SEGQT_F32, SEGQT_CPU),
+                                 sqrt(2.0 / (convs[i][1] * 9.0))));
         snprintf(key, sizeof key, "features.%d.bias", convs[i][0]);
         if (!skip || strcmp(key, skip) != 0)
             add(w, key, segqt_mul_scalar(segqt_randn(bs, 1, SEGQT_F32, SEGQT_CPU), 0.01));
@@ -69,8 +70,7 @@ Test(stylize, losses_and_gradient_match_python, .timeout = 300)
     snprintf(wpath, sizeof wpath, "%s/vgg19.safetensors", dir);
     write_weights(wpath, NULL, NULL);
     segq_vgg19_t *vgg = NULL;
-    cr_assert_eq(segq_vgg19_load(wpath, "--vgg19", SEGQT_CPU, &vgg, err, sizeof err), 0, "%s",
-                 err);
+    cr_assert_eq(segq_vgg19_load(wpath, "--vgg19", SEGQT_CPU, &vgg, err, sizeof err), 0, "%s", err);
     cr_assert_geq(segqt_scope_begin(), 1);
     int64_t shape[4] = {2, 3, 36, 44};
     segqt_tensor *content = segqt_rand(shape, 4, SEGQT_F32, SEGQT_CPU);
@@ -80,8 +80,7 @@ Test(stylize, losses_and_gradient_match_python, .timeout = 300)
     x = segqt_detach(x);
     cr_assert_eq(segqt_set_requires_grad(x, 1), 0);
     segq_style_targets_t tg;
-    cr_assert_eq(segq_style_targets_new(vgg, content, style, &tg), 0, "%s",
-                 segqt_last_error());
+    cr_assert_eq(segq_style_targets_new(vgg, content, style, &tg), 0, "%s", segqt_last_error());
     segqt_tensor *lc, *ls;
     const double cw = 1.0, sw = 1000.0;
     cr_assert_eq(segq_style_backward(vgg, x, &tg, cw, sw, 0, &lc, &ls), 0, "%s",
@@ -99,8 +98,8 @@ Test(stylize, losses_and_gradient_match_python, .timeout = 300)
     add(w, "grad", segqt_grad(x));
     double weights[2] = {cw, sw};
     int64_t two[1] = {2};
-    cr_assert_eq(segq_st_writer_add(w, "weights", SEGQ_ST_F64, 1, two, weights, sizeof weights,
-                                    err, sizeof err),
+    cr_assert_eq(segq_st_writer_add(w, "weights", SEGQ_ST_F64, 1, two, weights, sizeof weights, err,
+                                    sizeof err),
                  0);
     snprintf(path, sizeof path, "%s/losses.safetensors", dir);
     cr_assert_eq(segq_st_writer_save(w, path, err, sizeof err), 0, "%s", err);
@@ -156,7 +155,8 @@ static void write_rgb(const char *path, uint32_t w, uint32_t h, int period, int 
     for (uint32_t y = 0; y < h; y++)
         for (uint32_t x = 0; x < w; x++) {
             p[3 * (y * w + x)] = (uint8_t)(255 * x / w);
-            p[3 * (y * w + x) + 1] = (uint8_t)((((x + y + (uint32_t)phase) / (uint32_t)period) % 2) * 200);
+            p[3 * (y * w + x) + 1] =
+                (uint8_t)((((x + y + (uint32_t)phase) / (uint32_t)period) % 2) * 200);
             p[3 * (y * w + x) + 2] = (uint8_t)(255 * y / h);
         }
     char err[512];
@@ -171,7 +171,8 @@ static void write_mask(const char *path, uint32_t w, uint32_t h)
     uint8_t *p = m->data;
     for (uint32_t y = 0; y < h; y++)
         for (uint32_t x = 0; x < w; x++)
-            p[y * w + x] = (x - w / 2) * (x - w / 2) + (y - h / 2) * (y - h / 2) < w * h / 8 ? 255 : 0;
+            p[y * w + x] =
+                (x - w / 2) * (x - w / 2) + (y - h / 2) * (y - h / 2) < w * h / 8 ? 255 : 0;
     char err[512];
     cr_assert_eq(segq_image_write_png(m, path, err, sizeof err), 0, "%s", err);
     segq_image_destroy(&m);
@@ -293,9 +294,9 @@ Test(stylize, without_style_or_manifest_source_is_an_error, .timeout = 120)
     cr_expect(strstr(text, "src.png") && strstr(text, "--style"), "%s", text);
     free(text);
     /* a --style folder holding another file under the source's name */
-    cr_assert_eq(pt_sh("mkdir -p %s/other && cp %s/content/images/a_0.png %s/other/src.png", dir,
-                       dir, dir),
-                 0);
+    cr_assert_eq(
+        pt_sh("mkdir -p %s/other && cp %s/content/images/a_0.png %s/other/src.png", dir, dir, dir),
+        0);
     cr_expect_eq(pt_sh("cd %s && %s stylize --content content --style other --vgg19 "
                        "vgg19.safetensors --out out --steps 1 2> err.txt",
                        dir, pt_segq_run()),
@@ -305,9 +306,8 @@ Test(stylize, without_style_or_manifest_source_is_an_error, .timeout = 120)
     cr_expect(strstr(text, "is not its source image"), "%s", text);
     free(text);
     /* the missing option is named */
-    cr_expect_eq(pt_sh("cd %s && %s stylize --content content --out out 2> err.txt", dir,
-                       pt_segq_run()),
-                 2);
+    cr_expect_eq(
+        pt_sh("cd %s && %s stylize --content content --out out 2> err.txt", dir, pt_segq_run()), 2);
     text = pt_read_file(o, NULL);
     cr_assert(text);
     cr_expect(strstr(text, "--vgg19 is required"), "%s", text);

@@ -7,7 +7,7 @@
 #include "segq_proto.h"
 
 /* Every message type the codec knows, in type order. */
-extern const segq_msg_type_t fixture_types[];
+extern const segq_msg_type_t fixture_types [];
 extern const size_t fixture_type_count;
 
 /* A message of `type` with every field set (optional ones included) when
@@ -16,9 +16,12 @@ segq_msg_t *fixture_msg (segq_msg_type_t type, bool full);
 
 /* Encoded frames of a message, copied out of the zmsg. */
 typedef struct {
-    uint8_t *header; size_t header_size;
-    uint8_t *body;   size_t body_size;
-    uint8_t *data;   size_t data_size;
+    uint8_t *header;
+    size_t header_size;
+    uint8_t *body;
+    size_t body_size;
+    uint8_t *data;
+    size_t data_size;
     bool has_data;
 } fixture_frames_t;
 

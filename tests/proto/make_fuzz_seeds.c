@@ -20,18 +20,18 @@ main (int argc, char **argv)
     }
     for (size_t t = 0; t < fixture_type_count; t++)
         for (int full = 0; full < 2; full++) {
-            segq_msg_t *msg = fixture_msg (fixture_types[t], full);
+            segq_msg_t *msg = fixture_msg (fixture_types [t], full);
             if (msg->type == SEGQ_MSG_LOG && msg->u.log.size > 100)
-                msg->u.log.size = 100;      /* a small seed is a better seed */
+                msg->u.log.size = 100; /* a small seed is a better seed */
             fixture_frames_t f;
             if (fixture_encode (msg, &f) != SEGQ_OK)
                 return 1;
             size_t body = f.body_size;
             size_t data = f.data_size > 4096 ? 4096 : f.data_size;
             if (body > 0xffff)
-                return 1;           /* the fuzzer's body length has 2 bytes */
-            char path[4096];
-            snprintf (path, sizeof path, "%s/%s-%s", argv[1], segq_msg_type_name (msg->type),
+                return 1; /* the fuzzer's body length has 2 bytes */
+            char path [4096];
+            snprintf (path, sizeof path, "%s/%s-%s", argv [1], segq_msg_type_name (msg->type),
                       full ? "full" : "min");
             FILE *out = fopen (path, "wb");
             if (!out) {
@@ -39,7 +39,7 @@ main (int argc, char **argv)
                 return 1;
             }
             uint8_t flags = f.has_data ? 1 : 0;
-            uint8_t len[2] = { (uint8_t) body, (uint8_t) (body >> 8) };
+            uint8_t len [2] = { (uint8_t) body, (uint8_t) (body >> 8) };
             fwrite (&flags, 1, 1, out);
             fwrite (f.header, 1, f.header_size, out);
             fwrite (len, 1, 2, out);

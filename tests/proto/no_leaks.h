@@ -6,7 +6,7 @@
 #if defined(__SANITIZE_ADDRESS__)
 #define SEGQ_TEST_ASAN 1
 #elif defined(__has_feature)
-#if __has_feature (address_sanitizer)
+#if __has_feature(address_sanitizer)
 #define SEGQ_TEST_ASAN 1
 #endif
 #endif

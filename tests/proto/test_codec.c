@@ -12,22 +12,25 @@ static segq_msg_t *
 s_round_trip (segq_msg_t *msg)
 {
     fixture_frames_t first, second;
-    cr_assert_eq (fixture_encode (msg, &first), SEGQ_OK, "encode %s", segq_msg_type_name (msg->type));
+    cr_assert_eq (fixture_encode (msg, &first), SEGQ_OK, "encode %s",
+                  segq_msg_type_name (msg->type));
     segq_msg_t *decoded = NULL;
-    char err[256] = "";
+    char err [256] = "";
     int rc = segq_msg_decode_bytes (first.header, first.header_size, first.body, first.body_size,
-                                    first.data, first.data_size, first.has_data,
-                                    &decoded, NULL, err, sizeof err);
+                                    first.data, first.data_size, first.has_data, &decoded, NULL,
+                                    err, sizeof err);
     cr_assert_eq (rc, SEGQ_OK, "decode %s: %s", segq_msg_type_name (msg->type), err);
     cr_assert_eq (decoded->type, msg->type);
     cr_assert_eq (decoded->version, SEGQ_PROTO_VERSION);
     segq_msg_t *again = NULL;
     /* Re-encoding moves a CHUNK's data frame out: decode a second copy. */
-    cr_assert_eq (segq_msg_decode_bytes (first.header, first.header_size, first.body, first.body_size,
-                                         first.data, first.data_size, first.has_data,
-                                         &again, NULL, err, sizeof err), SEGQ_OK);
+    cr_assert_eq (segq_msg_decode_bytes (first.header, first.header_size, first.body,
+                                         first.body_size, first.data, first.data_size,
+                                         first.has_data, &again, NULL, err, sizeof err),
+                  SEGQ_OK);
     cr_assert_eq (fixture_encode (again, &second), SEGQ_OK);
-    cr_assert_eq (second.body_size, first.body_size, "%s body size", segq_msg_type_name (msg->type));
+    cr_assert_eq (second.body_size, first.body_size, "%s body size",
+                  segq_msg_type_name (msg->type));
     cr_assert_eq (memcmp (second.body, first.body, first.body_size), 0, "%s body bytes",
                   segq_msg_type_name (msg->type));
     cr_assert_eq (memcmp (second.header, first.header, SEGQ_HEADER_SIZE), 0);
@@ -44,7 +47,7 @@ Test (codec, every_type_full_and_minimal, .timeout = 30)
 {
     for (size_t i = 0; i < fixture_type_count; i++)
         for (int full = 0; full < 2; full++) {
-            segq_msg_t *msg = fixture_msg (fixture_types[i], full);
+            segq_msg_t *msg = fixture_msg (fixture_types [i], full);
             segq_msg_t *decoded = s_round_trip (msg);
             segq_msg_destroy (&decoded);
             segq_msg_destroy (&msg);
@@ -77,16 +80,16 @@ Test (codec, submit_fields, .timeout = 10)
     cr_assert_eq (segq_params_get (&s->params, "flip")->b, true);
     cr_assert_str_eq (segq_params_get (&s->params, "dtype")->s, "bf16");
     cr_assert_eq (s->n_inputs, 3);
-    cr_assert_str_eq (s->inputs[0].name, "image.png");
-    cr_assert_str_eq (s->inputs[0].hash, fixture_hash (1));
-    cr_assert_eq (s->inputs[0].size, 4096);
-    cr_assert_null (s->inputs[0].job);
-    cr_assert_str_eq (s->inputs[1].job, "j7k2");
-    cr_assert_str_eq (s->inputs[1].output, "model.safetensors");
-    cr_assert_str_eq (s->inputs[1].hash, "");
-    cr_assert_null (s->inputs[2].output);
+    cr_assert_str_eq (s->inputs [0].name, "image.png");
+    cr_assert_str_eq (s->inputs [0].hash, fixture_hash (1));
+    cr_assert_eq (s->inputs [0].size, 4096);
+    cr_assert_null (s->inputs [0].job);
+    cr_assert_str_eq (s->inputs [1].job, "j7k2");
+    cr_assert_str_eq (s->inputs [1].output, "model.safetensors");
+    cr_assert_str_eq (s->inputs [1].hash, "");
+    cr_assert_null (s->inputs [2].output);
     cr_assert_eq (s->n_after, 3);
-    cr_assert_str_eq (s->after[2], "a2");
+    cr_assert_str_eq (s->after [2], "a2");
     cr_assert_eq (s->priority, -5);
     cr_assert_eq (s->gpu_mem, 3ULL << 30);
     cr_assert_eq (s->cpu_slots, 2);
@@ -110,7 +113,7 @@ Test (codec, absent_optionals_read_as_defaults, .timeout = 10)
 
     msg = fixture_msg (SEGQ_MSG_STATUS_REPLY, true);
     d = s_round_trip (msg);
-    segq_job_info_t *minimal = &d->u.status_reply.jobs[1];
+    segq_job_info_t *minimal = &d->u.status_reply.jobs [1];
     cr_assert_eq (minimal->gpu, -1);
     cr_assert_eq (minimal->exit_code, -1);
     cr_assert_null (minimal->worker);
@@ -132,7 +135,7 @@ Test (codec, nested_job_info, .timeout = 10)
 {
     segq_msg_t *msg = fixture_msg (SEGQ_MSG_STATUS_REPLY, true);
     segq_msg_t *d = s_round_trip (msg);
-    segq_job_info_t *j = &d->u.status_reply.jobs[0];
+    segq_job_info_t *j = &d->u.status_reply.jobs [0];
     cr_assert_str_eq (j->id, "j0");
     cr_assert_eq (j->state, SEGQ_JOB_RUNNING);
     cr_assert_eq (j->priority, -7);
@@ -145,12 +148,12 @@ Test (codec, nested_job_info, .timeout = 10)
     cr_assert_eq (j->metrics.count, 2);
     cr_assert_eq (segq_params_get (&j->metrics, "psnr")->f, 31.5);
     cr_assert_eq (j->n_outputs, 2);
-    cr_assert_str_eq (j->outputs[1].name, "out/images/1.png");
-    cr_assert_eq (j->outputs[1].size, 1000000000001ULL);
+    cr_assert_str_eq (j->outputs [1].name, "out/images/1.png");
+    cr_assert_eq (j->outputs [1].size, 1000000000001ULL);
     cr_assert_eq (j->n_history, 2);
-    cr_assert_eq (j->history[1].state, SEGQ_JOB_RUNNING);
-    cr_assert_str_eq (j->history[1].reason, "assigned");
-    cr_assert_null (j->history[0].reason);
+    cr_assert_eq (j->history [1].state, SEGQ_JOB_RUNNING);
+    cr_assert_str_eq (j->history [1].reason, "assigned");
+    cr_assert_null (j->history [0].reason);
     cr_assert_str_eq (d->u.status_reply.cursor, "j1");
     segq_msg_destroy (&d);
     segq_msg_destroy (&msg);
@@ -161,20 +164,20 @@ Test (codec, workers_register_and_error_versions, .timeout = 10)
 {
     segq_msg_t *msg = fixture_msg (SEGQ_MSG_WORKERS_REPLY, true);
     segq_msg_t *d = s_round_trip (msg);
-    segq_worker_info_t *w = &d->u.workers_reply.workers[0];
+    segq_worker_info_t *w = &d->u.workers_reply.workers [0];
     cr_assert_eq (w->state, SEGQ_WORKER_DRAINING);
     cr_assert_eq (w->n_gpus, 2);
-    cr_assert_eq (w->gpus[1].index, 1);
-    cr_assert_eq (w->gpus[1].mem_total, 85899345920ULL);
-    cr_assert_eq (w->gpus[1].mem_used, 1ULL << 33);
-    cr_assert_str_eq (w->running[1], "j1");
+    cr_assert_eq (w->gpus [1].index, 1);
+    cr_assert_eq (w->gpus [1].mem_total, 85899345920ULL);
+    cr_assert_eq (w->gpus [1].mem_used, 1ULL << 33);
+    cr_assert_str_eq (w->running [1], "j1");
     segq_msg_destroy (&d);
     segq_msg_destroy (&msg);
 
     msg = fixture_msg (SEGQ_MSG_REGISTER, true);
     d = s_round_trip (msg);
     cr_assert_eq (d->u.reg.n_held, 2);
-    cr_assert_eq (d->u.reg.held[1].attempt, 4000000000u);
+    cr_assert_eq (d->u.reg.held [1].attempt, 4000000000u);
     cr_assert (d->u.reg.draining);
     segq_msg_destroy (&d);
     segq_msg_destroy (&msg);
@@ -184,7 +187,7 @@ Test (codec, workers_register_and_error_versions, .timeout = 10)
     cr_assert_eq (d->u.error.req_id, 18446744073709551615ULL);
     cr_assert_eq (d->u.error.code, SEGQ_EVERSION);
     cr_assert_eq (d->u.error.n_versions, 2);
-    cr_assert_eq (d->u.error.versions[1], 2);
+    cr_assert_eq (d->u.error.versions [1], 2);
     segq_msg_destroy (&d);
     segq_msg_destroy (&msg);
     fixture_assert_no_leaks ();
@@ -203,25 +206,25 @@ Test (codec, kinds_fields, .timeout = 10)
     segq_kinds_reply_t *r = &d->u.kinds_reply;
     cr_assert_eq (r->req_id, 14);
     cr_assert_eq (r->n_kinds, 2);
-    segq_kind_info_t *k = &r->kinds[0];
+    segq_kind_info_t *k = &r->kinds [0];
     cr_assert_str_eq (k->name, "train");
     cr_assert_str_eq (k->help, "trains a SinGAN");
     cr_assert_str_eq (k->principal, "model.safetensors");
     cr_assert (k->test);
     cr_assert_eq (k->n_params, 4);
-    cr_assert_str_eq (k->params[0].name, "niter");
-    cr_assert_eq (k->params[0].type, SEGQ_PARAM_INT);
-    cr_assert_eq (k->params[0].min, 1);
-    cr_assert_eq (k->params[0].max, 1e9);
-    cr_assert_str_eq (k->params[0].help, "iterations per scale");
-    cr_assert_eq (k->params[1].type, SEGQ_PARAM_FLOAT);
-    cr_assert_eq (k->params[1].min, -0.5);
-    cr_assert_null (k->params[1].help);
-    cr_assert_eq (k->params[2].type, SEGQ_PARAM_CHOICE);
-    cr_assert_eq (k->params[2].n_choices, 2);
-    cr_assert_str_eq (k->params[2].choices[1], "fp1");
-    cr_assert_eq (k->params[3].type, SEGQ_PARAM_BOOL);
-    cr_assert_eq (k->params[3].min, 0);
+    cr_assert_str_eq (k->params [0].name, "niter");
+    cr_assert_eq (k->params [0].type, SEGQ_PARAM_INT);
+    cr_assert_eq (k->params [0].min, 1);
+    cr_assert_eq (k->params [0].max, 1e9);
+    cr_assert_str_eq (k->params [0].help, "iterations per scale");
+    cr_assert_eq (k->params [1].type, SEGQ_PARAM_FLOAT);
+    cr_assert_eq (k->params [1].min, -0.5);
+    cr_assert_null (k->params [1].help);
+    cr_assert_eq (k->params [2].type, SEGQ_PARAM_CHOICE);
+    cr_assert_eq (k->params [2].n_choices, 2);
+    cr_assert_str_eq (k->params [2].choices [1], "fp1");
+    cr_assert_eq (k->params [3].type, SEGQ_PARAM_BOOL);
+    cr_assert_eq (k->params [3].min, 0);
     /* defaults travel typed; a parameter without one is required */
     cr_assert_eq (k->defaults.count, 3);
     cr_assert_eq (segq_params_get (&k->defaults, "niter")->type, SEGQ_PARAM_INT);
@@ -230,17 +233,17 @@ Test (codec, kinds_fields, .timeout = 10)
     cr_assert_str_eq (segq_params_get (&k->defaults, "precision")->s, "fp0");
     cr_assert_null (segq_params_get (&k->defaults, "flip"));
     cr_assert_eq (k->n_inputs, 2);
-    cr_assert_str_eq (k->inputs[0].name, "image");
-    cr_assert (k->inputs[0].required);
-    cr_assert_not (k->inputs[0].many);
-    cr_assert_str_eq (k->inputs[0].help, "one image");
-    cr_assert_not (k->inputs[1].required);
-    cr_assert_null (k->inputs[0].unless);
-    cr_assert_str_eq (k->inputs[1].unless, "from_alpha");
-    cr_assert (k->inputs[1].many && k->inputs[1].sets);
-    cr_assert_null (k->inputs[1].help);
+    cr_assert_str_eq (k->inputs [0].name, "image");
+    cr_assert (k->inputs [0].required);
+    cr_assert_not (k->inputs [0].many);
+    cr_assert_str_eq (k->inputs [0].help, "one image");
+    cr_assert_not (k->inputs [1].required);
+    cr_assert_null (k->inputs [0].unless);
+    cr_assert_str_eq (k->inputs [1].unless, "from_alpha");
+    cr_assert (k->inputs [1].many && k->inputs [1].sets);
+    cr_assert_null (k->inputs [1].help);
     /* a kind with only its required fields */
-    k = &r->kinds[1];
+    k = &r->kinds [1];
     cr_assert_str_eq (k->name, "noop");
     cr_assert_str_eq (k->principal, "*");
     cr_assert_null (k->help);
@@ -258,7 +261,7 @@ Test (codec, eversion_errors_list_the_versions, .timeout = 10)
     msg->u.error.message = strdup ("version 9 is not spoken here");
     segq_msg_t *d = s_round_trip (msg);
     cr_assert_eq (d->u.error.n_versions, SEGQ_PROTO_VERSION - SEGQ_PROTO_MIN_VERSION + 1);
-    cr_assert_eq (d->u.error.versions[0], SEGQ_PROTO_MIN_VERSION);
+    cr_assert_eq (d->u.error.versions [0], SEGQ_PROTO_MIN_VERSION);
     segq_msg_destroy (&d);
     segq_msg_destroy (&msg);
 
@@ -284,8 +287,8 @@ Test (codec, binary_data_and_chunk_frame, .timeout = 10)
     msg = fixture_msg (SEGQ_MSG_LOGS_REPLY, true);
     d = s_round_trip (msg);
     cr_assert_eq (d->u.logs_reply.size, 300);
-    cr_assert_eq (d->u.logs_reply.data[1], 7);
-    cr_assert_eq (d->u.logs_reply.data[0], 0);
+    cr_assert_eq (d->u.logs_reply.data [1], 7);
+    cr_assert_eq (d->u.logs_reply.data [0], 0);
     cr_assert (d->u.logs_reply.complete);
     segq_msg_destroy (&d);
     segq_msg_destroy (&msg);
@@ -298,14 +301,14 @@ Test (codec, binary_data_and_chunk_frame, .timeout = 10)
     cr_assert_null (msg->u.chunk.data);
     cr_assert_eq (zmsg_size (zmsg), 3);
     cr_assert_eq (zmsg_last (zmsg), original);
-    char err[256];
+    char err [256];
     cr_assert_eq (segq_msg_decode (&zmsg, &d, NULL, err, sizeof err), SEGQ_OK, "%s", err);
     cr_assert_null (zmsg);
     cr_assert_eq (d->u.chunk.transfer, 100);
     cr_assert_eq (d->u.chunk.offset, 1ULL << 40);
     cr_assert (d->u.chunk.last);
     cr_assert_eq (zframe_size (d->u.chunk.data), 100000);
-    cr_assert_eq (zframe_data (d->u.chunk.data)[3], 39);
+    cr_assert_eq (zframe_data (d->u.chunk.data) [3], 39);
     segq_msg_destroy (&d);
     segq_msg_destroy (&msg);
     fixture_assert_no_leaks ();
@@ -318,13 +321,13 @@ Test (codec, big_arrays, .timeout = 30)
     msg->u.status.n_jobs = 100000;
     msg->u.status.jobs = calloc (100000, sizeof (char *));
     for (size_t i = 0; i < 100000; i++) {
-        char id[16];
+        char id [16];
         snprintf (id, sizeof id, "j%zx", i);
-        msg->u.status.jobs[i] = strdup (id);
+        msg->u.status.jobs [i] = strdup (id);
     }
     segq_msg_t *d = s_round_trip (msg);
     cr_assert_eq (d->u.status.n_jobs, 100000);
-    cr_assert_str_eq (d->u.status.jobs[99999], "j1869f");
+    cr_assert_str_eq (d->u.status.jobs [99999], "j1869f");
     segq_msg_destroy (&d);
     segq_msg_destroy (&msg);
 
@@ -335,15 +338,15 @@ Test (codec, big_arrays, .timeout = 30)
     msg->u.assign.n_inputs = 20000;
     msg->u.assign.inputs = calloc (20000, sizeof (segq_artifact_t));
     for (size_t i = 0; i < 20000; i++) {
-        char name[32];
+        char name [32];
         snprintf (name, sizeof name, "files/%zu.png", i);
-        msg->u.assign.inputs[i].name = strdup (name);
-        strcpy (msg->u.assign.inputs[i].hash, fixture_hash ((int) i));
-        msg->u.assign.inputs[i].size = i;
+        msg->u.assign.inputs [i].name = strdup (name);
+        strcpy (msg->u.assign.inputs [i].hash, fixture_hash ((int) i));
+        msg->u.assign.inputs [i].size = i;
     }
     d = s_round_trip (msg);
     cr_assert_eq (d->u.assign.n_inputs, 20000);
-    cr_assert_str_eq (d->u.assign.inputs[19999].name, "files/19999.png");
+    cr_assert_str_eq (d->u.assign.inputs [19999].name, "files/19999.png");
     segq_msg_destroy (&d);
     segq_msg_destroy (&msg);
     fixture_assert_no_leaks ();
@@ -364,7 +367,7 @@ Test (codec, sockets_send_recv_with_routing_id, .timeout = 20)
 
     zframe_t *peer = NULL;
     segq_msg_t *got = NULL;
-    char err[256];
+    char err [256];
     cr_assert_eq (segq_msg_recv (router, &peer, &got, NULL, err, sizeof err), SEGQ_OK, "%s", err);
     cr_assert_not_null (peer);
     cr_assert_eq (got->type, SEGQ_MSG_SUBMIT);
@@ -401,7 +404,7 @@ Test (codec, copies_of_shared_pieces, .timeout = 10)
 {
     segq_msg_t *msg = fixture_msg (SEGQ_MSG_SUBMIT, true);
     segq_input_t copy;
-    cr_assert_eq (segq_input_copy (&copy, &msg->u.submit.inputs[1]), SEGQ_OK);
+    cr_assert_eq (segq_input_copy (&copy, &msg->u.submit.inputs [1]), SEGQ_OK);
     segq_msg_destroy (&msg);
     cr_assert_str_eq (copy.name, "checkpoint");
     cr_assert_str_eq (copy.job, "j7k2");

@@ -35,8 +35,8 @@ Test (schema, test_kinds_are_in_the_table, .timeout = 10)
     cr_assert_eq (seconds->max, 86400);
     const segq_kind_spec_t *echo = segq_kind_find ("echo");
     cr_assert_eq (echo->n_inputs, 1);
-    cr_assert_str_eq (echo->inputs[0].name, "files");
-    cr_assert (echo->inputs[0].many);
+    cr_assert_str_eq (echo->inputs [0].name, "files");
+    cr_assert (echo->inputs [0].many);
     const segq_kind_spec_t *fail = segq_kind_find ("fail");
     cr_assert_str_eq (segq_kind_param (fail, "mode")->choices, "exit|signal|crash");
     cr_assert_null (segq_kind_find ("nope"));
@@ -44,15 +44,15 @@ Test (schema, test_kinds_are_in_the_table, .timeout = 10)
     cr_assert_null (segq_kind_param (fail, "nope"));
     /* Every row's defaults must parse against the row's own rules. */
     for (size_t k = 0; k < count; k++) {
-        cr_assert_not_null (kinds[k].principal_output, "%s", kinds[k].name);
-        for (size_t p = 0; p < kinds[k].n_params; p++) {
-            const segq_param_spec_t *spec = &kinds[k].params[p];
+        cr_assert_not_null (kinds [k].principal_output, "%s", kinds [k].name);
+        for (size_t p = 0; p < kinds [k].n_params; p++) {
+            const segq_param_spec_t *spec = &kinds [k].params [p];
             if (!spec->default_value)
                 continue;
             segq_value_t v;
-            char err[256];
-            cr_assert_eq (segq_param_parse (spec, spec->default_value, &v, err, sizeof err), SEGQ_OK,
-                          "%s.%s: %s", kinds[k].name, spec->name, err);
+            char err [256];
+            cr_assert_eq (segq_param_parse (spec, spec->default_value, &v, err, sizeof err),
+                          SEGQ_OK, "%s.%s: %s", kinds [k].name, spec->name, err);
             segq_value_clear (&v);
         }
     }
@@ -65,7 +65,7 @@ s_parse_fails (const char *kind, const char *param, const char *text, const char
     const segq_param_spec_t *spec = segq_kind_param (segq_kind_find (kind), param);
     cr_assert_not_null (spec);
     segq_value_t v = { 0 };
-    char err[256] = "";
+    char err [256] = "";
     cr_assert_eq (segq_param_parse (spec, text, &v, err, sizeof err), SEGQ_EINVAL, "'%s'", text);
     cr_assert (strstr (err, needle), "'%s' should mention '%s'", err, needle);
     cr_assert_null (v.s);
@@ -75,17 +75,20 @@ Test (schema, param_parse, .timeout = 10)
 {
     const segq_kind_spec_t *fail = segq_kind_find ("fail");
     segq_value_t v;
-    char err[256];
-    cr_assert_eq (segq_param_parse (segq_kind_param (fail, "code"), "255", &v, err, sizeof err), SEGQ_OK);
+    char err [256];
+    cr_assert_eq (segq_param_parse (segq_kind_param (fail, "code"), "255", &v, err, sizeof err),
+                  SEGQ_OK);
     cr_assert_eq (v.type, SEGQ_PARAM_INT);
     cr_assert_eq (v.i, 255);
-    cr_assert_eq (segq_param_parse (segq_kind_param (fail, "mode"), "signal", &v, err, sizeof err), SEGQ_OK);
+    cr_assert_eq (segq_param_parse (segq_kind_param (fail, "mode"), "signal", &v, err, sizeof err),
+                  SEGQ_OK);
     cr_assert_eq (v.type, SEGQ_PARAM_CHOICE);
     cr_assert_str_eq (v.s, "signal");
     segq_value_clear (&v);
     cr_assert_null (v.s);
-    cr_assert_eq (segq_param_parse (segq_kind_param (segq_kind_find ("sleep"), "seconds"), "0.25", &v,
-                                    err, sizeof err), SEGQ_OK);
+    cr_assert_eq (segq_param_parse (segq_kind_param (segq_kind_find ("sleep"), "seconds"), "0.25",
+                                    &v, err, sizeof err),
+                  SEGQ_OK);
     cr_assert_eq (v.f, 0.25);
 
     s_parse_fails ("fail", "code", "abc", "code: 'abc' is not an integer (expected 0..255)");
@@ -101,11 +104,11 @@ Test (schema, param_parse, .timeout = 10)
     s_parse_fails ("sleep", "seconds", "-0.5", "out of range");
 
     segq_param_spec_t flag = { "flip", SEGQ_PARAM_BOOL, "false", 0, 0, NULL, "" };
-    const char *yes[] = { "true", "yes", "on", "1" }, *no[] = { "false", "no", "off", "0" };
+    const char *yes [] = { "true", "yes", "on", "1" }, *no [] = { "false", "no", "off", "0" };
     for (int i = 0; i < 4; i++) {
-        cr_assert_eq (segq_param_parse (&flag, yes[i], &v, err, sizeof err), SEGQ_OK);
+        cr_assert_eq (segq_param_parse (&flag, yes [i], &v, err, sizeof err), SEGQ_OK);
         cr_assert (v.b);
-        cr_assert_eq (segq_param_parse (&flag, no[i], &v, err, sizeof err), SEGQ_OK);
+        cr_assert_eq (segq_param_parse (&flag, no [i], &v, err, sizeof err), SEGQ_OK);
         cr_assert_not (v.b);
     }
     cr_assert_eq (segq_param_parse (&flag, "maybe", &v, err, sizeof err), SEGQ_EINVAL);
@@ -122,28 +125,30 @@ s_set (segq_params_t *p, const char *name, segq_value_t v)
 Test (schema, validate_fills_defaults_in_table_order, .timeout = 10)
 {
     segq_params_t p = { 0 };
-    char err[256];
-    s_set (&p, "signal", (segq_value_t) { .type = SEGQ_PARAM_INT, .i = 15 });
-    s_set (&p, "mode", (segq_value_t) { .type = SEGQ_PARAM_STRING, .s = "signal" });
-    cr_assert_eq (segq_params_validate (segq_kind_find ("fail"), &p, err, sizeof err), SEGQ_OK, "%s", err);
+    char err [256];
+    s_set (&p, "signal", (segq_value_t){ .type = SEGQ_PARAM_INT, .i = 15 });
+    s_set (&p, "mode", (segq_value_t){ .type = SEGQ_PARAM_STRING, .s = "signal" });
+    cr_assert_eq (segq_params_validate (segq_kind_find ("fail"), &p, err, sizeof err), SEGQ_OK,
+                  "%s", err);
     cr_assert_eq (p.count, 3);
-    cr_assert_str_eq (p.items[0].name, "mode");
-    cr_assert_eq (p.items[0].value.type, SEGQ_PARAM_CHOICE, "a string becomes the CHOICE it names");
-    cr_assert_str_eq (p.items[0].value.s, "signal");
-    cr_assert_str_eq (p.items[1].name, "code");
-    cr_assert_eq (p.items[1].value.i, 1, "default");
-    cr_assert_eq (p.items[2].value.i, 15);
+    cr_assert_str_eq (p.items [0].name, "mode");
+    cr_assert_eq (p.items [0].value.type, SEGQ_PARAM_CHOICE,
+                  "a string becomes the CHOICE it names");
+    cr_assert_str_eq (p.items [0].value.s, "signal");
+    cr_assert_str_eq (p.items [1].name, "code");
+    cr_assert_eq (p.items [1].value.i, 1, "default");
+    cr_assert_eq (p.items [2].value.i, 15);
     segq_params_clear (&p);
 
     /* an integer for a FLOAT parameter is that number */
-    s_set (&p, "seconds", (segq_value_t) { .type = SEGQ_PARAM_INT, .i = 3 });
+    s_set (&p, "seconds", (segq_value_t){ .type = SEGQ_PARAM_INT, .i = 3 });
     cr_assert_eq (segq_params_validate (segq_kind_find ("sleep"), &p, err, sizeof err), SEGQ_OK);
-    cr_assert_eq (p.items[0].value.type, SEGQ_PARAM_FLOAT);
-    cr_assert_eq (p.items[0].value.f, 3.0);
+    cr_assert_eq (p.items [0].value.type, SEGQ_PARAM_FLOAT);
+    cr_assert_eq (p.items [0].value.f, 3.0);
     segq_params_clear (&p);
 
     /* an integral float for an INT parameter is accepted, a fraction is not */
-    s_set (&p, "code", (segq_value_t) { .type = SEGQ_PARAM_FLOAT, .f = 4.0 });
+    s_set (&p, "code", (segq_value_t){ .type = SEGQ_PARAM_FLOAT, .f = 4.0 });
     cr_assert_eq (segq_params_validate (segq_kind_find ("fail"), &p, err, sizeof err), SEGQ_OK);
     cr_assert_eq (segq_params_get (&p, "code")->type, SEGQ_PARAM_INT);
     cr_assert_eq (segq_params_get (&p, "code")->i, 4);
@@ -162,7 +167,7 @@ s_validate_fails (const char *kind, const char *name, segq_value_t v, const char
 {
     segq_params_t p = { 0 };
     s_set (&p, name, v);
-    char err[256] = "";
+    char err [256] = "";
     cr_assert_eq (segq_params_validate (segq_kind_find (kind), &p, err, sizeof err), SEGQ_EINVAL);
     cr_assert (strstr (err, needle), "'%s' should mention '%s'", err, needle);
     cr_assert_eq (p.count, 1, "a refused map is left as it was");
@@ -171,32 +176,32 @@ s_validate_fails (const char *kind, const char *name, segq_value_t v, const char
 
 Test (schema, validate_refusals, .timeout = 10)
 {
-    s_validate_fails ("sleep", "secs", (segq_value_t) { .type = SEGQ_PARAM_INT, .i = 1 },
+    s_validate_fails ("sleep", "secs", (segq_value_t){ .type = SEGQ_PARAM_INT, .i = 1 },
                       "unknown parameter 'secs' for kind 'sleep' (known: seconds)");
-    s_validate_fails ("noop", "x", (segq_value_t) { .type = SEGQ_PARAM_INT, .i = 1 },
+    s_validate_fails ("noop", "x", (segq_value_t){ .type = SEGQ_PARAM_INT, .i = 1 },
                       "kind 'noop' takes no parameters");
-    s_validate_fails ("sleep", "seconds", (segq_value_t) { .type = SEGQ_PARAM_FLOAT, .f = 86401 },
+    s_validate_fails ("sleep", "seconds", (segq_value_t){ .type = SEGQ_PARAM_FLOAT, .f = 86401 },
                       "seconds: 86401 is out of range (expected 0..86400)");
-    s_validate_fails ("fail", "code", (segq_value_t) { .type = SEGQ_PARAM_INT, .i = -3 },
+    s_validate_fails ("fail", "code", (segq_value_t){ .type = SEGQ_PARAM_INT, .i = -3 },
                       "code: -3 is out of range");
-    s_validate_fails ("sleep", "seconds", (segq_value_t) { .type = SEGQ_PARAM_STRING, .s = "5" },
+    s_validate_fails ("sleep", "seconds", (segq_value_t){ .type = SEGQ_PARAM_STRING, .s = "5" },
                       "seconds: expected a number, got a string '5'");
-    s_validate_fails ("sleep", "seconds", (segq_value_t) { .type = SEGQ_PARAM_BOOL, .b = true },
+    s_validate_fails ("sleep", "seconds", (segq_value_t){ .type = SEGQ_PARAM_BOOL, .b = true },
                       "expected a number, got true or false");
-    s_validate_fails ("fail", "code", (segq_value_t) { .type = SEGQ_PARAM_FLOAT, .f = 1.5 },
+    s_validate_fails ("fail", "code", (segq_value_t){ .type = SEGQ_PARAM_FLOAT, .f = 1.5 },
                       "code: expected an integer, got a number '1.5'");
-    s_validate_fails ("fail", "mode", (segq_value_t) { .type = SEGQ_PARAM_STRING, .s = "boom" },
+    s_validate_fails ("fail", "mode", (segq_value_t){ .type = SEGQ_PARAM_STRING, .s = "boom" },
                       "mode: 'boom' is not one of exit|signal|crash");
-    s_validate_fails ("fail", "mode", (segq_value_t) { .type = SEGQ_PARAM_INT, .i = 1 },
+    s_validate_fails ("fail", "mode", (segq_value_t){ .type = SEGQ_PARAM_INT, .i = 1 },
                       "mode: expected a choice");
 
     /* a required parameter (no default) that is missing */
-    static const segq_param_spec_t params[] = {
+    static const segq_param_spec_t params [] = {
         { "image_size", SEGQ_PARAM_INT, NULL, 1, 4096, NULL, "" },
     };
     segq_kind_spec_t kind = { "custom", "", params, 1, NULL, 0, "*", false, false, false };
     segq_params_t p = { 0 };
-    char err[256];
+    char err [256];
     cr_assert_eq (segq_params_validate (&kind, &p, err, sizeof err), SEGQ_EINVAL);
     cr_assert_str_eq (err, "missing required parameter 'image_size' for kind 'custom'");
     fixture_assert_no_leaks ();
@@ -206,11 +211,11 @@ Test (schema, params_map_and_values, .timeout = 10)
 {
     segq_params_t p = { 0 };
     for (int i = 0; i < 100; i++) {
-        char name[16];
+        char name [16];
         snprintf (name, sizeof name, "p%d", i);
-        s_set (&p, name, (segq_value_t) { .type = SEGQ_PARAM_INT, .i = i });
+        s_set (&p, name, (segq_value_t){ .type = SEGQ_PARAM_INT, .i = i });
     }
-    s_set (&p, "p7", (segq_value_t) { .type = SEGQ_PARAM_STRING, .s = "replaced" });
+    s_set (&p, "p7", (segq_value_t){ .type = SEGQ_PARAM_STRING, .s = "replaced" });
     cr_assert_eq (p.count, 100);
     cr_assert_str_eq (segq_params_get (&p, "p7")->s, "replaced");
     cr_assert_null (segq_params_get (&p, "p100"));
@@ -223,7 +228,7 @@ Test (schema, params_map_and_values, .timeout = 10)
     cr_assert_str_eq (segq_params_get (&copy, "p7")->s, "replaced");
     segq_params_clear (&copy);
 
-    char buf[64];
+    char buf [64];
     segq_value_t v = { .type = SEGQ_PARAM_FLOAT, .f = 0.1 };
     segq_value_format (&v, buf, sizeof buf);
     cr_assert_str_eq (buf, "0.1");
@@ -233,13 +238,13 @@ Test (schema, params_map_and_values, .timeout = 10)
     v.f = 2000;
     segq_value_format (&v, buf, sizeof buf);
     cr_assert_str_eq (buf, "2000");
-    v = (segq_value_t) { .type = SEGQ_PARAM_INT, .i = INT64_MIN };
+    v = (segq_value_t){ .type = SEGQ_PARAM_INT, .i = INT64_MIN };
     segq_value_format (&v, buf, sizeof buf);
     cr_assert_str_eq (buf, "-9223372036854775808");
-    v = (segq_value_t) { .type = SEGQ_PARAM_BOOL, .b = true };
+    v = (segq_value_t){ .type = SEGQ_PARAM_BOOL, .b = true };
     segq_value_format (&v, buf, sizeof buf);
     cr_assert_str_eq (buf, "true");
-    v = (segq_value_t) { .type = SEGQ_PARAM_CHOICE, .s = "bf16" };
+    v = (segq_value_t){ .type = SEGQ_PARAM_CHOICE, .s = "bf16" };
     cr_assert_eq (segq_value_format (&v, buf, 3), 4, "returns the length like snprintf");
     cr_assert_str_eq (buf, "bf");
     fixture_assert_no_leaks ();
@@ -249,25 +254,48 @@ Test (schema, params_map_and_values, .timeout = 10)
 
 Test (size, parse, .timeout = 10)
 {
-    struct { const char *text; uint64_t bytes; } good[] = {
-        { "0", 0 }, { "4096", 4096 }, { "512M", 512ull << 20 }, { "8G", 8ull << 30 },
-        { "3GB", 3ull << 30 }, { "1.5GiB", 3ull << 29 }, { "64k", 64ull << 10 },
-        { "2T", 2ull << 40 }, { "100B", 100 }, { "7mb", 7ull << 20 },
-        { "18446744073709551615", UINT64_MAX }, { "16383P", 0 },
+    struct {
+        const char *text;
+        uint64_t bytes;
+    } good [] = {
+        { "0", 0 },
+        { "4096", 4096 },
+        { "512M", 512ull << 20 },
+        { "8G", 8ull << 30 },
+        { "3GB", 3ull << 30 },
+        { "1.5GiB", 3ull << 29 },
+        { "64k", 64ull << 10 },
+        { "2T", 2ull << 40 },
+        { "100B", 100 },
+        { "7mb", 7ull << 20 },
+        { "18446744073709551615", UINT64_MAX },
+        { "16383P", 0 },
     };
-    for (size_t i = 0; i + 1 < sizeof good / sizeof good[0]; i++) {
+    for (size_t i = 0; i + 1 < sizeof good / sizeof good [0]; i++) {
         uint64_t bytes = 1;
-        cr_assert_eq (segq_parse_size (good[i].text, &bytes), SEGQ_OK, "%s", good[i].text);
-        cr_assert_eq (bytes, good[i].bytes, "%s", good[i].text);
+        cr_assert_eq (segq_parse_size (good [i].text, &bytes), SEGQ_OK, "%s", good [i].text);
+        cr_assert_eq (bytes, good [i].bytes, "%s", good [i].text);
     }
-    const char *bad[] = {
-        "", "G", "-1G", "1.5", "1.G", "8X", "8GG", "8Gi", "8 G", " 8G", "18446744073709551616",
-        "16777216T", "1e3", "0x10", "1.5e30G", NULL
-    };
-    for (int i = 0; bad[i]; i++) {
+    const char *bad [] = { "",
+                           "G",
+                           "-1G",
+                           "1.5",
+                           "1.G",
+                           "8X",
+                           "8GG",
+                           "8Gi",
+                           "8 G",
+                           " 8G",
+                           "18446744073709551616",
+                           "16777216T",
+                           "1e3",
+                           "0x10",
+                           "1.5e30G",
+                           NULL };
+    for (int i = 0; bad [i]; i++) {
         uint64_t bytes = 77;
-        cr_assert_eq (segq_parse_size (bad[i], &bytes), SEGQ_EINVAL, "'%s'", bad[i]);
-        cr_assert_eq (bytes, 77, "'%s' left the output alone", bad[i]);
+        cr_assert_eq (segq_parse_size (bad [i], &bytes), SEGQ_EINVAL, "'%s'", bad [i]);
+        cr_assert_eq (bytes, 77, "'%s' left the output alone", bad [i]);
     }
     uint64_t bytes;
     cr_assert_eq (segq_parse_size (NULL, &bytes), SEGQ_EINVAL);
@@ -277,7 +305,7 @@ Test (size, parse, .timeout = 10)
 /* ---- sha256 ---- */
 
 static void
-s_hash (const void *data, size_t size, char hex[SEGQ_HASH_HEX_LEN + 1])
+s_hash (const void *data, size_t size, char hex [SEGQ_HASH_HEX_LEN + 1])
 {
     segq_sha256_t sha;
     segq_sha256_init (&sha);
@@ -288,7 +316,7 @@ s_hash (const void *data, size_t size, char hex[SEGQ_HASH_HEX_LEN + 1])
 static void
 s_known_vectors (void)
 {
-    char hex[SEGQ_HASH_HEX_LEN + 1];
+    char hex [SEGQ_HASH_HEX_LEN + 1];
     s_hash ("", 0, hex);
     cr_assert_str_eq (hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     s_hash ("abc", 3, hex);
@@ -306,13 +334,13 @@ s_known_vectors (void)
     memset (million, 'a', 1000000);
     s_hash (million, 1000000, hex);
     cr_assert_str_eq (hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-    static const size_t steps[] = { 1, 3, 63, 64, 65, 127, 1000, 4097 };
-    for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+    static const size_t steps [] = { 1, 3, 63, 64, 65, 127, 1000, 4097 };
+    for (size_t s = 0; s < sizeof steps / sizeof steps [0]; s++) {
         segq_sha256_t sha;
         segq_sha256_init (&sha);
         size_t done = 0;
         for (size_t k = 0; done < 1000000; k++) {
-            size_t n = steps[(s + k) % (sizeof steps / sizeof steps[0])];
+            size_t n = steps [(s + k) % (sizeof steps / sizeof steps [0])];
             if (n > 1000000 - done)
                 n = 1000000 - done;
             segq_sha256_update (&sha, million + done, n);
@@ -320,12 +348,15 @@ s_known_vectors (void)
         }
         segq_sha256_final (&sha, hex);
         cr_assert_str_eq (hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
-                          "chunks starting at %zu", steps[s]);
+                          "chunks starting at %zu", steps [s]);
     }
     free (million);
 
     /* lengths around the padding boundaries (from Python's hashlib) */
-    static const struct { size_t n; const char *hex; } edges[] = {
+    static const struct {
+        size_t n;
+        const char *hex;
+    } edges [] = {
         { 55, "d5e285683cd4efc02d021a5c62014694958901005d6f71e89e0989fac77e4072" },
         { 56, "04c26261370ee7541549d16dee320c723e3fd14671e66a099afe0a377c16888e" },
         { 63, "75220b47218278e656f2013bb8f0c455a25eaf01e86c64924e9d48d89776d6f2" },
@@ -333,11 +364,11 @@ s_known_vectors (void)
         { 119, "000b48d4edf0fa7bee3c6236ecd2785baa5db4eeb8bb54341b029e0d9fa5fb0c" },
         { 120, "13f05a0b594787f5ecd315edc96141bd3243203d1b7d4f0836f37308b276ba98" },
     };
-    char xs[120];
+    char xs [120];
     memset (xs, 'x', sizeof xs);
-    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
-        s_hash (xs, edges[i].n, hex);
-        cr_assert_str_eq (hex, edges[i].hex, "%zu bytes of 'x'", edges[i].n);
+    for (size_t i = 0; i < sizeof edges / sizeof edges [0]; i++) {
+        s_hash (xs, edges [i].n, hex);
+        cr_assert_str_eq (hex, edges [i].hex, "%zu bytes of 'x'", edges [i].n);
     }
 }
 
@@ -352,14 +383,16 @@ Test (sha256, known_vectors_portable, .timeout = 60)
 {
     /* The code is chosen at load time from SEGQ_SHA256_GENERIC, so the
        vectors run again in a fresh process of this binary with it set. */
-    char self[4096];
+    char self [4096];
     ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
     cr_assert_gt (n, 0);
-    self[n] = '\0';
-    char command[4200];
+    self [n] = '\0';
+    char command [4200];
     /* env -i: a Criterion test process must not look like a Criterion worker to its child. */
     snprintf (command, sizeof command,
-              "env -i SEGQ_SHA256_GENERIC=1 '%s' --filter 'sha256/known_vectors' --jobs 1 >/dev/null 2>&1", self);
+              "env -i SEGQ_SHA256_GENERIC=1 '%s' --filter 'sha256/known_vectors' --jobs 1 "
+              ">/dev/null 2>&1",
+              self);
     cr_assert_eq (system (command), 0, "the vectors fail with the portable code");
     fixture_assert_no_leaks ();
 }
@@ -368,7 +401,7 @@ Test (sha256, agrees_with_sha256sum, .timeout = 30)
 {
     /* Pseudo-random data hashed by us (SHA-NI where the CPU has it) and by
        coreutils' sha256sum. */
-    char path[] = "/tmp/segq-sha-XXXXXX";
+    char path [] = "/tmp/segq-sha-XXXXXX";
     int fd = mkstemp (path);
     cr_assert_geq (fd, 0);
     FILE *file = fdopen (fd, "wb");
@@ -378,12 +411,12 @@ Test (sha256, agrees_with_sha256sum, .timeout = 30)
         fputc ((int) (seed >> 24), file);
     }
     fclose (file);
-    char here[SEGQ_HASH_HEX_LEN + 1];
+    char here [SEGQ_HASH_HEX_LEN + 1];
     cr_assert_eq (segq_sha256_file (path, here), SEGQ_OK);
-    char command[256];
+    char command [256];
     snprintf (command, sizeof command, "sha256sum '%s'", path);
     FILE *pipe = popen (command, "r");
-    char there[SEGQ_HASH_HEX_LEN + 1] = "";
+    char there [SEGQ_HASH_HEX_LEN + 1] = "";
     cr_assert_eq (fscanf (pipe, "%64s", there), 1);
     pclose (pipe);
     cr_assert_str_eq (here, there, "sha256sum agrees");
@@ -404,7 +437,7 @@ s_sink_data (size_t total)
     uint32_t seed = 7;
     for (size_t i = 0; i < total; i++) {
         seed = seed * 1664525u + 1013904223u;
-        data[i] = (uint8_t) (seed >> 24);
+        data [i] = (uint8_t) (seed >> 24);
     }
     return data;
 }
@@ -419,18 +452,18 @@ static void
 s_sink_round_trip (size_t total, uint64_t expected_size, bool direct)
 {
     uint8_t *data = s_sink_data (total);
-    char path[] = "segq-sink-XXXXXX";
+    char path [] = "segq-sink-XXXXXX";
     int fd = mkstemp (path);
     cr_assert_geq (fd, 0);
     segq_file_sink_t sink;
     segq_file_sink_init (&sink, fd, expected_size);
     cr_assert_eq (segq_file_sink_is_direct (&sink), direct,
-                  "%zu bytes expected: O_DIRECT %s (does this file system take O_DIRECT?)", (size_t) expected_size,
-                  direct ? "expected" : "not expected");
-    static const size_t steps[] = { 1, 4095, 262144, 262145, 1u << 20, 3000001 };
+                  "%zu bytes expected: O_DIRECT %s (does this file system take O_DIRECT?)",
+                  (size_t) expected_size, direct ? "expected" : "not expected");
+    static const size_t steps [] = { 1, 4095, 262144, 262145, 1u << 20, 3000001 };
     size_t done = 0;
     for (size_t k = 0; done < total; k++) {
-        size_t n = steps[k % (sizeof steps / sizeof steps[0])];
+        size_t n = steps [k % (sizeof steps / sizeof steps [0])];
         if (n > total - done)
             n = total - done;
         cr_assert_eq (segq_file_sink_append (&sink, data + done, n), 0);
@@ -440,7 +473,7 @@ s_sink_round_trip (size_t total, uint64_t expected_size, bool direct)
     if (!direct)
         cr_assert_eq (sink.flushed, (uint64_t) total / (8u << 20) * (8u << 20),
                       "writeback started for whole windows only");
-    char got[SEGQ_HASH_HEX_LEN + 1], want[SEGQ_HASH_HEX_LEN + 1];
+    char got [SEGQ_HASH_HEX_LEN + 1], want [SEGQ_HASH_HEX_LEN + 1];
     cr_assert_eq (segq_file_sink_finish (&sink, got), 0);
     cr_assert_null (sink.direct, "finish releases the writer");
     s_hash (data, total, want);
@@ -449,7 +482,7 @@ s_sink_round_trip (size_t total, uint64_t expected_size, bool direct)
     cr_assert_eq (fstat (fd, &st), 0);
     cr_assert_eq ((size_t) st.st_size, total, "the file is exactly as long as the data");
     close (fd);
-    char on_disk[SEGQ_HASH_HEX_LEN + 1];
+    char on_disk [SEGQ_HASH_HEX_LEN + 1];
     cr_assert_eq (segq_sha256_file (path, on_disk), SEGQ_OK);
     cr_assert_str_eq (on_disk, want, "the file holds the bytes appended");
 
@@ -457,7 +490,7 @@ s_sink_round_trip (size_t total, uint64_t expected_size, bool direct)
     int fd2 = open (path, O_WRONLY | O_TRUNC);
     cr_assert_geq (fd2, 0);
     segq_file_sink_init (&sink, fd2, expected_size);
-    data[total / 2] ^= 1;
+    data [total / 2] ^= 1;
     cr_assert_eq (segq_file_sink_append (&sink, data, total), 0);
     cr_assert_eq (segq_file_sink_finish (&sink, got), 0);
     cr_assert_str_neq (got, want);
@@ -489,7 +522,7 @@ Test (file_sink, direct_file_of_whole_buffers_or_a_tail_only, .timeout = 30)
 
 Test (file_sink, failed_write_is_reported, .timeout = 10)
 {
-    char path[] = "segq-sink-XXXXXX";
+    char path [] = "segq-sink-XXXXXX";
     int fd = mkstemp (path);
     cr_assert_geq (fd, 0);
     close (fd);
@@ -509,15 +542,15 @@ Test (file_sink, failed_write_is_reported, .timeout = 10)
    at the latest, never lost. */
 Test (file_sink, failed_direct_write_is_reported, .timeout = 10)
 {
-    signal (SIGXFSZ, SIG_IGN);      /* EFBIG instead of the signal */
+    signal (SIGXFSZ, SIG_IGN); /* EFBIG instead of the signal */
     struct rlimit limit = { 3u << 20, 3u << 20 };
     cr_assert_eq (setrlimit (RLIMIT_FSIZE, &limit), 0);
-    char path[] = "segq-sink-XXXXXX";
+    char path [] = "segq-sink-XXXXXX";
     int fd = mkstemp (path);
     cr_assert_geq (fd, 0);
     uint8_t *data = s_sink_data (5u << 20);
     segq_file_sink_t sink;
-    char hash[SEGQ_HASH_HEX_LEN + 1];
+    char hash [SEGQ_HASH_HEX_LEN + 1];
     segq_file_sink_init (&sink, fd, 64u << 20);
     cr_assert (segq_file_sink_is_direct (&sink));
     int rc = segq_file_sink_append (&sink, data, 5u << 20);
@@ -534,7 +567,7 @@ s_threads (void)
 {
     FILE *f = fopen ("/proc/self/status", "r");
     cr_assert_not_null (f);
-    char line[256];
+    char line [256];
     int n = -1;
     while (fgets (line, sizeof line, f))
         if (sscanf (line, "Threads: %d", &n) == 1)
@@ -548,7 +581,7 @@ s_threads (void)
    count tell). */
 Test (file_sink, abandoned_direct_sink_is_released, .timeout = 10)
 {
-    char path[] = "segq-sink-XXXXXX";
+    char path [] = "segq-sink-XXXXXX";
     int fd = mkstemp (path);
     cr_assert_geq (fd, 0);
     uint8_t *data = s_sink_data (5u << 20);
@@ -573,25 +606,25 @@ Test (file_sink, abandoned_direct_sink_is_released, .timeout = 10)
    transfers cost a receiver no threads (and finishing one still works). */
 Test (file_sink, announced_large_file_starts_no_thread_until_data_comes, .timeout = 10)
 {
-    char path[] = "segq-sink-XXXXXX";
+    char path [] = "segq-sink-XXXXXX";
     int fd = mkstemp (path);
     cr_assert_geq (fd, 0);
     uint8_t *data = s_sink_data (3u << 20);
     int threads = s_threads ();
-    segq_file_sink_t sinks[32];
+    segq_file_sink_t sinks [32];
     for (int i = 0; i < 32; i++)
-        segq_file_sink_init (&sinks[i], fd, (uint64_t) 1 << 40);
-    cr_assert (segq_file_sink_is_direct (&sinks[0]));
-    cr_assert_eq (segq_file_sink_append (&sinks[0], data, (2u << 20) - 1), 0);
+        segq_file_sink_init (&sinks [i], fd, (uint64_t) 1 << 40);
+    cr_assert (segq_file_sink_is_direct (&sinks [0]));
+    cr_assert_eq (segq_file_sink_append (&sinks [0], data, (2u << 20) - 1), 0);
     cr_assert_eq (s_threads (), threads, "no thread before a whole buffer has come");
-    cr_assert_eq (segq_file_sink_append (&sinks[0], data + (2u << 20) - 1, (1u << 20) + 1), 0);
+    cr_assert_eq (segq_file_sink_append (&sinks [0], data + (2u << 20) - 1, (1u << 20) + 1), 0);
     cr_assert_eq (s_threads (), threads + 1, "the writer starts with the second buffer");
-    char got[SEGQ_HASH_HEX_LEN + 1], want[SEGQ_HASH_HEX_LEN + 1];
-    cr_assert_eq (segq_file_sink_finish (&sinks[0], got), 0);
+    char got [SEGQ_HASH_HEX_LEN + 1], want [SEGQ_HASH_HEX_LEN + 1];
+    cr_assert_eq (segq_file_sink_finish (&sinks [0], got), 0);
     s_hash (data, 3u << 20, want);
     cr_assert_str_eq (got, want);
     for (int i = 1; i < 32; i++)
-        segq_file_sink_release (&sinks[i]);
+        segq_file_sink_release (&sinks [i]);
     cr_assert_eq (s_threads (), threads);
     free (data);
     close (fd);

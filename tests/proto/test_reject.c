@@ -14,13 +14,18 @@
 int __sanitizer_install_malloc_and_free_hooks (void (*malloc_hook) (const volatile void *, size_t),
                                                void (*free_hook) (const volatile void *));
 static size_t s_largest;
-static void s_malloc_hook (const volatile void *ptr, size_t size)
+static void
+s_malloc_hook (const volatile void *ptr, size_t size)
 {
     (void) ptr;
     if (size > s_largest)
         s_largest = size;
 }
-static void s_free_hook (const volatile void *ptr) { (void) ptr; }
+static void
+s_free_hook (const volatile void *ptr)
+{
+    (void) ptr;
+}
 #endif
 
 /* Makes any allocation over 64 MiB visible: under ASan a hook records the
@@ -60,13 +65,41 @@ b_init (body_t *b)
     msgpack_packer_init (&b->pk, &b->sb, msgpack_sbuffer_write);
 }
 
-static void b_map (body_t *b, size_t n) { msgpack_pack_map (&b->pk, n); }
-static void b_arr (body_t *b, size_t n) { msgpack_pack_array (&b->pk, n); }
-static void b_uint (body_t *b, uint64_t v) { msgpack_pack_uint64 (&b->pk, v); }
-static void b_int (body_t *b, int64_t v) { msgpack_pack_int64 (&b->pk, v); }
-static void b_nil (body_t *b) { msgpack_pack_nil (&b->pk); }
-static void b_double (body_t *b, double v) { msgpack_pack_double (&b->pk, v); }
-static void b_raw (body_t *b, const void *p, size_t n) { msgpack_sbuffer_write (&b->sb, p, n); }
+static void
+b_map (body_t *b, size_t n)
+{
+    msgpack_pack_map (&b->pk, n);
+}
+static void
+b_arr (body_t *b, size_t n)
+{
+    msgpack_pack_array (&b->pk, n);
+}
+static void
+b_uint (body_t *b, uint64_t v)
+{
+    msgpack_pack_uint64 (&b->pk, v);
+}
+static void
+b_int (body_t *b, int64_t v)
+{
+    msgpack_pack_int64 (&b->pk, v);
+}
+static void
+b_nil (body_t *b)
+{
+    msgpack_pack_nil (&b->pk);
+}
+static void
+b_double (body_t *b, double v)
+{
+    msgpack_pack_double (&b->pk, v);
+}
+static void
+b_raw (body_t *b, const void *p, size_t n)
+{
+    msgpack_sbuffer_write (&b->sb, p, n);
+}
 
 static void
 b_strn (body_t *b, const char *s, size_t n)
@@ -75,16 +108,20 @@ b_strn (body_t *b, const char *s, size_t n)
     msgpack_pack_str_body (&b->pk, s, n);
 }
 
-static void b_str (body_t *b, const char *s) { b_strn (b, s, strlen (s)); }
+static void
+b_str (body_t *b, const char *s)
+{
+    b_strn (b, s, strlen (s));
+}
 
 /* Decodes the body as a message of `type`; frees the body. */
 static int
 b_decode (body_t *b, segq_msg_type_t type, segq_msg_t **out, char *err, size_t errlen)
 {
-    uint8_t header[4] = { 'S', 'Q', SEGQ_PROTO_VERSION, (uint8_t) type };
-    uint8_t data[1] = { 0 };
-    int rc = segq_msg_decode_bytes (header, 4, (const uint8_t *) b->sb.data, b->sb.size,
-                                    data, 0, type == SEGQ_MSG_CHUNK, out, NULL, err, errlen);
+    uint8_t header [4] = { 'S', 'Q', SEGQ_PROTO_VERSION, (uint8_t) type };
+    uint8_t data [1] = { 0 };
+    int rc = segq_msg_decode_bytes (header, 4, (const uint8_t *) b->sb.data, b->sb.size, data, 0,
+                                    type == SEGQ_MSG_CHUNK, out, NULL, err, errlen);
     msgpack_sbuffer_destroy (&b->sb);
     return rc;
 }
@@ -94,9 +131,10 @@ static void
 b_refused (body_t *b, segq_msg_type_t type, int code, const char *needle)
 {
     segq_msg_t *msg = NULL;
-    char err[512] = "";
+    char err [512] = "";
     int rc = b_decode (b, type, &msg, err, sizeof err);
-    cr_assert_eq (rc, code, "expected %s, got %s (%s)", segq_error_name (code), segq_error_name (rc), err);
+    cr_assert_eq (rc, code, "expected %s, got %s (%s)", segq_error_name (code),
+                  segq_error_name (rc), err);
     cr_assert_null (msg);
     cr_assert (strstr (err, needle), "message '%s' should mention '%s'", err, needle);
 }
@@ -105,7 +143,7 @@ static segq_msg_t *
 b_accepted (body_t *b, segq_msg_type_t type)
 {
     segq_msg_t *msg = NULL;
-    char err[512] = "";
+    char err [512] = "";
     cr_assert_eq (b_decode (b, type, &msg, err, sizeof err), SEGQ_OK, "%s", err);
     return msg;
 }
@@ -128,9 +166,12 @@ b_submit (body_t *b, const char *kind, size_t extra_keys)
 {
     b_init (b);
     b_map (b, 3 + extra_keys);
-    b_str (b, "req"); b_uint (b, 1);
-    b_str (b, "user"); b_str (b, "u");
-    b_str (b, "kind"); b_str (b, kind);
+    b_str (b, "req");
+    b_uint (b, 1);
+    b_str (b, "user");
+    b_str (b, "u");
+    b_str (b, "kind");
+    b_str (b, kind);
 }
 
 /* A body that starts with job and att (PROGRESS, RESULT, LOG, ...). */
@@ -139,52 +180,62 @@ b_job_attempt (body_t *b, size_t extra_keys)
 {
     b_init (b);
     b_map (b, 2 + extra_keys);
-    b_str (b, "job"); b_str (b, "j");
-    b_str (b, "att"); b_uint (b, 1);
+    b_str (b, "job");
+    b_str (b, "j");
+    b_str (b, "att");
+    b_uint (b, 1);
 }
 
 /* ---- header and frames ---- */
 
 Test (reject, header, .timeout = 10)
 {
-    uint8_t body[1] = { 0x80 };    /* {} */
+    uint8_t body [1] = { 0x80 }; /* {} */
     segq_msg_t *msg = NULL;
     uint8_t version = 0;
-    char err[256];
-    uint8_t good[4] = { 'S', 'Q', SEGQ_PROTO_VERSION, SEGQ_MSG_HEARTBEAT };
-    cr_assert_eq (segq_msg_decode_bytes (good, 4, body, 1, NULL, 0, false, &msg, NULL, err, 256), SEGQ_OK);
+    char err [256];
+    uint8_t good [4] = { 'S', 'Q', SEGQ_PROTO_VERSION, SEGQ_MSG_HEARTBEAT };
+    cr_assert_eq (segq_msg_decode_bytes (good, 4, body, 1, NULL, 0, false, &msg, NULL, err, 256),
+                  SEGQ_OK);
     segq_msg_destroy (&msg);
 
-    cr_assert_eq (segq_msg_decode_bytes (good, 3, body, 1, NULL, 0, false, &msg, NULL, err, 256), SEGQ_EPROTO);
+    cr_assert_eq (segq_msg_decode_bytes (good, 3, body, 1, NULL, 0, false, &msg, NULL, err, 256),
+                  SEGQ_EPROTO);
     cr_assert (strstr (err, "header frame is 3 bytes"), "%s", err);
-    uint8_t five[5] = { 'S', 'Q', 1, 2, 0 };
-    cr_assert_eq (segq_msg_decode_bytes (five, 5, body, 1, NULL, 0, false, &msg, NULL, err, 256), SEGQ_EPROTO);
+    uint8_t five [5] = { 'S', 'Q', 1, 2, 0 };
+    cr_assert_eq (segq_msg_decode_bytes (five, 5, body, 1, NULL, 0, false, &msg, NULL, err, 256),
+                  SEGQ_EPROTO);
 
-    uint8_t magic[4] = { 'M', 'D', SEGQ_PROTO_VERSION, SEGQ_MSG_HEARTBEAT };
-    cr_assert_eq (segq_msg_decode_bytes (magic, 4, body, 1, NULL, 0, false, &msg, NULL, err, 256), SEGQ_EPROTO);
+    uint8_t magic [4] = { 'M', 'D', SEGQ_PROTO_VERSION, SEGQ_MSG_HEARTBEAT };
+    cr_assert_eq (segq_msg_decode_bytes (magic, 4, body, 1, NULL, 0, false, &msg, NULL, err, 256),
+                  SEGQ_EPROTO);
     cr_assert (strstr (err, "not a segq message"), "%s", err);
 
-    uint8_t future[4] = { 'S', 'Q', SEGQ_PROTO_VERSION + 1, SEGQ_MSG_HEARTBEAT };
-    cr_assert_eq (segq_msg_decode_bytes (future, 4, body, 1, NULL, 0, false, &msg, &version, err, 256),
-                  SEGQ_EVERSION);
+    uint8_t future [4] = { 'S', 'Q', SEGQ_PROTO_VERSION + 1, SEGQ_MSG_HEARTBEAT };
+    cr_assert_eq (
+        segq_msg_decode_bytes (future, 4, body, 1, NULL, 0, false, &msg, &version, err, 256),
+        SEGQ_EVERSION);
     cr_assert_eq (version, SEGQ_PROTO_VERSION + 1);
     cr_assert (strstr (err, "version 3"), "%s", err);
     /* A future version may have types we do not know: version comes first. */
-    uint8_t future_type[4] = { 'S', 'Q', 200, 250 };
-    cr_assert_eq (segq_msg_decode_bytes (future_type, 4, body, 1, NULL, 0, false, &msg, &version, err, 256),
-                  SEGQ_EVERSION);
+    uint8_t future_type [4] = { 'S', 'Q', 200, 250 };
+    cr_assert_eq (
+        segq_msg_decode_bytes (future_type, 4, body, 1, NULL, 0, false, &msg, &version, err, 256),
+        SEGQ_EVERSION);
     cr_assert_eq (version, 200);
-    uint8_t zero[4] = { 'S', 'Q', 0, SEGQ_MSG_HEARTBEAT };
-    cr_assert_eq (segq_msg_decode_bytes (zero, 4, body, 1, NULL, 0, false, &msg, &version, err, 256),
-                  SEGQ_EVERSION);
+    uint8_t zero [4] = { 'S', 'Q', 0, SEGQ_MSG_HEARTBEAT };
+    cr_assert_eq (
+        segq_msg_decode_bytes (zero, 4, body, 1, NULL, 0, false, &msg, &version, err, 256),
+        SEGQ_EVERSION);
     cr_assert_eq (version, 0);
 
     for (int type = 0; type < 256; type++) {
         if (strcmp (segq_msg_type_name ((segq_msg_type_t) type), "?") != 0)
             continue;
-        uint8_t unknown[4] = { 'S', 'Q', SEGQ_PROTO_VERSION, (uint8_t) type };
-        cr_assert_eq (segq_msg_decode_bytes (unknown, 4, body, 1, NULL, 0, false, &msg, NULL, err, 256),
-                      SEGQ_EPROTO, "type %d", type);
+        uint8_t unknown [4] = { 'S', 'Q', SEGQ_PROTO_VERSION, (uint8_t) type };
+        cr_assert_eq (
+            segq_msg_decode_bytes (unknown, 4, body, 1, NULL, 0, false, &msg, NULL, err, 256),
+            SEGQ_EPROTO, "type %d", type);
         cr_assert (strstr (err, "unknown message type"), "%s", err);
     }
     cr_assert_null (msg);
@@ -193,26 +244,31 @@ Test (reject, header, .timeout = 10)
 
 Test (reject, frames, .timeout = 10)
 {
-    uint8_t body[1] = { 0x80 };
+    uint8_t body [1] = { 0x80 };
     segq_msg_t *msg = NULL;
-    char err[256];
-    uint8_t heartbeat[4] = { 'S', 'Q', SEGQ_PROTO_VERSION, SEGQ_MSG_HEARTBEAT };
-    cr_assert_eq (segq_msg_decode_bytes (heartbeat, 4, body, 1, body, 1, true, &msg, NULL, err, 256),
-                  SEGQ_EPROTO);
+    char err [256];
+    uint8_t heartbeat [4] = { 'S', 'Q', SEGQ_PROTO_VERSION, SEGQ_MSG_HEARTBEAT };
+    cr_assert_eq (
+        segq_msg_decode_bytes (heartbeat, 4, body, 1, body, 1, true, &msg, NULL, err, 256),
+        SEGQ_EPROTO);
     cr_assert (strstr (err, "data frame"), "%s", err);
-    uint8_t chunk_body[] = { 0x82, 0xa4, 'x', 'f', 'e', 'r', 0x01, 0xa3, 'o', 'f', 'f', 0x00 };
-    uint8_t chunk[4] = { 'S', 'Q', SEGQ_PROTO_VERSION, SEGQ_MSG_CHUNK };
+    uint8_t chunk_body [] = { 0x82, 0xa4, 'x', 'f', 'e', 'r', 0x01, 0xa3, 'o', 'f', 'f', 0x00 };
+    uint8_t chunk [4] = { 'S', 'Q', SEGQ_PROTO_VERSION, SEGQ_MSG_CHUNK };
     cr_assert_eq (segq_msg_decode_bytes (chunk, 4, chunk_body, sizeof chunk_body, NULL, 0, false,
-                                         &msg, NULL, err, 256), SEGQ_EPROTO);
+                                         &msg, NULL, err, 256),
+                  SEGQ_EPROTO);
     cr_assert (strstr (err, "missing its data frame"), "%s", err);
     cr_assert_eq (segq_msg_decode_bytes (chunk, 4, chunk_body, sizeof chunk_body, body, 0, true,
-                                         &msg, NULL, err, 256), SEGQ_OK, "%s", err);
+                                         &msg, NULL, err, 256),
+                  SEGQ_OK, "%s", err);
     cr_assert_eq (zframe_size (msg->u.chunk.data), 0);
     segq_msg_destroy (&msg);
-    cr_assert_eq (segq_msg_decode_bytes (heartbeat, 4, NULL, 0, NULL, 0, false, &msg, NULL, err, 256),
-                  SEGQ_EPROTO);
-    cr_assert_eq (segq_msg_decode_bytes (heartbeat, 4, body, 0, NULL, 0, false, &msg, NULL, err, 256),
-                  SEGQ_EPROTO);
+    cr_assert_eq (
+        segq_msg_decode_bytes (heartbeat, 4, NULL, 0, NULL, 0, false, &msg, NULL, err, 256),
+        SEGQ_EPROTO);
+    cr_assert_eq (
+        segq_msg_decode_bytes (heartbeat, 4, body, 0, NULL, 0, false, &msg, NULL, err, 256),
+        SEGQ_EPROTO);
 
     /* zmsg with too few and too many frames */
     zmsg_t *z = zmsg_new ();
@@ -262,19 +318,19 @@ Test (reject, truncated_everywhere, .timeout = 60)
 {
     /* Every strict prefix of every full message body is refused cleanly. */
     for (size_t t = 0; t < fixture_type_count; t++) {
-        segq_msg_t *msg = fixture_msg (fixture_types[t], true);
+        segq_msg_t *msg = fixture_msg (fixture_types [t], true);
         fixture_frames_t f;
         cr_assert_eq (fixture_encode (msg, &f), SEGQ_OK);
         size_t step = f.body_size > 5000 ? f.body_size / 997 : 1;
         for (size_t len = 0; len < f.body_size; len += step) {
-            uint8_t *copy = malloc (len + 1);      /* exact size, so ASan sees overreads */
+            uint8_t *copy = malloc (len + 1); /* exact size, so ASan sees overreads */
             memcpy (copy, f.body, len);
             segq_msg_t *out = NULL;
-            char err[256];
+            char err [256];
             int rc = segq_msg_decode_bytes (f.header, f.header_size, copy, len, f.data, f.data_size,
                                             f.has_data, &out, NULL, err, sizeof err);
-            cr_assert_eq (rc, SEGQ_EPROTO, "%s cut at %zu of %zu: %s", segq_msg_type_name (msg->type),
-                          len, f.body_size, err);
+            cr_assert_eq (rc, SEGQ_EPROTO, "%s cut at %zu of %zu: %s",
+                          segq_msg_type_name (msg->type), len, f.body_size, err);
             cr_assert_null (out);
             free (copy);
         }
@@ -293,7 +349,8 @@ Test (reject, wrong_field_types, .timeout = 10)
     b_str (&b, "1");
     b_str (&b, "job");
     b_str (&b, "j1");
-    b_refused (&b, SEGQ_MSG_SUBMITTED, SEGQ_EPROTO, "'req' is a string, expected an unsigned integer");
+    b_refused (&b, SEGQ_MSG_SUBMITTED, SEGQ_EPROTO,
+               "'req' is a string, expected an unsigned integer");
 
     b_init (&b);
     b_map (&b, 2);
@@ -304,29 +361,39 @@ Test (reject, wrong_field_types, .timeout = 10)
     b_refused (&b, SEGQ_MSG_SUBMITTED, SEGQ_EPROTO, "'job' is an integer, expected a string");
 
     b_submit (&b, "sleep", 1);
-    b_str (&b, "params"); b_arr (&b, 0);
+    b_str (&b, "params");
+    b_arr (&b, 0);
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "'params' is an array, expected a map");
 
     b_submit (&b, "sleep", 1);
-    b_str (&b, "inputs"); b_map (&b, 0);
+    b_str (&b, "inputs");
+    b_map (&b, 0);
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "'inputs' is a map, expected an array");
 
     b_job_attempt (&b, 2);
-    b_str (&b, "ok"); b_uint (&b, 1);
-    b_str (&b, "exit"); b_int (&b, 0);
+    b_str (&b, "ok");
+    b_uint (&b, 1);
+    b_str (&b, "exit");
+    b_int (&b, 0);
     b_refused (&b, SEGQ_MSG_RESULT, SEGQ_EPROTO, "'ok' is an integer, expected a boolean");
 
     b_init (&b);
     b_map (&b, 4);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "hash"); b_uint (&b, 1);
-    b_str (&b, "size"); b_uint (&b, 1);
-    b_str (&b, "name"); b_str (&b, "x");
+    b_str (&b, "req");
+    b_uint (&b, 1);
+    b_str (&b, "hash");
+    b_uint (&b, 1);
+    b_str (&b, "size");
+    b_uint (&b, 1);
+    b_str (&b, "name");
+    b_str (&b, "x");
     b_refused (&b, SEGQ_MSG_PUT, SEGQ_EPROTO, "'hash' is an integer, expected a sha256 string");
 
     b_job_attempt (&b, 2);
-    b_str (&b, "off"); b_uint (&b, 0);
-    b_str (&b, "data"); b_str (&b, "text, not bin");
+    b_str (&b, "off");
+    b_uint (&b, 0);
+    b_str (&b, "data");
+    b_str (&b, "text, not bin");
     b_refused (&b, SEGQ_MSG_LOG, SEGQ_EPROTO, "'data' is a string, expected binary data");
     fixture_assert_no_leaks ();
 }
@@ -336,40 +403,52 @@ Test (reject, integer_ranges, .timeout = 10)
     body_t b;
     b_init (&b);
     b_map (&b, 2);
-    b_str (&b, "xfer"); b_uint (&b, 1);
-    b_str (&b, "n"); b_uint (&b, 1ull << 32);
+    b_str (&b, "xfer");
+    b_uint (&b, 1);
+    b_str (&b, "n");
+    b_uint (&b, 1ull << 32);
     b_refused (&b, SEGQ_MSG_CREDIT, SEGQ_EPROTO, "'n' is 4294967296, over 2^32-1");
 
     b_init (&b);
     b_map (&b, 2);
-    b_str (&b, "xfer"); b_int (&b, -1);
-    b_str (&b, "n"); b_uint (&b, 1);
+    b_str (&b, "xfer");
+    b_int (&b, -1);
+    b_str (&b, "n");
+    b_uint (&b, 1);
     b_refused (&b, SEGQ_MSG_CREDIT, SEGQ_EPROTO, "'xfer' is an integer out of range");
 
     b_init (&b);
     b_map (&b, 3);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "code"); b_int (&b, 1ll << 31);
-    b_str (&b, "msg"); b_str (&b, "m");
+    b_str (&b, "req");
+    b_uint (&b, 1);
+    b_str (&b, "code");
+    b_int (&b, 1ll << 31);
+    b_str (&b, "msg");
+    b_str (&b, "m");
     b_refused (&b, SEGQ_MSG_ERROR, SEGQ_EPROTO, "'code' is 2147483648, outside");
 
     b_init (&b);
     b_map (&b, 2);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "state"); b_int (&b, 7);
+    b_str (&b, "req");
+    b_uint (&b, 1);
+    b_str (&b, "state");
+    b_int (&b, 7);
     b_refused (&b, SEGQ_MSG_STATUS, SEGQ_EPROTO, "'state' is 7, outside 0..6");
 
     b_job_attempt (&b, 1);
-    b_str (&b, "frac"); b_double (&b, 1.5);
+    b_str (&b, "frac");
+    b_double (&b, 1.5);
     b_refused (&b, SEGQ_MSG_PROGRESS, SEGQ_EPROTO, "'frac' is 1.5, outside 0..1");
 
     b_job_attempt (&b, 1);
-    b_str (&b, "frac"); b_double (&b, NAN);
+    b_str (&b, "frac");
+    b_double (&b, NAN);
     b_refused (&b, SEGQ_MSG_PROGRESS, SEGQ_EPROTO, "'frac'");
 
     /* Integers where a float is expected are fine (JavaScript sends 1.0 as 1). */
     b_job_attempt (&b, 1);
-    b_str (&b, "frac"); b_uint (&b, 1);
+    b_str (&b, "frac");
+    b_uint (&b, 1);
     segq_msg_t *msg = b_accepted (&b, SEGQ_MSG_PROGRESS);
     cr_assert_eq (msg->u.progress.fraction, 1.0);
     segq_msg_destroy (&msg);
@@ -378,10 +457,10 @@ Test (reject, integer_ranges, .timeout = 10)
     b_init (&b);
     b_map (&b, 2);
     b_str (&b, "xfer");
-    uint8_t u64[] = { 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    uint8_t u64 [] = { 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
     b_raw (&b, u64, sizeof u64);
     b_str (&b, "n");
-    uint8_t i16[] = { 0xd1, 0x00, 0x05 };
+    uint8_t i16 [] = { 0xd1, 0x00, 0x05 };
     b_raw (&b, i16, sizeof i16);
     msg = b_accepted (&b, SEGQ_MSG_CREDIT);
     cr_assert_eq (msg->u.credit.transfer, UINT64_MAX);
@@ -395,31 +474,45 @@ Test (reject, missing_required_fields, .timeout = 10)
     body_t b;
     b_init (&b);
     b_map (&b, 2);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "kind"); b_str (&b, "sleep");
+    b_str (&b, "req");
+    b_uint (&b, 1);
+    b_str (&b, "kind");
+    b_str (&b, "sleep");
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "SUBMIT: 'user' is required but missing");
 
     /* nil reads as absent: fine for optional keys, missing for required ones */
     b_init (&b);
     b_map (&b, 3);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "job"); b_nil (&b);
-    b_str (&b, "cursor"); b_nil (&b);
+    b_str (&b, "req");
+    b_uint (&b, 1);
+    b_str (&b, "job");
+    b_nil (&b);
+    b_str (&b, "cursor");
+    b_nil (&b);
     b_refused (&b, SEGQ_MSG_SUBMITTED, SEGQ_EPROTO, "'job' is required but missing");
 
     b_init (&b);
     b_map (&b, 2);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "cursor"); b_nil (&b);
+    b_str (&b, "req");
+    b_uint (&b, 1);
+    b_str (&b, "cursor");
+    b_nil (&b);
     segq_msg_t *msg = b_accepted (&b, SEGQ_MSG_STATUS);
     cr_assert_null (msg->u.status.cursor);
     segq_msg_destroy (&msg);
 
     /* required key inside a nested struct, with its path */
     b_submit (&b, "echo", 1);
-    b_str (&b, "inputs"); b_arr (&b, 2);
-    b_map (&b, 2); b_str (&b, "name"); b_str (&b, "a"); b_str (&b, "job"); b_str (&b, "j1");
-    b_map (&b, 1); b_str (&b, "hash"); b_str (&b, fixture_hash (0));
+    b_str (&b, "inputs");
+    b_arr (&b, 2);
+    b_map (&b, 2);
+    b_str (&b, "name");
+    b_str (&b, "a");
+    b_str (&b, "job");
+    b_str (&b, "j1");
+    b_map (&b, 1);
+    b_str (&b, "hash");
+    b_str (&b, fixture_hash (0));
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "'inputs[1].name' is required but missing");
     fixture_assert_no_leaks ();
 }
@@ -430,13 +523,19 @@ Test (reject, unknown_keys_are_skipped, .timeout = 10)
     b_submitted (&b, 3);
     b_str (&b, "future");
     b_map (&b, 2);
-    b_str (&b, "deep"); b_arr (&b, 3); b_uint (&b, 1); b_map (&b, 0); b_str (&b, "x");
-    b_str (&b, "bin"); msgpack_pack_bin (&b.pk, 3); msgpack_pack_bin_body (&b.pk, "abc", 3);
+    b_str (&b, "deep");
+    b_arr (&b, 3);
+    b_uint (&b, 1);
+    b_map (&b, 0);
+    b_str (&b, "x");
+    b_str (&b, "bin");
+    msgpack_pack_bin (&b.pk, 3);
+    msgpack_pack_bin_body (&b.pk, "abc", 3);
     b_str (&b, "ext");
-    uint8_t ext[] = { 0xd6, 0x01, 1, 2, 3, 4 };   /* fixext 4 */
+    uint8_t ext [] = { 0xd6, 0x01, 1, 2, 3, 4 }; /* fixext 4 */
     b_raw (&b, ext, sizeof ext);
     b_str (&b, "f32");
-    uint8_t f32[] = { 0xca, 0x3f, 0x80, 0x00, 0x00 };
+    uint8_t f32 [] = { 0xca, 0x3f, 0x80, 0x00, 0x00 };
     b_raw (&b, f32, sizeof f32);
     segq_msg_t *msg = b_accepted (&b, SEGQ_MSG_SUBMITTED);
     cr_assert_str_eq (msg->u.submitted.job, "j1");
@@ -445,7 +544,7 @@ Test (reject, unknown_keys_are_skipped, .timeout = 10)
     /* an unknown key's value that is truncated is still an error */
     b_submitted (&b, 1);
     b_str (&b, "future");
-    uint8_t ext8[] = { 0xc7, 0xff, 0x01, 0x00 };
+    uint8_t ext8 [] = { 0xc7, 0xff, 0x01, 0x00 };
     b_raw (&b, ext8, sizeof ext8);
     b_refused (&b, SEGQ_MSG_SUBMITTED, SEGQ_EPROTO, "truncated");
     fixture_assert_no_leaks ();
@@ -460,40 +559,55 @@ Test (reject, string_limits_and_nul, .timeout = 10)
     /* exactly at the limit: fine */
     b_init (&b);
     b_map (&b, 2);
-    b_str (&b, "code"); b_int (&b, -1);
-    b_str (&b, "msg"); b_strn (&b, big, SEGQ_MAX_STRING);
+    b_str (&b, "code");
+    b_int (&b, -1);
+    b_str (&b, "msg");
+    b_strn (&b, big, SEGQ_MAX_STRING);
     segq_msg_t *msg = b_accepted (&b, SEGQ_MSG_ERROR);
     cr_assert_eq (strlen (msg->u.error.message), SEGQ_MAX_STRING);
     segq_msg_destroy (&msg);
 
     b_init (&b);
     b_map (&b, 2);
-    b_str (&b, "code"); b_int (&b, -1);
-    b_str (&b, "msg"); b_strn (&b, big, SEGQ_MAX_STRING + 1);
+    b_str (&b, "code");
+    b_int (&b, -1);
+    b_str (&b, "msg");
+    b_strn (&b, big, SEGQ_MAX_STRING + 1);
     b_refused (&b, SEGQ_MSG_ERROR, SEGQ_ETOOBIG, "'msg' is 4097 bytes, over the limit of 4096");
 
     /* names and ids are held to the shorter limit */
     b_init (&b);
     b_map (&b, 2);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "job"); b_strn (&b, big, SEGQ_MAX_NAME + 1);
+    b_str (&b, "req");
+    b_uint (&b, 1);
+    b_str (&b, "job");
+    b_strn (&b, big, SEGQ_MAX_NAME + 1);
     b_refused (&b, SEGQ_MSG_SUBMITTED, SEGQ_ETOOBIG, "over the limit of 1024");
 
     b_init (&b);
     b_map (&b, 2);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "job"); b_strn (&b, "j1\0evil", 7);
+    b_str (&b, "req");
+    b_uint (&b, 1);
+    b_str (&b, "job");
+    b_strn (&b, "j1\0evil", 7);
     b_refused (&b, SEGQ_MSG_SUBMITTED, SEGQ_EPROTO, "'job' contains a NUL byte");
 
     /* strings in arrays and parameter values too */
     b_init (&b);
     b_map (&b, 2);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "jobs"); b_arr (&b, 2); b_str (&b, "ok"); b_strn (&b, "a\0b", 3);
+    b_str (&b, "req");
+    b_uint (&b, 1);
+    b_str (&b, "jobs");
+    b_arr (&b, 2);
+    b_str (&b, "ok");
+    b_strn (&b, "a\0b", 3);
     b_refused (&b, SEGQ_MSG_STATUS, SEGQ_EPROTO, "'jobs[1]' contains a NUL byte");
 
     b_submit (&b, "sleep", 1);
-    b_str (&b, "params"); b_map (&b, 1); b_str (&b, "mode"); b_strn (&b, big, SEGQ_MAX_STRING + 1);
+    b_str (&b, "params");
+    b_map (&b, 1);
+    b_str (&b, "mode");
+    b_strn (&b, big, SEGQ_MAX_STRING + 1);
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_ETOOBIG, "'params.mode' is 4097 bytes");
     free (big);
     fixture_assert_no_leaks ();
@@ -505,8 +619,10 @@ s_submitted_job_id (const char *id, bool ok)
     body_t b;
     b_init (&b);
     b_map (&b, 2);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "job"); b_str (&b, id);
+    b_str (&b, "req");
+    b_uint (&b, 1);
+    b_str (&b, "job");
+    b_str (&b, id);
     if (!ok) {
         b_refused (&b, SEGQ_MSG_SUBMITTED, SEGQ_EPROTO, "'job' is not valid UTF-8");
         return;
@@ -519,24 +635,26 @@ s_submitted_job_id (const char *id, bool ok)
 Test (reject, utf8, .timeout = 10)
 {
     s_submitted_job_id ("plain", true);
-    s_submitted_job_id ("na\xc3\xafve", true);                   /* U+00EF */
-    s_submitted_job_id ("\xe6\x97\xa5\xe6\x9c\xac", true);   /* two CJK */
-    s_submitted_job_id ("\xf0\x9f\x98\x80", true);             /* U+1F600 */
-    s_submitted_job_id ("\xef\xbf\xbf", true);                  /* U+FFFF */
+    s_submitted_job_id ("na\xc3\xafve", true);             /* U+00EF */
+    s_submitted_job_id ("\xe6\x97\xa5\xe6\x9c\xac", true); /* two CJK */
+    s_submitted_job_id ("\xf0\x9f\x98\x80", true);         /* U+1F600 */
+    s_submitted_job_id ("\xef\xbf\xbf", true);             /* U+FFFF */
     s_submitted_job_id ("\xff", false);
-    s_submitted_job_id ("\x80", false);                           /* lone continuation */
-    s_submitted_job_id ("\xc0\xaf", false);                      /* overlong '/' */
-    s_submitted_job_id ("\xe0\x80\xaf", false);                 /* overlong '/' */
-    s_submitted_job_id ("\xed\xa0\x80", false);                 /* surrogate */
-    s_submitted_job_id ("\xf4\x90\x80\x80", false);            /* past U+10FFFF */
-    s_submitted_job_id ("ab\xe2\x82", false);                    /* cut short */
+    s_submitted_job_id ("\x80", false);             /* lone continuation */
+    s_submitted_job_id ("\xc0\xaf", false);         /* overlong '/' */
+    s_submitted_job_id ("\xe0\x80\xaf", false);     /* overlong '/' */
+    s_submitted_job_id ("\xed\xa0\x80", false);     /* surrogate */
+    s_submitted_job_id ("\xf4\x90\x80\x80", false); /* past U+10FFFF */
+    s_submitted_job_id ("ab\xe2\x82", false);       /* cut short */
 
     /* free text is repaired, not refused */
     body_t b;
     b_init (&b);
     b_map (&b, 2);
-    b_str (&b, "code"); b_int (&b, -1);
-    b_str (&b, "msg"); b_str (&b, "bad \xff\xfe text \xe2\x82");
+    b_str (&b, "code");
+    b_int (&b, -1);
+    b_str (&b, "msg");
+    b_str (&b, "bad \xff\xfe text \xe2\x82");
     segq_msg_t *msg = b_accepted (&b, SEGQ_MSG_ERROR);
     cr_assert_str_eq (msg->u.error.message, "bad ?? text ??");
 
@@ -546,9 +664,10 @@ Test (reject, utf8, .timeout = 10)
     fixture_frames_t f;
     cr_assert_eq (fixture_encode (msg, &f), SEGQ_OK);
     segq_msg_destroy (&msg);
-    char err[256];
-    cr_assert_eq (segq_msg_decode_bytes (f.header, f.header_size, f.body, f.body_size, NULL, 0, false,
-                                         &msg, NULL, err, sizeof err), SEGQ_OK, "%s", err);
+    char err [256];
+    cr_assert_eq (segq_msg_decode_bytes (f.header, f.header_size, f.body, f.body_size, NULL, 0,
+                                         false, &msg, NULL, err, sizeof err),
+                  SEGQ_OK, "%s", err);
     cr_assert_str_eq (msg->u.error.message, "cut ?");
     fixture_frames_free (&f);
     segq_msg_destroy (&msg);
@@ -561,7 +680,10 @@ Test (reject, utf8, .timeout = 10)
 
     /* parameter names and values are identifiers */
     b_submit (&b, "sleep", 1);
-    b_str (&b, "params"); b_map (&b, 1); b_str (&b, "mode"); b_str (&b, "\xfe");
+    b_str (&b, "params");
+    b_map (&b, 1);
+    b_str (&b, "mode");
+    b_str (&b, "\xfe");
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "'params.mode' is not valid UTF-8");
     fixture_assert_no_leaks ();
 }
@@ -572,9 +694,12 @@ s_put_with_hash (const char *hash, size_t len, int code)
     body_t b;
     b_init (&b);
     b_map (&b, 3);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "hash"); b_strn (&b, hash, len);
-    b_str (&b, "size"); b_uint (&b, 1);
+    b_str (&b, "req");
+    b_uint (&b, 1);
+    b_str (&b, "hash");
+    b_strn (&b, hash, len);
+    b_str (&b, "size");
+    b_uint (&b, 1);
     if (code) {
         b_refused (&b, SEGQ_MSG_PUT, code, "'hash' is not 64 lowercase hex digits");
         return;
@@ -589,14 +714,14 @@ Test (reject, hashes, .timeout = 10)
     const char *good = fixture_hash (1);
     s_put_with_hash (good, 64, 0);
     s_put_with_hash (good, 63, SEGQ_EPROTO);
-    char longer[66];
+    char longer [66];
     snprintf (longer, sizeof longer, "%s0", good);
     s_put_with_hash (longer, 65, SEGQ_EPROTO);
-    char upper[65];
+    char upper [65];
     strcpy (upper, good);
-    upper[0] = 'B';
+    upper [0] = 'B';
     s_put_with_hash (upper, 64, SEGQ_EPROTO);
-    upper[0] = 'g';
+    upper [0] = 'g';
     s_put_with_hash (upper, 64, SEGQ_EPROTO);
     s_put_with_hash ("", 0, SEGQ_EPROTO);
     cr_assert (segq_hash_valid (good));
@@ -611,20 +736,27 @@ s_assign_input_named (const char *name, bool ok)
     body_t b;
     b_init (&b);
     b_map (&b, 4);
-    b_str (&b, "job"); b_str (&b, "j1");
-    b_str (&b, "att"); b_uint (&b, 1);
-    b_str (&b, "kind"); b_str (&b, "echo");
-    b_str (&b, "inputs"); b_arr (&b, 1);
+    b_str (&b, "job");
+    b_str (&b, "j1");
+    b_str (&b, "att");
+    b_uint (&b, 1);
+    b_str (&b, "kind");
+    b_str (&b, "echo");
+    b_str (&b, "inputs");
+    b_arr (&b, 1);
     b_map (&b, 3);
-    b_str (&b, "name"); b_str (&b, name);
-    b_str (&b, "hash"); b_str (&b, fixture_hash (0));
-    b_str (&b, "size"); b_uint (&b, 0);
+    b_str (&b, "name");
+    b_str (&b, name);
+    b_str (&b, "hash");
+    b_str (&b, fixture_hash (0));
+    b_str (&b, "size");
+    b_uint (&b, 0);
     if (!ok) {
         b_refused (&b, SEGQ_MSG_ASSIGN, SEGQ_EPROTO, "'inputs[0].name'");
         return;
     }
     segq_msg_t *msg = b_accepted (&b, SEGQ_MSG_ASSIGN);
-    cr_assert_str_eq (msg->u.assign.inputs[0].name, name);
+    cr_assert_str_eq (msg->u.assign.inputs [0].name, name);
     segq_msg_destroy (&msg);
 }
 
@@ -651,40 +783,59 @@ Test (reject, input_and_get_rules, .timeout = 10)
 {
     body_t b;
     b_submit (&b, "echo", 1);
-    b_str (&b, "inputs"); b_arr (&b, 1);
-    b_map (&b, 3); b_str (&b, "name"); b_str (&b, "a");
-    b_str (&b, "hash"); b_str (&b, fixture_hash (0)); b_str (&b, "job"); b_str (&b, "j1");
+    b_str (&b, "inputs");
+    b_arr (&b, 1);
+    b_map (&b, 3);
+    b_str (&b, "name");
+    b_str (&b, "a");
+    b_str (&b, "hash");
+    b_str (&b, fixture_hash (0));
+    b_str (&b, "job");
+    b_str (&b, "j1");
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "exactly one of 'hash' and 'job'");
 
     b_submit (&b, "echo", 1);
-    b_str (&b, "inputs"); b_arr (&b, 1);
-    b_map (&b, 1); b_str (&b, "name"); b_str (&b, "a");
+    b_str (&b, "inputs");
+    b_arr (&b, 1);
+    b_map (&b, 1);
+    b_str (&b, "name");
+    b_str (&b, "a");
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "exactly one of 'hash' and 'job'");
 
     b_init (&b);
     b_map (&b, 1);
-    b_str (&b, "req"); b_uint (&b, 1);
+    b_str (&b, "req");
+    b_uint (&b, 1);
     b_refused (&b, SEGQ_MSG_GET, SEGQ_EPROTO, "GET: give exactly one of 'hash' and 'job'");
 
     b_init (&b);
     b_map (&b, 2);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "job"); b_str (&b, "j1");
+    b_str (&b, "req");
+    b_uint (&b, 1);
+    b_str (&b, "job");
+    b_str (&b, "j1");
     b_refused (&b, SEGQ_MSG_GET, SEGQ_EPROTO, "'job' needs 'name'");
 
     /* an upload's hash is known only at its end: not on a CHUNK before it */
     b_init (&b);
     b_map (&b, 3);
-    b_str (&b, "xfer"); b_uint (&b, 1);
-    b_str (&b, "off"); b_uint (&b, 0);
-    b_str (&b, "hash"); b_str (&b, fixture_hash (0));
+    b_str (&b, "xfer");
+    b_uint (&b, 1);
+    b_str (&b, "off");
+    b_uint (&b, 0);
+    b_str (&b, "hash");
+    b_str (&b, fixture_hash (0));
     b_refused (&b, SEGQ_MSG_CHUNK, SEGQ_EPROTO, "'hash' only goes with 'last'");
     b_init (&b);
     b_map (&b, 4);
-    b_str (&b, "xfer"); b_uint (&b, 1);
-    b_str (&b, "off"); b_uint (&b, 0);
-    b_str (&b, "last"); msgpack_pack_true (&b.pk);
-    b_str (&b, "hash"); b_str (&b, "abc");
+    b_str (&b, "xfer");
+    b_uint (&b, 1);
+    b_str (&b, "off");
+    b_uint (&b, 0);
+    b_str (&b, "last");
+    msgpack_pack_true (&b.pk);
+    b_str (&b, "hash");
+    b_str (&b, "abc");
     b_refused (&b, SEGQ_MSG_CHUNK, SEGQ_EPROTO, "hash");
     fixture_assert_no_leaks ();
 }
@@ -695,31 +846,32 @@ Test (reject, declared_lengths_beyond_the_data, .timeout = 20)
     struct {
         segq_msg_type_t type;
         const char *key;
-        uint8_t bytes[6];
+        uint8_t bytes [6];
         size_t n;
-    } cases[] = {
-        { SEGQ_MSG_STATUS, "jobs", { 0xdd, 0xff, 0xff, 0xff, 0xff }, 5 },          /* array32 */
-        { SEGQ_MSG_STATUS, "jobs", { 0xdc, 0xff, 0xff }, 3 },                      /* array16 */
+    } cases [] = {
+        { SEGQ_MSG_STATUS, "jobs", { 0xdd, 0xff, 0xff, 0xff, 0xff }, 5 }, /* array32 */
+        { SEGQ_MSG_STATUS, "jobs", { 0xdc, 0xff, 0xff }, 3 },             /* array16 */
         { SEGQ_MSG_ERROR, "vers", { 0xdd, 0x7f, 0xff, 0xff, 0xff }, 5 },
-        { SEGQ_MSG_STATUS_REPLY, "jobs", { 0xdd, 0x00, 0x0f, 0x42, 0x40 }, 5 },    /* 10^6 structs */
-        { SEGQ_MSG_SUBMIT, "params", { 0xdf, 0x00, 0x00, 0x00, 0xff }, 5 },        /* map32 */
-        { SEGQ_MSG_STATUS, "user", { 0xdb, 0xff, 0xff, 0xff, 0xff }, 5 },          /* str32 */
-        { SEGQ_MSG_LOG, "data", { 0xc6, 0xff, 0xff, 0xff, 0xf0 }, 5 },             /* bin32 */
-        { SEGQ_MSG_STATUS, "user", { 0xd9, 0x20 }, 2 },                            /* str8 */
-        { SEGQ_MSG_STATUS, "zzz", { 0xdf, 0xff, 0xff, 0xff, 0xff }, 5 },           /* skipped map */
-        { SEGQ_MSG_STATUS, "zzz", { 0xc9, 0xff, 0xff, 0xff, 0xff, 0x01 }, 6 },     /* skipped ext32 */
+        { SEGQ_MSG_STATUS_REPLY, "jobs", { 0xdd, 0x00, 0x0f, 0x42, 0x40 }, 5 }, /* 10^6 structs */
+        { SEGQ_MSG_SUBMIT, "params", { 0xdf, 0x00, 0x00, 0x00, 0xff }, 5 },     /* map32 */
+        { SEGQ_MSG_STATUS, "user", { 0xdb, 0xff, 0xff, 0xff, 0xff }, 5 },       /* str32 */
+        { SEGQ_MSG_LOG, "data", { 0xc6, 0xff, 0xff, 0xff, 0xf0 }, 5 },          /* bin32 */
+        { SEGQ_MSG_STATUS, "user", { 0xd9, 0x20 }, 2 },                         /* str8 */
+        { SEGQ_MSG_STATUS, "zzz", { 0xdf, 0xff, 0xff, 0xff, 0xff }, 5 },        /* skipped map */
+        { SEGQ_MSG_STATUS, "zzz", { 0xc9, 0xff, 0xff, 0xff, 0xff, 0x01 }, 6 },  /* skipped ext32 */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         body_t b;
         b_init (&b);
         b_map (&b, 2);
-        b_str (&b, "req"); b_uint (&b, 1);
-        b_str (&b, cases[i].key);
-        b_raw (&b, cases[i].bytes, cases[i].n);
-        b_raw (&b, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);     /* a few bytes, far too few */
+        b_str (&b, "req");
+        b_uint (&b, 1);
+        b_str (&b, cases [i].key);
+        b_raw (&b, cases [i].bytes, cases [i].n);
+        b_raw (&b, "\x01\x02\x03\x04\x05\x06\x07\x08", 8); /* a few bytes, far too few */
         segq_msg_t *msg = NULL;
-        char err[256] = "";
-        int rc = b_decode (&b, cases[i].type, &msg, err, sizeof err);
+        char err [256] = "";
+        int rc = b_decode (&b, cases [i].type, &msg, err, sizeof err);
         cr_assert_eq (rc, SEGQ_EPROTO, "case %zu: %s (%s)", i, segq_error_name (rc), err);
         cr_assert (strstr (err, "truncated") || strstr (err, "remain"), "case %zu: %s", i, err);
     }
@@ -734,11 +886,14 @@ Test (reject, struct_arrays_need_their_minimum_bytes, .timeout = 10)
     body_t b;
     b_init (&b);
     b_map (&b, 2);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "results"); b_arr (&b, 1000);
+    b_str (&b, "req");
+    b_uint (&b, 1);
+    b_str (&b, "results");
+    b_arr (&b, 1000);
     for (int i = 0; i < 1000; i++)
         b_map (&b, 0);
-    b_refused (&b, SEGQ_MSG_CANCEL_REPLY, SEGQ_EPROTO, "declares 1000 elements but only 1000 bytes remain");
+    b_refused (&b, SEGQ_MSG_CANCEL_REPLY, SEGQ_EPROTO,
+               "declares 1000 elements but only 1000 bytes remain");
     fixture_assert_no_leaks ();
 }
 
@@ -748,9 +903,12 @@ Test (reject, arrays_over_the_limit, .timeout = 30)
     body_t b;
     b_init (&b);
     b_map (&b, 3);
-    b_str (&b, "code"); b_int (&b, -2);
-    b_str (&b, "msg"); b_str (&b, "m");
-    b_str (&b, "vers"); b_arr (&b, SEGQ_MAX_ARRAY + 1);
+    b_str (&b, "code");
+    b_int (&b, -2);
+    b_str (&b, "msg");
+    b_str (&b, "m");
+    b_str (&b, "vers");
+    b_arr (&b, SEGQ_MAX_ARRAY + 1);
     for (int i = 0; i <= SEGQ_MAX_ARRAY; i++)
         b_uint (&b, 1);
     b_refused (&b, SEGQ_MSG_ERROR, SEGQ_ETOOBIG, "has 1000001 elements, over the limit of 1000000");
@@ -759,8 +917,10 @@ Test (reject, arrays_over_the_limit, .timeout = 30)
     /* exactly at the limit is accepted */
     b_init (&b);
     b_map (&b, 2);
-    b_str (&b, "req"); b_uint (&b, 1);
-    b_str (&b, "jobs"); b_arr (&b, SEGQ_MAX_ARRAY);
+    b_str (&b, "req");
+    b_uint (&b, 1);
+    b_str (&b, "jobs");
+    b_arr (&b, SEGQ_MAX_ARRAY);
     for (int i = 0; i < SEGQ_MAX_ARRAY; i++)
         b_str (&b, "");
     segq_msg_t *msg = b_accepted (&b, SEGQ_MSG_STATUS);
@@ -772,12 +932,14 @@ Test (reject, arrays_over_the_limit, .timeout = 30)
 Test (reject, params_maps, .timeout = 10)
 {
     body_t b;
-#define SUBMIT_WITH_PARAMS(n) \
-    b_submit (&b, "sleep", 1); b_str (&b, "params"); b_map (&b, n)
+#define SUBMIT_WITH_PARAMS(n)                                                                      \
+    b_submit (&b, "sleep", 1);                                                                     \
+    b_str (&b, "params");                                                                          \
+    b_map (&b, n)
 
     SUBMIT_WITH_PARAMS (SEGQ_MAX_PARAMS + 1);
     for (int i = 0; i <= SEGQ_MAX_PARAMS; i++) {
-        char name[16];
+        char name [16];
         snprintf (name, sizeof name, "p%d", i);
         b_str (&b, name);
         b_uint (&b, 1);
@@ -785,35 +947,46 @@ Test (reject, params_maps, .timeout = 10)
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_ETOOBIG, "has 257 entries, over the limit of 256");
 
     SUBMIT_WITH_PARAMS (2);
-    b_str (&b, "a"); b_uint (&b, 1);
-    b_str (&b, "a"); b_uint (&b, 2);
+    b_str (&b, "a");
+    b_uint (&b, 1);
+    b_str (&b, "a");
+    b_uint (&b, 2);
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "duplicate name 'a'");
 
     SUBMIT_WITH_PARAMS (1);
-    b_str (&b, ""); b_uint (&b, 1);
+    b_str (&b, "");
+    b_uint (&b, 1);
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "an empty name");
 
     SUBMIT_WITH_PARAMS (1);
-    b_str (&b, "a"); b_arr (&b, 0);
-    b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "'params.a' is an array, expected an integer, float");
+    b_str (&b, "a");
+    b_arr (&b, 0);
+    b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO,
+               "'params.a' is an array, expected an integer, float");
 
     SUBMIT_WITH_PARAMS (1);
-    b_str (&b, "a"); b_uint (&b, UINT64_MAX);
+    b_str (&b, "a");
+    b_uint (&b, UINT64_MAX);
     b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "'params.a' is an integer out of range");
 
     /* metrics are numbers only, stored as FLOAT */
     b_job_attempt (&b, 1);
-    b_str (&b, "metrics"); b_map (&b, 2);
-    b_str (&b, "epoch"); b_uint (&b, 3);
-    b_str (&b, "loss"); b_double (&b, 0.25);
+    b_str (&b, "metrics");
+    b_map (&b, 2);
+    b_str (&b, "epoch");
+    b_uint (&b, 3);
+    b_str (&b, "loss");
+    b_double (&b, 0.25);
     segq_msg_t *msg = b_accepted (&b, SEGQ_MSG_PROGRESS);
     cr_assert_eq (segq_params_get (&msg->u.progress.metrics, "epoch")->type, SEGQ_PARAM_FLOAT);
     cr_assert_eq (segq_params_get (&msg->u.progress.metrics, "epoch")->f, 3.0);
     segq_msg_destroy (&msg);
 
     b_job_attempt (&b, 1);
-    b_str (&b, "metrics"); b_map (&b, 1);
-    b_str (&b, "loss"); b_str (&b, "low");
+    b_str (&b, "metrics");
+    b_map (&b, 1);
+    b_str (&b, "loss");
+    b_str (&b, "low");
     b_refused (&b, SEGQ_MSG_PROGRESS, SEGQ_EPROTO, "'metrics.loss' is a string, expected a number");
 #undef SUBMIT_WITH_PARAMS
     fixture_assert_no_leaks ();
@@ -826,7 +999,7 @@ Test (reject, mutated_bodies_never_crash, .timeout = 120)
        unexpected error code is fine. */
     uint32_t seed = 12345;
     for (size_t t = 0; t < fixture_type_count; t++) {
-        segq_msg_t *msg = fixture_msg (fixture_types[t], true);
+        segq_msg_t *msg = fixture_msg (fixture_types [t], true);
         fixture_frames_t f;
         cr_assert_eq (fixture_encode (msg, &f), SEGQ_OK);
         for (int round = 0; round < 300; round++) {
@@ -836,13 +1009,15 @@ Test (reject, mutated_bodies_never_crash, .timeout = 120)
             for (int k = 0; k < 1 + round % 4 && len; k++) {
                 seed = seed * 1103515245u + 12345u;
                 size_t at = (seed >> 8) % len;
-                static const uint8_t interesting[] = { 0x00, 0xff, 0xc1, 0xdd, 0xdf, 0xdb, 0xc6, 0x7f, 0x80, 0x90, 0xa0, 0xc0 };
-                copy[at] = round & 1 ? (uint8_t) (seed >> 16) : interesting[(seed >> 20) % sizeof interesting];
+                static const uint8_t interesting [] = { 0x00, 0xff, 0xc1, 0xdd, 0xdf, 0xdb,
+                                                        0xc6, 0x7f, 0x80, 0x90, 0xa0, 0xc0 };
+                copy [at] = round & 1 ? (uint8_t) (seed >> 16)
+                                      : interesting [(seed >> 20) % sizeof interesting];
             }
             if (round % 5 == 0)
                 len = (seed >> 4) % (len + 1);
             segq_msg_t *out = NULL;
-            char err[256];
+            char err [256];
             int rc = segq_msg_decode_bytes (f.header, f.header_size, copy, len, f.data, f.data_size,
                                             f.has_data, &out, NULL, err, sizeof err);
             cr_assert (rc == SEGQ_OK || rc == SEGQ_EPROTO || rc == SEGQ_ETOOBIG, "rc %d", rc);
@@ -872,13 +1047,13 @@ Test (reject, encoder_refuses_what_the_decoder_would, .timeout = 10)
     segq_msg_destroy (&msg);
 
     msg = fixture_msg (SEGQ_MSG_PUT, true);
-    msg->u.put.hash[3] = 'X';
+    msg->u.put.hash [3] = 'X';
     cr_assert_eq (segq_msg_encode (msg, &z), SEGQ_EINVAL);
     segq_msg_destroy (&msg);
 
     msg = fixture_msg (SEGQ_MSG_RESULT, true);
-    free (msg->u.result.outputs[1].name);
-    msg->u.result.outputs[1].name = strdup ("../../etc/cron.d/x");
+    free (msg->u.result.outputs [1].name);
+    msg->u.result.outputs [1].name = strdup ("../../etc/cron.d/x");
     cr_assert_eq (segq_msg_encode (msg, &z), SEGQ_EINVAL);
     segq_msg_destroy (&msg);
 
@@ -895,7 +1070,7 @@ Test (reject, encoder_refuses_what_the_decoder_would, .timeout = 10)
     segq_msg_destroy (&msg);
 
     msg = fixture_msg (SEGQ_MSG_SUBMIT, true);
-    msg->u.submit.inputs[0].job = strdup ("j1");     /* both hash and job */
+    msg->u.submit.inputs [0].job = strdup ("j1"); /* both hash and job */
     cr_assert_eq (segq_msg_encode (msg, &z), SEGQ_EINVAL);
     segq_msg_destroy (&msg);
 
@@ -936,45 +1111,61 @@ Test (reject, request_id_read_from_a_body_that_does_not_decode, .timeout = 10)
 {
     body_t b;
     /* a SUBMIT refused for a wrong type after its req */
-    b_begin (&b, 3, "user"); b_str (&b, "alice");
-    b_str (&b, "req"); b_uint (&b, 77);
-    b_str (&b, "kind"); b_uint (&b, 5);
+    b_begin (&b, 3, "user");
+    b_str (&b, "alice");
+    b_str (&b, "req");
+    b_uint (&b, 77);
+    b_str (&b, "kind");
+    b_uint (&b, 5);
     cr_assert_eq (b_peek (&b), 77);
     /* cut short after it; a uint64 of any size */
-    b_begin (&b, 3, "req"); b_uint (&b, UINT64_MAX);
-    b_str (&b, "kind"); b_str (&b, "sleep");
+    b_begin (&b, 3, "req");
+    b_uint (&b, UINT64_MAX);
+    b_str (&b, "kind");
+    b_str (&b, "sleep");
     cr_assert_eq (b_peek (&b), UINT64_MAX);
     /* no req to give: the key absent, nil, negative, not a number, nested */
-    b_begin (&b, 1, "user"); b_str (&b, "alice");
+    b_begin (&b, 1, "user");
+    b_str (&b, "alice");
     cr_assert_eq (b_peek (&b), 0);
-    b_begin (&b, 1, "req"); b_nil (&b);
+    b_begin (&b, 1, "req");
+    b_nil (&b);
     cr_assert_eq (b_peek (&b), 0);
-    b_begin (&b, 1, "req"); b_int (&b, -3);
+    b_begin (&b, 1, "req");
+    b_int (&b, -3);
     cr_assert_eq (b_peek (&b), 0);
-    b_begin (&b, 1, "req"); b_str (&b, "77");
+    b_begin (&b, 1, "req");
+    b_str (&b, "77");
     cr_assert_eq (b_peek (&b), 0);
-    b_begin (&b, 1, "params"); b_map (&b, 1);
-    b_str (&b, "req"); b_uint (&b, 77);
+    b_begin (&b, 1, "params");
+    b_map (&b, 1);
+    b_str (&b, "req");
+    b_uint (&b, 77);
     cr_assert_eq (b_peek (&b), 0);
     /* something unreadable before it: a byte msgpack never uses, a non-string key */
     uint8_t never_used = 0xc1;
-    b_begin (&b, 2, "x"); b_raw (&b, &never_used, 1);
-    b_str (&b, "req"); b_uint (&b, 77);
+    b_begin (&b, 2, "x");
+    b_raw (&b, &never_used, 1);
+    b_str (&b, "req");
+    b_uint (&b, 77);
     cr_assert_eq (b_peek (&b), 0);
     b_init (&b);
     b_map (&b, 2);
-    b_uint (&b, 1); b_uint (&b, 1);
-    b_str (&b, "req"); b_uint (&b, 77);
+    b_uint (&b, 1);
+    b_uint (&b, 1);
+    b_str (&b, "req");
+    b_uint (&b, 77);
     cr_assert_eq (b_peek (&b), 0);
     /* not a map at all, or nothing */
     b_init (&b);
     b_arr (&b, 2);
-    b_str (&b, "req"); b_uint (&b, 77);
+    b_str (&b, "req");
+    b_uint (&b, 77);
     cr_assert_eq (b_peek (&b), 0);
     cr_assert_eq (segq_msg_peek_req (NULL, 0), 0);
     cr_assert_eq (segq_msg_peek_req ((const uint8_t *) "", 0), 0);
     /* a map declaring more entries than the bytes could hold */
-    uint8_t huge[] = { 0xdf, 0x7f, 0xff, 0xff, 0xff, 0xa3, 'r', 'e', 'q', 0x4d };
+    uint8_t huge [] = { 0xdf, 0x7f, 0xff, 0xff, 0xff, 0xa3, 'r', 'e', 'q', 0x4d };
     cr_assert_eq (segq_msg_peek_req (huge, sizeof huge), 0);
     fixture_assert_no_leaks ();
 }
@@ -984,7 +1175,7 @@ Test (reject, request_id_read_from_a_body_that_does_not_decode, .timeout = 10)
 static zmsg_t *
 b_zmsg (body_t *b, segq_msg_type_t type, int extra)
 {
-    uint8_t header[4] = { 'S', 'Q', SEGQ_PROTO_VERSION, (uint8_t) type };
+    uint8_t header [4] = { 'S', 'Q', SEGQ_PROTO_VERSION, (uint8_t) type };
     zmsg_t *z = zmsg_new ();
     cr_assert_eq (zmsg_addmem (z, header, sizeof header), 0);
     cr_assert_eq (zmsg_addmem (z, b->sb.data, b->sb.size), 0);
@@ -999,17 +1190,20 @@ Test (reject, a_server_learns_the_request_id_of_what_it_refuses, .timeout = 10)
     body_t b;
     segq_msg_t *msg = NULL;
     uint64_t req = 1;
-    char err[256];
+    char err [256];
     /* a SUBMIT without its required kind */
-    b_begin (&b, 2, "req"); b_uint (&b, 77);
-    b_str (&b, "user"); b_str (&b, "alice");
+    b_begin (&b, 2, "req");
+    b_uint (&b, 77);
+    b_str (&b, "user");
+    b_str (&b, "alice");
     zmsg_t *z = b_zmsg (&b, SEGQ_MSG_SUBMIT, 0);
     cr_assert_eq (segq_msg_decode_request (&z, &msg, NULL, &req, err, sizeof err), SEGQ_EPROTO);
     cr_assert_null (z);
     cr_assert_null (msg);
     cr_assert_eq (req, 77, "%s", err);
     /* frames it should not have: the body is still the second */
-    b_begin (&b, 1, "req"); b_uint (&b, 78);
+    b_begin (&b, 1, "req");
+    b_uint (&b, 78);
     z = b_zmsg (&b, SEGQ_MSG_STATUS, 2);
     cr_assert_eq (segq_msg_decode_request (&z, &msg, NULL, &req, err, sizeof err), SEGQ_EPROTO);
     cr_assert_eq (req, 78, "%s", err);
@@ -1019,9 +1213,11 @@ Test (reject, a_server_learns_the_request_id_of_what_it_refuses, .timeout = 10)
     cr_assert_eq (segq_msg_decode_request (&z, &msg, NULL, &req, err, sizeof err), SEGQ_EPROTO);
     cr_assert_eq (req, 0);
     /* decoded: nothing to recover */
-    b_begin (&b, 1, "req"); b_uint (&b, 79);
+    b_begin (&b, 1, "req");
+    b_uint (&b, 79);
     z = b_zmsg (&b, SEGQ_MSG_WORKERS, 0);
-    cr_assert_eq (segq_msg_decode_request (&z, &msg, NULL, &req, err, sizeof err), SEGQ_OK, "%s", err);
+    cr_assert_eq (segq_msg_decode_request (&z, &msg, NULL, &req, err, sizeof err), SEGQ_OK, "%s",
+                  err);
     cr_assert_eq (msg->u.workers.req_id, 79);
     cr_assert_eq (req, 0);
     segq_msg_destroy (&msg);

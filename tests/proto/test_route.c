@@ -53,7 +53,8 @@ Test (route, request_id_and_user_are_where_the_codec_keeps_them)
     cr_assert_eq (segq_msg_user (msg), &msg->u.submit.user);
     segq_msg_destroy (&msg);
     msg = segq_msg_new (SEGQ_MSG_STATUS);
-    cr_assert_eq (segq_msg_user (msg), &msg->u.status.caller, "STATUS's user is a filter; "
+    cr_assert_eq (segq_msg_user (msg), &msg->u.status.caller,
+                  "STATUS's user is a filter; "
                   "who asks is `caller`");
     segq_msg_destroy (&msg);
     msg = segq_msg_new (SEGQ_MSG_PUT_DONE);

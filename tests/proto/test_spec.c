@@ -16,10 +16,10 @@ s_read_spec (void)
 {
     FILE *file = fopen (SEGQ_SOURCE_DIR "/proto/SPEC.md", "rb");
     cr_assert_not_null (file, "proto/SPEC.md is missing");
-    static char text[1 << 20];
+    static char text [1 << 20];
     size_t n = fread (text, 1, sizeof text - 1, file);
     fclose (file);
-    text[n] = '\0';
+    text [n] = '\0';
     return text;
 }
 
@@ -27,26 +27,54 @@ static void
 s_type_name (const segq__field_t *f, char *buf, size_t len)
 {
     switch (f->type) {
-        case SEGQ__F_U64:  snprintf (buf, len, "uint64"); return;
-        case SEGQ__F_U32:  snprintf (buf, len, "uint32"); return;
-        case SEGQ__F_I32:
-            if (f->lo == INT32_MIN && f->hi == INT32_MAX) {
-                snprintf (buf, len, "int32");
-                return;
-            }
-            /* fall through */
-        case SEGQ__F_ENUM: snprintf (buf, len, "int %lld..%lld", (long long) f->lo, (long long) f->hi); return;
-        case SEGQ__F_F64:  snprintf (buf, len, f->flags & SEGQ__FL_UNIT ? "number 0..1" : "number"); return;
-        case SEGQ__F_BOOL: snprintf (buf, len, "bool"); return;
-        case SEGQ__F_STR:  snprintf (buf, len, f->flags & SEGQ__FL_SHORT ? "id" : "text"); return;
-        case SEGQ__F_NAME: snprintf (buf, len, "name"); return;
-        case SEGQ__F_HASH: snprintf (buf, len, "hash"); return;
-        case SEGQ__F_BIN:  snprintf (buf, len, "bin"); return;
-        case SEGQ__F_STRS: snprintf (buf, len, "array of text"); return;
-        case SEGQ__F_U32S: snprintf (buf, len, "array of uint32"); return;
-        case SEGQ__F_STRUCTS: snprintf (buf, len, "array of %s", f->sub->name); return;
-        case SEGQ__F_PARAMS: snprintf (buf, len, "params"); return;
-        case SEGQ__F_METRICS: snprintf (buf, len, "metrics"); return;
+    case SEGQ__F_U64:
+        snprintf (buf, len, "uint64");
+        return;
+    case SEGQ__F_U32:
+        snprintf (buf, len, "uint32");
+        return;
+    case SEGQ__F_I32:
+        if (f->lo == INT32_MIN && f->hi == INT32_MAX) {
+            snprintf (buf, len, "int32");
+            return;
+        }
+        /* fall through */
+    case SEGQ__F_ENUM:
+        snprintf (buf, len, "int %lld..%lld", (long long) f->lo, (long long) f->hi);
+        return;
+    case SEGQ__F_F64:
+        snprintf (buf, len, f->flags & SEGQ__FL_UNIT ? "number 0..1" : "number");
+        return;
+    case SEGQ__F_BOOL:
+        snprintf (buf, len, "bool");
+        return;
+    case SEGQ__F_STR:
+        snprintf (buf, len, f->flags & SEGQ__FL_SHORT ? "id" : "text");
+        return;
+    case SEGQ__F_NAME:
+        snprintf (buf, len, "name");
+        return;
+    case SEGQ__F_HASH:
+        snprintf (buf, len, "hash");
+        return;
+    case SEGQ__F_BIN:
+        snprintf (buf, len, "bin");
+        return;
+    case SEGQ__F_STRS:
+        snprintf (buf, len, "array of text");
+        return;
+    case SEGQ__F_U32S:
+        snprintf (buf, len, "array of uint32");
+        return;
+    case SEGQ__F_STRUCTS:
+        snprintf (buf, len, "array of %s", f->sub->name);
+        return;
+    case SEGQ__F_PARAMS:
+        snprintf (buf, len, "params");
+        return;
+    case SEGQ__F_METRICS:
+        snprintf (buf, len, "metrics");
+        return;
     }
     snprintf (buf, len, "?");
 }
@@ -55,7 +83,7 @@ static void
 s_absent (const segq__field_t *f, char *buf, size_t len)
 {
     if (f->flags & SEGQ__FL_REQUIRED)
-        buf[0] = '\0';
+        buf [0] = '\0';
     else if (f->type == SEGQ__F_I32 || f->type == SEGQ__F_ENUM)
         snprintf (buf, len, "%lld", (long long) f->absent);
     else if (f->type == SEGQ__F_BOOL)
@@ -74,7 +102,7 @@ s_check (const char *spec, const segq__struct_desc_t *desc, int depth)
 {
     cr_assert_lt (depth, 5);
     cr_assert_leq (desc->n_fields, 64, "%s: the decoder tracks keys in a 64-bit mask", desc->name);
-    char marker[128];
+    char marker [128];
     snprintf (marker, sizeof marker, "<!-- fields: %s -->\n", desc->name);
     const char *at = strstr (spec, marker);
     cr_assert_not_null (at, "SPEC.md has no table for %s", desc->name);
@@ -90,8 +118,8 @@ s_check (const char *spec, const segq__struct_desc_t *desc, int depth)
         at++;
     }
     for (size_t i = 0; i < desc->n_fields; i++) {
-        const segq__field_t *f = &desc->fields[i];
-        char type[64], absent[32], expected[256];
+        const segq__field_t *f = &desc->fields [i];
+        char type [64], absent [32], expected [256];
         s_type_name (f, type, sizeof type);
         s_absent (f, absent, sizeof absent);
         snprintf (expected, sizeof expected, "| `%s` | %s | %s | %s |", f->key, type,
@@ -99,13 +127,14 @@ s_check (const char *spec, const segq__struct_desc_t *desc, int depth)
         const char *end = strchr (at, '\n');
         cr_assert_not_null (end);
         cr_assert (strncmp (at, expected, strlen (expected)) == 0,
-                   "SPEC.md, %s row %zu: expected '%s', found '%.*s'", desc->name, i + 1,
-                   expected, (int) (end - at), at);
+                   "SPEC.md, %s row %zu: expected '%s', found '%.*s'", desc->name, i + 1, expected,
+                   (int) (end - at), at);
         at = end + 1;
         if (f->type == SEGQ__F_STRUCTS)
             s_check (spec, f->sub, depth + 1);
     }
-    cr_assert (strncmp (at, "| `", 3) != 0, "SPEC.md's %s table has rows the codec lacks", desc->name);
+    cr_assert (strncmp (at, "| `", 3) != 0, "SPEC.md's %s table has rows the codec lacks",
+               desc->name);
 }
 
 Test (spec, field_tables_match_the_codec, .timeout = 10)
@@ -118,7 +147,7 @@ Test (spec, field_tables_match_the_codec, .timeout = 10)
             continue;
         bodies++;
         s_check (spec, desc, 0);
-        char row[64];
+        char row [64];
         snprintf (row, sizeof row, "| %d | %s |", type, desc->name);
         cr_assert (strstr (spec, row), "SPEC.md's type table lacks '%s'", row);
     }
@@ -126,8 +155,9 @@ Test (spec, field_tables_match_the_codec, .timeout = 10)
     int rows = 0;
     for (const char *line = spec; line; line = strchr (line, '\n'), line = line ? line + 1 : NULL) {
         int number, end = 0;
-        char name[64];
-        if (sscanf (line, "| %d | %63[A-Z_] |%n", &number, name, &end) == 2 && end > 0 && number > 0)
+        char name [64];
+        if (sscanf (line, "| %d | %63[A-Z_] |%n", &number, name, &end) == 2 && end > 0
+            && number > 0)
             rows++;
     }
     cr_assert_eq (bodies, rows, "the codec has %d message types, SPEC.md's table %d", bodies, rows);
@@ -137,12 +167,12 @@ Test (spec, error_codes_match, .timeout = 10)
 {
     const char *spec = s_read_spec ();
     for (int code = -1; code >= SEGQ_ELAST; code--) {
-        char row[64];
+        char row [64];
         snprintf (row, sizeof row, "| %d | %s |", code, segq_error_name (code));
         cr_assert (strstr (spec, row), "SPEC.md's error table lacks '%s'", row);
     }
     for (int state = SEGQ_JOB_WAITING; state <= SEGQ_JOB_CANCELLED; state++) {
-        char row[64];
+        char row [64];
         snprintf (row, sizeof row, "| %d | %s |", state, segq_job_state_name (state));
         cr_assert (strstr (spec, row), "SPEC.md's state table lacks '%s'", row);
     }
@@ -155,11 +185,11 @@ s_example_in_spec (const char *spec_collapsed, segq_msg_t *msg)
     zmsg_t *zmsg;
     cr_assert_eq (segq_msg_encode (msg, &zmsg), SEGQ_OK);
     for (zframe_t *frame = zmsg_first (zmsg); frame; frame = zmsg_next (zmsg)) {
-        char hex[600] = "";
+        char hex [600] = "";
         size_t used = 0;
         for (size_t i = 0; i < zframe_size (frame) && used + 4 < sizeof hex; i++)
             used += (size_t) snprintf (hex + used, sizeof hex - used, "%s%02x", i ? " " : "",
-                                       zframe_data (frame)[i]);
+                                       zframe_data (frame) [i]);
         cr_assert (strstr (spec_collapsed, hex), "SPEC.md lacks the %s frame '%s'",
                    segq_msg_type_name (msg->type), hex);
     }
@@ -174,9 +204,9 @@ Test (spec, worked_examples_match_the_codec, .timeout = 10)
     char *collapsed = malloc (strlen (spec) + 1);
     size_t n = 0;
     for (const char *p = spec; *p; p++)
-        if (!(*p == ' ' || *p == '\n') || (n && collapsed[n - 1] != ' '))
-            collapsed[n++] = *p == '\n' ? ' ' : *p;
-    collapsed[n] = '\0';
+        if (!(*p == ' ' || *p == '\n') || (n && collapsed [n - 1] != ' '))
+            collapsed [n++] = *p == '\n' ? ' ' : *p;
+    collapsed [n] = '\0';
 
     segq_msg_t *msg = segq_msg_new (SEGQ_MSG_SUBMIT);
     msg->u.submit.req_id = 1;

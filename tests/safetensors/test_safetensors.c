@@ -68,13 +68,26 @@ static void pattern(segq_st_dtype_t dt, size_t i, uint8_t *out)
     double fv = (double)(i % 97) * 0.25 - 5.0;
     uint64_t v = (uint64_t)i * 2654435761u + 12345u;
     switch (dt) {
-    case SEGQ_ST_F32: v = float_bits((float)fv); break;
-    case SEGQ_ST_F64: memcpy(&v, &fv, 8); break;
-    case SEGQ_ST_F16: v = to_f16((float)fv); break;
-    case SEGQ_ST_BF16: v = float_bits((float)fv) >> 16; break;
-    case SEGQ_ST_BOOL: v = i % 3 == 0; break;
-    case SEGQ_ST_F8_E4M3: v = (i * 37 + 1) % 256; break;
-    default: break;
+    case SEGQ_ST_F32:
+        v = float_bits((float)fv);
+        break;
+    case SEGQ_ST_F64:
+        memcpy(&v, &fv, 8);
+        break;
+    case SEGQ_ST_F16:
+        v = to_f16((float)fv);
+        break;
+    case SEGQ_ST_BF16:
+        v = float_bits((float)fv) >> 16;
+        break;
+    case SEGQ_ST_BOOL:
+        v = i % 3 == 0;
+        break;
+    case SEGQ_ST_F8_E4M3:
+        v = (i * 37 + 1) % 256;
+        break;
+    default:
+        break;
     }
     for (size_t k = 0; k < size; k++)
         out[k] = (uint8_t)(v >> (8 * k));
@@ -90,7 +103,8 @@ static size_t numel(size_t ndim, const int64_t *shape)
 
 static uint8_t *fixture_data(size_t f, size_t *nbytes)
 {
-    size_t n = numel(fixture[f].ndim, fixture[f].shape), size = segq_st_dtype_size(fixture[f].dtype);
+    size_t n = numel(fixture[f].ndim, fixture[f].shape),
+           size = segq_st_dtype_size(fixture[f].dtype);
     uint8_t *d = malloc(n * size + 1);
     cr_assert(d);
     for (size_t i = 0; i < n; i++)
@@ -113,9 +127,8 @@ static segq_st_writer_t *fixture_writer(void)
         free(d);
     }
     for (size_t m = 0; m < 3; m++)
-        cr_assert_eq(segq_st_writer_set_meta(w, fixture_meta[m][0], fixture_meta[m][1], err,
-                                             sizeof err),
-                     0);
+        cr_assert_eq(
+            segq_st_writer_set_meta(w, fixture_meta[m][0], fixture_meta[m][1], err, sizeof err), 0);
     return w;
 }
 
@@ -135,8 +148,7 @@ static void check_fixture(const segq_st_t *st)
         cr_assert_eq(t->nbytes, nbytes);
         cr_assert_eq(t->numel, numel(fixture[f].ndim, fixture[f].shape));
         cr_assert_eq(memcmp(t->data, want, nbytes), 0, "values of %s", fixture[f].name);
-        cr_assert_eq((uintptr_t)t->data % segq_st_dtype_size(t->dtype), 0, "%s aligned",
-                     t->name);
+        cr_assert_eq((uintptr_t)t->data % segq_st_dtype_size(t->dtype), 0, "%s aligned", t->name);
         free(want);
     }
     /* Names come in byte order. */
@@ -268,9 +280,9 @@ Test(layout, published_examples, .timeout = FX_TIMEOUT)
     w = segq_st_writer_new();
     float v[6] = {0, 1, 2, 3, 4, 5};
     int64_t shape[3] = {1, 2, 3};
-    cr_assert_eq(segq_st_writer_add(w, "attn.0", SEGQ_ST_F32, 3, shape, v, sizeof v, err,
-                                    sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(
+        segq_st_writer_add(w, "attn.0", SEGQ_ST_F32, 3, shape, v, sizeof v, err, sizeof err), 0,
+        "%s", err);
     expect_header(w, "{\"attn.0\":{\"dtype\":\"F32\",\"shape\":[1,2,3],\"data_offsets\":[0,24]}}",
                   64);
     uint8_t *buf;
@@ -298,11 +310,10 @@ Test(writer, bad_arguments, .timeout = FX_TIMEOUT)
     cr_assert(strstr(err, "12 bytes"), "%s", err);
     cr_assert_eq(segq_st_writer_add(w, "z", SEGQ_ST_F32, 1, neg, d, 0, err, sizeof err),
                  SEGQ_EINVAL);
-    cr_assert_eq(segq_st_writer_add(w, "__metadata__", SEGQ_ST_F32, 2, shape, d, 16, err,
-                                    sizeof err),
-                 SEGQ_EINVAL);
-    cr_assert_eq(segq_st_writer_add(w, "t", (segq_st_dtype_t)99, 2, shape, d, 16, err,
-                                    sizeof err),
+    cr_assert_eq(
+        segq_st_writer_add(w, "__metadata__", SEGQ_ST_F32, 2, shape, d, 16, err, sizeof err),
+        SEGQ_EINVAL);
+    cr_assert_eq(segq_st_writer_add(w, "t", (segq_st_dtype_t)99, 2, shape, d, 16, err, sizeof err),
                  SEGQ_EINVAL);
     cr_assert(strstr(err, "invalid dtype 99"), "%s", err);
     cr_assert_eq(segq_st_writer_add(w, "bad\xff", SEGQ_ST_F32, 2, shape, d, 16, err, sizeof err),
@@ -424,14 +435,12 @@ Test(reader, bad_lengths_and_files, .timeout = FX_TIMEOUT)
     char err[SEGQ_ST_ERRLEN];
     segq_st_t *st = NULL;
     cr_assert_eq(segq_st_open_mem("", 0, "f", &st, err, sizeof err), SEGQ_ECORRUPT);
-    cr_assert_eq(segq_st_open_mem("\x02\0\0\0\0\0\0", 7, "f", &st, err, sizeof err),
-                 SEGQ_ECORRUPT);
+    cr_assert_eq(segq_st_open_mem("\x02\0\0\0\0\0\0", 7, "f", &st, err, sizeof err), SEGQ_ECORRUPT);
     uint8_t huge[10] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, '{', '}'};
     cr_assert_eq(segq_st_open_mem(huge, sizeof huge, "f", &st, err, sizeof err), SEGQ_ECORRUPT);
     cr_assert(strstr(err, "limit"), "%s", err);
     uint8_t beyond[10] = {100, 0, 0, 0, 0, 0, 0, 0, '{', '}'};
-    cr_assert_eq(segq_st_open_mem(beyond, sizeof beyond, "f", &st, err, sizeof err),
-                 SEGQ_ECORRUPT);
+    cr_assert_eq(segq_st_open_mem(beyond, sizeof beyond, "f", &st, err, sizeof err), SEGQ_ECORRUPT);
     cr_assert(strstr(err, "header length 100"), "%s", err);
     cr_assert_eq(segq_st_open("/nonexistent.safetensors", &st, err, sizeof err), SEGQ_EIO);
     cr_assert(strstr(err, "/nonexistent.safetensors"), "%s", err);

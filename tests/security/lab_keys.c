@@ -7,7 +7,7 @@
 void
 lab_cert (const char *dir, const char *name, const char *role)
 {
-    char err[1024] = "";
+    char err [1024] = "";
     cr_assert_eq (segq_keys_generate (dir, name, name, role, err, sizeof err), 0, "%s", err);
 }
 
@@ -28,16 +28,17 @@ lab_keys_make (const char *dir, char *keys, size_t keys_len, char *certs, size_t
 segq_client_t *
 lab_client (const char *endpoint, const char *certs, const char *broker_key, const char *name)
 {
-    char cert[900];
+    char cert [900];
     snprintf (cert, sizeof cert, "%s/%s.cert", certs ? certs : "", name);
-    segq_client_options_t options = { .broker = endpoint, .user = name, .timeout_ms = 5000,
-                                      .hash_cache = "" };
+    segq_client_options_t options = {
+        .broker = endpoint, .user = name, .timeout_ms = 5000, .hash_cache = ""
+    };
     if (certs) {
         options.cert = cert;
         options.broker_key = broker_key;
     }
     segq_client_t *client = NULL;
-    char err[1024];
+    char err [1024];
     cr_assert_eq (segq_client_connect (&options, &client, err, sizeof err), 0, "%s", err);
     return client;
 }

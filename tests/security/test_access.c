@@ -16,7 +16,7 @@
 
 static harness_t *h;
 static bool keyed;
-static char keys[600], certs[700], broker_key[700];
+static char keys [600], certs [700], broker_key [700];
 
 static void
 s_start (bool with_keys)
@@ -24,13 +24,14 @@ s_start (bool with_keys)
     keyed = with_keys;
     h = harness_new ("access");
     cr_assert_not_null (h);
-    const char *extra[] = { "--keys", keys, NULL };
+    const char *extra [] = { "--keys", keys, NULL };
     if (keyed)
-        lab_keys_make (h->dir, keys, sizeof keys, certs, sizeof certs, broker_key, sizeof broker_key);
+        lab_keys_make (h->dir, keys, sizeof keys, certs, sizeof certs, broker_key,
+                       sizeof broker_key);
     cr_assert_eq (harness_start_broker (h, keyed ? extra : NULL), 0, "segqd did not start");
-    char cert[900];
+    char cert [900];
     snprintf (cert, sizeof cert, "%s/w1.cert", certs);
-    const char *worker[] = { "--broker-key", broker_key, "--cert", cert, NULL };
+    const char *worker [] = { "--broker-key", broker_key, "--cert", cert, NULL };
     H_ASSERT (h, harness_start_worker (h, "w1", 2, keyed ? worker : NULL) >= 0, "no worker");
 }
 
@@ -60,7 +61,7 @@ s_client (const char *name)
 
 /* Submits echo with one input (built by the caller on spec); rc as submit. */
 static int
-s_submit (segq_client_t *c, segq_job_spec_t *spec, char job[SEGQ_JOB_ID_MAX])
+s_submit (segq_client_t *c, segq_job_spec_t *spec, char job [SEGQ_JOB_ID_MAX])
 {
     int rc = segq_client_submit (c, spec, job, SEGQ_JOB_ID_MAX);
     segq_job_spec_destroy (&spec);
@@ -71,7 +72,7 @@ static segq_job_spec_t *
 s_echo_of_job (const char *job, const char *output)
 {
     segq_job_spec_t *spec = segq_job_spec_new ("echo");
-    char err[512];
+    char err [512];
     cr_assert_eq (segq_job_spec_input_job (spec, "files", job, output, err, sizeof err), 0, "%s",
                   err);
     return spec;
@@ -81,7 +82,7 @@ static segq_job_spec_t *
 s_echo_of_hash (const char *hash, uint64_t size)
 {
     segq_job_spec_t *spec = segq_job_spec_new ("echo");
-    char err[512];
+    char err [512];
     cr_assert_eq (segq_job_spec_input_hash (spec, "files", hash, size, err, sizeof err), 0, "%s",
                   err);
     return spec;
@@ -91,7 +92,7 @@ s_echo_of_hash (const char *hash, uint64_t size)
 static void
 s_refused (segq_client_t *bob, segq_job_spec_t *spec, const char *why, const char *form)
 {
-    char job[SEGQ_JOB_ID_MAX];
+    char job [SEGQ_JOB_ID_MAX];
     int rc = s_submit (bob, spec, job);
     H_ASSERT (h, rc == SEGQ_EPERM, "bob's echo of alice's data by %s: %d (%s), job %s", form, rc,
               segq_client_error (bob), rc == 0 ? job : "-");
@@ -100,11 +101,11 @@ s_refused (segq_client_t *bob, segq_job_spec_t *spec, const char *why, const cha
 }
 
 typedef struct {
-    char job[SEGQ_JOB_ID_MAX];
-    char array[SEGQ_JOB_ID_MAX + 4];
-    char file[600];             /* its input, on this machine */
-    char in_hash[SEGQ_HASH_HEX_LEN + 1], out_hash[SEGQ_HASH_HEX_LEN + 1];
-    char out_name[256];         /* its output's name */
+    char job [SEGQ_JOB_ID_MAX];
+    char array [SEGQ_JOB_ID_MAX + 4];
+    char file [600]; /* its input, on this machine */
+    char in_hash [SEGQ_HASH_HEX_LEN + 1], out_hash [SEGQ_HASH_HEX_LEN + 1];
+    char out_name [256]; /* its output's name */
     uint64_t size;
 } alices_t;
 
@@ -116,7 +117,7 @@ s_alices_job (segq_client_t *alice, alices_t *a)
     a->size = 3000;
     cr_assert_eq (harness_write_random_file (a->file, a->size, 7), 0);
     segq_job_spec_t *spec = segq_job_spec_new ("echo");
-    char err[512];
+    char err [512];
     cr_assert_eq (segq_job_spec_input_file (spec, "files", a->file, err, sizeof err), 0, "%s", err);
     H_ASSERT (h, s_submit (alice, spec, a->job) == 0, "%s", segq_client_error (alice));
     segq_job_info_t info = { 0 };
@@ -124,11 +125,11 @@ s_alices_job (segq_client_t *alice, alices_t *a)
     H_ASSERT (h, info.state == SEGQ_JOB_SUCCEEDED && info.n_inputs == 1 && info.n_outputs == 1,
               "echo %s with %zu inputs, %zu outputs", segq_job_state_name (info.state),
               info.n_inputs, info.n_outputs);
-    snprintf (a->in_hash, sizeof a->in_hash, "%s", info.inputs[0].hash);
-    snprintf (a->out_hash, sizeof a->out_hash, "%s", info.outputs[0].hash);
-    snprintf (a->out_name, sizeof a->out_name, "%s", info.outputs[0].name);
+    snprintf (a->in_hash, sizeof a->in_hash, "%s", info.inputs [0].hash);
+    snprintf (a->out_hash, sizeof a->out_hash, "%s", info.outputs [0].hash);
+    snprintf (a->out_name, sizeof a->out_name, "%s", info.outputs [0].name);
     segq_job_info_clear (&info);
-    const char *jobs[] = { a->job };
+    const char *jobs [] = { a->job };
     segq_array_info_t array = { 0 };
     H_ASSERT (h, segq_client_array_create (alice, jobs, 1, &array) == 0, "%s",
               segq_client_error (alice));
@@ -154,13 +155,13 @@ s_status_hides_data (segq_client_t *bob, segq_client_t *alice, const alices_t *a
     H_ASSERT (h, segq_client_job (bob, a->job, false, &info) == 0, "%s", segq_client_error (bob));
     cr_assert_str_eq (info.owner, "alice");
     cr_assert_eq (info.state, SEGQ_JOB_SUCCEEDED, "bob still sees the job and its state");
-    cr_assert_eq (info.n_inputs, 0, "bob sees alice's input %s", info.inputs[0].name);
-    cr_assert_eq (info.n_outputs, 0, "bob sees alice's output %s", info.outputs[0].name);
+    cr_assert_eq (info.n_inputs, 0, "bob sees alice's input %s", info.inputs [0].name);
+    cr_assert_eq (info.n_outputs, 0, "bob sees alice's output %s", info.outputs [0].name);
     segq_job_info_clear (&info);
     H_ASSERT (h, segq_client_job (alice, a->job, false, &info) == 0, "%s",
               segq_client_error (alice));
     cr_assert_eq (info.n_inputs, 1);
-    cr_assert_str_eq (info.inputs[0].hash, a->in_hash);
+    cr_assert_str_eq (info.inputs [0].hash, a->in_hash);
     segq_job_info_clear (&info);
 }
 
@@ -169,7 +170,7 @@ s_status_hides_data (segq_client_t *bob, segq_client_t *alice, const alices_t *a
 static void
 s_reason_hidden (segq_client_t *bob, segq_client_t *alice)
 {
-    char job[SEGQ_JOB_ID_MAX];
+    char job [SEGQ_JOB_ID_MAX];
     H_ASSERT (h, s_submit (alice, segq_job_spec_new ("fail"), job) == 0, "%s",
               segq_client_error (alice));
     segq_job_info_t info = { 0 };
@@ -188,7 +189,7 @@ s_reason_hidden (segq_client_t *bob, segq_client_t *alice)
 static void
 s_reads_refused (segq_client_t *bob, const alices_t *a)
 {
-    char path[700];
+    char path [700];
     snprintf (path, sizeof path, "%s/stolen", h->dir);
     cr_assert_eq (segq_client_fetch (bob, a->job, a->out_name, path, NULL), SEGQ_EPERM, "%s",
                   segq_client_error (bob));
@@ -204,14 +205,14 @@ s_reads_refused (segq_client_t *bob, const alices_t *a)
 static void
 s_possession_proved_by_upload (segq_client_t *bob, const alices_t *a)
 {
-    char hash[SEGQ_HASH_HEX_LEN + 1];
+    char hash [SEGQ_HASH_HEX_LEN + 1];
     uint64_t before = segq_client_bytes_uploaded (bob);
     H_ASSERT (h, segq_client_upload_hash_first (bob, a->file, "mine.png", hash, NULL) == 0, "%s",
               segq_client_error (bob));
     cr_assert_str_eq (hash, a->in_hash);
     cr_assert_eq (segq_client_bytes_uploaded (bob) - before, a->size,
                   "the broker skipped bob's upload of a hash only alice had sent");
-    char job[SEGQ_JOB_ID_MAX];
+    char job [SEGQ_JOB_ID_MAX];
     H_ASSERT (h, s_submit (bob, s_echo_of_hash (a->in_hash, a->size), job) == 0, "%s",
               segq_client_error (bob));
     /* a second time, it is skipped: he has sent it */
@@ -221,8 +222,8 @@ s_possession_proved_by_upload (segq_client_t *bob, const alices_t *a)
     cr_assert_eq (segq_client_bytes_uploaded (bob), before);
 }
 
-Test (access, keys_no_form_of_reference_reaches_anothers_data, .init = setup_keys,
-      .fini = teardown, .timeout = 120)
+Test (access, keys_no_form_of_reference_reaches_anothers_data, .init = setup_keys, .fini = teardown,
+      .timeout = 120)
 {
     segq_client_t *alice = s_client ("alice"), *bob = s_client ("bob"), *root = s_client ("root");
     alices_t a;
@@ -232,7 +233,7 @@ Test (access, keys_no_form_of_reference_reaches_anothers_data, .init = setup_key
     s_reason_hidden (bob, alice);
     s_reads_refused (bob, &a);
     /* the owner and an admin may use every form */
-    char job[SEGQ_JOB_ID_MAX];
+    char job [SEGQ_JOB_ID_MAX];
     H_ASSERT (h, s_submit (alice, s_echo_of_hash (a.in_hash, a.size), job) == 0, "%s",
               segq_client_error (alice));
     H_ASSERT (h, s_submit (root, s_echo_of_job (a.array, "*"), job) == 0, "%s",
@@ -250,8 +251,8 @@ Test (access, keys_no_form_of_reference_reaches_anothers_data, .init = setup_key
     H_ASSERT_CLEAN_STOP (h);
 }
 
-Test (access, without_keys_the_rule_holds_for_the_name_sent, .init = setup_plain,
-      .fini = teardown, .timeout = 120)
+Test (access, without_keys_the_rule_holds_for_the_name_sent, .init = setup_plain, .fini = teardown,
+      .timeout = 120)
 {
     segq_client_t *alice = s_client ("alice"), *bob = s_client ("bob");
     alices_t a;
@@ -276,14 +277,14 @@ Test (access, a_worker_certificate_fetches_only_its_jobs_inputs, .init = setup_k
     alices_t a;
     s_alices_job (alice, &a);
     lab_cert (certs, "w2", "worker");
-    const char *nodes[] = { "w2", "w1" };
+    const char *nodes [] = { "w2", "w1" };
     for (size_t i = 0; i < 2; i++) {
-        segq_client_t *node = s_client (nodes[i]);
-        char path[700];
-        snprintf (path, sizeof path, "%s/by-%s", h->dir, nodes[i]);
+        segq_client_t *node = s_client (nodes [i]);
+        char path [700];
+        snprintf (path, sizeof path, "%s/by-%s", h->dir, nodes [i]);
         int rc = segq_client_fetch (node, a.job, a.out_name, path, NULL);
         H_ASSERT (h, rc == SEGQ_EPERM, "worker certificate %s fetched alice's output: %d (%s)",
-                  nodes[i], rc, segq_client_error (node));
+                  nodes [i], rc, segq_client_error (node));
         cr_assert (strstr (segq_client_error (node), "register"), "%s", segq_client_error (node));
         cr_assert_neq (access (path, F_OK), 0, "nothing fetched");
         segq_client_destroy (&node);

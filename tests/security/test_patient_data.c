@@ -19,8 +19,7 @@
 #include "segq_keys.h"
 
 static harness_t *h;
-static char keys[600], certs[700], broker_key[700];
-
+static char keys [600], certs [700], broker_key [700];
 
 /* retention: a --retention flag, or with from_config a line of segqd.conf */
 static void
@@ -29,7 +28,7 @@ s_start (const char *retention, bool from_config)
     h = harness_new ("patient");
     cr_assert_not_null (h);
     lab_keys_make (h->dir, keys, sizeof keys, certs, sizeof certs, broker_key, sizeof broker_key);
-    char config[700];
+    char config [700];
     snprintf (config, sizeof config, "%s/segqd.conf", h->dir);
     if (from_config) {
         FILE *file = fopen (config, "w");
@@ -37,8 +36,9 @@ s_start (const char *retention, bool from_config)
         fprintf (file, "# patient data\nretention = %s\n", retention);
         fclose (file);
     }
-    const char *extra[] = { "--keys", keys, retention ? from_config ? "--config" : "--retention" : NULL,
-                            from_config ? config : retention, NULL };
+    const char *extra [] = { "--keys", keys,
+                             retention ? from_config ? "--config" : "--retention" : NULL,
+                             from_config ? config : retention, NULL };
     cr_assert_eq (harness_start_broker (h, extra), 0, "segqd did not start");
 }
 
@@ -69,12 +69,12 @@ s_client (const char *name)
 static int
 s_start_worker (int slots, const char *const *more)
 {
-    char cert[900];
+    char cert [900];
     snprintf (cert, sizeof cert, "%s/w1.cert", certs);
-    const char *extra[16] = { "--broker-key", broker_key, "--cert", cert };
+    const char *extra [16] = { "--broker-key", broker_key, "--cert", cert };
     size_t n = 4;
-    for (size_t i = 0; more && more[i] && n < 15; i++)
-        extra[n++] = more[i];
+    for (size_t i = 0; more && more [i] && n < 15; i++)
+        extra [n++] = more [i];
     return harness_start_worker (h, "w1", slots, extra);
 }
 
@@ -88,14 +88,16 @@ s_file (const char *name, size_t size, unsigned seed, char *path, size_t len)
 /* echo of the given files and/or another job's outputs; its id in job */
 static void
 s_echo (segq_client_t *c, const char *const *files, const char *from, const char *after,
-        char job[SEGQ_JOB_ID_MAX])
+        char job [SEGQ_JOB_ID_MAX])
 {
     segq_job_spec_t *spec = segq_job_spec_new ("echo");
-    char err[512];
-    for (size_t i = 0; files && files[i]; i++)
-        cr_assert_eq (segq_job_spec_input_file (spec, "files", files[i], err, sizeof err), 0, "%s", err);
+    char err [512];
+    for (size_t i = 0; files && files [i]; i++)
+        cr_assert_eq (segq_job_spec_input_file (spec, "files", files [i], err, sizeof err), 0, "%s",
+                      err);
     if (from)
-        cr_assert_eq (segq_job_spec_input_job (spec, "files", from, "*", err, sizeof err), 0, "%s", err);
+        cr_assert_eq (segq_job_spec_input_job (spec, "files", from, "*", err, sizeof err), 0, "%s",
+                      err);
     if (after)
         cr_assert_eq (segq_job_spec_after (spec, after), 0);
     H_ASSERT (h, segq_client_submit (c, spec, job, SEGQ_JOB_ID_MAX) == 0, "%s",
@@ -104,10 +106,10 @@ s_echo (segq_client_t *c, const char *const *files, const char *from, const char
 }
 
 static void
-s_sleep (segq_client_t *c, const char *seconds, uint32_t time_limit, char job[SEGQ_JOB_ID_MAX])
+s_sleep (segq_client_t *c, const char *seconds, uint32_t time_limit, char job [SEGQ_JOB_ID_MAX])
 {
     segq_job_spec_t *spec = segq_job_spec_new ("sleep");
-    char err[256];
+    char err [256];
     cr_assert_eq (segq_job_spec_param (spec, "seconds", seconds, err, sizeof err), 0, "%s", err);
     if (time_limit)
         segq_job_spec_set_time_limit (spec, time_limit);
@@ -129,17 +131,16 @@ s_wait (segq_client_t *c, const char *job)
 static int
 s_purge (segq_client_t *c, const char *job, char *message, size_t len, uint32_t *files)
 {
-    const char *jobs[] = { job };
+    const char *jobs [] = { job };
     segq_purge_result_t *out = NULL;
     size_t n = 0;
     int rc = segq_client_purge (c, jobs, 1, &out, &n);
     if (rc == 0 && n == 1) {
-        rc = out[0].code;
-        snprintf (message, len, "%s", out[0].message ? out[0].message : "");
+        rc = out [0].code;
+        snprintf (message, len, "%s", out [0].message ? out [0].message : "");
         if (files)
-            *files = out[0].artifacts;
-    }
-    else
+            *files = out [0].artifacts;
+    } else
         snprintf (message, len, "%s", segq_client_error (c));
     segq_purge_results_free (&out, n);
     return rc;
@@ -148,12 +149,12 @@ s_purge (segq_client_t *c, const char *job, char *message, size_t len, uint32_t 
 static int
 s_cancel (segq_client_t *c, const char *job)
 {
-    const char *jobs[] = { job };
+    const char *jobs [] = { job };
     segq_cancel_outcome_t *out = NULL;
     size_t n = 0;
     int rc = segq_client_cancel (c, jobs, 1, &out, &n);
     if (rc == 0 && n == 1)
-        rc = out[0].code;
+        rc = out [0].code;
     segq_cancel_outcomes_free (&out, n);
     return rc;
 }
@@ -161,7 +162,7 @@ s_cancel (segq_client_t *c, const char *job)
 static bool
 s_artifact_stored (const char *file)
 {
-    char hash[SEGQ_HASH_HEX_LEN + 1], path[1200];
+    char hash [SEGQ_HASH_HEX_LEN + 1], path [1200];
     cr_assert_eq (segq_sha256_file (file, hash), 0);
     snprintf (path, sizeof path, "%s/artifacts/%.2s/%s", h->data_dir, hash, hash);
     return access (path, F_OK) == 0;
@@ -170,7 +171,7 @@ s_artifact_stored (const char *file)
 static int
 s_fetch (segq_client_t *c, const char *job, const char *name)
 {
-    char path[700];
+    char path [700];
     snprintf (path, sizeof path, "%s/fetched-%s-%s", h->dir, job, name);
     unlink (path);
     return segq_client_fetch (c, job, name, path, NULL);
@@ -180,12 +181,12 @@ s_fetch (segq_client_t *c, const char *job, const char *name)
 static json_t *
 s_audit (void)
 {
-    char path[700];
+    char path [700];
     snprintf (path, sizeof path, "%s/audit.log", h->data_dir);
     FILE *file = fopen (path, "r");
     cr_assert_not_null (file, "no audit log at %s", path);
     json_t *events = json_array ();
-    char line[65536];
+    char line [65536];
     while (fgets (line, sizeof line, file)) {
         json_error_t error;
         json_t *event = json_loads (line, 0, &error);
@@ -199,18 +200,18 @@ s_audit (void)
 
 /* An audit event with these string values (NULL: any), or NULL. */
 static json_t *
-s_find (json_t *events, const char *action, const char *user, const char *job,
-        const char *outcome)
+s_find (json_t *events, const char *action, const char *user, const char *job, const char *outcome)
 {
     size_t i;
     json_t *event;
-    json_array_foreach (events, i, event) {
-        const char *keys[] = { "action", "user", "job", "outcome" };
-        const char *want[] = { action, user, job, outcome };
+    json_array_foreach (events, i, event)
+    {
+        const char *keys [] = { "action", "user", "job", "outcome" };
+        const char *want [] = { action, user, job, outcome };
         bool match = true;
         for (int k = 0; k < 4 && match; k++) {
-            const char *have = json_string_value (json_object_get (event, keys[k]));
-            match = !want[k] || (have && strcmp (have, want[k]) == 0);
+            const char *have = json_string_value (json_object_get (event, keys [k]));
+            match = !want [k] || (have && strcmp (have, want [k]) == 0);
         }
         if (match)
             return event;
@@ -223,15 +224,15 @@ Test (patient, purge_by_owner_or_admin_only_and_audited, .init = setup, .fini = 
 {
     cr_assert_geq (s_start_worker (1, NULL), 0, "worker did not register");
     segq_client_t *alice = s_client ("alice"), *bob = s_client ("bob"), *root = s_client ("root");
-    char only[700], shared[700], other[700];
+    char only [700], shared [700], other [700];
     s_file ("only.bin", 100000, 1, only, sizeof only);
     s_file ("shared.bin", 100000, 2, shared, sizeof shared);
     s_file ("other.bin", 50000, 3, other, sizeof other);
     /* a: only.bin + shared.bin; c: shared.bin too; d: other.bin */
-    char a[SEGQ_JOB_ID_MAX], c[SEGQ_JOB_ID_MAX], d[SEGQ_JOB_ID_MAX];
-    char s[SEGQ_JOB_ID_MAX], b[SEGQ_JOB_ID_MAX];
-    const char *a_files[] = { only, shared, NULL }, *c_files[] = { shared, NULL };
-    const char *d_files[] = { other, NULL };
+    char a [SEGQ_JOB_ID_MAX], c [SEGQ_JOB_ID_MAX], d [SEGQ_JOB_ID_MAX];
+    char s [SEGQ_JOB_ID_MAX], b [SEGQ_JOB_ID_MAX];
+    const char *a_files [] = { only, shared, NULL }, *c_files [] = { shared, NULL };
+    const char *d_files [] = { other, NULL };
     s_echo (alice, a_files, NULL, NULL, a);
     s_echo (alice, c_files, NULL, NULL, c);
     s_echo (alice, d_files, NULL, NULL, d);
@@ -244,7 +245,7 @@ Test (patient, purge_by_owner_or_admin_only_and_audited, .init = setup, .fini = 
     s_sleep (alice, "60", 0, s);
     cr_assert_eq (harness_wait_state (alice, s, SEGQ_JOB_RUNNING, 30000), 0);
     s_echo (alice, NULL, a, s, b);
-    char message[1024];
+    char message [1024];
     cr_assert_eq (s_purge (bob, a, message, sizeof message, NULL), SEGQ_EPERM, "bob purged: %s",
                   message);
     cr_assert (strstr (message, "belongs to alice"), "%s", message);
@@ -278,12 +279,13 @@ Test (patient, purge_by_owner_or_admin_only_and_audited, .init = setup, .fini = 
                info.message ? info.message : "(none)");
     segq_job_info_clear (&info);
     segq_log_chunk_t chunk = { 0 };
-    H_ASSERT (h, segq_client_logs (alice, a, 0, 4096, &chunk) == 0, "%s", segq_client_error (alice));
+    H_ASSERT (h, segq_client_logs (alice, a, 0, 4096, &chunk) == 0, "%s",
+              segq_client_error (alice));
     cr_assert_eq (chunk.size, 0, "a's log is still there");
     segq_log_chunk_clear (&chunk);
     /* a purged job is refused as an input at submit, not later on a worker */
     segq_job_spec_t *spec = segq_job_spec_new ("echo");
-    char reuse[SEGQ_JOB_ID_MAX], why[512];
+    char reuse [SEGQ_JOB_ID_MAX], why [512];
     cr_assert_eq (segq_job_spec_input_job (spec, "files", a, "*", why, sizeof why), 0, "%s", why);
     cr_assert_eq (segq_client_submit (alice, spec, reuse, sizeof reuse), SEGQ_ENOENT,
                   "a purged job was accepted as an input");
@@ -297,17 +299,18 @@ Test (patient, purge_by_owner_or_admin_only_and_audited, .init = setup, .fini = 
     cr_assert_eq (files, 1);
     cr_assert_eq (s_fetch (alice, d, "other.bin"), SEGQ_ENOENT);
     cr_assert (strstr (segq_client_error (alice), "by root"), "%s", segq_client_error (alice));
-    cr_assert_eq (s_purge (bob, "zzzzzz", message, sizeof message, NULL), SEGQ_ENOENT, "%s", message);
+    cr_assert_eq (s_purge (bob, "zzzzzz", message, sizeof message, NULL), SEGQ_ENOENT, "%s",
+                  message);
     /* bob may not fetch c's outputs, nor drain the node */
     cr_assert_eq (s_fetch (bob, c, "shared.bin"), SEGQ_EPERM);
     cr_assert_eq (segq_client_drain (bob, "w1"), SEGQ_EPERM, "%s", segq_client_error (bob));
     cr_assert (strstr (segq_client_error (bob), "only an admin"), "%s", segq_client_error (bob));
 
     /* the CLI */
-    char out[4096], err[4096];
-    char cert[900];
+    char out [4096], err [4096];
+    char cert [900];
     snprintf (cert, sizeof cert, "%s/alice.cert", certs);
-    const char *argv[] = { "--broker-key", broker_key, "--cert", cert, "purge", c, NULL };
+    const char *argv [] = { "--broker-key", broker_key, "--cert", cert, "purge", c, NULL };
     int status = harness_cli (h, out, sizeof out, err, sizeof err, argv);
     cr_assert_eq (status, 0, "segq purge: %s%s", out, err);
     cr_assert (strstr (out, "purged"), "%s", out);
@@ -328,7 +331,8 @@ Test (patient, purge_by_owner_or_admin_only_and_audited, .init = setup, .fini = 
     cr_assert (json_is_string (json_object_get (e, "peer")) && json_object_get (e, "key"));
     cr_assert (json_array_size (json_object_get (e, "inputs")) == 2);
     cr_assert_not_null (s_find (events, "fetch", "alice", a, "ok"));
-    cr_assert_not_null (s_find (events, "fetch", "alice", a, "refused"), "purged fetch not audited");
+    cr_assert_not_null (s_find (events, "fetch", "alice", a, "refused"),
+                        "purged fetch not audited");
     cr_assert_not_null (s_find (events, "fetch", "bob", c, "refused"));
     cr_assert_not_null (s_find (events, "fetch", "w1", NULL, "ok"), "worker fetches not audited");
     cr_assert_not_null (s_find (events, "cancel", "alice", s, "ok"));
@@ -338,7 +342,7 @@ Test (patient, purge_by_owner_or_admin_only_and_audited, .init = setup, .fini = 
     cr_assert_not_null (s_find (events, "purge", "root", d, "ok"));
     cr_assert_not_null (s_find (events, "purge", "alice", c, "ok"));
     json_decref (events);
-    char path[700];
+    char path [700];
     snprintf (path, sizeof path, "%s/audit.log", h->data_dir);
     struct stat st;
     cr_assert_eq (stat (path, &st), 0);
@@ -346,12 +350,12 @@ Test (patient, purge_by_owner_or_admin_only_and_audited, .init = setup, .fini = 
 
     /* a crash between a purge's commit and its unlink leaves the file: the
        next start removes it (here: put back by hand while segqd was down) */
-    char hash[SEGQ_HASH_HEX_LEN + 1], stored[1200], command[2600];
+    char hash [SEGQ_HASH_HEX_LEN + 1], stored [1200], command [2600];
     cr_assert_eq (segq_sha256_file (only, hash), 0);
     snprintf (stored, sizeof stored, "%s/artifacts/%.2s/%s", h->data_dir, hash, hash);
     snprintf (command, sizeof command, "cp %s %s", only, stored);
     cr_assert_eq (system (command), 0);
-    const char *extra[] = { "--keys", keys, NULL };
+    const char *extra [] = { "--keys", keys, NULL };
     cr_assert_eq (harness_start_broker (h, extra), 0);
     for (int i = 0; i < 100 && access (stored, F_OK) == 0; i++)
         usleep (100 * 1000);
@@ -364,11 +368,11 @@ Test (patient, retention_collects_ended_jobs_not_needed_by_others, .init = setup
 {
     cr_assert_geq (s_start_worker (1, NULL), 0, "worker did not register");
     segq_client_t *alice = s_client ("alice");
-    char x[700], z[700];
+    char x [700], z [700];
     s_file ("x.bin", 30000, 7, x, sizeof x);
     s_file ("z.bin", 30000, 8, z, sizeof z);
-    char a[SEGQ_JOB_ID_MAX], d[SEGQ_JOB_ID_MAX], s[SEGQ_JOB_ID_MAX], b[SEGQ_JOB_ID_MAX];
-    const char *a_files[] = { x, NULL }, *d_files[] = { z, NULL };
+    char a [SEGQ_JOB_ID_MAX], d [SEGQ_JOB_ID_MAX], s [SEGQ_JOB_ID_MAX], b [SEGQ_JOB_ID_MAX];
+    const char *a_files [] = { x, NULL }, *d_files [] = { z, NULL };
     s_echo (alice, a_files, NULL, NULL, a);
     s_echo (alice, d_files, NULL, NULL, d);
     cr_assert_eq (s_wait (alice, a), SEGQ_JOB_SUCCEEDED);
@@ -409,15 +413,16 @@ Test (patient, retention_flag_checked, .timeout = 30)
 {
     harness_t *self = harness_new ("patient-flag");
     cr_assert_not_null (self);
-    char command[2048];
+    char command [2048];
     snprintf (command, sizeof command, "%s --retention 30x --data-dir %s/d 2>&1",
               harness_binary ("segqd"), self->dir);
     FILE *out = popen (command, "r");
-    char text[2048] = "";
+    char text [2048] = "";
     size_t n = fread (text, 1, sizeof text - 1, out);
-    text[n] = 0;
+    text [n] = 0;
     int status = pclose (out);
-    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 2, "segqd took --retention 30x: %s", text);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 2, "segqd took --retention 30x: %s",
+               text);
     cr_assert (strstr (text, "--retention") && strstr (text, "30d"), "%s", text);
     harness_destroy (&self);
 }
@@ -426,7 +431,7 @@ Test (patient, retention_flag_checked, .timeout = 30)
 static zsock_t *
 s_raw (const char *name)
 {
-    char cert[900], err[1024];
+    char cert [900], err [1024];
     snprintf (cert, sizeof cert, "%s/%s.cert", certs, name);
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     cr_assert_not_null (sock);
@@ -442,7 +447,7 @@ s_ask (zsock_t *sock, segq_msg_t *msg)
     cr_assert_eq (segq_msg_send (&msg, sock, NULL), 0);
     for (;;) {
         segq_msg_t *reply = NULL;
-        char err[256];
+        char err [256];
         int rc = segq_msg_recv (sock, NULL, &reply, NULL, err, sizeof err);
         H_ASSERT (h, rc == 0 && reply, "no reply: %s", err);
         if (reply->type != SEGQ_MSG_HEARTBEAT)
@@ -468,7 +473,7 @@ Test (patient, fetch_by_hash_refused_to_clients_and_idle_workers, .init = setup,
       .timeout = 120)
 {
     segq_client_t *alice = s_client ("alice");
-    char x[700], hash[SEGQ_HASH_HEX_LEN + 1];
+    char x [700], hash [SEGQ_HASH_HEX_LEN + 1];
     s_file ("x.bin", 1000, 9, x, sizeof x);
     uint64_t size;
     H_ASSERT (h, segq_client_upload (alice, x, "x.bin", hash, &size) == 0, "%s",
@@ -509,7 +514,7 @@ s_assert_private (const char *path, int *count)
     while ((entry = readdir (dir))) {
         if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
             continue;
-        char child[2048];
+        char child [2048];
         snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
         s_assert_private (child, count);
     }
@@ -524,9 +529,9 @@ Test (patient, every_file_the_broker_and_worker_make_is_private, .init = setup, 
     umask (022);
     cr_assert_geq (s_start_worker (1, NULL), 0, "worker did not register");
     segq_client_t *alice = s_client ("alice"), *root = s_client ("root");
-    char x[700], a[SEGQ_JOB_ID_MAX], s[SEGQ_JOB_ID_MAX];
+    char x [700], a [SEGQ_JOB_ID_MAX], s [SEGQ_JOB_ID_MAX];
     s_file ("x.bin", 70000, 11, x, sizeof x);
-    const char *files[] = { x, NULL };
+    const char *files [] = { x, NULL };
     s_echo (alice, files, NULL, NULL, a);
     cr_assert_eq (s_wait (alice, a), SEGQ_JOB_SUCCEEDED);
     cr_assert_eq (s_fetch (alice, a, "x.bin"), 0);
@@ -535,15 +540,15 @@ Test (patient, every_file_the_broker_and_worker_make_is_private, .init = setup, 
     s_sleep (alice, "30", 0, s);
     cr_assert_eq (harness_wait_state (alice, s, SEGQ_JOB_RUNNING, 30000), 0);
     usleep (300 * 1000);
-    char backup[700];
+    char backup [700];
     snprintf (backup, sizeof backup, "%s/backup.db", h->dir);
     H_ASSERT (h, segq_client_backup (root, backup, 30000, NULL, NULL) == 0, "%s",
               segq_client_error (root));
     /* what the daemons' jobs write follows their umask (inherited) */
-    pid_t pids[] = { h->broker, h->workers[0].pid };
+    pid_t pids [] = { h->broker, h->workers [0].pid };
     for (int i = 0; i < 2; i++) {
-        char path[64], line[256];
-        snprintf (path, sizeof path, "/proc/%d/status", (int) pids[i]);
+        char path [64], line [256];
+        snprintf (path, sizeof path, "/proc/%d/status", (int) pids [i]);
         FILE *file = fopen (path, "r");
         cr_assert_not_null (file, "%s", path);
         bool found = false;
@@ -557,8 +562,8 @@ Test (patient, every_file_the_broker_and_worker_make_is_private, .init = setup, 
     }
     int count = 0;
     s_assert_private (h->data_dir, &count);
-    s_assert_private (h->workers[0].work_dir, &count);
-    s_assert_private (h->workers[0].cache_dir, &count);
+    s_assert_private (h->workers [0].work_dir, &count);
+    s_assert_private (h->workers [0].cache_dir, &count);
     s_assert_private (keys, &count);
     s_assert_private (backup, &count);
     /* data dir, db, artifacts, logs, audit, work and cache dirs, job dir... */
@@ -600,7 +605,8 @@ static long long
 s_sql_int (sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *stmt;
-    cr_assert_eq (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), SQLITE_OK, "%s", sqlite3_errmsg (db));
+    cr_assert_eq (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), SQLITE_OK, "%s",
+                  sqlite3_errmsg (db));
     cr_assert_eq (sqlite3_step (stmt), SQLITE_ROW);
     long long value = sqlite3_column_int64 (stmt, 0);
     sqlite3_finalize (stmt);
@@ -617,20 +623,21 @@ Test (patient, backup_during_submits_is_consistent_and_serves, .init = setup, .f
         usleep (20 * 1000);
     /* alice may not; the admin may, with the segqd backup command */
     segq_client_t *alice = s_client ("alice");
-    char backup[700];
+    char backup [700];
     snprintf (backup, sizeof backup, "%s/copy.db", h->dir);
     cr_assert_eq (segq_client_backup (alice, backup, 10000, NULL, NULL), SEGQ_EPERM, "%s",
                   segq_client_error (alice));
-    cr_assert (strstr (segq_client_error (alice), "only an admin"), "%s", segq_client_error (alice));
+    cr_assert (strstr (segq_client_error (alice), "only an admin"), "%s",
+               segq_client_error (alice));
     segq_client_destroy (&alice);
-    char command[4096], cert[900];
+    char command [4096], cert [900];
     snprintf (cert, sizeof cert, "%s/root.cert", certs);
     snprintf (command, sizeof command, "%s backup %s --broker %s --broker-key %s --cert %s 2>&1",
               harness_binary ("segqd"), backup, h->endpoint, broker_key, cert);
     FILE *out = popen (command, "r");
-    char text[4096] = "";
+    char text [4096] = "";
     size_t n = fread (text, 1, sizeof text - 1, out);
-    text[n] = 0;
+    text [n] = 0;
     int status = pclose (out);
     int during = load.submitted;
     load.stop = 1;
@@ -643,7 +650,7 @@ Test (patient, backup_during_submits_is_consistent_and_serves, .init = setup, .f
               harness_binary ("segqd"), backup, h->endpoint, broker_key, cert);
     out = popen (command, "r");
     n = fread (text, 1, sizeof text - 1, out);
-    text[n] = 0;
+    text [n] = 0;
     status = pclose (out);
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 1 && strstr (text, "already exists"),
                "%s", text);
@@ -671,7 +678,7 @@ Test (patient, backup_during_submits_is_consistent_and_serves, .init = setup, .f
     /* a broker started on the copy serves its jobs */
     harness_t *again = harness_new ("patient-restore");
     cr_assert_not_null (again);
-    char db_path[800];
+    char db_path [800];
     snprintf (db_path, sizeof db_path, "%s/segq.db", again->data_dir);
     mkdir (again->data_dir, 0700);
     snprintf (command, sizeof command, "cp %s %s", backup, db_path);
@@ -679,24 +686,25 @@ Test (patient, backup_during_submits_is_consistent_and_serves, .init = setup, .f
     cr_assert_eq (harness_start_broker (again, NULL), 0, "segqd did not start on the copy");
     segq_client_t *client = harness_client (again, 10000);
     segq_job_info_t info = { 0 };
-    char last[SEGQ_JOB_ID_MAX];
+    char last [SEGQ_JOB_ID_MAX];
     /* job ids are base-32 of the number */
-    static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
-    char digits[16];
+    static const char b32 [] = "0123456789abcdefghjkmnpqrstvwxyz";
+    char digits [16];
     size_t nd = 0;
     for (long long v = max_id; v; v >>= 5)
-        digits[nd++] = b32[v & 31];
+        digits [nd++] = b32 [v & 31];
     while (nd < 4)
-        digits[nd++] = '0';
+        digits [nd++] = '0';
     for (size_t i = 0; i < nd; i++)
-        last[i] = digits[nd - 1 - i];
-    last[nd] = 0;
+        last [i] = digits [nd - 1 - i];
+    last [nd] = 0;
     H_ASSERT (again, segq_client_job (client, last, false, &info) == 0, "job %s: %s", last,
               segq_client_error (client));
     cr_assert_str_eq (info.owner, "alice");
     segq_job_info_clear (&info);
     cr_assert_geq (harness_start_worker (again, "w9", 2, NULL), 0);
-    H_ASSERT (again, harness_wait_final (client, last, 120000, &info) == 0, "job %s never ran", last);
+    H_ASSERT (again, harness_wait_final (client, last, 120000, &info) == 0, "job %s never ran",
+              last);
     cr_assert_eq (info.state, SEGQ_JOB_SUCCEEDED);
     segq_job_info_clear (&info);
     segq_client_destroy (&client);
@@ -734,7 +742,7 @@ s_tree_bytes (const char *path)
     while (dir && (entry = readdir (dir))) {
         if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
             continue;
-        char child[2048];
+        char child [2048];
         snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
         total += s_tree_bytes (child);
     }
@@ -748,39 +756,42 @@ s_wait_empty (const char *path, const char *after)
 {
     for (int i = 0; i < 100 && s_entries (path); i++)
         usleep (50 * 1000);
-    H_ASSERT (h, s_entries (path) == 0, "%s: %zu entries left in %s", after, s_entries (path), path);
+    H_ASSERT (h, s_entries (path) == 0, "%s: %zu entries left in %s", after, s_entries (path),
+              path);
 }
 
 Test (patient, scratch_wiped_at_every_end_and_cache_capped, .init = setup, .fini = teardown,
       .timeout = 240)
 {
-    const char *cap[] = { "--cache-max", "256K", NULL };
+    const char *cap [] = { "--cache-max", "256K", NULL };
     cr_assert_geq (s_start_worker (1, cap), 0, "worker did not register");
-    char jobs_dir[700];
-    snprintf (jobs_dir, sizeof jobs_dir, "%s/jobs", h->workers[0].work_dir);
+    char jobs_dir [700];
+    snprintf (jobs_dir, sizeof jobs_dir, "%s/jobs", h->workers [0].work_dir);
     segq_client_t *alice = s_client ("alice");
-    char job[SEGQ_JOB_ID_MAX];
+    char job [SEGQ_JOB_ID_MAX];
     /* success, with inputs and outputs; three 100 KB inputs through a 256 KB cache */
     for (unsigned i = 0; i < 3; i++) {
-        char name[32], path[700];
+        char name [32], path [700];
         snprintf (name, sizeof name, "in%u.bin", i);
         s_file (name, 100 * 1024, 20 + i, path, sizeof path);
-        const char *files[] = { path, NULL };
+        const char *files [] = { path, NULL };
         s_echo (alice, files, NULL, NULL, job);
         cr_assert_eq (s_wait (alice, job), SEGQ_JOB_SUCCEEDED);
         s_wait_empty (jobs_dir, "success");
-        uint64_t cached = s_tree_bytes (h->workers[0].cache_dir);
+        uint64_t cached = s_tree_bytes (h->workers [0].cache_dir);
         H_ASSERT (h, cached <= 256 * 1024, "cache holds %llu bytes over its 256K cap",
                   (unsigned long long) cached);
     }
     /* failure: exit status, and killed by a signal */
     segq_job_spec_t *spec = segq_job_spec_new ("fail");
-    H_ASSERT (h, segq_client_submit (alice, spec, job, sizeof job) == 0, "%s", segq_client_error (alice));
+    H_ASSERT (h, segq_client_submit (alice, spec, job, sizeof job) == 0, "%s",
+              segq_client_error (alice));
     cr_assert_eq (s_wait (alice, job), SEGQ_JOB_FAILED);
     s_wait_empty (jobs_dir, "failure");
-    char err[256];
+    char err [256];
     cr_assert_eq (segq_job_spec_param (spec, "mode", "signal", err, sizeof err), 0, "%s", err);
-    H_ASSERT (h, segq_client_submit (alice, spec, job, sizeof job) == 0, "%s", segq_client_error (alice));
+    H_ASSERT (h, segq_client_submit (alice, spec, job, sizeof job) == 0, "%s",
+              segq_client_error (alice));
     cr_assert_eq (s_wait (alice, job), SEGQ_JOB_FAILED);
     s_wait_empty (jobs_dir, "killed by a signal");
     segq_job_spec_destroy (&spec);

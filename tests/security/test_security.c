@@ -15,8 +15,7 @@
 #include "lab_keys.h"
 
 static harness_t *h;
-static char keys[600], certs[700], broker_key[700];
-
+static char keys [600], certs [700], broker_key [700];
 
 static void
 setup (void)
@@ -25,10 +24,10 @@ setup (void)
     cr_assert_not_null (h);
     lab_keys_make (h->dir, keys, sizeof keys, certs, sizeof certs, broker_key, sizeof broker_key);
     /* known to nobody: never copied into certs/ */
-    char outside[700];
+    char outside [700];
     snprintf (outside, sizeof outside, "%s/outside", h->dir);
     lab_cert (outside, "mallory", "user");
-    const char *extra[] = { "--keys", keys, NULL };
+    const char *extra [] = { "--keys", keys, NULL };
     cr_assert_eq (harness_start_broker (h, extra), 0, "segqd did not start with --keys");
 }
 
@@ -42,13 +41,15 @@ teardown (void)
 static segq_client_t *
 s_client_in (const char *dir, const char *name, const char *key)
 {
-    char cert[900];
+    char cert [900];
     snprintf (cert, sizeof cert, "%s/%s.cert", dir ? dir : certs, name);
-    segq_client_options_t options = { .broker = h->endpoint, .user = "forged",
-                                      .timeout_ms = 3000, .cert = cert,
+    segq_client_options_t options = { .broker = h->endpoint,
+                                      .user = "forged",
+                                      .timeout_ms = 3000,
+                                      .cert = cert,
                                       .broker_key = key ? key : broker_key };
     segq_client_t *client = NULL;
-    char err[1024];
+    char err [1024];
     H_ASSERT (h, segq_client_connect (&options, &client, err, sizeof err) == 0, "%s", err);
     return client;
 }
@@ -62,17 +63,17 @@ s_client (const char *name)
 static int
 s_start_worker (const char *node, const char *cert_name)
 {
-    char cert[900];
+    char cert [900];
     snprintf (cert, sizeof cert, "%s/%s.cert", certs, cert_name);
-    const char *extra[] = { "--broker-key", broker_key, "--cert", cert, NULL };
+    const char *extra [] = { "--broker-key", broker_key, "--cert", cert, NULL };
     return harness_start_worker (h, node, 1, extra);
 }
 
 static void
-s_submit_sleep (segq_client_t *c, const char *seconds, char job[SEGQ_JOB_ID_MAX])
+s_submit_sleep (segq_client_t *c, const char *seconds, char job [SEGQ_JOB_ID_MAX])
 {
     segq_job_spec_t *spec = segq_job_spec_new ("sleep");
-    char err[256];
+    char err [256];
     cr_assert_eq (segq_job_spec_param (spec, "seconds", seconds, err, sizeof err), 0, "%s", err);
     H_ASSERT (h, segq_client_submit (c, spec, job, SEGQ_JOB_ID_MAX) == 0, "%s",
               segq_client_error (c));
@@ -82,13 +83,13 @@ s_submit_sleep (segq_client_t *c, const char *seconds, char job[SEGQ_JOB_ID_MAX]
 static int
 s_cancel (segq_client_t *c, const char *job, char *message, size_t len)
 {
-    const char *jobs[] = { job };
+    const char *jobs [] = { job };
     segq_cancel_outcome_t *out = NULL;
     size_t n = 0;
     int rc = segq_client_cancel (c, jobs, 1, &out, &n);
     if (rc == 0 && n == 1) {
-        rc = out[0].code;
-        snprintf (message, len, "%s", out[0].message ? out[0].message : "");
+        rc = out [0].code;
+        snprintf (message, len, "%s", out [0].message ? out [0].message : "");
     }
     segq_cancel_outcomes_free (&out, n);
     return rc;
@@ -98,7 +99,7 @@ Test (security, owner_only_unless_admin, .init = setup, .fini = teardown, .timeo
 {
     cr_assert_geq (s_start_worker ("w1", "w1"), 0, "a worker certificate must register");
     segq_client_t *alice = s_client ("alice"), *bob = s_client ("bob"), *root = s_client ("root");
-    char done[SEGQ_JOB_ID_MAX], job[SEGQ_JOB_ID_MAX];
+    char done [SEGQ_JOB_ID_MAX], job [SEGQ_JOB_ID_MAX];
     s_submit_sleep (alice, "0.1", done);
     segq_job_info_t info = { 0 };
     H_ASSERT (h, harness_wait_final (alice, done, 30000, &info) == 0, "job did not end");
@@ -120,22 +121,25 @@ Test (security, owner_only_unless_admin, .init = setup, .fini = teardown, .timeo
     cr_assert_eq (segq_client_logs (bob, done, 0, 4096, &chunk), SEGQ_EPERM, "%s",
                   segq_client_error (bob));
     cr_assert (strstr (segq_client_error (bob), "belongs to alice"), "%s", segq_client_error (bob));
-    char path[700];
+    char path [700];
     snprintf (path, sizeof path, "%s/fetched", h->dir);
     cr_assert_eq (segq_client_fetch (bob, done, "anything", path, NULL), SEGQ_EPERM, "%s",
                   segq_client_error (bob));
     cr_assert_neq (access (path, F_OK), 0, "nothing fetched");
     /* ... and the owner and an admin may */
-    cr_assert_eq (segq_client_logs (alice, done, 0, 4096, &chunk), 0, "%s", segq_client_error (alice));
+    cr_assert_eq (segq_client_logs (alice, done, 0, 4096, &chunk), 0, "%s",
+                  segq_client_error (alice));
     segq_log_chunk_clear (&chunk);
-    cr_assert_eq (segq_client_logs (root, done, 0, 4096, &chunk), 0, "%s", segq_client_error (root));
+    cr_assert_eq (segq_client_logs (root, done, 0, 4096, &chunk), 0, "%s",
+                  segq_client_error (root));
     cr_assert_gt (chunk.size, 0);
     segq_log_chunk_clear (&chunk);
 
     /* cancel: bob refused, the admin allowed */
     s_submit_sleep (alice, "60", job);
-    char message[512];
-    cr_assert_eq (s_cancel (bob, job, message, sizeof message), SEGQ_EPERM, "bob cancelled: %s", message);
+    char message [512];
+    cr_assert_eq (s_cancel (bob, job, message, sizeof message), SEGQ_EPERM, "bob cancelled: %s",
+                  message);
     cr_assert_eq (harness_wait_state (alice, job, SEGQ_JOB_RUNNING, 30000), 0);
     cr_assert_eq (s_cancel (root, job, message, sizeof message), 0, "admin refused: %s", message);
     H_ASSERT (h, harness_wait_final (alice, job, 30000, &info) == 0, "job did not end");
@@ -155,21 +159,23 @@ Test (security, priority_ahead_of_fair_share_is_admin_only, .init = setup, .fini
       .timeout = 60)
 {
     segq_client_t *alice = s_client ("alice"), *bob = s_client ("bob"), *root = s_client ("root");
-    char job[SEGQ_JOB_ID_MAX];
-    s_submit_sleep (alice, "0.1", job);     /* no worker: it stays queued */
+    char job [SEGQ_JOB_ID_MAX];
+    s_submit_sleep (alice, "0.1", job); /* no worker: it stays queued */
     int32_t was = 0;
     cr_assert_eq (segq_client_priority (alice, job, 5, &was), 0, "%s", segq_client_error (alice));
-    cr_assert_eq (segq_client_priority (bob, job, 6, &was), SEGQ_EPERM, "bob reordered alice's job");
+    cr_assert_eq (segq_client_priority (bob, job, 6, &was), SEGQ_EPERM,
+                  "bob reordered alice's job");
     cr_assert_eq (segq_client_priority (alice, job, SEGQ_PRIORITY_USER_MAX + 1, &was), SEGQ_EPERM,
                   "a user raised a job ahead of fair share");
-    cr_assert (strstr (segq_client_error (alice), "needs an admin"), "%s", segq_client_error (alice));
+    cr_assert (strstr (segq_client_error (alice), "needs an admin"), "%s",
+               segq_client_error (alice));
     cr_assert_eq (segq_client_priority (root, job, SEGQ_PRIORITY_USER_MAX + 1, &was), 0, "%s",
                   segq_client_error (root));
     cr_assert_eq (was, 5);
     /* the same band at submit */
     segq_job_spec_t *spec = segq_job_spec_new ("noop");
     segq_job_spec_set_priority (spec, SEGQ_PRIORITY_USER_MAX + 1);
-    char other[SEGQ_JOB_ID_MAX];
+    char other [SEGQ_JOB_ID_MAX];
     cr_assert_eq (segq_client_submit (bob, spec, other, sizeof other), SEGQ_EPERM, "%s",
                   segq_client_error (bob));
     cr_assert_eq (segq_client_submit (root, spec, other, sizeof other), 0, "%s",
@@ -191,7 +197,7 @@ Test (security, only_worker_certificates_act_as_workers, .init = setup, .fini = 
     /* and cannot act as a client */
     segq_client_t *w = s_client ("w1");
     segq_job_spec_t *spec = segq_job_spec_new ("noop");
-    char job[SEGQ_JOB_ID_MAX];
+    char job [SEGQ_JOB_ID_MAX];
     cr_assert_eq (segq_client_submit (w, spec, job, sizeof job), SEGQ_EPERM, "%s",
                   segq_client_error (w));
     cr_assert (strstr (segq_client_error (w), "cannot send client requests"), "%s",
@@ -200,8 +206,7 @@ Test (security, only_worker_certificates_act_as_workers, .init = setup, .fini = 
     /* not even ask the kinds, which users and admins ask (SPEC 7, KINDS) */
     segq_kind_info_t *kinds = NULL;
     size_t n_kinds = 0;
-    cr_assert_eq (segq_client_kinds (w, &kinds, &n_kinds), SEGQ_EPERM, "%s",
-                  segq_client_error (w));
+    cr_assert_eq (segq_client_kinds (w, &kinds, &n_kinds), SEGQ_EPERM, "%s", segq_client_error (w));
     segq_client_destroy (&w);
     /* a plain (no CURVE) client gets nowhere */
     segq_client_t *plain = harness_client (h, 2000);
@@ -214,10 +219,10 @@ Test (security, only_worker_certificates_act_as_workers, .init = setup, .fini = 
         cr_assert (!harness_worker_alive (h, i), "refused worker %d still running", i);
 }
 
-Test (security, unknown_certificate_and_wrong_broker_key_refused, .init = setup,
-      .fini = teardown, .timeout = 60)
+Test (security, unknown_certificate_and_wrong_broker_key_refused, .init = setup, .fini = teardown,
+      .timeout = 60)
 {
-    char outside[700];
+    char outside [700];
     snprintf (outside, sizeof outside, "%s/outside", h->dir);
     /* an unknown certificate: ZAP refuses it, and the client says so at once
        (the socket monitor's HANDSHAKE_FAILED_AUTH), not after its timeout */
@@ -230,10 +235,11 @@ Test (security, unknown_certificate_and_wrong_broker_key_refused, .init = setup,
     cr_assert_lt (zclock_mono () - started, 2500, "waited for the timeout");
     const char *said = segq_client_error (mallory);
     cr_assert (strstr (said, "refused your certificate") && strstr (said, "mallory.cert")
-               && strstr (said, "certs/") && !strstr (said, "broker key"), "%s", said);
+                   && strstr (said, "certs/") && !strstr (said, "broker key"),
+               "%s", said);
     segq_client_destroy (&mallory);
     /* a known user with a wrong broker key: the handshake breaks off */
-    char wrong[900];
+    char wrong [900];
     snprintf (wrong, sizeof wrong, "%s/mallory.cert", outside);
     segq_client_t *alice = s_client_in (NULL, "alice", wrong);
     started = zclock_mono ();
@@ -242,13 +248,15 @@ Test (security, unknown_certificate_and_wrong_broker_key_refused, .init = setup,
     cr_assert_lt (zclock_mono () - started, 2500, "waited for the timeout");
     said = segq_client_error (alice);
     cr_assert (strstr (said, "broker key") && strstr (said, "--broker-key")
-               && !strstr (said, "refused your certificate"), "%s", said);
+                   && !strstr (said, "refused your certificate"),
+               "%s", said);
     segq_client_destroy (&alice);
     /* no certificate at all: said before anything is sent */
-    segq_client_options_t options = { .broker = h->endpoint, .cert = "/nonexistent/me.cert",
+    segq_client_options_t options = { .broker = h->endpoint,
+                                      .cert = "/nonexistent/me.cert",
                                       .broker_key = broker_key };
     segq_client_t *none = NULL;
-    char err[1024] = "";
+    char err [1024] = "";
     cr_assert_eq (segq_client_connect (&options, &none, err, sizeof err), SEGQ_EAUTH);
     cr_assert (strstr (err, "segq keygen"), "%s", err);
     H_ASSERT_CLEAN_STOP (h);
@@ -262,7 +270,7 @@ Test (security, removed_certificate_refused_on_next_request, .init = setup, .fin
     segq_status_query_t all = { 0 };
     H_ASSERT (h, segq_client_status (bob, &all, NULL, &list) == 0, "%s", segq_client_error (bob));
     segq_job_list_clear (&list);
-    char path[900];
+    char path [900];
     snprintf (path, sizeof path, "%s/bob.cert", certs);
     cr_assert_eq (unlink (path), 0);
     /* the same connection, already authenticated by ZAP */
@@ -272,7 +280,8 @@ Test (security, removed_certificate_refused_on_next_request, .init = setup, .fin
     /* a certificate added while running is taken at once */
     lab_cert (certs, "carol", "user");
     segq_client_t *carol = s_client ("carol");
-    H_ASSERT (h, segq_client_status (carol, &all, NULL, &list) == 0, "%s", segq_client_error (carol));
+    H_ASSERT (h, segq_client_status (carol, &all, NULL, &list) == 0, "%s",
+              segq_client_error (carol));
     segq_job_list_clear (&list);
     segq_client_destroy (&carol);
     H_ASSERT_CLEAN_STOP (h);
@@ -283,15 +292,15 @@ Test (security, removed_certificate_refused_on_next_request, .init = setup, .fin
 static void
 s_edit_in_place (const char *path, const char *from, const char *to)
 {
-    char text[8192];
+    char text [8192];
     FILE *in = fopen (path, "r");
     cr_assert_not_null (in, "%s", path);
     size_t n = fread (text, 1, sizeof text - 1, in);
     fclose (in);
-    text[n] = 0;
+    text [n] = 0;
     char *at = strstr (text, from);
     cr_assert_not_null (at, "%s has no '%s'", path, from);
-    char edited[8192];
+    char edited [8192];
     snprintf (edited, sizeof edited, "%.*s%s%s", (int) (at - text), text, to, at + strlen (from));
     int fd = open (path, O_WRONLY | O_TRUNC);
     cr_assert_geq (fd, 0, "%s", path);
@@ -306,10 +315,11 @@ Test (security, certificate_edited_in_place_takes_effect, .init = setup, .fini =
       .timeout = 60)
 {
     segq_client_t *root = s_client ("root"), *alice = s_client ("alice");
-    char job[SEGQ_JOB_ID_MAX];
-    s_submit_sleep (root, "0.1", job);      /* no worker: it stays queued */
+    char job [SEGQ_JOB_ID_MAX];
+    s_submit_sleep (root, "0.1", job); /* no worker: it stays queued */
     /* the folder last changed long ago, and the broker has seen it so */
-    struct timespec past[2] = { { .tv_sec = time (NULL) - 3600 }, { .tv_sec = time (NULL) - 3600 } };
+    struct timespec past [2] = { { .tv_sec = time (NULL) - 3600 },
+                                 { .tv_sec = time (NULL) - 3600 } };
     cr_assert_eq (utimensat (AT_FDCWD, certs, past, 0), 0);
     int32_t was = 0;
     H_ASSERT (h, segq_client_priority (root, job, SEGQ_PRIORITY_USER_MAX + 1, &was) == 0, "%s",
@@ -317,14 +327,15 @@ Test (security, certificate_edited_in_place_takes_effect, .init = setup, .fini =
 
     struct stat before, after;
     cr_assert_eq (stat (certs, &before), 0);
-    char path[900];
+    char path [900];
     snprintf (path, sizeof path, "%s/root.cert", certs);
     s_edit_in_place (path, "role = \"admin\"", "role = \"user\"");
-    struct timespec kept[2] = { before.st_atim, before.st_mtim };
+    struct timespec kept [2] = { before.st_atim, before.st_mtim };
     cr_assert_eq (utimensat (AT_FDCWD, certs, kept, 0), 0);
     cr_assert_eq (stat (certs, &after), 0);
     cr_assert (after.st_mtim.tv_sec == before.st_mtim.tv_sec
-               && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec, "the folder looks unchanged");
+                   && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec,
+               "the folder looks unchanged");
 
     cr_assert_eq (segq_client_priority (root, job, SEGQ_PRIORITY_USER_MAX + 2, &was), SEGQ_EPERM,
                   "a demoted admin still raised a job ahead of fair share");
@@ -346,14 +357,14 @@ Test (security, no_keys_binds_only_loopback, .timeout = 30)
 {
     harness_t *self = harness_new ("security-nokeys");
     cr_assert_not_null (self);
-    char command[2048];
+    char command [2048];
     snprintf (command, sizeof command, "%s --bind tcp://0.0.0.0:%d --data-dir %s/d 2>&1",
               harness_binary ("segqd"), H_PORT_MIN - 1, self->dir);
     FILE *out = popen (command, "r");
     cr_assert_not_null (out);
-    char text[2048] = "";
+    char text [2048] = "";
     size_t n = fread (text, 1, sizeof text - 1, out);
-    text[n] = 0;
+    text [n] = 0;
     int status = pclose (out);
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) != 0, "segqd accepted 0.0.0.0: %s", text);
     cr_assert (strstr (text, "without keys") && strstr (text, "--keys"), "%s", text);

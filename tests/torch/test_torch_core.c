@@ -8,7 +8,8 @@
 #include "segq_torch.h"
 #include "torch_test_util.h"
 
-static void setup(void) {
+static void setup(void)
+{
     cr_assert_eq(segqt_set_num_threads(1), 0);
     segqt_clear_error();
 }
@@ -19,7 +20,8 @@ TestSuite(torch_basic, .init = setup, .timeout = 60);
 
 /* ---- errors ---------------------------------------------------------- */
 
-Test(torch_errors, conv_shape_mismatch_returns_null_with_libtorch_message) {
+Test(torch_errors, conv_shape_mismatch_returns_null_with_libtorch_message)
+{
     cr_assert_eq(segqt_scope_begin(), 1);
     int64_t xs[] = {1, 3, 8, 8}, ws[] = {4, 5, 3, 3}; /* 3 input channels vs 5 */
     segqt_tensor *x = tt_ok(segqt_ones(xs, 4, SEGQT_F32, SEGQT_CPU), "x");
@@ -37,7 +39,8 @@ Test(torch_errors, conv_shape_mismatch_returns_null_with_libtorch_message) {
     cr_assert_eq(segqt_scope_end(), 0);
 }
 
-Test(torch_errors, null_propagates_and_keeps_first_error) {
+Test(torch_errors, null_propagates_and_keeps_first_error)
+{
     segqt_scope_begin();
     int64_t xs[] = {2, 3}, ys[] = {4, 5};
     segqt_tensor *x = segqt_ones(xs, 2, SEGQT_F32, SEGQT_CPU);
@@ -45,15 +48,13 @@ Test(torch_errors, null_propagates_and_keeps_first_error) {
     /* matmul fails; the chain after it sees NULL and keeps matmul's message */
     segqt_tensor *z = segqt_sum(segqt_tanh(segqt_mul_scalar(segqt_matmul(x, y), 2.0)));
     cr_assert_null(z);
-    cr_assert(strncmp(segqt_last_error(), "segqt_matmul: ", 14) == 0, "%s",
-              segqt_last_error());
+    cr_assert(strncmp(segqt_last_error(), "segqt_matmul: ", 14) == 0, "%s", segqt_last_error());
     double v;
     cr_assert_eq(segqt_item(z, &v), SEGQ_EINVAL);
     cr_assert(strncmp(segqt_last_error(), "segqt_matmul: ", 14) == 0);
     /* a new real failure replaces it */
     cr_assert_null(segqt_reshape(x, (int64_t[]){7}, 1));
-    cr_assert(strncmp(segqt_last_error(), "segqt_reshape: ", 15) == 0, "%s",
-              segqt_last_error());
+    cr_assert(strncmp(segqt_last_error(), "segqt_reshape: ", 15) == 0, "%s", segqt_last_error());
     segqt_clear_error();
     cr_assert_eq(segqt_last_code(), 0);
     cr_assert_str_eq(segqt_last_error(), "");
@@ -64,7 +65,8 @@ Test(torch_errors, null_propagates_and_keeps_first_error) {
     segqt_scope_end();
 }
 
-Test(torch_errors, bad_arguments_are_clear_errors) {
+Test(torch_errors, bad_arguments_are_clear_errors)
+{
     segqt_scope_begin();
     int64_t neg[] = {2, -3};
     cr_assert_null(segqt_zeros(neg, 2, SEGQT_F32, SEGQT_CPU));
@@ -75,8 +77,7 @@ Test(torch_errors, bad_arguments_are_clear_errors) {
     float data[6] = {0};
     int64_t s23[] = {2, 3};
     cr_assert_null(segqt_from_bytes(data, 20, SEGQT_F32, s23, 2, SEGQT_CPU));
-    cr_assert(strstr(segqt_last_error(), "does not match"), "%s",
-              segqt_last_error());
+    cr_assert(strstr(segqt_last_error(), "does not match"), "%s", segqt_last_error());
     segqt_tensor *x = segqt_from_floats(data, s23, 2, SEGQT_CPU);
     cr_assert_null(segqt_interpolate(x, 4, 4, SEGQT_INTERP_BICUBIC, 0, 1));
     cr_assert(strstr(segqt_last_error(), "4-D"));
@@ -100,7 +101,8 @@ Test(torch_errors, bad_arguments_are_clear_errors) {
     segqt_scope_end();
 }
 
-Test(torch_errors, devices) {
+Test(torch_errors, devices)
+{
     segqt_device d;
     cr_assert_eq(segqt_device_parse("cpu", &d), 0);
     cr_assert_eq(d.type, SEGQT_DEVICE_CPU);
@@ -111,8 +113,8 @@ Test(torch_errors, devices) {
     char buf[16];
     cr_assert_eq(segqt_device_format(d, buf, sizeof buf), 6);
     cr_assert_str_eq(buf, "cuda:3");
-    const char *bad[] = {"", "CPU", "cuda:", "cuda:x", "cuda:1x", "cuda:-1", "cuda:128",
-                         "gpu", "cuda:99999"};
+    const char *bad[] = {"",        "CPU",      "cuda:", "cuda:x",    "cuda:1x",
+                         "cuda:-1", "cuda:128", "gpu",   "cuda:99999"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         cr_assert_eq(segqt_device_parse(bad[i], &d), SEGQ_EINVAL, "'%s'", bad[i]);
         cr_assert(strstr(segqt_last_error(), "cpu, cuda or cuda:N"));
@@ -129,19 +131,17 @@ Test(torch_errors, devices) {
     if (!segqt_has_cuda_build()) {
         cr_assert_eq(n, 0);
         cr_assert_eq(segqt_cuda_device_info(0, &info), SEGQ_ENODEV);
-        cr_assert(strstr(segqt_last_error(), "CPU-only"), "%s",
-                  segqt_last_error());
+        cr_assert(strstr(segqt_last_error(), "CPU-only"), "%s", segqt_last_error());
         cr_assert_eq(segqt_cuda_set_memory_fraction(0.5, 0), SEGQ_ENODEV);
         segqt_scope_begin();
-        cr_assert_null(segqt_zeros((int64_t[]){2}, 1, SEGQT_F32,
-                                   (segqt_device){SEGQT_DEVICE_CUDA, 0}));
+        cr_assert_null(
+            segqt_zeros((int64_t[]){2}, 1, SEGQT_F32, (segqt_device){SEGQT_DEVICE_CUDA, 0}));
         cr_assert_eq(segqt_last_code(), SEGQ_ETORCH);
         segqt_scope_end();
     } else {
         for (int i = 0; i < n; i++) {
             cr_assert_eq(segqt_cuda_device_info(i, &info), 0, "%s", segqt_last_error());
-            cr_assert(info.name[0] && info.total_bytes > 0 &&
-                      info.free_bytes <= info.total_bytes);
+            cr_assert(info.name[0] && info.total_bytes > 0 && info.free_bytes <= info.total_bytes);
         }
     }
     cr_assert_eq(segqt_cuda_set_memory_fraction(1.5, 0), SEGQ_EINVAL);
@@ -150,7 +150,8 @@ Test(torch_errors, devices) {
 
 /* ---- scopes ---------------------------------------------------------- */
 
-Test(torch_scope, no_scope_is_an_error) {
+Test(torch_scope, no_scope_is_an_error)
+{
     cr_assert_eq(segqt_scope_depth(), 0);
     cr_assert_null(segqt_zeros((int64_t[]){2}, 1, SEGQT_F32, SEGQT_CPU));
     cr_assert_eq(segqt_last_code(), SEGQ_EINTERNAL);
@@ -159,7 +160,8 @@ Test(torch_scope, no_scope_is_an_error) {
     cr_assert_eq(segqt_live_tensors(), 0);
 }
 
-Test(torch_scope, temporaries_die_with_their_scope) {
+Test(torch_scope, temporaries_die_with_their_scope)
+{
     cr_assert_eq(segqt_live_tensors(), 0);
     cr_assert_eq(segqt_scope_begin(), 1);
     int64_t s[] = {3, 4};
@@ -173,7 +175,8 @@ Test(torch_scope, temporaries_die_with_their_scope) {
     cr_assert_eq(segqt_scope_depth(), 0);
 }
 
-Test(torch_scope, keep_moves_to_parent_and_persist_outlives_all) {
+Test(torch_scope, keep_moves_to_parent_and_persist_outlives_all)
+{
     int64_t s[] = {2, 2};
     cr_assert_eq(segqt_scope_begin(), 1);
     segqt_tensor *outer = segqt_ones(s, 2, SEGQT_F32, SEGQT_CPU);
@@ -211,7 +214,8 @@ Test(torch_scope, keep_moves_to_parent_and_persist_outlives_all) {
     cr_assert_eq(segqt_live_tensors(), 0);
 }
 
-Test(torch_scope, early_destroy_unlinks_from_scope) {
+Test(torch_scope, early_destroy_unlinks_from_scope)
+{
     segqt_scope_begin();
     segqt_tensor *t[5];
     for (int i = 0; i < 5; i++)
@@ -228,7 +232,8 @@ Test(torch_scope, early_destroy_unlinks_from_scope) {
     cr_assert_eq(segqt_live_tensors(), 0);
 }
 
-Test(torch_scope, autograd_state_outlives_scoped_handles) {
+Test(torch_scope, autograd_state_outlives_scoped_handles)
+{
     int64_t s[] = {3};
     segqt_scope_begin();
     segqt_tensor *w = segqt_persist(segqt_full(s, 1, 2.0, SEGQT_F32, SEGQT_CPU));
@@ -258,21 +263,22 @@ struct thread_arg {
     int ok;
 };
 
-static void *thread_body(void *arg) {
+static void *thread_body(void *arg)
+{
     struct thread_arg *a = arg;
     /* the main thread's scope is not this thread's */
-    a->ok = segqt_zeros((int64_t[]){1}, 1, SEGQT_F32, SEGQT_CPU) == NULL &&
-            segqt_last_code() == SEGQ_EINTERNAL && segqt_scope_depth() == 0 &&
-            segqt_scope_begin() == 1 &&
-            segqt_zeros((int64_t[]){4}, 1, SEGQT_F32, SEGQT_CPU) != NULL &&
-            segqt_persist(a->main_tensor) == NULL &&
-            segqt_last_code() == SEGQ_EINTERNAL &&
+    a->ok = segqt_zeros((int64_t[]){1}, 1, SEGQT_F32, SEGQT_CPU) == NULL
+            && segqt_last_code() == SEGQ_EINTERNAL && segqt_scope_depth() == 0
+            && segqt_scope_begin() == 1
+            && segqt_zeros((int64_t[]){4}, 1, SEGQT_F32, SEGQT_CPU) != NULL
+            && segqt_persist(a->main_tensor) == NULL && segqt_last_code() == SEGQ_EINTERNAL &&
             /* reading another thread's tensor is fine */
             segqt_numel(segqt_alias(a->main_tensor)) == 1 && segqt_scope_end() == 0;
     return NULL;
 }
 
-Test(torch_scope, scopes_and_errors_are_per_thread) {
+Test(torch_scope, scopes_and_errors_are_per_thread)
+{
     segqt_scope_begin();
     struct thread_arg a = {segqt_zeros((int64_t[]){1}, 1, SEGQT_F32, SEGQT_CPU), 0};
     cr_assert_not_null(a.main_tensor);
@@ -289,7 +295,8 @@ Test(torch_scope, scopes_and_errors_are_per_thread) {
 
 /* ---- basics ---------------------------------------------------------- */
 
-Test(torch_basic, creation_queries_and_raw_bytes) {
+Test(torch_basic, creation_queries_and_raw_bytes)
+{
     segqt_scope_begin();
     float v[6] = {1, -2, 3, -4, 5, -6};
     int64_t s[] = {2, 3};
@@ -341,7 +348,8 @@ Test(torch_basic, creation_queries_and_raw_bytes) {
     segqt_scope_end();
 }
 
-Test(torch_basic, elementwise_and_shape_ops_known_values) {
+Test(torch_basic, elementwise_and_shape_ops_known_values)
+{
     segqt_scope_begin();
     float v[4] = {-2, -0.5, 0.5, 4};
     int64_t s[] = {4};
@@ -364,33 +372,40 @@ Test(torch_basic, elementwise_and_shape_ops_known_values) {
         {segqt_sqrt(segqt_abs(x)), {sqrtf(2), sqrtf(0.5f), sqrtf(0.5f), 2}, "sqrt"},
         {segqt_log(segqt_exp(x)), {-2, -0.5f, 0.5f, 4}, "log_exp"},
         {segqt_where(segqt_compare_scalar(x, SEGQT_LT, 0), segqt_neg(x), x),
-         {2, 0.5f, 0.5f, 4}, "where"},
+         {2, 0.5f, 0.5f, 4},
+         "where"},
         {segqt_maximum(x, segqt_zeros_like(x)), {0, 0, 0.5f, 4}, "maximum"},
         {segqt_flip(x, (int64_t[]){0}, 1), {4, 0.5f, -0.5f, -2}, "flip"},
         {segqt_narrow(segqt_cat((segqt_tensor *[]){x, x}, 2, 0), 0, 3, 4),
-         {4, -2, -0.5f, 0.5f}, "cat_narrow"},
+         {4, -2, -0.5f, 0.5f},
+         "cat_narrow"},
         {segqt_slice(segqt_repeat(x, (int64_t[]){2}, 1), 0, 1, 100, 2),
-         {-0.5f, 4, -0.5f, 4}, "repeat_slice"},
-        {segqt_sub(segqt_tanh(x), segqt_rsub_scalar(segqt_mul_scalar(segqt_sigmoid(
-                                                     segqt_mul_scalar(x, -2)), 2), 1)),
-         {0, 0, 0, 0}, "tanh_sigmoid_identity"},
+         {-0.5f, 4, -0.5f, 4},
+         "repeat_slice"},
+        {segqt_sub(
+             segqt_tanh(x),
+             segqt_rsub_scalar(segqt_mul_scalar(segqt_sigmoid(segqt_mul_scalar(x, -2)), 2), 1)),
+         {0, 0, 0, 0},
+         "tanh_sigmoid_identity"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         float got[4];
         tt_ok(cases[c].t, cases[c].name);
         cr_assert_eq(segqt_to_floats(cases[c].t, got, 4), 0);
         for (int i = 0; i < 4; i++)
-            cr_assert_float_eq(got[i], cases[c].want[i], 1e-6, "%s[%d] = %g", cases[c].name,
-                               i, got[i]);
+            cr_assert_float_eq(got[i], cases[c].want[i], 1e-6, "%s[%d] = %g", cases[c].name, i,
+                               got[i]);
     }
     /* reshape / permute / expand / stack / squeeze shapes */
     int64_t sh[4];
     segqt_tensor *m = segqt_reshape(x, (int64_t[]){2, 2}, 2);
-    cr_assert_eq(segqt_shape(segqt_permute(segqt_unsqueeze(m, 0), (int64_t[]){2, 0, 1}, 3),
-                             sh, 4), 3);
+    cr_assert_eq(segqt_shape(segqt_permute(segqt_unsqueeze(m, 0), (int64_t[]){2, 0, 1}, 3), sh, 4),
+                 3);
     cr_assert(sh[0] == 2 && sh[1] == 1 && sh[2] == 2);
-    cr_assert_eq(segqt_shape(segqt_expand(segqt_reshape(x, (int64_t[]){4, 1}, 2),
-                                          (int64_t[]){-1, 3}, 2), sh, 4), 2);
+    cr_assert_eq(
+        segqt_shape(segqt_expand(segqt_reshape(x, (int64_t[]){4, 1}, 2), (int64_t[]){-1, 3}, 2), sh,
+                    4),
+        2);
     cr_assert(sh[0] == 4 && sh[1] == 3);
     cr_assert_eq(segqt_shape(segqt_stack((segqt_tensor *[]){m, m, m}, 3, 0), sh, 4), 3);
     cr_assert(sh[0] == 3 && sh[1] == 2);
@@ -403,7 +418,8 @@ Test(torch_basic, elementwise_and_shape_ops_known_values) {
     segqt_scope_end();
 }
 
-Test(torch_basic, conv2d_known_values) {
+Test(torch_basic, conv2d_known_values)
+{
     segqt_scope_begin();
     /* ones(1,1,4,4) * 3x3 ones kernel, padding 1: corner 4, edge 6, inside 9 */
     segqt_tensor *x = segqt_ones((int64_t[]){1, 1, 4, 4}, 4, SEGQT_F32, SEGQT_CPU);
@@ -425,7 +441,8 @@ Test(torch_basic, conv2d_known_values) {
     segqt_scope_end();
 }
 
-Test(torch_basic, in_place_state_changes) {
+Test(torch_basic, in_place_state_changes)
+{
     segqt_scope_begin();
     segqt_tensor *w = segqt_persist(segqt_zeros((int64_t[]){1000}, 1, SEGQT_F32, SEGQT_CPU));
     segqt_set_requires_grad(w, 1);
@@ -443,13 +460,13 @@ Test(torch_basic, in_place_state_changes) {
     cr_assert_float_eq(m, 2000, 0);
     cr_assert_eq(segqt_zero_(w), 0);
     cr_assert_eq(segqt_requires_grad(w), 1);
-    cr_assert_eq(segqt_copy_(w, segqt_zeros((int64_t[]){3}, 1, SEGQT_F32, SEGQT_CPU)),
-                 SEGQ_ETORCH);
+    cr_assert_eq(segqt_copy_(w, segqt_zeros((int64_t[]){3}, 1, SEGQT_F32, SEGQT_CPU)), SEGQ_ETORCH);
     segqt_scope_end();
     segqt_tensor_destroy(&w);
 }
 
-Test(torch_basic, no_grad_regions_nest) {
+Test(torch_basic, no_grad_regions_nest)
+{
     segqt_scope_begin();
     segqt_tensor *w = segqt_ones((int64_t[]){2}, 1, SEGQT_F32, SEGQT_CPU);
     segqt_set_requires_grad(w, 1);
@@ -468,13 +485,13 @@ Test(torch_basic, no_grad_regions_nest) {
     segqt_scope_end();
 }
 
-Test(torch_basic, autocast_bf16_cpu_region) {
+Test(torch_basic, autocast_bf16_cpu_region)
+{
     segqt_scope_begin();
     segqt_tensor *x = segqt_randn((int64_t[]){1, 4, 9, 9}, 4, SEGQT_F32, SEGQT_CPU);
     segqt_tensor *w = segqt_randn((int64_t[]){8, 4, 3, 3}, 4, SEGQT_F32, SEGQT_CPU);
     segqt_tensor *ref = segqt_conv2d(x, w, NULL, 1, 0, 1, 1);
-    cr_assert_eq(segqt_autocast_begin(SEGQT_DEVICE_CPU, SEGQT_BF16), 0, "%s",
-                 segqt_last_error());
+    cr_assert_eq(segqt_autocast_begin(SEGQT_DEVICE_CPU, SEGQT_BF16), 0, "%s", segqt_last_error());
     segqt_tensor *y = tt_ok(segqt_conv2d(x, w, NULL, 1, 0, 1, 1), "conv in autocast");
     cr_assert_eq(segqt_autocast_end(), 0);
     segqt_dtype dt;
@@ -495,12 +512,11 @@ Test(torch_basic, autocast_bf16_cpu_region) {
     segqt_tensor *rv = segqt_ones((int64_t[]){8}, 1, SEGQT_F32, SEGQT_CPU);
     segqt_set_requires_grad(g, 1);
     cr_assert_eq(segqt_autocast_begin(SEGQT_DEVICE_CPU, SEGQT_BF16), 0);
-    segqt_tensor *h = segqt_batch_norm(segqt_conv2d(x, w, NULL, 1, 0, 1, 1), g, NULL, rm, rv, 1,
-                                       0.1, 1e-5);
+    segqt_tensor *h =
+        segqt_batch_norm(segqt_conv2d(x, w, NULL, 1, 0, 1, 1), g, NULL, rm, rv, 1, 0.1, 1e-5);
     segqt_tensor *l = segqt_mean(segqt_to_dtype(segqt_leaky_relu(h, 0.2), SEGQT_F32));
     cr_assert_eq(segqt_autocast_end(), 0);
-    cr_assert_eq(segqt_backward(tt_ok(l, "bf16 block"), 0, 0), 0, "%s",
-                 segqt_last_error());
+    cr_assert_eq(segqt_backward(tt_ok(l, "bf16 block"), 0, 0), 0, "%s", segqt_last_error());
     segqt_dtype_of(segqt_grad(w), &dt);
     cr_assert_eq(dt, SEGQT_F32);
     segqt_dtype_of(rm, &dt);
@@ -511,7 +527,8 @@ Test(torch_basic, autocast_bf16_cpu_region) {
     segqt_scope_end();
 }
 
-Test(torch_basic, seed_reproducibility_and_threads) {
+Test(torch_basic, seed_reproducibility_and_threads)
+{
     int64_t s[] = {64};
     float a[64], b[64], c[64];
     segqt_scope_begin();

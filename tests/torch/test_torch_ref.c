@@ -11,13 +11,15 @@
 
 static char *dir;
 
-static void setup(void) {
+static void setup(void)
+{
     cr_assert_eq(segqt_set_num_threads(1), 0);
     cr_assert_eq(segqt_scope_begin(), 1);
     dir = tt_tmpdir();
 }
 
-static void teardown(void) {
+static void teardown(void)
+{
     cr_assert_eq(segqt_scope_end(), 0);
     cr_assert_eq(segqt_live_tensors(), 0);
     char cmd[600];
@@ -28,34 +30,36 @@ static void teardown(void) {
 
 TestSuite(torch_ref, .init = setup, .fini = teardown, .timeout = 120);
 
-static segqt_tensor *randn(const int64_t *shape, int ndim) {
+static segqt_tensor *randn(const int64_t *shape, int ndim)
+{
     return tt_ok(segqt_randn(shape, ndim, SEGQT_F32, SEGQT_CPU), "randn");
 }
 
 /* Writes a random input for the reference and returns it. */
-static segqt_tensor *input(const char *name, const int64_t *shape, int ndim) {
+static segqt_tensor *input(const char *name, const int64_t *shape, int ndim)
+{
     segqt_tensor *t = randn(shape, ndim);
     tt_write(dir, name, t);
     return t;
 }
 
-Test(torch_ref, interpolate_incl_antialiased_bicubic) {
+Test(torch_ref, interpolate_incl_antialiased_bicubic)
+{
     segqt_manual_seed(7);
     segqt_tensor *x = input("x", (int64_t[]){1, 4, 37, 41}, 4);
     tt_python("interp", dir);
     const double tol = 1e-5;
-    tt_assert_ref(dir, "aa_bicubic_down",
-                  segqt_interpolate(x, 23, 29, SEGQT_INTERP_BICUBIC, 0, 1), tol, tol);
+    tt_assert_ref(dir, "aa_bicubic_down", segqt_interpolate(x, 23, 29, SEGQT_INTERP_BICUBIC, 0, 1),
+                  tol, tol);
     tt_assert_ref(dir, "aa_bilinear_down",
                   segqt_interpolate(x, 20, 17, SEGQT_INTERP_BILINEAR, 0, 1), tol, tol);
-    tt_assert_ref(dir, "bicubic_up", segqt_interpolate(x, 50, 60, SEGQT_INTERP_BICUBIC, 0, 0),
+    tt_assert_ref(dir, "bicubic_up", segqt_interpolate(x, 50, 60, SEGQT_INTERP_BICUBIC, 0, 0), tol,
+                  tol);
+    tt_assert_ref(dir, "bicubic_up_ac", segqt_interpolate(x, 50, 60, SEGQT_INTERP_BICUBIC, 1, 0),
                   tol, tol);
-    tt_assert_ref(dir, "bicubic_up_ac",
-                  segqt_interpolate(x, 50, 60, SEGQT_INTERP_BICUBIC, 1, 0), tol, tol);
-    tt_assert_ref(dir, "bilinear_up",
-                  segqt_interpolate(x, 45, 52, SEGQT_INTERP_BILINEAR, 0, 0), tol, tol);
-    tt_assert_ref(dir, "nearest", segqt_interpolate(x, 50, 30, SEGQT_INTERP_NEAREST, 0, 0),
-                  0, 0);
+    tt_assert_ref(dir, "bilinear_up", segqt_interpolate(x, 45, 52, SEGQT_INTERP_BILINEAR, 0, 0),
+                  tol, tol);
+    tt_assert_ref(dir, "nearest", segqt_interpolate(x, 50, 30, SEGQT_INTERP_NEAREST, 0, 0), 0, 0);
     tt_assert_ref(dir, "bicubic_scale",
                   segqt_interpolate_by(x, 48, 53, 1 / 0.765, 1 / 0.765, SEGQT_INTERP_BICUBIC, 0, 0),
                   tol, tol);
@@ -70,7 +74,8 @@ Test(torch_ref, interpolate_incl_antialiased_bicubic) {
                   tol, tol);
 }
 
-Test(torch_ref, nn_ops_reductions_and_seeded_rng) {
+Test(torch_ref, nn_ops_reductions_and_seeded_rng)
+{
     segqt_manual_seed(11);
     segqt_tensor *x = input("x", (int64_t[]){2, 3, 8, 9}, 4);
     segqt_tensor *w = input("w", (int64_t[]){5, 3, 3, 3}, 4);
@@ -90,12 +95,11 @@ Test(torch_ref, nn_ops_reductions_and_seeded_rng) {
     tt_assert_ref(dir, "conv_dil", segqt_conv2d(x, w, NULL, 1, 2, 2, 1), tol, tol);
     tt_assert_ref(dir, "conv_grp", segqt_conv2d(x, wg, NULL, 1, 1, 1, 3), tol, tol);
     tt_assert_ref(dir, "convT", segqt_conv_transpose2d(x, wt, NULL, 2, 1, 1, 1, 1), tol, tol);
-    tt_assert_ref(dir, "bn_train", segqt_batch_norm(conv, bnw, bnb, rm, rv, 1, 0.1, 1e-5),
-                  tol, tol);
+    tt_assert_ref(dir, "bn_train", segqt_batch_norm(conv, bnw, bnb, rm, rv, 1, 0.1, 1e-5), tol,
+                  tol);
     tt_assert_ref(dir, "rm_after", rm, tol, tol); /* updated in place */
     tt_assert_ref(dir, "rv_after", rv, tol, tol);
-    tt_assert_ref(dir, "bn_eval", segqt_batch_norm(conv, bnw, bnb, rm, rv, 0, 0.1, 1e-5),
-                  tol, tol);
+    tt_assert_ref(dir, "bn_eval", segqt_batch_norm(conv, bnw, bnb, rm, rv, 0, 0.1, 1e-5), tol, tol);
     tt_assert_ref(dir, "lrelu", segqt_leaky_relu(x, 0.2), 0, 0);
     tt_assert_ref(dir, "pad", segqt_pad(x, (int64_t[]){1, 2, 3, 4}, 4, 0), 0, 0);
     tt_assert_ref(dir, "maxpool", segqt_max_pool2d(x, 2, 2, 0), 0, 0);
@@ -118,14 +122,16 @@ Test(torch_ref, nn_ops_reductions_and_seeded_rng) {
 }
 
 /* The tiny critic of torch_ref.py's disc(). */
-static segqt_tensor *disc(segqt_tensor *x, segqt_tensor **p) {
+static segqt_tensor *disc(segqt_tensor *x, segqt_tensor **p)
+{
     segqt_tensor *h = segqt_conv2d(x, p[0], p[1], 1, 0, 1, 1);
     h = segqt_batch_norm(h, p[2], p[3], NULL, NULL, 1, 0.1, 1e-5);
     h = segqt_leaky_relu(h, 0.2);
     return segqt_conv2d(h, p[4], p[5], 1, 0, 1, 1);
 }
 
-Test(torch_ref, wgan_gp_double_backward) {
+Test(torch_ref, wgan_gp_double_backward)
+{
     static const char *names[6] = {"w1", "b1", "g1", "be1", "w2", "b2"};
     static const int64_t shapes[6][4] = {{8, 4, 3, 3}, {8}, {8}, {8}, {1, 8, 3, 3}, {1}};
     static const int ndims[6] = {4, 1, 1, 1, 4, 1};
@@ -148,13 +154,13 @@ Test(torch_ref, wgan_gp_double_backward) {
     segqt_set_requires_grad(interp, 1);
     segqt_tensor *out = disc(interp, p);
     segqt_tensor *g = NULL;
-    int rc = segqt_autograd_grad(&out, 1, &interp, 1, (segqt_tensor *[]){segqt_ones_like(out)},
-                                 &g, 1, 1);
+    int rc = segqt_autograd_grad(&out, 1, &interp, 1, (segqt_tensor *[]){segqt_ones_like(out)}, &g,
+                                 1, 1);
     cr_assert_eq(rc, 0, "%s", segqt_last_error());
     segqt_tensor *gp = segqt_mul_scalar(
         segqt_mean(segqt_pow_scalar(segqt_add_scalar(segqt_norm_dim(g, 2, 1, 0), -1), 2)), 0.1);
-    segqt_tensor *loss = segqt_add(
-        segqt_add(segqt_neg(segqt_mean(disc(real, p))), segqt_mean(disc(fake, p))), gp);
+    segqt_tensor *loss =
+        segqt_add(segqt_add(segqt_neg(segqt_mean(disc(real, p))), segqt_mean(disc(fake, p))), gp);
     cr_assert_eq(segqt_backward(loss, 0, 0), 0, "%s", segqt_last_error());
     const double tol = 1e-5;
     tt_assert_ref(dir, "out", out, tol, tol);
@@ -171,7 +177,8 @@ Test(torch_ref, wgan_gp_double_backward) {
         segqt_tensor_destroy(&p[i]);
 }
 
-Test(torch_ref, autograd_grad_reports_unreached_input) {
+Test(torch_ref, autograd_grad_reports_unreached_input)
+{
     segqt_tensor *a = segqt_ones((int64_t[]){2}, 1, SEGQT_F32, SEGQT_CPU);
     segqt_tensor *b = segqt_ones((int64_t[]){2}, 1, SEGQT_F32, SEGQT_CPU);
     segqt_set_requires_grad(a, 1);
@@ -211,10 +218,10 @@ static void adam_against_python(int capturable)
             cr_assert_eq(segqt_adam_set_lr(opt, segqt_adam_get_lr(opt) * 0.1), 0);
         segqt_scope_begin();
         cr_assert_eq(segqt_adam_zero_grad(opt), 0);
-        segqt_tensor *l = segqt_add(
-            segqt_add(segqt_mse_loss(segqt_matmul(p1, x), y),
-                      segqt_mul_scalar(segqt_sum(segqt_pow_scalar(p2, 2)), 0.5)),
-            segqt_mean(segqt_tanh(segqt_mul(p2, segqt_sum(p2)))));
+        segqt_tensor *l =
+            segqt_add(segqt_add(segqt_mse_loss(segqt_matmul(p1, x), y),
+                                segqt_mul_scalar(segqt_sum(segqt_pow_scalar(p2, 2)), 0.5)),
+                      segqt_mean(segqt_tanh(segqt_mul(p2, segqt_sum(p2)))));
         cr_assert_eq(segqt_backward(l, 0, 0), 0, "%s", segqt_last_error());
         cr_assert_eq(segqt_adam_step(opt), 0, "%s", segqt_last_error());
         segqt_scope_end();

@@ -6,19 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *tt_tmpdir(void) {
+char *tt_tmpdir(void)
+{
     char *d = strdup("/tmp/segq-torch-test-XXXXXX");
     cr_assert_not_null(d);
     cr_assert_not_null(mkdtemp(d), "mkdtemp failed");
     return d;
 }
 
-segqt_tensor *tt_ok(segqt_tensor *t, const char *what) {
+segqt_tensor *tt_ok(segqt_tensor *t, const char *what)
+{
     cr_assert_not_null(t, "%s failed: %s", what, segqt_last_error());
     return t;
 }
 
-void tt_write(const char *dir, const char *name, segqt_tensor *t) {
+void tt_write(const char *dir, const char *name, segqt_tensor *t)
+{
     char path[512];
     snprintf(path, sizeof path, "%s/%s.t", dir, name);
     int64_t shape[16];
@@ -40,7 +43,8 @@ void tt_write(const char *dir, const char *name, segqt_tensor *t) {
     free(buf);
 }
 
-segqt_tensor *tt_read(const char *dir, const char *name) {
+segqt_tensor *tt_read(const char *dir, const char *name)
+{
     char path[512];
     snprintf(path, sizeof path, "%s/%s.t", dir, name);
     FILE *f = fopen(path, "rb");
@@ -65,24 +69,28 @@ segqt_tensor *tt_read(const char *dir, const char *name) {
     return t;
 }
 
-void tt_python(const char *case_name, const char *dir) {
+void tt_python(const char *case_name, const char *dir)
+{
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/torch/torch_ref.py' %s '%s'",
              SEGQ_SOURCE_DIR, case_name, dir);
     int rc = system(cmd);
-    cr_assert_eq(rc, 0, "python reference '%s' failed (rc %d): is python3-torch "
-                        "installed for /usr/bin/python3?", case_name, rc);
+    cr_assert_eq(rc, 0,
+                 "python reference '%s' failed (rc %d): is python3-torch "
+                 "installed for /usr/bin/python3?",
+                 case_name, rc);
 }
 
 void tt_assert_close(segqt_tensor *got, segqt_tensor *want, double atol, double rtol,
-                     const char *what) {
+                     const char *what)
+{
     tt_ok(got, what);
     int64_t sg[16], sw[16];
     int ng = segqt_shape(got, sg, 16), nw = segqt_shape(want, sw, 16);
     cr_assert_eq(ng, nw, "%s: %d dims, reference has %d", what, ng, nw);
     for (int i = 0; i < ng; i++)
-        cr_assert_eq(sg[i], sw[i], "%s: size %d is %ld, reference %ld", what, i,
-                     (long)sg[i], (long)sw[i]);
+        cr_assert_eq(sg[i], sw[i], "%s: size %d is %ld, reference %ld", what, i, (long)sg[i],
+                     (long)sw[i]);
     size_t n = (size_t)segqt_numel(got);
     float *a = malloc(n ? n * sizeof(float) : 1), *b = malloc(n ? n * sizeof(float) : 1);
     cr_assert(a && b);
@@ -103,7 +111,7 @@ void tt_assert_close(segqt_tensor *got, segqt_tensor *want, double atol, double 
     free(b);
 }
 
-void tt_assert_ref(const char *dir, const char *name, segqt_tensor *got, double atol,
-                   double rtol) {
+void tt_assert_ref(const char *dir, const char *name, segqt_tensor *got, double atol, double rtol)
+{
     tt_assert_close(got, tt_read(dir, name), atol, rtol, name);
 }

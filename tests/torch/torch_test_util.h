@@ -17,8 +17,7 @@ void tt_python(const char *case_name, const char *dir);
 void tt_assert_close(segqt_tensor *got, segqt_tensor *want, double atol, double rtol,
                      const char *what);
 /* Like tt_assert_close against the reference file DIR/NAME.t. */
-void tt_assert_ref(const char *dir, const char *name, segqt_tensor *got, double atol,
-                   double rtol);
+void tt_assert_ref(const char *dir, const char *name, segqt_tensor *got, double atol, double rtol);
 /* Asserts t is non-NULL, printing the shim's last error otherwise. */
 segqt_tensor *tt_ok(segqt_tensor *t, const char *what);
 

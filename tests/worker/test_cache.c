@@ -167,15 +167,15 @@ Test (cache, outputs_are_every_regular_file_in_name_order)
     segq_artifact_t *outputs = NULL;
     size_t n = 0;
     skipped_t skipped = { 0 };
-    cr_assert_eq (segq__collect_outputs (out, &outputs, &n, s_skipped, &skipped, err, sizeof err), 0,
-                  "%s", err);
+    cr_assert_eq (segq__collect_outputs (out, &outputs, &n, s_skipped, &skipped, err, sizeof err),
+                  0, "%s", err);
     cr_assert_eq (n, 3);
     cr_assert_str_eq (outputs [0].name, "a.txt");
     cr_assert_str_eq (outputs [1].name, "b/c/deep.bin");
     cr_assert_str_eq (outputs [2].name, "z.txt");
     cr_assert_eq (outputs [0].size, 0);
     cr_assert_eq (outputs [1].size, 4);
-    cr_assert_str_eq (outputs [1].hash, "");    /* hashed by the worker, in slices */
+    cr_assert_str_eq (outputs [1].hash, ""); /* hashed by the worker, in slices */
     cr_assert_eq (skipped.count, 1);
     cr_assert (strstr (skipped.last, "link: a symbolic link"), "%s", skipped.last);
     segq__artifacts_free (&outputs, n);
@@ -198,7 +198,7 @@ Test (cache, remove_tree_does_not_follow_links)
     snprintf (path, sizeof path, "%s/tree/x/link", s_dir);
     cr_assert_eq (symlink (keep, path), 0);
     snprintf (path, sizeof path, "%s/tree/x", s_dir);
-    chmod (path, 0500);         /* as a job might leave it */
+    chmod (path, 0500); /* as a job might leave it */
     snprintf (tree, sizeof tree, "%s/tree", s_dir);
     cr_assert_eq (segq__remove_tree (tree), 0);
     cr_assert_neq (access (tree, F_OK), 0);
@@ -226,9 +226,12 @@ Test (cache, least_recently_used_inputs_go_first_over_the_limit)
     segq__cache_t *cache = segq__cache_new (cache_dir, 250, err, sizeof err);
     cr_assert_not_null (cache, "%s", err);
     char a [101], b [101], c [101], ha [65], hb [65], hc [65];
-    memset (a, 'a', 100); a [100] = 0;
-    memset (b, 'b', 100); b [100] = 0;
-    memset (c, 'c', 100); c [100] = 0;
+    memset (a, 'a', 100);
+    a [100] = 0;
+    memset (b, 'b', 100);
+    b [100] = 0;
+    memset (c, 'c', 100);
+    c [100] = 0;
     s_cache_put (cache, a, ha);
     usleep (20000);
     s_cache_put (cache, b, hb);
@@ -237,7 +240,7 @@ Test (cache, least_recently_used_inputs_go_first_over_the_limit)
     cr_assert (segq__cache_has (cache, ha, 100));
     cr_assert_eq (segq__cache_layout (cache, hb, job, "b.txt", err, sizeof err), 0, "%s", err);
     usleep (20000);
-    s_cache_put (cache, c, hc);             /* 300 bytes > 250: one must go */
+    s_cache_put (cache, c, hc); /* 300 bytes > 250: one must go */
     cr_assert (segq__cache_has (cache, ha, 100));
     cr_assert (segq__cache_has (cache, hc, 100));
     cr_assert_not (segq__cache_has (cache, hb, 100));

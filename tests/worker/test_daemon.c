@@ -21,7 +21,7 @@ typedef struct {
     char log [300];
     char ready [300];
     zsock_t *router;
-    zframe_t *peer;             /* the worker's routing id */
+    zframe_t *peer; /* the worker's routing id */
     pid_t pid;
     /* what arrived besides what a test waited for */
     char logdata [65536];
@@ -48,7 +48,8 @@ s_bind (fake_t *f, int port)
     zsock_set_sndhwm (f->router, 0);
     int bound = -1;
     for (int tries = 0; tries < 200 && bound < 0; tries++) {
-        int p = port ? port : 20000 + (int) (segq__now_ms () * 7919 + getpid () * 31 + tries * 97) % 12000;
+        int p = port ? port
+                     : 20000 + (int) (segq__now_ms () * 7919 + getpid () * 31 + tries * 97) % 12000;
         bound = zsock_bind (f->router, "tcp://127.0.0.1:%d", p);
         if (bound < 0 && port)
             usleep (50000);
@@ -60,10 +61,23 @@ s_bind (fake_t *f, int port)
 static void
 s_start_worker (fake_t *f, const char *const *extra)
 {
-    const char *argv [40] = { SEGQ_WORKER_BIN, "--broker", f->endpoint, "--node", "w1",
-                              "--cpu-slots", "3", "--gpus", "0:TestGPU:8G,1:Other:512M",
-                              "--work-dir", NULL, "--ready-file", f->ready,
-                              "--kill-grace-ms", "300", "--testkind", SEGQ_TESTKIND };
+    const char *argv [40] = { SEGQ_WORKER_BIN,
+                              "--broker",
+                              f->endpoint,
+                              "--node",
+                              "w1",
+                              "--cpu-slots",
+                              "3",
+                              "--gpus",
+                              "0:TestGPU:8G,1:Other:512M",
+                              "--work-dir",
+                              NULL,
+                              "--ready-file",
+                              f->ready,
+                              "--kill-grace-ms",
+                              "300",
+                              "--testkind",
+                              SEGQ_TESTKIND };
     char work [400];
     snprintf (work, sizeof work, "%s/work", f->dir);
     argv [10] = work;
@@ -208,24 +222,18 @@ s_expect (fake_t *f, segq_msg_type_t type, int timeout_ms)
                     f->logdata_used += n;
                     f->logdata [f->logdata_used] = 0;
                 }
-            }
-            else
-            if (msg->type == SEGQ_MSG_PROGRESS) {
+            } else if (msg->type == SEGQ_MSG_PROGRESS) {
                 f->n_progress++;
                 f->last_fraction = msg->u.progress.fraction;
                 snprintf (f->last_phase, sizeof f->last_phase, "%s",
                           msg->u.progress.phase ? msg->u.progress.phase : "");
-            }
-            else
-            if (msg->type == SEGQ_MSG_HEARTBEAT)
-                s_send (f, segq_msg_new (SEGQ_MSG_HEARTBEAT));     /* as a broker does */
-            else
-            if (msg->type != SEGQ_MSG_CREDIT)
+            } else if (msg->type == SEGQ_MSG_HEARTBEAT)
+                s_send (f, segq_msg_new (SEGQ_MSG_HEARTBEAT)); /* as a broker does */
+            else if (msg->type != SEGQ_MSG_CREDIT)
                 cr_assert_fail ("expected %s, got %s", segq_msg_type_name (type),
                                 segq_msg_type_name (msg->type));
             segq_msg_destroy (&msg);
-        }
-        else
+        } else
             zframe_destroy (&peer);
     }
     cr_assert_fail ("no %s from the worker in %d ms; its log:\n%s", segq_msg_type_name (type),
@@ -261,9 +269,8 @@ s_handshake (fake_t *f, uint32_t expiry_ms)
 
 /* params: "name=value" strings typed through the schema. */
 static void
-s_assign (fake_t *f, const char *job, uint32_t attempt, const char *kind,
-          const char *const *params, const segq_artifact_t *inputs, size_t n_inputs,
-          uint32_t time_limit_s)
+s_assign (fake_t *f, const char *job, uint32_t attempt, const char *kind, const char *const *params,
+          const segq_artifact_t *inputs, size_t n_inputs, uint32_t time_limit_s)
 {
     segq_msg_t *msg = segq_msg_new (SEGQ_MSG_ASSIGN);
     segq_assign_t *a = &msg->u.assign;
@@ -280,8 +287,9 @@ s_assign (fake_t *f, const char *job, uint32_t attempt, const char *kind,
         const char *eq = strchr (params [i], '=');
         snprintf (name, sizeof name, "%.*s", (int) (eq - params [i]), params [i]);
         segq_value_t value;
-        cr_assert_eq (segq_param_parse (segq_kind_param (spec, name), eq + 1, &value, err,
-                                        sizeof err), 0, "%s", err);
+        cr_assert_eq (
+            segq_param_parse (segq_kind_param (spec, name), eq + 1, &value, err, sizeof err), 0,
+            "%s", err);
         segq_params_set (&a->params, name, &value);
         segq_value_clear (&value);
     }
@@ -329,8 +337,8 @@ s_drain_and_bye (fake_t *f)
         char err [256];
         if (segq_msg_recv (f->router, &peer, &msg, NULL, err, sizeof err) == 0 && msg) {
             cr_assert (msg->type == SEGQ_MSG_REGISTER || msg->type == SEGQ_MSG_BYE
-                       || msg->type == SEGQ_MSG_HEARTBEAT, "%s while draining",
-                       segq_msg_type_name (msg->type));
+                           || msg->type == SEGQ_MSG_HEARTBEAT,
+                       "%s while draining", segq_msg_type_name (msg->type));
             if (msg->type == SEGQ_MSG_REGISTER)
                 cr_assert (msg->u.reg.draining);
             segq_msg_destroy (&msg);
@@ -434,8 +442,8 @@ Test (daemon, sleep_streams_log_and_rate_limited_progress)
 
 /* Serve a GET from `data`, all chunks at once (the worker must cope). */
 static void
-s_serve_get_chunked (fake_t *f, const char *data, size_t size, const char *hash,
-                     uint64_t transfer, size_t chunk_size)
+s_serve_get_chunked (fake_t *f, const char *data, size_t size, const char *hash, uint64_t transfer,
+                     size_t chunk_size)
 {
     segq_msg_t *get = s_expect (f, SEGQ_MSG_GET, 10000);
     cr_assert_str_eq (get->u.get.hash, hash);
@@ -495,7 +503,7 @@ s_take_upload (fake_t *f, segq_msg_t **put_p, uint64_t transfer, uint32_t chunk_
     segq_msg_destroy (put_p);
     s_send (f, ready);
     size_t received = 0;
-    for (int chunks = 0; ; chunks++) {
+    for (int chunks = 0;; chunks++) {
         segq_msg_t *chunk = s_expect (f, SEGQ_MSG_CHUNK, 5000);
         cr_assert_eq (chunk->u.chunk.transfer, transfer);
         cr_assert_eq (chunk->u.chunk.offset, received);
@@ -531,7 +539,7 @@ Test (daemon, echo_fetches_inputs_uploads_outputs_within_credit)
     s_start_worker (F, NULL);
     segq_msg_t *reg = s_handshake (F, 5000);
     segq_msg_destroy (&reg);
-    size_t size = 20000;        /* 5 chunks of 4096 */
+    size_t size = 20000; /* 5 chunks of 4096 */
     char *data = malloc (size);
     for (size_t i = 0; i < size; i++)
         data [i] = (char) (i * 7 + 3);
@@ -575,11 +583,14 @@ Test (daemon, checkpoint_uploaded_with_hash_at_the_end)
 {
     char script [400];
     /* `devices`: the worker asks whether it can use the declared GPUs */
-    s_script ("fake-segq-run", "#!/bin/bash\n"
-              "[ \"$1\" = devices ] && exec echo '{\"cpu\": {\"cores\": 2}, \"cuda_build\": true}'\n"
-              "printf 'weights of step 3' > \"$SEGQ_OUTPUT_DIR/model.ckpt\"\n"
-              "printf '{\"checkpoint\":\"model.ckpt\",\"step\":3}\\n' >&\"$SEGQ_PROGRESS_FD\"\n"
-              "sleep 30\n", script, sizeof script);
+    s_script (
+        "fake-segq-run",
+        "#!/bin/bash\n"
+        "[ \"$1\" = devices ] && exec echo '{\"cpu\": {\"cores\": 2}, \"cuda_build\": true}'\n"
+        "printf 'weights of step 3' > \"$SEGQ_OUTPUT_DIR/model.ckpt\"\n"
+        "printf '{\"checkpoint\":\"model.ckpt\",\"step\":3}\\n' >&\"$SEGQ_PROGRESS_FD\"\n"
+        "sleep 30\n",
+        script, sizeof script);
     const char *extra [] = { "--segq-run", script, NULL };
     s_start_worker (F, extra);
     segq_msg_t *reg = s_handshake (F, 5000);
@@ -641,8 +652,7 @@ Test (daemon, big_artifacts_never_stall_heartbeats)
                 zframe_destroy (&F->peer);
                 F->peer = peer;
                 peer = NULL;
-            }
-            else {
+            } else {
                 if (msg->type == SEGQ_MSG_HEARTBEAT) {
                     segq_msg_t *beat = segq_msg_new (SEGQ_MSG_HEARTBEAT);
                     segq_msg_send (&beat, F->router, peer);
@@ -674,16 +684,16 @@ Test (daemon, outputs_that_cannot_fit_one_result_fail_clearly)
     char names [N][128];
     for (int i = 0; i < N; i++) {
         snprintf (names [i], sizeof names [i], "files/%0100d", i);
-        inputs [i] = (segq_artifact_t) { .name = names [i], .size = 1 };
+        inputs [i] = (segq_artifact_t){ .name = names [i], .size = 1 };
         s_hash ("x", 1, inputs [i].hash);
     }
     s_assign (F, "m1", 1, "echo", NULL, inputs, N, 0);
-    s_serve_get (F, "x", 1, inputs [0].hash, 3);    /* one content, one download */
+    s_serve_get (F, "x", 1, inputs [0].hash, 3); /* one content, one download */
     segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
     cr_assert_not (result->u.result.success);
     cr_assert (strstr (result->u.result.reason, "12 outputs")
-               && strstr (result->u.result.reason, "does not fit one RESULT"), "%s",
-               result->u.result.reason);
+                   && strstr (result->u.result.reason, "does not fit one RESULT"),
+               "%s", result->u.result.reason);
     segq_msg_destroy (&result);
     s_ack (F, "m1", 1, 0);
     s_drain_and_bye (F);
@@ -703,7 +713,8 @@ Test (daemon, corrupt_input_retried_then_job_fails_clearly)
     segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
     cr_assert_not (result->u.result.success);
     cr_assert (strstr (result->u.result.reason, "in.txt")
-               && strstr (result->u.result.reason, "sha256"), "%s", result->u.result.reason);
+                   && strstr (result->u.result.reason, "sha256"),
+               "%s", result->u.result.reason);
     segq_msg_destroy (&result);
     s_ack (F, "c1", 1, 0);
     /* nothing ran */
@@ -731,14 +742,11 @@ Test (daemon, failures_reported_daemon_survives)
             cr_assert_eq (r->exit_code, 3);
             /* with the last line the child wrote */
             cr_assert_str_eq (r->reason, "exited with code 3: segq-testkind: failing with exit "
-                              "code 3 as asked");
-        }
-        else
-        if (strcmp (r->job, "f2") == 0) {
+                                         "code 3 as asked");
+        } else if (strcmp (r->job, "f2") == 0) {
             cr_assert_eq (r->signal, 9);
             cr_assert_eq (r->exit_code, -1);
-        }
-        else {
+        } else {
             cr_assert_str_eq (r->job, "f3");
             cr_assert_eq (r->signal, SIGABRT, "%s", r->reason);
         }
@@ -793,8 +801,7 @@ Test (daemon, time_limit_and_abort)
             cr_assert_str_eq (r->reason, "time limit of 1 s exceeded");
             int64_t took = segq__now_ms () - start;
             cr_assert (took >= 1000 && took < 4000, "took %lld ms", (long long) took);
-        }
-        else {
+        } else {
             cr_assert_str_eq (r->job, "a1");
             cr_assert_eq (r->attempt, 4);
             cr_assert_str_eq (r->reason, "aborted: cancelled by alice");
@@ -817,7 +824,7 @@ Test (daemon, result_survives_broker_restart_and_is_fenced)
     int port = atoi (strrchr (F->endpoint, ':') + 1);
     zframe_destroy (&F->peer);
     zsock_destroy (&F->router);
-    usleep (1200000);           /* job finishes while nobody listens */
+    usleep (1200000); /* job finishes while nobody listens */
     s_bind (F, port);
     reg = s_expect (F, SEGQ_MSG_REGISTER, 10000);
     cr_assert_eq (reg->u.reg.n_held, 1);
@@ -879,7 +886,7 @@ Test (daemon, sigint_twice_stops_at_once)
     for (int i = 0; i < 500 && s_count_lines (F->journal) == 0; i++)
         usleep (10000);
     kill (F->pid, SIGINT);
-    reg = s_expect (F, SEGQ_MSG_REGISTER, 5000);    /* draining */
+    reg = s_expect (F, SEGQ_MSG_REGISTER, 5000); /* draining */
     segq_msg_destroy (&reg);
     kill (F->pid, SIGINT);
     segq_msg_t *bye = s_expect (F, SEGQ_MSG_BYE, 5000);
@@ -906,7 +913,8 @@ Test (daemon, version_mismatch_said_plainly)
     int status = s_wait_exit (F, 5000);
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) != 0);
     char *log = s_slurp (F->log);
-    cr_assert (strstr (log, "speaks protocol versions 7, 8; this segq-worker speaks 2..2"), "%s", log);
+    cr_assert (strstr (log, "speaks protocol versions 7, 8; this segq-worker speaks 2..2"), "%s",
+               log);
 }
 
 Test (daemon, bad_flags_refused_with_a_message)
@@ -963,7 +971,8 @@ Test (daemon, node_name_refused_exits_and_restart_keeps_the_daemons_id)
     /* RANDOM@HOST, RANDOM 32 hex digits kept in the work directory */
     const char *inst = reg->u.reg.instance;
     cr_assert (inst && strlen (inst) > 33 && inst [32] == '@'
-               && strspn (inst, "0123456789abcdef") == 32, "inst %s", inst ? inst : "none");
+                   && strspn (inst, "0123456789abcdef") == 32,
+               "inst %s", inst ? inst : "none");
     char instance [300];
     snprintf (instance, sizeof instance, "%s", inst);
     segq_msg_destroy (&reg);
@@ -975,7 +984,8 @@ Test (daemon, node_name_refused_exits_and_restart_keeps_the_daemons_id)
     int status = s_wait_exit (F, 5000);
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 1, "status %d", status);
     cr_assert (strstr (s_slurp (F->log), "refused node w1: node name w1 is taken by another "
-                       "live worker: use --node NAME"), "%s", s_slurp (F->log));
+                                         "live worker: use --node NAME"),
+               "%s", s_slurp (F->log));
     /* started again on its work directory: the same daemon to the broker */
     s_start_worker (F, NULL);
     reg = s_handshake (F, 5000);
@@ -987,7 +997,8 @@ Test (daemon, node_name_refused_exits_and_restart_keeps_the_daemons_id)
 Test (daemon, gpus_need_a_segq_run_with_cuda)
 {
     char fake [400];
-    s_script ("segq-run", "#!/bin/sh\n[ \"$1\" = devices ] || exit 9\n"
+    s_script ("segq-run",
+              "#!/bin/sh\n[ \"$1\" = devices ] || exit 9\n"
               "echo '{\"cpu\": {\"cores\": 2}, \"cuda\": [], \"cuda_build\": false}'\n",
               fake, sizeof fake);
     /* GPUs declared (s_start_worker's --gpus) for ML kinds: refused */
@@ -995,8 +1006,9 @@ Test (daemon, gpus_need_a_segq_run_with_cuda)
     s_start_worker (F, ml);
     int status = s_wait_exit (F, 10000);
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 2, "status %d", status);
-    cr_assert (strstr (s_slurp (F->log), "is a CPU-only build") && strstr (s_slurp (F->log),
-               "--gpus \"\""), "%s", s_slurp (F->log));
+    cr_assert (strstr (s_slurp (F->log), "is a CPU-only build")
+                   && strstr (s_slurp (F->log), "--gpus \"\""),
+               "%s", s_slurp (F->log));
     /* test kinds only: its GPUs are usable */
     const char *tests [] = { "--segq-run", fake, "--kinds", "sleep", NULL };
     s_start_worker (F, tests);

@@ -47,14 +47,16 @@ s_on_exit (void *arg, const segq__job_exit_t *status)
     run_t *r = arg;
     r->exited = true;
     r->exit = *status;
-    segq__job_runner_destroy (&r->runner);     /* allowed from inside */
+    segq__job_runner_destroy (&r->runner); /* allowed from inside */
 }
 
 static int
 s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     run_t *r = arg;
-    struct signalfd_siginfo_s { char b [128]; } info;
+    struct signalfd_siginfo_s {
+        char b [128];
+    } info;
     while (read (r->sigfd, &info, sizeof info) > 0)
         ;
     if (r->runner)
@@ -107,10 +109,12 @@ s_run (run_t *r, char *const *argv, char *const *env, uint32_t time_limit_s, uin
     r->sig_item.events = ZMQ_POLLIN;
     zloop_poller (r->loop, &r->sig_item, s_on_signal, r);
     zloop_timer (r->loop, 20000, 1, s_on_deadline, r);
-    segq__job_launch_t launch = {
-        .path = argv [0], .argv = argv, .env = env, .cwd = s_dir,
-        .time_limit_s = time_limit_s, .kill_grace_ms = grace_ms
-    };
+    segq__job_launch_t launch = { .path = argv [0],
+                                  .argv = argv,
+                                  .env = env,
+                                  .cwd = s_dir,
+                                  .time_limit_s = time_limit_s,
+                                  .kill_grace_ms = grace_ms };
     segq__job_callbacks_t callbacks = { s_on_log, s_on_progress, s_on_exit, r };
     char err [512];
     r->runner = segq__job_runner_start (r->loop, &launch, &callbacks, err, sizeof err);
@@ -146,8 +150,10 @@ Test (job_runner, failure_reason_ends_with_the_last_line_of_output)
     run_t r;
     /* the last line that says something, control characters dropped, a
        carriage return ending a line as a newline does */
-    char *argv [] = { "/bin/sh", "-c", "echo first; printf 'progress 10%%\\r\\tcannot read"
-                      "\\001 mask.png \\r\\n\\n  \\n' >&2; exit 1", NULL };
+    char *argv [] = { "/bin/sh", "-c",
+                      "echo first; printf 'progress 10%%\\r\\tcannot read"
+                      "\\001 mask.png \\r\\n\\n  \\n' >&2; exit 1",
+                      NULL };
     s_run (&r, argv, NULL, 0, 1000);
     cr_assert_str_eq (r.exit.reason, "exited with code 1: cannot read mask.png");
     s_done (&r);
@@ -155,8 +161,8 @@ Test (job_runner, failure_reason_ends_with_the_last_line_of_output)
     char *long_line [] = { "/bin/sh", "-c", "printf 'x%.0s' $(seq 400); kill -TERM $$", NULL };
     s_run (&r, long_line, NULL, 0, 1000);
     char want [512];
-    int len = snprintf (want, sizeof want, "killed by signal %d (%s): ", SIGTERM,
-                        strsignal (SIGTERM));
+    int len =
+        snprintf (want, sizeof want, "killed by signal %d (%s): ", SIGTERM, strsignal (SIGTERM));
     memset (want + len, 'x', SEGQ__LAST_LINE_MAX);
     want [len + SEGQ__LAST_LINE_MAX] = 0;
     cr_assert_str_eq (r.exit.reason, want);
@@ -176,8 +182,9 @@ Test (job_runner, env_cwd_and_only_fds_0_to_3)
     run_t r;
     char *env [] = { "SEGQ_JOB_ID=J7", "SEGQ_JOB_ATTEMPT=2", "HOME=/nowhere", NULL };
     char *argv [] = { "/bin/sh", "-c",
-        "echo \"id=$SEGQ_JOB_ID attempt=$SEGQ_JOB_ATTEMPT home=$HOME pwd=$(pwd -P)\";"
-        "for n in $(seq 0 64); do [ -e /proc/$$/fd/$n ] && echo fd $n; done; true", NULL };
+                      "echo \"id=$SEGQ_JOB_ID attempt=$SEGQ_JOB_ATTEMPT home=$HOME pwd=$(pwd -P)\";"
+                      "for n in $(seq 0 64); do [ -e /proc/$$/fd/$n ] && echo fd $n; done; true",
+                      NULL };
     s_run (&r, argv, env, 0, 1000);
     cr_assert (r.exit.success, "%s", r.exit.reason);
     char real [512], want [700];
@@ -195,8 +202,10 @@ Test (job_runner, progress_channel_parsed_garbage_ignored)
 {
     run_t r;
     char *argv [] = { "/bin/sh", "-c",
-        "printf '{\"phase\":\"a\",\"fraction\":0.5}\\nnot json\\n{\"metrics\":{\"loss\":2}}\\n' >&3;"
-        "printf '{\"fraction\":1}' >&3", NULL };
+                      "printf '{\"phase\":\"a\",\"fraction\":0.5}\\nnot "
+                      "json\\n{\"metrics\":{\"loss\":2}}\\n' >&3;"
+                      "printf '{\"fraction\":1}' >&3",
+                      NULL };
     s_run (&r, argv, NULL, 0, 1000);
     cr_assert (r.exit.success, "%s", r.exit.reason);
     /* the last record has no newline: it counts at end of stream */
@@ -247,7 +256,10 @@ Test (job_runner, time_limit_term_then_kill_whole_group)
     snprintf (stat_path, sizeof stat_path, "/proc/%d/stat", pid);
     for (int i = 0; i < 50; i++) {
         FILE *s = fopen (stat_path, "r");
-        if (!s) { state = 'X'; break; }
+        if (!s) {
+            state = 'X';
+            break;
+        }
         cr_assert_eq (fscanf (s, "%*d %*s %c", &state), 1);
         fclose (s);
         if (state == 'Z')
@@ -272,8 +284,9 @@ Test (job_runner, abort_terms_the_child)
     zloop_poller (r.loop, &r.sig_item, s_on_signal, &r);
     zloop_timer (r.loop, 200, 1, s_on_abort, &r);
     zloop_timer (r.loop, 20000, 1, s_on_deadline, &r);
-    segq__job_launch_t launch = { .path = argv [0], .argv = argv, .cwd = s_dir,
-                                  .kill_grace_ms = 5000 };
+    segq__job_launch_t launch = {
+        .path = argv [0], .argv = argv, .cwd = s_dir, .kill_grace_ms = 5000
+    };
     segq__job_callbacks_t callbacks = { s_on_log, s_on_progress, s_on_exit, &r };
     char err [512];
     r.runner = segq__job_runner_start (r.loop, &launch, &callbacks, err, sizeof err);

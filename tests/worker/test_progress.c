@@ -23,7 +23,8 @@ Test (progress, whole_record, .timeout = 10)
     char err [200];
     const char *line = "{\"phase\":\"train\",\"fraction\":0.25,\"metrics\":{\"loss\":1.5,"
                        "\"psnr\":20},\"message\":\"scale 2 of 8\"}";
-    cr_assert_eq (segq__progress_parse_line (line, strlen (line), &p, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (segq__progress_parse_line (line, strlen (line), &p, err, sizeof err), 0, "%s",
+                  err);
     cr_assert (p.has_fraction);
     cr_assert_float_eq (p.fraction, 0.25, 1e-12);
     cr_assert_str_eq (p.phase, "train");
@@ -39,7 +40,8 @@ Test (progress, checkpoint_is_an_event_not_merged, .timeout = 10)
     segq__progress_t p, state = { 0 };
     char err [200];
     const char *line = "{\"checkpoint\":\"model.safetensors\",\"step\":3}";
-    cr_assert_eq (segq__progress_parse_line (line, strlen (line), &p, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (segq__progress_parse_line (line, strlen (line), &p, err, sizeof err), 0, "%s",
+                  err);
     cr_assert_str_eq (p.checkpoint, "model.safetensors");
     cr_assert_eq (p.step, 3);
     cr_assert_eq (segq__progress_merge (&state, &p), 0);
@@ -50,17 +52,21 @@ Test (progress, checkpoint_is_an_event_not_merged, .timeout = 10)
                            "{\"step\":4294967296}" };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
         segq__progress_t q = { 0 };
-        cr_assert_neq (segq__progress_parse_line (bad [i], strlen (bad [i]), &q, err, sizeof err), 0,
-                       "accepted %s", bad [i]);
+        cr_assert_neq (segq__progress_parse_line (bad [i], strlen (bad [i]), &q, err, sizeof err),
+                       0, "accepted %s", bad [i]);
     }
 }
 
 Test (progress, bad_records_refused_with_reason, .timeout = 10)
 {
-    const char *bad [] = {
-        "not json", "[1,2]", "{\"fraction\":\"half\"}", "{\"phase\":3}",
-        "{\"metrics\":{\"loss\":\"low\"}}", "{\"metrics\":[1]}", "{\"fraction\":0.1", "42"
-    };
+    const char *bad [] = { "not json",
+                           "[1,2]",
+                           "{\"fraction\":\"half\"}",
+                           "{\"phase\":3}",
+                           "{\"metrics\":{\"loss\":\"low\"}}",
+                           "{\"metrics\":[1]}",
+                           "{\"fraction\":0.1",
+                           "42" };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
         segq__progress_t p = { 0 };
         char err [200] = "";
@@ -89,7 +95,7 @@ Test (progress, lines_split_anywhere_and_garbage_between, .timeout = 10)
                          "{\"fraction\":0.9,\"phase\":\"c\"}\n{\"fraction\":0.95}";
     segq__progress_parser_t *parser = segq__progress_parser_new ();
     seen_t seen = { 0 };
-    for (size_t i = 0; i < strlen (stream); i++)   /* one byte at a time */
+    for (size_t i = 0; i < strlen (stream); i++) /* one byte at a time */
         segq__progress_parser_feed (parser, stream + i, 1, s_record, &seen);
     cr_assert_eq (seen.count, 2);
     cr_assert_str_eq (seen.last.phase, "c");

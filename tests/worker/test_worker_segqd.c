@@ -76,8 +76,8 @@ s_child_of (pid_t parent)
         int pid = 0, ppid = 0;
         char comm [256];
         if (fgets (line, sizeof line, f)
-        &&  sscanf (line, "%d (%255[^)]) %*c %d", &pid, comm, &ppid) == 3
-        &&  ppid == parent && strstr (comm, "segq-testkind"))
+            && sscanf (line, "%d (%255[^)]) %*c %d", &pid, comm, &ppid) == 3 && ppid == parent
+            && strstr (comm, "segq-testkind"))
             found = pid;
         fclose (f);
     }
@@ -189,7 +189,7 @@ Test (worker_segqd, result_finished_while_broker_down_is_kept)
     s_wait_started (job);
     segq_client_destroy (&c);
     harness_signal_broker (h, SIGKILL);
-    s_wait_child_ended ();                    /* the job ends while nobody listens */
+    s_wait_child_ended (); /* the job ends while nobody listens */
     H_ASSERT (h, harness_start_broker (h, NULL) == 0, "segqd did not restart");
     c = harness_client (h, 10000);
     s_expect_final (c, job, SEGQ_JOB_SUCCEEDED, NULL);

@@ -13,24 +13,26 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                              \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            failures++;                                                               \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                               \
-            printf(__VA_ARGS__);                                                      \
-            printf(" [last error: %s]\n", segqt_last_error());                      \
-        }                                                                             \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            failures++;                                                                            \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
+            printf(__VA_ARGS__);                                                                   \
+            printf(" [last error: %s]\n", segqt_last_error());                                     \
+        }                                                                                          \
     } while (0)
 
-static double now(void) {
+static double now(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* Largest |a - b| / (1 + |b|) over all elements (a on any device). */
-static double max_rel_diff(segqt_tensor *a, segqt_tensor *b) {
+static double max_rel_diff(segqt_tensor *a, segqt_tensor *b)
+{
     double v = INFINITY;
     segqt_tensor *d = segqt_max(segqt_div(segqt_abs(segqt_sub(segqt_to_device(a, SEGQT_CPU), b)),
                                           segqt_add_scalar(segqt_abs(b), 1.0)));
@@ -39,7 +41,8 @@ static double max_rel_diff(segqt_tensor *a, segqt_tensor *b) {
     return v;
 }
 
-static segqt_tensor *disc(segqt_tensor *x, segqt_tensor **p) {
+static segqt_tensor *disc(segqt_tensor *x, segqt_tensor **p)
+{
     segqt_tensor *h = segqt_conv2d(x, p[0], p[1], 1, 0, 1, 1);
     h = segqt_batch_norm(h, p[2], p[3], NULL, NULL, 1, 0.1, 1e-5);
     h = segqt_leaky_relu(h, 0.2);
@@ -56,13 +59,12 @@ static int critic_update(segqt_tensor **p, segqt_adam *opt, segqt_tensor *real, 
     segqt_tensor *interp =
         segqt_add(segqt_mul(alpha, real), segqt_mul(segqt_rsub_scalar(alpha, 1), fake));
     segqt_tensor *g = NULL, *out = NULL, *ones = NULL;
-    int rc = segqt_set_requires_grad(interp, 1) < 0 || !(out = disc(interp, p)) ||
-             !(ones = segqt_ones_like(out)) ||
-             segqt_autograd_grad(&out, 1, &interp, 1, &ones, &g, 1, 1) < 0;
+    int rc = segqt_set_requires_grad(interp, 1) < 0 || !(out = disc(interp, p))
+             || !(ones = segqt_ones_like(out))
+             || segqt_autograd_grad(&out, 1, &interp, 1, &ones, &g, 1, 1) < 0;
     segqt_tensor *gp =
         g ? segqt_mul_scalar(
-                segqt_mean(segqt_pow_scalar(segqt_add_scalar(segqt_norm_dim(g, 2, 1, 0), -1), 2)),
-                0.1)
+            segqt_mean(segqt_pow_scalar(segqt_add_scalar(segqt_norm_dim(g, 2, 1, 0), -1), 2)), 0.1)
           : NULL;
     segqt_tensor *loss =
         segqt_add(segqt_add(segqt_neg(segqt_mean(disc(real, p))), segqt_mean(disc(fake, p))), gp);
@@ -108,8 +110,8 @@ static void check_graph(segqt_device cuda)
         if (k == 0)
             rc |= critic_update(pg, og, real, fake, alpha);
         else if (k == 1)
-            rc |= segqt_graph_capture_begin(graph) || critic_update(pg, og, real, fake, alpha) ||
-                  segqt_graph_capture_end(graph);
+            rc |= segqt_graph_capture_begin(graph) || critic_update(pg, og, real, fake, alpha)
+                  || segqt_graph_capture_end(graph);
         if (k >= 1 && rc == 0)
             rc |= segqt_graph_replay(graph);
     }
@@ -137,9 +139,9 @@ static void check_graph(segqt_device cuda)
     /* fresh random numbers at each replay */
     segqt_tensor *draws = segqt_zeros(img, 4, SEGQT_F32, cuda);
     graph = segqt_graph_new(cuda);
-    CHECK(graph && segqt_graph_capture_begin(graph) == 0 &&
-              segqt_copy_(draws, segqt_randn(img, 4, SEGQT_F32, cuda)) == 0 &&
-              segqt_graph_capture_end(graph) == 0,
+    CHECK(graph && segqt_graph_capture_begin(graph) == 0
+              && segqt_copy_(draws, segqt_randn(img, 4, SEGQT_F32, cuda)) == 0
+              && segqt_graph_capture_end(graph) == 0,
           "capturing randn");
     double first = 0, second = 0;
     segqt_graph_replay(graph);
@@ -155,7 +157,8 @@ static void check_graph(segqt_device cuda)
 
 /* One critic loss with its gradient penalty; fills grads[6] (scoped). */
 static segqt_tensor *d_step(segqt_tensor *real, segqt_tensor *fake, segqt_tensor *alpha,
-                            segqt_tensor **p, segqt_tensor **grads) {
+                            segqt_tensor **p, segqt_tensor **grads)
+{
     segqt_tensor *interp =
         segqt_add(segqt_mul(alpha, real), segqt_mul(segqt_rsub_scalar(alpha, 1), fake));
     if (segqt_set_requires_grad(interp, 1) < 0)
@@ -167,8 +170,8 @@ static segqt_tensor *d_step(segqt_tensor *real, segqt_tensor *fake, segqt_tensor
         return NULL;
     segqt_tensor *gp = segqt_mul_scalar(
         segqt_mean(segqt_pow_scalar(segqt_add_scalar(segqt_norm_dim(g, 2, 1, 0), -1), 2)), 0.1);
-    segqt_tensor *loss = segqt_add(
-        segqt_add(segqt_neg(segqt_mean(disc(real, p))), segqt_mean(disc(fake, p))), gp);
+    segqt_tensor *loss =
+        segqt_add(segqt_add(segqt_neg(segqt_mean(disc(real, p))), segqt_mean(disc(fake, p))), gp);
     if (segqt_backward(loss, 0, 0) < 0)
         return NULL;
     for (int i = 0; i < 6; i++) {
@@ -178,7 +181,8 @@ static segqt_tensor *d_step(segqt_tensor *real, segqt_tensor *fake, segqt_tensor
     return loss;
 }
 
-static void check_gp(segqt_device cuda) {
+static void check_gp(segqt_device cuda)
+{
     static const int64_t shapes[6][4] = {{32, 4, 3, 3}, {32}, {32}, {32}, {1, 32, 3, 3}, {1}};
     static const int ndims[6] = {4, 1, 1, 1, 4, 1};
     segqt_scope_begin();
@@ -211,13 +215,13 @@ static void check_gp(segqt_device cuda) {
             worst = ei > worst ? ei : worst;
         }
         CHECK(worst < 5e-3, "GP parameter gradients CUDA vs CPU rel diff %g", worst);
-        printf("ok   WGAN-GP double backward on CUDA: loss diff %.2g, grad diff %.2g\n", e,
-               worst);
+        printf("ok   WGAN-GP double backward on CUDA: loss diff %.2g, grad diff %.2g\n", e, worst);
     }
     segqt_scope_end();
 }
 
-static void check_ops(segqt_device cuda) {
+static void check_ops(segqt_device cuda)
+{
     segqt_scope_begin();
     segqt_tensor *x = segqt_randn((int64_t[]){1, 4, 250, 213}, 4, SEGQT_F32, SEGQT_CPU);
     segqt_tensor *xg = segqt_to_device(x, cuda);
@@ -266,12 +270,13 @@ static void check_ops(segqt_device cuda) {
 
 /* SinGAN's finest scale: 128-channel 3x3 convolution at 223x260 (213x250
  * padded by 5), forward + backward; GFLOP/s in fp32 and bf16 autocast. */
-static void time_conv(segqt_device dev, const char *name, int autocast, int iters) {
+static void time_conv(segqt_device dev, const char *name, int autocast, int iters)
+{
     segqt_scope_begin();
     int64_t n = 1, c = 128, h = 223, wd = 260;
     segqt_tensor *x = segqt_randn((int64_t[]){n, c, h, wd}, 4, SEGQT_F32, dev);
-    segqt_tensor *w = segqt_persist(segqt_mul_scalar(
-        segqt_randn((int64_t[]){c, c, 3, 3}, 4, SEGQT_F32, dev), 0.02));
+    segqt_tensor *w = segqt_persist(
+        segqt_mul_scalar(segqt_randn((int64_t[]){c, c, 3, 3}, 4, SEGQT_F32, dev), 0.02));
     segqt_set_requires_grad(w, 1);
     double t0 = 0;
     for (int i = -2; i < iters; i++) { /* two warm-up passes */
@@ -300,7 +305,8 @@ static void time_conv(segqt_device dev, const char *name, int autocast, int iter
     segqt_scope_end();
 }
 
-int main(void) {
+int main(void)
+{
     segqt_set_num_threads(2);
     printf("libtorch %s, CUDA build %d, %d CUDA device(s), %d CPUs\n", segqt_version(),
            segqt_has_cuda_build(), segqt_cuda_device_count(), segqt_cpu_count());

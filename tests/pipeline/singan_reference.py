@@ -220,6 +220,17 @@ def check(path):
                 continue
             rep.cmp("after iteration: %s.%s" % (name, k), ours, p.detach())
     rep.cmp("iteration loss_rec", t["it.loss_rec"].reshape(()), rec_loss.detach())
+
+    # the frozen G, BatchNorm folded into its convolutions, against the
+    # plain eval-mode network with the weights and statistics it froze
+    # (bf16: convolutions in bfloat16, 8 bits of mantissa, through 5 layers)
+    frozen = Net(True, nfc, layers, ker)
+    frozen.load(t, "after.G.")
+    frozen.eval()
+    with torch.no_grad():
+        plain = frozen(x, prev)
+    rep.cmp("G frozen forward (folded BN)", t["out.g_folded"], plain)
+    rep.cmp("G frozen forward (folded BN, bf16)", t["out.g_folded_bf16"], plain, tol=0.01)
     return rep.bad
 
 

@@ -189,6 +189,13 @@ Test(numerics, forwards_penalty_and_one_iteration_match_python, .timeout = 180)
                  segqt_last_error());
     dump_net(wr, "after.G.", s.G);
     dump_net(wr, "after.D.", s.D);
+    /* the frozen G (BatchNorm folded into its convolutions) against the
+     * plain eval-mode network with the same weights and statistics */
+    cr_assert_eq(segq__net_freeze(s.G), 0, "%s", segqt_last_error());
+    segqt_no_grad_begin();
+    dump(wr, "out.g_folded", segq__net_forward(s.G, x, prev, 0, 0));
+    dump(wr, "out.g_folded_bf16", segqt_to_dtype(segq__net_forward(s.G, x, prev, 0, 1), SEGQT_F32));
+    segqt_no_grad_end();
     double rec = L.loss_rec;
     float recf = (float)rec;
     int64_t scalar[1] = {1};

@@ -11,7 +11,7 @@
 #
 # Env: SEGQ_GPU_NITER iterations per scale (default 30; the first of each
 # scale is reported apart), SEGQ_GPU_CONCURRENT_NITER for the concurrent
-# runs (default 50), SEGQ_GPU_MPS=1 to add 8 at once under CUDA's MPS,
+# runs (default 30), SEGQ_GPU_MPS=1 to add 8 at once under CUDA's MPS,
 # SEGQ_AUTHORS_TIME (path of authors_time.py) and SEGQ_AUTHORS_DIR (a writable copy of the authors' singan-seg/) to time
 # their code beside ours: ../shared/reference/README.md says how.
 # A full default training is 2000 iterations per scale: its time here is
@@ -23,7 +23,7 @@ image=${2:?$usage}
 mask=${3:?$usage}
 out=${4:-/tmp/segq-gpu}
 niter=${SEGQ_GPU_NITER:-30}
-cniter=${SEGQ_GPU_CONCURRENT_NITER:-50}
+cniter=${SEGQ_GPU_CONCURRENT_NITER:-30}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 

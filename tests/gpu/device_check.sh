@@ -102,7 +102,7 @@ if wanted figures; then
 step "6. figures, side by side with the authors' code"
 cp -r "$bundle/reference/singan-seg" "$work/singan-seg"
 check bench_gpu env SEGQ_GPU_MPS=1 SEGQ_AUTHORS_TIME="$bundle/reference/authors_time.py" \
-  SEGQ_AUTHORS_DIR="$work/singan-seg" timeout 420 bench/pipeline_gpu.sh "$run" \
+  SEGQ_AUTHORS_DIR="$work/singan-seg" timeout 500 bench/pipeline_gpu.sh "$run" \
   "$bundle/data/image.jpg" "$bundle/data/mask.jpg" "$work/bench"
 grep -vE '^(==|\[|nvidia)' "$results/bench_gpu.log" | grep -E '^(\||[a-zA-Z0-9])'
 for f in dmon.log graph-fp32.log eager-fp32.log graph-bf16.log authors.log conc8-1.log; do

@@ -194,6 +194,9 @@ int segq__make_dir(const char *path, char *err, size_t errlen);
 /* Monotonic seconds. */
 double segq__now(void);
 
+/* The recorded torch error's code, SEGQ_ETORCH when none is recorded (a
+ * failed op always makes its caller fail, never return 0). */
+int segq__torch_code(void);
 /* Error text helper: "what: <torch message>". */
 int segq__torch_fail(char *err, size_t errlen, const char *what);
 

@@ -10,12 +10,17 @@
 #include <sys/stat.h>
 #include <time.h>
 
-int segq__torch_fail(char *err, size_t errlen, const char *what)
+int segq__torch_code(void)
 {
     int code = segqt_last_code();
+    return code < 0 ? code : SEGQ_ETORCH;
+}
+
+int segq__torch_fail(char *err, size_t errlen, const char *what)
+{
     snprintf(err, errlen, "%s: %s", what,
              *segqt_last_error() ? segqt_last_error() : "torch operation failed");
-    return code < 0 ? code : SEGQ_ETORCH;
+    return segq__torch_code();
 }
 
 /* A GPU job is held to the memory it declared: segq-worker passes it as

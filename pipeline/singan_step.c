@@ -131,7 +131,7 @@ int segq__preview_forward(segq_scale_state_t *s, const segq_train_opts_t *o, int
                              ? segqt_add(segqt_mul_scalar(s->z_opt, s->noise_amp), s->rec_prev)
                              : s->z_opt;
     segqt_tensor *out = segq__net_forward_bn(s->G, z_in, s->rec_prev, 1, SEGQ_BN_MOMENTUM, bf16);
-    int rc = out ? 0 : segqt_last_code() ? segqt_last_code() : SEGQ_ETORCH;
+    int rc = out ? 0 : segq__torch_code();
     segqt_no_grad_end();
     segqt_scope_end();
     return rc;
@@ -158,7 +158,7 @@ int segq__train_iteration(segq_scale_state_t *s, const segq_train_opts_t *o, seg
     if (segqt_scope_begin() < 0)
         return SEGQ_EINTERNAL;
     segqt_tensor *losses = segq__train_step(s, o, noise, z_opt, prev, gp_alpha, bf16, NULL);
-    int rc = losses ? segq__read_losses(losses, out) : segqt_last_code();
+    int rc = losses ? segq__read_losses(losses, out) : segq__torch_code();
     segqt_scope_end();
-    return losses || rc ? rc : SEGQ_ETORCH;
+    return rc;
 }

@@ -383,12 +383,12 @@ static int draw_and_step(trainer_t *t, segq_scale_state_t *s, int n, iterations_
     segq_iter_times_t times = {0};
     double t1 = segq__now();
     segqt_tensor *losses = segq__train_step(s, o, noise, zo, prev, alpha, m->bf16, &times);
-    int rc = losses && segqt_copy_(it->losses, losses) == 0 ? 0 : segqt_last_code();
+    int rc = losses && segqt_copy_(it->losses, losses) == 0 ? 0 : segq__torch_code();
     segqt_scope_end();
     it->secs_prev += t1 - t0;
     it->secs_critic += times.secs_critic;
     it->secs_gen += times.secs_gen;
-    return rc ? rc : 0;
+    return rc;
 }
 
 /* Iteration i: eagerly, or, from the second one on where graphs are on,

@@ -22,10 +22,13 @@ static const char *s_sql [Q_COUNT] = {
                        " UNION ALL SELECT 1 FROM checkpoints c JOIN jobs j ON j.id = c.job"
                        " WHERE c.hash = ?2 AND j.state = 3 AND j.worker = ?1 LIMIT 1",
     [Q_WORKER_UPLOADED] = "SELECT 1 FROM uploads WHERE hash = ?2 AND worker = 1 AND by = ?1",
-    /* Uploaded it, or owns a job that holds it. */
+    /* Uploaded it, or owns a job that holds it: as an input only if it is
+       not a model someone else owns and shared (the user's job reads it,
+       the user does not). */
     [Q_HASH] = "SELECT 1 FROM uploads WHERE hash = ?1 AND worker = 0 AND by = ?2"
                " UNION ALL SELECT 1 FROM inputs i JOIN jobs j ON j.id = i.job"
-               " WHERE i.hash = ?1 AND j.owner = ?2"
+               " WHERE i.hash = ?1 AND j.owner = ?2 AND (i.model IS NULL OR i.model IN"
+               " (SELECT m.job FROM models m WHERE m.owner = ?2))"
                " UNION ALL SELECT 1 FROM outputs o JOIN jobs j ON j.id = o.job"
                " WHERE o.hash = ?1 AND j.owner = ?2 LIMIT 1",
     [Q_UPLOADED] = "INSERT OR IGNORE INTO uploads (hash, by, worker) VALUES (?1, ?2, ?3)",
@@ -90,9 +93,18 @@ s_run (segq__access_t *self, query_t q, const char *a, const char *b, int c)
 }
 
 bool
+segq__access_rule (const segq__caller_t *caller, const char *owner, segq__share_t share,
+                   segq__form_t form)
+{
+    if (caller->admin || (caller->user && owner && strcmp (caller->user, owner) == 0))
+        return true;
+    return form == SEGQ__FORM_MODEL && share != SEGQ__SHARE_NONE && caller->user;
+}
+
+bool
 segq__access_owner (const segq__caller_t *caller, const char *owner)
 {
-    return caller->admin || (caller->user && strcmp (caller->user, owner) == 0);
+    return segq__access_rule (caller, owner, SEGQ__SHARE_NONE, SEGQ__FORM_JOB);
 }
 
 int
@@ -150,7 +162,10 @@ s_access_input (segq__access_t *self, const segq__caller_t *caller, const segq_i
 {
     char why [512] = "";
     int rc = 0;
-    if (!input->job) {
+    if (input->model) {
+        /* models.c resolved it by the rule (segq__access_rule, FORM_MODEL)
+           before this check; its hash is the checkpoint's */
+    } else if (!input->job) {
         /* one the store lacks is the submit's to name: "upload it first" */
         if (segq_hash_valid (input->hash)
             && segq__artifact_store_has (self->artifacts, input->hash, NULL)

@@ -9,6 +9,12 @@
     - a bare artifact hash, only if the user uploaded that very content,
       or may read a job that holds it as an input or an output: knowing a
       hash is no right to its data;
+    - a catalogue model (models.h), by name or id, as the input of a job
+      that takes a model, if the user owns it, it is shared with them (or
+      with the lab), or they are an admin. Sharing grants that form only:
+      never the training job, its outputs (image, mask, previews, losses)
+      or the checkpoint's bytes by hash, even to the jobs the user made
+      from it, whose model input only their worker reads;
     - a worker reads by hash only what a job running on it takes as an
       input (directly or as another job's output), or the checkpoint that
       job resumes from; and names as a job's output only bytes it sent.
@@ -36,7 +42,29 @@ segq__access_t *segq__access_new (segq__job_store_t *store, segq__artifact_store
                                   char *err, size_t errlen);
 void segq__access_destroy (segq__access_t **self_p);
 
-/* The rule's core: may caller read what `owner` owns? */
+/* How a request names data. */
+typedef enum {
+    SEGQ__FORM_MODEL = 1, /* a catalogue model by name or id, as a job's input */
+    SEGQ__FORM_JOB,       /* a job, or JOB:OUTPUT: its inputs, outputs, log */
+    SEGQ__FORM_ARRAY,     /* a job array */
+    SEGQ__FORM_HASH,      /* an artifact by its bare hash */
+    SEGQ__FORM_CHANGE     /* changing or removing what is named (a model's name, shares) */
+} segq__form_t;
+
+/* What its owner shared it with (models only). */
+typedef enum {
+    SEGQ__SHARE_NONE = 0,
+    SEGQ__SHARE_USER, /* with this caller by name */
+    SEGQ__SHARE_LAB   /* with everyone on the broker */
+} segq__share_t;
+
+/* The rule's core, the same for every form: may caller reach, in this
+   form, data `owner` owns and shared so? (A hash's other proof, having
+   sent its bytes, is segq__access_hash's.) */
+bool segq__access_rule (const segq__caller_t *caller, const char *owner, segq__share_t share,
+                        segq__form_t form);
+
+/* segq__access_rule of unshared data: may caller read what `owner` owns? */
 bool segq__access_owner (const segq__caller_t *caller, const char *owner);
 
 /* May caller read job `number`? 0 yes; SEGQ_EPERM no; SEGQ_ENOENT no

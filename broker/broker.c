@@ -156,6 +156,7 @@ static const segq__dispatch_t s_dispatch [] = {
     [SEGQ_MSG_LOGS] = { .handle = segq__broker_on_logs },
     [SEGQ_MSG_WORKERS] = { .handle = segq__broker_on_workers },
     [SEGQ_MSG_KINDS] = { .handle = segq__broker_on_kinds },
+    [SEGQ_MSG_MODEL] = { .handle = segq__broker_on_model },
     [SEGQ_MSG_PRIORITY] = { .handle = segq__broker_on_priority },
     [SEGQ_MSG_ARRAY] = { .handle = segq__broker_on_array },
     [SEGQ_MSG_DRAIN] = { .handle = segq__broker_on_drain, .act = "drain a worker" },
@@ -388,6 +389,7 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
         || !(self->logs = segq__job_log_new (self->data_dir, err, errlen))
         || !(self->audit = segq__audit_new (self->data_dir, err, errlen))
         || !(self->access = segq__access_new (self->store, self->artifacts, err, errlen))
+        || !(self->models = segq__models_new (self->store, err, errlen))
         || !(self->retention =
                  segq__retention_new (self->store, self->artifacts, self->logs, c->retention_s,
                                       segq__broker_now (), err, errlen)))
@@ -472,6 +474,7 @@ segq_broker_destroy (segq_broker_t **self_p)
     segq__sched_destroy (&self->sched);
     segq__retention_destroy (&self->retention);
     segq__access_destroy (&self->access);
+    segq__models_destroy (&self->models);
     segq__audit_destroy (&self->audit);
     segq__job_log_destroy (&self->logs);
     segq__artifact_store_destroy (&self->artifacts);

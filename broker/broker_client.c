@@ -53,7 +53,7 @@ segq__broker_on_priority (segq_broker_t *self, segq__request_t *req)
 void
 segq__broker_on_submit (segq_broker_t *self, segq__request_t *req)
 {
-    const segq_submit_t *submit = &req->msg->u.submit;
+    segq_submit_t *submit = &req->msg->u.submit;
     zframe_t *peer = req->peer;
     const char *peer_hex = req->peer_hex;
     char id [SEGQ__JOB_ID_MAX], err [1024] = "";
@@ -69,7 +69,11 @@ segq__broker_on_submit (segq_broker_t *self, segq__request_t *req)
         return;
     }
     segq__caller_t caller = segq__broker_caller (self, submit->user);
-    int rc = segq__access_submit (self->access, &caller, submit, err, sizeof err);
+    /* a model named by the rule becomes its checkpoint; then every other
+       reference is checked by the rule */
+    int rc = segq__models_resolve_submit (self->models, &caller, submit, err, sizeof err);
+    if (rc == 0)
+        rc = segq__access_submit (self->access, &caller, submit, err, sizeof err);
     if (rc == 0)
         rc = segq__jobs_submit (self->jobs, submit, segq__broker_now (), id, err, sizeof err);
     json_t *event = segq__broker_audit_event (self, "submit", submit->user, peer_hex);
@@ -92,6 +96,7 @@ segq__broker_on_submit (segq_broker_t *self, segq__request_t *req)
         segq__broker_audit_set (item, "hash", input->hash [0] ? input->hash : NULL);
         segq__broker_audit_set (item, "job", input->job);
         segq__broker_audit_set (item, "out", input->output);
+        segq__broker_audit_set (item, "model", input->model);
         json_array_append_new (inputs, item);
     }
     if (inputs)

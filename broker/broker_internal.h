@@ -18,6 +18,7 @@
 #include "job_log.h"
 #include "job_store.h"
 #include "jobs.h"
+#include "models.h"
 #include "retention.h"
 #include "scheduler.h"
 #include "segq_proto.h"
@@ -87,6 +88,7 @@ struct segq_broker {
     char sender_address [64];
     segq__retention_t *retention;
     segq__access_t *access;
+    segq__models_t *models;
     segq__audit_t *audit;
     struct { /* the backup in progress, if any */
         segq__backup_t *copy;
@@ -177,6 +179,8 @@ segq__handler_fn segq__broker_on_put, segq__broker_on_chunk, segq__broker_on_get
 segq__handler_fn segq__broker_on_submit, segq__broker_on_array, segq__broker_on_status,
     segq__broker_on_cancel, segq__broker_on_logs, segq__broker_on_workers, segq__broker_on_priority,
     segq__broker_on_kinds;
+/* broker_models.c */
+segq__handler_fn segq__broker_on_model;
 
 /* ---- broker_admin.c: the broker's care of its data ---- */
 

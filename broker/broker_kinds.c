@@ -65,6 +65,7 @@ s_input (segq_kind_input_t *input, const segq_input_spec_t *spec)
     input->required = spec->required;
     input->many = spec->many;
     input->sets = spec->sets;
+    input->catalogue = spec->catalogue;
     return s_dup (&input->name, spec->name) && s_dup (&input->help, spec->help)
                    && s_dup (&input->unless, spec->unless)
                ? SEGQ_OK

@@ -150,6 +150,29 @@ s_add_resume (segq_broker_t *self, uint64_t number, segq_assign_t *a)
     return rc;
 }
 
+/* A kind that takes a catalogue model records which in its outputs
+   (generate's manifest): its id and name now, whichever way the job named
+   it (by name or id, or as its training's output). */
+static int
+s_add_model_names (segq_broker_t *self, const segq_kind_spec_t *spec, uint64_t number,
+                   segq_assign_t *a)
+{
+    int rc = 0;
+    for (size_t i = 0; spec && i < spec->n_inputs && rc == 0; i++) {
+        char id [SEGQ__JOB_ID_MAX + 2], name [SEGQ_MAX_NAME];
+        if (!spec->inputs [i].catalogue || !segq_kind_param (spec, "model_id")
+            || segq__models_of_input (self->models, number, spec->inputs [i].name, id, name,
+                                      sizeof name))
+            continue;
+        segq_value_t value = { .type = SEGQ_PARAM_STRING, .s = id };
+        rc = segq_params_set (&a->params, "model_id", &value);
+        value.s = name;
+        if (rc == 0)
+            rc = segq_params_set (&a->params, "model_name", &value);
+    }
+    return rc;
+}
+
 void
 segq__broker_assign (void *arg, segq__sched_job_t *sj, segq__sched_node_t *node, int32_t gpu)
 {
@@ -183,6 +206,8 @@ segq__broker_assign (void *arg, segq__sched_job_t *sj, segq__sched_node_t *node,
         resolve_t resolve = { self, a, 0, NULL };
         rc = segq__job_store_inputs (self->store, sj->seq, s_resolve_input, &resolve);
     }
+    if (rc == 0)
+        rc = s_add_model_names (self, spec, sj->seq, a);
     if (rc == 0 && job->attempt > 1)
         rc = s_add_resume (self, sj->seq, a);
     if (rc) {
@@ -545,6 +570,32 @@ s_outputs_sent_by (segq_broker_t *self, worker_t *w, const segq_result_t *result
     return true;
 }
 
+/* What a training reported of the model it made (its last progress). */
+static segq__model_shape_t
+s_model_shape (const segq__job_t *job)
+{
+    segq__model_shape_t shape = { 0 };
+    const segq_params_t *metrics = job->progress ? &job->progress->metrics : NULL;
+    const char *names [] = { "scales", "height", "width" };
+    uint32_t *fields [] = { &shape.scales, &shape.height, &shape.width };
+    for (size_t i = 0; metrics && i < 3; i++) {
+        const segq_value_t *v = segq_params_get (metrics, names [i]);
+        if (v && v->type == SEGQ_PARAM_FLOAT && v->f >= 0 && v->f <= UINT32_MAX)
+            *fields [i] = (uint32_t) v->f;
+    }
+    return shape;
+}
+
+/* Whether job `number` is stored as succeeded (a cancel asked for while it
+   ran ends it cancelled, whatever it reports). */
+static bool
+s_succeeded (segq_broker_t *self, uint64_t number)
+{
+    segq__job_brief_t brief;
+    return segq__job_store_brief (self->store, number, &brief) == 0
+           && brief.state == SEGQ_JOB_SUCCEEDED;
+}
+
 void
 segq__broker_on_result (segq_broker_t *self, segq__request_t *req)
 {
@@ -570,9 +621,15 @@ segq__broker_on_result (segq_broker_t *self, segq__request_t *req)
     }
     char refused [SEGQ_MAX_NAME + 256] = "";
     bool success = result->success && s_outputs_sent_by (self, w, result, refused, sizeof refused);
+    /* read before finishing, which lets go of the job */
+    uint64_t number = job->sched.seq;
+    bool training = strcmp (segq__job_kind_name (job), "train") == 0;
+    segq__model_shape_t shape = s_model_shape (job);
     int rc = segq__jobs_finish (self->jobs, job, success, *refused ? refused : result->reason,
                                 result->exit_code, result->signal, result->outputs,
                                 result->n_outputs, segq__broker_now ());
+    if (rc == 0 && success && training && s_succeeded (self, number))
+        rc = segq__models_register (self->models, number, &shape, segq__broker_now ());
     if (rc) {
         segq__broker_broken (self, rc, "storing a result");
         return;

@@ -105,10 +105,40 @@ s_migrate_5 (sqlite3 *db, char **errmsg)
         NULL, NULL, errmsg);
 }
 
+/* Migration 6: the catalogue of trained models (models.c). A model is
+   its training job's (job is its key; its id is "m-" and that job's id);
+   `removed` keeps a removed model's row, so the backfill of trainings that
+   succeeded before the catalogue existed never brings it back. A job's
+   input that named a model keeps which (inputs.model), for the access
+   rule: a model shared with a user lets their jobs read its checkpoint,
+   never the user. */
+static int
+s_migrate_6 (sqlite3 *db, char **errmsg)
+{
+    return sqlite3_exec (
+        db,
+        "CREATE TABLE models (job INTEGER PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL,"
+        "  created REAL NOT NULL, scales INTEGER NOT NULL DEFAULT 0,"
+        "  height INTEGER NOT NULL DEFAULT 0, width INTEGER NOT NULL DEFAULT 0, note TEXT,"
+        "  pinned INTEGER NOT NULL DEFAULT 0, lab INTEGER NOT NULL DEFAULT 0,"
+        "  removed INTEGER NOT NULL DEFAULT 0);"
+        "CREATE UNIQUE INDEX models_owner_name ON models (owner, name) WHERE removed = 0;"
+        "CREATE INDEX models_name ON models (name) WHERE removed = 0;"
+        "CREATE TABLE model_tags (job INTEGER NOT NULL, tag TEXT NOT NULL,"
+        "  PRIMARY KEY (job, tag)) WITHOUT ROWID;"
+        "CREATE TABLE model_shares (job INTEGER NOT NULL, user TEXT NOT NULL,"
+        "  PRIMARY KEY (job, user)) WITHOUT ROWID;"
+        "CREATE INDEX model_shares_user ON model_shares (user, job);"
+        "ALTER TABLE inputs ADD COLUMN model INTEGER;"
+        "CREATE INDEX inputs_model ON inputs (model) WHERE model IS NOT NULL;"
+        "INSERT INTO meta VALUES ('models_backfilled', 0);",
+        NULL, NULL, errmsg);
+}
+
 typedef int (migration_fn) (sqlite3 *db, char **errmsg);
 static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = { s_migrate_1, s_migrate_2,
                                                                   s_migrate_3, s_migrate_4,
-                                                                  s_migrate_5 };
+                                                                  s_migrate_5, s_migrate_6 };
 
 /* ---- prepared statements ---- */
 
@@ -158,8 +188,8 @@ static const char *s_sql [ST_COUNT] = {
     [ST_INSERT_JOB] = "INSERT INTO jobs (id, owner, kind, state, priority, max_attempts, gpu_mem,"
                       " cpu_slots, time_limit_s, params, created, has_inputs)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    [ST_INSERT_INPUT] = "INSERT INTO inputs (job, n, name, hash, size, ref_job, ref_output)"
-                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_INSERT_INPUT] = "INSERT INTO inputs (job, n, name, hash, size, ref_job, ref_output, model)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_INSERT_DEP] = "INSERT OR IGNORE INTO deps (job, on_job, explicit) VALUES (?1, ?2, ?3)",
     [ST_INSERT_TRANSITION] =
         "INSERT INTO transitions (job, n, state, time, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -190,7 +220,7 @@ static const char *s_sql [ST_COUNT] = {
         "SELECT state, attempt, owner, kind, purged IS NOT NULL FROM jobs WHERE id = ?1",
     [ST_PARAMS] = "SELECT params FROM jobs WHERE id = ?1",
     [ST_INPUTS] =
-        "SELECT name, hash, size, ref_job, ref_output FROM inputs WHERE job = ?1 ORDER BY n",
+        "SELECT name, hash, size, ref_job, ref_output, model FROM inputs WHERE job = ?1 ORDER BY n",
     [ST_OUTPUTS] = "SELECT name, hash, size FROM outputs WHERE job = ?1 ORDER BY name",
     [ST_OUTPUT] = "SELECT name, hash, size FROM outputs WHERE job = ?1 AND name = ?2",
     [ST_INFO] = "SELECT owner, kind, state, priority, attempt, max_attempts, gpu_mem, cpu_slots,"
@@ -694,6 +724,8 @@ segq__job_store_insert_input (segq__job_store_t *self, uint64_t job, uint32_t n,
     if (input->ref_job)
         sqlite3_bind_int64 (stmt, 6, (sqlite3_int64) input->ref_job);
     s_bind_text (stmt, 7, input->ref_output);
+    if (input->model)
+        sqlite3_bind_int64 (stmt, 8, (sqlite3_int64) input->model);
     return s_done (self, stmt);
 }
 
@@ -922,6 +954,7 @@ segq__job_store_inputs (segq__job_store_t *self, uint64_t job, segq__input_row_f
             .size = (uint64_t) sqlite3_column_int64 (stmt, 2),
             .ref_job = (uint64_t) sqlite3_column_int64 (stmt, 3),
             .ref_output = s_text (stmt, 4),
+            .model = (uint64_t) sqlite3_column_int64 (stmt, 5),
         };
         int rc = row.name ? fn (arg, &row) : SEGQ_EIO;
         if (rc) {
@@ -1023,6 +1056,16 @@ s_info_output (void *arg, const segq_artifact_t *artifact)
     return segq_artifact_copy (&grown [info->n_outputs - 1], artifact);
 }
 
+/* "m-" and the training job's id. */
+static char *
+s_model_id (const char *job)
+{
+    char *id = malloc (strlen (job) + 3);
+    if (id)
+        sprintf (id, "m-%s", job);
+    return id;
+}
+
 static int
 s_info_input (void *arg, const segq__input_row_t *row)
 {
@@ -1045,6 +1088,12 @@ s_info_input (void *arg, const segq__input_row_t *row)
     }
     if (row->ref_output && !(input->output = strdup (row->ref_output)))
         return SEGQ_ENOMEM;
+    if (row->model) {
+        char id [SEGQ__JOB_ID_MAX];
+        segq__job_id_format (row->model, id);
+        if (!(input->model = s_model_id (id)))
+            return SEGQ_ENOMEM;
+    }
     return input->name ? 0 : SEGQ_ENOMEM;
 }
 

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include "segq_proto.h"
 
-#define SEGQ_STORE_SCHEMA_VERSION 5
+#define SEGQ_STORE_SCHEMA_VERSION 6
 #define SEGQ__JOB_ID_MAX          16 /* bytes of a printable job id, NUL included */
 #define SEGQ__ARRAY_ID_MAX        18 /* "a-" and a job id */
 
@@ -46,13 +46,15 @@ typedef struct {
 } segq__job_row_t;
 
 /* One input row: an artifact (hash set, ref_job 0) or a reference to
-   another job's output (ref_job set, ref_output NULL = principal). */
+   another job's output (ref_job set, ref_output NULL = principal). An
+   artifact that is a catalogue model's checkpoint names the model too. */
 typedef struct {
     const char *name;
     const char *hash; /* or NULL */
     uint64_t size;
     uint64_t ref_job;
     const char *ref_output;
+    uint64_t model; /* the model's training job, or 0 */
 } segq__input_row_t;
 
 /* Job ids: lowercase Crockford base-32 of the job number, at least 4

@@ -815,6 +815,8 @@ s_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
                 .size = input->size,
                 .ref_job = input->job ? segq__job_id_parse (input->job) : 0,
                 .ref_output = ref_outputs [i],
+                /* "m-" and the training's job id: models.c resolved it */
+                .model = input->model ? segq__job_id_parse (input->model + 2) : 0,
             };
             if (!input->job)
                 segq__artifact_store_has (self->artifacts, input->hash, &input_row.size);

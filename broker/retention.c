@@ -22,7 +22,8 @@ typedef enum {
 } stmt_t;
 
 static const char *s_sql [ST_COUNT] = {
-    [ST_JOB] = "SELECT state, purged, purged_by FROM jobs WHERE id = ?1",
+    [ST_JOB] = "SELECT state, purged, purged_by, EXISTS (SELECT 1 FROM models m WHERE m.job = ?1"
+               " AND m.pinned = 1 AND m.removed = 0) FROM jobs WHERE id = ?1",
     /* a job that has not ended and takes this one's outputs as an input */
     [ST_DEPENDENT] = "SELECT i.job, j.state FROM inputs i JOIN jobs j ON j.id = i.job"
                      " WHERE i.ref_job = ?1 AND j.state <= 3 LIMIT 1",
@@ -37,10 +38,13 @@ static const char *s_sql [ST_COUNT] = {
                       " WHERE o.hash = ?1 AND j.purged IS NULL"
                       " UNION ALL SELECT 1 FROM checkpoints c JOIN jobs j ON j.id = c.job"
                       " WHERE c.hash = ?1 AND j.purged IS NULL LIMIT 1",
-    /* in the order they ended, after the sweep's cursor (index jobs_expired) */
+    /* in the order they ended, after the sweep's cursor (index jobs_expired);
+       never the training of a pinned model */
     [ST_EXPIRED] =
         "SELECT id, finished FROM jobs WHERE state >= 4 AND purged IS NULL AND finished < ?1"
-        " AND (finished > ?2 OR (finished = ?2 AND id > ?3)) ORDER BY finished, id LIMIT ?4",
+        " AND (finished > ?2 OR (finished = ?2 AND id > ?3)) AND id NOT IN"
+        " (SELECT job FROM models WHERE pinned = 1 AND removed = 0) ORDER BY finished, id"
+        " LIMIT ?4",
     [ST_PURGED] = "SELECT id FROM jobs WHERE purged IS NOT NULL AND purged < ?3 AND id > ?1"
                   " ORDER BY id LIMIT ?2",
 };
@@ -189,6 +193,7 @@ segq__retention_purge (segq__retention_t *self, uint64_t job, const char *by, do
         return SEGQ_ENOENT;
     }
     int state = sqlite3_column_int (stmt, 0);
+    bool pinned = sqlite3_column_int (stmt, 3);
     if (sqlite3_column_type (stmt, 1) != SQLITE_NULL) {
         char when [64];
         s_when (sqlite3_column_double (stmt, 1), when, sizeof when);
@@ -204,6 +209,12 @@ segq__retention_purge (segq__retention_t *self, uint64_t job, const char *by, do
                   "job %s is %s: its artifacts are in use; cancel it or wait until "
                   "it ends, then purge",
                   id, segq_job_state_name ((segq_job_state_t) state));
+        return SEGQ_ESTATE;
+    }
+    if (pinned) {
+        snprintf (err, errlen,
+                  "job %s trained model m-%s, which is pinned: `segq models unpin m-%s` first", id,
+                  id, id);
         return SEGQ_ESTATE;
     }
     stmt = s_stmt (self, ST_DEPENDENT);

@@ -12,6 +12,7 @@ typedef struct {
     uint64_t size;
     char *job;    /* another job's output, or NULL */
     char *output; /* that job's output name, or NULL (principal) */
+    char *model;  /* a catalogue model (NAME, m-ID, OWNER/NAME), or NULL */
 } segq__spec_input_t;
 
 struct segq_job_spec_t {
@@ -44,6 +45,9 @@ uint64_t segq__client_next_req (segq_client_t *self);
    request id. */
 segq_msg_t *segq__client_new_request (segq_client_t *self, segq_msg_type_t type, uint64_t *req_id);
 int segq__client_oom (segq_client_t *self);
+/* Send a request (consumed) and wait for the reply its route names; an
+   ERROR fails it with the broker's code and message. */
+int segq__client_request (segq_client_t *self, segq_msg_t **req_p, segq_msg_t **reply);
 int segq__client_send (segq_client_t *self, segq_msg_t **msg_p);
 /* Wait for the next message that answers req_id (ERROR or a reply with that
    req_id) or that belongs to `transfer` (CHUNK, CREDIT, PUT_DONE); others

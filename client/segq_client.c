@@ -595,8 +595,8 @@ segq__client_wait (segq_client_t *self, uint64_t req_id, uint64_t transfer, int 
 /* Send a request and wait for its answer: the reply the route table
    names for its type (or an ERROR, which fails it), matched by its
    request id. */
-static int
-s_request (segq_client_t *self, segq_msg_t **req_p, segq_msg_t **reply)
+int
+segq__client_request (segq_client_t *self, segq_msg_t **req_p, segq_msg_t **reply)
 {
     segq_msg_route_t route;
     if (segq_msg_route ((*req_p)->type, &route) != SEGQ_OK || !route.reply) {
@@ -716,7 +716,7 @@ segq_client_submit (segq_client_t *self, segq_job_spec_t *spec, char *job_out, s
     rc = segq__spec_to_submit (spec, self->user, req_id, &msg);
     if (rc < 0)
         return segq__client_oom (self);
-    rc = s_request (self, &msg, &reply);
+    rc = segq__client_request (self, &msg, &reply);
     if (rc < 0)
         return rc;
     snprintf (job_out, job_len, "%s", reply->u.submitted.job);
@@ -768,7 +768,7 @@ segq_client_status (segq_client_t *self, const segq_status_query_t *query, const
         return segq__client_oom (self);
     }
     segq_msg_t *reply;
-    int rc = s_request (self, &msg, &reply);
+    int rc = segq__client_request (self, &msg, &reply);
     if (rc < 0)
         return rc;
     /* Take the arrays over from the reply. */
@@ -831,7 +831,7 @@ segq_client_cancel (segq_client_t *self, const char *const *jobs, size_t n_jobs,
     if (!msg)
         return segq__client_oom (self);
     segq_msg_t *reply;
-    int rc = s_request (self, &msg, &reply);
+    int rc = segq__client_request (self, &msg, &reply);
     if (rc < 0)
         return rc;
     segq_cancel_reply_t *r = &reply->u.cancel_reply;
@@ -867,7 +867,7 @@ segq_client_purge (segq_client_t *self, const char *const *jobs, size_t n_jobs,
     if (!msg)
         return segq__client_oom (self);
     segq_msg_t *reply;
-    int rc = s_request (self, &msg, &reply);
+    int rc = segq__client_request (self, &msg, &reply);
     if (rc < 0)
         return rc;
     /* the results move to the caller whole */
@@ -953,7 +953,7 @@ segq_client_logs (segq_client_t *self, const char *job, uint64_t offset, uint32_
     msg->u.logs.offset = offset;
     msg->u.logs.max_bytes = max_bytes;
     segq_msg_t *reply;
-    int rc = s_request (self, &msg, &reply);
+    int rc = segq__client_request (self, &msg, &reply);
     if (rc < 0)
         return rc;
     segq_logs_reply_t *r = &reply->u.logs_reply;
@@ -981,7 +981,7 @@ s_request_bare (segq_client_t *self, segq_msg_type_t request, segq_msg_t **reply
     segq_msg_t *msg = segq__client_new_request (self, request, NULL);
     if (!msg)
         return segq__client_oom (self);
-    return s_request (self, &msg, reply);
+    return segq__client_request (self, &msg, reply);
 }
 
 int
@@ -1040,7 +1040,7 @@ segq_client_priority (segq_client_t *self, const char *job, int32_t priority, in
         return segq__client_oom (self);
     msg->u.priority.priority = priority;
     segq_msg_t *reply;
-    int rc = s_request (self, &msg, &reply);
+    int rc = segq__client_request (self, &msg, &reply);
     if (rc < 0)
         return rc;
     if (previous)
@@ -1058,7 +1058,7 @@ segq_client_drain (segq_client_t *self, const char *node)
     if (!msg)
         return segq__client_oom (self);
     segq_msg_t *reply;
-    int rc = s_request (self, &msg, &reply);
+    int rc = segq__client_request (self, &msg, &reply);
     if (rc < 0)
         return rc;
     segq_msg_destroy (&reply);
@@ -1077,7 +1077,7 @@ static int
 s_array_request (segq_client_t *self, segq_msg_t **msg, segq_array_info_t *out)
 {
     segq_msg_t *reply;
-    int rc = s_request (self, msg, &reply);
+    int rc = segq__client_request (self, msg, &reply);
     if (rc < 0)
         return rc;
     segq_array_reply_t *r = &reply->u.array_reply;

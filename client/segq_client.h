@@ -105,6 +105,17 @@ int segq_job_spec_input_hash (segq_job_spec_t *self, const char *name, const cha
    output); the job waits for that one to succeed. */
 int segq_job_spec_input_job (segq_job_spec_t *self, const char *name, const char *job,
                              const char *output, char *err, size_t errlen);
+/* An input that is a model of the broker's catalogue: NAME (yours, or the
+   one of that name shared with you), OWNER/NAME or m-ID. Only an input
+   that takes one (generate's model); the broker resolves it at submit. */
+int segq_job_spec_input_model (segq_job_spec_t *self, const char *name, const char *model,
+                               char *err, size_t errlen);
+/* A reference that is not a local file: JOB or JOB:OUTPUT, or where the
+   input takes a model (generate's), a model (NAME, OWNER/NAME, m-ID; a
+   value spelt like a job id is the job). A value with a '.' or a path was
+   meant as a file: SEGQ_ENOENT, saying so. */
+int segq_job_spec_input_ref (segq_job_spec_t *self, const char *name, const char *ref, char *err,
+                             size_t errlen);
 /* Parse the CLI form "name=FILE", "name=JOB" or "name=JOB:output". An
    existing local file wins over a job id of the same spelling. */
 int segq_job_spec_input_arg (segq_job_spec_t *self, const char *arg, char *err, size_t errlen);
@@ -221,6 +232,26 @@ int segq_client_kinds (segq_client_t *self, segq_kind_info_t **out, size_t *n_ou
    of fair share (admins only). *previous (may be NULL): the old one. */
 int segq_client_priority (segq_client_t *self, const char *job, int32_t priority,
                           int32_t *previous);
+
+/* ---- the catalogue of trained models ---- */
+
+/* A MODEL request (segq_proto.h: segq_model_op_t says what each op does). */
+typedef struct {
+    segq_model_op_t op;
+    const char *model; /* NAME, m-ID or OWNER/NAME: every op but LIST */
+    const char *value; /* RENAME: new name; TAG, UNTAG: the tag; NOTE: the note */
+    const char *const *users;
+    size_t n_users;    /* SHARE, UNSHARE: these users ... */
+    bool lab;          /* ... or the whole lab */
+    const char *owner; /* LIST: only this user's models, or NULL */
+    const char *tag;   /* LIST: only those with this tag, or NULL */
+} segq_model_request_t;
+
+/* LIST: every model the caller may use (their own, those shared with them;
+   an admin: all), filtered, page after page. Any other op: the model as it
+   now is (RM: as it was), one. Free with segq_models_free (segq_proto.h). */
+int segq_client_model (segq_client_t *self, const segq_model_request_t *request,
+                       segq_model_info_t **out, size_t *n_out);
 
 /* ---- job arrays ---- */
 

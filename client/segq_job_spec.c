@@ -33,6 +33,7 @@ s_input_clear (segq__spec_input_t *in)
     free (in->path);
     free (in->job);
     free (in->output);
+    free (in->model);
 }
 
 void
@@ -337,6 +338,31 @@ segq_job_spec_input_job (segq_job_spec_t *self, const char *name, const char *jo
 }
 
 int
+segq_job_spec_input_model (segq_job_spec_t *self, const char *name, const char *model, char *err,
+                           size_t errlen)
+{
+    int rc = s_check_input_name (self, name, err, errlen);
+    if (rc < 0)
+        return rc;
+    const segq_input_spec_t *spec = s_input_spec (self->kind_spec, name);
+    if (!spec || !spec->catalogue) {
+        snprintf (err, errlen, "input %s takes a file or a job's output, not a model ('%s')", name,
+                  model);
+        return SEGQ_EINVAL;
+    }
+    if (!*model || strlen (model) > 64 + 256) {
+        snprintf (err, errlen, "input %s: '%s' is not a model name or id", name, model);
+        return SEGQ_EINVAL;
+    }
+    segq__spec_input_t *in = s_input_add (self, name);
+    if (!in || !(in->model = strdup (model))) {
+        snprintf (err, errlen, "out of memory");
+        return SEGQ_ENOMEM;
+    }
+    return SEGQ_OK;
+}
+
+int
 segq_job_spec_input_arg (segq_job_spec_t *self, const char *arg, char *err, size_t errlen)
 {
     const char *eq = strchr (arg, '=');
@@ -351,12 +377,36 @@ segq_job_spec_input_arg (segq_job_spec_t *self, const char *arg, char *err, size
     struct stat st;
     if (stat (ref, &st) == 0)
         return segq_job_spec_input_file (self, name, ref, err, errlen);
-    /* Not a file: a job reference JOB[:output]. Job ids have neither '/'
-       nor '.', so such a name was meant as a file that is missing. */
+    return segq_job_spec_input_ref (self, name, ref, err, errlen);
+}
+
+int
+segq_job_spec_input_ref (segq_job_spec_t *self, const char *name, const char *ref, char *err,
+                         size_t errlen)
+{
     const char *colon = strchr (ref, ':');
+    const char *slash = strchr (ref, '/');
     size_t job_len = colon ? (size_t) (colon - ref) : strlen (ref);
-    if (strchr (ref, '/') || memchr (ref, '.', job_len)) {
-        snprintf (err, errlen, "input %s: cannot read file '%s' (does it exist?)", name, ref);
+    const segq_input_spec_t *spec = s_input_spec (self->kind_spec, name);
+    /* a model: NAME, OWNER/NAME or m-ID, where the input takes one (the
+       broker takes one spelt like a job id that names no model as the job) */
+    bool model_like = !colon && !strchr (ref, '.') && (!slash || !strchr (slash + 1, '/'));
+    if (spec && spec->catalogue && model_like)
+        return segq_job_spec_input_model (self, name, ref, err, errlen);
+    if (segq_hash_valid (ref))
+        return segq_job_spec_input_hash (self, name, ref, 0, err, errlen);
+    if (strncmp (ref, "m-", 2) == 0) {
+        snprintf (err, errlen,
+                  "input %s: '%s' names a trained model, and %s takes a file or a job's output "
+                  "(a model goes to `segq submit generate --model`)",
+                  name, ref, name);
+        return SEGQ_EINVAL;
+    }
+    /* Job ids have neither '/' nor '.', so such a name was meant as a file
+       that is missing. */
+    if (slash || memchr (ref, '.', job_len) || job_len == 0 || job_len >= SEGQ_JOB_ID_MAX) {
+        snprintf (err, errlen, "input %s: cannot read '%s' (no such file or folder%s)", name, ref,
+                  spec && spec->catalogue ? ", model" : ", and not a job id");
         return SEGQ_ENOENT;
     }
     char job [SEGQ_JOB_ID_MAX];
@@ -507,7 +557,8 @@ segq__spec_to_submit (const segq_job_spec_t *self, const char *user, uint64_t re
             memcpy (dst->hash, in->hash, sizeof dst->hash);
             dst->size = in->size;
             ok = (dst->name = strdup (in->name)) && (!in->job || (dst->job = strdup (in->job)))
-                 && (!in->output || (dst->output = strdup (in->output)));
+                 && (!in->output || (dst->output = strdup (in->output)))
+                 && (!in->model || (dst->model = strdup (in->model)));
         }
     }
     if (ok && self->n_after) {

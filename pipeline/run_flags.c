@@ -69,6 +69,7 @@ static segq_flag_t train_flags[] = {
     {"mask", SEGQ_FLAG_STRING, "", 0, 0, NULL,
      "its segmentation mask (PNG or JPEG, same size); required unless --mask-from-alpha", T(mask)},
     OUT_FLAG(T(out)),
+    PARAM("name", T(name)),
     PARAM("mask_from_alpha", T(mask_from_alpha)),
     {"resume", SEGQ_FLAG_BOOL, "false", 0, 0, NULL,
      "continue from OUT/model.safetensors after its last finished scale", T(resume)},
@@ -105,6 +106,8 @@ static segq_flag_t generate_flags[] = {
     PARAM("scale_h", G(scale_h)),
     PARAM("scale_v", G(scale_v)),
     PARAM("batch", G(batch)),
+    PARAM("model_id", G(model_id)),
+    PARAM("model_name", G(model_name)),
     COMPUTE_FLAGS(G),
 };
 

@@ -23,6 +23,9 @@ typedef struct {
 
 typedef struct {
     char *image, *mask, *out;
+    /* the model's catalogue name: the broker reads it; segq-run accepts
+     * it, as every parameter of the kind, and computes nothing from it */
+    char *name;
     int mask_from_alpha, resume;
     int64_t min_size, max_size;
     double scale_factor;
@@ -41,6 +44,9 @@ typedef struct {
 
 typedef struct {
     char *model, *out;
+    /* the catalogue's id and name of the model (the broker's; "" when run
+     * by hand), for manifest.csv, which names no file path */
+    char *model_id, *model_name;
     int64_t count, gen_start_scale, batch;
     double scale_h, scale_v;
     segq_compute_opts_t compute;
@@ -51,7 +57,9 @@ typedef struct {
 int segq_singan_train(const segq_train_opts_t *opts, segq_progress_t *progress, char *err,
                       size_t errlen);
 
-/* Generate opts->count pairs into OUT/images, OUT/masks + OUT/manifest.csv. */
+/* Generate opts->count pairs into OUT/images, OUT/masks + OUT/manifest.csv,
+ * in batches of at most opts->batch that fit the memory the job may use
+ * (batch_fit.h). */
 int segq_singan_generate(const segq_generate_opts_t *opts, segq_progress_t *progress, char *err,
                          size_t errlen);
 

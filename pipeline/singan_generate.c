@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* The source name without its extension, made safe for a file name. */
 static void stem_of(const char *name, char *out, size_t len)
@@ -55,8 +54,9 @@ typedef struct {
     const segq_generate_opts_t *o;
     segq_model_t m;
     segq_ckpt_meta_t meta;
-    int S;        /* scales; the last one is sampled */
-    int64_t h, w; /* sample size */
+    int S;         /* scales; the last one is sampled */
+    int64_t h, w;  /* sample size */
+    int64_t batch; /* samples per forward pass: what fits of --batch (choose_batch) */
     char model_hex[SEGQ_HASH_HEX_LEN + 1];
     char stem[256];
     FILE *man;
@@ -85,13 +85,13 @@ static void manifest_row(const gen_t *g, int64_t i)
     csv_field(g->man, g->meta.image_sha256, 0);
     csv_field(g->man, g->meta.mask_name, 0);
     csv_field(g->man, g->meta.mask_sha256, 0);
-    /* the file's name only: where it lay (a worker's scratch
-       folder) says nothing about the model; its sha256 does */
-    const char *slash = strrchr(o->model, '/');
-    csv_field(g->man, slash ? slash + 1 : o->model, 0);
+    /* the model by its catalogue id and name and its sha256, never by its
+       file: where that lay (a worker's scratch folder) says nothing */
+    csv_field(g->man, o->model_id, 0);
+    csv_field(g->man, o->model_name, 0);
     csv_field(g->man, g->model_hex, 0);
     fprintf(g->man, "%lld,%lld,%lld,%.17g,%.17g,%lld,", (long long)o->compute.seed, (long long)i,
-            (long long)o->gen_start_scale, o->scale_h, o->scale_v, (long long)o->batch);
+            (long long)o->gen_start_scale, o->scale_h, o->scale_v, (long long)g->batch);
     csv_field(g->man, o->compute.precision, 1);
 }
 
@@ -120,8 +120,43 @@ static int check_model(const gen_t *g, char *err, size_t errlen)
     return 0;
 }
 
-/* OUT/images, OUT/masks and OUT/manifest.csv (appended to, the header
- * only when new). */
+static const char manifest_header[] =
+    "name,image,mask,source_image,source_image_sha256,source_mask,source_mask_sha256,model_id,"
+    "model_name,model_sha256,seed,sample,gen_start_scale,scale_h,scale_v,batch,precision\n";
+
+/* OUT/manifest.csv, appended to: the header when it is new, and refused
+ * when an earlier run wrote other columns (one file, one layout). */
+static int open_manifest(gen_t *g, char *err, size_t errlen)
+{
+    char path[4096], first[sizeof manifest_header + 1];
+    snprintf(path, sizeof path, "%s/manifest.csv", g->o->out);
+    if (!(g->man = fopen(path, "a+"))) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        return SEGQ_EINVAL;
+    }
+    if (!fgets(first, sizeof first, g->man)) {
+        if (fputs(manifest_header, g->man) < 0) {
+            snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+            return SEGQ_EIO;
+        }
+        return 0;
+    }
+    if (strcmp(first, manifest_header) != 0) {
+        snprintf(err, errlen,
+                 "%s has other columns than this generate writes (an older segq-run's?): "
+                 "generate into another --out",
+                 path);
+        return SEGQ_EINVAL;
+    }
+    /* from reading to appending: a seek between them (C11 7.21.5.3) */
+    if (fseek(g->man, 0, SEEK_END) != 0) {
+        snprintf(err, errlen, "cannot append to %s: %s", path, strerror(errno));
+        return SEGQ_EIO;
+    }
+    return 0;
+}
+
+/* OUT/images, OUT/masks and OUT/manifest.csv. */
 static int open_outputs(gen_t *g, char *err, size_t errlen)
 {
     char path[4096];
@@ -132,19 +167,7 @@ static int open_outputs(gen_t *g, char *err, size_t errlen)
     snprintf(path, sizeof path, "%s/masks", g->o->out);
     if (!rc)
         rc = segq__make_dir(path, err, errlen);
-    snprintf(path, sizeof path, "%s/manifest.csv", g->o->out);
-    struct stat sb;
-    int fresh = stat(path, &sb) != 0;
-    if (!rc && !(g->man = fopen(path, "a"))) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        rc = SEGQ_EINVAL;
-    }
-    if (!rc && fresh)
-        fputs("name,image,mask,source_image,source_image_sha256,source_mask,"
-              "source_mask_sha256,model,model_sha256,seed,sample,gen_start_scale,scale_h,"
-              "scale_v,batch,precision\n",
-              g->man);
-    return rc;
+    return rc ? rc : open_manifest(g, err, errlen);
 }
 
 /* Samples first..first+b-1 on the device, into the writer's free slot:
@@ -209,7 +232,7 @@ static int run_batches(gen_t *g, segq_pair_writer_t *pw, char *err, size_t errle
     int rc = 0;
     while (!rc && done + pending < o->count) {
         int64_t first = done + pending;
-        int64_t b = o->count - first < o->batch ? o->count - first : o->batch;
+        int64_t b = o->count - first < g->batch ? o->count - first : g->batch;
         rc = fill_batch(g, pw, first, b, err, errlen);
         int wrc = finish_batch(g, pw, &done, &pending, err, errlen);
         rc = wrc ? wrc : rc;
@@ -224,21 +247,51 @@ static int run_batches(gen_t *g, segq_pair_writer_t *pw, char *err, size_t errle
  * manifest closed. */
 static int write_pairs(gen_t *g, int threads, char *err, size_t errlen)
 {
-    int64_t b = g->o->count < g->o->batch ? g->o->count : g->o->batch;
-    segq_pair_writer_t *pw =
-        segq_pair_writer_new(g->o->out, threads, b, (uint32_t)g->w, (uint32_t)g->h, err, errlen);
+    segq_pair_writer_t *pw = segq_pair_writer_new(g->o->out, threads, g->batch, (uint32_t)g->w,
+                                                  (uint32_t)g->h, err, errlen);
     int rc = pw ? run_batches(g, pw, err, errlen) : SEGQ_ENOMEM;
     segq_pair_writer_destroy(&pw);
+    return rc;
+}
+
+/* --batch, at most the count, and no more samples than fit the memory the
+ * job may use (batch_fit.h): a modest declaration serves any count. */
+static int choose_batch(gen_t *g, char *err, size_t errlen)
+{
+    const segq_generate_opts_t *o = g->o;
+    segq_generate_shape_t shape = {.h = g->h,
+                                   .w = g->w,
+                                   .nfc = g->m.G[g->S - 1]->nfc,
+                                   .layers = g->m.layers,
+                                   .ker = g->m.ker,
+                                   .bf16 = g->m.bf16};
+    char what[96], msg[512];
+    snprintf(what, sizeof what, "one %lldx%lld sample", (long long)g->w, (long long)g->h);
+    segq_batch_fit_t f = {.what = what,
+                          .unit = "sample",
+                          .remedy = "give the job more memory (segq submit --gpu-mem on a GPU) or "
+                                    "make smaller samples (--scale-h, --scale-v)",
+                          .requested = o->batch,
+                          .count = o->count,
+                          .per_sample = segq_generate_sample_bytes(&shape)};
+    int rc = segq__memory_budget(g->m.dev, segq__model_bytes(&g->m), &f, err, errlen);
+    if (!rc)
+        rc = segq_batch_fit(&f, &g->batch, msg, sizeof msg, err, errlen);
+    if (!rc)
+        printf("%s\n", msg);
     return rc;
 }
 
 static int generate(gen_t *g, int threads, char *err, size_t errlen)
 {
     int rc = check_model(g, err, errlen);
-    if (!rc)
-        rc = open_outputs(g, err, errlen);
     stem_of(g->meta.image_name, g->stem, sizeof g->stem);
     segq__scaled_size(&g->m, g->S - 1, g->o->scale_v, g->o->scale_h, &g->h, &g->w);
+    /* before any output: a batch that cannot fit leaves nothing behind */
+    if (!rc)
+        rc = choose_batch(g, err, errlen);
+    if (!rc)
+        rc = open_outputs(g, err, errlen);
     g->t0 = segq__now();
     if (!rc)
         rc = write_pairs(g, threads, err, errlen);

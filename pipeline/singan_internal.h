@@ -3,6 +3,7 @@
 #ifndef SEGQ_SINGAN_INTERNAL_H
 #define SEGQ_SINGAN_INTERNAL_H
 
+#include "batch_fit.h"
 #include "segq_pyramid.h"
 #include "segq_singan.h"
 #include "segq_torch.h"
@@ -38,6 +39,8 @@ typedef struct {
  * 0, running mean 0, running var 1. NULL with the torch error recorded. */
 segq_net_t *segq__net_new(int generator, int nfc, int layers, int ker, segqt_device dev);
 void segq__net_destroy(segq_net_t **self_p);
+/* Bytes of every tensor the net holds (its frozen copies included). */
+uint64_t segq__net_bytes(const segq_net_t *self);
 /* Names ("conv0.weight", "bn0.running_mean", ...) and tensors of every
  * parameter and buffer; returns the count (<= max). Trainable ones
  * (weights and biases) come first: *n_trainable of them. */
@@ -77,6 +80,10 @@ typedef struct {
 } segq_model_t;
 
 void segq__model_free(segq_model_t *m);
+/* Bytes the model holds on its device: every scale's nets and z_opt. */
+uint64_t segq__model_bytes(const segq_model_t *m);
+/* numel x element size; 0 for NULL. */
+uint64_t segq__tensor_bytes(segqt_tensor *t);
 /* Width of scale n: min(nfc * 2^floor(n/4), nfc_max). */
 int segq__scale_width(int64_t nfc, int64_t nfc_max, int n);
 
@@ -188,6 +195,13 @@ int segq__write_pair(segqt_tensor *x, int64_t index, const char *image_path, con
 
 /* Parses and checks --device, sets the thread count (0: all cores). */
 int segq__compute_setup(const segq_compute_opts_t *c, segqt_device *dev, int *threads, char *err,
+                        size_t errlen);
+/* The memory a batch of samples may use on dev, into f's total,
+ * reserved, total_name and fail_code (batch_fit.h): on a GPU what the job
+ * declared (SEGQ_GPU_MEM), of which `weights` (bytes the job already holds
+ * there) are taken, else what the device has free; on the CPU what
+ * segq_cpu_memory_available finds (the weights are already out of it). */
+int segq__memory_budget(segqt_device dev, uint64_t weights, segq_batch_fit_t *f, char *err,
                         size_t errlen);
 /* mkdir that accepts an existing directory. */
 int segq__make_dir(const char *path, char *err, size_t errlen);

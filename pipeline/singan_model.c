@@ -23,14 +23,13 @@ int segq__torch_fail(char *err, size_t errlen, const char *what)
     return segq__torch_code();
 }
 
-/* A GPU job is held to the memory it declared: segq-worker passes it as
- * SEGQ_GPU_MEM (bytes), and the caching allocator is capped at that share
- * of the device, so jobs sharing a GPU cannot push each other out of
- * memory; going over fails this job alone, with SEGQ_EGPUMEM. */
-static int hold_to_declared_memory(segqt_device dev, char *err, size_t errlen)
+/* SEGQ_GPU_MEM: the GPU memory (bytes) segq-worker gave a job as it
+ * declared it; 0 when unset (not run by a worker, or a CPU job). */
+static int declared_gpu_memory(uint64_t *bytes, char *err, size_t errlen)
 {
     const char *text = getenv("SEGQ_GPU_MEM");
-    if (dev.type != SEGQT_DEVICE_CUDA || !text || !*text)
+    *bytes = 0;
+    if (!text || !*text)
         return 0;
     char *end = NULL;
     errno = 0;
@@ -39,6 +38,22 @@ static int hold_to_declared_memory(segqt_device dev, char *err, size_t errlen)
         snprintf(err, errlen, "SEGQ_GPU_MEM='%s': not a number of bytes", text);
         return SEGQ_EINVAL;
     }
+    *bytes = declared;
+    return 0;
+}
+
+/* A GPU job is held to the memory it declared: the caching allocator is
+ * capped at that share of the device, so jobs sharing a GPU cannot push
+ * each other out of memory; going over fails this job alone, with
+ * SEGQ_EGPUMEM. */
+static int hold_to_declared_memory(segqt_device dev, char *err, size_t errlen)
+{
+    uint64_t declared;
+    if (dev.type != SEGQT_DEVICE_CUDA)
+        return 0;
+    int rc = declared_gpu_memory(&declared, err, errlen);
+    if (rc || !declared)
+        return rc;
     segqt_cuda_info info;
     if (segqt_cuda_device_info(dev.index, &info) != 0)
         return segq__torch_fail(err, errlen, "SEGQ_GPU_MEM");
@@ -50,6 +65,55 @@ static int hold_to_declared_memory(segqt_device dev, char *err, size_t errlen)
     printf("GPU memory: held to %.2f GiB of %.2f GiB on cuda:%d (fraction %.4f)\n",
            declared / 1073741824.0, info.total_bytes / 1073741824.0, dev.index, fraction);
     return 0;
+}
+
+int segq__memory_budget(segqt_device dev, uint64_t weights, segq_batch_fit_t *f, char *err,
+                        size_t errlen)
+{
+    f->reserved = 0;
+    if (dev.type != SEGQT_DEVICE_CUDA) {
+        const segq_mem_files_t files = SEGQ_MEM_FILES_SYSTEM;
+        int by_cgroup = 0;
+        f->fail_code = SEGQ_ENOMEM;
+        int rc = segq_cpu_memory_available(&files, &f->total, &by_cgroup, err, errlen);
+        snprintf(f->total_name, sizeof f->total_name, "available (%s)",
+                 by_cgroup ? "cgroup memory.max" : "MemAvailable");
+        return rc;
+    }
+    f->fail_code = SEGQ_EGPUMEM;
+    int rc = declared_gpu_memory(&f->total, err, errlen);
+    if (rc)
+        return rc;
+    if (f->total) {
+        /* the cap counts the weights the job already holds */
+        f->reserved = weights;
+        snprintf(f->total_name, sizeof f->total_name, "declared (SEGQ_GPU_MEM)");
+        return 0;
+    }
+    segqt_cuda_info info;
+    if (segqt_cuda_device_info(dev.index, &info) != 0)
+        return segq__torch_fail(err, errlen, "free GPU memory");
+    f->total = info.free_bytes;
+    snprintf(f->total_name, sizeof f->total_name, "free on cuda:%d", dev.index);
+    return 0;
+}
+
+uint64_t segq__tensor_bytes(segqt_tensor *t)
+{
+    segqt_dtype dt;
+    int64_t n = t ? segqt_numel(t) : 0;
+    if (n <= 0 || segqt_dtype_of(t, &dt) != 0)
+        return 0;
+    return (uint64_t)n * segqt_dtype_size(dt);
+}
+
+uint64_t segq__model_bytes(const segq_model_t *m)
+{
+    uint64_t sum = 0;
+    for (int n = 0; n < SEGQ_PYRAMID_MAX_SCALES; n++)
+        sum +=
+            segq__net_bytes(m->G[n]) + segq__net_bytes(m->D[n]) + segq__tensor_bytes(m->z_opt[n]);
+    return sum;
 }
 
 int segq__compute_setup(const segq_compute_opts_t *c, segqt_device *dev, int *threads, char *err,

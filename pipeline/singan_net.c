@@ -27,6 +27,20 @@ static segqt_tensor *own(segqt_tensor *t, int trainable)
     return segqt_persist(t);
 }
 
+uint64_t segq__net_bytes(const segq_net_t *self)
+{
+    if (!self)
+        return 0;
+    segqt_tensor *const *sets[] = {self->conv_w,   self->conv_b,  self->bn_w,   self->bn_b,
+                                   self->bn_mean,  self->bn_var,  self->eval_w, self->eval_b,
+                                   self->eval_w16, self->eval_b16};
+    uint64_t sum = 0;
+    for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++)
+        for (int l = 0; l < self->layers; l++)
+            sum += segq__tensor_bytes(sets[k][l]);
+    return sum;
+}
+
 segq_net_t *segq__net_new(int generator, int nfc, int layers, int ker, segqt_device dev)
 {
     if (layers < 2 || layers > SEGQ_NET_MAX_LAYERS || nfc < 1 || ker < 1 || ker % 2 == 0)

@@ -15,10 +15,11 @@
 #include <sys/stat.h>
 
 /* Flags that do not change what is computed: left out of the stored
- * parameters, so --resume accepts a moved file or another thread count. */
-static const char *const volatile_flags[] = {"image",     "mask",    "out",      "resume",
-                                             "device",    "threads", "previews", "stop_after_scale",
-                                             "cuda_graph"};
+ * parameters, so --resume accepts a moved file, another thread count or
+ * a renamed model. */
+static const char *const volatile_flags[] = {
+    "image",      "mask", "out", "resume", "device", "threads", "previews", "stop_after_scale",
+    "cuda_graph", "name"};
 
 /* Each scale draws from its own seed, so a resumed training makes the
  * same scales as one that ran through. */
@@ -487,6 +488,19 @@ static void report_progress(trainer_t *t, int n, int64_t i, double s_per_iter,
                          sizeof met / sizeof met[0], msg, 0);
 }
 
+/* A saved scale, with the model's shape so far: the broker records a
+ * trained model's shape from the last of these. */
+static void report_scale_saved(const trainer_t *t, int n)
+{
+    int S = t->m->pyr.stop_scale + 1;
+    segq_metric_t met[] = {{"scales", n + 1},
+                           {"scales_total", S},
+                           {"height", t->m->pyr.h[S - 1]},
+                           {"width", t->m->pyr.w[S - 1]}};
+    segq_progress_report(t->progress, "train", t->done, met, sizeof met / sizeof met[0],
+                         "scale saved", 1);
+}
+
 static void print_scale_summary(trainer_t *t, int n, const segq_scale_state_t *s,
                                 const iterations_t *it, double secs, double steady,
                                 double cpu_steady)
@@ -741,7 +755,7 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
             rc = write_previews(&m, reals[n], n, o->previews, o->out, err, errlen);
         t.done += weight[n];
         if (!rc)
-            segq_progress_report(progress, "train", t.done, NULL, 0, "scale saved", 1);
+            report_scale_saved(&t, n);
         if (o->stop_after_scale >= 0 && n >= o->stop_after_scale)
             break;
     }

@@ -117,7 +117,8 @@ int segq__copy_file(const char *from, const char *to, char *err, size_t errlen)
 typedef struct {
     const segq_dataset_pair_t *pair;
     uint32_t h, w;
-    char *style; /* resolved style image path */
+    char *style;   /* resolved style image path */
+    int64_t batch; /* images of its size optimised together (fit_batches) */
 } item_t;
 
 static int by_size(const void *a, const void *b)
@@ -130,13 +131,19 @@ static int by_size(const void *a, const void *b)
     return strcmp(x->pair->name, y->pair->name);
 }
 
-/* End of the batch starting at i: same size, at most `batch` images. */
-static size_t batch_end(const item_t *items, size_t n, size_t i, int64_t batch)
+/* End of the images of items[i]'s size, at most `max` of them. */
+static size_t same_size_end(const item_t *items, size_t n, size_t i, size_t max)
 {
     size_t j = i;
-    while (j < n && j - i < (size_t)batch && items[j].h == items[i].h && items[j].w == items[i].w)
+    while (j < n && j - i < max && items[j].h == items[i].h && items[j].w == items[i].w)
         j++;
     return j;
+}
+
+/* End of the batch starting at i: same size, at most its fitted batch. */
+static size_t batch_end(const item_t *items, size_t n, size_t i)
+{
+    return same_size_end(items, n, i, (size_t)items[i].batch);
 }
 
 static int is_file(const char *p)
@@ -223,6 +230,43 @@ typedef struct {
     int64_t steps_done, steps_total;
     int batch_no;
 } run_t;
+
+/* The batch of the n images of items' size: --batch, at most n, and no
+ * more than fit `budget`, the memory the job may use (batch_fit.h). */
+static int fit_size(const segq_batch_fit_t *budget, item_t *items, size_t n, char *err,
+                    size_t errlen)
+{
+    char what[96], msg[512];
+    snprintf(what, sizeof what, "one %ux%u image", items[0].w, items[0].h);
+    segq_batch_fit_t f = *budget;
+    f.what = what;
+    f.count = (int64_t)n;
+    f.per_sample = segq_stylize_sample_bytes(items[0].h, items[0].w);
+    int64_t b;
+    int rc = segq_batch_fit(&f, &b, msg, sizeof msg, err, errlen);
+    if (rc)
+        return rc;
+    printf("%ux%u images: %s\n", items[0].w, items[0].h, msg);
+    for (size_t k = 0; k < n; k++)
+        items[k].batch = b;
+    return 0;
+}
+
+/* Sorts the items by size and sets each size's batch. */
+static int fit_batches(const run_t *r, item_t *items, size_t n, char *err, size_t errlen)
+{
+    segq_batch_fit_t budget = {.unit = "image",
+                               .remedy = "give the job more memory (segq submit --gpu-mem on a "
+                                         "GPU) or restyle smaller images",
+                               .requested = r->o->batch};
+    int rc = segq__memory_budget(r->dev, segq_vgg19_weight_bytes(r->bf16), &budget, err, errlen);
+    qsort(items, n, sizeof *items, by_size);
+    for (size_t i = 0, j; i < n && !rc; i = j) {
+        j = same_size_end(items, n, i, n);
+        rc = fit_size(&budget, items + i, j - i, err, errlen);
+    }
+    return rc;
+}
 
 /* Optimises items[0..n) (same size) and writes their images. */
 static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errlen)
@@ -372,6 +416,9 @@ int segq_stylize(const segq_stylize_opts_t *o, segq_progress_t *progress, char *
         }
         segq_image_destroy(&img);
     }
+    /* before any output: a batch that cannot fit leaves nothing behind */
+    if (!rc)
+        rc = fit_batches(&r, items, n, err, errlen);
     char path[4400];
     if (!rc)
         rc = segq__make_dir(o->out, err, errlen);
@@ -394,13 +441,12 @@ int segq_stylize(const segq_stylize_opts_t *o, segq_progress_t *progress, char *
     if (!rc) {
         fputs("batch,step,images,content_loss,style_loss,loss\n", r.losses);
         fputs("name,content_loss,style_loss,loss\n", r.final);
-        qsort(items, n, sizeof *items, by_size);
-        for (size_t i = 0; i < n; i = batch_end(items, n, i, o->batch))
+        for (size_t i = 0; i < n; i = batch_end(items, n, i))
             r.steps_total += o->steps;
     }
     double t0 = segq__now();
     for (size_t i = 0, j; i < n && !rc; i = j) {
-        j = batch_end(items, n, i, o->batch);
+        j = batch_end(items, n, i);
         rc = stylize_batch(&r, items + i, (int)(j - i), err, errlen);
         r.batch_no++;
     }

@@ -7,21 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* torchvision vgg19().features: index of each conv up to conv5_1 and its
- * channels. A 2x2 max pool follows the convs marked pool_after; the tap
- * (post-ReLU activation used by the losses) is the ReLU of tap convs. */
-static const struct {
-    int index, in, out, pool_after, tap;
-} layers[SEGQ_VGG19_CONVS] = {
-    {0, 3, 64, 0, 1},     {2, 64, 64, 1, 0},                          /* block 1 */
-    {5, 64, 128, 0, 1},   {7, 128, 128, 1, 0},                        /* block 2 */
-    {10, 128, 256, 0, 1}, {12, 256, 256, 0, 0}, {14, 256, 256, 0, 0}, /* block 3 */
-    {16, 256, 256, 1, 0}, {19, 256, 512, 0, 1}, {21, 512, 512, 0, 0},
-    {23, 512, 512, 0, 0},                       /* block 4 */
-    {25, 512, 512, 1, 0}, {28, 512, 512, 0, 1}, /* conv5_1: the deepest layer used, so the last run
-                                                 */
-};
-
 const double segq_vgg19_style_weights[SEGQ_VGG19_TAPS] = {0.75, 0.5, 0.25, 0.25, 0.25};
 
 struct segq_vgg19_t {
@@ -122,11 +107,12 @@ int segq_vgg19_load(const char *path, const char *what, segqt_device dev, segq_v
     }
     rc = 0;
     for (int i = 0; i < SEGQ_VGG19_CONVS && !rc; i++) {
+        const segq_vgg19_layer_t *l = &segq_vgg19_layers[i];
         char key[64];
-        int64_t ws[4] = {layers[i].out, layers[i].in, 3, 3}, bs[1] = {layers[i].out};
-        snprintf(key, sizeof key, "features.%d.weight", layers[i].index);
+        int64_t ws[4] = {l->out, l->in, 3, 3}, bs[1] = {l->out};
+        snprintf(key, sizeof key, "features.%d.weight", l->index);
         self->w[i] = load_one(st, path, what, key, ws, 4, dev, err, errlen);
-        snprintf(key, sizeof key, "features.%d.bias", layers[i].index);
+        snprintf(key, sizeof key, "features.%d.bias", l->index);
         if (self->w[i])
             self->b[i] = load_one(st, path, what, key, bs, 1, dev, err, errlen);
         if (!self->w[i] || !self->b[i])
@@ -203,14 +189,14 @@ int segq_vgg19_features(segq_vgg19_t *self, segqt_tensor *x, int bf16,
         /* max_pool(relu(h)) == relu(max_pool(h)) (relu is monotone), and
          * the gradients are the same too: pooling first runs the ReLU and
          * its backward on a quarter of the values. */
-        if (layers[i].pool_after)
+        if (segq_vgg19_layers[i].pool_after)
             h = segqt_max_pool2d(h, 2, 2, 0);
         /* ReLU as leaky_relu with slope 0: the same values (but -0 for
          * negatives, which sums and compares as 0), and libtorch 1.13's
          * leaky_relu_backward is ~30x faster than ReLU's threshold_backward
          * on bf16 (and faster on float32). */
         h = segqt_leaky_relu(h, 0.0);
-        if (layers[i].tap)
+        if (segq_vgg19_layers[i].tap)
             taps[t++] = h;
     }
     for (t = 0; t < SEGQ_VGG19_TAPS; t++)

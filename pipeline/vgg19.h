@@ -5,11 +5,9 @@
 #define SEGQ_VGG19_H
 
 #include "segq_torch.h"
+#include "vgg19_layers.h"
 
 #include <stddef.h>
-
-#define SEGQ_VGG19_CONVS 13 /* conv1_1 .. conv5_1 */
-#define SEGQ_VGG19_TAPS 5   /* relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 */
 
 typedef struct segq_vgg19_t segq_vgg19_t;
 

@@ -17,7 +17,8 @@ static const segq_param_spec_t s_sleep_params [] = {
 };
 
 static const segq_input_spec_t s_echo_inputs [] = {
-    { "files", false, true, "files copied unchanged to outputs of the same name", false, NULL },
+    { "files", false, true, "files copied unchanged to outputs of the same name", false, NULL,
+      false },
 };
 
 static const segq_param_spec_t s_fail_params [] = {
@@ -52,6 +53,9 @@ static const segq_param_spec_t s_fail_params [] = {
     }
 
 static const segq_param_spec_t s_train_params [] = {
+    { "name", SEGQ_PARAM_STRING, "", 0, 0, NULL,
+      "the model's name in the catalogue (`segq models`; default: the image's file name "
+      "without extension)" },
     { "mask_from_alpha", SEGQ_PARAM_BOOL, "false", 0, 0, NULL,
       "take the mask from the image's alpha channel (RGBA input)" },
     { "min_size", SEGQ_PARAM_INT, "25", 3, 100000, NULL, "coarsest scale's shorter side" },
@@ -89,10 +93,10 @@ static const segq_param_spec_t s_train_params [] = {
 };
 
 static const segq_input_spec_t s_train_inputs [] = {
-    { "image", true, false, "training image (PNG or JPEG)", false, NULL },
+    { "image", true, false, "training image (PNG or JPEG)", false, NULL, false },
     { "mask", false, false,
       "its segmentation mask (PNG or JPEG, same size); required unless mask_from_alpha", false,
-      "mask_from_alpha" },
+      "mask_from_alpha", false },
 };
 
 static const segq_param_spec_t s_generate_params [] = {
@@ -102,11 +106,19 @@ static const segq_param_spec_t s_generate_params [] = {
     { "scale_h", SEGQ_PARAM_FLOAT, "1", 0.1, 20, NULL, "output width factor" },
     { "scale_v", SEGQ_PARAM_FLOAT, "1", 0.1, 20, NULL, "output height factor" },
     { "batch", SEGQ_PARAM_INT, "16", 1, 4096, NULL, "samples per forward pass" },
+    { "model_id", SEGQ_PARAM_STRING, "", 0, 0, NULL,
+      "the model's catalogue id, for manifest.csv (the broker sets it when --model names a "
+      "catalogue model or a train job)" },
+    { "model_name", SEGQ_PARAM_STRING, "", 0, 0, NULL,
+      "the model's catalogue name, for manifest.csv (set like model_id)" },
     SEGQ_KINDS_COMPUTE_PARAMS,
 };
 
 static const segq_input_spec_t s_generate_inputs [] = {
-    { "model", true, false, "a train job's checkpoint (model.safetensors)", false, NULL },
+    { "model", true, false,
+      "a catalogue model (NAME, m-ID or OWNER/NAME: `segq models`), a train job (JOB), or a "
+      "checkpoint file (model.safetensors)",
+      false, NULL, true },
 };
 
 static const segq_param_spec_t s_stylize_params [] = {
@@ -125,16 +137,16 @@ static const segq_param_spec_t s_stylize_params [] = {
 
 static const segq_input_spec_t s_stylize_inputs [] = {
     { "content", true, true,
-      "dataset to restyle: a generate output (images/, masks/, manifest.csv)", false, NULL },
+      "dataset to restyle: a generate output (images/, masks/, manifest.csv)", false, NULL, false },
     { "style", false, false,
       "style image for every pair, or a folder where each pair's source image (manifest "
       "column source_image) is found (as NAME or images/NAME); default: the source image "
       "as the manifest names it, relative to the working directory or to --content",
-      false, NULL },
+      false, NULL, false },
     { "vgg19", true, false,
       "VGG19 ImageNet weights as safetensors with torchvision's names (features.N.weight/bias; "
       "deploy/convert_vgg19.py converts torchvision's .pth)",
-      false, NULL },
+      false, NULL, false },
 };
 
 static const segq_param_spec_t s_evaluate_params [] = {
@@ -167,17 +179,17 @@ static const segq_param_spec_t s_evaluate_params [] = {
 };
 
 static const segq_input_spec_t s_evaluate_inputs [] = {
-    { "real", true, true, "real image/mask pairs (images/NAME + masks/NAME)", false, NULL },
+    { "real", true, true, "real image/mask pairs (images/NAME + masks/NAME)", false, NULL, false },
     { "synthetic", false, true,
       "NAME=DIR: a synthetic training set (generate or stylize output with its manifest); "
       "repeat for several. Trains NAME and real+NAME",
-      true, NULL },
+      true, NULL, false },
     { "test", false, true, "fixed real test set instead of k folds (then every --real pair trains)",
-      false, NULL },
+      false, NULL, false },
     { "encoder_weights", false, false,
       "safetensors with the encoder nodes x{i}_0.* (e.g. a model saved by --save-models); "
       "default: from scratch",
-      false, NULL },
+      false, NULL, false },
 };
 
 static const segq_kind_spec_t s_kinds [] = {

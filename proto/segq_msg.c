@@ -11,7 +11,8 @@
 
 _Static_assert(sizeof (segq_job_state_t) == sizeof (int)
                    && sizeof (segq_worker_state_t) == sizeof (int)
-                   && sizeof (segq_param_type_t) == sizeof (int),
+                   && sizeof (segq_param_type_t) == sizeof (int)
+                   && sizeof (segq_model_op_t) == sizeof (int),
                "ENUM fields are read and written as int");
 
 #define R      SEGQ__FL_REQUIRED
@@ -56,8 +57,12 @@ static int
 s_input_check (const void *object, char *err, size_t errlen)
 {
     const segq_input_t *input = object;
-    if ((input->hash [0] != '\0') == (input->job != NULL)) {
-        snprintf (err, errlen, "input '%.64s': give exactly one of 'hash' and 'job'", input->name);
+    /* in a stored job's description a model input shows its checkpoint's
+       hash beside the model's id */
+    int forms = (input->hash [0] != '\0') + (input->job != NULL) + (input->model != NULL);
+    if (forms != 1 && !(forms == 2 && input->model && input->hash [0])) {
+        snprintf (err, errlen, "input '%.64s': give exactly one of 'hash', 'job' and 'model'",
+                  input->name);
         return SEGQ_EPROTO;
     }
     if (input->output && !input->job) {
@@ -73,6 +78,7 @@ static const segq__field_t s_input_fields [] = {
     FIELD (segq_input_t, size, "size", U64, 0),
     FIELD (segq_input_t, job, "job", STR, SEGQ__FL_SHORT),
     FIELD (segq_input_t, output, "out", STR, SEGQ__FL_SHORT),
+    FIELD (segq_input_t, model, "model", STR, SEGQ__FL_SHORT),
 };
 const segq__struct_desc_t segq__input_desc =
     DESC ("input", segq_input_t, s_input_fields, s_input_check);
@@ -175,6 +181,7 @@ static const segq__field_t s_kind_input_fields [] = {
     FIELD (segq_kind_input_t, many, "many", BOOL, 0),
     FIELD (segq_kind_input_t, sets, "sets", BOOL, 0),
     FIELD (segq_kind_input_t, help, "help", STR, 0),
+    FIELD (segq_kind_input_t, catalogue, "catalogue", BOOL, 0),
 };
 static const segq__struct_desc_t s_kind_input_desc =
     DESC ("kind input", segq_kind_input_t, s_kind_input_fields, NULL);
@@ -371,6 +378,74 @@ static const segq__field_t s_kinds_fields [] = {
 static const segq__field_t s_kinds_reply_fields [] = {
     FIELD (segq_kinds_reply_t, req_id, "req", U64, R),
     STRUCTS (segq_kinds_reply_t, kinds, n_kinds, "kinds", 0, s_kind_info_desc),
+};
+
+static const segq__field_t s_model_info_fields [] = {
+    FIELD (segq_model_info_t, id, "id", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_model_info_t, name, "name", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_model_info_t, owner, "owner", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_model_info_t, job, "job", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_model_info_t, created, "ctime", F64, 0),
+    FIELD (segq_model_info_t, image, "image", STR, 0),
+    FIELD (segq_model_info_t, image_hash, "image_hash", HASH, 0),
+    FIELD (segq_model_info_t, mask, "mask", STR, 0),
+    FIELD (segq_model_info_t, mask_hash, "mask_hash", HASH, 0),
+    FIELD (segq_model_info_t, checkpoint, "ckpt", HASH, 0),
+    FIELD (segq_model_info_t, size, "size", U64, 0),
+    FIELD (segq_model_info_t, scales, "scales", U32, 0),
+    FIELD (segq_model_info_t, height, "h", U32, 0),
+    FIELD (segq_model_info_t, width, "w", U32, 0),
+    FIELD (segq_model_info_t, params, "params", PARAMS, 0),
+    COUNTED (segq_model_info_t, tags, n_tags, "tags", STRS, 0),
+    FIELD (segq_model_info_t, note, "note", STR, 0),
+    COUNTED (segq_model_info_t, shared, n_shared, "shared", STRS, 0),
+    FIELD (segq_model_info_t, lab, "lab", BOOL, 0),
+    FIELD (segq_model_info_t, pinned, "pinned", BOOL, 0),
+    FIELD (segq_model_info_t, purged, "purged", BOOL, 0),
+    FIELD (segq_model_info_t, samples, "samples", STR, SEGQ__FL_SHORT),
+};
+static const segq__struct_desc_t s_model_info_desc =
+    DESC ("model", segq_model_info_t, s_model_info_fields, NULL);
+
+/* Each op names a model but LIST, and the ops that change something
+   carry what they change it to. */
+static int
+s_model_check (const void *object, char *err, size_t errlen)
+{
+    const segq_model_t *m = object;
+    bool needs_value = m->op == SEGQ_MODEL_RENAME || m->op == SEGQ_MODEL_TAG
+                       || m->op == SEGQ_MODEL_UNTAG || m->op == SEGQ_MODEL_NOTE;
+    bool shares = m->op == SEGQ_MODEL_SHARE || m->op == SEGQ_MODEL_UNSHARE;
+    if ((m->op == SEGQ_MODEL_LIST) == (m->model != NULL))
+        snprintf (err, errlen, "MODEL: 'model' goes with every op but LIST");
+    else if (needs_value != (m->value != NULL))
+        snprintf (err, errlen, "MODEL: 'value' goes with RENAME, TAG, UNTAG and NOTE only");
+    else if (shares && (m->n_users > 0) == m->lab)
+        snprintf (err, errlen, "MODEL: SHARE and UNSHARE take either 'users' or 'lab'");
+    else if (!shares && (m->n_users || m->lab))
+        snprintf (err, errlen, "MODEL: 'users' and 'lab' go with SHARE and UNSHARE only");
+    else
+        return SEGQ_OK;
+    return SEGQ_EPROTO;
+}
+
+static const segq__field_t s_model_fields [] = {
+    FIELD (segq_model_t, req_id, "req", U64, R),
+    FIELD (segq_model_t, user, "user", STR, SEGQ__FL_SHORT),
+    RANGED (segq_model_t, op, "op", ENUM, R, SEGQ_MODEL_LIST, SEGQ_MODEL_RM, 0),
+    FIELD (segq_model_t, model, "model", STR, SEGQ__FL_SHORT),
+    FIELD (segq_model_t, value, "value", STR, 0),
+    COUNTED (segq_model_t, users, n_users, "users", STRS, 0),
+    FIELD (segq_model_t, lab, "lab", BOOL, 0),
+    FIELD (segq_model_t, owner, "owner", STR, SEGQ__FL_SHORT),
+    FIELD (segq_model_t, tag, "tag", STR, SEGQ__FL_SHORT),
+    FIELD (segq_model_t, cursor, "cursor", STR, SEGQ__FL_SHORT),
+};
+
+static const segq__field_t s_model_reply_fields [] = {
+    FIELD (segq_model_reply_t, req_id, "req", U64, R),
+    STRUCTS (segq_model_reply_t, models, n_models, "models", 0, s_model_info_desc),
+    FIELD (segq_model_reply_t, next, "next", STR, SEGQ__FL_SHORT),
 };
 
 static const segq__field_t s_register_fields [] = {
@@ -585,6 +660,8 @@ static const segq__struct_desc_t s_bodies [] = {
     BODY (CREDIT, "CREDIT", segq_credit_t, s_credit_fields, NULL),
     BODY (KINDS, "KINDS", segq_kinds_t, s_kinds_fields, NULL),
     BODY (KINDS_REPLY, "KINDS_REPLY", segq_kinds_reply_t, s_kinds_reply_fields, NULL),
+    BODY (MODEL, "MODEL", segq_model_t, s_model_fields, s_model_check),
+    BODY (MODEL_REPLY, "MODEL_REPLY", segq_model_reply_t, s_model_reply_fields, NULL),
 };
 
 const segq__struct_desc_t *
@@ -817,6 +894,35 @@ segq_worker_info_clear (segq_worker_info_t *self)
 {
     if (self)
         segq__struct_clear (&segq__worker_info_desc, self);
+}
+
+void
+segq_model_info_clear (segq_model_info_t *self)
+{
+    if (self)
+        segq__struct_clear (&s_model_info_desc, self);
+}
+
+void
+segq_models_free (segq_model_info_t **models_p, size_t n)
+{
+    s_structs_free (&s_model_info_desc, (uint8_t *) *models_p, n);
+    *models_p = NULL;
+}
+
+bool
+segq_model_name_valid (const char *name)
+{
+    size_t len = name ? strlen (name) : 0;
+    if (len == 0 || len > 64 || name [0] == '-' || strncmp (name, "m-", 2) == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name [i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'
+              || c == '-'))
+            return false;
+    }
+    return true;
 }
 
 void

@@ -69,6 +69,8 @@ static const route_row_t s_routes [] = {
     [SEGQ_MSG_CREDIT] = { BROKER | ANYONE, NULL, 0 },
     [SEGQ_MSG_KINDS] = { USERS, NULL, SEGQ_MSG_KINDS_REPLY },
     [SEGQ_MSG_KINDS_REPLY] = { BROKER, NULL, 0 },
+    [SEGQ_MSG_MODEL] = { USERS, "user", SEGQ_MSG_MODEL_REPLY },
+    [SEGQ_MSG_MODEL_REPLY] = { BROKER, NULL, 0 },
 };
 
 /* Offset of the body field with this key, or -1. */

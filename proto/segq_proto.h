@@ -93,7 +93,9 @@ typedef enum {
     SEGQ_MSG_CREDIT = 56,    /* either way: receiver grants more chunks */
     /* client -> broker requests added later (numbers are never reused) */
     SEGQ_MSG_KINDS = 57, /* the broker's table of job kinds */
-    SEGQ_MSG_KINDS_REPLY = 58
+    SEGQ_MSG_KINDS_REPLY = 58,
+    SEGQ_MSG_MODEL = 59, /* the catalogue of trained models: list, show, change */
+    SEGQ_MSG_MODEL_REPLY = 60
 } segq_msg_type_t;
 
 typedef enum {
@@ -117,15 +119,18 @@ typedef struct {
     uint64_t size;
 } segq_artifact_t;
 
-/* A job input: either an artifact already uploaded (hash set), or a
-   reference to another job's output (job set; output NULL means that job's
-   principal output, "*" all of its outputs), which makes a dependency. */
+/* A job input: an artifact already uploaded (hash set), a reference to
+   another job's output (job set; output NULL means that job's principal
+   output, "*" all of its outputs), which makes a dependency, or a model of
+   the catalogue (model set: NAME, m-ID or OWNER/NAME; the broker stores its
+   checkpoint's hash beside the model's id). */
 typedef struct {
     char *name;                        /* where it is laid out in the job's directory */
-    char hash [SEGQ_HASH_HEX_LEN + 1]; /* "" when job is set */
+    char hash [SEGQ_HASH_HEX_LEN + 1]; /* "" when job or model is set in a SUBMIT */
     uint64_t size;
     char *job;    /* or NULL */
     char *output; /* or NULL */
+    char *model;  /* or NULL; in STATUS_REPLY, the model's id */
 } segq_input_t;
 
 typedef struct {
@@ -415,6 +420,7 @@ typedef struct {
     bool many;    /* a set of files, laid out under name/ */
     bool sets;    /* many, in named sets: name/SET/ */
     char *help;   /* or NULL */
+    bool catalogue; /* may name a model of the catalogue */
 } segq_kind_input_t;
 
 typedef struct {
@@ -439,6 +445,77 @@ typedef struct {
     segq_kind_info_t *kinds;
     size_t n_kinds; /* in table order */
 } segq_kinds_reply_t;
+
+/* ---- the catalogue of trained models ---- */
+
+/* What MODEL does. */
+typedef enum {
+    SEGQ_MODEL_LIST = 1, /* the models the caller may use (filters: owner, tag) */
+    SEGQ_MODEL_SHOW,     /* one, with its training's parameters */
+    SEGQ_MODEL_RENAME,   /* value: the new name */
+    SEGQ_MODEL_TAG,      /* value: a tag to add */
+    SEGQ_MODEL_UNTAG,    /* value: a tag to remove */
+    SEGQ_MODEL_NOTE,     /* value: the one-line note ("" clears it) */
+    SEGQ_MODEL_SHARE,    /* with users, or the lab */
+    SEGQ_MODEL_UNSHARE,  /* from users, or the lab */
+    SEGQ_MODEL_PIN,      /* retention never removes it */
+    SEGQ_MODEL_UNPIN,
+    SEGQ_MODEL_RM /* out of the catalogue (its training job stays) */
+} segq_model_op_t;
+
+/* Most models one MODEL_REPLY lists; `next` pages on. */
+#define SEGQ_MODELS_PAGE 200
+
+typedef struct {
+    char *id;    /* "m-" and its training job's id */
+    char *name;  /* unique among its owner's models */
+    char *owner; /* who trained it */
+    char *job;   /* the training job */
+    double created;
+    char *image; /* the source image's and mask's names and sha256 */
+    char image_hash [SEGQ_HASH_HEX_LEN + 1];
+    char *mask; /* or NULL (taken from the image's alpha) */
+    char mask_hash [SEGQ_HASH_HEX_LEN + 1];
+    char checkpoint [SEGQ_HASH_HEX_LEN + 1]; /* model.safetensors' sha256 */
+    uint64_t size;                           /* and bytes */
+    uint32_t scales, height, width;          /* 0: not reported */
+    segq_params_t params;                    /* the training's (SHOW only) */
+    char **tags;
+    size_t n_tags;
+    char *note; /* or NULL */
+    char **shared;
+    size_t n_shared; /* users it is shared with (its owner and admins see them) */
+    bool lab;        /* shared with everyone on the broker */
+    bool pinned;
+    bool purged;   /* its training's files are gone: it generates no more */
+    char *samples; /* SHOW: the newest generate job from it the caller may
+                      read (a preview of what it draws), or NULL */
+} segq_model_info_t;
+
+typedef struct {
+    uint64_t req_id;
+    char *user; /* the caller (the certificate's name with keys) */
+    segq_model_op_t op;
+    char *model; /* NAME, m-ID or OWNER/NAME: every op but LIST */
+    char *value; /* RENAME, TAG, UNTAG, NOTE */
+    char **users;
+    size_t n_users; /* SHARE, UNSHARE */
+    bool lab;       /* SHARE, UNSHARE: with the whole lab */
+    char *owner;    /* LIST: only this user's models, or NULL */
+    char *tag;      /* LIST: only those with this tag, or NULL */
+    char *cursor;   /* LIST: go on after this model id, or NULL */
+} segq_model_t;
+
+typedef struct {
+    uint64_t req_id;
+    segq_model_info_t *models;
+    size_t n_models; /* LIST: a page; others: the model as it now is (RM: as it was) */
+    char *next;      /* LIST: the cursor of the next page, or NULL: the last */
+} segq_model_reply_t;
+
+/* A model's name: 1 to 64 of [A-Za-z0-9_-], not beginning with '-' or "m-"
+   (ids begin so). Returns true if valid. */
+bool segq_model_name_valid (const char *name);
 
 typedef struct {
     char *node;     /* unique name of this worker daemon */
@@ -617,6 +694,8 @@ typedef struct {
         segq_array_reply_t array_reply;
         segq_kinds_t kinds;
         segq_kinds_reply_t kinds_reply;
+        segq_model_t model;
+        segq_model_reply_t model_reply;
         segq_register_t reg;
         segq_welcome_t welcome;
         segq_assign_t assign;
@@ -733,6 +812,9 @@ void segq_input_clear (segq_input_t *self);
 int segq_input_copy (segq_input_t *dst, const segq_input_t *src);
 void segq_job_info_clear (segq_job_info_t *self);
 void segq_worker_info_clear (segq_worker_info_t *self);
+void segq_model_info_clear (segq_model_info_t *self);
+/* Frees an array of n models; *models_p becomes NULL. */
+void segq_models_free (segq_model_info_t **models_p, size_t n);
 /* Frees an array of n kinds (segq_client_kinds' answer); *kinds_p becomes NULL. */
 void segq_kinds_free (segq_kind_info_t **kinds_p, size_t n);
 

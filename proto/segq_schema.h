@@ -68,6 +68,7 @@ typedef struct {
     bool sets;          /* many, as named sets: NAME=REF laid out under name/NAME/ */
     const char *unless; /* not required: needed unless this BOOL parameter is true
                            (train's mask unless mask_from_alpha); NULL: `required` says */
+    bool catalogue;     /* may name a model of the broker's catalogue (generate's model) */
 } segq_input_spec_t;
 
 typedef struct {

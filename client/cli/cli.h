@@ -74,6 +74,7 @@ int cli_keygen (cli_globals_t *g, int argc, char **argv);
 int cli_purge (cli_globals_t *g, int argc, char **argv);
 int cli_priority (cli_globals_t *g, int argc, char **argv);
 int cli_kinds (cli_globals_t *g, int argc, char **argv);
+int cli_models (cli_globals_t *g, int argc, char **argv);
 
 /* ids with every job array id replaced by its jobs, each job once (a job
    named beside its array, or twice, is not counted again; *out owned: free
@@ -88,6 +89,7 @@ size_t cli_unique (char **ids, size_t n, bool owned);
 json_t *cli_job_json (const segq_job_info_t *job);
 json_t *cli_worker_json (const segq_worker_info_t *worker);
 json_t *cli_value_json (const segq_value_t *value);
+json_t *cli_params_json (const segq_params_t *params);
 void cli_format_size (uint64_t bytes, char *buf, size_t len); /* "1.5 GiB" */
 void cli_format_age (double since, char *buf, size_t len);    /* "3m12s" */
 void cli_print_job_table (FILE *out, const segq_job_info_t *jobs, size_t n, bool header);

@@ -31,6 +31,13 @@ s_fetch_job (cli_globals_t *g, segq_client_t *client, const char *job, const cha
     if (segq_client_job (client, job, false, &info) < 0)
         return cli_error (g, "fetch", CLI_FAILED, "%s", segq_client_error (client));
     int rc = CLI_OK;
+    /* another user's job comes without its data's names (admins see them) */
+    const char *me = segq_client_user (client);
+    if (info.n_outputs == 0 && me && info.owner && strcmp (me, info.owner) != 0)
+        rc = cli_error (g, "fetch", CLI_FAILED,
+                        "job %s belongs to %s and shows you no outputs: only its owner or an admin "
+                        "may fetch them",
+                        job, info.owner);
     /* a job that failed or was cancelled will not make what is missing:
        say why it ended instead of asking to wait */
     char ended [600] = "";

@@ -87,8 +87,8 @@ cli_value_json (const segq_value_t *value)
     return json_null ();
 }
 
-static json_t *
-s_params_json (const segq_params_t *params)
+json_t *
+cli_params_json (const segq_params_t *params)
 {
     json_t *obj = json_object ();
     for (size_t i = 0; obj && i < params->count; i++)
@@ -137,8 +137,8 @@ cli_job_json (const segq_job_info_t *job)
     json_object_set_new (o, "created", s_time_json (job->created));
     json_object_set_new (o, "started", s_time_json (job->started));
     json_object_set_new (o, "finished", s_time_json (job->finished));
-    json_object_set_new (o, "params", s_params_json (&job->params));
-    json_object_set_new (o, "metrics", s_params_json (&job->metrics));
+    json_object_set_new (o, "params", cli_params_json (&job->params));
+    json_object_set_new (o, "metrics", cli_params_json (&job->metrics));
     json_t *inputs = json_array ();
     for (size_t i = 0; inputs && i < job->n_inputs; i++) {
         const segq_input_t *in = &job->inputs [i];
@@ -150,6 +150,8 @@ cli_job_json (const segq_job_info_t *job)
             json_object_set_new (e, "hash", json_string (in->hash));
             json_object_set_new (e, "size", json_integer ((json_int_t) in->size));
         }
+        if (in->model)
+            json_object_set_new (e, "model", json_string (in->model));
         json_array_append_new (inputs, e);
     }
     json_object_set_new (o, "inputs", inputs);
@@ -306,7 +308,8 @@ cli_print_job_detail (FILE *out, const segq_job_info_t *j)
                      in->output ? ":" : "", in->output ? in->output : "");
         else {
             cli_format_size (in->size, size, sizeof size);
-            fprintf (out, "  %-10s %s (%s, %.12s)\n", i ? "" : "inputs", in->name, size, in->hash);
+            fprintf (out, "  %-10s %s%s%s (%s, %.12s)\n", i ? "" : "inputs", in->name,
+                     in->model ? " <- model " : "", in->model ? in->model : "", size, in->hash);
         }
     }
     for (size_t i = 0; i < j->n_after; i++)

@@ -405,20 +405,9 @@ s_add_typed_input (const cli_globals_t *g, segq_job_spec_t *spec, const cli_type
         }
         return segq_job_spec_input_file (spec, name, ref, err, errlen);
     }
-    /* not a local path: a job reference JOB[:OUTPUT]. Job ids have neither
-       '/' nor '.', so such a value was meant as a missing file. */
-    const char *colon = strchr (ref, ':');
-    size_t job_len = colon ? (size_t) (colon - ref) : strlen (ref);
-    if (strchr (ref, '/') || memchr (ref, '.', job_len) || job_len == 0
-        || job_len >= SEGQ_JOB_ID_MAX) {
-        snprintf (err, errlen, "--%s: cannot read '%s' (no such file or folder, and not a job id)",
-                  in->spec->name, ref);
-        return SEGQ_ENOENT;
-    }
+    /* not a local path: a job's output or a model */
     (void) g;
-    char job [SEGQ_JOB_ID_MAX];
-    snprintf (job, sizeof job, "%.*s", (int) job_len, ref);
-    return segq_job_spec_input_job (spec, name, job, colon ? colon + 1 : NULL, err, errlen);
+    return segq_job_spec_input_ref (spec, name, ref, err, errlen);
 }
 
 int

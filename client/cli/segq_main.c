@@ -22,6 +22,7 @@ static const char s_usage [] =
     "  logs [-f] JOB          print (and follow) a job's log\n"
     "  workers [--drain NODE] list workers; drain one for maintenance\n"
     "  priority JOB N         reorder a queued job (above 1000000: admins)\n"
+    "  models [CMD]           trained models: list, show, rename, tag, note, share, pin, rm\n"
     "  kinds [KIND...]        the job kinds the broker takes: inputs, parameters\n"
     "  keygen [--name NAME]   make your certificate (in ~/.config/segq/)\n"
     "\n"
@@ -174,7 +175,7 @@ static const command_t s_commands [] = {
     { "submit", cli_submit },     { "status", cli_status }, { "wait", cli_wait },
     { "cancel", cli_cancel },     { "fetch", cli_fetch },   { "logs", cli_logs },
     { "workers", cli_workers },   { "keygen", cli_keygen }, { "purge", cli_purge },
-    { "priority", cli_priority }, { "kinds", cli_kinds },
+    { "priority", cli_priority }, { "kinds", cli_kinds },   { "models", cli_models },
 };
 
 int
@@ -215,6 +216,7 @@ main (int argc, char **argv)
     return cli_error (
         &g, NULL, CLI_USAGE,
         "unknown command '%s' (commands: submit, status, wait, "
-        "cancel, purge, fetch, logs, workers, keygen, priority, kinds; see `segq --help`)",
+        "cancel, purge, fetch, logs, workers, keygen, priority, kinds, models; see `segq "
+        "--help`)",
         name);
 }

@@ -4,6 +4,7 @@
     uploaded nothing; root is an admin. */
 #include "access.h"
 #include "segq_sha256.h"
+#include "broker_test_store.h"
 #include "broker_test_util.h"
 #include "job_store.h"
 #include <string.h>
@@ -16,22 +17,6 @@ static char dir [256], path [300];
 static segq__job_store_t *store;
 static segq__artifact_store_t *artifacts;
 static segq__access_t *access_rule;
-
-static void
-s_store (const char *content, char hash [SEGQ_HASH_HEX_LEN + 1])
-{
-    char err [512] = "";
-    size_t size = strlen (content);
-    segq_sha256_t sha;
-    segq_sha256_init (&sha);
-    segq_sha256_update (&sha, content, size);
-    segq_sha256_final (&sha, hash);
-    segq__upload_t *upload = segq__artifact_store_upload (artifacts, hash, size, err, sizeof err);
-    cr_assert_not_null (upload, "%s", err);
-    cr_assert_eq (segq__upload_write (upload, 0, content, size, err, sizeof err), 0, "%s", err);
-    cr_assert_eq (segq__upload_finish (upload, NULL, NULL, err, sizeof err), 0, "%s", err);
-    segq__upload_destroy (&upload);
-}
 
 static void
 s_job (uint64_t id, const char *owner)
@@ -57,9 +42,9 @@ setup (void)
     cr_assert_not_null (store, "%s", err);
     artifacts = segq__artifact_store_new (dir, err, sizeof err);
     cr_assert_not_null (artifacts, "%s", err);
-    s_store ("a scan", IN);
-    s_store ("its echo", OUT);
-    s_store ("an upload", UP);
+    test_store (artifacts, "a scan", IN);
+    test_store (artifacts, "its echo", OUT);
+    test_store (artifacts, "an upload", UP);
     access_rule = segq__access_new (store, artifacts, err, sizeof err);
     cr_assert_not_null (access_rule, "%s", err);
     cr_assert_eq (segq__job_store_begin (store), 0);

@@ -94,7 +94,8 @@ Test (job_store, migrates_a_version_1_database_keeping_its_jobs, .init = setup, 
     cr_assert_eq (segq__job_store_commit (store, err, sizeof err), 0, "%s", err);
     segq__job_store_destroy (&store);
     /* what segqd of schema 1 left: no checkpoints table (2), no purge
-       columns nor their indexes (3), no job arrays (4), no uploads (5) */
+       columns nor their indexes (3), no job arrays (4), no uploads (5),
+       no catalogue of models (6) */
     sqlite3 *db;
     cr_assert_eq (sqlite3_open (path, &db), SQLITE_OK);
     cr_assert_eq (sqlite3_exec (db,
@@ -103,6 +104,9 @@ Test (job_store, migrates_a_version_1_database_keeping_its_jobs, .init = setup, 
                                 "DROP INDEX outputs_hash; ALTER TABLE jobs DROP COLUMN purged;"
                                 "ALTER TABLE jobs DROP COLUMN purged_by;"
                                 "DROP TABLE arrays; DROP TABLE array_jobs; DROP TABLE uploads;"
+                                "DROP TABLE models; DROP TABLE model_tags; DROP TABLE model_shares;"
+                                "DROP INDEX inputs_model; ALTER TABLE inputs DROP COLUMN model;"
+                                "DELETE FROM meta WHERE key = 'models_backfilled';"
                                 "UPDATE schema_version SET version = 1",
                                 NULL, NULL, NULL),
                   SQLITE_OK);

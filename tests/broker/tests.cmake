@@ -15,6 +15,8 @@ segq_add_test(NAME broker_config SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_config.c
   LIBS segq_config TIMEOUT 60)
 segq_add_test(NAME broker_access SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_access.c
   LIBS segq_broker TIMEOUT 60)
+segq_add_test(NAME broker_models SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_models.c
+  LIBS segq_broker TIMEOUT 60)
 segq_add_test(NAME broker_dispatch SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_dispatch.c
   LIBS segq_broker TIMEOUT 60)
 # A real segqd: what clients' transfers can make it hold is bounded.

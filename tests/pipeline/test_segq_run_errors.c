@@ -152,6 +152,17 @@ Test(segq_run_errors, generate_from_bad_checkpoints)
     expect_run(1, "generate --model cut.safetensors --out g", "cut.safetensors", NULL);
     expect_run(1, "generate --model o/model.safetensors --out g --gen-start-scale 9",
                "--gen-start-scale", NULL);
+    /* appending to a manifest of other columns (an older generate's) */
+    pt_sh("mkdir -p %s/old && printf 'name,image,mask,model\\n' > %s/old/manifest.csv", dir, dir);
+    expect_run(1, "generate --model o/model.safetensors --out old --count 1 --threads 1",
+               "old/manifest.csv has other columns", "another --out");
+    /* SEGQ_GPU_MEM declares a GPU's memory: on the CPU the batch fits the
+       CPU's own */
+    cr_expect_eq(pt_sh("cd %s && SEGQ_GPU_MEM=1000 %s generate --model o/model.safetensors "
+                       "--out g2 --count 2 --threads 1 >g2.log 2>&1 && grep -q '^batch 16 -> 2: "
+                       "2 samples in all (up to [0-9]* of .* fit in the .* available (' g2.log",
+                       dir, pt_segq_run()),
+                 0);
     /* resuming with another image is refused */
     pt_sh("cp %s/img.png %s/img2.png && printf x >> %s/img2.png", dir, dir, dir);
     expect_run(1,

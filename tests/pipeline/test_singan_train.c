@@ -16,7 +16,9 @@
 #include "pipeline_test_util.h"
 #include "contact_sheet.h"
 #include "segq_image.h"
+#include "segq_sha256.h"
 #include "singan_internal.h"
+#include "stylize_manifest.h"
 
 #define TINY "--max-size 32 --threads 1 --previews 1"
 
@@ -92,6 +94,49 @@ static int train(const char *image, const char *mask, const char *out, const cha
                  image, mask, out, extra, out);
 }
 
+/* A progress record's metric, -1 when it has none of that name. */
+static double metric(json_t *record, const char *name)
+{
+    json_t *v = json_object_get(json_object_get(record, "metrics"), name);
+    return json_is_number(v) ? json_number_value(v) : -1;
+}
+
+/* A generate output's manifest: a row per pair (fix_<model>_s<seed>_<k>,
+ * k < rows), the model named by its catalogue id and name and its hash,
+ * no file path of the machine (dir) anywhere, and the batch each pair was
+ * made in. */
+static void expect_manifest(const char *gen, const char *dir, const char *model, int seed, int rows,
+                            const char *batch)
+{
+    char path[800], err[1024], hex[SEGQ_HASH_HEX_LEN + 1];
+    snprintf(path, sizeof path, "%s/manifest.csv", gen);
+    char *text = pt_read_file(path, NULL);
+    cr_assert(text, "no %s", path);
+    cr_expect_null(strstr(text, dir), "the manifest names a folder of the machine: %s", text);
+    cr_expect_null(strstr(text, "safetensors"), "the manifest names the model's file: %s", text);
+    free(text);
+    cr_assert_eq(segq_sha256_file(model, hex), 0);
+    segq_manifest_t *man = NULL;
+    cr_assert_eq(segq_manifest_read(gen, &man, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(segq_manifest_rows(man), (size_t)rows);
+    for (int k = 0; k < rows; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "fix_%.8s_s%d_%05d", hex, seed, k);
+        const char *src = segq_manifest_get(man, name, "source_image");
+        cr_expect(src && strcmp(src, "fix.png") == 0, "%s: source_image %s", name, src);
+        const char *id = segq_manifest_get(man, name, "model_id");
+        cr_expect(id && strcmp(id, "m-000c") == 0, "%s: model_id %s", name, id);
+        const char *mn = segq_manifest_get(man, name, "model_name");
+        cr_expect(mn && strcmp(mn, "polyp \"one\", v2") == 0, "%s: model_name %s", name, mn);
+        const char *sha = segq_manifest_get(man, name, "model_sha256");
+        cr_expect(sha && strcmp(sha, hex) == 0, "%s: model_sha256 %s", name, sha);
+        const char *b = segq_manifest_get(man, name, "batch");
+        cr_expect(b && strcmp(b, batch) == 0, "%s: batch %s, expected %s", name, b, batch);
+        cr_expect_null(segq_manifest_get(man, name, "model"), "a column 'model' is back");
+    }
+    segq_manifest_destroy(&man);
+}
+
 Test(train, fixture_trains_and_reconstruction_falls, .timeout = 240)
 {
     char dir[512], img[600], msk[600], out[600], prog[700];
@@ -120,8 +165,9 @@ Test(train, fixture_trains_and_reconstruction_falls, .timeout = 240)
     FILE *f = fopen(prog, "r");
     cr_assert(f);
     char line[4096];
-    int lines = 0, checkpoints = 0;
+    int lines = 0, checkpoints = 0, saved = 0;
     double last = -1;
+    json_t *final = NULL;
     while (fgets(line, sizeof line, f)) {
         json_error_t je;
         json_t *o = json_loads(line, 0, &je);
@@ -140,35 +186,55 @@ Test(train, fixture_trains_and_reconstruction_falls, .timeout = 240)
         } else {
             cr_expect(json_is_string(json_object_get(o, "phase")), "no phase: %s", line);
         }
-        json_decref(o);
+        /* each saved scale counts the scales so far */
+        const char *msg = json_string_value(json_object_get(o, "message"));
+        if (msg && strcmp(msg, "scale saved") == 0)
+            cr_expect_eq(metric(o, "scales"), ++saved, "%s", line);
+        json_decref(final);
+        final = o;
         lines++;
     }
     fclose(f);
     cr_expect_geq(lines, 2);
     cr_expect_eq(checkpoints, L.scales, "one checkpoint announcement per scale");
     cr_expect_float_eq(last, 1.0, 1e-9);
+    /* the last record: the trained model's shape, which the broker records */
+    segq_pyramid_t pyr;
+    char err[SEGQ_IMAGE_ERRLEN];
+    cr_assert_eq(segq_pyramid_plan(40, 48, 25, 32, 0.75, &pyr, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(metric(final, "scales"), L.scales);
+    cr_expect_eq(metric(final, "scales_total"), pyr.stop_scale + 1);
+    cr_expect_eq(metric(final, "height"), pyr.h[pyr.stop_scale]);
+    cr_expect_eq(metric(final, "width"), pyr.w[pyr.stop_scale]);
+    json_decref(final);
 
     /* generate: pairs in the Kvasir-SEG layout, binary masks, manifest */
     char gen[700];
     snprintf(gen, sizeof gen, "%s/gen", dir);
     cr_assert_eq(pt_sh("%s generate --model %s/model.safetensors --out %s --count 5 --batch 2 "
-                       "--threads 1 --seed 3 >%s.log 2>&1",
+                       "--threads 1 --seed 3 --model-id m-000c --model-name 'polyp \"one\", v2' "
+                       ">%s.log 2>&1",
                        pt_segq_run(), out, gen, gen),
                  0);
-    snprintf(path, sizeof path, "%s/manifest.csv", gen);
-    size_t len = 0;
-    char *man = pt_read_file(path, &len);
-    cr_assert(man);
-    int rows = 0;
-    for (char *c = man; *c; c++)
-        rows += *c == '\n';
-    cr_expect_eq(rows, 6, "manifest: header + 5 rows, got %d lines", rows);
-    cr_expect(strstr(man, "fix.png") && strstr(man, "source_image_sha256"));
-    cr_expect(strstr(man, ",\"model.safetensors\","), "the model by its file's name: %s", man);
-    cr_expect_null(strstr(man, dir), "the manifest names a folder of the machine: %s", man);
-    free(man);
+    snprintf(path, sizeof path, "%s/model.safetensors", out);
+    expect_manifest(gen, dir, path, 3, 5, "2");
+    /* the batch, chosen from the CPU's memory, is said in the log */
+    cr_expect_eq(pt_sh("grep -q '^batch 2: up to [0-9]* samples of .* fit in the .* available "
+                       "(.*), less 1/8 kept spare$' %s.log",
+                       gen),
+                 0, "no batch line in %s.log", gen);
+    /* fewer pairs than --batch: the batch is the count, in the log and
+       the manifest */
+    char gen3[720];
+    snprintf(gen3, sizeof gen3, "%s/gen3", dir);
+    cr_assert_eq(pt_sh("%s generate --model %s --out %s --count 3 --batch 16 --threads 1 --seed 4 "
+                       "--model-id m-000c --model-name 'polyp \"one\", v2' >%s.log 2>&1",
+                       pt_segq_run(), path, gen3, gen3),
+                 0);
+    expect_manifest(gen3, dir, path, 4, 3, "3");
+    cr_expect_eq(pt_sh("grep -q '^batch 16 -> 3: 3 samples in all (up to ' %s.log", gen3), 0,
+                 "no batch line in %s.log", gen3);
     for (int k = 0; k < 5; k++) {
-        char err[SEGQ_IMAGE_ERRLEN];
         segq_image_t *m = NULL;
         snprintf(path, sizeof path, "%s/masks/fix_", gen);
         /* NAME = fix_<model hash>_s3_0000k */
@@ -184,7 +250,6 @@ Test(train, fixture_trains_and_reconstruction_falls, .timeout = 240)
         segq_image_destroy(&m);
     }
     /* the contact sheet: 5 samples in 3 x 2 cells of the generated size */
-    char err[SEGQ_IMAGE_ERRLEN];
     segq_image_t *one = NULL, *sheet = NULL;
     cr_assert_eq(pt_sh("cp %s/images/fix_*_s3_00000.png %s/i.png", gen, dir), 0);
     snprintf(path, sizeof path, "%s/i.png", dir);

@@ -16,6 +16,7 @@
 #include "segq_sha256.h"
 #include "singan_internal.h"
 #include "stylize.h"
+#include "stylize_manifest.h"
 #include "vgg19.h"
 
 #define REFERENCE "/usr/bin/python3 " SEGQ_SOURCE_DIR "/tests/pipeline/stylize_reference.py"
@@ -179,7 +180,8 @@ static void write_mask(const char *path, uint32_t w, uint32_t h)
 }
 
 /* Content dataset: pairs a_0, a_1 (40x36) and b_0 (32x32) from source
- * src.png (in DIR/real), with a generate-style manifest. */
+ * src.png (in DIR/real), with a generate-style manifest (the model by
+ * its catalogue id and name). */
 static void make_dataset(const char *dir)
 {
     char p[1024];
@@ -191,7 +193,7 @@ static void make_dataset(const char *dir)
     snprintf(p, sizeof p, "%s/content/manifest.csv", dir);
     FILE *man = fopen(p, "w");
     cr_assert(man);
-    fputs("name,image,mask,source_image,source_image_sha256,seed\n", man);
+    fputs("name,image,mask,source_image,source_image_sha256,model_id,model_name,seed\n", man);
     static const struct {
         const char *name;
         uint32_t w, h;
@@ -201,7 +203,9 @@ static void make_dataset(const char *dir)
         write_rgb(p, pairs[i].w, pairs[i].h, 9, i);
         snprintf(p, sizeof p, "%s/content/masks/%s.png", dir, pairs[i].name);
         write_mask(p, pairs[i].w, pairs[i].h);
-        fprintf(man, "\"%s\",\"images/%s.png\",\"masks/%s.png\",\"src.png\",\"%s\",%d\n",
+        fprintf(man,
+                "\"%s\",\"images/%s.png\",\"masks/%s.png\",\"src.png\",\"%s\",\"m-000c\","
+                "\"polyp, \"\"one\"\"\",%d\n",
                 pairs[i].name, pairs[i].name, pairs[i].name, hex, i);
     }
     fclose(man);
@@ -232,9 +236,15 @@ Test(stylize, run_lowers_style_loss_and_keeps_masks, .timeout = 600)
     cr_assert_eq(pt_sh(REFERENCE " weights %s 3", dir), 0);
     snprintf(o, sizeof o, "%s/out", dir);
     cr_assert_eq(pt_sh("%s stylize --content %s/content --style %s/real --vgg19 "
-                       "%s/vgg19.safetensors --out %s --steps 20 --threads 1 --log-every 10",
-                       pt_segq_run(), dir, dir, dir, o),
+                       "%s/vgg19.safetensors --out %s --steps 20 --threads 1 --log-every 10 "
+                       ">%s.log",
+                       pt_segq_run(), dir, dir, dir, o, o),
                  0);
+    /* a batch per size, --batch 8 cut to the images of that size */
+    cr_expect_eq(pt_sh("grep -q '^32x32 images: batch 8 -> 1: 1 image in all (up to ' %s.log", o),
+                 0, "see %s.log", o);
+    cr_expect_eq(pt_sh("grep -q '^40x36 images: batch 8 -> 2: 2 images in all (up to ' %s.log", o),
+                 0, "see %s.log", o);
     char a[1200], b[1200];
     static const char *names[] = {"a_0", "a_1", "b_0"};
     for (int i = 0; i < 3; i++) {
@@ -255,6 +265,14 @@ Test(stylize, run_lowers_style_loss_and_keeps_masks, .timeout = 600)
     snprintf(a, sizeof a, "%s/content/manifest.csv", dir);
     snprintf(b, sizeof b, "%s/manifest.csv", o);
     cr_expect(pt_files_equal(a, b), "manifest not carried over");
+    segq_manifest_t *man = NULL;
+    char merr[512];
+    cr_assert_eq(segq_manifest_read(o, &man, merr, sizeof merr), 0, "%s", merr);
+    const char *id = segq_manifest_get(man, "b_0", "model_id");
+    const char *name = segq_manifest_get(man, "b_0", "model_name");
+    cr_expect(id && strcmp(id, "m-000c") == 0, "model_id %s", id);
+    cr_expect(name && strcmp(name, "polyp, \"one\"") == 0, "model_name %s", name);
+    segq_manifest_destroy(&man);
     snprintf(b, sizeof b, "%s/losses.csv", o);
     /* two batches: the 32x32 image, then the two 40x36 ones */
     for (int batch = 0; batch < 2; batch++) {

@@ -49,6 +49,8 @@ const segq_msg_type_t fixture_types [] = {
     SEGQ_MSG_CREDIT,
     SEGQ_MSG_KINDS,
     SEGQ_MSG_KINDS_REPLY,
+    SEGQ_MSG_MODEL,
+    SEGQ_MSG_MODEL_REPLY,
 };
 const size_t fixture_type_count = sizeof fixture_types / sizeof fixture_types [0];
 
@@ -133,10 +135,12 @@ s_artifacts (size_t n)
     return a;
 }
 
+/* Full: every form, the model one as a stored job shows it (the model's id
+   beside its checkpoint's hash). */
 static segq_input_t *
 s_inputs (size_t *n, bool full)
 {
-    *n = full ? 3 : 1;
+    *n = full ? 4 : 1;
     segq_input_t *in = s_need (calloc (*n, sizeof *in));
     in [0].name = s_str ("image.png");
     strcpy (in [0].hash, fixture_hash (1));
@@ -147,6 +151,10 @@ s_inputs (size_t *n, bool full)
         in [1].output = s_str ("model.safetensors");
         in [2].name = s_str ("all");
         in [2].job = s_str ("j7k3");
+        in [3].name = s_str ("model");
+        in [3].model = s_str ("m-j7k2");
+        strcpy (in [3].hash, fixture_hash (2));
+        in [3].size = 123456789;
     }
     return in;
 }
@@ -230,15 +238,56 @@ s_kind_info (segq_kind_info_t *k)
     s_param (&k->defaults, "niter", (segq_value_t){ .type = SEGQ_PARAM_INT, .i = 2000 });
     s_param (&k->defaults, "lr", (segq_value_t){ .type = SEGQ_PARAM_FLOAT, .f = 0.0005 });
     s_param (&k->defaults, "precision", (segq_value_t){ .type = SEGQ_PARAM_STRING, .s = "fp0" });
-    k->n_inputs = 2;
-    k->inputs = s_need (calloc (2, sizeof *k->inputs));
+    k->n_inputs = 3;
+    k->inputs = s_need (calloc (3, sizeof *k->inputs));
     k->inputs [0] = (segq_kind_input_t){ .name = s_str ("image"),
                                          .required = true,
                                          .help = s_str ("one image") };
     k->inputs [1] = (segq_kind_input_t){
         .name = s_str ("synthetic"), .unless = s_str ("from_alpha"), .many = true, .sets = true
     };
+    k->inputs [2] = (segq_kind_input_t){ .name = s_str ("model"),
+                                         .required = true,
+                                         .help = s_str ("a catalogue model or a checkpoint"),
+                                         .catalogue = true };
     k->test = true;
+}
+
+/* A model of the catalogue: every field when full (as SHOW answers its
+   owner), the required ones when not. */
+static void
+s_model_info (segq_model_info_t *m, int i, bool full)
+{
+    char text [32];
+    snprintf (text, sizeof text, "m-j%d", i);
+    m->id = s_str (text);
+    snprintf (text, sizeof text, "polyp-%d", i);
+    m->name = s_str (text);
+    m->owner = s_str ("alice");
+    snprintf (text, sizeof text, "j%d", i);
+    m->job = s_str (text);
+    if (!full)
+        return;
+    m->created = 1764000002.75;
+    m->image = s_str ("polyp 1.png");
+    strcpy (m->image_hash, fixture_hash (0));
+    m->mask = s_str ("polyp 1 mask.png");
+    strcpy (m->mask_hash, fixture_hash (1));
+    strcpy (m->checkpoint, fixture_hash (2));
+    m->size = 123456789;
+    m->scales = 9;
+    m->height = 187;
+    m->width = 250;
+    s_params (&m->params);
+    m->n_tags = 2;
+    m->tags = s_strings (2, "tag");
+    m->note = s_str ("trained on the 2025 set");
+    m->n_shared = 2;
+    m->shared = s_strings (2, "user");
+    m->lab = true;
+    m->pinned = true;
+    m->purged = true;
+    m->samples = s_str ("j00099");
 }
 
 segq_msg_t *
@@ -615,6 +664,32 @@ fixture_msg (segq_msg_type_t type, bool full)
         s_kind_info (&m->u.kinds_reply.kinds [0]);
         m->u.kinds_reply.kinds [1].name = s_str ("noop");
         m->u.kinds_reply.kinds [1].principal = s_str ("*");
+        break;
+    case SEGQ_MSG_MODEL: {
+        segq_model_t *q = &m->u.model;
+        q->req_id = 15;
+        q->op = full ? SEGQ_MODEL_SHARE : SEGQ_MODEL_LIST;
+        if (!full)
+            break;
+        q->user = s_str ("alice");
+        q->model = s_str ("alice/polyp-2");
+        q->n_users = 2;
+        q->users = s_strings (2, "user");
+        /* LIST's filters: the codec carries them with any op */
+        q->owner = s_str ("alice");
+        q->tag = s_str ("colon");
+        q->cursor = s_str ("m-j7k2");
+        break;
+    }
+    case SEGQ_MSG_MODEL_REPLY:
+        m->u.model_reply.req_id = 15;
+        if (!full)
+            break;
+        m->u.model_reply.n_models = 2;
+        m->u.model_reply.models = s_need (calloc (2, sizeof (segq_model_info_t)));
+        s_model_info (&m->u.model_reply.models [0], 0, true);
+        s_model_info (&m->u.model_reply.models [1], 1, false);
+        m->u.model_reply.next = s_str ("m-j1");
         break;
     }
     return m;

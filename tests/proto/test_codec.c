@@ -79,7 +79,7 @@ Test (codec, submit_fields, .timeout = 10)
     cr_assert_eq (segq_params_get (&s->params, "lr")->f, 0.0005);
     cr_assert_eq (segq_params_get (&s->params, "flip")->b, true);
     cr_assert_str_eq (segq_params_get (&s->params, "dtype")->s, "bf16");
-    cr_assert_eq (s->n_inputs, 3);
+    cr_assert_eq (s->n_inputs, 4);
     cr_assert_str_eq (s->inputs [0].name, "image.png");
     cr_assert_str_eq (s->inputs [0].hash, fixture_hash (1));
     cr_assert_eq (s->inputs [0].size, 4096);
@@ -88,6 +88,12 @@ Test (codec, submit_fields, .timeout = 10)
     cr_assert_str_eq (s->inputs [1].output, "model.safetensors");
     cr_assert_str_eq (s->inputs [1].hash, "");
     cr_assert_null (s->inputs [2].output);
+    cr_assert_null (s->inputs [2].model);
+    /* a model input as a stored job shows it: the model's id and its checkpoint */
+    cr_assert_str_eq (s->inputs [3].model, "m-j7k2");
+    cr_assert_str_eq (s->inputs [3].hash, fixture_hash (2));
+    cr_assert_eq (s->inputs [3].size, 123456789);
+    cr_assert_null (s->inputs [3].job);
     cr_assert_eq (s->n_after, 3);
     cr_assert_str_eq (s->after [2], "a2");
     cr_assert_eq (s->priority, -5);
@@ -232,7 +238,7 @@ Test (codec, kinds_fields, .timeout = 10)
     cr_assert_eq (segq_params_get (&k->defaults, "lr")->f, 0.0005);
     cr_assert_str_eq (segq_params_get (&k->defaults, "precision")->s, "fp0");
     cr_assert_null (segq_params_get (&k->defaults, "flip"));
-    cr_assert_eq (k->n_inputs, 2);
+    cr_assert_eq (k->n_inputs, 3);
     cr_assert_str_eq (k->inputs [0].name, "image");
     cr_assert (k->inputs [0].required);
     cr_assert_not (k->inputs [0].many);
@@ -242,6 +248,9 @@ Test (codec, kinds_fields, .timeout = 10)
     cr_assert_str_eq (k->inputs [1].unless, "from_alpha");
     cr_assert (k->inputs [1].many && k->inputs [1].sets);
     cr_assert_null (k->inputs [1].help);
+    cr_assert_not (k->inputs [0].catalogue || k->inputs [1].catalogue);
+    cr_assert_str_eq (k->inputs [2].name, "model");
+    cr_assert (k->inputs [2].catalogue && k->inputs [2].required);
     /* a kind with only its required fields */
     k = &r->kinds [1];
     cr_assert_str_eq (k->name, "noop");
@@ -249,6 +258,86 @@ Test (codec, kinds_fields, .timeout = 10)
     cr_assert_null (k->help);
     cr_assert_eq (k->n_params + k->n_inputs + k->defaults.count, 0);
     cr_assert_not (k->test);
+    segq_msg_destroy (&d);
+    segq_msg_destroy (&msg);
+    fixture_assert_no_leaks ();
+}
+
+Test (codec, model_fields, .timeout = 10)
+{
+    segq_msg_t *msg = fixture_msg (SEGQ_MSG_MODEL, false);
+    segq_msg_t *d = s_round_trip (msg);
+    cr_assert_eq (d->u.model.req_id, 15);
+    cr_assert_eq (d->u.model.op, SEGQ_MODEL_LIST);
+    cr_assert_null (d->u.model.model);
+    cr_assert_null (d->u.model.user);
+    segq_msg_destroy (&d);
+    segq_msg_destroy (&msg);
+
+    msg = fixture_msg (SEGQ_MSG_MODEL, true);
+    d = s_round_trip (msg);
+    segq_model_t *q = &d->u.model;
+    cr_assert_eq (q->op, SEGQ_MODEL_SHARE);
+    cr_assert_str_eq (q->user, "alice");
+    cr_assert_str_eq (q->model, "alice/polyp-2");
+    cr_assert_null (q->value);
+    cr_assert_eq (q->n_users, 2);
+    cr_assert_str_eq (q->users [1], "user1");
+    cr_assert_not (q->lab);
+    cr_assert_str_eq (q->owner, "alice");
+    cr_assert_str_eq (q->tag, "colon");
+    cr_assert_str_eq (q->cursor, "m-j7k2");
+    segq_msg_destroy (&d);
+    segq_msg_destroy (&msg);
+
+    msg = fixture_msg (SEGQ_MSG_MODEL_REPLY, false);
+    d = s_round_trip (msg);
+    cr_assert_eq (d->u.model_reply.req_id, 15);
+    cr_assert_eq (d->u.model_reply.n_models, 0);
+    cr_assert_null (d->u.model_reply.models);
+    cr_assert_null (d->u.model_reply.next);
+    segq_msg_destroy (&d);
+    segq_msg_destroy (&msg);
+
+    msg = fixture_msg (SEGQ_MSG_MODEL_REPLY, true);
+    d = s_round_trip (msg);
+    segq_model_reply_t *r = &d->u.model_reply;
+    cr_assert_eq (r->n_models, 2);
+    cr_assert_str_eq (r->next, "m-j1");
+    segq_model_info_t *m = &r->models [0];
+    cr_assert_str_eq (m->id, "m-j0");
+    cr_assert_str_eq (m->name, "polyp-0");
+    cr_assert_str_eq (m->owner, "alice");
+    cr_assert_str_eq (m->job, "j0");
+    cr_assert_eq (m->created, 1764000002.75);
+    cr_assert_str_eq (m->image, "polyp 1.png");
+    cr_assert_str_eq (m->image_hash, fixture_hash (0));
+    cr_assert_str_eq (m->mask, "polyp 1 mask.png");
+    cr_assert_str_eq (m->mask_hash, fixture_hash (1));
+    cr_assert_str_eq (m->checkpoint, fixture_hash (2));
+    cr_assert_eq (m->size, 123456789);
+    cr_assert_eq (m->scales, 9);
+    cr_assert_eq (m->height, 187);
+    cr_assert_eq (m->width, 250);
+    cr_assert_eq (m->params.count, 4);
+    cr_assert_str_eq (segq_params_get (&m->params, "dtype")->s, "bf16");
+    cr_assert_eq (m->n_tags, 2);
+    cr_assert_str_eq (m->tags [1], "tag1");
+    cr_assert_str_eq (m->note, "trained on the 2025 set");
+    cr_assert_eq (m->n_shared, 2);
+    cr_assert_str_eq (m->shared [0], "user0");
+    cr_assert (m->lab && m->pinned && m->purged);
+    cr_assert_str_eq (m->samples, "j00099");
+    /* a model with only its required fields */
+    m = &r->models [1];
+    cr_assert_str_eq (m->id, "m-j1");
+    cr_assert_str_eq (m->job, "j1");
+    cr_assert_null (m->image);
+    cr_assert_null (m->mask);
+    cr_assert_str_eq (m->checkpoint, "");
+    cr_assert_eq (m->n_tags + m->n_shared + m->params.count, 0);
+    cr_assert_not (m->lab || m->pinned || m->purged);
+    cr_assert_null (m->samples);
     segq_msg_destroy (&d);
     segq_msg_destroy (&msg);
     fixture_assert_no_leaks ();

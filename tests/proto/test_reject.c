@@ -779,28 +779,53 @@ Test (reject, unsafe_artifact_names, .timeout = 10)
     fixture_assert_no_leaks ();
 }
 
+/* A SUBMIT with one input "a" that has the keys given (NULL: left out). */
+static void
+b_submit_input (body_t *b, const char *hash, const char *job, const char *out, const char *model)
+{
+    b_submit (b, "generate", 1);
+    b_str (b, "inputs");
+    b_arr (b, 1);
+    b_map (b, 1 + (hash != NULL) + (job != NULL) + (out != NULL) + (model != NULL));
+    b_str (b, "name");
+    b_str (b, "a");
+    const char *keys [] = { "hash", "job", "out", "model" };
+    const char *values [] = { hash, job, out, model };
+    for (size_t i = 0; i < 4; i++)
+        if (values [i]) {
+            b_str (b, keys [i]);
+            b_str (b, values [i]);
+        }
+}
+
 Test (reject, input_and_get_rules, .timeout = 10)
 {
+    const char *one_form = "input 'a': give exactly one of 'hash', 'job' and 'model'";
     body_t b;
-    b_submit (&b, "echo", 1);
-    b_str (&b, "inputs");
-    b_arr (&b, 1);
-    b_map (&b, 3);
-    b_str (&b, "name");
-    b_str (&b, "a");
-    b_str (&b, "hash");
-    b_str (&b, fixture_hash (0));
-    b_str (&b, "job");
-    b_str (&b, "j1");
-    b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "exactly one of 'hash' and 'job'");
+    b_submit_input (&b, fixture_hash (0), "j1", NULL, NULL);
+    b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, one_form);
+    b_submit_input (&b, NULL, NULL, NULL, NULL);
+    b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, one_form);
+    b_submit_input (&b, NULL, "j1", NULL, "polyp");
+    b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, one_form);
+    b_submit_input (&b, fixture_hash (0), "j1", NULL, "m-j1");
+    b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, one_form);
+    b_submit_input (&b, NULL, NULL, "model.safetensors", "polyp");
+    b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "'out' only goes with 'job'");
 
-    b_submit (&b, "echo", 1);
-    b_str (&b, "inputs");
-    b_arr (&b, 1);
-    b_map (&b, 1);
-    b_str (&b, "name");
-    b_str (&b, "a");
-    b_refused (&b, SEGQ_MSG_SUBMIT, SEGQ_EPROTO, "exactly one of 'hash' and 'job'");
+    /* a model as a client names it ... */
+    b_submit_input (&b, NULL, NULL, NULL, "alice/polyp");
+    segq_msg_t *msg = b_accepted (&b, SEGQ_MSG_SUBMIT);
+    cr_assert_str_eq (msg->u.submit.inputs [0].model, "alice/polyp");
+    cr_assert_str_eq (msg->u.submit.inputs [0].hash, "");
+    segq_msg_destroy (&msg);
+    /* ... and as a stored job shows it: its id beside its checkpoint */
+    b_submit_input (&b, fixture_hash (2), NULL, NULL, "m-j1");
+    msg = b_accepted (&b, SEGQ_MSG_SUBMIT);
+    cr_assert_str_eq (msg->u.submit.inputs [0].model, "m-j1");
+    cr_assert_str_eq (msg->u.submit.inputs [0].hash, fixture_hash (2));
+    cr_assert_null (msg->u.submit.inputs [0].job);
+    segq_msg_destroy (&msg);
 
     b_init (&b);
     b_map (&b, 1);
@@ -837,6 +862,98 @@ Test (reject, input_and_get_rules, .timeout = 10)
     b_str (&b, "hash");
     b_str (&b, "abc");
     b_refused (&b, SEGQ_MSG_CHUNK, SEGQ_EPROTO, "hash");
+    fixture_assert_no_leaks ();
+}
+
+/* A MODEL body with req, user, op and (unless NULL) model, plus
+   `extra_keys` the caller adds. */
+static void
+b_model (body_t *b, segq_model_op_t op, const char *model, size_t extra_keys)
+{
+    b_init (b);
+    b_map (b, 3 + (model != NULL) + extra_keys);
+    b_str (b, "req");
+    b_uint (b, 1);
+    b_str (b, "user");
+    b_str (b, "alice");
+    b_str (b, "op");
+    b_uint (b, op);
+    if (model) {
+        b_str (b, "model");
+        b_str (b, model);
+    }
+}
+
+static void
+b_model_accepted (body_t *b)
+{
+    segq_msg_t *msg = b_accepted (b, SEGQ_MSG_MODEL);
+    segq_msg_destroy (&msg);
+}
+
+Test (reject, model_rules, .timeout = 10)
+{
+    const char *model_not_list = "MODEL: 'model' goes with every op but LIST";
+    const char *value_ops = "MODEL: 'value' goes with RENAME, TAG, UNTAG and NOTE only";
+    const char *users_or_lab = "MODEL: SHARE and UNSHARE take either 'users' or 'lab'";
+    const char *share_ops = "MODEL: 'users' and 'lab' go with SHARE and UNSHARE only";
+    body_t b;
+
+    b_model (&b, SEGQ_MODEL_LIST, NULL, 0);
+    b_model_accepted (&b);
+    b_model (&b, SEGQ_MODEL_LIST, "polyp", 0);
+    b_refused (&b, SEGQ_MSG_MODEL, SEGQ_EPROTO, model_not_list);
+    b_model (&b, SEGQ_MODEL_SHOW, NULL, 0);
+    b_refused (&b, SEGQ_MSG_MODEL, SEGQ_EPROTO, model_not_list);
+    b_model (&b, SEGQ_MODEL_SHOW, "m-j1", 0);
+    b_model_accepted (&b);
+
+    b_model (&b, SEGQ_MODEL_RENAME, "polyp", 0);
+    b_refused (&b, SEGQ_MSG_MODEL, SEGQ_EPROTO, value_ops);
+    b_model (&b, SEGQ_MODEL_RENAME, "polyp", 1);
+    b_str (&b, "value");
+    b_str (&b, "polyp-small");
+    b_model_accepted (&b);
+    b_model (&b, SEGQ_MODEL_PIN, "polyp", 1);
+    b_str (&b, "value");
+    b_str (&b, "x");
+    b_refused (&b, SEGQ_MSG_MODEL, SEGQ_EPROTO, value_ops);
+
+    b_model (&b, SEGQ_MODEL_SHARE, "polyp", 0);
+    b_refused (&b, SEGQ_MSG_MODEL, SEGQ_EPROTO, users_or_lab);
+    b_model (&b, SEGQ_MODEL_SHARE, "polyp", 2);
+    b_str (&b, "users");
+    b_arr (&b, 1);
+    b_str (&b, "bob");
+    b_str (&b, "lab");
+    msgpack_pack_true (&b.pk);
+    b_refused (&b, SEGQ_MSG_MODEL, SEGQ_EPROTO, users_or_lab);
+    b_model (&b, SEGQ_MODEL_SHARE, "polyp", 1);
+    b_str (&b, "users");
+    b_arr (&b, 2);
+    b_str (&b, "bob");
+    b_str (&b, "carol");
+    b_model_accepted (&b);
+    b_model (&b, SEGQ_MODEL_UNSHARE, "polyp", 1);
+    b_str (&b, "lab");
+    msgpack_pack_true (&b.pk);
+    b_model_accepted (&b);
+
+    b_model (&b, SEGQ_MODEL_PIN, "polyp", 1);
+    b_str (&b, "users");
+    b_arr (&b, 1);
+    b_str (&b, "bob");
+    b_refused (&b, SEGQ_MSG_MODEL, SEGQ_EPROTO, share_ops);
+    b_model (&b, SEGQ_MODEL_LIST, NULL, 1);
+    b_str (&b, "lab");
+    msgpack_pack_true (&b.pk);
+    b_refused (&b, SEGQ_MSG_MODEL, SEGQ_EPROTO, share_ops);
+
+    /* ops outside LIST..RM */
+    b_model (&b, (segq_model_op_t) 0, NULL, 0);
+    b_refused (&b, SEGQ_MSG_MODEL, SEGQ_EPROTO, "'op'");
+    b_model (&b, (segq_model_op_t) (SEGQ_MODEL_RM + 1), "polyp", 0);
+    b_refused (&b, SEGQ_MSG_MODEL, SEGQ_EPROTO, "'op'");
     fixture_assert_no_leaks ();
 }
 
@@ -1071,6 +1188,16 @@ Test (reject, encoder_refuses_what_the_decoder_would, .timeout = 10)
 
     msg = fixture_msg (SEGQ_MSG_SUBMIT, true);
     msg->u.submit.inputs [0].job = strdup ("j1"); /* both hash and job */
+    cr_assert_eq (segq_msg_encode (msg, &z), SEGQ_EINVAL);
+    segq_msg_destroy (&msg);
+
+    msg = fixture_msg (SEGQ_MSG_SUBMIT, true);
+    msg->u.submit.inputs [3].job = strdup ("j1"); /* a model and a job */
+    cr_assert_eq (segq_msg_encode (msg, &z), SEGQ_EINVAL);
+    segq_msg_destroy (&msg);
+
+    msg = fixture_msg (SEGQ_MSG_MODEL, true);
+    msg->u.model.lab = true; /* SHARE with both users and the lab */
     cr_assert_eq (segq_msg_encode (msg, &z), SEGQ_EINVAL);
     segq_msg_destroy (&msg);
 

@@ -81,3 +81,16 @@ Test (route, only_admins_drain_and_back_up_and_only_workers_register)
     cr_assert_eq (route.senders, SEGQ_FROM_WORKER | SEGQ_FROM_SESSION);
     cr_assert_eq (segq_msg_route ((segq_msg_type_t) 200, &route), SEGQ_EPROTO);
 }
+
+Test (route, users_and_admins_ask_for_models_as_themselves)
+{
+    segq_msg_route_t route;
+    cr_assert_eq (segq_msg_route (SEGQ_MSG_MODEL, &route), 0);
+    cr_assert_eq (route.senders, SEGQ_FROM_USER | SEGQ_FROM_ADMIN);
+    cr_assert_eq (route.reply, SEGQ_MSG_MODEL_REPLY);
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_MODEL);
+    cr_assert_eq (segq_msg_user (msg), &msg->u.model.user, "MODEL's `user` is who asks");
+    cr_assert_eq (segq_msg_set_req_id (msg, 5), 0);
+    cr_assert_eq (msg->u.model.req_id, 5);
+    segq_msg_destroy (&msg);
+}

@@ -1,0 +1,857 @@
+/*  models.c: see models.h. */
+#include "models.h"
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEGQ_JOB_SUCCEEDED_STATE 4 /* segq_job_state_t SEGQ_JOB_SUCCEEDED, as stored */
+#define CHECKPOINT_NAME          "model.safetensors"
+#define NAME_MAX_LEN             64
+
+typedef enum {
+    Q_GET,
+    Q_BY_NAME,
+    Q_NAME_TAKEN,
+    Q_INSERT,
+    Q_BACKFILL_DONE,
+    Q_BACKFILL_JOBS,
+    Q_BACKFILL_MARK,
+    Q_SOURCES,
+    Q_CHECKPOINT,
+    Q_LIST,
+    Q_TAGS,
+    Q_SHARES,
+    Q_SAMPLES,
+    Q_OF_INPUT,
+    Q_PINNED,
+    Q_SET_NAME,
+    Q_ADD_TAG,
+    Q_DEL_TAG,
+    Q_SET_NOTE,
+    Q_ADD_SHARE,
+    Q_DEL_SHARE,
+    Q_SET_LAB,
+    Q_SET_PIN,
+    Q_REMOVE,
+    Q_COUNT
+} query_t;
+
+static const char *s_sql [Q_COUNT] = {
+    [Q_GET] = "SELECT m.owner, m.name, m.created, m.scales, m.height, m.width, m.note, m.pinned,"
+              " m.lab, j.purged IS NOT NULL,"
+              " EXISTS (SELECT 1 FROM model_shares s WHERE s.job = m.job AND s.user = ?2)"
+              " FROM models m JOIN jobs j ON j.id = m.job WHERE m.job = ?1 AND m.removed = 0",
+    [Q_BY_NAME] = "SELECT job FROM models WHERE name = ?1 AND removed = 0"
+                  " AND (?2 IS NULL OR owner = ?2) ORDER BY job",
+    [Q_NAME_TAKEN] = "SELECT 1 FROM models WHERE owner = ?1 AND name = ?2 AND removed = 0",
+    [Q_INSERT] = "INSERT OR IGNORE INTO models (job, owner, name, created, scales, height, width)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_BACKFILL_DONE] = "SELECT value FROM meta WHERE key = 'models_backfilled'",
+    [Q_BACKFILL_JOBS] = "SELECT id, finished FROM jobs j WHERE kind = 'train' AND state = 4"
+                        " AND NOT EXISTS (SELECT 1 FROM models m WHERE m.job = j.id) ORDER BY id",
+    [Q_BACKFILL_MARK] = "UPDATE meta SET value = 1 WHERE key = 'models_backfilled'",
+    /* the training's inputs, a referenced job's output by its hash */
+    [Q_SOURCES] = "SELECT i.name, COALESCE (i.hash, (SELECT o.hash FROM outputs o"
+                  " WHERE o.job = i.ref_job AND o.name = i.ref_output)) FROM inputs i"
+                  " WHERE i.job = ?1 ORDER BY i.n",
+    [Q_CHECKPOINT] =
+        "SELECT hash, size FROM outputs WHERE job = ?1 AND name = '" CHECKPOINT_NAME "'",
+    [Q_LIST] = "SELECT m.job FROM models m WHERE m.removed = 0 AND m.job > ?1"
+               " AND (?2 IS NULL OR m.owner = ?2) AND (?3 IS NULL OR EXISTS"
+               " (SELECT 1 FROM model_tags t WHERE t.job = m.job AND t.tag = ?3)) ORDER BY m.job",
+    [Q_TAGS] = "SELECT tag FROM model_tags WHERE job = ?1 ORDER BY tag",
+    [Q_SHARES] = "SELECT user FROM model_shares WHERE job = ?1 ORDER BY user",
+    /* the generations drawn from it, newest first */
+    [Q_SAMPLES] = "SELECT j.id, j.owner FROM inputs i JOIN jobs j ON j.id = i.job"
+                  " WHERE (i.model = ?1 OR i.ref_job = ?1) AND j.kind = 'generate' AND j.state = 4"
+                  " AND j.purged IS NULL ORDER BY j.id DESC LIMIT 64",
+    [Q_OF_INPUT] = "SELECT m.job, m.name FROM inputs i JOIN models m"
+                   " ON m.job = COALESCE (i.model, i.ref_job) WHERE i.job = ?1 AND i.name = ?2",
+    [Q_PINNED] = "SELECT 1 FROM models WHERE job = ?1 AND pinned = 1 AND removed = 0",
+    [Q_SET_NAME] = "UPDATE models SET name = ?2 WHERE job = ?1",
+    [Q_ADD_TAG] = "INSERT OR IGNORE INTO model_tags (job, tag) VALUES (?1, ?2)",
+    [Q_DEL_TAG] = "DELETE FROM model_tags WHERE job = ?1 AND tag = ?2",
+    [Q_SET_NOTE] = "UPDATE models SET note = NULLIF (?2, '') WHERE job = ?1",
+    [Q_ADD_SHARE] = "INSERT OR IGNORE INTO model_shares (job, user) VALUES (?1, ?2)",
+    [Q_DEL_SHARE] = "DELETE FROM model_shares WHERE job = ?1 AND user = ?2",
+    [Q_SET_LAB] = "UPDATE models SET lab = ?2 WHERE job = ?1",
+    [Q_SET_PIN] = "UPDATE models SET pinned = ?2 WHERE job = ?1",
+    [Q_REMOVE] = "UPDATE models SET removed = 1, pinned = 0, lab = 0 WHERE job = ?1;",
+};
+
+struct segq__models {
+    segq__job_store_t *store;
+    sqlite3 *db;
+    sqlite3_stmt *stmt [Q_COUNT];
+};
+
+/* A model's row, as one caller sees it. */
+typedef struct {
+    uint64_t job;
+    char job_id [SEGQ__JOB_ID_MAX];
+    char owner [256];
+    char name [NAME_MAX_LEN + 1];
+    double created;
+    uint32_t scales, height, width;
+    char note [SEGQ_MAX_STRING + 1];
+    bool pinned, lab, purged;
+    bool shared_with_caller;
+} model_row_t;
+
+/* ---- statements ---- */
+
+static sqlite3_stmt *
+s_stmt (segq__models_t *self, query_t q)
+{
+    sqlite3_reset (self->stmt [q]);
+    sqlite3_clear_bindings (self->stmt [q]);
+    return self->stmt [q];
+}
+
+static void
+s_bind_text (sqlite3_stmt *stmt, int col, const char *text)
+{
+    if (text)
+        sqlite3_bind_text (stmt, col, text, -1, SQLITE_STATIC);
+}
+
+static const char *
+s_text (sqlite3_stmt *stmt, int col)
+{
+    return (const char *) sqlite3_column_text (stmt, col);
+}
+
+/* A write of (job, text) or (job, number): 0 or SEGQ_EIO. */
+static int
+s_write (segq__models_t *self, query_t q, uint64_t job, const char *text, int number)
+{
+    int rc = segq__job_store_begin (self->store);
+    if (rc)
+        return rc;
+    sqlite3_stmt *stmt = s_stmt (self, q);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    if (text)
+        s_bind_text (stmt, 2, text);
+    else if (sqlite3_bind_parameter_count (stmt) >= 2)
+        sqlite3_bind_int (stmt, 2, number);
+    rc = sqlite3_step (stmt) == SQLITE_DONE ? 0 : SEGQ_EIO;
+    sqlite3_reset (stmt);
+    return rc;
+}
+
+/* Whether query q with (text, text) finds a row. */
+static bool
+s_exists (segq__models_t *self, query_t q, const char *a, const char *b)
+{
+    sqlite3_stmt *stmt = s_stmt (self, q);
+    s_bind_text (stmt, 1, a);
+    s_bind_text (stmt, 2, b);
+    bool found = sqlite3_step (stmt) == SQLITE_ROW;
+    sqlite3_reset (stmt);
+    return found;
+}
+
+static void
+s_model_id (uint64_t job, char id [SEGQ__JOB_ID_MAX + 2])
+{
+    char text [SEGQ__JOB_ID_MAX];
+    segq__job_id_format (job, text);
+    snprintf (id, SEGQ__JOB_ID_MAX + 2, "m-%s", text);
+}
+
+/* A model's row as `user` sees it (shared_with_caller: with that user). */
+static int
+s_get (segq__models_t *self, uint64_t job, const char *user, model_row_t *row)
+{
+    sqlite3_stmt *stmt = s_stmt (self, Q_GET);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    s_bind_text (stmt, 2, user);
+    int step = sqlite3_step (stmt);
+    if (step != SQLITE_ROW) {
+        sqlite3_reset (stmt);
+        return step == SQLITE_DONE ? SEGQ_ENOENT : SEGQ_EIO;
+    }
+    *row = (model_row_t){
+        .job = job,
+        .created = sqlite3_column_double (stmt, 2),
+        .scales = (uint32_t) sqlite3_column_int (stmt, 3),
+        .height = (uint32_t) sqlite3_column_int (stmt, 4),
+        .width = (uint32_t) sqlite3_column_int (stmt, 5),
+        .pinned = sqlite3_column_int (stmt, 7),
+        .lab = sqlite3_column_int (stmt, 8),
+        .purged = sqlite3_column_int (stmt, 9),
+        .shared_with_caller = sqlite3_column_int (stmt, 10),
+    };
+    segq__job_id_format (job, row->job_id);
+    snprintf (row->owner, sizeof row->owner, "%s", s_text (stmt, 0) ? s_text (stmt, 0) : "");
+    snprintf (row->name, sizeof row->name, "%s", s_text (stmt, 1) ? s_text (stmt, 1) : "");
+    snprintf (row->note, sizeof row->note, "%s", s_text (stmt, 6) ? s_text (stmt, 6) : "");
+    sqlite3_reset (stmt);
+    return 0;
+}
+
+/* May caller reach the model in this form? The rule is access.c's. */
+static bool
+s_may (const segq__caller_t *caller, const model_row_t *row, segq__form_t form)
+{
+    segq__share_t share = row->lab                  ? SEGQ__SHARE_LAB
+                          : row->shared_with_caller ? SEGQ__SHARE_USER
+                                                    : SEGQ__SHARE_NONE;
+    return segq__access_rule (caller, row->owner, share, form);
+}
+
+/* ---- naming ---- */
+
+/* The default name of a training: its source image's file name without
+   extension ("image/polyp.jpg" -> "polyp"), in the characters names allow. */
+static int
+s_source_name (void *arg, const segq__input_row_t *input)
+{
+    char *name = arg;
+    if (strncmp (input->name, "image/", 6) != 0)
+        return 0;
+    const char *base = input->name + 6;
+    const char *dot = strrchr (base, '.');
+    size_t len = dot && dot > base ? (size_t) (dot - base) : strlen (base);
+    if (len > NAME_MAX_LEN - 8) /* room for "-NNNNNN" */
+        len = NAME_MAX_LEN - 8;
+    size_t n = 0;
+    /* "m-..." and "-..." are not names: ids and flags begin so */
+    if (base [0] == '-' || strncmp (base, "m-", 2) == 0)
+        name [n++] = '_';
+    for (size_t i = 0; i < len; i++) {
+        char c = base [i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                  || c == '-' || c == '_';
+        name [n++] = ok ? c : '_';
+    }
+    name [n] = 0;
+    return 1;
+}
+
+/* The name a new model of `job` gets: asked for at submit, or its image's;
+   "-2", "-3", ... after it while the owner has a model of that name. */
+static int
+s_new_name (segq__models_t *self, uint64_t job, const char *owner, char name [NAME_MAX_LEN + 1])
+{
+    char base [NAME_MAX_LEN + 1] = "";
+    segq_params_t params = { 0 };
+    int rc = segq__job_store_params (self->store, job, &params);
+    const segq_value_t *asked = rc == 0 ? segq_params_get (&params, "name") : NULL;
+    if (asked && asked->s && segq_model_name_valid (asked->s))
+        snprintf (base, sizeof base, "%.*s", NAME_MAX_LEN - 8, asked->s);
+    segq_params_clear (&params);
+    if (rc == 0 && !*base && segq__job_store_inputs (self->store, job, s_source_name, base) < 0)
+        rc = SEGQ_EIO;
+    if (rc == 0 && !*base)
+        snprintf (base, sizeof base, "model");
+    snprintf (name, NAME_MAX_LEN + 1, "%s", base);
+    for (unsigned n = 2; rc == 0 && s_exists (self, Q_NAME_TAKEN, owner, name) && n < 1000000; n++)
+        snprintf (name, NAME_MAX_LEN + 1, "%.56s-%u", base, n);
+    return rc;
+}
+
+/* ---- life ---- */
+
+int
+segq__models_register (segq__models_t *self, uint64_t job, const segq__model_shape_t *shape,
+                       double now)
+{
+    segq__job_brief_t brief;
+    char name [NAME_MAX_LEN + 1];
+    int rc = segq__job_store_brief (self->store, job, &brief);
+    if (rc == 0)
+        rc = s_new_name (self, job, brief.owner, name);
+    if (rc == 0)
+        rc = segq__job_store_begin (self->store);
+    if (rc)
+        return rc;
+    sqlite3_stmt *stmt = s_stmt (self, Q_INSERT);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    s_bind_text (stmt, 2, brief.owner);
+    s_bind_text (stmt, 3, name);
+    sqlite3_bind_double (stmt, 4, now);
+    sqlite3_bind_int (stmt, 5, (int) shape->scales);
+    sqlite3_bind_int (stmt, 6, (int) shape->height);
+    sqlite3_bind_int (stmt, 7, (int) shape->width);
+    rc = sqlite3_step (stmt) == SQLITE_DONE ? 0 : SEGQ_EIO;
+    sqlite3_reset (stmt);
+    return rc;
+}
+
+/* Trainings that succeeded before the catalogue existed get their models,
+   once: a model removed since must not come back at the next start. */
+static int
+s_backfill (segq__models_t *self, char *err, size_t errlen)
+{
+    sqlite3_stmt *stmt = s_stmt (self, Q_BACKFILL_DONE);
+    bool done = sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_int (stmt, 0);
+    sqlite3_reset (stmt);
+    if (done)
+        return 0;
+    int rc = segq__job_store_begin (self->store);
+    stmt = s_stmt (self, Q_BACKFILL_JOBS);
+    /* registering reads other statements only: this one can step on */
+    while (rc == 0 && sqlite3_step (stmt) == SQLITE_ROW) {
+        segq__model_shape_t unknown = { 0 };
+        rc = segq__models_register (self, (uint64_t) sqlite3_column_int64 (stmt, 0), &unknown,
+                                    sqlite3_column_double (stmt, 1));
+    }
+    sqlite3_reset (stmt);
+    if (rc == 0)
+        rc = s_write (self, Q_BACKFILL_MARK, 0, NULL, 0);
+    if (rc == 0)
+        rc = segq__job_store_commit (self->store, err, errlen);
+    else {
+        segq__job_store_rollback (self->store);
+        snprintf (err, errlen, "cannot register the models of earlier trainings: %s",
+                  sqlite3_errmsg (self->db));
+    }
+    return rc;
+}
+
+segq__models_t *
+segq__models_new (segq__job_store_t *store, char *err, size_t errlen)
+{
+    segq__models_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->store = store;
+    self->db = segq__job_store_db (store);
+    for (int q = 0; q < Q_COUNT; q++)
+        if (sqlite3_prepare_v3 (self->db, s_sql [q], -1, SQLITE_PREPARE_PERSISTENT, &self->stmt [q],
+                                NULL)
+            != SQLITE_OK) {
+            snprintf (err, errlen, "cannot prepare the catalogue's query %d: %s", q,
+                      sqlite3_errmsg (self->db));
+            segq__models_destroy (&self);
+            return NULL;
+        }
+    if (s_backfill (self, err, errlen))
+        segq__models_destroy (&self);
+    return self;
+}
+
+void
+segq__models_destroy (segq__models_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    for (int q = 0; q < Q_COUNT; q++)
+        sqlite3_finalize ((*self_p)->stmt [q]);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+/* ---- finding ---- */
+
+static int
+s_not_found (const char *ref, char *err, size_t errlen)
+{
+    snprintf (err, errlen,
+              "no model '%s' that you may use (`segq models` lists yours and those shared "
+              "with you)",
+              ref);
+    return SEGQ_ENOENT;
+}
+
+/* A bare NAME: the caller's own, else the one shared with them. */
+static int
+s_find_name (segq__models_t *self, const segq__caller_t *caller, const char *ref, const char *owner,
+             uint64_t *job, char *err, size_t errlen)
+{
+    sqlite3_stmt *stmt = s_stmt (self, Q_BY_NAME);
+    s_bind_text (stmt, 1, ref);
+    s_bind_text (stmt, 2, owner);
+    uint64_t candidates [64];
+    size_t n = 0;
+    while (n < 64 && sqlite3_step (stmt) == SQLITE_ROW)
+        candidates [n++] = (uint64_t) sqlite3_column_int64 (stmt, 0);
+    sqlite3_reset (stmt);
+    size_t usable = 0;
+    int len = snprintf (err, errlen, "several models named '%s' are shared with you (", ref);
+    for (size_t i = 0; i < n; i++) {
+        model_row_t row;
+        if (s_get (self, candidates [i], caller->user, &row)
+            || !s_may (caller, &row, SEGQ__FORM_MODEL))
+            continue;
+        if (caller->user && strcmp (row.owner, caller->user) == 0) {
+            *job = row.job;
+            return 0;
+        }
+        *job = row.job;
+        if (len > 0 && (size_t) len < errlen)
+            len += snprintf (err + len, errlen - (size_t) len, "%s%s/%s", usable ? ", " : "",
+                             row.owner, ref);
+        usable++;
+    }
+    if (usable == 1)
+        return 0;
+    if (usable == 0)
+        return s_not_found (ref, err, errlen);
+    if (len > 0 && (size_t) len < errlen)
+        snprintf (err + len, errlen - (size_t) len, "): name one as OWNER/NAME or by its id");
+    return SEGQ_EINVAL;
+}
+
+int
+segq__models_find (segq__models_t *self, const segq__caller_t *caller, const char *ref,
+                   uint64_t *job, char *err, size_t errlen)
+{
+    const char *asked = ref;
+    if (strncmp (ref, "m-", 2) == 0) {
+        model_row_t row;
+        uint64_t number = segq__job_id_parse (ref + 2);
+        if (!number || s_get (self, number, caller->user, &row)
+            || !s_may (caller, &row, SEGQ__FORM_MODEL))
+            return s_not_found (ref, err, errlen);
+        *job = number;
+        return 0;
+    }
+    const char *slash = strchr (ref, '/');
+    char owner [256] = "";
+    if (slash) {
+        snprintf (owner, sizeof owner, "%.*s", (int) (slash - ref), ref);
+        ref = slash + 1;
+    }
+    if (!segq_model_name_valid (ref) || (slash && !*owner)) {
+        snprintf (err, errlen,
+                  "'%s' is not a model name or id (NAME, OWNER/NAME or m-ID; a name is 1 to 64 "
+                  "letters, digits, '_' and '-')",
+                  ref);
+        return SEGQ_EINVAL;
+    }
+    int rc = s_find_name (self, caller, ref, slash ? owner : NULL, job, err, errlen);
+    return rc == SEGQ_ENOENT ? s_not_found (asked, err, errlen) : rc;
+}
+
+/* ---- what a submit names ---- */
+
+/* A train submit's `name`: valid, and not one of the owner's models. */
+static int
+s_check_train_name (segq__models_t *self, const segq_submit_t *submit, char *err, size_t errlen)
+{
+    const segq_value_t *asked = segq_params_get (&submit->params, "name");
+    if (!asked || asked->type != SEGQ_PARAM_STRING || !asked->s || !*asked->s)
+        return 0;
+    if (!segq_model_name_valid (asked->s)) {
+        snprintf (err, errlen,
+                  "name '%s': a model's name is 1 to 64 letters, digits, '_' and '-', not "
+                  "beginning with '-' or 'm-'",
+                  asked->s);
+        return SEGQ_EINVAL;
+    }
+    if (submit->user && s_exists (self, Q_NAME_TAKEN, submit->user, asked->s)) {
+        snprintf (err, errlen,
+                  "name '%s': you already have a model of that name (choose another, or "
+                  "`segq models rename %s NEW` first)",
+                  asked->s, asked->s);
+        return SEGQ_EEXIST;
+    }
+    return 0;
+}
+
+/* Generating from scale k > 0 starts from the training image's own
+   reconstruction (its checkpoint keeps that noise): only for the owner. */
+static int
+s_check_start_scale (const segq__caller_t *caller, const model_row_t *row,
+                     const segq_submit_t *submit, char *err, size_t errlen)
+{
+    const segq_value_t *start = segq_params_get (&submit->params, "gen_start_scale");
+    if (!start || start->type != SEGQ_PARAM_INT || start->i == 0
+        || segq__access_owner (caller, row->owner))
+        return 0;
+    snprintf (err, errlen,
+              "gen_start_scale %lld: from a scale above 0 a generation starts from the "
+              "training image's own reconstruction, so a shared model generates with "
+              "gen_start_scale 0 only (ask its owner, %s)",
+              (long long) start->i, row->owner);
+    return SEGQ_EPERM;
+}
+
+/* One input naming a model: to its checkpoint, or (no such model, but a
+   job id) to the JOB form. */
+static int
+s_resolve_input (segq__models_t *self, const segq__caller_t *caller, const segq_submit_t *submit,
+                 segq_input_t *input, char *err, size_t errlen)
+{
+    uint64_t job;
+    segq__job_brief_t brief;
+    int rc = segq__models_find (self, caller, input->model, &job, err, errlen);
+    uint64_t number = rc == SEGQ_ENOENT ? segq__job_id_parse (input->model) : 0;
+    if (number && segq__job_store_brief (self->store, number, &brief) == 0) {
+        input->job = input->model;
+        input->model = NULL;
+        return 0;
+    }
+    model_row_t row;
+    if (rc == 0 && (rc = s_get (self, job, caller->user, &row)) == 0 && row.purged) {
+        snprintf (err, errlen,
+                  "model %s: the files of its training (job %s) were purged: it generates "
+                  "no more",
+                  input->model, row.job_id);
+        rc = SEGQ_ENOENT;
+    }
+    if (rc == 0)
+        rc = s_check_start_scale (caller, &row, submit, err, errlen);
+    sqlite3_stmt *stmt = rc == 0 ? s_stmt (self, Q_CHECKPOINT) : NULL;
+    if (stmt) {
+        sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+        if (sqlite3_step (stmt) == SQLITE_ROW && s_text (stmt, 0)) {
+            snprintf (input->hash, sizeof input->hash, "%s", s_text (stmt, 0));
+            input->size = (uint64_t) sqlite3_column_int64 (stmt, 1);
+        } else
+            rc = SEGQ_EIO;
+        sqlite3_reset (stmt);
+    }
+    char id [SEGQ__JOB_ID_MAX + 2];
+    s_model_id (job, id);
+    char *kept = rc == 0 ? strdup (id) : NULL;
+    if (rc == 0 && !kept)
+        rc = SEGQ_ENOMEM;
+    if (kept) {
+        free (input->model);
+        input->model = kept;
+    }
+    return rc;
+}
+
+int
+segq__models_resolve_submit (segq__models_t *self, const segq__caller_t *caller,
+                             segq_submit_t *submit, char *err, size_t errlen)
+{
+    const segq_kind_spec_t *kind = segq_kind_find (submit->kind);
+    int rc = kind && strcmp (kind->name, "train") == 0
+                 ? s_check_train_name (self, submit, err, errlen)
+                 : 0;
+    for (size_t i = 0; i < submit->n_inputs && rc == 0; i++) {
+        segq_input_t *input = &submit->inputs [i];
+        if (!input->model)
+            continue;
+        const segq_input_spec_t *spec = kind ? segq_kind_input (kind, input->name) : NULL;
+        char why [600];
+        if (!spec || !spec->catalogue) {
+            snprintf (why, sizeof why, "takes a file or a job's output, not a model (%s)",
+                      input->model);
+            rc = SEGQ_EINVAL;
+        } else
+            rc = s_resolve_input (self, caller, submit, input, why, sizeof why);
+        if (rc)
+            snprintf (err, errlen, "input '%s': %s", input->name, why);
+    }
+    return rc;
+}
+
+int
+segq__models_of_input (segq__models_t *self, uint64_t job, const char *input,
+                       char id [SEGQ__JOB_ID_MAX + 2], char *name, size_t name_len)
+{
+    sqlite3_stmt *stmt = s_stmt (self, Q_OF_INPUT);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    s_bind_text (stmt, 2, input);
+    int rc = SEGQ_ENOENT;
+    if (sqlite3_step (stmt) == SQLITE_ROW) {
+        s_model_id ((uint64_t) sqlite3_column_int64 (stmt, 0), id);
+        snprintf (name, name_len, "%s", s_text (stmt, 1) ? s_text (stmt, 1) : "");
+        rc = 0;
+    }
+    sqlite3_reset (stmt);
+    return rc;
+}
+
+bool
+segq__models_pinned (segq__models_t *self, uint64_t job)
+{
+    sqlite3_stmt *stmt = s_stmt (self, Q_PINNED);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    bool pinned = sqlite3_step (stmt) == SQLITE_ROW;
+    sqlite3_reset (stmt);
+    return pinned;
+}
+
+/* ---- MODEL requests ---- */
+
+/* Appends a copy of text to a counted list of strings. */
+static int
+s_push (char ***list, size_t *n, const char *text)
+{
+    char **grown = realloc (*list, (*n + 1) * sizeof *grown);
+    if (!grown)
+        return SEGQ_ENOMEM;
+    *list = grown;
+    return (grown [*n] = strdup (text ? text : "")) ? (++*n, 0) : SEGQ_ENOMEM;
+}
+
+/* The texts query q gives for a model, one a row, into a list. */
+static int
+s_texts (segq__models_t *self, query_t q, uint64_t job, char ***list, size_t *n)
+{
+    sqlite3_stmt *stmt = s_stmt (self, q);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    int rc = 0;
+    while (rc == 0 && sqlite3_step (stmt) == SQLITE_ROW)
+        rc = s_push (list, n, s_text (stmt, 0));
+    sqlite3_reset (stmt);
+    return rc;
+}
+
+/* The training's source image and mask: names under image/ and mask/. */
+static int
+s_sources (segq__models_t *self, uint64_t job, segq_model_info_t *info)
+{
+    sqlite3_stmt *stmt = s_stmt (self, Q_SOURCES);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    int rc = 0;
+    while (rc == 0 && sqlite3_step (stmt) == SQLITE_ROW) {
+        const char *name = s_text (stmt, 0), *hash = s_text (stmt, 1);
+        bool image = name && strncmp (name, "image", 5) == 0;
+        bool mask = name && strncmp (name, "mask", 4) == 0;
+        if (!image && !mask)
+            continue;
+        const char *slash = strchr (name, '/');
+        char **field = image ? &info->image : &info->mask;
+        free (*field);
+        if (!(*field = strdup (slash ? slash + 1 : name)))
+            rc = SEGQ_ENOMEM;
+        snprintf (image ? info->image_hash : info->mask_hash, SEGQ_HASH_HEX_LEN + 1, "%s",
+                  hash ? hash : "");
+    }
+    sqlite3_reset (stmt);
+    return rc;
+}
+
+/* The newest generation from the model that caller may read, if any. */
+static int
+s_samples (segq__models_t *self, const segq__caller_t *caller, uint64_t job,
+           segq_model_info_t *info)
+{
+    sqlite3_stmt *stmt = s_stmt (self, Q_SAMPLES);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    int rc = 0;
+    while (!info->samples && sqlite3_step (stmt) == SQLITE_ROW)
+        if (segq__access_owner (caller, s_text (stmt, 1) ? s_text (stmt, 1) : "")) {
+            char id [SEGQ__JOB_ID_MAX];
+            segq__job_id_format ((uint64_t) sqlite3_column_int64 (stmt, 0), id);
+            if (!(info->samples = strdup (id)))
+                rc = SEGQ_ENOMEM;
+        }
+    sqlite3_reset (stmt);
+    return rc;
+}
+
+/* What caller sees of the model in row: all of it but whom its owner
+   shared it with (the owner's and admins' business); with detail, the
+   training's parameters and a generation to look at. */
+static int
+s_info (segq__models_t *self, const segq__caller_t *caller, const model_row_t *row, bool detail,
+        segq_model_info_t *info)
+{
+    char id [SEGQ__JOB_ID_MAX + 2];
+    s_model_id (row->job, id);
+    *info = (segq_model_info_t){ .created = row->created,
+                                 .scales = row->scales,
+                                 .height = row->height,
+                                 .width = row->width,
+                                 .lab = row->lab,
+                                 .pinned = row->pinned,
+                                 .purged = row->purged };
+    info->id = strdup (id);
+    info->name = strdup (row->name);
+    info->owner = strdup (row->owner);
+    info->job = strdup (row->job_id);
+    info->note = *row->note ? strdup (row->note) : NULL;
+    int rc = info->id && info->name && info->owner && info->job && (info->note || !*row->note)
+                 ? s_sources (self, row->job, info)
+                 : SEGQ_ENOMEM;
+    sqlite3_stmt *stmt = rc == 0 ? s_stmt (self, Q_CHECKPOINT) : NULL;
+    if (stmt) {
+        sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) row->job);
+        if (sqlite3_step (stmt) == SQLITE_ROW && s_text (stmt, 0)) {
+            snprintf (info->checkpoint, sizeof info->checkpoint, "%s", s_text (stmt, 0));
+            info->size = (uint64_t) sqlite3_column_int64 (stmt, 1);
+        }
+        sqlite3_reset (stmt);
+    }
+    if (rc == 0)
+        rc = s_texts (self, Q_TAGS, row->job, &info->tags, &info->n_tags);
+    if (rc == 0 && segq__access_owner (caller, row->owner))
+        rc = s_texts (self, Q_SHARES, row->job, &info->shared, &info->n_shared);
+    if (rc == 0 && detail)
+        rc = segq__job_store_params (self->store, row->job, &info->params);
+    if (rc == 0 && detail)
+        rc = s_samples (self, caller, row->job, info);
+    return rc;
+}
+
+static int
+s_list (segq__models_t *self, const segq__caller_t *caller, const segq_model_t *request,
+        segq_model_reply_t *reply)
+{
+    uint64_t after = 0;
+    if (request->cursor && strncmp (request->cursor, "m-", 2) == 0)
+        after = segq__job_id_parse (request->cursor + 2);
+    sqlite3_stmt *stmt = s_stmt (self, Q_LIST);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) after);
+    s_bind_text (stmt, 2, request->owner);
+    s_bind_text (stmt, 3, request->tag);
+    /* ids first: filling a model steps other statements */
+    uint64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    bool more = false;
+    while (rc == 0 && sqlite3_step (stmt) == SQLITE_ROW) {
+        model_row_t row;
+        uint64_t job = (uint64_t) sqlite3_column_int64 (stmt, 0);
+        if (s_get (self, job, caller->user, &row) || !s_may (caller, &row, SEGQ__FORM_MODEL))
+            continue;
+        if (n == SEGQ_MODELS_PAGE) {
+            more = true;
+            break;
+        }
+        if (n == cap) {
+            uint64_t *grown = realloc (ids, (cap = cap ? 2 * cap : 16) * sizeof *grown);
+            if (!grown)
+                rc = SEGQ_ENOMEM;
+            else
+                ids = grown;
+        }
+        if (rc == 0)
+            ids [n++] = job;
+    }
+    sqlite3_reset (stmt);
+    if (rc == 0 && n && !(reply->models = calloc (n, sizeof *reply->models)))
+        rc = SEGQ_ENOMEM;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        model_row_t row;
+        rc = s_get (self, ids [i], caller->user, &row);
+        if (rc == 0)
+            rc = s_info (self, caller, &row, false, &reply->models [reply->n_models++]);
+    }
+    char id [SEGQ__JOB_ID_MAX + 2];
+    if (rc == 0 && more) {
+        s_model_id (ids [n - 1], id);
+        if (!(reply->next = strdup (id)))
+            rc = SEGQ_ENOMEM;
+    }
+    free (ids);
+    return rc;
+}
+
+/* A user name to share with: what a certificate or a client could name. */
+static bool
+s_user_valid (const char *user)
+{
+    size_t len = strlen (user);
+    if (len == 0 || len > 255)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char) user [i] <= ' ' || user [i] == '/')
+            return false;
+    return true;
+}
+
+static int
+s_share (segq__models_t *self, const segq_model_t *request, const model_row_t *row, char *err,
+         size_t errlen)
+{
+    bool share = request->op == SEGQ_MODEL_SHARE;
+    if (request->lab)
+        return s_write (self, Q_SET_LAB, row->job, NULL, share);
+    int rc = 0;
+    for (size_t i = 0; i < request->n_users && rc == 0; i++) {
+        if (!s_user_valid (request->users [i])) {
+            snprintf (err, errlen, "'%s' is not a user name", request->users [i]);
+            return SEGQ_EINVAL;
+        }
+        rc = s_write (self, share ? Q_ADD_SHARE : Q_DEL_SHARE, row->job, request->users [i], 0);
+    }
+    return rc;
+}
+
+static int
+s_rename (segq__models_t *self, const model_row_t *row, const char *name, char *err, size_t errlen)
+{
+    if (!segq_model_name_valid (name)) {
+        snprintf (err, errlen,
+                  "'%s' is not a model name: 1 to 64 letters, digits, '_' and '-', not "
+                  "beginning with '-' or 'm-'",
+                  name);
+        return SEGQ_EINVAL;
+    }
+    if (strcmp (name, row->name) != 0 && s_exists (self, Q_NAME_TAKEN, row->owner, name)) {
+        snprintf (err, errlen, "%s already has a model named '%s'", row->owner, name);
+        return SEGQ_EEXIST;
+    }
+    return s_write (self, Q_SET_NAME, row->job, name, 0);
+}
+
+/* One change to a model its owner (or an admin) asked for. */
+static int
+s_change (segq__models_t *self, const segq_model_t *request, const model_row_t *row, char *err,
+          size_t errlen)
+{
+    switch (request->op) {
+    case SEGQ_MODEL_RENAME:
+        return s_rename (self, row, request->value, err, errlen);
+    case SEGQ_MODEL_TAG:
+    case SEGQ_MODEL_UNTAG:
+        if (!segq_model_name_valid (request->value)) {
+            snprintf (err, errlen, "'%s' is not a tag (the characters of a name)", request->value);
+            return SEGQ_EINVAL;
+        }
+        return s_write (self, request->op == SEGQ_MODEL_TAG ? Q_ADD_TAG : Q_DEL_TAG, row->job,
+                        request->value, 0);
+    case SEGQ_MODEL_NOTE:
+        if (strchr (request->value, '\n')) {
+            snprintf (err, errlen, "a note is one line");
+            return SEGQ_EINVAL;
+        }
+        return s_write (self, Q_SET_NOTE, row->job, request->value, 0);
+    case SEGQ_MODEL_SHARE:
+    case SEGQ_MODEL_UNSHARE:
+        return s_share (self, request, row, err, errlen);
+    case SEGQ_MODEL_PIN:
+    case SEGQ_MODEL_UNPIN:
+        return s_write (self, Q_SET_PIN, row->job, NULL, request->op == SEGQ_MODEL_PIN);
+    case SEGQ_MODEL_RM:
+        return s_write (self, Q_REMOVE, row->job, NULL, 0);
+    default:
+        return SEGQ_EINVAL;
+    }
+}
+
+int
+segq__models_request (segq__models_t *self, const segq__caller_t *caller,
+                      const segq_model_t *request, segq_model_reply_t *reply, char *err,
+                      size_t errlen)
+{
+    if (request->op == SEGQ_MODEL_LIST)
+        return s_list (self, caller, request, reply);
+    uint64_t job;
+    model_row_t row;
+    int rc = segq__models_find (self, caller, request->model, &job, err, errlen);
+    if (rc == 0)
+        rc = s_get (self, job, caller->user, &row);
+    if (rc == 0 && request->op != SEGQ_MODEL_SHOW && !s_may (caller, &row, SEGQ__FORM_CHANGE)) {
+        snprintf (err, errlen, "model %s belongs to %s: only its owner or an admin may change it",
+                  request->model, row.owner);
+        return SEGQ_EPERM;
+    }
+    if (rc == 0 && request->op != SEGQ_MODEL_SHOW && request->op != SEGQ_MODEL_RM)
+        rc = s_change (self, request, &row, err, errlen);
+    /* the model as it now is (RM: as it was) */
+    if (rc == 0 && request->op != SEGQ_MODEL_RM)
+        rc = s_get (self, job, caller->user, &row);
+    if (rc == 0 && !(reply->models = calloc (1, sizeof *reply->models)))
+        rc = SEGQ_ENOMEM;
+    if (rc == 0) {
+        reply->n_models = 1;
+        rc = s_info (self, caller, &row, request->op == SEGQ_MODEL_SHOW, reply->models);
+    }
+    if (rc == 0 && request->op == SEGQ_MODEL_RM)
+        rc = s_change (self, request, &row, err, errlen);
+    return rc;
+}

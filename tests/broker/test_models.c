@@ -1,0 +1,441 @@
+/*  The catalogue of trained models (models.c) on a real job store, and
+    the access rule as a table of (caller, owner, share, form) -> verdict.
+
+    Alice's training job 3 (image/polyp_01.png, mask/polyp_01.png; output
+    model.safetensors = CKPT) is model m-0003; bob owns job 4, a generate
+    that took it by name; root is an admin, carol a stranger. */
+#include "access.h"
+#include "broker_test_store.h"
+#include "broker_test_util.h"
+#include "job_store.h"
+#include "models.h"
+#include "retention.h"
+#include "segq_sha256.h"
+#include <string.h>
+
+static char IMAGE [SEGQ_HASH_HEX_LEN + 1], CKPT [SEGQ_HASH_HEX_LEN + 1];
+static char dir [256], path [300];
+static segq__job_store_t *store;
+static segq__artifact_store_t *artifacts;
+static segq__access_t *access_rule;
+static segq__models_t *models;
+
+static void
+s_job (uint64_t id, const char *owner, const char *kind, const char *name)
+{
+    segq__job_row_t row = { .id = id,
+                            .owner = owner,
+                            .kind = kind,
+                            .state = SEGQ_JOB_SUCCEEDED,
+                            .max_attempts = 1,
+                            .created = 1700000000.0,
+                            .gpu = -1 };
+    segq_params_t params = { 0 };
+    segq_value_t value = { .type = SEGQ_PARAM_STRING, .s = (char *) name };
+    if (name)
+        cr_assert_eq (segq_params_set (&params, "name", &value), 0);
+    cr_assert_eq (segq__job_store_insert_job (store, &row, &params), 0);
+    segq_params_clear (&params);
+}
+
+/* A succeeded training of alice's, registered as its broker would. */
+static uint64_t
+s_training (uint64_t id, const char *name)
+{
+    cr_assert_eq (segq__job_store_begin (store), 0);
+    s_job (id, "alice", "train", name);
+    segq__input_row_t image = { .name = "image/polyp_01.png", .hash = IMAGE, .size = 7 };
+    cr_assert_eq (segq__job_store_insert_input (store, id, 0, &image), 0);
+    segq_artifact_t output = { .name = "model.safetensors", .size = 12 };
+    memcpy (output.hash, CKPT, sizeof output.hash);
+    cr_assert_eq (segq__job_store_insert_output (store, id, &output), 0);
+    segq__model_shape_t shape = { 9, 188, 250 };
+    cr_assert_eq (segq__models_register (models, id, &shape, 1700000100.0), 0);
+    return id;
+}
+
+static void
+s_open (void)
+{
+    char err [512] = "";
+    store = segq__job_store_open (path, err, sizeof err);
+    cr_assert_not_null (store, "%s", err);
+    access_rule = segq__access_new (store, artifacts, err, sizeof err);
+    cr_assert_not_null (access_rule, "%s", err);
+    models = segq__models_new (store, err, sizeof err);
+    cr_assert_not_null (models, "%s", err);
+}
+
+static void
+s_close (void)
+{
+    segq__models_destroy (&models);
+    segq__access_destroy (&access_rule);
+    segq__job_store_destroy (&store);
+}
+
+static void
+s_commit (void)
+{
+    char err [512] = "";
+    cr_assert_eq (segq__job_store_commit (store, err, sizeof err), 0, "%s", err);
+}
+
+static void
+setup (void)
+{
+    test_tmpdir (dir, sizeof dir);
+    snprintf (path, sizeof path, "%s/segq.db", dir);
+    char err [512] = "";
+    artifacts = segq__artifact_store_new (dir, err, sizeof err);
+    cr_assert_not_null (artifacts, "%s", err);
+    test_store (artifacts, "a polyp", IMAGE);
+    test_store (artifacts, "a checkpoint", CKPT);
+    s_open ();
+    s_training (3, NULL);
+    s_commit ();
+}
+
+static void
+teardown (void)
+{
+    s_close ();
+    segq__artifact_store_destroy (&artifacts);
+    test_rmdir (dir);
+}
+
+/* One MODEL request as caller; rc, the reply freed. */
+static int
+s_request (const char *user, bool admin, segq_model_op_t op, const char *model, const char *value,
+           const char *with, bool lab, char *err, size_t errlen)
+{
+    segq__caller_t caller = { .user = user, .admin = admin };
+    char *users [] = { (char *) with };
+    segq_model_t request = { .op = op,
+                             .model = (char *) model,
+                             .value = (char *) value,
+                             .users = with ? users : NULL,
+                             .n_users = with ? 1 : 0,
+                             .lab = lab };
+    segq_model_reply_t reply = { 0 };
+    cr_assert_eq (segq__job_store_begin (store), 0);
+    int rc = segq__models_request (models, &caller, &request, &reply, err, errlen);
+    s_commit ();
+    segq_models_free (&reply.models, reply.n_models);
+    free (reply.next);
+    return rc;
+}
+
+/* ---- the rule itself ---- */
+
+typedef struct {
+    const char *caller;
+    bool admin;
+    const char *owner;
+    segq__share_t share;
+    segq__form_t form;
+    bool verdict;
+} rule_row_t;
+
+static const rule_row_t s_rule [] = {
+    /* the owner, every form, shared or not */
+    { "alice", false, "alice", SEGQ__SHARE_NONE, SEGQ__FORM_MODEL, true },
+    { "alice", false, "alice", SEGQ__SHARE_NONE, SEGQ__FORM_JOB, true },
+    { "alice", false, "alice", SEGQ__SHARE_NONE, SEGQ__FORM_ARRAY, true },
+    { "alice", false, "alice", SEGQ__SHARE_NONE, SEGQ__FORM_HASH, true },
+    { "alice", false, "alice", SEGQ__SHARE_USER, SEGQ__FORM_CHANGE, true },
+    /* another user, unshared: nothing */
+    { "bob", false, "alice", SEGQ__SHARE_NONE, SEGQ__FORM_MODEL, false },
+    { "bob", false, "alice", SEGQ__SHARE_NONE, SEGQ__FORM_JOB, false },
+    { "bob", false, "alice", SEGQ__SHARE_NONE, SEGQ__FORM_HASH, false },
+    /* shared with bob, or the lab: the model form only */
+    { "bob", false, "alice", SEGQ__SHARE_USER, SEGQ__FORM_MODEL, true },
+    { "bob", false, "alice", SEGQ__SHARE_LAB, SEGQ__FORM_MODEL, true },
+    { "bob", false, "alice", SEGQ__SHARE_USER, SEGQ__FORM_JOB, false },
+    { "bob", false, "alice", SEGQ__SHARE_USER, SEGQ__FORM_ARRAY, false },
+    { "bob", false, "alice", SEGQ__SHARE_USER, SEGQ__FORM_HASH, false },
+    { "bob", false, "alice", SEGQ__SHARE_LAB, SEGQ__FORM_HASH, false },
+    { "bob", false, "alice", SEGQ__SHARE_USER, SEGQ__FORM_CHANGE, false },
+    { "bob", false, "alice", SEGQ__SHARE_LAB, SEGQ__FORM_CHANGE, false },
+    /* an admin: everything */
+    { "root", true, "alice", SEGQ__SHARE_NONE, SEGQ__FORM_MODEL, true },
+    { "root", true, "alice", SEGQ__SHARE_NONE, SEGQ__FORM_HASH, true },
+    { "root", true, "alice", SEGQ__SHARE_NONE, SEGQ__FORM_CHANGE, true },
+    /* nobody (no name) is no one, even where the lab may */
+    { NULL, false, "alice", SEGQ__SHARE_LAB, SEGQ__FORM_MODEL, false },
+    { NULL, false, "alice", SEGQ__SHARE_NONE, SEGQ__FORM_JOB, false },
+};
+
+Test (models, the_rule_as_a_table, .timeout = 10)
+{
+    for (size_t i = 0; i < sizeof s_rule / sizeof s_rule [0]; i++) {
+        const rule_row_t *r = &s_rule [i];
+        segq__caller_t caller = { .user = r->caller, .admin = r->admin };
+        cr_expect_eq (segq__access_rule (&caller, r->owner, r->share, r->form), r->verdict,
+                      "row %zu: %s, share %d, form %d", i, r->caller ? r->caller : "nobody",
+                      r->share, r->form);
+    }
+}
+
+/* ---- every way a submit can name the model, by whom, shared how ---- */
+
+typedef struct {
+    const char *caller;
+    bool admin;
+    const char *shared; /* NULL, "bob", or "lab" */
+    const char *model;  /* a catalogue reference, or NULL ... */
+    const char *job;    /* ... a job reference, or NULL ... */
+    const char *output;
+    bool by_hash; /* ... or the checkpoint's hash */
+    int verdict;
+} submit_row_t;
+
+static const submit_row_t s_submits [] = {
+    /* alice owns it: every form */
+    { "alice", false, NULL, "polyp_01", NULL, NULL, false, 0 },
+    { "alice", false, NULL, "m-0003", NULL, NULL, false, 0 },
+    { "alice", false, NULL, "alice/polyp_01", NULL, NULL, false, 0 },
+    { "alice", false, NULL, NULL, "0003", "model.safetensors", false, 0 },
+    { "alice", false, NULL, NULL, NULL, NULL, true, 0 },
+    /* bob, unshared: no form */
+    { "bob", false, NULL, "polyp_01", NULL, NULL, false, SEGQ_ENOENT },
+    { "bob", false, NULL, "m-0003", NULL, NULL, false, SEGQ_ENOENT },
+    { "bob", false, NULL, "alice/polyp_01", NULL, NULL, false, SEGQ_ENOENT },
+    { "bob", false, NULL, NULL, "0003", "model.safetensors", false, SEGQ_EPERM },
+    { "bob", false, NULL, NULL, NULL, NULL, true, SEGQ_EPERM },
+    /* shared with bob: by name and id, never the job or the bytes */
+    { "bob", false, "bob", "polyp_01", NULL, NULL, false, 0 },
+    { "bob", false, "bob", "m-0003", NULL, NULL, false, 0 },
+    { "bob", false, "bob", "alice/polyp_01", NULL, NULL, false, 0 },
+    { "bob", false, "bob", NULL, "0003", "model.safetensors", false, SEGQ_EPERM },
+    { "bob", false, "bob", NULL, "0003", NULL, false, SEGQ_EPERM },
+    { "bob", false, "bob", NULL, NULL, NULL, true, SEGQ_EPERM },
+    { "carol", false, "bob", "polyp_01", NULL, NULL, false, SEGQ_ENOENT },
+    /* shared with the lab: anyone by name */
+    { "carol", false, "lab", "polyp_01", NULL, NULL, false, 0 },
+    { "carol", false, "lab", NULL, NULL, NULL, true, SEGQ_EPERM },
+    /* an admin */
+    { "root", true, NULL, "m-0003", NULL, NULL, false, 0 },
+    { "root", true, NULL, NULL, "0003", NULL, false, 0 },
+};
+
+/* A generate submit naming the model as row says, as far as the broker
+   checks before storing it: resolution, then the rule for the rest. */
+static int
+s_submit (const submit_row_t *row, char *err, size_t errlen)
+{
+    segq__caller_t caller = { .user = row->caller, .admin = row->admin };
+    segq_input_t input = { .name = strdup ("model"),
+                           .model = row->model ? strdup (row->model) : NULL,
+                           .job = row->job ? strdup (row->job) : NULL,
+                           .output = row->output ? strdup (row->output) : NULL };
+    if (row->by_hash)
+        memcpy (input.hash, CKPT, sizeof input.hash);
+    segq_submit_t submit = {
+        .user = (char *) row->caller, .kind = "generate", .inputs = &input, .n_inputs = 1
+    };
+    int rc = segq__models_resolve_submit (models, &caller, &submit, err, errlen);
+    if (rc == 0)
+        rc = segq__access_submit (access_rule, &caller, &submit, err, errlen);
+    if (rc == 0 && row->model)
+        cr_expect (strcmp (input.hash, CKPT) == 0 && strcmp (input.model, "m-0003") == 0,
+                   "a model resolves to its checkpoint and id: %s %s", input.hash, input.model);
+    segq_input_clear (&input);
+    return rc;
+}
+
+Test (models, every_form_by_every_caller, .init = setup, .fini = teardown, .timeout = 30)
+{
+    char err [600];
+    for (size_t i = 0; i < sizeof s_submits / sizeof s_submits [0]; i++) {
+        const submit_row_t *row = &s_submits [i];
+        bool lab = row->shared && strcmp (row->shared, "lab") == 0;
+        if (row->shared)
+            cr_assert_eq (s_request ("alice", false, SEGQ_MODEL_SHARE, "m-0003", NULL,
+                                     lab ? NULL : row->shared, lab, err, sizeof err),
+                          0, "%s", err);
+        err [0] = 0;
+        int rc = s_submit (row, err, sizeof err);
+        cr_expect_eq (rc, row->verdict, "row %zu (%s, shared %s, %s%s%s): %d, expected %d (%s)", i,
+                      row->caller, row->shared ? row->shared : "-",
+                      row->model ? row->model
+                      : row->job ? row->job
+                                 : "hash",
+                      row->output ? ":" : "", row->output ? row->output : "", rc, row->verdict,
+                      err);
+        if (rc)
+            cr_expect (strstr (err, "input 'model'"), "row %zu names no input: %s", i, err);
+        if (row->shared)
+            cr_assert_eq (s_request ("alice", false, SEGQ_MODEL_UNSHARE, "m-0003", NULL,
+                                     lab ? NULL : row->shared, lab, err, sizeof err),
+                          0, "%s", err);
+    }
+}
+
+/* A shared user's generation holds the checkpoint as its input: the
+   worker reads it, the user cannot name it (or skip uploading it). */
+Test (models, a_job_made_from_a_shared_model_does_not_open_its_bytes, .init = setup,
+      .fini = teardown, .timeout = 30)
+{
+    char err [600];
+    cr_assert_eq (s_request ("alice", false, SEGQ_MODEL_SHARE, "polyp_01", NULL, "bob", false, err,
+                             sizeof err),
+                  0, "%s", err);
+    cr_assert_eq (segq__job_store_begin (store), 0);
+    s_job (4, "bob", "generate", NULL);
+    segq__input_row_t input = { .name = "model", .hash = CKPT, .size = 12, .model = 3 };
+    cr_assert_eq (segq__job_store_insert_input (store, 4, 0, &input), 0);
+    s_commit ();
+    segq__caller_t bob = { .user = "bob" }, alice = { .user = "alice" };
+    cr_assert_not (segq__access_hash (access_rule, &bob, CKPT));
+    cr_assert (segq__access_hash (access_rule, &alice, CKPT));
+    char id [SEGQ__JOB_ID_MAX + 2], name [64];
+    cr_assert_eq (segq__models_of_input (models, 4, "model", id, name, sizeof name), 0);
+    cr_assert_str_eq (id, "m-0003");
+    cr_assert_str_eq (name, "polyp_01");
+}
+
+Test (models, a_shared_model_generates_from_scale_0_only, .init = setup, .fini = teardown,
+      .timeout = 30)
+{
+    char err [600];
+    cr_assert_eq (
+        s_request ("alice", false, SEGQ_MODEL_SHARE, "polyp_01", NULL, NULL, true, err, sizeof err),
+        0, "%s", err);
+    const char *callers [] = { "alice", "bob" };
+    for (int i = 0; i < 2; i++) {
+        segq__caller_t caller = { .user = callers [i] };
+        segq_input_t input = { .name = strdup ("model"), .model = strdup ("alice/polyp_01") };
+        segq_submit_t submit = {
+            .user = (char *) callers [i], .kind = "generate", .inputs = &input, .n_inputs = 1
+        };
+        segq_value_t two = { .type = SEGQ_PARAM_INT, .i = 2 };
+        cr_assert_eq (segq_params_set (&submit.params, "gen_start_scale", &two), 0);
+        int rc = segq__models_resolve_submit (models, &caller, &submit, err, sizeof err);
+        cr_expect_eq (rc, i == 0 ? 0 : SEGQ_EPERM, "%s: %s", callers [i], err);
+        if (rc)
+            cr_expect (strstr (err, "gen_start_scale") && strstr (err, "reconstruction"), "%s",
+                       err);
+        segq_params_clear (&submit.params);
+        segq_input_clear (&input);
+    }
+}
+
+Test (models, names_default_to_the_image_and_stay_unique_per_owner, .init = setup, .fini = teardown,
+      .timeout = 30)
+{
+    s_training (5, NULL);
+    s_training (6, "first");
+    s_commit ();
+    char err [600] = "";
+    segq__caller_t alice = { .user = "alice" };
+    uint64_t job = 0;
+    cr_assert_eq (segq__models_find (models, &alice, "polyp_01-2", &job, err, sizeof err), 0, "%s",
+                  err);
+    cr_assert_eq (job, 5);
+    cr_assert_eq (segq__models_find (models, &alice, "first", &job, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (job, 6);
+    cr_assert_eq (s_request ("alice", false, SEGQ_MODEL_RENAME, "first", "polyp_01", NULL, false,
+                             err, sizeof err),
+                  SEGQ_EEXIST);
+    cr_assert_eq (s_request ("alice", false, SEGQ_MODEL_RENAME, "first", "m-sneaky", NULL, false,
+                             err, sizeof err),
+                  SEGQ_EINVAL);
+    cr_assert_eq (s_request ("alice", false, SEGQ_MODEL_RENAME, "first", "polyp_day2", NULL, false,
+                             err, sizeof err),
+                  0, "%s", err);
+    cr_assert_eq (
+        s_request ("bob", false, SEGQ_MODEL_RENAME, "m-0006", "mine", NULL, false, err, sizeof err),
+        SEGQ_ENOENT, "bob may not even see it");
+    cr_assert_eq (
+        s_request ("alice", false, SEGQ_MODEL_SHARE, "m-0006", NULL, "bob", false, err, sizeof err),
+        0, "%s", err);
+    cr_assert_eq (
+        s_request ("bob", false, SEGQ_MODEL_RENAME, "m-0006", "mine", NULL, false, err, sizeof err),
+        SEGQ_EPERM, "shared is not owned");
+    cr_assert (strstr (err, "only its owner or an admin"), "%s", err);
+    cr_assert_eq (
+        s_request ("root", true, SEGQ_MODEL_TAG, "m-0006", "kvasir", NULL, false, err, sizeof err),
+        0, "%s", err);
+}
+
+/* A name two users shared with bob is ambiguous; OWNER/NAME settles it. */
+Test (models, an_ambiguous_name_asks_for_its_owner, .init = setup, .fini = teardown, .timeout = 30)
+{
+    cr_assert_eq (segq__job_store_begin (store), 0);
+    s_job (7, "carol", "train", "polyp_01");
+    segq_artifact_t output = { .name = "model.safetensors", .size = 12 };
+    memcpy (output.hash, CKPT, sizeof output.hash);
+    cr_assert_eq (segq__job_store_insert_output (store, 7, &output), 0);
+    segq__model_shape_t shape = { 0 };
+    cr_assert_eq (segq__models_register (models, 7, &shape, 1700000200.0), 0);
+    s_commit ();
+    char err [600];
+    cr_assert_eq (
+        s_request ("alice", false, SEGQ_MODEL_SHARE, "polyp_01", NULL, NULL, true, err, sizeof err),
+        0, "%s", err);
+    cr_assert_eq (s_request ("carol", false, SEGQ_MODEL_SHARE, "polyp_01", NULL, "bob", false, err,
+                             sizeof err),
+                  0, "%s", err);
+    segq__caller_t bob = { .user = "bob" }, carol = { .user = "carol" };
+    uint64_t job;
+    cr_assert_eq (segq__models_find (models, &bob, "polyp_01", &job, err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "alice/polyp_01") && strstr (err, "carol/polyp_01"), "%s", err);
+    cr_assert_eq (segq__models_find (models, &bob, "carol/polyp_01", &job, err, sizeof err), 0);
+    cr_assert_eq (job, 7);
+    cr_assert_eq (segq__models_find (models, &carol, "polyp_01", &job, err, sizeof err), 0,
+                  "one's own comes first");
+    cr_assert_eq (job, 7);
+}
+
+/* The catalogue is in the database: it survives a reopen (a restart), a
+   removed model stays removed, and a pinned model's training cannot be
+   purged. */
+Test (models, the_catalogue_lasts_and_pins_hold, .init = setup, .fini = teardown, .timeout = 30)
+{
+    char err [600];
+    cr_assert_eq (s_request ("alice", false, SEGQ_MODEL_TAG, "polyp_01", "kvasir", NULL, false, err,
+                             sizeof err),
+                  0, "%s", err);
+    cr_assert_eq (
+        s_request ("alice", false, SEGQ_MODEL_PIN, "polyp_01", NULL, NULL, false, err, sizeof err),
+        0, "%s", err);
+    s_training (5, "gone");
+    s_commit ();
+    cr_assert_eq (
+        s_request ("alice", false, SEGQ_MODEL_RM, "gone", NULL, NULL, false, err, sizeof err), 0,
+        "%s", err);
+    s_close ();
+    s_open ();
+    segq__caller_t alice = { .user = "alice" };
+    segq_model_t list = { .op = SEGQ_MODEL_LIST, .tag = "kvasir" };
+    segq_model_reply_t reply = { 0 };
+    cr_assert_eq (segq__models_request (models, &alice, &list, &reply, err, sizeof err), 0);
+    cr_assert_eq (reply.n_models, 1);
+    cr_assert_str_eq (reply.models [0].id, "m-0003");
+    cr_assert (reply.models [0].pinned);
+    cr_assert_eq (reply.models [0].scales, 9);
+    cr_assert_str_eq (reply.models [0].image, "polyp_01.png");
+    cr_assert_str_eq (reply.models [0].image_hash, IMAGE);
+    cr_assert_str_eq (reply.models [0].checkpoint, CKPT);
+    segq_models_free (&reply.models, reply.n_models);
+    uint64_t job;
+    cr_assert_eq (segq__models_find (models, &alice, "gone", &job, err, sizeof err), SEGQ_ENOENT);
+    cr_assert (segq__models_pinned (models, 3));
+
+    segq__job_log_t *logs = segq__job_log_new (dir, err, sizeof err);
+    cr_assert_not_null (logs, "%s", err);
+    segq__retention_t *retention =
+        segq__retention_new (store, artifacts, logs, 0, 1700000000.0, err, sizeof err);
+    cr_assert_not_null (retention, "%s", err);
+    bool already;
+    segq__purge_stats_t stats;
+    cr_assert_eq (segq__job_store_begin (store), 0);
+    cr_assert_eq (segq__retention_purge (retention, 3, "alice", 1700000300.0, &already, &stats, err,
+                                         sizeof err),
+                  SEGQ_ESTATE);
+    cr_assert (strstr (err, "pinned"), "%s", err);
+    segq__job_store_rollback (store);
+    segq__retention_destroy (&retention);
+    segq__job_log_destroy (&logs);
+}

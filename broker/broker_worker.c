@@ -570,6 +570,21 @@ s_outputs_sent_by (segq_broker_t *self, worker_t *w, const segq_result_t *result
     return true;
 }
 
+/* The models the worker holds loaded now, for placing generate jobs. */
+static void
+s_note_hot (segq_broker_t *self, worker_t *w, const segq_result_t *result)
+{
+    segq__sched_node_t *node = w->sched_node;
+    if (!node || !result->n_hot)
+        return;
+    segq__sched_hot_t hot [SEGQ_SCHED_MAX_HOT];
+    size_t n = 0;
+    for (size_t i = 0; i < result->n_hot && n < SEGQ_SCHED_MAX_HOT; i++)
+        hot [n++] =
+            (segq__sched_hot_t){ result->hot [i].gpu, segq__sched_key (result->hot [i].hash) };
+    segq__sched_node_set_hot (node, hot, n);
+}
+
 /* What a training reported of the model it made (its last progress). */
 static segq__model_shape_t
 s_model_shape (const segq__job_t *job)
@@ -636,6 +651,7 @@ segq__broker_on_result (segq_broker_t *self, segq__request_t *req)
     }
     segq__broker_log (self, 2, w->peer_hex, "RESULT %s attempt %u: %s", result->job,
                       result->attempt, result->success ? "success" : "failure");
+    s_note_hot (self, w, result);
     s_result_ack (self, w, result, 0, NULL);
 }
 

@@ -177,6 +177,7 @@ typedef enum {
     ST_INSERT_ARRAY_JOB,
     ST_ARRAY,
     ST_ARRAY_JOBS,
+    ST_INPUT_HASH,
     ST_COUNT
 } stmt_t;
 
@@ -219,6 +220,10 @@ static const char *s_sql [ST_COUNT] = {
     [ST_JOB_STATE] =
         "SELECT state, attempt, owner, kind, purged IS NOT NULL FROM jobs WHERE id = ?1",
     [ST_PARAMS] = "SELECT params FROM jobs WHERE id = ?1",
+    /* one input's content: its own, or the output of the job it names */
+    [ST_INPUT_HASH] = "SELECT COALESCE (i.hash, (SELECT o.hash FROM outputs o WHERE o.job ="
+                      " i.ref_job AND o.name = i.ref_output)) FROM inputs i WHERE i.job = ?1"
+                      " AND (i.name = ?2 OR i.name LIKE ?2 || '/%') ORDER BY i.n LIMIT 1",
     [ST_INPUTS] =
         "SELECT name, hash, size, ref_job, ref_output, model FROM inputs WHERE job = ?1 ORDER BY n",
     [ST_OUTPUTS] = "SELECT name, hash, size FROM outputs WHERE job = ?1 ORDER BY name",
@@ -937,6 +942,22 @@ segq__job_store_params (segq__job_store_t *self, uint64_t job, segq_params_t *pa
                                                       (size_t) sqlite3_column_bytes (stmt, 0), params)
              : step == SQLITE_DONE ? SEGQ_ENOENT
                                    : SEGQ_EIO;
+    sqlite3_reset (stmt);
+    return rc;
+}
+
+int
+segq__job_store_input_hash (segq__job_store_t *self, uint64_t job, const char *input,
+                            char hash [SEGQ_HASH_HEX_LEN + 1])
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_INPUT_HASH);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    s_bind_text (stmt, 2, input);
+    int step = sqlite3_step (stmt);
+    const char *text = step == SQLITE_ROW ? s_text (stmt, 0) : NULL;
+    int rc = text ? 0 : step == SQLITE_ROW || step == SQLITE_DONE ? SEGQ_ENOENT : SEGQ_EIO;
+    if (text)
+        snprintf (hash, SEGQ_HASH_HEX_LEN + 1, "%s", text);
     sqlite3_reset (stmt);
     return rc;
 }

@@ -132,6 +132,10 @@ int segq__job_store_brief (segq__job_store_t *self, uint64_t job, segq__job_brie
 int segq__job_store_params (segq__job_store_t *self, uint64_t job, segq_params_t *params);
 int segq__job_store_inputs (segq__job_store_t *self, uint64_t job, segq__input_row_fn *fn,
                             void *arg);
+/* The content (sha256) of the job's input `input` (NAME or NAME/...; a
+   job it names: that job's output), once known; SEGQ_ENOENT before. */
+int segq__job_store_input_hash (segq__job_store_t *self, uint64_t job, const char *input,
+                                char hash [SEGQ_HASH_HEX_LEN + 1]);
 int segq__job_store_outputs (segq__job_store_t *self, uint64_t job, segq__artifact_fn *fn,
                              void *arg);
 /* One output by name; SEGQ_ENOENT if the job has none of that name. */

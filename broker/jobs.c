@@ -199,6 +199,22 @@ s_kind_index (const char *name, uint16_t *index)
     return SEGQ_EKIND;
 }
 
+/* Queues the job; one taking a catalogue model (generate's) is keyed by
+   its checkpoint, so it goes where that model is loaded (scheduler.h). */
+static int
+s_enqueue (segq__jobs_t *self, segq__job_t *job)
+{
+    const segq_kind_spec_t *kind = segq_kind_find (segq__job_kind_name (job));
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+    job->sched.affinity = 0;
+    for (size_t i = 0; kind && i < kind->n_inputs && !job->sched.affinity; i++)
+        if (kind->inputs [i].catalogue
+            && segq__job_store_input_hash (self->store, job->sched.seq, kind->inputs [i].name, hash)
+                   == 0)
+            job->sched.affinity = segq__sched_key (hash);
+    return segq__sched_enqueue (self->sched, &job->sched);
+}
+
 static int
 s_add_dependent (segq__jobs_t *self, uint64_t on_job, uint64_t job)
 {
@@ -312,7 +328,7 @@ s_release_waiting (segq__jobs_t *self, segq__job_t *job, double now)
     if (rc == 0)
         rc = segq__job_store_set_queued (self->store, job->sched.seq);
     if (rc == 0)
-        rc = segq__sched_enqueue (self->sched, &job->sched);
+        rc = s_enqueue (self, job);
     return rc;
 }
 
@@ -424,7 +440,7 @@ s_load_job (void *arg, const segq__job_row_t *row)
     }
     int rc = 0;
     if (row->state == SEGQ_JOB_QUEUED)
-        rc = segq__sched_enqueue (self->sched, &job->sched);
+        rc = s_enqueue (self, job);
     else if (row->state == SEGQ_JOB_RUNNING) {
         /* its worker may still be running it: wait for the worker to
            register with it before giving it to anyone else */
@@ -844,7 +860,7 @@ s_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
             }
         }
         if (rc == 0 && job->state == SEGQ_JOB_QUEUED)
-            rc = segq__sched_enqueue (self->sched, &job->sched);
+            rc = s_enqueue (self, job);
         if (rc == 0)
             segq__job_id_format (row.id, id_out);
         else if (!*err)
@@ -1096,7 +1112,7 @@ segq__jobs_lost (segq__jobs_t *self, segq__job_t *job, const char *why, double n
         s_orphan_remove (self, job);
     s_progress_free (job);
     segq__sched_release (self->sched, &job->sched);
-    return segq__sched_enqueue (self->sched, &job->sched);
+    return s_enqueue (self, job);
 }
 
 /* A job by number: active (in memory) or from the store (brief); its

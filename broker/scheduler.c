@@ -24,6 +24,8 @@ struct segq__sched_node {
     bool accepting;
     size_t pos;                 /* in the scheduler's node array */
     segq__sched_job_t *running; /* doubly linked through job->prev/next */
+    segq__sched_hot_t hot [SEGQ_SCHED_MAX_HOT];
+    size_t n_hot;
 };
 
 struct segq__sched_class {
@@ -507,6 +509,24 @@ segq__sched_node_owner (const segq__sched_node_t *node)
     return node->owner;
 }
 
+uint64_t
+segq__sched_key (const char *sha256)
+{
+    uint64_t key = 0;
+    for (size_t i = 0; i < 16 && sha256 [i]; i++) {
+        char c = sha256 [i];
+        key = key << 4 | (uint64_t) (c >= 'a' ? c - 'a' + 10 : c >= 'A' ? c - 'A' + 10 : c - '0');
+    }
+    return key ? key : 1;
+}
+
+void
+segq__sched_node_set_hot (segq__sched_node_t *node, const segq__sched_hot_t *hot, size_t n)
+{
+    node->n_hot = n < SEGQ_SCHED_MAX_HOT ? n : SEGQ_SCHED_MAX_HOT;
+    memcpy (node->hot, hot, node->n_hot * sizeof *hot);
+}
+
 void
 segq__sched_node_set_accepting (segq__sched_node_t *node, bool accepting)
 {
@@ -648,15 +668,41 @@ s_room (const segq__sched_class_t *c, const segq__sched_node_t *node, const node
     return (int64_t) node->cpu_total - node->cpu_used;
 }
 
+/* Whether the node holds the model `key` where the class would run: on
+   its CPUs, or on a GPU with room for it (then *gpu becomes that GPU). */
+static bool
+s_hot (const segq__sched_class_t *c, segq__sched_node_t *node, uint64_t key, node_gpu_t **gpu)
+{
+    for (size_t i = 0; key && i < node->n_hot; i++) {
+        if (node->hot [i].key != key || (node->hot [i].gpu < 0) != (c->gpu_mem == 0))
+            continue;
+        if (c->gpu_mem == 0)
+            return true;
+        node_gpu_t *g = s_node_gpu (node, node->hot [i].gpu);
+        if (g && (int64_t) g->total - g->used >= (int64_t) c->gpu_mem) {
+            *gpu = g;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Where the class's next job goes: a node that holds its model, else the
+   best fit. */
 static segq__sched_node_t *
 s_place (segq__sched_t *self, const segq__sched_class_t *c, node_gpu_t **gpu_out)
 {
     segq__sched_node_t *best = NULL;
     int64_t best_room = 0;
+    uint64_t key = c->heap [0]->affinity;
     for (size_t i = 0; i < self->n_nodes; i++) {
         node_gpu_t *gpu;
         if (!s_fits_now (c, self->nodes [i], &gpu))
             continue;
+        if (s_hot (c, self->nodes [i], key, &gpu)) {
+            *gpu_out = gpu;
+            return self->nodes [i];
+        }
         int64_t room = s_room (c, self->nodes [i], gpu);
         if (!best || room > best_room) {
             best = self->nodes [i];

@@ -14,6 +14,9 @@
     (only an admin sets one) goes ahead of fair share: users holding such
     jobs come first, the highest such priority first, and within the user
     that job is the next one. Ordinary priorities order a user's own jobs.
+    Hot models: among the nodes where a job fits, one that holds the job's
+    model loaded (its affinity key; a worker's generation server, on the
+    GPU the job would get or on its CPUs) goes first, the best fit after.
 
     Per-user limits (segq__sched_limits_fn): a user at its running-job limit
     leaves the user heap until one of its jobs ends, so it costs dispatch
@@ -52,6 +55,7 @@ typedef struct segq__sched_job {
     bool in_process;
     uint64_t gpu_mem; /* bytes on one GPU; 0 = no GPU */
     uint32_t cpu_slots;
+    uint64_t affinity; /* the model it takes (a key of its checkpoint), 0 none */
     segq__sched_user_t *user;
     /* scheduler-owned */
     segq__sched_class_t *klass; /* while queued */
@@ -111,6 +115,18 @@ segq__sched_node_t *segq__sched_node_new (segq__sched_t *self, void *owner, uint
 /* Remove a node; its running jobs must have been released first. */
 void segq__sched_node_destroy (segq__sched_t *self, segq__sched_node_t **node_p);
 void *segq__sched_node_owner (const segq__sched_node_t *node);
+/* The models a node holds loaded now (the last its worker reported),
+   each on a GPU (its index) or on its CPUs (-1); at most
+   SEGQ_SCHED_MAX_HOT are kept. Replaces what it held before. */
+#define SEGQ_SCHED_MAX_HOT 64
+typedef struct {
+    int32_t gpu;
+    uint64_t key; /* as segq__sched_job_t affinity */
+} segq__sched_hot_t;
+void segq__sched_node_set_hot (segq__sched_node_t *node, const segq__sched_hot_t *hot, size_t n);
+/* The key of a model: the first 64 bits of its checkpoint's sha256 (hex);
+   never 0, which means none. */
+uint64_t segq__sched_key (const char *sha256);
 void segq__sched_node_set_accepting (segq__sched_node_t *node, bool accepting);
 /* First running job on the node (follow ->next), or NULL. */
 segq__sched_job_t *segq__sched_node_running (const segq__sched_node_t *node);

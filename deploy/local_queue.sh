@@ -12,6 +12,7 @@
 # DIR/segqd.log and DIR/segq-worker.log. GPUS: "" (the default) gives a
 # CPU-only worker even on a machine that has GPUs; "auto" lets the worker
 # find them (`segq-run devices`); anything else is segq-worker's --gpus.
+# SEGQ_WORKER_FLAGS (words) go to segq-worker as well (--model-cache 0).
 
 LQ_BROKER_PID=
 LQ_WORKER_PID=
@@ -56,7 +57,7 @@ local_queue_start() {
   "$build/worker/segq-worker" --node "$(hostname -s 2>/dev/null || echo local)" "${gpu_flag[@]}" \
     --cpu-slots "$cpu_slots" --segq-run "$build/pipeline/segq-run" \
     --work-dir "$LQ_DIR/work" --cache-dir "$LQ_DIR/cache" \
-    --ready-file "$LQ_DIR/segq-worker.ready" >"$LQ_DIR/segq-worker.log" 2>&1 &
+    --ready-file "$LQ_DIR/segq-worker.ready" ${SEGQ_WORKER_FLAGS:-} >"$LQ_DIR/segq-worker.log" 2>&1 &
   LQ_WORKER_PID=$!
   lq_wait_ready "$LQ_DIR/segq-worker.ready" "$LQ_WORKER_PID" segq-worker || return 1
 }

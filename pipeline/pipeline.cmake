@@ -11,6 +11,8 @@ add_library(segq_pipeline STATIC
   ${CMAKE_CURRENT_LIST_DIR}/singan_io.c
   ${CMAKE_CURRENT_LIST_DIR}/singan_train.c
   ${CMAKE_CURRENT_LIST_DIR}/singan_generate.c
+  ${CMAKE_CURRENT_LIST_DIR}/model_cache.c
+  ${CMAKE_CURRENT_LIST_DIR}/serve.c
   ${CMAKE_CURRENT_LIST_DIR}/checkpoint.c
   ${CMAKE_CURRENT_LIST_DIR}/devices.c
   # stylize / evaluate (issue 4)

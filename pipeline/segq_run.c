@@ -5,6 +5,7 @@
  *   segq-run evaluate --real DIR --out DIR [--synthetic NAME=DIR ...] [flags]
  *   segq-run sample --out DIR [--seed N] [--size WxH] [--count N]
  *   segq-run devices
+ *   segq-run serve --model-cache=BYTES --idle-s=N   (a worker's generation server)
  * stdout/stderr are the job's log; progress goes to SEGQ_PROGRESS_FD. */
 #include "segq_run_flags.h"
 #include "segq_schema.h"
@@ -12,6 +13,7 @@
 #include "segq_torch.h"
 #include "evaluate.h"
 #include "sample.h"
+#include "serve.h"
 #include "stylize.h"
 
 #include <limits.h>
@@ -22,17 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* The exit status for a command's result: running out of GPU memory has
- * its own (segq-worker turns it into "resubmit with a larger --gpu-mem"),
- * every other failure is 1. The error code may have been replaced on the
- * way up; the shim's last recorded one still says what happened first. */
-static int exit_status(int rc)
-{
-    if (rc == 0)
-        return 0;
-    return rc == SEGQ_EGPUMEM || segqt_last_code() == SEGQ_EGPUMEM ? SEGQ_RUN_EXIT_GPU_OOM : 1;
-}
 
 /* Commands with their own options struct and run function (issues 4, 6).
  * The job kinds' flags are in run_flags.c's table like every kind's; a
@@ -95,7 +86,7 @@ static int run_extra(int k, int argc, char **argv)
         segq_progress_destroy(&progress);
         if (rc)
             fprintf(stderr, "segq-run %s: %s\n", cmd->name, err);
-        rc = exit_status(rc);
+        rc = segq_run_exit_status(rc);
     } else if (rc == 1)
         rc = 0;
     else {
@@ -107,6 +98,29 @@ static int run_extra(int k, int argc, char **argv)
         extra_commands[k].fini(opts);
     free(opts);
     return rc;
+}
+
+/* `segq-run serve --model-cache=BYTES --idle-s=N`: only segq-worker
+ * starts it (worker/gen_server.h). */
+static int serve(int argc, char **argv)
+{
+    unsigned long long cache = 1ULL << 30, idle = 600;
+    for (int i = 0; i < argc; i++) {
+        char *end = NULL;
+        unsigned long long *value = strncmp(argv[i], "--model-cache=", 14) == 0 ? &cache
+                                    : strncmp(argv[i], "--idle-s=", 9) == 0     ? &idle
+                                                                                : NULL;
+        if (value)
+            *value = strtoull(strchr(argv[i], '=') + 1, &end, 10);
+        if (!value || !end || *end || idle > UINT32_MAX) {
+            fprintf(stderr,
+                    "segq-run serve: unexpected '%s' (segq-worker starts it with "
+                    "--model-cache=BYTES --idle-s=N)\n",
+                    argv[i]);
+            return 2;
+        }
+    }
+    return segq_run_serve(cache, (uint32_t)idle);
 }
 
 static void usage(FILE *out)
@@ -175,12 +189,13 @@ static void aten_avx512_where_supported(void)
 #endif
 }
 
-/* Under segq-worker (SEGQ_JOB_ID set) a job must not outlive its worker:
- * if the worker is killed, the broker requeues the job elsewhere, and an
- * orphan would go on holding GPU memory the broker counts as free. */
-static void die_with_worker(void)
+/* Under segq-worker (SEGQ_JOB_ID set, or its generation server) a job
+ * must not outlive its worker: if the worker is killed, the broker
+ * requeues the job elsewhere, and an orphan would go on holding GPU memory
+ * the broker counts as free. */
+static void die_with_worker(int argc, char **argv)
 {
-    if (!getenv("SEGQ_JOB_ID"))
+    if (!getenv("SEGQ_JOB_ID") && !(argc > 1 && strcmp(argv[1], "serve") == 0))
         return;
     pid_t parent = getppid();
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
@@ -192,7 +207,7 @@ static void die_with_worker(void)
 int main(int argc, char **argv)
 {
     omp_short_spin(argv);
-    die_with_worker();
+    die_with_worker(argc, argv);
     keep_freed_memory();
     aten_avx512_where_supported();
     if (argc < 2) {
@@ -206,6 +221,8 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < sizeof extra_commands / sizeof extra_commands[0]; k++)
         if (strcmp(argv[1], extra_commands[k].name) == 0)
             return run_extra((int)k, argc - 2, argv + 2);
+    if (strcmp(argv[1], "serve") == 0)
+        return serve(argc - 2, argv + 2);
     const segq_command_t *cmd = segq_run_command_find(argv[1]);
     if (!cmd) {
         fprintf(stderr, "segq-run: unknown command '%s'\n", argv[1]);
@@ -247,5 +264,5 @@ int main(int argc, char **argv)
     if (rc)
         fprintf(stderr, "segq-run %s: %s\n", cmd->name, err);
     segq_flags_free(cmd, opts);
-    return exit_status(rc);
+    return segq_run_exit_status(rc);
 }

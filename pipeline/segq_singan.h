@@ -63,6 +63,22 @@ int segq_singan_train(const segq_train_opts_t *opts, segq_progress_t *progress, 
 int segq_singan_generate(const segq_generate_opts_t *opts, segq_progress_t *progress, char *err,
                          size_t errlen);
 
+/* Checkpoints kept loaded between generate jobs (a worker's generation
+ * server, serve.c), by sha256 and device, the least recently used dropped
+ * once their files add up to more than max_bytes. */
+typedef struct segq_model_cache segq_model_cache_t;
+segq_model_cache_t *segq_model_cache_new(uint64_t max_bytes);
+void segq_model_cache_destroy(segq_model_cache_t **self_p);
+/* The sha256 of the checkpoints it holds (pointers into the cache). */
+size_t segq_model_cache_hot(segq_model_cache_t *self, const char **hashes, size_t max);
+
+/* segq_singan_generate with the model taken from the cache (loaded into
+ * it if it is not there; the environment's SEGQ_MODEL_SHA256, when set,
+ * names the checkpoint without reading it). cache NULL: as
+ * segq_singan_generate. */
+int segq_singan_generate_cached(const segq_generate_opts_t *opts, segq_model_cache_t *cache,
+                                segq_progress_t *progress, char *err, size_t errlen);
+
 /* JSON of the compute devices (CPU cores; CUDA devices with name, total and
  * free memory), malloc'd; NULL with err set on failure. */
 char *segq_devices_json(char *err, size_t errlen);

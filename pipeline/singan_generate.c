@@ -315,8 +315,29 @@ static int generate(gen_t *g, int threads, char *err, size_t errlen)
     return rc;
 }
 
-int segq_singan_generate(const segq_generate_opts_t *o, segq_progress_t *progress, char *err,
-                         size_t errlen)
+/* The model from the file, or from the cache (which keeps it). */
+static int load_model(gen_t *g, segq_model_cache_t *cache, segqt_device dev, char *err,
+                      size_t errlen)
+{
+    const segq_generate_opts_t *o = g->o;
+    int hit = 0;
+    if (cache) {
+        int rc = segq__model_cache_get(cache, o->model, getenv("SEGQ_MODEL_SHA256"), dev, &g->m,
+                                       &g->meta, g->model_hex, &hit, err, errlen);
+        if (!rc)
+            printf("model %.12s: %s\n", g->model_hex,
+                   hit ? "loaded already (the generation server's cache)" : "loaded, and kept");
+        return rc;
+    }
+    if (segq_sha256_file(o->model, g->model_hex) != 0) {
+        snprintf(err, errlen, "--model %s: cannot read the file (%s)", o->model, strerror(errno));
+        return SEGQ_EINVAL;
+    }
+    return segq__ckpt_load(o->model, dev, 0, &g->m, &g->meta, err, errlen);
+}
+
+int segq_singan_generate_cached(const segq_generate_opts_t *o, segq_model_cache_t *cache,
+                                segq_progress_t *progress, char *err, size_t errlen)
 {
     segqt_device dev;
     int threads;
@@ -326,17 +347,21 @@ int segq_singan_generate(const segq_generate_opts_t *o, segq_progress_t *progres
     if (segqt_manual_seed((uint64_t)o->compute.seed) != 0)
         return segq__torch_fail(err, errlen, "--seed");
     gen_t g = {.o = o, .progress = progress};
-    if (segq_sha256_file(o->model, g.model_hex) != 0) {
-        snprintf(err, errlen, "--model %s: cannot read the file (%s)", o->model, strerror(errno));
-        return SEGQ_EINVAL;
-    }
-    rc = segq__ckpt_load(o->model, dev, 0, &g.m, &g.meta, err, errlen);
+    rc = load_model(&g, cache, dev, err, errlen);
     if (rc)
         return rc;
     g.S = g.m.pyr.stop_scale + 1;
     g.m.bf16 = strcmp(o->compute.precision, "bf16") == 0;
     rc = generate(&g, threads, err, errlen);
-    segq__model_free(&g.m);
-    segq__ckpt_meta_free(&g.meta);
+    if (!cache) {
+        segq__model_free(&g.m);
+        segq__ckpt_meta_free(&g.meta);
+    }
     return rc;
+}
+
+int segq_singan_generate(const segq_generate_opts_t *o, segq_progress_t *progress, char *err,
+                         size_t errlen)
+{
+    return segq_singan_generate_cached(o, NULL, progress, err, errlen);
 }

@@ -5,6 +5,7 @@
 
 #include "batch_fit.h"
 #include "segq_pyramid.h"
+#include "segq_sha256.h"
 #include "segq_singan.h"
 #include "segq_torch.h"
 
@@ -183,6 +184,13 @@ int segq__ckpt_save(segq_model_t *m, const segq_ckpt_meta_t *meta, int with_d, c
  * present and want_d) and its metadata. */
 int segq__ckpt_load(const char *path, segqt_device dev, int want_d, segq_model_t *m,
                     segq_ckpt_meta_t *meta, char *err, size_t errlen);
+
+/* The model in `path` (sha256 `hex`, or NULL: read the file) on dev, from
+ * the cache or loaded into it: *m and *meta stay the cache's (never freed
+ * by the caller); hex_out its sha256, *hit whether it was there. */
+int segq__model_cache_get(segq_model_cache_t *self, const char *path, const char *hex,
+                          segqt_device dev, segq_model_t *m, segq_ckpt_meta_t *meta,
+                          char hex_out[SEGQ_HASH_HEX_LEN + 1], int *hit, char *err, size_t errlen);
 
 /* A [-1, 1] batch (bx4xhxw) as the planes PNGs are made of: RGB in [0, 1]
  * and the mask thresholded at 0.5 there (0 or 1), same shape and device,

@@ -494,6 +494,13 @@ static const segq__field_t s_log_fields [] = {
     COUNTED (segq_log_t, data, size, "data", BIN, 0),
 };
 
+static const segq__field_t s_hot_model_fields [] = {
+    I32 (segq_hot_model_t, gpu, "gpu", R, 0),
+    FIELD (segq_hot_model_t, hash, "hash", HASH, R),
+};
+static const segq__struct_desc_t s_hot_model_desc =
+    DESC ("hot model", segq_hot_model_t, s_hot_model_fields, NULL);
+
 static const segq__field_t s_result_fields [] = {
     FIELD (segq_result_t, job, "job", STR, R | SEGQ__FL_SHORT),
     FIELD (segq_result_t, attempt, "att", U32, R),
@@ -502,6 +509,7 @@ static const segq__field_t s_result_fields [] = {
     I32 (segq_result_t, signal, "sig", 0, 0),
     FIELD (segq_result_t, reason, "reason", STR, 0),
     STRUCTS (segq_result_t, outputs, n_outputs, "outs", 0, segq__artifact_desc),
+    STRUCTS (segq_result_t, hot, n_hot, "hot", 0, s_hot_model_desc),
 };
 
 static const segq__field_t s_result_ack_fields [] = {

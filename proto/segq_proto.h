@@ -570,6 +570,12 @@ typedef struct {
     size_t size;
 } segq_log_t;
 
+/* A model a worker holds loaded (its generation server's checkpoint). */
+typedef struct {
+    int32_t gpu; /* on the GPU of this index; -1: on the CPUs */
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+} segq_hot_model_t;
+
 typedef struct {
     char *job;
     uint32_t attempt;
@@ -579,6 +585,9 @@ typedef struct {
     char *reason;      /* human text for a failure, or NULL */
     segq_artifact_t *outputs;
     size_t n_outputs; /* already uploaded */
+    segq_hot_model_t *hot;
+    size_t n_hot; /* the models the worker holds loaded now (it may go on
+                     without saying: then the broker keeps what it knew) */
 } segq_result_t;
 
 typedef struct {

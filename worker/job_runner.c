@@ -16,6 +16,10 @@
     it calls segq__job_runner_check for its runners. The child is looked at
     with WNOWAIT first so its process group can be killed before the pid
     (and so the group id) can be reused.
+
+    A generate job may run on the device's generation server instead
+    (gen_server.h): the same pipes, timers and signals, to the server's
+    process group; it ends when the server answers, or dies.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,7 +38,8 @@ extern char **environ;
 
 struct segq__job_runner {
     zloop_t *loop;
-    pid_t pid;
+    pid_t pid; /* the child's, or the generation server's */
+    segq__gen_server_t *server;
     zmq_pollitem_t log_item; /* fd -1 once closed */
     zmq_pollitem_t progress_item;
     segq__progress_parser_t *parser;
@@ -242,16 +247,85 @@ s_pipe (int fds [2], char *err, size_t errlen, const char *what)
     return SEGQ_EIO;
 }
 
+int
+segq__spawn_attr_init (posix_spawnattr_t *attr)
+{
+    int rc = posix_spawnattr_init (attr);
+    if (rc)
+        return rc;
+    sigset_t none, all;
+    sigemptyset (&none);
+    sigfillset (&all);
+    rc = posix_spawnattr_setflags (attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
+                                             | POSIX_SPAWN_SETSIGDEF);
+    if (!rc)
+        rc = posix_spawnattr_setpgroup (attr, 0);
+    if (!rc)
+        rc = posix_spawnattr_setsigmask (attr, &none);
+    if (!rc)
+        rc = posix_spawnattr_setsigdefault (attr, &all);
+    if (rc)
+        posix_spawnattr_destroy (attr);
+    return rc;
+}
+
+/* Starts the job's child with the write ends of its pipes as its output
+   (1, 2) and progress (fd 3) descriptors. */
+static int
+s_spawn (segq__job_runner_t *self, const segq__job_launch_t *launch, int log_fd, int progress_fd,
+         char *err, size_t errlen)
+{
+    char **env = s_child_env (launch->env);
+    int null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (!env || null_fd < 0) {
+        snprintf (err, errlen, "cannot start %s: %s", launch->path,
+                  env ? strerror (errno) : "out of memory");
+        free (env);
+        if (null_fd >= 0)
+            close (null_fd);
+        return SEGQ_EIO;
+    }
+    /* dup2 onto 0..3 in this order is safe: each source is a CLOEXEC fd the
+       daemon opened, so none is 0..2, and fd 3 is written last. dup2 of an
+       fd onto itself clears CLOEXEC (glibc >= 2.29, POSIX 2017). */
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    int rc = posix_spawn_file_actions_init (&actions);
+    bool have_actions = rc == 0;
+    if (!rc)
+        rc = posix_spawn_file_actions_addchdir_np (&actions, launch->cwd);
+    if (!rc)
+        rc = posix_spawn_file_actions_adddup2 (&actions, null_fd, 0);
+    if (!rc)
+        rc = posix_spawn_file_actions_adddup2 (&actions, log_fd, 1);
+    if (!rc)
+        rc = posix_spawn_file_actions_adddup2 (&actions, log_fd, 2);
+    if (!rc)
+        rc = posix_spawn_file_actions_adddup2 (&actions, progress_fd, SEGQ__PROGRESS_CHILD_FD);
+    if (!rc)
+        rc = posix_spawn_file_actions_addclosefrom_np (&actions, SEGQ__PROGRESS_CHILD_FD + 1);
+    if (!rc)
+        rc = segq__spawn_attr_init (&attr);
+    bool have_attr = have_actions && rc == 0;
+    if (rc)
+        snprintf (err, errlen, "cannot prepare to start %s: %s", launch->path, strerror (rc));
+    else if ((rc = posix_spawn (&self->pid, launch->path, &actions, &attr, launch->argv, env)))
+        snprintf (err, errlen, "cannot start %s in %s: %s", launch->path, launch->cwd,
+                  strerror (rc));
+    if (have_actions)
+        posix_spawn_file_actions_destroy (&actions);
+    if (have_attr)
+        posix_spawnattr_destroy (&attr);
+    free (env);
+    close (null_fd);
+    return rc ? SEGQ_EIO : 0;
+}
+
 segq__job_runner_t *
 segq__job_runner_start (zloop_t *loop, const segq__job_launch_t *launch,
                         const segq__job_callbacks_t *callbacks, char *err, size_t errlen)
 {
     int log_fds [2] = { -1, -1 }, progress_fds [2] = { -1, -1 };
-    int null_fd = -1;
-    char **env = NULL;
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    bool have_actions = false, have_attr = false;
     segq__job_runner_t *self = calloc (1, sizeof *self);
     if (!self || !(self->parser = segq__progress_parser_new ())) {
         snprintf (err, errlen, "out of memory starting %s", launch->path);
@@ -263,68 +337,18 @@ segq__job_runner_start (zloop_t *loop, const segq__job_launch_t *launch,
     self->time_limit_s = launch->time_limit_s;
     self->kill_grace_ms = launch->kill_grace_ms;
     self->log_item.fd = self->progress_item.fd = -1;
-
     if (s_pipe (log_fds, err, errlen, "log") || s_pipe (progress_fds, err, errlen, "progress"))
         goto fail;
-    null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null_fd < 0) {
-        snprintf (err, errlen, "cannot open /dev/null: %s", strerror (errno));
+    /* a server is sent the job after the kind (it runs generate only) */
+    int rc = launch->server
+                 ? segq__gen_server_run (launch->server, launch->argv + 2, launch->env, launch->cwd,
+                                         log_fds [1], progress_fds [1], &self->pid, err, errlen)
+                 : s_spawn (self, launch, log_fds [1], progress_fds [1], err, errlen);
+    if (rc)
         goto fail;
-    }
-    if (!(env = s_child_env (launch->env))) {
-        snprintf (err, errlen, "out of memory starting %s", launch->path);
-        goto fail;
-    }
-    /* dup2 onto 0..3 in this order is safe: each source is a CLOEXEC fd the
-       daemon opened, so none is 0..2, and fd 3 is written last. dup2 of an
-       fd onto itself clears CLOEXEC (glibc >= 2.29, POSIX 2017). */
-    int rc = posix_spawn_file_actions_init (&actions);
-    have_actions = rc == 0;
-    if (!rc)
-        rc = posix_spawn_file_actions_addchdir_np (&actions, launch->cwd);
-    if (!rc)
-        rc = posix_spawn_file_actions_adddup2 (&actions, null_fd, 0);
-    if (!rc)
-        rc = posix_spawn_file_actions_adddup2 (&actions, log_fds [1], 1);
-    if (!rc)
-        rc = posix_spawn_file_actions_adddup2 (&actions, log_fds [1], 2);
-    if (!rc)
-        rc = posix_spawn_file_actions_adddup2 (&actions, progress_fds [1], SEGQ__PROGRESS_CHILD_FD);
-    if (!rc)
-        rc = posix_spawn_file_actions_addclosefrom_np (&actions, SEGQ__PROGRESS_CHILD_FD + 1);
-    if (!rc)
-        rc = posix_spawnattr_init (&attr);
-    have_attr = have_actions && rc == 0;
-    sigset_t none, all;
-    sigemptyset (&none);
-    sigfillset (&all);
-    if (!rc)
-        rc = posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                                  | POSIX_SPAWN_SETSIGDEF);
-    if (!rc)
-        rc = posix_spawnattr_setpgroup (&attr, 0);
-    if (!rc)
-        rc = posix_spawnattr_setsigmask (&attr, &none);
-    if (!rc)
-        rc = posix_spawnattr_setsigdefault (&attr, &all);
-    if (!rc) {
-        rc = posix_spawn (&self->pid, launch->path, &actions, &attr, launch->argv, env);
-        if (rc) {
-            snprintf (err, errlen, "cannot start %s in %s: %s", launch->path, launch->cwd,
-                      strerror (rc));
-            goto fail;
-        }
-    } else {
-        snprintf (err, errlen, "cannot prepare to start %s: %s", launch->path, strerror (rc));
-        goto fail;
-    }
-    posix_spawn_file_actions_destroy (&actions);
-    posix_spawnattr_destroy (&attr);
-    free (env);
-    close (null_fd);
+    self->server = launch->server;
     close (log_fds [1]);
     close (progress_fds [1]);
-
     self->log_item.fd = log_fds [0];
     self->log_item.events = ZMQ_POLLIN;
     self->progress_item.fd = progress_fds [0];
@@ -337,19 +361,12 @@ segq__job_runner_start (zloop_t *loop, const segq__job_launch_t *launch,
     return self;
 
 fail:
-    if (have_actions)
-        posix_spawn_file_actions_destroy (&actions);
-    if (have_attr)
-        posix_spawnattr_destroy (&attr);
-    free (env);
     for (int i = 0; i < 2; i++) {
         if (log_fds [i] >= 0)
             close (log_fds [i]);
         if (progress_fds [i] >= 0)
             close (progress_fds [i]);
     }
-    if (null_fd >= 0)
-        close (null_fd);
     if (self)
         segq__progress_parser_destroy (&self->parser);
     free (self);
@@ -400,22 +417,41 @@ s_reap (segq__job_runner_t *self, int *status, bool wait)
     return true;
 }
 
+/* Whether the job has ended: its child reaped, or its server done with it
+   (or dead); its exit code or signal then. */
+static bool
+s_ended (segq__job_runner_t *self, segq__job_exit_t *exit)
+{
+    int status = 0;
+    if (self->reaped)
+        return false;
+    if (self->server) {
+        if (!segq__gen_server_result (self->server, &exit->exit_code, &exit->signal))
+            return false;
+        self->reaped = true;
+        return true;
+    }
+    if (!s_reap (self, &status, false))
+        return false;
+    if (WIFEXITED (status))
+        exit->exit_code = WEXITSTATUS (status);
+    else if (WIFSIGNALED (status))
+        exit->signal = WTERMSIG (status);
+    return true;
+}
+
 bool
 segq__job_runner_check (segq__job_runner_t *self)
 {
-    int status = 0;
-    if (self->reaped || !s_reap (self, &status, false))
+    segq__job_exit_t exit = { .exit_code = -1 };
+    if (!s_ended (self, &exit))
         return false;
     s_end_timers (self);
-    /* What the child wrote before it died is still in the pipes. */
+    /* What the child wrote before it died is still in the pipes (a server
+       closes its copies before it answers). */
     s_read_pipe (self, &self->log_item, true);
     s_read_pipe (self, &self->progress_item, true);
 
-    segq__job_exit_t exit = { .exit_code = -1 };
-    if (WIFEXITED (status))
-        exit.exit_code = WEXITSTATUS (status);
-    else if (WIFSIGNALED (status))
-        exit.signal = WTERMSIG (status);
     exit.timed_out = self->timed_out;
     exit.aborted = self->aborted;
     exit.success = exit.exit_code == 0 && !exit.timed_out && !exit.aborted;
@@ -441,7 +477,9 @@ segq__job_runner_destroy (segq__job_runner_t **self_p)
     segq__job_runner_t *self = *self_p;
     if (!self)
         return;
-    if (!self->reaped) {
+    if (!self->reaped && self->server)
+        segq__gen_server_kill (self->server);
+    else if (!self->reaped) {
         kill (-self->pid, SIGKILL);
         int status;
         s_reap (self, &status, true);

@@ -36,6 +36,10 @@ s_help (FILE *out)
         "                      recently used inputs (default: no limit)\n"
         "  --kinds K,K,...     job kinds to take (default: every kind it can run)\n"
         "  --kill-grace-ms N   after TERM, KILL a job's processes this much later (default 10000)\n"
+        "  --model-cache SIZE  generate jobs run on a long-lived `segq-run serve` per device\n"
+        "                      that keeps the models it loaded last, up to SIZE of checkpoints\n"
+        "                      (default 1G; 0: each job is a segq-run of its own)\n"
+        "  --model-idle-s N    such a server exits after N idle seconds (default 600)\n"
         "  --testkind PATH     segq-testkind program (default: next to segq-worker)\n"
         "  --segq-run PATH     segq-run program for the ML kinds (default: next to segq-worker)\n"
         "  --ready-file PATH   write the node name there once registered\n"
@@ -161,7 +165,8 @@ main (int argc, char **argv)
     char *testkind = NULL, *segq_run = NULL;
     uint32_t cpu_slots = 0, kill_grace_ms = 10000;
     bool cpu_given = false;
-    uint64_t cache_max = 0;
+    uint64_t cache_max = 0, model_cache = 1ULL << 30;
+    uint32_t model_idle_s = 600;
     int verbose = 0;
     enum {
         O_BROKER = 256,
@@ -177,25 +182,31 @@ main (int argc, char **argv)
         O_READY,
         O_CACHE_MAX,
         O_BROKER_KEY,
-        O_CERT
+        O_CERT,
+        O_MODEL_CACHE,
+        O_MODEL_IDLE
     };
-    static const struct option options [] = { { "broker", required_argument, 0, O_BROKER },
-                                              { "node", required_argument, 0, O_NODE },
-                                              { "gpus", required_argument, 0, O_GPUS },
-                                              { "cpu-slots", required_argument, 0, O_CPU },
-                                              { "work-dir", required_argument, 0, O_WORK },
-                                              { "cache-dir", required_argument, 0, O_CACHE },
-                                              { "cache-max", required_argument, 0, O_CACHE_MAX },
-                                              { "kinds", required_argument, 0, O_KINDS },
-                                              { "kill-grace-ms", required_argument, 0, O_GRACE },
-                                              { "testkind", required_argument, 0, O_TESTKIND },
-                                              { "segq-run", required_argument, 0, O_RUN },
-                                              { "ready-file", required_argument, 0, O_READY },
-                                              { "broker-key", required_argument, 0, O_BROKER_KEY },
-                                              { "cert", required_argument, 0, O_CERT },
-                                              { "verbose", no_argument, 0, 'v' },
-                                              { "help", no_argument, 0, 'h' },
-                                              { 0, 0, 0, 0 } };
+    static const struct option options [] = {
+        { "broker", required_argument, 0, O_BROKER },
+        { "node", required_argument, 0, O_NODE },
+        { "gpus", required_argument, 0, O_GPUS },
+        { "cpu-slots", required_argument, 0, O_CPU },
+        { "work-dir", required_argument, 0, O_WORK },
+        { "cache-dir", required_argument, 0, O_CACHE },
+        { "cache-max", required_argument, 0, O_CACHE_MAX },
+        { "kinds", required_argument, 0, O_KINDS },
+        { "kill-grace-ms", required_argument, 0, O_GRACE },
+        { "testkind", required_argument, 0, O_TESTKIND },
+        { "segq-run", required_argument, 0, O_RUN },
+        { "ready-file", required_argument, 0, O_READY },
+        { "broker-key", required_argument, 0, O_BROKER_KEY },
+        { "cert", required_argument, 0, O_CERT },
+        { "model-cache", required_argument, 0, O_MODEL_CACHE },
+        { "model-idle-s", required_argument, 0, O_MODEL_IDLE },
+        { "verbose", no_argument, 0, 'v' },
+        { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 }
+    };
     int opt, rc = 1;
     while ((opt = getopt_long (argc, argv, "vh", options, NULL)) != -1) {
         switch (opt) {
@@ -225,6 +236,17 @@ main (int argc, char **argv)
                          optarg);
                 return 2;
             }
+            break;
+        case O_MODEL_CACHE:
+            if (segq_parse_size (optarg, &model_cache) != 0) {
+                fprintf (stderr, "segq-worker: --model-cache: '%s' is not a size (like 1G, or 0)\n",
+                         optarg);
+                return 2;
+            }
+            break;
+        case O_MODEL_IDLE:
+            if (s_parse_u32 ("--model-idle-s", optarg, 86400 * 7, &model_idle_s))
+                return 2;
             break;
         case O_KINDS:
             kinds_text = optarg;
@@ -355,6 +377,8 @@ main (int argc, char **argv)
                                     .ready_file = ready_file,
                                     .verbose = verbose,
                                     .cache_max = cache_max,
+                                    .model_cache = model_cache,
+                                    .model_idle_s = model_idle_s,
                                     .broker_key = broker_key && *broker_key ? broker_key : NULL,
                                     .cert = cert };
         char err [1024];

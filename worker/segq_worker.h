@@ -34,6 +34,9 @@ typedef struct {
     int verbose;
     uint64_t cache_max;     /* bytes; above it the least recently used inputs
                                are removed from the cache; 0 = no limit */
+    uint64_t model_cache;   /* checkpoint bytes each generation server keeps
+                               loaded (gen_server.h); 0: no servers */
+    uint32_t model_idle_s;  /* a server exits after this long idle */
     const char *broker_key; /* CurveZMQ: the broker's public certificate, or NULL */
     const char *cert;       /* this node's certificate (role worker); needed with
                                broker_key */

@@ -203,6 +203,12 @@ s_check_children (segq_worker_t *self)
     free (jobs);
 }
 
+static void
+s_check_children_cb (void *arg)
+{
+    s_check_children (arg);
+}
+
 static int
 s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
@@ -489,6 +495,14 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
         goto fail;
     }
     zloop_set_nonstop (self->loop, true);
+    /* a server answering is a job ending, as a child exiting is */
+    if (o->model_cache && s_executable (self->segq_run)
+        && !(self->gen_servers = segq__gen_servers_new (self->loop, self->segq_run, o->model_cache,
+                                                        o->model_idle_s ? o->model_idle_s : 600,
+                                                        s_check_children_cb, self))) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
     return self;
 fail:
     segq_worker_destroy (&self);
@@ -533,6 +547,7 @@ segq_worker_destroy (segq_worker_t **self_p)
         zhashx_destroy (&self->fetches);
     }
     zlistx_destroy (&self->children);
+    segq__gen_servers_destroy (&self->gen_servers);
     zlistx_destroy (&self->uploads);
     zlistx_destroy (&self->results_to_send);
     zsock_destroy (&self->sock);

@@ -117,6 +117,7 @@ struct segq_worker {
     zlistx_t *children; /* job_t with a live runner */
     zlistx_t *uploads;  /* job_t in UPLOADING */
     zhashx_t *fetches;  /* hash -> fetch_t */
+    segq__gen_servers_t *gen_servers; /* generate's servers, or NULL (none) */
     uint64_t next_req_id;
 
     session_t session;

@@ -12,9 +12,11 @@
 #define SEGQ_WORKER_INTERNAL_H
 
 #include <czmq.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "gen_server.h"
 #include "segq_proto.h"
 
 /* ---- progress.c ---- */
@@ -91,6 +93,9 @@ typedef struct {
     const char *cwd;        /* the job's directory */
     uint32_t time_limit_s;  /* 0 = none */
     uint32_t kill_grace_ms; /* TERM -> KILL */
+    /* a generation server to run it (argv after the kind, env as given),
+       instead of a child of its own; NULL: a child */
+    segq__gen_server_t *server;
 } segq__job_launch_t;
 
 /* A failure's reason ends with the last non-empty line the child wrote,
@@ -133,6 +138,12 @@ bool segq__job_runner_check (segq__job_runner_t *self);
 pid_t segq__job_runner_pid (segq__job_runner_t *self);
 /* Kills the process group (KILL) if still alive and reaps it; no callback. */
 void segq__job_runner_destroy (segq__job_runner_t **self_p);
+
+/* Attributes for starting a job's process (or a generation server): a
+   process group of its own, so TERM and KILL reach all it starts, every
+   signal at its default and none blocked (the daemon blocks some). 0 or
+   an errno; posix_spawnattr_destroy it after a 0. */
+int segq__spawn_attr_init (posix_spawnattr_t *attr);
 
 /* Block the signals the daemon reads through signalfd (SIGCHLD, SIGTERM,
    SIGINT, SIGHUP) in the calling thread, before any thread is created,

@@ -349,6 +349,32 @@ s_gpu_device (segq_worker_t *self, int32_t index, char *buf, size_t len)
     return buf;
 }
 
+/* The checkpoint a generate job takes (its `model` input's hash), or NULL. */
+static const char *
+s_model_hash (const segq_assign_t *a)
+{
+    if (strcmp (a->kind, "generate") != 0)
+        return NULL;
+    for (size_t i = 0; i < a->n_inputs; i++)
+        if (strcmp (a->inputs [i].name, "model") == 0
+            || strncmp (a->inputs [i].name, "model/", 6) == 0)
+            return a->inputs [i].hash;
+    return NULL;
+}
+
+/* The generation server of the job's device, if the worker keeps them and
+   that one is free; NULL: a child of its own. */
+static segq__gen_server_t *
+s_gen_server (segq_worker_t *self, const segq_assign_t *a, const char *model)
+{
+    char device [32];
+    if (!self->gen_servers || !model)
+        return NULL;
+    return segq__gen_servers_get (
+        self->gen_servers, a->gpu >= 0 ? s_gpu_device (self, a->gpu, device, sizeof device) : "cpu",
+        a->gpu);
+}
+
 void
 segq__worker_job_start (job_t *job)
 {
@@ -361,8 +387,8 @@ segq__worker_job_start (job_t *job)
     size_t n_params = a->params.count;
     size_t n_args = n_params + 2 + (kind->test_kind ? 0 : kind->n_inputs + 4);
     char **argv = calloc (n_args + 1, sizeof *argv);
-    char env_buf [8][640];
-    char *env [9] = { 0 };
+    char env_buf [9][640];
+    char *env [10] = { 0 };
     if (!argv) {
         segq__worker_job_finish (job, false, -1, 0, "out of memory starting the job");
         return;
@@ -413,12 +439,20 @@ segq__worker_job_start (job_t *job)
         env [n_env] = env_buf [n_env];
         n_env++;
     }
+    const char *model = s_model_hash (a);
+    if (model) {
+        /* the server's cache knows a checkpoint by it, without reading it */
+        snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_MODEL_SHA256=%s", model);
+        env [n_env] = env_buf [n_env];
+        n_env++;
+    }
     segq__job_launch_t launch = { .path = program,
                                   .argv = argv,
                                   .env = env,
                                   .cwd = job->dir,
                                   .time_limit_s = a->time_limit_s,
-                                  .kill_grace_ms = self->kill_grace_ms };
+                                  .kill_grace_ms = self->kill_grace_ms,
+                                  .server = s_gen_server (self, a, model) };
     segq__job_callbacks_t callbacks = { .on_log = s_runner_log,
                                         .on_progress = s_runner_progress,
                                         .on_exit = s_runner_exit,
@@ -437,8 +471,9 @@ segq__worker_job_start (job_t *job)
     }
     job->phase = JOB_RUNNING;
     job->child_handle = zlistx_add_end (self->children, job);
-    segq__worker_log (self, 1, "%s: %s started (pid %d)", job->key, a->kind,
-                      (int) segq__job_runner_pid (job->runner));
+    segq__worker_log (self, 1, "%s: %s started (pid %d%s)", job->key, a->kind,
+                      (int) segq__job_runner_pid (job->runner),
+                      launch.server ? ", the device's generation server" : "");
 }
 
 /* ---- ABORT ---- */

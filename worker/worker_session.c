@@ -47,6 +47,13 @@ segq__worker_result_send (job_t *job)
             segq_msg_destroy (&msg);
             return;
         }
+    /* where generate jobs find their models loaded now (SPEC: RESULT hot) */
+    segq_hot_model_t hot [64];
+    size_t n_hot = self->gen_servers ? segq__gen_servers_hot (self->gen_servers, hot, 64) : 0;
+    if (n_hot && (r->hot = calloc (n_hot, sizeof *r->hot))) {
+        memcpy (r->hot, hot, n_hot * sizeof *hot);
+        r->n_hot = n_hot;
+    }
     if (segq__worker_send (self, &msg) == 0)
         job->result_sent_ms = self->last_sent_ms;
 }

@@ -479,3 +479,61 @@ Test (scheduler, user_priority_change_reorders_own_jobs_only, .timeout = 10)
     for (int i = 0; i < 4; i++)
         free (jobs [i]);
 }
+
+/* A job goes to a node that holds its model (a worker's generation server),
+   on the GPU that holds it, before the best fit; no model, or one held
+   nowhere where the job would run, leaves the best fit. */
+Test (scheduler, a_job_goes_where_its_model_is_hot, .timeout = 10)
+{
+    segq__sched_t *sched = segq__sched_new ();
+    segq__sched_gpu_t small [1] = { { 0, 8 * GB } }, two [2] = { { 0, 80 * GB }, { 1, 80 * GB } };
+    segq__sched_node_t *tight = segq__sched_node_new (sched, NULL, 4, small, 1, 1, 0);
+    segq__sched_node_t *roomy = segq__sched_node_new (sched, NULL, 4, two, 2, 1, 0);
+    const uint64_t model = 0x1234, other = 0x5678;
+    segq__sched_hot_t hot [] = { { 1, model }, { -1, other } };
+    segq__sched_node_set_hot (roomy, hot, 2);
+    /* GPU packing alone would pick the small GPU of `tight` */
+    struct {
+        uint64_t affinity, gpu_mem;
+        segq__sched_node_t *node;
+        int32_t gpu;
+    } cases [] = {
+        { model, 2 * GB, roomy, 1 }, /* hot on GPU 1 */
+        { 0, 2 * GB, tight, 0 },     /* no model: best fit */
+        { other, 2 * GB, tight, 0 }, /* hot on CPUs only: not for a GPU job */
+        { other, 0, roomy, -1 },     /* ... but for a CPU job */
+        { 0x9999, 0, tight, -1 },    /* hot nowhere: most free slots, a tie: the first */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        segq__sched_job_t job = { .seq = i + 1,
+                                  .gpu_mem = cases [i].gpu_mem,
+                                  .cpu_slots = cases [i].gpu_mem ? 0 : 1,
+                                  .affinity = cases [i].affinity,
+                                  .user = segq__sched_user (sched, "alice") };
+        cr_assert_eq (segq__sched_enqueue (sched, &job), 0);
+        record_t record = { .count = 0 };
+        cr_assert_eq (segq__sched_dispatch (sched, 1, s_record, &record), 1);
+        cr_expect_eq (record.nodes [0], cases [i].node, "case %zu: wrong node", i);
+        cr_expect_eq (record.gpus [0], cases [i].gpu, "case %zu: GPU %d", i, record.gpus [0]);
+        segq__sched_release (sched, &job);
+    }
+    /* a hot GPU without room for the job is passed over */
+    segq__sched_job_t filler = {
+        .seq = 9, .gpu_mem = 2 * GB, .affinity = model, .user = segq__sched_user (sched, "bob")
+    };
+    segq__sched_job_t big = {
+        .seq = 10, .gpu_mem = 79 * GB, .affinity = model, .user = filler.user
+    };
+    record_t record = { .count = 0 };
+    cr_assert_eq (segq__sched_enqueue (sched, &filler), 0);
+    cr_assert_eq (segq__sched_dispatch (sched, 1, s_record, &record), 1);
+    cr_assert (record.nodes [0] == roomy && record.gpus [0] == 1, "the filler on the hot GPU");
+    cr_assert_eq (segq__sched_enqueue (sched, &big), 0);
+    record.count = 0;
+    cr_assert_eq (segq__sched_dispatch (sched, 1, s_record, &record), 1);
+    cr_expect (record.nodes [0] == roomy && record.gpus [0] == 0, "79G beside the filler: GPU %d",
+               record.gpus [0]);
+    segq__sched_release (sched, &big);
+    segq__sched_release (sched, &filler);
+    segq__sched_destroy (&sched);
+}

@@ -51,6 +51,16 @@ if(TARGET segq_pipeline AND TARGET segqd AND TARGET segq-worker AND TARGET segq)
     LABELS torch TIMEOUT 480)
   target_include_directories(test_e2e_pipeline PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
   add_dependencies(test_e2e_pipeline segqd segq-worker segq segq-run)
+
+  # The worker's generation server (segq-run serve): models kept loaded,
+  # a cancelled or killed server failing only its job.
+  segq_add_test(NAME test_e2e_gen_server
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_gen_server.c ${CMAKE_CURRENT_LIST_DIR}/e2e_fixture.c
+      ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
+    LIBS segq_client segq_image PkgConfig::JANSSON
+    LABELS torch TIMEOUT 300)
+  target_include_directories(test_e2e_gen_server PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
+  add_dependencies(test_e2e_gen_server segqd segq-worker segq segq-run)
 endif()
 
 if(TARGET segq_sample)

@@ -340,22 +340,14 @@ harness_start_worker (harness_t *self, const char *node, int cpu_slots, const ch
     unlink (w->ready);
     char slots [16];
     snprintf (slots, sizeof slots, "%d", cpu_slots);
-    const char *argv [48] = { harness_binary ("segq-worker"),
-                              "--broker",
-                              self->endpoint,
-                              "--node",
-                              node,
-                              "--cpu-slots",
-                              slots,
-                              "--work-dir",
-                              w->work_dir,
-                              "--cache-dir",
-                              w->cache_dir,
-                              "--ready-file",
-                              w->ready,
-                              "--kill-grace-ms",
-                              "1000" };
-    size_t n = 15;
+    const char *argv [48] = { harness_binary ("segq-worker"), "--broker", self->endpoint, "--node",
+                              node, "--cpu-slots", slots, "--work-dir", w->work_dir, "--cache-dir",
+                              w->cache_dir, "--ready-file", w->ready, "--kill-grace-ms", "1000",
+                              /* generate as a child of its own, as stand-in
+                                 segq-run scripts expect; a test may give
+                                 another --model-cache in extra */
+                              "--model-cache", "0" };
+    size_t n = 17;
     for (size_t i = 0; extra && extra [i] && n < 47; i++)
         argv [n++] = extra [i];
     /* putenv keeps the pointer: static storage per worker slot. */

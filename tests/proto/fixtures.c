@@ -563,6 +563,12 @@ fixture_msg (segq_msg_type_t type, bool full)
             m->u.result.reason = s_str ("killed by signal 11 (Segmentation fault)");
             m->u.result.n_outputs = 2;
             m->u.result.outputs = s_artifacts (2);
+            m->u.result.n_hot = 2;
+            m->u.result.hot = s_need (calloc (2, sizeof (segq_hot_model_t)));
+            m->u.result.hot [0].gpu = -1;
+            strcpy (m->u.result.hot [0].hash, fixture_hash (3));
+            m->u.result.hot [1].gpu = 7;
+            strcpy (m->u.result.hot [1].hash, fixture_hash (4));
         }
         break;
     case SEGQ_MSG_RESULT_ACK:

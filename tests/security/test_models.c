@@ -98,7 +98,8 @@ s_start (bool with_keys)
     s_start_broker (NULL);
     char cert [900];
     snprintf (cert, sizeof cert, "%s/w1.cert", certs);
-    /* one stand-in process per job */
+    /* one stand-in process per job (the harness's workers keep no
+       generation servers) */
     const char *argv [12] = { "--segq-run", fake };
     size_t n = 2;
     if (keyed) {

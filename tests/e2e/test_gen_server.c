@@ -1,0 +1,183 @@
+/*  test_gen_server.c: the lab's generation service through the queue, with
+    real segqd, segq-worker (keeping a generation server: --model-cache)
+    and segq-run. A tiny training registers model `tiny`; generating from
+    it by name twice loads it once (the second job's log says so) and gives
+    two manifests that name the model and their own seeds; a cancelled
+    generation and one whose server is killed end alone (cancelled,
+    killed), and the next request is served by a new server. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "e2e_fixture.h"
+#include "harness.h"
+
+static harness_t *h;
+static int worker;
+
+static void
+s_cli_ok (const char *const *argv, char *out, size_t len)
+{
+    char err [4096];
+    int rc = harness_cli (h, out, len, err, sizeof err, argv);
+    H_ASSERT (h, rc == 0, "segq %s %s: exit %d: %s", argv [0], argv [1] ? argv [1] : "", rc, err);
+}
+
+static void
+s_submit (const char *const *argv, char *id, size_t len)
+{
+    char err [4096];
+    H_ASSERT (h, harness_submit (h, argv, id, len, err, sizeof err) == 0, "segq submit: %s", err);
+}
+
+/* Waits for the job to end in `state`. */
+static void
+s_ends (const char *job, segq_job_state_t state)
+{
+    segq_client_t *c = harness_client (h, 0);
+    segq_job_info_t info;
+    H_ASSERT (h, harness_wait_final (c, job, 240000, &info) == 0, "%s never ended", job);
+    H_ASSERT (h, info.state == state, "%s ended %s (%s), not %s", job,
+              segq_job_state_name (info.state), info.reason ? info.reason : "",
+              segq_job_state_name (state));
+    segq_job_info_clear (&info);
+    segq_client_destroy (&c);
+}
+
+/* A generation of `count` pairs from model `tiny`. */
+static void
+s_generate (const char *count, char *job, size_t len)
+{
+    const char *argv [] = { "submit", "generate", "--model", "tiny", "--count",
+                            count,    "--cpu",    "1",       NULL };
+    s_submit (argv, job, len);
+}
+
+/* Whether the job's log says `text`. */
+static bool
+s_log_says (const char *job, const char *text)
+{
+    static char out [1 << 16];
+    const char *argv [] = { "logs", job, NULL };
+    s_cli_ok (argv, out, sizeof out);
+    return strstr (out, text) != NULL;
+}
+
+/* The manifest's first data row of a generation, fetched. */
+static void
+s_manifest_row (const char *job, char *row, size_t len)
+{
+    char dir [700], path [800], out [4096];
+    snprintf (dir, sizeof dir, "%s/fetched-%s", h->dir, job);
+    const char *argv [] = { "fetch", job, "-o", dir, NULL };
+    s_cli_ok (argv, out, sizeof out);
+    snprintf (path, sizeof path, "%s/manifest.csv", dir);
+    FILE *f = fopen (path, "r");
+    cr_assert_not_null (f, "no %s", path);
+    cr_assert_not_null (fgets (row, (int) len, f)); /* the header */
+    cr_assert_not_null (fgets (row, (int) len, f), "%s has no pairs", path);
+    fclose (f);
+}
+
+/* The pid of the generation server that runs `job`, from the worker's log. */
+static pid_t
+s_server_of (const char *job)
+{
+    char line [600], key [64];
+    snprintf (key, sizeof key, "%s#1: generate started (pid ", job);
+    H_ASSERT (h, harness_wait_text (h->workers [worker].log, key, 60000) == 0,
+              "%s never started on the server", job);
+    FILE *f = fopen (h->workers [worker].log, "r");
+    cr_assert_not_null (f);
+    pid_t pid = 0;
+    while (fgets (line, sizeof line, f))
+        if (strstr (line, key) && strstr (line, "generation server"))
+            pid = (pid_t) atoi (strstr (line, key) + strlen (key));
+    fclose (f);
+    cr_assert_gt (pid, 0, "%s did not run on the generation server", job);
+    return pid;
+}
+
+Test (e2e, generation_server_keeps_models_and_fails_alone, .timeout = 600)
+{
+    h = harness_new ("e2e-gen-server");
+    cr_assert_not_null (h);
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    const char *bin = getenv ("SEGQ_BINARY_DIR");
+    char segq_run [1024];
+    snprintf (segq_run, sizeof segq_run, "%s/pipeline/segq-run",
+              bin && *bin ? bin : SEGQ_BINARY_DIR);
+    const char *extra [] = { "--segq-run",    segq_run, "--kinds", "train,generate",
+                             "--model-cache", "64M",    "-v",      NULL };
+    worker = harness_start_worker (h, "ml", 2, extra);
+    H_ASSERT (h, worker >= 0, "worker did not register");
+
+    char image [600], mask [600], train [64];
+    static char out [1 << 16];
+    snprintf (image, sizeof image, "%s/polyp.png", h->dir);
+    snprintf (mask, sizeof mask, "%s/polyp-mask.png", h->dir);
+    e2e_write_polyp (image, mask);
+    const char *train_argv [] = { "submit",    "train", "--image",    image, "--mask",     mask,
+                                  "--name",    "tiny",  "--max-size", "24",  "--min-size", "12",
+                                  "--niter",   "5",     "--previews", "0",   "--nfc",      "8",
+                                  "--nfc-max", "8",     "--cpu",      "2",   NULL };
+    s_submit (train_argv, train, sizeof train);
+    s_ends (train, SEGQ_JOB_SUCCEEDED);
+
+    /* loaded once, then kept */
+    char first [64], second [64], row1 [4096], row2 [4096];
+    s_generate ("3", first, sizeof first);
+    s_ends (first, SEGQ_JOB_SUCCEEDED);
+    s_generate ("3", second, sizeof second);
+    s_ends (second, SEGQ_JOB_SUCCEEDED);
+    cr_assert (s_log_says (first, "loaded, and kept"), "the first job did not load the model");
+    cr_assert (s_log_says (second, "loaded already"), "the second job loaded the model again");
+    cr_assert_eq (s_server_of (first), s_server_of (second), "two servers for one device");
+    s_manifest_row (first, row1, sizeof row1);
+    s_manifest_row (second, row2, sizeof row2);
+    char model_id [128];
+    snprintf (model_id, sizeof model_id, "\"m-%s\",\"tiny\"", train);
+    cr_assert (strstr (row1, model_id) && strstr (row2, model_id), "no model in: %s", row1);
+    cr_assert (!strstr (row1, h->dir) && !strstr (row1, "/jobs/"), "a path in: %s", row1);
+    cr_assert_str_neq (row1, row2, "two requests gave the same pairs");
+
+    /* a cancel ends the job the server ran, and only it */
+    char long_job [64];
+    s_generate ("1000000", long_job, sizeof long_job);
+    pid_t server = s_server_of (long_job);
+    segq_client_t *c = harness_client (h, 0);
+    H_ASSERT (h, harness_wait_state (c, long_job, SEGQ_JOB_RUNNING, 60000) == 0, "never ran");
+    const char *cancel [] = { "cancel", long_job, NULL };
+    s_cli_ok (cancel, out, sizeof out);
+    s_ends (long_job, SEGQ_JOB_CANCELLED);
+    char after [64];
+    s_generate ("2", after, sizeof after);
+    s_ends (after, SEGQ_JOB_SUCCEEDED);
+    cr_assert_neq (s_server_of (after), server, "the cancelled job's server served again");
+    cr_assert (s_log_says (after, "loaded, and kept"), "a new server had the model already");
+
+    /* a server that dies takes its job, not the worker */
+    char killed [64];
+    s_generate ("1000000", killed, sizeof killed);
+    server = s_server_of (killed);
+    H_ASSERT (h, harness_wait_state (c, killed, SEGQ_JOB_RUNNING, 60000) == 0, "never ran");
+    cr_assert_eq (kill (server, SIGKILL), 0);
+    segq_job_info_t info;
+    H_ASSERT (h, harness_wait_final (c, killed, 60000, &info) == 0, "never ended");
+    cr_assert (info.state == SEGQ_JOB_FAILED || info.state == SEGQ_JOB_QUEUED, "%s",
+               segq_job_state_name (info.state));
+    cr_assert (info.reason && strstr (info.reason, "signal 9"), "reason: %s",
+               info.reason ? info.reason : "");
+    segq_job_info_clear (&info);
+    segq_client_destroy (&c);
+    H_ASSERT (h, harness_worker_alive (h, worker), "the worker died with its server");
+    s_generate ("2", after, sizeof after);
+    s_ends (after, SEGQ_JOB_SUCCEEDED);
+    char why [512];
+    H_ASSERT (h, harness_stop (h, why, sizeof why) == 0, "%s", why);
+    harness_destroy (&h);
+}

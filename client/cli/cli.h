@@ -85,6 +85,12 @@ int cli_expand_arrays (cli_globals_t *g, const char *cmd, segq_client_t *client,
    new count. owned: the dropped ones are freed. */
 size_t cli_unique (char **ids, size_t n, bool owned);
 
+/* Fetches job's output `name` to dir/NAME (its directories made as
+   needed; path gets it): CLI_OK, or CLI_FAILED said as `cmd`. */
+int cli_fetch_output (cli_globals_t *g, const char *cmd, segq_client_t *client, const char *job,
+                      const char *name, const char *dir, char *path, size_t path_len,
+                      char hash [SEGQ_HASH_HEX_LEN + 1]);
+
 /* Formatting (cli_format.c). */
 json_t *cli_job_json (const segq_job_info_t *job);
 json_t *cli_worker_json (const segq_worker_info_t *worker);

@@ -22,6 +22,20 @@ s_make_parents (char *path)
     return 0;
 }
 
+int
+cli_fetch_output (cli_globals_t *g, const char *cmd, segq_client_t *client, const char *job,
+                  const char *name, const char *dir, char *path, size_t path_len,
+                  char hash [SEGQ_HASH_HEX_LEN + 1])
+{
+    snprintf (path, path_len, "%s/%s", dir, name);
+    if (s_make_parents (path) != 0)
+        return cli_error (g, cmd, CLI_FAILED, "cannot create the directories of '%s': %s", path,
+                          strerror (errno));
+    if (segq_client_fetch (client, job, name, path, hash) < 0)
+        return cli_error (g, cmd, CLI_FAILED, "%s", segq_client_error (client));
+    return CLI_OK;
+}
+
 /* The outputs of one job (all, or names[0..n_names)) into dir. */
 static int
 s_fetch_job (cli_globals_t *g, segq_client_t *client, const char *job, const char *dir,
@@ -79,18 +93,10 @@ s_fetch_job (cli_globals_t *g, segq_client_t *client, const char *job, const cha
                             "refusing output name '%s': not a plain relative path", out->name);
             break;
         }
-        char path [4096];
-        snprintf (path, sizeof path, "%s/%s", dir, out->name);
-        if (s_make_parents (path) != 0) {
-            rc = cli_error (g, "fetch", CLI_FAILED, "cannot create the directories of '%s': %s",
-                            path, strerror (errno));
+        char path [4096], hash [SEGQ_HASH_HEX_LEN + 1];
+        rc = cli_fetch_output (g, "fetch", client, job, out->name, dir, path, sizeof path, hash);
+        if (rc != CLI_OK)
             break;
-        }
-        char hash [SEGQ_HASH_HEX_LEN + 1];
-        if (segq_client_fetch (client, job, out->name, path, hash) < 0) {
-            rc = cli_error (g, "fetch", CLI_FAILED, "%s", segq_client_error (client));
-            break;
-        }
         char size [32];
         cli_format_size (out->size, size, sizeof size);
         if (json_out)

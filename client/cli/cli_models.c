@@ -14,11 +14,14 @@
 #include <string.h>
 #include <time.h>
 
-enum { OPT_USER = 2000, OPT_TAG, OPT_WITH, OPT_LAB, OPT_UNSHARE };
+enum { OPT_USER = 2000, OPT_TAG, OPT_WITH, OPT_LAB, OPT_UNSHARE, OPT_PREVIEW };
+
+/* Pairs `show --preview` fetches from the model's newest generation. */
+#define PREVIEW_PAIRS 4
 
 static const char s_help [] =
     "usage: segq models [--user USER] [--tag TAG] [--json]\n"
-    "       segq models show MODEL [--json]\n"
+    "       segq models show MODEL [--preview DIR] [--json]\n"
     "       segq models rename MODEL NEW_NAME\n"
     "       segq models tag|untag MODEL TAG...\n"
     "       segq models note MODEL TEXT        (\"\" clears it)\n"
@@ -29,6 +32,8 @@ static const char s_help [] =
     "submit), owned by who trained it. `segq models` lists yours and those shared\n"
     "with you (an admin: all). MODEL is a NAME, OWNER/NAME or an id (m-...).\n\n"
     "Generate from one by name: segq submit generate --model NAME --count N.\n"
+    "show --preview DIR fetches a few pairs of the newest generation from it\n"
+    "that you may read.\n"
     "Sharing lets the users named (or, with --lab, everyone) generate from the\n"
     "model and read what they generated, never its training image, mask, previews\n"
     "or losses, nor its checkpoint. But a SinGAN model is close to its one image:\n"
@@ -180,7 +185,8 @@ s_split_users (char *text, const char **users, size_t max)
 
 typedef struct {
     segq_model_request_t request;
-    char *with; /* --with's value */
+    char *with;    /* --with's value */
+    char *preview; /* --preview's folder */
     bool unshare;
 } models_args_t;
 
@@ -196,6 +202,7 @@ s_options (cli_globals_t *g, int argc, char **argv, models_args_t *args)
         { "with", required_argument, NULL, OPT_WITH },
         { "lab", no_argument, NULL, OPT_LAB },
         { "unshare", no_argument, NULL, OPT_UNSHARE },
+        { "preview", required_argument, NULL, OPT_PREVIEW },
         { 0 },
     };
     int opt;
@@ -210,6 +217,8 @@ s_options (cli_globals_t *g, int argc, char **argv, models_args_t *args)
             args->request.lab = true;
         else if (opt == OPT_UNSHARE)
             args->unshare = true;
+        else if (opt == OPT_PREVIEW)
+            args->preview = optarg;
     }
     return opt == CLI_OPT_END ? CLI_OK : CLI_OPT_RESULT (opt);
 }
@@ -243,12 +252,45 @@ s_parse (cli_globals_t *g, int argc, char **argv, models_args_t *args, char ***w
         return cli_usage_error (g, "models", "%s: give --with USER[,USER...] or --lab", sub->word);
     if (!shares && (args->with || args->request.lab || args->unshare))
         return cli_usage_error (g, "models", "--with, --lab and --unshare go with share");
+    if (args->preview && sub->op != SEGQ_MODEL_SHOW)
+        return cli_usage_error (g, "models", "--preview goes with show");
     if ((sub->args >= 0 && *n_words != sub->args) || (sub->args < 0 && *n_words < 1))
         return cli_usage_error (g, "models", "%s: expected %s after the model", sub->word,
                                 sub->args == 0   ? "nothing"
                                 : sub->args == 1 ? "one word"
                                                  : "one or more");
     return CLI_OK;
+}
+
+/* A few pairs of the model's newest generation into dir (`show --preview`). */
+static int
+s_preview (cli_globals_t *g, segq_client_t *client, const segq_model_info_t *m, const char *dir)
+{
+    if (!m->samples)
+        return cli_error (g, "models", CLI_FAILED,
+                          "%s has no generation you may read yet: generate from it first "
+                          "(segq submit generate --model %s --count %d)",
+                          m->name, m->id, PREVIEW_PAIRS);
+    segq_job_info_t job;
+    if (segq_client_job (client, m->samples, false, &job) < 0)
+        return cli_error (g, "models", CLI_FAILED, "%s", segq_client_error (client));
+    int rc = CLI_OK, pairs = 0;
+    for (size_t i = 0; i < job.n_outputs && pairs < PREVIEW_PAIRS && rc == CLI_OK; i++) {
+        const char *name = job.outputs [i].name;
+        if (strncmp (name, "images/", 7) != 0 || !segq_name_valid (name))
+            continue;
+        char mask [SEGQ_MAX_NAME + 8], path [4096], mask_path [4096], hash [SEGQ_HASH_HEX_LEN + 1];
+        snprintf (mask, sizeof mask, "masks/%s", name + 7);
+        rc = cli_fetch_output (g, "models", client, m->samples, name, dir, path, sizeof path, hash);
+        if (rc == CLI_OK)
+            rc = cli_fetch_output (g, "models", client, m->samples, mask, dir, mask_path,
+                                   sizeof mask_path, hash);
+        if (rc == CLI_OK && !g->json)
+            printf ("  preview     %s  %s\n", path, mask_path);
+        pairs++;
+    }
+    segq_job_info_clear (&job);
+    return rc;
 }
 
 /* Sends the request once per word (tags), or once; prints the outcome. */
@@ -285,6 +327,8 @@ s_run (cli_globals_t *g, segq_client_t *client, models_args_t *args, char **word
     else if (rc == CLI_OK && n)
         printf ("removed %s (%s) from the catalogue; its training job %s stays until purged\n",
                 models [0].id, models [0].name, models [0].job);
+    if (rc == CLI_OK && n && args->preview)
+        rc = s_preview (g, client, &models [0], args->preview);
     segq_models_free (&models, n);
     return rc;
 }

@@ -7,6 +7,7 @@
     killed), and the next request is served by a new server. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -83,6 +84,21 @@ s_manifest_row (const char *job, char *row, size_t len)
     fclose (f);
 }
 
+/* Files in dir/sub. */
+static int
+s_count_files (const char *dir, const char *sub)
+{
+    char path [800];
+    snprintf (path, sizeof path, "%s/%s", dir, sub);
+    DIR *d = opendir (path);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir (d));)
+        n += e->d_name [0] != '.';
+    if (d)
+        closedir (d);
+    return n;
+}
+
 /* The pid of the generation server that runs `job`, from the worker's log. */
 static pid_t
 s_server_of (const char *job)
@@ -144,6 +160,16 @@ Test (e2e, generation_server_keeps_models_and_fails_alone, .timeout = 600)
     cr_assert (strstr (row1, model_id) && strstr (row2, model_id), "no model in: %s", row1);
     cr_assert (!strstr (row1, h->dir) && !strstr (row1, "/jobs/"), "a path in: %s", row1);
     cr_assert_str_neq (row1, row2, "two requests gave the same pairs");
+    /* `models show --preview`: a few pairs of the newest generation */
+    char preview [700];
+    snprintf (preview, sizeof preview, "%s/preview", h->dir);
+    const char *show [] = { "models", "show", "tiny", "--preview", preview, NULL };
+    s_cli_ok (show, out, sizeof out);
+    char samples [128];
+    snprintf (samples, sizeof samples, "samples     job %s", second);
+    cr_assert (strstr (out, samples), "the newest generation is not the preview: %s", out);
+    cr_assert_eq (s_count_files (preview, "images"), 3, "%s", out);
+    cr_assert_eq (s_count_files (preview, "masks"), 3, "%s", out);
 
     /* a cancel ends the job the server ran, and only it */
     char long_job [64];

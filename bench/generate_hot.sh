@@ -7,16 +7,18 @@
 #         own: process start, libtorch initialisation, checkpoint load);
 #   hot:  a worker with its generation server, after one warm-up request.
 # For each, ROUNDS requests of 16 pairs, submit to fetched files; prints
-# each time, the median, and the median of the pairs' own compute (the
-# "generated N pairs ... in X s" of the job's log), so the fixed cost =
-# time - compute; then one request of 500 pairs from the hot server:
+# each time, the medians of the times and of the pairs' own compute (the
+# "generated N pairs ... in X s" of the job's log), and of the fixed cost
+# (each request's time - its compute); then one request of 500 pairs from the hot server:
 # pairs/s submit to fetched. Goal (CPU): the hot fixed cost at most a
 # tenth of the cold one; (GPU) 16 hot pairs fetched in under 1 s and 3x
 # faster than cold.
 #
-#   bench/generate_hot.sh [BUILD_DIR] [ROUNDS] [THREADS] [GPUS]
+#   bench/generate_hot.sh [BUILD_DIR] [ROUNDS] [THREADS] [GPUS] [WAIT_MS]
 #     defaults: build/release, 5 rounds, 2 threads, "" (CPU; "auto": the
-#     worker's GPUs, with --gpu-mem 2G per job)
+#     worker's GPUs, with --gpu-mem 2G per job), 50 (`segq wait
+#     --interval`: how often it asks the broker; its default, 200 ms, adds
+#     100 ms on average to every request, hot or cold)
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -24,6 +26,7 @@ build=${1:-build/release}
 rounds=${2:-5}
 threads=${3:-2}
 gpus=${4:-}
+wait_ms=${5:-50}
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/deploy/local_queue.sh"
 
@@ -56,7 +59,7 @@ request() {
   local count=$1 t0 t1 job dir
   t0=$(now)
   job=$("$segq" submit generate --model "$model" --count "$count" "${resources[@]}" 2>/dev/null)
-  "$segq" wait "$job" >/dev/null
+  "$segq" wait --interval "$wait_ms" "$job" >/dev/null
   dir=$tmp/out-$job
   "$segq" fetch "$job" -o "$dir" >/dev/null
   t1=$(now)
@@ -77,7 +80,7 @@ phase() {
   done
   total=$(cut -d' ' -f1 "$tmp/$name.times" | median)
   compute=$(cut -d' ' -f2 "$tmp/$name.times" | median)
-  fixed=$(echo "$total - $compute" | bc -l)
+  fixed=$(awk '{print $1 - $2}' "$tmp/$name.times" | median)
   printf '%s: median %.3f s, pairs %.3f s, fixed cost %.3f s\n' "$name" "$total" "$compute" "$fixed"
   echo "$fixed" >"$tmp/$name.fixed"
   echo "$total" >"$tmp/$name.total"

@@ -99,21 +99,11 @@ s_count_files (const char *dir, const char *sub)
     return n;
 }
 
-/* The pid of the generation server that runs `job`, from the worker's log. */
+/* The server that ran job; a job that ran as a process of its own fails. */
 static pid_t
-s_server_of (const char *job)
+s_server (const char *job)
 {
-    char line [600], key [64];
-    snprintf (key, sizeof key, "%s#1: generate started (pid ", job);
-    H_ASSERT (h, harness_wait_text (h->workers [worker].log, key, 60000) == 0,
-              "%s never started on the server", job);
-    FILE *f = fopen (h->workers [worker].log, "r");
-    cr_assert_not_null (f);
-    pid_t pid = 0;
-    while (fgets (line, sizeof line, f))
-        if (strstr (line, key) && strstr (line, "generation server"))
-            pid = (pid_t) atoi (strstr (line, key) + strlen (key));
-    fclose (f);
+    pid_t pid = harness_gen_server_of (h, worker, job, 60000);
     cr_assert_gt (pid, 0, "%s did not run on the generation server", job);
     return pid;
 }
@@ -152,7 +142,7 @@ Test (e2e, generation_server_keeps_models_and_fails_alone, .timeout = 600)
     s_ends (second, SEGQ_JOB_SUCCEEDED);
     cr_assert (s_log_says (first, "loaded, and kept"), "the first job did not load the model");
     cr_assert (s_log_says (second, "loaded already"), "the second job loaded the model again");
-    cr_assert_eq (s_server_of (first), s_server_of (second), "two servers for one device");
+    cr_assert_eq (s_server (first), s_server (second), "two servers for one device");
     s_manifest_row (first, row1, sizeof row1);
     s_manifest_row (second, row2, sizeof row2);
     char model_id [128];
@@ -174,7 +164,7 @@ Test (e2e, generation_server_keeps_models_and_fails_alone, .timeout = 600)
     /* a cancel ends the job the server ran, and only it */
     char long_job [64];
     s_generate ("1000000", long_job, sizeof long_job);
-    pid_t server = s_server_of (long_job);
+    pid_t server = s_server (long_job);
     segq_client_t *c = harness_client (h, 0);
     H_ASSERT (h, harness_wait_state (c, long_job, SEGQ_JOB_RUNNING, 60000) == 0, "never ran");
     const char *cancel [] = { "cancel", long_job, NULL };
@@ -183,13 +173,13 @@ Test (e2e, generation_server_keeps_models_and_fails_alone, .timeout = 600)
     char after [64];
     s_generate ("2", after, sizeof after);
     s_ends (after, SEGQ_JOB_SUCCEEDED);
-    cr_assert_neq (s_server_of (after), server, "the cancelled job's server served again");
+    cr_assert_neq (s_server (after), server, "the cancelled job's server served again");
     cr_assert (s_log_says (after, "loaded, and kept"), "a new server had the model already");
 
     /* a server that dies takes its job, not the worker */
     char killed [64];
     s_generate ("1000000", killed, sizeof killed);
-    server = s_server_of (killed);
+    server = s_server (killed);
     H_ASSERT (h, harness_wait_state (c, killed, SEGQ_JOB_RUNNING, 60000) == 0, "never ran");
     cr_assert_eq (kill (server, SIGKILL), 0);
     segq_job_info_t info;

@@ -613,6 +613,32 @@ s_tail (const char *path, size_t bytes)
     fclose (f);
 }
 
+long
+harness_worker_log_number (harness_t *self, int index, const char *key, const char *also,
+                           int timeout_ms)
+{
+    const char *path = self->workers [index].log;
+    if (harness_wait_text (path, key, timeout_ms) != 0)
+        return 0;
+    FILE *f = fopen (path, "r");
+    char line [1024];
+    long number = 0;
+    while (f && fgets (line, sizeof line, f))
+        if (strstr (line, key) && (!also || strstr (line, also)))
+            number = atol (strstr (line, key) + strlen (key));
+    if (f)
+        fclose (f);
+    return number;
+}
+
+pid_t
+harness_gen_server_of (harness_t *self, int index, const char *job, int timeout_ms)
+{
+    char key [64];
+    snprintf (key, sizeof key, "%s#1: generate started (pid ", job);
+    return (pid_t) harness_worker_log_number (self, index, key, "generation server", timeout_ms);
+}
+
 void
 harness_dump_logs (harness_t *self)
 {

@@ -121,6 +121,17 @@ int harness_wait_journal (harness_t *self, const char *job, unsigned attempt, in
    SEGQ_ETIMEOUT. */
 int harness_wait_text (const char *path, const char *text, int timeout_ms);
 
+/* The number right after `key` on the last line of worker `index`'s log
+   that holds key (and `also`, unless NULL), waiting up to timeout_ms for
+   key to appear: a pid the worker logged, say. 0 if none. */
+long harness_worker_log_number (harness_t *self, int index, const char *key, const char *also,
+                                int timeout_ms);
+
+/* The pid of the generation server that ran attempt 1 of `job` on worker
+   `index` (from its log, waiting up to timeout_ms); 0 if the job ran as a
+   process of its own (or never started). */
+pid_t harness_gen_server_of (harness_t *self, int index, const char *job, int timeout_ms);
+
 /* Print the tail of every process log to stderr (for failing tests). */
 void harness_dump_logs (harness_t *self);
 

@@ -27,4 +27,16 @@ if(TARGET segqd AND TARGET segq_client)
     LIBS segq_client PkgConfig::JANSSON TIMEOUT 400)
   target_include_directories(test_worker_segqd PRIVATE ${SEGQ_WORKER_TESTS}/../integration)
   add_dependencies(test_worker_segqd segqd segq-worker segq-testkind)
+
+  # The generation servers, with a stand-in `segq-run serve` (plain C, no
+  # torch), so gen_server.c and the runner's served jobs run sanitized.
+  add_executable(stand-in-serve ${SEGQ_WORKER_TESTS}/stand_in_serve.c)
+  segq_add_test(NAME test_worker_gen_server
+    SOURCES ${SEGQ_WORKER_TESTS}/test_gen_server.c
+            ${SEGQ_WORKER_TESTS}/../integration/harness.c
+    LIBS segq_client PkgConfig::JANSSON TIMEOUT 180)
+  target_include_directories(test_worker_gen_server PRIVATE ${SEGQ_WORKER_TESTS}/../integration)
+  target_compile_definitions(test_worker_gen_server PRIVATE
+    SEGQ_STAND_IN_SERVE="$<TARGET_FILE:stand-in-serve>")
+  add_dependencies(test_worker_gen_server segqd segq-worker segq stand-in-serve)
 endif()

@@ -1,0 +1,83 @@
+/*  test_gen_server.c: the worker's generation servers (gen_server.h)
+    under the sanitizers, with real segqd, segq-worker and segq and a
+    stand-in `segq-run serve` (stand_in_serve.c): two generations share
+    one server; a server that crashes or is cancelled ends only its job,
+    and the next generation gets a new one; the worker stops cleanly (its
+    leak check passes). The real server: tests/e2e/test_gen_server.c. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+
+static harness_t *h;
+static int worker;
+static char model [700];
+
+static void
+s_generate (const char *count, segq_job_state_t want, char *job, size_t len)
+{
+    char err [4096];
+    const char *argv [] = { "submit", "generate", "--model", model, "--count", count, NULL };
+    H_ASSERT (h, harness_submit (h, argv, job, len, err, sizeof err) == 0, "submit: %s", err);
+    if (want == SEGQ_JOB_RUNNING) {
+        segq_client_t *c = harness_client (h, 0);
+        H_ASSERT (h, harness_wait_state (c, job, want, 30000) == 0, "%s never ran", job);
+        segq_client_destroy (&c);
+        return;
+    }
+    segq_client_t *c = harness_client (h, 0);
+    segq_job_info_t info;
+    H_ASSERT (h, harness_wait_final (c, job, 30000, &info) == 0, "%s never ended", job);
+    H_ASSERT (h, info.state == want, "%s ended %s (%s)", job, segq_job_state_name (info.state),
+              info.reason ? info.reason : "");
+    segq_job_info_clear (&info);
+    segq_client_destroy (&c);
+}
+
+/* The server that ran job; a job that ran as a process of its own fails. */
+static pid_t
+s_server (const char *job)
+{
+    pid_t pid = harness_gen_server_of (h, worker, job, 60000);
+    cr_assert_gt (pid, 0, "%s did not run on the generation server", job);
+    return pid;
+}
+
+Test (worker, generation_servers_fail_alone_and_stop_cleanly, .timeout = 120)
+{
+    h = harness_new ("gen-server");
+    cr_assert_not_null (h);
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    snprintf (model, sizeof model, "%s/model.safetensors", h->dir);
+    cr_assert_eq (harness_write_random_file (model, 4096, 3), 0);
+    const char *extra [] = {
+        "--segq-run", SEGQ_STAND_IN_SERVE, "--kinds", "generate", "--model-cache", "1M", "-v", NULL
+    };
+    worker = harness_start_worker (h, "w1", 2, extra);
+    H_ASSERT (h, worker >= 0, "worker did not register");
+
+    char a [64], b [64], crash [64], c [64], hang [64], d [64], out [1024], err [1024];
+    s_generate ("2", SEGQ_JOB_SUCCEEDED, a, sizeof a);
+    s_generate ("2", SEGQ_JOB_SUCCEEDED, b, sizeof b);
+    pid_t server = s_server (a);
+    cr_assert_eq (s_server (b), server, "a second server for one device");
+
+    s_generate ("666", SEGQ_JOB_FAILED, crash, sizeof crash);
+    s_generate ("2", SEGQ_JOB_SUCCEEDED, c, sizeof c);
+    cr_assert_neq (s_server (c), server, "the crashed server served again");
+    server = s_server (c);
+
+    s_generate ("777", SEGQ_JOB_RUNNING, hang, sizeof hang);
+    const char *cancel [] = { "cancel", hang, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, cancel) == 0, "%s", err);
+    segq_client_t *cl = harness_client (h, 0);
+    H_ASSERT (h, harness_wait_state (cl, hang, SEGQ_JOB_CANCELLED, 30000) == 0, "not cancelled");
+    segq_client_destroy (&cl);
+    s_generate ("2", SEGQ_JOB_SUCCEEDED, d, sizeof d);
+    cr_assert_neq (s_server (d), server, "the cancelled job's server served again");
+    H_ASSERT (h, harness_worker_alive (h, worker), "the worker died with a server");
+    H_ASSERT_CLEAN_STOP (h);
+    harness_destroy (&h);
+}

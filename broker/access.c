@@ -27,8 +27,8 @@ static const char *s_sql [Q_COUNT] = {
        the user does not). */
     [Q_HASH] = "SELECT 1 FROM uploads WHERE hash = ?1 AND worker = 0 AND by = ?2"
                " UNION ALL SELECT 1 FROM inputs i JOIN jobs j ON j.id = i.job"
-               " WHERE i.hash = ?1 AND j.owner = ?2 AND (i.model IS NULL OR i.model IN"
-               " (SELECT m.job FROM models m WHERE m.owner = ?2))"
+               " WHERE i.hash = ?1 AND j.owner = ?2 AND (i.model IS NULL OR EXISTS"
+               " (SELECT 1 FROM models m WHERE m.job = i.model AND m.owner = ?2))"
                " UNION ALL SELECT 1 FROM outputs o JOIN jobs j ON j.id = o.job"
                " WHERE o.hash = ?1 AND j.owner = ?2 LIMIT 1",
     [Q_UPLOADED] = "INSERT OR IGNORE INTO uploads (hash, by, worker) VALUES (?1, ?2, ?3)",

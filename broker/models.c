@@ -5,9 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SEGQ_JOB_SUCCEEDED_STATE 4 /* segq_job_state_t SEGQ_JOB_SUCCEEDED, as stored */
-#define CHECKPOINT_NAME          "model.safetensors"
-#define NAME_MAX_LEN             64
+#define CHECKPOINT_NAME "model.safetensors"
+#define NAME_MAX_LEN    64
 
 typedef enum {
     Q_GET,

@@ -6,6 +6,7 @@
         bench_queue_artifacts [MIB]     (default 256)
 */
 #include "queue_common.h"
+#include "segq_memory.h"
 
 #define USAGE "bench_queue_artifacts [MIB]"
 

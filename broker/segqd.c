@@ -6,9 +6,9 @@
 */
 #include "segq_broker.h"
 #include "segq_config.h"
+#include "segq_memory.h"
 #include "segq_proto.h"
 #include "retention.h"
-#include "segqd_backup.h"
 #include "segqd_keygen.h"
 #include <czmq.h>
 #include <errno.h>
@@ -49,8 +49,7 @@ static const char s_usage [] =
     "  -h, --help              this text\n"
     "       segqd keygen --broker | --worker NODE | --user NAME [--admin]  --out DIR\n"
     "                          make certificates (see docs/usage.md: lab setup with keys)\n"
-    "       segqd backup FILE [--broker URL --broker-key FILE --cert FILE]\n"
-    "                          copy the running broker's database to FILE\n";
+    "  A backup of the running broker's database: `segq backup FILE` (admins).\n";
 
 typedef struct {
     char *bind, *data_dir, *ready_file, *keys;
@@ -196,8 +195,13 @@ main (int argc, char *argv [])
     umask (077);
     if (argc > 1 && strcmp (argv [1], "keygen") == 0)
         return segqd_keygen (argc - 1, argv + 1);
-    if (argc > 1 && strcmp (argv [1], "backup") == 0)
-        return segqd_backup (argc - 1, argv + 1);
+    if (argc > 1 && strcmp (argv [1], "backup") == 0) {
+        /* It asks the broker over its socket, a client's job: it moved. */
+        fputs ("segqd backup: a backup is now made with `segq backup FILE` (as an admin; "
+               "--broker, --broker-key and --cert as before)\n",
+               stderr);
+        return 2;
+    }
     options_t o = { 0 };
     char *config = NULL;
     int verbose = 0, rc = 0;

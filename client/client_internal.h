@@ -4,6 +4,7 @@
 
 #include "hash_cache.h"
 #include "segq_client.h"
+#include "segq_proto.h"
 
 typedef struct {
     char *name;                        /* laid out under this name in the job's dir */

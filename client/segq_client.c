@@ -235,6 +235,9 @@ segq_client_connect (const segq_client_options_t *options, segq_client_t **out, 
     self->hash_cache_path = strdup (cache_path);
     self->pending = zhashx_new ();
     self->stash = zlistx_new ();
+    /* A library must not take its host's Ctrl-C: CZMQ's handler, installed
+       with the first socket, would only set a flag nobody reads. */
+    zsys_handler_set (NULL);
     self->sock = zsock_new (ZMQ_DEALER);
     if (!self->broker || !self->user || !self->hash_cache_path || !self->pending || !self->stash
         || !self->sock) {

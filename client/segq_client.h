@@ -28,9 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "segq_error.h"
-#include "segq_proto.h"
-#include "segq_schema.h"
+#include "segq_records.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -76,6 +74,14 @@ void segq_client_destroy (segq_client_t **self_p);
 const char *segq_client_error (const segq_client_t *self);
 const char *segq_client_broker (const segq_client_t *self);
 const char *segq_client_user (const segq_client_t *self);
+
+/* Makes this user's CurveZMQ certificate where clients look for it: in
+   $XDG_CONFIG_HOME/segq (else ~/.config/segq), NAME.cert (public: for the
+   broker's admin, who copies it into the broker's keys certs/ folder) and
+   NAME.cert_secret (mode 0600: never share it). name NULL: the login name.
+   Never overwrites a certificate (SEGQ_EEXIST). path_out (may be NULL)
+   gets the public certificate's path. */
+int segq_keygen (const char *name, char *path_out, size_t path_len, char *err, size_t errlen);
 
 /* ---- job specifications ---- */
 
@@ -224,7 +230,7 @@ int segq_client_drain (segq_client_t *self, const char *node);
 /* The broker's table of job kinds (SPEC: KINDS), the one it checks
    submissions against: each kind's parameters with their types, ranges,
    choices and typed defaults, its inputs (one file or many, required or
-   not) and its principal output. Free with segq_kinds_free (segq_proto.h). */
+   not) and its principal output. Free with segq_kinds_free (segq_records.h). */
 int segq_client_kinds (segq_client_t *self, segq_kind_info_t **out, size_t *n_out);
 
 /* Change a waiting or queued job's priority (SPEC: PRIORITY): within
@@ -235,7 +241,7 @@ int segq_client_priority (segq_client_t *self, const char *job, int32_t priority
 
 /* ---- the catalogue of trained models ---- */
 
-/* A MODEL request (segq_proto.h: segq_model_op_t says what each op does). */
+/* A MODEL request (segq_records.h: segq_model_op_t says what each op does). */
 typedef struct {
     segq_model_op_t op;
     const char *model; /* NAME, m-ID or OWNER/NAME: every op but LIST */
@@ -249,7 +255,7 @@ typedef struct {
 
 /* LIST: every model the caller may use (their own, those shared with them;
    an admin: all), filtered, page after page. Any other op: the model as it
-   now is (RM: as it was), one. Free with segq_models_free (segq_proto.h). */
+   now is (RM: as it was), one. Free with segq_models_free (segq_records.h). */
 int segq_client_model (segq_client_t *self, const segq_model_request_t *request,
                        segq_model_info_t **out, size_t *n_out);
 

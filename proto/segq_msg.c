@@ -2,9 +2,9 @@
     copying, and the names of types and states. The codec itself is in
     segq_msg_codec.c. */
 #include "segq_msg_fields.h"
+#include "segq_memory.h"
 
 #include <limits.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1010,14 +1010,6 @@ segq_name_valid (const char *name)
     }
 }
 
-void
-segq_malloc_for_chunks (void)
-{
-    /* glibc maps every block over 128 KiB (rising only after frees) with
-       mmap and returns heap tops over 128 KiB: each 1 MiB CHUNK then cost
-       256 page faults where it was read into, received into (ZeroMQ's I/O
-       thread) and sent from. Measured on a 256 MiB round trip: 86,000 ->
-       12,000 page faults, task clock 4.0 -> 3.3 s. */
-    mallopt (M_MMAP_THRESHOLD, 4 * (int) SEGQ_DEFAULT_MAX_MSG);
-    mallopt (M_TRIM_THRESHOLD, 64 << 20);
-}
+/* Programs that move chunks keep this many bytes' blocks in the heap. */
+_Static_assert(SEGQ_MALLOC_KEEP_BELOW >= 4 * SEGQ_DEFAULT_MAX_MSG,
+               "segq_memory.h: keep four whole messages' blocks in the heap");

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "segq_memory.h"
 #include "segq_worker.h"
 
 static void

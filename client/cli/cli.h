@@ -72,6 +72,7 @@ int cli_logs (cli_globals_t *g, int argc, char **argv);
 int cli_workers (cli_globals_t *g, int argc, char **argv);
 int cli_keygen (cli_globals_t *g, int argc, char **argv);
 int cli_purge (cli_globals_t *g, int argc, char **argv);
+int cli_backup (cli_globals_t *g, int argc, char **argv);
 int cli_priority (cli_globals_t *g, int argc, char **argv);
 int cli_kinds (cli_globals_t *g, int argc, char **argv);
 int cli_models (cli_globals_t *g, int argc, char **argv);

@@ -1,12 +1,8 @@
 /*  cli_keygen.c: segq keygen, the user's CurveZMQ certificate. */
 #include "cli.h"
-#include "segq_keys.h"
 
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 
 enum { OPT_NAME = 2100 };
 
@@ -37,20 +33,12 @@ cli_keygen (cli_globals_t *g, int argc, char **argv)
         return CLI_OPT_RESULT (opt);
     if (optind < argc)
         return cli_usage_error (g, "keygen", "unexpected argument '%s'", argv [optind]);
-    if (!name) {
-        struct passwd *pw = getpwuid (geteuid ());
-        name = pw && pw->pw_name ? pw->pw_name : NULL;
-    }
-    if (!name || !*name)
-        return cli_usage_error (g, "keygen", "cannot tell your login name: give --name NAME");
-    char dir [4096], err [1024] = "";
-    if (segq_keys_config_dir (dir, sizeof dir) != 0)
-        return cli_error (g, "keygen", CLI_FAILED, "config directory path too long");
-    if (strchr (name, '/'))
-        return cli_usage_error (g, "keygen", "--name '%s': a plain name, without '/'", name);
-    if (segq_keys_generate (dir, name, name, "user", err, sizeof err) != 0)
+    char path [4096], err [1024] = "";
+    int rc = segq_keygen (name, path, sizeof path, err, sizeof err);
+    if (rc == SEGQ_EINVAL)
+        return cli_usage_error (g, "keygen", "%s (--name NAME)", err);
+    if (rc < 0)
         return cli_error (g, "keygen", CLI_FAILED, "%s", err);
-    printf ("%s/%s.cert: send this file to the broker's admin (it holds only your public key)\n",
-            dir, name);
+    printf ("%s: send this file to the broker's admin (it holds only your public key)\n", path);
     return CLI_OK;
 }

@@ -1,5 +1,6 @@
 /*  segq_main.c: the `segq` command: global options and dispatch. */
 #include "cli.h"
+#include "segq_memory.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +26,7 @@ static const char s_usage [] =
     "  models [CMD]           trained models: list, show, rename, tag, note, share, pin, rm\n"
     "  kinds [KIND...]        the job kinds the broker takes: inputs, parameters\n"
     "  keygen [--name NAME]   make your certificate (in ~/.config/segq/)\n"
+    "  backup FILE            copy the broker's database (admins)\n"
     "\n"
     "options (before or after the command):\n"
     "  --broker URL   broker endpoint (default $SEGQ_BROKER, else " SEGQ_DEFAULT_BROKER ")\n"
@@ -176,14 +178,13 @@ static const command_t s_commands [] = {
     { "cancel", cli_cancel },     { "fetch", cli_fetch },   { "logs", cli_logs },
     { "workers", cli_workers },   { "keygen", cli_keygen }, { "purge", cli_purge },
     { "priority", cli_priority }, { "kinds", cli_kinds },   { "models", cli_models },
+    { "backup", cli_backup },
 };
 
 int
 main (int argc, char **argv)
 {
     segq_malloc_for_chunks ();
-    /* A CLI stops on Ctrl-C like any other; CZMQ's handler would only set a flag. */
-    zsys_handler_set (NULL);
     cli_globals_t g = { .prog = "segq" };
     static const struct option options [] = { CLI_COMMON_OPTIONS, { 0 } };
     int opt;
@@ -216,7 +217,7 @@ main (int argc, char **argv)
     return cli_error (
         &g, NULL, CLI_USAGE,
         "unknown command '%s' (commands: submit, status, wait, "
-        "cancel, purge, fetch, logs, workers, keygen, priority, kinds, models; see `segq "
+        "cancel, purge, fetch, logs, workers, keygen, priority, kinds, models, backup; see `segq "
         "--help`)",
         name);
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "segq_client.h"
+#include "segq_proto.h"
 #include "segq_folds.h"
 
 static char s_out [65536], s_err [16384];

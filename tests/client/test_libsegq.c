@@ -13,6 +13,7 @@
 
 #include "no_leaks.h"
 #include "segq_client.h"
+#include "segq_proto.h"
 #include "segq_keys.h"
 
 /* The fake broker's script: answer one message. Runs in the actor thread. */

@@ -1,17 +1,17 @@
 # libsegq against a scripted fake broker, and the segq CLI without a broker.
 segq_add_test(NAME test_client_libsegq
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_libsegq.c ${CMAKE_CURRENT_LIST_DIR}/../proto/no_leaks.c
-  LIBS segq_client
+  LIBS segq_client segq_proto
   TIMEOUT 120)
 target_include_directories(test_client_libsegq PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../proto)
 segq_add_test(NAME test_client_cli
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli.c
-  LIBS segq_client
+  LIBS segq_client segq_proto
   TIMEOUT 120)
 add_dependencies(test_client_cli segq segqd)
 segq_add_test(NAME test_client_hash_cache
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_hash_cache.c
-  LIBS segq_client
+  LIBS segq_client segq_proto
   TIMEOUT 60)
 target_include_directories(test_client_hash_cache PRIVATE ${PROJECT_SOURCE_DIR}/client)
 # The segq CLI against real segqd and segq-worker processes.
@@ -20,9 +20,12 @@ if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli_broker.c
             ${CMAKE_CURRENT_SOURCE_DIR}/integration/harness.c
             ${CMAKE_CURRENT_SOURCE_DIR}/security/lab_keys.c
-    LIBS segq_client PkgConfig::JANSSON
+    LIBS segq_client segq_proto PkgConfig::JANSSON
     TIMEOUT 300)
   target_include_directories(test_client_cli_broker PRIVATE
     ${CMAKE_CURRENT_SOURCE_DIR}/integration ${CMAKE_CURRENT_SOURCE_DIR}/security)
   add_dependencies(test_client_cli_broker segqd segq-worker segq-testkind segq)
 endif()
+# libsegq's public header alone: fails the build if it shows CZMQ or the codec.
+add_library(test_client_public_header OBJECT ${CMAKE_CURRENT_LIST_DIR}/public_header.c)
+target_link_libraries(test_client_public_header PRIVATE segq_client)

@@ -15,7 +15,7 @@ if(TARGET segqd AND TARGET segq-worker AND TARGET segq)
   segq_add_test(NAME test_e2e_worker_args
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_args.c
       ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
-    LIBS segq_client PkgConfig::JANSSON
+    LIBS segq_client segq_proto PkgConfig::JANSSON
     TIMEOUT 90)
   target_include_directories(test_e2e_worker_args PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
   add_dependencies(test_e2e_worker_args segqd segq-worker segq)
@@ -27,7 +27,7 @@ if(TARGET segqd AND TARGET segq-worker AND TARGET segq AND TARGET segq-testkind)
   segq_add_test(NAME test_e2e_worker_gpu
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_gpu.c ${CMAKE_CURRENT_LIST_DIR}/e2e_queue.c
       ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
-    LIBS segq_client PkgConfig::JANSSON
+    LIBS segq_client segq_proto PkgConfig::JANSSON
     TIMEOUT 240)
   target_include_directories(test_e2e_worker_gpu PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
   add_dependencies(test_e2e_worker_gpu segqd segq-worker segq segq-testkind)
@@ -47,7 +47,7 @@ if(TARGET segq_pipeline AND TARGET segqd AND TARGET segq-worker AND TARGET segq)
   segq_add_test(NAME test_e2e_pipeline
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_pipeline.c ${CMAKE_CURRENT_LIST_DIR}/e2e_fixture.c
       ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
-    LIBS segq_client segq_image segq_sample segq_contact_sheet PkgConfig::JANSSON
+    LIBS segq_client segq_proto segq_image segq_sample segq_contact_sheet PkgConfig::JANSSON
     LABELS torch TIMEOUT 480)
   target_include_directories(test_e2e_pipeline PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
   add_dependencies(test_e2e_pipeline segqd segq-worker segq segq-run)
@@ -57,7 +57,7 @@ if(TARGET segq_pipeline AND TARGET segqd AND TARGET segq-worker AND TARGET segq)
   segq_add_test(NAME test_e2e_gen_server
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_gen_server.c ${CMAKE_CURRENT_LIST_DIR}/e2e_fixture.c
       ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
-    LIBS segq_client segq_image PkgConfig::JANSSON
+    LIBS segq_client segq_proto segq_image PkgConfig::JANSSON
     LABELS torch TIMEOUT 300)
   target_include_directories(test_e2e_gen_server PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
   add_dependencies(test_e2e_gen_server segqd segq-worker segq segq-run)
@@ -77,7 +77,7 @@ if(TARGET segq_pipeline AND TARGET segqd AND TARGET segq-worker AND TARGET segq)
   segq_add_test(NAME test_e2e_arrays
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_arrays.c
       ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
-    LIBS segq_client PkgConfig::JANSSON
+    LIBS segq_client segq_proto PkgConfig::JANSSON
     LABELS torch TIMEOUT 900)
   target_include_directories(test_e2e_arrays PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
   add_dependencies(test_e2e_arrays segqd segq-worker segq segq-run)
@@ -87,7 +87,7 @@ if(TARGET segq_pipeline AND TARGET segqd AND TARGET segq-worker AND TARGET segq)
   segq_add_test(NAME test_e2e_train_queue
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_train_queue.c ${CMAKE_CURRENT_LIST_DIR}/e2e_fixture.c
       ${CMAKE_CURRENT_LIST_DIR}/e2e_queue.c ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
-    LIBS segq_client segq_image PkgConfig::JANSSON
+    LIBS segq_client segq_proto segq_image PkgConfig::JANSSON
     LABELS torch TIMEOUT 900)
   target_include_directories(test_e2e_train_queue PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
   add_dependencies(test_e2e_train_queue segqd segq-worker segq segq-run)

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include "segq_client.h"
+#include "segq_proto.h" /* tests also speak the wire directly */
 
 #define H_MAX_WORKERS 8
 /* Broker ports: below the kernel's ephemeral range (32768..60999 on Linux). */

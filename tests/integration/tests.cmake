@@ -4,7 +4,7 @@ if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
   foreach(t queue faults fault_load jobs limits identity protocol)
     segq_add_test(NAME test_integration_${t}
       SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c ${CMAKE_CURRENT_LIST_DIR}/harness.c
-      LIBS segq_client PkgConfig::JANSSON
+      LIBS segq_client segq_proto PkgConfig::JANSSON
       TIMEOUT 900)
     target_include_directories(test_integration_${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
     add_dependencies(test_integration_${t} segqd segq-worker segq-testkind segq)

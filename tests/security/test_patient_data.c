@@ -621,7 +621,7 @@ Test (patient, backup_during_submits_is_consistent_and_serves, .init = setup, .f
     cr_assert_eq (pthread_create (&thread, NULL, s_load, &load), 0);
     while (load.submitted < 1000)
         usleep (20 * 1000);
-    /* alice may not; the admin may, with the segqd backup command */
+    /* alice may not; the admin may, with the segq backup command */
     segq_client_t *alice = s_client ("alice");
     char backup [700];
     snprintf (backup, sizeof backup, "%s/copy.db", h->dir);
@@ -633,7 +633,7 @@ Test (patient, backup_during_submits_is_consistent_and_serves, .init = setup, .f
     char command [4096], cert [900];
     snprintf (cert, sizeof cert, "%s/root.cert", certs);
     snprintf (command, sizeof command, "%s backup %s --broker %s --broker-key %s --cert %s 2>&1",
-              harness_binary ("segqd"), backup, h->endpoint, broker_key, cert);
+              harness_binary ("segq"), backup, h->endpoint, broker_key, cert);
     FILE *out = popen (command, "r");
     char text [4096] = "";
     size_t n = fread (text, 1, sizeof text - 1, out);
@@ -643,11 +643,11 @@ Test (patient, backup_during_submits_is_consistent_and_serves, .init = setup, .f
     load.stop = 1;
     pthread_join (thread, NULL);
     segq_client_destroy (&load.client);
-    H_ASSERT (h, WIFEXITED (status) && WEXITSTATUS (status) == 0, "segqd backup: %s", text);
+    H_ASSERT (h, WIFEXITED (status) && WEXITSTATUS (status) == 0, "segq backup: %s", text);
     cr_assert (strstr (text, "jobs"), "%s", text);
     /* never over an existing file */
     snprintf (command, sizeof command, "%s backup %s --broker %s --broker-key %s --cert %s 2>&1",
-              harness_binary ("segqd"), backup, h->endpoint, broker_key, cert);
+              harness_binary ("segq"), backup, h->endpoint, broker_key, cert);
     out = popen (command, "r");
     n = fread (text, 1, sizeof text - 1, out);
     text [n] = 0;

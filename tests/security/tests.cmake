@@ -8,7 +8,7 @@ function(segq_security_test name timeout)
   segq_add_test(NAME ${name}
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/${name}.c ${CMAKE_CURRENT_LIST_DIR}/lab_keys.c
             ${CMAKE_CURRENT_SOURCE_DIR}/integration/harness.c
-    LIBS segq_client PkgConfig::JANSSON ${ARGN}
+    LIBS segq_client segq_proto PkgConfig::JANSSON ${ARGN}
     TIMEOUT ${timeout})
   target_include_directories(${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/integration)
   add_dependencies(${name} segqd segq-worker segq-testkind segq)

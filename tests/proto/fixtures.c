@@ -199,7 +199,7 @@ s_job_info (segq_job_info_t *j, int i, bool full)
     j->phase = s_str ("scale 5/8");
     j->message = s_str ("training");
     j->reason = s_str ("worker lost 1 times");
-    j->exit_code = 0;
+    j->exit_code = 2; /* not 0: a member the codec lost would read 0 */
     j->signal = 9;
     j->created = 1764000000.25;
     j->started = 1764000001.5;
@@ -334,6 +334,10 @@ fixture_msg (segq_msg_type_t type, bool full)
     case SEGQ_MSG_SUBMITTED:
         m->u.submitted.req_id = 42;
         m->u.submitted.job = s_str ("j00042");
+        if (full) {
+            m->u.submitted.gpu_mem = 6ULL << 30;
+            m->u.submitted.cpu_slots = 3;
+        }
         break;
     case SEGQ_MSG_STATUS:
         m->u.status.req_id = 7;
@@ -346,6 +350,8 @@ fixture_msg (segq_msg_type_t type, bool full)
         m->u.status.cursor = s_str ("j99");
         m->u.status.limit = 500;
         m->u.status.detail = true;
+        m->u.status.caller = s_str ("carol");
+        m->u.status.newest = true;
         break;
     case SEGQ_MSG_STATUS_REPLY:
         m->u.status_reply.req_id = 7;
@@ -606,6 +612,7 @@ fixture_msg (segq_msg_type_t type, bool full)
         if (full) { /* minimal: the hash comes with the final CHUNK */
             strcpy (m->u.put.hash, fixture_hash (0));
             m->u.put.name = s_str ("/home/alice/data/image 1.png");
+            m->u.put.user = s_str ("alice");
         }
         break;
     case SEGQ_MSG_PUT_READY:

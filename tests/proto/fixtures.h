@@ -11,7 +11,11 @@ extern const segq_msg_type_t fixture_types [];
 extern const size_t fixture_type_count;
 
 /* A message of `type` with every field set (optional ones included) when
-   full, or only the required ones when not. Aborts on allocation failure. */
+   full, or only the required ones when not. Full, each member differs from
+   what a decoder that lost it would read (0, NULL), except where the
+   type's rules keep members apart: GET's hash and ARRAY's array are in the
+   minimal message, MODEL's value and lab in test_codec.c. Aborts on
+   allocation failure. */
 segq_msg_t *fixture_msg (segq_msg_type_t type, bool full);
 
 /* Encoded frames of a message, copied out of the zmsg. */

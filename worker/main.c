@@ -151,42 +151,143 @@ s_beside_me (const char *leaf)
     return path;
 }
 
-int
-main (int argc, char **argv)
+/* The command line's values, then what main works out from them. */
+typedef struct {
+    const char *broker, *broker_key, *cert;
+    const char *node, *work_dir, *cache_dir, *ready_file;
+    const char *gpus_text, *kinds_text;
+    char *testkind, *segq_run; /* owned */
+    uint32_t cpu_slots, kill_grace_ms, model_idle_s;
+    bool cpu_given;
+    uint64_t cache_max, model_cache;
+    int verbose;
+    char host [256];    /* the default node name */
+    char *default_work; /* owned */
+    char *kinds_copy;   /* owned; kinds point into it */
+    const char *kinds [64];
+    size_t n_kinds;
+    segq_gpu_t *gpus; /* owned */
+    size_t n_gpus;
+} worker_args_t;
+
+/* The long options without a short one. */
+enum {
+    O_BROKER = 256,
+    O_NODE,
+    O_GPUS,
+    O_CPU,
+    O_WORK,
+    O_CACHE,
+    O_KINDS,
+    O_GRACE,
+    O_TESTKIND,
+    O_RUN,
+    O_READY,
+    O_CACHE_MAX,
+    O_BROKER_KEY,
+    O_CERT,
+    O_MODEL_CACHE,
+    O_MODEL_IDLE
+};
+
+/* An option whose value is kept as it is: whether OPT is one. */
+static bool
+s_take_text_option (worker_args_t *args, int opt, const char *value)
 {
-    signal (SIGPIPE, SIG_IGN);
-    segq_malloc_for_chunks ();
-    /* job inputs and outputs are patient data: every file and folder the
-       worker and its jobs make is private to its user (jobs inherit it) */
-    umask (077);
-    const char *broker = getenv ("SEGQ_BROKER");
-    const char *broker_key = getenv ("SEGQ_BROKER_KEY"), *cert = getenv ("SEGQ_CERT");
-    const char *node = NULL, *work_dir = NULL, *cache_dir = NULL, *ready_file = NULL;
-    const char *gpus_text = NULL, *kinds_text = NULL;
-    char *testkind = NULL, *segq_run = NULL;
-    uint32_t cpu_slots = 0, kill_grace_ms = 10000;
-    bool cpu_given = false;
-    uint64_t cache_max = 0, model_cache = 1ULL << 30;
-    uint32_t model_idle_s = 600;
-    int verbose = 0;
-    enum {
-        O_BROKER = 256,
-        O_NODE,
-        O_GPUS,
-        O_CPU,
-        O_WORK,
-        O_CACHE,
-        O_KINDS,
-        O_GRACE,
-        O_TESTKIND,
-        O_RUN,
-        O_READY,
-        O_CACHE_MAX,
-        O_BROKER_KEY,
-        O_CERT,
-        O_MODEL_CACHE,
-        O_MODEL_IDLE
-    };
+    switch (opt) {
+    case O_BROKER:
+        args->broker = value;
+        break;
+    case O_NODE:
+        args->node = value;
+        break;
+    case O_GPUS:
+        args->gpus_text = value;
+        break;
+    case O_WORK:
+        args->work_dir = value;
+        break;
+    case O_CACHE:
+        args->cache_dir = value;
+        break;
+    case O_KINDS:
+        args->kinds_text = value;
+        break;
+    case O_TESTKIND:
+        free (args->testkind);
+        args->testkind = strdup (value);
+        break;
+    case O_RUN:
+        free (args->segq_run);
+        args->segq_run = strdup (value);
+        break;
+    case O_READY:
+        args->ready_file = value;
+        break;
+    case O_BROKER_KEY:
+        args->broker_key = value;
+        break;
+    case O_CERT:
+        args->cert = value;
+        break;
+    default:
+        return false;
+    }
+    return true;
+}
+
+/* Takes one option: the exit code if it ends the program, else -1. */
+static int
+s_take_option (worker_args_t *args, int opt, const char *value)
+{
+    if (s_take_text_option (args, opt, value))
+        return -1;
+    switch (opt) {
+    case O_CPU:
+        if (s_parse_u32 ("--cpu-slots", value, 65535, &args->cpu_slots))
+            return 2;
+        args->cpu_given = true;
+        return -1;
+    case O_CACHE_MAX:
+        if (segq_parse_size (value, &args->cache_max) != 0) {
+            fprintf (stderr, "segq-worker: --cache-max: '%s' is not a size (like 20G)\n", value);
+            return 2;
+        }
+        return -1;
+    case O_MODEL_CACHE:
+        if (segq_parse_size (value, &args->model_cache) != 0) {
+            fprintf (stderr, "segq-worker: --model-cache: '%s' is not a size (like 1G, or 0)\n",
+                     value);
+            return 2;
+        }
+        return -1;
+    case O_MODEL_IDLE:
+        return s_parse_u32 ("--model-idle-s", value, 86400 * 7, &args->model_idle_s) ? 2 : -1;
+    case O_GRACE:
+        return s_parse_u32 ("--kill-grace-ms", value, 3600000, &args->kill_grace_ms) ? 2 : -1;
+    case 'v':
+        args->verbose++;
+        return -1;
+    case 'h':
+        s_help (stdout);
+        return 0;
+    default:
+        fprintf (stderr, "segq-worker: try --help\n");
+        return 2;
+    }
+}
+
+/* Fills ARGS with the defaults, then the options: the exit code if they
+   end the program (help, a bad option), else -1. */
+static int
+s_parse_args (int argc, char **argv, worker_args_t *args)
+{
+    *args = (worker_args_t){ .broker = getenv ("SEGQ_BROKER"),
+                             .broker_key = getenv ("SEGQ_BROKER_KEY"),
+                             .cert = getenv ("SEGQ_CERT"),
+                             .kill_grace_ms = 10000,
+                             .model_cache = 1ULL << 30,
+                             .model_idle_s = 600 };
     static const struct option options [] = {
         { "broker", required_argument, 0, O_BROKER },
         { "node", required_argument, 0, O_NODE },
@@ -208,127 +309,71 @@ main (int argc, char **argv)
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 }
     };
-    int opt, rc = 1;
+    int opt;
     while ((opt = getopt_long (argc, argv, "vh", options, NULL)) != -1) {
-        switch (opt) {
-        case O_BROKER:
-            broker = optarg;
-            break;
-        case O_NODE:
-            node = optarg;
-            break;
-        case O_GPUS:
-            gpus_text = optarg;
-            break;
-        case O_CPU:
-            if (s_parse_u32 ("--cpu-slots", optarg, 65535, &cpu_slots))
-                return 2;
-            cpu_given = true;
-            break;
-        case O_WORK:
-            work_dir = optarg;
-            break;
-        case O_CACHE:
-            cache_dir = optarg;
-            break;
-        case O_CACHE_MAX:
-            if (segq_parse_size (optarg, &cache_max) != 0) {
-                fprintf (stderr, "segq-worker: --cache-max: '%s' is not a size (like 20G)\n",
-                         optarg);
-                return 2;
-            }
-            break;
-        case O_MODEL_CACHE:
-            if (segq_parse_size (optarg, &model_cache) != 0) {
-                fprintf (stderr, "segq-worker: --model-cache: '%s' is not a size (like 1G, or 0)\n",
-                         optarg);
-                return 2;
-            }
-            break;
-        case O_MODEL_IDLE:
-            if (s_parse_u32 ("--model-idle-s", optarg, 86400 * 7, &model_idle_s))
-                return 2;
-            break;
-        case O_KINDS:
-            kinds_text = optarg;
-            break;
-        case O_GRACE:
-            if (s_parse_u32 ("--kill-grace-ms", optarg, 3600000, &kill_grace_ms))
-                return 2;
-            break;
-        case O_TESTKIND:
-            free (testkind);
-            testkind = strdup (optarg);
-            break;
-        case O_RUN:
-            free (segq_run);
-            segq_run = strdup (optarg);
-            break;
-        case O_READY:
-            ready_file = optarg;
-            break;
-        case O_BROKER_KEY:
-            broker_key = optarg;
-            break;
-        case O_CERT:
-            cert = optarg;
-            break;
-        case 'v':
-            verbose++;
-            break;
-        case 'h':
-            s_help (stdout);
-            return 0;
-        default:
-            fprintf (stderr, "segq-worker: try --help\n");
-            return 2;
-        }
+        int rc = s_take_option (args, opt, optarg);
+        if (rc >= 0)
+            return rc;
     }
     if (optind < argc) {
         fprintf (stderr, "segq-worker: unexpected argument '%s' (try --help)\n", argv [optind]);
         return 2;
     }
-    if (!broker || !*broker)
-        broker = "tcp://127.0.0.1:5555";
-    char host [256] = "";
-    if (!node) {
-        if (gethostname (host, sizeof host - 1) != 0 || !*host)
-            snprintf (host, sizeof host, "worker");
-        node = host;
+    return -1;
+}
+
+/* The defaults that options left open, but the capacity: -1 if out of
+   memory, else 0. */
+static int
+s_default_args (worker_args_t *args)
+{
+    if (!args->broker || !*args->broker)
+        args->broker = "tcp://127.0.0.1:5555";
+    if (!args->node) {
+        if (gethostname (args->host, sizeof args->host - 1) != 0 || !*args->host)
+            snprintf (args->host, sizeof args->host, "worker");
+        args->node = args->host;
     }
-    char *default_work = NULL;
-    if (!work_dir) {
+    if (!args->work_dir) {
         const char *home = getenv ("HOME");
-        if (asprintf (&default_work, "%s/.cache/segq/worker-%s", home && *home ? home : "/tmp",
-                      node)
+        if (asprintf (&args->default_work, "%s/.cache/segq/worker-%s",
+                      home && *home ? home : "/tmp", args->node)
             < 0)
-            return 1;
-        work_dir = default_work;
+            return -1;
+        args->work_dir = args->default_work;
     }
-    if (!testkind)
-        testkind = s_beside_me ("segq-testkind");
-    if (!segq_run)
-        segq_run = s_beside_me ("segq-run");
+    if (!args->testkind)
+        args->testkind = s_beside_me ("segq-testkind");
+    if (!args->segq_run)
+        args->segq_run = s_beside_me ("segq-run");
+    return 0;
+}
 
-    segq_gpu_t *gpus = NULL;
-    size_t n_gpus = 0;
-    char *kinds_copy = kinds_text ? strdup (kinds_text) : NULL;
-    const char *kinds [64];
-    size_t n_kinds = 0;
+/* --kinds K,K,... into kinds, at most 64 of them. */
+static void
+s_split_kinds (worker_args_t *args)
+{
+    args->kinds_copy = args->kinds_text ? strdup (args->kinds_text) : NULL;
     char *save = NULL;
-    for (char *k = kinds_copy ? strtok_r (kinds_copy, ",", &save) : NULL; k && n_kinds < 64;
-         k = strtok_r (NULL, ",", &save))
-        kinds [n_kinds++] = k;
+    for (char *k = args->kinds_copy ? strtok_r (args->kinds_copy, ",", &save) : NULL;
+         k && args->n_kinds < 64; k = strtok_r (NULL, ",", &save))
+        args->kinds [args->n_kinds++] = k;
+}
 
-    /* Capacity: what the flags declare, the rest from `segq-run devices`
-       (without segq-run: no GPUs, and a slot per CPU). GPUs declared for
-       ML jobs are checked against what segq-run can use. */
+/* Capacity: what the flags declare, the rest from `segq-run devices`
+   (without segq-run: no GPUs, and a slot per CPU). GPUs declared for
+   ML jobs are checked against what segq-run can use. Whether the worker
+   may start with it. */
+static bool
+s_find_capacity (worker_args_t *args)
+{
     segq_worker_devices_t found = { .cuda_build = -1 };
-    bool capacity_ok = true, discover = !gpus_text || !cpu_given;
-    bool check_cuda = gpus_text && *gpus_text && s_wants_ml (kinds, n_kinds);
-    if ((discover || check_cuda) && segq_run) {
+    bool capacity_ok = true, discover = !args->gpus_text || !args->cpu_given;
+    bool check_cuda =
+        args->gpus_text && *args->gpus_text && s_wants_ml (args->kinds, args->n_kinds);
+    if ((discover || check_cuda) && args->segq_run) {
         char err [1024];
-        int found_rc = segq_worker_devices_discover (segq_run, &found, err, sizeof err);
+        int found_rc = segq_worker_devices_discover (args->segq_run, &found, err, sizeof err);
         if (found_rc && discover) {
             fprintf (stderr,
                      "segq-worker: %s (declare the capacity with --gpus and "
@@ -350,53 +395,98 @@ main (int argc, char **argv)
                  "segq-worker: %s is a CPU-only build (its libtorch has no CUDA): the "
                  "ML jobs it runs cannot use the GPUs of --gpus %s. Point --segq-run at a CUDA "
                  "build, or take CPU jobs only (--gpus \"\")\n",
-                 segq_run, gpus_text);
+                 args->segq_run, args->gpus_text);
         capacity_ok = false;
     }
-    if (!cpu_given)
-        cpu_slots = found.cpu_cores ? found.cpu_cores : (uint32_t) sysconf (_SC_NPROCESSORS_ONLN);
-    if (!gpus_text) {
-        gpus = found.gpus;
-        n_gpus = found.n_gpus;
+    if (!args->cpu_given)
+        args->cpu_slots =
+            found.cpu_cores ? found.cpu_cores : (uint32_t) sysconf (_SC_NPROCESSORS_ONLN);
+    if (!args->gpus_text) {
+        args->gpus = found.gpus;
+        args->n_gpus = found.n_gpus;
         found.gpus = NULL;
         found.n_gpus = 0;
     }
     segq_worker_devices_clear (&found);
-    if (capacity_ok && (!gpus_text || s_parse_gpus (gpus_text, &gpus, &n_gpus) == 0)) {
-        segq_worker_options_t o = { .broker = broker,
-                                    .node = node,
-                                    .gpus = gpus,
-                                    .n_gpus = n_gpus,
-                                    .cpu_slots = cpu_slots,
-                                    .work_dir = work_dir,
-                                    .cache_dir = cache_dir,
-                                    .kinds = kinds,
-                                    .n_kinds = n_kinds,
-                                    .kill_grace_ms = kill_grace_ms,
-                                    .testkind = testkind,
-                                    .segq_run = segq_run,
-                                    .ready_file = ready_file,
-                                    .verbose = verbose,
-                                    .cache_max = cache_max,
-                                    .model_cache = model_cache,
-                                    .model_idle_s = model_idle_s,
-                                    .broker_key = broker_key && *broker_key ? broker_key : NULL,
-                                    .cert = cert };
-        char err [1024];
-        segq_worker_t *worker = segq_worker_new (&o, err, sizeof err);
-        if (worker) {
-            rc = segq_worker_run (worker);
-            segq_worker_destroy (&worker);
-        } else
-            fprintf (stderr, "segq-worker: %s\n", err);
-    } else
-        rc = 2;
-    for (size_t i = 0; i < n_gpus; i++)
-        segq_gpu_clear (&gpus [i]);
-    free (gpus);
-    free (kinds_copy);
-    free (default_work);
-    free (testkind);
-    free (segq_run);
+    return capacity_ok;
+}
+
+/* Works out what the options left to find: the exit code if the worker
+   cannot start, else -1. */
+static int
+s_complete_args (worker_args_t *args)
+{
+    if (s_default_args (args))
+        return 1;
+    s_split_kinds (args);
+    if (!s_find_capacity (args))
+        return 2;
+    if (args->gpus_text && s_parse_gpus (args->gpus_text, &args->gpus, &args->n_gpus) != 0)
+        return 2;
+    return -1;
+}
+
+/* Builds the worker and runs it until it stops: its exit code. */
+static int
+s_run_worker (const worker_args_t *args)
+{
+    segq_worker_options_t o = { .broker = args->broker,
+                                .node = args->node,
+                                .gpus = args->gpus,
+                                .n_gpus = args->n_gpus,
+                                .cpu_slots = args->cpu_slots,
+                                .work_dir = args->work_dir,
+                                .cache_dir = args->cache_dir,
+                                .kinds = args->kinds,
+                                .n_kinds = args->n_kinds,
+                                .kill_grace_ms = args->kill_grace_ms,
+                                .testkind = args->testkind,
+                                .segq_run = args->segq_run,
+                                .ready_file = args->ready_file,
+                                .verbose = args->verbose,
+                                .cache_max = args->cache_max,
+                                .model_cache = args->model_cache,
+                                .model_idle_s = args->model_idle_s,
+                                .broker_key =
+                                    args->broker_key && *args->broker_key ? args->broker_key : NULL,
+                                .cert = args->cert };
+    char err [1024];
+    segq_worker_t *worker = segq_worker_new (&o, err, sizeof err);
+    if (!worker) {
+        fprintf (stderr, "segq-worker: %s\n", err);
+        return 1;
+    }
+    int rc = segq_worker_run (worker);
+    segq_worker_destroy (&worker);
+    return rc;
+}
+
+static void
+s_args_clear (worker_args_t *args)
+{
+    for (size_t i = 0; i < args->n_gpus; i++)
+        segq_gpu_clear (&args->gpus [i]);
+    free (args->gpus);
+    free (args->kinds_copy);
+    free (args->default_work);
+    free (args->testkind);
+    free (args->segq_run);
+}
+
+int
+main (int argc, char **argv)
+{
+    signal (SIGPIPE, SIG_IGN);
+    segq_malloc_for_chunks ();
+    /* job inputs and outputs are patient data: every file and folder the
+       worker and its jobs make is private to its user (jobs inherit it) */
+    umask (077);
+    worker_args_t args;
+    int rc = s_parse_args (argc, argv, &args);
+    if (rc < 0)
+        rc = s_complete_args (&args);
+    if (rc < 0)
+        rc = s_run_worker (&args);
+    s_args_clear (&args);
     return rc;
 }

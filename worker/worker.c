@@ -362,38 +362,42 @@ s_claim_work_dir (segq_worker_t *self, char *err, size_t errlen)
     return 0;
 }
 
-segq_worker_t *
-segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
+static int
+s_check_options (const segq_worker_options_t *o, char *err, size_t errlen)
 {
     if (!o->broker || !*o->broker || !o->node || !*o->node || !o->work_dir || !*o->work_dir) {
         snprintf (err, errlen, "a broker endpoint, a node name and a work directory are needed");
-        return NULL;
+        return SEGQ_EINVAL;
     }
     if (strchr (o->node, '/') || strlen (o->node) > 255) {
         snprintf (err, errlen, "node name '%.100s' must be at most 255 bytes without '/'", o->node);
-        return NULL;
+        return SEGQ_EINVAL;
     }
-    segq_worker_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        snprintf (err, errlen, "out of memory");
-        return NULL;
+    return 0;
+}
+
+/* Keeps the CurveZMQ keys, once a socket has taken them: a missing or bad
+   certificate is said now, not at every reconnect. */
+static int
+s_take_keys (segq_worker_t *self, const segq_worker_options_t *o, char *err, size_t errlen)
+{
+    zsock_t *probe = zsock_new (ZMQ_DEALER);
+    int krc =
+        probe ? segq_keys_apply_client (probe, o->cert ? o->cert : "", o->broker_key, err, errlen)
+              : SEGQ_ENOMEM;
+    zsock_destroy (&probe);
+    if (krc || !(self->broker_key = strdup (o->broker_key)) || !(self->cert = strdup (o->cert))) {
+        if (!krc)
+            snprintf (err, errlen, "out of memory");
+        return krc ? krc : SEGQ_ENOMEM;
     }
-    self->sigfd = self->journal_fd = self->id_fd = -1;
-    self->broker = strdup (o->broker);
-    if (o->broker_key) {
-        /* a missing or bad certificate is said now, not at every reconnect */
-        zsock_t *probe = zsock_new (ZMQ_DEALER);
-        int krc = probe ? segq_keys_apply_client (probe, o->cert ? o->cert : "", o->broker_key, err,
-                                                  errlen)
-                        : SEGQ_ENOMEM;
-        zsock_destroy (&probe);
-        if (krc || !(self->broker_key = strdup (o->broker_key))
-            || !(self->cert = strdup (o->cert))) {
-            if (!krc)
-                snprintf (err, errlen, "out of memory");
-            goto fail;
-        }
-    }
+    return 0;
+}
+
+/* The options' paths and settings, each copied or defaulted. */
+static void
+s_copy_settings (segq_worker_t *self, const segq_worker_options_t *o)
+{
     self->node = strdup (o->node);
     self->work_dir = strdup (o->work_dir);
     if (o->cache_dir)
@@ -412,6 +416,12 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
     self->heartbeat_ms = 1000;
     self->expiry_ms = 5000;
     self->max_msg = SEGQ_DEFAULT_MAX_MSG;
+}
+
+/* The tables of jobs, transfers and children, each empty. */
+static void
+s_make_tables (segq_worker_t *self)
+{
     self->jobs = zhashx_new ();
     self->fetches = zhashx_new ();
     self->children = zlistx_new ();
@@ -421,30 +431,53 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
         zlistx_set_destructor (self->results_to_send, (czmq_destructor *) zstr_free);
         zlistx_set_duplicator (self->results_to_send, (czmq_duplicator *) strdup);
     }
+}
+
+/* Whether every GPU was copied. n_gpus counts a GPU copied in part too,
+   so that destroying clears it. */
+static bool
+s_copy_gpus (segq_worker_t *self, const segq_worker_options_t *o)
+{
     if (o->n_gpus)
         self->gpus = calloc (o->n_gpus, sizeof *self->gpus);
     bool gpus_ok = true;
     for (size_t i = 0; self->gpus && gpus_ok && i < o->n_gpus; i++, self->n_gpus++)
         gpus_ok = segq_gpu_copy (&self->gpus [i], &o->gpus [i]) == 0
                   && (self->gpus [i].name || (self->gpus [i].name = strdup ("")));
+    return gpus_ok;
+}
+
+/* Everything the options give, and the empty tables: all or an error. */
+static int
+s_take_options (segq_worker_t *self, const segq_worker_options_t *o, char *err, size_t errlen)
+{
+    s_copy_settings (self, o);
+    s_make_tables (self);
+    bool gpus_ok = s_copy_gpus (self, o);
     size_t n_all;
-    const segq_kind_spec_t *all = segq_kinds (&n_all);
+    segq_kinds (&n_all); /* room for each kind s_choose_kinds may take */
     self->kinds = calloc (n_all + 1, sizeof *self->kinds);
     if (!self->broker || !self->node || !self->work_dir || !self->cache_dir || !self->jobs_dir
         || !self->jobs || !self->fetches || !self->children || !self->uploads
         || !self->results_to_send || !self->kinds || (o->n_gpus && !self->gpus) || !gpus_ok) {
         snprintf (err, errlen, "out of memory");
-        goto fail;
+        return SEGQ_ENOMEM;
     }
-    if (s_gpus_map (self, err, errlen))
-        goto fail;
-    /* The kinds this worker can run: asked for (all by default), and with
-       the program that runs them present. */
+    return 0;
+}
+
+/* The kinds this worker can run: asked for (all by default), and with
+   the program that runs them present. */
+static int
+s_choose_kinds (segq_worker_t *self, const segq_worker_options_t *o, char *err, size_t errlen)
+{
     for (size_t i = 0; i < o->n_kinds; i++)
         if (!segq_kind_find (o->kinds [i])) {
             snprintf (err, errlen, "--kinds: unknown job kind '%.100s'", o->kinds [i]);
-            goto fail;
+            return SEGQ_EINVAL;
         }
+    size_t n_all;
+    const segq_kind_spec_t *all = segq_kinds (&n_all);
     for (size_t i = 0; i < n_all; i++) {
         const segq_kind_spec_t *k = &all [i];
         bool wanted = o->n_kinds == 0;
@@ -457,42 +490,62 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
             snprintf (err, errlen, "--kinds: cannot run '%s': %s not found or not executable",
                       k->name,
                       k->test_kind ? "segq-testkind (--testkind)" : "segq-run (--segq-run)");
-            goto fail;
+            return SEGQ_EINVAL;
         }
         if (wanted && runnable && !(self->kinds [self->n_kinds++] = strdup (k->name))) {
             snprintf (err, errlen, "out of memory");
-            goto fail;
+            return SEGQ_ENOMEM;
         }
     }
-    if (segq_mkdirs (self->work_dir, err, errlen) || s_claim_work_dir (self, err, errlen))
-        goto fail;
+    return 0;
+}
+
+/* The work directory, claimed, with an empty jobs directory in it. */
+static int
+s_prepare_work_dir (segq_worker_t *self, char *err, size_t errlen)
+{
+    int rc = segq_mkdirs (self->work_dir, err, errlen);
+    if (!rc)
+        rc = s_claim_work_dir (self, err, errlen);
+    if (rc)
+        return rc;
     /* Job directories of an earlier run are orphans: the broker requeued
        or will requeue their jobs. */
     segq__remove_tree (self->jobs_dir);
-    if (segq_mkdirs (self->jobs_dir, err, errlen))
-        goto fail;
-    if (!(self->cache = segq__cache_new (self->cache_dir, o->cache_max, err, errlen)))
-        goto fail;
+    return segq_mkdirs (self->jobs_dir, err, errlen);
+}
+
+/* The journal the tests read, if they ask for one. */
+static int
+s_open_test_journal (segq_worker_t *self, char *err, size_t errlen)
+{
     const char *journal = getenv ("SEGQ_TEST_JOURNAL");
     if (journal && *journal) {
         self->journal_fd = open (journal, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (self->journal_fd < 0) {
             snprintf (err, errlen, "cannot open SEGQ_TEST_JOURNAL %s: %s", journal,
                       strerror (errno));
-            goto fail;
+            return SEGQ_EIO;
         }
     }
+    return 0;
+}
+
+/* The signal descriptor, the loop, and the model servers on it. */
+static int
+s_make_loop (segq_worker_t *self, const segq_worker_options_t *o, char *err, size_t errlen)
+{
     self->sigfd = segq__signals_open ();
     if (self->sigfd < 0) {
         snprintf (err, errlen, "cannot set up signal handling: %s", strerror (errno));
-        goto fail;
+        return SEGQ_EIO;
     }
     /* Our signals, our way: CZMQ must not install its SIGINT handler. */
     zsys_handler_set (NULL);
     self->loop = zloop_new ();
     if (!self->loop) {
         snprintf (err, errlen, "out of memory");
-        goto fail;
+        return SEGQ_ENOMEM;
     }
     zloop_set_nonstop (self->loop, true);
     /* a server answering is a job ending, as a child exiting is */
@@ -501,8 +554,32 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
                                                         o->model_idle_s ? o->model_idle_s : 600,
                                                         s_check_children_cb, self))) {
         snprintf (err, errlen, "out of memory");
-        goto fail;
+        return SEGQ_ENOMEM;
     }
+    return 0;
+}
+
+segq_worker_t *
+segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
+{
+    if (s_check_options (o, err, errlen))
+        return NULL;
+    segq_worker_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->sigfd = self->journal_fd = self->id_fd = -1;
+    self->broker = strdup (o->broker);
+    if (o->broker_key && s_take_keys (self, o, err, errlen))
+        goto fail;
+    if (s_take_options (self, o, err, errlen) || s_gpus_map (self, err, errlen)
+        || s_choose_kinds (self, o, err, errlen) || s_prepare_work_dir (self, err, errlen))
+        goto fail;
+    if (!(self->cache = segq__cache_new (self->cache_dir, o->cache_max, err, errlen)))
+        goto fail;
+    if (s_open_test_journal (self, err, errlen) || s_make_loop (self, o, err, errlen))
+        goto fail;
     return self;
 fail:
     segq_worker_destroy (&self);

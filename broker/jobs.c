@@ -269,6 +269,20 @@ s_job_new (segq__jobs_t *self, const segq__job_row_t *row, uint16_t kind)
 
 /* ---- dependencies ---- */
 
+/* Whether job `number` (`id` in messages) has the output that input
+   `input` reads: ENOENT with err saying so when not. */
+static int
+s_check_output (segq__jobs_t *self, const char *input, uint64_t number, const char *id,
+                const char *output, char *err, size_t errlen)
+{
+    segq_artifact_t found = { 0 };
+    int rc = segq__job_store_output (self->store, number, output, &found);
+    segq_artifact_clear (&found);
+    if (rc == SEGQ_ENOENT)
+        snprintf (err, errlen, "input '%s': job %s has no output '%s'", input, id, output);
+    return rc;
+}
+
 /* Checks that every output a job's reference inputs name exists (the jobs
    they name have succeeded). */
 typedef struct {
@@ -283,16 +297,10 @@ s_check_ref (void *arg, const segq__input_row_t *row)
     check_refs_t *check = arg;
     if (!row->ref_job || !row->ref_output || strcmp (row->ref_output, "*") == 0)
         return 0;
-    segq_artifact_t found = { 0 };
-    int rc = segq__job_store_output (check->self->store, row->ref_job, row->ref_output, &found);
-    segq_artifact_clear (&found);
-    if (rc == SEGQ_ENOENT) {
-        char id [SEGQ__JOB_ID_MAX];
-        segq__job_id_format (row->ref_job, id);
-        snprintf (check->err, check->errlen, "input '%s': job %s has no output '%s'", row->name, id,
-                  row->ref_output);
-    }
-    return rc;
+    char id [SEGQ__JOB_ID_MAX];
+    segq__job_id_format (row->ref_job, id);
+    return s_check_output (check->self, row->name, row->ref_job, id, row->ref_output, check->err,
+                           check->errlen);
 }
 
 static int s_fail_dependents (segq__jobs_t *self, uint64_t number, const char *why, double now);
@@ -643,239 +651,416 @@ s_fresh_seed (segq_params_t *params, char *err, size_t errlen)
     return segq_params_set (params, "seed", &seed);
 }
 
+/* What a submit works out before anything is stored, shared by its steps. */
+typedef struct {
+    segq__jobs_t *self;
+    const segq_submit_t *submit;
+    const segq_kind_spec_t *kind;
+    uint16_t kind_index;
+    segq_params_t params; /* the client's, validated, defaults filled in */
+    uint64_t *deps;       /* the jobs it depends on, without repeats */
+    bool *dep_explicit;   /* deps [d] named by --after */
+    size_t n_deps;
+    size_t n_pending;   /* deps not yet succeeded: it starts waiting */
+    char **ref_outputs; /* per input read from a job: the output it reads */
+    char *err;
+    size_t errlen;
+} submission_t;
+
+/* The kind: one this broker knows, else EKIND with err listing them. */
+static int
+s_submit_check_kind (submission_t *sub)
+{
+    const char *name = sub->submit->kind;
+    sub->kind = segq_kind_find (name);
+    if (sub->kind && s_kind_index (name, &sub->kind_index) == 0)
+        return 0;
+    size_t count;
+    const segq_kind_spec_t *kinds = segq_kinds (&count);
+    char *err = sub->err;
+    size_t errlen = sub->errlen;
+    int len = snprintf (err, errlen, "unknown job kind '%s' (known:", name ? name : "");
+    for (size_t i = 0; i < count && len > 0 && (size_t) len < errlen; i++)
+        len += snprintf (err + len, errlen - (size_t) len, " %s", kinds [i].name);
+    if (len > 0 && (size_t) len < errlen)
+        snprintf (err + len, errlen - (size_t) len, ")");
+    return SEGQ_EKIND;
+}
+
+static int
+s_submit_check_user (submission_t *sub)
+{
+    if (sub->submit->user && *sub->submit->user)
+        return 0;
+    snprintf (sub->err, sub->errlen, "submit without a user name");
+    return SEGQ_EINVAL;
+}
+
+/* The client's parameters checked against the kind, defaults filled in,
+   and a fresh seed for a kind that wants one. */
+static int
+s_submit_params (submission_t *sub)
+{
+    int rc = segq_params_copy (&sub->params, &sub->submit->params);
+    if (rc == 0)
+        rc = segq_params_validate (sub->kind, &sub->params, sub->err, sub->errlen);
+    /* asked of what the client sent: validation has filled in the default */
+    if (rc == 0 && sub->kind->fresh_seed && !segq_params_get (&sub->submit->params, "seed"))
+        rc = s_fresh_seed (&sub->params, sub->err, sub->errlen);
+    return rc;
+}
+
+/* Room for the dependency set (each input and --after at most once) and
+   for the output each input reads. */
+static int
+s_submission_alloc (submission_t *sub)
+{
+    size_t most_deps = sub->submit->n_inputs + sub->submit->n_after + 1;
+    sub->deps = calloc (most_deps, sizeof *sub->deps);
+    sub->dep_explicit = calloc (most_deps, sizeof *sub->dep_explicit);
+    sub->ref_outputs = calloc (sub->submit->n_inputs + 1, sizeof *sub->ref_outputs);
+    return sub->deps && sub->dep_explicit && sub->ref_outputs ? 0 : SEGQ_ENOMEM;
+}
+
+static void
+s_submission_clear (submission_t *sub)
+{
+    for (size_t i = 0; sub->ref_outputs && i < sub->submit->n_inputs; i++)
+        free (sub->ref_outputs [i]);
+    free (sub->ref_outputs);
+    free (sub->deps);
+    free (sub->dep_explicit);
+    segq_params_clear (&sub->params);
+}
+
+/* Adds job `number`, in `state`, to the dependency set unless it is there
+   already. Returns its place in the set. */
+static size_t
+s_submission_add_dep (submission_t *sub, uint64_t number, int state)
+{
+    size_t d = 0;
+    while (d < sub->n_deps && sub->deps [d] != number)
+        d++;
+    if (d == sub->n_deps) {
+        sub->deps [sub->n_deps++] = number;
+        sub->n_pending += state != SEGQ_JOB_SUCCEEDED;
+    }
+    return d;
+}
+
+/* Input i's name falls under one of the kind's inputs, and an input that
+   takes one file is not given twice. */
+static int
+s_submit_check_input_name (submission_t *sub, size_t i)
+{
+    const segq_kind_spec_t *kind = sub->kind;
+    const segq_input_t *input = &sub->submit->inputs [i];
+    const segq_input_spec_t *spec =
+        segq_name_valid (input->name) ? s_input_spec (kind, input->name) : NULL;
+    if (!spec) {
+        snprintf (sub->err, sub->errlen, "input '%s': kind %s has no such input (it takes %s%s)",
+                  input->name ? input->name : "", kind->name,
+                  kind->n_inputs ? kind->inputs [0].name : "none",
+                  kind->n_inputs > 1 ? ", ..." : "");
+        return SEGQ_EINVAL;
+    }
+    if (!spec->many)
+        for (size_t j = 0; j < i; j++)
+            if (s_input_spec (kind, sub->submit->inputs [j].name) == spec) {
+                snprintf (sub->err, sub->errlen, "input '%s' given twice", spec->name);
+                return SEGQ_EINVAL;
+            }
+    return 0;
+}
+
+/* The output an input reads from job `number` (in `state`): a name, or "*"
+   for all of them; one named must exist if that job has succeeded. */
+static int
+s_submit_check_ref_output (submission_t *sub, const segq_input_t *input, uint64_t number, int state,
+                           const char *output)
+{
+    if (strcmp (output, "*") == 0)
+        return 0;
+    if (!segq_name_valid (output)) {
+        snprintf (sub->err, sub->errlen, "input '%s': '%s' is not an output name", input->name,
+                  output);
+        return SEGQ_EINVAL;
+    }
+    if (state != SEGQ_JOB_SUCCEEDED)
+        return 0;
+    return s_check_output (sub->self, input->name, number, input->job, output, sub->err,
+                           sub->errlen);
+}
+
+/* Input i read from another job's outputs (the one it names, else that
+   job's kind's principal output, else all): the job becomes a dependency. */
+static int
+s_submit_input_from_job (submission_t *sub, size_t i)
+{
+    const segq_input_t *input = &sub->submit->inputs [i];
+    char what [SEGQ_MAX_NAME + 16], ref_kind [64];
+    int state;
+    snprintf (what, sizeof what, "input '%s'", input->name);
+    int rc = s_check_dep (sub->self, input->job, what, true, &state, ref_kind, sizeof ref_kind,
+                          sub->err, sub->errlen);
+    if (rc)
+        return rc;
+    const segq_kind_spec_t *ref_spec = segq_kind_find (ref_kind);
+    const char *output = input->output                            ? input->output
+                         : ref_spec && ref_spec->principal_output ? ref_spec->principal_output
+                                                                  : "*";
+    uint64_t number = segq__job_id_parse (input->job);
+    rc = s_submit_check_ref_output (sub, input, number, state, output);
+    if (rc)
+        return rc;
+    if (!(sub->ref_outputs [i] = strdup (output)))
+        return SEGQ_ENOMEM;
+    s_submission_add_dep (sub, number, state);
+    return 0;
+}
+
+/* An input given as an artifact: a well-formed hash, stored on the broker,
+   of the size the client says (if it says one). */
+static int
+s_submit_input_artifact (submission_t *sub, const segq_input_t *input)
+{
+    uint64_t size;
+    if (!segq_hash_valid (input->hash)) {
+        snprintf (sub->err, sub->errlen,
+                  "input '%s': '%s' is not a sha256 (64 lowercase hex digits)", input->name,
+                  input->hash);
+        return SEGQ_EINVAL;
+    }
+    if (!segq__artifact_store_has (sub->self->artifacts, input->hash, &size)) {
+        snprintf (sub->err, sub->errlen,
+                  "input '%s': artifact %s is not on the broker "
+                  "(upload it first)",
+                  input->name, input->hash);
+        return SEGQ_ENOENT;
+    }
+    if (input->size && input->size != size) {
+        snprintf (sub->err, sub->errlen, "input '%s': artifact %s has %llu bytes, not %llu",
+                  input->name, input->hash, (unsigned long long) size,
+                  (unsigned long long) input->size);
+        return SEGQ_EINVAL;
+    }
+    return 0;
+}
+
+/* Inputs: names under the kind's declared inputs, artifacts stored,
+   referenced jobs known; the dependency set without repeats. */
+static int
+s_submit_resolve_inputs (submission_t *sub)
+{
+    int rc = 0;
+    for (size_t i = 0; i < sub->submit->n_inputs && rc == 0; i++) {
+        rc = s_submit_check_input_name (sub, i);
+        if (rc == 0)
+            rc = sub->submit->inputs [i].job
+                     ? s_submit_input_from_job (sub, i)
+                     : s_submit_input_artifact (sub, &sub->submit->inputs [i]);
+    }
+    return rc;
+}
+
+/* Every input the kind needs with these parameters is given. */
+static int
+s_submit_check_needed_inputs (submission_t *sub)
+{
+    const segq_kind_spec_t *kind = sub->kind;
+    for (size_t i = 0; i < kind->n_inputs; i++) {
+        if (!segq_kind_input_needed (&kind->inputs [i], &sub->params))
+            continue;
+        bool given = false;
+        for (size_t j = 0; j < sub->submit->n_inputs && !given; j++)
+            given = s_input_spec (kind, sub->submit->inputs [j].name) == &kind->inputs [i];
+        if (!given) {
+            snprintf (sub->err, sub->errlen, "kind %s needs input '%s' (%s)", kind->name,
+                      kind->inputs [i].name, kind->inputs [i].help);
+            return SEGQ_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* --after: jobs to wait for without reading their outputs. */
+static int
+s_submit_resolve_after (submission_t *sub)
+{
+    for (size_t i = 0; i < sub->submit->n_after; i++) {
+        const char *id = sub->submit->after [i];
+        int state;
+        char ref_kind [64];
+        int rc = s_check_dep (sub->self, id, "--after", false, &state, ref_kind, sizeof ref_kind,
+                              sub->err, sub->errlen);
+        if (rc)
+            return rc;
+        size_t d = s_submission_add_dep (sub, segq__job_id_parse (id), state);
+        sub->dep_explicit [d] = true;
+    }
+    return 0;
+}
+
+/* Resources: a CPU job takes one slot unless it asks for more; a submit
+   that asks for none gets its kind's default (segqd.conf [kind NAME], else
+   one CPU slot); in-process kinds take none. */
+static segq_kind_resources_t
+s_submit_resources (const submission_t *sub)
+{
+    const segq_submit_t *submit = sub->submit;
+    segq_kind_resources_t dflt =
+        segq_config_kind_resources (sub->self->config.limits, sub->kind->name);
+    bool asked = submit->gpu_mem || submit->cpu_slots;
+    uint64_t gpu_mem = sub->kind->in_process ? 0 : asked ? submit->gpu_mem : dflt.gpu_mem;
+    uint32_t cpu_slots = sub->kind->in_process ? 0
+                         : !asked              ? dflt.cpu_slots
+                         : submit->cpu_slots   ? submit->cpu_slots
+                         : gpu_mem             ? 0
+                                               : 1;
+    return (segq_kind_resources_t){ gpu_mem, cpu_slots };
+}
+
+/* The job's row: waiting while a dependency has not succeeded, else queued. */
+static segq__job_row_t
+s_submit_row (const submission_t *sub, double now)
+{
+    const segq_submit_t *submit = sub->submit;
+    segq__jobs_t *self = sub->self;
+    segq_kind_resources_t resources = s_submit_resources (sub);
+    return (segq__job_row_t){
+        .id = segq__job_store_next_id (self->store),
+        .owner = submit->user,
+        .kind = sub->kind->name,
+        .state = sub->n_pending ? SEGQ_JOB_WAITING : SEGQ_JOB_QUEUED,
+        .priority = submit->priority,
+        .max_attempts = submit->max_attempts ? submit->max_attempts : self->config.max_attempts,
+        .gpu_mem = resources.gpu_mem,
+        .cpu_slots = resources.cpu_slots,
+        .time_limit_s = submit->time_limit_s ? submit->time_limit_s : self->config.time_limit_s,
+        .created = now,
+        .gpu = -1,
+        .has_inputs = submit->n_inputs > 0,
+    };
+}
+
+/* The job, its inputs and its dependencies into the current transaction. */
+static int
+s_submit_insert (const submission_t *sub, const segq__job_row_t *row)
+{
+    segq__jobs_t *self = sub->self;
+    int rc = segq__job_store_begin (self->store);
+    if (rc == 0)
+        rc = segq__job_store_insert_job (self->store, row, &sub->params);
+    for (size_t i = 0; i < sub->submit->n_inputs && rc == 0; i++) {
+        const segq_input_t *input = &sub->submit->inputs [i];
+        segq__input_row_t input_row = {
+            .name = input->name,
+            .hash = input->job ? NULL : input->hash,
+            .size = input->size,
+            .ref_job = input->job ? segq__job_id_parse (input->job) : 0,
+            .ref_output = sub->ref_outputs [i],
+            /* "m-" and the training's job id: models.c resolved it */
+            .model = input->model ? segq__job_id_parse (input->model + 2) : 0,
+        };
+        if (!input->job)
+            segq__artifact_store_has (self->artifacts, input->hash, &input_row.size);
+        rc = segq__job_store_insert_input (self->store, row->id, (uint32_t) i, &input_row);
+    }
+    for (size_t d = 0; d < sub->n_deps && rc == 0; d++)
+        rc =
+            segq__job_store_insert_dep (self->store, row->id, sub->deps [d], sub->dep_explicit [d]);
+    return rc;
+}
+
+/* The stored job in memory: waiting on its active dependencies, or in the
+   scheduler's queue. */
+static int
+s_submit_activate (const submission_t *sub, const segq__job_row_t *row, double now)
+{
+    segq__jobs_t *self = sub->self;
+    segq__job_t *job = s_job_new (self, row, sub->kind_index);
+    if (!job)
+        return SEGQ_ENOMEM;
+    char reason [320];
+    snprintf (reason, sizeof reason, "submitted by %s", sub->submit->user);
+    /* the first transition: from nothing to waiting or queued */
+    int rc = segq__job_store_add_transition (self->store, row->id, ++job->n_transitions, row->state,
+                                             now, reason);
+    for (size_t d = 0; d < sub->n_deps && rc == 0; d++) {
+        if (segq__u64map_get (self->active, sub->deps [d]) && sub->deps [d] != row->id) {
+            job->n_pending++;
+            rc = s_add_dependent (self, sub->deps [d], row->id);
+        }
+    }
+    if (rc == 0 && job->state == SEGQ_JOB_QUEUED)
+        rc = s_enqueue (self, job);
+    return rc;
+}
+
+/* Stores the job and sets it going; its id into id_out. */
+static int
+s_submit_store (const submission_t *sub, double now, char id_out [SEGQ__JOB_ID_MAX])
+{
+    segq__job_row_t row = s_submit_row (sub, now);
+    int rc = s_submit_insert (sub, &row);
+    if (rc == 0)
+        rc = s_submit_activate (sub, &row, now);
+    if (rc == 0)
+        segq__job_id_format (row.id, id_out);
+    else if (!*sub->err)
+        snprintf (sub->err, sub->errlen, "cannot store the job: %s", segq_strerror (rc));
+    return rc;
+}
+
 static int
 s_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
           char id_out [SEGQ__JOB_ID_MAX], char *err, size_t errlen)
 {
-    const segq_kind_spec_t *kind = segq_kind_find (submit->kind);
-    uint16_t kind_index;
-    if (!kind || s_kind_index (submit->kind, &kind_index)) {
-        size_t count;
-        const segq_kind_spec_t *kinds = segq_kinds (&count);
-        int len = snprintf (err, errlen,
-                            "unknown job kind '%s' (known:", submit->kind ? submit->kind : "");
-        for (size_t i = 0; i < count && len > 0 && (size_t) len < errlen; i++)
-            len += snprintf (err + len, errlen - (size_t) len, " %s", kinds [i].name);
-        if (len > 0 && (size_t) len < errlen)
-            snprintf (err + len, errlen - (size_t) len, ")");
-        return SEGQ_EKIND;
-    }
-    if (!submit->user || !*submit->user) {
-        snprintf (err, errlen, "submit without a user name");
-        return SEGQ_EINVAL;
-    }
-    segq_params_t params = { 0 };
-    int rc = segq_params_copy (&params, &submit->params);
+    submission_t sub = { .self = self, .submit = submit, .err = err, .errlen = errlen };
+    int rc = s_submit_check_kind (&sub);
     if (rc == 0)
-        rc = segq_params_validate (kind, &params, err, errlen);
-    /* asked of what the client sent: validation has filled in the default */
-    if (rc == 0 && kind->fresh_seed && !segq_params_get (&submit->params, "seed"))
-        rc = s_fresh_seed (&params, err, errlen);
-    if (rc) {
-        segq_params_clear (&params);
-        return rc;
-    }
-    /* inputs: names under the kind's declared inputs, artifacts stored,
-       referenced jobs known; the dependency set without repeats */
-    size_t n_deps = 0;
-    uint64_t *deps = calloc (submit->n_inputs + submit->n_after + 1, sizeof *deps);
-    bool *dep_explicit = calloc (submit->n_inputs + submit->n_after + 1, sizeof *dep_explicit);
-    char **ref_outputs = calloc (submit->n_inputs + 1, sizeof *ref_outputs);
-    size_t n_pending = 0;
-    if (!deps || !dep_explicit || !ref_outputs)
-        rc = SEGQ_ENOMEM;
-    for (size_t i = 0; i < submit->n_inputs && rc == 0; i++) {
-        const segq_input_t *input = &submit->inputs [i];
-        const segq_input_spec_t *spec =
-            segq_name_valid (input->name) ? s_input_spec (kind, input->name) : NULL;
-        if (!spec) {
-            snprintf (err, errlen, "input '%s': kind %s has no such input (it takes %s%s)",
-                      input->name ? input->name : "", kind->name,
-                      kind->n_inputs ? kind->inputs [0].name : "none",
-                      kind->n_inputs > 1 ? ", ..." : "");
-            rc = SEGQ_EINVAL;
-            break;
-        }
-        if (!spec->many)
-            for (size_t j = 0; j < i && rc == 0; j++)
-                if (s_input_spec (kind, submit->inputs [j].name) == spec) {
-                    snprintf (err, errlen, "input '%s' given twice", spec->name);
-                    rc = SEGQ_EINVAL;
-                }
-        if (rc)
-            break;
-        if (input->job) {
-            char what [SEGQ_MAX_NAME + 16], ref_kind [64];
-            int state;
-            snprintf (what, sizeof what, "input '%s'", input->name);
-            rc = s_check_dep (self, input->job, what, true, &state, ref_kind, sizeof ref_kind, err,
-                              errlen);
-            if (rc)
-                break;
-            const segq_kind_spec_t *ref_spec = segq_kind_find (ref_kind);
-            const char *output = input->output ? input->output
-                                 : ref_spec && ref_spec->principal_output
-                                     ? ref_spec->principal_output
-                                     : "*";
-            if (strcmp (output, "*") != 0 && !segq_name_valid (output)) {
-                snprintf (err, errlen, "input '%s': '%s' is not an output name", input->name,
-                          output);
-                rc = SEGQ_EINVAL;
-                break;
-            }
-            uint64_t number = segq__job_id_parse (input->job);
-            if (state == SEGQ_JOB_SUCCEEDED && strcmp (output, "*") != 0) {
-                segq_artifact_t found = { 0 };
-                rc = segq__job_store_output (self->store, number, output, &found);
-                segq_artifact_clear (&found);
-                if (rc == SEGQ_ENOENT)
-                    snprintf (err, errlen, "input '%s': job %s has no output '%s'", input->name,
-                              input->job, output);
-                if (rc)
-                    break;
-            }
-            if (!(ref_outputs [i] = strdup (output)))
-                rc = SEGQ_ENOMEM;
-            size_t d = 0;
-            while (d < n_deps && deps [d] != number)
-                d++;
-            if (d == n_deps) {
-                deps [n_deps++] = number;
-                n_pending += state != SEGQ_JOB_SUCCEEDED;
-            }
-        } else {
-            uint64_t size;
-            if (!segq_hash_valid (input->hash)) {
-                snprintf (err, errlen, "input '%s': '%s' is not a sha256 (64 lowercase hex digits)",
-                          input->name, input->hash);
-                rc = SEGQ_EINVAL;
-            } else if (!segq__artifact_store_has (self->artifacts, input->hash, &size)) {
-                snprintf (err, errlen,
-                          "input '%s': artifact %s is not on the broker "
-                          "(upload it first)",
-                          input->name, input->hash);
-                rc = SEGQ_ENOENT;
-            } else if (input->size && input->size != size) {
-                snprintf (err, errlen, "input '%s': artifact %s has %llu bytes, not %llu",
-                          input->name, input->hash, (unsigned long long) size,
-                          (unsigned long long) input->size);
-                rc = SEGQ_EINVAL;
-            }
-        }
-    }
-    for (size_t i = 0; i < kind->n_inputs && rc == 0; i++) {
-        if (!segq_kind_input_needed (&kind->inputs [i], &params))
-            continue;
-        bool given = false;
-        for (size_t j = 0; j < submit->n_inputs && !given; j++)
-            given = s_input_spec (kind, submit->inputs [j].name) == &kind->inputs [i];
-        if (!given) {
-            snprintf (err, errlen, "kind %s needs input '%s' (%s)", kind->name,
-                      kind->inputs [i].name, kind->inputs [i].help);
-            rc = SEGQ_EINVAL;
-        }
-    }
-    for (size_t i = 0; i < submit->n_after && rc == 0; i++) {
-        int state;
-        char ref_kind [64];
-        rc = s_check_dep (self, submit->after [i], "--after", false, &state, ref_kind,
-                          sizeof ref_kind, err, errlen);
-        if (rc)
-            break;
-        uint64_t number = segq__job_id_parse (submit->after [i]);
-        size_t d = 0;
-        while (d < n_deps && deps [d] != number)
-            d++;
-        if (d == n_deps) {
-            deps [n_deps++] = number;
-            n_pending += state != SEGQ_JOB_SUCCEEDED;
-        }
-        dep_explicit [d] = true;
-    }
-    /* resources: a CPU job takes one slot unless it asks for more; a
-       submit that asks for none gets its kind's default (segqd.conf
-       [kind NAME], else one CPU slot); in-process kinds take none */
-    segq_kind_resources_t dflt = segq_config_kind_resources (self->config.limits, kind->name);
-    bool asked = submit->gpu_mem || submit->cpu_slots;
-    uint64_t gpu_mem = kind->in_process ? 0 : asked ? submit->gpu_mem : dflt.gpu_mem;
-    uint32_t cpu_slots = kind->in_process    ? 0
-                         : !asked            ? dflt.cpu_slots
-                         : submit->cpu_slots ? submit->cpu_slots
-                         : gpu_mem           ? 0
-                                             : 1;
+        rc = s_submit_check_user (&sub);
+    if (rc == 0)
+        rc = s_submit_params (&sub);
+    if (rc == 0)
+        rc = s_submission_alloc (&sub);
+    if (rc == 0)
+        rc = s_submit_resolve_inputs (&sub);
+    if (rc == 0)
+        rc = s_submit_check_needed_inputs (&sub);
+    if (rc == 0)
+        rc = s_submit_resolve_after (&sub);
     if (rc == 0)
         rc = s_check_queued_limit (self, submit->user, err, errlen);
-    if (rc == 0) {
-        segq__job_row_t row = {
-            .id = segq__job_store_next_id (self->store),
-            .owner = submit->user,
-            .kind = kind->name,
-            .state = n_pending ? SEGQ_JOB_WAITING : SEGQ_JOB_QUEUED,
-            .priority = submit->priority,
-            .max_attempts = submit->max_attempts ? submit->max_attempts : self->config.max_attempts,
-            .gpu_mem = gpu_mem,
-            .cpu_slots = cpu_slots,
-            .time_limit_s = submit->time_limit_s ? submit->time_limit_s : self->config.time_limit_s,
-            .created = now,
-            .gpu = -1,
-            .has_inputs = submit->n_inputs > 0,
-        };
-        rc = segq__job_store_begin (self->store);
-        if (rc == 0)
-            rc = segq__job_store_insert_job (self->store, &row, &params);
-        for (size_t i = 0; i < submit->n_inputs && rc == 0; i++) {
-            const segq_input_t *input = &submit->inputs [i];
-            segq__input_row_t input_row = {
-                .name = input->name,
-                .hash = input->job ? NULL : input->hash,
-                .size = input->size,
-                .ref_job = input->job ? segq__job_id_parse (input->job) : 0,
-                .ref_output = ref_outputs [i],
-                /* "m-" and the training's job id: models.c resolved it */
-                .model = input->model ? segq__job_id_parse (input->model + 2) : 0,
-            };
-            if (!input->job)
-                segq__artifact_store_has (self->artifacts, input->hash, &input_row.size);
-            rc = segq__job_store_insert_input (self->store, row.id, (uint32_t) i, &input_row);
-        }
-        for (size_t d = 0; d < n_deps && rc == 0; d++)
-            rc = segq__job_store_insert_dep (self->store, row.id, deps [d], dep_explicit [d]);
-        segq__job_t *job = NULL;
-        if (rc == 0) {
-            job = s_job_new (self, &row, kind_index);
-            if (!job)
-                rc = SEGQ_ENOMEM;
-        }
-        if (rc == 0) {
-            char reason [320];
-            snprintf (reason, sizeof reason, "submitted by %s", submit->user);
-            /* the first transition: from nothing to waiting or queued */
-            rc = segq__job_store_add_transition (self->store, row.id, ++job->n_transitions,
-                                                 row.state, now, reason);
-        }
-        for (size_t d = 0; d < n_deps && rc == 0; d++) {
-            if (segq__u64map_get (self->active, deps [d]) && deps [d] != row.id) {
-                job->n_pending++;
-                rc = s_add_dependent (self, deps [d], row.id);
-            }
-        }
-        if (rc == 0 && job->state == SEGQ_JOB_QUEUED)
-            rc = s_enqueue (self, job);
-        if (rc == 0)
-            segq__job_id_format (row.id, id_out);
-        else if (!*err)
-            snprintf (err, errlen, "cannot store the job: %s", segq_strerror (rc));
-    }
-    for (size_t i = 0; i < submit->n_inputs; i++)
-        free (ref_outputs ? ref_outputs [i] : NULL);
-    free (ref_outputs);
-    free (deps);
-    free (dep_explicit);
-    segq_params_clear (&params);
+    if (rc == 0)
+        rc = s_submit_store (&sub, now, id_out);
+    s_submission_clear (&sub);
     return rc;
 }
 
 static void s_inputs_free (segq_input_t *inputs, size_t n);
+
+/* The job array `array` that input names, into *row: a known one, named
+   by an input that takes many files. */
+static int
+s_input_array (segq__jobs_t *self, const segq_kind_spec_t *kind, const segq_input_t *input,
+               uint64_t array, segq__array_row_t *row, char *err, size_t errlen)
+{
+    const segq_input_spec_t *spec =
+        segq_name_valid (input->name) ? s_input_spec (kind, input->name) : NULL;
+    int rc = segq__job_store_array (self->store, array, row);
+    if (rc == SEGQ_ENOENT)
+        snprintf (err, errlen, "input '%s': unknown job array '%s'", input->name, input->job);
+    else if (rc == 0 && spec && !spec->many) {
+        snprintf (err, errlen,
+                  "input '%s' takes one file, and job array %s stands for "
+                  "%zu jobs' outputs (`segq submit %s --%s ARRAY` makes one job per "
+                  "member)",
+                  input->name, input->job, row->n_jobs, kind->name, spec->name);
+        rc = SEGQ_EINVAL;
+    }
+    return rc;
+}
 
 /* Array references: an input naming a job array stands for each of its
    jobs, laid out under NAME/JOB/ (only an input that takes many files may
@@ -901,20 +1086,7 @@ s_expand_arrays (segq__jobs_t *self, const segq_kind_spec_t *kind, const segq_su
         segq__array_row_t row = { 0 };
         size_t members = 1;
         if (array) {
-            const segq_input_spec_t *spec =
-                segq_name_valid (input->name) ? s_input_spec (kind, input->name) : NULL;
-            rc = segq__job_store_array (self->store, array, &row);
-            if (rc == SEGQ_ENOENT)
-                snprintf (err, errlen, "input '%s': unknown job array '%s'", input->name,
-                          input->job);
-            else if (rc == 0 && spec && !spec->many) {
-                snprintf (err, errlen,
-                          "input '%s' takes one file, and job array %s stands for "
-                          "%zu jobs' outputs (`segq submit %s --%s ARRAY` makes one job per "
-                          "member)",
-                          input->name, input->job, row.n_jobs, kind->name, spec->name);
-                rc = SEGQ_EINVAL;
-            }
+            rc = s_input_array (self, kind, input, array, &row, err, errlen);
             members = row.n_jobs;
         }
         if (rc == 0 && n + members > capacity) {

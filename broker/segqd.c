@@ -56,6 +56,8 @@ typedef struct {
     char *heartbeat_ms, *expiry_ms, *max_msg, *chunk_size, *default_time_limit, *max_attempts;
     char *retention;
     char *max_transfers, *max_transfers_per_peer, *max_artifact_size;
+    char *config; /* --config: where the settings above may come from, not one of them */
+    int verbose;  /* -v, -vv: flags only */
 } options_t;
 
 static char **
@@ -186,33 +188,41 @@ s_number (const char *name, const char *text, uint32_t *out, bool size)
     return 0;
 }
 
-int
-main (int argc, char *argv [])
+static void
+s_options_free (options_t *o)
 {
-    segq_malloc_for_chunks ();
-    /* everything segqd writes (database, artifacts, logs, keys, backups)
-       is patient data or guards it: private to its user */
-    umask (077);
-    if (argc > 1 && strcmp (argv [1], "keygen") == 0)
-        return segqd_keygen (argc - 1, argv + 1);
-    if (argc > 1 && strcmp (argv [1], "backup") == 0) {
-        /* It asks the broker over its socket, a client's job: it moved. */
-        fputs ("segqd backup: a backup is now made with `segq backup FILE` (as an admin; "
-               "--broker, --broker-key and --cert as before)\n",
-               stderr);
-        return 2;
-    }
-    options_t o = { 0 };
-    char *config = NULL;
-    int verbose = 0, rc = 0;
-    for (int i = 1; i < argc && rc == 0; i++) {
+    free (o->bind);
+    free (o->data_dir);
+    free (o->ready_file);
+    free (o->keys);
+    free (o->heartbeat_ms);
+    free (o->expiry_ms);
+    free (o->max_msg);
+    free (o->chunk_size);
+    free (o->default_time_limit);
+    free (o->max_attempts);
+    free (o->retention);
+    free (o->max_transfers);
+    free (o->max_transfers_per_peer);
+    free (o->max_artifact_size);
+    free (o->config);
+}
+
+/* The command line into o: -v/-vv, --NAME VALUE or --NAME=VALUE. 0, with
+   *help set when -h/--help printed the usage (nothing more to do); 2 on a
+   bad argument, said on stderr. */
+static int
+s_parse_args (int argc, char *argv [], options_t *o, bool *help)
+{
+    for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
         if (strcmp (arg, "-h") == 0 || strcmp (arg, "--help") == 0) {
             fputs (s_usage, stdout);
+            *help = true;
             return 0;
         }
         if (strcmp (arg, "-v") == 0 || strcmp (arg, "-vv") == 0) {
-            verbose += arg [2] ? 2 : 1;
+            o->verbose += arg [2] ? 2 : 1;
             continue;
         }
         if (strncmp (arg, "--", 2) != 0) {
@@ -231,90 +241,132 @@ main (int argc, char *argv [])
             fprintf (stderr, "segqd: %s needs a value\n", arg);
             return 2;
         }
-        char **slot = strcmp (name, "config") == 0 ? &config : s_option (&o, name);
+        char **slot = strcmp (name, "config") == 0 ? &o->config : s_option (o, name);
         if (!slot) {
             fprintf (stderr, "segqd: unknown option '%s'\n%s", arg, s_usage);
             return 2;
         }
         s_set (slot, value);
     }
+    return 0;
+}
+
+/* What the flags left unset: from the environment, then the config file
+   (kept in *file: it holds the per-user limits too), then the default data
+   directory. 2 when the file cannot be used, said on stderr. */
+static int
+s_settle_options (options_t *o, segq_config_t **file)
+{
     const char *env_dir = getenv ("SEGQ_BROKER_DIR");
-    if (!o.data_dir && env_dir && *env_dir)
-        s_set (&o.data_dir, env_dir);
-    segq_config_t *file = segq_config_new ();
-    if (!file || s_load_config (config, file) != 0) {
-        segq_config_destroy (&file);
-        free (config);
+    if (!o->data_dir && env_dir && *env_dir)
+        s_set (&o->data_dir, env_dir);
+    *file = segq_config_new ();
+    if (!*file || s_load_config (o->config, *file) != 0)
         return 2;
-    }
-    s_apply_config (file, &o);
-    if (!o.data_dir) {
+    s_apply_config (*file, o);
+    if (!o->data_dir) {
         const char *home = getenv ("HOME");
         char path [4096];
         snprintf (path, sizeof path, "%s/.local/share/segq", home && *home ? home : ".");
-        s_set (&o.data_dir, path);
+        s_set (&o->data_dir, path);
     }
-    segq_broker_config_t cfg = {
-        .bind = o.bind,
-        .data_dir = o.data_dir,
-        .ready_file = o.ready_file,
-        .verbose = verbose,
-        .keys_dir = o.keys,
-        .limits = file,
-    };
-    if (s_number ("heartbeat-ms", o.heartbeat_ms, &cfg.heartbeat_ms, false)
-        || s_number ("expiry-ms", o.expiry_ms, &cfg.expiry_ms, false)
-        || s_number ("max-msg", o.max_msg, &cfg.max_msg, true)
-        || s_number ("chunk-size", o.chunk_size, &cfg.chunk_size, true)
-        || s_number ("default-time-limit", o.default_time_limit, &cfg.default_time_limit_s, false)
-        || s_number ("max-attempts", o.max_attempts, &cfg.max_attempts, false)
-        || s_number ("max-transfers", o.max_transfers, &cfg.max_transfers, false)
-        || s_number ("max-transfers-per-peer", o.max_transfers_per_peer,
-                     &cfg.max_transfers_per_peer, false))
+    return 0;
+}
+
+/* The numbers, sizes and ages among the options into cfg. Every bad one
+   is said on stderr; 2 if there was one. */
+static int
+s_parse_numbers (const options_t *o, segq_broker_config_t *cfg)
+{
+    int rc = 0;
+    if (s_number ("heartbeat-ms", o->heartbeat_ms, &cfg->heartbeat_ms, false)
+        || s_number ("expiry-ms", o->expiry_ms, &cfg->expiry_ms, false)
+        || s_number ("max-msg", o->max_msg, &cfg->max_msg, true)
+        || s_number ("chunk-size", o->chunk_size, &cfg->chunk_size, true)
+        || s_number ("default-time-limit", o->default_time_limit, &cfg->default_time_limit_s, false)
+        || s_number ("max-attempts", o->max_attempts, &cfg->max_attempts, false)
+        || s_number ("max-transfers", o->max_transfers, &cfg->max_transfers, false)
+        || s_number ("max-transfers-per-peer", o->max_transfers_per_peer,
+                     &cfg->max_transfers_per_peer, false))
         rc = 2;
-    if (o.max_artifact_size && segq_parse_size (o.max_artifact_size, &cfg.max_artifact_size) != 0) {
+    if (o->max_artifact_size
+        && segq_parse_size (o->max_artifact_size, &cfg->max_artifact_size) != 0) {
         fprintf (stderr, "segqd: --max-artifact-size: '%s' is not a size (like 64G)\n",
-                 o.max_artifact_size);
+                 o->max_artifact_size);
         rc = 2;
     }
-    if (o.retention && segq__retention_parse (o.retention, &cfg.retention_s) != 0) {
+    if (o->retention && segq__retention_parse (o->retention, &cfg->retention_s) != 0) {
         fprintf (stderr,
                  "segqd: --retention: '%s' is not an age (like 30d, 12h, 90m, 3600s, "
                  "or none)\n",
-                 o.retention);
+                 o->retention);
         rc = 2;
     }
-    segq_broker_t *broker = NULL;
-    if (rc == 0) {
-        /* CZMQ's handler turns SIGINT/SIGTERM into zsys_interrupted, which
-           ends the loop between turns: every turn's commit is complete */
-        zsys_init ();
-        zsys_set_logstream (NULL);
-        char err [1024] = "";
-        broker = segq_broker_new (&cfg, err, sizeof err);
-        if (!broker) {
-            fprintf (stderr, "segqd: %s\n", err);
-            rc = 1;
-        }
+    return rc;
+}
+
+/* Runs the broker until SIGINT/SIGTERM. The exit status. */
+static int
+s_serve (const segq_broker_config_t *cfg)
+{
+    /* CZMQ's handler turns SIGINT/SIGTERM into zsys_interrupted, which
+       ends the loop between turns: every turn's commit is complete */
+    zsys_init ();
+    zsys_set_logstream (NULL);
+    char err [1024] = "";
+    segq_broker_t *broker = segq_broker_new (cfg, err, sizeof err);
+    if (!broker) {
+        fprintf (stderr, "segqd: %s\n", err);
+        return 1;
     }
-    if (broker)
-        rc = segq_broker_run (broker);
+    int rc = segq_broker_run (broker);
     segq_broker_destroy (&broker);
-    free (o.bind);
-    free (o.data_dir);
-    free (o.ready_file);
-    free (o.heartbeat_ms);
-    free (o.expiry_ms);
-    free (o.max_msg);
-    free (o.chunk_size);
-    free (o.default_time_limit);
-    free (o.max_attempts);
-    free (o.keys);
-    free (o.retention);
-    free (config);
-    free (o.max_transfers);
-    free (o.max_transfers_per_peer);
-    free (o.max_artifact_size);
+    return rc;
+}
+
+/* The broker as the options say, once they are settled and valid. */
+static int
+s_run (options_t *o)
+{
+    segq_config_t *file = NULL;
+    int rc = s_settle_options (o, &file);
+    segq_broker_config_t cfg = {
+        .bind = o->bind,
+        .data_dir = o->data_dir,
+        .ready_file = o->ready_file,
+        .verbose = o->verbose,
+        .keys_dir = o->keys,
+        .limits = file, /* outlives the broker: destroyed below, after it */
+    };
+    if (rc == 0)
+        rc = s_parse_numbers (o, &cfg);
+    if (rc == 0)
+        rc = s_serve (&cfg);
     segq_config_destroy (&file);
+    return rc;
+}
+
+int
+main (int argc, char *argv [])
+{
+    segq_malloc_for_chunks ();
+    /* everything segqd writes (database, artifacts, logs, keys, backups)
+       is patient data or guards it: private to its user */
+    umask (077);
+    if (argc > 1 && strcmp (argv [1], "keygen") == 0)
+        return segqd_keygen (argc - 1, argv + 1);
+    if (argc > 1 && strcmp (argv [1], "backup") == 0) {
+        /* It asks the broker over its socket, a client's job: it moved. */
+        fputs ("segqd backup: a backup is now made with `segq backup FILE` (as an admin; "
+               "--broker, --broker-key and --cert as before)\n",
+               stderr);
+        return 2;
+    }
+    options_t o = { 0 };
+    bool help = false;
+    int rc = s_parse_args (argc, argv, &o, &help);
+    if (rc == 0 && !help)
+        rc = s_run (&o);
+    s_options_free (&o);
     return rc;
 }

@@ -210,8 +210,9 @@ static int has_dir(const char *dir, const char *sub)
 {
     char path[4400];
     struct stat sb;
-    snprintf(path, sizeof path, "%s%s%s", dir, *sub ? "/" : "", sub);
-    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+    /* a path cut short would name another folder */
+    int len = snprintf(path, sizeof path, "%s%s%s", dir, *sub ? "/" : "", sub);
+    return len > 0 && (size_t)len < sizeof path && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
 static int by_name(const struct dirent **a, const struct dirent **b)

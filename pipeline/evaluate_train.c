@@ -152,12 +152,8 @@ int segq__eval_measure(segq_unetpp_t *net, const segq_eval_item_t *items, size_t
     int rc = segq__eval_predict(net, items, n, batch, probs, err, errlen);
     for (size_t k = 0; k < n && !rc; k++) {
         const float *truth = items[k].d->mask + (size_t)items[k].i * plane;
-        segq_confusion_t c;
-        segq_confusion_count(probs + k * plane, truth, plane, 0.5, &c);
-        segq_seg_metrics_t m = segq_metrics_from_confusion(&c);
-        m.dice_loss = segq_soft_dice_loss(probs + k * plane, truth, plane);
-        for (int j = 0; j < SEGQ_N_METRICS; j++)
-            segq_metric_set(mean, j, segq_metric_get(mean, j) + segq_metric_get(&m, j) / (double)n);
+        segq_seg_metrics_t m = segq_image_metrics(probs + k * plane, truth, plane, 0.5);
+        segq_metrics_add_share(mean, &m, n);
     }
     free(probs);
     return rc;

@@ -64,6 +64,22 @@ double segq_soft_dice_loss(const float *prob, const float *truth, size_t n)
     return 1.0 - (2 * pt + 1.0) / (p + t + 1.0);
 }
 
+segq_seg_metrics_t segq_image_metrics(const float *prob, const float *truth, size_t n,
+                                      double threshold)
+{
+    segq_confusion_t c;
+    segq_confusion_count(prob, truth, n, threshold, &c);
+    segq_seg_metrics_t m = segq_metrics_from_confusion(&c);
+    m.dice_loss = segq_soft_dice_loss(prob, truth, n);
+    return m;
+}
+
+void segq_metrics_add_share(segq_seg_metrics_t *sum, const segq_seg_metrics_t *m, size_t count)
+{
+    for (int j = 0; j < SEGQ_N_METRICS; j++)
+        segq_metric_set(sum, j, segq_metric_get(sum, j) + segq_metric_get(m, j) / (double)count);
+}
+
 void segq_mean_std(const double *v, size_t n, double *mean, double *std)
 {
     double s = 0, q = 0;

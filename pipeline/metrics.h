@@ -10,7 +10,17 @@
  *   precision = tp / (tp + fp): 1 when the prediction is empty (nothing
  *     predicted wrongly);
  *   accuracy = (tp + tn) / all, defined for any non-empty image.
- * Metrics of a test set are the mean of the per-image values. */
+ * Metrics of a test set are the mean of the per-image values.
+ *
+ * These are segmentation_models_pytorch's (smp.utils.metrics, the training
+ * utilities the paper names) as its ValidEpoch reports a test loader of
+ * batch 1 (DataLoader's default, as in smp's examples): smp adds eps = 1e-7
+ * above and below each ratio, which gives the same 1 on empty masks and
+ * moves other values by under 1e-7 (test_metrics.c checks every metric
+ * against a transcription of smp's definitions). With a larger test batch
+ * smp pools each batch's pixels before dividing, so its figures would then
+ * depend on the batch size and the order of the test images; the per-image
+ * mean does not, which is why evaluate keeps it. */
 #ifndef SEGQ_METRICS_H
 #define SEGQ_METRICS_H
 
@@ -37,6 +47,11 @@ void segq_confusion_count(const float *prob, const float *truth, size_t n, doubl
                           segq_confusion_t *out);
 /* IoU, F1, accuracy, recall, precision of c (dice_loss left 0). */
 segq_seg_metrics_t segq_metrics_from_confusion(const segq_confusion_t *c);
+/* All six metrics of one image (n pixels) at threshold. */
+segq_seg_metrics_t segq_image_metrics(const float *prob, const float *truth, size_t n,
+                                      double threshold);
+/* Adds m / count to each metric of sum: count images make their mean. */
+void segq_metrics_add_share(segq_seg_metrics_t *sum, const segq_seg_metrics_t *m, size_t count);
 /* Soft Dice loss of one image as segmentation_models_pytorch's DiceLoss:
  * 1 - (2 sum(p t) + 1) / (sum(p) + sum(t) + 1). */
 double segq_soft_dice_loss(const float *prob, const float *truth, size_t n);

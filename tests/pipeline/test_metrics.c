@@ -1,10 +1,15 @@
 /* Segmentation metrics against hand-computed confusion matrices,
- * including the empty-mask conventions of metrics.h. */
+ * including the empty-mask conventions of metrics.h, and against
+ * segmentation_models_pytorch's definitions (smp_metrics_reference.py). */
 #include <criterion/criterion.h>
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "metrics.h"
+
+#define SMP_REFERENCE "/usr/bin/python3 " SEGQ_SOURCE_DIR "/tests/pipeline/smp_metrics_reference.py"
 
 #define NEAR(a, b) (fabs((a) - (b)) < 1e-12)
 
@@ -89,4 +94,54 @@ Test(metrics, soft_dice_loss_and_fold_statistics, .timeout = 10)
         segq_metric_set(&m, k, k + 0.5);
     cr_expect(NEAR(m.iou, 1.5) && NEAR(m.precision, 5.5));
     cr_expect_str_eq(segq_metric_names[1], "iou");
+}
+
+/* Runs the smp transcription into dir; returns its case count and pixels. */
+static void run_smp_reference(const char *dir, int *cases, int *pixels)
+{
+    char command[1024];
+    snprintf(command, sizeof command, SMP_REFERENCE " %s", dir);
+    FILE *out = popen(command, "r");
+    cr_assert(out, "cannot run %s", command);
+    int n = fscanf(out, "%d %d", cases, pixels);
+    cr_assert_eq(pclose(out), 0, "%s failed (needs Debian's python3-numpy)", command);
+    cr_assert_eq(n, 2);
+}
+
+/* Every case's six values and their mean as smp reports them, within its
+ * eps: a convention for empty masks, a <= threshold or a pooled mean that
+ * differed from smp's would be off by far more. */
+Test(metrics, match_segmentation_models_pytorch, .timeout = 60)
+{
+    char dir[] = "/tmp/segq-smp-XXXXXX", path[256];
+    cr_assert(mkdtemp(dir));
+    int cases, pixels;
+    run_smp_reference(dir, &cases, &pixels);
+    snprintf(path, sizeof path, "%s/cases.f32", dir);
+    FILE *data = fopen(path, "rb");
+    snprintf(path, sizeof path, "%s/metrics.txt", dir);
+    FILE *want = fopen(path, "r");
+    cr_assert(data && want);
+    float *prob = malloc(2 * (size_t)pixels * sizeof *prob), *truth = prob + pixels;
+    segq_seg_metrics_t mean = {0};
+    for (int c = 0; c <= cases; c++) {
+        segq_seg_metrics_t got = mean;
+        if (c < cases) {
+            cr_assert_eq(fread(prob, sizeof *prob, 2 * (size_t)pixels, data), 2 * (size_t)pixels);
+            got = segq_image_metrics(prob, truth, (size_t)pixels, 0.5);
+            segq_metrics_add_share(&mean, &got, (size_t)cases);
+        }
+        for (int k = 0; k < SEGQ_N_METRICS; k++) {
+            double v;
+            cr_assert_eq(fscanf(want, "%lf", &v), 1);
+            cr_expect(fabs(segq_metric_get(&got, k) - v) < 1e-6, "%s %s: segq %.9f, smp %.9f",
+                      c < cases ? "case" : "mean", segq_metric_names[k], segq_metric_get(&got, k),
+                      v);
+        }
+    }
+    free(prob);
+    fclose(data);
+    fclose(want);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    cr_assert_eq(system(path), 0);
 }

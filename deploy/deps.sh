@@ -19,6 +19,10 @@ packages=(
   # the authors' own code, run as the reference by tests/pipeline (their
   # imresize imports scipy and skimage)
   python3-scipy python3-skimage python3-torchvision
+  # the Python client (python/) and its pytest suite against real daemons
+  python3-zmq python3-msgpack python3-pytest python3-pil
+  # ... and `pip install ./python`, offline
+  python3-pip python3-setuptools python3-wheel
 )
 
 missing=()

@@ -1,0 +1,370 @@
+"""Jobs: what the broker says of one (:class:`JobStatus`, SPEC section 5's
+job structure, named as `segq --json status` names it) and a handle to act
+on one (:class:`Job`): wait, logs, cancel, fetch, pairs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import io
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+from ._spec import JOB_STATES, MsgType
+from .progress import Progress
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .client import Client
+
+FINAL_STATES = ("succeeded", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file on the broker: its name (an output's path), sha256 and size."""
+
+    name: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Input:
+    """A job's input as submitted: an uploaded file (sha256), another job's
+    output (job, output: None for its principal one), or a catalogue model
+    (model: its id, with the checkpoint's sha256)."""
+
+    name: str
+    sha256: str | None
+    size: int
+    job: str | None
+    output: str | None
+    model: str | None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A state the job entered, when and why."""
+
+    state: str
+    time: float
+    reason: str | None
+
+
+def _time(seconds: float) -> float | None:
+    return seconds if seconds > 0 else None
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """A job as the broker knows it. Times are Unix seconds (None: not yet);
+    ``history`` only from ``status(detail=True)``."""
+
+    id: str
+    owner: str
+    kind: str
+    state: str  # waiting, queued, running, succeeded, failed, cancelled
+    priority: int
+    attempt: int  # attempts started so far
+    max_attempts: int
+    gpu_mem: int  # bytes; 0: a CPU job
+    cpu_slots: int
+    time_limit_s: int
+    worker: str | None  # the node running it
+    gpu: int | None  # the GPU index there
+    fraction: float  # progress, 0..1
+    phase: str | None
+    message: str | None  # latest progress message, or what it waits for
+    reason: str | None  # why it failed or was cancelled
+    exit_code: int | None
+    signal: int | None
+    created: float | None
+    started: float | None
+    finished: float | None
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    inputs: tuple[Input, ...]
+    after: tuple[str, ...]
+    outputs: tuple[Artifact, ...]
+    history: tuple[Transition, ...]
+
+    @property
+    def final(self) -> bool:
+        """Whether it has ended (succeeded, failed or cancelled)."""
+        return self.state in FINAL_STATES
+
+    @classmethod
+    def from_wire(cls, j: dict[str, Any]) -> JobStatus:
+        return cls(
+            id=j["id"],
+            owner=j["owner"],
+            kind=j["kind"],
+            state=JOB_STATES[j["state"] - 1],
+            priority=j["prio"],
+            attempt=j["att"],
+            max_attempts=j["maxa"],
+            gpu_mem=j["gmem"],
+            cpu_slots=j["cpus"],
+            time_limit_s=j["tlim"],
+            worker=j["worker"],
+            gpu=j["gpu"] if j["gpu"] >= 0 else None,
+            fraction=j["frac"],
+            phase=j["phase"],
+            message=j["msg"],
+            reason=j["reason"],
+            exit_code=j["exit"] if j["exit"] >= 0 else None,
+            signal=j["sig"] or None,
+            created=_time(j["ctime"]),
+            started=_time(j["stime"]),
+            finished=_time(j["ftime"]),
+            params=j["params"],
+            metrics=j["metrics"],
+            inputs=tuple(
+                Input(i["name"], i["hash"], i["size"], i["job"], i["out"], i["model"])
+                for i in j["inputs"]
+            ),
+            after=tuple(j["after"]),
+            outputs=tuple(Artifact(o["name"], o["hash"], o["size"]) for o in j["outs"]),
+            history=tuple(
+                Transition(JOB_STATES[h["state"] - 1], h["time"], h["reason"]) for h in j["hist"]
+            ),
+        )
+
+
+def _natural(name: str) -> list[Any]:
+    """Sort key that orders sample_9 before sample_10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+class Job:
+    """A job on the broker, by id. Made by Client.submit, Client.generate
+    and Client.job; ``gpu_mem`` and ``cpu_slots`` are the resources it was
+    given when this client submitted it (None otherwise)."""
+
+    def __init__(
+        self, client: Client, id: str, gpu_mem: int | None = None, cpu_slots: int | None = None
+    ) -> None:
+        self.client = client
+        self.id = id
+        self.gpu_mem = gpu_mem
+        self.cpu_slots = cpu_slots
+
+    def __repr__(self) -> str:
+        return f"Job({self.id!r})"
+
+    def __str__(self) -> str:
+        return self.id
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Job) and other.id == self.id and other.client is self.client
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def output(self, name: str) -> str:
+        """A reference to one of its outputs, for another job's input: ``"JOB:NAME"``."""
+        return f"{self.id}:{name}"
+
+    def status(self, detail: bool = False) -> JobStatus:
+        """What the broker says of it now (detail: with its state history)."""
+        return self.client._status([self.id], detail)[self.id]
+
+    def wait(
+        self,
+        progress: bool = True,
+        timeout: float | None = None,
+        check: bool = True,
+        interval: float = 0.25,
+    ) -> JobStatus:
+        """Waits until it ends and returns its final status.
+
+        progress: show a progress bar (Jupyter, terminal, else a line per
+        change). timeout: seconds, None for no limit (Timeout when it is
+        still going). check: raise JobFailed when it failed or was cancelled.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        display = Progress(self.id) if progress else None
+        try:
+            while True:
+                status = self.status()
+                if display:
+                    display.update(status.fraction, status.state, status.phase or "")
+                if status.final:
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise errors.Timeout(
+                        f"job {self.id} is still {status.state} after {timeout:g} s"
+                    )
+                time.sleep(interval)
+        finally:
+            if display:
+                display.close()
+        if check and status.state != "succeeded":
+            raise errors.JobFailed(status)
+        return status
+
+    async def wait_async(
+        self,
+        progress: bool = False,
+        timeout: float | None = None,
+        check: bool = True,
+        interval: float = 0.25,
+    ) -> JobStatus:
+        """wait() for asyncio: other tasks run while it waits."""
+        statuses = await wait_all(
+            [self], progress=progress, timeout=timeout, check=check, interval=interval
+        )
+        return statuses[0]
+
+    def logs(self, follow: bool = False, interval: float = 0.25) -> Iterator[str]:
+        """Its log (every attempt's stdout and stderr), as text chunks. With
+        follow, waits for more until the job has ended and the whole log
+        is read; without, stops at what there is now."""
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        offset = 0
+        while True:
+            reply = self.client._transport.request(
+                MsgType.LOGS, {"job": self.id, "off": offset}
+            ).body
+            data: bytes = reply["data"]
+            offset = reply["off"] + len(data)
+            done = reply["done"] or (not data and not follow)
+            text = decoder.decode(data, final=done)
+            if text:
+                yield text
+            if done:
+                return
+            if not data:
+                time.sleep(interval)
+
+    def cancel(self) -> bool:
+        """Cancels it: True if the broker took the cancel (a waiting or queued
+        job is cancelled at once, a running one once its worker has stopped
+        it), False if it had already ended."""
+        reply = self.client._transport.request(MsgType.CANCEL, {"jobs": [self.id]}).body
+        result = next((r for r in reply["results"] if r["job"] == self.id), None)
+        if result is None:
+            raise errors.ProtocolError(f"the broker's answer to CANCEL does not name {self.id}")
+        if result["code"] == errors.ESTATE:
+            return False
+        if result["code"] < 0:
+            raise errors.error(result["code"], result["msg"] or f"cannot cancel {self.id}")
+        return True
+
+    def _outputs(self, names: Sequence[str] | None) -> list[Artifact]:
+        outputs = {o.name: o for o in self.status().outputs}
+        if names is None:
+            return list(outputs.values())
+        missing = [n for n in names if n not in outputs]
+        if missing:
+            raise errors.NotFound(
+                f"job {self.id} has no output {', '.join(missing)} (its outputs: "
+                f"{', '.join(outputs) or 'none'})"
+            )
+        return [outputs[n] for n in names]
+
+    def fetch(self, dest: str | Path = ".", names: Sequence[str] | None = None) -> list[Path]:
+        """Downloads its outputs (all, or those named) into the folder dest,
+        each under its name (``images/x.png`` -> ``dest/images/x.png``),
+        sha256 checked, written beside and renamed into place: a failed
+        download leaves nothing. Returns the paths written."""
+        folder = Path(dest)
+        paths = []
+        for artifact in self._outputs(names):
+            path = folder / artifact.name
+            self.client._transfers.fetch(self.id, artifact.name, path)
+            paths.append(path)
+        return paths
+
+    def read(self, name: str) -> bytes:
+        """One output's bytes, sha256 checked, without writing a file."""
+        buffer = io.BytesIO()
+        self.client._transfers.download(self.id, name, buffer)
+        return buffer.getvalue()
+
+    def pairs(self) -> Iterator[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
+        """A generate job's image/mask pairs as numpy arrays, in sample order:
+        the image ``(H, W, 3)`` uint8 RGB, the mask ``(H, W)`` uint8 (0 or
+        255). Needs numpy and Pillow."""
+        import numpy as np
+        from PIL import Image
+
+        status = self.status()
+        if status.state != "succeeded":
+            raise errors.StateError(
+                f"job {self.id} is {status.state}: its pairs exist once it has succeeded"
+            )
+        names = {o.name for o in status.outputs}
+        stems = sorted(
+            (
+                n[len("images/") : -len(".png")]
+                for n in names
+                if re.fullmatch(r"images/[^/]+\.png", n)
+            ),
+            key=_natural,
+        )
+        for stem in stems:
+            mask = f"masks/{stem}.png"
+            if mask not in names:
+                raise errors.NotFound(f"job {self.id}: images/{stem}.png has no {mask}")
+            with Image.open(io.BytesIO(self.read(f"images/{stem}.png"))) as image:
+                rgb = np.asarray(image.convert("RGB"))
+            with Image.open(io.BytesIO(self.read(mask))) as grey:
+                yield rgb, np.asarray(grey.convert("L"))
+
+
+async def wait_all(
+    jobs: Sequence[Job],
+    progress: bool = False,
+    timeout: float | None = None,
+    check: bool = True,
+    interval: float = 0.25,
+) -> list[JobStatus]:
+    """Waits until every job has ended; their final statuses, in order.
+
+    The jobs are asked about together (one STATUS per client and poll, in
+    a thread so the event loop runs on). check: raise JobFailed for the
+    first that failed or was cancelled, once all have ended.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last: dict[Job, JobStatus] = {}
+    display = Progress(f"{len(jobs)} jobs") if progress else None
+    try:
+        while True:
+            pending = [job for job in jobs if job not in last or not last[job].final]
+            for client in {job.client for job in pending}:
+                ids = [job.id for job in pending if job.client is client]
+                found = await asyncio.to_thread(client._status, ids)
+                last.update({job: found[job.id] for job in pending if job.client is client})
+            done = [last[job] for job in jobs if last[job].final]
+            if display:
+                failed = sum(s.state != "succeeded" for s in done)
+                fraction = sum(last[job].fraction if not last[job].final else 1.0 for job in jobs)
+                display.update(
+                    fraction / max(len(jobs), 1),
+                    f"{len(done)}/{len(jobs)} done",
+                    f"{failed} failed" if failed else "",
+                )
+            if len(done) == len(jobs):
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                raise errors.Timeout(
+                    f"{len(jobs) - len(done)} of {len(jobs)} jobs still going after {timeout:g} s"
+                )
+            await asyncio.sleep(interval)
+    finally:
+        if display:
+            display.close()
+    statuses = [last[job] for job in jobs]
+    bad = next((s for s in statuses if s.state != "succeeded"), None)
+    if check and bad is not None:
+        raise errors.JobFailed(bad)
+    return statuses

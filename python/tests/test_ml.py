@@ -1,0 +1,86 @@
+"""A tiny real training and generation (segq-run, libtorch on the CPU) through
+the queue: train on a 256x256 Kvasir-SEG image at 12..24 pixels, a few
+iterations a scale (tests/e2e/test_train_queue.c's settings), then generate
+from the model by its catalogue name and read the pairs as arrays."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import segq
+
+from .conftest import REPO, Lab, binary
+
+# ../shared/data (README there), or where SEGQ_DATA_DIR says, as the C tests
+DATA = Path(os.environ.get("SEGQ_DATA_DIR") or REPO.parent / "shared" / "data") / "kvasir-seg-256"
+SAMPLE = "cju0qkwl35piu0993l0dewei2.jpg"
+TINY: dict[str, Any] = {
+    "max_size": 24,
+    "min_size": 12,
+    "niter": 15,
+    "previews": 0,
+    "nfc": 8,
+    "nfc_max": 8,
+    "seed": 3,
+}
+
+
+@pytest.fixture(scope="module")
+def trained(lab: Lab) -> Iterator[tuple[segq.Client, segq.Job]]:
+    binary("segq-run")  # what the worker runs train and generate with
+    image, mask = DATA / "images" / SAMPLE, DATA / "masks" / SAMPLE
+    if not image.exists() or not mask.exists():
+        pytest.fail(f"{image} or its mask is missing: the shared test data is expected at {DATA}")
+    with lab.client() as client:
+        job = client.submit(
+            "train", image=image, mask=mask, name="pytest-polyp", cpu_slots=1, **TINY
+        )
+        job.wait(progress=False, timeout=300)
+        yield client, job
+
+
+def test_training_registers_a_model(trained: tuple[segq.Client, segq.Job]) -> None:
+    client, train = trained
+    status = train.status()
+    assert "model.safetensors" in [o.name for o in status.outputs]
+    assert [i.name for i in status.inputs] == [f"image/{SAMPLE}", f"mask/{SAMPLE}"]
+    model = client.model("pytest-polyp")
+    assert (model.job, model.owner, model.image, model.mask) == (train.id, "tester", SAMPLE, SAMPLE)
+    assert (model.height, model.width) == (24, 24) and model.scales >= 2
+    checkpoint = next(o for o in status.outputs if o.name == "model.safetensors")
+    assert model.checkpoint_sha256 == checkpoint.sha256
+    assert model.params["niter"] == 15 and model.params["name"] == "pytest-polyp"
+    assert model.id in [m.id for m in client.models()]
+    assert client.models(tag="no-such-tag") == []
+
+
+def test_generate_by_model_name_gives_pairs(
+    trained: tuple[segq.Client, segq.Job], tmp_path: Path
+) -> None:
+    client, _ = trained
+    model = client.model("pytest-polyp")
+    job = client.generate("pytest-polyp", count=2, cpu_slots=1)
+    status = job.wait(progress=False, timeout=180)
+    (model_input,) = status.inputs
+    assert (model_input.model, model_input.sha256) == (model.id, model.checkpoint_sha256)
+    pairs = list(job.pairs())
+    assert len(pairs) == 2
+    for image, mask in pairs:
+        assert image.shape == (model.height, model.width, 3) and image.dtype == np.uint8
+        assert mask.shape == (model.height, model.width) and mask.dtype == np.uint8
+        assert set(np.unique(mask)) <= {0, 255}
+    (manifest,) = job.fetch(tmp_path, names=["manifest.csv"])
+    rows = list(csv.DictReader(manifest.open()))
+    assert [r["model_name"] for r in rows] == ["pytest-polyp"] * 2
+    # pairs() come in the manifest's (sample) order
+    with Image.open(io.BytesIO(job.read(rows[0]["image"]))) as first:
+        assert np.array_equal(np.asarray(first.convert("RGB")), pairs[0][0])

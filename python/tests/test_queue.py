@@ -1,0 +1,357 @@
+"""The client against a real segqd and segq-worker (the test kinds), and
+side by side with the segq CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import segq
+from segq import _hashcache
+
+from .conftest import USER, Lab, wait_for
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def running(job: segq.Job) -> bool:
+    return job.status().state == "running"
+
+
+def test_sleep_waits_with_progress_and_reports_its_status(
+    client: segq.Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = client.submit("sleep", seconds=0.4)
+    final = job.wait(progress=True)
+    shown = capsys.readouterr().err.splitlines()
+    assert shown[-1].startswith(f"{job.id} [{'#' * 30}] 100% succeeded"), shown
+    assert (final.id, final.owner, final.kind, final.state) == (job.id, USER, "sleep", "succeeded")
+    assert final.params == {"seconds": 0.4}
+    assert final.fraction == 1.0 and final.worker == "w1" and final.exit_code == 0
+    assert final.created <= final.started <= final.finished  # type: ignore[operator]
+    assert job.cpu_slots == 1 and job.gpu_mem == 0  # the test kinds' default
+    history = job.status(detail=True).history
+    assert [h.state for h in history][-2:] == ["running", "succeeded"]
+    assert client.job(job.id).status() == final
+
+
+def test_echo_outputs_are_fetched_and_verified(client: segq.Client, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "a.txt").write_text("alpha\n")
+    (data / "sub" / "b.bin").write_bytes(os.urandom(300_000))
+    (data / ".hidden").write_text("not data")
+    (data / "empty").write_bytes(b"")
+    job = client.submit("echo", files=data)
+    status = job.wait(progress=False)
+    assert sorted(o.name for o in status.outputs) == ["a.txt", "empty", "sub/b.bin"]
+    assert sorted(i.name for i in status.inputs) == [
+        "files/a.txt",
+        "files/empty",
+        "files/sub/b.bin",
+    ]
+    out = tmp_path / "out"
+    paths = job.fetch(out)
+    assert sorted(p.relative_to(out).as_posix() for p in paths) == ["a.txt", "empty", "sub/b.bin"]
+    for path in paths:
+        original = data / path.relative_to(out)
+        assert path.read_bytes() == original.read_bytes()
+        output = next(o for o in status.outputs if out / o.name == path)
+        assert output.sha256 == sha256(original) and output.size == original.stat().st_size
+    assert sorted(p.name for p in out.rglob("*")) == [
+        "a.txt",
+        "b.bin",
+        "empty",
+        "sub",
+    ], "no temporary left"
+    assert job.fetch(tmp_path / "one", names=["a.txt"]) == [tmp_path / "one" / "a.txt"]
+    with pytest.raises(segq.NotFound, match="no output nope.txt .*a.txt"):
+        job.fetch(tmp_path / "none", names=["nope.txt"])
+
+
+def test_a_failed_job_raises_job_failed(client: segq.Client) -> None:
+    job = client.submit("fail", code=3)
+    with pytest.raises(segq.JobFailed) as failed:
+        job.wait(progress=False)
+    assert failed.value.job == job.id and failed.value.state == "failed"
+    assert "exited with code 3" in (failed.value.reason or "")
+    status = job.wait(progress=False, check=False)
+    assert status.state == "failed" and status.exit_code == 3
+
+
+def test_logs_follow_until_the_job_ends(client: segq.Client) -> None:
+    job = client.submit("sleep", seconds=0.8)
+    text = "".join(job.logs(follow=True))
+    assert job.status().final, "follow ends with the job"
+    assert text.startswith("=== attempt 1 on w1 ===\n")
+    assert "sleeping 0.8 s\n" in text and text.endswith("slept 0.8 s\n")
+    assert "".join(job.logs()) == text
+
+
+def test_cancel_a_running_job(client: segq.Client) -> None:
+    job = client.submit("sleep", seconds=60)
+    wait_for(lambda: running(job), what=f"{job.id} running")
+    assert job.cancel() is True
+    with pytest.raises(segq.JobFailed) as cancelled:
+        job.wait(progress=False, timeout=20)
+    assert cancelled.value.state == "cancelled"
+    assert job.cancel() is False, "an ended job is not cancelled again"
+
+
+def test_wait_gives_up_at_its_timeout(client: segq.Client) -> None:
+    job = client.submit("sleep", seconds=30)
+    started = time.monotonic()
+    with pytest.raises(segq.Timeout, match=f"job {job.id} is still"):
+        job.wait(progress=False, timeout=0.3)
+    assert time.monotonic() - started < 5
+    job.cancel()
+
+
+@pytest.mark.parametrize(
+    "kind, fields, error, says",
+    [
+        ("slep", {}, segq.UnknownKind, "unknown job kind 'slep' (did you mean 'sleep'?)"),
+        (
+            "sleep",
+            {"secnds": 1},
+            segq.InvalidArgument,
+            "no parameter or input 'secnds' (did you mean 'seconds'?)",
+        ),
+        (
+            "sleep",
+            {"seconds": "1"},
+            segq.InvalidArgument,
+            "'seconds': expected a number, got str '1'",
+        ),
+        (
+            "sleep",
+            {"seconds": -1},
+            segq.InvalidArgument,
+            "'seconds': -1.0 is out of range (expected 0..86400)",
+        ),
+        ("fail", {"code": 1.5}, segq.InvalidArgument, "'code': expected an integer, got float 1.5"),
+        (
+            "fail",
+            {"mode": "explode"},
+            segq.InvalidArgument,
+            "'mode': 'explode' is not one of exit|signal|crash",
+        ),
+        (
+            "train",
+            {"mask_from_alpha": True},
+            segq.InvalidArgument,
+            "kind 'train' needs input 'image'",
+        ),
+        (
+            "train",
+            {"image": __file__},
+            segq.InvalidArgument,
+            "needs input 'mask', unless parameter mask_from_alpha",
+        ),
+        (
+            "train",
+            {"image": "/no/such.jpg", "mask_from_alpha": True},
+            segq.NotFound,
+            "cannot read '/no/such.jpg'",
+        ),
+        (
+            "train",
+            {"image": Path(__file__).parent, "mask_from_alpha": True},
+            segq.InvalidArgument,
+            "takes one file, not a folder",
+        ),
+        (
+            "echo",
+            {"files": [__file__, __file__]},
+            segq.InvalidArgument,
+            "input 'files/test_queue.py' is given twice",
+        ),
+        (
+            "generate",
+            {"model": "x/y/z"},
+            segq.NotFound,
+            "cannot read 'x/y/z' (no such file or folder, model)",
+        ),
+        ("echo", {"files": "m-0001"}, segq.InvalidArgument, "'m-0001' names a trained model"),
+        ("sleep", {"gpu_mem": "4G", "cpu_slots": 1}, segq.InvalidArgument, "exclude each other"),
+        ("sleep", {"gpu_mem": "4Q"}, segq.InvalidArgument, "gpu_mem '4Q': expected"),
+        (
+            "sleep",
+            {"priority": 2_000_000},
+            segq.InvalidArgument,
+            "priority 2000000: expected an integer",
+        ),
+        ("sleep", {"max_attempts": 0}, segq.InvalidArgument, "max_attempts 0: expected 1..1000"),
+    ],
+)
+def test_submissions_are_checked_before_anything_is_sent(
+    client: segq.Client, kind: str, fields: dict[str, Any], error: type[segq.SegqError], says: str
+) -> None:
+    client.kinds()  # the table, asked once
+    sent = dict(client._transport.sent)
+    with pytest.raises(error) as caught:
+        client.submit(kind, **fields)
+    assert says in str(caught.value)
+    assert dict(client._transport.sent) == sent, "nothing was sent"
+    assert client.bytes_uploaded == 0
+
+
+def test_the_broker_refuses_what_only_it_can_know(client: segq.Client, tmp_path: Path) -> None:
+    with pytest.raises(segq.NotFound):
+        client.submit("echo", files="zzzz9")  # spelt like a job id, but no such job
+    with pytest.raises(segq.NotFound):
+        client.job("zzzz9")
+    path = tmp_path / "x.bin"
+    path.write_bytes(b"some bytes")
+    with pytest.raises(segq.HashMismatch, match="refused by the broker"):
+        client.upload(path, sha256="0" * 64)
+
+
+def test_an_unchanged_file_is_not_sent_again(lab: Lab, tmp_path: Path) -> None:
+    path = tmp_path / "input.txt"
+    path.write_bytes(os.urandom(100_000))
+    cache_file = tmp_path / "hashes"
+    with lab.client(hash_cache=cache_file) as first:
+        artifact = first.upload(path)
+        assert artifact.sha256 == sha256(path) and first.bytes_uploaded == 100_000
+    # what the C client's cache would hold once the file is a second old
+    _hashcache.HashCache(cache_file).remember(os.stat(path), artifact.sha256, now=time.time() + 2)
+    with lab.client(hash_cache=cache_file) as second:
+        job = second.submit("echo", files=path)
+        assert second.bytes_uploaded == 0, "named by its hash, and the broker had it"
+        assert job.wait(progress=False).outputs[0].sha256 == artifact.sha256
+    path.write_bytes(os.urandom(100_000))  # changed: sent again, whatever the cache says
+    with lab.client(hash_cache=cache_file) as third:
+        third.submit("echo", files=path)
+        assert third.bytes_uploaded == 100_000
+
+
+def test_inputs_from_other_jobs_and_artifacts(client: segq.Client, tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("first")
+    first = client.submit("echo", files=tmp_path / "a.txt")
+    upload = tmp_path / "b.txt"
+    upload.write_text("second")
+    artifact = client.upload(upload)
+    second = client.submit("echo", files=[first.output("a.txt"), artifact], after=[first])
+    status = second.wait(progress=False)
+    inputs = {i.name: i for i in status.inputs}
+    assert inputs["files/a.txt"].job == first.id and inputs["files/a.txt"].output == "a.txt"
+    assert inputs["files/b.txt"].sha256 == artifact.sha256
+    assert status.after == (first.id,)
+    assert sorted(o.name for o in status.outputs) == ["a.txt", "b.txt"]
+    assert second.read("a.txt") == b"first"
+
+
+def test_wait_all_and_wait_async(client: segq.Client) -> None:
+    jobs = [client.submit("sleep", seconds=s) for s in (0.2, 0.4, 0.3)]
+    statuses = asyncio.run(segq.wait_all(jobs))
+    assert [s.id for s in statuses] == [j.id for j in jobs]
+    assert {s.state for s in statuses} == {"succeeded"}
+
+    async def both() -> list[segq.JobStatus]:
+        good, bad = client.submit("sleep", seconds=0.2), client.submit("fail")
+        return list(await asyncio.gather(good.wait_async(), bad.wait_async(check=False)))
+
+    good, bad = asyncio.run(both())
+    assert (good.state, bad.state) == ("succeeded", "failed")
+    with pytest.raises(segq.JobFailed):
+        asyncio.run(segq.wait_all([client.submit("noop"), client.submit("fail")]))
+
+
+def test_listing_jobs_workers_and_kinds(lab: Lab, client: segq.Client) -> None:
+    job = client.submit("noop")
+    job.wait(progress=False)
+    mine = client.jobs(state="succeeded")
+    assert job.id in [s.id for s in mine] and {s.owner for s in mine} == {USER}
+    assert client.jobs(user="somebody-else") == []
+    assert job.id in [s.id for s in client.jobs(all=True)]
+    assert client.jobs(newest=True)[0].created >= client.jobs()[0].created  # type: ignore[operator]
+    with pytest.raises(segq.InvalidArgument, match="expected one of waiting"):
+        client.jobs(state="done")
+    (worker,) = client.workers()
+    assert (worker.node, worker.state, worker.cpu_slots) == ("w1", "active", 2)
+    assert {"noop", "sleep", "echo", "fail"} <= set(worker.kinds)
+    table = {k["name"]: k for k in lab.cli_json("kinds")}
+    assert [k.name for k in client.kinds()] == list(table)
+    for kind in client.kinds():
+        assert kind.principal_output == table[kind.name]["principal_output"]
+        for param, cli in zip(kind.params, table[kind.name]["params"], strict=True):
+            assert (param.name, param.type, param.required) == (
+                cli["name"],
+                cli["type"],
+                cli["required"],
+            )
+            assert param.default == cli.get("default") and list(param.choices) == cli.get(
+                "choices", []
+            )
+            if param.type in ("int", "float"):
+                assert (param.min, param.max) == (cli["min"], cli["max"])
+
+
+def test_a_job_submitted_by_the_cli_is_watched_and_fetched(
+    lab: Lab, client: segq.Client, tmp_path: Path
+) -> None:
+    source = tmp_path / "from-cli.txt"
+    source.write_text("written by segq submit\n")
+    job_id = lab.cli("submit", "echo", "--files", str(source)).stdout.strip()
+    job = client.job(job_id)
+    status = job.wait(progress=False)
+    assert status.owner == USER and [o.name for o in status.outputs] == ["from-cli.txt"]
+    (path,) = job.fetch(tmp_path / "out")
+    assert path.read_bytes() == source.read_bytes()
+
+
+def test_a_job_submitted_from_python_is_seen_by_the_cli(
+    lab: Lab, client: segq.Client, tmp_path: Path
+) -> None:
+    (tmp_path / "f.txt").write_text("x")
+    job = client.submit("echo", files=tmp_path / "f.txt", priority=3)
+    done = lab.cli("wait", job.id)
+    assert done.returncode == 0
+    (shown,) = lab.cli_json("status", job.id)
+    mine = job.status()
+    for key in (
+        "id",
+        "owner",
+        "kind",
+        "state",
+        "priority",
+        "attempt",
+        "worker",
+        "exit_code",
+        "params",
+    ):
+        assert shown[key] == getattr(mine, key), key
+    assert shown["outputs"] == [
+        {"name": o.name, "hash": o.sha256, "size": o.size} for o in mine.outputs
+    ]
+    assert shown["created"] == pytest.approx(mine.created)
+    failing = client.submit("fail")
+    assert lab.cli("wait", failing.id, check=False).returncode == 3
+
+
+def test_an_absent_broker_is_said_plainly() -> None:
+    with socket.socket() as held:  # bound, never listening: nobody answers there
+        held.bind(("127.0.0.1", 0))
+        url = f"tcp://127.0.0.1:{held.getsockname()[1]}"
+        with segq.connect(url, user=USER, hash_cache="", timeout=0.5) as c:
+            with pytest.raises(segq.Unavailable) as caught:
+                c.kinds()
+    assert f"the broker at {url} did not answer within 0.5 s" in str(caught.value)
+    assert "SEGQ_BROKER" in str(caught.value)
+
+
+def test_pairs_needs_a_succeeded_job(client: segq.Client) -> None:
+    job = client.submit("sleep", seconds=30)
+    with pytest.raises(segq.StateError, match="its pairs exist once it has succeeded"):
+        next(job.pairs())
+    job.cancel()

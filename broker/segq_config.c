@@ -378,134 +378,189 @@ s_section (segq_config_t *cfg, errors_t *e, int line, const char *text, size_t l
     return NULL;
 }
 
+/* A "key = value" line, split, and what its key is. */
+typedef struct {
+    char key [KEY_MAX + 1];   /* '_' read as '-' */
+    char shown [KEY_MAX + 2]; /* as written, made printable */
+    bool underscores;         /* written with '_' */
+    const char *value;        /* trimmed, value_len bytes */
+    size_t value_len;
+    int setting, limit, resource; /* its index in one of the tables, else -1 */
+} assignment_t;
+
+/* The key, spelled as the tables spell it; false with the error said when
+   it is not one. */
+static bool
+s_key (errors_t *e, int line, const char *text, size_t key_len, assignment_t *a)
+{
+    bool valid = key_len <= KEY_MAX;
+    for (size_t i = 0; valid && i < key_len; i++) {
+        char c = text [i];
+        a->underscores |= c == '_';
+        a->key [i] = c == '_' ? '-' : c;
+        valid = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    }
+    if (!valid) {
+        s_error (e, line, "'%s' is not a key: keys are lowercase letters, digits, '-' and '_'",
+                 a->shown);
+        return false;
+    }
+    a->key [key_len] = 0;
+    return true;
+}
+
+/* Splits the line at its '=' into key and value, trimmed; false with the
+   error said when it has no '=' or no valid key. */
+static bool
+s_split (errors_t *e, int line, const char *text, size_t len, assignment_t *a)
+{
+    const char *eq = memchr (text, '=', len);
+    if (!eq) {
+        s_error (e, line, "expected 'key = value', '[section]' or a '#' comment");
+        return false;
+    }
+    size_t key_len = (size_t) (eq - text);
+    while (key_len && s_blank (text [key_len - 1]))
+        key_len--;
+    a->value = eq + 1;
+    a->value_len = len - (size_t) (a->value - text);
+    while (a->value_len && s_blank (*a->value))
+        a->value++, a->value_len--;
+    while (a->value_len && s_blank (a->value [a->value_len - 1]))
+        a->value_len--;
+    s_printable (a->shown, sizeof a->shown, text, key_len);
+    if (key_len == 0) {
+        s_error (e, line, "a key is missing before '='");
+        return false;
+    }
+    return s_key (e, line, text, key_len, a);
+}
+
+static void
+s_lookup (assignment_t *a)
+{
+    a->setting = a->limit = a->resource = -1;
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (strcmp (a->key, s_settings [i].key) == 0)
+            a->setting = (int) i;
+    for (int i = 0; i < N_LIMITS; i++)
+        if (strcmp (a->key, s_limit_keys [i]) == 0)
+            a->limit = i;
+    for (int i = 0; i < N_KIND_KEYS; i++)
+        if (strcmp (a->key, s_kind_keys [i]) == 0)
+            a->resource = i;
+}
+
+static void
+s_unknown_key (errors_t *e, int line, const assignment_t *a)
+{
+    /* suggestions cost an edit distance per known key: only for the
+       errors that will be shown */
+    const char *near = e->count < ERRORS_SHOWN ? s_suggest (a->key) : NULL;
+    char spelled [KEY_MAX + 1];
+    if (near) {
+        s_spelled (spelled, sizeof spelled, near, a->underscores);
+        s_error (e, line, "unknown key '%s' (did you mean %s?)", a->shown, spelled);
+    } else
+        s_error (e, line, "unknown key '%s' (see docs/usage.md: broker configuration)", a->shown);
+}
+
+/* Whether the key is a known one, where it belongs (`section`, `in_kind`
+   as s_assignment has them); false with the error said. */
+static bool
+s_in_place (errors_t *e, int line, assignment_t *a, const limits_t *section, bool in_kind)
+{
+    s_lookup (a);
+    if (a->setting < 0 && a->limit < 0 && a->resource < 0) {
+        s_unknown_key (e, line, a);
+        return false;
+    }
+    if (a->setting >= 0 && section) {
+        s_error (e, line, "'%s' is a broker setting: put it before the first [section]", a->shown);
+        return false;
+    }
+    if (a->limit >= 0 && (!section || in_kind)) {
+        s_error (e, line, "'%s' is a per-user limit: put it under [defaults] or [user NAME]",
+                 a->shown);
+        return false;
+    }
+    if (a->resource >= 0 && !in_kind) {
+        s_error (e, line, "'%s' is a kind's default resource: put it under [kind NAME]", a->shown);
+        return false;
+    }
+    return true;
+}
+
+/* The value (v: a's, NUL-terminated) checked for what the key takes, a
+   number read into *number: NULL, or what was expected instead. */
+static const char *
+s_check_value (const assignment_t *a, const char *v, uint64_t *number)
+{
+    bool ok = s_valid_text (v, a->value_len);
+    const char *expected = "a value without control characters";
+    if (a->setting >= 0) {
+        setting_type_t type = s_settings [a->setting].type;
+        if (ok && type == T_COUNT) {
+            ok = s_count (v, UINT32_MAX, number);
+            expected = "a whole number (0-4294967295)";
+        } else if (ok && type == T_SIZE32) {
+            ok = segq_parse_size (v, number) == 0 && *number <= UINT32_MAX;
+            expected = "a size under 4G, e.g. 4M";
+        }
+    } else if (a->resource == 0) {
+        ok = ok && segq_parse_size (v, number) == 0 && *number > 0;
+        expected = "a size of GPU memory, e.g. 8G";
+    } else if (a->resource == 1) {
+        ok = ok && s_count (v, 4096, number) && *number > 0;
+        expected = "a number of CPU slots (1-4096)";
+    } else if (ok && strcmp (v, "unlimited") == 0)
+        *number = SEGQ_UNLIMITED;
+    else if (ok && a->limit == 2) {
+        ok = segq_parse_size (v, number) == 0 && *number != SEGQ_UNLIMITED;
+        expected = "a size (e.g. 24G) or 'unlimited'";
+    } else if (ok) {
+        ok = s_count (v, UINT32_MAX, number);
+        expected = "a whole number or 'unlimited'";
+    }
+    return ok ? NULL : expected;
+}
+
 /* One "key = value" line. `section` is NULL before the first section
    header (broker settings), a kind's resources with `in_kind`, and
    `in_bad` after a header that was refused (its keys are not checked
    again). */
 static void
-s_assignment (segq_config_t *cfg, errors_t *e, int line, char *text, size_t len, limits_t *section,
-              bool in_kind, bool in_bad, bool *oom)
+s_assignment (segq_config_t *cfg, errors_t *e, int line, const char *text, size_t len,
+              limits_t *section, bool in_kind, bool in_bad, bool *oom)
 {
-    char *eq = memchr (text, '=', len);
-    if (!eq) {
-        s_error (e, line, "expected 'key = value', '[section]' or a '#' comment");
+    assignment_t a;
+    memset (&a, 0, sizeof a);
+    if (!s_split (e, line, text, len, &a) || in_bad || !s_in_place (e, line, &a, section, in_kind))
         return;
-    }
-    size_t key_len = (size_t) (eq - text);
-    while (key_len && s_blank (text [key_len - 1]))
-        key_len--;
-    char *value = eq + 1;
-    size_t value_len = len - (size_t) (value - text);
-    while (value_len && s_blank (*value))
-        value++, value_len--;
-    while (value_len && s_blank (value [value_len - 1]))
-        value_len--;
-    char shown [KEY_MAX + 2];
-    s_printable (shown, sizeof shown, text, key_len);
-    if (key_len == 0) {
-        s_error (e, line, "a key is missing before '='");
-        return;
-    }
-    char key [KEY_MAX + 1];
-    bool underscores = false, valid = key_len <= KEY_MAX;
-    for (size_t i = 0; valid && i < key_len; i++) {
-        char c = text [i];
-        underscores |= c == '_';
-        key [i] = c == '_' ? '-' : c;
-        valid = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-    }
-    if (!valid) {
-        s_error (e, line, "'%s' is not a key: keys are lowercase letters, digits, '-' and '_'",
-                 shown);
-        return;
-    }
-    key [key_len] = 0;
-    if (in_bad)
-        return;
-    int setting = -1, limit = -1, resource = -1;
-    for (size_t i = 0; i < N_SETTINGS; i++)
-        if (strcmp (key, s_settings [i].key) == 0)
-            setting = (int) i;
-    for (int i = 0; i < N_LIMITS; i++)
-        if (strcmp (key, s_limit_keys [i]) == 0)
-            limit = i;
-    for (int i = 0; i < N_KIND_KEYS; i++)
-        if (strcmp (key, s_kind_keys [i]) == 0)
-            resource = i;
-    if (setting < 0 && limit < 0 && resource < 0) {
-        /* suggestions cost an edit distance per known key: only for the
-           errors that will be shown */
-        const char *near = e->count < ERRORS_SHOWN ? s_suggest (key) : NULL;
-        char spelled [KEY_MAX + 1];
-        if (near) {
-            s_spelled (spelled, sizeof spelled, near, underscores);
-            s_error (e, line, "unknown key '%s' (did you mean %s?)", shown, spelled);
-        } else
-            s_error (e, line, "unknown key '%s' (see docs/usage.md: broker configuration)", shown);
-        return;
-    }
-    if (setting >= 0 && section) {
-        s_error (e, line, "'%s' is a broker setting: put it before the first [section]", shown);
-        return;
-    }
-    if (limit >= 0 && (!section || in_kind)) {
-        s_error (e, line, "'%s' is a per-user limit: put it under [defaults] or [user NAME]",
-                 shown);
-        return;
-    }
-    if (resource >= 0 && !in_kind) {
-        s_error (e, line, "'%s' is a kind's default resource: put it under [kind NAME]", shown);
-        return;
-    }
-    int slot = limit >= 0 ? limit : resource;
-    int *first = setting >= 0 ? &cfg->setting_line [setting] : &section->line [slot];
+    int slot = a.limit >= 0 ? a.limit : a.resource;
+    int *first = a.setting >= 0 ? &cfg->setting_line [a.setting] : &section->line [slot];
     if (*first) {
-        s_error (e, line, "'%s' again (first on line %d): give each key once", shown, *first);
+        s_error (e, line, "'%s' again (first on line %d): give each key once", a.shown, *first);
         return;
     }
-    char *v = strndup (value, value_len);
+    char *v = strndup (a.value, a.value_len);
     if (!v) {
         *oom = true;
         return;
     }
-    bool ok = s_valid_text (v, value_len);
-    const char *expected = "a value without control characters";
     uint64_t number = 0;
-    if (setting >= 0) {
-        setting_type_t type = s_settings [setting].type;
-        if (ok && type == T_COUNT) {
-            ok = s_count (v, UINT32_MAX, &number);
-            expected = "a whole number (0-4294967295)";
-        } else if (ok && type == T_SIZE32) {
-            ok = segq_parse_size (v, &number) == 0 && number <= UINT32_MAX;
-            expected = "a size under 4G, e.g. 4M";
-        }
-    } else if (resource == 0) {
-        ok = ok && segq_parse_size (v, &number) == 0 && number > 0;
-        expected = "a size of GPU memory, e.g. 8G";
-    } else if (resource == 1) {
-        ok = ok && s_count (v, 4096, &number) && number > 0;
-        expected = "a number of CPU slots (1-4096)";
-    } else if (ok && strcmp (v, "unlimited") == 0)
-        number = SEGQ_UNLIMITED;
-    else if (ok && limit == 2) {
-        ok = segq_parse_size (v, &number) == 0 && number != SEGQ_UNLIMITED;
-        expected = "a size (e.g. 24G) or 'unlimited'";
-    } else if (ok) {
-        ok = s_count (v, UINT32_MAX, &number);
-        expected = "a whole number or 'unlimited'";
-    }
-    if (!ok) {
+    const char *expected = s_check_value (&a, v, &number);
+    if (expected) {
         char shown_value [KEY_MAX + 2];
-        s_printable (shown_value, sizeof shown_value, value, value_len);
-        s_error (e, line, "%s = '%s%s': expected %s", shown, shown_value,
-                 value_len > KEY_MAX ? "..." : "", expected);
+        s_printable (shown_value, sizeof shown_value, a.value, a.value_len);
+        s_error (e, line, "%s = '%s%s': expected %s", a.shown, shown_value,
+                 a.value_len > KEY_MAX ? "..." : "", expected);
         free (v);
         return;
     }
     *first = line;
-    if (setting >= 0)
-        cfg->settings [setting] = v;
+    if (a.setting >= 0)
+        cfg->settings [a.setting] = v;
     else {
         section->value [slot] = number;
         free (v);

@@ -683,131 +683,190 @@ s_dec_params (s_dec_t *d, const segq__field_t *f, segq_params_t *params)
 
 static int s_dec_struct (s_dec_t *d, const segq__struct_desc_t *desc, void *object);
 
+/* An unsigned integer; when there is none, the reader's error. */
+static int
+s_dec_uint (s_dec_t *d, uint64_t *u)
+{
+    int rc = segq__mp_read_uint (&d->r, u);
+    return rc ? s_dec_reader_fail (d, rc, "an unsigned integer") : SEGQ_OK;
+}
+
+static int
+s_dec_u64 (s_dec_t *d, uint64_t *at)
+{
+    uint64_t u;
+    int rc = s_dec_uint (d, &u);
+    if (rc)
+        return rc;
+    *at = u;
+    return SEGQ_OK;
+}
+
+static int
+s_dec_u32 (s_dec_t *d, uint32_t *at)
+{
+    uint64_t u;
+    int rc = s_dec_uint (d, &u);
+    if (rc)
+        return rc;
+    if (u > UINT32_MAX)
+        return s_dec_fail (d, SEGQ_EPROTO, "is %llu, over 2^32-1", (unsigned long long) u);
+    *at = (uint32_t) u;
+    return SEGQ_OK;
+}
+
+/* I32 and ENUM: an integer within the field's lo..hi. */
+static int
+s_dec_ranged (s_dec_t *d, const segq__field_t *f, void *at)
+{
+    int64_t i;
+    int rc = segq__mp_read_int (&d->r, &i);
+    if (rc)
+        return s_dec_reader_fail (d, rc, "an integer");
+    if (i < f->lo || i > f->hi)
+        return s_dec_fail (d, SEGQ_EPROTO, "is %lld, outside %lld..%lld", (long long) i,
+                           (long long) f->lo, (long long) f->hi);
+    if (f->type == SEGQ__F_I32)
+        *(int32_t *) at = (int32_t) i;
+    else
+        *(int *) at = (int) i;
+    return SEGQ_OK;
+}
+
+/* A finite number; within 0..1 for a SEGQ__FL_UNIT field. */
+static int
+s_dec_f64 (s_dec_t *d, const segq__field_t *f, double *at)
+{
+    double v;
+    int rc = segq__mp_read_double (&d->r, &v);
+    if (rc)
+        return s_dec_reader_fail (d, rc, "a number");
+    if (!isfinite (v) || ((f->flags & SEGQ__FL_UNIT) && (v < 0 || v > 1)))
+        return s_dec_fail (d, SEGQ_EPROTO, "is %g, %s", v,
+                           f->flags & SEGQ__FL_UNIT ? "outside 0..1" : "not finite");
+    *at = v;
+    return SEGQ_OK;
+}
+
+/* A sha256 as 64 lowercase hex digits, into the field's own buffer. */
+static int
+s_dec_hash (s_dec_t *d, char *hash)
+{
+    const char *s;
+    uint32_t len;
+    int rc = segq__mp_read_str (&d->r, &s, &len);
+    if (rc)
+        return s_dec_reader_fail (d, rc, "a sha256 string");
+    if (len == SEGQ_HASH_HEX_LEN) {
+        memcpy (hash, s, len);
+        hash [len] = '\0';
+    }
+    if (len != SEGQ_HASH_HEX_LEN || !segq_hash_valid (hash)) {
+        hash [0] = '\0';
+        return s_dec_fail (d, SEGQ_EPROTO, "is not 64 lowercase hex digits");
+    }
+    return SEGQ_OK;
+}
+
+/* Binary data, copied; none stored when it is empty. */
+static int
+s_dec_bin (s_dec_t *d, uint8_t **at, size_t *count_at)
+{
+    const uint8_t *data;
+    uint32_t len;
+    int rc = segq__mp_read_bin (&d->r, &data, &len);
+    if (rc)
+        return s_dec_reader_fail (d, rc, "binary data");
+    if (len) {
+        uint8_t *copy = malloc (len);
+        if (!copy)
+            return s_dec_fail (d, SEGQ_ENOMEM, "could not be stored: out of memory");
+        memcpy (copy, data, len);
+        *at = copy;
+        *count_at = len;
+    }
+    return SEGQ_OK;
+}
+
+/* One element of a STRS, U32S or STRUCTS field, at `item`. */
+static int
+s_dec_element (s_dec_t *d, const segq__field_t *f, uint8_t *item)
+{
+    if (f->type == SEGQ__F_STRS)
+        return s_dec_string (d, SEGQ_MAX_STRING, S_STR_ID, (char **) item);
+    if (f->type == SEGQ__F_STRUCTS)
+        return s_dec_struct (d, f->sub, item);
+    uint64_t u;
+    int rc = s_dec_uint (d, &u);
+    if (rc)
+        return rc;
+    if (u > UINT32_MAX)
+        return s_dec_fail (d, SEGQ_EPROTO, "is over 2^32-1");
+    *(uint32_t *) item = (uint32_t) u;
+    return SEGQ_OK;
+}
+
+/* STRS, U32S and STRUCTS: an array, its count checked before anything is
+   allocated, then its elements. */
+static int
+s_dec_list (s_dec_t *d, const segq__field_t *f, uint8_t **at, size_t *count_at)
+{
+    uint32_t count;
+    size_t elem = f->type == SEGQ__F_STRS   ? sizeof (char *)
+                  : f->type == SEGQ__F_U32S ? sizeof (uint32_t)
+                                            : f->sub->size;
+    int rc = s_dec_array (d, f->type == SEGQ__F_STRUCTS ? s_min_bytes (f->sub) : 1, &count);
+    if (rc || count == 0)
+        return rc;
+    uint8_t *items = calloc (count, elem);
+    if (!items)
+        return s_dec_fail (d, SEGQ_ENOMEM, "could not be stored: out of memory");
+    /* Owned by the message from here: a failure below frees it. */
+    *at = items;
+    *count_at = count;
+    for (uint32_t j = 0; j < count; j++) {
+        s_set_index (d, (long) j);
+        rc = s_dec_element (d, f, items + j * elem);
+        if (rc)
+            return rc;
+    }
+    s_set_index (d, -1);
+    return SEGQ_OK;
+}
+
 static int
 s_dec_field (s_dec_t *d, const segq__field_t *f, uint8_t *base)
 {
     void *at = base + f->offset;
     size_t *count_at = (size_t *) (base + f->count_offset);
-    uint64_t u;
-    int64_t i;
-    int rc;
     switch (f->type) {
     case SEGQ__F_U64:
-        rc = segq__mp_read_uint (&d->r, &u);
-        if (rc)
-            return s_dec_reader_fail (d, rc, "an unsigned integer");
-        *(uint64_t *) at = u;
-        return SEGQ_OK;
+        return s_dec_u64 (d, at);
     case SEGQ__F_U32:
-        rc = segq__mp_read_uint (&d->r, &u);
-        if (rc)
-            return s_dec_reader_fail (d, rc, "an unsigned integer");
-        if (u > UINT32_MAX)
-            return s_dec_fail (d, SEGQ_EPROTO, "is %llu, over 2^32-1", (unsigned long long) u);
-        *(uint32_t *) at = (uint32_t) u;
-        return SEGQ_OK;
+        return s_dec_u32 (d, at);
     case SEGQ__F_I32:
     case SEGQ__F_ENUM:
-        rc = segq__mp_read_int (&d->r, &i);
-        if (rc)
-            return s_dec_reader_fail (d, rc, "an integer");
-        if (i < f->lo || i > f->hi)
-            return s_dec_fail (d, SEGQ_EPROTO, "is %lld, outside %lld..%lld", (long long) i,
-                               (long long) f->lo, (long long) f->hi);
-        if (f->type == SEGQ__F_I32)
-            *(int32_t *) at = (int32_t) i;
-        else
-            *(int *) at = (int) i;
-        return SEGQ_OK;
-    case SEGQ__F_F64: {
-        double v;
-        rc = segq__mp_read_double (&d->r, &v);
-        if (rc)
-            return s_dec_reader_fail (d, rc, "a number");
-        if (!isfinite (v) || ((f->flags & SEGQ__FL_UNIT) && (v < 0 || v > 1)))
-            return s_dec_fail (d, SEGQ_EPROTO, "is %g, %s", v,
-                               f->flags & SEGQ__FL_UNIT ? "outside 0..1" : "not finite");
-        *(double *) at = v;
-        return SEGQ_OK;
-    }
-    case SEGQ__F_BOOL:
-        rc = segq__mp_read_bool (&d->r, (bool *) at);
+        return s_dec_ranged (d, f, at);
+    case SEGQ__F_F64:
+        return s_dec_f64 (d, f, at);
+    case SEGQ__F_BOOL: {
+        int rc = segq__mp_read_bool (&d->r, at);
         return rc ? s_dec_reader_fail (d, rc, "a boolean") : SEGQ_OK;
+    }
     case SEGQ__F_STR:
     case SEGQ__F_NAME: {
         size_t limit;
         s_str_kind_t kind = s_field_str_kind (f, &limit);
-        return s_dec_string (d, limit, kind, (char **) at);
+        return s_dec_string (d, limit, kind, at);
     }
-    case SEGQ__F_HASH: {
-        const char *s;
-        uint32_t len;
-        rc = segq__mp_read_str (&d->r, &s, &len);
-        if (rc)
-            return s_dec_reader_fail (d, rc, "a sha256 string");
-        char *hash = at;
-        if (len == SEGQ_HASH_HEX_LEN) {
-            memcpy (hash, s, len);
-            hash [len] = '\0';
-        }
-        if (len != SEGQ_HASH_HEX_LEN || !segq_hash_valid (hash)) {
-            hash [0] = '\0';
-            return s_dec_fail (d, SEGQ_EPROTO, "is not 64 lowercase hex digits");
-        }
-        return SEGQ_OK;
-    }
-    case SEGQ__F_BIN: {
-        const uint8_t *data;
-        uint32_t len;
-        rc = segq__mp_read_bin (&d->r, &data, &len);
-        if (rc)
-            return s_dec_reader_fail (d, rc, "binary data");
-        if (len) {
-            uint8_t *copy = malloc (len);
-            if (!copy)
-                return s_dec_fail (d, SEGQ_ENOMEM, "could not be stored: out of memory");
-            memcpy (copy, data, len);
-            *(uint8_t **) at = copy;
-            *count_at = len;
-        }
-        return SEGQ_OK;
-    }
+    case SEGQ__F_HASH:
+        return s_dec_hash (d, at);
+    case SEGQ__F_BIN:
+        return s_dec_bin (d, at, count_at);
     case SEGQ__F_STRS:
     case SEGQ__F_U32S:
-    case SEGQ__F_STRUCTS: {
-        uint32_t count;
-        size_t elem = f->type == SEGQ__F_STRS   ? sizeof (char *)
-                      : f->type == SEGQ__F_U32S ? sizeof (uint32_t)
-                                                : f->sub->size;
-        rc = s_dec_array (d, f->type == SEGQ__F_STRUCTS ? s_min_bytes (f->sub) : 1, &count);
-        if (rc || count == 0)
-            return rc;
-        uint8_t *items = calloc (count, elem);
-        if (!items)
-            return s_dec_fail (d, SEGQ_ENOMEM, "could not be stored: out of memory");
-        /* Owned by the message from here: a failure below frees it. */
-        *(uint8_t **) at = items;
-        *count_at = count;
-        for (uint32_t j = 0; j < count; j++) {
-            s_set_index (d, (long) j);
-            if (f->type == SEGQ__F_STRS)
-                rc = s_dec_string (d, SEGQ_MAX_STRING, S_STR_ID, (char **) (items + j * elem));
-            else if (f->type == SEGQ__F_U32S) {
-                rc = segq__mp_read_uint (&d->r, &u);
-                if (rc)
-                    rc = s_dec_reader_fail (d, rc, "an unsigned integer");
-                else if (u > UINT32_MAX)
-                    rc = s_dec_fail (d, SEGQ_EPROTO, "is over 2^32-1");
-                else
-                    ((uint32_t *) items) [j] = (uint32_t) u;
-            } else
-                rc = s_dec_struct (d, f->sub, items + j * elem);
-            if (rc)
-                return rc;
-        }
-        s_set_index (d, -1);
-        return SEGQ_OK;
-    }
+    case SEGQ__F_STRUCTS:
+        return s_dec_list (d, f, at, count_at);
     case SEGQ__F_PARAMS:
     case SEGQ__F_METRICS:
         return s_dec_params (d, f, at);

@@ -241,6 +241,146 @@ static const char s_status_help [] =
     "  --json          one JSON array: each ARRAY's summary (with \"array\"), then the\n"
     "                  jobs (with \"id\")\n";
 
+/* What a `segq status` works with, shared by its steps. */
+typedef struct {
+    segq_status_query_t q;
+    uint64_t limit; /* --limit N; 0: all */
+    bool all;       /* --all */
+    segq_client_t *client;
+    json_t *json; /* --json: the one document */
+    size_t shown; /* jobs listed so far */
+} status_t;
+
+/* One option of the command line (cli_next_option's code). */
+static int
+s_status_option (cli_globals_t *g, status_t *st, int opt)
+{
+    if (opt == 'l')
+        st->q.detail = true;
+    else if (opt == OPT_USER)
+        st->q.user = optarg;
+    else if (opt == OPT_STATE) {
+        if (segq_job_state_parse (optarg, &st->q.state) < 0)
+            return cli_usage_error (g, "status",
+                                    "unknown state '%s' (waiting, queued, running, "
+                                    "succeeded, failed, cancelled)",
+                                    optarg);
+    } else if (opt == OPT_LIMIT) {
+        if (!cli_parse_uint (optarg, 100000000, &st->limit) || st->limit == 0)
+            return cli_usage_error (g, "status", "--limit '%s': expected a positive number",
+                                    optarg);
+    } else if (opt == OPT_ALL)
+        st->all = true;
+    return CLI_OK;
+}
+
+/* The job arrays named (ids: q's, writable) are summarised; the jobs named
+   beside them stay in q, to be listed (*list: whether there is a listing
+   to make). */
+static int
+s_status_arrays (cli_globals_t *g, status_t *st, char **ids, bool *list)
+{
+    segq_status_query_t *q = &st->q;
+    size_t n_arrays = 0;
+    for (size_t i = 0; i < q->n_jobs; i++)
+        n_arrays += segq_array_id (q->jobs [i]);
+    int rc = CLI_OK;
+    /* arrays summarised; any jobs named beside them are listed below */
+    for (size_t i = 0; i < q->n_jobs && rc == CLI_OK; i++)
+        if (segq_array_id (q->jobs [i]))
+            rc = s_array_summary (g, st->client, q->jobs [i], q->detail, st->json);
+    *list = n_arrays == 0 || (rc == CLI_OK && n_arrays < q->n_jobs);
+    if (*list && n_arrays) {
+        /* argv's order is kept: only the array ids leave */
+        size_t kept = 0;
+        for (size_t i = 0; i < q->n_jobs; i++)
+            if (!segq_array_id (ids [i]))
+                ids [kept++] = ids [i];
+        q->n_jobs = kept;
+    }
+    return rc;
+}
+
+/* One page of the listing after *cursor (moved on to the next): shown,
+   or kept in newest (room: its capacity) when q asks for the newest
+   first. */
+static int
+s_status_page (cli_globals_t *g, status_t *st, char **cursor, segq_job_list_t *newest, size_t *room)
+{
+    segq_status_query_t *q = &st->q;
+    uint64_t limit = st->limit;
+    segq_job_list_t page;
+    if (limit && limit - st->shown <= SEGQ_STATUS_MAX)
+        q->limit = (uint32_t) (limit - st->shown);
+    if (segq_client_status (st->client, q, *cursor, &page) < 0)
+        return cli_error (g, "status", CLI_FAILED, "%s", segq_client_error (st->client));
+    free (*cursor);
+    *cursor = page.cursor;
+    page.cursor = NULL;
+    size_t n =
+        limit && page.n_jobs > limit - st->shown ? (size_t) (limit - st->shown) : page.n_jobs;
+    int rc = CLI_OK;
+    if (q->newest)
+        rc = s_keep (g, newest, room, &page, n);
+    else
+        s_show (st->json, q->detail, page.jobs, n, st->shown == 0);
+    st->shown += n;
+    segq_job_list_clear (&page);
+    return rc;
+}
+
+static void
+s_reverse (segq_job_list_t *list)
+{
+    for (size_t i = 0; i < list->n_jobs / 2; i++) {
+        segq_job_info_t swap = list->jobs [i];
+        list->jobs [i] = list->jobs [list->n_jobs - 1 - i];
+        list->jobs [list->n_jobs - 1 - i] = swap;
+    }
+}
+
+/* The jobs of q, page by page, at most --limit of them. */
+static int
+s_status_list (cli_globals_t *g, status_t *st)
+{
+    segq_status_query_t *q = &st->q;
+    char *cursor = NULL;
+    /* --limit N of a listing: the newest N, asked for newest first and
+       kept to be shown oldest first like any listing */
+    q->newest = st->limit && !q->n_jobs;
+    segq_job_list_t newest = { 0 };
+    size_t room = 0;
+    int rc;
+    do {
+        rc = s_status_page (g, st, &cursor, &newest, &room);
+    } while (rc == CLI_OK && cursor && (!st->limit || st->shown < st->limit));
+    free (cursor);
+    s_reverse (&newest);
+    if (rc == CLI_OK && q->newest)
+        s_show (st->json, q->detail, newest.jobs, newest.n_jobs, true);
+    segq_job_list_clear (&newest);
+    /* Named jobs the broker did not list are unknown to it. */
+    if (rc == CLI_OK && q->n_jobs && st->shown < q->n_jobs && !st->limit)
+        rc = cli_error (g, "status", CLI_FAILED,
+                        "%zu of the %zu jobs named are unknown to the broker",
+                        q->n_jobs - st->shown, q->n_jobs);
+    return rc;
+}
+
+/* The --json document, or "(no jobs)" for an empty listing; rc: the
+   command's so far. */
+static int
+s_status_end (status_t *st, int rc)
+{
+    if (st->json) {
+        int jrc = cli_print_json (st->json);
+        if (rc == CLI_OK)
+            rc = jrc;
+    } else if (rc == CLI_OK && st->shown == 0 && !st->q.n_jobs)
+        printf ("(no jobs)\n");
+    return rc;
+}
+
 int
 cli_status (cli_globals_t *g, int argc, char **argv)
 {
@@ -251,120 +391,37 @@ cli_status (cli_globals_t *g, int argc, char **argv)
                                               { "limit", required_argument, NULL, OPT_LIMIT },
                                               { "all", no_argument, NULL, OPT_ALL },
                                               { 0 } };
-    segq_status_query_t q = { 0 };
-    uint64_t limit = 0;
-    bool all = false;
-    int opt, rc = CLI_OK;
-    while ((opt = cli_next_option (g, "status", argc, argv, "hl", options, s_status_help)) > 0) {
-        if (opt == 'l')
-            q.detail = true;
-        else if (opt == OPT_USER)
-            q.user = optarg;
-        else if (opt == OPT_STATE) {
-            if (segq_job_state_parse (optarg, &q.state) < 0)
-                return cli_usage_error (g, "status",
-                                        "unknown state '%s' (waiting, queued, running, "
-                                        "succeeded, failed, cancelled)",
-                                        optarg);
-        } else if (opt == OPT_LIMIT) {
-            if (!cli_parse_uint (optarg, 100000000, &limit) || limit == 0)
-                return cli_usage_error (g, "status", "--limit '%s': expected a positive number",
-                                        optarg);
-        } else if (opt == OPT_ALL)
-            all = true;
-    }
+    status_t st;
+    memset (&st, 0, sizeof st);
+    int opt = CLI_OPT_END, rc = CLI_OK;
+    while (rc == CLI_OK
+           && (opt = cli_next_option (g, "status", argc, argv, "hl", options, s_status_help)) > 0)
+        rc = s_status_option (g, &st, opt);
+    if (rc != CLI_OK)
+        return rc;
     if (opt != CLI_OPT_END)
         return CLI_OPT_RESULT (opt);
-    if (all && q.user)
+    if (st.all && st.q.user)
         return cli_usage_error (g, "status", "--all and --user exclude each other");
     /* a job named twice is listed once (else the broker's one answer for
        it would read as a job it does not know) */
-    q.jobs = (const char *const *) argv + optind;
-    q.n_jobs = cli_unique (argv + optind, (size_t) (argc - optind), false);
-    segq_client_t *client;
-    if ((rc = cli_connect (g, &client)) != CLI_OK)
+    char **ids = argv + optind;
+    st.q.jobs = (const char *const *) ids;
+    st.q.n_jobs = cli_unique (ids, (size_t) (argc - optind), false);
+    if ((rc = cli_connect (g, &st.client)) != CLI_OK)
         return rc;
     /* a listing is of the caller's own jobs unless told otherwise (with
        keys the client's user is its certificate's name) */
-    if (!q.n_jobs && !q.user && !all)
-        q.user = segq_client_user (client);
-    size_t n_arrays = 0;
-    for (size_t i = 0; i < q.n_jobs; i++)
-        n_arrays += segq_array_id (q.jobs [i]);
+    if (!st.q.n_jobs && !st.q.user && !st.all)
+        st.q.user = segq_client_user (st.client);
     /* --json: one document, the arrays' summaries then the jobs named */
-    json_t *array = g->json ? json_array () : NULL;
-    if (n_arrays) {
-        /* arrays summarised; any jobs named beside them are listed below */
-        for (size_t i = 0; i < q.n_jobs && rc == CLI_OK; i++)
-            if (segq_array_id (q.jobs [i]))
-                rc = s_array_summary (g, client, q.jobs [i], q.detail, array);
-        if (rc != CLI_OK || n_arrays == q.n_jobs) {
-            if (array) {
-                int jrc = cli_print_json (array);
-                if (rc == CLI_OK)
-                    rc = jrc;
-            }
-            segq_client_destroy (&client);
-            return rc;
-        }
-        const char **named = calloc (q.n_jobs, sizeof *named);
-        size_t n_named = 0;
-        for (size_t i = 0; named && i < q.n_jobs; i++)
-            if (!segq_array_id (q.jobs [i]))
-                named [n_named++] = q.jobs [i];
-        /* argv's order is kept: only the array ids leave */
-        for (size_t i = 0; named && i < n_named; i++)
-            argv [optind + (int) i] = (char *) named [i];
-        free (named);
-        q.n_jobs = named ? n_named : q.n_jobs;
-    }
-    char *cursor = NULL;
-    size_t shown = 0;
-    /* --limit N of a listing: the newest N, asked for newest first and
-       kept to be shown oldest first like any listing */
-    q.newest = limit && !q.n_jobs;
-    segq_job_list_t newest = { 0 };
-    size_t room = 0;
-    do {
-        segq_job_list_t page;
-        if (limit && limit - shown <= SEGQ_STATUS_MAX)
-            q.limit = (uint32_t) (limit - shown);
-        if (segq_client_status (client, &q, cursor, &page) < 0) {
-            rc = cli_error (g, "status", CLI_FAILED, "%s", segq_client_error (client));
-            break;
-        }
-        free (cursor);
-        cursor = page.cursor;
-        page.cursor = NULL;
-        size_t n = limit && page.n_jobs > limit - shown ? (size_t) (limit - shown) : page.n_jobs;
-        if (q.newest)
-            rc = s_keep (g, &newest, &room, &page, n);
-        else
-            s_show (array, q.detail, page.jobs, n, shown == 0);
-        shown += n;
-        segq_job_list_clear (&page);
-    } while (rc == CLI_OK && cursor && (!limit || shown < limit));
-    free (cursor);
-    for (size_t i = 0; i < newest.n_jobs / 2; i++) {
-        segq_job_info_t swap = newest.jobs [i];
-        newest.jobs [i] = newest.jobs [newest.n_jobs - 1 - i];
-        newest.jobs [newest.n_jobs - 1 - i] = swap;
-    }
-    if (rc == CLI_OK && q.newest)
-        s_show (array, q.detail, newest.jobs, newest.n_jobs, true);
-    segq_job_list_clear (&newest);
-    /* Named jobs the broker did not list are unknown to it. */
-    if (rc == CLI_OK && q.n_jobs && shown < q.n_jobs && !limit)
-        rc = cli_error (g, "status", CLI_FAILED,
-                        "%zu of the %zu jobs named are unknown to the broker", q.n_jobs - shown,
-                        q.n_jobs);
-    if (array) {
-        int jrc = cli_print_json (array);
-        if (rc == CLI_OK)
-            rc = jrc;
-    } else if (rc == CLI_OK && shown == 0 && !q.n_jobs)
-        printf ("(no jobs)\n");
-    segq_client_destroy (&client);
+    st.json = g->json ? json_array () : NULL;
+    bool list;
+    rc = s_status_arrays (g, &st, ids, &list);
+    if (rc == CLI_OK && list)
+        rc = s_status_list (g, &st);
+    rc = s_status_end (&st, rc);
+    segq_client_destroy (&st.client);
     return rc;
 }
 

@@ -114,101 +114,121 @@ s_route_param (cli_globals_t *g, pipeline_t *p, const char *flag, const char *va
     return CLI_OK;
 }
 
-static int
-s_parse (cli_globals_t *g, pipeline_t *p, int argc, char **argv)
-{
-    /* The generic options (resources, --json, ...) by submit's own parser
-       on a copy of argv that keeps only them. */
-    char **generic = calloc ((size_t) argc + 2, sizeof *generic);
-    if (!generic)
-        return cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
-    int n_generic = 0, rc = CLI_OK;
-    generic [n_generic++] = "submit";
-    generic [n_generic++] = "train";
-    bool stylize = false;
-    for (int i = 1; i < argc && rc == CLI_OK; i++) {
-        const char *a = argv [i];
-        if (strncmp (a, "--", 2) != 0) {
-            if (strcmp (a, "-h") == 0 || strcmp (a, "-p") == 0 || strcmp (a, "-i") == 0)
-                generic [n_generic++] = (char *) a;
-            else
-                rc = cli_usage_error (g, "submit pipeline", "unexpected argument '%s'", a);
-            if (rc == CLI_OK && (strcmp (a, "-p") == 0 || strcmp (a, "-i") == 0))
-                rc = cli_usage_error (g, "submit pipeline",
-                                      "%s: name the stage's flag instead "
-                                      "(--niter 20, --generate.batch 4)",
-                                      a);
-            continue;
-        }
-        const char *name = a + 2, *eq = strchr (name, '=');
-        size_t len = eq ? (size_t) (eq - name) : strlen (name);
-        char flag [64];
-        snprintf (flag, sizeof flag, "%.*s", (int) (len < 63 ? len : 63), name);
-        static const char *const own [] = { "image", "mask",  "images",          "masks",
+/* What s_parse returns after printing --help: nothing more to do. */
+#define S_HELP_SHOWN (CLI_USAGE + 100)
+
+/* The generic options (resources, --json, ...) go to submit's own parser
+   on a copy of argv that keeps only them. */
+typedef struct {
+    char **argv;
+    int argc;
+} generic_args_t;
+
+static const char *const s_own_flags [] = { "image", "mask",  "images",          "masks",
                                             "vgg19", "style", "evaluate-against" };
-        static const char *const generic_names [] = { "broker", "timeout",    "json",
-                                                      "cert",   "broker-key", "no-keys",
-                                                      "help",   "priority",   "gpu-mem",
-                                                      "cpu",    "time-limit", "max-attempts" };
-        bool is_own = false, is_generic = false;
-        for (size_t k = 0; k < sizeof own / sizeof own [0]; k++)
-            is_own |= strcmp (flag, own [k]) == 0;
-        for (size_t k = 0; k < sizeof generic_names / sizeof generic_names [0]; k++)
-            is_generic |= strcmp (flag, generic_names [k]) == 0;
-        if (strcmp (flag, "stylize") == 0 && !eq) {
-            stylize = true;
-            continue;
-        }
-        if (is_generic) {
-            generic [n_generic++] = (char *) a;
-            /* their values travel with them */
-            bool takes = strcmp (flag, "json") != 0 && strcmp (flag, "help") != 0
-                         && strcmp (flag, "cpu") != 0 && strcmp (flag, "no-keys") != 0;
-            uint64_t slots;
-            if (!eq
-                && (takes
-                    || (strcmp (flag, "cpu") == 0 && i + 1 < argc
-                        && cli_parse_uint (argv [i + 1], 4096, &slots)))
-                && i + 1 < argc)
-                generic [n_generic++] = argv [++i];
-            continue;
-        }
-        const char *value = eq ? eq + 1 : i + 1 < argc ? argv [++i] : NULL;
-        if (!value) {
-            rc = cli_usage_error (g, "submit pipeline", "--%s needs a value", flag);
-            break;
-        }
-        if (is_own) {
-            if (!strcmp (flag, "image") || !strcmp (flag, "images"))
-                p->image = value;
-            else if (!strcmp (flag, "mask") || !strcmp (flag, "masks"))
-                p->mask = value;
-            else if (!strcmp (flag, "vgg19"))
-                p->vgg19 = value;
-            else if (!strcmp (flag, "style"))
-                p->style = value;
-            else
-                p->real = value;
-            p->plural |= !strcmp (flag, "images") || !strcmp (flag, "masks");
-            continue;
-        }
-        rc = s_route_param (g, p, flag, value);
+static const char *const s_generic_flags [] = { "broker", "timeout",    "json",
+                                                "cert",   "broker-key", "no-keys",
+                                                "help",   "priority",   "gpu-mem",
+                                                "cpu",    "time-limit", "max-attempts" };
+
+static bool
+s_listed (const char *flag, const char *const *list, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (strcmp (flag, list [k]) == 0)
+            return true;
+    return false;
+}
+
+/* An argument that is not a long option: only -h passes (to submit's
+   parser); -p and -i are submit's ways to give parameters and inputs. */
+static int
+s_short_arg (cli_globals_t *g, generic_args_t *generic, const char *a)
+{
+    if (strcmp (a, "-h") == 0) {
+        generic->argv [generic->argc++] = (char *) a;
+        return CLI_OK;
     }
-    /* submit's parser for the generic options, then the same for each stage */
-    if (rc == CLI_OK)
-        rc = cli_submit_parse (g, &p->stage [ST_TRAIN], n_generic, generic);
-    free (generic);
-    if (rc != CLI_OK)
-        return rc;
-    if (p->stage [ST_TRAIN].help) {
-        fputs (s_help, stdout);
-        return CLI_USAGE + 100; /* help shown: nothing more to do */
+    if (strcmp (a, "-p") == 0 || strcmp (a, "-i") == 0)
+        return cli_usage_error (g, "submit pipeline",
+                                "%s: name the stage's flag instead "
+                                "(--niter 20, --generate.batch 4)",
+                                a);
+    return cli_usage_error (g, "submit pipeline", "unexpected argument '%s'", a);
+}
+
+/* A generic option, argv[*i], kept for submit's parser. */
+static void
+s_keep_generic (generic_args_t *generic, const char *flag, bool eq, int argc, char **argv, int *i)
+{
+    generic->argv [generic->argc++] = argv [*i];
+    /* their values travel with them */
+    bool takes = strcmp (flag, "json") != 0 && strcmp (flag, "help") != 0
+                 && strcmp (flag, "cpu") != 0 && strcmp (flag, "no-keys") != 0;
+    uint64_t slots;
+    if (!eq
+        && (takes
+            || (strcmp (flag, "cpu") == 0 && *i + 1 < argc
+                && cli_parse_uint (argv [*i + 1], 4096, &slots)))
+        && *i + 1 < argc)
+        generic->argv [generic->argc++] = argv [++*i];
+}
+
+/* --image, --images, --mask, ...: the pipeline's own flags. */
+static void
+s_set_own (pipeline_t *p, const char *flag, const char *value)
+{
+    if (!strcmp (flag, "image") || !strcmp (flag, "images"))
+        p->image = value;
+    else if (!strcmp (flag, "mask") || !strcmp (flag, "masks"))
+        p->mask = value;
+    else if (!strcmp (flag, "vgg19"))
+        p->vgg19 = value;
+    else if (!strcmp (flag, "style"))
+        p->style = value;
+    else
+        p->real = value;
+    p->plural |= !strcmp (flag, "images") || !strcmp (flag, "masks");
+}
+
+/* argv[*i] (and its value, *i moved past it): a flag of the pipeline, a
+   generic option, or a stage's parameter. */
+static int
+s_parse_arg (cli_globals_t *g, pipeline_t *p, generic_args_t *generic, int argc, char **argv,
+             int *i)
+{
+    const char *a = argv [*i];
+    if (strncmp (a, "--", 2) != 0)
+        return s_short_arg (g, generic, a);
+    const char *name = a + 2, *eq = strchr (name, '=');
+    size_t len = eq ? (size_t) (eq - name) : strlen (name);
+    char flag [64];
+    snprintf (flag, sizeof flag, "%.*s", (int) (len < 63 ? len : 63), name);
+    if (strcmp (flag, "stylize") == 0 && !eq) {
+        p->used [ST_STYLIZE] = true;
+        return CLI_OK;
     }
-    p->used [ST_TRAIN] = p->used [ST_GENERATE] = true;
-    p->used [ST_STYLIZE] = stylize;
-    p->used [ST_EVALUATE] = p->real != NULL;
+    if (s_listed (flag, s_generic_flags, sizeof s_generic_flags / sizeof s_generic_flags [0])) {
+        s_keep_generic (generic, flag, eq != NULL, argc, argv, i);
+        return CLI_OK;
+    }
+    const char *value = eq ? eq + 1 : *i + 1 < argc ? argv [++*i] : NULL;
+    if (!value)
+        return cli_usage_error (g, "submit pipeline", "--%s needs a value", flag);
+    if (!s_listed (flag, s_own_flags, sizeof s_own_flags / sizeof s_own_flags [0]))
+        return s_route_param (g, p, flag, value);
+    s_set_own (p, flag, value);
+    return CLI_OK;
+}
+
+/* Every stage after train takes train's resources (the generic options
+   were parsed for train); a parameter of a stage left out is refused. */
+static int
+s_share_resources (cli_globals_t *g, pipeline_t *p)
+{
+    const cli_submit_args_t *t = &p->stage [ST_TRAIN];
     for (int k = 1; k < N_STAGES; k++) {
-        cli_submit_args_t *s = &p->stage [k], *t = &p->stage [ST_TRAIN];
+        cli_submit_args_t *s = &p->stage [k];
         s->kind_name = s_stage_kinds [k];
         s->kind = segq_kind_find (s_stage_kinds [k]);
         s->priority = t->priority;
@@ -225,6 +245,14 @@ s_parse (cli_globals_t *g, pipeline_t *p, int argc, char **argv)
                                     k == ST_STYLIZE ? "add --stylize"
                                                     : "add --evaluate-against DIR");
     }
+    return CLI_OK;
+}
+
+/* The training pair given, and --vgg19/--style only with --stylize. */
+static int
+s_check_flags (cli_globals_t *g, const pipeline_t *p)
+{
+    bool stylize = p->used [ST_STYLIZE];
     if (!p->image)
         return cli_usage_error (g, "submit pipeline",
                                 "which image? (--image FILE --mask FILE, or "
@@ -236,6 +264,34 @@ s_parse (cli_globals_t *g, pipeline_t *p, int argc, char **argv)
     if (!stylize && (p->vgg19 || p->style))
         return cli_usage_error (g, "submit pipeline", "--vgg19 and --style go with --stylize");
     return CLI_OK;
+}
+
+/* CLI_OK, S_HELP_SHOWN, or the error said. */
+static int
+s_parse (cli_globals_t *g, pipeline_t *p, int argc, char **argv)
+{
+    generic_args_t generic = { calloc ((size_t) argc + 2, sizeof *generic.argv), 0 };
+    if (!generic.argv)
+        return cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
+    generic.argv [generic.argc++] = "submit";
+    generic.argv [generic.argc++] = "train";
+    int rc = CLI_OK;
+    for (int i = 1; i < argc && rc == CLI_OK; i++)
+        rc = s_parse_arg (g, p, &generic, argc, argv, &i);
+    /* submit's parser for the generic options, then the same for each stage */
+    if (rc == CLI_OK)
+        rc = cli_submit_parse (g, &p->stage [ST_TRAIN], generic.argc, generic.argv);
+    free (generic.argv);
+    if (rc != CLI_OK)
+        return rc;
+    if (p->stage [ST_TRAIN].help) {
+        fputs (s_help, stdout);
+        return S_HELP_SHOWN;
+    }
+    p->used [ST_TRAIN] = p->used [ST_GENERATE] = true;
+    p->used [ST_EVALUATE] = p->real != NULL;
+    rc = s_share_resources (g, p);
+    return rc == CLI_OK ? s_check_flags (g, p) : rc;
 }
 
 /* The real pairs of an evaluate folder in the order segq-run evaluate
@@ -499,142 +555,213 @@ s_stage (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s, si
     return rc;
 }
 
-int
-cli_submit_pipeline (cli_globals_t *g, int argc, char **argv)
-{
+/* A pipeline being submitted: its command line and what its steps make. */
+typedef struct {
     pipeline_t p;
-    memset (&p, 0, sizeof p);
-    int rc = CLI_OK;
-    for (int k = 0; k < N_STAGES && rc == CLI_OK; k++)
-        if (cli_submit_args_init (&p.stage [k], argc + 8) < 0)
-            rc = cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
-    segq_client_t *client = NULL;
-    cli_array_plan_t plan = { 0 };
-    char **ids [N_STAGES] = { 0 };
-    segq_array_info_t arrays [N_STAGES] = { { 0 } };
-    size_t n = 0;
-    if (rc == CLI_OK)
-        rc = s_parse (g, &p, argc, argv);
-    if (rc == CLI_USAGE + 100) {
-        rc = CLI_OK;
-        goto done;
+    segq_client_t *client;
+    cli_array_plan_t plan; /* --images/--masks: the pairs */
+    size_t n;              /* jobs of each stage but evaluate; 0: one, not an array */
+    char **ids [N_STAGES]; /* per stage: its jobs' ids (owned) */
+    segq_array_info_t arrays [N_STAGES];
+} run_t;
+
+static void
+s_run_clear (run_t *run)
+{
+    for (int k = 0; k < N_STAGES; k++) {
+        cli_ids_free (run->ids [k], run->n ? run->n : 1);
+        segq_array_info_clear (&run->arrays [k]);
+        cli_submit_args_clear (&run->p.stage [k]);
     }
-    if (rc != CLI_OK)
-        goto done;
-    /* train: the pair, or one job per pair of the folders */
-    cli_submit_args_t *train = &p.stage [ST_TRAIN];
+    cli_array_plan_clear (&run->plan);
+    segq_client_destroy (&run->client);
+}
+
+/* train: the pair, or one job per pair of the folders */
+static int
+s_plan_train (cli_globals_t *g, run_t *run)
+{
+    const pipeline_t *p = &run->p;
+    cli_submit_args_t *train = &run->p.stage [ST_TRAIN];
     train->kind_name = "train";
     train->kind = segq_kind_find ("train");
-    s_input (train, "image", NULL, p.image)->plural = p.plural;
-    if (p.mask)
-        s_input (train, "mask", NULL, p.mask)->plural = p.plural;
-    if ((rc = cli_array_plan (g, &client, train, &plan)) != CLI_OK)
-        goto done;
-    n = plan.n;
-    if (p.plural && !n) {
-        rc = cli_usage_error (g, "submit pipeline", "--images and --masks take folders");
-        goto done;
-    }
-    /* every stage's spec is checked before anything is sent: the later
-       stages with stand-in references to the jobs not yet made */
-    s_input (&p.stage [ST_GENERATE], "model", NULL, "0000");
-    if (p.used [ST_STYLIZE]) {
-        s_input (&p.stage [ST_STYLIZE], "content", NULL, "0000");
-        s_input (&p.stage [ST_STYLIZE], "style", NULL, p.style ? p.style : p.image);
-        s_input (&p.stage [ST_STYLIZE], "vgg19", NULL, p.vgg19);
-    }
-    if (p.used [ST_EVALUATE]) {
-        s_input (&p.stage [ST_EVALUATE], "real", NULL, p.real);
-        s_input (&p.stage [ST_EVALUATE], "synthetic", "singan", "0000");
-        if (p.used [ST_STYLIZE])
-            s_input (&p.stage [ST_EVALUATE], "synthetic", "stylized", "0000");
-    }
-    for (int k = 0; k < N_STAGES && rc == CLI_OK; k++) {
-        segq_job_spec_t *check = NULL;
-        const char *files [4] = { 0 };
-        if (k == ST_TRAIN && n)
-            for (size_t i = 0; i < train->n_inputs; i++)
-                files [i] = plan.files [i][0];
-        if (k == ST_STYLIZE && n && !p.style)
-            files [1] = plan.files [0][0];
-        if (p.used [k] && k != ST_EVALUATE)
-            rc = cli_submit_spec (g, &p.stage [k], files, &check);
-        else if (p.used [k]) {
-            /* its real folder is uploaded at submit: checked there */
-            const char *real = p.real;
-            struct stat st;
-            if (stat (real, &st) != 0 || !S_ISDIR (st.st_mode))
-                rc = cli_usage_error (g, "submit pipeline",
-                                      "--evaluate-against %s: not a folder "
-                                      "of real pairs (images/NAME + masks/NAME)",
-                                      real);
-            else
-                rc = s_check_evaluate (g, &p, &plan, n);
-        }
-        segq_job_spec_destroy (&check);
-    }
+    s_input (train, "image", NULL, p->image)->plural = p->plural;
+    if (p->mask)
+        s_input (train, "mask", NULL, p->mask)->plural = p->plural;
+    int rc = cli_array_plan (g, &run->client, train, &run->plan);
     if (rc != CLI_OK)
-        goto done;
-    if (!client && (rc = cli_connect (g, &client)) != CLI_OK)
-        goto done;
-    size_t jobs = n ? n : 1;
+        return rc;
+    run->n = run->plan.n;
+    if (p->plural && !run->n)
+        return cli_usage_error (g, "submit pipeline", "--images and --masks take folders");
+    return CLI_OK;
+}
+
+/* The inputs of the stages after train; those to jobs not yet made are
+   stand-ins ("0000") until the jobs are. */
+static void
+s_add_later_inputs (pipeline_t *p)
+{
+    s_input (&p->stage [ST_GENERATE], "model", NULL, "0000");
+    if (p->used [ST_STYLIZE]) {
+        s_input (&p->stage [ST_STYLIZE], "content", NULL, "0000");
+        s_input (&p->stage [ST_STYLIZE], "style", NULL, p->style ? p->style : p->image);
+        s_input (&p->stage [ST_STYLIZE], "vgg19", NULL, p->vgg19);
+    }
+    if (p->used [ST_EVALUATE]) {
+        s_input (&p->stage [ST_EVALUATE], "real", NULL, p->real);
+        s_input (&p->stage [ST_EVALUATE], "synthetic", "singan", "0000");
+        if (p->used [ST_STYLIZE])
+            s_input (&p->stage [ST_EVALUATE], "synthetic", "stylized", "0000");
+    }
+}
+
+/* Stage k's spec, made as its first job's. */
+static int
+s_check_spec (cli_globals_t *g, const run_t *run, int k)
+{
+    const pipeline_t *p = &run->p;
+    const char *files [4] = { 0 };
+    if (k == ST_TRAIN && run->n)
+        for (size_t i = 0; i < p->stage [ST_TRAIN].n_inputs; i++)
+            files [i] = run->plan.files [i][0];
+    if (k == ST_STYLIZE && run->n && !p->style)
+        files [1] = run->plan.files [0][0];
+    segq_job_spec_t *check = NULL;
+    int rc = cli_submit_spec (g, &p->stage [k], files, &check);
+    segq_job_spec_destroy (&check);
+    return rc;
+}
+
+/* evaluate's real pairs: a folder, dealt into folds that can train. */
+static int
+s_check_evaluate_stage (cli_globals_t *g, const run_t *run)
+{
+    const char *real = run->p.real;
+    struct stat st;
+    if (stat (real, &st) != 0 || !S_ISDIR (st.st_mode))
+        return cli_usage_error (g, "submit pipeline",
+                                "--evaluate-against %s: not a folder "
+                                "of real pairs (images/NAME + masks/NAME)",
+                                real);
+    return s_check_evaluate (g, &run->p, &run->plan, run->n);
+}
+
+/* every stage's spec is checked before anything is sent: the later
+   stages with stand-in references to the jobs not yet made */
+static int
+s_check_stages (cli_globals_t *g, run_t *run)
+{
+    s_add_later_inputs (&run->p);
+    int rc = CLI_OK;
     for (int k = 0; k < N_STAGES && rc == CLI_OK; k++)
-        if (p.used [k] && !(ids [k] = calloc (jobs, sizeof *ids [k])))
+        if (run->p.used [k] && k != ST_EVALUATE)
+            rc = s_check_spec (g, run, k);
+        else if (run->p.used [k]) /* its real folder is uploaded at submit: checked there */
+            rc = s_check_evaluate_stage (g, run);
+    return rc;
+}
+
+/* Stage k's jobs, refs as s_stage takes them; evaluate is one job. */
+static int
+s_submit_stage (cli_globals_t *g, run_t *run, int k, char ***refs)
+{
+    return s_stage (g, run->client, &run->p.stage [k], k == ST_EVALUATE ? 0 : run->n, refs,
+                    run->ids [k], &run->arrays [k]);
+}
+
+/* What evaluate reads of stage k: its array (all its outputs), or its job. */
+static const char *
+s_whole_stage (const run_t *run, int k)
+{
+    return run->n ? run->arrays [k].array : run->ids [k][0];
+}
+
+static int
+s_submit_stages (cli_globals_t *g, run_t *run)
+{
+    pipeline_t *p = &run->p;
+    int rc = CLI_OK;
+    for (int k = 0; k < N_STAGES && rc == CLI_OK; k++)
+        if (p->used [k] && !(run->ids [k] = calloc (run->n ? run->n : 1, sizeof *run->ids [k])))
             rc = cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
     /* references to the stage before: each job its own (arrays: by pair) */
     char **refs [4] = { 0 };
     if (rc == CLI_OK)
-        rc = s_stage (g, client, train, n, plan.files, ids [ST_TRAIN], &arrays [ST_TRAIN]);
-    p.stage [ST_GENERATE].inputs [0].ref = ids [ST_TRAIN][0];
-    refs [0] = ids [ST_TRAIN];
-    if (rc == CLI_OK)
-        rc = s_stage (g, client, &p.stage [ST_GENERATE], n, refs, ids [ST_GENERATE],
-                      &arrays [ST_GENERATE]);
-    if (rc == CLI_OK && p.used [ST_STYLIZE]) {
-        p.stage [ST_STYLIZE].inputs [0].ref = ids [ST_GENERATE][0];
-        refs [0] = ids [ST_GENERATE];
-        refs [1] = p.style ? NULL : plan.files ? plan.files [0] : NULL;
-        rc = s_stage (g, client, &p.stage [ST_STYLIZE], n, refs, ids [ST_STYLIZE],
-                      &arrays [ST_STYLIZE]);
+        rc = s_submit_stage (g, run, ST_TRAIN, run->plan.files);
+    if (rc == CLI_OK) {
+        p->stage [ST_GENERATE].inputs [0].ref = run->ids [ST_TRAIN][0];
+        refs [0] = run->ids [ST_TRAIN];
+        rc = s_submit_stage (g, run, ST_GENERATE, refs);
+    }
+    if (rc == CLI_OK && p->used [ST_STYLIZE]) {
+        p->stage [ST_STYLIZE].inputs [0].ref = run->ids [ST_GENERATE][0];
+        refs [0] = run->ids [ST_GENERATE];
+        refs [1] = p->style ? NULL : run->plan.files ? run->plan.files [0] : NULL;
+        rc = s_submit_stage (g, run, ST_STYLIZE, refs);
     }
     /* evaluate: one job over whole stages (an array's outputs, all of them) */
-    if (rc == CLI_OK && p.used [ST_EVALUATE]) {
-        cli_submit_args_t *ev = &p.stage [ST_EVALUATE];
-        ev->inputs [1].ref = n ? arrays [ST_GENERATE].array : ids [ST_GENERATE][0];
-        if (p.used [ST_STYLIZE])
-            ev->inputs [2].ref = n ? arrays [ST_STYLIZE].array : ids [ST_STYLIZE][0];
-        rc = s_stage (g, client, ev, 0, NULL, ids [ST_EVALUATE], NULL);
+    if (rc == CLI_OK && p->used [ST_EVALUATE]) {
+        cli_submit_args_t *ev = &p->stage [ST_EVALUATE];
+        ev->inputs [1].ref = s_whole_stage (run, ST_GENERATE);
+        if (p->used [ST_STYLIZE])
+            ev->inputs [2].ref = s_whole_stage (run, ST_STYLIZE);
+        rc = s_submit_stage (g, run, ST_EVALUATE, NULL);
     }
-    if (rc != CLI_OK)
-        goto done;
+    return rc;
+}
+
+/* --json: stage k's job id, or its array and the ids of its jobs. */
+static json_t *
+s_stage_json (const run_t *run, int k)
+{
+    if (!run->n || k == ST_EVALUATE)
+        return json_string (run->ids [k][0]);
+    json_t *list = json_array ();
+    for (size_t j = 0; list && j < run->n; j++)
+        json_array_append_new (list, json_string (run->ids [k][j]));
+    return json_pack ("{s:s,s:o*}", "array", run->arrays [k].array, "jobs", list);
+}
+
+/* Each stage's job id, or its array and how many jobs it has. */
+static int
+s_print_stages (const cli_globals_t *g, const run_t *run)
+{
     json_t *out = g->json ? json_object () : NULL;
     for (int k = 0; k < N_STAGES; k++) {
-        if (!p.used [k])
+        if (!run->p.used [k])
             continue;
-        if (n && k != ST_EVALUATE) {
-            if (out) {
-                json_t *list = json_array ();
-                for (size_t j = 0; list && j < n; j++)
-                    json_array_append_new (list, json_string (ids [k][j]));
-                json_object_set_new (
-                    out, s_stage_kinds [k],
-                    json_pack ("{s:s,s:o*}", "array", arrays [k].array, "jobs", list));
-            } else
-                printf ("%-9s %s (%zu jobs)\n", s_stage_kinds [k], arrays [k].array, n);
-        } else if (out)
-            json_object_set_new (out, s_stage_kinds [k], json_string (ids [k][0]));
+        if (out)
+            json_object_set_new (out, s_stage_kinds [k], s_stage_json (run, k));
+        else if (run->n && k != ST_EVALUATE)
+            printf ("%-9s %s (%zu jobs)\n", s_stage_kinds [k], run->arrays [k].array, run->n);
         else
-            printf ("%-9s %s\n", s_stage_kinds [k], ids [k][0]);
+            printf ("%-9s %s\n", s_stage_kinds [k], run->ids [k][0]);
     }
-    if (out)
-        rc = cli_print_json (out);
-done:
-    for (int k = 0; k < N_STAGES; k++) {
-        cli_ids_free (ids [k], n ? n : 1);
-        segq_array_info_clear (&arrays [k]);
-        cli_submit_args_clear (&p.stage [k]);
-    }
-    cli_array_plan_clear (&plan);
-    segq_client_destroy (&client);
-    return rc;
+    return out ? cli_print_json (out) : CLI_OK;
+}
+
+int
+cli_submit_pipeline (cli_globals_t *g, int argc, char **argv)
+{
+    run_t run;
+    memset (&run, 0, sizeof run);
+    int rc = CLI_OK;
+    for (int k = 0; k < N_STAGES && rc == CLI_OK; k++)
+        if (cli_submit_args_init (&run.p.stage [k], argc + 8) < 0)
+            rc = cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
+    if (rc == CLI_OK)
+        rc = s_parse (g, &run.p, argc, argv);
+    if (rc == CLI_OK)
+        rc = s_plan_train (g, &run);
+    if (rc == CLI_OK)
+        rc = s_check_stages (g, &run);
+    if (rc == CLI_OK && !run.client)
+        rc = cli_connect (g, &run.client);
+    if (rc == CLI_OK)
+        rc = s_submit_stages (g, &run);
+    if (rc == CLI_OK)
+        rc = s_print_stages (g, &run);
+    s_run_clear (&run);
+    return rc == S_HELP_SHOWN ? CLI_OK : rc;
 }

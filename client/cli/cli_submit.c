@@ -472,6 +472,13 @@ s_stem_len (const char *file)
     return dot && dot != file ? (size_t) (dot - file) : strlen (file);
 }
 
+/* Whether two file names are the same without their extensions. */
+static bool
+s_same_stem (const char *a, const char *b)
+{
+    return s_stem_len (a) == s_stem_len (b) && strncmp (a, b, s_stem_len (a)) == 0;
+}
+
 static void
 s_files_free (char **files, size_t n)
 {
@@ -513,7 +520,7 @@ s_list_files (const cli_globals_t *g, const char *flag, const char *dir, char **
         rc = cli_usage_error (g, "submit", "--%s %s: no files in it", flag, dir);
     for (size_t i = 1; rc == CLI_OK && i < count; i++) {
         const char *a = strrchr (files [i - 1], '/') + 1, *b = strrchr (files [i], '/') + 1;
-        if (s_stem_len (a) == s_stem_len (b) && strncmp (a, b, s_stem_len (a)) == 0)
+        if (s_same_stem (a, b))
             rc = cli_usage_error (g, "submit",
                                   "--%s %s: %s and %s have the same name without "
                                   "extension (pairs are matched by it)",
@@ -552,6 +559,140 @@ cli_array_plan_clear (cli_array_plan_t *plan)
     memset (plan, 0, sizeof *plan);
 }
 
+/* One input's elements: its folder's files or its job array's members. */
+typedef struct {
+    const cli_typed_input_t *in;
+    char flag [80]; /* its flag, for messages */
+    char **list;
+    size_t n;
+} elements_t;
+
+/* An input's elements: the members of its job array (asking the broker,
+ *client connected on first use), or the files of its folder. */
+static int
+s_elements (cli_globals_t *g, segq_client_t **client, bool arrays, elements_t *e)
+{
+    const cli_typed_input_t *in = e->in;
+    s_input_flag (in, e->flag, sizeof e->flag);
+    if (!arrays && !s_is_dir (in->ref))
+        return cli_usage_error (g, "submit", "--%s %s: not a folder (--%s FILE gives one job)",
+                                e->flag, in->ref, in->spec->name);
+    if (!arrays)
+        return s_list_files (g, e->flag, in->ref, &e->list, &e->n);
+    int rc;
+    if (!*client && (rc = cli_connect (g, client)) != CLI_OK)
+        return rc;
+    segq_array_info_t info;
+    if (segq_client_array (*client, in->ref, &info) < 0)
+        return cli_error (g, "submit", CLI_FAILED, "--%s %s: %s", e->flag, in->ref,
+                          segq_client_error (*client));
+    e->list = info.jobs; /* taken */
+    e->n = info.n_jobs;
+    info.jobs = NULL;
+    info.n_jobs = 0;
+    segq_array_info_clear (&info);
+    return CLI_OK;
+}
+
+/* The file of list (n paths) whose name without extension is want's,
+   taken out of it (NULL left there); NULL when there is none. */
+static char *
+s_take_partner (char **list, size_t n, const char *want)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (!list [j])
+            continue; /* matched already */
+        if (s_same_stem (strrchr (list [j], '/') + 1, want)) {
+            char *found = list [j];
+            list [j] = NULL;
+            return found;
+        }
+    }
+    return NULL;
+}
+
+/* The first five names of the files without a partner, and their count. */
+typedef struct {
+    size_t count;
+    char names [512];
+} unmatched_t;
+
+static void
+s_unmatched_add (unmatched_t *u, const char *name)
+{
+    if (u->count++ < 5)
+        snprintf (u->names + strlen (u->names), sizeof u->names - strlen (u->names), "%s%s",
+                  u->count > 1 ? ", " : "", name);
+}
+
+/* Refuses the files of `from` that have no partner in `to`. */
+static int
+s_unmatched_error (const cli_globals_t *g, const unmatched_t *u, const elements_t *from,
+                   const elements_t *to)
+{
+    return cli_usage_error (g, "submit",
+                            "%zu file%s of --%s %s %s no partner in --%s %s "
+                            "(pairs are matched by file name without extension): %s%s",
+                            u->count, u->count > 1 ? "s" : "", from->flag, from->in->ref,
+                            u->count > 1 ? "have" : "has", to->flag, to->in->ref, u->names,
+                            u->count > 5 ? ", ..." : "");
+}
+
+/* A folder's files put in the lead's order, by name: *out gets lead->n of
+   them (owned; taken out of e->list), or the files without a partner are
+   refused, named. */
+static int
+s_pair_by_name (const cli_globals_t *g, const elements_t *lead, elements_t *e, char ***out)
+{
+    char **ordered = calloc (lead->n + 1, sizeof *ordered);
+    if (!ordered)
+        return cli_error (g, "submit", CLI_FAILED, "out of memory");
+    unmatched_t u = { 0 };
+    for (size_t k = 0; k < lead->n; k++) {
+        const char *want = strrchr (lead->list [k], '/') + 1;
+        if (!(ordered [k] = s_take_partner (e->list, e->n, want)))
+            s_unmatched_add (&u, want);
+    }
+    int rc = u.count ? s_unmatched_error (g, &u, lead, e) : CLI_OK;
+    /* and the other way: this folder's files the lead has no partner for */
+    for (size_t j = 0; rc == CLI_OK && j < e->n; j++)
+        if (e->list [j])
+            s_unmatched_add (&u, strrchr (e->list [j], '/') + 1);
+    if (rc == CLI_OK && u.count)
+        rc = s_unmatched_error (g, &u, e, lead);
+    if (rc == CLI_OK)
+        *out = ordered;
+    else
+        s_files_free (ordered, lead->n);
+    return rc;
+}
+
+/* Input in's elements, paired with the lead's: a job array's in order, a
+   folder's by name. *out gets lead->n of them (owned). */
+static int
+s_plan_partner (cli_globals_t *g, segq_client_t **client, bool arrays, const elements_t *lead,
+                const cli_typed_input_t *in, char ***out)
+{
+    elements_t e = { .in = in };
+    int rc = s_elements (g, client, arrays, &e);
+    if (rc != CLI_OK)
+        return rc;
+    if (!arrays)
+        rc = s_pair_by_name (g, lead, &e, out);
+    else if (e.n != lead->n)
+        rc = cli_usage_error (g, "submit",
+                              "--%s %s has %zu jobs, --%s %s %zu: job arrays pair "
+                              "their jobs in order",
+                              in->spec->name, in->ref, e.n, lead->in->spec->name, lead->in->ref,
+                              lead->n);
+    else {
+        *out = e.list; /* taken */
+        return CLI_OK;
+    }
+    s_files_free (e.list, e.n);
+    return rc;
+}
+
 /* Folders matched by file name without extension; unmatched files are
    named. Job arrays pair their members by position. */
 int
@@ -574,101 +715,17 @@ cli_array_plan (cli_globals_t *g, segq_client_t **client, const cli_submit_args_
                                 "or from another job array, not both");
     if (!(plan->files = calloc (s->n_inputs, sizeof *plan->files)))
         return cli_error (g, "submit", CLI_FAILED, "out of memory");
-    int rc = CLI_OK;
-    size_t first = SIZE_MAX;
-    for (size_t i = 0; i < s->n_inputs && rc == CLI_OK; i++) {
-        const cli_typed_input_t *in = &s->inputs [i];
-        if (!s_array_input (in))
-            continue;
-        char **list = NULL;
-        size_t n = 0;
-        char flag [80];
-        s_input_flag (in, flag, sizeof flag);
-        if (arrays) {
-            if (!*client && (rc = cli_connect (g, client)) != CLI_OK)
-                break;
-            segq_array_info_t info;
-            if (segq_client_array (*client, in->ref, &info) < 0) {
-                rc = cli_error (g, "submit", CLI_FAILED, "--%s %s: %s", flag, in->ref,
-                                segq_client_error (*client));
-                break;
-            }
-            list = info.jobs; /* taken */
-            n = info.n_jobs;
-            info.jobs = NULL;
-            info.n_jobs = 0;
-            segq_array_info_clear (&info);
-        } else if (!s_is_dir (in->ref))
-            rc = cli_usage_error (g, "submit", "--%s %s: not a folder (--%s FILE gives one job)",
-                                  flag, in->ref, in->spec->name);
-        else
-            rc = s_list_files (g, flag, in->ref, &list, &n);
-        if (rc != CLI_OK)
-            break;
-        if (first == SIZE_MAX) {
-            first = i;
-            plan->n = n;
-            plan->files [i] = list;
-            continue;
-        }
-        const cli_typed_input_t *lead = &s->inputs [first];
-        char lead_flag [80];
-        s_input_flag (lead, lead_flag, sizeof lead_flag);
-        if (arrays && n != plan->n) {
-            rc = cli_usage_error (g, "submit",
-                                  "--%s %s has %zu jobs, --%s %s %zu: job arrays pair "
-                                  "their jobs in order",
-                                  in->spec->name, in->ref, n, lead->spec->name, lead->ref, plan->n);
-            s_files_free (list, n);
-            break;
-        }
-        /* folders: put this one's files in the lead's order, by name */
-        char **ordered = arrays ? list : calloc (plan->n + 1, sizeof *ordered);
-        if (!ordered)
-            rc = cli_error (g, "submit", CLI_FAILED, "out of memory");
-        size_t unmatched = 0;
-        char names [512] = "";
-        for (size_t k = 0; !arrays && rc == CLI_OK && k < plan->n; k++) {
-            const char *want = strrchr (plan->files [first][k], '/') + 1;
-            for (size_t j = 0; j < n && !ordered [k]; j++) {
-                if (!list [j])
-                    continue; /* matched already */
-                const char *have = strrchr (list [j], '/') + 1;
-                if (s_stem_len (have) == s_stem_len (want)
-                    && strncmp (have, want, s_stem_len (want)) == 0) {
-                    ordered [k] = list [j];
-                    list [j] = NULL;
-                }
-            }
-            if (!ordered [k] && unmatched++ < 5)
-                snprintf (names + strlen (names), sizeof names - strlen (names), "%s%s",
-                          unmatched > 1 ? ", " : "", want);
-        }
-        if (!arrays && rc == CLI_OK && unmatched)
-            rc = cli_usage_error (g, "submit",
-                                  "%zu file%s of --%s %s %s no partner in --%s %s "
-                                  "(pairs are matched by file name without extension): %s%s",
-                                  unmatched, unmatched > 1 ? "s" : "", lead_flag, lead->ref,
-                                  unmatched > 1 ? "have" : "has", flag, in->ref, names,
-                                  unmatched > 5 ? ", ..." : "");
-        /* and the other way: this folder's files the lead has no partner for */
-        for (size_t j = 0; !arrays && rc == CLI_OK && j < n; j++)
-            if (list [j] && unmatched++ < 5)
-                snprintf (names + strlen (names), sizeof names - strlen (names), "%s%s",
-                          unmatched > 1 ? ", " : "", strrchr (list [j], '/') + 1);
-        if (!arrays && rc == CLI_OK && unmatched)
-            rc = cli_usage_error (g, "submit",
-                                  "%zu file%s of --%s %s %s no partner in --%s %s "
-                                  "(pairs are matched by file name without extension): %s%s",
-                                  unmatched, unmatched > 1 ? "s" : "", flag, in->ref,
-                                  unmatched > 1 ? "have" : "has", lead_flag, lead->ref, names,
-                                  unmatched > 5 ? ", ..." : "");
-        if (!arrays) {
-            s_files_free (list, n);
-            plan->files [i] = ordered;
-        } else
-            plan->files [i] = list;
-    }
+    /* the first input that makes the array leads: the others pair with it */
+    size_t first = 0;
+    while (!s_array_input (&s->inputs [first]))
+        first++;
+    elements_t lead = { .in = &s->inputs [first] };
+    int rc = s_elements (g, client, arrays, &lead);
+    plan->files [first] = lead.list; /* the plan's; lead still reads it */
+    plan->n = lead.n;
+    for (size_t i = first + 1; i < s->n_inputs && rc == CLI_OK; i++)
+        if (s_array_input (&s->inputs [i]))
+            rc = s_plan_partner (g, client, arrays, &lead, &s->inputs [i], &plan->files [i]);
     if (rc != CLI_OK)
         cli_array_plan_clear (plan);
     return rc;

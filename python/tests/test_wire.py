@@ -101,6 +101,14 @@ def test_c_submit_fields() -> None:
             "model": None,
         },
         {"name": "all", "hash": None, "size": 0, "job": "j7k3", "out": None, "model": None},
+        {
+            "name": "model",
+            "hash": HASHES[2],
+            "size": 123456789,
+            "job": None,
+            "out": None,
+            "model": "m-j7k2",
+        },
     ]
     assert body["after"] == ["a0", "a1", "a2"]
     assert (body["prio"], body["gmem"], body["cpus"], body["tlim"], body["maxa"]) == (
@@ -122,7 +130,7 @@ def test_c_status_reply_fields() -> None:
     assert (full["prio"], full["att"], full["maxa"], full["gmem"]) == (-7, 2, 3, 8 << 30)
     assert (full["cpus"], full["tlim"], full["worker"], full["gpu"]) == (4, 7200, "gpu-node-1", 3)
     assert (full["frac"], full["phase"], full["msg"]) == (0.75, "scale 5/8", "training")
-    assert (full["reason"], full["exit"], full["sig"]) == ("worker lost 1 times", 0, 9)
+    assert (full["reason"], full["exit"], full["sig"]) == ("worker lost 1 times", 2, 9)
     assert (full["ctime"], full["stime"], full["ftime"]) == (
         1764000000.25,
         1764000001.5,
@@ -157,9 +165,10 @@ def test_c_kinds_fields() -> None:
     assert train["params"][1]["min"] == -0.5 and train["params"][1]["help"] is None
     assert train["params"][2]["choices"] == ["fp0", "fp1"] and train["params"][3]["type"] == 3
     assert train["defs"] == {"niter": 2000, "lr": 0.0005, "precision": "fp0"}
-    image, synthetic = train["inputs"]
+    image, synthetic, model = train["inputs"]
     assert image["required"] and not image["many"] and image["help"] == "one image"
     assert synthetic["many"] and synthetic["sets"] and not synthetic["required"]
+    assert synthetic["unless"] == "from_alpha" and model["catalogue"] and model["required"]
     assert train["out"] == "model.safetensors" and train["test"]
     assert noop["out"] == "*" and noop["params"] == [] and noop["defs"] == {}
 

@@ -17,3 +17,12 @@ segq_add_test(NAME test_proto_spec
 segq_add_test(NAME test_proto_route
   SOURCES ${_proto_tests}/test_route.c
   LIBS segq_proto TIMEOUT 60)
+# The committed protocol seeds (tests/fuzz/corpus/proto) are what the
+# fixtures encode today: a stale seed would fuzz from, and the Python
+# client's tests would check against, messages the codec no longer writes.
+add_executable(make_fuzz_seeds ${_proto_tests}/make_fuzz_seeds.c ${_proto_tests}/fixtures.c)
+target_link_libraries(make_fuzz_seeds PRIVATE segq_proto)
+add_test(NAME test_proto_fuzz_seeds_current
+  COMMAND sh ${_proto_tests}/check_fuzz_seeds.sh $<TARGET_FILE:make_fuzz_seeds>
+          ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/proto)
+set_tests_properties(test_proto_fuzz_seeds_current PROPERTIES TIMEOUT 60)

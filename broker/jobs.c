@@ -847,8 +847,45 @@ s_submit_input_artifact (submission_t *sub, const segq_input_t *input)
     return 0;
 }
 
+/* Whether input i is laid out as one file (not all of a job's outputs). */
+static bool
+s_submit_one_file (const submission_t *sub, size_t i)
+{
+    return !sub->ref_outputs [i] || strcmp (sub->ref_outputs [i], "*") != 0;
+}
+
+/* The files of an input of many must each have a place of their own: the
+   same name twice, or one file named as the input itself beside others
+   (a file where they make a folder), would fail on the worker. */
+static int
+s_submit_check_layout (submission_t *sub)
+{
+    const segq_submit_t *submit = sub->submit;
+    for (size_t i = 0; i < submit->n_inputs; i++) {
+        const char *name = submit->inputs [i].name;
+        const segq_input_spec_t *spec = s_input_spec (sub->kind, name);
+        bool as_input = s_submit_one_file (sub, i) && strcmp (name, spec->name) == 0;
+        for (size_t j = 0; spec->many && j < submit->n_inputs; j++) {
+            if (j == i || s_input_spec (sub->kind, submit->inputs [j].name) != spec)
+                continue;
+            bool same_file = j < i && s_submit_one_file (sub, i) && s_submit_one_file (sub, j)
+                             && strcmp (submit->inputs [j].name, name) == 0;
+            if (as_input || same_file) {
+                snprintf (sub->err, sub->errlen,
+                          "input '%s': %s; name each file of input %s as %s/FILE", name,
+                          as_input ? "one file laid out as the input itself, beside others"
+                                   : "given twice",
+                          spec->name, spec->name);
+                return SEGQ_EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Inputs: names under the kind's declared inputs, artifacts stored,
-   referenced jobs known; the dependency set without repeats. */
+   referenced jobs known, each file in a place of its own; the dependency
+   set without repeats. */
 static int
 s_submit_resolve_inputs (submission_t *sub)
 {
@@ -860,7 +897,7 @@ s_submit_resolve_inputs (submission_t *sub)
                      ? s_submit_input_from_job (sub, i)
                      : s_submit_input_artifact (sub, &sub->submit->inputs [i]);
     }
-    return rc;
+    return rc ? rc : s_submit_check_layout (sub);
 }
 
 /* Every input the kind needs with these parameters is given. */

@@ -328,6 +328,19 @@ segq_job_spec_input_job (segq_job_spec_t *self, const char *name, const char *jo
         snprintf (err, errlen, "input %s: '%s' is not a job id", name, job);
         return SEGQ_EINVAL;
     }
+    /* One output into an input of many files goes beside them, as
+       NAME/its file name: laid out as NAME itself it would be a file where
+       the job's other inputs make NAME a folder. */
+    const segq_input_spec_t *spec = s_input_owner (self->kind_spec, name);
+    char laid [SEGQ_MAX_NAME];
+    if (spec && spec->many && output && *output && strcmp (output, "*") != 0) {
+        if ((size_t) snprintf (laid, sizeof laid, "%s/%s", name, s_basename (output))
+            >= sizeof laid) {
+            snprintf (err, errlen, "input %s: the name of output '%s' is too long", name, output);
+            return SEGQ_EINVAL;
+        }
+        name = laid;
+    }
     segq__spec_input_t *in = s_input_add (self, name);
     if (!in || !(in->job = strdup (job))
         || (output && *output && !(in->output = strdup (output)))) {
@@ -387,6 +400,8 @@ segq_job_spec_input_ref (segq_job_spec_t *self, const char *name, const char *re
     const char *colon = strchr (ref, ':');
     const char *slash = strchr (ref, '/');
     size_t job_len = colon ? (size_t) (colon - ref) : strlen (ref);
+    /* JOB:OUTPUT: an output may sit in a folder (JOB:images/1.png) */
+    bool job_slash = memchr (ref, '/', job_len) != NULL;
     const segq_input_spec_t *spec = s_input_spec (self->kind_spec, name);
     /* a model: NAME, OWNER/NAME or m-ID, where the input takes one (the
        broker takes one spelt like a job id that names no model as the job) */
@@ -404,7 +419,7 @@ segq_job_spec_input_ref (segq_job_spec_t *self, const char *name, const char *re
     }
     /* Job ids have neither '/' nor '.', so such a name was meant as a file
        that is missing. */
-    if (slash || memchr (ref, '.', job_len) || job_len == 0 || job_len >= SEGQ_JOB_ID_MAX) {
+    if (job_slash || memchr (ref, '.', job_len) || job_len == 0 || job_len >= SEGQ_JOB_ID_MAX) {
         snprintf (err, errlen, "input %s: cannot read '%s' (no such file or folder%s)", name, ref,
                   spec && spec->catalogue ? ", model" : ", and not a job id");
         return SEGQ_ENOENT;

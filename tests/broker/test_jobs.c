@@ -648,3 +648,27 @@ Test (jobs, kind_default_resources_from_the_configuration, .init = setup, .fini 
     cr_assert_eq (s_job (id)->sched.cpu_slots, 2);
     s_commit ();
 }
+
+/* The files of an input of many each need a place of their own: one laid
+   out as the input itself beside others, or one name twice, is refused at
+   submit instead of failing on the worker. */
+Test (jobs, many_files_each_get_a_place, .init = setup, .fini = teardown, .timeout = 20)
+{
+    char hash [SEGQ_HASH_HEX_LEN + 1], err [1024] = "", id [SEGQ__JOB_ID_MAX];
+    s_stored ("some text", hash);
+    segq_input_t inputs [2] = { { .name = "files" }, { .name = "files/b.txt" } };
+    memcpy (inputs [0].hash, hash, sizeof hash);
+    memcpy (inputs [1].hash, hash, sizeof hash);
+    segq_submit_t submit = { .user = "alice", .kind = "echo", .inputs = inputs, .n_inputs = 2 };
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "laid out as the input itself") && strstr (err, "files/FILE"), "%s",
+               err);
+    inputs [0].name = "files/b.txt";
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "'files/b.txt': given twice"), "%s", err);
+    inputs [0].name = "files/a.txt";
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), 0, "%s", err);
+    inputs [0].name = "files";
+    submit.n_inputs = 1; /* alone, a file under the input's name has its place */
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), 0, "%s", err);
+}

@@ -573,6 +573,23 @@ Test (libsegq, job_spec_checks_against_schema, .timeout = 10)
     cr_assert_eq (segq_job_spec_input_arg (spec, "files", err, sizeof err), SEGQ_EINVAL);
     cr_assert_eq (segq_job_spec_input_arg (spec, "files=AB12:out.txt", err, sizeof err), 0, "%s",
                   err);
+    /* an output in a folder is a job's output, not a missing file; in an
+       input of many files each output goes beside the others, by its name */
+    cr_assert_eq (segq_job_spec_input_ref (spec, "files", "AB13:images/1.png", err, sizeof err), 0,
+                  "%s", err);
+    cr_assert_eq (segq_job_spec_input_ref (spec, "files", "AB14:images/1.png", err, sizeof err), 0,
+                  "%s", err);
+    cr_assert_eq (segq_job_spec_validate (spec, err, sizeof err), SEGQ_EINVAL,
+                  "two outputs laid out as files/1.png");
+    cr_assert (strstr (err, "files/1.png"), "%s", err);
+    segq_job_spec_destroy (&spec);
+    spec = segq_job_spec_new ("echo");
+    cr_assert_eq (segq_job_spec_input_arg (spec, "files=AB12:out.txt", err, sizeof err), 0, "%s",
+                  err);
+    cr_assert_eq (segq_job_spec_input_ref (spec, "files", "AB13:images/1.png", err, sizeof err), 0,
+                  "%s", err);
+    cr_assert_eq (segq_job_spec_input_ref (spec, "files", "no/such:x.png", err, sizeof err),
+                  SEGQ_ENOENT);
     cr_assert_eq (segq_job_spec_input_hash (spec, "files/a", "xyz", 1, err, sizeof err),
                   SEGQ_EINVAL);
     cr_assert_eq (segq_job_spec_validate (spec, err, sizeof err), 0, "%s", err);

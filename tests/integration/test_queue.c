@@ -689,6 +689,26 @@ Test (queue, cli_end_to_end, .init = setup, .fini = teardown, .timeout = 90)
     H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, fetch) == 0, "fetch: %s", err);
     cr_assert (strstr (out, "note.txt"), "fetch printed: %s", out);
 
+    /* That output beside a local file in the same input of many files: each
+       laid out under files/, not the output as a file named files. */
+    char output [700], other [700], local [720], both [700];
+    snprintf (output, sizeof output, "files=%s:note.txt", job);
+    snprintf (other, sizeof other, "%s/other.txt", h->dir);
+    cr_assert_eq (harness_write_random_file (other, 100, 3), 0);
+    snprintf (local, sizeof local, "files=%s", other);
+    snprintf (both, sizeof both, "%s/both", h->dir);
+    const char *echo_both [] = { "submit", "echo", "--input", output, "--input", local, NULL };
+    cr_assert_eq (harness_cli (h, out, sizeof out, err, sizeof err, echo_both), 0,
+                  "submit echo: %s", err);
+    snprintf (job, sizeof job, "%.*s", (int) strcspn (out, "\n"), out);
+    const char *wait_both [] = { "wait", job, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, wait_both) == 0,
+              "wait echo of an output and a file: %s %s", out, err);
+    const char *fetch_both [] = { "fetch", job, "-o", both, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, fetch_both) == 0, "fetch: %s",
+              err);
+    cr_assert (strstr (out, "note.txt") && strstr (out, "other.txt"), "fetch printed: %s", out);
+
     /* A failing job: wait exits 3 and says why. */
     const char *fail [] = { "submit", "fail", "--param", "code=4", NULL };
     cr_assert_eq (harness_cli (h, out, sizeof out, err, sizeof err, fail), 0, "submit fail: %s",

@@ -268,7 +268,7 @@ s_receive_into (segq_client_t *self, uint64_t req_id, const segq_get_ready_t *re
                 segq_file_sink_t *sink, const char *what)
 {
     uint64_t offset = 0;
-    bool last = ready->size == 0;
+    bool last = false; /* an empty file too ends with its one, empty, last CHUNK */
     while (!last) {
         segq_msg_t *msg;
         /* req_id too: the broker reports a failed transfer with ERROR{req_id}. */

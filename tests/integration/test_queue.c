@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -708,6 +709,25 @@ Test (queue, cli_end_to_end, .init = setup, .fini = teardown, .timeout = 90)
     H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, fetch_both) == 0, "fetch: %s",
               err);
     cr_assert (strstr (out, "note.txt") && strstr (out, "other.txt"), "fetch printed: %s", out);
+
+    /* An empty file goes and comes back as one empty last CHUNK. */
+    char empty [700], empty_input [720], empty_out [760];
+    snprintf (empty, sizeof empty, "%s/empty.txt", h->dir);
+    fclose (fopen (empty, "w"));
+    snprintf (empty_input, sizeof empty_input, "files=%s", empty);
+    const char *echo_empty [] = { "submit", "echo", "--input", empty_input, NULL };
+    cr_assert_eq (harness_cli (h, out, sizeof out, err, sizeof err, echo_empty), 0,
+                  "submit echo: %s", err);
+    snprintf (job, sizeof job, "%.*s", (int) strcspn (out, "\n"), out);
+    const char *wait_empty [] = { "wait", job, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, wait_empty) == 0,
+              "wait echo of an empty file: %s %s", out, err);
+    const char *fetch_empty [] = { "fetch", job, "-o", both, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, fetch_empty) == 0,
+              "fetch an empty file: %s", err);
+    snprintf (empty_out, sizeof empty_out, "%s/empty.txt", both);
+    struct stat st;
+    cr_assert (stat (empty_out, &st) == 0 && st.st_size == 0, "%s: fetched: %s", empty_out, out);
 
     /* A failing job: wait exits 3 and says why. */
     const char *fail [] = { "submit", "fail", "--param", "code=4", NULL };

@@ -23,6 +23,8 @@ packages=(
   python3-zmq python3-msgpack python3-pytest python3-pil
   # ... and `pip install ./python`, offline
   python3-pip python3-setuptools python3-wheel
+  # ... and Job.wait's progress in a real Jupyter kernel (python/tests/test_jupyter.py)
+  python3-ipykernel python3-jupyter-client
 )
 
 missing=()

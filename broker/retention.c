@@ -172,14 +172,44 @@ s_referenced (segq__retention_t *self, const char *hash)
     return rc != SQLITE_DONE;
 }
 
-int
-segq__retention_purge (segq__retention_t *self, uint64_t job, const char *by, double now,
-                       bool *already, segq__purge_stats_t *stats, char *err, size_t errlen)
+typedef char hash_hex_t [SEGQ_HASH_HEX_LEN + 1];
+
+/* "PREFIXpurged on DATE by WHO" from a row of ST_JOB. */
+static void
+s_purge_text (sqlite3_stmt *stmt, const char *prefix, char *text, size_t len)
 {
-    char id [SEGQ__JOB_ID_MAX];
-    segq__job_id_format (job, id);
-    *already = false;
-    memset (stats, 0, sizeof *stats);
+    char when [64];
+    s_when (sqlite3_column_double (stmt, 1), when, sizeof when);
+    const unsigned char *who = sqlite3_column_text (stmt, 2);
+    snprintf (text, len, "%spurged on %s by %s", prefix, when, who ? (const char *) who : "?");
+}
+
+/* A job that has not ended, or trained a pinned model, keeps its files. */
+static int
+s_check_purgeable (const char *id, int state, bool pinned, char *err, size_t errlen)
+{
+    if (!segq_job_state_final ((segq_job_state_t) state)) {
+        snprintf (err, errlen,
+                  "job %s is %s: its artifacts are in use; cancel it or wait until "
+                  "it ends, then purge",
+                  id, segq_job_state_name ((segq_job_state_t) state));
+        return SEGQ_ESTATE;
+    }
+    if (pinned) {
+        snprintf (err, errlen,
+                  "job %s trained model m-%s, which is pinned: `segq models unpin m-%s` first", id,
+                  id, id);
+        return SEGQ_ESTATE;
+    }
+    return 0;
+}
+
+/* The job's own row: it exists, was not purged before (else *already),
+   and may be purged. */
+static int
+s_check_job (segq__retention_t *self, uint64_t job, const char *id, bool *already, char *err,
+             size_t errlen)
+{
     sqlite3_stmt *stmt = s_stmt (self, ST_JOB);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
     int rc = sqlite3_step (stmt);
@@ -195,31 +225,22 @@ segq__retention_purge (segq__retention_t *self, uint64_t job, const char *by, do
     int state = sqlite3_column_int (stmt, 0);
     bool pinned = sqlite3_column_int (stmt, 3);
     if (sqlite3_column_type (stmt, 1) != SQLITE_NULL) {
-        char when [64];
-        s_when (sqlite3_column_double (stmt, 1), when, sizeof when);
-        const unsigned char *who = sqlite3_column_text (stmt, 2);
-        snprintf (err, errlen, "already purged on %s by %s", when, who ? (const char *) who : "?");
+        s_purge_text (stmt, "already ", err, errlen);
         sqlite3_reset (stmt);
         *already = true;
         return 0;
     }
     sqlite3_reset (stmt);
-    if (!segq_job_state_final ((segq_job_state_t) state)) {
-        snprintf (err, errlen,
-                  "job %s is %s: its artifacts are in use; cancel it or wait until "
-                  "it ends, then purge",
-                  id, segq_job_state_name ((segq_job_state_t) state));
-        return SEGQ_ESTATE;
-    }
-    if (pinned) {
-        snprintf (err, errlen,
-                  "job %s trained model m-%s, which is pinned: `segq models unpin m-%s` first", id,
-                  id, id);
-        return SEGQ_ESTATE;
-    }
-    stmt = s_stmt (self, ST_DEPENDENT);
+    return s_check_purgeable (id, state, pinned, err, errlen);
+}
+
+/* A job that has not ended and takes the job's outputs as an input. */
+static int
+s_check_dependents (segq__retention_t *self, uint64_t job, const char *id, char *err, size_t errlen)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_DEPENDENT);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
-    rc = sqlite3_step (stmt);
+    int rc = sqlite3_step (stmt);
     if (rc == SQLITE_ROW) {
         char other [SEGQ__JOB_ID_MAX];
         segq__job_id_format ((uint64_t) sqlite3_column_int64 (stmt, 0), other);
@@ -238,12 +259,20 @@ segq__retention_purge (segq__retention_t *self, uint64_t job, const char *by, do
                   sqlite3_errmsg (self->db));
         return SEGQ_EIO;
     }
-    rc = segq__job_store_begin (self->store);
+    return 0;
+}
+
+/* Opens the turn's transaction and marks the job purged in it. */
+static int
+s_mark_purged (segq__retention_t *self, uint64_t job, const char *id, const char *by, double now,
+               char *err, size_t errlen)
+{
+    int rc = segq__job_store_begin (self->store);
     if (rc) {
         snprintf (err, errlen, "cannot start a transaction to purge %s", id);
         return rc;
     }
-    stmt = s_stmt (self, ST_MARK);
+    sqlite3_stmt *stmt = s_stmt (self, ST_MARK);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
     sqlite3_bind_double (stmt, 2, now);
     sqlite3_bind_text (stmt, 3, by, -1, SQLITE_STATIC);
@@ -253,25 +282,40 @@ segq__retention_purge (segq__retention_t *self, uint64_t job, const char *by, do
         snprintf (err, errlen, "cannot record the purge of %s: %s", id, sqlite3_errmsg (self->db));
         return s_db_error (self);
     }
-    /* every artifact of the job that no job left unpurged refers to */
-    stmt = s_stmt (self, ST_FILES);
+    return 0;
+}
+
+/* The hashes of the job's files, collected first: the reference check
+   uses other statements. *hashes_p is the caller's, even on error. */
+static int
+s_list_files (segq__retention_t *self, uint64_t job, hash_hex_t **hashes_p, size_t *n_p)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_FILES);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
-    char (*hashes) [SEGQ_HASH_HEX_LEN + 1] = NULL;
-    size_t n = 0;
+    int rc;
     while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
         const unsigned char *hash = sqlite3_column_text (stmt, 0);
         if (!hash || strlen ((const char *) hash) != SEGQ_HASH_HEX_LEN)
             continue;
-        void *grown = realloc (hashes, (n + 1) * sizeof *hashes);
+        hash_hex_t *grown = realloc (*hashes_p, (*n_p + 1) * sizeof *grown);
         if (!grown) {
             rc = SQLITE_NOMEM;
             break;
         }
-        hashes = grown;
-        memcpy (hashes [n++], hash, SEGQ_HASH_HEX_LEN + 1);
+        *hashes_p = grown;
+        memcpy (grown [(*n_p)++], hash, SEGQ_HASH_HEX_LEN + 1);
     }
     sqlite3_reset (stmt);
-    int result = rc == SQLITE_DONE ? 0 : rc == SQLITE_NOMEM ? SEGQ_ENOMEM : s_db_error (self);
+    return rc == SQLITE_DONE ? 0 : rc == SQLITE_NOMEM ? SEGQ_ENOMEM : s_db_error (self);
+}
+
+/* Queues every artifact of the job that no job left unpurged refers to. */
+static int
+s_queue_files (segq__retention_t *self, uint64_t job, segq__purge_stats_t *stats)
+{
+    hash_hex_t *hashes = NULL;
+    size_t n = 0;
+    int result = s_list_files (self, job, &hashes, &n);
     for (size_t i = 0; i < n && result == 0; i++) {
         uint64_t size;
         if (s_referenced (self, hashes [i])
@@ -282,6 +326,26 @@ segq__retention_purge (segq__retention_t *self, uint64_t job, const char *by, do
         stats->bytes += size;
     }
     free (hashes);
+    return result;
+}
+
+int
+segq__retention_purge (segq__retention_t *self, uint64_t job, const char *by, double now,
+                       bool *already, segq__purge_stats_t *stats, char *err, size_t errlen)
+{
+    char id [SEGQ__JOB_ID_MAX];
+    segq__job_id_format (job, id);
+    *already = false;
+    memset (stats, 0, sizeof *stats);
+    int rc = s_check_job (self, job, id, already, err, errlen);
+    if (rc || *already)
+        return rc;
+    rc = s_check_dependents (self, job, id, err, errlen);
+    if (!rc)
+        rc = s_mark_purged (self, job, id, by, now, err, errlen);
+    if (rc)
+        return rc;
+    int result = s_queue_files (self, job, stats);
     if (result == 0)
         result = s_queue (self, true, id);
     if (result)
@@ -445,12 +509,8 @@ segq__retention_purged (segq__retention_t *self, uint64_t job, char *text, size_
     sqlite3_stmt *stmt = s_stmt (self, ST_JOB);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
     bool purged = sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_type (stmt, 1) != SQLITE_NULL;
-    if (purged) {
-        char when [64];
-        s_when (sqlite3_column_double (stmt, 1), when, sizeof when);
-        const unsigned char *who = sqlite3_column_text (stmt, 2);
-        snprintf (text, len, "purged on %s by %s", when, who ? (const char *) who : "?");
-    }
+    if (purged)
+        s_purge_text (stmt, "", text, len);
     sqlite3_reset (stmt);
     return purged;
 }

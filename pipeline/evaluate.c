@@ -372,131 +372,197 @@ static int run_fold(eval_t *ev, int s, int f, segqt_device dev, segq_progress_t 
     return rc;
 }
 
-static int write_reports(eval_t *ev, char *err, size_t errlen)
+/* What write_reports fills while it goes through the sets. */
+typedef struct {
+    const eval_t *ev;
+    FILE *csv;         /* metrics.csv */
+    json_t *sets;      /* metrics.json's "sets" */
+    double *mean, *sd; /* [set][metric], for the chart */
+    double *v;         /* one metric over the folds */
+} report_t;
+
+static int open_metrics_csv(report_t *rep, char *err, size_t errlen)
 {
-    const segq_evaluate_opts_t *o = ev->o;
     char path[4400];
-    snprintf(path, sizeof path, "%s/metrics.csv", o->out);
-    FILE *csv = fopen(path, "w");
-    if (!csv) {
+    snprintf(path, sizeof path, "%s/metrics.csv", rep->ev->o->out);
+    rep->csv = fopen(path, "w");
+    if (!rep->csv) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
         return SEGQ_EIO;
     }
     fputs("set,fold,train_pairs,val_pairs,real_pairs,synthetic_pairs,synthetic_excluded_test,"
           "synthetic_excluded_other,best_epoch",
-          csv);
+          rep->csv);
     for (int k = 0; k < SEGQ_N_METRICS; k++)
-        fprintf(csv, ",%s", segq_metric_names[k]);
+        fprintf(rep->csv, ",%s", segq_metric_names[k]);
+    fputc('\n', rep->csv);
+    return 0;
+}
+
+static void write_metrics_row(FILE *csv, const segq_seg_metrics_t *m)
+{
+    for (int k = 0; k < SEGQ_N_METRICS; k++)
+        fprintf(csv, ",%.6f", segq_metric_get(m, k));
     fputc('\n', csv);
-    json_t *root = json_object(), *sets = json_object();
-    double *mean = calloc((size_t)ev->nsets * SEGQ_N_METRICS, sizeof(double));
-    double *sd = calloc((size_t)ev->nsets * SEGQ_N_METRICS, sizeof(double));
-    double *v = calloc((size_t)ev->nfolds, sizeof(double));
-    int rc = root && sets && mean && sd && v ? 0 : SEGQ_ENOMEM;
-    for (int s = 0; s < ev->nsets && !rc; s++) {
-        json_t *js = json_object(), *folds = json_array();
-        for (int f = 0; f < ev->nfolds; f++) {
-            fold_result_t *r = &ev->res[s * ev->nfolds + f];
-            fprintf(csv, "%s,%d,%lld,%lld,%lld,%lld,%lld,%lld,%lld", ev->sets[s].name, f + 1,
-                    (long long)r->train_pairs, (long long)r->val_pairs, (long long)r->real_pairs,
-                    (long long)r->synthetic_pairs, (long long)r->excluded_test,
-                    (long long)r->excluded_other, (long long)r->best_epoch);
-            for (int k = 0; k < SEGQ_N_METRICS; k++)
-                fprintf(csv, ",%.6f", segq_metric_get(&r->m, k));
-            fputc('\n', csv);
-            json_t *jf = json_pack(
-                "{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "fold", f + 1, "train_pairs",
-                (json_int_t)r->train_pairs, "val_pairs", (json_int_t)r->val_pairs, "real_pairs",
-                (json_int_t)r->real_pairs, "synthetic_pairs", (json_int_t)r->synthetic_pairs,
-                "synthetic_excluded_test", (json_int_t)r->excluded_test, "synthetic_excluded_other",
-                (json_int_t)r->excluded_other, "best_epoch", (json_int_t)r->best_epoch);
-            json_object_set_new(jf, "metrics", metrics_json(&r->m));
-            json_object_set_new(jf, "train_loss", doubles_json(r->hist.train_loss, o->epochs));
-            json_object_set_new(jf, "val_iou", doubles_json(r->hist.val_iou, o->epochs));
-            json_array_append_new(folds, jf);
-        }
-        segq_seg_metrics_t mm, ss;
-        for (int k = 0; k < SEGQ_N_METRICS; k++) {
-            for (int f = 0; f < ev->nfolds; f++)
-                v[f] = segq_metric_get(&ev->res[s * ev->nfolds + f].m, k);
-            double a, b;
-            segq_mean_std(v, (size_t)ev->nfolds, &a, &b);
-            segq_metric_set(&mm, k, a);
-            segq_metric_set(&ss, k, b);
-            mean[s * SEGQ_N_METRICS + k] = a;
-            sd[s * SEGQ_N_METRICS + k] = b;
-        }
-        for (int row = 0; row < 2; row++) {
-            fprintf(csv, "%s,%s,,,,,,,", ev->sets[s].name, row ? "std" : "mean");
-            for (int k = 0; k < SEGQ_N_METRICS; k++)
-                fprintf(csv, ",%.6f", segq_metric_get(row ? &ss : &mm, k));
-            fputc('\n', csv);
-        }
-        json_object_set_new(js, "folds", folds);
-        json_object_set_new(js, "mean", metrics_json(&mm));
-        json_object_set_new(js, "std", metrics_json(&ss));
-        json_object_set_new(sets, ev->sets[s].name, js);
+}
+
+/* Fold f of a set: its metrics.csv row and its metrics.json object. */
+static json_t *report_fold(const report_t *rep, const char *set, int f, const fold_result_t *r)
+{
+    fprintf(rep->csv, "%s,%d,%lld,%lld,%lld,%lld,%lld,%lld,%lld", set, f + 1,
+            (long long)r->train_pairs, (long long)r->val_pairs, (long long)r->real_pairs,
+            (long long)r->synthetic_pairs, (long long)r->excluded_test,
+            (long long)r->excluded_other, (long long)r->best_epoch);
+    write_metrics_row(rep->csv, &r->m);
+    json_t *jf = json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "fold", f + 1, "train_pairs",
+                           (json_int_t)r->train_pairs, "val_pairs", (json_int_t)r->val_pairs,
+                           "real_pairs", (json_int_t)r->real_pairs, "synthetic_pairs",
+                           (json_int_t)r->synthetic_pairs, "synthetic_excluded_test",
+                           (json_int_t)r->excluded_test, "synthetic_excluded_other",
+                           (json_int_t)r->excluded_other, "best_epoch", (json_int_t)r->best_epoch);
+    json_object_set_new(jf, "metrics", metrics_json(&r->m));
+    json_object_set_new(jf, "train_loss", doubles_json(r->hist.train_loss, rep->ev->o->epochs));
+    json_object_set_new(jf, "val_iou", doubles_json(r->hist.val_iou, rep->ev->o->epochs));
+    return jf;
+}
+
+/* Each metric's mean and std over the folds of set s. */
+static void fold_mean_std(report_t *rep, int s, segq_seg_metrics_t *mm, segq_seg_metrics_t *ss)
+{
+    const eval_t *ev = rep->ev;
+    for (int k = 0; k < SEGQ_N_METRICS; k++) {
+        for (int f = 0; f < ev->nfolds; f++)
+            rep->v[f] = segq_metric_get(&ev->res[s * ev->nfolds + f].m, k);
+        double a, b;
+        segq_mean_std(rep->v, (size_t)ev->nfolds, &a, &b);
+        segq_metric_set(mm, k, a);
+        segq_metric_set(ss, k, b);
+        rep->mean[s * SEGQ_N_METRICS + k] = a;
+        rep->sd[s * SEGQ_N_METRICS + k] = b;
     }
-    if (fclose(csv) != 0 && !rc) {
-        snprintf(err, errlen, "%s/metrics.csv: write failed", o->out);
-        rc = SEGQ_EIO;
+}
+
+/* Set s: its folds' rows and its mean and std rows in metrics.csv, its
+ * object in metrics.json. */
+static void report_set(report_t *rep, int s)
+{
+    const eval_t *ev = rep->ev;
+    const char *name = ev->sets[s].name;
+    json_t *js = json_object(), *folds = json_array();
+    for (int f = 0; f < ev->nfolds; f++)
+        json_array_append_new(folds, report_fold(rep, name, f, &ev->res[s * ev->nfolds + f]));
+    segq_seg_metrics_t mm, ss;
+    fold_mean_std(rep, s, &mm, &ss);
+    for (int row = 0; row < 2; row++) {
+        fprintf(rep->csv, "%s,%s,,,,,,,", name, row ? "std" : "mean");
+        write_metrics_row(rep->csv, row ? &ss : &mm);
     }
-    if (!rc) {
-        json_t *order = json_array();
-        for (int s = 0; s < ev->nsets; s++)
-            json_array_append_new(order, json_string(ev->sets[s].name));
-        char *params = segq_flags_to_json(segq_run_command_find("evaluate"), o);
-        json_t *jp = params ? json_loads(params, 0, NULL) : NULL;
-        free(params);
-        json_t *syn = json_object();
-        for (int i = 0; i < o->n_synthetic; i++)
-            json_object_set_new(syn, o->syn_name[i], json_string(o->syn_dir[i]));
-        if (jp) {
-            json_object_del(jp, "synthetic");
-            json_object_set_new(jp, "synthetic", syn);
-        } else
-            json_decref(syn);
-        json_object_set_new(root, "params", jp ? jp : json_null());
-        json_object_set_new(root, "set_order", order);
-        json_object_set_new(root, "sets", sets);
-        sets = NULL;
-        json_object_set_new(root, "folds", json_integer(ev->nfolds));
-        json_object_set_new(root, "real_pairs", json_integer(ev->real.n));
-        json_object_set_new(root, "test_pairs", json_integer(ev->test.n));
-        json_object_set_new(root, "threshold", json_real(0.5));
-        json_object_set_new(
-            root, "empty_mask_rule",
-            json_string("per test image; when truth and prediction are both empty, IoU = F1 = "
-                        "recall = precision = 1; recall is 1 when the truth is empty and "
-                        "precision 1 when the prediction is empty; metrics are means over test "
-                        "images, std over folds is the population std"));
-        snprintf(path, sizeof path, "%s/metrics.json", o->out);
-        if (json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0) {
-            snprintf(err, errlen, "cannot write %s", path);
-            rc = SEGQ_EIO;
-        }
+    json_object_set_new(js, "folds", folds);
+    json_object_set_new(js, "mean", metrics_json(&mm));
+    json_object_set_new(js, "std", metrics_json(&ss));
+    json_object_set_new(rep->sets, name, js);
+}
+
+/* The flags the run had, its synthetic sets as NAME: DIR; JSON null if
+ * they cannot be had. */
+static json_t *params_json(const segq_evaluate_opts_t *o)
+{
+    char *params = segq_flags_to_json(segq_run_command_find("evaluate"), o);
+    json_t *jp = params ? json_loads(params, 0, NULL) : NULL;
+    free(params);
+    json_t *syn = json_object();
+    for (int i = 0; i < o->n_synthetic; i++)
+        json_object_set_new(syn, o->syn_name[i], json_string(o->syn_dir[i]));
+    if (jp) {
+        json_object_del(jp, "synthetic");
+        json_object_set_new(jp, "synthetic", syn);
+    } else
+        json_decref(syn);
+    return jp ? jp : json_null();
+}
+
+/* metrics.json: root gets the run's parameters and the sets (taken). */
+static int write_metrics_json(const eval_t *ev, json_t *root, json_t *sets, char *err,
+                              size_t errlen)
+{
+    const segq_evaluate_opts_t *o = ev->o;
+    json_t *order = json_array();
+    for (int s = 0; s < ev->nsets; s++)
+        json_array_append_new(order, json_string(ev->sets[s].name));
+    json_object_set_new(root, "params", params_json(o));
+    json_object_set_new(root, "set_order", order);
+    json_object_set_new(root, "sets", sets);
+    json_object_set_new(root, "folds", json_integer(ev->nfolds));
+    json_object_set_new(root, "real_pairs", json_integer(ev->real.n));
+    json_object_set_new(root, "test_pairs", json_integer(ev->test.n));
+    json_object_set_new(root, "threshold", json_real(0.5));
+    json_object_set_new(
+        root, "empty_mask_rule",
+        json_string("per test image; when truth and prediction are both empty, IoU = F1 = "
+                    "recall = precision = 1; recall is 1 when the truth is empty and "
+                    "precision 1 when the prediction is empty; metrics are means over test "
+                    "images, std over folds is the population std"));
+    char path[4400];
+    snprintf(path, sizeof path, "%s/metrics.json", o->out);
+    if (json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0) {
+        snprintf(err, errlen, "cannot write %s", path);
+        return SEGQ_EIO;
     }
-    json_decref(sets);
-    json_decref(root);
+    return 0;
+}
+
+/* chart.png (each metric's mean and std per set) and examples.png. */
+static int write_charts(const report_t *rep, char *err, size_t errlen)
+{
+    const eval_t *ev = rep->ev;
+    const segq_evaluate_opts_t *o = ev->o;
     const char *names[MAX_SETS];
     for (int s = 0; s < ev->nsets; s++)
         names[s] = ev->sets[s].name;
+    char path[4400], title[200];
     snprintf(path, sizeof path, "%s/chart.png", o->out);
-    char title[200];
     snprintf(title, sizeof title, "UNet++ on real test data (%d %s)", ev->nfolds,
              ev->test.n ? "fixed test set" : "folds");
-    if (!rc)
-        rc = segq_chart_bars(path, title, segq_metric_names, SEGQ_N_METRICS, names, ev->nsets, mean,
-                             sd, err, errlen);
+    int rc = segq_chart_bars(path, title, segq_metric_names, SEGQ_N_METRICS, names, ev->nsets,
+                             rep->mean, rep->sd, err, errlen);
     snprintf(path, sizeof path, "%s/examples.png", o->out);
     if (!rc && ev->ex_n > 0)
         rc = segq_chart_examples(path, ev->ex_n, (int)o->size, ev->ex_img, ev->ex_truth, names,
                                  ev->nsets, ev->ex_pred, err, errlen);
+    return rc;
+}
+
+static int write_reports(eval_t *ev, char *err, size_t errlen)
+{
+    report_t rep = {.ev = ev};
+    int rc = open_metrics_csv(&rep, err, errlen);
+    if (rc)
+        return rc;
+    json_t *root = json_object();
+    rep.sets = json_object();
+    rep.mean = calloc((size_t)ev->nsets * SEGQ_N_METRICS, sizeof(double));
+    rep.sd = calloc((size_t)ev->nsets * SEGQ_N_METRICS, sizeof(double));
+    rep.v = calloc((size_t)ev->nfolds, sizeof(double));
+    rc = root && rep.sets && rep.mean && rep.sd && rep.v ? 0 : SEGQ_ENOMEM;
+    for (int s = 0; s < ev->nsets && !rc; s++)
+        report_set(&rep, s);
+    if (fclose(rep.csv) != 0 && !rc) {
+        snprintf(err, errlen, "%s/metrics.csv: write failed", ev->o->out);
+        rc = SEGQ_EIO;
+    }
+    if (!rc) {
+        rc = write_metrics_json(ev, root, rep.sets, err, errlen);
+        rep.sets = NULL; /* root has it */
+    }
+    json_decref(rep.sets);
+    json_decref(root);
+    if (!rc)
+        rc = write_charts(&rep, err, errlen);
     if (rc == SEGQ_ENOMEM)
         snprintf(err, errlen, "out of memory writing the report");
-    free(mean);
-    free(sd);
-    free(v);
+    free(rep.mean);
+    free(rep.sd);
+    free(rep.v);
     return rc;
 }
 

@@ -235,6 +235,160 @@ int segq_sample_parse_size(const char *text, uint32_t *width, uint32_t *height, 
     return 0;
 }
 
+/* ---- the picture ------------------------------------------------------- */
+
+/* What a sample is painted with, drawn from its seed. */
+typedef struct {
+    segq_sample_blob_t b;
+    double lx, ly;    /* from the polyp towards the light, unit length */
+    double half_diag; /* from the light to a corner */
+    double muc[3], pol[3];
+    uint64_t tex_key, fold_key, pol_key, noise_key;
+    double tex_scale, fold_scale;
+} scene_t;
+
+static const double vessel_colour[3] = {0.45, 0.08, 0.14};
+
+static void pick_polyp(scene_t *sc, uint64_t *rng, uint32_t w, uint32_t h, double side)
+{
+    /* the polyp: somewhere central, 12-22% of the shorter side, lobed */
+    segq_sample_blob_t *b = &sc->b;
+    b->cx = between(rng, 0.3, 0.7) * w;
+    b->cy = between(rng, 0.3, 0.7) * h;
+    b->radius = between(rng, 0.12, 0.22) * side;
+    for (int k = 0; k < SEGQ_SAMPLE_HARMONICS; k++) {
+        b->amp[k] = between(rng, -0.12, 0.12) / (k + 1);
+        b->phase[k] = between(rng, 0, 2 * M_PI);
+    }
+    /* the endoscope's light sits at the image centre */
+    double lx = w / 2.0 - b->cx, ly = h / 2.0 - b->cy, ll = sqrt(lx * lx + ly * ly);
+    sc->lx = ll > 1e-9 ? lx / ll : -0.7071;
+    sc->ly = ll > 1e-9 ? ly / ll : -0.7071;
+    sc->half_diag = sqrt((double)w * w + (double)h * h) / 2;
+}
+
+static void pick_colours(scene_t *sc, uint64_t *rng)
+{
+    /* colours: mucosa, polyp, vessels, with a little per-sample variety */
+    double tint = between(rng, -0.05, 0.05);
+    sc->muc[0] = 0.82 + tint;
+    sc->muc[1] = 0.40 + tint * 0.5;
+    sc->muc[2] = 0.36;
+    sc->pol[0] = 0.92;
+    sc->pol[1] = 0.50 + between(rng, -0.06, 0.06);
+    sc->pol[2] = 0.47 + between(rng, -0.05, 0.05);
+    sc->tex_key = splitmix64(rng);
+    sc->fold_key = splitmix64(rng);
+    sc->pol_key = splitmix64(rng);
+    sc->noise_key = splitmix64(rng);
+    sc->tex_scale = between(rng, 0.025, 0.04);
+    sc->fold_scale = between(rng, 0.008, 0.014);
+}
+
+static void draw_vessels(const canvas_t *c, uint64_t *rng, double side)
+{
+    int n_vessels = 5 + (int)(uniform(rng) * 7);
+    for (int i = 0; i < n_vessels; i++)
+        vessel(c, rng, between(rng, 0, c->w), between(rng, 0, c->h), between(rng, 0, 2 * M_PI),
+               between(rng, 0.5, 1.8) * side / 256.0, (int)(between(rng, 0.4, 1.2) * side), 0);
+}
+
+/* highlights: a few on the polyp's lit side (wet surface), a few on the
+   mucosa */
+static void draw_highlights(const canvas_t *c, uint64_t *rng, const scene_t *sc, double side)
+{
+    const segq_sample_blob_t *b = &sc->b;
+    int n_pol = 2 + (int)(uniform(rng) * 4);
+    for (int i = 0; i < n_pol; i++) {
+        double t = between(rng, 0.2, 0.6), j = between(rng, -0.35, 0.35);
+        double sx = b->cx + b->radius * (t * sc->lx - j * sc->ly),
+               sy = b->cy + b->radius * (t * sc->ly + j * sc->lx);
+        double r = between(rng, 0.01, 0.03) * side;
+        /* above 1: a saturated core with a soft halo */
+        stamp(c, c->shine, sx, sy, r * between(rng, 1, 2.2), r, between(rng, 1.2, 2.0));
+    }
+    int n_muc = 3 + (int)(uniform(rng) * 6);
+    for (int i = 0; i < n_muc; i++) {
+        double r = between(rng, 0.004, 0.015) * side;
+        stamp(c, c->shine, between(rng, 0, c->w), between(rng, 0, c->h), r * between(rng, 1, 3), r,
+              between(rng, 0.6, 1.4));
+    }
+}
+
+/* The mucosa at (px, py): fractal texture plus darker ridge-like folds.
+ * Returns its shade. */
+static double paint_mucosa(const scene_t *sc, double px, double py, double col[3])
+{
+    double t = fbm(sc->tex_key, px * sc->tex_scale, py * sc->tex_scale, 5);
+    double f = fbm(sc->fold_key, px * sc->fold_scale, py * sc->fold_scale, 3);
+    double fold = 1 - fabs(2 * f - 1); /* ridges where f crosses 0.5 */
+    double shade = 0.72 + 0.5 * (t - 0.5) - 0.28 * pow(fold, 6);
+    for (int k = 0; k < 3; k++)
+        col[k] = sc->muc[k] * shade * (k == 0 ? 1.0 : 0.9 + 0.2 * t);
+    return shade;
+}
+
+/* The polyp over the mucosa at (px, py), or its shadow; returns whether
+ * (px, py) is on the polyp. */
+static int paint_polyp(const scene_t *sc, double px, double py, double col[3])
+{
+    const segq_sample_blob_t *b = &sc->b;
+    double dx = px - b->cx, dy = py - b->cy, d = sqrt(dx * dx + dy * dy);
+    double rb = blob_radius(b, atan2(dy, dx));
+    int inside = segq_sample_blob_contains(b, px, py);
+    double shadow = rb * 0.15 > 2.5 ? rb * 0.15 : 2.5;
+    if (inside) {
+        /* dome: brighter towards the middle and the light */
+        double q = d / rb, z = sqrt(1 - (q > 1 ? 1 : q * q));
+        double lit = (dx * sc->lx + dy * sc->ly) / rb;
+        double pt = fbm(sc->pol_key, px * sc->tex_scale * 2.5, py * sc->tex_scale * 2.5, 4);
+        double s = 0.55 + 0.35 * z + 0.15 * lit + 0.4 * (pt - 0.5);
+        /* the last pixel or so blends into the mucosa, as a real edge does */
+        double edge = clamp01((rb - d) / 1.5);
+        for (int k = 0; k < 3; k++)
+            col[k] = mix(col[k] * 0.8, sc->pol[k] * s, 0.5 + 0.5 * edge);
+    } else if (d < rb + shadow) {
+        /* the shadow the polyp throws on the wall around it */
+        double u = (d - rb) / shadow;
+        for (int k = 0; k < 3; k++)
+            col[k] *= 0.62 + 0.38 * u;
+    }
+    return inside;
+}
+
+/* Pixel (x, y) of the image and of the mask. */
+static void paint_pixel(const scene_t *sc, const canvas_t *c, uint32_t x, uint32_t y, uint8_t *rgb,
+                        uint8_t *mk)
+{
+    double px = x + 0.5, py = y + 0.5;
+    size_t i = (size_t)y * c->w + x;
+    double col[3];
+    double shade = paint_mucosa(sc, px, py, col);
+    int inside = paint_polyp(sc, px, py, col);
+    mk[i] = inside ? 255 : 0;
+
+    double v = c->vessel[i] * (inside ? 0.35 : 1.0); /* vessels fade on the polyp */
+    for (int k = 0; k < 3; k++)
+        col[k] = mix(col[k], vessel_colour[k] * shade, v * 0.75);
+    /* vignetting: the light falls off towards the corners */
+    double rho = sqrt((px - c->w / 2.0) * (px - c->w / 2.0) + (py - c->h / 2.0) * (py - c->h / 2.0))
+                 / sc->half_diag;
+    double vig = 1 - 0.75 * pow(rho, 2.4);
+    double sh = c->shine[i] > 1 ? 1 : c->shine[i];
+    uint64_t ns = sc->noise_key ^ (uint64_t)i * 0x9E3779B97F4A7C15ull;
+    double noise = (uniform(&ns) + uniform(&ns) + uniform(&ns) - 1.5) * 0.02;
+    for (int k = 0; k < 3; k++) {
+        double val = mix(col[k] * vig, 0.98, sh) + noise;
+        rgb[3 * i + (size_t)k] = (uint8_t)lround(255 * clamp01(val));
+    }
+}
+
+static void canvas_free(canvas_t *c)
+{
+    free(c->vessel);
+    free(c->shine);
+}
+
 int segq_sample_draw(uint64_t seed, uint32_t w, uint32_t h, segq_image_t **image,
                      segq_image_t **mask, segq_sample_blob_t *blob_out, char *err, size_t errlen)
 {
@@ -250,118 +404,26 @@ int segq_sample_draw(uint64_t seed, uint32_t w, uint32_t h, segq_image_t **image
     canvas_t c = {w, h, calloc((size_t)w * h, sizeof(float)), calloc((size_t)w * h, sizeof(float))};
     segq_image_t *img = segq_image_new(w, h, 3, 8), *m = segq_image_new(w, h, 1, 8);
     if (!c.vessel || !c.shine || !img || !m) {
-        free(c.vessel);
-        free(c.shine);
+        canvas_free(&c);
         segq_image_destroy(&img);
         segq_image_destroy(&m);
         snprintf(err, errlen, "sample %ux%u: out of memory", w, h);
         return SEGQ_ENOMEM;
     }
     double side = w < h ? w : h;
-
-    /* the polyp: somewhere central, 12-22% of the shorter side, lobed */
-    segq_sample_blob_t b;
-    b.cx = between(&rng, 0.3, 0.7) * w;
-    b.cy = between(&rng, 0.3, 0.7) * h;
-    b.radius = between(&rng, 0.12, 0.22) * side;
-    for (int k = 0; k < SEGQ_SAMPLE_HARMONICS; k++) {
-        b.amp[k] = between(&rng, -0.12, 0.12) / (k + 1);
-        b.phase[k] = between(&rng, 0, 2 * M_PI);
-    }
-    /* the endoscope's light sits at the image centre */
-    double lx = w / 2.0 - b.cx, ly = h / 2.0 - b.cy, ll = sqrt(lx * lx + ly * ly);
-    lx = ll > 1e-9 ? lx / ll : -0.7071;
-    ly = ll > 1e-9 ? ly / ll : -0.7071;
-
-    /* colours: mucosa, polyp, vessels, with a little per-sample variety */
-    double tint = between(&rng, -0.05, 0.05);
-    double muc[3] = {0.82 + tint, 0.40 + tint * 0.5, 0.36};
-    double pol[3] = {0.92, 0.50 + between(&rng, -0.06, 0.06), 0.47 + between(&rng, -0.05, 0.05)};
-    const double ves[3] = {0.45, 0.08, 0.14};
-    uint64_t tex_key = splitmix64(&rng), fold_key = splitmix64(&rng);
-    uint64_t pol_key = splitmix64(&rng), noise_key = splitmix64(&rng);
-    double tex_scale = between(&rng, 0.025, 0.04), fold_scale = between(&rng, 0.008, 0.014);
-
-    int n_vessels = 5 + (int)(uniform(&rng) * 7);
-    for (int i = 0; i < n_vessels; i++)
-        vessel(&c, &rng, between(&rng, 0, w), between(&rng, 0, h), between(&rng, 0, 2 * M_PI),
-               between(&rng, 0.5, 1.8) * side / 256.0, (int)(between(&rng, 0.4, 1.2) * side), 0);
-
-    /* highlights: a few on the polyp's lit side (wet surface), a few on
-       the mucosa */
-    int n_pol = 2 + (int)(uniform(&rng) * 4);
-    for (int i = 0; i < n_pol; i++) {
-        double t = between(&rng, 0.2, 0.6), j = between(&rng, -0.35, 0.35);
-        double sx = b.cx + b.radius * (t * lx - j * ly), sy = b.cy + b.radius * (t * ly + j * lx);
-        double r = between(&rng, 0.01, 0.03) * side;
-        /* above 1: a saturated core with a soft halo */
-        stamp(&c, c.shine, sx, sy, r * between(&rng, 1, 2.2), r, between(&rng, 1.2, 2.0));
-    }
-    int n_muc = 3 + (int)(uniform(&rng) * 6);
-    for (int i = 0; i < n_muc; i++) {
-        double r = between(&rng, 0.004, 0.015) * side;
-        stamp(&c, c.shine, between(&rng, 0, w), between(&rng, 0, h), r * between(&rng, 1, 3), r,
-              between(&rng, 0.6, 1.4));
-    }
-
-    double half_diag = sqrt((double)w * w + (double)h * h) / 2;
-    uint8_t *rgb = img->data, *mk = m->data;
+    scene_t sc;
+    pick_polyp(&sc, &rng, w, h, side);
+    pick_colours(&sc, &rng);
+    draw_vessels(&c, &rng, side);
+    draw_highlights(&c, &rng, &sc, side);
     for (uint32_t y = 0; y < h; y++)
-        for (uint32_t x = 0; x < w; x++) {
-            double px = x + 0.5, py = y + 0.5;
-            size_t i = (size_t)y * w + x;
-            /* mucosa: fractal texture plus darker ridge-like folds */
-            double t = fbm(tex_key, px * tex_scale, py * tex_scale, 5);
-            double f = fbm(fold_key, px * fold_scale, py * fold_scale, 3);
-            double fold = 1 - fabs(2 * f - 1); /* ridges where f crosses 0.5 */
-            double shade = 0.72 + 0.5 * (t - 0.5) - 0.28 * pow(fold, 6);
-            double col[3];
-            for (int k = 0; k < 3; k++)
-                col[k] = muc[k] * shade * (k == 0 ? 1.0 : 0.9 + 0.2 * t);
-
-            double dx = px - b.cx, dy = py - b.cy, d = sqrt(dx * dx + dy * dy);
-            double rb = blob_radius(&b, atan2(dy, dx));
-            int inside = segq_sample_blob_contains(&b, px, py);
-            double shadow = rb * 0.15 > 2.5 ? rb * 0.15 : 2.5;
-            if (inside) {
-                /* dome: brighter towards the middle and the light */
-                double q = d / rb, z = sqrt(1 - (q > 1 ? 1 : q * q));
-                double lit = (dx * lx + dy * ly) / rb;
-                double pt = fbm(pol_key, px * tex_scale * 2.5, py * tex_scale * 2.5, 4);
-                double s = 0.55 + 0.35 * z + 0.15 * lit + 0.4 * (pt - 0.5);
-                /* the last pixel or so blends into the mucosa, as a real edge does */
-                double edge = clamp01((rb - d) / 1.5);
-                for (int k = 0; k < 3; k++)
-                    col[k] = mix(col[k] * 0.8, pol[k] * s, 0.5 + 0.5 * edge);
-            } else if (d < rb + shadow) {
-                /* the shadow the polyp throws on the wall around it */
-                double u = (d - rb) / shadow;
-                for (int k = 0; k < 3; k++)
-                    col[k] *= 0.62 + 0.38 * u;
-            }
-            mk[i] = inside ? 255 : 0;
-
-            double v = c.vessel[i] * (inside ? 0.35 : 1.0); /* vessels fade on the polyp */
-            for (int k = 0; k < 3; k++)
-                col[k] = mix(col[k], ves[k] * shade, v * 0.75);
-            /* vignetting: the light falls off towards the corners */
-            double rho =
-                sqrt((px - w / 2.0) * (px - w / 2.0) + (py - h / 2.0) * (py - h / 2.0)) / half_diag;
-            double vig = 1 - 0.75 * pow(rho, 2.4);
-            double sh = c.shine[i] > 1 ? 1 : c.shine[i];
-            uint64_t ns = noise_key ^ (uint64_t)i * 0x9E3779B97F4A7C15ull;
-            double noise = (uniform(&ns) + uniform(&ns) + uniform(&ns) - 1.5) * 0.02;
-            for (int k = 0; k < 3; k++) {
-                double val = mix(col[k] * vig, 0.98, sh) + noise;
-                rgb[3 * i + (size_t)k] = (uint8_t)lround(255 * clamp01(val));
-            }
-        }
-    free(c.vessel);
-    free(c.shine);
+        for (uint32_t x = 0; x < w; x++)
+            paint_pixel(&sc, &c, x, y, img->data, m->data);
+    canvas_free(&c);
     *image = img;
     *mask = m;
     if (blob_out)
-        *blob_out = b;
+        *blob_out = sc.b;
     return 0;
 }
 

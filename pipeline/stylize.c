@@ -377,6 +377,147 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
     return rc;
 }
 
+/* The pairs to restyle: --content's dataset and manifest, an item per pair. */
+typedef struct {
+    segq_dataset_t *ds;
+    segq_manifest_t *man; /* NULL: --content has none */
+    item_t *items;        /* n of them; each owns its style path */
+    size_t n;
+} content_t;
+
+static void content_free(content_t *ct)
+{
+    for (size_t i = 0; ct->items && i < ct->n; i++)
+        free(ct->items[i].style);
+    free(ct->items);
+    segq_manifest_destroy(&ct->man);
+    segq_dataset_destroy(&ct->ds);
+}
+
+/* Each pair's size and where its style is. */
+static int read_items(const segq_stylize_opts_t *o, content_t *ct, char *err, size_t errlen)
+{
+    int rc = 0;
+    for (size_t i = 0; i < ct->n && !rc; i++) {
+        item_t *item = &ct->items[i];
+        item->pair = segq_dataset_pair(ct->ds, i);
+        segq_image_t *img = NULL;
+        rc = segq_image_read_file(item->pair->image_path, NULL, &img, err, errlen);
+        if (!rc) {
+            item->h = img->height;
+            item->w = img->width;
+            rc = resolve_style(o, ct->man, item->pair->name, &item->style, err, errlen);
+        }
+        segq_image_destroy(&img);
+    }
+    return rc;
+}
+
+static int open_content(const segq_stylize_opts_t *o, content_t *ct, char *err, size_t errlen)
+{
+    int rc = segq_dataset_open(o->content, &ct->ds, err, errlen);
+    if (rc) {
+        char inner[1024];
+        snprintf(inner, sizeof inner, "%s", err);
+        snprintf(err, errlen, "--content: %s", inner);
+        return rc;
+    }
+    if ((ct->n = segq_dataset_count(ct->ds)) == 0) {
+        snprintf(err, errlen, "--content %s: no image/mask pairs", o->content);
+        return SEGQ_EINVAL;
+    }
+    rc = segq_manifest_read(o->content, &ct->man, err, errlen);
+    if (rc && rc != 1)
+        return rc;
+    if (!(ct->items = calloc(ct->n, sizeof *ct->items))) {
+        snprintf(err, errlen, "out of memory");
+        return SEGQ_ENOMEM;
+    }
+    return read_items(o, ct, err, errlen);
+}
+
+/* OUT/NAME, opened to write; NULL with err saying why. */
+static FILE *open_out_file(const char *out, const char *name, char *err, size_t errlen)
+{
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%s", out, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    return f;
+}
+
+/* Closes OUT/NAME if open; its failed write is the error when rc is none. */
+static int close_out_file(FILE *f, const char *out, const char *name, int rc, char *err,
+                          size_t errlen)
+{
+    if (f && fclose(f) != 0 && !rc) {
+        snprintf(err, errlen, "%s/%s: write failed", out, name);
+        return SEGQ_EIO;
+    }
+    return rc;
+}
+
+/* OUT/images, OUT/masks and the two loss tables, headed once both open. */
+static int open_outputs(run_t *r, const item_t *items, size_t n, char *err, size_t errlen)
+{
+    const segq_stylize_opts_t *o = r->o;
+    char path[4400];
+    int rc = segq__make_dir(o->out, err, errlen);
+    snprintf(path, sizeof path, "%s/images", o->out);
+    if (!rc)
+        rc = segq__make_dir(path, err, errlen);
+    snprintf(path, sizeof path, "%s/masks", o->out);
+    if (!rc)
+        rc = segq__make_dir(path, err, errlen);
+    if (!rc && !(r->losses = open_out_file(o->out, "losses.csv", err, errlen)))
+        rc = SEGQ_EIO;
+    if (!rc && !(r->final = open_out_file(o->out, "final_losses.csv", err, errlen)))
+        rc = SEGQ_EIO;
+    if (rc)
+        return rc;
+    fputs("batch,step,images,content_loss,style_loss,loss\n", r->losses);
+    fputs("name,content_loss,style_loss,loss\n", r->final);
+    for (size_t i = 0; i < n; i = batch_end(items, n, i))
+        r->steps_total += o->steps;
+    return 0;
+}
+
+/* OUT/stylize.json: the flags of the run. */
+static int write_params(const segq_stylize_opts_t *o, char *err, size_t errlen)
+{
+    char *params = segq_flags_to_json(segq_run_command_find("stylize"), o);
+    char path[4400];
+    snprintf(path, sizeof path, "%s/stylize.json", o->out);
+    FILE *f = params ? fopen(path, "w") : NULL;
+    int bad = !f || fprintf(f, "%s\n", params) < 0;
+    int rc = 0;
+    if ((f && fclose(f) != 0) || bad) {
+        snprintf(err, errlen, "cannot write %s", path);
+        rc = SEGQ_EIO;
+    }
+    free(params);
+    return rc;
+}
+
+/* What goes with the pairs: the manifest carried over, the flags, and a
+ * preview. */
+static int write_extras(const segq_stylize_opts_t *o, const segq_manifest_t *man, char *err,
+                        size_t errlen)
+{
+    char src[4400], path[4400];
+    snprintf(src, sizeof src, "%s/%s", o->content, SEGQ_MANIFEST_FILE);
+    snprintf(path, sizeof path, "%s/%s", o->out, SEGQ_MANIFEST_FILE);
+    int rc = man ? segq__copy_file(src, path, err, errlen) : 0;
+    if (!rc)
+        rc = write_params(o, err, errlen);
+    /* a preview that `segq fetch` brings back with the pairs */
+    snprintf(path, sizeof path, "%s/" SEGQ_CONTACT_SHEET_FILE, o->out);
+    if (!rc)
+        rc = segq_contact_sheet_write_dir(o->out, path, err, errlen);
+    return rc;
+}
+
 int segq_stylize(const segq_stylize_opts_t *o, segq_progress_t *progress, char *err, size_t errlen)
 {
     run_t r = {.o = o, .progress = progress};
@@ -386,106 +527,28 @@ int segq_stylize(const segq_stylize_opts_t *o, segq_progress_t *progress, char *
         return rc;
     r.bf16 = strcmp(o->compute.precision, "bf16") == 0;
     rc = segq_vgg19_load(o->vgg19, "--vgg19", r.dev, &r.vgg, err, errlen);
-    segq_dataset_t *ds = NULL;
-    segq_manifest_t *man = NULL;
-    item_t *items = NULL;
-    size_t n = 0;
-    if (!rc && (rc = segq_dataset_open(o->content, &ds, err, errlen)) != 0) {
-        char inner[1024];
-        snprintf(inner, sizeof inner, "%s", err);
-        snprintf(err, errlen, "--content: %s", inner);
-    }
-    if (!rc && (n = segq_dataset_count(ds)) == 0) {
-        snprintf(err, errlen, "--content %s: no image/mask pairs", o->content);
-        rc = SEGQ_EINVAL;
-    }
-    if (!rc && (rc = segq_manifest_read(o->content, &man, err, errlen)) == 1)
-        rc = 0;
-    if (!rc && !(items = calloc(n, sizeof *items))) {
-        snprintf(err, errlen, "out of memory");
-        rc = SEGQ_ENOMEM;
-    }
-    for (size_t i = 0; i < n && !rc; i++) {
-        items[i].pair = segq_dataset_pair(ds, i);
-        segq_image_t *img = NULL;
-        rc = segq_image_read_file(items[i].pair->image_path, NULL, &img, err, errlen);
-        if (!rc) {
-            items[i].h = img->height;
-            items[i].w = img->width;
-            rc = resolve_style(o, man, items[i].pair->name, &items[i].style, err, errlen);
-        }
-        segq_image_destroy(&img);
-    }
+    content_t ct = {0};
+    if (!rc)
+        rc = open_content(o, &ct, err, errlen);
     /* before any output: a batch that cannot fit leaves nothing behind */
     if (!rc)
-        rc = fit_batches(&r, items, n, err, errlen);
-    char path[4400];
+        rc = fit_batches(&r, ct.items, ct.n, err, errlen);
     if (!rc)
-        rc = segq__make_dir(o->out, err, errlen);
-    snprintf(path, sizeof path, "%s/images", o->out);
-    if (!rc)
-        rc = segq__make_dir(path, err, errlen);
-    snprintf(path, sizeof path, "%s/masks", o->out);
-    if (!rc)
-        rc = segq__make_dir(path, err, errlen);
-    snprintf(path, sizeof path, "%s/losses.csv", o->out);
-    if (!rc && !(r.losses = fopen(path, "w"))) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        rc = SEGQ_EIO;
-    }
-    snprintf(path, sizeof path, "%s/final_losses.csv", o->out);
-    if (!rc && !(r.final = fopen(path, "w"))) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        rc = SEGQ_EIO;
-    }
-    if (!rc) {
-        fputs("batch,step,images,content_loss,style_loss,loss\n", r.losses);
-        fputs("name,content_loss,style_loss,loss\n", r.final);
-        for (size_t i = 0; i < n; i = batch_end(items, n, i))
-            r.steps_total += o->steps;
-    }
+        rc = open_outputs(&r, ct.items, ct.n, err, errlen);
     double t0 = segq__now();
-    for (size_t i = 0, j; i < n && !rc; i = j) {
-        j = batch_end(items, n, i);
-        rc = stylize_batch(&r, items + i, (int)(j - i), err, errlen);
+    for (size_t i = 0, j; i < ct.n && !rc; i = j) {
+        j = batch_end(ct.items, ct.n, i);
+        rc = stylize_batch(&r, ct.items + i, (int)(j - i), err, errlen);
         r.batch_no++;
     }
-    if (r.losses && fclose(r.losses) != 0 && !rc) {
-        snprintf(err, errlen, "%s/losses.csv: write failed", o->out);
-        rc = SEGQ_EIO;
-    }
-    if (r.final && fclose(r.final) != 0 && !rc) {
-        snprintf(err, errlen, "%s/final_losses.csv: write failed", o->out);
-        rc = SEGQ_EIO;
-    }
-    char src[4400];
-    snprintf(src, sizeof src, "%s/%s", o->content, SEGQ_MANIFEST_FILE);
-    snprintf(path, sizeof path, "%s/%s", o->out, SEGQ_MANIFEST_FILE);
-    if (!rc && man)
-        rc = segq__copy_file(src, path, err, errlen);
-    if (!rc) {
-        char *params = segq_flags_to_json(segq_run_command_find("stylize"), o);
-        snprintf(path, sizeof path, "%s/stylize.json", o->out);
-        FILE *f = params ? fopen(path, "w") : NULL;
-        int bad = !f || fprintf(f, "%s\n", params) < 0;
-        if ((f && fclose(f) != 0) || bad) {
-            snprintf(err, errlen, "cannot write %s", path);
-            rc = SEGQ_EIO;
-        }
-        free(params);
-    }
-    /* a preview that `segq fetch` brings back with the pairs */
-    snprintf(path, sizeof path, "%s/" SEGQ_CONTACT_SHEET_FILE, o->out);
+    rc = close_out_file(r.losses, o->out, "losses.csv", rc, err, errlen);
+    rc = close_out_file(r.final, o->out, "final_losses.csv", rc, err, errlen);
     if (!rc)
-        rc = segq_contact_sheet_write_dir(o->out, path, err, errlen);
+        rc = write_extras(o, ct.man, err, errlen);
     if (!rc)
-        printf("stylized %zu images in %d batches, %lld steps each, in %.1f s\n", n, r.batch_no,
+        printf("stylized %zu images in %d batches, %lld steps each, in %.1f s\n", ct.n, r.batch_no,
                (long long)o->steps, segq__now() - t0);
-    for (size_t i = 0; items && i < n; i++)
-        free(items[i].style);
-    free(items);
-    segq_manifest_destroy(&man);
-    segq_dataset_destroy(&ds);
+    content_free(&ct);
     segq_vgg19_destroy(&r.vgg);
     return rc;
 }

@@ -14,14 +14,19 @@ struct segq_manifest_t {
     int name_col;
 };
 
+static void free_cells(char **cells, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(cells[i]);
+    free(cells);
+}
+
 void segq_manifest_destroy(segq_manifest_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     segq_manifest_t *self = *self_p;
-    for (size_t i = 0; i < (self->nrows + 1) * self->ncols; i++)
-        free(self->cells[i]);
-    free(self->cells);
+    free_cells(self->cells, (self->nrows + 1) * self->ncols);
     free(self);
     *self_p = NULL;
 }
@@ -30,6 +35,29 @@ size_t segq_manifest_rows(const segq_manifest_t *self)
 {
     return self ? self->nrows : 0;
 }
+
+/* The reader's state: every field read so far, row after row, and the
+ * field being read. */
+typedef struct {
+    FILE *f;
+    const char *path;
+    char **cells; /* owned: n of them, freed with free_cells */
+    size_t n, cap;
+    char *field; /* owned: the field being read, flen bytes (not terminated) */
+    size_t flen, fcap;
+    size_t row_start, ncols, line;
+    int quoted, at_field_start;
+} csv_reader_t;
+
+/* What a character read means to the reader. */
+typedef enum {
+    CSV_SKIP,          /* nothing more to do (a quote, a '\r') */
+    CSV_APPEND,        /* it belongs to the field */
+    CSV_END_FIELD,     /* ',' */
+    CSV_END_ROW,       /* '\n', or the end of a last row without one */
+    CSV_END_OF_FILE,   /* the end, after a complete row */
+    CSV_UNCLOSED_QUOTE /* the end, inside a quoted field */
+} csv_event_t;
 
 static int push(char ***cells, size_t *n, size_t *cap, char *s)
 {
@@ -45,6 +73,134 @@ static int push(char ***cells, size_t *n, size_t *cap, char *s)
     return 0;
 }
 
+/* c (EOF at the end) in a quoted field: a doubled quote is one quote, a
+ * single one closes the field. */
+static csv_event_t classify_quoted(csv_reader_t *r, int c)
+{
+    if (c == EOF)
+        return CSV_UNCLOSED_QUOTE;
+    if (c == '"') {
+        int d = fgetc(r->f);
+        if (d != '"') {
+            r->quoted = 0;
+            if (d != EOF)
+                ungetc(d, r->f);
+            return CSV_SKIP;
+        }
+    } else if (c == '\n')
+        r->line++;
+    return CSV_APPEND;
+}
+
+static csv_event_t classify(csv_reader_t *r, int c)
+{
+    if (r->quoted)
+        return classify_quoted(r, c);
+    if (c == EOF)
+        return !r->at_field_start || r->flen > 0 || r->n > r->row_start ? CSV_END_ROW
+                                                                        : CSV_END_OF_FILE;
+    if (c == '"' && r->flen == 0 && r->at_field_start) {
+        r->quoted = 1;
+        r->at_field_start = 0;
+        return CSV_SKIP;
+    }
+    if (c == ',')
+        return CSV_END_FIELD;
+    if (c == '\n') {
+        r->line++;
+        return CSV_END_ROW;
+    }
+    return c == '\r' ? CSV_SKIP : CSV_APPEND;
+}
+
+static int append_char(csv_reader_t *r, int c)
+{
+    if (r->flen + 2 > r->fcap) {
+        r->fcap = r->fcap ? r->fcap * 2 : 64;
+        char *p = realloc(r->field, r->fcap);
+        if (!p)
+            return SEGQ_ENOMEM;
+        r->field = p;
+    }
+    r->field[r->flen++] = (char)c;
+    r->at_field_start = 0;
+    return 0;
+}
+
+/* The field read becomes a cell; at the end of a row (c its last
+ * character), the row must have the header's field count. */
+static int end_field(csv_reader_t *r, int end_row, int c, char *err, size_t errlen)
+{
+    char *s = malloc(r->flen + 1);
+    if (!s || push(&r->cells, &r->n, &r->cap, s)) {
+        free(s);
+        return SEGQ_ENOMEM;
+    }
+    if (r->flen)
+        memcpy(s, r->field, r->flen);
+    s[r->flen] = '\0';
+    r->flen = 0;
+    r->at_field_start = 1;
+    if (!end_row)
+        return 0;
+    size_t count = r->n - r->row_start;
+    int rc = 0;
+    if (r->ncols == 0)
+        r->ncols = count;
+    else if (count != r->ncols) {
+        snprintf(err, errlen, "%s line %zu: %zu fields, the header has %zu", r->path,
+                 r->line - (c == '\n'), count, r->ncols);
+        rc = SEGQ_EINVAL;
+    }
+    r->row_start = r->n;
+    return rc;
+}
+
+/* Reads every cell of the file, checking that its rows have as many
+ * fields as the header. */
+static int read_cells(csv_reader_t *r, char *err, size_t errlen)
+{
+    for (;;) {
+        int c = fgetc(r->f);
+        csv_event_t event = classify(r, c);
+        if (event == CSV_UNCLOSED_QUOTE) {
+            snprintf(err, errlen, "%s line %zu: quoted field not closed", r->path, r->line);
+            return SEGQ_EINVAL;
+        }
+        if (event == CSV_END_OF_FILE)
+            return 0;
+        if (event == CSV_SKIP)
+            continue;
+        int rc = event == CSV_APPEND ? append_char(r, c)
+                                     : end_field(r, event == CSV_END_ROW, c, err, errlen);
+        if (rc || c == EOF)
+            return rc;
+    }
+}
+
+/* The header's (last) 'name' column, and no name twice. */
+static int check_names(segq_manifest_t *m, const char *path, char *err, size_t errlen)
+{
+    m->name_col = -1;
+    for (size_t j = 0; j < m->ncols; j++)
+        if (strcmp(m->cells[j], "name") == 0)
+            m->name_col = (int)j;
+    if (m->name_col < 0) {
+        snprintf(err, errlen, "%s: no 'name' column in the header", path);
+        return SEGQ_EINVAL;
+    }
+    for (size_t r = 1; r <= m->nrows; r++)
+        for (size_t q = 1; q < r; q++)
+            if (strcmp(m->cells[r * m->ncols + (size_t)m->name_col],
+                       m->cells[q * m->ncols + (size_t)m->name_col])
+                == 0) {
+                snprintf(err, errlen, "%s: pair '%s' is listed twice", path,
+                         m->cells[r * m->ncols + (size_t)m->name_col]);
+                return SEGQ_EINVAL;
+            }
+    return 0;
+}
+
 int segq_manifest_read(const char *dir, segq_manifest_t **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -57,117 +213,23 @@ int segq_manifest_read(const char *dir, segq_manifest_t **out, char *err, size_t
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return SEGQ_EIO;
     }
+    csv_reader_t r = {.f = f, .path = path, .line = 1, .at_field_start = 1};
     segq_manifest_t *m = calloc(1, sizeof *m);
-    char **cells = NULL, *field = NULL;
-    size_t n = 0, cap = 0, flen = 0, fcap = 0, row_start = 0, line = 1;
-    int rc = m ? 0 : SEGQ_ENOMEM, quoted = 0, c, at_field_start = 1, eof = 0;
-    while (!rc && !eof) {
-        c = fgetc(f);
-        eof = c == EOF;
-        int end_field = 0, end_row = 0;
-        if (quoted && eof) {
-            snprintf(err, errlen, "%s line %zu: quoted field not closed", path, line);
-            rc = SEGQ_EINVAL;
-            break;
-        }
-        if (quoted) {
-            if (c == '"') {
-                int d = fgetc(f);
-                if (d != '"') {
-                    quoted = 0;
-                    if (d != EOF)
-                        ungetc(d, f);
-                    continue;
-                }
-            } else if (c == '\n')
-                line++;
-        } else if (eof) {
-            end_field = end_row = !at_field_start || flen > 0 || n > row_start;
-        } else if (c == '"' && flen == 0 && at_field_start) {
-            quoted = 1;
-            at_field_start = 0;
-            continue;
-        } else if (c == ',') {
-            end_field = 1;
-        } else if (c == '\n') {
-            end_field = end_row = 1;
-            line++;
-        } else if (c == '\r') {
-            continue;
-        }
-        if (!end_field) {
-            if (eof)
-                break;
-            if (flen + 2 > fcap) {
-                fcap = fcap ? fcap * 2 : 64;
-                char *p = realloc(field, fcap);
-                if (!p) {
-                    rc = SEGQ_ENOMEM;
-                    break;
-                }
-                field = p;
-            }
-            field[flen++] = (char)c;
-            at_field_start = 0;
-            continue;
-        }
-        char *s = malloc(flen + 1);
-        if (!s || push(&cells, &n, &cap, s)) {
-            free(s);
-            rc = SEGQ_ENOMEM;
-            break;
-        }
-        if (flen)
-            memcpy(s, field, flen);
-        s[flen] = '\0';
-        flen = 0;
-        at_field_start = 1;
-        if (end_row) {
-            size_t count = n - row_start;
-            if (m->ncols == 0)
-                m->ncols = count;
-            else if (count != m->ncols) {
-                snprintf(err, errlen, "%s line %zu: %zu fields, the header has %zu", path,
-                         line - (c == '\n'), count, m->ncols);
-                rc = SEGQ_EINVAL;
-            }
-            row_start = n;
-        }
-    }
+    int rc = m ? read_cells(&r, err, errlen) : SEGQ_ENOMEM;
     fclose(f);
-    free(field);
+    free(r.field);
     if (rc == SEGQ_ENOMEM)
         snprintf(err, errlen, "%s: out of memory", path);
-    if (m) {
-        m->cells = cells;
-        m->nrows = m->ncols ? n / m->ncols - (n >= m->ncols) : 0;
-        if (m->ncols == 0)
-            m->nrows = 0;
-    } else {
-        for (size_t i = 0; i < n; i++)
-            free(cells[i]);
-        free(cells);
+    if (rc) {
+        free_cells(r.cells, r.n);
+        free(m);
+        return rc;
     }
-    if (!rc) {
-        m->name_col = -1;
-        for (size_t j = 0; j < m->ncols; j++)
-            if (strcmp(m->cells[j], "name") == 0)
-                m->name_col = (int)j;
-        if (m->name_col < 0) {
-            snprintf(err, errlen, "%s: no 'name' column in the header", path);
-            rc = SEGQ_EINVAL;
-        }
-    }
-    for (size_t r = 1; !rc && r <= m->nrows; r++)
-        for (size_t q = 1; q < r; q++)
-            if (strcmp(m->cells[r * m->ncols + (size_t)m->name_col],
-                       m->cells[q * m->ncols + (size_t)m->name_col])
-                == 0) {
-                snprintf(err, errlen, "%s: pair '%s' is listed twice", path,
-                         m->cells[r * m->ncols + (size_t)m->name_col]);
-                rc = SEGQ_EINVAL;
-                break;
-            }
+    /* the header row first; every row has ncols cells */
+    m->cells = r.cells;
+    m->ncols = r.ncols;
+    m->nrows = r.ncols ? r.n / r.ncols - 1 : 0;
+    rc = check_names(m, path, err, errlen);
     if (rc)
         segq_manifest_destroy(&m);
     *out = m;

@@ -8,6 +8,7 @@ add_library(segq_pipeline STATIC
   ${CMAKE_CURRENT_LIST_DIR}/singan_net.c
   ${CMAKE_CURRENT_LIST_DIR}/singan_model.c
   ${CMAKE_CURRENT_LIST_DIR}/singan_step.c
+  ${CMAKE_CURRENT_LIST_DIR}/singan_draws.c
   ${CMAKE_CURRENT_LIST_DIR}/singan_io.c
   ${CMAKE_CURRENT_LIST_DIR}/singan_train.c
   ${CMAKE_CURRENT_LIST_DIR}/singan_generate.c

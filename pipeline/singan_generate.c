@@ -9,6 +9,7 @@
 #include "contact_sheet.h"
 #include "pair_writer.h"
 #include "segq_sha256.h"
+#include "singan_draws.h"
 #include "singan_internal.h"
 
 #include <errno.h>
@@ -184,6 +185,11 @@ static int fill_batch(gen_t *g, segq_pair_writer_t *pw, int64_t first, int64_t b
         segq__prev(&g->m, g->S - 1, b, (int)o->gen_start_scale, o->scale_v, o->scale_h);
     segqt_tensor *x = segq__run_scale(&g->m, g->S - 1, prev, g->S - 1 >= o->gen_start_scale,
                                       o->scale_v, o->scale_h);
+    if (segq__draws_recording()) {
+        char name[32];
+        snprintf(name, sizeof name, "sample.%06lld", (long long)first);
+        segq__draws_add(name, x);
+    }
     /* to_floats checks the count: a batch of another size fails here */
     int rc = segqt_to_floats(segq__pair_planes(x), segq_pair_writer_buffer(pw),
                              (size_t)b * 4 * (size_t)g->h * (size_t)g->w);
@@ -363,5 +369,9 @@ int segq_singan_generate_cached(const segq_generate_opts_t *o, segq_model_cache_
 int segq_singan_generate(const segq_generate_opts_t *o, segq_progress_t *progress, char *err,
                          size_t errlen)
 {
-    return segq_singan_generate_cached(o, NULL, progress, err, errlen);
+    int rc = segq__draws_open("generate", err, errlen);
+    if (!rc)
+        rc = segq_singan_generate_cached(o, NULL, progress, err, errlen);
+    int drc = segq__draws_close(rc == 0, err, errlen);
+    return rc ? rc : drc;
 }

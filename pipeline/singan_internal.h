@@ -89,8 +89,10 @@ uint64_t segq__tensor_bytes(segqt_tensor *t);
 int segq__scale_width(int64_t nfc, int64_t nfc_max, int n);
 
 /* N(0,1) noise of batch b and size h x w padded by pad; single: one
- * channel repeated over the 4 (scale 0's rule). Scoped. */
-segqt_tensor *segq__noise(int64_t b, int64_t h, int64_t w, int pad, int single, segqt_device dev);
+ * channel repeated over the 4 (scale 0's rule). kind: what it is for, as
+ * SEGQ_RECORD_DRAWS records it (singan_draws.h). Scoped. */
+segqt_tensor *segq__noise(int64_t b, int64_t h, int64_t w, int pad, int single, segqt_device dev,
+                          const char *kind);
 segqt_tensor *segq__pad(segqt_tensor *x, int pad);
 /* SinGAN's imresize of a [-1, 1] image to h x w by the factor s (h =
  * ceil(in * s)), as the authors': through their uint8 round trip (values
@@ -109,6 +111,9 @@ segqt_tensor *segq__upsample_to(segqt_tensor *x, double r, int64_t h, int64_t w)
  * others fresh noise ("rec": fresh_from >= n; "rand": 0). sv, sh scale the
  * output sizes (1, 1 in training). Scoped. */
 segqt_tensor *segq__prev(segq_model_t *m, int n, int64_t b, int fresh_from, double sv, double sh);
+/* The "rand" prev of scale n (training sizes) from given noise: noise[k]
+ * the padded noise of scale k < n, all of one batch b. Scoped. */
+segqt_tensor *segq__prev_from_noise(segq_model_t *m, int n, segqt_tensor *const *noise);
 /* One frozen scale: G_n(amp * z + pad(prev), pad(prev)) in eval mode. */
 segqt_tensor *segq__run_scale(segq_model_t *m, int n, segqt_tensor *prev, int fresh, double sv,
                               double sh);

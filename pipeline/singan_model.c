@@ -1,5 +1,6 @@
 /* The multi-scale model: sampling through the frozen scales, noise,
  * resizing between scales. */
+#include "singan_draws.h"
 #include "singan_internal.h"
 
 #include <math.h>
@@ -174,10 +175,11 @@ segqt_tensor *segq__pad(segqt_tensor *x, int pad)
     return segqt_pad(x, pads, 4, 0.0);
 }
 
-segqt_tensor *segq__noise(int64_t b, int64_t h, int64_t w, int pad, int single, segqt_device dev)
+segqt_tensor *segq__noise(int64_t b, int64_t h, int64_t w, int pad, int single, segqt_device dev,
+                          const char *kind)
 {
     int64_t shape[4] = {b, single ? 1 : SEGQ_NC, h, w};
-    segqt_tensor *z = segqt_randn(shape, 4, SEGQT_F32, dev);
+    segqt_tensor *z = segq__draw(kind, segqt_randn(shape, 4, SEGQT_F32, dev));
     if (single) {
         int64_t full[4] = {b, SEGQ_NC, h, w};
         z = segqt_expand(z, full, 4);
@@ -220,6 +222,14 @@ void segq__scaled_size(segq_model_t *m, int n, double sv, double sh, int64_t *h,
         *w = 1;
 }
 
+/* G_n(amp * z + pad(prev), pad(prev)) in eval mode, z the padded noise. */
+static segqt_tensor *run_scale_z(segq_model_t *m, int n, segqt_tensor *prev, segqt_tensor *z)
+{
+    segqt_tensor *pp = segq__pad(prev, m->pad);
+    segqt_tensor *in = segqt_add(segqt_mul_scalar(z, m->noise_amp[n]), pp);
+    return segq__net_forward(m->G[n], in, pp, 0, m->bf16);
+}
+
 segqt_tensor *segq__run_scale(segq_model_t *m, int n, segqt_tensor *prev, int fresh, double sv,
                               double sh)
 {
@@ -227,17 +237,18 @@ segqt_tensor *segq__run_scale(segq_model_t *m, int n, segqt_tensor *prev, int fr
     segq__scaled_size(m, n, sv, sh, &h, &w);
     segqt_tensor *z;
     if (fresh)
-        z = segq__noise(b, h, w, m->pad, n == 0, m->dev);
+        z = segq__noise(b, h, w, m->pad, n == 0, m->dev, "noise");
     else {
         int64_t shape[4] = {b, -1, -1, -1};
         z = segqt_expand(m->z_opt[n], shape, 4);
     }
-    segqt_tensor *pp = segq__pad(prev, m->pad);
-    segqt_tensor *in = segqt_add(segqt_mul_scalar(z, m->noise_amp[n]), pp);
-    return segq__net_forward(m->G[n], in, pp, 0, m->bf16);
+    return run_scale_z(m, n, prev, z);
 }
 
-segqt_tensor *segq__prev(segq_model_t *m, int n, int64_t b, int fresh_from, double sv, double sh)
+/* segq__prev, with noise[k] (padded, batch b) as scale k's noise when
+ * given, else drawn or z_opt as fresh_from says. */
+static segqt_tensor *prev_chain(segq_model_t *m, int n, int64_t b, int fresh_from, double sv,
+                                double sh, segqt_tensor *const *noise)
 {
     int64_t h, w;
     segq__scaled_size(m, 0, sv, sh, &h, &w);
@@ -250,7 +261,8 @@ segqt_tensor *segq__prev(segq_model_t *m, int n, int64_t b, int fresh_from, doub
     for (int k = 0; k < n && prev; k++) {
         /* Each step's temporaries die with its scope; only prev moves up. */
         segqt_scope_begin();
-        segqt_tensor *out = segq__run_scale(m, k, prev, k >= fresh_from, sv, sh);
+        segqt_tensor *out = noise ? run_scale_z(m, k, prev, noise[k])
+                                  : segq__run_scale(m, k, prev, k >= fresh_from, sv, sh);
         segq__scaled_size(m, k + 1, sv, sh, &h, &w);
         segqt_tensor *next = segq__upsample_to(out, m->pyr.r, h, w);
         next = next ? segqt_keep(segqt_contiguous(next)) : NULL;
@@ -259,4 +271,14 @@ segqt_tensor *segq__prev(segq_model_t *m, int n, int64_t b, int fresh_from, doub
     }
     segqt_no_grad_end();
     return prev;
+}
+
+segqt_tensor *segq__prev(segq_model_t *m, int n, int64_t b, int fresh_from, double sv, double sh)
+{
+    return prev_chain(m, n, b, fresh_from, sv, sh, NULL);
+}
+
+segqt_tensor *segq__prev_from_noise(segq_model_t *m, int n, segqt_tensor *const *noise)
+{
+    return prev_chain(m, n, n > 0 ? segqt_size(noise[0], 0) : 1, 0, 1, 1, noise);
 }

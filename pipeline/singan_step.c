@@ -91,20 +91,21 @@ segqt_tensor *segq__train_step(segq_scale_state_t *s, const segq_train_opts_t *o
     /* G update. The authors run it g_steps times, each pass starting with
      * zero_grad, and step once: only the last pass's gradient is used and
      * it equals the first's, so we compute it once. Their extra passes
-     * still move G's BatchNorm running statistics, which generation uses
-     * (eval mode). Every pass sees the same input and weights, so the same
-     * batch statistics b: g_steps updates r <- (1 - m) r + m b equal one
-     * with momentum 1 - (1 - m)^g_steps, which the one pass applies
+     * still move the BatchNorm running statistics: G's, which generation
+     * uses (eval mode), and D's (which nothing uses, but the checkpoint
+     * holds them). Every pass sees the same input and weights, so the
+     * same batch statistics b: g_steps updates r <- (1 - m) r + m b equal
+     * one with momentum 1 - (1 - m)^g_steps, which the one pass applies
      * (tests/pipeline checks the parameters and statistics against the
      * authors' 3-pass loop). */
     double t1 = segq__now();
+    double m = 1.0 - pow(1.0 - SEGQ_BN_MOMENTUM, (double)(o->g_steps > 1 ? o->g_steps : 1));
     if (segqt_adam_zero_grad(s->opt_g) != 0 || segq__net_set_requires_grad(s->D, 0) != 0)
         return NULL;
-    segqt_tensor *adv = segqt_neg(segqt_mean(segq__net_forward(s->D, fake, NULL, 1, bf16)));
+    segqt_tensor *adv = segqt_neg(segqt_mean(segq__net_forward_bn(s->D, fake, NULL, 1, m, bf16)));
     segqt_tensor *total = adv, *rec_loss = segqt_zeros_like(adv);
     if (o->alpha != 0.0) {
         segqt_tensor *z_in = segqt_add(segqt_mul_scalar(s->z_opt, s->noise_amp), s->rec_prev);
-        double m = 1.0 - pow(1.0 - SEGQ_BN_MOMENTUM, (double)(o->g_steps > 1 ? o->g_steps : 1));
         segqt_tensor *rec = segq__net_forward_bn(s->G, z_in, s->rec_prev, 1, m, bf16);
         rec_loss = segqt_mul_scalar(segqt_mse_loss(rec, s->real), o->alpha);
         total = segqt_add(adv, rec_loss);

@@ -2,6 +2,7 @@
 #include "segq_image.h"
 #include "segq_run_flags.h"
 #include "segq_sha256.h"
+#include "singan_draws.h"
 #include "singan_internal.h"
 #include "stylize.h" /* segq__cpu_seconds */
 
@@ -156,6 +157,13 @@ static int make_reals(const pair_t *p, const segq_pyramid_t *pyr, segqt_device d
     }
     segq_image_to_float_chw(p->rgb, buf);
     segq_image_to_float_chw(p->mask, buf + 3 * n);
+    /* each level v as the authors' np2torch makes it: v / 255 in double,
+     * then float. v * (1.0f / 255) differs from it by an ulp for half the
+     * levels, and their resizer's uint8 truncation then takes one level
+     * off other levels than theirs (tests/pipeline/authors_train.py) */
+    double top = p->rgb->depth == 16 ? 65535.0 : 255.0;
+    for (size_t i = 0; i < 4 * n; i++)
+        buf[i] = (float)(rint((double)buf[i] * top) / top);
     int rc = 0;
     segqt_scope_begin();
     int64_t shape[4] = {1, SEGQ_NC, p->rgb->height, p->rgb->width};
@@ -281,6 +289,10 @@ static int scale_setup(trainer_t *t, int n, segq_scale_state_t *s, char *err, si
         rc = (segq__net_copy(s->G, m->G[n - 1]) || segq__net_copy(s->D, m->D[n - 1]))
                  ? segq__torch_fail(err, errlen, "copying the previous scale's weights")
                  : 0;
+    else if (!rc) {
+        segq__draw_net("init_G", s->G);
+        segq__draw_net("init_D", s->D);
+    }
     if (!rc && (segq__net_set_requires_grad(s->G, 1) || segq__net_set_requires_grad(s->D, 1)))
         rc = segq__torch_fail(err, errlen, "requires_grad");
     int64_t h = m->pyr.h[n], w = m->pyr.w[n];
@@ -298,6 +310,11 @@ static int scale_setup(trainer_t *t, int n, segq_scale_state_t *s, char *err, si
             if (!rec || segqt_item(segqt_mse_loss(s->real, rec), &mse) != 0)
                 rc = segq__torch_fail(err, errlen, "reconstruction from the coarser scales");
             s->noise_amp = o->noise_amp_init * sqrt(mse);
+            if (segq__draws_recording()) {
+                char name[32];
+                snprintf(name, sizeof name, "rec_prev.%d", n);
+                segq__draws_add(name, rec);
+            }
             s->rec_prev = segqt_persist(segqt_contiguous(segq__pad(rec, m->pad)));
         }
         if (!rc && (!s->z_opt || !s->rec_prev))
@@ -352,35 +369,57 @@ typedef struct {
     double secs_prev, secs_critic, secs_gen; /* eager iterations: where the time goes */
 } iterations_t;
 
-/* Draws one iteration's randomness (noise, the coarser scales' "rand"
- * prevs, the penalty's alphas) and runs it into it->losses. Reads nothing
- * back to the host: a CUDA graph can capture it. */
-static int draw_and_step(trainer_t *t, segq_scale_state_t *s, int n, iterations_t *it)
+/* Draws one iteration's randomness and runs it into it->losses, drawing
+ * in the authors' order (training.py), so SEGQ_RECORD_DRAWS can feed
+ * their code the same values: scale 0's z_opt, the iteration's noise,
+ * then per critic step its "rand" prev chain (a map per coarser scale,
+ * coarsest first) and the penalty's alpha. Reads nothing back to the
+ * host: a CUDA graph can capture it. */
+static int draw_and_step(trainer_t *t, segq_scale_state_t *s, int n, int64_t i, iterations_t *it)
 {
     const segq_train_opts_t *o = t->o;
     segq_model_t *m = t->m;
-    int64_t h = m->pyr.h[n], w = m->pyr.w[n], one[2] = {1, 1};
+    int64_t h = m->pyr.h[n], w = m->pyr.w[n], one[2] = {1, 1}, steps = o->d_steps;
     double t0 = segq__now();
     if (segqt_scope_begin() < 0)
         return SEGQ_EINTERNAL;
-    segqt_tensor *zo = NULL, *noise, *prevs = NULL, *prev[SEGQ_MAX_D_STEPS],
-                 *alpha[SEGQ_MAX_D_STEPS];
-    if (n == 0) {
-        /* scale 0: z_opt redrawn every iteration (the last one is kept),
-         * one channel repeated over the four */
-        zo = segq__noise(1, h, w, m->pad, 1, m->dev);
-        noise = segq__noise(1, h, w, m->pad, 1, m->dev);
-    } else {
-        noise = segq__noise(1, h, w, m->pad, 0, m->dev);
-        /* each critic step's "rand" prev, all drawn in one batch: the
-         * frozen scales are batch-independent (eval-mode BatchNorm), so
-         * this is d_steps independent draws for a third of the kernels */
-        prevs = segq__pad(segq__prev(m, n, o->d_steps, 0, 1, 1), m->pad);
+    segqt_tensor *zo = NULL, *noise, *prev[SEGQ_MAX_D_STEPS], *alpha[SEGQ_MAX_D_STEPS];
+    /* chain[k * steps + j]: critic step j's noise of scale k */
+    segqt_tensor **chain = n > 0 ? calloc((size_t)(n * steps), sizeof *chain) : NULL;
+    if (n > 0 && !chain) {
+        segqt_scope_end();
+        return SEGQ_ENOMEM;
     }
-    for (int j = 0; j < o->d_steps; j++) {
+    /* scale 0: z_opt redrawn every iteration (the last one is kept), one
+     * channel repeated over the four, as its noise */
+    if (n == 0)
+        zo = segq__noise(1, h, w, m->pad, 1, m->dev, "z_opt");
+    noise = segq__noise(1, h, w, m->pad, n == 0, m->dev, "noise");
+    for (int j = 0; j < steps; j++) {
+        for (int k = 0; k < n; k++)
+            chain[k * steps + j] =
+                segq__noise(1, m->pyr.h[k], m->pyr.w[k], m->pad, k == 0, m->dev, "prev_noise");
+        alpha[j] = segq__draw("gp_alpha", segqt_rand(one, 2, SEGQT_F32, m->dev));
+    }
+    segqt_tensor *prevs = NULL;
+    if (n > 0) {
+        /* the critic steps' prev chains run as one batch: the frozen
+         * scales are batch-independent (eval-mode BatchNorm), so this is
+         * d_steps independent chains for a third of the kernels */
+        segqt_tensor *z[SEGQ_PYRAMID_MAX_SCALES];
+        for (int k = 0; k < n; k++)
+            z[k] = segqt_cat(chain + k * steps, (int)steps, 0);
+        prevs = segq__prev_from_noise(m, n, z);
+        if (segq__draws_recording()) {
+            char name[48];
+            snprintf(name, sizeof name, "rand_prev.%d.%06lld", n, (long long)i);
+            segq__draws_add(name, prevs);
+        }
+        prevs = segq__pad(prevs, m->pad);
+    }
+    free(chain);
+    for (int j = 0; j < steps; j++)
         prev[j] = n == 0 ? s->rec_prev : segqt_narrow(prevs, 0, j, 1);
-        alpha[j] = segqt_rand(one, 2, SEGQT_F32, m->dev);
-    }
     segq_iter_times_t times = {0};
     double t1 = segq__now();
     segqt_tensor *losses = segq__train_step(s, o, noise, zo, prev, alpha, m->bf16, &times);
@@ -401,10 +440,10 @@ static int run_iteration(trainer_t *t, segq_scale_state_t *s, int n, int64_t i, 
     if (it->captured)
         return segqt_graph_replay(it->graph);
     if (!t->graphs || i == 0)
-        return draw_and_step(t, s, n, it);
+        return draw_and_step(t, s, n, i, it);
     int rc = segqt_graph_capture_begin(it->graph);
     if (rc == 0) {
-        rc = draw_and_step(t, s, n, it);
+        rc = draw_and_step(t, s, n, i, it);
         if (segqt_graph_capture_end(it->graph) != 0 && rc == 0)
             rc = segqt_last_code();
     }
@@ -421,7 +460,7 @@ static int run_iteration(trainer_t *t, segq_scale_state_t *s, int n, int64_t i, 
             n + 1, segqt_last_error());
     segqt_clear_error();
     t->graphs = 0;
-    return draw_and_step(t, s, n, it);
+    return draw_and_step(t, s, n, i, it);
 }
 
 /* Appends the pending iterations' losses to the log, checks they are
@@ -656,6 +695,13 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
      * (generate is not: a shape or two, a batch or two each) */
     if (dev.type == SEGQT_DEVICE_CUDA && segqt_cudnn_benchmark(1) != 0)
         return segq__torch_fail(err, errlen, "cuDNN benchmark mode");
+    /* the SEGQ_RECORD_DRAWS hook: a replayed graph draws out of its sight */
+    if ((rc = segq__draws_open("train", err, errlen)) != 0)
+        return rc;
+    if (segq__draws_recording() && graphs) {
+        printf("%s: CUDA graphs off\n", SEGQ_DRAWS_ENV);
+        graphs = 0;
+    }
     pair_t p = {0};
     segq_ckpt_meta_t meta = {0};
     segq_model_t m = {0};
@@ -721,6 +767,11 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
         printf("--resume: no %s yet, starting from scale 1\n", path);
     if (!rc)
         rc = make_reals(&p, &m.pyr, dev, reals, err, errlen);
+    for (int n = 0; n <= m.pyr.stop_scale && !rc; n++) {
+        char name[32];
+        snprintf(name, sizeof name, "real.%d", n);
+        segq__draws_add(name, reals[n]);
+    }
     snprintf(path, sizeof path, "%s/losses.csv", o->out);
     if (!rc && !(log = open_loss_log(path, m.trained, err, errlen)))
         rc = SEGQ_EINVAL;
@@ -751,8 +802,10 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
             rc = segq__ckpt_save(&m, &meta, 1, path, err, errlen);
         if (!rc)
             segq_progress_checkpoint(progress, "model.safetensors", n + 1);
+        segq__draws_pause(1); /* previews change nothing: not recorded */
         if (!rc)
             rc = write_previews(&m, reals[n], n, o->previews, o->out, err, errlen);
+        segq__draws_pause(0);
         t.done += weight[n];
         if (!rc)
             report_scale_saved(&t, n);
@@ -761,6 +814,8 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
     }
     if (log)
         fclose(log);
+    int drc = segq__draws_close(rc == 0, err, errlen);
+    rc = rc ? rc : drc;
     for (int n = 0; n < SEGQ_PYRAMID_MAX_SCALES; n++)
         segqt_tensor_destroy(&reals[n]);
     segq__model_free(&m);

@@ -207,8 +207,9 @@ def check(path):
         for k, p in net.named().items():
             ours, init = t["after.%s.%s" % (name, k)], t["init.%s.%s" % (name, k)]
             if "running" in k and name == "D":
-                # D's running statistics are never used (D always runs in
-                # training mode); the authors' extra G passes move them
+                # this one-pass reference moves D's statistics once in the
+                # G update; segq moves them as the authors' three passes do
+                # (test_singan_authors_train compares them with their loop)
                 continue
             if before_bn(k):
                 g = p.grad.abs().max().item() if p.grad is not None else 0.0

@@ -21,6 +21,13 @@ if(TARGET segq_pipeline)
     LIBS segq_pipeline pipeline_test_util
     LABELS torch TIMEOUT 300)
   add_dependencies(test_stylize_authors segq-run)
+  # segq-run train / generate against the authors' training code, fed the
+  # same draws (SEGQ_RECORD_DRAWS); about 30 s on 2 cores
+  segq_add_test(NAME test_singan_authors_train
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_singan_authors_train.c
+    LIBS segq_pipeline pipeline_test_util
+    LABELS torch TIMEOUT 300)
+  add_dependencies(test_singan_authors_train segq-run)
   segq_add_test(NAME test_singan_train
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_singan_train.c
     LIBS segq_pipeline pipeline_test_util

@@ -999,7 +999,7 @@ fixture_assert_msg_equal (const segq_msg_t *expected, const segq_msg_t *got)
     s_uint (at, "version", expected->version, got->version);
     if (expected->type == SEGQ_MSG_HEARTBEAT || expected->type == SEGQ_MSG_DRAIN_WORKER)
         return; /* empty bodies */
-    const void *e, *g;
+    const void *e = NULL, *g = NULL;
     s_compare_fn *compare = s_body (expected, &e);
     cr_assert_not_null (compare, "%s: no comparator for message type %d", at, (int) expected->type);
     s_body (got, &g);

@@ -363,6 +363,7 @@ int segq_singan_generate_cached(const segq_generate_opts_t *o, segq_model_cache_
         segq__model_free(&g.m);
         segq__ckpt_meta_free(&g.meta);
     }
+    segq__imresize_cache_clear();
     return rc;
 }
 

@@ -97,10 +97,16 @@ segqt_tensor *segq__pad(segqt_tensor *x, int pad);
 /* SinGAN's imresize of a [-1, 1] image to h x w by the factor s (h =
  * ceil(in * s)), as the authors': through their uint8 round trip (values
  * clipped to [0, 255] and truncated), their cubic kernel (antialiased when
- * shrinking) sampling by s itself rather than h / in, and back to
+ * shrinking) sampling by s itself rather than h / in, their borders
+ * (mirrored past the end, renormalised before the start), and back to
  * [-1, 1], clipped. Every resize of the method goes through it: the
  * pyramid and the prev chains of training and generation. */
 segqt_tensor *segq__imresize(segqt_tensor *x, int64_t h, int64_t w, double s);
+/* Frees segq__imresize's cached weight matrices (the GPU's are persistent
+ * handles, which a captured CUDA graph may use: call it when none is
+ * left, as train and generate do when they end, so no tensor outlives
+ * them); it builds them again as needed. */
+void segq__imresize_cache_clear(void);
 /* segq__imresize by 1/r, cropped top-left to h x w; when the upsampled map
  * is smaller than h x w (output size factors), it is resized to it
  * bilinearly, as SinGAN's functions.upsampling. */

@@ -4,6 +4,7 @@
 #include "singan_internal.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,15 +188,152 @@ segqt_tensor *segq__noise(int64_t b, int64_t h, int64_t w, int pad, int single, 
     return segq__pad(z, pad);
 }
 
+/* The authors' cubic kernel (a = -0.5). */
+static double authors_cubic(double x)
+{
+    double a = fabs(x), a2 = a * a, a3 = a2 * a;
+    if (a <= 1.0)
+        return 1.5 * a3 - 2.5 * a2 + 1.0;
+    if (a <= 2.0)
+        return -0.5 * a3 + 2.5 * a2 - 4.0 * a + 2.0;
+    return 0.0;
+}
+
+/* The authors' resize of one dimension, in to out by the factor s, as an
+ * out x in matrix (row-major, zeroed by the caller) computed in double as
+ * their contributions() does: output pixel o (1-based o + 1) sits at
+ * (o + 1) / s + (1 - 1 / s) / 2 on the input's 1-based grid; their cubic,
+ * widened by 1 / s (and scaled by s) when shrinking, over ceil(width) + 2
+ * taps, normalised to sum 1. Taps past the end are mirrored (in-1, in-2,
+ * ...); taps before the start get weight 0 before the normalisation, as
+ * their code does (its unsigned cast wraps a negative index to a huge
+ * one, out of the kernel's reach). */
+static void authors_weights(int64_t in, int64_t out, double s, double *m)
+{
+    int aa = s < 1.0;
+    double kw = aa ? 4.0 * (1.0 / s) : 4.0;
+    int64_t taps = (int64_t)ceil(kw) + 2;
+    for (int64_t o = 0; o < out; o++) {
+        double c = (double)(o + 1) / s + 0.5 * (1.0 - 1.0 / s);
+        double left = floor(c - kw / 2.0), sum = 0.0;
+        for (int64_t j = 0; j < taps; j++) {
+            double f = left + (double)j - 1.0, d = c - f - 1.0;
+            if (f >= 0.0)
+                sum += aa ? s * authors_cubic(s * d) : authors_cubic(d);
+        }
+        if (sum == 0.0)
+            sum = 1.0;
+        for (int64_t j = 0; j < taps; j++) {
+            double f = left + (double)j - 1.0, d = c - f - 1.0;
+            if (f < 0.0)
+                continue;
+            int64_t k = (int64_t)f % (2 * in);
+            if (k >= in)
+                k = 2 * in - 1 - k;
+            m[o * in + k] += (aa ? s * authors_cubic(s * d) : authors_cubic(d)) / sum;
+        }
+    }
+}
+
+/* The weight matrices, per (in, out, s, device): float32 copies of
+ * authors_weights; on a GPU also the device tensor (persistent: a CUDA
+ * graph's capture can use it but not copy it there). Least recently used
+ * entries go first. */
+#define RESIZE_CACHE 64
+typedef struct {
+    int64_t in, out;
+    double s;
+    segqt_device dev;
+    float *host;
+    segqt_tensor *t;
+    uint64_t used;
+} resize_entry_t;
+static resize_entry_t resize_cache[RESIZE_CACHE];
+static uint64_t resize_clock;
+static pthread_mutex_t resize_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void segq__imresize_cache_clear(void)
+{
+    pthread_mutex_lock(&resize_lock);
+    for (int i = 0; i < RESIZE_CACHE; i++) {
+        free(resize_cache[i].host);
+        segqt_tensor_destroy(&resize_cache[i].t);
+        memset(&resize_cache[i], 0, sizeof resize_cache[i]);
+    }
+    pthread_mutex_unlock(&resize_lock);
+}
+
+/* The out x in float32 matrix on dev, owned by the current scope. */
+static segqt_tensor *resize_matrix(int64_t in, int64_t out, double s, segqt_device dev)
+{
+    int gpu = dev.type != SEGQT_DEVICE_CPU;
+    int64_t shape[2] = {out, in};
+    segqt_tensor *r = NULL;
+    pthread_mutex_lock(&resize_lock);
+    resize_entry_t *e = NULL, *old = &resize_cache[0];
+    for (int i = 0; i < RESIZE_CACHE; i++) {
+        resize_entry_t *c = &resize_cache[i];
+        if (c->host && c->in == in && c->out == out && c->s == s
+            && (!gpu || (c->dev.type == dev.type && c->dev.index == dev.index))) {
+            e = c;
+            break;
+        }
+        if (c->used < old->used)
+            old = c;
+    }
+    if (!e) {
+        double *m = calloc((size_t)(in * out), sizeof *m);
+        float *host = malloc((size_t)(in * out) * sizeof *host);
+        if (!m || !host) {
+            free(m);
+            free(host);
+            pthread_mutex_unlock(&resize_lock);
+            return NULL;
+        }
+        authors_weights(in, out, s, m);
+        for (int64_t i = 0; i < in * out; i++)
+            host[i] = (float)m[i];
+        free(m);
+        /* safe under a captured graph: a scale's graph is captured after
+         * its eager first iteration made every entry it uses, and a
+         * training's few dozen sizes fit, so none of them goes */
+        free(old->host);
+        segqt_tensor_destroy(&old->t);
+        *old = (resize_entry_t){in, out, s, dev, host, NULL, 0};
+        e = old;
+    }
+    e->used = ++resize_clock;
+    if (!gpu)
+        r = segqt_from_floats(e->host, shape, 2, dev);
+    else {
+        if (!e->t) {
+            segqt_tensor *t = segqt_from_floats(e->host, shape, 2, dev);
+            e->t = t ? segqt_persist(t) : NULL;
+        }
+        r = e->t ? segqt_alias(e->t) : NULL;
+    }
+    pthread_mutex_unlock(&resize_lock);
+    return r;
+}
+
 segqt_tensor *segq__imresize(segqt_tensor *x, int64_t h, int64_t w, double s)
 {
     /* the authors' torch2uint8: 255 * clamp((x + 1) / 2, 0, 1), truncated */
     segqt_tensor *u = segqt_mul_scalar(
         segqt_clamp(segqt_mul_scalar(segqt_add_scalar(x, 1.0), 0.5), 0.0, 1.0), 255.0);
     segqt_tensor *q = segqt_to_dtype(segqt_to_dtype(u, SEGQT_U8), SEGQT_F32);
-    /* imresize_in skips a factor of 1 */
-    if (q && s != 1.0)
-        q = segqt_interpolate_by(q, h, w, s, s, SEGQT_INTERP_BICUBIC, 0, 1);
+    /* imresize_in skips a factor of 1; otherwise rows, then columns, as
+     * they do */
+    if (q && s != 1.0) {
+        segqt_device dev;
+        if (segqt_device_of(q, &dev) != 0)
+            return NULL;
+        segqt_tensor *mh = resize_matrix(segqt_size(q, 2), h, s, dev);
+        segqt_tensor *mw = resize_matrix(segqt_size(q, 3), w, s, dev);
+        if (!mh || !mw)
+            return NULL;
+        q = segqt_matmul(segqt_matmul(mh, q), segqt_transpose(mw, 0, 1));
+    }
     /* np2torch: / 255, then norm: (x - 0.5) * 2, clamped */
     return segqt_clamp(segqt_mul_scalar(segqt_sub_scalar(segqt_div_scalar(q, 255.0), 0.5), 2.0),
                        -1.0, 1.0);

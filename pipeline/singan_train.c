@@ -819,6 +819,7 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
     for (int n = 0; n < SEGQ_PYRAMID_MAX_SCALES; n++)
         segqt_tensor_destroy(&reals[n]);
     segq__model_free(&m);
+    segq__imresize_cache_clear();
     segq__ckpt_meta_free(&meta);
     segq_image_destroy(&p.rgb);
     segq_image_destroy(&p.mask);

@@ -49,16 +49,16 @@ How the authors' code is run (a driver: nothing of theirs is copied):
   pyramid, segq's frozen coarser scales (G, z_opt, noise_amp) and segq's
   previous-scale weights where a scale copies them; their
   draw_concat runs (it draws, and its prev is compared with segq's) but
-  the critic steps and the reconstruction get segq's prev; and their
-  prev chains resize with ATen's kernel as segq does (aten_imresize),
-  their own resizer being compared on the pyramid, where it differs at
-  the border by design.
+  the critic steps and the reconstruction get segq's prev. Their prev
+  chains resize with their own imresize, which segq__imresize matches,
+  borders included.
 
 Compared (tolerances in TOL and TOL_TRAIN, with what was measured;
 test_singan_authors_train.c lists what deliberate breakages gave):
 - the pyramid: segq's against the authors' own (their imresize), inside
-  (pixels whose footprint stays in the image) and on the border, where
-  they mirror the image and ATen renormalises the kernel;
+  (pixels whose footprint stays in the image) and on the border (mirrored
+  past the end, the kernel renormalised before the start), apart but to
+  the same tolerance;
 - per scale: the prevs (their draw_concat, rand and rec, from segq's
   draws), noise_amp, z_opt, and after the scale's training every
   parameter and BatchNorm running statistic of G and D;
@@ -92,16 +92,15 @@ LEVEL = 2 / 255  # one level of the uint8 round trips, in [-1, 1]
 # Max |segq - authors| (images in [-1, 1]). Measured values and what the
 # deliberate breakages gave: test_singan_authors_train.c.
 TOL = {
-    # their resizer in float64 (numpy), segq's in float32 (ATen), before
+    # their resizer in float64 (numpy), segq's in float32, before
     # the uint8 truncation: a level here and there, which the next resize
     # spreads (measured 1.18 levels, mean 0.027; 0.09 when the input
     # levels are v * (1.0f / 255) rather than their v / 255.0)
     "real_inside": 1.5 * LEVEL,
     "real_inside_mean": 0.05 * LEVEL,
-    # where a pixel's footprint leaves the image, they mirror the image,
-    # ATen renormalises the kernel: measured 0.635 on the last row of this
-    # 40-pixel pyramid (their ceil(34.02) = 35th row lies mostly outside)
-    "real_border": 0.75,
+    # where a pixel's footprint leaves the image (mirrored past the end,
+    # the kernel renormalised before the start, as theirs): as inside
+    "real_border": 1.5 * LEVEL,
     "noise_amp": 1e-5,  # relative; measured 1.4e-7
     "z_opt": 0.0,
     # a level flipped in a uint8 round trip of the chains (measured 1.13
@@ -355,19 +354,6 @@ def call_with(name, value, where, call):
     return out
 
 
-def aten_imresize(im, scale, opt):
-    """Their imresize (uint8 round trip, output size ceil(size * scale),
-    sampling by the factor, clip) with ATen's antialiased bicubic, in
-    float32, as segq__imresize does it, in place of their numpy resizer
-    (float64, image mirrored at the borders), which compare_pyramid checks
-    on its own."""
-    x = (255 * ((im[:1] + 1) / 2).clamp(0, 1)).to(torch.uint8).float()
-    if scale != 1:
-        h, w = (int(math.ceil(n * scale)) for n in x.shape[2:])
-        x = torch._C._nn._upsample_bicubic2d_aa(x, [h, w], False, scale, scale)
-    return ((x / 255.0 - 0.5) * 2).clamp(-1, 1)
-
-
 class Authors:
     """The authors' training, its randomness ours, in lockstep with segq."""
 
@@ -475,7 +461,6 @@ class Authors:
             return z, in_s, G
 
         f.generate_noise = generate_noise
-        t.imresize = a.manipulate.imresize = aten_imresize  # the prev chains
         f.calc_gradient_penalty = calc_gradient_penalty
         f.creat_reals_pyramid = creat_reals_pyramid
         t.init_models = init_models

@@ -21,14 +21,13 @@
  * Compared (authors_train.py), with the largest differences measured over
  * seeds 1-8 (3 in the test), in [-1, 1] or levels of 255:
  *   pyramid inside the image       1.18 levels (mean 0.027): their resizer
- *                                  works in float64, ATen in float32,
+ *                                  works in float64, segq in float32,
  *                                  before a uint8 truncation
- *   pyramid on its border          0.635: they mirror the image, ATen
- *       renormalises the kernel; the last row of this pyramid samples
- *       mostly outside the image (ceil(529 * 40 / 622) = 35 rows for
- *       34.02). A difference of the resizer, known, not hidden: it has its
- *       own line; the training comparison gives their prev chains ATen's
- *       kernel (authors_train.py, aten_imresize)
+ *   pyramid on its border          1.15 levels (0.635 when segq resized
+ *       with ATen's antialiased bicubic, which renormalises the kernel
+ *       where they mirror the image; the last row of this pyramid samples
+ *       mostly outside the image: ceil(529 * 40 / 622) = 35 rows for
+ *       34.02); their prev chains use their own imresize
  *   prevs (their draw_concat)      1.13 levels (mean 0.0008)
  *   noise_amp                      1.4e-7 relative
  *   z_opt                          0 (the same draws)

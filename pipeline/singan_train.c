@@ -667,6 +667,138 @@ static int train_scale(trainer_t *t, int n, char *err, size_t errlen)
     return 0;
 }
 
+/* --cuda-graph: 1 on (a failed capture fails the job), -1 auto (a failed
+ * capture falls back to plain steps), 0 off. Graphs are a GPU thing: on
+ * the CPU every setting trains the same plain way, so a job the queue
+ * placed on a CPU never fails for asking for them. */
+static int graphs_wanted(const segq_train_opts_t *o, segqt_device dev)
+{
+    int graphs = strcmp(o->cuda_graph, "off") == 0 ? 0 : strcmp(o->cuda_graph, "on") == 0 ? 1 : -1;
+    if (!segqt_graph_supported(dev)) {
+        if (graphs == 1)
+            printf("--cuda-graph on: no CUDA device here (--device %s), plain steps\n",
+                   o->compute.device);
+        graphs = 0;
+    }
+    /* the SEGQ_RECORD_DRAWS hook: a replayed graph draws out of its sight */
+    if (segq__draws_recording() && graphs) {
+        printf("%s: CUDA graphs off\n", SEGQ_DRAWS_ENV);
+        graphs = 0;
+    }
+    return graphs;
+}
+
+/* The image pair, the pyramid and what the checkpoint says of them. */
+static int setup_model(const segq_train_opts_t *o, segqt_device dev, pair_t *p,
+                       segq_ckpt_meta_t *meta, segq_model_t *m, char *err, size_t errlen)
+{
+    int rc = load_pair(o, p, meta, err, errlen);
+    if (!rc)
+        rc = segq_pyramid_plan((int)meta->orig_h, (int)meta->orig_w, (int)o->min_size,
+                               (int)o->max_size, o->scale_factor, &m->pyr, err, errlen);
+    meta->params_json = params_json(o);
+    meta->precision = strdup(o->compute.precision);
+    meta->nfc = o->nfc;
+    meta->nfc_max = o->nfc_max;
+    if (!rc && (!meta->params_json || !meta->precision)) {
+        snprintf(err, errlen, "out of memory");
+        rc = SEGQ_ENOMEM;
+    }
+    m->layers = (int)o->num_layer;
+    m->ker = (int)o->ker_size;
+    m->pad = (int)((o->ker_size - 1) * o->num_layer / 2);
+    m->dev = dev;
+    m->bf16 = strcmp(o->compute.precision, "bf16") == 0;
+    return rc ? rc : segq__make_dir(o->out, err, errlen);
+}
+
+/* --resume: the finished scales of the checkpoint at path, which must
+ * have been trained on the same pair with the same parameters. */
+static int resume_from(const char *path, const segq_ckpt_meta_t *meta, segq_model_t *m, char *err,
+                       size_t errlen)
+{
+    segq_model_t old;
+    segq_ckpt_meta_t om;
+    int rc = segq__ckpt_load(path, m->dev, 1, &old, &om, err, errlen);
+    if (!rc
+        && (strcmp(om.image_sha256, meta->image_sha256) != 0
+            || strcmp(om.mask_sha256, meta->mask_sha256) != 0)) {
+        snprintf(err, errlen,
+                 "--resume: %s was trained on another image or mask (%s); "
+                 "use another --out or drop --resume",
+                 path, om.image_name);
+        rc = SEGQ_EINVAL;
+    } else if (!rc && strcmp(om.params_json, meta->params_json) != 0) {
+        snprintf(err, errlen,
+                 "--resume: %s was trained with other parameters (%s); "
+                 "give the same ones or drop --resume",
+                 path, om.params_json);
+        rc = SEGQ_EINVAL;
+    }
+    if (!rc) {
+        for (int n = 0; n < old.trained; n++) {
+            m->G[n] = old.G[n];
+            m->D[n] = old.D[n];
+            m->z_opt[n] = old.z_opt[n];
+            m->noise_amp[n] = old.noise_amp[n];
+            old.G[n] = old.D[n] = NULL;
+            old.z_opt[n] = NULL;
+        }
+        m->trained = old.trained;
+        printf("resuming %s after %d finished scale(s)\n", path, m->trained);
+    }
+    segq__model_free(&old);
+    segq__ckpt_meta_free(&om);
+    return rc;
+}
+
+/* Each scale's share of the work (pixels x width^2), and the share the
+ * scales already trained have done. */
+static double scale_weights(const segq_train_opts_t *o, const segq_model_t *m,
+                            double weight[SEGQ_PYRAMID_MAX_SCALES])
+{
+    int S = m->pyr.stop_scale + 1;
+    double total = 0.0, done = 0.0;
+    for (int n = 0; n < S; n++) {
+        double nfc = segq__scale_width(o->nfc, o->nfc_max, n);
+        weight[n] = (double)m->pyr.h[n] * m->pyr.w[n] * nfc * nfc;
+        total += weight[n];
+    }
+    for (int n = 0; n < S; n++) {
+        weight[n] /= total;
+        if (n < m->trained)
+            done += weight[n];
+    }
+    return done;
+}
+
+/* The scales not yet trained, each saved (checkpoint, previews) as it
+ * ends. */
+static int train_scales(trainer_t *t, const segq_ckpt_meta_t *meta, char *err, size_t errlen)
+{
+    const segq_train_opts_t *o = t->o;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", o->out);
+    int rc = 0;
+    for (int n = t->m->trained; n <= t->m->pyr.stop_scale && !rc; n++) {
+        rc = train_scale(t, n, err, errlen);
+        if (!rc)
+            rc = segq__ckpt_save(t->m, meta, 1, path, err, errlen);
+        if (!rc)
+            segq_progress_checkpoint(t->progress, "model.safetensors", n + 1);
+        segq__draws_pause(1); /* previews change nothing: not recorded */
+        if (!rc)
+            rc = write_previews(t->m, t->reals[n], n, o->previews, o->out, err, errlen);
+        segq__draws_pause(0);
+        t->done += t->weight[n];
+        if (!rc)
+            report_scale_saved(t, n);
+        if (o->stop_after_scale >= 0 && n >= o->stop_after_scale)
+            break;
+    }
+    return rc;
+}
+
 int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, char *err,
                       size_t errlen)
 {
@@ -679,29 +811,14 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
         snprintf(err, errlen, "--ker-size %lld: must be odd", (long long)o->ker_size);
         return SEGQ_EINVAL;
     }
-    /* --cuda-graph: 1 on (a failed capture fails the job), -1 auto (a
-     * failed capture falls back to plain steps), 0 off. Graphs are a GPU
-     * thing: on the CPU every setting trains the same plain way, so a job
-     * the queue placed on a CPU never fails for asking for them. */
-    int graphs = strcmp(o->cuda_graph, "off") == 0 ? 0 : strcmp(o->cuda_graph, "on") == 0 ? 1 : -1;
-    if (!segqt_graph_supported(dev)) {
-        if (graphs == 1)
-            printf("--cuda-graph on: no CUDA device here (--device %s), plain steps\n",
-                   o->compute.device);
-        graphs = 0;
-    }
     /* training runs each scale's few convolution shapes thousands of
      * times: cuDNN's fastest algorithm for each is worth its one-off trial
      * (generate is not: a shape or two, a batch or two each) */
     if (dev.type == SEGQT_DEVICE_CUDA && segqt_cudnn_benchmark(1) != 0)
         return segq__torch_fail(err, errlen, "cuDNN benchmark mode");
-    /* the SEGQ_RECORD_DRAWS hook: a replayed graph draws out of its sight */
     if ((rc = segq__draws_open("train", err, errlen)) != 0)
         return rc;
-    if (segq__draws_recording() && graphs) {
-        printf("%s: CUDA graphs off\n", SEGQ_DRAWS_ENV);
-        graphs = 0;
-    }
+    int graphs = graphs_wanted(o, dev);
     pair_t p = {0};
     segq_ckpt_meta_t meta = {0};
     segq_model_t m = {0};
@@ -709,61 +826,12 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
     FILE *log = NULL;
     double weight[SEGQ_PYRAMID_MAX_SCALES] = {0};
     char path[4096];
-    rc = load_pair(o, &p, &meta, err, errlen);
-    if (!rc)
-        rc = segq_pyramid_plan((int)meta.orig_h, (int)meta.orig_w, (int)o->min_size,
-                               (int)o->max_size, o->scale_factor, &m.pyr, err, errlen);
-    meta.params_json = params_json(o);
-    meta.precision = strdup(o->compute.precision);
-    meta.nfc = o->nfc;
-    meta.nfc_max = o->nfc_max;
-    if (!rc && (!meta.params_json || !meta.precision)) {
-        snprintf(err, errlen, "out of memory");
-        rc = SEGQ_ENOMEM;
-    }
-    m.layers = (int)o->num_layer;
-    m.ker = (int)o->ker_size;
-    m.pad = (int)((o->ker_size - 1) * o->num_layer / 2);
-    m.dev = dev;
-    m.bf16 = strcmp(o->compute.precision, "bf16") == 0;
-    if (!rc)
-        rc = segq__make_dir(o->out, err, errlen);
+    rc = setup_model(o, dev, &p, &meta, &m, err, errlen);
     snprintf(path, sizeof path, "%s/model.safetensors", o->out);
     struct stat sb;
-    if (!rc && o->resume && stat(path, &sb) == 0) {
-        segq_model_t old;
-        segq_ckpt_meta_t om;
-        rc = segq__ckpt_load(path, dev, 1, &old, &om, err, errlen);
-        if (!rc
-            && (strcmp(om.image_sha256, meta.image_sha256) != 0
-                || strcmp(om.mask_sha256, meta.mask_sha256) != 0)) {
-            snprintf(err, errlen,
-                     "--resume: %s was trained on another image or mask (%s); "
-                     "use another --out or drop --resume",
-                     path, om.image_name);
-            rc = SEGQ_EINVAL;
-        } else if (!rc && strcmp(om.params_json, meta.params_json) != 0) {
-            snprintf(err, errlen,
-                     "--resume: %s was trained with other parameters (%s); "
-                     "give the same ones or drop --resume",
-                     path, om.params_json);
-            rc = SEGQ_EINVAL;
-        }
-        if (!rc) {
-            for (int n = 0; n < old.trained; n++) {
-                m.G[n] = old.G[n];
-                m.D[n] = old.D[n];
-                m.z_opt[n] = old.z_opt[n];
-                m.noise_amp[n] = old.noise_amp[n];
-                old.G[n] = old.D[n] = NULL;
-                old.z_opt[n] = NULL;
-            }
-            m.trained = old.trained;
-            printf("resuming %s after %d finished scale(s)\n", path, m.trained);
-        }
-        segq__model_free(&old);
-        segq__ckpt_meta_free(&om);
-    } else if (!rc && o->resume)
+    if (!rc && o->resume && stat(path, &sb) == 0)
+        rc = resume_from(path, &meta, &m, err, errlen);
+    else if (!rc && o->resume)
         printf("--resume: no %s yet, starting from scale 1\n", path);
     if (!rc)
         rc = make_reals(&p, &m.pyr, dev, reals, err, errlen);
@@ -775,19 +843,8 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
     snprintf(path, sizeof path, "%s/losses.csv", o->out);
     if (!rc && !(log = open_loss_log(path, m.trained, err, errlen)))
         rc = SEGQ_EINVAL;
-
+    double done = rc ? 0.0 : scale_weights(o, &m, weight);
     int S = m.pyr.stop_scale + 1;
-    double total = 0.0, done = 0.0;
-    for (int n = 0; n < S && !rc; n++) {
-        double nfc = segq__scale_width(o->nfc, o->nfc_max, n);
-        weight[n] = (double)m.pyr.h[n] * m.pyr.w[n] * nfc * nfc;
-        total += weight[n];
-    }
-    for (int n = 0; n < S && !rc; n++) {
-        weight[n] /= total;
-        if (n < m.trained)
-            done += weight[n];
-    }
     if (!rc)
         printf("training %s: %dx%d -> %d scales from %dx%d to %dx%d, r %.6f, %s on %s, "
                "%d threads\n",
@@ -795,23 +852,8 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
                m.pyr.h[S - 1], m.pyr.w[S - 1], m.pyr.r, o->compute.precision, o->compute.device,
                threads);
     trainer_t t = {o, &m, reals, progress, log, weight, done, graphs};
-    for (int n = m.trained; n < S && !rc; n++) {
-        rc = train_scale(&t, n, err, errlen);
-        snprintf(path, sizeof path, "%s/model.safetensors", o->out);
-        if (!rc)
-            rc = segq__ckpt_save(&m, &meta, 1, path, err, errlen);
-        if (!rc)
-            segq_progress_checkpoint(progress, "model.safetensors", n + 1);
-        segq__draws_pause(1); /* previews change nothing: not recorded */
-        if (!rc)
-            rc = write_previews(&m, reals[n], n, o->previews, o->out, err, errlen);
-        segq__draws_pause(0);
-        t.done += weight[n];
-        if (!rc)
-            report_scale_saved(&t, n);
-        if (o->stop_after_scale >= 0 && n >= o->stop_after_scale)
-            break;
-    }
+    if (!rc)
+        rc = train_scales(&t, &meta, err, errlen);
     if (log)
         fclose(log);
     int drc = segq__draws_close(rc == 0, err, errlen);

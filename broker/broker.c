@@ -331,17 +331,10 @@ s_write_ready_file (const char *path, const char *endpoint, char *err, size_t er
     return 0;
 }
 
-segq_broker_t *
-segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
+/* The configuration's defaults, and what no setting may be. */
+static int
+s_settle_config (segq_broker_config_t *c, char *err, size_t errlen)
 {
-    segq_broker_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        snprintf (err, errlen, "out of memory");
-        return NULL;
-    }
-    self->config = *config;
-    self->backup.timer = -1;
-    segq_broker_config_t *c = &self->config;
     if (!c->bind)
         c->bind = "tcp://127.0.0.1:5555";
     if (!c->heartbeat_ms)
@@ -354,7 +347,7 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
         c->chunk_size = SEGQ_DEFAULT_CHUNK;
     if (c->max_msg < 64 * 1024) {
         snprintf (err, errlen, "--max-msg %u is too small (at least 65536)", c->max_msg);
-        goto fail;
+        return -1;
     }
     /* a CHUNK's data frame plus its small header must stay under max_msg */
     if (c->chunk_size > c->max_msg - 4096)
@@ -373,13 +366,22 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
                   "act as any user. Give --keys DIR (see `segqd keygen`) or bind a loopback "
                   "address (tcp://127.0.0.1:PORT)",
                   c->bind);
-        goto fail;
+        return -1;
     }
+    return 0;
+}
+
+/* The data folder and everything kept in it, then the in-memory state
+   rebuilt from the database. */
+static int
+s_open_stores (segq_broker_t *self, char *err, size_t errlen)
+{
+    segq_broker_config_t *c = &self->config;
     self->data_dir = strdup (c->data_dir ? c->data_dir : ".");
     c->data_dir = self->data_dir;
-    c->ready_file = NULL; /* not kept: written once below */
+    c->ready_file = NULL; /* not kept: written once when serving */
     if (!self->data_dir || s_mkdirs (self->data_dir, err, errlen))
-        goto fail;
+        return -1;
     chmod (self->data_dir, 0700);
     char db_path [4200];
     snprintf (db_path, sizeof db_path, "%s/segq.db", self->data_dir);
@@ -393,21 +395,27 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
         || !(self->retention =
                  segq__retention_new (self->store, self->artifacts, self->logs, c->retention_s,
                                       segq__broker_now (), err, errlen)))
-        goto fail;
+        return -1;
     self->by_peer = zhashx_new ();
     self->by_node = zhashx_new ();
     self->transfers = segq__u64map_new ();
     if (!self->by_peer || !self->by_node || !self->transfers) {
         snprintf (err, errlen, "out of memory");
-        goto fail;
+        return -1;
     }
     zhashx_set_destructor (self->by_node, segq__broker_worker_destroy);
-    if (s_rebuild (self, err, errlen))
-        goto fail;
+    return s_rebuild (self, err, errlen) ? -1 : 0;
+}
+
+/* The ROUTER socket, with keys if configured, bound. */
+static int
+s_bind (segq_broker_t *self, char *err, size_t errlen)
+{
+    segq_broker_config_t *c = &self->config;
     self->router = zsock_new (ZMQ_ROUTER);
     if (!self->router) {
         snprintf (err, errlen, "cannot create the ZeroMQ socket");
-        goto fail;
+        return -1;
     }
     zsock_set_maxmsgsize (self->router, (int) c->max_msg);
     /* replies and assignments are bounded by the protocol (credit, the
@@ -418,18 +426,34 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
     zsock_set_rcvtimeo (self->router, 0);
     if (c->keys_dir
         && !(self->auth = segq__auth_new (c->keys_dir, self->router, c->verbose, err, errlen)))
-        goto fail;
+        return -1;
     if (zsock_bind (self->router, "%s", c->bind) < 0) {
         snprintf (err, errlen, "cannot bind %s: %s (is another segqd running there?)", c->bind,
                   zmq_strerror (zmq_errno ()));
-        goto fail;
+        return -1;
     }
     char *endpoint = zsock_last_endpoint (self->router);
     snprintf (self->endpoint, sizeof self->endpoint, "%s", endpoint ? endpoint : c->bind);
     zstr_free (&endpoint);
+    return 0;
+}
+
+segq_broker_t *
+segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
+{
+    segq_broker_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->config = *config;
+    self->backup.timer = -1;
+    if (s_settle_config (&self->config, err, errlen) || s_open_stores (self, err, errlen)
+        || s_bind (self, err, errlen))
+        goto fail;
     self->loop = zloop_new ();
     if (!self->loop || zloop_reader (self->loop, self->router, s_on_socket, self) != 0
-        || zloop_timer (self->loop, c->heartbeat_ms, 0, s_on_heartbeat, self) < 0) {
+        || zloop_timer (self->loop, self->config.heartbeat_ms, 0, s_on_heartbeat, self) < 0) {
         snprintf (err, errlen, "cannot set up the event loop");
         goto fail;
     }

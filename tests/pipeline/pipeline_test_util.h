@@ -7,7 +7,8 @@
 
 /* mkdtemp under TMPDIR (or /tmp); the path is static per call site buffer. */
 void pt_tempdir(char *buf, size_t len);
-/* /work/shared/data or $SEGQ_DATA_DIR (tests that need it fail without). */
+/* ../shared/data beside the repository, or $SEGQ_DATA_DIR (tests that need
+ * it fail without). */
 const char *pt_data_dir(void);
 /* Runs a shell command, returns its exit status (or -1); output goes to
  * the test's stderr. */

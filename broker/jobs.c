@@ -854,33 +854,57 @@ s_submit_one_file (const submission_t *sub, size_t i)
     return !sub->ref_outputs [i] || strcmp (sub->ref_outputs [i], "*") != 0;
 }
 
+static int
+s_compare_names (const void *a, const void *b)
+{
+    return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+static int
+s_submit_misplaced (submission_t *sub, const char *name, const char *why)
+{
+    const segq_input_spec_t *spec = s_input_spec (sub->kind, name);
+    snprintf (sub->err, sub->errlen, "input '%s': %s; name each file of input %s as %s/FILE", name,
+              why, spec->name, spec->name);
+    return SEGQ_EINVAL;
+}
+
 /* The files of an input of many must each have a place of their own: the
    same name twice, or one file named as the input itself beside others
-   (a file where they make a folder), would fail on the worker. */
+   (a file where they make a folder), would fail on the worker. Sorted, not
+   compared pairwise: one SUBMIT may carry tens of thousands of inputs. */
 static int
 s_submit_check_layout (submission_t *sub)
 {
     const segq_submit_t *submit = sub->submit;
-    for (size_t i = 0; i < submit->n_inputs; i++) {
-        const char *name = submit->inputs [i].name;
-        const segq_input_spec_t *spec = s_input_spec (sub->kind, name);
-        bool as_input = s_submit_one_file (sub, i) && strcmp (name, spec->name) == 0;
-        for (size_t j = 0; spec->many && j < submit->n_inputs; j++) {
-            if (j == i || s_input_spec (sub->kind, submit->inputs [j].name) != spec)
-                continue;
-            bool same_file = j < i && s_submit_one_file (sub, i) && s_submit_one_file (sub, j)
-                             && strcmp (submit->inputs [j].name, name) == 0;
-            if (as_input || same_file) {
-                snprintf (sub->err, sub->errlen,
-                          "input '%s': %s; name each file of input %s as %s/FILE", name,
-                          as_input ? "one file laid out as the input itself, beside others"
-                                   : "given twice",
-                          spec->name, spec->name);
-                return SEGQ_EINVAL;
-            }
-        }
+    size_t *per_input = calloc (sub->kind->n_inputs + 1, sizeof *per_input);
+    const char **files = calloc (submit->n_inputs + 1, sizeof *files);
+    if (!per_input || !files) {
+        free (per_input);
+        free (files);
+        return SEGQ_ENOMEM;
     }
-    return 0;
+    size_t n_files = 0;
+    for (size_t i = 0; i < submit->n_inputs; i++) {
+        const segq_input_spec_t *spec = s_input_spec (sub->kind, submit->inputs [i].name);
+        per_input [spec - sub->kind->inputs]++;
+        if (spec->many && s_submit_one_file (sub, i))
+            files [n_files++] = submit->inputs [i].name;
+    }
+    int rc = 0;
+    for (size_t f = 0; f < n_files && !rc; f++) {
+        const segq_input_spec_t *spec = s_input_spec (sub->kind, files [f]);
+        if (strcmp (files [f], spec->name) == 0 && per_input [spec - sub->kind->inputs] > 1)
+            rc = s_submit_misplaced (sub, files [f],
+                                     "one file laid out as the input itself, beside others");
+    }
+    qsort (files, n_files, sizeof *files, s_compare_names);
+    for (size_t f = 1; f < n_files && !rc; f++)
+        if (strcmp (files [f - 1], files [f]) == 0)
+            rc = s_submit_misplaced (sub, files [f], "given twice");
+    free (per_input);
+    free (files);
+    return rc;
 }
 
 /* Inputs: names under the kind's declared inputs, artifacts stored,

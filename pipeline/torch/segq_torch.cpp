@@ -1053,8 +1053,9 @@ extern "C" segqt_tensor *segqt_batch_norm(segqt_tensor *x, segqt_tensor *weight,
 namespace
 {
 at::Tensor resize(const at::Tensor &x, int64_t oh, int64_t ow, segqt_interp mode, int align_corners,
-                  int antialias, c10::optional<double> sh, c10::optional<double> sw)
+                  int antialias)
 {
+    const c10::optional<double> sh, sw; // no factors: coordinates map by out / in
     need_4d(x, "interpolate");
     if (oh <= 0 || ow <= 0)
         throw segqt::Error(SEGQ_EINVAL, "output size " + std::to_string(oh) + "x"
@@ -1083,21 +1084,8 @@ at::Tensor resize(const at::Tensor &x, int64_t oh, int64_t ow, segqt_interp mode
 extern "C" segqt_tensor *segqt_interpolate(segqt_tensor *x, int64_t out_h, int64_t out_w,
                                            segqt_interp mode, int align_corners, int antialias)
 {
-    return run_t(__func__, [&] {
-        return resize(ten(x), out_h, out_w, mode, align_corners, antialias, c10::nullopt,
-                      c10::nullopt);
-    });
-}
-
-extern "C" segqt_tensor *segqt_interpolate_by(segqt_tensor *x, int64_t out_h, int64_t out_w,
-                                              double scale_h, double scale_w, segqt_interp mode,
-                                              int align_corners, int antialias)
-{
-    return run_t(__func__, [&] {
-        if (!(scale_h > 0) || !(scale_w > 0) || std::isinf(scale_h) || std::isinf(scale_w))
-            throw segqt::Error(SEGQ_EINVAL, "scale factors must be positive and finite");
-        return resize(ten(x), out_h, out_w, mode, align_corners, antialias, scale_h, scale_w);
-    });
+    return run_t(__func__,
+                 [&] { return resize(ten(x), out_h, out_w, mode, align_corners, antialias); });
 }
 
 extern "C" segqt_tensor *segqt_max_pool2d(segqt_tensor *x, int kernel, int stride, int padding)

@@ -349,13 +349,6 @@ segqt_tensor *segqt_batch_norm(segqt_tensor *x, segqt_tensor *weight, segqt_tens
  * F.interpolate(..., antialias=True). */
 segqt_tensor *segqt_interpolate(segqt_tensor *x, int64_t out_h, int64_t out_w, segqt_interp mode,
                                 int align_corners, int antialias);
-/* To an explicit output size, the kernel mapping coordinates by the given
- * scale factors rather than by out/in: F.interpolate(scale_factor=(sh,
- * sw)) when out = floor(in * s); SinGAN's imresize when out = ceil(in *
- * s) (bicubic, antialias: its cubic kernel, a = -0.5). */
-segqt_tensor *segqt_interpolate_by(segqt_tensor *x, int64_t out_h, int64_t out_w, double scale_h,
-                                   double scale_w, segqt_interp mode, int align_corners,
-                                   int antialias);
 segqt_tensor *segqt_max_pool2d(segqt_tensor *x, int kernel, int stride, int padding);
 /* count_include_pad as torch's default (true). */
 segqt_tensor *segqt_avg_pool2d(segqt_tensor *x, int kernel, int stride, int padding);

@@ -2,6 +2,7 @@
     validation at submit (nothing stored on refusal), transitions with
     reasons, lost workers and attempts, dependencies, cancel, and the
     rebuild of memory from the database. */
+#include "broker_test_store.h"
 #include "broker_test_util.h"
 #include "jobs.h"
 
@@ -522,30 +523,13 @@ Test (jobs, array_references_become_dependencies, .init = setup, .fini = teardow
     cr_assert_eq (segq__job_store_array (store, 99, &row), SEGQ_ENOENT);
 }
 
-/* Stores `text` as an artifact; its hash in hash. */
-static void
-s_stored (const char *text, char hash [SEGQ_HASH_HEX_LEN + 1])
-{
-    char err [1024] = "";
-    size_t len = strlen (text);
-    segq_sha256_t sha;
-    segq_sha256_init (&sha);
-    segq_sha256_update (&sha, text, len);
-    segq_sha256_final (&sha, hash);
-    segq__upload_t *up = segq__artifact_store_upload (artifacts, hash, len, err, sizeof err);
-    cr_assert_not_null (up, "%s", err);
-    cr_assert_eq (segq__upload_write (up, 0, text, len, err, sizeof err), 0);
-    cr_assert_eq (segq__upload_finish (up, NULL, NULL, err, sizeof err), 0, "%s", err);
-    segq__upload_destroy (&up);
-}
-
 /* A train submit of inputs[0..2), named first and second, both one stored
    artifact; n_inputs 1. */
 static segq_submit_t
 s_train (segq_input_t inputs [2], const char *first, const char *second)
 {
     char hash [SEGQ_HASH_HEX_LEN + 1];
-    s_stored ("px", hash);
+    test_store (artifacts, "px", hash);
     inputs [0] = (segq_input_t){ .name = (char *) first };
     inputs [1] = (segq_input_t){ .name = (char *) second };
     memcpy (inputs [0].hash, hash, sizeof hash);
@@ -559,7 +543,7 @@ Test (jobs, generate_draws_a_fresh_seed_unless_given, .init = setup, .fini = tea
       .timeout = 20)
 {
     char hash [SEGQ_HASH_HEX_LEN + 1], err [1024] = "", ids [3][SEGQ__JOB_ID_MAX];
-    s_stored ("a model", hash);
+    test_store (artifacts, "a model", hash);
     segq_input_t model = { .name = "model" };
     memcpy (model.hash, hash, sizeof hash);
     segq_submit_t submit = { .user = "alice", .kind = "generate", .inputs = &model, .n_inputs = 1 };
@@ -655,7 +639,7 @@ Test (jobs, kind_default_resources_from_the_configuration, .init = setup, .fini 
 Test (jobs, many_files_each_get_a_place, .init = setup, .fini = teardown, .timeout = 20)
 {
     char hash [SEGQ_HASH_HEX_LEN + 1], err [1024] = "", id [SEGQ__JOB_ID_MAX];
-    s_stored ("some text", hash);
+    test_store (artifacts, "some text", hash);
     segq_input_t inputs [2] = { { .name = "files" }, { .name = "files/b.txt" } };
     memcpy (inputs [0].hash, hash, sizeof hash);
     memcpy (inputs [1].hash, hash, sizeof hash);

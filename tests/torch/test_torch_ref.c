@@ -60,18 +60,6 @@ Test(torch_ref, interpolate_incl_antialiased_bicubic)
     tt_assert_ref(dir, "bilinear_up", segqt_interpolate(x, 45, 52, SEGQT_INTERP_BILINEAR, 0, 0),
                   tol, tol);
     tt_assert_ref(dir, "nearest", segqt_interpolate(x, 50, 30, SEGQT_INTERP_NEAREST, 0, 0), 0, 0);
-    tt_assert_ref(dir, "bicubic_scale",
-                  segqt_interpolate_by(x, 48, 53, 1 / 0.765, 1 / 0.765, SEGQT_INTERP_BICUBIC, 0, 0),
-                  tol, tol);
-    tt_assert_ref(dir, "aa_bicubic_scale",
-                  segqt_interpolate_by(x, 28, 31, 0.765, 0.765, SEGQT_INTERP_BICUBIC, 0, 1), tol,
-                  tol);
-    tt_assert_ref(dir, "aa_bicubic_by_down",
-                  segqt_interpolate_by(x, 29, 32, 0.765, 0.765, SEGQT_INTERP_BICUBIC, 0, 1), tol,
-                  tol);
-    tt_assert_ref(dir, "aa_bicubic_by_up",
-                  segqt_interpolate_by(x, 49, 54, 1 / 0.765, 1 / 0.765, SEGQT_INTERP_BICUBIC, 0, 1),
-                  tol, tol);
 }
 
 Test(torch_ref, nn_ops_reductions_and_seeded_rng)

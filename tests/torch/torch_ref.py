@@ -40,17 +40,6 @@ def case_interp(d):
     wr(d, "bicubic_up_ac", F.interpolate(x, size=(50, 60), mode="bicubic", align_corners=True))
     wr(d, "bilinear_up", F.interpolate(x, size=(45, 52), mode="bilinear", align_corners=False))
     wr(d, "nearest", F.interpolate(x, size=(50, 30), mode="nearest"))
-    wr(d, "bicubic_scale",
-       F.interpolate(x, scale_factor=(1 / 0.765, 1 / 0.765), mode="bicubic",
-                     align_corners=False))
-    wr(d, "aa_bicubic_scale",
-       F.interpolate(x, scale_factor=(0.765, 0.765), mode="bicubic", align_corners=False,
-                     antialias=True))
-    # SinGAN's imresize geometry: size ceil(in * s), sampled by s (no
-    # F.interpolate spelling takes both, so the ATen op itself)
-    aa = torch._C._nn._upsample_bicubic2d_aa
-    wr(d, "aa_bicubic_by_down", aa(x, [29, 32], False, 0.765, 0.765))
-    wr(d, "aa_bicubic_by_up", aa(x, [49, 54], False, 1 / 0.765, 1 / 0.765))
 
 
 def case_ops(d):

@@ -128,6 +128,11 @@ s_run (size_t queued, const segq_config_t *limits)
         }
         segq__sched_node_new (sched, NULL, 32, gpus, 4, ~0ULL, 1024);
     }
+    /* fair share over time as segqd runs it: a week's half-life, and the
+       clock moving before every dispatch (which reorders the users) */
+    double now = 1000.0;
+    segq__sched_set_half_life (sched, 7 * 86400.0);
+    segq__sched_set_now (sched, now);
     state_t state = { 0 };
     segq__sched_dispatch (sched, 1 << 20, s_assigned, &state);
     size_t filled = state.n_running;
@@ -138,6 +143,7 @@ s_run (size_t queued, const segq_config_t *limits)
         segq__sched_release (sched, state.running [k]);
         state.running [k] = state.running [--state.n_running];
         double start = s_mono ();
+        segq__sched_set_now (sched, now += 0.25);
         segq__sched_dispatch (sched, 64, s_assigned, &state);
         lat [steps] = (s_mono () - start) * 1e6;
     }

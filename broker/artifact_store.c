@@ -1,6 +1,7 @@
 /*  artifact_store.c: content-addressed artifact files with verified,
     atomic, durable uploads. */
 #include "artifact_store.h"
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,8 @@ struct segq__artifact_store {
     char *root;       /* DATA/artifacts */
     char *tmp;        /* DATA/artifacts/tmp */
     uint64_t uploads; /* counter for temporary names */
+    bool counted;     /* files and bytes hold the totals (segq__artifact_store_totals) */
+    uint64_t files, bytes;
 };
 
 struct segq__upload {
@@ -269,6 +272,8 @@ segq__upload_finish (segq__upload_t *self, const char *end_hash,
     }
     free (self->tmp_path);
     self->tmp_path = NULL;
+    self->store->files++;
+    self->store->bytes += self->size;
     /* the rename itself must reach the disk before PUT_DONE says stored */
     if (s_fsync_dir (dir) != 0) {
         snprintf (err, errlen, "cannot sync folder %s", dir);
@@ -352,6 +357,15 @@ segq__download_read (segq__download_t *self, uint64_t offset, void *buffer, size
     return (int64_t) done;
 }
 
+int
+segq__download_take_fd (segq__download_t **self_p)
+{
+    int fd = (*self_p)->fd;
+    free (*self_p);
+    *self_p = NULL;
+    return fd;
+}
+
 void
 segq__download_destroy (segq__download_t **self_p)
 {
@@ -374,5 +388,46 @@ segq__artifact_store_remove (segq__artifact_store_t *self, const char *hash, uin
     if (unlink (path) != 0)
         return errno == ENOENT ? 0 : SEGQ_EIO;
     *size = (uint64_t) st.st_size;
+    self->files -= self->files > 0;
+    self->bytes -= self->bytes > *size ? *size : self->bytes;
     return 0;
+}
+
+/* Files and bytes under one two-hex-digit folder. */
+static void
+s_count_folder (segq__artifact_store_t *self, const char *name)
+{
+    char path [4200];
+    snprintf (path, sizeof path, "%s/%s", self->root, name);
+    DIR *dir = opendir (path);
+    struct dirent *entry;
+    struct stat st;
+    while (dir && (entry = readdir (dir)))
+        if (segq_hash_valid (entry->d_name) && fstatat (dirfd (dir), entry->d_name, &st, 0) == 0
+            && S_ISREG (st.st_mode)) {
+            self->files++;
+            self->bytes += (uint64_t) st.st_size;
+        }
+    if (dir)
+        closedir (dir);
+}
+
+void
+segq__artifact_store_totals (segq__artifact_store_t *self, uint64_t *files, uint64_t *bytes)
+{
+    if (!self->counted) {
+        /* what uploads and removals counted before this walk is in it */
+        self->files = self->bytes = 0;
+        DIR *dir = opendir (self->root);
+        struct dirent *entry;
+        while (dir && (entry = readdir (dir)))
+            if (strlen (entry->d_name) == 2 && isxdigit ((unsigned char) entry->d_name [0])
+                && isxdigit ((unsigned char) entry->d_name [1]))
+                s_count_folder (self, entry->d_name);
+        if (dir)
+            closedir (dir);
+        self->counted = true;
+    }
+    *files = self->files;
+    *bytes = self->bytes;
 }

@@ -30,6 +30,10 @@ bool segq__artifact_store_has (segq__artifact_store_t *self, const char *hash, u
    unprivileged writer may use). 0, or SEGQ_EIO when it cannot be asked. */
 int segq__artifact_store_free (segq__artifact_store_t *self, uint64_t *bytes);
 
+/* How many artifacts are stored and their bytes (segqd's metrics). Counted
+   by one walk of the folder at the first call, then kept as files come
+   and go: uploads and removals are the store's own. */
+void segq__artifact_store_totals (segq__artifact_store_t *self, uint64_t *files, uint64_t *bytes);
 /* Removes a stored artifact (a download in progress keeps reading its open
    file). *size gets the bytes freed (0 when it was not there). SEGQ_EIO. */
 int segq__artifact_store_remove (segq__artifact_store_t *self, const char *hash, uint64_t *size);
@@ -59,6 +63,10 @@ void segq__upload_destroy (segq__upload_t **self_p);
 segq__download_t *segq__artifact_store_download (segq__artifact_store_t *self, const char *hash,
                                                  char *err, size_t errlen);
 uint64_t segq__download_size (segq__download_t *self);
+/* The open file, taken out of the download (which is destroyed): for a
+   sender that reads it itself (the HTTP listener hands it to
+   libmicrohttpd). The caller closes it. */
+int segq__download_take_fd (segq__download_t **self_p);
 /* Reads up to size bytes at offset; returns bytes read or a negative code. */
 int64_t segq__download_read (segq__download_t *self, uint64_t offset, void *buffer, size_t size);
 void segq__download_destroy (segq__download_t **self_p);

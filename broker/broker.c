@@ -58,17 +58,27 @@ s_rebuild (segq_broker_t *self, char *err, size_t errlen)
         w->sched_node = NULL;
     segq__sched_destroy (&self->sched);
     self->sched = segq__sched_new ();
+    if (self->sched) {
+        segq__sched_set_half_life (self->sched, segq__broker_half_life (self));
+        segq__sched_set_now (self->sched, segq__broker_now ());
+    }
     segq__jobs_config_t config = {
         .max_attempts = self->config.max_attempts,
         .time_limit_s = self->config.default_time_limit_s,
         .orphan_grace_s = self->config.expiry_ms / 1000.0,
         .limits = self->config.limits,
+        .observe = self->metrics ? segq__metrics_job_changed : NULL,
+        .observer = self->metrics,
     };
     self->jobs =
         self->sched ? segq__jobs_new (self->store, self->sched, self->artifacts, &config) : NULL;
     int rc = self->jobs ? 0 : SEGQ_ENOMEM;
     if (rc)
         snprintf (err, errlen, "out of memory");
+    if (rc == 0
+        && (rc = segq__accounting_charge_past (self->store, self->sched,
+                                               segq__broker_half_life (self))))
+        snprintf (err, errlen, "cannot read the accounting of past runs: %s", segq_strerror (rc));
     for (worker_t *w = zhashx_first (self->by_node); w && rc == 0; w = zhashx_next (self->by_node))
         if (w->peer && !(w->sched_node = segq__broker_worker_sched_node (self, w)))
             rc = SEGQ_ENOMEM;
@@ -88,6 +98,11 @@ s_rebuild (segq_broker_t *self, char *err, size_t errlen)
         }
         rc = segq__job_store_commit (self->store, err, errlen);
     }
+    /* what reached the disk, counted anew (metrics.h); a metric is no
+       reason to stop the broker */
+    char why [512];
+    if (rc == 0 && segq__metrics_recount (self->metrics, self->store, why, sizeof why) != 0)
+        segq__broker_log (self, 0, NULL, "%s: segq_jobs is off until segqd restarts", why);
     return rc;
 }
 
@@ -97,6 +112,7 @@ static void
 s_turn_end (segq_broker_t *self)
 {
     int64_t before = zclock_usecs ();
+    segq__sched_set_now (self->sched, segq__broker_now ());
     if (!self->broken)
         segq__sched_dispatch (self->sched, DISPATCH_MAX, segq__broker_assign, self);
     char err [512] = "";
@@ -109,6 +125,8 @@ s_turn_end (segq_broker_t *self)
     self->stats.commits += writes;
     self->stats.dispatch_us += dispatched - before;
     self->stats.commit_us += committed - dispatched;
+    if (writes && rc == 0)
+        segq__metrics_commit (self->metrics, (double) (committed - dispatched) / 1e6);
     if (rc) {
         if (*err)
             segq__broker_log (self, 0, NULL, "%s", err);
@@ -158,6 +176,8 @@ static const segq__dispatch_t s_dispatch [] = {
     [SEGQ_MSG_KINDS] = { .handle = segq__broker_on_kinds },
     [SEGQ_MSG_MODEL] = { .handle = segq__broker_on_model },
     [SEGQ_MSG_PRIORITY] = { .handle = segq__broker_on_priority },
+    [SEGQ_MSG_HOLD] = { .handle = segq__broker_on_hold },
+    [SEGQ_MSG_USAGE] = { .handle = segq__broker_on_usage },
     [SEGQ_MSG_ARRAY] = { .handle = segq__broker_on_array },
     [SEGQ_MSG_DRAIN] = { .handle = segq__broker_on_drain, .act = "drain a worker" },
     [SEGQ_MSG_PURGE] = { .handle = segq__broker_on_purge },
@@ -204,6 +224,8 @@ s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
 {
     segq_broker_t *self = arg;
     int64_t started = zclock_mono (), started_us = zclock_usecs ();
+    /* runs that end in this turn are charged to fair share as of now */
+    segq__sched_set_now (self->sched, segq__broker_now ());
     int n = 0;
     for (; n < TURN_MAX; n++) {
         /* big chunks are slow to hash and write: end the turn in time for
@@ -250,6 +272,19 @@ s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
                           "slow turn: %" PRId64 " ms for %d message(s): workers "
                           "may see the broker as silent",
                           took, n);
+    return 0;
+}
+
+/* A reload was asked (SIGHUP, through segqd's signalfd): drain the fd,
+   then re-read the limits between turns. */
+static int
+s_on_reload (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    char drain [512];
+    while (read (item->fd, drain, sizeof drain) > 0)
+        ;
+    segq__broker_reload (arg);
     return 0;
 }
 
@@ -438,6 +473,26 @@ s_bind (segq_broker_t *self, char *err, size_t errlen)
     return 0;
 }
 
+/* The HTTP listener (http.h) in the loop; the artifact store counted now
+   rather than at the first scrape, which would stall a turn. */
+static int
+s_serve_http (segq_broker_t *self, char *err, size_t errlen)
+{
+    segq_broker_config_t *c = &self->config;
+    segq__http_config_t http = { .listen = c->http,
+                                 .cert = c->http_cert,
+                                 .key = c->http_key,
+                                 .tokens = c->http_tokens,
+                                 .keys = c->keys_dir != NULL };
+    uint64_t files, bytes;
+    segq__artifact_store_totals (self->artifacts, &files, &bytes);
+    if (!(self->http = segq__http_new (self, self->loop, &http, err, errlen)))
+        return -1;
+    segq__broker_log (self, 0, NULL, "HTTP on %s: status page /, metrics /metrics",
+                      segq__http_url (self->http));
+    return 0;
+}
+
 segq_broker_t *
 segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
 {
@@ -448,15 +503,28 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
     }
     self->config = *config;
     self->backup.timer = -1;
+    /* before the stores: the jobs they load are counted (s_rebuild) */
+    if (config->http && !(self->metrics = segq__metrics_new ())) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
     if (s_settle_config (&self->config, err, errlen) || s_open_stores (self, err, errlen)
         || s_bind (self, err, errlen))
         goto fail;
     self->loop = zloop_new ();
     if (!self->loop || zloop_reader (self->loop, self->router, s_on_socket, self) != 0
-        || zloop_timer (self->loop, self->config.heartbeat_ms, 0, s_on_heartbeat, self) < 0) {
+        || zloop_timer (self->loop, self->config.heartbeat_ms, 0, s_on_heartbeat, self) < 0
+        || (self->config.reload_fd > 0
+            && zloop_poller (
+                   self->loop,
+                   &(zmq_pollitem_t){ .fd = self->config.reload_fd, .events = ZMQ_POLLIN },
+                   s_on_reload, self)
+                   != 0)) {
         snprintf (err, errlen, "cannot set up the event loop");
         goto fail;
     }
+    if (config->http && s_serve_http (self, err, errlen))
+        goto fail;
     if (config->ready_file && s_write_ready_file (config->ready_file, self->endpoint, err, errlen))
         goto fail;
     segq__broker_log (self, 0, NULL, "serving on %s, data in %s: %zu active job(s), %zu queued",
@@ -489,10 +557,12 @@ segq_broker_destroy (segq_broker_t **self_p)
         segq__broker_transfers_close (self);
         segq__u64map_destroy (&self->transfers);
     }
+    segq__http_destroy (&self->http); /* its poller and timer are the loop's */
     zloop_destroy (&self->loop);
     zsock_destroy (&self->router);
     segq__auth_destroy (&self->auth);
     segq__jobs_destroy (&self->jobs);
+    segq__metrics_destroy (&self->metrics);
     zhashx_destroy (&self->by_peer);
     zhashx_destroy (&self->by_node);
     segq__sched_destroy (&self->sched);
@@ -503,6 +573,7 @@ segq_broker_destroy (segq_broker_t **self_p)
     segq__job_log_destroy (&self->logs);
     segq__artifact_store_destroy (&self->artifacts);
     segq__job_store_destroy (&self->store);
+    segq_config_destroy (&self->reloaded);
     free (self->data_dir);
     free (self);
     *self_p = NULL;

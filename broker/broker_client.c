@@ -103,6 +103,7 @@ segq__broker_on_submit (segq_broker_t *self, segq__request_t *req)
         json_object_set_new (event, "inputs", inputs);
     segq__broker_audit_end (self, &event, NULL, true);
     segq__broker_log (self, 2, peer_hex, "SUBMIT %s: job %s", submit->kind, id);
+    segq__metrics_submit (self->metrics);
     segq_msg_t *reply = segq_msg_new (SEGQ_MSG_SUBMITTED);
     if (!reply)
         return;
@@ -223,6 +224,70 @@ segq__broker_on_array (segq_broker_t *self, segq__request_t *req)
     segq__broker_send (self, peer, reply, !array->array);
 }
 
+/* Why a queued job has not started, in words; "" when it only waits its
+   turn for capacity that exists. The checks go from what only an admin
+   can change (workers) to what frees up by itself. */
+static void
+s_queued_reason (segq_broker_t *self, const segq__job_t *job, char *text, size_t len)
+{
+    const segq__sched_job_t *sj = &job->sched;
+    segq__sched_limits_t limits = segq__sched_user_limits (sj->user);
+    char need [32], have [32];
+    if (!segq__sched_runs_kind (self->sched, sj->kind))
+        snprintf (text, len, "no connected worker runs %s", segq__job_kind_name (job));
+    else if (sj->gpu_mem && !segq__sched_fits_total (self->sched, sj)) {
+        uint64_t largest = segq__sched_largest_gpu (self->sched, sj->kind);
+        segq_format_size (sj->gpu_mem, need, sizeof need);
+        segq_format_size (largest, have, sizeof have);
+        if (largest >= sj->gpu_mem)
+            snprintf (text, len, "needs %s GPU memory and %u CPU slots: no worker has both", need,
+                      sj->cpu_slots);
+        else if (largest)
+            snprintf (text, len, "needs %s GPU memory; the largest connected GPU has %s", need,
+                      have);
+        else
+            snprintf (text, len, "needs %s GPU memory; no connected worker has a GPU", need);
+    } else if (!segq__sched_fits_total (self->sched, sj)) {
+        uint32_t largest = segq__sched_largest_cpu (self->sched, sj->kind);
+        if (largest)
+            snprintf (text, len, "needs %u CPU slots; the largest worker offers %u", sj->cpu_slots,
+                      largest);
+        else
+            snprintf (text, len, "no worker offers CPU slots");
+    } else if (segq__sched_user_running (sj->user) >= limits.max_running)
+        snprintf (text, len, "user limit max_running=%" PRIu64 " reached", limits.max_running);
+    else if (sj->gpu_mem && limits.max_gpu_mem != SEGQ_SCHED_UNLIMITED
+             && segq__sched_user_gpu_mem (sj->user) + sj->gpu_mem > limits.max_gpu_mem) {
+        segq_format_size (limits.max_gpu_mem, need, sizeof need);
+        segq_format_size (segq__sched_user_gpu_mem (sj->user), have, sizeof have);
+        snprintf (text, len, "user limit max_gpu_mem=%s reached (running jobs hold %s)", need,
+                  have);
+    } else if (sj->gpu_mem) {
+        segq_format_size (sj->gpu_mem, need, sizeof need);
+        snprintf (text, len, "waiting for a GPU with %s free", need);
+    } else
+        snprintf (text, len, "waiting for %u free CPU slot%s", sj->cpu_slots,
+                  sj->cpu_slots == 1 ? "" : "s");
+}
+
+/* A waiting job's first unfinished dependency, by id. */
+static void
+s_waiting_reason (segq_broker_t *self, const segq__job_t *job, char *text, size_t len)
+{
+    uint64_t on_job;
+    uint32_t count;
+    if (segq__job_store_first_pending_dep (self->store, job->sched.seq, &on_job, &count) != 0) {
+        snprintf (text, len, "waiting for %u job(s) it depends on", job->n_pending);
+        return;
+    }
+    char id [SEGQ__JOB_ID_MAX];
+    segq__job_id_format (on_job, id);
+    if (count > 1)
+        snprintf (text, len, "waiting for %s and %u more", id, count - 1);
+    else
+        snprintf (text, len, "waiting for %s", id);
+}
+
 /* What a queued or waiting job waits for, in words. */
 static void
 s_overlay (segq_broker_t *self, segq_job_info_t *info)
@@ -244,22 +309,12 @@ s_overlay (segq_broker_t *self, segq_job_info_t *info)
     if (!job)
         return;
     char text [512] = "";
-    if (job->state == SEGQ_JOB_QUEUED) {
-        if (!segq__sched_runs_kind (self->sched, job->sched.kind))
-            snprintf (text, sizeof text, "waiting for a worker that runs %s",
-                      segq__job_kind_name (job));
-        else if (!segq__sched_fits_total (self->sched, &job->sched)) {
-            if (job->sched.gpu_mem)
-                snprintf (text, sizeof text,
-                          "waiting for capacity: no worker has a GPU with "
-                          "%" PRIu64 " bytes and %u CPU slots",
-                          job->sched.gpu_mem, job->sched.cpu_slots);
-            else
-                snprintf (text, sizeof text, "waiting for capacity: no worker has %u CPU slots",
-                          job->sched.cpu_slots);
-        }
-    } else if (job->state == SEGQ_JOB_WAITING)
-        snprintf (text, sizeof text, "waiting for %u job(s) it depends on", job->n_pending);
+    if (job->held && job->state <= SEGQ_JOB_QUEUED)
+        snprintf (text, sizeof text, "held (segq release %s)", info->id);
+    else if (job->state == SEGQ_JOB_QUEUED)
+        s_queued_reason (self, job, text, sizeof text);
+    else if (job->state == SEGQ_JOB_WAITING)
+        s_waiting_reason (self, job, text, sizeof text);
     else if (job->state == SEGQ_JOB_RUNNING && job->orphan_node)
         snprintf (text, sizeof text, "waiting for worker %s to come back", job->orphan_node);
     else if (job->state == SEGQ_JOB_RUNNING && job->progress) {
@@ -299,6 +354,18 @@ s_hide_data (const segq__caller_t *caller, segq_job_info_t *info)
         free (info->message);
         info->message = NULL;
     }
+}
+
+int
+segq__broker_job_view (segq_broker_t *self, const segq__caller_t *caller, uint64_t number,
+                       bool detail, segq_job_info_t *info)
+{
+    int rc = segq__job_store_info (self->store, number, detail, info);
+    if (rc == 0) {
+        s_overlay (self, info);
+        s_hide_data (caller, info);
+    }
+    return rc;
 }
 
 void
@@ -363,12 +430,8 @@ segq__broker_on_status (segq_broker_t *self, segq__request_t *req)
         rc = SEGQ_ENOMEM;
     segq__caller_t caller = segq__broker_caller (self, status->caller);
     for (size_t i = 0; i < count && rc == 0; i++) {
-        rc = segq__job_store_info (self->store, ids [i], status->detail, &r->jobs [i]);
+        rc = segq__broker_job_view (self, &caller, ids [i], status->detail, &r->jobs [i]);
         r->n_jobs++;
-        if (rc == 0)
-            s_overlay (self, &r->jobs [i]);
-        if (rc == 0)
-            s_hide_data (&caller, &r->jobs [i]);
     }
     if (rc) {
         segq_msg_destroy (&reply);
@@ -506,43 +569,46 @@ segq__broker_on_workers (segq_broker_t *self, segq__request_t *req)
     size_t n = zhashx_size (self->by_node);
     r->workers = n ? calloc (n, sizeof *r->workers) : NULL;
     int rc = n && !r->workers ? SEGQ_ENOMEM : 0;
-    for (worker_t *w = zhashx_first (self->by_node); w && rc == 0;
-         w = zhashx_next (self->by_node)) {
-        segq_worker_info_t *info = &r->workers [r->n_workers++];
-        info->node = strdup (w->node);
-        info->state = w->state;
-        info->cpu_slots = w->cpu_slots;
-        info->cpu_used = w->sched_node ? segq__sched_node_cpu_used (w->sched_node) : 0;
-        info->last_seen = w->last_seen;
-        info->version = SEGQ_PROTO_VERSION;
-        if (w->n_gpus && !(info->gpus = calloc (w->n_gpus, sizeof *info->gpus)))
-            rc = SEGQ_ENOMEM;
-        for (size_t g = 0; g < w->n_gpus && rc == 0; g++) {
-            segq_gpu_t *gpu = &info->gpus [info->n_gpus++];
-            rc = segq_gpu_copy (gpu, &w->gpus [g]);
-            gpu->mem_used =
-                w->sched_node ? segq__sched_node_gpu_used (w->sched_node, gpu->index) : 0;
-        }
-        if (w->n_kinds && rc == 0 && !(info->kinds = calloc (w->n_kinds, sizeof *info->kinds)))
-            rc = SEGQ_ENOMEM;
-        for (size_t k = 0; k < w->n_kinds && rc == 0; k++)
-            info->kinds [info->n_kinds++] = strdup (w->kinds [k]);
-        size_t running = 0;
-        segq__sched_job_t *sj = w->sched_node ? segq__sched_node_running (w->sched_node) : NULL;
-        for (segq__sched_job_t *j = sj; j; j = j->next)
-            running++;
-        if (running && rc == 0 && !(info->running = calloc (running, sizeof *info->running)))
-            rc = SEGQ_ENOMEM;
-        for (segq__sched_job_t *j = sj; j && rc == 0; j = j->next) {
-            char id [SEGQ__JOB_ID_MAX];
-            segq__job_id_format (j->seq, id);
-            info->running [info->n_running++] = strdup (id);
-        }
-    }
+    for (worker_t *w = zhashx_first (self->by_node); w && rc == 0; w = zhashx_next (self->by_node))
+        rc = segq__broker_worker_info (self, w, &r->workers [r->n_workers++]);
     if (rc) {
         segq_msg_destroy (&reply);
         segq__broker_error (self, peer, workers->req_id, rc, "out of memory listing workers");
         return;
     }
     segq__broker_send (self, peer, reply, false);
+}
+
+int
+segq__broker_worker_info (segq_broker_t *self, worker_t *w, segq_worker_info_t *info)
+{
+    int rc = (info->node = strdup (w->node)) ? 0 : SEGQ_ENOMEM;
+    info->state = w->state;
+    info->cpu_slots = w->cpu_slots;
+    info->cpu_used = w->sched_node ? segq__sched_node_cpu_used (w->sched_node) : 0;
+    info->last_seen = w->last_seen;
+    info->version = SEGQ_PROTO_VERSION;
+    if (w->n_gpus && !(info->gpus = calloc (w->n_gpus, sizeof *info->gpus)))
+        rc = SEGQ_ENOMEM;
+    for (size_t g = 0; g < w->n_gpus && rc == 0; g++) {
+        segq_gpu_t *gpu = &info->gpus [info->n_gpus++];
+        rc = segq_gpu_copy (gpu, &w->gpus [g]);
+        gpu->mem_used = w->sched_node ? segq__sched_node_gpu_used (w->sched_node, gpu->index) : 0;
+    }
+    if (w->n_kinds && rc == 0 && !(info->kinds = calloc (w->n_kinds, sizeof *info->kinds)))
+        rc = SEGQ_ENOMEM;
+    for (size_t k = 0; k < w->n_kinds && rc == 0; k++)
+        info->kinds [info->n_kinds++] = strdup (w->kinds [k]);
+    size_t running = 0;
+    segq__sched_job_t *sj = w->sched_node ? segq__sched_node_running (w->sched_node) : NULL;
+    for (segq__sched_job_t *j = sj; j; j = j->next)
+        running++;
+    if (running && rc == 0 && !(info->running = calloc (running, sizeof *info->running)))
+        rc = SEGQ_ENOMEM;
+    for (segq__sched_job_t *j = sj; j && rc == 0; j = j->next) {
+        char id [SEGQ__JOB_ID_MAX];
+        segq__job_id_format (j->seq, id);
+        info->running [info->n_running++] = strdup (id);
+    }
+    return rc;
 }

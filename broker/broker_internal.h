@@ -11,13 +11,16 @@
 
 #include "segq_broker.h"
 #include "access.h"
+#include "accounting.h"
 #include "artifact_store.h"
 #include "audit.h"
 #include "auth.h"
 #include "backup.h"
+#include "http.h"
 #include "job_log.h"
 #include "job_store.h"
 #include "jobs.h"
+#include "metrics.h"
 #include "models.h"
 #include "retention.h"
 #include "scheduler.h"
@@ -90,7 +93,11 @@ struct segq_broker {
     segq__access_t *access;
     segq__models_t *models;
     segq__audit_t *audit;
-    struct { /* the backup in progress, if any */
+    segq__metrics_t *metrics; /* NULL without --http */
+    segq__http_t *http;       /* NULL without --http */
+    segq_config_t *reloaded;  /* the configuration re-read on SIGHUP (limits point here),
+                                 or NULL: still the one given */
+    struct {                  /* the backup in progress, if any */
         segq__backup_t *copy;
         zframe_t *peer;
         uint64_t req_id;
@@ -135,6 +142,15 @@ segq__caller_t segq__broker_caller (segq_broker_t *self, const char *claimed);
 /* ---- broker_reply.c: answers, the log and the audit trail ---- */
 
 double segq__broker_now (void);
+/* Fair share's half-life as configured (0: past usage does not count). */
+double segq__broker_half_life (const segq_broker_t *self);
+/* USAGE's rows (accounting.h), by user with fair share's figure beside
+   each; free each key and the array. */
+int segq__broker_usage (segq_broker_t *self, const segq_usage_t *request, segq_usage_row_t **rows,
+                        size_t *n_rows, char *err, size_t errlen);
+/* Re-reads the configuration file's per-user limits and kinds' default
+   resources (SIGHUP); on a bad file keeps the old ones and says why. */
+void segq__broker_reload (segq_broker_t *self);
 /* To stderr if level <= verbose; peer: its hex id, or NULL. */
 void segq__broker_log (segq_broker_t *self, int level, const char *peer, const char *format, ...)
     __attribute__ ((format (printf, 4, 5)));
@@ -176,9 +192,17 @@ segq__handler_fn segq__broker_on_put, segq__broker_on_chunk, segq__broker_on_get
 
 /* ---- broker_client.c: users' requests about jobs ---- */
 
+/* Job `number` as caller may see it (the access rule: STATUS and the
+   HTTP API alike): stored fields, progress and wait reasons from memory,
+   and none of its data unless caller may read it. 0, or a store error. */
+int segq__broker_job_view (segq_broker_t *self, const segq__caller_t *caller, uint64_t number,
+                           bool detail, segq_job_info_t *info);
+/* Worker w as WORKERS_REPLY shows it (info cleared by the caller). */
+int segq__broker_worker_info (segq_broker_t *self, worker_t *w, segq_worker_info_t *info);
+
 segq__handler_fn segq__broker_on_submit, segq__broker_on_array, segq__broker_on_status,
     segq__broker_on_cancel, segq__broker_on_logs, segq__broker_on_workers, segq__broker_on_priority,
-    segq__broker_on_kinds;
+    segq__broker_on_hold, segq__broker_on_usage, segq__broker_on_kinds;
 /* broker_models.c */
 segq__handler_fn segq__broker_on_model;
 

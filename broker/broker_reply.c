@@ -88,6 +88,7 @@ segq__broker_error (segq_broker_t *self, zframe_t *peer, uint64_t req_id, int co
         msg->u.error.versions [0] = SEGQ_PROTO_VERSION;
         msg->u.error.n_versions = 1;
     }
+    segq__metrics_refusal (self->metrics, code);
     segq__broker_send (self, peer, msg, false);
 }
 

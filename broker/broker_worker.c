@@ -624,6 +624,7 @@ segq__broker_on_result (segq_broker_t *self, segq__request_t *req)
         /* the same result again (its ack was lost): already recorded */
         if (known && segq_job_state_final ((segq_job_state_t) brief.state)
             && brief.attempt == result->attempt && !segq__jobs_find (self->jobs, number)) {
+            segq__metrics_result (self->metrics, SEGQ__RESULT_DUPLICATE);
             s_result_ack (self, w, result, 0, "already recorded");
             return;
         }
@@ -631,6 +632,7 @@ segq__broker_on_result (segq_broker_t *self, segq__request_t *req)
         snprintf (text, sizeof text, "attempt %u of %s is not its current attempt%s",
                   result->attempt, result->job, known ? "" : " (unknown job)");
         segq__broker_log (self, 1, w->peer_hex, "RESULT fenced: %s", text);
+        segq__metrics_result (self->metrics, SEGQ__RESULT_STALE);
         s_result_ack (self, w, result, SEGQ_ESTALE, text);
         return;
     }
@@ -640,6 +642,10 @@ segq__broker_on_result (segq_broker_t *self, segq__request_t *req)
     uint64_t number = job->sched.seq;
     bool training = strcmp (segq__job_kind_name (job), "train") == 0;
     segq__model_shape_t shape = s_model_shape (job);
+    segq__result_outcome_t outcome = job->cancel ? SEGQ__RESULT_CANCELLED
+                                     : success   ? SEGQ__RESULT_SUCCEEDED
+                                                 : SEGQ__RESULT_FAILED;
+    job->measured = (segq__measured_t){ result->cpu_seconds, result->max_rss, result->gpu_peak };
     int rc = segq__jobs_finish (self->jobs, job, success, *refused ? refused : result->reason,
                                 result->exit_code, result->signal, result->outputs,
                                 result->n_outputs, segq__broker_now ());
@@ -652,6 +658,7 @@ segq__broker_on_result (segq_broker_t *self, segq__request_t *req)
     segq__broker_log (self, 2, w->peer_hex, "RESULT %s attempt %u: %s", result->job,
                       result->attempt, result->success ? "success" : "failure");
     s_note_hot (self, w, result);
+    segq__metrics_result (self->metrics, outcome);
     s_result_ack (self, w, result, 0, NULL);
 }
 

@@ -135,10 +135,28 @@ s_migrate_6 (sqlite3 *db, char **errmsg)
         NULL, NULL, errmsg);
 }
 
+/* Migration 7: hold (`segq hold`), and accounting: one row per run that
+   ended (accounting.c). Rows outlive their job's files (purge, retention)
+   and keep only what was used, never data names. */
+static int
+s_migrate_7 (sqlite3 *db, char **errmsg)
+{
+    return sqlite3_exec (
+        db,
+        "ALTER TABLE jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;"
+        "CREATE TABLE usage (job INTEGER NOT NULL, attempt INTEGER NOT NULL,"
+        "  owner TEXT NOT NULL, kind TEXT NOT NULL, node TEXT, outcome INTEGER NOT NULL,"
+        "  started REAL NOT NULL, ended REAL NOT NULL, cpu_slots INTEGER NOT NULL,"
+        "  gpu_mem INTEGER NOT NULL, cpu_seconds REAL, max_rss INTEGER, gpu_peak INTEGER,"
+        "  PRIMARY KEY (job, attempt)) WITHOUT ROWID;"
+        "CREATE INDEX usage_ended ON usage (ended);",
+        NULL, NULL, errmsg);
+}
+
 typedef int (migration_fn) (sqlite3 *db, char **errmsg);
-static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = { s_migrate_1, s_migrate_2,
-                                                                  s_migrate_3, s_migrate_4,
-                                                                  s_migrate_5, s_migrate_6 };
+static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = {
+    s_migrate_1, s_migrate_2, s_migrate_3, s_migrate_4, s_migrate_5, s_migrate_6, s_migrate_7
+};
 
 /* ---- prepared statements ---- */
 
@@ -156,6 +174,8 @@ typedef enum {
     ST_SET_PRIORITY,
     ST_SET_FINAL,
     ST_SET_CANCEL,
+    ST_SET_HELD,
+    ST_FIRST_PENDING_DEP,
     ST_INSERT_OUTPUT,
     ST_WORKER_SEEN,
     ST_SET_CHECKPOINT,
@@ -202,6 +222,10 @@ static const char *s_sql [ST_COUNT] = {
     [ST_SET_FINAL] = "UPDATE jobs SET state = ?2, finished = ?3, reason = ?4, exit_code = ?5,"
                      " signal = ?6 WHERE id = ?1",
     [ST_SET_CANCEL] = "UPDATE jobs SET cancel = ?2 WHERE id = ?1",
+    [ST_SET_HELD] = "UPDATE jobs SET held = ?2 WHERE id = ?1",
+    [ST_FIRST_PENDING_DEP] = "SELECT d.on_job, count(*) OVER () FROM deps d JOIN jobs j"
+                             " ON j.id = d.on_job WHERE d.job = ?1 AND j.state != 4"
+                             " ORDER BY d.on_job LIMIT 1",
     [ST_INSERT_OUTPUT] =
         "INSERT OR REPLACE INTO outputs (job, name, hash, size) VALUES (?1, ?2, ?3, ?4)",
     [ST_WORKER_SEEN] = "INSERT INTO workers (node, first_seen, last_seen, cpu_slots, gpus, kinds)"
@@ -213,7 +237,7 @@ static const char *s_sql [ST_COUNT] = {
     [ST_CHECKPOINT] = "SELECT name, hash, size, step FROM checkpoints WHERE job = ?1",
     [ST_LOAD_ACTIVE] = "SELECT id, owner, kind, state, priority, attempt, max_attempts, gpu_mem,"
                        " cpu_slots, time_limit_s, created, worker, gpu, cancel, has_inputs,"
-                       " (SELECT count(*) FROM transitions t WHERE t.job = jobs.id)"
+                       " (SELECT count(*) FROM transitions t WHERE t.job = jobs.id), held, started"
                        " FROM jobs WHERE state <= 3 ORDER BY id",
     [ST_LOAD_DEPS] = "SELECT d.job, d.on_job FROM jobs j JOIN deps d ON d.job = j.id"
                      " WHERE j.state = 1 ORDER BY d.job",
@@ -230,7 +254,7 @@ static const char *s_sql [ST_COUNT] = {
     [ST_OUTPUT] = "SELECT name, hash, size FROM outputs WHERE job = ?1 AND name = ?2",
     [ST_INFO] = "SELECT owner, kind, state, priority, attempt, max_attempts, gpu_mem, cpu_slots,"
                 " time_limit_s, params, created, started, finished, worker, gpu, reason,"
-                " exit_code, signal FROM jobs WHERE id = ?1",
+                " exit_code, signal, held FROM jobs WHERE id = ?1",
     [ST_AFTER] = "SELECT on_job FROM deps WHERE job = ?1 AND explicit = 1 ORDER BY on_job",
     [ST_HISTORY] = "SELECT state, time, reason FROM transitions WHERE job = ?1 ORDER BY n",
     [ST_LIST] = "SELECT id FROM jobs WHERE id > ?1 AND (?2 IS NULL OR owner = ?2)"
@@ -789,6 +813,30 @@ segq__job_store_set_priority (segq__job_store_t *self, uint64_t job, int32_t pri
 }
 
 int
+segq__job_store_set_held (segq__job_store_t *self, uint64_t job, bool held)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_SET_HELD);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    sqlite3_bind_int (stmt, 2, held);
+    return s_done (self, stmt);
+}
+
+int
+segq__job_store_first_pending_dep (segq__job_store_t *self, uint64_t job, uint64_t *on_job,
+                                   uint32_t *count)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_FIRST_PENDING_DEP);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    int step = sqlite3_step (stmt);
+    if (step == SQLITE_ROW) {
+        *on_job = (uint64_t) sqlite3_column_int64 (stmt, 0);
+        *count = (uint32_t) sqlite3_column_int64 (stmt, 1);
+    }
+    sqlite3_reset (stmt);
+    return step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? SEGQ_ENOENT : SEGQ_EIO;
+}
+
+int
 segq__job_store_set_final (segq__job_store_t *self, uint64_t job, int state, double time,
                            const char *reason, int32_t exit_code, int32_t signal)
 {
@@ -883,6 +931,8 @@ segq__job_store_load_active (segq__job_store_t *self, segq__job_row_fn *fn, void
             .cancel = s_text (stmt, 13),
             .has_inputs = sqlite3_column_int (stmt, 14) != 0,
             .n_transitions = (uint32_t) sqlite3_column_int64 (stmt, 15),
+            .held = sqlite3_column_int (stmt, 16) != 0,
+            .started = sqlite3_column_double (stmt, 17),
         };
         if (!row.owner || !row.kind) {
             sqlite3_reset (stmt);
@@ -1150,6 +1200,7 @@ segq__job_store_info (segq__job_store_t *self, uint64_t job, bool detail, segq_j
     info->reason = s_dup_text (stmt, 15);
     info->exit_code = sqlite3_column_int (stmt, 16);
     info->signal = sqlite3_column_int (stmt, 17);
+    info->held = sqlite3_column_int (stmt, 18) != 0;
     sqlite3_reset (stmt);
     if (!info->id || !info->owner || !info->kind)
         rc = SEGQ_ENOMEM;

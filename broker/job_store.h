@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include "segq_proto.h"
 
-#define SEGQ_STORE_SCHEMA_VERSION 6
+#define SEGQ_STORE_SCHEMA_VERSION 7
 #define SEGQ__JOB_ID_MAX          16 /* bytes of a printable job id, NUL included */
 #define SEGQ__ARRAY_ID_MAX        18 /* "a-" and a job id */
 
@@ -43,6 +43,8 @@ typedef struct {
     const char *cancel;     /* load: a cancel asked while running, or NULL */
     uint32_t n_transitions; /* load: transitions stored so far */
     bool has_inputs;        /* load: rows in inputs */
+    bool held;              /* load: `segq hold` */
+    double started;         /* load: when a running job's attempt began */
 } segq__job_row_t;
 
 /* One input row: an artifact (hash set, ref_job 0) or a reference to
@@ -100,6 +102,7 @@ int segq__job_store_set_priority (segq__job_store_t *self, uint64_t job, int32_t
 int segq__job_store_set_final (segq__job_store_t *self, uint64_t job, int state, double time,
                                const char *reason, int32_t exit_code, int32_t signal);
 int segq__job_store_set_cancel (segq__job_store_t *self, uint64_t job, const char *reason);
+int segq__job_store_set_held (segq__job_store_t *self, uint64_t job, bool held);
 int segq__job_store_insert_output (segq__job_store_t *self, uint64_t job,
                                    const segq_artifact_t *output);
 /* The newest checkpoint of a running job (replaces the one before). */
@@ -116,6 +119,10 @@ typedef int (segq__artifact_fn) (void *arg, const segq_artifact_t *artifact);
 
 /* Every waiting, queued and running job, in id order. */
 int segq__job_store_load_active (segq__job_store_t *self, segq__job_row_fn *fn, void *arg);
+/* The first (lowest) job this one waits for that has not succeeded, and
+   how many it waits for; SEGQ_ENOENT when none. */
+int segq__job_store_first_pending_dep (segq__job_store_t *self, uint64_t job, uint64_t *on_job,
+                                       uint32_t *count);
 /* Dependencies of every waiting job. */
 int segq__job_store_load_waiting_deps (segq__job_store_t *self, segq__dep_row_fn *fn, void *arg);
 

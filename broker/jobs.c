@@ -1,5 +1,6 @@
 /*  jobs.c: the job state machine, submit validation, dependencies. */
 #include "jobs.h"
+#include "accounting.h"
 #include "u64map.h"
 #include <errno.h>
 #include <stdio.h>
@@ -60,9 +61,12 @@ s_transition (segq__jobs_t *self, segq__job_t *job, int to, const char *reason, 
         rc = segq__job_store_add_transition (self->store, job->sched.seq, ++job->n_transitions, to,
                                              now, reason);
     if (rc == 0) {
+        int from = job->state;
         s_pending_count (job, -1);
         job->state = (uint8_t) to;
         s_pending_count (job, 1);
+        if (self->config.observe)
+            self->config.observe (self->config.observer, job, from, to, now);
     }
     return rc;
 }
@@ -145,6 +149,14 @@ segq__jobs_new (segq__job_store_t *store, segq__sched_t *sched, segq__artifact_s
 }
 
 void
+segq__jobs_set_limits (segq__jobs_t *self, const segq_config_t *limits)
+{
+    self->config.limits = limits;
+    segq__sched_set_limits_fn (self->sched, s_limits, (void *) limits);
+    segq__sched_reload_limits (self->sched);
+}
+
+void
 segq__jobs_destroy (segq__jobs_t **self_p)
 {
     if (!self_p || !*self_p)
@@ -204,6 +216,8 @@ s_kind_index (const char *name, uint16_t *index)
 static int
 s_enqueue (segq__jobs_t *self, segq__job_t *job)
 {
+    if (job->held)
+        return 0; /* released later (segq__jobs_hold) */
     const segq_kind_spec_t *kind = segq_kind_find (segq__job_kind_name (job));
     char hash [SEGQ_HASH_HEX_LEN + 1];
     job->sched.affinity = 0;
@@ -259,6 +273,8 @@ s_job_new (segq__jobs_t *self, const segq__job_row_t *row, uint16_t kind)
     job->max_attempts = row->max_attempts;
     job->time_limit_s = row->time_limit_s;
     job->n_transitions = row->n_transitions;
+    job->held = row->held;
+    job->attempt_started = row->started;
     if (!job->sched.user || segq__u64map_put (self->active, row->id, job)) {
         free (job);
         return NULL;
@@ -452,6 +468,7 @@ s_load_job (void *arg, const segq__job_row_t *row)
     else if (row->state == SEGQ_JOB_RUNNING) {
         /* its worker may still be running it: wait for the worker to
            register with it before giving it to anyone else */
+        job->sched.started = row->started;
         segq__sched_adopt (self->sched, &job->sched, NULL, -1);
         job->sched.gpu = row->gpu;
         job->orphan_node = strdup (row->worker ? row->worker : "");
@@ -1055,6 +1072,8 @@ s_submit_activate (const submission_t *sub, const segq__job_row_t *row, double n
     }
     if (rc == 0 && job->state == SEGQ_JOB_QUEUED)
         rc = s_enqueue (self, job);
+    if (rc == 0 && self->config.observe)
+        self->config.observe (self->config.observer, job, 0, job->state, now);
     return rc;
 }
 
@@ -1230,6 +1249,8 @@ segq__jobs_start (segq__jobs_t *self, segq__job_t *job, const char *worker, int3
         job->attempt++;
         job->log_received = 0;
         job->last_gpu = gpu;
+        job->attempt_started = now;
+        job->measured = (segq__measured_t){ 0 };
         s_progress_free (job);
     }
     return rc;
@@ -1257,12 +1278,39 @@ segq__jobs_adopt (segq__jobs_t *self, segq__job_t *job)
         s_orphan_remove (self, job);
 }
 
+/* A run ended (the job leaves RUNNING for `outcome`): what it used goes
+   into the accounting, in the transaction of its end. */
+static int
+s_account (segq__jobs_t *self, segq__job_t *job, int outcome, double now)
+{
+    if (job->state != SEGQ_JOB_RUNNING)
+        return 0;
+    segq__run_usage_t run = {
+        .job = job->sched.seq,
+        .attempt = job->attempt,
+        .owner = segq__sched_user_name (job->sched.user),
+        .kind = segq__job_kind_name (job),
+        .outcome = outcome,
+        .started = job->attempt_started > 0 ? job->attempt_started : now,
+        .ended = now,
+        .cpu_slots = job->sched.cpu_slots,
+        .gpu_mem = job->sched.gpu_mem,
+        .cpu_seconds = job->measured.cpu_seconds,
+        .max_rss = job->measured.max_rss,
+        .gpu_peak = job->measured.gpu_peak,
+    };
+    int rc = segq__job_store_begin (self->store);
+    return rc ? rc : segq__accounting_record (self->store, &run);
+}
+
 static int
 s_final (segq__jobs_t *self, segq__job_t *job, int state, const char *reason, int32_t exit_code,
          int32_t signal, double now)
 {
     uint64_t number = job->sched.seq;
-    int rc = s_transition (self, job, state, reason, now);
+    int rc = s_account (self, job, state, now);
+    if (rc == 0)
+        rc = s_transition (self, job, state, reason, now);
     if (rc == 0)
         rc = segq__job_store_set_final (self->store, number, state, now, reason, exit_code, signal);
     if (rc)
@@ -1336,7 +1384,9 @@ segq__jobs_lost (segq__jobs_t *self, segq__job_t *job, const char *why, double n
         return s_final (self, job, SEGQ_JOB_FAILED, reason, -1, 0, now);
     }
     snprintf (reason, sizeof reason, "%s: requeued after attempt %u", why, job->attempt);
-    int rc = s_transition (self, job, SEGQ_JOB_QUEUED, reason, now);
+    int rc = s_account (self, job, SEGQ_JOB_QUEUED, now);
+    if (rc == 0)
+        rc = s_transition (self, job, SEGQ_JOB_QUEUED, reason, now);
     if (rc == 0)
         rc = segq__job_store_set_queued (self->store, job->sched.seq);
     if (rc)
@@ -1365,6 +1415,26 @@ s_lookup (segq__jobs_t *self, uint64_t number, char id [SEGQ__JOB_ID_MAX], segq_
         snprintf (err, errlen, "unknown job '%s'", id);
     *owner = rc ? NULL : brief->owner;
     return rc;
+}
+
+/* A job by number that `user` may act on (`act`: "hold it"): its owner,
+   or anyone as_admin. *state is its state, *job NULL unless active. */
+static int
+s_lookup_for (segq__jobs_t *self, uint64_t number, const char *user, bool as_admin, const char *act,
+              char id [SEGQ__JOB_ID_MAX], segq__job_t **job, int *state, char *err, size_t errlen)
+{
+    segq__job_brief_t brief;
+    const char *owner;
+    int rc = s_lookup (self, number, id, job, &brief, &owner, err, errlen);
+    if (rc)
+        return rc;
+    if (!as_admin && (!user || strcmp (user, owner) != 0)) {
+        snprintf (err, errlen, "job %s belongs to %s: only its owner or an admin may %s", id, owner,
+                  act);
+        return SEGQ_EPERM;
+    }
+    *state = *job ? (*job)->state : brief.state;
+    return 0;
 }
 
 int
@@ -1416,18 +1486,11 @@ segq__jobs_set_priority (segq__jobs_t *self, uint64_t number, int32_t priority, 
 {
     char id [SEGQ__JOB_ID_MAX];
     segq__job_t *job;
-    segq__job_brief_t brief;
-    const char *owner;
-    int rc = s_lookup (self, number, id, &job, &brief, &owner, err, errlen);
+    int state;
+    int rc = s_lookup_for (self, number, user, as_admin, "change its priority", id, &job, &state,
+                           err, errlen);
     if (rc)
         return rc;
-    if (!as_admin && (!user || strcmp (user, owner) != 0)) {
-        snprintf (err, errlen,
-                  "job %s belongs to %s: only its owner or an admin may change its "
-                  "priority",
-                  id, owner);
-        return SEGQ_EPERM;
-    }
     if (!may_raise && (priority > SEGQ_PRIORITY_USER_MAX || priority < -SEGQ_PRIORITY_USER_MAX)) {
         snprintf (err, errlen,
                   "priority %d is outside -%d..%d, which orders only your own jobs: "
@@ -1435,7 +1498,6 @@ segq__jobs_set_priority (segq__jobs_t *self, uint64_t number, int32_t priority, 
                   (int) priority, SEGQ_PRIORITY_USER_MAX, SEGQ_PRIORITY_USER_MAX);
         return SEGQ_EPERM;
     }
-    int state = job ? job->state : brief.state;
     if (state != SEGQ_JOB_WAITING && state != SEGQ_JOB_QUEUED) {
         snprintf (err, errlen, "job %s is %s: a priority orders only waiting and queued jobs", id,
                   segq_job_state_name ((segq_job_state_t) state));
@@ -1448,6 +1510,39 @@ segq__jobs_set_priority (segq__jobs_t *self, uint64_t number, int32_t priority, 
     if (rc == 0)
         segq__sched_set_priority (self->sched, &job->sched, priority);
     return rc;
+}
+
+int
+segq__jobs_hold (segq__jobs_t *self, uint64_t number, bool release, const char *user, bool as_admin,
+                 char *err, size_t errlen)
+{
+    char id [SEGQ__JOB_ID_MAX];
+    segq__job_t *job;
+    int state;
+    int rc = s_lookup_for (self, number, user, as_admin, release ? "release it" : "hold it", id,
+                           &job, &state, err, errlen);
+    if (rc)
+        return rc;
+    if (!job || (state != SEGQ_JOB_WAITING && state != SEGQ_JOB_QUEUED)) {
+        snprintf (err, errlen, "job %s is %s: only waiting and queued jobs can be %s", id,
+                  segq_job_state_name ((segq_job_state_t) state), release ? "released" : "held");
+        return SEGQ_ESTATE;
+    }
+    if (job->held == !release)
+        return 0;
+    rc = segq__job_store_begin (self->store);
+    if (rc == 0)
+        rc = segq__job_store_set_held (self->store, number, !release);
+    if (rc)
+        return rc;
+    job->held = !release;
+    if (job->state != SEGQ_JOB_QUEUED)
+        return 0; /* a waiting job keeps the flag until it is queued */
+    if (!release) {
+        segq__sched_dequeue (self->sched, &job->sched);
+        return 0;
+    }
+    return s_enqueue (self, job);
 }
 
 size_t

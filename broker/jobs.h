@@ -25,6 +25,13 @@ typedef struct {
     segq_params_t metrics;
 } segq__progress_t;
 
+/* What a worker measured of a run (RESULT); 0 where it could not. */
+typedef struct {
+    double cpu_seconds;
+    uint64_t max_rss;
+    uint64_t gpu_peak;
+} segq__measured_t;
+
 typedef struct segq__job {
     segq__sched_job_t sched; /* first: the scheduler hands it back */
     uint8_t state;           /* segq_job_state_t */
@@ -40,15 +47,26 @@ typedef struct segq__job {
     segq__progress_t *progress; /* running only */
     uint64_t log_received;      /* bytes of this attempt's log stored */
     int32_t last_gpu;           /* GPU index of the latest attempt, -1 none */
+    bool held;                  /* `segq hold`: kept out of the scheduler */
+    double attempt_started;     /* when the latest attempt began running */
+    segq__measured_t measured;  /* what the worker measured of the ending run */
 } segq__job_t;
 
 typedef struct segq__jobs segq__jobs_t;
+
+/* Told of every state change once it is written in the turn's transaction
+   (from 0: a new job), with its time: the broker's metrics (metrics.h)
+   count jobs per state and time their waits and runs from it. */
+typedef void (segq__job_observer_fn) (void *arg, const struct segq__job *job, int from, int to,
+                                      double now);
 
 typedef struct {
     uint32_t max_attempts;       /* default for a submit that gives 0 */
     uint32_t time_limit_s;       /* default for a submit that gives 0 (0 = none) */
     double orphan_grace_s;       /* how long a running job waits for its worker after a restart */
     const segq_config_t *limits; /* per-user limits and kinds' default resources; NULL: none */
+    segq__job_observer_fn *observe; /* or NULL */
+    void *observer;
 } segq__jobs_config_t;
 
 /* Whether the machine allows from -> to. */
@@ -99,6 +117,14 @@ int segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, do
 int segq__jobs_set_priority (segq__jobs_t *self, uint64_t number, int32_t priority,
                              const char *user, bool as_admin, bool may_raise, int32_t *previous,
                              char *err, size_t errlen);
+/* The per-user limits and kinds' resources from now on (a reload): the
+   scheduler asks again for every user. limits must outlive the jobs. */
+void segq__jobs_set_limits (segq__jobs_t *self, const segq_config_t *limits);
+/* Holds (release false) or releases a waiting or queued job: a held job
+   stays out of the scheduler until released (SPEC: HOLD). Only its owner
+   unless as_admin. EPERM / ESTATE / ENOENT with err saying why. */
+int segq__jobs_hold (segq__jobs_t *self, uint64_t number, bool release, const char *user,
+                     bool as_admin, char *err, size_t errlen);
 /* Running jobs still waiting for their worker since a restart. */
 size_t segq__jobs_orphans (segq__jobs_t *self, segq__job_t ***list_out);
 /* The worker `node` registered again: its orphans it did not claim are

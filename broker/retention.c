@@ -518,42 +518,9 @@ segq__retention_purged (segq__retention_t *self, uint64_t job, char *text, size_
 int
 segq__retention_parse (const char *text, double *seconds)
 {
-    if (!text || !*text)
-        return SEGQ_EINVAL;
-    if (strcmp (text, "none") == 0 || strcmp (text, "off") == 0) {
+    if (text && (strcmp (text, "none") == 0 || strcmp (text, "off") == 0)) {
         *seconds = 0;
         return 0;
     }
-    errno = 0;
-    char *end = NULL;
-    double value = strtod (text, &end);
-    if (errno || end == text || !isfinite (value) || value < 0
-        || !isdigit ((unsigned char) text [0]))
-        return SEGQ_EINVAL;
-    double unit = 1;
-    if (*end) {
-        switch (*end++) {
-        case 's':
-            unit = 1;
-            break;
-        case 'm':
-            unit = 60;
-            break;
-        case 'h':
-            unit = 3600;
-            break;
-        case 'd':
-            unit = 86400;
-            break;
-        case 'w':
-            unit = 7 * 86400;
-            break;
-        default:
-            return SEGQ_EINVAL;
-        }
-        if (*end)
-            return SEGQ_EINVAL;
-    }
-    *seconds = value * unit;
-    return 0;
+    return segq_parse_age (text, seconds);
 }

@@ -1,6 +1,7 @@
 /*  scheduler.c: fair-share, priority and fit scheduling with heaps. */
 #include "scheduler.h"
 #include "segq_error.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,7 +46,11 @@ struct segq__sched_user {
     uint64_t gpu_mem; /* requested by its running jobs */
     uint64_t pending; /* waiting + queued, kept by the job owner */
     segq__sched_limits_t limits;
-    int32_t urgent;  /* highest queued priority above the user band, else 0 */
+    double past;         /* usage of ended runs, decayed to the scheduler's now */
+    double rate;         /* weight of its running jobs together, per second */
+    double rate_started; /* sum of weight x started over its running jobs */
+    double key;          /* usage as the heap orders it (s_user_key) */
+    int32_t urgent;      /* highest queued priority above the user band, else 0 */
     uint64_t served; /* tick of the last dispatch to this user */
     size_t heap_pos;
     segq__sched_class_t **classes;
@@ -66,6 +71,8 @@ struct segq__sched {
     size_t queued;
     segq__sched_limits_fn *limits_fn;
     void *limits_arg;
+    double now;
+    double half_life;
 };
 
 /* ---- job heaps (per class): priority desc, then seq asc ---- */
@@ -115,7 +122,7 @@ s_job_down (segq__sched_class_t *c, size_t at)
     s_job_place (c, at, job);
 }
 
-/* ---- user heap: admin priority, then least running work, then least
+/* ---- user heap: admin priority, then least usage, then least
    recently served ---- */
 
 static bool
@@ -123,7 +130,22 @@ s_user_before (const segq__sched_user_t *a, const segq__sched_user_t *b)
 {
     if (a->urgent != b->urgent)
         return a->urgent > b->urgent;
-    return a->running != b->running ? a->running < b->running : a->served < b->served;
+    return a->key != b->key ? a->key < b->key : a->served < b->served;
+}
+
+/* What its running jobs used up to now: each one's weight x (now -
+   started), kept as two sums so that no job is visited. */
+static double
+s_user_accrued (const segq__sched_t *self, const segq__sched_user_t *user)
+{
+    double accrued = user->rate * self->now - user->rate_started;
+    return accrued > 0 ? accrued : 0;
+}
+
+static void
+s_user_key (const segq__sched_t *self, segq__sched_user_t *user)
+{
+    user->key = user->past + s_user_accrued (self, user) + SEGQ_SCHED_RUNNING_CHARGE_S * user->rate;
 }
 
 static void
@@ -164,6 +186,14 @@ s_user_down (segq__sched_t *self, size_t at)
         at = child;
     }
     s_user_place (self, at, user);
+}
+
+/* Every key changed at once (the clock moved): order the heap anew. */
+static void
+s_user_heapify (segq__sched_t *self)
+{
+    for (size_t at = self->heap_size / 2; at-- > 0;)
+        s_user_down (self, at);
 }
 
 static int
@@ -209,6 +239,7 @@ s_user_eligible (const segq__sched_user_t *user)
 static void
 s_user_rekey (segq__sched_t *self, segq__sched_user_t *user)
 {
+    s_user_key (self, user);
     bool eligible = s_user_eligible (user);
     if (user->heap_pos == NOT_IN_HEAP) {
         if (eligible && !user->blocked)
@@ -303,6 +334,80 @@ segq__sched_set_limits_fn (segq__sched_t *self, segq__sched_limits_fn *fn, void 
 {
     self->limits_fn = fn;
     self->limits_arg = arg;
+}
+
+void
+segq__sched_reload_limits (segq__sched_t *self)
+{
+    for (segq__sched_user_t *user = self->users; user; user = user->next_user) {
+        if (self->limits_fn)
+            user->limits = self->limits_fn (self->limits_arg, user->name);
+        s_user_rekey (self, user);
+    }
+}
+
+segq__sched_limits_t
+segq__sched_user_limits (const segq__sched_user_t *user)
+{
+    return user->limits;
+}
+
+/* ---- fair share over time ---- */
+
+void
+segq__sched_set_half_life (segq__sched_t *self, double half_life_s)
+{
+    self->half_life = half_life_s > 0 ? half_life_s : 0;
+}
+
+/* How much of a usage `age` seconds old still counts. */
+static double
+s_decay (const segq__sched_t *self, double age)
+{
+    if (self->half_life <= 0)
+        return 0;
+    return age > 0 ? exp2 (-age / self->half_life) : 1;
+}
+
+void
+segq__sched_set_now (segq__sched_t *self, double now)
+{
+    if (!(now > self->now))
+        return;
+    double factor = s_decay (self, now - self->now);
+    self->now = now;
+    for (segq__sched_user_t *user = self->users; user; user = user->next_user) {
+        user->past *= factor;
+        s_user_key (self, user);
+    }
+    s_user_heapify (self);
+}
+
+double
+segq__sched_now (const segq__sched_t *self)
+{
+    return self->now;
+}
+
+void
+segq__sched_user_charge (segq__sched_t *self, segq__sched_user_t *user, double usage, double at)
+{
+    if (usage > 0)
+        user->past += usage * s_decay (self, self->now - at);
+    s_user_rekey (self, user);
+}
+
+double
+segq__sched_user_usage (const segq__sched_t *self, const segq__sched_user_t *user)
+{
+    return user->past + s_user_accrued (self, user);
+}
+
+double
+segq__sched_job_weight (const segq__sched_job_t *job)
+{
+    double weight = job->cpu_slots + (double) job->gpu_mem / (double) (1ULL << 30);
+    return weight > 1 ? weight : 1;
 }
 
 uint64_t
@@ -569,6 +674,11 @@ s_reserve (segq__sched_t *self, segq__sched_job_t *job, segq__sched_node_t *node
     job->running = true;
     job->user->running++;
     job->user->gpu_mem += job->gpu_mem;
+    if (!(job->started > 0))
+        job->started = self->now;
+    double weight = segq__sched_job_weight (job);
+    job->user->rate += weight;
+    job->user->rate_started += weight * job->started;
     s_user_rekey (self, job->user);
     job->node = node;
     job->gpu = -1;
@@ -624,9 +734,19 @@ segq__sched_release (segq__sched_t *self, segq__sched_job_t *job)
     job->node = NULL;
     job->gpu = -1;
     job->running = false;
-    job->user->running--;
-    job->user->gpu_mem -= job->gpu_mem;
-    s_user_rekey (self, job->user);
+    segq__sched_user_t *user = job->user;
+    user->running--;
+    user->gpu_mem -= job->gpu_mem;
+    /* what the run used moves from running into the past */
+    double weight = segq__sched_job_weight (job);
+    double used = weight * (self->now - job->started);
+    user->past += used > 0 ? used : 0;
+    user->rate -= weight;
+    user->rate_started -= weight * job->started;
+    if (user->running == 0)
+        user->rate = user->rate_started = 0; /* no rounding left over */
+    job->started = 0;
+    s_user_rekey (self, user);
 }
 
 /* ---- fit ---- */
@@ -815,6 +935,7 @@ segq__sched_dispatch (segq__sched_t *self, size_t max, segq__sched_assign_fn *fn
         segq__sched_job_t *job = best->heap [0];
         segq__sched_dequeue (self, job);
         user->served = ++self->tick;
+        job->started = self->now;
         s_reserve (self, job, best_node, best_gpu ? (int32_t) best_gpu->index : -1);
         fn (arg, job, best_node, job->gpu);
         assigned++;
@@ -852,4 +973,27 @@ segq__sched_fits_total (const segq__sched_t *self, const segq__sched_job_t *job)
                 return true;
     }
     return false;
+}
+
+uint64_t
+segq__sched_largest_gpu (const segq__sched_t *self, uint16_t kind)
+{
+    uint64_t largest = 0;
+    for (size_t i = 0; i < self->n_nodes; i++) {
+        const segq__sched_node_t *node = self->nodes [i];
+        for (size_t g = 0; (node->kinds & (1ULL << kind)) && g < node->n_gpus; g++)
+            if (node->gpus [g].total > largest)
+                largest = node->gpus [g].total;
+    }
+    return largest;
+}
+
+uint32_t
+segq__sched_largest_cpu (const segq__sched_t *self, uint16_t kind)
+{
+    uint32_t largest = 0;
+    for (size_t i = 0; i < self->n_nodes; i++)
+        if ((self->nodes [i]->kinds & (1ULL << kind)) && self->nodes [i]->cpu_total > largest)
+            largest = self->nodes [i]->cpu_total;
+    return largest;
 }

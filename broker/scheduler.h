@@ -1,14 +1,19 @@
 /*  scheduler.h: which queued job runs next, and where.
 
     Order: fair share across users first: among users with queued jobs that
-    fit somewhere now, the one with the least running work goes next, where
-    work = the number of that user's running jobs (a tie goes to the user
-    served least recently). Within a user, priority (higher first), then
-    submission order. Fit: a job asks for GPU memory on one GPU (several
-    jobs share a GPU while their memory fits) and/or CPU slots; in-process
-    kinds (noop) use no slot but at most `inproc_window` of them run on a
-    node at once. A job that fits no free node never blocks the jobs behind
-    it that do.
+    fit somewhere now, the one with the least usage goes next (a tie goes to
+    the user served least recently). Usage, in weight-seconds, is what the
+    user's jobs used in the past, decayed with a half-life (Slurm's fair
+    share: yesterday's 200 GPU-hours still count, last month's hardly),
+    plus what its running jobs have used so far, plus a charge of
+    SEGQ_SCHED_RUNNING_CHARGE_S seconds of each running job up front, so
+    that among users without a past the one with less running work goes
+    first. A job's weight per second is its CPU slots plus its GPU memory
+    in GiB (at least 1), Slurm's billing weights CPU=1, GPU memory=1/GiB. Within a user, priority
+   (higher first), then submission order. Fit: a job asks for GPU memory on one GPU (several jobs
+   share a GPU while their memory fits) and/or CPU slots; in-process kinds (noop) use no slot but at
+   most `inproc_window` of them run on a node at once. A job that fits no free node never blocks the
+   jobs behind it that do.
 
     Admin priority: a job whose priority is above SEGQ_SCHED_USER_PRIORITY_MAX
     (only an admin sets one) goes ahead of fair share: users holding such
@@ -26,7 +31,7 @@
 
     Cost: queued jobs sit in one priority heap per (user, resource class),
     a class being (kind, gpu_mem, cpu_slots); users sit in a heap keyed by
-    running work. Dispatch looks at the top of each class heap of the users
+    usage. Dispatch looks at the top of each class heap of the users
     it visits, never at the jobs behind them, so its cost depends on users,
     classes and nodes, not on how many jobs are queued.
 */
@@ -40,6 +45,10 @@
 #define SEGQ_SCHED_MAX_KINDS         64      /* kinds are bits of a node's mask */
 #define SEGQ_SCHED_USER_PRIORITY_MAX 1000000 /* above: ahead of fair share (admins) */
 #define SEGQ_SCHED_UNLIMITED         UINT64_MAX
+/* A running job counts as if it had run this long already (one of
+   Slurm's decay periods): a burst of jobs from users without a past is
+   shared out by running work, not by who asked first. */
+#define SEGQ_SCHED_RUNNING_CHARGE_S 300.0
 
 typedef struct segq__sched segq__sched_t;
 typedef struct segq__sched_user segq__sched_user_t;
@@ -57,6 +66,7 @@ typedef struct segq__sched_job {
     uint32_t cpu_slots;
     uint64_t affinity; /* the model it takes (a key of its checkpoint), 0 none */
     segq__sched_user_t *user;
+    double started; /* when it began running; set by dispatch, by the caller before adopt */
     /* scheduler-owned */
     segq__sched_class_t *klass; /* while queued */
     size_t heap_pos;
@@ -88,6 +98,28 @@ void segq__sched_destroy (segq__sched_t **self_p);
 /* Where per-user limits come from (set before the first user; without
    it users are unlimited). */
 void segq__sched_set_limits_fn (segq__sched_t *self, segq__sched_limits_fn *fn, void *arg);
+/* Asks the limits function again for every user (the configuration was
+   re-read): a user now over its running limit leaves the queue's turn,
+   one under it comes back. */
+void segq__sched_reload_limits (segq__sched_t *self);
+segq__sched_limits_t segq__sched_user_limits (const segq__sched_user_t *user);
+
+/* The clock of fair share over time. Usage decays by half every
+   half_life seconds (0: the past counts for nothing, only running work).
+   Time only moves forward: an earlier `now` is ignored. Moving it
+   reorders the users (O(users), never O(jobs)). */
+void segq__sched_set_half_life (segq__sched_t *self, double half_life_s);
+void segq__sched_set_now (segq__sched_t *self, double now);
+double segq__sched_now (const segq__sched_t *self);
+/* Past usage (weight-seconds) that ended at `at`, e.g. from the
+   accounting table at start. Counted decayed from `at` to now. */
+void segq__sched_user_charge (segq__sched_t *self, segq__sched_user_t *user, double usage,
+                              double at);
+/* The user's usage now as the order sees it, without the up-front
+   charge: decayed past plus what its running jobs used so far. */
+double segq__sched_user_usage (const segq__sched_t *self, const segq__sched_user_t *user);
+/* A job's weight per second of running. */
+double segq__sched_job_weight (const segq__sched_job_t *job);
 
 /* The user of that name (created on first use; users are few and kept). */
 segq__sched_user_t *segq__sched_user (segq__sched_t *self, const char *name);
@@ -151,5 +183,9 @@ size_t segq__sched_dispatch (segq__sched_t *self, size_t max, segq__sched_assign
 bool segq__sched_fits_total (const segq__sched_t *self, const segq__sched_job_t *job);
 /* Whether any node runs the kind at all. */
 bool segq__sched_runs_kind (const segq__sched_t *self, uint16_t kind);
+/* The largest GPU memory, and the most CPU slots, of one node that runs
+   the kind (0 when none): what a waiting job is told it is up against. */
+uint64_t segq__sched_largest_gpu (const segq__sched_t *self, uint16_t kind);
+uint32_t segq__sched_largest_cpu (const segq__sched_t *self, uint16_t kind);
 
 #endif

@@ -48,6 +48,16 @@ typedef struct {
                                          then only loopback may be bound */
     const struct segq_config *limits; /* per-user limits (segq_config.h); NULL: none.
                                          Must outlive the broker. */
+    const char *http;                 /* metrics and status page on "ADDR:PORT"; NULL: none */
+    const char *http_cert, *http_key; /* TLS for it: PEM files (the key 0600); NULL: none */
+    const char *http_tokens;          /* its access tokens, "TOKEN USER" lines; NULL: none */
+    double fairshare_half_life_s;     /* past usage's half-life in fair share; 0 = 7 days,
+                                         < 0 = none (only running work counts) */
+    const char *config_file;          /* where `limits` came from: re-read on reload */
+    int reload_fd;                    /* > 0: readable when a reload is asked (segqd: a
+                                         signalfd of SIGHUP); the broker drains it and
+                                         re-reads config_file's per-user limits and
+                                         kinds' default resources. 0: none */
 } segq_broker_config_t;
 
 typedef struct segq_broker segq_broker_t;

@@ -36,11 +36,17 @@ static const struct {
     { "chunk-size", T_SIZE32 },
     { "default-time-limit", T_COUNT },
     { "max-attempts", T_COUNT },
-    { "retention", T_TEXT }, /* an age, checked by segqd (30d, 12h, none) */
+    { "retention", T_TEXT },           /* an age, checked by segqd (30d, 12h, none) */
+    { "fairshare-half-life", T_TEXT }, /* an age too */
     /* artifact transfers: what one peer and all of them may hold open */
     { "max-transfers", T_COUNT },
     { "max-transfers-per-peer", T_COUNT },
     { "max-artifact-size", T_TEXT }, /* a size, checked by segqd (64G: 64-bit) */
+    /* the HTTP listener: ADDR:PORT, TLS's PEM files, the access tokens (http.h) */
+    { "http", T_TEXT },
+    { "http-cert", T_TEXT },
+    { "http-key", T_TEXT },
+    { "http-tokens", T_TEXT },
 };
 #define N_SETTINGS (sizeof s_settings / sizeof s_settings [0])
 

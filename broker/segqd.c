@@ -7,16 +7,20 @@
 #include "segq_broker.h"
 #include "segq_config.h"
 #include "segq_memory.h"
+#include "segq_notify.h"
 #include "segq_proto.h"
 #include "retention.h"
 #include "segqd_keygen.h"
 #include <czmq.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char s_usage [] =
     "usage: segqd [options]\n"
@@ -39,9 +43,17 @@ static const char s_usage [] =
     "  --retention AGE         purge the artifacts and logs of jobs that ended longer\n"
     "                          ago than AGE (like 30d, 12h, 90m, 3600s; default none:\n"
     "                          kept until `segq purge`)\n"
+    "  --fairshare-half-life AGE  past usage counts half as much after AGE in fair\n"
+    "                          share (default 7d, like Slurm; none: only running work)\n"
     "  --keys DIR              CurveZMQ: DIR/broker.cert(+_secret) and the allowed\n"
     "                          certificates DIR/certs/*.cert (re-read while running);\n"
     "                          without keys only loopback may be bound\n"
+    "  --http ADDR:PORT        Prometheus metrics (/metrics) and a live status page (/)\n"
+    "                          over HTTP, e.g. 127.0.0.1:9464 (default: none); a\n"
+    "                          non-loopback address needs all three below\n"
+    "  --http-cert FILE, --http-key FILE  HTTPS: PEM certificate and key (mode 0600)\n"
+    "  --http-tokens FILE      lines \"TOKEN USER\" (mode 0600): a request with\n"
+    "                          Authorization: Bearer TOKEN (or ?token=) sees as USER\n"
     "  --config FILE           configuration file: these options and per-user limits\n"
     "                          (default $SEGQ_BROKER_CONFIG, else\n"
     "                          ~/.config/segq/segqd.conf when it exists)\n"
@@ -49,14 +61,18 @@ static const char s_usage [] =
     "  -h, --help              this text\n"
     "       segqd keygen --broker | --worker NODE | --user NAME [--admin]  --out DIR\n"
     "                          make certificates (see docs/usage.md: lab setup with keys)\n"
-    "  A backup of the running broker's database: `segq backup FILE` (admins).\n";
+    "  A backup of the running broker's database: `segq backup FILE` (admins).\n"
+    "  SIGHUP re-reads the configuration file's per-user limits and [kind] resources;\n"
+    "  SIGTERM or SIGINT stops it after the turn in progress.\n";
 
 typedef struct {
     char *bind, *data_dir, *ready_file, *keys;
     char *heartbeat_ms, *expiry_ms, *max_msg, *chunk_size, *default_time_limit, *max_attempts;
-    char *retention;
+    char *retention, *fairshare_half_life;
     char *max_transfers, *max_transfers_per_peer, *max_artifact_size;
+    char *http, *http_cert, *http_key, *http_tokens;
     char *config; /* --config: where the settings above may come from, not one of them */
+    char *config_file; /* the file that was read, if any */
     int verbose;  /* -v, -vv: flags only */
 } options_t;
 
@@ -85,12 +101,22 @@ s_option (options_t *o, const char *name)
         return &o->max_attempts;
     if (strcmp (name, "retention") == 0)
         return &o->retention;
+    if (strcmp (name, "fairshare-half-life") == 0)
+        return &o->fairshare_half_life;
     if (strcmp (name, "max-transfers") == 0)
         return &o->max_transfers;
     if (strcmp (name, "max-transfers-per-peer") == 0)
         return &o->max_transfers_per_peer;
     if (strcmp (name, "max-artifact-size") == 0)
         return &o->max_artifact_size;
+    if (strcmp (name, "http") == 0)
+        return &o->http;
+    if (strcmp (name, "http-cert") == 0)
+        return &o->http_cert;
+    if (strcmp (name, "http-key") == 0)
+        return &o->http_key;
+    if (strcmp (name, "http-tokens") == 0)
+        return &o->http_tokens;
     return NULL;
 }
 
@@ -116,9 +142,14 @@ s_apply_config (const segq_config_t *config, options_t *o)
                                           "default-time-limit",
                                           "max-attempts",
                                           "retention",
+                                          "fairshare-half-life",
                                           "max-transfers",
                                           "max-transfers-per-peer",
-                                          "max-artifact-size" };
+                                          "max-artifact-size",
+                                          "http",
+                                          "http-cert",
+                                          "http-key",
+                                          "http-tokens" };
     for (size_t i = 0; i < sizeof names / sizeof names [0]; i++) {
         char **slot = s_option (o, names [i]);
         const char *value = segq_config_setting (config, names [i]);
@@ -128,9 +159,10 @@ s_apply_config (const segq_config_t *config, options_t *o)
 }
 
 /* --config FILE, else $SEGQ_BROKER_CONFIG, else the default file if it
-   exists ($XDG_CONFIG_HOME or ~/.config, then segq/segqd.conf). */
+   exists ($XDG_CONFIG_HOME or ~/.config, then segq/segqd.conf). The file
+   read goes to *loaded (for reloads); NULL when there was none. */
 static int
-s_load_config (const char *given, segq_config_t *config)
+s_load_config (const char *given, segq_config_t *config, char **loaded)
 {
     const char *env = getenv ("SEGQ_BROKER_CONFIG");
     char path [4096];
@@ -151,6 +183,8 @@ s_load_config (const char *given, segq_config_t *config)
     int rc = segq_config_load (config, path, err, sizeof err);
     if (rc == SEGQ_ENOENT && !must_exist)
         return 0;
+    if (rc == 0 && !(*loaded = strdup (path)))
+        rc = SEGQ_ENOMEM;
     if (rc != 0) {
         fprintf (stderr, "segqd: %s\n", err);
         if (rc == SEGQ_EINVAL)
@@ -202,10 +236,16 @@ s_options_free (options_t *o)
     free (o->default_time_limit);
     free (o->max_attempts);
     free (o->retention);
+    free (o->fairshare_half_life);
     free (o->max_transfers);
     free (o->max_transfers_per_peer);
     free (o->max_artifact_size);
+    free (o->http);
+    free (o->http_cert);
+    free (o->http_key);
+    free (o->http_tokens);
     free (o->config);
+    free (o->config_file);
 }
 
 /* The command line into o: -v/-vv, --NAME VALUE or --NAME=VALUE. 0, with
@@ -261,7 +301,7 @@ s_settle_options (options_t *o, segq_config_t **file)
     if (!o->data_dir && env_dir && *env_dir)
         s_set (&o->data_dir, env_dir);
     *file = segq_config_new ();
-    if (!*file || s_load_config (o->config, *file) != 0)
+    if (!*file || s_load_config (o->config, *file, &o->config_file) != 0)
         return 2;
     s_apply_config (*file, o);
     if (!o->data_dir) {
@@ -302,13 +342,37 @@ s_parse_numbers (const options_t *o, segq_broker_config_t *cfg)
                  o->retention);
         rc = 2;
     }
+    double half_life = 0;
+    if (o->fairshare_half_life && segq__retention_parse (o->fairshare_half_life, &half_life) != 0) {
+        fprintf (stderr,
+                 "segqd: --fairshare-half-life: '%s' is not an age (like 7d, 12h, or none)\n",
+                 o->fairshare_half_life);
+        rc = 2;
+    }
+    /* "none" parses as 0, which the broker takes for its default */
+    if (o->fairshare_half_life && rc == 0)
+        cfg->fairshare_half_life_s = half_life > 0 ? half_life : -1;
     return rc;
 }
 
-/* Runs the broker until SIGINT/SIGTERM. The exit status. */
+/* Runs the broker until SIGINT/SIGTERM; SIGHUP re-reads the per-user
+   limits. The exit status. */
 static int
-s_serve (const segq_broker_config_t *cfg)
+s_serve (segq_broker_config_t *cfg)
 {
+    /* SIGHUP arrives on an fd the loop polls: a handler would interrupt
+       the poll, which ends CZMQ's loop */
+    sigset_t hup;
+    sigemptyset (&hup);
+    sigaddset (&hup, SIGHUP);
+    cfg->reload_fd = sigprocmask (SIG_BLOCK, &hup, NULL) == 0
+                         ? signalfd (-1, &hup, SFD_NONBLOCK | SFD_CLOEXEC)
+                         : -1;
+    if (cfg->reload_fd < 0) {
+        fprintf (stderr, "segqd: cannot catch SIGHUP (%s): reloads need a restart\n",
+                 strerror (errno));
+        cfg->reload_fd = 0;
+    }
     /* CZMQ's handler turns SIGINT/SIGTERM into zsys_interrupted, which
        ends the loop between turns: every turn's commit is complete */
     zsys_init ();
@@ -317,10 +381,18 @@ s_serve (const segq_broker_config_t *cfg)
     segq_broker_t *broker = segq_broker_new (cfg, err, sizeof err);
     if (!broker) {
         fprintf (stderr, "segqd: %s\n", err);
+        if (cfg->reload_fd > 0)
+            close (cfg->reload_fd);
         return 1;
     }
+    /* bound and the store open: a Type=notify unit is active only now */
+    if (segq_notify (SEGQ_NOTIFY_READY, "serving on %s", segq_broker_endpoint (broker)))
+        fprintf (stderr, "segqd: cannot tell systemd it is ready (NOTIFY_SOCKET)\n");
     int rc = segq_broker_run (broker);
+    (void) segq_notify (SEGQ_NOTIFY_STOPPING, "stopping"); /* it stops all the same */
     segq_broker_destroy (&broker);
+    if (cfg->reload_fd > 0)
+        close (cfg->reload_fd);
     return rc;
 }
 
@@ -336,7 +408,12 @@ s_run (options_t *o)
         .ready_file = o->ready_file,
         .verbose = o->verbose,
         .keys_dir = o->keys,
+        .http = o->http,
+        .http_cert = o->http_cert,
+        .http_key = o->http_key,
+        .http_tokens = o->http_tokens,
         .limits = file, /* outlives the broker: destroyed below, after it */
+        .config_file = o->config_file,
     };
     if (rc == 0)
         rc = s_parse_numbers (o, &cfg);

@@ -820,40 +820,120 @@ segq_job_list_clear (segq_job_list_t *self)
 
 /* ---- cancel ---- */
 
-int
-segq_client_cancel (segq_client_t *self, const char *const *jobs, size_t n_jobs,
-                    segq_cancel_outcome_t **out, size_t *n_out)
+/* The per-job answers of CANCEL and HOLD, moved out of the reply. */
+static int
+s_job_outcomes (segq_client_t *self, segq_cancel_result_t *results, size_t n,
+                segq_cancel_outcome_t **out, size_t *n_out)
+{
+    segq_cancel_outcome_t *outcomes = calloc (n ? n : 1, sizeof *outcomes);
+    if (!outcomes)
+        return segq__client_oom (self);
+    for (size_t i = 0; i < n; i++) {
+        outcomes [i].job = results [i].job;
+        outcomes [i].code = results [i].code;
+        outcomes [i].message = results [i].message;
+        results [i].job = NULL;
+        results [i].message = NULL;
+    }
+    *out = outcomes;
+    *n_out = n;
+    return SEGQ_OK;
+}
+
+/* A request that names jobs (CANCEL, HOLD): the message with its list. */
+static segq_msg_t *
+s_jobs_request (segq_client_t *self, segq_msg_type_t type, const char *const *jobs, size_t n_jobs)
+{
+    segq_msg_t *msg = segq__client_new_request (self, type, NULL);
+    char ***list = !msg ? NULL : type == SEGQ_MSG_HOLD ? &msg->u.hold.jobs : &msg->u.cancel.jobs;
+    if (msg && (*list = s_strv_dup (jobs, n_jobs))) {
+        if (type == SEGQ_MSG_HOLD)
+            msg->u.hold.n_jobs = n_jobs;
+        else
+            msg->u.cancel.n_jobs = n_jobs;
+    } else
+        segq_msg_destroy (&msg);
+    return msg;
+}
+
+/* CANCEL or HOLD (release: of HOLD) of these jobs: one outcome each. */
+static int
+s_jobs_act (segq_client_t *self, segq_msg_type_t type, const char *const *jobs, size_t n_jobs,
+            bool release, segq_cancel_outcome_t **out, size_t *n_out)
 {
     *out = NULL;
     *n_out = 0;
-    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_CANCEL, NULL);
-    if (msg && (msg->u.cancel.jobs = s_strv_dup (jobs, n_jobs)))
-        msg->u.cancel.n_jobs = n_jobs;
-    else
-        segq_msg_destroy (&msg);
+    segq_msg_t *msg = s_jobs_request (self, type, jobs, n_jobs);
     if (!msg)
         return segq__client_oom (self);
+    bool hold = type == SEGQ_MSG_HOLD;
+    if (hold)
+        msg->u.hold.release = release;
     segq_msg_t *reply;
     int rc = segq__client_request (self, &msg, &reply);
     if (rc < 0)
         return rc;
-    segq_cancel_reply_t *r = &reply->u.cancel_reply;
-    segq_cancel_outcome_t *outcomes = calloc (r->n_results ? r->n_results : 1, sizeof *outcomes);
-    if (!outcomes) {
-        segq_msg_destroy (&reply);
+    rc = hold ? s_job_outcomes (self, reply->u.hold_reply.results, reply->u.hold_reply.n_results,
+                                out, n_out)
+              : s_job_outcomes (self, reply->u.cancel_reply.results,
+                                reply->u.cancel_reply.n_results, out, n_out);
+    segq_msg_destroy (&reply);
+    return rc;
+}
+
+int
+segq_client_cancel (segq_client_t *self, const char *const *jobs, size_t n_jobs,
+                    segq_cancel_outcome_t **out, size_t *n_out)
+{
+    return s_jobs_act (self, SEGQ_MSG_CANCEL, jobs, n_jobs, false, out, n_out);
+}
+
+int
+segq_client_hold (segq_client_t *self, const char *const *jobs, size_t n_jobs, bool release,
+                  segq_cancel_outcome_t **out, size_t *n_out)
+{
+    return s_jobs_act (self, SEGQ_MSG_HOLD, jobs, n_jobs, release, out, n_out);
+}
+
+int
+segq_client_usage (segq_client_t *self, const segq_usage_query_t *query, segq_usage_row_t **rows,
+                   size_t *n_rows, double *half_life_s)
+{
+    *rows = NULL;
+    *n_rows = 0;
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_USAGE, NULL);
+    if (msg && query->of_user && !(msg->u.usage.of_user = strdup (query->of_user)))
+        segq_msg_destroy (&msg);
+    if (!msg)
         return segq__client_oom (self);
-    }
-    for (size_t i = 0; i < r->n_results; i++) {
-        outcomes [i].job = r->results [i].job;
-        outcomes [i].code = r->results [i].code;
-        outcomes [i].message = r->results [i].message;
-        r->results [i].job = NULL;
-        r->results [i].message = NULL;
-    }
-    *out = outcomes;
-    *n_out = r->n_results;
+    msg->u.usage.since = query->since;
+    msg->u.usage.until = query->until;
+    msg->u.usage.by = query->by ? query->by : SEGQ_USAGE_BY_USER;
+    segq_msg_t *reply;
+    int rc = segq__client_request (self, &msg, &reply);
+    if (rc < 0)
+        return rc;
+    /* the rows move to the caller whole */
+    *rows = reply->u.usage_reply.rows;
+    *n_rows = reply->u.usage_reply.n_rows;
+    if (half_life_s)
+        *half_life_s = reply->u.usage_reply.half_life_s;
+    reply->u.usage_reply.rows = NULL;
+    reply->u.usage_reply.n_rows = 0;
     segq_msg_destroy (&reply);
     return SEGQ_OK;
+}
+
+void
+segq_usage_rows_free (segq_usage_row_t **rows_p, size_t n)
+{
+    segq_usage_row_t *rows = *rows_p;
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free (rows [i].key);
+    free (rows);
+    *rows_p = NULL;
 }
 
 int

@@ -196,6 +196,26 @@ int segq_client_cancel (segq_client_t *self, const char *const *jobs, size_t n_j
                         segq_cancel_outcome_t **out, size_t *n_out);
 void segq_cancel_outcomes_free (segq_cancel_outcome_t **outcomes_p, size_t n);
 
+/* Hold waiting or queued jobs (release false): they are not started until
+   released (release true). Owner or admin. One outcome per job: code 0
+   done (also when it already was), else why not (ESTATE: running or ended;
+   EPERM; ENOENT). Free with segq_cancel_outcomes_free. */
+int segq_client_hold (segq_client_t *self, const char *const *jobs, size_t n_jobs, bool release,
+                      segq_cancel_outcome_t **out, size_t *n_out);
+
+/* What finished runs used, grouped like Slurm's sreport (segq_records.h:
+   segq_usage_row_t). of_user NULL: everyone's; since/until: Unix seconds,
+   0 unbounded. *half_life_s gets fair share's half-life (0: none); may be
+   NULL. Free with segq_usage_rows_free. */
+typedef struct {
+    const char *of_user;
+    double since, until;
+    segq_usage_by_t by;
+} segq_usage_query_t;
+int segq_client_usage (segq_client_t *self, const segq_usage_query_t *query,
+                       segq_usage_row_t **rows, size_t *n_rows, double *half_life_s);
+void segq_usage_rows_free (segq_usage_row_t **rows_p, size_t n);
+
 typedef struct {
     uint64_t offset; /* of data[0] */
     uint8_t *data;

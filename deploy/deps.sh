@@ -13,6 +13,14 @@ packages=(
   libpng-dev libjpeg62-turbo-dev libjansson-dev libcairo2-dev
   # tests
   libcriterion-dev python3 python3-numpy
+  # segqd --http: libmicrohttpd (Debian's has GnuTLS for HTTPS); its tests read
+  # /metrics with the Prometheus client's parser, the status page in a headless
+  # chromium, and make a test certificate with openssl (tests/http/)
+  libmicrohttpd-dev python3-prometheus-client chromium openssl
+  # sd_notify in segqd and segq-worker; man pages (scdoc -> roff, checked by
+  # groff and man); Debian packages (CPack: file, dpkg-shlibdeps; adduser in
+  # their scripts); `systemd-analyze verify` of the units (docs/install.md)
+  libsystemd-dev scdoc groff-base man-db file dpkg-dev adduser systemd
   # ML: libtorch (CPU) and a fast BLAS under it; python3-torch is the
   # independent reference the numerical tests compare against
   libtorch-dev libopenblas0-pthread python3-torch
@@ -25,6 +33,9 @@ packages=(
   python3-pip python3-setuptools python3-wheel
   # ... and Job.wait's progress in a real Jupyter kernel (python/tests/test_jupyter.py)
   python3-ipykernel python3-jupyter-client
+  # `segq slurm-scale` against a real one-node Slurm (tests/slurm/cluster.sh
+  # starts munged, slurmctld and slurmd itself; the packages' services stay off)
+  slurmctld slurmd slurm-client munge
 )
 
 missing=()

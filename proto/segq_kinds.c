@@ -14,6 +14,8 @@
 static const segq_param_spec_t s_sleep_params [] = {
     { "seconds", SEGQ_PARAM_FLOAT, "1", 0, 86400, NULL,
       "how long to sleep, reporting progress as it goes" },
+    { "busy", SEGQ_PARAM_BOOL, "false", 0, 0, NULL,
+      "spin on a CPU instead of sleeping (its CPU time shows in `segq usage`)" },
 };
 
 static const segq_input_spec_t s_echo_inputs [] = {

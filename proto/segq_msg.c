@@ -135,6 +135,7 @@ static const segq__field_t s_job_info_fields [] = {
     COUNTED (segq_job_info_t, after, n_after, "after", STRS, 0),
     STRUCTS (segq_job_info_t, outputs, n_outputs, "outs", 0, segq__artifact_desc),
     STRUCTS (segq_job_info_t, history, n_history, "hist", 0, s_transition_desc),
+    FIELD (segq_job_info_t, held, "held", BOOL, 0),
 };
 const segq__struct_desc_t segq__job_info_desc =
     DESC ("job", segq_job_info_t, s_job_info_fields, NULL);
@@ -304,6 +305,48 @@ static const segq__field_t s_priority_reply_fields [] = {
     FIELD (segq_priority_reply_t, job, "job", STR, R | SEGQ__FL_SHORT),
     I32 (segq_priority_reply_t, priority, "prio", R, 0),
     I32 (segq_priority_reply_t, previous, "was", R, 0),
+};
+
+static const segq__field_t s_hold_fields [] = {
+    FIELD (segq_hold_t, req_id, "req", U64, R),
+    FIELD (segq_hold_t, user, "user", STR, R | SEGQ__FL_SHORT),
+    COUNTED (segq_hold_t, jobs, n_jobs, "jobs", STRS, R),
+    FIELD (segq_hold_t, release, "release", BOOL, 0),
+};
+
+static const segq__field_t s_hold_reply_fields [] = {
+    FIELD (segq_hold_reply_t, req_id, "req", U64, R),
+    STRUCTS (segq_hold_reply_t, results, n_results, "results", 0, s_cancel_result_desc),
+};
+
+static const segq__field_t s_usage_fields [] = {
+    FIELD (segq_usage_t, req_id, "req", U64, R),
+    FIELD (segq_usage_t, user, "user", STR, SEGQ__FL_SHORT),
+    FIELD (segq_usage_t, of_user, "of", STR, SEGQ__FL_SHORT),
+    FIELD (segq_usage_t, since, "since", F64, 0),
+    FIELD (segq_usage_t, until, "until", F64, 0),
+    RANGED (segq_usage_t, by, "by", ENUM, R, SEGQ_USAGE_BY_USER, SEGQ_USAGE_BY_DAY, 0),
+};
+
+static const segq__field_t s_usage_row_fields [] = {
+    FIELD (segq_usage_row_t, key, "key", STR, R | SEGQ__FL_SHORT),
+    FIELD (segq_usage_row_t, runs, "runs", U64, 0),
+    FIELD (segq_usage_row_t, jobs, "jobs", U64, 0),
+    FIELD (segq_usage_row_t, run_seconds, "run_s", F64, 0),
+    FIELD (segq_usage_row_t, cpu_slot_seconds, "slot_s", F64, 0),
+    FIELD (segq_usage_row_t, gpu_mem_seconds, "gmem_s", F64, 0),
+    FIELD (segq_usage_row_t, cpu_seconds, "cpu_s", F64, 0),
+    FIELD (segq_usage_row_t, max_rss, "rss", U64, 0),
+    FIELD (segq_usage_row_t, gpu_peak, "gpeak", U64, 0),
+    FIELD (segq_usage_row_t, fairshare, "fair", F64, 0),
+};
+static const segq__struct_desc_t s_usage_row_desc =
+    DESC ("usage row", segq_usage_row_t, s_usage_row_fields, NULL);
+
+static const segq__field_t s_usage_reply_fields [] = {
+    FIELD (segq_usage_reply_t, req_id, "req", U64, R),
+    STRUCTS (segq_usage_reply_t, rows, n_rows, "rows", 0, s_usage_row_desc),
+    FIELD (segq_usage_reply_t, half_life_s, "half_life", F64, 0),
 };
 
 static const segq__field_t s_drain_reply_fields [] = {
@@ -510,6 +553,9 @@ static const segq__field_t s_result_fields [] = {
     FIELD (segq_result_t, reason, "reason", STR, 0),
     STRUCTS (segq_result_t, outputs, n_outputs, "outs", 0, segq__artifact_desc),
     STRUCTS (segq_result_t, hot, n_hot, "hot", 0, s_hot_model_desc),
+    FIELD (segq_result_t, cpu_seconds, "cpu_s", F64, 0),
+    FIELD (segq_result_t, max_rss, "rss", U64, 0),
+    FIELD (segq_result_t, gpu_peak, "gpeak", U64, 0),
 };
 
 static const segq__field_t s_result_ack_fields [] = {
@@ -670,6 +716,10 @@ static const segq__struct_desc_t s_bodies [] = {
     BODY (KINDS_REPLY, "KINDS_REPLY", segq_kinds_reply_t, s_kinds_reply_fields, NULL),
     BODY (MODEL, "MODEL", segq_model_t, s_model_fields, s_model_check),
     BODY (MODEL_REPLY, "MODEL_REPLY", segq_model_reply_t, s_model_reply_fields, NULL),
+    BODY (HOLD, "HOLD", segq_hold_t, s_hold_fields, NULL),
+    BODY (HOLD_REPLY, "HOLD_REPLY", segq_hold_reply_t, s_hold_reply_fields, NULL),
+    BODY (USAGE, "USAGE", segq_usage_t, s_usage_fields, NULL),
+    BODY (USAGE_REPLY, "USAGE_REPLY", segq_usage_reply_t, s_usage_reply_fields, NULL),
 };
 
 const segq__struct_desc_t *

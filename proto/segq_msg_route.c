@@ -71,6 +71,10 @@ static const route_row_t s_routes [] = {
     [SEGQ_MSG_KINDS_REPLY] = { BROKER, NULL, 0 },
     [SEGQ_MSG_MODEL] = { USERS, "user", SEGQ_MSG_MODEL_REPLY },
     [SEGQ_MSG_MODEL_REPLY] = { BROKER, NULL, 0 },
+    [SEGQ_MSG_HOLD] = { USERS, "user", SEGQ_MSG_HOLD_REPLY },
+    [SEGQ_MSG_HOLD_REPLY] = { BROKER, NULL, 0 },
+    [SEGQ_MSG_USAGE] = { USERS, "user", SEGQ_MSG_USAGE_REPLY },
+    [SEGQ_MSG_USAGE_REPLY] = { BROKER, NULL, 0 },
 };
 
 /* Offset of the body field with this key, or -1. */

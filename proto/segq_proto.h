@@ -90,7 +90,11 @@ typedef enum {
     SEGQ_MSG_KINDS = 57, /* the broker's table of job kinds */
     SEGQ_MSG_KINDS_REPLY = 58,
     SEGQ_MSG_MODEL = 59, /* the catalogue of trained models: list, show, change */
-    SEGQ_MSG_MODEL_REPLY = 60
+    SEGQ_MSG_MODEL_REPLY = 60,
+    SEGQ_MSG_HOLD = 61, /* hold or release waiting/queued jobs (owner or admin) */
+    SEGQ_MSG_HOLD_REPLY = 62,
+    SEGQ_MSG_USAGE = 63, /* accounting of finished runs, grouped */
+    SEGQ_MSG_USAGE_REPLY = 64
 } segq_msg_type_t;
 
 typedef struct {
@@ -226,6 +230,35 @@ typedef struct {
     int32_t priority; /* now in effect */
     int32_t previous;
 } segq_priority_reply_t;
+
+typedef struct {
+    uint64_t req_id;
+    char *user;
+    char **jobs;
+    size_t n_jobs;
+    bool release; /* false: hold them; true: release them */
+} segq_hold_t;
+
+typedef struct {
+    uint64_t req_id;
+    segq_cancel_result_t *results; /* per job: 0 done (or already so), else why not */
+    size_t n_results;
+} segq_hold_reply_t;
+
+typedef struct {
+    uint64_t req_id;
+    char *user;          /* the caller */
+    char *of_user;       /* only this user's runs, or NULL: everyone's */
+    double since, until; /* runs that ended in [since, until); 0: unbounded */
+    segq_usage_by_t by;
+} segq_usage_t;
+
+typedef struct {
+    uint64_t req_id;
+    segq_usage_row_t *rows;
+    size_t n_rows;      /* by key, ascending */
+    double half_life_s; /* of fair share's decay; 0: none */
+} segq_usage_reply_t;
 
 /* A job array: jobs submitted together (one per image/mask pair...), with
    an id of its own ("a-0001") that status and input references take. */
@@ -374,6 +407,9 @@ typedef struct {
     segq_hot_model_t *hot;
     size_t n_hot; /* the models the worker holds loaded now (it may go on
                      without saying: then the broker keeps what it knew) */
+    double cpu_seconds; /* user + system time of the job's processes; 0 unknown */
+    uint64_t max_rss;   /* their largest resident memory, bytes; 0 unknown */
+    uint64_t gpu_peak;  /* the job's GPU memory peak as it reported it; 0 unknown */
 } segq_result_t;
 
 typedef struct {
@@ -491,6 +527,10 @@ typedef struct {
         segq_kinds_reply_t kinds_reply;
         segq_model_t model;
         segq_model_reply_t model_reply;
+        segq_hold_t hold;
+        segq_hold_reply_t hold_reply;
+        segq_usage_t usage;
+        segq_usage_reply_t usage_reply;
         segq_register_t reg;
         segq_welcome_t welcome;
         segq_assign_t assign;

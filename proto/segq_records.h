@@ -110,6 +110,7 @@ typedef struct {
     size_t n_outputs;
     segq_transition_t *history;
     size_t n_history; /* only when asked (detail) */
+    bool held;        /* `segq hold`: not started until released */
 } segq_job_info_t;
 
 typedef enum {
@@ -149,6 +150,35 @@ typedef struct {
     uint32_t artifacts; /* files removed */
     uint64_t bytes;     /* their size */
 } segq_purge_result_t;
+
+/* ---- accounting: what finished runs used (`segq usage`) ---- */
+
+typedef enum {
+    SEGQ_USAGE_BY_USER = 1,
+    SEGQ_USAGE_BY_KIND = 2,
+    SEGQ_USAGE_BY_DAY = 3 /* UTC days */
+} segq_usage_by_t;
+
+/* One group of runs (attempts that ended: succeeded, failed, cancelled
+   while running, or lost with their worker). Declared figures are the
+   job's request x its run time; measured ones are what the worker read
+   (0 where it could not). */
+typedef struct {
+    char *key;               /* the user, the kind, or the day "YYYY-MM-DD" */
+    uint64_t runs;           /* attempts */
+    uint64_t jobs;           /* distinct jobs among them */
+    double run_seconds;      /* wall time of the runs together */
+    double cpu_slot_seconds; /* declared CPU slots x run time */
+    double gpu_mem_seconds;  /* declared GPU memory (bytes) x run time */
+    double cpu_seconds;      /* measured user + system CPU time */
+    uint64_t max_rss;        /* largest measured resident memory of one run, bytes */
+    uint64_t gpu_peak;       /* largest measured GPU memory peak of one run, bytes */
+    double fairshare;        /* by user: the usage fair share sees now (decayed,
+                                weight-seconds: scheduler.h), 0 otherwise */
+} segq_usage_row_t;
+
+/* Most rows one USAGE_REPLY holds (a day per row: over 27 years). */
+#define SEGQ_USAGE_MAX_ROWS 10000
 
 /* The kind table (segq_schema.h) as the broker sends it in KINDS_REPLY,
    so that a client in any language can check and type a submission as

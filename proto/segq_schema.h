@@ -149,6 +149,11 @@ int segq_value_format (const segq_value_t *value, char *buf, size_t buflen);
    of 1024; a bare number or "B" is bytes. Fractions are allowed with a
    suffix. SEGQ_EINVAL on anything else, on a negative value or on overflow. */
 int segq_parse_size (const char *text, uint64_t *out);
+/* An age or duration: a number of seconds, or with a suffix s, m, h, d, w
+   ("30d", "1.5h"). SEGQ_EINVAL on anything else or a negative value. */
+int segq_parse_age (const char *text, double *seconds);
+/* A size for people: "512 B", "1.5 GiB" (powers of 1024, one decimal). */
+void segq_format_size (uint64_t bytes, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,10 @@
-/*  segq_size.c: sizes as people type them ("8G", "512M", "3GB"). */
+/*  segq_size.c: sizes and ages as people type them ("8G", "512M", "30d") and read them. */
 #include "segq_schema.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
 
@@ -69,4 +70,44 @@ segq_parse_size (const char *text, uint64_t *out)
         return SEGQ_EINVAL;
     *out = whole << shift;
     return SEGQ_OK;
+}
+
+void
+segq_format_size (uint64_t bytes, char *buf, size_t len)
+{
+    static const char *units [] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    double v = (double) bytes;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < sizeof units / sizeof units [0]) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf (buf, len, "%llu B", (unsigned long long) bytes);
+    else
+        snprintf (buf, len, "%.1f %s", v, units [u]);
+}
+
+int
+segq_parse_age (const char *text, double *seconds)
+{
+    if (!text || !isdigit ((unsigned char) text [0]))
+        return SEGQ_EINVAL;
+    errno = 0;
+    char *end = NULL;
+    double value = strtod (text, &end);
+    if (errno || end == text || !isfinite (value))
+        return SEGQ_EINVAL;
+    static const struct {
+        char suffix;
+        double unit;
+    } units [] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 'w', 7 * 86400 } };
+    double unit = *end ? 0 : 1;
+    for (size_t i = 0; *end && i < sizeof units / sizeof units [0]; i++)
+        if (end [0] == units [i].suffix && end [1] == '\0')
+            unit = units [i].unit;
+    if (unit == 0)
+        return SEGQ_EINVAL;
+    *seconds = value * unit;
+    return 0;
 }

@@ -28,6 +28,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -401,9 +402,10 @@ s_end_timers (segq__job_runner_t *self)
     self->limit_timer = self->grace_timer = -1;
 }
 
-/* Kill the rest of the process group, then reap; `wait` blocks. */
+/* Kill the rest of the process group, then reap (with what the child
+   used, for the accounting); `wait` blocks. */
 static bool
-s_reap (segq__job_runner_t *self, int *status, bool wait)
+s_reap (segq__job_runner_t *self, int *status, struct rusage *usage, bool wait)
 {
     siginfo_t info;
     memset (&info, 0, sizeof info);
@@ -411,7 +413,7 @@ s_reap (segq__job_runner_t *self, int *status, bool wait)
         || info.si_pid == 0)
         return false;
     kill (-self->pid, SIGKILL); /* grandchildren left behind die with the job */
-    while (waitpid (self->pid, status, 0) < 0 && errno == EINTR)
+    while (wait4 (self->pid, status, 0, usage) < 0 && errno == EINTR)
         ;
     self->reaped = true;
     return true;
@@ -431,8 +433,12 @@ s_ended (segq__job_runner_t *self, segq__job_exit_t *exit)
         self->reaped = true;
         return true;
     }
-    if (!s_reap (self, &status, false))
+    struct rusage usage = { 0 };
+    if (!s_reap (self, &status, &usage, false))
         return false;
+    exit->cpu_seconds = (double) (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+                        + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+    exit->max_rss = (uint64_t) usage.ru_maxrss * 1024; /* Linux counts KiB */
     if (WIFEXITED (status))
         exit->exit_code = WEXITSTATUS (status);
     else if (WIFSIGNALED (status))
@@ -482,7 +488,7 @@ segq__job_runner_destroy (segq__job_runner_t **self_p)
     else if (!self->reaped) {
         kill (-self->pid, SIGKILL);
         int status;
-        s_reap (self, &status, true);
+        s_reap (self, &status, NULL, true);
     }
     s_end_timers (self);
     s_close_item (self, &self->log_item);

@@ -14,6 +14,9 @@
     Parameters come as --name=value, checked against the schema table.
     If SEGQ_TEST_JOURNAL is set, "JOBID ATTEMPT\n" is appended to it (one
     O_APPEND write) when the work starts: tests count executions with it.
+    A GPU job first prints the device it was given ("gpu:
+    CUDA_VISIBLE_DEVICES=2"), which tests check against the allocation
+    behind the worker's GPU (Slurm's GRES index).
 */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -61,6 +64,14 @@ s_journal (void)
     return 0;
 }
 
+static void
+s_say_gpu (void)
+{
+    const char *visible = getenv ("CUDA_VISIBLE_DEVICES");
+    if (getenv ("SEGQ_GPU_MEM") && visible)
+        printf ("gpu: CUDA_VISIBLE_DEVICES=%s\n", visible);
+}
+
 static FILE *
 s_progress_stream (void)
 {
@@ -74,10 +85,39 @@ s_progress_stream (void)
     return fdopen ((int) fd, "w");
 }
 
+/* A GPU job's memory peak as a real job reports it (metric
+   gpu_peak_bytes): here half of what it declared, so tests can check it
+   reaches the accounting. */
+static double
+s_gpu_peak (void)
+{
+    const char *declared = getenv ("SEGQ_GPU_MEM");
+    return declared ? strtod (declared, NULL) / 2 : 0;
+}
+
+/* Waits `step` seconds: asleep, or spinning on the CPU. */
+static void
+s_pass (double step, bool busy)
+{
+    if (!busy) {
+        struct timespec ts = { (time_t) step, (long) ((step - (double) (time_t) step) * 1e9) };
+        nanosleep (&ts, NULL);
+        return;
+    }
+    struct timespec start, now;
+    clock_gettime (CLOCK_MONOTONIC, &start);
+    do
+        clock_gettime (CLOCK_MONOTONIC, &now);
+    while ((double) (now.tv_sec - start.tv_sec) + (double) (now.tv_nsec - start.tv_nsec) / 1e9
+           < step);
+}
+
 static int
 s_sleep (const segq_params_t *params)
 {
     double seconds = segq_params_get (params, "seconds")->f;
+    bool busy = segq_params_get (params, "busy")->b;
+    double gpu_peak = s_gpu_peak ();
     FILE *progress = s_progress_stream ();
     printf ("sleeping %g s\n", seconds);
     fflush (stdout);
@@ -86,17 +126,18 @@ s_sleep (const segq_params_t *params)
     double elapsed = 0;
     for (;;) {
         if (progress) {
+            char peak [64] = "";
+            if (gpu_peak > 0)
+                snprintf (peak, sizeof peak, ",\"gpu_peak_bytes\":%.0f", gpu_peak);
             fprintf (progress,
                      "{\"phase\":\"sleeping\",\"fraction\":%.4f,"
-                     "\"metrics\":{\"elapsed_s\":%.3f},\"message\":\"%.1f of %g s\"}\n",
-                     seconds > 0 ? elapsed / seconds : 1.0, elapsed, elapsed, seconds);
+                     "\"metrics\":{\"elapsed_s\":%.3f%s},\"message\":\"%.1f of %g s\"}\n",
+                     seconds > 0 ? elapsed / seconds : 1.0, elapsed, peak, elapsed, seconds);
             fflush (progress);
         }
         if (elapsed >= seconds)
             break;
-        double step = seconds - elapsed < 0.1 ? seconds - elapsed : 0.1;
-        struct timespec ts = { (time_t) step, (long) ((step - (double) (time_t) step) * 1e9) };
-        nanosleep (&ts, NULL);
+        s_pass (seconds - elapsed < 0.1 ? seconds - elapsed : 0.1, busy);
         struct timespec now;
         clock_gettime (CLOCK_MONOTONIC, &now);
         elapsed =
@@ -295,6 +336,7 @@ main (int argc, char **argv)
     if (!rc)
         rc = s_journal ();
     if (!rc) {
+        s_say_gpu ();
         if (strcmp (kind->name, "sleep") == 0)
             rc = s_sleep (&params);
         else if (strcmp (kind->name, "echo") == 0)

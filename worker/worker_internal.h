@@ -110,6 +110,9 @@ typedef struct {
     bool aborted;
     char reason [512]; /* human text when !success, else "": for an exit
                           code or a signal, "...: LAST LINE OF OUTPUT" */
+    double cpu_seconds; /* the child's user + system time (its own and its reaped
+                           children's); 0 unknown (a job of a generation server) */
+    uint64_t max_rss;   /* its largest resident memory, bytes; 0 unknown */
 } segq__job_exit_t;
 
 typedef struct {

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "segq_client.h"
+#include "segq_records_json.h"
 
 /* Exit codes, documented in `segq --help`. */
 enum {
@@ -67,6 +68,9 @@ int cli_submit (cli_globals_t *g, int argc, char **argv);
 int cli_status (cli_globals_t *g, int argc, char **argv);
 int cli_wait (cli_globals_t *g, int argc, char **argv);
 int cli_cancel (cli_globals_t *g, int argc, char **argv);
+int cli_hold (cli_globals_t *g, int argc, char **argv);
+int cli_release (cli_globals_t *g, int argc, char **argv);
+int cli_usage (cli_globals_t *g, int argc, char **argv);
 int cli_fetch (cli_globals_t *g, int argc, char **argv);
 int cli_logs (cli_globals_t *g, int argc, char **argv);
 int cli_workers (cli_globals_t *g, int argc, char **argv);
@@ -76,6 +80,7 @@ int cli_backup (cli_globals_t *g, int argc, char **argv);
 int cli_priority (cli_globals_t *g, int argc, char **argv);
 int cli_kinds (cli_globals_t *g, int argc, char **argv);
 int cli_models (cli_globals_t *g, int argc, char **argv);
+int cli_slurm_scale (cli_globals_t *g, int argc, char **argv);
 
 /* ids with every job array id replaced by its jobs, each job once (a job
    named beside its array, or twice, is not counted again; *out owned: free
@@ -92,13 +97,8 @@ int cli_fetch_output (cli_globals_t *g, const char *cmd, segq_client_t *client, 
                       const char *name, const char *dir, char *path, size_t path_len,
                       char hash [SEGQ_HASH_HEX_LEN + 1]);
 
-/* Formatting (cli_format.c). */
-json_t *cli_job_json (const segq_job_info_t *job);
-json_t *cli_worker_json (const segq_worker_info_t *worker);
-json_t *cli_value_json (const segq_value_t *value);
-json_t *cli_params_json (const segq_params_t *params);
-void cli_format_size (uint64_t bytes, char *buf, size_t len); /* "1.5 GiB" */
-void cli_format_age (double since, char *buf, size_t len);    /* "3m12s" */
+/* Formatting (cli_format.c); as JSON: segq_records_json.h, shared with segqd. */
+void cli_format_age (double since, char *buf, size_t len); /* "3m12s" */
 void cli_print_job_table (FILE *out, const segq_job_info_t *jobs, size_t n, bool header);
 void cli_print_job_detail (FILE *out, const segq_job_info_t *job);
 void cli_print_worker_table (FILE *out, const segq_worker_info_t *workers, size_t n);

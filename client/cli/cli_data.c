@@ -98,7 +98,7 @@ s_fetch_job (cli_globals_t *g, segq_client_t *client, const char *job, const cha
         if (rc != CLI_OK)
             break;
         char size [32];
-        cli_format_size (out->size, size, sizeof size);
+        segq_format_size (out->size, size, sizeof size);
         if (json_out)
             json_array_append_new (json_out, json_pack ("{s:s,s:s,s:s,s:s,s:I}", "job", job, "name",
                                                         out->name, "path", path, "hash", hash,
@@ -261,7 +261,7 @@ cli_workers (cli_globals_t *g, int argc, char **argv)
     if (g->json) {
         json_t *array = json_array ();
         for (size_t i = 0; array && i < n; i++)
-            json_array_append_new (array, cli_worker_json (&workers [i]));
+            json_array_append_new (array, segq_worker_info_json (&workers [i]));
         rc = cli_print_json (array);
     } else if (n == 0)
         printf ("(no workers)\n");

@@ -1,25 +1,9 @@
-/*  cli_format.c: jobs and workers as text tables and as JSON. */
+/*  cli_format.c: jobs and workers as text tables (as JSON: proto/segq_records_json.c). */
 #include "cli.h"
 
 #include <math.h>
 #include <string.h>
 #include <time.h>
-
-void
-cli_format_size (uint64_t bytes, char *buf, size_t len)
-{
-    static const char *units [] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    double v = (double) bytes;
-    size_t u = 0;
-    while (v >= 1024 && u + 1 < sizeof units / sizeof units [0]) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf (buf, len, "%llu B", (unsigned long long) bytes);
-    else
-        snprintf (buf, len, "%.1f %s", v, units [u]);
-}
 
 static void
 s_format_seconds (double s, char *buf, size_t len)
@@ -70,146 +54,6 @@ cli_format_bar (double fraction, int width, char *buf, size_t len)
     buf [i] = 0;
 }
 
-json_t *
-cli_value_json (const segq_value_t *value)
-{
-    switch (value->type) {
-    case SEGQ_PARAM_INT:
-        return json_integer (value->i);
-    case SEGQ_PARAM_FLOAT:
-        return isfinite (value->f) ? json_real (value->f) : json_null ();
-    case SEGQ_PARAM_BOOL:
-        return json_boolean (value->b);
-    case SEGQ_PARAM_STRING:
-    case SEGQ_PARAM_CHOICE:
-        return json_string (value->s ? value->s : "");
-    }
-    return json_null ();
-}
-
-json_t *
-cli_params_json (const segq_params_t *params)
-{
-    json_t *obj = json_object ();
-    for (size_t i = 0; obj && i < params->count; i++)
-        json_object_set_new (obj, params->items [i].name,
-                             cli_value_json (&params->items [i].value));
-    return obj;
-}
-
-static json_t *
-s_str_or_null (const char *s)
-{
-    return s ? json_string (s) : json_null ();
-}
-
-static json_t *
-s_time_json (double t)
-{
-    return t > 0 ? json_real (t) : json_null ();
-}
-
-json_t *
-cli_job_json (const segq_job_info_t *job)
-{
-    json_t *o = json_object ();
-    if (!o)
-        return NULL;
-    json_object_set_new (o, "id", s_str_or_null (job->id));
-    json_object_set_new (o, "owner", s_str_or_null (job->owner));
-    json_object_set_new (o, "kind", s_str_or_null (job->kind));
-    json_object_set_new (o, "state", json_string (segq_job_state_name (job->state)));
-    json_object_set_new (o, "priority", json_integer (job->priority));
-    json_object_set_new (o, "attempt", json_integer (job->attempt));
-    json_object_set_new (o, "max_attempts", json_integer (job->max_attempts));
-    json_object_set_new (o, "gpu_mem", json_integer ((json_int_t) job->gpu_mem));
-    json_object_set_new (o, "cpu_slots", json_integer (job->cpu_slots));
-    json_object_set_new (o, "time_limit_s", json_integer (job->time_limit_s));
-    json_object_set_new (o, "worker", s_str_or_null (job->worker));
-    json_object_set_new (o, "gpu", job->gpu >= 0 ? json_integer (job->gpu) : json_null ());
-    json_object_set_new (o, "fraction", json_real (job->fraction));
-    json_object_set_new (o, "phase", s_str_or_null (job->phase));
-    json_object_set_new (o, "message", s_str_or_null (job->message));
-    json_object_set_new (o, "reason", s_str_or_null (job->reason));
-    json_object_set_new (o, "exit_code",
-                         job->exit_code >= 0 ? json_integer (job->exit_code) : json_null ());
-    json_object_set_new (o, "signal", job->signal ? json_integer (job->signal) : json_null ());
-    json_object_set_new (o, "created", s_time_json (job->created));
-    json_object_set_new (o, "started", s_time_json (job->started));
-    json_object_set_new (o, "finished", s_time_json (job->finished));
-    json_object_set_new (o, "params", cli_params_json (&job->params));
-    json_object_set_new (o, "metrics", cli_params_json (&job->metrics));
-    json_t *inputs = json_array ();
-    for (size_t i = 0; inputs && i < job->n_inputs; i++) {
-        const segq_input_t *in = &job->inputs [i];
-        json_t *e = json_pack ("{s:s}", "name", in->name ? in->name : "");
-        if (in->job) {
-            json_object_set_new (e, "job", json_string (in->job));
-            json_object_set_new (e, "output", s_str_or_null (in->output));
-        } else {
-            json_object_set_new (e, "hash", json_string (in->hash));
-            json_object_set_new (e, "size", json_integer ((json_int_t) in->size));
-        }
-        if (in->model)
-            json_object_set_new (e, "model", json_string (in->model));
-        json_array_append_new (inputs, e);
-    }
-    json_object_set_new (o, "inputs", inputs);
-    json_t *after = json_array ();
-    for (size_t i = 0; after && i < job->n_after; i++)
-        json_array_append_new (after, json_string (job->after [i]));
-    json_object_set_new (o, "after", after);
-    json_t *outputs = json_array ();
-    for (size_t i = 0; outputs && i < job->n_outputs; i++)
-        json_array_append_new (
-            outputs,
-            json_pack ("{s:s,s:s,s:I}", "name", job->outputs [i].name ? job->outputs [i].name : "",
-                       "hash", job->outputs [i].hash, "size", (json_int_t) job->outputs [i].size));
-    json_object_set_new (o, "outputs", outputs);
-    if (job->n_history) {
-        json_t *h = json_array ();
-        for (size_t i = 0; h && i < job->n_history; i++)
-            json_array_append_new (h, json_pack ("{s:s,s:f,s:o}", "state",
-                                                 segq_job_state_name (job->history [i].state),
-                                                 "time", job->history [i].time, "reason",
-                                                 s_str_or_null (job->history [i].reason)));
-        json_object_set_new (o, "history", h);
-    }
-    return o;
-}
-
-json_t *
-cli_worker_json (const segq_worker_info_t *w)
-{
-    json_t *o = json_object ();
-    if (!o)
-        return NULL;
-    json_object_set_new (o, "node", s_str_or_null (w->node));
-    json_object_set_new (o, "state", json_string (segq_worker_state_name (w->state)));
-    json_t *gpus = json_array ();
-    for (size_t i = 0; gpus && i < w->n_gpus; i++)
-        json_array_append_new (gpus,
-                               json_pack ("{s:i,s:o,s:s,s:I,s:I}", "index", (int) w->gpus [i].index,
-                                          "device", s_str_or_null (w->gpus [i].device), "name",
-                                          w->gpus [i].name ? w->gpus [i].name : "", "mem_total",
-                                          (json_int_t) w->gpus [i].mem_total, "mem_used",
-                                          (json_int_t) w->gpus [i].mem_used));
-    json_object_set_new (o, "gpus", gpus);
-    json_object_set_new (o, "cpu_slots", json_integer (w->cpu_slots));
-    json_object_set_new (o, "cpu_used", json_integer (w->cpu_used));
-    json_t *kinds = json_array ();
-    for (size_t i = 0; kinds && i < w->n_kinds; i++)
-        json_array_append_new (kinds, json_string (w->kinds [i]));
-    json_object_set_new (o, "kinds", kinds);
-    json_t *running = json_array ();
-    for (size_t i = 0; running && i < w->n_running; i++)
-        json_array_append_new (running, json_string (w->running [i]));
-    json_object_set_new (o, "running", running);
-    json_object_set_new (o, "last_seen", s_time_json (w->last_seen));
-    json_object_set_new (o, "version", json_integer (w->version));
-    return o;
-}
-
 /* What the last column says: progress while running, why it ended otherwise. */
 static void
 s_job_note (const segq_job_info_t *job, char *buf, size_t len)
@@ -222,6 +66,8 @@ s_job_note (const segq_job_info_t *job, char *buf, size_t len)
                   job->phase ? job->phase : "");
     } else if (job->reason)
         snprintf (buf, len, "%s", job->reason);
+    else if (job->message && !segq_job_state_final (job->state))
+        snprintf (buf, len, "%s", job->message); /* why it waits */
     else if (job->state == SEGQ_JOB_WAITING && job->n_inputs + job->n_after)
         snprintf (buf, len, "waiting for its inputs");
     else
@@ -266,7 +112,7 @@ cli_print_job_detail (FILE *out, const segq_job_info_t *j)
              j->priority);
     char size [32];
     if (j->gpu_mem) {
-        cli_format_size (j->gpu_mem, size, sizeof size);
+        segq_format_size (j->gpu_mem, size, sizeof size);
         fprintf (out, "  resources  GPU %s\n", size);
     } else
         fprintf (out, "  resources  %u CPU slot%s\n", j->cpu_slots ? j->cpu_slots : 1,
@@ -307,7 +153,7 @@ cli_print_job_detail (FILE *out, const segq_job_info_t *j)
             fprintf (out, "  %-10s %s <- job %s%s%s\n", i ? "" : "inputs", in->name, in->job,
                      in->output ? ":" : "", in->output ? in->output : "");
         else {
-            cli_format_size (in->size, size, sizeof size);
+            segq_format_size (in->size, size, sizeof size);
             fprintf (out, "  %-10s %s%s%s (%s, %.12s)\n", i ? "" : "inputs", in->name,
                      in->model ? " <- model " : "", in->model ? in->model : "", size, in->hash);
         }
@@ -315,7 +161,7 @@ cli_print_job_detail (FILE *out, const segq_job_info_t *j)
     for (size_t i = 0; i < j->n_after; i++)
         fprintf (out, "  %-10s %s\n", i ? "" : "after", j->after [i]);
     for (size_t i = 0; i < j->n_outputs; i++) {
-        cli_format_size (j->outputs [i].size, size, sizeof size);
+        segq_format_size (j->outputs [i].size, size, sizeof size);
         fprintf (out, "  %-10s %s (%s, %.12s)\n", i ? "" : "outputs", j->outputs [i].name, size,
                  j->outputs [i].hash);
     }
@@ -342,8 +188,8 @@ cli_print_worker_table (FILE *out, const segq_worker_info_t *workers, size_t n)
         size_t used = 0;
         for (size_t g = 0; g < w->n_gpus && used < sizeof gpus; g++) {
             char total [32], busy [32];
-            cli_format_size (w->gpus [g].mem_total, total, sizeof total);
-            cli_format_size (w->gpus [g].mem_used, busy, sizeof busy);
+            segq_format_size (w->gpus [g].mem_total, total, sizeof total);
+            segq_format_size (w->gpus [g].mem_used, busy, sizeof busy);
             /* the physical GPU where the worker has a CUDA_VISIBLE_DEVICES of its own */
             char index [16];
             snprintf (index, sizeof index, "%u", w->gpus [g].index);

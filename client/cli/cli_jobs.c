@@ -1,4 +1,4 @@
-/*  cli_jobs.c: segq status, wait, cancel (submit: cli_submit.c). */
+/*  cli_jobs.c: segq status, wait, cancel, hold, release (submit: cli_submit.c). */
 #include "cli.h"
 
 #include <getopt.h>
@@ -143,7 +143,7 @@ s_array_summary (cli_globals_t *g, segq_client_t *client, const char *id, bool d
                     snprintf (kinds + strlen (kinds), sizeof kinds - strlen (kinds), "%s%s",
                               *kinds ? ", " : "", job->kind);
                 if (jobs && detail)
-                    json_array_append_new (jobs, cli_job_json (job));
+                    json_array_append_new (jobs, segq_job_info_json (job));
                 else if (detail)
                     cli_print_job_table (stdout, job, 1, seen == 1);
             }
@@ -196,7 +196,7 @@ s_show (json_t *array, bool detail, const segq_job_info_t *jobs, size_t n, bool 
 {
     if (array)
         for (size_t i = 0; i < n; i++)
-            json_array_append_new (array, cli_job_json (&jobs [i]));
+            json_array_append_new (array, segq_job_info_json (&jobs [i]));
     else if (detail)
         for (size_t i = 0; i < n; i++)
             cli_print_job_detail (stdout, &jobs [i]);
@@ -587,7 +587,7 @@ cli_wait (cli_globals_t *g, int argc, char **argv)
     if (g->json) {
         json_t *array = json_array ();
         for (size_t i = 0; array && i < n; i++)
-            json_array_append_new (array, cli_job_json (&last [i]));
+            json_array_append_new (array, segq_job_info_json (&last [i]));
         int jrc = cli_print_json (array);
         if (rc == CLI_OK)
             rc = jrc;
@@ -604,61 +604,30 @@ done:
     return rc;
 }
 
-/* ---- cancel ---- */
+/* ---- cancel, hold, release: an act on jobs named or arrays ---- */
 
-int
-cli_cancel (cli_globals_t *g, int argc, char **argv)
+typedef int (s_jobs_act_fn) (segq_client_t *client, const char *const *ids, size_t n,
+                             segq_cancel_outcome_t **out, size_t *n_out);
+
+/* Each job's outcome: a line (stdout when done, stderr when not), or one
+   JSON array of {job, ok, message}. CLI_FAILED if one was not done. */
+static int
+s_print_outcomes (cli_globals_t *g, const char *command, const char *done,
+                  const segq_cancel_outcome_t *out, size_t n_out)
 {
-    static const struct option options [] = { CLI_COMMON_OPTIONS, { 0 } };
-    static const char help [] =
-        "usage: segq cancel JOB|ARRAY... [--json]\n\n"
-        "Cancel jobs (an ARRAY: all its jobs): a queued or waiting one at once, a running one by "
-        "stopping its\n"
-        "process (TERM, then KILL after a grace period). A job that has already ended\n"
-        "is left as it is, said on stderr, and the exit status is 1.\n";
-    int opt = cli_next_option (g, "cancel", argc, argv, "h", options, help);
-    if (opt != CLI_OPT_END)
-        return opt > 0 ? CLI_USAGE : CLI_OPT_RESULT (opt);
-    size_t n = (size_t) (argc - optind);
-    if (n == 0)
-        return cli_usage_error (g, "cancel", "which jobs? (segq cancel JOB...)");
-    segq_client_t *client;
-    int rc = cli_connect (g, &client);
-    if (rc != CLI_OK)
-        return rc;
-    char **ids = NULL;
-    size_t n_ids = 0;
-    if ((rc = cli_expand_arrays (g, "cancel", client, (const char *const *) argv + optind, n, &ids,
-                                 &n_ids))
-        != CLI_OK) {
-        segq_client_destroy (&client);
-        return rc;
-    }
-    segq_cancel_outcome_t *out;
-    size_t n_out;
-    rc = segq_client_cancel (client, (const char *const *) ids, n_ids, &out, &n_out);
-    for (size_t i = 0; i < n_ids; i++)
-        free (ids [i]);
-    free (ids);
-    if (rc < 0) {
-        rc = cli_error (g, "cancel", CLI_FAILED, "%s", segq_client_error (client));
-        segq_client_destroy (&client);
-        return rc;
-    }
+    int rc = CLI_OK;
     json_t *array = g->json ? json_array () : NULL;
     for (size_t i = 0; i < n_out; i++) {
+        const char *message = out [i].message ? out [i].message : segq_strerror (out [i].code);
         if (array)
-            json_array_append_new (
-                array,
-                json_pack ("{s:s,s:b,s:s}", "job", out [i].job ? out [i].job : "", "ok",
-                           out [i].code == 0, "message",
-                           out [i].message ? out [i].message : segq_strerror (out [i].code)));
+            json_array_append_new (array, json_pack ("{s:s,s:b,s:s}", "job",
+                                                     out [i].job ? out [i].job : "", "ok",
+                                                     out [i].code == 0, "message", message));
         else if (out [i].code == 0)
-            printf ("%s cancelled%s%s\n", out [i].job, out [i].message ? ": " : "",
+            printf ("%s %s%s%s\n", out [i].job, done, out [i].message ? ": " : "",
                     out [i].message ? out [i].message : "");
         else
-            fprintf (stderr, "segq cancel: %s: %s\n", out [i].job,
-                     out [i].message ? out [i].message : segq_strerror (out [i].code));
+            fprintf (stderr, "segq %s: %s: %s\n", command, out [i].job, message);
         if (out [i].code != 0)
             rc = CLI_FAILED;
     }
@@ -667,7 +636,90 @@ cli_cancel (cli_globals_t *g, int argc, char **argv)
         if (rc == CLI_OK)
             rc = jrc;
     }
-    segq_cancel_outcomes_free (&out, n_out);
+    return rc;
+}
+
+static int
+s_jobs_act (cli_globals_t *g, const char *command, const char *done, const char *help, int argc,
+            char **argv, s_jobs_act_fn *act)
+{
+    static const struct option options [] = { CLI_COMMON_OPTIONS, { 0 } };
+    int opt = cli_next_option (g, command, argc, argv, "h", options, help);
+    if (opt != CLI_OPT_END)
+        return opt > 0 ? CLI_USAGE : CLI_OPT_RESULT (opt);
+    size_t n = (size_t) (argc - optind);
+    if (n == 0)
+        return cli_usage_error (g, command, "which jobs? (segq %s JOB...)", command);
+    segq_client_t *client;
+    int rc = cli_connect (g, &client);
+    if (rc != CLI_OK)
+        return rc;
+    char **ids = NULL;
+    size_t n_ids = 0;
+    if ((rc = cli_expand_arrays (g, command, client, (const char *const *) argv + optind, n, &ids,
+                                 &n_ids))
+        != CLI_OK) {
+        segq_client_destroy (&client);
+        return rc;
+    }
+    segq_cancel_outcome_t *out;
+    size_t n_out;
+    rc = act (client, (const char *const *) ids, n_ids, &out, &n_out);
+    for (size_t i = 0; i < n_ids; i++)
+        free (ids [i]);
+    free (ids);
+    if (rc < 0)
+        rc = cli_error (g, command, CLI_FAILED, "%s", segq_client_error (client));
+    else {
+        rc = s_print_outcomes (g, command, done, out, n_out);
+        segq_cancel_outcomes_free (&out, n_out);
+    }
     segq_client_destroy (&client);
     return rc;
+}
+
+int
+cli_cancel (cli_globals_t *g, int argc, char **argv)
+{
+    static const char help [] =
+        "usage: segq cancel JOB|ARRAY... [--json]\n\n"
+        "Cancel jobs (an ARRAY: all its jobs): a queued or waiting one at once, a running one by "
+        "stopping its\n"
+        "process (TERM, then KILL after a grace period). A job that has already ended\n"
+        "is left as it is, said on stderr, and the exit status is 1.\n";
+    return s_jobs_act (g, "cancel", "cancelled", help, argc, argv, segq_client_cancel);
+}
+
+static int
+s_hold (segq_client_t *client, const char *const *ids, size_t n, segq_cancel_outcome_t **out,
+        size_t *n_out)
+{
+    return segq_client_hold (client, ids, n, false, out, n_out);
+}
+
+static int
+s_release (segq_client_t *client, const char *const *ids, size_t n, segq_cancel_outcome_t **out,
+           size_t *n_out)
+{
+    return segq_client_hold (client, ids, n, true, out, n_out);
+}
+
+int
+cli_hold (cli_globals_t *g, int argc, char **argv)
+{
+    static const char help [] =
+        "usage: segq hold JOB|ARRAY... [--json]\n\n"
+        "Keep waiting or queued jobs (an ARRAY: all its jobs) from starting until\n"
+        "`segq release`; they keep their place among your jobs. The owner or an admin.\n"
+        "A running or ended job cannot be held: said on stderr, exit status 1.\n";
+    return s_jobs_act (g, "hold", "held", help, argc, argv, s_hold);
+}
+
+int
+cli_release (cli_globals_t *g, int argc, char **argv)
+{
+    static const char help [] =
+        "usage: segq release JOB|ARRAY... [--json]\n\n"
+        "Let held jobs (an ARRAY: all its jobs) start again. The owner or an admin.\n";
+    return s_jobs_act (g, "release", "released", help, argc, argv, s_release);
 }

@@ -43,7 +43,7 @@ s_param_json (const segq_kind_info_t *kind, const segq_kind_param_t *p)
     const segq_value_t *value = segq_params_get (&kind->defaults, p->name);
     json_object_set_new (o, "required", json_boolean (!value));
     if (value)
-        json_object_set_new (o, "default", cli_value_json (value));
+        json_object_set_new (o, "default", segq_value_json (value));
     json_object_set_new (o, "help", json_string (p->help ? p->help : ""));
     return o;
 }

@@ -57,44 +57,6 @@ static const subcommand_t s_subcommands [] = {
     { "unpin", SEGQ_MODEL_UNPIN, 0 },     { "rm", SEGQ_MODEL_RM, 0 },
 };
 
-static json_t *
-s_strings_json (char *const *items, size_t n)
-{
-    json_t *array = json_array ();
-    for (size_t i = 0; array && i < n; i++)
-        json_array_append_new (array, json_string (items [i]));
-    return array;
-}
-
-static json_t *
-s_model_json (const segq_model_info_t *m, bool detail)
-{
-    json_t *o = json_pack ("{s:s,s:s,s:s,s:s,s:f}", "id", m->id, "name", m->name, "owner", m->owner,
-                           "job", m->job, "created", m->created);
-    if (!o)
-        return NULL;
-    json_object_set_new (o, "image", m->image ? json_string (m->image) : json_null ());
-    json_object_set_new (o, "image_sha256", json_string (m->image_hash));
-    json_object_set_new (o, "mask", m->mask ? json_string (m->mask) : json_null ());
-    json_object_set_new (o, "mask_sha256", json_string (m->mask_hash));
-    json_object_set_new (o, "checkpoint_sha256", json_string (m->checkpoint));
-    json_object_set_new (o, "checkpoint_bytes", json_integer ((json_int_t) m->size));
-    json_object_set_new (o, "scales", json_integer (m->scales));
-    json_object_set_new (o, "height", json_integer (m->height));
-    json_object_set_new (o, "width", json_integer (m->width));
-    json_object_set_new (o, "tags", s_strings_json (m->tags, m->n_tags));
-    json_object_set_new (o, "note", m->note ? json_string (m->note) : json_null ());
-    json_object_set_new (o, "shared_with", s_strings_json (m->shared, m->n_shared));
-    json_object_set_new (o, "lab", json_boolean (m->lab));
-    json_object_set_new (o, "pinned", json_boolean (m->pinned));
-    json_object_set_new (o, "purged", json_boolean (m->purged));
-    if (detail) {
-        json_object_set_new (o, "params", cli_params_json (&m->params));
-        json_object_set_new (o, "samples", m->samples ? json_string (m->samples) : json_null ());
-    }
-    return o;
-}
-
 /* "bob,carol" or "lab" or "-": whom a model is shared with. */
 static void
 s_shared_text (const segq_model_info_t *m, char *buf, size_t len)
@@ -134,7 +96,7 @@ s_print_detail (const segq_model_info_t *m)
     if (localtime_r (&t, &tm))
         strftime (when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
     s_shared_text (m, shared, sizeof shared);
-    cli_format_size (m->size, bytes, sizeof bytes);
+    segq_format_size (m->size, bytes, sizeof bytes);
     printf ("%s  %s  (owner %s, trained by job %s on %s)\n", m->id, m->name, m->owner, m->job,
             when);
     printf ("  image       %s  sha256 %s\n", m->image ? m->image : "-", m->image_hash);
@@ -316,9 +278,9 @@ s_run (cli_globals_t *g, segq_client_t *client, models_args_t *args, char **word
         json_t *out = list ? json_array () : NULL;
         for (size_t i = 0; i < n; i++)
             if (list)
-                json_array_append_new (out, s_model_json (&models [i], detail));
+                json_array_append_new (out, segq_model_info_json (&models [i], detail));
             else
-                out = s_model_json (&models [i], detail);
+                out = segq_model_info_json (&models [i], detail);
         rc = cli_print_json (out);
     } else if (rc == CLI_OK && list)
         s_print_table (models, n);

@@ -51,7 +51,7 @@ cli_purge (cli_globals_t *g, int argc, char **argv)
         const segq_purge_result_t *r = &out [i];
         const char *message = r->message ? r->message : r->code ? segq_strerror (r->code) : "";
         char size [32];
-        cli_format_size (r->bytes, size, sizeof size);
+        segq_format_size (r->bytes, size, sizeof size);
         if (array)
             json_array_append_new (array, json_pack ("{s:s,s:b,s:s,s:I,s:I}", "job", r->job, "ok",
                                                      r->code == 0, "message", message, "files",

@@ -834,7 +834,7 @@ s_say_resources (const cli_globals_t *g, const cli_submit_args_t *s,
     if (s->gpu_mem || s->cpu || s->kind->test_kind || s->kind->in_process)
         return;
     char what [96], size [32], slots [32] = "";
-    cli_format_size (reply->gpu_mem, size, sizeof size);
+    segq_format_size (reply->gpu_mem, size, sizeof size);
     if (reply->cpu_slots)
         snprintf (slots, sizeof slots, "%u CPU slot%s", reply->cpu_slots,
                   reply->cpu_slots == 1 ? "" : "s");

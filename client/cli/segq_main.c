@@ -18,15 +18,18 @@ static const char s_usage [] =
     "  status [JOB...]        list your jobs (--all: everyone's), or the ones named\n"
     "  wait JOB...            wait until the jobs end; progress bar on a terminal\n"
     "  cancel JOB...          cancel queued or running jobs\n"
+    "  hold JOB... / release JOB...  keep queued jobs from starting / let them start\n"
     "  purge JOB...           remove ended jobs' artifacts and logs now\n"
     "  fetch JOB [NAME...]    download a job's outputs\n"
     "  logs [-f] JOB          print (and follow) a job's log\n"
     "  workers [--drain NODE] list workers; drain one for maintenance\n"
     "  priority JOB N         reorder a queued job (above 1000000: admins)\n"
+    "  usage [--by user|kind|day]  what finished runs used (CPU, GPU memory), and fair share\n"
     "  models [CMD]           trained models: list, show, rename, tag, note, share, pin, rm\n"
     "  kinds [KIND...]        the job kinds the broker takes: inputs, parameters\n"
     "  keygen [--name NAME]   make your certificate (in ~/.config/segq/)\n"
     "  backup FILE            copy the broker's database (admins)\n"
+    "  slurm-scale            run workers as Slurm jobs while jobs wait (admins)\n"
     "\n"
     "options (before or after the command):\n"
     "  --broker URL   broker endpoint (default $SEGQ_BROKER, else " SEGQ_DEFAULT_BROKER ")\n"
@@ -174,11 +177,23 @@ typedef struct {
 } command_t;
 
 static const command_t s_commands [] = {
-    { "submit", cli_submit },     { "status", cli_status }, { "wait", cli_wait },
-    { "cancel", cli_cancel },     { "fetch", cli_fetch },   { "logs", cli_logs },
-    { "workers", cli_workers },   { "keygen", cli_keygen }, { "purge", cli_purge },
-    { "priority", cli_priority }, { "kinds", cli_kinds },   { "models", cli_models },
+    { "submit", cli_submit },
+    { "status", cli_status },
+    { "wait", cli_wait },
+    { "cancel", cli_cancel },
+    { "fetch", cli_fetch },
+    { "logs", cli_logs },
+    { "workers", cli_workers },
+    { "keygen", cli_keygen },
+    { "purge", cli_purge },
+    { "priority", cli_priority },
+    { "kinds", cli_kinds },
+    { "models", cli_models },
     { "backup", cli_backup },
+    { "hold", cli_hold },
+    { "release", cli_release },
+    { "usage", cli_usage },
+    { "slurm-scale", cli_slurm_scale },
 };
 
 int
@@ -214,10 +229,11 @@ main (int argc, char **argv)
             optind = 0; /* restart getopt for the command's own options */
             return s_commands [i].run (&g, sub_argc, sub_argv);
         }
-    return cli_error (
-        &g, NULL, CLI_USAGE,
-        "unknown command '%s' (commands: submit, status, wait, "
-        "cancel, purge, fetch, logs, workers, keygen, priority, kinds, models, backup; see `segq "
-        "--help`)",
-        name);
+    return cli_error (&g, NULL, CLI_USAGE,
+                      "unknown command '%s' (commands: submit, status, wait, "
+                      "cancel, hold, release, purge, fetch, logs, workers, keygen, priority, "
+                      "usage, kinds, models, "
+                      "backup, slurm-scale; see `segq "
+                      "--help`)",
+                      name);
 }

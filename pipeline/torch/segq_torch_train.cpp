@@ -535,6 +535,26 @@ extern "C" int segqt_cuda_set_memory_fraction(double fraction, int device)
     });
 }
 
+extern "C" int segqt_cuda_peak_reserved(int device, uint64_t *out)
+{
+    return run_i(__func__, [&]() -> int {
+        *out = 0;
+#ifdef SEGQ_TORCH_CUDA
+        if (device < 0 || device >= (int)torch::cuda::device_count())
+            throw segqt::Error(SEGQ_EINVAL, "no CUDA device " + std::to_string(device));
+        // index 0 of each stat array is the aggregate over pool kinds (its
+        // enum moved namespaces between 1.13 and 2.x; the index did not)
+        auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats((c10::DeviceIndex)device);
+        int64_t peak = stats.reserved_bytes[0].peak;
+        *out = peak > 0 ? (uint64_t)peak : 0;
+        return 0;
+#else
+        (void)device;
+        throw segqt::Error(SEGQ_ENODEV, "CUDA not compiled in");
+#endif
+    });
+}
+
 extern "C" int segqt_cuda_synchronize(int device)
 {
     return run_i(__func__, [&] {

@@ -70,6 +70,10 @@ class MsgType(enum.IntEnum):
     KINDS_REPLY = 58
     MODEL = 59
     MODEL_REPLY = 60
+    HOLD = 61
+    HOLD_REPLY = 62
+    USAGE = 63
+    USAGE_REPLY = 64
 
 
 class T(enum.Enum):
@@ -291,6 +295,7 @@ JOB = Struct(
         _f("after", T.TEXTS),
         _structs("outs", ARTIFACT),
         _structs("hist", TRANSITION),
+        _f("held", T.BOOL),
     ),
 )
 WORKER = Struct(
@@ -318,6 +323,21 @@ PURGE_RESULT = Struct(
         _f("msg", T.TEXT),
         _f("files", T.U32),
         _f("bytes", T.U64),
+    ),
+)
+USAGE_ROW = Struct(
+    "usage row",
+    (
+        _f("key", T.ID, R),
+        _f("runs", T.U64),
+        _f("jobs", T.U64),
+        _f("run_s", T.NUMBER),
+        _f("slot_s", T.NUMBER),
+        _f("gmem_s", T.NUMBER),
+        _f("cpu_s", T.NUMBER),
+        _f("rss", T.U64),
+        _f("gpeak", T.U64),
+        _f("fair", T.NUMBER),
     ),
 )
 HOT_MODEL = Struct("hot model", (_int("gpu", *I32, R), _f("hash", T.HASH, R)))
@@ -538,6 +558,9 @@ BODIES: dict[MsgType, Struct] = {
             _f("reason", T.TEXT),
             _structs("outs", ARTIFACT),
             _structs("hot", HOT_MODEL),
+            _f("cpu_s", T.NUMBER),
+            _f("rss", T.U64),
+            _f("gpeak", T.U64),
         ),
         _body(
             _M.RESULT_ACK,
@@ -627,6 +650,22 @@ BODIES: dict[MsgType, Struct] = {
             check=_model_check,
         ),
         _body(_M.MODEL_REPLY, _REQ, _structs("models", MODEL), _f("next", T.ID)),
+        _body(
+            _M.HOLD, _REQ, _f("user", T.ID, R), _f("jobs", T.TEXTS, R), _f("release", T.BOOL)
+        ),
+        _body(_M.HOLD_REPLY, _REQ, _structs("results", CANCEL_RESULT)),
+        _body(
+            _M.USAGE,
+            _REQ,
+            _f("user", T.ID),
+            _f("of", T.ID),
+            _f("since", T.NUMBER),
+            _f("until", T.NUMBER),
+            _int("by", 1, 3, R),
+        ),
+        _body(
+            _M.USAGE_REPLY, _REQ, _structs("rows", USAGE_ROW), _f("half_life", T.NUMBER)
+        ),
     )
 }
 
@@ -648,4 +687,6 @@ REQUESTS: dict[MsgType, tuple[MsgType, str | None]] = {
     _M.GET: (_M.GET_READY, "user"),
     _M.KINDS: (_M.KINDS_REPLY, None),
     _M.MODEL: (_M.MODEL_REPLY, "user"),
+    _M.HOLD: (_M.HOLD_REPLY, "user"),
+    _M.USAGE: (_M.USAGE_REPLY, "user"),
 }

@@ -239,6 +239,41 @@ class Client:
         reply = self._transport.request(MsgType.WORKERS, {}).body
         return [Worker.from_wire(w) for w in reply["workers"]]
 
+    def usage(
+        self,
+        by: str = "user",
+        user: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """What finished runs used, like `segq --json usage`: one dict per
+        user, kind or UTC day (`by`), keyed as that command's rows are
+        (`runs`, `jobs`, `run_seconds`, `cpu_slot_seconds`,
+        `gpu_mem_seconds`, `cpu_seconds`, `max_rss`, `gpu_peak`; by user
+        also `fairshare_usage`). since/until: Unix seconds."""
+        groupings = {"user": 1, "kind": 2, "day": 3}
+        if by not in groupings:
+            raise ValueError(f"usage by {by!r}: give user, kind or day")
+        query = {"by": groupings[by], "of": user, "since": since or 0.0, "until": until or 0.0}
+        reply = self._transport.request(MsgType.USAGE, query).body
+        rows = []
+        for r in reply["rows"]:
+            row = {
+                by: r["key"],
+                "runs": r["runs"],
+                "jobs": r["jobs"],
+                "run_seconds": r["run_s"],
+                "cpu_slot_seconds": r["slot_s"],
+                "gpu_mem_seconds": r["gmem_s"],
+                "cpu_seconds": r["cpu_s"],
+                "max_rss": r["rss"],
+                "gpu_peak": r["gpeak"],
+            }
+            if by == "user":
+                row["fairshare_usage"] = r["fair"]
+            rows.append(row)
+        return rows
+
     # ---- the catalogue ----
 
     def models(self, user: str | None = None, tag: str | None = None) -> list[Model]:

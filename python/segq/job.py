@@ -95,6 +95,7 @@ class JobStatus:
     after: tuple[str, ...]
     outputs: tuple[Artifact, ...]
     history: tuple[Transition, ...]
+    held: bool = False  # `hold`: not started until released
 
     @property
     def final(self) -> bool:
@@ -136,6 +137,7 @@ class JobStatus:
             history=tuple(
                 Transition(JOB_STATES[h["state"] - 1], h["time"], h["reason"]) for h in j["hist"]
             ),
+            held=j["held"],
         )
 
 
@@ -258,6 +260,26 @@ class Job:
         if result["code"] < 0:
             raise errors.error(result["code"], result["msg"] or f"cannot cancel {self.id}")
         return True
+
+    def _hold(self, release: bool) -> None:
+        reply = self.client._transport.request(
+            MsgType.HOLD, {"jobs": [self.id], "release": release}
+        ).body
+        result = next((r for r in reply["results"] if r["job"] == self.id), None)
+        if result is None:
+            raise errors.ProtocolError(f"the broker's answer to HOLD does not name {self.id}")
+        if result["code"] < 0:
+            verb = "release" if release else "hold"
+            raise errors.error(result["code"], result["msg"] or f"cannot {verb} {self.id}")
+
+    def hold(self) -> None:
+        """Keeps it from starting (a waiting or queued job) until release();
+        raises StateError for a running or ended one."""
+        self._hold(False)
+
+    def release(self) -> None:
+        """Lets a held job start."""
+        self._hold(True)
 
     def _outputs(self, names: Sequence[str] | None) -> list[Artifact]:
         outputs = {o.name: o for o in self.status().outputs}

@@ -107,6 +107,34 @@ def test_cancel_a_running_job(client: segq.Client) -> None:
     assert job.cancel() is False, "an ended job is not cancelled again"
 
 
+def test_hold_keeps_a_job_from_starting_until_released(client: segq.Client) -> None:
+    # a request no worker holds keeps it queued whatever the timing
+    job = client.submit("sleep", seconds=0.1, gpu_mem=1 << 50)
+    job.hold()
+    status = job.status()
+    assert status.held and status.state == "queued"
+    assert status.message == f"held (segq release {job.id})"
+    job.release()
+    status = job.status()
+    assert not status.held
+    assert "GPU memory" in (status.message or ""), status.message
+    job.cancel()
+    with pytest.raises(segq.StateError, match="only waiting and queued jobs can be held"):
+        job.hold()
+
+
+def test_usage_counts_the_runs_that_ended(client: segq.Client) -> None:
+    client.submit("sleep", seconds=0.1).wait(progress=False, timeout=30)
+    rows = {r["user"]: r for r in client.usage()}
+    assert rows[USER]["runs"] >= 1
+    assert rows[USER]["run_seconds"] > 0
+    assert rows[USER]["fairshare_usage"] > 0
+    kinds = {r["kind"] for r in client.usage(by="kind", user=USER)}
+    assert "sleep" in kinds
+    with pytest.raises(ValueError, match="give user, kind or day"):
+        client.usage(by="week")
+
+
 def test_wait_gives_up_at_its_timeout(client: segq.Client) -> None:
     job = client.submit("sleep", seconds=30)
     started = time.monotonic()

@@ -95,7 +95,7 @@ Test (job_store, migrates_a_version_1_database_keeping_its_jobs, .init = setup, 
     segq__job_store_destroy (&store);
     /* what segqd of schema 1 left: no checkpoints table (2), no purge
        columns nor their indexes (3), no job arrays (4), no uploads (5),
-       no catalogue of models (6) */
+       no catalogue of models (6), no hold nor accounting (7) */
     sqlite3 *db;
     cr_assert_eq (sqlite3_open (path, &db), SQLITE_OK);
     cr_assert_eq (sqlite3_exec (db,
@@ -107,6 +107,7 @@ Test (job_store, migrates_a_version_1_database_keeping_its_jobs, .init = setup, 
                                 "DROP TABLE models; DROP TABLE model_tags; DROP TABLE model_shares;"
                                 "DROP INDEX inputs_model; ALTER TABLE inputs DROP COLUMN model;"
                                 "DELETE FROM meta WHERE key = 'models_backfilled';"
+                                "ALTER TABLE jobs DROP COLUMN held; DROP TABLE usage;"
                                 "UPDATE schema_version SET version = 1",
                                 NULL, NULL, NULL),
                   SQLITE_OK);

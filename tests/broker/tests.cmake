@@ -3,6 +3,10 @@ segq_add_test(NAME broker_u64map SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_u64map.c
   LIBS segq_broker TIMEOUT 60)
 segq_add_test(NAME broker_scheduler SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_scheduler.c
   LIBS segq_broker TIMEOUT 60)
+segq_add_test(NAME broker_fairshare SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_fairshare.c
+  LIBS segq_broker TIMEOUT 60)
+segq_add_test(NAME broker_accounting SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_accounting.c
+  LIBS segq_broker TIMEOUT 60)
 segq_add_test(NAME broker_job_store SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_job_store.c
   LIBS segq_broker TIMEOUT 60)
 segq_add_test(NAME broker_jobs SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_jobs.c

@@ -275,9 +275,10 @@ s_job_info_progress (const char *at, const segq_job_info_t *e, const segq_job_in
     S_PARAMS (metrics);
     S_STRUCTS (outputs, n_outputs, s_artifact);
     S_STRUCTS (history, n_history, s_transition);
+    S_BOOL (held);
 }
 
-S_SIZE (segq_job_info_t, 248);
+S_SIZE (segq_job_info_t, 256);
 static void
 s_job_info (const char *at, const void *expected, const void *got)
 {
@@ -508,6 +509,66 @@ s_cancel_reply (const char *at, const void *expected, const void *got)
     const segq_cancel_reply_t *e = expected, *g = got;
     S_UINT (req_id);
     S_STRUCTS (results, n_results, s_cancel_result);
+}
+
+S_SIZE (segq_hold_t, 40);
+static void
+s_hold (const char *at, const void *expected, const void *got)
+{
+    const segq_hold_t *e = expected, *g = got;
+    S_UINT (req_id);
+    S_STR (user);
+    S_STRS (jobs, n_jobs);
+    S_BOOL (release);
+}
+
+S_SIZE (segq_hold_reply_t, 24);
+static void
+s_hold_reply (const char *at, const void *expected, const void *got)
+{
+    const segq_hold_reply_t *e = expected, *g = got;
+    S_UINT (req_id);
+    S_STRUCTS (results, n_results, s_cancel_result);
+}
+
+S_SIZE (segq_usage_t, 48);
+static void
+s_usage (const char *at, const void *expected, const void *got)
+{
+    const segq_usage_t *e = expected, *g = got;
+    S_UINT (req_id);
+    S_STR (user);
+    S_STR (of_user);
+    S_REAL (since);
+    S_REAL (until);
+    S_INT (by);
+}
+
+S_SIZE (segq_usage_row_t, 80);
+static void
+s_usage_row (const char *at, const void *expected, const void *got)
+{
+    const segq_usage_row_t *e = expected, *g = got;
+    S_STR (key);
+    S_UINT (runs);
+    S_UINT (jobs);
+    S_REAL (run_seconds);
+    S_REAL (cpu_slot_seconds);
+    S_REAL (gpu_mem_seconds);
+    S_REAL (cpu_seconds);
+    S_UINT (max_rss);
+    S_UINT (gpu_peak);
+    S_REAL (fairshare);
+}
+
+S_SIZE (segq_usage_reply_t, 32);
+static void
+s_usage_reply (const char *at, const void *expected, const void *got)
+{
+    const segq_usage_reply_t *e = expected, *g = got;
+    S_UINT (req_id);
+    S_STRUCTS (rows, n_rows, s_usage_row);
+    S_REAL (half_life_s);
 }
 
 S_SIZE (segq_logs_t, 40);
@@ -767,7 +828,7 @@ s_log (const char *at, const void *expected, const void *got)
     s_bytes (at, "data", e->data, e->size, g->data, g->size);
 }
 
-S_SIZE (segq_result_t, 64);
+S_SIZE (segq_result_t, 88);
 static void
 s_result (const char *at, const void *expected, const void *got)
 {
@@ -780,6 +841,9 @@ s_result (const char *at, const void *expected, const void *got)
     S_STR (reason);
     S_STRUCTS (outputs, n_outputs, s_artifact);
     S_STRUCTS (hot, n_hot, s_hot_model);
+    S_REAL (cpu_seconds);
+    S_UINT (max_rss);
+    S_UINT (gpu_peak);
 }
 
 S_SIZE (segq_result_ack_t, 24);
@@ -961,6 +1025,10 @@ s_body (const segq_msg_t *msg, const void **body)
         S_BODY (KINDS_REPLY, kinds_reply, s_kinds_reply),
         S_BODY (MODEL, model, s_model),
         S_BODY (MODEL_REPLY, model_reply, s_model_reply),
+        S_BODY (HOLD, hold, s_hold),
+        S_BODY (HOLD_REPLY, hold_reply, s_hold_reply),
+        S_BODY (USAGE, usage, s_usage),
+        S_BODY (USAGE_REPLY, usage_reply, s_usage_reply),
         S_BODY (REGISTER, reg, s_register),
         S_BODY (WELCOME, welcome, s_welcome),
         S_BODY (ASSIGN, assign, s_assign),

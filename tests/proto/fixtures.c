@@ -51,6 +51,10 @@ const segq_msg_type_t fixture_types [] = {
     SEGQ_MSG_KINDS_REPLY,
     SEGQ_MSG_MODEL,
     SEGQ_MSG_MODEL_REPLY,
+    SEGQ_MSG_HOLD,
+    SEGQ_MSG_HOLD_REPLY,
+    SEGQ_MSG_USAGE,
+    SEGQ_MSG_USAGE_REPLY,
 };
 const size_t fixture_type_count = sizeof fixture_types / sizeof fixture_types [0];
 
@@ -215,6 +219,7 @@ s_job_info (segq_job_info_t *j, int i, bool full)
     j->history = s_need (calloc (2, sizeof *j->history));
     j->history [0] = (segq_transition_t){ SEGQ_JOB_QUEUED, 1764000000.25, NULL };
     j->history [1] = (segq_transition_t){ SEGQ_JOB_RUNNING, 1764000001.5, s_str ("assigned") };
+    j->held = true;
 }
 
 /* A kind with a parameter of each type (typed defaults, one required)
@@ -575,6 +580,9 @@ fixture_msg (segq_msg_type_t type, bool full)
             strcpy (m->u.result.hot [0].hash, fixture_hash (3));
             m->u.result.hot [1].gpu = 7;
             strcpy (m->u.result.hot [1].hash, fixture_hash (4));
+            m->u.result.cpu_seconds = 1234.5;
+            m->u.result.max_rss = 3000000000ULL;
+            m->u.result.gpu_peak = 17179869184ULL;
         }
         break;
     case SEGQ_MSG_RESULT_ACK:
@@ -703,6 +711,47 @@ fixture_msg (segq_msg_type_t type, bool full)
         s_model_info (&m->u.model_reply.models [0], 0, true);
         s_model_info (&m->u.model_reply.models [1], 1, false);
         m->u.model_reply.next = s_str ("m-j1");
+        break;
+    case SEGQ_MSG_HOLD:
+        m->u.hold.req_id = 16;
+        m->u.hold.user = s_str ("alice");
+        m->u.hold.n_jobs = full ? 2 : 0;
+        m->u.hold.jobs = full ? s_strings (2, "j") : NULL;
+        m->u.hold.release = full;
+        break;
+    case SEGQ_MSG_HOLD_REPLY:
+        m->u.hold_reply.req_id = 16;
+        if (!full)
+            break;
+        m->u.hold_reply.n_results = 2;
+        m->u.hold_reply.results = s_need (calloc (2, sizeof (segq_cancel_result_t)));
+        m->u.hold_reply.results [0].job = s_str ("j0");
+        m->u.hold_reply.results [1].job = s_str ("j1");
+        m->u.hold_reply.results [1].code = SEGQ_ESTATE;
+        m->u.hold_reply.results [1].message = s_str ("j1 is running: too late to hold");
+        break;
+    case SEGQ_MSG_USAGE:
+        m->u.usage.req_id = 17;
+        m->u.usage.by = full ? SEGQ_USAGE_BY_DAY : SEGQ_USAGE_BY_USER;
+        if (full) {
+            m->u.usage.user = s_str ("alice");
+            m->u.usage.of_user = s_str ("bob");
+            m->u.usage.since = 1764000000.5;
+            m->u.usage.until = 1765000000.25;
+        }
+        break;
+    case SEGQ_MSG_USAGE_REPLY:
+        m->u.usage_reply.req_id = 17;
+        if (!full)
+            break;
+        m->u.usage_reply.half_life_s = 604800;
+        m->u.usage_reply.n_rows = 2;
+        m->u.usage_reply.rows = s_need (calloc (2, sizeof (segq_usage_row_t)));
+        m->u.usage_reply.rows [0] =
+            (segq_usage_row_t){ s_str ("alice"), 7,       5,       3600.5,
+                                7201.0,          4.5e13,  6000.25, 2000000000ULL,
+                                8589934592ULL,   12345.75 };
+        m->u.usage_reply.rows [1].key = s_str ("bob");
         break;
     }
     return m;

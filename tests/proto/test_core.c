@@ -156,8 +156,9 @@ Test (schema, validate_fills_defaults_in_table_order, .timeout = 10)
 
     /* nothing given: every default */
     cr_assert_eq (segq_params_validate (segq_kind_find ("sleep"), &p, err, sizeof err), SEGQ_OK);
-    cr_assert_eq (p.count, 1);
+    cr_assert_eq (p.count, 2);
     cr_assert_eq (segq_params_get (&p, "seconds")->f, 1.0);
+    cr_assert_eq (segq_params_get (&p, "busy")->b, false);
     segq_params_clear (&p);
     fixture_assert_no_leaks ();
 }
@@ -177,7 +178,7 @@ s_validate_fails (const char *kind, const char *name, segq_value_t v, const char
 Test (schema, validate_refusals, .timeout = 10)
 {
     s_validate_fails ("sleep", "secs", (segq_value_t){ .type = SEGQ_PARAM_INT, .i = 1 },
-                      "unknown parameter 'secs' for kind 'sleep' (known: seconds)");
+                      "unknown parameter 'secs' for kind 'sleep' (known: seconds busy)");
     s_validate_fails ("noop", "x", (segq_value_t){ .type = SEGQ_PARAM_INT, .i = 1 },
                       "kind 'noop' takes no parameters");
     s_validate_fails ("sleep", "seconds", (segq_value_t){ .type = SEGQ_PARAM_FLOAT, .f = 86401 },

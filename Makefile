@@ -6,7 +6,7 @@ RELEASE := build/release
 ASAN    := build/asan
 FUZZ    := build/fuzz
 
-.PHONY: all deps configure-release build asan test test-release test-asan test-fuzz demo bench fuzz clean
+.PHONY: all deps configure-release build asan test test-release test-asan test-fuzz test-deploy package demo bench fuzz clean
 
 all: build
 
@@ -42,7 +42,17 @@ test-release: build
 test-fuzz: fuzz
 	cd $(FUZZ) && ctest --output-on-failure -j $(JOBS) -L fuzz
 
-test: test-asan test-release test-fuzz
+# Installing and packaging (label deploy): man pages, cmake --install,
+# systemd-analyze verify, and the Debian packages built, installed with
+# apt-get, checked and purged (root: docs/install.md).
+test-deploy: build
+	cd $(RELEASE) && ctest --output-on-failure -L deploy
+
+test: test-asan test-release test-fuzz test-deploy
+
+# Debian packages segq, segqd, segq-worker in build/release/packages/.
+package: build
+	cd $(RELEASE) && cpack -G DEB
 
 # Builds only the four programs it runs (not the tests); SEGQ_DEMO_OUT=DIR
 # says where the results go (deploy/demo.sh).

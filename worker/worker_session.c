@@ -13,6 +13,7 @@
 */
 #define _GNU_SOURCE
 #include "segq_keys.h"
+#include "segq_notify.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -42,6 +43,9 @@ segq__worker_result_send (job_t *job)
     r->success = job->success;
     r->exit_code = job->exit_code;
     r->signal = job->signal;
+    r->cpu_seconds = job->cpu_seconds;
+    r->max_rss = job->max_rss;
+    r->gpu_peak = job->gpu_peak;
     for (size_t i = 0; i < job->n_outputs; i++, r->n_outputs++)
         if (segq_artifact_copy (&r->outputs [i], &job->outputs [i])) {
             segq_msg_destroy (&msg);
@@ -203,6 +207,11 @@ segq__worker_on_welcome (segq_worker_t *self, const segq_welcome_t *m)
     segq__worker_log (self, first ? 0 : 1, "registered with %s (heartbeat %u ms, expiry %u ms)",
                       self->broker, self->heartbeat_ms, self->expiry_ms);
     s_write_ready_file (self);
+    /* registered: a Type=notify unit is active (again: STATUS only) */
+    if (new_session
+        && segq_notify (SEGQ_NOTIFY_READY, "registered with %s as %s%s", self->broker, self->node,
+                        self->draining ? ", draining" : ""))
+        segq__worker_log (self, 0, "cannot tell systemd it is ready (NOTIFY_SOCKET)");
     if (self->draining && !self->told_draining)
         s_send_register (self); /* drain began while that REGISTER was on its way */
     if (!new_session)
@@ -237,6 +246,9 @@ segq__worker_start_drain (segq_worker_t *self, const char *why, bool broker_know
     self->draining = true;
     segq__worker_log (self, 0, "draining (%s): finishing %zu job(s), taking no new ones", why,
                       zhashx_size (self->jobs));
+    /* the unit is stopping from now on; it leaves once its jobs have ended */
+    (void) segq_notify (SEGQ_NOTIFY_STOPPING, "draining (%s): finishing %zu job(s)", why,
+                        zhashx_size (self->jobs));
     if (broker_knows && self->session == ONLINE)
         self->told_draining = true;
     else if (self->session == ONLINE)

@@ -12,8 +12,8 @@
       up again for every message, so a certificate removed from the keys
       directory stops working at once; its role (user, admin, worker) must
       be among the type's senders, and a node registers only under its
-      certificate's name. The user a request names is replaced by the
-      certificate's (a worker's transfers act for no user);
+      certificate's name (a pool certificate NAME-*: as NAME-N). The user a request names is
+   replaced by the certificate's (a worker's transfers act for no user);
     - without keys (loopback only) there are no roles: a peer may send what
       any role may, and the names it sends are taken as they are;
     - a worker's session messages need a worker registered on that
@@ -77,6 +77,20 @@ s_role_sender (segq__role_t role)
                                        : SEGQ_FROM_USER;
 }
 
+/* Whether a worker certificate named `cert` may register as `node`: its
+   own name; or, a pool certificate "STEM-*" (the worker jobs a batch
+   system starts, `segq slurm-scale`: docs/slurm.md), STEM-N for a number
+   N, one name per job. */
+static bool
+s_node_allowed (const char *cert, const char *node)
+{
+    size_t len = strlen (cert), stem = len - 1; /* "STEM-" */
+    if (len < 3 || strcmp (cert + len - 2, "-*") != 0)
+        return strcmp (node, cert) == 0;
+    size_t digits = strncmp (node, cert, stem) == 0 ? strspn (node + stem, "0123456789") : 0;
+    return digits && digits <= 19 && !node [stem + digits];
+}
+
 /* Why certificate id may not send msg, whose route is route (act: what an
    admin-only message does, in words): true with why filled in, or false. */
 static bool
@@ -92,10 +106,10 @@ s_refused (const segq__identity_t *id, const segq_msg_route_t *route, const segq
                   "only worker certificates may act as workers (make one with "
                   "`segqd keygen --worker NODE`)");
     else if (msg->type == SEGQ_MSG_REGISTER && msg->u.reg.node
-             && strcmp (msg->u.reg.node, id->name) != 0)
+             && !s_node_allowed (id->name, msg->u.reg.node))
         snprintf (why, len,
                   "a node registers under the name in its certificate (--node must "
-                  "match)");
+                  "match; a pool certificate NAME-* takes NAME-N)");
     else if (!(route->senders & s_role_sender (id->role)))
         snprintf (why, len, "only an admin may %s", act ? act : segq_msg_type_name (msg->type));
     else

@@ -228,6 +228,7 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
                                                                  "stop at once"
                                                                : strsignal ((int) info.ssi_signo),
                                       false);
+            segq__worker_stop_signalled (self);
         }
     }
     if (child)
@@ -264,6 +265,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         segq__worker_progress_send (job, now, false);
     }
     segq__worker_results_resend (self, now);
+    segq__worker_stop_tick (self, now);
     if (self->draining && zhashx_size (self->jobs) == 0 && !self->stop) {
         segq__worker_log (self, 0, "drained: leaving");
         segq__worker_stop_now (self, 0, "drained");

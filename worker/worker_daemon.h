@@ -16,6 +16,8 @@
                              into the cache)
         worker_checkpoint.c  checkpoints (SPEC 8.3), uploaded while the
                              child runs
+        worker_stop.c        a stop that reaches the jobs' children too
+                             (Slurm's scancel): their attempts are given back
 
     They share the job table and the daemon's state below; the functions
     one file offers the others are the segq__worker_* declared here. */
@@ -31,7 +33,10 @@
 #define BACKOFF_MAX_MS 2000
 
 typedef enum { OFFLINE, REGISTERING, ONLINE } session_t;
-typedef enum { JOB_FETCHING, JOB_RUNNING, JOB_UPLOADING, JOB_DONE } phase_t;
+/* JOB_STOPPED: the child died of a stop signal the worker did not send;
+   held a moment to see whether the worker is being stopped too
+   (worker_stop.c). */
+typedef enum { JOB_FETCHING, JOB_RUNNING, JOB_STOPPED, JOB_UPLOADING, JOB_DONE } phase_t;
 
 typedef struct job job_t;
 
@@ -69,6 +74,9 @@ struct job {
     int32_t exit_code;
     int32_t signal;
     char *reason;
+    double cpu_seconds; /* measured for the accounting (RESULT); 0 unknown */
+    uint64_t max_rss;
+    uint64_t gpu_peak; /* as the child reported it: metric gpu_peak_bytes */
     segq_artifact_t *outputs;
     size_t n_outputs;
     int64_t result_sent_ms; /* last sent, 0 never */
@@ -92,6 +100,7 @@ struct job {
     uint32_t ckpt_step;
     char *ckpt_next; /* name of the newer one waiting, or NULL */
     uint32_t ckpt_next_step;
+    int64_t stopped_until_ms; /* JOB_STOPPED: reported as failed from then on */
 };
 
 struct segq_worker {
@@ -128,6 +137,8 @@ struct segq_worker {
 
     bool draining;
     bool told_draining; /* the last REGISTER said so */
+    bool stop_signalled; /* a TERM, INT or HUP came: the stop may reach the jobs too */
+    size_t n_stopped;    /* jobs in JOB_STOPPED */
     int interrupts;
     bool stop;
     int exit_code;
@@ -212,5 +223,17 @@ void segq__worker_ckpt_end (job_t *job);
 void segq__worker_ckpt_uploaded (job_t *job);
 void segq__worker_ckpt_abandon (job_t *job);
 void segq__worker_on_checkpoint_ack (segq_worker_t *self, const segq_checkpoint_ack_t *m);
+
+/* ---- worker_stop.c: a stop that reaches the jobs too ---- */
+
+/* The child ended: true if the worker took the job over (its attempt
+   given back, or held in JOB_STOPPED), false if it finishes as usual. */
+bool segq__worker_stop_reached (job_t *job, const segq__job_exit_t *status);
+/* The worker got a stop signal: every job held in JOB_STOPPED is given back. */
+void segq__worker_stop_signalled (segq_worker_t *self);
+/* Each tick: jobs held in JOB_STOPPED past their moment failed. */
+void segq__worker_stop_tick (segq_worker_t *self, int64_t now);
+/* ABORT of a job in JOB_STOPPED: it ends as the abort says. */
+void segq__worker_stop_abort (job_t *job, const char *reason);
 
 #endif

@@ -258,14 +258,32 @@ s_runner_progress (void *arg, const segq__progress_t *record)
         segq__worker_progress_send (job, now, false);
 }
 
+/* The GPU memory peak the child reported last (progress metric
+   gpu_peak_bytes), or 0. */
+static uint64_t
+s_reported_gpu_peak (const job_t *job)
+{
+    const segq_params_t *metrics = &job->progress.state.metrics;
+    for (size_t i = 0; i < metrics->count; i++)
+        if (strcmp (metrics->items [i].name, "gpu_peak_bytes") == 0
+            && metrics->items [i].value.type == SEGQ_PARAM_FLOAT && metrics->items [i].value.f > 0)
+            return (uint64_t) metrics->items [i].value.f;
+    return 0;
+}
+
 static void
 s_runner_exit (void *arg, const segq__job_exit_t *status)
 {
     job_t *job = arg;
     segq_worker_t *self = job->worker;
+    job->cpu_seconds = status->cpu_seconds;
+    job->max_rss = status->max_rss;
+    job->gpu_peak = s_reported_gpu_peak (job);
     segq__job_runner_destroy (&job->runner);
     zlistx_delete (self->children, job->child_handle);
     job->child_handle = NULL;
+    if (segq__worker_stop_reached (job, status))
+        return; /* stopped with the worker: worker_stop.c */
     const segq_assign_t *a = &job->assign->u.assign;
     const segq_kind_spec_t *kind = segq_kind_find (a->kind);
     char reason [sizeof status->reason];
@@ -490,6 +508,9 @@ segq__worker_on_abort (segq_worker_t *self, const segq_abort_t *m)
     switch (job->phase) {
     case JOB_RUNNING:
         segq__job_runner_abort (job->runner, reason); /* RESULT once it is gone */
+        break;
+    case JOB_STOPPED:
+        segq__worker_stop_abort (job, reason);
         break;
     case JOB_FETCHING:
     case JOB_UPLOADING:

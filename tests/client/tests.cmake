@@ -29,3 +29,9 @@ endif()
 # libsegq's public header alone: fails the build if it shows CZMQ or the codec.
 add_library(test_client_public_header OBJECT ${CMAKE_CURRENT_LIST_DIR}/public_header.c)
 target_link_libraries(test_client_public_header PRIVATE segq_client)
+# `segq slurm-scale`'s configuration, batch script and decisions, without
+# Slurm (tests/slurm runs it against a real one).
+segq_add_test(NAME test_client_slurm_plan
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_slurm_plan.c
+  LIBS segq_cli_slurm
+  TIMEOUT 60)

@@ -370,3 +370,40 @@ Test (security, no_keys_binds_only_loopback, .timeout = 30)
     cr_assert (strstr (text, "without keys") && strstr (text, "--keys"), "%s", text);
     harness_destroy (&self);
 }
+
+/* A pool certificate NAME-* (the worker jobs a batch system starts: `segq
+   slurm-scale`, docs/slurm.md) registers NAME-N for a number N, nothing
+   else, and its worker runs jobs as any other. */
+Test (security, pool_certificate_registers_numbered_nodes, .init = setup, .fini = teardown,
+      .timeout = 120)
+{
+    lab_cert (certs, "pool-*", "worker");
+    /* read by the broker once its client requests are refused as a
+       worker's (EPERM), not its connection as unknown (EAUTH) */
+    segq_client_t *pool = s_client ("pool-*");
+    int rc = SEGQ_EAUTH;
+    for (int i = 0; i < 100 && rc != SEGQ_EPERM; i++, harness_sleep_ms (100)) {
+        segq_kind_info_t *kinds = NULL;
+        size_t n = 0;
+        rc = segq_client_kinds (pool, &kinds, &n);
+        segq_kinds_free (&kinds, n);
+    }
+    segq_client_destroy (&pool);
+    cr_assert_eq (rc, SEGQ_EPERM, "the broker never took the pool certificate");
+    static const char *const refused [] = { "pool-x", "pool-", "pool-1-2", "w1" };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+        cr_assert_lt (s_start_worker (refused [i], "pool-*"), 0, "pool-* registered as %s",
+                      refused [i]);
+    cr_assert_lt (s_start_worker ("pool-7", "w1"), 0, "w1's certificate registered as pool-7");
+    cr_assert_geq (s_start_worker ("pool-42", "pool-*"), 0, "pool-* did not register as pool-42");
+    segq_client_t *alice = s_client ("alice");
+    char job [SEGQ_JOB_ID_MAX];
+    s_submit_sleep (alice, "0.1", job);
+    segq_job_info_t info = { 0 };
+    H_ASSERT (h, harness_wait_final (alice, job, 30000, &info) == 0, "job did not end");
+    H_ASSERT (h, info.state == SEGQ_JOB_SUCCEEDED && !strcmp (info.worker, "pool-42"),
+              "alice's job is %s on %s", segq_job_state_name (info.state), info.worker);
+    segq_job_info_clear (&info);
+    segq_client_destroy (&alice);
+    H_ASSERT_CLEAN_STOP (h);
+}

@@ -43,31 +43,56 @@ s_parse_by (const char *text, segq_usage_by_t *by)
     return -1;
 }
 
+/* A duration (or a resource x duration) for people: "12.3s", "4.5m",
+   "1.25h", "3.1d". */
+static const char *
+s_duration (double seconds, char *buf, size_t len)
+{
+    if (seconds < 60)
+        snprintf (buf, len, "%.1fs", seconds);
+    else if (seconds < 3600)
+        snprintf (buf, len, "%.1fm", seconds / 60);
+    else if (seconds < 86400 * 10)
+        snprintf (buf, len, "%.2fh", seconds / 3600);
+    else
+        snprintf (buf, len, "%.1fd", seconds / 86400);
+    return buf;
+}
+
+static void
+s_print_row (const segq_usage_row_t *row)
+{
+    char run [16], slots [16], gpu [16], cpu [16], rss [32] = "-", peak [32] = "-";
+    if (row->max_rss)
+        segq_format_size (row->max_rss, rss, sizeof rss);
+    if (row->gpu_peak)
+        segq_format_size (row->gpu_peak, peak, sizeof peak);
+    printf ("%-20s %6llu %6llu %9s %10s %11s %9s %10s %10s\n", row->key,
+            (unsigned long long) row->jobs, (unsigned long long) row->runs,
+            s_duration (row->run_seconds, run, sizeof run),
+            s_duration (row->cpu_slot_seconds, slots, sizeof slots),
+            s_duration (row->gpu_mem_seconds / (double) (1ULL << 30), gpu, sizeof gpu),
+            s_duration (row->cpu_seconds, cpu, sizeof cpu), rss, peak);
+}
+
 static void
 s_print_table (const segq_usage_row_t *rows, size_t n, segq_usage_by_t by, double half_life)
 {
-    printf ("%-20s %6s %6s %10s %12s %14s %10s %10s %10s\n",
+    printf ("%-20s %6s %6s %9s %10s %11s %9s %10s %10s\n",
             by == SEGQ_USAGE_BY_KIND  ? "KIND"
             : by == SEGQ_USAGE_BY_DAY ? "DAY"
                                       : "USER",
-            "JOBS", "RUNS", "RUN-H", "SLOT-H", "GPU-GIB-H", "CPU-H", "MAX-RSS", "GPU-PEAK");
-    for (size_t i = 0; i < n; i++) {
-        char rss [32] = "-", peak [32] = "-";
-        if (rows [i].max_rss)
-            segq_format_size (rows [i].max_rss, rss, sizeof rss);
-        if (rows [i].gpu_peak)
-            segq_format_size (rows [i].gpu_peak, peak, sizeof peak);
-        printf ("%-20s %6llu %6llu %10.2f %12.2f %14.2f %10.2f %10s %10s\n", rows [i].key,
-                (unsigned long long) rows [i].jobs, (unsigned long long) rows [i].runs,
-                rows [i].run_seconds / 3600, rows [i].cpu_slot_seconds / 3600,
-                rows [i].gpu_mem_seconds / 3600 / (double) (1ULL << 30),
-                rows [i].cpu_seconds / 3600, rss, peak);
-    }
+            "JOBS", "RUNS", "RUN", "SLOTxT", "GPU-GiBxT", "CPU", "MAX-RSS", "GPU-PEAK");
+    for (size_t i = 0; i < n; i++)
+        s_print_row (&rows [i]);
     if (by == SEGQ_USAGE_BY_USER && half_life > 0) {
-        printf ("\nfair share (usage decayed with a %.1f-day half-life, weight-hours):\n",
+        printf ("\nfair share: usage decayed with a %.1f-day half-life (weight x time):\n",
                 half_life / 86400);
-        for (size_t i = 0; i < n; i++)
-            printf ("  %-20s %.2f\n", rows [i].key, rows [i].fairshare / 3600);
+        for (size_t i = 0; i < n; i++) {
+            char usage [16];
+            printf ("  %-20s %s\n", rows [i].key,
+                    s_duration (rows [i].fairshare, usage, sizeof usage));
+        }
     }
 }
 
@@ -75,9 +100,9 @@ static const char s_help [] =
     "usage: segq usage [--user U] [--since WHEN] [--until WHEN] [--by user|kind|day] [--json]\n\n"
     "What finished runs used (each attempt that ended: succeeded, failed, cancelled\n"
     "while running, or lost with its worker), grouped by user (default), job kind, or\n"
-    "UTC day: wall hours, declared CPU slot-hours and GPU-memory GiB-hours (request x\n"
-    "run time), and what the worker measured (CPU hours, largest resident memory,\n"
-    "largest GPU memory peak). By user it also shows the usage fair share orders\n"
+    "UTC day: wall time, declared CPU slots x time and GPU memory (GiB) x time, and\n"
+    "what the worker measured (CPU time, largest resident memory, largest GPU memory\n"
+    "peak); times as 12.3s, 4.5m, 1.25h, 3.1d. By user it also shows the usage fair share orders\n"
     "users by: past runs decayed with the broker's half-life, plus what runs now.\n"
     "WHEN: 2026-12-01 or 2026-12-01T08:30 (UTC), or an age: 7d, 12h (that long ago).\n"
     "Every user sees everyone's usage, as everyone sees the queue.\n";

@@ -28,7 +28,7 @@ setup (void)
     h = harness_new ("wait-reasons");
     cr_assert_not_null (h);
     snprintf (conf, sizeof conf, "%s/segqd.conf", h->dir);
-    s_write_conf ("[defaults]\nmax_running = 1\n");
+    s_write_conf ("[defaults]\nmax_running = 1\n[user " H_USER "]\nmax_gpu_mem = 12G\n");
     const char *extra [] = { "--config", conf, NULL };
     cr_assert_eq (harness_start_broker (h, extra), 0);
 }
@@ -89,6 +89,7 @@ Test (wait_reasons, each_waiting_job_says_why, .init = setup, .fini = teardown, 
     s_wait_note (c, slots, "needs 4 CPU slots; the largest worker offers 2");
     const char *fits [] = { "submit", "sleep", "--gpu-mem", "8G", NULL };
     s_submit (fits, gpu);
+    s_wait_note (c, gpu, "user limit max_running=1 reached");
     char out [8192], err [2048];
     const char *json [] = { "--json", "status", limited, NULL };
     cr_assert_eq (harness_cli (h, out, sizeof out, err, sizeof err, json), 0, "%s", err);
@@ -97,11 +98,16 @@ Test (wait_reasons, each_waiting_job_says_why, .init = setup, .fini = teardown, 
     cr_assert_eq (harness_cli (h, out, sizeof out, err, sizeof err, table), 0, "%s", err);
     cr_assert (strstr (out, "needs 4 CPU slots"), "in the NOTE column: %s", out);
 
-    /* a reload lifts the limit: the limited job starts, no restart */
-    s_write_conf ("[defaults]\nmax_running = 3\n");
+    /* a reload lifts the running limit, no restart: the limited job and
+       one 8G job start; the GPU limit holds the next 8G job */
+    s_write_conf ("[defaults]\nmax_running = 4\n[user " H_USER "]\nmax_gpu_mem = 12G\n");
     harness_signal_broker (h, SIGHUP);
     H_ASSERT (h, harness_wait_state (c, limited, SEGQ_JOB_RUNNING, 20000) == 0,
-              "max_running=3 after SIGHUP");
+              "max_running=4 after SIGHUP");
+    H_ASSERT (h, harness_wait_state (c, gpu, SEGQ_JOB_RUNNING, 20000) == 0, "8G of 12G");
+    char second [SEGQ_JOB_ID_MAX];
+    s_submit (fits, second);
+    s_wait_note (c, second, "user limit max_gpu_mem=12.0 GiB reached (running jobs hold 8.0 GiB)");
     cr_assert_eq (harness_wait_text (h->broker_log, "reloaded the per-user limits", 5000), 0);
     /* a bad file keeps the limits it had, and says why */
     s_write_conf ("[defaults]\nmax_runing = 1\n");
@@ -109,7 +115,7 @@ Test (wait_reasons, each_waiting_job_says_why, .init = setup, .fini = teardown, 
     cr_assert_eq (harness_wait_text (h->broker_log, "max_runing", 5000), 0);
     cr_assert_eq (harness_wait_text (h->broker_log, "the limits stay as they were", 5000), 0);
     segq_client_destroy (&c);
-    const char *cancel [] = { "cancel", running, limited, after, big, slots, gpu, NULL };
+    const char *cancel [] = { "cancel", running, limited, after, big, slots, gpu, second, NULL };
     harness_cli (h, out, sizeof out, err, sizeof err, cancel);
     H_ASSERT_CLEAN_STOP (h);
 }

@@ -35,7 +35,7 @@ def test_sleep_waits_with_progress_and_reports_its_status(
     shown = capsys.readouterr().err.splitlines()
     assert shown[-1].startswith(f"{job.id} [{'#' * 30}] 100% succeeded"), shown
     assert (final.id, final.owner, final.kind, final.state) == (job.id, USER, "sleep", "succeeded")
-    assert final.params == {"seconds": 0.4}
+    assert final.params == {"seconds": 0.4, "busy": False}
     assert final.fraction == 1.0 and final.worker == "w1" and final.exit_code == 0
     assert final.created <= final.started <= final.finished  # type: ignore[operator]
     assert job.cpu_slots == 1 and job.gpu_mem == 0  # the test kinds' default

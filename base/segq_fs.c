@@ -2,6 +2,7 @@
 #include "segq_fs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -98,4 +99,17 @@ segq_fs_walk_entry (const char *root, const char *path, struct stat *st, char *r
         return SEGQ_EINVAL;
     }
     return 0;
+}
+
+int
+segq_fsync_path (const char *path)
+{
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return SEGQ_EIO;
+    int rc = fsync (fd) == 0 ? 0 : SEGQ_EIO;
+    int saved = errno;
+    close (fd);
+    errno = saved;
+    return rc;
 }

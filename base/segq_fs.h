@@ -10,6 +10,10 @@
    SEGQ_E* code with err naming the folder that could not be made. */
 int segq_mkdirs (const char *path, char *err, size_t errlen);
 
+/* Waits until the file or folder at path is on disk (fsync). 0, or
+   SEGQ_EIO (errno says why). */
+int segq_fsync_path (const char *path);
+
 /* What an entry met while walking a folder to upload stands for: *st is
    the entry's own (lstat), or for a symbolic link that of the regular file
    it leads to, which must lie inside the folder (root: the folder's real

@@ -13,6 +13,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 #include "segq_file_sink.h"
+#include "segq_fs.h"
 
 struct segq__artifact_store {
     char *root;       /* DATA/artifacts */
@@ -66,17 +67,6 @@ s_mkdir (const char *path, char *err, size_t errlen)
         return 0;
     snprintf (err, errlen, "cannot create %s: %s", path, strerror (errno));
     return s_errno_code (errno);
-}
-
-static int
-s_fsync_dir (const char *path)
-{
-    int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return SEGQ_EIO;
-    int rc = fsync (fd) == 0 ? 0 : SEGQ_EIO;
-    close (fd);
-    return rc;
 }
 
 segq__artifact_store_t *
@@ -275,7 +265,7 @@ segq__upload_finish (segq__upload_t *self, const char *end_hash,
     self->store->files++;
     self->store->bytes += self->size;
     /* the rename itself must reach the disk before PUT_DONE says stored */
-    if (s_fsync_dir (dir) != 0) {
+    if (segq_fsync_path (dir) != 0) {
         snprintf (err, errlen, "cannot sync folder %s", dir);
         return SEGQ_EIO;
     }

@@ -1,6 +1,7 @@
 /*  backup.c: see backup.h. */
 #include "backup.h"
 #include "segq_error.h"
+#include "segq_fs.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -71,17 +72,6 @@ segq__backup_start (segq__job_store_t *store, const char *path, int *code, char 
     return self;
 }
 
-static int
-s_fsync_path (const char *path, int flags)
-{
-    int fd = open (path, flags | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync (fd);
-    close (fd);
-    return rc;
-}
-
 int
 segq__backup_step (segq__backup_t *self, int pages, char *err, size_t errlen)
 {
@@ -118,8 +108,8 @@ segq__backup_step (segq__backup_t *self, int pages, char *err, size_t errlen)
     struct stat st;
     char dir [4096];
     snprintf (dir, sizeof dir, "%s", self->path);
-    if (s_fsync_path (self->part, O_RDONLY) != 0 || stat (self->part, &st) != 0
-        || rename (self->part, self->path) != 0 || s_fsync_path (dirname (dir), O_RDONLY) != 0) {
+    if (segq_fsync_path (self->part) != 0 || stat (self->part, &st) != 0
+        || rename (self->part, self->path) != 0 || segq_fsync_path (dirname (dir)) != 0) {
         snprintf (err, errlen, "cannot put the backup in place at %s: %s", self->path,
                   strerror (errno));
         return errno == ENOSPC ? SEGQ_ENOSPC : SEGQ_EIO;

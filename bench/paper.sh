@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# bench/paper.sh: the SinGAN-Seg paper's findings, reproduced (or not) on
+# Kvasir-SEG from ../shared/data, with segq-run alone (no broker).
+#
+#   (a) the small-data case: UNet++ trained on N_REAL real pairs, against the
+#       same N_REAL real pairs plus PER_MODEL synthetic pairs from a SinGAN
+#       trained on each of them (the paper: 5 real, 5 x 10 synthetic, about
+#       +30% IoU), both tested on N_TEST held-out real pairs;
+#   (b) real against synthetic-only training on the same held-out test set
+#       (the synthetic set alone is what a lab could share).
+#
+#   bench/paper.sh [CONFIG] [BUILD_DIR] [OUT_DIR]
+#     CONFIG: cpu   sized for the 2-core development machine (a few hours);
+#             quick half an hour there: small SinGANs, a short UNet++ run;
+#             smoke a minute: only checks that the whole chain runs;
+#             paper the published defaults (a GPU: DEVICE=cuda:0).
+#     BUILD_DIR default build/release; OUT_DIR default bench-out/paper-CONFIG.
+#   Environment: DEVICE (cpu), THREADS (2), SEED (0: which pairs train, and
+#   every seed after), DATA (../shared/data/kvasir-seg-256).
+#
+# Prints the table of IoU, F1 (Dice) ... per training set and writes OUT/paper.md
+# (configuration, seeds, commit, the table) and OUT/evaluation/ (segq-run
+# evaluate's metrics.csv, chart.png, examples.png).
+set -euo pipefail
+shopt -s inherit_errexit
+
+config=${1:-cpu}
+build=${2:-build/release}
+here=$(cd "$(dirname "$0")/.." && pwd)
+out=${3:-$here/bench-out/paper-$config}
+data=${DATA:-$here/../shared/data/kvasir-seg-256}
+device=${DEVICE:-cpu}
+threads=${THREADS:-2}
+seed=${SEED:-0}
+segq_run=$build/pipeline/segq-run
+
+case $config in
+  # train: --max-size --niter; generate: pairs per model; evaluate: test
+  # pairs, epochs, image side, batch
+  smoke) max_size=40 niter=30 per_model=4 n_test=20 epochs=4 side=64 batch=4 ;;
+  quick) max_size=96 niter=300 per_model=10 n_test=100 epochs=30 side=96 batch=8 ;;
+  cpu) max_size=128 niter=1000 per_model=10 n_test=200 epochs=100 side=128 batch=8 ;;
+  paper) max_size=250 niter=2000 per_model=10 n_test=200 epochs=300 side=128 batch=8 ;;
+  *) echo "paper.sh: CONFIG is smoke, quick, cpu or paper, not '$config'" >&2; exit 2 ;;
+esac
+n_real=5
+
+[ -x "$segq_run" ] || { echo "paper.sh: no $segq_run (build first: make build)" >&2; exit 2; }
+[ -d "$data/images" ] && [ -d "$data/masks" ] ||
+  { echo "paper.sh: no Kvasir-SEG pairs in $data (../shared/data missing?)" >&2; exit 2; }
+rm -rf "$out"
+mkdir -p "$out/models" "$out/synthetic"
+
+# The pairs: a seeded shuffle of the names; the first N_REAL train, the
+# next N_TEST are the held-out test set. Links, not copies: patient data.
+pick() {
+  ls "$data/images" | python3 -c "
+import random, sys
+names = sorted(line.strip() for line in sys.stdin)
+random.Random($seed).shuffle(names)
+print('\n'.join(names[:$n_real + $n_test]))"
+}
+link_pairs() { # DIR NAMES...
+  local dir=$1 name
+  shift
+  mkdir -p "$dir/images" "$dir/masks"
+  for name in "$@"; do
+    ln -s "$data/images/$name" "$dir/images/$name"
+    ln -s "$data/masks/$name" "$dir/masks/$name"
+  done
+}
+mapfile -t names < <(pick)
+link_pairs "$out/real" "${names[@]:0:n_real}"
+link_pairs "$out/test" "${names[@]:n_real:n_test}"
+
+now() { date +%s; }
+started=$(now)
+echo "paper.sh $config: $n_real real pairs, a SinGAN each (max size $max_size, $niter iterations a scale), $per_model synthetic pairs each, $n_test test pairs, $device, $threads threads"
+common=(--device "$device" --threads "$threads")
+for k in $(seq 0 $((n_real - 1))); do
+  name=${names[$k]}
+  t0=$(now)
+  "$segq_run" train --image "$data/images/$name" --mask "$data/masks/$name" \
+    --out "$out/models/$k" --max-size "$max_size" --niter "$niter" --previews 0 \
+    --seed $((seed + k)) "${common[@]}" >"$out/train-$k.log" 2>&1
+  "$segq_run" generate --model "$out/models/$k/model.safetensors" --count "$per_model" \
+    --out "$out/synthetic/$k" --seed $((seed + 100 + k)) "${common[@]}" >"$out/generate-$k.log" 2>&1
+  echo "  SinGAN $((k + 1))/$n_real ($name): trained and sampled in $(($(now) - t0)) s"
+done
+
+t0=$(now)
+"$segq_run" evaluate --real "$out/real" --test "$out/test" --synthetic singan="$out/synthetic" \
+  --out "$out/evaluation" --epochs "$epochs" --size "$side" --batch "$batch" --seed "$seed" \
+  "${common[@]}" >"$out/evaluate.log" 2>&1
+echo "  UNet++ on real, singan and real+singan: $(($(now) - t0)) s"
+
+# metrics.csv: the mean row of each set (one fold: the fixed test set)
+table=$(python3 - "$out/evaluation/metrics.csv" <<'EOF'
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["fold"] == "mean"]
+keys = ["iou", "f1", "precision", "recall", "accuracy"]
+base = next((float(r["iou"]) for r in rows if r["set"] == "real"), None)
+print("| training set | " + " | ".join(keys) + " | IoU vs real |")
+print("| --- |" + " --- |" * (len(keys) + 1))
+for r in rows:
+    gain = f"{(float(r['iou']) / base - 1) * 100:+.1f}%" if base else "-"
+    print(f"| {r['set']} | " + " | ".join(f"{float(r[k]):.4f}" for k in keys) + f" | {gain} |")
+EOF
+)
+commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
+{
+  echo "# SinGAN-Seg's findings, $config configuration"
+  echo
+  echo "$(date -u +%Y-%m-%d), commit $commit, $(nproc) CPUs, device $device, $threads threads, $(($(now) - started)) s in all."
+  echo "Data: $(basename "$data"), seed $seed: $n_real training pairs (${names[*]:0:n_real}), $n_test held-out test pairs."
+  echo "SinGAN: --max-size $max_size --niter $niter, $per_model pairs each; UNet++: --epochs $epochs --size $side --batch $batch."
+  echo
+  echo "$table"
+} >"$out/paper.md"
+echo
+cat "$out/paper.md"

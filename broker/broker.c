@@ -112,7 +112,6 @@ static void
 s_turn_end (segq_broker_t *self)
 {
     int64_t before = zclock_usecs ();
-    segq__sched_set_now (self->sched, segq__broker_now ());
     if (!self->broken)
         segq__sched_dispatch (self->sched, DISPATCH_MAX, segq__broker_assign, self);
     char err [512] = "";
@@ -294,6 +293,7 @@ static int
 s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
 {
     segq_broker_t *self = arg;
+    segq__sched_set_now (self->sched, segq__broker_now ());
     /* after a long turn (a big artifact's fsync) heartbeats may be waiting
        in the socket: read them before judging anyone silent */
     for (int turns = 0; turns < 8 && (zsock_events (self->router) & ZMQ_POLLIN); turns++)

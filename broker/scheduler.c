@@ -372,7 +372,9 @@ s_decay (const segq__sched_t *self, double age)
 void
 segq__sched_set_now (segq__sched_t *self, double now)
 {
-    if (!(now > self->now))
+    /* each move re-keys every user: a few ms change no one's share, and
+       a busy reactor turns thousands of times a second */
+    if (!(now >= self->now + SEGQ_SCHED_CLOCK_STEP_S))
         return;
     double factor = s_decay (self, now - self->now);
     self->now = now;

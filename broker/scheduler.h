@@ -49,6 +49,8 @@
    Slurm's decay periods): a burst of jobs from users without a past is
    shared out by running work, not by who asked first. */
 #define SEGQ_SCHED_RUNNING_CHARGE_S 300.0
+/* The clock's resolution: a smaller move is ignored (segq__sched_set_now). */
+#define SEGQ_SCHED_CLOCK_STEP_S 0.01
 
 typedef struct segq__sched segq__sched_t;
 typedef struct segq__sched_user segq__sched_user_t;
@@ -106,7 +108,8 @@ segq__sched_limits_t segq__sched_user_limits (const segq__sched_user_t *user);
 
 /* The clock of fair share over time. Usage decays by half every
    half_life seconds (0: the past counts for nothing, only running work).
-   Time only moves forward: an earlier `now` is ignored. Moving it
+   Time only moves forward, by at least SEGQ_SCHED_CLOCK_STEP_S: an
+   earlier or a nearer `now` is ignored. Moving it
    reorders the users (O(users), never O(jobs)). */
 void segq__sched_set_half_life (segq__sched_t *self, double half_life_s);
 void segq__sched_set_now (segq__sched_t *self, double now);

@@ -152,6 +152,20 @@ Test (fairshare, the_clock_never_goes_back, .timeout = 10)
     segq__sched_destroy (&sched);
 }
 
+/* The reactor moves the clock every turn: a move below the resolution
+   must not re-key anyone, and the moves it skipped are not lost. */
+Test (fairshare, the_clock_moves_in_steps, .timeout = 10)
+{
+    segq__sched_t *sched = segq__sched_new ();
+    segq__sched_set_half_life (sched, HOUR);
+    segq__sched_set_now (sched, 100.0);
+    segq__sched_set_now (sched, 100.0 + SEGQ_SCHED_CLOCK_STEP_S / 2);
+    cr_assert_float_eq (segq__sched_now (sched), 100.0, 1e-12);
+    segq__sched_set_now (sched, 100.0 + SEGQ_SCHED_CLOCK_STEP_S);
+    cr_assert_float_eq (segq__sched_now (sched), 100.0 + SEGQ_SCHED_CLOCK_STEP_S, 1e-12);
+    segq__sched_destroy (&sched);
+}
+
 static uint64_t s_max_running = 1;
 
 static segq__sched_limits_t

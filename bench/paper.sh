@@ -16,7 +16,13 @@
 #             paper the published defaults (a GPU: DEVICE=cuda:0).
 #     BUILD_DIR default build/release; OUT_DIR default bench-out/paper-CONFIG.
 #   Environment: DEVICE (cpu), THREADS (2), SEED (0: which pairs train, and
-#   every seed after), DATA (../shared/data/kvasir-seg-256).
+#   every seed after), DATA (../shared/data/kvasir-seg-256), FRESH (1: start
+#   over instead of going on).
+#
+# A run goes on where a stopped one left off (the cpu configuration takes
+# longer than one sitting): finished steps are marked in OUT/done/, and a
+# training that was cut off resumes after its last finished scale. OUT
+# remembers its configuration and refuses to go on with another one.
 #
 # Prints the table of IoU, F1 (Dice) ... per training set and writes OUT/paper.md
 # (configuration, seeds, commit, the table) and OUT/evaluation/ (segq-run
@@ -48,8 +54,15 @@ n_real=5
 [ -x "$segq_run" ] || { echo "paper.sh: no $segq_run (build first: make build)" >&2; exit 2; }
 [ -d "$data/images" ] && [ -d "$data/masks" ] ||
   { echo "paper.sh: no Kvasir-SEG pairs in $data (../shared/data missing?)" >&2; exit 2; }
-rm -rf "$out"
-mkdir -p "$out/models" "$out/synthetic"
+setting="config=$config seed=$seed device=$device data=$data"
+[ "${FRESH:-0}" = 1 ] && rm -rf "$out"
+if [ -e "$out" ] && [ "$(cat "$out/setting" 2>/dev/null)" != "$setting" ]; then
+  echo "paper.sh: $out holds another run ($(cat "$out/setting" 2>/dev/null || echo 'of an older paper.sh'));" \
+    "FRESH=1 starts this one over there, or name another OUT_DIR" >&2
+  exit 2
+fi
+mkdir -p "$out/models" "$out/synthetic" "$out/done"
+echo "$setting" >"$out/setting"
 
 # The pairs: a seeded shuffle of the names; the first N_REAL train, the
 # next N_TEST are the held-out test set. Links, not copies: patient data.
@@ -65,8 +78,8 @@ link_pairs() { # DIR NAMES...
   shift
   mkdir -p "$dir/images" "$dir/masks"
   for name in "$@"; do
-    ln -s "$data/images/$name" "$dir/images/$name"
-    ln -s "$data/masks/$name" "$dir/masks/$name"
+    ln -sfn "$data/images/$name" "$dir/images/$name"
+    ln -sfn "$data/masks/$name" "$dir/masks/$name"
   done
 }
 mapfile -t names < <(pick)
@@ -74,25 +87,49 @@ link_pairs "$out/real" "${names[@]:0:n_real}"
 link_pairs "$out/test" "${names[@]:n_real:n_test}"
 
 now() { date +%s; }
-started=$(now)
+# step NAME COMMAND...: runs it unless a run before finished it; its
+# seconds (of the sitting that finished it) go into its mark
+step() {
+  local name=$1 t0
+  shift
+  [ -f "$out/done/$name" ] && return 0
+  t0=$(now)
+  "$@"
+  echo $(($(now) - t0)) >"$out/done/$name"
+}
+train() { # K
+  local k=$1 name=${names[$1]} resume=()
+  # a checkpoint without a mark: cut off, go on after its last scale
+  if [ -f "$out/models/$k/model.safetensors" ]; then
+    resume=(--resume)
+    echo "paper.sh: going on from the last finished scale" | tee -a "$out/train-$k.log"
+  fi
+  "$segq_run" train --image "$data/images/$name" --mask "$data/masks/$name" \
+    --out "$out/models/$k" --max-size "$max_size" --niter "$niter" --previews 0 \
+    --seed $((seed + k)) "${resume[@]}" "${common[@]}" >>"$out/train-$k.log" 2>&1
+}
+generate() { # K
+  rm -rf "$out/synthetic/$1"
+  "$segq_run" generate --model "$out/models/$1/model.safetensors" --count "$per_model" \
+    --out "$out/synthetic/$1" --seed $((seed + 100 + $1)) "${common[@]}" >"$out/generate-$1.log" 2>&1
+}
+evaluate() {
+  rm -rf "$out/evaluation"
+  "$segq_run" evaluate --real "$out/real" --test "$out/test" --synthetic singan="$out/synthetic" \
+    --out "$out/evaluation" --epochs "$epochs" --size "$side" --batch "$batch" --seed "$seed" \
+    "${common[@]}" >"$out/evaluate.log" 2>&1
+}
+
 echo "paper.sh $config: $n_real real pairs, a SinGAN each (max size $max_size, $niter iterations a scale), $per_model synthetic pairs each, $n_test test pairs, $device, $threads threads"
 common=(--device "$device" --threads "$threads")
 for k in $(seq 0 $((n_real - 1))); do
-  name=${names[$k]}
-  t0=$(now)
-  "$segq_run" train --image "$data/images/$name" --mask "$data/masks/$name" \
-    --out "$out/models/$k" --max-size "$max_size" --niter "$niter" --previews 0 \
-    --seed $((seed + k)) "${common[@]}" >"$out/train-$k.log" 2>&1
-  "$segq_run" generate --model "$out/models/$k/model.safetensors" --count "$per_model" \
-    --out "$out/synthetic/$k" --seed $((seed + 100 + k)) "${common[@]}" >"$out/generate-$k.log" 2>&1
-  echo "  SinGAN $((k + 1))/$n_real ($name): trained and sampled in $(($(now) - t0)) s"
+  step "train-$k" train "$k"
+  step "generate-$k" generate "$k"
+  echo "  SinGAN $((k + 1))/$n_real (${names[$k]}): trained in $(cat "$out/done/train-$k") s," \
+    "sampled in $(cat "$out/done/generate-$k") s"
 done
-
-t0=$(now)
-"$segq_run" evaluate --real "$out/real" --test "$out/test" --synthetic singan="$out/synthetic" \
-  --out "$out/evaluation" --epochs "$epochs" --size "$side" --batch "$batch" --seed "$seed" \
-  "${common[@]}" >"$out/evaluate.log" 2>&1
-echo "  UNet++ on real, singan and real+singan: $(($(now) - t0)) s"
+step evaluate evaluate
+echo "  UNet++ on real, singan and real+singan: $(cat "$out/done/evaluate") s"
 
 # metrics.csv: the mean row of each set (one fold: the fixed test set)
 table=$(python3 - "$out/evaluation/metrics.csv" <<'EOF'
@@ -111,7 +148,9 @@ commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
 {
   echo "# SinGAN-Seg's findings, $config configuration"
   echo
-  echo "$(date -u +%Y-%m-%d), commit $commit, $(nproc) CPUs, device $device, $threads threads, $(($(now) - started)) s in all."
+  echo "$(date -u +%Y-%m-%d), commit $commit, $(nproc) CPUs, device $device, $threads threads," \
+    "$(cat "$out"/done/* | awk '{ s += $1 } END { print s }') s of steps in all" \
+    "($(cat "$out"/train-*.log | grep -c '^paper.sh: going on' || true) training(s) resumed)."
   echo "Data: $(basename "$data"), seed $seed: $n_real training pairs (${names[*]:0:n_real}), $n_test held-out test pairs."
   echo "SinGAN: --max-size $max_size --niter $niter, $per_model pairs each; UNet++: --epochs $epochs --size $side --batch $batch."
   echo

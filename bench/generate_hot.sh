@@ -67,7 +67,7 @@ request() {
   t1=$(now)
   compute=$("$segq" logs "$job" | sed -n 's/^generated .* in \([0-9.]*\) s .*/\1/p' | tail -n 1)
   rm -rf "$dir"
-  echo "$(echo "$t1 - $t0" | bc -l) ${compute:-0}"
+  awk -v t0="$t0" -v t1="$t1" -v c="${compute:-0}" 'BEGIN { print t1 - t0, c }'
 }
 median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
@@ -93,10 +93,12 @@ local_queue_stop
 phase hot warm
 if [ "$big_count" -gt 0 ]; then
   read -r big _ < <(request "$big_count")
-  printf 'hot %d pairs: %.2f s submit to fetched, %.1f pairs/s\n' "$big_count" "$big" \
-    "$(echo "$big_count / $big" | bc -l)"
+  awk -v n="$big_count" -v s="$big" \
+    'BEGIN { printf "hot %d pairs: %.2f s submit to fetched, %.1f pairs/s\n", n, s, n / s }'
 fi
 local_queue_stop
-printf 'fixed cost hot/cold: %.3f (goal on the CPU: at most 0.1); 16 pairs cold/hot: %.2fx\n' \
-  "$(echo "$(cat "$tmp/hot.fixed") / $(cat "$tmp/cold.fixed")" | bc -l)" \
-  "$(echo "$(cat "$tmp/cold.total") / $(cat "$tmp/hot.total")" | bc -l)"
+# awk, not bc: GPU nodes often lack bc
+awk -v hf="$(cat "$tmp/hot.fixed")" -v cf="$(cat "$tmp/cold.fixed")" \
+  -v ht="$(cat "$tmp/hot.total")" -v ct="$(cat "$tmp/cold.total")" 'BEGIN {
+    printf "fixed cost hot/cold: %.3f (goal on the CPU: at most 0.1); 16 pairs cold/hot: %.2fx\n",
+      hf / cf, ct / ht }'

@@ -14,9 +14,11 @@
 #    by torchvision here and converted by deploy/convert_vgg19.py);
 #    6. figures: bench/pipeline_gpu.sh beside the authors' code, and
 #    stylize seconds per step;
-#    7. evaluate seconds per epoch (600 pairs at 128x128).
+#    7. evaluate seconds per epoch (600 pairs at 128x128);
+#    8. the generation service on the GPU, a hot model against a cold one
+#    (bench/generate_hot.sh: 16 pairs fetched, and 500).
 # SEGQ_GPU_CHECK_STEPS="queue evaluate" (names: devices shim queue demo
-# train figures stylize evaluate) runs only those after the build. Prints PASS/FAIL lines
+# train figures stylize evaluate hot) runs only those after the build. Prints PASS/FAIL lines
 # and a summary; logs go to RESULTS_DIR.
 set -uo pipefail
 bundle=$(realpath "${1:?usage: $0 BUNDLE_DIR RESULTS_DIR}")
@@ -125,6 +127,12 @@ if wanted evaluate; then
 step "7. evaluate: seconds per epoch, 600 pairs at 128x128"
 check evaluate_gpu env EPOCHS=2 DEVICE=cuda:0 timeout 300 bench/pipeline_evaluate.sh "$run" "$bundle/data"
 tail -n 1 "$results/evaluate_gpu.log"
+fi
+
+if wanted hot; then
+step "8. the generation service: 16 pairs from a hot model against a cold one, then 500"
+check generate_hot timeout 300 bench/generate_hot.sh "$b" 5 4 auto 50 500
+grep -vE '^(training|\[)' "$results/generate_hot.log" | tail -n 12
 fi
 
 step "done: $failures failure(s) in $(($(date +%s) - t0)) s"

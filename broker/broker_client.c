@@ -329,8 +329,9 @@ s_overlay (segq_broker_t *self, segq_job_info_t *info)
 }
 
 /* Everyone sees the queue (who runs what, and how far), but a job's data
-   (its inputs' and outputs' names and hashes) only those who may read it:
-   a file name can be a patient's. */
+   (its inputs' and outputs' names and hashes, its parameters) only those
+   who may read it: a file name can be a patient's, and so can a model's
+   name, which defaults to its training image's. */
 static void
 s_hide_data (const segq__caller_t *caller, segq_job_info_t *info)
 {
@@ -345,6 +346,7 @@ s_hide_data (const segq__caller_t *caller, segq_job_info_t *info)
     info->inputs = NULL;
     info->outputs = NULL;
     info->n_inputs = info->n_outputs = 0;
+    segq_params_clear (&info->params);
     /* what the job itself said is part of its log: a failure's reason
        ends with its last line of output, a running job's message is its
        progress text; the state (and a waiting job's reason) stay */

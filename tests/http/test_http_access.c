@@ -8,10 +8,10 @@
       data over HTTPS (checked by Python's ssl against the certificate); a
       request without a token is nobody there, even without keys.
     - With keys, a tokenless viewer (on loopback too) sees the queue and
-      none of its data: no input names, no reasons, no models, no
-      thumbnails; bob's token sees no more of alice's; alice's token sees
-      her data and her model's thumbnail, and that fetch is in the audit
-      log.
+      none of its data: no input names, no parameters (a model's name), no
+      reasons, no models, no thumbnails; bob's token sees no more of
+      alice's; alice's token sees her data and her model's thumbnail, and
+      that fetch is in the audit log.
     - What a peer can make it hold is bounded: 16 connections per address
       (the 17th is closed at once), 64 in all (the 65th waits in the listen
       queue until one ends), an idle one closed after 10 s, a request's
@@ -346,6 +346,13 @@ Test (http_access, with_keys_a_viewer_sees_only_what_the_rule_gives, .init = set
     s_jobs_as (BOB_TOKEN, job, failed, false);
     s_jobs_as (ALICE_TOKEN, job, failed, true);
     char *body;
+    /* a model's name is a parameter of its training: alice's data too */
+    cr_assert_eq (s_get ("/api/jobs", BOB_TOKEN, &body, NULL), 200);
+    cr_assert (!strstr (body, "polyp-9"), "bob sees alice's model's name: %s", body);
+    free (body);
+    cr_assert_eq (s_get ("/api/jobs", ALICE_TOKEN, &body, NULL), 200);
+    cr_assert (strstr (body, "polyp-9"), "alice does not see her model's name: %s", body);
+    free (body);
     cr_assert_eq (s_get ("/api/models", NULL, &body, NULL), 200);
     cr_assert_str_eq (body, "[]", "nobody sees models: %s", body);
     free (body);

@@ -49,6 +49,18 @@ s_peer_hex (zframe_t *peer, char out [PEER_HEX])
 
 /* ---- reload after a failed turn ---- */
 
+/* Every transition of a job (jobs.h): counted for the metrics, and an end
+   wakes the STATUS requests waiting for it once the turn has committed. */
+static void
+s_job_changed (void *arg, const segq__job_t *job, int from, int to, double now)
+{
+    segq_broker_t *self = arg;
+    if (self->metrics)
+        segq__metrics_job_changed (self->metrics, job, from, to, now);
+    if (segq_job_state_final ((segq_job_state_t) to))
+        self->job_ended = true;
+}
+
 static int
 s_rebuild (segq_broker_t *self, char *err, size_t errlen)
 {
@@ -67,8 +79,8 @@ s_rebuild (segq_broker_t *self, char *err, size_t errlen)
         .time_limit_s = self->config.default_time_limit_s,
         .orphan_grace_s = self->config.expiry_ms / 1000.0,
         .limits = self->config.limits,
-        .observe = self->metrics ? segq__metrics_job_changed : NULL,
-        .observer = self->metrics,
+        .observe = s_job_changed,
+        .observer = self,
     };
     self->jobs =
         self->sched ? segq__jobs_new (self->store, self->sched, self->artifacts, &config) : NULL;
@@ -135,6 +147,7 @@ s_turn_end (segq_broker_t *self)
         segq__retention_rolled_back (self->retention);
         segq__audit_drop (self->audit);
         segq__broker_flush (self, false);
+        self->job_ended = false; /* rolled back: nothing ended */
         char rebuild_err [512] = "";
         int rebuilt = s_rebuild (self, rebuild_err, sizeof rebuild_err);
         if (rebuilt) {
@@ -155,6 +168,10 @@ s_turn_end (segq_broker_t *self)
         }
         segq__audit_flush (self->audit);
         segq__broker_flush (self, true);
+        if (self->job_ended) {
+            self->job_ended = false;
+            segq__broker_waiters_wake (self);
+        }
     }
     self->stats.send_us += zclock_usecs () - committed;
     self->broken = false;
@@ -512,7 +529,8 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
         || s_bind (self, err, errlen))
         goto fail;
     self->loop = zloop_new ();
-    if (!self->loop || zloop_reader (self->loop, self->router, s_on_socket, self) != 0
+    if (!self->loop || segq__broker_waiters_init (self) != 0
+        || zloop_reader (self->loop, self->router, s_on_socket, self) != 0
         || zloop_timer (self->loop, self->config.heartbeat_ms, 0, s_on_heartbeat, self) < 0
         || (self->config.reload_fd > 0
             && zloop_poller (
@@ -558,6 +576,7 @@ segq_broker_destroy (segq_broker_t **self_p)
         segq__u64map_destroy (&self->transfers);
     }
     segq__http_destroy (&self->http); /* its poller and timer are the loop's */
+    segq__broker_waiters_destroy (self); /* their timers too */
     zloop_destroy (&self->loop);
     zsock_destroy (&self->router);
     segq__auth_destroy (&self->auth);

@@ -371,22 +371,44 @@ segq__broker_job_view (segq_broker_t *self, const segq__caller_t *caller, uint64
 }
 
 void
-segq__broker_on_status (segq_broker_t *self, segq__request_t *req)
+segq__broker_status_answer (segq_broker_t *self, zframe_t *peer, uint64_t req_id,
+                            const segq__caller_t *caller, const uint64_t *ids, size_t count,
+                            bool detail, const char *cursor)
 {
-    const segq_status_t *status = &req->msg->u.status;
-    zframe_t *peer = req->peer;
     segq_msg_t *reply = segq_msg_new (SEGQ_MSG_STATUS_REPLY);
     if (!reply)
         return;
     segq_status_reply_t *r = &reply->u.status_reply;
-    r->req_id = status->req_id;
-    uint64_t ids [STATUS_PAGE_MAX + 1];
-    size_t count = 0;
+    r->req_id = req_id;
     int rc = 0;
+    if (cursor && !(r->cursor = strdup (cursor)))
+        rc = SEGQ_ENOMEM;
+    if (rc == 0 && count && !(r->jobs = calloc (count, sizeof *r->jobs)))
+        rc = SEGQ_ENOMEM;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        rc = segq__broker_job_view (self, caller, ids [i], detail, &r->jobs [i]);
+        r->n_jobs++;
+    }
+    if (rc) {
+        segq_msg_destroy (&reply);
+        segq__broker_error (self, peer, req_id, rc, "cannot read the jobs: %s", segq_strerror (rc));
+        return;
+    }
+    segq__broker_send (self, peer, reply, false);
+}
+
+/* The jobs a STATUS names, or a page of the listing it asks for, into
+   ids; cursor: where the next page starts, "" if none. An error is
+   answered here (false). */
+static bool
+s_status_ids (segq_broker_t *self, zframe_t *peer, const segq_status_t *status, uint64_t *ids,
+              size_t *count, char cursor [SEGQ__JOB_ID_MAX])
+{
+    *count = 0;
+    *cursor = 0;
     /* one rule for jobs named and a page asked for: more is refused, not cut */
     if (status->n_jobs > STATUS_PAGE_MAX || status->limit > STATUS_PAGE_MAX) {
         bool named = status->n_jobs > STATUS_PAGE_MAX;
-        segq_msg_destroy (&reply);
         segq__broker_error (self, peer, status->req_id, SEGQ_ETOOBIG,
                             "%s %zu jobs: a status "
                             "request takes at most %d (%s)",
@@ -394,54 +416,59 @@ segq__broker_on_status (segq_broker_t *self, segq__request_t *req)
                             named ? status->n_jobs : (size_t) status->limit, STATUS_PAGE_MAX,
                             named ? "name them in several requests"
                                   : "page on with the reply's cursor");
-        return;
+        return false;
     }
-    if (status->n_jobs) {
-        for (size_t i = 0; i < status->n_jobs; i++) {
-            ids [count] = segq__job_id_parse (status->jobs [i]);
-            segq__job_brief_t brief;
-            if (!ids [count] || segq__job_store_brief (self->store, ids [count], &brief)) {
-                segq_msg_destroy (&reply);
-                segq__broker_error (self, peer, status->req_id, SEGQ_ENOENT, "unknown job '%s'",
-                                    status->jobs [i]);
-                return;
-            }
-            count++;
+    for (size_t i = 0; i < status->n_jobs; i++) {
+        ids [i] = segq__job_id_parse (status->jobs [i]);
+        segq__job_brief_t brief;
+        if (!ids [i] || segq__job_store_brief (self->store, ids [i], &brief)) {
+            segq__broker_error (self, peer, status->req_id, SEGQ_ENOENT, "unknown job '%s'",
+                                status->jobs [i]);
+            return false;
         }
-    } else {
-        uint32_t limit = status->limit ? status->limit : STATUS_PAGE;
-        uint64_t after = 0;
-        if (status->cursor && !(after = segq__job_id_parse (status->cursor))) {
-            segq_msg_destroy (&reply);
-            segq__broker_error (self, peer, status->req_id, SEGQ_EINVAL, "bad cursor '%s'",
-                                status->cursor);
-            return;
-        }
-        rc = status->newest ? segq__job_store_list_newest (self->store, after, status->user,
-                                                           status->state, limit + 1, ids, &count)
+        *count = i + 1;
+    }
+    if (status->n_jobs)
+        return true;
+    uint32_t limit = status->limit ? status->limit : STATUS_PAGE;
+    uint64_t after = 0;
+    if (status->cursor && !(after = segq__job_id_parse (status->cursor))) {
+        segq__broker_error (self, peer, status->req_id, SEGQ_EINVAL, "bad cursor '%s'",
+                            status->cursor);
+        return false;
+    }
+    int rc = status->newest ? segq__job_store_list_newest (self->store, after, status->user,
+                                                           status->state, limit + 1, ids, count)
                             : segq__job_store_list (self->store, after, status->user, status->state,
-                                                    limit + 1, ids, &count);
-        if (rc == 0 && count > limit) {
-            count = limit;
-            char id [SEGQ__JOB_ID_MAX];
-            segq__job_id_format (ids [count - 1], id);
-            r->cursor = strdup (id);
-        }
-    }
-    if (rc == 0 && count && !(r->jobs = calloc (count, sizeof *r->jobs)))
-        rc = SEGQ_ENOMEM;
-    segq__caller_t caller = segq__broker_caller (self, status->caller);
-    for (size_t i = 0; i < count && rc == 0; i++) {
-        rc = segq__broker_job_view (self, &caller, ids [i], status->detail, &r->jobs [i]);
-        r->n_jobs++;
-    }
+                                                    limit + 1, ids, count);
     if (rc) {
-        segq_msg_destroy (&reply);
         segq__broker_error (self, peer, status->req_id, rc, "cannot read the jobs: %s",
                             segq_strerror (rc));
-        return;
+        return false;
     }
-    segq__broker_send (self, peer, reply, false);
+    if (*count > limit) {
+        *count = limit;
+        segq__job_id_format (ids [*count - 1], cursor);
+    }
+    return true;
+}
+
+void
+segq__broker_on_status (segq_broker_t *self, segq__request_t *req)
+{
+    const segq_status_t *status = &req->msg->u.status;
+    uint64_t ids [STATUS_PAGE_MAX + 1];
+    size_t count;
+    char cursor [SEGQ__JOB_ID_MAX];
+    if (!s_status_ids (self, req->peer, status, ids, &count, cursor))
+        return;
+    segq__caller_t caller = segq__broker_caller (self, status->caller);
+    if (status->n_jobs
+        && segq__broker_waiters_park (self, req->peer, status->req_id, &caller, ids, count,
+                                      status->detail, status->wait_ms))
+        return;
+    segq__broker_status_answer (self, req->peer, status->req_id, &caller, ids, count,
+                                status->detail, *cursor ? cursor : NULL);
 }
 
 static worker_t *

@@ -56,6 +56,8 @@ typedef struct {
     bool durable; /* only true if the turn's commit succeeds */
 } outgoing_t;
 
+typedef struct segq__waiter segq__waiter_t; /* broker_waiters.c */
+
 struct segq_broker {
     segq_broker_config_t config;
     char *data_dir;
@@ -79,6 +81,9 @@ struct segq_broker {
     size_t n_refused;
     outgoing_t *outbox;
     size_t n_out, cap_out;
+    segq__waiter_t **waiters; /* STATUS requests waiting for a job's end */
+    size_t n_waiters;
+    bool job_ended;     /* in this turn: wake the waiters after its commit */
     uint64_t commit_no; /* commits made (retention's queue counts them) */
     struct {            /* totals since start, logged at stop */
         uint64_t turns, messages, commits;
@@ -197,6 +202,11 @@ segq__handler_fn segq__broker_on_put, segq__broker_on_chunk, segq__broker_on_get
    and none of its data unless caller may read it. 0, or a store error. */
 int segq__broker_job_view (segq_broker_t *self, const segq__caller_t *caller, uint64_t number,
                            bool detail, segq_job_info_t *info);
+/* STATUS_REPLY with jobs `ids` as caller may see them (or an ERROR), into
+   the outbox; cursor: where the next page starts, or NULL. */
+void segq__broker_status_answer (segq_broker_t *self, zframe_t *peer, uint64_t req_id,
+                                 const segq__caller_t *caller, const uint64_t *ids, size_t count,
+                                 bool detail, const char *cursor);
 /* Worker w as WORKERS_REPLY shows it (info cleared by the caller). */
 int segq__broker_worker_info (segq_broker_t *self, worker_t *w, segq_worker_info_t *info);
 
@@ -213,5 +223,17 @@ void segq__broker_sweep (segq_broker_t *self);
 /* The backup in progress (if any) ends; its requester is told. */
 void segq__broker_backup_end (segq_broker_t *self, int code, const char *message);
 segq__handler_fn segq__broker_on_drain, segq__broker_on_purge, segq__broker_on_backup;
+
+/* ---- broker_waiters.c: STATUS requests that wait for a job's end ---- */
+
+int segq__broker_waiters_init (segq_broker_t *self);
+void segq__broker_waiters_destroy (segq_broker_t *self);
+/* Keeps the request (true) until one of jobs `ids` ends or wait_ms pass;
+   false: answer it now (no wait asked, one has ended, or too many wait). */
+bool segq__broker_waiters_park (segq_broker_t *self, zframe_t *peer, uint64_t req_id,
+                                const segq__caller_t *caller, const uint64_t *ids, size_t n_ids,
+                                bool detail, int wait_ms);
+/* After a commit that ended jobs: answers those waiting for them. */
+void segq__broker_waiters_wake (segq_broker_t *self);
 
 #endif

@@ -49,6 +49,9 @@ int segq__client_oom (segq_client_t *self);
 /* Send a request (consumed) and wait for the reply its route names; an
    ERROR fails it with the broker's code and message. */
 int segq__client_request (segq_client_t *self, segq_msg_t **req_p, segq_msg_t **reply);
+/* The same, waiting timeout_ms for the reply (<0: the client's timeout). */
+int segq__client_request_within (segq_client_t *self, segq_msg_t **req_p, int timeout_ms,
+                                 segq_msg_t **reply);
 int segq__client_send (segq_client_t *self, segq_msg_t **msg_p);
 /* Wait for the next message that answers req_id (ERROR or a reply with that
    req_id) or that belongs to `transfer` (CHUNK, CREDIT, PUT_DONE); others

@@ -601,6 +601,13 @@ segq__client_wait (segq_client_t *self, uint64_t req_id, uint64_t transfer, int 
 int
 segq__client_request (segq_client_t *self, segq_msg_t **req_p, segq_msg_t **reply)
 {
+    return segq__client_request_within (self, req_p, -1, reply);
+}
+
+int
+segq__client_request_within (segq_client_t *self, segq_msg_t **req_p, int timeout_ms,
+                             segq_msg_t **reply)
+{
     segq_msg_route_t route;
     if (segq_msg_route ((*req_p)->type, &route) != SEGQ_OK || !route.reply) {
         segq_msg_destroy (req_p);
@@ -611,7 +618,7 @@ segq__client_request (segq_client_t *self, segq_msg_t **req_p, segq_msg_t **repl
     int rc = segq__client_send (self, req_p);
     if (rc < 0)
         return rc;
-    rc = segq__client_wait (self, req_id, 0, -1, reply);
+    rc = segq__client_wait (self, req_id, 0, timeout_ms, reply);
     if (rc < 0)
         return rc;
     if ((*reply)->type != type) {
@@ -743,9 +750,9 @@ s_strv_dup (const char *const *v, size_t n)
     return copy;
 }
 
-int
-segq_client_status (segq_client_t *self, const segq_status_query_t *query, const char *cursor,
-                    segq_job_list_t *out)
+static int
+s_status (segq_client_t *self, const segq_status_query_t *query, const char *cursor, int wait_ms,
+          segq_job_list_t *out)
 {
     memset (out, 0, sizeof *out);
     segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_STATUS, NULL);
@@ -766,12 +773,14 @@ segq_client_status (segq_client_t *self, const segq_status_query_t *query, const
     s->limit = query ? query->limit : 0;
     s->detail = query ? query->detail : false;
     s->newest = query ? query->newest : false;
+    s->wait_ms = wait_ms;
     if (oom) {
         segq_msg_destroy (&msg);
         return segq__client_oom (self);
     }
     segq_msg_t *reply;
-    int rc = segq__client_request (self, &msg, &reply);
+    /* a waiting STATUS is answered up to wait_ms later than others */
+    int rc = segq__client_request_within (self, &msg, self->timeout_ms + wait_ms, &reply);
     if (rc < 0)
         return rc;
     /* Take the arrays over from the reply. */
@@ -784,6 +793,28 @@ segq_client_status (segq_client_t *self, const segq_status_query_t *query, const
     r->cursor = NULL;
     segq_msg_destroy (&reply);
     return SEGQ_OK;
+}
+
+int
+segq_client_status (segq_client_t *self, const segq_status_query_t *query, const char *cursor,
+                    segq_job_list_t *out)
+{
+    return s_status (self, query, cursor, 0, out);
+}
+
+int
+segq_client_status_wait (segq_client_t *self, const segq_status_query_t *query, int wait_ms,
+                         segq_job_list_t *out)
+{
+    memset (out, 0, sizeof *out);
+    if (!query || !query->n_jobs)
+        return segq__client_fail (self, SEGQ_EINVAL,
+                                  "a waiting status request names the jobs to wait for");
+    if (wait_ms < 0 || wait_ms > SEGQ_STATUS_WAIT_MAX_MS)
+        return segq__client_fail (self, SEGQ_EINVAL,
+                                  "wait of %d ms: expected 0..%d (ask again to wait longer)",
+                                  wait_ms, SEGQ_STATUS_WAIT_MAX_MS);
+    return s_status (self, query, NULL, wait_ms, out);
 }
 
 int

@@ -182,6 +182,13 @@ typedef struct {
 /* One page of jobs. cursor: NULL for the first page. */
 int segq_client_status (segq_client_t *self, const segq_status_query_t *query, const char *cursor,
                         segq_job_list_t *out);
+/* The named jobs (query->jobs) once one of them has ended, or after
+   wait_ms (0..SEGQ_STATUS_WAIT_MAX_MS) when none has: what a waiting
+   client asks instead of asking again and again. A broker may answer
+   sooner (one that holds many waiting requests already); the jobs are
+   then as they are at that moment. Other filters of query are ignored. */
+int segq_client_status_wait (segq_client_t *self, const segq_status_query_t *query, int wait_ms,
+                             segq_job_list_t *out);
 /* One job by id (SEGQ_ENOENT if the broker does not know it). */
 int segq_client_job (segq_client_t *self, const char *job, bool detail, segq_job_info_t *out);
 void segq_job_list_clear (segq_job_list_t *self);

@@ -243,6 +243,7 @@ static const segq__field_t s_status_fields [] = {
     FIELD (segq_status_t, detail, "detail", BOOL, 0),
     FIELD (segq_status_t, caller, "caller", STR, SEGQ__FL_SHORT),
     FIELD (segq_status_t, newest, "newest", BOOL, 0),
+    RANGED (segq_status_t, wait_ms, "wait", I32, 0, 0, SEGQ_STATUS_WAIT_MAX_MS, 0),
 };
 
 static const segq__field_t s_status_reply_fields [] = {

@@ -151,6 +151,8 @@ typedef struct {
     char *caller;   /* the user asking (replaced by the certificate's name with
                        keys): other users' jobs come without their data's names */
     bool newest;    /* list from the newest job down; cursor: continue below it */
+    int32_t wait_ms; /* with jobs: answer once one has ended, or after this long
+                        (at most SEGQ_STATUS_WAIT_MAX_MS); 0: at once */
 } segq_status_t;
 
 typedef struct {

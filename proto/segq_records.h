@@ -139,6 +139,8 @@ typedef struct {
 /* Most jobs one STATUS may name, and its largest page (`limit`); more is
    refused with SEGQ_ETOOBIG. */
 #define SEGQ_STATUS_MAX 500
+/* The longest a STATUS may wait for one of its jobs to end (`wait`). */
+#define SEGQ_STATUS_WAIT_MAX_MS 60000
 
 /* A priority above this orders a job ahead of fair share: admins only. */
 #define SEGQ_PRIORITY_USER_MAX 1000000

@@ -435,7 +435,7 @@ static const char s_wait_help [] =
     "are; otherwise one line is printed each time a job changes state.\n"
     "exit status: 0 all succeeded; 3 one or more failed or were cancelled; 1 the\n"
     "broker could not be asked (down, or a job unknown).\n"
-    "  --interval MS   how often to ask the broker (default 200)\n"
+    "  --interval MS   how often the progress is shown (default 200); an end is seen at once\n"
     "  --json          print the jobs' final status as a JSON array\n";
 
 static double
@@ -447,10 +447,12 @@ s_now (void)
 }
 
 /* Ask for the jobs not yet final, a batch of ids per request, and update
-   seen/last; with `lines`, print each change of state. */
+   seen/last; with `lines`, print each change of state. wait_ms: when all
+   fit one request, the broker answers once one of them has ended or
+   after this long (segq_client_status_wait), instead of at once. */
 static int
 s_refresh (cli_globals_t *g, segq_client_t *client, const char *const *ids, size_t n,
-           segq_job_state_t *seen, segq_job_info_t *last, bool lines)
+           segq_job_state_t *seen, segq_job_info_t *last, bool lines, int wait_ms)
 {
     enum { BATCH = 256 };
     const char *batch [BATCH];
@@ -468,7 +470,11 @@ s_refresh (cli_globals_t *g, segq_client_t *client, const char *const *ids, size
             segq_job_list_t page;
             if (k == 0)
                 break;
-            if (segq_client_status (client, &q, cursor, &page) < 0) {
+            bool one_request = start == 0 && end == n;
+            int rc = wait_ms > 0 && one_request
+                         ? segq_client_status_wait (client, &q, wait_ms, &page)
+                         : segq_client_status (client, &q, cursor, &page);
+            if (rc < 0) {
                 free (cursor);
                 if (isatty (STDOUT_FILENO) && !g->json)
                     printf ("\n");
@@ -542,10 +548,12 @@ cli_wait (cli_globals_t *g, int argc, char **argv)
         goto done;
     }
     double start = s_now ();
+    int wait_ms = 0; /* the first answer at once: the states as they are */
+    size_t ended = 0;
     for (;;) {
         size_t final = 0, bad = 0;
-        double fraction = 0;
-        if (s_refresh (g, client, ids, n, seen, last, !tty && !g->json) != CLI_OK) {
+        double fraction = 0, asked = s_now ();
+        if (s_refresh (g, client, ids, n, seen, last, !tty && !g->json, wait_ms) != CLI_OK) {
             rc = CLI_FAILED;
             goto done;
         }
@@ -582,7 +590,15 @@ cli_wait (cli_globals_t *g, int argc, char **argv)
             rc = bad ? CLI_JOB_FAILED : CLI_OK;
             break;
         }
-        usleep ((useconds_t) interval_ms * 1000);
+        /* a waiting request answered before the interval without a new
+           end (a broker that does not wait, or holds too many waiting
+           requests): ask again only when the interval is up */
+        double left = (double) interval_ms / 1e3 - (s_now () - asked);
+        if (wait_ms > 0 && final == ended && left > 0)
+            usleep ((useconds_t) (left * 1e6));
+        ended = final;
+        wait_ms =
+            (int) (interval_ms < SEGQ_STATUS_WAIT_MAX_MS ? interval_ms : SEGQ_STATUS_WAIT_MAX_MS);
     }
     if (g->json) {
         json_t *array = json_array ();

@@ -450,6 +450,7 @@ BODIES: dict[MsgType, Struct] = {
             _f("detail", T.BOOL),
             _f("caller", T.ID),
             _f("newest", T.BOOL),
+            _int("wait", 0, 60000),
         ),
         _body(_M.STATUS_REPLY, _REQ, _structs("jobs", JOB), _f("cursor", T.ID)),
         _body(_M.CANCEL, _REQ, _f("user", T.ID, R), _f("jobs", T.TEXTS, R)),

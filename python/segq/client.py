@@ -23,6 +23,7 @@ log = logging.getLogger("segq")
 
 DEFAULT_BROKER = "tcp://127.0.0.1:5555"
 _STATUS_MAX = 500  # jobs one STATUS may name, and its largest page
+_STATUS_WAIT_MAX_MS = 60000  # the longest one STATUS may wait for a job's end
 
 
 class Client:
@@ -205,17 +206,25 @@ class Client:
         pages = self._pages(MsgType.STATUS, query, "jobs", "cursor")
         return [JobStatus.from_wire(j) for j in pages]
 
-    def _status(self, ids: list[str], detail: bool = False) -> dict[str, JobStatus]:
-        """These jobs' statuses by id: one STATUS per 500, pipelined."""
+    def _status(
+        self, ids: list[str], detail: bool = False, wait: float = 0.0
+    ) -> dict[str, JobStatus]:
+        """These jobs' statuses by id: one STATUS per 500, pipelined. wait
+        (seconds, at most 60; ids in one STATUS): the broker answers once one
+        of them has ended, or after this long."""
         t = self._transport
+        body: dict[str, Any] = {"detail": detail}
+        if wait > 0 and len(ids) <= _STATUS_MAX:
+            body["wait"] = min(int(wait * 1000), _STATUS_WAIT_MAX_MS)
         with t.exclusive():
             reqs = [
-                t.send_request(MsgType.STATUS, {"jobs": ids[i : i + _STATUS_MAX], "detail": detail})
+                t.send_request(MsgType.STATUS, {"jobs": ids[i : i + _STATUS_MAX], **body})
                 for i in range(0, len(ids), _STATUS_MAX)
             ]
             found = {}
             for req in reqs:
-                for j in t.reply(MsgType.STATUS, req).body["jobs"]:
+                reply = t.reply(MsgType.STATUS, req, t.timeout + body.get("wait", 0) / 1000)
+                for j in reply.body["jobs"]:
                     found[j["id"]] = JobStatus.from_wire(j)
         missing = [i for i in ids if i not in found]
         if missing:

@@ -191,12 +191,16 @@ class Job:
         progress: show a progress bar (Jupyter, terminal, else a line per
         change). timeout: seconds, None for no limit (Timeout when it is
         still going). check: raise JobFailed when it failed or was cancelled.
+        interval: seconds between progress updates; the broker answers as
+        soon as the job's end is stored, whatever the interval.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         display = Progress(self.id) if progress else None
+        wait = 0.0  # the first answer at once, then the broker's answer at its end
         try:
             while True:
-                status = self.status()
+                asked = time.monotonic()
+                status = self.client._status([self.id], wait=wait)[self.id]
                 if display:
                     display.update(status.fraction, status.state, status.phase or "")
                 if status.final:
@@ -205,7 +209,12 @@ class Job:
                     raise errors.Timeout(
                         f"job {self.id} is still {status.state} after {timeout:g} s"
                     )
-                time.sleep(interval)
+                # a broker that answered a waiting request early (an older one,
+                # or one holding many) is asked again when the interval is up
+                left = interval - (time.monotonic() - asked)
+                if wait and left > 0:
+                    time.sleep(left)
+                wait = interval
         finally:
             if display:
                 display.close()

@@ -135,6 +135,14 @@ def test_usage_counts_the_runs_that_ended(client: segq.Client) -> None:
         client.usage(by="week")
 
 
+def test_wait_sees_the_end_before_its_interval(client: segq.Client) -> None:
+    # the broker holds the waiting STATUS until the job's end is stored
+    job = client.submit("sleep", seconds=0.3)
+    started = time.monotonic()
+    assert job.wait(progress=False, interval=50).state == "succeeded"
+    assert time.monotonic() - started < 40
+
+
 def test_wait_gives_up_at_its_timeout(client: segq.Client) -> None:
     job = client.submit("sleep", seconds=30)
     started = time.monotonic()

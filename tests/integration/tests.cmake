@@ -1,7 +1,7 @@
 # Multi-process integration tests: real segqd and segq-worker processes on
 # loopback, killed for real. They run the binaries of this build tree.
 if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
-  foreach(t queue faults fault_load jobs limits identity protocol stop hold usage wait_reasons)
+  foreach(t queue faults fault_load jobs limits identity protocol stop hold usage wait_reasons wait)
     segq_add_test(NAME test_integration_${t}
       SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c ${CMAKE_CURRENT_LIST_DIR}/harness.c
       LIBS segq_client segq_proto PkgConfig::JANSSON

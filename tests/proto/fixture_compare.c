@@ -480,6 +480,7 @@ s_status (const char *at, const void *expected, const void *got)
     S_BOOL (detail);
     S_STR (caller);
     S_BOOL (newest);
+    S_INT (wait_ms);
 }
 
 S_SIZE (segq_status_reply_t, 32);

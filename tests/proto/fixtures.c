@@ -357,6 +357,7 @@ fixture_msg (segq_msg_type_t type, bool full)
         m->u.status.detail = true;
         m->u.status.caller = s_str ("carol");
         m->u.status.newest = true;
+        m->u.status.wait_ms = 1500;
         break;
     case SEGQ_MSG_STATUS_REPLY:
         m->u.status_reply.req_id = 7;

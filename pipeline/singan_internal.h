@@ -102,6 +102,11 @@ segqt_tensor *segq__pad(segqt_tensor *x, int pad);
  * [-1, 1], clipped. Every resize of the method goes through it: the
  * pyramid and the prev chains of training and generation. */
 segqt_tensor *segq__imresize(segqt_tensor *x, int64_t h, int64_t w, double s);
+/* The same computed in double between the round trips, as their numpy
+ * does: no uint8 level of a later resize flips on a float32 rounding. For
+ * the pyramid, built once; training's and generation's chains run every
+ * iteration and stay float32 (GPUs are slow in double). */
+segqt_tensor *segq__imresize_exact(segqt_tensor *x, int64_t h, int64_t w, double s);
 /* Frees segq__imresize's cached weight matrices (the GPU's are persistent
  * handles, which a captured CUDA graph may use: call it when none is
  * left, as train and generate do when they end, so no tensor outlives

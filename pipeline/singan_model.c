@@ -235,16 +235,16 @@ static void authors_weights(int64_t in, int64_t out, double s, double *m)
     }
 }
 
-/* The weight matrices, per (in, out, s, device): float32 copies of
- * authors_weights; on a GPU also the device tensor (persistent: a CUDA
- * graph's capture can use it but not copy it there). Least recently used
- * entries go first. */
+/* The weight matrices, per (in, out, s, device): authors_weights; on a
+ * GPU also the float32 device tensor (persistent: a CUDA graph's capture
+ * can use it but not copy it there). Least recently used entries go
+ * first. */
 #define RESIZE_CACHE 64
 typedef struct {
     int64_t in, out;
     double s;
     segqt_device dev;
-    float *host;
+    double *host;
     segqt_tensor *t;
     uint64_t used;
 } resize_entry_t;
@@ -263,11 +263,22 @@ void segq__imresize_cache_clear(void)
     pthread_mutex_unlock(&resize_lock);
 }
 
-/* The out x in float32 matrix on dev, owned by the current scope. */
-static segqt_tensor *resize_matrix(int64_t in, int64_t out, double s, segqt_device dev)
+/* The host's out x in matrix as a tensor of type dt on dev. */
+static segqt_tensor *matrix_tensor(const double *host, int64_t in, int64_t out, segqt_dtype dt,
+                                   segqt_device dev)
+{
+    int64_t shape[2] = {out, in};
+    segqt_tensor *m =
+        segqt_from_bytes(host, (size_t)(in * out) * sizeof *host, SEGQT_F64, shape, 2, SEGQT_CPU);
+    return segqt_to_device(dt == SEGQT_F64 ? m : segqt_to_dtype(m, dt), dev);
+}
+
+/* The out x in matrix of type dt (float32 or float64) on dev, owned by the
+ * current scope. */
+static segqt_tensor *resize_matrix(int64_t in, int64_t out, double s, segqt_dtype dt,
+                                   segqt_device dev)
 {
     int gpu = dev.type != SEGQT_DEVICE_CPU;
-    int64_t shape[2] = {out, in};
     segqt_tensor *r = NULL;
     pthread_mutex_lock(&resize_lock);
     resize_entry_t *e = NULL, *old = &resize_cache[0];
@@ -282,18 +293,12 @@ static segqt_tensor *resize_matrix(int64_t in, int64_t out, double s, segqt_devi
             old = c;
     }
     if (!e) {
-        double *m = calloc((size_t)(in * out), sizeof *m);
-        float *host = malloc((size_t)(in * out) * sizeof *host);
-        if (!m || !host) {
-            free(m);
-            free(host);
+        double *host = calloc((size_t)(in * out), sizeof *host);
+        if (!host) {
             pthread_mutex_unlock(&resize_lock);
             return NULL;
         }
-        authors_weights(in, out, s, m);
-        for (int64_t i = 0; i < in * out; i++)
-            host[i] = (float)m[i];
-        free(m);
+        authors_weights(in, out, s, host);
         /* safe under a captured graph: a scale's graph is captured after
          * its eager first iteration made every entry it uses, and a
          * training's few dozen sizes fit, so none of them goes */
@@ -303,11 +308,11 @@ static segqt_tensor *resize_matrix(int64_t in, int64_t out, double s, segqt_devi
         e = old;
     }
     e->used = ++resize_clock;
-    if (!gpu)
-        r = segqt_from_floats(e->host, shape, 2, dev);
+    if (!gpu || dt != SEGQT_F32)
+        r = matrix_tensor(e->host, in, out, dt, dev);
     else {
         if (!e->t) {
-            segqt_tensor *t = segqt_from_floats(e->host, shape, 2, dev);
+            segqt_tensor *t = matrix_tensor(e->host, in, out, dt, dev);
             e->t = t ? segqt_persist(t) : NULL;
         }
         r = e->t ? segqt_alias(e->t) : NULL;
@@ -316,27 +321,42 @@ static segqt_tensor *resize_matrix(int64_t in, int64_t out, double s, segqt_devi
     return r;
 }
 
-segqt_tensor *segq__imresize(segqt_tensor *x, int64_t h, int64_t w, double s)
+/* segq__imresize computing in dt between the uint8 round trip and the
+ * float32 result. */
+static segqt_tensor *imresize_in(segqt_tensor *x, int64_t h, int64_t w, double s, segqt_dtype dt)
 {
     /* the authors' torch2uint8: 255 * clamp((x + 1) / 2, 0, 1), truncated */
     segqt_tensor *u = segqt_mul_scalar(
         segqt_clamp(segqt_mul_scalar(segqt_add_scalar(x, 1.0), 0.5), 0.0, 1.0), 255.0);
-    segqt_tensor *q = segqt_to_dtype(segqt_to_dtype(u, SEGQT_U8), SEGQT_F32);
+    segqt_tensor *q = segqt_to_dtype(segqt_to_dtype(u, SEGQT_U8), dt);
     /* imresize_in skips a factor of 1; otherwise rows, then columns, as
      * they do */
     if (q && s != 1.0) {
         segqt_device dev;
         if (segqt_device_of(q, &dev) != 0)
             return NULL;
-        segqt_tensor *mh = resize_matrix(segqt_size(q, 2), h, s, dev);
-        segqt_tensor *mw = resize_matrix(segqt_size(q, 3), w, s, dev);
+        segqt_tensor *mh = resize_matrix(segqt_size(q, 2), h, s, dt, dev);
+        segqt_tensor *mw = resize_matrix(segqt_size(q, 3), w, s, dt, dev);
         if (!mh || !mw)
             return NULL;
         q = segqt_matmul(segqt_matmul(mh, q), segqt_transpose(mw, 0, 1));
     }
-    /* np2torch: / 255, then norm: (x - 0.5) * 2, clamped */
-    return segqt_clamp(segqt_mul_scalar(segqt_sub_scalar(segqt_div_scalar(q, 255.0), 0.5), 2.0),
-                       -1.0, 1.0);
+    /* np2torch: / 255 (in double there), to float, then norm:
+     * (x - 0.5) * 2, clamped */
+    q = segqt_div_scalar(q, 255.0);
+    if (dt != SEGQT_F32)
+        q = segqt_to_dtype(q, SEGQT_F32);
+    return segqt_clamp(segqt_mul_scalar(segqt_sub_scalar(q, 0.5), 2.0), -1.0, 1.0);
+}
+
+segqt_tensor *segq__imresize(segqt_tensor *x, int64_t h, int64_t w, double s)
+{
+    return imresize_in(x, h, w, s, SEGQT_F32);
+}
+
+segqt_tensor *segq__imresize_exact(segqt_tensor *x, int64_t h, int64_t w, double s)
+{
+    return imresize_in(x, h, w, s, SEGQT_F64);
 }
 
 segqt_tensor *segq__upsample_to(segqt_tensor *x, double r, int64_t h, int64_t w)

@@ -173,10 +173,10 @@ static int make_reals(const pair_t *p, const segq_pyramid_t *pyr, segqt_device d
      * image resized by scale1, and each scale from that by r^(stop - n) */
     x = segqt_mul_scalar(segqt_sub_scalar(x, 0.5), 2.0);
     if (x)
-        x = segq__imresize(x, pyr->height, pyr->width, pyr->scale1);
+        x = segq__imresize_exact(x, pyr->height, pyr->width, pyr->scale1);
     for (int s = 0; s <= pyr->stop_scale && rc == 0; s++) {
         double factor = pow(pyr->r, pyr->stop_scale - s);
-        segqt_tensor *r = segqt_contiguous(segq__imresize(x, pyr->h[s], pyr->w[s], factor));
+        segqt_tensor *r = segqt_contiguous(segq__imresize_exact(x, pyr->h[s], pyr->w[s], factor));
         if (!r)
             rc = segq__torch_fail(err, errlen, "building the image pyramid");
         else

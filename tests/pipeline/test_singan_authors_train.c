@@ -20,15 +20,17 @@
  *
  * Compared (authors_train.py), with the largest differences measured over
  * seeds 1-8 (3 in the test), in [-1, 1] or levels of 255:
- *   pyramid inside the image       1.18 levels (mean 0.027): their resizer
- *                                  works in float64, segq in float32,
- *                                  before a uint8 truncation
- *   pyramid on its border          1.15 levels (0.635 when segq resized
+ *   pyramid inside the image       0: resized in double, as their numpy
+ *                                  (1.18 levels, mean 0.027, in float32,
+ *                                  whose roundings their uint8 truncation
+ *                                  turned into levels)
+ *   pyramid on its border          0 (0.635 when segq resized
  *       with ATen's antialiased bicubic, which renormalises the kernel
  *       where they mirror the image; the last row of this pyramid samples
  *       mostly outside the image: ceil(529 * 40 / 622) = 35 rows for
  *       34.02); their prev chains use their own imresize
- *   prevs (their draw_concat)      1.13 levels (mean 0.0008)
+ *   prevs (their draw_concat)      1.11 levels (mean 0.0004): the chains
+ *                                  stay float32, for the GPU's sake
  *   noise_amp                      1.4e-7 relative
  *   z_opt                          0 (the same draws)
  *   G and D, 1 iteration, lr 5e-5  update off by 1.8e-4, size 4.2e-5,
@@ -37,7 +39,8 @@
  *                                  authors against themselves, initial
  *                                  weights one ulp apart: 0.26, 0.065,
  *                                  0.0044, 0.06)
- *   generated sample               1.12 levels (mean 0.003)
+ *   generated sample               7.6e-7 (1.12 levels, mean 0.003, with
+ *                                  the float32 pyramid)
  *
  * Deliberate breakages of segq (each tried on seed 3, then undone), and
  * what failed (1: the one-iteration run, 8: the other):

@@ -7,7 +7,11 @@
 #       trained on each of them (the paper: 5 real, 5 x 10 synthetic, about
 #       +30% IoU), both tested on N_TEST held-out real pairs;
 #   (b) real against synthetic-only training on the same held-out test set
-#       (the synthetic set alone is what a lab could share).
+#       (the synthetic set alone is what a lab could share); with VGG19
+#       weights, also the synthetic pairs in their real image's style
+#       (segq-run stylize), alone and beside the real pairs. The paper's (b)
+#       ran k folds over all of Kvasir-SEG, a SinGAN per image: here one
+#       fixed held-out test set serves both.
 #
 #   bench/paper.sh [CONFIG] [BUILD_DIR] [OUT_DIR]
 #     CONFIG: cpu   sized for the 2-core development machine (a few hours);
@@ -17,7 +21,8 @@
 #     BUILD_DIR default build/release; OUT_DIR default bench-out/paper-CONFIG.
 #   Environment: DEVICE (cpu), THREADS (2), SEED (0: which pairs train, and
 #   every seed after), DATA (../shared/data/kvasir-seg-256), FRESH (1: start
-#   over instead of going on).
+#   over instead of going on), VGG19 (ImageNet weights as safetensors,
+#   deploy/convert_vgg19.py: adds the stylized sets).
 #
 # A run goes on where a stopped one left off (the cpu configuration takes
 # longer than one sitting): finished steps are marked in OUT/done/, and a
@@ -43,10 +48,10 @@ segq_run=$build/pipeline/segq-run
 case $config in
   # train: --max-size --niter; generate: pairs per model; evaluate: test
   # pairs, epochs, image side, batch
-  smoke) max_size=40 niter=30 per_model=4 n_test=20 epochs=4 side=64 batch=4 ;;
-  quick) max_size=96 niter=300 per_model=10 n_test=100 epochs=30 side=96 batch=8 ;;
-  cpu) max_size=128 niter=1000 per_model=10 n_test=200 epochs=100 side=128 batch=8 ;;
-  paper) max_size=250 niter=2000 per_model=10 n_test=200 epochs=300 side=128 batch=8 ;;
+  smoke) max_size=40 niter=30 per_model=4 n_test=20 epochs=4 side=64 batch=4 style_steps=5 ;;
+  quick) max_size=96 niter=300 per_model=10 n_test=100 epochs=30 side=96 batch=8 style_steps=200 ;;
+  cpu) max_size=128 niter=1000 per_model=10 n_test=200 epochs=100 side=128 batch=8 style_steps=500 ;;
+  paper) max_size=250 niter=2000 per_model=10 n_test=200 epochs=300 side=128 batch=8 style_steps=1000 ;;
   *) echo "paper.sh: CONFIG is smoke, quick, cpu or paper, not '$config'" >&2; exit 2 ;;
 esac
 n_real=5
@@ -54,7 +59,9 @@ n_real=5
 [ -x "$segq_run" ] || { echo "paper.sh: no $segq_run (build first: make build)" >&2; exit 2; }
 [ -d "$data/images" ] && [ -d "$data/masks" ] ||
   { echo "paper.sh: no Kvasir-SEG pairs in $data (../shared/data missing?)" >&2; exit 2; }
-setting="config=$config seed=$seed device=$device data=$data"
+vgg19=${VGG19:-}
+[ -z "$vgg19" ] || [ -f "$vgg19" ] || { echo "paper.sh: VGG19=$vgg19: no such file" >&2; exit 2; }
+setting="config=$config seed=$seed device=$device data=$data vgg19=${vgg19:-none}"
 [ "${FRESH:-0}" = 1 ] && rm -rf "$out"
 if [ -e "$out" ] && [ "$(cat "$out/setting" 2>/dev/null)" != "$setting" ]; then
   echo "paper.sh: $out holds another run ($(cat "$out/setting" 2>/dev/null || echo 'of an older paper.sh'));" \
@@ -113,9 +120,18 @@ generate() { # K
   "$segq_run" generate --model "$out/models/$1/model.safetensors" --count "$per_model" \
     --out "$out/synthetic/$1" --seed $((seed + 100 + $1)) "${common[@]}" >"$out/generate-$1.log" 2>&1
 }
+stylize() { # K: the synthetic pairs in the style of the image they came from
+  rm -rf "$out/stylized/$1"
+  mkdir -p "$out/stylized"
+  "$segq_run" stylize --content "$out/synthetic/$1" --style "$data/images/${names[$1]}" \
+    --vgg19 "$vgg19" --out "$out/stylized/$1" --steps "$style_steps" \
+    "${common[@]}" >"$out/stylize-$1.log" 2>&1
+}
 evaluate() {
+  local sets=(--synthetic singan="$out/synthetic")
+  [ -z "$vgg19" ] || sets+=(--synthetic stylized="$out/stylized")
   rm -rf "$out/evaluation"
-  "$segq_run" evaluate --real "$out/real" --test "$out/test" --synthetic singan="$out/synthetic" \
+  "$segq_run" evaluate --real "$out/real" --test "$out/test" "${sets[@]}" \
     --out "$out/evaluation" --epochs "$epochs" --size "$side" --batch "$batch" --seed "$seed" \
     "${common[@]}" >"$out/evaluate.log" 2>&1
 }
@@ -125,11 +141,12 @@ common=(--device "$device" --threads "$threads")
 for k in $(seq 0 $((n_real - 1))); do
   step "train-$k" train "$k"
   step "generate-$k" generate "$k"
+  [ -z "$vgg19" ] || step "stylize-$k" stylize "$k"
   echo "  SinGAN $((k + 1))/$n_real (${names[$k]}): trained in $(cat "$out/done/train-$k") s," \
-    "sampled in $(cat "$out/done/generate-$k") s"
+    "sampled in $(cat "$out/done/generate-$k") s${vgg19:+, stylized in $(cat "$out/done/stylize-$k") s}"
 done
 step evaluate evaluate
-echo "  UNet++ on real, singan and real+singan: $(cat "$out/done/evaluate") s"
+echo "  UNet++ on each training set: $(cat "$out/done/evaluate") s"
 
 # metrics.csv: the mean row of each set (one fold: the fixed test set)
 table=$(python3 - "$out/evaluation/metrics.csv" <<'EOF'
@@ -153,6 +170,7 @@ commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
     "($(cat "$out"/train-*.log | grep -c '^paper.sh: going on' || true) training(s) resumed)."
   echo "Data: $(basename "$data"), seed $seed: $n_real training pairs (${names[*]:0:n_real}), $n_test held-out test pairs."
   echo "SinGAN: --max-size $max_size --niter $niter, $per_model pairs each; UNet++: --epochs $epochs --size $side --batch $batch."
+  [ -z "$vgg19" ] || echo "Stylized: segq-run stylize --steps $style_steps, each pair in its real image's style, VGG19 $(basename "$vgg19")."
   echo
   echo "$table"
 } >"$out/paper.md"

@@ -362,18 +362,24 @@ async def wait_all(
     """Waits until every job has ended; their final statuses, in order.
 
     The jobs are asked about together (one STATUS per client and poll, in
-    a thread so the event loop runs on). check: raise JobFailed for the
+    a thread so the event loop runs on; with one client, the broker answers
+    as soon as one of them has ended). check: raise JobFailed for the
     first that failed or was cancelled, once all have ended.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     last: dict[Job, JobStatus] = {}
     display = Progress(f"{len(jobs)} jobs") if progress else None
+    wait = 0.0  # the first answers at once
     try:
         while True:
+            asked, ended = time.monotonic(), sum(s.final for s in last.values())
             pending = [job for job in jobs if job not in last or not last[job].final]
-            for client in {job.client for job in pending}:
+            clients = {job.client for job in pending}
+            for client in clients:
                 ids = [job.id for job in pending if job.client is client]
-                found = await asyncio.to_thread(client._status, ids)
+                found = await asyncio.to_thread(
+                    client._status, ids, False, wait if len(clients) == 1 else 0.0
+                )
                 last.update({job: found[job.id] for job in pending if job.client is client})
             done = [last[job] for job in jobs if last[job].final]
             if display:
@@ -390,7 +396,12 @@ async def wait_all(
                 raise errors.Timeout(
                     f"{len(jobs) - len(done)} of {len(jobs)} jobs still going after {timeout:g} s"
                 )
-            await asyncio.sleep(interval)
+            # polled (several clients) or answered early with no new end:
+            # ask again when the interval is up
+            left = interval - (time.monotonic() - asked)
+            if len(done) == ended and left > 0 and (wait or len(clients) > 1):
+                await asyncio.sleep(left)
+            wait = interval
     finally:
         if display:
             display.close()

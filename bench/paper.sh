@@ -70,6 +70,9 @@ if [ -e "$out" ] && [ "$(cat "$out/setting" 2>/dev/null)" != "$setting" ]; then
 fi
 mkdir -p "$out/models" "$out/synthetic" "$out/done"
 echo "$setting" >"$out/setting"
+# the checkout's commit at each start (a run that goes on may span several)
+commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ "$(tail -n 1 "$out/commits" 2>/dev/null)" = "$commit" ] || echo "$commit" >>"$out/commits"
 
 # The pairs: a seeded shuffle of the names; the first N_REAL train, the
 # next N_TEST are the held-out test set. Links, not copies: patient data.
@@ -161,11 +164,10 @@ for r in rows:
     print(f"| {r['set']} | " + " | ".join(f"{float(r[k]):.4f}" for k in keys) + f" | {gain} |")
 EOF
 )
-commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
 {
   echo "# SinGAN-Seg's findings, $config configuration"
   echo
-  echo "$(date -u +%Y-%m-%d), commit $commit, $(nproc) CPUs, device $device, $threads threads," \
+  echo "$(date -u +%Y-%m-%d), commit $(paste -sd, "$out/commits"), $(nproc) CPUs, device $device, $threads threads," \
     "$(cat "$out"/done/* | awk '{ s += $1 } END { print s }') s of steps in all" \
     "($(cat "$out"/train-*.log | grep -c '^paper.sh: going on' || true) training(s) resumed)."
   echo "Data: $(basename "$data"), seed $seed: $n_real training pairs (${names[*]:0:n_real}), $n_test held-out test pairs."

@@ -22,16 +22,18 @@
 #   Environment: DEVICE (cpu), THREADS (2), SEED (0: which pairs train, and
 #   every seed after), DATA (../shared/data/kvasir-seg-256), FRESH (1: start
 #   over instead of going on), VGG19 (ImageNet weights as safetensors,
-#   deploy/convert_vgg19.py: adds the stylized sets).
+#   deploy/convert_vgg19.py: adds the stylized sets), PYTHON (/usr/bin/python3,
+#   with matplotlib for the chart).
 #
 # A run goes on where a stopped one left off (the cpu configuration takes
 # longer than one sitting): finished steps are marked in OUT/done/, and a
 # training that was cut off resumes after its last finished scale. OUT
 # remembers its configuration and refuses to go on with another one.
 #
-# Prints the table of IoU, F1 (Dice) ... per training set and writes OUT/paper.md
-# (configuration, seeds, commit, the table) and OUT/evaluation/ (segq-run
-# evaluate's metrics.csv, chart.png, examples.png).
+# Prints the table of IoU, F1 (Dice) ... per training set (mean and spread
+# over the UNet++ seeds) and writes OUT/paper.md (configuration, seeds,
+# commit, the table), its chart OUT/paper.png, and OUT/evaluation/seed-U/ (segq-run evaluate's
+# metrics.csv, chart.png, examples.png).
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -47,11 +49,13 @@ segq_run=$build/pipeline/segq-run
 
 case $config in
   # train: --max-size --niter; generate: pairs per model; evaluate: test
-  # pairs, epochs, image side, batch
-  smoke) max_size=40 niter=30 per_model=4 n_test=20 epochs=4 side=64 batch=4 style_steps=5 ;;
-  quick) max_size=96 niter=300 per_model=10 n_test=100 epochs=30 side=96 batch=8 style_steps=200 ;;
-  cpu) max_size=128 niter=1000 per_model=10 n_test=200 epochs=100 side=128 batch=8 style_steps=500 ;;
-  paper) max_size=250 niter=2000 per_model=10 n_test=200 epochs=300 side=128 batch=8 style_steps=1000 ;;
+  # pairs, epochs, image side, batch; stylize: steps; unets: each set is
+  # trained with this many seeds (with 5 real pairs one seed's figure is
+  # mostly the seed's)
+  smoke) max_size=40 niter=30 per_model=4 n_test=20 epochs=4 side=64 batch=4 style_steps=5 unets=2 ;;
+  quick) max_size=96 niter=300 per_model=10 n_test=100 epochs=30 side=96 batch=8 style_steps=200 unets=3 ;;
+  cpu) max_size=128 niter=1000 per_model=10 n_test=200 epochs=100 side=128 batch=8 style_steps=500 unets=3 ;;
+  paper) max_size=250 niter=2000 per_model=10 n_test=200 epochs=300 side=128 batch=8 style_steps=1000 unets=3 ;;
   *) echo "paper.sh: CONFIG is smoke, quick, cpu or paper, not '$config'" >&2; exit 2 ;;
 esac
 n_real=5
@@ -130,13 +134,14 @@ stylize() { # K: the synthetic pairs in the style of the image they came from
     --vgg19 "$vgg19" --out "$out/stylized/$1" --steps "$style_steps" \
     "${common[@]}" >"$out/stylize-$1.log" 2>&1
 }
-evaluate() {
+evaluate() { # U: the UNet++ seed's number
   local sets=(--synthetic singan="$out/synthetic")
   [ -z "$vgg19" ] || sets+=(--synthetic stylized="$out/stylized")
-  rm -rf "$out/evaluation"
+  rm -rf "$out/evaluation/seed-$1"
+  mkdir -p "$out/evaluation"
   "$segq_run" evaluate --real "$out/real" --test "$out/test" "${sets[@]}" \
-    --out "$out/evaluation" --epochs "$epochs" --size "$side" --batch "$batch" --seed "$seed" \
-    "${common[@]}" >"$out/evaluate.log" 2>&1
+    --out "$out/evaluation/seed-$1" --epochs "$epochs" --size "$side" --batch "$batch" \
+    --seed $((seed + $1)) "${common[@]}" >"$out/evaluate-$1.log" 2>&1
 }
 
 echo "paper.sh $config: $n_real real pairs, a SinGAN each (max size $max_size, $niter iterations a scale), $per_model synthetic pairs each, $n_test test pairs, $device, $threads threads"
@@ -148,22 +153,13 @@ for k in $(seq 0 $((n_real - 1))); do
   echo "  SinGAN $((k + 1))/$n_real (${names[$k]}): trained in $(cat "$out/done/train-$k") s," \
     "sampled in $(cat "$out/done/generate-$k") s${vgg19:+, stylized in $(cat "$out/done/stylize-$k") s}"
 done
-step evaluate evaluate
-echo "  UNet++ on each training set: $(cat "$out/done/evaluate") s"
+for u in $(seq 0 $((unets - 1))); do
+  step "evaluate-$u" evaluate "$u"
+  echo "  UNet++ seed $((seed + u)) on each training set: $(cat "$out/done/evaluate-$u") s"
+done
 
-# metrics.csv: the mean row of each set (one fold: the fixed test set)
-table=$(python3 - "$out/evaluation/metrics.csv" <<'EOF'
-import csv, sys
-rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["fold"] == "mean"]
-keys = ["iou", "f1", "precision", "recall", "accuracy"]
-base = next((float(r["iou"]) for r in rows if r["set"] == "real"), None)
-print("| training set | " + " | ".join(keys) + " | IoU vs real |")
-print("| --- |" + " --- |" * (len(keys) + 1))
-for r in rows:
-    gain = f"{(float(r['iou']) / base - 1) * 100:+.1f}%" if base else "-"
-    print(f"| {r['set']} | " + " | ".join(f"{float(r[k]):.4f}" for k in keys) + f" | {gain} |")
-EOF
-)
+table=$("${PYTHON:-/usr/bin/python3}" "$here/bench/paper_table.py" "$out"/evaluation/seed-*/metrics.csv \
+  --chart "$out/paper.png")
 {
   echo "# SinGAN-Seg's findings, $config configuration"
   echo
@@ -171,7 +167,7 @@ EOF
     "$(cat "$out"/done/* | awk '{ s += $1 } END { print s }') s of steps in all" \
     "($(cat "$out"/train-*.log | grep -c '^paper.sh: going on' || true) training(s) resumed)."
   echo "Data: $(basename "$data"), seed $seed: $n_real training pairs (${names[*]:0:n_real}), $n_test held-out test pairs."
-  echo "SinGAN: --max-size $max_size --niter $niter, $per_model pairs each; UNet++: --epochs $epochs --size $side --batch $batch."
+  echo "SinGAN: --max-size $max_size --niter $niter, $per_model pairs each; UNet++: --epochs $epochs --size $side --batch $batch, seeds $seed..$((seed + unets - 1))."
   [ -z "$vgg19" ] || echo "Stylized: segq-run stylize --steps $style_steps, each pair in its real image's style, VGG19 $(basename "$vgg19")."
   echo
   echo "$table"

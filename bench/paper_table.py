@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""bench/paper_table.py: the table of bench/paper.sh from segq-run evaluate's
+metrics.csv of several UNet++ seeds (one fixed test set each).
+
+    bench/paper_table.py SEED0/metrics.csv SEED1/metrics.csv ... [--chart OUT.png]
+
+Prints a Markdown table: per training set, each metric's mean over the
+seeds with its spread (sample standard deviation), and the IoU against the
+real set's: of the means, and the range of the per-seed ratios. --chart
+writes a bar chart of IoU and F1 per training set with one dot per seed.
+"""
+import csv
+import statistics
+import sys
+
+KEYS = ["iou", "f1", "precision", "recall", "accuracy"]
+
+
+def read(paths):
+    """{set: {metric: [value per seed]}}, sets in the order they appear."""
+    sets = {}
+    for path in paths:
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                if row["fold"] != "mean":
+                    continue
+                per = sets.setdefault(row["set"], {k: [] for k in KEYS})
+                for k in KEYS:
+                    per[k].append(float(row[k]))
+    return sets
+
+
+def cell(values):
+    if len(values) < 2:
+        return f"{values[0]:.4f}"
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+
+def table(sets):
+    lines = [
+        "| training set | " + " | ".join(KEYS) + " | IoU vs real (of the means; per seed) |",
+        "| --- |" + " --- |" * (len(KEYS) + 1),
+    ]
+    base = sets.get("real", {}).get("iou")
+    for name, per in sets.items():
+        gain = "-"
+        if base:
+            ratios = [o / b - 1 for o, b in zip(per["iou"], base)]
+            gain = f"{(statistics.mean(per['iou']) / statistics.mean(base) - 1) * 100:+.1f}%"
+            if len(ratios) > 1:
+                gain += f" ({min(ratios) * 100:+.0f}% .. {max(ratios) * 100:+.0f}%)"
+        lines.append(f"| {name} | " + " | ".join(cell(per[k]) for k in KEYS) + f" | {gain} |")
+    return "\n".join(lines)
+
+
+def chart(sets, path):
+    try:
+        import matplotlib
+    except ImportError:
+        print(f"paper_table.py: no matplotlib here: no chart {path}", file=sys.stderr)
+        return
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(sets)
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
+    width = 0.38
+    for i, key in enumerate(["iou", "f1"]):
+        xs = [n + (i - 0.5) * width for n in range(len(names))]
+        means = [statistics.mean(sets[s][key]) for s in names]
+        ax.bar(xs, means, width, label="IoU" if key == "iou" else "F1 (Dice)")
+        for x, s in zip(xs, names):
+            ax.plot([x] * len(sets[s][key]), sets[s][key], "k.", markersize=4)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names)
+    ax.set_ylabel("on the held-out real test set")
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left")
+    ax.set_title("UNet++ by training set: bars the mean, dots each seed")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def main(argv):
+    out = None
+    if "--chart" in argv:
+        i = argv.index("--chart")
+        out = argv[i + 1]
+        argv = argv[:i] + argv[i + 2 :]
+    if not argv:
+        sys.exit("usage: paper_table.py METRICS.csv... [--chart OUT.png]")
+    sets = read(argv)
+    print(table(sets))
+    if out:
+        chart(sets, out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -9,15 +9,18 @@
     at that moment, through the same access rule.
 
     What a peer can make the broker hold is bounded: WAITERS_MAX requests
-    in all and WAITERS_PER_PEER of one connection; past that a STATUS is
-    answered at once, and its client asks again later as it would have. A
-    client that went away is answered into the void when its time is up. */
+    and WAITING_JOBS_MAX jobs named in all (each commit that ended a job
+    looks them all up), WAITERS_PER_PEER requests of one connection; past
+    that a STATUS is answered at once, and its client asks again later as
+    it would have. A client that went away is answered into the void when
+    its time is up. */
 #include "broker_internal.h"
 #include <stdlib.h>
 #include <string.h>
 
 #define WAITERS_MAX      256
 #define WAITERS_PER_PEER 8
+#define WAITING_JOBS_MAX 2048
 
 struct segq__waiter {
     segq_broker_t *broker;
@@ -86,13 +89,16 @@ s_on_time_up (zloop_t *loop, int timer, void *arg)
     return 0;
 }
 
-static size_t
-s_of_peer (const segq_broker_t *self, zframe_t *peer)
+/* Whether one more request of peer, naming n_ids jobs, may wait. */
+static bool
+s_room_for (const segq_broker_t *self, zframe_t *peer, size_t n_ids)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < self->n_waiters; i++)
-        n += zframe_eq (self->waiters [i]->peer, peer);
-    return n;
+    size_t of_peer = 0, jobs = n_ids;
+    for (size_t i = 0; i < self->n_waiters; i++) {
+        of_peer += zframe_eq (self->waiters [i]->peer, peer);
+        jobs += self->waiters [i]->n_ids;
+    }
+    return self->n_waiters < WAITERS_MAX && of_peer < WAITERS_PER_PEER && jobs <= WAITING_JOBS_MAX;
 }
 
 bool
@@ -100,8 +106,7 @@ segq__broker_waiters_park (segq_broker_t *self, zframe_t *peer, uint64_t req_id,
                            const segq__caller_t *caller, const uint64_t *ids, size_t n_ids,
                            bool detail, int wait_ms)
 {
-    if (wait_ms <= 0 || n_ids == 0 || self->n_waiters >= WAITERS_MAX
-        || s_of_peer (self, peer) >= WAITERS_PER_PEER)
+    if (wait_ms <= 0 || n_ids == 0 || !s_room_for (self, peer, n_ids))
         return false;
     for (size_t i = 0; i < n_ids; i++)
         if (!segq__jobs_find (self->jobs, ids [i]))

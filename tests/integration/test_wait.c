@@ -2,9 +2,11 @@
     with real processes: the broker answers when one of the named jobs has
     ended, not before, or when the time is up; a job that has ended
     already is answered at once; one connection holds at most 8 waiting
-    requests (the 9th is answered at once); a broker that stops with
-    requests still waiting stops clean. */
+    requests (the 9th is answered at once), and all together name at most
+    2048 jobs; a broker that stops with requests still waiting stops
+    clean. */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -96,39 +98,77 @@ Test (wait, without_an_end_the_answer_comes_when_the_time_is_up, .init = setup, 
     H_ASSERT_CLEAN_STOP (h);
 }
 
-/* STATUS{req, jobs: [job], wait} on a raw connection: many may wait at once. */
+/* STATUS{req, jobs, wait} on a raw connection: many may wait at once. */
 static void
-s_send_status (zsock_t *sock, uint64_t req, const char *job, int32_t wait_ms)
+s_send_status (zsock_t *sock, uint64_t req, char (*jobs) [SEGQ_JOB_ID_MAX], size_t n,
+               int32_t wait_ms)
 {
     segq_msg_t *msg = segq_msg_new (SEGQ_MSG_STATUS);
     cr_assert_not_null (msg);
     msg->u.status.req_id = req;
-    msg->u.status.jobs = calloc (1, sizeof (char *));
-    msg->u.status.jobs [0] = strdup (job);
-    msg->u.status.n_jobs = 1;
+    msg->u.status.jobs = calloc (n, sizeof (char *));
+    for (size_t i = 0; i < n; i++)
+        msg->u.status.jobs [i] = strdup (jobs [i]);
+    msg->u.status.n_jobs = n;
     msg->u.status.wait_ms = wait_ms;
     cr_assert_eq (segq_msg_send (&msg, sock, NULL), 0);
 }
 
-Test (wait, a_connection_holds_at_most_eight_waiting_requests, .init = setup, .fini = teardown,
-      .timeout = 120)
+/* The first reply on sock: a STATUS_REPLY to request `req`. */
+static void
+s_expect_reply (zsock_t *sock, uint64_t req)
 {
-    char job [SEGQ_JOB_ID_MAX];
-    s_submit ("1", job); /* queued: nothing ends */
-    zsock_t *sock = zsock_new_dealer (h->endpoint);
-    cr_assert_not_null (sock);
-    zsock_set_rcvtimeo (sock, 20000);
-    for (uint64_t req = 1; req <= 9; req++)
-        s_send_status (sock, req, job, 50000);
     segq_msg_t *reply = NULL;
     char err [256] = "";
     H_ASSERT (h, segq_msg_recv (sock, NULL, &reply, NULL, err, sizeof err) == 0, "%s", err);
     cr_assert_eq (reply->type, SEGQ_MSG_STATUS_REPLY);
-    cr_assert_eq (reply->u.status_reply.req_id, 9, "the ninth is answered first, at once");
+    cr_assert_eq (reply->u.status_reply.req_id, req, "the reply came to request %" PRIu64,
+                  reply->u.status_reply.req_id);
     cr_assert_eq (reply->u.status_reply.jobs [0].state, SEGQ_JOB_QUEUED);
     segq_msg_destroy (&reply);
+}
+
+/* n queued jobs (no worker), submitted pipelined. */
+static void
+s_submit_many (char (*ids) [SEGQ_JOB_ID_MAX], size_t n)
+{
+    segq_client_t *c = harness_client (h, 10000);
+    segq_job_spec_t *spec = segq_job_spec_new ("sleep");
+    for (size_t i = 0; i < n; i++) {
+        uint64_t req;
+        H_ASSERT (h, segq_client_submit_send (c, spec, &req) == 0, "%s", segq_client_error (c));
+    }
+    for (size_t i = 0; i < n; i++) {
+        segq_submit_reply_t r;
+        H_ASSERT (h, segq_client_submit_recv (c, -1, &r) == 0, "%s", segq_client_error (c));
+        H_ASSERT (h, r.code == 0, "submit refused: %s", r.message);
+        memcpy (ids [i], r.job, SEGQ_JOB_ID_MAX);
+    }
+    segq_job_spec_destroy (&spec);
+    segq_client_destroy (&c);
+}
+
+Test (wait, waiting_requests_are_bounded, .init = setup, .fini = teardown, .timeout = 120)
+{
+    static char jobs [500][SEGQ_JOB_ID_MAX];
+    s_submit_many (jobs, 500); /* queued: nothing ends */
+    zsock_t *sock = zsock_new_dealer (h->endpoint);
+    cr_assert_not_null (sock);
+    zsock_set_rcvtimeo (sock, 20000);
+    for (uint64_t req = 1; req <= 9; req++)
+        s_send_status (sock, req, jobs, 1, 50000);
+    s_expect_reply (sock, 9); /* the ninth, at once */
+    /* another connection: four requests of 500 jobs wait (8 + 2000 in
+       all); a fifth would make 2508 > 2048, and is answered at once */
+    zsock_t *other = zsock_new_dealer (h->endpoint);
+    cr_assert_not_null (other);
+    zsock_set_rcvtimeo (other, 20000);
+    for (uint64_t req = 11; req <= 15; req++)
+        s_send_status (other, req, jobs, 500, 50000);
+    s_expect_reply (other, 15);
+    zsock_destroy (&other);
     zsock_destroy (&sock);
-    /* the eight still wait: the broker stops clean all the same */
+    /* the others still wait: the broker stops clean all the same */
     H_ASSERT_CLEAN_STOP (h);
 }
 

@@ -14,8 +14,9 @@
 #       fixed held-out test set serves both.
 #
 #   bench/paper.sh [CONFIG] [BUILD_DIR] [OUT_DIR]
-#     CONFIG: cpu   sized for the 2-core development machine (a few hours);
-#             quick half an hour there: small SinGANs, a short UNet++ run;
+#     CONFIG: cpu   sized for the 2-core development machine (about 6 hours
+#                   there, idle: 5 SinGANs of ~45 min, 3 UNet++ seeds of ~40);
+#             quick about an hour there: small SinGANs, a short UNet++ run;
 #             smoke a minute: only checks that the whole chain runs;
 #             paper the published defaults (a GPU: DEVICE=cuda:0).
 #     BUILD_DIR default build/release; OUT_DIR default bench-out/paper-CONFIG.

@@ -47,7 +47,7 @@ s_peer_hex (zframe_t *peer, char out [PEER_HEX])
     out [n] = 0;
 }
 
-/* ---- reload after a failed turn ---- */
+/* ---- jobs' transitions ---- */
 
 /* Every transition of a job (jobs.h): counted for the metrics, and an end
    wakes the STATUS requests waiting for it once the turn has committed. */
@@ -60,6 +60,8 @@ s_job_changed (void *arg, const segq__job_t *job, int from, int to, double now)
     if (segq_job_state_final ((segq_job_state_t) to))
         self->job_ended = true;
 }
+
+/* ---- reload after a failed turn ---- */
 
 static int
 s_rebuild (segq_broker_t *self, char *err, size_t errlen)

@@ -175,6 +175,7 @@ cat <<EOF
   evaluation/chart.png                   metrics per training set (bars)
   evaluation/examples.png                test image | truth | prediction per set
   evaluation/metrics.csv, metrics.json   every fold and metric
+  evaluation/per_image.csv               every test image's metrics
 UNet++ on the 6 test samples (tiny settings: a smoke test, not a result):
 $summary
 EOF

@@ -161,6 +161,9 @@ typedef struct {
     int64_t excluded_test, excluded_other, best_epoch;
     segq_seg_metrics_t m;
     segq_eval_history_t hist;
+    segq_eval_item_t *tested; /* the test pairs, in order */
+    segq_seg_metrics_t *each; /* their metrics, one by one (per_image.csv) */
+    size_t ntested;
 } fold_result_t;
 
 /* Which real pair (index) a synthetic pair derives from: file hash first,
@@ -212,8 +215,11 @@ static void eval_free(eval_t *ev)
     segq__eval_data_free(&ev->test);
     for (int i = 0; i < SEGQ_EVAL_MAX_SYNTHETIC; i++)
         segq__eval_data_free(&ev->syn[i]);
-    for (int i = 0; ev->res && i < ev->nsets * ev->nfolds; i++)
+    for (int i = 0; ev->res && i < ev->nsets * ev->nfolds; i++) {
         segq__eval_history_free(&ev->res[i].hist);
+        free(ev->res[i].tested);
+        free(ev->res[i].each);
+    }
     free(ev->res);
     free(ev->fold_of);
     free(ev->rank);
@@ -280,10 +286,12 @@ static int run_fold(eval_t *ev, int s, int f, segqt_device dev, segq_progress_t 
     for (int i = 0; i < o->n_synthetic; i++)
         total += ev->syn[i].n;
     segq_eval_item_t *items = malloc((size_t)total * sizeof *items);
-    segq_eval_item_t *test = malloc((size_t)(ev->real.n + ev->test.n) * sizeof *test);
-    if (!items || !test) {
+    /* r keeps the test pairs and their metrics for per_image.csv */
+    segq_eval_item_t *test = r->tested =
+        malloc((size_t)(ev->real.n + ev->test.n + 1) * sizeof *test);
+    r->each = malloc((size_t)(ev->real.n + ev->test.n + 1) * sizeof *r->each);
+    if (!items || !test || !r->each) {
         free(items);
-        free(test);
         snprintf(err, errlen, "out of memory");
         return SEGQ_ENOMEM;
     }
@@ -296,6 +304,7 @@ static int run_fold(eval_t *ev, int s, int f, segqt_device dev, segq_progress_t 
         for (int64_t k = 0; k < ev->real.n; k++)
             if (ev->fold_of[k] == f)
                 test[ntest++] = (segq_eval_item_t){&ev->real, k};
+    r->ntested = ntest;
     /* the validation split: a seeded shuffle of the training set */
     uint64_t st = (uint64_t)o->compute.seed * 1000003u + (uint64_t)f * 7919u + 17u;
     segq__eval_shuffle(items, n, &st);
@@ -345,7 +354,7 @@ static int run_fold(eval_t *ev, int s, int f, segqt_device dev, segq_progress_t 
         rc = SEGQ_EINTERNAL;
     r->best_epoch = r->hist.best_epoch;
     if (!rc)
-        rc = segq__eval_measure(net, test, ntest, o->batch, &r->m, err, errlen);
+        rc = segq__eval_measure(net, test, ntest, o->batch, &r->m, r->each, err, errlen);
     if (!rc)
         printf("%s: best epoch %lld; test IoU %.4f F1 %.4f dice loss %.4f\n", label,
                (long long)r->best_epoch, r->m.iou, r->m.f1, r->m.dice_loss);
@@ -368,7 +377,6 @@ static int run_fold(eval_t *ev, int s, int f, segqt_device dev, segq_progress_t 
     }
     segq_unetpp_destroy(&net);
     free(items);
-    free(test);
     return rc;
 }
 
@@ -381,22 +389,31 @@ typedef struct {
     double *v;         /* one metric over the folds */
 } report_t;
 
-static int open_metrics_csv(report_t *rep, char *err, size_t errlen)
+/* OUT/NAME opened for writing, its header `columns` and the metrics'
+ * names; NULL with err set. */
+static FILE *open_csv(const eval_t *ev, const char *name, const char *columns, char *err,
+                      size_t errlen)
 {
     char path[4400];
-    snprintf(path, sizeof path, "%s/metrics.csv", rep->ev->o->out);
-    rep->csv = fopen(path, "w");
-    if (!rep->csv) {
+    snprintf(path, sizeof path, "%s/%s", ev->o->out, name);
+    FILE *csv = fopen(path, "w");
+    if (!csv) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        return SEGQ_EIO;
+        return NULL;
     }
-    fputs("set,fold,train_pairs,val_pairs,real_pairs,synthetic_pairs,synthetic_excluded_test,"
-          "synthetic_excluded_other,best_epoch",
-          rep->csv);
+    fputs(columns, csv);
     for (int k = 0; k < SEGQ_N_METRICS; k++)
-        fprintf(rep->csv, ",%s", segq_metric_names[k]);
-    fputc('\n', rep->csv);
-    return 0;
+        fprintf(csv, ",%s", segq_metric_names[k]);
+    fputc('\n', csv);
+    return csv;
+}
+
+static int close_csv(const eval_t *ev, FILE *csv, const char *name, char *err, size_t errlen)
+{
+    if (fclose(csv) == 0)
+        return 0;
+    snprintf(err, errlen, "%s/%s: write failed", ev->o->out, name);
+    return SEGQ_EIO;
 }
 
 static void write_metrics_row(FILE *csv, const segq_seg_metrics_t *m)
@@ -404,6 +421,25 @@ static void write_metrics_row(FILE *csv, const segq_seg_metrics_t *m)
     for (int k = 0; k < SEGQ_N_METRICS; k++)
         fprintf(csv, ",%.6f", segq_metric_get(m, k));
     fputc('\n', csv);
+}
+
+/* per_image.csv: every test pair's metrics for each set and fold, so that
+ * sets can be compared image by image (bench/paper_table.py does). */
+static int write_per_image_csv(const eval_t *ev, char *err, size_t errlen)
+{
+    FILE *csv = open_csv(ev, "per_image.csv", "set,fold,image", err, errlen);
+    if (!csv)
+        return SEGQ_EIO;
+    for (int s = 0; s < ev->nsets; s++)
+        for (int f = 0; f < ev->nfolds; f++) {
+            const fold_result_t *r = &ev->res[s * ev->nfolds + f];
+            for (size_t i = 0; i < r->ntested; i++) {
+                fprintf(csv, "%s,%d,", ev->sets[s].name, f + 1);
+                segq__csv_field(csv, r->tested[i].d->name[r->tested[i].i], 0);
+                write_metrics_row(csv, &r->each[i]);
+            }
+        }
+    return close_csv(ev, csv, "per_image.csv", err, errlen);
 }
 
 /* Fold f of a set: its metrics.csv row and its metrics.json object. */
@@ -535,21 +571,24 @@ static int write_charts(const report_t *rep, char *err, size_t errlen)
 static int write_reports(eval_t *ev, char *err, size_t errlen)
 {
     report_t rep = {.ev = ev};
-    int rc = open_metrics_csv(&rep, err, errlen);
-    if (rc)
-        return rc;
+    rep.csv = open_csv(ev, "metrics.csv",
+                       "set,fold,train_pairs,val_pairs,real_pairs,synthetic_pairs,"
+                       "synthetic_excluded_test,synthetic_excluded_other,best_epoch",
+                       err, errlen);
+    if (!rep.csv)
+        return SEGQ_EIO;
     json_t *root = json_object();
     rep.sets = json_object();
     rep.mean = calloc((size_t)ev->nsets * SEGQ_N_METRICS, sizeof(double));
     rep.sd = calloc((size_t)ev->nsets * SEGQ_N_METRICS, sizeof(double));
     rep.v = calloc((size_t)ev->nfolds, sizeof(double));
-    rc = root && rep.sets && rep.mean && rep.sd && rep.v ? 0 : SEGQ_ENOMEM;
+    int rc = root && rep.sets && rep.mean && rep.sd && rep.v ? 0 : SEGQ_ENOMEM;
     for (int s = 0; s < ev->nsets && !rc; s++)
         report_set(&rep, s);
-    if (fclose(rep.csv) != 0 && !rc) {
-        snprintf(err, errlen, "%s/metrics.csv: write failed", ev->o->out);
-        rc = SEGQ_EIO;
-    }
+    int closed = close_csv(ev, rep.csv, "metrics.csv", err, errlen);
+    rc = rc ? rc : closed;
+    if (!rc)
+        rc = write_per_image_csv(ev, err, errlen);
     if (!rc) {
         rc = write_metrics_json(ev, root, rep.sets, err, errlen);
         rep.sets = NULL; /* root has it */

@@ -57,9 +57,9 @@ int segq_evaluate_take_synthetic(int *argc, char **argv, segq_evaluate_opts_t *o
                                  size_t errlen);
 void segq_evaluate_opts_free(segq_evaluate_opts_t *o);
 
-/* Writes OUT/metrics.csv, OUT/metrics.json, OUT/chart.png and
- * OUT/examples.png (and OUT/models/SET_foldK.safetensors with
- * --save-models). */
+/* Writes OUT/metrics.csv, OUT/metrics.json, OUT/per_image.csv,
+ * OUT/chart.png and OUT/examples.png (and OUT/models/SET_foldK.safetensors
+ * with --save-models). */
 int segq_evaluate(const segq_evaluate_opts_t *o, segq_progress_t *progress, char *err,
                   size_t errlen);
 

@@ -82,9 +82,10 @@ segq_unetpp_t *segq__eval_train(const segq_eval_train_cfg_t *cfg, const segq_eva
 int segq__eval_predict(segq_unetpp_t *net, const segq_eval_item_t *items, size_t n, int64_t batch,
                        float *probs, char *err, size_t errlen);
 
-/* Mean per-image metrics of the predictions of items; probs may be NULL
- * (then predicted here). */
+/* Mean per-image metrics of the predictions of items, and each image's
+ * (each[0..n), when each is not NULL). */
 int segq__eval_measure(segq_unetpp_t *net, const segq_eval_item_t *items, size_t n, int64_t batch,
-                       segq_seg_metrics_t *mean, char *err, size_t errlen);
+                       segq_seg_metrics_t *mean, segq_seg_metrics_t *each, char *err,
+                       size_t errlen);
 
 #endif

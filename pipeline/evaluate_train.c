@@ -135,7 +135,7 @@ int segq__eval_predict(segq_unetpp_t *net, const segq_eval_item_t *items, size_t
 }
 
 int segq__eval_measure(segq_unetpp_t *net, const segq_eval_item_t *items, size_t n, int64_t batch,
-                       segq_seg_metrics_t *mean, char *err, size_t errlen)
+                       segq_seg_metrics_t *mean, segq_seg_metrics_t *each, char *err, size_t errlen)
 {
     memset(mean, 0, sizeof *mean);
     if (n == 0) {
@@ -154,6 +154,8 @@ int segq__eval_measure(segq_unetpp_t *net, const segq_eval_item_t *items, size_t
         const float *truth = items[k].d->mask + (size_t)items[k].i * plane;
         segq_seg_metrics_t m = segq_image_metrics(probs + k * plane, truth, plane, 0.5);
         segq_metrics_add_share(mean, &m, n);
+        if (each)
+            each[k] = m;
     }
     free(probs);
     return rc;
@@ -227,7 +229,7 @@ segq_unetpp_t *segq__eval_train(const segq_eval_train_cfg_t *cfg, const segq_eva
         hist->val_iou[e] = NAN;
         if (!rc && nval) {
             segq_seg_metrics_t m;
-            rc = segq__eval_measure(net, val, nval, cfg->batch, &m, err, errlen);
+            rc = segq__eval_measure(net, val, nval, cfg->batch, &m, NULL, err, errlen);
             hist->val_iou[e] = m.iou;
             if (!rc && m.iou > best_iou) {
                 best_iou = m.iou;

@@ -37,19 +37,6 @@ static void stem_of(const char *name, char *out, size_t len)
         snprintf(out, len, "source");
 }
 
-/* CSV field: quoted, inner quotes doubled (names come from users). */
-static void csv_field(FILE *f, const char *s, int last)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-    fputc(last ? '\n' : ',', f);
-}
-
 /* What the steps of one generate run share. */
 typedef struct {
     const segq_generate_opts_t *o;
@@ -77,23 +64,23 @@ static void manifest_row(const gen_t *g, int64_t i)
     const segq_generate_opts_t *o = g->o;
     char name[SEGQ_PAIR_NAME_MAX], path[SEGQ_PAIR_NAME_MAX + 16];
     pair_name(g, i, name, sizeof name);
-    csv_field(g->man, name, 0);
+    segq__csv_field(g->man, name, ',');
     snprintf(path, sizeof path, "images/%s.png", name);
-    csv_field(g->man, path, 0);
+    segq__csv_field(g->man, path, ',');
     snprintf(path, sizeof path, "masks/%s.png", name);
-    csv_field(g->man, path, 0);
-    csv_field(g->man, g->meta.image_name, 0);
-    csv_field(g->man, g->meta.image_sha256, 0);
-    csv_field(g->man, g->meta.mask_name, 0);
-    csv_field(g->man, g->meta.mask_sha256, 0);
+    segq__csv_field(g->man, path, ',');
+    segq__csv_field(g->man, g->meta.image_name, ',');
+    segq__csv_field(g->man, g->meta.image_sha256, ',');
+    segq__csv_field(g->man, g->meta.mask_name, ',');
+    segq__csv_field(g->man, g->meta.mask_sha256, ',');
     /* the model by its catalogue id and name and its sha256, never by its
        file: where that lay (a worker's scratch folder) says nothing */
-    csv_field(g->man, o->model_id, 0);
-    csv_field(g->man, o->model_name, 0);
-    csv_field(g->man, g->model_hex, 0);
+    segq__csv_field(g->man, o->model_id, ',');
+    segq__csv_field(g->man, o->model_name, ',');
+    segq__csv_field(g->man, g->model_hex, ',');
     fprintf(g->man, "%lld,%lld,%lld,%.17g,%.17g,%lld,", (long long)o->compute.seed, (long long)i,
             (long long)o->gen_start_scale, o->scale_h, o->scale_v, (long long)g->batch);
-    csv_field(g->man, o->compute.precision, 1);
+    segq__csv_field(g->man, o->compute.precision, '\n');
 }
 
 /* The checkpoint fits the request: trained, and the flags within it. */

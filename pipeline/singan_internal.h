@@ -10,6 +10,7 @@
 #include "segq_torch.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define SEGQ_NET_MAX_LAYERS 64
 #define SEGQ_NC 4 /* R, G, B, mask */
@@ -229,6 +230,9 @@ int segq__memory_budget(segqt_device dev, uint64_t weights, segq_batch_fit_t *f,
                         size_t errlen);
 /* mkdir that accepts an existing directory. */
 int segq__make_dir(const char *path, char *err, size_t errlen);
+/* A CSV field, quoted with inner quotes doubled (names come from users),
+ * then `after` (',' or '\n'; 0: nothing). */
+void segq__csv_field(FILE *f, const char *s, char after);
 /* Monotonic seconds. */
 double segq__now(void);
 

@@ -146,6 +146,19 @@ int segq__make_dir(const char *path, char *err, size_t errlen)
     return SEGQ_EINVAL;
 }
 
+void segq__csv_field(FILE *f, const char *s, char after)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+    if (after)
+        fputc(after, f);
+}
+
 double segq__now(void)
 {
     struct timespec ts;

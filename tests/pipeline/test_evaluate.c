@@ -214,7 +214,7 @@ Test(evaluate, overfits_eight_real_pairs, .timeout = 600)
     segq_unetpp_t *net = segq__eval_train(&cfg, items, 8, NULL, 0, &h, err, sizeof err);
     cr_assert(net, "%s", err);
     segq_seg_metrics_t m;
-    cr_assert_eq(segq__eval_measure(net, items, 8, 8, &m, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(segq__eval_measure(net, items, 8, 8, &m, NULL, err, sizeof err), 0, "%s", err);
     cr_expect_geq(m.iou, 0.9, "IoU %g on its own training pairs after %lld epochs (loss %g -> %g)",
                   m.iou, (long long)cfg.epochs, h.train_loss[0], h.train_loss[cfg.epochs - 1]);
     cr_expect_lt(h.train_loss[cfg.epochs - 1], 0.5 * h.train_loss[0]);
@@ -365,6 +365,48 @@ static void expect_png(const char *path, uint32_t min_w, uint32_t min_h)
     segq_image_destroy(&img);
 }
 
+/* per_image.csv of a 2-fold run on 12 real pairs: each pair tested once,
+ * in a fold whose dice loss and IoU are the means of its pairs', and the
+ * pairs' own figures, not the fold's repeated (they are what a paired
+ * comparison of sets reads). fold_m: [fold][0 dice loss, 1 IoU]. */
+static void expect_per_image_rows(const char *dir, double fold_m[2][2])
+{
+    char path[700], line[1024], name[512], seen[12][512];
+    snprintf(path, sizeof path, "%s/out/per_image.csv", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "no %s", path);
+    cr_assert(fgets(line, sizeof line, f));
+    cr_expect_str_eq(line, "set,fold,image,dice_loss,iou,f1,accuracy,recall,precision\n");
+    double sum[2][2] = {{0}}, lo[2] = {1, 1}, hi[2] = {0, 0};
+    int n[2] = {0, 0}, rows = 0, fold;
+    double v[2];
+    while (fgets(line, sizeof line, f)) {
+        cr_assert_eq(sscanf(line, "real,%d,\"%511[^\"]\",%lf,%lf", &fold, name, &v[0], &v[1]), 4,
+                     "row %d: %s", rows + 1, line);
+        cr_assert(fold == 1 || fold == 2, "%s", line);
+        for (int k = 0; k < rows && k < 12; k++)
+            cr_expect_str_neq(seen[k], name, "%s tested twice", name);
+        if (rows < 12)
+            snprintf(seen[rows], sizeof seen[rows], "%s", name);
+        for (int m = 0; m < 2; m++)
+            sum[fold - 1][m] += v[m];
+        lo[fold - 1] = fmin(lo[fold - 1], v[0]);
+        hi[fold - 1] = fmax(hi[fold - 1], v[0]);
+        n[fold - 1]++;
+        rows++;
+    }
+    fclose(f);
+    cr_expect_eq(rows, 12, "one row per real pair: %d", rows);
+    for (int k = 0; k < 2; k++) {
+        cr_assert_gt(n[k], 0, "no rows of fold %d", k + 1);
+        for (int m = 0; m < 2; m++)
+            cr_expect(fabs(sum[k][m] / n[k] - fold_m[k][m]) < 1e-5,
+                      "fold %d, %s: the mean of %d rows %g, metrics.json %g", k + 1,
+                      m ? "IoU" : "dice loss", n[k], sum[k][m] / n[k], fold_m[k][m]);
+        cr_expect_gt(hi[k], lo[k], "fold %d: every pair's dice loss is %g", k + 1, lo[k]);
+    }
+}
+
 Test(evaluate, tiny_kvasir_run_writes_a_valid_report, .timeout = 900)
 {
     char dir[512], real[600];
@@ -380,6 +422,7 @@ Test(evaluate, tiny_kvasir_run_writes_a_valid_report, .timeout = 900)
     json_t *j = load_json(path);
     json_t *real_set = json_object_get(json_object_get(j, "sets"), "real");
     cr_assert(real_set);
+    double fold_m[2][2];
     for (int f = 0; f < 2; f++) {
         json_t *fold = json_array_get(json_object_get(real_set, "folds"), (size_t)f);
         json_t *loss = json_object_get(fold, "train_loss");
@@ -388,6 +431,8 @@ Test(evaluate, tiny_kvasir_run_writes_a_valid_report, .timeout = 900)
         double last = json_real_value(json_array_get(loss, 5));
         cr_expect_lt(last, first, "fold %d: training loss %g -> %g does not fall", f, first, last);
         json_t *m = json_object_get(fold, "metrics");
+        fold_m[f][0] = json_real_value(json_object_get(m, "dice_loss"));
+        fold_m[f][1] = json_real_value(json_object_get(m, "iou"));
         for (int k = 0; k < SEGQ_N_METRICS; k++) {
             double v = json_real_value(json_object_get(m, segq_metric_names[k]));
             cr_expect(v >= 0 && v <= 1, "fold %d %s = %g", f, segq_metric_names[k], v);
@@ -408,6 +453,7 @@ Test(evaluate, tiny_kvasir_run_writes_a_valid_report, .timeout = 900)
     cr_expect(strncmp(csv, "set,fold,train_pairs", 20) == 0);
     cr_expect(strstr(csv, "\nreal,mean,") && strstr(csv, "\nreal,std,"), "%s", csv);
     free(csv);
+    expect_per_image_rows(dir, fold_m);
     snprintf(path, sizeof path, "%s/out/chart.png", dir);
     expect_png(path, 400, 300);
     snprintf(path, sizeof path, "%s/out/examples.png", dir);

@@ -32,9 +32,10 @@
 # remembers its configuration and refuses to go on with another one.
 #
 # Prints the table of IoU, F1 (Dice) ... per training set (mean and spread
-# over the UNet++ seeds) and writes OUT/paper.md (configuration, seeds,
-# commit, the table), its chart OUT/paper.png, and OUT/evaluation/seed-U/ (segq-run evaluate's
-# metrics.csv, chart.png, examples.png).
+# over the UNet++ seeds), and each set against real test image by test image
+# (bench/paper_table.py), and writes OUT/paper.md (configuration, seeds,
+# commit, the tables), its chart OUT/paper.png, and OUT/evaluation/seed-U/
+# (segq-run evaluate's metrics.csv, per_image.csv, chart.png, examples.png).
 set -euo pipefail
 shopt -s inherit_errexit
 

@@ -6,10 +6,16 @@ metrics.csv of several UNet++ seeds (one fixed test set each).
 
 Prints a Markdown table: per training set, each metric's mean over the
 seeds with its spread (sample standard deviation), and the IoU against the
-real set's: of the means, and the range of the per-seed ratios. --chart
-writes a bar chart of IoU and F1 per training set with one dot per seed.
+real set's: of the means, and the range of the per-seed ratios. Then, from
+the per_image.csv beside each metrics.csv, each set against real test image
+by test image: the mean IoU difference (each image's difference averaged
+over the seeds) with a 95% bootstrap interval over the test images, and
+how many images gain or lose. --chart writes a bar chart of IoU and F1 per
+training set with one dot per seed.
 """
 import csv
+import os
+import random
 import statistics
 import sys
 
@@ -53,6 +59,51 @@ def table(sets):
     return "\n".join(lines)
 
 
+def read_per_image(paths):
+    """{set: {image: [IoU per seed]}} from the per_image.csv files beside
+    the metrics.csv paths; None when a run has none (an older evaluate)."""
+    per = {}
+    for path in paths:
+        each = os.path.join(os.path.dirname(path), "per_image.csv")
+        if not os.path.exists(each):
+            return None
+        with open(each) as f:
+            for row in csv.DictReader(f):
+                per.setdefault(row["set"], {}).setdefault(row["image"], []).append(
+                    float(row["iou"])
+                )
+    return per
+
+
+def paired(per, draws=10000):
+    """Each set against real on the same test images: the Markdown table."""
+    base = per.get("real")
+    if not base:
+        return ""
+    lines = [
+        "| training set | IoU - real's, mean per test image | 95% interval (bootstrap over the "
+        "test images) | images better / worse / equal |",
+        "| --- | --- | --- | --- |",
+    ]
+    rng = random.Random(0)
+    for name, images in per.items():
+        if name == "real":
+            continue
+        common = sorted(set(images) & set(base))
+        diff = [statistics.mean(images[i]) - statistics.mean(base[i]) for i in common]
+        if not diff:
+            continue
+        means = sorted(statistics.mean(rng.choices(diff, k=len(diff))) for _ in range(draws))
+        lo, hi = means[int(0.025 * draws)], means[int(0.975 * draws) - 1]
+        better = sum(d > 1e-9 for d in diff)
+        worse = sum(d < -1e-9 for d in diff)
+        lines.append(
+            f"| {name} | {statistics.mean(diff):+.4f} | {lo:+.4f} .. {hi:+.4f} | "
+            f"{better} / {worse} / {len(diff) - better - worse} |"
+        )
+    return "\n".join(lines)
+
+
 def chart(sets, path):
     try:
         import matplotlib
@@ -92,6 +143,10 @@ def main(argv):
         sys.exit("usage: paper_table.py METRICS.csv... [--chart OUT.png]")
     sets = read(argv)
     print(table(sets))
+    per = read_per_image(argv)
+    if per:
+        print()
+        print(paired(per))
     if out:
         chart(sets, out)
 

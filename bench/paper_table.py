@@ -49,8 +49,8 @@ def table(sets):
     ]
     base = sets.get("real", {}).get("iou")
     for name, per in sets.items():
-        gain = "-"
-        if base:
+        gain = ""
+        if base and name != "real":
             ratios = [o / b - 1 for o, b in zip(per["iou"], base)]
             gain = f"{(statistics.mean(per['iou']) / statistics.mean(base) - 1) * 100:+.1f}%"
             if len(ratios) > 1:

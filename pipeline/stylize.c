@@ -357,7 +357,8 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
             rc = segq__torch_fail(err, errlen, "stylize: final losses");
     }
     for (int i = 0; i < n && !rc; i++) {
-        fprintf(r->final, "%s,%.9g,%.9g,%.9g\n", items[i].pair->name, fc[i], fs[i],
+        segq__csv_field(r->final, items[i].pair->name, ',');
+        fprintf(r->final, "%.9g,%.9g,%.9g\n", fc[i], fs[i],
                 o->content_weight * fc[i] + o->style_weight * fs[i]);
         char path[8400];
         snprintf(path, sizeof path, "%s/images/%s.png", o->out, items[i].pair->name);

@@ -281,6 +281,16 @@ Test(stylize, run_lowers_style_loss_and_keeps_masks, .timeout = 600)
                   "batch %d: style loss %g -> %g does not fall", batch, first, last);
     }
     cr_expect_lt(style_loss_at(b, 2, 1), 0, "only two batches expected");
+    /* each image's final losses, its name a quoted CSV field */
+    snprintf(b, sizeof b, "%s/final_losses.csv", o);
+    char *final = pt_read_file(b, NULL);
+    cr_assert(final, "no %s", b);
+    cr_expect(strncmp(final, "name,content_loss,style_loss,loss\n", 34) == 0, "%s", final);
+    for (int i = 0; i < 3; i++) {
+        snprintf(a, sizeof a, "\n\"%s\",", names[i]);
+        cr_expect(strstr(final, a), "no row of %s in\n%s", names[i], final);
+    }
+    free(final);
     /* the contact sheet: 3 samples in 2 x 2 cells of the largest, 40x36 */
     snprintf(b, sizeof b, "%s/" SEGQ_CONTACT_SHEET_FILE, o);
     segq_image_t *sheet = NULL;

@@ -66,6 +66,7 @@ def read_per_image(paths):
     for path in paths:
         each = os.path.join(os.path.dirname(path), "per_image.csv")
         if not os.path.exists(each):
+            print(f"paper_table.py: no {each}: no image-by-image table", file=sys.stderr)
             return None
         with open(each) as f:
             for row in csv.DictReader(f):

@@ -52,9 +52,13 @@ cc -std=c11 -Wall -Werror -o "$tmp/prog_shared" "$here/libsegq_program.c" \
 static_libs=$(pkg-config --static --libs-only-l segq | sed 's/-lsegq\b//')
 cc -std=c11 -Wall -Werror -o "$tmp/prog_static" "$here/libsegq_program.c" $cflags \
     "$libdir/libsegq.a" $static_libs || fail "building against libsegq.a"
-LD_LIBRARY_PATH=$libdir ldd "$tmp/prog_shared" | grep -q "libsegq.so.0 => $libdir/" \
-    || fail "prog_shared does not load $libdir/libsegq.so.0"
-! ldd "$tmp/prog_static" | grep -q libsegq || fail "prog_static loads a libsegq.so"
+# ldd's output read whole first: under pipefail, `ldd | grep -q` fails
+# whenever grep has matched and left before ldd's last line (SIGPIPE)
+shared_deps=$(LD_LIBRARY_PATH=$libdir ldd "$tmp/prog_shared")
+grep -q "libsegq.so.0 => $libdir/" <<<"$shared_deps" \
+    || fail "prog_shared does not load $libdir/libsegq.so.0: $shared_deps"
+static_deps=$(ldd "$tmp/prog_static")
+! grep -q libsegq <<<"$static_deps" || fail "prog_static loads a libsegq.so: $static_deps"
 
 start_segqd "$prefix/bin/segqd" "$tmp"
 if [ -n "$endpoint" ]; then

@@ -161,9 +161,7 @@ typedef struct {
     int64_t excluded_test, excluded_other, best_epoch;
     segq_seg_metrics_t m;
     segq_eval_history_t hist;
-    segq_eval_item_t *tested; /* the test pairs, in order */
-    segq_seg_metrics_t *each; /* their metrics, one by one (per_image.csv) */
-    size_t ntested;
+    segq_seg_metrics_t *each; /* the test pairs' metrics, in test_items' order */
 } fold_result_t;
 
 /* Which real pair (index) a synthetic pair derives from: file hash first,
@@ -217,7 +215,6 @@ static void eval_free(eval_t *ev)
         segq__eval_data_free(&ev->syn[i]);
     for (int i = 0; ev->res && i < ev->nsets * ev->nfolds; i++) {
         segq__eval_history_free(&ev->res[i].hist);
-        free(ev->res[i].tested);
         free(ev->res[i].each);
     }
     free(ev->res);
@@ -277,6 +274,21 @@ static size_t train_items(eval_t *ev, int s, int f, segq_eval_item_t *items, fol
     return n;
 }
 
+/* The test pairs of fold f (items sized for every pair): the --test set,
+ * else the fold's real pairs. */
+static size_t test_items(const eval_t *ev, int f, segq_eval_item_t *items)
+{
+    size_t n = 0;
+    if (ev->test.n)
+        for (int64_t t = 0; t < ev->test.n; t++)
+            items[n++] = (segq_eval_item_t){&ev->test, t};
+    else
+        for (int64_t k = 0; k < ev->real.n; k++)
+            if (ev->fold_of[k] == f)
+                items[n++] = (segq_eval_item_t){&ev->real, k};
+    return n;
+}
+
 static int run_fold(eval_t *ev, int s, int f, segqt_device dev, segq_progress_t *progress,
                     int64_t *epochs_done, int64_t epochs_total, char *err, size_t errlen)
 {
@@ -286,25 +298,17 @@ static int run_fold(eval_t *ev, int s, int f, segqt_device dev, segq_progress_t 
     for (int i = 0; i < o->n_synthetic; i++)
         total += ev->syn[i].n;
     segq_eval_item_t *items = malloc((size_t)total * sizeof *items);
-    /* r keeps the test pairs and their metrics for per_image.csv */
-    segq_eval_item_t *test = r->tested =
-        malloc((size_t)(ev->real.n + ev->test.n + 1) * sizeof *test);
+    segq_eval_item_t *test = malloc((size_t)(ev->real.n + ev->test.n + 1) * sizeof *test);
+    /* r keeps the test pairs' metrics for per_image.csv */
     r->each = malloc((size_t)(ev->real.n + ev->test.n + 1) * sizeof *r->each);
     if (!items || !test || !r->each) {
         free(items);
+        free(test);
         snprintf(err, errlen, "out of memory");
         return SEGQ_ENOMEM;
     }
     size_t n = train_items(ev, s, f, items, r);
-    size_t ntest = 0;
-    if (ev->test.n)
-        for (int64_t t = 0; t < ev->test.n; t++)
-            test[ntest++] = (segq_eval_item_t){&ev->test, t};
-    else
-        for (int64_t k = 0; k < ev->real.n; k++)
-            if (ev->fold_of[k] == f)
-                test[ntest++] = (segq_eval_item_t){&ev->real, k};
-    r->ntested = ntest;
+    size_t ntest = test_items(ev, f, test);
     /* the validation split: a seeded shuffle of the training set */
     uint64_t st = (uint64_t)o->compute.seed * 1000003u + (uint64_t)f * 7919u + 17u;
     segq__eval_shuffle(items, n, &st);
@@ -377,6 +381,7 @@ static int run_fold(eval_t *ev, int s, int f, segqt_device dev, segq_progress_t 
     }
     segq_unetpp_destroy(&net);
     free(items);
+    free(test);
     return rc;
 }
 
@@ -427,18 +432,22 @@ static void write_metrics_row(FILE *csv, const segq_seg_metrics_t *m)
  * sets can be compared image by image (bench/paper_table.py does). */
 static int write_per_image_csv(const eval_t *ev, char *err, size_t errlen)
 {
-    FILE *csv = open_csv(ev, "per_image.csv", "set,fold,image", err, errlen);
-    if (!csv)
-        return SEGQ_EIO;
+    segq_eval_item_t *test = malloc((size_t)(ev->real.n + ev->test.n + 1) * sizeof *test);
+    FILE *csv = test ? open_csv(ev, "per_image.csv", "set,fold,image", err, errlen) : NULL;
+    if (!csv) {
+        free(test);
+        return test ? SEGQ_EIO : SEGQ_ENOMEM;
+    }
     for (int s = 0; s < ev->nsets; s++)
         for (int f = 0; f < ev->nfolds; f++) {
-            const fold_result_t *r = &ev->res[s * ev->nfolds + f];
-            for (size_t i = 0; i < r->ntested; i++) {
+            size_t n = test_items(ev, f, test);
+            for (size_t i = 0; i < n; i++) {
                 fprintf(csv, "%s,%d,", ev->sets[s].name, f + 1);
-                segq__csv_field(csv, r->tested[i].d->name[r->tested[i].i], 0);
-                write_metrics_row(csv, &r->each[i]);
+                segq__csv_field(csv, test[i].d->name[test[i].i], 0);
+                write_metrics_row(csv, &ev->res[s * ev->nfolds + f].each[i]);
             }
         }
+    free(test);
     return close_csv(ev, csv, "per_image.csv", err, errlen);
 }
 

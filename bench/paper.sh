@@ -5,7 +5,10 @@
 #   (a) the small-data case: UNet++ trained on N_REAL real pairs, against the
 #       same N_REAL real pairs plus PER_MODEL synthetic pairs from a SinGAN
 #       trained on each of them (the paper: 5 real, 5 x 10 synthetic, about
-#       +30% IoU), both tested on N_TEST held-out real pairs;
+#       +30% IoU), both tested on N_TEST held-out real pairs; and as its
+#       control the N_REAL real pairs alone trained 1 + PER_MODEL times as
+#       many epochs, as many pairs seen as real+synthetic: a gain that this
+#       control matches came from training longer, not from the pairs;
 #   (b) real against synthetic-only training on the same held-out test set
 #       (the synthetic set alone is what a lab could share); with VGG19
 #       weights, also the synthetic pairs in their real image's style
@@ -14,9 +17,10 @@
 #       fixed held-out test set serves both.
 #
 #   bench/paper.sh [CONFIG] [BUILD_DIR] [OUT_DIR]
-#     CONFIG: cpu   sized for the 2-core development machine (about 6 hours
-#                   there, idle: 5 SinGANs of ~45 min, 3 UNet++ seeds of ~40);
-#             quick about an hour there: small SinGANs, a short UNet++ run;
+#     CONFIG: cpu   sized for the 2-core development machine (about 7.5
+#                   hours there, idle: 5 SinGANs of ~56 min, 3 UNet++
+#                   seeds of ~40 and their controls of ~17);
+#             quick about 1.5 hours there: small SinGANs, a short UNet++ run;
 #             smoke a minute: only checks that the whole chain runs;
 #             paper the published defaults (a GPU: DEVICE=cuda:0).
 #     BUILD_DIR default build/release; OUT_DIR default bench-out/paper-CONFIG.
@@ -34,8 +38,9 @@
 # Prints the table of IoU, F1 (Dice) ... per training set (mean and spread
 # over the UNet++ seeds), and each set against real test image by test image
 # (bench/paper_table.py), and writes OUT/paper.md (configuration, seeds,
-# commit, the tables), its chart OUT/paper.png, and OUT/evaluation/seed-U/
-# (segq-run evaluate's metrics.csv, per_image.csv, chart.png, examples.png).
+# commit, the tables), its chart OUT/paper.png, OUT/evaluation/seed-U/
+# (segq-run evaluate's metrics.csv, per_image.csv, chart.png, examples.png)
+# and the control's OUT/evaluation/longer-U/.
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -136,14 +141,30 @@ stylize() { # K: the synthetic pairs in the style of the image they came from
     --vgg19 "$vgg19" --out "$out/stylized/$1" --steps "$style_steps" \
     "${common[@]}" >"$out/stylize-$1.log" 2>&1
 }
-evaluate() { # U: the UNet++ seed's number
+# unetpp NAME U TIMES [--synthetic ...]: segq-run evaluate into
+# evaluation/NAME, TIMES as many epochs as the configuration's; the
+# learning rate drops at epoch 50 (evaluate's default) times TIMES alike
+unetpp() {
+  local name=$1 u=$2 times=$3
+  shift 3
+  rm -rf "$out/evaluation/$name"
+  mkdir -p "$out/evaluation"
+  "$segq_run" evaluate --real "$out/real" --test "$out/test" "$@" --out "$out/evaluation/$name" \
+    --epochs $((epochs * times)) --lr-drop-epoch $((50 * times)) --size "$side" --batch "$batch" \
+    --seed $((seed + u)) "${common[@]}" >"$out/evaluate-$name.log" 2>&1
+}
+evaluate() { # U
   local sets=(--synthetic singan="$out/synthetic")
   [ -z "$vgg19" ] || sets+=(--synthetic stylized="$out/stylized")
-  rm -rf "$out/evaluation/seed-$1"
-  mkdir -p "$out/evaluation"
-  "$segq_run" evaluate --real "$out/real" --test "$out/test" "${sets[@]}" \
-    --out "$out/evaluation/seed-$1" --epochs "$epochs" --size "$side" --batch "$batch" \
-    --seed $((seed + $1)) "${common[@]}" >"$out/evaluate-$1.log" 2>&1
+  unetpp "seed-$1" "$1" 1 "${sets[@]}"
+}
+# The control for (a): real+singan sees 1 + PER_MODEL times as many pairs an
+# epoch as real alone, so it also trains that much longer; the real set
+# trained that many epochs tells a gain from the synthetic pairs apart from
+# one from training longer.
+longer=$((1 + per_model))
+evaluate_longer() { # U
+  unetpp "longer-$1" "$1" "$longer"
 }
 
 echo "paper.sh $config: $n_real real pairs, a SinGAN each (max size $max_size, $niter iterations a scale), $per_model synthetic pairs each, $n_test test pairs, $device, $threads threads"
@@ -157,11 +178,17 @@ for k in $(seq 0 $((n_real - 1))); do
 done
 for u in $(seq 0 $((unets - 1))); do
   step "evaluate-$u" evaluate "$u"
-  echo "  UNet++ seed $((seed + u)) on each training set: $(cat "$out/done/evaluate-$u") s"
+  step "longer-$u" evaluate_longer "$u"
+  echo "  UNet++ seed $((seed + u)) on each training set: $(cat "$out/done/evaluate-$u") s," \
+    "on real for ${longer}x the epochs: $(cat "$out/done/longer-$u") s"
 done
 
+controls=()
+for u in $(seq 0 $((unets - 1))); do
+  controls+=(--control "real ${longer}x epochs=$out/evaluation/longer-$u/metrics.csv")
+done
 table=$("${PYTHON:-/usr/bin/python3}" "$here/bench/paper_table.py" "$out"/evaluation/seed-*/metrics.csv \
-  --chart "$out/paper.png")
+  "${controls[@]}" --chart "$out/paper.png")
 {
   echo "# SinGAN-Seg's findings, $config configuration"
   echo
@@ -169,7 +196,8 @@ table=$("${PYTHON:-/usr/bin/python3}" "$here/bench/paper_table.py" "$out"/evalua
     "$(cat "$out"/done/* | awk '{ s += $1 } END { print s }') s of steps in all" \
     "($(cat "$out"/train-*.log | grep -c '^paper.sh: going on' || true) training(s) resumed)."
   echo "Data: $(basename "$data"), seed $seed: $n_real training pairs (${names[*]:0:n_real}), $n_test held-out test pairs."
-  echo "SinGAN: --max-size $max_size --niter $niter, $per_model pairs each; UNet++: --epochs $epochs --size $side --batch $batch, seeds $seed..$((seed + unets - 1))."
+  echo "SinGAN: --max-size $max_size --niter $niter, $per_model pairs each; UNet++: --epochs $epochs --size $side --batch $batch, seeds $seed..$((seed + unets - 1));" \
+    "the control: real alone, --epochs $((epochs * longer))."
   [ -z "$vgg19" ] || echo "Stylized: segq-run stylize --steps $style_steps, each pair in its real image's style, VGG19 $(basename "$vgg19")."
   echo
   echo "$table"

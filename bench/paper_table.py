@@ -2,7 +2,8 @@
 """bench/paper_table.py: the table of bench/paper.sh from segq-run evaluate's
 metrics.csv of several UNet++ seeds (one fixed test set each).
 
-    bench/paper_table.py SEED0/metrics.csv SEED1/metrics.csv ... [--chart OUT.png]
+    bench/paper_table.py SEED0/metrics.csv SEED1/metrics.csv ...
+        [--control NAME=METRICS.csv ...] [--chart OUT.png]
 
 Prints a Markdown table: per training set, each metric's mean over the
 seeds with its spread (sample standard deviation), and the IoU against the
@@ -12,6 +13,10 @@ by test image: the mean IoU difference (each image's difference averaged
 over the seeds) with a 95% bootstrap interval over the test images, and
 how many images gain or lose. --chart writes a bar chart of IoU and F1 per
 training set with one dot per seed.
+
+A control is another evaluate run of the real set alone (bench/paper.sh:
+trained longer); its real rows count as set NAME, and the synthetic sets
+are compared with it image by image as well.
 """
 import csv
 import os
@@ -22,15 +27,35 @@ import sys
 KEYS = ["iou", "f1", "precision", "recall", "accuracy"]
 
 
+def runs(argv):
+    """[(path, label or None)]: a label renames a control run's real set."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--control":
+            if i + 1 == len(argv) or "=" not in argv[i + 1]:
+                sys.exit("paper_table.py: --control wants NAME=METRICS.csv")
+            label, path = argv[i + 1].split("=", 1)
+            out.append((path, label))
+            i += 2
+        else:
+            out.append((argv[i], None))
+            i += 1
+    return out
+
+
+def set_name(row, label):
+    return label if label and row["set"] == "real" else row["set"]
+
+
 def read(paths):
     """{set: {metric: [value per seed]}}, sets in the order they appear."""
     sets = {}
-    for path in paths:
+    for path, label in paths:
         with open(path) as f:
             for row in csv.DictReader(f):
                 if row["fold"] != "mean":
                     continue
-                per = sets.setdefault(row["set"], {k: [] for k in KEYS})
+                per = sets.setdefault(set_name(row, label), {k: [] for k in KEYS})
                 for k in KEYS:
                     per[k].append(float(row[k]))
     return sets
@@ -63,32 +88,33 @@ def read_per_image(paths):
     """{set: {image: [IoU per seed]}} from the per_image.csv files beside
     the metrics.csv paths; None when a run has none (an older evaluate)."""
     per = {}
-    for path in paths:
+    for path, label in paths:
         each = os.path.join(os.path.dirname(path), "per_image.csv")
         if not os.path.exists(each):
             print(f"paper_table.py: no {each}: no image-by-image table", file=sys.stderr)
             return None
         with open(each) as f:
             for row in csv.DictReader(f):
-                per.setdefault(row["set"], {}).setdefault(row["image"], []).append(
+                per.setdefault(set_name(row, label), {}).setdefault(row["image"], []).append(
                     float(row["iou"])
                 )
     return per
 
 
-def paired(per, draws=10000):
-    """Each set against real on the same test images: the Markdown table."""
-    base = per.get("real")
+def paired(per, base_name, skip, draws=10000):
+    """Each set but those in skip against base_name on the same test
+    images: the Markdown table."""
+    base = per.get(base_name)
     if not base:
         return ""
     lines = [
-        "| training set | IoU - real's, mean per test image | 95% interval (bootstrap over the "
-        "test images) | images better / worse / equal |",
+        f"| training set | IoU minus {base_name}, mean per test image | 95% interval (bootstrap "
+        "over the test images) | images better / worse / equal |",
         "| --- | --- | --- | --- |",
     ]
     rng = random.Random(0)
     for name, images in per.items():
-        if name == "real":
+        if name == base_name or name in skip:
             continue
         common = sorted(set(images) & set(base))
         diff = [statistics.mean(images[i]) - statistics.mean(base[i]) for i in common]
@@ -141,13 +167,18 @@ def main(argv):
         out = argv[i + 1]
         argv = argv[:i] + argv[i + 2 :]
     if not argv:
-        sys.exit("usage: paper_table.py METRICS.csv... [--chart OUT.png]")
-    sets = read(argv)
+        sys.exit(
+            "usage: paper_table.py METRICS.csv... [--control NAME=METRICS.csv] [--chart OUT.png]"
+        )
+    paths = runs(argv)
+    sets = read(paths)
     print(table(sets))
-    per = read_per_image(argv)
-    if per:
+    per = read_per_image(paths)
+    controls = {label for _, label in paths if label}
+    for base in ["real"] + sorted(controls) if per else []:
+        # against real: every set; against a control: the synthetic ones
         print()
-        print(paired(per))
+        print(paired(per, base, {"real"} | (controls if base != "real" else set())))
     if out:
         chart(sets, out)
 

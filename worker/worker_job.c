@@ -393,77 +393,76 @@ s_gen_server (segq_worker_t *self, const segq_assign_t *a, const char *model)
         a->gpu);
 }
 
+/* The child's argv: PROGRAM KIND --name=value ... [ML kinds: --INPUT=PATH
+   ... --out=DIR --device=D --threads=N], NULL-terminated in argv [0..*n);
+   what it allocated is argv [2..*n), even when it fails. */
+static bool
+s_job_argv (job_t *job, const segq_kind_spec_t *kind, const char *program, char **argv, size_t *n)
+{
+    const segq_assign_t *a = &job->assign->u.assign;
+    argv [0] = (char *) program;
+    argv [1] = (char *) a->kind;
+    *n = 2;
+    bool ok = true;
+    for (size_t i = 0; i < a->params.count && ok; i++) {
+        const segq_param_t *p = &a->params.items [i];
+        char value [SEGQ_MAX_STRING + 1];
+        segq_value_format (&p->value, value, sizeof value);
+        ok = s_add_arg (argv, n, "--%s=%s", p->name, value);
+    }
+    return ok && (kind->test_kind || s_ml_args (job, kind, argv, n));
+}
+
+/* The variables the child gets on top of the daemon's environment; at most
+   S_ENV_MAX, allocated in env [0..*n) even when it fails. */
+#define S_ENV_MAX 9
+static bool
+s_job_env (job_t *job, const char *model, char **env, size_t *n)
+{
+    segq_worker_t *self = job->worker;
+    const segq_assign_t *a = &job->assign->u.assign;
+    bool ok = s_add_arg (env, n, "SEGQ_JOB_ID=%s", job->id)
+              && s_add_arg (env, n, "SEGQ_JOB_ATTEMPT=%" PRIu32, job->attempt)
+              && s_add_arg (env, n, "SEGQ_OUTPUT_DIR=%s/out", job->dir)
+              && s_add_arg (env, n, "SEGQ_PROGRESS_FD=%d", SEGQ__PROGRESS_CHILD_FD)
+              && s_add_arg (env, n, "SEGQ_CPU_SLOTS=%" PRIu32, a->cpu_slots ? a->cpu_slots : 1);
+    if (ok && a->gpu >= 0) {
+        /* The job sees only its GPU, as device 0: the physical device the
+           broker's index stands for (s_gpus_map in worker.c), which CUDA
+           must number in PCI bus order as nvidia-smi does. */
+        char device [32];
+        ok = s_add_arg (env, n, "CUDA_VISIBLE_DEVICES=%s",
+                        s_gpu_device (self, a->gpu, device, sizeof device))
+             && s_add_arg (env, n, "CUDA_DEVICE_ORDER=PCI_BUS_ID")
+             && s_add_arg (env, n, "SEGQ_GPU_MEM=%" PRIu64, a->gpu_mem);
+    }
+    /* the server's cache knows a checkpoint by it, without reading it */
+    if (ok && model)
+        ok = s_add_arg (env, n, "SEGQ_MODEL_SHA256=%s", model);
+    return ok;
+}
+
+static void
+s_free_args (char **args, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++)
+        free (args [i]);
+}
+
 void
 segq__worker_job_start (job_t *job)
 {
     segq_worker_t *self = job->worker;
     const segq_assign_t *a = &job->assign->u.assign;
     const segq_kind_spec_t *kind = segq_kind_find (a->kind);
-    char err [1024];
-    /* argv: PROGRAM KIND --name=value ... [ML kinds: --INPUT=PATH ... --out=DIR
-       --device=D --threads=N] */
-    size_t n_params = a->params.count;
-    size_t n_args = n_params + 2 + (kind->test_kind ? 0 : kind->n_inputs + 4);
-    char **argv = calloc (n_args + 1, sizeof *argv);
-    char env_buf [9][640];
-    char *env [10] = { 0 };
-    if (!argv) {
-        segq__worker_job_finish (job, false, -1, 0, "out of memory starting the job");
-        return;
-    }
     const char *program = kind->test_kind ? self->testkind : self->segq_run;
-    argv [0] = (char *) program;
-    argv [1] = (char *) a->kind;
-    size_t n = 2;
-    bool ok = true;
-    for (size_t i = 0; i < n_params && ok; i++) {
-        const segq_param_t *p = &a->params.items [i];
-        char value [SEGQ_MAX_STRING + 1];
-        segq_value_format (&p->value, value, sizeof value);
-        ok = s_add_arg (argv, &n, "--%s=%s", p->name, value);
-    }
-    if (!kind->test_kind && ok)
-        ok = s_ml_args (job, kind, argv, &n);
-    size_t n_env = 0;
-    snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_JOB_ID=%s", job->id);
-    env [n_env] = env_buf [n_env];
-    n_env++;
-    snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_JOB_ATTEMPT=%" PRIu32, job->attempt);
-    env [n_env] = env_buf [n_env];
-    n_env++;
-    snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_OUTPUT_DIR=%s/out", job->dir);
-    env [n_env] = env_buf [n_env];
-    n_env++;
-    snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_PROGRESS_FD=%d", SEGQ__PROGRESS_CHILD_FD);
-    env [n_env] = env_buf [n_env];
-    n_env++;
-    snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_CPU_SLOTS=%" PRIu32,
-              a->cpu_slots ? a->cpu_slots : 1);
-    env [n_env] = env_buf [n_env];
-    n_env++;
-    if (a->gpu >= 0) {
-        /* The job sees only its GPU, as device 0: the physical device the
-           broker's index stands for (s_gpus_map in worker.c), which CUDA
-           must number in PCI bus order as nvidia-smi does. */
-        char device [32];
-        snprintf (env_buf [n_env], sizeof env_buf [0], "CUDA_VISIBLE_DEVICES=%s",
-                  s_gpu_device (self, a->gpu, device, sizeof device));
-        env [n_env] = env_buf [n_env];
-        n_env++;
-        snprintf (env_buf [n_env], sizeof env_buf [0], "CUDA_DEVICE_ORDER=PCI_BUS_ID");
-        env [n_env] = env_buf [n_env];
-        n_env++;
-        snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_GPU_MEM=%" PRIu64, a->gpu_mem);
-        env [n_env] = env_buf [n_env];
-        n_env++;
-    }
     const char *model = s_model_hash (a);
-    if (model) {
-        /* the server's cache knows a checkpoint by it, without reading it */
-        snprintf (env_buf [n_env], sizeof env_buf [0], "SEGQ_MODEL_SHA256=%s", model);
-        env [n_env] = env_buf [n_env];
-        n_env++;
-    }
+    char **argv =
+        calloc (a->params.count + 2 + (kind->test_kind ? 0 : kind->n_inputs + 4) + 1, sizeof *argv);
+    char *env [S_ENV_MAX + 1] = { 0 };
+    size_t n_args = 0, n_env = 0;
+    bool ok = argv && s_job_argv (job, kind, program, argv, &n_args)
+              && s_job_env (job, model, env, &n_env);
     segq__job_launch_t launch = { .path = program,
                                   .argv = argv,
                                   .env = env,
@@ -475,13 +474,12 @@ segq__worker_job_start (job_t *job)
                                         .on_progress = s_runner_progress,
                                         .on_exit = s_runner_exit,
                                         .arg = job };
+    char err [1024] = "out of memory starting the job";
     if (ok)
         job->runner = segq__job_runner_start (self->loop, &launch, &callbacks, err, sizeof err);
-    else
-        snprintf (err, sizeof err, "out of memory starting the job");
-    for (size_t i = 2; i < n; i++)
-        free (argv [i]);
+    s_free_args (argv, 2, n_args);
     free (argv);
+    s_free_args (env, 0, n_env);
     if (!job->runner) {
         segq__worker_log_note (job, "%s", err);
         segq__worker_job_finish (job, false, -1, 0, err);

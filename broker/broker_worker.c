@@ -351,21 +351,13 @@ s_readopt (segq_broker_t *self, worker_t *w, const segq_register_t *reg, double 
     return adopted;
 }
 
-void
-segq__broker_on_register (segq_broker_t *self, segq__request_t *req)
+/* The node's worker record, new or from an earlier session, bound to the
+   registering connection; NULL (answered) when out of memory. */
+static worker_t *
+s_worker_bind (segq_broker_t *self, worker_t *w, const segq__request_t *req, double now)
 {
     const segq_register_t *reg = &req->msg->u.reg;
-    zframe_t *peer = req->peer;
-    const char *peer_hex = req->peer_hex;
-    if (!reg->node || !*reg->node) {
-        segq__broker_error (self, peer, 0, SEGQ_EINVAL, "REGISTER without a node name");
-        return;
-    }
-    double now = segq__broker_now ();
-    worker_t *w = zhashx_lookup (self->by_node, reg->node);
-    if (w && s_node_taken (self, peer, peer_hex, w, reg))
-        return;
-    worker_t *other = zhashx_lookup (self->by_peer, peer_hex);
+    worker_t *other = zhashx_lookup (self->by_peer, req->peer_hex);
     if (other && other != w) {
         /* this connection was another node before: that one is gone */
         segq__broker_worker_gone (self, other, "its worker re-registered under another name",
@@ -375,69 +367,65 @@ segq__broker_on_register (segq_broker_t *self, segq__request_t *req)
         w = calloc (1, sizeof *w);
         if (!w || !(w->node = strdup (reg->node))) {
             free (w);
-            segq__broker_error (self, peer, 0, SEGQ_ENOMEM, "out of memory registering");
-            return;
+            segq__broker_error (self, req->peer, 0, SEGQ_ENOMEM, "out of memory registering");
+            return NULL;
         }
         zhashx_insert (self->by_node, w->node, w);
     }
-    /* a new session of the same node: the jobs it still holds move over,
-       the ones it no longer holds were lost with the old session */
-    segq__sched_node_t *old = w->sched_node;
-    w->sched_node = NULL;
-    if (w->peer && strcmp (w->peer_hex, peer_hex) != 0)
+    if (w->peer && strcmp (w->peer_hex, req->peer_hex) != 0)
         zhashx_delete (self->by_peer, w->peer_hex);
     zframe_destroy (&w->peer);
-    w->peer = zframe_dup (peer);
-    snprintf (w->peer_hex, sizeof w->peer_hex, "%s", peer_hex);
+    w->peer = zframe_dup (req->peer);
+    snprintf (w->peer_hex, sizeof w->peer_hex, "%s", req->peer_hex);
     snprintf (w->address, sizeof w->address, "%s", self->sender_address);
     zhashx_update (self->by_peer, w->peer_hex, w);
     w->state = reg->draining ? SEGQ_WORKER_DRAINING : SEGQ_WORKER_ACTIVE;
     w->last_seen_mono = zclock_mono ();
     w->last_seen = now;
-    int rc = s_worker_describe (w, reg);
-    if (rc == 0 && !(w->sched_node = segq__broker_worker_sched_node (self, w)))
-        rc = SEGQ_ENOMEM;
-    if (rc) {
-        segq__broker_error (self, peer, 0, rc, "out of memory registering");
-        if (old)
-            segq__sched_node_destroy (self->sched, &old);
-        segq__broker_worker_gone (self, w, "registration failed", false);
-        return;
-    }
-    if (old) {
-        segq__sched_job_t *sj = segq__sched_node_running (old);
-        while (sj) {
-            segq__sched_job_t *next = sj->next;
-            segq__job_t *job = (segq__job_t *) sj;
-            if (s_held (reg, sj->seq, job->attempt))
-                segq__sched_adopt (self->sched, sj, w->sched_node, sj->gpu);
-            else {
-                rc = segq__jobs_lost (self->jobs, job, "its worker re-registered without it", now);
-                if (rc)
-                    segq__broker_broken (self, rc, "requeue on re-register");
-            }
-            sj = next;
+    return w;
+}
+
+/* A new session of the same node: the jobs it still holds move over from
+   the old session's scheduler node, the ones it no longer holds were lost
+   with the old session. */
+static void
+s_move_held (segq_broker_t *self, segq__sched_node_t **old, worker_t *w, const segq_register_t *reg,
+             double now)
+{
+    segq__sched_job_t *sj = segq__sched_node_running (*old);
+    while (sj) {
+        segq__sched_job_t *next = sj->next;
+        segq__job_t *job = (segq__job_t *) sj;
+        if (s_held (reg, sj->seq, job->attempt))
+            segq__sched_adopt (self->sched, sj, w->sched_node, sj->gpu);
+        else {
+            int rc = segq__jobs_lost (self->jobs, job, "its worker re-registered without it", now);
+            if (rc)
+                segq__broker_broken (self, rc, "requeue on re-register");
         }
-        segq__sched_node_destroy (self->sched, &old);
+        sj = next;
     }
-    size_t adopted = s_readopt (self, w, reg, now);
-    rc = segq__jobs_lose_orphans_of (self->jobs, w->node, now);
-    if (rc)
-        segq__broker_broken (self, rc, "requeue of jobs a worker no longer holds");
-    char gpus [1024] = "", kinds [1024] = "";
+    segq__sched_node_destroy (self->sched, old);
+}
+
+/* The worker's GPUs (INDEX:NAME:BYTES,...) and kinds (KIND,...) as the
+   store and the log keep them. */
+static void
+s_worker_lists (const worker_t *w, char *gpus, size_t gpus_len, char *kinds, size_t kinds_len)
+{
     size_t len = 0;
-    for (size_t i = 0; i < w->n_gpus && len < sizeof gpus; i++)
-        len += (size_t) snprintf (gpus + len, sizeof gpus - len, "%s%u:%s:%" PRIu64, i ? "," : "",
+    *gpus = *kinds = '\0';
+    for (size_t i = 0; i < w->n_gpus && len < gpus_len; i++)
+        len += (size_t) snprintf (gpus + len, gpus_len - len, "%s%u:%s:%" PRIu64, i ? "," : "",
                                   w->gpus [i].index, w->gpus [i].name, w->gpus [i].mem_total);
     len = 0;
-    for (size_t i = 0; i < w->n_kinds && len < sizeof kinds; i++)
-        len +=
-            (size_t) snprintf (kinds + len, sizeof kinds - len, "%s%s", i ? "," : "", w->kinds [i]);
-    if (!self->broken && segq__job_store_begin (self->store) == 0) {
-        rc = segq__job_store_worker_seen (self->store, w->node, now, w->cpu_slots, gpus, kinds);
-        if (rc)
-            segq__broker_broken (self, rc, "storing a worker");
-    }
+    for (size_t i = 0; i < w->n_kinds && len < kinds_len; i++)
+        len += (size_t) snprintf (kinds + len, kinds_len - len, "%s%s", i ? "," : "", w->kinds [i]);
+}
+
+static void
+s_welcome (segq_broker_t *self, zframe_t *peer)
+{
     segq_msg_t *welcome = segq_msg_new (SEGQ_MSG_WELCOME);
     if (welcome) {
         welcome->u.welcome.heartbeat_ms = self->config.heartbeat_ms;
@@ -447,7 +435,49 @@ segq__broker_on_register (segq_broker_t *self, segq__request_t *req)
         /* it promises nothing stored: it goes now, ahead of the heartbeats */
         segq__broker_send (self, peer, welcome, false);
     }
-    segq__broker_log (self, 0, peer_hex,
+}
+
+void
+segq__broker_on_register (segq_broker_t *self, segq__request_t *req)
+{
+    const segq_register_t *reg = &req->msg->u.reg;
+    if (!reg->node || !*reg->node) {
+        segq__broker_error (self, req->peer, 0, SEGQ_EINVAL, "REGISTER without a node name");
+        return;
+    }
+    double now = segq__broker_now ();
+    worker_t *w = zhashx_lookup (self->by_node, reg->node);
+    if (w && s_node_taken (self, req->peer, req->peer_hex, w, reg))
+        return;
+    if (!(w = s_worker_bind (self, w, req, now)))
+        return;
+    segq__sched_node_t *old = w->sched_node;
+    w->sched_node = NULL;
+    int rc = s_worker_describe (w, reg);
+    if (rc == 0 && !(w->sched_node = segq__broker_worker_sched_node (self, w)))
+        rc = SEGQ_ENOMEM;
+    if (rc) {
+        segq__broker_error (self, req->peer, 0, rc, "out of memory registering");
+        if (old)
+            segq__sched_node_destroy (self->sched, &old);
+        segq__broker_worker_gone (self, w, "registration failed", false);
+        return;
+    }
+    if (old)
+        s_move_held (self, &old, w, reg, now);
+    size_t adopted = s_readopt (self, w, reg, now);
+    rc = segq__jobs_lose_orphans_of (self->jobs, w->node, now);
+    if (rc)
+        segq__broker_broken (self, rc, "requeue of jobs a worker no longer holds");
+    char gpus [1024], kinds [1024];
+    s_worker_lists (w, gpus, sizeof gpus, kinds, sizeof kinds);
+    if (!self->broken && segq__job_store_begin (self->store) == 0) {
+        rc = segq__job_store_worker_seen (self->store, w->node, now, w->cpu_slots, gpus, kinds);
+        if (rc)
+            segq__broker_broken (self, rc, "storing a worker");
+    }
+    s_welcome (self, req->peer);
+    segq__broker_log (self, 0, req->peer_hex,
                       "worker %s registered: %u CPU slots, GPUs [%s], kinds "
                       "[%s], %zu job(s) held, %zu re-adopted%s",
                       w->node, w->cpu_slots, gpus, kinds, reg->n_held, adopted,

@@ -510,6 +510,59 @@ s_refresh (cli_globals_t *g, segq_client_t *client, const char *const *ids, size
     return CLI_OK;
 }
 
+/* How far the jobs waited for are: ended, ended badly, and the sum of
+   their fractions done. */
+typedef struct {
+    size_t final, bad;
+    double fraction;
+} wait_tally_t;
+
+static wait_tally_t
+s_wait_tally (const segq_job_state_t *seen, const segq_job_info_t *last, size_t n)
+{
+    wait_tally_t t = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        t.final += segq_job_state_final (seen [i]);
+        t.bad += seen [i] == SEGQ_JOB_FAILED || seen [i] == SEGQ_JOB_CANCELLED;
+        t.fraction += seen [i] == SEGQ_JOB_SUCCEEDED ? 1 : last [i].fraction;
+    }
+    return t;
+}
+
+/* The terminal's progress line, redrawn in place: one job's bar, state
+   and phase, or several jobs' bar and count. */
+static void
+s_wait_show (const char *const *ids, size_t n, const segq_job_state_t *seen,
+             const segq_job_info_t *last, const wait_tally_t *t, double elapsed_s)
+{
+    char bar [64], elapsed [32];
+    cli_format_bar (t->fraction / (double) n, 30, bar, sizeof bar);
+    snprintf (elapsed, sizeof elapsed, "%.0fs", elapsed_s);
+    if (n == 1)
+        printf ("\r\033[K%s %s %3.0f%% %s%s%s %s", ids [0], bar, t->fraction * 100,
+                segq_job_state_name (seen [0]), last [0].phase ? " " : "",
+                last [0].phase ? last [0].phase : "", elapsed);
+    else {
+        char failed [48] = "";
+        if (t->bad)
+            snprintf (failed, sizeof failed, ", %zu failed", t->bad);
+        printf ("\r\033[K%s %3.0f%%  %zu/%zu done%s %s", bar, t->fraction / (double) n * 100,
+                t->final, n, failed, elapsed);
+    }
+    fflush (stdout);
+}
+
+/* After the progress line, each job's end and its reason. */
+static void
+s_wait_summary (const char *const *ids, size_t n, const segq_job_state_t *seen,
+                const segq_job_info_t *last)
+{
+    printf ("\n");
+    for (size_t i = 0; i < n; i++)
+        printf ("%s %s%s%s\n", ids [i], segq_job_state_name (seen [i]), last [i].reason ? ": " : "",
+                last [i].reason ? last [i].reason : "");
+}
+
 int
 cli_wait (cli_globals_t *g, int argc, char **argv)
 {
@@ -551,52 +604,28 @@ cli_wait (cli_globals_t *g, int argc, char **argv)
     int wait_ms = 0; /* the first answer at once: the states as they are */
     size_t ended = 0;
     for (;;) {
-        size_t final = 0, bad = 0;
-        double fraction = 0, asked = s_now ();
+        double asked = s_now ();
         if (s_refresh (g, client, ids, n, seen, last, !tty && !g->json, wait_ms) != CLI_OK) {
             rc = CLI_FAILED;
             goto done;
         }
-        for (size_t i = 0; i < n; i++) {
-            final += segq_job_state_final (seen [i]);
-            bad += seen [i] == SEGQ_JOB_FAILED || seen [i] == SEGQ_JOB_CANCELLED;
-            fraction += seen [i] == SEGQ_JOB_SUCCEEDED ? 1 : last [i].fraction;
-        }
+        wait_tally_t t = s_wait_tally (seen, last, n);
         fflush (stdout);
-        if (tty) {
-            char bar [64], elapsed [32];
-            cli_format_bar (fraction / (double) n, 30, bar, sizeof bar);
-            snprintf (elapsed, sizeof elapsed, "%.0fs", s_now () - start);
-            if (n == 1)
-                printf ("\r\033[K%s %s %3.0f%% %s%s%s %s", ids [0], bar, fraction * 100,
-                        segq_job_state_name (seen [0]), last [0].phase ? " " : "",
-                        last [0].phase ? last [0].phase : "", elapsed);
-            else {
-                char failed [48] = "";
-                if (bad)
-                    snprintf (failed, sizeof failed, ", %zu failed", bad);
-                printf ("\r\033[K%s %3.0f%%  %zu/%zu done%s %s", bar, fraction / (double) n * 100,
-                        final, n, failed, elapsed);
-            }
-            fflush (stdout);
-        }
-        if (final == n) {
-            if (tty) {
-                printf ("\n");
-                for (size_t i = 0; i < n; i++)
-                    printf ("%s %s%s%s\n", ids [i], segq_job_state_name (seen [i]),
-                            last [i].reason ? ": " : "", last [i].reason ? last [i].reason : "");
-            }
-            rc = bad ? CLI_JOB_FAILED : CLI_OK;
+        if (tty)
+            s_wait_show (ids, n, seen, last, &t, s_now () - start);
+        if (t.final == n) {
+            if (tty)
+                s_wait_summary (ids, n, seen, last);
+            rc = t.bad ? CLI_JOB_FAILED : CLI_OK;
             break;
         }
         /* a waiting request answered before the interval without a new
            end (a broker that does not wait, or holds too many waiting
            requests): ask again only when the interval is up */
         double left = (double) interval_ms / 1e3 - (s_now () - asked);
-        if (wait_ms > 0 && final == ended && left > 0)
+        if (wait_ms > 0 && t.final == ended && left > 0)
             usleep ((useconds_t) (left * 1e6));
-        ended = final;
+        ended = t.final;
         wait_ms =
             (int) (interval_ms < SEGQ_STATUS_WAIT_MAX_MS ? interval_ms : SEGQ_STATUS_WAIT_MAX_MS);
     }

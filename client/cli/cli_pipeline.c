@@ -413,6 +413,101 @@ s_common_fold (const bool *used, size_t n_real, int64_t folds, uint64_t seed, si
    a synthetic pair to train on; with one, or all of them dealt into one
    fold, that fold has none. Either fails hours later, after training: so
    refused here, with segq-run evaluate's own dealing (segq_folds.h). */
+typedef char hash_hex_t [SEGQ_HASH_HEX_LEN + 1];
+
+/* Which real pair an image is, as evaluate matches a synthetic pair's
+   source: by sha256 first, then by name; n_real when none. */
+static size_t
+s_real_match (const char *image, char **names, hash_hex_t *hashes, size_t n_real)
+{
+    char stem [1024];
+    hash_hex_t sha = "";
+    s_stem (image, stem, sizeof stem);
+    if (segq_sha256_file (image, sha) == 0)
+        for (size_t r = 0; r < n_real; r++)
+            if (strcmp (hashes [r], sha) == 0)
+                return r;
+    for (size_t r = 0; r < n_real; r++)
+        if (strcmp (stem, names [r]) == 0)
+            return r;
+    return n_real;
+}
+
+/* Marks the real pairs that the pipeline's training images are in used [];
+   how many, and *one the image of the last one found. */
+static size_t
+s_mark_trained (const pipeline_t *p, const cli_array_plan_t *plan, size_t n, char **names,
+                hash_hex_t *hashes, size_t n_real, bool *used, const char **one)
+{
+    size_t matched = 0;
+    for (size_t k = 0; k < (n ? n : 1); k++) {
+        const char *image = n ? plan->files [0][k] : p->image;
+        size_t at = s_real_match (image, names, hashes, n_real);
+        if (at < n_real && !used [at]) {
+            used [at] = true;
+            matched++;
+            *one = image;
+        }
+    }
+    return matched;
+}
+
+/* Fewer than two training images among the real pairs: no fold, or one
+   fold, would have a synthetic pair to train on. */
+static int
+s_refuse_unmatched (cli_globals_t *g, const pipeline_t *p, size_t matched, size_t n_train,
+                    const char *one)
+{
+    char why [1200];
+    if (matched == 1)
+        snprintf (why, sizeof why,
+                  "only one training image (%s) is one of its pairs, so "
+                  "the fold that tests it would have no synthetic pair to train on",
+                  one);
+    else
+        snprintf (why, sizeof why,
+                  "%s one of its pairs, so no fold would have a synthetic "
+                  "pair to train on",
+                  n_train == 1 ? "the training image is not" : "none of the training images is");
+    return cli_usage_error (g, "submit pipeline",
+                            "--evaluate-against %s: evaluate's k-fold "
+                            "trains each fold's synthetic set only on pairs made from that "
+                            "fold's real training pairs, and %s. Train on at least 2 pairs of "
+                            "the folder (--images %s/images --masks %s/masks), or leave "
+                            "--evaluate-against out and, once generate is done, evaluate on "
+                            "a fixed test set: segq submit evaluate --real PAIRS --test TEST "
+                            "--synthetic singan=GENERATE_JOB (PAIRS: the training pair as "
+                            "images/NAME + masks/NAME; TEST: the pairs of %s without it)",
+                            p->real, why, p->real, p->real, p->real);
+}
+
+/* The training pairs all dealt into one fold by the seed: that fold would
+   have no synthetic pair; refused with a seed that deals them apart. */
+static int
+s_refuse_one_fold (cli_globals_t *g, const pipeline_t *p, const bool *used, size_t n_real,
+                   size_t matched, int64_t folds, int64_t seed, size_t *perm)
+{
+    int64_t common = s_common_fold (used, n_real, folds, (uint64_t) seed, perm);
+    if (common < 0)
+        return CLI_OK;
+    int64_t other = -1;
+    for (int64_t s = seed + 1; s <= seed + 1000 && other < 0; s++)
+        if (s_common_fold (used, n_real, folds, (uint64_t) s, perm) < 0)
+            other = s;
+    char offer [64] = "";
+    if (other >= 0)
+        snprintf (offer, sizeof offer, " (--evaluate.seed %lld does)", (long long) other);
+    return cli_usage_error (g, "submit pipeline",
+                            "--evaluate-against %s: the %zu training "
+                            "pairs among its %zu pairs are all dealt into fold %lld of %lld "
+                            "(--evaluate.seed %lld), and evaluate's k-fold trains a fold's "
+                            "synthetic set only on pairs made from that fold's real training "
+                            "pairs: that fold would have none. Choose a seed that deals them "
+                            "into different folds%s, or train on more pairs of the folder",
+                            p->real, matched, n_real, (long long) common + 1, (long long) folds,
+                            (long long) seed, offer);
+}
+
 static int
 s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t *plan, size_t n)
 {
@@ -429,78 +524,21 @@ s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t 
                               "cannot make %lld folds (images/NAME + masks/NAME; fewer "
                               "--evaluate.folds?)",
                               p->real, n_real, n_real == 1 ? "" : "s", (long long) folds);
-    /* which real pair each training image is, as evaluate matches a
-       synthetic pair's source: by sha256 first, then by name */
     bool *used = rc == CLI_OK ? calloc (n_real, sizeof *used) : NULL;
-    char (*hashes) [SEGQ_HASH_HEX_LEN + 1] = used ? calloc (n_real, sizeof *hashes) : NULL;
+    hash_hex_t *hashes = used ? calloc (n_real, sizeof *hashes) : NULL;
     size_t *perm = hashes ? calloc (n_real, sizeof *perm) : NULL;
     if (rc == CLI_OK && !perm)
         rc = cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
     for (size_t r = 0; rc == CLI_OK && r < n_real; r++)
         if (segq_sha256_file (real [r], hashes [r]) != 0)
             hashes [r][0] = 0;
-    size_t n_train = n ? n : 1, matched = 0;
     const char *one = NULL;
-    for (size_t k = 0; k < n_train && rc == CLI_OK; k++) {
-        const char *image = n ? plan->files [0][k] : p->image;
-        char stem [1024], sha [SEGQ_HASH_HEX_LEN + 1] = "";
-        s_stem (image, stem, sizeof stem);
-        size_t at = n_real;
-        if (segq_sha256_file (image, sha) == 0)
-            for (size_t r = 0; r < n_real && at == n_real; r++)
-                if (strcmp (hashes [r], sha) == 0)
-                    at = r;
-        for (size_t r = 0; r < n_real && at == n_real; r++)
-            if (strcmp (stem, names [r]) == 0)
-                at = r;
-        if (at < n_real && !used [at]) {
-            used [at] = true;
-            matched++;
-            one = image;
-        }
-    }
-    int64_t common = rc == CLI_OK && matched >= 2
-                         ? s_common_fold (used, n_real, folds, (uint64_t) seed, perm)
-                         : -1;
-    if (rc == CLI_OK && matched < 2) {
-        if (matched == 1)
-            snprintf (why, sizeof why,
-                      "only one training image (%s) is one of its pairs, so "
-                      "the fold that tests it would have no synthetic pair to train on",
-                      one);
-        else
-            snprintf (why, sizeof why,
-                      "%s one of its pairs, so no fold would have a synthetic "
-                      "pair to train on",
-                      n_train == 1 ? "the training image is not"
-                                   : "none of the training images is");
-        rc = cli_usage_error (g, "submit pipeline",
-                              "--evaluate-against %s: evaluate's k-fold "
-                              "trains each fold's synthetic set only on pairs made from that "
-                              "fold's real training pairs, and %s. Train on at least 2 pairs of "
-                              "the folder (--images %s/images --masks %s/masks), or leave "
-                              "--evaluate-against out and, once generate is done, evaluate on "
-                              "a fixed test set: segq submit evaluate --real PAIRS --test TEST "
-                              "--synthetic singan=GENERATE_JOB (PAIRS: the training pair as "
-                              "images/NAME + masks/NAME; TEST: the pairs of %s without it)",
-                              p->real, why, p->real, p->real, p->real);
-    } else if (rc == CLI_OK && common >= 0) {
-        /* a seed that deals them apart, to offer */
-        int64_t other = -1;
-        for (int64_t s = seed + 1; s <= seed + 1000 && other < 0; s++)
-            if (s_common_fold (used, n_real, folds, (uint64_t) s, perm) < 0)
-                other = s;
-        snprintf (why, sizeof why, " (--evaluate.seed %lld does)", (long long) other);
-        rc = cli_usage_error (g, "submit pipeline",
-                              "--evaluate-against %s: the %zu training "
-                              "pairs among its %zu pairs are all dealt into fold %lld of %lld "
-                              "(--evaluate.seed %lld), and evaluate's k-fold trains a fold's "
-                              "synthetic set only on pairs made from that fold's real training "
-                              "pairs: that fold would have none. Choose a seed that deals them "
-                              "into different folds%s, or train on more pairs of the folder",
-                              p->real, matched, n_real, (long long) common + 1, (long long) folds,
-                              (long long) seed, other >= 0 ? why : "");
-    }
+    size_t matched =
+        rc == CLI_OK ? s_mark_trained (p, plan, n, names, hashes, n_real, used, &one) : 0;
+    if (rc == CLI_OK && matched < 2)
+        rc = s_refuse_unmatched (g, p, matched, n ? n : 1, one);
+    else if (rc == CLI_OK)
+        rc = s_refuse_one_fold (g, p, used, n_real, matched, folds, seed, perm);
     for (size_t r = 0; r < n_real; r++) {
         free (real [r]);
         free (names [r]);

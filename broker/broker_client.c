@@ -127,101 +127,127 @@ s_u64_order (const void *a, const void *b)
 
 #define MAX_ARRAY_JOBS 100000
 
-/* ARRAY: make a job array of the sender's jobs (stored before the reply,
-   like a submit), or look one up. */
+/* The jobs an ARRAY names, into row->jobs: each the sender's own, none
+   twice. */
+static int
+s_array_jobs (segq_broker_t *self, const segq_array_t *array, segq__array_row_t *row, char *err,
+              size_t errlen)
+{
+    row->jobs = calloc (array->n_jobs, sizeof *row->jobs);
+    uint64_t *sorted = calloc (array->n_jobs, sizeof *sorted);
+    int rc = row->jobs && sorted ? 0 : SEGQ_ENOMEM;
+    for (size_t i = 0; i < array->n_jobs && rc == 0; i++) {
+        segq__job_brief_t brief;
+        uint64_t number = segq__job_id_parse (array->jobs [i]);
+        rc = number ? segq__job_store_brief (self->store, number, &brief) : SEGQ_ENOENT;
+        if (rc == SEGQ_ENOENT)
+            snprintf (err, errlen, "unknown job '%s'", array->jobs [i]);
+        else if (rc == 0 && strcmp (brief.owner, array->user) != 0) {
+            snprintf (err, errlen, "job %s belongs to %s: an array holds only your own jobs",
+                      array->jobs [i], brief.owner);
+            rc = SEGQ_EPERM;
+        }
+        row->jobs [i] = sorted [i] = number;
+    }
+    if (rc == 0) {
+        qsort (sorted, array->n_jobs, sizeof *sorted, s_u64_order);
+        for (size_t i = 1; i < array->n_jobs && rc == 0; i++)
+            if (sorted [i] == sorted [i - 1]) {
+                char job [SEGQ__JOB_ID_MAX];
+                segq__job_id_format (sorted [i], job);
+                snprintf (err, errlen, "job %s is named twice", job);
+                rc = SEGQ_EINVAL;
+            }
+    }
+    free (sorted);
+    row->n_jobs = array->n_jobs;
+    return rc;
+}
+
+/* A new job array of the sender's jobs, stored (before the reply, like a
+   submit) as *id. */
+static int
+s_array_make (segq_broker_t *self, const segq_array_t *array, segq__array_row_t *row, uint64_t *id,
+              char *err, size_t errlen)
+{
+    if (!array->user || !*array->user) {
+        snprintf (err, errlen, "ARRAY without a user name");
+        return SEGQ_EINVAL;
+    }
+    if (array->n_jobs > MAX_ARRAY_JOBS) {
+        snprintf (err, errlen, "a job array holds at most %d jobs, not %zu", MAX_ARRAY_JOBS,
+                  array->n_jobs);
+        return SEGQ_ETOOBIG;
+    }
+    int rc = s_array_jobs (self, array, row, err, errlen);
+    row->created = segq__broker_now ();
+    snprintf (row->owner, sizeof row->owner, "%s", array->user);
+    if (rc == 0) {
+        rc = segq__job_store_insert_array (self->store, array->user, row->created, row->jobs,
+                                           row->n_jobs, id);
+        if (rc)
+            segq__broker_broken (self, rc, "storing a job array");
+    }
+    return rc;
+}
+
+/* ARRAY_REPLY for array id and its row; NULL when out of memory. */
+static segq_msg_t *
+s_array_reply (uint64_t req_id, uint64_t id, const segq__array_row_t *row)
+{
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_ARRAY_REPLY);
+    if (!reply)
+        return NULL;
+    segq_array_reply_t *r = &reply->u.array_reply;
+    char text [SEGQ__ARRAY_ID_MAX];
+    segq__array_id_format (id, text);
+    r->req_id = req_id;
+    r->created = row->created;
+    bool ok = (r->array = strdup (text)) && (r->owner = strdup (row->owner))
+              && (!row->n_jobs || (r->jobs = calloc (row->n_jobs, sizeof *r->jobs)));
+    for (size_t i = 0; ok && i < row->n_jobs; i++) {
+        char job [SEGQ__JOB_ID_MAX];
+        segq__job_id_format (row->jobs [i], job);
+        ok = (r->jobs [i] = strdup (job)) != NULL;
+        r->n_jobs = i + 1;
+    }
+    if (!ok)
+        segq_msg_destroy (&reply);
+    return reply;
+}
+
+/* ARRAY: make a job array of the sender's jobs, or look one up. */
 void
 segq__broker_on_array (segq_broker_t *self, segq__request_t *req)
 {
     const segq_array_t *array = &req->msg->u.array;
-    zframe_t *peer = req->peer;
-    const char *peer_hex = req->peer_hex;
     char err [512] = "";
     int rc = 0;
     segq__array_row_t row = { 0 };
-    uint64_t id = 0, *sorted = NULL;
+    uint64_t id = 0;
     if (array->array) {
         id = segq__array_id_parse (array->array);
         rc = id ? segq__job_store_array (self->store, id, &row) : SEGQ_ENOENT;
         if (rc == SEGQ_ENOENT)
             snprintf (err, sizeof err, "unknown job array '%s'", array->array);
-    } else if (!array->user || !*array->user) {
-        snprintf (err, sizeof err, "ARRAY without a user name");
-        rc = SEGQ_EINVAL;
-    } else if (array->n_jobs > MAX_ARRAY_JOBS) {
-        snprintf (err, sizeof err, "a job array holds at most %d jobs, not %zu", MAX_ARRAY_JOBS,
-                  array->n_jobs);
-        rc = SEGQ_ETOOBIG;
-    } else {
-        row.jobs = calloc (array->n_jobs, sizeof *row.jobs);
-        sorted = calloc (array->n_jobs, sizeof *sorted);
-        rc = row.jobs && sorted ? 0 : SEGQ_ENOMEM;
-        for (size_t i = 0; i < array->n_jobs && rc == 0; i++) {
-            segq__job_brief_t brief;
-            uint64_t number = segq__job_id_parse (array->jobs [i]);
-            rc = number ? segq__job_store_brief (self->store, number, &brief) : SEGQ_ENOENT;
-            if (rc == SEGQ_ENOENT)
-                snprintf (err, sizeof err, "unknown job '%s'", array->jobs [i]);
-            else if (rc == 0 && strcmp (brief.owner, array->user) != 0) {
-                snprintf (err, sizeof err,
-                          "job %s belongs to %s: an array holds only your own "
-                          "jobs",
-                          array->jobs [i], brief.owner);
-                rc = SEGQ_EPERM;
-            }
-            row.jobs [i] = sorted [i] = number;
-        }
-        if (rc == 0) {
-            qsort (sorted, array->n_jobs, sizeof *sorted, s_u64_order);
-            for (size_t i = 1; i < array->n_jobs && rc == 0; i++)
-                if (sorted [i] == sorted [i - 1]) {
-                    char job [SEGQ__JOB_ID_MAX];
-                    segq__job_id_format (sorted [i], job);
-                    snprintf (err, sizeof err, "job %s is named twice", job);
-                    rc = SEGQ_EINVAL;
-                }
-        }
-        row.n_jobs = array->n_jobs;
-        row.created = segq__broker_now ();
-        snprintf (row.owner, sizeof row.owner, "%s", array->user);
-        if (rc == 0) {
-            rc = segq__job_store_insert_array (self->store, array->user, row.created, row.jobs,
-                                               row.n_jobs, &id);
-            if (rc)
-                segq__broker_broken (self, rc, "storing a job array");
-        }
-    }
-    free (sorted);
-    segq_msg_t *reply = rc == 0 ? segq_msg_new (SEGQ_MSG_ARRAY_REPLY) : NULL;
-    if (rc == 0 && reply) {
-        segq_array_reply_t *r = &reply->u.array_reply;
-        char text [SEGQ__ARRAY_ID_MAX];
-        segq__array_id_format (id, text);
-        r->req_id = array->req_id;
-        r->created = row.created;
-        bool ok = (r->array = strdup (text)) && (r->owner = strdup (row.owner))
-                  && (!row.n_jobs || (r->jobs = calloc (row.n_jobs, sizeof *r->jobs)));
-        for (size_t i = 0; ok && i < row.n_jobs; i++) {
-            char job [SEGQ__JOB_ID_MAX];
-            segq__job_id_format (row.jobs [i], job);
-            ok = (r->jobs [i] = strdup (job)) != NULL;
-            r->n_jobs = i + 1;
-        }
-        if (!ok) {
-            segq_msg_destroy (&reply);
-            rc = SEGQ_ENOMEM;
-            snprintf (err, sizeof err, "out of memory");
-        }
+    } else
+        rc = s_array_make (self, array, &row, &id, err, sizeof err);
+    segq_msg_t *reply = rc == 0 ? s_array_reply (array->req_id, id, &row) : NULL;
+    if (rc == 0 && !reply) {
+        rc = SEGQ_ENOMEM;
+        snprintf (err, sizeof err, "out of memory");
     }
     segq__array_row_clear (&row);
     if (rc) {
-        segq__broker_log (self, 1, peer_hex, "ARRAY refused: %s", err);
-        segq__broker_error (self, peer, array->req_id, rc, "%s", *err ? err : segq_strerror (rc));
+        segq__broker_log (self, 1, req->peer_hex, "ARRAY refused: %s", err);
+        segq__broker_error (self, req->peer, array->req_id, rc, "%s",
+                            *err ? err : segq_strerror (rc));
         return;
     }
     if (!array->array)
-        segq__broker_log (self, 2, peer_hex, "ARRAY: %s of %zu jobs", reply->u.array_reply.array,
-                          reply->u.array_reply.n_jobs);
-    segq__broker_send (self, peer, reply, !array->array);
+        segq__broker_log (self, 2, req->peer_hex, "ARRAY: %s of %zu jobs",
+                          reply->u.array_reply.array, reply->u.array_reply.n_jobs);
+    segq__broker_send (self, req->peer, reply, !array->array);
 }
 
 /* Why a queued job has not started, in words; "" when it only waits its

@@ -407,87 +407,102 @@ s_get_job_output (segq_broker_t *self, const segq_get_t *get, bool worker, segq_
     return rc == SEGQ_EINVAL || rc == 0 ? rc : SEGQ_ENOENT;
 }
 
-void
-segq__broker_on_get (segq_broker_t *self, segq__request_t *req)
+/* What a GET may fetch: a client, a job's output it may read (never a bare
+   hash); a worker, an input of a job assigned to it. Its hash into hash
+   (SEGQ_HASH_HEX_LEN + 1), or a refusal. */
+static int
+s_get_allowed (segq_broker_t *self, const segq__request_t *req, segq_artifact_t *output, char *hash,
+               char *refusal, size_t len)
 {
     const segq_get_t *get = &req->msg->u.get;
-    zframe_t *peer = req->peer;
-    const char *peer_hex = req->peer_hex;
     worker_t *w = req->worker;
-    char hash [SEGQ_HASH_HEX_LEN + 1];
-    snprintf (hash, sizeof hash, "%s", get->hash);
-    const char *name = get->name;
-    segq_artifact_t output = { 0 };
-    json_t *event = segq__broker_audit_event (self, "fetch", w ? w->node : get->user, peer_hex);
-    segq__broker_audit_set (event, "job", get->job);
-    segq__broker_audit_set (event, "name", get->name);
-    char refusal [600] = "";
-    int code = 0;
     bool worker = segq__broker_sender_is_worker (self, w);
+    snprintf (hash, SEGQ_HASH_HEX_LEN + 1, "%s", get->hash);
     if (worker && !w) {
-        code = SEGQ_EPERM;
-        snprintf (refusal, sizeof refusal,
-                  "a worker fetches only the inputs of jobs assigned to "
-                  "it: register first");
-    } else if (get->job) {
-        code = s_get_job_output (self, get, worker, &output, refusal, sizeof refusal);
-        snprintf (hash, sizeof hash, "%s", output.hash);
+        snprintf (refusal, len,
+                  "a worker fetches only the inputs of jobs assigned to it: "
+                  "register first");
+        return SEGQ_EPERM;
     }
-    /* knowing a hash is no right to its data */
-    if (code == 0 && !worker && !get->job) {
-        code = SEGQ_EPERM;
-        snprintf (refusal, sizeof refusal,
+    if (get->job) {
+        int rc = s_get_job_output (self, get, worker, output, refusal, len);
+        snprintf (hash, SEGQ_HASH_HEX_LEN + 1, "%s", output->hash);
+        if (rc)
+            return rc;
+    } else if (!worker) {
+        /* knowing a hash is no right to its data */
+        snprintf (refusal, len,
                   "fetching an artifact by its hash is not allowed: "
                   "fetch a job's output by job and name (segq fetch JOB NAME)");
-    } else if (code == 0 && worker && !segq__access_worker_input (self->access, w->node, hash)) {
-        code = SEGQ_EPERM;
-        snprintf (refusal, sizeof refusal, "%s %s is not an input of a job running on worker %s",
+        return SEGQ_EPERM;
+    }
+    if (worker && !segq__access_worker_input (self->access, w->node, hash)) {
+        snprintf (refusal, len, "%s %s is not an input of a job running on worker %s",
                   get->job ? "that output of job" : "artifact", get->job ? get->job : hash,
                   w->node);
+        return SEGQ_EPERM;
     }
-    if (code == 0)
-        code = s_transfer_admit (self, w, peer_hex, refusal, sizeof refusal);
-    if (code) {
-        if (code == SEGQ_EPERM)
-            segq__broker_log (self, 0, peer_hex, "refused GET: %s", refusal);
-        segq__broker_error (self, peer, get->req_id, code, "%s", refusal);
-        segq_artifact_clear (&output);
-        segq__broker_audit_end (self, &event, refusal, false);
-        return;
-    }
-    segq__broker_audit_set (event, "hash", hash);
-    char err [512];
-    segq__download_t *download =
-        segq__artifact_store_download (self->artifacts, hash, err, sizeof err);
+    return s_transfer_admit (self, w, req->peer_hex, refusal, len);
+}
+
+/* The download of an allowed GET: its transfer opened and GET_READY sent
+   ahead of its chunks; the reason on failure. */
+static int
+s_get_start (segq_broker_t *self, const segq__request_t *req, const char *hash, json_t *event,
+             char *err, size_t errlen)
+{
+    const segq_get_t *get = &req->msg->u.get;
+    segq__download_t *download = segq__artifact_store_download (self->artifacts, hash, err, errlen);
     transfer_t *transfer =
-        download ? s_transfer_new (self, XFER_GET, peer, peer_hex, get->req_id, name) : NULL;
+        download ? s_transfer_new (self, XFER_GET, req->peer, req->peer_hex, get->req_id, get->name)
+                 : NULL;
     segq_msg_t *reply = transfer ? segq_msg_new (SEGQ_MSG_GET_READY) : NULL;
     if (!reply) {
-        segq__broker_error (self, peer, get->req_id, download ? SEGQ_ENOMEM : SEGQ_ENOENT, "%s",
-                            download ? "out of memory" : err);
+        if (download)
+            snprintf (err, errlen, "out of memory");
         if (transfer)
             s_transfer_destroy (self, &transfer);
         else
             segq__download_destroy (&download);
-        segq_artifact_clear (&output);
-        segq__broker_audit_end (self, &event, download ? "out of memory" : err, false);
-        return;
+        return download ? SEGQ_ENOMEM : SEGQ_ENOENT;
     }
     if (event)
         json_object_set_new (event, "size",
                              json_integer ((json_int_t) segq__download_size (download)));
-    segq__broker_audit_end (self, &event, NULL, false);
     transfer->download = download;
     transfer->credit = get->credit ? get->credit : DEFAULT_CREDIT;
     reply->u.get_ready.req_id = get->req_id;
     reply->u.get_ready.transfer = transfer->id;
     snprintf (reply->u.get_ready.hash, sizeof reply->u.get_ready.hash, "%s", hash);
     reply->u.get_ready.size = segq__download_size (download);
-    reply->u.get_ready.name = name ? strdup (name) : NULL;
+    reply->u.get_ready.name = get->name ? strdup (get->name) : NULL;
     reply->u.get_ready.chunk_size = self->config.chunk_size;
-    segq__broker_send_at_once (self, peer, reply); /* ahead of its chunks */
-    segq_artifact_clear (&output);
+    segq__broker_send_at_once (self, req->peer, reply); /* ahead of its chunks */
     s_pump (self, transfer);
+    return 0;
+}
+
+void
+segq__broker_on_get (segq_broker_t *self, segq__request_t *req)
+{
+    const segq_get_t *get = &req->msg->u.get;
+    json_t *event = segq__broker_audit_event (
+        self, "fetch", req->worker ? req->worker->node : get->user, req->peer_hex);
+    segq__broker_audit_set (event, "job", get->job);
+    segq__broker_audit_set (event, "name", get->name);
+    segq_artifact_t output = { 0 };
+    char hash [SEGQ_HASH_HEX_LEN + 1], why [600] = "";
+    int code = s_get_allowed (self, req, &output, hash, why, sizeof why);
+    segq_artifact_clear (&output);
+    if (code == SEGQ_EPERM)
+        segq__broker_log (self, 0, req->peer_hex, "refused GET: %s", why);
+    if (code == 0) {
+        segq__broker_audit_set (event, "hash", hash);
+        code = s_get_start (self, req, hash, event, why, sizeof why);
+    }
+    if (code)
+        segq__broker_error (self, req->peer, get->req_id, code, "%s", why);
+    segq__broker_audit_end (self, &event, code ? why : NULL, false);
 }
 
 void

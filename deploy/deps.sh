@@ -25,8 +25,8 @@ packages=(
   # independent reference the numerical tests compare against
   libtorch-dev libopenblas0-pthread python3-torch
   # the authors' own code, run as the reference by tests/pipeline (their
-  # imresize imports scipy and skimage)
-  python3-scipy python3-skimage python3-torchvision
+  # imresize imports scipy and skimage, their style transfer tqdm)
+  python3-scipy python3-skimage python3-torchvision python3-tqdm
   # the Python client (python/) and its pytest suite against real daemons
   python3-zmq python3-msgpack python3-pytest python3-pil
   # ... and `pip install ./python`, offline

@@ -268,94 +268,110 @@ static int fit_batches(const run_t *r, item_t *items, size_t n, char *err, size_
     return rc;
 }
 
-/* Optimises items[0..n) (same size) and writes their images. */
-static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errlen)
+/* The batch's content images and their style images (resized to them) on
+ * the device, each set concatenated along the batch. */
+static int load_batch(const run_t *r, const item_t *items, int n, segqt_tensor **c,
+                      segqt_tensor **s, char *err, size_t errlen)
 {
-    const segq_stylize_opts_t *o = r->o;
-    segq_style_targets_t tg = {0};
-    segqt_tensor *z = NULL; /* the image being optimised, normalised */
-    segqt_adam *opt = NULL;
-    int rc = 0;
-    if (segqt_scope_begin() < 0)
-        return segq__torch_fail(err, errlen, "stylize");
     segqt_tensor *content[4096], *style[4096];
-    for (int i = 0; i < n && !rc; i++) {
+    for (int i = 0; i < n; i++) {
         content[i] = segq__image_rgb_tensor(items[i].pair->image_path, 0, 0, r->dev, err, errlen);
         style[i] = content[i] ? segq__image_rgb_tensor(items[i].style, items[i].h, items[i].w,
                                                        r->dev, err, errlen)
                               : NULL;
         if (!content[i] || !style[i])
-            rc = SEGQ_EINVAL;
+            return SEGQ_EINVAL;
     }
-    segqt_tensor *c = rc ? NULL : segqt_cat(content, n, 0);
-    segqt_tensor *s = rc ? NULL : segqt_cat(style, n, 0);
-    if (!rc && (!c || !s))
-        rc = segq__torch_fail(err, errlen, "stylize: batching");
-    if (!rc && (rc = segq_style_targets_new(r->vgg, c, s, &tg)) != 0)
-        segq__torch_fail(err, errlen, "stylize: targets");
-    /* As the authors, Adam moves the ImageNet-normalised image z, not the
-     * pixels, and nothing is clipped until the image is written: a step of
-     * lr in z is a step of lr * std in [0, 1], about 4.4 times smaller. */
-    if (!rc) {
-        z = segqt_persist(segqt_clone(segq_vgg19_normalise(r->vgg, c)));
-        if (!z || segqt_set_requires_grad(z, 1) != 0)
-            rc = segq__torch_fail(err, errlen, "stylize: image");
-    }
-    if (!rc && !(opt = segqt_adam_new(&z, 1, o->lr, 0.9, 0.999, 1e-8, 0.0)))
-        rc = segq__torch_fail(err, errlen, "stylize: Adam");
-    /* SEGQ_PROFILE=FILE: an op-level profile of the steps after the first
-     * (one-off costs) is appended to FILE */
+    *c = segqt_cat(content, n, 0);
+    *s = segqt_cat(style, n, 0);
+    return *c && *s ? 0 : segq__torch_fail(err, errlen, "stylize: batching");
+}
+
+/* SEGQ_PROFILE=FILE: an op-level profile of the steps after the first
+ * (one-off costs) is appended to FILE; returns whether it began. */
+static int profile_begin(const char *profile, int64_t step)
+{
+    return step == 2 && profile && *profile && segqt_profile_begin() == 0;
+}
+
+static void profile_end(const run_t *r, const item_t *items, int n, const char *profile)
+{
+    char title[128];
+    snprintf(title, sizeof title, "stylize batch %d (%d x %ux%u), steps 2-%lld", r->batch_no, n,
+             items[0].w, items[0].h, (long long)r->o->steps);
+    if (segqt_profile_end(profile, title, 40) != 0)
+        fprintf(stderr, "segq-run stylize: profile: %s\n", segqt_last_error());
+}
+
+/* One step's losses into losses.csv, on the terminal now and then, and as
+ * progress. */
+static void report_step(run_t *r, const item_t *items, int n, int64_t step, double vc, double vs,
+                        double t0, double cpu0)
+{
+    const segq_stylize_opts_t *o = r->o;
+    fprintf(r->losses, "%d,%lld,%d,%.9g,%.9g,%.9g\n", r->batch_no, (long long)step, n, vc, vs,
+            o->content_weight * vc + o->style_weight * vs);
+    if (step == 1 || step % o->log_every == 0 || step == o->steps)
+        printf("batch %d (%d x %ux%u) step %lld/%lld: content %.6g style %.6g "
+               "(%.3f s/step, %.3f CPU-s/step)\n",
+               r->batch_no, n, items[0].w, items[0].h, (long long)step, (long long)o->steps, vc, vs,
+               (segq__now() - t0) / (double)step, (segq__cpu_seconds() - cpu0) / (double)step);
+    segq_metric_t met[] = {{"content_loss", vc}, {"style_loss", vs}, {"step", (double)step}};
+    segq_progress_report(r->progress, "stylize", (double)r->steps_done / (double)r->steps_total,
+                         met, 3, NULL, step == o->steps);
+}
+
+/* --steps Adam steps of the normalised image z towards the targets. */
+static int optimise(run_t *r, const item_t *items, int n, segqt_tensor *z,
+                    const segq_style_targets_t *tg, char *err, size_t errlen)
+{
+    const segq_stylize_opts_t *o = r->o;
+    segqt_adam *opt = segqt_adam_new(&z, 1, o->lr, 0.9, 0.999, 1e-8, 0.0);
+    if (!opt)
+        return segq__torch_fail(err, errlen, "stylize: Adam");
     const char *profile = getenv("SEGQ_PROFILE");
-    int profiling = 0;
+    int profiling = 0, rc = 0;
     double t0 = segq__now(), cpu0 = segq__cpu_seconds();
     for (int64_t step = 1; step <= o->steps && !rc; step++) {
-        if (step == 2 && profile && *profile && segqt_profile_begin() == 0)
-            profiling = 1;
+        profiling = profiling || profile_begin(profile, step);
         segqt_scope_begin();
         segqt_tensor *lc, *ls;
         double vc = 0, vs = 0;
         /* Each image of the batch gets its own gradient, so a batch of n
          * optimises exactly as n separate runs (Adam is elementwise). */
         if (segqt_adam_zero_grad(opt)
-            || segq_style_backward(r->vgg, segq_vgg19_denormalise(r->vgg, z), &tg,
-                                   o->content_weight, o->style_weight, r->bf16, &lc, &ls)
+            || segq_style_backward(r->vgg, segq_vgg19_denormalise(r->vgg, z), tg, o->content_weight,
+                                   o->style_weight, r->bf16, &lc, &ls)
             || segqt_adam_step(opt) || segqt_item(segqt_mean(lc), &vc)
             || segqt_item(segqt_mean(ls), &vs))
             rc = segq__torch_fail(err, errlen, "stylize: step");
         segqt_scope_end();
-        if (rc)
-            break;
-        r->steps_done++;
-        fprintf(r->losses, "%d,%lld,%d,%.9g,%.9g,%.9g\n", r->batch_no, (long long)step, n, vc, vs,
-                o->content_weight * vc + o->style_weight * vs);
-        if (step == 1 || step % o->log_every == 0 || step == o->steps)
-            printf("batch %d (%d x %ux%u) step %lld/%lld: content %.6g style %.6g "
-                   "(%.3f s/step, %.3f CPU-s/step)\n",
-                   r->batch_no, n, items[0].w, items[0].h, (long long)step, (long long)o->steps, vc,
-                   vs, (segq__now() - t0) / (double)step,
-                   (segq__cpu_seconds() - cpu0) / (double)step);
-        segq_metric_t met[] = {{"content_loss", vc}, {"style_loss", vs}, {"step", (double)step}};
-        segq_progress_report(r->progress, "stylize", (double)r->steps_done / (double)r->steps_total,
-                             met, 3, NULL, step == o->steps);
+        if (!rc) {
+            r->steps_done++;
+            report_step(r, items, n, step, vc, vs, t0, cpu0);
+        }
     }
-    if (profiling) {
-        char title[128];
-        snprintf(title, sizeof title, "stylize batch %d (%d x %ux%u), steps 2-%lld", r->batch_no, n,
-                 items[0].w, items[0].h, (long long)o->steps);
-        if (segqt_profile_end(profile, title, 40) != 0)
-            fprintf(stderr, "segq-run stylize: profile: %s\n", segqt_last_error());
-    }
+    if (profiling)
+        profile_end(r, items, n, profile);
+    segqt_adam_destroy(&opt);
+    return rc;
+}
+
+/* The result, clipped to [0, 1] only now: its final losses into
+ * final_losses.csv, each image and a copy of its mask into --out. */
+static int write_batch(run_t *r, const item_t *items, int n, segqt_tensor *z,
+                       const segq_style_targets_t *tg, char *err, size_t errlen)
+{
+    const segq_stylize_opts_t *o = r->o;
     /* The result judged in float32 whatever the steps ran in: what
      * --precision bf16 is compared by (bench/pipeline_stylize.sh). */
     float fc[4096], fs[4096];
-    segqt_tensor *x =
-        rc ? NULL : segqt_clamp(segq_vgg19_denormalise(r->vgg, segqt_detach(z)), 0.0, 1.0);
-    if (!rc) {
-        segqt_tensor *lc, *ls;
-        if (segq_style_losses(r->vgg, x, &tg, 0, &lc, &ls) || segqt_to_floats(lc, fc, (size_t)n)
-            || segqt_to_floats(ls, fs, (size_t)n))
-            rc = segq__torch_fail(err, errlen, "stylize: final losses");
-    }
+    segqt_tensor *x = segqt_clamp(segq_vgg19_denormalise(r->vgg, segqt_detach(z)), 0.0, 1.0);
+    segqt_tensor *lc, *ls;
+    if (!x || segq_style_losses(r->vgg, x, tg, 0, &lc, &ls) || segqt_to_floats(lc, fc, (size_t)n)
+        || segqt_to_floats(ls, fs, (size_t)n))
+        return segq__torch_fail(err, errlen, "stylize: final losses");
+    int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
         segq__csv_field(r->final, items[i].pair->name, ',');
         fprintf(r->final, "%.9g,%.9g,%.9g\n", fc[i], fs[i],
@@ -371,7 +387,31 @@ static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errle
         if (!rc)
             rc = segq__copy_file(items[i].pair->mask_path, path, err, errlen);
     }
-    segqt_adam_destroy(&opt);
+    return rc;
+}
+
+/* Optimises items[0..n) (same size) and writes their images. */
+static int stylize_batch(run_t *r, item_t *items, int n, char *err, size_t errlen)
+{
+    segq_style_targets_t tg = {0};
+    segqt_tensor *c = NULL, *s = NULL, *z = NULL; /* z: the image being optimised, normalised */
+    if (segqt_scope_begin() < 0)
+        return segq__torch_fail(err, errlen, "stylize");
+    int rc = load_batch(r, items, n, &c, &s, err, errlen);
+    if (!rc && (rc = segq_style_targets_new(r->vgg, c, s, &tg)) != 0)
+        segq__torch_fail(err, errlen, "stylize: targets");
+    /* As the authors, Adam moves the ImageNet-normalised image z, not the
+     * pixels, and nothing is clipped until the image is written: a step of
+     * lr in z is a step of lr * std in [0, 1], about 4.4 times smaller. */
+    if (!rc) {
+        z = segqt_persist(segqt_clone(segq_vgg19_normalise(r->vgg, c)));
+        if (!z || segqt_set_requires_grad(z, 1) != 0)
+            rc = segq__torch_fail(err, errlen, "stylize: image");
+    }
+    if (!rc)
+        rc = optimise(r, items, n, z, &tg, err, errlen);
+    if (!rc)
+        rc = write_batch(r, items, n, z, &tg, err, errlen);
     segqt_tensor_destroy(&z);
     segq_style_targets_free(&tg);
     segqt_scope_end();

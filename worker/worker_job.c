@@ -306,16 +306,17 @@ s_runner_exit (void *arg, const segq__job_exit_t *status)
 
 /* ---- starting a job ---- */
 
-/* Appends one formatted argument to argv at *n; false when out of memory. */
+/* Appends one formatted string (an argument, a variable) to list at *n;
+   false when out of memory. */
 static bool
-s_add_arg (char **argv, size_t *n, const char *format, ...)
+s_append (char **list, size_t *n, const char *format, ...)
 {
     va_list args;
     va_start (args, format);
-    int rc = vasprintf (&argv [*n], format, args);
+    int rc = vasprintf (&list [*n], format, args);
     va_end (args);
     if (rc < 0) {
-        argv [*n] = NULL;
+        list [*n] = NULL;
         return false;
     }
     (*n)++;
@@ -342,17 +343,17 @@ s_ml_args (job_t *job, const segq_kind_spec_t *kind, char **argv, size_t *n)
         /* a one-file input laid out as NAME/FILE keeps the user's file name
            (segq-run records it as the source); a many-file one is NAME/ */
         if (given)
-            ok = s_add_arg (argv, n, "--%s=%s/%s", name, job->dir,
-                            kind->inputs [k].many ? name : given);
+            ok = s_append (argv, n, "--%s=%s/%s", name, job->dir,
+                           kind->inputs [k].many ? name : given);
     }
     if (ok && a->resume) {
         segq__worker_log_note (job, "resuming from %s, the checkpoint of an earlier attempt",
                                a->resume);
-        ok = s_add_arg (argv, n, "--resume");
+        ok = s_append (argv, n, "--resume");
     }
-    return ok && s_add_arg (argv, n, "--out=%s/out", job->dir)
-           && s_add_arg (argv, n, "--device=%s", a->gpu >= 0 ? "cuda:0" : "cpu")
-           && s_add_arg (argv, n, "--threads=%" PRIu32, a->cpu_slots ? a->cpu_slots : 1);
+    return ok && s_append (argv, n, "--out=%s/out", job->dir)
+           && s_append (argv, n, "--device=%s", a->gpu >= 0 ? "cuda:0" : "cpu")
+           && s_append (argv, n, "--threads=%" PRIu32, a->cpu_slots ? a->cpu_slots : 1);
 }
 
 /* What a job on the GPU the broker calls `index` gets as
@@ -408,7 +409,7 @@ s_job_argv (job_t *job, const segq_kind_spec_t *kind, const char *program, char 
         const segq_param_t *p = &a->params.items [i];
         char value [SEGQ_MAX_STRING + 1];
         segq_value_format (&p->value, value, sizeof value);
-        ok = s_add_arg (argv, n, "--%s=%s", p->name, value);
+        ok = s_append (argv, n, "--%s=%s", p->name, value);
     }
     return ok && (kind->test_kind || s_ml_args (job, kind, argv, n));
 }
@@ -421,24 +422,24 @@ s_job_env (job_t *job, const char *model, char **env, size_t *n)
 {
     segq_worker_t *self = job->worker;
     const segq_assign_t *a = &job->assign->u.assign;
-    bool ok = s_add_arg (env, n, "SEGQ_JOB_ID=%s", job->id)
-              && s_add_arg (env, n, "SEGQ_JOB_ATTEMPT=%" PRIu32, job->attempt)
-              && s_add_arg (env, n, "SEGQ_OUTPUT_DIR=%s/out", job->dir)
-              && s_add_arg (env, n, "SEGQ_PROGRESS_FD=%d", SEGQ__PROGRESS_CHILD_FD)
-              && s_add_arg (env, n, "SEGQ_CPU_SLOTS=%" PRIu32, a->cpu_slots ? a->cpu_slots : 1);
+    bool ok = s_append (env, n, "SEGQ_JOB_ID=%s", job->id)
+              && s_append (env, n, "SEGQ_JOB_ATTEMPT=%" PRIu32, job->attempt)
+              && s_append (env, n, "SEGQ_OUTPUT_DIR=%s/out", job->dir)
+              && s_append (env, n, "SEGQ_PROGRESS_FD=%d", SEGQ__PROGRESS_CHILD_FD)
+              && s_append (env, n, "SEGQ_CPU_SLOTS=%" PRIu32, a->cpu_slots ? a->cpu_slots : 1);
     if (ok && a->gpu >= 0) {
         /* The job sees only its GPU, as device 0: the physical device the
            broker's index stands for (s_gpus_map in worker.c), which CUDA
            must number in PCI bus order as nvidia-smi does. */
         char device [32];
-        ok = s_add_arg (env, n, "CUDA_VISIBLE_DEVICES=%s",
-                        s_gpu_device (self, a->gpu, device, sizeof device))
-             && s_add_arg (env, n, "CUDA_DEVICE_ORDER=PCI_BUS_ID")
-             && s_add_arg (env, n, "SEGQ_GPU_MEM=%" PRIu64, a->gpu_mem);
+        ok = s_append (env, n, "CUDA_VISIBLE_DEVICES=%s",
+                       s_gpu_device (self, a->gpu, device, sizeof device))
+             && s_append (env, n, "CUDA_DEVICE_ORDER=PCI_BUS_ID")
+             && s_append (env, n, "SEGQ_GPU_MEM=%" PRIu64, a->gpu_mem);
     }
     /* the server's cache knows a checkpoint by it, without reading it */
     if (ok && model)
-        ok = s_add_arg (env, n, "SEGQ_MODEL_SHA256=%s", model);
+        ok = s_append (env, n, "SEGQ_MODEL_SHA256=%s", model);
     return ok;
 }
 

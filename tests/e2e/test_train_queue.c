@@ -96,10 +96,15 @@ Test (e2e, killed_worker_training_resumes_on_another, .timeout = 600)
     const char *second = strstr (log, "=== attempt 2");
     cr_assert_not_null (second, "%s", log);
     cr_assert (strstr (second, "resuming from out/model.safetensors"), "%s", second);
-    char expected [96];
-    snprintf (expected, sizeof expected, "model.safetensors after %d finished scale(s)", recorded);
-    cr_assert (strstr (second, expected), "expected '%s' in attempt 2: %s", expected, second);
-    for (int n = 1; n <= recorded; n++) {
+    /* the worker uploads the checkpoint file as it finds it, and its child
+       trains on meanwhile: the file may hold a later scale than the step
+       the broker recorded, never an earlier one */
+    const char *resumed = strstr (second, "model.safetensors after ");
+    int done = resumed ? atoi (resumed + strlen ("model.safetensors after ")) : 0;
+    cr_assert (done >= recorded && done < 4,
+               "attempt 2 resumed after %d scale(s), the broker recorded %d: %s", done, recorded,
+               second);
+    for (int n = 1; n <= done; n++) {
         char redone [32];
         snprintf (redone, sizeof redone, "scale %d/", n);
         cr_assert_null (strstr (second, redone), "scale %d trained again: %s", n, second);

@@ -220,27 +220,28 @@ static int load_net(segq_st_t *st, const char *path, const char *prefix, int n, 
     return rc;
 }
 
-int segq__ckpt_load(const char *path, segqt_device dev, int want_d, segq_model_t *m,
-                    segq_ckpt_meta_t *meta, char *err, size_t errlen)
+/* Our checkpoints say so in their metadata: anything else is refused before
+ * a tensor is read. */
+static int check_format(segq_st_t *st, const char *path, char *err, size_t errlen)
 {
-    segq_st_t *st = NULL;
-    int rc = segq_st_open(path, &st, err, errlen);
-    if (rc)
-        return rc;
-    memset(m, 0, sizeof *m);
-    memset(meta, 0, sizeof *meta);
-    m->dev = dev;
     const char *fmt = segq_st_meta_get(st, "format");
-    if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0) {
-        snprintf(err, errlen,
-                 "%s: not a SinGAN-Seg checkpoint (metadata format is '%s', "
-                 "expected '%s')",
-                 path, fmt ? fmt : "missing", CKPT_FORMAT);
-        segq_st_destroy(&st);
-        return SEGQ_EINVAL;
-    }
+    if (fmt && strcmp(fmt, CKPT_FORMAT) == 0)
+        return 0;
+    snprintf(err, errlen,
+             "%s: not a SinGAN-Seg checkpoint (metadata format is '%s', "
+             "expected '%s')",
+             path, fmt ? fmt : "missing", CKPT_FORMAT);
+    return SEGQ_EINVAL;
+}
+
+/* The numbers in the metadata, each within what a model can have: the
+ * networks' shape into m, the training's sizes into meta. */
+static int read_numbers(segq_st_t *st, const char *path, segq_model_t *m, segq_ckpt_meta_t *meta,
+                        char *err, size_t errlen)
+{
     long trained, layers, ker, pad, oh, ow, nfc, nfc_max;
-    rc = meta_long(st, path, "scales_trained", 0, SEGQ_PYRAMID_MAX_SCALES, &trained, err, errlen);
+    int rc =
+        meta_long(st, path, "scales_trained", 0, SEGQ_PYRAMID_MAX_SCALES, &trained, err, errlen);
     if (!rc)
         rc = meta_long(st, path, "num_layer", 2, SEGQ_NET_MAX_LAYERS, &layers, err, errlen);
     if (!rc)
@@ -255,89 +256,134 @@ int segq__ckpt_load(const char *path, segqt_device dev, int want_d, segq_model_t
         rc = meta_long(st, path, "nfc", 1, 65536, &nfc, err, errlen);
     if (!rc)
         rc = meta_long(st, path, "nfc_max", 1, 65536, &nfc_max, err, errlen);
-    const char *rs = segq_st_meta_get(st, "r"), *s1 = segq_st_meta_get(st, "scale1");
-    const segq_st_tensor_t *sizes = segq_st_find(st, "pyramid_sizes");
-    const segq_st_tensor_t *amps = segq_st_find(st, "noise_amp");
-    if (!rc
-        && (!rs || !s1 || !sizes || sizes->dtype != SEGQ_ST_I64 || sizes->ndim != 2
-            || sizes->shape[1] != 2 || sizes->shape[0] < 1
-            || sizes->shape[0] > SEGQ_PYRAMID_MAX_SCALES || sizes->shape[0] < trained
-            || (trained > 0
-                && (!amps || amps->dtype != SEGQ_ST_F64 || amps->ndim != 1
-                    || amps->shape[0] != trained)))) {
-        snprintf(err, errlen, "%s: r, scale1, pyramid_sizes or noise_amp missing or malformed",
-                 path);
-        rc = SEGQ_EINVAL;
-    }
     if (!rc) {
         m->trained = (int)trained;
         m->layers = (int)layers;
         m->ker = (int)ker;
         m->pad = (int)pad;
-        m->pyr.stop_scale = (int)sizes->shape[0] - 1;
-        m->pyr.r = strtod(rs, NULL);
-        m->pyr.scale1 = strtod(s1, NULL);
-        const int64_t *sz = sizes->data;
-        for (int n = 0; n <= m->pyr.stop_scale; n++) {
-            int64_t h, w;
-            memcpy(&h, sz + 2 * n, sizeof h);
-            memcpy(&w, sz + 2 * n + 1, sizeof w);
-            if (h < 1 || w < 1 || h > (1 << 20) || w > (1 << 20)) {
-                snprintf(err, errlen, "%s: pyramid_sizes holds an impossible size", path);
-                rc = SEGQ_EINVAL;
-                break;
-            }
-            m->pyr.h[n] = (int)h;
-            m->pyr.w[n] = (int)w;
-        }
-        m->pyr.height = m->pyr.h[m->pyr.stop_scale];
-        m->pyr.width = m->pyr.w[m->pyr.stop_scale];
-        if (!(m->pyr.r > 0.0 && m->pyr.r < 1.0) && !rc) {
-            snprintf(err, errlen, "%s: metadata r is not in (0, 1)", path);
-            rc = SEGQ_EINVAL;
-        }
-        if (trained > 0)
-            memcpy(m->noise_amp, amps->data, sizeof(double) * (size_t)trained);
-    }
-    int scoped = 0;
-    if (!rc) {
-        rc = segqt_scope_begin() < 0 ? SEGQ_EINTERNAL : 0;
-        scoped = rc == 0;
-    }
-    for (int n = 0; n < m->trained && rc == 0; n++) {
-        rc = load_net(st, path, "G", n, m->layers, m->ker, dev, &m->G[n], err, errlen);
-        char key[96];
-        snprintf(key, sizeof key, "D.%d.conv0.weight", n);
-        if (rc == 0 && want_d && segq_st_find(st, key))
-            rc = load_net(st, path, "D", n, m->layers, m->ker, dev, &m->D[n], err, errlen);
-        snprintf(key, sizeof key, "z_opt.%d", n);
-        if (rc == 0) {
-            int64_t zs[4] = {1, SEGQ_NC, m->pyr.h[n] + 2 * m->pad, m->pyr.w[n] + 2 * m->pad};
-            segqt_tensor *z = segqt_zeros(zs, 4, SEGQT_F32, dev);
-            rc = z ? load_into(st, path, key, z, err, errlen) : segq__torch_fail(err, errlen, key);
-            if (rc == 0)
-                m->z_opt[n] = segqt_persist(z);
-        }
-    }
-    if (scoped)
-        segqt_scope_end();
-    if (!rc) {
-        meta->params_json = meta_dup(st, "params");
-        meta->image_name = meta_dup(st, "source_image");
-        meta->image_sha256 = meta_dup(st, "source_image_sha256");
-        meta->mask_name = meta_dup(st, "source_mask");
-        meta->mask_sha256 = meta_dup(st, "source_mask_sha256");
-        meta->precision = meta_dup(st, "precision");
         meta->orig_h = oh;
         meta->orig_w = ow;
         meta->nfc = nfc;
         meta->nfc_max = nfc_max;
-        if (!meta->params_json || !meta->image_name || !meta->image_sha256 || !meta->mask_name
-            || !meta->mask_sha256 || !meta->precision) {
-            snprintf(err, errlen, "%s: out of memory", path);
-            rc = SEGQ_ENOMEM;
-        }
     }
+    return rc;
+}
+
+/* The pyramid (sizes, r, scale1) and each trained scale's noise amplitude
+ * into m, after m's scales trained are known. */
+static int read_pyramid(segq_st_t *st, const char *path, segq_model_t *m, char *err, size_t errlen)
+{
+    const char *rs = segq_st_meta_get(st, "r"), *s1 = segq_st_meta_get(st, "scale1");
+    const segq_st_tensor_t *sizes = segq_st_find(st, "pyramid_sizes");
+    const segq_st_tensor_t *amps = segq_st_find(st, "noise_amp");
+    if (!rs || !s1 || !sizes || sizes->dtype != SEGQ_ST_I64 || sizes->ndim != 2
+        || sizes->shape[1] != 2 || sizes->shape[0] < 1 || sizes->shape[0] > SEGQ_PYRAMID_MAX_SCALES
+        || sizes->shape[0] < m->trained
+        || (m->trained > 0
+            && (!amps || amps->dtype != SEGQ_ST_F64 || amps->ndim != 1
+                || amps->shape[0] != m->trained))) {
+        snprintf(err, errlen, "%s: r, scale1, pyramid_sizes or noise_amp missing or malformed",
+                 path);
+        return SEGQ_EINVAL;
+    }
+    m->pyr.stop_scale = (int)sizes->shape[0] - 1;
+    m->pyr.r = strtod(rs, NULL);
+    m->pyr.scale1 = strtod(s1, NULL);
+    const int64_t *sz = sizes->data;
+    for (int n = 0; n <= m->pyr.stop_scale; n++) {
+        int64_t h, w;
+        memcpy(&h, sz + 2 * n, sizeof h);
+        memcpy(&w, sz + 2 * n + 1, sizeof w);
+        if (h < 1 || w < 1 || h > (1 << 20) || w > (1 << 20)) {
+            snprintf(err, errlen, "%s: pyramid_sizes holds an impossible size", path);
+            return SEGQ_EINVAL;
+        }
+        m->pyr.h[n] = (int)h;
+        m->pyr.w[n] = (int)w;
+    }
+    m->pyr.height = m->pyr.h[m->pyr.stop_scale];
+    m->pyr.width = m->pyr.w[m->pyr.stop_scale];
+    if (!(m->pyr.r > 0.0 && m->pyr.r < 1.0)) {
+        snprintf(err, errlen, "%s: metadata r is not in (0, 1)", path);
+        return SEGQ_EINVAL;
+    }
+    if (m->trained > 0)
+        memcpy(m->noise_amp, amps->data, sizeof(double) * (size_t)m->trained);
+    return 0;
+}
+
+/* Scale n's G, its D when wanted and stored, and its reconstruction noise,
+ * on m's device. Scoped. */
+static int load_scale(segq_st_t *st, const char *path, int n, int want_d, segq_model_t *m,
+                      char *err, size_t errlen)
+{
+    int rc = load_net(st, path, "G", n, m->layers, m->ker, m->dev, &m->G[n], err, errlen);
+    char key[96];
+    snprintf(key, sizeof key, "D.%d.conv0.weight", n);
+    if (rc == 0 && want_d && segq_st_find(st, key))
+        rc = load_net(st, path, "D", n, m->layers, m->ker, m->dev, &m->D[n], err, errlen);
+    snprintf(key, sizeof key, "z_opt.%d", n);
+    if (rc == 0) {
+        int64_t zs[4] = {1, SEGQ_NC, m->pyr.h[n] + 2 * m->pad, m->pyr.w[n] + 2 * m->pad};
+        segqt_tensor *z = segqt_zeros(zs, 4, SEGQT_F32, m->dev);
+        rc = z ? load_into(st, path, key, z, err, errlen) : segq__torch_fail(err, errlen, key);
+        if (rc == 0)
+            m->z_opt[n] = segqt_persist(z);
+    }
+    return rc;
+}
+
+/* Every trained scale, in one scope: what the loads leave behind is freed
+ * at its end, the nets and z_opt are kept. */
+static int load_scales(segq_st_t *st, const char *path, int want_d, segq_model_t *m, char *err,
+                       size_t errlen)
+{
+    if (segqt_scope_begin() < 0)
+        return SEGQ_EINTERNAL;
+    int rc = 0;
+    for (int n = 0; n < m->trained && rc == 0; n++)
+        rc = load_scale(st, path, n, want_d, m, err, errlen);
+    segqt_scope_end();
+    return rc;
+}
+
+/* The source's provenance, the training's parameters and its precision,
+ * as they were saved. */
+static int read_provenance(segq_st_t *st, const char *path, segq_ckpt_meta_t *meta, char *err,
+                           size_t errlen)
+{
+    meta->params_json = meta_dup(st, "params");
+    meta->image_name = meta_dup(st, "source_image");
+    meta->image_sha256 = meta_dup(st, "source_image_sha256");
+    meta->mask_name = meta_dup(st, "source_mask");
+    meta->mask_sha256 = meta_dup(st, "source_mask_sha256");
+    meta->precision = meta_dup(st, "precision");
+    if (meta->params_json && meta->image_name && meta->image_sha256 && meta->mask_name
+        && meta->mask_sha256 && meta->precision)
+        return 0;
+    snprintf(err, errlen, "%s: out of memory", path);
+    return SEGQ_ENOMEM;
+}
+
+int segq__ckpt_load(const char *path, segqt_device dev, int want_d, segq_model_t *m,
+                    segq_ckpt_meta_t *meta, char *err, size_t errlen)
+{
+    segq_st_t *st = NULL;
+    int rc = segq_st_open(path, &st, err, errlen);
+    if (rc)
+        return rc;
+    memset(m, 0, sizeof *m);
+    memset(meta, 0, sizeof *meta);
+    m->dev = dev;
+    rc = check_format(st, path, err, errlen);
+    if (!rc)
+        rc = read_numbers(st, path, m, meta, err, errlen);
+    if (!rc)
+        rc = read_pyramid(st, path, m, err, errlen);
+    if (!rc)
+        rc = load_scales(st, path, want_d, m, err, errlen);
+    if (!rc)
+        rc = read_provenance(st, path, meta, err, errlen);
     segq_st_destroy(&st);
     if (rc) {
         segq__model_free(m);

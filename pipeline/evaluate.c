@@ -205,6 +205,9 @@ typedef struct {
     fold_result_t *res;                 /* [set][fold] */
     float *ex_img, *ex_truth, *ex_pred; /* examples of fold 0 */
     int ex_n;
+    segqt_device dev;
+    segq_progress_t *progress;
+    int64_t epochs_done, epochs_total; /* over every set and fold */
 } eval_t;
 
 static void eval_free(eval_t *ev)
@@ -289,8 +292,89 @@ static size_t test_items(const eval_t *ev, int f, segq_eval_item_t *items)
     return n;
 }
 
-static int run_fold(eval_t *ev, int s, int f, segqt_device dev, segq_progress_t *progress,
-                    int64_t *epochs_done, int64_t epochs_total, char *err, size_t errlen)
+/* The validation split of a fold's n training items: a seeded shuffle,
+ * then the first val_fraction of them (at least one when any is asked for,
+ * never all). */
+static size_t split_validation(const segq_evaluate_opts_t *o, int f, segq_eval_item_t *items,
+                               size_t n)
+{
+    uint64_t st = (uint64_t)o->compute.seed * 1000003u + (uint64_t)f * 7919u + 17u;
+    segq__eval_shuffle(items, n, &st);
+    size_t nval = n >= 2 ? (size_t)llround(o->val_fraction * (double)n) : 0;
+    if (n >= 2 && nval == 0 && o->val_fraction > 0)
+        nval = 1;
+    if (n > 0 && nval >= n)
+        nval = n - 1;
+    return nval;
+}
+
+/* What set s trains on in a fold, said in the log; an error when nothing
+ * is left to train on. */
+static int describe_fold(const char *label, const fold_result_t *r, size_t ntest, char *err,
+                         size_t errlen)
+{
+    printf("%s: %lld training pairs (%lld real, %lld synthetic; %lld validation), %zu test; "
+           "synthetic excluded: %lld with their source in the test fold, %lld with a source "
+           "not among the real training pairs\n",
+           label, (long long)r->train_pairs, (long long)r->real_pairs,
+           (long long)r->synthetic_pairs, (long long)r->val_pairs, ntest,
+           (long long)r->excluded_test, (long long)r->excluded_other);
+    if (r->train_pairs + r->val_pairs > 0)
+        return 0;
+    snprintf(err, errlen,
+             "%s: no training pairs (%lld synthetic pairs excluded because "
+             "their source is in the test fold, %lld because it is no real training pair)",
+             label, (long long)r->excluded_test, (long long)r->excluded_other);
+    return SEGQ_EINVAL;
+}
+
+/* The UNet++ of set s in fold f: the same initialisation for every set of
+ * a fold, a fair comparison. */
+static segq_unetpp_t *train_fold(eval_t *ev, int f, const char *label,
+                                 const segq_eval_item_t *items, size_t nval, fold_result_t *r,
+                                 char *err, size_t errlen)
+{
+    const segq_evaluate_opts_t *o = ev->o;
+    segq_eval_train_cfg_t cfg = {.epochs = o->epochs,
+                                 .batch = o->batch,
+                                 .lr_drop_epoch = o->lr_drop_epoch,
+                                 .lr = o->lr,
+                                 .lr_after = o->lr_after,
+                                 .augment = o->augment,
+                                 .depth = (int)o->depth,
+                                 .width = (int)o->width,
+                                 .seed = (uint64_t)o->compute.seed * 1000u + (uint64_t)f,
+                                 .encoder_weights = o->encoder_weights,
+                                 .dev = ev->dev,
+                                 .progress = ev->progress,
+                                 .label = label,
+                                 .epochs_done = &ev->epochs_done,
+                                 .epochs_total = ev->epochs_total};
+    return segq__eval_train(&cfg, items + nval, (size_t)r->train_pairs, items, nval, &r->hist, err,
+                            errlen);
+}
+
+/* Fold 0's examples for examples.png: set s's predictions of the first
+ * test pairs, and (with the first set) those pairs' images and masks. */
+static int keep_examples(eval_t *ev, int s, segq_unetpp_t *net, const segq_eval_item_t *test,
+                         char *err, size_t errlen)
+{
+    const segq_evaluate_opts_t *o = ev->o;
+    size_t plane = (size_t)(o->size * o->size);
+    int rc = segq__eval_predict(net, test, (size_t)ev->ex_n, o->batch,
+                                ev->ex_pred + (size_t)s * (size_t)ev->ex_n * plane, err, errlen);
+    for (int k = 0; k < ev->ex_n && s == 0; k++) {
+        memcpy(ev->ex_img + (size_t)k * 3 * plane, test[k].d->img + (size_t)test[k].i * 3 * plane,
+               3 * plane * sizeof(float));
+        memcpy(ev->ex_truth + (size_t)k * plane, test[k].d->mask + (size_t)test[k].i * plane,
+               plane * sizeof(float));
+    }
+    return rc;
+}
+
+/* Trains set s on fold f's training pairs and measures it on the fold's
+ * test pairs, into ev->res; fold 0 also gives examples. */
+static int run_fold(eval_t *ev, int s, int f, char *err, size_t errlen)
 {
     const segq_evaluate_opts_t *o = ev->o;
     fold_result_t *r = &ev->res[s * ev->nfolds + f];
@@ -309,51 +393,13 @@ static int run_fold(eval_t *ev, int s, int f, segqt_device dev, segq_progress_t 
     }
     size_t n = train_items(ev, s, f, items, r);
     size_t ntest = test_items(ev, f, test);
-    /* the validation split: a seeded shuffle of the training set */
-    uint64_t st = (uint64_t)o->compute.seed * 1000003u + (uint64_t)f * 7919u + 17u;
-    segq__eval_shuffle(items, n, &st);
-    size_t nval = n >= 2 ? (size_t)llround(o->val_fraction * (double)n) : 0;
-    if (n >= 2 && nval == 0 && o->val_fraction > 0)
-        nval = 1;
-    if (nval >= n)
-        nval = n - 1;
+    size_t nval = split_validation(o, f, items, n);
     r->train_pairs = (int64_t)(n - nval);
     r->val_pairs = (int64_t)nval;
     char label[160];
     snprintf(label, sizeof label, "%s, fold %d", ev->sets[s].name, f + 1);
-    printf("%s: %lld training pairs (%lld real, %lld synthetic; %lld validation), %zu test; "
-           "synthetic excluded: %lld with their source in the test fold, %lld with a source "
-           "not among the real training pairs\n",
-           label, (long long)r->train_pairs, (long long)r->real_pairs,
-           (long long)r->synthetic_pairs, (long long)nval, ntest, (long long)r->excluded_test,
-           (long long)r->excluded_other);
-    int rc = 0;
-    if (n == 0) {
-        snprintf(err, errlen,
-                 "%s: no training pairs (%lld synthetic pairs excluded because "
-                 "their source is in the test fold, %lld because it is no real training pair)",
-                 label, (long long)r->excluded_test, (long long)r->excluded_other);
-        rc = SEGQ_EINVAL;
-    }
-    /* the same initialisation for every set of a fold: a fair comparison */
-    segq_eval_train_cfg_t cfg = {.epochs = o->epochs,
-                                 .batch = o->batch,
-                                 .lr_drop_epoch = o->lr_drop_epoch,
-                                 .lr = o->lr,
-                                 .lr_after = o->lr_after,
-                                 .augment = o->augment,
-                                 .depth = (int)o->depth,
-                                 .width = (int)o->width,
-                                 .seed = (uint64_t)o->compute.seed * 1000u + (uint64_t)f,
-                                 .encoder_weights = o->encoder_weights,
-                                 .dev = dev,
-                                 .progress = progress,
-                                 .label = label,
-                                 .epochs_done = epochs_done,
-                                 .epochs_total = epochs_total};
-    segq_unetpp_t *net =
-        rc ? NULL
-           : segq__eval_train(&cfg, items + nval, n - nval, items, nval, &r->hist, err, errlen);
+    int rc = describe_fold(label, r, ntest, err, errlen);
+    segq_unetpp_t *net = rc ? NULL : train_fold(ev, f, label, items, nval, r, err, errlen);
     if (!rc && !net)
         rc = SEGQ_EINTERNAL;
     r->best_epoch = r->hist.best_epoch;
@@ -362,17 +408,8 @@ static int run_fold(eval_t *ev, int s, int f, segqt_device dev, segq_progress_t 
     if (!rc)
         printf("%s: best epoch %lld; test IoU %.4f F1 %.4f dice loss %.4f\n", label,
                (long long)r->best_epoch, r->m.iou, r->m.f1, r->m.dice_loss);
-    if (!rc && f == 0 && ev->ex_n > 0) {
-        size_t plane = (size_t)(o->size * o->size);
-        rc = segq__eval_predict(net, test, (size_t)ev->ex_n, o->batch,
-                                ev->ex_pred + (size_t)s * (size_t)ev->ex_n * plane, err, errlen);
-        for (int k = 0; k < ev->ex_n && s == 0; k++) {
-            memcpy(ev->ex_img + (size_t)k * 3 * plane,
-                   test[k].d->img + (size_t)test[k].i * 3 * plane, 3 * plane * sizeof(float));
-            memcpy(ev->ex_truth + (size_t)k * plane, test[k].d->mask + (size_t)test[k].i * plane,
-                   plane * sizeof(float));
-        }
-    }
+    if (!rc && f == 0 && ev->ex_n > 0)
+        rc = keep_examples(ev, s, net, test, err, errlen);
     if (!rc && o->save_models) {
         char path[4400];
         snprintf(path, sizeof path, "%s/models/%s_fold%d.safetensors", o->out, ev->sets[s].name,
@@ -614,13 +651,106 @@ static int write_reports(eval_t *ev, char *err, size_t errlen)
     return rc;
 }
 
+/* The real, test and synthetic pairs, each read and resized once. */
+static int load_sets(eval_t *ev, char *err, size_t errlen)
+{
+    const segq_evaluate_opts_t *o = ev->o;
+    int rc = segq__eval_data_load(o->real, "--real", o->size, 0, &ev->real, err, errlen);
+    if (!rc && *o->test)
+        rc = segq__eval_data_load(o->test, "--test", o->size, 0, &ev->test, err, errlen);
+    for (int i = 0; i < o->n_synthetic && !rc; i++) {
+        char what[128];
+        snprintf(what, sizeof what, "--synthetic %s", o->syn_name[i]);
+        rc = segq__eval_data_load(o->syn_dir[i], what, o->size, 1, &ev->syn[i], err, errlen);
+    }
+    return rc;
+}
+
+/* Each real pair's fold and its place in the seeded order: the sorted
+ * pairs shuffled with the seed, dealt in turn (segq_folds.h: `segq submit
+ * pipeline` checks them the same way); with --test, every real pair
+ * trains. */
+static int deal_folds(eval_t *ev, char *err, size_t errlen)
+{
+    const segq_evaluate_opts_t *o = ev->o;
+    ev->nfolds = *o->test ? 1 : (int)o->folds;
+    if (!*o->test && ev->real.n < ev->nfolds) {
+        snprintf(err, errlen, "--real %s: %lld pairs cannot make %d folds", o->real,
+                 (long long)ev->real.n, ev->nfolds);
+        return SEGQ_EINVAL;
+    }
+    ev->fold_of = malloc((size_t)ev->real.n * sizeof(int64_t));
+    ev->rank = malloc((size_t)ev->real.n * sizeof(int64_t));
+    size_t *perm = malloc((size_t)ev->real.n * sizeof *perm);
+    if (!ev->fold_of || !ev->rank || !perm) {
+        free(perm);
+        snprintf(err, errlen, "out of memory");
+        return SEGQ_ENOMEM;
+    }
+    segq_folds_shuffle((size_t)ev->real.n, (uint64_t)o->compute.seed, perm);
+    for (int64_t k = 0; k < ev->real.n; k++) {
+        ev->rank[perm[k]] = k;
+        ev->fold_of[perm[k]] = *o->test ? -1 : k % ev->nfolds;
+    }
+    free(perm);
+    return 0;
+}
+
+/* The training sets: real, then each synthetic set alone and beside the
+ * real pairs. */
+static void define_sets(eval_t *ev)
+{
+    const segq_evaluate_opts_t *o = ev->o;
+    snprintf(ev->sets[ev->nsets++].name, sizeof ev->sets[0].name, "real");
+    ev->sets[0].syn = -1;
+    ev->sets[0].with_real = 1;
+    for (int i = 0; i < o->n_synthetic; i++) {
+        set_t *a = &ev->sets[ev->nsets++], *b = &ev->sets[ev->nsets++];
+        snprintf(a->name, sizeof a->name, "%s", o->syn_name[i]);
+        a->syn = i;
+        snprintf(b->name, sizeof b->name, "real+%s", o->syn_name[i]);
+        b->syn = i;
+        b->with_real = 1;
+    }
+}
+
+/* Room for every set's and fold's results and for fold 0's examples (as
+ * many as asked for, at most its test pairs). */
+static int alloc_results(eval_t *ev, char *err, size_t errlen)
+{
+    const segq_evaluate_opts_t *o = ev->o;
+    int64_t ntest0 = ev->test.n;
+    for (int64_t k = 0; !ev->test.n && k < ev->real.n; k++)
+        ntest0 += ev->fold_of[k] == 0;
+    ev->ex_n = (int)(o->examples < ntest0 ? o->examples : ntest0);
+    size_t plane = (size_t)(o->size * o->size);
+    ev->res = calloc((size_t)(ev->nsets * ev->nfolds), sizeof *ev->res);
+    ev->ex_img = malloc(((size_t)ev->ex_n * 3 + 1) * plane * sizeof(float));
+    ev->ex_truth = malloc(((size_t)ev->ex_n + 1) * plane * sizeof(float));
+    ev->ex_pred = malloc(((size_t)ev->ex_n * (size_t)ev->nsets + 1) * plane * sizeof(float));
+    if (ev->res && ev->ex_img && ev->ex_truth && ev->ex_pred)
+        return 0;
+    snprintf(err, errlen, "out of memory");
+    return SEGQ_ENOMEM;
+}
+
+/* OUT, and OUT/models when the models are kept. */
+static int make_out_dirs(const segq_evaluate_opts_t *o, char *err, size_t errlen)
+{
+    char path[4400];
+    int rc = segq__make_dir(o->out, err, errlen);
+    snprintf(path, sizeof path, "%s/models", o->out);
+    if (!rc && o->save_models)
+        rc = segq__make_dir(path, err, errlen);
+    return rc;
+}
+
 int segq_evaluate(const segq_evaluate_opts_t *o, segq_progress_t *progress, char *err,
                   size_t errlen)
 {
-    eval_t ev = {.o = o};
-    segqt_device dev;
+    eval_t ev = {.o = o, .progress = progress};
     int threads;
-    int rc = segq__compute_setup(&o->compute, &dev, &threads, err, errlen);
+    int rc = segq__compute_setup(&o->compute, &ev.dev, &threads, err, errlen);
     if (rc)
         return rc;
     if (o->size % (1 << o->depth) != 0) {
@@ -632,82 +762,19 @@ int segq_evaluate(const segq_evaluate_opts_t *o, segq_progress_t *progress, char
         snprintf(err, errlen, "--synthetic: expected NAME=DIR");
         return SEGQ_EINVAL;
     }
-    rc = segq__eval_data_load(o->real, "--real", o->size, 0, &ev.real, err, errlen);
-    if (!rc && *o->test)
-        rc = segq__eval_data_load(o->test, "--test", o->size, 0, &ev.test, err, errlen);
-    for (int i = 0; i < o->n_synthetic && !rc; i++) {
-        char what[128];
-        snprintf(what, sizeof what, "--synthetic %s", o->syn_name[i]);
-        rc = segq__eval_data_load(o->syn_dir[i], what, o->size, 1, &ev.syn[i], err, errlen);
-    }
-    ev.nfolds = *o->test ? 1 : (int)o->folds;
-    if (!rc && !*o->test && ev.real.n < ev.nfolds) {
-        snprintf(err, errlen, "--real %s: %lld pairs cannot make %d folds", o->real,
-                 (long long)ev.real.n, ev.nfolds);
-        rc = SEGQ_EINVAL;
-    }
-    if (!rc) {
-        ev.fold_of = malloc((size_t)ev.real.n * sizeof(int64_t));
-        ev.rank = malloc((size_t)ev.real.n * sizeof(int64_t));
-        if (!ev.fold_of || !ev.rank) {
-            snprintf(err, errlen, "out of memory");
-            rc = SEGQ_ENOMEM;
-        }
-    }
-    if (!rc) {
-        /* folds: the sorted pairs shuffled with the seed, dealt in turn
-           (segq_folds.h: `segq submit pipeline` checks them the same way) */
-        size_t *perm = malloc((size_t)ev.real.n * sizeof *perm);
-        if (!perm) {
-            snprintf(err, errlen, "out of memory");
-            rc = SEGQ_ENOMEM;
-        } else
-            segq_folds_shuffle((size_t)ev.real.n, (uint64_t)o->compute.seed, perm);
-        for (int64_t k = 0; perm && k < ev.real.n; k++) {
-            ev.rank[perm[k]] = k;
-            ev.fold_of[perm[k]] = *o->test ? -1 : k % ev.nfolds;
-        }
-        free(perm);
-    }
-    snprintf(ev.sets[ev.nsets++].name, sizeof ev.sets[0].name, "real");
-    ev.sets[0].syn = -1;
-    ev.sets[0].with_real = 1;
-    for (int i = 0; i < o->n_synthetic; i++) {
-        set_t *a = &ev.sets[ev.nsets++], *b = &ev.sets[ev.nsets++];
-        snprintf(a->name, sizeof a->name, "%s", o->syn_name[i]);
-        a->syn = i;
-        snprintf(b->name, sizeof b->name, "real+%s", o->syn_name[i]);
-        b->syn = i;
-        b->with_real = 1;
-    }
-    if (!rc) {
-        int64_t ntest0 = 0;
-        for (int64_t k = 0; k < ev.real.n; k++)
-            ntest0 += ev.fold_of[k] == 0;
-        ev.ex_n = (int)(o->examples < (ev.test.n ? ev.test.n : ntest0)
-                            ? o->examples
-                            : (ev.test.n ? ev.test.n : ntest0));
-        size_t plane = (size_t)(o->size * o->size);
-        ev.res = calloc((size_t)(ev.nsets * ev.nfolds), sizeof *ev.res);
-        ev.ex_img = malloc(((size_t)ev.ex_n * 3 + 1) * plane * sizeof(float));
-        ev.ex_truth = malloc(((size_t)ev.ex_n + 1) * plane * sizeof(float));
-        ev.ex_pred = malloc(((size_t)ev.ex_n * (size_t)ev.nsets + 1) * plane * sizeof(float));
-        if (!ev.res || !ev.ex_img || !ev.ex_truth || !ev.ex_pred) {
-            snprintf(err, errlen, "out of memory");
-            rc = SEGQ_ENOMEM;
-        }
-    }
-    char path[4400];
+    rc = load_sets(&ev, err, errlen);
     if (!rc)
-        rc = segq__make_dir(o->out, err, errlen);
-    snprintf(path, sizeof path, "%s/models", o->out);
-    if (!rc && o->save_models)
-        rc = segq__make_dir(path, err, errlen);
-    int64_t done = 0, total = (int64_t)ev.nsets * ev.nfolds * o->epochs;
+        rc = deal_folds(&ev, err, errlen);
+    define_sets(&ev);
+    if (!rc)
+        rc = alloc_results(&ev, err, errlen);
+    if (!rc)
+        rc = make_out_dirs(o, err, errlen);
+    ev.epochs_total = (int64_t)ev.nsets * ev.nfolds * o->epochs;
     double t0 = segq__now();
     for (int f = 0; f < ev.nfolds && !rc; f++)
         for (int s = 0; s < ev.nsets && !rc; s++)
-            rc = run_fold(&ev, s, f, dev, progress, &done, total, err, errlen);
+            rc = run_fold(&ev, s, f, err, errlen);
     if (!rc)
         rc = write_reports(&ev, err, errlen);
     if (!rc)

@@ -161,6 +161,141 @@ int segq__eval_measure(segq_unetpp_t *net, const segq_eval_item_t *items, size_t
     return rc;
 }
 
+/* One training run, from the model's creation to the model kept. */
+typedef struct {
+    const segq_eval_train_cfg_t *cfg;
+    segq_unetpp_t *net;
+    segq_unetpp_t *best; /* the best epoch's copy, with a validation set */
+    segqt_adam *opt;
+    segq_eval_item_t *order; /* the training pairs, reshuffled every epoch */
+    size_t ntrain;
+    uint64_t rng; /* the shuffles' and the augmentations' */
+    double best_iou, t0, cpu0;
+} trainer_t;
+
+/* The model (with the encoder's weights when given), its Adam, the pairs'
+ * order and the history's arrays. */
+static int trainer_begin(trainer_t *tr, const segq_eval_item_t *train, size_t nval,
+                         segq_eval_history_t *hist, char *err, size_t errlen)
+{
+    const segq_eval_train_cfg_t *cfg = tr->cfg;
+    tr->net = segq_unetpp_new(cfg->depth, cfg->width, 3, cfg->dev);
+    tr->best = nval ? segq_unetpp_new(cfg->depth, cfg->width, 3, cfg->dev) : NULL;
+    tr->order = malloc(tr->ntrain * sizeof *tr->order);
+    hist->train_loss = calloc((size_t)cfg->epochs, sizeof(double));
+    hist->val_iou = calloc((size_t)cfg->epochs, sizeof(double));
+    if (!tr->net || (nval && !tr->best) || !tr->order || !hist->train_loss || !hist->val_iou) {
+        snprintf(err, errlen, "%s: cannot create the model: %s", cfg->label,
+                 *segqt_last_error() ? segqt_last_error() : "out of memory");
+        return SEGQ_ENOMEM;
+    }
+    memcpy(tr->order, train, tr->ntrain * sizeof *tr->order);
+    if (cfg->encoder_weights && *cfg->encoder_weights) {
+        int rc = segq_unetpp_load_encoder(tr->net, cfg->encoder_weights, "--encoder-weights", err,
+                                          errlen);
+        if (rc)
+            return rc;
+    }
+    const char *names[SEGQ_UNETPP_MAX_TENSORS];
+    segqt_tensor *t[SEGQ_UNETPP_MAX_TENSORS];
+    int nt = 0;
+    segq_unetpp_tensors(tr->net, names, t, SEGQ_UNETPP_MAX_TENSORS, &nt);
+    if (!(tr->opt = segqt_adam_new(t, nt, cfg->lr, 0.9, 0.999, 1e-8, 0.0)))
+        return segq__torch_fail(err, errlen, "Adam");
+    return 0;
+}
+
+/* One epoch over the reshuffled pairs; its mean Dice loss into *loss (NaN
+ * when no batch ran). */
+static int train_epoch(trainer_t *tr, double *loss, char *err, size_t errlen)
+{
+    const segq_eval_train_cfg_t *cfg = tr->cfg;
+    size_t batch = (size_t)cfg->batch, seen = 0;
+    double sum = 0;
+    int rc = 0;
+    segq__eval_shuffle(tr->order, tr->ntrain, &tr->rng);
+    for (size_t at = 0; at < tr->ntrain && !rc; at += batch) {
+        size_t b = tr->ntrain - at < batch ? tr->ntrain - at : batch;
+        /* BatchNorm cannot train on a lone sample at the deepest level:
+         * a trailing batch of one sits this epoch out (reshuffled next) */
+        if (b == 1 && tr->ntrain > 1)
+            break;
+        segqt_scope_begin();
+        segqt_tensor *x, *t;
+        rc = make_batch(tr->order + at, b, cfg->augment ? &tr->rng : NULL, cfg->dev, &x, &t);
+        segqt_tensor *l = rc ? NULL : dice_loss(segq_unetpp_forward(tr->net, x, 1), t);
+        double v = 0;
+        if (!rc
+            && (!l || segqt_adam_zero_grad(tr->opt) || segqt_backward(l, 0, 0)
+                || segqt_adam_step(tr->opt) || segqt_item(l, &v)))
+            rc = segq__torch_fail(err, errlen, cfg->label);
+        segqt_scope_end();
+        sum += v * (double)b;
+        seen += b;
+    }
+    *loss = seen ? sum / (double)seen : NAN;
+    return rc;
+}
+
+/* Epoch e's validation IoU, and a copy of the model if it is the best yet;
+ * without a validation set every epoch is the best so far. */
+static int validate(trainer_t *tr, const segq_eval_item_t *val, size_t nval, int64_t e,
+                    segq_eval_history_t *hist, char *err, size_t errlen)
+{
+    hist->val_iou[e] = NAN;
+    if (!nval) {
+        hist->best_epoch = e + 1;
+        return 0;
+    }
+    segq_seg_metrics_t m;
+    int rc = segq__eval_measure(tr->net, val, nval, tr->cfg->batch, &m, NULL, err, errlen);
+    hist->val_iou[e] = m.iou;
+    if (!rc && m.iou > tr->best_iou) {
+        tr->best_iou = m.iou;
+        hist->best_epoch = e + 1;
+        if (segq_unetpp_copy(tr->best, tr->net) != 0)
+            rc = segq__torch_fail(err, errlen, "keeping the best epoch");
+    }
+    return rc;
+}
+
+/* Epoch e done: the progress record, and a log line every tenth epoch. */
+static void report_epoch(trainer_t *tr, int64_t e, const segq_eval_history_t *hist)
+{
+    const segq_eval_train_cfg_t *cfg = tr->cfg;
+    if (cfg->epochs_done)
+        (*cfg->epochs_done)++;
+    double frac = cfg->epochs_done && cfg->epochs_total
+                      ? (double)*cfg->epochs_done / (double)cfg->epochs_total
+                      : -1;
+    segq_metric_t met[] = {{"train_loss", hist->train_loss[e]},
+                           {"val_iou", hist->val_iou[e]},
+                           {"epoch", (double)(e + 1)}};
+    segq_progress_report(cfg->progress, "evaluate", frac, met, 3, cfg->label, e + 1 == cfg->epochs);
+    if (e == 0 || (e + 1) % 10 == 0 || e + 1 == cfg->epochs)
+        printf("%s: epoch %lld/%lld train dice loss %.4f val IoU %.4f (%.2f s/epoch, "
+               "%.2f CPU-s/epoch)\n",
+               cfg->label, (long long)(e + 1), (long long)cfg->epochs, hist->train_loss[e],
+               hist->val_iou[e], (segq__now() - tr->t0) / (double)(e + 1),
+               (segq__cpu_seconds() - tr->cpu0) / (double)(e + 1));
+}
+
+/* The model kept (the best epoch's with a validation set, else the
+ * last), or NULL after a failure; everything else freed. */
+static segq_unetpp_t *trainer_end(trainer_t *tr, int rc, segq_eval_history_t *hist)
+{
+    segqt_adam_destroy(&tr->opt);
+    free(tr->order);
+    if (rc) {
+        segq_unetpp_destroy(&tr->best);
+        segq__eval_history_free(hist);
+    }
+    segq_unetpp_t *kept = tr->best ? tr->best : tr->net;
+    if (rc || kept != tr->net)
+        segq_unetpp_destroy(&tr->net);
+    return rc ? NULL : kept;
+}
+
 segq_unetpp_t *segq__eval_train(const segq_eval_train_cfg_t *cfg, const segq_eval_item_t *train,
                                 size_t ntrain, const segq_eval_item_t *val, size_t nval,
                                 segq_eval_history_t *hist, char *err, size_t errlen)
@@ -174,101 +309,20 @@ segq_unetpp_t *segq__eval_train(const segq_eval_train_cfg_t *cfg, const segq_eva
         segq__torch_fail(err, errlen, "seed");
         return NULL;
     }
-    segq_unetpp_t *net = segq_unetpp_new(cfg->depth, cfg->width, 3, cfg->dev);
-    segq_unetpp_t *best = nval ? segq_unetpp_new(cfg->depth, cfg->width, 3, cfg->dev) : NULL;
-    segq_eval_item_t *order = malloc(ntrain * sizeof *order);
-    hist->train_loss = calloc((size_t)cfg->epochs, sizeof(double));
-    hist->val_iou = calloc((size_t)cfg->epochs, sizeof(double));
-    segqt_adam *opt = NULL;
-    int rc = 0;
-    if (!net || (nval && !best) || !order || !hist->train_loss || !hist->val_iou) {
-        snprintf(err, errlen, "%s: cannot create the model: %s", cfg->label,
-                 *segqt_last_error() ? segqt_last_error() : "out of memory");
-        rc = SEGQ_ENOMEM;
-    }
-    if (!rc && cfg->encoder_weights && *cfg->encoder_weights)
-        rc = segq_unetpp_load_encoder(net, cfg->encoder_weights, "--encoder-weights", err, errlen);
-    if (!rc) {
-        const char *names[SEGQ_UNETPP_MAX_TENSORS];
-        segqt_tensor *t[SEGQ_UNETPP_MAX_TENSORS];
-        int nt = 0;
-        segq_unetpp_tensors(net, names, t, SEGQ_UNETPP_MAX_TENSORS, &nt);
-        if (!(opt = segqt_adam_new(t, nt, cfg->lr, 0.9, 0.999, 1e-8, 0.0)))
-            rc = segq__torch_fail(err, errlen, "Adam");
-        memcpy(order, train, ntrain * sizeof *order);
-    }
-    uint64_t rng = cfg->seed ^ 0x5eed5eed5eedull;
-    double best_iou = -1;
-    double t0 = segq__now(), cpu0 = segq__cpu_seconds();
+    trainer_t tr = {
+        .cfg = cfg, .ntrain = ntrain, .rng = cfg->seed ^ 0x5eed5eed5eedull, .best_iou = -1};
+    int rc = trainer_begin(&tr, train, nval, hist, err, errlen);
+    tr.t0 = segq__now();
+    tr.cpu0 = segq__cpu_seconds();
     for (int64_t e = 0; e < cfg->epochs && !rc; e++) {
-        if (e == cfg->lr_drop_epoch && segqt_adam_set_lr(opt, cfg->lr_after) != 0)
+        if (e == cfg->lr_drop_epoch && segqt_adam_set_lr(tr.opt, cfg->lr_after) != 0)
             rc = segq__torch_fail(err, errlen, "learning rate");
-        segq__eval_shuffle(order, ntrain, &rng);
-        double sum = 0;
-        size_t seen = 0;
-        for (size_t at = 0; at < ntrain && !rc; at += (size_t)cfg->batch) {
-            size_t b = ntrain - at < (size_t)cfg->batch ? ntrain - at : (size_t)cfg->batch;
-            /* BatchNorm cannot train on a lone sample at the deepest level:
-             * a trailing batch of one sits this epoch out (reshuffled next) */
-            if (b == 1 && ntrain > 1)
-                break;
-            segqt_scope_begin();
-            segqt_tensor *x, *t;
-            rc = make_batch(order + at, b, cfg->augment ? &rng : NULL, cfg->dev, &x, &t);
-            segqt_tensor *loss = rc ? NULL : dice_loss(segq_unetpp_forward(net, x, 1), t);
-            double v = 0;
-            if (!rc
-                && (!loss || segqt_adam_zero_grad(opt) || segqt_backward(loss, 0, 0)
-                    || segqt_adam_step(opt) || segqt_item(loss, &v)))
-                rc = segq__torch_fail(err, errlen, cfg->label);
-            segqt_scope_end();
-            sum += v * (double)b;
-            seen += b;
-        }
-        hist->train_loss[e] = seen ? sum / (double)seen : NAN;
-        hist->val_iou[e] = NAN;
-        if (!rc && nval) {
-            segq_seg_metrics_t m;
-            rc = segq__eval_measure(net, val, nval, cfg->batch, &m, NULL, err, errlen);
-            hist->val_iou[e] = m.iou;
-            if (!rc && m.iou > best_iou) {
-                best_iou = m.iou;
-                hist->best_epoch = e + 1;
-                if (segq_unetpp_copy(best, net) != 0)
-                    rc = segq__torch_fail(err, errlen, "keeping the best epoch");
-            }
-        } else if (!rc)
-            hist->best_epoch = e + 1;
-        if (rc)
-            break;
-        if (cfg->epochs_done)
-            (*cfg->epochs_done)++;
-        double frac = cfg->epochs_done && cfg->epochs_total
-                          ? (double)*cfg->epochs_done / (double)cfg->epochs_total
-                          : -1;
-        segq_metric_t met[] = {{"train_loss", hist->train_loss[e]},
-                               {"val_iou", hist->val_iou[e]},
-                               {"epoch", (double)(e + 1)}};
-        segq_progress_report(cfg->progress, "evaluate", frac, met, 3, cfg->label,
-                             e + 1 == cfg->epochs);
-        if (e == 0 || (e + 1) % 10 == 0 || e + 1 == cfg->epochs)
-            printf("%s: epoch %lld/%lld train dice loss %.4f val IoU %.4f (%.2f s/epoch, "
-                   "%.2f CPU-s/epoch)\n",
-                   cfg->label, (long long)(e + 1), (long long)cfg->epochs, hist->train_loss[e],
-                   hist->val_iou[e], (segq__now() - t0) / (double)(e + 1),
-                   (segq__cpu_seconds() - cpu0) / (double)(e + 1));
+        if (!rc)
+            rc = train_epoch(&tr, &hist->train_loss[e], err, errlen);
+        if (!rc)
+            rc = validate(&tr, val, nval, e, hist, err, errlen);
+        if (!rc)
+            report_epoch(&tr, e, hist);
     }
-    segqt_adam_destroy(&opt);
-    free(order);
-    if (rc) {
-        segq_unetpp_destroy(&net);
-        segq_unetpp_destroy(&best);
-        segq__eval_history_free(hist);
-        return NULL;
-    }
-    if (best) {
-        segq_unetpp_destroy(&net);
-        return best;
-    }
-    return net;
+    return trainer_end(&tr, rc, hist);
 }

@@ -185,6 +185,15 @@ s_pack_str (msgpack_packer *pk, const char *s, size_t len)
     msgpack_pack_str_body (pk, s, len);
 }
 
+static void
+s_pack_bool (msgpack_packer *pk, bool b)
+{
+    if (b)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+}
+
 static int
 s_enc_string (s_enc_t *e, const segq__field_t *f, const char *s, size_t limit, s_str_kind_t kind)
 {
@@ -252,10 +261,7 @@ s_enc_params (s_enc_t *e, const segq__field_t *f, const segq_params_t *params)
             msgpack_pack_double (&e->pk, v->f);
             break;
         case SEGQ_PARAM_BOOL:
-            if (v->b)
-                msgpack_pack_true (&e->pk);
-            else
-                msgpack_pack_false (&e->pk);
+            s_pack_bool (&e->pk, v->b);
             break;
         case SEGQ_PARAM_STRING:
         case SEGQ_PARAM_CHOICE:
@@ -272,52 +278,99 @@ s_enc_params (s_enc_t *e, const segq__field_t *f, const segq_params_t *params)
 
 static int s_enc_struct (s_enc_t *e, const segq__struct_desc_t *desc, const void *object);
 
+/* I32 and ENUM: refused outside the field's range. */
+static int
+s_enc_ranged (s_enc_t *e, const segq__field_t *f, const void *at)
+{
+    int64_t v = f->type == SEGQ__F_I32 ? *(const int32_t *) at : *(const int *) at;
+    if (v < f->lo || v > f->hi)
+        return s_enc_fail (e, SEGQ_EINVAL, f, "is %lld, outside %lld..%lld", (long long) v,
+                           (long long) f->lo, (long long) f->hi);
+    msgpack_pack_int64 (&e->pk, v);
+    return SEGQ_OK;
+}
+
+/* F64: finite, and within 0..1 for a UNIT field. */
+static int
+s_enc_double (s_enc_t *e, const segq__field_t *f, const void *at)
+{
+    double v = *(const double *) at;
+    if (!isfinite (v) || ((f->flags & SEGQ__FL_UNIT) && (v < 0 || v > 1)))
+        return s_enc_fail (e, SEGQ_EINVAL, f, "is %g, %s", v,
+                           f->flags & SEGQ__FL_UNIT ? "outside 0..1" : "not finite");
+    msgpack_pack_double (&e->pk, v);
+    return SEGQ_OK;
+}
+
+/* The element count of a BIN or array field, checked against its data and
+   the limits before anything of it is packed. */
+static int
+s_checked_count (s_enc_t *e, const segq__field_t *f, const uint8_t *base, size_t *count)
+{
+    *count = s_count (f, base);
+    if (*count && !*(void *const *) (base + f->offset))
+        return s_enc_fail (e, SEGQ_EINVAL, f, "has a count of %zu but no data", *count);
+    if (f->type != SEGQ__F_BIN && *count > SEGQ_MAX_ARRAY)
+        return s_enc_fail (e, SEGQ_ETOOBIG, f, "has %zu elements, over %d", *count, SEGQ_MAX_ARRAY);
+    if (f->type == SEGQ__F_BIN && *count > UINT32_MAX)
+        return s_enc_fail (e, SEGQ_ETOOBIG, f, "is over 4 GiB");
+    return SEGQ_OK;
+}
+
+/* Element i of the STRS, U32S or STRUCTS array at data. */
+static int
+s_enc_element (s_enc_t *e, const segq__field_t *f, const void *data, size_t i)
+{
+    switch (f->type) {
+    case SEGQ__F_STRS:
+        return s_enc_string (e, f, ((char *const *) data) [i], SEGQ_MAX_STRING, S_STR_ID);
+    case SEGQ__F_U32S:
+        msgpack_pack_uint32 (&e->pk, ((const uint32_t *) data) [i]);
+        return SEGQ_OK;
+    default: /* SEGQ__F_STRUCTS */
+        return s_enc_struct (e, f->sub, (const uint8_t *) data + i * f->sub->size);
+    }
+}
+
+/* BIN, STRS, U32S, STRUCTS: a count and a pointer to that many items. */
+static int
+s_enc_counted (s_enc_t *e, const segq__field_t *f, const uint8_t *base)
+{
+    size_t count;
+    int rc = s_checked_count (e, f, base, &count);
+    if (rc)
+        return rc;
+    const void *data = *(const void *const *) (base + f->offset);
+    if (f->type == SEGQ__F_BIN) {
+        msgpack_pack_bin (&e->pk, count);
+        msgpack_pack_bin_body (&e->pk, data, count);
+        return SEGQ_OK;
+    }
+    msgpack_pack_array (&e->pk, count);
+    for (size_t i = 0; i < count && rc == SEGQ_OK; i++)
+        rc = s_enc_element (e, f, data, i);
+    return rc;
+}
+
+/* One field's value, refused where the decoder would refuse it. */
 static int
 s_enc_field (s_enc_t *e, const segq__field_t *f, const uint8_t *base)
 {
     const void *at = base + f->offset;
-    msgpack_packer *pk = &e->pk;
-    size_t count = 0;
-    if (f->type == SEGQ__F_BIN || f->type == SEGQ__F_STRS || f->type == SEGQ__F_U32S
-        || f->type == SEGQ__F_STRUCTS) {
-        count = s_count (f, base);
-        if (count && !*(void *const *) at)
-            return s_enc_fail (e, SEGQ_EINVAL, f, "has a count of %zu but no data", count);
-        if (f->type != SEGQ__F_BIN && count > SEGQ_MAX_ARRAY)
-            return s_enc_fail (e, SEGQ_ETOOBIG, f, "has %zu elements, over %d", count,
-                               SEGQ_MAX_ARRAY);
-        if (f->type == SEGQ__F_BIN && count > UINT32_MAX)
-            return s_enc_fail (e, SEGQ_ETOOBIG, f, "is over 4 GiB");
-    }
     switch (f->type) {
     case SEGQ__F_U64:
-        msgpack_pack_uint64 (pk, *(const uint64_t *) at);
+        msgpack_pack_uint64 (&e->pk, *(const uint64_t *) at);
         return SEGQ_OK;
     case SEGQ__F_U32:
-        msgpack_pack_uint32 (pk, *(const uint32_t *) at);
+        msgpack_pack_uint32 (&e->pk, *(const uint32_t *) at);
         return SEGQ_OK;
     case SEGQ__F_I32:
-    case SEGQ__F_ENUM: {
-        int64_t v = f->type == SEGQ__F_I32 ? *(const int32_t *) at : *(const int *) at;
-        if (v < f->lo || v > f->hi)
-            return s_enc_fail (e, SEGQ_EINVAL, f, "is %lld, outside %lld..%lld", (long long) v,
-                               (long long) f->lo, (long long) f->hi);
-        msgpack_pack_int64 (pk, v);
-        return SEGQ_OK;
-    }
-    case SEGQ__F_F64: {
-        double v = *(const double *) at;
-        if (!isfinite (v) || ((f->flags & SEGQ__FL_UNIT) && (v < 0 || v > 1)))
-            return s_enc_fail (e, SEGQ_EINVAL, f, "is %g, %s", v,
-                               f->flags & SEGQ__FL_UNIT ? "outside 0..1" : "not finite");
-        msgpack_pack_double (pk, v);
-        return SEGQ_OK;
-    }
+    case SEGQ__F_ENUM:
+        return s_enc_ranged (e, f, at);
+    case SEGQ__F_F64:
+        return s_enc_double (e, f, at);
     case SEGQ__F_BOOL:
-        if (*(const bool *) at)
-            msgpack_pack_true (pk);
-        else
-            msgpack_pack_false (pk);
+        s_pack_bool (&e->pk, *(const bool *) at);
         return SEGQ_OK;
     case SEGQ__F_STR:
     case SEGQ__F_NAME: {
@@ -328,39 +381,13 @@ s_enc_field (s_enc_t *e, const segq__field_t *f, const uint8_t *base)
     case SEGQ__F_HASH:
         if (!segq_hash_valid (at))
             return s_enc_fail (e, SEGQ_EINVAL, f, "is not 64 lowercase hex digits");
-        s_pack_str (pk, at, SEGQ_HASH_HEX_LEN);
+        s_pack_str (&e->pk, at, SEGQ_HASH_HEX_LEN);
         return SEGQ_OK;
     case SEGQ__F_BIN:
-        msgpack_pack_bin (pk, count);
-        msgpack_pack_bin_body (pk, *(const void *const *) at, count);
-        return SEGQ_OK;
-    case SEGQ__F_STRS: {
-        char *const *strings = *(char **const *) at;
-        msgpack_pack_array (pk, count);
-        for (size_t i = 0; i < count; i++) {
-            int rc = s_enc_string (e, f, strings [i], SEGQ_MAX_STRING, S_STR_ID);
-            if (rc)
-                return rc;
-        }
-        return SEGQ_OK;
-    }
-    case SEGQ__F_U32S: {
-        const uint32_t *values = *(const uint32_t *const *) at;
-        msgpack_pack_array (pk, count);
-        for (size_t i = 0; i < count; i++)
-            msgpack_pack_uint32 (pk, values [i]);
-        return SEGQ_OK;
-    }
-    case SEGQ__F_STRUCTS: {
-        const uint8_t *items = *(const uint8_t *const *) at;
-        msgpack_pack_array (pk, count);
-        for (size_t i = 0; i < count; i++) {
-            int rc = s_enc_struct (e, f->sub, items + i * f->sub->size);
-            if (rc)
-                return rc;
-        }
-        return SEGQ_OK;
-    }
+    case SEGQ__F_STRS:
+    case SEGQ__F_U32S:
+    case SEGQ__F_STRUCTS:
+        return s_enc_counted (e, f, base);
     case SEGQ__F_PARAMS:
     case SEGQ__F_METRICS:
         return s_enc_params (e, f, at);

@@ -80,6 +80,99 @@ s_open (segq_client_t *self, const char *path, struct stat *st)
     return fd;
 }
 
+/* An upload under way: the file, what PUT_READY granted, how far it is. */
+typedef struct {
+    int fd;
+    const char *path; /* for messages */
+    uint64_t size;
+    segq_sha256_t *sha; /* NULL when PUT named the hash */
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+    uint64_t req_id, transfer;
+    uint32_t chunk_size;
+    uint64_t credit; /* chunks the broker lets us send now */
+    uint64_t offset;
+    bool sent_last;
+} upload_t;
+
+/* Sends PUT and waits for its PUT_READY (*reply: the answer, the caller's
+   to destroy whatever is returned). */
+static int
+s_put_request (segq_client_t *self, upload_t *put, const char *name, segq_msg_t **reply)
+{
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_PUT, &put->req_id);
+    if (!msg || !(msg->u.put.name = strdup (name))) {
+        segq_msg_destroy (&msg);
+        return segq__client_oom (self);
+    }
+    memcpy (msg->u.put.hash, put->hash, sizeof put->hash); /* "" unless known */
+    msg->u.put.size = put->size;
+    int rc = segq__client_send (self, &msg);
+    if (rc == 0)
+        rc = segq__client_wait (self, put->req_id, 0, -1, reply);
+    if (rc >= 0 && (*reply)->type != SEGQ_MSG_PUT_READY)
+        rc = segq__client_fail (self, SEGQ_EPROTO, "the broker answered %s to PUT",
+                                segq_msg_type_name ((*reply)->type));
+    return rc;
+}
+
+/* As many chunks as the credit allows, from where the upload is. */
+static int
+s_put_credited (segq_client_t *self, upload_t *put)
+{
+    while (put->credit > 0 && !put->sent_last) {
+        int rc = s_send_chunk (self, put->fd, put->transfer, put->offset, put->size,
+                               put->chunk_size, put->path, put->sha, put->hash);
+        if (rc < 0)
+            return rc;
+        put->credit--;
+        uint64_t left = put->size - put->offset;
+        uint64_t sent = left < put->chunk_size ? left : put->chunk_size;
+        segq__client_count_upload (self, sent);
+        put->offset += sent;
+        put->sent_last = put->offset == put->size;
+    }
+    return SEGQ_OK;
+}
+
+/* The broker's verdict on the upload; a PUT_DONE before the last chunk
+   was sent is a broken transfer. */
+static int
+s_put_done (segq_client_t *self, const upload_t *put, const segq_put_done_t *done)
+{
+    int rc = done->code;
+    if (rc < 0)
+        return segq__client_fail (self, rc, "upload of '%s' refused by the broker: %s", put->path,
+                                  done->message ? done->message : segq_strerror (rc));
+    if (!put->sent_last)
+        return segq__client_fail (self, SEGQ_EPROTO, "the broker ended the upload of '%s' early",
+                                  put->path);
+    return rc;
+}
+
+/* Chunks within the broker's credit, topped up by its CREDITs, until its
+   PUT_DONE. */
+static int
+s_put_chunks (segq_client_t *self, upload_t *put)
+{
+    for (;;) {
+        int rc = s_put_credited (self, put);
+        if (rc < 0)
+            return rc;
+        segq_msg_t *reply;
+        rc = segq__client_wait (self, put->req_id, put->transfer, -1, &reply);
+        if (rc < 0)
+            return rc;
+        if (reply->type == SEGQ_MSG_PUT_DONE) {
+            rc = s_put_done (self, put, &reply->u.put_done);
+            segq_msg_destroy (&reply);
+            return rc;
+        }
+        if (reply->type == SEGQ_MSG_CREDIT)
+            put->credit += reply->u.credit.chunks;
+        segq_msg_destroy (&reply);
+    }
+}
+
 /* Uploads the open file fd (path: for messages) of st's size. known: its
    sha256, which PUT names (the broker may have it); NULL: hash while
    sending, and name the hash in the final CHUNK. */
@@ -87,82 +180,33 @@ static int
 s_upload_fd (segq_client_t *self, int fd, const struct stat *st, const char *path, const char *name,
              const char *known, char hash_out [SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
 {
-    uint64_t size = (uint64_t) st->st_size;
-    char hash [SEGQ_HASH_HEX_LEN + 1] = "";
     segq_sha256_t sha;
     segq_sha256_init (&sha);
+    upload_t put = {
+        .fd = fd, .path = path, .size = (uint64_t) st->st_size, .sha = known ? NULL : &sha
+    };
     if (known)
-        memcpy (hash, known, sizeof hash);
-    int rc = 0;
+        memcpy (put.hash, known, sizeof put.hash);
     if (!name) {
         const char *slash = strrchr (path, '/');
         name = slash ? slash + 1 : path;
     }
-    uint64_t req_id = 0;
-    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_PUT, &req_id);
-    if (!msg || !(msg->u.put.name = strdup (name))) {
-        segq_msg_destroy (&msg);
-        return segq__client_oom (self);
-    }
-    memcpy (msg->u.put.hash, hash, sizeof hash); /* "" unless known */
-    msg->u.put.size = size;
     segq_msg_t *reply = NULL;
-    rc = segq__client_send (self, &msg);
-    if (rc == 0)
-        rc = segq__client_wait (self, req_id, 0, -1, &reply);
-    if (rc < 0)
-        goto done;
-    if (reply->type != SEGQ_MSG_PUT_READY) {
-        rc = segq__client_fail (self, SEGQ_EPROTO, "the broker answered %s to PUT",
-                                segq_msg_type_name (reply->type));
-        goto done;
-    }
-    if (reply->u.put_ready.have)
-        goto done;
-    uint64_t transfer = reply->u.put_ready.transfer;
-    uint32_t chunk_size =
-        reply->u.put_ready.chunk_size ? reply->u.put_ready.chunk_size : SEGQ_DEFAULT_CHUNK;
-    uint64_t credit = reply->u.put_ready.credit;
-    segq_msg_destroy (&reply);
-    uint64_t offset = 0;
-    bool sent_last = false;
-    for (;;) {
-        while (credit > 0 && !sent_last) {
-            rc = s_send_chunk (self, fd, transfer, offset, size, chunk_size, path,
-                               known ? NULL : &sha, hash);
-            if (rc < 0)
-                goto done;
-            credit--;
-            uint64_t sent = size - offset < chunk_size ? size - offset : chunk_size;
-            segq__client_count_upload (self, sent);
-            offset += sent;
-            sent_last = offset == size;
-        }
-        rc = segq__client_wait (self, req_id, transfer, -1, &reply);
-        if (rc < 0)
-            goto done;
-        if (reply->type == SEGQ_MSG_CREDIT)
-            credit += reply->u.credit.chunks;
-        else if (reply->type == SEGQ_MSG_PUT_DONE) {
-            rc = reply->u.put_done.code;
-            if (rc < 0)
-                rc = segq__client_fail (self, rc, "upload of '%s' refused by the broker: %s", path,
-                                        reply->u.put_done.message ? reply->u.put_done.message
-                                                                  : segq_strerror (rc));
-            else if (!sent_last)
-                rc = segq__client_fail (self, SEGQ_EPROTO,
-                                        "the broker ended the upload of '%s' early", path);
-            goto done;
-        }
+    int rc = s_put_request (self, &put, name, &reply);
+    if (rc >= 0 && !reply->u.put_ready.have) {
+        const segq_put_ready_t *ready = &reply->u.put_ready;
+        put.transfer = ready->transfer;
+        put.chunk_size = ready->chunk_size ? ready->chunk_size : SEGQ_DEFAULT_CHUNK;
+        put.credit = ready->credit;
         segq_msg_destroy (&reply);
+        rc = s_put_chunks (self, &put);
     }
-done:
     segq_msg_destroy (&reply);
     if (rc >= 0) {
         if (hash_out)
-            memcpy (hash_out, hash, sizeof hash);
+            memcpy (hash_out, put.hash, sizeof put.hash);
         if (size_out)
-            *size_out = size;
+            *size_out = put.size;
     }
     return rc < 0 ? rc : SEGQ_OK;
 }

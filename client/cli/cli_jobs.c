@@ -103,6 +103,110 @@ cli_expand_arrays (cli_globals_t *g, const char *cmd, segq_client_t *client, con
     return CLI_OK;
 }
 
+/* A job array's jobs as counted so far, for its summary. */
+typedef struct {
+    size_t per_state [SEGQ_JOB_CANCELLED + 1];
+    size_t seen;      /* jobs the broker listed */
+    double progress;  /* the sum of their fractions done */
+    char kinds [256]; /* their kinds, each once */
+    bool detail;      /* -l: each job shown too */
+    json_t *jobs;     /* --json: each job's JSON, with -l (owned) */
+} array_tally_t;
+
+/* One job of the array: counted, and shown with -l. */
+static void
+s_array_count (array_tally_t *t, const segq_job_info_t *job)
+{
+    if (job->state >= 1 && job->state <= SEGQ_JOB_CANCELLED)
+        t->per_state [job->state]++;
+    t->progress += job->state == SEGQ_JOB_SUCCEEDED ? 1 : job->fraction;
+    t->seen++;
+    char *kinds = t->kinds;
+    if (job->kind && !strstr (kinds, job->kind)
+        && strlen (kinds) + strlen (job->kind) + 3 < sizeof t->kinds)
+        snprintf (kinds + strlen (kinds), sizeof t->kinds - strlen (kinds), "%s%s",
+                  *kinds ? ", " : "", job->kind);
+    if (t->jobs && t->detail)
+        json_array_append_new (t->jobs, segq_job_info_json (job));
+    else if (t->detail)
+        cli_print_job_table (stdout, job, 1, t->seen == 1);
+}
+
+/* The jobs q names, page by page, counted into t. */
+static int
+s_array_batch (cli_globals_t *g, segq_client_t *client, const segq_status_query_t *q,
+               array_tally_t *t)
+{
+    int rc = CLI_OK;
+    char *cursor = NULL;
+    do {
+        segq_job_list_t page;
+        if (segq_client_status (client, q, cursor, &page) < 0) {
+            rc = cli_error (g, "status", CLI_FAILED, "%s", segq_client_error (client));
+            break;
+        }
+        free (cursor);
+        cursor = page.cursor;
+        page.cursor = NULL;
+        for (size_t i = 0; i < page.n_jobs; i++)
+            s_array_count (t, &page.jobs [i]);
+        segq_job_list_clear (&page);
+    } while (cursor);
+    free (cursor);
+    return rc;
+}
+
+/* All the array's jobs counted into t, in batches one STATUS may name. */
+static int
+s_array_tally (cli_globals_t *g, segq_client_t *client, const segq_array_info_t *array,
+               array_tally_t *t)
+{
+    enum { BATCH = 500 }; /* STATUS names at most 500 jobs */
+    int rc = CLI_OK;
+    for (size_t start = 0; start < array->n_jobs && rc == CLI_OK; start += BATCH) {
+        segq_status_query_t q = {
+            .jobs = (const char *const *) array->jobs + start,
+            .n_jobs = array->n_jobs - start < BATCH ? array->n_jobs - start : BATCH,
+        };
+        rc = s_array_batch (g, client, &q, t);
+    }
+    return rc;
+}
+
+/* The summary as one object of the --json document. */
+static void
+s_array_json (const segq_array_info_t *array, const array_tally_t *t, double fraction, size_t final,
+              json_t *json_out)
+{
+    json_t *states = json_object ();
+    for (int st = SEGQ_JOB_WAITING; states && st <= SEGQ_JOB_CANCELLED; st++)
+        json_object_set_new (states, segq_job_state_name ((segq_job_state_t) st),
+                             json_integer ((json_int_t) t->per_state [st]));
+    json_t *o = json_pack ("{s:s,s:s,s:f,s:I,s:s,s:o*,s:f,s:I}", "array", array->array, "owner",
+                           array->owner, "created", array->created, "jobs",
+                           (json_int_t) array->n_jobs, "kinds", t->kinds, "states", states,
+                           "progress", fraction, "final", (json_int_t) final);
+    if (o && t->jobs)
+        json_object_set (o, "detail", t->jobs);
+    json_array_append_new (json_out, o);
+}
+
+/* The summary as text: a line, the count per state, a progress bar. */
+static void
+s_array_print (const segq_array_info_t *array, const array_tally_t *t, double fraction,
+               size_t final)
+{
+    char bar [64];
+    cli_format_bar (fraction, 30, bar, sizeof bar);
+    printf ("array %s: %zu %s job%s of %s, %zu/%zu done\n", array->array, array->n_jobs, t->kinds,
+            array->n_jobs == 1 ? "" : "s", array->owner, final, array->n_jobs);
+    printf ("  ");
+    for (int st = SEGQ_JOB_WAITING; st <= SEGQ_JOB_CANCELLED; st++)
+        printf ("%s%s %zu", st > SEGQ_JOB_WAITING ? "  " : "",
+                segq_job_state_name ((segq_job_state_t) st), t->per_state [st]);
+    printf ("\n  %s %3.0f%%\n", bar, fraction * 100);
+}
+
 /* `segq status ARRAY`: its jobs counted per state, and its progress. */
 static int
 s_array_summary (cli_globals_t *g, segq_client_t *client, const char *id, bool detail,
@@ -111,78 +215,21 @@ s_array_summary (cli_globals_t *g, segq_client_t *client, const char *id, bool d
     segq_array_info_t array;
     if (segq_client_array (client, id, &array) < 0)
         return cli_error (g, "status", CLI_FAILED, "%s", segq_client_error (client));
-    size_t per_state [SEGQ_JOB_CANCELLED + 1] = { 0 }, seen = 0;
-    double progress = 0;
-    char kinds [256] = "";
-    int rc = CLI_OK;
-    json_t *jobs = json_out ? json_array () : NULL;
-    enum { BATCH = 500 }; /* STATUS names at most 500 jobs */
-    for (size_t start = 0; start < array.n_jobs && rc == CLI_OK; start += BATCH) {
-        segq_status_query_t q = {
-            .jobs = (const char *const *) array.jobs + start,
-            .n_jobs = array.n_jobs - start < BATCH ? array.n_jobs - start : BATCH,
-        };
-        char *cursor = NULL;
-        do {
-            segq_job_list_t page;
-            if (segq_client_status (client, &q, cursor, &page) < 0) {
-                rc = cli_error (g, "status", CLI_FAILED, "%s", segq_client_error (client));
-                break;
-            }
-            free (cursor);
-            cursor = page.cursor;
-            page.cursor = NULL;
-            for (size_t i = 0; i < page.n_jobs; i++) {
-                const segq_job_info_t *job = &page.jobs [i];
-                if (job->state >= 1 && job->state <= SEGQ_JOB_CANCELLED)
-                    per_state [job->state]++;
-                progress += job->state == SEGQ_JOB_SUCCEEDED ? 1 : job->fraction;
-                seen++;
-                if (job->kind && !strstr (kinds, job->kind)
-                    && strlen (kinds) + strlen (job->kind) + 3 < sizeof kinds)
-                    snprintf (kinds + strlen (kinds), sizeof kinds - strlen (kinds), "%s%s",
-                              *kinds ? ", " : "", job->kind);
-                if (jobs && detail)
-                    json_array_append_new (jobs, segq_job_info_json (job));
-                else if (detail)
-                    cli_print_job_table (stdout, job, 1, seen == 1);
-            }
-            segq_job_list_clear (&page);
-        } while (cursor);
-        free (cursor);
-    }
-    double fraction = array.n_jobs ? progress / (double) array.n_jobs : 0;
-    size_t final = per_state [SEGQ_JOB_SUCCEEDED] + per_state [SEGQ_JOB_FAILED]
-                   + per_state [SEGQ_JOB_CANCELLED];
-    if (rc == CLI_OK && json_out) {
-        json_t *states = json_object ();
-        for (int st = SEGQ_JOB_WAITING; states && st <= SEGQ_JOB_CANCELLED; st++)
-            json_object_set_new (states, segq_job_state_name ((segq_job_state_t) st),
-                                 json_integer ((json_int_t) per_state [st]));
-        json_t *o = json_pack ("{s:s,s:s,s:f,s:I,s:s,s:o*,s:f,s:I}", "array", array.array, "owner",
-                               array.owner, "created", array.created, "jobs",
-                               (json_int_t) array.n_jobs, "kinds", kinds, "states", states,
-                               "progress", fraction, "final", (json_int_t) final);
-        if (o && jobs)
-            json_object_set (o, "detail", jobs);
-        json_array_append_new (json_out, o);
-    } else if (rc == CLI_OK) {
-        char bar [64];
-        cli_format_bar (fraction, 30, bar, sizeof bar);
-        printf ("array %s: %zu %s job%s of %s, %zu/%zu done\n", array.array, array.n_jobs, kinds,
-                array.n_jobs == 1 ? "" : "s", array.owner, final, array.n_jobs);
-        printf ("  ");
-        for (int st = SEGQ_JOB_WAITING; st <= SEGQ_JOB_CANCELLED; st++)
-            printf ("%s%s %zu", st > SEGQ_JOB_WAITING ? "  " : "",
-                    segq_job_state_name ((segq_job_state_t) st), per_state [st]);
-        printf ("\n  %s %3.0f%%\n", bar, fraction * 100);
-    }
-    if (rc == CLI_OK && seen < array.n_jobs)
+    array_tally_t t = { .detail = detail, .jobs = json_out ? json_array () : NULL };
+    int rc = s_array_tally (g, client, &array, &t);
+    double fraction = array.n_jobs ? t.progress / (double) array.n_jobs : 0;
+    size_t final = t.per_state [SEGQ_JOB_SUCCEEDED] + t.per_state [SEGQ_JOB_FAILED]
+                   + t.per_state [SEGQ_JOB_CANCELLED];
+    if (rc == CLI_OK && json_out)
+        s_array_json (&array, &t, fraction, final, json_out);
+    else if (rc == CLI_OK)
+        s_array_print (&array, &t, fraction, final);
+    if (rc == CLI_OK && t.seen < array.n_jobs)
         rc = cli_error (g, "status", CLI_FAILED,
                         "%zu of the %zu jobs of array %s are unknown to "
                         "the broker",
-                        array.n_jobs - seen, array.n_jobs, array.array);
-    json_decref (jobs);
+                        array.n_jobs - t.seen, array.n_jobs, array.array);
+    json_decref (t.jobs);
     segq_array_info_clear (&array);
     return rc;
 }
@@ -563,89 +610,115 @@ s_wait_summary (const char *const *ids, size_t n, const segq_job_state_t *seen,
                 last [i].reason ? last [i].reason : "");
 }
 
+/* What a `segq wait` works with, shared by its steps. */
+typedef struct {
+    segq_client_t *client;
+    char **ids; /* the jobs, arrays expanded, each once (owned) */
+    size_t n;
+    segq_job_state_t *seen; /* each job's state as last seen */
+    segq_job_info_t *last;  /* each job's last status (owned) */
+    uint64_t interval_ms;   /* --interval */
+    bool tty;               /* a progress line, not a line per change */
+} wait_t;
+
+/* Asks until every job has ended: CLI_OK when all succeeded,
+   CLI_JOB_FAILED when one did not, CLI_FAILED when the broker could not
+   be asked. */
+static int
+s_wait_until_ended (cli_globals_t *g, wait_t *w)
+{
+    const char *const *ids = (const char *const *) w->ids;
+    double start = s_now ();
+    int wait_ms = 0; /* the first answer at once: the states as they are */
+    size_t ended = 0;
+    for (;;) {
+        double asked = s_now ();
+        if (s_refresh (g, w->client, ids, w->n, w->seen, w->last, !w->tty && !g->json, wait_ms)
+            != CLI_OK)
+            return CLI_FAILED;
+        wait_tally_t t = s_wait_tally (w->seen, w->last, w->n);
+        fflush (stdout);
+        if (w->tty)
+            s_wait_show (ids, w->n, w->seen, w->last, &t, s_now () - start);
+        if (t.final == w->n) {
+            if (w->tty)
+                s_wait_summary (ids, w->n, w->seen, w->last);
+            return t.bad ? CLI_JOB_FAILED : CLI_OK;
+        }
+        /* a waiting request answered before the interval without a new
+           end (a broker that does not wait, or holds too many waiting
+           requests): ask again only when the interval is up */
+        double left = (double) w->interval_ms / 1e3 - (s_now () - asked);
+        if (wait_ms > 0 && t.final == ended && left > 0)
+            usleep ((useconds_t) (left * 1e6));
+        ended = t.final;
+        wait_ms = (int) (w->interval_ms < SEGQ_STATUS_WAIT_MAX_MS ? w->interval_ms
+                                                                  : SEGQ_STATUS_WAIT_MAX_MS);
+    }
+}
+
+/* --json: every job's final status; rc: the command's so far. */
+static int
+s_wait_json (const wait_t *w, int rc)
+{
+    json_t *array = json_array ();
+    for (size_t i = 0; array && i < w->n; i++)
+        json_array_append_new (array, segq_job_info_json (&w->last [i]));
+    int jrc = cli_print_json (array);
+    return rc == CLI_OK ? jrc : rc;
+}
+
+static void
+s_wait_clear (wait_t *w)
+{
+    for (size_t i = 0; w->last && i < w->n; i++)
+        segq_job_info_clear (&w->last [i]);
+    free (w->last);
+    free (w->seen);
+    for (size_t i = 0; i < w->n; i++)
+        free (w->ids [i]);
+    free (w->ids);
+    segq_client_destroy (&w->client);
+}
+
 int
 cli_wait (cli_globals_t *g, int argc, char **argv)
 {
     static const struct option options [] = { CLI_COMMON_OPTIONS,
                                               { "interval", required_argument, NULL, OPT_INTERVAL },
                                               { 0 } };
-    uint64_t interval_ms = 200;
+    wait_t w = { .interval_ms = 200 };
     int opt;
     while ((opt = cli_next_option (g, "wait", argc, argv, "h", options, s_wait_help)) > 0)
         if (opt == OPT_INTERVAL
-            && (!cli_parse_uint (optarg, 600000, &interval_ms) || interval_ms < 10))
+            && (!cli_parse_uint (optarg, 600000, &w.interval_ms) || w.interval_ms < 10))
             return cli_usage_error (g, "wait", "--interval '%s': expected 10..600000 ms", optarg);
     if (opt != CLI_OPT_END)
         return CLI_OPT_RESULT (opt);
-    size_t n = (size_t) (argc - optind);
-    if (n == 0)
+    size_t n_named = (size_t) (argc - optind);
+    if (n_named == 0)
         return cli_usage_error (g, "wait", "which jobs? (segq wait JOB...)");
-    const char *const *ids = (const char *const *) argv + optind;
-    segq_client_t *client;
-    int rc = cli_connect (g, &client);
+    int rc = cli_connect (g, &w.client);
     if (rc != CLI_OK)
         return rc;
     /* a job array: all its jobs; each job once however often it is named */
-    char **expanded = NULL;
-    size_t n_named = n;
-    if ((rc = cli_expand_arrays (g, "wait", client, ids, n_named, &expanded, &n)) != CLI_OK) {
-        segq_client_destroy (&client);
+    if ((rc = cli_expand_arrays (g, "wait", w.client, (const char *const *) argv + optind, n_named,
+                                 &w.ids, &w.n))
+        != CLI_OK) {
+        segq_client_destroy (&w.client);
         return rc;
     }
-    ids = (const char *const *) expanded;
-    bool tty = !g->json && isatty (STDOUT_FILENO);
-    segq_job_state_t *seen = calloc (n, sizeof *seen);
-    segq_job_info_t *last = calloc (n, sizeof *last);
-    if (!seen || !last) {
+    w.tty = !g->json && isatty (STDOUT_FILENO);
+    w.seen = calloc (w.n, sizeof *w.seen);
+    w.last = calloc (w.n, sizeof *w.last);
+    if (!w.seen || !w.last)
         rc = cli_error (g, "wait", CLI_FAILED, "out of memory");
-        goto done;
-    }
-    double start = s_now ();
-    int wait_ms = 0; /* the first answer at once: the states as they are */
-    size_t ended = 0;
-    for (;;) {
-        double asked = s_now ();
-        if (s_refresh (g, client, ids, n, seen, last, !tty && !g->json, wait_ms) != CLI_OK) {
-            rc = CLI_FAILED;
-            goto done;
-        }
-        wait_tally_t t = s_wait_tally (seen, last, n);
-        fflush (stdout);
-        if (tty)
-            s_wait_show (ids, n, seen, last, &t, s_now () - start);
-        if (t.final == n) {
-            if (tty)
-                s_wait_summary (ids, n, seen, last);
-            rc = t.bad ? CLI_JOB_FAILED : CLI_OK;
-            break;
-        }
-        /* a waiting request answered before the interval without a new
-           end (a broker that does not wait, or holds too many waiting
-           requests): ask again only when the interval is up */
-        double left = (double) interval_ms / 1e3 - (s_now () - asked);
-        if (wait_ms > 0 && t.final == ended && left > 0)
-            usleep ((useconds_t) (left * 1e6));
-        ended = t.final;
-        wait_ms =
-            (int) (interval_ms < SEGQ_STATUS_WAIT_MAX_MS ? interval_ms : SEGQ_STATUS_WAIT_MAX_MS);
-    }
-    if (g->json) {
-        json_t *array = json_array ();
-        for (size_t i = 0; array && i < n; i++)
-            json_array_append_new (array, segq_job_info_json (&last [i]));
-        int jrc = cli_print_json (array);
-        if (rc == CLI_OK)
-            rc = jrc;
-    }
-done:
-    for (size_t i = 0; last && i < n; i++)
-        segq_job_info_clear (&last [i]);
-    free (last);
-    free (seen);
-    for (size_t i = 0; i < n; i++)
-        free (expanded [i]);
-    free (expanded);
-    segq_client_destroy (&client);
+    else
+        rc = s_wait_until_ended (g, &w);
+    /* the final states, once every job has ended */
+    if (g->json && (rc == CLI_OK || rc == CLI_JOB_FAILED))
+        rc = s_wait_json (&w, rc);
+    s_wait_clear (&w);
     return rc;
 }
 

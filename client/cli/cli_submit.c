@@ -733,12 +733,11 @@ cli_array_plan (cli_globals_t *g, segq_client_t **client, const cli_submit_args_
 
 /* ---- help ---- */
 
+/* `segq submit --help`: the options every kind has, and the kinds. */
 static void
-s_submit_help (const segq_kind_spec_t *kind)
+s_submit_usage (void)
 {
-    if (!kind) {
-        printf (
-            "usage: segq submit KIND [--FLAG VALUE ...] [--param NAME=VALUE ...]\n"
+    printf ("usage: segq submit KIND [--FLAG VALUE ...] [--param NAME=VALUE ...]\n"
             "                   [--input NAME=FILE|JOB[:OUTPUT] ...] [--priority N]\n"
             "                   [--gpu-mem SIZE | --cpu [N]] [--after JOB]\n"
             "                   [--time-limit SECONDS] [--max-attempts N] [--json]\n"
@@ -766,12 +765,60 @@ s_submit_help (const segq_kind_spec_t *kind)
             "      --json               print {\"job\": ID}\n"
             "\n"
             "kinds:\n");
-        size_t n;
-        const segq_kind_spec_t *kinds = segq_kinds (&n);
-        for (size_t i = 0; i < n; i++)
-            printf ("  %-10s %s\n", kinds [i].name, kinds [i].help);
-        printf ("  %-10s %s\n", "pipeline",
-                "train -> generate [-> stylize] [-> evaluate] in one command");
+    size_t n;
+    const segq_kind_spec_t *kinds = segq_kinds (&n);
+    for (size_t i = 0; i < n; i++)
+        printf ("  %-10s %s\n", kinds [i].name, kinds [i].help);
+    printf ("  %-10s %s\n", "pipeline",
+            "train -> generate [-> stylize] [-> evaluate] in one command");
+}
+
+/* One input's line, and its plural flag's for a job array. */
+static void
+s_input_help (const segq_input_spec_t *in)
+{
+    char left [128], dashed [64];
+    s_dashed (in->name, dashed, sizeof dashed);
+    snprintf (left, sizeof left, "--%s %s", dashed,
+              in->sets   ? "SET=DIR|JOB"
+              : in->many ? "DIR|JOB"
+                         : "FILE|JOB");
+    printf ("  %-28s %s (%s%s)\n", left, in->help, in->required ? "required" : "optional",
+            in->many ? "; repeat for several" : "");
+    char plural [64];
+    if (s_plural_flag (in, plural, sizeof plural)) {
+        s_dashed (plural, dashed, sizeof dashed);
+        snprintf (left, sizeof left, "--%s DIR", dashed);
+        printf ("  %-28s one job per file of DIR, as a job array (files of several such\n"
+                "  %-28s folders are paired by name without extension)\n",
+                left, "");
+    }
+}
+
+/* One parameter's line: its flag, help, range and default. */
+static void
+s_param_help (const segq_param_spec_t *p)
+{
+    static const char *type_names [] = { "", "INT", "NUM", "", "TEXT", "" };
+    char left [128], range [160] = "", dashed [64];
+    s_dashed (p->name, dashed, sizeof dashed);
+    const char *type = p->type == SEGQ_PARAM_CHOICE ? p->choices : type_names [p->type];
+    if (p->type == SEGQ_PARAM_BOOL)
+        snprintf (left, sizeof left, "--[no-]%s", dashed);
+    else
+        snprintf (left, sizeof left, "--%s %s", dashed, type);
+    if (p->type == SEGQ_PARAM_INT || p->type == SEGQ_PARAM_FLOAT)
+        snprintf (range, sizeof range, "%g..%g, ", p->min, p->max);
+    printf ("  %-28s %s (%s%s%s)\n", left, p->help, range,
+            p->default_value ? "default " : "required", p->default_value ? p->default_value : "");
+}
+
+/* `segq submit KIND --help`: the kind's typed flags; without a kind, the usage. */
+static void
+s_submit_help (const segq_kind_spec_t *kind)
+{
+    if (!kind) {
+        s_submit_usage ();
         return;
     }
     printf ("usage: segq submit %s [FLAGS] [OPTIONS]   (OPTIONS: `segq submit --help`)\n\n%s: %s\n",
@@ -780,44 +827,13 @@ s_submit_help (const segq_kind_spec_t *kind)
             "JOB:OUTPUT; also as --input NAME=...):\n");
     if (!kind->n_inputs)
         printf ("  (none)\n");
-    for (size_t i = 0; i < kind->n_inputs; i++) {
-        const segq_input_spec_t *in = &kind->inputs [i];
-        char left [128], dashed [64];
-        s_dashed (in->name, dashed, sizeof dashed);
-        snprintf (left, sizeof left, "--%s %s", dashed,
-                  in->sets   ? "SET=DIR|JOB"
-                  : in->many ? "DIR|JOB"
-                             : "FILE|JOB");
-        printf ("  %-28s %s (%s%s)\n", left, in->help, in->required ? "required" : "optional",
-                in->many ? "; repeat for several" : "");
-        char plural [64];
-        if (s_plural_flag (in, plural, sizeof plural)) {
-            s_dashed (plural, dashed, sizeof dashed);
-            snprintf (left, sizeof left, "--%s DIR", dashed);
-            printf ("  %-28s one job per file of DIR, as a job array (files of several such\n"
-                    "  %-28s folders are paired by name without extension)\n",
-                    left, "");
-        }
-    }
+    for (size_t i = 0; i < kind->n_inputs; i++)
+        s_input_help (&kind->inputs [i]);
     printf ("\nparameters (also as --param NAME=VALUE):\n");
     if (!kind->n_params)
         printf ("  (none)\n");
-    static const char *type_names [] = { "", "INT", "NUM", "", "TEXT", "" };
-    for (size_t i = 0; i < kind->n_params; i++) {
-        const segq_param_spec_t *p = &kind->params [i];
-        char left [128], range [160] = "", dashed [64];
-        s_dashed (p->name, dashed, sizeof dashed);
-        const char *type = p->type == SEGQ_PARAM_CHOICE ? p->choices : type_names [p->type];
-        if (p->type == SEGQ_PARAM_BOOL)
-            snprintf (left, sizeof left, "--[no-]%s", dashed);
-        else
-            snprintf (left, sizeof left, "--%s %s", dashed, type);
-        if (p->type == SEGQ_PARAM_INT || p->type == SEGQ_PARAM_FLOAT)
-            snprintf (range, sizeof range, "%g..%g, ", p->min, p->max);
-        printf ("  %-28s %s (%s%s%s)\n", left, p->help, range,
-                p->default_value ? "default " : "required",
-                p->default_value ? p->default_value : "");
-    }
+    for (size_t i = 0; i < kind->n_params; i++)
+        s_param_help (&kind->params [i]);
     printf ("\nprincipal output (what a bare JOB names): %s\n",
             strcmp (kind->principal_output, "*") == 0 ? "all outputs" : kind->principal_output);
 }

@@ -325,8 +325,7 @@ static int set_value(const segq_flag_t *f, const char *text, void *opts, char *e
     return SEGQ_EINTERNAL;
 }
 
-int segq_flags_parse(const segq_command_t *cmd, int argc, char **argv, void *opts, char *err,
-                     size_t errlen)
+static int set_defaults(const segq_command_t *cmd, void *opts, char *err, size_t errlen)
 {
     for (size_t i = 0; i < cmd->n_flags; i++) {
         const segq_flag_t *f = &cmd->flags[i];
@@ -336,86 +335,115 @@ int segq_flags_parse(const segq_command_t *cmd, int argc, char **argv, void *opt
                 return rc;
         }
     }
+    return 0;
+}
+
+/* The flag named by the len bytes at name, or a boolean's --no- form
+ * (*negate set); its index into *idx. NULL if none. */
+static const segq_flag_t *find_flag(const segq_command_t *cmd, const char *name, size_t len,
+                                    size_t *idx, int *negate)
+{
+    *negate = 0;
+    for (*idx = 0; *idx < cmd->n_flags; (*idx)++)
+        if (name_matches(cmd->flags[*idx].name, name, len))
+            return &cmd->flags[*idx];
+    if (len <= 3 || strncmp(name, "no-", 3) != 0)
+        return NULL;
+    for (*idx = 0; *idx < cmd->n_flags; (*idx)++)
+        if (cmd->flags[*idx].type == SEGQ_FLAG_BOOL
+            && name_matches(cmd->flags[*idx].name, name + 3, len - 3)) {
+            *negate = 1;
+            return &cmd->flags[*idx];
+        }
+    return NULL;
+}
+
+/* The error for an unknown flag, with the closest known one as a hint. */
+static int unknown_flag(const segq_command_t *cmd, const char *name, size_t len, char *err,
+                        size_t errlen)
+{
+    char word[64], hint[96] = "";
+    snprintf(word, sizeof word, "%.*s", (int)len, name);
+    const char *names[128];
+    size_t n = 0;
+    for (size_t i = 0; i < cmd->n_flags && n < 128; i++)
+        names[n++] = cmd->flags[i].name;
+    const char *close = segq_suggest(word, names, n);
+    if (close) {
+        char d[64];
+        dashed(close, d, sizeof d);
+        snprintf(hint, sizeof hint, "did you mean --%s? ", d);
+    }
+    snprintf(err, errlen, "%s: unknown flag '--%s' (%ssee segq-run %s --help)", cmd->name, word,
+             hint, cmd->name);
+    return SEGQ_EINVAL;
+}
+
+/* The argument at argv[*a] (and its value, the next one unless given as
+ * --flag=value or a boolean), set in opts and marked seen. 1 after --help. */
+static int parse_arg(const segq_command_t *cmd, int argc, char **argv, int *a, void *opts,
+                     char *seen, char *err, size_t errlen)
+{
+    const char *arg = argv[*a];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+        segq_flags_help(cmd, stdout);
+        return 1;
+    }
+    if (strncmp(arg, "--", 2) != 0) {
+        snprintf(err, errlen,
+                 "%s: unexpected argument '%s' (flags start with --; see "
+                 "segq-run %s --help)",
+                 cmd->name, arg, cmd->name);
+        return SEGQ_EINVAL;
+    }
+    const char *name = arg + 2, *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name), idx;
+    int negate;
+    const segq_flag_t *f = find_flag(cmd, name, len, &idx, &negate);
+    if (!f)
+        return unknown_flag(cmd, name, len, err, errlen);
+    const char *value;
+    if (eq)
+        value = eq + 1;
+    else if (f->type == SEGQ_FLAG_BOOL)
+        value = negate ? "false" : "true";
+    else if (*a + 1 < argc)
+        value = argv[++*a];
+    else {
+        snprintf(err, errlen, "%s: flag '--%.*s' needs a value", cmd->name, (int)len, name);
+        return SEGQ_EINVAL;
+    }
+    seen[idx] = 1;
+    return set_value(f, value, opts, err, errlen);
+}
+
+static int check_required(const segq_command_t *cmd, const char *seen, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cmd->n_flags; i++)
+        if (!cmd->flags[i].default_value && !seen[i]) {
+            char flag[64];
+            dashed(cmd->flags[i].name, flag, sizeof flag);
+            snprintf(err, errlen, "%s: --%s is required (%s)", cmd->name, flag, cmd->flags[i].help);
+            return SEGQ_EINVAL;
+        }
+    return 0;
+}
+
+int segq_flags_parse(const segq_command_t *cmd, int argc, char **argv, void *opts, char *err,
+                     size_t errlen)
+{
+    int rc = set_defaults(cmd, opts, err, errlen);
+    if (rc)
+        return rc;
     char *seen = calloc(cmd->n_flags + 1, 1);
     if (!seen) {
         snprintf(err, errlen, "out of memory");
         return SEGQ_ENOMEM;
     }
-    int rc = 0;
-    for (int a = 0; a < argc && rc == 0; a++) {
-        const char *arg = argv[a];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            segq_flags_help(cmd, stdout);
-            rc = 1;
-            break;
-        }
-        if (strncmp(arg, "--", 2) != 0) {
-            snprintf(err, errlen,
-                     "%s: unexpected argument '%s' (flags start with --; see "
-                     "segq-run %s --help)",
-                     cmd->name, arg, cmd->name);
-            rc = SEGQ_EINVAL;
-            break;
-        }
-        const char *name = arg + 2, *eq = strchr(name, '=');
-        size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        const segq_flag_t *f = NULL;
-        size_t idx = 0;
-        for (; idx < cmd->n_flags; idx++)
-            if (name_matches(cmd->flags[idx].name, name, len)) {
-                f = &cmd->flags[idx];
-                break;
-            }
-        /* --no-resume style negation of booleans */
-        int negate = 0;
-        if (!f && len > 3 && strncmp(name, "no-", 3) == 0)
-            for (idx = 0; idx < cmd->n_flags; idx++)
-                if (cmd->flags[idx].type == SEGQ_FLAG_BOOL
-                    && name_matches(cmd->flags[idx].name, name + 3, len - 3)) {
-                    f = &cmd->flags[idx];
-                    negate = 1;
-                    break;
-                }
-        if (!f) {
-            char word[64], hint[96] = "";
-            snprintf(word, sizeof word, "%.*s", (int)len, name);
-            const char *names[128];
-            size_t n = 0;
-            for (size_t i = 0; i < cmd->n_flags && n < 128; i++)
-                names[n++] = cmd->flags[i].name;
-            const char *close = segq_suggest(word, names, n);
-            if (close) {
-                char d[64];
-                dashed(close, d, sizeof d);
-                snprintf(hint, sizeof hint, "did you mean --%s? ", d);
-            }
-            snprintf(err, errlen, "%s: unknown flag '--%s' (%ssee segq-run %s --help)", cmd->name,
-                     word, hint, cmd->name);
-            rc = SEGQ_EINVAL;
-            break;
-        }
-        const char *value;
-        if (eq)
-            value = eq + 1;
-        else if (f->type == SEGQ_FLAG_BOOL)
-            value = negate ? "false" : "true";
-        else if (a + 1 < argc)
-            value = argv[++a];
-        else {
-            snprintf(err, errlen, "%s: flag '--%.*s' needs a value", cmd->name, (int)len, name);
-            rc = SEGQ_EINVAL;
-            break;
-        }
-        rc = set_value(f, value, opts, err, errlen);
-        seen[idx] = 1;
-    }
-    for (size_t i = 0; rc == 0 && i < cmd->n_flags; i++)
-        if (!cmd->flags[i].default_value && !seen[i]) {
-            char flag[64];
-            dashed(cmd->flags[i].name, flag, sizeof flag);
-            snprintf(err, errlen, "%s: --%s is required (%s)", cmd->name, flag, cmd->flags[i].help);
-            rc = SEGQ_EINVAL;
-        }
+    for (int a = 0; a < argc && rc == 0; a++)
+        rc = parse_arg(cmd, argc, argv, &a, opts, seen, err, errlen);
+    if (rc == 0)
+        rc = check_required(cmd, seen, err, errlen);
     free(seen);
     return rc;
 }

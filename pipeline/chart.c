@@ -51,6 +51,75 @@ static void text_at(cairo_t *cr, double x, double y, const char *s, double align
     cairo_show_text(cr, s);
 }
 
+/* Where a bar chart's plot lies on its surface. */
+typedef struct {
+    double left, top, plot_w, plot_h, bar_w, group_gap;
+} bars_layout_t;
+
+static double y_of(const bars_layout_t *l, double v)
+{
+    return l->top + l->plot_h * (1 - v);
+}
+
+/* The value axis (0 to 1) with its ticks and grid, and the base line. */
+static void draw_axes(cairo_t *cr, const bars_layout_t *l)
+{
+    cairo_set_line_width(cr, 1);
+    for (int t = 0; t <= 5; t++) {
+        double v = t / 5.0, y = y_of(l, v);
+        char label[16];
+        snprintf(label, sizeof label, "%.1f", v);
+        cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
+        cairo_move_to(cr, l->left, y);
+        cairo_line_to(cr, l->left + l->plot_w, y);
+        cairo_stroke(cr);
+        cairo_set_source_rgb(cr, 0, 0, 0);
+        text_at(cr, l->left - 8, y, label, 1.0, 0.5);
+    }
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_move_to(cr, l->left, l->top);
+    cairo_line_to(cr, l->left, l->top + l->plot_h);
+    cairo_line_to(cr, l->left + l->plot_w, l->top + l->plot_h);
+    cairo_stroke(cr);
+}
+
+/* One bar at x in series k's colour, clipped to [0, 1], with a +-sd error
+ * bar when sd is known. */
+static void draw_bar(cairo_t *cr, const bars_layout_t *l, double x, int k, double m, double sd)
+{
+    double v = m < 0 ? 0 : m > 1 ? 1 : m;
+    const double *c = palette[(size_t)k % N_COLOURS];
+    cairo_set_source_rgb(cr, c[0], c[1], c[2]);
+    cairo_rectangle(cr, x, y_of(l, v), l->bar_w - 2, l->plot_h * v);
+    cairo_fill(cr);
+    if (!isfinite(sd) || sd <= 0)
+        return;
+    double lo = y_of(l, fmax(0, m - sd)), hi = y_of(l, fmin(1, m + sd)),
+           cx = x + (l->bar_w - 2) / 2;
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_move_to(cr, cx, lo);
+    cairo_line_to(cr, cx, hi);
+    cairo_move_to(cr, cx - 4, lo);
+    cairo_line_to(cr, cx + 4, lo);
+    cairo_move_to(cr, cx - 4, hi);
+    cairo_line_to(cr, cx + 4, hi);
+    cairo_stroke(cr);
+}
+
+/* Each series' colour and name, right of the plot. */
+static void draw_legend(cairo_t *cr, const bars_layout_t *l, const char *const *series, int nseries)
+{
+    for (int k = 0; k < nseries; k++) {
+        double y = l->top + 10 + k * 22, x = l->left + l->plot_w + 20;
+        const double *c = palette[(size_t)k % N_COLOURS];
+        cairo_set_source_rgb(cr, c[0], c[1], c[2]);
+        cairo_rectangle(cr, x, y - 7, 14, 14);
+        cairo_fill(cr);
+        cairo_set_source_rgb(cr, 0, 0, 0);
+        text_at(cr, x + 20, y, series[k], 0.0, 0.5);
+    }
+}
+
 int segq_chart_bars(const char *path, const char *title, const char *const *groups, int ngroups,
                     const char *const *series, int nseries, const double *mean, const double *std,
                     char *err, size_t errlen)
@@ -59,79 +128,33 @@ int segq_chart_bars(const char *path, const char *title, const char *const *grou
         snprintf(err, errlen, "%s: nothing to draw", path);
         return SEGQ_EINVAL;
     }
-    const double left = 70, top = 50, bottom = 60, legend_w = 190;
-    const double bar_w = 18;
+    const double bottom = 60, legend_w = 190;
+    bars_layout_t l = {.left = 70, .top = 50, .bar_w = 18};
     /* wide enough for the longest metric name under a group */
-    double group_gap = nseries * bar_w + 26 < 96 ? 96 - nseries * bar_w : 26;
-    double plot_w = ngroups * (nseries * bar_w + group_gap);
-    int W = (int)(left + plot_w + legend_w + 20), H = 440;
-    double plot_h = H - top - bottom;
+    l.group_gap = nseries * l.bar_w + 26 < 96 ? 96 - nseries * l.bar_w : 26;
+    l.plot_w = ngroups * (nseries * l.bar_w + l.group_gap);
+    int W = (int)(l.left + l.plot_w + legend_w + 20), H = 440;
+    l.plot_h = H - l.top - bottom;
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
     cairo_t *cr = cairo_create(s);
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, 13);
-    /* axis, ticks and grid */
-    cairo_set_line_width(cr, 1);
-    for (int t = 0; t <= 5; t++) {
-        double v = t / 5.0, y = top + plot_h * (1 - v);
-        char label[16];
-        snprintf(label, sizeof label, "%.1f", v);
-        cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
-        cairo_move_to(cr, left, y);
-        cairo_line_to(cr, left + plot_w, y);
-        cairo_stroke(cr);
-        cairo_set_source_rgb(cr, 0, 0, 0);
-        text_at(cr, left - 8, y, label, 1.0, 0.5);
-    }
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    cairo_move_to(cr, left, top);
-    cairo_line_to(cr, left, top + plot_h);
-    cairo_line_to(cr, left + plot_w, top + plot_h);
-    cairo_stroke(cr);
-    /* bars with +-std error bars */
+    draw_axes(cr, &l);
     for (int g = 0; g < ngroups; g++) {
-        double x0 = left + group_gap / 2 + g * (nseries * bar_w + group_gap);
-        for (int k = 0; k < nseries; k++) {
-            double m = mean[k * ngroups + g], sd = std[k * ngroups + g];
-            if (!isfinite(m))
-                continue;
-            double v = m < 0 ? 0 : m > 1 ? 1 : m;
-            double x = x0 + k * bar_w;
-            const double *c = palette[(size_t)k % N_COLOURS];
-            cairo_set_source_rgb(cr, c[0], c[1], c[2]);
-            cairo_rectangle(cr, x, top + plot_h * (1 - v), bar_w - 2, plot_h * v);
-            cairo_fill(cr);
-            if (isfinite(sd) && sd > 0) {
-                double lo = fmax(0, m - sd), hi = fmin(1, m + sd), cx = x + (bar_w - 2) / 2;
-                cairo_set_source_rgb(cr, 0, 0, 0);
-                cairo_move_to(cr, cx, top + plot_h * (1 - lo));
-                cairo_line_to(cr, cx, top + plot_h * (1 - hi));
-                cairo_move_to(cr, cx - 4, top + plot_h * (1 - lo));
-                cairo_line_to(cr, cx + 4, top + plot_h * (1 - lo));
-                cairo_move_to(cr, cx - 4, top + plot_h * (1 - hi));
-                cairo_line_to(cr, cx + 4, top + plot_h * (1 - hi));
-                cairo_stroke(cr);
-            }
-        }
+        double x0 = l.left + l.group_gap / 2 + g * (nseries * l.bar_w + l.group_gap);
+        for (int k = 0; k < nseries; k++)
+            if (isfinite(mean[k * ngroups + g]))
+                draw_bar(cr, &l, x0 + k * l.bar_w, k, mean[k * ngroups + g], std[k * ngroups + g]);
         cairo_set_source_rgb(cr, 0, 0, 0);
-        text_at(cr, x0 + nseries * bar_w / 2, top + plot_h + 10, groups[g], 0.5, 0.0);
+        text_at(cr, x0 + nseries * l.bar_w / 2, l.top + l.plot_h + 10, groups[g], 0.5, 0.0);
     }
-    /* legend */
-    for (int k = 0; k < nseries; k++) {
-        double y = top + 10 + k * 22, x = left + plot_w + 20;
-        const double *c = palette[(size_t)k % N_COLOURS];
-        cairo_set_source_rgb(cr, c[0], c[1], c[2]);
-        cairo_rectangle(cr, x, y - 7, 14, 14);
-        cairo_fill(cr);
-        cairo_set_source_rgb(cr, 0, 0, 0);
-        text_at(cr, x + 20, y, series[k], 0.0, 0.5);
-    }
+    draw_legend(cr, &l, series, nseries);
     cairo_set_font_size(cr, 16);
     text_at(cr, W / 2.0, 18, title, 0.5, 0.5);
     cairo_set_font_size(cr, 12);
-    text_at(cr, left + plot_w / 2, H - 14, "mean over folds, error bars: +-1 std", 0.5, 0.5);
+    text_at(cr, l.left + l.plot_w / 2, H - 14, "mean over folds, error bars: +-1 std", 0.5, 0.5);
     int rc = cairo_status(cr) == CAIRO_STATUS_SUCCESS ? 0 : SEGQ_EINTERNAL;
     if (rc)
         snprintf(err, errlen, "%s: cairo: %s", path, cairo_status_to_string(cairo_status(cr)));

@@ -120,6 +120,78 @@ static int load_pair(const segq_dataset_pair_t *p, int64_t s, float *img_out, fl
     return rc;
 }
 
+/* A synthetic set's manifest.csv, which names each pair's source. */
+static int read_manifest(const char *dir, const char *what, segq_manifest_t **man, char *err,
+                         size_t errlen)
+{
+    char inner[1024];
+    int rc = segq_manifest_read(dir, man, inner, sizeof inner);
+    if (rc == 1) {
+        snprintf(err, errlen,
+                 "%s %s: no manifest.csv (a synthetic set must be a generate "
+                 "or stylize output, whose manifest names each pair's source image)",
+                 what, dir);
+        return SEGQ_EINVAL;
+    }
+    if (rc)
+        snprintf(err, errlen, "%s: %s", what, inner);
+    return rc;
+}
+
+/* Room for n pairs of size x size in out. */
+static int alloc_data(segq_eval_data_t *out, size_t n, int64_t size)
+{
+    size_t plane = (size_t)size * (size_t)size;
+    out->size = size;
+    out->img = malloc(n * 3 * plane * sizeof(float));
+    out->mask = malloc(n * plane * sizeof(float));
+    out->name = calloc(n, sizeof(char *));
+    out->sha = calloc(n, sizeof(char *));
+    out->src_name = calloc(n, sizeof(char *));
+    out->src_sha = calloc(n, sizeof(char *));
+    out->n = (int64_t)n;
+    return out->img && out->mask && out->name && out->sha && out->src_name && out->src_sha
+               ? 0
+               : SEGQ_ENOMEM;
+}
+
+/* Pair i's pixels, its name and its image's sha256 into out. */
+static int read_item(const segq_dataset_pair_t *p, size_t i, segq_eval_data_t *out, char *err,
+                     size_t errlen)
+{
+    size_t plane = (size_t)out->size * (size_t)out->size;
+    char hex[SEGQ_HASH_HEX_LEN + 1];
+    int rc = load_pair(p, out->size, out->img + i * 3 * plane, out->mask + i * plane, err, errlen);
+    if (rc)
+        return rc;
+    if (segq_sha256_file(p->image_path, hex) != 0) {
+        snprintf(err, errlen, "cannot read %s: %s", p->image_path, strerror(errno));
+        return SEGQ_EIO;
+    }
+    out->name[i] = strdup(p->name);
+    out->sha[i] = strdup(hex);
+    return out->name[i] && out->sha[i] ? 0 : SEGQ_ENOMEM;
+}
+
+/* Synthetic pair i's source image, by name and hash, from the manifest:
+ * what keeps it out of the folds its source is tested in. */
+static int read_source(const segq_manifest_t *man, const char *dir, const char *what,
+                       const char *name, size_t i, segq_eval_data_t *out, char *err, size_t errlen)
+{
+    const char *src = segq_manifest_get(man, name, "source_image");
+    const char *sha = segq_manifest_get(man, name, "source_image_sha256");
+    if (!src || !*src) {
+        snprintf(err, errlen,
+                 "%s %s: pair '%s' has no source_image in manifest.csv, "
+                 "so it cannot be kept out of the folds it derives from",
+                 what, dir, name);
+        return SEGQ_EINVAL;
+    }
+    out->src_name[i] = stem_of(src);
+    out->src_sha[i] = strdup(sha ? sha : "");
+    return out->src_name[i] && out->src_sha[i] ? 0 : SEGQ_ENOMEM;
+}
+
 static int load_one(const char *dir, const char *what, int64_t size, int want_manifest,
                     segq_eval_data_t *out, char *err, size_t errlen)
 {
@@ -138,64 +210,18 @@ static int load_one(const char *dir, const char *what, int64_t size, int want_ma
                  what, dir);
         rc = SEGQ_EINVAL;
     }
-    if (!rc && want_manifest) {
-        rc = segq_manifest_read(dir, &man, inner, sizeof inner);
-        if (rc == 1) {
-            snprintf(err, errlen,
-                     "%s %s: no manifest.csv (a synthetic set must be a generate "
-                     "or stylize output, whose manifest names each pair's source image)",
-                     what, dir);
-            rc = SEGQ_EINVAL;
-        } else if (rc) {
-            snprintf(err, errlen, "%s: %s", what, inner);
-        }
-    }
-    size_t plane = (size_t)size * (size_t)size;
-    out->size = size;
-    if (!rc) {
-        out->img = malloc(n * 3 * plane * sizeof(float));
-        out->mask = malloc(n * plane * sizeof(float));
-        out->name = calloc(n, sizeof(char *));
-        out->sha = calloc(n, sizeof(char *));
-        out->src_name = calloc(n, sizeof(char *));
-        out->src_sha = calloc(n, sizeof(char *));
-        out->n = (int64_t)n;
-        if (!out->img || !out->mask || !out->name || !out->sha || !out->src_name || !out->src_sha) {
-            snprintf(err, errlen, "%s %s: out of memory for %zu pairs at %lld", what, dir, n,
-                     (long long)size);
-            rc = SEGQ_ENOMEM;
-        }
+    if (!rc && want_manifest)
+        rc = read_manifest(dir, what, &man, err, errlen);
+    if (!rc && alloc_data(out, n, size)) {
+        snprintf(err, errlen, "%s %s: out of memory for %zu pairs at %lld", what, dir, n,
+                 (long long)size);
+        rc = SEGQ_ENOMEM;
     }
     for (size_t i = 0; i < n && !rc; i++) {
         const segq_dataset_pair_t *p = segq_dataset_pair(ds, i);
-        char hex[SEGQ_HASH_HEX_LEN + 1];
-        rc = load_pair(p, size, out->img + i * 3 * plane, out->mask + i * plane, err, errlen);
-        if (!rc && segq_sha256_file(p->image_path, hex) != 0) {
-            snprintf(err, errlen, "cannot read %s: %s", p->image_path, strerror(errno));
-            rc = SEGQ_EIO;
-        }
-        if (!rc) {
-            out->name[i] = strdup(p->name);
-            out->sha[i] = strdup(hex);
-            if (!out->name[i] || !out->sha[i])
-                rc = SEGQ_ENOMEM;
-        }
-        if (!rc && want_manifest) {
-            const char *src = segq_manifest_get(man, p->name, "source_image");
-            const char *sha = segq_manifest_get(man, p->name, "source_image_sha256");
-            if (!src || !*src) {
-                snprintf(err, errlen,
-                         "%s %s: pair '%s' has no source_image in manifest.csv, "
-                         "so it cannot be kept out of the folds it derives from",
-                         what, dir, p->name);
-                rc = SEGQ_EINVAL;
-            } else {
-                out->src_name[i] = stem_of(src);
-                out->src_sha[i] = strdup(sha ? sha : "");
-                if (!out->src_name[i] || !out->src_sha[i])
-                    rc = SEGQ_ENOMEM;
-            }
-        }
+        rc = read_item(p, i, out, err, errlen);
+        if (!rc && want_manifest)
+            rc = read_source(man, dir, what, p->name, i, out, err, errlen);
         if (rc == SEGQ_ENOMEM)
             snprintf(err, errlen, "out of memory");
     }

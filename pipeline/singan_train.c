@@ -64,8 +64,10 @@ typedef struct {
  * finest scale itself if that is more. */
 #define TRAIN_MAX_PIXELS ((uint64_t)1 << 24)
 
-static int load_pair(const segq_train_opts_t *o, pair_t *p, segq_ckpt_meta_t *meta, char *err,
-                     size_t errlen)
+/* The image and mask (or the image's alpha as the mask) into p; the size
+ * the image file declares into *full_h, *full_w. */
+static int decode_pair(const segq_train_opts_t *o, pair_t *p, uint32_t *full_h, uint32_t *full_w,
+                       char *err, size_t errlen)
 {
     segq_image_t *img = NULL, *mimg = NULL;
     /* decoded at full size, as the authors' pyramid starts from it (a
@@ -100,13 +102,16 @@ static int load_pair(const segq_train_opts_t *o, pair_t *p, segq_ckpt_meta_t *me
         if (!rc)
             rc = segq_image_to_mask(mimg, &p->mask, err, errlen);
     }
-    /* the pyramid is planned on the size the file declares, as the
-     * authors' code does, whatever size it was decoded at */
-    uint32_t full_h = img ? img->full_height : 0, full_w = img ? img->full_width : 0;
+    *full_h = img ? img->full_height : 0;
+    *full_w = img ? img->full_width : 0;
     segq_image_destroy(&img);
     segq_image_destroy(&mimg);
-    if (rc)
-        return rc;
+    return rc;
+}
+
+/* A mask with no foreground, or nothing else, trains but is worth a word. */
+static void warn_mask(const segq_train_opts_t *o, const pair_t *p)
+{
     double frac = segq_image_mask_fraction(p->mask);
     if (frac <= 0.0)
         fprintf(stderr,
@@ -118,6 +123,12 @@ static int load_pair(const segq_train_opts_t *o, pair_t *p, segq_ckpt_meta_t *me
                 "segq-run train: warning: the mask of %s is full (every pixel "
                 "foreground)\n",
                 o->image);
+}
+
+/* The sources' names and sha256 into meta, the model's provenance. */
+static int record_sources(const segq_train_opts_t *o, segq_ckpt_meta_t *meta, char *err,
+                          size_t errlen)
+{
     char hex[SEGQ_HASH_HEX_LEN + 1];
     if (segq_sha256_file(o->image, hex) != 0) {
         snprintf(err, errlen, "%s: cannot read it to hash it", o->image);
@@ -136,13 +147,26 @@ static int load_pair(const segq_train_opts_t *o, pair_t *p, segq_ckpt_meta_t *me
         meta->mask_name = strdup(base_name(o->mask));
         meta->mask_sha256 = strdup(hex);
     }
-    meta->orig_h = full_h;
-    meta->orig_w = full_w;
     if (!meta->image_name || !meta->image_sha256 || !meta->mask_name || !meta->mask_sha256) {
         snprintf(err, errlen, "out of memory");
         return SEGQ_ENOMEM;
     }
     return 0;
+}
+
+static int load_pair(const segq_train_opts_t *o, pair_t *p, segq_ckpt_meta_t *meta, char *err,
+                     size_t errlen)
+{
+    /* the pyramid is planned on the size the file declares, as the
+     * authors' code does, whatever size it was decoded at */
+    uint32_t full_h, full_w;
+    int rc = decode_pair(o, p, &full_h, &full_w, err, errlen);
+    if (rc)
+        return rc;
+    warn_mask(o, p);
+    meta->orig_h = full_h;
+    meta->orig_w = full_w;
+    return record_sources(o, meta, err, errlen);
 }
 
 /* The real pyramid, persistent tensors 1x4xh_nxw_n in [-1, 1] on dev. */

@@ -301,6 +301,84 @@ s_kind_section (segq_config_t *cfg, errors_t *e, int line, const char *name, siz
     return &cfg->kinds [k];
 }
 
+static void
+s_trim (const char **text, size_t *len)
+{
+    while (*len && s_blank (**text))
+        (*text)++, (*len)--;
+    while (*len && s_blank ((*text) [*len - 1]))
+        (*len)--;
+}
+
+/* Whether the header (trimmed) is "WORD NAME"; *name gets NAME, trimmed. */
+static bool
+s_named (const char *header, size_t len, const char *word, const char **name, size_t *name_len)
+{
+    size_t word_len = strlen (word);
+    if (len <= word_len + 1 || memcmp (header, word, word_len) != 0 || !s_blank (header [word_len]))
+        return false;
+    *name = header + word_len + 1;
+    *name_len = len - word_len - 1;
+    s_trim (name, name_len);
+    return true;
+}
+
+static limits_t *
+s_defaults_section (segq_config_t *cfg, errors_t *e, int line)
+{
+    if (cfg->defaults_line) {
+        s_error (e, line, "[defaults] again (first on line %d): give each key once",
+                 cfg->defaults_line);
+        return NULL;
+    }
+    cfg->defaults_line = line;
+    return &cfg->defaults;
+}
+
+/* Appends a user section; NULL when out of memory. Duplicates are found
+   once all are read (s_parse). */
+static user_t *
+s_add_user (segq_config_t *cfg, int line, const char *name, size_t len)
+{
+    if (cfg->n_users == cfg->cap_users) {
+        size_t cap = cfg->cap_users ? cfg->cap_users * 2 : 8;
+        user_t *users = realloc (cfg->users, cap * sizeof *users);
+        if (!users)
+            return NULL;
+        cfg->users = users;
+        cfg->cap_users = cap;
+    }
+    user_t *user = &cfg->users [cfg->n_users];
+    memset (user, 0, sizeof *user);
+    if (!(user->name = strndup (name, len)))
+        return NULL;
+    user->line = line;
+    cfg->n_users++;
+    return user;
+}
+
+/* [user NAME]: the limits of the user `name` (len bytes), or NULL with
+   the error said. */
+static limits_t *
+s_user_section (segq_config_t *cfg, errors_t *e, int line, const char *name, size_t len, bool *oom)
+{
+    if (!s_valid_user (name, len)) {
+        char shown [USER_MAX + 2];
+        s_printable (shown, sizeof shown, name, len);
+        s_error (e, line,
+                 "user name '%s' is not valid: 1-%d letters, digits, '.', '_', "
+                 "'-' or '@'",
+                 shown, USER_MAX);
+        return NULL;
+    }
+    user_t *user = s_add_user (cfg, line, name, len);
+    if (!user) {
+        *oom = true;
+        return NULL;
+    }
+    return &user->limits;
+}
+
 /* A section header line, "[...]" already trimmed. Returns the values the
    following lines set (*kind: a kind's resources, else limits), or NULL
    while outside any (then *bad is set). */
@@ -316,72 +394,26 @@ s_section (segq_config_t *cfg, errors_t *e, int line, const char *text, size_t l
                  "[kind NAME]");
         return NULL;
     }
-    const char *in = text + 1;
-    size_t n = len - 2;
-    while (n && s_blank (*in))
-        in++, n--;
-    while (n && s_blank (in [n - 1]))
-        n--;
-    if (n == 8 && memcmp (in, "defaults", 8) == 0) {
-        if (cfg->defaults_line) {
-            s_error (e, line, "[defaults] again (first on line %d): give each key once",
-                     cfg->defaults_line);
-            return NULL;
-        }
-        cfg->defaults_line = line;
-        *bad = false;
-        return &cfg->defaults;
+    const char *in = text + 1, *name = NULL;
+    size_t n = len - 2, name_len = 0;
+    s_trim (&in, &n);
+    limits_t *section;
+    if (n == 8 && memcmp (in, "defaults", 8) == 0)
+        section = s_defaults_section (cfg, e, line);
+    else if (s_named (in, n, "user", &name, &name_len))
+        section = s_user_section (cfg, e, line, name, name_len, oom);
+    else if (s_named (in, n, "kind", &name, &name_len)) {
+        section = s_kind_section (cfg, e, line, name, name_len, oom);
+        *kind = section != NULL;
+    } else {
+        char shown [KEY_MAX + 2];
+        s_printable (shown, sizeof shown, text, len);
+        s_error (e, line, "unknown section '%s': expected [defaults], [user NAME] or [kind NAME]",
+                 shown);
+        return NULL;
     }
-    if (n > 5 && memcmp (in, "user", 4) == 0 && s_blank (in [4])) {
-        const char *name = in + 5;
-        size_t name_len = n - 5;
-        while (name_len && s_blank (*name))
-            name++, name_len--;
-        if (!s_valid_user (name, name_len)) {
-            char shown [USER_MAX + 2];
-            s_printable (shown, sizeof shown, name, name_len);
-            s_error (e, line,
-                     "user name '%s' is not valid: 1-%d letters, digits, '.', '_', "
-                     "'-' or '@'",
-                     shown, USER_MAX);
-            return NULL;
-        }
-        if (cfg->n_users == cfg->cap_users) {
-            size_t cap = cfg->cap_users ? cfg->cap_users * 2 : 8;
-            user_t *users = realloc (cfg->users, cap * sizeof *users);
-            if (!users) {
-                *oom = true;
-                return NULL;
-            }
-            cfg->users = users;
-            cfg->cap_users = cap;
-        }
-        user_t *user = &cfg->users [cfg->n_users];
-        memset (user, 0, sizeof *user);
-        if (!(user->name = strndup (name, name_len))) {
-            *oom = true;
-            return NULL;
-        }
-        user->line = line;
-        cfg->n_users++;
-        *bad = false;
-        return &user->limits;
-    }
-    if (n > 5 && memcmp (in, "kind", 4) == 0 && s_blank (in [4])) {
-        const char *name = in + 5;
-        size_t name_len = n - 5;
-        while (name_len && s_blank (*name))
-            name++, name_len--;
-        limits_t *resources = s_kind_section (cfg, e, line, name, name_len, oom);
-        *kind = resources != NULL;
-        *bad = !*kind;
-        return resources;
-    }
-    char shown [KEY_MAX + 2];
-    s_printable (shown, sizeof shown, text, len);
-    s_error (e, line, "unknown section '%s': expected [defaults], [user NAME] or [kind NAME]",
-             shown);
-    return NULL;
+    *bad = section == NULL;
+    return section;
 }
 
 /* A "key = value" line, split, and what its key is. */

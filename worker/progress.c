@@ -43,6 +43,103 @@ s_string_field (json_t *root, const char *key, char **out, char *err, size_t err
     return *out ? 0 : SEGQ_ENOMEM;
 }
 
+/* "fraction", clamped to 0..1; absent or null leaves it unset. */
+static int
+s_fraction_field (json_t *root, segq__progress_t *record, char *err, size_t errlen)
+{
+    json_t *fraction = json_object_get (root, "fraction");
+    if (!fraction || json_is_null (fraction))
+        return 0;
+    if (!json_is_number (fraction) || !isfinite (json_number_value (fraction))) {
+        snprintf (err, errlen, "\"fraction\" must be a finite number");
+        return SEGQ_EINVAL;
+    }
+    double f = json_number_value (fraction);
+    record->has_fraction = true;
+    record->fraction = f < 0 ? 0 : f > 1 ? 1 : f;
+    return 0;
+}
+
+/* "step": the units of work a checkpoint holds, as CHECKPOINT carries them (uint32_t). */
+static int
+s_step_field (json_t *root, uint32_t *out, char *err, size_t errlen)
+{
+    json_t *step = json_object_get (root, "step");
+    if (!step || json_is_null (step))
+        return 0;
+    if (!json_is_integer (step) || json_integer_value (step) < 0
+        || json_integer_value (step) > UINT32_MAX) {
+        snprintf (err, errlen, "\"step\" must be an integer from 0 to %u", UINT32_MAX);
+        return SEGQ_EINVAL;
+    }
+    *out = (uint32_t) json_integer_value (step);
+    return 0;
+}
+
+/* One metric: a finite number under a name of 1..SEGQ_MAX_NAME bytes. */
+static int
+s_metric (const char *key, json_t *value, segq_params_t *metrics, char *err, size_t errlen)
+{
+    if (!json_is_number (value) || !isfinite (json_number_value (value))) {
+        snprintf (err, errlen, "metric \"%.64s\" must be a finite number", key);
+        return SEGQ_EINVAL;
+    }
+    if (strlen (key) == 0 || strlen (key) > SEGQ_MAX_NAME) {
+        snprintf (err, errlen, "metric names must have 1..%d bytes", SEGQ_MAX_NAME);
+        return SEGQ_EINVAL;
+    }
+    segq_value_t v = { .type = SEGQ_PARAM_FLOAT, .f = json_number_value (value) };
+    int rc = segq_params_set (metrics, key, &v);
+    if (rc)
+        snprintf (err, errlen, "out of memory");
+    return rc;
+}
+
+/* "metrics": at most SEGQ_MAX_PARAMS names, each with a finite number. */
+static int
+s_metrics_field (json_t *root, segq_params_t *out, char *err, size_t errlen)
+{
+    json_t *metrics = json_object_get (root, "metrics");
+    if (!metrics || json_is_null (metrics))
+        return 0;
+    if (!json_is_object (metrics)) {
+        snprintf (err, errlen, "\"metrics\" must be an object of numbers");
+        return SEGQ_EINVAL;
+    }
+    if (json_object_size (metrics) > SEGQ_MAX_PARAMS) {
+        snprintf (err, errlen, "more than %d metrics", SEGQ_MAX_PARAMS);
+        return SEGQ_EINVAL;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach (metrics, key, value)
+    {
+        int rc = s_metric (key, value, out, err, errlen);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* The fields of a parsed line, checked in the order that decides which
+   error a line with several wrong gets. */
+static int
+s_fields (json_t *root, segq__progress_t *record, char *err, size_t errlen)
+{
+    if (!json_is_object (root)) {
+        snprintf (err, errlen, "not a JSON object");
+        return SEGQ_EINVAL;
+    }
+    int rc;
+    if ((rc = s_fraction_field (root, record, err, errlen))
+        || (rc = s_string_field (root, "phase", &record->phase, err, errlen))
+        || (rc = s_string_field (root, "message", &record->message, err, errlen))
+        || (rc = s_string_field (root, "checkpoint", &record->checkpoint, err, errlen))
+        || (rc = s_step_field (root, &record->step, err, errlen)))
+        return rc;
+    return s_metrics_field (root, &record->metrics, err, errlen);
+}
+
 int
 segq__progress_parse_line (const char *line, size_t size, segq__progress_t *out, char *err,
                            size_t errlen)
@@ -54,71 +151,7 @@ segq__progress_parse_line (const char *line, size_t size, segq__progress_t *out,
         return SEGQ_EINVAL;
     }
     segq__progress_t record = { 0 };
-    int rc = 0;
-    if (!json_is_object (root)) {
-        snprintf (err, errlen, "not a JSON object");
-        rc = SEGQ_EINVAL;
-        goto done;
-    }
-    json_t *fraction = json_object_get (root, "fraction");
-    if (fraction && !json_is_null (fraction)) {
-        if (!json_is_number (fraction) || !isfinite (json_number_value (fraction))) {
-            snprintf (err, errlen, "\"fraction\" must be a finite number");
-            rc = SEGQ_EINVAL;
-            goto done;
-        }
-        double f = json_number_value (fraction);
-        record.has_fraction = true;
-        record.fraction = f < 0 ? 0 : f > 1 ? 1 : f;
-    }
-    if ((rc = s_string_field (root, "phase", &record.phase, err, errlen))
-        || (rc = s_string_field (root, "message", &record.message, err, errlen))
-        || (rc = s_string_field (root, "checkpoint", &record.checkpoint, err, errlen)))
-        goto done;
-    json_t *step = json_object_get (root, "step");
-    if (step && !json_is_null (step)) {
-        if (!json_is_integer (step) || json_integer_value (step) < 0
-            || json_integer_value (step) > UINT32_MAX) {
-            snprintf (err, errlen, "\"step\" must be an integer from 0 to %u", UINT32_MAX);
-            rc = SEGQ_EINVAL;
-            goto done;
-        }
-        record.step = (uint32_t) json_integer_value (step);
-    }
-    json_t *metrics = json_object_get (root, "metrics");
-    if (metrics && !json_is_null (metrics)) {
-        if (!json_is_object (metrics)) {
-            snprintf (err, errlen, "\"metrics\" must be an object of numbers");
-            rc = SEGQ_EINVAL;
-            goto done;
-        }
-        const char *key;
-        json_t *value;
-        if (json_object_size (metrics) > SEGQ_MAX_PARAMS) {
-            snprintf (err, errlen, "more than %d metrics", SEGQ_MAX_PARAMS);
-            rc = SEGQ_EINVAL;
-            goto done;
-        }
-        json_object_foreach (metrics, key, value)
-        {
-            if (!json_is_number (value) || !isfinite (json_number_value (value))) {
-                snprintf (err, errlen, "metric \"%.64s\" must be a finite number", key);
-                rc = SEGQ_EINVAL;
-                goto done;
-            }
-            if (strlen (key) == 0 || strlen (key) > SEGQ_MAX_NAME) {
-                snprintf (err, errlen, "metric names must have 1..%d bytes", SEGQ_MAX_NAME);
-                rc = SEGQ_EINVAL;
-                goto done;
-            }
-            segq_value_t v = { .type = SEGQ_PARAM_FLOAT, .f = json_number_value (value) };
-            if ((rc = segq_params_set (&record.metrics, key, &v)) != 0) {
-                snprintf (err, errlen, "out of memory");
-                goto done;
-            }
-        }
-    }
-done:
+    int rc = s_fields (root, &record, err, errlen);
     json_decref (root);
     if (rc)
         segq__progress_clear (&record);

@@ -163,83 +163,110 @@ static int cmp_meta(const void *a, const void *b)
     return strcmp(((const meta_t *)a)->key, ((const meta_t *)b)->key);
 }
 
-/* Builds the padded JSON header; *order gets the entries in layout order. */
-static int build_header(const segq_st_writer_t *self, entry_t **order, char **out, size_t *len,
-                        char *err, size_t errlen)
+static int header_oom(char *err, size_t errlen)
 {
-    int rc = SEGQ_ENOMEM;
-    json_t *root = json_object();
-    meta_t *meta = NULL;
-    if (!root)
-        goto fail;
-    if (self->meta_count) {
-        meta = malloc(self->meta_count * sizeof(meta_t));
-        json_t *m = json_object();
-        if (json_object_set_new(root, "__metadata__", m) || !meta)
-            goto fail;
-        memcpy(meta, self->meta, self->meta_count * sizeof(meta_t));
-        qsort(meta, self->meta_count, sizeof(meta_t), cmp_meta);
-        for (size_t i = 0; i < self->meta_count; i++) {
-            /* jansson refuses keys and strings that are not UTF-8. */
-            if (json_object_set_new(m, meta[i].key, json_string(meta[i].value))) {
-                rc = segq__st_fail(err, errlen, SEGQ_EINVAL, "metadata \"%s\" is not valid UTF-8",
-                                   meta[i].key);
-                goto out;
-            }
-        }
+    return segq__st_fail(err, errlen, SEGQ_ENOMEM, "out of memory building the header");
+}
+
+/* "__metadata__", its keys sorted as the reference writes them. */
+static int add_metadata(const segq_st_writer_t *self, json_t *root, char *err, size_t errlen)
+{
+    meta_t *meta = malloc(self->meta_count * sizeof(meta_t));
+    json_t *m = json_object();
+    if (json_object_set_new(root, "__metadata__", m) || !meta) {
+        free(meta);
+        return header_oom(err, errlen);
     }
+    memcpy(meta, self->meta, self->meta_count * sizeof(meta_t));
+    qsort(meta, self->meta_count, sizeof(meta_t), cmp_meta);
+    int rc = 0;
+    /* jansson refuses keys and strings that are not UTF-8. */
+    for (size_t i = 0; i < self->meta_count && !rc; i++)
+        if (json_object_set_new(m, meta[i].key, json_string(meta[i].value)))
+            rc = segq__st_fail(err, errlen, SEGQ_EINVAL, "metadata \"%s\" is not valid UTF-8",
+                               meta[i].key);
+    free(meta);
+    return rc;
+}
+
+/* One tensor's entry, in the reference's field order (dtype, shape,
+ * data_offsets); NULL when out of memory. */
+static json_t *tensor_json(const entry_t *e, size_t offset)
+{
+    json_t *t = json_object(), *shape = json_array(), *offs = json_array();
+    if (!t || !shape || !offs) {
+        json_decref(t);
+        json_decref(shape);
+        json_decref(offs);
+        return NULL;
+    }
+    int bad = json_object_set_new(t, "dtype", json_string(segq_st_dtype_name(e->dtype)));
+    bad |= json_object_set_new(t, "shape", shape);
+    bad |= json_object_set_new(t, "data_offsets", offs);
+    for (size_t d = 0; d < e->ndim; d++)
+        bad |= json_array_append_new(shape, json_integer(e->shape[d]));
+    bad |= json_array_append_new(offs, json_integer((json_int_t)offset));
+    bad |= json_array_append_new(offs, json_integer((json_int_t)(offset + e->nbytes)));
+    if (bad) {
+        json_decref(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* Sorts the entries into *order, the reference's layout, and adds each
+ * with the offsets of its data. */
+static int add_tensors(const segq_st_writer_t *self, entry_t **order, json_t *root, char *err,
+                       size_t errlen)
+{
     for (size_t i = 0; i < self->count; i++)
         order[i] = &self->entries[i];
     qsort(order, self->count, sizeof(entry_t *), cmp_layout);
     size_t offset = 0;
     for (size_t i = 0; i < self->count; i++) {
-        const entry_t *e = order[i];
-        json_t *t = json_object(), *shape = json_array(), *offs = json_array();
-        if (!t || !shape || !offs) {
-            json_decref(t);
-            json_decref(shape);
-            json_decref(offs);
-            goto fail;
-        }
-        /* Field order as the reference writes it: dtype, shape, data_offsets. */
-        int bad = json_object_set_new(t, "dtype", json_string(segq_st_dtype_name(e->dtype)));
-        bad |= json_object_set_new(t, "shape", shape);
-        bad |= json_object_set_new(t, "data_offsets", offs);
-        for (size_t d = 0; d < e->ndim; d++)
-            bad |= json_array_append_new(shape, json_integer(e->shape[d]));
-        bad |= json_array_append_new(offs, json_integer((json_int_t)offset));
-        bad |= json_array_append_new(offs, json_integer((json_int_t)(offset + e->nbytes)));
-        offset += e->nbytes;
-        if (bad) {
-            json_decref(t);
-            goto fail;
-        }
-        if (json_object_set_new(root, e->name, t)) {
-            rc = segq__st_fail(err, errlen, SEGQ_EINVAL, "tensor name is not valid UTF-8");
-            goto out;
-        }
+        json_t *t = tensor_json(order[i], offset);
+        if (!t)
+            return header_oom(err, errlen);
+        if (json_object_set_new(root, order[i]->name, t))
+            return segq__st_fail(err, errlen, SEGQ_EINVAL, "tensor name is not valid UTF-8");
+        offset += order[i]->nbytes;
     }
+    return 0;
+}
+
+/* The compact JSON, padded with spaces to a multiple of 8 bytes. */
+static int dump_padded(const json_t *root, char **out, size_t *len, char *err, size_t errlen)
+{
     char *text = json_dumps(root, JSON_COMPACT);
     if (!text)
-        goto fail;
+        return header_oom(err, errlen);
     size_t n = strlen(text);
     size_t padded = (n + 7) / 8 * 8;
     char *buf = malloc(padded);
     if (!buf) {
         free(text);
-        goto fail;
+        return header_oom(err, errlen);
     }
     memcpy(buf, text, n);
     memset(buf + n, ' ', padded - n);
     free(text);
     *out = buf;
     *len = padded;
-    rc = 0;
-    goto out;
-fail:
-    rc = segq__st_fail(err, errlen, SEGQ_ENOMEM, "out of memory building the header");
-out:
-    free(meta);
+    return 0;
+}
+
+/* Builds the padded JSON header; *order gets the entries in layout order. */
+static int build_header(const segq_st_writer_t *self, entry_t **order, char **out, size_t *len,
+                        char *err, size_t errlen)
+{
+    json_t *root = json_object();
+    if (!root)
+        return header_oom(err, errlen);
+    int rc = self->meta_count ? add_metadata(self, root, err, errlen) : 0;
+    if (!rc)
+        rc = add_tensors(self, order, root, err, errlen);
+    if (!rc)
+        rc = dump_padded(root, out, len, err, errlen);
     json_decref(root);
     return rc;
 }

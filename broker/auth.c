@@ -197,11 +197,11 @@ segq__auth_recv (zsock_t *sock, zframe_t **peer, segq_msg_t **out, uint8_t *vers
     return segq_msg_decode_request (&msg, out, version, req_id, err, errlen);
 }
 
-segq__auth_t *
-segq__auth_new (const char *keys_dir, zsock_t *sock, int verbose, char *err, size_t errlen)
+/* The broker's key pair, which must hold its secret key; path is its
+   public file. */
+static zcert_t *
+s_broker_cert (const char *path, const char *keys_dir, char *err, size_t errlen)
 {
-    char path [4096];
-    snprintf (path, sizeof path, "%s/broker.cert", keys_dir);
     zcert_t *cert = zcert_load (path);
     if (!cert) {
         snprintf (err, errlen,
@@ -216,29 +216,38 @@ segq__auth_new (const char *keys_dir, zsock_t *sock, int verbose, char *err, siz
         zcert_destroy (&cert);
         return NULL;
     }
+    return cert;
+}
+
+/* A table with no watch and no authenticator yet; NULL when out of memory. */
+static segq__auth_t *
+s_auth_alloc (const char *keys_dir, int verbose)
+{
     char certs [4096];
     snprintf (certs, sizeof certs, "%s/certs", keys_dir);
     segq__auth_t *self = calloc (1, sizeof *self);
     if (!self || !(self->certs_dir = strdup (certs))) {
         free (self);
-        zcert_destroy (&cert);
-        snprintf (err, errlen, "out of memory");
         return NULL;
     }
     self->verbose = verbose;
     self->inotify = self->watch = -1;
+    return self;
+}
+
+/* Watches the folder of allowed certificates; no keys mode without it, or
+   a revoked or demoted certificate would keep its rights. */
+static int
+s_watch_certs (segq__auth_t *self, char *err, size_t errlen)
+{
     struct stat st;
     if (stat (self->certs_dir, &st) != 0 || !S_ISDIR (st.st_mode)) {
         snprintf (err, errlen,
                   "no folder of allowed certificates %s: create it and copy the "
                   "users' and nodes' .cert files there",
                   self->certs_dir);
-        zcert_destroy (&cert);
-        segq__auth_destroy (&self);
-        return NULL;
+        return -1;
     }
-    /* without a watch a revoked or demoted certificate would keep its
-       rights: no keys mode without it */
     self->inotify = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
     if (self->inotify < 0
         || (self->watch =
@@ -248,23 +257,48 @@ segq__auth_new (const char *keys_dir, zsock_t *sock, int verbose, char *err, siz
                   "cannot watch %s for changed certificates: %s (raise the "
                   "sysctls fs.inotify.max_user_instances and max_user_watches)",
                   self->certs_dir, strerror (errno));
-        zcert_destroy (&cert);
-        segq__auth_destroy (&self);
-        return NULL;
+        return -1;
     }
+    return 0;
+}
+
+/* Starts zauth, which checks each client's key against the folder. */
+static int
+s_start_zauth (segq__auth_t *self, char *err, size_t errlen)
+{
     self->zauth = zactor_new (zauth, NULL);
     if (!self->zauth) {
         snprintf (err, errlen, "cannot start the ZAP authenticator");
-        zcert_destroy (&cert);
-        segq__auth_destroy (&self);
-        return NULL;
+        return -1;
     }
-    if (verbose > 1) {
+    if (self->verbose > 1) {
         zstr_sendx (self->zauth, "VERBOSE", NULL);
         zsock_wait (self->zauth);
     }
     zstr_sendx (self->zauth, "CURVE", self->certs_dir, NULL);
     zsock_wait (self->zauth);
+    return 0;
+}
+
+segq__auth_t *
+segq__auth_new (const char *keys_dir, zsock_t *sock, int verbose, char *err, size_t errlen)
+{
+    char path [4096];
+    snprintf (path, sizeof path, "%s/broker.cert", keys_dir);
+    zcert_t *cert = s_broker_cert (path, keys_dir, err, errlen);
+    if (!cert)
+        return NULL;
+    segq__auth_t *self = s_auth_alloc (keys_dir, verbose);
+    if (!self) {
+        zcert_destroy (&cert);
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    if (s_watch_certs (self, err, errlen) || s_start_zauth (self, err, errlen)) {
+        zcert_destroy (&cert);
+        segq__auth_destroy (&self);
+        return NULL;
+    }
     zcert_apply (cert, sock);
     zsock_set_curve_server (sock, 1);
     zsock_set_zap_domain (sock, "segq");

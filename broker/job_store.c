@@ -1168,8 +1168,9 @@ s_info_input (void *arg, const segq__input_row_t *row)
     return input->name ? 0 : SEGQ_ENOMEM;
 }
 
-int
-segq__job_store_info (segq__job_store_t *self, uint64_t job, bool detail, segq_job_info_t *info)
+/* The job's own row, read into info; SEGQ_ENOENT when there is none. */
+static int
+s_info_job (segq__job_store_t *self, uint64_t job, segq_job_info_t *info)
 {
     sqlite3_stmt *stmt = s_stmt (self, ST_INFO);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
@@ -1204,43 +1205,66 @@ segq__job_store_info (segq__job_store_t *self, uint64_t job, bool detail, segq_j
     sqlite3_reset (stmt);
     if (!info->id || !info->owner || !info->kind)
         rc = SEGQ_ENOMEM;
+    return rc;
+}
+
+/* A row of ST_AFTER: a job this one was told to wait for (not one its inputs imply). */
+static int
+s_info_after (sqlite3_stmt *stmt, segq_job_info_t *info)
+{
+    char **grown = s_append (info->after, &info->n_after, sizeof *grown);
+    if (!grown)
+        return SEGQ_ENOMEM;
+    info->after = grown;
+    char id [SEGQ__JOB_ID_MAX];
+    segq__job_id_format ((uint64_t) sqlite3_column_int64 (stmt, 0), id);
+    grown [info->n_after - 1] = strdup (id);
+    return grown [info->n_after - 1] ? 0 : SEGQ_ENOMEM;
+}
+
+/* A row of ST_HISTORY: one of the job's state changes. */
+static int
+s_info_transition (sqlite3_stmt *stmt, segq_job_info_t *info)
+{
+    segq_transition_t *grown = s_append (info->history, &info->n_history, sizeof *grown);
+    if (!grown)
+        return SEGQ_ENOMEM;
+    info->history = grown;
+    segq_transition_t *t = &grown [info->n_history - 1];
+    t->state = (segq_job_state_t) sqlite3_column_int (stmt, 0);
+    t->time = sqlite3_column_double (stmt, 1);
+    t->reason = s_dup_text (stmt, 2);
+    return 0;
+}
+
+typedef int (info_row_fn) (sqlite3_stmt *stmt, segq_job_info_t *info);
+
+/* Hands each row of statement `which` about the job to fn, until fn fails. */
+static int
+s_info_rows (segq__job_store_t *self, stmt_t which, uint64_t job, info_row_fn *fn,
+             segq_job_info_t *info)
+{
+    sqlite3_stmt *stmt = s_stmt (self, which);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    int rc = 0;
+    while (rc == 0 && sqlite3_step (stmt) == SQLITE_ROW)
+        rc = fn (stmt, info);
+    sqlite3_reset (stmt);
+    return rc;
+}
+
+int
+segq__job_store_info (segq__job_store_t *self, uint64_t job, bool detail, segq_job_info_t *info)
+{
+    int rc = s_info_job (self, job, info);
     if (rc == 0)
         rc = segq__job_store_inputs (self, job, s_info_input, info);
     if (rc == 0)
         rc = segq__job_store_outputs (self, job, s_info_output, info);
-    if (rc == 0) {
-        stmt = s_stmt (self, ST_AFTER);
-        sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
-        while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
-            char **grown = s_append (info->after, &info->n_after, sizeof *grown);
-            if (!grown) {
-                rc = SEGQ_ENOMEM;
-                break;
-            }
-            info->after = grown;
-            segq__job_id_format ((uint64_t) sqlite3_column_int64 (stmt, 0), id);
-            if (!(grown [info->n_after - 1] = strdup (id)))
-                rc = SEGQ_ENOMEM;
-        }
-        sqlite3_reset (stmt);
-    }
-    if (rc == 0 && detail) {
-        stmt = s_stmt (self, ST_HISTORY);
-        sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
-        while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
-            segq_transition_t *grown = s_append (info->history, &info->n_history, sizeof *grown);
-            if (!grown) {
-                rc = SEGQ_ENOMEM;
-                break;
-            }
-            info->history = grown;
-            segq_transition_t *t = &grown [info->n_history - 1];
-            t->state = (segq_job_state_t) sqlite3_column_int (stmt, 0);
-            t->time = sqlite3_column_double (stmt, 1);
-            t->reason = s_dup_text (stmt, 2);
-        }
-        sqlite3_reset (stmt);
-    }
+    if (rc == 0)
+        rc = s_info_rows (self, ST_AFTER, job, s_info_after, info);
+    if (rc == 0 && detail)
+        rc = s_info_rows (self, ST_HISTORY, job, s_info_transition, info);
     return rc;
 }
 

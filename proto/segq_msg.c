@@ -818,83 +818,108 @@ segq_msg_destroy (segq_msg_t **self_p)
     *self_p = NULL;
 }
 
-int
-segq__struct_copy (const segq__struct_desc_t *desc, void *dst, const void *src)
+/* Nulls every owned pointer of a bitwise copy, so a failure half way can
+   clear it without freeing what the source owns. */
+static void
+s_disown (const segq__struct_desc_t *desc, uint8_t *copy)
 {
-    const uint8_t *from = src;
-    uint8_t *to = dst;
-    memcpy (to, from, desc->size);
-    /* Null every owned pointer first, so a failure half way can clear dst. */
     for (size_t i = 0; i < desc->n_fields; i++) {
         const segq__field_t *f = &desc->fields [i];
         if (f->type == SEGQ__F_PARAMS || f->type == SEGQ__F_METRICS)
-            memset (to + f->offset, 0, sizeof (segq_params_t));
+            memset (copy + f->offset, 0, sizeof (segq_params_t));
         else if (f->type >= SEGQ__F_STR && f->type != SEGQ__F_HASH)
-            *(void **) (to + f->offset) = NULL;
+            *(void **) (copy + f->offset) = NULL;
     }
+}
+
+static int
+s_copy_string (char **out, const char *in)
+{
+    if (in && !(*out = strdup (in)))
+        return SEGQ_ENOMEM;
+    return SEGQ_OK;
+}
+
+/* BIN and U32S: `bytes` of plain data; none when empty. */
+static int
+s_copy_bytes (void **out, const void *in, size_t bytes)
+{
+    if (!bytes || !in)
+        return SEGQ_OK;
+    void *copy = malloc (bytes);
+    if (copy)
+        memcpy (copy, in, bytes);
+    *out = copy;
+    return copy ? SEGQ_OK : SEGQ_ENOMEM;
+}
+
+/* Strings not reached stay NULL, which clears safely. */
+static int
+s_copy_strings (char ***out, char *const *strings, size_t count)
+{
+    if (!strings || !count)
+        return SEGQ_OK;
+    char **copy = calloc (count, sizeof *copy);
+    *out = copy;
+    if (!copy)
+        return SEGQ_ENOMEM;
+    for (size_t j = 0; j < count; j++)
+        if (!(copy [j] = strdup (strings [j])))
+            return SEGQ_ENOMEM;
+    return SEGQ_OK;
+}
+
+/* Elements not reached stay zero, which clears safely. */
+static int
+s_copy_structs (const segq__struct_desc_t *sub, uint8_t **out, const uint8_t *items, size_t count)
+{
+    if (!items || !count)
+        return SEGQ_OK;
+    uint8_t *copy = calloc (count, sub->size);
+    *out = copy;
+    if (!copy)
+        return SEGQ_ENOMEM;
     int rc = SEGQ_OK;
-    for (size_t i = 0; i < desc->n_fields && rc == SEGQ_OK; i++) {
-        const segq__field_t *f = &desc->fields [i];
-        const void *in = from + f->offset;
-        void *out = to + f->offset;
-        size_t count = *(const size_t *) (from + f->count_offset);
-        size_t bytes = 0;
-        switch (f->type) {
-        case SEGQ__F_STR:
-        case SEGQ__F_NAME:
-            if (*(char *const *) in && !(*(char **) out = strdup (*(char *const *) in)))
-                rc = SEGQ_ENOMEM;
-            break;
-        case SEGQ__F_BIN:
-            bytes = count;
-            break;
-        case SEGQ__F_U32S:
-            bytes = count * sizeof (uint32_t);
-            break;
-        case SEGQ__F_STRS: {
-            char *const *strings = *(char **const *) in;
-            if (!strings || !count)
-                break;
-            char **copy = calloc (count, sizeof *copy);
-            *(char ***) out = copy;
-            for (size_t j = 0; copy && j < count && rc == SEGQ_OK; j++)
-                if (!(copy [j] = strdup (strings [j])))
-                    rc = SEGQ_ENOMEM;
-            if (!copy)
-                rc = SEGQ_ENOMEM;
-            break;
-        }
-        case SEGQ__F_STRUCTS: {
-            const uint8_t *items = *(uint8_t *const *) in;
-            if (!items || !count)
-                break;
-            uint8_t *copy = calloc (count, f->sub->size);
-            *(uint8_t **) out = copy;
-            if (!copy) {
-                rc = SEGQ_ENOMEM;
-                break;
-            }
-            /* Elements not reached stay zero, which clears safely. */
-            for (size_t j = 0; j < count && rc == SEGQ_OK; j++)
-                rc = segq__struct_copy (f->sub, copy + j * f->sub->size, items + j * f->sub->size);
-            break;
-        }
-        case SEGQ__F_PARAMS:
-        case SEGQ__F_METRICS:
-            rc = segq_params_copy (out, in);
-            break;
-        default:
-            break;
-        }
-        if (bytes && *(void *const *) in) {
-            void *copy = malloc (bytes);
-            if (copy)
-                memcpy (copy, *(void *const *) in, bytes);
-            else
-                rc = SEGQ_ENOMEM;
-            *(void **) out = copy;
-        }
+    for (size_t j = 0; j < count && rc == SEGQ_OK; j++)
+        rc = segq__struct_copy (sub, copy + j * sub->size, items + j * sub->size);
+    return rc;
+}
+
+/* Deep-copies one field of `from` into `to`, whose pointers are NULL. */
+static int
+s_copy_field (const segq__field_t *f, const uint8_t *from, uint8_t *to)
+{
+    const void *in = from + f->offset;
+    void *out = to + f->offset;
+    size_t count = *(const size_t *) (from + f->count_offset);
+    switch (f->type) {
+    case SEGQ__F_STR:
+    case SEGQ__F_NAME:
+        return s_copy_string (out, *(char *const *) in);
+    case SEGQ__F_BIN:
+        return s_copy_bytes (out, *(void *const *) in, count);
+    case SEGQ__F_U32S:
+        return s_copy_bytes (out, *(void *const *) in, count * sizeof (uint32_t));
+    case SEGQ__F_STRS:
+        return s_copy_strings (out, *(char **const *) in, count);
+    case SEGQ__F_STRUCTS:
+        return s_copy_structs (f->sub, out, *(uint8_t *const *) in, count);
+    case SEGQ__F_PARAMS:
+    case SEGQ__F_METRICS:
+        return segq_params_copy (out, in);
+    default:
+        return SEGQ_OK;
     }
+}
+
+int
+segq__struct_copy (const segq__struct_desc_t *desc, void *dst, const void *src)
+{
+    memcpy (dst, src, desc->size);
+    s_disown (desc, dst);
+    int rc = SEGQ_OK;
+    for (size_t i = 0; i < desc->n_fields && rc == SEGQ_OK; i++)
+        rc = s_copy_field (&desc->fields [i], src, dst);
     if (rc)
         segq__struct_clear (desc, dst);
     return rc;

@@ -116,6 +116,79 @@ s_now_ms (void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Starts `segq_run devices` with its stdout on a pipe; *from_child gets
+   the pipe's end to read. */
+static int
+s_spawn (const char *segq_run, pid_t *pid, int *from_child, char *err, size_t errlen)
+{
+    int fds [2];
+    if (pipe2 (fds, O_CLOEXEC) != 0) {
+        snprintf (err, errlen, "segq-run devices: pipe: %s", strerror (errno));
+        return SEGQ_EIO;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init (&actions);
+    posix_spawn_file_actions_adddup2 (&actions, fds [1], STDOUT_FILENO);
+    char *argv [] = { (char *) segq_run, "devices", NULL };
+    int spawn_rc = posix_spawn (pid, segq_run, &actions, NULL, argv, environ);
+    posix_spawn_file_actions_destroy (&actions);
+    close (fds [1]);
+    if (spawn_rc != 0) {
+        close (fds [0]);
+        snprintf (err, errlen, "cannot run %s devices: %s", segq_run, strerror (spawn_rc));
+        return SEGQ_EIO;
+    }
+    *from_child = fds [0];
+    return 0;
+}
+
+/* Reads the child's output into text up to its end (*len bytes), giving up
+   after DISCOVER_TIMEOUT_MS or DISCOVER_MAX_OUTPUT bytes. */
+static int
+s_read_all (const char *segq_run, int fd, char *text, size_t *len, char *err, size_t errlen)
+{
+    int64_t deadline = s_now_ms () + DISCOVER_TIMEOUT_MS;
+    while (true) {
+        struct pollfd item = { .fd = fd, .events = POLLIN };
+        int64_t left = deadline - s_now_ms ();
+        int ready = left > 0 ? poll (&item, 1, (int) left) : 0;
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready <= 0) {
+            snprintf (err, errlen, "%s devices: no answer within %d s", segq_run,
+                      DISCOVER_TIMEOUT_MS / 1000);
+            return SEGQ_ETIMEOUT;
+        }
+        ssize_t got = read (fd, text + *len, DISCOVER_MAX_OUTPUT - *len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            snprintf (err, errlen, "%s devices: read: %s", segq_run, strerror (errno));
+            return SEGQ_EIO;
+        }
+        if (got == 0)
+            return 0;
+        if ((*len += (size_t) got) == DISCOVER_MAX_OUTPUT) {
+            snprintf (err, errlen, "%s devices: more than %d bytes of output", segq_run,
+                      DISCOVER_MAX_OUTPUT);
+            return SEGQ_EINVAL;
+        }
+    }
+}
+
+/* Waits for the child, killed first when its output was refused, and
+   returns its wait status. */
+static int
+s_reap (pid_t pid, bool kill_first)
+{
+    if (kill_first)
+        kill (pid, SIGKILL);
+    int status = 0;
+    while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return status;
+}
+
 int
 segq_worker_devices_discover (const char *segq_run, segq_worker_devices_t *out, char *err,
                               size_t errlen)
@@ -126,60 +199,16 @@ segq_worker_devices_discover (const char *segq_run, segq_worker_devices_t *out, 
         snprintf (err, errlen, "cannot set CUDA_DEVICE_ORDER: %s", strerror (errno));
         return SEGQ_EIO;
     }
-    int fds [2];
-    if (pipe2 (fds, O_CLOEXEC) != 0) {
-        snprintf (err, errlen, "segq-run devices: pipe: %s", strerror (errno));
-        return SEGQ_EIO;
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init (&actions);
-    posix_spawn_file_actions_adddup2 (&actions, fds [1], STDOUT_FILENO);
-    char *argv [] = { (char *) segq_run, "devices", NULL };
     pid_t pid;
-    int spawn_rc = posix_spawn (&pid, segq_run, &actions, NULL, argv, environ);
-    posix_spawn_file_actions_destroy (&actions);
-    close (fds [1]);
-    if (spawn_rc != 0) {
-        close (fds [0]);
-        snprintf (err, errlen, "cannot run %s devices: %s", segq_run, strerror (spawn_rc));
-        return SEGQ_EIO;
-    }
+    int from_child;
+    int rc = s_spawn (segq_run, &pid, &from_child, err, errlen);
+    if (rc)
+        return rc;
     char *text = malloc (DISCOVER_MAX_OUTPUT + 1);
     size_t len = 0;
-    int rc = text ? 0 : SEGQ_ENOMEM;
-    int64_t deadline = s_now_ms () + DISCOVER_TIMEOUT_MS;
-    while (rc == 0) {
-        struct pollfd item = { .fd = fds [0], .events = POLLIN };
-        int64_t left = deadline - s_now_ms ();
-        int ready = left > 0 ? poll (&item, 1, (int) left) : 0;
-        if (ready < 0 && errno == EINTR)
-            continue;
-        if (ready <= 0) {
-            snprintf (err, errlen, "%s devices: no answer within %d s", segq_run,
-                      DISCOVER_TIMEOUT_MS / 1000);
-            rc = SEGQ_ETIMEOUT;
-            break;
-        }
-        ssize_t got = read (fds [0], text + len, DISCOVER_MAX_OUTPUT - len);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            snprintf (err, errlen, "%s devices: read: %s", segq_run, strerror (errno));
-            rc = SEGQ_EIO;
-        } else if (got == 0)
-            break;
-        else if ((len += (size_t) got) == DISCOVER_MAX_OUTPUT) {
-            snprintf (err, errlen, "%s devices: more than %d bytes of output", segq_run,
-                      DISCOVER_MAX_OUTPUT);
-            rc = SEGQ_EINVAL;
-        }
-    }
-    close (fds [0]);
-    if (rc)
-        kill (pid, SIGKILL);
-    int status = 0;
-    while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    rc = text ? s_read_all (segq_run, from_child, text, &len, err, errlen) : SEGQ_ENOMEM;
+    close (from_child);
+    int status = s_reap (pid, rc != 0);
     if (rc == 0 && !(WIFEXITED (status) && WEXITSTATUS (status) == 0)) {
         snprintf (err, errlen, "%s devices failed (%s %d; its message is above)", segq_run,
                   WIFEXITED (status) ? "exit status" : "signal",

@@ -60,6 +60,9 @@ int cli_usage_error (const cli_globals_t *g, const char *cmd, const char *fmt, .
     __attribute__ ((format (printf, 3, 4)));
 /* Print a JSON value to stdout followed by a newline; takes the reference. */
 int cli_print_json (json_t *value);
+/* cli_print_json at the end of a command whose outcome so far is rc: the
+   first failure is the command's. */
+int cli_print_json_after (json_t *value, int rc);
 /* Parse a non-negative integer; false on anything else. */
 bool cli_parse_uint (const char *text, uint64_t max, uint64_t *out);
 
@@ -82,11 +85,14 @@ int cli_kinds (cli_globals_t *g, int argc, char **argv);
 int cli_models (cli_globals_t *g, int argc, char **argv);
 int cli_slurm_scale (cli_globals_t *g, int argc, char **argv);
 
-/* ids with every job array id replaced by its jobs, each job once (a job
-   named beside its array, or twice, is not counted again; *out owned: free
-   each and the array). */
-int cli_expand_arrays (cli_globals_t *g, const char *cmd, segq_client_t *client,
-                       const char *const *ids, size_t n, char ***out, size_t *n_out);
+/* The jobs named in argv[optind..argc), each job array replaced by its
+   jobs and each job once, and a connection to act on them: CLI_OK with
+   *client and *ids (cli_ids_free) the caller's, or the error said as cmd
+   (no job named is a usage error). */
+int cli_connect_jobs (cli_globals_t *g, const char *cmd, int argc, char **argv,
+                      segq_client_t **client, char ***ids, size_t *n_ids);
+/* Frees ids[0..n) and ids. */
+void cli_ids_free (char **ids, size_t n);
 /* Keeps the first of equal strings in ids[0..n), order kept; returns the
    new count. owned: the dropped ones are freed. */
 size_t cli_unique (char **ids, size_t n, bool owned);

@@ -155,11 +155,8 @@ cli_fetch (cli_globals_t *g, int argc, char **argv)
         segq_array_info_clear (&info);
     } else
         rc = s_fetch_job (g, client, job, dir, names, n_names, array);
-    if (array) {
-        int jrc = cli_print_json (array);
-        if (rc == CLI_OK)
-            rc = jrc;
-    }
+    if (array)
+        rc = cli_print_json_after (array, rc);
     segq_client_destroy (&client);
     return rc;
 }

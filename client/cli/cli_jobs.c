@@ -64,9 +64,19 @@ cli_unique (char **ids, size_t n, bool owned)
     return kept;
 }
 
-int
-cli_expand_arrays (cli_globals_t *g, const char *cmd, segq_client_t *client, const char *const *ids,
-                   size_t n, char ***out, size_t *n_out)
+void
+cli_ids_free (char **ids, size_t n)
+{
+    for (size_t i = 0; ids && i < n; i++)
+        free (ids [i]);
+    free (ids);
+}
+
+/* ids with every job array id replaced by its jobs, each job once (a job
+   named beside its array, or twice, is not counted again). */
+static int
+s_expand_arrays (cli_globals_t *g, const char *cmd, segq_client_t *client, const char *const *ids,
+                 size_t n, char ***out, size_t *n_out)
 {
     size_t count = 0, capacity = n + 1;
     char **all = calloc (capacity, sizeof *all);
@@ -93,14 +103,28 @@ cli_expand_arrays (cli_globals_t *g, const char *cmd, segq_client_t *client, con
         segq_array_info_clear (&array);
     }
     if (rc != CLI_OK) {
-        for (size_t i = 0; all && i < count; i++)
-            free (all [i]);
-        free (all);
+        cli_ids_free (all, count);
         return rc;
     }
     *out = all;
     *n_out = cli_unique (all, count, true);
     return CLI_OK;
+}
+
+int
+cli_connect_jobs (cli_globals_t *g, const char *cmd, int argc, char **argv, segq_client_t **client,
+                  char ***ids, size_t *n_ids)
+{
+    size_t n = (size_t) (argc - optind);
+    if (n == 0)
+        return cli_usage_error (g, cmd, "which jobs? (segq %s JOB...)", cmd);
+    int rc = cli_connect (g, client);
+    if (rc != CLI_OK)
+        return rc;
+    rc = s_expand_arrays (g, cmd, *client, (const char *const *) argv + optind, n, ids, n_ids);
+    if (rc != CLI_OK)
+        segq_client_destroy (client);
+    return rc;
 }
 
 /* A job array's jobs as counted so far, for its summary. */
@@ -419,11 +443,9 @@ s_status_list (cli_globals_t *g, status_t *st)
 static int
 s_status_end (status_t *st, int rc)
 {
-    if (st->json) {
-        int jrc = cli_print_json (st->json);
-        if (rc == CLI_OK)
-            rc = jrc;
-    } else if (rc == CLI_OK && st->shown == 0 && !st->q.n_jobs)
+    if (st->json)
+        rc = cli_print_json_after (st->json, rc);
+    else if (rc == CLI_OK && st->shown == 0 && !st->q.n_jobs)
         printf ("(no jobs)\n");
     return rc;
 }
@@ -664,8 +686,7 @@ s_wait_json (const wait_t *w, int rc)
     json_t *array = json_array ();
     for (size_t i = 0; array && i < w->n; i++)
         json_array_append_new (array, segq_job_info_json (&w->last [i]));
-    int jrc = cli_print_json (array);
-    return rc == CLI_OK ? jrc : rc;
+    return cli_print_json_after (array, rc);
 }
 
 static void
@@ -695,19 +716,9 @@ cli_wait (cli_globals_t *g, int argc, char **argv)
             return cli_usage_error (g, "wait", "--interval '%s': expected 10..600000 ms", optarg);
     if (opt != CLI_OPT_END)
         return CLI_OPT_RESULT (opt);
-    size_t n_named = (size_t) (argc - optind);
-    if (n_named == 0)
-        return cli_usage_error (g, "wait", "which jobs? (segq wait JOB...)");
-    int rc = cli_connect (g, &w.client);
+    int rc = cli_connect_jobs (g, "wait", argc, argv, &w.client, &w.ids, &w.n);
     if (rc != CLI_OK)
         return rc;
-    /* a job array: all its jobs; each job once however often it is named */
-    if ((rc = cli_expand_arrays (g, "wait", w.client, (const char *const *) argv + optind, n_named,
-                                 &w.ids, &w.n))
-        != CLI_OK) {
-        segq_client_destroy (&w.client);
-        return rc;
-    }
     w.tty = !g->json && isatty (STDOUT_FILENO);
     w.seen = calloc (w.n, sizeof *w.seen);
     w.last = calloc (w.n, sizeof *w.last);
@@ -749,12 +760,7 @@ s_print_outcomes (cli_globals_t *g, const char *command, const char *done,
         if (out [i].code != 0)
             rc = CLI_FAILED;
     }
-    if (array) {
-        int jrc = cli_print_json (array);
-        if (rc == CLI_OK)
-            rc = jrc;
-    }
-    return rc;
+    return array ? cli_print_json_after (array, rc) : rc;
 }
 
 static int
@@ -765,27 +771,16 @@ s_jobs_act (cli_globals_t *g, const char *command, const char *done, const char 
     int opt = cli_next_option (g, command, argc, argv, "h", options, help);
     if (opt != CLI_OPT_END)
         return opt > 0 ? CLI_USAGE : CLI_OPT_RESULT (opt);
-    size_t n = (size_t) (argc - optind);
-    if (n == 0)
-        return cli_usage_error (g, command, "which jobs? (segq %s JOB...)", command);
     segq_client_t *client;
-    int rc = cli_connect (g, &client);
+    char **ids;
+    size_t n_ids;
+    int rc = cli_connect_jobs (g, command, argc, argv, &client, &ids, &n_ids);
     if (rc != CLI_OK)
         return rc;
-    char **ids = NULL;
-    size_t n_ids = 0;
-    if ((rc = cli_expand_arrays (g, command, client, (const char *const *) argv + optind, n, &ids,
-                                 &n_ids))
-        != CLI_OK) {
-        segq_client_destroy (&client);
-        return rc;
-    }
     segq_cancel_outcome_t *out;
     size_t n_out;
     rc = act (client, (const char *const *) ids, n_ids, &out, &n_out);
-    for (size_t i = 0; i < n_ids; i++)
-        free (ids [i]);
-    free (ids);
+    cli_ids_free (ids, n_ids);
     if (rc < 0)
         rc = cli_error (g, command, CLI_FAILED, "%s", segq_client_error (client));
     else {

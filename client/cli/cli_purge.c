@@ -46,8 +46,7 @@ s_purge_print (cli_globals_t *g, const segq_purge_result_t *out, size_t n_out)
     for (size_t i = 0; i < n_out; i++)
         if (!s_purge_report (array, &out [i]))
             rc = CLI_FAILED;
-    int jrc = array ? cli_print_json (array) : CLI_OK;
-    return rc == CLI_OK ? jrc : rc;
+    return array ? cli_print_json_after (array, rc) : rc;
 }
 
 int
@@ -57,28 +56,16 @@ cli_purge (cli_globals_t *g, int argc, char **argv)
     int opt = cli_next_option (g, "purge", argc, argv, "h", options, s_purge_help);
     if (opt != CLI_OPT_END)
         return opt > 0 ? CLI_USAGE : CLI_OPT_RESULT (opt);
-    size_t n = (size_t) (argc - optind);
-    if (n == 0)
-        return cli_usage_error (g, "purge", "which jobs? (segq purge JOB...)");
     segq_client_t *client;
-    int rc = cli_connect (g, &client);
+    char **ids;
+    size_t n_ids;
+    int rc = cli_connect_jobs (g, "purge", argc, argv, &client, &ids, &n_ids);
     if (rc != CLI_OK)
         return rc;
-    /* an ARRAY: all its jobs; each job once */
-    char **ids = NULL;
-    size_t n_ids = 0;
-    if ((rc = cli_expand_arrays (g, "purge", client, (const char *const *) argv + optind, n, &ids,
-                                 &n_ids))
-        != CLI_OK) {
-        segq_client_destroy (&client);
-        return rc;
-    }
     segq_purge_result_t *out;
     size_t n_out;
     int prc = segq_client_purge (client, (const char *const *) ids, n_ids, &out, &n_out);
-    for (size_t i = 0; i < n_ids; i++)
-        free (ids [i]);
-    free (ids);
+    cli_ids_free (ids, n_ids);
     if (prc < 0)
         rc = cli_error (g, "purge", CLI_FAILED, "%s", segq_client_error (client));
     else {

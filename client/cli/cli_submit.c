@@ -922,14 +922,6 @@ cli_submit_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t
     return rc;
 }
 
-void
-cli_ids_free (char **ids, size_t n)
-{
-    for (size_t i = 0; ids && i < n; i++)
-        free (ids [i]);
-    free (ids);
-}
-
 /* One job per element of the plan, grouped as a job array. */
 static int
 s_submit_array (cli_globals_t *g, segq_client_t **client, const cli_submit_args_t *s,

@@ -64,7 +64,6 @@ void cli_array_plan_clear (cli_array_plan_t *plan);
    printed to stderr; when s asked for no resources, what the broker gave. */
 int cli_submit_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s,
                     segq_job_spec_t **specs, size_t n, char **ids);
-void cli_ids_free (char **ids, size_t n);
 
 /* segq submit pipeline ...; argv[0] is "pipeline". */
 int cli_submit_pipeline (cli_globals_t *g, int argc, char **argv);

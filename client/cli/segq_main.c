@@ -171,6 +171,13 @@ cli_print_json (json_t *value)
     return rc == 0 ? CLI_OK : CLI_FAILED;
 }
 
+int
+cli_print_json_after (json_t *value, int rc)
+{
+    int printed = cli_print_json (value);
+    return rc == CLI_OK ? printed : rc;
+}
+
 typedef struct {
     const char *name;
     int (*run) (cli_globals_t *g, int argc, char **argv);

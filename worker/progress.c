@@ -39,8 +39,10 @@ s_string_field (json_t *root, const char *key, char **out, char *err, size_t err
                   SEGQ_MAX_STRING);
         return SEGQ_EINVAL;
     }
-    *out = strdup (json_string_value (value));
-    return *out ? 0 : SEGQ_ENOMEM;
+    if ((*out = strdup (json_string_value (value))))
+        return 0;
+    snprintf (err, errlen, "out of memory");
+    return SEGQ_ENOMEM;
 }
 
 /* "fraction", clamped to 0..1; absent or null leaves it unset. */

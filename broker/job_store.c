@@ -650,6 +650,14 @@ s_dup_text (sqlite3_stmt *stmt, int col)
     return text ? strdup (text) : NULL;
 }
 
+/* Whether s_dup_text of column col ran out of memory: the column holds
+   text and its copy is NULL. Before the statement is reset. */
+static bool
+s_dup_lost (sqlite3_stmt *stmt, int col, const char *copy)
+{
+    return !copy && s_text (stmt, col);
+}
+
 /* ---- transactions ---- */
 
 int
@@ -1202,9 +1210,10 @@ s_info_job (segq__job_store_t *self, uint64_t job, segq_job_info_t *info)
     info->exit_code = sqlite3_column_int (stmt, 16);
     info->signal = sqlite3_column_int (stmt, 17);
     info->held = sqlite3_column_int (stmt, 18) != 0;
-    sqlite3_reset (stmt);
-    if (!info->id || !info->owner || !info->kind)
+    if (!info->id || !info->owner || !info->kind || s_dup_lost (stmt, 13, info->worker)
+        || s_dup_lost (stmt, 15, info->reason))
         rc = SEGQ_ENOMEM;
+    sqlite3_reset (stmt);
     return rc;
 }
 
@@ -1234,23 +1243,27 @@ s_info_transition (sqlite3_stmt *stmt, segq_job_info_t *info)
     t->state = (segq_job_state_t) sqlite3_column_int (stmt, 0);
     t->time = sqlite3_column_double (stmt, 1);
     t->reason = s_dup_text (stmt, 2);
-    return 0;
+    return s_dup_lost (stmt, 2, t->reason) ? SEGQ_ENOMEM : 0;
 }
 
 typedef int (info_row_fn) (sqlite3_stmt *stmt, segq_job_info_t *info);
 
-/* Hands each row of statement `which` about the job to fn, until fn fails. */
+/* Hands each row of statement `which` about the job to fn, until fn fails
+   or the rows end (a failed step is an error, not an end). */
 static int
 s_info_rows (segq__job_store_t *self, stmt_t which, uint64_t job, info_row_fn *fn,
              segq_job_info_t *info)
 {
     sqlite3_stmt *stmt = s_stmt (self, which);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
-    int rc = 0;
-    while (rc == 0 && sqlite3_step (stmt) == SQLITE_ROW)
+    int step = SQLITE_DONE, rc = 0;
+    while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW)
         rc = fn (stmt, info);
-    sqlite3_reset (stmt);
-    return rc;
+    if (rc) {
+        sqlite3_reset (stmt);
+        return rc;
+    }
+    return s_step_error (self, stmt, step);
 }
 
 int

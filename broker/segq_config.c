@@ -462,10 +462,7 @@ s_split (errors_t *e, int line, const char *text, size_t len, assignment_t *a)
         key_len--;
     a->value = eq + 1;
     a->value_len = len - (size_t) (a->value - text);
-    while (a->value_len && s_blank (*a->value))
-        a->value++, a->value_len--;
-    while (a->value_len && s_blank (a->value [a->value_len - 1]))
-        a->value_len--;
+    s_trim (&a->value, &a->value_len);
     s_printable (a->shown, sizeof a->shown, text, key_len);
     if (key_len == 0) {
         s_error (e, line, "a key is missing before '='");
@@ -624,10 +621,7 @@ s_parse (segq_config_t *cfg, errors_t *e, const char *text, size_t len)
             s_error (e, line, "NUL byte: this is not a text file");
             continue;
         }
-        while (line_len && s_blank (*start))
-            start++, line_len--;
-        while (line_len && s_blank (start [line_len - 1]))
-            line_len--;
+        s_trim (&start, &line_len);
         if (line_len == 0 || *start == '#')
             continue;
         if (line_len >= sizeof buf) {

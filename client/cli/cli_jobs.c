@@ -143,7 +143,7 @@ s_array_count (array_tally_t *t, const segq_job_info_t *job)
 {
     if (job->state >= 1 && job->state <= SEGQ_JOB_CANCELLED)
         t->per_state [job->state]++;
-    t->progress += job->state == SEGQ_JOB_SUCCEEDED ? 1 : job->fraction;
+    t->progress += segq_job_state_final (job->state) ? 1 : job->fraction; /* as segq wait */
     t->seen++;
     char *kinds = t->kinds;
     if (job->kind && !strstr (kinds, job->kind)
@@ -593,7 +593,9 @@ s_wait_tally (const segq_job_state_t *seen, const segq_job_info_t *last, size_t 
     for (size_t i = 0; i < n; i++) {
         t.final += segq_job_state_final (seen [i]);
         t.bad += seen [i] == SEGQ_JOB_FAILED || seen [i] == SEGQ_JOB_CANCELLED;
-        t.fraction += seen [i] == SEGQ_JOB_SUCCEEDED ? 1 : last [i].fraction;
+        /* an ended job is as far as it will go: a failed one counts whole
+           too, or "2/2 done" would show at 50% */
+        t.fraction += segq_job_state_final (seen [i]) ? 1 : last [i].fraction;
     }
     return t;
 }
@@ -605,18 +607,21 @@ s_wait_show (const char *const *ids, size_t n, const segq_job_state_t *seen,
              const segq_job_info_t *last, const wait_tally_t *t, double elapsed_s)
 {
     char bar [64], elapsed [32];
-    cli_format_bar (t->fraction / (double) n, 30, bar, sizeof bar);
+    /* one job: how far it got, also when it failed */
+    double fraction =
+        n == 1 && seen [0] != SEGQ_JOB_SUCCEEDED ? last [0].fraction : t->fraction / (double) n;
+    cli_format_bar (fraction, 30, bar, sizeof bar);
     snprintf (elapsed, sizeof elapsed, "%.0fs", elapsed_s);
     if (n == 1)
-        printf ("\r\033[K%s %s %3.0f%% %s%s%s %s", ids [0], bar, t->fraction * 100,
+        printf ("\r\033[K%s %s %3.0f%% %s%s%s %s", ids [0], bar, fraction * 100,
                 segq_job_state_name (seen [0]), last [0].phase ? " " : "",
                 last [0].phase ? last [0].phase : "", elapsed);
     else {
         char failed [48] = "";
         if (t->bad)
             snprintf (failed, sizeof failed, ", %zu failed", t->bad);
-        printf ("\r\033[K%s %3.0f%%  %zu/%zu done%s %s", bar, t->fraction / (double) n * 100,
-                t->final, n, failed, elapsed);
+        printf ("\r\033[K%s %3.0f%%  %zu/%zu done%s %s", bar, fraction * 100, t->final, n, failed,
+                elapsed);
     }
     fflush (stdout);
 }

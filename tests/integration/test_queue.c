@@ -876,3 +876,42 @@ Test (queue, cli_arrays_beside_jobs_and_repeated_ids, .init = setup, .fini = tea
     segq_client_destroy (&c);
     H_ASSERT_CLEAN_STOP (h);
 }
+
+/* An array whose jobs have all ended is whole however they ended: a failed
+   job that never reported progress counts as far along as a succeeded one
+   (status said "2/2 done" at 50% before). */
+Test (queue, an_ended_array_is_whole_with_a_failed_job, .init = setup, .fini = teardown,
+      .timeout = 60)
+{
+    s_start_workers (1, 2);
+    segq_client_options_t options = { .broker = h->endpoint, .user = H_USER };
+    segq_client_t *c = NULL;
+    char err [4096], out [16384], ok [SEGQ_JOB_ID_MAX], failed [SEGQ_JOB_ID_MAX];
+    cr_assert_eq (segq_client_connect (&options, &c, err, sizeof err), 0, "%s", err);
+    segq_job_spec_t *spec = s_spec ("sleep", "seconds", "0");
+    s_submit (c, spec, ok);
+    segq_job_spec_destroy (&spec);
+    spec = s_spec ("fail", "code", "1");
+    s_submit (c, spec, failed);
+    segq_job_spec_destroy (&spec);
+    segq_array_info_t array;
+    const char *ids [] = { ok, failed };
+    H_ASSERT (h, segq_client_array_create (c, ids, 2, &array) == 0, "array: %s",
+              segq_client_error (c));
+
+    /* exit status 3: one of them failed */
+    const char *wait [] = { "wait", array.array, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, wait) == 3, "wait: %s", err);
+    const char *status [] = { "status", "--json", array.array, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, status) == 0, "status: %s", err);
+    json_t *doc = s_json (out, "status --json");
+    json_t *summary = json_array_get (doc, 0);
+    cr_assert_eq (json_integer_value (json_object_get (summary, "final")), 2, "%s", out);
+    cr_assert_float_eq (json_real_value (json_object_get (summary, "progress")), 1.0, 1e-9, "%s",
+                        out);
+    json_decref (doc);
+
+    segq_array_info_clear (&array);
+    segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+}

@@ -287,13 +287,15 @@ static segq_unetpp_t *trainer_end(trainer_t *tr, int rc, segq_eval_history_t *hi
     segqt_adam_destroy(&tr->opt);
     free(tr->order);
     if (rc) {
+        segq_unetpp_destroy(&tr->net);
         segq_unetpp_destroy(&tr->best);
         segq__eval_history_free(hist);
+        return NULL;
     }
-    segq_unetpp_t *kept = tr->best ? tr->best : tr->net;
-    if (rc || kept != tr->net)
-        segq_unetpp_destroy(&tr->net);
-    return rc ? NULL : kept;
+    if (!tr->best)
+        return tr->net;
+    segq_unetpp_destroy(&tr->net);
+    return tr->best;
 }
 
 segq_unetpp_t *segq__eval_train(const segq_eval_train_cfg_t *cfg, const segq_eval_item_t *train,

@@ -75,11 +75,13 @@ def table(sets):
     base = sets.get("real", {}).get("iou")
     for name, per in sets.items():
         gain = ""
-        if base and name != "real":
-            ratios = [o / b - 1 for o, b in zip(per["iou"], base)]
+        if base and name != "real" and statistics.mean(base) > 0:
+            # a seed whose real model marked nothing (IoU 0) has no ratio
+            ratios = [o / b - 1 for o, b in zip(per["iou"], base) if b > 0]
             gain = f"{(statistics.mean(per['iou']) / statistics.mean(base) - 1) * 100:+.1f}%"
             if len(ratios) > 1:
-                gain += f" ({min(ratios) * 100:+.0f}% .. {max(ratios) * 100:+.0f}%)"
+                gain += f" ({min(ratios) * 100:+.0f}% .. {max(ratios) * 100:+.0f}%"
+                gain += f"{', ' + str(len(ratios)) + ' seeds' if len(ratios) < len(base) else ''})"
         lines.append(f"| {name} | " + " | ".join(cell(per[k]) for k in KEYS) + f" | {gain} |")
     return "\n".join(lines)
 

@@ -51,6 +51,17 @@ static void text_at(cairo_t *cr, double x, double y, const char *s, double align
     cairo_show_text(cr, s);
 }
 
+/* A white page to draw on, its font set. */
+static cairo_t *blank_page(cairo_surface_t *s, double font_size)
+{
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, font_size);
+    return cr;
+}
+
 /* Where a bar chart's plot lies on its surface. */
 typedef struct {
     double left, top, plot_w, plot_h, bar_w, group_gap;
@@ -136,11 +147,7 @@ int segq_chart_bars(const char *path, const char *title, const char *const *grou
     int W = (int)(l.left + l.plot_w + legend_w + 20), H = 440;
     l.plot_h = H - l.top - bottom;
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
-    cairo_t *cr = cairo_create(s);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
-    cairo_set_font_size(cr, 13);
+    cairo_t *cr = blank_page(s, 13);
     draw_axes(cr, &l);
     for (int g = 0; g < ngroups; g++) {
         double x0 = l.left + l.group_gap / 2 + g * (nseries * l.bar_w + l.group_gap);
@@ -201,11 +208,7 @@ int segq_chart_examples(const char *path, int rows, int size, const float *image
     int W = pad + cols * (cell + pad), H = head + rows * (cell + pad) + pad;
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
     cairo_surface_t *t = cairo_image_surface_create(CAIRO_FORMAT_RGB24, size, size);
-    cairo_t *cr = cairo_create(s);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
-    cairo_set_font_size(cr, 12);
+    cairo_t *cr = blank_page(s, 12);
     cairo_set_source_rgb(cr, 0, 0, 0);
     for (int c = 0; c < cols; c++) {
         const char *label = c == 0 ? "image" : c == 1 ? "truth" : series[c - 2];

@@ -14,7 +14,8 @@
 #       weights, also the synthetic pairs in their real image's style
 #       (segq-run stylize), alone and beside the real pairs. The paper's (b)
 #       ran k folds over all of Kvasir-SEG, a SinGAN per image: here one
-#       fixed held-out test set serves both.
+#       fixed held-out test set serves both, and bench/paper_kfold.sh runs
+#       the paper's k folds over the pairs of several picks.
 #
 #   bench/paper.sh [CONFIG] [BUILD_DIR] [OUT_DIR]
 #     CONFIG: cpu   sized for the 2-core development machine (about 7.5
@@ -25,7 +26,9 @@
 #             paper the published defaults (a GPU: DEVICE=cuda:0).
 #     BUILD_DIR default build/release; OUT_DIR default bench-out/paper-CONFIG.
 #   Environment: DEVICE (cpu), THREADS (2), SEED (0: which pairs train, and
-#   every seed after), DATA (../shared/data/kvasir-seg-256), FRESH (1: start
+#   every seed after), UNETS (the configuration's number of UNet++ seeds;
+#   0: only the SinGANs and their pairs, as bench/paper_kfold.sh wants them),
+#   DATA (../shared/data/kvasir-seg-256), FRESH (1: start
 #   over instead of going on), VGG19 (ImageNet weights as safetensors,
 #   deploy/convert_vgg19.py: adds the stylized sets), PYTHON (/usr/bin/python3,
 #   with matplotlib for the chart).
@@ -54,17 +57,8 @@ threads=${THREADS:-2}
 seed=${SEED:-0}
 segq_run=$build/pipeline/segq-run
 
-case $config in
-  # train: --max-size --niter; generate: pairs per model; evaluate: test
-  # pairs, epochs, image side, batch; stylize: steps; unets: each set is
-  # trained with this many seeds (with 5 real pairs one seed's figure is
-  # mostly the seed's)
-  smoke) max_size=40 niter=30 per_model=4 n_test=20 epochs=4 side=64 batch=4 style_steps=5 unets=2 ;;
-  quick) max_size=96 niter=300 per_model=10 n_test=100 epochs=30 side=96 batch=8 style_steps=200 unets=3 ;;
-  cpu) max_size=128 niter=1000 per_model=10 n_test=200 epochs=100 side=128 batch=8 style_steps=500 unets=3 ;;
-  paper) max_size=250 niter=2000 per_model=10 n_test=200 epochs=300 side=128 batch=8 style_steps=1000 unets=3 ;;
-  *) echo "paper.sh: CONFIG is smoke, quick, cpu or paper, not '$config'" >&2; exit 2 ;;
-esac
+source "$here/bench/paper_common.sh"
+paper_config "$config"
 n_real=5
 
 [ -x "$segq_run" ] || { echo "paper.sh: no $segq_run (build first: make build)" >&2; exit 2; }
@@ -73,17 +67,8 @@ n_real=5
 vgg19=${VGG19:-}
 [ -z "$vgg19" ] || [ -f "$vgg19" ] || { echo "paper.sh: VGG19=$vgg19: no such file" >&2; exit 2; }
 setting="config=$config seed=$seed device=$device data=$data vgg19=${vgg19:-none}"
-[ "${FRESH:-0}" = 1 ] && rm -rf "$out"
-if [ -e "$out" ] && [ "$(cat "$out/setting" 2>/dev/null)" != "$setting" ]; then
-  echo "paper.sh: $out holds another run ($(cat "$out/setting" 2>/dev/null || echo 'of an older paper.sh'));" \
-    "FRESH=1 starts this one over there, or name another OUT_DIR" >&2
-  exit 2
-fi
-mkdir -p "$out/models" "$out/synthetic" "$out/done"
-echo "$setting" >"$out/setting"
-# the checkout's commit at each start (a run that goes on may span several)
-commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ "$(tail -n 1 "$out/commits" 2>/dev/null)" = "$commit" ] || echo "$commit" >>"$out/commits"
+claim_out "$setting"
+mkdir -p "$out/models" "$out/synthetic"
 
 # The pairs: a seeded shuffle of the names; the first N_REAL train, the
 # next N_TEST are the held-out test set. Links, not copies: patient data.
@@ -94,30 +79,10 @@ names = sorted(line.strip() for line in sys.stdin)
 random.Random($seed).shuffle(names)
 print('\n'.join(names[:$n_real + $n_test]))"
 }
-link_pairs() { # DIR NAMES...
-  local dir=$1 name
-  shift
-  mkdir -p "$dir/images" "$dir/masks"
-  for name in "$@"; do
-    ln -sfn "$data/images/$name" "$dir/images/$name"
-    ln -sfn "$data/masks/$name" "$dir/masks/$name"
-  done
-}
 mapfile -t names < <(pick)
 link_pairs "$out/real" "${names[@]:0:n_real}"
 link_pairs "$out/test" "${names[@]:n_real:n_test}"
 
-now() { date +%s; }
-# step NAME COMMAND...: runs it unless a run before finished it; its
-# seconds (of the sitting that finished it) go into its mark
-step() {
-  local name=$1 t0
-  shift
-  [ -f "$out/done/$name" ] && return 0
-  t0=$(now)
-  "$@"
-  echo $(($(now) - t0)) >"$out/done/$name"
-}
 train() { # K
   local k=$1 name=${names[$1]} resume=()
   # a checkpoint without a mark: cut off, go on after its last scale
@@ -176,6 +141,10 @@ for k in $(seq 0 $((n_real - 1))); do
   echo "  SinGAN $((k + 1))/$n_real (${names[$k]}): trained in $(cat "$out/done/train-$k") s," \
     "sampled in $(cat "$out/done/generate-$k") s${vgg19:+, stylized in $(cat "$out/done/stylize-$k") s}"
 done
+if [ "$unets" = 0 ]; then
+  echo "paper.sh: UNETS=0: the SinGANs and their pairs only, in $out"
+  exit 0
+fi
 for u in $(seq 0 $((unets - 1))); do
   step "evaluate-$u" evaluate "$u"
   step "longer-$u" evaluate_longer "$u"

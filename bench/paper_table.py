@@ -154,7 +154,7 @@ def chart(sets, path):
             ax.plot([x] * len(sets[s][key]), sets[s][key], "k.", markersize=4)
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names)
-    ax.set_ylabel("on the held-out real test set")
+    ax.set_ylabel("on real test pairs")
     ax.set_ylim(0, 1)
     ax.legend(loc="upper left")
     ax.set_title("UNet++ by training set: bars the mean, dots each seed")

@@ -1,0 +1,63 @@
+# bench/paper_common.sh: what bench/paper.sh and bench/paper_kfold.sh share
+# (sourced, not run): the configurations, linking pairs, finished steps.
+
+# paper_config CONFIG: sets train's --max-size and --niter (max_size,
+# niter), the synthetic pairs per SinGAN (per_model), the held-out test
+# pairs of paper.sh (n_test), evaluate's epochs, image side and batch,
+# stylize's steps, and how many UNet++ seeds train each set (unets: with
+# a few real pairs one seed's figure is mostly the seed's)
+paper_config() {
+  case $1 in
+    smoke) max_size=40 niter=30 per_model=4 n_test=20 epochs=4 side=64 batch=4 style_steps=5 unets=2 ;;
+    quick) max_size=96 niter=300 per_model=10 n_test=100 epochs=30 side=96 batch=8 style_steps=200 unets=3 ;;
+    cpu) max_size=128 niter=1000 per_model=10 n_test=200 epochs=100 side=128 batch=8 style_steps=500 unets=3 ;;
+    paper) max_size=250 niter=2000 per_model=10 n_test=200 epochs=300 side=128 batch=8 style_steps=1000 unets=3 ;;
+    *) echo "${0##*/}: CONFIG is smoke, quick, cpu or paper, not '$1'" >&2; exit 2 ;;
+  esac
+  unets=${UNETS:-$unets}
+  [[ $unets =~ ^[0-9]+$ ]] || { echo "${0##*/}: UNETS=$unets: a number of UNet++ seeds, 0 or more" >&2; exit 2; }
+}
+
+# link_pairs DIR NAMES...: DATA's pairs of those names into DIR/images and
+# DIR/masks; links, not copies: patient data
+link_pairs() {
+  local dir=$1 name
+  shift
+  mkdir -p "$dir/images" "$dir/masks"
+  for name in "$@"; do
+    ln -sfn "$data/images/$name" "$dir/images/$name"
+    ln -sfn "$data/masks/$name" "$dir/masks/$name"
+  done
+}
+
+now() { date +%s; }
+
+# step NAME COMMAND...: runs it unless a run before finished it (marked in
+# $out/done); its seconds (of the sitting that finished it) go into its mark
+step() {
+  local name=$1 t0
+  shift
+  [ -f "$out/done/$name" ] && return 0
+  t0=$(now)
+  "$@"
+  echo $(($(now) - t0)) >"$out/done/$name"
+}
+
+# claim_out SETTING: $out for a run of SETTING: FRESH=1 empties it first; a
+# run of another setting there is refused (going on with other settings
+# would mix two runs' steps); records the checkout's commit at each start
+# (a run that goes on may span several)
+claim_out() {
+  local had
+  [ "${FRESH:-0}" = 1 ] && rm -rf "$out"
+  had=$(cat "$out/setting" 2>/dev/null || { [ ! -d "$out/done" ] || echo "of an older ${0##*/}"; })
+  if [ -n "$had" ] && [ "$had" != "$1" ]; then
+    echo "${0##*/}: $out holds another run ($had); FRESH=1 starts this one over there, or name another OUT_DIR" >&2
+    exit 2
+  fi
+  mkdir -p "$out/done"
+  echo "$1" >"$out/setting"
+  local commit
+  commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  [ "$(tail -n 1 "$out/commits" 2>/dev/null)" = "$commit" ] || echo "$commit" >>"$out/commits"
+}

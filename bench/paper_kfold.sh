@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# bench/paper_kfold.sh: SinGAN-Seg's finding (b) as the paper tested it, by
+# k-fold cross-validation over real pairs that each have their own SinGAN:
+# every real pair is a test pair once, for UNet++ models trained on the other
+# folds' real pairs (real), on the synthetic pairs of those pairs' SinGANs
+# alone (singan: what a lab could share), and on both (real+singan); with
+# VGG19 weights also on the stylized pairs. segq-run evaluate deals the
+# folds and never trains a synthetic pair whose source is a test pair.
+#
+#   bench/paper_kfold.sh [CONFIG] [BUILD_DIR] [OUT_DIR]
+#     CONFIG: smoke, quick, cpu or paper, as bench/paper.sh (SinGAN and
+#             UNet++ sizes, synthetic pairs per SinGAN, UNet++ seeds).
+#     BUILD_DIR default build/release; OUT_DIR default
+#     bench-out/paper-kfold-CONFIG.
+#   Environment: PICKS (3) and SEED (0): the real pairs are the training
+#   pairs of bench/paper.sh's picks of data seeds SEED .. SEED+PICKS-1 (5
+#   each), whose SinGANs and synthetic pairs paper.sh makes in OUT/pick-S
+#   (UNETS=0: nothing else); an earlier paper.sh run of the same
+#   configuration and seed serves as it is: link its output folder there
+#   before the first start. FOLDS (3): k. UNETS, DEVICE, THREADS, DATA,
+#   VGG19, PYTHON, FRESH: as paper.sh.
+#
+# Goes on where a stopped run left off, as paper.sh does. Prints and writes
+# OUT/paper.md (configuration, the pairs, commits, the tables of
+# bench/paper_table.py), OUT/paper.png and OUT/evaluation/seed-U/.
+set -euo pipefail
+shopt -s inherit_errexit
+
+config=${1:-quick}
+build=${2:-build/release}
+here=$(cd "$(dirname "$0")/.." && pwd)
+out=$(realpath -m "${3:-$here/bench-out/paper-kfold-$config}") # links into it are absolute
+data=${DATA:-$here/../shared/data/kvasir-seg-256}
+device=${DEVICE:-cpu}
+threads=${THREADS:-2}
+seed=${SEED:-0}
+picks=${PICKS:-3}
+folds=${FOLDS:-3}
+vgg19=${VGG19:-}
+segq_run=$build/pipeline/segq-run
+
+source "$here/bench/paper_common.sh"
+paper_config "$config"
+[[ $picks =~ ^[1-9][0-9]*$ ]] || { echo "paper_kfold.sh: PICKS=$picks: a number of picks, 1 or more" >&2; exit 2; }
+[[ $folds =~ ^[0-9]+$ ]] && [ "$folds" -ge 2 ] && [ "$folds" -le $((5 * picks)) ] ||
+  { echo "paper_kfold.sh: FOLDS=$folds: 2 to $((5 * picks)) folds for the $((5 * picks)) pairs of $picks picks" >&2; exit 2; }
+setting="config=$config seed=$seed picks=$picks folds=$folds device=$device data=$data vgg19=${vgg19:-none}"
+claim_out "$setting"
+
+# The SinGANs: paper.sh makes (or finds) each pick's, and FRESH is its
+# own business: a pick's SinGANs outlive a fresh k-fold run
+for s in $(seq "$seed" $((seed + picks - 1))); do
+  SEED=$s UNETS=0 FRESH=0 bash "$here/bench/paper.sh" "$config" "$build" "$out/pick-$s"
+done
+
+# The pairs of all picks, each pair once: a pair two picks drew keeps the
+# first pick's SinGAN (two SinGANs would give it twice the synthetic pairs)
+gather() {
+  local s k name kind trained sets=(synthetic)
+  [ -z "$vgg19" ] || sets+=(stylized)
+  rm -rf "$out/real" "$out/synthetic" "$out/stylized"
+  mkdir -p "$out/synthetic" ${vgg19:+"$out/stylized"}
+  for s in $(seq "$seed" $((seed + picks - 1))); do
+    mapfile -t trained < <(ls "$out/pick-$s/real/images")
+    for k in "${!trained[@]}"; do
+      name=${trained[$k]}
+      if [ -e "$out/real/images/$name" ]; then
+        echo "paper_kfold.sh: pick $s drew $name again: its SinGAN is the earlier pick's"
+        continue
+      fi
+      link_pairs "$out/real" "$name"
+      for kind in "${sets[@]}"; do
+        ln -sfn "$out/pick-$s/$kind/$k" "$out/$kind/$s-$k"
+      done
+    done
+  done
+}
+gather
+n=$(ls "$out/real/images" | wc -l)
+[ "$folds" -le "$n" ] || { echo "paper_kfold.sh: FOLDS=$folds: more folds than the $n pairs" >&2; exit 2; }
+
+evaluate() { # U
+  local u=$1 sets=(--synthetic singan="$out/synthetic")
+  [ -z "$vgg19" ] || sets+=(--synthetic stylized="$out/stylized")
+  rm -rf "$out/evaluation/seed-$u"
+  mkdir -p "$out/evaluation"
+  "$segq_run" evaluate --real "$out/real" --folds "$folds" "${sets[@]}" --out "$out/evaluation/seed-$u" \
+    --epochs "$epochs" --size "$side" --batch "$batch" --seed $((seed + u)) \
+    --device "$device" --threads "$threads" >"$out/evaluate-seed-$u.log" 2>&1
+}
+echo "paper_kfold.sh $config: $n real pairs of $picks picks, $folds folds, $unets UNet++ seeds, $device, $threads threads"
+for u in $(seq 0 $((unets - 1))); do
+  step "evaluate-$u" evaluate "$u"
+  echo "  UNet++ seed $((seed + u)), every fold and training set: $(cat "$out/done/evaluate-$u") s"
+done
+[ "$unets" -gt 0 ] || exit 0
+
+table=$("${PYTHON:-/usr/bin/python3}" "$here/bench/paper_table.py" "$out"/evaluation/seed-*/metrics.csv \
+  --chart "$out/paper.png")
+{
+  echo "# SinGAN-Seg's finding (b) on $folds folds, $config configuration"
+  echo
+  echo "$(date -u +%Y-%m-%d), commit $(paste -sd, "$out/commits"), $(nproc) CPUs, device $device, $threads threads," \
+    "$(cat "$out"/done/* | awk '{ s += $1 } END { print s }') s of UNet++ in all."
+  echo "Data: $(basename "$data"), the training pairs of data seeds $seed..$((seed + picks - 1)) ($n pairs:" \
+    "$(ls "$out/real/images" | paste -sd ' ')), dealt into $folds folds by each UNet++ seed."
+  echo "SinGAN: --max-size $max_size --niter $niter, $per_model pairs each (pick-S/); UNet++: --epochs $epochs" \
+    "--size $side --batch $batch, seeds $seed..$((seed + unets - 1)); every pair a test pair once per seed."
+  [ -z "$vgg19" ] || echo "Stylized: segq-run stylize --steps $style_steps, VGG19 $(basename "$vgg19")."
+  echo
+  echo "$table"
+} >"$out/paper.md"
+echo
+cat "$out/paper.md"

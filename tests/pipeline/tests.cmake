@@ -51,6 +51,13 @@ if(TARGET segq_pipeline)
     LIBS segq_pipeline pipeline_test_util
     LABELS torch TIMEOUT 900)
   add_dependencies(test_stylize segq-run)
+  # bench/paper.sh and bench/paper_kfold.sh in their smoke configuration:
+  # about 3 minutes, one thread
+  segq_add_test(NAME test_paper_bench
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_paper_bench.c
+    LIBS segq_pipeline pipeline_test_util
+    LABELS torch TIMEOUT 900)
+  add_dependencies(test_paper_bench segq-run)
   segq_add_test(NAME test_metrics
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_metrics.c
     LIBS segq_pipeline

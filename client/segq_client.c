@@ -1011,25 +1011,15 @@ int
 segq_client_backup (segq_client_t *self, const char *path, int timeout_ms, uint64_t *size_out,
                     uint64_t *jobs_out)
 {
-    uint64_t req_id = 0;
-    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_BACKUP, &req_id);
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_BACKUP, NULL);
     if (msg && !(msg->u.backup.path = strdup (path)))
         segq_msg_destroy (&msg);
     if (!msg)
         return segq__client_oom (self);
-    int rc = segq__client_send (self, &msg);
-    if (rc < 0)
-        return rc;
     segq_msg_t *reply;
-    rc = segq__client_wait (self, req_id, 0, timeout_ms, &reply);
+    int rc = segq__client_request_within (self, &msg, timeout_ms, &reply);
     if (rc < 0)
         return rc;
-    if (reply->type != SEGQ_MSG_BACKUP_REPLY) {
-        segq_msg_type_t got = reply->type;
-        segq_msg_destroy (&reply);
-        return segq__client_fail (self, SEGQ_EPROTO, "the broker answered %s to BACKUP",
-                                  segq_msg_type_name (got));
-    }
     if (size_out)
         *size_out = reply->u.backup_reply.size;
     if (jobs_out)

@@ -106,13 +106,7 @@ s_put_request (segq_client_t *self, upload_t *put, const char *name, segq_msg_t 
     }
     memcpy (msg->u.put.hash, put->hash, sizeof put->hash); /* "" unless known */
     msg->u.put.size = put->size;
-    int rc = segq__client_send (self, &msg);
-    if (rc == 0)
-        rc = segq__client_wait (self, put->req_id, 0, -1, reply);
-    if (rc >= 0 && (*reply)->type != SEGQ_MSG_PUT_READY)
-        rc = segq__client_fail (self, SEGQ_EPROTO, "the broker answered %s to PUT",
-                                segq_msg_type_name ((*reply)->type));
-    return rc;
+    return segq__client_request (self, &msg, reply);
 }
 
 /* As many chunks as the credit allows, from where the upload is. */
@@ -386,17 +380,9 @@ segq_client_fetch (segq_client_t *self, const char *job, const char *name, const
     }
     msg->u.get.credit = S_GET_CREDIT;
     segq_msg_t *reply = NULL;
-    int rc = segq__client_send (self, &msg);
-    if (rc == 0)
-        rc = segq__client_wait (self, req_id, 0, -1, &reply);
+    int rc = segq__client_request (self, &msg, &reply);
     if (rc < 0)
         return rc;
-    if (reply->type != SEGQ_MSG_GET_READY) {
-        segq_msg_type_t got = reply->type;
-        segq_msg_destroy (&reply);
-        return segq__client_fail (self, SEGQ_EPROTO, "the broker answered %s to GET",
-                                  segq_msg_type_name (got));
-    }
     /* A temp file beside the target, so the rename is atomic. */
     char tmp [4096];
     snprintf (tmp, sizeof tmp, "%s.segq-XXXXXX", path);

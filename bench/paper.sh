@@ -59,7 +59,6 @@ segq_run=$build/pipeline/segq-run
 
 source "$here/bench/paper_common.sh"
 paper_config "$config"
-n_real=5
 
 [ -x "$segq_run" ] || { echo "paper.sh: no $segq_run (build first: make build)" >&2; exit 2; }
 [ -d "$data/images" ] && [ -d "$data/masks" ] ||

@@ -1,7 +1,8 @@
 # bench/paper_common.sh: what bench/paper.sh and bench/paper_kfold.sh share
 # (sourced, not run): the configurations, linking pairs, finished steps.
 
-# paper_config CONFIG: sets train's --max-size and --niter (max_size,
+# paper_config CONFIG: sets the real pairs a pick trains on (n_real: the
+# paper's small-data case), train's --max-size and --niter (max_size,
 # niter), the synthetic pairs per SinGAN (per_model), the held-out test
 # pairs of paper.sh (n_test), evaluate's epochs, image side and batch,
 # stylize's steps, and how many UNet++ seeds train each set (unets: with
@@ -14,6 +15,7 @@ paper_config() {
     paper) max_size=250 niter=2000 per_model=10 n_test=200 epochs=300 side=128 batch=8 style_steps=1000 unets=3 ;;
     *) echo "${0##*/}: CONFIG is smoke, quick, cpu or paper, not '$1'" >&2; exit 2 ;;
   esac
+  n_real=5
   unets=${UNETS:-$unets}
   [[ $unets =~ ^[0-9]+$ ]] || { echo "${0##*/}: UNETS=$unets: a number of UNet++ seeds, 0 or more" >&2; exit 2; }
 }

@@ -15,10 +15,10 @@
 #   Environment: PICKS (3) and SEED (0): the real pairs are the training
 #   pairs of bench/paper.sh's picks of data seeds SEED .. SEED+PICKS-1 (5
 #   each), whose SinGANs and synthetic pairs paper.sh makes in OUT/pick-S
-#   (UNETS=0: nothing else); an earlier paper.sh run of the same
-#   configuration and seed serves as it is: link its output folder there
-#   before the first start. FOLDS (3): k. UNETS, DEVICE, THREADS, DATA,
-#   VGG19, PYTHON, FRESH: as paper.sh.
+#   (UNETS=0: nothing else; a fresh run keeps them); an earlier paper.sh
+#   run of the same configuration and seed serves as it is: link its
+#   output folder there before the first start. FOLDS (3): k. UNETS,
+#   DEVICE, THREADS, DATA, VGG19, PYTHON, FRESH: as paper.sh.
 #
 # Goes on where a stopped run left off, as paper.sh does. Prints and writes
 # OUT/paper.md (configuration, the pairs, commits, the tables of
@@ -42,28 +42,35 @@ segq_run=$build/pipeline/segq-run
 source "$here/bench/paper_common.sh"
 paper_config "$config"
 [[ $picks =~ ^[1-9][0-9]*$ ]] || { echo "paper_kfold.sh: PICKS=$picks: a number of picks, 1 or more" >&2; exit 2; }
-[[ $folds =~ ^[0-9]+$ ]] && [ "$folds" -ge 2 ] && [ "$folds" -le $((5 * picks)) ] ||
-  { echo "paper_kfold.sh: FOLDS=$folds: 2 to $((5 * picks)) folds for the $((5 * picks)) pairs of $picks picks" >&2; exit 2; }
+[[ $folds =~ ^[0-9]+$ ]] && [ "$folds" -ge 2 ] && [ "$folds" -le $((n_real * picks)) ] ||
+  { echo "paper_kfold.sh: FOLDS=$folds: 2 to $((n_real * picks)) folds for the $((n_real * picks)) pairs of $picks picks" >&2; exit 2; }
 setting="config=$config seed=$seed picks=$picks folds=$folds device=$device data=$data vgg19=${vgg19:-none}"
-claim_out "$setting"
+# a fresh run keeps the picks' SinGANs (pick-S/): they are paper.sh's
+if [ "${FRESH:-0}" = 1 ] && [ -d "$out" ]; then
+  find "$out" -mindepth 1 -maxdepth 1 ! -name 'pick-*' -exec rm -rf {} +
+fi
+FRESH=0 claim_out "$setting"
 
-# The SinGANs: paper.sh makes (or finds) each pick's, and FRESH is its
-# own business: a pick's SinGANs outlive a fresh k-fold run
+# The SinGANs: paper.sh makes (or finds) each pick's
 for s in $(seq "$seed" $((seed + picks - 1))); do
   SEED=$s UNETS=0 FRESH=0 bash "$here/bench/paper.sh" "$config" "$build" "$out/pick-$s"
 done
 
+# source_of DIR: the real image a generate output's pairs came from
+source_of() {
+  python3 -c 'import csv, sys; print(next(csv.DictReader(open(sys.argv[1])))["source_image"])' \
+    "$1/manifest.csv"
+}
 # The pairs of all picks, each pair once: a pair two picks drew keeps the
 # first pick's SinGAN (two SinGANs would give it twice the synthetic pairs)
 gather() {
-  local s k name kind trained sets=(synthetic)
+  local s k name kind sets=(synthetic)
   [ -z "$vgg19" ] || sets+=(stylized)
   rm -rf "$out/real" "$out/synthetic" "$out/stylized"
   mkdir -p "$out/synthetic" ${vgg19:+"$out/stylized"}
   for s in $(seq "$seed" $((seed + picks - 1))); do
-    mapfile -t trained < <(ls "$out/pick-$s/real/images")
-    for k in "${!trained[@]}"; do
-      name=${trained[$k]}
+    for k in $(seq 0 $((n_real - 1))); do
+      name=$(source_of "$out/pick-$s/synthetic/$k")
       if [ -e "$out/real/images/$name" ]; then
         echo "paper_kfold.sh: pick $s drew $name again: its SinGAN is the earlier pick's"
         continue

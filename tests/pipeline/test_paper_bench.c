@@ -112,6 +112,12 @@ Test(paper_bench, kfold_reuses_a_picks_singans_and_keeps_each_test_pairs_out, .i
     table = read_in_dir("kfold/paper.md");
     cr_expect(strstr(table, "on 2 folds"), "%s", table);
     free(table);
+
+    /* starting over keeps the pick's SinGANs: they are paper.sh's */
+    expect_bench(0, "PICKS=1 FOLDS=3 UNETS=0 FRESH=1", "paper_kfold.sh", "kfold", "3 folds");
+    cr_expect_eq(modified("kfold/pick-0/models/0/model.safetensors"), trained,
+                 "a fresh k-fold run trained pick 0's SinGAN again");
+    cr_expect_eq(pt_sh("test ! -e %s/kfold/evaluation", dir), 0, "a fresh run kept the evaluation");
 }
 
 Test(paper_bench, bad_settings_are_refused_before_any_work, .init = setup, .fini = teardown)

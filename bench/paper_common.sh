@@ -40,15 +40,25 @@ step() {
   local name=$1 t0
   shift
   [ -f "$out/done/$name" ] && return 0
+  record_commit
   t0=$(now)
   "$@"
   echo $(($(now) - t0)) >"$out/done/$name"
 }
 
+# record_commit: the checkout's commit into $out/commits when it is not the
+# last one there: the commits that ran steps (a run that goes on may span
+# several; one that finds its steps done, as paper_kfold.sh finds a pick's
+# SinGANs, adds none)
+record_commit() {
+  local commit
+  commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  [ "$(tail -n 1 "$out/commits" 2>/dev/null)" = "$commit" ] || echo "$commit" >>"$out/commits"
+}
+
 # claim_out SETTING: $out for a run of SETTING: FRESH=1 empties it first; a
 # run of another setting there is refused (going on with other settings
-# would mix two runs' steps); records the checkout's commit at each start
-# (a run that goes on may span several)
+# would mix two runs' steps)
 claim_out() {
   local had
   [ "${FRESH:-0}" = 1 ] && rm -rf "$out"
@@ -59,7 +69,4 @@ claim_out() {
   fi
   mkdir -p "$out/done"
   echo "$1" >"$out/setting"
-  local commit
-  commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
-  [ "$(tail -n 1 "$out/commits" 2>/dev/null)" = "$commit" ] || echo "$commit" >>"$out/commits"
 }

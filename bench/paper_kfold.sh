@@ -111,7 +111,9 @@ table=$("${PYTHON:-/usr/bin/python3}" "$here/bench/paper_table.py" "$out"/evalua
     "$(cat "$out"/done/* | awk '{ s += $1 } END { print s }') s of UNet++ in all."
   echo "Data: $(basename "$data"), the training pairs of data seeds $seed..$((seed + picks - 1)) ($n pairs:" \
     "$(ls "$out/real/images" | paste -sd ' ')), dealt into $folds folds by each UNet++ seed."
-  echo "SinGAN: --max-size $max_size --niter $niter, $per_model pairs each (pick-S/); UNet++: --epochs $epochs" \
+  echo "SinGAN: --max-size $max_size --niter $niter, $per_model pairs each, trained by paper.sh at" \
+    "$(for s in $(seq "$seed" $((seed + picks - 1))); do echo "$(paste -sd, "$out/pick-$s/commits") (pick $s)"; done |
+      paste -sd ';' | sed 's/;/; /g'); UNet++: --epochs $epochs" \
     "--size $side --batch $batch, seeds $seed..$((seed + unets - 1)); every pair a test pair once per seed."
   [ -z "$vgg19" ] || echo "Stylized: segq-run stylize --steps $style_steps, VGG19 $(basename "$vgg19")."
   echo

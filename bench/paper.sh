@@ -105,30 +105,13 @@ stylize() { # K: the synthetic pairs in the style of the image they came from
     --vgg19 "$vgg19" --out "$out/stylized/$1" --steps "$style_steps" \
     "${common[@]}" >"$out/stylize-$1.log" 2>&1
 }
-# unetpp NAME U TIMES [--synthetic ...]: segq-run evaluate into
-# evaluation/NAME, TIMES as many epochs as the configuration's; the
-# learning rate drops at epoch 50 (evaluate's default) times TIMES alike
-unetpp() {
-  local name=$1 u=$2 times=$3
-  shift 3
-  rm -rf "$out/evaluation/$name"
-  mkdir -p "$out/evaluation"
-  "$segq_run" evaluate --real "$out/real" --test "$out/test" "$@" --out "$out/evaluation/$name" \
-    --epochs $((epochs * times)) --lr-drop-epoch $((50 * times)) --size "$side" --batch "$batch" \
-    --seed $((seed + u)) "${common[@]}" >"$out/evaluate-$name.log" 2>&1
-}
 evaluate() { # U
   local sets=(--synthetic singan="$out/synthetic")
   [ -z "$vgg19" ] || sets+=(--synthetic stylized="$out/stylized")
-  unetpp "seed-$1" "$1" 1 "${sets[@]}"
+  unetpp "seed-$1" "$1" 1 --test "$out/test" "${sets[@]}"
 }
-# The control for (a): real+singan sees 1 + PER_MODEL times as many pairs an
-# epoch as real alone, so it also trains that much longer; the real set
-# trained that many epochs tells a gain from the synthetic pairs apart from
-# one from training longer.
-longer=$((1 + per_model))
 evaluate_longer() { # U
-  unetpp "longer-$1" "$1" "$longer"
+  unetpp "longer-$1" "$1" "$longer" --test "$out/test"
 }
 
 echo "paper.sh $config: $n_real real pairs, a SinGAN each (max size $max_size, $niter iterations a scale), $per_model synthetic pairs each, $n_test test pairs, $device, $threads threads"

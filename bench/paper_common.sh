@@ -6,7 +6,8 @@
 # niter), the synthetic pairs per SinGAN (per_model), the held-out test
 # pairs of paper.sh (n_test), evaluate's epochs, image side and batch,
 # stylize's steps, and how many UNet++ seeds train each set (unets: with
-# a few real pairs one seed's figure is mostly the seed's)
+# a few real pairs one seed's figure is mostly the seed's); and how many
+# times the epochs the control trains (longer)
 paper_config() {
   case $1 in
     smoke) max_size=40 niter=30 per_model=4 n_test=20 epochs=4 side=64 batch=4 style_steps=5 unets=2 ;;
@@ -16,6 +17,11 @@ paper_config() {
     *) echo "${0##*/}: CONFIG is smoke, quick, cpu or paper, not '$1'" >&2; exit 2 ;;
   esac
   n_real=5
+  # The control: real+singan sees 1 + PER_MODEL times as many pairs an
+  # epoch as real alone, so it also trains that much longer; the real set
+  # trained that many epochs tells a gain from the synthetic pairs apart
+  # from one from training longer.
+  longer=$((1 + per_model))
   unets=${UNETS:-$unets}
   [[ $unets =~ ^[0-9]+$ ]] || { echo "${0##*/}: UNETS=$unets: a number of UNet++ seeds, 0 or more" >&2; exit 2; }
 }
@@ -69,4 +75,18 @@ claim_out() {
   fi
   mkdir -p "$out/done"
   echo "$1" >"$out/setting"
+}
+
+# unetpp NAME U TIMES ARGS...: segq-run evaluate --real $out/real ARGS
+# (the test pairs or folds, the synthetic sets) into evaluation/NAME, with
+# UNet++ seed SEED+U and TIMES as many epochs as the configuration's; the
+# learning rate drops at epoch 50 (evaluate's default) times TIMES alike
+unetpp() {
+  local name=$1 u=$2 times=$3
+  shift 3
+  rm -rf "$out/evaluation/$name"
+  mkdir -p "$out/evaluation"
+  "$segq_run" evaluate --real "$out/real" "$@" --out "$out/evaluation/$name" \
+    --epochs $((epochs * times)) --lr-drop-epoch $((50 * times)) --size "$side" --batch "$batch" \
+    --seed $((seed + u)) --device "$device" --threads "$threads" >"$out/evaluate-$name.log" 2>&1
 }

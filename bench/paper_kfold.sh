@@ -5,7 +5,10 @@
 # folds' real pairs (real), on the synthetic pairs of those pairs' SinGANs
 # alone (singan: what a lab could share), and on both (real+singan); with
 # VGG19 weights also on the stylized pairs. segq-run evaluate deals the
-# folds and never trains a synthetic pair whose source is a test pair.
+# folds and never trains a synthetic pair whose source is a test pair. As
+# paper.sh's control, the real pairs alone also train 1 + PER_MODEL times
+# the epochs, on the same folds: the synthetic sets are that many times
+# larger, so at equal epochs they also train that much longer.
 #
 #   bench/paper_kfold.sh [CONFIG] [BUILD_DIR] [OUT_DIR]
 #     CONFIG: smoke, quick, cpu or paper, as bench/paper.sh (SinGAN and
@@ -87,23 +90,30 @@ n=$(ls "$out/real/images" | wc -l)
 [ "$folds" -le "$n" ] || { echo "paper_kfold.sh: FOLDS=$folds: more folds than the $n pairs" >&2; exit 2; }
 
 evaluate() { # U
-  local u=$1 sets=(--synthetic singan="$out/synthetic")
+  local sets=(--synthetic singan="$out/synthetic")
   [ -z "$vgg19" ] || sets+=(--synthetic stylized="$out/stylized")
-  rm -rf "$out/evaluation/seed-$u"
-  mkdir -p "$out/evaluation"
-  "$segq_run" evaluate --real "$out/real" --folds "$folds" "${sets[@]}" --out "$out/evaluation/seed-$u" \
-    --epochs "$epochs" --size "$side" --batch "$batch" --seed $((seed + u)) \
-    --device "$device" --threads "$threads" >"$out/evaluate-seed-$u.log" 2>&1
+  unetpp "seed-$1" "$1" 1 --folds "$folds" "${sets[@]}"
+}
+# the control (paper_common.sh), on the same folds: evaluate deals them by
+# its seed and the real pairs alone
+evaluate_longer() { # U
+  unetpp "longer-$1" "$1" "$longer" --folds "$folds"
 }
 echo "paper_kfold.sh $config: $n real pairs of $picks picks, $folds folds, $unets UNet++ seeds, $device, $threads threads"
 for u in $(seq 0 $((unets - 1))); do
   step "evaluate-$u" evaluate "$u"
-  echo "  UNet++ seed $((seed + u)), every fold and training set: $(cat "$out/done/evaluate-$u") s"
+  step "longer-$u" evaluate_longer "$u"
+  echo "  UNet++ seed $((seed + u)), every fold and training set: $(cat "$out/done/evaluate-$u") s," \
+    "on real for ${longer}x the epochs: $(cat "$out/done/longer-$u") s"
 done
 [ "$unets" -gt 0 ] || exit 0
 
+controls=()
+for u in $(seq 0 $((unets - 1))); do
+  controls+=(--control "real ${longer}x epochs=$out/evaluation/longer-$u/metrics.csv")
+done
 table=$("${PYTHON:-/usr/bin/python3}" "$here/bench/paper_table.py" "$out"/evaluation/seed-*/metrics.csv \
-  --chart "$out/paper.png")
+  "${controls[@]}" --chart "$out/paper.png")
 {
   echo "# SinGAN-Seg's finding (b) on $folds folds, $config configuration"
   echo
@@ -114,7 +124,8 @@ table=$("${PYTHON:-/usr/bin/python3}" "$here/bench/paper_table.py" "$out"/evalua
   echo "SinGAN: --max-size $max_size --niter $niter, $per_model pairs each, trained by paper.sh at" \
     "$(for s in $(seq "$seed" $((seed + picks - 1))); do echo "$(paste -sd, "$out/pick-$s/commits") (pick $s)"; done |
       paste -sd ';' | sed 's/;/; /g'); UNet++: --epochs $epochs" \
-    "--size $side --batch $batch, seeds $seed..$((seed + unets - 1)); every pair a test pair once per seed."
+    "--size $side --batch $batch, seeds $seed..$((seed + unets - 1)); every pair a test pair once per seed;" \
+    "the control: real alone, --epochs $((epochs * longer)), the same folds."
   [ -z "$vgg19" ] || echo "Stylized: segq-run stylize --steps $style_steps, VGG19 $(basename "$vgg19")."
   echo
   echo "$table"

@@ -110,8 +110,14 @@ Test(paper_bench, kfold_reuses_a_picks_singans_and_keeps_each_test_pairs_out, .i
                  "the k-fold run trained pick 0's SinGAN again");
     expect_folds("kfold/evaluation/seed-0/metrics.csv", "kfold/evaluation/seed-0/per_image.csv");
     table = read_in_dir("kfold/paper.md");
-    cr_expect(strstr(table, "on 2 folds"), "%s", table);
+    cr_expect(strstr(table, "on 2 folds") && strstr(table, "| real 5x epochs |"), "%s", table);
     free(table);
+    /* the control trained on the folds the sets did */
+    cr_expect_eq(pt_sh("cd %s/kfold/evaluation && for run in seed-0 longer-0; do grep '^real,' "
+                       "$run/per_image.csv | cut -d, -f2,3 | sort >$run.folds; done && "
+                       "cmp seed-0.folds longer-0.folds",
+                       dir),
+                 0, "the control's folds are not the training sets'");
 
     /* starting over keeps the pick's SinGANs: they are paper.sh's */
     expect_bench(0, "PICKS=1 FOLDS=3 UNETS=0 FRESH=1", "paper_kfold.sh", "kfold", "3 folds");

@@ -64,11 +64,13 @@ record_commit() {
 
 # claim_out SETTING: $out for a run of SETTING: FRESH=1 empties it first; a
 # run of another setting there is refused (going on with other settings
-# would mix two runs' steps)
+# would mix two runs' steps), and so is a folder that holds anything but
+# the picks a k-fold run was given (pick-S)
 claim_out() {
   local had
   [ "${FRESH:-0}" = 1 ] && rm -rf "$out"
-  had=$(cat "$out/setting" 2>/dev/null || { [ ! -d "$out/done" ] || echo "of an older ${0##*/}"; })
+  had=$(cat "$out/setting" 2>/dev/null ||
+    { [ -z "$(ls -A "$out" 2>/dev/null | grep -v '^pick-')" ] || echo "no setting: not a run of ${0##*/}"; })
   if [ -n "$had" ] && [ "$had" != "$1" ]; then
     echo "${0##*/}: $out holds another run ($had); FRESH=1 starts this one over there, or name another OUT_DIR" >&2
     exit 2

@@ -135,4 +135,8 @@ Test(paper_bench, bad_settings_are_refused_before_any_work, .init = setup, .fini
     char *setting = read_in_dir("pick/setting");
     cr_expect_str_eq(setting, "config=smoke seed=9\n", "the refused run changed the folder");
     free(setting);
+    pt_sh("mkdir -p %s/mine && touch %s/mine/notes.txt", dir, dir);
+    expect_bench(2, "PICKS=1", "paper_kfold.sh", "mine", "not a run of paper_kfold.sh");
+    cr_expect_eq(pt_sh("test \"$(ls %s/mine)\" = notes.txt", dir), 0,
+                 "the refused run wrote there");
 }

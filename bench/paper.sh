@@ -105,15 +105,6 @@ stylize() { # K: the synthetic pairs in the style of the image they came from
     --vgg19 "$vgg19" --out "$out/stylized/$1" --steps "$style_steps" \
     "${common[@]}" >"$out/stylize-$1.log" 2>&1
 }
-evaluate() { # U
-  local sets=(--synthetic singan="$out/synthetic")
-  [ -z "$vgg19" ] || sets+=(--synthetic stylized="$out/stylized")
-  unetpp "seed-$1" "$1" 1 --test "$out/test" "${sets[@]}"
-}
-evaluate_longer() { # U
-  unetpp "longer-$1" "$1" "$longer" --test "$out/test"
-}
-
 echo "paper.sh $config: $n_real real pairs, a SinGAN each (max size $max_size, $niter iterations a scale), $per_model synthetic pairs each, $n_test test pairs, $device, $threads threads"
 common=(--device "$device" --threads "$threads")
 for k in $(seq 0 $((n_real - 1))); do
@@ -127,17 +118,8 @@ if [ "$unets" = 0 ]; then
   echo "paper.sh: UNETS=0: the SinGANs and their pairs only, in $out"
   exit 0
 fi
-for u in $(seq 0 $((unets - 1))); do
-  step "evaluate-$u" evaluate "$u"
-  step "longer-$u" evaluate_longer "$u"
-  echo "  UNet++ seed $((seed + u)) on each training set: $(cat "$out/done/evaluate-$u") s," \
-    "on real for ${longer}x the epochs: $(cat "$out/done/longer-$u") s"
-done
+unetpps --test "$out/test"
 
-controls=()
-for u in $(seq 0 $((unets - 1))); do
-  controls+=(--control "real ${longer}x epochs=$out/evaluation/longer-$u/metrics.csv")
-done
 table=$("${PYTHON:-/usr/bin/python3}" "$here/bench/paper_table.py" "$out"/evaluation/seed-*/metrics.csv \
   "${controls[@]}" --chart "$out/paper.png")
 {

@@ -92,3 +92,20 @@ unetpp() {
     --epochs $((epochs * times)) --lr-drop-epoch $((50 * times)) --size "$side" --batch "$batch" \
     --seed $((seed + u)) --device "$device" --threads "$threads" >"$out/evaluate-$name.log" 2>&1
 }
+
+# unetpps WHERE...: for each UNet++ seed, evaluate's run of every training
+# set and the control's, tested as WHERE says (--test DIR, or --folds K:
+# evaluate deals them by its seed, so the control's are the sets'); then
+# paper_table.py's arguments for the control runs in `controls`
+unetpps() {
+  local u sets=(--synthetic singan="$out/synthetic")
+  [ -z "$vgg19" ] || sets+=(--synthetic stylized="$out/stylized")
+  controls=()
+  for u in $(seq 0 $((unets - 1))); do
+    step "evaluate-$u" unetpp "seed-$u" "$u" 1 "$@" "${sets[@]}"
+    step "longer-$u" unetpp "longer-$u" "$u" "$longer" "$@"
+    echo "  UNet++ seed $((seed + u)) on each training set: $(cat "$out/done/evaluate-$u") s," \
+      "on real for ${longer}x the epochs: $(cat "$out/done/longer-$u") s"
+    controls+=(--control "real ${longer}x epochs=$out/evaluation/longer-$u/metrics.csv")
+  done
+}

@@ -89,29 +89,10 @@ gather
 n=$(ls "$out/real/images" | wc -l)
 [ "$folds" -le "$n" ] || { echo "paper_kfold.sh: FOLDS=$folds: more folds than the $n pairs" >&2; exit 2; }
 
-evaluate() { # U
-  local sets=(--synthetic singan="$out/synthetic")
-  [ -z "$vgg19" ] || sets+=(--synthetic stylized="$out/stylized")
-  unetpp "seed-$1" "$1" 1 --folds "$folds" "${sets[@]}"
-}
-# the control (paper_common.sh), on the same folds: evaluate deals them by
-# its seed and the real pairs alone
-evaluate_longer() { # U
-  unetpp "longer-$1" "$1" "$longer" --folds "$folds"
-}
 echo "paper_kfold.sh $config: $n real pairs of $picks picks, $folds folds, $unets UNet++ seeds, $device, $threads threads"
-for u in $(seq 0 $((unets - 1))); do
-  step "evaluate-$u" evaluate "$u"
-  step "longer-$u" evaluate_longer "$u"
-  echo "  UNet++ seed $((seed + u)), every fold and training set: $(cat "$out/done/evaluate-$u") s," \
-    "on real for ${longer}x the epochs: $(cat "$out/done/longer-$u") s"
-done
+unetpps --folds "$folds"
 [ "$unets" -gt 0 ] || exit 0
 
-controls=()
-for u in $(seq 0 $((unets - 1))); do
-  controls+=(--control "real ${longer}x epochs=$out/evaluation/longer-$u/metrics.csv")
-done
 table=$("${PYTHON:-/usr/bin/python3}" "$here/bench/paper_table.py" "$out"/evaluation/seed-*/metrics.csv \
   "${controls[@]}" --chart "$out/paper.png")
 {

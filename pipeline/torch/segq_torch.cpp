@@ -1044,9 +1044,12 @@ extern "C" segqt_tensor *segqt_batch_norm(segqt_tensor *x, segqt_tensor *weight,
         if (!training && (!running_mean || !running_var))
             throw segqt::Error(SEGQ_EINVAL, "eval mode (training = 0) needs running_mean and "
                                             "running_var");
-        return at::batch_norm(in, opt_t(weight), opt_t(bias), opt_t(running_mean),
-                              opt_t(running_var), training != 0, momentum, eps,
-                              at::globalContext().userEnabledCuDNN());
+        const at::Tensor w = opt_t(weight), b = opt_t(bias);
+        if (training && segqt::lean_batch_norm(in, w, b))
+            return segqt::batch_norm_train(in, w, b, opt_t(running_mean), opt_t(running_var),
+                                           momentum, eps);
+        return at::batch_norm(in, w, b, opt_t(running_mean), opt_t(running_var), training != 0,
+                              momentum, eps, at::globalContext().userEnabledCuDNN());
     });
 }
 

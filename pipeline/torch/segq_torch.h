@@ -1,7 +1,8 @@
 /*
  * segq_torch.h: a thin C API over libtorch (the only C++ in segq lives
  * behind this header). Tensors are opaque handles; every op is libtorch's
- * own implementation.
+ * own implementation (one derivative is ours: segqt_batch_norm's second,
+ * see segqt_set_lean_bn_double_backward).
  *
  * PREFIX
  *   Every name here starts with segqt_ / SEGQT_ ("segq torch"), so the
@@ -348,6 +349,13 @@ segqt_tensor *segqt_conv_transpose2d(segqt_tensor *x, segqt_tensor *w, segqt_ten
 segqt_tensor *segqt_batch_norm(segqt_tensor *x, segqt_tensor *weight, segqt_tensor *bias,
                                segqt_tensor *running_mean, segqt_tensor *running_var, int training,
                                double momentum, double eps);
+/* How batch_norm in training mode is differentiated a second time (the
+ * gradient penalty): lean (the default) folds its double backward into
+ * per-channel coefficients and a few fused passes (segq_torch_bn.cpp), far
+ * cheaper than libtorch's composite, which !lean selects, for tests and
+ * benchmarks to compare against. Forward and first backward are
+ * libtorch's either way. Process-wide; returns the previous setting. */
+int segqt_set_lean_bn_double_backward(int lean);
 /* To an explicit output size. align_corners only for bilinear/bicubic;
  * antialias (for downscaling) only for bilinear/bicubic, as
  * F.interpolate(..., antialias=True). */

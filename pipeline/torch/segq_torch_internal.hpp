@@ -79,6 +79,15 @@ template <class F> int run_i(const char *fn, F &&f)
     }
 }
 
+// BatchNorm in training mode with the lean double backward of
+// segq_torch_bn.cpp: whether it applies (switched on, grad mode on, an
+// affine layer with something to differentiate), and the op itself.
+// running_mean and running_var may be undefined.
+bool lean_batch_norm(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b);
+at::Tensor batch_norm_train(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b,
+                            const at::Tensor &running_mean, const at::Tensor &running_var,
+                            double momentum, double eps);
+
 } // namespace segqt
 
 #endif

@@ -2,6 +2,7 @@
 segq_add_test(NAME test_torch
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_torch_core.c
           ${CMAKE_CURRENT_LIST_DIR}/test_torch_ref.c
+          ${CMAKE_CURRENT_LIST_DIR}/test_torch_bn.c
           ${CMAKE_CURRENT_LIST_DIR}/torch_test_util.c
   LIBS segq_torch segq_core Threads::Threads
   LABELS torch

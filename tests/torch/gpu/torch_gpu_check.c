@@ -217,6 +217,24 @@ static void check_gp(segqt_device cuda)
         CHECK(worst < 5e-3, "GP parameter gradients CUDA vs CPU rel diff %g", worst);
         printf("ok   WGAN-GP double backward on CUDA: loss diff %.2g, grad diff %.2g\n", e, worst);
     }
+    /* the same on CUDA through libtorch's own BatchNorm double backward:
+     * the lean one must agree on the GPU too (cuDNN's saved statistics) */
+    segqt_tensor *gl[6];
+    int was = segqt_set_lean_bn_double_backward(0);
+    segqt_tensor *ll = d_step(segqt_to_device(real, cuda), segqt_to_device(fake, cuda),
+                              segqt_to_device(alpha, cuda), pg, gl);
+    segqt_set_lean_bn_double_backward(was);
+    CHECK(ll && lg, "WGAN-GP step on CUDA with libtorch's BatchNorm double backward");
+    if (ll && lg) {
+        double worst = max_rel_diff(lg, segqt_to_device(ll, SEGQT_CPU));
+        for (int i = 0; i < 6; i++) {
+            double ei = max_rel_diff(gg[i], segqt_to_device(gl[i], SEGQT_CPU));
+            worst = ei > worst ? ei : worst;
+        }
+        CHECK(worst < 5e-3, "lean vs libtorch BatchNorm double backward on CUDA rel diff %g",
+              worst);
+        printf("ok   lean BatchNorm double backward on CUDA vs libtorch's: diff %.2g\n", worst);
+    }
     segqt_scope_end();
 }
 

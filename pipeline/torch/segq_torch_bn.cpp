@@ -7,8 +7,9 @@
 // ops and reductions per layer: the largest cost of a critic step after
 // the convolutions on the CPU, and hundreds of tiny kernels per iteration
 // on a GPU. Its derivatives fold into per-channel coefficients instead:
-// two of BatchNorm's own fused backward kernels, one product-sum and three
-// fused multiply-adds over the full-size tensors. Forward and first
+// one of BatchNorm's own fused backward kernels, one product-sum and three
+// fused multiply-adds over the full-size tensors (the statistics of dy
+// are the first backward's weight and bias gradients). Forward and first
 // backward are libtorch's (cuDNN where libtorch picks it); only the
 // derivative of that backward is ours.
 //
@@ -23,8 +24,8 @@
 //                            + xhat * (3 * cu * m2 + m1 * mu - mud))
 //            + uw * invstd * (dy - m1 - xhat * m2)
 // The first line's first term is BatchNorm's backward applied to u, whose
-// weight and bias gradients are n * cu and n * mu. The last line holds
-// mean's and invstd's dependence on x. tests/torch checks all three
+// weight and bias gradients are n * cu and n * mu. d/d x includes the
+// dependence of mean and invstd on x. tests/torch checks all three
 // against libtorch's composite in double precision.
 #include "segq_torch_internal.hpp"
 
@@ -87,12 +88,9 @@ FirstBackward first_backward(AutogradContext *ctx)
     f.w_acc = f.w.to(acc);
     f.mean_acc = f.mean.to(acc);
     f.invstd_acc = f.invstd.to(acc);
-    // sum(dy * xhat), sum(dy): BatchNorm's weight and bias gradients
-    at::Tensor s_dy_xhat, s_dy;
-    std::tie(std::ignore, s_dy_xhat, s_dy) = at::native_batch_norm_backward(
-        f.dy, f.x, f.w, {}, {}, f.mean, f.invstd, true, f.eps, {false, true, true});
-    f.m1 = s_dy.to(acc) / f.n;
-    f.m2 = s_dy_xhat.to(acc) / f.n;
+    // the first backward's weight and bias gradients: sum(dy * xhat), sum(dy)
+    f.m1 = saved[6].to(acc) / f.n;
+    f.m2 = saved[5].to(acc) / f.n;
     return f;
 }
 
@@ -160,11 +158,11 @@ struct BatchNormBackward : Function<BatchNormBackward> {
                                  int64_t impl_index, double eps)
     {
         ctx->set_materialize_grads(false);
-        ctx->save_for_backward({x, dy, w, mean, invstd});
-        ctx->saved_data["eps"] = eps;
         at::Tensor gx, gw, gb;
         std::tie(gx, gw, gb) = at::_batch_norm_impl_index_backward(
             impl_index, x, dy, w, {}, {}, mean, invstd, true, eps, {true, true, true}, reserve);
+        ctx->save_for_backward({x, dy, w, mean, invstd, gw, gb});
+        ctx->saved_data["eps"] = eps;
         return {gx, gw, gb};
     }
 

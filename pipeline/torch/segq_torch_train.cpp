@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <numeric>
 #include <thread>
 
 #ifdef SEGQ_TORCH_CUDA
@@ -253,28 +254,40 @@ namespace
 // its step would replay the captured count forever; here each replay reads
 // and advances the count on the device. The update is torch.optim.Adam's
 // (weight decay 0, no amsgrad); rounding differs only in the order of the
-// last multiply.
+// last multiply. Its moments are two flat buffers over all parameters and
+// the gradients are gathered into one: an update is a dozen kernels
+// whatever the number of parameters (a SinGAN scale's G and D have 20
+// each), where per-parameter ops were five kernels a parameter, hundreds
+// per iteration on a GPU whose small scales are bound by kernel count.
 struct DeviceAdam {
-    std::vector<at::Tensor> params, exp_avg, exp_avg_sq;
-    at::Tensor step, lr; // 0-dim float64 on the device
+    std::vector<at::Tensor> params;
+    std::vector<int64_t> numels;
+    at::Tensor exp_avg, exp_avg_sq; // flat, the parameters in order
+    at::Tensor step, lr;            // 0-dim float64 on the device
     double beta1, beta2, eps;
 
     DeviceAdam(std::vector<at::Tensor> ps, double lr_, double b1, double b2, double e)
         : params(std::move(ps)), beta1(b1), beta2(b2), eps(e)
     {
         at::NoGradGuard no_grad;
+        const at::TensorOptions like = params.at(0).options();
         for (const auto &p : params) {
-            exp_avg.push_back(at::zeros_like(p, at::MemoryFormat::Preserve));
-            exp_avg_sq.push_back(at::zeros_like(p, at::MemoryFormat::Preserve));
+            if (p.scalar_type() != params[0].scalar_type() || p.device() != like.device())
+                throw segqt::Error(SEGQ_EINVAL, "the device-step Adam needs all parameters of "
+                                                "one dtype on one device");
+            numels.push_back(p.numel());
         }
-        auto on = at::TensorOptions().dtype(at::kDouble).device(params.at(0).device());
+        const int64_t total = std::accumulate(numels.begin(), numels.end(), int64_t{0});
+        exp_avg = at::zeros({total}, like);
+        exp_avg_sq = at::zeros({total}, like);
+        auto on = at::TensorOptions().dtype(at::kDouble).device(like.device());
         step = at::zeros({}, on);
         lr = at::full({}, lr_, on);
     }
 
-    void update()
+    // Every gradient, flat and in order.
+    at::Tensor gathered_grads() const
     {
-        at::NoGradGuard no_grad;
         std::vector<at::Tensor> grads;
         for (const auto &p : params) {
             // a capture needs every gradient present: the same kernels each replay
@@ -282,20 +295,26 @@ struct DeviceAdam {
                 throw segqt::Error(SEGQ_EINVAL,
                                    "a parameter has no gradient (the device-step Adam needs "
                                    "all of them)");
-            grads.push_back(p.grad());
+            grads.push_back(p.grad().reshape({-1}));
         }
+        return at::cat(grads);
+    }
+
+    void update()
+    {
+        at::NoGradGuard no_grad;
+        const at::Tensor g = gathered_grads();
         step.add_(1);
         at::Tensor step_size = (lr / (1 - at::pow(beta1, step))).to(at::kFloat);
         at::Tensor bc2_sqrt = (1 - at::pow(beta2, step)).sqrt().to(at::kFloat);
-        at::_foreach_mul_(exp_avg, beta1);
-        at::_foreach_add_(exp_avg, grads, 1 - beta1);
-        at::_foreach_mul_(exp_avg_sq, beta2);
-        at::_foreach_addcmul_(exp_avg_sq, grads, grads, 1 - beta2);
-        std::vector<at::Tensor> denom = at::_foreach_sqrt(exp_avg_sq);
-        for (size_t i = 0; i < params.size(); i++) {
-            denom[i].div_(bc2_sqrt).add_(eps);
-            params[i].sub_(exp_avg[i].div(denom[i]).mul_(step_size));
-        }
+        exp_avg.mul_(beta1).add_(g, 1 - beta1);
+        exp_avg_sq.mul_(beta2).addcmul_(g, g, 1 - beta2);
+        at::Tensor denom = exp_avg_sq.sqrt().div_(bc2_sqrt).add_(eps);
+        at::Tensor delta = exp_avg.div(denom).mul_(step_size);
+        std::vector<at::Tensor> parts = delta.split_with_sizes(numels);
+        for (size_t i = 0; i < params.size(); i++)
+            parts[i] = parts[i].view(params[i].sizes());
+        at::_foreach_sub_(params, parts);
     }
 };
 } // namespace

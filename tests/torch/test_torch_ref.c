@@ -250,6 +250,12 @@ Test(torch_ref, adam_refuses_bad_parameters)
     cr_assert_null(segqt_adam_new_capturable((segqt_tensor *[]){x}, 1, 0.1, 0.9, 0.999, 1e-8));
     cr_assert(strstr(segqt_last_error(), "requires_grad"));
     cr_assert_eq(segqt_adam_step(NULL), SEGQ_EINVAL);
+    /* the device-step one keeps its moments flat: one dtype for all */
+    segqt_tensor *mixed[2] = {segqt_ones((int64_t[]){2}, 1, SEGQT_F32, SEGQT_CPU),
+                              segqt_ones((int64_t[]){3}, 1, SEGQT_F64, SEGQT_CPU)};
+    cr_assert_eq(segqt_set_requires_grad(mixed[0], 1) | segqt_set_requires_grad(mixed[1], 1), 0);
+    cr_assert_null(segqt_adam_new_capturable(mixed, 2, 0.1, 0.9, 0.999, 1e-8));
+    cr_assert(strstr(segqt_last_error(), "one dtype"), "%s", segqt_last_error());
 }
 
 /* A CPU build has no graphs: each call says so, none crashes. */

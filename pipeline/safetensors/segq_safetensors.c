@@ -229,6 +229,56 @@ static int parse_entry(segq_st_tensor_t *t, span_t *span, const char *name, cons
 
 /* Parses and checks the header against a byte buffer of data_len bytes;
  * tensor data pointers are set later, once the buffer is loaded. */
+/* Every entry of the header object: the metadata, or a tensor into
+ * self->tensors with its byte span in spans (same index). */
+static int parse_entries(segq_st_t *self, json_t *root, span_t *spans, const char *name, char *err,
+                         size_t errlen)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach(root, key, value)
+    {
+        int rc;
+        if (strcmp(key, "__metadata__") == 0) {
+            rc = parse_metadata(self, name, value, err, errlen);
+        } else {
+            size_t i = self->count++;
+            segq_st_tensor_t *t = &self->tensors[i];
+            t->name = strdup(key);
+            spans[i].index = i;
+            rc = t->name ? parse_entry(t, &spans[i], name, key, value, err, errlen)
+                         : segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* The spec's layout: the tensors' spans tile [0, data_len) exactly. Sorts
+ * spans. */
+static int check_tiling(const segq_st_t *self, span_t *spans, const char *name, size_t data_len,
+                        char *err, size_t errlen)
+{
+    qsort(spans, self->count, sizeof(span_t), cmp_span);
+    size_t at = 0;
+    for (size_t i = 0; i < self->count; i++) {
+        const char *tname = self->tensors[spans[i].index].name;
+        if (spans[i].begin != at)
+            return segq__st_fail(
+                err, errlen, SEGQ_ECORRUPT, "%s: tensor \"%s\" starts at %zu, expected %zu (%s)",
+                name, tname, spans[i].begin, at,
+                spans[i].begin > at ? "gap in the byte buffer" : "overlaps the previous tensor");
+        at = spans[i].end;
+    }
+    if (at != data_len)
+        return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
+                             "%s: tensors cover %zu bytes but the byte buffer has %zu (%s)", name,
+                             at, data_len,
+                             at > data_len ? "file truncated" : "trailing bytes not covered");
+    return 0;
+}
+
 static int parse_header(segq_st_t *self, const char *name, const char *header, size_t n,
                         size_t data_len, char *err, size_t errlen)
 {
@@ -254,46 +304,11 @@ static int parse_header(segq_st_t *self, const char *name, const char *header, s
         rc = segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
         goto out;
     }
-    const char *key;
-    json_t *value;
-    json_object_foreach(root, key, value)
-    {
-        if (strcmp(key, "__metadata__") == 0) {
-            rc = parse_metadata(self, name, value, err, errlen);
-        } else {
-            size_t i = self->count++;
-            segq_st_tensor_t *t = &self->tensors[i];
-            t->name = strdup(key);
-            spans[i].index = i;
-            rc = t->name ? parse_entry(t, &spans[i], name, key, value, err, errlen)
-                         : segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
-        }
-        if (rc)
-            goto out;
-    }
-    /* The spec's layout: entries tile [0, data_len) exactly. */
-    qsort(spans, self->count, sizeof(span_t), cmp_span);
-    size_t at = 0;
-    for (size_t i = 0; i < self->count; i++) {
-        const char *tname = self->tensors[spans[i].index].name;
-        if (spans[i].begin != at) {
-            rc = segq__st_fail(
-                err, errlen, SEGQ_ECORRUPT, "%s: tensor \"%s\" starts at %zu, expected %zu (%s)",
-                name, tname, spans[i].begin, at,
-                spans[i].begin > at ? "gap in the byte buffer" : "overlaps the previous tensor");
-            goto out;
-        }
-        at = spans[i].end;
-    }
-    if (at != data_len) {
-        rc = segq__st_fail(err, errlen, SEGQ_ECORRUPT,
-                           "%s: tensors cover %zu bytes but the byte buffer has %zu (%s)", name, at,
-                           data_len,
-                           at > data_len ? "file truncated" : "trailing bytes not covered");
-        goto out;
-    }
+    rc = parse_entries(self, root, spans, name, err, errlen);
+    if (!rc)
+        rc = check_tiling(self, spans, name, data_len, err, errlen);
     /* Remember offsets in the data pointer until the buffer exists. */
-    for (size_t i = 0; i < self->count; i++)
+    for (size_t i = 0; !rc && i < self->count; i++)
         self->tensors[spans[i].index].data = (const void *)(uintptr_t)spans[i].begin;
 out:
     free(spans);

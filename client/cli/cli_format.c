@@ -104,8 +104,20 @@ s_print_time (FILE *out, const char *label, double t)
     fprintf (out, "  %-10s %s\n", label, text);
 }
 
-void
-cli_print_job_detail (FILE *out, const segq_job_info_t *j)
+static void
+s_print_values (FILE *out, const char *label, const segq_params_t *values)
+{
+    for (size_t i = 0; i < values->count; i++) {
+        char v [256];
+        segq_value_format (&values->items [i].value, v, sizeof v);
+        fprintf (out, "  %-10s %s=%s\n", i ? "" : label, values->items [i].name, v);
+    }
+}
+
+/* The job's line, its resources, where and how far it runs, how it ended
+ * and when. */
+static void
+s_print_job_state (FILE *out, const segq_job_info_t *j)
 {
     fprintf (out, "%s  %s  %s  (owner %s, attempt %u of %u, priority %d)\n", j->id, j->kind,
              segq_job_state_name (j->state), j->owner ? j->owner : "?", j->attempt, j->max_attempts,
@@ -137,16 +149,13 @@ cli_print_job_detail (FILE *out, const segq_job_info_t *j)
     s_print_time (out, "created", j->created);
     s_print_time (out, "started", j->started);
     s_print_time (out, "finished", j->finished);
-    for (size_t i = 0; i < j->params.count; i++) {
-        char v [256];
-        segq_value_format (&j->params.items [i].value, v, sizeof v);
-        fprintf (out, "  %-10s %s=%s\n", i ? "" : "params", j->params.items [i].name, v);
-    }
-    for (size_t i = 0; i < j->metrics.count; i++) {
-        char v [256];
-        segq_value_format (&j->metrics.items [i].value, v, sizeof v);
-        fprintf (out, "  %-10s %s=%s\n", i ? "" : "metrics", j->metrics.items [i].name, v);
-    }
+}
+
+/* What the job takes (inputs, jobs it runs after) and what it made. */
+static void
+s_print_job_data (FILE *out, const segq_job_info_t *j)
+{
+    char size [32];
     for (size_t i = 0; i < j->n_inputs; i++) {
         const segq_input_t *in = &j->inputs [i];
         if (in->job)
@@ -165,6 +174,15 @@ cli_print_job_detail (FILE *out, const segq_job_info_t *j)
         fprintf (out, "  %-10s %s (%s, %.12s)\n", i ? "" : "outputs", j->outputs [i].name, size,
                  j->outputs [i].hash);
     }
+}
+
+void
+cli_print_job_detail (FILE *out, const segq_job_info_t *j)
+{
+    s_print_job_state (out, j);
+    s_print_values (out, "params", &j->params);
+    s_print_values (out, "metrics", &j->metrics);
+    s_print_job_data (out, j);
     for (size_t i = 0; i < j->n_history; i++) {
         char when [64];
         time_t secs = (time_t) j->history [i].time;

@@ -36,6 +36,75 @@ cli_fetch_output (cli_globals_t *g, const char *cmd, segq_client_t *client, cons
     return CLI_OK;
 }
 
+/* CLI_OK when job's outputs (all, or names[0..n_names)) can be fetched;
+ * otherwise the error that says why not: another user's job, a name it
+ * does not have, no outputs because it ended badly or has not ended. */
+static int
+s_check_fetchable (cli_globals_t *g, segq_client_t *client, const char *job,
+                   const segq_job_info_t *info, char **names, size_t n_names)
+{
+    /* another user's job comes without its data's names (admins see them) */
+    const char *me = segq_client_user (client);
+    if (info->n_outputs == 0 && me && info->owner && strcmp (me, info->owner) != 0)
+        return cli_error (g, "fetch", CLI_FAILED,
+                          "job %s belongs to %s and shows you no outputs: only its owner or an "
+                          "admin may fetch them",
+                          job, info->owner);
+    /* a job that failed or was cancelled will not make what is missing:
+       say why it ended instead of asking to wait */
+    char ended [600] = "";
+    if (info->state == SEGQ_JOB_FAILED || info->state == SEGQ_JOB_CANCELLED)
+        snprintf (ended, sizeof ended, "%s%s%s",
+                  info->state == SEGQ_JOB_FAILED ? "failed" : "was cancelled",
+                  info->reason ? ": " : "", info->reason ? info->reason : "");
+    for (size_t i = 0; i < n_names; i++) {
+        bool found = false;
+        for (size_t j = 0; j < info->n_outputs && !found; j++)
+            found = strcmp (info->outputs [j].name, names [i]) == 0;
+        if (!found)
+            return cli_error (g, "fetch", CLI_FAILED,
+                              "job %s has no output '%s' (it has %zu: see "
+                              "`segq status -l %s`)%s%s",
+                              job, names [i], info->n_outputs, job, *ended ? "; it " : "", ended);
+    }
+    if (info->n_outputs == 0 && *ended)
+        return cli_error (g, "fetch", CLI_FAILED,
+                          "job %s %s: it has no outputs (its log: `segq "
+                          "logs %s`)",
+                          job, ended, job);
+    if (info->n_outputs == 0)
+        return cli_error (g, "fetch", CLI_FAILED, "job %s (%s) has no outputs%s", job,
+                          segq_job_state_name (info->state),
+                          info->state == SEGQ_JOB_SUCCEEDED ? ""
+                                                            : " yet: wait for it with `segq wait`");
+    return CLI_OK;
+}
+
+/* One output into dir, said on stdout or appended to json_out. */
+static int
+s_fetch_output (cli_globals_t *g, segq_client_t *client, const char *job,
+                const segq_artifact_t *out, const char *dir, json_t *json_out)
+{
+    /* The name becomes a path under the user's directory: nothing that
+       could escape it. */
+    if (!segq_name_valid (out->name))
+        return cli_error (g, "fetch", CLI_FAILED,
+                          "refusing output name '%s': not a plain relative path", out->name);
+    char path [4096], hash [SEGQ_HASH_HEX_LEN + 1];
+    int rc = cli_fetch_output (g, "fetch", client, job, out->name, dir, path, sizeof path, hash);
+    if (rc != CLI_OK)
+        return rc;
+    char size [32];
+    segq_format_size (out->size, size, sizeof size);
+    if (json_out)
+        json_array_append_new (json_out, json_pack ("{s:s,s:s,s:s,s:s,s:I}", "job", job, "name",
+                                                    out->name, "path", path, "hash", hash, "size",
+                                                    (json_int_t) out->size));
+    else
+        printf ("%s (%s, sha256 %.12s)\n", path, size, hash);
+    return CLI_OK;
+}
+
 /* The outputs of one job (all, or names[0..n_names)) into dir. */
 static int
 s_fetch_job (cli_globals_t *g, segq_client_t *client, const char *job, const char *dir,
@@ -44,67 +113,13 @@ s_fetch_job (cli_globals_t *g, segq_client_t *client, const char *job, const cha
     segq_job_info_t info;
     if (segq_client_job (client, job, false, &info) < 0)
         return cli_error (g, "fetch", CLI_FAILED, "%s", segq_client_error (client));
-    int rc = CLI_OK;
-    /* another user's job comes without its data's names (admins see them) */
-    const char *me = segq_client_user (client);
-    if (info.n_outputs == 0 && me && info.owner && strcmp (me, info.owner) != 0)
-        rc = cli_error (g, "fetch", CLI_FAILED,
-                        "job %s belongs to %s and shows you no outputs: only its owner or an admin "
-                        "may fetch them",
-                        job, info.owner);
-    /* a job that failed or was cancelled will not make what is missing:
-       say why it ended instead of asking to wait */
-    char ended [600] = "";
-    if (info.state == SEGQ_JOB_FAILED || info.state == SEGQ_JOB_CANCELLED)
-        snprintf (ended, sizeof ended, "%s%s%s",
-                  info.state == SEGQ_JOB_FAILED ? "failed" : "was cancelled",
-                  info.reason ? ": " : "", info.reason ? info.reason : "");
-    for (size_t i = 0; i < n_names && rc == CLI_OK; i++) {
-        bool found = false;
-        for (size_t j = 0; j < info.n_outputs && !found; j++)
-            found = strcmp (info.outputs [j].name, names [i]) == 0;
-        if (!found)
-            rc = cli_error (g, "fetch", CLI_FAILED,
-                            "job %s has no output '%s' (it has %zu: see "
-                            "`segq status -l %s`)%s%s",
-                            job, names [i], info.n_outputs, job, *ended ? "; it " : "", ended);
-    }
-    if (rc == CLI_OK && info.n_outputs == 0 && *ended)
-        rc = cli_error (g, "fetch", CLI_FAILED,
-                        "job %s %s: it has no outputs (its log: `segq "
-                        "logs %s`)",
-                        job, ended, job);
-    else if (rc == CLI_OK && info.n_outputs == 0)
-        rc = cli_error (g, "fetch", CLI_FAILED, "job %s (%s) has no outputs%s", job,
-                        segq_job_state_name (info.state),
-                        info.state == SEGQ_JOB_SUCCEEDED ? ""
-                                                         : " yet: wait for it with `segq wait`");
+    int rc = s_check_fetchable (g, client, job, &info, names, n_names);
     for (size_t j = 0; j < info.n_outputs && rc == CLI_OK; j++) {
-        const segq_artifact_t *out = &info.outputs [j];
         bool wanted = n_names == 0;
         for (size_t i = 0; i < n_names && !wanted; i++)
-            wanted = strcmp (out->name, names [i]) == 0;
-        if (!wanted)
-            continue;
-        /* The name becomes a path under the user's directory: nothing
-           that could escape it. */
-        if (!segq_name_valid (out->name)) {
-            rc = cli_error (g, "fetch", CLI_FAILED,
-                            "refusing output name '%s': not a plain relative path", out->name);
-            break;
-        }
-        char path [4096], hash [SEGQ_HASH_HEX_LEN + 1];
-        rc = cli_fetch_output (g, "fetch", client, job, out->name, dir, path, sizeof path, hash);
-        if (rc != CLI_OK)
-            break;
-        char size [32];
-        segq_format_size (out->size, size, sizeof size);
-        if (json_out)
-            json_array_append_new (json_out, json_pack ("{s:s,s:s,s:s,s:s,s:I}", "job", job, "name",
-                                                        out->name, "path", path, "hash", hash,
-                                                        "size", (json_int_t) out->size));
-        else
-            printf ("%s (%s, sha256 %.12s)\n", path, size, hash);
+            wanted = strcmp (info.outputs [j].name, names [i]) == 0;
+        if (wanted)
+            rc = s_fetch_output (g, client, job, &info.outputs [j], dir, json_out);
     }
     segq_job_info_clear (&info);
     return rc;

@@ -1,7 +1,8 @@
 /*  test_cli_broker.c: the segq command against a real segqd (and worker):
     what a user is told where the broker has the answer. Keys onboarding
     (a keyless client and a keyed broker, and the other way round), the
-    default resources said at submit, cancel and fetch of ended jobs, and
+    default resources said at submit, cancel and fetch of ended jobs (and
+    fetch of what a job does not have), and
     status listing the caller's own jobs, the newest with --limit. */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -184,6 +185,27 @@ Test (cli_broker, ended_jobs_said_as_ended, .init = setup, .fini = teardown, .ti
     cr_assert (strstr (s_err, "failed: exited with code 7") && strstr (s_err, "segq logs")
                    && !strstr (s_err, "wait for it"),
                "%s", s_err);
+
+    /* a name the job does not have; a job that made nothing; one still
+       running: each said as it is */
+    const char *named [] = { "fetch", done, "-o", dir, "nope.png", NULL };
+    H_ASSERT (h, s_segq (named) == 1, "%s", s_out);
+    cr_assert (strstr (s_err, "has no output 'nope.png' (it has 0"), "%s", s_err);
+    const char *all [] = { "fetch", done, "-o", dir, NULL };
+    H_ASSERT (h, s_segq (all) == 1, "%s", s_out);
+    cr_assert (strstr (s_err, "(succeeded) has no outputs") && !strstr (s_err, "wait for it"), "%s",
+               s_err);
+    char running [SEGQ_JOB_ID_MAX];
+    const char *slow [] = { "submit", "sleep", "--seconds", "60", NULL };
+    H_ASSERT (h, harness_submit (h, slow, running, sizeof running, err, sizeof err) == 0, "%s",
+              err);
+    const char *early [] = { "fetch", running, "-o", dir, NULL };
+    H_ASSERT (h, s_segq (early) == 1, "%s", s_out);
+    cr_assert (strstr (s_err, "has no outputs yet: wait for it with `segq wait`"), "%s", s_err);
+    const char *stop [] = { "cancel", running, NULL };
+    H_ASSERT (h, s_segq (stop) == 0, "%s %s", s_out, s_err);
+    const char *ended [] = { "wait", running, NULL };
+    H_ASSERT (h, s_segq (ended) != 0, "a cancelled job: %s", s_out);
     H_ASSERT_CLEAN_STOP (h);
 }
 

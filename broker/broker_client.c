@@ -50,24 +50,70 @@ segq__broker_on_priority (segq_broker_t *self, segq__request_t *req)
     segq__broker_send (self, peer, reply, true);
 }
 
+/* A priority outside the user band orders other users' jobs: admins
+ * only, where there are keys. False after refusing the submit. */
+static bool
+s_submit_priority_allowed (segq_broker_t *self, segq__request_t *req)
+{
+    const segq_submit_t *submit = &req->msg->u.submit;
+    if ((submit->priority <= SEGQ_PRIORITY_USER_MAX && submit->priority >= -SEGQ_PRIORITY_USER_MAX)
+        || !self->auth || segq__broker_sender_is_admin (self))
+        return true;
+    segq__broker_log (self, 0, req->peer_hex, "SUBMIT from %s refused: priority %d needs an admin",
+                      submit->user ? submit->user : "?", (int) submit->priority);
+    segq__broker_error (self, req->peer, submit->req_id, SEGQ_EPERM,
+                        "priority %d is outside "
+                        "-%d..%d, which orders only your own jobs: putting a job ahead of "
+                        "other users' fair share needs an admin (`segq priority`)",
+                        (int) submit->priority, SEGQ_PRIORITY_USER_MAX, SEGQ_PRIORITY_USER_MAX);
+    return false;
+}
+
+/* The submitted job's inputs into its audit event, as named. */
+static void
+s_audit_inputs (json_t *event, const segq_submit_t *submit)
+{
+    json_t *inputs = submit->n_inputs && event ? json_array () : NULL;
+    for (size_t i = 0; inputs && i < submit->n_inputs; i++) {
+        const segq_input_t *input = &submit->inputs [i];
+        json_t *item = json_object ();
+        segq__broker_audit_set (item, "name", input->name);
+        segq__broker_audit_set (item, "hash", input->hash [0] ? input->hash : NULL);
+        segq__broker_audit_set (item, "job", input->job);
+        segq__broker_audit_set (item, "out", input->output);
+        segq__broker_audit_set (item, "model", input->model);
+        json_array_append_new (inputs, item);
+    }
+    if (inputs)
+        json_object_set_new (event, "inputs", inputs);
+}
+
+/* SUBMITTED with the job's id and the resources it got: the submit's, or
+ * its kind's default. */
+static void
+s_reply_submitted (segq_broker_t *self, zframe_t *peer, uint64_t req_id, const char *id)
+{
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_SUBMITTED);
+    if (!reply)
+        return;
+    reply->u.submitted.req_id = req_id;
+    reply->u.submitted.job = strdup (id);
+    segq__job_t *job = segq__jobs_find (self->jobs, segq__job_id_parse (id));
+    if (job) {
+        reply->u.submitted.gpu_mem = job->sched.gpu_mem;
+        reply->u.submitted.cpu_slots = job->sched.cpu_slots;
+    }
+    segq__broker_send (self, peer, reply, true);
+}
+
 void
 segq__broker_on_submit (segq_broker_t *self, segq__request_t *req)
 {
     segq_submit_t *submit = &req->msg->u.submit;
-    zframe_t *peer = req->peer;
     const char *peer_hex = req->peer_hex;
     char id [SEGQ__JOB_ID_MAX], err [1024] = "";
-    if ((submit->priority > SEGQ_PRIORITY_USER_MAX || submit->priority < -SEGQ_PRIORITY_USER_MAX)
-        && self->auth && !segq__broker_sender_is_admin (self)) {
-        segq__broker_log (self, 0, peer_hex, "SUBMIT from %s refused: priority %d needs an admin",
-                          submit->user ? submit->user : "?", (int) submit->priority);
-        segq__broker_error (self, peer, submit->req_id, SEGQ_EPERM,
-                            "priority %d is outside "
-                            "-%d..%d, which orders only your own jobs: putting a job ahead of "
-                            "other users' fair share needs an admin (`segq priority`)",
-                            (int) submit->priority, SEGQ_PRIORITY_USER_MAX, SEGQ_PRIORITY_USER_MAX);
+    if (!s_submit_priority_allowed (self, req))
         return;
-    }
     segq__caller_t caller = segq__broker_caller (self, submit->user);
     /* a model named by the rule becomes its checkpoint; then every other
        reference is checked by the rule */
@@ -83,39 +129,16 @@ segq__broker_on_submit (segq_broker_t *self, segq__request_t *req)
             segq__broker_broken (self, rc, "storing a submit");
         segq__broker_log (self, 1, peer_hex, "SUBMIT %s from %s refused: %s",
                           submit->kind ? submit->kind : "", submit->user ? submit->user : "", err);
-        segq__broker_error (self, peer, submit->req_id, rc, "%s", err);
+        segq__broker_error (self, req->peer, submit->req_id, rc, "%s", err);
         segq__broker_audit_end (self, &event, err, false);
         return;
     }
     segq__broker_audit_set (event, "job", id);
-    json_t *inputs = submit->n_inputs && event ? json_array () : NULL;
-    for (size_t i = 0; inputs && i < submit->n_inputs; i++) {
-        const segq_input_t *input = &submit->inputs [i];
-        json_t *item = json_object ();
-        segq__broker_audit_set (item, "name", input->name);
-        segq__broker_audit_set (item, "hash", input->hash [0] ? input->hash : NULL);
-        segq__broker_audit_set (item, "job", input->job);
-        segq__broker_audit_set (item, "out", input->output);
-        segq__broker_audit_set (item, "model", input->model);
-        json_array_append_new (inputs, item);
-    }
-    if (inputs)
-        json_object_set_new (event, "inputs", inputs);
+    s_audit_inputs (event, submit);
     segq__broker_audit_end (self, &event, NULL, true);
     segq__broker_log (self, 2, peer_hex, "SUBMIT %s: job %s", submit->kind, id);
     segq__metrics_submit (self->metrics);
-    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_SUBMITTED);
-    if (!reply)
-        return;
-    reply->u.submitted.req_id = submit->req_id;
-    reply->u.submitted.job = strdup (id);
-    /* the resources it got: the submit's, or its kind's default */
-    segq__job_t *job = segq__jobs_find (self->jobs, segq__job_id_parse (id));
-    if (job) {
-        reply->u.submitted.gpu_mem = job->sched.gpu_mem;
-        reply->u.submitted.cpu_slots = job->sched.cpu_slots;
-    }
-    segq__broker_send (self, peer, reply, true);
+    s_reply_submitted (self, req->peer, submit->req_id, id);
 }
 
 static int

@@ -139,8 +139,20 @@ int segq_batch_fit(const segq_batch_fit_t *f, int64_t *batch, char *msg, size_t 
     int64_t b = f->requested < f->count ? f->requested : f->count;
     if (fits < (uint64_t)b)
         b = (int64_t)fits;
-    *batch = b;
+    uint64_t capped = f->cap_bytes ? f->cap_bytes / per : UINT64_MAX;
+    capped = capped ? capped : 1;
     const char *s = b == 1 ? "" : "s";
+    if (capped < (uint64_t)b) {
+        char cap[32];
+        *batch = (int64_t)capped;
+        snprintf(msg, msglen,
+                 "batch %lld -> %lld: %lld %s%s of %s, the most a batch on a CPU plans (%s: "
+                 "larger ones are no faster there, only bigger)",
+                 (long long)f->requested, (long long)capped, (long long)capped, f->unit,
+                 capped == 1 ? "" : "s", need, human(f->cap_bytes, cap, sizeof cap));
+        return 0;
+    }
+    *batch = b;
     if (b == f->requested)
         snprintf(msg, msglen, "batch %lld: up to %llu %s%s of %s fit in %s, %s", (long long)b,
                  (unsigned long long)fits, f->unit, fits == 1 ? "" : "s", need, total, less);

@@ -23,6 +23,15 @@
 /* The part of the budget never planned: 1/SEGQ_BATCH_FIT_SPARE of it. */
 #define SEGQ_BATCH_FIT_SPARE 8
 
+/* generate on a CPU plans no batch above this many bytes. Larger batches
+ * are no faster there, only bigger: on the 2-core development machine
+ * (2026-12-05), 64 pairs at 213x250 took the same time in batches of 4 and
+ * 16, while a batch of 16 held 3.0 GB against 0.9 GB and, in requests of
+ * 16-32 pairs, was 20-40% slower (its memory's first touch); the step
+ * came between 1.4 and 2.7 GiB of planned batch at both 213x250 and
+ * 107x125. A GPU wants its batches large: no such cap there. */
+#define SEGQ_BATCH_FIT_CPU_BYTES (1536ull << 20)
+
 /* One generated sample: the finest scale's G, which runs last and largest. */
 typedef struct {
     int64_t h, w;    /* the sample's size in pixels (the finest scale, scaled) */
@@ -55,10 +64,12 @@ typedef struct {
     uint64_t reserved;   /* of total, already taken (weights, where total is a declaration) */
     char total_name[64]; /* "declared (SEGQ_GPU_MEM)", "available (MemAvailable)", ... */
     int fail_code;       /* when not even one fits: SEGQ_EGPUMEM on a GPU, SEGQ_ENOMEM on a CPU */
+    uint64_t cap_bytes;  /* no batch above this (at least 1 sample); 0: none */
 } segq_batch_fit_t;
 
 /* *batch = min(requested, count, what fits in (total - reserved) less
- * 1/SEGQ_BATCH_FIT_SPARE), and msg the log line that says which and why
+ * 1/SEGQ_BATCH_FIT_SPARE, what cap_bytes allows), and msg the log line
+ * that says which and why
  * ("batch 16 -> 6: 6 samples of 322 MiB fit in the 2.0 GiB declared
  * (SEGQ_GPU_MEM), less 14 MiB of weights, 1/8 kept spare"). When not even
  * one sample fits: f->fail_code, and err naming the memory one sample

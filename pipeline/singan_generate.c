@@ -248,7 +248,8 @@ static int write_pairs(gen_t *g, int threads, char *err, size_t errlen)
 }
 
 /* --batch, at most the count, and no more samples than fit the memory the
- * job may use (batch_fit.h): a modest declaration serves any count. */
+ * job may use (batch_fit.h): a modest declaration serves any count. On a
+ * CPU no more than SEGQ_BATCH_FIT_CPU_BYTES either. */
 static int choose_batch(gen_t *g, char *err, size_t errlen)
 {
     const segq_generate_opts_t *o = g->o;
@@ -266,7 +267,9 @@ static int choose_batch(gen_t *g, char *err, size_t errlen)
                                     "make smaller samples (--scale-h, --scale-v)",
                           .requested = o->batch,
                           .count = o->count,
-                          .per_sample = segq_generate_sample_bytes(&shape)};
+                          .per_sample = segq_generate_sample_bytes(&shape),
+                          .cap_bytes =
+                              g->m.dev.type == SEGQT_DEVICE_CPU ? SEGQ_BATCH_FIT_CPU_BYTES : 0};
     int rc = segq__memory_budget(g->m.dev, segq__model_bytes(&g->m), &f, err, errlen);
     if (!rc)
         rc = segq_batch_fit(&f, &g->batch, msg, sizeof msg, err, errlen);

@@ -114,14 +114,32 @@ static segq_batch_fit_t declared(int64_t requested, int64_t count, uint64_t per,
     return f;
 }
 
+typedef struct {
+    int64_t requested, count;
+    uint64_t per, total, reserved;
+    int64_t batch;
+    const char *msg; /* the log line's start */
+} choice_case_t;
+
+static void check_choices(const choice_case_t *cases, size_t n, uint64_t cap_bytes)
+{
+    for (size_t i = 0; i < n; i++) {
+        segq_batch_fit_t f = declared(cases[i].requested, cases[i].count, cases[i].per,
+                                      cases[i].total, cases[i].reserved);
+        f.cap_bytes = cap_bytes;
+        int64_t batch = -1;
+        char msg[512] = "", err[512] = "";
+        cr_assert_eq(segq_batch_fit(&f, &batch, msg, sizeof msg, err, sizeof err), 0,
+                     "case %zu: %s", i, err);
+        cr_expect_eq(batch, cases[i].batch, "case %zu: batch %lld", i, (long long)batch);
+        cr_expect_eq(strncmp(msg, cases[i].msg, strlen(cases[i].msg)), 0,
+                     "case %zu: '%s' does not start with '%s'", i, msg, cases[i].msg);
+    }
+}
+
 Test(batch_fit, choice_and_log_line)
 {
-    static const struct {
-        int64_t requested, count;
-        uint64_t per, total, reserved;
-        int64_t batch;
-        const char *msg; /* the log line's start */
-    } cases[] = {
+    static const choice_case_t cases[] = {
         /* the issue's 16 pairs in 2 GiB: (2048 - 14) MiB less 1/8 is
          * 1779.75 MiB, 5 samples of 300 MiB */
         {16, 16, 300 * MiB, 2 * GiB, 14 * MiB, 5,
@@ -143,17 +161,29 @@ Test(batch_fit, choice_and_log_line)
         /* a zero estimate is one byte, not a division by zero */
         {4, 4, 0, GiB, 0, 4, "batch 4: up to "},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        segq_batch_fit_t f = declared(cases[i].requested, cases[i].count, cases[i].per,
-                                      cases[i].total, cases[i].reserved);
-        int64_t batch = -1;
-        char msg[512] = "", err[512] = "";
-        cr_assert_eq(segq_batch_fit(&f, &batch, msg, sizeof msg, err, sizeof err), 0,
-                     "case %zu: %s", i, err);
-        cr_expect_eq(batch, cases[i].batch, "case %zu: batch %lld", i, (long long)batch);
-        cr_expect_eq(strncmp(msg, cases[i].msg, strlen(cases[i].msg)), 0,
-                     "case %zu: '%s' does not start with '%s'", i, msg, cases[i].msg);
-    }
+    check_choices(cases, sizeof cases / sizeof cases[0], 0);
+}
+
+/* On a CPU no batch plans more than SEGQ_BATCH_FIT_CPU_BYTES: the cap
+ * comes after the count and the memory, and never below one sample. */
+Test(batch_fit, cpu_cap)
+{
+    static const choice_case_t cases[] = {
+        /* the default 16 at 213x250 on a CPU with plenty of memory */
+        {16, 64, 343 * MiB, 23 * GiB, 0, 4,
+         "batch 16 -> 4: 4 samples of 343 MiB, the most a batch on a CPU plans (1.5 GiB: "
+         "larger ones are no faster there, only bigger)"},
+        /* smaller samples, more of them */
+        {16, 64, 91 * MiB, 23 * GiB, 0, 16, "batch 16: up to "},
+        {32, 64, 91 * MiB, 23 * GiB, 0, 16, "batch 32 -> 16: 16 samples of 91 MiB, the most"},
+        /* a sample above the cap still makes batches of one */
+        {16, 64, 2 * GiB, 23 * GiB, 0, 1, "batch 16 -> 1: 1 sample of 2.0 GiB, the most"},
+        /* fewer to make than the cap allows */
+        {16, 3, 343 * MiB, 23 * GiB, 0, 3, "batch 16 -> 3: 3 samples in all"},
+        /* less memory than the cap: what fits decides */
+        {16, 64, 343 * MiB, GiB, 0, 2, "batch 16 -> 2: 2 samples of 343 MiB fit in"},
+    };
+    check_choices(cases, sizeof cases / sizeof cases[0], SEGQ_BATCH_FIT_CPU_BYTES);
 }
 
 Test(batch_fit, none_fits_fails_naming_needed_and_declared)

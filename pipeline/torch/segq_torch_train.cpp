@@ -256,7 +256,7 @@ namespace
 // (weight decay 0, no amsgrad); rounding differs only in the order of the
 // last multiply. Its moments are two flat buffers over all parameters and
 // the gradients are gathered into one: an update is a dozen kernels
-// whatever the number of parameters (a SinGAN scale's G and D have 20
+// whatever the number of parameters (a SinGAN scale's G and D have 18
 // each), where per-parameter ops were five kernels a parameter, hundreds
 // per iteration on a GPU whose small scales are bound by kernel count.
 struct DeviceAdam {

@@ -64,7 +64,8 @@ typedef struct {
     uint64_t reserved;   /* of total, already taken (weights, where total is a declaration) */
     char total_name[64]; /* "declared (SEGQ_GPU_MEM)", "available (MemAvailable)", ... */
     int fail_code;       /* when not even one fits: SEGQ_EGPUMEM on a GPU, SEGQ_ENOMEM on a CPU */
-    uint64_t cap_bytes;  /* no batch above this (at least 1 sample); 0: none */
+    uint64_t cap_bytes;  /* a CPU's cap, SEGQ_BATCH_FIT_CPU_BYTES (the log line names it a
+                            CPU's): no batch above it, yet at least 1 sample; 0: none */
 } segq_batch_fit_t;
 
 /* *batch = min(requested, count, what fits in (total - reserved) less

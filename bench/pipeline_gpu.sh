@@ -12,6 +12,7 @@
 # Env: SEGQ_GPU_NITER iterations per scale (default 30; the first of each
 # scale is reported apart), SEGQ_GPU_CONCURRENT_NITER for the concurrent
 # runs (default 30), SEGQ_GPU_MPS=1 to add 8 at once under CUDA's MPS,
+# SEGQ_GPU_SEEDS=S to compare plain and graph losses over S seeds,
 # SEGQ_AUTHORS_TIME (path of authors_time.py) and SEGQ_AUTHORS_DIR (a writable copy of the authors' singan-seg/) to time
 # their code beside ours: ../shared/reference/README.md says how.
 # A full default training is 2000 iterations per scale: its time here is
@@ -27,12 +28,13 @@ cniter=${SEGQ_GPU_CONCURRENT_NITER:-30}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 
-# train NAME FLAGS...: one training, its log in OUTDIR/NAME.log
+# [seed=S] train NAME FLAGS...: one training (seed 1 unless said), its log
+# in OUTDIR/NAME.log
 train() {
   local name=$1
   shift
   "$run" train --image "$image" --mask "$mask" --out "$out/$name" --niter "$niter" \
-    --device cuda:0 --seed 1 --previews 0 "$@" >"$out/$name.log" 2>&1
+    --device cuda:0 --seed "${seed:-1}" --previews 0 "$@" >"$out/$name.log" 2>&1
 }
 # steady s/iter per scale of a segq log, one per line
 steady() { sed -n 's/.* s\/iter, \([0-9.]*\) s\/iter after the first.*/\1/p' "$1"; }
@@ -94,6 +96,21 @@ awk -F, 'NR > 1 && $2 == 0 { print $1, $3, $8 }' "$out/graph-fp32/losses.csv" >"
 join "$out/first.plain" "$out/first.graph" | awk '{ d = $2 - $4; if (d < 0) d = -d; r = $3 - $5;
   if (r < 0) r = -r; if (d > md) md = d; if (r > mr) mr = r }
   END { printf "first iteration of each scale (eager in both): largest |loss_d| difference %.3g, |rec| %.3g\n", md, mr }'
+
+# The same in law: SEGQ_GPU_SEEDS=S (1, the default: not run) trains both
+# ways with seeds 2..S too and compares each scale's closing losses over
+# the seeds (bench/losses_compare.py): the graph path should differ from
+# the plain one no more than seeds differ among themselves.
+if [ "${SEGQ_GPU_SEEDS:-1}" -gt 1 ]; then
+  echo "== plain against graph fp32 over $SEGQ_GPU_SEEDS seeds, $niter iterations per scale"
+  plain=$out/eager-fp32 graph=$out/graph-fp32
+  for s in $(seq 2 "$SEGQ_GPU_SEEDS"); do
+    seed=$s train "eager-fp32-seed$s" --cuda-graph off || echo "FAIL eager fp32 seed $s"
+    seed=$s train "graph-fp32-seed$s" --cuda-graph on || echo "FAIL graph fp32 seed $s"
+    plain=$plain,$out/eager-fp32-seed$s graph=$graph,$out/graph-fp32-seed$s
+  done
+  python3 "$(dirname "$0")/losses_compare.py" "$plain" "$graph" --names plain graph
+fi
 
 # concurrent K LABEL: K trainings at once on the one GPU, graphs on, fp32
 concurrent() {

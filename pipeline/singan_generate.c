@@ -50,6 +50,9 @@ typedef struct {
     FILE *man;
     segq_progress_t *progress;
     double t0;
+    /* where the time goes: the device making batches (and their copy to
+     * the host), and the waits for the PNG writers to finish one */
+    double secs_device, secs_waiting;
 } gen_t;
 
 /* Sample i's file name without folder and extension. */
@@ -201,7 +204,9 @@ static int finish_batch(gen_t *g, segq_pair_writer_t *pw, int64_t *done, int64_t
     if (!*pending)
         return 0;
     int64_t written = 0;
+    double t = segq__now();
     int rc = segq_pair_writer_wait(pw, &written, err, errlen);
+    g->secs_waiting += segq__now() - t;
     for (int64_t k = 0; k < written; k++)
         manifest_row(g, *done + k);
     *done += written;
@@ -226,7 +231,9 @@ static int run_batches(gen_t *g, segq_pair_writer_t *pw, char *err, size_t errle
     while (!rc && done + pending < o->count) {
         int64_t first = done + pending;
         int64_t b = o->count - first < g->batch ? o->count - first : g->batch;
+        double t = segq__now();
         rc = fill_batch(g, pw, first, b, err, errlen);
+        g->secs_device += segq__now() - t;
         int wrc = finish_batch(g, pw, &done, &pending, err, errlen);
         rc = wrc ? wrc : rc;
         if (!rc && (rc = segq_pair_writer_submit(pw, b)) == 0)
@@ -303,6 +310,9 @@ static int generate(gen_t *g, int threads, char *err, size_t errlen)
         rc = segq_contact_sheet_write_dir(g->o->out, path, err, errlen);
     if (!rc) {
         double el = segq__now() - g->t0;
+        printf("time: batches made on the device and copied out %.2f s, waiting for the PNG "
+               "writers %.2f s, the rest (manifest, contact sheet) %.2f s\n",
+               g->secs_device, g->secs_waiting, el - g->secs_device - g->secs_waiting);
         printf("generated %lld pairs of %dx%d from %s in %.2f s (%.2f samples/s)\n",
                (long long)g->o->count, (int)(g->m.pyr.h[g->S - 1] * g->o->scale_v + 0.5),
                (int)(g->m.pyr.w[g->S - 1] * g->o->scale_h + 0.5), g->meta.image_name, el,

@@ -202,9 +202,11 @@ segq__upload_write (segq__upload_t *self, uint64_t offset, const void *data, siz
     return rc ? s_write_error (self, rc, err, errlen) : 0;
 }
 
-int
-segq__upload_finish (segq__upload_t *self, const char *end_hash,
-                     char stored_hash [SEGQ_HASH_HEX_LEN + 1], char *err, size_t errlen)
+/* The upload's sha256 settled before its data is checked: every byte
+ * arrived, and a hash was named, by PUT or the final CHUNK, the same if
+ * both. */
+static int
+s_settle_hash (segq__upload_t *self, const char *end_hash, char *err, size_t errlen)
 {
     if (self->sink.written != self->size) {
         snprintf (err, errlen, "upload ended after %llu of %llu bytes",
@@ -229,19 +231,14 @@ segq__upload_finish (segq__upload_t *self, const char *end_hash,
                   "not stored");
         return SEGQ_EINVAL;
     }
-    char actual [SEGQ_HASH_HEX_LEN + 1];
-    int wrc = segq_file_sink_finish (&self->sink, actual);
-    if (wrc)
-        return s_write_error (self, wrc, err, errlen);
-    if (strcmp (actual, self->hash) != 0) {
-        snprintf (err, errlen, "sha256 of the data is %s, not %s: not stored", actual, self->hash);
-        return SEGQ_EHASH;
-    }
-    if (stored_hash)
-        memcpy (stored_hash, actual, sizeof actual);
-    uint64_t have_size;
-    if (segq__artifact_store_has (self->store, actual, &have_size) && have_size == self->size)
-        return 0; /* stored already and durable: the copy goes with destroy */
+    return 0;
+}
+
+/* The verified temporary file becomes the artifact, durably: synced,
+ * renamed into its place, the rename synced too. */
+static int
+s_commit_file (segq__upload_t *self, char *err, size_t errlen)
+{
     if (fsync (self->fd) != 0) {
         int code = s_errno_code (errno);
         snprintf (err, errlen, "cannot sync artifact %s: %s", self->hash, strerror (errno));
@@ -270,6 +267,29 @@ segq__upload_finish (segq__upload_t *self, const char *end_hash,
         return SEGQ_EIO;
     }
     return 0;
+}
+
+int
+segq__upload_finish (segq__upload_t *self, const char *end_hash,
+                     char stored_hash [SEGQ_HASH_HEX_LEN + 1], char *err, size_t errlen)
+{
+    int rc = s_settle_hash (self, end_hash, err, errlen);
+    if (rc)
+        return rc;
+    char actual [SEGQ_HASH_HEX_LEN + 1];
+    int wrc = segq_file_sink_finish (&self->sink, actual);
+    if (wrc)
+        return s_write_error (self, wrc, err, errlen);
+    if (strcmp (actual, self->hash) != 0) {
+        snprintf (err, errlen, "sha256 of the data is %s, not %s: not stored", actual, self->hash);
+        return SEGQ_EHASH;
+    }
+    if (stored_hash)
+        memcpy (stored_hash, actual, sizeof actual);
+    uint64_t have_size;
+    if (segq__artifact_store_has (self->store, actual, &have_size) && have_size == self->size)
+        return 0; /* stored already and durable: the copy goes with destroy */
+    return s_commit_file (self, err, errlen);
 }
 
 uint64_t

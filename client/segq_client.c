@@ -482,6 +482,30 @@ s_handshake_error (segq_client_t *self)
     return 0;
 }
 
+/* The error for a deadline passed in silence: a broker never heard from
+ * is not reachable (with keys: perhaps the wrong key or an unknown
+ * certificate); one heard from before did not answer in time. */
+static int
+s_no_answer (segq_client_t *self)
+{
+    if (!self->heard && self->broker_key)
+        return segq__client_fail (
+            self, SEGQ_EUNAVAIL,
+            "broker not reachable at %s: is segqd running? The broker key %s may be "
+            "wrong (ask the admin for the broker's broker.cert), or your certificate "
+            "is not allowed there (ask the admin to add it)",
+            self->broker, self->broker_key);
+    if (!self->heard)
+        return segq__client_fail (
+            self, SEGQ_EUNAVAIL,
+            "broker not reachable at %s (is segqd running? set SEGQ_BROKER or --broker)",
+            self->broker);
+    return segq__client_fail (self, SEGQ_ETIMEOUT,
+                              "no answer from the broker at %s within %d ms (is it "
+                              "overloaded or stopped? retry with a longer --timeout)",
+                              self->broker, self->timeout_ms);
+}
+
 /* Receive one message within the deadline. */
 static int
 s_recv (segq_client_t *self, int64_t deadline, segq_msg_t **out)
@@ -517,24 +541,8 @@ s_recv (segq_client_t *self, int64_t deadline, segq_msg_t **out)
             if (code)
                 return code;
         }
-        if (n == 0) {
-            if (!self->heard && self->broker_key)
-                return segq__client_fail (
-                    self, SEGQ_EUNAVAIL,
-                    "broker not reachable at %s: is segqd running? The broker key %s may be "
-                    "wrong (ask the admin for the broker's broker.cert), or your certificate "
-                    "is not allowed there (ask the admin to add it)",
-                    self->broker, self->broker_key);
-            if (!self->heard)
-                return segq__client_fail (
-                    self, SEGQ_EUNAVAIL,
-                    "broker not reachable at %s (is segqd running? set SEGQ_BROKER or --broker)",
-                    self->broker);
-            return segq__client_fail (self, SEGQ_ETIMEOUT,
-                                      "no answer from the broker at %s within %d ms (is it "
-                                      "overloaded or stopped? retry with a longer --timeout)",
-                                      self->broker, self->timeout_ms);
-        }
+        if (n == 0)
+            return s_no_answer (self);
         uint8_t version = 0;
         char err [256];
         segq_msg_t *msg = NULL;

@@ -30,15 +30,27 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Largest |a - b| / (1 + |b|) over all elements (a on any device). */
+/* Largest |a - b| / (1 + |b|) over all elements (each on any device). */
 static double max_rel_diff(segqt_tensor *a, segqt_tensor *b)
 {
     double v = INFINITY;
+    b = segqt_to_device(b, SEGQT_CPU);
     segqt_tensor *d = segqt_max(segqt_div(segqt_abs(segqt_sub(segqt_to_device(a, SEGQT_CPU), b)),
                                           segqt_add_scalar(segqt_abs(b), 1.0)));
     if (segqt_item(d, &v) < 0)
         return INFINITY;
     return v;
+}
+
+/* The largest max_rel_diff of the critic's six parameter gradients. */
+static double max_grads_diff(segqt_tensor *const *a, segqt_tensor *const *b)
+{
+    double worst = 0;
+    for (int i = 0; i < 6; i++) {
+        double e = max_rel_diff(a[i], b[i]);
+        worst = e > worst ? e : worst;
+    }
+    return worst;
 }
 
 static segqt_tensor *disc(segqt_tensor *x, segqt_tensor **p)
@@ -209,11 +221,7 @@ static void check_gp(segqt_device cuda)
         /* cuDNN may use TF32 for convolutions: about 1e-3 relative */
         double e = max_rel_diff(lg, lc);
         CHECK(e < 5e-3, "GP loss CUDA vs CPU rel diff %g", e);
-        double worst = 0;
-        for (int i = 0; i < 6; i++) {
-            double ei = max_rel_diff(gg[i], gc[i]);
-            worst = ei > worst ? ei : worst;
-        }
+        double worst = max_grads_diff(gg, gc);
         CHECK(worst < 5e-3, "GP parameter gradients CUDA vs CPU rel diff %g", worst);
         printf("ok   WGAN-GP double backward on CUDA: loss diff %.2g, grad diff %.2g\n", e, worst);
     }
@@ -226,11 +234,8 @@ static void check_gp(segqt_device cuda)
     segqt_set_lean_bn_double_backward(was);
     CHECK(ll && lg, "WGAN-GP step on CUDA with libtorch's BatchNorm double backward");
     if (ll && lg) {
-        double worst = max_rel_diff(lg, segqt_to_device(ll, SEGQT_CPU));
-        for (int i = 0; i < 6; i++) {
-            double ei = max_rel_diff(gg[i], segqt_to_device(gl[i], SEGQT_CPU));
-            worst = ei > worst ? ei : worst;
-        }
+        double worst = max_rel_diff(lg, ll), grads = max_grads_diff(gg, gl);
+        worst = grads > worst ? grads : worst;
         CHECK(worst < 5e-3, "lean vs libtorch BatchNorm double backward on CUDA rel diff %g",
               worst);
         printf("ok   lean BatchNorm double backward on CUDA vs libtorch's: diff %.2g\n", worst);

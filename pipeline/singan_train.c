@@ -59,54 +59,23 @@ typedef struct {
     segq_image_t *rgb, *mask;
 } pair_t;
 
-/* Pixels an input may decode to: make_reals holds them as floats several
- * times over (about 80 bytes a pixel), so 16M (4096x4096) at most, or the
- * finest scale itself if that is more. */
-#define TRAIN_MAX_PIXELS ((uint64_t)1 << 24)
-
-/* The image and mask (or the image's alpha as the mask) into p; the size
- * the image file declares into *full_h, *full_w. */
-static int decode_pair(const segq_train_opts_t *o, pair_t *p, uint32_t *full_h, uint32_t *full_w,
-                       char *err, size_t errlen)
+/* The image and mask (or the image's alpha as the mask) into p, as
+ * `segq submit train` checked them (segq_image_read_training). */
+static int decode_pair(const segq_train_opts_t *o, pair_t *p, char *err, size_t errlen)
 {
-    segq_image_t *img = NULL, *mimg = NULL;
-    /* decoded at full size, as the authors' pyramid starts from it (a
-     * JPEG decoded at a reduced scale is another filter); a larger
-     * declared size is refused from the file's header */
-    uint64_t finest = (uint64_t)o->max_size * (uint64_t)o->max_size;
-    segq_image_limits_t limits = {.max_pixels =
-                                      finest > TRAIN_MAX_PIXELS ? finest : TRAIN_MAX_PIXELS};
-    int rc;
-    if (o->mask_from_alpha) {
-        if (o->mask && *o->mask) {
-            snprintf(err, errlen, "train: give either --mask or --mask-from-alpha, not both");
-            return SEGQ_EINVAL;
-        }
-        rc = segq_image_read_file(o->image, &limits, &img, err, errlen);
-        if (!rc)
-            rc = segq_image_split_alpha(img, &p->rgb, &p->mask, err, errlen);
-        if (rc && !strstr(err, o->image)) {
-            char why[1024];
-            snprintf(why, sizeof why, "%s", err);
-            snprintf(err, errlen, "%s: %s", o->image, why);
-        }
-    } else if (!o->mask || !*o->mask) {
+    int from_alpha = o->mask_from_alpha, has_mask = o->mask && *o->mask;
+    if (from_alpha && has_mask) {
+        snprintf(err, errlen, "train: give either --mask or --mask-from-alpha, not both");
+        return SEGQ_EINVAL;
+    }
+    if (!from_alpha && !has_mask) {
         snprintf(err, errlen,
                  "train: --mask is required (or --mask-from-alpha for an RGBA "
                  "image whose alpha is the mask)");
-        rc = SEGQ_EINVAL;
-    } else {
-        rc = segq_image_read_pair(o->image, o->mask, &limits, &img, &mimg, err, errlen);
-        if (!rc)
-            rc = segq_image_to_rgb(img, &p->rgb, err, errlen);
-        if (!rc)
-            rc = segq_image_to_mask(mimg, &p->mask, err, errlen);
+        return SEGQ_EINVAL;
     }
-    *full_h = img ? img->full_height : 0;
-    *full_w = img ? img->full_width : 0;
-    segq_image_destroy(&img);
-    segq_image_destroy(&mimg);
-    return rc;
+    return segq_image_read_training(o->image, from_alpha ? NULL : o->mask, (uint32_t)o->max_size,
+                                    &p->rgb, &p->mask, err, errlen);
 }
 
 /* A mask with no foreground, or nothing else, trains but is worth a word. */
@@ -157,15 +126,14 @@ static int record_sources(const segq_train_opts_t *o, segq_ckpt_meta_t *meta, ch
 static int load_pair(const segq_train_opts_t *o, pair_t *p, segq_ckpt_meta_t *meta, char *err,
                      size_t errlen)
 {
-    /* the pyramid is planned on the size the file declares, as the
-     * authors' code does, whatever size it was decoded at */
-    uint32_t full_h, full_w;
-    int rc = decode_pair(o, p, &full_h, &full_w, err, errlen);
+    int rc = decode_pair(o, p, err, errlen);
     if (rc)
         return rc;
     warn_mask(o, p);
-    meta->orig_h = full_h;
-    meta->orig_w = full_w;
+    /* the size the file declares, which the pyramid is planned on as in
+     * the authors' code: the image is decoded at full size */
+    meta->orig_h = p->rgb->height;
+    meta->orig_w = p->rgb->width;
     return record_sources(o, meta, err, errlen);
 }
 

@@ -125,6 +125,18 @@ double segq_image_mask_fraction(const segq_image_t *mask);
 int segq_image_split_alpha(const segq_image_t *img, segq_image_t **rgb, segq_image_t **mask,
                            char *err, size_t errlen);
 
+/* A SinGAN-Seg training input as `segq-run train` reads it, and as
+ * `segq submit train` checks it before anything is uploaded (one function,
+ * so the two cannot disagree): the image as RGB and its mask as a binary
+ * mask, the mask from its own file of the same size or, when mask_path is
+ * NULL, from the image's alpha channel. Decoded at full size (the authors'
+ * pyramid starts from it; so width and height are the size the file
+ * declares), and refused from the header when larger than
+ * SEGQ_IMAGE_TRAIN_MAX_PIXELS or max_size x max_size pixels, whichever is
+ * more. Messages name the file. On error neither image is left. */
+#define SEGQ_IMAGE_TRAIN_MAX_PIXELS ((uint64_t)1 << 24)
+int segq_image_read_training(const char *image_path, const char *mask_path, uint32_t max_size,
+                             segq_image_t **rgb, segq_image_t **mask, char *err, size_t errlen);
 /* EINVAL with both names and sizes in the message when a and b differ
  * in width or height. */
 int segq_image_check_same_size(const segq_image_t *a, const char *name_a, const segq_image_t *b,

@@ -224,3 +224,50 @@ Test(limits, pair_keeps_image_and_mask_the_same_size, .timeout = FX_TIMEOUT)
     fx_rmtree(dir);
     fx_no_leaks();
 }
+
+/* A training input as segq-run train reads it and `segq submit train`
+ * checks it: the pixel limit is SEGQ_IMAGE_TRAIN_MAX_PIXELS, or the finest
+ * scale when max_size asks for more; the mask from its own file (same
+ * size) or from the image's alpha; every failure names the file. */
+Test(limits, training_input_as_segq_run_reads_it, .timeout = FX_TIMEOUT)
+{
+    char *dir = fx_tmpdir();
+    char *big = fx_path(dir, "big.png"), *small = fx_path(dir, "small.png");
+    char *rgba = fx_path(dir, "rgba.png");
+    fx_solid_png(big, 4100); /* 16.8M pixels: one row over 4096 x 4096 */
+    fx_solid_png(small, 8);
+    segq_image_t *img = segq_image_new(8, 8, 4, 8), *rgb = NULL, *mask = NULL;
+    uint8_t *px = img->data;
+    for (int i = 0; i < 64; i++)
+        px[4 * i + 3] = i < 16 ? 255 : 0; /* two rows inside the mask */
+    char err[SEGQ_IMAGE_ERRLEN];
+    cr_assert_eq(segq_image_write_png(img, rgba, err, sizeof err), 0, "%s", err);
+    segq_image_destroy(&img);
+
+    cr_assert_eq(segq_image_read_training(big, big, 250, &rgb, &mask, err, sizeof err),
+                 SEGQ_ETOOBIG);
+    cr_assert(!rgb && !mask && strstr(err, big) && strstr(err, "16777216"), "%s", err);
+    /* a finest scale of 4100 x 4100 needs the whole image */
+    cr_assert_eq(segq_image_read_training(big, big, 4100, &rgb, &mask, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert(rgb->width == 4100 && rgb->channels == 3 && mask->channels == 1);
+    segq_image_destroy(&rgb);
+    segq_image_destroy(&mask);
+
+    cr_assert_eq(segq_image_read_training(small, big, 4100, &rgb, &mask, err, sizeof err),
+                 SEGQ_EINVAL);
+    cr_assert(!rgb && !mask && strstr(err, "same size"), "%s", err);
+    cr_assert_eq(segq_image_read_training(small, NULL, 250, &rgb, &mask, err, sizeof err),
+                 SEGQ_EINVAL);
+    cr_assert(!rgb && !mask && strstr(err, small) && strstr(err, "alpha channel"), "%s", err);
+    cr_assert_eq(segq_image_read_training(rgba, NULL, 250, &rgb, &mask, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(segq_image_mask_fraction(mask), 0.25);
+    segq_image_destroy(&rgb);
+    segq_image_destroy(&mask);
+    free(big);
+    free(small);
+    free(rgba);
+    fx_rmtree(dir);
+    fx_no_leaks();
+}

@@ -3,14 +3,11 @@
 #include "segq_safetensors.h"
 #include "singan_internal.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CKPT_FORMAT "segq-singan-seg"
-#define CKPT_VERSION "1"
 #define MAX_NET_TENSORS (6 * SEGQ_NET_MAX_LAYERS)
 
 void segq__ckpt_meta_free(segq_ckpt_meta_t *meta)
@@ -109,8 +106,8 @@ int segq__ckpt_save(segq_model_t *m, const segq_ckpt_meta_t *meta, int with_d, c
     if (scopes)
         segqt_scope_end();
     if (rc == 0
-        && (meta_set(w, "format", CKPT_FORMAT, err, errlen)
-            || meta_set(w, "format_version", CKPT_VERSION, err, errlen)
+        && (meta_set(w, "format", SEGQ_CKPT_FORMAT, err, errlen)
+            || meta_set(w, "format_version", SEGQ_CKPT_VERSION, err, errlen)
             || meta_num(w, "scales_trained", m->trained, err, errlen)
             || meta_num(w, "num_scales", S, err, errlen)
             || meta_num(w, "authors_num_scales", m->pyr.num_scales, err, errlen)
@@ -138,22 +135,6 @@ int segq__ckpt_save(segq_model_t *m, const segq_ckpt_meta_t *meta, int with_d, c
 }
 
 /* ---- loading ----------------------------------------------------------- */
-
-static int meta_long(segq_st_t *st, const char *path, const char *key, long lo, long hi, long *out,
-                     char *err, size_t errlen)
-{
-    const char *v = segq_st_meta_get(st, key);
-    char *end = NULL;
-    errno = 0;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || errno || end == v || *end || x < lo || x > hi) {
-        snprintf(err, errlen, "%s: metadata '%s' is %s (expected an integer in %ld..%ld)", path,
-                 key, v ? "malformed" : "missing", lo, hi);
-        return SEGQ_EINVAL;
-    }
-    *out = x;
-    return 0;
-}
 
 static char *meta_dup(segq_st_t *st, const char *key)
 {
@@ -220,98 +201,6 @@ static int load_net(segq_st_t *st, const char *path, const char *prefix, int n, 
     return rc;
 }
 
-/* Our checkpoints say so in their metadata: anything else is refused before
- * a tensor is read. */
-static int check_format(segq_st_t *st, const char *path, char *err, size_t errlen)
-{
-    const char *fmt = segq_st_meta_get(st, "format");
-    if (fmt && strcmp(fmt, CKPT_FORMAT) == 0)
-        return 0;
-    snprintf(err, errlen,
-             "%s: not a SinGAN-Seg checkpoint (metadata format is '%s', "
-             "expected '%s')",
-             path, fmt ? fmt : "missing", CKPT_FORMAT);
-    return SEGQ_EINVAL;
-}
-
-/* The numbers in the metadata, each within what a model can have: the
- * networks' shape into m, the training's sizes into meta. */
-static int read_numbers(segq_st_t *st, const char *path, segq_model_t *m, segq_ckpt_meta_t *meta,
-                        char *err, size_t errlen)
-{
-    long trained, layers, ker, pad, oh, ow, nfc, nfc_max;
-    int rc =
-        meta_long(st, path, "scales_trained", 0, SEGQ_PYRAMID_MAX_SCALES, &trained, err, errlen);
-    if (!rc)
-        rc = meta_long(st, path, "num_layer", 2, SEGQ_NET_MAX_LAYERS, &layers, err, errlen);
-    if (!rc)
-        rc = meta_long(st, path, "ker_size", 1, 15, &ker, err, errlen);
-    if (!rc)
-        rc = meta_long(st, path, "pad", 0, 1000, &pad, err, errlen);
-    if (!rc)
-        rc = meta_long(st, path, "height", 1, 1L << 20, &oh, err, errlen);
-    if (!rc)
-        rc = meta_long(st, path, "width", 1, 1L << 20, &ow, err, errlen);
-    if (!rc)
-        rc = meta_long(st, path, "nfc", 1, 65536, &nfc, err, errlen);
-    if (!rc)
-        rc = meta_long(st, path, "nfc_max", 1, 65536, &nfc_max, err, errlen);
-    if (!rc) {
-        m->trained = (int)trained;
-        m->layers = (int)layers;
-        m->ker = (int)ker;
-        m->pad = (int)pad;
-        meta->orig_h = oh;
-        meta->orig_w = ow;
-        meta->nfc = nfc;
-        meta->nfc_max = nfc_max;
-    }
-    return rc;
-}
-
-/* The pyramid (sizes, r, scale1) and each trained scale's noise amplitude
- * into m, after m's scales trained are known. */
-static int read_pyramid(segq_st_t *st, const char *path, segq_model_t *m, char *err, size_t errlen)
-{
-    const char *rs = segq_st_meta_get(st, "r"), *s1 = segq_st_meta_get(st, "scale1");
-    const segq_st_tensor_t *sizes = segq_st_find(st, "pyramid_sizes");
-    const segq_st_tensor_t *amps = segq_st_find(st, "noise_amp");
-    if (!rs || !s1 || !sizes || sizes->dtype != SEGQ_ST_I64 || sizes->ndim != 2
-        || sizes->shape[1] != 2 || sizes->shape[0] < 1 || sizes->shape[0] > SEGQ_PYRAMID_MAX_SCALES
-        || sizes->shape[0] < m->trained
-        || (m->trained > 0
-            && (!amps || amps->dtype != SEGQ_ST_F64 || amps->ndim != 1
-                || amps->shape[0] != m->trained))) {
-        snprintf(err, errlen, "%s: r, scale1, pyramid_sizes or noise_amp missing or malformed",
-                 path);
-        return SEGQ_EINVAL;
-    }
-    m->pyr.stop_scale = (int)sizes->shape[0] - 1;
-    m->pyr.r = strtod(rs, NULL);
-    m->pyr.scale1 = strtod(s1, NULL);
-    const int64_t *sz = sizes->data;
-    for (int n = 0; n <= m->pyr.stop_scale; n++) {
-        int64_t h, w;
-        memcpy(&h, sz + 2 * n, sizeof h);
-        memcpy(&w, sz + 2 * n + 1, sizeof w);
-        if (h < 1 || w < 1 || h > (1 << 20) || w > (1 << 20)) {
-            snprintf(err, errlen, "%s: pyramid_sizes holds an impossible size", path);
-            return SEGQ_EINVAL;
-        }
-        m->pyr.h[n] = (int)h;
-        m->pyr.w[n] = (int)w;
-    }
-    m->pyr.height = m->pyr.h[m->pyr.stop_scale];
-    m->pyr.width = m->pyr.w[m->pyr.stop_scale];
-    if (!(m->pyr.r > 0.0 && m->pyr.r < 1.0)) {
-        snprintf(err, errlen, "%s: metadata r is not in (0, 1)", path);
-        return SEGQ_EINVAL;
-    }
-    if (m->trained > 0)
-        memcpy(m->noise_amp, amps->data, sizeof(double) * (size_t)m->trained);
-    return 0;
-}
-
 /* Scale n's G, its D when wanted and stored, and its reconstruction noise,
  * on m's device. Scoped. */
 static int load_scale(segq_st_t *st, const char *path, int n, int want_d, segq_model_t *m,
@@ -365,6 +254,21 @@ static int read_provenance(segq_st_t *st, const char *path, segq_ckpt_meta_t *me
     return SEGQ_ENOMEM;
 }
 
+/* The header's numbers into the model and its metadata. */
+static void take_header(const segq_ckpt_header_t *h, segq_model_t *m, segq_ckpt_meta_t *meta)
+{
+    m->trained = h->trained;
+    m->layers = h->layers;
+    m->ker = h->ker;
+    m->pad = h->pad;
+    m->pyr = h->pyr;
+    memcpy(m->noise_amp, h->noise_amp, sizeof m->noise_amp);
+    meta->orig_h = h->orig_h;
+    meta->orig_w = h->orig_w;
+    meta->nfc = h->nfc;
+    meta->nfc_max = h->nfc_max;
+}
+
 int segq__ckpt_load(const char *path, segqt_device dev, int want_d, segq_model_t *m,
                     segq_ckpt_meta_t *meta, char *err, size_t errlen)
 {
@@ -375,11 +279,10 @@ int segq__ckpt_load(const char *path, segqt_device dev, int want_d, segq_model_t
     memset(m, 0, sizeof *m);
     memset(meta, 0, sizeof *meta);
     m->dev = dev;
-    rc = check_format(st, path, err, errlen);
+    segq_ckpt_header_t h;
+    rc = segq_ckpt_header_read(st, path, &h, err, errlen);
     if (!rc)
-        rc = read_numbers(st, path, m, meta, err, errlen);
-    if (!rc)
-        rc = read_pyramid(st, path, m, err, errlen);
+        take_header(&h, m, meta);
     if (!rc)
         rc = load_scales(st, path, want_d, m, err, errlen);
     if (!rc)

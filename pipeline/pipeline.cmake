@@ -2,7 +2,6 @@
 # Included from pipeline/CMakeLists.txt when SEGQ_WITH_TORCH.
 
 add_library(segq_pipeline STATIC
-  ${CMAKE_CURRENT_LIST_DIR}/pyramid.c
   ${CMAKE_CURRENT_LIST_DIR}/progress.c
   ${CMAKE_CURRENT_LIST_DIR}/run_flags.c
   ${CMAKE_CURRENT_LIST_DIR}/singan_net.c

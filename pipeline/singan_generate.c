@@ -90,25 +90,11 @@ static void manifest_row(const gen_t *g, int64_t i)
 static int check_model(const gen_t *g, char *err, size_t errlen)
 {
     const segq_generate_opts_t *o = g->o;
-    if (g->m.trained < g->S) {
-        snprintf(err, errlen,
-                 "--model %s: only %d of its %d scales are trained (an unfinished "
-                 "training: finish it with segq-run train --resume)",
-                 o->model, g->m.trained, g->S);
-        return SEGQ_EINVAL;
-    }
-    if (o->gen_start_scale >= g->S) {
-        snprintf(err, errlen, "--gen-start-scale %lld: the model has scales 0..%d",
-                 (long long)o->gen_start_scale, g->S - 1);
-        return SEGQ_EINVAL;
-    }
-    if (o->gen_start_scale > 0 && (o->scale_h != 1.0 || o->scale_v != 1.0)) {
-        snprintf(err, errlen,
-                 "--gen-start-scale > 0 keeps the real image's layout and so its "
-                 "size: use it with --scale-h 1 --scale-v 1");
-        return SEGQ_EINVAL;
-    }
-    return 0;
+    char what[4096];
+    snprintf(what, sizeof what, "--model %s", o->model);
+    segq_ckpt_header_t h = {.trained = g->m.trained, .pyr = g->m.pyr};
+    return segq_ckpt_check_generate(&h, what, o->gen_start_scale, o->scale_h, o->scale_v, err,
+                                    errlen);
 }
 
 static const char manifest_header[] =

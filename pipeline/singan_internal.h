@@ -4,6 +4,7 @@
 #define SEGQ_SINGAN_INTERNAL_H
 
 #include "batch_fit.h"
+#include "segq_ckpt.h"
 #include "segq_pyramid.h"
 #include "segq_sha256.h"
 #include "segq_singan.h"
@@ -12,7 +13,6 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define SEGQ_NET_MAX_LAYERS 64
 #define SEGQ_NC 4 /* R, G, B, mask */
 #define SEGQ_BN_MOMENTUM 0.1
 #define SEGQ_BN_EPS 1e-5

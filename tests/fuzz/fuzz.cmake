@@ -6,7 +6,7 @@
 # Each target is also a ctest (label fuzz) that runs for a bounded time.
 set(SEGQ_FUZZ_TIME 20 CACHE STRING "Seconds each fuzz target runs under ctest")
 set(segq_fuzz_lib_image segq_image)
-set(segq_fuzz_lib_safetensors segq_safetensors)
+set(segq_fuzz_lib_safetensors segq_singan_base) # the reader and the checkpoint header
 set(segq_fuzz_lib_proto segq_proto)
 set(segq_fuzz_lib_config segq_config)
 # `make test` builds only these (target segq_fuzzers), not the whole tree.

@@ -1,6 +1,8 @@
 /* libFuzzer target: the safetensors reader on arbitrary bytes. Whatever it
- * accepts must be self-consistent, and must survive a write/read round
- * trip through the writer unchanged. */
+ * accepts must be self-consistent, must survive a write/read round trip
+ * through the writer unchanged, and has its SinGAN-Seg checkpoint header
+ * read (segq_ckpt.h: what `segq submit --model FILE` checks). */
+#include "segq_ckpt.h"
 #include "segq_safetensors.h"
 
 #include <stddef.h>
@@ -51,6 +53,28 @@ static void roundtrip(const segq_st_t *st)
     segq_st_writer_destroy(&w);
 }
 
+/* What segq-run and `segq submit` read of a checkpoint before any tensor:
+ * accepted, it holds only what a model can have. */
+static void checkpoint_header(const segq_st_t *st)
+{
+    char err[SEGQ_ST_ERRLEN];
+    segq_ckpt_header_t h;
+    if (segq_ckpt_header_read(st, "fuzz", &h, err, sizeof err) != 0) {
+        if (!memchr(err, 0, sizeof err) || !strstr(err, "fuzz"))
+            abort();
+        return;
+    }
+    const segq_pyramid_t *p = &h.pyr;
+    if (h.trained < 0 || h.trained > p->stop_scale + 1 || p->stop_scale < 0
+        || p->stop_scale >= SEGQ_PYRAMID_MAX_SCALES || !(p->r > 0 && p->r < 1) || h.layers < 2
+        || h.layers > SEGQ_NET_MAX_LAYERS)
+        abort();
+    for (int n = 0; n <= p->stop_scale; n++)
+        if (p->h[n] < 1 || p->w[n] < 1)
+            abort();
+    segq_ckpt_check_generate(&h, "fuzz", 0, 1, 1, err, sizeof err);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[SEGQ_ST_ERRLEN];
@@ -61,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     roundtrip(st);
+    checkpoint_header(st);
     segq_st_destroy(&st);
     return 0;
 }

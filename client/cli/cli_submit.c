@@ -6,6 +6,7 @@
     of the generic --param NAME=VALUE and --input NAME=REF, which keep
     working and end in the same job spec, checked against the same table
     before anything is sent. */
+#include "cli_check.h"
 #include "cli_submit.h"
 #include "segq_fs.h"
 
@@ -442,6 +443,8 @@ cli_submit_spec (cli_globals_t *g, const cli_submit_args_t *s, const char *const
         if (segq_job_spec_after (spec, s->after [i]) < 0)
             rc = cli_error (g, "submit", CLI_FAILED, "out of memory");
     if (rc == CLI_OK && segq_job_spec_validate (spec, err, sizeof err) < 0)
+        rc = cli_usage_error (g, "submit", "%s", err);
+    if (rc == CLI_OK && cli_check_files (s, files, err, sizeof err) < 0)
         rc = cli_usage_error (g, "submit", "%s", err);
     if (rc != CLI_OK) {
         segq_job_spec_destroy (&spec);

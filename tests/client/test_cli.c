@@ -18,6 +18,8 @@
 #include "segq_client.h"
 #include "segq_proto.h"
 #include "segq_folds.h"
+#include "segq_safetensors.h"
+#include "test_files.h"
 
 static char s_out [65536], s_err [16384];
 
@@ -473,10 +475,8 @@ s_write (const char *dir, const char *name, const char *text)
 {
     char path [512];
     snprintf (path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen (path, "w");
-    cr_assert_not_null (f, "%s", path);
-    fputs (text, f);
-    fclose (f);
+    /* an image, since submit checks them: the same text, the same bytes */
+    cr_assert_eq (test_write_png (path, 32, 1, (unsigned char) text [0]), 0, "%s", path);
 }
 
 /* dir/, dir/images/ and dir/masks/ (a Kvasir-SEG layout), their paths out. */
@@ -655,14 +655,115 @@ Test (cli_submit, train_without_mask_refused_before_sending, .timeout = 30)
     cr_assert_eq (s_submit (pipeline), 2, "%s", s_err);
     cr_assert (strstr (s_err, "needs input 'mask'"), "%s", s_err);
     cr_assert_null (s_heard (), "the CLI sent something for a refused submit");
-    const char *from_alpha [] = {
-        "submit", "train", "--image", "/etc/hostname", "--mask-from-alpha", NULL
-    };
+    char rgba [] = "/tmp/segq-alpha-XXXXXX.png";
+    int fd = mkstemps (rgba, 4);
+    cr_assert_geq (fd, 0);
+    close (fd);
+    cr_assert_eq (test_write_png (rgba, 32, 4, 1), 0);
+    const char *from_alpha [] = { "submit", "train", "--image", rgba, "--mask-from-alpha", NULL };
     cr_assert_eq (s_submit (from_alpha), 1, "expected a timeout: %s", s_err);
     segq_msg_t *sent = s_heard ();
     cr_assert_not_null (sent, "nothing sent: %s", s_err);
     segq_msg_destroy (&sent);
     zsock_destroy (&s_router);
+    unlink (rgba);
+}
+
+/* submit `argv` is refused before anything is sent, its message holding
+   both `what` and `why`. */
+static void
+s_refused_locally (const char *const *argv, const char *what, const char *why)
+{
+    cr_assert_eq (s_submit (argv), 2, "%s", s_err);
+    cr_assert (strstr (s_err, what) && strstr (s_err, why), "expected '%s' and '%s' in: %s", what,
+               why, s_err);
+    cr_assert_null (s_heard (), "the CLI sent something for a refused submit: %s", s_err);
+}
+
+/* submit `argv` passes the CLI's checks: it sends (and times out). */
+static void
+s_sends (const char *const *argv)
+{
+    cr_assert_eq (s_submit (argv), 1, "expected a timeout: %s", s_err);
+    segq_msg_t *sent = s_heard ();
+    cr_assert_not_null (sent, "nothing sent: %s", s_err);
+    segq_msg_destroy (&sent);
+    zsock_destroy (&s_router);
+    s_listen ();
+}
+
+/* A job's local files are read as segq-run will read them, at submit:
+   what would fail on a worker (an image that does not decode, a mask of
+   another size, no alpha for --mask-from-alpha, too small for the
+   pyramid, a model file that is no finished checkpoint or has too few
+   scales for --gen-start-scale, a job array's broken member) is refused
+   where the user is, naming the file and the problem. */
+Test (cli_submit, local_files_checked_before_sending, .timeout = 60)
+{
+    s_listen ();
+    char dir [] = "/tmp/segq-check-XXXXXX", p [8][96];
+    cr_assert_not_null (mkdtemp (dir));
+    const char *names [] = { "image.png", "mask.png",          "big-mask.png",      "tiny.png",
+                             "text.png",  "model.safetensors", "other.safetensors", "grey.png" };
+    for (int i = 0; i < 8; i++)
+        snprintf (p [i], sizeof p [i], "%s/%s", dir, names [i]);
+    cr_assert_eq (test_write_png (p [0], 32, 3, 1), 0);
+    cr_assert_eq (test_write_png (p [1], 32, 1, 2), 0);
+    cr_assert_eq (test_write_png (p [2], 40, 1, 3), 0);
+    cr_assert_eq (test_write_png (p [3], 16, 3, 4), 0);
+    FILE *f = fopen (p [4], "w");
+    cr_assert (f && fputs ("not an image", f) >= 0 && fclose (f) == 0);
+    cr_assert_eq (test_write_checkpoint (p [5], 32, 1), 0);
+    segq_st_writer_t *w = segq_st_writer_new ();
+    char err [256];
+    cr_assert_eq (segq_st_writer_save (w, p [6], err, sizeof err), 0, "%s", err);
+    segq_st_writer_destroy (&w);
+
+    const char *text [] = { "submit", "train", "--image", p [4], "--mask", p [1], NULL };
+    s_refused_locally (text, p [4], "not a PNG or JPEG image");
+    const char *sizes [] = { "submit", "train", "--image", p [0], "--mask", p [2], NULL };
+    s_refused_locally (sizes, p [2], "must have the same size");
+    const char *alpha [] = { "submit", "train", "--image", p [0], "--mask-from-alpha", NULL };
+    s_refused_locally (alpha, p [0], "needs an image with an alpha channel");
+    const char *tiny [] = { "submit", "train", "--image", p [3], "--mask", p [3], NULL };
+    s_refused_locally (tiny, p [3], "no scale to train");
+    const char *junk [] = { "submit", "generate", "--model", p [4], NULL };
+    s_refused_locally (junk, p [4], "not a safetensors file");
+    const char *other [] = { "submit", "generate", "--model", p [6], NULL };
+    s_refused_locally (other, p [6], "not a SinGAN-Seg checkpoint");
+    const char *deep [] = {
+        "submit", "generate", "--model", p [5], "--gen-start-scale", "3", NULL
+    };
+    s_refused_locally (deep, "--gen-start-scale 3", "the model has scales 0..0");
+    const char *style [] = { "submit", "stylize", "--content", dir, "--style",
+                             p [4],    "--vgg19", p [6],       NULL };
+    s_refused_locally (style, p [4], "not a PNG or JPEG image");
+
+    /* a job array: the broken member is named, nothing is sent */
+    char set [64], images [80], masks [80];
+    snprintf (set, sizeof set, "%s/set", dir);
+    s_make_pair_dirs (set, images, sizeof images, masks, sizeof masks);
+    for (int i = 0; i < 3; i++) {
+        char name [16];
+        snprintf (name, sizeof name, "p%d.png", i);
+        s_write (images, name, "image");
+        s_write (masks, name, "mask");
+    }
+    char broken [112];
+    snprintf (broken, sizeof broken, "%s/p1.png", images);
+    FILE *b = fopen (broken, "w");
+    cr_assert (b && fputs ("\x89PNG\r\n\x1a\n but cut short", b) >= 0 && fclose (b) == 0);
+    const char *array [] = { "submit", "train", "--images", images, "--masks", masks, NULL };
+    s_refused_locally (array, broken, "p1.png");
+
+    const char *train [] = { "submit", "train", "--image", p [0], "--mask", p [1], NULL };
+    s_sends (train);
+    const char *generate [] = { "submit", "generate", "--model", p [5], NULL };
+    s_sends (generate);
+    zsock_destroy (&s_router);
+    char cmd [128];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq (system (cmd), 0);
 }
 
 /* An input's plural flag (--images DIR: one job per file) exists only

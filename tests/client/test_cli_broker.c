@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "test_files.h"
 #include "lab_keys.h"
 
 static harness_t *h;
@@ -130,8 +131,8 @@ Test (cli_broker, default_resources_said_at_submit, .init = setup, .fini = teard
     snprintf (conf, sizeof conf, "%s/segqd.conf", h->dir);
     snprintf (image, sizeof image, "%s/polyp.png", h->dir);
     snprintf (mask, sizeof mask, "%s/polyp-mask.png", h->dir);
-    cr_assert_eq (harness_write_random_file (image, 64, 1), 0);
-    cr_assert_eq (harness_write_random_file (mask, 64, 2), 0);
+    cr_assert_eq (test_write_png (image, 32, 1, 1), 0);
+    cr_assert_eq (test_write_png (mask, 32, 1, 2), 0);
     FILE *f = fopen (conf, "w");
     cr_assert_not_null (f);
     fputs ("[kind train]\ngpu_mem = 6G\n[kind generate]\ncpu_slots = 2\n", f);

@@ -6,7 +6,7 @@ segq_add_test(NAME test_client_libsegq
 target_include_directories(test_client_libsegq PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../proto)
 segq_add_test(NAME test_client_cli
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli.c
-  LIBS segq_client segq_proto
+  LIBS segq_client segq_proto segq_test_files
   TIMEOUT 120)
 add_dependencies(test_client_cli segq segqd)
 segq_add_test(NAME test_client_hash_cache
@@ -20,7 +20,7 @@ if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli_broker.c
             ${CMAKE_CURRENT_SOURCE_DIR}/integration/harness.c
             ${CMAKE_CURRENT_SOURCE_DIR}/security/lab_keys.c
-    LIBS segq_client segq_proto PkgConfig::JANSSON
+    LIBS segq_client segq_proto segq_test_files PkgConfig::JANSSON
     TIMEOUT 300)
   target_include_directories(test_client_cli_broker PRIVATE
     ${CMAKE_CURRENT_SOURCE_DIR}/integration ${CMAKE_CURRENT_SOURCE_DIR}/security)

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "harness.h"
+#include "test_files.h"
 
 static const char s_fake_segq_run [] =
     "#!/bin/sh\n"
@@ -67,7 +68,7 @@ s_start (const char *name, char fake [600], char in_model [700])
     snprintf (model, sizeof model, "%s/model.safetensors", h->dir);
     snprintf (in_model, 700, "model=%s", model);
     cr_assert_eq (harness_write_script (fake, s_fake_segq_run), 0);
-    cr_assert_eq (harness_write_random_file (model, 1000, 5), 0);
+    cr_assert_eq (test_write_checkpoint (model, 32, 5), 0);
     return h;
 }
 

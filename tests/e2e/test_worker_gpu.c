@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include "e2e_queue.h"
 #include "harness.h"
+#include "test_files.h"
 #include "segq_schema.h"
 #include "segq_sha256.h"
 
@@ -65,7 +66,7 @@ Test (e2e, requeued_training_resumes_from_its_last_checkpoint, .timeout = 90)
     snprintf (fake, sizeof fake, "%s/segq-run", h->dir);
     snprintf (image, sizeof image, "%s/polyp.png", h->dir);
     cr_assert_eq (harness_write_script (fake, s_fake_train), 0);
-    cr_assert_eq (harness_write_random_file (image, 500, 1), 0);
+    cr_assert_eq (test_write_png (image, 32, 1, 1), 0);
     const char *extra [] = { "--segq-run", fake, "--kinds", "train", "--gpus", "", NULL };
     int first = harness_start_worker (h, "ml-a", 1, extra);
     H_ASSERT (h, first >= 0, "worker did not register");
@@ -163,7 +164,7 @@ Test (e2e, out_of_gpu_memory_names_the_declared_memory, .timeout = 60)
     snprintf (fake, sizeof fake, "%s/segq-run", h->dir);
     snprintf (image, sizeof image, "%s/polyp.png", h->dir);
     cr_assert_eq (harness_write_script (fake, s_fake_oom), 0);
-    cr_assert_eq (harness_write_random_file (image, 500, 1), 0);
+    cr_assert_eq (test_write_png (image, 32, 1, 1), 0);
     const char *extra [] = { "--segq-run", fake, "--gpus", "0:FakeGPU:8G", NULL };
     H_ASSERT (h, harness_start_worker (h, "gpu", 2, extra) >= 0, "worker did not register");
     char in_image [640], in_mask [640], train [64], fail [64];

@@ -15,7 +15,7 @@ if(TARGET segqd AND TARGET segq-worker AND TARGET segq)
   segq_add_test(NAME test_e2e_worker_args
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_args.c
       ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
-    LIBS segq_client segq_proto PkgConfig::JANSSON
+    LIBS segq_client segq_proto segq_test_files PkgConfig::JANSSON
     TIMEOUT 90)
   target_include_directories(test_e2e_worker_args PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
   add_dependencies(test_e2e_worker_args segqd segq-worker segq)
@@ -27,7 +27,7 @@ if(TARGET segqd AND TARGET segq-worker AND TARGET segq AND TARGET segq-testkind)
   segq_add_test(NAME test_e2e_worker_gpu
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_gpu.c ${CMAKE_CURRENT_LIST_DIR}/e2e_queue.c
       ${PROJECT_SOURCE_DIR}/tests/integration/harness.c
-    LIBS segq_client segq_proto PkgConfig::JANSSON
+    LIBS segq_client segq_proto segq_test_files PkgConfig::JANSSON
     TIMEOUT 240)
   target_include_directories(test_e2e_worker_gpu PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
   add_dependencies(test_e2e_worker_gpu segqd segq-worker segq segq-testkind)

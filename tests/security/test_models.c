@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "test_files.h"
 #include "lab_keys.h"
 #include "segq_keys.h"
 #include "segq_proto.h"
@@ -213,10 +214,7 @@ s_image (const char *dir, const char *name, char *path, size_t len)
 {
     mkdir (dir, 0700);
     snprintf (path, len, "%s/%s", dir, name);
-    FILE *f = fopen (path, "w");
-    cr_assert_not_null (f, "%s", path);
-    fprintf (f, "patient image %u: %s\n", ++n_images, path);
-    cr_assert_eq (fclose (f), 0);
+    cr_assert_eq (test_write_png (path, 32, 1, ++n_images), 0, "%s", path);
 }
 
 static void

@@ -23,4 +23,4 @@ segq_security_test(test_patient_data 600 PkgConfig::SQLITE3 Threads::Threads)
 segq_security_test(test_access 300)
 # Trained models (issue 13): a private model by every form of reference,
 # sharing, seeds, purge, pins and retention, kill -9; with keys and without.
-segq_security_test(test_models 300)
+segq_security_test(test_models 300 segq_test_files)

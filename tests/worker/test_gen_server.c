@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"
+#include "test_files.h"
 
 static harness_t *h;
 static int worker;
@@ -51,7 +52,7 @@ Test (worker, generation_servers_fail_alone_and_stop_cleanly, .timeout = 120)
     cr_assert_not_null (h);
     cr_assert_eq (harness_start_broker (h, NULL), 0);
     snprintf (model, sizeof model, "%s/model.safetensors", h->dir);
-    cr_assert_eq (harness_write_random_file (model, 4096, 3), 0);
+    cr_assert_eq (test_write_checkpoint (model, 32, 3), 0);
     const char *extra [] = {
         "--segq-run", SEGQ_STAND_IN_SERVE, "--kinds", "generate", "--model-cache", "1M", "-v", NULL
     };

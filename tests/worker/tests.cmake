@@ -34,7 +34,7 @@ if(TARGET segqd AND TARGET segq_client)
   segq_add_test(NAME test_worker_gen_server
     SOURCES ${SEGQ_WORKER_TESTS}/test_gen_server.c
             ${SEGQ_WORKER_TESTS}/../integration/harness.c
-    LIBS segq_client segq_proto PkgConfig::JANSSON TIMEOUT 180)
+    LIBS segq_client segq_proto segq_test_files PkgConfig::JANSSON TIMEOUT 180)
   target_include_directories(test_worker_gen_server PRIVATE ${SEGQ_WORKER_TESTS}/../integration)
   target_compile_definitions(test_worker_gen_server PRIVATE
     SEGQ_STAND_IN_SERVE="$<TARGET_FILE:stand-in-serve>")

@@ -1,0 +1,146 @@
+/*  cli_check.c: a job's local files checked at submit (cli_check.h). */
+#include "cli_check.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+#include "segq_ckpt.h"
+#include "segq_image.h"
+#include "segq_pyramid.h"
+
+/* The local regular file given for input `name`, or NULL (absent, a
+   folder, or a reference for the broker). */
+static const char *
+s_local_file (const cli_submit_args_t *s, const char *const *files, const char *name)
+{
+    const char *ref = NULL;
+    for (size_t i = 0; i < s->n_inputs && !ref; i++)
+        if (!s->inputs [i].spec->many && strcmp (s->inputs [i].spec->name, name) == 0)
+            ref = files && files [i] ? files [i] : s->inputs [i].ref;
+    size_t len = strlen (name);
+    for (size_t i = 0; i < s->n_raw_inputs && !ref; i++)
+        if (strncmp (s->raw_inputs [i], name, len) == 0 && s->raw_inputs [i][len] == '=')
+            ref = s->raw_inputs [i] + len + 1;
+    struct stat st;
+    return ref && stat (ref, &st) == 0 && S_ISREG (st.st_mode) ? ref : NULL;
+}
+
+/* The job's parameters as segq-run gets them: as typed, defaults filled. */
+static int
+s_params (const cli_submit_args_t *s, segq_params_t *out, char *err, size_t errlen)
+{
+    int rc = SEGQ_OK;
+    for (size_t i = 0; i < s->n_params && rc == SEGQ_OK; i++) {
+        const segq_param_spec_t *spec = segq_kind_param (s->kind, s->params [i].name);
+        segq_value_t value = { 0 };
+        if (!spec)
+            continue; /* refused already by the spec's own validation */
+        rc = segq_param_parse (spec, s->params [i].value, &value, err, errlen);
+        if (rc == SEGQ_OK)
+            rc = segq_params_set (out, spec->name, &value);
+        segq_value_clear (&value);
+    }
+    return rc == SEGQ_OK ? segq_params_validate (s->kind, out, err, errlen) : rc;
+}
+
+static int64_t
+s_int (const segq_params_t *p, const char *name)
+{
+    const segq_value_t *v = segq_params_get (p, name);
+    return v ? v->i : 0;
+}
+
+static double
+s_float (const segq_params_t *p, const char *name)
+{
+    const segq_value_t *v = segq_params_get (p, name);
+    return v ? v->f : 0;
+}
+
+/* train: the image and its mask (or its alpha) decode, have the same
+   size, and make a pyramid with these sizes. */
+static int
+s_check_train (const cli_submit_args_t *s, const char *const *files, const segq_params_t *p,
+               char *err, size_t errlen)
+{
+    const char *image = s_local_file (s, files, "image");
+    const char *mask = s_local_file (s, files, "mask");
+    const segq_value_t *alpha = segq_params_get (p, "mask_from_alpha");
+    bool from_alpha = alpha && alpha->b;
+    if (!image || (!mask && !from_alpha))
+        return SEGQ_OK; /* a reference: what it names is checked where it is made */
+    segq_image_t *rgb = NULL, *m = NULL;
+    int rc = segq_image_read_training (image, from_alpha ? NULL : mask,
+                                       (uint32_t) s_int (p, "max_size"), &rgb, &m, err, errlen);
+    segq_pyramid_t pyr;
+    char why [1024];
+    if (rc == SEGQ_OK
+        && (rc = segq_pyramid_plan ((int) rgb->height, (int) rgb->width,
+                                    (int) s_int (p, "min_size"), (int) s_int (p, "max_size"),
+                                    s_float (p, "scale_factor"), &pyr, why, sizeof why)))
+        snprintf (err, errlen, "%s: %s", image, why);
+    segq_image_destroy (&rgb);
+    segq_image_destroy (&m);
+    return rc;
+}
+
+/* generate: a local model file is a finished SinGAN-Seg checkpoint that
+   can start at --gen-start-scale. */
+static int
+s_check_generate (const cli_submit_args_t *s, const char *const *files, const segq_params_t *p,
+                  char *err, size_t errlen)
+{
+    const char *model = s_local_file (s, files, "model");
+    if (!model)
+        return SEGQ_OK;
+    segq_ckpt_header_t h;
+    int rc = segq_ckpt_header_read_file (model, &h, err, errlen);
+    char what [4096];
+    snprintf (what, sizeof what, "--model %s", model);
+    return rc ? rc
+              : segq_ckpt_check_generate (&h, what, s_int (p, "gen_start_scale"),
+                                          s_float (p, "scale_h"), s_float (p, "scale_v"), err,
+                                          errlen);
+}
+
+/* stylize: a style image given as a file decodes. */
+static int
+s_check_stylize (const cli_submit_args_t *s, const char *const *files, const segq_params_t *p,
+                 char *err, size_t errlen)
+{
+    (void) p;
+    const char *style = s_local_file (s, files, "style");
+    segq_image_t *img = NULL;
+    int rc = style ? segq_image_read_file (style, NULL, &img, err, errlen) : SEGQ_OK;
+    segq_image_destroy (&img);
+    return rc;
+}
+
+typedef int (*s_check_fn) (const cli_submit_args_t *, const char *const *, const segq_params_t *,
+                           char *, size_t);
+
+static const struct {
+    const char *kind;
+    s_check_fn check;
+} s_checks [] = {
+    { "train", s_check_train },
+    { "generate", s_check_generate },
+    { "stylize", s_check_stylize },
+};
+
+int
+cli_check_files (const cli_submit_args_t *s, const char *const *files, char *err, size_t errlen)
+{
+    s_check_fn check = NULL;
+    for (size_t i = 0; i < sizeof s_checks / sizeof s_checks [0] && !check; i++)
+        if (strcmp (s->kind->name, s_checks [i].kind) == 0)
+            check = s_checks [i].check;
+    if (!check)
+        return SEGQ_OK;
+    segq_params_t params = { 0 };
+    int rc = s_params (s, &params, err, errlen);
+    if (rc == SEGQ_OK)
+        rc = check (s, files, &params, err, errlen);
+    segq_params_clear (&params);
+    return rc;
+}

@@ -326,7 +326,9 @@ s_append (char **list, size_t *n, const char *format, ...)
 /* The flags segq-run takes from the worker rather than from the job's
    parameters: each input as --NAME=PATH (its file, or its directory for a
    many-file input or a job's `*` outputs), --out, and the device and
-   thread count of the job's placement. */
+   thread count of the job's placement. Paths are relative to the job's
+   directory, where segq-run runs: its messages then name a file as the
+   job lays it out (image/polyp.png), never the worker's scratch. */
 static bool
 s_ml_args (job_t *job, const segq_kind_spec_t *kind, char **argv, size_t *n)
 {
@@ -343,15 +345,14 @@ s_ml_args (job_t *job, const segq_kind_spec_t *kind, char **argv, size_t *n)
         /* a one-file input laid out as NAME/FILE keeps the user's file name
            (segq-run records it as the source); a many-file one is NAME/ */
         if (given)
-            ok = s_append (argv, n, "--%s=%s/%s", name, job->dir,
-                           kind->inputs [k].many ? name : given);
+            ok = s_append (argv, n, "--%s=%s", name, kind->inputs [k].many ? name : given);
     }
     if (ok && a->resume) {
         segq__worker_log_note (job, "resuming from %s, the checkpoint of an earlier attempt",
                                a->resume);
         ok = s_append (argv, n, "--resume");
     }
-    return ok && s_append (argv, n, "--out=%s/out", job->dir)
+    return ok && s_append (argv, n, "--out=out")
            && s_append (argv, n, "--device=%s", a->gpu >= 0 ? "cuda:0" : "cpu")
            && s_append (argv, n, "--threads=%" PRIu32, a->cpu_slots ? a->cpu_slots : 1);
 }

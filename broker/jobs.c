@@ -941,18 +941,22 @@ s_submit_resolve_inputs (submission_t *sub)
     return rc ? rc : s_submit_check_layout (sub);
 }
 
-/* Every input the kind needs with these parameters is given. */
+/* Every input the kind needs with these parameters is given, and none
+   that they exclude. */
 static int
 s_submit_check_needed_inputs (submission_t *sub)
 {
     const segq_kind_spec_t *kind = sub->kind;
     for (size_t i = 0; i < kind->n_inputs; i++) {
-        if (!segq_kind_input_needed (&kind->inputs [i], &sub->params))
-            continue;
         bool given = false;
         for (size_t j = 0; j < sub->submit->n_inputs && !given; j++)
             given = s_input_spec (kind, sub->submit->inputs [j].name) == &kind->inputs [i];
-        if (!given) {
+        if (given && segq_kind_input_excluded (&kind->inputs [i], &sub->params)) {
+            snprintf (sub->err, sub->errlen, "kind %s takes input '%s' or parameter %s, not both",
+                      kind->name, kind->inputs [i].name, kind->inputs [i].unless);
+            return SEGQ_EINVAL;
+        }
+        if (!given && segq_kind_input_needed (&kind->inputs [i], &sub->params)) {
             snprintf (sub->err, sub->errlen, "kind %s needs input '%s' (%s)", kind->name,
                       kind->inputs [i].name, kind->inputs [i].help);
             return SEGQ_EINVAL;

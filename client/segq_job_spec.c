@@ -475,12 +475,15 @@ s_check_needed_inputs (const segq_job_spec_t *self, const segq_params_t *params,
 {
     for (size_t i = 0; i < self->kind_spec->n_inputs; i++) {
         const segq_input_spec_t *spec = &self->kind_spec->inputs [i];
-        if (!segq_kind_input_needed (spec, params))
-            continue;
         bool found = false;
         for (size_t j = 0; j < self->n_inputs && !found; j++)
             found = s_input_owner (self->kind_spec, self->inputs [j].name) == spec;
-        if (!found) {
+        if (found && segq_kind_input_excluded (spec, params)) {
+            snprintf (err, errlen, "kind '%s' takes input '%s' or parameter %s, not both",
+                      self->kind, spec->name, spec->unless);
+            return SEGQ_EINVAL;
+        }
+        if (!found && segq_kind_input_needed (spec, params)) {
             snprintf (err, errlen,
                       "kind '%s' needs input '%s' (--%s FILE|JOB[:OUTPUT], or "
                       "--input %s=...)%s%s%s",

@@ -252,12 +252,18 @@ segq_kind_input (const segq_kind_spec_t *kind, const char *name)
 }
 
 bool
+segq_kind_input_excluded (const segq_input_spec_t *in, const segq_params_t *params)
+{
+    const segq_value_t *unless = in->unless ? segq_params_get (params, in->unless) : NULL;
+    return unless && unless->type == SEGQ_PARAM_BOOL && unless->b;
+}
+
+bool
 segq_kind_input_needed (const segq_input_spec_t *in, const segq_params_t *params)
 {
     if (in->required || !in->unless)
         return in->required;
-    const segq_value_t *unless = segq_params_get (params, in->unless);
-    return !unless || unless->type != SEGQ_PARAM_BOOL || !unless->b;
+    return !segq_kind_input_excluded (in, params);
 }
 
 /* Edit distance with '-' equal to '_', over at most 63 characters. */

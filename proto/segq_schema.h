@@ -102,6 +102,11 @@ const segq_input_spec_t *segq_kind_input (const segq_kind_spec_t *kind, const ch
    parameter is false. */
 bool segq_kind_input_needed (const segq_input_spec_t *in, const segq_params_t *params);
 
+/* Whether a job of `kind` with these parameters must not have input `in`:
+   its `unless` parameter is true, so something else stands for it (train's
+   mask with mask_from_alpha: the image's alpha is the mask). */
+bool segq_kind_input_excluded (const segq_input_spec_t *in, const segq_params_t *params);
+
 /* The parameter or input name of `kind` closest to `word` ("nitre" ->
    "niter"; '-' counts as '_'), for a did-you-mean; NULL when none is close. */
 const char *segq_kind_suggest (const segq_kind_spec_t *kind, const char *word);

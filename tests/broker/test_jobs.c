@@ -492,9 +492,9 @@ Test (jobs, one_file_input_keeps_its_file_name, .init = setup, .fini = teardown,
     segq_params_clear (&submit.params);
 }
 
-/* train's mask is required unless mask_from_alpha: the kind table says so
-   and the broker refuses at submit, naming it, instead of the job failing
-   on its worker. */
+/* train's mask is required unless mask_from_alpha, and refused with it:
+   the kind table says so and the broker refuses at submit, naming it,
+   instead of the job failing on its worker. */
 Test (jobs, train_needs_its_mask_unless_from_alpha, .init = setup, .fini = teardown, .timeout = 20)
 {
     char err [1024] = "", id [SEGQ__JOB_ID_MAX];
@@ -511,6 +511,11 @@ Test (jobs, train_needs_its_mask_unless_from_alpha, .init = setup, .fini = teard
     cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), 0, "%s", err);
     from_alpha.b = true;
     cr_assert_eq (segq_params_set (&submit.params, "mask_from_alpha", &from_alpha), 0);
+    active = segq__jobs_active (jobs);
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "takes input 'mask' or parameter mask_from_alpha, not both"), "%s",
+               err);
+    cr_assert_eq (segq__jobs_active (jobs), active, "nothing stored");
     submit.n_inputs = 1;
     cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), 0, "%s", err);
     segq_params_clear (&submit.params);

@@ -725,6 +725,9 @@ Test (cli_submit, local_files_checked_before_sending, .timeout = 60)
     s_refused_locally (sizes, p [2], "must have the same size");
     const char *alpha [] = { "submit", "train", "--image", p [0], "--mask-from-alpha", NULL };
     s_refused_locally (alpha, p [0], "needs an image with an alpha channel");
+    const char *both [] = { "submit", "train", "--image",           p [0],
+                            "--mask", p [1],   "--mask-from-alpha", NULL };
+    s_refused_locally (both, "input 'mask' or parameter mask_from_alpha", "not both");
     const char *tiny [] = { "submit", "train", "--image", p [3], "--mask", p [3], NULL };
     s_refused_locally (tiny, p [3], "no scale to train");
     const char *junk [] = { "submit", "generate", "--model", p [4], NULL };

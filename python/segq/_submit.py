@@ -230,9 +230,14 @@ def _check_inputs(kind: Kind, inputs: Sequence[WireInput]) -> None:
 
 
 def check_needed_inputs(kind: Kind, params: Mapping[str, Any], inputs: Sequence[WireInput]) -> None:
-    """Every input the kind needs with these parameters (defaults filled) is given."""
+    """Every input the kind needs with these parameters (defaults filled) is given, and none
+    that they exclude."""
     given = {_owner(kind, i.name) for i in inputs}
     for spec in kind.inputs:
+        if spec.excluded(params) and spec in given:
+            raise errors.InvalidArgument(
+                f"kind '{kind.name}' takes input '{spec.name}' or parameter {spec.unless}, not both"
+            )
         if spec.needed(params) and spec not in given:
             unless = f", unless parameter {spec.unless} is true" if spec.unless else ""
             raise errors.InvalidArgument(f"kind '{kind.name}' needs input '{spec.name}'{unless}")

@@ -104,11 +104,15 @@ class KindInput:
     catalogue: bool
     help: str
 
+    def excluded(self, params: Mapping[str, Any]) -> bool:
+        """Whether a submission with these parameters must not give it (its `unless` is true)."""
+        return bool(self.unless) and params.get(self.unless) is True
+
     def needed(self, params: Mapping[str, Any]) -> bool:
         """Whether a submission with these parameters (defaults filled) must give it."""
         if self.required or not self.unless:
             return self.required
-        return params.get(self.unless) is not True
+        return not self.excluded(params)
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,11 @@ def test_needed_inputs_follow_unless() -> None:
     ):
         check_needed_inputs(TRAIN, TRAIN.with_defaults({}), image)
     check_needed_inputs(TRAIN, TRAIN.with_defaults({"mask_from_alpha": True}), image)
+    both = resolve_inputs(TRAIN, {"image": "abcd", "mask": "ef01"})
+    with pytest.raises(
+        segq.InvalidArgument, match="takes input 'mask' or parameter mask_from_alpha, not both"
+    ):
+        check_needed_inputs(TRAIN, TRAIN.with_defaults({"mask_from_alpha": True}), both)
 
 
 def laid(kind: Kind, values: dict[str, Any]) -> list[tuple[str, str, str]]:

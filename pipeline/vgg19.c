@@ -2,6 +2,7 @@
 #include "vgg19.h"
 
 #include "segq_safetensors.h"
+#include "segq_vgg19_file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,53 +33,16 @@ void segq_vgg19_destroy(segq_vgg19_t **self_p)
     *self_p = NULL;
 }
 
-static void shape_text(const int64_t *s, size_t n, char *buf, size_t len)
-{
-    size_t at = 0;
-    buf[0] = '\0';
-    at += (size_t)snprintf(buf, len, "[");
-    for (size_t i = 0; i < n && at < len; i++)
-        at += (size_t)snprintf(buf + at, len - at, "%s%lld", i ? ", " : "", (long long)s[i]);
-    if (at < len)
-        snprintf(buf + at, len - at, "]");
-}
-
-/* One tensor of the file as a persistent float32 tensor on dev. */
+/* Tensor `key` (checked by segq_vgg19_file_check) as a persistent float32
+ * tensor on dev. */
 static segqt_tensor *load_one(const segq_st_t *st, const char *path, const char *what,
-                              const char *key, const int64_t *want, size_t ndim, segqt_device dev,
-                              char *err, size_t errlen)
+                              const char *key, segqt_device dev, char *err, size_t errlen)
 {
     const segq_st_tensor_t *t = segq_st_find(st, key);
-    if (!t) {
-        snprintf(err, errlen,
-                 "%s %s: missing tensor '%s' (expected torchvision's VGG19 "
-                 "`features` weights, features.N.weight/bias; deploy/convert_vgg19.py makes "
-                 "such a file from torchvision's .pth)",
-                 what, path, key);
-        return NULL;
-    }
-    int ok = t->ndim == ndim;
-    for (size_t i = 0; ok && i < ndim; i++)
-        ok = t->shape[i] == want[i];
-    if (!ok) {
-        char got[128], exp[128];
-        shape_text(t->shape, t->ndim, got, sizeof got);
-        shape_text(want, ndim, exp, sizeof exp);
-        snprintf(err, errlen,
-                 "%s %s: tensor '%s' has shape %s, VGG19 needs %s (is this a "
-                 "VGG19 `features` file?)",
-                 what, path, key, got, exp);
-        return NULL;
-    }
     segqt_dtype dt;
-    const char *name = segq_st_dtype_name(t->dtype);
-    if (!name || segqt_dtype_from_name(name, &dt) != 0
-        || (dt != SEGQT_F32 && dt != SEGQT_F16 && dt != SEGQT_BF16 && dt != SEGQT_F64)) {
-        snprintf(err, errlen, "%s %s: tensor '%s' has dtype %s, expected a float type", what, path,
-                 key, name ? name : "?");
-        return NULL;
-    }
-    segqt_tensor *x = segqt_from_bytes(t->data, t->nbytes, dt, t->shape, (int)t->ndim, SEGQT_CPU);
+    segqt_tensor *x = NULL;
+    if (segqt_dtype_from_name(segq_st_dtype_name(t->dtype), &dt) == 0)
+        x = segqt_from_bytes(t->data, t->nbytes, dt, t->shape, (int)t->ndim, SEGQT_CPU);
     x = segqt_contiguous(segqt_to_device(segqt_to_dtype(x, SEGQT_F32), dev));
     if (!x) {
         snprintf(err, errlen, "%s %s: tensor '%s': %s", what, path, key, segqt_last_error());
@@ -105,18 +69,15 @@ int segq_vgg19_load(const char *path, const char *what, segqt_device dev, segq_v
         snprintf(err, errlen, "%s: out of memory", what);
         return SEGQ_ENOMEM;
     }
-    rc = 0;
+    rc = segq_vgg19_file_check(st, path, what, err, errlen);
     for (int i = 0; i < SEGQ_VGG19_CONVS && !rc; i++) {
-        const segq_vgg19_layer_t *l = &segq_vgg19_layers[i];
-        char key[64];
-        int64_t ws[4] = {l->out, l->in, 3, 3}, bs[1] = {l->out};
-        snprintf(key, sizeof key, "features.%d.weight", l->index);
-        self->w[i] = load_one(st, path, what, key, ws, 4, dev, err, errlen);
-        snprintf(key, sizeof key, "features.%d.bias", l->index);
+        char wkey[64], bkey[64];
+        segq_vgg19_file_keys(i, wkey, bkey, sizeof wkey);
+        self->w[i] = load_one(st, path, what, wkey, dev, err, errlen);
         if (self->w[i])
-            self->b[i] = load_one(st, path, what, key, bs, 1, dev, err, errlen);
+            self->b[i] = load_one(st, path, what, bkey, dev, err, errlen);
         if (!self->w[i] || !self->b[i])
-            rc = SEGQ_EINVAL;
+            rc = SEGQ_ETORCH;
     }
     static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
     const int64_t s[4] = {1, 3, 1, 1};

@@ -7,6 +7,7 @@
 #include "segq_ckpt.h"
 #include "segq_image.h"
 #include "segq_pyramid.h"
+#include "segq_vgg19_file.h"
 
 /* The local regular file given for input `name`, or NULL (absent, a
    folder, or a reference for the broker). */
@@ -103,7 +104,24 @@ s_check_generate (const cli_submit_args_t *s, const char *const *files, const se
                                           errlen);
 }
 
-/* stylize: a style image given as a file decodes. */
+/* The header of a local safetensors file (its bytes are not read: weights
+   files are large and the hash cache spares them a second read), checked
+   by `check` when it is given; no file: nothing to check. */
+static int
+s_check_header (const char *path, const char *what,
+                int (*check) (const segq_st_t *, const char *, const char *, char *, size_t),
+                char *err, size_t errlen)
+{
+    segq_st_t *st = NULL;
+    int rc = path ? segq_st_open_header (path, &st, err, errlen) : SEGQ_OK;
+    if (rc == SEGQ_OK && st && check)
+        rc = check (st, path, what, err, errlen);
+    segq_st_destroy (&st);
+    return rc;
+}
+
+/* stylize: a style image given as a file decodes; a local VGG19 file has
+   every tensor stylize reads, in its shape. */
 static int
 s_check_stylize (const cli_submit_args_t *s, const char *const *files, const segq_params_t *p,
                  char *err, size_t errlen)
@@ -113,7 +131,21 @@ s_check_stylize (const cli_submit_args_t *s, const char *const *files, const seg
     segq_image_t *img = NULL;
     int rc = style ? segq_image_read_file (style, NULL, &img, err, errlen) : SEGQ_OK;
     segq_image_destroy (&img);
+    if (rc == SEGQ_OK)
+        rc = s_check_header (s_local_file (s, files, "vgg19"), "--vgg19", segq_vgg19_file_check,
+                             err, errlen);
     return rc;
+}
+
+/* evaluate: local encoder weights are a safetensors file (which tensors
+   it needs depends on --depth and --width: segq-run says). */
+static int
+s_check_evaluate (const cli_submit_args_t *s, const char *const *files, const segq_params_t *p,
+                  char *err, size_t errlen)
+{
+    (void) p;
+    return s_check_header (s_local_file (s, files, "encoder_weights"), "--encoder-weights", NULL,
+                           err, errlen);
 }
 
 typedef int (*s_check_fn) (const cli_submit_args_t *, const char *const *, const segq_params_t *,
@@ -126,6 +158,7 @@ static const struct {
     { "train", s_check_train },
     { "generate", s_check_generate },
     { "stylize", s_check_stylize },
+    { "evaluate", s_check_evaluate },
 };
 
 int

@@ -316,11 +316,13 @@ out:
     return rc;
 }
 
+/* Offsets become pointers into the byte buffer (NULL without one: a
+ * header-only open). */
 static int finish(segq_st_t *self)
 {
     for (size_t i = 0; i < self->count; i++) {
         size_t begin = (size_t)(uintptr_t)self->tensors[i].data;
-        self->tensors[i].data = (const char *)self->data + begin;
+        self->tensors[i].data = self->data ? (const char *)self->data + begin : NULL;
     }
     qsort(self->tensors, self->count, sizeof(segq_st_tensor_t), cmp_tensor_name);
     return 0;
@@ -409,7 +411,8 @@ static int read_full(int fd, void *buf, size_t len)
     return 0;
 }
 
-int segq_st_open(const char *path, segq_st_t **out, char *err, size_t errlen)
+/* segq_st_open, or with_data 0 segq_st_open_header. */
+static int open_file(const char *path, int with_data, segq_st_t **out, char *err, size_t errlen)
 {
     if (!path || !out)
         return segq__st_fail(err, errlen, SEGQ_EINVAL, "segq_st_open: bad arguments");
@@ -452,6 +455,8 @@ int segq_st_open(const char *path, segq_st_t **out, char *err, size_t errlen)
     self->data_len = total - 8 - n;
     if ((rc = parse_header(self, path, header, n, self->data_len, err, errlen)))
         goto out;
+    if (!with_data)
+        goto done;
     self->data = alloc_aligned(self->data_len);
     if (!self->data) {
         rc = segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", path);
@@ -462,6 +467,7 @@ int segq_st_open(const char *path, segq_st_t **out, char *err, size_t errlen)
                            "%s: file ended while reading the byte buffer", path);
         goto out;
     }
+done:
     finish(self);
     *out = self;
     self = NULL;
@@ -470,6 +476,16 @@ out:
     segq_st_destroy(&self);
     close(fd);
     return rc;
+}
+
+int segq_st_open(const char *path, segq_st_t **out, char *err, size_t errlen)
+{
+    return open_file(path, 1, out, err, errlen);
+}
+
+int segq_st_open_header(const char *path, segq_st_t **out, char *err, size_t errlen)
+{
+    return open_file(path, 0, out, err, errlen);
 }
 
 size_t segq_st_count(const segq_st_t *self)

@@ -83,6 +83,11 @@ typedef struct segq_st_t segq_st_t;
  * from 0 to the end of the file (no overlap, no gap), and __metadata__ a
  * map of strings. */
 int segq_st_open(const char *path, segq_st_t **out, char *err, size_t errlen);
+/* The same checks without reading the byte buffer (the file's size stands
+ * for it), so a large weights file is checked in a few reads: names,
+ * dtypes, shapes and metadata as segq_st_open gives them, every tensor's
+ * data NULL. */
+int segq_st_open_header(const char *path, segq_st_t **out, char *err, size_t errlen);
 /* Same from memory; the buffer is copied. `name` names it in messages. */
 int segq_st_open_mem(const void *buf, size_t len, const char *name, segq_st_t **out, char *err,
                      size_t errlen);

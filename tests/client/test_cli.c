@@ -741,6 +741,12 @@ Test (cli_submit, local_files_checked_before_sending, .timeout = 60)
     const char *style [] = { "submit", "stylize", "--content", dir, "--style",
                              p [4],    "--vgg19", p [6],       NULL };
     s_refused_locally (style, p [4], "not a PNG or JPEG image");
+    const char *vgg [] = { "submit", "stylize", "--content", dir, "--vgg19", p [6], NULL };
+    s_refused_locally (vgg, p [6], "missing tensor 'features.0.weight'");
+    const char *encoder [] = {
+        "submit", "evaluate", "--real", dir, "--encoder-weights", p [4], NULL
+    };
+    s_refused_locally (encoder, p [4], "not a safetensors file");
 
     /* a job array: the broken member is named, nothing is sent */
     char set [64], images [80], masks [80];

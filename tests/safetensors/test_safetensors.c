@@ -132,6 +132,17 @@ static segq_st_writer_t *fixture_writer(void)
     return w;
 }
 
+/* The fixture's file, in memory (*len bytes; the caller frees it). */
+static uint8_t *fixture_bytes(size_t *len)
+{
+    segq_st_writer_t *w = fixture_writer();
+    uint8_t *buf;
+    char err[SEGQ_ST_ERRLEN];
+    cr_assert_eq(segq_st_writer_to_mem(w, &buf, len, err, sizeof err), 0, "%s", err);
+    segq_st_writer_destroy(&w);
+    return buf;
+}
+
 /* Checks every fixture tensor and the metadata of a reader. */
 static void check_fixture(const segq_st_t *st)
 {
@@ -228,10 +239,8 @@ Test(python, python_file_reads_in_c_and_bytes_match_the_c_writer, .timeout = FX_
     /* Same tensors, same metadata: the C writer makes the same bytes. */
     size_t ref_len;
     unsigned char *ref = fx_read(path, &ref_len);
-    segq_st_writer_t *w = fixture_writer();
-    uint8_t *mine;
     size_t len;
-    cr_assert_eq(segq_st_writer_to_mem(w, &mine, &len, err, sizeof err), 0, "%s", err);
+    uint8_t *mine = fixture_bytes(&len);
     cr_assert_eq(len, ref_len);
     cr_assert_eq(memcmp(mine, ref, len), 0, "C writer and reference layout differ");
     segq_st_t *m = NULL;
@@ -240,7 +249,6 @@ Test(python, python_file_reads_in_c_and_bytes_match_the_c_writer, .timeout = FX_
     segq_st_destroy(&m);
     free(mine);
     free(ref);
-    segq_st_writer_destroy(&w);
     free(path);
     fx_rmtree(dir);
     fx_no_leaks();
@@ -453,12 +461,9 @@ Test(reader, bad_lengths_and_files, .timeout = FX_TIMEOUT)
  * valid file, never a crash or a leak; each prefix read from a real file. */
 Test(reader, truncated_and_flipped_files, .timeout = FX_TIMEOUT)
 {
-    segq_st_writer_t *w = fixture_writer();
-    uint8_t *buf;
     size_t len;
+    uint8_t *buf = fixture_bytes(&len);
     char err[SEGQ_ST_ERRLEN];
-    cr_assert_eq(segq_st_writer_to_mem(w, &buf, &len, err, sizeof err), 0);
-    segq_st_writer_destroy(&w);
     size_t header = 0;
     for (int i = 7; i >= 0; i--)
         header = header << 8 | buf[i];
@@ -522,5 +527,52 @@ Test(reader, fuzz_corpus_replays, .timeout = FX_TIMEOUT)
     }
     closedir(d);
     cr_assert_geq(opened, 5);
+    fx_no_leaks();
+}
+
+/* The header alone: the same names, dtypes, shapes and metadata as a whole
+ * open, no data, and the same verdict on a truncated file; its bytes are not
+ * read, so a sparse file of 1 GiB opens at once. */
+Test(reader, header_only_open, .timeout = FX_TIMEOUT)
+{
+    size_t len;
+    uint8_t *buf = fixture_bytes(&len);
+    char err[SEGQ_ST_ERRLEN];
+    char *dir = fx_tmpdir();
+    char *path = fx_path(dir, "whole.safetensors");
+    fx_write(path, buf, len);
+    segq_st_t *whole = NULL, *head = NULL;
+    cr_assert_eq(segq_st_open(path, &whole, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(segq_st_open_header(path, &head, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(segq_st_count(head), segq_st_count(whole));
+    cr_assert_eq(segq_st_meta_count(head), segq_st_meta_count(whole));
+    for (size_t i = 0; i < segq_st_count(whole); i++) {
+        const segq_st_tensor_t *a = segq_st_at(whole, i), *b = segq_st_at(head, i);
+        cr_assert(!strcmp(a->name, b->name) && a->dtype == b->dtype && a->ndim == b->ndim
+                  && a->nbytes == b->nbytes && b->data == NULL);
+        cr_assert_eq(memcmp(a->shape, b->shape, a->ndim * sizeof(int64_t)), 0);
+    }
+    segq_st_destroy(&whole);
+    segq_st_destroy(&head);
+    fx_write(path, buf, len - 1);
+    cr_assert_eq(segq_st_open_header(path, &head, err, sizeof err), SEGQ_ECORRUPT);
+    cr_assert(!head && strstr(err, path), "%s", err);
+
+    /* one U8 tensor of 1 GiB, its bytes a hole in the file */
+    char *big = fx_path(dir, "big.safetensors");
+    const char json[] = "{\"x\":{\"dtype\":\"U8\",\"shape\":[1073741824],"
+                        "\"data_offsets\":[0,1073741824]}}";
+    uint8_t prefix[8] = {sizeof json - 1};
+    FILE *f = fopen(big, "wb");
+    cr_assert(f && fwrite(prefix, 1, 8, f) == 8 && fwrite(json, 1, sizeof json - 1, f));
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(truncate(big, (off_t)(8 + sizeof json - 1 + (1u << 30))), 0);
+    cr_assert_eq(segq_st_open_header(big, &head, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(segq_st_find(head, "x")->nbytes, 1u << 30);
+    segq_st_destroy(&head);
+    free(buf);
+    free(path);
+    free(big);
+    fx_rmtree(dir);
     fx_no_leaks();
 }

@@ -234,3 +234,61 @@ segq_dataset_pair (const segq_dataset_t *self, size_t i)
 {
     return self && i < self->count ? &self->pairs [i] : NULL;
 }
+
+static int
+s_by_name (const struct dirent **a, const struct dirent **b)
+{
+    return strcmp ((*a)->d_name, (*b)->d_name);
+}
+
+/* DIR/NAME when it is a part: a visible folder with images/ in it. */
+static char *
+s_part (const char *dir, const char *name)
+{
+    char *path = name [0] != '.' ? join (dir, name) : NULL;
+    char *images = path ? join (path, "images") : NULL;
+    int part = images && is_dir (images);
+    free (images);
+    if (!part)
+        free (path);
+    return part ? path : NULL;
+}
+
+int
+segq_dataset_parts (const char *dir, char ***paths, size_t *n, char *err, size_t errlen)
+{
+    *paths = NULL;
+    *n = 0;
+    struct dirent **names = NULL;
+    char *images = join (dir, "images");
+    int count =
+        images && !is_dir (images) && is_dir (dir) ? scandir (dir, &names, NULL, s_by_name) : 0;
+    free (images);
+    char **found = calloc ((size_t) (count > 0 ? count : 0) + 1, sizeof *found);
+    int rc = found ? 0 : segq_fail (err, errlen, SEGQ_ENOMEM, "out of memory");
+    for (int i = 0; i < count; i++) {
+        char *part = rc ? NULL : s_part (dir, names [i]->d_name);
+        if (part)
+            found [(*n)++] = part;
+        free (names [i]);
+    }
+    free (names);
+    /* no parts: the folder itself (segq_dataset_open says what is wrong) */
+    if (!rc && *n == 0 && !(found [(*n)++] = strdup (dir)))
+        rc = segq_fail (err, errlen, SEGQ_ENOMEM, "out of memory");
+    *paths = found;
+    if (rc)
+        segq_dataset_parts_free (paths, *n);
+    return rc;
+}
+
+void
+segq_dataset_parts_free (char ***paths, size_t n)
+{
+    if (!paths || !*paths)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free ((*paths) [i]);
+    free (*paths);
+    *paths = NULL;
+}

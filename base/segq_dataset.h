@@ -32,6 +32,14 @@ size_t segq_dataset_count (const segq_dataset_t *self);
 const segq_dataset_pair_t *segq_dataset_pair (const segq_dataset_t *self, size_t i);
 void segq_dataset_destroy (segq_dataset_t **self_p);
 
+/* The dataset folders of an evaluate set, as segq-run evaluate reads it
+ * and the CLI checks it: DIR itself, unless DIR has no images/ but has
+ * subfolders PART with an images/ folder (a job array's outputs as the
+ * queue lays them out, DIR/JOB/...): then each of those, in name order.
+ * *paths (*n of them) are the caller's: segq_dataset_parts_free. */
+int segq_dataset_parts (const char *dir, char ***paths, size_t *n, char *err, size_t errlen);
+void segq_dataset_parts_free (char ***paths, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,12 +8,10 @@
 #include "singan_internal.h"
 #include "stylize_manifest.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 uint64_t segq__eval_rand(uint64_t *state)
 {
@@ -85,16 +83,8 @@ static char *stem_of(const char *file)
 static int load_pair(const segq_dataset_pair_t *p, int64_t s, float *img_out, float *mask_out,
                      char *err, size_t errlen)
 {
-    segq_image_t *img = NULL, *rgb = NULL, *m = NULL, *mask = NULL;
-    int rc = segq_image_read_file(p->image_path, NULL, &img, err, errlen);
-    if (!rc)
-        rc = segq_image_read_file(p->mask_path, NULL, &m, err, errlen);
-    if (!rc)
-        rc = segq_image_check_same_size(img, p->image_path, m, p->mask_path, err, errlen);
-    if (!rc)
-        rc = segq_image_to_rgb(img, &rgb, err, errlen);
-    if (!rc)
-        rc = segq_image_to_mask(m, &mask, err, errlen);
+    segq_image_t *rgb = NULL, *mask = NULL;
+    int rc = segq_image_read_labelled(p->image_path, p->mask_path, NULL, &rgb, &mask, err, errlen);
     float *buf = NULL;
     if (!rc) {
         size_t n = (size_t)rgb->width * rgb->height;
@@ -113,28 +103,8 @@ static int load_pair(const segq_dataset_pair_t *p, int64_t s, float *img_out, fl
         }
     }
     free(buf);
-    segq_image_destroy(&img);
     segq_image_destroy(&rgb);
-    segq_image_destroy(&m);
     segq_image_destroy(&mask);
-    return rc;
-}
-
-/* A synthetic set's manifest.csv, which names each pair's source. */
-static int read_manifest(const char *dir, const char *what, segq_manifest_t **man, char *err,
-                         size_t errlen)
-{
-    char inner[1024];
-    int rc = segq_manifest_read(dir, man, inner, sizeof inner);
-    if (rc == 1) {
-        snprintf(err, errlen,
-                 "%s %s: no manifest.csv (a synthetic set must be a generate "
-                 "or stylize output, whose manifest names each pair's source image)",
-                 what, dir);
-        return SEGQ_EINVAL;
-    }
-    if (rc)
-        snprintf(err, errlen, "%s: %s", what, inner);
     return rc;
 }
 
@@ -211,7 +181,7 @@ static int load_one(const char *dir, const char *what, int64_t size, int want_ma
         rc = SEGQ_EINVAL;
     }
     if (!rc && want_manifest)
-        rc = read_manifest(dir, what, &man, err, errlen);
+        rc = segq_manifest_read_set(dir, what, &man, err, errlen);
     if (!rc && alloc_data(out, n, size)) {
         snprintf(err, errlen, "%s %s: out of memory for %zu pairs at %lld", what, dir, n,
                  (long long)size);
@@ -230,20 +200,6 @@ static int load_one(const char *dir, const char *what, int64_t size, int want_ma
     if (rc)
         segq__eval_data_free(out);
     return rc;
-}
-
-static int has_dir(const char *dir, const char *sub)
-{
-    char path[4400];
-    struct stat sb;
-    /* a path cut short would name another folder */
-    int len = snprintf(path, sizeof path, "%s%s%s", dir, *sub ? "/" : "", sub);
-    return len > 0 && (size_t)len < sizeof path && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-static int by_name(const struct dirent **a, const struct dirent **b)
-{
-    return strcmp((*a)->d_name, (*b)->d_name);
 }
 
 /* Appends part's pairs to all (part emptied). */
@@ -285,37 +241,29 @@ int segq__eval_data_load(const char *dir, const char *what, int64_t size, int wa
 {
     /* A set of several parts: DIR/PART/images/... each with its manifest,
      * as the queue lays out the outputs of a job array (DIR/JOB/...). */
-    struct dirent **names = NULL;
-    int n = has_dir(dir, "images") || !has_dir(dir, "") ? -1 : scandir(dir, &names, NULL, by_name);
-    int parts = 0;
-    for (int i = 0; i < n; i++) {
-        char path[4400];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
-        parts += names[i]->d_name[0] != '.' && has_dir(path, "images");
+    char **parts = NULL, inner[1024];
+    size_t n = 0;
+    int rc = segq_dataset_parts(dir, &parts, &n, inner, sizeof inner);
+    if (rc) {
+        snprintf(err, errlen, "%s: %s", what, inner);
+        return rc;
     }
-    if (parts == 0) {
-        for (int i = 0; i < n; i++)
-            free(names[i]);
-        free(names);
-        return load_one(dir, what, size, want_manifest, out, err, errlen);
+    if (n == 1) {
+        rc = load_one(parts[0], what, size, want_manifest, out, err, errlen);
+        segq_dataset_parts_free(&parts, n);
+        return rc;
     }
     memset(out, 0, sizeof *out);
     out->size = size;
-    int rc = 0;
-    for (int i = 0; i < n; i++) {
-        char path[4400];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
-        if (!rc && names[i]->d_name[0] != '.' && has_dir(path, "images")) {
-            segq_eval_data_t part;
-            rc = load_one(path, what, size, want_manifest, &part, err, errlen);
-            if (!rc && (rc = append_part(out, &part)) != 0) {
-                snprintf(err, errlen, "%s %s: out of memory", what, dir);
-                segq__eval_data_free(&part);
-            }
+    for (size_t i = 0; i < n && !rc; i++) {
+        segq_eval_data_t part;
+        rc = load_one(parts[i], what, size, want_manifest, &part, err, errlen);
+        if (!rc && (rc = append_part(out, &part)) != 0) {
+            snprintf(err, errlen, "%s %s: out of memory", what, dir);
+            segq__eval_data_free(&part);
         }
-        free(names[i]);
     }
-    free(names);
+    segq_dataset_parts_free(&parts, n);
     if (rc)
         segq__eval_data_free(out);
     return rc;

@@ -17,7 +17,6 @@ add_library(segq_pipeline STATIC
   ${CMAKE_CURRENT_LIST_DIR}/devices.c
   # stylize / evaluate (issue 4)
   ${CMAKE_CURRENT_LIST_DIR}/vgg19.c
-  ${CMAKE_CURRENT_LIST_DIR}/stylize_manifest.c
   ${CMAKE_CURRENT_LIST_DIR}/stylize.c
   ${CMAKE_CURRENT_LIST_DIR}/metrics.c
   ${CMAKE_CURRENT_LIST_DIR}/unetpp.c

@@ -201,6 +201,31 @@ static int check_names(segq_manifest_t *m, const char *path, char *err, size_t e
     return 0;
 }
 
+int segq_manifest_parse(FILE *f, const char *name, segq_manifest_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    csv_reader_t r = {.f = f, .path = name, .line = 1, .at_field_start = 1};
+    segq_manifest_t *m = calloc(1, sizeof *m);
+    int rc = m ? read_cells(&r, err, errlen) : SEGQ_ENOMEM;
+    free(r.field);
+    if (rc == SEGQ_ENOMEM)
+        snprintf(err, errlen, "%s: out of memory", name);
+    if (rc) {
+        free_cells(r.cells, r.n);
+        free(m);
+        return rc;
+    }
+    /* the header row first; every row has ncols cells */
+    m->cells = r.cells;
+    m->ncols = r.ncols;
+    m->nrows = r.ncols ? r.n / r.ncols - 1 : 0;
+    rc = check_names(m, name, err, errlen);
+    if (rc)
+        segq_manifest_destroy(&m);
+    *out = m;
+    return rc;
+}
+
 int segq_manifest_read(const char *dir, segq_manifest_t **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -213,26 +238,25 @@ int segq_manifest_read(const char *dir, segq_manifest_t **out, char *err, size_t
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return SEGQ_EIO;
     }
-    csv_reader_t r = {.f = f, .path = path, .line = 1, .at_field_start = 1};
-    segq_manifest_t *m = calloc(1, sizeof *m);
-    int rc = m ? read_cells(&r, err, errlen) : SEGQ_ENOMEM;
+    int rc = segq_manifest_parse(f, path, out, err, errlen);
     fclose(f);
-    free(r.field);
-    if (rc == SEGQ_ENOMEM)
-        snprintf(err, errlen, "%s: out of memory", path);
-    if (rc) {
-        free_cells(r.cells, r.n);
-        free(m);
-        return rc;
+    return rc;
+}
+
+int segq_manifest_read_set(const char *dir, const char *what, segq_manifest_t **out, char *err,
+                           size_t errlen)
+{
+    char inner[1024];
+    int rc = segq_manifest_read(dir, out, inner, sizeof inner);
+    if (rc == 1) {
+        snprintf(err, errlen,
+                 "%s %s: no manifest.csv (a synthetic set must be a generate "
+                 "or stylize output, whose manifest names each pair's source image)",
+                 what, dir);
+        return SEGQ_EINVAL;
     }
-    /* the header row first; every row has ncols cells */
-    m->cells = r.cells;
-    m->ncols = r.ncols;
-    m->nrows = r.ncols ? r.n / r.ncols - 1 : 0;
-    rc = check_names(m, path, err, errlen);
     if (rc)
-        segq_manifest_destroy(&m);
-    *out = m;
+        snprintf(err, errlen, "%s: %s", what, inner);
     return rc;
 }
 

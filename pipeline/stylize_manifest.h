@@ -7,6 +7,7 @@
 #define SEGQ_STYLIZE_MANIFEST_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define SEGQ_MANIFEST_FILE "manifest.csv"
 
@@ -16,6 +17,12 @@ typedef struct segq_manifest_t segq_manifest_t;
  * (*out NULL), or a negative code with a message (malformed CSV, a row
  * with another field count, no `name` column, a name twice). */
 int segq_manifest_read(const char *dir, segq_manifest_t **out, char *err, size_t errlen);
+/* The same from an open stream; `name` names it in messages. */
+int segq_manifest_parse(FILE *f, const char *name, segq_manifest_t **out, char *err, size_t errlen);
+/* DIR/manifest.csv of a synthetic set (evaluate's --synthetic, `what`
+ * the flag): its absence is an error too, saying what such a set is. */
+int segq_manifest_read_set(const char *dir, const char *what, segq_manifest_t **out, char *err,
+                           size_t errlen);
 void segq_manifest_destroy(segq_manifest_t **self_p);
 size_t segq_manifest_rows(const segq_manifest_t *self);
 /* The value of column `col` in the row whose `name` is `name`; NULL when

@@ -294,50 +294,10 @@ s_parse (cli_globals_t *g, pipeline_t *p, int argc, char **argv)
     return rc == CLI_OK ? s_check_flags (g, p) : rc;
 }
 
-/* The real pairs of an evaluate folder in the order segq-run evaluate
-   reads them: DIR as a dataset (images/NAME + masks/NAME), or each folder
-   DIR/PART holding images/, by name. Appends (owned) image paths and
-   names; 0, or -1 with err set (evaluate would refuse the folder too). */
+/* The pairs of one dataset folder appended to paths and names. */
 static int
-s_real_pairs (const char *dir, char ***paths, char ***names, size_t *n, char *err, size_t errlen)
+s_part_pairs (const char *dir, char ***paths, char ***names, size_t *n, char *err, size_t errlen)
 {
-    char images [4096];
-    struct stat st;
-    snprintf (images, sizeof images, "%s/images", dir);
-    if (stat (images, &st) != 0 || !S_ISDIR (st.st_mode)) {
-        struct dirent **entries = NULL;
-        int count = scandir (dir, &entries, NULL, NULL);
-        if (count < 0) {
-            snprintf (err, errlen, "cannot read the folder");
-            return -1;
-        }
-        /* evaluate's order: strcmp, whatever the locale */
-        for (int i = 1; i < count; i++)
-            for (int j = i; j > 0 && strcmp (entries [j - 1]->d_name, entries [j]->d_name) > 0;
-                 j--) {
-                struct dirent *t = entries [j];
-                entries [j] = entries [j - 1];
-                entries [j - 1] = t;
-            }
-        int rc = 0, parts = 0;
-        for (int i = 0; i < count; i++) {
-            char part [4096 + 256], part_images [4096 + 300];
-            snprintf (part, sizeof part, "%s/%s", dir, entries [i]->d_name);
-            snprintf (part_images, sizeof part_images, "%s/images", part);
-            if (rc == 0 && entries [i]->d_name [0] != '.' && stat (part_images, &st) == 0
-                && S_ISDIR (st.st_mode)) {
-                rc = s_real_pairs (part, paths, names, n, err, errlen);
-                parts++;
-            }
-            free (entries [i]);
-        }
-        free (entries);
-        if (rc == 0 && parts == 0) {
-            snprintf (err, errlen, "no images/ in it (images/NAME + masks/NAME)");
-            rc = -1;
-        }
-        return rc;
-    }
     segq_dataset_t *ds = NULL;
     if (segq_dataset_open (dir, &ds, err, errlen) != 0)
         return -1;
@@ -365,6 +325,22 @@ s_real_pairs (const char *dir, char ***paths, char ***names, size_t *n, char *er
     if (rc != 0)
         snprintf (err, errlen, "out of memory");
     segq_dataset_destroy (&ds);
+    return rc;
+}
+
+/* The real pairs of an evaluate folder in the order segq-run evaluate
+   reads them (segq_dataset_parts: DIR, or each DIR/PART with images/).
+   Appends (owned) image paths and names; 0, or -1 with err set (evaluate
+   would refuse the folder too). */
+static int
+s_real_pairs (const char *dir, char ***paths, char ***names, size_t *n, char *err, size_t errlen)
+{
+    char **parts = NULL;
+    size_t n_parts = 0;
+    int rc = segq_dataset_parts (dir, &parts, &n_parts, err, errlen) ? -1 : 0;
+    for (size_t k = 0; k < n_parts && rc == 0; k++)
+        rc = s_part_pairs (parts [k], paths, names, n, err, errlen);
+    segq_dataset_parts_free (&parts, n_parts);
     return rc;
 }
 

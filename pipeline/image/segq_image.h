@@ -135,6 +135,12 @@ int segq_image_split_alpha(const segq_image_t *img, segq_image_t **rgb, segq_ima
  * SEGQ_IMAGE_TRAIN_MAX_PIXELS or max_size x max_size pixels, whichever is
  * more. Messages name the file. On error neither image is left. */
 #define SEGQ_IMAGE_TRAIN_MAX_PIXELS ((uint64_t)1 << 24)
+/* An image and its mask of the same size read within limits (NULL: the
+ * defaults) as RGB and a binary mask: a training input's, and each pair of
+ * an evaluate set's (segq-run evaluate, `segq submit evaluate`). */
+int segq_image_read_labelled(const char *image_path, const char *mask_path,
+                             const segq_image_limits_t *limits, segq_image_t **rgb,
+                             segq_image_t **mask, char *err, size_t errlen);
 int segq_image_read_training(const char *image_path, const char *mask_path, uint32_t max_size,
                              segq_image_t **rgb, segq_image_t **mask, char *err, size_t errlen);
 /* EINVAL with both names and sizes in the message when a and b differ

@@ -9,6 +9,7 @@ set(segq_fuzz_lib_image segq_image)
 set(segq_fuzz_lib_safetensors segq_singan_base) # the reader and the checkpoint header
 set(segq_fuzz_lib_proto segq_proto)
 set(segq_fuzz_lib_config segq_config)
+set(segq_fuzz_lib_manifest segq_singan_base) # stylize_manifest.c
 # `make test` builds only these (target segq_fuzzers), not the whole tree.
 add_custom_target(segq_fuzzers)
 

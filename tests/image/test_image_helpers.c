@@ -236,3 +236,37 @@ Test(dataset, flat_layout_and_empty_folder, .timeout = FX_TIMEOUT)
     fx_rmtree(root);
     fx_no_leaks();
 }
+
+/* An evaluate set's folders: the folder itself when it has images/ (or
+ * has no part: its own layout, flat or none, is segq_dataset_open's to
+ * judge), else each visible subfolder with images/, in name order. */
+Test(dataset, parts_of_an_evaluate_set, .timeout = FX_TIMEOUT)
+{
+    char *root = fx_tmpdir();
+    char err[SEGQ_IMAGE_ERRLEN], **parts = NULL;
+    size_t n = 0;
+    cr_assert_eq(segq_dataset_parts(root, &parts, &n, err, sizeof err), 0, "%s", err);
+    cr_assert(n == 1 && strcmp(parts[0], root) == 0);
+    segq_dataset_parts_free(&parts, n);
+    char *b = subdir(root, "b"), *a = subdir(root, "a"), *hidden = subdir(root, ".c");
+    char *plain = subdir(root, "plain"), *bi = subdir(b, "images"), *ai = subdir(a, "images");
+    char *ci = subdir(hidden, "images");
+    cr_assert_eq(segq_dataset_parts(root, &parts, &n, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(n, 2);
+    cr_assert(strcmp(parts[0], a) == 0 && strcmp(parts[1], b) == 0, "%s %s", parts[0], parts[1]);
+    segq_dataset_parts_free(&parts, n);
+    cr_assert_null(parts);
+    /* a folder with images/ of its own is one set, its subfolders data */
+    char *own = subdir(root, "images");
+    cr_assert_eq(segq_dataset_parts(root, &parts, &n, err, sizeof err), 0, "%s", err);
+    cr_assert(n == 1 && strcmp(parts[0], root) == 0);
+    segq_dataset_parts_free(&parts, n);
+    cr_assert_eq(segq_dataset_parts("/nonexistent-folder", &parts, &n, err, sizeof err), 0);
+    cr_assert(n == 1 && strcmp(parts[0], "/nonexistent-folder") == 0);
+    segq_dataset_parts_free(&parts, n);
+    char *all[] = {b, a, hidden, plain, bi, ai, ci, own};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]);
+    fx_rmtree(root);
+    fx_no_leaks();
+}

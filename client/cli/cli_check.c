@@ -8,6 +8,7 @@
 #include "segq_image.h"
 #include "segq_pyramid.h"
 #include "segq_vgg19_file.h"
+#include "stylize_manifest.h"
 
 /* The local regular file given for input `name`, or NULL (absent, a
    folder, or a reference for the broker). */
@@ -137,15 +138,64 @@ s_check_stylize (const cli_submit_args_t *s, const char *const *files, const seg
     return rc;
 }
 
-/* evaluate: local encoder weights are a safetensors file (which tensors
-   it needs depends on --depth and --width: segq-run says). */
+/* One dataset folder of an evaluate set: every pair decodes, image and
+   mask the same size; a synthetic one has its manifest. */
+static int
+s_check_part (const char *dir, const char *what, bool synthetic, char *err, size_t errlen)
+{
+    segq_dataset_t *ds = NULL;
+    int rc = segq_dataset_open (dir, &ds, err, errlen);
+    for (size_t i = 0; rc == SEGQ_OK && i < segq_dataset_count (ds); i++) {
+        const segq_dataset_pair_t *pair = segq_dataset_pair (ds, i);
+        segq_image_t *rgb = NULL, *mask = NULL;
+        rc = segq_image_read_labelled (pair->image_path, pair->mask_path, NULL, &rgb, &mask, err,
+                                       errlen);
+        segq_image_destroy (&rgb);
+        segq_image_destroy (&mask);
+    }
+    segq_dataset_destroy (&ds);
+    segq_manifest_t *man = NULL;
+    if (rc == SEGQ_OK && synthetic)
+        rc = segq_manifest_read_set (dir, what, &man, err, errlen);
+    segq_manifest_destroy (&man);
+    return rc;
+}
+
+/* A local evaluate set as segq-run evaluate reads it (segq_dataset_parts:
+   the folder, or each part of a job array's outputs). */
+static int
+s_check_set (const char *dir, const char *what, bool synthetic, char *err, size_t errlen)
+{
+    char **parts = NULL;
+    size_t n = 0;
+    int rc = segq_dataset_parts (dir, &parts, &n, err, errlen);
+    for (size_t k = 0; k < n && rc == SEGQ_OK; k++)
+        rc = s_check_part (parts [k], what, synthetic, err, errlen);
+    segq_dataset_parts_free (&parts, n);
+    return rc;
+}
+
+/* evaluate: local data sets (--real, --test, --synthetic NAME=DIR), and
+   local encoder weights as a safetensors file (which tensors it needs
+   depends on --depth and --width: segq-run says). */
 static int
 s_check_evaluate (const cli_submit_args_t *s, const char *const *files, const segq_params_t *p,
                   char *err, size_t errlen)
 {
     (void) p;
-    return s_check_header (s_local_file (s, files, "encoder_weights"), "--encoder-weights", NULL,
-                           err, errlen);
+    int rc = SEGQ_OK;
+    for (size_t i = 0; i < s->n_inputs && rc == SEGQ_OK; i++) {
+        const cli_typed_input_t *in = &s->inputs [i];
+        struct stat st;
+        if (!in->spec->many || stat (in->ref, &st) != 0 || !S_ISDIR (st.st_mode))
+            continue;
+        char what [96];
+        snprintf (what, sizeof what, "--%s", in->spec->name);
+        rc = s_check_set (in->ref, what, in->spec->sets, err, errlen);
+    }
+    return rc ? rc
+              : s_check_header (s_local_file (s, files, "encoder_weights"), "--encoder-weights",
+                                NULL, err, errlen);
 }
 
 typedef int (*s_check_fn) (const cli_submit_args_t *, const char *const *, const segq_params_t *,

@@ -743,10 +743,6 @@ Test (cli_submit, local_files_checked_before_sending, .timeout = 60)
     s_refused_locally (style, p [4], "not a PNG or JPEG image");
     const char *vgg [] = { "submit", "stylize", "--content", dir, "--vgg19", p [6], NULL };
     s_refused_locally (vgg, p [6], "missing tensor 'features.0.weight'");
-    const char *encoder [] = {
-        "submit", "evaluate", "--real", dir, "--encoder-weights", p [4], NULL
-    };
-    s_refused_locally (encoder, p [4], "not a safetensors file");
 
     /* a job array: the broken member is named, nothing is sent */
     char set [64], images [80], masks [80];
@@ -764,6 +760,47 @@ Test (cli_submit, local_files_checked_before_sending, .timeout = 60)
     cr_assert (b && fputs ("\x89PNG\r\n\x1a\n but cut short", b) >= 0 && fclose (b) == 0);
     const char *array [] = { "submit", "train", "--images", images, "--masks", masks, NULL };
     s_refused_locally (array, broken, "p1.png");
+
+    /* evaluate's sets, read as segq-run evaluate reads them: every pair of
+       a folder or of each part of one (a job array's outputs, DIR/JOB/) */
+    char good [64], parts [64], mismatched [64], path [160];
+    snprintf (good, sizeof good, "%s/good", dir);
+    snprintf (parts, sizeof parts, "%s/parts", dir);
+    snprintf (mismatched, sizeof mismatched, "%s/mismatched", dir);
+    s_make_pair_dirs (good, images, sizeof images, masks, sizeof masks);
+    s_write (images, "a.png", "image");
+    s_write (masks, "a.png", "mask");
+    cr_assert_eq (mkdir (parts, 0700), 0);
+    for (int k = 0; k < 2; k++) {
+        char part [96];
+        snprintf (part, sizeof part, "%s/000%d", parts, k);
+        s_make_pair_dirs (part, images, sizeof images, masks, sizeof masks);
+        s_write (images, "a.png", "image");
+        s_write (masks, "a.png", "mask");
+    }
+    s_make_pair_dirs (mismatched, images, sizeof images, masks, sizeof masks);
+    s_write (images, "b.png", "image");
+    snprintf (path, sizeof path, "%s/b.png", masks);
+    cr_assert_eq (test_write_png (path, 40, 1, 'm'), 0);
+    const char *broken_set [] = { "submit", "evaluate", "--real", set, NULL };
+    s_refused_locally (broken_set, broken, "p1.png");
+    const char *sized [] = { "submit", "evaluate", "--real", mismatched, NULL };
+    s_refused_locally (sized, "b.png", "must have the same size");
+    const char *bare [] = { "submit", "evaluate", "--real", good, "--synthetic", "gen=", NULL };
+    char synthetic [96];
+    snprintf (synthetic, sizeof synthetic, "gen=%s", good);
+    bare [5] = synthetic;
+    s_refused_locally (bare, "--synthetic", "no manifest.csv");
+    const char *encoder [] = { "submit", "evaluate", "--real", good, "--encoder-weights",
+                               p [4],    NULL };
+    s_refused_locally (encoder, p [4], "not a safetensors file");
+    snprintf (path, sizeof path, "%s/0001/masks/a.png", parts);
+    cr_assert_eq (unlink (path), 0);
+    const char *unpaired [] = { "submit", "evaluate", "--real", parts, NULL };
+    s_refused_locally (unpaired, "0001", "has no mask");
+    cr_assert_eq (test_write_png (path, 32, 1, 'm'), 0);
+    const char *in_parts [] = { "submit", "evaluate", "--real", parts, NULL };
+    s_sends (in_parts);
 
     const char *train [] = { "submit", "train", "--image", p [0], "--mask", p [1], NULL };
     s_sends (train);

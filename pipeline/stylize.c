@@ -456,20 +456,10 @@ static int read_items(const segq_stylize_opts_t *o, content_t *ct, char *err, si
 
 static int open_content(const segq_stylize_opts_t *o, content_t *ct, char *err, size_t errlen)
 {
-    int rc = segq_dataset_open(o->content, &ct->ds, err, errlen);
-    if (rc) {
-        char inner[1024];
-        snprintf(inner, sizeof inner, "%s", err);
-        snprintf(err, errlen, "--content: %s", inner);
+    int rc = segq_content_open(o->content, &ct->ds, &ct->man, err, errlen);
+    if (rc)
         return rc;
-    }
-    if ((ct->n = segq_dataset_count(ct->ds)) == 0) {
-        snprintf(err, errlen, "--content %s: no image/mask pairs", o->content);
-        return SEGQ_EINVAL;
-    }
-    rc = segq_manifest_read(o->content, &ct->man, err, errlen);
-    if (rc && rc != 1)
-        return rc;
+    ct->n = segq_dataset_count(ct->ds);
     if (!(ct->items = calloc(ct->n, sizeof *ct->items))) {
         snprintf(err, errlen, "out of memory");
         return SEGQ_ENOMEM;

@@ -1,6 +1,7 @@
 /* manifest.csv reader (RFC 4180 quoting, as the generate writer uses). */
 #include "stylize_manifest.h"
 
+#include "segq_dataset.h"
 #include "segq_error.h"
 
 #include <errno.h>
@@ -274,4 +275,23 @@ const char *segq_manifest_get(const segq_manifest_t *self, const char *name, con
         if (strcmp(self->cells[r * self->ncols + (size_t)self->name_col], name) == 0)
             return self->cells[r * self->ncols + (size_t)c];
     return NULL;
+}
+
+int segq_content_open(const char *dir, segq_dataset_t **ds, segq_manifest_t **man, char *err,
+                      size_t errlen)
+{
+    *man = NULL;
+    char inner[1024];
+    int rc = segq_dataset_open(dir, ds, inner, sizeof inner);
+    if (rc)
+        snprintf(err, errlen, "--content: %s", inner);
+    else if (segq_dataset_count(*ds) == 0)
+        rc = segq_fail(err, errlen, SEGQ_EINVAL, "--content %s: no image/mask pairs", dir);
+    if (!rc && (rc = segq_manifest_read(dir, man, err, errlen)) == 1)
+        rc = 0; /* no manifest: stylize needs --style then, and says so per pair */
+    if (rc) {
+        segq_manifest_destroy(man);
+        segq_dataset_destroy(ds);
+    }
+    return rc;
 }

@@ -6,6 +6,8 @@
 #ifndef SEGQ_STYLIZE_MANIFEST_H
 #define SEGQ_STYLIZE_MANIFEST_H
 
+#include "segq_dataset.h"
+
 #include <stddef.h>
 #include <stdio.h>
 
@@ -23,6 +25,13 @@ int segq_manifest_parse(FILE *f, const char *name, segq_manifest_t **out, char *
  * the flag): its absence is an error too, saying what such a set is. */
 int segq_manifest_read_set(const char *dir, const char *what, segq_manifest_t **out, char *err,
                            size_t errlen);
+
+/* stylize's --content folder as stylize reads it and `segq submit
+ * stylize` checks it: its pairs (at least one) and its manifest, which may
+ * be absent (*man NULL) but not malformed. Messages start with --content.
+ * On error neither is left. */
+int segq_content_open(const char *dir, segq_dataset_t **ds, segq_manifest_t **man, char *err,
+                      size_t errlen);
 void segq_manifest_destroy(segq_manifest_t **self_p);
 size_t segq_manifest_rows(const segq_manifest_t *self);
 /* The value of column `col` in the row whose `name` is `name`; NULL when

@@ -121,16 +121,49 @@ s_check_header (const char *path, const char *what,
     return rc;
 }
 
-/* stylize: a style image given as a file decodes; a local VGG19 file has
-   every tensor stylize reads, in its shape. */
+/* Input i's folder, when it is a many-file input given as a local folder;
+   else NULL. */
+static const char *
+s_local_dir (const cli_submit_args_t *s, size_t i)
+{
+    struct stat st;
+    const cli_typed_input_t *in = &s->inputs [i];
+    return in->spec->many && stat (in->ref, &st) == 0 && S_ISDIR (st.st_mode) ? in->ref : NULL;
+}
+
+/* A local --content folder as stylize opens it: pairs, a manifest that
+   parses if there is one, every image decoding. */
+static int
+s_check_content (const char *dir, char *err, size_t errlen)
+{
+    segq_dataset_t *ds = NULL;
+    segq_manifest_t *man = NULL;
+    int rc = segq_content_open (dir, &ds, &man, err, errlen);
+    for (size_t i = 0; rc == SEGQ_OK && i < segq_dataset_count (ds); i++) {
+        segq_image_t *img = NULL;
+        rc = segq_image_read_file (segq_dataset_pair (ds, i)->image_path, NULL, &img, err, errlen);
+        segq_image_destroy (&img);
+    }
+    segq_manifest_destroy (&man);
+    segq_dataset_destroy (&ds);
+    return rc;
+}
+
+/* stylize: its local content folder and style image decode; a local VGG19
+   file has every tensor stylize reads, in its shape. */
 static int
 s_check_stylize (const cli_submit_args_t *s, const char *const *files, const segq_params_t *p,
                  char *err, size_t errlen)
 {
     (void) p;
+    int rc = SEGQ_OK;
+    for (size_t i = 0; i < s->n_inputs && rc == SEGQ_OK; i++)
+        if (strcmp (s->inputs [i].spec->name, "content") == 0 && s_local_dir (s, i))
+            rc = s_check_content (s->inputs [i].ref, err, errlen);
     const char *style = s_local_file (s, files, "style");
     segq_image_t *img = NULL;
-    int rc = style ? segq_image_read_file (style, NULL, &img, err, errlen) : SEGQ_OK;
+    if (rc == SEGQ_OK && style)
+        rc = segq_image_read_file (style, NULL, &img, err, errlen);
     segq_image_destroy (&img);
     if (rc == SEGQ_OK)
         rc = s_check_header (s_local_file (s, files, "vgg19"), "--vgg19", segq_vgg19_file_check,
@@ -185,13 +218,11 @@ s_check_evaluate (const cli_submit_args_t *s, const char *const *files, const se
     (void) p;
     int rc = SEGQ_OK;
     for (size_t i = 0; i < s->n_inputs && rc == SEGQ_OK; i++) {
-        const cli_typed_input_t *in = &s->inputs [i];
-        struct stat st;
-        if (!in->spec->many || stat (in->ref, &st) != 0 || !S_ISDIR (st.st_mode))
+        if (!s_local_dir (s, i))
             continue;
         char what [96];
-        snprintf (what, sizeof what, "--%s", in->spec->name);
-        rc = s_check_set (in->ref, what, in->spec->sets, err, errlen);
+        snprintf (what, sizeof what, "--%s", s->inputs [i].spec->name);
+        rc = s_check_set (s->inputs [i].ref, what, s->inputs [i].spec->sets, err, errlen);
     }
     return rc ? rc
               : s_check_header (s_local_file (s, files, "encoder_weights"), "--encoder-weights",

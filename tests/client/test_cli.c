@@ -738,10 +738,11 @@ Test (cli_submit, local_files_checked_before_sending, .timeout = 60)
         "submit", "generate", "--model", p [5], "--gen-start-scale", "3", NULL
     };
     s_refused_locally (deep, "--gen-start-scale 3", "the model has scales 0..0");
-    const char *style [] = { "submit", "stylize", "--content", dir, "--style",
+    /* content by reference (a generate job): the broker's to check */
+    const char *style [] = { "submit", "stylize", "--content", "000a", "--style",
                              p [4],    "--vgg19", p [6],       NULL };
     s_refused_locally (style, p [4], "not a PNG or JPEG image");
-    const char *vgg [] = { "submit", "stylize", "--content", dir, "--vgg19", p [6], NULL };
+    const char *vgg [] = { "submit", "stylize", "--content", "000a", "--vgg19", p [6], NULL };
     s_refused_locally (vgg, p [6], "missing tensor 'features.0.weight'");
 
     /* a job array: the broken member is named, nothing is sent */
@@ -801,6 +802,17 @@ Test (cli_submit, local_files_checked_before_sending, .timeout = 60)
     cr_assert_eq (test_write_png (path, 32, 1, 'm'), 0);
     const char *in_parts [] = { "submit", "evaluate", "--real", parts, NULL };
     s_sends (in_parts);
+
+    /* stylize's local content: pairs that decode, a manifest that parses */
+    const char *content [] = { "submit", "stylize", "--content", set, "--vgg19", "000a", NULL };
+    s_refused_locally (content, broken, "p1.png");
+    snprintf (path, sizeof path, "%s/manifest.csv", good);
+    FILE *m = fopen (path, "w");
+    cr_assert (m && fputs ("name,source_image\n\"a,never closed\n", m) >= 0 && fclose (m) == 0);
+    content [3] = good;
+    s_refused_locally (content, path, "manifest");
+    cr_assert_eq (unlink (path), 0);
+    s_sends (content);
 
     const char *train [] = { "submit", "train", "--image", p [0], "--mask", p [1], NULL };
     s_sends (train);

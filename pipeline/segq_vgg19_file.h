@@ -1,8 +1,8 @@
 /* segq_vgg19_file: a VGG19 weights file (safetensors with torchvision's
  * `features` names) checked for what stylize reads of it, without libtorch:
- * segq-run's loader takes each tensor through segq_vgg19_file_tensor, and
- * `segq submit stylize --vgg19 FILE` checks a local file's header with
- * segq_vgg19_file_check before uploading it. */
+ * segq-run's loader checks the file with segq_vgg19_file_check before it
+ * reads a tensor, and `segq submit stylize --vgg19 FILE` checks a local
+ * file's header with it before uploading it. */
 #ifndef SEGQ_VGG19_FILE_H
 #define SEGQ_VGG19_FILE_H
 
@@ -15,16 +15,10 @@
 extern "C" {
 #endif
 
-/* Tensor `key` of st (opened from path; `what` the flag that named it):
- * present, of shape want[0..ndim) and a float dtype. NULL with err saying
- * what is wrong and how to make a right file. */
-const segq_st_tensor_t *segq_vgg19_file_tensor(const segq_st_t *st, const char *path,
-                                               const char *what, const char *key,
-                                               const int64_t *want, size_t ndim, char *err,
-                                               size_t errlen);
-
 /* The weights and biases of every convolution stylize uses (conv1_1 ..
- * conv5_1, vgg19_layers.h), each as segq_vgg19_file_tensor wants it. */
+ * conv5_1, vgg19_layers.h) in st (opened from path; `what` the flag that
+ * named it): each present, in its shape and a float dtype; else
+ * SEGQ_EINVAL with err saying what is wrong and how to make a right file. */
 int segq_vgg19_file_check(const segq_st_t *st, const char *path, const char *what, char *err,
                           size_t errlen);
 

@@ -20,10 +20,10 @@ static int is_float(segq_st_dtype_t dt)
     return dt == SEGQ_ST_F32 || dt == SEGQ_ST_F16 || dt == SEGQ_ST_BF16 || dt == SEGQ_ST_F64;
 }
 
-const segq_st_tensor_t *segq_vgg19_file_tensor(const segq_st_t *st, const char *path,
-                                               const char *what, const char *key,
-                                               const int64_t *want, size_t ndim, char *err,
-                                               size_t errlen)
+/* Tensor `key`: present, of shape want[0..ndim) and a float dtype. */
+static const segq_st_tensor_t *file_tensor(const segq_st_t *st, const char *path, const char *what,
+                                           const char *key, const int64_t *want, size_t ndim,
+                                           char *err, size_t errlen)
 {
     const segq_st_tensor_t *t = segq_st_find(st, key);
     if (!t) {
@@ -71,8 +71,8 @@ int segq_vgg19_file_check(const segq_st_t *st, const char *path, const char *wha
         int64_t ws[4] = {l->out, l->in, 3, 3}, bs[1] = {l->out};
         char wkey[64], bkey[64];
         segq_vgg19_file_keys(i, wkey, bkey, sizeof wkey);
-        if (!segq_vgg19_file_tensor(st, path, what, wkey, ws, 4, err, errlen)
-            || !segq_vgg19_file_tensor(st, path, what, bkey, bs, 1, err, errlen))
+        if (!file_tensor(st, path, what, wkey, ws, 4, err, errlen)
+            || !file_tensor(st, path, what, bkey, bs, 1, err, errlen))
             return SEGQ_EINVAL;
     }
     return 0;

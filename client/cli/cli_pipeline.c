@@ -662,17 +662,21 @@ s_check_evaluate_stage (cli_globals_t *g, const run_t *run)
 }
 
 /* every stage's spec is checked before anything is sent: the later
-   stages with stand-in references to the jobs not yet made */
+   stages with stand-in references to the jobs not yet made. Evaluate's
+   real folder is dealt into folds and its pairs read here, once: its job
+   is made after the others are sent. */
 static int
 s_check_stages (cli_globals_t *g, run_t *run)
 {
     s_add_later_inputs (&run->p);
     int rc = CLI_OK;
-    for (int k = 0; k < N_STAGES && rc == CLI_OK; k++)
-        if (run->p.used [k] && k != ST_EVALUATE)
-            rc = s_check_spec (g, run, k);
-        else if (run->p.used [k]) /* its real folder is uploaded at submit: checked there */
+    for (int k = 0; k < N_STAGES && rc == CLI_OK; k++) {
+        if (run->p.used [k] && k == ST_EVALUATE)
             rc = s_check_evaluate_stage (g, run);
+        if (run->p.used [k] && rc == CLI_OK)
+            rc = s_check_spec (g, run, k);
+    }
+    run->p.stage [ST_EVALUATE].files_checked = true;
     return rc;
 }
 

@@ -444,7 +444,7 @@ cli_submit_spec (cli_globals_t *g, const cli_submit_args_t *s, const char *const
             rc = cli_error (g, "submit", CLI_FAILED, "out of memory");
     if (rc == CLI_OK && segq_job_spec_validate (spec, err, sizeof err) < 0)
         rc = cli_usage_error (g, "submit", "%s", err);
-    if (rc == CLI_OK && cli_check_files (s, files, err, sizeof err) < 0)
+    if (rc == CLI_OK && !s->files_checked && cli_check_files (s, files, err, sizeof err) < 0)
         rc = cli_usage_error (g, "submit", "%s", err);
     if (rc != CLI_OK) {
         segq_job_spec_destroy (&spec);

@@ -31,6 +31,7 @@ typedef struct {
     int64_t priority;
     uint64_t gpu_mem, cpu_slots, time_limit, max_attempts;
     bool cpu, help;
+    bool files_checked; /* its local files were read already (cli_check.h): not again */
 } cli_submit_args_t;
 
 /* Room for every argument of argv; -1 on out of memory (clear anyway). */

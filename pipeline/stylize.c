@@ -5,7 +5,6 @@
 #include "contact_sheet.h"
 #include "segq_error.h"
 #include "segq_image.h"
-#include "segq_sha256.h"
 #include "singan_internal.h"
 #include "stylize_manifest.h"
 #include "vgg19.h"
@@ -15,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -144,80 +142,6 @@ static size_t same_size_end(const item_t *items, size_t n, size_t i, size_t max)
 static size_t batch_end(const item_t *items, size_t n, size_t i)
 {
     return same_size_end(items, n, i, (size_t)items[i].batch);
-}
-
-static int is_file(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-static int is_dir(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-/* Where the style of one pair is: --style FILE, a source image found in
- * --style DIR, or the source image as the manifest names it. */
-static int resolve_style(const segq_stylize_opts_t *o, const segq_manifest_t *man, const char *name,
-                         char **out, char *err, size_t errlen)
-{
-    if (*o->style && is_file(o->style)) {
-        *out = strdup(o->style);
-        return *out ? 0 : SEGQ_ENOMEM;
-    }
-    if (*o->style && !is_dir(o->style)) {
-        snprintf(err, errlen, "--style %s: no such file or folder", o->style);
-        return SEGQ_EINVAL;
-    }
-    const char *src = segq_manifest_get(man, name, "source_image");
-    if (!src || !*src) {
-        snprintf(err, errlen,
-                 "pair '%s': %s names no source image (column source_image) to "
-                 "take the style from; give --style IMAGE",
-                 name, man ? "--content's manifest.csv" : "--content has no manifest.csv that");
-        return SEGQ_EINVAL;
-    }
-    char tries[3][8400];
-    int n = 0;
-    if (*o->style) {
-        snprintf(tries[n++], sizeof tries[0], "%s/%s", o->style, src);
-        snprintf(tries[n++], sizeof tries[0], "%s/images/%s", o->style, src);
-    } else {
-        snprintf(tries[n++], sizeof tries[0], "%s", src);
-        snprintf(tries[n++], sizeof tries[0], "%s/%s", o->content, src);
-    }
-    const char *path = NULL;
-    for (int i = 0; i < n && !path; i++)
-        if (is_file(tries[i]))
-            path = tries[i];
-    if (!path) {
-        snprintf(err, errlen,
-                 "pair '%s': its source image '%s' (manifest.csv) is not in %s; "
-                 "pass --style with the folder of the real images (or one style image)",
-                 name, src, *o->style ? o->style : "the working directory nor --content");
-        return SEGQ_EINVAL;
-    }
-    /* A same-named but different file would silently restyle with the
-     * wrong image: check the hash the manifest recorded. */
-    const char *want = segq_manifest_get(man, name, "source_image_sha256");
-    char hex[SEGQ_HASH_HEX_LEN + 1];
-    if (want && *want) {
-        if (segq_sha256_file(path, hex) != 0) {
-            snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-            return SEGQ_EIO;
-        }
-        if (strcmp(hex, want) != 0) {
-            snprintf(err, errlen,
-                     "pair '%s': %s is not its source image (sha256 %.12s..., the "
-                     "manifest says %.12s...)",
-                     name, path, hex, want);
-            return SEGQ_EINVAL;
-        }
-    }
-    *out = strdup(path);
-    return *out ? 0 : SEGQ_ENOMEM;
 }
 
 typedef struct {
@@ -447,7 +371,8 @@ static int read_items(const segq_stylize_opts_t *o, content_t *ct, char *err, si
         if (!rc) {
             item->h = img->height;
             item->w = img->width;
-            rc = resolve_style(o, ct->man, item->pair->name, &item->style, err, errlen);
+            rc = segq_stylize_style_path(o->style, o->content, true, ct->man, item->pair->name,
+                                         &item->style, err, errlen);
         }
         segq_image_destroy(&img);
     }

@@ -3,11 +3,13 @@
 
 #include "segq_dataset.h"
 #include "segq_error.h"
+#include "segq_sha256.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct segq_manifest_t {
     size_t ncols, nrows;
@@ -292,6 +294,89 @@ int segq_content_open(const char *dir, segq_dataset_t **ds, segq_manifest_t **ma
     if (rc) {
         segq_manifest_destroy(man);
         segq_dataset_destroy(ds);
+    }
+    return rc;
+}
+
+static int is_file(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* The first of the places a source image `src` may be that holds it, as a
+ * path to free; NULL with where[] saying where it was looked for. */
+static char *find_source(const char *style, const char *content, bool cwd, const char *src,
+                         char *where, size_t wlen)
+{
+    char tries[3][8400];
+    int n = 0;
+    if (style && *style) {
+        snprintf(tries[n++], sizeof tries[0], "%s/%s", style, src);
+        snprintf(tries[n++], sizeof tries[0], "%s/images/%s", style, src);
+        snprintf(where, wlen, "%s", style);
+    } else {
+        if (cwd)
+            snprintf(tries[n++], sizeof tries[0], "%s", src);
+        snprintf(tries[n++], sizeof tries[0], "%s/%s", content, src);
+        snprintf(where, wlen, "%s--content %s", cwd ? "the working directory nor " : "", content);
+    }
+    for (int i = 0; i < n; i++)
+        if (is_file(tries[i]))
+            return strdup(tries[i]);
+    return NULL;
+}
+
+/* A same-named but different file would silently restyle with the wrong
+ * image: path must have the sha256 the manifest recorded, if it did. */
+static int check_source_hash(const char *path, const char *want, const char *name, char *err,
+                             size_t errlen)
+{
+    char hex[SEGQ_HASH_HEX_LEN + 1];
+    if (!want || !*want)
+        return 0;
+    if (segq_sha256_file(path, hex) != 0)
+        return segq_fail(err, errlen, SEGQ_EIO, "cannot read %s: %s", path, strerror(errno));
+    if (strcmp(hex, want) != 0)
+        return segq_fail(err, errlen, SEGQ_EINVAL,
+                         "pair '%s': %s is not its source image (sha256 %.12s..., the "
+                         "manifest says %.12s...)",
+                         name, path, hex, want);
+    return 0;
+}
+
+int segq_stylize_style_path(const char *style, const char *content, bool cwd,
+                            const segq_manifest_t *man, const char *name, char **out, char *err,
+                            size_t errlen)
+{
+    struct stat sb;
+    *out = NULL;
+    if (style && *style && is_file(style))
+        return (*out = strdup(style)) ? 0 : SEGQ_ENOMEM;
+    if (style && *style && (stat(style, &sb) != 0 || !S_ISDIR(sb.st_mode)))
+        return segq_fail(err, errlen, SEGQ_EINVAL, "--style %s: no such file or folder", style);
+    const char *src = segq_manifest_get(man, name, "source_image");
+    if (!src || !*src)
+        return segq_fail(err, errlen, SEGQ_EINVAL,
+                         "pair '%s': %s its source image (column source_image) to take the "
+                         "style from; give --style IMAGE",
+                         name,
+                         man ? "--content's manifest.csv does not name"
+                             : "--content has no manifest.csv to name");
+    char where[4200];
+    *out = find_source(style, content, cwd, src, where, sizeof where);
+    if (!*out)
+        return segq_fail(err, errlen, SEGQ_EINVAL,
+                         "pair '%s': its source image '%s' (manifest.csv) is not in %s; "
+                         "pass --style %s",
+                         name, src, where,
+                         /* a queued job's --style is one file */
+                         cwd ? "with the folder of the real images (or one style image)" : "IMAGE");
+    int rc = check_source_hash(*out, segq_manifest_get(man, name, "source_image_sha256"), name, err,
+                               errlen);
+    if (rc) {
+        free(*out);
+        *out = NULL;
     }
     return rc;
 }

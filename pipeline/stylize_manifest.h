@@ -8,6 +8,7 @@
 
 #include "segq_dataset.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -32,6 +33,15 @@ int segq_manifest_read_set(const char *dir, const char *what, segq_manifest_t **
  * On error neither is left. */
 int segq_content_open(const char *dir, segq_dataset_t **ds, segq_manifest_t **man, char *err,
                       size_t errlen);
+/* Where pair `name` of a --content folder takes its style from: `style`
+ * when it is a file; else the source image its manifest row names, looked
+ * up in the folder `style` (as NAME or images/NAME) or, with no style
+ * (NULL or ""), in the working directory (when `cwd`: segq-run's own
+ * runs) and in `content`. A source image found must have the manifest's
+ * sha256. *out: a path to free. Messages say what to pass instead. */
+int segq_stylize_style_path(const char *style, const char *content, bool cwd,
+                            const segq_manifest_t *man, const char *name, char **out, char *err,
+                            size_t errlen);
 void segq_manifest_destroy(segq_manifest_t **self_p);
 size_t segq_manifest_rows(const segq_manifest_t *self);
 /* The value of column `col` in the row whose `name` is `name`; NULL when

@@ -1,6 +1,7 @@
 /*  cli_check.c: a job's local files checked at submit (cli_check.h). */
 #include "cli_check.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -10,10 +11,10 @@
 #include "segq_vgg19_file.h"
 #include "stylize_manifest.h"
 
-/* The local regular file given for input `name`, or NULL (absent, a
-   folder, or a reference for the broker). */
+/* What input `name` was given as (a file, a folder, a reference for the
+   broker), or NULL. */
 static const char *
-s_local_file (const cli_submit_args_t *s, const char *const *files, const char *name)
+s_given (const cli_submit_args_t *s, const char *const *files, const char *name)
 {
     const char *ref = NULL;
     for (size_t i = 0; i < s->n_inputs && !ref; i++)
@@ -23,6 +24,15 @@ s_local_file (const cli_submit_args_t *s, const char *const *files, const char *
     for (size_t i = 0; i < s->n_raw_inputs && !ref; i++)
         if (strncmp (s->raw_inputs [i], name, len) == 0 && s->raw_inputs [i][len] == '=')
             ref = s->raw_inputs [i] + len + 1;
+    return ref;
+}
+
+/* The local regular file given for input `name`, or NULL (absent, a
+   folder, or a reference for the broker). */
+static const char *
+s_local_file (const cli_submit_args_t *s, const char *const *files, const char *name)
+{
+    const char *ref = s_given (s, files, name);
     struct stat st;
     return ref && stat (ref, &st) == 0 && S_ISREG (st.st_mode) ? ref : NULL;
 }
@@ -132,17 +142,23 @@ s_local_dir (const cli_submit_args_t *s, size_t i)
 }
 
 /* A local --content folder as stylize opens it: pairs, a manifest that
-   parses if there is one, every image decoding. */
+   parses if there is one, every image decoding; without --style, each
+   pair's source image in the folder (the job holds nothing else of it). */
 static int
-s_check_content (const char *dir, char *err, size_t errlen)
+s_check_content (const char *dir, bool style_given, char *err, size_t errlen)
 {
     segq_dataset_t *ds = NULL;
     segq_manifest_t *man = NULL;
     int rc = segq_content_open (dir, &ds, &man, err, errlen);
     for (size_t i = 0; rc == SEGQ_OK && i < segq_dataset_count (ds); i++) {
+        const segq_dataset_pair_t *pair = segq_dataset_pair (ds, i);
         segq_image_t *img = NULL;
-        rc = segq_image_read_file (segq_dataset_pair (ds, i)->image_path, NULL, &img, err, errlen);
+        char *style = NULL;
+        rc = segq_image_read_file (pair->image_path, NULL, &img, err, errlen);
+        if (rc == SEGQ_OK && !style_given)
+            rc = segq_stylize_style_path (NULL, dir, false, man, pair->name, &style, err, errlen);
         segq_image_destroy (&img);
+        free (style);
     }
     segq_manifest_destroy (&man);
     segq_dataset_destroy (&ds);
@@ -159,7 +175,8 @@ s_check_stylize (const cli_submit_args_t *s, const char *const *files, const seg
     int rc = SEGQ_OK;
     for (size_t i = 0; i < s->n_inputs && rc == SEGQ_OK; i++)
         if (strcmp (s->inputs [i].spec->name, "content") == 0 && s_local_dir (s, i))
-            rc = s_check_content (s->inputs [i].ref, err, errlen);
+            rc = s_check_content (s->inputs [i].ref, s_given (s, files, "style") != NULL, err,
+                                  errlen);
     const char *style = s_local_file (s, files, "style");
     segq_image_t *img = NULL;
     if (rc == SEGQ_OK && style)

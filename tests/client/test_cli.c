@@ -19,6 +19,7 @@
 #include "segq_proto.h"
 #include "segq_folds.h"
 #include "segq_safetensors.h"
+#include "segq_sha256.h"
 #include "test_files.h"
 
 static char s_out [65536], s_err [16384];
@@ -804,15 +805,34 @@ Test (cli_submit, local_files_checked_before_sending, .timeout = 60)
     s_sends (in_parts);
 
     /* stylize's local content: pairs that decode, a manifest that parses */
-    const char *content [] = { "submit", "stylize", "--content", set, "--vgg19", "000a", NULL };
-    s_refused_locally (content, broken, "p1.png");
+    const char *set_styled [] = { "submit", "stylize", "--content", set, "--vgg19",
+                                  "000a",   "--style", p [0],       NULL };
+    s_refused_locally (set_styled, broken, "p1.png");
+    const char *content [] = { "submit", "stylize", "--content", good, "--vgg19", "000a", NULL };
     snprintf (path, sizeof path, "%s/manifest.csv", good);
     FILE *m = fopen (path, "w");
     cr_assert (m && fputs ("name,source_image\n\"a,never closed\n", m) >= 0 && fclose (m) == 0);
-    content [3] = good;
     s_refused_locally (content, path, "manifest");
+    /* without --style, each pair's source image in the folder, as the
+       manifest names it: the job holds nothing else of it */
     cr_assert_eq (unlink (path), 0);
+    s_refused_locally (content, "pair 'a'", "no manifest.csv to name its source image");
+    char source [SEGQ_HASH_HEX_LEN + 1], real [96];
+    cr_assert_eq (segq_sha256_file (p [0], source), 0);
+    m = fopen (path, "w");
+    cr_assert (m
+               && fprintf (m, "name,source_image,source_image_sha256\na,real.png,%s\n", source) > 0
+               && fclose (m) == 0);
+    s_refused_locally (content, "'real.png'", "is not in --content");
+    snprintf (real, sizeof real, "%s/real.png", good);
+    cr_assert_eq (test_write_png (real, 32, 3, 9), 0);
+    s_refused_locally (content, real, "is not its source image");
+    cr_assert_eq (test_write_png (real, 32, 3, 1), 0); /* p [0]'s bytes */
     s_sends (content);
+    cr_assert_eq (unlink (path), 0);
+    const char *styled [] = { "submit", "stylize", "--content", good, "--vgg19",
+                              "000a",   "--style", p [0],       NULL };
+    s_sends (styled);
 
     const char *train [] = { "submit", "train", "--image", p [0], "--mask", p [1], NULL };
     s_sends (train);

@@ -8,6 +8,7 @@
     it is, with keys it is the certificate's (broker_access.c). */
 #include "broker_internal.h"
 #include "broker_kinds.h"
+#include "style_default.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,9 +116,13 @@ segq__broker_on_submit (segq_broker_t *self, segq__request_t *req)
     if (!s_submit_priority_allowed (self, req))
         return;
     segq__caller_t caller = segq__broker_caller (self, submit->user);
-    /* a model named by the rule becomes its checkpoint; then every other
-       reference is checked by the rule */
+    /* a model named by the rule becomes its checkpoint, a stylize without
+       a style gets its pairs' training image; then every reference is
+       checked by the rule */
     int rc = segq__models_resolve_submit (self->models, &caller, submit, err, sizeof err);
+    if (rc == 0)
+        rc = segq__style_default_resolve (self->store, self->models, &caller, submit, err,
+                                          sizeof err);
     if (rc == 0)
         rc = segq__access_submit (self->access, &caller, submit, err, sizeof err);
     if (rc == 0)

@@ -108,8 +108,9 @@ synthetic=(--synthetic "generated=$generate")
 step "4. stylize: the training image's style onto the generated images"
 stylize=
 if [ -n "${SEGQ_VGG19:-}" ]; then
-  sty_args=(stylize --content "$generate" --style sample/image.png --vgg19 "$SEGQ_VGG19"
-    --steps 100 --batch 20 "${resources[@]}")
+  # no --style: the broker takes the training image of the model behind $generate
+  sty_args=(stylize --content "$generate" --vgg19 "$SEGQ_VGG19" --steps 100 --batch 20
+    "${resources[@]}")
   show segq submit "${sty_args[@]}"
   stylize=$("$segq" submit "${sty_args[@]}")
   echo "$stylize"

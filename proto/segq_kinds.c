@@ -127,7 +127,8 @@ static const segq_param_spec_t s_stylize_params [] = {
     { "content_weight", SEGQ_PARAM_FLOAT, "1", 0, 1e12, NULL, "weight of the content loss" },
     { "style_weight", SEGQ_PARAM_FLOAT, "1000", 0, 1e12, NULL, "weight of the style loss" },
     { "steps", SEGQ_PARAM_INT, "1000", 1, SEGQ_KINDS_BIG, NULL, "Adam steps per image" },
-    { "lr", SEGQ_PARAM_FLOAT, "0.01", 0, 10, NULL, "Adam learning rate (pixels in [0, 1])" },
+    { "lr", SEGQ_PARAM_FLOAT, "0.01", 0, 10, NULL,
+      "Adam learning rate (on the ImageNet-normalised image)" },
     { "batch", SEGQ_PARAM_INT, "8", 1, 4096, NULL, "images of the same size optimised together" },
     { "log_every", SEGQ_PARAM_INT, "100", 1, SEGQ_KINDS_BIG, NULL,
       "print the losses every N steps" },
@@ -141,9 +142,9 @@ static const segq_input_spec_t s_stylize_inputs [] = {
     { "content", true, true,
       "dataset to restyle: a generate output (images/, masks/, manifest.csv)", false, NULL, false },
     { "style", false, false,
-      "style image for every pair, or a folder where each pair's source image (manifest "
-      "column source_image) is found (as NAME or images/NAME); default: the source image "
-      "as the manifest names it, relative to the working directory or to --content",
+      "style image for every pair (segq-run: or a folder of them, by name); default: each "
+      "pair's source image (manifest.csv): a generate job's training image (its owner's only), "
+      "or the file of that name in the --content folder",
       false, NULL, false },
     { "vgg19", true, false,
       "VGG19 ImageNet weights as safetensors with torchvision's names (features.N.weight/bias; "

@@ -149,8 +149,10 @@ Test (cli_broker, default_resources_said_at_submit, .init = setup, .fini = teard
     const char *generate [] = { "submit", "generate", "--model", job, NULL };
     H_ASSERT (h, s_segq (generate) == 0, "%s", s_err);
     cr_assert (strstr (s_err, "generate, 2 CPU slots"), "%s", s_err);
+    char gen [SEGQ_JOB_ID_MAX];
+    snprintf (gen, sizeof gen, "%.*s", (int) strcspn (s_out, "\n"), s_out);
     /* weights by reference: a local file would be checked as VGG19's */
-    const char *stylize [] = { "submit", "stylize", "--content", job, "--vgg19", job, NULL };
+    const char *stylize [] = { "submit", "stylize", "--content", gen, "--vgg19", job, NULL };
     H_ASSERT (h, s_segq (stylize) == 0, "%s", s_err);
     cr_assert (strstr (s_err, "stylize, 1 CPU slot:"), "%s", s_err);
     const char *asked [] = {

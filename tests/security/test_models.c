@@ -11,7 +11,8 @@
     gen_start_scale above 0, nor a change to it); unshared, no longer.
     Generations draw their own seeds; a purged model generates no more; a
     pinned model's training survives purge and retention; the catalogue
-    survives kill -9; an admin sees every model. Every user acts through
+    survives kill -9; an admin sees every model; a stylize given no style
+    takes its pairs' training image, for the training's owner only. Every user acts through
     the CLI as the user would, the library only where the CLI has no way
     to say it (a bare hash, a model on an input that takes none). */
 #define _GNU_SOURCE
@@ -29,6 +30,7 @@
 #include "lab_keys.h"
 #include "segq_keys.h"
 #include "segq_proto.h"
+#include "segq_sha256.h"
 
 static const char s_fake_segq_run [] =
     "#!/bin/sh\n"
@@ -47,6 +49,10 @@ static const char s_fake_segq_run [] =
     "generate)\n"
     "  for a in \"$@\"; do echo \"$a\" >> \"$out/args.txt\"; done\n"
     "  mkdir -p \"$out/images\" && echo \"sample of $SEGQ_JOB_ID\" > \"$out/images/0.png\"\n"
+    "  ;;\n"
+    "stylize)\n"
+    "  for a in \"$@\"; do echo \"$a\" >> \"$out/args.txt\"; case $a in\n"
+    "    --style=*) cp \"${a#--style=}\" \"$out/style-used\" || exit 3;; esac; done\n"
     "  ;;\n"
     "*) echo \"stand-in segq-run: unexpected '$1'\" >&2; exit 2;;\n"
     "esac\n";
@@ -111,6 +117,18 @@ s_start (bool with_keys)
     }
     H_ASSERT (h, harness_start_worker (h, "w1", 2, argv) >= 0, "no worker");
 }
+
+/* A case run twice, each in its own process: with keys, and without
+   (where the rule holds for the user name a client sends). */
+#define S_BOTH_MODES(name, body)                                                                   \
+    Test (models, keys_##name, .init = setup_keys, .fini = teardown, .timeout = 120)               \
+    {                                                                                              \
+        body ();                                                                                   \
+    }                                                                                              \
+    Test (models, plain_##name, .init = setup_plain, .fini = teardown, .timeout = 120)             \
+    {                                                                                              \
+        body ();                                                                                   \
+    }
 
 static void
 setup_keys (void)
@@ -488,17 +506,7 @@ s_private_model_unreachable (void)
     H_ASSERT_CLEAN_STOP (h);
 }
 
-Test (models, keys_private_model_unreachable_by_any_form, .init = setup_keys, .fini = teardown,
-      .timeout = 120)
-{
-    s_private_model_unreachable ();
-}
-
-Test (models, plain_private_model_unreachable_by_any_form, .init = setup_plain, .fini = teardown,
-      .timeout = 120)
-{
-    s_private_model_unreachable ();
-}
+S_BOTH_MODES (private_model_unreachable_by_any_form, s_private_model_unreachable)
 
 /* A model's name may be spelled like a job id ("scan": four letters of
    the ids' base 32): still a name, refused to bob like any other. */
@@ -524,17 +532,7 @@ s_name_like_a_job_id (void)
     H_ASSERT_CLEAN_STOP (h);
 }
 
-Test (models, keys_a_name_spelled_like_a_job_id_is_a_name, .init = setup_keys, .fini = teardown,
-      .timeout = 120)
-{
-    s_name_like_a_job_id ();
-}
-
-Test (models, plain_a_name_spelled_like_a_job_id_is_a_name, .init = setup_plain, .fini = teardown,
-      .timeout = 120)
-{
-    s_name_like_a_job_id ();
-}
+S_BOTH_MODES (a_name_spelled_like_a_job_id_is_a_name, s_name_like_a_job_id)
 
 /* ---- 2: shared with bob, and unshared ---- */
 
@@ -635,17 +633,7 @@ s_shared_model (void)
     H_ASSERT_CLEAN_STOP (h);
 }
 
-Test (models, keys_shared_model_generates_and_no_more, .init = setup_keys, .fini = teardown,
-      .timeout = 120)
-{
-    s_shared_model ();
-}
-
-Test (models, plain_shared_model_generates_and_no_more, .init = setup_plain, .fini = teardown,
-      .timeout = 120)
-{
-    s_shared_model ();
-}
+S_BOTH_MODES (shared_model_generates_and_no_more, s_shared_model)
 
 /* ---- 3: each generation its own seed ---- */
 
@@ -687,17 +675,7 @@ s_seeds (void)
     H_ASSERT_CLEAN_STOP (h);
 }
 
-Test (models, keys_generations_draw_their_own_seeds, .init = setup_keys, .fini = teardown,
-      .timeout = 120)
-{
-    s_seeds ();
-}
-
-Test (models, plain_generations_draw_their_own_seeds, .init = setup_plain, .fini = teardown,
-      .timeout = 120)
-{
-    s_seeds ();
-}
+S_BOTH_MODES (generations_draw_their_own_seeds, s_seeds)
 
 /* ---- 4: a purged model generates no more ---- */
 
@@ -724,17 +702,7 @@ s_purged (void)
     H_ASSERT_CLEAN_STOP (h);
 }
 
-Test (models, keys_purged_model_refused_at_submit, .init = setup_keys, .fini = teardown,
-      .timeout = 120)
-{
-    s_purged ();
-}
-
-Test (models, plain_purged_model_refused_at_submit, .init = setup_plain, .fini = teardown,
-      .timeout = 120)
-{
-    s_purged ();
-}
+S_BOTH_MODES (purged_model_refused_at_submit, s_purged)
 
 /* ---- 5: pinned: neither purge nor retention removes its training ---- */
 
@@ -798,17 +766,7 @@ s_pinned (void)
     H_ASSERT_CLEAN_STOP (h);
 }
 
-Test (models, keys_pinned_model_survives_purge_and_retention, .init = setup_keys, .fini = teardown,
-      .timeout = 120)
-{
-    s_pinned ();
-}
-
-Test (models, plain_pinned_model_survives_purge_and_retention, .init = setup_plain,
-      .fini = teardown, .timeout = 120)
-{
-    s_pinned ();
-}
+S_BOTH_MODES (pinned_model_survives_purge_and_retention, s_pinned)
 
 /* ---- 6: the catalogue survives kill -9 ---- */
 
@@ -881,18 +839,154 @@ s_survives_kill (void)
     H_ASSERT_CLEAN_STOP (h);
 }
 
-Test (models, keys_catalogue_survives_kill_9, .init = setup_keys, .fini = teardown, .timeout = 120)
+S_BOTH_MODES (catalogue_survives_kill_9, s_survives_kill)
+
+/* ---- 7: stylize's default style is the training image, its owner's only ---- */
+
+/* user's stylize of generate job `gen` (all its outputs), with a local
+   style image if style is set: 0 with *job, or the broker's code. Through
+   the library: the CLI would read a local VGG19 file's tensors, and a
+   test has no 80 MB of them; the broker's checks are the same. */
+static int
+s_stylize (segq_client_t *c, const char *user, const char *gen, const char *style,
+           char job [SEGQ_JOB_ID_MAX])
 {
-    s_survives_kill ();
+    char weights [700], err [512];
+    snprintf (weights, sizeof weights, "%s/%s-vgg19.safetensors", h->dir, user);
+    FILE *f = fopen (weights, "w");
+    cr_assert (f && fputs ("stand-in weights", f) >= 0 && fclose (f) == 0, "%s", weights);
+    segq_job_spec_t *spec = segq_job_spec_new ("stylize");
+    cr_assert_eq (segq_job_spec_input_job (spec, "content", gen, "*", err, sizeof err), 0, "%s",
+                  err);
+    cr_assert_eq (segq_job_spec_input_file (spec, "vgg19", weights, err, sizeof err), 0, "%s", err);
+    if (style)
+        cr_assert_eq (segq_job_spec_input_file (spec, "style", style, err, sizeof err), 0, "%s",
+                      err);
+    int rc = segq_client_submit (c, spec, job, SEGQ_JOB_ID_MAX);
+    segq_job_spec_destroy (&spec);
+    return rc;
 }
 
-Test (models, plain_catalogue_survives_kill_9, .init = setup_plain, .fini = teardown,
-      .timeout = 120)
+/* The hash of job's input whose name starts with `prefix`, as user's
+   `segq --json status` shows it, into hash (empty: none). */
+static void
+s_input_hash (const char *user, const char *job, const char *prefix, char *hash, size_t len)
 {
-    s_survives_kill ();
+    S_OK (user, "--json", "status", job);
+    json_t *jobs = s_json_out ();
+    size_t i;
+    json_t *input;
+    hash [0] = 0;
+    json_array_foreach (json_object_get (json_array_get (jobs, 0), "inputs"), i, input)
+    {
+        const char *name = json_string_value (json_object_get (input, "name"));
+        const char *value = json_string_value (json_object_get (input, "hash"));
+        if (name && value && strncmp (name, prefix, strlen (prefix)) == 0)
+            snprintf (hash, len, "%s", value);
+    }
+    json_decref (jobs);
 }
 
-/* ---- 7: an admin sees (and may change) every model; with keys only:
+/* A refused stylize: the broker's code, and err saying why. */
+#define S_STYLIZE_REFUSED(c, user, gen, code, why)                                                 \
+    do {                                                                                           \
+        char job_ [SEGQ_JOB_ID_MAX];                                                               \
+        int rc_ = s_stylize (c, user, gen, NULL, job_);                                            \
+        H_ASSERT (h, rc_ == (code), "%s's stylize of %s: %d (%s)", user, gen, rc_,                 \
+                  segq_client_error (c));                                                          \
+        cr_assert (strstr (segq_client_error (c), why), "'%s' does not say '%s'",                  \
+                   segq_client_error (c), why);                                                    \
+    } while (0)
+
+/* A training whose image is another job's output (`--image ECHO:scan.png`):
+   its stylize's style is that same reference, and segq-run reads it. */
+static void
+s_default_style_by_reference (segq_client_t *alice)
+{
+    char dir [700], image [800], mask [800], echo [SEGQ_JOB_ID_MAX], ref [SEGQ_JOB_ID_MAX + 16];
+    char train [SEGQ_JOB_ID_MAX], gen [SEGQ_JOB_ID_MAX], sty [SEGQ_JOB_ID_MAX], args [8192];
+    snprintf (dir, sizeof dir, "%s/alice-ref", h->dir);
+    s_image (dir, "scan.png", image, sizeof image);
+    s_image (dir, "mask.png", mask, sizeof mask);
+    S_OK ("alice", "submit", "echo", "--files", image);
+    s_first_line (echo, sizeof echo);
+    snprintf (ref, sizeof ref, "%s:scan.png", echo);
+    S_OK ("alice", "submit", "train", "--image", ref, "--mask", mask, "--cpu", "--name", "scan");
+    s_first_line (train, sizeof train);
+    s_generate (alice, "alice", "scan", NULL, gen);
+    H_ASSERT (h, s_stylize (alice, "alice", gen, NULL, sty) == 0, "%s", segq_client_error (alice));
+    s_wait_succeeded (alice, sty);
+    S_OK ("alice", "--json", "status", sty);
+    json_t *jobs = s_json_out (),
+           *style = json_array_get (json_object_get (json_array_get (jobs, 0), "inputs"), 2);
+    cr_assert (style && strcmp (s_str (style, "name"), "style") == 0
+                   && strcmp (s_str (style, "job"), echo) == 0
+                   && strcmp (s_str (style, "output"), "scan.png") == 0,
+               "style is not %s: %s", ref, s_out);
+    json_decref (jobs);
+    char want [SEGQ_HASH_HEX_LEN + 1], used [SEGQ_HASH_HEX_LEN + 1], used_path [900];
+    s_args ("alice", sty, args, sizeof args);
+    snprintf (used_path, sizeof used_path, "%s/fetched-alice-%s/style-used", h->dir, sty);
+    cr_assert (segq_sha256_file (image, want) == 0 && segq_sha256_file (used_path, used) == 0);
+    cr_assert_str_eq (used, want, "segq-run read another style: %s", args);
+}
+
+static void
+s_default_style (void)
+{
+    segq_client_t *alice = s_client ("alice"), *bob = s_client ("bob");
+    char train [SEGQ_JOB_ID_MAX], gen [SEGQ_JOB_ID_MAX], sty [SEGQ_JOB_ID_MAX], args [8192];
+    s_train (alice, "alice", "polyp.png", NULL, train);
+    s_generate (alice, "alice", "polyp", NULL, gen);
+
+    /* the owner's stylize gets the training image, and segq-run reads it */
+    H_ASSERT (h, s_stylize (alice, "alice", gen, NULL, sty) == 0, "%s", segq_client_error (alice));
+    s_wait_succeeded (alice, sty);
+    char image_hash [SEGQ_HASH_HEX_LEN + 1], style_hash [SEGQ_HASH_HEX_LEN + 1],
+        used [SEGQ_HASH_HEX_LEN + 1], used_path [900];
+    s_input_hash ("alice", train, "image/", image_hash, sizeof image_hash);
+    s_input_hash ("alice", sty, "style/polyp.png", style_hash, sizeof style_hash);
+    cr_assert (*image_hash && strcmp (image_hash, style_hash) == 0, "style %s, image %s",
+               style_hash, image_hash);
+    s_args ("alice", sty, args, sizeof args);
+    s_assert_arg (args, "style", "style/polyp.png");
+    snprintf (used_path, sizeof used_path, "%s/fetched-alice-%s/style-used", h->dir, sty);
+    cr_assert_eq (segq_sha256_file (used_path, used), 0, "%s", used_path);
+    cr_assert_str_eq (used, image_hash, "segq-run read another style");
+    s_default_style_by_reference (alice);
+
+    /* shared: bob's pairs, never alice's image, as a style or otherwise */
+    S_OK ("alice", "models", "share", "polyp", "--with", "bob");
+    char bobs_gen [SEGQ_JOB_ID_MAX], own [800];
+    s_generate (bob, "bob", "alice/polyp", NULL, bobs_gen);
+    S_STYLIZE_REFUSED (bob, "bob", bobs_gen, SEGQ_EPERM, "Pass --style IMAGE");
+    S_STYLIZE_REFUSED (bob, "bob", gen, SEGQ_EPERM, "belongs to alice");
+    char dir [700];
+    snprintf (dir, sizeof dir, "%s/bob-style", h->dir);
+    s_image (dir, "own.png", own, sizeof own);
+    H_ASSERT (h, s_stylize (bob, "bob", bobs_gen, own, sty) == 0, "%s", segq_client_error (bob));
+    s_wait_succeeded (bob, sty);
+    s_args ("bob", sty, args, sizeof args);
+    s_assert_arg (args, "style", "style/own.png");
+
+    /* no training behind the pairs: refused at submit, saying what to pass */
+    S_STYLIZE_REFUSED (alice, "alice", train, SEGQ_EINVAL, "is a train job");
+    char checkpoint [800], from_file [SEGQ_JOB_ID_MAX];
+    snprintf (checkpoint, sizeof checkpoint, "%s/model.safetensors", h->dir);
+    cr_assert_eq (test_write_checkpoint (checkpoint, 32, 1), 0);
+    S_OK ("alice", "submit", "generate", "--model", checkpoint, "--count", "2", "--cpu");
+    s_first_line (from_file, sizeof from_file);
+    S_STYLIZE_REFUSED (alice, "alice", from_file, SEGQ_EINVAL, "checkpoint file");
+    S_OK ("alice", "purge", train);
+    S_STYLIZE_REFUSED (alice, "alice", gen, SEGQ_ENOENT, "purged");
+    segq_client_destroy (&alice);
+    segq_client_destroy (&bob);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+S_BOTH_MODES (default_style_is_the_owners_training_image, s_default_style)
+
+/* ---- 8: an admin sees (and may change) every model; with keys only:
    without them there are no admins ---- */
 
 Test (models, keys_admin_sees_every_model, .init = setup_keys, .fini = teardown, .timeout = 120)

@@ -619,7 +619,8 @@ s_add_later_inputs (pipeline_t *p)
     s_input (&p->stage [ST_GENERATE], "model", NULL, "0000");
     if (p->used [ST_STYLIZE]) {
         s_input (&p->stage [ST_STYLIZE], "content", NULL, "0000");
-        s_input (&p->stage [ST_STYLIZE], "style", NULL, p->style ? p->style : p->image);
+        if (p->style) /* else the broker takes each generate job's training image */
+            s_input (&p->stage [ST_STYLIZE], "style", NULL, p->style);
         s_input (&p->stage [ST_STYLIZE], "vgg19", NULL, p->vgg19);
     }
     if (p->used [ST_EVALUATE]) {
@@ -639,8 +640,6 @@ s_check_spec (cli_globals_t *g, const run_t *run, int k)
     if (k == ST_TRAIN && run->n)
         for (size_t i = 0; i < p->stage [ST_TRAIN].n_inputs; i++)
             files [i] = run->plan.files [i][0];
-    if (k == ST_STYLIZE && run->n && !p->style)
-        files [1] = run->plan.files [0][0];
     segq_job_spec_t *check = NULL;
     int rc = cli_submit_spec (g, &p->stage [k], files, &check);
     segq_job_spec_destroy (&check);
@@ -715,7 +714,6 @@ s_submit_stages (cli_globals_t *g, run_t *run)
     if (rc == CLI_OK && p->used [ST_STYLIZE]) {
         p->stage [ST_STYLIZE].inputs [0].ref = run->ids [ST_GENERATE][0];
         refs [0] = run->ids [ST_GENERATE];
-        refs [1] = p->style ? NULL : run->plan.files ? run->plan.files [0] : NULL;
         rc = s_submit_stage (g, run, ST_STYLIZE, refs);
     }
     /* evaluate: one job over whole stages (an array's outputs, all of them) */

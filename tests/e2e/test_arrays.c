@@ -1,9 +1,12 @@
 /*  test_arrays.c: job arrays and `segq submit pipeline` through real segqd,
     segq-worker and segq processes, on 5 Kvasir-SEG pairs (SEGQ_DATA_DIR)
-    with tiny settings: one pipeline per pair (train and generate arrays of
-    5 jobs each) and one evaluate over the whole generate array; `segq
-    status ARRAY` figures along the way; the trained model names its source
-    image by the user's file name. */
+    with tiny settings: one pipeline per pair (train, generate and stylize
+    arrays of 5 jobs each; stylize with no --style, so each job's style is
+    its own pair's training image, which the broker takes at submit) and
+    one evaluate over the whole generate and stylize arrays; `segq status
+    ARRAY` figures along the way; the trained model names its source image
+    by the user's file name. VGG19 weights: random, in the real layout
+    (tests/pipeline/stylize_reference.py). */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -90,6 +93,25 @@ s_array_status (harness_t *h, const char *array)
     return summary;
 }
 
+/* Stylize job i of the pipeline took pair i's image as its style: the one
+   the broker resolved from its generate job's training, by name. */
+static void
+s_assert_styles (harness_t *h, json_t *stylize, char names [PAIRS][256])
+{
+    for (size_t i = 0; i < PAIRS; i++) {
+        const char *argv [] = { "status", json_string_value (json_array_get (stylize, i)), "--json",
+                                NULL };
+        json_t *doc = s_cli_json (h, argv);
+        char want [300];
+        snprintf (want, sizeof want, "style/%s", names [i]);
+        char *dump = json_dumps (doc, JSON_COMPACT);
+        cr_assert (strstr (dump, want), "stylize %s has no input %s: %s", argv [1], want, dump);
+        cr_assert (strstr (dump, "\"state\":\"succeeded\""), "%s", dump);
+        free (dump);
+        json_decref (doc);
+    }
+}
+
 Test (e2e_arrays, pipeline_per_pair_through_the_queue, .timeout = 900)
 {
     harness_t *h = harness_new ("e2e-arrays");
@@ -109,7 +131,15 @@ Test (e2e_arrays, pipeline_per_pair_through_the_queue, .timeout = 900)
     const char *extra [] = { "--segq-run", segq_run, "--gpus", "", NULL };
     H_ASSERT (h, harness_start_worker (h, "ml", 2, extra) >= 0, "worker did not register");
 
-    /* one pipeline per pair: train and generate arrays, evaluate over all */
+    char weights [760], make [2000];
+    snprintf (make, sizeof make,
+              "/usr/bin/python3 %s/tests/pipeline/stylize_reference.py weights '%s' 1",
+              SEGQ_SOURCE_DIR, h->dir);
+    cr_assert_eq (system (make), 0, "%s", make);
+    snprintf (weights, sizeof weights, "%s/vgg19.safetensors", h->dir);
+
+    /* one pipeline per pair: train, generate and stylize arrays, evaluate
+       over all */
     const char *submit [] = { "submit",    "pipeline",   "--images",
                               images,      "--masks",    masks,
                               "--count",   "2",          "--max-size",
@@ -122,14 +152,18 @@ Test (e2e_arrays, pipeline_per_pair_through_the_queue, .timeout = 900)
                               "32",        "--depth",    "2",
                               "--width",   "4",          "--evaluate.batch",
                               "4",         "--examples", "0",
-                              "--cpu",     "--json",     NULL };
+                              "--stylize", "--vgg19",    weights,
+                              "--steps",   "2",          "--cpu",
+                              "--json",    NULL };
     json_t *ids = s_cli_json (h, submit);
     const char *train =
         json_string_value (json_object_get (json_object_get (ids, "train"), "array"));
     const char *generate =
         json_string_value (json_object_get (json_object_get (ids, "generate"), "array"));
+    json_t *stylize = json_object_get (json_object_get (ids, "stylize"), "jobs");
     const char *evaluate = json_string_value (json_object_get (ids, "evaluate"));
-    cr_assert (train && generate && evaluate, "pipeline ids: %s", json_dumps (ids, 0));
+    cr_assert (train && generate && json_array_size (stylize) == PAIRS && evaluate,
+               "pipeline ids: %s", json_dumps (ids, 0));
     cr_assert_eq (json_array_size (json_object_get (json_object_get (ids, "train"), "jobs")),
                   PAIRS);
     cr_assert_neq (strcmp (train, generate), 0);
@@ -198,7 +232,8 @@ Test (e2e_arrays, pipeline_per_pair_through_the_queue, .timeout = 900)
     json_t *metrics = json_load_file (path, 0, &jerr);
     cr_assert_not_null (metrics, "%s: %s", path, jerr.text);
     char *dump = json_dumps (metrics, JSON_COMPACT);
-    cr_assert (strstr (dump, "singan"), "no synthetic set 'singan' in %s", dump);
+    cr_assert (strstr (dump, "singan") && strstr (dump, "stylized"),
+               "no synthetic set 'singan' or 'stylized' in %s", dump);
     free (dump);
     json_decref (metrics);
     s = s_array_status (h, generate);
@@ -206,6 +241,7 @@ Test (e2e_arrays, pipeline_per_pair_through_the_queue, .timeout = 900)
                   PAIRS);
     json_decref (s);
 
+    s_assert_styles (h, stylize, names);
     json_decref (ids);
     segq_client_destroy (&c);
     H_ASSERT_CLEAN_STOP (h);

@@ -223,6 +223,10 @@ static void die_with_worker(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* A job's log is stdout and stderr in the order written, and a
+     * failure's reason is its last line: a buffered progress line must not
+     * land after the error (the generation server prints one per job). */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     omp_short_spin(argv);
     die_with_worker(argc, argv);
     keep_freed_memory();

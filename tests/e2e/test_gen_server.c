@@ -2,7 +2,8 @@
     real segqd, segq-worker (keeping a generation server: --model-cache)
     and segq-run. A tiny training registers model `tiny`; generating from
     it by name twice loads it once (the second job's log says so) and gives
-    two manifests that name the model and their own seeds; a cancelled
+    two manifests that name the model and their own seeds; a generation
+    that fails in the server says why in its reason; a cancelled
     generation and one whose server is killed end alone (cancelled,
     killed), and the next request is served by a new server. */
 #define _GNU_SOURCE
@@ -108,6 +109,47 @@ s_server (const char *job)
     return pid;
 }
 
+/* A generation from model `tiny`'s checkpoint by its hash (the library:
+   neither the CLI nor the broker reads a hash's scales) at a scale the
+   model lacks: it passes submit and fails in the server, after the model
+   came from the cache. Its reason is the error, not the cache's note. */
+static void
+s_failure_reason_is_the_error (const char *train)
+{
+    static char out [1 << 16];
+    const char *status [] = { "--json", "status", train, NULL };
+    s_cli_ok (status, out, sizeof out);
+    json_t *jobs = json_loads (out, 0, NULL), *o;
+    size_t i;
+    const char *hash = NULL;
+    json_int_t size = 0;
+    json_array_foreach (json_object_get (json_array_get (jobs, 0), "outputs"), i, o)
+    {
+        if (strcmp (json_string_value (json_object_get (o, "name")), "model.safetensors") == 0) {
+            hash = json_string_value (json_object_get (o, "hash"));
+            size = json_integer_value (json_object_get (o, "size"));
+        }
+    }
+    cr_assert_not_null (hash, "no checkpoint in %s", out);
+    segq_client_t *c = harness_client (h, 0);
+    segq_job_spec_t *spec = segq_job_spec_new ("generate");
+    char err [512], job [64];
+    cr_assert_eq (segq_job_spec_input_hash (spec, "model", hash, (uint64_t) size, err, sizeof err),
+                  0, "%s", err);
+    cr_assert_eq (segq_job_spec_param (spec, "gen_start_scale", "7", err, sizeof err), 0);
+    H_ASSERT (h, segq_client_submit (c, spec, job, sizeof job) == 0, "%s", segq_client_error (c));
+    segq_job_spec_destroy (&spec);
+    json_decref (jobs);
+    segq_job_info_t info;
+    H_ASSERT (h, harness_wait_final (c, job, 60000, &info) == 0, "%s never ended", job);
+    cr_assert (info.state == SEGQ_JOB_FAILED && info.reason
+                   && strstr (info.reason, "--gen-start-scale 7: the model has scales"),
+               "%s: %s", segq_job_state_name (info.state), info.reason ? info.reason : "");
+    cr_assert (s_log_says (job, "loaded already"), "the model was not hot");
+    segq_job_info_clear (&info);
+    segq_client_destroy (&c);
+}
+
 Test (e2e, generation_server_keeps_models_and_fails_alone, .timeout = 600)
 {
     h = harness_new ("e2e-gen-server");
@@ -160,6 +202,7 @@ Test (e2e, generation_server_keeps_models_and_fails_alone, .timeout = 600)
     cr_assert (strstr (out, samples), "the newest generation is not the preview: %s", out);
     cr_assert_eq (s_count_files (preview, "images"), 3, "%s", out);
     cr_assert_eq (s_count_files (preview, "masks"), 3, "%s", out);
+    s_failure_reason_is_the_error (train);
 
     /* a cancel ends the job the server ran, and only it */
     char long_job [64];

@@ -2,6 +2,7 @@
 #include "segq_ckpt.h"
 
 #include "segq_error.h"
+#include "segq_param_rules.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -152,9 +153,5 @@ int segq_ckpt_check_generate(const segq_ckpt_header_t *h, const char *what, int6
         return segq_fail(err, errlen, SEGQ_EINVAL,
                          "--gen-start-scale %lld: the model has scales 0..%d",
                          (long long)gen_start_scale, scales - 1);
-    if (gen_start_scale > 0 && (scale_h != 1.0 || scale_v != 1.0))
-        return segq_fail(err, errlen, SEGQ_EINVAL,
-                         "--gen-start-scale > 0 keeps the real image's layout and so its "
-                         "size: use it with --scale-h 1 --scale-v 1");
-    return 0;
+    return segq_rule_generate_scales(gen_start_scale, scale_h, scale_v, err, errlen);
 }

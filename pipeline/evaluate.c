@@ -4,6 +4,7 @@
 
 #include "chart.h"
 #include "segq_error.h"
+#include "segq_param_rules.h"
 #include "segq_folds.h"
 #include "singan_internal.h"
 #include "stylize.h"
@@ -753,11 +754,9 @@ int segq_evaluate(const segq_evaluate_opts_t *o, segq_progress_t *progress, char
     int rc = segq__compute_setup(&o->compute, &ev.dev, &threads, err, errlen);
     if (rc)
         return rc;
-    if (o->size % (1 << o->depth) != 0) {
-        snprintf(err, errlen, "--size %lld: must be divisible by 2^depth = %d (--depth %lld)",
-                 (long long)o->size, 1 << o->depth, (long long)o->depth);
-        return SEGQ_EINVAL;
-    }
+    rc = segq_rule_evaluate_size(o->size, o->depth, err, errlen);
+    if (rc)
+        return rc;
     if (*o->synthetic_flag) {
         snprintf(err, errlen, "--synthetic: expected NAME=DIR");
         return SEGQ_EINVAL;

@@ -3,6 +3,7 @@
     To add a kind, add its parameter and input arrays and one row to
     s_kinds. Every other part of segq (CLI parsing and help, the broker's
     validation, segq-run's flags, the docs) reads it from here. */
+#include "segq_param_rules.h"
 #include "segq_schema.h"
 
 #include <string.h>
@@ -195,31 +196,59 @@ static const segq_input_spec_t s_evaluate_inputs [] = {
       false, NULL, false },
 };
 
+static int64_t
+s_int (const segq_params_t *params, const char *name)
+{
+    const segq_value_t *v = segq_params_get (params, name);
+    return v && v->type == SEGQ_PARAM_INT ? v->i : 0;
+}
+
+static double
+s_float (const segq_params_t *params, const char *name)
+{
+    const segq_value_t *v = segq_params_get (params, name);
+    return v && v->type == SEGQ_PARAM_FLOAT ? v->f : 0;
+}
+
+static int
+s_generate_check (const segq_params_t *params, char *err, size_t errlen)
+{
+    return segq_rule_generate_scales (s_int (params, "gen_start_scale"),
+                                      s_float (params, "scale_h"), s_float (params, "scale_v"), err,
+                                      errlen);
+}
+
+static int
+s_evaluate_check (const segq_params_t *params, char *err, size_t errlen)
+{
+    return segq_rule_evaluate_size (s_int (params, "size"), s_int (params, "depth"), err, errlen);
+}
+
 static const segq_kind_spec_t s_kinds [] = {
     { "noop", "completed at once by the worker itself: measures the queue alone", NULL, 0, NULL, 0,
-      "*", true, true, false },
+      "*", true, true, false, NULL },
     { "sleep", "sleeps, reporting progress", s_sleep_params, COUNT (s_sleep_params), NULL, 0, "*",
-      false, true, false },
+      false, true, false, NULL },
     { "echo", "copies each input to an output of the same name", NULL, 0, s_echo_inputs,
-      COUNT (s_echo_inputs), "*", false, true, false },
+      COUNT (s_echo_inputs), "*", false, true, false, NULL },
     { "fail", "fails: exits non-zero, dies by a signal, or crashes", s_fail_params,
-      COUNT (s_fail_params), NULL, 0, "*", false, true, false },
+      COUNT (s_fail_params), NULL, 0, "*", false, true, false, NULL },
     { "train", "trains a 4-channel SinGAN on one image + mask (segq-run train)", s_train_params,
       COUNT (s_train_params), s_train_inputs, COUNT (s_train_inputs), "model.safetensors", false,
-      false, false },
+      false, false, NULL },
     { "generate", "samples image/mask pairs from a trained model (segq-run generate)",
       s_generate_params, COUNT (s_generate_params), s_generate_inputs, COUNT (s_generate_inputs),
-      "*", false, false, true },
+      "*", false, false, true, s_generate_check },
     { "stylize",
       "transfers a real image's style onto generated images, masks kept "
       "(segq-run stylize)",
       s_stylize_params, COUNT (s_stylize_params), s_stylize_inputs, COUNT (s_stylize_inputs), "*",
-      false, false, false },
+      false, false, false, NULL },
     { "evaluate",
       "trains UNet++ on real and synthetic sets, measured on real data, k-fold "
       "(segq-run evaluate)",
       s_evaluate_params, COUNT (s_evaluate_params), s_evaluate_inputs, COUNT (s_evaluate_inputs),
-      "*", false, false, false },
+      "*", false, false, false, s_evaluate_check },
 };
 
 const segq_kind_spec_t *

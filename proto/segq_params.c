@@ -377,6 +377,8 @@ segq_params_validate (const segq_kind_spec_t *kind, segq_params_t *params, char 
         }
         segq_value_clear (&value);
     }
+    if (rc == SEGQ_OK && kind->check)
+        rc = kind->check (&result, err, errlen);
     if (rc) {
         segq_params_clear (&result);
         return rc;

@@ -83,6 +83,9 @@ typedef struct {
     bool test_kind;               /* exercises the queue without ML */
     bool fresh_seed;              /* a submit without `seed` gets a random one, stored with
                                      the job: asking again gives new samples, not the same */
+    /* the rules between parameters that ranges cannot state
+       (segq_param_rules.h), on validated ones (each present); NULL: none */
+    int (*check) (const segq_params_t *params, char *err, size_t errlen);
 } segq_kind_spec_t;
 
 /* All kinds, in table order. */
@@ -124,7 +127,8 @@ int segq_param_parse (const segq_param_spec_t *spec, const char *text, segq_valu
 /* Validate a job's parameters against its kind: unknown names, wrong
    types, out-of-range values and missing required ones are refused with a
    message naming the parameter; absent optional ones are filled in with
-   their defaults, so a stored job always carries every parameter. */
+   their defaults, so a stored job always carries every parameter; then
+   the kind's rules between parameters (its `check`). */
 int segq_params_validate (const segq_kind_spec_t *kind, segq_params_t *params, char *err,
                           size_t errlen);
 

@@ -127,7 +127,7 @@ Test(ckpt_header, what_generate_needs)
     cr_assert_eq(segq_ckpt_check_generate(&h, "--model m", 2, 1, 1, err, sizeof err), SEGQ_EINVAL);
     cr_assert(strstr(err, "--gen-start-scale 2: the model has scales 0..1"), "%s", err);
     cr_assert_eq(segq_ckpt_check_generate(&h, "--model m", 1, 2, 1, err, sizeof err), SEGQ_EINVAL);
-    cr_assert(strstr(err, "use it with --scale-h 1 --scale-v 1"), "%s", err);
+    cr_assert(strstr(err, "use it with scale_h 1 and scale_v 1"), "%s", err);
     cr_assert_eq(segq_ckpt_check_generate(&h, "--model m", 0, 2, 0.5, err, sizeof err), 0, "%s",
                  err);
 }

@@ -343,7 +343,7 @@ Test(evaluate, bad_flags_are_named, .timeout = 120)
                        pt_segq_run(), dir, dir, dir),
                  1);
     t = pt_read_file(path, NULL);
-    cr_expect(t && strstr(t, "--size 100"), "%s", t);
+    cr_expect(t && strstr(t, "size 100: must be divisible by 2^depth"), "%s", t);
     free(t);
     /* a synthetic set without a manifest cannot be filtered by source */
     cr_expect_eq(pt_sh("%s evaluate --real %s --out %s/o --synthetic s=%s --size 32 2> %s/err",

@@ -200,11 +200,52 @@ Test (schema, validate_refusals, .timeout = 10)
     static const segq_param_spec_t params [] = {
         { "image_size", SEGQ_PARAM_INT, NULL, 1, 4096, NULL, "" },
     };
-    segq_kind_spec_t kind = { "custom", "", params, 1, NULL, 0, "*", false, false, false };
+    segq_kind_spec_t kind = {
+        .name = "custom", .help = "", .params = params, .n_params = 1, .principal_output = "*"
+    };
     segq_params_t p = { 0 };
     char err [256];
     cr_assert_eq (segq_params_validate (&kind, &p, err, sizeof err), SEGQ_EINVAL);
     cr_assert_str_eq (err, "missing required parameter 'image_size' for kind 'custom'");
+    fixture_assert_no_leaks ();
+}
+
+/* Rules between parameters, which no range states, are the kind's: at
+   submit (CLI, broker) as in segq-run (segq_param_rules.h). */
+static int
+s_validate_text (const char *kind, const char *const *pairs, char *err, size_t errlen)
+{
+    segq_params_t p = { 0 };
+    const segq_kind_spec_t *k = segq_kind_find (kind);
+    for (size_t i = 0; pairs [i]; i += 2) {
+        segq_value_t v = { 0 };
+        cr_assert_eq (
+            segq_param_parse (segq_kind_param (k, pairs [i]), pairs [i + 1], &v, err, errlen),
+            SEGQ_OK, "%s", err);
+        cr_assert_eq (segq_params_set (&p, pairs [i], &v), SEGQ_OK);
+        segq_value_clear (&v);
+    }
+    int rc = segq_params_validate (k, &p, err, errlen);
+    segq_params_clear (&p);
+    return rc;
+}
+
+Test (schema, rules_between_parameters, .timeout = 10)
+{
+    char err [256];
+    const char *scaled [] = { "gen_start_scale", "2", "scale_h", "1.5", NULL };
+    cr_assert_eq (s_validate_text ("generate", scaled, err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "gen_start_scale 2 keeps the real image's layout"), "%s", err);
+    const char *layout [] = { "gen_start_scale", "2", NULL };
+    cr_assert_eq (s_validate_text ("generate", layout, err, sizeof err), SEGQ_OK, "%s", err);
+    const char *random [] = { "scale_v", "2", NULL };
+    cr_assert_eq (s_validate_text ("generate", random, err, sizeof err), SEGQ_OK, "%s", err);
+    const char *odd [] = { "size", "100", "depth", "4", NULL };
+    cr_assert_eq (s_validate_text ("evaluate", odd, err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "size 100: must be divisible by 2^depth = 16 (depth 4): try size 112"),
+               "%s", err);
+    const char *even [] = { "size", "96", "depth", "5", NULL };
+    cr_assert_eq (s_validate_text ("evaluate", even, err, sizeof err), SEGQ_OK, "%s", err);
     fixture_assert_no_leaks ();
 }
 

@@ -471,6 +471,19 @@ s_check_start_scale (const segq__caller_t *caller, const model_row_t *row,
     return SEGQ_EPERM;
 }
 
+/* gen_start_scale names one of the model's scales (a training reports
+   how many it made; 0: it did not say, and segq-run checks). */
+static int
+s_check_scales (const model_row_t *row, const segq_submit_t *submit, char *err, size_t errlen)
+{
+    const segq_value_t *start = segq_params_get (&submit->params, "gen_start_scale");
+    if (!start || start->type != SEGQ_PARAM_INT || !row->scales || start->i < row->scales)
+        return 0;
+    snprintf (err, errlen, "gen_start_scale %lld: model %s has scales 0..%u", (long long) start->i,
+              row->name, row->scales - 1);
+    return SEGQ_EINVAL;
+}
+
 /* One input naming a model: to its checkpoint, or (no such model, but a
    job id) to the JOB form. */
 static int
@@ -481,12 +494,18 @@ s_resolve_input (segq__models_t *self, const segq__caller_t *caller, const segq_
     segq__job_brief_t brief;
     int rc = segq__models_find (self, caller, input->model, &job, err, errlen);
     uint64_t number = rc == SEGQ_ENOENT ? segq__job_id_parse (input->model) : 0;
+    model_row_t row;
     if (number && segq__job_store_brief (self->store, number, &brief) == 0) {
         input->job = input->model;
         input->model = NULL;
-        return 0;
+        /* the training's model, when it has one yet and the job is the
+           caller's: the access rule refuses anyone else, saying nothing
+           of the model */
+        return segq__access_owner (caller, brief.owner)
+                       && s_get (self, number, caller->user, &row) == 0
+                   ? s_check_scales (&row, submit, err, errlen)
+                   : 0;
     }
-    model_row_t row;
     if (rc == 0 && (rc = s_get (self, job, caller->user, &row)) == 0 && row.purged) {
         snprintf (err, errlen,
                   "model %s: the files of its training (job %s) were purged: it generates "
@@ -496,6 +515,8 @@ s_resolve_input (segq__models_t *self, const segq__caller_t *caller, const segq_
     }
     if (rc == 0)
         rc = s_check_start_scale (caller, &row, submit, err, errlen);
+    if (rc == 0)
+        rc = s_check_scales (&row, submit, err, errlen);
     sqlite3_stmt *stmt = rc == 0 ? s_stmt (self, Q_CHECKPOINT) : NULL;
     if (stmt) {
         sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);

@@ -677,6 +677,27 @@ s_seeds (void)
 
 S_BOTH_MODES (generations_draw_their_own_seeds, s_seeds)
 
+/* A generation asks for a scale its model has: the catalogue knows how
+   many the training made (the stand-in reports 9), by name and as JOB. */
+static void
+s_scales_checked (void)
+{
+    segq_client_t *alice = s_client ("alice");
+    char train [SEGQ_JOB_ID_MAX], gen [SEGQ_JOB_ID_MAX];
+    s_train (alice, "alice", "colon.png", NULL, train);
+    S_REFUSED (1, "gen_start_scale 9: model colon has scales 0..8", "alice", "submit", "generate",
+               "--model", "colon", "--gen-start-scale", "9", "--cpu");
+    S_REFUSED (1, "model colon has scales 0..8", "alice", "submit", "generate", "--model", train,
+               "--gen-start-scale", "9", "--cpu");
+    S_OK ("alice", "submit", "generate", "--model", "colon", "--gen-start-scale", "8", "--cpu");
+    s_first_line (gen, sizeof gen);
+    s_wait_succeeded (alice, gen);
+    segq_client_destroy (&alice);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+S_BOTH_MODES (generation_asks_for_a_scale_its_model_has, s_scales_checked)
+
 /* ---- 4: a purged model generates no more ---- */
 
 static void

@@ -934,6 +934,7 @@ s_default_style_by_reference (segq_client_t *alice)
     snprintf (ref, sizeof ref, "%s:scan.png", echo);
     S_OK ("alice", "submit", "train", "--image", ref, "--mask", mask, "--cpu", "--name", "scan");
     s_first_line (train, sizeof train);
+    s_wait_succeeded (alice, train); /* the model `scan` is registered */
     s_generate (alice, "alice", "scan", NULL, gen);
     H_ASSERT (h, s_stylize (alice, "alice", gen, NULL, sty) == 0, "%s", segq_client_error (alice));
     s_wait_succeeded (alice, sty);

@@ -292,3 +292,14 @@ segq_dataset_parts_free (char ***paths, size_t n)
     free (*paths);
     *paths = NULL;
 }
+
+char *
+segq_dataset_stem (const char *file)
+{
+    const char *slash = strrchr (file, '/');
+    char *stem = strdup (slash ? slash + 1 : file);
+    char *dot = stem ? strrchr (stem, '.') : NULL;
+    if (dot && dot != stem)
+        *dot = '\0';
+    return stem;
+}

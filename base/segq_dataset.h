@@ -32,6 +32,11 @@ size_t segq_dataset_count (const segq_dataset_t *self);
 const segq_dataset_pair_t *segq_dataset_pair (const segq_dataset_t *self, size_t i);
 void segq_dataset_destroy (segq_dataset_t **self_p);
 
+/* The name a synthetic pair's source image (manifest column source_image)
+ * is matched to a real pair by when no sha256 matches: the file's base
+ * name without its last extension. NULL when out of memory; free it. */
+char *segq_dataset_stem (const char *file);
+
 /* The dataset folders of an evaluate set, as segq-run evaluate reads it
  * and the CLI checks it: DIR itself, unless DIR has no images/ but has
  * subfolders PART with an images/ folder (a job array's outputs as the

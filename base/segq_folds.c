@@ -23,3 +23,18 @@ segq_folds_shuffle (size_t n, uint64_t seed, size_t *perm)
         perm [j] = t;
     }
 }
+
+size_t
+segq_folds_training (size_t n, const size_t *perm, size_t folds, size_t f, uint64_t limit,
+                     bool *trains)
+{
+    size_t count = 0;
+    for (size_t r = 0; r < n; r++)
+        trains [r] = false;
+    for (size_t k = 0; k < n && (limit == 0 || count < limit); k++)
+        if (folds == 0 || k % folds != f) {
+            trains [perm [k]] = true;
+            count++;
+        }
+    return count;
+}

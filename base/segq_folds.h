@@ -8,6 +8,7 @@
 #ifndef SEGQ_FOLDS_H
 #define SEGQ_FOLDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,14 @@ uint64_t segq_splitmix64 (uint64_t *state);
    seed by Fisher-Yates over segq_splitmix64; the pair at position k is
    dealt into fold k % folds. */
 void segq_folds_shuffle (size_t n, uint64_t seed, size_t *perm);
+
+/* The real pairs that train in fold f: those the order perm (of
+   segq_folds_shuffle) does not deal into f, taken in that order, the
+   first `limit` of them (0: all: evaluate's --real-limit). folds 0: a
+   fixed test set, every pair may train. trains[r] says it of pair r;
+   returns how many. */
+size_t segq_folds_training (size_t n, const size_t *perm, size_t folds, size_t f, uint64_t limit,
+                            bool *trains);
 
 #ifdef __cplusplus
 }

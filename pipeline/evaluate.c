@@ -200,7 +200,7 @@ typedef struct {
     const segq_evaluate_opts_t *o;
     segq_eval_data_t real, test, syn[SEGQ_EVAL_MAX_SYNTHETIC];
     int64_t *fold_of; /* real pair -> fold (k-fold), or -1 (--test: all train) */
-    int64_t *rank;    /* real pair -> position in the shuffled order */
+    size_t *order;    /* the real pairs in the seeded order (segq_folds_shuffle) */
     int nfolds, nsets;
     set_t sets[MAX_SETS];
     fold_result_t *res;                 /* [set][fold] */
@@ -223,7 +223,7 @@ static void eval_free(eval_t *ev)
     }
     free(ev->res);
     free(ev->fold_of);
-    free(ev->rank);
+    free(ev->order);
     free(ev->ex_img);
     free(ev->ex_truth);
     free(ev->ex_pred);
@@ -234,24 +234,18 @@ static size_t train_items(eval_t *ev, int s, int f, segq_eval_item_t *items, fol
 {
     const segq_evaluate_opts_t *o = ev->o;
     const set_t *set = &ev->sets[s];
-    /* the real pairs this fold may train on, in shuffled order */
-    char *allowed = calloc((size_t)ev->real.n + 1, 1);
-    int64_t nallowed = 0;
+    /* the real pairs this fold may train on (segq_folds.h: `segq submit`
+     * checks them the same way), in the seeded order */
+    bool *allowed = calloc((size_t)ev->real.n + 1, sizeof *allowed);
     if (!allowed)
         return 0;
-    for (int64_t k = 0; k < ev->real.n; k++)
-        for (int64_t r2 = 0; r2 < ev->real.n; r2++)
-            if (ev->rank[r2] == k && ev->fold_of[r2] != f
-                && (o->real_limit == 0 || nallowed < o->real_limit)) {
-                allowed[r2] = 1;
-                nallowed++;
-            }
+    segq_folds_training((size_t)ev->real.n, ev->order, *o->test ? 0 : (size_t)ev->nfolds, (size_t)f,
+                        (uint64_t)o->real_limit, allowed);
     size_t n = 0;
     if (set->with_real)
         for (int64_t k = 0; k < ev->real.n; k++)
-            for (int64_t r2 = 0; r2 < ev->real.n; r2++)
-                if (ev->rank[r2] == k && allowed[r2])
-                    items[n++] = (segq_eval_item_t){&ev->real, r2};
+            if (allowed[ev->order[k]])
+                items[n++] = (segq_eval_item_t){&ev->real, (int64_t)ev->order[k]};
     r->real_pairs = (int64_t)n;
     if (set->syn >= 0) {
         const segq_eval_data_t *sd = &ev->syn[set->syn];
@@ -681,19 +675,14 @@ static int deal_folds(eval_t *ev, char *err, size_t errlen)
         return SEGQ_EINVAL;
     }
     ev->fold_of = malloc((size_t)ev->real.n * sizeof(int64_t));
-    ev->rank = malloc((size_t)ev->real.n * sizeof(int64_t));
-    size_t *perm = malloc((size_t)ev->real.n * sizeof *perm);
-    if (!ev->fold_of || !ev->rank || !perm) {
-        free(perm);
+    ev->order = malloc((size_t)ev->real.n * sizeof *ev->order);
+    if (!ev->fold_of || !ev->order) {
         snprintf(err, errlen, "out of memory");
         return SEGQ_ENOMEM;
     }
-    segq_folds_shuffle((size_t)ev->real.n, (uint64_t)o->compute.seed, perm);
-    for (int64_t k = 0; k < ev->real.n; k++) {
-        ev->rank[perm[k]] = k;
-        ev->fold_of[perm[k]] = *o->test ? -1 : k % ev->nfolds;
-    }
-    free(perm);
+    segq_folds_shuffle((size_t)ev->real.n, (uint64_t)o->compute.seed, ev->order);
+    for (int64_t k = 0; k < ev->real.n; k++)
+        ev->fold_of[ev->order[k]] = *o->test ? -1 : k % ev->nfolds;
     return 0;
 }
 

@@ -70,16 +70,6 @@ static int square_resize(const float *src, int c, uint32_t h, uint32_t w, int64_
     return rc;
 }
 
-static char *stem_of(const char *file)
-{
-    const char *slash = strrchr(file, '/');
-    char *s = strdup(slash ? slash + 1 : file);
-    char *dot = s ? strrchr(s, '.') : NULL;
-    if (dot && dot != s)
-        *dot = '\0';
-    return s;
-}
-
 static int load_pair(const segq_dataset_pair_t *p, int64_t s, float *img_out, float *mask_out,
                      char *err, size_t errlen)
 {
@@ -157,7 +147,7 @@ static int read_source(const segq_manifest_t *man, const char *dir, const char *
                  what, dir, name);
         return SEGQ_EINVAL;
     }
-    out->src_name[i] = stem_of(src);
+    out->src_name[i] = segq_dataset_stem(src);
     out->src_sha[i] = strdup(sha ? sha : "");
     return out->src_name[i] && out->src_sha[i] ? 0 : SEGQ_ENOMEM;
 }

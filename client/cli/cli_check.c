@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_folds.h"
 #include "segq_ckpt.h"
 #include "segq_image.h"
 #include "segq_pyramid.h"
@@ -188,13 +189,38 @@ s_check_stylize (const cli_submit_args_t *s, const char *const *files, const seg
     return rc;
 }
 
-/* One dataset folder of an evaluate set: every pair decodes, image and
-   mask the same size; a synthetic one has its manifest. */
+/* A pair of an evaluate set as evaluate matches it (cli_folds.h): a real
+   pair by its image, a synthetic one by the source image its manifest
+   row names. */
 static int
-s_check_part (const char *dir, const char *what, bool synthetic, char *err, size_t errlen)
+s_add_ref (const segq_dataset_pair_t *pair, const segq_manifest_t *man, cli_pair_list_t *list)
+{
+    char sha [SEGQ_HASH_HEX_LEN + 1] = "";
+    if (!man)
+        return segq_sha256_file (pair->image_path, sha) == 0
+                   ? cli_pair_list_add (list, pair->name, sha)
+                   : SEGQ_EIO;
+    const char *src = segq_manifest_get (man, pair->name, "source_image");
+    char *stem = segq_dataset_stem (src ? src : "");
+    int rc = stem ? cli_pair_list_add (list, stem,
+                                       segq_manifest_get (man, pair->name, "source_image_sha256"))
+                  : SEGQ_ENOMEM;
+    free (stem);
+    return rc;
+}
+
+/* One dataset folder of an evaluate set: every pair decodes, image and
+   mask the same size; a synthetic one has its manifest. Its pairs, as
+   evaluate matches them, appended to list. */
+static int
+s_check_part (const char *dir, const char *what, bool synthetic, cli_pair_list_t *list, char *err,
+              size_t errlen)
 {
     segq_dataset_t *ds = NULL;
+    segq_manifest_t *man = NULL;
     int rc = segq_dataset_open (dir, &ds, err, errlen);
+    if (rc == SEGQ_OK && synthetic)
+        rc = segq_manifest_read_set (dir, what, &man, err, errlen);
     for (size_t i = 0; rc == SEGQ_OK && i < segq_dataset_count (ds); i++) {
         const segq_dataset_pair_t *pair = segq_dataset_pair (ds, i);
         segq_image_t *rgb = NULL, *mask = NULL;
@@ -202,48 +228,107 @@ s_check_part (const char *dir, const char *what, bool synthetic, char *err, size
                                        errlen);
         segq_image_destroy (&rgb);
         segq_image_destroy (&mask);
+        if (rc == SEGQ_OK && (rc = s_add_ref (pair, man, list)) != SEGQ_OK)
+            snprintf (err, errlen, "%s: %s", pair->image_path, segq_strerror (rc));
     }
-    segq_dataset_destroy (&ds);
-    segq_manifest_t *man = NULL;
-    if (rc == SEGQ_OK && synthetic)
-        rc = segq_manifest_read_set (dir, what, &man, err, errlen);
     segq_manifest_destroy (&man);
+    segq_dataset_destroy (&ds);
     return rc;
 }
 
 /* A local evaluate set as segq-run evaluate reads it (segq_dataset_parts:
-   the folder, or each part of a job array's outputs). */
+   the folder, or each part of a job array's outputs), into list. */
 static int
-s_check_set (const char *dir, const char *what, bool synthetic, char *err, size_t errlen)
+s_check_set (const char *dir, const char *what, bool synthetic, cli_pair_list_t *list, char *err,
+             size_t errlen)
 {
     char **parts = NULL;
     size_t n = 0;
     int rc = segq_dataset_parts (dir, &parts, &n, err, errlen);
     for (size_t k = 0; k < n && rc == SEGQ_OK; k++)
-        rc = s_check_part (parts [k], what, synthetic, err, errlen);
+        rc = s_check_part (parts [k], what, synthetic, list, err, errlen);
     segq_dataset_parts_free (&parts, n);
     return rc;
 }
 
-/* evaluate: local data sets (--real, --test, --synthetic NAME=DIR), and
-   local encoder weights as a safetensors file (which tensors it needs
-   depends on --depth and --width: segq-run says). */
+/* evaluate's sets as the folds see them: what cli_folds_check reads. */
+typedef struct {
+    cli_pair_list_t real, test, *synthetic; /* synthetic: one per input at most */
+    const cli_pair_list_t **local;          /* each synthetic set's, NULL: by reference */
+    const char **names;
+    size_t n_synthetic;
+    bool real_given, remote; /* remote: a --real or --test by reference */
+} eval_sets_t;
+
+/* Input i's set in sets: the list its pairs go to (NULL: not evaluate's). */
+static cli_pair_list_t *
+s_set_list (const cli_submit_args_t *s, size_t i, eval_sets_t *sets)
+{
+    const char *name = s->inputs [i].spec->name;
+    bool real = strcmp (name, "real") == 0, test = strcmp (name, "test") == 0;
+    if (real || test) {
+        sets->real_given |= real;
+        sets->remote |= !s_local_dir (s, i);
+        return real ? &sets->real : &sets->test;
+    }
+    if (!s->inputs [i].spec->sets)
+        return NULL;
+    size_t k = sets->n_synthetic++;
+    sets->names [k] = s->inputs [i].set;
+    sets->local [k] = s_local_dir (s, i) ? &sets->synthetic [k] : NULL;
+    return &sets->synthetic [k];
+}
+
+static void
+s_eval_sets_clear (eval_sets_t *sets)
+{
+    cli_pair_list_clear (&sets->real);
+    cli_pair_list_clear (&sets->test);
+    for (size_t k = 0; k < sets->n_synthetic; k++)
+        cli_pair_list_clear (&sets->synthetic [k]);
+    free (sets->synthetic);
+    free (sets->local);
+    free (sets->names);
+}
+
+/* evaluate: local data sets (--real, --test, --synthetic NAME=DIR); with
+   the real pairs local, every fold of every local synthetic set has a
+   pair to train on (cli_folds.h); local encoder weights are a
+   safetensors file (which tensors it needs depends on --depth and
+   --width: segq-run says). */
 static int
 s_check_evaluate (const cli_submit_args_t *s, const char *const *files, const segq_params_t *p,
                   char *err, size_t errlen)
 {
-    (void) p;
-    int rc = SEGQ_OK;
+    eval_sets_t sets = { .synthetic = calloc (s->n_inputs + 1, sizeof *sets.synthetic),
+                         .local = calloc (s->n_inputs + 1, sizeof *sets.local),
+                         .names = calloc (s->n_inputs + 1, sizeof *sets.names) };
+    int rc = sets.synthetic && sets.local && sets.names ? SEGQ_OK : SEGQ_ENOMEM;
+    if (rc)
+        snprintf (err, errlen, "out of memory");
     for (size_t i = 0; i < s->n_inputs && rc == SEGQ_OK; i++) {
-        if (!s_local_dir (s, i))
+        cli_pair_list_t *list = s_set_list (s, i, &sets);
+        if (!s_local_dir (s, i) || !list)
             continue;
         char what [96];
         snprintf (what, sizeof what, "--%s", s->inputs [i].spec->name);
-        rc = s_check_set (s->inputs [i].ref, what, s->inputs [i].spec->sets, err, errlen);
+        rc = s_check_set (s->inputs [i].ref, what, s->inputs [i].spec->sets, list, err, errlen);
     }
-    return rc ? rc
-              : s_check_header (s_local_file (s, files, "encoder_weights"), "--encoder-weights",
-                                NULL, err, errlen);
+    cli_folds_plan_t plan = { .real = sets.real,
+                              .test = sets.test,
+                              .folds = s_int (p, "folds"),
+                              .seed = s_int (p, "seed"),
+                              .real_limit = s_int (p, "real_limit"),
+                              .n_sets = sets.n_synthetic,
+                              .set_names = sets.names,
+                              .sets = sets.local };
+    if (rc == SEGQ_OK)
+        rc = s_check_header (s_local_file (s, files, "encoder_weights"), "--encoder-weights", NULL,
+                             err, errlen);
+    if (rc == SEGQ_OK && sets.real_given && !sets.remote)
+        rc = cli_folds_check (&plan, err, errlen);
+    s_eval_sets_clear (&sets);
+    return rc;
 }
 
 typedef int (*s_check_fn) (const cli_submit_args_t *, const char *const *, const segq_params_t *,

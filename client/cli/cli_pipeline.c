@@ -344,18 +344,6 @@ s_real_pairs (const char *dir, char ***paths, char ***names, size_t *n, char *er
     return rc;
 }
 
-/* "polyp" of ".../polyp.jpg": evaluate matches a synthetic pair's source
-   to a real pair by the image's sha256, else by this name. */
-static void
-s_stem (const char *path, char *out, size_t len)
-{
-    const char *slash = strrchr (path, '/');
-    snprintf (out, len, "%s", slash ? slash + 1 : path);
-    char *dot = strrchr (out, '.');
-    if (dot && dot != out)
-        *dot = 0;
-}
-
 /* The value of an evaluate parameter: given, else the table's default. */
 static int64_t
 s_evaluate_int (const cli_submit_args_t *ev, const char *name)
@@ -396,17 +384,17 @@ typedef char hash_hex_t [SEGQ_HASH_HEX_LEN + 1];
 static size_t
 s_real_match (const char *image, char **names, hash_hex_t *hashes, size_t n_real)
 {
-    char stem [1024];
     hash_hex_t sha = "";
-    s_stem (image, stem, sizeof stem);
     if (segq_sha256_file (image, sha) == 0)
         for (size_t r = 0; r < n_real; r++)
             if (strcmp (hashes [r], sha) == 0)
                 return r;
-    for (size_t r = 0; r < n_real; r++)
-        if (strcmp (stem, names [r]) == 0)
-            return r;
-    return n_real;
+    char *stem = segq_dataset_stem (image);
+    size_t r = stem ? 0 : n_real;
+    while (r < n_real && strcmp (stem, names [r]) != 0)
+        r++;
+    free (stem);
+    return r;
 }
 
 /* Marks the real pairs that the pipeline's training images are in used [];

@@ -491,6 +491,16 @@ s_make_pair_dirs (const char *dir, char *images, size_t images_len, char *masks,
     cr_assert_eq (mkdir (masks, 0700), 0);
 }
 
+/* A temporary folder made from the template root, with real/ (real[64])
+   as a Kvasir-SEG layout (images[80], masks[80]). */
+static void
+s_real_dir (char *root, char *real, char *images, char *masks)
+{
+    cr_assert_not_null (mkdtemp (root));
+    snprintf (real, 64, "%s/real", root);
+    s_make_pair_dirs (real, images, 80, masks, 80);
+}
+
 /* `submit pipeline --evaluate-against DIR` that evaluate's k-fold would
    surely fail on, hours later after training, is refused at submit: the
    training image not among DIR's pairs (no fold has a synthetic pair to
@@ -502,9 +512,7 @@ Test (cli_submit, pipeline_evaluate_that_cannot_work_refused, .timeout = 60)
 {
     s_listen ();
     char root [] = "/tmp/segq-evalcheck-XXXXXX", real [64], images [80], masks [80];
-    cr_assert_not_null (mkdtemp (root));
-    snprintf (real, sizeof real, "%s/real", root);
-    s_make_pair_dirs (real, images, sizeof images, masks, sizeof masks);
+    s_real_dir (root, real, images, masks);
     const char *names [] = { "a.png", "b.png", "c.png" };
     for (int i = 0; i < 3; i++) {
         char text [8];
@@ -693,6 +701,106 @@ s_sends (const char *const *argv)
     s_listen ();
 }
 
+/* A synthetic set at dir whose pairs were made from the real images
+   named in sources (one pair each), matched by name: manifest.csv. */
+static void
+s_synthetic_set (const char *dir, const char *const *sources)
+{
+    char images [96], masks [96], path [160];
+    s_make_pair_dirs (dir, images, sizeof images, masks, sizeof masks);
+    snprintf (path, sizeof path, "%s/manifest.csv", dir);
+    FILE *m = fopen (path, "w");
+    cr_assert (m && fputs ("name,source_image,source_image_sha256\n", m) >= 0);
+    for (int i = 0; sources [i]; i++) {
+        char name [16];
+        snprintf (name, sizeof name, "s%d.png", i);
+        s_write (images, name, "synthetic");
+        s_write (masks, name, "mask");
+        cr_assert (fprintf (m, "s%d,%s.jpg,\n", i, sources [i]) > 0);
+    }
+    cr_assert_eq (fclose (m), 0);
+}
+
+/* `segq submit evaluate` whose k-fold would fail hours in, after
+   training the folds before it, is refused at submit, with evaluate's
+   own dealing and matching (cli_folds.h): too few real pairs for the
+   folds, a synthetic set that a fold has nothing of to train on (all
+   made from the image it tests, or from no real pair, or only from test
+   images with --test); the seed that deals them apart is named, and
+   taken. */
+Test (cli_submit, evaluate_that_cannot_train_refused, .timeout = 60)
+{
+    s_listen ();
+    char root [] = "/tmp/segq-folds-XXXXXX", real [64], images [80], masks [80];
+    s_real_dir (root, real, images, masks);
+    const char *names [] = { "a", "b", "c", "d" };
+    for (int i = 0; i < 2; i++) {
+        char file [16];
+        snprintf (file, sizeof file, "%s.png", names [i]);
+        s_write (images, file, names [i]);
+        s_write (masks, file, names [i]);
+    }
+    const char *two [] = { "submit", "evaluate", "--real", real, NULL };
+    s_refused_locally (two, "--real: 2 pairs", "cannot make 3 folds");
+    for (int i = 2; i < 4; i++) {
+        char file [16];
+        snprintf (file, sizeof file, "%s.png", names [i]);
+        s_write (images, file, names [i]);
+        s_write (masks, file, names [i]);
+    }
+    /* made from one image only: the fold that tests it has nothing */
+    char one [64], other [64], apart [64], set [80];
+    snprintf (one, sizeof one, "%s/one", root);
+    const char *from_a [] = { "a", "a", NULL };
+    s_synthetic_set (one, from_a);
+    snprintf (set, sizeof set, "gen=%s", one);
+    const char *single [] = { "submit", "evaluate", "--real", real, "--synthetic",
+                              set,      "--folds",  "2",      NULL };
+    s_refused_locally (single, "--synthetic gen: in fold",
+                       "2 were made from images that fold tests");
+    /* made from images that are no real pair */
+    snprintf (other, sizeof other, "%s/other", root);
+    const char *from_x [] = { "x", "y", NULL };
+    s_synthetic_set (other, from_x);
+    snprintf (set, sizeof set, "gen=%s", other);
+    s_refused_locally (single, "none of its 2 pairs would train",
+                       "2 from images that are not among");
+    /* two images that seed 0 deals into one fold of 2: the seed that deals
+       them apart is offered, and with it the job is sent */
+    size_t perm [4];
+    segq_folds_shuffle (4, 0, perm);
+    const char *same [] = { names [perm [0]], names [perm [2]], NULL };
+    snprintf (apart, sizeof apart, "%s/apart", root);
+    s_synthetic_set (apart, same);
+    snprintf (set, sizeof set, "gen=%s", apart);
+    s_refused_locally (single, "in fold 1 of 2 (--seed 0)", "deals the pairs so that every fold");
+    const char *hint = strstr (s_err, "--seed ");
+    hint = hint ? strstr (hint + 1, "--seed ") : NULL;
+    cr_assert_not_null (hint, "%s", s_err);
+    char seed [32];
+    snprintf (seed, sizeof seed, "%lld", strtoll (hint + strlen ("--seed "), NULL, 10));
+    const char *reseeded [] = { "submit",  "evaluate", "--real", real, "--synthetic", set,
+                                "--folds", "2",        "--seed", seed, NULL };
+    s_sends (reseeded);
+    /* --test: a set made only from test images trains on nothing */
+    char test [64], from_test [64];
+    snprintf (test, sizeof test, "%s/test", root);
+    s_make_pair_dirs (test, images, sizeof images, masks, sizeof masks);
+    s_write (images, "t.png", "t");
+    s_write (masks, "t.png", "t");
+    snprintf (from_test, sizeof from_test, "%s/from-test", root);
+    const char *from_t [] = { "t", NULL };
+    s_synthetic_set (from_test, from_t);
+    snprintf (set, sizeof set, "gen=%s", from_test);
+    const char *tested [] = { "submit", "evaluate",    "--real", real, "--test",
+                              test,     "--synthetic", set,      NULL };
+    s_refused_locally (tested, "--synthetic gen: with --test", "1 were made from images of --test");
+    zsock_destroy (&s_router);
+    char cmd [128];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", root);
+    cr_assert_eq (system (cmd), 0);
+}
+
 /* A job's local files are read as segq-run will read them, at submit:
    what would fail on a worker (an image that does not decode, a mask of
    another size, no alpha for --mask-from-alpha, too small for the
@@ -801,7 +909,7 @@ Test (cli_submit, local_files_checked_before_sending, .timeout = 60)
     const char *unpaired [] = { "submit", "evaluate", "--real", parts, NULL };
     s_refused_locally (unpaired, "0001", "has no mask");
     cr_assert_eq (test_write_png (path, 32, 1, 'm'), 0);
-    const char *in_parts [] = { "submit", "evaluate", "--real", parts, NULL };
+    const char *in_parts [] = { "submit", "evaluate", "--real", parts, "--folds", "2", NULL };
     s_sends (in_parts);
 
     /* stylize's local content: pairs that decode, a manifest that parses */

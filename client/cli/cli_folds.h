@@ -1,0 +1,47 @@
+/*  cli_folds.h: evaluate's k-fold checked at submit. segq-run evaluate
+    trains a synthetic set, in each fold, only on the pairs made from that
+    fold's real training pairs (nothing derived from an image the fold
+    tests trains), and fails when a fold has none, hours into a job. With
+    evaluate's own dealing (segq_folds.h) and its matching of a synthetic
+    pair to the real pair it came from (its source image's sha256, else
+    its name), this finds such a fold before anything is sent. */
+#ifndef SEGQ_CLI_FOLDS_H
+#define SEGQ_CLI_FOLDS_H
+
+#include "segq_sha256.h"
+#include <stddef.h>
+#include <stdint.h>
+
+/* A pair as evaluate matches it: a real or test pair's image, or a
+   synthetic pair's source image (its manifest row). */
+typedef struct {
+    char *name;                       /* the image's file name without extension */
+    char sha [SEGQ_HASH_HEX_LEN + 1]; /* "" when unknown */
+} cli_pair_ref_t;
+
+typedef struct {
+    cli_pair_ref_t *pairs;
+    size_t n;
+} cli_pair_list_t;
+
+/* What evaluate would be given: its real pairs, its test pairs (none:
+   k folds of the real ones), its parameters, and each synthetic set's
+   sources (NULL where the set is not local: its sources are unknown). */
+typedef struct {
+    cli_pair_list_t real, test;
+    int64_t folds, seed, real_limit;
+    size_t n_sets;
+    const char **set_names;
+    const cli_pair_list_t **sets;
+} cli_folds_plan_t;
+
+/* 0, or SEGQ_EINVAL with err naming the set and the fold that would
+   have nothing to train on, why, and a seed that would deal the pairs
+   so that every fold trains when one near `seed` does. */
+int cli_folds_check (const cli_folds_plan_t *plan, char *err, size_t errlen);
+
+/* Appends a pair; SEGQ_ENOMEM. */
+int cli_pair_list_add (cli_pair_list_t *list, const char *name, const char *sha);
+void cli_pair_list_clear (cli_pair_list_t *list);
+
+#endif

@@ -2,6 +2,7 @@
 #include "evaluate_internal.h"
 
 #include "segq_error.h"
+#include "segq_unetpp_file.h"
 #include "singan_internal.h"
 #include "stylize.h"
 
@@ -179,8 +180,9 @@ static int trainer_begin(trainer_t *tr, const segq_eval_item_t *train, size_t nv
                          segq_eval_history_t *hist, char *err, size_t errlen)
 {
     const segq_eval_train_cfg_t *cfg = tr->cfg;
-    tr->net = segq_unetpp_new(cfg->depth, cfg->width, 3, cfg->dev);
-    tr->best = nval ? segq_unetpp_new(cfg->depth, cfg->width, 3, cfg->dev) : NULL;
+    tr->net = segq_unetpp_new(cfg->depth, cfg->width, SEGQ_UNETPP_IN_CHANNELS, cfg->dev);
+    tr->best =
+        nval ? segq_unetpp_new(cfg->depth, cfg->width, SEGQ_UNETPP_IN_CHANNELS, cfg->dev) : NULL;
     tr->order = malloc(tr->ntrain * sizeof *tr->order);
     hist->train_loss = calloc((size_t)cfg->epochs, sizeof(double));
     hist->val_iou = calloc((size_t)cfg->epochs, sizeof(double));

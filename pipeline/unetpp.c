@@ -2,6 +2,7 @@
 #include "unetpp.h"
 
 #include "segq_safetensors.h"
+#include "segq_unetpp_file.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -12,31 +13,10 @@
 #define BN_EPS 1e-5
 #define BN_MOMENTUM 0.1
 
-enum {
-    CONV1_W,
-    CONV1_B,
-    BN1_W,
-    BN1_B,
-    CONV2_W,
-    CONV2_B,
-    BN2_W,
-    BN2_B,
-    BN1_M,
-    BN1_V,
-    BN2_M,
-    BN2_V,
-    NODE_TENSORS
-};
-static const char *const node_names[NODE_TENSORS] = {
-    "conv1.weight",     "conv1.bias",      "bn1.weight",       "bn1.bias",
-    "conv2.weight",     "conv2.bias",      "bn2.weight",       "bn2.bias",
-    "bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var"};
-#define NODE_TRAINABLE 8
-
 typedef struct {
     int i, j, in, out;
-    segqt_tensor *t[NODE_TENSORS];
-    char names[NODE_TENSORS][48];
+    segqt_tensor *t[SEGQ_UNETPP_NODE_TENSORS];
+    char names[SEGQ_UNETPP_NODE_TENSORS][48];
 } node_t;
 
 struct segq_unetpp_t {
@@ -65,7 +45,7 @@ void segq_unetpp_destroy(segq_unetpp_t **self_p)
         return;
     segq_unetpp_t *self = *self_p;
     for (int n = 0; n < self->n_nodes; n++)
-        for (int k = 0; k < NODE_TENSORS; k++)
+        for (int k = 0; k < SEGQ_UNETPP_NODE_TENSORS; k++)
             segqt_tensor_destroy(&self->nodes[n].t[k]);
     segqt_tensor_destroy(&self->final_w);
     segqt_tensor_destroy(&self->final_b);
@@ -105,25 +85,27 @@ segq_unetpp_t *segq_unetpp_new(int depth, int width, int in_channels, segqt_devi
             nd->i = i;
             nd->j = j;
             nd->out = width << i;
-            nd->in = j == 0 ? (i == 0 ? in_channels : width << (i - 1))
-                            : j * (width << i) + (width << (i + 1));
-            for (int k = 0; k < NODE_TENSORS; k++)
-                snprintf(nd->names[k], sizeof nd->names[k], "x%d_%d.%s", i, j, node_names[k]);
-            int64_t w1[4] = {nd->out, nd->in, 3, 3}, w2[4] = {nd->out, nd->out, 3, 3};
-            int64_t c[1] = {nd->out};
-            nd->t[CONV1_W] = uniform(w1, 4, nd->in * 9.0, dev);
-            nd->t[CONV1_B] = uniform(c, 1, nd->in * 9.0, dev);
-            nd->t[CONV2_W] = uniform(w2, 4, nd->out * 9.0, dev);
-            nd->t[CONV2_B] = uniform(c, 1, nd->out * 9.0, dev);
-            nd->t[BN1_W] = segqt_persist(segqt_ones(c, 1, SEGQT_F32, dev));
-            nd->t[BN2_W] = segqt_persist(segqt_ones(c, 1, SEGQT_F32, dev));
-            nd->t[BN1_B] = segqt_persist(segqt_zeros(c, 1, SEGQT_F32, dev));
-            nd->t[BN2_B] = segqt_persist(segqt_zeros(c, 1, SEGQT_F32, dev));
-            nd->t[BN1_M] = segqt_persist(segqt_zeros(c, 1, SEGQT_F32, dev));
-            nd->t[BN2_M] = segqt_persist(segqt_zeros(c, 1, SEGQT_F32, dev));
-            nd->t[BN1_V] = segqt_persist(segqt_ones(c, 1, SEGQT_F32, dev));
-            nd->t[BN2_V] = segqt_persist(segqt_ones(c, 1, SEGQT_F32, dev));
-            for (int k = 0; k < NODE_TENSORS; k++)
+            nd->in = segq_unetpp_node_in(width, in_channels, i, j);
+            int64_t w1[4], w2[4], c[1];
+            for (int k = 0; k < SEGQ_UNETPP_NODE_TENSORS; k++)
+                segq_unetpp_node_tensor(width, in_channels, i, j, k, nd->names[k],
+                                        sizeof nd->names[k],
+                                        k == SEGQ_UNETPP_CONV1_W   ? w1
+                                        : k == SEGQ_UNETPP_CONV2_W ? w2
+                                                                   : c);
+            nd->t[SEGQ_UNETPP_CONV1_W] = uniform(w1, 4, nd->in * 9.0, dev);
+            nd->t[SEGQ_UNETPP_CONV1_B] = uniform(c, 1, nd->in * 9.0, dev);
+            nd->t[SEGQ_UNETPP_CONV2_W] = uniform(w2, 4, nd->out * 9.0, dev);
+            nd->t[SEGQ_UNETPP_CONV2_B] = uniform(c, 1, nd->out * 9.0, dev);
+            nd->t[SEGQ_UNETPP_BN1_W] = segqt_persist(segqt_ones(c, 1, SEGQT_F32, dev));
+            nd->t[SEGQ_UNETPP_BN2_W] = segqt_persist(segqt_ones(c, 1, SEGQT_F32, dev));
+            nd->t[SEGQ_UNETPP_BN1_B] = segqt_persist(segqt_zeros(c, 1, SEGQT_F32, dev));
+            nd->t[SEGQ_UNETPP_BN2_B] = segqt_persist(segqt_zeros(c, 1, SEGQT_F32, dev));
+            nd->t[SEGQ_UNETPP_BN1_M] = segqt_persist(segqt_zeros(c, 1, SEGQT_F32, dev));
+            nd->t[SEGQ_UNETPP_BN2_M] = segqt_persist(segqt_zeros(c, 1, SEGQT_F32, dev));
+            nd->t[SEGQ_UNETPP_BN1_V] = segqt_persist(segqt_ones(c, 1, SEGQT_F32, dev));
+            nd->t[SEGQ_UNETPP_BN2_V] = segqt_persist(segqt_ones(c, 1, SEGQT_F32, dev));
+            for (int k = 0; k < SEGQ_UNETPP_NODE_TENSORS; k++)
                 ok = ok && nd->t[k];
         }
     int64_t fw[4] = {1, width, 1, 1}, fb[1] = {1};
@@ -149,7 +131,8 @@ int segq_unetpp_tensors(segq_unetpp_t *self, const char **names, segqt_tensor **
     int n = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (int m = 0; m < self->n_nodes; m++)
-            for (int k = pass ? NODE_TRAINABLE : 0; k < (pass ? NODE_TENSORS : NODE_TRAINABLE); k++)
+            for (int k = pass ? SEGQ_UNETPP_NODE_TRAINABLE : 0;
+                 k < (pass ? SEGQ_UNETPP_NODE_TENSORS : SEGQ_UNETPP_NODE_TRAINABLE); k++)
                 if (n < max) {
                     names[n] = self->nodes[m].names[k];
                     tensors[n++] = self->nodes[m].t[k];
@@ -198,12 +181,14 @@ int segq_unetpp_copy(segq_unetpp_t *self, segq_unetpp_t *src)
 static segqt_tensor *block(node_t *nd, segqt_tensor *x, int training)
 {
     segqt_tensor **t = nd->t;
-    x = segqt_conv2d(x, t[CONV1_W], t[CONV1_B], 1, 1, 1, 1);
-    x = segqt_relu(
-        segqt_batch_norm(x, t[BN1_W], t[BN1_B], t[BN1_M], t[BN1_V], training, BN_MOMENTUM, BN_EPS));
-    x = segqt_conv2d(x, t[CONV2_W], t[CONV2_B], 1, 1, 1, 1);
-    return segqt_relu(
-        segqt_batch_norm(x, t[BN2_W], t[BN2_B], t[BN2_M], t[BN2_V], training, BN_MOMENTUM, BN_EPS));
+    x = segqt_conv2d(x, t[SEGQ_UNETPP_CONV1_W], t[SEGQ_UNETPP_CONV1_B], 1, 1, 1, 1);
+    x = segqt_relu(segqt_batch_norm(x, t[SEGQ_UNETPP_BN1_W], t[SEGQ_UNETPP_BN1_B],
+                                    t[SEGQ_UNETPP_BN1_M], t[SEGQ_UNETPP_BN1_V], training,
+                                    BN_MOMENTUM, BN_EPS));
+    x = segqt_conv2d(x, t[SEGQ_UNETPP_CONV2_W], t[SEGQ_UNETPP_CONV2_B], 1, 1, 1, 1);
+    return segqt_relu(segqt_batch_norm(x, t[SEGQ_UNETPP_BN2_W], t[SEGQ_UNETPP_BN2_B],
+                                       t[SEGQ_UNETPP_BN2_M], t[SEGQ_UNETPP_BN2_V], training,
+                                       BN_MOMENTUM, BN_EPS));
 }
 
 segqt_tensor *segq_unetpp_forward(segq_unetpp_t *self, segqt_tensor *x, int training)
@@ -278,27 +263,16 @@ int segq_unetpp_load_encoder(segq_unetpp_t *self, const char *path, const char *
         snprintf(err, errlen, "%s: %s", what, sterr);
         return rc;
     }
-    int scoped = segqt_scope_begin() > 0;
-    rc = scoped ? 0 : SEGQ_EINTERNAL;
+    rc = segq_unetpp_file_check_encoder(st, path, what, self->depth, self->width, self->in_channels,
+                                        err, errlen);
+    int scoped = !rc && segqt_scope_begin() > 0;
+    if (!rc && !scoped)
+        rc = SEGQ_EINTERNAL;
     segqt_no_grad_begin();
     for (int i = 0; i <= self->depth && !rc; i++) {
         node_t *nd = &self->nodes[node_index(self->depth, i, 0)];
-        for (int k = 0; k < NODE_TENSORS && !rc; k++) {
+        for (int k = 0; k < SEGQ_UNETPP_NODE_TENSORS && !rc; k++) {
             const segq_st_tensor_t *t = segq_st_find(st, nd->names[k]);
-            int64_t want[4];
-            int nd_want = segqt_shape(nd->t[k], want, 4);
-            int ok = t && t->dtype == SEGQ_ST_F32 && (int)t->ndim == nd_want;
-            for (int d = 0; ok && d < nd_want; d++)
-                ok = t->shape[d] == want[d];
-            if (!ok) {
-                snprintf(err, errlen,
-                         "%s %s: %s tensor '%s' (expected float32 of the encoder "
-                         "of a UNet++ of depth %d, width %d)",
-                         what, path, t ? "wrong dtype or shape of" : "no", nd->names[k],
-                         self->depth, self->width);
-                rc = SEGQ_EINVAL;
-                break;
-            }
             segqt_tensor *v =
                 segqt_from_bytes(t->data, t->nbytes, SEGQT_F32, t->shape, (int)t->ndim, SEGQT_CPU);
             if (!v || segqt_copy_(nd->t[k], v) != 0) {

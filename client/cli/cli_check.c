@@ -9,6 +9,7 @@
 #include "segq_ckpt.h"
 #include "segq_image.h"
 #include "segq_pyramid.h"
+#include "segq_unetpp_file.h"
 #include "segq_vgg19_file.h"
 #include "stylize_manifest.h"
 
@@ -116,20 +117,40 @@ s_check_generate (const cli_submit_args_t *s, const char *const *files, const se
                                           errlen);
 }
 
+typedef int (*s_header_check_fn) (const segq_st_t *st, const char *path, const segq_params_t *p,
+                                  char *err, size_t errlen);
+
 /* The header of a local safetensors file (its bytes are not read: weights
    files are large and the hash cache spares them a second read), checked
-   by `check` when it is given; no file: nothing to check. */
+   by `check` for a job with parameters p; no file: nothing to check. */
 static int
-s_check_header (const char *path, const char *what,
-                int (*check) (const segq_st_t *, const char *, const char *, char *, size_t),
-                char *err, size_t errlen)
+s_check_header (const char *path, s_header_check_fn check, const segq_params_t *p, char *err,
+                size_t errlen)
 {
     segq_st_t *st = NULL;
     int rc = path ? segq_st_open_header (path, &st, err, errlen) : SEGQ_OK;
-    if (rc == SEGQ_OK && st && check)
-        rc = check (st, path, what, err, errlen);
+    if (rc == SEGQ_OK && st)
+        rc = check (st, path, p, err, errlen);
     segq_st_destroy (&st);
     return rc;
+}
+
+/* stylize's --vgg19: every tensor stylize reads, in its shape. */
+static int
+s_vgg19 (const segq_st_t *st, const char *path, const segq_params_t *p, char *err, size_t errlen)
+{
+    (void) p;
+    return segq_vgg19_file_check (st, path, "--vgg19", err, errlen);
+}
+
+/* evaluate's --encoder-weights: the encoder of a UNet++ of the job's
+   --depth and --width. */
+static int
+s_encoder (const segq_st_t *st, const char *path, const segq_params_t *p, char *err, size_t errlen)
+{
+    return segq_unetpp_file_check_encoder (st, path, "--encoder-weights", (int) s_int (p, "depth"),
+                                           (int) s_int (p, "width"), SEGQ_UNETPP_IN_CHANNELS, err,
+                                           errlen);
 }
 
 /* Input i's folder, when it is a many-file input given as a local folder;
@@ -172,7 +193,6 @@ static int
 s_check_stylize (const cli_submit_args_t *s, const char *const *files, const segq_params_t *p,
                  char *err, size_t errlen)
 {
-    (void) p;
     int rc = SEGQ_OK;
     for (size_t i = 0; i < s->n_inputs && rc == SEGQ_OK; i++)
         if (strcmp (s->inputs [i].spec->name, "content") == 0 && s_local_dir (s, i))
@@ -184,8 +204,7 @@ s_check_stylize (const cli_submit_args_t *s, const char *const *files, const seg
         rc = segq_image_read_file (style, NULL, &img, err, errlen);
     segq_image_destroy (&img);
     if (rc == SEGQ_OK)
-        rc = s_check_header (s_local_file (s, files, "vgg19"), "--vgg19", segq_vgg19_file_check,
-                             err, errlen);
+        rc = s_check_header (s_local_file (s, files, "vgg19"), s_vgg19, p, err, errlen);
     return rc;
 }
 
@@ -293,9 +312,8 @@ s_eval_sets_clear (eval_sets_t *sets)
 
 /* evaluate: local data sets (--real, --test, --synthetic NAME=DIR); with
    the real pairs local, every fold of every local synthetic set has a
-   pair to train on (cli_folds.h); local encoder weights are a
-   safetensors file (which tensors it needs depends on --depth and
-   --width: segq-run says). */
+   pair to train on (cli_folds.h); local encoder weights hold the encoder
+   of a UNet++ of the job's --depth and --width. */
 static int
 s_check_evaluate (const cli_submit_args_t *s, const char *const *files, const segq_params_t *p,
                   char *err, size_t errlen)
@@ -323,8 +341,7 @@ s_check_evaluate (const cli_submit_args_t *s, const char *const *files, const se
                               .set_names = sets.names,
                               .sets = sets.local };
     if (rc == SEGQ_OK)
-        rc = s_check_header (s_local_file (s, files, "encoder_weights"), "--encoder-weights", NULL,
-                             err, errlen);
+        rc = s_check_header (s_local_file (s, files, "encoder_weights"), s_encoder, p, err, errlen);
     if (rc == SEGQ_OK && sets.real_given && !sets.remote)
         rc = cli_folds_check (&plan, err, errlen);
     s_eval_sets_clear (&sets);

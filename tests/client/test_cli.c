@@ -801,6 +801,36 @@ Test (cli_submit, evaluate_that_cannot_train_refused, .timeout = 60)
     cr_assert_eq (system (cmd), 0);
 }
 
+/* The header of an encoder of a UNet++ of this depth and width over RGB,
+   as evaluate --save-models names and shapes it (its data zeros):
+   node (i, 0) maps width << (i - 1) channels (3 at i = 0) to width << i. */
+static void
+s_write_encoder (const char *path, int depth, int width)
+{
+    static const char *const names [] = {
+        "conv1.weight",     "conv1.bias",      "bn1.weight",       "bn1.bias",
+        "conv2.weight",     "conv2.bias",      "bn2.weight",       "bn2.bias",
+        "bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var"
+    };
+    static float zeros [64 * 64 * 9];
+    segq_st_writer_t *w = segq_st_writer_new ();
+    char err [256];
+    for (int i = 0; i <= depth; i++)
+        for (size_t k = 0; k < sizeof names / sizeof names [0]; k++) {
+            int64_t out = width << i, in = i ? width << (i - 1) : 3;
+            int64_t shape [4] = { out, k == 0 ? in : out, 3, 3 };
+            bool conv = k == 0 || k == 4;
+            size_t n = (size_t) (conv ? shape [0] * shape [1] * 9 : out);
+            char name [48];
+            snprintf (name, sizeof name, "x%d_0.%s", i, names [k]);
+            cr_assert_eq (segq_st_writer_add (w, name, SEGQ_ST_F32, conv ? 4 : 1, shape, zeros,
+                                              n * sizeof (float), err, sizeof err),
+                          0, "%s", err);
+        }
+    cr_assert_eq (segq_st_writer_save (w, path, err, sizeof err), 0, "%s", err);
+    segq_st_writer_destroy (&w);
+}
+
 /* A job's local files are read as segq-run will read them, at submit:
    what would fail on a worker (an image that does not decode, a mask of
    another size, no alpha for --mask-from-alpha, too small for the
@@ -904,6 +934,32 @@ Test (cli_submit, local_files_checked_before_sending, .timeout = 60)
     const char *encoder [] = { "submit", "evaluate", "--real", good, "--encoder-weights",
                                p [4],    NULL };
     s_refused_locally (encoder, p [4], "not a safetensors file");
+    /* weights of the encoder of a UNet++ of the job's --depth and --width */
+    const char *empty [] = { "submit", "evaluate",          "--real", good, "--test",
+                             good,     "--encoder-weights", p [6],    NULL };
+    s_refused_locally (empty, "no tensor 'x0_0.conv1.weight'", "UNet++ of depth 4, width 32");
+    char encoder_path [96];
+    snprintf (encoder_path, sizeof encoder_path, "%s/encoder.safetensors", dir);
+    s_write_encoder (encoder_path, 1, 2);
+    /* depth 2 needs node x2_0, which a depth-1 encoder lacks */
+    const char *with_depth [] = { "submit",
+                                  "evaluate",
+                                  "--real",
+                                  good,
+                                  "--test",
+                                  good,
+                                  "--depth",
+                                  "2",
+                                  "--width",
+                                  "2",
+                                  "--size",
+                                  "32",
+                                  "--encoder-weights",
+                                  encoder_path,
+                                  NULL };
+    s_refused_locally (with_depth, "no tensor 'x2_0.conv1.weight'", "depth 2, width 2");
+    with_depth [7] = "1";
+    s_sends (with_depth);
     snprintf (path, sizeof path, "%s/0001/masks/a.png", parts);
     cr_assert_eq (unlink (path), 0);
     const char *unpaired [] = { "submit", "evaluate", "--real", parts, NULL };

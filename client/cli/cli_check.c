@@ -208,26 +208,6 @@ s_check_stylize (const cli_submit_args_t *s, const char *const *files, const seg
     return rc;
 }
 
-/* A pair of an evaluate set as evaluate matches it (cli_folds.h): a real
-   pair by its image, a synthetic one by the source image its manifest
-   row names. */
-static int
-s_add_ref (const segq_dataset_pair_t *pair, const segq_manifest_t *man, cli_pair_list_t *list)
-{
-    char sha [SEGQ_HASH_HEX_LEN + 1] = "";
-    if (!man)
-        return segq_sha256_file (pair->image_path, sha) == 0
-                   ? cli_pair_list_add (list, pair->name, sha)
-                   : SEGQ_EIO;
-    const char *src = segq_manifest_get (man, pair->name, "source_image");
-    char *stem = segq_dataset_stem (src ? src : "");
-    int rc = stem ? cli_pair_list_add (list, stem,
-                                       segq_manifest_get (man, pair->name, "source_image_sha256"))
-                  : SEGQ_ENOMEM;
-    free (stem);
-    return rc;
-}
-
 /* One dataset folder of an evaluate set: every pair decodes, image and
    mask the same size; a synthetic one has its manifest. Its pairs, as
    evaluate matches them, appended to list. */
@@ -247,7 +227,7 @@ s_check_part (const char *dir, const char *what, bool synthetic, cli_pair_list_t
                                        errlen);
         segq_image_destroy (&rgb);
         segq_image_destroy (&mask);
-        if (rc == SEGQ_OK && (rc = s_add_ref (pair, man, list)) != SEGQ_OK)
+        if (rc == SEGQ_OK && (rc = cli_pair_list_add_pair (list, pair, man)) != SEGQ_OK)
             snprintf (err, errlen, "%s: %s", pair->image_path, segq_strerror (rc));
     }
     segq_manifest_destroy (&man);
@@ -274,7 +254,8 @@ s_check_set (const char *dir, const char *what, bool synthetic, cli_pair_list_t 
 typedef struct {
     cli_pair_list_t real, test, *synthetic; /* synthetic: one per input at most */
     const cli_pair_list_t **local;          /* each synthetic set's, NULL: by reference */
-    const char **names;
+    const char **names;                     /* "--synthetic NAME", in labels */
+    char (*labels) [160];
     size_t n_synthetic;
     bool real_given, remote; /* remote: a --real or --test by reference */
 } eval_sets_t;
@@ -293,7 +274,8 @@ s_set_list (const cli_submit_args_t *s, size_t i, eval_sets_t *sets)
     if (!s->inputs [i].spec->sets)
         return NULL;
     size_t k = sets->n_synthetic++;
-    sets->names [k] = s->inputs [i].set;
+    snprintf (sets->labels [k], sizeof sets->labels [k], "--synthetic %s", s->inputs [i].set);
+    sets->names [k] = sets->labels [k];
     sets->local [k] = s_local_dir (s, i) ? &sets->synthetic [k] : NULL;
     return &sets->synthetic [k];
 }
@@ -308,6 +290,7 @@ s_eval_sets_clear (eval_sets_t *sets)
     free (sets->synthetic);
     free (sets->local);
     free (sets->names);
+    free (sets->labels);
 }
 
 /* evaluate: local data sets (--real, --test, --synthetic NAME=DIR); with
@@ -320,8 +303,9 @@ s_check_evaluate (const cli_submit_args_t *s, const char *const *files, const se
 {
     eval_sets_t sets = { .synthetic = calloc (s->n_inputs + 1, sizeof *sets.synthetic),
                          .local = calloc (s->n_inputs + 1, sizeof *sets.local),
-                         .names = calloc (s->n_inputs + 1, sizeof *sets.names) };
-    int rc = sets.synthetic && sets.local && sets.names ? SEGQ_OK : SEGQ_ENOMEM;
+                         .names = calloc (s->n_inputs + 1, sizeof *sets.names),
+                         .labels = calloc (s->n_inputs + 1, sizeof *sets.labels) };
+    int rc = sets.synthetic && sets.local && sets.names && sets.labels ? SEGQ_OK : SEGQ_ENOMEM;
     if (rc)
         snprintf (err, errlen, "out of memory");
     for (size_t i = 0; i < s->n_inputs && rc == SEGQ_OK; i++) {
@@ -339,7 +323,9 @@ s_check_evaluate (const cli_submit_args_t *s, const char *const *files, const se
                               .real_limit = s_int (p, "real_limit"),
                               .n_sets = sets.n_synthetic,
                               .set_names = sets.names,
-                              .sets = sets.local };
+                              .sets = sets.local,
+                              .real_flag = "--real",
+                              .seed_flag = "--seed" };
     if (rc == SEGQ_OK)
         rc = s_check_header (s_local_file (s, files, "encoder_weights"), s_encoder, p, err, errlen);
     if (rc == SEGQ_OK && sets.real_given && !sets.remote)

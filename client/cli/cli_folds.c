@@ -28,6 +28,56 @@ cli_pair_list_add (cli_pair_list_t *list, const char *name, const char *sha)
     return SEGQ_OK;
 }
 
+int
+cli_pair_list_add_pair (cli_pair_list_t *list, const segq_dataset_pair_t *pair,
+                        const segq_manifest_t *man)
+{
+    char sha [SEGQ_HASH_HEX_LEN + 1] = "";
+    if (!man)
+        return segq_sha256_file (pair->image_path, sha) == 0
+                   ? cli_pair_list_add (list, pair->name, sha)
+                   : SEGQ_EIO;
+    const char *src = segq_manifest_get (man, pair->name, "source_image");
+    char *stem = segq_dataset_stem (src ? src : "");
+    int rc = stem ? cli_pair_list_add (list, stem,
+                                       segq_manifest_get (man, pair->name, "source_image_sha256"))
+                  : SEGQ_ENOMEM;
+    free (stem);
+    return rc;
+}
+
+int
+cli_pair_list_add_source (cli_pair_list_t *list, const char *path)
+{
+    char sha [SEGQ_HASH_HEX_LEN + 1] = "";
+    char *stem = segq_dataset_stem (path);
+    int rc = !stem                               ? SEGQ_ENOMEM
+             : segq_sha256_file (path, sha) != 0 ? SEGQ_EIO
+                                                 : cli_pair_list_add (list, stem, sha);
+    free (stem);
+    return rc;
+}
+
+int
+cli_pair_list_add_dir (cli_pair_list_t *list, const char *dir, char *err, size_t errlen)
+{
+    char **parts = NULL;
+    size_t n_parts = 0;
+    int rc = segq_dataset_parts (dir, &parts, &n_parts, err, errlen);
+    for (size_t k = 0; k < n_parts && rc == SEGQ_OK; k++) {
+        segq_dataset_t *ds = NULL;
+        rc = segq_dataset_open (parts [k], &ds, err, errlen);
+        for (size_t i = 0; rc == SEGQ_OK && i < segq_dataset_count (ds); i++) {
+            const segq_dataset_pair_t *pair = segq_dataset_pair (ds, i);
+            if ((rc = cli_pair_list_add_pair (list, pair, NULL)) != SEGQ_OK)
+                snprintf (err, errlen, "%s: %s", pair->image_path, segq_strerror (rc));
+        }
+        segq_dataset_destroy (&ds);
+    }
+    segq_dataset_parts_free (&parts, n_parts);
+    return rc;
+}
+
 void
 cli_pair_list_clear (cli_pair_list_t *list)
 {
@@ -51,11 +101,6 @@ s_match (const cli_pair_list_t *list, const cli_pair_ref_t *src)
     return list->n;
 }
 
-/* The fate of one synthetic set's pairs in one fold. */
-typedef struct {
-    size_t trains, tested, other;
-} fold_count_t;
-
 /* Scratch for one dealing of the real pairs. */
 typedef struct {
     size_t *perm, *fold_of; /* fold_of[r]: the fold that tests real pair r */
@@ -71,77 +116,111 @@ s_deal (const cli_folds_plan_t *p, uint64_t seed, deal_t *d)
         d->fold_of [d->perm [k]] = d->folds ? k % d->folds : SIZE_MAX;
 }
 
-/* Set `set` (its pairs' real sources in src_of, n_real for none) in fold f. */
-static fold_count_t
-s_count (const cli_folds_plan_t *p, const cli_pair_list_t *set, const size_t *src_of, deal_t *d,
-         size_t f)
+/* Whether pair i of set (made from real pair r, n_real: none) is kept
+   out of fold f as derived from an image f tests (or a --test image). */
+static bool
+s_tested (const cli_folds_plan_t *p, const deal_t *d, const cli_pair_list_t *set, size_t i,
+          size_t r, size_t f)
 {
-    fold_count_t c = { 0 };
+    return r < p->real.n ? d->fold_of [r] == f : s_match (&p->test, &set->pairs [i]) < p->test.n;
+}
+
+/* How many pairs of set (their real sources in src_of) train in fold f. */
+static size_t
+s_trains (const cli_folds_plan_t *p, const cli_pair_list_t *set, const size_t *src_of, deal_t *d,
+          size_t f)
+{
+    size_t trains = 0;
     segq_folds_training (p->real.n, d->perm, d->folds, f, (uint64_t) p->real_limit, d->allowed);
-    for (size_t i = 0; i < set->n; i++) {
-        size_t r = src_of [i];
-        bool tested =
-            r < p->real.n ? d->fold_of [r] == f : s_match (&p->test, &set->pairs [i]) < p->test.n;
-        if (tested)
-            c.tested++;
-        else if (r < p->real.n && d->allowed [r])
-            c.trains++;
-        else
-            c.other++;
-    }
-    return c;
+    for (size_t i = 0; i < set->n; i++)
+        trains += src_of [i] < p->real.n && d->allowed [src_of [i]]
+                  && !s_tested (p, d, set, i, src_of [i], f);
+    return trains;
 }
 
 /* The first set and fold with no synthetic pair to train on when the
    real pairs are dealt with `seed`; false when every fold has some. */
 static bool
 s_empty_fold (const cli_folds_plan_t *p, size_t **src_of, uint64_t seed, deal_t *d, size_t *set,
-              size_t *fold, fold_count_t *count)
+              size_t *fold)
 {
     s_deal (p, seed, d);
     for (size_t s = 0; s < p->n_sets; s++)
-        for (size_t f = 0; p->sets [s] && f < (d->folds ? d->folds : 1); f++) {
-            *count = s_count (p, p->sets [s], src_of [s], d, f);
-            if (count->trains == 0) {
+        for (size_t f = 0; p->sets [s] && f < (d->folds ? d->folds : 1); f++)
+            if (s_trains (p, p->sets [s], src_of [s], d, f) == 0) {
                 *set = s;
                 *fold = f;
                 return true;
             }
-        }
     return false;
+}
+
+/* The different images a set's pairs come from, in two kinds: those fold
+   f tests and the others (no real pair, or one --real-limit leaves out),
+   with the names of a few of the first kind. On the refusal's path
+   only: quadratic in the set's pairs. */
+typedef struct {
+    size_t tested, other;
+    char names [256];
+} images_t;
+
+static images_t
+s_images (const cli_folds_plan_t *p, const deal_t *d, const cli_pair_list_t *set,
+          const size_t *src_of, size_t f)
+{
+    images_t im = { 0 };
+    for (size_t i = 0; i < set->n; i++) {
+        size_t j = 0, r = src_of [i];
+        while (j < i
+               && (src_of [j] != r
+                   || (r == p->real.n && strcmp (set->pairs [j].name, set->pairs [i].name))))
+            j++;
+        if (j < i)
+            continue; /* an image counted already */
+        bool tested = s_tested (p, d, set, i, r, f);
+        size_t used = strlen (im.names);
+        if (tested && im.tested < 3)
+            snprintf (im.names + used, sizeof im.names - used, "%s%s", used ? ", " : "",
+                      set->pairs [i].name);
+        im.tested += tested;
+        im.other += !tested;
+    }
+    return im;
 }
 
 /* The refusal: which set, which fold, why, and what would do. */
 static int
-s_refuse (const cli_folds_plan_t *p, const deal_t *d, size_t set, size_t fold,
-          const fold_count_t *c, int64_t other_seed, char *err, size_t errlen)
+s_refuse (const cli_folds_plan_t *p, const deal_t *d, size_t set, size_t fold, const size_t *src_of,
+          int64_t other_seed, char *err, size_t errlen)
 {
-    char where [160], limit [64] = "", offer [200];
+    char where [160], limit [64] = "", offer [900], named [300] = "";
     if (d->folds)
-        snprintf (where, sizeof where, "in fold %zu of %zu (--seed %lld)", fold + 1, d->folds,
-                  (long long) p->seed);
+        snprintf (where, sizeof where, "in fold %zu of %zu (%s %lld)", fold + 1, d->folds,
+                  p->seed_flag, (long long) p->seed);
     else
         snprintf (where, sizeof where, "with --test");
     if (p->real_limit)
         snprintf (limit, sizeof limit, " (within --real-limit %lld)", (long long) p->real_limit);
     if (other_seed >= 0)
-        snprintf (offer, sizeof offer, "--seed %lld deals the pairs so that every fold trains",
-                  (long long) other_seed);
-    else if (c->other == 0 && d->folds)
-        snprintf (offer, sizeof offer,
-                  "make the set from real pairs that two folds or more test (a generation per "
-                  "real image), or evaluate on a fixed --test set");
+        snprintf (offer, sizeof offer, "%s %lld deals the pairs so that every fold trains",
+                  p->seed_flag, (long long) other_seed);
+    else if (p->advice)
+        snprintf (offer, sizeof offer, "%s", p->advice);
     else
         snprintf (offer, sizeof offer,
-                  "make the set from --real's own images (manifest.csv names each pair's "
-                  "source image)");
+                  "make the set from %s's own images, from two folds or more (manifest.csv "
+                  "names each pair's source image)%s",
+                  p->real_flag, d->folds ? ", or evaluate on a fixed --test set" : "");
+    images_t im = s_images (p, d, p->sets [set], src_of, fold);
+    if (im.tested)
+        snprintf (named, sizeof named, " (%s%s)", im.names, im.tested > 3 ? ", ..." : "");
     return segq_fail (err, errlen, SEGQ_EINVAL,
-                      "--synthetic %s: %s none of its %zu pairs would train: %zu were made "
-                      "from images %s, %zu from images that are not among --real's training "
-                      "pairs%s. evaluate would fail there, after training what comes before "
-                      "it: %s",
-                      p->set_names [set], where, p->sets [set]->n, c->tested,
-                      d->folds ? "that fold tests" : "of --test", c->other, limit, offer);
+                      "%s: %s no synthetic pair would train: they come from %zu image%s %s%s and "
+                      "%zu not among %s's training pairs%s. evaluate would fail there, after "
+                      "training what comes before it: %s",
+                      p->set_names [set], where, im.tested, im.tested == 1 ? "" : "s",
+                      d->folds ? "that fold tests" : "in --test", named, im.other, p->real_flag,
+                      limit, offer);
 }
 
 /* A seed near the plan's that leaves no fold empty, or -1. */
@@ -149,9 +228,8 @@ static int64_t
 s_other_seed (const cli_folds_plan_t *p, size_t **src_of, deal_t *d)
 {
     size_t set, fold;
-    fold_count_t c;
     for (int64_t s = p->seed + 1; s <= p->seed + SEED_SEARCH; s++)
-        if (!s_empty_fold (p, src_of, (uint64_t) s, d, &set, &fold, &c))
+        if (!s_empty_fold (p, src_of, (uint64_t) s, d, &set, &fold))
             return s;
     return -1;
 }
@@ -160,12 +238,11 @@ static int
 s_check_sets (const cli_folds_plan_t *p, size_t **src_of, deal_t *d, char *err, size_t errlen)
 {
     size_t set, fold;
-    fold_count_t c;
-    if (!s_empty_fold (p, src_of, (uint64_t) p->seed, d, &set, &fold, &c))
+    if (!s_empty_fold (p, src_of, (uint64_t) p->seed, d, &set, &fold))
         return SEGQ_OK;
     int64_t other = s_other_seed (p, src_of, d);
     s_deal (p, (uint64_t) p->seed, d); /* the asked seed's fold, as said */
-    return s_refuse (p, d, set, fold, &c, other, err, errlen);
+    return s_refuse (p, d, set, fold, src_of [set], other, err, errlen);
 }
 
 int
@@ -173,9 +250,9 @@ cli_folds_check (const cli_folds_plan_t *p, char *err, size_t errlen)
 {
     if (!p->test.n && p->real.n < (size_t) p->folds)
         return segq_fail (err, errlen, SEGQ_EINVAL,
-                          "--real: %zu pair%s cannot make %lld folds (fewer --folds, or more "
+                          "%s: %zu real pair%s cannot make %lld folds (fewer folds, or more "
                           "pairs: images/NAME + masks/NAME)",
-                          p->real.n, p->real.n == 1 ? "" : "s", (long long) p->folds);
+                          p->real_flag, p->real.n, p->real.n == 1 ? "" : "s", (long long) p->folds);
     size_t n = p->real.n + 1;
     deal_t d = { .perm = calloc (n, sizeof *d.perm),
                  .fold_of = calloc (n, sizeof *d.fold_of),

@@ -8,7 +8,9 @@
 #ifndef SEGQ_CLI_FOLDS_H
 #define SEGQ_CLI_FOLDS_H
 
+#include "segq_dataset.h"
 #include "segq_sha256.h"
+#include "stylize_manifest.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,13 +28,18 @@ typedef struct {
 
 /* What evaluate would be given: its real pairs, its test pairs (none:
    k folds of the real ones), its parameters, and each synthetic set's
-   sources (NULL where the set is not local: its sources are unknown). */
+   sources (NULL where they are unknown: a set by reference), with the
+   words messages use for them as the user gave them. */
 typedef struct {
     cli_pair_list_t real, test;
     int64_t folds, seed, real_limit;
     size_t n_sets;
-    const char **set_names;
-    const cli_pair_list_t **sets;
+    const char **set_names;       /* "--synthetic gen" */
+    const cli_pair_list_t **sets; /* each pair's source image */
+    const char *real_flag;        /* "--real" */
+    const char *seed_flag;        /* "--seed" */
+    const char *advice;           /* what to do when no seed near helps; NULL: make the set
+                                     from the real pairs' own images */
 } cli_folds_plan_t;
 
 /* 0, or SEGQ_EINVAL with err naming the set and the fold that would
@@ -42,6 +49,17 @@ int cli_folds_check (const cli_folds_plan_t *plan, char *err, size_t errlen);
 
 /* Appends a pair; SEGQ_ENOMEM. */
 int cli_pair_list_add (cli_pair_list_t *list, const char *name, const char *sha);
+/* Appends a pair of a set as evaluate matches it: a real pair by its
+   image (hashed), a synthetic one (man given) by the source image its
+   manifest row names. SEGQ_EIO, SEGQ_ENOMEM. */
+int cli_pair_list_add_pair (cli_pair_list_t *list, const segq_dataset_pair_t *pair,
+                            const segq_manifest_t *man);
+/* Appends an image file as a synthetic pair's source: the training image
+   of a generation not made yet (its manifest will name it so). */
+int cli_pair_list_add_source (cli_pair_list_t *list, const char *path);
+/* Appends the real pairs of an evaluate set folder (segq_dataset_parts:
+   DIR or each of its parts) by their images, not decoded. */
+int cli_pair_list_add_dir (cli_pair_list_t *list, const char *dir, char *err, size_t errlen);
 void cli_pair_list_clear (cli_pair_list_t *list);
 
 #endif

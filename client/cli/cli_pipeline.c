@@ -5,14 +5,11 @@
     whole arrays. */
 #include "cli_submit.h"
 
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "segq_folds.h"
-#include "segq_dataset.h"
-#include "segq_sha256.h"
+#include "cli_folds.h"
 
 enum { ST_TRAIN, ST_GENERATE, ST_STYLIZE, ST_EVALUATE, N_STAGES };
 static const char *const s_stage_kinds [N_STAGES] = { "train", "generate", "stylize", "evaluate" };
@@ -294,56 +291,6 @@ s_parse (cli_globals_t *g, pipeline_t *p, int argc, char **argv)
     return rc == CLI_OK ? s_check_flags (g, p) : rc;
 }
 
-/* The pairs of one dataset folder appended to paths and names. */
-static int
-s_part_pairs (const char *dir, char ***paths, char ***names, size_t *n, char *err, size_t errlen)
-{
-    segq_dataset_t *ds = NULL;
-    if (segq_dataset_open (dir, &ds, err, errlen) != 0)
-        return -1;
-    size_t count = segq_dataset_count (ds);
-    char **grown_paths = realloc (*paths, (*n + count + 1) * sizeof *grown_paths);
-    if (grown_paths)
-        *paths = grown_paths;
-    char **grown_names =
-        grown_paths ? realloc (*names, (*n + count + 1) * sizeof *grown_names) : NULL;
-    if (grown_names)
-        *names = grown_names;
-    int rc = grown_paths && grown_names ? 0 : -1;
-    for (size_t i = 0; i < count && rc == 0; i++) {
-        const segq_dataset_pair_t *pair = segq_dataset_pair (ds, i);
-        (*paths) [*n] = strdup (pair->image_path);
-        (*names) [*n] = strdup (pair->name);
-        if ((*paths) [*n] && (*names) [*n])
-            (*n)++;
-        else {
-            free ((*paths) [*n]);
-            free ((*names) [*n]);
-            rc = -1;
-        }
-    }
-    if (rc != 0)
-        snprintf (err, errlen, "out of memory");
-    segq_dataset_destroy (&ds);
-    return rc;
-}
-
-/* The real pairs of an evaluate folder in the order segq-run evaluate
-   reads them (segq_dataset_parts: DIR, or each DIR/PART with images/).
-   Appends (owned) image paths and names; 0, or -1 with err set (evaluate
-   would refuse the folder too). */
-static int
-s_real_pairs (const char *dir, char ***paths, char ***names, size_t *n, char *err, size_t errlen)
-{
-    char **parts = NULL;
-    size_t n_parts = 0;
-    int rc = segq_dataset_parts (dir, &parts, &n_parts, err, errlen) ? -1 : 0;
-    for (size_t k = 0; k < n_parts && rc == 0; k++)
-        rc = s_part_pairs (parts [k], paths, names, n, err, errlen);
-    segq_dataset_parts_free (&parts, n_parts);
-    return rc;
-}
-
 /* The value of an evaluate parameter: given, else the table's default. */
 static int64_t
 s_evaluate_int (const cli_submit_args_t *ev, const char *name)
@@ -355,164 +302,49 @@ s_evaluate_int (const cli_submit_args_t *ev, const char *name)
     return strtoll (text, NULL, 10); /* checked against the table already */
 }
 
-/* The fold (of `folds`, dealt with `seed`) that tests every one of the
-   matched real pairs, or -1 when they fall into two or more. */
-static int64_t
-s_common_fold (const bool *used, size_t n_real, int64_t folds, uint64_t seed, size_t *perm)
-{
-    segq_folds_shuffle (n_real, seed, perm);
-    int64_t common = -2;
-    for (size_t k = 0; k < n_real && common != -1; k++)
-        if (used [perm [k]]) {
-            int64_t fold = (int64_t) (k % (size_t) folds);
-            common = common == -2 || common == fold ? fold : -1;
-        }
-    return common;
-}
-
-/* evaluate's k-fold trains a synthetic set, in each fold, only on pairs
-   made from that fold's real training pairs (nothing derived from a test
-   image trains). So the pipeline's training images must be real pairs of
-   the folder, in two folds at least: with none of them there, no fold has
-   a synthetic pair to train on; with one, or all of them dealt into one
-   fold, that fold has none. Either fails hours later, after training: so
-   refused here, with segq-run evaluate's own dealing (segq_folds.h). */
-typedef char hash_hex_t [SEGQ_HASH_HEX_LEN + 1];
-
-/* Which real pair an image is, as evaluate matches a synthetic pair's
-   source: by sha256 first, then by name; n_real when none. */
-static size_t
-s_real_match (const char *image, char **names, hash_hex_t *hashes, size_t n_real)
-{
-    hash_hex_t sha = "";
-    if (segq_sha256_file (image, sha) == 0)
-        for (size_t r = 0; r < n_real; r++)
-            if (strcmp (hashes [r], sha) == 0)
-                return r;
-    char *stem = segq_dataset_stem (image);
-    size_t r = stem ? 0 : n_real;
-    while (r < n_real && strcmp (stem, names [r]) != 0)
-        r++;
-    free (stem);
-    return r;
-}
-
-/* Marks the real pairs that the pipeline's training images are in used [];
-   how many, and *one the image of the last one found. */
-static size_t
-s_mark_trained (const pipeline_t *p, const cli_array_plan_t *plan, size_t n, char **names,
-                hash_hex_t *hashes, size_t n_real, bool *used, const char **one)
-{
-    size_t matched = 0;
-    for (size_t k = 0; k < (n ? n : 1); k++) {
-        const char *image = n ? plan->files [0][k] : p->image;
-        size_t at = s_real_match (image, names, hashes, n_real);
-        if (at < n_real && !used [at]) {
-            used [at] = true;
-            matched++;
-            *one = image;
-        }
-    }
-    return matched;
-}
-
-/* Fewer than two training images among the real pairs: no fold, or one
-   fold, would have a synthetic pair to train on. */
-static int
-s_refuse_unmatched (cli_globals_t *g, const pipeline_t *p, size_t matched, size_t n_train,
-                    const char *one)
-{
-    char why [1200];
-    if (matched == 1)
-        snprintf (why, sizeof why,
-                  "only one training image (%s) is one of its pairs, so "
-                  "the fold that tests it would have no synthetic pair to train on",
-                  one);
-    else
-        snprintf (why, sizeof why,
-                  "%s one of its pairs, so no fold would have a synthetic "
-                  "pair to train on",
-                  n_train == 1 ? "the training image is not" : "none of the training images is");
-    return cli_usage_error (g, "submit pipeline",
-                            "--evaluate-against %s: evaluate's k-fold "
-                            "trains each fold's synthetic set only on pairs made from that "
-                            "fold's real training pairs, and %s. Train on at least 2 pairs of "
-                            "the folder (--images %s/images --masks %s/masks), or leave "
-                            "--evaluate-against out and, once generate is done, evaluate on "
-                            "a fixed test set: segq submit evaluate --real PAIRS --test TEST "
-                            "--synthetic singan=GENERATE_JOB (PAIRS: the training pair as "
-                            "images/NAME + masks/NAME; TEST: the pairs of %s without it)",
-                            p->real, why, p->real, p->real, p->real);
-}
-
-/* The training pairs all dealt into one fold by the seed: that fold would
-   have no synthetic pair; refused with a seed that deals them apart. */
-static int
-s_refuse_one_fold (cli_globals_t *g, const pipeline_t *p, const bool *used, size_t n_real,
-                   size_t matched, int64_t folds, int64_t seed, size_t *perm)
-{
-    int64_t common = s_common_fold (used, n_real, folds, (uint64_t) seed, perm);
-    if (common < 0)
-        return CLI_OK;
-    int64_t other = -1;
-    for (int64_t s = seed + 1; s <= seed + 1000 && other < 0; s++)
-        if (s_common_fold (used, n_real, folds, (uint64_t) s, perm) < 0)
-            other = s;
-    char offer [64] = "";
-    if (other >= 0)
-        snprintf (offer, sizeof offer, " (--evaluate.seed %lld does)", (long long) other);
-    return cli_usage_error (g, "submit pipeline",
-                            "--evaluate-against %s: the %zu training "
-                            "pairs among its %zu pairs are all dealt into fold %lld of %lld "
-                            "(--evaluate.seed %lld), and evaluate's k-fold trains a fold's "
-                            "synthetic set only on pairs made from that fold's real training "
-                            "pairs: that fold would have none. Choose a seed that deals them "
-                            "into different folds%s, or train on more pairs of the folder",
-                            p->real, matched, n_real, (long long) common + 1, (long long) folds,
-                            (long long) seed, offer);
-}
-
+/* evaluate's k-fold over --evaluate-against trains, in each fold, only the
+   pairs generated from that fold's real training pairs: the training
+   images must be pairs of the folder that every fold has some of. Checked
+   with evaluate's own dealing and matching (cli_folds.h), the pairs to be
+   generated standing as the training images they will come from. */
 static int
 s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t *plan, size_t n)
 {
     const cli_submit_args_t *ev = &p->stage [ST_EVALUATE];
-    int64_t folds = s_evaluate_int (ev, "folds"), seed = s_evaluate_int (ev, "seed");
-    char **real = NULL, **names = NULL, why [1200] = "";
-    size_t n_real = 0;
-    int rc = CLI_OK;
-    if (s_real_pairs (p->real, &real, &names, &n_real, why, sizeof why) != 0)
-        rc = cli_usage_error (g, "submit pipeline", "--evaluate-against %s: %s", p->real, why);
-    else if (n_real < (size_t) folds)
-        rc = cli_usage_error (g, "submit pipeline",
-                              "--evaluate-against %s: %zu real pair%s "
-                              "cannot make %lld folds (images/NAME + masks/NAME; fewer "
-                              "--evaluate.folds?)",
-                              p->real, n_real, n_real == 1 ? "" : "s", (long long) folds);
-    bool *used = rc == CLI_OK ? calloc (n_real, sizeof *used) : NULL;
-    hash_hex_t *hashes = used ? calloc (n_real, sizeof *hashes) : NULL;
-    size_t *perm = hashes ? calloc (n_real, sizeof *perm) : NULL;
-    if (rc == CLI_OK && !perm)
-        rc = cli_error (g, "submit pipeline", CLI_FAILED, "out of memory");
-    for (size_t r = 0; rc == CLI_OK && r < n_real; r++)
-        if (segq_sha256_file (real [r], hashes [r]) != 0)
-            hashes [r][0] = 0;
-    const char *one = NULL;
-    size_t matched =
-        rc == CLI_OK ? s_mark_trained (p, plan, n, names, hashes, n_real, used, &one) : 0;
-    if (rc == CLI_OK && matched < 2)
-        rc = s_refuse_unmatched (g, p, matched, n ? n : 1, one);
-    else if (rc == CLI_OK)
-        rc = s_refuse_one_fold (g, p, used, n_real, matched, folds, seed, perm);
-    for (size_t r = 0; r < n_real; r++) {
-        free (real [r]);
-        free (names [r]);
-    }
-    free (real);
-    free (names);
-    free (hashes);
-    free (used);
-    free (perm);
-    return rc;
+    cli_pair_list_t real = { 0 }, trained = { 0 };
+    char why [2048] = "", inner [1024] = "", real_flag [600], advice [1600];
+    int rc = cli_pair_list_add_dir (&real, p->real, inner, sizeof inner);
+    if (rc)
+        snprintf (why, sizeof why, "--evaluate-against %s: %s", p->real, inner);
+    for (size_t k = 0; rc == SEGQ_OK && k < (n ? n : 1); k++)
+        if ((rc = cli_pair_list_add_source (&trained, n ? plan->files [0][k] : p->image)))
+            snprintf (why, sizeof why, "%s: %s", n ? plan->files [0][k] : p->image,
+                      segq_strerror (rc));
+    snprintf (real_flag, sizeof real_flag, "--evaluate-against %s", p->real);
+    snprintf (advice, sizeof advice,
+              "train on at least 2 pairs of the folder (--images %s/images --masks %s/masks), "
+              "or leave --evaluate-against out and, once generate is done, evaluate on a fixed "
+              "test set: segq submit evaluate --real PAIRS --test TEST --synthetic "
+              "singan=GENERATE_JOB (PAIRS: the training pairs as images/NAME + masks/NAME; "
+              "TEST: the pairs of %s without them)",
+              p->real, p->real, p->real);
+    const char *names [] = { "the pairs generated from the training images" };
+    const cli_pair_list_t *sets [] = { &trained };
+    cli_folds_plan_t folds = { .real = real,
+                               .folds = s_evaluate_int (ev, "folds"),
+                               .seed = s_evaluate_int (ev, "seed"),
+                               .real_limit = s_evaluate_int (ev, "real_limit"),
+                               .n_sets = 1,
+                               .set_names = names,
+                               .sets = sets,
+                               .real_flag = real_flag,
+                               .seed_flag = "--evaluate.seed",
+                               .advice = advice };
+    if (rc == SEGQ_OK)
+        rc = cli_folds_check (&folds, why, sizeof why);
+    cli_pair_list_clear (&real);
+    cli_pair_list_clear (&trained);
+    return rc ? cli_usage_error (g, "submit pipeline", "%s", why) : CLI_OK;
 }
 
 static cli_typed_input_t *

@@ -502,12 +502,13 @@ s_real_dir (char *root, char *real, char *images, char *masks)
 }
 
 /* `submit pipeline --evaluate-against DIR` that evaluate's k-fold would
-   surely fail on, hours later after training, is refused at submit: the
-   training image not among DIR's pairs (no fold has a synthetic pair to
-   train on), only one of them there (the fold testing it has none; found
-   by name or by content), too few pairs for the folds, training pairs all
-   dealt into one fold by evaluate's seed. Pairs in two folds or more pass
-   and are sent. */
+   surely fail on, hours later after training, is refused at submit (with
+   the check of `submit evaluate`, cli_folds.h, the pairs to be generated
+   standing as their training images): the training image not among DIR's
+   pairs (no fold has a synthetic pair to train on), only one of them there
+   (the fold testing it has none; found by name or by content), too few
+   pairs for the folds, training pairs all dealt into one fold by
+   evaluate's seed. Pairs in two folds or more pass and are sent. */
 Test (cli_submit, pipeline_evaluate_that_cannot_work_refused, .timeout = 60)
 {
     s_listen ();
@@ -534,21 +535,19 @@ Test (cli_submit, pipeline_evaluate_that_cannot_work_refused, .timeout = 60)
                                mask,     "--evaluate-against", real,      "--niter", "2",
                                NULL };
     cr_assert_eq (s_submit (outside), 2, "%s", s_err);
-    cr_assert (strstr (s_err, "the training image is not one of its pairs")
+    cr_assert (strstr (s_err, "come from 0 images that fold tests and 1 not among")
                    && strstr (s_err, "--test") && strstr (s_err, "at least 2 pairs"),
                "%s", s_err);
     const char *inside [] = { "submit", "pipeline",           "--image", a,   "--mask",
                               am,       "--evaluate-against", real,      NULL };
     cr_assert_eq (s_submit (inside), 2, "%s", s_err);
-    cr_assert (strstr (s_err, "only one training image") && strstr (s_err, "a.png")
-                   && strstr (s_err, "the fold that tests it"),
-               "%s", s_err);
+    cr_assert (strstr (s_err, "come from 1 image that fold tests (a) and 0 not among"), "%s",
+               s_err);
     /* the same pair under another name: evaluate matches it by sha256 */
     const char *renamed [] = { "submit", "pipeline",           "--image", copy, "--mask",
                                mask,     "--evaluate-against", real,      NULL };
     cr_assert_eq (s_submit (renamed), 2, "%s", s_err);
-    cr_assert (strstr (s_err, "only one training image") && strstr (s_err, "copy-of-b.png"), "%s",
-               s_err);
+    cr_assert (strstr (s_err, "1 image that fold tests (copy-of-b)"), "%s", s_err);
     const char *few [] = { "submit", "pipeline",           "--images", images,    "--masks",
                            masks,    "--evaluate-against", real,       "--folds", "4",
                            NULL };
@@ -577,15 +576,15 @@ Test (cli_submit, pipeline_evaluate_that_cannot_work_refused, .timeout = 60)
         NULL
     };
     cr_assert_eq (s_submit (same_fold), 2, "%s", s_err);
-    /* "(--evaluate.seed 0), ..." then "(--evaluate.seed S does)" */
-    const char *seed_hint = strstr (s_err, "(--evaluate.seed 0)");
-    seed_hint = seed_hint ? strstr (seed_hint + 1, "(--evaluate.seed ") : NULL;
-    cr_assert (strstr (s_err, "all dealt into fold 1 of 2") && seed_hint
-                   && strstr (seed_hint, " does)"),
+    /* "(--evaluate.seed 0) ...: --evaluate.seed S deals the pairs ..." */
+    const char *seed_hint = strstr (s_err, "before it: --evaluate.seed ");
+    cr_assert (strstr (s_err, "in fold 1 of 2 (--evaluate.seed 0)")
+                   && strstr (s_err, "come from 2 images that fold tests") && seed_hint
+                   && strstr (seed_hint, " deals the pairs so that every fold trains"),
                "%s", s_err);
     char seed [32];
     snprintf (seed, sizeof seed, "%lld",
-              strtoll (seed_hint + strlen ("(--evaluate.seed "), NULL, 10));
+              strtoll (seed_hint + strlen ("before it: --evaluate.seed "), NULL, 10));
     cr_assert_null (s_heard (), "the CLI sent something for a refused pipeline");
 
     /* accepted, so the CLI goes on to send (the stand-in broker never
@@ -741,7 +740,7 @@ Test (cli_submit, evaluate_that_cannot_train_refused, .timeout = 60)
         s_write (masks, file, names [i]);
     }
     const char *two [] = { "submit", "evaluate", "--real", real, NULL };
-    s_refused_locally (two, "--real: 2 pairs", "cannot make 3 folds");
+    s_refused_locally (two, "--real: 2 real pairs", "cannot make 3 folds");
     for (int i = 2; i < 4; i++) {
         char file [16];
         snprintf (file, sizeof file, "%s.png", names [i]);
@@ -757,14 +756,15 @@ Test (cli_submit, evaluate_that_cannot_train_refused, .timeout = 60)
     const char *single [] = { "submit", "evaluate", "--real", real, "--synthetic",
                               set,      "--folds",  "2",      NULL };
     s_refused_locally (single, "--synthetic gen: in fold",
-                       "2 were made from images that fold tests");
+                       "they come from 1 image that fold tests (a) and 0 not among");
     /* made from images that are no real pair */
     snprintf (other, sizeof other, "%s/other", root);
     const char *from_x [] = { "x", "y", NULL };
     s_synthetic_set (other, from_x);
     snprintf (set, sizeof set, "gen=%s", other);
-    s_refused_locally (single, "none of its 2 pairs would train",
-                       "2 from images that are not among");
+    s_refused_locally (single, "no synthetic pair would train",
+                       "they come from 0 images that fold tests and 2 not among --real's training "
+                       "pairs");
     /* two images that seed 0 deals into one fold of 2: the seed that deals
        them apart is offered, and with it the job is sent */
     size_t perm [4];
@@ -774,11 +774,10 @@ Test (cli_submit, evaluate_that_cannot_train_refused, .timeout = 60)
     s_synthetic_set (apart, same);
     snprintf (set, sizeof set, "gen=%s", apart);
     s_refused_locally (single, "in fold 1 of 2 (--seed 0)", "deals the pairs so that every fold");
-    const char *hint = strstr (s_err, "--seed ");
-    hint = hint ? strstr (hint + 1, "--seed ") : NULL;
+    const char *hint = strstr (s_err, "before it: --seed ");
     cr_assert_not_null (hint, "%s", s_err);
     char seed [32];
-    snprintf (seed, sizeof seed, "%lld", strtoll (hint + strlen ("--seed "), NULL, 10));
+    snprintf (seed, sizeof seed, "%lld", strtoll (hint + strlen ("before it: --seed "), NULL, 10));
     const char *reseeded [] = { "submit",  "evaluate", "--real", real, "--synthetic", set,
                                 "--folds", "2",        "--seed", seed, NULL };
     s_sends (reseeded);
@@ -794,7 +793,7 @@ Test (cli_submit, evaluate_that_cannot_train_refused, .timeout = 60)
     snprintf (set, sizeof set, "gen=%s", from_test);
     const char *tested [] = { "submit", "evaluate",    "--real", real, "--test",
                               test,     "--synthetic", set,      NULL };
-    s_refused_locally (tested, "--synthetic gen: with --test", "1 were made from images of --test");
+    s_refused_locally (tested, "--synthetic gen: with --test", "1 image in --test (t) and 0 not");
     zsock_destroy (&s_router);
     char cmd [128];
     snprintf (cmd, sizeof cmd, "rm -rf %s", root);

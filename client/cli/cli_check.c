@@ -39,9 +39,8 @@ s_local_file (const cli_submit_args_t *s, const char *const *files, const char *
     return ref && stat (ref, &st) == 0 && S_ISREG (st.st_mode) ? ref : NULL;
 }
 
-/* The job's parameters as segq-run gets them: as typed, defaults filled. */
-static int
-s_params (const cli_submit_args_t *s, segq_params_t *out, char *err, size_t errlen)
+int
+cli_check_params (const cli_submit_args_t *s, segq_params_t *out, char *err, size_t errlen)
 {
     int rc = SEGQ_OK;
     for (size_t i = 0; i < s->n_params && rc == SEGQ_OK; i++) {
@@ -57,8 +56,8 @@ s_params (const cli_submit_args_t *s, segq_params_t *out, char *err, size_t errl
     return rc == SEGQ_OK ? segq_params_validate (s->kind, out, err, errlen) : rc;
 }
 
-static int64_t
-s_int (const segq_params_t *p, const char *name)
+int64_t
+cli_check_param_int (const segq_params_t *p, const char *name)
 {
     const segq_value_t *v = segq_params_get (p, name);
     return v ? v->i : 0;
@@ -85,12 +84,14 @@ s_check_train (const cli_submit_args_t *s, const char *const *files, const segq_
         return SEGQ_OK; /* a reference: what it names is checked where it is made */
     segq_image_t *rgb = NULL, *m = NULL;
     int rc = segq_image_read_training (image, from_alpha ? NULL : mask,
-                                       (uint32_t) s_int (p, "max_size"), &rgb, &m, err, errlen);
+                                       (uint32_t) cli_check_param_int (p, "max_size"), &rgb, &m,
+                                       err, errlen);
     segq_pyramid_t pyr;
     char why [1024];
     if (rc == SEGQ_OK
         && (rc = segq_pyramid_plan ((int) rgb->height, (int) rgb->width,
-                                    (int) s_int (p, "min_size"), (int) s_int (p, "max_size"),
+                                    (int) cli_check_param_int (p, "min_size"),
+                                    (int) cli_check_param_int (p, "max_size"),
                                     s_float (p, "scale_factor"), &pyr, why, sizeof why)))
         snprintf (err, errlen, "%s: %s", image, why);
     segq_image_destroy (&rgb);
@@ -112,7 +113,7 @@ s_check_generate (const cli_submit_args_t *s, const char *const *files, const se
     char what [4096];
     snprintf (what, sizeof what, "--model %s", model);
     return rc ? rc
-              : segq_ckpt_check_generate (&h, what, s_int (p, "gen_start_scale"),
+              : segq_ckpt_check_generate (&h, what, cli_check_param_int (p, "gen_start_scale"),
                                           s_float (p, "scale_h"), s_float (p, "scale_v"), err,
                                           errlen);
 }
@@ -148,9 +149,9 @@ s_vgg19 (const segq_st_t *st, const char *path, const segq_params_t *p, char *er
 static int
 s_encoder (const segq_st_t *st, const char *path, const segq_params_t *p, char *err, size_t errlen)
 {
-    return segq_unetpp_file_check_encoder (st, path, "--encoder-weights", (int) s_int (p, "depth"),
-                                           (int) s_int (p, "width"), SEGQ_UNETPP_IN_CHANNELS, err,
-                                           errlen);
+    return segq_unetpp_file_check_encoder (
+        st, path, "--encoder-weights", (int) cli_check_param_int (p, "depth"),
+        (int) cli_check_param_int (p, "width"), SEGQ_UNETPP_IN_CHANNELS, err, errlen);
 }
 
 /* Input i's folder, when it is a many-file input given as a local folder;
@@ -318,9 +319,9 @@ s_check_evaluate (const cli_submit_args_t *s, const char *const *files, const se
     }
     cli_folds_plan_t plan = { .real = sets.real,
                               .test = sets.test,
-                              .folds = s_int (p, "folds"),
-                              .seed = s_int (p, "seed"),
-                              .real_limit = s_int (p, "real_limit"),
+                              .folds = cli_check_param_int (p, "folds"),
+                              .seed = cli_check_param_int (p, "seed"),
+                              .real_limit = cli_check_param_int (p, "real_limit"),
                               .n_sets = sets.n_synthetic,
                               .set_names = sets.names,
                               .sets = sets.local,
@@ -357,7 +358,7 @@ cli_check_files (const cli_submit_args_t *s, const char *const *files, char *err
     if (!check)
         return SEGQ_OK;
     segq_params_t params = { 0 };
-    int rc = s_params (s, &params, err, errlen);
+    int rc = cli_check_params (s, &params, err, errlen);
     if (rc == SEGQ_OK)
         rc = check (s, files, &params, err, errlen);
     segq_params_clear (&params);

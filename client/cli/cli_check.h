@@ -11,6 +11,12 @@
 
 #include "cli_submit.h"
 
+/* The job's parameters as segq-run gets them: as typed, defaults filled
+   in, validated by the kind's table (ranges and rules between them). */
+int cli_check_params (const cli_submit_args_t *s, segq_params_t *out, char *err, size_t errlen);
+/* An integer parameter of such parameters; 0 when absent. */
+int64_t cli_check_param_int (const segq_params_t *p, const char *name);
+
 /* 0, or SEGQ_E* with err saying which file and what is wrong with it.
    files: as for cli_submit_spec (one job of an array), or NULL. */
 int cli_check_files (const cli_submit_args_t *s, const char *const *files, char *err,

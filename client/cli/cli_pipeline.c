@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_check.h"
 #include "cli_folds.h"
 
 enum { ST_TRAIN, ST_GENERATE, ST_STYLIZE, ST_EVALUATE, N_STAGES };
@@ -291,17 +292,6 @@ s_parse (cli_globals_t *g, pipeline_t *p, int argc, char **argv)
     return rc == CLI_OK ? s_check_flags (g, p) : rc;
 }
 
-/* The value of an evaluate parameter: given, else the table's default. */
-static int64_t
-s_evaluate_int (const cli_submit_args_t *ev, const char *name)
-{
-    const char *text = segq_kind_param (ev->kind, name)->default_value;
-    for (size_t i = 0; i < ev->n_params; i++)
-        if (strcmp (ev->params [i].name, name) == 0)
-            text = ev->params [i].value;
-    return strtoll (text, NULL, 10); /* checked against the table already */
-}
-
 /* evaluate's k-fold over --evaluate-against trains, in each fold, only the
    pairs generated from that fold's real training pairs: the training
    images must be pairs of the folder that every fold has some of. Checked
@@ -310,11 +300,11 @@ s_evaluate_int (const cli_submit_args_t *ev, const char *name)
 static int
 s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t *plan, size_t n)
 {
-    const cli_submit_args_t *ev = &p->stage [ST_EVALUATE];
     cli_pair_list_t real = { 0 }, trained = { 0 };
+    segq_params_t params = { 0 };
     char why [2048] = "", inner [1024] = "", real_flag [600], advice [1600];
-    int rc = cli_pair_list_add_dir (&real, p->real, inner, sizeof inner);
-    if (rc)
+    int rc = cli_check_params (&p->stage [ST_EVALUATE], &params, why, sizeof why);
+    if (rc == SEGQ_OK && (rc = cli_pair_list_add_dir (&real, p->real, inner, sizeof inner)))
         snprintf (why, sizeof why, "--evaluate-against %s: %s", p->real, inner);
     for (size_t k = 0; rc == SEGQ_OK && k < (n ? n : 1); k++)
         if ((rc = cli_pair_list_add_source (&trained, n ? plan->files [0][k] : p->image)))
@@ -331,9 +321,9 @@ s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t 
     const char *names [] = { "the pairs generated from the training images" };
     const cli_pair_list_t *sets [] = { &trained };
     cli_folds_plan_t folds = { .real = real,
-                               .folds = s_evaluate_int (ev, "folds"),
-                               .seed = s_evaluate_int (ev, "seed"),
-                               .real_limit = s_evaluate_int (ev, "real_limit"),
+                               .folds = cli_check_param_int (&params, "folds"),
+                               .seed = cli_check_param_int (&params, "seed"),
+                               .real_limit = cli_check_param_int (&params, "real_limit"),
                                .n_sets = 1,
                                .set_names = names,
                                .sets = sets,
@@ -344,6 +334,7 @@ s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t 
         rc = cli_folds_check (&folds, why, sizeof why);
     cli_pair_list_clear (&real);
     cli_pair_list_clear (&trained);
+    segq_params_clear (&params);
     return rc ? cli_usage_error (g, "submit pipeline", "%s", why) : CLI_OK;
 }
 

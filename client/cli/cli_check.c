@@ -5,7 +5,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli_folds.h"
 #include "segq_ckpt.h"
 #include "segq_image.h"
 #include "segq_pyramid.h"
@@ -210,17 +209,12 @@ s_check_stylize (const cli_submit_args_t *s, const char *const *files, const seg
 }
 
 /* One dataset folder of an evaluate set: every pair decodes, image and
-   mask the same size; a synthetic one has its manifest. Its pairs, as
-   evaluate matches them, appended to list. */
+   mask the same size; a synthetic one has its manifest. */
 static int
-s_check_part (const char *dir, const char *what, bool synthetic, cli_pair_list_t *list, char *err,
-              size_t errlen)
+s_check_part (const char *dir, const char *what, bool synthetic, char *err, size_t errlen)
 {
     segq_dataset_t *ds = NULL;
-    segq_manifest_t *man = NULL;
     int rc = segq_dataset_open (dir, &ds, err, errlen);
-    if (rc == SEGQ_OK && synthetic)
-        rc = segq_manifest_read_set (dir, what, &man, err, errlen);
     for (size_t i = 0; rc == SEGQ_OK && i < segq_dataset_count (ds); i++) {
         const segq_dataset_pair_t *pair = segq_dataset_pair (ds, i);
         segq_image_t *rgb = NULL, *mask = NULL;
@@ -228,111 +222,48 @@ s_check_part (const char *dir, const char *what, bool synthetic, cli_pair_list_t
                                        errlen);
         segq_image_destroy (&rgb);
         segq_image_destroy (&mask);
-        if (rc == SEGQ_OK && (rc = cli_pair_list_add_pair (list, pair, man)) != SEGQ_OK)
-            snprintf (err, errlen, "%s: %s", pair->image_path, segq_strerror (rc));
     }
-    segq_manifest_destroy (&man);
     segq_dataset_destroy (&ds);
+    segq_manifest_t *man = NULL;
+    if (rc == SEGQ_OK && synthetic)
+        rc = segq_manifest_read_set (dir, what, &man, err, errlen);
+    segq_manifest_destroy (&man);
     return rc;
 }
 
 /* A local evaluate set as segq-run evaluate reads it (segq_dataset_parts:
-   the folder, or each part of a job array's outputs), into list. */
+   the folder, or each part of a job array's outputs). */
 static int
-s_check_set (const char *dir, const char *what, bool synthetic, cli_pair_list_t *list, char *err,
-             size_t errlen)
+s_check_set (const char *dir, const char *what, bool synthetic, char *err, size_t errlen)
 {
     char **parts = NULL;
     size_t n = 0;
     int rc = segq_dataset_parts (dir, &parts, &n, err, errlen);
     for (size_t k = 0; k < n && rc == SEGQ_OK; k++)
-        rc = s_check_part (parts [k], what, synthetic, list, err, errlen);
+        rc = s_check_part (parts [k], what, synthetic, err, errlen);
     segq_dataset_parts_free (&parts, n);
     return rc;
 }
 
-/* evaluate's sets as the folds see them: what cli_folds_check reads. */
-typedef struct {
-    cli_pair_list_t real, test, *synthetic; /* synthetic: one per input at most */
-    const cli_pair_list_t **local;          /* each synthetic set's, NULL: by reference */
-    const char **names;                     /* "--synthetic NAME", in labels */
-    char (*labels) [160];
-    size_t n_synthetic;
-    bool real_given, remote; /* remote: a --real or --test by reference */
-} eval_sets_t;
-
-/* Input i's set in sets: the list its pairs go to (NULL: not evaluate's). */
-static cli_pair_list_t *
-s_set_list (const cli_submit_args_t *s, size_t i, eval_sets_t *sets)
-{
-    const char *name = s->inputs [i].spec->name;
-    bool real = strcmp (name, "real") == 0, test = strcmp (name, "test") == 0;
-    if (real || test) {
-        sets->real_given |= real;
-        sets->remote |= !s_local_dir (s, i);
-        return real ? &sets->real : &sets->test;
-    }
-    if (!s->inputs [i].spec->sets)
-        return NULL;
-    size_t k = sets->n_synthetic++;
-    snprintf (sets->labels [k], sizeof sets->labels [k], "--synthetic %s", s->inputs [i].set);
-    sets->names [k] = sets->labels [k];
-    sets->local [k] = s_local_dir (s, i) ? &sets->synthetic [k] : NULL;
-    return &sets->synthetic [k];
-}
-
-static void
-s_eval_sets_clear (eval_sets_t *sets)
-{
-    cli_pair_list_clear (&sets->real);
-    cli_pair_list_clear (&sets->test);
-    for (size_t k = 0; k < sets->n_synthetic; k++)
-        cli_pair_list_clear (&sets->synthetic [k]);
-    free (sets->synthetic);
-    free (sets->local);
-    free (sets->names);
-    free (sets->labels);
-}
-
-/* evaluate: local data sets (--real, --test, --synthetic NAME=DIR); with
-   the real pairs local, every fold of every local synthetic set has a
-   pair to train on (cli_folds.h); local encoder weights hold the encoder
-   of a UNet++ of the job's --depth and --width. */
+/* evaluate: local data sets (--real, --test, --synthetic NAME=DIR), and
+   local encoder weights holding the encoder of a UNet++ of the job's
+   --depth and --width. Its folds are checked once the broker can say
+   what sets by reference hold (cli_folds.h). */
 static int
 s_check_evaluate (const cli_submit_args_t *s, const char *const *files, const segq_params_t *p,
                   char *err, size_t errlen)
 {
-    eval_sets_t sets = { .synthetic = calloc (s->n_inputs + 1, sizeof *sets.synthetic),
-                         .local = calloc (s->n_inputs + 1, sizeof *sets.local),
-                         .names = calloc (s->n_inputs + 1, sizeof *sets.names),
-                         .labels = calloc (s->n_inputs + 1, sizeof *sets.labels) };
-    int rc = sets.synthetic && sets.local && sets.names && sets.labels ? SEGQ_OK : SEGQ_ENOMEM;
-    if (rc)
-        snprintf (err, errlen, "out of memory");
+    int rc = SEGQ_OK;
     for (size_t i = 0; i < s->n_inputs && rc == SEGQ_OK; i++) {
-        cli_pair_list_t *list = s_set_list (s, i, &sets);
-        if (!s_local_dir (s, i) || !list)
+        if (!s_local_dir (s, i))
             continue;
         char what [96];
         snprintf (what, sizeof what, "--%s", s->inputs [i].spec->name);
-        rc = s_check_set (s->inputs [i].ref, what, s->inputs [i].spec->sets, list, err, errlen);
+        rc = s_check_set (s->inputs [i].ref, what, s->inputs [i].spec->sets, err, errlen);
     }
-    cli_folds_plan_t plan = { .real = sets.real,
-                              .test = sets.test,
-                              .folds = cli_check_param_int (p, "folds"),
-                              .seed = cli_check_param_int (p, "seed"),
-                              .real_limit = cli_check_param_int (p, "real_limit"),
-                              .n_sets = sets.n_synthetic,
-                              .set_names = sets.names,
-                              .sets = sets.local,
-                              .real_flag = "--real",
-                              .seed_flag = "--seed" };
-    if (rc == SEGQ_OK)
-        rc = s_check_header (s_local_file (s, files, "encoder_weights"), s_encoder, p, err, errlen);
-    if (rc == SEGQ_OK && sets.real_given && !sets.remote)
-        rc = cli_folds_check (&plan, err, errlen);
-    s_eval_sets_clear (&sets);
-    return rc;
+    return rc ? rc
+              : s_check_header (s_local_file (s, files, "encoder_weights"), s_encoder, p, err,
+                                errlen);
 }
 
 typedef int (*s_check_fn) (const cli_submit_args_t *, const char *const *, const segq_params_t *,

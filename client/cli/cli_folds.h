@@ -8,9 +8,12 @@
 #ifndef SEGQ_CLI_FOLDS_H
 #define SEGQ_CLI_FOLDS_H
 
+#include "cli_submit.h"
+#include "segq_client.h"
 #include "segq_dataset.h"
 #include "segq_sha256.h"
 #include "stylize_manifest.h"
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +50,15 @@ typedef struct {
    so that every fold trains when one near `seed` does. */
 int cli_folds_check (const cli_folds_plan_t *plan, char *err, size_t errlen);
 
+/* The k-fold check of evaluate job s (its files read by cli_check_files
+   already): its local sets from their folders, its synthetic sets by
+   reference (a generate job, an array of them, a stylize of one) through
+   client as the training images their pairs come from. A set nothing can
+   be known of is left out; without local real pairs nothing is checked.
+   0, or SEGQ_E* with err saying why. */
+int cli_folds_check_job (segq_client_t *client, const cli_submit_args_t *s, char *err,
+                         size_t errlen);
+
 /* Appends a pair; SEGQ_ENOMEM. */
 int cli_pair_list_add (cli_pair_list_t *list, const char *name, const char *sha);
 /* Appends a pair of a set as evaluate matches it: a real pair by its
@@ -57,9 +69,11 @@ int cli_pair_list_add_pair (cli_pair_list_t *list, const segq_dataset_pair_t *pa
 /* Appends an image file as a synthetic pair's source: the training image
    of a generation not made yet (its manifest will name it so). */
 int cli_pair_list_add_source (cli_pair_list_t *list, const char *path);
-/* Appends the real pairs of an evaluate set folder (segq_dataset_parts:
-   DIR or each of its parts) by their images, not decoded. */
-int cli_pair_list_add_dir (cli_pair_list_t *list, const char *dir, char *err, size_t errlen);
+/* Appends the pairs of an evaluate set folder (segq_dataset_parts: DIR or
+   each of its parts), not decoded: real ones by their images, synthetic
+   ones by the sources their parts' manifests name. */
+int cli_pair_list_add_dir (cli_pair_list_t *list, const char *dir, bool synthetic, char *err,
+                           size_t errlen);
 void cli_pair_list_clear (cli_pair_list_t *list);
 
 #endif

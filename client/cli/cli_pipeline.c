@@ -304,7 +304,7 @@ s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t 
     segq_params_t params = { 0 };
     char why [2048] = "", inner [1024] = "", real_flag [600], advice [1600];
     int rc = cli_check_params (&p->stage [ST_EVALUATE], &params, why, sizeof why);
-    if (rc == SEGQ_OK && (rc = cli_pair_list_add_dir (&real, p->real, inner, sizeof inner)))
+    if (rc == SEGQ_OK && (rc = cli_pair_list_add_dir (&real, p->real, false, inner, sizeof inner)))
         snprintf (why, sizeof why, "--evaluate-against %s: %s", p->real, inner);
     for (size_t k = 0; rc == SEGQ_OK && k < (n ? n : 1); k++)
         if ((rc = cli_pair_list_add_source (&trained, n ? plan->files [0][k] : p->image)))

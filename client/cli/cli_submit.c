@@ -7,6 +7,7 @@
     working and end in the same job spec, checked against the same table
     before anything is sent. */
 #include "cli_check.h"
+#include "cli_folds.h"
 #include "cli_submit.h"
 #include "segq_fs.h"
 
@@ -457,6 +458,19 @@ cli_submit_spec (cli_globals_t *g, const cli_submit_args_t *s, const char *const
     segq_job_spec_set_max_attempts (spec, (uint32_t) s->max_attempts);
     *out = spec;
     return CLI_OK;
+}
+
+/* An evaluate job's k-fold, once the broker can say what its sets by
+   reference hold (cli_folds.h): refused as a bad command line, nothing
+   sent but the questions. */
+static int
+s_check_folds (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s)
+{
+    char err [2048];
+    if (strcmp (s->kind->name, "evaluate") != 0
+        || cli_folds_check_job (client, s, err, sizeof err) == 0)
+        return CLI_OK;
+    return cli_usage_error (g, "submit", "%s", err);
 }
 
 /* ---- job arrays ---- */
@@ -1014,6 +1028,8 @@ cli_submit (cli_globals_t *g, int argc, char **argv)
     if ((rc = cli_submit_spec (g, &s, NULL, &spec)) != CLI_OK)
         goto done;
     if (!client && (rc = cli_connect (g, &client)) != CLI_OK)
+        goto done;
+    if ((rc = s_check_folds (g, client, &s)) != CLI_OK)
         goto done;
     char *job = NULL;
     rc = cli_submit_all (g, client, &s, &spec, 1, &job);

@@ -2,8 +2,9 @@
     what a user is told where the broker has the answer. Keys onboarding
     (a keyless client and a keyed broker, and the other way round), the
     default resources said at submit, cancel and fetch of ended jobs (and
-    fetch of what a job does not have), and
-    status listing the caller's own jobs, the newest with --limit. */
+    fetch of what a job does not have), status listing the caller's own
+    jobs, the newest with --limit, and an evaluate of jobs' pairs checked
+    fold by fold with what the broker knows of their training images. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,5 +250,77 @@ Test (cli_broker, status_lists_own_jobs_and_the_newest, .init = setup, .fini = t
     const char *at2 = strstr (s_out, mine [2]), *at3 = strstr (s_out, mine [3]);
     const char *at4 = strstr (s_out, mine [4]);
     cr_assert (at2 && at3 && at4 && at2 < at3 && at3 < at4, "not the newest 3 in order: %s", s_out);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* segq submit ARGS, which must succeed: the job or array id it printed. */
+static void
+s_submitted (const char *const *args, char *id, size_t len)
+{
+    H_ASSERT (h, s_segq (args) == 0, "%s", s_err);
+    snprintf (id, len, "%.*s", (int) strcspn (s_out, "\n"), s_out);
+    cr_assert (*id, "no id in '%s' (%s)", s_out, s_err);
+}
+
+/* dir/images/NAME.png + dir/masks/NAME.png for names a, b, c (each its
+   own pixels). */
+static void
+s_real_pairs (const char *dir)
+{
+    char command [1400];
+    snprintf (command, sizeof command, "mkdir -p '%s/images' '%s/masks'", dir, dir);
+    cr_assert_eq (system (command), 0);
+    for (unsigned i = 0; i < 3; i++) {
+        char image [700], mask [700];
+        snprintf (image, sizeof image, "%s/images/%c.png", dir, 'a' + i);
+        snprintf (mask, sizeof mask, "%s/masks/%c.png", dir, 'a' + i);
+        cr_assert (test_write_png (image, 32, 3, i + 1) == 0
+                   && test_write_png (mask, 32, 1, i + 7) == 0);
+    }
+}
+
+/* An evaluate whose synthetic sets are jobs (a generate job, a stylize of
+   it, an array of generate jobs) is checked fold by fold at submit like
+   one of local folders: the broker says which training images the
+   pairs come from (the jobs need not have run: no worker here). One
+   training image in --real leaves the fold that tests it nothing to
+   train on; one generation per real pair trains in every fold. */
+Test (cli_broker, evaluate_of_jobs_checked_fold_by_fold, .init = setup, .fini = teardown,
+      .timeout = 120)
+{
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    char real [600], images [700], masks [700], image [700], mask [700];
+    snprintf (real, sizeof real, "%s/real", h->dir);
+    s_real_pairs (real);
+    snprintf (image, sizeof image, "%s/images/a.png", real);
+    snprintf (mask, sizeof mask, "%s/masks/a.png", real);
+    char train [32], gen [32], sty [32], set [64];
+    const char *one [] = { "submit", "train", "--image", image, "--mask", mask, "--cpu", NULL };
+    s_submitted (one, train, sizeof train);
+    const char *generate [] = { "submit", "generate", "--model", train, "--cpu", NULL };
+    s_submitted (generate, gen, sizeof gen);
+    const char *stylize [] = { "submit", "stylize", "--content", gen, "--vgg19", train, NULL };
+    s_submitted (stylize, sty, sizeof sty);
+    const char *evaluate [] = { "submit", "evaluate", "--real", real, "--synthetic", set, NULL };
+    const char *sets [] = { gen, sty };
+    for (int i = 0; i < 2; i++) {
+        snprintf (set, sizeof set, "gen=%s", sets [i]);
+        cr_assert_eq (s_segq (evaluate), 2, "%s: %s", set, s_out);
+        cr_assert (strstr (s_err, "--synthetic gen: in fold")
+                       && strstr (s_err, "they come from 1 image that fold tests (a)"),
+                   "%s: %s", set, s_err);
+    }
+
+    /* one training per real pair: an array of generate jobs */
+    snprintf (images, sizeof images, "%s/images", real);
+    snprintf (masks, sizeof masks, "%s/masks", real);
+    char trains [32], gens [32];
+    const char *all [] = { "submit", "train", "--images", images, "--masks", masks, "--cpu", NULL };
+    s_submitted (all, trains, sizeof trains);
+    const char *each [] = { "submit", "generate", "--model", trains, "--cpu", NULL };
+    s_submitted (each, gens, sizeof gens);
+    cr_assert (strncmp (gens, "a-", 2) == 0, "not an array: %s", s_out);
+    snprintf (set, sizeof set, "gen=%s", gens);
+    H_ASSERT (h, s_segq (evaluate) == 0, "%s", s_err);
     H_ASSERT_CLEAN_STOP (h);
 }

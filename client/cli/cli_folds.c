@@ -18,11 +18,15 @@
 int
 cli_pair_list_add (cli_pair_list_t *list, const char *name, const char *sha)
 {
-    cli_pair_ref_t *grown = realloc (list->pairs, (list->n + 1) * sizeof *grown);
-    if (!grown)
-        return SEGQ_ENOMEM;
-    list->pairs = grown;
-    cli_pair_ref_t *pair = &grown [list->n];
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? 2 * list->cap : 64;
+        cli_pair_ref_t *grown = realloc (list->pairs, cap * sizeof *grown);
+        if (!grown)
+            return SEGQ_ENOMEM;
+        list->pairs = grown;
+        list->cap = cap;
+    }
+    cli_pair_ref_t *pair = &list->pairs [list->n];
     if (!(pair->name = strdup (name ? name : "")))
         return SEGQ_ENOMEM;
     snprintf (pair->sha, sizeof pair->sha, "%s", sha ? sha : "");

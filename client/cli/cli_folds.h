@@ -26,7 +26,7 @@ typedef struct {
 
 typedef struct {
     cli_pair_ref_t *pairs;
-    size_t n;
+    size_t n, cap;
 } cli_pair_list_t;
 
 /* What evaluate would be given: its real pairs, its test pairs (none:

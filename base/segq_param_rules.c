@@ -3,6 +3,26 @@
 #include "segq_error.h"
 
 int
+segq_rule_train_network (int64_t ker_size, int64_t num_layer, int64_t min_size, char *err,
+                         size_t errlen)
+{
+    if (ker_size % 2 == 0)
+        return segq_fail (err, errlen, SEGQ_EINVAL,
+                          "ker_size %lld: must be odd (a layer is padded by (ker_size - 1) / 2 "
+                          "on each side)",
+                          (long long) ker_size);
+    int64_t shrink = num_layer * (ker_size - 1);
+    if (shrink >= min_size)
+        return segq_fail (err, errlen, SEGQ_EINVAL,
+                          "num_layer %lld of ker_size %lld: the discriminator's convolutions "
+                          "take %lld pixels off a side, and the coarsest scale's is min_size "
+                          "%lld: lower num_layer or ker_size, or raise min_size to %lld or more",
+                          (long long) num_layer, (long long) ker_size, (long long) shrink,
+                          (long long) min_size, (long long) shrink + 1);
+    return 0;
+}
+
+int
 segq_rule_generate_scales (int64_t gen_start_scale, double scale_h, double scale_v, char *err,
                            size_t errlen)
 {

@@ -15,6 +15,13 @@
 extern "C" {
 #endif
 
+/* train: a kernel of odd size (each layer is padded by (ker_size - 1) / 2
+   a side), and a network whose num_layer unpadded convolutions (the
+   discriminator's, on a real image) leave something of the coarsest
+   scale, whose shorter side is min_size. */
+int segq_rule_train_network (int64_t ker_size, int64_t num_layer, int64_t min_size, char *err,
+                             size_t errlen);
+
 /* generate: from a scale above 0 the samples keep the training image's
    layout, and so its size; scaling the output asks for another layout. */
 int segq_rule_generate_scales (int64_t gen_start_scale, double scale_h, double scale_v, char *err,

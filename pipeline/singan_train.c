@@ -1,5 +1,6 @@
 /* segq-run train: the scale-by-scale SinGAN-Seg training driver. */
 #include "segq_image.h"
+#include "segq_param_rules.h"
 #include "segq_run_flags.h"
 #include "segq_sha256.h"
 #include "singan_draws.h"
@@ -799,10 +800,9 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
     int rc = segq__compute_setup(&o->compute, &dev, &threads, err, errlen);
     if (rc)
         return rc;
-    if (o->ker_size % 2 == 0) {
-        snprintf(err, errlen, "--ker-size %lld: must be odd", (long long)o->ker_size);
-        return SEGQ_EINVAL;
-    }
+    rc = segq_rule_train_network(o->ker_size, o->num_layer, o->min_size, err, errlen);
+    if (rc)
+        return rc;
     /* training runs each scale's few convolution shapes thousands of
      * times: cuDNN's fastest algorithm for each is worth its one-off trial
      * (generate is not: a shape or two, a batch or two each) */

@@ -211,6 +211,13 @@ s_float (const segq_params_t *params, const char *name)
 }
 
 static int
+s_train_check (const segq_params_t *params, char *err, size_t errlen)
+{
+    return segq_rule_train_network (s_int (params, "ker_size"), s_int (params, "num_layer"),
+                                    s_int (params, "min_size"), err, errlen);
+}
+
+static int
 s_generate_check (const segq_params_t *params, char *err, size_t errlen)
 {
     return segq_rule_generate_scales (s_int (params, "gen_start_scale"),
@@ -235,7 +242,7 @@ static const segq_kind_spec_t s_kinds [] = {
       COUNT (s_fail_params), NULL, 0, "*", false, true, false, NULL },
     { "train", "trains a 4-channel SinGAN on one image + mask (segq-run train)", s_train_params,
       COUNT (s_train_params), s_train_inputs, COUNT (s_train_inputs), "model.safetensors", false,
-      false, false, NULL },
+      false, false, s_train_check },
     { "generate", "samples image/mask pairs from a trained model (segq-run generate)",
       s_generate_params, COUNT (s_generate_params), s_generate_inputs, COUNT (s_generate_inputs),
       "*", false, false, true, s_generate_check },

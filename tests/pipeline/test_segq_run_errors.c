@@ -87,6 +87,14 @@ Test(segq_run_errors, image_too_small_for_min_size)
     expect_run(1, "train --image tiny.png --mask tiny.png --out o --threads 1", "min_size", NULL);
 }
 
+/* A network deeper than the coarsest scale is wide: the rule's words
+ * (segq_param_rules.h), not the convolution's. */
+Test(segq_run_errors, network_deeper_than_the_coarsest_scale)
+{
+    expect_run(1, "train --image img.png --mask img.png --out o --threads 1 --num-layer 20",
+               "num_layer 20 of ker_size 3", "min_size to 41");
+}
+
 /* A 1 MB PNG pair declaring 16384x16384 (768 MiB decoded, gigabytes once
  * in floats) for a run that needs 32 pixels a side: refused from the
  * headers at once, naming the file, its size and the limit. */

@@ -246,6 +246,15 @@ Test (schema, rules_between_parameters, .timeout = 10)
                "%s", err);
     const char *even [] = { "size", "96", "depth", "5", NULL };
     cr_assert_eq (s_validate_text ("evaluate", even, err, sizeof err), SEGQ_OK, "%s", err);
+    const char *kernel [] = { "ker_size", "4", NULL };
+    cr_assert_eq (s_validate_text ("train", kernel, err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "ker_size 4: must be odd"), "%s", err);
+    const char *deep [] = { "num_layer", "13", NULL };
+    cr_assert_eq (s_validate_text ("train", deep, err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "take 26 pixels off a side") && strstr (err, "min_size to 27"), "%s",
+               err);
+    const char *wide [] = { "num_layer", "13", "min_size", "27", NULL };
+    cr_assert_eq (s_validate_text ("train", wide, err, sizeof err), SEGQ_OK, "%s", err);
     fixture_assert_no_leaks ();
 }
 

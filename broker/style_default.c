@@ -11,6 +11,10 @@
    checkpoint file the user uploaded. */
 static const char *s_training_sql = "SELECT COALESCE (model, ref_job) FROM inputs WHERE job = ?1"
                                     " AND (name = 'model' OR name LIKE 'model/%')";
+/* A stylize job's content, when it is one job's output: restyled pairs
+   keep the manifest of the generation they came from. */
+static const char *s_content_sql = "SELECT ref_job FROM inputs WHERE job = ?1"
+                                   " AND name = 'content' AND ref_job IS NOT NULL";
 /* A training's image input: a file, or another job's output. */
 static const char *s_image_sql = "SELECT name, hash, size, ref_job, ref_output FROM inputs"
                                  " WHERE job = ?1 AND (name = 'image' OR name LIKE 'image/%')";
@@ -26,6 +30,27 @@ s_query_row (sqlite3 *db, const char *sql, uint64_t job, sqlite3_stmt **stmt)
     sqlite3_bind_int64 (*stmt, 1, (sqlite3_int64) job);
     int step = sqlite3_step (*stmt);
     return step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? SEGQ_ENOENT : SEGQ_EIO;
+}
+
+/* The generation behind a stylize job's pairs (its content's job, when
+   that is one job of the same owner) into *job and brief; else both are
+   left as they are, for the kind check to name. */
+static void
+s_follow_restyle (segq__job_store_t *store, uint64_t *job, segq__job_brief_t *brief)
+{
+    sqlite3_stmt *stmt = NULL;
+    segq__job_brief_t content;
+    if (strcmp (brief->kind, "stylize") == 0
+        && s_query_row (segq__job_store_db (store), s_content_sql, *job, &stmt) == 0) {
+        uint64_t from = (uint64_t) sqlite3_column_int64 (stmt, 0);
+        bool one = sqlite3_step (stmt) == SQLITE_DONE;
+        if (one && segq__job_store_brief (store, from, &content) == 0
+            && strcmp (content.owner, brief->owner) == 0) {
+            *job = from;
+            *brief = content;
+        }
+    }
+    sqlite3_finalize (stmt);
 }
 
 static bool
@@ -183,6 +208,7 @@ segq__style_default_resolve (segq__job_store_t *store, segq__models_t *models,
     if (rc || !job || segq__job_store_brief (store, job, &brief) != 0
         || !segq__access_owner (caller, brief.owner))
         return rc;
+    s_follow_restyle (store, &job, &brief);
     char job_id [SEGQ__JOB_ID_MAX];
     segq__job_id_format (job, job_id);
     if (strcmp (brief.kind, "generate") != 0) {

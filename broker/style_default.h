@@ -4,8 +4,9 @@
     SinGAN-Seg restyles each generated pair with the real image its model
     was trained on. Through the queue that image is an input of the
     training job, not a file beside the pairs, so a stylize submitted
-    without `style` whose `content` is a generate job's output gets, at
-    submit, the training image of that job's model as its style input:
+    without `style` whose `content` is a generate job's output (or a
+    stylize of one) gets, at submit, the training image of that job's
+    model as its style input:
     the same artifact (or the same reference to another job's output) the
     training read. Resolving it here, where the submit is accepted, means
     any client gets the paper's default, and a job that could not find its

@@ -975,6 +975,12 @@ s_default_style (void)
     snprintf (used_path, sizeof used_path, "%s/fetched-alice-%s/style-used", h->dir, sty);
     cr_assert_eq (segq_sha256_file (used_path, used), 0, "%s", used_path);
     cr_assert_str_eq (used, image_hash, "segq-run read another style");
+    /* pairs stylized once keep their generation's manifest: the same image */
+    char again [SEGQ_JOB_ID_MAX];
+    H_ASSERT (h, s_stylize (alice, "alice", sty, NULL, again) == 0, "%s",
+              segq_client_error (alice));
+    s_input_hash ("alice", again, "style/polyp.png", style_hash, sizeof style_hash);
+    cr_assert_str_eq (style_hash, image_hash, "a restyle took another style");
     s_default_style_by_reference (alice);
 
     /* shared: bob's pairs, never alice's image, as a style or otherwise */

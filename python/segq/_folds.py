@@ -160,15 +160,24 @@ def training(perm: Sequence[int], folds: int, f: int, limit: int) -> set[int]:
     return chosen
 
 
-def _match(pairs: Sequence[PairRef], src: PairRef) -> int:
-    if src.sha:
+class _Index:
+    """Where a source image is among pairs: by sha256, else by name, the
+    first such pair, as segq-run evaluate matches them; len(pairs) when
+    none."""
+
+    def __init__(self, pairs: Sequence[PairRef]) -> None:
+        self.n = len(pairs)
+        self.by_sha: dict[str, int] = {}
+        self.by_name: dict[str, int] = {}
         for r, pair in enumerate(pairs):
-            if pair.sha == src.sha:
-                return r
-    for r, pair in enumerate(pairs):
-        if pair.name == src.name:
-            return r
-    return len(pairs)
+            if pair.sha:
+                self.by_sha.setdefault(pair.sha, r)
+            self.by_name.setdefault(pair.name, r)
+
+    def __call__(self, src: PairRef) -> int:
+        if src.sha and src.sha in self.by_sha:
+            return self.by_sha[src.sha]
+        return self.by_name.get(src.name, self.n)
 
 
 @dataclass
@@ -181,6 +190,9 @@ class Plan:
     seed: int
     real_limit: int
     sets: dict[str, list[PairRef]]
+
+    def __post_init__(self) -> None:
+        self.test_index = _Index(self.test)
 
 
 class _Deal:
@@ -195,7 +207,7 @@ class _Deal:
     def tested(self, src: PairRef, r: int, f: int) -> bool:
         if r < len(self.plan.real):
             return self.fold_of[r] == f
-        return _match(self.plan.test, src) < len(self.plan.test)
+        return self.plan.test_index(src) < len(self.plan.test)
 
     def trains(self, pairs: list[PairRef], src_of: list[int], f: int) -> int:
         allowed = training(self.perm, self.folds, f, self.plan.real_limit)
@@ -253,7 +265,17 @@ def check(plan: Plan) -> None:
             f"--real: {n} real pair{'' if n == 1 else 's'} cannot make {plan.folds} folds "
             "(fewer folds, or more pairs: images/NAME + masks/NAME)"
         )
-    src_of = {name: [_match(plan.real, src) for src in pairs] for name, pairs in plan.sets.items()}
+    # whether a fold trains depends only on the images the pairs come
+    # from: one pair per image, as the refusal counts them
+    real_index = _Index(plan.real)
+    src_of: dict[str, list[int]] = {}
+    for name, pairs in list(plan.sets.items()):
+        firsts: dict[Any, tuple[PairRef, int]] = {}
+        for src in pairs:
+            r = real_index(src)
+            firsts.setdefault(r if r < len(plan.real) else ("name", src.name), (src, r))
+        plan.sets[name] = [src for src, _ in firsts.values()]
+        src_of[name] = [r for _, r in firsts.values()]
     deal = _Deal(plan, plan.seed)
     empty = deal.empty_fold(src_of)
     if empty is None:

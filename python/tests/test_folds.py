@@ -3,7 +3,8 @@ checks them (segq/_folds.py mirrors client/cli/cli_folds.c): the same
 refusal, word for word, from both, for the same sets: too few real pairs
 for the folds, a synthetic set made from images one fold tests (with the
 seed that deals them apart, which depends on evaluate's whole dealing),
-from no real pair, or only from --test images, and a set given as a job,
+from pairs --real-limit leaves out, from no real pair, or only from --test
+images, and a set given as a job,
 whose training image the broker names before the job has run."""
 
 from __future__ import annotations
@@ -88,6 +89,17 @@ def test_local_sets_refused_as_the_cli_refuses_them(
                 {"real": str(real), "folds": 2, "seed": seed, "synthetic": {"gen": str(one_fold)}},
             )
         )
+    # --real-limit 1: a fold trains on the first real pair it may; a set
+    # made from every pair but the first two of evaluate's order has none
+    order = _folds.shuffle(len(NAMES), 0)
+    late = _synthetic(tmp_path / "late", [NAMES[r] for r in order[2:]])
+    cases.append(
+        (
+            ["--real", str(real), "--folds", "2", "--real-limit", "1"]
+            + ["--synthetic", f"gen={late}"],
+            {"real": str(real), "folds": 2, "real_limit": 1, "synthetic": {"gen": str(late)}},
+        )
+    )
     stranger = _synthetic(tmp_path / "stranger", ["x", "y"])
     cases.append(
         (
@@ -106,6 +118,8 @@ def test_local_sets_refused_as_the_cli_refuses_them(
         assert _python_refusal(client, **fields) == _cli_refusal(lab, args + ["--epochs", "1"])
     said = _python_refusal(client, **cases[1][1])
     assert "deals the pairs so that every fold trains" in said, said
+    said = _python_refusal(client, **cases[5][1])
+    assert "(within --real-limit 1)" in said, said
 
 
 def test_a_job_set_is_checked_by_its_training_image(

@@ -334,10 +334,29 @@ s_training_image (segq_client_t *client, const char *id, cli_pair_list_t *list)
     return rc;
 }
 
+/* Catalogue model `id`'s training image, as the catalogue shows it to
+   those the model is shared with too, appended to list. */
+static int
+s_model_image (segq_client_t *client, const char *id, cli_pair_list_t *list)
+{
+    segq_model_request_t request = { .op = SEGQ_MODEL_SHOW, .model = id };
+    segq_model_info_t *models = NULL;
+    size_t n = 0;
+    int rc = segq_client_model (client, &request, &models, &n);
+    char *stem =
+        rc == 0 && n == 1 && models [0].image ? segq_dataset_stem (models [0].image) : NULL;
+    if (rc == 0)
+        rc = stem ? cli_pair_list_add (list, stem, models [0].image_hash) : SEGQ_ENOENT;
+    free (stem);
+    segq_models_free (&models, n);
+    return rc;
+}
+
 static int s_ref_sources (segq_client_t *client, const char *ref, int depth, cli_pair_list_t *list);
 
 /* The training images job `id`'s pairs come from, appended to list: a
-   generate job's, its model's; a stylize job's, its content's. 0, or
+   generate job's, its model's (as the catalogue shows it, or its
+   training job's input); a stylize job's, its content's. 0, or
    SEGQ_ENOENT when they cannot be known (a model given as a checkpoint
    file, another kind, a job the caller is not shown). */
 static int
@@ -346,12 +365,12 @@ s_job_sources (segq_client_t *client, const char *id, int depth, cli_pair_list_t
     segq_job_info_t job = { 0 };
     int rc = segq_client_job (client, id, false, &job);
     const segq_input_t *in = NULL;
-    if (rc == 0 && strcmp (job.kind, "generate") == 0 && (in = s_input_named (&job, "model"))) {
-        /* a catalogue model's id is its training job's, after "m-" */
-        const char *training = in->model && !strncmp (in->model, "m-", 2) ? in->model + 2 : in->job;
-        rc = training ? s_training_image (client, training, list) : SEGQ_ENOENT;
-    } else if (rc == 0 && strcmp (job.kind, "stylize") == 0 && depth == 0
-               && (in = s_input_named (&job, "content")) && in->job)
+    if (rc == 0 && strcmp (job.kind, "generate") == 0 && (in = s_input_named (&job, "model")))
+        rc = in->model ? s_model_image (client, in->model, list)
+             : in->job ? s_training_image (client, in->job, list)
+                       : SEGQ_ENOENT;
+    else if (rc == 0 && strcmp (job.kind, "stylize") == 0 && depth == 0
+             && (in = s_input_named (&job, "content")) && in->job)
         rc = s_ref_sources (client, in->job, depth + 1, list);
     else if (rc == 0)
         rc = SEGQ_ENOENT;

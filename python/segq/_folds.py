@@ -297,39 +297,46 @@ def _input(status: Any, name: str) -> Any:
     return next((i for i in status.inputs if i.name == name or i.name.startswith(name + "/")), None)
 
 
-def job_sources(status: Callable[[str], Any], ref: str, depth: int = 0) -> list[PairRef]:
+def job_sources(
+    status: Callable[[str], Any], model: Callable[[str], Any], ref: str, depth: int = 0
+) -> list[PairRef]:
     """The training images the pairs of job ref ("JOB" or "JOB:OUTPUT")
-    come from: a generate job's, its model's training image; a stylize
-    job's, its content's. status(id) is the broker's JobStatus. Raises
-    Unknown where that cannot be known (an array, a model given as a file,
-    another kind, a job the caller is not shown)."""
+    come from: a generate job's, its model's (as the catalogue shows it,
+    model(id), or its training job's input); a stylize job's, its
+    content's. status(id) is the broker's JobStatus. Raises Unknown where
+    that cannot be known (an array, a model given as a file, another kind,
+    a job the caller is not shown)."""
     job_id = ref.split(":", 1)[0]
     try:
         job = status(job_id)
         source = _input(job, "model") if job.kind == "generate" else None
-        if source is not None:
-            # a catalogue model's id is its training job's, after "m-"
-            training = source.model[2:] if (source.model or "").startswith("m-") else source.job
-            train = status(training) if training else None
-            image = _input(train, "image") if train is not None and train.kind == "train" else None
-            if image is not None:
-                file = image.name.split("/", 1)[1] if "/" in image.name else image.output
-                if file:
-                    return [PairRef(stem(file), image.sha256 or "")]
+        if source is not None and source.model:
+            shown = model(source.model)
+            if shown.image:
+                return [PairRef(stem(shown.image), shown.image_sha256 or "")]
+        elif source is not None and source.job:
+            train = status(source.job)
+            image = _input(train, "image") if train.kind == "train" else None
+            file = image and (image.name.split("/", 1)[1] if "/" in image.name else image.output)
+            if file:
+                return [PairRef(stem(file), image.sha256 or "")]
         content = _input(job, "content") if job.kind == "stylize" and depth == 0 else None
         if content is not None and content.job:
-            return job_sources(status, content.job, depth + 1)
+            return job_sources(status, model, content.job, depth + 1)
     except errors.SegqError as e:
         raise Unknown(str(e)) from e
     raise Unknown(f"job {job_id}: its pairs' training images are not known here")
 
 
 def check_evaluate(
-    params: Mapping[str, Any], inputs: Mapping[str, Any], status: Callable[[str], Any]
+    params: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+    status: Callable[[str], Any],
+    model: Callable[[str], Any],
 ) -> None:
     """An evaluate submission's folds (params with their defaults; inputs as
-    given to Client.submit; status(id): the broker's JobStatus of a job a
-    synthetic set names)."""
+    given to Client.submit; status(id), model(id): the broker's JobStatus
+    and Model, for the jobs a synthetic set names)."""
     real, test = inputs.get("real"), inputs.get("test")
     if not isinstance(real, (str, os.PathLike)) or not Path(real).is_dir():
         return
@@ -341,7 +348,7 @@ def check_evaluate(
             if isinstance(value, (str, os.PathLike)) and Path(value).is_dir():
                 sets[name] = local_set(Path(value), True)
             else:
-                sets[name] = job_sources(status, str(value))
+                sets[name] = job_sources(status, model, str(value))
         except Unknown:
             continue
     try:

@@ -134,7 +134,9 @@ class Client:
         wire_inputs = resolve_inputs(spec, given_inputs)
         check_needed_inputs(spec, spec.with_defaults(checked), wire_inputs)
         if kind == "evaluate":
-            _folds.check_evaluate(spec.with_defaults(checked), given_inputs, self._job_status)
+            _folds.check_evaluate(
+                spec.with_defaults(checked), given_inputs, self._job_status, self.model
+            )
         body: dict[str, Any] = {
             "kind": kind,
             "params": checked,

@@ -139,7 +139,8 @@ def test_a_job_set_is_checked_by_its_training_image(
         args = ["--real", str(real), "--synthetic", f"gen={generate.id}", "--epochs", "1"]
         assert said == _cli_refusal(lab, args, broker=True)
         digest = hashlib.sha256((real / "images" / "p3.png").read_bytes()).hexdigest()
-        assert _folds.job_sources(client._job_status, generate.id) == [_folds.PairRef("p3", digest)]
+        sources = _folds.job_sources(client._job_status, client.model, generate.id)
+        assert sources == [_folds.PairRef("p3", digest)]
     finally:
         generate.cancel()
         train.cancel()

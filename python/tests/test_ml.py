@@ -84,3 +84,40 @@ def test_generate_by_model_name_gives_pairs(
     # pairs() come in the manifest's (sample) order
     with Image.open(io.BytesIO(job.read(rows[0]["image"]))) as first:
         assert np.array_equal(np.asarray(first.convert("RGB")), pairs[0][0])
+
+
+def test_evaluate_of_a_model_s_pairs_checked_by_its_catalogue_image(
+    lab: Lab, trained: tuple[segq.Client, segq.Job], tmp_path: Path
+) -> None:
+    """The pairs of a generation from a catalogue model come from the image
+    the catalogue shows (segq/_folds.py, client/cli/cli_folds.c): evaluated
+    in 3 folds against real pairs that hold it, the fold testing it would
+    have nothing to train on; Python and the CLI refuse it alike."""
+    client, _ = trained
+    # a generation that never runs here: no worker has a petabyte of GPU memory
+    generate = client.generate("pytest-polyp", count=2, gpu_mem=1 << 50)
+    real = tmp_path / "real"
+    names = [SAMPLE] + sorted(n for n in os.listdir(DATA / "images") if n != SAMPLE)[:2]
+    for sub in ("images", "masks"):
+        (real / sub).mkdir(parents=True)
+        for name in names:
+            (real / sub / name).write_bytes((DATA / sub / name).read_bytes())
+    try:
+        with pytest.raises(segq.InvalidArgument) as refused:
+            client.submit("evaluate", real=str(real), synthetic={"gen": generate}, epochs=1)
+        said = str(refused.value).removesuffix(" [EINVAL]")
+        assert f"they come from 1 image that fold tests ({SAMPLE[:-4]})" in said, said
+        done = lab.cli(
+            "submit",
+            "evaluate",
+            "--real",
+            str(real),
+            "--synthetic",
+            f"gen={generate.id}",
+            "--epochs",
+            "1",
+            check=False,
+        )
+        assert done.returncode == 2 and said in done.stderr, done.stderr
+    finally:
+        generate.cancel()

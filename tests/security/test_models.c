@@ -698,6 +698,38 @@ s_scales_checked (void)
 
 S_BOTH_MODES (generation_asks_for_a_scale_its_model_has, s_scales_checked)
 
+/* An evaluate of pairs bob generated from alice's shared model is checked
+   fold by fold by the training image the catalogue shows him (he may not
+   read her training job): his real pairs do not hold it, so no fold would
+   train the set, and it is refused at submit. */
+static void
+s_shared_pairs_checked (void)
+{
+    segq_client_t *alice = s_client ("alice"), *bob = s_client ("bob");
+    char train [SEGQ_JOB_ID_MAX], gen [SEGQ_JOB_ID_MAX], real [700], image [800], set [96];
+    s_train (alice, "alice", "polyp.png", NULL, train);
+    S_OK ("alice", "models", "share", "polyp", "--with", "bob");
+    s_generate (bob, "bob", "alice/polyp", NULL, gen);
+    snprintf (real, sizeof real, "%s/bob-real", h->dir);
+    for (int i = 0; i < 3; i++) {
+        char dir [760], name [16];
+        snprintf (name, sizeof name, "b%d.png", i);
+        snprintf (dir, sizeof dir, "%s/images", real);
+        mkdir (real, 0700);
+        s_image (dir, name, image, sizeof image);
+        snprintf (dir, sizeof dir, "%s/masks", real);
+        s_image (dir, name, image, sizeof image);
+    }
+    snprintf (set, sizeof set, "gen=%s", gen);
+    S_REFUSED (2, "they come from 0 images that fold tests and 1 not among --real's", "bob",
+               "submit", "evaluate", "--real", real, "--synthetic", set, "--cpu");
+    segq_client_destroy (&alice);
+    segq_client_destroy (&bob);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+S_BOTH_MODES (shared_model_pairs_checked_by_the_catalogue, s_shared_pairs_checked)
+
 /* ---- 4: a purged model generates no more ---- */
 
 static void

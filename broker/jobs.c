@@ -765,8 +765,9 @@ s_submission_add_dep (submission_t *sub, uint64_t number, int state)
     return d;
 }
 
-/* Input i's name falls under one of the kind's inputs, and an input that
-   takes one file is not given twice. */
+/* Input i's name falls under one of the kind's inputs, an input that
+   takes one file is not given twice, and one that takes one job's files
+   (stylize's content) names that job alone. */
 static int
 s_submit_check_input_name (submission_t *sub, size_t i)
 {
@@ -781,12 +782,20 @@ s_submit_check_input_name (submission_t *sub, size_t i)
                   kind->n_inputs > 1 ? ", ..." : "");
         return SEGQ_EINVAL;
     }
-    if (!spec->many)
-        for (size_t j = 0; j < i; j++)
-            if (s_input_spec (kind, sub->submit->inputs [j].name) == spec) {
-                snprintf (sub->err, sub->errlen, "input '%s' given twice", spec->name);
-                return SEGQ_EINVAL;
-            }
+    for (size_t j = 0; j < i && (!spec->many || spec->per_member); j++) {
+        const segq_input_t *other = &sub->submit->inputs [j];
+        if (s_input_spec (kind, other->name) != spec || (spec->many && !input->job && !other->job))
+            continue; /* a folder's files, side by side */
+        if (spec->many)
+            snprintf (sub->err, sub->errlen,
+                      "input '%s' takes one job's outputs (or one folder), and is given %s "
+                      "and %s: submit one %s per job",
+                      spec->name, other->job ? other->job : "files",
+                      input->job ? input->job : "files", kind->name);
+        else
+            snprintf (sub->err, sub->errlen, "input '%s' given twice", spec->name);
+        return SEGQ_EINVAL;
+    }
     return 0;
 }
 
@@ -1125,7 +1134,8 @@ s_submit (segq__jobs_t *self, const segq_submit_t *submit, double now,
 static void s_inputs_free (segq_input_t *inputs, size_t n);
 
 /* The job array `array` that input names, into *row: a known one, named
-   by an input that takes many files. */
+   by an input that takes many files of many jobs (not one job's, as
+   stylize's content: its pairs are one generation's). */
 static int
 s_input_array (segq__jobs_t *self, const segq_kind_spec_t *kind, const segq_input_t *input,
                uint64_t array, segq__array_row_t *row, char *err, size_t errlen)
@@ -1135,12 +1145,13 @@ s_input_array (segq__jobs_t *self, const segq_kind_spec_t *kind, const segq_inpu
     int rc = segq__job_store_array (self->store, array, row);
     if (rc == SEGQ_ENOENT)
         snprintf (err, errlen, "input '%s': unknown job array '%s'", input->name, input->job);
-    else if (rc == 0 && spec && !spec->many) {
+    else if (rc == 0 && spec && (!spec->many || spec->per_member)) {
         snprintf (err, errlen,
-                  "input '%s' takes one file, and job array %s stands for "
+                  "input '%s' takes %s, and job array %s stands for "
                   "%zu jobs' outputs (`segq submit %s --%s ARRAY` makes one job per "
                   "member)",
-                  input->name, input->job, row->n_jobs, kind->name, spec->name);
+                  input->name, spec->many ? "one job's outputs" : "one file", input->job,
+                  row->n_jobs, kind->name, spec->name);
         rc = SEGQ_EINVAL;
     }
     return rc;

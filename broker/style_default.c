@@ -60,31 +60,25 @@ s_named (const char *name, const char *input)
     return name && strncmp (name, input, len) == 0 && (name [len] == 0 || name [len] == '/');
 }
 
-/* The one content job of a submit that names no style; 0 when it names
-   one, or when content is not one job's output (uploaded files: the
-   worker finds their style beside them, as the CLI checks). */
-static int
-s_content_job (const segq_submit_t *submit, uint64_t *job, char *err, size_t errlen)
+/* The content job of a submit that names no style; 0 when it names one,
+   or when content is not one job's output (uploaded files: the worker
+   finds their style beside them, as the CLI checks; an array or several
+   jobs: the submit's checks refuse them, content being one job's). */
+static uint64_t
+s_content_job (const segq_submit_t *submit)
 {
-    *job = 0;
-    for (size_t i = 0; i < submit->n_inputs; i++)
-        if (s_named (submit->inputs [i].name, "style"))
-            return 0;
+    uint64_t job = 0;
+    size_t jobs = 0;
     for (size_t i = 0; i < submit->n_inputs; i++) {
         const segq_input_t *input = &submit->inputs [i];
-        if (!s_named (input->name, "content") || !input->job)
-            continue;
-        if (segq__array_id_parse (input->job) || *job) {
-            snprintf (err, errlen,
-                      "input 'style': not given, and input 'content' comes from several jobs "
-                      "(%s), each restyled with its own training image: submit one stylize "
-                      "per generate job, or pass --style IMAGE",
-                      input->job);
-            return SEGQ_EINVAL;
+        if (s_named (input->name, "style"))
+            return 0;
+        if (s_named (input->name, "content") && input->job) {
+            job = segq__job_id_parse (input->job); /* 0 for an array */
+            jobs++;
         }
-        *job = segq__job_id_parse (input->job);
     }
-    return 0;
+    return jobs == 1 ? job : 0;
 }
 
 /* How a message names the model behind generate job `job`. */
@@ -202,12 +196,11 @@ segq__style_default_resolve (segq__job_store_t *store, segq__models_t *models,
     segq__job_brief_t brief;
     if (!submit->kind || strcmp (submit->kind, "stylize") != 0)
         return 0;
-    int rc = s_content_job (submit, &job, err, errlen);
     /* unknown, or not the caller's to read: the submit's checks and the
        access rule say so, without this naming what the job holds */
-    if (rc || !job || segq__job_store_brief (store, job, &brief) != 0
+    if (!(job = s_content_job (submit)) || segq__job_store_brief (store, job, &brief) != 0
         || !segq__access_owner (caller, brief.owner))
-        return rc;
+        return 0;
     s_follow_restyle (store, &job, &brief);
     char job_id [SEGQ__JOB_ID_MAX];
     segq__job_id_format (job, job_id);
@@ -218,7 +211,7 @@ segq__style_default_resolve (segq__job_store_t *store, segq__models_t *models,
                   job_id, brief.kind);
         return SEGQ_EINVAL;
     }
-    rc = s_training (store, models, caller, job, job_id, &training, err, errlen);
+    int rc = s_training (store, models, caller, job, job_id, &training, err, errlen);
     if (rc == 0 && (rc = s_add_style (store, submit, training)) != 0)
         snprintf (err, errlen, "input 'style': cannot read job %s's training image: %s", job_id,
                   segq_strerror (rc));

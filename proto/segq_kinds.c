@@ -21,7 +21,7 @@ static const segq_param_spec_t s_sleep_params [] = {
 
 static const segq_input_spec_t s_echo_inputs [] = {
     { "files", false, true, "files copied unchanged to outputs of the same name", false, NULL,
-      false },
+      false, false },
 };
 
 static const segq_param_spec_t s_fail_params [] = {
@@ -96,10 +96,10 @@ static const segq_param_spec_t s_train_params [] = {
 };
 
 static const segq_input_spec_t s_train_inputs [] = {
-    { "image", true, false, "training image (PNG or JPEG)", false, NULL, false },
+    { "image", true, false, "training image (PNG or JPEG)", false, NULL, false, false },
     { "mask", false, false,
       "its segmentation mask (PNG or JPEG, same size); required unless mask_from_alpha", false,
-      "mask_from_alpha", false },
+      "mask_from_alpha", false, false },
 };
 
 static const segq_param_spec_t s_generate_params [] = {
@@ -121,7 +121,7 @@ static const segq_input_spec_t s_generate_inputs [] = {
     { "model", true, false,
       "a catalogue model (NAME, m-ID or OWNER/NAME: `segq models`), a train job (JOB), or a "
       "checkpoint file (model.safetensors)",
-      false, NULL, true },
+      false, NULL, true, false },
 };
 
 static const segq_param_spec_t s_stylize_params [] = {
@@ -141,16 +141,18 @@ static const segq_param_spec_t s_stylize_params [] = {
 
 static const segq_input_spec_t s_stylize_inputs [] = {
     { "content", true, true,
-      "dataset to restyle: a generate output (images/, masks/, manifest.csv)", false, NULL, false },
+      "dataset to restyle: a generate output (images/, masks/, manifest.csv); a job array: one "
+      "stylize per member",
+      false, NULL, false, true },
     { "style", false, false,
       "style image for every pair (segq-run: or a folder of them, by name); default: each "
       "pair's source image (manifest.csv): a generate job's training image (its owner's only), "
       "or the file of that name in the --content folder",
-      false, NULL, false },
+      false, NULL, false, false },
     { "vgg19", true, false,
       "VGG19 ImageNet weights as safetensors with torchvision's names (features.N.weight/bias; "
       "deploy/convert_vgg19.py converts torchvision's .pth)",
-      false, NULL, false },
+      false, NULL, false, false },
 };
 
 static const segq_param_spec_t s_evaluate_params [] = {
@@ -183,17 +185,18 @@ static const segq_param_spec_t s_evaluate_params [] = {
 };
 
 static const segq_input_spec_t s_evaluate_inputs [] = {
-    { "real", true, true, "real image/mask pairs (images/NAME + masks/NAME)", false, NULL, false },
+    { "real", true, true, "real image/mask pairs (images/NAME + masks/NAME)", false, NULL, false,
+      false },
     { "synthetic", false, true,
       "NAME=DIR: a synthetic training set (generate or stylize output with its manifest); "
       "repeat for several. Trains NAME and real+NAME",
-      true, NULL, false },
+      true, NULL, false, false },
     { "test", false, true, "fixed real test set instead of k folds (then every --real pair trains)",
-      false, NULL, false },
+      false, NULL, false, false },
     { "encoder_weights", false, false,
       "safetensors with the encoder nodes x{i}_0.* (e.g. a model saved by --save-models); "
       "default: from scratch",
-      false, NULL, false },
+      false, NULL, false, false },
 };
 
 static int64_t

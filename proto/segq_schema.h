@@ -69,6 +69,8 @@ typedef struct {
     const char *unless; /* not required: needed unless this BOOL parameter is true
                            (train's mask unless mask_from_alpha); NULL: `required` says */
     bool catalogue;     /* may name a model of the broker's catalogue (generate's model) */
+    bool per_member;    /* many files, but one job's (stylize's content: one generation's):
+                           a job array given makes one job per member, not one of all */
 } segq_input_spec_t;
 
 typedef struct {

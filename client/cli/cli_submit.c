@@ -560,11 +560,14 @@ s_is_dir (const char *path)
 }
 
 /* Whether a typed input makes the submit a job array: a folder for a
-   one-file input (--images DIR), or a job array id for one. */
+   one-file input (--images DIR), or a job array id for one, or for an
+   input of one job's files (stylize's content). */
 static bool
 s_array_input (const cli_typed_input_t *in)
 {
-    return !in->spec->many && (in->plural || (segq_array_id (in->ref) && !s_is_dir (in->ref)));
+    bool one_job = !in->spec->many || in->spec->per_member;
+    return (!in->spec->many && in->plural)
+           || (one_job && segq_array_id (in->ref) && !s_is_dir (in->ref));
 }
 
 void

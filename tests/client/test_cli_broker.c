@@ -6,12 +6,14 @@
     jobs, the newest with --limit, and an evaluate of jobs' pairs checked
     fold by fold with what the broker knows of their training images. */
 #include <criterion/criterion.h>
+#include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "segq_proto.h"
 #include "test_files.h"
 #include "lab_keys.h"
 
@@ -279,6 +281,21 @@ s_real_pairs (const char *dir)
     }
 }
 
+/* One training per pair of the real folder, and a generation from each:
+   the two job arrays' ids (neither runs here: no worker). */
+static void
+s_train_generate_arrays (const char *real, char trains [32], char gens [32])
+{
+    char images [700], masks [700];
+    snprintf (images, sizeof images, "%s/images", real);
+    snprintf (masks, sizeof masks, "%s/masks", real);
+    const char *all [] = { "submit", "train", "--images", images, "--masks", masks, "--cpu", NULL };
+    s_submitted (all, trains, 32);
+    const char *each [] = { "submit", "generate", "--model", trains, "--cpu", NULL };
+    s_submitted (each, gens, 32);
+    cr_assert (strncmp (gens, "a-", 2) == 0, "not an array: %s", s_out);
+}
+
 /* An evaluate whose synthetic sets are jobs (a generate job, a stylize of
    it, an array of generate jobs) is checked fold by fold at submit like
    one of local folders: the broker says which training images the
@@ -289,7 +306,7 @@ Test (cli_broker, evaluate_of_jobs_checked_fold_by_fold, .init = setup, .fini = 
       .timeout = 120)
 {
     cr_assert_eq (harness_start_broker (h, NULL), 0);
-    char real [600], images [700], masks [700], image [700], mask [700];
+    char real [600], image [700], mask [700];
     snprintf (real, sizeof real, "%s/real", h->dir);
     s_real_pairs (real);
     snprintf (image, sizeof image, "%s/images/a.png", real);
@@ -312,15 +329,96 @@ Test (cli_broker, evaluate_of_jobs_checked_fold_by_fold, .init = setup, .fini = 
     }
 
     /* one training per real pair: an array of generate jobs */
-    snprintf (images, sizeof images, "%s/images", real);
-    snprintf (masks, sizeof masks, "%s/masks", real);
     char trains [32], gens [32];
-    const char *all [] = { "submit", "train", "--images", images, "--masks", masks, "--cpu", NULL };
-    s_submitted (all, trains, sizeof trains);
-    const char *each [] = { "submit", "generate", "--model", trains, "--cpu", NULL };
-    s_submitted (each, gens, sizeof gens);
-    cr_assert (strncmp (gens, "a-", 2) == 0, "not an array: %s", s_out);
+    s_train_generate_arrays (real, trains, gens);
     snprintf (set, sizeof set, "gen=%s", gens);
     H_ASSERT (h, s_segq (evaluate) == 0, "%s", s_err);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* A SUBMIT of stylize, built by hand, whose content names both jobs:
+   refused, saying `why`. */
+static void
+s_raw_stylize_refused (const char *const contents [2], const char *vgg19, const char *why)
+{
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    cr_assert (sock && zsock_connect (sock, "%s", h->endpoint) == 0);
+    zsock_set_rcvtimeo (sock, 10000);
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_SUBMIT);
+    segq_submit_t *submit = &msg->u.submit;
+    submit->req_id = 7;
+    submit->user = strdup (H_USER); /* the harness CLI's user: the jobs are theirs */
+    submit->kind = strdup ("stylize");
+    submit->inputs = calloc (3, sizeof *submit->inputs);
+    submit->n_inputs = 3;
+    for (int i = 0; i < 3; i++) {
+        submit->inputs [i].name = strdup (i < 2 ? "content" : "vgg19");
+        submit->inputs [i].job = strdup (i < 2 ? contents [i] : vgg19);
+        submit->inputs [i].output = i < 2 ? strdup ("*") : NULL;
+    }
+    cr_assert_eq (segq_msg_send (&msg, sock, NULL), 0);
+    segq_msg_t *reply = NULL;
+    char err [512] = "";
+    int rc = segq_msg_recv (sock, NULL, &reply, NULL, err, sizeof err);
+    zsock_destroy (&sock);
+    H_ASSERT (h, rc == 0 && reply, "no answer: %s", err);
+    bool refused = reply->type == SEGQ_MSG_ERROR && reply->u.error.code == SEGQ_EINVAL
+                   && reply->u.error.message && strstr (reply->u.error.message, why);
+    char said [1024];
+    snprintf (said, sizeof said, "%s",
+              reply->type == SEGQ_MSG_ERROR && reply->u.error.message
+                  ? reply->u.error.message
+                  : segq_msg_type_name (reply->type));
+    segq_msg_destroy (&reply);
+    cr_assert (refused, "stylize of %s and %s: %s", contents [0], contents [1], said);
+}
+
+/* stylize's content is one generation's pairs: given a job array of
+   generate jobs, segq submit makes one stylize per member, each with its
+   own member's training image as the default style; the broker refuses
+   an array, or two jobs, as one stylize's content from any client. */
+Test (cli_broker, stylize_of_an_array_is_one_job_per_member, .init = setup, .fini = teardown,
+      .timeout = 120)
+{
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    char real [600];
+    snprintf (real, sizeof real, "%s/real", h->dir);
+    s_real_pairs (real);
+    char trains [32], gens [32], stys [32];
+    s_train_generate_arrays (real, trains, gens);
+    const char *restyle [] = { "submit", "stylize", "--content", gens, "--vgg19", trains, NULL };
+    /* weights by reference (a train array names one job each: any output will do here) */
+    s_submitted (restyle, stys, sizeof stys);
+    cr_assert (strncmp (stys, "a-", 2) == 0, "not an array: %s", s_out);
+    const char *listing [] = { "--json", "status", stys, "-l", NULL };
+    H_ASSERT (h, s_segq (listing) == 0, "%s", s_err);
+    for (unsigned i = 0; i < 3; i++) {
+        char style [32];
+        snprintf (style, sizeof style, "\"style/%c.png\"", 'a' + i);
+        cr_assert (strstr (s_out, style), "no %s among the array's jobs: %s", style, s_out);
+    }
+    /* one stylize of them all, or of two of them: refused by the broker */
+    segq_client_t *c = harness_client (h, 0);
+    segq_job_spec_t *spec = segq_job_spec_new ("stylize");
+    char err [512], job [32], gen [32], other [32];
+    cr_assert_eq (segq_job_spec_input_job (spec, "content", gens, "*", err, sizeof err), 0);
+    cr_assert_eq (segq_job_spec_input_job (spec, "vgg19", trains, NULL, err, sizeof err), 0);
+    H_ASSERT (h, segq_client_submit (c, spec, job, sizeof job) == SEGQ_EINVAL, "%s", job);
+    cr_assert (strstr (segq_client_error (c), "takes one job's outputs"), "%s",
+               segq_client_error (c));
+    segq_job_spec_destroy (&spec);
+    segq_array_info_t array = { 0 };
+    cr_assert_eq (segq_client_array (c, gens, &array), 0);
+    snprintf (gen, sizeof gen, "%s", array.jobs [0]);
+    snprintf (other, sizeof other, "%s", array.jobs [1]);
+    segq_array_info_clear (&array);
+    char train [32];
+    cr_assert_eq (segq_client_array (c, trains, &array), 0);
+    snprintf (train, sizeof train, "%s", array.jobs [0]);
+    segq_array_info_clear (&array);
+    segq_client_destroy (&c);
+    /* two jobs: what libsegq will not send, a client of its own may */
+    const char *contents [] = { gen, other };
+    s_raw_stylize_refused (contents, train, "takes one job's outputs (or one folder)");
     H_ASSERT_CLEAN_STOP (h);
 }

@@ -1,4 +1,5 @@
-/* manifest.csv reader (RFC 4180 quoting, as the generate writer uses). */
+/* manifest.csv reader (RFC 4180 quoting, as the generate writer uses),
+ * and where a pair's style is by it. */
 #include "stylize_manifest.h"
 
 #include "segq_dataset.h"

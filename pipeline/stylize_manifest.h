@@ -1,8 +1,10 @@
 /* stylize_manifest: reader of a generate output's manifest.csv (written by
  * singan_generate.c: a header row, then one row per pair, fields quoted
- * as RFC 4180). stylize carries it over; evaluate uses its source_image
- * and source_image_sha256 columns to keep synthetic pairs derived from
- * test images out of training. */
+ * as RFC 4180). stylize carries it over and finds each pair's style by
+ * its source_image (segq_stylize_style_path, which `segq submit stylize`
+ * uses too); evaluate uses its source_image and source_image_sha256
+ * columns to keep synthetic pairs derived from test images out of
+ * training. */
 #ifndef SEGQ_STYLIZE_MANIFEST_H
 #define SEGQ_STYLIZE_MANIFEST_H
 

@@ -15,8 +15,9 @@ segq_rule_train_network (int64_t ker_size, int64_t num_layer, int64_t min_size, 
     if (shrink >= min_size)
         return segq_fail (err, errlen, SEGQ_EINVAL,
                           "num_layer %lld of ker_size %lld: the discriminator's convolutions "
-                          "take %lld pixels off a side, and the coarsest scale's is min_size "
-                          "%lld: lower num_layer or ker_size, or raise min_size to %lld or more",
+                          "shrink an image by %lld pixels, and the coarsest scale's shorter "
+                          "side is min_size %lld: lower num_layer or ker_size, or raise "
+                          "min_size to %lld or more",
                           (long long) num_layer, (long long) ker_size, (long long) shrink,
                           (long long) min_size, (long long) shrink + 1);
     return 0;

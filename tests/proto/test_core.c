@@ -251,7 +251,7 @@ Test (schema, rules_between_parameters, .timeout = 10)
     cr_assert (strstr (err, "ker_size 4: must be odd"), "%s", err);
     const char *deep [] = { "num_layer", "13", NULL };
     cr_assert_eq (s_validate_text ("train", deep, err, sizeof err), SEGQ_EINVAL);
-    cr_assert (strstr (err, "take 26 pixels off a side") && strstr (err, "min_size to 27"), "%s",
+    cr_assert (strstr (err, "shrink an image by 26 pixels") && strstr (err, "min_size to 27"), "%s",
                err);
     const char *wide [] = { "num_layer", "13", "min_size", "27", NULL };
     cr_assert_eq (s_validate_text ("train", wide, err, sizeof err), SEGQ_OK, "%s", err);

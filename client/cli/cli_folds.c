@@ -134,13 +134,17 @@ s_deal (const cli_folds_plan_t *p, uint64_t seed, deal_t *d)
         d->fold_of [d->perm [k]] = d->folds ? k % d->folds : SIZE_MAX;
 }
 
-/* Whether pair i of set (made from real pair r, n_real: none) is kept
-   out of fold f as derived from an image f tests (or a --test image). */
+/* A pair's source, as src_of holds it: the real pair it is (r < n_real),
+   or none of them but a --test pair (TEST_IMAGE), or neither (NO_PAIR). */
+#define NO_PAIR(p)    ((p)->real.n)
+#define TEST_IMAGE(p) ((p)->real.n + 1)
+
+/* Whether a pair made from source r is kept out of fold f as derived from
+   an image f tests (or a --test image). */
 static bool
-s_tested (const cli_folds_plan_t *p, const deal_t *d, const cli_pair_list_t *set, size_t i,
-          size_t r, size_t f)
+s_tested (const cli_folds_plan_t *p, const deal_t *d, size_t r, size_t f)
 {
-    return r < p->real.n ? d->fold_of [r] == f : s_match (&p->test, &set->pairs [i]) < p->test.n;
+    return r < p->real.n ? d->fold_of [r] == f : r == TEST_IMAGE (p);
 }
 
 /* How many pairs of set (their real sources in src_of) train in fold f. */
@@ -151,8 +155,8 @@ s_trains (const cli_folds_plan_t *p, const cli_pair_list_t *set, const size_t *s
     size_t trains = 0;
     segq_folds_training (p->real.n, d->perm, d->folds, f, (uint64_t) p->real_limit, d->allowed);
     for (size_t i = 0; i < set->n; i++)
-        trains += src_of [i] < p->real.n && d->allowed [src_of [i]]
-                  && !s_tested (p, d, set, i, src_of [i], f);
+        trains +=
+            src_of [i] < p->real.n && d->allowed [src_of [i]] && !s_tested (p, d, src_of [i], f);
     return trains;
 }
 
@@ -191,11 +195,11 @@ s_images (const cli_folds_plan_t *p, const deal_t *d, const cli_pair_list_t *set
         size_t j = 0, r = src_of [i];
         while (j < i
                && (src_of [j] != r
-                   || (r == p->real.n && strcmp (set->pairs [j].name, set->pairs [i].name))))
+                   || (r >= p->real.n && strcmp (set->pairs [j].name, set->pairs [i].name))))
             j++;
         if (j < i)
             continue; /* an image counted already */
-        bool tested = s_tested (p, d, set, i, r, f);
+        bool tested = s_tested (p, d, r, f);
         size_t used = strlen (im.names);
         if (tested && im.tested < 3)
             snprintf (im.names + used, sizeof im.names - used, "%s%s", used ? ", " : "",
@@ -241,12 +245,13 @@ s_refuse (const cli_folds_plan_t *p, const deal_t *d, size_t set, size_t fold, c
                       limit, offer);
 }
 
-/* A seed near the plan's that leaves no fold empty, or -1. */
+/* A seed near the plan's that leaves no fold empty, or -1 (also where
+   the seed changes nothing: a --test set and no --real-limit). */
 static int64_t
 s_other_seed (const cli_folds_plan_t *p, size_t **src_of, deal_t *d)
 {
     size_t set, fold;
-    for (int64_t s = p->seed + 1; s <= p->seed + SEED_SEARCH; s++)
+    for (int64_t s = p->seed + 1; (d->folds || p->real_limit) && s <= p->seed + SEED_SEARCH; s++)
         if (!s_empty_fold (p, src_of, (uint64_t) s, d, &set, &fold))
             return s;
     return -1;
@@ -282,8 +287,12 @@ cli_folds_check (const cli_folds_plan_t *p, char *err, size_t errlen)
         const cli_pair_list_t *set = p->sets [s];
         if (set && !(src_of [s] = calloc (set->n + 1, sizeof **src_of)))
             rc = SEGQ_ENOMEM;
-        for (size_t i = 0; set && src_of [s] && i < set->n; i++)
-            src_of [s][i] = s_match (&p->real, &set->pairs [i]);
+        for (size_t i = 0; set && src_of [s] && i < set->n; i++) {
+            /* what a pair's source is does not change with the seed */
+            size_t r = s_match (&p->real, &set->pairs [i]);
+            bool test = r == NO_PAIR (p) && s_match (&p->test, &set->pairs [i]) < p->test.n;
+            src_of [s][i] = test ? TEST_IMAGE (p) : r;
+        }
     }
     if (rc == SEGQ_OK)
         rc = s_check_sets (p, src_of, &d, err, errlen);

@@ -782,10 +782,16 @@ s_submit_check_input_name (submission_t *sub, size_t i)
                   kind->n_inputs > 1 ? ", ..." : "");
         return SEGQ_EINVAL;
     }
-    for (size_t j = 0; j < i && (!spec->many || spec->per_member); j++) {
-        const segq_input_t *other = &sub->submit->inputs [j];
-        if (s_input_spec (kind, other->name) != spec || (spec->many && !input->job && !other->job))
-            continue; /* a folder's files, side by side */
+    /* against the first earlier input of the same kind only: one later one
+       would have been refused with it already, and a folder of tens of
+       thousands of files must not cost a pass over all of them each */
+    if (spec->many && !spec->per_member)
+        return 0;
+    size_t j = 0;
+    while (j < i && s_input_spec (kind, sub->submit->inputs [j].name) != spec)
+        j++;
+    const segq_input_t *other = &sub->submit->inputs [j];
+    if (j < i && (!spec->many || input->job || other->job)) {
         if (spec->many)
             snprintf (sub->err, sub->errlen,
                       "input '%s' takes one job's outputs (or one folder), and is given %s "

@@ -53,13 +53,6 @@ s_follow_restyle (segq__job_store_t *store, uint64_t *job, segq__job_brief_t *br
     sqlite3_finalize (stmt);
 }
 
-static bool
-s_named (const char *name, const char *input)
-{
-    size_t len = strlen (input);
-    return name && strncmp (name, input, len) == 0 && (name [len] == 0 || name [len] == '/');
-}
-
 /* The content job of a submit that names no style; 0 when it names one,
    or when content is not one job's output (uploaded files: the worker
    finds their style beside them, as the CLI checks; an array or several
@@ -71,9 +64,9 @@ s_content_job (const segq_submit_t *submit)
     size_t jobs = 0;
     for (size_t i = 0; i < submit->n_inputs; i++) {
         const segq_input_t *input = &submit->inputs [i];
-        if (s_named (input->name, "style"))
+        if (segq_input_under (input->name, "style"))
             return 0;
-        if (s_named (input->name, "content") && input->job) {
+        if (segq_input_under (input->name, "content") && input->job) {
             job = segq__job_id_parse (input->job); /* 0 for an array */
             jobs++;
         }

@@ -299,6 +299,13 @@ segq_kind_input_excluded (const segq_input_spec_t *in, const segq_params_t *para
 }
 
 bool
+segq_input_under (const char *name, const char *input)
+{
+    size_t len = strlen (input);
+    return name && strncmp (name, input, len) == 0 && (name [len] == 0 || name [len] == '/');
+}
+
+bool
 segq_kind_input_needed (const segq_input_spec_t *in, const segq_params_t *params)
 {
     if (in->required || !in->unless)

@@ -102,6 +102,10 @@ const segq_param_spec_t *segq_kind_param (const segq_kind_spec_t *kind, const ch
 /* The input `name` of `kind` (exactly that name, not a path under it), or NULL. */
 const segq_input_spec_t *segq_kind_input (const segq_kind_spec_t *kind, const char *name);
 
+/* Whether a job input laid out as `name` is the kind's input `input`: the
+   input itself, or a file under input/ ("content/images/a.png"). */
+bool segq_input_under (const char *name, const char *input);
+
 /* Whether a job of `kind` with these parameters (validated: defaults filled
    in) must have input `in`: required, or needed because its `unless`
    parameter is false. */

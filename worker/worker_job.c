@@ -336,11 +336,9 @@ s_ml_args (job_t *job, const segq_kind_spec_t *kind, char **argv, size_t *n)
     bool ok = true;
     for (size_t k = 0; k < kind->n_inputs && ok; k++) {
         const char *name = kind->inputs [k].name;
-        size_t len = strlen (name);
         const char *given = NULL;
         for (size_t i = 0; i < a->n_inputs && !given; i++)
-            if (strncmp (a->inputs [i].name, name, len) == 0
-                && (a->inputs [i].name [len] == 0 || a->inputs [i].name [len] == '/'))
+            if (segq_input_under (a->inputs [i].name, name))
                 given = a->inputs [i].name;
         /* a one-file input laid out as NAME/FILE keeps the user's file name
            (segq-run records it as the source); a many-file one is NAME/ */

@@ -34,9 +34,11 @@ cli_pair_list_add (cli_pair_list_t *list, const char *name, const char *sha)
     return SEGQ_OK;
 }
 
-int
-cli_pair_list_add_pair (cli_pair_list_t *list, const segq_dataset_pair_t *pair,
-                        const segq_manifest_t *man)
+/* Appends a pair of a set as evaluate matches it: a real pair by its
+   image (hashed), a synthetic one (man given) by the source image its
+   manifest row names. SEGQ_EIO, SEGQ_ENOMEM. */
+static int
+s_add_pair (cli_pair_list_t *list, const segq_dataset_pair_t *pair, const segq_manifest_t *man)
 {
     char sha [SEGQ_HASH_HEX_LEN + 1] = "";
     if (!man)
@@ -75,7 +77,7 @@ s_add_part (cli_pair_list_t *list, const char *dir, bool synthetic, char *err, s
         rc = segq_manifest_read_set (dir, "--synthetic", &man, err, errlen);
     for (size_t i = 0; rc == SEGQ_OK && i < segq_dataset_count (ds); i++) {
         const segq_dataset_pair_t *pair = segq_dataset_pair (ds, i);
-        if ((rc = cli_pair_list_add_pair (list, pair, man)) != SEGQ_OK)
+        if ((rc = s_add_pair (list, pair, man)) != SEGQ_OK)
             snprintf (err, errlen, "%s: %s", pair->image_path, segq_strerror (rc));
     }
     segq_manifest_destroy (&man);
@@ -313,12 +315,9 @@ cli_folds_check (const cli_folds_plan_t *p, char *err, size_t errlen)
 static const segq_input_t *
 s_input_named (const segq_job_info_t *job, const char *name)
 {
-    size_t len = strlen (name);
-    for (size_t i = 0; i < job->n_inputs; i++) {
-        const char *in = job->inputs [i].name;
-        if (in && strncmp (in, name, len) == 0 && (in [len] == 0 || in [len] == '/'))
+    for (size_t i = 0; i < job->n_inputs; i++)
+        if (segq_input_under (job->inputs [i].name, name))
             return &job->inputs [i];
-    }
     return NULL;
 }
 

@@ -61,11 +61,6 @@ int cli_folds_check_job (segq_client_t *client, const cli_submit_args_t *s, char
 
 /* Appends a pair; SEGQ_ENOMEM. */
 int cli_pair_list_add (cli_pair_list_t *list, const char *name, const char *sha);
-/* Appends a pair of a set as evaluate matches it: a real pair by its
-   image (hashed), a synthetic one (man given) by the source image its
-   manifest row names. SEGQ_EIO, SEGQ_ENOMEM. */
-int cli_pair_list_add_pair (cli_pair_list_t *list, const segq_dataset_pair_t *pair,
-                            const segq_manifest_t *man);
 /* Appends an image file as a synthetic pair's source: the training image
    of a generation not made yet (its manifest will name it so). */
 int cli_pair_list_add_source (cli_pair_list_t *list, const char *path);

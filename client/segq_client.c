@@ -4,6 +4,7 @@
 
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,11 +123,23 @@ s_handshake_event (zsock_t *monitor, uint16_t *event, uint32_t *value)
     return got;
 }
 
+/* A name for a monitor's inproc endpoint, new each time: a closed
+   monitor's name is released by libzmq's reaper thread later, so one made
+   from a client's address clashes (EADDRINUSE) when the next client is
+   allocated where the last one was. */
+static void
+s_monitor_endpoint (const char *what, char *endpoint, size_t len)
+{
+    static atomic_ulong made;
+    snprintf (endpoint, len, "inproc://segq-client-%s-%lu", what,
+              (unsigned long) atomic_fetch_add (&made, 1));
+}
+
 static int
 s_watch_handshakes (segq_client_t *self, char *err, size_t errlen)
 {
     char endpoint [64];
-    snprintf (endpoint, sizeof endpoint, "inproc://segq-client-monitor-%p", (void *) self);
+    s_monitor_endpoint ("monitor", endpoint, sizeof endpoint);
     if (!(self->monitor = s_handshake_monitor (self->sock, endpoint))) {
         snprintf (err, errlen, "cannot watch the connection's handshake: %s",
                   zmq_strerror (zmq_errno ()));
@@ -142,7 +155,7 @@ static bool
 s_broker_without_keys (segq_client_t *self)
 {
     char endpoint [64];
-    snprintf (endpoint, sizeof endpoint, "inproc://segq-client-probe-%p", (void *) self);
+    s_monitor_endpoint ("probe", endpoint, sizeof endpoint);
     zsock_t *probe = zsock_new (ZMQ_DEALER);
     zsock_t *monitor = probe ? s_handshake_monitor (probe, endpoint) : NULL;
     uint16_t event = 0;

@@ -825,7 +825,8 @@ s_submit_check_ref_output (submission_t *sub, const segq_input_t *input, uint64_
 }
 
 /* Input i read from another job's outputs (the one it names, else that
-   job's kind's principal output, else all): the job becomes a dependency. */
+   job's kind's principal output, else all), which must be what the input
+   takes: the job becomes a dependency. */
 static int
 s_submit_input_from_job (submission_t *sub, size_t i)
 {
@@ -843,6 +844,10 @@ s_submit_input_from_job (submission_t *sub, size_t i)
                                                                   : "*";
     uint64_t number = segq__job_id_parse (input->job);
     rc = s_submit_check_ref_output (sub, input, number, state, output);
+    /* by the kinds' tables, so a job still waiting for it is checked too */
+    if (rc == 0 && ref_spec)
+        rc = segq_kind_check_source (s_input_spec (sub->kind, input->name), ref_spec, input->job,
+                                     output, sub->err, sub->errlen);
     if (rc)
         return rc;
     if (!(sub->ref_outputs [i] = strdup (output)))

@@ -6,6 +6,8 @@
 #include "segq_param_rules.h"
 #include "segq_schema.h"
 
+#include <fnmatch.h>
+#include <stdio.h>
 #include <string.h>
 
 #define COUNT(a) (sizeof (a) / sizeof (a) [0])
@@ -21,7 +23,7 @@ static const segq_param_spec_t s_sleep_params [] = {
 
 static const segq_input_spec_t s_echo_inputs [] = {
     { "files", false, true, "files copied unchanged to outputs of the same name", false, NULL,
-      false, false },
+      false, false, SEGQ_DATA_ANY },
 };
 
 static const segq_param_spec_t s_fail_params [] = {
@@ -96,10 +98,17 @@ static const segq_param_spec_t s_train_params [] = {
 };
 
 static const segq_input_spec_t s_train_inputs [] = {
-    { "image", true, false, "training image (PNG or JPEG)", false, NULL, false, false },
+    { "image", true, false, "training image (PNG or JPEG)", false, NULL, false, false,
+      SEGQ_DATA_IMAGE },
     { "mask", false, false,
       "its segmentation mask (PNG or JPEG, same size); required unless mask_from_alpha", false,
-      "mask_from_alpha", false, false },
+      "mask_from_alpha", false, false, SEGQ_DATA_IMAGE },
+};
+
+static const segq_output_spec_t s_train_outputs [] = {
+    { "model.safetensors", SEGQ_DATA_CHECKPOINT },
+    { "preview/*.png", SEGQ_DATA_IMAGE },
+    { "losses.csv", SEGQ_DATA_REPORT },
 };
 
 static const segq_param_spec_t s_generate_params [] = {
@@ -121,7 +130,15 @@ static const segq_input_spec_t s_generate_inputs [] = {
     { "model", true, false,
       "a catalogue model (NAME, m-ID or OWNER/NAME: `segq models`), a train job (JOB), or a "
       "checkpoint file (model.safetensors)",
-      false, NULL, true, false },
+      false, NULL, true, false, SEGQ_DATA_CHECKPOINT },
+};
+
+/* generate's and stylize's: one generation (stylize keeps its layout) */
+static const segq_output_spec_t s_generation_outputs [] = {
+    { "images/*.png", SEGQ_DATA_IMAGE },      { "masks/*.png", SEGQ_DATA_IMAGE },
+    { "contact_sheet.png", SEGQ_DATA_IMAGE }, { "manifest.csv", SEGQ_DATA_REPORT },
+    { "losses.csv", SEGQ_DATA_REPORT },       { "final_losses.csv", SEGQ_DATA_REPORT },
+    { "stylize.json", SEGQ_DATA_REPORT },
 };
 
 static const segq_param_spec_t s_stylize_params [] = {
@@ -143,16 +160,16 @@ static const segq_input_spec_t s_stylize_inputs [] = {
     { "content", true, true,
       "dataset to restyle: a generate output (images/, masks/, manifest.csv); a job array: one "
       "stylize per member",
-      false, NULL, false, true },
+      false, NULL, false, true, SEGQ_DATA_GENERATION },
     { "style", false, false,
       "style image for every pair (segq-run: or a folder of them, by name); default: each "
       "pair's source image (manifest.csv): a generate job's training image (its owner's only), "
       "or the file of that name in the --content folder",
-      false, NULL, false, false },
+      false, NULL, false, false, SEGQ_DATA_IMAGE },
     { "vgg19", true, false,
       "VGG19 ImageNet weights as safetensors with torchvision's names (features.N.weight/bias; "
       "deploy/convert_vgg19.py converts torchvision's .pth)",
-      false, NULL, false, false },
+      false, NULL, false, false, SEGQ_DATA_VGG19 },
 };
 
 static const segq_param_spec_t s_evaluate_params [] = {
@@ -186,17 +203,23 @@ static const segq_param_spec_t s_evaluate_params [] = {
 
 static const segq_input_spec_t s_evaluate_inputs [] = {
     { "real", true, true, "real image/mask pairs (images/NAME + masks/NAME)", false, NULL, false,
-      false },
+      false, SEGQ_DATA_PAIRS },
     { "synthetic", false, true,
       "NAME=DIR: a synthetic training set (generate or stylize output with its manifest); "
       "repeat for several. Trains NAME and real+NAME",
-      true, NULL, false, false },
+      true, NULL, false, false, SEGQ_DATA_GENERATION },
     { "test", false, true, "fixed real test set instead of k folds (then every --real pair trains)",
-      false, NULL, false, false },
+      false, NULL, false, false, SEGQ_DATA_PAIRS },
     { "encoder_weights", false, false,
       "safetensors with the encoder nodes x{i}_0.* (e.g. a model saved by --save-models); "
       "default: from scratch",
-      false, NULL, false, false },
+      false, NULL, false, false, SEGQ_DATA_UNETPP },
+};
+
+static const segq_output_spec_t s_evaluate_outputs [] = {
+    { "models/*.safetensors", SEGQ_DATA_UNETPP }, { "chart.png", SEGQ_DATA_IMAGE },
+    { "examples.png", SEGQ_DATA_IMAGE },          { "metrics.csv", SEGQ_DATA_REPORT },
+    { "metrics.json", SEGQ_DATA_REPORT },         { "per_image.csv", SEGQ_DATA_REPORT },
 };
 
 static int64_t
@@ -236,29 +259,32 @@ s_evaluate_check (const segq_params_t *params, char *err, size_t errlen)
 
 static const segq_kind_spec_t s_kinds [] = {
     { "noop", "completed at once by the worker itself: measures the queue alone", NULL, 0, NULL, 0,
-      "*", true, true, false, NULL },
+      "*", true, true, false, NULL, SEGQ_DATA_ANY, NULL, 0 },
     { "sleep", "sleeps, reporting progress", s_sleep_params, COUNT (s_sleep_params), NULL, 0, "*",
-      false, true, false, NULL },
+      false, true, false, NULL, SEGQ_DATA_ANY, NULL, 0 },
     { "echo", "copies each input to an output of the same name", NULL, 0, s_echo_inputs,
-      COUNT (s_echo_inputs), "*", false, true, false, NULL },
+      COUNT (s_echo_inputs), "*", false, true, false, NULL, SEGQ_DATA_ANY, NULL, 0 },
     { "fail", "fails: exits non-zero, dies by a signal, or crashes", s_fail_params,
-      COUNT (s_fail_params), NULL, 0, "*", false, true, false, NULL },
+      COUNT (s_fail_params), NULL, 0, "*", false, true, false, NULL, SEGQ_DATA_ANY, NULL, 0 },
     { "train", "trains a 4-channel SinGAN on one image + mask (segq-run train)", s_train_params,
       COUNT (s_train_params), s_train_inputs, COUNT (s_train_inputs), "model.safetensors", false,
-      false, false, s_train_check },
+      false, false, s_train_check, SEGQ_DATA_REPORT, s_train_outputs, COUNT (s_train_outputs) },
     { "generate", "samples image/mask pairs from a trained model (segq-run generate)",
       s_generate_params, COUNT (s_generate_params), s_generate_inputs, COUNT (s_generate_inputs),
-      "*", false, false, true, s_generate_check },
+      "*", false, false, true, s_generate_check, SEGQ_DATA_GENERATION, s_generation_outputs,
+      COUNT (s_generation_outputs) },
     { "stylize",
       "transfers a real image's style onto generated images, masks kept "
       "(segq-run stylize)",
       s_stylize_params, COUNT (s_stylize_params), s_stylize_inputs, COUNT (s_stylize_inputs), "*",
-      false, false, false, NULL },
+      false, false, false, NULL, SEGQ_DATA_GENERATION, s_generation_outputs,
+      COUNT (s_generation_outputs) },
     { "evaluate",
       "trains UNet++ on real and synthetic sets, measured on real data, k-fold "
       "(segq-run evaluate)",
       s_evaluate_params, COUNT (s_evaluate_params), s_evaluate_inputs, COUNT (s_evaluate_inputs),
-      "*", false, false, false, s_evaluate_check },
+      "*", false, false, false, s_evaluate_check, SEGQ_DATA_REPORT, s_evaluate_outputs,
+      COUNT (s_evaluate_outputs) },
 };
 
 const segq_kind_spec_t *
@@ -296,6 +322,66 @@ segq_kind_input_excluded (const segq_input_spec_t *in, const segq_params_t *para
 {
     const segq_value_t *unless = in->unless ? segq_params_get (params, in->unless) : NULL;
     return unless && unless->type == SEGQ_PARAM_BOOL && unless->b;
+}
+
+segq_data_t
+segq_kind_output_data (const segq_kind_spec_t *kind, const char *output)
+{
+    if (!kind->outputs)
+        return SEGQ_DATA_ANY;
+    if (strcmp (output, "*") == 0)
+        return kind->all_outputs;
+    for (size_t i = 0; i < kind->n_outputs; i++)
+        if (fnmatch (kind->outputs [i].pattern, output, FNM_PATHNAME) == 0)
+            return kind->outputs [i].data;
+    return SEGQ_DATA_REPORT;
+}
+
+/* What an input takes, or an output is, in words; with where such data
+   comes from when `whence`. */
+static void
+s_data_words (segq_data_t data, bool whence, char *buf, size_t len)
+{
+    static const struct {
+        const char *what, *whence;
+    } words [] = {
+        [SEGQ_DATA_IMAGE] = { "one PNG or JPEG image", NULL },
+        [SEGQ_DATA_CHECKPOINT] = { "a SinGAN-Seg checkpoint", "a train job's model.safetensors" },
+        [SEGQ_DATA_UNETPP] = { "UNet++ weights", "an evaluate job's models/SET_foldK.safetensors, "
+                                                 "with --save-models" },
+        [SEGQ_DATA_VGG19] = { "VGG19 weights", "a file of yours: no job makes them" },
+        [SEGQ_DATA_PAIRS] = { "a folder of image/mask pairs",
+                              "images/NAME + masks/NAME: a folder of yours, or a generate or "
+                              "stylize job" },
+        [SEGQ_DATA_GENERATION] = { "a generation", "image/mask pairs with their manifest.csv: a "
+                                                   "generate or stylize job" },
+        [SEGQ_DATA_REPORT] = { "a report that no job reads", NULL },
+    };
+    const char *what = words [data].what ? words [data].what : words [SEGQ_DATA_REPORT].what;
+    if (whence && words [data].whence)
+        snprintf (buf, len, "%s (%s)", what, words [data].whence);
+    else
+        snprintf (buf, len, "%s", what);
+}
+
+int
+segq_kind_check_source (const segq_input_spec_t *in, const segq_kind_spec_t *from, const char *job,
+                        const char *output, char *err, size_t errlen)
+{
+    segq_data_t is = segq_kind_output_data (from, output);
+    if (in->takes == SEGQ_DATA_ANY || is == SEGQ_DATA_ANY || is == in->takes
+        || (in->takes == SEGQ_DATA_PAIRS && is == SEGQ_DATA_GENERATION))
+        return SEGQ_OK;
+    char takes [160], given [160];
+    s_data_words (in->takes, true, takes, sizeof takes);
+    s_data_words (is, false, given, sizeof given);
+    if (strcmp (output, "*") == 0)
+        snprintf (err, errlen, "input '%s' takes %s, and job %s (%s) gives %s", in->name, takes,
+                  job, from->name, given);
+    else
+        snprintf (err, errlen, "input '%s' takes %s, and output '%s' of job %s (%s) is %s",
+                  in->name, takes, output, job, from->name, given);
+    return SEGQ_EINVAL;
 }
 
 bool

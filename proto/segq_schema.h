@@ -60,6 +60,28 @@ typedef struct {
     const char *help;
 } segq_param_spec_t;
 
+/* What data an input takes, or a job's output is: what lets the broker
+   refuse at submit a reference to another job's output that the new job
+   could not read (a train job's losses.csv as a training image, a
+   generation as a model), instead of a worker failing on it later. */
+typedef enum {
+    SEGQ_DATA_ANY = 0,    /* not declared (test kinds): not checked */
+    SEGQ_DATA_IMAGE,      /* one PNG or JPEG file */
+    SEGQ_DATA_CHECKPOINT, /* a SinGAN-Seg checkpoint (train's model.safetensors) */
+    SEGQ_DATA_UNETPP,     /* UNet++ weights (evaluate's models/ with save_models) */
+    SEGQ_DATA_VGG19,      /* VGG19 weights: a file; no kind makes them */
+    SEGQ_DATA_PAIRS,      /* a folder of image/mask pairs: images/NAME + masks/NAME */
+    SEGQ_DATA_GENERATION, /* pairs with their manifest.csv (generate, stylize); also PAIRS */
+    SEGQ_DATA_REPORT      /* what no job reads (losses, metrics) */
+} segq_data_t;
+
+/* Outputs of a kind whose names match `pattern` (fnmatch(3), '*' within
+   one folder) are `data`. */
+typedef struct {
+    const char *pattern;
+    segq_data_t data;
+} segq_output_spec_t;
+
 typedef struct {
     const char *name; /* "image": laid out under this name in the job's directory */
     bool required;
@@ -71,6 +93,7 @@ typedef struct {
     bool catalogue;     /* may name a model of the broker's catalogue (generate's model) */
     bool per_member;    /* many files, but one job's (stylize's content: one generation's):
                            a job array given makes one job per member, not one of all */
+    segq_data_t takes;  /* what a job's output given for it must be */
 } segq_input_spec_t;
 
 typedef struct {
@@ -88,6 +111,9 @@ typedef struct {
     /* the rules between parameters that ranges cannot state
        (segq_param_rules.h), on validated ones (each present); NULL: none */
     int (*check) (const segq_params_t *params, char *err, size_t errlen);
+    segq_data_t all_outputs;           /* what its outputs are together (`JOB` of kind "*") */
+    const segq_output_spec_t *outputs; /* what each output is, by name; NULL: not declared */
+    size_t n_outputs;
 } segq_kind_spec_t;
 
 /* All kinds, in table order. */
@@ -101,6 +127,17 @@ const segq_param_spec_t *segq_kind_param (const segq_kind_spec_t *kind, const ch
 
 /* The input `name` of `kind` (exactly that name, not a path under it), or NULL. */
 const segq_input_spec_t *segq_kind_input (const segq_kind_spec_t *kind, const char *name);
+
+/* What output `output` of a job of `kind` is ("*": all its outputs
+   together); SEGQ_DATA_ANY where the kind declares none, SEGQ_DATA_REPORT
+   for a name it does not declare. */
+segq_data_t segq_kind_output_data (const segq_kind_spec_t *kind, const char *output);
+
+/* Whether input `in` can read output `output` ("*": all) of job `job` of
+   kind `from`: SEGQ_EINVAL with err saying what the input takes and what
+   that output is, when not. */
+int segq_kind_check_source (const segq_input_spec_t *in, const segq_kind_spec_t *from,
+                            const char *job, const char *output, char *err, size_t errlen);
 
 /* Whether a job input laid out as `name` is the kind's input `input`: the
    input itself, or a file under input/ ("content/images/a.png"). */

@@ -566,3 +566,37 @@ Test (jobs, many_files_each_get_a_place, .init = setup, .fini = teardown, .timeo
     submit.n_inputs = 1; /* alone, a file under the input's name has its place */
     cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), 0, "%s", err);
 }
+
+/* A reference to another job's output must be what the input takes, by
+   the kinds' tables: refused at submit (nothing stored), while that job
+   still waits too, instead of failing later on a worker. */
+Test (jobs, references_must_be_what_the_input_takes, .init = setup, .fini = teardown, .timeout = 20)
+{
+    char err [1024] = "", train [SEGQ__JOB_ID_MAX], gen [SEGQ__JOB_ID_MAX], id [SEGQ__JOB_ID_MAX];
+    segq_input_t inputs [2];
+    segq_submit_t submit = s_train (inputs, "image", "mask");
+    submit.n_inputs = 2;
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, train, err, sizeof err), 0, "%s", err);
+    /* generate from the (queued) training: its principal output */
+    segq_input_t model = { .name = "model", .job = train };
+    segq_submit_t generate = {
+        .user = "alice", .kind = "generate", .inputs = &model, .n_inputs = 1
+    };
+    cr_assert_eq (segq__jobs_submit (jobs, &generate, 1.0, gen, err, sizeof err), 0, "%s", err);
+    size_t active = segq__jobs_active (jobs);
+    /* a generation as a model, and the training's loss log as an image */
+    model.job = gen;
+    cr_assert_eq (segq__jobs_submit (jobs, &generate, 1.0, id, err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "input 'model' takes a SinGAN-Seg checkpoint") && strstr (err, "job ")
+                   && strstr (err, "(generate) gives a generation"),
+               "%s", err);
+    inputs [0] = (segq_input_t){ .name = "image", .job = train, .output = "losses.csv" };
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), SEGQ_EINVAL);
+    cr_assert (strstr (err, "output 'losses.csv'") && strstr (err, "a report that no job reads"),
+               "%s", err);
+    cr_assert_eq (segq__jobs_active (jobs), active, "nothing stored");
+    /* what fits: a preview as an image, a generation's mask as a mask */
+    inputs [0].output = "preview/scale00_real.png";
+    inputs [1] = (segq_input_t){ .name = "mask", .job = gen, .output = "masks/a.png" };
+    cr_assert_eq (segq__jobs_submit (jobs, &submit, 1.0, id, err, sizeof err), 0, "%s", err);
+}

@@ -48,6 +48,31 @@ s_segq (const char *const *args)
 }
 
 /* The CLI's config dir, made, in out. */
+/* segq submit ARGS, which must succeed: the job or array id it printed. */
+static void
+s_submitted (const char *const *args, char *id, size_t len)
+{
+    H_ASSERT (h, s_segq (args) == 0, "%s", s_err);
+    snprintf (id, len, "%.*s", (int) strcspn (s_out, "\n"), s_out);
+    cr_assert (*id, "no id in '%s' (%s)", s_out, s_err);
+}
+
+/* A stand-in for VGG19 weights by reference, for jobs that never run
+   here: an echo job's copy of a small file (the broker takes any test
+   kind's output, where a train job's checkpoint is refused; a local file
+   the CLI would check as VGG19's). Its JOB:OUTPUT into ref. */
+static void
+s_weights_ref (char *ref, size_t len)
+{
+    char path [700], job [32];
+    snprintf (path, sizeof path, "%s/weights.safetensors", h->dir);
+    FILE *f = fopen (path, "w");
+    cr_assert (f && fputs ("stand-in", f) >= 0 && fclose (f) == 0, "%s", path);
+    const char *echo [] = { "submit", "echo", "--files", path, NULL };
+    s_submitted (echo, job, sizeof job);
+    snprintf (ref, len, "%s:files/weights.safetensors", job);
+}
+
 static void
 s_config_dir (char *out, size_t len)
 {
@@ -154,8 +179,9 @@ Test (cli_broker, default_resources_said_at_submit, .init = setup, .fini = teard
     cr_assert (strstr (s_err, "generate, 2 CPU slots"), "%s", s_err);
     char gen [SEGQ_JOB_ID_MAX];
     snprintf (gen, sizeof gen, "%.*s", (int) strcspn (s_out, "\n"), s_out);
-    /* weights by reference: a local file would be checked as VGG19's */
-    const char *stylize [] = { "submit", "stylize", "--content", gen, "--vgg19", job, NULL };
+    char weights [64];
+    s_weights_ref (weights, sizeof weights);
+    const char *stylize [] = { "submit", "stylize", "--content", gen, "--vgg19", weights, NULL };
     H_ASSERT (h, s_segq (stylize) == 0, "%s", s_err);
     cr_assert (strstr (s_err, "stylize, 1 CPU slot:"), "%s", s_err);
     const char *asked [] = {
@@ -255,15 +281,6 @@ Test (cli_broker, status_lists_own_jobs_and_the_newest, .init = setup, .fini = t
     H_ASSERT_CLEAN_STOP (h);
 }
 
-/* segq submit ARGS, which must succeed: the job or array id it printed. */
-static void
-s_submitted (const char *const *args, char *id, size_t len)
-{
-    H_ASSERT (h, s_segq (args) == 0, "%s", s_err);
-    snprintf (id, len, "%.*s", (int) strcspn (s_out, "\n"), s_out);
-    cr_assert (*id, "no id in '%s' (%s)", s_out, s_err);
-}
-
 /* dir/images/NAME.png + dir/masks/NAME.png for names a, b, c (each its
    own pixels). */
 static void
@@ -316,7 +333,9 @@ Test (cli_broker, evaluate_of_jobs_checked_fold_by_fold, .init = setup, .fini = 
     s_submitted (one, train, sizeof train);
     const char *generate [] = { "submit", "generate", "--model", train, "--cpu", NULL };
     s_submitted (generate, gen, sizeof gen);
-    const char *stylize [] = { "submit", "stylize", "--content", gen, "--vgg19", train, NULL };
+    char weights [64];
+    s_weights_ref (weights, sizeof weights);
+    const char *stylize [] = { "submit", "stylize", "--content", gen, "--vgg19", weights, NULL };
     s_submitted (stylize, sty, sizeof sty);
     const char *evaluate [] = { "submit", "evaluate", "--real", real, "--synthetic", set, NULL };
     const char *sets [] = { gen, sty };
@@ -386,8 +405,9 @@ Test (cli_broker, stylize_of_an_array_is_one_job_per_member, .init = setup, .fin
     s_real_pairs (real);
     char trains [32], gens [32], stys [32];
     s_train_generate_arrays (real, trains, gens);
-    const char *restyle [] = { "submit", "stylize", "--content", gens, "--vgg19", trains, NULL };
-    /* weights by reference (a train array names one job each: any output will do here) */
+    char weights [64];
+    s_weights_ref (weights, sizeof weights);
+    const char *restyle [] = { "submit", "stylize", "--content", gens, "--vgg19", weights, NULL };
     s_submitted (restyle, stys, sizeof stys);
     cr_assert (strncmp (stys, "a-", 2) == 0, "not an array: %s", s_out);
     const char *listing [] = { "--json", "status", stys, "-l", NULL };

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fnmatch.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,31 @@ s_assert_styles (harness_t *h, json_t *stylize, char names [PAIRS][256])
         cr_assert (strstr (dump, "\"state\":\"succeeded\""), "%s", dump);
         free (dump);
         json_decref (doc);
+    }
+}
+
+/* Every output of the jobs listed in `ids` (a JSON array, or one id) is
+   one its kind's table declares: the broker's check of what a reference
+   to it may feed (segq_kind_check_source) rests on those tables. */
+static void
+s_assert_outputs_declared (segq_client_t *c, json_t *ids)
+{
+    for (size_t j = 0; j < (json_is_array (ids) ? json_array_size (ids) : 1); j++) {
+        const char *id = json_string_value (json_is_array (ids) ? json_array_get (ids, j) : ids);
+        segq_job_info_t info;
+        cr_assert_eq (segq_client_job (c, id, true, &info), 0, "status of %s", id);
+        const segq_kind_spec_t *kind = segq_kind_find (info.kind);
+        cr_assert (kind && kind->outputs && info.n_outputs > 0, "job %s (%s)", id, info.kind);
+        for (size_t o = 0; o < info.n_outputs; o++) {
+            const char *name = info.outputs [o].name;
+            size_t p = 0;
+            while (p < kind->n_outputs && fnmatch (kind->outputs [p].pattern, name, FNM_PATHNAME))
+                p++;
+            cr_assert (p < kind->n_outputs,
+                       "job %s (%s) wrote '%s', which its kind does not declare", id, kind->name,
+                       name);
+        }
+        segq_job_info_clear (&info);
     }
 }
 
@@ -242,6 +268,11 @@ Test (e2e_arrays, pipeline_per_pair_through_the_queue, .timeout = 900)
     json_decref (s);
 
     s_assert_styles (h, stylize, names);
+    const char *kinds [] = { "train", "generate" };
+    for (size_t k = 0; k < 2; k++)
+        s_assert_outputs_declared (c, json_object_get (json_object_get (ids, kinds [k]), "jobs"));
+    s_assert_outputs_declared (c, stylize);
+    s_assert_outputs_declared (c, json_object_get (ids, "evaluate"));
     json_decref (ids);
     segq_client_destroy (&c);
     H_ASSERT_CLEAN_STOP (h);

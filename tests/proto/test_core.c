@@ -258,6 +258,52 @@ Test (schema, rules_between_parameters, .timeout = 10)
     fixture_assert_no_leaks ();
 }
 
+/* What a reference to another job's output may feed, by the kinds' tables:
+   (kind, input, the referenced job's kind, its output) -> fits or not. */
+Test (schema, what_a_job_reference_may_feed, .timeout = 10)
+{
+    static const struct {
+        const char *kind, *input, *from, *output;
+        bool fits;
+    } rows [] = {
+        { "generate", "model", "train", "model.safetensors", true },
+        { "generate", "model", "train", "losses.csv", false },
+        { "generate", "model", "generate", "*", false },
+        { "generate", "model", "evaluate", "models/real_fold1.safetensors", false },
+        { "train", "image", "train", "preview/scale00_real.png", true },
+        { "train", "image", "train", "preview/deeper/x.png", false },
+        { "train", "image", "train", "model.safetensors", false },
+        { "train", "mask", "generate", "masks/a.png", true },
+        { "train", "image", "generate", "*", false },
+        { "train", "image", "echo", "*", true },
+        { "stylize", "content", "generate", "*", true },
+        { "stylize", "content", "stylize", "*", true },
+        { "stylize", "content", "train", "model.safetensors", false },
+        { "stylize", "style", "generate", "contact_sheet.png", true },
+        { "stylize", "vgg19", "train", "model.safetensors", false },
+        { "evaluate", "real", "generate", "*", true },
+        { "evaluate", "real", "generate", "images/a.png", false },
+        { "evaluate", "real", "evaluate", "*", false },
+        { "evaluate", "synthetic", "stylize", "*", true },
+        { "evaluate", "synthetic", "train", "model.safetensors", false },
+        { "evaluate", "encoder_weights", "evaluate", "models/real_fold1.safetensors", true },
+        { "evaluate", "encoder_weights", "train", "model.safetensors", false },
+        { "echo", "files", "train", "losses.csv", true },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows [0]; i++) {
+        const segq_input_spec_t *in =
+            segq_kind_input (segq_kind_find (rows [i].kind), rows [i].input);
+        const segq_kind_spec_t *from = segq_kind_find (rows [i].from);
+        cr_assert (in && from, "row %zu", i);
+        char err [512] = "";
+        int rc = segq_kind_check_source (in, from, "000c", rows [i].output, err, sizeof err);
+        cr_assert_eq (rc == SEGQ_OK, rows [i].fits, "%s %s <- %s %s: %s", rows [i].kind,
+                      rows [i].input, rows [i].from, rows [i].output, err);
+        if (!rows [i].fits)
+            cr_assert (strstr (err, rows [i].input) && strstr (err, "000c"), "%s", err);
+    }
+}
+
 Test (schema, params_map_and_values, .timeout = 10)
 {
     segq_params_t p = { 0 };

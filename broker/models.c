@@ -484,6 +484,25 @@ s_check_scales (const model_row_t *row, const segq_submit_t *submit, char *err, 
     return SEGQ_EINVAL;
 }
 
+/* A name that is also the id of a job of the caller's, which is not the
+   training of the model it names ("0001" for a model trained from
+   0001.png, where `segq submit train` just printed 0001): refused rather
+   than taken one way, naming both. */
+static int
+s_ambiguous (const segq__caller_t *caller, const char *ref, uint64_t model_job, uint64_t number,
+             const segq__job_brief_t *brief, char *err, size_t errlen)
+{
+    if (!number || number == model_job || !segq__access_owner (caller, brief->owner))
+        return 0;
+    char id [SEGQ__JOB_ID_MAX + 2];
+    s_model_id (model_job, id);
+    snprintf (err, errlen,
+              "'%s' names both job %s and model %s (%s): say %s for the model, or %s:"
+              "model.safetensors for the job's",
+              ref, ref, ref, id, id, ref);
+    return SEGQ_EINVAL;
+}
+
 /* One input naming a model: to its checkpoint, or (no such model, but a
    job id) to the JOB form. */
 static int
@@ -493,9 +512,13 @@ s_resolve_input (segq__models_t *self, const segq__caller_t *caller, const segq_
     uint64_t job;
     segq__job_brief_t brief;
     int rc = segq__models_find (self, caller, input->model, &job, err, errlen);
-    uint64_t number = rc == SEGQ_ENOENT ? segq__job_id_parse (input->model) : 0;
+    uint64_t number = rc == 0 || rc == SEGQ_ENOENT ? segq__job_id_parse (input->model) : 0;
+    if (number && segq__job_store_brief (self->store, number, &brief) != 0)
+        number = 0;
+    if (rc == 0)
+        rc = s_ambiguous (caller, input->model, job, number, &brief, err, errlen);
     model_row_t row;
-    if (number && segq__job_store_brief (self->store, number, &brief) == 0) {
+    if (number && rc == SEGQ_ENOENT) {
         input->job = input->model;
         input->model = NULL;
         /* the training's model, when it has one yet and the job is the

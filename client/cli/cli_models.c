@@ -100,7 +100,10 @@ s_print_detail (const segq_model_info_t *m)
     printf ("%s  %s  (owner %s, trained by job %s on %s)\n", m->id, m->name, m->owner, m->job,
             when);
     printf ("  image       %s  sha256 %s\n", m->image ? m->image : "-", m->image_hash);
-    printf ("  mask        %s  sha256 %s\n", m->mask ? m->mask : "(image alpha)", m->mask_hash);
+    if (m->mask)
+        printf ("  mask        %s  sha256 %s\n", m->mask, m->mask_hash);
+    else
+        printf ("  mask        the image's alpha\n");
     printf ("  checkpoint  %s  sha256 %s\n", bytes, m->checkpoint);
     printf ("  scales      %u, finest %ux%u\n", m->scales, m->height, m->width);
     printf ("  shared      %s%s%s\n", shared, m->pinned ? "   pinned" : "",

@@ -388,6 +388,55 @@ Test (models, an_ambiguous_name_asks_for_its_owner, .init = setup, .fini = teard
     cr_assert_eq (job, 7);
 }
 
+/* generate --model REF as alice: rc, the input as resolved into *resolved
+   (the model's id, else the job's). */
+static int
+s_generate_from (const char *ref, char *resolved, size_t len, char *err, size_t errlen)
+{
+    segq__caller_t alice = { .user = "alice" };
+    segq_input_t input = { .name = strdup ("model"), .model = strdup (ref) };
+    segq_submit_t submit = { .user = "alice", .kind = "generate", .inputs = &input, .n_inputs = 1 };
+    int rc = segq__models_resolve_submit (models, &alice, &submit, err, errlen);
+    snprintf (resolved, len, "%s", input.model ? input.model : input.job ? input.job : "");
+    segq_input_clear (&input);
+    return rc;
+}
+
+/* A model's name spelt like a job id of the caller's that did not train
+   it (a model named 0005, job 0005 another training) is refused as
+   --model, naming both; a name no job has, or the model's own training,
+   is the model. */
+Test (models, a_name_that_is_also_a_job_of_yours_is_refused, .init = setup, .fini = teardown,
+      .timeout = 30)
+{
+    s_training (5, NULL);
+    s_commit ();
+    static const struct {
+        const char *name, *ref; /* m-0003 renamed to name, then --model ref */
+        int rc;
+        const char *resolved;
+    } rows [] = {
+        { "0005", "0005", SEGQ_EINVAL, NULL }, /* job 0005 trained m-0005 */
+        { "0003", "0003", 0, "m-0003" },       /* its own training */
+        { "0009", "0009", 0, "m-0003" },       /* no such job */
+        { "0009", "0005", 0, "0005" },         /* no such model: the job */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows [0]; i++) {
+        char err [600] = "", resolved [64];
+        cr_assert_eq (s_request ("alice", false, SEGQ_MODEL_RENAME, "m-0003", rows [i].name, NULL,
+                                 false, err, sizeof err),
+                      0, "%s", err);
+        cr_assert_eq (s_generate_from (rows [i].ref, resolved, sizeof resolved, err, sizeof err),
+                      rows [i].rc, "row %zu: %s", i, err);
+        if (rows [i].resolved)
+            cr_assert_str_eq (resolved, rows [i].resolved, "row %zu", i);
+        else
+            cr_assert (strstr (err, "names both job 0005 and model 0005 (m-0003)")
+                           && strstr (err, "say m-0003") && strstr (err, "0005:model.safetensors"),
+                       "%s", err);
+    }
+}
+
 /* The catalogue is in the database: it survives a reopen (a restart), a
    removed model stays removed, and a pinned model's training cannot be
    purged. */

@@ -130,7 +130,10 @@ segq__broker_on_submit (segq_broker_t *self, segq__request_t *req)
     json_t *event = segq__broker_audit_event (self, "submit", submit->user, peer_hex);
     segq__broker_audit_set (event, "kind", submit->kind);
     if (rc) {
-        if (segq__broker_store_error (rc))
+        /* ESTATE is a refusal here (a reference to a job that failed), not
+           a store out of step: nothing was written, and the turn's other
+           work stands */
+        if (segq__broker_store_error (rc) && rc != SEGQ_ESTATE)
             segq__broker_broken (self, rc, "storing a submit");
         segq__broker_log (self, 1, peer_hex, "SUBMIT %s from %s refused: %s",
                           submit->kind ? submit->kind : "", submit->user ? submit->user : "", err);

@@ -185,3 +185,51 @@ Test (jobs, drain_finishes_running_work_then_exits, .init = setup, .fini = teard
     segq_client_destroy (&c);
     H_ASSERT_CLEAN_STOP (h);
 }
+
+/* A submit refused in the broker's turn (naming a job that failed) costs
+   nothing else of that turn: a submit pipelined with it is stored, and
+   nothing is rolled back. */
+Test (jobs, a_refused_submit_rolls_back_nothing_else, .init = setup, .fini = teardown,
+      .timeout = 90)
+{
+    cr_assert_eq (harness_start_worker (h, "w1", 1, NULL), 0);
+    segq_client_t *c = harness_client (h, 0);
+    char failed [SEGQ_JOB_ID_MAX];
+    const char *params [] = { "mode", "exit", NULL };
+    s_submit (c, "fail", params, 0, failed);
+    segq_job_info_t info;
+    s_final (c, failed, &info);
+    segq_job_info_clear (&info);
+    char err [256];
+    segq_job_spec_t *refused = segq_job_spec_new ("echo"), *fine = segq_job_spec_new ("noop");
+    cr_assert_eq (segq_job_spec_input_job (refused, "files", failed, "*", err, sizeof err), 0);
+    uint64_t req [2];
+    H_ASSERT (h, segq_client_submit_send (c, refused, &req [0]) == 0, "%s", segq_client_error (c));
+    H_ASSERT (h, segq_client_submit_send (c, fine, &req [1]) == 0, "%s", segq_client_error (c));
+    segq_job_spec_destroy (&refused);
+    segq_job_spec_destroy (&fine);
+    segq_submit_reply_t replies [2];
+    for (int i = 0; i < 2; i++)
+        H_ASSERT (h, segq_client_submit_recv (c, -1, &replies [i]) == 0, "%s",
+                  segq_client_error (c));
+    for (int i = 0; i < 2; i++) {
+        bool first = replies [i].req_id == req [0];
+        if (first)
+            cr_assert (replies [i].code == SEGQ_ESTATE && strstr (replies [i].message, "failed"),
+                       "%d %s", replies [i].code, replies [i].message);
+        else {
+            H_ASSERT (h, replies [i].code == 0, "the good submit: %s", replies [i].message);
+            H_ASSERT (h, segq_client_job (c, replies [i].job, false, &info) == 0,
+                      "job %s was not kept", replies [i].job);
+            segq_job_info_clear (&info);
+        }
+    }
+    FILE *log = fopen (h->broker_log, "r");
+    cr_assert_not_null (log);
+    char line [2048];
+    while (fgets (line, sizeof line, log))
+        cr_assert_null (strstr (line, "rolling back"), "the broker rolled back: %s", line);
+    fclose (log);
+    segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+}

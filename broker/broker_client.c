@@ -8,6 +8,7 @@
     it is, with keys it is the certificate's (broker_access.c). */
 #include "broker_internal.h"
 #include "broker_kinds.h"
+#include "retry.h"
 #include "style_default.h"
 #include <inttypes.h>
 #include <stdio.h>
@@ -116,10 +117,12 @@ segq__broker_on_submit (segq_broker_t *self, segq__request_t *req)
     if (!s_submit_priority_allowed (self, req))
         return;
     segq__caller_t caller = segq__broker_caller (self, submit->user);
-    /* a model named by the rule becomes its checkpoint, a stylize without
-       a style gets its pairs' training image; then every reference is
-       checked by the rule */
-    int rc = segq__models_resolve_submit (self->models, &caller, submit, err, sizeof err);
+    /* a retry becomes the job it names, a model named by the rule its
+       checkpoint, a stylize without a style gets its pairs' training
+       image; then every reference is checked by the rule */
+    int rc = segq__retry_fill (self->store, &caller, submit, err, sizeof err);
+    if (rc == 0)
+        rc = segq__models_resolve_submit (self->models, &caller, submit, err, sizeof err);
     if (rc == 0)
         rc = segq__style_default_resolve (self->store, self->models, &caller, submit, err,
                                           sizeof err);
@@ -127,12 +130,15 @@ segq__broker_on_submit (segq_broker_t *self, segq__request_t *req)
         rc = segq__access_submit (self->access, &caller, submit, err, sizeof err);
     if (rc == 0)
         rc = segq__jobs_submit (self->jobs, submit, segq__broker_now (), id, err, sizeof err);
+    if (rc == 0)
+        rc = segq__retry_carry_checkpoint (self->store, submit, id, segq__broker_now ());
     json_t *event = segq__broker_audit_event (self, "submit", submit->user, peer_hex);
     segq__broker_audit_set (event, "kind", submit->kind);
+    segq__broker_audit_set (event, "retry", submit->retry);
     if (rc) {
-        /* ESTATE is a refusal here (a reference to a job that failed), not
-           a store out of step: nothing was written, and the turn's other
-           work stands */
+        /* ESTATE is a refusal here (a reference to a job that failed, a
+           retry of one still running), not a store out of step: nothing
+           was written, and the turn's other work stands */
         if (segq__broker_store_error (rc) && rc != SEGQ_ESTATE)
             segq__broker_broken (self, rc, "storing a submit");
         segq__broker_log (self, 1, peer_hex, "SUBMIT %s from %s refused: %s",

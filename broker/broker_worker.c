@@ -131,8 +131,8 @@ s_resolve_input (void *arg, const segq__input_row_t *row)
 }
 
 /* A job started again resumes from the newest checkpoint an earlier
-   attempt recorded (SPEC 8.3): one more input, under out/, named in
-   `resume`. Only attempts after the first can have one. */
+   attempt recorded (SPEC 8.3), a retry from that of the job it retries:
+   one more input, under out/, named in `resume`. */
 static int
 s_add_resume (segq_broker_t *self, uint64_t number, segq_assign_t *a)
 {
@@ -208,7 +208,7 @@ segq__broker_assign (void *arg, segq__sched_job_t *sj, segq__sched_node_t *node,
     }
     if (rc == 0)
         rc = s_add_model_names (self, spec, sj->seq, a);
-    if (rc == 0 && job->attempt > 1)
+    if (rc == 0)
         rc = s_add_resume (self, sj->seq, a);
     if (rc) {
         segq_msg_destroy (&msg);

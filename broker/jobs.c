@@ -1084,7 +1084,9 @@ s_submit_activate (const submission_t *sub, const segq__job_row_t *row, double n
     if (!job)
         return SEGQ_ENOMEM;
     char reason [320];
-    snprintf (reason, sizeof reason, "submitted by %s", sub->submit->user);
+    snprintf (reason, sizeof reason, "submitted by %s%s%s", sub->submit->user,
+              sub->submit->retry ? " as a retry of " : "",
+              sub->submit->retry ? sub->submit->retry : "");
     /* the first transition: from nothing to waiting or queued */
     int rc = segq__job_store_add_transition (self->store, row->id, ++job->n_transitions, row->state,
                                              now, reason);

@@ -29,6 +29,7 @@ struct segq_job_spec_t {
     uint32_t cpu_slots;
     uint32_t time_limit_s;
     uint32_t max_attempts;
+    char *retry; /* or NULL: the ended job this submits again */
 };
 
 /* Upload the spec's local files that have no hash yet; a file the hash

@@ -133,6 +133,12 @@ void segq_job_spec_set_gpu_mem (segq_job_spec_t *self, uint64_t bytes); /* 0: CP
 void segq_job_spec_set_cpu_slots (segq_job_spec_t *self, uint32_t slots);
 void segq_job_spec_set_time_limit (segq_job_spec_t *self, uint32_t seconds);
 void segq_job_spec_set_max_attempts (segq_job_spec_t *self, uint32_t attempts);
+/* Submit `job`, one of yours that failed or was cancelled, again: the
+   spec's kind must be its kind, and the spec gives no parameters, inputs
+   or after: the broker takes the job's, and its resources, time limit and
+   attempts where the spec sets none; a training resumes from the job's
+   newest checkpoint (SPEC: SUBMIT, retry). SEGQ_ENOMEM or SEGQ_OK. */
+int segq_job_spec_set_retry (segq_job_spec_t *self, const char *job);
 
 /* Kind known, parameters valid (defaults filled in), every input name
    one the kind declares, required inputs present, local files readable. */

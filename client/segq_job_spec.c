@@ -50,6 +50,7 @@ segq_job_spec_destroy (segq_job_spec_t **self_p)
     free (self->after);
     segq_params_clear (&self->params);
     free (self->kind);
+    free (self->retry);
     free (self);
     *self_p = NULL;
 }
@@ -468,6 +469,14 @@ segq_job_spec_set_max_attempts (segq_job_spec_t *self, uint32_t n)
     self->max_attempts = n;
 }
 
+int
+segq_job_spec_set_retry (segq_job_spec_t *self, const char *job)
+{
+    free (self->retry);
+    self->retry = strdup (job);
+    return self->retry ? SEGQ_OK : SEGQ_ENOMEM;
+}
+
 /* Every input the kind needs with these parameters is given. */
 static int
 s_check_needed_inputs (const segq_job_spec_t *self, const segq_params_t *params, char *err,
@@ -502,6 +511,15 @@ segq_job_spec_validate (segq_job_spec_t *self, char *err, size_t errlen)
     int rc = s_check_kind (self, err, errlen);
     if (rc < 0)
         return rc;
+    if (self->retry) {
+        if (!self->params.count && !self->n_inputs && !self->n_after)
+            return SEGQ_OK; /* the broker takes the job's own */
+        snprintf (err, errlen,
+                  "retry %s: the job's parameters, inputs and after are taken as "
+                  "they were, and the spec gives none",
+                  self->retry);
+        return SEGQ_EINVAL;
+    }
     /* checked with the defaults filled in, but sent as the user gave them:
        the broker fills the defaults (and draws a fresh seed where the kind
        wants one) */
@@ -565,6 +583,7 @@ segq__spec_to_submit (const segq_job_spec_t *self, const char *user, uint64_t re
     s->time_limit_s = self->time_limit_s;
     s->max_attempts = self->max_attempts;
     bool ok = (s->user = strdup (user)) && (s->kind = strdup (self->kind))
+              && (!self->retry || (s->retry = strdup (self->retry)))
               && segq_params_copy (&s->params, &self->params) == SEGQ_OK;
     if (ok && self->n_inputs) {
         ok = (s->inputs = calloc (self->n_inputs, sizeof *s->inputs)) != NULL;

@@ -224,6 +224,7 @@ static const segq__field_t s_submit_fields [] = {
     FIELD (segq_submit_t, cpu_slots, "cpus", U32, 0),
     FIELD (segq_submit_t, time_limit_s, "tlim", U32, 0),
     FIELD (segq_submit_t, max_attempts, "maxa", U32, 0),
+    FIELD (segq_submit_t, retry, "retry", STR, SEGQ__FL_SHORT),
 };
 
 static const segq__field_t s_submitted_fields [] = {

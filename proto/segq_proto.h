@@ -130,6 +130,7 @@ typedef struct {
     uint32_t cpu_slots;    /* 0 = 1 for a CPU job, 0 for a GPU job */
     uint32_t time_limit_s; /* 0 = broker default */
     uint32_t max_attempts; /* 0 = broker default */
+    char *retry;           /* or NULL: submit this ended job again (SPEC: SUBMIT) */
 } segq_submit_t;
 
 typedef struct {

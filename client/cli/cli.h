@@ -81,6 +81,7 @@ int cli_keygen (cli_globals_t *g, int argc, char **argv);
 int cli_purge (cli_globals_t *g, int argc, char **argv);
 int cli_backup (cli_globals_t *g, int argc, char **argv);
 int cli_priority (cli_globals_t *g, int argc, char **argv);
+int cli_retry (cli_globals_t *g, int argc, char **argv);
 int cli_kinds (cli_globals_t *g, int argc, char **argv);
 int cli_models (cli_globals_t *g, int argc, char **argv);
 int cli_slurm_scale (cli_globals_t *g, int argc, char **argv);

@@ -101,8 +101,8 @@ s_input_flag (const cli_typed_input_t *in, char *out, size_t outlen)
 /* The generic option argv[*i] is, or -1; its value (inline, or the next
    argument, consumed) in *value. */
 static int
-s_generic_option (const cli_globals_t *g, int argc, char **argv, int *i, const char **value,
-                  int *code)
+s_generic_option (const cli_globals_t *g, const char *cmd, int argc, char **argv, int *i,
+                  const char **value, int *code)
 {
     const char *a = argv [*i];
     *value = NULL;
@@ -125,7 +125,7 @@ s_generic_option (const cli_globals_t *g, int argc, char **argv, int *i, const c
         return -1;
     *code = s_generic [k].code;
     if (s_generic [k].arg == 0 && inline_value)
-        return cli_usage_error (g, "submit", "%s takes no value", a);
+        return cli_usage_error (g, cmd, "%s takes no value", a);
     uint64_t n;
     if (s_generic [k].arg == 1) {
         if (inline_value)
@@ -133,7 +133,7 @@ s_generic_option (const cli_globals_t *g, int argc, char **argv, int *i, const c
         else if (*i + 1 < argc)
             *value = argv [++*i];
         else
-            return cli_usage_error (g, "submit", "%s needs a value", a);
+            return cli_usage_error (g, cmd, "%s needs a value", a);
     }
     if (s_generic [k].arg == 2) {
         /* "--cpu 4" as well as "--cpu=4" */
@@ -156,7 +156,7 @@ s_apply_generic (cli_globals_t *g, cli_submit_args_t *s, int code, const char *v
     case OPT_PARAM: {
         const char *eq = strchr (value, '=');
         if (!eq || eq == value)
-            return cli_usage_error (g, "submit", "--param '%s': expected NAME=VALUE", value);
+            return cli_usage_error (g, s->command, "--param '%s': expected NAME=VALUE", value);
         cli_typed_param_t *p = &s->params [s->n_params++];
         snprintf (p->name, sizeof p->name, "%.*s", (int) (eq - value), value);
         p->value = eq + 1;
@@ -174,30 +174,30 @@ s_apply_generic (cli_globals_t *g, cli_submit_args_t *s, int code, const char *v
         s->priority = strtoll (value, &end, 10);
         if (!*value || *end || errno || s->priority < -1000000 || s->priority > 1000000)
             return cli_usage_error (
-                g, "submit", "--priority '%s': expected an integer -1000000..1000000", value);
+                g, s->command, "--priority '%s': expected an integer -1000000..1000000", value);
         return CLI_OK;
     }
     case OPT_GPU_MEM:
         if (segq_parse_size (value, &s->gpu_mem) < 0 || s->gpu_mem == 0)
-            return cli_usage_error (g, "submit",
+            return cli_usage_error (g, s->command,
                                     "--gpu-mem '%s': expected a size such as 8G or 512M", value);
         return CLI_OK;
     case OPT_CPU:
         s->cpu = true;
         s->cpu_slots = 1;
         if (value && (!cli_parse_uint (value, 4096, &s->cpu_slots) || s->cpu_slots == 0))
-            return cli_usage_error (g, "submit",
+            return cli_usage_error (g, s->command,
                                     "--cpu '%s': expected a number of CPU slots 1..4096", value);
         return CLI_OK;
     case OPT_TIME_LIMIT:
         if (!cli_parse_uint (value, UINT32_MAX, &v) || v == 0)
-            return cli_usage_error (g, "submit", "--time-limit '%s': expected whole seconds (> 0)",
-                                    value);
+            return cli_usage_error (g, s->command,
+                                    "--time-limit '%s': expected whole seconds (> 0)", value);
         s->time_limit = v;
         return CLI_OK;
     case OPT_MAX_ATTEMPTS:
         if (!cli_parse_uint (value, 1000, &v) || v == 0)
-            return cli_usage_error (g, "submit", "--max-attempts '%s': expected 1..1000", value);
+            return cli_usage_error (g, s->command, "--max-attempts '%s': expected 1..1000", value);
         s->max_attempts = v;
         return CLI_OK;
     default:
@@ -298,6 +298,7 @@ int
 cli_submit_args_init (cli_submit_args_t *s, int argc)
 {
     memset (s, 0, sizeof *s);
+    s->command = "submit";
     size_t n = (size_t) argc + 1;
     s->params = calloc (n, sizeof *s->params);
     s->inputs = calloc (n, sizeof *s->inputs);
@@ -314,6 +315,15 @@ cli_submit_args_clear (cli_submit_args_t *s)
     free (s->raw_inputs);
     free (s->after);
     memset (s, 0, sizeof *s);
+}
+
+int
+cli_submit_option (cli_globals_t *g, cli_submit_args_t *s, int argc, char **argv, int *i)
+{
+    const char *value;
+    int code;
+    int rc = s_generic_option (g, s->command, argc, argv, i, &value, &code);
+    return rc == CLI_OK ? s_apply_generic (g, s, code, value) : rc;
 }
 
 int
@@ -334,16 +344,11 @@ cli_submit_parse (cli_globals_t *g, cli_submit_args_t *s, int argc, char **argv)
                                     "go as --NAME VALUE or --param NAME=VALUE)",
                                     a);
         }
-        const char *value;
-        int code;
-        int rc = s_generic_option (g, argc, argv, &i, &value, &code);
+        int rc = cli_submit_option (g, s, argc, argv, &i);
         if (rc > 0)
             return rc;
-        if (rc == CLI_OK) {
-            if ((rc = s_apply_generic (g, s, code, value)) != CLI_OK)
-                return rc;
+        if (rc == CLI_OK)
             continue;
-        }
         if (!s->kind && !s->help) {
             if (kind_seen)
                 return CLI_OK; /* an unknown kind: said by the caller */

@@ -32,6 +32,7 @@ typedef struct {
     uint64_t gpu_mem, cpu_slots, time_limit, max_attempts;
     bool cpu, help;
     bool files_checked; /* its local files were read already (cli_check.h): not again */
+    const char *command; /* in messages: "submit" (or "retry") */
 } cli_submit_args_t;
 
 /* Room for every argument of argv; -1 on out of memory (clear anyway). */
@@ -40,6 +41,10 @@ void cli_submit_args_clear (cli_submit_args_t *s);
 /* argv[0] is "submit"; the kind is the first word. CLI_OK or CLI_USAGE
    (message printed). */
 int cli_submit_parse (cli_globals_t *g, cli_submit_args_t *s, int argc, char **argv);
+/* argv[*i], an option every submit takes (resources, --param, --after,
+   the common ones), applied to s (*i past its value): CLI_OK; -1 when it
+   is not one; CLI_USAGE (said) when its value is wrong. */
+int cli_submit_option (cli_globals_t *g, cli_submit_args_t *s, int argc, char **argv, int *i);
 /* One job's spec, validated. files: NULL, or per typed input a path that
    replaces its value (one element of a job array). */
 int cli_submit_spec (cli_globals_t *g, const cli_submit_args_t *s, const char *const *files,

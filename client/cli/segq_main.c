@@ -18,6 +18,7 @@ static const char s_usage [] =
     "  status [JOB...]        list your jobs (--all: everyone's), or the ones named\n"
     "  wait JOB...            wait until the jobs end; progress bar on a terminal\n"
     "  cancel JOB...          cancel queued or running jobs\n"
+    "  retry JOB...           submit failed or cancelled jobs again (a train resumes)\n"
     "  hold JOB... / release JOB...  keep queued jobs from starting / let them start\n"
     "  purge JOB...           remove ended jobs' artifacts and logs now\n"
     "  fetch JOB [NAME...]    download a job's outputs\n"
@@ -184,23 +185,12 @@ typedef struct {
 } command_t;
 
 static const command_t s_commands [] = {
-    { "submit", cli_submit },
-    { "status", cli_status },
-    { "wait", cli_wait },
-    { "cancel", cli_cancel },
-    { "fetch", cli_fetch },
-    { "logs", cli_logs },
-    { "workers", cli_workers },
-    { "keygen", cli_keygen },
-    { "purge", cli_purge },
-    { "priority", cli_priority },
-    { "kinds", cli_kinds },
-    { "models", cli_models },
-    { "backup", cli_backup },
-    { "hold", cli_hold },
-    { "release", cli_release },
-    { "usage", cli_usage },
-    { "slurm-scale", cli_slurm_scale },
+    { "submit", cli_submit },     { "status", cli_status }, { "wait", cli_wait },
+    { "cancel", cli_cancel },     { "fetch", cli_fetch },   { "logs", cli_logs },
+    { "workers", cli_workers },   { "keygen", cli_keygen }, { "purge", cli_purge },
+    { "priority", cli_priority }, { "retry", cli_retry },   { "kinds", cli_kinds },
+    { "models", cli_models },     { "backup", cli_backup }, { "hold", cli_hold },
+    { "release", cli_release },   { "usage", cli_usage },   { "slurm-scale", cli_slurm_scale },
 };
 
 int
@@ -236,11 +226,12 @@ main (int argc, char **argv)
             optind = 0; /* restart getopt for the command's own options */
             return s_commands [i].run (&g, sub_argc, sub_argv);
         }
-    return cli_error (&g, NULL, CLI_USAGE,
-                      "unknown command '%s' (commands: submit, status, wait, "
-                      "cancel, hold, release, purge, fetch, logs, workers, keygen, priority, "
-                      "usage, kinds, models, "
-                      "backup, slurm-scale; see `segq "
-                      "--help`)",
-                      name);
+    return cli_error (
+        &g, NULL, CLI_USAGE,
+        "unknown command '%s' (commands: submit, status, wait, "
+        "cancel, retry, hold, release, purge, fetch, logs, workers, keygen, priority, "
+        "usage, kinds, models, "
+        "backup, slurm-scale; see `segq "
+        "--help`)",
+        name);
 }

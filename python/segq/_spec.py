@@ -437,6 +437,7 @@ BODIES: dict[MsgType, Struct] = {
             _f("cpus", T.U32),
             _f("tlim", T.U32),
             _f("maxa", T.U32),
+            _f("retry", T.ID),
         ),
         _body(_M.SUBMITTED, _REQ, _f("job", T.ID, R), _f("gmem", T.U64), _f("cpus", T.U32)),
         _body(

@@ -286,6 +286,29 @@ class Job:
         raises StateError for a running or ended one."""
         self._hold(False)
 
+    def retry(
+        self,
+        *,
+        gpu_mem: int | str | None = None,
+        cpu_slots: int | None = None,
+        priority: int = 0,
+        time_limit: int | None = None,
+        max_attempts: int | None = None,
+    ) -> Job:
+        """Submits it again, if it failed or was cancelled (StateError
+        otherwise), as `segq retry` does: its parameters and inputs as they
+        were, its resources, time limit and attempts unless given here; a
+        train resumes from the last scale it finished. Returns the new job."""
+        from ._submit import resources  # _submit builds on this module
+
+        body = {
+            "kind": self.status().kind,
+            "retry": self.id,
+            **resources(gpu_mem, cpu_slots, priority, time_limit, max_attempts),
+        }
+        reply = self.client._transport.request(MsgType.SUBMIT, body).body
+        return Job(self.client, reply["job"], reply["gmem"], reply["cpus"])
+
     def release(self) -> None:
         """Lets a held job start."""
         self._hold(True)

@@ -88,6 +88,17 @@ def test_a_failed_job_raises_job_failed(client: segq.Client) -> None:
     assert status.state == "failed" and status.exit_code == 3
 
 
+def test_a_failed_job_is_retried_with_more_time(client: segq.Client) -> None:
+    job = client.submit("sleep", seconds=1.5, time_limit=1)
+    assert job.wait(progress=False, check=False).state == "failed"
+    again = job.retry(time_limit=60)
+    status = again.wait(progress=False)
+    assert status.state == "succeeded" and status.params["seconds"] == 1.5
+    assert status.time_limit_s == 60
+    with pytest.raises(segq.StateError, match="the job is succeeded"):
+        again.retry()
+
+
 def test_logs_follow_until_the_job_ends(client: segq.Client) -> None:
     job = client.submit("sleep", seconds=0.8)
     text = "".join(job.logs(follow=True))

@@ -7,7 +7,10 @@
       first attempt's child dies with its worker, the final checkpoint is
       whole and `generate` works from it;
     - a running training that is cancelled: its child is gone within a few
-      seconds and the job ends cancelled. */
+      seconds and the job ends cancelled;
+    - a training cancelled after a checkpoint, then `segq retry`: the new
+      job resumes from that checkpoint, trains no finished scale again,
+      and succeeds. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -39,6 +42,51 @@ s_segq_run (void)
     return path;
 }
 
+/* A broker and one worker that runs train jobs on a CPU slot, in a
+   harness named `name`. */
+static harness_t *
+s_train_queue (const char *name)
+{
+    harness_t *h = harness_new (name);
+    cr_assert_not_null (h);
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    const char *extra [] = { "--segq-run", s_segq_run (), "--kinds", "train", "--gpus", "", NULL };
+    H_ASSERT (h, harness_start_worker (h, "ml", 1, extra) >= 0, "worker did not register");
+    return h;
+}
+
+/* The first checkpoint the broker recorded for `train`, waited for: its
+   step (a finished scale count, at least 1). */
+static int
+s_first_checkpoint (harness_t *h, const char *train)
+{
+    static char log [262144];
+    double start = e2e_now ();
+    do {
+        e2e_sleep_ms (100);
+        e2e_logs (h, train, log, sizeof log);
+    } while (e2e_last_recorded (log) == 0 && e2e_now () - start < 300);
+    H_ASSERT (h, e2e_last_recorded (log) > 0, "no checkpoint recorded: %s", log);
+    return e2e_last_recorded (log);
+}
+
+/* `log` (an attempt's part of a job's log) resumed after at least
+   `recorded` of the 4 scales and trained none of those again: how many. */
+static int
+s_assert_resumed (const char *log, int recorded)
+{
+    const char *resumed = strstr (log, "model.safetensors after ");
+    int done = resumed ? atoi (resumed + strlen ("model.safetensors after ")) : 0;
+    cr_assert (done >= recorded && done < 4, "resumed after %d scale(s), %d recorded: %s", done,
+               recorded, log);
+    for (int n = 1; n <= done; n++) {
+        char redone [32];
+        snprintf (redone, sizeof redone, "scale %d/", n);
+        cr_assert_null (strstr (log, redone), "scale %d trained again: %s", n, log);
+    }
+    return done;
+}
+
 Test (e2e, killed_worker_training_resumes_on_another, .timeout = 600)
 {
     harness_t *h = harness_new ("e2e-train-resume");
@@ -61,12 +109,7 @@ Test (e2e, killed_worker_training_resumes_on_another, .timeout = 600)
     e2e_submit (h, submit, train, sizeof train);
 
     static char log [262144];
-    double start = e2e_now ();
-    do {
-        e2e_sleep_ms (100);
-        e2e_logs (h, train, log, sizeof log);
-    } while (e2e_last_recorded (log) == 0 && e2e_now () - start < 300);
-    H_ASSERT (h, e2e_last_recorded (log) > 0, "no checkpoint recorded: %s", log);
+    s_first_checkpoint (h, train);
     /* freeze the worker: the broker hears of no further checkpoint */
     harness_signal_worker (h, first, SIGSTOP);
     e2e_sleep_ms (500);
@@ -77,7 +120,7 @@ Test (e2e, killed_worker_training_resumes_on_another, .timeout = 600)
                              "make the scales longer");
     harness_signal_worker (h, first, SIGKILL);
     /* its child dies with it (PR_SET_PDEATHSIG) rather than train on */
-    start = e2e_now ();
+    double start = e2e_now ();
     while (e2e_job_processes (h, train, 1, NULL) > 0 && e2e_now () - start < 10)
         e2e_sleep_ms (100);
     cr_assert_eq (e2e_job_processes (h, train, 1, NULL), 0,
@@ -99,16 +142,7 @@ Test (e2e, killed_worker_training_resumes_on_another, .timeout = 600)
     /* the worker uploads the checkpoint file as it finds it, and its child
        trains on meanwhile: the file may hold a later scale than the step
        the broker recorded, never an earlier one */
-    const char *resumed = strstr (second, "model.safetensors after ");
-    int done = resumed ? atoi (resumed + strlen ("model.safetensors after ")) : 0;
-    cr_assert (done >= recorded && done < 4,
-               "attempt 2 resumed after %d scale(s), the broker recorded %d: %s", done, recorded,
-               second);
-    for (int n = 1; n <= done; n++) {
-        char redone [32];
-        snprintf (redone, sizeof redone, "scale %d/", n);
-        cr_assert_null (strstr (second, redone), "scale %d trained again: %s", n, second);
-    }
+    s_assert_resumed (second, recorded);
 
     /* the final checkpoint is whole: generate works from it */
     char in_model [128], generate [64];
@@ -131,11 +165,7 @@ Test (e2e, killed_worker_training_resumes_on_another, .timeout = 600)
 
 Test (e2e, cancelled_training_stops_its_child_promptly, .timeout = 300)
 {
-    harness_t *h = harness_new ("e2e-train-cancel");
-    cr_assert_not_null (h);
-    cr_assert_eq (harness_start_broker (h, NULL), 0);
-    const char *extra [] = { "--segq-run", s_segq_run (), "--kinds", "train", "--gpus", "", NULL };
-    H_ASSERT (h, harness_start_worker (h, "ml", 1, extra) >= 0, "worker did not register");
+    harness_t *h = s_train_queue ("e2e-train-cancel");
     char image [600], mask [600], in_image [640], in_mask [640], train [64];
     s_write_fixture (h, image, mask, sizeof image);
     snprintf (in_image, sizeof in_image, "image=%s", image);
@@ -175,6 +205,48 @@ Test (e2e, cancelled_training_stops_its_child_promptly, .timeout = 300)
     H_ASSERT (h, harness_wait_final (c, train, 20000, &info) == 0, "job never ended");
     cr_assert_eq (info.state, SEGQ_JOB_CANCELLED, "ended %s", segq_job_state_name (info.state));
     segq_job_info_clear (&info);
+    segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+    harness_destroy (&h);
+}
+
+Test (e2e, a_retried_training_resumes_from_its_checkpoint, .timeout = 600)
+{
+    harness_t *h = s_train_queue ("e2e-train-retry");
+    char image [600], mask [600], train [64], retry [64];
+    s_write_fixture (h, image, mask, sizeof image);
+    /* 4 scales (12..24) of 40 iterations: cancelled while still training */
+    const char *submit [] = { "submit",  "train",      "--image",    image,        "--mask",
+                              mask,      "--max-size", "24",         "--min-size", "12",
+                              "--niter", "40",         "--previews", "0",          "--nfc",
+                              "8",       "--nfc-max",  "8",          "--cpu",      NULL };
+    e2e_submit (h, submit, train, sizeof train);
+    int recorded = s_first_checkpoint (h, train);
+    char out [1024], err [4096];
+    const char *cancel [] = { "cancel", train, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, cancel) == 0, "cancel: %s", err);
+    segq_client_t *c = harness_client (h, 0);
+    segq_job_info_t info;
+    H_ASSERT (h, harness_wait_final (c, train, 30000, &info) == 0, "job never ended");
+    segq_job_state_t ended = info.state;
+    segq_job_info_clear (&info);
+    cr_assert (ended == SEGQ_JOB_CANCELLED, "ended %s (make the scales longer)",
+               segq_job_state_name (ended));
+
+    const char *again [] = { "retry", train, "--time-limit", "3000", NULL };
+    e2e_submit (h, again, retry, sizeof retry);
+    H_ASSERT (h, harness_wait_final (c, retry, 400000, &info) == 0, "retry never ended");
+    H_ASSERT (h, info.state == SEGQ_JOB_SUCCEEDED, "retry ended %s: %s",
+              segq_job_state_name (info.state), info.reason ? info.reason : "");
+    cr_assert_eq (info.time_limit_s, 3000);
+    segq_job_info_clear (&info);
+    static char log [262144];
+    e2e_logs (h, retry, log, sizeof log);
+    s_assert_resumed (log, recorded);
+    /* a job that succeeded is not submitted again */
+    const char *twice [] = { "retry", retry, NULL };
+    cr_assert_eq (harness_cli (h, out, sizeof out, err, sizeof err, twice), 1, "%s", out);
+    cr_assert (strstr (err, "succeeded: only a job that failed or was cancelled"), "%s", err);
     segq_client_destroy (&c);
     H_ASSERT_CLEAN_STOP (h);
     harness_destroy (&h);

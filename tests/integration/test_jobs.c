@@ -186,6 +186,72 @@ Test (jobs, drain_finishes_running_work_then_exits, .init = setup, .fini = teard
     H_ASSERT_CLEAN_STOP (h);
 }
 
+/* `retry` of job as the client's user, with a new time limit: the new
+   job's id, or "" with the broker's refusal code in *code. */
+static void
+s_retry (segq_client_t *c, const char *kind, const char *job, uint32_t time_limit, int *code,
+         char out [SEGQ_JOB_ID_MAX])
+{
+    segq_job_spec_t *spec = segq_job_spec_new (kind);
+    cr_assert_eq (segq_job_spec_set_retry (spec, job), 0);
+    segq_job_spec_set_time_limit (spec, time_limit);
+    out [0] = 0;
+    *code = segq_client_submit (c, spec, out, SEGQ_JOB_ID_MAX);
+    segq_job_spec_destroy (&spec);
+}
+
+/* A job that failed is submitted again as it was (its parameters, the
+   new time limit given), by its owner only, once it has ended only. */
+Test (jobs, a_failed_job_is_retried_as_it_was, .init = setup, .fini = teardown, .timeout = 90)
+{
+    cr_assert_eq (harness_start_worker (h, "w1", 1, NULL), 0);
+    segq_client_t *c = harness_client (h, 0);
+    char job [SEGQ_JOB_ID_MAX], again [SEGQ_JOB_ID_MAX], never [SEGQ_JOB_ID_MAX];
+    const char *params [] = { "seconds", "2", NULL };
+    s_submit (c, "sleep", params, 1, job);
+    segq_job_info_t info;
+    s_final (c, job, &info);
+    H_ASSERT (h, info.state == SEGQ_JOB_FAILED, "%s", segq_job_state_name (info.state));
+    segq_job_info_clear (&info);
+
+    int code;
+    s_retry (c, "sleep", job, 30, &code, again);
+    H_ASSERT (h, code == 0, "%s", segq_client_error (c));
+    s_final (c, again, &info);
+    H_ASSERT (h, info.state == SEGQ_JOB_SUCCEEDED, "the retry %s: %s",
+              segq_job_state_name (info.state), info.reason ? info.reason : "");
+    const segq_value_t *seconds = segq_params_get (&info.params, "seconds");
+    cr_assert (seconds && seconds->f == 2.0 && info.time_limit_s == 30, "params or limit lost");
+    segq_job_info_clear (&info);
+    cr_assert_eq (segq_client_job (c, again, true, &info), 0);
+    cr_assert (info.n_history && strstr (info.history [0].reason, "as a retry of"), "%s",
+               info.n_history ? info.history [0].reason : "(no history)");
+    segq_job_info_clear (&info);
+
+    s_retry (c, "sleep", again, 0, &code, never);
+    cr_assert_eq (code, SEGQ_ESTATE, "a job that succeeded was retried");
+    cr_assert (strstr (segq_client_error (c), "the job is succeeded"), "%s", segq_client_error (c));
+    s_retry (c, "echo", job, 0, &code, never);
+    cr_assert_eq (code, SEGQ_EINVAL);
+    cr_assert (strstr (segq_client_error (c), "the job is a sleep, not a echo"), "%s",
+               segq_client_error (c));
+    segq_client_options_t as_bob = { .broker = h->endpoint, .user = "bob", .hash_cache = "" };
+    segq_client_t *bob = NULL;
+    char err [4096];
+    cr_assert_eq (segq_client_connect (&as_bob, &bob, err, sizeof err), 0, "%s", err);
+    s_retry (bob, "sleep", job, 0, &code, never);
+    cr_assert_eq (code, SEGQ_EPERM, "another user retried it");
+    segq_client_destroy (&bob);
+    char out [1024];
+    const char *purge [] = { "purge", job, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, purge) == 0, "purge: %s", err);
+    s_retry (c, "sleep", job, 0, &code, never);
+    cr_assert_eq (code, SEGQ_ENOENT, "a purged job was retried");
+    cr_assert (strstr (segq_client_error (c), "purged"), "%s", segq_client_error (c));
+    segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
 /* A submit refused in the broker's turn (naming a job that failed) costs
    nothing else of that turn: a submit pipelined with it is stored, and
    nothing is rolled back. */

@@ -437,7 +437,7 @@ s_bye (const char *at, const void *expected, const void *got)
     S_STR (reason);
 }
 
-S_SIZE (segq_submit_t, 112);
+S_SIZE (segq_submit_t, 120);
 static void
 s_submit (const char *at, const void *expected, const void *got)
 {
@@ -453,6 +453,7 @@ s_submit (const char *at, const void *expected, const void *got)
     S_UINT (cpu_slots);
     S_UINT (time_limit_s);
     S_UINT (max_attempts);
+    S_STR (retry);
 }
 
 S_SIZE (segq_submitted_t, 32);
@@ -1057,7 +1058,7 @@ s_body (const segq_msg_t *msg, const void **body)
     return NULL;
 }
 
-S_SIZE (segq_msg_t, 120);
+S_SIZE (segq_msg_t, 128);
 void
 fixture_assert_msg_equal (const segq_msg_t *expected, const segq_msg_t *got)
 {

@@ -334,6 +334,7 @@ fixture_msg (segq_msg_type_t type, bool full)
         s->cpu_slots = 2;
         s->time_limit_s = 600;
         s->max_attempts = 5;
+        s->retry = s_str ("j00041");
         break;
     }
     case SEGQ_MSG_SUBMITTED:

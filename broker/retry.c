@@ -1,0 +1,132 @@
+/*  retry.c: a SUBMIT with `retry`, filled from the job it names (retry.h). */
+#include "retry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The job a retry names may be submitted again by this caller. */
+static int
+s_check_job (const segq__caller_t *caller, const segq_submit_t *submit,
+             const segq__job_brief_t *brief, char *err, size_t errlen)
+{
+    const char *id = submit->retry;
+    if (!caller->user || strcmp (caller->user, brief->owner) != 0) {
+        snprintf (err, errlen, "retry %s: the job is %s's: only its owner may submit it again", id,
+                  brief->owner);
+        return SEGQ_EPERM;
+    }
+    if (brief->state != SEGQ_JOB_FAILED && brief->state != SEGQ_JOB_CANCELLED) {
+        snprintf (err, errlen,
+                  "retry %s: the job is %s: only a job that failed or was cancelled is submitted "
+                  "again%s",
+                  id, segq_job_state_name ((segq_job_state_t) brief->state),
+                  brief->state == SEGQ_JOB_SUCCEEDED ? " (submit a new one for more)" : "");
+        return SEGQ_ESTATE;
+    }
+    if (brief->purged) {
+        snprintf (err, errlen, "retry %s: its files were purged: submit the job anew", id);
+        return SEGQ_ENOENT;
+    }
+    if (!submit->kind || strcmp (submit->kind, brief->kind) != 0) {
+        snprintf (err, errlen, "retry %s: the job is a %s, not a %s", id, brief->kind,
+                  submit->kind ? submit->kind : "");
+        return SEGQ_EINVAL;
+    }
+    if (submit->params.count || submit->n_inputs || submit->n_after) {
+        snprintf (err, errlen,
+                  "retry %s: a retry takes the job's parameters, inputs and --after as they were, "
+                  "and gives none of its own",
+                  id);
+        return SEGQ_EINVAL;
+    }
+    return 0;
+}
+
+/* One stored input in the form a client sends: an artifact by hash, a
+   job's output by reference (resolved again), a model by id (checked
+   again by the access rule). */
+static int
+s_copy_input (const segq_input_t *from, segq_input_t *to)
+{
+    *to = (segq_input_t){ .name = strdup (from->name) };
+    bool ok = to->name != NULL;
+    if (from->model)
+        ok = ok && (to->model = strdup (from->model));
+    else if (from->job) {
+        ok = ok && (to->job = strdup (from->job));
+        ok = ok && (!from->output || (to->output = strdup (from->output)));
+    } else {
+        memcpy (to->hash, from->hash, sizeof to->hash);
+        to->size = from->size;
+    }
+    return ok ? 0 : SEGQ_ENOMEM;
+}
+
+/* The job's params, inputs and after, moved or copied into the submit. */
+static int
+s_copy_job (segq_job_info_t *info, segq_submit_t *submit)
+{
+    int rc = segq_params_copy (&submit->params, &info->params);
+    if (rc == 0 && info->n_inputs
+        && !(submit->inputs = calloc (info->n_inputs, sizeof *submit->inputs)))
+        rc = SEGQ_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < info->n_inputs; i++) {
+        rc = s_copy_input (&info->inputs [i], &submit->inputs [i]);
+        submit->n_inputs = i + 1;
+    }
+    if (rc == 0) {
+        submit->after = info->after;
+        submit->n_after = info->n_after;
+        info->after = NULL;
+        info->n_after = 0;
+    }
+    return rc;
+}
+
+int
+segq__retry_fill (segq__job_store_t *store, const segq__caller_t *caller, segq_submit_t *submit,
+                  char *err, size_t errlen)
+{
+    if (!submit->retry)
+        return 0;
+    uint64_t number = segq__job_id_parse (submit->retry);
+    segq__job_brief_t brief;
+    int rc = number ? segq__job_store_brief (store, number, &brief) : SEGQ_ENOENT;
+    if (rc == SEGQ_ENOENT)
+        snprintf (err, errlen, "retry: unknown job '%s'", submit->retry);
+    if (rc == 0)
+        rc = s_check_job (caller, submit, &brief, err, errlen);
+    segq_job_info_t info = { 0 };
+    if (rc == 0)
+        rc = segq__job_store_info (store, number, false, &info);
+    if (rc == 0)
+        rc = s_copy_job (&info, submit);
+    if (rc == 0 && !submit->gpu_mem && !submit->cpu_slots) {
+        submit->gpu_mem = info.gpu_mem;
+        submit->cpu_slots = info.cpu_slots;
+    }
+    if (rc == 0 && !submit->time_limit_s)
+        submit->time_limit_s = info.time_limit_s;
+    if (rc == 0 && !submit->max_attempts)
+        submit->max_attempts = info.max_attempts;
+    segq_job_info_clear (&info);
+    return rc;
+}
+
+int
+segq__retry_carry_checkpoint (segq__job_store_t *store, const segq_submit_t *submit, const char *id,
+                              double now)
+{
+    if (!submit->retry)
+        return 0;
+    segq_artifact_t checkpoint = { 0 };
+    uint32_t step = 0;
+    int rc =
+        segq__job_store_checkpoint (store, segq__job_id_parse (submit->retry), &checkpoint, &step);
+    if (rc == 0)
+        rc = segq__job_store_set_checkpoint (store, segq__job_id_parse (id), 0, &checkpoint, step,
+                                             now);
+    segq_artifact_clear (&checkpoint);
+    return rc == SEGQ_ENOENT ? 0 : rc;
+}

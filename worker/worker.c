@@ -268,7 +268,8 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     segq__worker_stop_tick (self, now);
     if (self->draining && zhashx_size (self->jobs) == 0 && !self->stop) {
         segq__worker_log (self, 0, "drained: leaving");
-        segq__worker_stop_now (self, 0, "drained");
+        segq__worker_stop_now (self, self->node_fault ? 1 : 0,
+                               self->node_fault ? "segq-run cannot start" : "drained");
     }
     return self->stop ? -1 : 0;
 }

@@ -138,6 +138,7 @@ struct segq_worker {
     bool draining;
     bool told_draining; /* the last REGISTER said so */
     bool stop_signalled; /* a TERM, INT or HUP came: the stop may reach the jobs too */
+    bool node_fault;     /* segq-run could not start: draining, then leaving with status 1 */
     size_t n_stopped;    /* jobs in JOB_STOPPED */
     int interrupts;
     bool stop;
@@ -231,6 +232,11 @@ void segq__worker_on_checkpoint_ack (segq_worker_t *self, const segq_checkpoint_
 bool segq__worker_stop_reached (job_t *job, const segq__job_exit_t *status);
 /* The worker got a stop signal: every job held in JOB_STOPPED is given back. */
 void segq__worker_stop_signalled (segq_worker_t *self);
+/* The child of an ML job could not be started at all (exit 126 or 127:
+   exec failed, or the loader found no libtorch): true, with the attempt
+   given back and the worker draining, as this node would fail every job
+   it took; false otherwise. */
+bool segq__worker_node_fault (job_t *job, const segq__job_exit_t *status);
 /* Each tick: jobs held in JOB_STOPPED past their moment failed. */
 void segq__worker_stop_tick (segq_worker_t *self, int64_t now);
 /* ABORT of a job in JOB_STOPPED: it ends as the abort says. */

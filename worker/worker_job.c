@@ -282,8 +282,8 @@ s_runner_exit (void *arg, const segq__job_exit_t *status)
     segq__job_runner_destroy (&job->runner);
     zlistx_delete (self->children, job->child_handle);
     job->child_handle = NULL;
-    if (segq__worker_stop_reached (job, status))
-        return; /* stopped with the worker: worker_stop.c */
+    if (segq__worker_stop_reached (job, status) || segq__worker_node_fault (job, status))
+        return; /* given back: worker_stop.c */
     const segq_assign_t *a = &job->assign->u.assign;
     const segq_kind_spec_t *kind = segq_kind_find (a->kind);
     char reason [sizeof status->reason];

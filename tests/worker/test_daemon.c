@@ -876,6 +876,47 @@ Test (daemon, drain_finishes_running_jobs_first)
     cr_assert_str_eq (s_slurp (F->journal), "d1 1\n");
 }
 
+/* A segq-run that cannot start at all (127: the loader found no libtorch)
+   says nothing of the job: its attempt is given back unreported, the
+   worker takes no new job and leaves with status 1, saying why, instead
+   of failing every job of the queue in turn. A fail job's own 127 is the
+   job's. */
+Test (daemon, segq_run_that_cannot_start_gives_back_and_drains)
+{
+    char script [400];
+    s_script ("broken-segq-run",
+              "#!/bin/sh\n"
+              "[ \"$1\" = devices ] && exec echo '{\"cpu\": {\"cores\": 2}}'\n"
+              "echo 'segq-run: error while loading shared libraries: libtorch_cpu.so' >&2\n"
+              "exit 127\n",
+              script, sizeof script);
+    const char *extra [] = { "--segq-run", script, NULL };
+    s_start_worker (F, extra);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    const char *code [] = { "mode=exit", "code=127", NULL };
+    s_assign (F, "own", 1, "fail", code, NULL, 0, 0);
+    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    cr_assert (strcmp (result->u.result.job, "own") == 0 && result->u.result.exit_code == 127);
+    segq_msg_destroy (&result);
+    s_ack (F, "own", 1, 0);
+    s_assign (F, "t1", 1, "train", NULL, NULL, 0, 0);
+    /* no RESULT for t1: the next words are the worker's draining, then
+       leaving */
+    segq_msg_t *drain = s_expect (F, SEGQ_MSG_REGISTER, 10000);
+    cr_assert (drain->u.reg.draining, "REGISTER does not say draining");
+    segq_msg_destroy (&drain);
+    segq_msg_t *bye = s_expect (F, SEGQ_MSG_BYE, 10000);
+    cr_assert (bye->u.bye.reason && strstr (bye->u.bye.reason, "segq-run cannot start"), "%s",
+               bye->u.bye.reason ? bye->u.bye.reason : "");
+    segq_msg_destroy (&bye);
+    int status = s_wait_exit (F, 5000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 1, "status %d", status);
+    cr_assert (strstr (s_slurp (F->log), "could not be started")
+                   && strstr (s_slurp (F->log), "libtorch_cpu.so"),
+               "%s", s_slurp (F->log));
+}
+
 Test (daemon, sigint_twice_stops_at_once)
 {
     s_start_worker (F, NULL);

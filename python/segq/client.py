@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import _folds, _keys, _style, errors
+from . import _folds, _images, _keys, _style, errors
 from ._hashcache import HashCache, default_path
 from ._submit import WireInput, check_needed_inputs, resolve_inputs, resources
 from ._transfer import Transfers
@@ -133,6 +133,8 @@ class Client:
         checked = spec.check_params(given_params)
         wire_inputs = resolve_inputs(spec, given_inputs)
         check_needed_inputs(spec, spec.with_defaults(checked), wire_inputs)
+        if kind == "train":
+            _images.check_train(spec.with_defaults(checked), given_inputs)
         if kind == "stylize":
             _style.check_stylize(given_inputs)
         if kind == "evaluate":

@@ -23,6 +23,8 @@ import pytest
 import segq
 
 REPO = Path(__file__).resolve().parents[2]
+# ../shared/data (README there), or where SEGQ_DATA_DIR says, as the C tests
+DATA = Path(os.environ.get("SEGQ_DATA_DIR") or REPO.parent / "shared" / "data") / "kvasir-seg-256"
 BUILD_DIR = Path(os.environ.get("SEGQ_BUILD_DIR") or REPO / "build" / "release")
 BINARIES = {
     "segqd": "broker/segqd",

@@ -18,10 +18,8 @@ from PIL import Image
 
 import segq
 
-from .conftest import REPO, Lab, binary
+from .conftest import DATA, Lab, binary
 
-# ../shared/data (README there), or where SEGQ_DATA_DIR says, as the C tests
-DATA = Path(os.environ.get("SEGQ_DATA_DIR") or REPO.parent / "shared" / "data") / "kvasir-seg-256"
 SAMPLE = "cju0qkwl35piu0993l0dewei2.jpg"
 TINY: dict[str, Any] = {
     "max_size": 24,

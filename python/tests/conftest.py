@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -154,6 +155,16 @@ class Lab:
         if check and done.returncode != 0:
             raise AssertionError(f"segq {' '.join(args)}: exit {done.returncode}: {done.stderr}")
         return done
+
+    def cli_refusal(self, *submit: str) -> str:
+        """What `segq submit SUBMIT...` says as it refuses before sending
+        anything (no broker is asked: the refusal is the CLI's own)."""
+        argv = ["--broker", "tcp://127.0.0.1:1", "--timeout", "500", "submit", *submit]
+        done = self.cli(*argv, check=False)
+        assert done.returncode == 2, f"exit {done.returncode}: {done.stderr}"
+        said = re.fullmatch(r"segq submit: (.*) \(see `segq submit --help`\)\n", done.stderr, re.S)
+        assert said, done.stderr
+        return said[1]
 
     def cli_json(self, *args: str) -> Any:
         return json.loads(self.cli("--json", *args).stdout)

@@ -17,11 +17,12 @@ s_check_job (const segq__caller_t *caller, const segq_submit_t *submit,
         return SEGQ_EPERM;
     }
     if (brief->state != SEGQ_JOB_FAILED && brief->state != SEGQ_JOB_CANCELLED) {
+        bool done = brief->state == SEGQ_JOB_SUCCEEDED;
         snprintf (err, errlen,
-                  "retry %s: the job is %s: only a job that failed or was cancelled is submitted "
+                  "retry %s: the job %s%s: only a job that failed or was cancelled is submitted "
                   "again%s",
-                  id, segq_job_state_name ((segq_job_state_t) brief->state),
-                  brief->state == SEGQ_JOB_SUCCEEDED ? " (submit a new one for more)" : "");
+                  id, done ? "" : "is ", segq_job_state_name ((segq_job_state_t) brief->state),
+                  done ? " (submit a new one for more)" : "");
         return SEGQ_ESTATE;
     }
     if (brief->purged) {

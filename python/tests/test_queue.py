@@ -95,7 +95,7 @@ def test_a_failed_job_is_retried_with_more_time(client: segq.Client) -> None:
     status = again.wait(progress=False)
     assert status.state == "succeeded" and status.params["seconds"] == 1.5
     assert status.time_limit_s == 60
-    with pytest.raises(segq.StateError, match="the job is succeeded"):
+    with pytest.raises(segq.StateError, match="the job succeeded"):
         again.retry()
 
 

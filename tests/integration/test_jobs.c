@@ -230,7 +230,8 @@ Test (jobs, a_failed_job_is_retried_as_it_was, .init = setup, .fini = teardown, 
 
     s_retry (c, "sleep", again, 0, &code, never);
     cr_assert_eq (code, SEGQ_ESTATE, "a job that succeeded was retried");
-    cr_assert (strstr (segq_client_error (c), "the job is succeeded"), "%s", segq_client_error (c));
+    cr_assert (strstr (segq_client_error (c), "the job succeeded: only a job that failed"), "%s",
+               segq_client_error (c));
     s_retry (c, "echo", job, 0, &code, never);
     cr_assert_eq (code, SEGQ_EINVAL);
     cr_assert (strstr (segq_client_error (c), "the job is a sleep, not a echo"), "%s",

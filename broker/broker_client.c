@@ -131,7 +131,7 @@ segq__broker_on_submit (segq_broker_t *self, segq__request_t *req)
     if (rc == 0)
         rc = segq__jobs_submit (self->jobs, submit, segq__broker_now (), id, err, sizeof err);
     if (rc == 0)
-        rc = segq__retry_carry_checkpoint (self->store, submit, id, segq__broker_now ());
+        rc = segq__retry_record (self->store, submit, id, segq__broker_now ());
     json_t *event = segq__broker_audit_event (self, "submit", submit->user, peer_hex);
     segq__broker_audit_set (event, "kind", submit->kind);
     segq__broker_audit_set (event, "retry", submit->retry);

@@ -153,10 +153,23 @@ s_migrate_7 (sqlite3 *db, char **errmsg)
         NULL, NULL, errmsg);
 }
 
+/* Migration 8: which job a retry (SUBMIT `retry`) submitted again, so a
+   later retry of a job that read the failed one's outputs reads the
+   retry's instead (retry.c). */
+static int
+s_migrate_8 (sqlite3 *db, char **errmsg)
+{
+    return sqlite3_exec (db,
+                         "CREATE TABLE retries (job INTEGER PRIMARY KEY, of INTEGER NOT NULL);"
+                         "CREATE INDEX retries_of ON retries (of, job);",
+                         NULL, NULL, errmsg);
+}
+
 typedef int (migration_fn) (sqlite3 *db, char **errmsg);
-static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = {
-    s_migrate_1, s_migrate_2, s_migrate_3, s_migrate_4, s_migrate_5, s_migrate_6, s_migrate_7
-};
+static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = { s_migrate_1, s_migrate_2,
+                                                                  s_migrate_3, s_migrate_4,
+                                                                  s_migrate_5, s_migrate_6,
+                                                                  s_migrate_7, s_migrate_8 };
 
 /* ---- prepared statements ---- */
 
@@ -198,6 +211,8 @@ typedef enum {
     ST_ARRAY,
     ST_ARRAY_JOBS,
     ST_INPUT_HASH,
+    ST_INSERT_RETRY,
+    ST_NEWEST_RETRY,
     ST_COUNT
 } stmt_t;
 
@@ -267,6 +282,8 @@ static const char *s_sql [ST_COUNT] = {
     [ST_INSERT_ARRAY_JOB] = "INSERT INTO array_jobs (array, n, job) VALUES (?1, ?2, ?3)",
     [ST_ARRAY] = "SELECT owner, created FROM arrays WHERE id = ?1",
     [ST_ARRAY_JOBS] = "SELECT job FROM array_jobs WHERE array = ?1 ORDER BY n",
+    [ST_INSERT_RETRY] = "INSERT INTO retries (job, of) VALUES (?1, ?2)",
+    [ST_NEWEST_RETRY] = "SELECT MAX(job) FROM retries WHERE of = ?1",
 };
 
 struct segq__job_store {
@@ -906,6 +923,15 @@ segq__job_store_set_checkpoint (segq__job_store_t *self, uint64_t job, uint32_t 
     return s_done (self, stmt);
 }
 
+int
+segq__job_store_insert_retry (segq__job_store_t *self, uint64_t job, uint64_t of)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_INSERT_RETRY);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) of);
+    return s_done (self, stmt);
+}
+
 /* ---- reads ---- */
 
 /* Step a query to its end, mapping a failure to an error code. */
@@ -1328,6 +1354,17 @@ uint64_t
 segq__array_id_parse (const char *text)
 {
     return text && strncmp (text, "a-", 2) == 0 ? segq__job_id_parse (text + 2) : 0;
+}
+
+uint64_t
+segq__job_store_newest_retry (segq__job_store_t *self, uint64_t of)
+{
+    sqlite3_stmt *stmt = s_stmt (self, ST_NEWEST_RETRY);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) of);
+    uint64_t job =
+        sqlite3_step (stmt) == SQLITE_ROW ? (uint64_t) sqlite3_column_int64 (stmt, 0) : 0;
+    sqlite3_reset (stmt);
+    return job;
 }
 
 int

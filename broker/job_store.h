@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include "segq_proto.h"
 
-#define SEGQ_STORE_SCHEMA_VERSION 7
+#define SEGQ_STORE_SCHEMA_VERSION 8
 #define SEGQ__JOB_ID_MAX          16 /* bytes of a printable job id, NUL included */
 #define SEGQ__ARRAY_ID_MAX        18 /* "a-" and a job id */
 
@@ -105,6 +105,10 @@ int segq__job_store_set_cancel (segq__job_store_t *self, uint64_t job, const cha
 int segq__job_store_set_held (segq__job_store_t *self, uint64_t job, bool held);
 int segq__job_store_insert_output (segq__job_store_t *self, uint64_t job,
                                    const segq_artifact_t *output);
+/* Job `job` was submitted as a retry of job `of` (schema 8). */
+int segq__job_store_insert_retry (segq__job_store_t *self, uint64_t job, uint64_t of);
+/* The newest retry of job `of`, or 0 when it has none. */
+uint64_t segq__job_store_newest_retry (segq__job_store_t *self, uint64_t of);
 /* The newest checkpoint of a running job (replaces the one before). */
 int segq__job_store_set_checkpoint (segq__job_store_t *self, uint64_t job, uint32_t attempt,
                                     const segq_artifact_t *checkpoint, uint32_t step, double time);

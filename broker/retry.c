@@ -44,18 +44,34 @@ s_check_job (const segq__caller_t *caller, const segq_submit_t *submit,
     return 0;
 }
 
+/* A job the retried one named (an input's, an --after's), or the newest
+   retry of it, and of that: a chain retried in order (a training, then
+   the generation that read it) runs again as a chain. A copy, or NULL. */
+static char *
+s_current (segq__job_store_t *store, const char *id)
+{
+    uint64_t number = segq__job_id_parse (id), newer;
+    if (!number)
+        return strdup (id); /* a job array: its jobs are the inputs' own */
+    while ((newer = segq__job_store_newest_retry (store, number)) > number)
+        number = newer;
+    char now [SEGQ__JOB_ID_MAX];
+    segq__job_id_format (number, now);
+    return strdup (now);
+}
+
 /* One stored input in the form a client sends: an artifact by hash, a
-   job's output by reference (resolved again), a model by id (checked
-   again by the access rule). */
+   job's output by reference (resolved again, to a retry of that job if
+   it has one), a model by id (checked again by the access rule). */
 static int
-s_copy_input (const segq_input_t *from, segq_input_t *to)
+s_copy_input (segq__job_store_t *store, const segq_input_t *from, segq_input_t *to)
 {
     *to = (segq_input_t){ .name = strdup (from->name) };
     bool ok = to->name != NULL;
     if (from->model)
         ok = ok && (to->model = strdup (from->model));
     else if (from->job) {
-        ok = ok && (to->job = strdup (from->job));
+        ok = ok && (to->job = s_current (store, from->job));
         ok = ok && (!from->output || (to->output = strdup (from->output)));
     } else {
         memcpy (to->hash, from->hash, sizeof to->hash);
@@ -64,23 +80,47 @@ s_copy_input (const segq_input_t *from, segq_input_t *to)
     return ok ? 0 : SEGQ_ENOMEM;
 }
 
-/* The job's params, inputs and after, moved or copied into the submit. */
+/* A job the copy reads (or waits for) that failed, or was cancelled, and
+   has no retry: said the way out, which a submit's own refusal ("will
+   never produce anything") does not. */
 static int
-s_copy_job (segq_job_info_t *info, segq_submit_t *submit)
+s_check_read (segq__job_store_t *store, const segq_submit_t *submit, const char *job, char *err,
+              size_t errlen)
+{
+    segq__job_brief_t brief;
+    uint64_t number = segq__job_id_parse (job);
+    if (!number || segq__job_store_brief (store, number, &brief) != 0
+        || (brief.state != SEGQ_JOB_FAILED && brief.state != SEGQ_JOB_CANCELLED))
+        return 0;
+    snprintf (err, errlen,
+              "retry %s: it needs job %s, which %s: retry the two together (segq retry %s %s)",
+              submit->retry, job, segq_job_state_name ((segq_job_state_t) brief.state), job,
+              submit->retry);
+    return SEGQ_EINVAL;
+}
+
+/* The job's params, inputs and after, copied into the submit. */
+static int
+s_copy_job (segq__job_store_t *store, const segq_job_info_t *info, segq_submit_t *submit, char *err,
+            size_t errlen)
 {
     int rc = segq_params_copy (&submit->params, &info->params);
     if (rc == 0 && info->n_inputs
         && !(submit->inputs = calloc (info->n_inputs, sizeof *submit->inputs)))
         rc = SEGQ_ENOMEM;
     for (size_t i = 0; rc == 0 && i < info->n_inputs; i++) {
-        rc = s_copy_input (&info->inputs [i], &submit->inputs [i]);
+        rc = s_copy_input (store, &info->inputs [i], &submit->inputs [i]);
         submit->n_inputs = i + 1;
+        if (rc == 0 && submit->inputs [i].job)
+            rc = s_check_read (store, submit, submit->inputs [i].job, err, errlen);
     }
-    if (rc == 0) {
-        submit->after = info->after;
-        submit->n_after = info->n_after;
-        info->after = NULL;
-        info->n_after = 0;
+    if (rc == 0 && info->n_after && !(submit->after = calloc (info->n_after, sizeof (char *))))
+        rc = SEGQ_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < info->n_after; i++) {
+        submit->after [i] = s_current (store, info->after [i]);
+        submit->n_after = i + 1;
+        rc = submit->after [i] ? s_check_read (store, submit, submit->after [i], err, errlen)
+                               : SEGQ_ENOMEM;
     }
     return rc;
 }
@@ -102,7 +142,7 @@ segq__retry_fill (segq__job_store_t *store, const segq__caller_t *caller, segq_s
     if (rc == 0)
         rc = segq__job_store_info (store, number, false, &info);
     if (rc == 0)
-        rc = s_copy_job (&info, submit);
+        rc = s_copy_job (store, &info, submit, err, errlen);
     if (rc == 0 && !submit->gpu_mem && !submit->cpu_slots) {
         submit->gpu_mem = info.gpu_mem;
         submit->cpu_slots = info.cpu_slots;
@@ -116,18 +156,19 @@ segq__retry_fill (segq__job_store_t *store, const segq__caller_t *caller, segq_s
 }
 
 int
-segq__retry_carry_checkpoint (segq__job_store_t *store, const segq_submit_t *submit, const char *id,
-                              double now)
+segq__retry_record (segq__job_store_t *store, const segq_submit_t *submit, const char *id,
+                    double now)
 {
     if (!submit->retry)
         return 0;
+    uint64_t of = segq__job_id_parse (submit->retry), job = segq__job_id_parse (id);
     segq_artifact_t checkpoint = { 0 };
     uint32_t step = 0;
-    int rc =
-        segq__job_store_checkpoint (store, segq__job_id_parse (submit->retry), &checkpoint, &step);
+    int rc = segq__job_store_insert_retry (store, job, of);
     if (rc == 0)
-        rc = segq__job_store_set_checkpoint (store, segq__job_id_parse (id), 0, &checkpoint, step,
-                                             now);
+        rc = segq__job_store_checkpoint (store, of, &checkpoint, &step);
+    if (rc == 0)
+        rc = segq__job_store_set_checkpoint (store, job, 0, &checkpoint, step, now);
     segq_artifact_clear (&checkpoint);
     return rc == SEGQ_ENOENT ? 0 : rc;
 }

@@ -8,7 +8,10 @@
     are copied into the submission here, before any check, so the copy
     then goes through every check a SUBMIT does: the access rule included
     (a model unshared since refuses it), against the inputs as they are
-    now. Once stored, the new job gets the old one's newest checkpoint,
+    now. A job the copy names (an input's, an --after's) that failed and
+    was retried since is replaced by its retry, so a chain (a training,
+    then the generation that read it) retried in order runs again as a
+    chain. Once stored, the new job gets the old one's newest checkpoint,
     which its first ASSIGN carries to resume from. */
 #ifndef SEGQ_RETRY_H
 #define SEGQ_RETRY_H
@@ -27,9 +30,11 @@
 int segq__retry_fill (segq__job_store_t *store, const segq__caller_t *caller, segq_submit_t *submit,
                       char *err, size_t errlen);
 
-/* After a submit with `retry` is stored as job `id`: that job starts from
-   the newest checkpoint of the one retried, if it recorded one. */
-int segq__retry_carry_checkpoint (segq__job_store_t *store, const segq_submit_t *submit,
-                                  const char *id, double now);
+/* After a submit with `retry` is stored as job `id`: it is recorded as
+   that job's retry (a later retry of a job that read the old one's
+   outputs reads its outputs instead), and starts from the newest
+   checkpoint of the one retried, if it recorded one. */
+int segq__retry_record (segq__job_store_t *store, const segq_submit_t *submit, const char *id,
+                        double now);
 
 #endif

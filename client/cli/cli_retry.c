@@ -14,7 +14,9 @@ static const char s_help [] =
     "starts from the last scale the job finished (`segq logs NEW` says `resuming`).\n"
     "The resources, time limit and attempts are the job's unless given here. The\n"
     "new job is checked as a submit is: a model unshared since, or inputs purged,\n"
-    "refuse it.\n";
+    "refuse it. Jobs named together are retried in the order they were submitted,\n"
+    "and one that read the outputs of another retried reads its retry's: a failed\n"
+    "pipeline runs again with `segq retry TRAINS GENERATIONS ...`.\n";
 
 /* Parses argv into s (resources) and words[1..): the jobs named;
    words[0] is the command. CLI_OK, CLI_USAGE (said), or CLI_OPT_HELP. */
@@ -80,12 +82,25 @@ s_retry_one (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s
     return rc < 0 ? cli_error (g, "retry", CLI_FAILED, "%s", segq_client_error (client)) : CLI_OK;
 }
 
-/* Retries each of ids[0..n) that failed or was cancelled; prints the new
-   ids (JSON: {job, retry} each). */
+/* Job ids in the order they were submitted: the shorter first (ids are
+   written without extra leading zeros), then by their digits, whose
+   alphabet sorts as their values. */
 static int
-s_retry_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s, char *const *ids,
+s_submitted_order (const void *a, const void *b)
+{
+    const char *x = *(char *const *) a, *y = *(char *const *) b;
+    size_t lx = strlen (x), ly = strlen (y);
+    return lx != ly ? (lx < ly ? -1 : 1) : strcmp (x, y);
+}
+
+/* Retries each of ids[0..n) that failed or was cancelled, in the order
+   they were submitted (a job before those that read it, so that they read
+   its retry); prints the new ids (JSON: {job, retry} each). */
+static int
+s_retry_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s, char **ids,
              size_t n)
 {
+    qsort (ids, n, sizeof *ids, s_submitted_order);
     json_t *list = g->json ? json_array () : NULL;
     size_t retried = 0, skipped = 0;
     int rc = CLI_OK;

@@ -95,7 +95,8 @@ Test (job_store, migrates_a_version_1_database_keeping_its_jobs, .init = setup, 
     segq__job_store_destroy (&store);
     /* what segqd of schema 1 left: no checkpoints table (2), no purge
        columns nor their indexes (3), no job arrays (4), no uploads (5),
-       no catalogue of models (6), no hold nor accounting (7) */
+       no catalogue of models (6), no hold nor accounting (7), no retries
+       (8) */
     sqlite3 *db;
     cr_assert_eq (sqlite3_open (path, &db), SQLITE_OK);
     cr_assert_eq (sqlite3_exec (db,
@@ -108,6 +109,7 @@ Test (job_store, migrates_a_version_1_database_keeping_its_jobs, .init = setup, 
                                 "DROP INDEX inputs_model; ALTER TABLE inputs DROP COLUMN model;"
                                 "DELETE FROM meta WHERE key = 'models_backfilled';"
                                 "ALTER TABLE jobs DROP COLUMN held; DROP TABLE usage;"
+                                "DROP TABLE retries;"
                                 "UPDATE schema_version SET version = 1",
                                 NULL, NULL, NULL),
                   SQLITE_OK);
@@ -119,6 +121,7 @@ Test (job_store, migrates_a_version_1_database_keeping_its_jobs, .init = setup, 
     segq_artifact_t ckpt = { 0 };
     uint32_t step = 0;
     cr_assert_eq (segq__job_store_checkpoint (store, 1, &ckpt, &step), SEGQ_ENOENT);
+    cr_assert_eq (segq__job_store_newest_retry (store, 1), 0);
     segq__job_store_destroy (&store);
 }
 

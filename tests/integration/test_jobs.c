@@ -300,3 +300,58 @@ Test (jobs, a_refused_submit_rolls_back_nothing_else, .init = setup, .fini = tea
     segq_client_destroy (&c);
     H_ASSERT_CLEAN_STOP (h);
 }
+
+/* Jobs that failed as a chain (an echo reading a sleep over its time
+   limit, a noop after the echo), retried together in any order, run again
+   as a chain: each retry reads, or waits for, the retry of the job the
+   old one named. */
+Test (jobs, a_failed_chain_retried_runs_again_as_a_chain, .init = setup, .fini = teardown,
+      .timeout = 90)
+{
+    cr_assert_eq (harness_start_worker (h, "w1", 1, NULL), 0);
+    segq_client_t *c = harness_client (h, 0);
+    char first [SEGQ_JOB_ID_MAX], reader [SEGQ_JOB_ID_MAX], last [SEGQ_JOB_ID_MAX];
+    const char *params [] = { "seconds", "1.5", NULL };
+    s_submit (c, "sleep", params, 1, first);
+    char err [4096];
+    segq_job_spec_t *spec = segq_job_spec_new ("echo");
+    cr_assert_eq (segq_job_spec_input_job (spec, "files", first, "*", err, sizeof err), 0);
+    H_ASSERT (h, segq_client_submit (c, spec, reader, sizeof reader) == 0, "%s",
+              segq_client_error (c));
+    segq_job_spec_destroy (&spec);
+    spec = segq_job_spec_new ("noop");
+    cr_assert_eq (segq_job_spec_after (spec, reader), 0);
+    H_ASSERT (h, segq_client_submit (c, spec, last, sizeof last) == 0, "%s", segq_client_error (c));
+    segq_job_spec_destroy (&spec);
+    segq_job_info_t info;
+    s_final (c, last, &info);
+    H_ASSERT (h, info.state == SEGQ_JOB_FAILED, "the chain's end: %s",
+              segq_job_state_name (info.state));
+    segq_job_info_clear (&info);
+
+    char out [1024];
+    const char *alone [] = { "retry", reader, NULL };
+    cr_assert_eq (harness_cli (h, out, sizeof out, err, sizeof err, alone), 1);
+    char words [256];
+    snprintf (words, sizeof words, "it needs job %s, which failed: retry the two together", first);
+    cr_assert (strstr (err, words), "%s", err);
+    const char *retry [] = { "retry", last, first, reader, "--time-limit", "30", NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, retry) == 0, "retry: %s", err);
+    char again [3][SEGQ_JOB_ID_MAX];
+    cr_assert_eq (sscanf (out, "%15s %15s %15s", again [0], again [1], again [2]), 3, "%s", out);
+    s_final (c, again [2], &info);
+    H_ASSERT (h, info.state == SEGQ_JOB_SUCCEEDED, "the retried chain's end: %s %s",
+              segq_job_state_name (info.state), info.reason ? info.reason : "");
+    cr_assert (info.n_after == 1 && strcmp (info.after [0], again [1]) == 0,
+               "the noop's retry waits for %s, not the echo's retry %s",
+               info.n_after ? info.after [0] : "nothing", again [1]);
+    segq_job_info_clear (&info);
+    cr_assert_eq (segq_client_job (c, again [1], false, &info), 0);
+    cr_assert (info.n_inputs == 1 && info.inputs [0].job
+                   && strcmp (info.inputs [0].job, again [0]) == 0,
+               "the echo's retry reads %s, not the sleep's retry %s",
+               info.n_inputs && info.inputs [0].job ? info.inputs [0].job : "nothing", again [0]);
+    segq_job_info_clear (&info);
+    segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+}

@@ -18,8 +18,8 @@ static const char *const s_stage_kinds [N_STAGES] = { "train", "generate", "styl
 static const char s_help [] =
     "usage: segq submit pipeline (--image FILE --mask FILE | --images DIR --masks DIR)\n"
     "                            [--count N] [--stylize --vgg19 WEIGHTS [--style FILE]]\n"
-    "                            [--evaluate-against DIR] [--PARAM VALUE | --KIND.PARAM VALUE "
-    "...]\n"
+    "                            [--evaluate-against DIR [--evaluate-test DIR]]\n"
+    "                            [--PARAM VALUE | --KIND.PARAM VALUE ...]\n"
     "                            [--gpu-mem SIZE | --cpu [N]] [--priority N] [--json]\n"
     "\n"
     "The SinGAN-Seg pipeline as one command: train on an image and its mask, generate\n"
@@ -41,6 +41,8 @@ static const char s_help [] =
     "                               pairs must be among them, dealt into 2 folds or more (a\n"
     "                               fold's synthetic set trains only on pairs made from its\n"
     "                               real training pairs)\n"
+    "  --evaluate-test DIR          evaluate on these real pairs instead of k folds: every\n"
+    "                               --evaluate-against pair trains\n"
     "  --PARAM VALUE                a parameter of the one stage that has it (--niter 20,\n"
     "                               --count 10); --KIND.PARAM VALUE names the stage\n"
     "                               (--generate.batch 4); see `segq submit KIND --help`\n"
@@ -51,7 +53,7 @@ static const char s_help [] =
 typedef struct {
     cli_submit_args_t stage [N_STAGES];
     bool used [N_STAGES];
-    const char *image, *mask, *vgg19, *style, *real;
+    const char *image, *mask, *vgg19, *style, *real, *test;
     bool plural; /* --images/--masks */
 } pipeline_t;
 
@@ -97,6 +99,13 @@ s_route_param (cli_globals_t *g, pipeline_t *p, const char *flag, const char *va
                                     "--%s is a parameter of several stages: "
                                     "name one (%s)",
                                     flag, owners);
+        for (int k = 0; k < N_STAGES && n == 0; k++)
+            if (segq_kind_input (segq_kind_find (s_stage_kinds [k]), param))
+                return cli_usage_error (g, "submit pipeline",
+                                        "--%s is an input of the %s stage, not a parameter: "
+                                        "`segq submit pipeline --help` says what the "
+                                        "pipeline gives it",
+                                        flag, s_stage_kinds [k]);
         if (n == 0) {
             const char *close = NULL;
             for (int k = 0; k < N_STAGES && !close; k++)
@@ -122,8 +131,8 @@ typedef struct {
     int argc;
 } generic_args_t;
 
-static const char *const s_own_flags [] = { "image", "mask",  "images",          "masks",
-                                            "vgg19", "style", "evaluate-against" };
+static const char *const s_own_flags [] = { "image", "mask",  "images",           "masks",
+                                            "vgg19", "style", "evaluate-against", "evaluate-test" };
 static const char *const s_generic_flags [] = { "broker", "timeout",    "json",
                                                 "cert",   "broker-key", "no-keys",
                                                 "help",   "priority",   "gpu-mem",
@@ -184,6 +193,8 @@ s_set_own (pipeline_t *p, const char *flag, const char *value)
         p->vgg19 = value;
     else if (!strcmp (flag, "style"))
         p->style = value;
+    else if (!strcmp (flag, "evaluate-test"))
+        p->test = value;
     else
         p->real = value;
     p->plural |= !strcmp (flag, "images") || !strcmp (flag, "masks");
@@ -261,6 +272,10 @@ s_check_flags (cli_globals_t *g, const pipeline_t *p)
                                 "(deploy/convert_vgg19.py converts torchvision's weights)");
     if (!stylize && (p->vgg19 || p->style))
         return cli_usage_error (g, "submit pipeline", "--vgg19 and --style go with --stylize");
+    if (p->test && !p->real)
+        return cli_usage_error (g, "submit pipeline",
+                                "--evaluate-test goes with --evaluate-against DIR (the real "
+                                "pairs evaluate trains on)");
     return CLI_OK;
 }
 
@@ -313,10 +328,9 @@ s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t 
     snprintf (real_flag, sizeof real_flag, "--evaluate-against %s", p->real);
     snprintf (advice, sizeof advice,
               "train on at least 2 pairs of the folder (--images %s/images --masks %s/masks), "
-              "or leave --evaluate-against out and, once generate is done, evaluate on a fixed "
-              "test set: segq submit evaluate --real PAIRS --test TEST --synthetic "
-              "singan=GENERATE_JOB (PAIRS: the training pairs as images/NAME + masks/NAME; "
-              "TEST: the pairs of %s without them)",
+              "or evaluate on a fixed test set: --evaluate-against PAIRS --evaluate-test TEST "
+              "(PAIRS: the training pairs as images/NAME + masks/NAME; TEST: the pairs of %s "
+              "without them)",
               p->real, p->real, p->real);
     const char *names [] = { "the pairs generated from the training images" };
     const cli_pair_list_t *sets [] = { &trained };
@@ -439,6 +453,8 @@ s_add_later_inputs (pipeline_t *p)
         s_input (&p->stage [ST_EVALUATE], "synthetic", "singan", "0000");
         if (p->used [ST_STYLIZE])
             s_input (&p->stage [ST_EVALUATE], "synthetic", "stylized", "0000");
+        if (p->test) /* after the stand-ins, which the jobs replace by place */
+            s_input (&p->stage [ST_EVALUATE], "test", NULL, p->test);
     }
 }
 
@@ -457,7 +473,8 @@ s_check_spec (cli_globals_t *g, const run_t *run, int k)
     return rc;
 }
 
-/* evaluate's real pairs: a folder, dealt into folds that can train. */
+/* evaluate's real pairs: a folder, dealt into folds that can train
+   (with a fixed test set, every pair trains: no folds). */
 static int
 s_check_evaluate_stage (cli_globals_t *g, const run_t *run)
 {
@@ -468,7 +485,7 @@ s_check_evaluate_stage (cli_globals_t *g, const run_t *run)
                                 "--evaluate-against %s: not a folder "
                                 "of real pairs (images/NAME + masks/NAME)",
                                 real);
-    return s_check_evaluate (g, &run->p, &run->plan, run->n);
+    return run->p.test ? CLI_OK : s_check_evaluate (g, &run->p, &run->plan, run->n);
 }
 
 /* every stage's spec is checked before anything is sent: the later
@@ -538,6 +555,34 @@ s_submit_stages (cli_globals_t *g, run_t *run)
     return rc;
 }
 
+/* A stage refused after others were sent (the broker saw what the CLI
+   could not: a share withdrawn meanwhile, a limit reached): the jobs sent
+   are cancelled, so that no half pipeline runs on the GPUs; said. */
+static void
+s_cancel_sent (cli_globals_t *g, run_t *run)
+{
+    size_t per = run->n ? run->n : 1, n = 0;
+    const char **sent = calloc (N_STAGES * per, sizeof *sent);
+    for (int k = 0; sent && k < N_STAGES; k++)
+        for (size_t j = 0; run->ids [k] && j < per; j++)
+            if (run->ids [k][j])
+                sent [n++] = run->ids [k][j];
+    segq_cancel_outcome_t *out = NULL;
+    size_t n_out = 0;
+    if (n && segq_client_cancel (run->client, sent, n, &out, &n_out) == 0)
+        cli_error (g, "submit pipeline", CLI_FAILED,
+                   "the %zu job(s) it had submitted (%s ...) are cancelled: nothing of the "
+                   "pipeline runs",
+                   n, sent [0]);
+    else if (n)
+        cli_error (g, "submit pipeline", CLI_FAILED,
+                   "%zu job(s) it had submitted (%s ...) could not be cancelled (%s): cancel "
+                   "them (segq cancel)",
+                   n, sent [0], segq_client_error (run->client));
+    segq_cancel_outcomes_free (&out, n_out);
+    free (sent);
+}
+
 /* --json: stage k's job id, or its array and the ids of its jobs. */
 static json_t *
 s_stage_json (const run_t *run, int k)
@@ -585,8 +630,8 @@ cli_submit_pipeline (cli_globals_t *g, int argc, char **argv)
         rc = s_check_stages (g, &run);
     if (rc == CLI_OK && !run.client)
         rc = cli_connect (g, &run.client);
-    if (rc == CLI_OK)
-        rc = s_submit_stages (g, &run);
+    if (rc == CLI_OK && (rc = s_submit_stages (g, &run)) != CLI_OK)
+        s_cancel_sent (g, &run);
     if (rc == CLI_OK)
         rc = s_print_stages (g, &run);
     s_run_clear (&run);

@@ -442,3 +442,61 @@ Test (cli_broker, stylize_of_an_array_is_one_job_per_member, .init = setup, .fin
     s_raw_stylize_refused (contents, train, "takes one job's outputs (or one folder)");
     H_ASSERT_CLEAN_STOP (h);
 }
+
+/* A pipeline with a fixed test set: its evaluate job reads it (no folds
+   to check); one whose later stage the broker refuses (here the user's
+   max_queued) cancels the jobs it had sent: no half pipeline runs. */
+Test (cli_broker, pipeline_evaluate_test_and_a_refusal_midway, .init = setup, .fini = teardown,
+      .timeout = 120)
+{
+    char conf [600], real [600], test [600], image [700], mask [700];
+    snprintf (conf, sizeof conf, "%s/segqd.conf", h->dir);
+    FILE *f = fopen (conf, "w");
+    cr_assert (f && fputs ("[user limited]\nmax_queued = 2\n", f) >= 0 && fclose (f) == 0);
+    const char *extra [] = { "--config", conf, NULL };
+    cr_assert_eq (harness_start_broker (h, extra), 0);
+    snprintf (real, sizeof real, "%s/real", h->dir);
+    snprintf (test, sizeof test, "%s/test", h->dir);
+    s_real_pairs (real);
+    s_real_pairs (test);
+    snprintf (image, sizeof image, "%s/images/a.png", real);
+    snprintf (mask, sizeof mask, "%s/masks/a.png", real);
+    const char *pipeline [] = { "submit",
+                                "pipeline",
+                                "--image",
+                                image,
+                                "--mask",
+                                mask,
+                                "--niter",
+                                "2",
+                                "--evaluate-against",
+                                real,
+                                "--evaluate-test",
+                                test,
+                                "--cpu",
+                                NULL };
+    H_ASSERT (h, s_segq (pipeline) == 0, "%s", s_err);
+    const char *line = strstr (s_out, "evaluate ");
+    char evaluate [32] = "";
+    cr_assert (line && sscanf (line, "evaluate %31s", evaluate) == 1, "%s", s_out);
+    const char *detail [] = { "status", "-l", evaluate, NULL };
+    H_ASSERT (h, s_segq (detail) == 0, "%s", s_err);
+    cr_assert (strstr (s_out, "test/images/a.png"), "evaluate reads no test set: %s", s_out);
+
+    setenv ("SEGQ_USER", "limited", 1);
+    cr_assert_eq (s_segq (pipeline), 1, "a pipeline over max_queued: %s", s_out);
+    cr_assert (strstr (s_err, "are cancelled: nothing of the pipeline runs"), "%s", s_err);
+    const char *mine [] = { "status", NULL };
+    H_ASSERT (h, s_segq (mine) == 0, "%s", s_err);
+    /* the training cancelled, what waited for it failed with it */
+    size_t jobs = 0, ended = 0;
+    char *save = NULL;
+    for (char *row = strtok_r (s_out, "\n", &save); row; row = strtok_r (NULL, "\n", &save))
+        if (strncmp (row, "JOB ", 4) != 0) {
+            jobs++;
+            ended += strstr (row, " cancelled ") || strstr (row, "was cancelled");
+        }
+    cr_assert (jobs == 2 && ended == 2, "%zu jobs, %zu ended by the cancel", jobs, ended);
+    unsetenv ("SEGQ_USER");
+    H_ASSERT_CLEAN_STOP (h);
+}

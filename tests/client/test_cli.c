@@ -536,7 +536,7 @@ Test (cli_submit, pipeline_evaluate_that_cannot_work_refused, .timeout = 60)
                                NULL };
     cr_assert_eq (s_submit (outside), 2, "%s", s_err);
     cr_assert (strstr (s_err, "come from 0 images that fold tests and 1 not among")
-                   && strstr (s_err, "--test") && strstr (s_err, "at least 2 pairs"),
+                   && strstr (s_err, "--evaluate-test TEST") && strstr (s_err, "at least 2 pairs"),
                "%s", s_err);
     const char *inside [] = { "submit", "pipeline",           "--image", a,   "--mask",
                               am,       "--evaluate-against", real,      NULL };

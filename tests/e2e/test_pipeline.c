@@ -188,7 +188,7 @@ Test (e2e, train_generate_evaluate_through_the_queue, .timeout = 420)
     cr_assert_eq (harness_cli (h, lone_out, sizeof lone_out, lone_err, sizeof lone_err, lone), 2,
                   "a single-pair pipeline with k-fold evaluate was not refused: %s %s", lone_out,
                   lone_err);
-    cr_assert (strstr (lone_err, "1 image that fold tests (polyp)") && strstr (lone_err, "--test"),
+    cr_assert (strstr (lone_err, "1 image that fold tests (polyp)") && strstr (lone_err, "--evaluate-test TEST"),
                "%s", lone_err);
     const char *listing [] = { "status", "--json", NULL };
     H_ASSERT (h,

@@ -47,17 +47,47 @@ s_check_job (const segq__caller_t *caller, const segq_submit_t *submit,
 /* A job the retried one named (an input's, an --after's), or the newest
    retry of it, and of that: a chain retried in order (a training, then
    the generation that read it) runs again as a chain. A copy, or NULL. */
+static uint64_t
+s_newest (segq__job_store_t *store, uint64_t number)
+{
+    uint64_t newer;
+    while ((newer = segq__job_store_newest_retry (store, number)) > number)
+        number = newer;
+    return number;
+}
+
 static char *
 s_current (segq__job_store_t *store, const char *id)
 {
-    uint64_t number = segq__job_id_parse (id), newer;
+    uint64_t number = segq__job_id_parse (id);
     if (!number)
         return strdup (id); /* a job array: its jobs are the inputs' own */
-    while ((newer = segq__job_store_newest_retry (store, number)) > number)
-        number = newer;
     char now [SEGQ__JOB_ID_MAX];
-    segq__job_id_format (number, now);
+    segq__job_id_format (s_newest (store, number), now);
     return strdup (now);
+}
+
+/* A job retried already stands for its newest retry: that one is retried
+   if it failed or was cancelled too (submit->retry names it from now on);
+   while it waits or runs, or once it succeeded, there is nothing to do. */
+static int
+s_take_newest (segq_submit_t *submit, uint64_t newest, const segq__job_brief_t *brief, char *err,
+               size_t errlen)
+{
+    char id [SEGQ__JOB_ID_MAX];
+    segq__job_id_format (newest, id);
+    if (brief->state != SEGQ_JOB_FAILED && brief->state != SEGQ_JOB_CANCELLED) {
+        snprintf (err, errlen, "retry %s: it was retried already as %s, which %s%s", submit->retry,
+                  id, brief->state == SEGQ_JOB_SUCCEEDED ? "" : "is ",
+                  segq_job_state_name ((segq_job_state_t) brief->state));
+        return SEGQ_ESTATE;
+    }
+    char *named = strdup (id);
+    if (!named)
+        return SEGQ_ENOMEM;
+    free (submit->retry);
+    submit->retry = named;
+    return 0;
 }
 
 /* One stored input in the form a client sends: an artifact by hash, a
@@ -131,11 +161,14 @@ segq__retry_fill (segq__job_store_t *store, const segq__caller_t *caller, segq_s
 {
     if (!submit->retry)
         return 0;
-    uint64_t number = segq__job_id_parse (submit->retry);
+    uint64_t named = segq__job_id_parse (submit->retry);
+    uint64_t number = named ? s_newest (store, named) : 0;
     segq__job_brief_t brief;
     int rc = number ? segq__job_store_brief (store, number, &brief) : SEGQ_ENOENT;
     if (rc == SEGQ_ENOENT)
         snprintf (err, errlen, "retry: unknown job '%s'", submit->retry);
+    if (rc == 0 && number != named && segq__access_owner (caller, brief.owner))
+        rc = s_take_newest (submit, number, &brief, err, errlen);
     if (rc == 0)
         rc = s_check_job (caller, submit, &brief, err, errlen);
     segq_job_info_t info = { 0 };

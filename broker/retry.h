@@ -21,8 +21,10 @@
 #include "segq_proto.h"
 #include <stddef.h>
 
-/* Fills a submit that names `retry` from that job; leaves any other as it
-   is. The job must be the caller's (EPERM), have ended failed or
+/* Fills a submit that names `retry` from that job (one retried already:
+   from its newest retry, which it then names, ESTATE unless that failed
+   or was cancelled too); leaves any other as it is. The job must be the
+   caller's (EPERM), have ended failed or
    cancelled (ESTATE), not be purged (ENOENT), be of the submit's kind and
    the submit give no params, inputs or after of its own (EINVAL); the
    submit's resources, time limit and attempts where it gives them, else

@@ -50,8 +50,9 @@ s_parse (cli_globals_t *g, cli_submit_args_t *s, int argc, char **argv, char **w
 }
 
 /* Job `id`, if it failed or was cancelled, submitted again: its new id
-   into out. CLI_OK; CLI_FAILED (said) on a refusal; 1 when it is not one
-   to retry (nothing sent; said when `alone`, the only job named). */
+   into out. CLI_OK; CLI_FAILED (said) on a refusal; 1 when there is
+   nothing to retry: it did not fail, or its retry has not (said when
+   `alone`, the only job named). */
 static int
 s_retry_one (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s, const char *id,
              bool alone, char out [SEGQ_JOB_ID_MAX])
@@ -79,6 +80,8 @@ s_retry_one (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s
     segq_job_spec_set_max_attempts (spec, (uint32_t) s->max_attempts);
     int rc = segq_client_submit (client, spec, out, SEGQ_JOB_ID_MAX);
     segq_job_spec_destroy (&spec);
+    if (rc == SEGQ_ESTATE && !alone)
+        return 1; /* retried already, and that retry runs or has succeeded */
     return rc < 0 ? cli_error (g, "retry", CLI_FAILED, "%s", segq_client_error (client)) : CLI_OK;
 }
 
@@ -93,9 +96,10 @@ s_submitted_order (const void *a, const void *b)
     return lx != ly ? (lx < ly ? -1 : 1) : strcmp (x, y);
 }
 
-/* Retries each of ids[0..n) that failed or was cancelled, in the order
-   they were submitted (a job before those that read it, so that they read
-   its retry); prints the new ids (JSON: {job, retry} each). */
+/* Retries each of ids[0..n) that failed or was cancelled (or whose newest
+   retry did), in the order they were submitted (a job before those that
+   read it, so that they read its retry); prints the new ids (JSON: {job,
+   retry} each). A refusal is said and the others go on. */
 static int
 s_retry_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s, char **ids,
              size_t n)
@@ -104,12 +108,12 @@ s_retry_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s
     json_t *list = g->json ? json_array () : NULL;
     size_t retried = 0, skipped = 0;
     int rc = CLI_OK;
-    for (size_t i = 0; i < n && rc == CLI_OK; i++) {
+    for (size_t i = 0; i < n; i++) {
         char id [SEGQ_JOB_ID_MAX];
         int one = s_retry_one (g, client, s, ids [i], n == 1, id);
         skipped += one == 1;
         if (one != CLI_OK) {
-            rc = one == 1 ? CLI_OK : one;
+            rc = one == 1 ? rc : one;
             continue;
         }
         retried++;
@@ -118,9 +122,10 @@ s_retry_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s
         else
             printf ("%s\n", id);
     }
-    if (rc == CLI_OK && skipped && n > 1)
+    if (skipped && n > 1)
         cli_error (g, "retry", CLI_OK,
-                   "%zu of the %zu jobs named did not fail and were not cancelled: not retried",
+                   "%zu of the %zu jobs named had nothing to retry: they did not fail, or their "
+                   "retry has not",
                    skipped, n);
     if (rc == CLI_OK && !retried)
         rc = CLI_FAILED;

@@ -228,13 +228,23 @@ Test (jobs, a_failed_job_is_retried_as_it_was, .init = setup, .fini = teardown, 
                info.n_history ? info.history [0].reason : "(no history)");
     segq_job_info_clear (&info);
 
+    s_retry (c, "sleep", job, 0, &code, never);
+    cr_assert_eq (code, SEGQ_ESTATE, "a job retried already was retried again");
+    char words [128];
+    snprintf (words, sizeof words, "it was retried already as %s, which succeeded", again);
+    cr_assert (strstr (segq_client_error (c), words), "%s", segq_client_error (c));
     s_retry (c, "sleep", again, 0, &code, never);
     cr_assert_eq (code, SEGQ_ESTATE, "a job that succeeded was retried");
     cr_assert (strstr (segq_client_error (c), "the job succeeded: only a job that failed"), "%s",
                segq_client_error (c));
-    s_retry (c, "echo", job, 0, &code, never);
+    char gone [SEGQ_JOB_ID_MAX];
+    const char *fails [] = { "mode", "exit", NULL };
+    s_submit (c, "fail", fails, 0, gone);
+    s_final (c, gone, &info);
+    segq_job_info_clear (&info);
+    s_retry (c, "echo", gone, 0, &code, never);
     cr_assert_eq (code, SEGQ_EINVAL);
-    cr_assert (strstr (segq_client_error (c), "the job is a sleep, not a echo"), "%s",
+    cr_assert (strstr (segq_client_error (c), "the job is a fail, not a echo"), "%s",
                segq_client_error (c));
     segq_client_options_t as_bob = { .broker = h->endpoint, .user = "bob", .hash_cache = "" };
     segq_client_t *bob = NULL;
@@ -244,9 +254,9 @@ Test (jobs, a_failed_job_is_retried_as_it_was, .init = setup, .fini = teardown, 
     cr_assert_eq (code, SEGQ_EPERM, "another user retried it");
     segq_client_destroy (&bob);
     char out [1024];
-    const char *purge [] = { "purge", job, NULL };
+    const char *purge [] = { "purge", gone, NULL };
     H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, purge) == 0, "purge: %s", err);
-    s_retry (c, "sleep", job, 0, &code, never);
+    s_retry (c, "fail", gone, 0, &code, never);
     cr_assert_eq (code, SEGQ_ENOENT, "a purged job was retried");
     cr_assert (strstr (segq_client_error (c), "purged"), "%s", segq_client_error (c));
     segq_client_destroy (&c);
@@ -352,6 +362,9 @@ Test (jobs, a_failed_chain_retried_runs_again_as_a_chain, .init = setup, .fini =
                "the echo's retry reads %s, not the sleep's retry %s",
                info.n_inputs && info.inputs [0].job ? info.inputs [0].job : "nothing", again [0]);
     segq_job_info_clear (&info);
+    /* asked again: their retries succeeded, so nothing is retried */
+    cr_assert_eq (harness_cli (h, out, sizeof out, err, sizeof err, retry), 1, "%s", out);
+    cr_assert (strstr (err, "3 of the 3 jobs named had nothing to retry"), "%s", err);
     segq_client_destroy (&c);
     H_ASSERT_CLEAN_STOP (h);
 }

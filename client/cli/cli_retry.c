@@ -96,16 +96,37 @@ s_submitted_order (const void *a, const void *b)
     return lx != ly ? (lx < ly ? -1 : 1) : strcmp (x, y);
 }
 
+/* Several retries grouped as one job array, to follow with `segq wait`
+   and `segq status`: said on stderr (stdout keeps one id per line). */
+static void
+s_group (cli_globals_t *g, segq_client_t *client, const char *const *retries, size_t n)
+{
+    segq_array_info_t array = { 0 };
+    if (segq_client_array_create (client, retries, n, &array) == 0)
+        cli_error (g, "retry", CLI_OK, "the %zu retries are job array %s (segq wait %s)", n,
+                   array.array, array.array);
+    else
+        cli_error (g, "retry", CLI_OK,
+                   "the retries were submitted, but grouping them as an array "
+                   "failed: %s",
+                   segq_client_error (client));
+    segq_array_info_clear (&array);
+}
+
 /* Retries each of ids[0..n) that failed or was cancelled (or whose newest
    retry did), in the order they were submitted (a job before those that
    read it, so that they read its retry); prints the new ids (JSON: {job,
-   retry} each). A refusal is said and the others go on. */
+   retry} each), and groups several as an array. A refusal is said and
+   the others go on. */
 static int
 s_retry_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s, char **ids,
              size_t n)
 {
     qsort (ids, n, sizeof *ids, s_submitted_order);
     json_t *list = g->json ? json_array () : NULL;
+    char **retries = calloc (n, sizeof *retries);
+    if (!retries)
+        return cli_error (g, "retry", CLI_FAILED, "out of memory");
     size_t retried = 0, skipped = 0;
     int rc = CLI_OK;
     for (size_t i = 0; i < n; i++) {
@@ -116,7 +137,8 @@ s_retry_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s
             rc = one == 1 ? rc : one;
             continue;
         }
-        retried++;
+        if (!(retries [retried++] = strdup (id)))
+            rc = cli_error (g, "retry", CLI_FAILED, "out of memory");
         if (list)
             json_array_append_new (list, json_pack ("{s:s, s:s}", "job", ids [i], "retry", id));
         else
@@ -127,8 +149,11 @@ s_retry_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s
                    "%zu of the %zu jobs named had nothing to retry: they did not fail, or their "
                    "retry has not",
                    skipped, n);
+    if (rc == CLI_OK && retried > 1)
+        s_group (g, client, (const char *const *) retries, retried);
     if (rc == CLI_OK && !retried)
         rc = CLI_FAILED;
+    cli_ids_free (retries, n);
     return list ? cli_print_json_after (list, rc) : rc;
 }
 

@@ -349,6 +349,13 @@ Test (jobs, a_failed_chain_retried_runs_again_as_a_chain, .init = setup, .fini =
     H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, retry) == 0, "retry: %s", err);
     char again [3][SEGQ_JOB_ID_MAX];
     cr_assert_eq (sscanf (out, "%15s %15s %15s", again [0], again [1], again [2]), 3, "%s", out);
+    const char *grouped = strstr (err, "the 3 retries are job array ");
+    char array [32] = "";
+    cr_assert (grouped && sscanf (grouped, "the 3 retries are job array %31s", array) == 1, "%s",
+               err);
+    const char *wait_all [] = { "wait", array, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, wait_all) == 0,
+              "the retries' array did not all succeed: %s %s", out, err);
     s_final (c, again [2], &info);
     H_ASSERT (h, info.state == SEGQ_JOB_SUCCEEDED, "the retried chain's end: %s %s",
               segq_job_state_name (info.state), info.reason ? info.reason : "");

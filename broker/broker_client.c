@@ -352,6 +352,29 @@ s_waiting_reason (segq_broker_t *self, const segq__job_t *job, char *text, size_
 }
 
 /* What a queued or waiting job waits for, in words. */
+/* An ended job's message: the job that retried it, and where its outputs
+   went. */
+static void
+s_ended_message (segq_broker_t *self, uint64_t number, segq_job_info_t *info)
+{
+    char text [400] = "", purged [256];
+    uint64_t retry = info->state == SEGQ_JOB_FAILED || info->state == SEGQ_JOB_CANCELLED
+                         ? segq__job_store_newest_retry (self->store, number)
+                         : 0;
+    if (retry) {
+        char id [SEGQ__JOB_ID_MAX];
+        segq__job_id_format (retry, id);
+        snprintf (text, sizeof text, "retried as %s", id);
+    }
+    if (segq__retention_purged (self->retention, number, purged, sizeof purged))
+        snprintf (text + strlen (text), sizeof text - strlen (text), "%sartifacts %s",
+                  *text ? "; " : "", purged);
+    if (*text) {
+        free (info->message);
+        info->message = strdup (text);
+    }
+}
+
 static void
 s_overlay (segq_broker_t *self, segq_job_info_t *info)
 {
@@ -361,16 +384,10 @@ s_overlay (segq_broker_t *self, segq_job_info_t *info)
         info->fraction = 1.0;
     uint64_t number = segq__job_id_parse (info->id);
     segq__job_t *job = segq__jobs_find (self->jobs, number);
-    char purged [256];
-    /* an ended job's message says where its outputs went */
-    if (!job && segq__retention_purged (self->retention, number, purged, sizeof purged)) {
-        char text [300];
-        snprintf (text, sizeof text, "artifacts %s", purged);
-        free (info->message);
-        info->message = strdup (text);
-    }
-    if (!job)
+    if (!job) {
+        s_ended_message (self, number, info);
         return;
+    }
     char text [512] = "";
     if (job->held && job->state <= SEGQ_JOB_QUEUED)
         snprintf (text, sizeof text, "held (segq release %s)", info->id);

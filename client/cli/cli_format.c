@@ -65,7 +65,8 @@ s_job_note (const segq_job_info_t *job, char *buf, size_t len)
                   job->worker ? job->worker : "?", job->phase ? " " : "",
                   job->phase ? job->phase : "");
     } else if (job->reason)
-        snprintf (buf, len, "%s", job->reason);
+        snprintf (buf, len, "%s%s%s", job->reason, job->message ? "; " : "",
+                  job->message ? job->message : ""); /* retried as, purged */
     else if (job->message && !segq_job_state_final (job->state))
         snprintf (buf, len, "%s", job->message); /* why it waits */
     else if (job->state == SEGQ_JOB_WAITING && job->n_inputs + job->n_after)

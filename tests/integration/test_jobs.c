@@ -227,6 +227,16 @@ Test (jobs, a_failed_job_is_retried_as_it_was, .init = setup, .fini = teardown, 
     cr_assert (info.n_history && strstr (info.history [0].reason, "as a retry of"), "%s",
                info.n_history ? info.history [0].reason : "(no history)");
     segq_job_info_clear (&info);
+    cr_assert_eq (segq_client_job (c, job, false, &info), 0);
+    char said [96];
+    snprintf (said, sizeof said, "retried as %s", again);
+    cr_assert (info.message && strcmp (info.message, said) == 0, "%s",
+               info.message ? info.message : "(no message)");
+    segq_job_info_clear (&info);
+    char out [1024], err [4096];
+    const char *listing [] = { "status", job, NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, listing) == 0, "%s", err);
+    cr_assert (strstr (out, "time limit of 1 s exceeded; retried as "), "%s", out);
 
     s_retry (c, "sleep", job, 0, &code, never);
     cr_assert_eq (code, SEGQ_ESTATE, "a job retried already was retried again");
@@ -248,12 +258,10 @@ Test (jobs, a_failed_job_is_retried_as_it_was, .init = setup, .fini = teardown, 
                segq_client_error (c));
     segq_client_options_t as_bob = { .broker = h->endpoint, .user = "bob", .hash_cache = "" };
     segq_client_t *bob = NULL;
-    char err [4096];
     cr_assert_eq (segq_client_connect (&as_bob, &bob, err, sizeof err), 0, "%s", err);
     s_retry (bob, "sleep", job, 0, &code, never);
     cr_assert_eq (code, SEGQ_EPERM, "another user retried it");
     segq_client_destroy (&bob);
-    char out [1024];
     const char *purge [] = { "purge", gone, NULL };
     H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, purge) == 0, "purge: %s", err);
     s_retry (c, "fail", gone, 0, &code, never);

@@ -208,7 +208,8 @@ segq__broker_assign (void *arg, segq__sched_job_t *sj, segq__sched_node_t *node,
     }
     if (rc == 0)
         rc = s_add_model_names (self, spec, sj->seq, a);
-    if (rc == 0)
+    /* the worker completes an in-process kind (noop) itself: none has one */
+    if (rc == 0 && !(spec && spec->in_process))
         rc = s_add_resume (self, sj->seq, a);
     if (rc) {
         segq_msg_destroy (&msg);

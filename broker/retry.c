@@ -44,9 +44,8 @@ s_check_job (const segq__caller_t *caller, const segq_submit_t *submit,
     return 0;
 }
 
-/* A job the retried one named (an input's, an --after's), or the newest
-   retry of it, and of that: a chain retried in order (a training, then
-   the generation that read it) runs again as a chain. A copy, or NULL. */
+/* Job `number`'s newest retry, that one's newest, ...: `number` itself
+   when it has none. */
 static uint64_t
 s_newest (segq__job_store_t *store, uint64_t number)
 {
@@ -56,6 +55,9 @@ s_newest (segq__job_store_t *store, uint64_t number)
     return number;
 }
 
+/* A job the retried one named (an input's, an --after's), or its newest
+   retry: a chain retried in order (a training, then the generation that
+   read it) runs again as a chain. A copy, or NULL. */
 static char *
 s_current (segq__job_store_t *store, const char *id)
 {

@@ -1,6 +1,7 @@
 /*  auth.c: CurveZMQ + ZAP (zauth) for the broker, and the live key table. */
 #include "auth.h"
 #include "segq_error.h"
+#include "segq_hashx.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -50,7 +51,7 @@ s_identity_destroy (void **item)
 static zhashx_t *
 s_load (segq__auth_t *self)
 {
-    zhashx_t *keys = zhashx_new ();
+    zhashx_t *keys = segq_hashx_new ();
     if (!keys)
         return NULL;
     zhashx_set_destructor (keys, s_identity_destroy);

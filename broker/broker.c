@@ -19,6 +19,7 @@
     broker_admin.c, and answer through broker_reply.c.
 */
 #include "broker_internal.h"
+#include "segq_hashx.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -450,8 +451,8 @@ s_open_stores (segq_broker_t *self, char *err, size_t errlen)
                  segq__retention_new (self->store, self->artifacts, self->logs, c->retention_s,
                                       segq__broker_now (), err, errlen)))
         return -1;
-    self->by_peer = zhashx_new ();
-    self->by_node = zhashx_new ();
+    self->by_peer = segq_hashx_new ();
+    self->by_node = segq_hashx_new ();
     self->transfers = segq__u64map_new ();
     if (!self->by_peer || !self->by_node || !self->transfers) {
         snprintf (err, errlen, "out of memory");

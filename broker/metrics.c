@@ -8,6 +8,7 @@
     every result outcome, a kind's histogram once it observed something. */
 #include "broker_internal.h"
 #include "metrics.h"
+#include "segq_hashx.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -100,7 +101,7 @@ segq__metrics_new (void)
     if (!self)
         return NULL;
     self->kinds = segq_kinds (&self->n_kinds);
-    self->users = zhashx_new ();
+    self->users = segq_hashx_new ();
     self->since = segq__u64map_new ();
     self->wait = calloc (self->n_kinds ? self->n_kinds : 1, sizeof *self->wait);
     self->run = calloc (self->n_kinds ? self->n_kinds : 1, sizeof *self->run);

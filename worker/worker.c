@@ -48,6 +48,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "segq_hashx.h"
 #include "worker_daemon.h"
 
 #define TICK_MS       50
@@ -425,8 +426,8 @@ s_copy_settings (segq_worker_t *self, const segq_worker_options_t *o)
 static void
 s_make_tables (segq_worker_t *self)
 {
-    self->jobs = zhashx_new ();
-    self->fetches = zhashx_new ();
+    self->jobs = segq_hashx_new ();
+    self->fetches = segq_hashx_new ();
     self->children = zlistx_new ();
     self->uploads = zlistx_new ();
     self->results_to_send = zlistx_new ();

@@ -17,6 +17,9 @@ segq_add_test(NAME test_proto_spec
 segq_add_test(NAME test_proto_route
   SOURCES ${_proto_tests}/test_route.c
   LIBS segq_proto TIMEOUT 60)
+segq_add_test(NAME test_proto_hashx
+  SOURCES ${_proto_tests}/test_hashx.c
+  LIBS segq_proto TIMEOUT 60)
 # The committed protocol seeds (tests/fuzz/corpus/proto) are what the
 # fixtures encode today: a stale seed would fuzz from, and the Python
 # client's tests would check against, messages the codec no longer writes.

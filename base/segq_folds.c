@@ -1,13 +1,11 @@
 /*  segq_folds.c: evaluate's dealing of pairs into folds (segq_folds.h). */
 #include "segq_folds.h"
+#include "segq_mix.h"
 
 uint64_t
 segq_splitmix64 (uint64_t *state)
 {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return segq_mix64 (*state += 0x9e3779b97f4a7c15ull);
 }
 
 void

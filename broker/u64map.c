@@ -2,6 +2,7 @@
     lookups stay short however many jobs come and go). */
 #include "u64map.h"
 #include "segq_error.h"
+#include "segq_mix.h"
 #include <stdlib.h>
 
 typedef struct {
@@ -15,16 +16,11 @@ struct segq__u64map {
     size_t size;
 };
 
+/* job numbers are sequential: spread them */
 static size_t
 s_hash (uint64_t key)
 {
-    /* splitmix64 finaliser: job numbers are sequential, spread them */
-    key ^= key >> 30;
-    key *= 0xbf58476d1ce4e5b9ULL;
-    key ^= key >> 27;
-    key *= 0x94d049bb133111ebULL;
-    key ^= key >> 31;
-    return (size_t) key;
+    return (size_t) segq_mix64 (key);
 }
 
 segq__u64map_t *

@@ -1,6 +1,7 @@
 /*  segq_client.c: connection, request/reply matching and the job requests. */
 #include "client_internal.h"
 #include "segq_keys.h"
+#include "segq_mix.h"
 
 #include <pwd.h>
 #include <stdarg.h>
@@ -39,11 +40,7 @@ struct segq_client_t {
 static size_t
 s_id_hash (const void *key)
 {
-    uint64_t x = (uint64_t) (uintptr_t) key;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return (size_t) x;
+    return (size_t) segq_mix64 ((uint64_t) (uintptr_t) key);
 }
 
 static int

@@ -1,5 +1,6 @@
 /* segq-run train: the scale-by-scale SinGAN-Seg training driver. */
 #include "segq_image.h"
+#include "segq_mix.h"
 #include "segq_param_rules.h"
 #include "segq_run_flags.h"
 #include "segq_sha256.h"
@@ -27,10 +28,7 @@ static const char *const volatile_flags[] = {
  * same scales as one that ran through. */
 static uint64_t scale_seed(int64_t seed, int n)
 {
-    uint64_t z = (uint64_t)seed + 0x9E3779B97F4A7C15ull * (uint64_t)(n + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return segq_mix64((uint64_t)seed + 0x9E3779B97F4A7C15ull * (uint64_t)(n + 1));
 }
 
 static const char *base_name(const char *path)

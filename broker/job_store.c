@@ -153,15 +153,18 @@ s_migrate_7 (sqlite3 *db, char **errmsg)
         NULL, NULL, errmsg);
 }
 
-/* Migration 8: which job a retry (SUBMIT `retry`) submitted again, so a
-   later retry of a job that read the failed one's outputs reads the
-   retry's instead (retry.c). */
+/* Migration 8: which job a retry (SUBMIT `retry`) submitted again, and
+   the first job of its chain (root), so that the newest retry of any job
+   of a chain is one indexed query however long the chain: a later retry
+   of a job that read a failed one's outputs reads the newest retry's
+   instead (retry.c). */
 static int
 s_migrate_8 (sqlite3 *db, char **errmsg)
 {
     return sqlite3_exec (db,
-                         "CREATE TABLE retries (job INTEGER PRIMARY KEY, of INTEGER NOT NULL);"
-                         "CREATE INDEX retries_of ON retries (of, job);",
+                         "CREATE TABLE retries (job INTEGER PRIMARY KEY, of INTEGER NOT NULL,"
+                         "  root INTEGER NOT NULL);"
+                         "CREATE INDEX retries_root ON retries (root, job);",
                          NULL, NULL, errmsg);
 }
 
@@ -282,8 +285,10 @@ static const char *s_sql [ST_COUNT] = {
     [ST_INSERT_ARRAY_JOB] = "INSERT INTO array_jobs (array, n, job) VALUES (?1, ?2, ?3)",
     [ST_ARRAY] = "SELECT owner, created FROM arrays WHERE id = ?1",
     [ST_ARRAY_JOBS] = "SELECT job FROM array_jobs WHERE array = ?1 ORDER BY n",
-    [ST_INSERT_RETRY] = "INSERT INTO retries (job, of) VALUES (?1, ?2)",
-    [ST_NEWEST_RETRY] = "SELECT MAX(job) FROM retries WHERE of = ?1",
+    [ST_INSERT_RETRY] = "INSERT INTO retries (job, of, root) VALUES (?1, ?2,"
+                        " COALESCE ((SELECT root FROM retries WHERE job = ?2), ?2))",
+    [ST_NEWEST_RETRY] = "SELECT MAX(job) FROM retries WHERE job > ?1 AND root ="
+                        " COALESCE ((SELECT root FROM retries WHERE job = ?1), ?1)",
 };
 
 struct segq__job_store {

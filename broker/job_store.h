@@ -107,7 +107,8 @@ int segq__job_store_insert_output (segq__job_store_t *self, uint64_t job,
                                    const segq_artifact_t *output);
 /* Job `job` was submitted as a retry of job `of` (schema 8). */
 int segq__job_store_insert_retry (segq__job_store_t *self, uint64_t job, uint64_t of);
-/* The newest retry of job `of`, or 0 when it has none. */
+/* The newest job of the chain of retries job `of` is in (its retry, that
+   one's, ...), or 0 when none is newer than `of`. */
 uint64_t segq__job_store_newest_retry (segq__job_store_t *self, uint64_t of);
 /* The newest checkpoint of a running job (replaces the one before). */
 int segq__job_store_set_checkpoint (segq__job_store_t *self, uint64_t job, uint32_t attempt,

@@ -44,15 +44,13 @@ s_check_job (const segq__caller_t *caller, const segq_submit_t *submit,
     return 0;
 }
 
-/* Job `number`'s newest retry, that one's newest, ...: `number` itself
-   when it has none. */
+/* Job `number`'s newest retry (that one's newest, ...: one query), or
+   `number` itself when it has none. */
 static uint64_t
 s_newest (segq__job_store_t *store, uint64_t number)
 {
-    uint64_t newer;
-    while ((newer = segq__job_store_newest_retry (store, number)) > number)
-        number = newer;
-    return number;
+    uint64_t newer = segq__job_store_newest_retry (store, number);
+    return newer ? newer : number;
 }
 
 /* A job the retried one named (an input's, an --after's), or its newest

@@ -125,6 +125,25 @@ Test (job_store, migrates_a_version_1_database_keeping_its_jobs, .init = setup, 
     segq__job_store_destroy (&store);
 }
 
+/* A chain of retries (1 retried as 2, 2 as 3): the newest of any of its
+   jobs is 3, found in one query however long the chain. */
+Test (job_store, the_newest_retry_of_a_chain, .init = setup, .fini = teardown, .timeout = 10)
+{
+    segq__job_store_t *store = s_open ();
+    cr_assert_eq (segq__job_store_begin (store), 0);
+    cr_assert_eq (segq__job_store_insert_retry (store, 2, 1), 0);
+    cr_assert_eq (segq__job_store_insert_retry (store, 3, 2), 0);
+    cr_assert_eq (segq__job_store_insert_retry (store, 7, 5), 0);
+    char err [512] = "";
+    cr_assert_eq (segq__job_store_commit (store, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (segq__job_store_newest_retry (store, 1), 3);
+    cr_assert_eq (segq__job_store_newest_retry (store, 2), 3);
+    cr_assert_eq (segq__job_store_newest_retry (store, 3), 0);
+    cr_assert_eq (segq__job_store_newest_retry (store, 5), 7);
+    cr_assert_eq (segq__job_store_newest_retry (store, 4), 0);
+    segq__job_store_destroy (&store);
+}
+
 Test (job_store, keeps_the_newest_checkpoint_of_a_job, .init = setup, .fini = teardown,
       .timeout = 10)
 {

@@ -47,6 +47,19 @@ s_final (segq_client_t *c, const char *job, segq_job_info_t *info)
     H_ASSERT (h, harness_wait_final (c, job, 60000, info) == 0, "job %s did not end", job);
 }
 
+/* A job submitted (as s_submit) and waited for: the state it ended in. */
+static segq_job_state_t
+s_ended (segq_client_t *c, const char *kind, const char *const *params, uint32_t time_limit,
+         char job [SEGQ_JOB_ID_MAX])
+{
+    s_submit (c, kind, params, time_limit, job);
+    segq_job_info_t info;
+    s_final (c, job, &info);
+    segq_job_state_t state = info.state;
+    segq_job_info_clear (&info);
+    return state;
+}
+
 Test (jobs, time_limit_ends_the_job_with_that_reason, .init = setup, .fini = teardown,
       .timeout = 90)
 {
@@ -208,11 +221,9 @@ Test (jobs, a_failed_job_is_retried_as_it_was, .init = setup, .fini = teardown, 
     segq_client_t *c = harness_client (h, 0);
     char job [SEGQ_JOB_ID_MAX], again [SEGQ_JOB_ID_MAX], never [SEGQ_JOB_ID_MAX];
     const char *params [] = { "seconds", "2", NULL };
-    s_submit (c, "sleep", params, 1, job);
+    segq_job_state_t state = s_ended (c, "sleep", params, 1, job);
+    H_ASSERT (h, state == SEGQ_JOB_FAILED, "%s", segq_job_state_name (state));
     segq_job_info_t info;
-    s_final (c, job, &info);
-    H_ASSERT (h, info.state == SEGQ_JOB_FAILED, "%s", segq_job_state_name (info.state));
-    segq_job_info_clear (&info);
 
     int code;
     s_retry (c, "sleep", job, 30, &code, again);
@@ -249,9 +260,7 @@ Test (jobs, a_failed_job_is_retried_as_it_was, .init = setup, .fini = teardown, 
                segq_client_error (c));
     char gone [SEGQ_JOB_ID_MAX];
     const char *fails [] = { "mode", "exit", NULL };
-    s_submit (c, "fail", fails, 0, gone);
-    s_final (c, gone, &info);
-    segq_job_info_clear (&info);
+    s_ended (c, "fail", fails, 0, gone);
     s_retry (c, "echo", gone, 0, &code, never);
     cr_assert_eq (code, SEGQ_EINVAL);
     cr_assert (strstr (segq_client_error (c), "the job is a fail, not a echo"), "%s",
@@ -281,10 +290,8 @@ Test (jobs, a_refused_submit_rolls_back_nothing_else, .init = setup, .fini = tea
     segq_client_t *c = harness_client (h, 0);
     char failed [SEGQ_JOB_ID_MAX];
     const char *params [] = { "mode", "exit", NULL };
-    s_submit (c, "fail", params, 0, failed);
+    s_ended (c, "fail", params, 0, failed);
     segq_job_info_t info;
-    s_final (c, failed, &info);
-    segq_job_info_clear (&info);
     char err [256];
     segq_job_spec_t *refused = segq_job_spec_new ("echo"), *fine = segq_job_spec_new ("noop");
     cr_assert_eq (segq_job_spec_input_job (refused, "files", failed, "*", err, sizeof err), 0);

@@ -64,22 +64,6 @@ static const struct {
     {"sample", &segq_sample_command, run_sample, sizeof(segq_sample_opts_t), NULL, NULL},
 };
 
-/* The most GPU memory this process reserved, as the progress metric
- * gpu_peak_bytes: the worker puts it in the accounting (`segq usage`).
- * Nothing on CPUs. */
-static void report_gpu_peak(segq_progress_t *progress)
-{
-    uint64_t peak = 0, one;
-    int n = segqt_cuda_device_count();
-    for (int d = 0; d < n; d++)
-        if (segqt_cuda_peak_reserved(d, &one) == 0 && one > peak)
-            peak = one;
-    if (peak) {
-        segq_metric_t metric = {"gpu_peak_bytes", (double)peak};
-        segq_progress_report(progress, NULL, -1, &metric, 1, NULL, 1);
-    }
-}
-
 static int run_extra(int k, int argc, char **argv)
 {
     const segq_command_t *cmd = extra_commands[k].own
@@ -97,7 +81,7 @@ static int run_extra(int k, int argc, char **argv)
     if (rc == 0) {
         segq_progress_t *progress = segq_progress_new();
         rc = extra_commands[k].run(opts, progress, err, sizeof err);
-        report_gpu_peak(progress);
+        segq_run_report_gpu_peak(progress);
         if (rc)
             segq_progress_report(progress, "failed", -1, NULL, 0, err, 1);
         segq_progress_destroy(&progress);
@@ -279,7 +263,7 @@ int main(int argc, char **argv)
         rc = segq_singan_train(&train, progress, err, sizeof err);
     else
         rc = segq_singan_generate(&gen, progress, err, sizeof err);
-    report_gpu_peak(progress);
+    segq_run_report_gpu_peak(progress);
     if (rc)
         segq_progress_report(progress, "failed", -1, NULL, 0, err, 1);
     segq_progress_destroy(&progress);

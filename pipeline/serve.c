@@ -6,11 +6,14 @@
  * "cwd=", "env=" and "arg=" items with the job's log and progress pipes;
  * each runs as `segq-run generate` would, with its models kept loaded
  * between jobs (segq_model_cache_t), and is answered "done=EXIT_CODE" with
- * the models now held ("hot=SHA256"). It exits when the worker closes the
+ * what it cost ("cpu=SECONDS", "rss=PEAK_BYTES") and the models now held
+ * ("hot=SHA256"). It exits when the worker closes the
  * socket or after --idle-s seconds without a job.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@
 #include "segq_run_flags.h"
 #include "segq_singan.h"
 #include "serve.h"
+#include "stylize.h" /* segq__cpu_seconds */
 
 #define CONTROL_FD 3
 #define MESSAGE_MAX 65536
@@ -118,7 +122,9 @@ static int run_job(request_t *req, segq_model_cache_t *cache)
         return 2;
     }
     segq_progress_t *progress = segq_progress_new();
+    segq_run_reset_gpu_peak();
     rc = segq_singan_generate_cached(&gen, cache, progress, err, sizeof err);
+    segq_run_report_gpu_peak(progress);
     if (rc)
         segq_progress_report(progress, "failed", -1, NULL, 0, err, 1);
     segq_progress_destroy(&progress);
@@ -145,11 +151,43 @@ static int serve_one(request_t *req, segq_model_cache_t *cache, int saved_out, i
     return status;
 }
 
-/* "done=STATUS" and the models held. */
-static int answer(int status, segq_model_cache_t *cache)
+/* What one job cost the server, for the broker's accounting. */
+typedef struct {
+    double cpu_seconds;
+    uint64_t max_rss; /* bytes; 0 unknown */
+} job_usage_t;
+
+/* Linux keeps the process's peak resident memory (VmHWM); writing 5 to
+ * clear_refs starts it again from the present, so after a job it is that
+ * job's peak, the models it used from the cache included. */
+static void reset_peak_rss(void)
+{
+    int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    ssize_t written = fd >= 0 ? write(fd, "5", 1) : -1;
+    (void)written; /* refused (an old kernel): the peak is the server's, an upper bound */
+    if (fd >= 0)
+        close(fd);
+}
+
+static uint64_t peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    unsigned long long kib = 0;
+    while (f && fgets(line, sizeof line, f) && sscanf(line, "VmHWM: %llu kB", &kib) != 1)
+        ;
+    if (f)
+        fclose(f);
+    return (uint64_t)kib * 1024;
+}
+
+/* "done=STATUS", the job's usage and the models held. */
+static int answer(int status, const job_usage_t *usage, segq_model_cache_t *cache)
 {
     static char buf[MESSAGE_MAX];
     int n = snprintf(buf, sizeof buf, "done=%d", status) + 1;
+    n += snprintf(buf + n, sizeof buf - (size_t)n, "cpu=%.3f", usage->cpu_seconds) + 1;
+    n += snprintf(buf + n, sizeof buf - (size_t)n, "rss=%" PRIu64, usage->max_rss) + 1;
     const char *hot[64];
     size_t n_hot = segq_model_cache_hot(cache, hot, 64);
     for (size_t i = 0; i < n_hot && n + 70 < (int)sizeof buf; i++)
@@ -158,6 +196,26 @@ static int answer(int status, segq_model_cache_t *cache)
     while ((sent = send(CONTROL_FD, buf, (size_t)n, MSG_NOSIGNAL)) < 0 && errno == EINTR)
         ;
     return sent == n ? 0 : -1;
+}
+
+void segq_run_reset_gpu_peak(void)
+{
+    int n = segqt_cuda_device_count();
+    for (int d = 0; d < n; d++)
+        segqt_cuda_reset_peak(d);
+}
+
+void segq_run_report_gpu_peak(segq_progress_t *progress)
+{
+    uint64_t peak = 0, one;
+    int n = segqt_cuda_device_count();
+    for (int d = 0; d < n; d++)
+        if (segqt_cuda_peak_reserved(d, &one) == 0 && one > peak)
+            peak = one;
+    if (peak) {
+        segq_metric_t metric = {"gpu_peak_bytes", (double)peak};
+        segq_progress_report(progress, NULL, -1, &metric, 1, NULL, 1);
+    }
 }
 
 /* Running out of GPU memory has its own status (segq-worker turns it into
@@ -191,7 +249,10 @@ int segq_run_serve(uint64_t cache_bytes, uint32_t idle_s)
         int got = receive(buf, &req);
         if (got < 0)
             break; /* the worker is gone */
+        reset_peak_rss();
+        double cpu0 = segq__cpu_seconds();
         int status = got ? 2 : serve_one(&req, cache, saved_out, saved_err);
+        job_usage_t usage = {segq__cpu_seconds() - cpu0, peak_rss()};
         if (got)
             dprintf(req.log_fd >= 0 ? req.log_fd : STDERR_FILENO,
                     "segq-run serve: a malformed job from the worker\n");
@@ -199,7 +260,7 @@ int segq_run_serve(uint64_t cache_bytes, uint32_t idle_s)
             close(req.log_fd);
         if (req.progress_fd >= 0)
             close(req.progress_fd);
-        if (answer(status, cache))
+        if (answer(status, &usage, cache))
             break;
     }
     segq_model_cache_destroy(&cache);

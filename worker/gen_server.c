@@ -31,6 +31,8 @@ struct segq__gen_server {
     bool busy;     /* a job was sent and its result not yet taken */
     bool answered; /* ... and the server answered */
     int exit_code;
+    double cpu_seconds; /* what the job cost, as the server measured it */
+    uint64_t max_rss;
     char *hot [MAX_HOT];
     size_t n_hot;
 };
@@ -174,6 +176,10 @@ s_on_answer (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         const char *done = s_item (data, (size_t) n, &at, "done");
         server->answered = done != NULL;
         server->exit_code = done ? atoi (done) : -1;
+        const char *cpu = s_item (data, (size_t) n, &at, "cpu");
+        const char *rss = s_item (data, (size_t) n, &at, "rss");
+        server->cpu_seconds = cpu ? strtod (cpu, NULL) : 0;
+        server->max_rss = rss ? strtoull (rss, NULL, 10) : 0;
         s_forget_hot (server);
         at = 0;
         for (const char *hash;
@@ -299,22 +305,24 @@ segq__gen_server_run (segq__gen_server_t *self, char *const *argv, char *const *
 }
 
 bool
-segq__gen_server_result (segq__gen_server_t *self, int *exit_code, int *signal)
+segq__gen_server_result (segq__gen_server_t *self, segq__job_exit_t *exit)
 {
     if (!self->busy)
         return false;
     if (self->answered) {
-        *exit_code = self->exit_code;
-        *signal = 0;
+        exit->exit_code = self->exit_code;
+        exit->signal = 0;
+        exit->cpu_seconds = self->cpu_seconds;
+        exit->max_rss = self->max_rss;
     } else {
         int status = 0;
         if (!s_ended (self, &status))
             return false;
-        *exit_code = WIFEXITED (status) ? WEXITSTATUS (status) : -1;
-        *signal = WIFSIGNALED (status) ? WTERMSIG (status) : 0;
+        exit->exit_code = WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+        exit->signal = WIFSIGNALED (status) ? WTERMSIG (status) : 0;
         /* a server that exits between jobs is no job's failure; during one it is */
-        if (*exit_code == 0 && !*signal)
-            *exit_code = -1;
+        if (exit->exit_code == 0 && !exit->signal)
+            exit->exit_code = -1;
     }
     self->busy = self->answered = false;
     return true;

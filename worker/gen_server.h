@@ -35,6 +35,7 @@
 
 typedef struct segq__gen_servers segq__gen_servers_t;
 typedef struct segq__gen_server segq__gen_server_t;
+typedef struct segq__job_exit segq__job_exit_t; /* how a job ended: worker_internal.h */
 
 /* Servers of `segq_run` started with a cache of cache_bytes of checkpoints
    and an idle time of idle_s seconds; on_reply(arg) is called when a
@@ -61,9 +62,10 @@ int segq__gen_server_run (segq__gen_server_t *self, char *const *argv, char *con
                           size_t errlen);
 
 /* The job the server runs has ended: true with its exit code (or, if the
-   server died, -1 and the signal) in *exit_code and *signal. False while
-   it runs. A server found dead is reaped here. */
-bool segq__gen_server_result (segq__gen_server_t *self, int *exit_code, int *signal);
+   server died, -1 and the signal) and what it cost as the server measured
+   it (nothing when it died) in *exit. False while it runs. A server found
+   dead is reaped here. */
+bool segq__gen_server_result (segq__gen_server_t *self, segq__job_exit_t *exit);
 
 /* KILL a server whose job is being given up (the worker stops) and reap
    it. */

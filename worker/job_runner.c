@@ -428,7 +428,7 @@ s_ended (segq__job_runner_t *self, segq__job_exit_t *exit)
     if (self->reaped)
         return false;
     if (self->server) {
-        if (!segq__gen_server_result (self->server, &exit->exit_code, &exit->signal))
+        if (!segq__gen_server_result (self->server, exit))
             return false;
         self->reaped = true;
         return true;

@@ -102,7 +102,7 @@ typedef struct {
    cut to this many bytes. */
 #define SEGQ__LAST_LINE_MAX 300
 
-typedef struct {
+struct segq__job_exit {
     bool success;  /* exited with code 0, not aborted or timed out */
     int exit_code; /* -1 if killed by a signal */
     int signal;    /* 0 none */
@@ -111,9 +111,10 @@ typedef struct {
     char reason [512]; /* human text when !success, else "": for an exit
                           code or a signal, "...: LAST LINE OF OUTPUT" */
     double cpu_seconds; /* the child's user + system time (its own and its reaped
-                           children's); 0 unknown (a job of a generation server) */
+                           children's; a generation server's while it ran the
+                           job); 0 unknown */
     uint64_t max_rss;   /* its largest resident memory, bytes; 0 unknown */
-} segq__job_exit_t;
+};                      /* segq__job_exit_t (gen_server.h) */
 
 typedef struct {
     void (*on_log) (void *arg, const uint8_t *data, size_t size);

@@ -170,9 +170,12 @@ int segqt_cuda_device_info(int index, segqt_cuda_info *out);
  * SEGQ_EGPUMEM, as a real out-of-memory does. */
 int segqt_cuda_set_memory_fraction(double fraction, int device);
 /* The most memory the caching allocator has reserved on `device` since the
-   process began (what nvidia-smi would have shown at the peak), in *out;
-   SEGQ_ENODEV without CUDA. */
+   process began or segqt_cuda_reset_peak (what nvidia-smi would have shown
+   at the peak), in *out; SEGQ_ENODEV without CUDA. */
 int segqt_cuda_peak_reserved(int device, uint64_t *out);
+/* Starts the peak of segqt_cuda_peak_reserved again from what is reserved
+   now (a long-lived process measures each job); SEGQ_ENODEV without CUDA. */
+int segqt_cuda_reset_peak(int device);
 /* Waits for all work on the device (-1: current). 0 on CPU builds. */
 int segqt_cuda_synchronize(int device);
 /* CPUs this process may run on (affinity mask). */

@@ -574,6 +574,21 @@ extern "C" int segqt_cuda_peak_reserved(int device, uint64_t *out)
     });
 }
 
+extern "C" int segqt_cuda_reset_peak(int device)
+{
+    return run_i(__func__, [&]() -> int {
+#ifdef SEGQ_TORCH_CUDA
+        if (device < 0 || device >= (int)torch::cuda::device_count())
+            throw segqt::Error(SEGQ_EINVAL, "no CUDA device " + std::to_string(device));
+        c10::cuda::CUDACachingAllocator::resetPeakStats((c10::DeviceIndex)device);
+        return 0;
+#else
+        (void)device;
+        throw segqt::Error(SEGQ_ENODEV, "CUDA not compiled in");
+#endif
+    });
+}
+
 extern "C" int segqt_cuda_synchronize(int device)
 {
     return run_i(__func__, [&] {

@@ -2,7 +2,8 @@
     real segqd, segq-worker (keeping a generation server: --model-cache)
     and segq-run. A tiny training registers model `tiny`; generating from
     it by name twice loads it once (the second job's log says so) and gives
-    two manifests that name the model and their own seeds; a generation
+    two manifests that name the model and their own seeds, and the
+    accounting has what the server measured of them; a generation
     that fails in the server says why in its reason; a cancelled
     generation and one whose server is killed end alone (cancelled,
     killed), and the next request is served by a new server. */
@@ -150,6 +151,29 @@ s_failure_reason_is_the_error (const char *train)
     segq_client_destroy (&c);
 }
 
+/* The accounting has what the server measured of its generations: some
+   CPU time, and a peak memory of a process that holds libtorch. */
+static void
+s_usage_is_measured (void)
+{
+    static char out [16384];
+    const char *argv [] = { "--json", "usage", "--by", "kind", NULL };
+    s_cli_ok (argv, out, sizeof out);
+    json_error_t jerr;
+    json_t *root = json_loads (out, 0, &jerr);
+    cr_assert_not_null (root, "not JSON (%s): %s", jerr.text, out);
+    json_t *rows = json_object_get (root, "rows"), *row = NULL;
+    for (size_t i = 0; i < json_array_size (rows) && !row; i++)
+        if (strcmp (json_string_value (json_object_get (json_array_get (rows, i), "kind")),
+                    "generate")
+            == 0)
+            row = json_array_get (rows, i);
+    cr_assert_not_null (row, "no generate row: %s", out);
+    cr_assert_gt (json_number_value (json_object_get (row, "cpu_seconds")), 0.0, "%s", out);
+    cr_assert_gt (json_integer_value (json_object_get (row, "max_rss")), 10 << 20, "%s", out);
+    json_decref (root);
+}
+
 Test (e2e, generation_server_keeps_models_and_fails_alone, .timeout = 600)
 {
     h = harness_new ("e2e-gen-server");
@@ -192,6 +216,7 @@ Test (e2e, generation_server_keeps_models_and_fails_alone, .timeout = 600)
     cr_assert (strstr (row1, model_id) && strstr (row2, model_id), "no model in: %s", row1);
     cr_assert (!strstr (row1, h->dir) && !strstr (row1, "/jobs/"), "a path in: %s", row1);
     cr_assert_str_neq (row1, row2, "two requests gave the same pairs");
+    s_usage_is_measured ();
     /* `models show --preview`: a few pairs of the newest generation */
     char preview [700];
     snprintf (preview, sizeof preview, "%s/preview", h->dir);

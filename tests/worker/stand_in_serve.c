@@ -4,7 +4,8 @@
     CUDA. `serve` answers each job on fd 3 by its --count: 666 aborts (a
     crash), 777 waits to be killed (a cancel), any other writes one pair
     under SEGQ_OUTPUT_DIR, a log line naming its pid, a progress record, and
-    answers done=0 with the job's SEGQ_MODEL_SHA256 as the model it holds. */
+    answers done=0, a job's usage (STAND_IN_CPU seconds, STAND_IN_RSS
+    bytes) and the job's SEGQ_MODEL_SHA256 as the model it holds. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +14,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define STAND_IN_CPU "0.25"
+#define STAND_IN_RSS "123456789"
 
 /* The value of item "key=" in a message of NUL-ended items, or NULL. */
 static const char *
@@ -77,6 +81,8 @@ s_serve (void)
         close (fds [1]);
         char answer [200];
         int len = snprintf (answer, sizeof answer, "done=%d", rc ? 1 : 0) + 1;
+        len += snprintf (answer + len, sizeof answer - (size_t) len, "cpu=%s", STAND_IN_CPU) + 1;
+        len += snprintf (answer + len, sizeof answer - (size_t) len, "rss=%s", STAND_IN_RSS) + 1;
         len +=
             snprintf (answer + len, sizeof answer - (size_t) len, "hot=%s", model ? model : "") + 1;
         if (send (3, answer, (size_t) len, MSG_NOSIGNAL) != len)

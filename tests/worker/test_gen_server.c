@@ -6,6 +6,7 @@
     leak check passes). The real server: tests/e2e/test_gen_server.c. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,26 @@ s_server (const char *job)
     return pid;
 }
 
+/* What the server measured reaches the accounting: 0.25 s of CPU for
+   each of the four jobs it answered (stand_in_serve.c), none for the
+   crash and the cancel, and its peak memory. */
+static void
+s_check_usage (void)
+{
+    char out [16384], err [2048];
+    const char *argv [] = { "--json", "usage", "--by", "kind", NULL };
+    H_ASSERT (h, harness_cli (h, out, sizeof out, err, sizeof err, argv) == 0, "usage: %s", err);
+    json_error_t jerr;
+    json_t *root = json_loads (out, 0, &jerr);
+    cr_assert_not_null (root, "not JSON (%s): %s", jerr.text, out);
+    json_t *row = json_array_get (json_object_get (root, "rows"), 0);
+    cr_assert_str_eq (json_string_value (json_object_get (row, "kind")), "generate", "%s", out);
+    cr_assert_float_eq (json_number_value (json_object_get (row, "cpu_seconds")), 1.0, 1e-9, "%s",
+                        out);
+    cr_assert_eq (json_integer_value (json_object_get (row, "max_rss")), 123456789, "%s", out);
+    json_decref (root);
+}
+
 Test (worker, generation_servers_fail_alone_and_stop_cleanly, .timeout = 120)
 {
     h = harness_new ("gen-server");
@@ -79,6 +100,7 @@ Test (worker, generation_servers_fail_alone_and_stop_cleanly, .timeout = 120)
     s_generate ("2", SEGQ_JOB_SUCCEEDED, d, sizeof d);
     cr_assert_neq (s_server (d), server, "the cancelled job's server served again");
     H_ASSERT (h, harness_worker_alive (h, worker), "the worker died with a server");
+    s_check_usage ();
     H_ASSERT_CLEAN_STOP (h);
     harness_destroy (&h);
 }

@@ -25,6 +25,7 @@ typedef struct {
     const char *what; /* the kind of failure, for the message */
     char msg[JMSG_LENGTH_MAX];
     segq_image_t *img;
+    struct jpeg_progress_mgr progress; /* counts the scans: on_progress */
 } jpeg_ctx_t;
 
 /* Leaves decode() through its setjmp with a code and the kind of failure:
@@ -111,6 +112,9 @@ static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx_t *ctx, const u
     if (setjmp(ctx->jmp))
         return ctx->code;
     jpeg_create_decompress(cinfo);
+    /* after jpeg_create_decompress, which zeroes everything but err */
+    ctx->progress.progress_monitor = on_progress;
+    cinfo->progress = &ctx->progress;
     jpeg_mem_src(cinfo, buf, (unsigned long)len);
     jpeg_read_header(cinfo, TRUE);
     uint32_t w = cinfo->image_width, h = cinfo->image_height;
@@ -160,14 +164,12 @@ int segq__image_read_jpeg(const unsigned char *buf, size_t len, const char *name
                           size_t errlen)
 {
     struct jpeg_decompress_struct cinfo;
-    struct jpeg_progress_mgr progress = {.progress_monitor = on_progress};
     jpeg_ctx_t ctx;
     memset(&ctx, 0, sizeof ctx);
     memset(&cinfo, 0, sizeof cinfo);
     cinfo.err = jpeg_std_error(&ctx.mgr);
     ctx.mgr.error_exit = on_error;
     ctx.mgr.emit_message = on_message;
-    cinfo.progress = &progress;
     int rc = decode(&cinfo, &ctx, buf, len, name, limits, err, errlen);
     if (ctx.code) /* came back by longjmp: the library's message */
         segq_fail(err, errlen, rc, "%s: %s: %s", name, ctx.what, ctx.msg);

@@ -290,6 +290,64 @@ Test(jpeg, cmyk_is_refused_clearly, .timeout = FX_TIMEOUT)
     fx_no_leaks();
 }
 
+/* A grey progressive JPEG of 1 + 63 * (al + 1) scans: its DC, then each AC
+ * coefficient alone, first to bit al, then refined a bit at a time. */
+static void write_jpeg_scans(const char *path, int al)
+{
+    static jpeg_scan_info scans[1 + 63 * 11];
+    int n = 0;
+    scans[n++] = (jpeg_scan_info){.comps_in_scan = 1, .Ss = 0, .Se = 0, .Ah = 0, .Al = 0};
+    for (int k = 1; k <= 63; k++)
+        for (int bit = al; bit >= 0; bit--)
+            scans[n++] = (jpeg_scan_info){
+                .comps_in_scan = 1, .Ss = k, .Se = k, .Ah = bit == al ? 0 : bit + 1, .Al = bit};
+    FILE *f = fopen(path, "wb");
+    cr_assert(f);
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr jerr;
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, f);
+    c.image_width = c.image_height = 16;
+    c.input_components = 1;
+    c.in_color_space = JCS_GRAYSCALE;
+    jpeg_set_defaults(&c);
+    c.scan_info = scans;
+    c.num_scans = n;
+    unsigned char *px = rgb_pattern(16, 16, 1);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = px + (size_t)c.next_scanline * 16;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    fclose(f);
+    free(px);
+}
+
+/* Each scan is a pass over the whole image: a file may ask for a few
+ * hundred at most (253 here) before it is refused, not for millions. */
+Test(jpeg, too_many_progressive_scans_are_refused, .timeout = FX_TIMEOUT)
+{
+    char *dir = fx_tmpdir();
+    char *many = fx_path(dir, "many.jpg"), *most = fx_path(dir, "most.jpg");
+    write_jpeg_scans(many, 4);
+    write_jpeg_scans(most, 3);
+    char err[SEGQ_IMAGE_ERRLEN];
+    segq_image_t *img = NULL;
+    cr_assert_eq(segq_image_read_file(many, NULL, &img, err, sizeof err), SEGQ_ECORRUPT, "%s", err);
+    cr_assert_null(img);
+    cr_assert(strstr(err, many) && strstr(err, "more than 256 progressive scans"), "%s", err);
+    cr_assert_eq(segq_image_read_file(most, NULL, &img, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(img->width, 16);
+    segq_image_destroy(&img);
+    free(many);
+    free(most);
+    fx_rmtree(dir);
+    fx_no_leaks();
+}
+
 /* ---- Bad input ----------------------------------------------------------- */
 
 static int read_mem(const void *buf, size_t len, const segq_image_limits_t *limits, char *err)

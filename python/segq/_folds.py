@@ -75,9 +75,10 @@ def _scan(folder: Path, keep: int) -> dict[str, Path]:
     return found
 
 
-def dataset_pairs(folder: Path) -> list[tuple[str, Path]]:
-    """(name, image) of a dataset folder's pairs, sorted by name as bytes
-    (segq_dataset_open's layouts: images/ + masks/, or NAME + NAME-mask)."""
+def dataset_pairs(folder: Path) -> list[tuple[str, Path, Path]]:
+    """(name, image, mask) of a dataset folder's pairs, sorted by name as
+    bytes (segq_dataset_open's layouts: images/ + masks/, or NAME +
+    NAME-mask)."""
     images, masks = folder / "images", folder / "masks"
     if images.is_dir() and masks.is_dir():
         found, partners = _scan(images, 0), _scan(masks, 0)
@@ -85,7 +86,8 @@ def dataset_pairs(folder: Path) -> list[tuple[str, Path]]:
         found, partners = _scan(folder, -1), _scan(folder, 1)
     if not found or found.keys() != partners.keys():
         raise Unknown(f"{folder}: not image/mask pairs")
-    return sorted(((n, p) for n, p in found.items()), key=lambda item: item[0].encode())
+    pairs = ((n, p, partners[n]) for n, p in found.items())
+    return sorted(pairs, key=lambda pair: pair[0].encode())
 
 
 def dataset_parts(folder: Path) -> list[Path]:
@@ -123,7 +125,7 @@ def local_set(folder: Path, synthetic: bool) -> list[PairRef]:
     refs: list[PairRef] = []
     for part in dataset_parts(folder):
         manifest = _manifest(part) if synthetic else None
-        for name, image in dataset_pairs(part):
+        for name, image, _ in dataset_pairs(part):
             if manifest is None:
                 refs.append(PairRef(name, _sha256(image)))
             else:

@@ -1,76 +1,58 @@
-"""A train submission's local image and mask checked at submit from their
-headers, with the words `segq submit` uses (pipeline/image/segq_image.c):
-each a PNG or JPEG, both the same size, an alpha channel for
-mask_from_alpha. Their pixels are not decoded here: a file cut short or
-corrupt inside is said by segq-run on the worker (the CLI decodes it)."""
+"""Local images checked at submit as `segq submit` checks them
+(client/cli/cli_check.c), with its words: each decoded whole as
+segq_image_read_file reads it (a PNG or JPEG, within the size limits:
+pipeline/image/segq_image.c; the formats in _png.py and _jpeg.py); a
+train's image and mask as segq_image_read_training reads them
+(pipeline/image/segq_image_training.c: the same size, an alpha channel
+for mask_from_alpha), with the pyramid they make (_pyramid.py); and each
+pair of evaluate's local sets as segq_image_read_labelled reads it."""
 
 from __future__ import annotations
 
 import os
-import struct
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from . import errors
+from ._folds import Unknown, dataset_pairs, dataset_parts
+from ._jpeg import read_jpeg
+from ._limits import MAX_PIXELS, train_max_pixels
+from ._png import read_png
+from ._pyramid import check_pyramid
+from ._submit import local_file
 
 _PNG = b"\x89PNG\r\n\x1a\n"
 _JPEG = b"\xff\xd8\xff"
-# JPEG start-of-frame markers: every SOFn but DHT (C4), JPG (C8) and DAC (CC)
-_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-# PNG colour type -> channels as decoded (tRNS adds one: png_set_expand)
-_PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
+_MAX_FILE_BYTES = 1 << 30  # a larger file holds no image within the limits
 
 
-def _png(data: bytes) -> tuple[int, int, int] | None:
-    """(width, height, channels) from IHDR and a tRNS before IDAT."""
-    if len(data) < 33 or data[12:16] != b"IHDR":
-        return None
-    width, height, _, color = struct.unpack(">IIBB", data[16:26])
-    channels = _PNG_CHANNELS.get(color)
-    at = 33
-    while channels is not None and at + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[at : at + 8])
-        if kind in (b"IDAT", b"IEND"):
-            break
-        if kind == b"tRNS" and color in (0, 2, 3):
-            channels += 1
-            break
-        at += 12 + length
-    return (width, height, channels) if channels else None
+def _read_file(name: str) -> bytes:
+    """A file's bytes, or the words segq_image_read_file has for why not."""
+    try:
+        with open(name, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise errors.InvalidArgument(f"{name}: not a regular file")
+            if info.st_size > _MAX_FILE_BYTES:
+                raise errors.InvalidArgument(f"{name}: file of {info.st_size} bytes is too large")
+            return f.read()
+    except IsADirectoryError:
+        raise errors.InvalidArgument(f"{name}: not a regular file") from None
+    except OSError as e:
+        raise errors.InvalidArgument(f"{name}: cannot open: {e.strerror}") from e
 
 
-def _jpeg(data: bytes) -> tuple[int, int, int] | None:
-    """(width, height, channels) from the first start-of-frame."""
-    at = 2
-    while at + 4 <= len(data):
-        if data[at] != 0xFF:
-            return None
-        marker = data[at + 1]
-        if marker == 0xFF:  # fill byte
-            at += 1
-            continue
-        if 0xD0 <= marker <= 0xD9 or marker == 0x01:  # no length
-            at += 2
-            continue
-        (length,) = struct.unpack(">H", data[at + 2 : at + 4])
-        if marker in _SOF and at + 10 <= len(data):
-            height, width, components = struct.unpack(">HHB", data[at + 5 : at + 10])
-            return width, height, 1 if components == 1 else 3
-        at += 2 + length
-    return None
-
-
-def image_header(path: Path) -> tuple[int, int, int] | None:
-    """(width, height, channels as segq-run decodes it) of a local image,
-    None when its header cannot tell (segq-run says what is wrong);
-    InvalidArgument, in the CLI's words, when it is no PNG or JPEG."""
-    data = path.read_bytes()
-    name = str(path)
+def read_image(name: str, max_pixels: int = MAX_PIXELS) -> tuple[int, int, int]:
+    """(width, height, channels as segq-run decodes it) of a local image
+    that decodes whole within the limits; InvalidArgument, in segq-run's
+    words, when it does not."""
+    data = _read_file(name)
     if data.startswith(_PNG):
-        return _png(data)
+        return read_png(data, name, max_pixels)
     if data.startswith(_JPEG):
-        return _jpeg(data)
+        return read_jpeg(data, name, max_pixels)
     if not data:
         raise errors.InvalidArgument(f"{name}: empty file, not an image")
     if _PNG.startswith(data) or _JPEG.startswith(data):
@@ -83,26 +65,67 @@ def image_header(path: Path) -> tuple[int, int, int] | None:
     )
 
 
-def _local(value: Any) -> Path | None:
-    if not isinstance(value, (str, os.PathLike)):
-        return None
-    path = Path(value)
-    return path if path.is_file() else None
+def read_labelled(image: str, mask: str, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) of an image and its mask that both decode whole, of
+    the same size (segq_image_read_labelled)."""
+    width, height, _ = read_image(image, max_pixels)
+    mask_width, mask_height, _ = read_image(mask, max_pixels)
+    if (mask_width, mask_height) != (width, height):
+        raise errors.InvalidArgument(
+            f"{image} is {width}x{height} but {mask} is {mask_width}x{mask_height}: image and "
+            "mask must have the same size"
+        )
+    return width, height
 
 
 def check_train(params: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
     """A train submission's local image and mask (inputs as given to
-    Client.submit; params with their defaults): what their headers show."""
-    image, mask = _local(inputs.get("image")), _local(inputs.get("mask"))
-    shape = image_header(image) if image else None
-    mask_shape = image_header(mask) if mask else None
-    if params.get("mask_from_alpha") and shape and shape[2] not in (2, 4):
-        raise errors.InvalidArgument(
-            f"{image}: --mask-from-alpha needs an image with an alpha channel, this one has "
-            f"{shape[2]} channel{'' if shape[2] == 1 else 's'}"
-        )
-    if shape and mask_shape and shape[:2] != mask_shape[:2]:
-        raise errors.InvalidArgument(
-            f"{image} is {shape[0]}x{shape[1]} but {mask} is {mask_shape[0]}x{mask_shape[1]}: "
-            "image and mask must have the same size"
-        )
+    Client.submit; params with their defaults). A mask that is no local
+    file (a job's output) is left to the broker; the image is checked
+    all the same, as segq-run would read it."""
+    image = local_file(inputs.get("image"))
+    if image is None:
+        return
+    from_alpha = bool(params["mask_from_alpha"])
+    mask = None if from_alpha else local_file(inputs.get("mask"))
+    max_pixels = train_max_pixels(int(params["max_size"]))
+    if mask:
+        width, height = read_labelled(image, mask, max_pixels)
+    else:
+        width, height, channels = read_image(image, max_pixels)
+        if from_alpha and channels not in (2, 4):
+            raise errors.InvalidArgument(
+                f"{image}: --mask-from-alpha needs an image with an alpha channel, this one "
+                f"has {channels} channel{'' if channels == 1 else 's'}"
+            )
+    check_pyramid(
+        image,
+        height,
+        width,
+        int(params["min_size"]),
+        int(params["max_size"]),
+        float(params["scale_factor"]),
+    )
+
+
+def _check_set(folder: Path) -> None:
+    """Each pair of a local set, part by part, as segq-run evaluate reads
+    them (s_check_set in cli_check.c)."""
+    for part in dataset_parts(folder):
+        try:
+            pairs = dataset_pairs(part)
+        except Unknown:
+            return  # what the part holds is segq-run's to say
+        for _, image, mask in pairs:
+            read_labelled(str(image), str(mask))
+
+
+def check_evaluate_sets(inputs: Mapping[str, Any]) -> None:
+    """An evaluate submission's local sets (--real, --test, each
+    --synthetic set), in the order given: every pair decodes whole, image
+    and mask of the same size. Their manifests are left to segq-run."""
+    for name, value in inputs.items():
+        sets = value.values() if name == "synthetic" and isinstance(value, Mapping) else [value]
+        for folder in sets:
+            if isinstance(folder, (str, os.PathLike)) and Path(folder).is_dir():
+                _check_set(Path(folder))

@@ -1,9 +1,10 @@
-"""stylize's local content checked at submit, as `segq submit` checks it
-(segq_stylize_style_path in pipeline/stylize_manifest.c, with the same
-words): without a style, each pair takes the source image its manifest
-row names, and a job holds nothing of it but what the content folder
-has. A folder without it (or with another file of that name) would fail
-on the worker."""
+"""stylize's local content and style checked at submit, as `segq submit`
+checks them (s_check_stylize in client/cli/cli_check.c, with the same
+words): each pair's image and the style decode whole (_images.py), and
+without a style each pair takes the source image its manifest row names
+(segq_stylize_style_path in pipeline/stylize_manifest.c), of which a job
+holds nothing but what the content folder has. A folder without it (or
+with another file of that name) would fail on the worker."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Any
 
 from . import errors
 from ._folds import Unknown, _manifest, _sha256, dataset_pairs
+from ._images import read_image
+from ._submit import local_file
 
 
 def _source_path(folder: Path, name: str, row: Mapping[str, str] | None) -> Path:
@@ -44,19 +47,26 @@ def _source_path(folder: Path, name: str, row: Mapping[str, str] | None) -> Path
     return path
 
 
-def check_stylize(inputs: Mapping[str, Any]) -> None:
-    """A stylize submission's local content (inputs as given to
-    Client.submit): with no style, each pair's source image in it."""
-    content = inputs.get("content")
-    if inputs.get("style") is not None or not isinstance(content, (str, os.PathLike)):
-        return
-    folder = Path(content)
-    if not folder.is_dir():
-        return
+def _check_content(folder: Path, style_given: bool) -> None:
+    """Each pair's image decodes whole and, without a style, its source
+    image is in the folder (s_check_content in cli_check.c)."""
     try:
         pairs = dataset_pairs(folder)
         rows = _manifest(folder) if (folder / "manifest.csv").exists() else None
     except Unknown:
         return  # what the folder holds is segq-run's to say
-    for name, _ in pairs:
-        _source_path(folder, name, None if rows is None else rows.get(name, {}))
+    for name, image, _ in pairs:
+        read_image(str(image))
+        if not style_given:
+            _source_path(folder, name, None if rows is None else rows.get(name, {}))
+
+
+def check_stylize(inputs: Mapping[str, Any]) -> None:
+    """A stylize submission's local content and style (inputs as given to
+    Client.submit)."""
+    content, style = inputs.get("content"), inputs.get("style")
+    if isinstance(content, (str, os.PathLike)) and Path(content).is_dir():
+        _check_content(Path(content), style is not None)
+    style_file = local_file(style)
+    if style_file:
+        read_image(style_file)

@@ -63,6 +63,16 @@ def parse_size(value: int | str) -> int:
     return int(float(match[1] + (match[2] or "")) * (1 << shift))
 
 
+def local_file(value: Any) -> str | None:
+    """The local regular file a value names, as given (messages name it so,
+    as the CLI's do), or None (a folder, a reference for the broker): what
+    submit's checks of local files read."""
+    if not isinstance(value, (str, os.PathLike)):
+        return None
+    name = os.fspath(value)
+    return name if os.path.isfile(name) else None
+
+
 def _file_input(kind: Kind, spec: KindInput, name: str, path: Path) -> WireInput:
     """A local file keeps its own name in the job directory: each file of a
     `many` input as NAME/FILE, a one-file input's as NAME/FILE too where the

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import _folds, _images, _keys, _style, errors
+from . import _ckpt, _folds, _images, _keys, _style, _weights, errors
 from ._hashcache import HashCache, default_path
 from ._submit import WireInput, check_needed_inputs, resolve_inputs, resources
 from ._transfer import Transfers
@@ -132,15 +132,20 @@ class Client:
             target[name] = value
         checked = spec.check_params(given_params)
         wire_inputs = resolve_inputs(spec, given_inputs)
-        check_needed_inputs(spec, spec.with_defaults(checked), wire_inputs)
+        all_params = spec.with_defaults(checked)
+        check_needed_inputs(spec, all_params, wire_inputs)
+        # local files as `segq submit` reads them, in its order (cli_check.c)
         if kind == "train":
-            _images.check_train(spec.with_defaults(checked), given_inputs)
+            _images.check_train(all_params, given_inputs)
+        if kind == "generate":
+            _ckpt.check_generate(all_params, given_inputs)
         if kind == "stylize":
             _style.check_stylize(given_inputs)
+            _weights.check_stylize_weights(given_inputs)
         if kind == "evaluate":
-            _folds.check_evaluate(
-                spec.with_defaults(checked), given_inputs, self._job_status, self.model
-            )
+            _images.check_evaluate_sets(given_inputs)
+            _weights.check_evaluate_weights(all_params, given_inputs)
+            _folds.check_evaluate(all_params, given_inputs, self._job_status, self.model)
         body: dict[str, Any] = {
             "kind": kind,
             "params": checked,

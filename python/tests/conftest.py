@@ -176,6 +176,31 @@ class Lab:
             proc.wait()
 
 
+def _typed(value: str) -> Any:
+    """A flag's value as a notebook gives it: a number where it reads as one."""
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def refusals(lab: Lab, client: segq.Client, kind: str, *argv: str) -> tuple[str, str]:
+    """What Python and the CLI (with no broker: it refuses before sending)
+    say of a submission of these flags (--flag value pairs; a bool flag's
+    value is "true", which the CLI takes as the bare flag)."""
+    fields: dict[str, Any] = {}
+    for flag, value in zip(argv[::2], argv[1::2]):
+        fields[flag.removeprefix("--").replace("-", "_")] = (
+            True if value == "true" else _typed(value)
+        )
+    with pytest.raises(segq.InvalidArgument) as refused:
+        client.submit(kind, **fields)
+    said = lab.cli_refusal(kind, *(a for a in argv if a != "true"))
+    return str(refused.value).removesuffix(" [EINVAL]"), said
+
+
 @pytest.fixture(scope="session", autouse=True)
 def own_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """No SEGQ_* variable, config or cache dir of the person running the tests."""

@@ -55,6 +55,8 @@ def test_local_content_needs_its_source_images(
     python, cli = _refusals(lab, client, content, weights)
     assert python == cli and "is not its source image" in python, python
     (content / "real.png").write_bytes((tmp_path / "real.png").read_bytes())
-    # accepted: held off every worker (a petabyte of GPU memory), then cancelled
-    job = client.submit("stylize", content=str(content), vgg19=str(weights), gpu_mem=1 << 50)
+    # accepted: held off every worker (a petabyte of GPU memory), then cancelled; the
+    # weights uploaded as they are (a local file would be checked, and this is none)
+    vgg19 = client.upload(weights)
+    job = client.submit("stylize", content=str(content), vgg19=vgg19, gpu_mem=1 << 50)
     job.cancel()

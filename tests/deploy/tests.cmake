@@ -10,6 +10,8 @@
 #                        a program built against libsegq (pkg-config segq,
 #                        shared and static) talking to the installed segqd
 #   test_deploy_systemd  systemd-analyze verify on the installed units
+#   test_deploy_gpu_bundle  what a GPU node is sent (tests/gpu/bundle.sh)
+#                        links and runs segq-run (tests/gpu/link_segq_run.sh)
 #   test_deploy_package  the Debian packages: built, installed with apt-get,
 #                        checked, purged (root; RUN_SERIAL)
 if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
@@ -33,5 +35,11 @@ add_test(NAME test_deploy_package
   COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/package_check.sh ${PROJECT_BINARY_DIR})
 set_tests_properties(test_deploy_man test_deploy_install test_deploy_systemd test_deploy_package
   PROPERTIES LABELS deploy TIMEOUT 600 ENVIRONMENT "${_deploy_env}")
+if(TARGET segq-run)
+  add_test(NAME test_deploy_gpu_bundle
+    COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/gpu_bundle_check.sh ${PROJECT_BINARY_DIR})
+  set_tests_properties(test_deploy_gpu_bundle
+    PROPERTIES LABELS deploy TIMEOUT 600 ENVIRONMENT "${_deploy_env}")
+endif()
 # it installs and purges system packages and the segq user
 set_tests_properties(test_deploy_package PROPERTIES RUN_SERIAL ON)

@@ -30,10 +30,11 @@ for b in broker/segqd worker/segq-worker client/segq; do
   strip --strip-debug -o "$out/bin/$(basename $b)" "$build/$b"
 done
 strip --strip-debug -o "$out/obj/segq_run.c.o" "$build/pipeline/CMakeFiles/segq-run.dir/segq_run.c.o"
-for a in pipeline/libsegq_pipeline.a pipeline/libsegq_sample.a pipeline/libsegq_contact_sheet.a \
-  pipeline/libsegq_pair_writer.a \
-  pipeline/image/libsegq_image.a pipeline/safetensors/libsegq_safetensors.a proto/libsegq_core.a base/libsegq_base.a; do
-  strip --strip-debug -o "$out/obj/$(basename $a)" "$build/$a"
+# segq-run's static C libraries, as its link line names them (relative to
+# pipeline/), the shim aside: that node compiles its own
+for a in $(tr ' ' '\n' <"$build/pipeline/CMakeFiles/segq-run.dir/link.txt" |
+  grep '\.a$' | grep -v 'libsegq_torch\.a$'); do
+  strip --strip-debug -o "$out/obj/$(basename "$a")" "$build/pipeline/$a"
 done
 
 # The C libraries segq-run links by name, and everything these and the

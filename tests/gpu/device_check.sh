@@ -50,14 +50,8 @@ b=$work/build
 mkdir -p "$b/broker" "$b/worker" "$b/client" "$b/pipeline"
 cp "$bundle/bin/segqd" "$b/broker/" && cp "$bundle/bin/segq-worker" "$b/worker/" &&
   cp "$bundle/bin/segq" "$b/client/"
-cudart=$(find /usr/local/cuda/lib64 /usr/local/cuda/targets/*/lib "$torch_lib/../../nvidia" \
-  -name 'libcudart.so*' 2>/dev/null | sort | head -n 1)
-cudart=${cudart:--lcudart}
-check link_segq_run g++ -o "$b/pipeline/segq-run" "$bundle/obj/segq_run.c.o" \
-  -Wl,--start-group "$bundle"/obj/*.a "$work/gpu/segq_torch/libsegq_torch.a" -Wl,--end-group \
-  -L"$torch_lib" -Wl,-rpath,"$torch_lib" -Wl,--no-as-needed -ltorch -ltorch_cuda -ltorch_cpu \
-  -lc10_cuda -lc10 -Wl,--as-needed "$cudart" "$bundle/lib/libjansson.so.4" "$bundle/lib/libcairo.so.2" \
-  "$bundle/lib/libpng16.so.16" "$bundle/lib/libjpeg.so.62" -Wl,-rpath-link,"$bundle/lib" -lm -lpthread
+check link_segq_run tests/gpu/link_segq_run.sh "$bundle" "$work/gpu/segq_torch/libsegq_torch.a" \
+  "$torch_lib" "$b/pipeline/segq-run"
 run=$b/pipeline/segq-run
 if [ ! -x "$run" ]; then echo "no segq-run: nothing else can run"; exit 1; fi
 

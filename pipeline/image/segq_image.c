@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,7 +24,7 @@ segq_image_t *segq_image_new(uint32_t width, uint32_t height, int channels, int 
     segq_image_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    *self = (segq_image_t){width, height, channels, depth, NULL, width, height};
+    *self = (segq_image_t){width, height, channels, depth, NULL};
     self->data = calloc((size_t)width * height, bytes);
     if (!self->data) {
         free(self);
@@ -67,24 +66,18 @@ int segq__image_check_size(const char *name, const segq__image_plan_t *plan,
     uint64_t pixels = limits && limits->max_pixels ? limits->max_pixels : SEGQ_IMAGE_MAX_PIXELS;
     uint64_t bytes = limits && limits->max_bytes ? limits->max_bytes : SEGQ_IMAGE_MAX_BYTES;
     uint32_t w = plan->width, h = plan->height;
-    if (plan->full_width == 0 || plan->full_height == 0)
-        return segq_fail(err, errlen, SEGQ_ECORRUPT, "%s: image is %ux%u pixels", name,
-                         plan->full_width, plan->full_height);
-    /* "16384x16384" or "16384x16384 (2048x2048 at a reduced scale)" */
-    char size[64];
-    int n = snprintf(size, sizeof size, "%ux%u", plan->full_width, plan->full_height);
-    if (w != plan->full_width || h != plan->full_height)
-        snprintf(size + n, sizeof size - (size_t)n, " (%ux%u at a reduced scale)", w, h);
+    if (w == 0 || h == 0)
+        return segq_fail(err, errlen, SEGQ_ECORRUPT, "%s: image is %ux%u pixels", name, w, h);
     if (w > side || h > side || (uint64_t)w * h > pixels)
         return segq_fail(err, errlen, SEGQ_ETOOBIG,
-                         "%s: declared size %s is above the limit (%llu per side, %llu "
+                         "%s: declared size %ux%u is above the limit (%llu per side, %llu "
                          "pixels): refused",
-                         name, size, (unsigned long long)side, (unsigned long long)pixels);
+                         name, w, h, (unsigned long long)side, (unsigned long long)pixels);
     if (plan->bytes > bytes)
         return segq_fail(err, errlen, SEGQ_ETOOBIG,
-                         "%s: declared size %s takes %llu MiB to decode, above the limit "
+                         "%s: declared size %ux%u takes %llu MiB to decode, above the limit "
                          "of %llu MiB: refused (make the image smaller)",
-                         name, size, (unsigned long long)(plan->bytes >> 20),
+                         name, w, h, (unsigned long long)(plan->bytes >> 20),
                          (unsigned long long)(bytes >> 20));
     return 0;
 }
@@ -158,18 +151,6 @@ int segq_image_read_file(const char *path, const segq_image_limits_t *limits, se
     return rc;
 }
 
-/* The format of a file by its first bytes; 0 if it cannot be read. */
-static int file_format(const char *path)
-{
-    unsigned char head[8];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, head, sizeof head);
-    close(fd);
-    return n > 0 ? segq_image_detect(head, (size_t)n) : 0;
-}
-
 static int mismatch(const char *name_a, uint32_t wa, uint32_t ha, const char *name_b, uint32_t wb,
                     uint32_t hb, char *err, size_t errlen)
 {
@@ -187,15 +168,11 @@ int segq_image_read_pair(const char *image_path, const char *mask_path,
     if (!image_path || !mask_path || !image || !mask)
         return segq_fail(err, errlen, SEGQ_EINVAL, "segq_image_read_pair: bad arguments");
     *image = *mask = NULL;
-    segq_image_limits_t fit = limits ? *limits : (segq_image_limits_t){0};
-    if (file_format(image_path) != SEGQ_IMAGE_JPEG || file_format(mask_path) != SEGQ_IMAGE_JPEG)
-        fit.fit_side = 0;
-    int rc = segq_image_read_file(image_path, &fit, image, err, errlen);
+    int rc = segq_image_read_file(image_path, limits, image, err, errlen);
     if (!rc)
-        rc = segq_image_read_file(mask_path, &fit, mask, err, errlen);
+        rc = segq_image_read_file(mask_path, limits, mask, err, errlen);
     if (!rc)
-        rc = mismatch(image_path, (*image)->full_width, (*image)->full_height, mask_path,
-                      (*mask)->full_width, (*mask)->full_height, err, errlen);
+        rc = segq_image_check_same_size(*image, image_path, *mask, mask_path, err, errlen);
     if (rc) {
         segq_image_destroy(image);
         segq_image_destroy(mask);

@@ -56,23 +56,16 @@ typedef struct {
     int channels; /* 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA */
     int depth;    /* bits per sample: 8 or 16 */
     void *data;   /* width*height*channels samples, owned */
-    /* The size the file declares: larger than width x height when a JPEG
-     * was decoded at a reduced scale (limits.fit_side). */
-    uint32_t full_width, full_height;
 } segq_image_t;
 
-/* max_side and max_pixels bound the size decoded (a JPEG's reduced size
- * with fit_side), max_bytes the memory decoding takes: the pixel buffer,
- * and for a progressive or multi-scan JPEG the coefficients of the whole
- * declared image, which libjpeg keeps whatever the scale. */
+/* Images are decoded at the size their file declares. max_side and
+ * max_pixels bound that size, max_bytes the memory decoding takes: the
+ * pixel buffer and, for a progressive or multi-scan JPEG, the coefficients
+ * of the whole image, which libjpeg holds while it decodes. */
 typedef struct {
     uint32_t max_side;   /* 0 means SEGQ_IMAGE_MAX_SIDE */
     uint64_t max_pixels; /* 0 means SEGQ_IMAGE_MAX_PIXELS */
     uint64_t max_bytes;  /* 0 means SEGQ_IMAGE_MAX_BYTES */
-    /* JPEG: decode at the smallest of libjpeg's scales (1/8 .. 8/8) whose
-     * longer side is still at least fit_side, for a caller that needs no
-     * more (PNG has no reduced decoding). 0 means full size. */
-    uint32_t fit_side;
 } segq_image_limits_t;
 
 /* A zeroed image; NULL if out of memory or arguments out of range. */
@@ -92,10 +85,8 @@ int segq_image_read_mem(const void *buf, size_t len, const char *name,
                         const segq_image_limits_t *limits, segq_image_t **out, char *err,
                         size_t errlen);
 
-/* An image and its mask: EINVAL (with both declared sizes) unless the
- * files declare the same size. limits->fit_side applies only when both
- * are JPEG, so that they are decoded at the same scale and keep the same
- * size. On error neither image is left. */
+/* An image and its mask: EINVAL (with both sizes) unless the files
+ * declare the same size. On error neither image is left. */
 int segq_image_read_pair(const char *image_path, const char *mask_path,
                          const segq_image_limits_t *limits, segq_image_t **image,
                          segq_image_t **mask, char *err, size_t errlen);

@@ -6,9 +6,8 @@
 
 /* What a header says decoding will take. */
 typedef struct {
-    uint32_t full_width, full_height; /* declared */
-    uint32_t width, height;           /* decoded: less at a reduced scale */
-    uint64_t bytes;                   /* memory decoding takes; 0: not known yet */
+    uint32_t width, height; /* declared, and decoded */
+    uint64_t bytes;         /* memory decoding takes; 0: not known yet */
 } segq__image_plan_t;
 
 /* Checks a plan against the limits (NULL = defaults) before any pixel

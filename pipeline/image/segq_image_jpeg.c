@@ -1,9 +1,7 @@
-/* JPEG decoding with libjpeg-turbo, at a reduced scale when the caller
- * needs less than the full size (its DCT scaling: a 1/8 decode costs a
- * 64th of the memory). Its default error manager exits the process and
- * its memory source pads a truncated file with a fake end marker; both are
- * replaced so that errors and truncation come back as codes through a
- * longjmp to a frame that frees everything. */
+/* JPEG decoding with libjpeg-turbo, at full size. Its default error
+ * manager exits the process and its memory source pads a truncated file
+ * with a fake end marker; both are replaced so that errors and truncation
+ * come back as codes through a longjmp to a frame that frees everything. */
 #include "segq_image_internal.h"
 
 #include <setjmp.h>
@@ -78,22 +76,9 @@ static void on_progress(j_common_ptr cinfo)
     }
 }
 
-/* The smallest of libjpeg's scales N/8 whose longer side is at least
- * fit_side (full size when none is), set on cinfo with its output size. */
-static void choose_scale(struct jpeg_decompress_struct *cinfo, uint32_t fit_side)
-{
-    cinfo->scale_denom = 8;
-    for (cinfo->scale_num = fit_side ? 1 : 8;; cinfo->scale_num++) {
-        jpeg_calc_output_dimensions(cinfo);
-        if (cinfo->scale_num == 8 || cinfo->output_width >= fit_side
-            || cinfo->output_height >= fit_side)
-            return;
-    }
-}
-
 /* Memory the decoding takes: the output, and when the file has several
- * scans (progressive) the coefficients of every block of the declared
- * image (2 bytes each), which libjpeg holds at any scale. */
+ * scans (progressive) the coefficients of every block of the image (2
+ * bytes each), which libjpeg holds while it decodes. */
 static uint64_t decode_bytes(struct jpeg_decompress_struct *cinfo, int channels)
 {
     uint64_t bytes = (uint64_t)cinfo->output_width * cinfo->output_height * (uint64_t)channels;
@@ -117,7 +102,6 @@ static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx_t *ctx, const u
     cinfo->progress = &ctx->progress;
     jpeg_mem_src(cinfo, buf, (unsigned long)len);
     jpeg_read_header(cinfo, TRUE);
-    uint32_t w = cinfo->image_width, h = cinfo->image_height;
     int channels;
     switch (cinfo->jpeg_color_space) {
     case JCS_GRAYSCALE:
@@ -132,8 +116,10 @@ static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx_t *ctx, const u
         cinfo->out_color_space = JCS_RGB;
         channels = 3;
     }
-    choose_scale(cinfo, limits ? limits->fit_side : 0);
-    segq__image_plan_t plan = {w, h, cinfo->output_width, cinfo->output_height,
+    /* the output size (at the default scale, the declared size), known
+     * before jpeg_start_decompress allocates */
+    jpeg_calc_output_dimensions(cinfo);
+    segq__image_plan_t plan = {cinfo->output_width, cinfo->output_height,
                                decode_bytes(cinfo, channels)};
     int rc = segq__image_check_size(name, &plan, limits, err, errlen);
     if (rc)
@@ -146,8 +132,6 @@ static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx_t *ctx, const u
     ctx->img = segq_image_new(cinfo->output_width, cinfo->output_height, channels, 8);
     if (!ctx->img)
         return segq_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
-    ctx->img->full_width = w;
-    ctx->img->full_height = h;
     size_t stride = (size_t)cinfo->output_width * channels;
     while (cinfo->output_scanline < cinfo->output_height) {
         JSAMPROW row = (JSAMPROW)ctx->img->data + stride * cinfo->output_scanline;

@@ -81,7 +81,7 @@ static int decode(png_structp png, png_infop info, png_ctx_t *ctx)
     if (channels < 1 || channels > 4 || (out_depth != 8 && out_depth != 16))
         png_error(png, "unexpected pixel layout after expansion");
     /* the layout is known and no pixel read yet: the memory it takes */
-    segq__image_plan_t plan = {w, h, w, h, (uint64_t)w * h * (uint64_t)channels * (out_depth / 8)};
+    segq__image_plan_t plan = {w, h, (uint64_t)w * h * (uint64_t)channels * (out_depth / 8)};
     ctx->refused = segq__image_check_size(ctx->name, &plan, ctx->limits, ctx->err, ctx->errlen);
     if (ctx->refused)
         return -1;
@@ -112,8 +112,7 @@ int segq__image_read_png(const unsigned char *buf, size_t len, const char *name,
         return segq_fail(err, errlen, SEGQ_ECORRUPT, "%s: corrupt PNG: first chunk is not IHDR",
                          name);
     uint32_t w = be32(buf + 16), h = be32(buf + 20);
-    int rc =
-        segq__image_check_size(name, &(segq__image_plan_t){w, h, w, h, 0}, limits, err, errlen);
+    int rc = segq__image_check_size(name, &(segq__image_plan_t){w, h, 0}, limits, err, errlen);
     if (rc)
         return rc;
 

@@ -227,7 +227,7 @@ Test(png, writer_round_trip_every_layout, .timeout = FX_TIMEOUT)
     cr_assert_eq(entries, 2, "out.png and sub/ only");
     segq_image_destroy(&one);
     free(sub);
-    segq_image_t bad = {W, H, 5, 8, NULL, W, H};
+    segq_image_t bad = {W, H, 5, 8, NULL};
     cr_assert_eq(segq_image_write_png(&bad, path, err, sizeof err), SEGQ_EINVAL);
     segq_image_t *img = segq_image_new(W, H, 3, 8);
     cr_assert_eq(segq_image_write_png(img, "/nonexistent-dir/x.png", err, sizeof err), SEGQ_EIO);

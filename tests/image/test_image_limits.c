@@ -1,8 +1,8 @@
-/* Decoding bounded by what the caller needs: a PNG whose header declares
+/* Decoding bounded by the caller's limits: a PNG whose header declares
  * more than the limits is refused from its header (in milliseconds, with
- * no pixel memory), however small the file; a JPEG larger than needed is
- * decoded at a reduced scale; a progressive JPEG's coefficients count
- * against the memory limit; an image and its mask keep one size. */
+ * no pixel memory), however small the file; a progressive JPEG's
+ * coefficients count against the memory limit; an image and its mask
+ * must declare one size. */
 #include "image_fixtures.h"
 #include "segq_image.h"
 
@@ -48,19 +48,9 @@ static void write_quadrants_jpeg(const char *path, int w, int h, int progressive
     free(px);
 }
 
-static segq_image_t *read_fit(const char *path, uint32_t fit_side)
-{
-    segq_image_limits_t limits = {.fit_side = fit_side};
-    segq_image_t *img = NULL;
-    char err[SEGQ_IMAGE_ERRLEN];
-    int rc = segq_image_read_file(path, &limits, &img, err, sizeof err);
-    cr_assert_eq(rc, 0, "%s", err);
-    return img;
-}
-
-/* The issue's case: a 1 MB PNG of 16384 x 16384 given to a training run
- * that needs 32 pixels a side. The limits of such a caller refuse it from
- * its header; so does a memory limit below what it decodes to. */
+/* The issue's case: a 1 MB PNG of 16384 x 16384 given to a training run.
+ * Its pixel limit refuses it from its header; so does a memory limit
+ * below what it decodes to. */
 Test(limits, huge_png_refused_from_its_header, .timeout = FX_TIMEOUT)
 {
     char *dir = fx_tmpdir();
@@ -73,7 +63,7 @@ Test(limits, huge_png_refused_from_its_header, .timeout = FX_TIMEOUT)
     double started = now_s();
     char err[SEGQ_IMAGE_ERRLEN];
     segq_image_t *img = NULL, *mask = NULL;
-    segq_image_limits_t train = {.max_pixels = 1u << 24, .fit_side = 32};
+    segq_image_limits_t train = {.max_pixels = 1u << 24};
     cr_assert_eq(segq_image_read_file(path, &train, &img, err, sizeof err), SEGQ_ETOOBIG);
     cr_assert_null(img);
     cr_assert(strstr(err, path) && strstr(err, "16384x16384") && strstr(err, "16777216"), "%s",
@@ -96,80 +86,30 @@ Test(limits, huge_png_refused_from_its_header, .timeout = FX_TIMEOUT)
     fx_no_leaks();
 }
 
-/* libjpeg decodes at N/8 of the size: the smallest N whose longer side is
- * still at least what the caller needs. */
-Test(limits, jpeg_decodes_at_the_smallest_scale_that_fits, .timeout = FX_TIMEOUT)
-{
-    char *dir = fx_tmpdir();
-    char *path = fx_path(dir, "q.jpg");
-    write_quadrants_jpeg(path, 1000, 800, 0);
-    static const struct {
-        uint32_t fit, w, h;
-    } cases[] = {{250, 250, 200},  {251, 375, 300},   {125, 125, 100}, {1, 125, 100},
-                 {999, 1000, 800}, {5000, 1000, 800}, {0, 1000, 800}};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        segq_image_t *img = read_fit(path, cases[i].fit);
-        fx_check(img->width == cases[i].w && img->height == cases[i].h,
-                 "fit %u: %ux%u, expected %ux%u", cases[i].fit, img->width, img->height, cases[i].w,
-                 cases[i].h);
-        fx_check(img->full_width == 1000 && img->full_height == 800, "declared size kept");
-        segq_image_destroy(&img);
-    }
-    free(path);
-    fx_rmtree(dir);
-    fx_no_leaks();
-}
-
-/* A big photo for a job that needs 250 pixels a side: decoded at 1/8,
- * 500 x 375 (a 64th of the memory), the colours where they were. */
-Test(limits, big_jpeg_decodes_scaled, .timeout = FX_TIMEOUT)
-{
-    char *dir = fx_tmpdir();
-    char *path = fx_path(dir, "big.jpg");
-    write_quadrants_jpeg(path, 4000, 3000, 0);
-    segq_image_t *img = read_fit(path, 250);
-    cr_assert_eq(img->width, 500);
-    cr_assert_eq(img->height, 375);
-    cr_assert_eq(img->full_width, 4000);
-    cr_assert_eq(img->full_height, 3000);
-    const uint8_t *px = img->data;
-    for (int q = 0; q < 4; q++) {
-        size_t x = (size_t)(q % 2 ? 375 : 125), y = (size_t)(q / 2 ? 281 : 94);
-        for (int k = 0; k < 3; k++) {
-            int got = px[(y * img->width + x) * 3 + k], want = quadrant_rgb[q][k];
-            fx_check(abs(got - want) <= 6, "quadrant %d channel %d: %d, expected %d", q, k, got,
-                     want);
-        }
-    }
-    segq_image_destroy(&img);
-    free(path);
-    fx_rmtree(dir);
-    fx_no_leaks();
-}
-
-/* A progressive file keeps every coefficient of the declared image while
- * it decodes, whatever the scale: that counts against the memory limit,
- * while a baseline file of the same size decodes under it. */
+/* A progressive file keeps every coefficient of the image while it
+ * decodes: 12 MB of them for 2000 x 2000 (4:2:0), on top of the 12 MB of
+ * pixels. That counts against the memory limit, while a baseline file of
+ * the same size decodes under it. */
 Test(limits, progressive_jpeg_counts_its_coefficients, .timeout = FX_TIMEOUT)
 {
     char *dir = fx_tmpdir();
     char *progressive = fx_path(dir, "p.jpg"), *baseline = fx_path(dir, "b.jpg");
     write_quadrants_jpeg(progressive, 2000, 2000, 1);
     write_quadrants_jpeg(baseline, 2000, 2000, 0);
-    segq_image_limits_t limits = {.fit_side = 250, .max_bytes = 8 << 20};
+    segq_image_limits_t limits = {.max_bytes = 16 << 20};
     segq_image_t *img = NULL;
     char err[SEGQ_IMAGE_ERRLEN];
     cr_assert_eq(segq_image_read_file(progressive, &limits, &img, err, sizeof err), SEGQ_ETOOBIG,
                  "%s", err);
-    cr_assert(strstr(err, progressive) && strstr(err, "2000x2000 (250x250 at a reduced scale)")
-                  && strstr(err, "8 MiB"),
+    cr_assert(strstr(err, progressive) && strstr(err, "2000x2000 takes 22 MiB")
+                  && strstr(err, "16 MiB"),
               "%s", err);
     cr_assert_eq(segq_image_read_file(baseline, &limits, &img, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(img->width, 250);
+    cr_assert(img->width == 2000 && img->height == 2000);
     segq_image_destroy(&img);
     limits.max_bytes = 0; /* the default: room for it */
     cr_assert_eq(segq_image_read_file(progressive, &limits, &img, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(img->width, 250);
+    cr_assert(img->width == 2000 && img->height == 2000);
     segq_image_destroy(&img);
     free(progressive);
     free(baseline);
@@ -177,16 +117,14 @@ Test(limits, progressive_jpeg_counts_its_coefficients, .timeout = FX_TIMEOUT)
     fx_no_leaks();
 }
 
-/* Both JPEG: both at the reduced scale. A PNG mask has no reduced
- * decoding: then both at full size. Declared sizes that differ are said
- * as declared. */
-Test(limits, pair_keeps_image_and_mask_the_same_size, .timeout = FX_TIMEOUT)
+/* An image and its mask of one size, in either format, read whole;
+ * a mask of another size refused, both sizes said. */
+Test(limits, pair_of_image_and_mask_has_one_size, .timeout = FX_TIMEOUT)
 {
     char *dir = fx_tmpdir();
-    char *image = fx_path(dir, "i.jpg"), *jmask = fx_path(dir, "m.jpg"),
-         *pmask = fx_path(dir, "m.png"), *other = fx_path(dir, "o.jpg");
+    char *image = fx_path(dir, "i.jpg"), *pmask = fx_path(dir, "m.png"),
+         *other = fx_path(dir, "o.jpg");
     write_quadrants_jpeg(image, 1000, 800, 0);
-    write_quadrants_jpeg(jmask, 1000, 800, 0);
     write_quadrants_jpeg(other, 1000, 801, 0);
     unsigned char *grey = quadrants(1000, 800, 1);
     unsigned char **rows = malloc(sizeof *rows * 800);
@@ -197,28 +135,20 @@ Test(limits, pair_keeps_image_and_mask_the_same_size, .timeout = FX_TIMEOUT)
            NULL);
     free(rows);
     free(grey);
-    segq_image_limits_t limits = {.fit_side = 250};
     segq_image_t *img = NULL, *mask = NULL;
     char err[SEGQ_IMAGE_ERRLEN];
-    cr_assert_eq(segq_image_read_pair(image, jmask, &limits, &img, &mask, err, sizeof err), 0, "%s",
-                 err);
-    cr_assert(img->width == 250 && img->height == 200 && mask->width == 250 && mask->height == 200,
-              "%ux%u and %ux%u", img->width, img->height, mask->width, mask->height);
-    segq_image_destroy(&img);
-    segq_image_destroy(&mask);
-    cr_assert_eq(segq_image_read_pair(image, pmask, &limits, &img, &mask, err, sizeof err), 0, "%s",
+    cr_assert_eq(segq_image_read_pair(image, pmask, NULL, &img, &mask, err, sizeof err), 0, "%s",
                  err);
     cr_assert(img->width == 1000 && img->height == 800 && mask->width == 1000
                   && mask->height == 800,
               "%ux%u and %ux%u", img->width, img->height, mask->width, mask->height);
     segq_image_destroy(&img);
     segq_image_destroy(&mask);
-    cr_assert_eq(segq_image_read_pair(image, other, &limits, &img, &mask, err, sizeof err),
+    cr_assert_eq(segq_image_read_pair(image, other, NULL, &img, &mask, err, sizeof err),
                  SEGQ_EINVAL);
     cr_assert(!img && !mask);
     cr_assert(strstr(err, "1000x800") && strstr(err, "1000x801") && strstr(err, other), "%s", err);
     free(image);
-    free(jmask);
     free(pmask);
     free(other);
     fx_rmtree(dir);

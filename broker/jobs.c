@@ -648,9 +648,9 @@ s_check_queued_limit (segq__jobs_t *self, const char *owner, char *err, size_t e
     if (max == SEGQ_UNLIMITED || (user && segq__sched_user_pending (user) < max))
         return user || max == SEGQ_UNLIMITED ? 0 : SEGQ_ENOMEM;
     snprintf (err, errlen,
-              "user %s already has %llu jobs waiting or queued, the most the broker "
+              "user %s already has %llu job%s waiting or queued, the most the broker "
               "allows (max_queued in its configuration): wait for some to start, or cancel some",
-              owner, (unsigned long long) max);
+              owner, (unsigned long long) max, max == 1 ? "" : "s");
     return SEGQ_ELIMIT;
 }
 

@@ -146,6 +146,15 @@ def _natural(name: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
+def _ended_badly(status: JobStatus) -> str:
+    """ "failed: REASON" or "was cancelled: REASON" for a job that ended so,
+    else "": it will not make what is missing."""
+    how = {"failed": "failed", "cancelled": "was cancelled"}.get(status.state)
+    if how is None:
+        return ""
+    return f"{how}: {status.reason}" if status.reason else how
+
+
 class Job:
     """A job on the broker, by id. Made by Client.submit, Client.generate
     and Client.job; ``gpu_mem`` and ``cpu_slots`` are the resources it was
@@ -314,16 +323,32 @@ class Job:
         self._hold(True)
 
     def _outputs(self, names: Sequence[str] | None) -> list[Artifact]:
-        outputs = {o.name: o for o in self.status().outputs}
-        if names is None:
-            return list(outputs.values())
-        missing = [n for n in names if n not in outputs]
+        """The outputs named (all: None), or the error that says why they
+        cannot be fetched, in `segq fetch`'s words."""
+        status = self.status()
+        outputs = {o.name: o for o in status.outputs}
+        if not outputs and status.owner != self.client.user:
+            # another user's job comes without its data's names (admins see them)
+            raise errors.PermissionDenied(
+                f"job {self.id} belongs to {status.owner} and shows you no outputs: only its "
+                "owner or an admin may fetch them"
+            )
+        ended = _ended_badly(status)
+        missing = [n for n in names or () if n not in outputs]
         if missing:
             raise errors.NotFound(
                 f"job {self.id} has no output {', '.join(missing)} (its outputs: "
-                f"{', '.join(outputs) or 'none'})"
+                f"{', '.join(outputs) or 'none'}){'; it ' + ended if ended else ''}"
             )
-        return [outputs[n] for n in names]
+        if not outputs and ended:
+            raise errors.StateError(
+                f"job {self.id} {ended}: it has no outputs (its log: `segq logs {self.id}`)"
+            )
+        if not outputs and status.state != "succeeded":
+            raise errors.StateError(
+                f"job {self.id} ({status.state}) has no outputs yet: wait for it with job.wait()"
+            )
+        return list(outputs.values()) if names is None else [outputs[n] for n in names]
 
     def fetch(self, dest: str | Path = ".", names: Sequence[str] | None = None) -> list[Path]:
         """Downloads its outputs (all, or those named) into the folder dest,

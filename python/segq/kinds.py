@@ -26,6 +26,12 @@ _TYPE_WORDS = {
 _INT_LIMIT = 9.2e18  # an integral float beyond this does not fit int64
 
 
+# Client.submit's own keywords, beside a kind's parameters and inputs
+_SUBMIT_KEYWORDS = ("gpu_mem", "cpu_slots", "priority", "time_limit", "max_attempts", "after")
+# the CLI's flag for one, where its name differs: what a CLI user types first
+_KEYWORD_OF_FLAG = {"cpu": "cpu_slots"}
+
+
 def suggest(word: str, candidates: Iterable[str]) -> str:
     """ " (did you mean 'niter'?)" for a near miss, else ""."""
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
@@ -163,10 +169,17 @@ class Kind:
         return next((i for i in self.inputs if i.name == name), None)
 
     def unknown(self, name: str) -> errors.InvalidArgument:
-        """The error for a name that is neither a parameter nor an input."""
+        """The error for a name that is neither a parameter nor an input; a
+        near miss of one, or of submit's own keywords, is suggested."""
         names = [p.name for p in self.params] + [i.name for i in self.inputs]
+        keyword = _KEYWORD_OF_FLAG.get(name)
+        hint = (
+            f" (did you mean {keyword}=, what `segq submit --{name}` is here?)"
+            if keyword
+            else suggest(name, names + list(_SUBMIT_KEYWORDS))
+        )
         return errors.InvalidArgument(
-            f"kind '{self.name}' has no parameter or input '{name}'{suggest(name, names)}; "
+            f"kind '{self.name}' has no parameter or input '{name}'{hint}; "
             f"its parameters: {', '.join(p.name for p in self.params) or 'none'}; "
             f"its inputs: {', '.join(i.name for i in self.inputs) or 'none'}"
         )

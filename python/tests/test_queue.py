@@ -78,6 +78,30 @@ def test_echo_outputs_are_fetched_and_verified(client: segq.Client, tmp_path: Pa
         job.fetch(tmp_path / "none", names=["nope.txt"])
 
 
+def test_what_cannot_be_fetched_is_said_as_segq_fetch_says_it(
+    lab: Lab, client: segq.Client, tmp_path: Path
+) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "a.txt").write_text("alpha\n")
+    mine = client.submit("echo", files=folder)
+    mine.wait(progress=False)
+    with lab.client(user="somebody-else") as other:
+        with pytest.raises(segq.PermissionDenied) as refused:
+            other.job(mine.id).fetch(tmp_path / "theirs")
+    assert str(refused.value).startswith(
+        f"job {mine.id} belongs to {USER} and shows you no outputs: only its owner or an admin "
+        "may fetch them"
+    )
+    failed = client.submit("fail", code=3)
+    failed.wait(progress=False, check=False)
+    with pytest.raises(segq.StateError) as ended:
+        failed.fetch(tmp_path / "none")
+    said = lab.cli("fetch", failed.id, "--out", str(tmp_path / "cli"), check=False).stderr
+    assert f"job {failed.id} failed: exited with code 3" in str(ended.value)
+    assert str(ended.value).split(" [")[0] in said, (str(ended.value), said)
+
+
 def test_a_failed_job_raises_job_failed(client: segq.Client) -> None:
     job = client.submit("fail", code=3)
     with pytest.raises(segq.JobFailed) as failed:

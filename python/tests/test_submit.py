@@ -102,6 +102,15 @@ def test_parameters_are_typed_as_the_table_says(name: str, value: Any, typed: An
         ({"precision": "fp16"}, "'precision': 'fp16' is not one of fp32|bf16"),
         ({"name": 3}, "'name': expected a string"),
         ({"nitre": 1}, "kind 'train' has no parameter or input 'nitre' (did you mean 'niter'?)"),
+        (
+            {"cpu": 1},
+            "kind 'train' has no parameter or input 'cpu' (did you mean cpu_slots=, what "
+            "`segq submit --cpu` is here?)",
+        ),
+        (
+            {"cpu_slot": 1},
+            "kind 'train' has no parameter or input 'cpu_slot' (did you mean 'cpu_slots'?)",
+        ),
     ],
 )
 def test_wrong_parameters_are_named(fields: dict[str, Any], says: str) -> None:

@@ -3,8 +3,9 @@
 # packages is sent (tests/gpu/bundle.sh) links segq-run as the node links
 # it (tests/gpu/link_segq_run.sh), here against Debian's CPU libtorch and
 # the shim built here, and that segq-run trains and generates with the
-# bundle's libraries. A static library segq-run gained and the bundle left
-# out fails here, not on a lent GPU.
+# bundle's libraries; and that the node's shim check still builds. A static
+# library segq-run gained and the bundle left out, or a shim call the check
+# still makes and the shim renamed, fails here, not on a lent GPU.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -28,4 +29,17 @@ data=$tmp/bundle/data
 "$run" generate --model "$tmp/model/model.safetensors" --count 2 --out "$tmp/pairs" \
     >"$tmp/generate.log" 2>&1 || { tail -n 20 "$tmp/generate.log"; fail "segq-run generate"; }
 expect_file "$tmp/pairs/manifest.csv"
+
+# the node's shim check (tests/torch/gpu) against the shim's API as it is
+# now; without CUDA it must say so and fail
+src=$here/../..
+gcc -std=gnu11 -Wall -Wextra -Werror -I"$src/pipeline/torch" -I"$src/base" \
+    "$src/tests/torch/gpu/torch_gpu_check.c" "$build/pipeline/torch/libsegq_torch.a" \
+    -L"$torch_lib" -Wl,--no-as-needed -ltorch -ltorch_cpu -lc10 -Wl,--as-needed -lstdc++ -lm \
+    -o "$tmp/torch_gpu_check" >"$tmp/check.log" 2>&1 \
+    || { tail -n 20 "$tmp/check.log"; fail "tests/torch/gpu/torch_gpu_check.c does not build"; }
+if [ -x "$tmp/torch_gpu_check" ]; then
+    "$tmp/torch_gpu_check" >"$tmp/check-run.log" 2>&1 && fail "the GPU check passed without a GPU"
+    grep -q "CUDA build 0" "$tmp/check-run.log" || { cat "$tmp/check-run.log"; fail "GPU check"; }
+fi
 finish gpu_bundle_check

@@ -192,9 +192,8 @@ segq__worker_connect (segq_worker_t *self)
 void
 segq__worker_on_welcome (segq_worker_t *self, const segq_welcome_t *m)
 {
-    bool first = !self->ready_written;
     /* A WELCOME within the session (answer to a REGISTER that announced a
-       drain) changes nothing else. */
+       drain) changes nothing else, and is no news for the log. */
     bool new_session = self->session != ONLINE;
     self->session = ONLINE;
     self->backoff_ms = BACKOFF_MIN_MS;
@@ -204,8 +203,9 @@ segq__worker_on_welcome (segq_worker_t *self, const segq_welcome_t *m)
     self->max_msg = m->max_msg ? m->max_msg : SEGQ_DEFAULT_MAX_MSG;
     if (m->max_msg && self->chunk_size > m->max_msg / 2)
         self->chunk_size = m->max_msg / 2;
-    segq__worker_log (self, first ? 0 : 1, "registered with %s (heartbeat %u ms, expiry %u ms)",
-                      self->broker, self->heartbeat_ms, self->expiry_ms);
+    segq__worker_log (self, new_session ? 0 : 1,
+                      "registered with %s (heartbeat %u ms, expiry %u ms)", self->broker,
+                      self->heartbeat_ms, self->expiry_ms);
     s_write_ready_file (self);
     /* registered: a Type=notify unit is active (again: STATUS only) */
     if (new_session

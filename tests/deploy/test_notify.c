@@ -152,6 +152,20 @@ s_path (char *out, size_t len, const char *root, const char *leaf)
     snprintf (out, len, "%s/%s", root, leaf);
 }
 
+/* Lines of the file at path that hold `text`. */
+static int
+s_count_lines (const char *path, const char *text)
+{
+    FILE *f = fopen (path, "r");
+    cr_assert_not_null (f, "cannot read %s", path);
+    char line [2048];
+    int n = 0;
+    while (fgets (line, sizeof line, f))
+        n += strstr (line, text) != NULL;
+    fclose (f);
+    return n;
+}
+
 /* Under ASan a daemon's start takes seconds; generous bounds, never waited
    for in full when things work. */
 #define START_MS 30000
@@ -235,5 +249,8 @@ Test (notify, worker_ready_once_registered_and_stopping_on_drain)
     cr_assert_not_null (strstr (message, "STATUS=draining"), "'%s'", message);
     cr_assert_eq (s_stop (wpid, START_MS), 0, "the worker did not exit 0 (log: %s)", worker_log);
     cr_assert_eq (s_stop (bpid, START_MS), 0, "segqd did not exit 0 (log: %s)", broker_log);
+    /* the drain's REGISTER is answered too: no second "registered" in the
+       journal for it */
+    cr_assert_eq (s_count_lines (worker_log, "registered with"), 1, "log: %s", worker_log);
     s_notify_close (&n);
 }

@@ -167,9 +167,11 @@ static inline void fx_solid_png(const char *path, png_uint_32 side)
 }
 
 /* Writes a JPEG with libjpeg: components 1 (grey), 3 (RGB) or 4 (CMYK);
- * progressive (several scans) or baseline. */
+ * progressive (libjpeg's own scans), the n_scans of `scans` (a script of
+ * one's own), or else baseline. */
 static inline void fx_jpeg_scans(const char *path, int w, int h, int components,
-                                 const unsigned char *pixels, int quality, int progressive)
+                                 const unsigned char *pixels, int quality, int progressive,
+                                 const jpeg_scan_info *scans, int n_scans)
 {
     FILE *f = fopen(path, "wb");
     cr_assert(f);
@@ -186,6 +188,10 @@ static inline void fx_jpeg_scans(const char *path, int w, int h, int components,
     jpeg_set_quality(&c, quality, TRUE);
     if (progressive)
         jpeg_simple_progression(&c);
+    if (scans) {
+        c.scan_info = scans;
+        c.num_scans = n_scans;
+    }
     jpeg_start_compress(&c, TRUE);
     while (c.next_scanline < c.image_height) {
         JSAMPROW row = (JSAMPROW)pixels + (size_t)c.next_scanline * w * components;
@@ -199,7 +205,7 @@ static inline void fx_jpeg_scans(const char *path, int w, int h, int components,
 static inline void fx_jpeg(const char *path, int w, int h, int components,
                            const unsigned char *pixels, int quality)
 {
-    fx_jpeg_scans(path, w, h, components, pixels, quality, 0);
+    fx_jpeg_scans(path, w, h, components, pixels, quality, 0, NULL, 0);
 }
 
 #endif

@@ -301,28 +301,8 @@ static void write_jpeg_scans(const char *path, int al)
         for (int bit = al; bit >= 0; bit--)
             scans[n++] = (jpeg_scan_info){
                 .comps_in_scan = 1, .Ss = k, .Se = k, .Ah = bit == al ? 0 : bit + 1, .Al = bit};
-    FILE *f = fopen(path, "wb");
-    cr_assert(f);
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr jerr;
-    c.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&c);
-    jpeg_stdio_dest(&c, f);
-    c.image_width = c.image_height = 16;
-    c.input_components = 1;
-    c.in_color_space = JCS_GRAYSCALE;
-    jpeg_set_defaults(&c);
-    c.scan_info = scans;
-    c.num_scans = n;
     unsigned char *px = rgb_pattern(16, 16, 1);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = px + (size_t)c.next_scanline * 16;
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    fclose(f);
+    fx_jpeg_scans(path, 16, 16, 1, px, 90, 0, scans, n);
     free(px);
 }
 

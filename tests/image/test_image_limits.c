@@ -44,7 +44,7 @@ static unsigned char *quadrants(int w, int h, int ch)
 static void write_quadrants_jpeg(const char *path, int w, int h, int progressive)
 {
     unsigned char *px = quadrants(w, h, 3);
-    fx_jpeg_scans(path, w, h, 3, px, 90, progressive);
+    fx_jpeg_scans(path, w, h, 3, px, 90, progressive, NULL, 0);
     free(px);
 }
 

@@ -8,9 +8,7 @@
 #include "evaluate.h"
 #include "stylize.h"
 
-#include <errno.h>
 #include <jansson.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -254,75 +252,37 @@ static void dashed(const char *name, char *buf, size_t len)
     buf[i] = '\0';
 }
 
+/* The text is read by proto's parser, as the broker reads a submitted
+ * parameter, so segq-run takes what the queue accepted and words its
+ * refusals alike; only where the value lands is segq-run's own. */
 static int set_value(const segq_flag_t *f, const char *text, void *opts, char *err, size_t errlen)
 {
+    char flag[66] = "--";
+    dashed(f->name, flag + 2, sizeof flag - 2);
+    const segq_param_spec_t spec = {
+        flag, (segq_param_type_t)f->type, f->default_value, f->min, f->max, f->choices, f->help};
+    segq_value_t value;
+    int rc = segq_param_parse(&spec, text, &value, err, errlen);
+    if (rc)
+        return rc;
     char *field = (char *)opts + f->offset;
-    char flag[64];
-    dashed(f->name, flag, sizeof flag);
     switch (f->type) {
-    case SEGQ_FLAG_INT: {
-        char *end = NULL;
-        errno = 0;
-        long long v = strtoll(text, &end, 10);
-        if (errno || end == text || *end || (double)v < f->min || (double)v > f->max) {
-            snprintf(err, errlen, "--%s: '%s' is not an integer in %.0f..%.0f", flag, text, f->min,
-                     f->max);
-            return SEGQ_EINVAL;
-        }
-        *(int64_t *)field = v;
-        return 0;
-    }
-    case SEGQ_FLAG_FLOAT: {
-        char *end = NULL;
-        errno = 0;
-        double v = strtod(text, &end);
-        if (errno || end == text || *end || !isfinite(v) || v < f->min || v > f->max) {
-            snprintf(err, errlen, "--%s: '%s' is not a number in %g..%g", flag, text, f->min,
-                     f->max);
-            return SEGQ_EINVAL;
-        }
-        *(double *)field = v;
-        return 0;
-    }
+    case SEGQ_FLAG_INT:
+        *(int64_t *)field = value.i;
+        break;
+    case SEGQ_FLAG_FLOAT:
+        *(double *)field = value.f;
+        break;
     case SEGQ_FLAG_BOOL:
-        if (strcmp(text, "true") == 0 || strcmp(text, "1") == 0)
-            *(int *)field = 1;
-        else if (strcmp(text, "false") == 0 || strcmp(text, "0") == 0)
-            *(int *)field = 0;
-        else {
-            snprintf(err, errlen, "--%s: '%s' is not true or false", flag, text);
-            return SEGQ_EINVAL;
-        }
-        return 0;
-    case SEGQ_FLAG_CHOICE: {
-        size_t n = strlen(text);
-        const char *c = f->choices;
-        int ok = 0;
-        while (c && *c && !ok) {
-            const char *bar = strchr(c, '|');
-            size_t len = bar ? (size_t)(bar - c) : strlen(c);
-            ok = len == n && n > 0 && strncmp(c, text, n) == 0;
-            c = bar ? bar + 1 : NULL;
-        }
-        if (!ok) {
-            snprintf(err, errlen, "--%s: '%s' is not one of %s", flag, text, f->choices);
-            return SEGQ_EINVAL;
-        }
-    } /* fall through: stored like a string */
-    /* FALLTHROUGH */
-    case SEGQ_FLAG_STRING: {
-        char *copy = strdup(text);
-        if (!copy) {
-            snprintf(err, errlen, "--%s: out of memory", flag);
-            return SEGQ_ENOMEM;
-        }
+        *(int *)field = value.b;
+        break;
+    case SEGQ_FLAG_STRING:
+    case SEGQ_FLAG_CHOICE:
         free(*(char **)field);
-        *(char **)field = copy;
-        return 0;
+        *(char **)field = value.s;
+        break;
     }
-    }
-    snprintf(err, errlen, "--%s: flag table entry has an unknown type", flag);
-    return SEGQ_EINTERNAL;
+    return 0;
 }
 
 static int set_defaults(const segq_command_t *cmd, void *opts, char *err, size_t errlen)

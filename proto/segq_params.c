@@ -157,11 +157,14 @@ s_choice_ok (const char *choices, const char *text)
     return false;
 }
 
+/* A range as the user types its ends: 1..1000000000, not 1..1e+09. */
+#define S_RANGE "%.15g..%.15g"
+
 static int
 s_range_error (const segq_param_spec_t *spec, const char *shown, char *err, size_t errlen)
 {
-    snprintf (err, errlen, "%s: %s is out of range (expected %g..%g)", spec->name, shown, spec->min,
-              spec->max);
+    snprintf (err, errlen, "%s: %s is out of range (expected " S_RANGE ")", spec->name, shown,
+              spec->min, spec->max);
     return SEGQ_EINVAL;
 }
 
@@ -219,7 +222,7 @@ static int
 s_expected (const segq_param_spec_t *spec, const char *text, char *err, size_t errlen)
 {
     if (spec->type == SEGQ_PARAM_INT || spec->type == SEGQ_PARAM_FLOAT)
-        snprintf (err, errlen, "%s: '%.64s' is not %s (expected %g..%g)", spec->name, text,
+        snprintf (err, errlen, "%s: '%.64s' is not %s (expected " S_RANGE ")", spec->name, text,
                   s_type_name (spec->type), spec->min, spec->max);
     else if (spec->type == SEGQ_PARAM_CHOICE)
         snprintf (err, errlen, "%s: '%.64s' is not one of %s", spec->name, text,

@@ -167,6 +167,37 @@ Test (schema, segq_run_suggests_a_flag, .timeout = 20)
     segq_flags_free (cmd, &opts);
 }
 
+/* segq-run reads a value as the broker does (proto's parser): the same
+   words are taken, and a refusal names the flag and its range in full. */
+Test (schema, segq_run_reads_values_as_the_broker_does, .timeout = 20)
+{
+    const segq_command_t *cmd = segq_run_command_find ("train");
+    struct {
+        const char *arg, *error; /* NULL: accepted */
+    } cases [] = {
+        { "--niter=0", "--niter: 0 is out of range (expected 1..1000000000)" },
+        { "--niter=abc", "--niter: 'abc' is not an integer (expected 1..1000000000)" },
+        { "--lr-g=nan", "--lr-g: 'nan' is not a number" },
+        { "--cuda-graph=maybe", "--cuda-graph: 'maybe' is not one of auto|on|off" },
+        { "--mask-from-alpha=perhaps", "--mask-from-alpha: 'perhaps' is not true or false" },
+        { "--mask-from-alpha=yes", NULL },
+        { "--niter=1000000000", NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        char *argv [] = { "--image=i.png", "--out=o", (char *) cases [i].arg };
+        segq_train_opts_t opts;
+        memset (&opts, 0, sizeof opts);
+        char err [512] = "";
+        int rc = segq_flags_parse (cmd, 3, argv, &opts, err, sizeof err);
+        if (cases [i].error) {
+            cr_expect_lt (rc, 0, "%s accepted", cases [i].arg);
+            cr_expect (strstr (err, cases [i].error), "%s: %s", cases [i].arg, err);
+        } else
+            cr_expect_eq (rc, 0, "%s: %s", cases [i].arg, err);
+        segq_flags_free (cmd, &opts);
+    }
+}
+
 /* Values the worker passes (--name=value, as segq_value_format writes the
    parameter) are accepted by segq-run's parser. */
 Test (schema, formatted_values_parse_in_segq_run, .timeout = 20)

@@ -389,6 +389,36 @@ s_strndup (const char *s, size_t len)
     return copy;
 }
 
+/* One stored value of the type its entry declares; false when the stored
+   object is not of that type (or a string could not be copied). */
+static bool
+s_value_unpack (const msgpack_object *value, segq_value_t *v)
+{
+    switch (v->type) {
+    case SEGQ_PARAM_INT:
+        if (value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            v->i = (int64_t) value->via.u64;
+        else if (value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            v->i = value->via.i64;
+        else
+            return false;
+        return true;
+    case SEGQ_PARAM_FLOAT:
+        v->f = value->via.f64;
+        return value->type == MSGPACK_OBJECT_FLOAT64 || value->type == MSGPACK_OBJECT_FLOAT32;
+    case SEGQ_PARAM_BOOL:
+        v->b = value->via.boolean;
+        return value->type == MSGPACK_OBJECT_BOOLEAN;
+    case SEGQ_PARAM_STRING:
+    case SEGQ_PARAM_CHOICE:
+        if (value->type != MSGPACK_OBJECT_STR)
+            return false;
+        v->s = s_strndup (value->via.str.ptr, value->via.str.size);
+        return v->s != NULL;
+    }
+    return false;
+}
+
 /* The blob was written by s_params_pack, but a damaged database must still
    give an error, not a crash: every type is checked. */
 static int
@@ -408,42 +438,13 @@ s_params_unpack (const void *blob, size_t size, segq_params_t *params)
             || item->via.array.ptr [1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
             goto done;
         msgpack_object *name = &item->via.array.ptr [0];
-        msgpack_object *value = &item->via.array.ptr [2];
         segq_value_t v = { .type = (segq_param_type_t) item->via.array.ptr [1].via.u64 };
         char *owned_name = s_strndup (name->via.str.ptr, name->via.str.size);
         if (!owned_name) {
             rc = SEGQ_ENOMEM;
             goto done;
         }
-        bool ok = true;
-        switch (v.type) {
-        case SEGQ_PARAM_INT:
-            if (value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-                v.i = (int64_t) value->via.u64;
-            else if (value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-                v.i = value->via.i64;
-            else
-                ok = false;
-            break;
-        case SEGQ_PARAM_FLOAT:
-            ok = value->type == MSGPACK_OBJECT_FLOAT64 || value->type == MSGPACK_OBJECT_FLOAT32;
-            v.f = value->via.f64;
-            break;
-        case SEGQ_PARAM_BOOL:
-            ok = value->type == MSGPACK_OBJECT_BOOLEAN;
-            v.b = value->via.boolean;
-            break;
-        case SEGQ_PARAM_STRING:
-        case SEGQ_PARAM_CHOICE:
-            ok = value->type == MSGPACK_OBJECT_STR;
-            if (ok) {
-                v.s = s_strndup (value->via.str.ptr, value->via.str.size);
-                ok = v.s != NULL;
-            }
-            break;
-        default:
-            ok = false;
-        }
+        bool ok = s_value_unpack (&item->via.array.ptr [2], &v);
         int set_rc = ok ? segq_params_set (params, owned_name, &v) : SEGQ_EIO;
         free (owned_name);
         free (v.s);

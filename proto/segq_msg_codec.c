@@ -638,6 +638,42 @@ s_min_bytes (const segq__struct_desc_t *desc)
     return bytes;
 }
 
+/* The value of the entry named name: any of the four types in a map of
+   parameters, a number (stored as FLOAT) in a map of metrics. An error
+   names the entry. */
+static int
+s_dec_value (s_dec_t *d, const segq__field_t *f, const char *name, segq_value_t *value)
+{
+    segq__mp_kind_t kind = segq__mp_next_kind (&d->r);
+    int rc = SEGQ__MP_TYPE;
+    s_push (d, name, -1);
+    if (f->type == SEGQ__F_METRICS) {
+        value->type = SEGQ_PARAM_FLOAT;
+        if (kind == SEGQ__MP_INT || kind == SEGQ__MP_FLOAT)
+            rc = segq__mp_read_double (&d->r, &value->f);
+    } else if (kind == SEGQ__MP_INT) {
+        value->type = SEGQ_PARAM_INT;
+        rc = segq__mp_read_int (&d->r, &value->i);
+    } else if (kind == SEGQ__MP_FLOAT) {
+        value->type = SEGQ_PARAM_FLOAT;
+        rc = segq__mp_read_double (&d->r, &value->f);
+    } else if (kind == SEGQ__MP_BOOL) {
+        value->type = SEGQ_PARAM_BOOL;
+        rc = segq__mp_read_bool (&d->r, &value->b);
+    } else if (kind == SEGQ__MP_STR) {
+        value->type = SEGQ_PARAM_STRING;
+        rc = s_dec_string (d, SEGQ_MAX_STRING, S_STR_ID, &value->s);
+        d->depth--;
+        return rc; /* s_dec_string has said what was wrong */
+    }
+    if (rc)
+        rc = s_dec_reader_fail (
+            d, rc,
+            f->type == SEGQ__F_METRICS ? "a number" : "an integer, float, boolean or string");
+    d->depth--;
+    return rc;
+}
+
 static int
 s_dec_params (s_dec_t *d, const segq__field_t *f, segq_params_t *params)
 {
@@ -659,45 +695,13 @@ s_dec_params (s_dec_t *d, const segq__field_t *f, segq_params_t *params)
         rc = s_dec_string (d, SEGQ_MAX_NAME, S_STR_ID, &name);
         if (rc)
             return rc;
-        if (!*name || segq_params_get (params, name)) {
+        if (!*name || segq_params_get (params, name))
             rc = s_dec_fail (d, SEGQ_EPROTO, "has %s name '%.64s'",
                              *name ? "a duplicate" : "an empty", name);
-            free (name);
-            return rc;
-        }
         segq_value_t value = { 0 };
-        segq__mp_kind_t kind = segq__mp_next_kind (&d->r);
-        if (f->type == SEGQ__F_METRICS) {
-            value.type = SEGQ_PARAM_FLOAT;
-            rc = kind == SEGQ__MP_INT || kind == SEGQ__MP_FLOAT
-                     ? segq__mp_read_double (&d->r, &value.f)
-                     : SEGQ__MP_TYPE;
-        } else if (kind == SEGQ__MP_INT) {
-            value.type = SEGQ_PARAM_INT;
-            rc = segq__mp_read_int (&d->r, &value.i);
-        } else if (kind == SEGQ__MP_FLOAT) {
-            value.type = SEGQ_PARAM_FLOAT;
-            rc = segq__mp_read_double (&d->r, &value.f);
-        } else if (kind == SEGQ__MP_BOOL) {
-            value.type = SEGQ_PARAM_BOOL;
-            rc = segq__mp_read_bool (&d->r, &value.b);
-        } else if (kind == SEGQ__MP_STR) {
-            value.type = SEGQ_PARAM_STRING;
-            s_push (d, name, -1);
-            rc = s_dec_string (d, SEGQ_MAX_STRING, S_STR_ID, &value.s);
-            d->depth--;
-            if (rc) {
-                free (name);
-                return rc;
-            }
-        } else
-            rc = SEGQ__MP_TYPE;
+        if (rc == SEGQ_OK)
+            rc = s_dec_value (d, f, name, &value);
         if (rc) {
-            s_push (d, name, -1);
-            rc = s_dec_reader_fail (
-                d, rc,
-                f->type == SEGQ__F_METRICS ? "a number" : "an integer, float, boolean or string");
-            d->depth--;
             free (name);
             return rc;
         }

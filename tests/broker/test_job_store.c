@@ -335,6 +335,47 @@ s_collect (void *arg, const segq__job_row_t *row)
     return 0;
 }
 
+/* A job's parameters stored as msgpack that s_params_pack did not write (a
+   damaged database) read as an I/O error with nothing half-read, never a
+   crash or a leak. */
+Test (job_store, damaged_parameters_read_as_an_error, .init = setup, .fini = teardown,
+      .timeout = 10)
+{
+    static const struct {
+        const char *why, *hex;
+    } damaged [] = {
+        { "not an array", "00" },
+        { "cut short", "9193a161" },
+        { "an entry that is no triple", "9192a16101" },
+        { "a string where INT is declared", "9193a16101a178" },
+        { "an integer where FLOAT is declared", "9193a1610205" },
+        { "an unknown type", "9193a1610900" },
+        { "a good entry, then a bad one", "9293a16101059193a16209c3" },
+    };
+    segq__job_store_t *store = s_open ();
+    cr_assert_eq (segq__job_store_begin (store), 0);
+    for (size_t i = 0; i < sizeof damaged / sizeof damaged [0]; i++)
+        s_insert (store, segq__job_store_next_id (store), SEGQ_JOB_QUEUED, NULL);
+    char err [256];
+    cr_assert_eq (segq__job_store_commit (store, err, sizeof err), 0, "%s", err);
+    segq__job_store_destroy (&store);
+    for (size_t i = 0; i < sizeof damaged / sizeof damaged [0]; i++) {
+        char sql [256], ignored [8];
+        snprintf (sql, sizeof sql, "UPDATE jobs SET params = X'%s' WHERE id = %zu", damaged [i].hex,
+                  i + 1);
+        s_query (sql, ignored, sizeof ignored);
+    }
+    store = s_open ();
+    for (size_t i = 0; i < sizeof damaged / sizeof damaged [0]; i++) {
+        segq_params_t params = { 0 };
+        cr_expect_eq (segq__job_store_params (store, i + 1, &params), SEGQ_EIO, "%s",
+                      damaged [i].why);
+        cr_expect_eq (params.count, 0, "%s: half read", damaged [i].why);
+        segq_params_clear (&params);
+    }
+    segq__job_store_destroy (&store);
+}
+
 Test (job_store, load_active_returns_only_unfinished_jobs, .init = setup, .fini = teardown,
       .timeout = 10)
 {

@@ -254,13 +254,16 @@ static void dashed(const char *name, char *buf, size_t len)
 
 /* The text is read by proto's parser, as the broker reads a submitted
  * parameter, so segq-run takes what the queue accepted and words its
- * refusals alike; only where the value lands is segq-run's own. */
-static int set_value(const segq_flag_t *f, const char *text, void *opts, char *err, size_t errlen)
+ * refusals alike ("train --niter: 'x' is not an integer ..."); only where
+ * the value lands is segq-run's own. */
+static int set_value(const segq_command_t *cmd, const segq_flag_t *f, const char *text, void *opts,
+                     char *err, size_t errlen)
 {
-    char flag[66] = "--";
-    dashed(f->name, flag + 2, sizeof flag - 2);
+    char flag[64], name[96];
+    dashed(f->name, flag, sizeof flag);
+    snprintf(name, sizeof name, "%s --%s", cmd->name, flag);
     const segq_param_spec_t spec = {
-        flag, (segq_param_type_t)f->type, f->default_value, f->min, f->max, f->choices, f->help};
+        name, (segq_param_type_t)f->type, f->default_value, f->min, f->max, f->choices, f->help};
     segq_value_t value;
     int rc = segq_param_parse(&spec, text, &value, err, errlen);
     if (rc)
@@ -290,7 +293,7 @@ static int set_defaults(const segq_command_t *cmd, void *opts, char *err, size_t
     for (size_t i = 0; i < cmd->n_flags; i++) {
         const segq_flag_t *f = &cmd->flags[i];
         if (f->default_value) {
-            int rc = set_value(f, f->default_value, opts, err, errlen);
+            int rc = set_value(cmd, f, f->default_value, opts, err, errlen);
             if (rc)
                 return rc;
         }
@@ -374,7 +377,7 @@ static int parse_arg(const segq_command_t *cmd, int argc, char **argv, int *a, v
         return SEGQ_EINVAL;
     }
     seen[idx] = 1;
-    return set_value(f, value, opts, err, errlen);
+    return set_value(cmd, f, value, opts, err, errlen);
 }
 
 static int check_required(const segq_command_t *cmd, const char *seen, char *err, size_t errlen)

@@ -25,10 +25,18 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Commands with their own options struct and run function (issues 4, 6).
- * The job kinds' flags are in run_flags.c's table like every kind's; a
- * command that is no job kind (sample) brings its own flag table. */
+/* The commands that run something, each with its options struct and run
+ * function. The job kinds' flags are in run_flags.c's table; a command that
+ * is no job kind (sample) brings its own flag table. */
 typedef int (*run_fn)(const void *opts, segq_progress_t *progress, char *err, size_t errlen);
+static int run_train(const void *o, segq_progress_t *p, char *err, size_t errlen)
+{
+    return segq_singan_train(o, p, err, errlen);
+}
+static int run_generate(const void *o, segq_progress_t *p, char *err, size_t errlen)
+{
+    return segq_singan_generate(o, p, err, errlen);
+}
 static int run_stylize(const void *o, segq_progress_t *p, char *err, size_t errlen)
 {
     return segq_stylize(o, p, err, errlen);
@@ -58,29 +66,32 @@ static const struct {
     size_t opts_size;
     int (*pre)(int *argc, char **argv, void *opts, char *err, size_t errlen);
     void (*fini)(void *opts);
-} extra_commands[] = {
+} run_commands[] = {
+    {"train", NULL, run_train, sizeof(segq_train_opts_t), NULL, NULL},
+    {"generate", NULL, run_generate, sizeof(segq_generate_opts_t), NULL, NULL},
     {"stylize", NULL, run_stylize, sizeof(segq_stylize_opts_t), NULL, NULL},
     {"evaluate", NULL, run_evaluate, sizeof(segq_evaluate_opts_t), pre_evaluate, fini_evaluate},
     {"sample", &segq_sample_command, run_sample, sizeof(segq_sample_opts_t), NULL, NULL},
 };
 
-static int run_extra(int k, int argc, char **argv)
+/* The flags, the run, and a failure as the last progress line and on
+ * stderr; 2 for bad flags. */
+static int run_command(int k, int argc, char **argv)
 {
-    const segq_command_t *cmd = extra_commands[k].own
-                                    ? extra_commands[k].own
-                                    : segq_run_command_find(extra_commands[k].name);
+    const segq_command_t *cmd =
+        run_commands[k].own ? run_commands[k].own : segq_run_command_find(run_commands[k].name);
     char err[2048] = "";
-    void *opts = calloc(1, extra_commands[k].opts_size);
+    void *opts = calloc(1, run_commands[k].opts_size);
     if (!opts) {
         fprintf(stderr, "segq-run %s: out of memory\n", cmd->name);
         return 1;
     }
-    int rc = extra_commands[k].pre ? extra_commands[k].pre(&argc, argv, opts, err, sizeof err) : 0;
+    int rc = run_commands[k].pre ? run_commands[k].pre(&argc, argv, opts, err, sizeof err) : 0;
     if (rc == 0)
         rc = segq_flags_parse(cmd, argc, argv, opts, err, sizeof err);
     if (rc == 0) {
         segq_progress_t *progress = segq_progress_new();
-        rc = extra_commands[k].run(opts, progress, err, sizeof err);
+        rc = run_commands[k].run(opts, progress, err, sizeof err);
         segq_run_report_gpu_peak(progress);
         if (rc)
             segq_progress_report(progress, "failed", -1, NULL, 0, err, 1);
@@ -95,8 +106,8 @@ static int run_extra(int k, int argc, char **argv)
         rc = 2;
     }
     segq_flags_free(cmd, opts);
-    if (extra_commands[k].fini)
-        extra_commands[k].fini(opts);
+    if (run_commands[k].fini)
+        run_commands[k].fini(opts);
     free(opts);
     return rc;
 }
@@ -132,9 +143,9 @@ static void usage(FILE *out)
                  "commands:\n");
     for (size_t i = 0; i < n; i++)
         fprintf(out, "  %-10s %s\n", cmds[i].name, cmds[i].help);
-    for (size_t i = 0; i < sizeof extra_commands / sizeof extra_commands[0]; i++)
-        if (extra_commands[i].own)
-            fprintf(out, "  %-10s %s\n", extra_commands[i].own->name, extra_commands[i].own->help);
+    for (size_t i = 0; i < sizeof run_commands / sizeof run_commands[0]; i++)
+        if (run_commands[i].own)
+            fprintf(out, "  %-10s %s\n", run_commands[i].own->name, run_commands[i].own->help);
 }
 
 /* libgomp reads its wait policy once, when it is loaded (before main), so
@@ -205,6 +216,19 @@ static void die_with_worker(int argc, char **argv)
         raise(SIGKILL); /* it died before the setting took */
 }
 
+static int run_devices(void)
+{
+    char err[2048] = "";
+    char *json = segq_devices_json(err, sizeof err);
+    if (!json) {
+        fprintf(stderr, "segq-run devices: %s\n", err);
+        return 1;
+    }
+    printf("%s\n", json);
+    free(json);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* A job's log is stdout and stderr in the order written, and a
@@ -223,52 +247,14 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    for (size_t k = 0; k < sizeof extra_commands / sizeof extra_commands[0]; k++)
-        if (strcmp(argv[1], extra_commands[k].name) == 0)
-            return run_extra((int)k, argc - 2, argv + 2);
+    for (size_t k = 0; k < sizeof run_commands / sizeof run_commands[0]; k++)
+        if (strcmp(argv[1], run_commands[k].name) == 0)
+            return run_command((int)k, argc - 2, argv + 2);
     if (strcmp(argv[1], "serve") == 0)
         return serve(argc - 2, argv + 2);
-    const segq_command_t *cmd = segq_run_command_find(argv[1]);
-    if (!cmd) {
-        fprintf(stderr, "segq-run: unknown command '%s'\n", argv[1]);
-        usage(stderr);
-        return 2;
-    }
-    char err[2048] = "";
-    if (strcmp(cmd->name, "devices") == 0) {
-        char *json = segq_devices_json(err, sizeof err);
-        if (!json) {
-            fprintf(stderr, "segq-run devices: %s\n", err);
-            return 1;
-        }
-        printf("%s\n", json);
-        free(json);
-        return 0;
-    }
-    segq_train_opts_t train = {0};
-    segq_generate_opts_t gen = {0};
-    void *opts = strcmp(cmd->name, "train") == 0 ? (void *)&train : (void *)&gen;
-    int rc = segq_flags_parse(cmd, argc - 2, argv + 2, opts, err, sizeof err);
-    if (rc == 1) {
-        segq_flags_free(cmd, opts);
-        return 0;
-    }
-    if (rc) {
-        fprintf(stderr, "segq-run %s\n", err);
-        segq_flags_free(cmd, opts);
-        return 2;
-    }
-    segq_progress_t *progress = segq_progress_new();
-    if (opts == &train)
-        rc = segq_singan_train(&train, progress, err, sizeof err);
-    else
-        rc = segq_singan_generate(&gen, progress, err, sizeof err);
-    segq_run_report_gpu_peak(progress);
-    if (rc)
-        segq_progress_report(progress, "failed", -1, NULL, 0, err, 1);
-    segq_progress_destroy(&progress);
-    if (rc)
-        fprintf(stderr, "segq-run %s: %s\n", cmd->name, err);
-    segq_flags_free(cmd, opts);
-    return segq_run_exit_status(rc);
+    if (strcmp(argv[1], "devices") == 0)
+        return run_devices();
+    fprintf(stderr, "segq-run: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
 }

@@ -175,11 +175,11 @@ Test (schema, segq_run_reads_values_as_the_broker_does, .timeout = 20)
     struct {
         const char *arg, *error; /* NULL: accepted */
     } cases [] = {
-        { "--niter=0", "--niter: 0 is out of range (expected 1..1000000000)" },
-        { "--niter=abc", "--niter: 'abc' is not an integer (expected 1..1000000000)" },
-        { "--lr-g=nan", "--lr-g: 'nan' is not a number" },
-        { "--cuda-graph=maybe", "--cuda-graph: 'maybe' is not one of auto|on|off" },
-        { "--mask-from-alpha=perhaps", "--mask-from-alpha: 'perhaps' is not true or false" },
+        { "--niter=0", "train --niter: 0 is out of range (expected 1..1000000000)" },
+        { "--niter=abc", "train --niter: 'abc' is not an integer (expected 1..1000000000)" },
+        { "--lr-g=nan", "train --lr-g: 'nan' is not a number" },
+        { "--cuda-graph=maybe", "train --cuda-graph: 'maybe' is not one of auto|on|off" },
+        { "--mask-from-alpha=perhaps", "train --mask-from-alpha: 'perhaps' is not true or false" },
         { "--mask-from-alpha=yes", NULL },
         { "--niter=1000000000", NULL },
     };

@@ -10,7 +10,6 @@ checked; anything else is left to the broker and segq-run.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from . import errors
+from ._manifest import ManifestError
+from ._manifest import read as read_manifest
 
 _IMAGE_EXTS = (".png", ".jpg", ".jpeg")
 _SEED_SEARCH = 1000
@@ -113,10 +114,12 @@ def _sha256(path: Path) -> str:
 
 def _manifest(folder: Path) -> dict[str, dict[str, str]]:
     try:
-        with open(folder / "manifest.csv", newline="", encoding="utf-8") as f:
-            return {row["name"]: row for row in csv.DictReader(f)}
-    except (OSError, KeyError, csv.Error, UnicodeError) as e:
-        raise Unknown(f"{folder}/manifest.csv: {e}") from e
+        rows = read_manifest(folder)
+    except ManifestError as e:
+        raise Unknown(str(e)) from e
+    if rows is None:
+        raise Unknown(f"{folder}: no manifest.csv")
+    return rows
 
 
 def local_set(folder: Path, synthetic: bool) -> list[PairRef]:

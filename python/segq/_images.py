@@ -19,6 +19,8 @@ from . import errors
 from ._folds import Unknown, dataset_pairs, dataset_parts
 from ._jpeg import read_jpeg
 from ._limits import MAX_PIXELS, train_max_pixels
+from ._manifest import ManifestError
+from ._manifest import read as read_manifest
 from ._png import read_png
 from ._pyramid import check_pyramid
 from ._submit import local_file
@@ -108,9 +110,22 @@ def check_train(params: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
     )
 
 
-def _check_set(folder: Path) -> None:
+def _check_manifest(part: Path, what: str) -> None:
+    """A synthetic set's manifest (segq_manifest_read_set)."""
+    try:
+        rows = read_manifest(part)
+    except ManifestError as e:
+        raise errors.InvalidArgument(f"{what}: {e}") from None
+    if rows is None:
+        raise errors.InvalidArgument(
+            f"{what} {part}: no manifest.csv (a synthetic set must be a generate or stylize "
+            "output, whose manifest names each pair's source image)"
+        )
+
+
+def _check_set(folder: Path, what: str) -> None:
     """Each pair of a local set, part by part, as segq-run evaluate reads
-    them (s_check_set in cli_check.c)."""
+    them, and a synthetic set's manifests (s_check_set in cli_check.c)."""
     for part in dataset_parts(folder):
         try:
             pairs = dataset_pairs(part)
@@ -118,14 +133,16 @@ def _check_set(folder: Path) -> None:
             return  # what the part holds is segq-run's to say
         for _, image, mask in pairs:
             read_labelled(str(image), str(mask))
+        if what == "--synthetic":
+            _check_manifest(part, what)
 
 
 def check_evaluate_sets(inputs: Mapping[str, Any]) -> None:
     """An evaluate submission's local sets (--real, --test, each
     --synthetic set), in the order given: every pair decodes whole, image
-    and mask of the same size. Their manifests are left to segq-run."""
+    and mask of the same size; a synthetic set has a manifest that parses."""
     for name, value in inputs.items():
         sets = value.values() if name == "synthetic" and isinstance(value, Mapping) else [value]
         for folder in sets:
             if isinstance(folder, (str, os.PathLike)) and Path(folder).is_dir():
-                _check_set(Path(folder))
+                _check_set(Path(folder), "--" + name)

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from . import errors
-from ._folds import Unknown, _manifest, _sha256, dataset_pairs
+from ._folds import Unknown, _sha256, dataset_pairs
 from ._images import read_image
+from ._manifest import ManifestError
+from ._manifest import read as read_manifest
 from ._submit import local_file
 
 
@@ -52,9 +54,12 @@ def _check_content(folder: Path, style_given: bool) -> None:
     image is in the folder (s_check_content in cli_check.c)."""
     try:
         pairs = dataset_pairs(folder)
-        rows = _manifest(folder) if (folder / "manifest.csv").exists() else None
     except Unknown:
         return  # what the folder holds is segq-run's to say
+    try:
+        rows = read_manifest(folder)
+    except ManifestError as e:
+        raise errors.InvalidArgument(str(e)) from None
     for name, image, _ in pairs:
         read_image(str(image))
         if not style_given:

@@ -122,7 +122,8 @@ segq__broker_on_submit (segq_broker_t *self, segq__request_t *req)
        image; then every reference is checked by the rule */
     int rc = segq__retry_fill (self->store, &caller, submit, err, sizeof err);
     if (rc == 0)
-        rc = segq__models_resolve_submit (self->models, &caller, submit, err, sizeof err);
+        rc = segq__models_resolve_submit (self->models, &caller, submit, self->config.max_msg, err,
+                                          sizeof err);
     if (rc == 0)
         rc = segq__style_default_resolve (self->store, self->models, &caller, submit, err,
                                           sizeof err);

@@ -1,5 +1,6 @@
 /*  models.c: see models.h. */
 #include "models.h"
+#include "segq_generate_names.h"
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -507,7 +508,7 @@ s_ambiguous (const segq__caller_t *caller, const char *ref, uint64_t model_job, 
    job id) to the JOB form. */
 static int
 s_resolve_input (segq__models_t *self, const segq__caller_t *caller, const segq_submit_t *submit,
-                 segq_input_t *input, char *err, size_t errlen)
+                 segq_input_t *input, uint64_t *model_job, char *err, size_t errlen)
 {
     uint64_t job;
     segq__job_brief_t brief;
@@ -524,10 +525,11 @@ s_resolve_input (segq__models_t *self, const segq__caller_t *caller, const segq_
         /* the training's model, when it has one yet and the job is the
            caller's: the access rule refuses anyone else, saying nothing
            of the model */
-        return segq__access_owner (caller, brief.owner)
-                       && s_get (self, number, caller->user, &row) == 0
-                   ? s_check_scales (&row, submit, err, errlen)
-                   : 0;
+        if (!segq__access_owner (caller, brief.owner)
+            || s_get (self, number, caller->user, &row) != 0)
+            return 0;
+        *model_job = number;
+        return s_check_scales (&row, submit, err, errlen);
     }
     if (rc == 0 && (rc = s_get (self, job, caller->user, &row)) == 0 && row.purged) {
         snprintf (err, errlen,
@@ -558,15 +560,57 @@ s_resolve_input (segq__models_t *self, const segq__caller_t *caller, const segq_
     if (kept) {
         free (input->model);
         input->model = kept;
+        *model_job = job;
     }
+    return rc;
+}
+
+static int s_sources (segq__models_t *self, uint64_t job, segq_model_info_t *info);
+
+/* An integer parameter as the job will have it: sent, or the kind's
+   default. */
+static int64_t
+s_int_param (const segq_kind_spec_t *kind, const segq_submit_t *submit, const char *name,
+             int64_t absent)
+{
+    const segq_value_t *value = segq_params_get (&submit->params, name);
+    if (value && value->type == SEGQ_PARAM_INT)
+        return value->i;
+    const segq_param_spec_t *spec = segq_kind_param (kind, name);
+    return spec && spec->default_value ? strtoll (spec->default_value, NULL, 10) : absent;
+}
+
+/* A generation's outputs are listed in one RESULT of at most max_msg
+   bytes: a count whose list would not fit is refused now, not after hours
+   of work (segq_generate_names.h; segq-run checks it again at its start,
+   with the model's own file). A seed the broker will draw is reckoned at
+   its largest. */
+static int
+s_check_outputs (segq__models_t *self, const segq_kind_spec_t *kind, const segq_submit_t *submit,
+                 uint64_t model_job, uint32_t max_msg, char *err, size_t errlen)
+{
+    segq_model_info_t info = { 0 };
+    int rc = s_sources (self, model_job, &info);
+    if (rc == 0 && info.image) {
+        char stem [256];
+        segq_generate_stem (info.image, stem, sizeof stem);
+        const segq_param_spec_t *spec = segq_kind_param (kind, "seed");
+        int64_t seed = s_int_param (kind, submit, "seed", 0);
+        if (kind->fresh_seed && spec && !segq_params_get (&submit->params, "seed"))
+            seed = (int64_t) spec->max;
+        rc = segq_generate_check_count (strlen (stem), seed, s_int_param (kind, submit, "count", 0),
+                                        max_msg, err, errlen);
+    }
+    segq_model_info_clear (&info);
     return rc;
 }
 
 int
 segq__models_resolve_submit (segq__models_t *self, const segq__caller_t *caller,
-                             segq_submit_t *submit, char *err, size_t errlen)
+                             segq_submit_t *submit, uint32_t max_msg, char *err, size_t errlen)
 {
     const segq_kind_spec_t *kind = segq_kind_find (submit->kind);
+    uint64_t model_job = 0;
     int rc = kind && strcmp (kind->name, "train") == 0
                  ? s_check_train_name (self, submit, err, errlen)
                  : 0;
@@ -581,10 +625,12 @@ segq__models_resolve_submit (segq__models_t *self, const segq__caller_t *caller,
                       input->model);
             rc = SEGQ_EINVAL;
         } else
-            rc = s_resolve_input (self, caller, submit, input, why, sizeof why);
+            rc = s_resolve_input (self, caller, submit, input, &model_job, why, sizeof why);
         if (rc)
             snprintf (err, errlen, "input '%s': %s", input->name, why);
     }
+    if (rc == 0 && model_job && kind && strcmp (kind->name, "generate") == 0)
+        rc = s_check_outputs (self, kind, submit, model_job, max_msg, err, errlen);
     return rc;
 }
 

@@ -60,9 +60,11 @@ int segq__models_find (segq__models_t *self, const segq__caller_t *caller, const
    a model the caller does not own (EPERM: from scale k on the generator
    starts from the training image's own reconstruction). A reference that
    names no model but is a job id becomes that job reference (the JOB form
-   of older clients). */
+   of older clients). A generation from a model whose outputs' list could
+   not fit one RESULT of max_msg bytes is refused (ETOOBIG), saying how many
+   pairs do. */
 int segq__models_resolve_submit (segq__models_t *self, const segq__caller_t *caller,
-                                 segq_submit_t *submit, char *err, size_t errlen);
+                                 segq_submit_t *submit, uint32_t max_msg, char *err, size_t errlen);
 
 /* The catalogue's id and name of the model job `job` takes as its input
    `input` (named as a model, or as a training job's output): for the

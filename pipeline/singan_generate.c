@@ -11,6 +11,7 @@
 #include "segq_sha256.h"
 #include "singan_draws.h"
 #include "singan_internal.h"
+#include "segq_generate_names.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -18,24 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The source name without its extension, made safe for a file name. */
-static void stem_of(const char *name, char *out, size_t len)
-{
-    size_t i = 0;
-    for (; name[i] && i + 1 < len; i++) {
-        char c = name[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                 || c == '-' || c == '_' || c == '.';
-        out[i] = ok ? c : '_';
-    }
-    out[i] = '\0';
-    char *dot = strrchr(out, '.');
-    if (dot && dot != out)
-        *dot = '\0';
-    if (!out[0])
-        snprintf(out, len, "source");
-}
 
 /* What the steps of one generate run share. */
 typedef struct {
@@ -58,8 +41,22 @@ typedef struct {
 /* Sample i's file name without folder and extension. */
 static void pair_name(const gen_t *g, int64_t i, char *name, size_t len)
 {
-    snprintf(name, len, "%s_%.8s_s%lld_%05lld", g->stem, g->model_hex,
-             (long long)g->o->compute.seed, (long long)i);
+    segq_generate_pair_name(g->stem, g->model_hex, g->o->compute.seed, i, name, len);
+}
+
+/* Under a worker, the outputs' list must fit the job's RESULT message:
+ * refused now, before hours of work that could not be reported. */
+static int check_result_fits(const gen_t *g, char *err, size_t errlen)
+{
+    const char *max = getenv(SEGQ_RESULT_MAX_BYTES_ENV);
+    if (!max || !*max)
+        return 0;
+    char inner[512];
+    int rc = segq_generate_check_count(strlen(g->stem), g->o->compute.seed, g->o->count,
+                                       strtoull(max, NULL, 10), inner, sizeof inner);
+    if (rc)
+        snprintf(err, errlen, "--%s", inner);
+    return rc;
 }
 
 static void manifest_row(const gen_t *g, int64_t i)
@@ -274,9 +271,11 @@ static int choose_batch(gen_t *g, char *err, size_t errlen)
 static int generate(gen_t *g, int threads, char *err, size_t errlen)
 {
     int rc = check_model(g, err, errlen);
-    stem_of(g->meta.image_name, g->stem, sizeof g->stem);
+    segq_generate_stem(g->meta.image_name, g->stem, sizeof g->stem);
     segq__scaled_size(&g->m, g->S - 1, g->o->scale_v, g->o->scale_h, &g->h, &g->w);
     /* before any output: a batch that cannot fit leaves nothing behind */
+    if (!rc)
+        rc = check_result_fits(g, err, errlen);
     if (!rc)
         rc = choose_batch(g, err, errlen);
     if (!rc)

@@ -57,9 +57,10 @@ s_help (FILE *out)
         "every process of the job) did not fail: it is given back, to run again elsewhere.\n"
         "A protocol version the broker does not speak: exit 2.\n"
         "Children get SEGQ_JOB_ID, SEGQ_JOB_ATTEMPT, SEGQ_OUTPUT_DIR, SEGQ_PROGRESS_FD,\n"
-        "SEGQ_CPU_SLOTS, and for a GPU job CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER=PCI_BUS_ID\n"
-        "and SEGQ_GPU_MEM. segq-run (train, generate) gets each input as --NAME=PATH, --out,\n"
-        "--device (cuda:0 or cpu) and --threads (the job's CPU slots).\n");
+        "SEGQ_CPU_SLOTS, SEGQ_RESULT_MAX_BYTES (the most its RESULT message may take), and for\n"
+        "a GPU job CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER=PCI_BUS_ID and SEGQ_GPU_MEM.\n"
+        "segq-run (train, generate) gets each input as --NAME=PATH, --out, --device (cuda:0\n"
+        "or cpu) and --threads (the job's CPU slots).\n");
 }
 
 /* "0:A100:80G,1:A100:80G" */

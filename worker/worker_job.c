@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "segq_generate_names.h"
 #include "worker_daemon.h"
 
 #define LOG_FLUSH_BYTES (64u << 10)
@@ -219,8 +220,8 @@ segq__worker_job_finish (job_t *job, bool success, int32_t exit_code, int32_t si
        rather than send a message the broker must drop. */
     size_t listed = 0;
     for (size_t i = 0; i < job->n_outputs; i++)
-        listed += strlen (job->outputs [i].name) + SEGQ_HASH_HEX_LEN + 32;
-    if (listed + 8192 > self->max_msg) {
+        listed += SEGQ_RESULT_ENTRY_BYTES (strlen (job->outputs [i].name));
+    if (listed + SEGQ_RESULT_SLACK > self->max_msg) {
         snprintf (err, sizeof err,
                   "%zu outputs: their list (%zu bytes) does not fit one RESULT "
                   "message (at most %u bytes): write fewer files (e.g. one archive)",
@@ -415,7 +416,7 @@ s_job_argv (job_t *job, const segq_kind_spec_t *kind, const char *program, char 
 
 /* The variables the child gets on top of the daemon's environment; at most
    S_ENV_MAX, allocated in env [0..*n) even when it fails. */
-#define S_ENV_MAX 9
+#define S_ENV_MAX 10
 static bool
 s_job_env (job_t *job, const char *model, char **env, size_t *n)
 {
@@ -425,7 +426,8 @@ s_job_env (job_t *job, const char *model, char **env, size_t *n)
               && s_append (env, n, "SEGQ_JOB_ATTEMPT=%" PRIu32, job->attempt)
               && s_append (env, n, "SEGQ_OUTPUT_DIR=%s/out", job->dir)
               && s_append (env, n, "SEGQ_PROGRESS_FD=%d", SEGQ__PROGRESS_CHILD_FD)
-              && s_append (env, n, "SEGQ_CPU_SLOTS=%" PRIu32, a->cpu_slots ? a->cpu_slots : 1);
+              && s_append (env, n, "SEGQ_CPU_SLOTS=%" PRIu32, a->cpu_slots ? a->cpu_slots : 1)
+              && s_append (env, n, SEGQ_RESULT_MAX_BYTES_ENV "=%" PRIu32, self->max_msg);
     if (ok && a->gpu >= 0) {
         /* The job sees only its GPU, as device 0: the physical device the
            broker's index stands for (s_gpus_map in worker.c), which CUDA

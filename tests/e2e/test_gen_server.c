@@ -60,6 +60,17 @@ s_generate (const char *count, char *job, size_t len)
     s_submit (argv, job, len);
 }
 
+/* A generation that runs for minutes (10,000 pairs 16 times the size),
+   yet whose outputs' list would fit its RESULT: one to cancel or kill. */
+static void
+s_generate_long (char *job, size_t len)
+{
+    const char *argv [] = { "submit", "generate",  "--model", "tiny",      "--count",
+                            "10000",  "--scale-h", "4",       "--scale-v", "4",
+                            "--cpu",  "1",         NULL };
+    s_submit (argv, job, len);
+}
+
 /* Whether the job's log says `text`. */
 static bool
 s_log_says (const char *job, const char *text)
@@ -231,7 +242,7 @@ Test (e2e, generation_server_keeps_models_and_fails_alone, .timeout = 600)
 
     /* a cancel ends the job the server ran, and only it */
     char long_job [64];
-    s_generate ("1000000", long_job, sizeof long_job);
+    s_generate_long (long_job, sizeof long_job);
     pid_t server = s_server (long_job);
     segq_client_t *c = harness_client (h, 0);
     H_ASSERT (h, harness_wait_state (c, long_job, SEGQ_JOB_RUNNING, 60000) == 0, "never ran");
@@ -246,7 +257,7 @@ Test (e2e, generation_server_keeps_models_and_fails_alone, .timeout = 600)
 
     /* a server that dies takes its job, not the worker */
     char killed [64];
-    s_generate ("1000000", killed, sizeof killed);
+    s_generate_long (killed, sizeof killed);
     server = s_server (killed);
     H_ASSERT (h, harness_wait_state (c, killed, SEGQ_JOB_RUNNING, 60000) == 0, "never ran");
     cr_assert_eq (kill (server, SIGKILL), 0);

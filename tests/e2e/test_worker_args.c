@@ -24,7 +24,8 @@ static const char s_fake_segq_run [] =
     "  case $a in --model=*) test -f \"${a#--model=}\" && echo 'model file ok' >> \"$out\";; esac\n"
     "done\n"
     "echo \"env CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES\" >> \"$out\"\n"
-    "echo \"env CUDA_DEVICE_ORDER=$CUDA_DEVICE_ORDER\" >> \"$out\"\n";
+    "echo \"env CUDA_DEVICE_ORDER=$CUDA_DEVICE_ORDER\" >> \"$out\"\n"
+    "echo \"env SEGQ_RESULT_MAX_BYTES=$SEGQ_RESULT_MAX_BYTES\" >> \"$out\"\n";
 
 static void
 s_run_job (harness_t *h, const char *const *submit, char *args, size_t len)
@@ -100,6 +101,11 @@ Test (e2e, worker_passes_inputs_device_and_threads, .timeout = 60)
     /* the broker's index, numbered like nvidia-smi */
     cr_assert (strstr (args, "env CUDA_VISIBLE_DEVICES=1\n"), "%s", args);
     cr_assert (strstr (args, "env CUDA_DEVICE_ORDER=PCI_BUS_ID\n"), "%s", args);
+    /* the broker's max_msg (the harness's broker keeps the default): what
+       generate's list of outputs must fit */
+    char max [96];
+    snprintf (max, sizeof max, "env SEGQ_RESULT_MAX_BYTES=%u\n", SEGQ_DEFAULT_MAX_MSG);
+    cr_assert (strstr (args, max), "%s", args);
 
     const char *on_cpu [] = { "submit", "generate", "--input", in_model, "--cpu", "2", NULL };
     s_run_job (h, on_cpu, args, sizeof args);

@@ -190,6 +190,20 @@ Test(segq_run_errors, generate_from_bad_checkpoints)
                "--max-size 32 --niter 1 --previews 0 --stop-after-scale 0",
                "scale 1/", NULL);
     expect_run(1, "generate --model p/model.safetensors --out g", "--resume", NULL);
+    /* under a worker, a count whose outputs' list would not fit the job's
+     * RESULT message is refused before anything is made; the most that
+     * fit is made, and its list fits as the worker counts it */
+    setenv("SEGQ_RESULT_MAX_BYTES", "65536", 1);
+    expect_run(1, "generate --model o/model.safetensors --out big --count 1000 --seed 7",
+               "--count 1000: the list of its 2002 outputs would take", "at most 223 pairs");
+    cr_expect_eq(pt_sh("test ! -e %s/big/images", dir), 0, "pairs made before the refusal");
+    expect_run(0, "generate --model o/model.safetensors --out big --count 223 --seed 7 --threads 1",
+               "223", NULL);
+    unsetenv("SEGQ_RESULT_MAX_BYTES");
+    cr_expect_eq(pt_sh("cd %s/big && find . -type f | cut -c3- | awk '{ s += length($0) + 96 } "
+                       "END { exit !(NR == 448 && s + 8192 <= 65536) }'",
+                       dir),
+                 0, "the outputs' list does not fit as the worker counts it");
 }
 
 Test(segq_run_errors, rgba_with_mask_from_alpha_is_accepted)

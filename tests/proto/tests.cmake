@@ -11,6 +11,9 @@ segq_add_test(NAME test_proto_reject
 segq_add_test(NAME test_proto_core
   SOURCES ${_proto_tests}/test_core.c ${_proto_tests}/no_leaks.c
   LIBS segq_core TIMEOUT 120)
+segq_add_test(NAME test_proto_generate_names
+  SOURCES ${_proto_tests}/test_generate_names.c
+  LIBS segq_core TIMEOUT 60)
 segq_add_test(NAME test_proto_spec
   SOURCES ${_proto_tests}/test_spec.c
   LIBS segq_proto TIMEOUT 60)

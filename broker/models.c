@@ -505,10 +505,10 @@ s_ambiguous (const segq__caller_t *caller, const char *ref, uint64_t model_job, 
 }
 
 /* One input naming a model: to its checkpoint, or (no such model, but a
-   job id) to the JOB form. */
+   job id) to the JOB form; *training: the model's training job, if any. */
 static int
 s_resolve_input (segq__models_t *self, const segq__caller_t *caller, const segq_submit_t *submit,
-                 segq_input_t *input, uint64_t *model_job, char *err, size_t errlen)
+                 segq_input_t *input, uint64_t *training, char *err, size_t errlen)
 {
     uint64_t job;
     segq__job_brief_t brief;
@@ -525,11 +525,14 @@ s_resolve_input (segq__models_t *self, const segq__caller_t *caller, const segq_
         /* the training's model, when it has one yet and the job is the
            caller's: the access rule refuses anyone else, saying nothing
            of the model */
-        if (!segq__access_owner (caller, brief.owner)
-            || s_get (self, number, caller->user, &row) != 0)
+        if (!segq__access_owner (caller, brief.owner))
             return 0;
-        *model_job = number;
-        return s_check_scales (&row, submit, err, errlen);
+        /* a training still to run names its pairs already (its image) */
+        if (strcmp (brief.kind, "train") == 0)
+            *training = number;
+        return s_get (self, number, caller->user, &row) == 0
+                   ? s_check_scales (&row, submit, err, errlen)
+                   : 0;
     }
     if (rc == 0 && (rc = s_get (self, job, caller->user, &row)) == 0 && row.purged) {
         snprintf (err, errlen,
@@ -560,7 +563,7 @@ s_resolve_input (segq__models_t *self, const segq__caller_t *caller, const segq_
     if (kept) {
         free (input->model);
         input->model = kept;
-        *model_job = job;
+        *training = job;
     }
     return rc;
 }
@@ -583,14 +586,15 @@ s_int_param (const segq_kind_spec_t *kind, const segq_submit_t *submit, const ch
 /* A generation's outputs are listed in one RESULT of at most max_msg
    bytes: a count whose list would not fit is refused now, not after hours
    of work (segq_generate_names.h; segq-run checks it again at its start,
-   with the model's own file). A seed the broker will draw is reckoned at
-   its largest. */
+   with the model's own file). The training's image names the pairs, known
+   before it has run; a seed the broker will draw is reckoned at its
+   largest. */
 static int
 s_check_outputs (segq__models_t *self, const segq_kind_spec_t *kind, const segq_submit_t *submit,
-                 uint64_t model_job, uint32_t max_msg, char *err, size_t errlen)
+                 uint64_t training, uint32_t max_msg, char *err, size_t errlen)
 {
     segq_model_info_t info = { 0 };
-    int rc = s_sources (self, model_job, &info);
+    int rc = s_sources (self, training, &info);
     if (rc == 0 && info.image) {
         char stem [256];
         segq_generate_stem (info.image, stem, sizeof stem);
@@ -610,7 +614,7 @@ segq__models_resolve_submit (segq__models_t *self, const segq__caller_t *caller,
                              segq_submit_t *submit, uint32_t max_msg, char *err, size_t errlen)
 {
     const segq_kind_spec_t *kind = segq_kind_find (submit->kind);
-    uint64_t model_job = 0;
+    uint64_t training = 0;
     int rc = kind && strcmp (kind->name, "train") == 0
                  ? s_check_train_name (self, submit, err, errlen)
                  : 0;
@@ -625,12 +629,12 @@ segq__models_resolve_submit (segq__models_t *self, const segq__caller_t *caller,
                       input->model);
             rc = SEGQ_EINVAL;
         } else
-            rc = s_resolve_input (self, caller, submit, input, &model_job, why, sizeof why);
+            rc = s_resolve_input (self, caller, submit, input, &training, why, sizeof why);
         if (rc)
             snprintf (err, errlen, "input '%s': %s", input->name, why);
     }
-    if (rc == 0 && model_job && kind && strcmp (kind->name, "generate") == 0)
-        rc = s_check_outputs (self, kind, submit, model_job, max_msg, err, errlen);
+    if (rc == 0 && training && kind && strcmp (kind->name, "generate") == 0)
+        rc = s_check_outputs (self, kind, submit, training, max_msg, err, errlen);
     return rc;
 }
 

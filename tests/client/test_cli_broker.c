@@ -500,3 +500,37 @@ Test (cli_broker, pipeline_evaluate_test_and_a_refusal_midway, .init = setup, .f
     unsetenv ("SEGQ_USER");
     H_ASSERT_CLEAN_STOP (h);
 }
+
+/* A generation whose outputs' list could not fit one RESULT message (4 MiB
+   by default: 14,896 pairs of a.png with a seed still to draw) is refused
+   at submit from its training job before that has run, and a pipeline
+   asking for one cancels what it had sent. */
+Test (cli_broker, a_generation_too_big_to_report_is_refused_at_submit, .init = setup,
+      .fini = teardown, .timeout = 60)
+{
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    char real [600], image [700], mask [700], train [32], gen [32];
+    snprintf (real, sizeof real, "%s/real", h->dir);
+    s_real_pairs (real);
+    snprintf (image, sizeof image, "%s/images/a.png", real);
+    snprintf (mask, sizeof mask, "%s/masks/a.png", real);
+    const char *submit_train [] = { "submit", "train", "--image", image,
+                                    "--mask", mask,    "--cpu",   NULL };
+    s_submitted (submit_train, train, sizeof train);
+    const char *too_many [] = { "submit",  "generate", "--model", train,
+                                "--count", "14897",    "--cpu",   NULL };
+    cr_assert_neq (s_segq (too_many), 0, "%s", s_out);
+    cr_assert (strstr (s_err, "count 14897: the list of its 29796 outputs would take")
+                   && strstr (s_err, "at most 14896 pairs per generate job"),
+               "%s", s_err);
+    const char *most [] = { "submit",  "generate", "--model", train,
+                            "--count", "14896",    "--cpu",   NULL };
+    s_submitted (most, gen, sizeof gen);
+    const char *pipeline [] = { "submit", "pipeline", "--image", image,   "--mask",
+                                mask,     "--count",  "20000",   "--cpu", NULL };
+    cr_assert_eq (s_segq (pipeline), 1, "%s", s_out);
+    cr_assert (strstr (s_err, "count 20000: ")
+                   && strstr (s_err, "are cancelled: nothing of the pipeline runs"),
+               "%s", s_err);
+    H_ASSERT_CLEAN_STOP (h);
+}

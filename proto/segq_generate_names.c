@@ -67,8 +67,9 @@ segq_generate_list_bytes (size_t stem_len, int64_t seed, int64_t count)
     uint64_t fixed = stem_len + 1 + 8 + 2 + s_digits (seed) + 1;
     /* "images/" NAME ".png" and "masks/" NAME ".png" */
     uint64_t per_pair = SEGQ_RESULT_ENTRY_BYTES (fixed + 11) + SEGQ_RESULT_ENTRY_BYTES (fixed + 10);
-    /* manifest.csv and contact_sheet.png */
-    uint64_t others = 2 * SEGQ_RESULT_ENTRY_BYTES (32);
+    /* manifest.csv and contact_sheet.png, and room for a stylize of the
+       generation, which lists the same pairs and five files of its own */
+    uint64_t others = 8 * SEGQ_RESULT_ENTRY_BYTES (32);
     return (uint64_t) count * per_pair + 2 * s_index_chars (count) + others;
 }
 

@@ -33,7 +33,9 @@ void segq_generate_pair_name (const char *stem, const char *model_hex, int64_t s
                               char *name, size_t len);
 
 /* The bytes the outputs of a generation of count pairs (images/NAME.png,
-   masks/NAME.png, the manifest and the contact sheet) take in a RESULT. */
+   masks/NAME.png, the manifest and the contact sheet) take in a RESULT,
+   reckoned so that a stylize of it (the same pairs and a few files of its
+   own) fits too. */
 uint64_t segq_generate_list_bytes (size_t stem_len, int64_t seed, int64_t count);
 
 /* 0 when a generation of count pairs can report its outputs in a RESULT

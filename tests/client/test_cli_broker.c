@@ -502,7 +502,7 @@ Test (cli_broker, pipeline_evaluate_test_and_a_refusal_midway, .init = setup, .f
 }
 
 /* A generation whose outputs' list could not fit one RESULT message (4 MiB
-   by default: 14,896 pairs of a.png with a seed still to draw) is refused
+   by default: 14,893 pairs of a.png with a seed still to draw) is refused
    at submit from its training job before that has run, and a pipeline
    asking for one cancels what it had sent. */
 Test (cli_broker, a_generation_too_big_to_report_is_refused_at_submit, .init = setup,
@@ -518,13 +518,13 @@ Test (cli_broker, a_generation_too_big_to_report_is_refused_at_submit, .init = s
                                     "--mask", mask,    "--cpu",   NULL };
     s_submitted (submit_train, train, sizeof train);
     const char *too_many [] = { "submit",  "generate", "--model", train,
-                                "--count", "14897",    "--cpu",   NULL };
+                                "--count", "14894",    "--cpu",   NULL };
     cr_assert_neq (s_segq (too_many), 0, "%s", s_out);
-    cr_assert (strstr (s_err, "count 14897: the list of its 29796 outputs would take")
-                   && strstr (s_err, "at most 14896 pairs per generate job"),
+    cr_assert (strstr (s_err, "count 14894: the list of its 29790 outputs would take")
+                   && strstr (s_err, "at most 14893 pairs per generate job"),
                "%s", s_err);
     const char *most [] = { "submit",  "generate", "--model", train,
-                            "--count", "14896",    "--cpu",   NULL };
+                            "--count", "14893",    "--cpu",   NULL };
     s_submitted (most, gen, sizeof gen);
     const char *pipeline [] = { "submit", "pipeline", "--image", image,   "--mask",
                                 mask,     "--count",  "20000",   "--cpu", NULL };

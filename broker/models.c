@@ -570,8 +570,8 @@ s_resolve_input (segq__models_t *self, const segq__caller_t *caller, const segq_
 
 static int s_sources (segq__models_t *self, uint64_t job, segq_model_info_t *info);
 
-/* An integer parameter as the job will have it: sent, or the kind's
-   default. */
+/* An integer parameter as the job will have it: sent (as an integer, or
+   as a number the kind's check will take for one), or the kind's default. */
 static int64_t
 s_int_param (const segq_kind_spec_t *kind, const segq_submit_t *submit, const char *name,
              int64_t absent)
@@ -579,6 +579,8 @@ s_int_param (const segq_kind_spec_t *kind, const segq_submit_t *submit, const ch
     const segq_value_t *value = segq_params_get (&submit->params, name);
     if (value && value->type == SEGQ_PARAM_INT)
         return value->i;
+    if (value && value->type == SEGQ_PARAM_FLOAT && value->f >= 0 && value->f <= 9.2e18)
+        return (int64_t) value->f;
     const segq_param_spec_t *spec = segq_kind_param (kind, name);
     return spec && spec->default_value ? strtoll (spec->default_value, NULL, 10) : absent;
 }

@@ -494,17 +494,20 @@ Test (models, the_catalogue_lasts_and_pins_hold, .init = setup, .fini = teardown
 }
 
 /* generate --model REF --count COUNT [--seed SEED] as alice, against a
-   broker whose messages take at most max_msg bytes. */
+   broker whose messages take at most max_msg bytes; the count sent as an
+   integer, or (as_number) as a client without integers sends it: 213.0. */
 static int
-s_generate_count (const char *ref, int64_t count, int64_t seed, uint32_t max_msg, char *err,
-                  size_t errlen)
+s_generate_count (const char *ref, int64_t count, bool as_number, int64_t seed, uint32_t max_msg,
+                  char *err, size_t errlen)
 {
     segq__caller_t alice = { .user = "alice" };
     segq_input_t input = { .name = strdup ("model"), .model = strdup (ref) };
     segq_submit_t submit = { .user = "alice", .kind = "generate", .inputs = &input, .n_inputs = 1 };
-    segq_value_t value = { .type = SEGQ_PARAM_INT, .i = count };
+    segq_value_t value = { .type = as_number ? SEGQ_PARAM_FLOAT : SEGQ_PARAM_INT,
+                           .i = count,
+                           .f = (double) count };
     cr_assert_eq (segq_params_set (&submit.params, "count", &value), 0);
-    value.i = seed;
+    value = (segq_value_t){ .type = SEGQ_PARAM_INT, .i = seed };
     if (seed >= 0)
         cr_assert_eq (segq_params_set (&submit.params, "seed", &value), 0);
     err [0] = 0;
@@ -530,15 +533,18 @@ Test (models, a_generation_too_big_for_one_result_is_refused, .init = setup, .fi
     s_commit ();
     for (int i = 0; i < 3; i++) {
         const char *ref = (const char *[]){ "m-0003", "0003", "0009" } [i];
-        cr_expect_eq (s_generate_count (ref, 212, 7, 65536, err, sizeof err), 0, "%s", err);
-        cr_expect_eq (s_generate_count (ref, 213, 7, 65536, err, sizeof err), SEGQ_ETOOBIG, "%s",
-                      ref);
+        cr_expect_eq (s_generate_count (ref, 212, false, 7, 65536, err, sizeof err), 0, "%s", err);
+        cr_expect_eq (s_generate_count (ref, 213, false, 7, 65536, err, sizeof err), SEGQ_ETOOBIG,
+                      "%s", ref);
+        cr_expect_eq (s_generate_count (ref, 213, true, 7, 65536, err, sizeof err), SEGQ_ETOOBIG,
+                      "%s as a number", ref);
         cr_expect (strstr (err, "count 213: ") && strstr (err, "at most 212 pairs"), "%s: %s", ref,
                    err);
-        cr_expect_eq (s_generate_count (ref, 190, -1, 65536, err, sizeof err), 0, "%s", err);
-        cr_expect_eq (s_generate_count (ref, 191, -1, 65536, err, sizeof err), SEGQ_ETOOBIG);
+        cr_expect_eq (s_generate_count (ref, 190, false, -1, 65536, err, sizeof err), 0, "%s", err);
+        cr_expect_eq (s_generate_count (ref, 191, false, -1, 65536, err, sizeof err), SEGQ_ETOOBIG);
         cr_expect (strstr (err, "at most 190 pairs"), "%s: %s", ref, err);
     }
-    cr_expect_eq (s_generate_count ("m-0003", 10000, -1, SEGQ_DEFAULT_MAX_MSG, err, sizeof err), 0,
-                  "%s", err);
+    cr_expect_eq (
+        s_generate_count ("m-0003", 10000, false, -1, SEGQ_DEFAULT_MAX_MSG, err, sizeof err), 0,
+        "%s", err);
 }

@@ -27,9 +27,8 @@ def _rows(path: Path) -> list[tuple[int, list[str]]]:
         return [(reader.line_num, row or [""]) for row in reader]
     except csv.Error as e:
         if "unexpected end of data" in str(e):
-            raise ManifestError(
-                f"{path} line {text.count(chr(10)) + 1}: quoted field not closed"
-            ) from e
+            last_line = text.count("\n") + 1
+            raise ManifestError(f"{path} line {last_line}: quoted field not closed") from e
     # strict mode also refuses text after a closing quote ("a"b), which
     # the C reader appends to the field, as the lenient mode does
     reader = csv.reader(io.StringIO(text, newline=""))

@@ -391,19 +391,32 @@ Test (models, an_ambiguous_name_asks_for_its_owner, .init = setup, .fini = teard
     cr_assert_eq (job, 7);
 }
 
-/* generate --model REF as alice: rc, the input as resolved into *resolved
-   (the model's id, else the job's). */
+/* generate --model REF with these parameters as alice, against a broker
+   whose messages take at most max_msg bytes: rc, the input as resolved
+   into *resolved (the model's id, else the job's). */
 static int
-s_generate_from (const char *ref, char *resolved, size_t len, char *err, size_t errlen)
+s_resolve_generate (const char *ref, segq_params_t *params, uint32_t max_msg, char *resolved,
+                    size_t len, char *err, size_t errlen)
 {
     segq__caller_t alice = { .user = "alice" };
     segq_input_t input = { .name = strdup ("model"), .model = strdup (ref) };
-    segq_submit_t submit = { .user = "alice", .kind = "generate", .inputs = &input, .n_inputs = 1 };
-    int rc =
-        segq__models_resolve_submit (models, &alice, &submit, SEGQ_DEFAULT_MAX_MSG, err, errlen);
+    segq_submit_t submit = {
+        .user = "alice", .kind = "generate", .inputs = &input, .n_inputs = 1, .params = *params
+    };
+    err [0] = 0;
+    int rc = segq__models_resolve_submit (models, &alice, &submit, max_msg, err, errlen);
+    *params = submit.params; /* the caller's to clear, whatever resolving did to them */
     snprintf (resolved, len, "%s", input.model ? input.model : input.job ? input.job : "");
     segq_input_clear (&input);
     return rc;
+}
+
+/* generate --model REF as alice, with the default parameters. */
+static int
+s_generate_from (const char *ref, char *resolved, size_t len, char *err, size_t errlen)
+{
+    segq_params_t none = { 0 };
+    return s_resolve_generate (ref, &none, SEGQ_DEFAULT_MAX_MSG, resolved, len, err, errlen);
 }
 
 /* A model's name spelt like a job id of the caller's that did not train
@@ -500,20 +513,17 @@ static int
 s_generate_count (const char *ref, int64_t count, bool as_number, int64_t seed, uint32_t max_msg,
                   char *err, size_t errlen)
 {
-    segq__caller_t alice = { .user = "alice" };
-    segq_input_t input = { .name = strdup ("model"), .model = strdup (ref) };
-    segq_submit_t submit = { .user = "alice", .kind = "generate", .inputs = &input, .n_inputs = 1 };
+    segq_params_t params = { 0 };
     segq_value_t value = { .type = as_number ? SEGQ_PARAM_FLOAT : SEGQ_PARAM_INT,
                            .i = count,
                            .f = (double) count };
-    cr_assert_eq (segq_params_set (&submit.params, "count", &value), 0);
+    cr_assert_eq (segq_params_set (&params, "count", &value), 0);
     value = (segq_value_t){ .type = SEGQ_PARAM_INT, .i = seed };
     if (seed >= 0)
-        cr_assert_eq (segq_params_set (&submit.params, "seed", &value), 0);
-    err [0] = 0;
-    int rc = segq__models_resolve_submit (models, &alice, &submit, max_msg, err, errlen);
-    segq_params_clear (&submit.params);
-    segq_input_clear (&input);
+        cr_assert_eq (segq_params_set (&params, "seed", &value), 0);
+    char resolved [64];
+    int rc = s_resolve_generate (ref, &params, max_msg, resolved, sizeof resolved, err, errlen);
+    segq_params_clear (&params);
     return rc;
 }
 

@@ -10,9 +10,10 @@
 #                        a program built against libsegq (pkg-config segq,
 #                        shared and static) talking to the installed segqd
 #   test_deploy_systemd  systemd-analyze verify on the installed units
-#   test_deploy_gpu_bundle  what a GPU node is sent (tests/gpu/bundle.sh)
-#                        links and runs segq-run (tests/gpu/link_segq_run.sh),
-#                        and the node's shim check (tests/torch/gpu) builds
+#   test_deploy_gpu_bundle  the GPU node's build: the shim and its check with
+#                        their CMake project (tests/torch/gpu), segq-run
+#                        linked from what the node is sent (tests/gpu/bundle.sh,
+#                        link_segq_run.sh) and run
 #   test_deploy_package  the Debian packages: built, installed with apt-get,
 #                        checked, purged (root; RUN_SERIAL)
 if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)

@@ -115,6 +115,12 @@ s_path (segq__artifact_store_t *self, const char *hash, char *out, size_t outlen
         snprintf (out, outlen, "%s/%.2s/%s", self->root, hash, hash);
 }
 
+void
+segq__artifact_store_path (segq__artifact_store_t *self, const char *hash, char *out, size_t outlen)
+{
+    s_path (self, hash, out, outlen, false);
+}
+
 bool
 segq__artifact_store_has (segq__artifact_store_t *self, const char *hash, uint64_t *size)
 {

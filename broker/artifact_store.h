@@ -23,6 +23,11 @@ typedef struct segq__download segq__download_t;
 segq__artifact_store_t *segq__artifact_store_new (const char *data_dir, char *err, size_t errlen);
 void segq__artifact_store_destroy (segq__artifact_store_t **self_p);
 
+/* Where the artifact `hash` (a valid one) is stored, whether it is or not:
+   for a reader that opens it itself. */
+void segq__artifact_store_path (segq__artifact_store_t *self, const char *hash, char *out,
+                                size_t outlen);
+
 /* True if the artifact is stored; its size in *size (if not NULL). */
 bool segq__artifact_store_has (segq__artifact_store_t *self, const char *hash, uint64_t *size);
 

@@ -119,7 +119,8 @@ segq__broker_on_submit (segq_broker_t *self, segq__request_t *req)
     segq__caller_t caller = segq__broker_caller (self, submit->user);
     /* a retry becomes the job it names, a model named by the rule its
        checkpoint, a stylize without a style gets its pairs' training
-       image; then every reference is checked by the rule */
+       image; then every reference is checked by the rule, and a model
+       file the caller may use is read */
     int rc = segq__retry_fill (self->store, &caller, submit, err, sizeof err);
     if (rc == 0)
         rc = segq__models_resolve_submit (self->models, &caller, submit, self->config.max_msg, err,
@@ -129,6 +130,9 @@ segq__broker_on_submit (segq_broker_t *self, segq__request_t *req)
                                           sizeof err);
     if (rc == 0)
         rc = segq__access_submit (self->access, &caller, submit, err, sizeof err);
+    if (rc == 0)
+        rc = segq__generate_check_model_file (self->artifacts, submit, self->config.max_msg, err,
+                                              sizeof err);
     if (rc == 0)
         rc = segq__jobs_submit (self->jobs, submit, segq__broker_now (), id, err, sizeof err);
     if (rc == 0)

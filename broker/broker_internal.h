@@ -16,6 +16,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "backup.h"
+#include "generate_check.h"
 #include "http.h"
 #include "job_log.h"
 #include "job_store.h"

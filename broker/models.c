@@ -1,6 +1,6 @@
 /*  models.c: see models.h. */
 #include "models.h"
-#include "segq_generate_names.h"
+#include "generate_check.h"
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -570,43 +570,16 @@ s_resolve_input (segq__models_t *self, const segq__caller_t *caller, const segq_
 
 static int s_sources (segq__models_t *self, uint64_t job, segq_model_info_t *info);
 
-/* An integer parameter as the job will have it: sent (as an integer, or
-   as a number the kind's check will take for one), or the kind's default. */
-static int64_t
-s_int_param (const segq_kind_spec_t *kind, const segq_submit_t *submit, const char *name,
-             int64_t absent)
-{
-    const segq_value_t *value = segq_params_get (&submit->params, name);
-    if (value && value->type == SEGQ_PARAM_INT)
-        return value->i;
-    if (value && value->type == SEGQ_PARAM_FLOAT && value->f >= 0 && value->f <= 9.2e18)
-        return (int64_t) value->f;
-    const segq_param_spec_t *spec = segq_kind_param (kind, name);
-    return spec && spec->default_value ? strtoll (spec->default_value, NULL, 10) : absent;
-}
-
-/* A generation's outputs are listed in one RESULT of at most max_msg
-   bytes: a count whose list would not fit is refused now, not after hours
-   of work (segq_generate_names.h; segq-run checks it again at its start,
-   with the model's own file). The training's image names the pairs, known
-   before it has run; a seed the broker will draw is reckoned at its
-   largest. */
+/* A generation's outputs are listed in one RESULT (generate_check.h): the
+   training's image names the pairs, known before it has run. */
 static int
-s_check_outputs (segq__models_t *self, const segq_kind_spec_t *kind, const segq_submit_t *submit,
-                 uint64_t training, uint32_t max_msg, char *err, size_t errlen)
+s_check_outputs (segq__models_t *self, const segq_submit_t *submit, uint64_t training,
+                 uint32_t max_msg, char *err, size_t errlen)
 {
     segq_model_info_t info = { 0 };
     int rc = s_sources (self, training, &info);
-    if (rc == 0 && info.image) {
-        char stem [256];
-        segq_generate_stem (info.image, stem, sizeof stem);
-        const segq_param_spec_t *spec = segq_kind_param (kind, "seed");
-        int64_t seed = s_int_param (kind, submit, "seed", 0);
-        if (kind->fresh_seed && spec && !segq_params_get (&submit->params, "seed"))
-            seed = (int64_t) spec->max;
-        rc = segq_generate_check_count (strlen (stem), seed, s_int_param (kind, submit, "count", 0),
-                                        max_msg, err, errlen);
-    }
+    if (rc == 0 && info.image)
+        rc = segq__generate_check_count (submit, info.image, max_msg, err, errlen);
     segq_model_info_clear (&info);
     return rc;
 }
@@ -636,7 +609,7 @@ segq__models_resolve_submit (segq__models_t *self, const segq__caller_t *caller,
             snprintf (err, errlen, "input '%s': %s", input->name, why);
     }
     if (rc == 0 && training && kind && strcmp (kind->name, "generate") == 0)
-        rc = s_check_outputs (self, kind, submit, training, max_msg, err, errlen);
+        rc = s_check_outputs (self, submit, training, max_msg, err, errlen);
     return rc;
 }
 

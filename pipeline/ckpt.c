@@ -98,7 +98,11 @@ static int read_pyramid(const segq_st_t *st, const char *path, segq_ckpt_header_
     p->stop_scale = (int)sizes->shape[0] - 1;
     p->r = strtod(rs, NULL);
     p->scale1 = strtod(s1, NULL);
+    if (!(p->r > 0.0 && p->r < 1.0))
+        return segq_fail(err, errlen, SEGQ_EINVAL, "%s: metadata r is not in (0, 1)", path);
     const int64_t *sz = sizes->data;
+    if (!sz)
+        return 0; /* a header read without its data: the scales are counted, not sized */
     for (int n = 0; n <= p->stop_scale; n++) {
         int64_t hn, wn;
         memcpy(&hn, sz + 2 * n, sizeof hn);
@@ -111,8 +115,6 @@ static int read_pyramid(const segq_st_t *st, const char *path, segq_ckpt_header_
     }
     p->height = p->h[p->stop_scale];
     p->width = p->w[p->stop_scale];
-    if (!(p->r > 0.0 && p->r < 1.0))
-        return segq_fail(err, errlen, SEGQ_EINVAL, "%s: metadata r is not in (0, 1)", path);
     if (h->trained > 0)
         memcpy(h->noise_amp, amps->data, sizeof(double) * (size_t)h->trained);
     return 0;

@@ -32,7 +32,10 @@ typedef struct {
 
 /* The header of the checkpoint st (opened from path, which messages
  * name): SEGQ_EINVAL when it is no SinGAN-Seg checkpoint or a number is
- * missing, malformed or out of what a model can have. */
+ * missing, malformed or out of what a model can have. From st opened
+ * without its data (segq_st_open_header: a few reads, however large the
+ * file) the scales are counted but not read: pyr's sizes and noise_amp
+ * stay 0, and a check of them waits for the model's load. */
 int segq_ckpt_header_read(const segq_st_t *st, const char *path, segq_ckpt_header_t *out, char *err,
                           size_t errlen);
 

@@ -411,19 +411,21 @@ static int read_full(int fd, void *buf, size_t len)
     return 0;
 }
 
-/* segq_st_open, or with_data 0 segq_st_open_header. */
-static int open_file(const char *path, int with_data, segq_st_t **out, char *err, size_t errlen)
+/* segq_st_open, or with_data 0 segq_st_open_header; messages name the
+ * file `name`. */
+static int open_file(const char *path, const char *name, int with_data, segq_st_t **out, char *err,
+                     size_t errlen)
 {
-    if (!path || !out)
+    if (!path || !name || !out)
         return segq__st_fail(err, errlen, SEGQ_EINVAL, "segq_st_open: bad arguments");
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return segq__st_fail(err, errlen, SEGQ_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return segq__st_fail(err, errlen, SEGQ_EIO, "%s: cannot open: %s", name, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
         close(fd);
-        return segq__st_fail(err, errlen, SEGQ_EIO, "%s: not a regular file", path);
+        return segq__st_fail(err, errlen, SEGQ_EIO, "%s: not a regular file", name);
     }
     size_t total = (size_t)st.st_size;
     unsigned char prefix[8];
@@ -433,38 +435,38 @@ static int open_file(const char *path, int with_data, segq_st_t **out, char *err
     size_t n;
     if (total < 8) {
         rc = segq__st_fail(err, errlen, SEGQ_ECORRUPT,
-                           "%s: %zu bytes, shorter than the 8-byte header length", path, total);
+                           "%s: %zu bytes, shorter than the 8-byte header length", name, total);
         goto out;
     }
     if (read_full(fd, prefix, 8)) {
-        rc = segq__st_fail(err, errlen, SEGQ_EIO, "%s: read failed", path);
+        rc = segq__st_fail(err, errlen, SEGQ_EIO, "%s: read failed", name);
         goto out;
     }
-    if ((rc = check_length(path, prefix, total, &n, err, errlen)))
+    if ((rc = check_length(name, prefix, total, &n, err, errlen)))
         goto out;
     header = malloc(n ? n : 1);
     self = calloc(1, sizeof *self);
     if (!header || !self) {
-        rc = segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", path);
+        rc = segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
         goto out;
     }
     if (read_full(fd, header, n)) {
-        rc = segq__st_fail(err, errlen, SEGQ_EIO, "%s: read failed (file changed?)", path);
+        rc = segq__st_fail(err, errlen, SEGQ_EIO, "%s: read failed (file changed?)", name);
         goto out;
     }
     self->data_len = total - 8 - n;
-    if ((rc = parse_header(self, path, header, n, self->data_len, err, errlen)))
+    if ((rc = parse_header(self, name, header, n, self->data_len, err, errlen)))
         goto out;
     if (!with_data)
         goto done;
     self->data = alloc_aligned(self->data_len);
     if (!self->data) {
-        rc = segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", path);
+        rc = segq__st_fail(err, errlen, SEGQ_ENOMEM, "%s: out of memory", name);
         goto out;
     }
     if (read_full(fd, self->data, self->data_len)) {
         rc = segq__st_fail(err, errlen, SEGQ_ECORRUPT,
-                           "%s: file ended while reading the byte buffer", path);
+                           "%s: file ended while reading the byte buffer", name);
         goto out;
     }
 done:
@@ -480,12 +482,18 @@ out:
 
 int segq_st_open(const char *path, segq_st_t **out, char *err, size_t errlen)
 {
-    return open_file(path, 1, out, err, errlen);
+    return open_file(path, path, 1, out, err, errlen);
 }
 
 int segq_st_open_header(const char *path, segq_st_t **out, char *err, size_t errlen)
 {
-    return open_file(path, 0, out, err, errlen);
+    return open_file(path, path, 0, out, err, errlen);
+}
+
+int segq_st_open_header_as(const char *path, const char *name, segq_st_t **out, char *err,
+                           size_t errlen)
+{
+    return open_file(path, name, 0, out, err, errlen);
 }
 
 size_t segq_st_count(const segq_st_t *self)

@@ -135,3 +135,20 @@ def test_a_finished_model_is_accepted(client: segq.Client, tmp_path: Path) -> No
     # held off every worker (a petabyte of GPU memory), then cancelled
     job = client.generate(str(model), count=1, gen_start_scale=1, gpu_mem=1 << 50)
     job.cancel()
+
+
+def test_a_count_whose_pairs_would_not_fit_is_refused_by_the_broker(
+    client: segq.Client, tmp_path: Path
+) -> None:
+    """The broker reads the training image's name from the uploaded file's
+    header: 14,893 pairs of a.png fit a RESULT of the default max_msg with a
+    seed it draws, one more does not (as from a catalogue model: the CLI's
+    test in tests/client/test_cli_broker.c)."""
+    model = _checkpoint(tmp_path / "model.safetensors", source_image="a.png")
+    try:
+        client.generate(str(model), count=14894, gpu_mem=1 << 50)
+    except segq.TooBig as refused:
+        assert "count 14894: " in str(refused) and "at most 14893 pairs" in str(refused), refused
+    else:
+        raise AssertionError("a generate of 14894 pairs was accepted")
+    client.generate(str(model), count=14893, gpu_mem=1 << 50).cancel()

@@ -21,6 +21,8 @@ segq_add_test(NAME broker_access SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_access.c
   LIBS segq_broker TIMEOUT 60)
 segq_add_test(NAME broker_models SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_models.c
   LIBS segq_broker TIMEOUT 60)
+segq_add_test(NAME broker_generate_check SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_generate_check.c
+  LIBS segq_broker segq_test_files TIMEOUT 60)
 segq_add_test(NAME broker_dispatch SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_dispatch.c
   LIBS segq_broker TIMEOUT 60)
 # A real segqd: what clients' transfers can make it hold is bounded.

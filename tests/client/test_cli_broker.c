@@ -504,7 +504,8 @@ Test (cli_broker, pipeline_evaluate_test_and_a_refusal_midway, .init = setup, .f
 /* A generation whose outputs' list could not fit one RESULT message (4 MiB
    by default: 14,893 pairs of a.png with a seed still to draw) is refused
    at submit from its training job before that has run, and a pipeline
-   asking for one cancels what it had sent. */
+   asking for one cancels what it had sent. So is one from a model file
+   trained on a.png. */
 Test (cli_broker, a_generation_too_big_to_report_is_refused_at_submit, .init = setup,
       .fini = teardown, .timeout = 60)
 {
@@ -532,5 +533,16 @@ Test (cli_broker, a_generation_too_big_to_report_is_refused_at_submit, .init = s
     cr_assert (strstr (s_err, "count 20000: ")
                    && strstr (s_err, "are cancelled: nothing of the pipeline runs"),
                "%s", s_err);
+    /* a model given as a file: the broker reads the image it names from
+       its header (the CLI, which reads it too, does not know max_msg) */
+    char model [700];
+    snprintf (model, sizeof model, "%s/model.safetensors", h->dir);
+    cr_assert_eq (test_write_checkpoint_of (model, 24, 1, "a.png", 1), 0);
+    const char *from_file [] = { "submit",  "generate", "--model", model,
+                                 "--count", "14894",    "--cpu",   NULL };
+    cr_assert_neq (s_segq (from_file), 0, "%s", s_out);
+    cr_assert (strstr (s_err, "at most 14893 pairs per generate job"), "%s", s_err);
+    from_file [5] = "14893";
+    s_submitted (from_file, gen, sizeof gen);
     H_ASSERT_CLEAN_STOP (h);
 }

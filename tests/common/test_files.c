@@ -26,10 +26,16 @@ test_write_png (const char *path, uint32_t side, int channels, unsigned seed)
 int
 test_write_checkpoint (const char *path, uint32_t side, unsigned seed)
 {
+    return test_write_checkpoint_of (path, side, seed, NULL, 1);
+}
+
+int
+test_write_checkpoint_of (const char *path, uint32_t side, unsigned seed, const char *source_image,
+                          int trained)
+{
     static const char *const meta [][2] = {
         { "format", SEGQ_CKPT_FORMAT },
         { "format_version", SEGQ_CKPT_VERSION },
-        { "scales_trained", "1" },
         { "num_scales", "1" },
         { "num_layer", "5" },
         { "ker_size", "3" },
@@ -39,9 +45,10 @@ test_write_checkpoint (const char *path, uint32_t side, unsigned seed)
         { "r", "0.75" },
         { "scale1", "1" },
     };
-    char err [SEGQ_ST_ERRLEN], size [16], salt [16];
+    char err [SEGQ_ST_ERRLEN], size [16], salt [16], scales [16];
     snprintf (size, sizeof size, "%u", side);
     snprintf (salt, sizeof salt, "%u", seed);
+    snprintf (scales, sizeof scales, "%d", trained);
     int64_t sizes [2] = { side, side }, sizes_shape [2] = { 1, 2 }, one = 1;
     double amp = 1.0;
     segq_st_writer_t *w = segq_st_writer_new ();
@@ -53,7 +60,10 @@ test_write_checkpoint (const char *path, uint32_t side, unsigned seed)
     if (!rc)
         rc = segq_st_writer_set_meta (w, "height", size, err, sizeof err)
              || segq_st_writer_set_meta (w, "width", size, err, sizeof err)
-             || segq_st_writer_set_meta (w, "test_salt", salt, err, sizeof err);
+             || segq_st_writer_set_meta (w, "test_salt", salt, err, sizeof err)
+             || segq_st_writer_set_meta (w, "scales_trained", scales, err, sizeof err)
+             || (source_image
+                 && segq_st_writer_set_meta (w, "source_image", source_image, err, sizeof err));
     if (!rc)
         rc = segq_st_writer_add (w, "pyramid_sizes", SEGQ_ST_I64, 2, sizes_shape, sizes,
                                  sizeof sizes, err, sizeof err)

@@ -16,5 +16,9 @@ int test_write_png (const char *path, uint32_t side, int channels, unsigned seed
 /* The header of a one-scale model trained on a side x side image (every
    scale finished; no weights); seed changes its bytes. 0 or -1. */
 int test_write_checkpoint (const char *path, uint32_t side, unsigned seed);
+/* The same, trained on source_image (NULL: the metadata names none) with
+   `trained` of its one scale finished (0: an unfinished training). */
+int test_write_checkpoint_of (const char *path, uint32_t side, unsigned seed,
+                              const char *source_image, int trained);
 
 #endif

@@ -504,6 +504,42 @@ s_ambiguous (const segq__caller_t *caller, const char *ref, uint64_t model_job, 
     return SEGQ_EINVAL;
 }
 
+/* A job named as a model (JOB, JOB:model.safetensors): a training's, when
+   it has one yet and the job is the caller's (the access rule refuses
+   anyone else, saying nothing of the model), is checked as a catalogue
+   model is; *training: the job, whose image names the pairs even before
+   it has run. */
+static int
+s_check_training (segq__models_t *self, const segq__caller_t *caller, const segq_submit_t *submit,
+                  uint64_t number, const segq__job_brief_t *brief, uint64_t *training, char *err,
+                  size_t errlen)
+{
+    model_row_t row;
+    if (!segq__access_owner (caller, brief->owner))
+        return 0;
+    if (strcmp (brief->kind, "train") == 0)
+        *training = number;
+    return s_get (self, number, caller->user, &row) == 0
+               ? s_check_scales (&row, submit, err, errlen)
+               : 0;
+}
+
+/* An input naming a job's output, JOB:OUTPUT: a training's checkpoint
+   (its principal output) is a model by another name. */
+static int
+s_check_job_output (segq__models_t *self, const segq__caller_t *caller, const segq_submit_t *submit,
+                    const segq_input_t *input, uint64_t *training, char *err, size_t errlen)
+{
+    const segq_kind_spec_t *train = segq_kind_find ("train");
+    uint64_t number = segq__job_id_parse (input->job);
+    segq__job_brief_t brief;
+    if (!number || segq__job_store_brief (self->store, number, &brief) != 0
+        || strcmp (brief.kind, "train") != 0
+        || (input->output && strcmp (input->output, train->principal_output) != 0))
+        return 0; /* not a model: the submit's other checks say what it is */
+    return s_check_training (self, caller, submit, number, &brief, training, err, errlen);
+}
+
 /* One input naming a model: to its checkpoint, or (no such model, but a
    job id) to the JOB form; *training: the model's training job, if any. */
 static int
@@ -522,17 +558,7 @@ s_resolve_input (segq__models_t *self, const segq__caller_t *caller, const segq_
     if (number && rc == SEGQ_ENOENT) {
         input->job = input->model;
         input->model = NULL;
-        /* the training's model, when it has one yet and the job is the
-           caller's: the access rule refuses anyone else, saying nothing
-           of the model */
-        if (!segq__access_owner (caller, brief.owner))
-            return 0;
-        /* a training still to run names its pairs already (its image) */
-        if (strcmp (brief.kind, "train") == 0)
-            *training = number;
-        return s_get (self, number, caller->user, &row) == 0
-                   ? s_check_scales (&row, submit, err, errlen)
-                   : 0;
+        return s_check_training (self, caller, submit, number, &brief, training, err, errlen);
     }
     if (rc == 0 && (rc = s_get (self, job, caller->user, &row)) == 0 && row.purged) {
         snprintf (err, errlen,
@@ -595,11 +621,13 @@ segq__models_resolve_submit (segq__models_t *self, const segq__caller_t *caller,
                  : 0;
     for (size_t i = 0; i < submit->n_inputs && rc == 0; i++) {
         segq_input_t *input = &submit->inputs [i];
-        if (!input->model)
-            continue;
         const segq_input_spec_t *spec = kind ? segq_kind_input (kind, input->name) : NULL;
         char why [600];
-        if (!spec || !spec->catalogue) {
+        if (!input->model && input->job && spec && spec->catalogue)
+            rc = s_check_job_output (self, caller, submit, input, &training, why, sizeof why);
+        else if (!input->model)
+            continue;
+        else if (!spec || !spec->catalogue) {
             snprintf (why, sizeof why, "takes a file or a job's output, not a model (%s)",
                       input->model);
             rc = SEGQ_EINVAL;

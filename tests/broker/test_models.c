@@ -391,15 +391,21 @@ Test (models, an_ambiguous_name_asks_for_its_owner, .init = setup, .fini = teard
     cr_assert_eq (job, 7);
 }
 
-/* generate --model REF with these parameters as alice, against a broker
-   whose messages take at most max_msg bytes: rc, the input as resolved
-   into *resolved (the model's id, else the job's). */
+/* generate --model REF (a model, or JOB:OUTPUT) with these parameters as
+   alice, against a broker whose messages take at most max_msg bytes: rc,
+   the input as resolved into *resolved (the model's id, else the job's). */
 static int
 s_resolve_generate (const char *ref, segq_params_t *params, uint32_t max_msg, char *resolved,
                     size_t len, char *err, size_t errlen)
 {
     segq__caller_t alice = { .user = "alice" };
-    segq_input_t input = { .name = strdup ("model"), .model = strdup (ref) };
+    const char *colon = strchr (ref, ':');
+    segq_input_t input = { .name = strdup ("model") };
+    if (colon) {
+        input.job = strndup (ref, (size_t) (colon - ref));
+        input.output = strdup (colon + 1);
+    } else
+        input.model = strdup (ref);
     segq_submit_t submit = {
         .user = "alice", .kind = "generate", .inputs = &input, .n_inputs = 1, .params = *params
     };
@@ -531,7 +537,8 @@ s_generate_count (const char *ref, int64_t count, bool as_number, int64_t seed, 
    submit, saying how many pairs do: of polyp_01 (stem 8 characters) with
    seed 7, 212 pairs are reckoned at 57,204 of the 57,344 bytes a 64 KiB
    message leaves; with a seed still to draw, reckoned at its largest, 190. The
-   same of a training that has not run yet: its image names the pairs. */
+   same of a training that has not run yet: its image names the pairs; and
+   of a training's checkpoint named as its output (JOB:model.safetensors). */
 Test (models, a_generation_too_big_for_one_result_is_refused, .init = setup, .fini = teardown,
       .timeout = 30)
 {
@@ -541,8 +548,9 @@ Test (models, a_generation_too_big_for_one_result_is_refused, .init = setup, .fi
     segq__input_row_t image = { .name = "image/polyp_01.png", .hash = IMAGE, .size = 7 };
     cr_assert_eq (segq__job_store_insert_input (store, 9, 0, &image), 0);
     s_commit ();
-    for (int i = 0; i < 3; i++) {
-        const char *ref = (const char *[]){ "m-0003", "0003", "0009" } [i];
+    for (int i = 0; i < 5; i++) {
+        const char *ref = (const char *[]){ "m-0003", "0003", "0009", "0003:model.safetensors",
+                                            "0009:model.safetensors" } [i];
         cr_expect_eq (s_generate_count (ref, 212, false, 7, 65536, err, sizeof err), 0, "%s", err);
         cr_expect_eq (s_generate_count (ref, 213, false, 7, 65536, err, sizeof err), SEGQ_ETOOBIG,
                       "%s", ref);
@@ -557,4 +565,8 @@ Test (models, a_generation_too_big_for_one_result_is_refused, .init = setup, .fi
     cr_expect_eq (
         s_generate_count ("m-0003", 10000, false, -1, SEGQ_DEFAULT_MAX_MSG, err, sizeof err), 0,
         "%s", err);
+    /* another output of a training is no model: the submit's other checks
+       say what it is */
+    cr_expect_eq (s_generate_count ("0009:loss.csv", 213, false, 7, 65536, err, sizeof err), 0,
+                  "%s", err);
 }

@@ -121,10 +121,32 @@ s_server (const char *job)
     return pid;
 }
 
-/* A generation from model `tiny`'s checkpoint by its hash (the library:
-   neither the CLI nor the broker reads a hash's scales) at a scale the
-   model lacks: it passes submit and fails in the server, after the model
-   came from the cache. Its reason is the error, not the cache's note. */
+/* A job of `kind` with input `name` from `from`: an artifact (its hash and
+   size) or a job's output (from_job:output); its id into job. */
+static void
+s_submit_spec (segq_client_t *c, const char *kind, const char *name, const char *hash,
+               uint64_t size, const char *from_job, const char *output, const char *start,
+               char *job, size_t len)
+{
+    segq_job_spec_t *spec = segq_job_spec_new (kind);
+    char err [512];
+    int rc = from_job ? segq_job_spec_input_job (spec, name, from_job, output, err, sizeof err)
+                      : segq_job_spec_input_hash (spec, name, hash, size, err, sizeof err);
+    cr_assert_eq (rc, 0, "%s", err);
+    if (start)
+        cr_assert_eq (segq_job_spec_param (spec, "gen_start_scale", start, err, sizeof err), 0);
+    rc = segq_client_submit (c, spec, job, len);
+    segq_job_spec_destroy (&spec);
+    if (rc != 0)
+        snprintf (job, len, "refused: %s", segq_client_error (c));
+}
+
+/* A generation at a scale model `tiny` lacks is refused at submit, from
+   its checkpoint by hash too (the broker reads the file's header). From a
+   copy of it that another job made (an echo's output, which the broker
+   does not read at submit), it passes, and fails in the server after the
+   model came from the cache (one sha256): its reason is the error, not
+   the cache's note. */
 static void
 s_failure_reason_is_the_error (const char *train)
 {
@@ -144,14 +166,17 @@ s_failure_reason_is_the_error (const char *train)
     }
     cr_assert_not_null (hash, "no checkpoint in %s", out);
     segq_client_t *c = harness_client (h, 0);
-    segq_job_spec_t *spec = segq_job_spec_new ("generate");
-    char err [512], job [64];
-    cr_assert_eq (segq_job_spec_input_hash (spec, "model", hash, (uint64_t) size, err, sizeof err),
-                  0, "%s", err);
-    cr_assert_eq (segq_job_spec_param (spec, "gen_start_scale", "7", err, sizeof err), 0);
-    H_ASSERT (h, segq_client_submit (c, spec, job, sizeof job) == 0, "%s", segq_client_error (c));
-    segq_job_spec_destroy (&spec);
+    char job [600], copy [64];
+    s_submit_spec (c, "generate", "model", hash, (uint64_t) size, NULL, NULL, "7", job, sizeof job);
+    cr_assert (strstr (job, "refused: ")
+                   && strstr (job, "--gen-start-scale 7: the model has scales"),
+               "%s", job);
+    s_submit_spec (c, "echo", "files/model.safetensors", hash, (uint64_t) size, NULL, NULL, NULL,
+                   copy, sizeof copy);
+    s_ends (copy, SEGQ_JOB_SUCCEEDED);
     json_decref (jobs);
+    s_submit_spec (c, "generate", "model", NULL, 0, copy, "model.safetensors", "7", job,
+                   sizeof job);
     segq_job_info_t info;
     H_ASSERT (h, harness_wait_final (c, job, 60000, &info) == 0, "%s never ended", job);
     cr_assert (info.state == SEGQ_JOB_FAILED && info.reason
@@ -194,7 +219,7 @@ Test (e2e, generation_server_keeps_models_and_fails_alone, .timeout = 600)
     char segq_run [1024];
     snprintf (segq_run, sizeof segq_run, "%s/pipeline/segq-run",
               bin && *bin ? bin : SEGQ_BINARY_DIR);
-    const char *extra [] = { "--segq-run",    segq_run, "--kinds", "train,generate",
+    const char *extra [] = { "--segq-run",    segq_run, "--kinds", "train,generate,echo",
                              "--model-cache", "64M",    "-v",      NULL };
     worker = harness_start_worker (h, "ml", 2, extra);
     H_ASSERT (h, worker >= 0, "worker did not register");

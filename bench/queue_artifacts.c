@@ -10,28 +10,8 @@
 
 #define USAGE "bench_queue_artifacts [MIB]"
 
-/* Wall clock and CPU seconds of the three processes over one phase. */
-typedef struct {
-    double wall, client, broker, worker;
-} phase_t;
-
-static phase_t
-s_mark (harness_t *h)
-{
-    return (phase_t){ bench_now (), bench_cpu_seconds (0), bench_cpu_seconds (h->broker),
-                      bench_cpu_seconds (h->workers [0].pid) };
-}
-
-static phase_t
-s_since (harness_t *h, phase_t start)
-{
-    phase_t now = s_mark (h);
-    return (phase_t){ now.wall - start.wall, now.client - start.client, now.broker - start.broker,
-                      now.worker - start.worker };
-}
-
 static void
-s_print (const char *what, double mb, phase_t p)
+s_print (const char *what, double mb, bench_phase_t p)
 {
     printf ("  %-50s %5.0f MB/s (%.2f s; CPU s: client %.2f, segqd %.2f, worker %.2f)\n", what,
             mb / p.wall, p.wall, p.client, p.broker, p.worker);
@@ -67,37 +47,37 @@ main (int argc, char **argv)
     /* A fresh segqd's first upload costs more (its first 256 MiB of chunk
        buffers and page cache: 0.1 CPU-s more in segqd), which would favour
        whichever path is measured second: warm it up first. */
-    phase_t t0 = s_mark (h);
+    bench_phase_t t0 = bench_mark (h);
     if (segq_client_upload (c, path3, "warm.bin", again, &size) < 0)
         goto fail;
-    phase_t warm = s_since (h, t0);
+    bench_phase_t warm = bench_since (h, t0);
     /* the default (segq submit's): hash while sending, named at the end */
-    t0 = s_mark (h);
+    t0 = bench_mark (h);
     if (segq_client_upload (c, path, "data.bin", hash, &size) < 0)
         goto fail;
-    phase_t up = s_since (h, t0);
+    bench_phase_t up = bench_since (h, t0);
     /* the alternative for a new file: hash first, then PUT names it */
-    t0 = s_mark (h);
+    t0 = bench_mark (h);
     if (segq_client_upload_hash_first (c, path2, "data2.bin", again, &size) < 0)
         goto fail;
-    phase_t first = s_since (h, t0);
+    bench_phase_t first = bench_since (h, t0);
     /* a file the broker has: hash first skips the transfer ... */
-    t0 = s_mark (h);
+    t0 = bench_mark (h);
     if (segq_client_upload_hash_first (c, path, "data.bin", again, &size) < 0)
         goto fail;
-    phase_t have = s_since (h, t0);
+    bench_phase_t have = bench_since (h, t0);
     /* ... hash at the end sends it all, and the broker drops its copy */
-    t0 = s_mark (h);
+    t0 = bench_mark (h);
     if (segq_client_upload (c, path, "data.bin", again, &size) < 0)
         goto fail;
-    phase_t resend = s_since (h, t0);
+    bench_phase_t resend = bench_since (h, t0);
     spec = segq_job_spec_new ("echo");
     if (segq_job_spec_input_hash (spec, "files/data.bin", hash, size, err, sizeof err) < 0) {
         fprintf (stderr, "%s\n", err);
         goto done;
     }
     char job [SEGQ_JOB_ID_MAX];
-    t0 = s_mark (h);
+    t0 = bench_mark (h);
     if (segq_client_submit (c, spec, job, sizeof job) < 0)
         goto fail;
     segq_job_info_t info;
@@ -107,15 +87,15 @@ main (int argc, char **argv)
         segq_job_info_clear (&info);
         goto done;
     }
-    phase_t echo = s_since (h, t0);
+    bench_phase_t echo = bench_since (h, t0);
     char name [SEGQ_MAX_NAME];
     snprintf (name, sizeof name, "%s", info.outputs [0].name);
     segq_job_info_clear (&info);
-    t0 = s_mark (h);
+    t0 = bench_mark (h);
     char got [SEGQ_HASH_HEX_LEN + 1];
     if (segq_client_fetch (c, job, name, back, got) < 0)
         goto fail;
-    phase_t down = s_since (h, t0);
+    bench_phase_t down = bench_since (h, t0);
     if (strcmp (got, hash) != 0) {
         fprintf (stderr, "downloaded sha256 %s is not the uploaded %s\n", got, hash);
         goto done;

@@ -113,6 +113,27 @@ bench_cpu_seconds (pid_t pid)
     return (double) (utime + stime) / (double) sysconf (_SC_CLK_TCK);
 }
 
+/* Wall clock and CPU seconds of the client (this process), the broker and
+   the first worker over one phase of a benchmark. */
+typedef struct {
+    double wall, client, broker, worker;
+} bench_phase_t;
+
+static inline bench_phase_t
+bench_mark (harness_t *h)
+{
+    return (bench_phase_t){ bench_now (), bench_cpu_seconds (0), bench_cpu_seconds (h->broker),
+                            bench_cpu_seconds (h->workers [0].pid) };
+}
+
+static inline bench_phase_t
+bench_since (harness_t *h, bench_phase_t start)
+{
+    bench_phase_t now = bench_mark (h);
+    return (bench_phase_t){ now.wall - start.wall, now.client - start.client,
+                            now.broker - start.broker, now.worker - start.worker };
+}
+
 static inline void
 bench_machine (void)
 {

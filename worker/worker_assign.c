@@ -123,7 +123,8 @@ s_job_new (segq_worker_t *self, segq_msg_t **msg_p)
     *msg_p = NULL;
     job->id = a->job;
     job->attempt = a->attempt;
-    job->upload_fd = -1;
+    for (size_t i = 0; i < UPLOAD_WINDOW; i++)
+        job->uploads [i].fd = -1;
     job->phase = JOB_FETCHING;
     segq__progress_limiter_init (&job->progress, PROGRESS_INTERVAL);
     zhashx_insert (self->jobs, job->key, job);

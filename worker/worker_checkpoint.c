@@ -3,7 +3,7 @@
     A child announces on its progress channel that out/NAME is a finished
     checkpoint. The daemon pins that version (a hard link at
     DIR/checkpoint, as the child may rename a newer one over it) and
-    uploads it while the child runs, through the job's upload fields
+    uploads it while the child runs, in the job's first upload slot
     (worker_transfer.c); once stored, CHECKPOINT tells the broker, which
     hands it to a requeued attempt to resume from. One uploads at a time;
     the newest announced meanwhile waits at DIR/checkpoint.next. It is
@@ -22,11 +22,9 @@
 void
 segq__worker_ckpt_put (job_t *job)
 {
-    segq_worker_t *self = job->worker;
     segq__worker_upload_reset (job);
-    if (self->session != ONLINE)
-        return; /* sent again after WELCOME */
-    segq__worker_put (job, job->ckpt.name, job->ckpt.size);
+    if (job->worker->session == ONLINE) /* else sent again after WELCOME */
+        segq__worker_upload_send (job, &job->uploads [0]);
 }
 
 /* Upload the checkpoint pinned at DIR/checkpoint (hashed as it is sent). */
@@ -38,13 +36,13 @@ s_ckpt_start (job_t *job, const char *name, uint32_t step)
     free (job->ckpt.name);
     job->ckpt.name = copy;
     job->ckpt_step = step;
+    job->uploads [0].artifact = &job->ckpt;
     job->upload_handle = zlistx_add_end (job->worker->uploads, job);
     if (!copy || !job->upload_handle) {
         segq__worker_upload_fail (job, "out of memory");
         return;
     }
-    if (segq__worker_upload_size (job) == 0)
-        segq__worker_ckpt_put (job);
+    segq__worker_ckpt_put (job);
 }
 
 /* The child said out/NAME is a finished checkpoint: pin this version (the
@@ -83,7 +81,7 @@ void
 segq__worker_ckpt_end (job_t *job)
 {
     segq_worker_t *self = job->worker;
-    segq__worker_upload_reset (job);
+    segq__worker_upload_clear (job);
     job->ckpt_uploading = false;
     if (job->upload_handle) {
         zlistx_delete (self->uploads, job->upload_handle);

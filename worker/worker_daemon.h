@@ -40,6 +40,28 @@ typedef enum { JOB_FETCHING, JOB_RUNNING, JOB_STOPPED, JOB_UPLOADING, JOB_DONE }
 
 typedef struct job job_t;
 
+/* One file on its way to the broker: PUT, then CHUNKs within the credit
+   the broker grants, hashed as they are read, so a big file is read once
+   and the final CHUNK names its sha256; PUT_DONE says it is stored. */
+typedef struct {
+    segq_artifact_t *artifact; /* an output, or the checkpoint; NULL: a free slot */
+    uint64_t req;              /* the PUT's request id; 0: PUT to send (again) */
+    uint64_t transfer;         /* 0 until PUT_READY */
+    int fd;                    /* open while its chunks are sent */
+    uint64_t offset;
+    uint32_t credit, chunk;
+    segq_sha256_t hash;
+    bool tried_again; /* once, after the broker found it changed on the way */
+} upload_t;
+
+/* A job's files uploaded at once, within UPLOAD_BYTES_AT_ONCE of them
+   (however large, one always goes). The broker syncs each file on its
+   one thread and answers after its turn's commit: several in flight share
+   a turn's commit and overlap each other's round trips, where one at a
+   time paid both for every small file (docs/performance.md). */
+#define UPLOAD_WINDOW        8
+#define UPLOAD_BYTES_AT_ONCE ((uint64_t) 8 << 20) /* one PUT's credit of 1 MiB chunks */
+
 /* One artifact being downloaded, shared by every job waiting for it. */
 typedef struct {
     char hash [SEGQ_HASH_HEX_LEN + 1];
@@ -81,20 +103,14 @@ struct job {
     size_t n_outputs;
     int64_t result_sent_ms; /* last sent, 0 never */
     int64_t result_wait_ms; /* for its ack before sending it again; 0: expiry_ms */
-    /* the output being uploaded, hashed as its chunks are read */
-    segq_sha256_t hash_ctx;
+    /* the outputs (or the checkpoint) being uploaded */
     void *upload_handle; /* in worker->uploads */
-    size_t upload_index;
-    uint64_t upload_req;
-    uint64_t upload_transfer; /* 0 until PUT_READY */
-    int upload_fd;
-    uint64_t upload_offset;
-    uint32_t upload_credit;
-    uint32_t upload_chunk;
-    bool upload_tried_again;
+    upload_t uploads [UPLOAD_WINDOW];
+    size_t upload_next; /* the first output not yet in a slot */
+    size_t n_uploaded;  /* outputs stored by the broker */
     /* the newest checkpoint the child announced (SPEC 8.3), pinned at
-       DIR/checkpoint while it uploads (through the upload fields above, the
-       child still running); a newer one waits at DIR/checkpoint.next */
+       DIR/checkpoint while it uploads (in the first upload slot, the child
+       still running); a newer one waits at DIR/checkpoint.next */
     bool ckpt_uploading;
     segq_artifact_t ckpt; /* name: its path under out/ */
     uint32_t ckpt_step;
@@ -198,14 +214,23 @@ void segq__worker_on_abort (segq_worker_t *self, const segq_abort_t *m);
 
 /* ---- worker_transfer.c: uploads and fetches ---- */
 
-void segq__worker_upload_next (job_t *job);
+/* Every slot empty, its file closed. */
+void segq__worker_upload_clear (job_t *job);
+/* Every slot's transfer void (the session was lost, or the checkpoint
+   starts over): each PUTs again at the next segq__worker_upload_next or
+   segq__worker_upload_send. */
 void segq__worker_upload_reset (job_t *job);
+/* Fills the free slots with the next outputs and PUTs those not yet sent
+   (online only); once all are stored, the job is done. */
+void segq__worker_upload_next (job_t *job);
+/* PUTs the file in slot u as it is now (its size read again); -1: the
+   upload failed (segq__worker_upload_fail). */
+int segq__worker_upload_send (job_t *job, upload_t *u);
 void segq__worker_upload_fail (job_t *job, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
-segq_artifact_t *segq__worker_upload_artifact (job_t *job);
-int segq__worker_upload_size (job_t *job);
-job_t *segq__worker_upload_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer);
-void segq__worker_put (job_t *job, const char *name, uint64_t size);
+/* The slot whose PUT had req_id, or whose transfer this is; NULL if none. */
+upload_t *segq__worker_upload_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer,
+                                  job_t **job);
 void segq__worker_fetch_request (segq_worker_t *self, fetch_t *fetch);
 fetch_t *segq__worker_fetch_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer);
 void segq__worker_fetch_failed (segq_worker_t *self, fetch_t *fetch, int code, const char *why);

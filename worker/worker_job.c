@@ -141,8 +141,7 @@ segq__worker_job_free (job_t *job)
         zlistx_delete (self->children, job->child_handle);
     if (job->upload_handle)
         zlistx_delete (self->uploads, job->upload_handle);
-    if (job->upload_fd >= 0)
-        close (job->upload_fd);
+    segq__worker_upload_clear (job);
     if (job->dir) {
         segq__remove_tree (job->dir);
         free (job->dir);
@@ -230,7 +229,7 @@ segq__worker_job_finish (job_t *job, bool success, int32_t exit_code, int32_t si
         return;
     }
     job->phase = JOB_UPLOADING;
-    job->upload_index = 0;
+    job->upload_next = job->n_uploaded = 0;
     job->upload_handle = zlistx_add_end (self->uploads, job);
     if (!job->upload_handle) {
         segq__worker_upload_fail (job, "out of memory");
@@ -515,7 +514,7 @@ segq__worker_on_abort (segq_worker_t *self, const segq_abort_t *m)
     case JOB_FETCHING:
     case JOB_UPLOADING:
         segq__worker_log_note (job, "%s", reason);
-        segq__worker_upload_reset (job);
+        segq__worker_upload_clear (job);
         segq__artifacts_free (&job->outputs, job->n_outputs);
         job->n_outputs = 0;
         segq__worker_job_finish (job, false, -1, 0, reason);

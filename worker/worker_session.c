@@ -305,10 +305,10 @@ segq__worker_on_error (segq_worker_t *self, const segq_error_msg_t *m)
                                        m->message ? m->message : segq_strerror (m->code));
             return;
         }
-        job_t *job = segq__worker_upload_by (self, m->req_id, 0);
-        if (job) {
-            segq__worker_upload_fail (job, "upload of %s refused: %s",
-                                      segq__worker_upload_artifact (job)->name,
+        job_t *job;
+        upload_t *u = segq__worker_upload_by (self, m->req_id, 0, &job);
+        if (u) {
+            segq__worker_upload_fail (job, "upload of %s refused: %s", u->artifact->name,
                                       m->message ? m->message : segq_strerror (m->code));
             return;
         }

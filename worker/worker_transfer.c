@@ -1,13 +1,12 @@
 /*  worker_transfer.c: artifacts out (uploads) and in (fetches).
 
-    A finished job's outputs are uploaded one at a time: PUT without a
-    hash, then CHUNKs within the credit the broker grants, each hashed as
-    it is read, so a big file is read once and the final CHUNK names its
-    sha256. An input the cache lacks is fetched with GET into the cache
-    (verified before it is kept) and then laid out for every job waiting
-    for it; a fetch that fails is tried again a few times before the jobs
-    fail. Transfers belong to a session: after a reconnect they start
-    over once WELCOME comes.
+    A finished job's outputs are uploaded several at a time (upload_t, in
+    the job's slots): PUT without a hash, then CHUNKs within the credit the
+    broker grants, each hashed as it is read, so a big file is read once
+    and the final CHUNK names its sha256. An input the cache lacks is fetched with GET into the
+   cache (verified before it is kept) and then laid out for every job waiting for it; a fetch that
+   fails is tried again a few times before the jobs fail. Transfers belong to a session: after a
+   reconnect they start over once WELCOME comes.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,31 +25,40 @@
 
 /* ---- uploads ---- */
 
+static void
+s_slot_reset (upload_t *u)
+{
+    if (u->fd >= 0)
+        close (u->fd);
+    u->fd = -1;
+    u->req = u->transfer = u->offset = 0;
+    u->credit = 0;
+}
+
+void
+segq__worker_upload_clear (job_t *job)
+{
+    for (size_t i = 0; i < UPLOAD_WINDOW; i++) {
+        s_slot_reset (&job->uploads [i]);
+        job->uploads [i].artifact = NULL;
+        job->uploads [i].tried_again = false;
+    }
+}
+
 void
 segq__worker_upload_reset (job_t *job)
 {
-    if (job->upload_fd >= 0)
-        close (job->upload_fd);
-    job->upload_fd = -1;
-    job->upload_req = job->upload_transfer = 0;
-    job->upload_offset = 0;
-    job->upload_credit = 0;
-}
-
-/* What is being uploaded: the job's checkpoint, or its current output. */
-segq_artifact_t *
-segq__worker_upload_artifact (job_t *job)
-{
-    return job->ckpt_uploading ? &job->ckpt : &job->outputs [job->upload_index];
+    for (size_t i = 0; i < UPLOAD_WINDOW; i++)
+        s_slot_reset (&job->uploads [i]);
 }
 
 static void
-s_upload_path (job_t *job, char *path, size_t size)
+s_upload_path (const job_t *job, const upload_t *u, char *path, size_t size)
 {
-    if (job->ckpt_uploading)
+    if (u->artifact == &job->ckpt)
         snprintf (path, size, "%s/checkpoint", job->dir);
     else
-        snprintf (path, size, "%s/out/%s", job->dir, job->outputs [job->upload_index].name);
+        snprintf (path, size, "%s/out/%s", job->dir, u->artifact->name);
 }
 
 /* An upload failed: the job fails, unless it was a checkpoint, which is
@@ -68,110 +76,128 @@ segq__worker_upload_fail (job_t *job, const char *format, ...)
         segq__worker_ckpt_end (job);
         return;
     }
-    segq__worker_upload_reset (job);
+    segq__worker_upload_clear (job); /* its slots point into the outputs */
     segq__artifacts_free (&job->outputs, job->n_outputs);
     job->n_outputs = 0;
     segq__worker_log_note (job, "%s", reason);
     segq__worker_job_finish (job, false, job->exit_code, job->signal, reason);
 }
 
-/* Send chunks while there is credit. */
-static void
-s_upload_pump (job_t *job)
+/* Reads the next chunk of slot u's file into a frame; NULL after the
+   upload failed. */
+static zframe_t *
+s_read_chunk (job_t *job, upload_t *u, size_t size)
 {
-    segq_worker_t *self = job->worker;
-    segq_artifact_t *a = segq__worker_upload_artifact (job);
-    uint32_t chunk = job->upload_chunk;
-    while (job->upload_credit > 0 && job->upload_fd >= 0) {
-        uint64_t left = a->size - job->upload_offset;
-        size_t size = left < chunk ? (size_t) left : chunk;
-        zframe_t *frame = zframe_new (NULL, size);
-        if (!frame) {
-            segq__worker_upload_fail (job, "out of memory uploading %s", a->name);
+    zframe_t *frame = zframe_new (NULL, size);
+    if (!frame) {
+        segq__worker_upload_fail (job, "out of memory uploading %s", u->artifact->name);
+        return NULL;
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = pread (u->fd, zframe_data (frame) + got, size - got, (off_t) (u->offset + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t) n;
+    }
+    if (got == size)
+        return frame;
+    zframe_destroy (&frame);
+    segq__worker_upload_fail (job, "output %s shrank or could not be read while uploading",
+                              u->artifact->name);
+    return NULL;
+}
+
+/* Send slot u's chunks while there is credit. */
+static void
+s_upload_pump (job_t *job, upload_t *u)
+{
+    segq_artifact_t *a = u->artifact;
+    while (u->credit > 0 && u->fd >= 0) {
+        uint64_t left = a->size - u->offset;
+        size_t size = left < u->chunk ? (size_t) left : u->chunk;
+        zframe_t *frame = s_read_chunk (job, u, size);
+        if (!frame)
             return;
-        }
-        size_t got = 0;
-        while (got < size) {
-            ssize_t n = pread (job->upload_fd, zframe_data (frame) + got, size - got,
-                               (off_t) (job->upload_offset + got));
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                break;
-            got += (size_t) n;
-        }
-        if (got < size) {
-            zframe_destroy (&frame);
-            segq__worker_upload_fail (job, "output %s shrank or could not be read while uploading",
-                                      a->name);
-            return;
-        }
         segq_msg_t *msg = segq_msg_new (SEGQ_MSG_CHUNK);
         if (!msg) {
             zframe_destroy (&frame);
             segq__worker_upload_fail (job, "out of memory uploading %s", a->name);
             return;
         }
-        msg->u.chunk.transfer = job->upload_transfer;
-        msg->u.chunk.offset = job->upload_offset;
-        msg->u.chunk.last = job->upload_offset + size == a->size;
+        msg->u.chunk.transfer = u->transfer;
+        msg->u.chunk.offset = u->offset;
+        msg->u.chunk.last = u->offset + size == a->size;
         /* the hash of what is sent, named in the final CHUNK (SPEC 10.1) */
         if (size)
-            segq_sha256_update (&job->hash_ctx, zframe_data (frame), size);
+            segq_sha256_update (&u->hash, zframe_data (frame), size);
         if (msg->u.chunk.last) {
-            segq_sha256_final (&job->hash_ctx, a->hash);
+            segq_sha256_final (&u->hash, a->hash);
             memcpy (msg->u.chunk.hash, a->hash, sizeof msg->u.chunk.hash);
         }
         msg->u.chunk.data = frame;
-        if (segq__worker_send (self, &msg))
+        if (segq__worker_send (job->worker, &msg))
             return; /* the session is going; the upload restarts after WELCOME */
-        job->upload_offset += size;
-        job->upload_credit--;
-        if (job->upload_offset == a->size) {
-            close (job->upload_fd); /* all sent: PUT_DONE says how it went */
-            job->upload_fd = -1;
+        u->offset += size;
+        u->credit--;
+        if (u->offset == a->size) {
+            close (u->fd); /* all sent: PUT_DONE says how it went */
+            u->fd = -1;
         }
     }
 }
 
-/* The size of what is to be uploaded, as it is now: what PUT declares and
-   what is sent. 0, or the upload failed. */
+/* PUT without a hash: the final CHUNK names it (the file is read once).
+   The size is the file's as it is now: what PUT declares and what is sent. */
 int
-segq__worker_upload_size (job_t *job)
+segq__worker_upload_send (job_t *job, upload_t *u)
 {
+    segq_worker_t *self = job->worker;
     char path [8192];
-    s_upload_path (job, path, sizeof path);
+    s_upload_path (job, u, path, sizeof path);
     struct stat st;
     if (stat (path, &st) != 0) {
         segq__worker_upload_fail (job, "cannot read %s: %s", path, strerror (errno));
         return -1;
     }
-    segq__worker_upload_artifact (job)->size = (uint64_t) st.st_size;
+    u->artifact->size = (uint64_t) st.st_size;
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_PUT);
+    if (!msg || !(msg->u.put.name = strdup (u->artifact->name))) {
+        segq_msg_destroy (&msg);
+        segq__worker_upload_fail (job, "out of memory uploading %s", u->artifact->name);
+        return -1;
+    }
+    msg->u.put.req_id = u->req = ++self->next_req_id;
+    msg->u.put.size = u->artifact->size;
+    segq__worker_send (self, &msg);
     return 0;
 }
 
-/* PUT without a hash: the final CHUNK names it (the file is read once). */
-void
-segq__worker_put (job_t *job, const char *name, uint64_t size)
+/* Whether the next output may go now: the slot is free and, but for the
+   first in flight, the files in flight and it stay within the bytes at
+   once. */
+static bool
+s_may_start (const job_t *job, const upload_t *slot)
 {
-    segq_worker_t *self = job->worker;
-    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_PUT);
-    if (!msg || !(msg->u.put.name = strdup (name))) {
-        segq_msg_destroy (&msg);
-        segq__worker_upload_fail (job, "out of memory uploading %s", name);
-        return;
-    }
-    msg->u.put.req_id = job->upload_req = ++self->next_req_id;
-    msg->u.put.size = size;
-    segq__worker_send (self, &msg);
+    if (slot->artifact || job->upload_next >= job->n_outputs)
+        return false;
+    uint64_t bytes = job->outputs [job->upload_next].size;
+    size_t busy = 0;
+    for (size_t i = 0; i < UPLOAD_WINDOW; i++)
+        if (job->uploads [i].artifact) {
+            busy++;
+            bytes += job->uploads [i].artifact->size;
+        }
+    return busy == 0 || bytes <= UPLOAD_BYTES_AT_ONCE;
 }
 
 void
 segq__worker_upload_next (job_t *job)
 {
     segq_worker_t *self = job->worker;
-    segq__worker_upload_reset (job);
-    if (job->upload_index >= job->n_outputs) {
+    if (job->n_uploaded == job->n_outputs) {
         if (job->upload_handle) {
             zlistx_delete (self->uploads, job->upload_handle);
             job->upload_handle = NULL;
@@ -181,80 +207,96 @@ segq__worker_upload_next (job_t *job)
     }
     if (self->session != ONLINE)
         return; /* resumed after WELCOME */
-    segq_artifact_t *a = &job->outputs [job->upload_index];
-    if (segq__worker_upload_size (job) == 0)
-        segq__worker_put (job, a->name, a->size);
+    for (size_t i = 0; i < UPLOAD_WINDOW; i++) {
+        upload_t *u = &job->uploads [i];
+        if (s_may_start (job, u))
+            u->artifact = &job->outputs [job->upload_next++];
+        if (u->artifact && !u->req && segq__worker_upload_send (job, u) != 0)
+            return; /* the job failed */
+    }
 }
 
-job_t *
-segq__worker_upload_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer)
+upload_t *
+segq__worker_upload_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer, job_t **job_out)
 {
     for (job_t *job = zlistx_first (self->uploads); job; job = zlistx_next (self->uploads))
-        if ((req_id && job->upload_req == req_id) || (transfer && job->upload_transfer == transfer))
-            return job;
+        for (size_t i = 0; i < UPLOAD_WINDOW; i++) {
+            upload_t *u = &job->uploads [i];
+            if (u->artifact
+                && ((req_id && u->req == req_id) || (transfer && u->transfer == transfer))) {
+                *job_out = job;
+                return u;
+            }
+        }
     return NULL;
 }
 
 void
 segq__worker_on_put_ready (segq_worker_t *self, const segq_put_ready_t *m)
 {
-    job_t *job = segq__worker_upload_by (self, m->req_id, 0);
-    if (!job || job->upload_transfer)
+    job_t *job;
+    upload_t *u = segq__worker_upload_by (self, m->req_id, 0, &job);
+    if (!u || u->transfer)
         return;
-    const segq_artifact_t *a = segq__worker_upload_artifact (job);
     if (m->have) {
         /* only a PUT that names a hash may be answered so, and ours do not */
         segq__worker_upload_fail (
-            job, "the broker answered 'have' to the upload of %s, which named no hash", a->name);
+            job, "the broker answered 'have' to the upload of %s, which named no hash",
+            u->artifact->name);
         return;
     }
     char path [8192];
-    s_upload_path (job, path, sizeof path);
-    job->upload_fd = open (path, O_RDONLY | O_CLOEXEC);
-    if (job->upload_fd < 0) {
+    s_upload_path (job, u, path, sizeof path);
+    u->fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (u->fd < 0) {
         segq__worker_upload_fail (job, "cannot open output %s: %s", path, strerror (errno));
         return;
     }
-    segq_sha256_init (&job->hash_ctx);
-    job->upload_transfer = m->transfer;
-    job->upload_credit = m->credit;
-    job->upload_chunk = m->chunk_size      ? m->chunk_size
-                        : self->chunk_size ? self->chunk_size
-                                           : SEGQ_DEFAULT_CHUNK;
-    s_upload_pump (job);
+    segq_sha256_init (&u->hash);
+    u->transfer = m->transfer;
+    u->credit = m->credit;
+    u->chunk = m->chunk_size      ? m->chunk_size
+               : self->chunk_size ? self->chunk_size
+                                  : SEGQ_DEFAULT_CHUNK;
+    s_upload_pump (job, u);
 }
 
 void
 segq__worker_on_put_done (segq_worker_t *self, const segq_put_done_t *m)
 {
-    job_t *job = segq__worker_upload_by (self, m->req_id, m->transfer);
-    if (!job)
+    job_t *job;
+    upload_t *u = segq__worker_upload_by (self, m->req_id, m->transfer, &job);
+    if (!u)
         return;
-    const segq_artifact_t *a = segq__worker_upload_artifact (job);
+    const char *name = u->artifact->name;
     if (m->code == 0 && job->ckpt_uploading)
         segq__worker_ckpt_uploaded (job);
     else if (m->code == 0) {
-        job->upload_index++;
-        job->upload_tried_again = false;
+        s_slot_reset (u);
+        u->artifact = NULL;
+        u->tried_again = false;
+        job->n_uploaded++;
         segq__worker_upload_next (job);
-    } else if (m->code == SEGQ_EHASH && !job->upload_tried_again && !job->ckpt_uploading) {
+    } else if (m->code == SEGQ_EHASH && !u->tried_again && !job->ckpt_uploading) {
         /* Changed on the way: send it once more, then give up. */
-        job->upload_tried_again = true;
-        segq__worker_log_note (job, "upload of %s failed (%s), trying again", a->name,
+        u->tried_again = true;
+        segq__worker_log_note (job, "upload of %s failed (%s), trying again", name,
                                m->message ? m->message : segq_strerror (m->code));
+        s_slot_reset (u);
         segq__worker_upload_next (job);
     } else
-        segq__worker_upload_fail (job, "upload of output %s failed: %s", a->name,
+        segq__worker_upload_fail (job, "upload of output %s failed: %s", name,
                                   m->message ? m->message : segq_strerror (m->code));
 }
 
 void
 segq__worker_on_upload_credit (segq_worker_t *self, const segq_credit_t *m)
 {
-    job_t *job = segq__worker_upload_by (self, 0, m->transfer);
-    if (job) {
-        job->upload_credit += m->chunks;
-        s_upload_pump (job);
+    job_t *job;
+    upload_t *u = segq__worker_upload_by (self, 0, m->transfer, &job);
+    if (u) {
+        u->credit += m->chunks;
+        s_upload_pump (job, u);
     }
 }
 

@@ -194,10 +194,11 @@ s_from_ours (fake_t *f, zframe_t *peer, const segq_msg_t *msg)
     return !f->peer || zframe_eq (peer, f->peer);
 }
 
-/* Next message of `type` from the worker; LOG and PROGRESS on the way are
-   recorded, HEARTBEATs skipped, anything else unexpected fails the test. */
+/* The next message from the worker that a test handles: LOG and PROGRESS
+   on the way are recorded, HEARTBEATs answered, CREDITs skipped; NULL
+   after timeout_ms. */
 static segq_msg_t *
-s_expect (fake_t *f, segq_msg_type_t type, int timeout_ms)
+s_next (fake_t *f, int timeout_ms)
 {
     int64_t deadline = segq__now_ms () + timeout_ms;
     while (segq__now_ms () < deadline) {
@@ -213,8 +214,6 @@ s_expect (fake_t *f, segq_msg_type_t type, int timeout_ms)
         if (rc == 0 && msg) {
             zframe_destroy (&f->peer);
             f->peer = peer;
-            if (msg->type == type)
-                return msg;
             if (msg->type == SEGQ_MSG_LOG) {
                 size_t n = msg->u.log.size;
                 if (f->logdata_used + n < sizeof f->logdata) {
@@ -230,15 +229,27 @@ s_expect (fake_t *f, segq_msg_type_t type, int timeout_ms)
             } else if (msg->type == SEGQ_MSG_HEARTBEAT)
                 s_send (f, segq_msg_new (SEGQ_MSG_HEARTBEAT)); /* as a broker does */
             else if (msg->type != SEGQ_MSG_CREDIT)
-                cr_assert_fail ("expected %s, got %s", segq_msg_type_name (type),
-                                segq_msg_type_name (msg->type));
+                return msg;
             segq_msg_destroy (&msg);
         } else
             zframe_destroy (&peer);
     }
-    cr_assert_fail ("no %s from the worker in %d ms; its log:\n%s", segq_msg_type_name (type),
-                    timeout_ms, s_slurp (f->log));
     return NULL;
+}
+
+/* Next message of `type` from the worker (as s_next); anything else fails
+   the test. */
+static segq_msg_t *
+s_expect (fake_t *f, segq_msg_type_t type, int timeout_ms)
+{
+    segq_msg_t *msg = s_next (f, timeout_ms);
+    if (!msg)
+        cr_assert_fail ("no %s from the worker in %d ms; its log:\n%s", segq_msg_type_name (type),
+                        timeout_ms, s_slurp (f->log));
+    if (msg->type != type)
+        cr_assert_fail ("expected %s, got %s", segq_msg_type_name (type),
+                        segq_msg_type_name (msg->type));
+    return msg;
 }
 
 static void
@@ -475,6 +486,18 @@ s_serve_get (fake_t *f, const char *data, size_t size, const char *hash, uint64_
     s_serve_get_chunked (f, data, size, hash, transfer, 4096);
 }
 
+/* size bytes of a pattern that repeats only every 256 KiB or so; the
+   caller frees them. */
+static char *
+s_pattern (size_t size, unsigned step)
+{
+    char *data = malloc (size);
+    cr_assert_not_null (data);
+    for (size_t i = 0; i < size; i++)
+        data [i] = (char) (i * step + (i >> 10));
+    return data;
+}
+
 static void
 s_hash (const char *data, size_t size, char hex [SEGQ_HASH_HEX_LEN + 1])
 {
@@ -540,9 +563,7 @@ Test (daemon, echo_fetches_inputs_uploads_outputs_within_credit)
     segq_msg_t *reg = s_handshake (F, 5000);
     segq_msg_destroy (&reg);
     size_t size = 20000; /* 5 chunks of 4096 */
-    char *data = malloc (size);
-    for (size_t i = 0; i < size; i++)
-        data [i] = (char) (i * 7 + 3);
+    char *data = s_pattern (size, 7);
     segq_artifact_t input = { .name = "files/sub/a.bin", .size = size };
     s_hash (data, size, input.hash);
     s_assign (F, "e1", 1, "echo", NULL, &input, 1, 0);
@@ -573,6 +594,112 @@ Test (daemon, echo_fetches_inputs_uploads_outputs_within_credit)
     segq_msg_destroy (&result);
     s_ack (F, "e2", 1, 0);
     free (data);
+    s_drain_and_bye (F);
+}
+
+/* Echo of n inputs of one content (one download), named files/oNN. */
+static void
+s_assign_echo_of (const char *job, const char *data, size_t size, size_t n)
+{
+    segq_artifact_t *inputs = calloc (n, sizeof *inputs);
+    char (*names) [32] = calloc (n, sizeof *names);
+    cr_assert (inputs && names);
+    for (size_t i = 0; i < n; i++) {
+        snprintf (names [i], sizeof names [i], "files/o%02zu", i);
+        inputs [i] = (segq_artifact_t){ .name = names [i], .size = size };
+        s_hash (data, size, inputs [i].hash);
+    }
+    s_assign (F, job, 1, "echo", NULL, inputs, n, 0);
+    s_serve_get (F, data, size, inputs [0].hash, 3);
+    free (inputs);
+    free (names);
+}
+
+/* A job's small outputs go several at a time: 8 PUTs before the broker
+   answers any, never more in flight, each answered in its own order (the
+   last first); RESULT lists them all as the job wrote them. */
+Test (daemon, small_outputs_upload_several_at_a_time)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    enum { N = 12, WINDOW = 8 };
+    s_assign_echo_of ("w1", "x", 1, N);
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+    s_hash ("x", 1, hash);
+    segq_msg_t *pending [N];
+    size_t n_pending = 0, in_flight = 0, most = 0, stored = 0;
+    bool serving = false; /* a PUT_READY sent, its CHUNK not yet in */
+    while (stored < N) {
+        /* the worker has sent all it will before an answer: wait for it */
+        if (!serving && n_pending && (in_flight == WINDOW || stored + in_flight == N)) {
+            segq_msg_t *put = pending [--n_pending];
+            segq_msg_t *ready = segq_msg_new (SEGQ_MSG_PUT_READY);
+            ready->u.put_ready.req_id = put->u.put.req_id;
+            ready->u.put_ready.transfer = 100 + put->u.put.req_id;
+            ready->u.put_ready.credit = 2;
+            segq_msg_destroy (&put);
+            s_send (F, ready);
+            serving = true;
+        }
+        segq_msg_t *msg = s_next (F, 10000);
+        cr_assert_not_null (msg, "the worker went silent with %zu stored", stored);
+        if (msg->type == SEGQ_MSG_PUT) {
+            cr_assert_eq (msg->u.put.size, 1);
+            pending [n_pending++] = msg;
+            most = ++in_flight > most ? in_flight : most;
+            cr_assert_leq (in_flight, WINDOW, "more than %d uploads in flight", WINDOW);
+            continue;
+        }
+        cr_assert_eq (msg->type, SEGQ_MSG_CHUNK, "got %s", segq_msg_type_name (msg->type));
+        cr_assert (msg->u.chunk.last);
+        cr_assert_str_eq (msg->u.chunk.hash, hash);
+        segq_msg_t *done = segq_msg_new (SEGQ_MSG_PUT_DONE);
+        done->u.put_done.transfer = msg->u.chunk.transfer;
+        segq_msg_destroy (&msg);
+        s_send (F, done);
+        serving = false;
+        in_flight--;
+        stored++;
+    }
+    cr_assert_eq (most, WINDOW);
+    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    cr_assert (result->u.result.success, "%s", result->u.result.reason);
+    cr_assert_eq (result->u.result.n_outputs, N);
+    for (size_t i = 0; i < N; i++) {
+        char name [16];
+        snprintf (name, sizeof name, "o%02zu", i);
+        cr_assert_str_eq (result->u.result.outputs [i].name, name);
+        cr_assert_str_eq (result->u.result.outputs [i].hash, hash);
+    }
+    segq_msg_destroy (&result);
+    s_ack (F, "w1", 1, 0);
+    s_drain_and_bye (F);
+}
+
+/* Large outputs go one at a time: two of 5 MiB would be over the bytes in
+   flight at once, so the second PUT comes only after the first is stored
+   (s_take_upload fails on a PUT among the first one's CHUNKs). */
+Test (daemon, large_outputs_upload_one_at_a_time)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    size_t size = 5u << 20;
+    char *data = s_pattern (size, 11);
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+    s_hash (data, size, hash);
+    s_assign_echo_of ("l1", data, size, 3);
+    for (uint64_t transfer = 40; transfer < 43; transfer++) {
+        segq_msg_t *put = s_expect (F, SEGQ_MSG_PUT, 10000);
+        s_take_upload (F, &put, transfer, 1u << 20, data, size, hash);
+    }
+    free (data);
+    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    cr_assert (result->u.result.success, "%s", result->u.result.reason);
+    cr_assert_eq (result->u.result.n_outputs, 3);
+    segq_msg_destroy (&result);
+    s_ack (F, "l1", 1, 0);
     s_drain_and_bye (F);
 }
 
@@ -627,9 +754,7 @@ Test (daemon, big_artifacts_never_stall_heartbeats)
     segq_msg_t *reg = s_handshake (F, 5000);
     segq_msg_destroy (&reg);
     size_t size = 24u << 20;
-    char *data = malloc (size);
-    for (size_t i = 0; i < size; i++)
-        data [i] = (char) (i * 13 + (i >> 12));
+    char *data = s_pattern (size, 13);
     segq_artifact_t input = { .name = "big.bin", .size = size };
     s_hash (data, size, input.hash);
     s_assign (F, "b1", 1, "echo", NULL, &input, 1, 0);

@@ -1,0 +1,130 @@
+/*  queue_files.c: many small files through segqd, as a generation's pairs
+    go: a client uploads them one at a time (as `segq submit` uploads a
+    folder), an `echo` job passes them all through a worker (a GET of each
+    input, a copy, and the upload of each output, several at a time), and
+    the client fetches every output one at a time (as `segq fetch`).
+    What bounds each is the round trips and the broker's syncs per file,
+    not bytes: the figures are milliseconds a file.
+
+        bench_queue_files [FILES] [BYTES]     (default 4000 files of 1024 bytes)
+*/
+#include <sys/stat.h>
+#include "queue_common.h"
+
+#define USAGE "bench_queue_files [FILES] [BYTES]"
+
+static void
+s_print (const char *what, size_t files, bench_phase_t p)
+{
+    printf ("  %-46s %6.3f ms a file, %6.0f files/s (%.2f s; CPU s: client %.2f, segqd %.2f, "
+            "worker %.2f)\n",
+            what, 1e3 * p.wall / (double) files, (double) files / p.wall, p.wall, p.client,
+            p.broker, p.worker);
+}
+
+/* The files under dir/in uploaded one at a time as echo's input
+   files/NAME; 0 or -1. */
+static int
+s_upload_all (harness_t *h, segq_client_t *c, segq_job_spec_t *spec, size_t files)
+{
+    char path [700], name [64], err [512];
+    for (size_t i = 0; i < files; i++) {
+        snprintf (path, sizeof path, "%s/in/f%06zu.bin", h->dir, i);
+        snprintf (name, sizeof name, "files/f%06zu.bin", i);
+        char hash [SEGQ_HASH_HEX_LEN + 1];
+        uint64_t size;
+        if (segq_client_upload (c, path, name + 6, hash, &size) < 0) {
+            fprintf (stderr, "upload of %s: %s\n", path, segq_client_error (c));
+            return -1;
+        }
+        if (segq_job_spec_input_hash (spec, name, hash, size, err, sizeof err) < 0) {
+            fprintf (stderr, "%s\n", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Every output of job fetched one at a time into dir/out; 0 or -1. */
+static int
+s_fetch_all (harness_t *h, segq_client_t *c, const char *job, const segq_job_info_t *info)
+{
+    char path [700], got [SEGQ_HASH_HEX_LEN + 1];
+    for (size_t i = 0; i < info->n_outputs; i++) {
+        snprintf (path, sizeof path, "%s/out/%s", h->dir, info->outputs [i].name);
+        if (segq_client_fetch (c, job, info->outputs [i].name, path, got) < 0) {
+            fprintf (stderr, "fetch of %s: %s\n", info->outputs [i].name, segq_client_error (c));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The input files: distinct contents (else the broker stores one). */
+static int
+s_write_inputs (harness_t *h, size_t files, size_t bytes)
+{
+    char path [700];
+    snprintf (path, sizeof path, "%s/in", h->dir);
+    if (mkdir (path, 0700) != 0)
+        return -1;
+    snprintf (path, sizeof path, "%s/out", h->dir);
+    if (mkdir (path, 0700) != 0)
+        return -1;
+    for (size_t i = 0; i < files; i++) {
+        snprintf (path, sizeof path, "%s/in/f%06zu.bin", h->dir, i);
+        if (harness_write_random_file (path, bytes, (unsigned) i + 1) != 0)
+            return -1;
+    }
+    sync (); /* on disk before the clock starts, as a user's files would be */
+    return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    size_t files = bench_count_arg (argc, argv, 1, 4000, USAGE);
+    size_t bytes = bench_count_arg (argc, argv, 2, 1024, USAGE);
+    bench_machine ();
+    harness_t *h = bench_start ("bench-files", 1, 1);
+    segq_client_t *c = harness_client (h, 60000);
+    segq_job_spec_t *spec = segq_job_spec_new ("echo");
+    segq_job_info_t info = { 0 };
+    char job [SEGQ_JOB_ID_MAX];
+    int rc = 1;
+    if (!spec || s_write_inputs (h, files, bytes) != 0) {
+        fprintf (stderr, "cannot write %zu input files under %s\n", files, h->dir);
+        goto done;
+    }
+    bench_phase_t t0 = bench_mark (h);
+    if (s_upload_all (h, c, spec, files) != 0)
+        goto done;
+    bench_phase_t up = bench_since (h, t0);
+    t0 = bench_mark (h);
+    if (segq_client_submit (c, spec, job, sizeof job) < 0) {
+        fprintf (stderr, "submit: %s\n", segq_client_error (c));
+        goto done;
+    }
+    if (harness_wait_final (c, job, 1800000, &info) < 0 || info.state != SEGQ_JOB_SUCCEEDED
+        || info.n_outputs != files) {
+        fprintf (stderr, "echo job %s did not succeed with %zu outputs\n", job, files);
+        goto done;
+    }
+    bench_phase_t echo = bench_since (h, t0);
+    t0 = bench_mark (h);
+    if (s_fetch_all (h, c, job, &info) != 0)
+        goto done;
+    bench_phase_t down = bench_since (h, t0);
+    printf ("many small files: %zu of %zu bytes, one segqd, one worker, %s\n", files, bytes,
+            h->dir);
+    s_print ("client upload, one at a time:", files, up);
+    s_print ("echo job (worker: GET, copy, upload each):", files, echo);
+    s_print ("client fetch, one at a time:", files, down);
+    rc = 0;
+done:
+    segq_job_info_clear (&info);
+    segq_job_spec_destroy (&spec);
+    segq_client_destroy (&c);
+    bench_stop (&h);
+    return rc;
+}

@@ -2,12 +2,14 @@
     go: a client uploads them one at a time (as `segq submit` uploads a
     folder), an `echo` job passes them all through a worker (a GET of each
     input, a copy, and the upload of each output, several at a time), and
-    the client fetches every output one at a time (as `segq fetch`).
+    the client fetches every output one at a time, then all of them again
+    several at a time (as `segq fetch` does).
     What bounds each is the round trips and the broker's syncs per file,
     not bytes: the figures are milliseconds a file.
 
         bench_queue_files [FILES] [BYTES]     (default 4000 files of 1024 bytes)
 */
+#define _GNU_SOURCE /* asprintf */
 #include <sys/stat.h>
 #include "queue_common.h"
 
@@ -45,19 +47,31 @@ s_upload_all (harness_t *h, segq_client_t *c, segq_job_spec_t *spec, size_t file
     return 0;
 }
 
-/* Every output of job fetched one at a time into dir/out; 0 or -1. */
+/* Every output of job fetched into dir/out1 one at a time, or into
+   dir/out8 several at a time; 0 or -1. */
 static int
-s_fetch_all (harness_t *h, segq_client_t *c, const char *job, const segq_job_info_t *info)
+s_fetch_all (harness_t *h, segq_client_t *c, const char *job, const segq_job_info_t *info,
+             bool at_once)
 {
-    char path [700], got [SEGQ_HASH_HEX_LEN + 1];
-    for (size_t i = 0; i < info->n_outputs; i++) {
-        snprintf (path, sizeof path, "%s/out/%s", h->dir, info->outputs [i].name);
-        if (segq_client_fetch (c, job, info->outputs [i].name, path, got) < 0) {
-            fprintf (stderr, "fetch of %s: %s\n", info->outputs [i].name, segq_client_error (c));
-            return -1;
-        }
+    size_t n = info->n_outputs;
+    const segq_artifact_t **outputs = calloc (n, sizeof *outputs);
+    char **paths = calloc (n, sizeof *paths);
+    int rc = outputs && paths ? 0 : -1;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        outputs [i] = &info->outputs [i];
+        rc = asprintf (&paths [i], "%s/out%d/%s", h->dir, at_once ? 8 : 1, outputs [i]->name) < 0;
     }
-    return 0;
+    for (size_t i = 0; i < n && rc == 0 && !at_once; i++)
+        rc = segq_client_fetch (c, job, outputs [i]->name, paths [i], NULL);
+    if (rc == 0 && at_once)
+        rc = segq_client_fetch_outputs (c, job, outputs, (const char *const *) paths, n, NULL);
+    if (rc)
+        fprintf (stderr, "fetch: %s\n", segq_client_error (c));
+    for (size_t i = 0; paths && i < n; i++)
+        free (paths [i]);
+    free (paths);
+    free (outputs);
+    return rc ? -1 : 0;
 }
 
 /* The input files: distinct contents (else the broker stores one). */
@@ -68,7 +82,10 @@ s_write_inputs (harness_t *h, size_t files, size_t bytes)
     snprintf (path, sizeof path, "%s/in", h->dir);
     if (mkdir (path, 0700) != 0)
         return -1;
-    snprintf (path, sizeof path, "%s/out", h->dir);
+    snprintf (path, sizeof path, "%s/out1", h->dir);
+    if (mkdir (path, 0700) != 0)
+        return -1;
+    snprintf (path, sizeof path, "%s/out8", h->dir);
     if (mkdir (path, 0700) != 0)
         return -1;
     for (size_t i = 0; i < files; i++) {
@@ -112,14 +129,19 @@ main (int argc, char **argv)
     }
     bench_phase_t echo = bench_since (h, t0);
     t0 = bench_mark (h);
-    if (s_fetch_all (h, c, job, &info) != 0)
+    if (s_fetch_all (h, c, job, &info, false) != 0)
         goto done;
     bench_phase_t down = bench_since (h, t0);
+    t0 = bench_mark (h);
+    if (s_fetch_all (h, c, job, &info, true) != 0)
+        goto done;
+    bench_phase_t down8 = bench_since (h, t0);
     printf ("many small files: %zu of %zu bytes, one segqd, one worker, %s\n", files, bytes,
             h->dir);
     s_print ("client upload, one at a time:", files, up);
     s_print ("echo job (worker: GET, copy, upload each):", files, echo);
     s_print ("client fetch, one at a time:", files, down);
+    s_print ("client fetch, several at a time:", files, down8);
     rc = 0;
 done:
     segq_job_info_clear (&info);

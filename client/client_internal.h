@@ -60,6 +60,13 @@ int segq__client_send (segq_client_t *self, segq_msg_t **msg_p);
    An ERROR reply is turned into its code (and message) and *out is NULL. */
 int segq__client_wait (segq_client_t *self, uint64_t req_id, uint64_t transfer, int timeout_ms,
                        segq_msg_t **out);
+/* Whether a message with this req_id and transfer (0 where it has none)
+   is one the caller waits for. */
+typedef bool (*segq__client_match_t) (void *arg, uint64_t req_id, uint64_t transfer);
+/* The same for the messages match(arg, ...) accepts: several transfers at
+   once. */
+int segq__client_wait_for (segq_client_t *self, segq__client_match_t match, void *arg,
+                           int timeout_ms, segq_msg_t **out);
 int segq__client_fail (segq_client_t *self, int code, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 int segq__client_timeout (const segq_client_t *self);

@@ -581,8 +581,8 @@ s_is_pending_submit (segq_client_t *self, const segq_msg_t *msg)
 }
 
 int
-segq__client_wait (segq_client_t *self, uint64_t req_id, uint64_t transfer, int timeout_ms,
-                   segq_msg_t **out)
+segq__client_wait_for (segq_client_t *self, segq__client_match_t match, void *arg, int timeout_ms,
+                       segq_msg_t **out)
 {
     *out = NULL;
     int64_t deadline = zclock_mono () + (timeout_ms < 0 ? self->timeout_ms : timeout_ms);
@@ -592,8 +592,8 @@ segq__client_wait (segq_client_t *self, uint64_t req_id, uint64_t transfer, int 
         if (rc < 0)
             return rc;
         uint64_t id = segq_msg_req_id (msg);
-        bool mine = (req_id && id == req_id) || (transfer && s_reply_transfer (msg) == transfer)
-                    || (msg->type == SEGQ_MSG_ERROR && id == 0);
+        bool mine =
+            match (arg, id, s_reply_transfer (msg)) || (msg->type == SEGQ_MSG_ERROR && id == 0);
         if (mine) {
             if (msg->type == SEGQ_MSG_ERROR) {
                 rc = s_error_reply (self, msg);
@@ -611,6 +611,26 @@ segq__client_wait (segq_client_t *self, uint64_t req_id, uint64_t transfer, int 
         } else
             segq_msg_destroy (&msg); /* late answer to a request that timed out */
     }
+}
+
+typedef struct {
+    uint64_t req_id, transfer;
+} s_awaited_t;
+
+static bool
+s_awaited (void *arg, uint64_t req_id, uint64_t transfer)
+{
+    const s_awaited_t *awaited = arg;
+    return (awaited->req_id && req_id == awaited->req_id)
+           || (awaited->transfer && transfer == awaited->transfer);
+}
+
+int
+segq__client_wait (segq_client_t *self, uint64_t req_id, uint64_t transfer, int timeout_ms,
+                   segq_msg_t **out)
+{
+    s_awaited_t awaited = { req_id, transfer };
+    return segq__client_wait_for (self, s_awaited, &awaited, timeout_ms, out);
 }
 
 /* Send a request and wait for its answer: the reply the route table

@@ -341,6 +341,16 @@ uint64_t segq_client_bytes_uploaded (const segq_client_t *self);
    behind on failure. hash_out may be NULL. */
 int segq_client_fetch (segq_client_t *self, const char *job, const char *name, const char *path,
                        char hash_out [SEGQ_HASH_HEX_LEN + 1]);
+/* Download n of `job`'s outputs (by their name; their size, as
+   segq_client_job gives it, or 0 when unknown), outputs[i] to paths[i], as
+   segq_client_fetch does, several at a time: up to 8 files, within 8 MiB
+   of them (a larger file goes alone), so that a generation's thousands of
+   small files do not each wait for their own round trips. hashes (NULL, or
+   n entries) gets their sha256. On a failure the files in flight are
+   dropped and none of theirs is left behind; those already in place stay. */
+int segq_client_fetch_outputs (segq_client_t *self, const char *job,
+                               const segq_artifact_t *const *outputs, const char *const *paths,
+                               size_t n, char (*hashes) [SEGQ_HASH_HEX_LEN + 1]);
 
 #ifdef __cplusplus
 }

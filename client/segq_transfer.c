@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_GET_CREDIT 8 /* chunks the broker may send ahead of our writes */
+#define S_GET_CREDIT   8 /* chunks the broker may send ahead of our writes */
+#define S_FETCH_WINDOW 8 /* files fetched at once (segq_client_fetch_outputs) ... */
+#define S_FETCH_BYTES  ((uint64_t) 8 << 20) /* ... within so many bytes of them */
 
 static int
 s_read_full (int fd, uint8_t *buf, size_t size, off_t offset)
@@ -300,112 +302,215 @@ s_write_failed (segq_client_t *self, const char *what, int neg_errno)
                               "%s: cannot write: %s", what, strerror (-neg_errno));
 }
 
-/* GET's chunks into the sink, in order, crediting the broker as they land. */
-static int
-s_receive_into (segq_client_t *self, uint64_t req_id, const segq_get_ready_t *ready,
-                segq_file_sink_t *sink, const char *what)
+/* ---- downloads: several files at once ---- */
+
+/* One output on its way here: GET, GET_READY, then CHUNKs into a
+   temporary file beside its path, hashed as they land. */
+typedef struct {
+    const segq_artifact_t *output; /* NULL: a free slot */
+    size_t index;                  /* in the caller's arrays */
+    uint64_t req_id, transfer;     /* transfer 0 until GET_READY */
+    uint64_t size, offset;
+    char hash [SEGQ_HASH_HEX_LEN + 1]; /* the artifact's, from GET_READY */
+    char tmp [4096];
+    int fd;
+    segq_file_sink_t sink;
+    char what [SEGQ_MAX_NAME + SEGQ_JOB_ID_MAX + 2]; /* JOB:NAME, for messages */
+} s_get_t;
+
+typedef struct {
+    segq_client_t *self;
+    const char *job;
+    const segq_artifact_t *const *outputs;
+    const char *const *paths;
+    char (*hashes) [SEGQ_HASH_HEX_LEN + 1];
+    size_t n, next, done; /* outputs asked for, and in place */
+    s_get_t slots [S_FETCH_WINDOW];
+} s_fetch_t;
+
+/* The slot's temporary file removed (a failed fetch leaves nothing). */
+static void
+s_get_drop (s_get_t *get)
 {
-    uint64_t offset = 0;
-    bool last = false; /* an empty file too ends with its one, empty, last CHUNK */
-    while (!last) {
-        segq_msg_t *msg;
-        /* req_id too: the broker reports a failed transfer with ERROR{req_id}. */
-        int rc = segq__client_wait (self, req_id, ready->transfer, -1, &msg);
-        if (rc < 0)
-            return rc;
-        if (msg->type != SEGQ_MSG_CHUNK) {
-            segq_msg_destroy (&msg);
-            continue;
-        }
-        segq_chunk_t *c = &msg->u.chunk;
-        size_t n = c->data ? zframe_size (c->data) : 0;
-        if (c->offset != offset || offset + n > ready->size
-            || (c->last && offset + n != ready->size)) {
-            segq_msg_destroy (&msg);
-            return segq__client_fail (
-                self, SEGQ_EPROTO,
-                "%s: chunk at offset %llu does not follow %llu of %llu bytes (transfer broken)",
-                what, (unsigned long long) c->offset, (unsigned long long) offset,
-                (unsigned long long) ready->size);
-        }
-        /* the sink writes as it goes (a 256 MiB fetch on this disk spent
-           more time in one fsync at the end than in the transfer) */
-        int wrc = n ? segq_file_sink_append (sink, zframe_data (c->data), n) : 0;
-        if (wrc) {
-            segq_msg_destroy (&msg);
-            return s_write_failed (self, what, wrc);
-        }
-        offset += n;
-        last = c->last;
-        segq_msg_destroy (&msg);
-        if (!last && (rc = s_send_credit (self, ready->transfer, 1)) < 0)
-            return rc;
+    if (get->fd >= 0) {
+        segq_file_sink_release (&get->sink);
+        close (get->fd);
+        unlink (get->tmp);
     }
+    get->fd = -1;
+    get->output = NULL;
+}
+
+/* Whether the next output may go now: the first in flight always, the
+   others while the files in flight stay within S_FETCH_BYTES. */
+static bool
+s_fetch_may_start (const s_fetch_t *f)
+{
+    if (f->next >= f->n)
+        return false;
+    uint64_t bytes = f->outputs [f->next]->size;
+    size_t busy = 0;
+    for (size_t i = 0; i < S_FETCH_WINDOW; i++)
+        if (f->slots [i].output) {
+            busy++;
+            bytes += f->slots [i].output->size;
+        }
+    return busy == 0 || bytes <= S_FETCH_BYTES;
+}
+
+/* GET of the next output into the free slot, its temporary file made. */
+static int
+s_fetch_start (s_fetch_t *f, s_get_t *get)
+{
+    segq_client_t *self = f->self;
+    get->index = f->next++;
+    get->output = f->outputs [get->index];
+    get->transfer = get->offset = 0;
+    snprintf (get->what, sizeof get->what, "%s:%s", f->job, get->output->name);
+    snprintf (get->tmp, sizeof get->tmp, "%s.segq-XXXXXX", f->paths [get->index]);
+    get->fd = mkstemp (get->tmp); /* mkstemp's 0600 stays: artifacts may be patient data */
+    if (get->fd < 0) {
+        get->output = NULL;
+        return segq__client_fail (self, SEGQ_EIO, "cannot create a file beside '%s': %s",
+                                  f->paths [get->index], strerror (errno));
+    }
+    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_GET, &get->req_id);
+    if (!msg || !(msg->u.get.job = strdup (f->job))
+        || !(msg->u.get.name = strdup (get->output->name))) {
+        segq_msg_destroy (&msg);
+        return segq__client_oom (self);
+    }
+    msg->u.get.credit = S_GET_CREDIT;
+    return segq__client_send (self, &msg);
+}
+
+static bool
+s_fetch_awaits (void *arg, uint64_t req_id, uint64_t transfer)
+{
+    const s_fetch_t *f = arg;
+    for (size_t i = 0; i < S_FETCH_WINDOW; i++) {
+        const s_get_t *get = &f->slots [i];
+        if (get->output
+            && ((req_id && req_id == get->req_id) || (transfer && transfer == get->transfer)))
+            return true;
+    }
+    return false;
+}
+
+/* The file complete: its hash checked, synced, renamed into place. */
+static int
+s_get_finish (s_fetch_t *f, s_get_t *get)
+{
+    segq_client_t *self = f->self;
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+    int wrc = segq_file_sink_finish (&get->sink, hash);
+    if (wrc)
+        return s_write_failed (self, get->what, wrc);
+    if (strcmp (hash, get->hash) != 0)
+        return segq__client_fail (self, SEGQ_EHASH,
+                                  "%s: sha256 %s of the received data is not the artifact's %s",
+                                  get->what, hash, get->hash);
+    if (fsync (get->fd) != 0 || close (get->fd) != 0) {
+        get->fd = -1;
+        unlink (get->tmp);
+        return segq__client_fail (self, SEGQ_EIO, "cannot write '%s': %s", get->tmp,
+                                  strerror (errno));
+    }
+    get->fd = -1;
+    const char *path = f->paths [get->index];
+    if (rename (get->tmp, path) != 0) {
+        unlink (get->tmp);
+        return segq__client_fail (self, SEGQ_EIO, "cannot rename '%s' to '%s': %s", get->tmp, path,
+                                  strerror (errno));
+    }
+    if (f->hashes)
+        memcpy (f->hashes [get->index], hash, sizeof hash);
+    get->output = NULL;
+    f->done++;
     return SEGQ_OK;
 }
 
-/* Receive GET's chunks into fd, hashing as they come. */
+/* A CHUNK of the slot's transfer, in order, into its file, credited. */
 static int
-s_receive (segq_client_t *self, uint64_t req_id, const segq_get_ready_t *ready, int fd,
-           const char *what, char hash [SEGQ_HASH_HEX_LEN + 1])
+s_get_chunk (s_fetch_t *f, s_get_t *get, const segq_chunk_t *c)
 {
-    segq_file_sink_t sink;
-    segq_file_sink_init (&sink, fd, ready->size);
-    int rc = s_receive_into (self, req_id, ready, &sink, what);
-    if (rc < 0) {
-        segq_file_sink_release (&sink); /* the file goes too: nothing more to write */
-        return rc;
-    }
-    int wrc = segq_file_sink_finish (&sink, hash);
+    segq_client_t *self = f->self;
+    size_t n = c->data ? zframe_size (c->data) : 0;
+    if (c->offset != get->offset || get->offset + n > get->size
+        || (c->last && get->offset + n != get->size))
+        return segq__client_fail (
+            self, SEGQ_EPROTO,
+            "%s: chunk at offset %llu does not follow %llu of %llu bytes (transfer broken)",
+            get->what, (unsigned long long) c->offset, (unsigned long long) get->offset,
+            (unsigned long long) get->size);
+    /* the sink writes as it goes (a 256 MiB fetch on this disk spent
+       more time in one fsync at the end than in the transfer) */
+    int wrc = n ? segq_file_sink_append (&get->sink, zframe_data (c->data), n) : 0;
     if (wrc)
-        return s_write_failed (self, what, wrc);
-    if (strcmp (hash, ready->hash) != 0)
-        return segq__client_fail (self, SEGQ_EHASH,
-                                  "%s: sha256 %s of the received data is not the artifact's %s",
-                                  what, hash, ready->hash);
-    return SEGQ_OK;
+        return s_write_failed (self, get->what, wrc);
+    get->offset += n;
+    /* an empty file too ends with its one, empty, last CHUNK */
+    return c->last ? s_get_finish (f, get) : s_send_credit (self, get->transfer, 1);
+}
+
+/* A message for one of the slots: its GET_READY or a CHUNK. */
+static int
+s_fetch_handle (s_fetch_t *f, const segq_msg_t *msg)
+{
+    for (size_t i = 0; i < S_FETCH_WINDOW; i++) {
+        s_get_t *get = &f->slots [i];
+        if (!get->output)
+            continue;
+        if (msg->type == SEGQ_MSG_GET_READY && msg->u.get_ready.req_id == get->req_id
+            && !get->transfer) {
+            get->transfer = msg->u.get_ready.transfer;
+            get->size = msg->u.get_ready.size;
+            snprintf (get->hash, sizeof get->hash, "%s", msg->u.get_ready.hash);
+            segq_file_sink_init (&get->sink, get->fd, get->size);
+            return SEGQ_OK;
+        }
+        if (msg->type == SEGQ_MSG_CHUNK && get->transfer && msg->u.chunk.transfer == get->transfer)
+            return s_get_chunk (f, get, &msg->u.chunk);
+    }
+    return SEGQ_OK; /* a CREDIT or the like: nothing to do */
+}
+
+int
+segq_client_fetch_outputs (segq_client_t *self, const char *job,
+                           const segq_artifact_t *const *outputs, const char *const *paths,
+                           size_t n, char (*hashes) [SEGQ_HASH_HEX_LEN + 1])
+{
+    s_fetch_t f = {
+        .self = self, .job = job, .outputs = outputs, .paths = paths, .n = n, .hashes = hashes
+    };
+    for (size_t i = 0; i < S_FETCH_WINDOW; i++)
+        f.slots [i].fd = -1;
+    int rc = SEGQ_OK;
+    while (rc == SEGQ_OK && f.done < n) {
+        for (size_t i = 0; i < S_FETCH_WINDOW && rc == SEGQ_OK; i++)
+            if (!f.slots [i].output && s_fetch_may_start (&f))
+                rc = s_fetch_start (&f, &f.slots [i]);
+        segq_msg_t *msg = NULL;
+        if (rc == SEGQ_OK)
+            rc = segq__client_wait_for (self, s_fetch_awaits, &f, -1, &msg);
+        if (rc == SEGQ_OK)
+            rc = s_fetch_handle (&f, msg);
+        segq_msg_destroy (&msg);
+    }
+    for (size_t i = 0; i < S_FETCH_WINDOW; i++)
+        s_get_drop (&f.slots [i]);
+    return rc;
 }
 
 int
 segq_client_fetch (segq_client_t *self, const char *job, const char *name, const char *path,
                    char hash_out [SEGQ_HASH_HEX_LEN + 1])
 {
-    char what [SEGQ_MAX_NAME + 2 * SEGQ_JOB_ID_MAX];
-    snprintf (what, sizeof what, "%s:%s", job, name);
-    uint64_t req_id = 0;
-    segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_GET, &req_id);
-    if (!msg || !(msg->u.get.job = strdup (job)) || !(msg->u.get.name = strdup (name))) {
-        segq_msg_destroy (&msg);
-        return segq__client_oom (self);
-    }
-    msg->u.get.credit = S_GET_CREDIT;
-    segq_msg_t *reply = NULL;
-    int rc = segq__client_request (self, &msg, &reply);
-    if (rc < 0)
-        return rc;
-    /* A temp file beside the target, so the rename is atomic. */
-    char tmp [4096];
-    snprintf (tmp, sizeof tmp, "%s.segq-XXXXXX", path);
-    int fd = mkstemp (tmp);
-    if (fd < 0) {
-        segq_msg_destroy (&reply);
-        return segq__client_fail (self, SEGQ_EIO, "cannot create a file beside '%s': %s", path,
-                                  strerror (errno));
-    }
-    char hash [SEGQ_HASH_HEX_LEN + 1];
-    rc = s_receive (self, req_id, &reply->u.get_ready, fd, what, hash);
-    /* mkstemp's 0600 stays: artifacts may be patient data. */
-    if (rc == 0 && fsync (fd) != 0)
-        rc = segq__client_fail (self, SEGQ_EIO, "cannot write '%s': %s", tmp, strerror (errno));
-    if (close (fd) != 0 && rc == 0)
-        rc = segq__client_fail (self, SEGQ_EIO, "cannot write '%s': %s", tmp, strerror (errno));
-    if (rc == 0 && rename (tmp, path) != 0)
-        rc = segq__client_fail (self, SEGQ_EIO, "cannot rename '%s' to '%s': %s", tmp, path,
-                                strerror (errno));
-    if (rc < 0)
-        unlink (tmp);
-    else if (hash_out)
-        memcpy (hash_out, hash, sizeof hash);
-    segq_msg_destroy (&reply);
+    segq_artifact_t output = { .name = (char *) name };
+    const segq_artifact_t *outputs [] = { &output };
+    char hashes [1][SEGQ_HASH_HEX_LEN + 1];
+    int rc = segq_client_fetch_outputs (self, job, outputs, &path, 1, hashes);
+    if (rc == SEGQ_OK && hash_out)
+        memcpy (hash_out, hashes [0], sizeof hashes [0]);
     return rc;
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -80,20 +81,11 @@ s_check_fetchable (cli_globals_t *g, segq_client_t *client, const char *job,
     return CLI_OK;
 }
 
-/* One output into dir, said on stdout or appended to json_out. */
-static int
-s_fetch_output (cli_globals_t *g, segq_client_t *client, const char *job,
-                const segq_artifact_t *out, const char *dir, json_t *json_out)
+/* The fetched output said on stdout or appended to json_out. */
+static void
+s_say_fetched (const char *job, const segq_artifact_t *out, const char *path, const char *hash,
+               json_t *json_out)
 {
-    /* The name becomes a path under the user's directory: nothing that
-       could escape it. */
-    if (!segq_name_valid (out->name))
-        return cli_error (g, "fetch", CLI_FAILED,
-                          "refusing output name '%s': not a plain relative path", out->name);
-    char path [4096], hash [SEGQ_HASH_HEX_LEN + 1];
-    int rc = cli_fetch_output (g, "fetch", client, job, out->name, dir, path, sizeof path, hash);
-    if (rc != CLI_OK)
-        return rc;
     char size [32];
     segq_format_size (out->size, size, sizeof size);
     if (json_out)
@@ -102,7 +94,59 @@ s_fetch_output (cli_globals_t *g, segq_client_t *client, const char *job,
                                                     (json_int_t) out->size));
     else
         printf ("%s (%s, sha256 %.12s)\n", path, size, hash);
+}
+
+/* Where output `out` goes under dir, its folders made: CLI_OK, or the
+   error. The name becomes a path under the user's directory: nothing that
+   could escape it. */
+static int
+s_output_path (cli_globals_t *g, const segq_artifact_t *out, const char *dir, char **path)
+{
+    if (!segq_name_valid (out->name))
+        return cli_error (g, "fetch", CLI_FAILED,
+                          "refusing output name '%s': not a plain relative path", out->name);
+    size_t len = strlen (dir) + strlen (out->name) + 2;
+    if (!(*path = malloc (len)))
+        return cli_error (g, "fetch", CLI_FAILED, "out of memory");
+    snprintf (*path, len, "%s/%s", dir, out->name);
+    if (s_make_parents (*path) != 0)
+        return cli_error (g, "fetch", CLI_FAILED, "cannot create the directories of '%s': %s",
+                          *path, strerror (errno));
     return CLI_OK;
+}
+
+/* The wanted outputs of info (all, or names[0..n_names)) into dir, fetched
+   several at a time (segq_client_fetch_outputs), then said in order. */
+static int
+s_fetch_wanted (cli_globals_t *g, segq_client_t *client, const char *job,
+                const segq_job_info_t *info, const char *dir, char **names, size_t n_names,
+                json_t *json_out)
+{
+    const segq_artifact_t **wanted = calloc (info->n_outputs + 1, sizeof *wanted);
+    char **paths = calloc (info->n_outputs + 1, sizeof *paths);
+    char (*hashes) [SEGQ_HASH_HEX_LEN + 1] = calloc (info->n_outputs + 1, sizeof *hashes);
+    size_t n = 0;
+    int rc =
+        wanted && paths && hashes ? CLI_OK : cli_error (g, "fetch", CLI_FAILED, "out of memory");
+    for (size_t j = 0; j < info->n_outputs && rc == CLI_OK; j++) {
+        bool want = n_names == 0;
+        for (size_t i = 0; i < n_names && !want; i++)
+            want = strcmp (info->outputs [j].name, names [i]) == 0;
+        if (want && (rc = s_output_path (g, &info->outputs [j], dir, &paths [n])) == CLI_OK)
+            wanted [n++] = &info->outputs [j];
+    }
+    if (rc == CLI_OK
+        && segq_client_fetch_outputs (client, job, wanted, (const char *const *) paths, n, hashes)
+               < 0)
+        rc = cli_error (g, "fetch", CLI_FAILED, "%s", segq_client_error (client));
+    for (size_t i = 0; i < n && rc == CLI_OK; i++)
+        s_say_fetched (job, wanted [i], paths [i], hashes [i], json_out);
+    for (size_t i = 0; paths && i <= n; i++)
+        free (paths [i]);
+    free (paths);
+    free (wanted);
+    free (hashes);
+    return rc;
 }
 
 /* The outputs of one job (all, or names[0..n_names)) into dir. */
@@ -114,13 +158,8 @@ s_fetch_job (cli_globals_t *g, segq_client_t *client, const char *job, const cha
     if (segq_client_job (client, job, false, &info) < 0)
         return cli_error (g, "fetch", CLI_FAILED, "%s", segq_client_error (client));
     int rc = s_check_fetchable (g, client, job, &info, names, n_names);
-    for (size_t j = 0; j < info.n_outputs && rc == CLI_OK; j++) {
-        bool wanted = n_names == 0;
-        for (size_t i = 0; i < n_names && !wanted; i++)
-            wanted = strcmp (info.outputs [j].name, names [i]) == 0;
-        if (wanted)
-            rc = s_fetch_output (g, client, job, &info.outputs [j], dir, json_out);
-    }
+    if (rc == CLI_OK)
+        rc = s_fetch_wanted (g, client, job, &info, dir, names, n_names, json_out);
     segq_job_info_clear (&info);
     return rc;
 }

@@ -746,3 +746,160 @@ Test (libsegq, default_certificate_is_the_one_keygen_wrote, .init = s_make_dir,
     cr_assert_eq (segq_keys_default_cert (out, sizeof out, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq (out, "/somewhere/mine.cert");
 }
+
+/* ---- fetch of many outputs: several GETs in flight, never more than 8 ---- */
+
+static struct {
+    uint64_t req_ids [16];
+    char names [16][32];
+    size_t n_held, most, served, total;
+} s_many;
+
+/* Output fNN holds 1000 + 150 * NN bytes of a pattern of its own. */
+static size_t
+s_many_content (const char *name, uint8_t *data)
+{
+    int k = atoi (name + 1);
+    size_t size = 1000 + 150 * (size_t) k;
+    for (size_t i = 0; i < size; i++)
+        data [i] = (uint8_t) (i * 7 + (size_t) k);
+    return size;
+}
+
+/* One held GET answered: its GET_READY and every chunk (within the 8 of
+   credit a GET gives), or ENOENT for an output named "missing". */
+static void
+s_many_serve (zsock_t *router, zframe_t *rid, uint64_t req_id, const char *name)
+{
+    if (strcmp (name, "missing") == 0) {
+        segq_msg_t *error = segq_msg_new (SEGQ_MSG_ERROR);
+        error->u.error.req_id = req_id;
+        error->u.error.code = SEGQ_ENOENT;
+        error->u.error.message = strdup ("job J1 has no output 'missing'");
+        s_reply (router, rid, error);
+        return;
+    }
+    static uint8_t data [8000];
+    size_t size = s_many_content (name, data);
+    segq_msg_t *ready = segq_msg_new (SEGQ_MSG_GET_READY);
+    ready->u.get_ready.req_id = req_id;
+    ready->u.get_ready.transfer = 100 + req_id;
+    segq_sha256_t sha;
+    segq_sha256_init (&sha);
+    segq_sha256_update (&sha, data, size);
+    segq_sha256_final (&sha, ready->u.get_ready.hash);
+    ready->u.get_ready.size = size;
+    ready->u.get_ready.chunk_size = 1000;
+    s_reply (router, rid, ready);
+    for (size_t off = 0; off < size; off += 1000) {
+        segq_msg_t *chunk = segq_msg_new (SEGQ_MSG_CHUNK);
+        chunk->u.chunk.transfer = 100 + req_id;
+        chunk->u.chunk.offset = off;
+        chunk->u.chunk.data = zframe_new (data + off, size - off < 1000 ? size - off : 1000);
+        chunk->u.chunk.last = off + 1000 >= size;
+        s_reply (router, rid, chunk);
+    }
+}
+
+/* GETs are held until 8 are, or the last ones, then answered last first. */
+static void
+s_many_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
+{
+    if (msg->type != SEGQ_MSG_GET)
+        return;
+    s_many.req_ids [s_many.n_held] = msg->u.get.req_id;
+    snprintf (s_many.names [s_many.n_held], sizeof s_many.names [0], "%s", msg->u.get.name);
+    s_many.n_held++;
+    s_many.most = s_many.n_held > s_many.most ? s_many.n_held : s_many.most;
+    if (s_many.n_held < 8 && s_many.served + s_many.n_held < s_many.total)
+        return;
+    s_many.served += s_many.n_held;
+    while (s_many.n_held--)
+        s_many_serve (router, rid, s_many.req_ids [s_many.n_held], s_many.names [s_many.n_held]);
+    s_many.n_held = 0;
+}
+
+/* outputs f00.. (or "missing" at index `missing`), fetched into dir. */
+static int
+s_fetch_many (const char *dir, size_t n, size_t missing, char (*hashes) [SEGQ_HASH_HEX_LEN + 1],
+              char *message, size_t len)
+{
+    s_many = (__typeof__ (s_many)){ .total = n };
+    segq_artifact_t outputs [20];
+    const segq_artifact_t *wanted [20];
+    char names [20][16], paths [20][128];
+    const char *path_of [20];
+    for (size_t i = 0; i < n; i++) {
+        snprintf (names [i], sizeof names [i], i == missing ? "missing" : "f%02zu", i);
+        snprintf (paths [i], sizeof paths [i], "%s/%s", dir, names [i]);
+        outputs [i] = (segq_artifact_t){ .name = names [i], .size = 2000 };
+        wanted [i] = &outputs [i];
+        path_of [i] = paths [i];
+    }
+    segq_client_t *c = s_start (s_many_handler, 5000);
+    int rc = segq_client_fetch_outputs (c, "J1", wanted, path_of, n, hashes);
+    snprintf (message, len, "%s", segq_client_error (c));
+    s_stop (&c);
+    return rc;
+}
+
+Test (libsegq, many_outputs_fetched_several_at_a_time, .timeout = 20)
+{
+    char dir [] = "/tmp/segq-fetch-XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    char hashes [20][SEGQ_HASH_HEX_LEN + 1], message [1024];
+    cr_assert_eq (s_fetch_many (dir, 20, 20, hashes, message, sizeof message), 0, "%s", message);
+    cr_assert_eq (s_many.most, 8, "%zu GETs in flight at most", s_many.most);
+    static uint8_t want [8000], back [8001];
+    for (size_t i = 0; i < 20; i++) {
+        char name [16], path [160];
+        snprintf (name, sizeof name, "f%02zu", i);
+        snprintf (path, sizeof path, "%s/%s", dir, name);
+        size_t size = s_many_content (name, want);
+        FILE *f = fopen (path, "rb");
+        cr_assert_not_null (f, "%s", path);
+        cr_assert_eq (fread (back, 1, sizeof back, f), size, "%s", path);
+        fclose (f);
+        cr_assert_arr_eq (back, want, size, "%s", path);
+        segq_sha256_t sha;
+        char hash [SEGQ_HASH_HEX_LEN + 1];
+        segq_sha256_init (&sha);
+        segq_sha256_update (&sha, want, size);
+        segq_sha256_final (&sha, hash);
+        cr_assert_str_eq (hashes [i], hash, "%s", path);
+        unlink (path);
+    }
+    cr_assert_eq (s_count_files (dir), 0, "temporary files left behind");
+    rmdir (dir);
+    fixture_assert_no_leaks ();
+}
+
+/* A refused GET fails the fetch with the broker's words. The second eight
+   GETs are answered last first: f15..f11 are in place before the refusal
+   of "missing" comes and stay, as f00..f07 do; f08 and f09, still on their
+   way, leave nothing behind. */
+Test (libsegq, a_refused_output_drops_what_is_in_flight, .timeout = 20)
+{
+    char dir [] = "/tmp/segq-fetch-XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    char hashes [20][SEGQ_HASH_HEX_LEN + 1], message [1024];
+    cr_assert_eq (s_fetch_many (dir, 20, 10, hashes, message, sizeof message), SEGQ_ENOENT);
+    cr_assert (strstr (message, "no output 'missing'"), "%s", message);
+    DIR *d = opendir (dir);
+    struct dirent *e;
+    size_t kept = 0;
+    while ((e = readdir (d)))
+        if (e->d_name [0] != '.') {
+            int k = atoi (e->d_name + 1);
+            cr_assert_null (strstr (e->d_name, ".segq-"), "left behind: %s", e->d_name);
+            cr_assert (e->d_name [0] == 'f' && (k < 8 || (k > 10 && k < 16)), "%s", e->d_name);
+            char path [300];
+            snprintf (path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink (path);
+            kept++;
+        }
+    closedir (d);
+    cr_assert_eq (kept, 13);
+    rmdir (dir);
+    fixture_assert_no_leaks ();
+}

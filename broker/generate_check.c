@@ -74,8 +74,8 @@ segq__generate_check_model_file (segq__artifact_store_t *artifacts, const segq_s
                                  uint32_t max_msg, char *err, size_t errlen)
 {
     const segq_input_t *model = s_model_file (submit);
-    if (!model)
-        return 0;
+    if (!model || !segq__artifact_store_has (artifacts, model->hash, NULL))
+        return 0; /* one not stored is refused by the submit, saying so */
     const segq_kind_spec_t *kind = segq_kind_find (submit->kind);
     char path [4200], what [96];
     segq__artifact_store_path (artifacts, model->hash, path, sizeof path);

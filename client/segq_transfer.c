@@ -410,18 +410,20 @@ s_get_finish (s_fetch_t *f, s_get_t *get)
         return segq__client_fail (self, SEGQ_EHASH,
                                   "%s: sha256 %s of the received data is not the artifact's %s",
                                   get->what, hash, get->hash);
-    if (fsync (get->fd) != 0 || close (get->fd) != 0) {
-        get->fd = -1;
-        unlink (get->tmp);
-        return segq__client_fail (self, SEGQ_EIO, "cannot write '%s': %s", get->tmp,
-                                  strerror (errno));
-    }
+    int e = fsync (get->fd) == 0 ? 0 : errno;
+    if (close (get->fd) != 0 && !e)
+        e = errno;
     get->fd = -1;
     const char *path = f->paths [get->index];
+    if (e) {
+        unlink (get->tmp);
+        return segq__client_fail (self, SEGQ_EIO, "cannot write '%s': %s", get->tmp, strerror (e));
+    }
     if (rename (get->tmp, path) != 0) {
+        e = errno;
         unlink (get->tmp);
         return segq__client_fail (self, SEGQ_EIO, "cannot rename '%s' to '%s': %s", get->tmp, path,
-                                  strerror (errno));
+                                  strerror (e));
     }
     if (f->hashes)
         memcpy (f->hashes [get->index], hash, sizeof hash);

@@ -3,10 +3,11 @@
     A finished job's outputs are uploaded several at a time (upload_t, in
     the job's slots): PUT without a hash, then CHUNKs within the credit the
     broker grants, each hashed as it is read, so a big file is read once
-    and the final CHUNK names its sha256. An input the cache lacks is fetched with GET into the
-   cache (verified before it is kept) and then laid out for every job waiting for it; a fetch that
-   fails is tried again a few times before the jobs fail. Transfers belong to a session: after a
-   reconnect they start over once WELCOME comes.
+    and the final CHUNK names its sha256. An input the cache lacks is
+    fetched with GET into the cache (verified before it is kept) and then
+    laid out for every job waiting for it; a fetch that fails is tried
+    again a few times before the jobs fail. Transfers belong to a session:
+    after a reconnect they start over once WELCOME comes.
 */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -49,6 +49,19 @@ s_store_file (const char *path, char hash [SEGQ_HASH_HEX_LEN + 1])
     segq__upload_destroy (&up);
 }
 
+/* A text file stored; its hash into hash. */
+static void
+s_store_text (const char *text, char hash [SEGQ_HASH_HEX_LEN + 1])
+{
+    char path [300];
+    snprintf (path, sizeof path, "%s/notes.txt", dir);
+    FILE *f = fopen (path, "w");
+    cr_assert_not_null (f);
+    fputs (text, f);
+    fclose (f);
+    s_store_file (path, hash);
+}
+
 /* A model of one scale trained on image (NULL: unnamed), `trained` of it
    finished, stored; its hash into hash. */
 static void
@@ -130,13 +143,8 @@ s_expect_names (const char *err, const char *hash)
 Test (generate_check, a_file_that_is_no_finished_model_is_refused_naming_the_artifact,
       .init = setup, .fini = teardown, .timeout = 30)
 {
-    char path [300], hash [SEGQ_HASH_HEX_LEN + 1], err [600];
-    snprintf (path, sizeof path, "%s/notes.txt", dir);
-    FILE *f = fopen (path, "w");
-    cr_assert_not_null (f);
-    fputs ("not a model at all, just some text\n", f);
-    fclose (f);
-    s_store_file (path, hash);
+    char hash [SEGQ_HASH_HEX_LEN + 1], err [600];
+    s_store_text ("not a model at all, just some text\n", hash);
     cr_expect_eq (s_check ("generate", hash, 8, 7, 0, err, sizeof err), SEGQ_ECORRUPT);
     s_expect_names (err, hash);
     cr_expect_null (strstr (err, dir), "the broker's folder is its own: %s", err);
@@ -152,20 +160,23 @@ Test (generate_check, a_file_that_is_no_finished_model_is_refused_naming_the_art
 }
 
 /* A catalogue model was checked by the catalogue, and any other kind or
-   input is not a model file: nothing is read (the hash here is of
-   nothing stored, which a read would refuse). */
+   input is not a model file: nothing is read (the file here is no model,
+   which a read refuses); nor is a hash of nothing stored, which the
+   submit's check of its inputs refuses in its own words. */
 Test (generate_check, other_submits_are_not_read, .init = setup, .fini = teardown, .timeout = 30)
 {
-    char err [600];
-    const char *absent = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    cr_expect_eq (s_check ("generate", absent, 8, 7, 0, err, sizeof err), SEGQ_EIO,
+    char err [600], hash [SEGQ_HASH_HEX_LEN + 1];
+    s_store_text ("no model\n", hash);
+    cr_expect_eq (s_check ("generate", hash, 8, 7, 0, err, sizeof err), SEGQ_ECORRUPT,
                   "a read it is: %s", err);
-    cr_expect_eq (s_check_input ("generate", "model", NULL, absent, 8, 7, 0, err, sizeof err),
-                  SEGQ_EIO, "so is one laid out as the input's own name: %s", err);
-    cr_expect_eq (s_check_input ("generate", "model", "m-0003", absent, 8, 7, 0, err, sizeof err),
-                  0, "%s", err);
-    cr_expect_eq (s_check_input ("generate", "model/a/b", NULL, absent, 8, 7, 0, err, sizeof err),
-                  0, "%s", err);
-    cr_expect_eq (s_check ("echo", absent, 8, 7, 0, err, sizeof err), 0, "%s", err);
+    cr_expect_eq (s_check_input ("generate", "model", NULL, hash, 8, 7, 0, err, sizeof err),
+                  SEGQ_ECORRUPT, "so is one laid out as the input's own name: %s", err);
+    cr_expect_eq (s_check_input ("generate", "model", "m-0003", hash, 8, 7, 0, err, sizeof err), 0,
+                  "%s", err);
+    cr_expect_eq (s_check_input ("generate", "model/a/b", NULL, hash, 8, 7, 0, err, sizeof err), 0,
+                  "%s", err);
+    cr_expect_eq (s_check ("echo", hash, 8, 7, 0, err, sizeof err), 0, "%s", err);
     cr_expect_eq (s_check ("generate", "", 8, 7, 0, err, sizeof err), 0, "%s", err);
+    const char *absent = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    cr_expect_eq (s_check ("generate", absent, 8, 7, 0, err, sizeof err), 0, "%s", err);
 }

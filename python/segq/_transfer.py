@@ -5,6 +5,7 @@ written), sha256 checked at both ends, as client/segq_transfer.c does.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -19,6 +20,8 @@ from ._wire import Message
 
 DEFAULT_CHUNK = 1 << 20
 GET_CREDIT = 8  # chunks the broker may send ahead of our writes
+FETCH_WINDOW = 8  # files fetched at once ...
+FETCH_BYTES = 8 << 20  # ... within so many bytes of them
 
 
 def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
@@ -128,49 +131,135 @@ class Transfers:
     def download(self, job: str, name: str, sink: BinaryIO) -> str:
         """Writes job's output `name` into sink, checking its size and sha256
         (HashMismatch); returns the sha256."""
-        t = self.transport
-        what = f"{job}:{name}"
-        with t.exclusive():
-            req = t.send_request(MsgType.GET, {"job": job, "name": name, "credit": GET_CREDIT})
-            ready = t.reply(MsgType.GET, req).body
-            xfer, size = ready["xfer"], ready["size"]
-            sha = hashlib.sha256()
-            offset, last = 0, False
-            while not last:  # a file of size 0 too is one (empty) CHUNK
-                msg = t.wait(req, xfer)
-                if msg.type is not MsgType.CHUNK:
-                    continue
-                data = msg.data or b""
-                end = offset + len(data)
-                if msg.body["off"] != offset or end > size or (msg.body["last"] and end != size):
-                    raise errors.ProtocolError(
-                        f"{what}: chunk at offset {msg.body['off']} does not follow {offset} of "
-                        f"{size} bytes (transfer broken)"
-                    )
-                sink.write(data)
-                sha.update(data)
-                offset, last = end, msg.body["last"]
-                if not last:
-                    t.send(Message(MsgType.CREDIT, {"xfer": xfer, "n": 1}))
-        if sha.hexdigest() != ready["hash"]:
-            raise errors.HashMismatch(
-                f"{what}: sha256 {sha.hexdigest()} of the received data is not the artifact's "
-                f"{ready['hash']}"
-            )
-        return sha.hexdigest()
+        with self.transport.exclusive():
+            get = _Get(job, name, 0, sink)
+            get.req = self._send_get(get)
+            while not get.done:
+                self._on_message(get, self.transport.wait(get.req, get.xfer))
+            return get.sha.hexdigest()
 
     def fetch(self, job: str, name: str, path: Path) -> str:
         """Downloads into a private temporary file beside path, fsyncs it and
         renames it into place; nothing is left behind on failure."""
+        return self.fetch_outputs(job, [(name, path, 0)])[0]
+
+    def fetch_outputs(self, job: str, outputs: list[tuple[str, Path, int]]) -> list[str]:
+        """fetch() of several outputs (name, path, size or 0 when unknown),
+        several at a time: up to FETCH_WINDOW files within FETCH_BYTES of
+        them (a larger one goes alone), as `segq fetch` does. Returns their
+        sha256s; on a failure the files in flight leave nothing behind,
+        those in place stay."""
+        t = self.transport
+        shas = [""] * len(outputs)
+        flight: list[_Get] = []
+        index = 0
+        with t.exclusive():
+            try:
+                while index < len(outputs) or flight:
+                    while index < len(outputs) and _may_start(flight, outputs[index][2]):
+                        name, path, size = outputs[index]
+                        flight.append(_Get(job, name, size, _TempFile(path), index))
+                        flight[-1].req = self._send_get(flight[-1])
+                        index += 1
+                    msg = t.wait_any({g.req for g in flight}, {g.xfer for g in flight if g.xfer})
+                    for get in flight:
+                        self._on_message(get, msg)
+                        if get.done:
+                            get.sink.keep()
+                            shas[get.index] = get.sha.hexdigest()
+                    flight = [g for g in flight if not g.done]
+            except BaseException:
+                for get in flight:
+                    get.sink.drop()
+                raise
+        return shas
+
+    def _send_get(self, get: _Get) -> int:
+        body = {"job": get.job, "name": get.name, "credit": GET_CREDIT}
+        return self.transport.send_request(MsgType.GET, body)
+
+    def _on_message(self, get: _Get, msg: Message) -> None:
+        """msg into get if it is its GET_READY or one of its CHUNKs, in
+        order, crediting the broker as they land."""
+        if msg.req == get.req and msg.type is not MsgType.GET_READY:
+            raise errors.ProtocolError(
+                f"the broker answered {msg.type.name} where GET_READY was expected"
+            )
+        if msg.type is MsgType.GET_READY and msg.req == get.req and not get.xfer:
+            get.xfer, get.size, get.expected = msg.body["xfer"], msg.body["size"], msg.body["hash"]
+            return
+        if msg.type is not MsgType.CHUNK or not get.xfer or msg.body["xfer"] != get.xfer:
+            return
+        data = msg.data or b""
+        end = get.offset + len(data)
+        if (
+            msg.body["off"] != get.offset
+            or end > get.size
+            or (msg.body["last"] and end != get.size)
+        ):
+            raise errors.ProtocolError(
+                f"{get.what}: chunk at offset {msg.body['off']} does not follow {get.offset} of "
+                f"{get.size} bytes (transfer broken)"
+            )
+        get.sink.write(data)
+        get.sha.update(data)
+        get.offset = end
+        if not msg.body["last"]:
+            self.transport.send(Message(MsgType.CREDIT, {"xfer": get.xfer, "n": 1}))
+            return
+        if get.sha.hexdigest() != get.expected:
+            raise errors.HashMismatch(
+                f"{get.what}: sha256 {get.sha.hexdigest()} of the received data is not the "
+                f"artifact's {get.expected}"
+            )
+        get.done = True  # a file of size 0 too ends with its one (empty) CHUNK
+
+
+def _may_start(flight: list[_Get], size: int) -> bool:
+    """The first file in flight always; others while all stay within FETCH_BYTES."""
+    return not flight or (
+        len(flight) < FETCH_WINDOW and size + sum(g.size_hint for g in flight) <= FETCH_BYTES
+    )
+
+
+class _TempFile:
+    """A private temporary file beside path, renamed into place once
+    synced (keep) or removed (drop)."""
+
+    def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.segq-", dir=path.parent)
+        fd, self.tmp = tempfile.mkstemp(prefix=f"{path.name}.segq-", dir=path.parent)
+        self.path = path
+        self.file = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    def keep(self) -> None:
         try:
-            with os.fdopen(fd, "wb") as file:
-                sha = self.download(job, name, file)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(tmp, path)
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            os.replace(self.tmp, self.path)
         except BaseException:
-            os.unlink(tmp)
+            self.drop()
             raise
-        return sha
+
+    def drop(self) -> None:
+        self.file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp)
+
+
+class _Get:
+    """One output on its way here: GET, GET_READY, then CHUNKs into sink,
+    hashed as they land."""
+
+    def __init__(self, job: str, name: str, size_hint: int, sink: Any, index: int = 0) -> None:
+        self.job, self.name, self.sink, self.index = job, name, sink, index
+        self.size_hint = size_hint  # the size the caller expects, for FETCH_BYTES
+        self.what = f"{job}:{name}"
+        self.req = self.xfer = self.size = self.offset = 0
+        self.expected = ""
+        self.sha = hashlib.sha256()
+        self.done = False

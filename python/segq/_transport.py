@@ -134,8 +134,16 @@ class Transport:
         """The next message about request `req` (its reply, or an ERROR) or
         transfer `xfer` (CHUNK, CREDIT, PUT_DONE). Replies to other requests
         in flight are kept for their turn; late ones are dropped."""
+        try:
+            return self.wait_any({req} - {0}, {xfer} - {0}, timeout)
+        finally:
+            self._pending.discard(req)
+
+    def wait_any(self, reqs: set[int], xfers: set[int], timeout: float | None = None) -> Message:
+        """The next message about any of the requests `reqs` or transfers
+        `xfers`, as wait() takes one: several downloads at once."""
         with self._lock:
-            if req in self._stash:
+            for req in reqs & self._stash.keys():
                 self._pending.discard(req)
                 return self._check(self._stash.pop(req))
             timeout = self.timeout if timeout is None else timeout
@@ -143,13 +151,15 @@ class Transport:
             try:
                 while True:
                     msg = self._recv(deadline, timeout)
-                    mine = (req and msg.req == req) or (msg.type is MsgType.ERROR and msg.req == 0)
-                    if mine or (xfer and msg.type in _TRANSFER_TYPES and msg.body["xfer"] == xfer):
+                    mine = msg.req in reqs or (msg.type is MsgType.ERROR and msg.req == 0)
+                    if mine or (msg.type in _TRANSFER_TYPES and msg.body["xfer"] in xfers):
+                        self._pending.discard(msg.req)
                         return self._check(msg)
                     if msg.req in self._pending:
                         self._stash[msg.req] = msg
-            finally:
-                self._pending.discard(req)
+            except BaseException:
+                self._pending.difference_update(reqs)  # given up: their replies come late
+                raise
 
     def _check(self, msg: Message) -> Message:
         if msg.type is not MsgType.ERROR:

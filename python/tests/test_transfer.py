@@ -23,13 +23,17 @@ class ScriptedBroker:
     def __init__(self, replies: list[Message]) -> None:
         self.replies = replies
         self.sent: list[Message] = []
+        self.next_req = 7
+        self.most_gets = 0  # GETs sent and not yet ended by a last CHUNK, at most
+        self.taken: list[Message] = []
 
     def exclusive(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
     def send_request(self, mtype: MsgType, body: dict[str, Any]) -> int:
         self.sent.append(Message(mtype, body))
-        return 7
+        self.next_req += 1
+        return self.next_req - 1
 
     def reply(self, mtype: MsgType, req: int) -> Message:
         return self.wait(req)
@@ -41,6 +45,16 @@ class ScriptedBroker:
         if not self.replies:
             raise AssertionError(f"waits for a reply the script lacks; sent so far: {self.sent}")
         return self.replies.pop(0)
+
+    def wait_any(self, reqs: set[int], xfers: set[int]) -> Message:
+        gets = sum(m.type is MsgType.GET for m in self.sent)
+        ended = sum(m.type is MsgType.CHUNK and m.body["last"] for m in self.taken)
+        self.most_gets = max(self.most_gets, gets - ended)
+        msg = self.wait()
+        self.taken.append(msg)
+        if msg.type is MsgType.ERROR:  # as the transport turns one into its error
+            raise segq.errors.error(msg.body["code"], msg.body["msg"])
+        return msg
 
 
 def transfers(replies: list[Message]) -> tuple[Transfers, ScriptedBroker]:
@@ -168,3 +182,39 @@ def test_a_bad_download_leaves_nothing(
     with pytest.raises(error, match=says):
         t.fetch("j1", "x.txt", target)
     assert list(tmp_path.iterdir()) == [target] and target.read_bytes() == b"what was there"
+
+
+def output(k: int) -> bytes:
+    return bytes((i * 7 + k) % 256 for i in range(1000 + 150 * k))
+
+
+def served(req: int, k: int) -> list[Message]:
+    """GET_READY and the one CHUNK of output k, answering request req."""
+    data = output(k)
+    body = {"req": req, "xfer": 100 + req, "hash": hashlib.sha256(data).hexdigest()}
+    ready = Message(MsgType.GET_READY, {**body, "size": len(data), "name": None, "chunk": 8000})
+    return [ready, Message(MsgType.CHUNK, {"xfer": 100 + req, "off": 0, "last": True}, data)]
+
+
+def test_many_outputs_come_eight_at_a_time(tmp_path: Path) -> None:
+    """Requests 7..14 are answered last first, then 15 and 16: the script
+    holds while eight are in flight, and every file lands whole."""
+    order = [*range(14, 6, -1), 15, 16]
+    t, broker = transfers([m for req in order for m in served(req, req - 7)])
+    wanted = [(f"f{k:02d}", tmp_path / "out" / f"f{k:02d}", 2000) for k in range(10)]
+    shas = t.fetch_outputs("j1", wanted)
+    assert broker.most_gets == 8 and broker.replies == []
+    for k, (_, path, _) in enumerate(wanted):
+        assert path.read_bytes() == output(k) and shas[k] == hashlib.sha256(output(k)).hexdigest()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"f{k:02d}" for k in range(10)]
+
+
+def test_a_refused_output_leaves_nothing_of_those_in_flight(tmp_path: Path) -> None:
+    """Request 14 is served, then 10 refused: the six others in flight
+    leave no file, the one in place stays."""
+    refused = Message(MsgType.ERROR, {"req": 10, "code": -2, "msg": "job j1 has no output 'f03'"})
+    t, _ = transfers([*served(14, 7), refused])
+    wanted = [(f"f{k:02d}", tmp_path / f"f{k:02d}", 2000) for k in range(10)]
+    with pytest.raises(segq.SegqError, match="no output 'f03'"):
+        t.fetch_outputs("j1", wanted)
+    assert [p.name for p in tmp_path.iterdir()] == ["f07"]

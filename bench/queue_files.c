@@ -1,9 +1,10 @@
 /*  queue_files.c: many small files through segqd, as a generation's pairs
-    go: a client uploads them one at a time (as `segq submit` uploads a
-    folder), an `echo` job passes them all through a worker (a GET of each
-    input, a copy, and the upload of each output, several at a time), and
-    the client fetches every output one at a time, then all of them again
-    several at a time (as `segq fetch` does).
+    go: a client uploads them one at a time, and another set of them
+    several at a time (as `segq submit` uploads a folder), an `echo` job
+    passes the second set through a worker (a GET of each input, a copy,
+    and the upload of each output, several at a time), and the client
+    fetches every output one at a time, then all of them again several at
+    a time (as `segq fetch` does).
     What bounds each is the round trips and the broker's syncs per file,
     not bytes: the figures are milliseconds a file.
 
@@ -24,22 +25,32 @@ s_print (const char *what, size_t files, bench_phase_t p)
             p.broker, p.worker);
 }
 
-/* The files under dir/in uploaded one at a time as echo's input
-   files/NAME; 0 or -1. */
+/* The files under dir/in1 uploaded one at a time (segq_client_upload);
+   0 or -1. */
 static int
-s_upload_all (harness_t *h, segq_client_t *c, segq_job_spec_t *spec, size_t files)
+s_upload_all (harness_t *h, segq_client_t *c, size_t files)
 {
-    char path [700], name [64], err [512];
+    char path [700], hash [SEGQ_HASH_HEX_LEN + 1];
     for (size_t i = 0; i < files; i++) {
-        snprintf (path, sizeof path, "%s/in/f%06zu.bin", h->dir, i);
-        snprintf (name, sizeof name, "files/f%06zu.bin", i);
-        char hash [SEGQ_HASH_HEX_LEN + 1];
-        uint64_t size;
-        if (segq_client_upload (c, path, name + 6, hash, &size) < 0) {
+        snprintf (path, sizeof path, "%s/in1/f%06zu.bin", h->dir, i);
+        if (segq_client_upload (c, path, NULL, hash, NULL) < 0) {
             fprintf (stderr, "upload of %s: %s\n", path, segq_client_error (c));
             return -1;
         }
-        if (segq_job_spec_input_hash (spec, name, hash, size, err, sizeof err) < 0) {
+    }
+    return 0;
+}
+
+/* The files under dir/in8 as echo's inputs files/NAME, uploaded by the
+   submit (several at a time, as `segq submit` does); 0 or -1. */
+static int
+s_add_inputs (harness_t *h, segq_job_spec_t *spec, size_t files)
+{
+    char path [700], name [64], err [512];
+    for (size_t i = 0; i < files; i++) {
+        snprintf (path, sizeof path, "%s/in8/f%06zu.bin", h->dir, i);
+        snprintf (name, sizeof name, "files/f%06zu.bin", i);
+        if (segq_job_spec_input_file (spec, name, path, err, sizeof err) < 0) {
             fprintf (stderr, "%s\n", err);
             return -1;
         }
@@ -74,22 +85,20 @@ s_fetch_all (harness_t *h, segq_client_t *c, const char *job, const segq_job_inf
     return rc ? -1 : 0;
 }
 
-/* The input files: distinct contents (else the broker stores one). */
+/* Two sets of input files, in1 and in8: distinct contents (else the
+   broker stores one, and the second upload of each is not stored again). */
 static int
 s_write_inputs (harness_t *h, size_t files, size_t bytes)
 {
+    static const char *const dirs [] = { "in1", "in8", "out1", "out8" };
     char path [700];
-    snprintf (path, sizeof path, "%s/in", h->dir);
-    if (mkdir (path, 0700) != 0)
-        return -1;
-    snprintf (path, sizeof path, "%s/out1", h->dir);
-    if (mkdir (path, 0700) != 0)
-        return -1;
-    snprintf (path, sizeof path, "%s/out8", h->dir);
-    if (mkdir (path, 0700) != 0)
-        return -1;
-    for (size_t i = 0; i < files; i++) {
-        snprintf (path, sizeof path, "%s/in/f%06zu.bin", h->dir, i);
+    for (size_t d = 0; d < 4; d++) {
+        snprintf (path, sizeof path, "%s/%s", h->dir, dirs [d]);
+        if (mkdir (path, 0700) != 0)
+            return -1;
+    }
+    for (size_t i = 0; i < 2 * files; i++) {
+        snprintf (path, sizeof path, "%s/%s/f%06zu.bin", h->dir, dirs [i / files], i % files);
         if (harness_write_random_file (path, bytes, (unsigned) i + 1) != 0)
             return -1;
     }
@@ -114,14 +123,16 @@ main (int argc, char **argv)
         goto done;
     }
     bench_phase_t t0 = bench_mark (h);
-    if (s_upload_all (h, c, spec, files) != 0)
+    if (s_upload_all (h, c, files) != 0)
         goto done;
     bench_phase_t up = bench_since (h, t0);
     t0 = bench_mark (h);
-    if (segq_client_submit (c, spec, job, sizeof job) < 0) {
+    if (s_add_inputs (h, spec, files) != 0 || segq_client_submit (c, spec, job, sizeof job) < 0) {
         fprintf (stderr, "submit: %s\n", segq_client_error (c));
         goto done;
     }
+    bench_phase_t up8 = bench_since (h, t0);
+    t0 = bench_mark (h);
     if (harness_wait_final (c, job, 1800000, &info) < 0 || info.state != SEGQ_JOB_SUCCEEDED
         || info.n_outputs != files) {
         fprintf (stderr, "echo job %s did not succeed with %zu outputs\n", job, files);
@@ -139,6 +150,7 @@ main (int argc, char **argv)
     printf ("many small files: %zu of %zu bytes, one segqd, one worker, %s\n", files, bytes,
             h->dir);
     s_print ("client upload, one at a time:", files, up);
+    s_print ("client upload by the submit, several at a time:", files, up8);
     s_print ("echo job (worker: GET, copy, upload each):", files, echo);
     s_print ("client fetch, one at a time:", files, down);
     s_print ("client fetch, several at a time:", files, down8);

@@ -67,14 +67,21 @@ typedef bool (*segq__client_match_t) (void *arg, uint64_t req_id, uint64_t trans
    once. */
 int segq__client_wait_for (segq_client_t *self, segq__client_match_t match, void *arg,
                            int timeout_ms, segq_msg_t **out);
+/* The transfer a CHUNK, CREDIT or PUT_DONE belongs to; 0 for others. */
+uint64_t segq__client_msg_transfer (const segq_msg_t *msg);
 int segq__client_fail (segq_client_t *self, int code, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 int segq__client_timeout (const segq_client_t *self);
 /* The client's hash cache, read at first use; NULL when it has none. */
 segq__hash_cache_t *segq__client_hash_cache (segq_client_t *self);
 void segq__client_count_upload (segq_client_t *self, uint64_t bytes);
-/* segq_client_upload through the hash cache (see segq__spec_upload_inputs). */
-int segq__client_upload_cached (segq_client_t *self, const char *path, const char *name,
-                                char hash_out [SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out);
+/* n files uploaded through the hash cache (segq__spec_upload_inputs):
+   paths[i] as names[i], a file the cache remembers named by its hash (so
+   the broker may skip it), several at a time as segq_client_fetch_outputs
+   takes them; hashes[i] and sizes[i] (sizes may be NULL) get what was
+   stored. */
+int segq__client_upload_cached (segq_client_t *self, const char *const *paths,
+                                const char *const *names, size_t n,
+                                char (*hashes) [SEGQ_HASH_HEX_LEN + 1], uint64_t *sizes);
 
 #endif

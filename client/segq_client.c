@@ -386,8 +386,8 @@ segq__client_send (segq_client_t *self, segq_msg_t **msg_p)
     return SEGQ_OK;
 }
 
-static uint64_t
-s_reply_transfer (const segq_msg_t *msg)
+uint64_t
+segq__client_msg_transfer (const segq_msg_t *msg)
 {
     switch (msg->type) {
     case SEGQ_MSG_CHUNK:
@@ -592,8 +592,8 @@ segq__client_wait_for (segq_client_t *self, segq__client_match_t match, void *ar
         if (rc < 0)
             return rc;
         uint64_t id = segq_msg_req_id (msg);
-        bool mine =
-            match (arg, id, s_reply_transfer (msg)) || (msg->type == SEGQ_MSG_ERROR && id == 0);
+        bool mine = match (arg, id, segq__client_msg_transfer (msg))
+                    || (msg->type == SEGQ_MSG_ERROR && id == 0);
         if (mine) {
             if (msg->type == SEGQ_MSG_ERROR) {
                 rc = s_error_reply (self, msg);

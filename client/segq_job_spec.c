@@ -555,16 +555,33 @@ segq_job_spec_validate (segq_job_spec_t *self, char *err, size_t errlen)
 int
 segq__spec_upload_inputs (segq_client_t *client, segq_job_spec_t *self)
 {
-    for (size_t i = 0; i < self->n_inputs; i++) {
-        segq__spec_input_t *in = &self->inputs [i];
-        if (!in->path || in->hash [0])
-            continue;
-        int rc = segq__client_upload_cached (client, in->path, s_basename (in->path), in->hash,
-                                             &in->size);
-        if (rc < 0)
-            return rc;
+    const char **paths = calloc (self->n_inputs + 1, sizeof *paths);
+    const char **names = calloc (self->n_inputs + 1, sizeof *names);
+    char (*hashes) [SEGQ_HASH_HEX_LEN + 1] = calloc (self->n_inputs + 1, sizeof *hashes);
+    uint64_t *sizes = calloc (self->n_inputs + 1, sizeof *sizes);
+    size_t *which = calloc (self->n_inputs + 1, sizeof *which);
+    int rc = paths && names && hashes && sizes && which ? SEGQ_OK : segq__client_oom (client);
+    size_t n = 0;
+    for (size_t i = 0; i < self->n_inputs && rc == SEGQ_OK; i++) {
+        const segq__spec_input_t *in = &self->inputs [i];
+        if (in->path && !in->hash [0]) {
+            paths [n] = in->path;
+            names [n] = s_basename (in->path);
+            which [n++] = i;
+        }
     }
-    return SEGQ_OK;
+    if (rc == SEGQ_OK && n)
+        rc = segq__client_upload_cached (client, paths, names, n, hashes, sizes);
+    for (size_t k = 0; k < n && rc == SEGQ_OK; k++) {
+        memcpy (self->inputs [which [k]].hash, hashes [k], sizeof hashes [k]);
+        self->inputs [which [k]].size = sizes [k];
+    }
+    free (paths);
+    free (names);
+    free (hashes);
+    free (sizes);
+    free (which);
+    return rc < 0 ? rc : SEGQ_OK;
 }
 
 int

@@ -12,8 +12,35 @@
 #include <unistd.h>
 
 #define S_GET_CREDIT   8 /* chunks the broker may send ahead of our writes */
-#define S_FETCH_WINDOW 8 /* files fetched at once (segq_client_fetch_outputs) ... */
-#define S_FETCH_BYTES  ((uint64_t) 8 << 20) /* ... within so many bytes of them */
+#define S_WINDOW       8 /* files moved at once (a fetch's, a submit's uploads) ... */
+#define S_WINDOW_BYTES ((uint64_t) 8 << 20) /* ... within so many bytes of them */
+
+/* The files in flight and their bytes: another may go while all stay
+   within S_WINDOW and S_WINDOW_BYTES; the first goes however large. */
+typedef struct {
+    size_t files;
+    uint64_t bytes;
+} s_window_t;
+
+static bool
+s_window_admits (const s_window_t *w, uint64_t size)
+{
+    return w->files == 0 || (w->files < S_WINDOW && w->bytes + size <= S_WINDOW_BYTES);
+}
+
+static void
+s_window_take (s_window_t *w, uint64_t size)
+{
+    w->files++;
+    w->bytes += size;
+}
+
+static void
+s_window_give (s_window_t *w, uint64_t size)
+{
+    w->files--;
+    w->bytes -= size;
+}
 
 static int
 s_read_full (int fd, uint8_t *buf, size_t size, off_t offset)
@@ -235,30 +262,165 @@ s_unchanged (const struct stat *a, const struct stat *b)
            && a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-int
-segq__client_upload_cached (segq_client_t *self, const char *path, const char *name,
-                            char hash_out [SEGQ_HASH_HEX_LEN + 1], uint64_t *size_out)
-{
-    segq__hash_cache_t *cache = segq__client_hash_cache (self);
+/* ---- uploads through the hash cache: several files at once ---- */
+
+/* One file of segq__client_upload_cached's on its way to the broker. */
+typedef struct {
+    upload_t put; /* put.path NULL: a free slot */
+    size_t index; /* in the caller's arrays */
     struct stat st;
-    int fd = s_open (self, path, &st);
+    segq_sha256_t sha;
+    bool known; /* PUT named the hash the cache remembered */
+    bool done;
+} s_put_t;
+
+typedef struct {
+    segq_client_t *self;
+    const char *const *paths;
+    const char *const *names;
+    char (*hashes) [SEGQ_HASH_HEX_LEN + 1];
+    uint64_t *sizes;
+    size_t n, next, done;
+    s_window_t window;
+    s_put_t slots [S_WINDOW];
+} s_puts_t;
+
+/* PUT of the slot's file: naming the hash the cache remembers, unless
+   known is false (not remembered, or remembered wrong: sent as new). */
+static int
+s_puts_send (s_puts_t *u, s_put_t *p, bool known)
+{
+    p->known =
+        known && segq__hash_cache_lookup (segq__client_hash_cache (u->self), &p->st, p->put.hash);
+    if (!p->known)
+        p->put.hash [0] = '\0';
+    segq_sha256_init (&p->sha);
+    p->put.sha = p->known ? NULL : &p->sha;
+    p->put.transfer = p->put.offset = p->put.credit = 0;
+    p->put.sent_last = false;
+    segq_msg_t *msg = segq__client_new_request (u->self, SEGQ_MSG_PUT, &p->put.req_id);
+    if (!msg || !(msg->u.put.name = strdup (u->names [p->index]))) {
+        segq_msg_destroy (&msg);
+        return segq__client_oom (u->self);
+    }
+    memcpy (msg->u.put.hash, p->put.hash, sizeof p->put.hash);
+    msg->u.put.size = p->put.size;
+    return segq__client_send (u->self, &msg);
+}
+
+/* The next file into a free slot, opened and PUT; 1 when it must wait for
+   room, 0 when sent, or the error. */
+static int
+s_puts_start (s_puts_t *u, s_put_t *p)
+{
+    const char *path = u->paths [u->next];
+    struct stat st;
+    int fd = s_open (u->self, path, &st);
     if (fd < 0)
         return fd;
-    char known [SEGQ_HASH_HEX_LEN + 1], hash [SEGQ_HASH_HEX_LEN + 1];
-    int rc = SEGQ_EHASH;
-    if (segq__hash_cache_lookup (cache, &st, known))
-        rc = s_upload_fd (self, fd, &st, path, name, known, hash, size_out);
-    /* Not remembered, or remembered wrong (the file changed in a way stat
-       did not show, and the broker's check caught it): sent as new. */
-    if (rc == SEGQ_EHASH) {
-        rc = s_upload_fd (self, fd, &st, path, name, NULL, hash, size_out);
-        struct stat after;
-        if (rc == SEGQ_OK && fstat (fd, &after) == 0 && s_unchanged (&st, &after))
-            segq__hash_cache_remember (cache, &after, hash);
+    if (!s_window_admits (&u->window, (uint64_t) st.st_size)) {
+        close (fd);
+        return 1;
     }
-    close (fd);
-    if (rc == SEGQ_OK && hash_out)
-        memcpy (hash_out, hash, sizeof hash);
+    s_window_take (&u->window, (uint64_t) st.st_size);
+    *p = (s_put_t){ .put = { .fd = fd, .path = path, .size = (uint64_t) st.st_size },
+                    .index = u->next++,
+                    .st = st };
+    return s_puts_send (u, p, true);
+}
+
+static bool
+s_puts_awaits (void *arg, uint64_t req_id, uint64_t transfer)
+{
+    const s_puts_t *u = arg;
+    for (size_t i = 0; i < S_WINDOW; i++) {
+        const upload_t *put = &u->slots [i].put;
+        if (put->path
+            && ((req_id && req_id == put->req_id) || (transfer && transfer == put->transfer)))
+            return true;
+    }
+    return false;
+}
+
+/* The slot's file is stored: its hash and size given, remembered in the
+   cache if it was sent as new and has not changed meanwhile. */
+static void
+s_puts_stored (s_puts_t *u, s_put_t *p)
+{
+    struct stat after;
+    if (!p->known && fstat (p->put.fd, &after) == 0 && s_unchanged (&p->st, &after))
+        segq__hash_cache_remember (segq__client_hash_cache (u->self), &after, p->put.hash);
+    memcpy (u->hashes [p->index], p->put.hash, sizeof p->put.hash);
+    if (u->sizes)
+        u->sizes [p->index] = p->put.size;
+    close (p->put.fd);
+    p->put.path = NULL;
+    s_window_give (&u->window, p->put.size);
+    u->done++;
+}
+
+/* A message for the slot: PUT_READY, CREDIT or PUT_DONE. */
+static int
+s_puts_message (s_puts_t *u, s_put_t *p, const segq_msg_t *msg)
+{
+    if (msg->type == SEGQ_MSG_PUT_READY && msg->u.put_ready.have) {
+        if (!p->known)
+            return segq__client_fail (u->self, SEGQ_EPROTO,
+                                      "the broker says it has '%s', whose hash it was not told",
+                                      p->put.path);
+        s_puts_stored (u, p);
+        return SEGQ_OK;
+    }
+    if (msg->type == SEGQ_MSG_PUT_READY) {
+        p->put.transfer = msg->u.put_ready.transfer;
+        p->put.chunk_size =
+            msg->u.put_ready.chunk_size ? msg->u.put_ready.chunk_size : SEGQ_DEFAULT_CHUNK;
+        p->put.credit = msg->u.put_ready.credit;
+    } else if (msg->type == SEGQ_MSG_CREDIT)
+        p->put.credit += msg->u.credit.chunks;
+    else if (msg->type == SEGQ_MSG_PUT_DONE) {
+        /* remembered wrong (the file changed in a way stat did not show,
+           and the broker's check caught it): sent as new */
+        if (msg->u.put_done.code == SEGQ_EHASH && p->known)
+            return s_puts_send (u, p, false);
+        int rc = s_put_done (u->self, &p->put, &msg->u.put_done);
+        if (rc == SEGQ_OK)
+            s_puts_stored (u, p);
+        return rc;
+    }
+    return s_put_credited (u->self, &p->put);
+}
+
+int
+segq__client_upload_cached (segq_client_t *self, const char *const *paths, const char *const *names,
+                            size_t n, char (*hashes) [SEGQ_HASH_HEX_LEN + 1], uint64_t *sizes)
+{
+    s_puts_t u = {
+        .self = self, .paths = paths, .names = names, .n = n, .hashes = hashes, .sizes = sizes
+    };
+    int rc = SEGQ_OK;
+    while (rc == SEGQ_OK && u.done < n) {
+        for (size_t i = 0; i < S_WINDOW && rc == SEGQ_OK && u.next < n; i++)
+            if (!u.slots [i].put.path)
+                rc = s_puts_start (&u, &u.slots [i]);
+        if (rc == 1)
+            rc = SEGQ_OK; /* the next file waits for room */
+        segq_msg_t *msg = NULL;
+        if (rc == SEGQ_OK)
+            rc = segq__client_wait_for (self, s_puts_awaits, &u, -1, &msg);
+        for (size_t i = 0; i < S_WINDOW && rc == SEGQ_OK; i++) {
+            s_put_t *p = &u.slots [i];
+            uint64_t id = segq_msg_req_id (msg);
+            if (p->put.path
+                && ((id && id == p->put.req_id)
+                    || (p->put.transfer && segq__client_msg_transfer (msg) == p->put.transfer)))
+                rc = s_puts_message (&u, p, msg);
+        }
+        segq_msg_destroy (&msg);
+    }
+    for (size_t i = 0; i < S_WINDOW; i++)
+        if (u.slots [i].put.path)
+            close (u.slots [i].put.fd);
     return rc;
 }
 
@@ -325,7 +487,8 @@ typedef struct {
     const char *const *paths;
     char (*hashes) [SEGQ_HASH_HEX_LEN + 1];
     size_t n, next, done; /* outputs asked for, and in place */
-    s_get_t slots [S_FETCH_WINDOW];
+    s_window_t window;
+    s_get_t slots [S_WINDOW];
 } s_fetch_t;
 
 /* The slot's temporary file removed (a failed fetch leaves nothing). */
@@ -339,23 +502,6 @@ s_get_drop (s_get_t *get)
     }
     get->fd = -1;
     get->output = NULL;
-}
-
-/* Whether the next output may go now: the first in flight always, the
-   others while the files in flight stay within S_FETCH_BYTES. */
-static bool
-s_fetch_may_start (const s_fetch_t *f)
-{
-    if (f->next >= f->n)
-        return false;
-    uint64_t bytes = f->outputs [f->next]->size;
-    size_t busy = 0;
-    for (size_t i = 0; i < S_FETCH_WINDOW; i++)
-        if (f->slots [i].output) {
-            busy++;
-            bytes += f->slots [i].output->size;
-        }
-    return busy == 0 || bytes <= S_FETCH_BYTES;
 }
 
 /* GET of the next output into the free slot, its temporary file made. */
@@ -374,6 +520,7 @@ s_fetch_start (s_fetch_t *f, s_get_t *get)
         return segq__client_fail (self, SEGQ_EIO, "cannot create a file beside '%s': %s",
                                   f->paths [get->index], strerror (errno));
     }
+    s_window_take (&f->window, get->output->size);
     segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_GET, &get->req_id);
     if (!msg || !(msg->u.get.job = strdup (f->job))
         || !(msg->u.get.name = strdup (get->output->name))) {
@@ -388,7 +535,7 @@ static bool
 s_fetch_awaits (void *arg, uint64_t req_id, uint64_t transfer)
 {
     const s_fetch_t *f = arg;
-    for (size_t i = 0; i < S_FETCH_WINDOW; i++) {
+    for (size_t i = 0; i < S_WINDOW; i++) {
         const s_get_t *get = &f->slots [i];
         if (get->output
             && ((req_id && req_id == get->req_id) || (transfer && transfer == get->transfer)))
@@ -427,6 +574,7 @@ s_get_finish (s_fetch_t *f, s_get_t *get)
     }
     if (f->hashes)
         memcpy (f->hashes [get->index], hash, sizeof hash);
+    s_window_give (&f->window, get->output->size);
     get->output = NULL;
     f->done++;
     return SEGQ_OK;
@@ -459,7 +607,7 @@ s_get_chunk (s_fetch_t *f, s_get_t *get, const segq_chunk_t *c)
 static int
 s_fetch_handle (s_fetch_t *f, const segq_msg_t *msg)
 {
-    for (size_t i = 0; i < S_FETCH_WINDOW; i++) {
+    for (size_t i = 0; i < S_WINDOW; i++) {
         s_get_t *get = &f->slots [i];
         if (!get->output)
             continue;
@@ -485,12 +633,13 @@ segq_client_fetch_outputs (segq_client_t *self, const char *job,
     s_fetch_t f = {
         .self = self, .job = job, .outputs = outputs, .paths = paths, .n = n, .hashes = hashes
     };
-    for (size_t i = 0; i < S_FETCH_WINDOW; i++)
+    for (size_t i = 0; i < S_WINDOW; i++)
         f.slots [i].fd = -1;
     int rc = SEGQ_OK;
     while (rc == SEGQ_OK && f.done < n) {
-        for (size_t i = 0; i < S_FETCH_WINDOW && rc == SEGQ_OK; i++)
-            if (!f.slots [i].output && s_fetch_may_start (&f))
+        for (size_t i = 0; i < S_WINDOW && rc == SEGQ_OK; i++)
+            if (!f.slots [i].output && f.next < n
+                && s_window_admits (&f.window, f.outputs [f.next]->size))
                 rc = s_fetch_start (&f, &f.slots [i]);
         segq_msg_t *msg = NULL;
         if (rc == SEGQ_OK)
@@ -499,7 +648,7 @@ segq_client_fetch_outputs (segq_client_t *self, const char *job,
             rc = s_fetch_handle (&f, msg);
         segq_msg_destroy (&msg);
     }
-    for (size_t i = 0; i < S_FETCH_WINDOW; i++)
+    for (size_t i = 0; i < S_WINDOW; i++)
         s_get_drop (&f.slots [i]);
     return rc;
 }

@@ -903,3 +903,95 @@ Test (libsegq, a_refused_output_drops_what_is_in_flight, .timeout = 20)
     rmdir (dir);
     fixture_assert_no_leaks ();
 }
+
+/* ---- a submit's files: several PUTs in flight, never more than 8 ---- */
+
+static struct {
+    uint64_t req_ids [16];
+    size_t n_held, in_flight, most, total, answered;
+    segq_sha256_t sha [64]; /* by transfer - 200 */
+    char submitted [16][SEGQ_HASH_HEX_LEN + 1];
+    size_t n_submitted;
+} s_puts;
+
+/* PUTs are held until 8 are, or the last ones, then answered last first;
+   each file (one chunk) is stored at its last CHUNK; SUBMIT's inputs are
+   kept. */
+static void
+s_puts_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
+{
+    if (msg->type == SEGQ_MSG_PUT) {
+        s_puts.req_ids [s_puts.n_held++] = msg->u.put.req_id;
+        s_puts.in_flight++;
+        s_puts.most = s_puts.in_flight > s_puts.most ? s_puts.in_flight : s_puts.most;
+        if (s_puts.n_held < 8 && s_puts.answered + s_puts.n_held < s_puts.total)
+            return;
+        while (s_puts.n_held) {
+            uint64_t req = s_puts.req_ids [--s_puts.n_held];
+            segq_msg_t *ready = segq_msg_new (SEGQ_MSG_PUT_READY);
+            ready->u.put_ready.req_id = req;
+            ready->u.put_ready.transfer = 200 + req;
+            ready->u.put_ready.credit = 8;
+            ready->u.put_ready.chunk_size = 1000;
+            segq_sha256_init (&s_puts.sha [req]);
+            s_puts.answered++;
+            s_reply (router, rid, ready);
+        }
+    } else if (msg->type == SEGQ_MSG_CHUNK) {
+        uint64_t req = msg->u.chunk.transfer - 200;
+        size_t n = msg->u.chunk.data ? zframe_size (msg->u.chunk.data) : 0;
+        segq_sha256_update (&s_puts.sha [req], n ? zframe_data (msg->u.chunk.data) : NULL, n);
+        cr_assert (msg->u.chunk.last, "a file of one chunk");
+        char got [SEGQ_HASH_HEX_LEN + 1];
+        segq_sha256_final (&s_puts.sha [req], got);
+        segq_msg_t *done = segq_msg_new (SEGQ_MSG_PUT_DONE);
+        done->u.put_done.transfer = msg->u.chunk.transfer;
+        done->u.put_done.code = strcmp (got, msg->u.chunk.hash) == 0 ? 0 : SEGQ_EHASH;
+        s_puts.in_flight--;
+        s_reply (router, rid, done);
+    } else if (msg->type == SEGQ_MSG_SUBMIT) {
+        for (size_t i = 0; i < msg->u.submit.n_inputs && i < 16; i++)
+            memcpy (s_puts.submitted [i], msg->u.submit.inputs [i].hash, SEGQ_HASH_HEX_LEN + 1);
+        s_puts.n_submitted = msg->u.submit.n_inputs;
+        segq_msg_t *reply = segq_msg_new (SEGQ_MSG_SUBMITTED);
+        reply->u.submitted.req_id = msg->u.submit.req_id;
+        reply->u.submitted.job = strdup ("J1");
+        s_reply (router, rid, reply);
+    }
+}
+
+Test (libsegq, a_submit_uploads_its_files_several_at_a_time, .timeout = 20)
+{
+    char dir [] = "/tmp/segq-up-XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    s_puts = (__typeof__ (s_puts)){ .total = 12 };
+    segq_job_spec_t *spec = segq_job_spec_new ("echo");
+    char paths [12][64], err [256];
+    for (size_t i = 0; i < 12; i++) {
+        snprintf (paths [i], sizeof paths [i], "%s/f%02zu", dir, i);
+        s_write_file (paths [i], 100 + 50 * i);
+        char name [32];
+        snprintf (name, sizeof name, "files/f%02zu", i);
+        cr_assert_eq (segq_job_spec_input_file (spec, name, paths [i], err, sizeof err), 0, "%s",
+                      err);
+    }
+    setenv ("SEGQ_HASH_CACHE", "off", 1); /* the user's cache is not the test's */
+    segq_client_t *c = s_start (s_puts_handler, 5000);
+    char job [SEGQ_JOB_ID_MAX];
+    int rc = segq_client_submit (c, spec, job, sizeof job);
+    char message [512];
+    snprintf (message, sizeof message, "%s", segq_client_error (c));
+    s_stop (&c);
+    segq_job_spec_destroy (&spec);
+    cr_assert_eq (rc, 0, "%s", message);
+    cr_assert_eq (s_puts.most, 8, "%zu PUTs in flight at most", s_puts.most);
+    cr_assert_eq (s_puts.n_submitted, 12);
+    for (size_t i = 0; i < 12; i++) {
+        char want [SEGQ_HASH_HEX_LEN + 1];
+        cr_assert_eq (segq_sha256_file (paths [i], want), 0);
+        cr_assert_str_eq (s_puts.submitted [i], want, "%s", paths [i]);
+        unlink (paths [i]);
+    }
+    rmdir (dir);
+    fixture_assert_no_leaks ();
+}

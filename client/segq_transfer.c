@@ -271,7 +271,6 @@ typedef struct {
     struct stat st;
     segq_sha256_t sha;
     bool known; /* PUT named the hash the cache remembered */
-    bool done;
 } s_put_t;
 
 typedef struct {
@@ -329,17 +328,24 @@ s_puts_start (s_puts_t *u, s_put_t *p)
     return s_puts_send (u, p, true);
 }
 
+/* The slot a message with this req_id and transfer is for, or NULL. */
+static s_put_t *
+s_puts_slot (s_puts_t *u, uint64_t req_id, uint64_t transfer)
+{
+    for (size_t i = 0; i < S_WINDOW; i++) {
+        s_put_t *p = &u->slots [i];
+        if (p->put.path
+            && ((req_id && req_id == p->put.req_id)
+                || (transfer && transfer == p->put.transfer)))
+            return p;
+    }
+    return NULL;
+}
+
 static bool
 s_puts_awaits (void *arg, uint64_t req_id, uint64_t transfer)
 {
-    const s_puts_t *u = arg;
-    for (size_t i = 0; i < S_WINDOW; i++) {
-        const upload_t *put = &u->slots [i].put;
-        if (put->path
-            && ((req_id && req_id == put->req_id) || (transfer && transfer == put->transfer)))
-            return true;
-    }
-    return false;
+    return s_puts_slot (arg, req_id, transfer) != NULL;
 }
 
 /* The slot's file is stored: its hash and size given, remembered in the
@@ -408,14 +414,11 @@ segq__client_upload_cached (segq_client_t *self, const char *const *paths, const
         segq_msg_t *msg = NULL;
         if (rc == SEGQ_OK)
             rc = segq__client_wait_for (self, s_puts_awaits, &u, -1, &msg);
-        for (size_t i = 0; i < S_WINDOW && rc == SEGQ_OK; i++) {
-            s_put_t *p = &u.slots [i];
-            uint64_t id = segq_msg_req_id (msg);
-            if (p->put.path
-                && ((id && id == p->put.req_id)
-                    || (p->put.transfer && segq__client_msg_transfer (msg) == p->put.transfer)))
-                rc = s_puts_message (&u, p, msg);
-        }
+        s_put_t *p = rc == SEGQ_OK ? s_puts_slot (&u, segq_msg_req_id (msg),
+                                                  segq__client_msg_transfer (msg))
+                                   : NULL;
+        if (p)
+            rc = s_puts_message (&u, p, msg);
         segq_msg_destroy (&msg);
     }
     for (size_t i = 0; i < S_WINDOW; i++)

@@ -10,6 +10,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, BinaryIO
 
 from . import errors
@@ -20,8 +21,8 @@ from ._wire import Message
 
 DEFAULT_CHUNK = 1 << 20
 GET_CREDIT = 8  # chunks the broker may send ahead of our writes
-FETCH_WINDOW = 8  # files fetched at once ...
-FETCH_BYTES = 8 << 20  # ... within so many bytes of them
+WINDOW = 8  # files moved at once (a fetch's, a submit's uploads) ...
+WINDOW_BYTES = 8 << 20  # ... within so many bytes of them
 
 
 def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
@@ -50,81 +51,124 @@ class Transfers:
         it is hashed as it is sent (one read) and the final CHUNK names the
         hash; with it, PUT names it, and nothing is sent when the broker has
         that file already (HashMismatch if the data does not match)."""
-        t = self.transport
-        with open(path, "rb") as file, t.exclusive():
-            size = os.fstat(file.fileno()).st_size
-            put: dict[str, object] = {"size": size, "name": path.name}
-            if known:
-                put["hash"] = known
-            req = t.send_request(MsgType.PUT, put)
-            ready = t.reply(MsgType.PUT, req).body
-            if not ready["have"]:
-                return self._send(file, path, size, req, ready, known), size
-            if known is None:
-                raise errors.ProtocolError(
-                    "the broker says it has a file whose hash it was not told"
-                )
-            return known, size
-
-    def _send(
-        self,
-        file: BinaryIO,
-        path: Path,
-        size: int,
-        req: int,
-        ready: dict[str, Any],
-        known: str | None,
-    ) -> str:
-        """The file's CHUNKs, within the broker's credit, until PUT_DONE; its sha256."""
-        t = self.transport
-        xfer, credit = ready["xfer"], ready["credit"]
-        chunk = ready["chunk"] or DEFAULT_CHUNK
-        sha = hashlib.sha256()
-        offset, sent_last = 0, False
-        while True:
-            while credit > 0 and not sent_last:
-                want = min(chunk, size - offset)
-                data = file.read(want)
-                if len(data) != want:
-                    raise errors.SegqError(
-                        errors.EIO, None, f"cannot read {path} at offset {offset}: did it change?"
-                    )
-                sha.update(data)
-                sent_last = offset + want == size
-                body = {"xfer": xfer, "off": offset, "last": sent_last}
-                if sent_last and not known:
-                    body["hash"] = sha.hexdigest()
-                t.send(Message(MsgType.CHUNK, body, data))
-                offset += want
-                self.bytes_uploaded += want
-                credit -= 1
-            msg = t.wait(req, xfer)
-            if msg.type is MsgType.CREDIT:
-                credit += msg.body["n"]
-            elif msg.type is MsgType.PUT_DONE:
-                code = msg.body["code"]
-                if code < 0:
-                    why = msg.body["msg"] or errors.strerror(code)
-                    raise errors.error(code, f"upload of '{path}' refused by the broker: {why}")
-                if not sent_last:
-                    raise errors.ProtocolError(f"the broker ended the upload of '{path}' early")
-                return sha.hexdigest()
+        with self.transport.exclusive():
+            put = _Put(path, 0, known, retry=False)
+            try:
+                self._put_send(put)
+                while not put.done:
+                    self._on_put_message(put, self.transport.wait(put.req, put.xfer))
+            finally:
+                put.file.close()
+            return put.sha256, put.size
 
     def upload_cached(self, path: Path) -> tuple[str, int]:
         """upload() through the hash cache: a file uploaded before and
         unchanged since is named by its hash, so the broker may skip it."""
-        before = os.stat(path)
-        known = self.cache.lookup(before) if self.cache else None
-        if known:
+        return self.upload_all([path])[0]
+
+    def upload_all(self, paths: list[Path]) -> list[tuple[str, int]]:
+        """upload_cached() of several files (a submit's), several at a time:
+        up to WINDOW files within WINDOW_BYTES of them, as `segq
+        submit` sends them. Returns their sha256s and sizes."""
+        t = self.transport
+        stored: list[tuple[str, int]] = [("", 0)] * len(paths)
+        flight: list[_Put] = []
+        index = 0
+        with t.exclusive():
             try:
-                return known, self.upload(path, known)[1]
-            except errors.HashMismatch:
-                pass  # remembered wrong (a change stat did not show): sent as new
-        sha, size = self.upload(path)
-        after = os.stat(path)
-        if self.cache and _same_file(before, after):
-            self.cache.remember(after, sha)
-        return sha, size
+                while index < len(paths) or flight:
+                    while index < len(paths) and _may_start(flight, os.stat(paths[index]).st_size):
+                        put = _Put(paths[index], index, None, retry=True)
+                        flight.append(put)
+                        put.known = self.cache.lookup(put.before) if self.cache else None
+                        self._put_send(put)
+                        index += 1
+                    msg = t.wait_any({p.req for p in flight}, {p.xfer for p in flight if p.xfer})
+                    for put in flight:
+                        if msg.req == put.req or (put.xfer and msg.body.get("xfer") == put.xfer):
+                            self._on_put_message(put, msg)
+                        if put.done:
+                            self._remember(put)
+                            stored[put.index] = (put.sha256, put.size)
+                    flight = [p for p in flight if not p.done]
+            finally:
+                for put in flight:
+                    put.file.close()
+        return stored
+
+    def _remember(self, put: _Put) -> None:
+        """A file sent as new and not changed meanwhile goes into the cache."""
+        put.file.close()
+        if self.cache and not put.known:
+            after = os.stat(put.path)
+            if _same_file(put.before, after):
+                self.cache.remember(after, put.sha256)
+
+    def _put_send(self, put: _Put) -> None:
+        """PUT, naming the hash when it is known; the file read from its start."""
+        body: dict[str, object] = {"size": put.size, "name": put.path.name}
+        if put.known:
+            body["hash"] = put.known
+        put.restart()
+        put.req = self.transport.send_request(MsgType.PUT, body)
+
+    def _on_put_message(self, put: _Put, msg: Message) -> None:
+        """PUT_READY, CREDIT or PUT_DONE of put's upload: its CHUNKs within
+        the broker's credit, until PUT_DONE."""
+        if msg.type is MsgType.PUT_READY and msg.body["have"]:
+            if put.known is None:
+                raise errors.ProtocolError(
+                    "the broker says it has a file whose hash it was not told"
+                )
+            put.sha256, put.done = put.known, True
+            return
+        if msg.type not in (MsgType.PUT_READY, MsgType.CREDIT, MsgType.PUT_DONE):
+            raise errors.ProtocolError(
+                f"the broker answered {msg.type.name} where PUT_READY was expected"
+            )
+        if msg.type is MsgType.PUT_READY:
+            put.xfer, put.credit = msg.body["xfer"], msg.body["credit"]
+            put.chunk = msg.body["chunk"] or DEFAULT_CHUNK
+        elif msg.type is MsgType.CREDIT:
+            put.credit += msg.body["n"]
+        elif msg.type is MsgType.PUT_DONE:
+            self._put_done(put, msg)
+            return
+        self._send_credited(put)
+
+    def _put_done(self, put: _Put, msg: Message) -> None:
+        code = msg.body["code"]
+        if code == errors.EHASH and put.known and put.retry:
+            put.known = None  # remembered wrong (a change stat did not show): sent as new
+            self._put_send(put)
+            return
+        if code < 0:
+            why = msg.body["msg"] or errors.strerror(code)
+            raise errors.error(code, f"upload of '{put.path}' refused by the broker: {why}")
+        if not put.sent_last:
+            raise errors.ProtocolError(f"the broker ended the upload of '{put.path}' early")
+        put.sha256, put.done = put.known or put.sha.hexdigest(), True
+
+    def _send_credited(self, put: _Put) -> None:
+        """As many CHUNKs as the credit allows, from where the upload is."""
+        while put.credit > 0 and not put.sent_last:
+            want = min(put.chunk, put.size - put.offset)
+            data = put.file.read(want)
+            if len(data) != want:
+                raise errors.SegqError(
+                    errors.EIO,
+                    None,
+                    f"cannot read {put.path} at offset {put.offset}: did it change?",
+                )
+            put.sha.update(data)
+            put.sent_last = put.offset + want == put.size
+            body = {"xfer": put.xfer, "off": put.offset, "last": put.sent_last}
+            if put.sent_last and not put.known:
+                body["hash"] = put.sha.hexdigest()
+            self.transport.send(Message(MsgType.CHUNK, body, data))
+            put.offset += want
+            self.bytes_uploaded += want
+            put.credit -= 1
 
     # ---- downloads ----
 
@@ -145,7 +189,7 @@ class Transfers:
 
     def fetch_outputs(self, job: str, outputs: list[tuple[str, Path, int]]) -> list[str]:
         """fetch() of several outputs (name, path, size or 0 when unknown),
-        several at a time: up to FETCH_WINDOW files within FETCH_BYTES of
+        several at a time: up to WINDOW files within WINDOW_BYTES of
         them (a larger one goes alone), as `segq fetch` does. Returns their
         sha256s; on a failure the files in flight leave nothing behind,
         those in place stay."""
@@ -215,10 +259,10 @@ class Transfers:
         get.done = True  # a file of size 0 too ends with its one (empty) CHUNK
 
 
-def _may_start(flight: list[_Get], size: int) -> bool:
-    """The first file in flight always; others while all stay within FETCH_BYTES."""
+def _may_start(flight: Sequence[_Get | _Put], size: int) -> bool:
+    """The first file in flight always; others while all stay within WINDOW_BYTES."""
     return not flight or (
-        len(flight) < FETCH_WINDOW and size + sum(g.size_hint for g in flight) <= FETCH_BYTES
+        len(flight) < WINDOW and size + sum(g.size_hint for g in flight) <= WINDOW_BYTES
     )
 
 
@@ -257,9 +301,33 @@ class _Get:
 
     def __init__(self, job: str, name: str, size_hint: int, sink: Any, index: int = 0) -> None:
         self.job, self.name, self.sink, self.index = job, name, sink, index
-        self.size_hint = size_hint  # the size the caller expects, for FETCH_BYTES
+        self.size_hint = size_hint  # the size the caller expects, for WINDOW_BYTES
         self.what = f"{job}:{name}"
         self.req = self.xfer = self.size = self.offset = 0
         self.expected = ""
         self.sha = hashlib.sha256()
         self.done = False
+
+
+class _Put:
+    """One file on its way to the broker: PUT (naming `known`, the hash the
+    cache remembers, if any), PUT_READY, CHUNKs within the credit, hashed
+    as they are read, until PUT_DONE. retry: sent as new when `known`
+    proves wrong."""
+
+    def __init__(self, path: Path, index: int, known: str | None, retry: bool) -> None:
+        self.path, self.index, self.known, self.retry = path, index, known, retry
+        self.file = open(path, "rb")
+        self.before = os.fstat(self.file.fileno())
+        self.size = self.before.st_size
+        self.size_hint = self.size  # for the window, as a download's
+        self.sha256 = ""
+        self.done = False
+        self.restart()
+
+    def restart(self) -> None:
+        self.file.seek(0)
+        self.sha = hashlib.sha256()
+        self.req = self.xfer = self.credit = self.offset = 0
+        self.chunk = DEFAULT_CHUNK
+        self.sent_last = False

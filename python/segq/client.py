@@ -152,8 +152,7 @@ class Client:
             "after": [str(job) for job in after],
             **resources(gpu_mem, cpu_slots, priority, time_limit, max_attempts),
         }
-        for wire in wire_inputs:
-            self._upload_input(wire)
+        self._upload_inputs(wire_inputs)
         body["inputs"] = [wire.wire() for wire in wire_inputs]
         reply = self._transport.request(MsgType.SUBMIT, body).body
         if gpu_mem is None and cpu_slots is None and not spec.test:
@@ -169,9 +168,12 @@ class Client:
     def _job_status(self, id: str) -> JobStatus:
         return self._status([id], False)[id]
 
-    def _upload_input(self, wire: WireInput) -> None:
-        if wire.path is not None:
-            wire.hash, wire.size = self._transfers.upload_cached(wire.path)
+    def _upload_inputs(self, wires: list[WireInput]) -> None:
+        """The inputs given as local files, uploaded several at a time."""
+        local = [wire for wire in wires if wire.path is not None]
+        stored = self._transfers.upload_all([wire.path for wire in local if wire.path])
+        for wire, (digest, size) in zip(local, stored):
+            wire.hash, wire.size = digest, size
 
     def generate(self, model: str | Model | Job, count: int | None = None, **fields: Any) -> Job:
         """Submits generate from a model: its name in the catalogue (yours,

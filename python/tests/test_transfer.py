@@ -24,7 +24,7 @@ class ScriptedBroker:
         self.replies = replies
         self.sent: list[Message] = []
         self.next_req = 7
-        self.most_gets = 0  # GETs sent and not yet ended by a last CHUNK, at most
+        self.most_gets = 0  # GETs and PUTs not yet ended (a last CHUNK, PUT_DONE), at most
         self.taken: list[Message] = []
 
     def exclusive(self) -> contextlib.AbstractContextManager[None]:
@@ -47,9 +47,12 @@ class ScriptedBroker:
         return self.replies.pop(0)
 
     def wait_any(self, reqs: set[int], xfers: set[int]) -> Message:
-        gets = sum(m.type is MsgType.GET for m in self.sent)
-        ended = sum(m.type is MsgType.CHUNK and m.body["last"] for m in self.taken)
-        self.most_gets = max(self.most_gets, gets - ended)
+        asked = sum(m.type in (MsgType.GET, MsgType.PUT) for m in self.sent)
+        ended = sum(
+            (m.type is MsgType.CHUNK and m.body["last"]) or m.type is MsgType.PUT_DONE
+            for m in self.taken
+        )
+        self.most_gets = max(self.most_gets, asked - ended)
         msg = self.wait()
         self.taken.append(msg)
         if msg.type is MsgType.ERROR:  # as the transport turns one into its error
@@ -218,3 +221,24 @@ def test_a_refused_output_leaves_nothing_of_those_in_flight(tmp_path: Path) -> N
     with pytest.raises(segq.SegqError, match="no output 'f03'"):
         t.fetch_outputs("j1", wanted)
     assert [p.name for p in tmp_path.iterdir()] == ["f07"]
+
+
+def test_a_submits_files_go_eight_at_a_time(tmp_path: Path) -> None:
+    """PUTs 7..14 are answered last first, then 15 and 16; each file is
+    sent whole and its hash named in its last CHUNK."""
+    paths = []
+    for k in range(10):
+        paths.append(tmp_path / f"f{k:02d}")
+        paths[-1].write_bytes(output(k))
+    script = []
+    for req in [*range(14, 6, -1), 15, 16]:
+        body = {"req": req, "xfer": 100 + req}
+        script.append(Message(MsgType.PUT_READY, {**body, "have": False, "credit": 8, "chunk": 0}))
+        script.append(Message(MsgType.PUT_DONE, {**body, "code": 0, "msg": None}))
+    t, broker = transfers(script)
+    stored = t.upload_all(paths)
+    assert broker.most_gets == 8 and broker.replies == []
+    for k, (sha, size) in enumerate(stored):
+        assert (sha, size) == (hashlib.sha256(output(k)).hexdigest(), len(output(k)))
+    sent = {m.body["xfer"]: m for m in broker.sent if m.type is MsgType.CHUNK}
+    assert len(sent) == 10 and all(m.body["last"] and m.body["hash"] for m in sent.values())

@@ -6,6 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A SinGAN-Seg checkpoint's header lists some 30 tensors a net, two nets a
+   scale, at most 64 scales, and its parameters: well under this. The
+   broker reads it in its one thread, so a bigger one is refused before it
+   is parsed (SEGQ_ST_MAX_HEADER, 100 MB, would stall every client). */
+#define S_MODEL_HEADER_MAX ((size_t) 4 << 20)
+
 /* A number parameter as the job will have it: sent (as an integer or a
    number), or the kind's default. Checked against the kind's ranges later
    in the submit: here a value of the wrong type reads as its default. */
@@ -82,7 +88,7 @@ segq__generate_check_model_file (segq__artifact_store_t *artifacts, const segq_s
     snprintf (what, sizeof what, "input 'model' (artifact %.12s)", model->hash);
     segq_st_t *st = NULL;
     segq_ckpt_header_t header;
-    int rc = segq_st_open_header_as (path, what, &st, err, errlen);
+    int rc = segq_st_open_header_as (path, what, S_MODEL_HEADER_MAX, &st, err, errlen);
     if (rc == 0)
         rc = segq_ckpt_header_read (st, what, &header, err, errlen);
     if (rc == 0)

@@ -280,6 +280,8 @@ typedef struct {
     char (*hashes) [SEGQ_HASH_HEX_LEN + 1];
     uint64_t *sizes;
     size_t n, next, done;
+    int next_fd; /* the next file, opened while it waits for room; -1: none */
+    struct stat next_st;
     s_window_t window;
     s_put_t slots [S_WINDOW];
 } s_puts_t;
@@ -313,18 +315,16 @@ static int
 s_puts_start (s_puts_t *u, s_put_t *p)
 {
     const char *path = u->paths [u->next];
-    struct stat st;
-    int fd = s_open (u->self, path, &st);
-    if (fd < 0)
-        return fd;
-    if (!s_window_admits (&u->window, (uint64_t) st.st_size)) {
-        close (fd);
-        return 1;
-    }
+    if (u->next_fd < 0 && (u->next_fd = s_open (u->self, path, &u->next_st)) < 0)
+        return u->next_fd;
+    const struct stat st = u->next_st;
+    if (!s_window_admits (&u->window, (uint64_t) st.st_size))
+        return 1; /* kept open: asked again at the next message */
     s_window_take (&u->window, (uint64_t) st.st_size);
-    *p = (s_put_t){ .put = { .fd = fd, .path = path, .size = (uint64_t) st.st_size },
+    *p = (s_put_t){ .put = { .fd = u->next_fd, .path = path, .size = (uint64_t) st.st_size },
                     .index = u->next++,
                     .st = st };
+    u->next_fd = -1;
     return s_puts_send (u, p, true);
 }
 
@@ -401,9 +401,13 @@ int
 segq__client_upload_cached (segq_client_t *self, const char *const *paths, const char *const *names,
                             size_t n, char (*hashes) [SEGQ_HASH_HEX_LEN + 1], uint64_t *sizes)
 {
-    s_puts_t u = {
-        .self = self, .paths = paths, .names = names, .n = n, .hashes = hashes, .sizes = sizes
-    };
+    s_puts_t u = { .self = self,
+                   .paths = paths,
+                   .names = names,
+                   .n = n,
+                   .hashes = hashes,
+                   .sizes = sizes,
+                   .next_fd = -1 };
     int rc = SEGQ_OK;
     while (rc == SEGQ_OK && u.done < n) {
         for (size_t i = 0; i < S_WINDOW && rc == SEGQ_OK && u.next < n; i++)
@@ -424,6 +428,8 @@ segq__client_upload_cached (segq_client_t *self, const char *const *paths, const
     for (size_t i = 0; i < S_WINDOW; i++)
         if (u.slots [i].put.path)
             close (u.slots [i].put.fd);
+    if (u.next_fd >= 0)
+        close (u.next_fd);
     return rc;
 }
 

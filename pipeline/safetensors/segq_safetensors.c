@@ -337,15 +337,16 @@ static uint64_t le64(const unsigned char *p)
 }
 
 /* Header length N checked against the total size; *n set. */
-static int check_length(const char *name, const unsigned char prefix[8], size_t total, size_t *n,
-                        char *err, size_t errlen)
+static int check_length(const char *name, const unsigned char prefix[8], size_t total,
+                        size_t max_header, size_t *n, char *err, size_t errlen)
 {
     uint64_t len = le64(prefix);
-    if (len > SEGQ_ST_MAX_HEADER)
+    if (len > max_header)
         return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
-                             "%s: header length %llu is above the %u-byte limit: not a "
-                             "safetensors file",
-                             name, (unsigned long long)len, SEGQ_ST_MAX_HEADER);
+                             "%s: header length %llu is above the %zu-byte limit: %s", name,
+                             (unsigned long long)len, max_header,
+                             max_header == SEGQ_ST_MAX_HEADER ? "not a safetensors file"
+                                                              : "more than this reader takes");
     if (len > total - 8)
         return segq__st_fail(err, errlen, SEGQ_ECORRUPT,
                              "%s: header length %llu but only %zu bytes follow: file truncated",
@@ -372,7 +373,7 @@ int segq_st_open_mem(const void *buf, size_t len, const char *name, segq_st_t **
                              "%s: %zu bytes, shorter than the 8-byte header length", name, len);
     const unsigned char *p = buf;
     size_t n;
-    int rc = check_length(name, p, len, &n, err, errlen);
+    int rc = check_length(name, p, len, SEGQ_ST_MAX_HEADER, &n, err, errlen);
     if (rc)
         return rc;
     segq_st_t *self = calloc(1, sizeof *self);
@@ -413,8 +414,8 @@ static int read_full(int fd, void *buf, size_t len)
 
 /* segq_st_open, or with_data 0 segq_st_open_header; messages name the
  * file `name`. */
-static int open_file(const char *path, const char *name, int with_data, segq_st_t **out, char *err,
-                     size_t errlen)
+static int open_file(const char *path, const char *name, int with_data, size_t max_header,
+                     segq_st_t **out, char *err, size_t errlen)
 {
     if (!path || !name || !out)
         return segq__st_fail(err, errlen, SEGQ_EINVAL, "segq_st_open: bad arguments");
@@ -442,7 +443,7 @@ static int open_file(const char *path, const char *name, int with_data, segq_st_
         rc = segq__st_fail(err, errlen, SEGQ_EIO, "%s: read failed", name);
         goto out;
     }
-    if ((rc = check_length(name, prefix, total, &n, err, errlen)))
+    if ((rc = check_length(name, prefix, total, max_header, &n, err, errlen)))
         goto out;
     header = malloc(n ? n : 1);
     self = calloc(1, sizeof *self);
@@ -482,18 +483,18 @@ out:
 
 int segq_st_open(const char *path, segq_st_t **out, char *err, size_t errlen)
 {
-    return open_file(path, path, 1, out, err, errlen);
+    return open_file(path, path, 1, SEGQ_ST_MAX_HEADER, out, err, errlen);
 }
 
 int segq_st_open_header(const char *path, segq_st_t **out, char *err, size_t errlen)
 {
-    return open_file(path, path, 0, out, err, errlen);
+    return open_file(path, path, 0, SEGQ_ST_MAX_HEADER, out, err, errlen);
 }
 
-int segq_st_open_header_as(const char *path, const char *name, segq_st_t **out, char *err,
-                           size_t errlen)
+int segq_st_open_header_as(const char *path, const char *name, size_t max_header, segq_st_t **out,
+                           char *err, size_t errlen)
 {
-    return open_file(path, name, 0, out, err, errlen);
+    return open_file(path, name, 0, max_header, out, err, errlen);
 }
 
 size_t segq_st_count(const segq_st_t *self)

@@ -89,9 +89,12 @@ int segq_st_open(const char *path, segq_st_t **out, char *err, size_t errlen);
  * data NULL. */
 int segq_st_open_header(const char *path, segq_st_t **out, char *err, size_t errlen);
 /* The same, its messages naming the file `name` rather than its path (a
- * file whose path says nothing to the one who will read the message). */
-int segq_st_open_header_as(const char *path, const char *name, segq_st_t **out, char *err,
-                           size_t errlen);
+ * file whose path says nothing to the one who will read the message), and
+ * refusing a header over max_header bytes (at most SEGQ_ST_MAX_HEADER):
+ * for a reader that knows what the file should hold, so that a peer's
+ * file makes it parse no more than that. */
+int segq_st_open_header_as(const char *path, const char *name, size_t max_header, segq_st_t **out,
+                           char *err, size_t errlen);
 /* Same from memory; the buffer is copied. `name` names it in messages. */
 int segq_st_open_mem(const void *buf, size_t len, const char *name, segq_st_t **out, char *err,
                      size_t errlen);

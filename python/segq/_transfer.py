@@ -73,11 +73,16 @@ class Transfers:
         t = self.transport
         stored: list[tuple[str, int]] = [("", 0)] * len(paths)
         flight: list[_Put] = []
-        index = 0
+        index, next_size = 0, -1
         with t.exclusive():
             try:
                 while index < len(paths) or flight:
-                    while index < len(paths) and _may_start(flight, os.stat(paths[index]).st_size):
+                    while index < len(paths):
+                        if next_size < 0:  # once a file, however long it waits for room
+                            next_size = os.stat(paths[index]).st_size
+                        if not _may_start(flight, next_size):
+                            break
+                        next_size = -1
                         put = _Put(paths[index], index, None, retry=True)
                         flight.append(put)
                         put.known = self.cache.lookup(put.before) if self.cache else None

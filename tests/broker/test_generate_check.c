@@ -149,6 +149,19 @@ Test (generate_check, a_file_that_is_no_finished_model_is_refused_naming_the_art
     s_expect_names (err, hash);
     cr_expect_null (strstr (err, dir), "the broker's folder is its own: %s", err);
 
+    /* a header longer than a checkpoint's is refused before it is read */
+    char big [300];
+    snprintf (big, sizeof big, "%s/big.safetensors", dir);
+    FILE *f = fopen (big, "wb");
+    cr_assert_not_null (f);
+    const uint8_t length [8] = { 0, 0, 0x50 }; /* 5 MiB, little-endian */
+    fwrite (length, 1, sizeof length, f);
+    fputs ("{}", f);
+    fclose (f);
+    s_store_file (big, hash);
+    cr_expect_eq (s_check ("generate", hash, 8, 7, 0, err, sizeof err), SEGQ_ECORRUPT);
+    cr_expect (strstr (err, "header length 5242880 is above the 4194304-byte limit"), "%s", err);
+
     s_model ("a.png", 0, hash);
     cr_expect_eq (s_check ("generate", hash, 8, 7, 0, err, sizeof err), SEGQ_EINVAL);
     s_expect_names (err, hash);

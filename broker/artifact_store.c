@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,12 @@ struct segq__artifact_store {
     char *root;       /* DATA/artifacts */
     char *tmp;        /* DATA/artifacts/tmp */
     uint64_t uploads; /* counter for temporary names */
-    bool counted;     /* files and bytes hold the totals (segq__artifact_store_totals) */
+    /* Guards what follows: an upload's finish may run on another thread
+       (artifact_store.h), and a file's rename into place and its count
+       must be one step, or a concurrent upload of the same content or the
+       first count's walk would count it twice. */
+    pthread_mutex_t lock;
+    bool counted; /* files and bytes hold the totals (segq__artifact_store_totals) */
     uint64_t files, bytes;
 };
 
@@ -73,6 +79,8 @@ segq__artifact_store_t *
 segq__artifact_store_new (const char *data_dir, char *err, size_t errlen)
 {
     segq__artifact_store_t *self = calloc (1, sizeof *self);
+    if (self)
+        pthread_mutex_init (&self->lock, NULL);
     if (!self || !(self->root = s_format ("%s/artifacts", data_dir))
         || !(self->tmp = s_format ("%s/artifacts/tmp", data_dir))) {
         snprintf (err, errlen, "out of memory opening the artifact store");
@@ -100,6 +108,7 @@ segq__artifact_store_destroy (segq__artifact_store_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    pthread_mutex_destroy (&(*self_p)->lock);
     free ((*self_p)->root);
     free ((*self_p)->tmp);
     free (*self_p);
@@ -240,6 +249,29 @@ s_settle_hash (segq__upload_t *self, const char *end_hash, char *err, size_t err
     return 0;
 }
 
+/* Moves the upload's file into place unless a copy got there first (it is
+   then dropped with the upload), and counts what it added. */
+static int
+s_place_file (segq__upload_t *self, const char *path, char *err, size_t errlen)
+{
+    segq__artifact_store_t *store = self->store;
+    int rc = 0;
+    pthread_mutex_lock (&store->lock);
+    if (!segq__artifact_store_has (store, self->hash, NULL)) {
+        if (rename (self->tmp_path, path) == 0) {
+            free (self->tmp_path);
+            self->tmp_path = NULL;
+            store->files++;
+            store->bytes += self->size;
+        } else {
+            rc = s_errno_code (errno);
+            snprintf (err, errlen, "cannot move artifact into %s: %s", path, strerror (errno));
+        }
+    }
+    pthread_mutex_unlock (&store->lock);
+    return rc;
+}
+
 /* The verified temporary file becomes the artifact, durably: synced,
  * renamed into its place, the rename synced too. */
 static int
@@ -256,18 +288,12 @@ s_commit_file (segq__upload_t *self, char *err, size_t errlen)
     s_path (self->store, self->hash, dir, sizeof dir, true);
     s_path (self->store, self->hash, path, sizeof path, false);
     int rc = s_mkdir (dir, err, errlen);
+    if (rc == 0)
+        rc = s_place_file (self, path, err, errlen);
     if (rc)
         return rc;
-    if (rename (self->tmp_path, path) != 0) {
-        int code = s_errno_code (errno);
-        snprintf (err, errlen, "cannot move artifact into %s: %s", path, strerror (errno));
-        return code;
-    }
-    free (self->tmp_path);
-    self->tmp_path = NULL;
-    self->store->files++;
-    self->store->bytes += self->size;
-    /* the rename itself must reach the disk before PUT_DONE says stored */
+    /* the rename must reach the disk before PUT_DONE says stored: this
+       one's, or that of a concurrent upload of the same content */
     if (segq_fsync_path (dir) != 0) {
         snprintf (err, errlen, "cannot sync folder %s", dir);
         return SEGQ_EIO;
@@ -293,8 +319,16 @@ segq__upload_finish (segq__upload_t *self, const char *end_hash,
     if (stored_hash)
         memcpy (stored_hash, actual, sizeof actual);
     uint64_t have_size;
-    if (segq__artifact_store_has (self->store, actual, &have_size) && have_size == self->size)
-        return 0; /* stored already and durable: the copy goes with destroy */
+    if (segq__artifact_store_has (self->store, actual, &have_size) && have_size == self->size) {
+        /* stored already (the copy goes with destroy), perhaps just now by
+           a concurrent upload whose rename is not on disk yet */
+        char dir [4096];
+        s_path (self->store, actual, dir, sizeof dir, true);
+        if (segq_fsync_path (dir) == 0)
+            return 0;
+        snprintf (err, errlen, "cannot sync folder %s", dir);
+        return SEGQ_EIO;
+    }
     return s_commit_file (self, err, errlen);
 }
 
@@ -399,14 +433,16 @@ segq__artifact_store_remove (segq__artifact_store_t *self, const char *hash, uin
     s_path (self, hash, path, sizeof path, false);
     struct stat st;
     *size = 0;
-    if (stat (path, &st) != 0)
-        return errno == ENOENT ? 0 : SEGQ_EIO;
-    if (unlink (path) != 0)
-        return errno == ENOENT ? 0 : SEGQ_EIO;
-    *size = (uint64_t) st.st_size;
-    self->files -= self->files > 0;
-    self->bytes -= self->bytes > *size ? *size : self->bytes;
-    return 0;
+    pthread_mutex_lock (&self->lock);
+    int rc = 0;
+    if (stat (path, &st) == 0 && unlink (path) == 0) {
+        *size = (uint64_t) st.st_size;
+        self->files -= self->files > 0;
+        self->bytes -= self->bytes > *size ? *size : self->bytes;
+    } else if (errno != ENOENT)
+        rc = SEGQ_EIO;
+    pthread_mutex_unlock (&self->lock);
+    return rc;
 }
 
 /* Files and bytes under one two-hex-digit folder. */
@@ -431,6 +467,7 @@ s_count_folder (segq__artifact_store_t *self, const char *name)
 void
 segq__artifact_store_totals (segq__artifact_store_t *self, uint64_t *files, uint64_t *bytes)
 {
+    pthread_mutex_lock (&self->lock);
     if (!self->counted) {
         /* what uploads and removals counted before this walk is in it */
         self->files = self->bytes = 0;
@@ -446,4 +483,5 @@ segq__artifact_store_totals (segq__artifact_store_t *self, uint64_t *files, uint
     }
     *files = self->files;
     *bytes = self->bytes;
+    pthread_mutex_unlock (&self->lock);
 }

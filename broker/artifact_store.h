@@ -57,7 +57,10 @@ int segq__upload_write (segq__upload_t *self, uint64_t offset, const void *data,
    the file under its hash; when the store has that artifact already, the
    copy is dropped instead (one copy per hash). *stored_hash (if not NULL)
    gets the hash. SEGQ_EHASH (nothing stored), SEGQ_EINVAL (short, or no hash
-   named at all), SEGQ_ENOSPC, SEGQ_EIO. */
+   named at all), SEGQ_ENOSPC, SEGQ_EIO. It waits on the disk, so it may
+   run on a thread of its own while the store serves other calls on the
+   store's thread (the broker's offload): it uses nothing but its upload
+   and the store's files, and the totals under the store's lock. */
 int segq__upload_finish (segq__upload_t *self, const char *end_hash,
                          char stored_hash [SEGQ_HASH_HEX_LEN + 1], char *err, size_t errlen);
 uint64_t segq__upload_received (segq__upload_t *self);

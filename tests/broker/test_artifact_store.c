@@ -1,6 +1,7 @@
 /*  Artifact store: verified uploads land under their hash with private
     modes; a wrong hash, a short or misplaced chunk, or a failing disk
     leaves nothing stored; crash leftovers are cleaned at start. */
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -225,5 +226,65 @@ Test (artifact_store, hash_named_at_the_end, .init = setup, .fini = teardown, .t
         n += e->d_name [0] != '.';
     closedir (d);
     cr_assert_eq (n, 1, "one copy per hash");
+    segq__artifact_store_destroy (&store);
+}
+
+/* The broker finishes uploads on threads of their own (offload.h): uploads
+   of the same content finishing at once store one file, counted once. */
+typedef struct {
+    segq__upload_t *upload;
+    const char *hash;
+    int rc;
+    char err [512];
+} finishing_t;
+
+static void *
+s_finish_thread (void *arg)
+{
+    finishing_t *f = arg;
+    char got [SEGQ_HASH_HEX_LEN + 1];
+    f->rc = segq__upload_finish (f->upload, f->hash, got, f->err, sizeof f->err);
+    return NULL;
+}
+
+Test (artifact_store, uploads_finishing_at_once_are_stored_and_counted_once, .init = setup,
+      .fini = teardown, .timeout = 30)
+{
+    enum { SAME = 8, OTHERS = 24, ALL = SAME + OTHERS };
+    segq__artifact_store_t *store = s_store ();
+    static char data [ALL][64];
+    static char hashes [ALL][SEGQ_HASH_HEX_LEN + 1];
+    finishing_t finishing [ALL];
+    pthread_t threads [ALL];
+    char err [512];
+    for (size_t i = 0; i < ALL; i++) {
+        /* the first SAME uploads carry one content, the others one each */
+        snprintf (data [i], sizeof data [i], "content %zu", i < SAME ? 0 : i);
+        size_t size = strlen (data [i]);
+        s_hash (data [i], size, hashes [i]);
+        finishing [i] = (finishing_t){ .hash = hashes [i] };
+        finishing [i].upload = segq__artifact_store_upload (store, NULL, size, err, sizeof err);
+        cr_assert_not_null (finishing [i].upload, "%s", err);
+        cr_assert_eq (segq__upload_write (finishing [i].upload, 0, data [i], size, err, sizeof err),
+                      0);
+    }
+    uint64_t files, bytes;
+    segq__artifact_store_totals (store, &files, &bytes); /* counted from here on, not walked */
+    cr_assert_eq (files, 0);
+    for (size_t i = 0; i < ALL; i++)
+        cr_assert_eq (pthread_create (&threads [i], NULL, s_finish_thread, &finishing [i]), 0);
+    for (size_t i = 0; i < ALL; i++) {
+        pthread_join (threads [i], NULL);
+        cr_assert_eq (finishing [i].rc, 0, "upload %zu: %s", i, finishing [i].err);
+        segq__upload_destroy (&finishing [i].upload);
+        cr_assert (segq__artifact_store_has (store, hashes [i], NULL));
+    }
+    uint64_t want_bytes = strlen (data [0]);
+    for (size_t i = SAME; i < ALL; i++)
+        want_bytes += strlen (data [i]);
+    segq__artifact_store_totals (store, &files, &bytes);
+    cr_assert_eq (files, 1 + OTHERS, "each content counted once");
+    cr_assert_eq (bytes, want_bytes);
+    cr_assert_eq (s_tmp_files (), 0, "the copies' temporary files are gone");
     segq__artifact_store_destroy (&store);
 }

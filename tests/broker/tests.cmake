@@ -13,6 +13,8 @@ segq_add_test(NAME broker_jobs SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_jobs.c
   LIBS segq_broker TIMEOUT 60)
 segq_add_test(NAME broker_artifact_store SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_artifact_store.c
   LIBS segq_broker TIMEOUT 60)
+segq_add_test(NAME broker_offload SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_offload.c
+  LIBS segq_broker TIMEOUT 60)
 segq_add_test(NAME broker_reactor SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_reactor.c
   LIBS segq_broker TIMEOUT 120)
 segq_add_test(NAME broker_config SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_config.c

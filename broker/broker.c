@@ -1,4 +1,6 @@
-/*  broker.c: segqd's reactor. One ROUTER socket, one zloop, one thread.
+/*  broker.c: segqd's reactor. One ROUTER socket, one zloop, one thread
+    for all state; an upload's fsyncs and rename go to the offload's
+    threads (offload.h), which hand it back to a turn of its own.
 
     A loop turn: drain up to TURN_MAX messages from the socket, handle each
     (writes go into the turn's transaction, replies into the outbox), hand
@@ -33,6 +35,10 @@
 #define MAX_TRANSFERS          256  /* clients' transfers open at once, all together ... */
 #define MAX_TRANSFERS_PER_PEER 16   /* ... and from one connection */
 #define MAX_ARTIFACT_SIZE      ((uint64_t) 64 << 30)
+/* Threads finishing uploads (offload.h): they wait on the disk, not the
+   CPU, and a disk takes concurrent fsyncs together; as many as a client
+   or a worker keeps uploads in flight (libsegq, segq-worker) */
+#define FINISH_THREADS 8
 
 static void
 s_peer_hex (zframe_t *peer, char out [PEER_HEX])
@@ -307,6 +313,20 @@ s_on_reload (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return 0;
 }
 
+/* Uploads finished on the offload's threads: each is answered in a turn
+   of its own, committed as a turn of messages is. */
+static int
+s_on_offloaded (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    segq_broker_t *self = arg;
+    segq__sched_set_now (self->sched, segq__broker_now ());
+    segq__offload_deliver (self->offload);
+    s_turn_end (self);
+    return 0;
+}
+
 /* ---- timers ---- */
 
 static int
@@ -314,7 +334,7 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
 {
     segq_broker_t *self = arg;
     segq__sched_set_now (self->sched, segq__broker_now ());
-    /* after a long turn (a big artifact's fsync) heartbeats may be waiting
+    /* after a long turn (big chunks hashed and written) heartbeats may be waiting
        in the socket: read them before judging anyone silent */
     for (int turns = 0; turns < 8 && (zsock_events (self->router) & ZMQ_POLLIN); turns++)
         s_on_socket (loop, self->router, self);
@@ -447,6 +467,7 @@ s_open_stores (segq_broker_t *self, char *err, size_t errlen)
         || !(self->audit = segq__audit_new (self->data_dir, err, errlen))
         || !(self->access = segq__access_new (self->store, self->artifacts, err, errlen))
         || !(self->models = segq__models_new (self->store, err, errlen))
+        || !(self->offload = segq__offload_new (FINISH_THREADS, err, errlen))
         || !(self->retention =
                  segq__retention_new (self->store, self->artifacts, self->logs, c->retention_s,
                                       segq__broker_now (), err, errlen)))
@@ -535,6 +556,11 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
     if (!self->loop || segq__broker_waiters_init (self) != 0
         || zloop_reader (self->loop, self->router, s_on_socket, self) != 0
         || zloop_timer (self->loop, self->config.heartbeat_ms, 0, s_on_heartbeat, self) < 0
+        || zloop_poller (
+               self->loop,
+               &(zmq_pollitem_t){ .fd = segq__offload_fd (self->offload), .events = ZMQ_POLLIN },
+               s_on_offloaded, self)
+               != 0
         || (self->config.reload_fd > 0
             && zloop_poller (
                    self->loop,
@@ -574,6 +600,7 @@ segq_broker_destroy (segq_broker_t **self_p)
         zframe_destroy (&self->outbox [i].peer);
     }
     free (self->outbox);
+    segq__offload_destroy (&self->offload); /* before the transfers it finishes */
     if (self->transfers) {
         segq__broker_transfers_close (self);
         segq__u64map_destroy (&self->transfers);

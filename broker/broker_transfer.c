@@ -33,6 +33,16 @@ typedef struct {
     uint64_t offset;            /* GET: next byte to send */
     uint32_t credit;            /* GET: chunks the receiver accepts now */
     bool client;                /* not a registered worker's: counts against the limits */
+    /* PUT, all chunks in: the upload is the offload's until it is done
+       (s_finish_work); neither expiry nor a stray CHUNK touches it */
+    bool finishing;
+    segq_broker_t *broker; /* for the offload's callback */
+    struct {
+        char end_hash [SEGQ_HASH_HEX_LEN + 1]; /* the last CHUNK's */
+        char stored [SEGQ_HASH_HEX_LEN + 1];
+        int rc;
+        char err [512];
+    } finish;
 } transfer_t;
 
 static void
@@ -84,7 +94,7 @@ segq__broker_transfers_expire (segq_broker_t *self, int64_t now)
     uint64_t *stale = NULL;
     size_t n_stale = 0;
     while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL)))
-        if (now - transfer->last_mono > (int64_t) self->config.expiry_ms) {
+        if (!transfer->finishing && now - transfer->last_mono > (int64_t) self->config.expiry_ms) {
             uint64_t *grown = realloc (stale, (n_stale + 1) * sizeof *grown);
             if (!grown)
                 break;
@@ -296,10 +306,70 @@ static transfer_t *
 s_peer_transfer (segq_broker_t *self, uint64_t id, const char *peer_hex, xfer_kind_t kind)
 {
     transfer_t *transfer = segq__u64map_get (self->transfers, id);
-    if (!transfer || transfer->kind != kind || strcmp (transfer->peer_hex, peer_hex) != 0)
+    if (!transfer || transfer->kind != kind || strcmp (transfer->peer_hex, peer_hex) != 0
+        || transfer->finishing)
         return NULL;
     transfer->last_mono = zclock_mono ();
     return transfer;
+}
+
+/* An upload's end: recorded as its uploader's and answered. */
+static void
+s_upload_end (segq_broker_t *self, transfer_t *transfer, int rc, const char *err)
+{
+    const char *stored = transfer->finish.stored;
+    if (rc == 0 && transfer->uploader [0]
+        && (rc = segq__access_uploaded (self->access,
+                                        transfer->uploader_is_node ? NULL : transfer->uploader,
+                                        transfer->uploader, stored))) {
+        segq__broker_broken (self, rc, "recording an upload");
+        snprintf (transfer->finish.err, sizeof transfer->finish.err,
+                  "the broker could not record the upload: %s", segq_strerror (rc));
+        err = transfer->finish.err;
+    }
+    if (rc)
+        segq__broker_log (self, 0, transfer->peer_hex, "upload %" PRIu64 " failed: %s",
+                          transfer->id, err);
+    else
+        segq__broker_log (self, 2, transfer->peer_hex, "stored artifact %s (%.16s)",
+                          transfer->name ? transfer->name : "", stored);
+    s_put_done (self, transfer, rc, rc ? err : NULL);
+}
+
+/* On an offload thread: the upload's checks, fsyncs and rename. */
+static void
+s_finish_work (void *arg)
+{
+    transfer_t *transfer = arg;
+    transfer->finish.rc =
+        segq__upload_finish (transfer->upload, transfer->finish.end_hash, transfer->finish.stored,
+                             transfer->finish.err, sizeof transfer->finish.err);
+}
+
+/* On the broker's thread, from the offload (broker.c): the upload is ours again. */
+static void
+s_finish_done (void *arg)
+{
+    transfer_t *transfer = arg;
+    transfer->finishing = false;
+    segq_broker_t *self = transfer->broker;
+    s_upload_end (self, transfer, transfer->finish.rc, transfer->finish.err);
+}
+
+/* Every chunk is in: the upload's last steps wait on the disk, so they
+   run on the offload and the broker serves others meanwhile (here, if it
+   cannot hand them over). */
+static void
+s_finish (segq_broker_t *self, transfer_t *transfer, const char *end_hash)
+{
+    snprintf (transfer->finish.end_hash, sizeof transfer->finish.end_hash, "%s",
+              end_hash ? end_hash : "");
+    transfer->broker = self;
+    transfer->finishing = true;
+    if (segq__offload_run (self->offload, s_finish_work, s_finish_done, transfer) != 0) {
+        s_finish_work (transfer);
+        s_finish_done (transfer);
+    }
 }
 
 void
@@ -340,27 +410,12 @@ segq__broker_on_chunk (segq_broker_t *self, segq__request_t *req)
     else
         rc = segq__upload_write (transfer->upload, chunk->offset,
                                  size ? zframe_data (chunk->data) : NULL, size, err, sizeof err);
-    char stored [SEGQ_HASH_HEX_LEN + 1] = "";
-    if (rc == 0 && chunk->last)
-        rc = segq__upload_finish (transfer->upload, chunk->hash, stored, err, sizeof err);
-    if (rc == 0 && chunk->last && transfer->uploader [0]
-        && (rc = segq__access_uploaded (self->access,
-                                        transfer->uploader_is_node ? NULL : transfer->uploader,
-                                        transfer->uploader, stored))) {
-        segq__broker_broken (self, rc, "recording an upload");
-        snprintf (err, sizeof err, "the broker could not record the upload: %s",
-                  segq_strerror (rc));
-    }
     if (rc) {
-        segq__broker_log (self, 0, peer_hex, "upload %" PRIu64 " failed: %s", transfer->id, err);
-        s_put_done (self, transfer, rc, err);
+        s_upload_end (self, transfer, rc, err);
         return;
     }
-    if (chunk->last) {
-        segq__broker_log (self, 2, peer_hex, "stored artifact %s (%.16s)",
-                          transfer->name ? transfer->name : "", stored);
-        s_put_done (self, transfer, 0, NULL);
-    }
+    if (chunk->last)
+        s_finish (self, transfer, chunk->hash);
 }
 
 /* A client's GET of a job's output, by the access rule. */

@@ -44,7 +44,7 @@ harness_binary (const char *name)
     const char *bin = getenv ("SEGQ_BINARY_DIR");
     if (!bin || !*bin)
         bin = SEGQ_BINARY_DIR;
-    static const char *subdirs [] = { "broker", "worker", "client", "bin", "." };
+    static const char *subdirs [] = { "broker", "worker", "client", "tests", "bin", "." };
     char *path = paths [next++ % 4];
     for (size_t i = 0; i < sizeof subdirs / sizeof subdirs [0]; i++) {
         snprintf (path, sizeof paths [0], "%s/%s/%s", bin, subdirs [i], name);
@@ -242,7 +242,7 @@ harness_start_broker (harness_t *self, const char *const *extra)
         size_t n = 11;
         for (size_t i = 0; extra && extra [i] && n < 47; i++)
             argv [n++] = extra [i];
-        self->broker = s_spawn (argv, self->broker_log, NULL);
+        self->broker = s_spawn (argv, self->broker_log, self->broker_env);
         if (self->broker < 0)
             return -1;
         if (s_wait_ready (ready, &self->broker, 15000, NULL, 0) == 0)
@@ -254,6 +254,23 @@ harness_start_broker (harness_t *self, const char *const *extra)
              self->broker_log);
     harness_dump_logs (self);
     return -1;
+}
+
+void
+harness_slow_disk (harness_t *self, const char *gate, unsigned delay_us)
+{
+    char (*text) [sizeof self->broker_env_text [0]] = self->broker_env_text;
+    const char *asan = getenv ("ASAN_OPTIONS");
+    snprintf (text [0], sizeof text [0], "LD_PRELOAD=%s",
+              harness_binary ("segq_test_slow_fsync.so"));
+    /* the shim comes first in the library list, ahead of ASan's runtime */
+    snprintf (text [1], sizeof text [0], "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
+              asan ? asan : "", asan && *asan ? ":" : "");
+    snprintf (text [2], sizeof text [0], "SEGQ_TEST_FSYNC_DELAY_US=%u", delay_us);
+    snprintf (text [3], sizeof text [0], "SEGQ_TEST_FSYNC_GATE=%s", gate ? gate : "");
+    for (size_t i = 0; i < 4; i++)
+        self->broker_env [i] = text [i];
+    self->broker_env [4] = NULL;
 }
 
 /* SIGTERM and wait up to timeout_ms; describes a bad end in why. */

@@ -10,13 +10,17 @@ endif()
 if(SEGQ_WITH_QUEUE)
   # End to end through real segqd / segq-worker processes (started by the
   # integration-test harness from this build tree): bench/queue_run.sh.
-  foreach(b throughput latency artifacts files)
+  foreach(b throughput latency artifacts files slow_disk)
     add_executable(bench_queue_${b} ${CMAKE_CURRENT_SOURCE_DIR}/queue_${b}.c
       ${PROJECT_SOURCE_DIR}/tests/integration/harness.c)
     target_include_directories(bench_queue_${b} PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)
     target_compile_definitions(bench_queue_${b} PRIVATE SEGQ_BINARY_DIR="${PROJECT_BINARY_DIR}")
-    target_link_libraries(bench_queue_${b} PRIVATE segq_client segq_proto)
+    target_link_libraries(bench_queue_${b} PRIVATE segq_client segq_proto Threads::Threads)
   endforeach()
+  # its segqd loads the slow-disk shim (tests/broker/slow_fsync.c)
+  if(TARGET segq_test_slow_fsync)
+    add_dependencies(bench_queue_slow_disk segq_test_slow_fsync)
+  endif()
 endif()
 if(SEGQ_WITH_QUEUE)
   # segq-worker alone against a scripted broker: noop jobs/s and CPU per job.

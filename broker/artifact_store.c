@@ -321,13 +321,17 @@ segq__upload_finish (segq__upload_t *self, const char *end_hash,
     uint64_t have_size;
     if (segq__artifact_store_has (self->store, actual, &have_size) && have_size == self->size) {
         /* stored already (the copy goes with destroy), perhaps just now by
-           a concurrent upload whose rename is not on disk yet */
+           a concurrent upload whose rename is not on disk yet; unless it
+           was removed meanwhile (retention, on the store's thread), when
+           this copy takes its place */
         char dir [4096];
         s_path (self->store, actual, dir, sizeof dir, true);
-        if (segq_fsync_path (dir) == 0)
+        if (segq_fsync_path (dir) != 0) {
+            snprintf (err, errlen, "cannot sync folder %s", dir);
+            return SEGQ_EIO;
+        }
+        if (segq__artifact_store_has (self->store, actual, NULL))
             return 0;
-        snprintf (err, errlen, "cannot sync folder %s", dir);
-        return SEGQ_EIO;
     }
     return s_commit_file (self, err, errlen);
 }

@@ -36,7 +36,7 @@ typedef struct {
     /* PUT, all chunks in: the upload is the offload's until it is done
        (s_finish_work); neither expiry nor a stray CHUNK touches it */
     bool finishing;
-    segq_broker_t *broker; /* for the offload's callback */
+    segq_broker_t *broker; /* its own, for the offload's callback */
     struct {
         char end_hash [SEGQ_HASH_HEX_LEN + 1]; /* the last CHUNK's */
         char stored [SEGQ_HASH_HEX_LEN + 1];
@@ -69,6 +69,7 @@ s_transfer_new (segq_broker_t *self, xfer_kind_t kind, zframe_t *peer, const cha
     if (!transfer)
         return NULL;
     transfer->id = ++self->next_transfer;
+    transfer->broker = self;
     transfer->kind = kind;
     transfer->peer = zframe_dup (peer);
     snprintf (transfer->peer_hex, sizeof transfer->peer_hex, "%s", peer_hex);
@@ -364,7 +365,6 @@ s_finish (segq_broker_t *self, transfer_t *transfer, const char *end_hash)
 {
     snprintf (transfer->finish.end_hash, sizeof transfer->finish.end_hash, "%s",
               end_hash ? end_hash : "");
-    transfer->broker = self;
     transfer->finishing = true;
     if (segq__offload_run (self->offload, s_finish_work, s_finish_done, transfer) != 0) {
         s_finish_work (transfer);

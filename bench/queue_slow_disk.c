@@ -40,8 +40,10 @@ s_submit (void *arg)
             fprintf (stderr, "%s\n", err);
     }
     double t0 = bench_now ();
-    if (s->rc == 0 && (s->rc = segq_client_submit (c, spec, job, sizeof job) < 0 ? -1 : 0))
+    if (s->rc == 0 && segq_client_submit (c, spec, job, sizeof job) < 0) {
         fprintf (stderr, "submit: %s\n", segq_client_error (c));
+        s->rc = -1;
+    }
     s->seconds = bench_now () - t0;
     segq_job_spec_destroy (&spec);
     segq_client_destroy (&c);

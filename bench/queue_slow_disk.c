@@ -1,5 +1,5 @@
 /*  queue_slow_disk.c: segqd on a slow disk (each fsync waits DELAY_US
-    first: a busy array, a network file system; tests/broker/slow_fsync.c).
+    first: a busy array, a network file system; tests/broker/slow_disk.c).
     One client submits a job with FILES small inputs (uploaded several at
     a time, as `segq submit` does) while another asks for the queue's
     status again and again: how fast the files go in, and how long the
@@ -106,7 +106,7 @@ main (int argc, char **argv)
     double *idle = calloc (CAP, sizeof *idle), *busy = calloc (CAP, sizeof *busy);
     if (!h || !idle || !busy)
         return 1;
-    harness_slow_disk (h, NULL, (unsigned) delay_us);
+    harness_slow_disk (h, NULL, NULL, (unsigned) delay_us);
     if (harness_start_broker (h, NULL) != 0 || s_write_inputs (h, files) != 0) {
         fprintf (stderr, "cannot start segqd or write %zu files under %s\n", files, h->dir);
         harness_destroy (&h);

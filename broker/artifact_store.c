@@ -1,5 +1,6 @@
 /*  artifact_store.c: content-addressed artifact files with verified,
     atomic, durable uploads. */
+#define _GNU_SOURCE /* preadv2, RWF_NOWAIT */
 #include "artifact_store.h"
 #include <ctype.h>
 #include <dirent.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include "segq_file_sink.h"
 #include "segq_fs.h"
@@ -409,6 +411,22 @@ segq__download_read (segq__download_t *self, uint64_t offset, void *buffer, size
         done += (size_t) n;
     }
     return (int64_t) done;
+}
+
+int64_t
+segq__download_read_cached (segq__download_t *self, uint64_t offset, void *buffer, size_t size,
+                            bool *would_wait)
+{
+    struct iovec iov = { buffer, size };
+    ssize_t n;
+    do
+        n = preadv2 (self->fd, &iov, 1, (off_t) offset, RWF_NOWAIT);
+    while (n < 0 && errno == EINTR);
+    /* EAGAIN: not in memory; EOPNOTSUPP: a file system that cannot tell */
+    *would_wait = n < 0 ? errno == EAGAIN || errno == EOPNOTSUPP : (size_t) n < size && n > 0;
+    if (*would_wait)
+        return 0;
+    return n < 0 ? SEGQ_EIO : (int64_t) n;
 }
 
 int

@@ -75,8 +75,16 @@ uint64_t segq__download_size (segq__download_t *self);
    sender that reads it itself (the HTTP listener hands it to
    libmicrohttpd). The caller closes it. */
 int segq__download_take_fd (segq__download_t **self_p);
-/* Reads up to size bytes at offset; returns bytes read or a negative code. */
+/* Reads up to size bytes at offset; returns bytes read or a negative code.
+   It may wait for the disk, and uses nothing but its download: it may run
+   on a thread of its own (the broker's offload). */
 int64_t segq__download_read (segq__download_t *self, uint64_t offset, void *buffer, size_t size);
+/* The same, but only from memory (the page cache): when the bytes are not
+   all there, *would_wait is set and 0 returned without waiting for the
+   disk (nor on a file system that cannot say), and the caller reads them
+   with segq__download_read where waiting stalls no one. */
+int64_t segq__download_read_cached (segq__download_t *self, uint64_t offset, void *buffer,
+                                    size_t size, bool *would_wait);
 void segq__download_destroy (segq__download_t **self_p);
 
 #endif

@@ -1,6 +1,7 @@
 /*  broker.c: segqd's reactor. One ROUTER socket, one zloop, one thread
-    for all state; an upload's fsyncs and rename go to the offload's
-    threads (offload.h), which hand it back to a turn of its own.
+    for all state; an upload's fsyncs and rename, and a download's reads
+    from the disk, go to the offload's threads (offload.h), which hand the
+    transfer back to a turn of its own.
 
     A loop turn: drain up to TURN_MAX messages from the socket, handle each
     (writes go into the turn's transaction, replies into the outbox), hand
@@ -35,10 +36,10 @@
 #define MAX_TRANSFERS          256  /* clients' transfers open at once, all together ... */
 #define MAX_TRANSFERS_PER_PEER 16   /* ... and from one connection */
 #define MAX_ARTIFACT_SIZE      ((uint64_t) 64 << 30)
-/* Threads finishing uploads (offload.h): they wait on the disk, not the
-   CPU, and a disk takes concurrent fsyncs together; as many as a client
-   or a worker keeps uploads in flight (libsegq, segq-worker) */
-#define FINISH_THREADS 8
+/* Threads waiting on the disk for transfers (offload.h): not the CPU, and
+   a disk takes concurrent fsyncs and reads together; as many as a client
+   or a worker keeps transfers in flight (libsegq, segq-worker) */
+#define DISK_THREADS 8
 
 static void
 s_peer_hex (zframe_t *peer, char out [PEER_HEX])
@@ -313,8 +314,9 @@ s_on_reload (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return 0;
 }
 
-/* Uploads finished on the offload's threads: each is answered in a turn
-   of its own, committed as a turn of messages is. */
+/* Transfers back from the offload's threads (an upload finished, a chunk
+   read): each goes on in a turn of its own, committed as a turn of
+   messages is. */
 static int
 s_on_offloaded (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
@@ -467,7 +469,7 @@ s_open_stores (segq_broker_t *self, char *err, size_t errlen)
         || !(self->audit = segq__audit_new (self->data_dir, err, errlen))
         || !(self->access = segq__access_new (self->store, self->artifacts, err, errlen))
         || !(self->models = segq__models_new (self->store, err, errlen))
-        || !(self->offload = segq__offload_new (FINISH_THREADS, err, errlen))
+        || !(self->offload = segq__offload_new (DISK_THREADS, err, errlen))
         || !(self->retention =
                  segq__retention_new (self->store, self->artifacts, self->logs, c->retention_s,
                                       segq__broker_now (), err, errlen)))

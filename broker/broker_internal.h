@@ -68,7 +68,7 @@ struct segq_broker {
     zloop_t *loop;
     segq__job_store_t *store;
     segq__artifact_store_t *artifacts;
-    segq__offload_t *offload; /* uploads' last steps: fsyncs, rename (broker_transfer.c) */
+    segq__offload_t *offload; /* transfers' waits on the disk (broker_transfer.c) */
     segq__job_log_t *logs;
     segq__sched_t *sched;
     segq__jobs_t *jobs;

@@ -33,16 +33,22 @@ typedef struct {
     uint64_t offset;            /* GET: next byte to send */
     uint32_t credit;            /* GET: chunks the receiver accepts now */
     bool client;                /* not a registered worker's: counts against the limits */
-    /* PUT, all chunks in: the upload is the offload's until it is done
-       (s_finish_work); neither expiry nor a stray CHUNK touches it */
-    bool finishing;
-    segq_broker_t *broker; /* its own, for the offload's callback */
+    /* The offload has the transfer's file: a PUT with all chunks in is
+       finishing (s_finish_work), a GET reading a chunk from the disk
+       (s_read_work). Expiry leaves it alone, and a stray CHUNK of a PUT
+       finds no transfer. */
+    bool offloaded;
+    segq_broker_t *broker; /* its own, for the offload's callbacks */
     struct {
         char end_hash [SEGQ_HASH_HEX_LEN + 1]; /* the last CHUNK's */
         char stored [SEGQ_HASH_HEX_LEN + 1];
         int rc;
         char err [512];
     } finish;
+    struct {
+        zframe_t *data; /* the chunk being read */
+        int64_t got;
+    } read;
 } transfer_t;
 
 static void
@@ -55,6 +61,7 @@ s_transfer_destroy (segq_broker_t *self, transfer_t **transfer_p)
     self->client_transfers -= transfer->client;
     segq__upload_destroy (&transfer->upload);
     segq__download_destroy (&transfer->download);
+    zframe_destroy (&transfer->read.data);
     zframe_destroy (&transfer->peer);
     free (transfer->name);
     free (transfer);
@@ -95,7 +102,7 @@ segq__broker_transfers_expire (segq_broker_t *self, int64_t now)
     uint64_t *stale = NULL;
     size_t n_stale = 0;
     while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL)))
-        if (!transfer->finishing && now - transfer->last_mono > (int64_t) self->config.expiry_ms) {
+        if (!transfer->offloaded && now - transfer->last_mono > (int64_t) self->config.expiry_ms) {
             uint64_t *grown = realloc (stale, (n_stale + 1) * sizeof *grown);
             if (!grown)
                 break;
@@ -179,45 +186,99 @@ s_put_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, const segq_
     return s_transfer_admit (self, w, peer_hex, why, len);
 }
 
-/* Send GET chunks while the receiver has credit. */
+/* Sends the chunk read at the transfer's offset (got of its size bytes
+   read, or a negative code), or aborts the transfer if it could not be
+   read. True while the transfer goes on. */
+static bool
+s_send_chunk (segq_broker_t *self, transfer_t *transfer, zframe_t *data, int64_t got)
+{
+    uint64_t size = segq__download_size (transfer->download);
+    size_t n = data ? zframe_size (data) : 0;
+    segq_msg_t *msg = data && got == (int64_t) n ? segq_msg_new (SEGQ_MSG_CHUNK) : NULL;
+    if (!msg) {
+        zframe_destroy (&data);
+        segq__broker_log (self, 0, transfer->peer_hex,
+                          "cannot read artifact for transfer %" PRIu64 " at %" PRIu64 ": aborted",
+                          transfer->id, transfer->offset);
+        segq__broker_error (self, transfer->peer, transfer->req_id, SEGQ_EIO,
+                            "the broker could not read the artifact: transfer %" PRIu64 " aborted",
+                            transfer->id);
+        s_transfer_destroy (self, &transfer);
+        return false;
+    }
+    msg->u.chunk.transfer = transfer->id;
+    msg->u.chunk.offset = transfer->offset;
+    msg->u.chunk.last = transfer->offset + n >= size;
+    msg->u.chunk.data = data;
+    transfer->offset += n;
+    transfer->credit--;
+    bool last = msg->u.chunk.last;
+    segq__broker_send_at_once (self, transfer->peer, msg);
+    if (last)
+        s_transfer_destroy (self, &transfer);
+    return !last;
+}
+
+static bool s_read_offloaded (segq_broker_t *self, transfer_t *transfer, zframe_t *data);
+
+/* Sends GET chunks while the receiver has credit: those in memory at
+   once, one the disk must be waited for read on the offload first. */
 static void
 s_pump (segq_broker_t *self, transfer_t *transfer)
 {
     uint64_t size = segq__download_size (transfer->download);
-    while (transfer->credit > 0) {
+    bool more = true;
+    while (more && transfer->credit > 0 && !transfer->offloaded) {
         uint64_t left = size - transfer->offset;
         size_t n = left < self->config.chunk_size ? (size_t) left : self->config.chunk_size;
         zframe_t *data = zframe_new (NULL, n);
-        int64_t got =
-            data ? segq__download_read (transfer->download, transfer->offset, zframe_data (data), n)
-                 : SEGQ_ENOMEM;
-        segq_msg_t *msg = got == (int64_t) n ? segq_msg_new (SEGQ_MSG_CHUNK) : NULL;
-        if (!msg) {
-            zframe_destroy (&data);
-            segq__broker_log (self, 0, transfer->peer_hex,
-                              "cannot read artifact for transfer %" PRIu64 " at %" PRIu64
-                              ": aborted",
-                              transfer->id, transfer->offset);
-            segq__broker_error (self, transfer->peer, transfer->req_id, SEGQ_EIO,
-                                "the broker could not read the artifact: transfer %" PRIu64
-                                " aborted",
-                                transfer->id);
-            s_transfer_destroy (self, &transfer);
-            return;
-        }
-        msg->u.chunk.transfer = transfer->id;
-        msg->u.chunk.offset = transfer->offset;
-        msg->u.chunk.last = transfer->offset + n >= size;
-        msg->u.chunk.data = data;
-        transfer->offset += n;
-        transfer->credit--;
-        bool last = msg->u.chunk.last;
-        segq__broker_send_at_once (self, transfer->peer, msg);
-        if (last) {
-            s_transfer_destroy (self, &transfer);
-            return;
-        }
+        bool would_wait = false;
+        int64_t got = data ? segq__download_read_cached (transfer->download, transfer->offset,
+                                                         zframe_data (data), n, &would_wait)
+                           : SEGQ_ENOMEM;
+        if (would_wait && s_read_offloaded (self, transfer, data))
+            return;     /* s_read_done goes on */
+        if (would_wait) /* the offload cannot take it: wait here */
+            got = segq__download_read (transfer->download, transfer->offset, zframe_data (data), n);
+        more = s_send_chunk (self, transfer, data, got);
     }
+}
+
+/* On an offload thread: a chunk read from the disk. */
+static void
+s_read_work (void *arg)
+{
+    transfer_t *transfer = arg;
+    zframe_t *data = transfer->read.data;
+    transfer->read.got = segq__download_read (transfer->download, transfer->offset,
+                                              zframe_data (data), zframe_size (data));
+}
+
+/* On the broker's thread: the chunk is sent, and the credit left used. */
+static void
+s_read_done (void *arg)
+{
+    transfer_t *transfer = arg;
+    segq_broker_t *self = transfer->broker;
+    zframe_t *data = transfer->read.data;
+    transfer->read.data = NULL;
+    transfer->offloaded = false;
+    if (s_send_chunk (self, transfer, data, transfer->read.got))
+        s_pump (self, transfer);
+}
+
+/* Hands the read of the chunk data is for to the offload; false (data
+   still the caller's) if it cannot take it. */
+static bool
+s_read_offloaded (segq_broker_t *self, transfer_t *transfer, zframe_t *data)
+{
+    transfer->read.data = data;
+    transfer->offloaded = true;
+    if (segq__offload_run (self->offload, s_read_work, s_read_done, transfer) == 0)
+        return true;
+    transfer->read.data = NULL;
+    transfer->offloaded = false;
+    return false;
 }
 
 /* May the sender skip sending content the store has? Only if it could
@@ -308,7 +369,7 @@ s_peer_transfer (segq_broker_t *self, uint64_t id, const char *peer_hex, xfer_ki
 {
     transfer_t *transfer = segq__u64map_get (self->transfers, id);
     if (!transfer || transfer->kind != kind || strcmp (transfer->peer_hex, peer_hex) != 0
-        || transfer->finishing)
+        || (kind == XFER_PUT && transfer->offloaded))
         return NULL;
     transfer->last_mono = zclock_mono ();
     return transfer;
@@ -352,7 +413,7 @@ static void
 s_finish_done (void *arg)
 {
     transfer_t *transfer = arg;
-    transfer->finishing = false;
+    transfer->offloaded = false;
     segq_broker_t *self = transfer->broker;
     s_upload_end (self, transfer, transfer->finish.rc, transfer->finish.err);
 }
@@ -365,7 +426,7 @@ s_finish (segq_broker_t *self, transfer_t *transfer, const char *end_hash)
 {
     snprintf (transfer->finish.end_hash, sizeof transfer->finish.end_hash, "%s",
               end_hash ? end_hash : "");
-    transfer->finishing = true;
+    transfer->offloaded = true;
     if (segq__offload_run (self->offload, s_finish_work, s_finish_done, transfer) != 0) {
         s_finish_work (transfer);
         s_finish_done (transfer);

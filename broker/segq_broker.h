@@ -1,11 +1,11 @@
 /*  segq_broker.h: segqd, the queue's broker, as a library.
 
     One ROUTER socket and a single-threaded zloop reactor (a few helper
-    threads only wait on the disk for uploads' fsyncs). Each loop turn
-    drains up to a bound of messages, handles them, dispatches queued jobs
-    to free capacity, commits everything in one SQLite transaction, and
-    only then sends the replies (group commit: an acknowledged submit or
-    result is on disk).
+    threads only wait on the disk for transfers' fsyncs and reads). Each
+    loop turn drains up to a bound of messages, handles them, dispatches
+    queued jobs to free capacity, commits everything in one SQLite
+    transaction, and only then sends the replies (group commit: an
+    acknowledged submit or result is on disk).
 
     Data directory layout (private: 0700 folders, 0600 files):
         segq.db (+ -wal, -shm)      jobs, inputs, dependencies, outputs,

@@ -37,14 +37,14 @@ if(TARGET segqd)
   target_include_directories(broker_transfer_limits PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/integration)
   add_dependencies(broker_transfer_limits segqd)
   # A segqd whose disk is slow, or stalls on cue (harness_slow_disk).
-  add_library(segq_test_slow_fsync MODULE ${CMAKE_CURRENT_LIST_DIR}/slow_fsync.c)
-  set_target_properties(segq_test_slow_fsync PROPERTIES PREFIX "" SUFFIX ".so")
-  target_link_libraries(segq_test_slow_fsync PRIVATE ${CMAKE_DL_LIBS})
+  add_library(segq_test_slow_disk MODULE ${CMAKE_CURRENT_LIST_DIR}/slow_disk.c)
+  set_target_properties(segq_test_slow_disk PROPERTIES PREFIX "" SUFFIX ".so")
+  target_link_libraries(segq_test_slow_disk PRIVATE ${CMAKE_DL_LIBS})
   segq_add_test(NAME broker_slow_disk
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_slow_disk.c
             ${CMAKE_CURRENT_SOURCE_DIR}/integration/harness.c
     LIBS segq_client segq_proto PkgConfig::JANSSON Threads::Threads
     TIMEOUT 120)
   target_include_directories(broker_slow_disk PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/integration)
-  add_dependencies(broker_slow_disk segqd segq_test_slow_fsync)
+  add_dependencies(broker_slow_disk segqd segq_test_slow_disk)
 endif()

@@ -257,20 +257,22 @@ harness_start_broker (harness_t *self, const char *const *extra)
 }
 
 void
-harness_slow_disk (harness_t *self, const char *gate, unsigned delay_us)
+harness_slow_disk (harness_t *self, const char *fsync_gate, const char *read_gate,
+                   unsigned delay_us)
 {
     char (*text) [sizeof self->broker_env_text [0]] = self->broker_env_text;
     const char *asan = getenv ("ASAN_OPTIONS");
     snprintf (text [0], sizeof text [0], "LD_PRELOAD=%s",
-              harness_binary ("segq_test_slow_fsync.so"));
+              harness_binary ("segq_test_slow_disk.so"));
     /* the shim comes first in the library list, ahead of ASan's runtime */
     snprintf (text [1], sizeof text [0], "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
               asan ? asan : "", asan && *asan ? ":" : "");
     snprintf (text [2], sizeof text [0], "SEGQ_TEST_FSYNC_DELAY_US=%u", delay_us);
-    snprintf (text [3], sizeof text [0], "SEGQ_TEST_FSYNC_GATE=%s", gate ? gate : "");
-    for (size_t i = 0; i < 4; i++)
+    snprintf (text [3], sizeof text [0], "SEGQ_TEST_FSYNC_GATE=%s", fsync_gate ? fsync_gate : "");
+    snprintf (text [4], sizeof text [0], "SEGQ_TEST_READ_GATE=%s", read_gate ? read_gate : "");
+    for (size_t i = 0; i < 5; i++)
         self->broker_env [i] = text [i];
-    self->broker_env [4] = NULL;
+    self->broker_env [5] = NULL;
 }
 
 /* SIGTERM and wait up to timeout_ms; describes a bad end in why. */

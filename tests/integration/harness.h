@@ -44,8 +44,8 @@ typedef struct {
     int heartbeat_ms; /* passed to segqd; default 500 */
     int expiry_ms;    /* default 4000 */
     /* segqd's extra environment (harness_slow_disk), NULL-terminated */
-    char broker_env_text [4][1200];
-    const char *broker_env [5];
+    char broker_env_text [5][1200];
+    const char *broker_env [6];
     h_worker_t workers [H_MAX_WORKERS];
     int n_workers;
 } harness_t;
@@ -66,11 +66,13 @@ const char *harness_binary (const char *name);
    its ready file.
    extra: NULL-terminated extra arguments, or NULL. 0 or -1. */
 int harness_start_broker (harness_t *self, const char *const *extra);
-/* Makes the disk of the segqd started next slow (tests/broker/slow_fsync.c,
-   loaded ahead of its libraries): each of its fsyncs waits delay_us first,
-   and, with a gate (a path), an upload's fsync creates GATE.waiting and
-   waits until the gate exists. */
-void harness_slow_disk (harness_t *self, const char *gate, unsigned delay_us);
+/* Makes the disk of the segqd started next slow (tests/broker/slow_disk.c,
+   loaded ahead of its libraries): each of its fsyncs waits delay_us first;
+   with an fsync_gate (a path), an upload's fsync creates GATE.waiting and
+   waits until the gate exists; with a read_gate, so does a read of a
+   stored artifact, which is never found in memory. */
+void harness_slow_disk (harness_t *self, const char *fsync_gate, const char *read_gate,
+                        unsigned delay_us);
 
 /* Stop every process gracefully (SIGTERM: workers first, then the broker)
    and wait for them. 0 if all exited with status 0; otherwise -1 and

@@ -263,6 +263,7 @@ s_read_done (void *arg)
     zframe_t *data = transfer->read.data;
     transfer->read.data = NULL;
     transfer->offloaded = false;
+    transfer->last_mono = zclock_mono (); /* it was busy, not idle */
     if (s_send_chunk (self, transfer, data, transfer->read.got))
         s_pump (self, transfer);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -132,6 +133,24 @@ bench_since (harness_t *h, bench_phase_t start)
     bench_phase_t now = bench_mark (h);
     return (bench_phase_t){ now.wall - start.wall, now.client - start.client,
                             now.broker - start.broker, now.worker - start.worker };
+}
+
+/* files distinct files of `bytes` random bytes, dir/fNNNNNN.bin, seeded
+   first_seed, first_seed + 1, ...; on disk before the clock starts, as a
+   user's files would be. 0 or -1. */
+static inline int
+bench_write_files (const char *dir, size_t files, size_t bytes, unsigned first_seed)
+{
+    char path [700];
+    if (mkdir (dir, 0700) != 0)
+        return -1;
+    for (size_t i = 0; i < files; i++) {
+        snprintf (path, sizeof path, "%s/f%06zu.bin", dir, i);
+        if (harness_write_random_file (path, bytes, first_seed + (unsigned) i) != 0)
+            return -1;
+    }
+    sync ();
+    return 0;
 }
 
 static inline void

@@ -86,24 +86,20 @@ s_fetch_all (harness_t *h, segq_client_t *c, const char *job, const segq_job_inf
 }
 
 /* Two sets of input files, in1 and in8: distinct contents (else the
-   broker stores one, and the second upload of each is not stored again). */
+   broker stores one, and the second upload of each is not stored again);
+   and the folders out1 and out8 for the fetches. */
 static int
 s_write_inputs (harness_t *h, size_t files, size_t bytes)
 {
-    static const char *const dirs [] = { "in1", "in8", "out1", "out8" };
-    char path [700];
-    for (size_t d = 0; d < 4; d++) {
-        snprintf (path, sizeof path, "%s/%s", h->dir, dirs [d]);
-        if (mkdir (path, 0700) != 0)
-            return -1;
-    }
-    for (size_t i = 0; i < 2 * files; i++) {
-        snprintf (path, sizeof path, "%s/%s/f%06zu.bin", h->dir, dirs [i / files], i % files);
-        if (harness_write_random_file (path, bytes, (unsigned) i + 1) != 0)
-            return -1;
-    }
-    sync (); /* on disk before the clock starts, as a user's files would be */
-    return 0;
+    char in1 [600], in8 [600], out1 [600], out8 [600];
+    snprintf (in1, sizeof in1, "%s/in1", h->dir);
+    snprintf (in8, sizeof in8, "%s/in8", h->dir);
+    snprintf (out1, sizeof out1, "%s/out1", h->dir);
+    snprintf (out8, sizeof out8, "%s/out8", h->dir);
+    if (bench_write_files (in1, files, bytes, 1) != 0
+        || bench_write_files (in8, files, bytes, 1 + (unsigned) files) != 0)
+        return -1;
+    return mkdir (out1, 0700) == 0 && mkdir (out8, 0700) == 0 ? 0 : -1;
 }
 
 int

@@ -10,7 +10,6 @@
 */
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sys/stat.h>
 #include "queue_common.h"
 
 #define USAGE "bench_queue_slow_disk [FILES] [DELAY_US]"
@@ -79,22 +78,6 @@ s_print_latency (const char *what, double *ms, size_t n)
             bench_percentile (ms, n, 50), bench_percentile (ms, n, 99), ms [n - 1]);
 }
 
-static int
-s_write_inputs (harness_t *h, size_t files)
-{
-    char path [700];
-    snprintf (path, sizeof path, "%s/in", h->dir);
-    if (mkdir (path, 0700) != 0)
-        return -1;
-    for (size_t i = 0; i < files; i++) {
-        snprintf (path, sizeof path, "%s/in/f%06zu.bin", h->dir, i);
-        if (harness_write_random_file (path, 1024, (unsigned) i + 1) != 0)
-            return -1;
-    }
-    sync ();
-    return 0;
-}
-
 int
 main (int argc, char **argv)
 {
@@ -107,7 +90,9 @@ main (int argc, char **argv)
     if (!h || !idle || !busy)
         return 1;
     harness_slow_disk (h, NULL, NULL, (unsigned) delay_us);
-    if (harness_start_broker (h, NULL) != 0 || s_write_inputs (h, files) != 0) {
+    char in [600];
+    snprintf (in, sizeof in, "%s/in", h->dir);
+    if (harness_start_broker (h, NULL) != 0 || bench_write_files (in, files, 1024, 1) != 0) {
         fprintf (stderr, "cannot start segqd or write %zu files under %s\n", files, h->dir);
         harness_destroy (&h);
         return 1;

@@ -73,17 +73,17 @@ class Transfers:
         t = self.transport
         stored: list[tuple[str, int]] = [("", 0)] * len(paths)
         flight: list[_Put] = []
-        index, next_size = 0, -1
+        waiting: _Put | None = None  # the next file, opened once however long it waits
+        index = 0
         with t.exclusive():
             try:
                 while index < len(paths) or flight:
                     while index < len(paths):
-                        if next_size < 0:  # once a file, however long it waits for room
-                            next_size = os.stat(paths[index]).st_size
-                        if not _may_start(flight, next_size):
+                        if waiting is None:
+                            waiting = _Put(paths[index], index, None, retry=True)
+                        if not _may_start(flight, waiting.size):
                             break
-                        next_size = -1
-                        put = _Put(paths[index], index, None, retry=True)
+                        put, waiting = waiting, None
                         flight.append(put)
                         put.known = self.cache.lookup(put.before) if self.cache else None
                         self._put_send(put)
@@ -97,7 +97,7 @@ class Transfers:
                             stored[put.index] = (put.sha256, put.size)
                     flight = [p for p in flight if not p.done]
             finally:
-                for put in flight:
+                for put in flight + ([waiting] if waiting else []):
                     put.file.close()
         return stored
 

@@ -40,6 +40,12 @@ extern "C" {
 #define SEGQ_DEFAULT_MAX_MSG (4u << 20) /* bytes, whole message */
 #define SEGQ_DEFAULT_CHUNK   (1u << 20) /* bytes of artifact data per CHUNK */
 
+/* What a registered worker keeps open at once (SPEC 10.5): uploads of each
+   job's outputs, and downloads of its jobs' inputs. The broker refuses a
+   transfer beyond them with ELIMIT. */
+#define SEGQ_WORKER_UPLOADS_PER_JOB 8
+#define SEGQ_WORKER_FETCHES         8
+
 typedef enum {
     /* any peer */
     SEGQ_MSG_ERROR = 1,     /* reply: a request failed */

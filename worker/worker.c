@@ -266,6 +266,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         segq__worker_progress_send (job, now, false);
     }
     segq__worker_results_resend (self, now);
+    segq__worker_transfers_resume (self);
     segq__worker_stop_tick (self, now);
     if (self->draining && zhashx_size (self->jobs) == 0 && !self->stop) {
         segq__worker_log (self, 0, "drained: leaving");

@@ -58,8 +58,9 @@ typedef struct {
    (however large, one always goes). The broker syncs each file on its
    one thread and answers after its turn's commit: several in flight share
    a turn's commit and overlap each other's round trips, where one at a
-   time paid both for every small file (docs/performance.md). */
-#define UPLOAD_WINDOW        8
+   time paid both for every small file (docs/performance.md). As many as
+   the broker lets a worker keep open for each of its jobs (SPEC 10.5). */
+#define UPLOAD_WINDOW        SEGQ_WORKER_UPLOADS_PER_JOB
 #define UPLOAD_BYTES_AT_ONCE ((uint64_t) 8 << 20) /* one PUT's credit of 1 MiB chunks */
 
 /* One artifact being downloaded, shared by every job waiting for it. */
@@ -67,7 +68,7 @@ typedef struct {
     char hash [SEGQ_HASH_HEX_LEN + 1];
     uint64_t size;
     char *name;      /* the first job's name for it, for messages */
-    uint64_t req_id; /* 0: not requested in this session */
+    uint64_t req_id; /* 0: not requested in this session (or waits its turn) */
     uint64_t transfer;
     segq__cache_write_t *writer;
     int tries;
@@ -142,6 +143,8 @@ struct segq_worker {
     zlistx_t *children; /* job_t with a live runner */
     zlistx_t *uploads;  /* job_t in UPLOADING */
     zhashx_t *fetches;  /* hash -> fetch_t */
+    size_t fetches_requested; /* their GETs in this session: SEGQ_WORKER_FETCHES at most */
+    bool deferred;            /* transfers wait to be sent again: the session was lost, or ELIMIT */
     segq__gen_servers_t *gen_servers; /* generate's servers, or NULL (none) */
     uint64_t next_req_id;
 
@@ -231,7 +234,12 @@ void segq__worker_upload_fail (job_t *job, const char *format, ...)
 /* The slot whose PUT had req_id, or whose transfer this is; NULL if none. */
 upload_t *segq__worker_upload_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer,
                                   job_t **job);
+/* GET for the fetch, at once if fewer than SEGQ_WORKER_FETCHES are
+   requested (and online), else once one has ended. */
 void segq__worker_fetch_request (segq_worker_t *self, fetch_t *fetch);
+/* Once deferred (a new session, or the broker answered ELIMIT): GETs and
+   PUTs void or refused are sent again, the fetches within the window. */
+void segq__worker_transfers_resume (segq_worker_t *self);
 fetch_t *segq__worker_fetch_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer);
 void segq__worker_fetch_failed (segq_worker_t *self, fetch_t *fetch, int code, const char *why);
 void segq__worker_fetch_destroy (fetch_t **fetch_p);

@@ -146,8 +146,10 @@ s_session_lost (segq_worker_t *self)
         segq__cache_write_abort (&f->writer);
         f->req_id = f->transfer = 0;
     }
+    self->fetches_requested = 0;
     for (job_t *job = zlistx_first (self->uploads); job; job = zlistx_next (self->uploads))
         segq__worker_upload_reset (job);
+    self->deferred = true; /* sent again after WELCOME */
     self->session = REGISTERING;
 }
 
@@ -217,9 +219,7 @@ segq__worker_on_welcome (segq_worker_t *self, const segq_welcome_t *m)
     if (!new_session)
         return;
     /* Resume everything that needs the broker. */
-    for (fetch_t *f = zhashx_first (self->fetches); f; f = zhashx_next (self->fetches))
-        if (!f->req_id)
-            segq__worker_fetch_request (self, f);
+    segq__worker_transfers_resume (self);
     zlistx_t *resume = zlistx_new ();
     for (job_t *job = zhashx_first (self->jobs); resume && job; job = zhashx_next (self->jobs))
         zlistx_add_end (resume, job);
@@ -227,8 +227,6 @@ segq__worker_on_welcome (segq_worker_t *self, const segq_welcome_t *m)
         segq__worker_log_flush (job, segq__now_ms ()); /* what was held while the broker was away */
         if (job->phase == JOB_DONE)
             segq__worker_result_send (job);
-        else if (job->phase == JOB_UPLOADING)
-            segq__worker_upload_next (job);
         else if (job->ckpt_uploading)
             segq__worker_ckpt_put (job);
     }
@@ -307,6 +305,11 @@ segq__worker_on_error (segq_worker_t *self, const segq_error_msg_t *m)
         }
         job_t *job;
         upload_t *u = segq__worker_upload_by (self, m->req_id, 0, &job);
+        if (u && m->code == SEGQ_ELIMIT && !job->ckpt_uploading) {
+            u->req = 0; /* over the broker's limit: PUT again at a tick */
+            self->deferred = true;
+            return;
+        }
         if (u) {
             segq__worker_upload_fail (job, "upload of %s refused: %s", u->artifact->name,
                                       m->message ? m->message : segq_strerror (m->code));

@@ -316,11 +316,47 @@ segq__worker_fetch_destroy (fetch_t **fetch_p)
     }
 }
 
+static void
+s_fetch_send (segq_worker_t *self, fetch_t *fetch)
+{
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_GET);
+    if (!msg)
+        return;
+    memcpy (msg->u.get.hash, fetch->hash, sizeof fetch->hash);
+    msg->u.get.req_id = fetch->req_id = ++self->next_req_id;
+    self->fetches_requested++;
+    msg->u.get.credit = GET_CREDIT;
+    msg->u.get.name = segq__worker_strdup_or_null (fetch->name);
+    segq__worker_send (self, &msg);
+}
+
+/* GETs for fetches waiting their turn, as many as the window has room. */
+static void
+s_fetches_resume (segq_worker_t *self)
+{
+    if (self->session != ONLINE)
+        return;
+    for (fetch_t *f = zhashx_first (self->fetches);
+         f && self->fetches_requested < SEGQ_WORKER_FETCHES; f = zhashx_next (self->fetches))
+        if (!f->req_id)
+            s_fetch_send (self, f);
+}
+
+/* The fetch's GET is void: it gives its place in the window back. */
+static void
+s_fetch_unrequest (segq_worker_t *self, fetch_t *fetch)
+{
+    segq__cache_write_abort (&fetch->writer);
+    self->fetches_requested -= fetch->req_id != 0;
+    fetch->req_id = fetch->transfer = 0;
+}
+
 /* The fetch is over; tell every job that waited for it. */
 static void
 s_fetch_end (segq_worker_t *self, fetch_t *fetch, const char *error)
 {
     zhashx_delete (self->fetches, fetch->hash);
+    s_fetch_unrequest (self, fetch);
     for (char *key = zlistx_first (fetch->waiters); key; key = zlistx_next (fetch->waiters)) {
         job_t *job = zhashx_lookup (self->jobs, key);
         if (!job || job->phase != JOB_FETCHING)
@@ -332,24 +368,16 @@ s_fetch_end (segq_worker_t *self, fetch_t *fetch, const char *error)
             segq__worker_job_start (job);
     }
     segq__worker_fetch_destroy (&fetch);
+    s_fetches_resume (self);
 }
 
 void
 segq__worker_fetch_request (segq_worker_t *self, fetch_t *fetch)
 {
-    segq__cache_write_abort (&fetch->writer);
-    fetch->transfer = 0;
-    fetch->req_id = 0;
-    if (self->session != ONLINE)
-        return; /* requested after WELCOME */
-    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_GET);
-    if (!msg)
-        return;
-    memcpy (msg->u.get.hash, fetch->hash, sizeof fetch->hash);
-    msg->u.get.req_id = fetch->req_id = ++self->next_req_id;
-    msg->u.get.credit = GET_CREDIT;
-    msg->u.get.name = segq__worker_strdup_or_null (fetch->name);
-    segq__worker_send (self, &msg);
+    s_fetch_unrequest (self, fetch);
+    /* else requested after WELCOME, or once another fetch has ended */
+    if (self->session == ONLINE && self->fetches_requested < SEGQ_WORKER_FETCHES)
+        s_fetch_send (self, fetch);
 }
 
 fetch_t *
@@ -365,7 +393,13 @@ segq__worker_fetch_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer)
 void
 segq__worker_fetch_failed (segq_worker_t *self, fetch_t *fetch, int code, const char *why)
 {
-    segq__cache_write_abort (&fetch->writer);
+    s_fetch_unrequest (self, fetch);
+    if (code == SEGQ_ELIMIT) {
+        /* the broker holds as many of our transfers as it takes: not a
+           failed try; asked again at a tick (segq__worker_transfers_resume) */
+        self->deferred = true;
+        return;
+    }
     char error [900];
     snprintf (error, sizeof error, "cannot fetch input %s (%.12s): %s", fetch->name, fetch->hash,
               why);
@@ -423,4 +457,21 @@ segq__worker_on_chunk (segq_worker_t *self, segq_chunk_t *m)
         credit->u.credit.chunks = 1;
         segq__worker_send (self, &credit);
     }
+}
+
+void
+segq__worker_transfers_resume (segq_worker_t *self)
+{
+    if (self->session != ONLINE || !self->deferred)
+        return;
+    self->deferred = false;
+    s_fetches_resume (self);
+    /* a copy: a job whose upload fails leaves the list meanwhile */
+    zlistx_t *jobs = zlistx_dup (self->uploads);
+    for (job_t *job = jobs ? zlistx_first (jobs) : NULL; job; job = zlistx_next (jobs))
+        if (job->phase == JOB_UPLOADING)
+            segq__worker_upload_next (job); /* PUTs again the slots refused */
+    if (!jobs)
+        self->deferred = true; /* out of memory: next tick */
+    zlistx_destroy (&jobs);
 }

@@ -27,6 +27,7 @@ typedef struct {
     char logdata [65536];
     size_t logdata_used;
     int n_progress;
+    int n_heartbeats;
     double last_fraction;
     char last_phase [64];
 } fake_t;
@@ -226,9 +227,10 @@ s_next (fake_t *f, int timeout_ms)
                 f->last_fraction = msg->u.progress.fraction;
                 snprintf (f->last_phase, sizeof f->last_phase, "%s",
                           msg->u.progress.phase ? msg->u.progress.phase : "");
-            } else if (msg->type == SEGQ_MSG_HEARTBEAT)
+            } else if (msg->type == SEGQ_MSG_HEARTBEAT) {
+                f->n_heartbeats++;
                 s_send (f, segq_msg_new (SEGQ_MSG_HEARTBEAT)); /* as a broker does */
-            else if (msg->type != SEGQ_MSG_CREDIT)
+            } else if (msg->type != SEGQ_MSG_CREDIT)
                 return msg;
             segq_msg_destroy (&msg);
         } else
@@ -674,6 +676,120 @@ Test (daemon, small_outputs_upload_several_at_a_time)
     }
     segq_msg_destroy (&result);
     s_ack (F, "w1", 1, 0);
+    s_drain_and_bye (F);
+}
+
+static void
+s_refuse_over_limit (fake_t *f, uint64_t req_id)
+{
+    segq_msg_t *error = segq_msg_new (SEGQ_MSG_ERROR);
+    error->u.error.req_id = req_id;
+    error->u.error.code = SEGQ_ELIMIT;
+    error->u.error.message = strdup ("worker w has 16 transfers open");
+    s_send (f, error);
+}
+
+/* What the broker lets a worker keep open (SPEC 10.5): at most
+   SEGQ_WORKER_FETCHES inputs fetched at once, and a GET or PUT answered
+   ELIMIT is sent again, not failed. Twelve inputs of distinct contents;
+   the first GET and the first PUT are refused. */
+Test (daemon, fetches_within_the_window_and_elimit_only_delays)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    enum { N = 12, WINDOW = SEGQ_WORKER_FETCHES };
+    segq_artifact_t inputs [N];
+    char names [N][32], data [N];
+    for (size_t i = 0; i < N; i++) {
+        data [i] = (char) ('a' + i);
+        snprintf (names [i], sizeof names [i], "files/o%02zu", i);
+        inputs [i] = (segq_artifact_t){ .name = names [i], .size = 1 };
+        s_hash (&data [i], 1, inputs [i].hash);
+    }
+    s_assign (F, "f1", 1, "echo", NULL, inputs, N, 0);
+    segq_msg_t *pending [N];
+    size_t n_pending = 0, in_flight = 0, most = 0, served = 0;
+    char refused [SEGQ_HASH_HEX_LEN + 1] = "";
+    bool asked_again = false, window_checked = false;
+    while (served < N) {
+        if (in_flight == WINDOW && !window_checked) {
+            /* the worker sends what it may in one go: anything beyond the
+               window comes before its next heartbeat */
+            window_checked = true;
+            for (int beats = F->n_heartbeats; F->n_heartbeats == beats;) {
+                segq_msg_t *more = s_next (F, 300);
+                cr_assert_null (more, "a %s with %d fetches open",
+                                more ? segq_msg_type_name (more->type) : "", WINDOW);
+            }
+        }
+        if (n_pending && (in_flight == WINDOW || served + in_flight == N)) {
+            segq_msg_t *get = pending [--n_pending];
+            size_t i = 0;
+            while (strcmp (inputs [i].hash, get->u.get.hash) != 0)
+                i++;
+            segq_msg_t *ready = segq_msg_new (SEGQ_MSG_GET_READY);
+            ready->u.get_ready.req_id = get->u.get.req_id;
+            ready->u.get_ready.transfer = 500 + i;
+            memcpy (ready->u.get_ready.hash, inputs [i].hash, SEGQ_HASH_HEX_LEN + 1);
+            ready->u.get_ready.size = 1;
+            s_send (F, ready);
+            segq_msg_t *chunk = segq_msg_new (SEGQ_MSG_CHUNK);
+            chunk->u.chunk.transfer = 500 + i;
+            chunk->u.chunk.last = true;
+            chunk->u.chunk.data = zframe_new (&data [i], 1);
+            s_send (F, chunk);
+            segq_msg_destroy (&get);
+            in_flight--;
+            served++;
+            continue;
+        }
+        segq_msg_t *get = s_expect (F, SEGQ_MSG_GET, 10000);
+        most = ++in_flight > most ? in_flight : most;
+        cr_assert_leq (in_flight, WINDOW, "more than %d fetches at once", WINDOW);
+        asked_again = asked_again || strcmp (get->u.get.hash, refused) == 0;
+        if (!refused [0]) {
+            snprintf (refused, sizeof refused, "%s", get->u.get.hash);
+            s_refuse_over_limit (F, get->u.get.req_id);
+            segq_msg_destroy (&get);
+            in_flight--;
+        } else
+            pending [n_pending++] = get;
+    }
+    cr_assert_eq (most, WINDOW);
+    cr_assert (asked_again, "the GET refused as over the limit was not sent again");
+
+    /* the outputs: the first PUT refused, then every one stored */
+    size_t stored = 0;
+    bool put_refused = false;
+    while (stored < N) {
+        segq_msg_t *msg = s_next (F, 10000);
+        cr_assert_not_null (msg, "the worker went silent with %zu stored", stored);
+        if (msg->type == SEGQ_MSG_PUT && !put_refused) {
+            put_refused = true;
+            s_refuse_over_limit (F, msg->u.put.req_id);
+        } else if (msg->type == SEGQ_MSG_PUT) {
+            segq_msg_t *ready = segq_msg_new (SEGQ_MSG_PUT_READY);
+            ready->u.put_ready.req_id = msg->u.put.req_id;
+            ready->u.put_ready.transfer = 700 + msg->u.put.req_id;
+            ready->u.put_ready.credit = 2;
+            s_send (F, ready);
+        } else {
+            cr_assert_eq (msg->type, SEGQ_MSG_CHUNK, "got %s", segq_msg_type_name (msg->type));
+            segq_msg_t *done = segq_msg_new (SEGQ_MSG_PUT_DONE);
+            done->u.put_done.transfer = msg->u.chunk.transfer;
+            s_send (F, done);
+            stored++;
+        }
+        segq_msg_destroy (&msg);
+    }
+    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    cr_assert (result->u.result.success, "%s", result->u.result.reason);
+    cr_assert_eq (result->u.result.n_outputs, N);
+    for (size_t i = 0; i < N; i++)
+        cr_assert_str_eq (result->u.result.outputs [i].hash, inputs [i].hash);
+    segq_msg_destroy (&result);
+    s_ack (F, "f1", 1, 0);
     s_drain_and_bye (F);
 }
 

@@ -129,17 +129,29 @@ segq__broker_transfers_close (segq_broker_t *self)
     }
 }
 
+/* What registered worker w may hold open (SPEC 10.5): its uploads for
+   each job it runs, and for one more (an attempt the broker has ended but
+   the worker still uploads for until it hears so), and its fetches. */
+static size_t
+s_worker_transfer_limit (const worker_t *w)
+{
+    size_t jobs = 1;
+    for (segq__sched_job_t *sj = w->sched_node ? segq__sched_node_running (w->sched_node) : NULL;
+         sj; sj = sj->next)
+        jobs++;
+    return jobs * SEGQ_WORKER_UPLOADS_PER_JOB + SEGQ_WORKER_FETCHES;
+}
+
 /* Whether the sender may open one more transfer: 0, or ELIMIT with why.
    Each holds a file open (an upload a temporary file too, and a buffer
-   once data comes), so clients' are bounded, per connection and all
-   together. A registered worker (w) is bounded by the jobs the broker
-   gave it instead: it fetches their inputs and uploads their outputs. */
+   once data comes), so every peer's are bounded: a client's per
+   connection and all clients' together; a registered worker's (w) by the
+   jobs the broker gave it, apart from the clients', which cannot crowd
+   out the workers' fetches and uploads. */
 static int
 s_transfer_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, char *why, size_t len)
 {
-    if (w)
-        return 0;
-    if (self->client_transfers >= self->config.max_transfers) {
+    if (!w && self->client_transfers >= self->config.max_transfers) {
         snprintf (why, len,
                   "the broker has %zu transfers open, its limit (max-transfers %u): "
                   "retry in a moment",
@@ -149,16 +161,22 @@ s_transfer_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, char *
     size_t mine = 0, cursor = 0;
     transfer_t *transfer;
     while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL)))
-        mine += transfer->client && strcmp (transfer->peer_hex, peer_hex) == 0;
-    if (mine >= self->config.max_transfers_per_peer) {
+        mine += transfer->client == !w && strcmp (transfer->peer_hex, peer_hex) == 0;
+    size_t limit = w ? s_worker_transfer_limit (w) : self->config.max_transfers_per_peer;
+    if (mine < limit)
+        return 0;
+    if (w)
+        snprintf (why, len,
+                  "worker %s has %zu transfers open, as many as the jobs it runs allow "
+                  "(%d uploads a job, %d fetches): retry once one has ended",
+                  w->node, mine, SEGQ_WORKER_UPLOADS_PER_JOB, SEGQ_WORKER_FETCHES);
+    else
         snprintf (why, len,
                   "%zu transfers are open on this connection, the broker's limit "
                   "(max-transfers-per-peer %u): end one first (an idle one is dropped after "
                   "%u ms)",
                   mine, self->config.max_transfers_per_peer, self->config.expiry_ms);
-        return SEGQ_ELIMIT;
-    }
-    return 0;
+    return SEGQ_ELIMIT;
 }
 
 /* Whether the broker takes an upload of put->size bytes: within its

@@ -4,7 +4,10 @@
     ELIMIT; a size over the largest artifact or the free space is refused
     up front; the broker's threads, file descriptors and temporary files
     stay bounded; another client's upload still goes through, and once the
-    idle transfers expire, even after the limit of all was reached. */
+    idle transfers expire, even after the limit of all was reached. A
+    registered worker's transfers are counted apart, against what its jobs
+    need (SPEC 10.5): eight uploads for each job it runs and one job more,
+    eight fetches. */
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,13 +24,14 @@
 
 static harness_t *h;
 
+/* segqd with the limits as an admin writes them (docs/usage.md: broker
+   configuration); idle transfers expire after expiry_ms. */
 static void
-setup (void)
+s_start (const char *name, int expiry_ms)
 {
-    h = harness_new ("xfer-limits");
+    h = harness_new (name);
     cr_assert_not_null (h);
-    h->expiry_ms = 1500;
-    /* the limits as an admin writes them (docs/usage.md: broker configuration) */
+    h->expiry_ms = expiry_ms;
     char config [600];
     snprintf (config, sizeof config, "%s/segqd.conf", h->dir);
     FILE *file = fopen (config, "w");
@@ -36,6 +40,19 @@ setup (void)
     cr_assert_eq (fclose (file), 0);
     const char *extra [] = { "--config", config, NULL };
     cr_assert_eq (harness_start_broker (h, extra), 0, "segqd did not start");
+}
+
+static void
+setup (void)
+{
+    s_start ("xfer-limits", 1500);
+}
+
+/* Transfers that outlast the worker test. */
+static void
+setup_slow_expiry (void)
+{
+    s_start ("xfer-worker", 30000);
 }
 
 static void
@@ -78,8 +95,11 @@ s_put (zsock_t *sock, uint64_t req, uint64_t size, char *why, size_t len)
     cr_assert_eq (segq_msg_send (&msg, sock, NULL), 0);
     segq_msg_t *reply = NULL;
     char err [256];
-    H_ASSERT (h, segq_msg_recv (sock, NULL, &reply, NULL, err, sizeof err) == 0, "no answer: %s",
-              err);
+    do { /* a worker's connection also hears heartbeats */
+        segq_msg_destroy (&reply);
+        H_ASSERT (h, segq_msg_recv (sock, NULL, &reply, NULL, err, sizeof err) == 0,
+                  "no answer: %s", err);
+    } while (reply->type == SEGQ_MSG_HEARTBEAT);
     int code = 1;
     snprintf (why, len, "%s", "");
     if (reply->type == SEGQ_MSG_PUT_READY) {
@@ -181,6 +201,73 @@ Test (transfer_limits, announced_uploads_are_bounded, .init = setup, .fini = tea
     for (int64_t until = zclock_mono () + 15000; s_entries ("%s", tmp) && zclock_mono () < until;)
         harness_sleep_ms (100);
     cr_assert_eq (s_entries ("%s", tmp), 0, "the expired transfers' files are gone");
+    segq_client_destroy (&client);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* The next message of type from sock, those before it dropped. */
+static segq_msg_t *
+s_expect (zsock_t *sock, segq_msg_type_t type)
+{
+    for (int64_t until = zclock_mono () + 10000; zclock_mono () < until;) {
+        segq_msg_t *msg = NULL;
+        char err [256];
+        if (segq_msg_recv (sock, NULL, &msg, NULL, err, sizeof err) != 0)
+            continue;
+        if (msg->type == type)
+            return msg;
+        segq_msg_destroy (&msg);
+    }
+    cr_assert_fail ("no message of type %d in 10 s", (int) type);
+    return NULL;
+}
+
+/* A worker as the protocol has it: registered from its own connection. */
+static zsock_t *
+s_worker (const char *node)
+{
+    zsock_t *sock = s_peer ();
+    segq_msg_t *reg = segq_msg_new (SEGQ_MSG_REGISTER);
+    cr_assert_not_null (reg);
+    reg->u.reg.node = strdup (node);
+    reg->u.reg.cpu_slots = 1;
+    reg->u.reg.n_kinds = 1;
+    reg->u.reg.kinds = calloc (1, sizeof (char *));
+    cr_assert_not_null (reg->u.reg.kinds);
+    reg->u.reg.kinds [0] = strdup ("sleep");
+    cr_assert_eq (segq_msg_send (&reg, sock, NULL), 0);
+    segq_msg_t *welcome = s_expect (sock, SEGQ_MSG_WELCOME);
+    segq_msg_destroy (&welcome);
+    return sock;
+}
+
+Test (transfer_limits, a_workers_transfers_are_bounded_by_its_jobs, .init = setup_slow_expiry,
+      .fini = teardown, .timeout = 120)
+{
+    char file [600];
+    snprintf (file, sizeof file, "%s/normal.bin", h->dir);
+    cr_assert_eq (harness_write_random_file (file, 1u << 20, 4), 0);
+    zsock_t *worker = s_worker ("raw-worker");
+    const int idle = SEGQ_WORKER_UPLOADS_PER_JOB + SEGQ_WORKER_FETCHES; /* one job's slack */
+    s_fill (worker, idle + 10, idle, "worker raw-worker has 16 transfers open");
+    /* more than max-transfers (12) of the worker's are open: clients have their own */
+    segq_client_t *client = harness_client (h, 10000);
+    H_ASSERT (h, s_upload (client, file) == 0, "%s", segq_client_error (client));
+
+    /* a job the broker gives it: eight uploads more */
+    char job [SEGQ_JOB_ID_MAX], err [1024];
+    const char *argv [] = { "submit", "sleep", "--seconds", "60", "--cpu", "1", NULL };
+    H_ASSERT (h, harness_submit (h, argv, job, sizeof job, err, sizeof err) == 0, "%s", err);
+    segq_msg_t *assign = s_expect (worker, SEGQ_MSG_ASSIGN);
+    cr_assert_str_eq (assign->u.assign.job, job);
+    segq_msg_destroy (&assign);
+    char why [600];
+    for (int i = 0; i < SEGQ_WORKER_UPLOADS_PER_JOB; i++)
+        H_ASSERT (h, s_put (worker, 100 + (uint64_t) i, ANNOUNCED, why, sizeof why) == 0,
+                  "PUT %d for the job refused: %s", i, why);
+    cr_assert_eq (s_put (worker, 200, ANNOUNCED, why, sizeof why), SEGQ_ELIMIT, "%s", why);
+    cr_assert (strstr (why, "has 24 transfers open"), "%s", why);
+    zsock_destroy (&worker);
     segq_client_destroy (&client);
     H_ASSERT_CLEAN_STOP (h);
 }

@@ -171,10 +171,11 @@ size_t
 segq__offload_deliver (segq__offload_t *self)
 {
     uint64_t count;
-    /* reset before taking the list: a job finishing meanwhile sets it again */
+    pthread_mutex_lock (&self->lock);
+    /* reset with the list taken, under the lock that a thread holds to add
+       a job and set it: the fd is readable exactly while jobs are left */
     ssize_t got = read (self->fd, &count, sizeof count);
     (void) got;
-    pthread_mutex_lock (&self->lock);
     jobs_t finished = self->finished;
     self->finished = (jobs_t){ 0 };
     pthread_mutex_unlock (&self->lock);

@@ -429,6 +429,9 @@ s_make_tables (segq_worker_t *self)
 {
     self->jobs = segq_hashx_new ();
     self->fetches = segq_hashx_new ();
+    self->fetch_queue = zlistx_new ();
+    if (self->fetch_queue)
+        zlistx_set_comparator (self->fetch_queue, (czmq_comparator *) segq__worker_fetch_order);
     self->children = zlistx_new ();
     self->uploads = zlistx_new ();
     self->results_to_send = zlistx_new ();
@@ -463,7 +466,7 @@ s_take_options (segq_worker_t *self, const segq_worker_options_t *o, char *err, 
     segq_kinds (&n_all); /* room for each kind s_choose_kinds may take */
     self->kinds = calloc (n_all + 1, sizeof *self->kinds);
     if (!self->broker || !self->node || !self->work_dir || !self->cache_dir || !self->jobs_dir
-        || !self->jobs || !self->fetches || !self->children || !self->uploads
+        || !self->jobs || !self->fetches || !self->fetch_queue || !self->children || !self->uploads
         || !self->results_to_send || !self->kinds || (o->n_gpus && !self->gpus) || !gpus_ok) {
         snprintf (err, errlen, "out of memory");
         return SEGQ_ENOMEM;
@@ -623,6 +626,7 @@ segq_worker_destroy (segq_worker_t **self_p)
             segq__worker_job_free (job);
         zhashx_destroy (&self->jobs);
     }
+    zlistx_destroy (&self->fetch_queue); /* holds fetches, owns none */
     if (self->fetches) {
         for (fetch_t *f = zhashx_first (self->fetches); f; f = zhashx_next (self->fetches))
             segq__worker_fetch_destroy (&f);

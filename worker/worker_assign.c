@@ -203,6 +203,7 @@ s_fetch_start (segq_worker_t *self, const segq_artifact_t *in)
     zlistx_set_comparator (fetch->waiters, (czmq_comparator *) strcmp);
     memcpy (fetch->hash, in->hash, sizeof fetch->hash);
     fetch->size = in->size;
+    fetch->seq = ++self->fetch_seq;
     zhashx_insert (self->fetches, fetch->hash, fetch);
     segq__worker_fetch_request (self, fetch);
     return fetch;

@@ -73,6 +73,8 @@ typedef struct {
     segq__cache_write_t *writer;
     int tries;
     zlistx_t *waiters; /* job keys (strings) */
+    uint64_t seq;      /* the order the fetches began in */
+    void *queued;      /* in the worker's fetch_queue, or NULL */
 } fetch_t;
 
 struct job {
@@ -144,6 +146,8 @@ struct segq_worker {
     zlistx_t *uploads;  /* job_t in UPLOADING */
     zhashx_t *fetches;  /* hash -> fetch_t */
     size_t fetches_requested; /* their GETs in this session: SEGQ_WORKER_FETCHES at most */
+    zlistx_t *fetch_queue;    /* the others, oldest first: a job's inputs before a later one's */
+    uint64_t fetch_seq;
     bool deferred;            /* transfers wait to be sent again: the session was lost, or ELIMIT */
     segq__gen_servers_t *gen_servers; /* generate's servers, or NULL (none) */
     uint64_t next_req_id;
@@ -241,6 +245,10 @@ void segq__worker_fetch_request (segq_worker_t *self, fetch_t *fetch);
    PUTs void or refused are sent again, the fetches within the window. */
 void segq__worker_transfers_resume (segq_worker_t *self);
 fetch_t *segq__worker_fetch_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer);
+/* Every GET void (the session ended): each fetch waits in the queue. */
+void segq__worker_fetches_void (segq_worker_t *self);
+/* The fetch queue's comparator: the older fetch first. */
+int segq__worker_fetch_order (const fetch_t *a, const fetch_t *b);
 void segq__worker_fetch_failed (segq_worker_t *self, fetch_t *fetch, int code, const char *why);
 void segq__worker_fetch_destroy (fetch_t **fetch_p);
 void segq__worker_on_put_ready (segq_worker_t *self, const segq_put_ready_t *m);

@@ -142,11 +142,7 @@ s_send_register (segq_worker_t *self)
 static void
 s_session_lost (segq_worker_t *self)
 {
-    for (fetch_t *f = zhashx_first (self->fetches); f; f = zhashx_next (self->fetches)) {
-        segq__cache_write_abort (&f->writer);
-        f->req_id = f->transfer = 0;
-    }
-    self->fetches_requested = 0;
+    segq__worker_fetches_void (self);
     for (job_t *job = zlistx_first (self->uploads); job; job = zlistx_next (self->uploads))
         segq__worker_upload_reset (job);
     self->deferred = true; /* sent again after WELCOME */

@@ -330,16 +330,32 @@ s_fetch_send (segq_worker_t *self, fetch_t *fetch)
     segq__worker_send (self, &msg);
 }
 
-/* GETs for fetches waiting their turn, as many as the window has room. */
+int
+segq__worker_fetch_order (const fetch_t *a, const fetch_t *b)
+{
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* The fetch waits for a place in the window, behind the older ones: a
+   new one is placed from the queue's end, one sent before from its head. */
+static void
+s_fetch_enqueue (segq_worker_t *self, fetch_t *fetch)
+{
+    if (!fetch->queued)
+        fetch->queued = zlistx_insert (self->fetch_queue, fetch, fetch->seq != self->fetch_seq);
+}
+
+/* GETs for the oldest fetches waiting, as many as the window has room. */
 static void
 s_fetches_resume (segq_worker_t *self)
 {
-    if (self->session != ONLINE)
-        return;
-    for (fetch_t *f = zhashx_first (self->fetches);
-         f && self->fetches_requested < SEGQ_WORKER_FETCHES; f = zhashx_next (self->fetches))
-        if (!f->req_id)
-            s_fetch_send (self, f);
+    fetch_t *f;
+    while (self->session == ONLINE && self->fetches_requested < SEGQ_WORKER_FETCHES
+           && (f = zlistx_first (self->fetch_queue))) {
+        zlistx_delete (self->fetch_queue, f->queued);
+        f->queued = NULL;
+        s_fetch_send (self, f);
+    }
 }
 
 /* The fetch's GET is void: it gives its place in the window back. */
@@ -375,9 +391,19 @@ void
 segq__worker_fetch_request (segq_worker_t *self, fetch_t *fetch)
 {
     s_fetch_unrequest (self, fetch);
-    /* else requested after WELCOME, or once another fetch has ended */
     if (self->session == ONLINE && self->fetches_requested < SEGQ_WORKER_FETCHES)
         s_fetch_send (self, fetch);
+    else
+        s_fetch_enqueue (self, fetch); /* sent after WELCOME, or once another fetch has ended */
+}
+
+void
+segq__worker_fetches_void (segq_worker_t *self)
+{
+    for (fetch_t *f = zhashx_first (self->fetches); f; f = zhashx_next (self->fetches)) {
+        s_fetch_unrequest (self, f);
+        s_fetch_enqueue (self, f);
+    }
 }
 
 fetch_t *
@@ -397,6 +423,7 @@ segq__worker_fetch_failed (segq_worker_t *self, fetch_t *fetch, int code, const 
     if (code == SEGQ_ELIMIT) {
         /* the broker holds as many of our transfers as it takes: not a
            failed try; asked again at a tick (segq__worker_transfers_resume) */
+        s_fetch_enqueue (self, fetch);
         self->deferred = true;
         return;
     }

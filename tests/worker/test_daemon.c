@@ -689,6 +689,78 @@ s_refuse_over_limit (fake_t *f, uint64_t req_id)
     s_send (f, error);
 }
 
+/* Echo of n one-byte inputs of distinct contents (from `first` on), named
+   files/oNN; their contents and hashes into data and inputs. */
+static void
+s_assign_distinct (const char *job, char first, size_t n, char *data, segq_artifact_t *inputs,
+                   char (*names) [32])
+{
+    for (size_t i = 0; i < n; i++) {
+        data [i] = (char) (first + i);
+        snprintf (names [i], sizeof names [i], "files/o%02zu", i);
+        inputs [i] = (segq_artifact_t){ .name = names [i], .size = 1 };
+        s_hash (&data [i], 1, inputs [i].hash);
+    }
+    s_assign (F, job, 1, "echo", NULL, inputs, n, 0);
+}
+
+/* Which of the n inputs has the hash; -1 none. */
+static int
+s_input_index (const segq_artifact_t *inputs, size_t n, const char *hash)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp (inputs [i].hash, hash) == 0)
+            return (int) i;
+    return -1;
+}
+
+/* The broker's side of a one-byte fetch: GET_READY, then the CHUNK. */
+static void
+s_serve_byte (segq_msg_t **get_p, uint64_t transfer, const char *byte)
+{
+    segq_msg_t *get = *get_p;
+    segq_msg_t *ready = segq_msg_new (SEGQ_MSG_GET_READY);
+    ready->u.get_ready.req_id = get->u.get.req_id;
+    ready->u.get_ready.transfer = transfer;
+    memcpy (ready->u.get_ready.hash, get->u.get.hash, SEGQ_HASH_HEX_LEN + 1);
+    ready->u.get_ready.size = 1;
+    s_send (F, ready);
+    segq_msg_t *chunk = segq_msg_new (SEGQ_MSG_CHUNK);
+    chunk->u.chunk.transfer = transfer;
+    chunk->u.chunk.last = true;
+    chunk->u.chunk.data = zframe_new (byte, 1);
+    s_send (F, chunk);
+    segq_msg_destroy (get_p);
+}
+
+/* Plays the broker's side of every small upload (PUT_READY, then PUT_DONE
+   for the final CHUNK; the first PUT refused with ELIMIT if refuse_first)
+   until a message of another kind comes; returns it. */
+static segq_msg_t *
+s_take_uploads (bool refuse_first)
+{
+    for (bool refused = !refuse_first;;) {
+        segq_msg_t *msg = s_next (F, 10000);
+        cr_assert_not_null (msg, "the worker went silent");
+        if (msg->type == SEGQ_MSG_PUT && !refused) {
+            refused = true;
+            s_refuse_over_limit (F, msg->u.put.req_id);
+        } else if (msg->type == SEGQ_MSG_PUT) {
+            segq_msg_t *ready = segq_msg_new (SEGQ_MSG_PUT_READY);
+            ready->u.put_ready.req_id = msg->u.put.req_id;
+            ready->u.put_ready.transfer = 1000 + msg->u.put.req_id;
+            ready->u.put_ready.credit = 2;
+            s_send (F, ready);
+        } else if (msg->type == SEGQ_MSG_CHUNK) {
+            segq_msg_t *done = segq_msg_new (SEGQ_MSG_PUT_DONE);
+            done->u.put_done.transfer = msg->u.chunk.transfer;
+            s_send (F, done);
+        } else
+            return msg;
+        segq_msg_destroy (&msg);
+    }
+}
+
 /* What the broker lets a worker keep open (SPEC 10.5): at most
    SEGQ_WORKER_FETCHES inputs fetched at once, and a GET or PUT answered
    ELIMIT is sent again, not failed. Twelve inputs of distinct contents;
@@ -701,13 +773,7 @@ Test (daemon, fetches_within_the_window_and_elimit_only_delays)
     enum { N = 12, WINDOW = SEGQ_WORKER_FETCHES };
     segq_artifact_t inputs [N];
     char names [N][32], data [N];
-    for (size_t i = 0; i < N; i++) {
-        data [i] = (char) ('a' + i);
-        snprintf (names [i], sizeof names [i], "files/o%02zu", i);
-        inputs [i] = (segq_artifact_t){ .name = names [i], .size = 1 };
-        s_hash (&data [i], 1, inputs [i].hash);
-    }
-    s_assign (F, "f1", 1, "echo", NULL, inputs, N, 0);
+    s_assign_distinct ("f1", 'a', N, data, inputs, names);
     segq_msg_t *pending [N];
     size_t n_pending = 0, in_flight = 0, most = 0, served = 0;
     char refused [SEGQ_HASH_HEX_LEN + 1] = "";
@@ -725,21 +791,9 @@ Test (daemon, fetches_within_the_window_and_elimit_only_delays)
         }
         if (n_pending && (in_flight == WINDOW || served + in_flight == N)) {
             segq_msg_t *get = pending [--n_pending];
-            size_t i = 0;
-            while (strcmp (inputs [i].hash, get->u.get.hash) != 0)
-                i++;
-            segq_msg_t *ready = segq_msg_new (SEGQ_MSG_GET_READY);
-            ready->u.get_ready.req_id = get->u.get.req_id;
-            ready->u.get_ready.transfer = 500 + i;
-            memcpy (ready->u.get_ready.hash, inputs [i].hash, SEGQ_HASH_HEX_LEN + 1);
-            ready->u.get_ready.size = 1;
-            s_send (F, ready);
-            segq_msg_t *chunk = segq_msg_new (SEGQ_MSG_CHUNK);
-            chunk->u.chunk.transfer = 500 + i;
-            chunk->u.chunk.last = true;
-            chunk->u.chunk.data = zframe_new (&data [i], 1);
-            s_send (F, chunk);
-            segq_msg_destroy (&get);
+            int i = s_input_index (inputs, N, get->u.get.hash);
+            cr_assert_geq (i, 0, "a GET of no input");
+            s_serve_byte (&get, 500 + (uint64_t) i, &data [i]);
             in_flight--;
             served++;
             continue;
@@ -760,36 +814,48 @@ Test (daemon, fetches_within_the_window_and_elimit_only_delays)
     cr_assert (asked_again, "the GET refused as over the limit was not sent again");
 
     /* the outputs: the first PUT refused, then every one stored */
-    size_t stored = 0;
-    bool put_refused = false;
-    while (stored < N) {
-        segq_msg_t *msg = s_next (F, 10000);
-        cr_assert_not_null (msg, "the worker went silent with %zu stored", stored);
-        if (msg->type == SEGQ_MSG_PUT && !put_refused) {
-            put_refused = true;
-            s_refuse_over_limit (F, msg->u.put.req_id);
-        } else if (msg->type == SEGQ_MSG_PUT) {
-            segq_msg_t *ready = segq_msg_new (SEGQ_MSG_PUT_READY);
-            ready->u.put_ready.req_id = msg->u.put.req_id;
-            ready->u.put_ready.transfer = 700 + msg->u.put.req_id;
-            ready->u.put_ready.credit = 2;
-            s_send (F, ready);
-        } else {
-            cr_assert_eq (msg->type, SEGQ_MSG_CHUNK, "got %s", segq_msg_type_name (msg->type));
-            segq_msg_t *done = segq_msg_new (SEGQ_MSG_PUT_DONE);
-            done->u.put_done.transfer = msg->u.chunk.transfer;
-            s_send (F, done);
-            stored++;
-        }
-        segq_msg_destroy (&msg);
-    }
-    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    segq_msg_t *result = s_take_uploads (true);
+    cr_assert_eq (result->type, SEGQ_MSG_RESULT, "got %s", segq_msg_type_name (result->type));
     cr_assert (result->u.result.success, "%s", result->u.result.reason);
     cr_assert_eq (result->u.result.n_outputs, N);
     for (size_t i = 0; i < N; i++)
         cr_assert_str_eq (result->u.result.outputs [i].hash, inputs [i].hash);
     segq_msg_destroy (&result);
     s_ack (F, "f1", 1, 0);
+    s_drain_and_bye (F);
+}
+
+/* Fetches wait for the window in the order their jobs came: the first
+   job's inputs all go before the second's, so it can start first. */
+Test (daemon, fetches_wait_in_the_order_their_jobs_came)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    enum { N = 10 };
+    segq_artifact_t inputs [2][N];
+    char names [2][N][32], data [2][N];
+    s_assign_distinct ("q1", 'a', N, data [0], inputs [0], names [0]);
+    s_assign_distinct ("q2", 'A', N, data [1], inputs [1], names [1]);
+    size_t seen [2] = { 0, 0 };
+    for (size_t served = 0; served < 2 * N; served++) {
+        segq_msg_t *get = s_expect (F, SEGQ_MSG_GET, 10000);
+        int job = s_input_index (inputs [0], N, get->u.get.hash) >= 0 ? 0 : 1;
+        int i = s_input_index (inputs [job], N, get->u.get.hash);
+        cr_assert_geq (i, 0, "a GET of no input");
+        cr_assert (job == 0 || seen [0] == N, "an input of q2 fetched before q1's %zu of %d",
+                   seen [0], N);
+        seen [job]++;
+        s_serve_byte (&get, 900 + served, &data [job][i]);
+    }
+    for (int results = 0; results < 2; results++) {
+        segq_msg_t *msg = s_take_uploads (false);
+        cr_assert_eq (msg->type, SEGQ_MSG_RESULT, "got %s", segq_msg_type_name (msg->type));
+        cr_assert (msg->u.result.success, "%s", msg->u.result.reason);
+        cr_assert_eq (msg->u.result.n_outputs, N);
+        s_ack (F, msg->u.result.job, 1, 0);
+        segq_msg_destroy (&msg);
+    }
     s_drain_and_bye (F);
 }
 

@@ -195,6 +195,11 @@ segq__handler_fn segq__broker_on_register, segq__broker_on_heartbeat, segq__brok
 /* Drops the transfers idle since before now - expiry (zclock_mono ms). */
 void segq__broker_transfers_expire (segq_broker_t *self, int64_t now);
 void segq__broker_transfers_close (segq_broker_t *self);
+/* Transfers open now, for the metrics: open [peer][direction], peer 0 a
+   client's, 1 a registered worker's, direction 0 upload, 1 download; and
+   how many of them wait for the disk on the offload (an upload's finish,
+   a chunk's read). */
+void segq__broker_transfers_count (segq_broker_t *self, size_t open [2][2], size_t *disk_wait);
 segq__handler_fn segq__broker_on_put, segq__broker_on_chunk, segq__broker_on_get,
     segq__broker_on_credit;
 

@@ -129,6 +129,19 @@ segq__broker_transfers_close (segq_broker_t *self)
     }
 }
 
+void
+segq__broker_transfers_count (segq_broker_t *self, size_t open [2][2], size_t *disk_wait)
+{
+    memset (open, 0, 2 * sizeof open [0]);
+    *disk_wait = 0;
+    size_t cursor = 0;
+    transfer_t *transfer;
+    while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL))) {
+        open [!transfer->client][transfer->kind == XFER_GET]++;
+        *disk_wait += transfer->offloaded;
+    }
+}
+
 /* What registered worker w may hold open (SPEC 10.5): its uploads for
    each job it runs, and for one more (an attempt the broker has ended but
    the worker still uploads for until it hears so), and its fetches. */

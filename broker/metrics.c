@@ -489,6 +489,26 @@ s_write_resources (segq_broker_t *broker, FILE *out)
     s_sample (out, "segq_artifact_store_bytes", NULL, 0, (double) bytes);
 }
 
+static void
+s_write_transfers (segq_broker_t *broker, FILE *out)
+{
+    size_t open [2][2], disk_wait;
+    segq__broker_transfers_count (broker, open, &disk_wait);
+    s_family (out, "segq_transfers_open", "gauge",
+              "Artifact transfers open, by peer (client, worker) and direction.");
+    static const char *const peers [2] = { "client", "worker" };
+    static const char *const directions [2] = { "upload", "download" };
+    for (int p = 0; p < 2; p++)
+        for (int d = 0; d < 2; d++) {
+            const char *labels [] = { "peer", peers [p], "direction", directions [d] };
+            s_sample (out, "segq_transfers_open", labels, 2, (double) open [p][d]);
+        }
+    s_family (out, "segq_transfers_disk_wait", "gauge",
+              "Of them, those waiting for the broker's disk threads: an upload's sync and "
+              "rename, a download's read.");
+    s_sample (out, "segq_transfers_disk_wait", NULL, 0, (double) disk_wait);
+}
+
 void
 segq__metrics_serve (segq_broker_t *broker, const segq__http_request_t *req,
                      segq__http_response_t *res)
@@ -504,6 +524,7 @@ segq__metrics_serve (segq_broker_t *broker, const segq__http_request_t *req,
     s_write_registry (broker->metrics, out);
     s_write_workers (broker, out);
     s_write_resources (broker, out);
+    s_write_transfers (broker, out);
     bool failed = ferror (out) != 0;
     if (fclose (out) != 0 || failed) {
         free (text);

@@ -4,7 +4,8 @@
     on a real segq-worker whose values are known exactly: jobs per state,
     kind and user; submits, results and refusals; the wait and run
     histograms' counts; the worker's GPU and CPU capacity and what its
-    running job reserves; the artifact store. Then the broker restarts: the
+    running job reserves; the artifact store; the transfers open (one
+    upload a client announced and left waiting). Then the broker restarts: the
     jobs per state are counted again from the database, the counters and
     histograms start over (Prometheus's reset). */
 #include <criterion/criterion.h>
@@ -172,6 +173,8 @@ s_check_families (json_t *m)
         { "segq_cpu_slots_used", "gauge" },
         { "segq_artifact_store_bytes", "gauge" },
         { "segq_artifact_store_files", "gauge" },
+        { "segq_transfers_open", "gauge" },
+        { "segq_transfers_disk_wait", "gauge" },
     };
     for (size_t i = 0; i < sizeof types / sizeof types [0]; i++) {
         const char *type = json_string_value (json_object_get (families, types [i][0]));
@@ -228,6 +231,39 @@ s_check_resources (json_t *m, segq_client_t *c, uint64_t file_size)
     S_EQ (m, file_size, "segq_artifact_store_bytes", 0);
 }
 
+/* An upload a client announces and leaves open (the socket keeps it):
+   PUT, PUT_READY, no CHUNK. */
+static zsock_t *
+s_open_upload (void)
+{
+    zsock_t *sock = zsock_new_dealer (h->endpoint);
+    cr_assert_not_null (sock);
+    zsock_set_rcvtimeo (sock, 10000);
+    segq_msg_t *put = segq_msg_new (SEGQ_MSG_PUT);
+    cr_assert_not_null (put);
+    put->u.put.req_id = 1;
+    put->u.put.size = 1u << 20;
+    put->u.put.name = strdup ("left-open.bin");
+    cr_assert_eq (segq_msg_send (&put, sock, NULL), 0);
+    segq_msg_t *reply = NULL;
+    char err [256];
+    cr_assert_eq (segq_msg_recv (sock, NULL, &reply, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (reply->type, SEGQ_MSG_PUT_READY, "%s", segq_msg_type_name (reply->type));
+    segq_msg_destroy (&reply);
+    return sock;
+}
+
+/* Transfers open: the one upload s_open_upload left, nothing else. */
+static void
+s_check_transfers (json_t *m)
+{
+    S_EQ (m, 1, "segq_transfers_open", 2, "direction", "upload", "peer", "client");
+    S_EQ (m, 0, "segq_transfers_open", 2, "direction", "download", "peer", "client");
+    S_EQ (m, 0, "segq_transfers_open", 2, "direction", "upload", "peer", "worker");
+    S_EQ (m, 0, "segq_transfers_open", 2, "direction", "download", "peer", "worker");
+    S_EQ (m, 0, "segq_transfers_disk_wait", 0);
+}
+
 /* A submit the broker itself refuses (an input naming no job): the
    refusal's code name, for segq_refusals_total. */
 static const char *
@@ -265,12 +301,15 @@ Test (http_metrics, exact_values_after_a_workload_and_a_restart, .init = setup, 
         s_wait_final (c, jobs [i], i == 4 ? SEGQ_JOB_FAILED : SEGQ_JOB_SUCCEEDED);
     H_ASSERT (h, harness_wait_state (c, jobs [6], SEGQ_JOB_RUNNING, 30000) == 0, "not running");
 
+    zsock_t *uploader = s_open_upload ();
     json_t *m = s_scrape ("workload");
     s_check_families (m);
     s_check_jobs (m, true);
     s_check_counters (m, refused);
     s_check_resources (m, c, 1000);
+    s_check_transfers (m);
     json_decref (m);
+    zsock_destroy (&uploader);
 
     /* the long job cancelled while it runs: its worker's result ends it */
     const char *cancel [] = { jobs [6] };

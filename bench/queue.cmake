@@ -10,7 +10,7 @@ endif()
 if(SEGQ_WITH_QUEUE)
   # End to end through real segqd / segq-worker processes (started by the
   # integration-test harness from this build tree): bench/queue_run.sh.
-  foreach(b throughput latency artifacts files slow_disk)
+  foreach(b throughput latency artifacts files inputs slow_disk)
     add_executable(bench_queue_${b} ${CMAKE_CURRENT_SOURCE_DIR}/queue_${b}.c
       ${PROJECT_SOURCE_DIR}/tests/integration/harness.c)
     target_include_directories(bench_queue_${b} PRIVATE ${PROJECT_SOURCE_DIR}/tests/integration)

@@ -145,8 +145,8 @@ struct segq_worker {
     zlistx_t *children; /* job_t with a live runner */
     zlistx_t *uploads;  /* job_t in UPLOADING */
     zhashx_t *fetches;  /* hash -> fetch_t */
-    size_t fetches_requested; /* their GETs in this session: SEGQ_WORKER_FETCHES at most */
-    zlistx_t *fetch_queue;    /* the others, oldest first: a job's inputs before a later one's */
+    fetch_t *fetching [SEGQ_WORKER_FETCHES]; /* those requested in this session, NULL free */
+    zlistx_t *fetch_queue; /* the others, oldest first: a job's inputs before a later one's */
     uint64_t fetch_seq;
     bool deferred;            /* transfers wait to be sent again: the session was lost, or ELIMIT */
     segq__gen_servers_t *gen_servers; /* generate's servers, or NULL (none) */
@@ -244,6 +244,7 @@ void segq__worker_fetch_request (segq_worker_t *self, fetch_t *fetch);
 /* Once deferred (a new session, or the broker answered ELIMIT): GETs and
    PUTs void or refused are sent again, the fetches within the window. */
 void segq__worker_transfers_resume (segq_worker_t *self);
+/* The requested fetch whose GET had req_id, or whose transfer this is; NULL if none. */
 fetch_t *segq__worker_fetch_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer);
 /* Every GET void (the session ended): each fetch waits in the queue. */
 void segq__worker_fetches_void (segq_worker_t *self);

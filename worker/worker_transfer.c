@@ -316,20 +316,6 @@ segq__worker_fetch_destroy (fetch_t **fetch_p)
     }
 }
 
-static void
-s_fetch_send (segq_worker_t *self, fetch_t *fetch)
-{
-    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_GET);
-    if (!msg)
-        return;
-    memcpy (msg->u.get.hash, fetch->hash, sizeof fetch->hash);
-    msg->u.get.req_id = fetch->req_id = ++self->next_req_id;
-    self->fetches_requested++;
-    msg->u.get.credit = GET_CREDIT;
-    msg->u.get.name = segq__worker_strdup_or_null (fetch->name);
-    segq__worker_send (self, &msg);
-}
-
 int
 segq__worker_fetch_order (const fetch_t *a, const fetch_t *b)
 {
@@ -345,16 +331,46 @@ s_fetch_enqueue (segq_worker_t *self, fetch_t *fetch)
         fetch->queued = zlistx_insert (self->fetch_queue, fetch, fetch->seq != self->fetch_seq);
 }
 
+/* A free place in the window (online), or NULL. */
+static fetch_t **
+s_window_place (segq_worker_t *self)
+{
+    for (size_t i = 0; self->session == ONLINE && i < SEGQ_WORKER_FETCHES; i++)
+        if (!self->fetching [i])
+            return &self->fetching [i];
+    return NULL;
+}
+
+/* GET for the fetch, in the window's free place; false if it could not
+   be made (it waits again, for the next tick). */
+static bool
+s_fetch_send (segq_worker_t *self, fetch_t *fetch, fetch_t **place)
+{
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_GET);
+    if (!msg) {
+        s_fetch_enqueue (self, fetch);
+        self->deferred = true;
+        return false;
+    }
+    memcpy (msg->u.get.hash, fetch->hash, sizeof fetch->hash);
+    msg->u.get.req_id = fetch->req_id = ++self->next_req_id;
+    *place = fetch;
+    msg->u.get.credit = GET_CREDIT;
+    msg->u.get.name = segq__worker_strdup_or_null (fetch->name);
+    segq__worker_send (self, &msg);
+    return true;
+}
+
 /* GETs for the oldest fetches waiting, as many as the window has room. */
 static void
 s_fetches_resume (segq_worker_t *self)
 {
-    fetch_t *f;
-    while (self->session == ONLINE && self->fetches_requested < SEGQ_WORKER_FETCHES
-           && (f = zlistx_first (self->fetch_queue))) {
+    fetch_t **place, *f;
+    bool sent = true;
+    while (sent && (place = s_window_place (self)) && (f = zlistx_first (self->fetch_queue))) {
         zlistx_delete (self->fetch_queue, f->queued);
         f->queued = NULL;
-        s_fetch_send (self, f);
+        sent = s_fetch_send (self, f, place);
     }
 }
 
@@ -363,7 +379,9 @@ static void
 s_fetch_unrequest (segq_worker_t *self, fetch_t *fetch)
 {
     segq__cache_write_abort (&fetch->writer);
-    self->fetches_requested -= fetch->req_id != 0;
+    for (size_t i = 0; fetch->req_id && i < SEGQ_WORKER_FETCHES; i++)
+        if (self->fetching [i] == fetch)
+            self->fetching [i] = NULL;
     fetch->req_id = fetch->transfer = 0;
 }
 
@@ -391,8 +409,9 @@ void
 segq__worker_fetch_request (segq_worker_t *self, fetch_t *fetch)
 {
     s_fetch_unrequest (self, fetch);
-    if (self->session == ONLINE && self->fetches_requested < SEGQ_WORKER_FETCHES)
-        s_fetch_send (self, fetch);
+    fetch_t **place = s_window_place (self);
+    if (place)
+        s_fetch_send (self, fetch, place);
     else
         s_fetch_enqueue (self, fetch); /* sent after WELCOME, or once another fetch has ended */
 }
@@ -409,9 +428,11 @@ segq__worker_fetches_void (segq_worker_t *self)
 fetch_t *
 segq__worker_fetch_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer)
 {
-    for (fetch_t *f = zhashx_first (self->fetches); f; f = zhashx_next (self->fetches))
-        if ((req_id && f->req_id == req_id) || (transfer && f->transfer == transfer))
+    for (size_t i = 0; i < SEGQ_WORKER_FETCHES; i++) {
+        fetch_t *f = self->fetching [i];
+        if (f && ((req_id && f->req_id == req_id) || (transfer && f->transfer == transfer)))
             return f;
+    }
     return NULL;
 }
 

@@ -302,6 +302,8 @@ segq__worker_on_error (segq_worker_t *self, const segq_error_msg_t *m)
         job_t *job;
         upload_t *u = segq__worker_upload_by (self, m->req_id, 0, &job);
         if (u && m->code == SEGQ_ELIMIT && !job->ckpt_uploading) {
+            segq__worker_log (self, 1, "%s: upload of %s waits: %s", job->key, u->artifact->name,
+                              m->message ? m->message : segq_strerror (m->code));
             u->req = 0; /* over the broker's limit: PUT again at a tick */
             self->deferred = true;
             return;

@@ -444,6 +444,7 @@ segq__worker_fetch_failed (segq_worker_t *self, fetch_t *fetch, int code, const 
     if (code == SEGQ_ELIMIT) {
         /* the broker holds as many of our transfers as it takes: not a
            failed try; asked again at a tick (segq__worker_transfers_resume) */
+        segq__worker_log (self, 1, "fetch of %s (%.12s) waits: %s", fetch->name, fetch->hash, why);
         s_fetch_enqueue (self, fetch);
         self->deferred = true;
         return;

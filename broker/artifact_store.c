@@ -274,6 +274,18 @@ s_place_file (segq__upload_t *self, const char *path, char *err, size_t errlen)
     return rc;
 }
 
+/* Syncs the folder of artifact `hash`: a rename into it reaches the disk. */
+static int
+s_sync_folder (segq__artifact_store_t *store, const char *hash, char *err, size_t errlen)
+{
+    char dir [4096];
+    s_path (store, hash, dir, sizeof dir, true);
+    if (segq_fsync_path (dir) == 0)
+        return 0;
+    snprintf (err, errlen, "cannot sync folder %s", dir);
+    return SEGQ_EIO;
+}
+
 /* The verified temporary file becomes the artifact, durably: synced,
  * renamed into its place, the rename synced too. */
 static int
@@ -292,15 +304,9 @@ s_commit_file (segq__upload_t *self, char *err, size_t errlen)
     int rc = s_mkdir (dir, err, errlen);
     if (rc == 0)
         rc = s_place_file (self, path, err, errlen);
-    if (rc)
-        return rc;
     /* the rename must reach the disk before PUT_DONE says stored: this
        one's, or that of a concurrent upload of the same content */
-    if (segq_fsync_path (dir) != 0) {
-        snprintf (err, errlen, "cannot sync folder %s", dir);
-        return SEGQ_EIO;
-    }
-    return 0;
+    return rc ? rc : s_sync_folder (self->store, self->hash, err, errlen);
 }
 
 int
@@ -326,14 +332,9 @@ segq__upload_finish (segq__upload_t *self, const char *end_hash,
            a concurrent upload whose rename is not on disk yet; unless it
            was removed meanwhile (retention, on the store's thread), when
            this copy takes its place */
-        char dir [4096];
-        s_path (self->store, actual, dir, sizeof dir, true);
-        if (segq_fsync_path (dir) != 0) {
-            snprintf (err, errlen, "cannot sync folder %s", dir);
-            return SEGQ_EIO;
-        }
-        if (segq__artifact_store_has (self->store, actual, NULL))
-            return 0;
+        rc = s_sync_folder (self->store, actual, err, errlen);
+        if (rc || segq__artifact_store_has (self->store, actual, NULL))
+            return rc;
     }
     return s_commit_file (self, err, errlen);
 }

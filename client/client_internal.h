@@ -69,11 +69,6 @@ int segq__client_wait_for (segq_client_t *self, segq__client_match_t match, void
                            int timeout_ms, segq_msg_t **out);
 /* The transfer a CHUNK, CREDIT or PUT_DONE belongs to; 0 for others. */
 uint64_t segq__client_msg_transfer (const segq_msg_t *msg);
-/* Whether a message of req_id and transfer (as a match function gets
-   them) answers the request mine_req or belongs to the transfer
-   mine_transfer; 0 in either stands for none. */
-bool segq__client_msg_for (uint64_t req_id, uint64_t transfer, uint64_t mine_req,
-                           uint64_t mine_transfer);
 int segq__client_fail (segq_client_t *self, int code, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 int segq__client_timeout (const segq_client_t *self);

@@ -617,17 +617,11 @@ typedef struct {
     uint64_t req_id, transfer;
 } s_awaited_t;
 
-bool
-segq__client_msg_for (uint64_t req_id, uint64_t transfer, uint64_t mine_req, uint64_t mine_transfer)
-{
-    return (mine_req && req_id == mine_req) || (mine_transfer && transfer == mine_transfer);
-}
-
 static bool
 s_awaited (void *arg, uint64_t req_id, uint64_t transfer)
 {
     const s_awaited_t *awaited = arg;
-    return segq__client_msg_for (req_id, transfer, awaited->req_id, awaited->transfer);
+    return segq_msg_is_for (req_id, transfer, awaited->req_id, awaited->transfer);
 }
 
 int

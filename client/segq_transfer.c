@@ -334,7 +334,7 @@ s_puts_slot (s_puts_t *u, uint64_t req_id, uint64_t transfer)
 {
     for (size_t i = 0; i < S_WINDOW; i++) {
         s_put_t *p = &u->slots [i];
-        if (p->put.path && segq__client_msg_for (req_id, transfer, p->put.req_id, p->put.transfer))
+        if (p->put.path && segq_msg_is_for (req_id, transfer, p->put.req_id, p->put.transfer))
             return p;
     }
     return NULL;
@@ -544,7 +544,7 @@ s_fetch_awaits (void *arg, uint64_t req_id, uint64_t transfer)
     const s_fetch_t *f = arg;
     for (size_t i = 0; i < S_WINDOW; i++) {
         const s_get_t *get = &f->slots [i];
-        if (get->output && segq__client_msg_for (req_id, transfer, get->req_id, get->transfer))
+        if (get->output && segq_msg_is_for (req_id, transfer, get->req_id, get->transfer))
             return true;
     }
     return false;

@@ -123,6 +123,12 @@ segq_msg_set_req_id (segq_msg_t *msg, uint64_t req)
     return SEGQ_OK;
 }
 
+bool
+segq_msg_is_for (uint64_t req_id, uint64_t transfer, uint64_t mine_req, uint64_t mine_transfer)
+{
+    return (mine_req && req_id == mine_req) || (mine_transfer && transfer == mine_transfer);
+}
+
 char **
 segq_msg_user (segq_msg_t *msg)
 {

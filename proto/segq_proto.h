@@ -589,6 +589,12 @@ int segq_msg_route (segq_msg_type_t type, segq_msg_route_t *route);
 /* The message's request id (0: it has none, or it was not set). */
 uint64_t segq_msg_req_id (const segq_msg_t *msg);
 int segq_msg_set_req_id (segq_msg_t *msg, uint64_t req); /* SEGQ_EINVAL: it has none */
+/* Whether a message of request id req_id and transfer `transfer` answers
+   the request mine_req or belongs to the transfer mine_transfer (how a
+   client or worker finds which of its transfers a reply is for); 0 in
+   either of mine stands for none. */
+bool segq_msg_is_for (uint64_t req_id, uint64_t transfer, uint64_t mine_req,
+                      uint64_t mine_transfer);
 /* Where the user it acts for is kept (NULL: it names none). */
 char **segq_msg_user (segq_msg_t *msg);
 

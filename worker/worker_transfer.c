@@ -223,8 +223,7 @@ segq__worker_upload_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer,
     for (job_t *job = zlistx_first (self->uploads); job; job = zlistx_next (self->uploads))
         for (size_t i = 0; i < UPLOAD_WINDOW; i++) {
             upload_t *u = &job->uploads [i];
-            if (u->artifact
-                && ((req_id && u->req == req_id) || (transfer && u->transfer == transfer))) {
+            if (u->artifact && segq_msg_is_for (req_id, transfer, u->req, u->transfer)) {
                 *job_out = job;
                 return u;
             }
@@ -430,7 +429,7 @@ segq__worker_fetch_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer)
 {
     for (size_t i = 0; i < SEGQ_WORKER_FETCHES; i++) {
         fetch_t *f = self->fetching [i];
-        if (f && ((req_id && f->req_id == req_id) || (transfer && f->transfer == transfer)))
+        if (f && segq_msg_is_for (req_id, transfer, f->req_id, f->transfer))
             return f;
     }
     return NULL;

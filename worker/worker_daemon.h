@@ -31,6 +31,11 @@
    doubling from BACKOFF_MIN_MS up to BACKOFF_MAX_MS. */
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 2000
+/* A transfer the broker refused as over our limit (ELIMIT) is asked again
+   after a wait doubling from LIMIT_BACKOFF_MIN_MS (the tick) up to
+   LIMIT_BACKOFF_MAX_MS while the broker keeps refusing. */
+#define LIMIT_BACKOFF_MIN_MS 50
+#define LIMIT_BACKOFF_MAX_MS 2000
 
 typedef enum { OFFLINE, REGISTERING, ONLINE } session_t;
 /* JOB_STOPPED: the child died of a stop signal the worker did not send;
@@ -149,6 +154,8 @@ struct segq_worker {
     zlistx_t *fetch_queue; /* the others, oldest first: a job's inputs before a later one's */
     uint64_t fetch_seq;
     bool deferred;            /* transfers wait to be sent again: the session was lost, or ELIMIT */
+    int64_t deferred_until_ms;        /* ELIMIT: none sent again before then */
+    int limit_backoff_ms;             /* that wait's length; 0 once the broker takes a transfer */
     segq__gen_servers_t *gen_servers; /* generate's servers, or NULL (none) */
     uint64_t next_req_id;
 
@@ -244,6 +251,11 @@ void segq__worker_fetch_request (segq_worker_t *self, fetch_t *fetch);
 /* Once deferred (a new session, or the broker answered ELIMIT): GETs and
    PUTs void or refused are sent again, the fetches within the window. */
 void segq__worker_transfers_resume (segq_worker_t *self);
+/* The broker answered a GET or PUT with ELIMIT: it waits, longer each
+   time the broker refuses again. */
+void segq__worker_transfers_defer (segq_worker_t *self);
+/* The broker took a transfer: the next ELIMIT waits the shortest time again. */
+void segq__worker_transfers_taken (segq_worker_t *self);
 /* The requested fetch whose GET had req_id, or whose transfer this is; NULL if none. */
 fetch_t *segq__worker_fetch_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer);
 /* Every GET void (the session ended): each fetch waits in the queue. */

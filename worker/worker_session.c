@@ -145,7 +145,9 @@ s_session_lost (segq_worker_t *self)
     segq__worker_fetches_void (self);
     for (job_t *job = zlistx_first (self->uploads); job; job = zlistx_next (self->uploads))
         segq__worker_upload_reset (job);
-    self->deferred = true; /* sent again after WELCOME */
+    self->deferred = true; /* sent again after WELCOME, at once: a new session counts afresh */
+    self->deferred_until_ms = 0;
+    self->limit_backoff_ms = 0;
     self->session = REGISTERING;
 }
 
@@ -304,8 +306,8 @@ segq__worker_on_error (segq_worker_t *self, const segq_error_msg_t *m)
         if (u && m->code == SEGQ_ELIMIT && !job->ckpt_uploading) {
             segq__worker_log (self, 1, "%s: upload of %s waits: %s", job->key, u->artifact->name,
                               m->message ? m->message : segq_strerror (m->code));
-            u->req = 0; /* over the broker's limit: PUT again at a tick */
-            self->deferred = true;
+            u->req = 0; /* over the broker's limit: PUT again later */
+            segq__worker_transfers_defer (self);
             return;
         }
         if (u) {

@@ -253,6 +253,7 @@ segq__worker_on_put_ready (segq_worker_t *self, const segq_put_ready_t *m)
         return;
     }
     segq_sha256_init (&u->hash);
+    segq__worker_transfers_taken (self);
     u->transfer = m->transfer;
     u->credit = m->credit;
     u->chunk = m->chunk_size      ? m->chunk_size
@@ -442,10 +443,10 @@ segq__worker_fetch_failed (segq_worker_t *self, fetch_t *fetch, int code, const 
     s_fetch_unrequest (self, fetch);
     if (code == SEGQ_ELIMIT) {
         /* the broker holds as many of our transfers as it takes: not a
-           failed try; asked again at a tick (segq__worker_transfers_resume) */
+           failed try; asked again after a wait (segq__worker_transfers_defer) */
         segq__worker_log (self, 1, "fetch of %s (%.12s) waits: %s", fetch->name, fetch->hash, why);
         s_fetch_enqueue (self, fetch);
-        self->deferred = true;
+        segq__worker_transfers_defer (self);
         return;
     }
     char error [900];
@@ -470,6 +471,7 @@ segq__worker_on_get_ready (segq_worker_t *self, const segq_get_ready_t *m)
         return;
     }
     char err [600];
+    segq__worker_transfers_taken (self);
     fetch->transfer = m->transfer;
     fetch->writer =
         segq__cache_write_begin (self->cache, fetch->hash, fetch->size, err, sizeof err);
@@ -507,10 +509,32 @@ segq__worker_on_chunk (segq_worker_t *self, segq_chunk_t *m)
     }
 }
 
+/* One round is the refusals of what one resume sent: the wait doubles
+   once per round, not once per refused transfer. */
+void
+segq__worker_transfers_defer (segq_worker_t *self)
+{
+    int64_t now = segq__now_ms ();
+    if (now >= self->deferred_until_ms) {
+        int wait = self->limit_backoff_ms * 2;
+        self->limit_backoff_ms = wait < LIMIT_BACKOFF_MIN_MS   ? LIMIT_BACKOFF_MIN_MS
+                                 : wait > LIMIT_BACKOFF_MAX_MS ? LIMIT_BACKOFF_MAX_MS
+                                                               : wait;
+        self->deferred_until_ms = now + self->limit_backoff_ms;
+    }
+    self->deferred = true;
+}
+
+void
+segq__worker_transfers_taken (segq_worker_t *self)
+{
+    self->limit_backoff_ms = 0;
+}
+
 void
 segq__worker_transfers_resume (segq_worker_t *self)
 {
-    if (self->session != ONLINE || !self->deferred)
+    if (self->session != ONLINE || !self->deferred || segq__now_ms () < self->deferred_until_ms)
         return;
     self->deferred = false;
     s_fetches_resume (self);

@@ -4,6 +4,7 @@
     of the worker's side of the dialogue is pinned down exactly. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -822,6 +823,40 @@ Test (daemon, fetches_within_the_window_and_elimit_only_delays)
         cr_assert_str_eq (result->u.result.outputs [i].hash, inputs [i].hash);
     segq_msg_destroy (&result);
     s_ack (F, "f1", 1, 0);
+    s_drain_and_bye (F);
+}
+
+/* A worker the broker keeps refusing waits longer each time before it
+   asks again (50, 100, 200, 400 ms: no GET sooner than that after the
+   refusal; an ELIMIT loop of 20 GETs a second would read 50 ms each),
+   and then fetches as usual. */
+Test (daemon, elimit_asks_again_later_each_time)
+{
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    segq_artifact_t input;
+    char name [1][32], data;
+    s_assign_distinct ("b1", 'a', 1, &data, &input, name);
+    segq_msg_t *get = s_expect (F, SEGQ_MSG_GET, 10000);
+    for (int64_t wait_ms = 50; wait_ms <= 400; wait_ms *= 2) {
+        int64_t refused_ms = segq__now_ms (); /* the worker's wait starts after this */
+        s_refuse_over_limit (F, get->u.get.req_id);
+        segq_msg_destroy (&get);
+        get = s_expect (F, SEGQ_MSG_GET, 10000);
+        cr_assert_str_eq (get->u.get.hash, input.hash);
+        int64_t waited_ms = segq__now_ms () - refused_ms;
+        cr_assert_geq (waited_ms, wait_ms - 1, /* whole ms on both sides */
+                       "asked again %" PRId64 " ms after the refusal, "
+                       "not after %" PRId64,
+                       waited_ms, wait_ms);
+    }
+    s_serve_byte (&get, 700, &data);
+    segq_msg_t *result = s_take_uploads (false);
+    cr_assert_eq (result->type, SEGQ_MSG_RESULT, "got %s", segq_msg_type_name (result->type));
+    cr_assert (result->u.result.success, "%s", result->u.result.reason);
+    segq_msg_destroy (&result);
+    s_ack (F, "b1", 1, 0);
     s_drain_and_bye (F);
 }
 

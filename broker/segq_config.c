@@ -468,7 +468,18 @@ s_split (errors_t *e, int line, const char *text, size_t len, assignment_t *a)
         s_error (e, line, "a key is missing before '='");
         return false;
     }
-    return s_key (e, line, text, key_len, a);
+    if (!s_key (e, line, text, key_len, a))
+        return false;
+    /* taken into the value, a comment would name another folder or fail
+       its check with a puzzling message */
+    const char *hash = memchr (a->value, '#', a->value_len);
+    if (hash && (hash == a->value || s_blank (hash [-1]))) {
+        s_error (e, line,
+                 "a comment after the value of '%s': put '#' comments on a line of their own",
+                 a->shown);
+        return false;
+    }
+    return true;
 }
 
 static void

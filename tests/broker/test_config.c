@@ -94,8 +94,10 @@ Test (config, errors_name_file_line_and_fix, .timeout = 10)
                                 "no equals sign\n"           /* 11 */
                                 "[user bob]\n"               /* 12 */
                                 "[user bob]\n"               /* 13 */
-                                "Max_running = 1\n",
-                                SEGQ_EINVAL, err, sizeof err); /* 14 */
+                                "Max_running = 1\n"          /* 14 */
+                                "max_running = 8   # jobs\n"
+                                "data_dir = /srv/segq #state\n",
+                                SEGQ_EINVAL, err, sizeof err); /* 16 */
     const char *want [] = {
         "segqd.conf:3: unknown key 'max_runing' (did you mean max_running?)",
         "segqd.conf:4: 'bind' is a broker setting: put it before the first [section]",
@@ -108,6 +110,9 @@ Test (config, errors_name_file_line_and_fix, .timeout = 10)
         "segqd.conf:11: expected 'key = value', '[section]' or a '#' comment",
         "segqd.conf:13: [user bob] again (first on line 12)",
         "segqd.conf:14: 'Max_running' is not a key",
+        "segqd.conf:15: a comment after the value of 'max_running': put '#' comments on a line of "
+        "their own",
+        "segqd.conf:16: a comment after the value of 'data_dir'",
     };
     for (size_t i = 0; i < sizeof want / sizeof want [0]; i++)
         cr_assert_not_null (strstr (err, want [i]), "missing \"%s\" in:\n%s", want [i], err);

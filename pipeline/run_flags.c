@@ -432,13 +432,16 @@ void segq_flags_help(const segq_command_t *cmd, FILE *out)
         dashed(f->name, flag, sizeof flag);
         static const char *types[] = {"", "INT", "NUM", "", "TEXT", ""};
         const char *type = f->type == SEGQ_FLAG_CHOICE ? f->choices : types[f->type];
+        char range[80] = ""; /* as `segq submit KIND --help` shows it */
+        if (f->type == SEGQ_FLAG_INT || f->type == SEGQ_FLAG_FLOAT)
+            snprintf(range, sizeof range, "%g..%g, ", f->min, f->max);
         fprintf(out, "  --%s%s%s\n      %s", flag, *type ? " " : "", type, f->help);
         if (!f->default_value)
-            fprintf(out, " (required)\n");
+            fprintf(out, " (%srequired)\n", range);
         else if (f->type == SEGQ_FLAG_BOOL)
             fprintf(out, "\n");
         else
-            fprintf(out, " (default %s)\n", *f->default_value ? f->default_value : "none");
+            fprintf(out, " (%sdefault %s)\n", range, *f->default_value ? f->default_value : "none");
     }
 }
 

@@ -7,6 +7,8 @@
     and the values the worker formats are accepted by segq-run. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -165,6 +167,24 @@ Test (schema, segq_run_suggests_a_flag, .timeout = 20)
     cr_assert_lt (segq_flags_parse (cmd, 3, argv, &opts, err, sizeof err), 0);
     cr_assert (strstr (err, "did you mean --niter"), "%s", err);
     segq_flags_free (cmd, &opts);
+}
+
+/* `segq-run KIND --help` gives each number's range and default, as
+   `segq submit KIND --help` does, and marks what is required. */
+Test (schema, segq_run_help_shows_ranges, .timeout = 20)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    cr_assert_not_null (out);
+    segq_flags_help (segq_run_command_find ("train"), out);
+    fclose (out);
+    const char *want [] = { "iterations per scale (1..1e+09, default 2000)",
+                            "(0.05..0.99, default 0.75)",
+                            "training image (PNG or JPEG) (required)" };
+    for (size_t i = 0; i < sizeof want / sizeof want [0]; i++)
+        cr_assert_not_null (strstr (text, want [i]), "no \"%s\" in:\n%s", want [i], text);
+    free (text);
 }
 
 /* segq-run reads a value as the broker does (proto's parser): the same

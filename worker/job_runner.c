@@ -310,7 +310,9 @@ s_spawn (segq__job_runner_t *self, const segq__job_launch_t *launch, int log_fd,
     bool have_attr = have_actions && rc == 0;
     if (rc)
         snprintf (err, errlen, "cannot prepare to start %s: %s", launch->path, strerror (rc));
-    else if ((rc = posix_spawn (&self->pid, launch->path, &actions, &attr, launch->argv, env)))
+    bool prepared = rc == 0;
+    if (prepared
+        && (rc = posix_spawn (&self->pid, launch->path, &actions, &attr, launch->argv, env)))
         snprintf (err, errlen, "cannot start %s in %s: %s", launch->path, launch->cwd,
                   strerror (rc));
     if (have_actions)
@@ -319,14 +321,17 @@ s_spawn (segq__job_runner_t *self, const segq__job_launch_t *launch, int log_fd,
         posix_spawnattr_destroy (&attr);
     free (env);
     close (null_fd);
-    return rc ? SEGQ_EIO : 0;
+    return !rc ? 0 : prepared ? SEGQ_ENOENT : SEGQ_EIO;
 }
 
-segq__job_runner_t *
+int
 segq__job_runner_start (zloop_t *loop, const segq__job_launch_t *launch,
-                        const segq__job_callbacks_t *callbacks, char *err, size_t errlen)
+                        const segq__job_callbacks_t *callbacks, segq__job_runner_t **runner,
+                        char *err, size_t errlen)
 {
     int log_fds [2] = { -1, -1 }, progress_fds [2] = { -1, -1 };
+    int rc = SEGQ_ENOMEM;
+    *runner = NULL;
     segq__job_runner_t *self = calloc (1, sizeof *self);
     if (!self || !(self->parser = segq__progress_parser_new ())) {
         snprintf (err, errlen, "out of memory starting %s", launch->path);
@@ -338,13 +343,14 @@ segq__job_runner_start (zloop_t *loop, const segq__job_launch_t *launch,
     self->time_limit_s = launch->time_limit_s;
     self->kill_grace_ms = launch->kill_grace_ms;
     self->log_item.fd = self->progress_item.fd = -1;
-    if (s_pipe (log_fds, err, errlen, "log") || s_pipe (progress_fds, err, errlen, "progress"))
+    if ((rc = s_pipe (log_fds, err, errlen, "log"))
+        || (rc = s_pipe (progress_fds, err, errlen, "progress")))
         goto fail;
     /* a server is sent the job after the kind (it runs generate only) */
-    int rc = launch->server
-                 ? segq__gen_server_run (launch->server, launch->argv + 2, launch->env, launch->cwd,
-                                         log_fds [1], progress_fds [1], &self->pid, err, errlen)
-                 : s_spawn (self, launch, log_fds [1], progress_fds [1], err, errlen);
+    rc = launch->server
+             ? segq__gen_server_run (launch->server, launch->argv + 2, launch->env, launch->cwd,
+                                     log_fds [1], progress_fds [1], &self->pid, err, errlen)
+             : s_spawn (self, launch, log_fds [1], progress_fds [1], err, errlen);
     if (rc)
         goto fail;
     self->server = launch->server;
@@ -359,7 +365,8 @@ segq__job_runner_start (zloop_t *loop, const segq__job_launch_t *launch,
     if (launch->time_limit_s)
         self->limit_timer =
             zloop_timer (loop, (size_t) launch->time_limit_s * 1000, 1, s_on_limit, self);
-    return self;
+    *runner = self;
+    return 0;
 
 fail:
     for (int i = 0; i < 2; i++) {
@@ -371,7 +378,7 @@ fail:
     if (self)
         segq__progress_parser_destroy (&self->parser);
     free (self);
-    return NULL;
+    return rc;
 }
 
 void

@@ -474,6 +474,26 @@ s_take_options (segq_worker_t *self, const segq_worker_options_t *o, char *err, 
     return 0;
 }
 
+/* A program named but not executable is refused at start: offering
+   fewer kinds without a word would leave their jobs waiting unexplained. */
+static int
+s_check_programs (segq_worker_t *self, char *err, size_t errlen)
+{
+    const char *flags [] = { "--segq-run", "--testkind" };
+    const char *paths [] = { self->segq_run, self->testkind };
+    for (size_t i = 0; i < 2; i++)
+        if (paths [i] && !s_executable (paths [i])) {
+            snprintf (err, errlen, "%s %.300s: %s (the path of a program the worker runs)",
+                      flags [i], paths [i], strerror (errno));
+            return SEGQ_EINVAL;
+        }
+    if (!self->segq_run)
+        segq__worker_log (self, 0,
+                          "no segq-run beside segq-worker: it runs no train, generate, stylize "
+                          "or evaluate (give --segq-run PATH)");
+    return 0;
+}
+
 /* The kinds this worker can run: asked for (all by default), and with
    the program that runs them present. */
 static int
@@ -484,6 +504,9 @@ s_choose_kinds (segq_worker_t *self, const segq_worker_options_t *o, char *err, 
             snprintf (err, errlen, "--kinds: unknown job kind '%.100s'", o->kinds [i]);
             return SEGQ_EINVAL;
         }
+    int rc = s_check_programs (self, err, errlen);
+    if (rc)
+        return rc;
     size_t n_all;
     const segq_kind_spec_t *all = segq_kinds (&n_all);
     for (size_t i = 0; i < n_all; i++) {

@@ -287,10 +287,12 @@ bool segq__worker_stop_reached (job_t *job, const segq__job_exit_t *status);
 /* The worker got a stop signal: every job held in JOB_STOPPED is given back. */
 void segq__worker_stop_signalled (segq_worker_t *self);
 /* The child of an ML job could not be started at all (exit 126 or 127:
-   exec failed, or the loader found no libtorch): true, with the attempt
-   given back and the worker draining, as this node would fail every job
-   it took; false otherwise. */
-bool segq__worker_node_fault (job_t *job, const segq__job_exit_t *status);
+   exec failed, or the loader found no libtorch): true, as
+   segq__worker_node_fault; false otherwise. */
+bool segq__worker_exit_is_node_fault (job_t *job, const segq__job_exit_t *status);
+/* segq-run cannot run on this node (why): the job's attempt is given back
+   and the worker drains, as it would fail every job it took. */
+void segq__worker_node_fault (job_t *job, const char *why);
 /* Each tick: jobs held in JOB_STOPPED past their moment failed. */
 void segq__worker_stop_tick (segq_worker_t *self, int64_t now);
 /* ABORT of a job in JOB_STOPPED: it ends as the abort says. */

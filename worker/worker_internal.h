@@ -127,12 +127,15 @@ typedef struct {
 
 typedef struct segq__job_runner segq__job_runner_t;
 
-/* Start the child. Its pipes and timers live in `loop`. SIGCHLD must be
-   blocked in the calling process (the owner reads it with signalfd and
-   calls segq__job_runner_check). */
-segq__job_runner_t *segq__job_runner_start (zloop_t *loop, const segq__job_launch_t *launch,
-                                            const segq__job_callbacks_t *callbacks, char *err,
-                                            size_t errlen);
+/* Start the child into *runner. Its pipes and timers live in `loop`.
+   SIGCHLD must be blocked in the calling process (the owner reads it with
+   signalfd and calls segq__job_runner_check). 0; SEGQ_ENOENT when the
+   program could not be run in the job's directory (posix_spawn's chdir or
+   exec failed: missing, not executable; the node's fault, not the job's);
+   another error; err says why. */
+int segq__job_runner_start (zloop_t *loop, const segq__job_launch_t *launch,
+                            const segq__job_callbacks_t *callbacks, segq__job_runner_t **runner,
+                            char *err, size_t errlen);
 /* Ask the child to stop: TERM to its process group now, KILL after the
    grace period. `reason` becomes the exit's reason. Idempotent. */
 void segq__job_runner_abort (segq__job_runner_t *self, const char *reason);

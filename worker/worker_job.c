@@ -282,7 +282,7 @@ s_runner_exit (void *arg, const segq__job_exit_t *status)
     segq__job_runner_destroy (&job->runner);
     zlistx_delete (self->children, job->child_handle);
     job->child_handle = NULL;
-    if (segq__worker_stop_reached (job, status) || segq__worker_node_fault (job, status))
+    if (segq__worker_stop_reached (job, status) || segq__worker_exit_is_node_fault (job, status))
         return; /* given back: worker_stop.c */
     const segq_assign_t *a = &job->assign->u.assign;
     const segq_kind_spec_t *kind = segq_kind_find (a->kind);
@@ -476,12 +476,17 @@ segq__worker_job_start (job_t *job)
                                         .on_exit = s_runner_exit,
                                         .arg = job };
     char err [1024] = "out of memory starting the job";
-    if (ok)
-        job->runner = segq__job_runner_start (self->loop, &launch, &callbacks, err, sizeof err);
+    int rc =
+        ok ? segq__job_runner_start (self->loop, &launch, &callbacks, &job->runner, err, sizeof err)
+           : SEGQ_ENOMEM;
     s_free_args (argv, 2, n_args);
     free (argv);
     s_free_args (env, 0, n_env);
-    if (!job->runner) {
+    if (rc == SEGQ_ENOENT && !kind->test_kind) {
+        segq__worker_node_fault (job, err); /* segq-run is not there, or not executable */
+        return;
+    }
+    if (rc) {
         segq__worker_log_note (job, "%s", err);
         segq__worker_job_finish (job, false, -1, 0, err);
         return;

@@ -69,27 +69,33 @@ s_give_back (job_t *job)
 }
 
 bool
-segq__worker_node_fault (job_t *job, const segq__job_exit_t *status)
+segq__worker_exit_is_node_fault (job_t *job, const segq__job_exit_t *status)
 {
-    segq_worker_t *self = job->worker;
     const segq_kind_spec_t *kind = segq_kind_find (job->assign->u.assign.kind);
     if (status->success || status->aborted || status->timed_out || status->signal || !kind
         || kind->test_kind || (status->exit_code != 126 && status->exit_code != 127))
         return false;
+    segq__worker_node_fault (job, status->reason);
+    return true;
+}
+
+void
+segq__worker_node_fault (job_t *job, const char *why)
+{
+    segq_worker_t *self = job->worker;
     segq__worker_log (self, 0,
                       "%s: %s could not be started (%s): this node would fail every job it "
                       "took; fix the installation and start the worker again",
-                      job->key, self->segq_run, status->reason);
+                      job->key, self->segq_run, why);
     self->node_fault = true;
     segq__worker_ckpt_abandon (job);
     segq__worker_log_note (job,
                            "%s could not be started on node %s (%s): given back to the broker "
                            "to run on another node",
-                           self->segq_run, self->node, status->reason);
+                           self->segq_run, self->node, why);
     segq__worker_log_flush (job, segq__now_ms ());
     segq__worker_job_remove (job);
     segq__worker_start_drain (self, "segq-run cannot start", false);
-    return true;
 }
 
 /* A held job ends as a failure after all, with what its child's end said

@@ -1218,6 +1218,25 @@ Test (daemon, drain_finishes_running_jobs_first)
     cr_assert_str_eq (s_slurp (F->journal), "d1 1\n");
 }
 
+/* What follows an ML job's segq-run that cannot start: no RESULT for the
+   job, the worker's draining, then leaving with status 1, its log saying
+   why. */
+static void
+s_expect_node_fault (const char *why)
+{
+    segq_msg_t *drain = s_expect (F, SEGQ_MSG_REGISTER, 10000);
+    cr_assert (drain->u.reg.draining, "REGISTER does not say draining");
+    segq_msg_destroy (&drain);
+    segq_msg_t *bye = s_expect (F, SEGQ_MSG_BYE, 10000);
+    cr_assert (bye->u.bye.reason && strstr (bye->u.bye.reason, "segq-run cannot start"), "%s",
+               bye->u.bye.reason ? bye->u.bye.reason : "");
+    segq_msg_destroy (&bye);
+    int status = s_wait_exit (F, 5000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 1, "status %d", status);
+    cr_assert (strstr (s_slurp (F->log), "could not be started") && strstr (s_slurp (F->log), why),
+               "%s", s_slurp (F->log));
+}
+
 /* A segq-run that cannot start at all (127: the loader found no libtorch)
    says nothing of the job: its attempt is given back unreported, the
    worker takes no new job and leaves with status 1, saying why, instead
@@ -1243,20 +1262,25 @@ Test (daemon, segq_run_that_cannot_start_gives_back_and_drains)
     segq_msg_destroy (&result);
     s_ack (F, "own", 1, 0);
     s_assign (F, "t1", 1, "train", NULL, NULL, 0, 0);
-    /* no RESULT for t1: the next words are the worker's draining, then
-       leaving */
-    segq_msg_t *drain = s_expect (F, SEGQ_MSG_REGISTER, 10000);
-    cr_assert (drain->u.reg.draining, "REGISTER does not say draining");
-    segq_msg_destroy (&drain);
-    segq_msg_t *bye = s_expect (F, SEGQ_MSG_BYE, 10000);
-    cr_assert (bye->u.bye.reason && strstr (bye->u.bye.reason, "segq-run cannot start"), "%s",
-               bye->u.bye.reason ? bye->u.bye.reason : "");
-    segq_msg_destroy (&bye);
-    int status = s_wait_exit (F, 5000);
-    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 1, "status %d", status);
-    cr_assert (strstr (s_slurp (F->log), "could not be started")
-                   && strstr (s_slurp (F->log), "libtorch_cpu.so"),
-               "%s", s_slurp (F->log));
+    s_expect_node_fault ("libtorch_cpu.so");
+}
+
+/* The same when segq-run cannot even be executed (its x bits gone, as
+   for a moment during a rebuild or an upgrade): the job is given back,
+   not failed, and the worker drains. */
+Test (daemon, segq_run_not_executable_gives_back_and_drains)
+{
+    char script [400];
+    s_script ("segq-run",
+              "#!/bin/sh\n[ \"$1\" = devices ] && exec echo '{\"cpu\": {\"cores\": 2}}'\n", script,
+              sizeof script);
+    const char *extra [] = { "--segq-run", script, NULL };
+    s_start_worker (F, extra);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    cr_assert_eq (chmod (script, 0644), 0);
+    s_assign (F, "t1", 1, "train", NULL, NULL, 0, 0);
+    s_expect_node_fault ("Permission denied");
 }
 
 Test (daemon, sigint_twice_stops_at_once)
@@ -1399,6 +1423,22 @@ Test (daemon, gpus_need_a_segq_run_with_cuda)
     cr_assert_eq (reg->u.reg.n_gpus, 2);
     segq_msg_destroy (&reg);
     s_drain_and_bye (F);
+}
+
+/* A segq-run named but not executable is refused at start, rather than
+   leaving train and the rest out of the kinds the worker offers. */
+Test (daemon, segq_run_not_executable_at_start_refused)
+{
+    char fake [400];
+    s_script ("segq-run", "#!/bin/sh\n", fake, sizeof fake);
+    cr_assert_eq (chmod (fake, 0644), 0);
+    const char *ml [] = { "--segq-run", fake, NULL };
+    s_start_worker (F, ml);
+    int status = s_wait_exit (F, 10000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 1, "status %d", status);
+    cr_assert (strstr (s_slurp (F->log), "--segq-run")
+                   && strstr (s_slurp (F->log), "Permission denied"),
+               "%s", s_slurp (F->log));
 }
 
 Test (daemon, gpus_outside_its_cuda_visible_devices_refused)

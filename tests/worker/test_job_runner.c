@@ -117,8 +117,8 @@ s_run (run_t *r, char *const *argv, char *const *env, uint32_t time_limit_s, uin
                                   .kill_grace_ms = grace_ms };
     segq__job_callbacks_t callbacks = { s_on_log, s_on_progress, s_on_exit, r };
     char err [512];
-    r->runner = segq__job_runner_start (r->loop, &launch, &callbacks, err, sizeof err);
-    cr_assert_not_null (r->runner, "%s", err);
+    int rc = segq__job_runner_start (r->loop, &launch, &callbacks, &r->runner, err, sizeof err);
+    cr_assert_eq (rc, 0, "%s", err);
     zloop_start (r->loop);
     cr_assert (r->exited, "child did not end");
     zloop_destroy (&r->loop);
@@ -289,8 +289,8 @@ Test (job_runner, abort_terms_the_child)
     };
     segq__job_callbacks_t callbacks = { s_on_log, s_on_progress, s_on_exit, &r };
     char err [512];
-    r.runner = segq__job_runner_start (r.loop, &launch, &callbacks, err, sizeof err);
-    cr_assert_not_null (r.runner, "%s", err);
+    int rc = segq__job_runner_start (r.loop, &launch, &callbacks, &r.runner, err, sizeof err);
+    cr_assert_eq (rc, 0, "%s", err);
     int64_t start = segq__now_ms ();
     zloop_start (r.loop);
     cr_assert (r.exited);
@@ -311,12 +311,26 @@ Test (job_runner, program_that_cannot_start_is_an_error)
     segq__job_launch_t launch = { .path = argv [0], .argv = argv, .cwd = s_dir };
     segq__job_callbacks_t callbacks = { 0 };
     char err [512] = "";
-    cr_assert_null (segq__job_runner_start (loop, &launch, &callbacks, err, sizeof err));
+    segq__job_runner_t *runner = NULL;
+    /* SEGQ_ENOENT: the worker takes it as its node's fault, not the job's */
+    cr_assert_eq (segq__job_runner_start (loop, &launch, &callbacks, &runner, err, sizeof err),
+                  SEGQ_ENOENT);
+    cr_assert_null (runner);
     cr_assert (strstr (err, "/nonexistent/segq-run") && strstr (err, "No such file"), "%s", err);
     launch.path = "/bin/true";
     launch.cwd = "/nonexistent-dir";
-    cr_assert_null (segq__job_runner_start (loop, &launch, &callbacks, err, sizeof err));
+    cr_assert_eq (segq__job_runner_start (loop, &launch, &callbacks, &runner, err, sizeof err),
+                  SEGQ_ENOENT);
     cr_assert (strstr (err, "/nonexistent-dir"), "%s", err);
+    char not_executable [4096]; /* as a segq-run whose mode lost its x bits */
+    snprintf (not_executable, sizeof not_executable, "%s/segq-run", s_dir);
+    FILE *f = fopen (not_executable, "w");
+    cr_assert (f && fputs ("#!/bin/sh\n", f) >= 0 && fclose (f) == 0);
+    launch.path = argv [0] = not_executable;
+    launch.cwd = s_dir;
+    cr_assert_eq (segq__job_runner_start (loop, &launch, &callbacks, &runner, err, sizeof err),
+                  SEGQ_ENOENT);
+    cr_assert (strstr (err, "Permission denied"), "%s", err);
     zloop_destroy (&loop);
     close (sigfd);
 }

@@ -24,9 +24,13 @@ typedef enum {
 static const char *s_sql [ST_COUNT] = {
     [ST_JOB] = "SELECT state, purged, purged_by, EXISTS (SELECT 1 FROM models m WHERE m.job = ?1"
                " AND m.pinned = 1 AND m.removed = 0) FROM jobs WHERE id = ?1",
-    /* a job that has not ended and takes this one's outputs as an input */
-    [ST_DEPENDENT] = "SELECT i.job, j.state FROM inputs i JOIN jobs j ON j.id = i.job"
-                     " WHERE i.ref_job = ?1 AND j.state <= 3 LIMIT 1",
+    /* a job that has not ended and takes this one's outputs as an input,
+       or generates from the model it trained (resolved to its checkpoint
+       at submit, so not a reference to the job) */
+    [ST_DEPENDENT] = "SELECT i.job, j.state, 0 FROM inputs i JOIN jobs j ON j.id = i.job"
+                     " WHERE i.ref_job = ?1 AND j.state <= 3"
+                     " UNION ALL SELECT i.job, j.state, 1 FROM inputs i JOIN jobs j ON j.id = i.job"
+                     " WHERE i.model = ?1 AND j.state <= 3 LIMIT 1",
     [ST_MARK] = "UPDATE jobs SET purged = ?2, purged_by = ?3 WHERE id = ?1",
     [ST_FILES] = "SELECT hash FROM inputs WHERE job = ?1 AND hash IS NOT NULL"
                  " UNION SELECT hash FROM outputs WHERE job = ?1"
@@ -234,7 +238,7 @@ s_check_job (segq__retention_t *self, uint64_t job, const char *id, bool *alread
     return s_check_purgeable (id, state, pinned, err, errlen);
 }
 
-/* A job that has not ended and takes the job's outputs as an input. */
+/* A job that has not ended and takes the job's outputs (or its model) as an input. */
 static int
 s_check_dependents (segq__retention_t *self, uint64_t job, const char *id, char *err, size_t errlen)
 {
@@ -245,12 +249,12 @@ s_check_dependents (segq__retention_t *self, uint64_t job, const char *id, char 
         char other [SEGQ__JOB_ID_MAX];
         segq__job_id_format ((uint64_t) sqlite3_column_int64 (stmt, 0), other);
         int other_state = sqlite3_column_int (stmt, 1);
+        bool model = sqlite3_column_int (stmt, 2);
         sqlite3_reset (stmt);
         snprintf (err, errlen,
-                  "job %s (%s) takes the outputs of %s as an input: purge %s after "
-                  "%s has ended (or cancel %s)",
-                  other, segq_job_state_name ((segq_job_state_t) other_state), id, id, other,
-                  other);
+                  "job %s (%s) %s of %s as an input: purge %s after %s has ended (or cancel %s)",
+                  other, segq_job_state_name ((segq_job_state_t) other_state),
+                  model ? "takes the model" : "takes the outputs", id, id, other, other);
         return SEGQ_ESTATE;
     }
     sqlite3_reset (stmt);

@@ -757,6 +757,31 @@ s_purged (void)
 
 S_BOTH_MODES (purged_model_refused_at_submit, s_purged)
 
+/* A model is not purged from under a generation accepted and not ended:
+   its input is the checkpoint, resolved at submit, so only the catalogue
+   links the two. */
+static void
+s_purge_waits_for_generations (void)
+{
+    segq_client_t *alice = s_client ("alice");
+    char train [SEGQ_JOB_ID_MAX], sleep [SEGQ_JOB_ID_MAX], gen [SEGQ_JOB_ID_MAX], want [256];
+    s_train (alice, "alice", "polyp.png", NULL, train);
+    S_OK ("alice", "models", "share", "polyp", "--with", "bob");
+    S_OK ("bob", "submit", "sleep", "--seconds", "600", "--cpu");
+    s_first_line (sleep, sizeof sleep);
+    S_OK ("bob", "submit", "generate", "--model", "alice/polyp", "--count", "2", "--cpu", "--after",
+          sleep);
+    s_first_line (gen, sizeof gen);
+    snprintf (want, sizeof want, "job %s (waiting) takes the model of %s as an input", gen, train);
+    S_REFUSED (1, want, "alice", "purge", train);
+    S_OK ("bob", "cancel", gen, sleep);
+    S_OK ("alice", "purge", train);
+    segq_client_destroy (&alice);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+S_BOTH_MODES (purge_waits_for_the_generations_of_its_model, s_purge_waits_for_generations)
+
 /* ---- 5: pinned: neither purge nor retention removes its training ---- */
 
 /* Whether model id is purged, as alice sees it (SHOW through the library). */

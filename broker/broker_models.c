@@ -35,6 +35,30 @@ s_audit_event (segq_broker_t *self, const segq__request_t *req, const segq_model
     return event;
 }
 
+/* After an unshare or a removal: the generations from the model that have
+   not started and whose owner may no longer use it are cancelled, saying
+   why (running ones finish). */
+static int
+s_withdraw_generations (segq_broker_t *self, const segq_model_t *request,
+                        const segq_model_info_t *model, const char *by)
+{
+    uint64_t training = segq__job_id_parse (model->id + 2), *jobs;
+    size_t n;
+    int rc = segq__models_unshared_jobs (self->models, training, &jobs, &n);
+    char reason [SEGQ_MAX_NAME + 320];
+    snprintf (reason, sizeof reason, "cancelled: %s %s model %s (%s) before this job started", by,
+              request->op == SEGQ_MODEL_RM ? "removed" : "unshared", model->name, model->id);
+    double now = segq__broker_now ();
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = segq__jobs_withdraw (self->jobs, jobs [i], reason, now);
+        char id [SEGQ__JOB_ID_MAX];
+        segq__job_id_format (jobs [i], id);
+        segq__broker_log (self, 1, NULL, "%s %s", id, reason);
+    }
+    free (jobs);
+    return rc;
+}
+
 void
 segq__broker_on_model (segq_broker_t *self, segq__request_t *req)
 {
@@ -51,6 +75,8 @@ segq__broker_on_model (segq_broker_t *self, segq__request_t *req)
     int rc = reply ? segq__models_request (self->models, &caller, request, &reply->u.model_reply,
                                            err, sizeof err)
                    : SEGQ_ENOMEM;
+    if (rc == 0 && (request->op == SEGQ_MODEL_UNSHARE || request->op == SEGQ_MODEL_RM))
+        rc = s_withdraw_generations (self, request, reply->u.model_reply.models, caller.user);
     if (rc) {
         if (segq__broker_store_error (rc))
             segq__broker_broken (self, rc, "changing a model");

@@ -1505,6 +1505,15 @@ segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, double
     return 0;
 }
 
+int
+segq__jobs_withdraw (segq__jobs_t *self, uint64_t number, const char *reason, double now)
+{
+    segq__job_t *job = segq__jobs_find (self, number);
+    if (!job || job->state == SEGQ_JOB_RUNNING)
+        return 0;
+    return s_final (self, job, SEGQ_JOB_CANCELLED, reason, -1, 0, now);
+}
+
 _Static_assert(SEGQ_SCHED_USER_PRIORITY_MAX == SEGQ_PRIORITY_USER_MAX,
                "the scheduler's admin band starts where the protocol's does");
 

@@ -111,6 +111,10 @@ int segq__jobs_lost (segq__jobs_t *self, segq__job_t *job, const char *why, doub
    caller tells the worker (*abort true). Final jobs: 0, nothing done. */
 int segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, double now,
                        bool *abort_out, char *err, size_t errlen);
+/* A waiting or queued job cancelled for reason, not by its owner (the
+   model it generates from was unshared); a running or ended one is left
+   as it is. */
+int segq__jobs_withdraw (segq__jobs_t *self, uint64_t number, const char *reason, double now);
 /* A waiting or queued job's new priority (SPEC: PRIORITY). Only its owner
    changes it unless as_admin; a priority outside the user band needs
    may_raise. EPERM / ESTATE / ENOENT with err saying why. */

@@ -34,6 +34,7 @@ typedef enum {
     Q_SET_LAB,
     Q_SET_PIN,
     Q_REMOVE,
+    Q_UNSHARED_JOBS,
     Q_COUNT
 } query_t;
 
@@ -78,6 +79,13 @@ static const char *s_sql [Q_COUNT] = {
     [Q_SET_LAB] = "UPDATE models SET lab = ?2 WHERE job = ?1",
     [Q_SET_PIN] = "UPDATE models SET pinned = ?2 WHERE job = ?1",
     [Q_REMOVE] = "UPDATE models SET removed = 1, pinned = 0, lab = 0 WHERE job = ?1;",
+    /* generations from it not started (waiting, queued, held) whose owner
+       it is no longer shared with */
+    [Q_UNSHARED_JOBS] =
+        "SELECT i.job FROM inputs i JOIN jobs j ON j.id = i.job"
+        " JOIN models m ON m.job = i.model WHERE i.model = ?1 AND j.state < 3"
+        " AND j.owner != m.owner AND (m.removed = 1 OR (m.lab = 0 AND NOT EXISTS"
+        " (SELECT 1 FROM model_shares s WHERE s.job = m.job AND s.user = j.owner)))",
 };
 
 struct segq__models {
@@ -917,6 +925,36 @@ s_change (segq__models_t *self, const segq_model_t *request, const model_row_t *
     default:
         return SEGQ_EINVAL;
     }
+}
+
+int
+segq__models_unshared_jobs (segq__models_t *self, uint64_t job, uint64_t **jobs, size_t *n)
+{
+    *jobs = NULL;
+    *n = 0;
+    sqlite3_stmt *stmt = s_stmt (self, Q_UNSHARED_JOBS);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    size_t capacity = 0;
+    int rc;
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+        if (*n == capacity) {
+            capacity = capacity ? capacity * 2 : 16;
+            uint64_t *grown = realloc (*jobs, capacity * sizeof *grown);
+            if (!grown) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            *jobs = grown;
+        }
+        (*jobs) [(*n)++] = (uint64_t) sqlite3_column_int64 (stmt, 0);
+    }
+    sqlite3_reset (stmt);
+    if (rc == SQLITE_DONE)
+        return 0;
+    free (*jobs);
+    *jobs = NULL;
+    *n = 0;
+    return rc == SQLITE_NOMEM ? SEGQ_ENOMEM : SEGQ_EIO;
 }
 
 int

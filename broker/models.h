@@ -75,6 +75,13 @@ int segq__models_of_input (segq__models_t *self, uint64_t job, const char *input
 /* Whether job `job` is the training of a pinned model (retention keeps it). */
 bool segq__models_pinned (segq__models_t *self, uint64_t job);
 
+/* The generations from the model of training `job` that have not started
+   (waiting, queued or held) and whose owner may no longer use it (not
+   shared with them or the lab, or removed), into *jobs (theirs to free):
+   an unshare reaches them too, as a held job could wait for ever. 0,
+   ENOMEM or EIO. */
+int segq__models_unshared_jobs (segq__models_t *self, uint64_t job, uint64_t **jobs, size_t *n);
+
 /* Carries out a MODEL request for caller, filling reply (models, next).
    0, or a code with err saying what was wrong: ENOENT (no model the caller
    may use), EPERM (not theirs to change), EINVAL (a bad name, tag or user),

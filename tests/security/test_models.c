@@ -635,6 +635,73 @@ s_shared_model (void)
 
 S_BOTH_MODES (shared_model_generates_and_no_more, s_shared_model)
 
+/* Job `job`'s state and reason as user sees them; the reason into
+   reason (empty if none). */
+static void
+s_job_state (const char *user, const char *job, const char *state, const char *reason)
+{
+    S_OK (user, "--json", "status", job);
+    json_t *jobs = s_json_out ();
+    json_t *j = json_is_array (jobs) ? json_array_get (jobs, 0) : jobs;
+    const char *have = json_string_value (json_object_get (j, "state"));
+    const char *why = json_string_value (json_object_get (j, "reason"));
+    cr_assert (have && strcmp (have, state) == 0, "%s is not %s: %s", job, state, s_out);
+    cr_assert (!reason || (why && strstr (why, reason)), "%s: no \"%s\" in %s", job, reason, s_out);
+    json_decref (jobs);
+}
+
+/* Alice's polyp trained and shared with bob, and a long job of bob's for
+   generations to wait behind (they stay waiting: accepted, not started). */
+static void
+s_shared_and_a_blocker (segq_client_t *alice, char train [SEGQ_JOB_ID_MAX],
+                        char blocker [SEGQ_JOB_ID_MAX])
+{
+    s_train (alice, "alice", "polyp.png", NULL, train);
+    S_OK ("alice", "models", "share", "polyp", "--with", "bob");
+    S_OK ("bob", "submit", "sleep", "--seconds", "600", "--cpu");
+    s_first_line (blocker, SEGQ_JOB_ID_MAX);
+}
+
+/* A generate of model by user that waits for job `after`. */
+static void
+s_generate_after (const char *user, const char *model, const char *after,
+                  char job [SEGQ_JOB_ID_MAX])
+{
+    S_OK (user, "submit", "generate", "--model", model, "--count", "2", "--cpu", "--after", after);
+    s_first_line (job, SEGQ_JOB_ID_MAX);
+}
+
+/* A generation accepted but not started (behind another job, or held)
+   does not outlive an unshare or a removal of its model: it is cancelled,
+   saying why; the owner's own stay. */
+static void
+s_unshare_withdraws (void)
+{
+    segq_client_t *alice = s_client ("alice");
+    char train [SEGQ_JOB_ID_MAX], sleep [SEGQ_JOB_ID_MAX], own [SEGQ_JOB_ID_MAX],
+        gen [2][SEGQ_JOB_ID_MAX];
+    s_shared_and_a_blocker (alice, train, sleep);
+    s_generate_after ("alice", "polyp", sleep, own);
+    for (int i = 0; i < 2; i++) {
+        s_generate_after ("bob", "alice/polyp", sleep, gen [i]);
+        if (i == 0) {
+            S_OK ("alice", "models", "unshare", "polyp", "--with", "bob");
+            s_job_state ("bob", gen [0], "cancelled", "alice unshared model polyp");
+            S_OK ("alice", "models", "share", "polyp", "--lab");
+        }
+    }
+    S_OK ("alice", "models", "rm", "polyp");
+    s_job_state ("bob", gen [1], "cancelled", "alice removed model polyp");
+    s_job_state ("alice", own, "waiting", NULL);
+    s_job_state ("bob", sleep, "running", NULL);
+    S_OK ("alice", "cancel", own);
+    S_OK ("bob", "cancel", sleep);
+    segq_client_destroy (&alice);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+S_BOTH_MODES (unshare_cancels_generations_not_started, s_unshare_withdraws)
+
 /* ---- 3: each generation its own seed ---- */
 
 /* params.seed of job, as `segq --json status JOB` shows it. */
@@ -765,13 +832,8 @@ s_purge_waits_for_generations (void)
 {
     segq_client_t *alice = s_client ("alice");
     char train [SEGQ_JOB_ID_MAX], sleep [SEGQ_JOB_ID_MAX], gen [SEGQ_JOB_ID_MAX], want [256];
-    s_train (alice, "alice", "polyp.png", NULL, train);
-    S_OK ("alice", "models", "share", "polyp", "--with", "bob");
-    S_OK ("bob", "submit", "sleep", "--seconds", "600", "--cpu");
-    s_first_line (sleep, sizeof sleep);
-    S_OK ("bob", "submit", "generate", "--model", "alice/polyp", "--count", "2", "--cpu", "--after",
-          sleep);
-    s_first_line (gen, sizeof gen);
+    s_shared_and_a_blocker (alice, train, sleep);
+    s_generate_after ("bob", "alice/polyp", sleep, gen);
     snprintf (want, sizeof want, "job %s (waiting) takes the model of %s as an input", gen, train);
     S_REFUSED (1, want, "alice", "purge", train);
     S_OK ("bob", "cancel", gen, sleep);

@@ -622,9 +622,9 @@ s_model_shape (const segq__job_t *job)
 {
     segq__model_shape_t shape = { 0 };
     const segq_params_t *metrics = job->progress ? &job->progress->metrics : NULL;
-    const char *names [] = { "scales", "height", "width" };
-    uint32_t *fields [] = { &shape.scales, &shape.height, &shape.width };
-    for (size_t i = 0; metrics && i < 3; i++) {
+    const char *names [] = { "scales", "height", "width", "scales_total" };
+    uint32_t *fields [] = { &shape.scales, &shape.height, &shape.width, &shape.scales_total };
+    for (size_t i = 0; metrics && i < 4; i++) {
         const segq_value_t *v = segq_params_get (metrics, names [i]);
         if (v && v->type == SEGQ_PARAM_FLOAT && v->f >= 0 && v->f <= UINT32_MAX)
             *fields [i] = (uint32_t) v->f;

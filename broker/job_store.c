@@ -168,11 +168,22 @@ s_migrate_8 (sqlite3 *db, char **errmsg)
                          NULL, NULL, errmsg);
 }
 
+/* Migration 9: how many scales a model's training meant to train, beside
+   the scales it did (a training stopped early, --stop-after-scale, makes
+   a model that cannot generate: refused at submit). 0: not reported. */
+static int
+s_migrate_9 (sqlite3 *db, char **errmsg)
+{
+    return sqlite3_exec (db,
+                         "ALTER TABLE models ADD COLUMN scales_total INTEGER NOT NULL DEFAULT 0;",
+                         NULL, NULL, errmsg);
+}
+
 typedef int (migration_fn) (sqlite3 *db, char **errmsg);
-static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = { s_migrate_1, s_migrate_2,
-                                                                  s_migrate_3, s_migrate_4,
-                                                                  s_migrate_5, s_migrate_6,
-                                                                  s_migrate_7, s_migrate_8 };
+static migration_fn *s_migrations [SEGQ_STORE_SCHEMA_VERSION] = {
+    s_migrate_1, s_migrate_2, s_migrate_3, s_migrate_4, s_migrate_5,
+    s_migrate_6, s_migrate_7, s_migrate_8, s_migrate_9
+};
 
 /* ---- prepared statements ---- */
 

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include "segq_proto.h"
 
-#define SEGQ_STORE_SCHEMA_VERSION 8
+#define SEGQ_STORE_SCHEMA_VERSION 9
 #define SEGQ__JOB_ID_MAX          16 /* bytes of a printable job id, NUL included */
 #define SEGQ__ARRAY_ID_MAX        18 /* "a-" and a job id */
 

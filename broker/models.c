@@ -41,13 +41,14 @@ typedef enum {
 static const char *s_sql [Q_COUNT] = {
     [Q_GET] = "SELECT m.owner, m.name, m.created, m.scales, m.height, m.width, m.note, m.pinned,"
               " m.lab, j.purged IS NOT NULL,"
-              " EXISTS (SELECT 1 FROM model_shares s WHERE s.job = m.job AND s.user = ?2)"
-              " FROM models m JOIN jobs j ON j.id = m.job WHERE m.job = ?1 AND m.removed = 0",
+              " EXISTS (SELECT 1 FROM model_shares s WHERE s.job = m.job AND s.user = ?2),"
+              " m.scales_total FROM models m JOIN jobs j ON j.id = m.job WHERE m.job = ?1 AND "
+              "m.removed = 0",
     [Q_BY_NAME] = "SELECT job FROM models WHERE name = ?1 AND removed = 0"
                   " AND (?2 IS NULL OR owner = ?2) ORDER BY job",
     [Q_NAME_TAKEN] = "SELECT 1 FROM models WHERE owner = ?1 AND name = ?2 AND removed = 0",
-    [Q_INSERT] = "INSERT OR IGNORE INTO models (job, owner, name, created, scales, height, width)"
-                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_INSERT] = "INSERT OR IGNORE INTO models (job, owner, name, created, scales, height, width,"
+                 " scales_total) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [Q_BACKFILL_DONE] = "SELECT value FROM meta WHERE key = 'models_backfilled'",
     [Q_BACKFILL_JOBS] = "SELECT id, finished FROM jobs j WHERE kind = 'train' AND state = 4"
                         " AND NOT EXISTS (SELECT 1 FROM models m WHERE m.job = j.id) ORDER BY id",
@@ -102,6 +103,7 @@ typedef struct {
     char name [NAME_MAX_LEN + 1];
     double created;
     uint32_t scales, height, width;
+    uint32_t scales_total; /* what its training meant to train; 0: not said */
     char note [SEGQ_MAX_STRING + 1];
     bool pinned, lab, purged;
     bool shared_with_caller;
@@ -190,6 +192,7 @@ s_get (segq__models_t *self, uint64_t job, const char *user, model_row_t *row)
         .lab = sqlite3_column_int (stmt, 8),
         .purged = sqlite3_column_int (stmt, 9),
         .shared_with_caller = sqlite3_column_int (stmt, 10),
+        .scales_total = (uint32_t) sqlite3_column_int (stmt, 11),
     };
     segq__job_id_format (job, row->job_id);
     snprintf (row->owner, sizeof row->owner, "%s", s_text (stmt, 0) ? s_text (stmt, 0) : "");
@@ -283,6 +286,7 @@ segq__models_register (segq__models_t *self, uint64_t job, const segq__model_sha
     sqlite3_bind_int (stmt, 5, (int) shape->scales);
     sqlite3_bind_int (stmt, 6, (int) shape->height);
     sqlite3_bind_int (stmt, 7, (int) shape->width);
+    sqlite3_bind_int (stmt, 8, (int) shape->scales_total);
     rc = sqlite3_step (stmt) == SQLITE_DONE ? 0 : SEGQ_EIO;
     sqlite3_reset (stmt);
     return rc;
@@ -480,11 +484,20 @@ s_check_start_scale (const segq__caller_t *caller, const model_row_t *row,
     return SEGQ_EPERM;
 }
 
-/* gen_start_scale names one of the model's scales (a training reports
-   how many it made; 0: it did not say, and segq-run checks). */
+/* The model's every scale is trained, and gen_start_scale names one of
+   them (a training reports how many it made; 0: it did not say, and
+   segq-run checks). */
 static int
 s_check_scales (const model_row_t *row, const segq_submit_t *submit, char *err, size_t errlen)
 {
+    if (row->scales < row->scales_total) {
+        snprintf (err, errlen,
+                  "model %s: only %u of its %u scales are trained (its training was stopped "
+                  "early, --stop-after-scale): it cannot generate; train the image to its "
+                  "last scale",
+                  row->name, row->scales, row->scales_total);
+        return SEGQ_EINVAL;
+    }
     const segq_value_t *start = segq_params_get (&submit->params, "gen_start_scale");
     if (!start || start->type != SEGQ_PARAM_INT || !row->scales || start->i < row->scales)
         return 0;

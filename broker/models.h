@@ -35,6 +35,7 @@ void segq__models_destroy (segq__models_t **self_p);
 /* The shape a training reported (its last progress metrics); 0: unknown. */
 typedef struct {
     uint32_t scales, height, width;
+    uint32_t scales_total; /* the scales its training meant to train */
 } segq__model_shape_t;
 
 /* Registers the model of training `job`, which has just succeeded, in the

@@ -148,8 +148,9 @@ int segq_ckpt_check_generate(const segq_ckpt_header_t *h, const char *what, int6
     int scales = h->pyr.stop_scale + 1;
     if (h->trained < scales)
         return segq_fail(err, errlen, SEGQ_EINVAL,
-                         "%s: only %d of its %d scales are trained (an unfinished training: "
-                         "finish it with segq-run train --resume)",
+                         "%s: only %d of its %d scales are trained (an unfinished training, "
+                         "or one stopped early with --stop-after-scale: train it to its last "
+                         "scale; segq-run train --resume goes on from its checkpoint)",
                          what, h->trained, scales);
     if (gen_start_scale >= scales)
         return segq_fail(err, errlen, SEGQ_EINVAL,

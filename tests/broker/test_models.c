@@ -50,7 +50,7 @@ s_training (uint64_t id, const char *name)
     segq_artifact_t output = { .name = "model.safetensors", .size = 12 };
     memcpy (output.hash, CKPT, sizeof output.hash);
     cr_assert_eq (segq__job_store_insert_output (store, id, &output), 0);
-    segq__model_shape_t shape = { 9, 188, 250 };
+    segq__model_shape_t shape = { 9, 188, 250, 9 };
     cr_assert_eq (segq__models_register (models, id, &shape, 1700000100.0), 0);
     return id;
 }

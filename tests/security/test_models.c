@@ -38,12 +38,15 @@ static const char s_fake_segq_run [] =
     "out=$SEGQ_OUTPUT_DIR\n"
     "case $1 in\n"
     "train)\n"
-    "  for a in \"$@\"; do case $a in --image=*) image=${a#--image=};; esac; done\n"
+    "  scales=9\n"
+    "  for a in \"$@\"; do case $a in --image=*) image=${a#--image=};;\n"
+    "    --stop_after_scale=[0-7]) scales=$((${a#--stop_after_scale=} + 1));; esac; done\n"
     "  cat \"$image\" > \"$out/model.safetensors\" || exit 3\n"
     "  echo \"trained by $SEGQ_JOB_ID\" >> \"$out/model.safetensors\"\n"
     "  echo \"preview of $SEGQ_JOB_ID\" > \"$out/preview.png\"\n"
     "  echo \"scale,loss,$SEGQ_JOB_ID\" > \"$out/losses.csv\"\n"
-    "  echo '{\"phase\":\"train\",\"fraction\":1,\"metrics\":{\"scales\":9,\"scales_total\":9,"
+    "  echo "
+    "'{\"phase\":\"train\",\"fraction\":1,\"metrics\":{\"scales\":'$scales',\"scales_total\":9,"
     "\"height\":188,\"width\":250},\"message\":\"scale saved\"}' >&\"$SEGQ_PROGRESS_FD\"\n"
     "  ;;\n"
     "generate)\n"
@@ -759,6 +762,19 @@ s_scales_checked (void)
     S_OK ("alice", "submit", "generate", "--model", "colon", "--gen-start-scale", "8", "--cpu");
     s_first_line (gen, sizeof gen);
     s_wait_succeeded (alice, gen);
+
+    /* a training stopped early is a model that cannot generate, by any name */
+    char dir [700], image [800], mask [800], partial [SEGQ_JOB_ID_MAX];
+    snprintf (dir, sizeof dir, "%s/partial", h->dir);
+    s_image (dir, "short.png", image, sizeof image);
+    s_image (dir, "mask.png", mask, sizeof mask);
+    S_OK ("alice", "submit", "train", "--image", image, "--mask", mask, "--cpu",
+          "--stop-after-scale", "0");
+    s_first_line (partial, sizeof partial);
+    s_wait_succeeded (alice, partial);
+    const char *unfinished = "model short: only 1 of its 9 scales are trained";
+    S_REFUSED (1, unfinished, "alice", "submit", "generate", "--model", "short", "--cpu");
+    S_REFUSED (1, unfinished, "alice", "submit", "generate", "--model", partial, "--cpu");
     segq_client_destroy (&alice);
     H_ASSERT_CLEAN_STOP (h);
 }

@@ -9,17 +9,18 @@
 void
 segq_generate_stem (const char *image_name, char *out, size_t len)
 {
+    const char *dot = strrchr (image_name, '.');
+    size_t n = dot && dot != image_name ? (size_t) (dot - image_name) : strlen (image_name);
+    if (n > SEGQ_GENERATE_STEM_MAX)
+        n = SEGQ_GENERATE_STEM_MAX;
     size_t i = 0;
-    for (; image_name [i] && i + 1 < len; i++) {
+    for (; i < n && i + 1 < len; i++) {
         char c = image_name [i];
         int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
                  || c == '-' || c == '_' || c == '.';
         out [i] = ok ? c : '_';
     }
     out [i] = '\0';
-    char *dot = strrchr (out, '.');
-    if (dot && dot != out)
-        *dot = '\0';
     if (!out [0])
         snprintf (out, len, "source");
 }

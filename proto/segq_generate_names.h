@@ -24,7 +24,10 @@ extern "C" {
 #define SEGQ_RESULT_MAX_BYTES_ENV "SEGQ_RESULT_MAX_BYTES"
 
 /* A source image's name without its extension, made safe for a file
-   name ("source" when nothing is left). */
+   name ("source" when nothing is left), and cut to SEGQ_GENERATE_STEM_MAX
+   characters: a pair's name adds at most some 50 to it and must stay a
+   file name (255 bytes; a longer image name made every pair unwritable). */
+#define SEGQ_GENERATE_STEM_MAX 120
 void segq_generate_stem (const char *image_name, char *out, size_t len);
 
 /* Pair i's file name, without folder and extension:

@@ -21,6 +21,14 @@ Test (generate_names, stems_and_pair_names)
         segq_generate_stem (stems [i][0], stem, sizeof stem);
         cr_expect_str_eq (stem, stems [i][1]);
     }
+    /* a long name is cut, so that every pair's name stays a file name */
+    char long_name [300];
+    memset (long_name, 'a', 240);
+    snprintf (long_name + 240, sizeof long_name - 240, ".png");
+    segq_generate_stem (long_name, stem, sizeof stem);
+    cr_expect_eq (strlen (stem), SEGQ_GENERATE_STEM_MAX);
+    segq_generate_pair_name (stem, "0123456789abcdef", INT64_MAX, 999999999, name, sizeof name);
+    cr_expect_lt (strlen ("images/") + strlen (name) + strlen (".png"), 256);
     segq_generate_pair_name ("img", "0123456789abcdef", 42, 7, name, sizeof name);
     cr_expect_str_eq (name, "img_01234567_s42_00007");
     segq_generate_pair_name ("img", "0123456789abcdef", 42, 1234567, name, sizeof name);

@@ -39,7 +39,7 @@ static const char s_help [] =
     "or losses, nor its checkpoint. But a SinGAN model is close to its one image:\n"
     "the generators reproduce its texture and pieces of its layout, so share only\n"
     "what you could share as synthetic data (see docs/models.md). --unshare stops\n"
-    "new jobs at once; running ones finish.\n"
+    "new jobs at once and cancels theirs not yet started; running ones finish.\n"
     "pin: retention never removes the model's training. rm: out of the catalogue\n"
     "(its training job and files stay until purged: `segq purge JOB`).\n";
 
@@ -156,7 +156,7 @@ typedef struct {
 } models_args_t;
 
 /* Options into args; the words that are not options stay in argv from
-   optind on. CLI_OK, or what the command returns. */
+   optind on. CLI_OK, CLI_OPT_HELP (help shown) or CLI_USAGE (said). */
 static int
 s_options (cli_globals_t *g, int argc, char **argv, models_args_t *args)
 {
@@ -185,7 +185,8 @@ s_options (cli_globals_t *g, int argc, char **argv, models_args_t *args)
         else if (opt == OPT_PREVIEW)
             args->preview = optarg;
     }
-    return opt == CLI_OPT_END ? CLI_OK : CLI_OPT_RESULT (opt);
+    /* after --help, nothing more: not the list as well */
+    return opt == CLI_OPT_END ? CLI_OK : opt == CLI_OPT_HELP ? CLI_OPT_HELP : CLI_USAGE;
 }
 
 /* The request's op and words from the command line; CLI_OK or CLI_USAGE. */
@@ -201,11 +202,9 @@ s_parse (cli_globals_t *g, int argc, char **argv, models_args_t *args, char ***w
     *n_words = argc - first - (sub ? 2 : 0);
     if (!sub) {
         args->request.op = SEGQ_MODEL_LIST;
-        return first == argc ? CLI_OK
-                             : cli_usage_error (g, "models",
-                                                "unknown subcommand '%s' (see `segq models "
-                                                "--help`)",
-                                                argv [first]);
+        return first == argc
+                   ? CLI_OK
+                   : cli_usage_error (g, "models", "unknown subcommand '%s'", argv [first]);
     }
     args->request.op = sub->op == SEGQ_MODEL_SHARE && args->unshare ? SEGQ_MODEL_UNSHARE : sub->op;
     if (argc - first < 2)
@@ -308,7 +307,7 @@ cli_models (cli_globals_t *g, int argc, char **argv)
     if (rc == CLI_OK)
         rc = s_parse (g, argc, argv, &args, &words, &n_words);
     if (rc != CLI_OK)
-        return rc;
+        return rc == CLI_OPT_HELP ? CLI_OK : rc;
     segq_client_t *client;
     rc = cli_connect (g, &client);
     if (rc != CLI_OK)

@@ -55,6 +55,7 @@ typedef struct {
     bool used [N_STAGES];
     const char *image, *mask, *vgg19, *style, *real, *test;
     bool plural; /* --images/--masks */
+    bool pair;   /* --image/--mask */
 } pipeline_t;
 
 /* --niter -> train's; --generate.batch -> generate's; ambiguous: refused. */
@@ -172,32 +173,50 @@ s_keep_generic (generic_args_t *generic, const char *flag, bool eq, int argc, ch
     /* their values travel with them */
     bool takes = strcmp (flag, "json") != 0 && strcmp (flag, "help") != 0
                  && strcmp (flag, "cpu") != 0 && strcmp (flag, "no-keys") != 0;
-    uint64_t slots;
     if (!eq
         && (takes
-            || (strcmp (flag, "cpu") == 0 && *i + 1 < argc
-                && cli_parse_uint (argv [*i + 1], 4096, &slots)))
+            || (strcmp (flag, "cpu") == 0 && *i + 1 < argc && cli_submit_cpu_value (argv [*i + 1])))
         && *i + 1 < argc)
         generic->argv [generic->argc++] = argv [++*i];
 }
 
-/* --image, --images, --mask, ...: the pipeline's own flags. */
-static void
-s_set_own (pipeline_t *p, const char *flag, const char *value)
+/* The slot of the pipeline's own flag: --image and --images fill one,
+   --mask and --masks another. */
+static const char **
+s_own_slot (pipeline_t *p, const char *flag)
 {
     if (!strcmp (flag, "image") || !strcmp (flag, "images"))
-        p->image = value;
-    else if (!strcmp (flag, "mask") || !strcmp (flag, "masks"))
-        p->mask = value;
-    else if (!strcmp (flag, "vgg19"))
-        p->vgg19 = value;
-    else if (!strcmp (flag, "style"))
-        p->style = value;
-    else if (!strcmp (flag, "evaluate-test"))
-        p->test = value;
-    else
-        p->real = value;
-    p->plural |= !strcmp (flag, "images") || !strcmp (flag, "masks");
+        return &p->image;
+    if (!strcmp (flag, "mask") || !strcmp (flag, "masks"))
+        return &p->mask;
+    if (!strcmp (flag, "vgg19"))
+        return &p->vgg19;
+    if (!strcmp (flag, "style"))
+        return &p->style;
+    return !strcmp (flag, "evaluate-test") ? &p->test : &p->real;
+}
+
+/* --image, --images, --mask, ...: the pipeline's own flags, each once;
+   one pair (--image/--mask) or folders of them (--images/--masks), not
+   both: one would be dropped without a word. */
+static int
+s_set_own (cli_globals_t *g, pipeline_t *p, const char *flag, const char *value)
+{
+    bool plural = !strcmp (flag, "images") || !strcmp (flag, "masks");
+    bool pair = !strcmp (flag, "image") || !strcmp (flag, "mask");
+    if ((plural && p->pair) || (pair && p->plural))
+        return cli_usage_error (g, "submit pipeline",
+                                "--%s %s: give one training pair (--image FILE --mask FILE) or "
+                                "folders of pairs (--images DIR --masks DIR), not both",
+                                flag, value);
+    const char **slot = s_own_slot (p, flag);
+    if (*slot)
+        return cli_usage_error (g, "submit pipeline", "--%s given twice (%s and %s): give it once",
+                                flag, *slot, value);
+    *slot = value;
+    p->plural |= plural;
+    p->pair |= pair;
+    return CLI_OK;
 }
 
 /* argv[*i] (and its value, *i moved past it): a flag of the pipeline, a
@@ -226,8 +245,7 @@ s_parse_arg (cli_globals_t *g, pipeline_t *p, generic_args_t *generic, int argc,
         return cli_usage_error (g, "submit pipeline", "--%s needs a value", flag);
     if (!s_listed (flag, s_own_flags, sizeof s_own_flags / sizeof s_own_flags [0]))
         return s_route_param (g, p, flag, value);
-    s_set_own (p, flag, value);
-    return CLI_OK;
+    return s_set_own (g, p, flag, value);
 }
 
 /* Every stage after train takes train's resources (the generic options
@@ -257,10 +275,32 @@ s_share_resources (cli_globals_t *g, pipeline_t *p)
     return CLI_OK;
 }
 
-/* The training pair given, and --vgg19/--style only with --stylize. */
+/* A training stopped early makes a model that cannot generate (the
+   broker refuses a generate from one at submit; here the model is still
+   to come), and a pipeline generates from its every training. */
+static int
+s_check_training_whole (cli_globals_t *g, const pipeline_t *p)
+{
+    const cli_submit_args_t *t = &p->stage [ST_TRAIN];
+    for (size_t i = 0; i < t->n_params; i++)
+        if (strcmp (t->params [i].name, "stop_after_scale") == 0
+            && strtol (t->params [i].value, NULL, 10) >= 0)
+            return cli_usage_error (g, "submit pipeline",
+                                    "--stop-after-scale %s stops the training early, and a model "
+                                    "trained in part cannot generate: leave it out (or submit "
+                                    "the training alone: segq submit train)",
+                                    t->params [i].value);
+    return CLI_OK;
+}
+
+/* The training pair given, trained whole, and --vgg19/--style only with
+   --stylize. */
 static int
 s_check_flags (cli_globals_t *g, const pipeline_t *p)
 {
+    int rc = s_check_training_whole (g, p);
+    if (rc != CLI_OK)
+        return rc;
     bool stylize = p->used [ST_STYLIZE];
     if (!p->image)
         return cli_usage_error (g, "submit pipeline",
@@ -563,23 +603,16 @@ s_cancel_sent (cli_globals_t *g, run_t *run)
 {
     size_t per = run->n ? run->n : 1, n = 0;
     const char **sent = calloc (N_STAGES * per, sizeof *sent);
-    for (int k = 0; sent && k < N_STAGES; k++)
+    if (!sent) {
+        cli_error (g, "submit pipeline", CLI_FAILED,
+                   "out of memory: cancel the jobs it had submitted (segq status)");
+        return;
+    }
+    for (int k = 0; k < N_STAGES; k++)
         for (size_t j = 0; run->ids [k] && j < per; j++)
             if (run->ids [k][j])
                 sent [n++] = run->ids [k][j];
-    segq_cancel_outcome_t *out = NULL;
-    size_t n_out = 0;
-    if (n && segq_client_cancel (run->client, sent, n, &out, &n_out) == 0)
-        cli_error (g, "submit pipeline", CLI_FAILED,
-                   "the %zu job(s) it had submitted (%s ...) are cancelled: nothing of the "
-                   "pipeline runs",
-                   n, sent [0]);
-    else if (n)
-        cli_error (g, "submit pipeline", CLI_FAILED,
-                   "%zu job(s) it had submitted (%s ...) could not be cancelled (%s): cancel "
-                   "them (segq cancel)",
-                   n, sent [0], segq_client_error (run->client));
-    segq_cancel_outcomes_free (&out, n_out);
+    cli_submit_cancel (g, run->client, "submit pipeline", "pipeline", sent, n);
     free (sent);
 }
 

@@ -49,26 +49,34 @@ s_parse (cli_globals_t *g, cli_submit_args_t *s, int argc, char **argv, char **w
     return CLI_OK;
 }
 
+/* What s_retry_one returns when there is nothing to retry: apart from
+   CLI_FAILED (a refusal, said), which is 1 too. */
+#define S_NOTHING_TO_RETRY (CLI_USAGE + 100)
+
 /* Job `id`, if it failed or was cancelled, submitted again: its new id
-   into out. CLI_OK; CLI_FAILED (said) on a refusal; 1 when there is
-   nothing to retry: it did not fail, or its retry has not (said when
-   `alone`, the only job named). */
+   into out. CLI_OK; CLI_FAILED (said) on a refusal; S_NOTHING_TO_RETRY
+   when there is nothing to retry: it did not fail, or the broker says it is in no state
+   to (said when `alone`, the only job named; else why into `why`, where
+   it is empty). */
 static int
 s_retry_one (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s, const char *id,
-             bool alone, char out [SEGQ_JOB_ID_MAX])
+             bool alone, char out [SEGQ_JOB_ID_MAX], char *why, size_t whylen)
 {
     segq_job_info_t info;
     if (segq_client_job (client, id, false, &info) < 0)
         return cli_error (g, "retry", CLI_FAILED, "%s", segq_client_error (client));
     bool ended = info.state == SEGQ_JOB_FAILED || info.state == SEGQ_JOB_CANCELLED;
     segq_job_spec_t *spec = ended ? segq_job_spec_new (info.kind) : NULL;
+    if (!ended && !*why)
+        snprintf (why, whylen, "job %s %s%s", id, info.state == SEGQ_JOB_SUCCEEDED ? "" : "is ",
+                  segq_job_state_name (info.state));
     if (!ended && alone)
         cli_error (g, "retry", CLI_FAILED,
                    "job %s %s%s: only a job that failed or was cancelled is submitted again", id,
                    info.state == SEGQ_JOB_SUCCEEDED ? "" : "is ", segq_job_state_name (info.state));
     segq_job_info_clear (&info);
     if (!ended)
-        return 1;
+        return S_NOTHING_TO_RETRY;
     if (!spec || segq_job_spec_set_retry (spec, id) < 0) {
         segq_job_spec_destroy (&spec);
         return cli_error (g, "retry", CLI_FAILED, "out of memory");
@@ -80,8 +88,12 @@ s_retry_one (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s
     segq_job_spec_set_max_attempts (spec, (uint32_t) s->max_attempts);
     int rc = segq_client_submit (client, spec, out, SEGQ_JOB_ID_MAX);
     segq_job_spec_destroy (&spec);
-    if (rc == SEGQ_ESTATE && !alone)
-        return 1; /* retried already, and that retry runs or has succeeded */
+    if (rc == SEGQ_ESTATE && !alone) {
+        /* retried already, and that retry waits, runs or has succeeded */
+        if (!*why)
+            snprintf (why, whylen, "%s", segq_client_error (client));
+        return S_NOTHING_TO_RETRY;
+    }
     return rc < 0 ? cli_error (g, "retry", CLI_FAILED, "%s", segq_client_error (client)) : CLI_OK;
 }
 
@@ -129,12 +141,13 @@ s_retry_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s
         return cli_error (g, "retry", CLI_FAILED, "out of memory");
     size_t retried = 0, skipped = 0;
     int rc = CLI_OK;
+    char why [1024] = ""; /* the first skipped job's reason */
     for (size_t i = 0; i < n; i++) {
         char id [SEGQ_JOB_ID_MAX];
-        int one = s_retry_one (g, client, s, ids [i], n == 1, id);
-        skipped += one == 1;
+        int one = s_retry_one (g, client, s, ids [i], n == 1, id, why, sizeof why);
+        skipped += one == S_NOTHING_TO_RETRY;
         if (one != CLI_OK) {
-            rc = one == 1 ? rc : one;
+            rc = one == S_NOTHING_TO_RETRY ? rc : one;
             continue;
         }
         if (!(retries [retried++] = strdup (id)))
@@ -146,9 +159,10 @@ s_retry_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s
     }
     if (skipped && n > 1)
         cli_error (g, "retry", CLI_OK,
-                   "%zu of the %zu jobs named had nothing to retry: they did not fail, or their "
-                   "retry has not",
-                   skipped, n);
+                   "%zu of the %zu jobs named had nothing to retry: a job is retried once it "
+                   "failed or was cancelled, and not while a retry of it waits, runs or has "
+                   "succeeded (%s: %s)",
+                   skipped, n, skipped > 1 ? "the first" : "that one", why);
     if (rc == CLI_OK && retried > 1)
         s_group (g, client, (const char *const *) retries, retried);
     if (rc == CLI_OK && !retried)

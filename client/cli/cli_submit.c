@@ -10,9 +10,11 @@
 #include "cli_folds.h"
 #include "cli_submit.h"
 #include "segq_fs.h"
+#include "segq_sha256.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -68,8 +70,8 @@ s_flag_name (const char *arg, size_t len, char *out, size_t outlen)
     out [i] = 0;
 }
 
-static void
-s_dashed (const char *name, char *out, size_t outlen)
+void
+cli_dashed (const char *name, char *out, size_t outlen)
 {
     size_t i = 0;
     for (; name [i] && i + 1 < outlen; i++)
@@ -90,12 +92,34 @@ s_plural_flag (const segq_input_spec_t *in, char *out, size_t outlen)
     return true;
 }
 
-/* A typed input's flag as given, without its dashes: "image", or "images". */
+/* A typed input's flag as given, without its leading dashes: "image",
+   "images", "encoder-weights". */
 static void
 s_input_flag (const cli_typed_input_t *in, char *out, size_t outlen)
 {
-    if (!in->plural || !s_plural_flag (in->spec, out, outlen))
-        snprintf (out, outlen, "%s", in->spec->name);
+    char name [64];
+    if (!in->plural || !s_plural_flag (in->spec, name, sizeof name))
+        snprintf (name, sizeof name, "%s", in->spec->name);
+    cli_dashed (name, out, outlen);
+}
+
+bool
+cli_submit_cpu_value (const char *next)
+{
+    /* a number, right or wrong ("-1", "0", "1.5", "9999"): refused for
+       what it is rather than read as an option or a kind */
+    const char *digits = next [0] == '-' || next [0] == '+' ? next + 1 : next;
+    return digits [0] >= '0' && digits [0] <= '9';
+}
+
+/* The long name of generic option `code`. */
+static const char *
+s_generic_name (int code)
+{
+    for (size_t j = 0; j < N_GENERIC; j++)
+        if (s_generic [j].code == code)
+            return s_generic [j].name;
+    return "?";
 }
 
 /* The generic option argv[*i] is, or -1; its value (inline, or the next
@@ -126,7 +150,6 @@ s_generic_option (const cli_globals_t *g, const char *cmd, int argc, char **argv
     *code = s_generic [k].code;
     if (s_generic [k].arg == 0 && inline_value)
         return cli_usage_error (g, cmd, "%s takes no value", a);
-    uint64_t n;
     if (s_generic [k].arg == 1) {
         if (inline_value)
             *value = inline_value;
@@ -139,7 +162,7 @@ s_generic_option (const cli_globals_t *g, const char *cmd, int argc, char **argv
         /* "--cpu 4" as well as "--cpu=4" */
         if (inline_value)
             *value = inline_value;
-        else if (*i + 1 < argc && cli_parse_uint (argv [*i + 1], 4096, &n))
+        else if (*i + 1 < argc && cli_submit_cpu_value (argv [*i + 1]))
             *value = argv [++*i];
     }
     return CLI_OK;
@@ -149,6 +172,14 @@ static int
 s_apply_generic (cli_globals_t *g, cli_submit_args_t *s, int code, const char *value)
 {
     uint64_t v;
+    /* one value each: a second would silently replace the first */
+    if (code >= OPT_PRIORITY && code <= OPT_MAX_ATTEMPTS && code != OPT_AFTER) {
+        unsigned bit = 1u << (code - OPT_PRIORITY);
+        if (s->given & bit)
+            return cli_usage_error (g, s->command, "--%s given twice: give it once",
+                                    s_generic_name (code));
+        s->given |= bit;
+    }
     switch (code) {
     case 'h':
         s->help = true;
@@ -187,12 +218,16 @@ s_apply_generic (cli_globals_t *g, cli_submit_args_t *s, int code, const char *v
         s->cpu_slots = 1;
         if (value && (!cli_parse_uint (value, 4096, &s->cpu_slots) || s->cpu_slots == 0))
             return cli_usage_error (g, s->command,
-                                    "--cpu '%s': expected a number of CPU slots 1..4096", value);
+                                    "--cpu '%s': expected a whole number of CPU slots 1..4096 (or "
+                                    "--cpu alone: 1)",
+                                    value);
         return CLI_OK;
     case OPT_TIME_LIMIT:
         if (!cli_parse_uint (value, UINT32_MAX, &v) || v == 0)
             return cli_usage_error (g, s->command,
-                                    "--time-limit '%s': expected whole seconds (> 0)", value);
+                                    "--time-limit '%s': expected whole seconds 1..%" PRIu32
+                                    " (about 136 years)",
+                                    value, UINT32_MAX);
         s->time_limit = v;
         return CLI_OK;
     case OPT_MAX_ATTEMPTS:
@@ -219,7 +254,7 @@ s_unknown_flag (const cli_globals_t *g, const segq_kind_spec_t *kind, const char
         close = segq_suggest (word, generic, N_GENERIC);
     char dashed [64];
     if (close)
-        s_dashed (close, dashed, sizeof dashed);
+        cli_dashed (close, dashed, sizeof dashed);
     return cli_usage_error (g, "submit", "%s has no flag --%s%s%s%s", kind->name, word,
                             close ? " (did you mean --" : "", close ? dashed : "",
                             close ? "?)" : "");
@@ -378,6 +413,35 @@ s_basename (const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* Whether input `in` takes a dataset folder (image/mask pairs, or a
+   generation with its manifest): a plain file given for it would be laid
+   out as the set's only member and fail on a worker as a pair without
+   its mask. A test kind's many-file input takes files. */
+static bool
+s_takes_folder (const segq_input_spec_t *in)
+{
+    return in->many && (in->takes == SEGQ_DATA_PAIRS || in->takes == SEGQ_DATA_GENERATION);
+}
+
+/* SEGQ_EINVAL, said, when `path`, a local plain file, is given as `flag`
+   (as typed: "--real", "--input real=") to an input that takes a folder. */
+static int
+s_refuse_file_for_folder (const segq_input_spec_t *in, const char *flag, const char *path,
+                          char *err, size_t errlen)
+{
+    struct stat st;
+    if (!s_takes_folder (in) || stat (path, &st) != 0 || S_ISDIR (st.st_mode))
+        return SEGQ_OK;
+    snprintf (err, errlen,
+              "%s%s is a file, and %s takes a folder: %s (or the job that makes it: JOB)", flag,
+              path, in->name,
+              in->takes == SEGQ_DATA_PAIRS
+                  ? "image/mask pairs as images/NAME + masks/NAME, or NAME + NAME-mask"
+                  : "a generation, images/ + masks/ + manifest.csv, as generate or stylize "
+                    "write it");
+    return SEGQ_EINVAL;
+}
+
 /* A typed input's value into the spec: a local file or folder, or a job's
    output (JOB: its principal one; JOB:NAME). `file` overrides ref (one
    element of a job array). */
@@ -386,35 +450,90 @@ s_add_typed_input (const cli_globals_t *g, segq_job_spec_t *spec, const cli_type
                    const char *file, char *err, size_t errlen)
 {
     const char *ref = file ? file : in->ref;
-    char name [SEGQ_MAX_NAME];
+    char name [SEGQ_MAX_NAME], flag [80], given [160];
     if (in->spec->sets)
         snprintf (name, sizeof name, "%s/%s", in->spec->name, in->set);
     else
         snprintf (name, sizeof name, "%s", in->spec->name);
+    cli_dashed (in->spec->name, flag, sizeof flag);
+    if (in->spec->sets)
+        snprintf (given, sizeof given, "--%s %s=", flag, in->set);
+    else
+        snprintf (given, sizeof given, "--%s ", flag);
     struct stat st;
     if (stat (ref, &st) == 0 && S_ISDIR (st.st_mode)) {
         if (!in->spec->many) {
-            char plural [64]; /* the kind table's input names are short */
+            char plural [64], dashed [64]; /* the kind table's input names are short */
             bool array = s_plural_flag (in->spec, plural, sizeof plural);
-            snprintf (err, errlen, "--%s %s is a folder: --%s takes one file%s%s%s", in->spec->name,
-                      ref, in->spec->name,
-                      array ? " (for one job per file, a job array, give --" : "",
-                      array ? plural : "", array ? " DIR)" : "");
+            cli_dashed (plural, dashed, sizeof dashed);
+            snprintf (err, errlen, "--%s %s is a folder: --%s takes one file%s%s%s", flag, ref,
+                      flag, array ? " (for one job per file, a job array, give --" : "",
+                      array ? dashed : "", array ? " DIR)" : "");
             return SEGQ_EINVAL;
         }
         return segq_job_spec_input_dir (spec, name, ref, err, errlen);
     }
     if (stat (ref, &st) == 0) {
-        if (in->spec->many) {
+        int rc = s_refuse_file_for_folder (in->spec, given, ref, err, errlen);
+        if (rc == SEGQ_OK && in->spec->many) {
             char laid [2 * SEGQ_MAX_NAME];
             snprintf (laid, sizeof laid, "%s/%s", name, s_basename (ref));
             return segq_job_spec_input_file (spec, laid, ref, err, errlen);
         }
-        return segq_job_spec_input_file (spec, name, ref, err, errlen);
+        return rc == SEGQ_OK ? segq_job_spec_input_file (spec, name, ref, err, errlen) : rc;
     }
     /* not a local path: a job's output or a model */
     (void) g;
     return segq_job_spec_input_ref (spec, name, ref, err, errlen);
+}
+
+/* --input NAME=REF into the spec; a local plain file for an input that
+   takes a folder refused as the typed flag's is. */
+static int
+s_add_raw_input (const cli_submit_args_t *s, segq_job_spec_t *spec, const char *arg, char *err,
+                 size_t errlen)
+{
+    const char *eq = strchr (arg, '=');
+    for (size_t k = 0; eq && k < s->kind->n_inputs; k++) {
+        const segq_input_spec_t *in = &s->kind->inputs [k];
+        size_t len = strlen (in->name);
+        bool named = (size_t) (eq - arg) >= len && strncmp (arg, in->name, len) == 0
+                     && (arg [len] == '=' || arg [len] == '/');
+        char given [SEGQ_MAX_NAME + 16];
+        snprintf (given, sizeof given, "--input %.*s=", (int) (eq - arg), arg);
+        if (named && s_refuse_file_for_folder (in, given, eq + 1, err, errlen) < 0)
+            return SEGQ_EINVAL;
+    }
+    return segq_job_spec_input_arg (spec, arg, err, errlen);
+}
+
+/* A parameter or a one-file input given twice: refused, where taking the
+   last value would drop the other without a word. */
+static int
+s_refuse_repeats (const cli_globals_t *g, const cli_submit_args_t *s)
+{
+    char flag [80];
+    for (size_t i = 0; i < s->n_params; i++)
+        for (size_t j = i + 1; j < s->n_params; j++)
+            if (strcmp (s->params [i].name, s->params [j].name) == 0) {
+                cli_dashed (s->params [i].name, flag, sizeof flag);
+                return cli_usage_error (g, s->command, "--%s given twice (%s and %s): give it once",
+                                        flag, s->params [i].value, s->params [j].value);
+            }
+    for (size_t i = 0; i < s->n_inputs; i++)
+        for (size_t j = i + 1; j < s->n_inputs && !s->inputs [i].spec->many; j++)
+            if (s->inputs [i].spec == s->inputs [j].spec) {
+                char other [80];
+                s_input_flag (&s->inputs [i], flag, sizeof flag);
+                s_input_flag (&s->inputs [j], other, sizeof other);
+                if (strcmp (flag, other) == 0)
+                    return cli_usage_error (g, s->command,
+                                            "--%s given twice (%s and %s): give it once", flag,
+                                            s->inputs [i].ref, s->inputs [j].ref);
+                return cli_usage_error (g, s->command, "--%s %s and --%s %s: give one of them",
+                                        flag, s->inputs [i].ref, other, s->inputs [j].ref);
+            }
+    return CLI_OK;
 }
 
 int
@@ -422,6 +541,8 @@ cli_submit_spec (cli_globals_t *g, const cli_submit_args_t *s, const char *const
                  segq_job_spec_t **out)
 {
     *out = NULL;
+    if (s_refuse_repeats (g, s) != CLI_OK)
+        return CLI_USAGE;
     segq_job_spec_t *spec = segq_job_spec_new (s->kind->name);
     if (!spec)
         return cli_error (g, "submit", CLI_FAILED, "out of memory");
@@ -443,7 +564,7 @@ cli_submit_spec (cli_globals_t *g, const cli_submit_args_t *s, const char *const
             < 0)
             rc = cli_usage_error (g, "submit", "%s", err);
     for (size_t i = 0; i < s->n_raw_inputs && rc == CLI_OK; i++)
-        if (segq_job_spec_input_arg (spec, s->raw_inputs [i], err, sizeof err) < 0)
+        if (s_add_raw_input (s, spec, s->raw_inputs [i], err, sizeof err) < 0)
             rc = cli_usage_error (g, "submit", "%s", err);
     for (size_t i = 0; i < s->n_after && rc == CLI_OK; i++)
         if (segq_job_spec_after (spec, s->after [i]) < 0)
@@ -803,7 +924,7 @@ static void
 s_input_help (const segq_input_spec_t *in)
 {
     char left [128], dashed [64];
-    s_dashed (in->name, dashed, sizeof dashed);
+    cli_dashed (in->name, dashed, sizeof dashed);
     snprintf (left, sizeof left, "--%s %s", dashed,
               in->sets   ? "SET=DIR|JOB"
               : in->many ? "DIR|JOB"
@@ -812,7 +933,7 @@ s_input_help (const segq_input_spec_t *in)
             in->many ? "; repeat for several" : "");
     char plural [64];
     if (s_plural_flag (in, plural, sizeof plural)) {
-        s_dashed (plural, dashed, sizeof dashed);
+        cli_dashed (plural, dashed, sizeof dashed);
         snprintf (left, sizeof left, "--%s DIR", dashed);
         printf ("  %-28s one job per file of DIR, as a job array (files of several such\n"
                 "  %-28s folders are paired by name without extension)\n",
@@ -826,7 +947,7 @@ s_param_help (const segq_param_spec_t *p)
 {
     static const char *type_names [] = { "", "INT", "NUM", "", "TEXT", "" };
     char left [128], range [160] = "", dashed [64];
-    s_dashed (p->name, dashed, sizeof dashed);
+    cli_dashed (p->name, dashed, sizeof dashed);
     const char *type = p->type == SEGQ_PARAM_CHOICE ? p->choices : type_names [p->type];
     if (p->type == SEGQ_PARAM_BOOL)
         snprintf (left, sizeof left, "--[no-]%s", dashed);
@@ -895,6 +1016,46 @@ s_say_resources (const cli_globals_t *g, const cli_submit_args_t *s,
                  g->prog, n, s->kind->name, what, s->kind->name);
 }
 
+/* Whether a typed input's value names a job (JOB or JOB:OUTPUT) as
+   segq_job_spec_input_ref reads it: no local path, model, hash or array. */
+static bool
+s_names_job (const cli_typed_input_t *in)
+{
+    struct stat st;
+    const char *ref = in->ref;
+    size_t len = strcspn (ref, ":");
+    return !in->plural && !in->spec->catalogue && stat (ref, &st) != 0 && len > 0
+           && len < SEGQ_JOB_ID_MAX && !memchr (ref, '/', len) && !memchr (ref, '.', len)
+           && !segq_hash_valid (ref) && !segq_array_id (ref) && strncmp (ref, "m-", 2) != 0;
+}
+
+/* One job refused by the broker, said. An input naming a job it does not
+   know is said in the words of a missing file, as segq_job_spec_input_ref
+   says one with a dot or a slash: the user may have meant either, and
+   "unknown job" alone hides the file they mistyped. */
+static int
+s_refused (const cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s,
+           const char *which, const segq_submit_reply_t *reply)
+{
+    for (size_t i = 0; !*which && reply->code == SEGQ_ENOENT && i < s->n_inputs; i++) {
+        const cli_typed_input_t *in = &s->inputs [i];
+        char job [SEGQ_JOB_ID_MAX];
+        segq_job_info_t info;
+        if (!s_names_job (in))
+            continue;
+        snprintf (job, sizeof job, "%.*s", (int) strcspn (in->ref, ":"), in->ref);
+        int rc = segq_client_job (client, job, false, &info);
+        if (rc == 0)
+            segq_job_info_clear (&info);
+        if (rc == SEGQ_ENOENT)
+            return cli_usage_error (g, s->command,
+                                    "input %s: cannot read '%s' (no such file or folder, and not "
+                                    "a job id)",
+                                    in->spec->name, in->ref);
+    }
+    return cli_error (g, s->command, CLI_FAILED, "%s%s", which, reply->message);
+}
+
 /* Submits the jobs of specs[0..n) (made from s) pipelined; their ids into
    ids (owned). */
 int
@@ -929,7 +1090,7 @@ cli_submit_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t
         if (n > 1)
             snprintf (which, sizeof which, "job %zu of %zu refused: ", k + 1, n);
         if (reply.code != 0)
-            rc = cli_error (g, "submit", CLI_FAILED, "%s%s", which, reply.message);
+            rc = s_refused (g, client, s, which, &reply);
         else if (!(ids [k] = strdup (reply.job)))
             rc = cli_error (g, "submit", CLI_FAILED, "out of memory");
         else if (k == 0)
@@ -937,14 +1098,52 @@ cli_submit_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t
     }
     if (rc == CLI_OK)
         s_say_resources (g, s, &first, n);
-    else {
-        /* say what was accepted: those jobs exist and will run */
-        for (size_t k = 0; k < n; k++)
-            if (ids [k])
-                fprintf (stderr, "%s: submitted job %zu of %zu: %s\n", g->prog, k + 1, n, ids [k]);
-    }
     free (req);
     return rc;
+}
+
+void
+cli_submit_cancel (const cli_globals_t *g, segq_client_t *client, const char *cmd,
+                   const char *whole, const char *const *sent, size_t n)
+{
+    if (!n)
+        return;
+    segq_cancel_outcome_t *out = NULL;
+    size_t n_out = 0;
+    if (segq_client_cancel (client, sent, n, &out, &n_out) == 0)
+        cli_error (g, cmd, CLI_FAILED,
+                   "the %zu job(s) it had submitted (%s ...) are cancelled: nothing of the %s runs",
+                   n, sent [0], whole);
+    else {
+        /* they will run: every id, for the user to cancel them */
+        fprintf (stderr,
+                 "%s %s: %zu job(s) it had submitted could not be cancelled (%s): cancel "
+                 "them (segq cancel",
+                 g->prog, cmd, n, segq_client_error (client));
+        for (size_t k = 0; k < n; k++)
+            fprintf (stderr, " %s", sent [k]);
+        fprintf (stderr, ")\n");
+    }
+    segq_cancel_outcomes_free (&out, n_out);
+}
+
+/* A job array refused in part (the broker saw what the CLI could not: a
+   job it reads failed, a limit reached) is submitted whole or not at
+   all, as a pipeline is: the jobs it accepted, ids[k] where not NULL, are
+   cancelled. */
+static void
+s_cancel_accepted (const cli_globals_t *g, segq_client_t *client, char **ids, size_t n)
+{
+    const char **accepted = calloc (n + 1, sizeof *accepted);
+    size_t n_accepted = 0;
+    for (size_t k = 0; accepted && k < n; k++)
+        if (ids [k])
+            accepted [n_accepted++] = ids [k];
+    if (accepted)
+        cli_submit_cancel (g, client, "submit", "job array", accepted, n_accepted);
+    else
+        cli_error (g, "submit", CLI_FAILED, "out of memory: cancel the jobs it had submitted");
+    free (accepted);
 }
 
 /* One job per element of the plan, grouped as a job array. */
@@ -963,15 +1162,16 @@ s_submit_array (cli_globals_t *g, segq_client_t **client, const cli_submit_args_
     }
     if (rc == CLI_OK && !*client)
         rc = cli_connect (g, client);
-    if (rc == CLI_OK)
+    bool sent = rc == CLI_OK;
+    if (sent)
         rc = cli_submit_all (g, *client, s, specs, plan->n, ids);
     segq_array_info_t array = { 0 };
     if (rc == CLI_OK
         && segq_client_array_create (*client, (const char *const *) ids, plan->n, &array) < 0)
-        rc = cli_error (g, "submit", CLI_FAILED,
-                        "the %zu jobs were submitted, but grouping them "
-                        "as an array failed: %s",
+        rc = cli_error (g, "submit", CLI_FAILED, "grouping the %zu jobs as an array failed: %s",
                         plan->n, segq_client_error (*client));
+    if (rc != CLI_OK && sent)
+        s_cancel_accepted (g, *client, ids, plan->n);
     if (rc == CLI_OK && g->json) {
         json_t *jobs = json_array ();
         for (size_t k = 0; jobs && k < plan->n; k++)

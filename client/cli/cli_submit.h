@@ -31,7 +31,8 @@ typedef struct {
     int64_t priority;
     uint64_t gpu_mem, cpu_slots, time_limit, max_attempts;
     bool cpu, help;
-    bool files_checked; /* its local files were read already (cli_check.h): not again */
+    unsigned given;      /* bits of the one-value options given (--priority, ...) */
+    bool files_checked;  /* its local files were read already (cli_check.h): not again */
     const char *command; /* in messages: "submit" (or "retry") */
 } cli_submit_args_t;
 
@@ -66,10 +67,22 @@ int cli_array_plan (cli_globals_t *g, segq_client_t **client, const cli_submit_a
 void cli_array_plan_clear (cli_array_plan_t *plan);
 
 /* Submits specs[0..n), made from s, pipelined; ids[k] gets job k's id
-   (owned; calloc'd by the caller). On a refusal the ids accepted are
-   printed to stderr; when s asked for no resources, what the broker gave. */
+   (owned; calloc'd by the caller): on a refusal, those accepted, for the
+   caller to cancel (cli_submit_cancel); when s asked for no resources,
+   what the broker gave is said. */
 int cli_submit_all (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s,
                     segq_job_spec_t **specs, size_t n, char **ids);
+
+/* The jobs sent[0..n) of a submission the broker refused in part,
+   cancelled, so that nothing of the `whole` ("pipeline", "job array")
+   runs; said on stderr as "segq CMD: ...", with every id when they could
+   not be cancelled. */
+void cli_submit_cancel (const cli_globals_t *g, segq_client_t *client, const char *cmd,
+                        const char *whole, const char *const *sent, size_t n);
+/* Whether `next`, the argument after a bare --cpu, is its value. */
+bool cli_submit_cpu_value (const char *next);
+/* "min_size" -> "min-size": a parameter's or input's flag as typed. */
+void cli_dashed (const char *name, char *out, size_t outlen);
 
 /* segq submit pipeline ...; argv[0] is "pipeline". */
 int cli_submit_pipeline (cli_globals_t *g, int argc, char **argv);

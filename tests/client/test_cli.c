@@ -1029,6 +1029,150 @@ Test (cli_submit, plural_flags_only_where_they_read_as_one, .timeout = 30)
     cr_assert_eq (system (cmd), 0);
 }
 
+/* An input that takes a dataset folder (evaluate's real, test and
+   synthetic sets, stylize's content) refuses a plain file at submit,
+   saying what it takes: laid out alone, it would fail on a worker as a
+   pair without its mask. A folder for it is still read as before. */
+Test (cli_submit, dataset_inputs_refuse_a_plain_file, .timeout = 60)
+{
+    s_listen ();
+    char dir [] = "/tmp/segq-dataset-file-XXXXXX", good [64], images [80], masks [80];
+    char member [96], text [64];
+    cr_assert_not_null (mkdtemp (dir));
+    snprintf (good, sizeof good, "%s/good", dir);
+    s_make_pair_dirs (good, images, sizeof images, masks, sizeof masks);
+    s_write (images, "a.png", "image");
+    s_write (masks, "a.png", "mask");
+    snprintf (member, sizeof member, "%s/a.png", images);
+    snprintf (text, sizeof text, "%s/notimage.png", dir);
+    FILE *f = fopen (text, "w");
+    cr_assert (f && fputs ("not an image", f) >= 0 && fclose (f) == 0);
+    char set [128];
+    snprintf (set, sizeof set, "x=%s", text);
+    const char *pairs = "real takes a folder: image/mask pairs";
+    const char *real_file [] = { "submit", "evaluate", "--real", text, NULL };
+    s_refused_locally (real_file, "--real ", pairs);
+    const char *real_member [] = { "submit", "evaluate", "--real", member, NULL };
+    s_refused_locally (real_member, member, pairs);
+    const char *test [] = { "submit", "evaluate", "--real", good, "--test", text, NULL };
+    s_refused_locally (test, "--test ", "test takes a folder: image/mask pairs");
+    const char *synthetic [] = { "submit", "evaluate", "--real", good, "--synthetic", set, NULL };
+    s_refused_locally (synthetic, "--synthetic x=", "synthetic takes a folder: a generation");
+    char raw [128];
+    snprintf (raw, sizeof raw, "real=%s", text);
+    const char *generic [] = { "submit", "evaluate", "--input", raw, NULL };
+    s_refused_locally (generic, "--input real=", pairs);
+    const char *content [] = { "submit", "stylize", "--content", text, "--vgg19", "000a", NULL };
+    s_refused_locally (content, "--content ", "content takes a folder: a generation");
+    const char *folder [] = { "submit", "evaluate", "--real", good, "--test", good, NULL };
+    s_sends (folder);
+    zsock_destroy (&s_router);
+    char cmd [128];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq (system (cmd), 0);
+}
+
+/* A flag given twice, or two that say the same thing, is refused rather
+   than one of them dropped without a word; a wrong number after --cpu or
+   --time-limit is refused with the rule it breaks; a flag is named as
+   typed (--encoder-weights, not the table's encoder_weights). */
+Test (cli_submit, repeated_and_conflicting_flags_refused, .timeout = 60)
+{
+    s_listen ();
+    char dir [] = "/tmp/segq-repeat-XXXXXX", images [80], masks [80], set [64];
+    char image [96], mask [96];
+    cr_assert_not_null (mkdtemp (dir));
+    snprintf (set, sizeof set, "%s/set", dir);
+    s_make_pair_dirs (set, images, sizeof images, masks, sizeof masks);
+    s_write (images, "a.png", "image");
+    s_write (masks, "a.png", "mask");
+    snprintf (image, sizeof image, "%s/a.png", images);
+    snprintf (mask, sizeof mask, "%s/a.png", masks);
+    static const struct {
+        const char *args [14];
+        const char *what, *why;
+    } cases [] = {
+        { { "submit", "train", "--image", "I", "--mask", "M", "--niter", "5", "--niter", "6",
+            NULL },
+          "--niter given twice (5 and 6)",
+          "give it once" },
+        { { "submit", "train", "--image", "I", "--mask", "M", "--niter", "5", "--param", "niter=6",
+            NULL },
+          "--niter given twice",
+          "give it once" },
+        { { "submit", "train", "--image", "I", "--image", "I", "--mask", "M", NULL },
+          "--image given twice",
+          "give it once" },
+        { { "submit", "train", "--image", "I", "--mask", "M", "--priority", "1", "--priority", "2",
+            NULL },
+          "--priority given twice",
+          "give it once" },
+        { { "submit", "train", "--image", "I", "--mask", "M", "--cpu", "-1", NULL },
+          "--cpu '-1'",
+          "whole number of CPU slots 1..4096" },
+        { { "submit", "train", "--image", "I", "--mask", "M", "--time-limit", "9999999999999",
+            NULL },
+          "--time-limit '9999999999999'",
+          "1..4294967295" },
+        { { "submit", "evaluate", "--real", "S", "--encoder-weights", "S", NULL },
+          "--encoder-weights ",
+          "--encoder-weights takes one file" },
+        { { "submit", "pipeline", "--image", "I", "--mask", "M", "--images", "D", "--masks", "E",
+            NULL },
+          "--images",
+          "give one training pair (--image FILE --mask FILE) or folders of pairs" },
+        { { "submit", "pipeline", "--images", "D", "--masks", "E", "--image", "I", NULL },
+          "--image",
+          "not both" },
+        { { "submit", "pipeline", "--image", "I", "--mask", "M", "--niter", "5", "--niter", "6",
+            NULL },
+          "--niter given twice",
+          "give it once" },
+        { { "submit", "pipeline", "--image", "I", "--mask", "M", "--stop-after-scale", "0", NULL },
+          "--stop-after-scale 0 stops the training early",
+          "a model trained in part cannot generate" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        const char *args [16];
+        size_t n = 0;
+        for (; cases [i].args [n]; n++) {
+            const char *a = cases [i].args [n];
+            args [n] = !strcmp (a, "I")   ? image
+                       : !strcmp (a, "M") ? mask
+                       : !strcmp (a, "S") ? set
+                       : !strcmp (a, "D") ? images
+                       : !strcmp (a, "E") ? masks
+                                          : a;
+        }
+        args [n] = NULL;
+        s_refused_locally (args, cases [i].what, cases [i].why);
+        cr_assert_null (strstr (s_err, "encoder_weights"), "case %zu: %s", i, s_err);
+    }
+    zsock_destroy (&s_router);
+    char cmd [128];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq (system (cmd), 0);
+}
+
+/* `segq models --help` prints its help and nothing more (no request);
+   an unknown subcommand's message points to the help once. */
+Test (cli, models_help_and_unknown_subcommand, .timeout = 30)
+{
+    s_listen ();
+    const char *help [] = { "models", "--help", NULL };
+    cr_assert_eq (s_submit (help), 0, "%s", s_err);
+    cr_assert (strstr (s_out, "usage: segq models"), "%s", s_out);
+    cr_assert_null (s_heard (), "models --help asked the broker: %s", s_err);
+    const char *frob [] = { "models", "frob", NULL };
+    cr_assert_eq (s_submit (frob), 2, "%s", s_err);
+    const char *hint = strstr (s_err, "(see `segq models --help`)");
+    cr_assert (strstr (s_err, "unknown subcommand 'frob'") && hint
+                   && !strstr (hint + 1, "(see `segq models --help`)"),
+               "%s", s_err);
+    cr_assert_null (s_heard (), "%s", s_err);
+    zsock_destroy (&s_router);
+}
+
 /* A negative priority is a number, not an option: no `--` needed. */
 Test (cli, negative_priority_needs_no_double_dash, .timeout = 30)
 {

@@ -47,6 +47,33 @@ s_segq (const char *const *args)
     return harness_cli (h, s_out, sizeof s_out, s_err, sizeof s_err, args);
 }
 
+/* A broker whose user `limited` may have 2 jobs queued (conf: its file). */
+static void
+s_start_limited_broker (char *conf, size_t len)
+{
+    snprintf (conf, len, "%s/segqd.conf", h->dir);
+    FILE *f = fopen (conf, "w");
+    cr_assert (f && fputs ("[user limited]\nmax_queued = 2\n", f) >= 0 && fclose (f) == 0);
+    const char *extra [] = { "--config", conf, NULL };
+    cr_assert_eq (harness_start_broker (h, extra), 0);
+}
+
+/* The rows of the user's `segq status`: how many, and how many ended
+   cancelled (or failed because a job they waited for was cancelled). */
+static void
+s_status_cancelled (size_t *jobs, size_t *cancelled)
+{
+    const char *mine [] = { "status", NULL };
+    H_ASSERT (h, s_segq (mine) == 0, "%s", s_err);
+    *jobs = *cancelled = 0;
+    char *save = NULL;
+    for (char *row = strtok_r (s_out, "\n", &save); row; row = strtok_r (NULL, "\n", &save))
+        if (strncmp (row, "JOB ", 4) != 0) {
+            (*jobs)++;
+            *cancelled += strstr (row, " cancelled ") || strstr (row, "was cancelled");
+        }
+}
+
 /* The CLI's config dir, made, in out. */
 /* segq submit ARGS, which must succeed: the job or array id it printed. */
 static void
@@ -450,11 +477,7 @@ Test (cli_broker, pipeline_evaluate_test_and_a_refusal_midway, .init = setup, .f
       .timeout = 120)
 {
     char conf [600], real [600], test [600], image [700], mask [700];
-    snprintf (conf, sizeof conf, "%s/segqd.conf", h->dir);
-    FILE *f = fopen (conf, "w");
-    cr_assert (f && fputs ("[user limited]\nmax_queued = 2\n", f) >= 0 && fclose (f) == 0);
-    const char *extra [] = { "--config", conf, NULL };
-    cr_assert_eq (harness_start_broker (h, extra), 0);
+    s_start_limited_broker (conf, sizeof conf);
     snprintf (real, sizeof real, "%s/real", h->dir);
     snprintf (test, sizeof test, "%s/test", h->dir);
     s_real_pairs (real);
@@ -486,16 +509,9 @@ Test (cli_broker, pipeline_evaluate_test_and_a_refusal_midway, .init = setup, .f
     setenv ("SEGQ_USER", "limited", 1);
     cr_assert_eq (s_segq (pipeline), 1, "a pipeline over max_queued: %s", s_out);
     cr_assert (strstr (s_err, "are cancelled: nothing of the pipeline runs"), "%s", s_err);
-    const char *mine [] = { "status", NULL };
-    H_ASSERT (h, s_segq (mine) == 0, "%s", s_err);
     /* the training cancelled, what waited for it failed with it */
-    size_t jobs = 0, ended = 0;
-    char *save = NULL;
-    for (char *row = strtok_r (s_out, "\n", &save); row; row = strtok_r (NULL, "\n", &save))
-        if (strncmp (row, "JOB ", 4) != 0) {
-            jobs++;
-            ended += strstr (row, " cancelled ") || strstr (row, "was cancelled");
-        }
+    size_t jobs, ended;
+    s_status_cancelled (&jobs, &ended);
     cr_assert (jobs == 2 && ended == 2, "%zu jobs, %zu ended by the cancel", jobs, ended);
     unsetenv ("SEGQ_USER");
     H_ASSERT_CLEAN_STOP (h);
@@ -544,5 +560,91 @@ Test (cli_broker, a_generation_too_big_to_report_is_refused_at_submit, .init = s
     cr_assert (strstr (s_err, "at most 14893 pairs per generate job"), "%s", s_err);
     from_file [5] = "14893";
     s_submitted (from_file, gen, sizeof gen);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* A job array the broker refuses in part (here the user's max_queued: 2
+   of 3 trainings) is submitted whole or not at all, as a pipeline is: the
+   jobs it accepted are cancelled, and said so; no id is printed. */
+Test (cli_broker, a_job_array_refused_in_part_is_cancelled_whole, .init = setup, .fini = teardown,
+      .timeout = 120)
+{
+    char conf [600], real [600], images [700], masks [700];
+    s_start_limited_broker (conf, sizeof conf);
+    snprintf (real, sizeof real, "%s/real", h->dir);
+    s_real_pairs (real);
+    snprintf (images, sizeof images, "%s/images", real);
+    snprintf (masks, sizeof masks, "%s/masks", real);
+    setenv ("SEGQ_USER", "limited", 1);
+    const char *all [] = { "submit", "train", "--images", images, "--masks", masks, "--cpu", NULL };
+    cr_assert_eq (s_segq (all), 1, "%s", s_out);
+    cr_assert_str_eq (s_out, "", "an id printed for a refused array");
+    cr_assert (strstr (s_err, "job 3 of 3 refused")
+                   && strstr (s_err, "the 2 job(s) it had submitted")
+                   && strstr (s_err, "are cancelled: nothing of the job array runs"),
+               "%s", s_err);
+    size_t jobs, cancelled;
+    s_status_cancelled (&jobs, &cancelled);
+    cr_assert (jobs == 2 && cancelled == 2, "%zu jobs, %zu cancelled", jobs, cancelled);
+    unsetenv ("SEGQ_USER");
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* A word that is neither a file nor a job the broker knows is said the
+   same way for every input: "no such file or folder, and not a job id",
+   as one with a dot is, and not "unknown job" for some. */
+Test (cli_broker, a_missing_file_or_job_said_alike, .init = setup, .fini = teardown, .timeout = 120)
+{
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    char real [600], mask [700];
+    snprintf (real, sizeof real, "%s/real", h->dir);
+    s_real_pairs (real);
+    snprintf (mask, sizeof mask, "%s/masks/a.png", real);
+    const char *evaluate [] = { "submit", "evaluate", "--real", "nope", "--cpu", NULL };
+    const char *train [] = { "submit", "train", "--image", "nope", "--mask", mask, "--cpu", NULL };
+    const char *dotted [] = { "submit", "train", "--image", "nope.png",
+                              "--mask", mask,    "--cpu",   NULL };
+    const char *const *cases [] = { evaluate, train, dotted };
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq (s_segq (cases [i]), 2, "case %zu: %s", i, s_err);
+        cr_assert (strstr (s_err, "no such file or folder, and not a job id")
+                       && !strstr (s_err, "unknown job"),
+                   "case %zu: %s", i, s_err);
+    }
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* `segq retry` of several jobs: one the broker refuses (what it reads was
+   cancelled) is said as refused, not counted among those with nothing to
+   retry; those with nothing to retry are counted, with the first one's
+   reason, in a sentence that ends. */
+Test (cli_broker, retry_of_several_says_why_each_was_not, .init = setup, .fini = teardown,
+      .timeout = 120)
+{
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    char real [600], image [700], mask [700], train [32], gens [2][32];
+    snprintf (real, sizeof real, "%s/real", h->dir);
+    s_real_pairs (real);
+    snprintf (image, sizeof image, "%s/images/a.png", real);
+    snprintf (mask, sizeof mask, "%s/masks/a.png", real);
+    const char *one [] = { "submit", "train", "--image", image, "--mask", mask, "--cpu", NULL };
+    s_submitted (one, train, sizeof train);
+    const char *generate [] = { "submit", "generate", "--model", train, "--cpu", NULL };
+    s_submitted (generate, gens [0], sizeof gens [0]);
+    s_submitted (generate, gens [1], sizeof gens [1]);
+    const char *cancel [] = { "cancel", train, NULL };
+    H_ASSERT (h, s_segq (cancel) == 0, "%s", s_err);
+    const char *gens_only [] = { "retry", gens [0], gens [1], NULL };
+    cr_assert_eq (s_segq (gens_only), 1, "%s", s_out);
+    cr_assert (strstr (s_err, "retry the two together") && !strstr (s_err, "nothing to retry"),
+               "%s", s_err);
+    const char *all [] = { "retry", train, gens [0], gens [1], NULL };
+    H_ASSERT (h, s_segq (all) == 0, "%s", s_err);
+    cr_assert_eq (s_segq (all), 1, "%s", s_out);
+    char first [96];
+    snprintf (first, sizeof first, "(the first: retry %s: it was retried already as", train);
+    cr_assert (strstr (s_err, "3 of the 3 jobs named had nothing to retry")
+                   && strstr (s_err, first),
+               "%s", s_err);
     H_ASSERT_CLEAN_STOP (h);
 }

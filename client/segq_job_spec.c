@@ -493,10 +493,12 @@ s_check_needed_inputs (const segq_job_spec_t *self, const segq_params_t *params,
             return SEGQ_EINVAL;
         }
         if (!found && segq_kind_input_needed (spec, params)) {
+            char flag [64];
+            segq_flag_name (spec->name, flag, sizeof flag);
             snprintf (err, errlen,
                       "kind '%s' needs input '%s' (--%s FILE|JOB[:OUTPUT], or "
                       "--input %s=...)%s%s%s",
-                      self->kind, spec->name, spec->name, spec->name,
+                      self->kind, spec->name, flag, spec->name,
                       spec->unless ? ", unless parameter " : "", spec->unless ? spec->unless : "",
                       spec->unless ? " is true" : "");
             return SEGQ_EINVAL;

@@ -244,14 +244,6 @@ static int name_matches(const char *table, const char *arg, size_t len)
     return 1;
 }
 
-static void dashed(const char *name, char *buf, size_t len)
-{
-    size_t i = 0;
-    for (; name[i] && i + 1 < len; i++)
-        buf[i] = name[i] == '_' ? '-' : name[i];
-    buf[i] = '\0';
-}
-
 /* The text is read by proto's parser, as the broker reads a submitted
  * parameter, so segq-run takes what the queue accepted and words its
  * refusals alike ("train --niter: 'x' is not an integer ..."); only where
@@ -260,7 +252,7 @@ static int set_value(const segq_command_t *cmd, const segq_flag_t *f, const char
                      char *err, size_t errlen)
 {
     char flag[64], name[96];
-    dashed(f->name, flag, sizeof flag);
+    segq_flag_name(f->name, flag, sizeof flag);
     snprintf(name, sizeof name, "%s --%s", cmd->name, flag);
     const segq_param_spec_t spec = {
         name, (segq_param_type_t)f->type, f->default_value, f->min, f->max, f->choices, f->help};
@@ -334,7 +326,7 @@ static int unknown_flag(const segq_command_t *cmd, const char *name, size_t len,
     const char *close = segq_suggest(word, names, n);
     if (close) {
         char d[64];
-        dashed(close, d, sizeof d);
+        segq_flag_name(close, d, sizeof d);
         snprintf(hint, sizeof hint, "did you mean --%s? ", d);
     }
     snprintf(err, errlen, "%s: unknown flag '--%s' (%ssee segq-run %s --help)", cmd->name, word,
@@ -385,7 +377,7 @@ static int check_required(const segq_command_t *cmd, const char *seen, char *err
     for (size_t i = 0; i < cmd->n_flags; i++)
         if (!cmd->flags[i].default_value && !seen[i]) {
             char flag[64];
-            dashed(cmd->flags[i].name, flag, sizeof flag);
+            segq_flag_name(cmd->flags[i].name, flag, sizeof flag);
             snprintf(err, errlen, "%s: --%s is required (%s)", cmd->name, flag, cmd->flags[i].help);
             return SEGQ_EINVAL;
         }
@@ -429,7 +421,7 @@ void segq_flags_help(const segq_command_t *cmd, FILE *out)
     for (size_t i = 0; i < cmd->n_flags; i++) {
         const segq_flag_t *f = &cmd->flags[i];
         char flag[64];
-        dashed(f->name, flag, sizeof flag);
+        segq_flag_name(f->name, flag, sizeof flag);
         static const char *types[] = {"", "INT", "NUM", "", "TEXT", ""};
         const char *type = f->type == SEGQ_FLAG_CHOICE ? f->choices : types[f->type];
         char range[80] = ""; /* as `segq submit KIND --help` shows it */

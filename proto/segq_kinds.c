@@ -306,6 +306,16 @@ segq_kind_find (const char *name)
     return NULL;
 }
 
+void
+segq_flag_name (const char *name, char *out, size_t len)
+{
+    size_t i = 0;
+    for (; name [i] && i + 1 < len; i++)
+        out [i] = name [i] == '_' ? '-' : name [i];
+    if (len)
+        out [i] = 0;
+}
+
 const segq_input_spec_t *
 segq_kind_input (const segq_kind_spec_t *kind, const char *name)
 {

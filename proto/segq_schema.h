@@ -122,6 +122,11 @@ const segq_kind_spec_t *segq_kinds (size_t *count);
 /* The kind named `name`, or NULL. */
 const segq_kind_spec_t *segq_kind_find (const char *name);
 
+/* A parameter's or input's name as its command-line flag, without the
+   leading dashes: '_' as '-' ("encoder_weights" -> "encoder-weights"),
+   as segq, segq-run and libsegq's messages all show it. */
+void segq_flag_name (const char *name, char *out, size_t len);
+
 /* The parameter `name` of `kind`, or NULL. */
 const segq_param_spec_t *segq_kind_param (const segq_kind_spec_t *kind, const char *name);
 

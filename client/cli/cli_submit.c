@@ -70,15 +70,6 @@ s_flag_name (const char *arg, size_t len, char *out, size_t outlen)
     out [i] = 0;
 }
 
-void
-cli_dashed (const char *name, char *out, size_t outlen)
-{
-    size_t i = 0;
-    for (; name [i] && i + 1 < outlen; i++)
-        out [i] = name [i] == '_' ? '-' : name [i];
-    out [i] = 0;
-}
-
 /* The flag of a one-file input that makes one job per file of a folder:
    "images" for image. A name already ending in 's' has none: its plural
    would read as a typo (--encoder-weightss). false then. */
@@ -100,7 +91,7 @@ s_input_flag (const cli_typed_input_t *in, char *out, size_t outlen)
     char name [64];
     if (!in->plural || !s_plural_flag (in->spec, name, sizeof name))
         snprintf (name, sizeof name, "%s", in->spec->name);
-    cli_dashed (name, out, outlen);
+    segq_flag_name (name, out, outlen);
 }
 
 bool
@@ -254,7 +245,7 @@ s_unknown_flag (const cli_globals_t *g, const segq_kind_spec_t *kind, const char
         close = segq_suggest (word, generic, N_GENERIC);
     char dashed [64];
     if (close)
-        cli_dashed (close, dashed, sizeof dashed);
+        segq_flag_name (close, dashed, sizeof dashed);
     return cli_usage_error (g, "submit", "%s has no flag --%s%s%s%s", kind->name, word,
                             close ? " (did you mean --" : "", close ? dashed : "",
                             close ? "?)" : "");
@@ -455,7 +446,7 @@ s_add_typed_input (const cli_globals_t *g, segq_job_spec_t *spec, const cli_type
         snprintf (name, sizeof name, "%s/%s", in->spec->name, in->set);
     else
         snprintf (name, sizeof name, "%s", in->spec->name);
-    cli_dashed (in->spec->name, flag, sizeof flag);
+    segq_flag_name (in->spec->name, flag, sizeof flag);
     if (in->spec->sets)
         snprintf (given, sizeof given, "--%s %s=", flag, in->set);
     else
@@ -465,7 +456,7 @@ s_add_typed_input (const cli_globals_t *g, segq_job_spec_t *spec, const cli_type
         if (!in->spec->many) {
             char plural [64], dashed [64]; /* the kind table's input names are short */
             bool array = s_plural_flag (in->spec, plural, sizeof plural);
-            cli_dashed (plural, dashed, sizeof dashed);
+            segq_flag_name (plural, dashed, sizeof dashed);
             snprintf (err, errlen, "--%s %s is a folder: --%s takes one file%s%s%s", flag, ref,
                       flag, array ? " (for one job per file, a job array, give --" : "",
                       array ? dashed : "", array ? " DIR)" : "");
@@ -516,7 +507,7 @@ s_refuse_repeats (const cli_globals_t *g, const cli_submit_args_t *s)
     for (size_t i = 0; i < s->n_params; i++)
         for (size_t j = i + 1; j < s->n_params; j++)
             if (strcmp (s->params [i].name, s->params [j].name) == 0) {
-                cli_dashed (s->params [i].name, flag, sizeof flag);
+                segq_flag_name (s->params [i].name, flag, sizeof flag);
                 return cli_usage_error (g, s->command, "--%s given twice (%s and %s): give it once",
                                         flag, s->params [i].value, s->params [j].value);
             }
@@ -924,7 +915,7 @@ static void
 s_input_help (const segq_input_spec_t *in)
 {
     char left [128], dashed [64];
-    cli_dashed (in->name, dashed, sizeof dashed);
+    segq_flag_name (in->name, dashed, sizeof dashed);
     snprintf (left, sizeof left, "--%s %s", dashed,
               in->sets   ? "SET=DIR|JOB"
               : in->many ? "DIR|JOB"
@@ -933,7 +924,7 @@ s_input_help (const segq_input_spec_t *in)
             in->many ? "; repeat for several" : "");
     char plural [64];
     if (s_plural_flag (in, plural, sizeof plural)) {
-        cli_dashed (plural, dashed, sizeof dashed);
+        segq_flag_name (plural, dashed, sizeof dashed);
         snprintf (left, sizeof left, "--%s DIR", dashed);
         printf ("  %-28s one job per file of DIR, as a job array (files of several such\n"
                 "  %-28s folders are paired by name without extension)\n",
@@ -947,7 +938,7 @@ s_param_help (const segq_param_spec_t *p)
 {
     static const char *type_names [] = { "", "INT", "NUM", "", "TEXT", "" };
     char left [128], range [160] = "", dashed [64];
-    cli_dashed (p->name, dashed, sizeof dashed);
+    segq_flag_name (p->name, dashed, sizeof dashed);
     const char *type = p->type == SEGQ_PARAM_CHOICE ? p->choices : type_names [p->type];
     if (p->type == SEGQ_PARAM_BOOL)
         snprintf (left, sizeof left, "--[no-]%s", dashed);

@@ -81,8 +81,6 @@ void cli_submit_cancel (const cli_globals_t *g, segq_client_t *client, const cha
                         const char *whole, const char *const *sent, size_t n);
 /* Whether `next`, the argument after a bare --cpu, is its value. */
 bool cli_submit_cpu_value (const char *next);
-/* "min_size" -> "min-size": a parameter's or input's flag as typed. */
-void cli_dashed (const char *name, char *out, size_t outlen);
 
 /* segq submit pipeline ...; argv[0] is "pipeline". */
 int cli_submit_pipeline (cli_globals_t *g, int argc, char **argv);

@@ -79,7 +79,8 @@ s_load (segq__auth_t *self)
         const char *role = zconfig_get (cert, "metadata/role", NULL);
         uint8_t binary [32];
         segq__role_t r = SEGQ__ROLE_USER;
-        bool ok = name && *name && role && strlen (key) == 40 && zmq_z85_decode (binary, key);
+        bool ok =
+            segq_user_valid (name) && role && strlen (key) == 40 && zmq_z85_decode (binary, key);
         if (ok && strcmp (role, "admin") == 0)
             r = SEGQ__ROLE_ADMIN;
         else if (ok && strcmp (role, "worker") == 0)
@@ -94,9 +95,9 @@ s_load (segq__auth_t *self)
         }
         if (!ok)
             fprintf (stderr,
-                     "segqd: %s ignored: it needs a curve public-key and metadata name "
-                     "and role (user, admin or worker); make certificates with `segqd "
-                     "keygen`\n",
+                     "segqd: %s ignored: it needs a curve public-key, a metadata name "
+                     "(no blank, control character, '/' or ',') and a role (user, admin or "
+                     "worker); make certificates with `segqd keygen`\n",
                      path);
         else if (!id || !id->key || !id->name || zhashx_insert (keys, id->key, id) != 0) {
             if (id && id->key && zhashx_lookup (keys, id->key))

@@ -172,6 +172,16 @@ segq__broker_admit (segq_broker_t *self, segq__request_t *req, const segq__dispa
     }
     if (id && !s_admit_certificate (self, req, id, &route, entry->act))
         return false;
+    /* without keys the name is the client's word: one that could not be a
+       certificate's would break status's columns and `--with` lists */
+    char **user = id ? NULL : segq_msg_user (msg);
+    if (user && *user && !segq_user_valid (*user)) {
+        segq__broker_error (self, req->peer, segq_msg_req_id (msg), SEGQ_EINVAL,
+                            "user name '%s': a user name has no blank, control character, '/' "
+                            "or ',' (segq takes it from SEGQ_USER, else your login name)",
+                            *user);
+        return false;
+    }
     if ((route.senders & SEGQ_FROM_SESSION) && !req->worker) {
         /* a worker that never registered has nothing to leave */
         if (msg->type != SEGQ_MSG_BYE)

@@ -858,18 +858,6 @@ s_list (segq__models_t *self, const segq__caller_t *caller, const segq_model_t *
 }
 
 /* A user name to share with: what a certificate or a client could name. */
-static bool
-s_user_valid (const char *user)
-{
-    size_t len = strlen (user);
-    if (len == 0 || len > 255)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char) user [i] <= ' ' || user [i] == '/')
-            return false;
-    return true;
-}
-
 static int
 s_share (segq__models_t *self, const segq_model_t *request, const model_row_t *row, char *err,
          size_t errlen)
@@ -879,7 +867,7 @@ s_share (segq__models_t *self, const segq_model_t *request, const model_row_t *r
         return s_write (self, Q_SET_LAB, row->job, NULL, share);
     int rc = 0;
     for (size_t i = 0; i < request->n_users && rc == 0; i++) {
-        if (!s_user_valid (request->users [i])) {
+        if (!segq_user_valid (request->users [i])) {
             snprintf (err, errlen, "'%s' is not a user name", request->users [i]);
             return SEGQ_EINVAL;
         }

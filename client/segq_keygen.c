@@ -20,10 +20,6 @@ segq_keygen (const char *name, char *path_out, size_t path_len, char *err, size_
         snprintf (err, errlen, "cannot tell your login name: give the certificate's name");
         return SEGQ_EINVAL;
     }
-    if (strchr (name, '/')) {
-        snprintf (err, errlen, "certificate name '%s': a plain name, without '/'", name);
-        return SEGQ_EINVAL;
-    }
     char dir [4096];
     if (segq_keys_config_dir (dir, sizeof dir) != 0) {
         snprintf (err, errlen, "the config folder's path is too long (check $XDG_CONFIG_HOME)");

@@ -2,6 +2,7 @@
 #include "segq_keys.h"
 #include "segq_error.h"
 #include "segq_fs.h"
+#include "segq_proto.h"
 #include <dirent.h>
 #include <errno.h>
 #include <pwd.h>
@@ -71,6 +72,13 @@ int
 segq_keys_generate (const char *dir, const char *base, const char *name, const char *role,
                     char *err, size_t errlen)
 {
+    if (!segq_user_valid (name)) {
+        snprintf (err, errlen,
+                  "'%s' cannot name a certificate: a user or node name has no blank, "
+                  "control character, '/' or ','",
+                  name);
+        return SEGQ_EINVAL;
+    }
     char path [4096], secret [4200];
     snprintf (path, sizeof path, "%s/%s.cert", dir, base);
     snprintf (secret, sizeof secret, "%s_secret", path);

@@ -1065,6 +1065,19 @@ segq_worker_state_name (segq_worker_state_t state)
 }
 
 int
+segq_user_valid (const char *user)
+{
+    size_t len = user ? strlen (user) : 0;
+    if (len == 0 || len > 255)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char) user [i] <= ' ' || user [i] == 0x7f || user [i] == '/'
+            || user [i] == ',')
+            return 0;
+    return 1;
+}
+
+int
 segq_name_valid (const char *name)
 {
     if (!name || !*name || *name == '/')

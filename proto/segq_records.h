@@ -275,6 +275,11 @@ bool segq_model_name_valid (const char *name);
    directory. */
 int segq_name_valid (const char *name);
 
+/* Whether `user` can be a user's (or a node's) name: 1 to 255 bytes, no
+   blank, control character, '/' or ','. It names a certificate file, a
+   column of `segq status` and an entry of `--with U,U`. */
+int segq_user_valid (const char *user);
+
 /* Deep copies and clears of the shared pieces, for callers that keep them. */
 void segq_artifact_clear (segq_artifact_t *self);
 int segq_artifact_copy (segq_artifact_t *dst, const segq_artifact_t *src);

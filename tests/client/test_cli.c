@@ -1265,6 +1265,16 @@ Test (cli, keygen_names_certificates_after_the_user, .timeout = 30)
     cr_assert_eq (access (path, R_OK), 0);
     snprintf (path, sizeof path, "%s/bob.cert_secret", out_dir);
     cr_assert_eq (access (path, R_OK), 0);
+    /* a name no user could be shared with (--with U,U), nor shown in a column */
+    const char *odd [] = { "bad name", "x,y", "../x" };
+    for (size_t i = 0; i < 3; i++) {
+        const char *again [] = { "keygen", "--name", odd [i], NULL };
+        cr_assert_eq (s_run (again), 2, "%s", s_err);
+        cr_assert (strstr (s_err, "cannot name a certificate"), "%s", s_err);
+        snprintf (command, sizeof command, "'%s' keygen --user '%s' --out '%s' 2> /dev/null", segqd,
+                  odd [i], out_dir);
+        cr_assert_neq (system (command), 0, "%s", command);
+    }
     snprintf (command, sizeof command, "rm -rf %s", root);
     cr_assert_eq (system (command), 0);
 }

@@ -648,3 +648,19 @@ Test (cli_broker, retry_of_several_says_why_each_was_not, .init = setup, .fini =
                "%s", s_err);
     H_ASSERT_CLEAN_STOP (h);
 }
+
+/* Without keys the user's name is the client's word: one that could not
+   be a user's (a certificate's, a status column's, an entry of --with) is
+   refused, saying where it came from. */
+Test (cli_broker, a_user_name_that_cannot_be_one_is_refused, .init = setup, .fini = teardown,
+      .timeout = 60)
+{
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    setenv ("SEGQ_USER", "bad name", 1);
+    const char *status [] = { "status", NULL };
+    int rc = s_segq (status);
+    unsetenv ("SEGQ_USER");
+    cr_assert_neq (rc, 0, "%s", s_out);
+    cr_assert (strstr (s_err, "user name 'bad name'") && strstr (s_err, "SEGQ_USER"), "%s", s_err);
+    H_ASSERT_CLEAN_STOP (h);
+}

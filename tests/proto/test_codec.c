@@ -588,3 +588,26 @@ Test (codec, job_and_worker_state_names, .timeout = 10)
     cr_assert_str_eq (segq_error_name (3), "EUNKNOWN");
     fixture_assert_no_leaks ();
 }
+
+/* A user's name: what a certificate, a status column and `--with U,U`
+   can all hold. */
+Test (codec, user_names, .timeout = 10)
+{
+    static const struct {
+        const char *name;
+        int valid;
+    } cases [] = {
+        { "alice", 1 },  { "j.doe", 1 },    { "gpu-01", 1 },    { "alice@lab", 1 },
+        { "", 0 },       { "bad name", 0 }, { "x,y", 0 },       { "../x", 0 },
+        { "tab\tx", 0 }, { "del\x7f", 0 },  { "new\nline", 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++)
+        cr_expect_eq (segq_user_valid (cases [i].name), cases [i].valid, "'%s'", cases [i].name);
+    cr_expect_eq (segq_user_valid (NULL), 0);
+    char longest [257];
+    memset (longest, 'a', 256);
+    longest [256] = 0;
+    cr_expect_eq (segq_user_valid (longest), 0);
+    longest [255] = 0;
+    cr_expect_eq (segq_user_valid (longest), 1);
+}

@@ -442,8 +442,11 @@ void
 segq__broker_on_register (segq_broker_t *self, segq__request_t *req)
 {
     const segq_register_t *reg = &req->msg->u.reg;
-    if (!reg->node || !*reg->node) {
-        segq__broker_error (self, req->peer, 0, SEGQ_EINVAL, "REGISTER without a node name");
+    if (!segq_user_valid (reg->node)) {
+        segq__broker_error (self, req->peer, 0, SEGQ_EINVAL,
+                            "REGISTER of node '%s': a node name has no blank, control character, "
+                            "'/' or ','",
+                            reg->node ? reg->node : "");
         return;
     }
     double now = segq__broker_now ();

@@ -374,8 +374,11 @@ s_check_options (const segq_worker_options_t *o, char *err, size_t errlen)
         snprintf (err, errlen, "a broker endpoint, a node name and a work directory are needed");
         return SEGQ_EINVAL;
     }
-    if (strchr (o->node, '/') || strlen (o->node) > 255) {
-        snprintf (err, errlen, "node name '%.100s' must be at most 255 bytes without '/'", o->node);
+    if (!segq_user_valid (o->node)) {
+        snprintf (err, errlen,
+                  "node name '%.100s': at most 255 bytes, without a blank, control character, "
+                  "'/' or ',' (--node NAME)",
+                  o->node);
         return SEGQ_EINVAL;
     }
     return 0;

@@ -1441,6 +1441,16 @@ Test (daemon, segq_run_not_executable_at_start_refused)
                "%s", s_slurp (F->log));
 }
 
+/* A node name follows the rule of users' names (segq_user_valid). */
+Test (daemon, a_node_name_that_cannot_be_one_refused)
+{
+    const char *odd [] = { "--node", "gpu 01", NULL };
+    s_start_worker (F, odd);
+    int status = s_wait_exit (F, 10000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 1, "status %d", status);
+    cr_assert (strstr (s_slurp (F->log), "node name 'gpu 01'"), "%s", s_slurp (F->log));
+}
+
 Test (daemon, gpus_outside_its_cuda_visible_devices_refused)
 {
     /* two GPUs declared, one visible */

@@ -176,6 +176,16 @@ segq__auth_identify (segq__auth_t *self, const char *key)
     return *key && self->keys ? zhashx_lookup (self->keys, key) : NULL;
 }
 
+bool
+segq__auth_knows_user (segq__auth_t *self, const char *name)
+{
+    for (segq__identity_t *id = self->keys ? zhashx_first (self->keys) : NULL; id;
+         id = zhashx_next (self->keys))
+        if (id->role != SEGQ__ROLE_WORKER && strcmp (id->name, name) == 0)
+            return true;
+    return false;
+}
+
 int
 segq__auth_recv (zsock_t *sock, zframe_t **peer, segq_msg_t **out, uint8_t *version,
                  uint64_t *req_id, char key [64], char address [64], char *err, size_t errlen)

@@ -46,6 +46,9 @@ const segq__identity_t *segq__auth_identify (segq__auth_t *self, const char *key
 int segq__auth_recv (zsock_t *sock, zframe_t **peer, segq_msg_t **out, uint8_t *version,
                      uint64_t *req_id, char key [64], char address [64], char *err, size_t errlen);
 
+/* Whether a certificate allowed now names user (or admin) `name`. */
+bool segq__auth_knows_user (segq__auth_t *self, const char *name);
+
 /* true for endpoints only this machine can reach (tcp loopback, ipc, inproc). */
 bool segq__auth_endpoint_local (const char *endpoint);
 

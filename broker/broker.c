@@ -448,6 +448,13 @@ s_settle_config (segq_broker_config_t *c, char *err, size_t errlen)
     return 0;
 }
 
+/* models.c's check of a share's users: the certificates name them. */
+static bool
+s_knows_user (void *auth, const char *user)
+{
+    return segq__auth_knows_user (auth, user);
+}
+
 /* The data folder and everything kept in it, then the in-memory state
    rebuilt from the database. */
 static int
@@ -505,6 +512,8 @@ s_bind (segq_broker_t *self, char *err, size_t errlen)
     if (c->keys_dir
         && !(self->auth = segq__auth_new (c->keys_dir, self->router, c->verbose, err, errlen)))
         return -1;
+    if (self->auth)
+        segq__models_set_users (self->models, s_knows_user, self->auth);
     if (zsock_bind (self->router, "%s", c->bind) < 0) {
         snprintf (err, errlen, "cannot bind %s: %s (is another segqd running there?)", c->bind,
                   zmq_strerror (zmq_errno ()));

@@ -22,6 +22,7 @@ typedef enum {
     Q_LIST,
     Q_TAGS,
     Q_SHARES,
+    Q_SHARED_WITH,
     Q_SAMPLES,
     Q_OF_INPUT,
     Q_PINNED,
@@ -64,6 +65,7 @@ static const char *s_sql [Q_COUNT] = {
                " (SELECT 1 FROM model_tags t WHERE t.job = m.job AND t.tag = ?3)) ORDER BY m.job",
     [Q_TAGS] = "SELECT tag FROM model_tags WHERE job = ?1 ORDER BY tag",
     [Q_SHARES] = "SELECT user FROM model_shares WHERE job = ?1 ORDER BY user",
+    [Q_SHARED_WITH] = "SELECT 1 FROM model_shares WHERE job = ?1 AND user = ?2",
     /* the generations drawn from it, newest first */
     [Q_SAMPLES] = "SELECT j.id, j.owner FROM inputs i JOIN jobs j ON j.id = i.job"
                   " WHERE (i.model = ?1 OR i.ref_job = ?1) AND j.kind = 'generate' AND j.state = 4"
@@ -92,6 +94,8 @@ static const char *s_sql [Q_COUNT] = {
 struct segq__models {
     segq__job_store_t *store;
     sqlite3 *db;
+    segq__known_user_fn *known_user; /* NULL: no list of users (no keys) */
+    void *known_arg;
     sqlite3_stmt *stmt [Q_COUNT];
 };
 
@@ -345,6 +349,13 @@ segq__models_new (segq__job_store_t *store, char *err, size_t errlen)
     if (s_backfill (self, err, errlen))
         segq__models_destroy (&self);
     return self;
+}
+
+void
+segq__models_set_users (segq__models_t *self, segq__known_user_fn *known, void *arg)
+{
+    self->known_user = known;
+    self->known_arg = arg;
 }
 
 void
@@ -858,6 +869,17 @@ s_list (segq__models_t *self, const segq__caller_t *caller, const segq_model_t *
 }
 
 /* A user name to share with: what a certificate or a client could name. */
+static bool
+s_shared_with (segq__models_t *self, uint64_t job, const char *user)
+{
+    sqlite3_stmt *stmt = s_stmt (self, Q_SHARED_WITH);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    s_bind_text (stmt, 2, user);
+    bool found = sqlite3_step (stmt) == SQLITE_ROW;
+    sqlite3_reset (stmt);
+    return found;
+}
+
 static int
 s_share (segq__models_t *self, const segq_model_t *request, const model_row_t *row, char *err,
          size_t errlen)
@@ -865,14 +887,34 @@ s_share (segq__models_t *self, const segq_model_t *request, const model_row_t *r
     bool share = request->op == SEGQ_MODEL_SHARE;
     if (request->lab)
         return s_write (self, Q_SET_LAB, row->job, NULL, share);
-    int rc = 0;
-    for (size_t i = 0; i < request->n_users && rc == 0; i++) {
-        if (!segq_user_valid (request->users [i])) {
-            snprintf (err, errlen, "'%s' is not a user name", request->users [i]);
+    /* every name checked before any is written: a refusal changes nothing */
+    for (size_t i = 0; i < request->n_users; i++) {
+        const char *user = request->users [i];
+        if (!segq_user_valid (user)) {
+            snprintf (err, errlen, "'%s' is not a user name", user);
             return SEGQ_EINVAL;
         }
-        rc = s_write (self, share ? Q_ADD_SHARE : Q_DEL_SHARE, row->job, request->users [i], 0);
+        if (strcmp (user, row->owner) == 0) {
+            snprintf (err, errlen, "model %s is %s's own: a share with its owner means nothing",
+                      row->name, user);
+            return SEGQ_EINVAL;
+        }
+        if (share && self->known_user && !self->known_user (self->known_arg, user)) {
+            snprintf (err, errlen,
+                      "no user '%s' on this broker: no certificate in its certs/ names them "
+                      "(check the name)",
+                      user);
+            return SEGQ_ENOENT;
+        }
+        if (!share && !s_shared_with (self, row->job, user)) {
+            snprintf (err, errlen, "model %s is not shared with %s: nothing to take back",
+                      row->name, user);
+            return SEGQ_ENOENT;
+        }
     }
+    int rc = 0;
+    for (size_t i = 0; i < request->n_users && rc == 0; i++)
+        rc = s_write (self, share ? Q_ADD_SHARE : Q_DEL_SHARE, row->job, request->users [i], 0);
     return rc;
 }
 

@@ -32,6 +32,12 @@ typedef struct segq__models segq__models_t;
 segq__models_t *segq__models_new (segq__job_store_t *store, char *err, size_t errlen);
 void segq__models_destroy (segq__models_t **self_p);
 
+/* With keys the broker knows its users: a share then names only users
+   known(arg, USER) says exist (a mistyped name would wait, shared, for
+   whoever gets it later). Without a check, any valid name is taken. */
+typedef bool (segq__known_user_fn) (void *arg, const char *user);
+void segq__models_set_users (segq__models_t *self, segq__known_user_fn *known, void *arg);
+
 /* The shape a training reported (its last progress metrics); 0: unknown. */
 typedef struct {
     uint32_t scales, height, width;

@@ -619,6 +619,16 @@ s_shared_model (void)
 
     /* unshared: bob's next generate is refused; the lab share works alike */
     S_OK ("alice", "models", "unshare", "polyp", "--with", "bob");
+    S_REFUSED (1, "model polyp is not shared with bob: nothing to take back", "alice", "models",
+               "unshare", "polyp", "--with", "bob");
+    S_REFUSED (1, "a share with its owner means nothing", "alice", "models", "share", "polyp",
+               "--with", "bob,alice");
+    if (keyed) /* without keys the broker knows no list of users */
+        S_REFUSED (1, "no user 'nobody' on this broker", "alice", "models", "share", "polyp",
+                   "--with", "nobody");
+    json_t *none = s_listed ("alice", id, NULL);
+    cr_assert (none && !s_has (none, "shared_with", "bob"), "a refused share wrote: %s", s_out);
+    json_decref (none);
     S_REFUSED (1, "no model 'polyp' that you may use", "bob", "submit", "generate", "--model",
                "polyp", "--cpu");
     char want [128];

@@ -137,14 +137,17 @@ s_print_detail (const segq_model_info_t *m)
     }
 }
 
-/* "bob,carol" into a list (pointers into text, which it cuts). */
+/* "bob,carol" into a list (pointers into text, which it cuts); max + 1
+   when it holds more than max. */
 static size_t
 s_split_users (char *text, const char **users, size_t max)
 {
     size_t n = 0;
-    for (char *save = NULL, *u = strtok_r (text, ",", &save); u && n < max;
-         u = strtok_r (NULL, ",", &save))
-        users [n++] = u;
+    for (char *save = NULL, *u = strtok_r (text, ",", &save); u; u = strtok_r (NULL, ",", &save))
+        if (n < max)
+            users [n++] = u;
+        else
+            return max + 1; /* more than a request takes */
     return n;
 }
 
@@ -223,6 +226,12 @@ s_parse (cli_globals_t *g, int argc, char **argv, models_args_t *args, char ***w
                                 sub->args == 0   ? "nothing"
                                 : sub->args == 1 ? "one word"
                                                  : "one or more");
+    /* said here, not as the message the broker could not take */
+    for (int i = 0; i < *n_words; i++)
+        if (strlen ((*words) [i]) > SEGQ_MAX_STRING)
+            return cli_usage_error (g, "models", "%s: '%.24s...' is %zu bytes: at most %d",
+                                    sub->word, (*words) [i], strlen ((*words) [i]),
+                                    SEGQ_MAX_STRING);
     return CLI_OK;
 }
 
@@ -262,8 +271,8 @@ static int
 s_run (cli_globals_t *g, segq_client_t *client, models_args_t *args, char **words, int n_words)
 {
     const char *users [256];
-    if (args->with)
-        args->request.n_users = s_split_users (args->with, users, 256);
+    if (args->with && (args->request.n_users = s_split_users (args->with, users, 256)) > 256)
+        return cli_usage_error (g, "models", "--with: at most 256 users at once");
     args->request.users = users;
     segq_model_info_t *models = NULL;
     size_t n = 0;

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -103,11 +104,15 @@ int segq_image_read_mem(const void *buf, size_t len, const char *name,
         || (len < sizeof jpeg_magic && memcmp(buf, jpeg_magic, len) == 0))
         return segq_fail(err, errlen, SEGQ_ECORRUPT,
                          "%s: file ends inside the image signature (%zu bytes)", name, len);
+    /* the bytes it has, at most four: a short file shows no bytes it lacks */
     const unsigned char *p = buf;
+    char first[16] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < len && i < 4; i++)
+        used += (size_t)snprintf(first + used, sizeof first - used, "%s%02x", i ? " " : "", p[i]);
     return segq_fail(err, errlen, SEGQ_EUNSUPPORTED,
-                     "%s: not a PNG or JPEG image (starts with %02x %02x %02x %02x); "
-                     "convert it to PNG",
-                     name, p[0], len > 1 ? p[1] : 0, len > 2 ? p[2] : 0, len > 3 ? p[3] : 0);
+                     "%s: not a PNG or JPEG image (starts with %s); convert it to PNG", name,
+                     first);
 }
 
 int segq_image_read_file(const char *path, const segq_image_limits_t *limits, segq_image_t **out,

@@ -348,6 +348,13 @@ Test(bad, not_an_image_and_empty, .timeout = FX_TIMEOUT)
     /* another format (or none): not ours to call corrupt */
     cr_assert_eq(read_mem(text, sizeof text, NULL, err), SEGQ_EUNSUPPORTED);
     cr_assert(strstr(err, "fixture") && strstr(err, "not a PNG or JPEG"), "%s", err);
+    cr_assert(strstr(err, "(starts with 68 65 6c 6c)"), "%s", err);
+    /* a short file shows only the bytes it has (ASan: none read past them) */
+    char *two = malloc(2);
+    memcpy(two, "x\n", 2);
+    cr_assert_eq(read_mem(two, 2, NULL, err), SEGQ_EUNSUPPORTED);
+    free(two);
+    cr_assert(strstr(err, "(starts with 78 0a)"), "%s", err);
     /* nothing, or part of a signature: a truncated image */
     cr_assert_eq(read_mem("", 0, NULL, err), SEGQ_ECORRUPT);
     cr_assert(strstr(err, "empty"), "%s", err);

@@ -191,7 +191,8 @@ s_on_answer (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return 0;
 }
 
-/* Starts the server's process with its end of a new socket as fd 3. */
+/* Starts the server's process with its end of a new socket as fd 3: 0,
+   SEGQ_ENOENT (segq-run not executable) or SEGQ_EIO. */
 static int
 s_start (segq__gen_server_t *server, char *err, size_t errlen)
 {
@@ -222,6 +223,7 @@ s_start (segq__gen_server_t *server, char *err, size_t errlen)
     }
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
+    bool exec_failed = false; /* segq-run missing or not executable: the node's fault */
     if (!rc && !(rc = posix_spawn_file_actions_init (&actions))) {
         rc = posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
         if (!rc)
@@ -230,6 +232,7 @@ s_start (segq__gen_server_t *server, char *err, size_t errlen)
             rc = posix_spawn_file_actions_addclosefrom_np (&actions, CONTROL_FD + 1);
         if (!rc && !(rc = segq__spawn_attr_init (&attr))) {
             rc = posix_spawn (&server->pid, owner->segq_run, &actions, &attr, argv, env);
+            exec_failed = rc != 0;
             posix_spawnattr_destroy (&attr);
         }
         posix_spawn_file_actions_destroy (&actions);
@@ -240,7 +243,7 @@ s_start (segq__gen_server_t *server, char *err, size_t errlen)
         close (pair [0]);
         server->pid = 0;
         snprintf (err, errlen, "cannot start %s serve: %s", owner->segq_run, strerror (rc));
-        return SEGQ_EIO;
+        return exec_failed ? SEGQ_ENOENT : SEGQ_EIO;
     }
     server->sock = pair [0];
     server->item = (zmq_pollitem_t){ .fd = server->sock, .events = ZMQ_POLLIN };
@@ -275,8 +278,9 @@ segq__gen_server_run (segq__gen_server_t *self, char *const *argv, char *const *
         snprintf (err, errlen, "the job's command line is over %d bytes", MESSAGE_MAX);
         return SEGQ_EIO;
     }
-    if (!self->pid && s_start (self, err, errlen))
-        return SEGQ_EIO;
+    int rc = self->pid ? 0 : s_start (self, err, errlen);
+    if (rc)
+        return rc;
     int fds [2] = { log_fd, progress_fd };
     char control [CMSG_SPACE (sizeof fds)] = { 0 };
     struct iovec iov = { .iov_base = buf, .iov_len = used };

@@ -56,7 +56,9 @@ segq__gen_server_t *segq__gen_servers_get (segq__gen_servers_t *self, const char
    ended), env (NAME=VALUE, NULL ended), cwd, and the write ends of its log
    and progress pipes (the server gets copies). Starts the server first if
    it is not running. *pid: the server's (its process group's) id, for
-   signals. 0, or SEGQ_EIO with err saying why (nothing is running then). */
+   signals. 0; SEGQ_ENOENT when segq-run could not be executed (as
+   segq__job_runner_start says it); SEGQ_EIO; err says why (nothing is
+   running then). */
 int segq__gen_server_run (segq__gen_server_t *self, char *const *argv, char *const *env,
                           const char *cwd, int log_fd, int progress_fd, pid_t *pid, char *err,
                           size_t errlen);

@@ -67,13 +67,20 @@ s_check_usage (void)
     json_decref (root);
 }
 
-Test (worker, generation_servers_fail_alone_and_stop_cleanly, .timeout = 120)
+/* A broker, and a model to generate from. */
+static void
+s_start (const char *name)
 {
-    h = harness_new ("gen-server");
+    h = harness_new (name);
     cr_assert_not_null (h);
     cr_assert_eq (harness_start_broker (h, NULL), 0);
     snprintf (model, sizeof model, "%s/model.safetensors", h->dir);
     cr_assert_eq (test_write_checkpoint (model, 32, 3), 0);
+}
+
+Test (worker, generation_servers_fail_alone_and_stop_cleanly, .timeout = 120)
+{
+    s_start ("gen-server");
     const char *extra [] = {
         "--segq-run", SEGQ_STAND_IN_SERVE, "--kinds", "generate", "--model-cache", "1M", "-v", NULL
     };
@@ -102,5 +109,32 @@ Test (worker, generation_servers_fail_alone_and_stop_cleanly, .timeout = 120)
     H_ASSERT (h, harness_worker_alive (h, worker), "the worker died with a server");
     s_check_usage ();
     H_ASSERT_CLEAN_STOP (h);
+    harness_destroy (&h);
+}
+
+/* A generation server that cannot start (segq-run lost its x bits after
+   the worker started, as during an upgrade) is the node's fault, as a
+   child of its own would be: the job goes back to the queue rather than
+   failing, and the worker drains and leaves. */
+Test (worker, a_server_that_cannot_start_gives_the_job_back, .timeout = 120)
+{
+    s_start ("gen-server-exec");
+    char copy [700], command [1600], log [700], job [64], err [4096];
+    snprintf (copy, sizeof copy, "%s/segq-run", h->dir);
+    snprintf (command, sizeof command, "cp '%s' '%s'", SEGQ_STAND_IN_SERVE, copy);
+    cr_assert_eq (system (command), 0);
+    const char *extra [] = {
+        "--segq-run", copy, "--kinds", "generate", "--model-cache", "1M", NULL
+    };
+    worker = harness_start_worker (h, "w1", 2, extra);
+    H_ASSERT (h, worker >= 0, "worker did not register");
+    cr_assert_eq (chmod (copy, 0644), 0);
+    const char *argv [] = { "submit", "generate", "--model", model, "--count", "2", NULL };
+    H_ASSERT (h, harness_submit (h, argv, job, sizeof job, err, sizeof err) == 0, "%s", err);
+    snprintf (log, sizeof log, "%s/worker-w1.log", h->dir);
+    H_ASSERT (h, harness_wait_text (log, "could not be started", 30000) == 0, "no node fault");
+    segq_client_t *c = harness_client (h, 0);
+    H_ASSERT (h, harness_wait_state (c, job, SEGQ_JOB_QUEUED, 30000) == 0, "%s not requeued", job);
+    segq_client_destroy (&c);
     harness_destroy (&h);
 }

@@ -120,7 +120,8 @@ def check_checkpoint(name: str, gen_start_scale: int, scale_h: float, scale_v: f
     if trained < scales:
         raise errors.InvalidArgument(
             f"{what}: only {trained} of its {scales} scales are trained (an unfinished "
-            "training: finish it with segq-run train --resume)"
+            "training, or one stopped early with --stop-after-scale: train it to its last "
+            "scale; segq-run train --resume goes on from its checkpoint)"
         )
     if gen_start_scale >= scales:
         raise errors.InvalidArgument(

@@ -100,8 +100,9 @@ def test_bad_models_are_refused_in_the_clis_words(
         (
             unfinished,
             {},
-            f"--model {unfinished}: only 1 of its 2 scales are trained (an unfinished training: "
-            "finish it with segq-run train --resume)",
+            f"--model {unfinished}: only 1 of its 2 scales are trained (an unfinished training, "
+            "or one stopped early with --stop-after-scale: train it to its last scale; "
+            "segq-run train --resume goes on from its checkpoint)",
         ),
         (
             _checkpoint(tmp_path / "g.safetensors"),

@@ -401,10 +401,11 @@ s_start_daemon (segq__http_t *self, struct sockaddr_storage *addr, const char *l
         { MHD_OPTION_PER_IP_CONNECTION_LIMIT, MAX_PER_ADDRESS, NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, NULL },
         { MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, NULL },
-        { MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL },
+        /* no SO_REUSEPORT: a second segqd given the port must fail, not
+           take half of the page's requests (and the tokens sent with them) */
         { MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG, NULL },
     };
-    size_t n = 8;
+    size_t n = 7;
     if (self->tls) {
         options [n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, self->key };
         options [n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, self->cert };

@@ -17,11 +17,14 @@
       queue until one ends), an idle one closed after 10 s, a request's
       headers within 32 KiB; the broker's own socket serves all the while. */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -139,6 +142,20 @@ Test (http_access, a_public_address_needs_tls_and_tokens, .init = setup, .fini =
                (const char *[]){ "--http", "127.0.0.1:0", "--http-tokens", bad, NULL });
     s_refused ("--http nonsense: expected ADDRESS:PORT",
                (const char *[]){ "--http", "nonsense", NULL });
+    /* a port another server holds, even one that lets others share it
+       (SO_REUSEPORT): refused, not shared */
+    int held = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    struct sockaddr_in address = { .sin_family = AF_INET,
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    socklen_t size = sizeof address;
+    cr_assert (held >= 0 && setsockopt (held, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0
+               && bind (held, (struct sockaddr *) &address, sizeof address) == 0
+               && listen (held, 4) == 0
+               && getsockname (held, (struct sockaddr *) &address, &size) == 0);
+    char taken [64];
+    snprintf (taken, sizeof taken, "127.0.0.1:%u", ntohs (address.sin_port));
+    s_refused ("is the port taken", (const char *[]){ "--http", taken, NULL });
+    close (held);
 }
 
 /* GET over HTTPS from python3's ssl, trusting cert only: the status, and

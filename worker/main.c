@@ -74,6 +74,11 @@ s_parse_gpus (const char *text, segq_gpu_t **out, size_t *n_out)
     segq_gpu_t *gpus = calloc (cap, sizeof *gpus);
     size_t n = 0;
     int rc = copy && gpus ? 0 : -1;
+    size_t len = strlen (text);
+    if (!rc && len && (text [0] == ',' || text [len - 1] == ',' || strstr (text, ",,"))) {
+        fprintf (stderr, "segq-worker: --gpus: '%s' has an empty entry\n", text);
+        rc = -1;
+    }
     char *save = NULL;
     for (char *item = copy ? strtok_r (copy, ",", &save) : NULL; item && !rc;
          item = strtok_r (NULL, ",", &save)) {
@@ -89,6 +94,15 @@ s_parse_gpus (const char *text, segq_gpu_t **out, size_t *n_out)
             rc = -1;
             break;
         }
+        for (size_t i = 0; i < n && !rc; i++)
+            if (gpus [i].index == (uint32_t) index) {
+                /* two entries would place two jobs' memory on one device */
+                fprintf (stderr, "segq-worker: --gpus: GPU %ld is given twice: one entry each\n",
+                         index);
+                rc = -1;
+            }
+        if (rc)
+            break;
         *c2 = 0;
         gpus [n].index = (uint32_t) index;
         gpus [n].mem_total = mem;

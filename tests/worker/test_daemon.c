@@ -1326,11 +1326,20 @@ Test (daemon, version_mismatch_said_plainly)
 
 Test (daemon, bad_flags_refused_with_a_message)
 {
-    const char *extra [] = { "--gpus", "zero:big", NULL };
-    s_start_worker (F, extra);
-    int status = s_wait_exit (F, 5000);
-    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 2);
-    cr_assert (strstr (s_slurp (F->log), "--gpus: 'zero:big' is not INDEX:NAME:MEM"));
+    static const char *const cases [][2] = {
+        { "zero:big", "--gpus: 'zero:big' is not INDEX:NAME:MEM" },
+        /* one device twice would take two jobs' memory on it */
+        { "0:A100:8G,0:A100:8G", "--gpus: GPU 0 is given twice" },
+        { "0:A100:80G,", "has an empty entry" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        const char *extra [] = { "--gpus", cases [i][0], NULL };
+        s_start_worker (F, extra);
+        int status = s_wait_exit (F, 5000);
+        cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 2, "%s: status %d", cases [i][0],
+                   status);
+        cr_assert (strstr (s_slurp (F->log), cases [i][1]), "%s", s_slurp (F->log));
+    }
 }
 
 Test (daemon, unacknowledged_result_sent_again_and_drain_waits_for_its_ack)

@@ -518,13 +518,3 @@ segq__retention_purged (segq__retention_t *self, uint64_t job, char *text, size_
     sqlite3_reset (stmt);
     return purged;
 }
-
-int
-segq__retention_parse (const char *text, double *seconds)
-{
-    if (text && (strcmp (text, "none") == 0 || strcmp (text, "off") == 0)) {
-        *seconds = 0;
-        return 0;
-    }
-    return segq_parse_age (text, seconds);
-}

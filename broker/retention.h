@@ -72,8 +72,4 @@ bool segq__retention_purged (segq__retention_t *self, uint64_t job, char *text, 
 
 double segq__retention_seconds (segq__retention_t *self);
 
-/* "30d", "12h", "90m", "3600s", "3600" (seconds), "0"/"none"/"off": off.
-   0 or SEGQ_EINVAL. */
-int segq__retention_parse (const char *text, double *seconds);
-
 #endif

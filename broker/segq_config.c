@@ -19,7 +19,7 @@
 #define USER_MAX     64
 #define ERRORS_SHOWN 20
 
-typedef enum { T_TEXT, T_COUNT, T_SIZE32 } setting_type_t;
+typedef enum { T_TEXT, T_COUNT, T_SIZE32, T_PERIOD } setting_type_t;
 
 /* Broker settings: segqd's long flag names. */
 static const struct {
@@ -36,8 +36,8 @@ static const struct {
     { "chunk-size", T_SIZE32 },
     { "default-time-limit", T_COUNT },
     { "max-attempts", T_COUNT },
-    { "retention", T_TEXT },           /* an age, checked by segqd (30d, 12h, none) */
-    { "fairshare-half-life", T_TEXT }, /* an age too */
+    { "retention", T_PERIOD }, /* 30d, 12h, none */
+    { "fairshare-half-life", T_PERIOD },
     /* artifact transfers: what one peer and all of them may hold open */
     { "max-transfers", T_COUNT },
     { "max-transfers-per-peer", T_COUNT },
@@ -479,6 +479,14 @@ s_split (errors_t *e, int line, const char *text, size_t len, assignment_t *a)
                  a->shown);
         return false;
     }
+    /* quotes would be part of the value: data_dir = "/srv/segq" named a
+       folder '"' under the working directory */
+    if (a->value_len >= 2 && (a->value [0] == '"' || a->value [0] == '\'')
+        && a->value [a->value_len - 1] == a->value [0]) {
+        s_error (e, line, "%s = %.*s: values are not quoted (write %s = %.*s)", a->shown,
+                 (int) a->value_len, a->value, a->shown, (int) a->value_len - 2, a->value + 1);
+        return false;
+    }
     return true;
 }
 
@@ -552,6 +560,10 @@ s_check_value (const assignment_t *a, const char *v, uint64_t *number)
         } else if (ok && type == T_SIZE32) {
             ok = segq_parse_size (v, number) == 0 && *number <= UINT32_MAX;
             expected = "a size under 4G, e.g. 4M";
+        } else if (ok && type == T_PERIOD) {
+            double seconds;
+            ok = segq_parse_period (v, &seconds) == 0;
+            expected = "an age with its unit (30d, 12h, 90m, 3600s) or 'none'";
         }
     } else if (a->resource == 0) {
         ok = ok && segq_parse_size (v, number) == 0 && *number > 0;

@@ -335,17 +335,18 @@ s_parse_numbers (const options_t *o, segq_broker_config_t *cfg)
                  o->max_artifact_size);
         rc = 2;
     }
-    if (o->retention && segq__retention_parse (o->retention, &cfg->retention_s) != 0) {
+    if (o->retention && segq_parse_period (o->retention, &cfg->retention_s) != 0) {
         fprintf (stderr,
-                 "segqd: --retention: '%s' is not an age (like 30d, 12h, 90m, 3600s, "
-                 "or none)\n",
+                 "segqd: --retention: '%s' is not an age with its unit (like 30d, 12h, 90m, "
+                 "3600s, or none)\n",
                  o->retention);
         rc = 2;
     }
     double half_life = 0;
-    if (o->fairshare_half_life && segq__retention_parse (o->fairshare_half_life, &half_life) != 0) {
+    if (o->fairshare_half_life && segq_parse_period (o->fairshare_half_life, &half_life) != 0) {
         fprintf (stderr,
-                 "segqd: --fairshare-half-life: '%s' is not an age (like 7d, 12h, or none)\n",
+                 "segqd: --fairshare-half-life: '%s' is not an age with its unit (like 7d, 12h, "
+                 "or none)\n",
                  o->fairshare_half_life);
         rc = 2;
     }

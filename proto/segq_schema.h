@@ -209,6 +209,10 @@ int segq_parse_size (const char *text, uint64_t *out);
 /* An age or duration: a number of seconds, or with a suffix s, m, h, d, w
    ("30d", "1.5h"). SEGQ_EINVAL on anything else or a negative value. */
 int segq_parse_age (const char *text, double *seconds);
+/* A period a lab sets (segqd's --retention, --fairshare-half-life): an
+   age with its unit ("30d", "12h", "3600s"), or "none"/"off" (0). A bare
+   number is refused: "30" meant as days would be read as 30 seconds. */
+int segq_parse_period (const char *text, double *seconds);
 /* A size for people: "512 B", "1.5 GiB" (powers of 1024, one decimal). */
 void segq_format_size (uint64_t bytes, char *buf, size_t len);
 

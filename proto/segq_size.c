@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 int
@@ -86,6 +87,19 @@ segq_format_size (uint64_t bytes, char *buf, size_t len)
         snprintf (buf, len, "%llu B", (unsigned long long) bytes);
     else
         snprintf (buf, len, "%.1f %s", v, units [u]);
+}
+
+int
+segq_parse_period (const char *text, double *seconds)
+{
+    if (text && (strcmp (text, "none") == 0 || strcmp (text, "off") == 0)) {
+        *seconds = 0;
+        return 0;
+    }
+    size_t len = text ? strlen (text) : 0;
+    if (len == 0 || isdigit ((unsigned char) text [len - 1]))
+        return SEGQ_EINVAL;
+    return segq_parse_age (text, seconds);
 }
 
 int

@@ -119,6 +119,28 @@ Test (config, errors_name_file_line_and_fix, .timeout = 10)
     segq_config_destroy (&c);
 }
 
+/* What a lab writes by habit: quoted values, and an age without its unit
+   (read as seconds, 30 would have purged everything older than 30 s). */
+Test (config, quotes_and_bare_ages_refused, .timeout = 10)
+{
+    char err [2048];
+    segq_config_t *c = s_parse ("data_dir = \"/srv/segq\"\n"
+                                "retention = 30\n"
+                                "fairshare_half_life = 7d\n"
+                                "bind = 'tcp://127.0.0.1:5555'\n",
+                                SEGQ_EINVAL, err, sizeof err);
+    const char *want [] = {
+        "segqd.conf:1: data_dir = \"/srv/segq\": values are not quoted (write data_dir = "
+        "/srv/segq)",
+        "segqd.conf:2: retention = '30': expected an age with its unit",
+        "segqd.conf:4: bind = 'tcp://127.0.0.1:5555': values are not quoted",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want [0]; i++)
+        cr_assert_not_null (strstr (err, want [i]), "missing \"%s\" in:\n%s", want [i], err);
+    cr_assert_null (strstr (err, ":3:"), "%s", err);
+    segq_config_destroy (&c);
+}
+
 /* [kind NAME]: the resources a job of that kind gets when its submit asks
    for none; without a section, one CPU slot. */
 Test (config, kind_default_resources, .timeout = 10)

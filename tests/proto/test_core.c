@@ -349,6 +349,22 @@ Test (schema, params_map_and_values, .timeout = 10)
 
 /* ---- sizes ---- */
 
+/* A lab's periods take their unit: "30" alone is refused, where it would
+   read as 30 seconds of retention. */
+Test (size, periods_need_their_unit, .timeout = 10)
+{
+    double s = -1;
+    cr_assert_eq (segq_parse_period ("30d", &s), SEGQ_OK);
+    cr_assert_float_eq (s, 30 * 86400.0, 1e-9);
+    cr_assert_eq (segq_parse_period ("none", &s), SEGQ_OK);
+    cr_assert_float_eq (s, 0, 1e-9);
+    cr_assert_eq (segq_parse_period ("0s", &s), SEGQ_OK);
+    const char *bad [] = { "30", "0", "", "d", "30x", "-1d", "'30d'" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++)
+        cr_assert_eq (segq_parse_period (bad [i], &s), SEGQ_EINVAL, "'%s'", bad [i]);
+    cr_assert_eq (segq_parse_period (NULL, &s), SEGQ_EINVAL);
+}
+
 Test (size, parse, .timeout = 10)
 {
     struct {

@@ -110,6 +110,17 @@ s_parse_line (char *line, entry_t *entry, char *why, size_t len)
     return false;
 }
 
+/* Whether an entry before the last holds token (two users for one token
+   would leave which one a request acts for to the order of the lines). */
+static bool
+s_given_before (const segq__http_tokens_t *self, const char *token)
+{
+    for (size_t i = 0; i < self->n; i++)
+        if (strcmp (self->entries [i].token, token) == 0)
+            return true;
+    return false;
+}
+
 /* Every line of text into self; the problems into err, "PATH:LINE: why". */
 static int
 s_parse (segq__http_tokens_t *self, char *text, const char *path, char *err, size_t errlen)
@@ -129,12 +140,16 @@ s_parse (segq__http_tokens_t *self, char *text, const char *path, char *err, siz
         if (!*line || *line == '#')
             continue;
         char why [200] = "out of memory";
-        if (s_parse_line (line, &self->entries [self->n], why, sizeof why)) {
+        entry_t *entry = &self->entries [self->n];
+        if (s_parse_line (line, entry, why, sizeof why) && !s_given_before (self, entry->token)) {
             self->n++;
             continue;
         }
-        free (self->entries [self->n].token);
-        self->entries [self->n].token = NULL;
+        if (entry->token && entry->user)
+            snprintf (why, sizeof why, "this token is on an earlier line too: one user each");
+        free (entry->token);
+        free (entry->user);
+        entry->token = entry->user = NULL;
         if (used < errlen)
             used += (size_t) snprintf (err + used, errlen - used, "%s%s:%d: %s", used ? "\n" : "",
                                        path, number, why);

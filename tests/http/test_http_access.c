@@ -140,6 +140,10 @@ Test (http_access, a_public_address_needs_tls_and_tokens, .init = setup, .fini =
     s_file ("bad-tokens", "# ok\nshort alice\n", 0600, bad, sizeof bad);
     s_refused ("bad-tokens:2: the token must be at least 16 characters",
                (const char *[]){ "--http", "127.0.0.1:0", "--http-tokens", bad, NULL });
+    s_file ("twice-tokens", "0123456789abcdef alice\n0123456789abcdef bob\n", 0600, bad,
+            sizeof bad);
+    s_refused ("twice-tokens:2: this token is on an earlier line too",
+               (const char *[]){ "--http", "127.0.0.1:0", "--http-tokens", bad, NULL });
     s_refused ("--http nonsense: expected ADDRESS:PORT",
                (const char *[]){ "--http", "nonsense", NULL });
     /* a port another server holds, even one that lets others share it

@@ -50,10 +50,10 @@ s_withdraw_generations (segq_broker_t *self, const segq_model_t *request,
               request->op == SEGQ_MODEL_RM ? "removed" : "unshared", model->name, model->id);
     double now = segq__broker_now ();
     for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = segq__jobs_withdraw (self->jobs, jobs [i], reason, now);
         char id [SEGQ__JOB_ID_MAX];
         segq__job_id_format (jobs [i], id);
-        segq__broker_log (self, 1, NULL, "%s %s", id, reason);
+        if ((rc = segq__jobs_withdraw (self->jobs, jobs [i], reason, now)) == 0)
+            segq__broker_log (self, 1, NULL, "%s %s", id, reason);
     }
     free (jobs);
     return rc;

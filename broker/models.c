@@ -22,7 +22,6 @@ typedef enum {
     Q_LIST,
     Q_TAGS,
     Q_SHARES,
-    Q_SHARED_WITH,
     Q_SAMPLES,
     Q_OF_INPUT,
     Q_PINNED,
@@ -65,7 +64,6 @@ static const char *s_sql [Q_COUNT] = {
                " (SELECT 1 FROM model_tags t WHERE t.job = m.job AND t.tag = ?3)) ORDER BY m.job",
     [Q_TAGS] = "SELECT tag FROM model_tags WHERE job = ?1 ORDER BY tag",
     [Q_SHARES] = "SELECT user FROM model_shares WHERE job = ?1 ORDER BY user",
-    [Q_SHARED_WITH] = "SELECT 1 FROM model_shares WHERE job = ?1 AND user = ?2",
     /* the generations drawn from it, newest first */
     [Q_SAMPLES] = "SELECT j.id, j.owner FROM inputs i JOIN jobs j ON j.id = i.job"
                   " WHERE (i.model = ?1 OR i.ref_job = ?1) AND j.kind = 'generate' AND j.state = 4"
@@ -868,16 +866,13 @@ s_list (segq__models_t *self, const segq__caller_t *caller, const segq_model_t *
     return rc;
 }
 
-/* A user name to share with: what a certificate or a client could name. */
+/* Whether the model of training `job` is shared with user by name (the
+   row as they see it says so). */
 static bool
 s_shared_with (segq__models_t *self, uint64_t job, const char *user)
 {
-    sqlite3_stmt *stmt = s_stmt (self, Q_SHARED_WITH);
-    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
-    s_bind_text (stmt, 2, user);
-    bool found = sqlite3_step (stmt) == SQLITE_ROW;
-    sqlite3_reset (stmt);
-    return found;
+    model_row_t seen;
+    return s_get (self, job, user, &seen) == 0 && seen.shared_with_caller;
 }
 
 static int

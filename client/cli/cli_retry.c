@@ -67,13 +67,14 @@ s_retry_one (cli_globals_t *g, segq_client_t *client, const cli_submit_args_t *s
         return cli_error (g, "retry", CLI_FAILED, "%s", segq_client_error (client));
     bool ended = info.state == SEGQ_JOB_FAILED || info.state == SEGQ_JOB_CANCELLED;
     segq_job_spec_t *spec = ended ? segq_job_spec_new (info.kind) : NULL;
+    char state [SEGQ_JOB_ID_MAX + 32]; /* "job 0001 is running", "job 0001 succeeded" */
+    snprintf (state, sizeof state, "job %s %s%s", id, info.state == SEGQ_JOB_SUCCEEDED ? "" : "is ",
+              segq_job_state_name (info.state));
     if (!ended && !*why)
-        snprintf (why, whylen, "job %s %s%s", id, info.state == SEGQ_JOB_SUCCEEDED ? "" : "is ",
-                  segq_job_state_name (info.state));
+        snprintf (why, whylen, "%s", state);
     if (!ended && alone)
         cli_error (g, "retry", CLI_FAILED,
-                   "job %s %s%s: only a job that failed or was cancelled is submitted again", id,
-                   info.state == SEGQ_JOB_SUCCEEDED ? "" : "is ", segq_job_state_name (info.state));
+                   "%s: only a job that failed or was cancelled is submitted again", state);
     segq_job_info_clear (&info);
     if (!ended)
         return S_NOTHING_TO_RETRY;

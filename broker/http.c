@@ -5,7 +5,8 @@
     the broker's zloop polls like its ROUTER socket; a zloop timer covers
     what no descriptor announces (an idle connection's timeout, data TLS
     has already decrypted). Each wake-up is one MHD_run, after which the
-    timer is set again from MHD_get_timeout. Handlers run inside MHD_run,
+    timer is set again from MHD_get_timeout (or sooner, for the header
+    deadline below). Handlers run inside MHD_run,
     on the reactor's thread, between the broker's turns: no transaction is
     open then, and nothing else touches what they read. */
 #include "broker_internal.h"
@@ -27,10 +28,22 @@
 #define MAX_CONNECTIONS   64         /* open at once, all clients together (more wait) ... */
 #define MAX_PER_ADDRESS   16         /* ... and from one address (more are closed) */
 #define IDLE_TIMEOUT_S    10         /* a connection quiet this long is closed */
+#define HEADER_DEADLINE_S 15         /* a request's headers, however slowly they come */
 #define CONNECTION_MEMORY (32 << 10) /* a request's headers and buffers; more: 431 */
 #define LISTEN_BACKLOG    64         /* connections waiting while MAX_CONNECTIONS are open */
 #define PEM_MAX           (1 << 20)
 #define USER_MAX          64
+
+/* An open connection, for the header deadline: libmicrohttpd's idle
+   timeout restarts with every byte, so a peer sending one header byte
+   every few seconds would hold its connection (and its address's share of
+   MAX_PER_ADDRESS) for as long as it likes. */
+typedef struct connection {
+    struct connection *prev, *next;
+    struct MHD_Connection *connection;
+    int fd;
+    int64_t awaiting_since; /* zclock_mono ms since it waits for a request's headers; 0: serving */
+} connection_t;
 
 struct segq__http {
     segq_broker_t *broker;
@@ -39,6 +52,7 @@ struct segq__http {
     zmq_pollitem_t poller; /* libmicrohttpd's epoll descriptor */
     bool polling;
     int timer; /* the zloop timer of its next timeout, -1 none */
+    connection_t *connections; /* open ones, newest first */
     segq__http_tokens_t *tokens;
     char *cert, *key; /* PEM text; the key is wiped before it is freed */
     bool keys, loopback, tls;
@@ -148,8 +162,7 @@ s_queue (struct MHD_Connection *connection, segq__http_response_t *res)
     return ok;
 }
 
-/* ---- a request ---- */
-
+/* "http:ADDRESS:PORT" of a connection's peer, for the log. */
 static void
 s_peer (struct MHD_Connection *connection, char *peer, size_t len)
 {
@@ -166,6 +179,99 @@ s_peer (struct MHD_Connection *connection, char *peer, size_t len)
         snprintf (host, sizeof host, "?");
     snprintf (peer, len, "http:%s:%s", host, port);
 }
+
+/* ---- the header deadline ---- */
+
+static void
+s_on_connection (void *cls, struct MHD_Connection *connection, void **socket_context,
+                 enum MHD_ConnectionNotificationCode code)
+{
+    segq__http_t *self = cls;
+    connection_t *c = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED && c) {
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            self->connections = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        free (c);
+        *socket_context = NULL;
+        return;
+    }
+    if (code != MHD_CONNECTION_NOTIFY_STARTED)
+        return;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info (connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    c = info ? calloc (1, sizeof *c) : NULL;
+    if (!c) {
+        /* no record, no deadline: not worth the risk of one held for ever */
+        if (info)
+            shutdown (info->connect_fd, SHUT_RDWR);
+        return;
+    }
+    *c = (connection_t){ .next = self->connections,
+                         .connection = connection,
+                         .fd = info->connect_fd,
+                         .awaiting_since = zclock_mono () };
+    if (c->next)
+        c->next->prev = c;
+    self->connections = c;
+    *socket_context = c;
+}
+
+static connection_t *
+s_connection_of (struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info (connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+/* A request answered: a kept-alive connection waits for the next one's
+   headers from now. */
+static void
+s_on_completed (void *cls, struct MHD_Connection *connection, void **request_context,
+                enum MHD_RequestTerminationCode code)
+{
+    connection_t *c = s_connection_of (connection);
+    if (c)
+        c->awaiting_since = zclock_mono ();
+}
+
+/* Ms until the next connection's headers are overdue, -1 none waits. */
+static int64_t
+s_next_deadline (const segq__http_t *self)
+{
+    int64_t now = zclock_mono (), next = -1;
+    for (const connection_t *c = self->connections; c; c = c->next) {
+        int64_t left = c->awaiting_since + HEADER_DEADLINE_S * 1000 - now;
+        if (c->awaiting_since && (next < 0 || left < next))
+            next = left < 0 ? 0 : left;
+    }
+    return next;
+}
+
+/* Shuts the connections whose headers are overdue: the next run of
+   libmicrohttpd reads the end of their stream and closes them. */
+static void
+s_shut_overdue (segq__http_t *self)
+{
+    int64_t now = zclock_mono ();
+    for (connection_t *c = self->connections; c; c = c->next) {
+        if (!c->awaiting_since || now - c->awaiting_since < HEADER_DEADLINE_S * 1000)
+            continue;
+        char peer [INET6_ADDRSTRLEN + 32];
+        s_peer (c->connection, peer, sizeof peer);
+        segq__broker_log (self->broker, 1, NULL,
+                          "HTTP: closed %s: no whole request's headers in %d s", peer,
+                          HEADER_DEADLINE_S);
+        shutdown (c->fd, SHUT_RDWR);
+        c->awaiting_since = 0;
+    }
+}
+
+/* ---- a request ---- */
 
 /* Who asks: 0 with *viewer set, or -1 for a token nobody holds. */
 static int
@@ -231,6 +337,9 @@ s_on_request (void *cls, struct MHD_Connection *connection, const char *url, con
 {
     segq__http_t *self = cls;
     segq__http_response_t res = { .fd = -1 };
+    connection_t *c = s_connection_of (connection);
+    if (c)
+        c->awaiting_since = 0; /* its headers are in */
     char peer [INET6_ADDRSTRLEN + 32];
     s_peer (connection, peer, sizeof peer);
     if (strcmp (method, MHD_HTTP_METHOD_GET) != 0 && strcmp (method, MHD_HTTP_METHOD_HEAD) != 0)
@@ -255,8 +364,9 @@ s_connections (segq__http_t *self)
     return info ? info->num_connections : 0;
 }
 
-/* Sets the timer to libmicrohttpd's next timeout (none: only its
-   descriptor will wake it). At least 1 ms, so that a run that asks for
+/* Sets the timer to libmicrohttpd's next timeout or the next header
+   deadline, whichever comes first (none: only its descriptor will wake
+   it). At least 1 ms, so that a run that asks for
    another at once lets the broker's own events in between. A run that
    closed connections asks for one more: at MAX_CONNECTIONS the listening
    socket leaves the epoll set, and only a run puts it back, so without
@@ -268,10 +378,16 @@ s_schedule (segq__http_t *self, bool closed)
         zloop_timer_end (self->loop, self->timer);
     self->timer = -1;
     MHD_UNSIGNED_LONG_LONG ms = 0;
-    if (MHD_get_timeout (self->daemon, &ms) != MHD_YES && !closed)
-        return;
+    bool wanted = MHD_get_timeout (self->daemon, &ms) == MHD_YES;
+    int64_t deadline = s_next_deadline (self);
+    if (deadline >= 0 && (!wanted || (MHD_UNSIGNED_LONG_LONG) deadline < ms)) {
+        ms = (MHD_UNSIGNED_LONG_LONG) deadline;
+        wanted = true;
+    }
     if (closed)
         ms = 0;
+    else if (!wanted)
+        return;
     size_t delay = ms < 1 ? 1 : ms > IDLE_TIMEOUT_S * 1000 ? IDLE_TIMEOUT_S * 1000 : (size_t) ms;
     self->timer = zloop_timer (self->loop, delay, 1, s_on_timer, self);
     if (self->timer < 0)
@@ -284,6 +400,7 @@ static void
 s_run (segq__http_t *self)
 {
     unsigned before = s_connections (self);
+    s_shut_overdue (self);
     if (MHD_run (self->daemon) != MHD_YES)
         segq__broker_log (self->broker, 1, NULL, "HTTP: a run of libmicrohttpd failed");
     s_schedule (self, s_connections (self) < before);
@@ -393,7 +510,7 @@ static int
 s_start_daemon (segq__http_t *self, struct sockaddr_storage *addr, const char *listen, char *err,
                 size_t errlen)
 {
-    struct MHD_OptionItem options [12] = {
+    struct MHD_OptionItem options [14] = {
         /* first, or libmicrohttpd writes what the options say to stderr itself */
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) s_mhd_log, self },
         { MHD_OPTION_SOCK_ADDR, 0, addr },
@@ -404,8 +521,10 @@ s_start_daemon (segq__http_t *self, struct sockaddr_storage *addr, const char *l
         /* no SO_REUSEPORT: a second segqd given the port must fail, not
            take half of the page's requests (and the tokens sent with them) */
         { MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG, NULL },
+        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t) s_on_connection, self },
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) s_on_completed, self },
     };
-    size_t n = 7;
+    size_t n = 9;
     if (self->tls) {
         options [n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, self->key };
         options [n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, self->cert };

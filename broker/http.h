@@ -9,8 +9,8 @@
     while another thread could change it.
 
     What a peer can make it hold is bounded: connections (all together
-    and per address), an idle connection's lifetime, the memory a
-    connection's request may take; bodies are built whole, bounded by the
+    and per address), an idle connection's lifetime, the time and memory
+    a request's headers may take; bodies are built whole, bounded by the
     API's page sizes, then sent.
 
     Security. It listens on loopback unless TLS (a certificate and key)

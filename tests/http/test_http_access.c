@@ -15,7 +15,8 @@
     - What a peer can make it hold is bounded: 16 connections per address
       (the 17th is closed at once), 64 in all (the 65th waits in the listen
       queue until one ends), an idle one closed after 10 s, a request's
-      headers within 32 KiB; the broker's own socket serves all the while. */
+      headers within 32 KiB and 15 s however slowly they drip; the
+      broker's own socket serves all the while. */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http_test.h"
@@ -469,5 +471,35 @@ Test (http_access, what_a_peer_can_hold_is_bounded, .init = setup, .fini = teard
     cr_assert (read (fd, answer, sizeof answer - 1) > 0 && strstr (answer, " 431 "), "%s", answer);
     close (fd);
     cr_assert_eq (s_status_from ("127.0.0.1"), 200);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec t;
+    clock_gettime (CLOCK_MONOTONIC, &t);
+    return (int64_t) t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Headers sent a byte every 2 s restart the 10 s idle timeout each time:
+   only the header deadline (15 s) ends such a connection. */
+Test (http_access, headers_that_drip_meet_a_deadline, .init = setup, .fini = teardown,
+      .timeout = 90)
+{
+    cr_assert_eq (harness_start_broker (h, (const char *[]){ "--http", "127.0.0.1:0", NULL }), 0);
+    H_ASSERT (h, http_url (h, url, sizeof url) == 0, "segqd logged no HTTP address");
+    int fd = http_connect (url, NULL);
+    cr_assert (fd >= 0 && dprintf (fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n") > 0);
+    int64_t start = s_now_ms ();
+    bool closed = false;
+    while (!closed && s_now_ms () - start < 40000)
+        closed = send (fd, "X", 1, MSG_NOSIGNAL) != 1 || s_closed_by_peer (fd, 2000);
+    int64_t lasted = s_now_ms () - start;
+    close (fd);
+    cr_assert (closed, "a connection dripping its headers was still open after %lld ms",
+               (long long) lasted);
+    cr_assert (lasted >= 13000, "closed after %lld ms: before the deadline", (long long) lasted);
+    cr_assert_eq (s_status_from ("127.0.0.1"), 200, "the next request was not served");
     H_ASSERT_CLEAN_STOP (h);
 }

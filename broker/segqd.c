@@ -356,6 +356,25 @@ s_parse_numbers (const options_t *o, segq_broker_config_t *cfg)
     return rc;
 }
 
+/* 2, said on stderr, when an HTTP setting is given without --http: it
+   would do nothing, and whoever set it expects a page (or its TLS) there. */
+static int
+s_check_http (const options_t *o)
+{
+    const char *lone = o->http          ? NULL
+                       : o->http_tokens ? "http-tokens"
+                       : o->http_cert   ? "http-cert"
+                       : o->http_key    ? "http-key"
+                                        : NULL;
+    if (!lone)
+        return 0;
+    fprintf (stderr,
+             "segqd: --%s is set (flag or config) but --http is not, so there is no HTTP "
+             "listener for it: add --http ADDRESS:PORT (like 127.0.0.1:9464), or drop --%s\n",
+             lone, lone);
+    return 2;
+}
+
 /* Runs the broker until SIGINT/SIGTERM; SIGHUP re-reads the per-user
    limits. The exit status. */
 static int
@@ -418,6 +437,8 @@ s_run (options_t *o)
     };
     if (rc == 0)
         rc = s_parse_numbers (o, &cfg);
+    if (rc == 0)
+        rc = s_check_http (o);
     if (rc == 0)
         rc = s_serve (&cfg);
     segq_config_destroy (&file);

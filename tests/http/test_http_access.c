@@ -2,8 +2,9 @@
     viewer sees, with real processes.
 
     - A non-loopback address is refused at start unless TLS and tokens are
-      both given; a secret file others can read, or a bad token line, is
-      refused too, naming the fix.
+      both given; a secret file others can read, a bad token line, or a
+      token file or certificate without --http, is refused too, naming
+      the fix.
     - With TLS and tokens on 0.0.0.0, a token's user sees their own jobs'
       data over HTTPS (checked by Python's ssl against the certificate); a
       request without a token is nobody there, even without keys.
@@ -146,6 +147,11 @@ Test (http_access, a_public_address_needs_tls_and_tokens, .init = setup, .fini =
             sizeof bad);
     s_refused ("twice-tokens:2: this token is on an earlier line too",
                (const char *[]){ "--http", "127.0.0.1:0", "--http-tokens", bad, NULL });
+    /* HTTP settings with no listener to take them */
+    s_refused ("--http-tokens is set (flag or config) but --http is not",
+               (const char *[]){ "--http-tokens", tokens, NULL });
+    s_refused ("--http-cert is set (flag or config) but --http is not",
+               (const char *[]){ "--http-cert", cert, "--http-key", key, NULL });
     s_refused ("--http nonsense: expected ADDRESS:PORT",
                (const char *[]){ "--http", "nonsense", NULL });
     /* a port another server holds, even one that lets others share it

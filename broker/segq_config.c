@@ -632,6 +632,11 @@ s_parse (segq_config_t *cfg, errors_t *e, const char *text, size_t len)
     bool in_bad = false, in_kind = false, oom = false;
     int line = 0;
     char buf [4096];
+    /* a UTF-8 byte-order mark (Windows editors write one) is no key's part */
+    if (len >= 3 && memcmp (text, "\xef\xbb\xbf", 3) == 0) {
+        text += 3;
+        len -= 3;
+    }
     for (size_t at = 0; at < len && !oom;) {
         line++;
         const char *nl = memchr (text + at, '\n', len - at);

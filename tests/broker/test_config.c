@@ -77,6 +77,23 @@ Test (config, crlf_and_blanks, .timeout = 10)
     segq_config_destroy (&c);
 }
 
+/* Windows editors begin UTF-8 files with a byte-order mark: it is not
+   part of the first key (once read as "'\xef\xbb\xbfbind' is not a key"). */
+Test (config, a_byte_order_mark_is_skipped, .timeout = 10)
+{
+    char err [256];
+    segq_config_t *c = s_parse ("\xef\xbb\xbf"
+                                "bind = tcp://0.0.0.0:5555\r\n",
+                                0, err, sizeof err);
+    cr_assert_str_eq (segq_config_setting (c, "bind"), "tcp://0.0.0.0:5555");
+    segq_config_destroy (&c);
+    /* only at the start: elsewhere it is what it always was, bad text */
+    c = s_parse ("bind = tcp://0.0.0.0:5555\n\xef\xbb\xbfkeys = /k\n", SEGQ_EINVAL, err,
+                 sizeof err);
+    cr_assert (strstr (err, "segqd.conf:2:"), "%s", err);
+    segq_config_destroy (&c);
+}
+
 /* Every problem is reported with its line, and the file is refused whole. */
 Test (config, errors_name_file_line_and_fix, .timeout = 10)
 {

@@ -32,7 +32,6 @@
 #define CONNECTION_MEMORY (32 << 10) /* a request's headers and buffers; more: 431 */
 #define LISTEN_BACKLOG    64         /* connections waiting while MAX_CONNECTIONS are open */
 #define PEM_MAX           (1 << 20)
-#define USER_MAX          64
 
 /* An open connection, for the header deadline: libmicrohttpd's idle
    timeout restarts with every byte, so a peer sending one header byte
@@ -56,7 +55,7 @@ struct segq__http {
     segq__http_tokens_t *tokens;
     char *cert, *key; /* PEM text; the key is wiped before it is freed */
     bool keys, loopback, tls;
-    char local_user [USER_MAX + 1]; /* a tokenless viewer on loopback without keys, "" none */
+    char local_user [SEGQ_USER_MAX + 1]; /* a tokenless viewer on loopback without keys, "" none */
     char url [320];
 };
 
@@ -576,7 +575,7 @@ s_local_user (segq__http_t *self)
     const char *claimed = getenv ("SEGQ_USER");
     struct passwd *pw = claimed && *claimed ? NULL : getpwuid (geteuid ());
     const char *name = claimed && *claimed ? claimed : pw ? pw->pw_name : NULL;
-    if (name && strlen (name) <= USER_MAX)
+    if (name && segq_user_valid (name))
         snprintf (self->local_user, sizeof self->local_user, "%s", name);
 }
 

@@ -1,6 +1,7 @@
 /*  http_secrets.c: see http_secrets.h. */
 #include "http_secrets.h"
 #include "segq_error.h"
+#include "segq_records.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -11,7 +12,6 @@
 #include <unistd.h>
 
 #define TOKENS_MAX_BYTES (1u << 20)
-#define USER_MAX         64
 
 typedef struct {
     char *token;
@@ -103,8 +103,10 @@ s_parse_line (char *line, entry_t *entry, char *why, size_t len)
                   "the token must be at least %d characters of [A-Za-z0-9._~+/=-] "
                   "(openssl rand -hex 32)",
                   SEGQ_HTTP_TOKEN_MIN);
-    else if (strlen (user) > USER_MAX)
-        snprintf (why, len, "user name longer than %d characters", USER_MAX);
+    else if (!segq_user_valid (user))
+        snprintf (why, len,
+                  "the user name must be 1 to %d bytes with no control character, '/' or ','",
+                  SEGQ_USER_MAX);
     else
         return (entry->token = strdup (token)) && (entry->user = strdup (user));
     return false;

@@ -6,7 +6,7 @@
     the end, which also finds duplicates). */
 #include "segq_config.h"
 #include "segq_error.h"
-#include "segq_schema.h"
+#include "segq_records.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -16,7 +16,6 @@
 #include <string.h>
 
 #define KEY_MAX      64 /* longer keys are unknown (and not compared) */
-#define USER_MAX     64
 #define ERRORS_SHOWN 20
 
 typedef enum { T_TEXT, T_COUNT, T_SIZE32, T_PERIOD } setting_type_t;
@@ -241,18 +240,16 @@ s_user_compare (const void *a, const void *b)
     return c ? c : ua->line - ub->line;
 }
 
+/* The one rule for a user's name (a certificate's, a token's). */
 static bool
 s_valid_user (const char *name, size_t len)
 {
-    if (len == 0 || len > USER_MAX)
+    char copy [SEGQ_USER_MAX + 1];
+    if (len >= sizeof copy)
         return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = name [i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.'
-              || c == '_' || c == '-' || c == '@'))
-            return false;
-    }
-    return true;
+    memcpy (copy, name, len);
+    copy [len] = 0;
+    return segq_user_valid (copy);
 }
 
 /* [kind NAME]: the section of the kind `name` (len bytes), or NULL with
@@ -363,12 +360,12 @@ static limits_t *
 s_user_section (segq_config_t *cfg, errors_t *e, int line, const char *name, size_t len, bool *oom)
 {
     if (!s_valid_user (name, len)) {
-        char shown [USER_MAX + 2];
+        char shown [SEGQ_USER_MAX + 2];
         s_printable (shown, sizeof shown, name, len);
         s_error (e, line,
-                 "user name '%s' is not valid: 1-%d letters, digits, '.', '_', "
-                 "'-' or '@'",
-                 shown, USER_MAX);
+                 "user name '%s' is not valid: 1 to %d bytes with no blank, control character, "
+                 "'/' or ','",
+                 shown, SEGQ_USER_MAX);
         return NULL;
     }
     user_t *user = s_add_user (cfg, line, name, len);

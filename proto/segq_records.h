@@ -26,6 +26,8 @@ extern "C" {
 #define SEGQ_MAX_STRING 4096    /* any string field, bytes */
 #define SEGQ_MAX_NAME   1024    /* artifact / input names, relative paths */
 #define SEGQ_MAX_ARRAY  1000000 /* elements of any array */
+#define SEGQ_USER_MAX       64      /* a user's or node's name, bytes (segq_user_valid) */
+#define SEGQ_MODEL_NAME_MAX 64      /* a model's name (segq_model_name_valid) */
 
 typedef enum {
     SEGQ_JOB_WAITING = 1, /* an input refers to a job not yet succeeded */
@@ -264,7 +266,7 @@ typedef struct {
                       read (a preview of what it draws), or NULL */
 } segq_model_info_t;
 
-/* A model's name: 1 to 64 of [A-Za-z0-9_-], not beginning with '-' or "m-"
+/* A model's name: 1 to SEGQ_MODEL_NAME_MAX of [A-Za-z0-9_-], not beginning with '-' or "m-"
    (ids begin so). Returns true if valid. */
 bool segq_model_name_valid (const char *name);
 
@@ -275,7 +277,7 @@ bool segq_model_name_valid (const char *name);
    directory. */
 int segq_name_valid (const char *name);
 
-/* Whether `user` can be a user's (or a node's) name: 1 to 255 bytes, no
+/* Whether `user` can be a user's (or a node's) name: 1 to SEGQ_USER_MAX bytes, no
    blank, control character, '/' or ','. It names a certificate file, a
    column of `segq status` and an entry of `--with U,U`. */
 int segq_user_valid (const char *user);

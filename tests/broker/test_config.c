@@ -7,6 +7,7 @@
 
 #include "segq_config.h"
 #include "segq_error.h"
+#include "segq_records.h"
 
 static segq_config_t *
 s_parse (const char *text, int expect, char *err, size_t errlen)
@@ -74,6 +75,25 @@ Test (config, crlf_and_blanks, .timeout = 10)
     segq_config_t *c =
         s_parse ("\t[defaults]  \r\n  max_queued=5\r\n# x = y\r\n", 0, err, sizeof err);
     cr_assert_eq (segq_config_limits (c, "x").max_queued, 5);
+    segq_config_destroy (&c);
+}
+
+/* [user NAME] holds NAME to the rule every user name meets (a
+   certificate's, a token's): segq_user_valid, 1 to SEGQ_USER_MAX bytes. */
+Test (config, user_sections_take_the_one_rule_for_names, .timeout = 10)
+{
+    char err [512], text [256];
+    snprintf (text, sizeof text, "[user M\xc3\xbcller+lab]\nmax_queued = 3\n[user %0*d]\n",
+              SEGQ_USER_MAX, 7);
+    segq_config_t *c = s_parse (text, 0, err, sizeof err);
+    cr_assert_eq (segq_config_limits (c, "M\xc3\xbcller+lab").max_queued, 3);
+    segq_config_destroy (&c);
+    snprintf (text, sizeof text, "[user %0*d]\n[user a/b]\n[user x,y]\n", SEGQ_USER_MAX + 1, 7);
+    c = s_parse (text, SEGQ_EINVAL, err, sizeof err);
+    cr_assert (strstr (err, "segqd.conf:1: user name")
+                   && strstr (err, "segqd.conf:2: user name 'a/b'")
+                   && strstr (err, "segqd.conf:3: user name 'x,y'"),
+               "%s", err);
     segq_config_destroy (&c);
 }
 

@@ -604,10 +604,10 @@ Test (codec, user_names, .timeout = 10)
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++)
         cr_expect_eq (segq_user_valid (cases [i].name), cases [i].valid, "'%s'", cases [i].name);
     cr_expect_eq (segq_user_valid (NULL), 0);
-    char longest [257];
-    memset (longest, 'a', 256);
-    longest [256] = 0;
+    char longest [SEGQ_USER_MAX + 2];
+    memset (longest, 'a', SEGQ_USER_MAX + 1);
+    longest [SEGQ_USER_MAX + 1] = 0;
     cr_expect_eq (segq_user_valid (longest), 0);
-    longest [255] = 0;
+    longest [SEGQ_USER_MAX] = 0;
     cr_expect_eq (segq_user_valid (longest), 1);
 }

@@ -35,6 +35,7 @@ typedef enum {
     Q_SET_PIN,
     Q_REMOVE,
     Q_UNSHARED_JOBS,
+    Q_TRAININGS_UNENDED,
     Q_COUNT
 } query_t;
 
@@ -87,6 +88,9 @@ static const char *s_sql [Q_COUNT] = {
         " JOIN models m ON m.job = i.model WHERE i.model = ?1 AND j.state < 3"
         " AND j.owner != m.owner AND (m.removed = 1 OR (m.lab = 0 AND NOT EXISTS"
         " (SELECT 1 FROM model_shares s WHERE s.job = m.job AND s.user = j.owner)))",
+    /* an owner's trainings not ended (waiting, queued, running) */
+    [Q_TRAININGS_UNENDED] = "SELECT id FROM jobs WHERE owner = ?1 AND kind = 'train' AND state <= 3"
+                            " ORDER BY id",
 };
 
 struct segq__models {
@@ -243,8 +247,31 @@ s_source_name (void *arg, const segq__input_row_t *input)
     return 1;
 }
 
+/* The first of owner's trainings not ended that asked for `name`, 0 none
+   (its model takes the name when it succeeds). */
+static uint64_t
+s_training_asking (segq__models_t *self, const char *owner, const char *name)
+{
+    sqlite3_stmt *stmt = s_stmt (self, Q_TRAININGS_UNENDED);
+    s_bind_text (stmt, 1, owner);
+    uint64_t found = 0;
+    while (!found && sqlite3_step (stmt) == SQLITE_ROW) {
+        uint64_t job = (uint64_t) sqlite3_column_int64 (stmt, 0);
+        segq_params_t params = { 0 };
+        const segq_value_t *asked = segq__job_store_params (self->store, job, &params) == 0
+                                        ? segq_params_get (&params, "name")
+                                        : NULL;
+        if (asked && asked->type == SEGQ_PARAM_STRING && asked->s && strcmp (asked->s, name) == 0)
+            found = job;
+        segq_params_clear (&params);
+    }
+    sqlite3_reset (stmt);
+    return found;
+}
+
 /* The name a new model of `job` gets: asked for at submit, or its image's;
-   "-2", "-3", ... after it while the owner has a model of that name. */
+   "-2", "-3", ... after it while the owner has a model of that name (or,
+   for an image's name, a training not ended asked for it). */
 static int
 s_new_name (segq__models_t *self, uint64_t job, const char *owner, char name [NAME_MAX_LEN + 1])
 {
@@ -255,12 +282,16 @@ s_new_name (segq__models_t *self, uint64_t job, const char *owner, char name [NA
     if (asked && asked->s && segq_model_name_valid (asked->s))
         snprintf (base, sizeof base, "%.*s", NAME_MAX_LEN - 8, asked->s);
     segq_params_clear (&params);
+    bool asked_for = *base;
     if (rc == 0 && !*base && segq__job_store_inputs (self->store, job, s_source_name, base) < 0)
         rc = SEGQ_EIO;
     if (rc == 0 && !*base)
         snprintf (base, sizeof base, "model");
     snprintf (name, NAME_MAX_LEN + 1, "%s", base);
-    for (unsigned n = 2; rc == 0 && s_exists (self, Q_NAME_TAKEN, owner, name) && n < 1000000; n++)
+    for (unsigned n = 2; rc == 0 && n < 1000000
+                         && (s_exists (self, Q_NAME_TAKEN, owner, name)
+                             || (!asked_for && s_training_asking (self, owner, name)));
+         n++)
         snprintf (name, NAME_MAX_LEN + 1, "%.56s-%u", base, n);
     return rc;
 }
@@ -451,7 +482,32 @@ segq__models_find (segq__models_t *self, const segq__caller_t *caller, const cha
 
 /* ---- what a submit names ---- */
 
-/* A train submit's `name`: valid, and not one of the owner's models. */
+/* EEXIST, said in err, when `owner` has a model called `name`, or a
+   training not ended that asked for it: a second model would quietly
+   become NAME-2. */
+static int
+s_name_free (segq__models_t *self, const char *owner, const char *name, char *err, size_t errlen)
+{
+    uint64_t training = 0;
+    if (s_exists (self, Q_NAME_TAKEN, owner, name))
+        snprintf (err, errlen,
+                  "name '%s': %s already has a model of that name (choose another, or `segq "
+                  "models rename %s NEW` first)",
+                  name, owner, name);
+    else if ((training = s_training_asking (self, owner, name))) {
+        char id [SEGQ__JOB_ID_MAX];
+        segq__job_id_format (training, id);
+        snprintf (err, errlen,
+                  "name '%s': %s's training %s, not ended yet, asked for it first (choose "
+                  "another, or `segq cancel %s`)",
+                  name, owner, id, id);
+    } else
+        return 0;
+    return SEGQ_EEXIST;
+}
+
+/* A train submit's `name`: valid, and not one of the owner's models, nor
+   asked for by one of their trainings not ended yet. */
 static int
 s_check_train_name (segq__models_t *self, const segq_submit_t *submit, char *err, size_t errlen)
 {
@@ -465,14 +521,7 @@ s_check_train_name (segq__models_t *self, const segq_submit_t *submit, char *err
                   asked->s);
         return SEGQ_EINVAL;
     }
-    if (submit->user && s_exists (self, Q_NAME_TAKEN, submit->user, asked->s)) {
-        snprintf (err, errlen,
-                  "name '%s': you already have a model of that name (choose another, or "
-                  "`segq models rename %s NEW` first)",
-                  asked->s, asked->s);
-        return SEGQ_EEXIST;
-    }
-    return 0;
+    return submit->user ? s_name_free (self, submit->user, asked->s, err, errlen) : 0;
 }
 
 /* Generating from scale k > 0 starts from the training image's own
@@ -923,11 +972,10 @@ s_rename (segq__models_t *self, const model_row_t *row, const char *name, char *
                   name);
         return SEGQ_EINVAL;
     }
-    if (strcmp (name, row->name) != 0 && s_exists (self, Q_NAME_TAKEN, row->owner, name)) {
-        snprintf (err, errlen, "%s already has a model named '%s'", row->owner, name);
-        return SEGQ_EEXIST;
-    }
-    return s_write (self, Q_SET_NAME, row->job, name, 0);
+    if (strcmp (name, row->name) == 0)
+        return 0;
+    int rc = s_name_free (self, row->owner, name, err, errlen);
+    return rc ? rc : s_write (self, Q_SET_NAME, row->job, name, 0);
 }
 
 /* One change to a model its owner (or an admin) asked for. */

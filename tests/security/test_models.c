@@ -956,8 +956,23 @@ s_survives_kill (void)
     /* a name taken is refused at submit */
     char image [800];
     s_image (h->dir, "other.png", image, sizeof image);
-    S_REFUSED (1, "already have a model", "alice", "submit", "train", "--image", image, "--mask",
-               image, "--cpu", "--name", "liver");
+    S_REFUSED (1, "alice already has a model of that name", "alice", "submit", "train", "--image",
+               image, "--mask", image, "--cpu", "--name", "liver");
+    /* and one a training not ended asked for (it would have become
+       colon-2): this one waits for a GPU no worker has */
+    S_OK ("alice", "submit", "train", "--image", image, "--mask", image, "--gpu-mem", "900G",
+          "--name", "colon");
+    S_REFUSED (1, "not ended yet, asked for it first", "alice", "submit", "train", "--image", image,
+               "--mask", image, "--cpu", "--name", "colon");
+    S_REFUSED (1, "not ended yet, asked for it first", "alice", "models", "rename", "scan-2",
+               "colon");
+    /* an image's name gives way to it too */
+    char colon [SEGQ_JOB_ID_MAX], colon_id [SEGQ_JOB_ID_MAX + 2];
+    s_train (alice, "alice", "colon.png", NULL, colon);
+    s_model_id (colon, colon_id);
+    json_t *given_way = s_listed ("alice", colon_id, NULL);
+    cr_assert (given_way && strcmp (s_str (given_way, "name"), "colon-2") == 0, "%s", s_out);
+    json_decref (given_way);
     S_OK ("alice", "models", "rename", "scan-2", "second");
     S_OK ("alice", "models", "tag", "second", "t1", "t2");
     S_OK ("alice", "models", "note", "second", "kept over a crash");

@@ -53,9 +53,13 @@ struct segq__job_runner {
     bool timed_out;
     bool aborted;
     char abort_reason [400];
-    /* the output line being read, and the last non-empty one */
-    char line [SEGQ__LAST_LINE_MAX + 1];
-    size_t line_used;
+    /* the output line being read (its head, and a ring of its tail), and
+       the last non-empty one */
+    char head [SEGQ__LAST_LINE_HEAD];
+    size_t head_used;
+    char tail [SEGQ__LAST_LINE_TAIL];
+    size_t tail_start, tail_used;
+    bool tail_dropped; /* bytes between head and tail were dropped */
     char last_line [SEGQ__LAST_LINE_MAX + 1];
 };
 
@@ -122,18 +126,42 @@ s_close_item (segq__job_runner_t *self, zmq_pollitem_t *item)
 static void
 s_line_end (segq__job_runner_t *self)
 {
-    while (self->line_used && self->line [self->line_used - 1] == ' ')
-        self->line_used--;
-    if (self->line_used) {
-        memcpy (self->last_line, self->line, self->line_used);
-        self->last_line [self->line_used] = 0;
+    char *out = self->last_line;
+    size_t n = self->head_used;
+    if (n) {
+        memcpy (out, self->head, n);
+        if (self->tail_dropped) {
+            memcpy (out + n, SEGQ__LAST_LINE_CUT, sizeof SEGQ__LAST_LINE_CUT - 1);
+            n += sizeof SEGQ__LAST_LINE_CUT - 1;
+        }
+        for (size_t i = 0; i < self->tail_used; i++)
+            out [n++] = self->tail [(self->tail_start + i) % SEGQ__LAST_LINE_TAIL];
+        while (out [n - 1] == ' ')
+            n--;
+        out [n] = 0;
     }
-    self->line_used = 0;
+    self->head_used = self->tail_start = self->tail_used = 0;
+    self->tail_dropped = false;
+}
+
+/* One byte of the line being read: the head, then the tail's ring. */
+static void
+s_line_add (segq__job_runner_t *self, char c)
+{
+    if (self->head_used < SEGQ__LAST_LINE_HEAD)
+        self->head [self->head_used++] = c;
+    else if (self->tail_used < SEGQ__LAST_LINE_TAIL)
+        self->tail [(self->tail_start + self->tail_used++) % SEGQ__LAST_LINE_TAIL] = c;
+    else {
+        self->tail [self->tail_start] = c;
+        self->tail_start = (self->tail_start + 1) % SEGQ__LAST_LINE_TAIL;
+        self->tail_dropped = true;
+    }
 }
 
 /* Follows the log's lines: '\r' ends one too (progress bars); control
    characters are dropped, tabs become spaces, leading spaces are skipped,
-   and what passes SEGQ__LAST_LINE_MAX bytes is cut. */
+   and a line longer than SEGQ__LAST_LINE_MAX keeps its head and tail. */
 static void
 s_line_feed (segq__job_runner_t *self, const uint8_t *data, size_t size)
 {
@@ -141,9 +169,8 @@ s_line_feed (segq__job_runner_t *self, const uint8_t *data, size_t size)
         uint8_t c = data [i] == '\t' ? ' ' : data [i];
         if (c == '\n' || c == '\r')
             s_line_end (self);
-        else if (c >= 0x20 && c != 0x7f && (c != ' ' || self->line_used)
-                 && self->line_used < SEGQ__LAST_LINE_MAX)
-            self->line [self->line_used++] = (char) c;
+        else if (c >= 0x20 && c != 0x7f && (c != ' ' || self->head_used))
+            s_line_add (self, (char) c);
     }
 }
 

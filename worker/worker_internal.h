@@ -98,9 +98,14 @@ typedef struct {
     segq__gen_server_t *server;
 } segq__job_launch_t;
 
-/* A failure's reason ends with the last non-empty line the child wrote,
-   cut to this many bytes. */
-#define SEGQ__LAST_LINE_MAX 300
+/* A failure's reason ends with the last non-empty line the child wrote:
+   a longer one keeps its first HEAD bytes and its last TAIL, joined by
+   " ... ", since its cause mostly comes last, after a long path. */
+#define SEGQ__LAST_LINE_HEAD 120
+#define SEGQ__LAST_LINE_TAIL 240
+#define SEGQ__LAST_LINE_CUT  " ... "
+#define SEGQ__LAST_LINE_MAX                                                                        \
+    (SEGQ__LAST_LINE_HEAD + sizeof SEGQ__LAST_LINE_CUT - 1 + SEGQ__LAST_LINE_TAIL)
 
 struct segq__job_exit {
     bool success;  /* exited with code 0, not aborted or timed out */

@@ -157,14 +157,20 @@ Test (job_runner, failure_reason_ends_with_the_last_line_of_output)
     s_run (&r, argv, NULL, 0, 1000);
     cr_assert_str_eq (r.exit.reason, "exited with code 1: cannot read mask.png");
     s_done (&r);
-    /* an overlong last line without its newline: cut */
-    char *long_line [] = { "/bin/sh", "-c", "printf 'x%.0s' $(seq 400); kill -TERM $$", NULL };
+    /* an overlong last line without its newline: its head and its tail,
+       where the cause is (after a long path) */
+    char *long_line [] = { "/bin/sh", "-c",
+                           "printf 'cannot read /'; printf 'd%.0s' $(seq 1000);"
+                           "printf '/x.png: No such file or directory'; kill -TERM $$",
+                           NULL };
     s_run (&r, long_line, NULL, 0, 1000);
-    char want [512];
-    int len =
-        snprintf (want, sizeof want, "killed by signal %d (%s): ", SIGTERM, strsignal (SIGTERM));
-    memset (want + len, 'x', SEGQ__LAST_LINE_MAX);
-    want [len + SEGQ__LAST_LINE_MAX] = 0;
+    char want [1024], ds [SEGQ__LAST_LINE_TAIL + 1];
+    memset (ds, 'd', sizeof ds - 1);
+    ds [sizeof ds - 1] = 0;
+    const char *start = "cannot read /", *cause = "/x.png: No such file or directory";
+    snprintf (want, sizeof want, "killed by signal %d (%s): %s%.*s ... %.*s%s", SIGTERM,
+              strsignal (SIGTERM), start, (int) (SEGQ__LAST_LINE_HEAD - strlen (start)), ds,
+              (int) (SEGQ__LAST_LINE_TAIL - strlen (cause)), ds, cause);
     cr_assert_str_eq (r.exit.reason, want);
     s_done (&r);
     /* nothing written: the reason alone */

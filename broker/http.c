@@ -181,28 +181,13 @@ s_peer (struct MHD_Connection *connection, char *peer, size_t len)
 
 /* ---- the header deadline ---- */
 
+/* A connection opened: its headers are awaited from now. */
 static void
-s_on_connection (void *cls, struct MHD_Connection *connection, void **socket_context,
-                 enum MHD_ConnectionNotificationCode code)
+s_connection_opened (segq__http_t *self, struct MHD_Connection *connection, void **socket_context)
 {
-    segq__http_t *self = cls;
-    connection_t *c = *socket_context;
-    if (code == MHD_CONNECTION_NOTIFY_CLOSED && c) {
-        if (c->prev)
-            c->prev->next = c->next;
-        else
-            self->connections = c->next;
-        if (c->next)
-            c->next->prev = c->prev;
-        free (c);
-        *socket_context = NULL;
-        return;
-    }
-    if (code != MHD_CONNECTION_NOTIFY_STARTED)
-        return;
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info (connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-    c = info ? calloc (1, sizeof *c) : NULL;
+    connection_t *c = info ? calloc (1, sizeof *c) : NULL;
     if (!c) {
         /* no record, no deadline: not worth the risk of one held for ever */
         if (info)
@@ -217,6 +202,30 @@ s_on_connection (void *cls, struct MHD_Connection *connection, void **socket_con
         c->next->prev = c;
     self->connections = c;
     *socket_context = c;
+}
+
+static void
+s_connection_closed (segq__http_t *self, connection_t *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        self->connections = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free (c);
+}
+
+static void
+s_on_connection (void *cls, struct MHD_Connection *connection, void **socket_context,
+                 enum MHD_ConnectionNotificationCode code)
+{
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        s_connection_opened (cls, connection, socket_context);
+    else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        s_connection_closed (cls, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 static connection_t *

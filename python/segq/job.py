@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import errors
+from ._folds import _sha256
 from ._spec import JOB_STATES, MsgType
 from .progress import Progress
 
@@ -144,6 +145,26 @@ class JobStatus:
 def _natural(name: str) -> list[Any]:
     """Sort key that orders sample_9 before sample_10."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _holds(path: Path, artifact: Artifact) -> bool:
+    """Whether the file at path holds exactly the artifact's content."""
+    return (
+        path.is_file() and path.stat().st_size == artifact.size and _sha256(path) == artifact.sha256
+    )
+
+
+def _in_the_way(paths: list[str]) -> str:
+    """What `segq fetch` says of files with other content in its way (the
+    fix in this client's words)."""
+    named = ", ".join(f"'{p}'" for p in paths[:3])
+    if len(paths) > 3:
+        named += f" and {len(paths) - 3} more"
+    one = len(paths) == 1
+    return (
+        f"{named} exist{'s' if one else ''} already with other content: nothing was fetched "
+        f"(force=True overwrites {'it' if one else 'them'}, or fetch into another folder)"
+    )
 
 
 def _ended_badly(status: JobStatus) -> str:
@@ -350,15 +371,25 @@ class Job:
             )
         return list(outputs.values()) if names is None else [outputs[n] for n in names]
 
-    def fetch(self, dest: str | Path = ".", names: Sequence[str] | None = None) -> list[Path]:
+    def fetch(
+        self, dest: str | Path = ".", names: Sequence[str] | None = None, force: bool = False
+    ) -> list[Path]:
         """Downloads its outputs (all, or those named) into the folder dest,
         each under its name (``images/x.png`` -> ``dest/images/x.png``),
         several at a time, sha256 checked, written beside and renamed into
-        place: a failed download leaves nothing. Returns the paths written."""
+        place: a failed download leaves nothing. A file already in an
+        output's place with its content is kept (not fetched again); one
+        with other content stops the fetch before anything is written
+        (AlreadyExists), unless force. Returns the outputs' paths."""
         folder = Path(dest)
-        wanted = [(a.name, folder / a.name, a.size) for a in self._outputs(names)]
+        places = [(a, folder / a.name) for a in self._outputs(names)]
+        kept = {path for a, path in places if _holds(path, a)}
+        in_the_way = [str(path) for _, path in places if path not in kept and path.exists()]
+        if in_the_way and not force:
+            raise errors.AlreadyExists(_in_the_way(in_the_way))
+        wanted = [(a.name, path, a.size) for a, path in places if path not in kept]
         self.client._transfers.fetch_outputs(self.id, wanted)
-        return [path for _, path, _ in wanted]
+        return [path for _, path in places]
 
     def read(self, name: str) -> bytes:
         """One output's bytes, sha256 checked, without writing a file."""

@@ -78,14 +78,20 @@ def test_echo_outputs_are_fetched_and_verified(client: segq.Client, tmp_path: Pa
         job.fetch(tmp_path / "none", names=["nope.txt"])
 
 
-def test_what_cannot_be_fetched_is_said_as_segq_fetch_says_it(
-    lab: Lab, client: segq.Client, tmp_path: Path
-) -> None:
+def _echoed(client: segq.Client, tmp_path: Path) -> segq.Job:
+    """An echo job that has made a.txt ("alpha")."""
     folder = tmp_path / "data"
     folder.mkdir()
     (folder / "a.txt").write_text("alpha\n")
-    mine = client.submit("echo", files=folder)
-    mine.wait(progress=False)
+    job = client.submit("echo", files=folder)
+    job.wait(progress=False)
+    return job
+
+
+def test_what_cannot_be_fetched_is_said_as_segq_fetch_says_it(
+    lab: Lab, client: segq.Client, tmp_path: Path
+) -> None:
+    mine = _echoed(client, tmp_path)
     with lab.client(user="somebody-else") as other:
         with pytest.raises(segq.PermissionDenied) as refused:
             other.job(mine.id).fetch(tmp_path / "theirs")
@@ -100,6 +106,25 @@ def test_what_cannot_be_fetched_is_said_as_segq_fetch_says_it(
     said = lab.cli("fetch", failed.id, "--out", str(tmp_path / "cli"), check=False).stderr
     assert f"job {failed.id} failed: exited with code 3" in str(ended.value)
     assert str(ended.value).split(" [")[0] in said, (str(ended.value), said)
+
+
+def test_a_fetch_over_other_content_is_refused_as_segq_fetch_refuses_it(
+    lab: Lab, client: segq.Client, tmp_path: Path
+) -> None:
+    job = _echoed(client, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.txt").write_text("other\n")
+    with pytest.raises(segq.AlreadyExists) as refused:
+        job.fetch(out)
+    assert (out / "a.txt").read_text() == "other\n", "overwritten though refused"
+    said = lab.cli("fetch", job.id, "-o", str(out), check=False).stderr
+    assert str(refused.value).split(" (")[0] in said, (str(refused.value), said)
+    assert job.fetch(out, force=True) == [out / "a.txt"]
+    assert (out / "a.txt").read_text() == "alpha\n"
+    # the same content: kept where it is, not fetched again
+    inode = (out / "a.txt").stat().st_ino
+    assert job.fetch(out) == [out / "a.txt"] and (out / "a.txt").stat().st_ino == inode
 
 
 def test_a_failed_job_raises_job_failed(client: segq.Client) -> None:

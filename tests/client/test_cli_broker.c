@@ -2,14 +2,21 @@
     what a user is told where the broker has the answer. Keys onboarding
     (a keyless client and a keyed broker, and the other way round), the
     default resources said at submit, cancel and fetch of ended jobs (and
-    fetch of what a job does not have), status listing the caller's own
-    jobs, the newest with --limit, and an evaluate of jobs' pairs checked
-    fold by fold with what the broker knows of their training images. */
+    fetch of what a job does not have), a fetch that would overwrite other
+    content, logs of a job that has not started, a drain of several nodes,
+    status listing the caller's own jobs, the newest with --limit, and an
+    evaluate of jobs' pairs checked fold by fold with what the broker knows
+    of their training images. */
 #include <criterion/criterion.h>
 #include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -266,6 +273,193 @@ Test (cli_broker, ended_jobs_said_as_ended, .init = setup, .fini = teardown, .ti
     H_ASSERT (h, s_segq (stop) == 0, "%s %s", s_out, s_err);
     const char *ended [] = { "wait", running, NULL };
     H_ASSERT (h, s_segq (ended) != 0, "a cancelled job: %s", s_out);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* A text file at dir/name (dir made), for an echo job to copy. */
+static void
+s_write_text (const char *dir, const char *name, const char *text, char *path, size_t len)
+{
+    cr_assert (mkdir (dir, 0755) == 0 || errno == EEXIST, "%s", dir);
+    snprintf (path, len, "%s/%s", dir, name);
+    FILE *f = fopen (path, "w");
+    cr_assert (f && fputs (text, f) >= 0 && fclose (f) == 0, "%s", path);
+}
+
+/* The start of the file at path into buf ("" if there is none). */
+static char *
+s_read_text (const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen (path, "r");
+    size_t n = f ? fread (buf, 1, len - 1, f) : 0;
+    if (f)
+        fclose (f);
+    buf [n] = 0;
+    return buf;
+}
+
+/* Whether the file at path holds exactly text. */
+static bool
+s_holds (const char *path, const char *text)
+{
+    char buf [256];
+    return strcmp (s_read_text (path, buf, sizeof buf), text) == 0 && access (path, F_OK) == 0;
+}
+
+/* `segq fetch` into a folder that has a file of an output's name: with
+   other content the whole fetch is refused before anything is written
+   (an array's too), naming the file and the fix; with the same content
+   the file is kept and not fetched again; --force overwrites. */
+Test (cli_broker, fetch_refuses_to_overwrite_other_content, .init = setup, .fini = teardown,
+      .timeout = 120)
+{
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    cr_assert_geq (harness_start_worker (h, "w1", 1, NULL), 0);
+    char dir [700], file [800], first [32], second [32], out [600], path [800];
+    snprintf (dir, sizeof dir, "%s/one", h->dir);
+    s_write_text (dir, "x.txt", "first", file, sizeof file);
+    const char *echo_first [] = { "submit", "echo", "--files", file, NULL };
+    s_submitted (echo_first, first, sizeof first);
+    snprintf (dir, sizeof dir, "%s/two", h->dir);
+    s_write_text (dir, "x.txt", "second", file, sizeof file);
+    const char *echo_second [] = { "submit", "echo", "--files", file, NULL };
+    s_submitted (echo_second, second, sizeof second);
+    const char *wait [] = { "wait", first, second, NULL };
+    H_ASSERT (h, s_segq (wait) == 0, "%s %s", s_out, s_err);
+
+    snprintf (out, sizeof out, "%s/out", h->dir);
+    snprintf (path, sizeof path, "%s/x.txt", out);
+    const char *fetch_first [] = { "fetch", first, "-o", out, NULL };
+    H_ASSERT (h, s_segq (fetch_first) == 0, "%s", s_err);
+    cr_assert (s_holds (path, "first"), "%s", s_out);
+    H_ASSERT (h, s_segq (fetch_first) == 0, "the same job again: %s", s_err);
+    cr_assert (strstr (s_out, "already there"), "%s", s_out);
+    const char *fetch_second [] = { "fetch", second, "-o", out, NULL };
+    H_ASSERT (h, s_segq (fetch_second) == 1, "%s", s_out);
+    char said [900];
+    snprintf (said, sizeof said, "'%s' exists already with other content: nothing was fetched",
+              path);
+    cr_assert (strstr (s_err, said) && strstr (s_err, "--force") && strstr (s_err, "-o DIR"), "%s",
+               s_err);
+    cr_assert (s_holds (path, "first"), "overwritten though refused");
+    const char *force [] = { "fetch", second, "-o", out, "--force", NULL };
+    H_ASSERT (h, s_segq (force) == 0, "%s", s_err);
+    cr_assert (s_holds (path, "second"));
+
+    /* an array: its second job's file in the way stops the first's too */
+    segq_client_t *c = harness_client (h, 0);
+    const char *jobs [] = { first, second };
+    segq_array_info_t array;
+    cr_assert_eq (segq_client_array_create (c, jobs, 2, &array), 0, "%s", segq_client_error (c));
+    snprintf (out, sizeof out, "%s/array", h->dir);
+    snprintf (dir, sizeof dir, "%s/%s", out, second);
+    cr_assert_eq (mkdir (out, 0755), 0);
+    s_write_text (dir, "x.txt", "first", file, sizeof file);
+    const char *fetch_array [] = { "fetch", array.array, "-o", out, NULL };
+    H_ASSERT (h, s_segq (fetch_array) == 1, "%s", s_out);
+    cr_assert (strstr (s_err, file) && strstr (s_err, "nothing was fetched"), "%s", s_err);
+    snprintf (path, sizeof path, "%s/%s", out, first);
+    cr_assert_neq (access (path, F_OK), 0, "the array's first job was fetched: %s", path);
+    const char *force_array [] = { "fetch", array.array, "-o", out, "--force", NULL };
+    H_ASSERT (h, s_segq (force_array) == 0, "%s", s_err);
+    snprintf (path, sizeof path, "%s/%s/x.txt", out, first);
+    cr_assert (s_holds (path, "first") && s_holds (file, "second"));
+    segq_array_info_clear (&array);
+    segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* segq ARGS (with --broker) started in the background, its stdout and
+   stderr into out and err: its pid. */
+static pid_t
+s_segq_spawn (const char *const *args, const char *out, const char *err)
+{
+    const char *argv [16] = { harness_binary ("segq"), "--broker", h->endpoint };
+    for (size_t i = 0; args [i] && i < 12; i++)
+        argv [3 + i] = args [i];
+    pid_t pid = fork ();
+    cr_assert_geq (pid, 0);
+    if (pid == 0) {
+        int o = open (out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open (err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0 || dup2 (o, 1) < 0 || dup2 (e, 2) < 0)
+            _exit (127);
+        setenv ("SEGQ_USER", H_USER, 0);
+        execv (argv [0], (char *const *) argv);
+        _exit (127);
+    }
+    return pid;
+}
+
+/* `segq logs` of a job that has not started says so on stderr (what it
+   waits for), once; -f then follows its log when it runs. */
+Test (cli_broker, logs_of_a_job_not_started_say_so, .init = setup, .fini = teardown, .timeout = 120)
+{
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    char job [SEGQ_JOB_ID_MAX], said [200];
+    const char *sleep [] = { "submit", "sleep", "--seconds", "0", NULL };
+    s_submitted (sleep, job, sizeof job);
+    const char *logs [] = { "logs", job, NULL };
+    H_ASSERT (h, s_segq (logs) == 0, "%s", s_err);
+    snprintf (said, sizeof said, "job %s is queued (", job);
+    cr_assert (!*s_out && strstr (s_err, said) && strstr (s_err, "has no log yet"), "%s", s_err);
+    const char *hold [] = { "hold", job, NULL };
+    H_ASSERT (h, s_segq (hold) == 0, "%s", s_err);
+    H_ASSERT (h, s_segq (logs) == 0, "%s", s_err);
+    snprintf (said, sizeof said, "job %s is held (segq release %s lets it start)", job, job);
+    cr_assert (strstr (s_err, said), "%s", s_err);
+
+    char out [600], err [600];
+    snprintf (out, sizeof out, "%s/logs.out", h->dir);
+    snprintf (err, sizeof err, "%s/logs.err", h->dir);
+    const char *follow [] = { "logs", "-f", job, NULL };
+    pid_t pid = s_segq_spawn (follow, out, err);
+    H_ASSERT (h, harness_wait_text (err, "its log will follow when it starts", 10000) == 0,
+              "logs -f said nothing of a held job");
+    const char *release [] = { "release", job, NULL };
+    H_ASSERT (h, s_segq (release) == 0, "%s", s_err);
+    cr_assert_geq (harness_start_worker (h, "w1", 1, NULL), 0);
+    H_ASSERT (h, harness_wait_text (out, "=== attempt 1 on w1", 20000) == 0, "no log followed");
+    int status;
+    cr_assert_eq (waitpid (pid, &status, 0), pid);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "status %d", status);
+    char text [4096];
+    const char *note = strstr (s_read_text (err, text, sizeof text), "logs: job");
+    cr_assert (note && !strstr (note + 1, "logs: job"), "said other than once: %s", text);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* `segq workers --drain` given again and as a list drains every node
+   named; one the broker does not know is said (exit 1), the others are
+   drained still. */
+Test (cli_broker, drain_of_several_nodes_drains_each, .init = setup, .fini = teardown,
+      .timeout = 120)
+{
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    cr_assert_eq (harness_start_worker (h, "w1", 1, NULL), 0);
+    cr_assert_eq (harness_start_worker (h, "w2", 1, NULL), 1);
+    cr_assert_eq (harness_start_worker (h, "w3", 1, NULL), 2);
+    const char *drain [] = { "workers", "--drain", "w1,nope", "--drain", "w2", NULL };
+    H_ASSERT (h, s_segq (drain) == 1, "%s", s_out);
+    cr_assert (strstr (s_out, "w1 draining") && strstr (s_out, "w2 draining"), "%s", s_out);
+    cr_assert (strstr (s_err, "no connected worker named 'nope'"), "%s", s_err);
+    const char *json [] = { "workers", "--drain", "w3", "--drain", "w3", "--json", NULL };
+    H_ASSERT (h, s_segq (json) == 0, "%s", s_err);
+    json_t *said = json_loads (s_out, 0, NULL);
+    cr_assert (json_is_array (said) && json_array_size (said) == 1
+                   && json_is_true (json_object_get (json_array_get (said, 0), "draining")),
+               "%s", s_out);
+    json_decref (said);
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 500 && harness_worker_alive (h, i); k++)
+            harness_sleep_ms (20);
+    H_ASSERT (h,
+              !harness_worker_alive (h, 0) && !harness_worker_alive (h, 1)
+                  && !harness_worker_alive (h, 2),
+              "a drained worker did not exit");
+    const char *empty [] = { "workers", "--drain", "w1,,w2", NULL };
+    cr_assert_eq (s_segq (empty), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "an empty node name"), "%s", s_err);
     H_ASSERT_CLEAN_STOP (h);
 }
 

@@ -1,5 +1,6 @@
 /*  segq-worker: the worker daemon's command line. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -21,7 +22,8 @@ s_help (FILE *out)
         "usage: segq-worker [OPTION...]\n"
         "Runs the jobs a segqd broker assigns to this machine, each in a child process.\n"
         "\n"
-        "  --broker URL        broker endpoint (default $SEGQ_BROKER or tcp://127.0.0.1:5555)\n"
+        "  --broker URL        broker endpoint, tcp://HOST:PORT or ipc://PATH (default\n"
+        "                      $SEGQ_BROKER or tcp://127.0.0.1:5555)\n"
         "  --node NAME         unique name of this worker (default: host name)\n"
         "  --gpus LIST         declared GPUs, \"INDEX:NAME:MEM,...\" (MEM like 24G); \"\" for "
         "none;\n"
@@ -171,7 +173,9 @@ s_beside_me (const char *leaf)
 /* The command line's values, then what main works out from them. */
 typedef struct {
     const char *broker, *broker_key, *cert;
+    bool broker_given; /* --broker, not $SEGQ_BROKER */
     const char *node, *work_dir, *cache_dir, *ready_file;
+    bool work_dir_default; /* work_dir follows node */
     const char *gpus_text, *kinds_text;
     char *testkind, *segq_run; /* owned */
     uint32_t cpu_slots, kill_grace_ms, model_idle_s;
@@ -214,6 +218,7 @@ s_take_text_option (worker_args_t *args, int opt, const char *value)
     switch (opt) {
     case O_BROKER:
         args->broker = value;
+        args->broker_given = true;
         break;
     case O_NODE:
         args->node = value;
@@ -358,6 +363,7 @@ s_default_args (worker_args_t *args)
             < 0)
             return -1;
         args->work_dir = args->default_work;
+        args->work_dir_default = true;
     }
     if (!args->testkind)
         args->testkind = s_beside_me ("segq-testkind");
@@ -428,17 +434,56 @@ s_find_capacity (worker_args_t *args)
     return capacity_ok;
 }
 
+/* Whether the broker's URL is one the worker can ever reach: libzmq
+   takes it (a probe socket connects; nothing is sent), and a tcp one ends
+   in a port from 1 to 65535 (libzmq would retry any number for ever). Its
+   host is not looked up: a node that boots before its DNS is up must keep
+   trying. The exit code if it is not, else -1. */
+static int
+s_check_broker (const worker_args_t *args)
+{
+    const char *url = args->broker;
+    bool usable = true;
+    if (strncmp (url, "tcp://", 6) == 0) {
+        const char *colon = strrchr (url + 6, ':');
+        char *end = NULL;
+        long port = colon && isdigit ((unsigned char) colon [1]) ? strtol (colon + 1, &end, 10) : 0;
+        usable = colon > url + 6 && end && !*end && port >= 1 && port <= 65535;
+    } else if (strncmp (url, "inproc://", 9) == 0)
+        usable = false; /* within one process: never a broker */
+    zsock_t *probe = usable ? zsock_new (ZMQ_DEALER) : NULL;
+    if (probe) {
+        zsock_set_linger (probe, 0);
+        usable = zsock_connect (probe, "%s", url) == 0;
+    }
+    zsock_destroy (&probe);
+    if (usable)
+        return -1;
+    fprintf (stderr,
+             "segq-worker: %s '%s'%s is no broker endpoint it can connect to: expected "
+             "tcp://HOST:PORT (PORT 1 to 65535, e.g. tcp://127.0.0.1:5555) or ipc://PATH\n",
+             args->broker_given ? "--broker" : "SEGQ_BROKER", url,
+             args->broker_given
+                 ? ""
+                 : " (from the environment; under systemd, /etc/segq/worker-NODE.env)");
+    return 2;
+}
+
 /* Works out what the options left to find: the exit code if the worker
-   cannot start, else -1. */
+   cannot start, else -1. The flags' syntax is checked before what the
+   machine can do, so that a typo is said first. */
 static int
 s_complete_args (worker_args_t *args)
 {
     if (s_default_args (args))
         return 1;
     s_split_kinds (args);
-    if (!s_find_capacity (args))
-        return 2;
+    int rc = s_check_broker (args);
+    if (rc >= 0)
+        return rc;
     if (args->gpus_text && s_parse_gpus (args->gpus_text, &args->gpus, &args->n_gpus) != 0)
+        return 2;
+    if (!s_find_capacity (args))
         return 2;
     return -1;
 }
@@ -453,6 +498,7 @@ s_run_worker (const worker_args_t *args)
                                 .n_gpus = args->n_gpus,
                                 .cpu_slots = args->cpu_slots,
                                 .work_dir = args->work_dir,
+                                .work_dir_default = args->work_dir_default,
                                 .cache_dir = args->cache_dir,
                                 .kinds = args->kinds,
                                 .n_kinds = args->n_kinds,

@@ -23,6 +23,7 @@ typedef struct {
     size_t n_gpus; /* declared capacity */
     uint32_t cpu_slots;
     const char *work_dir;  /* job directories live in work_dir/jobs */
+    bool work_dir_default; /* work_dir is the node's default (it follows node) */
     const char *cache_dir; /* NULL: work_dir/cache */
     const char *const *kinds;
     size_t n_kinds;         /* none: every kind it can run */

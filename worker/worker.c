@@ -245,6 +245,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     /* SIGCHLD can go to a thread that does not block it (a library's):
        looking is cheap, so look every tick too. */
     s_check_children (self);
+    segq__worker_say_unanswered (self, now);
     if (self->session == REGISTERING && now >= self->register_deadline_ms) {
         segq__worker_log (self, 1, "no WELCOME from %s in %d ms: trying again", self->broker,
                           self->backoff_ms);
@@ -330,11 +331,20 @@ s_claim_work_dir (segq_worker_t *self, char *err, size_t errlen)
         int error = errno;
         if (self->id_fd >= 0 && fcntl (self->id_fd, F_GETLK, &lock) == 0
             && lock.l_type != F_UNLCK) {
-            snprintf (err, errlen,
-                      "work directory %s is in use by another segq-worker (pid %d): "
-                      "give each worker on one host its own name with --node NAME (its work "
-                      "directory follows it)",
-                      self->work_dir, (int) lock.l_pid);
+            /* a default work directory is its node name's: taken, it most
+               likely means that name is too */
+            if (self->work_dir_default)
+                snprintf (err, errlen,
+                          "work directory %s (node name %s's default) is in use by another "
+                          "segq-worker (pid %d): give each worker on one host its own name with "
+                          "--node NAME (the default work directory follows it), or this one its "
+                          "own --work-dir DIR",
+                          self->work_dir, self->node, (int) lock.l_pid);
+            else
+                snprintf (err, errlen,
+                          "work directory %s is in use by another segq-worker (pid %d), and two "
+                          "workers cannot share one: give this one its own --work-dir DIR",
+                          self->work_dir, (int) lock.l_pid);
             return SEGQ_EEXIST;
         }
         snprintf (err, errlen, "cannot lock %s: %s", path, strerror (error));
@@ -408,6 +418,7 @@ s_copy_settings (segq_worker_t *self, const segq_worker_options_t *o)
 {
     self->node = strdup (o->node);
     self->work_dir = strdup (o->work_dir);
+    self->work_dir_default = o->work_dir_default;
     if (o->cache_dir)
         self->cache_dir = strdup (o->cache_dir);
     else if (asprintf (&self->cache_dir, "%s/cache", o->work_dir) < 0)

@@ -36,6 +36,11 @@
    LIMIT_BACKOFF_MAX_MS while the broker keeps refusing. */
 #define LIMIT_BACKOFF_MIN_MS 50
 #define LIMIT_BACKOFF_MAX_MS 2000
+/* A broker that does not answer is said at the default verbosity once
+   UNANSWERED_SAY_MS have gone without a WELCOME, then every
+   UNANSWERED_AGAIN_MS: the retries themselves are -v's. */
+#define UNANSWERED_SAY_MS   10000
+#define UNANSWERED_AGAIN_MS 60000
 
 typedef enum { OFFLINE, REGISTERING, ONLINE } session_t;
 /* JOB_STOPPED: the child died of a stop signal the worker did not send;
@@ -130,6 +135,7 @@ struct job {
 struct segq_worker {
     /* options, owned copies */
     char *broker, *node, *work_dir, *cache_dir, *jobs_dir, *testkind, *segq_run, *ready_file;
+    bool work_dir_default;   /* work_dir is node's default */
     char *broker_key, *cert; /* CurveZMQ, or NULL */
     char *instance;          /* REGISTER inst: RANDOM@HOST */
     int id_fd;               /* WORK_DIR/worker.id, locked while we run */
@@ -161,6 +167,8 @@ struct segq_worker {
 
     session_t session;
     int64_t last_heard_ms, last_sent_ms, register_deadline_ms;
+    int64_t registering_since_ms; /* when the session was last lost (or first sought) */
+    int64_t unanswered_said_ms;   /* when "no answer from broker" was last said; 0: not since */
     int backoff_ms;
     uint32_t heartbeat_ms, expiry_ms, chunk_size, max_msg;
     bool ready_written;
@@ -196,6 +204,9 @@ int segq__worker_on_socket (zloop_t *loop, zsock_t *sock, void *arg);
 void segq__worker_result_send (job_t *job);
 void segq__worker_results_resend (segq_worker_t *self, int64_t now);
 void segq__worker_connect (segq_worker_t *self);
+/* Each tick: one line at the default verbosity while the broker has not
+   answered for UNANSWERED_SAY_MS (again every UNANSWERED_AGAIN_MS). */
+void segq__worker_say_unanswered (segq_worker_t *self, int64_t now);
 void segq__worker_start_drain (segq_worker_t *self, const char *why, bool broker_knows);
 void segq__worker_stop_now (segq_worker_t *self, int exit_code, const char *reason);
 void segq__worker_on_welcome (segq_worker_t *self, const segq_welcome_t *m);

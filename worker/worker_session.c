@@ -148,7 +148,20 @@ s_session_lost (segq_worker_t *self)
     self->deferred = true; /* sent again after WELCOME, at once: a new session counts afresh */
     self->deferred_until_ms = 0;
     self->limit_backoff_ms = 0;
+    if (self->session != REGISTERING)
+        self->registering_since_ms = segq__now_ms ();
     self->session = REGISTERING;
+}
+
+void
+segq__worker_say_unanswered (segq_worker_t *self, int64_t now)
+{
+    if (self->session != REGISTERING || now - self->registering_since_ms < UNANSWERED_SAY_MS
+        || (self->unanswered_said_ms && now - self->unanswered_said_ms < UNANSWERED_AGAIN_MS))
+        return;
+    self->unanswered_said_ms = now;
+    segq__worker_log (self, 0, "no answer from broker %s yet (is segqd running there%s?); retrying",
+                      self->broker, self->broker_key ? ", and are the keys right" : "");
 }
 
 /* A fresh socket and REGISTER on it (the old one, if any, is dropped with
@@ -203,9 +216,14 @@ segq__worker_on_welcome (segq_worker_t *self, const segq_welcome_t *m)
     self->max_msg = m->max_msg ? m->max_msg : SEGQ_DEFAULT_MAX_MSG;
     if (m->max_msg && self->chunk_size > m->max_msg / 2)
         self->chunk_size = m->max_msg / 2;
+    char after [64] = "";
+    if (new_session && self->unanswered_said_ms)
+        snprintf (after, sizeof after, ", after %" PRId64 " s without an answer",
+                  (segq__now_ms () - self->registering_since_ms) / 1000);
+    self->unanswered_said_ms = 0;
     segq__worker_log (self, new_session ? 0 : 1,
-                      "registered with %s (heartbeat %u ms, expiry %u ms)", self->broker,
-                      self->heartbeat_ms, self->expiry_ms);
+                      "registered with %s (heartbeat %u ms, expiry %u ms%s)", self->broker,
+                      self->heartbeat_ms, self->expiry_ms, after);
     s_write_ready_file (self);
     /* registered: a Type=notify unit is active (again: STATUS only) */
     if (new_session

@@ -157,6 +157,27 @@ s_slurp (const char *path)
     return buf;
 }
 
+/* The worker's log emptied, for a test that starts it again. */
+static void
+s_log_clear (void)
+{
+    FILE *file = fopen (F->log, "w");
+    cr_assert (file && fclose (file) == 0, "%s", F->log);
+}
+
+/* Whether the worker's log says text within timeout_ms. */
+static bool
+s_log_says (const char *text, int timeout_ms)
+{
+    int64_t deadline = segq__now_ms () + timeout_ms;
+    while (!strstr (s_slurp (F->log), text))
+        if (segq__now_ms () > deadline)
+            return false;
+        else
+            usleep (20000);
+    return true;
+}
+
 /* An executable stand-in program at F->dir/NAME; its path into path. */
 static void
 s_script (const char *name, const char *text, char *path, size_t len)
@@ -1342,6 +1363,63 @@ Test (daemon, bad_flags_refused_with_a_message)
     }
 }
 
+/* A broker URL libzmq cannot connect to, or a tcp one without a usable
+   port, is refused at start (exit 2) with the form expected, instead of
+   being retried for ever; a host name that does not resolve (yet) is
+   not: a node may boot before its DNS. */
+Test (daemon, an_unusable_broker_url_refused_at_start)
+{
+    static const char *const urls [] = { "localhost:5555", "tcp://localhost",
+                                         "tcp://localhost:65536", "nope://localhost:5555",
+                                         "inproc://segqd" };
+    for (size_t i = 0; i < sizeof urls / sizeof urls [0]; i++) {
+        s_log_clear ();
+        const char *extra [] = { "--broker", urls [i], NULL };
+        s_start_worker (F, extra);
+        int status = s_wait_exit (F, 5000);
+        cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 2, "%s: status %d", urls [i],
+                   status);
+        char said [200];
+        snprintf (said, sizeof said, "--broker '%s' is no broker endpoint", urls [i]);
+        cr_assert (strstr (s_slurp (F->log), said) && strstr (s_slurp (F->log), "tcp://HOST:PORT"),
+                   "%s", s_slurp (F->log));
+    }
+    const char *unresolved [] = { "--broker", "tcp://no-such-host.invalid:5555", NULL };
+    s_start_worker (F, unresolved);
+    cr_assert (s_log_says ("starting: broker tcp://no-such-host.invalid:5555", 10000), "%s",
+               s_slurp (F->log));
+    s_drain_and_bye (F);
+}
+
+/* Without -v, a broker that does not answer is said once about 10 s in
+   (then at most once a minute), and so is the registration that ends it. */
+Test (daemon, an_unanswered_broker_is_said_and_so_is_its_answer)
+{
+    int64_t started = segq__now_ms ();
+    s_start_worker (F, NULL);
+    cr_assert (s_log_says ("no answer from broker", 20000), "%s", s_slurp (F->log));
+    int64_t said = segq__now_ms () - started;
+    cr_assert_geq (said, 10000, "said after %lld ms", (long long) said);
+    char expected [300];
+    snprintf (expected, sizeof expected,
+              "no answer from broker %s yet (is segqd running there?); retrying", F->endpoint);
+    cr_assert (strstr (s_slurp (F->log), expected), "%s", s_slurp (F->log));
+    /* the REGISTERs that waited came on sockets since dropped: welcome
+       each until the worker's current one gets its answer */
+    int64_t deadline = segq__now_ms () + 10000;
+    while (!strstr (s_slurp (F->log), "registered with") && segq__now_ms () < deadline) {
+        segq_msg_t *msg = s_next (F, 200);
+        if (msg && msg->type == SEGQ_MSG_REGISTER)
+            s_welcome (F, 5000);
+        segq_msg_destroy (&msg);
+    }
+    cr_assert (s_log_says ("without an answer)", 1000), "%s", s_slurp (F->log));
+    const char *log = s_slurp (F->log);
+    const char *first = strstr (log, "no answer from broker");
+    cr_assert (!strstr (first + 1, "no answer from broker"), "said twice: %s", log);
+    s_drain_and_bye (F);
+}
+
 Test (daemon, unacknowledged_result_sent_again_and_drain_waits_for_its_ack)
 {
     s_start_worker (F, NULL);
@@ -1424,6 +1502,16 @@ Test (daemon, gpus_need_a_segq_run_with_cuda)
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 2, "status %d", status);
     cr_assert (strstr (s_slurp (F->log), "is a CPU-only build")
                    && strstr (s_slurp (F->log), "--gpus \"\""),
+               "%s", s_slurp (F->log));
+    /* a --gpus that does not parse is said first, not the build: the
+       user would fix the build and still have the typo */
+    s_log_clear ();
+    const char *typo [] = { "--segq-run", fake, "--gpus", "0:A:8G,,1:B:8G", NULL };
+    s_start_worker (F, typo);
+    status = s_wait_exit (F, 10000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 2, "status %d", status);
+    cr_assert (strstr (s_slurp (F->log), "has an empty entry")
+                   && !strstr (s_slurp (F->log), "CPU-only build"),
                "%s", s_slurp (F->log));
     /* test kinds only: its GPUs are usable */
     const char *tests [] = { "--segq-run", fake, "--kinds", "sleep", NULL };

@@ -272,12 +272,13 @@ static void take_header(const segq_ckpt_header_t *h, segq_model_t *m, segq_ckpt_
 int segq__ckpt_load(const char *path, segqt_device dev, int want_d, segq_model_t *m,
                     segq_ckpt_meta_t *meta, char *err, size_t errlen)
 {
+    /* cleared first: whatever fails, the caller may free both */
+    memset(m, 0, sizeof *m);
+    memset(meta, 0, sizeof *meta);
     segq_st_t *st = NULL;
     int rc = segq_st_open(path, &st, err, errlen);
     if (rc)
         return rc;
-    memset(m, 0, sizeof *m);
-    memset(meta, 0, sizeof *meta);
     m->dev = dev;
     segq_ckpt_header_t h;
     rc = segq_ckpt_header_read(st, path, &h, err, errlen);

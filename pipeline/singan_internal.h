@@ -198,7 +198,8 @@ void segq__ckpt_meta_free(segq_ckpt_meta_t *meta);
 int segq__ckpt_save(segq_model_t *m, const segq_ckpt_meta_t *meta, int with_d, const char *path,
                     char *err, size_t errlen);
 /* Loads the model onto dev (every finished scale's G, and D when
- * present and want_d) and its metadata. */
+ * present and want_d) and its metadata. On failure both are left empty:
+ * freeing them is harmless. */
 int segq__ckpt_load(const char *path, segqt_device dev, int want_d, segq_model_t *m,
                     segq_ckpt_meta_t *meta, char *err, size_t errlen);
 

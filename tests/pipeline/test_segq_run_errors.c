@@ -177,6 +177,17 @@ Test(segq_run_errors, generate_from_bad_checkpoints)
                "train --image img2.png --mask empty-mask.png --out o --threads 1 "
                "--max-size 32 --niter 1 --resume",
                "another image", NULL);
+    /* a damaged checkpoint to resume from: refused, as generate refuses it */
+    pt_sh("mkdir -p %s/d && printf garbage > %s/d/model.safetensors", dir, dir);
+    expect_run(1,
+               "train --image img.png --mask empty-mask.png --out d --threads 1 "
+               "--max-size 32 --niter 1 --resume",
+               "d/model.safetensors", NULL);
+    pt_sh("cp %s/cut.safetensors %s/d/model.safetensors", dir, dir);
+    expect_run(1,
+               "train --image img.png --mask empty-mask.png --out d --threads 1 "
+               "--max-size 32 --niter 1 --resume",
+               "d/model.safetensors", NULL);
     /* graphs are for GPUs: asked for on the CPU, the same plain training */
     expect_run(0,
                "train --image img.png --mask empty-mask.png --out q --threads 1 "

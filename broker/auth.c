@@ -96,7 +96,7 @@ s_load (segq__auth_t *self)
         if (!ok)
             fprintf (stderr,
                      "segqd: %s ignored: it needs a curve public-key, a metadata name "
-                     "(no blank, control character, '/' or ',') and a role (user, admin or "
+                     "(" SEGQ_USER_RULE ") and a role (user, admin or "
                      "worker); make certificates with `segqd keygen`\n",
                      path);
         else if (!id || !id->key || !id->name || zhashx_insert (keys, id->key, id) != 0) {

@@ -177,8 +177,8 @@ segq__broker_admit (segq_broker_t *self, segq__request_t *req, const segq__dispa
     char **user = id ? NULL : segq_msg_user (msg);
     if (user && *user && !segq_user_valid (*user)) {
         segq__broker_error (self, req->peer, segq_msg_req_id (msg), SEGQ_EINVAL,
-                            "user name '%s': a user name has no blank, control character, '/' "
-                            "or ',' (segq takes it from SEGQ_USER, else your login name)",
+                            "user name '%s': a user name is " SEGQ_USER_RULE
+                            " (segq takes it from SEGQ_USER, else your login name)",
                             *user);
         return false;
     }

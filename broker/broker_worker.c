@@ -444,8 +444,7 @@ segq__broker_on_register (segq_broker_t *self, segq__request_t *req)
     const segq_register_t *reg = &req->msg->u.reg;
     if (!segq_user_valid (reg->node)) {
         segq__broker_error (self, req->peer, 0, SEGQ_EINVAL,
-                            "REGISTER of node '%s': a node name has no blank, control character, "
-                            "'/' or ','",
+                            "REGISTER of node '%s': a node name is " SEGQ_USER_RULE,
                             reg->node ? reg->node : "");
         return;
     }

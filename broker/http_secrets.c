@@ -104,9 +104,7 @@ s_parse_line (char *line, entry_t *entry, char *why, size_t len)
                   "(openssl rand -hex 32)",
                   SEGQ_HTTP_TOKEN_MIN);
     else if (!segq_user_valid (user))
-        snprintf (why, len,
-                  "the user name must be 1 to %d bytes with no control character, '/' or ','",
-                  SEGQ_USER_MAX);
+        snprintf (why, len, "a user name is " SEGQ_USER_RULE);
     else
         return (entry->token = strdup (token)) && (entry->user = strdup (user));
     return false;

@@ -362,10 +362,7 @@ s_user_section (segq_config_t *cfg, errors_t *e, int line, const char *name, siz
     if (!s_valid_user (name, len)) {
         char shown [SEGQ_USER_MAX + 2];
         s_printable (shown, sizeof shown, name, len);
-        s_error (e, line,
-                 "user name '%s' is not valid: 1 to %d bytes with no blank, control character, "
-                 "'/' or ','",
-                 shown, SEGQ_USER_MAX);
+        s_error (e, line, "user name '%s' is not valid: a user name is " SEGQ_USER_RULE, shown);
         return NULL;
     }
     user_t *user = s_add_user (cfg, line, name, len);

@@ -74,9 +74,7 @@ segq_keys_generate (const char *dir, const char *base, const char *name, const c
 {
     if (!segq_user_valid (name)) {
         snprintf (err, errlen,
-                  "'%s' cannot name a certificate: a user or node name has no blank, "
-                  "control character, '/' or ','",
-                  name);
+                  "'%s' cannot name a certificate: a user or node name is " SEGQ_USER_RULE, name);
         return SEGQ_EINVAL;
     }
     char path [4096], secret [4200];

@@ -279,8 +279,13 @@ int segq_name_valid (const char *name);
 
 /* Whether `user` can be a user's (or a node's) name: 1 to SEGQ_USER_MAX bytes, no
    blank, control character, '/' or ','. It names a certificate file, a
-   column of `segq status` and an entry of `--with U,U`. */
+   column of `segq status` and an entry of `--with U,U`. Messages say the
+   rule in SEGQ_USER_RULE's words. */
 int segq_user_valid (const char *user);
+#define SEGQ__WORDS(x)  #x
+#define SEGQ__NUMBER(x) SEGQ__WORDS (x)
+#define SEGQ_USER_RULE                                                                             \
+    "1 to " SEGQ__NUMBER (SEGQ_USER_MAX) " bytes with no blank, control character, '/' or ','"
 
 /* Deep copies and clears of the shared pieces, for callers that keep them. */
 void segq_artifact_clear (segq_artifact_t *self);

@@ -386,9 +386,7 @@ s_check_options (const segq_worker_options_t *o, char *err, size_t errlen)
     }
     if (!segq_user_valid (o->node)) {
         snprintf (err, errlen,
-                  "node name '%.100s': at most 255 bytes, without a blank, control character, "
-                  "'/' or ',' (--node NAME)",
-                  o->node);
+                  "node name '%.100s': a node name is " SEGQ_USER_RULE " (--node NAME)", o->node);
         return SEGQ_EINVAL;
     }
     return 0;

@@ -26,6 +26,22 @@ _STATUS_MAX = 500  # jobs one STATUS may name, and its largest page
 _STATUS_WAIT_MAX_MS = 60000  # the longest one STATUS may wait for a job's end
 
 
+def _job_ids(what: str, jobs: Iterable[Job | str] | Job | str) -> list[str]:
+    """Job ids from a Job, an id, or several of them; InvalidArgument for
+    anything else (a bare string is one id, not its characters)."""
+    many = [jobs] if isinstance(jobs, (str, Job)) else jobs
+    try:
+        listed = list(many)  # type: ignore[arg-type]
+    except TypeError:
+        listed = [many]
+    for job in listed:
+        if not isinstance(job, (str, Job)):
+            raise errors.InvalidArgument(
+                f"{what}: a Job or a job id (str), or a list of them, not {type(job).__name__}"
+            )
+    return [str(job) for job in listed]
+
+
 class Client:
     """A connection to a broker (one ZeroMQ DEALER socket). Safe to share
     between threads: one request at a time goes over the socket. Use
@@ -123,6 +139,10 @@ class Client:
         max_attempts: runs allowed when workers are lost; after: jobs that
         must succeed first.
         """
+        if not isinstance(kind, str):
+            raise errors.InvalidArgument(
+                f"kind: a job kind's name (train, generate, ...), not {type(kind).__name__}"
+            )
         spec = self.kind(kind)
         given_params, given_inputs = dict(params or {}), dict(inputs or {})
         for name, value in fields.items():
@@ -149,7 +169,7 @@ class Client:
         body: dict[str, Any] = {
             "kind": kind,
             "params": checked,
-            "after": [str(job) for job in after],
+            "after": _job_ids("after", after),
             **resources(gpu_mem, cpu_slots, priority, time_limit, max_attempts),
         }
         self._upload_inputs(wire_inputs)
@@ -189,6 +209,10 @@ class Client:
         sha256: the file's, when you know it (nothing is sent when the
         broker has it; HashMismatch when the data does not match it)."""
         path = Path(path)
+        if not path.is_file():
+            raise (errors.InvalidArgument if path.exists() else errors.NotFound)(
+                f"upload: '{path}' is {'not a file' if path.exists() else 'not there'}"
+            )
         if sha256 is None:
             digest, size = self._transfers.upload_cached(path)
         else:
@@ -199,6 +223,7 @@ class Client:
 
     def job(self, id: str) -> Job:
         """A job by id (NotFound if the broker does not know it)."""
+        _job_ids("job", [id])
         self._status([id])
         return Job(self, id)
 

@@ -405,6 +405,11 @@ class Job:
         from PIL import Image
 
         status = self.status()
+        if status.kind not in ("generate", "stylize"):
+            raise errors.InvalidArgument(
+                f"job {self.id} is a {status.kind} job: pairs() reads a generate's or a "
+                "stylize's outputs"
+            )
         if status.state != "succeeded":
             raise errors.StateError(
                 f"job {self.id} is {status.state}: its pairs exist once it has succeeded"

@@ -66,6 +66,12 @@ def test_generate_by_model_name_gives_pairs(
 ) -> None:
     client, _ = trained
     model = client.model("pytest-polyp")
+    sleeper = client.submit("sleep", seconds=60)
+    waiting = client.generate("pytest-polyp", count=1, cpu_slots=1, after=[sleeper])
+    with pytest.raises(segq.StateError, match="its pairs exist once it has succeeded"):
+        next(waiting.pairs())
+    waiting.cancel()
+    sleeper.cancel()
     job = client.generate("pytest-polyp", count=2, cpu_slots=1)
     status = job.wait(progress=False, timeout=180)
     (model_input,) = status.inputs

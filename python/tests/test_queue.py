@@ -446,8 +446,27 @@ def test_an_absent_broker_is_said_plainly() -> None:
     assert "SEGQ_BROKER" in str(caught.value)
 
 
-def test_pairs_needs_a_succeeded_job(client: segq.Client) -> None:
+def test_pairs_are_a_generate_s_or_a_stylize_s(client: segq.Client) -> None:
     job = client.submit("sleep", seconds=30)
-    with pytest.raises(segq.StateError, match="its pairs exist once it has succeeded"):
+    with pytest.raises(
+        segq.InvalidArgument, match="is a sleep job: pairs\\(\\) reads a generate's"
+    ):
         next(job.pairs())
     job.cancel()
+
+
+def test_what_is_not_a_job_or_a_file_is_said(client: segq.Client, tmp_path: Path) -> None:
+    with pytest.raises(segq.InvalidArgument, match="kind: a job kind's name .*, not int"):
+        client.submit(5)  # type: ignore[arg-type]
+    with pytest.raises(segq.InvalidArgument, match="after: a Job or a job id .*, not int"):
+        client.submit("sleep", seconds=1, after=5)  # type: ignore[arg-type]
+    with pytest.raises(segq.InvalidArgument, match="job: a Job or a job id .*, not NoneType"):
+        client.job(None)  # type: ignore[arg-type]
+    with pytest.raises(segq.NotFound, match="upload: '.*missing' is not there"):
+        client.upload(tmp_path / "missing")
+    with pytest.raises(segq.InvalidArgument, match="is not a file"):
+        client.upload(tmp_path)
+    # one id is one job, not its characters
+    first = client.submit("sleep", seconds=0)
+    second = client.submit("sleep", seconds=0, after=first.id)
+    assert second.wait(progress=False).after == (first.id,)

@@ -502,8 +502,10 @@ static const char s_wait_help [] =
     "Wait until every JOB (and every job of each job ARRAY) has ended. On a terminal a progress "
     "bar shows how far they\n"
     "are; otherwise one line is printed each time a job changes state.\n"
+    "A broker that stops answering (a restart, an upgrade) is waited for, up to 5\n"
+    "minutes, saying so on stderr.\n"
     "exit status: 0 all succeeded; 3 one or more failed or were cancelled; 1 the\n"
-    "broker could not be asked (down, or a job unknown).\n"
+    "broker could not be asked (down over 5 minutes, or a job unknown).\n"
     "  --interval MS   how often the progress is shown (default 200); an end is seen at once\n"
     "  --json          print the jobs' final status as a JSON array\n";
 
@@ -515,10 +517,16 @@ s_now (void)
     return (double) ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* How long `wait` waits for a broker that does not answer: a restart or
+   an upgrade takes seconds, and a script's wait should outlast it. */
+#define WAIT_BROKER_SILENT_MAX_S 300
+enum { CLI_SILENT = -1 }; /* s_refresh: no answer (not an exit code) */
+
 /* Ask for the jobs not yet final, a batch of ids per request, and update
    seen/last; with `lines`, print each change of state. wait_ms: when all
    fit one request, the broker answers once one of them has ended or
-   after this long (segq_client_status_wait), instead of at once. */
+   after this long (segq_client_status_wait), instead of at once.
+   CLI_SILENT, said nowhere, when the broker did not answer. */
 static int
 s_refresh (cli_globals_t *g, segq_client_t *client, const char *const *ids, size_t n,
            segq_job_state_t *seen, segq_job_info_t *last, bool lines, int wait_ms)
@@ -545,6 +553,8 @@ s_refresh (cli_globals_t *g, segq_client_t *client, const char *const *ids, size
                          : segq_client_status (client, &q, cursor, &page);
             if (rc < 0) {
                 free (cursor);
+                if (rc == SEGQ_ETIMEOUT || rc == SEGQ_EUNAVAIL)
+                    return CLI_SILENT;
                 if (isatty (STDOUT_FILENO) && !g->json)
                     printf ("\n");
                 return cli_error (g, "wait", CLI_FAILED, "%s", segq_client_error (client));
@@ -648,6 +658,28 @@ typedef struct {
     bool tty;               /* a progress line, not a line per change */
 } wait_t;
 
+/* The broker did not answer: CLI_SILENT to ask again (said on stderr
+   the first time), or the error once it has been silent too long. */
+static int
+s_broker_silent (cli_globals_t *g, wait_t *w, double *silent_since)
+{
+    double now = s_now ();
+    if (*silent_since == 0) {
+        *silent_since = now;
+        if (w->tty)
+            printf ("\n");
+        fprintf (stderr,
+                 "%s wait: no answer from the broker at %s (restarting?): still waiting, for "
+                 "up to %d s\n",
+                 g->prog, segq_client_broker (w->client), WAIT_BROKER_SILENT_MAX_S);
+        return CLI_SILENT;
+    }
+    if (now - *silent_since < WAIT_BROKER_SILENT_MAX_S)
+        return CLI_SILENT;
+    return cli_error (g, "wait", CLI_FAILED, "%s (silent for %d s)", segq_client_error (w->client),
+                      WAIT_BROKER_SILENT_MAX_S);
+}
+
 /* Asks until every job has ended: CLI_OK when all succeeded,
    CLI_JOB_FAILED when one did not, CLI_FAILED when the broker could not
    be asked. */
@@ -658,10 +690,20 @@ s_wait_until_ended (cli_globals_t *g, wait_t *w)
     double start = s_now ();
     int wait_ms = 0; /* the first answer at once: the states as they are */
     size_t ended = 0;
+    double silent_since = 0; /* when the broker stopped answering; 0: it answers */
     for (;;) {
         double asked = s_now ();
-        if (s_refresh (g, w->client, ids, w->n, w->seen, w->last, !w->tty && !g->json, wait_ms)
-            != CLI_OK)
+        int rc =
+            s_refresh (g, w->client, ids, w->n, w->seen, w->last, !w->tty && !g->json, wait_ms);
+        if (rc == CLI_SILENT) {
+            rc = s_broker_silent (g, w, &silent_since);
+            if (rc == CLI_SILENT)
+                continue;
+        } else if (rc == CLI_OK && silent_since > 0) {
+            fprintf (stderr, "%s wait: the broker answers again\n", g->prog);
+            silent_since = 0;
+        }
+        if (rc != CLI_OK)
             return CLI_FAILED;
         wait_tally_t t = s_wait_tally (w->seen, w->last, w->n);
         fflush (stdout);

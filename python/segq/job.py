@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import io
+import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -19,6 +20,12 @@ from . import errors
 from ._folds import _sha256
 from ._spec import JOB_STATES, MsgType
 from .progress import Progress
+
+log = logging.getLogger("segq")
+
+# How long a wait asks again a broker that does not answer: a restart or an
+# upgrade takes seconds, and a long wait should outlast it (as `segq wait`).
+BROKER_SILENT_MAX_S = 300.0
 
 if TYPE_CHECKING:
     import numpy as np
@@ -167,6 +174,41 @@ def _in_the_way(paths: list[str]) -> str:
     )
 
 
+class _Patience:
+    """A wait's patience with a broker that does not answer: said once on
+    the log, then asked again, for up to BROKER_SILENT_MAX_S."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+
+    def status(self, client: Client, ids: list[str], wait: float) -> dict[str, JobStatus] | None:
+        """The jobs' statuses, or None when the broker did not answer (yet)."""
+        try:
+            found = client._status(ids, False, wait)
+        except (errors.Timeout, errors.Unavailable):
+            now = time.monotonic()
+            if self.since is None:
+                self.since = now
+                log.warning(
+                    "no answer from the broker at %s (restarting?): still waiting, for up to %g s",
+                    client.broker,
+                    BROKER_SILENT_MAX_S,
+                )
+            elif now - self.since >= BROKER_SILENT_MAX_S:
+                raise
+            return None
+        if self.since is not None:
+            log.warning("the broker answers again")
+            self.since = None
+        return found
+
+
+def _check_deadline(deadline: float | None, timeout: float | None, who: str) -> None:
+    """Timeout once a wait's deadline has passed with no answer."""
+    if deadline is not None and time.monotonic() >= deadline:
+        raise errors.Timeout(f"{who} did not answer within the wait's {timeout:g} s")
+
+
 def _ended_badly(status: JobStatus) -> str:
     """ "failed: REASON" or "was cancelled: REASON" for a job that ended so,
     else "": it will not make what is missing."""
@@ -220,17 +262,24 @@ class Job:
 
         progress: show a progress bar (Jupyter, terminal, else a line per
         change). timeout: seconds, None for no limit (Timeout when it is
-        still going). check: raise JobFailed when it failed or was cancelled.
+        still going). A broker that stops answering (a restart) is asked
+        again for up to BROKER_SILENT_MAX_S, said once on the "segq" log.
+        check: raise JobFailed when it failed or was cancelled.
         interval: seconds between progress updates; the broker answers as
         soon as the job's end is stored, whatever the interval.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         display = Progress(self.id) if progress else None
         wait = 0.0  # the first answer at once, then the broker's answer at its end
+        patience = _Patience()
         try:
             while True:
                 asked = time.monotonic()
-                status = self.client._status([self.id], wait=wait)[self.id]
+                found = patience.status(self.client, [self.id], wait)
+                if found is None:
+                    _check_deadline(deadline, timeout, f"job {self.id}: the broker")
+                    continue
+                status = found[self.id]
                 if display:
                     display.update(status.fraction, status.state, status.phase or "")
                 if status.final:
@@ -449,6 +498,7 @@ async def wait_all(
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     last: dict[Job, JobStatus] = {}
+    patience = {job.client: _Patience() for job in jobs}
     display = Progress(f"{len(jobs)} jobs") if progress else None
     wait = 0.0  # the first answers at once
     try:
@@ -459,9 +509,13 @@ async def wait_all(
             for client in clients:
                 ids = [job.id for job in pending if job.client is client]
                 found = await asyncio.to_thread(
-                    client._status, ids, False, wait if len(clients) == 1 else 0.0
+                    patience[client].status, client, ids, wait if len(clients) == 1 else 0.0
                 )
-                last.update({job: found[job.id] for job in pending if job.client is client})
+                if found is not None:
+                    last.update({job: found[job.id] for job in pending if job.client is client})
+            if any(job not in last for job in jobs):
+                _check_deadline(deadline, timeout, "the broker")
+                continue  # a broker that has not answered yet
             done = [last[job] for job in jobs if last[job].final]
             if display:
                 failed = sum(s.state != "succeeded" for s in done)

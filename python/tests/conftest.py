@@ -80,6 +80,7 @@ class Lab:
         self.root = root
         self.endpoint = ""
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.broker: Any = None  # segqd's Popen, once started
 
     def _spawn(
         self, argv: list[str], log: str, env: dict[str, str] | None = None
@@ -109,24 +110,35 @@ class Lab:
         path = self.root / name
         return path.read_text(errors="replace")[-3000:] if path.exists() else "(no log)"
 
-    def start_broker(self, *extra: str) -> str:
-        """segqd on a free loopback port; returns its endpoint."""
+    def _run_broker(self, extra: tuple[str, ...]) -> subprocess.Popen[bytes]:
+        """segqd on self.endpoint, once ready (AssertionError if it exits)."""
         data = self.root / "data"
         data.mkdir(exist_ok=True)
         ready = self.root / "segqd.ready"
+        ready.unlink(missing_ok=True)
+        argv = [str(binary("segqd")), "--bind", self.endpoint, "--data-dir", str(data)]
+        argv += ["--ready-file", str(ready), "--heartbeat-ms", "500", "--expiry-ms", "4000"]
+        self.broker = self._spawn(argv + list(extra), "segqd.log")
+        self._wait_ready(self.broker, ready, "segqd.log")
+        return self.broker
+
+    def start_broker(self, *extra: str) -> str:
+        """segqd on a free loopback port; returns its endpoint."""
         for _ in range(5):  # a port taken between our probe and its bind: another
-            ready.unlink(missing_ok=True)
             self.endpoint = f"tcp://127.0.0.1:{_free_port()}"
-            argv = [str(binary("segqd")), "--bind", self.endpoint, "--data-dir", str(data)]
-            argv += ["--ready-file", str(ready), "--heartbeat-ms", "500", "--expiry-ms", "4000"]
-            proc = self._spawn(argv + list(extra), "segqd.log")
             try:
-                self._wait_ready(proc, ready, "segqd.log")
+                self._run_broker(extra)
                 return self.endpoint
             except AssertionError:
-                if proc.poll() is None:
+                if self.broker.poll() is None:
                     raise
         raise AssertionError(f"segqd did not start: {self.log('segqd.log')}")
+
+    def restart_broker(self, *extra: str) -> None:
+        """Kills segqd (SIGKILL) and starts it again on its endpoint and data."""
+        self.broker.kill()
+        self.broker.wait()
+        self._run_broker(extra)
 
     def start_worker(self, node: str, cpu_slots: int = 2, *extra: str) -> None:
         """segq-worker with the test kinds and segq-run's, no GPUs; waits until registered."""

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -444,6 +445,29 @@ def test_an_absent_broker_is_said_plainly() -> None:
                 c.kinds()
     assert f"the broker at {url} did not answer within 0.5 s" in str(caught.value)
     assert "SEGQ_BROKER" in str(caught.value)
+
+
+def test_a_wait_outlasts_a_broker_restart(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    lab = Lab(tmp_path)
+    try:
+        lab.start_broker()
+        lab.start_worker("w1", 1)
+        with lab.client(timeout=1.0) as c:
+            job = c.submit("sleep", seconds=6)
+            wait_for(lambda: job.status().state == "running", 20.0, "the job running")
+            lab.broker.kill()
+            ended: list[segq.JobStatus] = []
+            # the wait in a thread: segqd is started from this one (its
+            # death signal follows the thread that spawned it)
+            waiter = threading.Thread(target=lambda: ended.append(job.wait(progress=False)))
+            waiter.start()
+            wait_for(lambda: "no answer from the broker" in caplog.text, 20.0, "the warning")
+            lab.restart_broker()
+            waiter.join(60.0)
+            assert [s.state for s in ended] == ["succeeded"]
+        assert "the broker answers again" in caplog.text
+    finally:
+        lab.close()
 
 
 def test_pairs_are_a_generate_s_or_a_stylize_s(client: segq.Client) -> None:

@@ -4,6 +4,7 @@
     default resources said at submit, cancel and fetch of ended jobs (and
     fetch of what a job does not have), a fetch that would overwrite other
     content, logs of a job that has not started, a drain of several nodes,
+    a wait that outlasts a broker's restart,
     status listing the caller's own jobs, the newest with --limit, and an
     evaluate of jobs' pairs checked fold by fold with what the broker knows
     of their training images. */
@@ -856,5 +857,59 @@ Test (cli_broker, a_user_name_that_cannot_be_one_is_refused, .init = setup, .fin
     unsetenv ("SEGQ_USER");
     cr_assert_neq (rc, 0, "%s", s_out);
     cr_assert (strstr (s_err, "user name 'bad name'") && strstr (s_err, "SEGQ_USER"), "%s", s_err);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* A small file's text (to free), or NULL. */
+static char *
+s_file_text (const char *path)
+{
+    FILE *f = fopen (path, "r");
+    char *text = f ? calloc (1, 65536) : NULL;
+    if (text && fread (text, 1, 65535, f) == 0 && ferror (f)) {
+        free (text);
+        text = NULL;
+    }
+    if (f)
+        fclose (f);
+    return text;
+}
+
+/* `segq wait` through a broker killed and started again: it says that
+   the broker does not answer, waits on, and sees the job end. */
+Test (cli_broker, wait_outlasts_a_broker_restart, .init = setup, .fini = teardown, .timeout = 120)
+{
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    cr_assert (harness_start_worker (h, "w1", 1, NULL) >= 0);
+    char job [64], out [600], err [600];
+    const char *sleep [] = { "submit", "sleep", "--seconds", "6", NULL };
+    s_submitted (sleep, job, sizeof job);
+    snprintf (out, sizeof out, "%s/wait.out", h->dir);
+    snprintf (err, sizeof err, "%s/wait.err", h->dir);
+    pid_t waiter = fork ();
+    cr_assert (waiter >= 0);
+    if (waiter == 0) {
+        int o = open (out, O_WRONLY | O_CREAT | O_TRUNC, 0600),
+            e = open (err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (o < 0 || e < 0 || dup2 (o, 1) < 0 || dup2 (e, 2) < 0)
+            _exit (99);
+        execl (harness_binary ("segq"), "segq", "--broker", h->endpoint, "--timeout", "1000",
+               "wait", job, (char *) NULL);
+        _exit (98);
+    }
+    H_ASSERT (h, harness_wait_text (out, " running", 20000) == 0, "the job did not start");
+    harness_signal_broker (h, SIGKILL);
+    H_ASSERT (h, harness_wait_text (err, "no answer from the broker", 20000) == 0,
+              "the wait did not say the broker is silent");
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    int status = 0;
+    cr_assert_eq (waitpid (waiter, &status, 0), waiter);
+    char *said = s_file_text (err), *printed = s_file_text (out);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "wait: status %d, said '%s'",
+               status, said ? said : "");
+    cr_assert (said && strstr (said, "the broker answers again"), "%s", said ? said : "");
+    cr_assert (printed && strstr (printed, " succeeded"), "%s", printed ? printed : "");
+    free (said);
+    free (printed);
     H_ASSERT_CLEAN_STOP (h);
 }

@@ -22,6 +22,33 @@ struct segq__backup {
     bool done;
 };
 
+/* 0 when a backup may be written at path (absolute); else -1 with *code
+   and err saying why: it exists, is a folder, or its folder is not one. */
+static int
+s_refuse_target (const char *path, int *code, char *err, size_t errlen)
+{
+    struct stat st;
+    char folder [4096];
+    snprintf (folder, sizeof folder, "%.*s", (int) (strrchr (path, '/') - path), path);
+    *code = SEGQ_EEXIST;
+    if (lstat (path, &st) == 0 && S_ISDIR (st.st_mode))
+        snprintf (err, errlen,
+                  "%s is a folder on the broker's machine: give a file name in it "
+                  "(%s/segq-backup.db)",
+                  path, path);
+    else if (lstat (path, &st) == 0)
+        snprintf (err, errlen, "%s already exists: a backup never overwrites; give a new name",
+                  path);
+    else if (*folder && (stat (folder, &st) != 0 || !S_ISDIR (st.st_mode))) {
+        *code = SEGQ_ENOENT;
+        snprintf (err, errlen,
+                  "cannot write %s: %s is not a folder on the broker's machine (make it first)",
+                  path, folder);
+    } else
+        return 0;
+    return -1;
+}
+
 segq__backup_t *
 segq__backup_start (segq__job_store_t *store, const char *path, int *code, char *err, size_t errlen)
 {
@@ -33,13 +60,8 @@ segq__backup_start (segq__job_store_t *store, const char *path, int *code, char 
                   path ? path : "");
         return NULL;
     }
-    struct stat st;
-    if (lstat (path, &st) == 0) {
-        *code = SEGQ_EEXIST;
-        snprintf (err, errlen, "%s already exists: a backup never overwrites; give a new name",
-                  path);
+    if (s_refuse_target (path, code, err, errlen) != 0)
         return NULL;
-    }
     segq__backup_t *self = calloc (1, sizeof *self);
     if (!self) {
         *code = SEGQ_ENOMEM;

@@ -37,7 +37,7 @@ cli_backup (cli_globals_t *g, int argc, char **argv)
     int opt = cli_next_option (g, "backup", argc, argv, "h", options, help);
     if (opt != CLI_OPT_END)
         return opt > 0 ? CLI_USAGE : CLI_OPT_RESULT (opt);
-    if (argc - optind != 1)
+    if (argc - optind != 1 || !*argv [optind])
         return cli_usage_error (g, "backup", "where to? (segq backup FILE)");
     char path [4096];
     if (s_absolute (argv [optind], path, sizeof path) != 0)

@@ -613,6 +613,22 @@ s_sql_int (sqlite3 *db, const char *sql)
     return value;
 }
 
+/* `segq backup PATH` as the admin: its exit status, what it said in text. */
+static int
+s_admin_backup (const char *path, char *text, size_t len)
+{
+    char command [4096], cert [900];
+    snprintf (cert, sizeof cert, "%s/root.cert", certs);
+    snprintf (command, sizeof command, "%s backup %s --broker %s --broker-key %s --cert %s 2>&1",
+              harness_binary ("segq"), path, h->endpoint, broker_key, cert);
+    FILE *out = popen (command, "r");
+    cr_assert_not_null (out);
+    size_t n = fread (text, 1, len - 1, out);
+    text [n] = 0;
+    int status = pclose (out);
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
 Test (patient, backup_during_submits_is_consistent_and_serves, .init = setup, .fini = teardown,
       .timeout = 240)
 {
@@ -630,30 +646,27 @@ Test (patient, backup_during_submits_is_consistent_and_serves, .init = setup, .f
     cr_assert (strstr (segq_client_error (alice), "only an admin"), "%s",
                segq_client_error (alice));
     segq_client_destroy (&alice);
-    char command [4096], cert [900];
-    snprintf (cert, sizeof cert, "%s/root.cert", certs);
-    snprintf (command, sizeof command, "%s backup %s --broker %s --broker-key %s --cert %s 2>&1",
-              harness_binary ("segq"), backup, h->endpoint, broker_key, cert);
-    FILE *out = popen (command, "r");
     char text [4096] = "";
-    size_t n = fread (text, 1, sizeof text - 1, out);
-    text [n] = 0;
-    int status = pclose (out);
+    int status = s_admin_backup (backup, text, sizeof text);
     int during = load.submitted;
     load.stop = 1;
     pthread_join (thread, NULL);
     segq_client_destroy (&load.client);
-    H_ASSERT (h, WIFEXITED (status) && WEXITSTATUS (status) == 0, "segq backup: %s", text);
+    H_ASSERT (h, status == 0, "segq backup: %s", text);
     cr_assert (strstr (text, "jobs"), "%s", text);
-    /* never over an existing file */
-    snprintf (command, sizeof command, "%s backup %s --broker %s --broker-key %s --cert %s 2>&1",
-              harness_binary ("segq"), backup, h->endpoint, broker_key, cert);
-    out = popen (command, "r");
-    n = fread (text, 1, sizeof text - 1, out);
-    text [n] = 0;
-    status = pclose (out);
-    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 1 && strstr (text, "already exists"),
+    /* never over an existing file; a folder or a missing folder said as such */
+    cr_assert (s_admin_backup (backup, text, sizeof text) == 1 && strstr (text, "already exists"),
                "%s", text);
+    cr_assert (s_admin_backup (h->dir, text, sizeof text) == 1
+                   && strstr (text, "is a folder on the broker's machine: give a file name in it"),
+               "%s", text);
+    char lost [800];
+    snprintf (lost, sizeof lost, "%s/no-such-folder/copy.db", h->dir);
+    cr_assert (s_admin_backup (lost, text, sizeof text) == 1
+                   && strstr (text, "no-such-folder is not a folder on the broker's machine"),
+               "%s", text);
+    cr_assert (s_admin_backup ("''", text, sizeof text) == 2 && strstr (text, "where to?"), "%s",
+               text);
     H_ASSERT_CLEAN_STOP (h);
 
     sqlite3 *db;
@@ -681,6 +694,7 @@ Test (patient, backup_during_submits_is_consistent_and_serves, .init = setup, .f
     char db_path [800];
     snprintf (db_path, sizeof db_path, "%s/segq.db", again->data_dir);
     mkdir (again->data_dir, 0700);
+    char command [2000];
     snprintf (command, sizeof command, "cp %s %s", backup, db_path);
     cr_assert_eq (system (command), 0);
     cr_assert_eq (harness_start_broker (again, NULL), 0, "segqd did not start on the copy");

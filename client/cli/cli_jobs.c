@@ -118,6 +118,12 @@ cli_connect_jobs (cli_globals_t *g, const char *cmd, int argc, char **argv, segq
     size_t n = (size_t) (argc - optind);
     if (n == 0)
         return cli_usage_error (g, cmd, "which jobs? (segq %s JOB...)", cmd);
+    for (int i = optind; i < argc; i++)
+        if (strncmp (argv [i], "m-", 2) == 0)
+            return cli_usage_error (g, cmd,
+                                    "'%s' is a model's id, not a job's: its training is job %s "
+                                    "(`segq models rm %s` removes the model)",
+                                    argv [i], argv [i] + 2, argv [i]);
     int rc = cli_connect (g, client);
     if (rc != CLI_OK)
         return rc;

@@ -913,3 +913,16 @@ Test (cli_broker, wait_outlasts_a_broker_restart, .init = setup, .fini = teardow
     free (printed);
     H_ASSERT_CLEAN_STOP (h);
 }
+
+/* A model's id where a job's is wanted is said as such, before asking. */
+Test (cli_broker, a_model_id_is_not_a_job_id, .init = setup, .fini = teardown, .timeout = 30)
+{
+    const char *commands [] = { "purge", "cancel", "wait", "hold" };
+    for (size_t i = 0; i < sizeof commands / sizeof commands [0]; i++) {
+        const char *argv [] = { commands [i], "m-0003", NULL };
+        cr_assert_eq (s_segq (argv), 2, "%s: %s", commands [i], s_err);
+        cr_assert (
+            strstr (s_err, "'m-0003' is a model's id, not a job's: its training is job 0003"),
+            "%s: %s", commands [i], s_err);
+    }
+}

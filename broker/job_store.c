@@ -485,8 +485,8 @@ s_exec (sqlite3 *db, const char *sql, char *err, size_t errlen, const char *what
     return SEGQ_EIO;
 }
 
-static int
-s_read_version (sqlite3 *db, int *version)
+int
+segq__job_store_read_version (sqlite3 *db, int *version)
 {
     sqlite3_stmt *stmt;
     *version = 0;
@@ -506,11 +506,25 @@ s_read_version (sqlite3 *db, int *version)
     return 0;
 }
 
+int
+segq__job_store_read_next_id (sqlite3 *db, uint64_t *next_id)
+{
+    sqlite3_stmt *stmt;
+    *next_id = 0;
+    if (sqlite3_prepare_v2 (db, "SELECT value FROM meta WHERE key = 'next_job'", -1, &stmt, NULL)
+        != SQLITE_OK)
+        return SEGQ_EIO;
+    if (sqlite3_step (stmt) == SQLITE_ROW)
+        *next_id = (uint64_t) sqlite3_column_int64 (stmt, 0);
+    sqlite3_finalize (stmt);
+    return *next_id ? 0 : SEGQ_EIO;
+}
+
 static int
 s_migrate (sqlite3 *db, const char *path, char *err, size_t errlen)
 {
     int version;
-    if (s_read_version (db, &version)) {
+    if (segq__job_store_read_version (db, &version)) {
         snprintf (err, errlen, "%s: cannot read the schema version: %s", path, sqlite3_errmsg (db));
         return SEGQ_EIO;
     }
@@ -592,15 +606,7 @@ segq__job_store_open (const char *path, char *err, size_t errlen)
                       sqlite3_errmsg (self->db));
             goto fail;
         }
-    sqlite3_stmt *stmt;
-    if (sqlite3_prepare_v2 (self->db, "SELECT value FROM meta WHERE key = 'next_job'", -1, &stmt,
-                            NULL)
-        != SQLITE_OK)
-        goto fail;
-    if (sqlite3_step (stmt) == SQLITE_ROW)
-        self->next_id = (uint64_t) sqlite3_column_int64 (stmt, 0);
-    sqlite3_finalize (stmt);
-    if (self->next_id == 0) {
+    if (segq__job_store_read_next_id (self->db, &self->next_id) != 0) {
         snprintf (err, errlen, "%s: the job counter is missing: the database is damaged", path);
         goto fail;
     }
@@ -637,7 +643,7 @@ int
 segq__job_store_schema_version (segq__job_store_t *self)
 {
     int version;
-    return s_read_version (self->db, &version) ? -1 : version;
+    return segq__job_store_read_version (self->db, &version) ? -1 : version;
 }
 
 /* ---- statement helpers ---- */
@@ -751,6 +757,21 @@ uint64_t
 segq__job_store_next_id (segq__job_store_t *self)
 {
     return self->next_id++;
+}
+
+int
+segq__job_store_raise_next_id (segq__job_store_t *self, uint64_t floor, char *err, size_t errlen)
+{
+    if (self->next_id >= floor)
+        return 0;
+    int rc = segq__job_store_begin (self);
+    if (rc) {
+        snprintf (err, errlen, "cannot write to the job database: %s", sqlite3_errmsg (self->db));
+        return rc;
+    }
+    /* the commit stores a counter that moved: meta.next_job */
+    self->next_id = floor;
+    return segq__job_store_commit (self, err, errlen);
 }
 
 /* ---- writes ---- */

@@ -76,6 +76,13 @@ int segq__job_store_schema_version (segq__job_store_t *self);
 typedef struct sqlite3 sqlite3;
 sqlite3 *segq__job_store_db (segq__job_store_t *self);
 
+/* Of a database the caller opened, not a store (`segqd restore` looks at
+   a backup and at the database it replaces): the schema version (0 when
+   the file has none: not a segq database) and the next job number.
+   SEGQ_EIO when it cannot be read. */
+int segq__job_store_read_version (sqlite3 *db, int *version);
+int segq__job_store_read_next_id (sqlite3 *db, uint64_t *next_id);
+
 /* Transactions: begin is idempotent; commit makes the batch durable. On a
    commit failure the batch is rolled back and the error says why. */
 int segq__job_store_begin (segq__job_store_t *self);
@@ -85,6 +92,11 @@ void segq__job_store_rollback (segq__job_store_t *self);
 
 /* A new job number (persisted with the transaction that uses it). */
 uint64_t segq__job_store_next_id (segq__job_store_t *self);
+/* Job numbers from now on are at least floor, committed at once (outside
+   a turn): after a restore, no id the lost state gave is given again.
+   Never lowers the counter. */
+int segq__job_store_raise_next_id (segq__job_store_t *self, uint64_t floor, char *err,
+                                   size_t errlen);
 
 /* Writes; all inside the current transaction. */
 int segq__job_store_insert_job (segq__job_store_t *self, const segq__job_row_t *row,

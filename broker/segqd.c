@@ -9,6 +9,7 @@
 #include "segq_memory.h"
 #include "segq_notify.h"
 #include "segq_proto.h"
+#include "restore.h"
 #include "retention.h"
 #include "segqd_keygen.h"
 #include <czmq.h>
@@ -61,9 +62,32 @@ static const char s_usage [] =
     "  -h, --help              this text\n"
     "       segqd keygen --broker | --worker NODE | --user NAME [--admin]  --out DIR\n"
     "                          make certificates (see docs/usage.md: lab setup with keys)\n"
-    "  A backup of the running broker's database: `segq backup FILE` (admins).\n"
+    "       segqd restore BACKUP [--data-dir DIR] [--config FILE]\n"
+    "                          put a backup in place of a stopped broker's database\n"
+    "  A backup of the running broker's database: `segq backup FILE` (admins); to\n"
+    "  restore it, `segqd restore FILE` (a plain copy is unsafe after a crash).\n"
     "  SIGHUP re-reads the configuration file's per-user limits and [kind] resources;\n"
     "  SIGTERM or SIGINT stops it after the turn in progress.\n";
+
+static const char s_restore_usage [] =
+    "usage: segqd restore BACKUP [--data-dir DIR] [--config FILE]\n"
+    "  Put BACKUP, a file `segq backup FILE` wrote, in place as DIR/segq.db of a\n"
+    "  stopped broker; the database there is kept as DIR/segq.db.before-restore-TIME.\n"
+    "  Safe after a crash (the old write-ahead log is never replayed over the\n"
+    "  backup), and new jobs get ids above every id given before. DIR as segqd\n"
+    "  finds it: --data-dir, else $SEGQ_BROKER_DIR, else data_dir in the\n"
+    "  configuration file, else ~/.local/share/segq. Then start segqd.\n";
+
+/* What a command line holds: segqd's, every option; a subcommand's
+   (restore), its operand and the options it names. */
+typedef struct {
+    const char *command; /* for messages: "segqd", "segqd restore" */
+    const char *usage;
+    const char *const *options; /* NULL-terminated; NULL: every option */
+    const char **operand;       /* gets the one non-option argument; NULL: none taken */
+} grammar_t;
+
+static const grammar_t s_daemon_grammar = { "segqd", s_usage, NULL, NULL };
 
 typedef struct {
     char *bind, *data_dir, *ready_file, *keys;
@@ -248,25 +272,43 @@ s_options_free (options_t *o)
     free (o->config_file);
 }
 
-/* The command line into o: -v/-vv, --NAME VALUE or --NAME=VALUE. 0, with
-   *help set when -h/--help printed the usage (nothing more to do); 2 on a
-   bad argument, said on stderr. */
+/* Whether the grammar takes option `name`. */
+static bool
+s_takes (const grammar_t *grammar, const char *name)
+{
+    if (!grammar->options)
+        return true;
+    for (const char *const *option = grammar->options; *option; option++)
+        if (strcmp (*option, name) == 0)
+            return true;
+    return false;
+}
+
+/* The command line into o (argv [0] is the command's name): -v/-vv,
+   --NAME VALUE or --NAME=VALUE, and the grammar's operand. 0, with *help
+   set when -h/--help printed the usage (nothing more to do); 2 on a bad
+   argument, said on stderr. */
 static int
-s_parse_args (int argc, char *argv [], options_t *o, bool *help)
+s_parse_args (int argc, char *argv [], const grammar_t *grammar, options_t *o, bool *help)
 {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
         if (strcmp (arg, "-h") == 0 || strcmp (arg, "--help") == 0) {
-            fputs (s_usage, stdout);
+            fputs (grammar->usage, stdout);
             *help = true;
             return 0;
         }
-        if (strcmp (arg, "-v") == 0 || strcmp (arg, "-vv") == 0) {
+        if (!grammar->options && (strcmp (arg, "-v") == 0 || strcmp (arg, "-vv") == 0)) {
             o->verbose += arg [2] ? 2 : 1;
             continue;
         }
+        if (arg [0] != '-' && grammar->operand && !*grammar->operand) {
+            *grammar->operand = arg;
+            continue;
+        }
         if (strncmp (arg, "--", 2) != 0) {
-            fprintf (stderr, "segqd: unexpected argument '%s'\n%s", arg, s_usage);
+            fprintf (stderr, "%s: unexpected argument '%s'\n%s", grammar->command, arg,
+                     grammar->usage);
             return 2;
         }
         char name [64];
@@ -278,12 +320,14 @@ s_parse_args (int argc, char *argv [], options_t *o, bool *help)
         else if (i + 1 < argc)
             value = argv [++i];
         else {
-            fprintf (stderr, "segqd: %s needs a value\n", arg);
+            fprintf (stderr, "%s: %s needs a value\n", grammar->command, arg);
             return 2;
         }
-        char **slot = strcmp (name, "config") == 0 ? &o->config : s_option (o, name);
+        char **slot = !s_takes (grammar, name)       ? NULL
+                      : strcmp (name, "config") == 0 ? &o->config
+                                                     : s_option (o, name);
         if (!slot) {
-            fprintf (stderr, "segqd: unknown option '%s'\n%s", arg, s_usage);
+            fprintf (stderr, "%s: unknown option '%s'\n%s", grammar->command, arg, grammar->usage);
             return 2;
         }
         s_set (slot, value);
@@ -445,6 +489,31 @@ s_run (options_t *o)
     return rc;
 }
 
+/* segqd restore BACKUP: into the data folder the broker would use, found
+   as the broker finds it. */
+static int
+s_restore (int argc, char *argv [])
+{
+    static const char *const options [] = { "data-dir", "config", NULL };
+    const char *backup = NULL;
+    const grammar_t grammar = { "segqd restore", s_restore_usage, options, &backup };
+    options_t o = { 0 };
+    segq_config_t *file = NULL;
+    bool help = false;
+    int rc = s_parse_args (argc, argv, &grammar, &o, &help);
+    if (rc == 0 && !help && !backup) {
+        fprintf (stderr, "segqd restore: which backup? give its file\n%s", s_restore_usage);
+        rc = 2;
+    }
+    if (rc == 0 && !help)
+        rc = s_settle_options (&o, &file);
+    if (rc == 0 && !help)
+        rc = segqd_restore (backup, o.data_dir);
+    segq_config_destroy (&file);
+    s_options_free (&o);
+    return rc;
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -454,6 +523,8 @@ main (int argc, char *argv [])
     umask (077);
     if (argc > 1 && strcmp (argv [1], "keygen") == 0)
         return segqd_keygen (argc - 1, argv + 1);
+    if (argc > 1 && strcmp (argv [1], "restore") == 0)
+        return s_restore (argc - 1, argv + 1);
     if (argc > 1 && strcmp (argv [1], "backup") == 0) {
         /* It asks the broker over its socket, a client's job: it moved. */
         fputs ("segqd backup: a backup is now made with `segq backup FILE` (as an admin; "
@@ -463,7 +534,7 @@ main (int argc, char *argv [])
     }
     options_t o = { 0 };
     bool help = false;
-    int rc = s_parse_args (argc, argv, &o, &help);
+    int rc = s_parse_args (argc, argv, &s_daemon_grammar, &o, &help);
     if (rc == 0 && !help)
         rc = s_run (&o);
     s_options_free (&o);

@@ -30,9 +30,10 @@ cli_backup (cli_globals_t *g, int argc, char **argv)
         "Copy the running broker's database to FILE while it keeps serving. FILE is on\n"
         "the broker's machine (a relative FILE is taken from this folder) and must not\n"
         "exist. Admins only (with keys; without keys, a user on the broker's loopback).\n"
-        "The copy is private (0600); start a broker on it with `segqd --data-dir DIR`\n"
-        "after copying it to DIR/segq.db. Artifacts and logs are separate files: back\n"
-        "up DIR/artifacts and DIR/logs with your usual tools.\n"
+        "The copy is private (0600); to restore it, stop the broker and run `segqd\n"
+        "restore FILE --data-dir DIR` on its machine (never a plain copy over\n"
+        "DIR/segq.db). Artifacts and logs are separate files: back up DIR/artifacts and\n"
+        "DIR/logs with your usual tools.\n"
         "  --timeout MS   how long to wait for the copy (default one hour)\n";
     int opt = cli_next_option (g, "backup", argc, argv, "h", options, help);
     if (opt != CLI_OPT_END)

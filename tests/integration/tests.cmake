@@ -1,7 +1,8 @@
 # Multi-process integration tests: real segqd and segq-worker processes on
 # loopback, killed for real. They run the binaries of this build tree.
 if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
-  foreach(t queue faults fault_load jobs limits identity protocol stop hold usage wait_reasons wait)
+  foreach(t queue faults fault_load jobs limits identity protocol stop hold usage wait_reasons wait
+      restore)
     segq_add_test(NAME test_integration_${t}
       SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c ${CMAKE_CURRENT_LIST_DIR}/harness.c
       LIBS segq_client segq_proto PkgConfig::JANSSON
@@ -11,6 +12,8 @@ if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
   endforeach()
   # the disk-full test runs integrity_check on the broker's database
   target_link_libraries(test_integration_fault_load PRIVATE PkgConfig::SQLITE3)
+  # the restore test writes a newer schema version into a backup's copy
+  target_link_libraries(test_integration_restore PRIVATE PkgConfig::SQLITE3)
 else()
   message(WARNING "integration tests skipped: segqd / segq-worker targets missing")
 endif()

@@ -501,8 +501,14 @@ segq__job_runner_check (segq__job_runner_t *self)
     else if (exit.aborted)
         snprintf (exit.reason, sizeof exit.reason, "%s", self->abort_reason);
     else if (exit.signal)
-        snprintf (exit.reason, sizeof exit.reason, "killed by signal %d (%s)%s%s", exit.signal,
-                  strsignal (exit.signal), *self->last_line ? ": " : "", self->last_line);
+        /* a SIGKILL nobody here sent is most often the kernel's OOM killer:
+           the job's last line then says nothing of it */
+        snprintf (exit.reason, sizeof exit.reason, "killed by signal %d (%s%s)%s%s", exit.signal,
+                  strsignal (exit.signal),
+                  exit.signal == SIGKILL
+                      ? "; by a person, or by the kernel out of memory: see dmesg"
+                      : "",
+                  *self->last_line ? ": " : "", self->last_line);
     else if (exit.exit_code != 0)
         snprintf (exit.reason, sizeof exit.reason, "exited with code %d%s%s", exit.exit_code,
                   *self->last_line ? ": " : "", self->last_line);

@@ -141,7 +141,9 @@ Test (worker_segqd, child_killed_then_next_job_runs)
         child = s_child_of (h->workers [0].pid);
     H_ASSERT (h, child > 0, "no child of the worker found");
     kill (child, SIGKILL);
-    s_expect_final (c, job, SEGQ_JOB_FAILED, "killed by signal 9");
+    s_expect_final (c, job, SEGQ_JOB_FAILED,
+                    "killed by signal 9 (Killed; by a person, or by the kernel out of memory: "
+                    "see dmesg)");
     H_ASSERT (h, harness_worker_alive (h, 0), "the worker died with its child");
     const char *quick [] = { "seconds", "0", NULL };
     s_submit (c, "sleep", quick, 0, next);

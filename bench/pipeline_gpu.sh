@@ -29,10 +29,12 @@ mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 
 # [seed=S] train NAME FLAGS...: one training (seed 1 unless said), its log
-# in OUTDIR/NAME.log
+# in OUTDIR/NAME.log; a run before's folder goes first (segq-run refuses to
+# train over a model)
 train() {
   local name=$1
   shift
+  rm -rf "${out:?}/$name"
   "$run" train --image "$image" --mask "$mask" --out "$out/$name" --niter "$niter" \
     --device cuda:0 --seed "${seed:-1}" --previews 0 "$@" >"$out/$name.log" 2>&1
 }
@@ -117,6 +119,7 @@ concurrent() {
   local k=$1 label=$2 t0 t1
   echo "== $k trainings at once$label, $cniter iterations per scale, graphs, fp32"
   t0=$(date +%s.%N)
+  rm -rf "$out/conc$k-"*
   for j in $(seq 1 "$k"); do
     "$run" train --image "$image" --mask "$mask" --out "$out/conc$k-$j" --niter "$cniter" \
       --device cuda:0 --seed "$j" --previews 0 --cuda-graph on >"$out/conc$k-$j.log" 2>&1 &
@@ -143,6 +146,7 @@ fi
 
 for precision in fp32 bf16; do
   echo "== generate 500 at full size, batch 200, $precision (fp32 checkpoint)"
+  rm -rf "${out:?}/gen-$precision"
   "$run" generate --model "$out/graph-fp32/model.safetensors" --count 500 --batch 200 \
     --out "$out/gen-$precision" --device cuda:0 --precision "$precision" --seed 1 | tail -n 1
 done

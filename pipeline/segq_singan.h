@@ -53,13 +53,17 @@ typedef struct {
 } segq_generate_opts_t;
 
 /* Train (or resume) and write OUT/model.safetensors, OUT/losses.csv and
- * OUT/preview/. 0 or a negative SEGQ_E* code with a message in err. */
+ * OUT/preview/. 0 or a negative SEGQ_E* code with a message in err;
+ * SEGQ_EINVAL, before anything is written, when OUT holds a model and
+ * opts->resume is not set. */
 int segq_singan_train(const segq_train_opts_t *opts, segq_progress_t *progress, char *err,
                       size_t errlen);
 
 /* Generate opts->count pairs into OUT/images, OUT/masks + OUT/manifest.csv,
  * in batches of at most opts->batch that fit the memory the job may use
- * (batch_fit.h). */
+ * (batch_fit.h). An earlier generate's manifest in OUT keeps its rows;
+ * SEGQ_EINVAL, before anything is written, when it lists a pair this run
+ * would write. */
 int segq_singan_generate(const segq_generate_opts_t *opts, segq_progress_t *progress, char *err,
                          size_t errlen);
 

@@ -5,13 +5,18 @@
  * them in one copy; a pair writer encodes the PNGs on `threads` workers
  * while the device makes the next batch. The manifest, written here on the
  * main thread, lists a batch's pairs once they are on disk, in sample
- * order. */
+ * order. It is written whole to a temporary file (an earlier generate's
+ * rows into the same folder first) and renamed into place at the end: a
+ * generate killed midway leaves the earlier manifest, and its pairs on
+ * disk unlisted, which a dataset reader trusts no further. */
 #include "contact_sheet.h"
 #include "pair_writer.h"
 #include "segq_sha256.h"
 #include "singan_draws.h"
 #include "singan_internal.h"
 #include "segq_generate_names.h"
+#include "stylize.h" /* segq__copy_file */
+#include "stylize_manifest.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -19,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* What the steps of one generate run share. */
 typedef struct {
@@ -30,6 +36,8 @@ typedef struct {
     int64_t batch; /* samples per forward pass: what fits of --batch (choose_batch) */
     char model_hex[SEGQ_HASH_HEX_LEN + 1];
     char stem[256];
+    int extends;        /* OUT has a manifest from an earlier generate */
+    char man_tmp[4200]; /* the new manifest until it is complete; "" when none */
     FILE *man;
     segq_progress_t *progress;
     double t0;
@@ -98,36 +106,131 @@ static const char manifest_header[] =
     "name,image,mask,source_image,source_image_sha256,source_mask,source_mask_sha256,model_id,"
     "model_name,model_sha256,seed,sample,gen_start_scale,scale_h,scale_v,batch,precision\n";
 
-/* OUT/manifest.csv, appended to: the header when it is new, and refused
- * when an earlier run wrote other columns (one file, one layout). */
-static int open_manifest(gen_t *g, char *err, size_t errlen)
+static void manifest_path(const gen_t *g, char *path, size_t len)
+{
+    snprintf(path, len, "%s/" SEGQ_MANIFEST_FILE, g->o->out);
+}
+
+/* Whether the earlier manifest f (read from its start) lists none of the
+ * pairs this run would write: the same model and --seed make the same
+ * names, and a pair listed twice makes stylize and evaluate refuse the
+ * folder. */
+static int check_new_names(const gen_t *g, FILE *f, const char *path, char *err, size_t errlen)
+{
+    segq_manifest_t *man = NULL;
+    char inner[1024], name[SEGQ_PAIR_NAME_MAX];
+    int rc = segq_manifest_parse(f, path, &man, inner, sizeof inner);
+    if (rc)
+        snprintf(err, errlen, "%s (generate adds its rows to it: give another --out)", inner);
+    for (int64_t i = 0; !rc && i < g->o->count; i++) {
+        pair_name(g, i, name, sizeof name);
+        if (segq_manifest_get(man, name, "name")) {
+            snprintf(err, errlen,
+                     "%s lists pair %s already (an earlier generate from this model with "
+                     "--seed %lld): give another --seed, or another --out",
+                     path, name, (long long)g->o->compute.seed);
+            rc = SEGQ_EINVAL;
+        }
+    }
+    segq_manifest_destroy(&man);
+    return rc;
+}
+
+/* OUT/manifest.csv of an earlier generate into OUT, which this one
+ * extends (g->extends): refused, before anything is written, when it has
+ * other columns (one file, one layout) or lists a pair this run writes. */
+static int check_earlier_manifest(gen_t *g, char *err, size_t errlen)
 {
     char path[4096], first[sizeof manifest_header + 1];
-    snprintf(path, sizeof path, "%s/manifest.csv", g->o->out);
-    if (!(g->man = fopen(path, "a+"))) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        return SEGQ_EINVAL;
-    }
-    if (!fgets(first, sizeof first, g->man)) {
-        if (fputs(manifest_header, g->man) < 0) {
-            snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-            return SEGQ_EIO;
-        }
+    manifest_path(g, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f && errno == ENOENT)
         return 0;
+    if (!f) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return SEGQ_EIO;
     }
-    if (strcmp(first, manifest_header) != 0) {
+    g->extends = 1;
+    int rc = 0;
+    if (!fgets(first, sizeof first, f)) {
+        if (ferror(f)) { /* else empty: it lists nothing */
+            snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+            rc = SEGQ_EIO;
+        }
+    } else if (strcmp(first, manifest_header) != 0) {
         snprintf(err, errlen,
                  "%s has other columns than this generate writes (an older segq-run's?): "
                  "generate into another --out",
                  path);
-        return SEGQ_EINVAL;
+        rc = SEGQ_EINVAL;
+    } else {
+        rewind(f);
+        rc = check_new_names(g, f, path, err, errlen);
     }
+    fclose(f);
+    return rc;
+}
+
+/* The new manifest, in a temporary file next to OUT/manifest.csv (0600
+ * as every output: mkstemp): the earlier one's rows, or the header. */
+static int open_manifest(gen_t *g, char *err, size_t errlen)
+{
+    char path[4096];
+    manifest_path(g, path, sizeof path);
+    snprintf(g->man_tmp, sizeof g->man_tmp, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(g->man_tmp);
+    if (fd < 0)
+        g->man_tmp[0] = '\0';
+    int rc = fd < 0 || close(fd) != 0 ? SEGQ_EIO : 0;
+    if (rc)
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    if (!rc && g->extends)
+        rc = segq__copy_file(path, g->man_tmp, err, errlen);
+    if (!rc && !(g->man = fopen(g->man_tmp, "a+"))) {
+        snprintf(err, errlen, "cannot write %s: %s", g->man_tmp, strerror(errno));
+        rc = SEGQ_EIO;
+    }
+    if (rc)
+        return rc;
+    /* the header in a new file; a last row without its newline (a file
+     * edited by hand) ended */
+    int last = fseek(g->man, -1, SEEK_END) == 0 ? fgetc(g->man) : EOF;
     /* from reading to appending: a seek between them (C11 7.21.5.3) */
-    if (fseek(g->man, 0, SEEK_END) != 0) {
-        snprintf(err, errlen, "cannot append to %s: %s", path, strerror(errno));
+    int bad = fseek(g->man, 0, SEEK_END) != 0
+              || (last == EOF ? fputs(manifest_header, g->man) < 0
+                              : last != '\n' && fputc('\n', g->man) == EOF);
+    if (bad) {
+        snprintf(err, errlen, "cannot write %s: %s", g->man_tmp, strerror(errno));
+        fclose(g->man); /* not whole: close_manifest removes it */
+        g->man = NULL;
         return SEGQ_EIO;
     }
     return 0;
+}
+
+/* The new manifest, fsynced, renamed into place: every pair written is
+ * listed, those before a failure too. Not written whole, it is removed
+ * and OUT keeps the earlier one. */
+static int close_manifest(gen_t *g, int rc, char *err, size_t errlen)
+{
+    if (!g->man_tmp[0])
+        return rc;
+    char path[4096];
+    manifest_path(g, path, sizeof path);
+    int bad = !g->man || ferror(g->man) || fflush(g->man) != 0 || fsync(fileno(g->man)) != 0;
+    if (g->man && fclose(g->man) != 0)
+        bad = 1;
+    g->man = NULL;
+    if (!bad && rename(g->man_tmp, path) != 0)
+        bad = 1;
+    if (bad && !rc) {
+        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
+        rc = SEGQ_EIO;
+    }
+    if (bad)
+        unlink(g->man_tmp);
+    g->man_tmp[0] = '\0';
+    return rc;
 }
 
 /* OUT/images, OUT/masks and OUT/manifest.csv. */
@@ -279,14 +382,13 @@ static int generate(gen_t *g, int threads, char *err, size_t errlen)
     if (!rc)
         rc = choose_batch(g, err, errlen);
     if (!rc)
+        rc = check_earlier_manifest(g, err, errlen);
+    if (!rc)
         rc = open_outputs(g, err, errlen);
     g->t0 = segq__now();
     if (!rc)
         rc = write_pairs(g, threads, err, errlen);
-    if (g->man && fclose(g->man) != 0 && !rc) {
-        snprintf(err, errlen, "%s/manifest.csv: write failed", g->o->out);
-        rc = SEGQ_EINVAL;
-    }
+    rc = close_manifest(g, rc, err, errlen);
     /* a preview that `segq fetch` brings back with the pairs; of the whole
      * folder, as the manifest, when generate appends to an earlier run */
     char path[4096];

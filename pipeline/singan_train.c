@@ -77,20 +77,23 @@ static int decode_pair(const segq_train_opts_t *o, pair_t *p, char *err, size_t 
                                     &p->rgb, &p->mask, err, errlen);
 }
 
-/* A mask with no foreground, or nothing else, trains but is worth a word. */
+/* A mask with no foreground, or nothing else, trains but is worth a word,
+ * naming the file that holds it. */
 static void warn_mask(const segq_train_opts_t *o, const pair_t *p)
 {
     double frac = segq_image_mask_fraction(p->mask);
+    const char *what = o->mask_from_alpha ? "the alpha channel of" : "the mask";
+    const char *file = o->mask_from_alpha ? o->image : o->mask;
     if (frac <= 0.0)
         fprintf(stderr,
-                "segq-run train: warning: the mask of %s is empty (no foreground "
+                "segq-run train: warning: %s %s is empty (no foreground "
                 "pixel): samples will have empty masks\n",
-                o->image);
+                what, file);
     else if (frac >= 1.0)
         fprintf(stderr,
-                "segq-run train: warning: the mask of %s is full (every pixel "
+                "segq-run train: warning: %s %s is full (every pixel "
                 "foreground)\n",
-                o->image);
+                what, file);
 }
 
 /* The sources' names and sha256 into meta, the model's provenance. */
@@ -763,13 +766,36 @@ static double scale_weights(const segq_train_opts_t *o, const segq_model_t *m,
     return done;
 }
 
+/* OUT/model.safetensors, where every finished scale is saved. */
+static void model_path(const segq_train_opts_t *o, char *path, size_t len)
+{
+    snprintf(path, len, "%s/model.safetensors", o->out);
+}
+
+/* Without --resume a model already in OUT (a finished training, or
+ * another one) would be overwritten by the first scale saved: refused
+ * before anything is written. */
+static int check_no_earlier_model(const segq_train_opts_t *o, char *err, size_t errlen)
+{
+    char path[4096];
+    struct stat sb;
+    model_path(o, path, sizeof path);
+    if (o->resume || stat(path, &sb) != 0)
+        return 0;
+    snprintf(err, errlen,
+             "%s exists already, and training would overwrite it: --resume continues the "
+             "training that wrote it, or give another --out",
+             path);
+    return SEGQ_EINVAL;
+}
+
 /* The scales not yet trained, each saved (checkpoint, previews) as it
  * ends. */
 static int train_scales(trainer_t *t, const segq_ckpt_meta_t *meta, char *err, size_t errlen)
 {
     const segq_train_opts_t *o = t->o;
     char path[4096];
-    snprintf(path, sizeof path, "%s/model.safetensors", o->out);
+    model_path(o, path, sizeof path);
     int rc = 0;
     for (int n = t->m->trained; n <= t->m->pyr.stop_scale && !rc; n++) {
         rc = train_scale(t, n, err, errlen);
@@ -795,7 +821,9 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
 {
     segqt_device dev;
     int threads;
-    int rc = segq__compute_setup(&o->compute, &dev, &threads, err, errlen);
+    int rc = check_no_earlier_model(o, err, errlen);
+    if (!rc)
+        rc = segq__compute_setup(&o->compute, &dev, &threads, err, errlen);
     if (rc)
         return rc;
     rc = segq_rule_train_network(o->ker_size, o->num_layer, o->min_size, err, errlen);
@@ -817,7 +845,7 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
     double weight[SEGQ_PYRAMID_MAX_SCALES] = {0};
     char path[4096];
     rc = setup_model(o, dev, &p, &meta, &m, err, errlen);
-    snprintf(path, sizeof path, "%s/model.safetensors", o->out);
+    model_path(o, path, sizeof path);
     struct stat sb;
     if (!rc && o->resume && stat(path, &sb) == 0)
         rc = resume_from(path, &meta, &m, err, errlen);

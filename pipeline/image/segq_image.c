@@ -259,6 +259,28 @@ int segq_image_to_mask(const segq_image_t *img, segq_image_t **out, char *err, s
     return 0;
 }
 
+int segq_image_check_mask_levels(const segq_image_t *img, const char *path, char *err,
+                                 size_t errlen)
+{
+    int rc = check_image(img, "segq_image_check_mask_levels", err, errlen);
+    if (rc)
+        return rc;
+    size_t n = (size_t)img->width * img->height;
+    unsigned largest = 0, half = half_range(img->depth);
+    for (size_t p = 0; p < n && largest <= half; p++) {
+        unsigned v = luminance(img, p);
+        largest = v > largest ? v : largest;
+    }
+    if (largest == 0 || largest > half)
+        return 0;
+    /* a label mask (0/1, or a few classes): all background once binarised */
+    unsigned full = 2 * half + 1;
+    return segq_fail(err, errlen, SEGQ_EINVAL,
+                     "%s: the mask's largest value is %u, so it would read as empty: masks are "
+                     "binarised at > %u; scale it to 0/%u (a 0/1 mask times %u)",
+                     path, largest, half, full, full);
+}
+
 double segq_image_mask_fraction(const segq_image_t *mask)
 {
     if (!mask || !mask->data || !mask->width || !mask->height)

@@ -106,6 +106,13 @@ int segq_image_to_rgb(const segq_image_t *img, segq_image_t **out, char *err, si
  * JPEG-compressed masks back into two levels. */
 int segq_image_to_mask(const segq_image_t *img, segq_image_t **out, char *err, size_t errlen);
 
+/* EINVAL, naming `path`, its largest value and the fix, when a mask image
+ * has values above 0 but none above half the range (a 0/1 label mask):
+ * segq_image_to_mask would make it all background. An all-zero mask
+ * passes (callers warn on it). */
+int segq_image_check_mask_levels(const segq_image_t *img, const char *path, char *err,
+                                 size_t errlen);
+
 /* Fraction of non-zero pixels of a 1-channel mask, in [0, 1]. Callers
  * warn on 0 (empty mask) and 1 (full mask). */
 double segq_image_mask_fraction(const segq_image_t *mask);
@@ -128,7 +135,8 @@ int segq_image_split_alpha(const segq_image_t *img, segq_image_t **rgb, segq_ima
 #define SEGQ_IMAGE_TRAIN_MAX_PIXELS ((uint64_t)1 << 24)
 /* An image and its mask of the same size read within limits (NULL: the
  * defaults) as RGB and a binary mask: a training input's, and each pair of
- * an evaluate set's (segq-run evaluate, `segq submit evaluate`). */
+ * an evaluate set's (segq-run evaluate, `segq submit evaluate`). A mask
+ * that segq_image_check_mask_levels refuses is EINVAL. */
 int segq_image_read_labelled(const char *image_path, const char *mask_path,
                              const segq_image_limits_t *limits, segq_image_t **rgb,
                              segq_image_t **mask, char *err, size_t errlen);

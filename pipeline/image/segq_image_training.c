@@ -27,6 +27,8 @@ int segq_image_read_labelled(const char *image_path, const char *mask_path,
     segq_image_t *img = NULL, *mimg = NULL;
     int rc = segq_image_read_pair(image_path, mask_path, limits, &img, &mimg, err, errlen);
     if (!rc)
+        rc = segq_image_check_mask_levels(mimg, mask_path, err, errlen);
+    if (!rc)
         rc = segq_image_to_rgb(img, rgb, err, errlen);
     if (!rc)
         rc = segq_image_to_mask(mimg, mask, err, errlen);

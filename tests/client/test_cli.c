@@ -18,6 +18,7 @@
 #include "segq_client.h"
 #include "segq_proto.h"
 #include "segq_folds.h"
+#include "segq_image.h"
 #include "segq_safetensors.h"
 #include "segq_sha256.h"
 #include "test_files.h"
@@ -1001,6 +1002,52 @@ Test (cli_submit, local_files_checked_before_sending, .timeout = 60)
     s_sends (train);
     const char *generate [] = { "submit", "generate", "--model", p [5], NULL };
     s_sends (generate);
+    zsock_destroy (&s_router);
+    char cmd [128];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq (system (cmd), 0);
+}
+
+/* A one-channel PNG of side x side whose every pixel is `value`, at path. */
+static void
+s_write_level_mask (const char *path, uint32_t side, uint8_t value)
+{
+    char err [SEGQ_IMAGE_ERRLEN];
+    segq_image_t *mask = segq_image_new (side, side, 1, 8);
+    cr_assert_not_null (mask);
+    memset (mask->data, value, segq_image_size (mask));
+    cr_assert_eq (segq_image_write_png (mask, path, err, sizeof err), 0, "%s", err);
+    segq_image_destroy (&mask);
+}
+
+/* A 0/1 label mask, which segq-run binarises at > 127 into an empty one,
+   is refused at submit (train, and each pair of an evaluate set), naming
+   the mask and its largest value; an all-zero mask is sent (segq-run
+   warns of it in the job's log). */
+Test (cli_submit, label_masks_refused_before_sending, .timeout = 60)
+{
+    s_listen ();
+    char dir [] = "/tmp/segq-label-XXXXXX", image [96], label [96], zero [96];
+    cr_assert_not_null (mkdtemp (dir));
+    snprintf (image, sizeof image, "%s/image.png", dir);
+    snprintf (label, sizeof label, "%s/label.png", dir);
+    snprintf (zero, sizeof zero, "%s/zero.png", dir);
+    cr_assert_eq (test_write_png (image, 32, 3, 1), 0);
+    s_write_level_mask (label, 32, 1);
+    s_write_level_mask (zero, 32, 0);
+    const char *train [] = { "submit", "train", "--image", image, "--mask", label, NULL };
+    s_refused_locally (train, label, "the mask's largest value is 1");
+    cr_assert (strstr (s_err, "binarised at > 127; scale it to 0/255"), "%s", s_err);
+    char real [64], images [80], masks [80], path [112];
+    snprintf (real, sizeof real, "%s/real", dir);
+    s_make_pair_dirs (real, images, sizeof images, masks, sizeof masks);
+    s_write (images, "a.png", "image");
+    snprintf (path, sizeof path, "%s/a.png", masks);
+    s_write_level_mask (path, 32, 1);
+    const char *evaluate [] = { "submit", "evaluate", "--real", real, NULL };
+    s_refused_locally (evaluate, path, "the mask's largest value is 1");
+    const char *empty [] = { "submit", "train", "--image", image, "--mask", zero, NULL };
+    s_sends (empty);
     zsock_destroy (&s_router);
     char cmd [128];
     snprintf (cmd, sizeof cmd, "rm -rf %s", dir);

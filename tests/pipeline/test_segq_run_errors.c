@@ -9,11 +9,14 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pipeline_test_util.h"
 #include "segq_image.h"
+#include "stylize_manifest.h"
 
 static char dir[512];
 
@@ -30,6 +33,9 @@ static void setup(void)
     snprintf(p, sizeof p, "%s/img.png", dir);
     cr_assert_eq(segq_image_write_png(img, p, err, sizeof err), 0, "%s", err);
     snprintf(p, sizeof p, "%s/empty-mask.png", dir);
+    cr_assert_eq(segq_image_write_png(mask, p, err, sizeof err), 0, "%s", err);
+    memset(mask->data, 1, segq_image_size(mask) / 2); /* a 0/1 label mask */
+    snprintf(p, sizeof p, "%s/label-mask.png", dir);
     cr_assert_eq(segq_image_write_png(mask, p, err, sizeof err), 0, "%s", err);
     snprintf(p, sizeof p, "%s/narrow-mask.png", dir);
     cr_assert_eq(segq_image_write_png(other, p, err, sizeof err), 0, "%s", err);
@@ -125,7 +131,28 @@ Test(segq_run_errors, empty_mask_warns_and_trains)
     expect_run(0,
                "train --image img.png --mask empty-mask.png --out o --threads 1 "
                "--max-size 32 --niter 2 --previews 0",
-               "empty", NULL);
+               "the mask empty-mask.png is empty", NULL);
+}
+
+/* A 0/1 label mask binarised at > 127 would be all background: refused,
+ * naming the mask, its largest value, the rule and the fix, in train and
+ * in each pair of an evaluate set. */
+Test(segq_run_errors, label_mask_of_zeros_and_ones_is_refused)
+{
+    expect_run(1,
+               "train --image img.png --mask label-mask.png --out o --threads 1 "
+               "--max-size 32 --niter 1 --previews 0",
+               "label-mask.png: the mask's largest value is 1",
+               "binarised at > 127; scale it to 0/255 (a 0/1 mask times 255)");
+    cr_expect_eq(pt_sh("test ! -e %s/o", dir), 0, "train wrote before the refusal");
+    pt_sh("cd %s && mkdir -p ds/images ds/masks && cp img.png ds/images/a.png && "
+          "cp img.png ds/images/b.png && cp empty-mask.png ds/masks/a.png && "
+          "cp label-mask.png ds/masks/b.png",
+          dir);
+    expect_run(1,
+               "evaluate --real ds --out e --folds 2 --epochs 1 --size 32 --depth 2 --width 4 "
+               "--threads 1",
+               "ds/masks/b.png: the mask's largest value is 1", "binarised at > 127");
 }
 
 Test(segq_run_errors, unknown_flag_and_bad_values)
@@ -215,6 +242,116 @@ Test(segq_run_errors, generate_from_bad_checkpoints)
                        "END { exit !(NR == 442 && s + 8192 <= 65536) }'",
                        dir),
                  0, "the outputs' list does not fit as the worker counts it");
+}
+
+/* Whether DIR/a and DIR/b hold the same bytes. */
+static int same_files(const char *a, const char *b)
+{
+    char pa[700], pb[700];
+    snprintf(pa, sizeof pa, "%s/%s", dir, a);
+    snprintf(pb, sizeof pb, "%s/%s", dir, b);
+    return pt_files_equal(pa, pb);
+}
+
+/* Trains a tiny model into DIR/OUT, as a test's starting point. */
+static void train_tiny(const char *out)
+{
+    char args[256];
+    snprintf(args, sizeof args,
+             "train --image img.png --mask empty-mask.png --out %s --threads 1 --max-size 32 "
+             "--niter 1 --previews 0",
+             out);
+    expect_run(0, args, "scale", NULL);
+}
+
+/* Without --resume a second training into a folder that holds a model
+ * would overwrite it once its first scale is saved: refused before
+ * anything is written; --resume goes on as before. */
+Test(segq_run_errors, train_into_a_folder_with_a_model_needs_resume)
+{
+    train_tiny("o");
+    pt_sh("cp %s/o/model.safetensors %s/first.safetensors", dir, dir);
+    pt_sh("cp %s/o/losses.csv %s/first.csv", dir, dir);
+    expect_run(1,
+               "train --image img.png --mask empty-mask.png --out o --threads 1 --max-size 32 "
+               "--niter 2 --previews 0",
+               "o/model.safetensors exists already",
+               "--resume continues the training that wrote it, or give another --out");
+    cr_expect(same_files("o/model.safetensors", "first.safetensors"),
+              "the first model was changed");
+    cr_expect(same_files("o/losses.csv", "first.csv"), "the first training's losses were changed");
+    expect_run(0,
+               "train --image img.png --mask empty-mask.png --out o --threads 1 --max-size 32 "
+               "--niter 1 --previews 0 --resume",
+               "resuming", NULL);
+}
+
+/* The rows of DIR/G/manifest.csv, as stylize and evaluate read it (the
+ * test fails if it does not parse). */
+static size_t manifest_rows(const char *g)
+{
+    char path[700], err[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, g);
+    segq_manifest_t *man = NULL;
+    cr_assert_eq(segq_manifest_read(path, &man, err, sizeof err), 0, "%s", err);
+    size_t n = segq_manifest_rows(man);
+    segq_manifest_destroy(&man);
+    return n;
+}
+
+/* generate adds to a folder's manifest, but a pair it would write that
+ * the manifest lists already (the same model and --seed) is refused
+ * before anything is written: listed twice, stylize and evaluate would
+ * refuse the folder. */
+Test(segq_run_errors, generate_again_with_the_same_seed_is_refused)
+{
+    train_tiny("o");
+    const char *gen = "generate --model o/model.safetensors --out g --count 2 --threads 1";
+    char args[256];
+    snprintf(args, sizeof args, "%s --seed 1", gen);
+    expect_run(0, args, "generated 2 pairs", NULL);
+    pt_sh("cp %s/g/manifest.csv %s/first.csv", dir, dir);
+    expect_run(1, args, "g/manifest.csv lists pair", "give another --seed, or another --out");
+    cr_expect(same_files("g/manifest.csv", "first.csv"), "the manifest was changed");
+    snprintf(args, sizeof args, "%s --seed 2", gen);
+    expect_run(0, args, "generated 2 pairs", NULL);
+    cr_expect_eq(manifest_rows("g"), 4);
+    cr_expect_eq(pt_sh("test $(ls %s/g/images | wc -l) = 4", dir), 0);
+}
+
+/* A generate killed midway leaves the folder's manifest as it was, whole
+ * (its new pairs on disk unlisted), never a manifest cut in a row. */
+Test(segq_run_errors, killed_generate_leaves_the_manifest_whole)
+{
+    train_tiny("o");
+    expect_run(0, "generate --model o/model.safetensors --out g --count 2 --threads 1 --seed 1",
+               "generated 2 pairs", NULL);
+    pt_sh("cp %s/g/manifest.csv %s/first.csv", dir, dir);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd,
+                 "cd %s && exec %s generate --model o/model.safetensors --out g --count 100000 "
+                 "--threads 1 --seed 2 >kill.log 2>&1",
+                 dir, pt_segq_run());
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    /* some hundred pairs written: many rows, had they gone to the manifest */
+    for (int waited = 0; waited < 1200; waited++) {
+        if (pt_sh("test $(ls %s/g/images | wc -l) -ge 300", dir) == 0)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+    }
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFSIGNALED(st), "generate ended before it was killed");
+    cr_expect_eq(pt_sh("test $(ls %s/g/images | wc -l) -ge 300", dir), 0, "too few pairs made");
+    cr_expect(same_files("g/manifest.csv", "first.csv"),
+              "the manifest was changed by the killed run");
+    cr_expect_eq(manifest_rows("g"), 2);
 }
 
 Test(segq_run_errors, rgba_with_mask_from_alpha_is_accepted)

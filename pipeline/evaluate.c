@@ -6,6 +6,7 @@
 #include "segq_error.h"
 #include "segq_param_rules.h"
 #include "segq_folds.h"
+#include "segq_folds_check.h"
 #include "singan_internal.h"
 #include "stylize.h"
 
@@ -661,6 +662,58 @@ static int load_sets(eval_t *ev, char *err, size_t errlen)
     return rc;
 }
 
+/* A set's pairs as the fold check matches them: each pair's image, or
+ * with `sources` its source image (a synthetic set's manifest). */
+static int add_pairs(const segq_eval_data_t *d, int sources, segq_pair_list_t *list)
+{
+    char **name = sources ? d->src_name : d->name, **sha = sources ? d->src_sha : d->sha;
+    int rc = 0;
+    for (int64_t i = 0; i < d->n && !rc; i++)
+        rc = segq_pair_list_add(list, name[i], sha[i]);
+    return rc;
+}
+
+/* Enough real pairs for the folds, and something of every synthetic set
+ * to train on in every fold: else a fold would fail after every one before
+ * it trained. The check and the words of `segq submit evaluate`
+ * (segq_folds_check.h). */
+static int check_folds(const eval_t *ev, char *err, size_t errlen)
+{
+    const segq_evaluate_opts_t *o = ev->o;
+    segq_pair_list_t real = {0}, test = {0}, syn[SEGQ_EVAL_MAX_SYNTHETIC] = {{0}};
+    const segq_pair_list_t *sets[SEGQ_EVAL_MAX_SYNTHETIC];
+    const char *names[SEGQ_EVAL_MAX_SYNTHETIC];
+    char labels[SEGQ_EVAL_MAX_SYNTHETIC][96];
+    int rc = add_pairs(&ev->real, 0, &real);
+    if (!rc)
+        rc = add_pairs(&ev->test, 0, &test);
+    for (int i = 0; i < o->n_synthetic && !rc; i++) {
+        snprintf(labels[i], sizeof labels[i], "--synthetic %s", o->syn_name[i]);
+        names[i] = labels[i];
+        sets[i] = &syn[i];
+        rc = add_pairs(&ev->syn[i], 1, &syn[i]);
+    }
+    segq_folds_plan_t plan = {.real = real,
+                              .test = test,
+                              .folds = o->folds,
+                              .seed = o->compute.seed,
+                              .real_limit = o->real_limit,
+                              .n_sets = (size_t)o->n_synthetic,
+                              .set_names = names,
+                              .sets = sets,
+                              .real_flag = "--real",
+                              .seed_flag = "--seed"};
+    if (rc)
+        snprintf(err, errlen, "out of memory");
+    else
+        rc = segq_folds_check(&plan, err, errlen);
+    segq_pair_list_clear(&real);
+    segq_pair_list_clear(&test);
+    for (int i = 0; i < SEGQ_EVAL_MAX_SYNTHETIC; i++)
+        segq_pair_list_clear(&syn[i]);
+    return rc;
+}
+
 /* Each real pair's fold and its place in the seeded order: the sorted
  * pairs shuffled with the seed, dealt in turn (segq_folds.h: `segq submit
  * pipeline` checks them the same way); with --test, every real pair
@@ -669,11 +722,6 @@ static int deal_folds(eval_t *ev, char *err, size_t errlen)
 {
     const segq_evaluate_opts_t *o = ev->o;
     ev->nfolds = *o->test ? 1 : (int)o->folds;
-    if (!*o->test && ev->real.n < ev->nfolds) {
-        snprintf(err, errlen, "--real %s: %lld pairs cannot make %d folds", o->real,
-                 (long long)ev->real.n, ev->nfolds);
-        return SEGQ_EINVAL;
-    }
     ev->fold_of = malloc((size_t)ev->real.n * sizeof(int64_t));
     ev->order = malloc((size_t)ev->real.n * sizeof *ev->order);
     if (!ev->fold_of || !ev->order) {
@@ -751,6 +799,8 @@ int segq_evaluate(const segq_evaluate_opts_t *o, segq_progress_t *progress, char
         return SEGQ_EINVAL;
     }
     rc = load_sets(&ev, err, errlen);
+    if (!rc)
+        rc = check_folds(&ev, err, errlen);
     if (!rc)
         rc = deal_folds(&ev, err, errlen);
     define_sets(&ev);

@@ -350,12 +350,12 @@ s_parse (cli_globals_t *g, pipeline_t *p, int argc, char **argv)
 /* evaluate's k-fold over --evaluate-against trains, in each fold, only the
    pairs generated from that fold's real training pairs: the training
    images must be pairs of the folder that every fold has some of. Checked
-   with evaluate's own dealing and matching (cli_folds.h), the pairs to be
+   with evaluate's own dealing and matching (segq_folds_check.h), the pairs to be
    generated standing as the training images they will come from. */
 static int
 s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t *plan, size_t n)
 {
-    cli_pair_list_t real = { 0 }, trained = { 0 };
+    segq_pair_list_t real = { 0 }, trained = { 0 };
     segq_params_t params = { 0 };
     char why [2048] = "", inner [1024] = "", real_flag [600], advice [1600];
     int rc = cli_check_params (&p->stage [ST_EVALUATE], &params, why, sizeof why);
@@ -373,21 +373,21 @@ s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t 
               "without them)",
               p->real, p->real, p->real);
     const char *names [] = { "the pairs generated from the training images" };
-    const cli_pair_list_t *sets [] = { &trained };
-    cli_folds_plan_t folds = { .real = real,
-                               .folds = cli_check_param_int (&params, "folds"),
-                               .seed = cli_check_param_int (&params, "seed"),
-                               .real_limit = cli_check_param_int (&params, "real_limit"),
-                               .n_sets = 1,
-                               .set_names = names,
-                               .sets = sets,
-                               .real_flag = real_flag,
-                               .seed_flag = "--evaluate.seed",
-                               .advice = advice };
+    const segq_pair_list_t *sets [] = { &trained };
+    segq_folds_plan_t folds = { .real = real,
+                                .folds = cli_check_param_int (&params, "folds"),
+                                .seed = cli_check_param_int (&params, "seed"),
+                                .real_limit = cli_check_param_int (&params, "real_limit"),
+                                .n_sets = 1,
+                                .set_names = names,
+                                .sets = sets,
+                                .real_flag = real_flag,
+                                .seed_flag = "--evaluate.seed",
+                                .advice = advice };
     if (rc == SEGQ_OK)
-        rc = cli_folds_check (&folds, why, sizeof why);
-    cli_pair_list_clear (&real);
-    cli_pair_list_clear (&trained);
+        rc = segq_folds_check (&folds, why, sizeof why);
+    segq_pair_list_clear (&real);
+    segq_pair_list_clear (&trained);
     segq_params_clear (&params);
     return rc ? cli_usage_error (g, "submit pipeline", "%s", why) : CLI_OK;
 }

@@ -1,5 +1,5 @@
 """evaluate's k-fold checked at submit, as `segq submit` checks it
-(client/cli/cli_folds.c, with the same words): segq-run evaluate trains a
+(pipeline/segq_folds_check.c, with the same words): segq-run evaluate trains a
 synthetic set, in each fold, only on the pairs made from that fold's real
 training pairs, and fails when a fold has none, hours into a job. With
 evaluate's own dealing (base/segq_folds.c) and matching (a synthetic pair's
@@ -187,7 +187,7 @@ class _Index:
 
 @dataclass
 class Plan:
-    """What evaluate would be given (cli_folds_plan_t)."""
+    """What evaluate would be given (segq_folds_plan_t)."""
 
     real: list[PairRef]
     test: list[PairRef]

@@ -355,6 +355,54 @@ Test(evaluate, bad_flags_are_named, .timeout = 120)
     pt_sh("rm -rf %s", dir);
 }
 
+/* segq-run(1)'s example in small: a model of one image (demo/, the first
+ * of real/), its pairs, evaluated. In k folds the fold that tests that
+ * image has no synthetic pair to train on: refused before any fold trains,
+ * in the words of `segq submit evaluate` (segq_folds_check.h); on a fixed
+ * --test set every real pair trains, and so do the synthetic ones. */
+Test(evaluate, a_set_a_fold_cannot_train_on_is_refused_before_training, .timeout = 300)
+{
+    char dir[512];
+    pt_tempdir(dir, sizeof dir);
+    const char *tiny = "--epochs 1 --size 32 --depth 2 --width 4 --threads 1 --examples 0";
+    cr_assert_eq(pt_sh("cd %s && R=%s && { $R sample --out demo --seed 1 && "
+                       "$R sample --out real --seed 1 --count 4 && "
+                       "$R sample --out test --seed 100 --count 3 && "
+                       "$R train --image demo/image.png --mask demo/mask.png --out model "
+                       "--max-size 32 --niter 1 --threads 1 --previews 0 && "
+                       "$R generate --model model/model.safetensors --count 4 --out synth "
+                       "--threads 1; } >setup.log 2>&1",
+                       dir, pt_segq_run()),
+                 0, "see %s/setup.log", dir);
+    cr_expect_eq(pt_sh("cd %s && %s evaluate --real real --synthetic singan=synth --out kfold "
+                       "--folds 2 %s >kfold.log 2>&1",
+                       dir, pt_segq_run(), tiny),
+                 1);
+    char path[700];
+    snprintf(path, sizeof path, "%s/kfold.log", dir);
+    char *log = pt_read_file(path, NULL);
+    cr_assert(log);
+    cr_expect(strstr(log, "--synthetic singan: in fold ")
+                  && strstr(log, "(--seed 0) no synthetic pair would train: they come from 1 "
+                                 "image that fold tests (image)"),
+              "%s", log);
+    cr_expect(!strstr(log, "training pairs ("), "a fold trained before the refusal:\n%s", log);
+    free(log);
+    cr_expect_eq(pt_sh("cd %s && %s evaluate --real real --test test --synthetic singan=synth "
+                       "--out fixed %s >fixed.log 2>&1",
+                       dir, pt_segq_run(), tiny),
+                 0, "see %s/fixed.log", dir);
+    snprintf(path, sizeof path, "%s/fixed/metrics.json", dir);
+    json_t *j = load_json(path);
+    cr_expect_eq(fold_int(j, "singan", 0, "synthetic_pairs")
+                     + fold_int(j, "singan", 0, "synthetic_excluded_test")
+                     + fold_int(j, "singan", 0, "synthetic_excluded_other"),
+                 4);
+    cr_expect_eq(fold_int(j, "singan", 0, "synthetic_excluded_other"), 0);
+    json_decref(j);
+    pt_sh("rm -rf %s", dir);
+}
+
 static void expect_png(const char *path, uint32_t min_w, uint32_t min_h)
 {
     segq_image_t *img = NULL;

@@ -64,7 +64,7 @@ static int decode_pair(const segq_train_opts_t *o, pair_t *p, char *err, size_t 
 {
     int from_alpha = o->mask_from_alpha, has_mask = o->mask && *o->mask;
     if (from_alpha && has_mask) {
-        snprintf(err, errlen, "train: give either --mask or --mask-from-alpha, not both");
+        snprintf(err, errlen, "give either --mask or --mask-from-alpha, not both");
         return SEGQ_EINVAL;
     }
     if (!from_alpha && !has_mask) {

@@ -124,6 +124,10 @@ Test(segq_run_errors, no_mask_given)
 Test(segq_run_errors, mask_from_alpha_without_alpha)
 {
     expect_run(1, "train --image img.png --mask-from-alpha --out o --threads 1", "img.png", NULL);
+    /* both: said once, under the command's name only */
+    expect_run(1,
+               "train --image img.png --mask empty-mask.png --mask-from-alpha --out o --threads 1",
+               "segq-run train: give either --mask or --mask-from-alpha, not both", NULL);
 }
 
 Test(segq_run_errors, empty_mask_warns_and_trains)

@@ -216,8 +216,20 @@ static void die_with_worker(int argc, char **argv)
         raise(SIGKILL); /* it died before the setting took */
 }
 
-static int run_devices(void)
+/* `segq-run devices` takes no flag but --help. */
+static int run_devices(int argc, char **argv)
 {
+    static const char help[] =
+        "usage: segq-run devices\n"
+        "Print the CPU and CUDA devices as JSON (segq-worker reads it at start).\n";
+    if (argc == 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    if (argc > 0) {
+        fprintf(stderr, "segq-run devices: unexpected '%s'\n%s", argv[0], help);
+        return 2;
+    }
     char err[2048] = "";
     char *json = segq_devices_json(err, sizeof err);
     if (!json) {
@@ -253,7 +265,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "serve") == 0)
         return serve(argc - 2, argv + 2);
     if (strcmp(argv[1], "devices") == 0)
-        return run_devices();
+        return run_devices(argc - 2, argv + 2);
     fprintf(stderr, "segq-run: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -386,6 +386,8 @@ Test(segq_run_errors, devices_prints_json)
     cr_expect_geq(json_integer_value(json_object_get(json_object_get(o, "cpu"), "cores")), 1);
     cr_expect(json_is_array(json_object_get(o, "cuda")));
     json_decref(o);
+    expect_run(0, "devices --help", "usage: segq-run devices", NULL);
+    expect_run(2, "devices --bogus", "segq-run devices: unexpected '--bogus'", NULL);
     expect_run(0, "train --help", "--lambda-grad", "default 0.1)");
 }
 

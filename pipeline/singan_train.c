@@ -706,6 +706,31 @@ static int setup_model(const segq_train_opts_t *o, segqt_device dev, pair_t *p,
     return rc ? rc : segq__make_dir(o->out, err, errlen);
 }
 
+/* The first parameter the checkpoint's JSON (was) and this run's (now)
+ * set apart, as "NAME WAS, not NOW" into out; the whole texts if they do
+ * not parse. */
+static void params_differ(const char *was, const char *now, char *out, size_t len)
+{
+    json_t *a = json_loads(was, 0, NULL), *b = json_loads(now, 0, NULL);
+    const char *key;
+    json_t *value;
+    snprintf(out, len, "%s, not %s", was, now);
+    json_object_foreach(a, key, value)
+    {
+        json_t *other = json_object_get(b, key);
+        if (other && json_equal(value, other))
+            continue;
+        char *x = json_dumps(value, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+        char *y = other ? json_dumps(other, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17)) : NULL;
+        snprintf(out, len, "%s %s, not %s", key, x ? x : "?", y ? y : "unset");
+        free(x);
+        free(y);
+        break;
+    }
+    json_decref(a);
+    json_decref(b);
+}
+
 /* --resume: the finished scales of the checkpoint at path, which must
  * have been trained on the same pair with the same parameters. */
 static int resume_from(const char *path, const segq_ckpt_meta_t *meta, segq_model_t *m, char *err,
@@ -723,10 +748,12 @@ static int resume_from(const char *path, const segq_ckpt_meta_t *meta, segq_mode
                  path, om.image_name);
         rc = SEGQ_EINVAL;
     } else if (!rc && strcmp(om.params_json, meta->params_json) != 0) {
+        char differ[1024];
+        params_differ(om.params_json, meta->params_json, differ, sizeof differ);
         snprintf(err, errlen,
                  "--resume: %s was trained with other parameters (%s); "
                  "give the same ones or drop --resume",
-                 path, om.params_json);
+                 path, differ);
         rc = SEGQ_EINVAL;
     }
     if (!rc) {

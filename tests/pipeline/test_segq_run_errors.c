@@ -208,6 +208,11 @@ Test(segq_run_errors, generate_from_bad_checkpoints)
                "train --image img2.png --mask empty-mask.png --out o --threads 1 "
                "--max-size 32 --niter 1 --resume",
                "another image", NULL);
+    /* ... and with other parameters, naming the one that differs */
+    expect_run(1,
+               "train --image img.png --mask empty-mask.png --out o --threads 1 "
+               "--max-size 32 --niter 2 --resume",
+               "was trained with other parameters (niter 1, not 2)", NULL);
     /* a damaged checkpoint to resume from: refused, as generate refuses it */
     pt_sh("mkdir -p %s/d && printf garbage > %s/d/model.safetensors", dir, dir);
     expect_run(1,

@@ -34,6 +34,14 @@ int segq_pyramid_plan(int height, int width, int min_size, int max_size, double 
     out->scale1 = fmin((double)max_size / big, 1.0);
     out->height = (int)ceil((double)height * out->scale1);
     out->width = (int)ceil((double)width * out->scale1);
+    if ((imin(out->height, out->width) <= min_size || out->stop_scale < 1) && out->scale1 >= 1.0) {
+        /* not resized: no --max-size helps, only a larger image */
+        snprintf(err, errlen,
+                 "pyramid: a %dx%d image is not larger than min_size %d, so there is no scale "
+                 "to train; give a larger image, or a --min-size below its shorter side",
+                 height, width, min_size);
+        return SEGQ_EINVAL;
+    }
     if (imin(out->height, out->width) <= min_size || out->stop_scale < 1) {
         snprintf(err, errlen,
                  "pyramid: a %dx%d image resized to %dx%d (max_size %d) is not larger than "

@@ -25,6 +25,13 @@ def check_pyramid(
     stop_scale = num_scales - scale2stop
     scale1 = min(max_size / big, 1.0)
     finest_h, finest_w = math.ceil(height * scale1), math.ceil(width * scale1)
+    if (min(finest_h, finest_w) <= min_size or stop_scale < 1) and scale1 >= 1.0:
+        # not resized: no --max-size helps, only a larger image
+        raise errors.InvalidArgument(
+            f"{name}: pyramid: a {height}x{width} image is not larger than min_size {min_size}, "
+            "so there is no scale to train; give a larger image, or a --min-size below its "
+            "shorter side"
+        )
     if min(finest_h, finest_w) <= min_size or stop_scale < 1:
         raise errors.InvalidArgument(
             f"{name}: pyramid: a {height}x{width} image resized to {finest_h}x{finest_w} (max_size "

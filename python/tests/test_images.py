@@ -152,8 +152,8 @@ def test_images_too_small_or_too_large_for_the_pyramid_are_refused_in_the_clis_w
         [
             (
                 ("--image", small, "--mask", small),
-                f"{small}: pyramid: a 20x20 image resized to 20x20 (max_size 250) is not larger "
-                "than min_size 25, so there is no scale to train",
+                f"{small}: pyramid: a 20x20 image is not larger than min_size 25, so there is "
+                "no scale to train; give a larger image",
             ),
             (
                 ("--image", wide, "--mask", wide, "--max-size", "30"),

@@ -90,7 +90,9 @@ Test(segq_run_errors, image_mask_size_mismatch)
 
 Test(segq_run_errors, image_too_small_for_min_size)
 {
-    expect_run(1, "train --image tiny.png --mask tiny.png --out o --threads 1", "min_size", NULL);
+    /* not resized: only a larger image helps, not --max-size */
+    expect_run(1, "train --image tiny.png --mask tiny.png --out o --threads 1",
+               "a 10x12 image is not larger than min_size 25", "give a larger image");
 }
 
 /* A network deeper than the coarsest scale is wide: the rule's words

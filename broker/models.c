@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define CHECKPOINT_NAME "model.safetensors"
-#define NAME_MAX_LEN    64
+#define NAME_MAX_LEN    SEGQ_MODEL_NAME_MAX
 
 typedef enum {
     Q_GET,

@@ -4,10 +4,10 @@
     default resources said at submit, cancel and fetch of ended jobs (and
     fetch of what a job does not have), a fetch that would overwrite other
     content, logs of a job that has not started, a drain of several nodes,
-    a wait that outlasts a broker's restart,
-    status listing the caller's own jobs, the newest with --limit, and an
-    evaluate of jobs' pairs checked fold by fold with what the broker knows
-    of their training images. */
+    a wait that outlasts a broker's restart, a model's id where a job's is
+    wanted, status listing the caller's own jobs, the newest with --limit,
+    and an evaluate of jobs' pairs checked fold by fold with what the
+    broker knows of their training images. */
 #include <criterion/criterion.h>
 #include <czmq.h>
 #include <errno.h>

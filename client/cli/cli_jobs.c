@@ -665,11 +665,14 @@ typedef struct {
 } wait_t;
 
 /* The broker did not answer: CLI_SILENT to ask again (said on stderr
-   the first time), or the error once it has been silent too long. */
+   the first time), or the error once it has been silent too long, or at
+   once if it never answered this wait (a wrong --broker is no restart). */
 static int
-s_broker_silent (cli_globals_t *g, wait_t *w, double *silent_since)
+s_broker_silent (cli_globals_t *g, wait_t *w, bool heard, double *silent_since)
 {
     double now = s_now ();
+    if (!heard)
+        return cli_error (g, "wait", CLI_FAILED, "%s", segq_client_error (w->client));
     if (*silent_since == 0) {
         *silent_since = now;
         if (w->tty)
@@ -697,18 +700,20 @@ s_wait_until_ended (cli_globals_t *g, wait_t *w)
     int wait_ms = 0; /* the first answer at once: the states as they are */
     size_t ended = 0;
     double silent_since = 0; /* when the broker stopped answering; 0: it answers */
+    bool heard = false;      /* it answered this wait once */
     for (;;) {
         double asked = s_now ();
         int rc =
             s_refresh (g, w->client, ids, w->n, w->seen, w->last, !w->tty && !g->json, wait_ms);
         if (rc == CLI_SILENT) {
-            rc = s_broker_silent (g, w, &silent_since);
+            rc = s_broker_silent (g, w, heard, &silent_since);
             if (rc == CLI_SILENT)
                 continue;
         } else if (rc == CLI_OK && silent_since > 0) {
             fprintf (stderr, "%s wait: the broker answers again\n", g->prog);
             silent_since = 0;
         }
+        heard = heard || rc == CLI_OK;
         if (rc != CLI_OK)
             return CLI_FAILED;
         wait_tally_t t = s_wait_tally (w->seen, w->last, w->n);

@@ -180,6 +180,7 @@ class _Patience:
 
     def __init__(self) -> None:
         self.since: float | None = None
+        self.heard = False  # a broker that never answered this wait is no restart
 
     def status(self, client: Client, ids: list[str], wait: float) -> dict[str, JobStatus] | None:
         """The jobs' statuses, or None when the broker did not answer (yet)."""
@@ -187,6 +188,8 @@ class _Patience:
             found = client._status(ids, False, wait)
         except (errors.Timeout, errors.Unavailable):
             now = time.monotonic()
+            if not self.heard:
+                raise
             if self.since is None:
                 self.since = now
                 log.warning(
@@ -200,6 +203,7 @@ class _Patience:
         if self.since is not None:
             log.warning("the broker answers again")
             self.since = None
+        self.heard = True
         return found
 
 

@@ -16,6 +16,7 @@ import pytest
 
 import segq
 from segq import _hashcache
+from segq._spec import MsgType
 
 from .conftest import USER, Lab, wait_for
 
@@ -443,6 +444,11 @@ def test_an_absent_broker_is_said_plainly() -> None:
         with segq.connect(url, user=USER, hash_cache="", timeout=0.5) as c:
             with pytest.raises(segq.Unavailable) as caught:
                 c.kinds()
+            # a wait outlasts a broker's restart, not a broker it never reached
+            started = time.monotonic()
+            with pytest.raises(segq.Unavailable):
+                segq.Job(c, "0001").wait(progress=False)
+            assert time.monotonic() - started < 5.0
     assert f"the broker at {url} did not answer within 0.5 s" in str(caught.value)
     assert "SEGQ_BROKER" in str(caught.value)
 
@@ -455,12 +461,15 @@ def test_a_wait_outlasts_a_broker_restart(tmp_path: Path, caplog: pytest.LogCapt
         with lab.client(timeout=1.0) as c:
             job = c.submit("sleep", seconds=6)
             wait_for(lambda: job.status().state == "running", 20.0, "the job running")
-            lab.broker.kill()
             ended: list[segq.JobStatus] = []
             # the wait in a thread: segqd is started from this one (its
-            # death signal follows the thread that spawned it)
+            # death signal follows the thread that spawned it); killed once
+            # the wait has heard it (a second STATUS goes after the first answer)
+            asked = c._transport.sent[MsgType.STATUS]
             waiter = threading.Thread(target=lambda: ended.append(job.wait(progress=False)))
             waiter.start()
+            wait_for(lambda: c._transport.sent[MsgType.STATUS] >= asked + 2, 20.0, "an answer")
+            lab.broker.kill()
             wait_for(lambda: "no answer from the broker" in caplog.text, 20.0, "the warning")
             lab.restart_broker()
             waiter.join(60.0)

@@ -155,6 +155,10 @@ Test (cli, broker_down_is_a_clear_failure, .timeout = 30)
     const char *args [] = { "--broker", url, "--timeout", "300", "status", NULL };
     cr_assert_eq (s_run (args), 1);
     cr_assert (strstr (s_err, "not reachable") && strstr (s_err, url), "%s", s_err);
+    /* a wait outlasts a broker's restart, not a broker it never reached */
+    const char *wait [] = { "--broker", url, "--timeout", "300", "wait", "0001", NULL };
+    cr_assert_eq (s_run (wait), 1, "%s", s_err);
+    cr_assert (strstr (s_err, url) && !strstr (s_err, "still waiting"), "%s", s_err);
     setenv ("SEGQ_BROKER", url, 1);
     const char *env [] = { "--timeout", "300", "workers", NULL };
     cr_assert_eq (s_run (env), 1);

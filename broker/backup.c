@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +31,14 @@ s_refuse_target (const char *path, int *code, char *err, size_t errlen)
     struct stat st;
     char folder [4096];
     snprintf (folder, sizeof folder, "%.*s", (int) (strrchr (path, '/') - path), path);
+    bool exists = lstat (path, &st) == 0;
     *code = SEGQ_EEXIST;
-    if (lstat (path, &st) == 0 && S_ISDIR (st.st_mode))
+    if (exists && S_ISDIR (st.st_mode))
         snprintf (err, errlen,
                   "%s is a folder on the broker's machine: give a file name in it "
                   "(%s/segq-backup.db)",
                   path, path);
-    else if (lstat (path, &st) == 0)
+    else if (exists)
         snprintf (err, errlen, "%s already exists: a backup never overwrites; give a new name",
                   path);
     else if (*folder && (stat (folder, &st) != 0 || !S_ISDIR (st.st_mode))) {

@@ -231,6 +231,16 @@ s_listen (void)
     snprintf (s_url, sizeof s_url, "tcp://127.0.0.1:%d", port);
 }
 
+/* The listening ROUTER closed and the test's files (under dir) removed. */
+static void
+s_finish (const char *dir)
+{
+    zsock_destroy (&s_router);
+    char cmd [600];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq (system (cmd), 0);
+}
+
 /* What the CLI sent: the next message, or NULL after 500 ms. */
 static segq_msg_t *
 s_heard (void)
@@ -470,10 +480,7 @@ Test (cli_submit, unmatched_pairs_refused_by_name, .timeout = 60)
     cr_assert_eq (s_run (help), 0, "%s", s_err);
     cr_assert (strstr (s_out, "--evaluate-against DIR"), "%s", s_out);
     cr_assert_null (s_heard (), "the CLI sent something for a refused submit");
-    zsock_destroy (&s_router);
-    char cmd [128];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", root);
-    cr_assert_eq (system (cmd), 0);
+    s_finish (root);
 }
 
 static void
@@ -611,10 +618,7 @@ Test (cli_submit, pipeline_evaluate_that_cannot_work_refused, .timeout = 60)
     sent = s_heard ();
     cr_assert_not_null (sent, "nothing sent for an accepted pipeline: %s", s_err);
     segq_msg_destroy (&sent);
-    zsock_destroy (&s_router);
-    char cmd [128];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", root);
-    cr_assert_eq (system (cmd), 0);
+    s_finish (root);
 }
 
 /* ---- issue 12: errors at submit, where the user is ---- */
@@ -649,10 +653,7 @@ Test (cli_submit, folder_links_out_refused_before_sending, .timeout = 60)
     segq_msg_t *sent = s_heard ();
     cr_assert (sent && sent->type == SEGQ_MSG_PUT, "no upload: %s", s_err);
     segq_msg_destroy (&sent);
-    zsock_destroy (&s_router);
-    char cmd [128];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", root);
-    cr_assert_eq (system (cmd), 0);
+    s_finish (root);
 }
 
 /* train without --mask (nor --mask-from-alpha) is refused at submit, naming
@@ -799,10 +800,7 @@ Test (cli_submit, evaluate_that_cannot_train_refused, .timeout = 60)
     const char *tested [] = { "submit", "evaluate",    "--real", real, "--test",
                               test,     "--synthetic", set,      NULL };
     s_refused_locally (tested, "--synthetic gen: with --test", "1 image in --test (t) and 0 not");
-    zsock_destroy (&s_router);
-    char cmd [128];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", root);
-    cr_assert_eq (system (cmd), 0);
+    s_finish (root);
 }
 
 /* The header of an encoder of a UNet++ of this depth and width over RGB,
@@ -1006,10 +1004,7 @@ Test (cli_submit, local_files_checked_before_sending, .timeout = 60)
     s_sends (train);
     const char *generate [] = { "submit", "generate", "--model", p [5], NULL };
     s_sends (generate);
-    zsock_destroy (&s_router);
-    char cmd [128];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq (system (cmd), 0);
+    s_finish (dir);
 }
 
 /* A one-channel PNG of side x side whose every pixel is `value`, at path. */
@@ -1052,10 +1047,7 @@ Test (cli_submit, label_masks_refused_before_sending, .timeout = 60)
     s_refused_locally (evaluate, path, "the mask's largest value is 1");
     const char *empty [] = { "submit", "train", "--image", image, "--mask", zero, NULL };
     s_sends (empty);
-    zsock_destroy (&s_router);
-    char cmd [128];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq (system (cmd), 0);
+    s_finish (dir);
 }
 
 /* An input's plural flag (--images DIR: one job per file) exists only
@@ -1117,10 +1109,7 @@ Test (cli_submit, dataset_inputs_refuse_a_plain_file, .timeout = 60)
     s_refused_locally (content, "--content ", "content takes a folder: a generation");
     const char *folder [] = { "submit", "evaluate", "--real", good, "--test", good, NULL };
     s_sends (folder);
-    zsock_destroy (&s_router);
-    char cmd [128];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq (system (cmd), 0);
+    s_finish (dir);
 }
 
 /* A flag given twice, or two that say the same thing, is refused rather
@@ -1199,10 +1188,7 @@ Test (cli_submit, repeated_and_conflicting_flags_refused, .timeout = 60)
         s_refused_locally (args, cases [i].what, cases [i].why);
         cr_assert_null (strstr (s_err, "encoder_weights"), "case %zu: %s", i, s_err);
     }
-    zsock_destroy (&s_router);
-    char cmd [128];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq (system (cmd), 0);
+    s_finish (dir);
 }
 
 /* `segq models --help` prints its help and nothing more (no request);

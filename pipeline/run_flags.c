@@ -5,6 +5,7 @@
 #include "segq_error.h"
 #include "segq_schema.h"
 #include "segq_singan.h"
+#include "segq_torch.h"
 #include "evaluate.h"
 #include "stylize.h"
 
@@ -148,24 +149,67 @@ static segq_flag_t evaluate_flags[] = {
     COMPUTE_FLAGS(E),
 };
 
+/* The device's spelling here, so `--device tpu` is a bad command line;
+ * whether this machine has it is the run's to say (segq__compute_setup). */
+static int check_device(const segq_compute_opts_t *c, char *err, size_t errlen)
+{
+    segqt_device dev;
+    if (segqt_device_parse(c->device, &dev) == 0)
+        return 0;
+    snprintf(err, errlen, "--device %s: %s", c->device, segqt_last_error());
+    return SEGQ_EINVAL;
+}
+
+static int check_train(const void *opts, char *err, size_t errlen)
+{
+    const segq_train_opts_t *o = opts;
+    int from_alpha = o->mask_from_alpha, has_mask = o->mask && *o->mask;
+    if (from_alpha && has_mask) {
+        snprintf(err, errlen, "give either --mask or --mask-from-alpha, not both");
+        return SEGQ_EINVAL;
+    }
+    if (!from_alpha && !has_mask) {
+        snprintf(err, errlen,
+                 "--mask is required (or --mask-from-alpha for an RGBA image whose alpha is "
+                 "the mask)");
+        return SEGQ_EINVAL;
+    }
+    return check_device(&o->compute, err, errlen);
+}
+
+static int check_generate(const void *opts, char *err, size_t errlen)
+{
+    return check_device(&((const segq_generate_opts_t *)opts)->compute, err, errlen);
+}
+
+static int check_stylize(const void *opts, char *err, size_t errlen)
+{
+    return check_device(&((const segq_stylize_opts_t *)opts)->compute, err, errlen);
+}
+
+static int check_evaluate(const void *opts, char *err, size_t errlen)
+{
+    return check_device(&((const segq_evaluate_opts_t *)opts)->compute, err, errlen);
+}
+
 static const segq_command_t commands[] = {
     {"train", "segq-run train --image IMG --mask MASK --out DIR [flags]",
      "train a 4-channel SinGAN on one image + mask", train_flags,
-     sizeof train_flags / sizeof train_flags[0]},
+     sizeof train_flags / sizeof train_flags[0], check_train},
     {"generate", "segq-run generate --model DIR/model.safetensors --out DIR [flags]",
      "sample image/mask pairs from a trained model", generate_flags,
-     sizeof generate_flags / sizeof generate_flags[0]},
+     sizeof generate_flags / sizeof generate_flags[0], check_generate},
     {"stylize",
      "segq-run stylize --content DATASET --vgg19 WEIGHTS.safetensors --out DIR [--style IMG|DIR] "
      "[flags]",
      "transfer a real image's style onto generated images (masks kept)", stylize_flags,
-     sizeof stylize_flags / sizeof stylize_flags[0]},
+     sizeof stylize_flags / sizeof stylize_flags[0], check_stylize},
     {"evaluate",
      "segq-run evaluate --real DIR --out DIR [--folds 3] [--synthetic NAME=DIR ...] [--test DIR] "
      "[flags]",
      "train UNet++ on real and synthetic sets, measure on real data (k-fold)", evaluate_flags,
-     sizeof evaluate_flags / sizeof evaluate_flags[0]},
-    {"devices", "segq-run devices", "print the compute devices as JSON", NULL, 0},
+     sizeof evaluate_flags / sizeof evaluate_flags[0], check_evaluate},
+    {"devices", "segq-run devices", "print the compute devices as JSON", NULL, 0, NULL},
 };
 
 _Static_assert((int)SEGQ_FLAG_INT == (int)SEGQ_PARAM_INT
@@ -384,6 +428,16 @@ static int check_required(const segq_command_t *cmd, const char *seen, char *err
     return 0;
 }
 
+/* The command's rules, their message under its name as every flag's is. */
+static int check_with_name(const segq_command_t *cmd, const void *opts, char *err, size_t errlen)
+{
+    char why[1024] = "";
+    int rc = cmd->check(opts, why, sizeof why);
+    if (rc)
+        snprintf(err, errlen, "%s: %s", cmd->name, why);
+    return rc;
+}
+
 int segq_flags_parse(const segq_command_t *cmd, int argc, char **argv, void *opts, char *err,
                      size_t errlen)
 {
@@ -400,6 +454,8 @@ int segq_flags_parse(const segq_command_t *cmd, int argc, char **argv, void *opt
     if (rc == 0)
         rc = check_required(cmd, seen, err, errlen);
     free(seen);
+    if (rc == 0 && cmd->check)
+        rc = check_with_name(cmd, opts, err, errlen);
     return rc;
 }
 

@@ -28,9 +28,12 @@ static const segq_flag_t sample_flags[] = {
 };
 
 const segq_command_t segq_sample_command = {
-    "sample", "segq-run sample --out DIR [--seed N] [--size WxH] [--count N]",
+    "sample",
+    "segq-run sample --out DIR [--seed N] [--size WxH] [--count N]",
     "draw a procedural endoscopy-like image with a polyp-like blob and its mask (no patient data)",
-    sample_flags, sizeof sample_flags / sizeof sample_flags[0]};
+    sample_flags,
+    sizeof sample_flags / sizeof sample_flags[0],
+    NULL};
 
 /* ---- deterministic randomness: no libc rand(), so bytes match everywhere */
 

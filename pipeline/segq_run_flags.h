@@ -37,6 +37,9 @@ typedef struct {
     const char *help;
     const segq_flag_t *flags;
     size_t n_flags;
+    /* Rules between flags, after each parsed alone (NULL: none): a
+     * negative code with a message, so a conflict is a bad command line. */
+    int (*check)(const void *opts, char *err, size_t errlen);
 } segq_command_t;
 
 /* "train", "generate", "devices"; NULL if unknown. */

@@ -59,22 +59,12 @@ typedef struct {
 } pair_t;
 
 /* The image and mask (or the image's alpha as the mask) into p, as
- * `segq submit train` checked them (segq_image_read_training). */
+ * `segq submit train` checked them (segq_image_read_training); the flags'
+ * rules (one of the two) were segq_flags_parse's. */
 static int decode_pair(const segq_train_opts_t *o, pair_t *p, char *err, size_t errlen)
 {
-    int from_alpha = o->mask_from_alpha, has_mask = o->mask && *o->mask;
-    if (from_alpha && has_mask) {
-        snprintf(err, errlen, "give either --mask or --mask-from-alpha, not both");
-        return SEGQ_EINVAL;
-    }
-    if (!from_alpha && !has_mask) {
-        snprintf(err, errlen,
-                 "train: --mask is required (or --mask-from-alpha for an RGBA "
-                 "image whose alpha is the mask)");
-        return SEGQ_EINVAL;
-    }
-    return segq_image_read_training(o->image, from_alpha ? NULL : o->mask, (uint32_t)o->max_size,
-                                    &p->rgb, &p->mask, err, errlen);
+    return segq_image_read_training(o->image, o->mask_from_alpha ? NULL : o->mask,
+                                    (uint32_t)o->max_size, &p->rgb, &p->mask, err, errlen);
 }
 
 /* A mask with no foreground, or nothing else, trains but is worth a word,

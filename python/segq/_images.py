@@ -4,8 +4,10 @@ segq_image_read_file reads it (a PNG or JPEG, within the size limits:
 pipeline/image/segq_image.c; the formats in _png.py and _jpeg.py); a
 train's image and mask as segq_image_read_training reads them
 (pipeline/image/segq_image_training.c: the same size, an alpha channel
-for mask_from_alpha), with the pyramid they make (_pyramid.py); and each
-pair of evaluate's local sets as segq_image_read_labelled reads it."""
+for mask_from_alpha, a PNG mask's levels), with the pyramid they make
+(_pyramid.py); and each pair of evaluate's local sets as
+segq_image_read_labelled reads it. A JPEG mask's levels are left to
+segq-run: this module checks a JPEG's structure, it does not decode it."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from ._jpeg import read_jpeg
 from ._limits import MAX_PIXELS, train_max_pixels
 from ._manifest import ManifestError
 from ._manifest import read as read_manifest
-from ._png import read_png
+from ._png import Levels, read_png
 from ._pyramid import check_pyramid
 from ._submit import local_file
 
@@ -46,13 +48,15 @@ def _read_file(name: str) -> bytes:
         raise errors.InvalidArgument(f"{name}: cannot open: {e.strerror}") from e
 
 
-def read_image(name: str, max_pixels: int = MAX_PIXELS) -> tuple[int, int, int]:
+def read_image(
+    name: str, max_pixels: int = MAX_PIXELS, levels: Levels | None = None
+) -> tuple[int, int, int]:
     """(width, height, channels as segq-run decodes it) of a local image
     that decodes whole within the limits; InvalidArgument, in segq-run's
-    words, when it does not."""
+    words, when it does not. With levels, a PNG's largest level there."""
     data = _read_file(name)
     if data.startswith(_PNG):
-        return read_png(data, name, max_pixels)
+        return read_png(data, name, max_pixels, levels)
     if data.startswith(_JPEG):
         return read_jpeg(data, name, max_pixels)
     if not data:
@@ -69,15 +73,29 @@ def read_image(name: str, max_pixels: int = MAX_PIXELS) -> tuple[int, int, int]:
 
 def read_labelled(image: str, mask: str, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
     """(width, height) of an image and its mask that both decode whole, of
-    the same size (segq_image_read_labelled)."""
+    the same size, the mask no label mask (segq_image_read_labelled)."""
     width, height, _ = read_image(image, max_pixels)
-    mask_width, mask_height, _ = read_image(mask, max_pixels)
+    levels = Levels()
+    mask_width, mask_height, _ = read_image(mask, max_pixels, levels)
     if (mask_width, mask_height) != (width, height):
         raise errors.InvalidArgument(
             f"{image} is {width}x{height} but {mask} is {mask_width}x{mask_height}: image and "
             "mask must have the same size"
         )
+    _check_mask_levels(mask, levels)
     return width, height
+
+
+def _check_mask_levels(mask: str, levels: Levels) -> None:
+    """A 0/1 (or few-class) label mask reads as empty once binarised:
+    refused as segq_image_check_mask_levels refuses it."""
+    if 0 < levels.largest <= levels.half:
+        full = 2 * levels.half + 1
+        raise errors.InvalidArgument(
+            f"{mask}: the mask's largest value is {levels.largest}, so it would read as empty: "
+            f"masks are binarised at > {levels.half}; scale it to 0/{full} (a 0/1 mask times "
+            f"{full})"
+        )
 
 
 def check_train(params: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:

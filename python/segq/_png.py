@@ -5,12 +5,15 @@ a critical chunk's CRC, IHDR's fields, chunks out of place), and the
 image data inflated row by row with zlib, as libpng feeds it, to see
 that it holds every row with a valid filter. libpng only warns of an
 ancillary chunk's bad CRC and drops the chunk; of those, only tRNS (an
-alpha channel) changes what segq-run decodes."""
+alpha channel) changes what segq-run decodes. A mask's rows are also
+unfiltered, for its largest level (segq_image_check_mask_levels)."""
 
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
+from array import array
 from collections.abc import Iterator
 
 from . import errors
@@ -61,6 +64,7 @@ class _Png:
         self.width = self.height = self.depth = self.color = self.interlace = 0
         self.have_plte = False
         self.palette = 0  # entries of a palette libpng kept
+        self.palette_rgb = b""  # their colours
         self.alpha = False  # a tRNS libpng kept: png_set_expand makes it an alpha channel
         self.idat_left = 0  # bytes of the current IDAT not yet given to zlib
         self.piece = b""  # what zlib has been given and not used yet
@@ -121,7 +125,7 @@ class _Png:
                 raise self.chunk_error("invalid")
             return
         entries = min(length // 3, 1 << self.depth if self.color == 3 else 256)
-        self.take(3 * entries)
+        self.palette_rgb = self.take(3 * entries)
         self.crc_finish(length - 3 * entries)
         if entries == 0:
             raise self.corrupt("Invalid palette")
@@ -197,14 +201,15 @@ class _Png:
                 raise self.corrupt("Not enough image data")
         return out
 
-    def rows(self) -> Iterator[int]:
-        """The size of each row of image data, its filter byte included:
-        each pass's rows when interlaced."""
+    def rows(self) -> Iterator[tuple[int, int, bool]]:
+        """Each row of image data: its size, filter byte included, its
+        pixels, and whether it starts a pass (each pass's rows when
+        interlaced)."""
         bits = _COLOR_TYPES[self.color][0] * self.depth
         for x0, y0, dx, dy in _ADAM7 if self.interlace else ((0, 0, 1, 1),):
             columns, rows = _count(self.width, x0, dx), _count(self.height, y0, dy)
-            if columns:
-                yield from [1 + (columns * bits + 7) // 8] * rows
+            for row in range(rows if columns else 0):
+                yield 1 + (columns * bits + 7) // 8, columns, row == 0
 
     def finish_idat(self, inflater: zlib._Decompress) -> None:
         """After the last row (png_read_finish_IDAT): the rest of the zlib
@@ -221,14 +226,17 @@ class _Png:
                 break
         self.crc_finish(self.idat_left)
 
-    def read_image(self) -> None:
+    def read_image(self, levels: Levels | None) -> None:
         self.piece = self.next_piece()
         if self.piece[0] >> 4 > 7:  # libpng's own check of the zlib header
             raise self.chunk_error("invalid window size (libpng)")
         inflater = zlib.decompressobj(0)  # the window the stream declares, as libpng
-        for size in self.rows():
-            if self.inflate(inflater, size)[0] > 4:
+        for size, columns, first in self.rows():
+            row = self.inflate(inflater, size)
+            if row[0] > 4:
                 raise self.corrupt("bad adaptive filter value")
+            if levels:
+                levels.row(self, row, columns, first)
         self.finish_idat(inflater)
 
     def read_end(self) -> None:
@@ -242,9 +250,93 @@ class _Png:
                 return
 
 
-def read_png(data: bytes, name: str, max_pixels: int) -> tuple[int, int, int]:
+def _paeth(left: int, up: int, corner: int) -> int:
+    guess = left + up - corner
+    to_left, to_up, to_corner = abs(guess - left), abs(guess - up), abs(guess - corner)
+    if to_left <= to_up and to_left <= to_corner:
+        return left
+    return up if to_up <= to_corner else corner
+
+
+def _unfilter(kind: int, row: bytearray, prior: bytes, step: int) -> None:
+    """Undoes a row's filter in place (PNG 9.2); prior: the row above,
+    unfiltered, zeros for a pass's first; step: bytes a pixel, at least 1."""
+    if kind == 1:
+        for i in range(step, len(row)):
+            row[i] = (row[i] + row[i - step]) & 255
+    elif kind == 2:
+        row[:] = bytes((a + b) & 255 for a, b in zip(row, prior))
+    elif kind == 3:
+        for i in range(len(row)):
+            left = row[i - step] if i >= step else 0
+            row[i] = (row[i] + ((left + prior[i]) >> 1)) & 255
+    elif kind == 4:
+        for i in range(len(row)):
+            left, corner = (row[i - step], prior[i - step]) if i >= step else (0, 0)
+            row[i] = (row[i] + _paeth(left, prior[i], corner)) & 255
+
+
+def _luminance(red: int, green: int, blue: int) -> int:
+    """As segq-run's, Rec. 601 in integer weights (x1000), rounded."""
+    return (299 * red + 587 * green + 114 * blue + 500) // 1000
+
+
+class Levels:
+    """The largest level of a PNG's pixels as segq-run decodes them, grey
+    or the luminance of colour (segq_image_check_mask_levels): a palette
+    through its colours, grey below 8 bits scaled to 8 (png_set_expand),
+    16 bits kept. Rows stop being unfiltered once it is above half the
+    range: then it is no label mask."""
+
+    def __init__(self) -> None:
+        self.largest, self.half = 0, 127
+        self.prior = b""
+
+    def row(self, png: _Png, row: bytes, columns: int, first: bool) -> None:
+        self.half = 32767 if png.depth == 16 else 127
+        if self.largest > self.half:
+            return
+        samples = _COLOR_TYPES[png.color][0]
+        data = bytearray(row[1:])
+        if first:
+            self.prior = bytes(len(data))
+        _unfilter(row[0], data, self.prior, max(1, samples * png.depth // 8))
+        self.prior = bytes(data)
+        self.largest = max(self.largest, self._largest(png, data, columns, samples))
+
+    @staticmethod
+    def _largest(png: _Png, data: bytearray, columns: int, samples: int) -> int:
+        if png.depth < 8:
+            per_byte, top = 8 // png.depth, (1 << png.depth) - 1
+            values = [
+                (data[i // per_byte] >> (8 - png.depth * (i % per_byte + 1))) & top
+                for i in range(columns)
+            ]
+        elif png.depth == 16:
+            wide = array("H", bytes(data))
+            if sys.byteorder == "little":
+                wide.byteswap()
+            values = list(wide)
+        else:
+            values = list(data)
+        if png.color == 3:
+            rgb = png.palette_rgb
+            colours = {
+                _luminance(*rgb[3 * v : 3 * v + 3]) if 3 * v < len(rgb) else 0 for v in set(values)
+            }
+            return max(colours)
+        if samples < 3:
+            grey = values[::samples]
+            return max(grey) * 255 // top if png.depth < 8 else max(grey)
+        return max(map(_luminance, values[::samples], values[1::samples], values[2::samples]))
+
+
+def read_png(
+    data: bytes, name: str, max_pixels: int, levels: Levels | None = None
+) -> tuple[int, int, int]:
     """(width, height, channels as decoded) of a PNG that decodes whole
-    within the limits; else InvalidArgument, as segq-run says it."""
+    within the limits; else InvalidArgument, as segq-run says it. With
+    levels, its pixels' largest level there."""
     if len(data) < 24:
         raise errors.InvalidArgument(f"{name}: PNG ends before its header ({len(data)} bytes)")
     if data[12:16] != b"IHDR":
@@ -255,6 +347,6 @@ def read_png(data: bytes, name: str, max_pixels: int) -> tuple[int, int, int]:
     png.read_info()
     channels, depth = png.decoded()
     check_size(name, width, height, width * height * channels * depth // 8, max_pixels)
-    png.read_image()
+    png.read_image(levels)
     png.read_end()
     return width, height, channels

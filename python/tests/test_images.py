@@ -5,8 +5,9 @@ short, a PNG or JPEG cut short or damaged, an image above the size limits
 (which follow max_size), a mask of another size, mask_from_alpha on an
 image without alpha, an image too small or too large for the pyramid,
 and a stylize content or style, or an evaluate pair, that does not
-decode; accepted as PNG (palette with tRNS, grey with alpha, interlaced,
-16-bit), as progressive JPEG and as real data."""
+decode, and a PNG label mask (0/1) in every encoding and row filter;
+accepted as PNG (palette with tRNS, grey with alpha, interlaced, 16-bit),
+as progressive JPEG and as real data."""
 
 from __future__ import annotations
 
@@ -42,6 +43,48 @@ def _png(path: Path, size: tuple[int, int], rows: bytes, color: int = 2) -> Path
     """A PNG of 8-bit samples whose image data is `rows`, compressed."""
     header = struct.pack(">IIBBBBB", size[0], size[1], 8, color, 0, 0, 0)
     body = _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(rows))
+    path.write_bytes(PNG_SIGNATURE + body + _chunk(b"IEND", b""))
+    return path
+
+
+def _filtered(rows: list[bytes], step: int) -> bytes:
+    """Rows of samples as PNG image data, row r with filter r % 5 (PNG 9.2),
+    so one image holds each filter after each."""
+    out, prior = b"", bytes(len(rows[0]))
+    for r, row in enumerate(rows):
+        kind, line = r % 5, bytearray(row)
+        for i, value in enumerate(row):
+            left = row[i - step] if i >= step else 0
+            corner = prior[i - step] if i >= step else 0
+            guess = left + prior[i] - corner
+            paeth = min(
+                (abs(guess - left), 0, left),
+                (abs(guess - prior[i]), 1, prior[i]),
+                (abs(guess - corner), 2, corner),
+            )[2]
+            line[i] = (value - (0, left, prior[i], (left + prior[i]) // 2, paeth)[kind]) & 255
+        out, prior = out + bytes([kind]) + line, row
+    return out
+
+
+def _label_png(
+    path: Path, values: list[list[int]], color: int, depth: int, **chunks: bytes
+) -> Path:
+    """A PNG whose pixels are `values` (a sample each: grey, or a palette
+    index; RGB repeats it in each channel), with every row filter."""
+    samples = 3 if color == 2 else 1
+    rows = []
+    for line in values:
+        if depth < 8:
+            bits = "".join(format(v, f"0{depth}b") for v in line)
+            bits += "0" * (-len(bits) % 8)
+            rows.append(int(bits, 2).to_bytes(len(bits) // 8, "big"))
+        else:
+            rows.append(b"".join(v.to_bytes(depth // 8, "big") * samples for v in line))
+    header = struct.pack(">IIBBBBB", len(values[0]), len(values), depth, color, 0, 0, 0)
+    data = _filtered(rows, max(1, samples * depth // 8))
+    extra = b"".join(_chunk(kind.encode(), body) for kind, body in chunks.items())
+    body = _chunk(b"IHDR", header) + extra + _chunk(b"IDAT", zlib.compress(data))
     path.write_bytes(PNG_SIGNATURE + body + _chunk(b"IEND", b""))
     return path
 
@@ -201,6 +244,40 @@ def test_stylize_and_evaluate_images_that_do_not_decode_whole_are_refused_in_the
         assert python == cli and python.endswith(words), (python, cli)
 
 
+def test_label_masks_are_refused_in_the_clis_words(
+    lab: Lab, client: segq.Client, tmp_path: Path
+) -> None:
+    image = _image(tmp_path / "polyp.png", (41, 32), "RGB")
+    # four classes at random, so that Paeth's predictor picks each neighbour
+    labels = np.random.default_rng(3).integers(0, 4, (32, 41)).tolist()
+    ones = [[min(v, 1) for v in line] for line in labels]
+    palette = bytes([0, 0, 0, 1, 1, 1, 2, 2, 2, 4, 3, 2])  # index 3: luminance 3 (Rec. 601)
+    masks = {
+        "grey8.png": (_label_png(tmp_path / "grey8.png", labels, 0, 8), 3, 127),
+        "grey16.png": (_label_png(tmp_path / "grey16.png", labels, 0, 16), 3, 32767),
+        "rgb8.png": (_label_png(tmp_path / "rgb8.png", labels, 2, 8), 3, 127),
+        "rgb16.png": (_label_png(tmp_path / "rgb16.png", labels, 2, 16), 3, 32767),
+        # 2-bit grey is scaled to 8 bits: 1 is 85
+        "grey2.png": (_label_png(tmp_path / "grey2.png", ones, 0, 2), 85, 127),
+        "palette4.png": (_label_png(tmp_path / "palette4.png", labels, 3, 4, PLTE=palette), 3, 127),
+    }
+    cases = []
+    for name, (mask, largest, half) in masks.items():
+        full = 2 * half + 1
+        says = (
+            f"{mask}: the mask's largest value is {largest}, so it would read as empty: masks are "
+            f"binarised at > {half}; scale it to 0/{full} (a 0/1 mask times {full})"
+        )
+        cases.append((("--image", str(image), "--mask", str(mask)), says))
+    _assert_same(lab, client, cases)
+    # 1-bit grey is scaled to 8 bits (1 is 255); one pixel above half, in the
+    # last row behind every filter: masks, accepted
+    train = client.kind("train").with_defaults({})
+    check_train(train, {"image": image, "mask": _label_png(tmp_path / "b.png", ones, 0, 1)})
+    labels[-1][-1] = 200
+    check_train(train, {"image": image, "mask": _label_png(tmp_path / "m.png", labels, 2, 8)})
+
+
 def _interlaced_rgb(path: Path, size: tuple[int, int]) -> Path:
     """An Adam7 PNG (Pillow writes none): each pass's rows, unfiltered."""
     width, height = size
@@ -208,7 +285,8 @@ def _interlaced_rgb(path: Path, size: tuple[int, int]) -> Path:
     rows = b""
     for x0, y0, dx, dy in (*passes, (0, 1, 1, 2)):
         columns, count = max(0, -(-(width - x0) // dx)), max(0, -(-(height - y0) // dy))
-        rows += (b"\x00" + bytes(range(3 * columns))) * count if columns else b""
+        if columns:  # bright enough to be a mask too
+            rows += (b"\x00" + bytes(i * 7 % 256 for i in range(3 * columns))) * count
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 1)
     data = _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(rows))
     path.write_bytes(PNG_SIGNATURE + data + _chunk(b"IEND", b""))

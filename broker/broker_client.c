@@ -258,6 +258,22 @@ s_array_reply (uint64_t req_id, uint64_t id, const segq__array_row_t *row)
     return reply;
 }
 
+/* s_array_make with its audit event: a restore reads the array ids given
+   before from the audit log when the old database cannot tell. */
+static int
+s_array_make_audited (segq_broker_t *self, const segq__request_t *req, segq__array_row_t *row,
+                      uint64_t *id, char *err, size_t errlen)
+{
+    const segq_array_t *array = &req->msg->u.array;
+    json_t *event = segq__broker_audit_event (self, "array", array->user, req->peer_hex);
+    int rc = s_array_make (self, array, row, id, err, errlen);
+    char text [SEGQ__ARRAY_ID_MAX];
+    segq__array_id_format (*id, text);
+    segq__broker_audit_set (event, "job", rc == 0 ? text : NULL);
+    segq__broker_audit_end (self, &event, rc ? err : NULL, rc == 0);
+    return rc;
+}
+
 /* ARRAY: make a job array of the sender's jobs, or look one up. */
 void
 segq__broker_on_array (segq_broker_t *self, segq__request_t *req)
@@ -273,7 +289,7 @@ segq__broker_on_array (segq_broker_t *self, segq__request_t *req)
         if (rc == SEGQ_ENOENT)
             snprintf (err, sizeof err, "unknown job array '%s'", array->array);
     } else
-        rc = s_array_make (self, array, &row, &id, err, sizeof err);
+        rc = s_array_make_audited (self, req, &row, &id, err, sizeof err);
     segq_msg_t *reply = rc == 0 ? s_array_reply (array->req_id, id, &row) : NULL;
     if (rc == 0 && !reply) {
         rc = SEGQ_ENOMEM;

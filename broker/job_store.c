@@ -1417,8 +1417,17 @@ segq__job_store_insert_array (segq__job_store_t *self, const char *owner, double
         sqlite3_reset (stmt);
         return SEGQ_EIO;
     }
-    uint64_t id = (uint64_t) sqlite3_column_int64 (stmt, 0);
+    uint64_t above_arrays = (uint64_t) sqlite3_column_int64 (stmt, 0);
     sqlite3_reset (stmt);
+    /* The number comes from the job counter, which never goes back (a
+       restore raises it above every id given before): an array id is
+       never given twice. Arrays numbered from 1, as they once were, can
+       outnumber the jobs; then the counter jumps above them. */
+    uint64_t id = segq__job_store_next_id (self);
+    if (id < above_arrays) {
+        id = above_arrays;
+        self->next_id = id + 1;
+    }
     stmt = s_stmt (self, ST_INSERT_ARRAY);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) id);
     s_bind_text (stmt, 2, owner);

@@ -191,7 +191,8 @@ int segq__job_store_list_newest (segq__job_store_t *self, uint64_t before, const
 void segq__array_id_format (uint64_t number, char out [SEGQ__ARRAY_ID_MAX]);
 uint64_t segq__array_id_parse (const char *text); /* 0: not an array id */
 
-/* Stores an array of `n` jobs (in the open transaction, or one it begins). */
+/* Stores an array of `n` jobs (in the open transaction, or one it begins),
+   numbered from the job counter, so no array id is ever given twice. */
 int segq__job_store_insert_array (segq__job_store_t *self, const char *owner, double created,
                                   const uint64_t *jobs, size_t n, uint64_t *id_out);
 typedef struct {

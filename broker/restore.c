@@ -11,8 +11,9 @@
     1. takes the old database's lock as a running segqd holds it
        (locking_mode=EXCLUSIVE): a broker still running is refused, and
        none can start until the swap; reading the old database through its
-       log tells how far the lost state counted job ids, and so does the
-       audit log's every accepted submit;
+       log tells how far the lost state counted job ids (arrays are
+       numbered from them too), and so does the audit log's every accepted
+       submit and array;
     2. checks BACKUP, read as an immutable file (SQLite makes no log or
        lock file beside it): a segq database, whole, of a schema this
        segqd knows;
@@ -57,7 +58,7 @@ typedef struct {
     sqlite3 *old;         /* the database in place, locked; NULL if none */
     int version;          /* BACKUP's schema version */
     uint64_t jobs;        /* in BACKUP */
-    uint64_t given;       /* the largest job number given before, 0 if none */
+    uint64_t given;       /* the largest job (or array) number given before, 0 if none */
     uint64_t next_id;     /* the restored database's next job number */
 } restore_t;
 
@@ -219,9 +220,27 @@ s_lock_old (restore_t *r)
     return 0;
 }
 
-/* The largest job id the audit log's submits got. Only accepted submits
-   count: a refused request's job is whatever its sender typed (up to 13
-   base-32 digits), which must not push the ids to their end. */
+/* The number an audit event's accepted submit or array got, else 0. Only
+   accepted ones count: a refused request's job is whatever its sender
+   typed (up to 13 base-32 digits), which must not push the ids to their
+   end. Arrays are numbered from the job counter too. */
+static uint64_t
+s_audit_number (const char *line)
+{
+    json_t *event = json_loads (line, 0, NULL);
+    const char *action = json_string_value (json_object_get (event, "action"));
+    const char *outcome = json_string_value (json_object_get (event, "outcome"));
+    const char *job = json_string_value (json_object_get (event, "job"));
+    uint64_t number = 0;
+    if (action && outcome && strcmp (outcome, "ok") == 0)
+        number = strcmp (action, "submit") == 0  ? segq__job_id_parse (job)
+                 : strcmp (action, "array") == 0 ? segq__array_id_parse (job)
+                                                 : 0;
+    json_decref (event);
+    return number;
+}
+
+/* The largest number the audit log's accepted submits and arrays got. */
 static int
 s_audit_given (restore_t *r)
 {
@@ -236,16 +255,11 @@ s_audit_given (restore_t *r)
     char *line = NULL;
     size_t capacity = 0;
     while (getline (&line, &capacity, file) > 0) {
-        if (!strstr (line, "\"submit\"")) /* spares most lines the parse */
+        /* spares most lines the parse */
+        if (!strstr (line, "\"submit\"") && !strstr (line, "\"array\""))
             continue;
-        json_t *event = json_loads (line, 0, NULL);
-        const char *action = json_string_value (json_object_get (event, "action"));
-        const char *outcome = json_string_value (json_object_get (event, "outcome"));
-        uint64_t number = segq__job_id_parse (json_string_value (json_object_get (event, "job")));
-        if (action && outcome && strcmp (action, "submit") == 0 && strcmp (outcome, "ok") == 0
-            && number > r->given)
-            r->given = number;
-        json_decref (event);
+        uint64_t number = s_audit_number (line);
+        r->given = number > r->given ? number : r->given;
     }
     bool failed = ferror (file);
     free (line);

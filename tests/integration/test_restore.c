@@ -1,8 +1,9 @@
 /*  test_restore.c: `segqd restore BACKUP` with real processes. After a
     broker killed with kill -9 (its write-ahead log left beside the
     database) the restored broker serves exactly the backup's jobs, and new
-    jobs get ids above every id given before the crash, across restarts
-    too; the restore is refused while a broker runs on the folder, and for
+    jobs and job arrays get ids above every id given before the crash,
+    across restarts too, and from the audit log when the database was lost
+    with it; the restore is refused while a broker runs on the folder, and for
     what is not a backup, leaving the database as it was. */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -58,6 +59,19 @@ s_submit (char id [SEGQ_JOB_ID_MAX])
     H_ASSERT (h, harness_submit (h, argv, id, SEGQ_JOB_ID_MAX, err, sizeof err) == 0, "%s", err);
 }
 
+/* A job array of one job, its id into array. */
+static void
+s_array (const char *job, char array [32])
+{
+    segq_client_t *c = harness_client (h, 0);
+    segq_array_info_t made = { 0 };
+    H_ASSERT (h, segq_client_array_create (c, &job, 1, &made) == 0, "array: %s",
+              segq_client_error (c));
+    snprintf (array, 32, "%s", made.array);
+    segq_array_info_clear (&made);
+    segq_client_destroy (&c);
+}
+
 static void
 s_backup (void)
 {
@@ -90,10 +104,12 @@ s_jobs (char *ids, size_t len)
 }
 
 /* Job ids order as numbers: a longer id is a larger one, and the digits
-   (0-9, then letters) sort as ASCII does. */
+   (0-9, then letters) sort as ASCII does; array ids as their numbers. */
 static bool
 s_id_above (const char *id, const char *than)
 {
+    id += strncmp (id, "a-", 2) == 0 ? 2 : 0;
+    than += strncmp (than, "a-", 2) == 0 ? 2 : 0;
     size_t a = strlen (id), b = strlen (than);
     return a != b ? a > b : strcmp (id, than) > 0;
 }
@@ -131,12 +147,14 @@ Test (restore, after_a_crash_serves_the_backup_and_never_reuses_ids, .init = set
       .fini = teardown, .timeout = 240)
 {
     char ids [3][SEGQ_JOB_ID_MAX], later [SEGQ_JOB_ID_MAX], expected [3 * SEGQ_JOB_ID_MAX];
+    char lost_array [32], fresh_array [32];
     for (int i = 0; i < 3; i++)
         s_submit (ids [i]);
     snprintf (expected, sizeof expected, "%s %s %s", ids [0], ids [1], ids [2]);
     s_backup ();
     for (int i = 0; i < 5; i++)
         s_submit (later);
+    s_array (ids [0], lost_array);
     /* the crash leaves its last commits in the log beside the database */
     harness_signal_broker (h, SIGKILL);
     cr_assert (s_exists (h->data_dir, "segq.db-wal"), "no write-ahead log after kill -9");
@@ -161,6 +179,38 @@ Test (restore, after_a_crash_serves_the_backup_and_never_reuses_ids, .init = set
     s_submit (fresh);
     cr_assert (s_id_above (fresh, later), "new job %s is not above %s, given before the crash",
                fresh, later);
+    s_array (fresh, fresh_array);
+    cr_assert (s_id_above (fresh_array, lost_array), "new array %s is not above %s, given before",
+               fresh_array, lost_array);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* The database lost with the crash (a disk replaced): the audit log's
+   accepted submits and arrays tell which ids were given. */
+Test (restore, with_the_database_lost_the_audit_log_keeps_ids_apart, .init = setup,
+      .fini = teardown, .timeout = 240)
+{
+    char id [SEGQ_JOB_ID_MAX], later [SEGQ_JOB_ID_MAX], fresh [SEGQ_JOB_ID_MAX];
+    char lost_array [32], fresh_array [32];
+    s_submit (id);
+    s_backup ();
+    s_submit (later);
+    s_array (later, lost_array);
+    harness_signal_broker (h, SIGKILL);
+    char command [1600];
+    snprintf (command, sizeof command, "rm %s/segq.db %s/segq.db-wal", h->data_dir, h->data_dir);
+    cr_assert_eq (system (command), 0);
+
+    char args [1600], out [8192];
+    snprintf (args, sizeof args, "%s --data-dir %s", backup, h->data_dir);
+    H_ASSERT (h, s_restore (args, out, sizeof out) == 0, "restore: %s", out);
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    s_submit (fresh);
+    s_array (fresh, fresh_array);
+    cr_assert (s_id_above (fresh, lost_array), "new job %s is not above array %s, given before",
+               fresh, lost_array);
+    cr_assert (s_id_above (fresh_array, lost_array), "new array %s is not above %s, given before",
+               fresh_array, lost_array);
     H_ASSERT_CLEAN_STOP (h);
 }
 

@@ -430,14 +430,15 @@ s_overlay (segq_broker_t *self, segq_job_info_t *info)
 }
 
 /* Everyone sees the queue (who runs what, and how far), but a job's data
-   (its inputs' and outputs' names and hashes, its parameters) only those
-   who may read it: a file name can be a patient's, and so can a model's
-   name, which defaults to its training image's. */
+   (its inputs' and outputs' names and hashes, its parameters, its losses)
+   only those who may read it: a file name can be a patient's, and so can
+   a model's name, which defaults to its training image's. */
 static void
 s_hide_data (const segq__caller_t *caller, segq_job_info_t *info)
 {
     if (segq__access_owner (caller, info->owner))
         return;
+    segq_params_clear (&info->metrics);
     for (size_t i = 0; i < info->n_inputs; i++)
         segq_input_clear (&info->inputs [i]);
     for (size_t i = 0; i < info->n_outputs; i++)
@@ -453,6 +454,11 @@ s_hide_data (const segq__caller_t *caller, segq_job_info_t *info)
        progress text; the state (and a waiting job's reason) stay */
     free (info->reason);
     info->reason = NULL;
+    /* the history's reasons too: a failure's is the same text */
+    for (size_t i = 0; i < info->n_history; i++) {
+        free (info->history [i].reason);
+        info->history [i].reason = NULL;
+    }
     if (info->state == SEGQ_JOB_RUNNING) {
         free (info->message);
         info->message = NULL;

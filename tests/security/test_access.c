@@ -165,8 +165,54 @@ s_status_hides_data (segq_client_t *bob, segq_client_t *alice, const alices_t *a
     segq_job_info_clear (&info);
 }
 
+/* Whether a job's history holds a transition reason containing text. */
+static bool
+s_history_says (const segq_job_info_t *info, const char *text)
+{
+    for (size_t i = 0; i < info->n_history; i++)
+        if (info->history [i].reason && strstr (info->history [i].reason, text))
+            return true;
+    return false;
+}
+
+/* A running job's metrics (a training's losses) and progress text are
+   its owner's: bob sees that it runs, and its phase. */
+static void
+s_progress_hidden (segq_client_t *bob, segq_client_t *alice)
+{
+    char job [SEGQ_JOB_ID_MAX], err [256];
+    segq_job_spec_t *spec = segq_job_spec_new ("sleep");
+    cr_assert_eq (segq_job_spec_param (spec, "seconds", "30", err, sizeof err), 0, "%s", err);
+    H_ASSERT (h, s_submit (alice, spec, job) == 0, "%s", segq_client_error (alice));
+    segq_job_info_t info = { 0 };
+    /* its first progress report follows the start: asked for until seen */
+    for (int tries = 0;; tries++) {
+        H_ASSERT (h, segq_client_job (alice, job, false, &info) == 0, "%s",
+                  segq_client_error (alice));
+        if (info.metrics.count > 0)
+            break;
+        cr_assert_lt (tries, 3000, "no progress from the sleep job after 60 s");
+        segq_job_info_clear (&info);
+        usleep (20000);
+    }
+    cr_assert_not_null (info.message, "the owner sees the progress text");
+    segq_job_info_clear (&info);
+    H_ASSERT (h, segq_client_job (bob, job, false, &info) == 0, "%s", segq_client_error (bob));
+    cr_assert_eq (info.state, SEGQ_JOB_RUNNING);
+    cr_assert_str_eq (info.phase ? info.phase : "", "sleeping", "bob sees how far it is");
+    cr_assert_eq (info.metrics.count, 0, "bob sees alice's job's metrics (%s)",
+                  info.metrics.items [0].name);
+    cr_assert_null (info.message, "bob sees alice's job's progress text: %s", info.message);
+    segq_job_info_clear (&info);
+    const char *jobs [] = { job };
+    segq_cancel_outcome_t *outcomes = NULL;
+    size_t n = 0;
+    cr_assert_eq (segq_client_cancel (alice, jobs, 1, &outcomes, &n), 0);
+    segq_cancel_outcomes_free (&outcomes, n);
+}
+
 /* A failed job's reason ends with the last line of its log: bob sees that
-   it failed, not what it said. */
+   it failed, not what it said, in its history neither. */
 static void
 s_reason_hidden (segq_client_t *bob, segq_client_t *alice)
 {
@@ -182,6 +228,13 @@ s_reason_hidden (segq_client_t *bob, segq_client_t *alice)
     H_ASSERT (h, segq_client_job (bob, job, false, &info) == 0, "%s", segq_client_error (bob));
     cr_assert_eq (info.state, SEGQ_JOB_FAILED);
     cr_assert_null (info.reason, "bob sees alice's job's output: %s", info.reason);
+    segq_job_info_clear (&info);
+    H_ASSERT (h, segq_client_job (alice, job, true, &info) == 0, "%s", segq_client_error (alice));
+    cr_assert (s_history_says (&info, "as asked"), "the owner sees why in the history");
+    segq_job_info_clear (&info);
+    H_ASSERT (h, segq_client_job (bob, job, true, &info) == 0, "%s", segq_client_error (bob));
+    cr_assert_gt (info.n_history, 0, "bob sees the job's history");
+    cr_assert (!s_history_says (&info, "as asked"), "bob sees alice's job's output in its history");
     segq_job_info_clear (&info);
 }
 
@@ -231,6 +284,7 @@ Test (access, keys_no_form_of_reference_reaches_anothers_data, .init = setup_key
     s_every_form_refused (bob, &a);
     s_status_hides_data (bob, alice, &a);
     s_reason_hidden (bob, alice);
+    s_progress_hidden (bob, alice);
     s_reads_refused (bob, &a);
     /* the owner and an admin may use every form */
     char job [SEGQ_JOB_ID_MAX];
@@ -260,6 +314,7 @@ Test (access, without_keys_the_rule_holds_for_the_name_sent, .init = setup_plain
     s_every_form_refused (bob, &a);
     s_status_hides_data (bob, alice, &a);
     s_reason_hidden (bob, alice);
+    s_progress_hidden (bob, alice);
     s_reads_refused (bob, &a);
     s_possession_proved_by_upload (bob, &a);
     segq_client_destroy (&alice);

@@ -61,7 +61,7 @@ segq__broker_worker_gone (segq_broker_t *self, worker_t *w, const char *why, boo
     if (w->sched_node) {
         segq__sched_job_t *sj;
         while ((sj = segq__sched_node_running (w->sched_node))) {
-            int rc = segq__jobs_lost (self->jobs, (segq__job_t *) sj, why, now);
+            int rc = segq__jobs_lost (self->jobs, (segq__job_t *) sj, why, w->node, now);
             if (rc) {
                 segq__broker_broken (self, rc, "requeue of a lost worker's job");
                 segq__sched_release (self->sched, sj);
@@ -325,10 +325,13 @@ s_readopt (segq_broker_t *self, worker_t *w, const segq_register_t *reg, double 
         bool current = job && job->state == SEGQ_JOB_RUNNING && job->attempt == held->attempt
                        && (job->sched.node == w->sched_node
                            || (job->orphan_node && strcmp (job->orphan_node, w->node) == 0));
-        /* requeued because the worker went quiet, but nobody got it since:
-           its attempt is still the latest one handed out, so take it back */
+        /* requeued because this worker went quiet, but nobody got it since:
+           its attempt is still the latest one handed out, so take it back;
+           not another node's (it would read the job's inputs), nor one its
+           owner held meanwhile */
         if (job && job->state == SEGQ_JOB_QUEUED && job->attempt == held->attempt
-            && job->attempt > 0) {
+            && job->attempt > 0 && job->lost_from && strcmp (job->lost_from, w->node) == 0
+            && !job->held) {
             int rc = segq__jobs_reclaim (self->jobs, job, w->node, now);
             if (rc) {
                 segq__broker_broken (self, rc, "taking back a job");
@@ -400,7 +403,8 @@ s_move_held (segq_broker_t *self, segq__sched_node_t **old, worker_t *w, const s
         if (s_held (reg, sj->seq, job->attempt))
             segq__sched_adopt (self->sched, sj, w->sched_node, sj->gpu);
         else {
-            int rc = segq__jobs_lost (self->jobs, job, "its worker re-registered without it", now);
+            int rc =
+                segq__jobs_lost (self->jobs, job, "its worker re-registered without it", NULL, now);
             if (rc)
                 segq__broker_broken (self, rc, "requeue on re-register");
         }

@@ -91,6 +91,7 @@ s_job_free (segq__job_t *job)
     s_progress_free (job);
     free (job->cancel);
     free (job->orphan_node);
+    free (job->lost_from);
     free (job);
 }
 
@@ -1275,6 +1276,8 @@ segq__jobs_start (segq__jobs_t *self, segq__job_t *job, const char *worker, int3
                                           gpu, now);
     if (rc == 0) {
         job->attempt++;
+        free (job->lost_from);
+        job->lost_from = NULL;
         job->log_received = 0;
         job->last_gpu = gpu;
         job->attempt_started = now;
@@ -1296,6 +1299,10 @@ segq__jobs_reclaim (segq__jobs_t *self, segq__job_t *job, const char *worker, do
     if (rc == 0)
         rc = segq__job_store_set_running (self->store, job->sched.seq, job->attempt, worker,
                                           job->last_gpu, now);
+    if (rc == 0) {
+        free (job->lost_from);
+        job->lost_from = NULL;
+    }
     return rc;
 }
 
@@ -1394,7 +1401,8 @@ segq__jobs_finish (segq__jobs_t *self, segq__job_t *job, bool success, const cha
 }
 
 int
-segq__jobs_lost (segq__jobs_t *self, segq__job_t *job, const char *why, double now)
+segq__jobs_lost (segq__jobs_t *self, segq__job_t *job, const char *why, const char *node,
+                 double now)
 {
     if (job->state != SEGQ_JOB_RUNNING)
         return SEGQ_ESTATE;
@@ -1422,6 +1430,8 @@ segq__jobs_lost (segq__jobs_t *self, segq__job_t *job, const char *why, double n
     if (job->orphan_node)
         s_orphan_remove (self, job);
     s_progress_free (job);
+    free (job->lost_from);
+    job->lost_from = node ? strdup (node) : NULL; /* none if out of memory: it runs again */
     segq__sched_release (self->sched, &job->sched);
     return s_enqueue (self, job);
 }
@@ -1601,7 +1611,7 @@ segq__jobs_lose_orphans_of (segq__jobs_t *self, const char *node, double now)
         }
         char why [300];
         snprintf (why, sizeof why, "worker %s came back without it", node);
-        rc = segq__jobs_lost (self, job, why, now); /* removes it from the list */
+        rc = segq__jobs_lost (self, job, why, NULL, now); /* removes it from the list */
     }
     return rc;
 }
@@ -1619,7 +1629,9 @@ segq__jobs_expire_orphans (segq__jobs_t *self, double now)
         char why [300];
         snprintf (why, sizeof why, "worker %s did not come back after a broker restart",
                   job->orphan_node);
-        rc = segq__jobs_lost (self, job, why, now); /* removes it from the list */
+        char *node = job->orphan_node ? strdup (job->orphan_node) : NULL;
+        rc = segq__jobs_lost (self, job, why, node, now); /* removes it from the list */
+        free (node);
     }
     return rc;
 }

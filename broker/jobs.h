@@ -48,6 +48,7 @@ typedef struct segq__job {
     uint64_t log_received;      /* bytes of this attempt's log stored */
     int32_t last_gpu;           /* GPU index of the latest attempt, -1 none */
     bool held;                  /* `segq hold`: kept out of the scheduler */
+    char *lost_from;            /* queued: the node whose attempt it is, if it may take it back */
     double attempt_started;     /* when the latest attempt began running */
     segq__measured_t measured;  /* what the worker measured of the ending run */
 } segq__job_t;
@@ -105,8 +106,11 @@ int segq__jobs_finish (segq__jobs_t *self, segq__job_t *job, bool success, const
                        int32_t exit_code, int32_t signal, const segq_artifact_t *outputs,
                        size_t n_outputs, double now);
 /* running -> queued (its worker is gone), or failed after max attempts, or
-   cancelled if a cancel was asked. */
-int segq__jobs_lost (segq__jobs_t *self, segq__job_t *job, const char *why, double now);
+   cancelled if a cancel was asked. node: the worker that may take the
+   attempt back if it returns with it before the job starts again (a
+   worker gone quiet), NULL if none may. */
+int segq__jobs_lost (segq__jobs_t *self, segq__job_t *job, const char *why, const char *node,
+                     double now);
 /* Cancel: waiting/queued at once (*abort false); running: remembered, the
    caller tells the worker (*abort true). Final jobs: 0, nothing done. */
 int segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, double now,

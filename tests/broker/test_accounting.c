@@ -57,7 +57,7 @@ Test (accounting, every_ended_run_is_recorded_with_what_it_used, .init = setup,
     cr_assert_eq (segq__jobs_finish (jobs, a, true, NULL, 0, 0, NULL, 0, 1100.0), 0);
     /* bob's GPU job is lost once (recorded, no measurement), then fails */
     segq__job_t *b = s_started ("bob", 0, 4ULL << 30, 1000.0);
-    cr_assert_eq (segq__jobs_lost (jobs, b, "worker node lost", 1060.0), 0);
+    cr_assert_eq (segq__jobs_lost (jobs, b, "worker node lost", "node", 1060.0), 0);
     segq__sched_adopt (sched, &b->sched, node, -1);
     cr_assert_eq (segq__jobs_start (jobs, b, "node", -1, 1070.0), 0);
     b->measured =

@@ -102,14 +102,14 @@ Test (jobs, lost_worker_requeues_then_fails_after_max_attempts, .init = setup, .
     cr_assert_eq (s_submit ("sleep", NULL, NULL, id, err, sizeof err), 0, "%s", err);
     segq__job_t *job = s_job (id);
     cr_assert_eq (segq__sched_dispatch (sched, 10, s_start, NULL), 1);
-    cr_assert_eq (segq__jobs_lost (jobs, job, "worker node lost", 1003.0), 0);
+    cr_assert_eq (segq__jobs_lost (jobs, job, "worker node lost", "node", 1003.0), 0);
     cr_assert_eq (job->state, SEGQ_JOB_QUEUED);
     cr_assert_eq (job->attempt, 1, "the attempt count is kept");
     cr_assert_eq (segq__sched_queued (sched), 1);
     cr_assert_eq (segq__sched_dispatch (sched, 10, s_start, NULL), 1);
     cr_assert_eq (job->attempt, 2);
     /* a fenced (stale) attempt cannot finish it: only the machine's state counts here */
-    cr_assert_eq (segq__jobs_lost (jobs, job, "worker node lost", 1004.0), 0);
+    cr_assert_eq (segq__jobs_lost (jobs, job, "worker node lost", "node", 1004.0), 0);
     s_commit ();
     cr_assert_eq (s_state (id), SEGQ_JOB_FAILED);
     segq_job_info_t info = { 0 };
@@ -294,7 +294,7 @@ Test (jobs, a_briefly_lost_worker_takes_its_attempt_back, .init = setup, .fini =
     segq__job_t *job = s_job (id);
     cr_assert_eq (segq__sched_dispatch (sched, 10, s_start, NULL), 1);
     segq__sched_node_set_accepting (node, false);
-    cr_assert_eq (segq__jobs_lost (jobs, job, "worker node lost", 1003.0), 0);
+    cr_assert_eq (segq__jobs_lost (jobs, job, "worker node lost", "node", 1003.0), 0);
     cr_assert_eq (job->state, SEGQ_JOB_QUEUED);
     /* it comes back with attempt 1 before anyone else got the job */
     cr_assert_eq (segq__jobs_reclaim (jobs, job, "node", 1004.0), 0);

@@ -214,21 +214,43 @@ Test (reactor, a_message_only_the_broker_sends_is_refused, .init = setup, .fini 
     zsock_destroy (&sock);
 }
 
-/* Registers worker w1 (CPU, kind sleep) on sock. */
-static void
-s_register (zsock_t *worker)
+/* Registers worker `node` (CPU, one kind) on sock, holding attempt 1 of
+   job (or nothing: NULL); whether it was told to abort it (an ABORT comes
+   before the WELCOME). */
+static bool
+s_register_holding (zsock_t *worker, const char *node, const char *kind, const char *job)
 {
     segq_msg_t *reg = segq_msg_new (SEGQ_MSG_REGISTER);
-    reg->u.reg.node = strdup ("w1");
+    reg->u.reg.node = strdup (node);
     reg->u.reg.cpu_slots = 1;
     reg->u.reg.kinds = calloc (1, sizeof (char *));
-    reg->u.reg.kinds [0] = strdup ("sleep");
+    reg->u.reg.kinds [0] = strdup (kind);
     reg->u.reg.n_kinds = 1;
+    if (job) {
+        reg->u.reg.held = calloc (1, sizeof *reg->u.reg.held);
+        reg->u.reg.held [0] = (segq_job_attempt_t){ .job = strdup (job), .attempt = 1 };
+        reg->u.reg.n_held = 1;
+    }
     segq_msg_t *reply = s_ask (worker, reg);
+    bool aborted = false;
+    while (reply && reply->type == SEGQ_MSG_ABORT) {
+        aborted = aborted || (job && strcmp (reply->u.abort.job, job) == 0);
+        segq_msg_destroy (&reply);
+        char err [256];
+        segq_msg_recv (worker, NULL, &reply, NULL, err, sizeof err);
+    }
     cr_assert (reply && reply->type == SEGQ_MSG_WELCOME);
     cr_assert_eq (reply->u.welcome.heartbeat_ms, 100);
     cr_assert_eq (reply->u.welcome.max_msg, 1 << 17);
     segq_msg_destroy (&reply);
+    return aborted;
+}
+
+/* Registers worker w1 (CPU, kind sleep) on sock. */
+static void
+s_register (zsock_t *worker)
+{
+    s_register_holding (worker, "w1", "sleep", NULL);
 }
 
 /* The next message of `type` on sock, heartbeats and others skipped. */
@@ -339,6 +361,62 @@ s_put (zsock_t *sock, const char *user, const char *data, char hash [SEGQ_HASH_H
     int code = done->u.put_done.code;
     segq_msg_destroy (&done);
     return code;
+}
+
+/* Polls job's state until it is `state` (the broker's expiry is 1 s). */
+static void
+s_wait_state (zsock_t *client, const char *job, int state)
+{
+    for (int tries = 0; s_status (client, job, NULL, 0) != state; tries++) {
+        cr_assert_lt (tries, 500, "job %s never reached state %d", job, state);
+        zclock_sleep (20);
+    }
+}
+
+static void
+s_hold (zsock_t *client, const char *job)
+{
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_HOLD);
+    msg->u.hold.req_id = 9;
+    msg->u.hold.user = strdup ("alice");
+    msg->u.hold.jobs = calloc (1, sizeof (char *));
+    msg->u.hold.jobs [0] = strdup (job);
+    msg->u.hold.n_jobs = 1;
+    segq_msg_t *reply = s_ask (client, msg);
+    cr_assert (reply && reply->type == SEGQ_MSG_HOLD_REPLY);
+    segq_msg_destroy (&reply);
+}
+
+/* A job requeued because its worker went quiet is taken back by that
+   worker only, as it comes back with the attempt: another node claiming
+   it (which would then read the job's inputs) is told to abort, and so is
+   the worker itself once the job's owner held it. */
+Test (reactor, only_the_worker_that_went_quiet_takes_its_attempt_back, .init = setup,
+      .fini = teardown, .timeout = 60)
+{
+    zsock_t *client = s_dealer ();
+    zsock_t *w1 = s_dealer ();
+    s_register (w1);
+    char job [64];
+    s_submit_assigned (client, w1, job);
+    zsock_destroy (&w1); /* silent: lost after the expiry */
+    s_wait_state (client, job, SEGQ_JOB_QUEUED);
+    zsock_t *w2 = s_dealer ();
+    cr_assert (s_register_holding (w2, "w2", "echo", job), "w2 was not told to abort");
+    cr_assert_eq (s_status (client, job, NULL, 0), SEGQ_JOB_QUEUED, "w2 took w1's attempt");
+    w1 = s_dealer ();
+    cr_assert (!s_register_holding (w1, "w1", "sleep", job), "w1 was told to abort");
+    cr_assert_eq (s_status (client, job, NULL, 0), SEGQ_JOB_RUNNING, "w1 did not take it back");
+    /* lost again, then held by alice: not taken back */
+    zsock_destroy (&w1);
+    s_wait_state (client, job, SEGQ_JOB_QUEUED);
+    s_hold (client, job);
+    w1 = s_dealer ();
+    cr_assert (s_register_holding (w1, "w1", "sleep", job), "w1 was not told to abort");
+    cr_assert_eq (s_status (client, job, NULL, 0), SEGQ_JOB_QUEUED, "a held job was taken back");
+    zsock_destroy (&w1);
+    zsock_destroy (&w2);
+    zsock_destroy (&client);
 }
 
 /* A worker names as a job's output only bytes it sent itself: naming a

@@ -645,10 +645,16 @@ segq__broker_on_logs (segq_broker_t *self, segq__request_t *req)
     uint64_t number = segq__job_id_parse (logs->job);
     segq__job_brief_t brief;
     segq__caller_t caller = segq__broker_caller (self, logs->user);
-    char why [512];
+    char why [512], purged [256];
     int rc = segq__access_job (self->access, &caller, number, logs->job, why, sizeof why);
     if (rc == 0)
         rc = segq__job_store_brief (self->store, number, &brief);
+    /* a purge takes the log with the outputs: said, not an empty log */
+    if (rc == 0 && segq__retention_purged (self->retention, number, purged, sizeof purged)) {
+        snprintf (why, sizeof why, "the log of job %s was %s with its outputs: it is gone",
+                  logs->job, purged);
+        rc = SEGQ_ENOENT;
+    }
     if (rc) {
         if (rc == SEGQ_EPERM)
             segq__broker_log (self, 0, req->peer_hex, "refused LOGS to %s: %s",

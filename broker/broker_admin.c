@@ -52,6 +52,8 @@ segq__broker_on_purge (segq_broker_t *self, segq__request_t *req)
     const segq_purge_t *purge = &req->msg->u.purge;
     zframe_t *peer = req->peer;
     const char *peer_hex = req->peer_hex;
+    if (!segq__broker_job_list_ok (self, peer, purge->req_id, "purge", purge->jobs, purge->n_jobs))
+        return;
     segq_msg_t *reply = segq_msg_new (SEGQ_MSG_PURGE_REPLY);
     if (!reply)
         return;

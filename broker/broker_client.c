@@ -589,6 +589,9 @@ segq__broker_on_cancel (segq_broker_t *self, segq__request_t *req)
 {
     const segq_cancel_t *cancel = &req->msg->u.cancel;
     const char *peer_hex = req->peer_hex;
+    if (!segq__broker_job_list_ok (self, req->peer, cancel->req_id, "cancel", cancel->jobs,
+                                   cancel->n_jobs))
+        return;
     segq_msg_t *reply = segq_msg_new (SEGQ_MSG_CANCEL_REPLY);
     if (!reply)
         return;

@@ -168,6 +168,11 @@ void segq__broker_send (segq_broker_t *self, zframe_t *peer, segq_msg_t *msg, bo
 void segq__broker_send_at_once (segq_broker_t *self, zframe_t *peer, segq_msg_t *msg);
 void segq__broker_error (segq_broker_t *self, zframe_t *peer, uint64_t req_id, int code,
                          const char *format, ...) __attribute__ ((format (printf, 5, 6)));
+/* Whether a CANCEL, HOLD or PURGE names at most SEGQ_JOB_LIST_MAX jobs,
+   each once: a peer's one message must not cost the loop (and the audit
+   log, a line per job) without bound; else the refusal is answered. */
+bool segq__broker_job_list_ok (segq_broker_t *self, zframe_t *peer, uint64_t req_id,
+                               const char *what, char *const *jobs, size_t n);
 /* Sends the outbox; committed false: the turn failed. */
 void segq__broker_flush (segq_broker_t *self, bool committed);
 void segq__broker_broken (segq_broker_t *self, int code, const char *what);

@@ -92,6 +92,42 @@ segq__broker_error (segq_broker_t *self, zframe_t *peer, uint64_t req_id, int co
     segq__broker_send (self, peer, msg, false);
 }
 
+static int
+s_text_order (const void *a, const void *b)
+{
+    return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+bool
+segq__broker_job_list_ok (segq_broker_t *self, zframe_t *peer, uint64_t req_id, const char *what,
+                          char *const *jobs, size_t n)
+{
+    if (n > SEGQ_JOB_LIST_MAX) {
+        segq__broker_error (self, peer, req_id, SEGQ_ETOOBIG,
+                            "%s of %zu jobs: one request names at most %d (send the rest in "
+                            "another)",
+                            what, n, SEGQ_JOB_LIST_MAX);
+        return false;
+    }
+    char **sorted = n ? malloc (n * sizeof *sorted) : NULL;
+    if (n && !sorted) {
+        segq__broker_error (self, peer, req_id, SEGQ_ENOMEM, "out of memory");
+        return false;
+    }
+    if (n)
+        memcpy (sorted, jobs, n * sizeof *sorted);
+    qsort (sorted, n, sizeof *sorted, s_text_order);
+    const char *twice = NULL;
+    for (size_t i = 1; i < n && !twice; i++)
+        if (strcmp (sorted [i], sorted [i - 1]) == 0)
+            twice = sorted [i];
+    if (twice)
+        segq__broker_error (self, peer, req_id, SEGQ_EINVAL, "%s: job %s is named twice", what,
+                            twice);
+    free (sorted);
+    return !twice;
+}
+
 /* A write failed: the whole turn is rolled back at its end. */
 void
 segq__broker_broken (segq_broker_t *self, int code, const char *what)

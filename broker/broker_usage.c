@@ -48,6 +48,9 @@ void
 segq__broker_on_hold (segq_broker_t *self, segq__request_t *req)
 {
     const segq_hold_t *hold = &req->msg->u.hold;
+    if (!segq__broker_job_list_ok (self, req->peer, hold->req_id,
+                                   hold->release ? "release" : "hold", hold->jobs, hold->n_jobs))
+        return;
     segq_msg_t *reply = segq_msg_new (SEGQ_MSG_HOLD_REPLY);
     if (!reply)
         return;

@@ -893,18 +893,18 @@ static int
 s_job_outcomes (segq_client_t *self, segq_cancel_result_t *results, size_t n,
                 segq_cancel_outcome_t **out, size_t *n_out)
 {
-    segq_cancel_outcome_t *outcomes = calloc (n ? n : 1, sizeof *outcomes);
+    segq_cancel_outcome_t *outcomes = realloc (*out, (*n_out + n ? *n_out + n : 1) * sizeof **out);
     if (!outcomes)
         return segq__client_oom (self);
+    *out = outcomes;
     for (size_t i = 0; i < n; i++) {
-        outcomes [i].job = results [i].job;
-        outcomes [i].code = results [i].code;
-        outcomes [i].message = results [i].message;
+        outcomes [*n_out].job = results [i].job;
+        outcomes [*n_out].code = results [i].code;
+        outcomes [*n_out].message = results [i].message;
         results [i].job = NULL;
         results [i].message = NULL;
+        ++*n_out;
     }
-    *out = outcomes;
-    *n_out = n;
     return SEGQ_OK;
 }
 
@@ -924,13 +924,43 @@ s_jobs_request (segq_client_t *self, segq_msg_type_t type, const char *const *jo
     return msg;
 }
 
-/* CANCEL or HOLD (release: of HOLD) of these jobs: one outcome each. */
+/* A request about n jobs, its answer kept in arg. */
+typedef int (s_jobs_part_fn) (segq_client_t *self, const char *const *jobs, size_t n, void *arg);
+
+/* jobs in requests of at most SEGQ_JOB_LIST_MAX (a job array's may be
+   100,000), one at least; stops at the first that fails. */
 static int
-s_jobs_act (segq_client_t *self, segq_msg_type_t type, const char *const *jobs, size_t n_jobs,
-            bool release, segq_cancel_outcome_t **out, size_t *n_out)
+s_in_parts (segq_client_t *self, const char *const *jobs, size_t n_jobs, s_jobs_part_fn *part,
+            void *arg)
 {
-    *out = NULL;
-    *n_out = 0;
+    size_t at = 0;
+    do {
+        size_t n = n_jobs - at < SEGQ_JOB_LIST_MAX ? n_jobs - at : SEGQ_JOB_LIST_MAX;
+        int rc = part (self, jobs + at, n, arg);
+        if (rc)
+            return rc;
+        at += n;
+    } while (at < n_jobs);
+    return SEGQ_OK;
+}
+
+/* What a CANCEL or HOLD asks, and the outcomes so far. */
+typedef struct {
+    segq_msg_type_t type;
+    bool release; /* of HOLD */
+    segq_cancel_outcome_t **out;
+    size_t *n_out;
+} jobs_act_t;
+
+/* One CANCEL or HOLD: its outcomes appended to the act's. */
+static int
+s_jobs_act_part (segq_client_t *self, const char *const *jobs, size_t n_jobs, void *arg)
+{
+    jobs_act_t *act = arg;
+    segq_msg_type_t type = act->type;
+    bool release = act->release;
+    segq_cancel_outcome_t **out = act->out;
+    size_t *n_out = act->n_out;
     segq_msg_t *msg = s_jobs_request (self, type, jobs, n_jobs);
     if (!msg)
         return segq__client_oom (self);
@@ -946,6 +976,22 @@ s_jobs_act (segq_client_t *self, segq_msg_type_t type, const char *const *jobs, 
               : s_job_outcomes (self, reply->u.cancel_reply.results,
                                 reply->u.cancel_reply.n_results, out, n_out);
     segq_msg_destroy (&reply);
+    return rc;
+}
+
+/* CANCEL or HOLD (release: of HOLD) of these jobs: one outcome each. */
+static int
+s_jobs_act (segq_client_t *self, segq_msg_type_t type, const char *const *jobs, size_t n_jobs,
+            bool release, segq_cancel_outcome_t **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    jobs_act_t act = { type, release, out, n_out };
+    int rc = s_in_parts (self, jobs, n_jobs, s_jobs_act_part, &act);
+    if (rc) {
+        segq_cancel_outcomes_free (out, *n_out);
+        *n_out = 0;
+    }
     return rc;
 }
 
@@ -1004,12 +1050,18 @@ segq_usage_rows_free (segq_usage_row_t **rows_p, size_t n)
     *rows_p = NULL;
 }
 
-int
-segq_client_purge (segq_client_t *self, const char *const *jobs, size_t n_jobs,
-                   segq_purge_result_t **out, size_t *n_out)
+/* The results of a PURGE so far. */
+typedef struct {
+    segq_purge_result_t **out;
+    size_t *n_out;
+} purged_t;
+
+/* One PURGE: its results appended to the others. */
+static int
+s_purge_part (segq_client_t *self, const char *const *jobs, size_t n_jobs, void *arg)
 {
-    *out = NULL;
-    *n_out = 0;
+    segq_purge_result_t **out = ((purged_t *) arg)->out;
+    size_t *n_out = ((purged_t *) arg)->n_out;
     segq_msg_t *msg = segq__client_new_request (self, SEGQ_MSG_PURGE, NULL);
     if (msg && (msg->u.purge.jobs = s_strv_dup (jobs, n_jobs)))
         msg->u.purge.n_jobs = n_jobs;
@@ -1021,13 +1073,36 @@ segq_client_purge (segq_client_t *self, const char *const *jobs, size_t n_jobs,
     int rc = segq__client_request (self, &msg, &reply);
     if (rc < 0)
         return rc;
-    /* the results move to the caller whole */
-    *out = reply->u.purge_reply.results;
-    *n_out = reply->u.purge_reply.n_results;
-    reply->u.purge_reply.results = NULL;
-    reply->u.purge_reply.n_results = 0;
+    /* the results move to the caller */
+    segq_purge_reply_t *r = &reply->u.purge_reply;
+    segq_purge_result_t *all = realloc (*out, (*n_out + r->n_results + 1) * sizeof **out);
+    if (!all) {
+        segq_msg_destroy (&reply);
+        return segq__client_oom (self);
+    }
+    *out = all;
+    memcpy (all + *n_out, r->results, r->n_results * sizeof *all);
+    *n_out += r->n_results;
+    free (r->results);
+    r->results = NULL;
+    r->n_results = 0;
     segq_msg_destroy (&reply);
     return SEGQ_OK;
+}
+
+int
+segq_client_purge (segq_client_t *self, const char *const *jobs, size_t n_jobs,
+                   segq_purge_result_t **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    purged_t purged = { out, n_out };
+    int rc = s_in_parts (self, jobs, n_jobs, s_purge_part, &purged);
+    if (rc) {
+        segq_purge_results_free (out, *n_out);
+        *n_out = 0;
+    }
+    return rc;
 }
 
 void

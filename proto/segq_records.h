@@ -141,6 +141,9 @@ typedef struct {
 /* Most jobs one STATUS may name, and its largest page (`limit`); more is
    refused with SEGQ_ETOOBIG. */
 #define SEGQ_STATUS_MAX 500
+/* Most jobs one CANCEL, HOLD or PURGE may name, each once; more is refused
+   with SEGQ_ETOOBIG (libsegq sends a longer list in parts). */
+#define SEGQ_JOB_LIST_MAX 1000
 /* The longest a STATUS may wait for one of its jobs to end (`wait`). */
 #define SEGQ_STATUS_WAIT_MAX_MS 60000
 

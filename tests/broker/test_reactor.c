@@ -419,6 +419,51 @@ Test (reactor, only_the_worker_that_went_quiet_takes_its_attempt_back, .init = s
     zsock_destroy (&client);
 }
 
+/* A CANCEL, HOLD or PURGE naming n jobs (one job n times if repeat):
+   the ERROR's code, 0 if answered otherwise. */
+static int
+s_list_request (zsock_t *client, segq_msg_type_t type, size_t n, bool repeat)
+{
+    segq_msg_t *msg = segq_msg_new (type);
+    char **jobs = calloc (n, sizeof *jobs);
+    for (size_t i = 0; i < n; i++) {
+        char id [32];
+        snprintf (id, sizeof id, "z%05zu", repeat ? (size_t) 0 : i);
+        jobs [i] = strdup (id);
+    }
+    if (type == SEGQ_MSG_CANCEL)
+        msg->u.cancel =
+            (segq_cancel_t){ .req_id = 3, .user = strdup ("bob"), .jobs = jobs, .n_jobs = n };
+    else if (type == SEGQ_MSG_HOLD)
+        msg->u.hold =
+            (segq_hold_t){ .req_id = 3, .user = strdup ("bob"), .jobs = jobs, .n_jobs = n };
+    else
+        msg->u.purge =
+            (segq_purge_t){ .req_id = 3, .user = strdup ("bob"), .jobs = jobs, .n_jobs = n };
+    segq_msg_t *reply = s_ask (client, msg);
+    cr_assert_not_null (reply, "no answer");
+    int code = reply->type == SEGQ_MSG_ERROR ? reply->u.error.code : 0;
+    segq_msg_destroy (&reply);
+    return code;
+}
+
+/* One request names at most SEGQ_JOB_LIST_MAX jobs, each once: more (or a
+   job again) would cost the loop and the audit log a line each, without
+   bound. */
+Test (reactor, job_lists_are_bounded_and_name_each_job_once, .init = setup, .fini = teardown,
+      .timeout = 60)
+{
+    zsock_t *client = s_dealer ();
+    segq_msg_type_t types [] = { SEGQ_MSG_CANCEL, SEGQ_MSG_HOLD, SEGQ_MSG_PURGE };
+    for (size_t t = 0; t < 3; t++) {
+        cr_assert_eq (s_list_request (client, types [t], SEGQ_JOB_LIST_MAX, false), 0);
+        cr_assert_eq (s_list_request (client, types [t], SEGQ_JOB_LIST_MAX + 1, false),
+                      SEGQ_ETOOBIG);
+        cr_assert_eq (s_list_request (client, types [t], 2, true), SEGQ_EINVAL);
+    }
+    zsock_destroy (&client);
+}
+
 /* A worker names as a job's output only bytes it sent itself: naming a
    hash another user uploaded fails the job, and the worker is told to
    send the bytes (no `have`) even though the broker has them. */

@@ -113,3 +113,39 @@ Test (hold, only_the_owner_holds_and_an_array_is_held_whole, .init = setup, .fin
     segq_client_destroy (&c);
     H_ASSERT_CLEAN_STOP (h);
 }
+
+/* A broker takes at most SEGQ_JOB_LIST_MAX jobs a request, so a peer's one
+   message costs its loop and audit log a bounded amount; libsegq sends a
+   longer list (a job array's) in parts: one outcome each, in order. */
+Test (hold, long_lists_go_in_parts, .init = setup, .fini = teardown, .timeout = 120)
+{
+    enum { N = 2 * SEGQ_JOB_LIST_MAX + 5 };
+    static char names [N][16];
+    const char *jobs [N];
+    for (int i = 0; i < N; i++) {
+        snprintf (names [i], sizeof names [i], "z%05d", i); /* unknown jobs */
+        jobs [i] = names [i];
+    }
+    segq_client_t *c = harness_client (h, 0);
+    segq_cancel_outcome_t *outcomes = NULL;
+    size_t n = 0;
+    H_ASSERT (h, segq_client_cancel (c, jobs, N, &outcomes, &n) == 0, "%s", segq_client_error (c));
+    cr_assert_eq (n, N);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_str_eq (outcomes [i].job, jobs [i]);
+        cr_assert_eq (outcomes [i].code, SEGQ_ENOENT);
+    }
+    segq_cancel_outcomes_free (&outcomes, n);
+    H_ASSERT (h, segq_client_hold (c, jobs, N, false, &outcomes, &n) == 0, "%s",
+              segq_client_error (c));
+    cr_assert_eq (n, N);
+    cr_assert_str_eq (outcomes [N - 1].job, jobs [N - 1]);
+    segq_cancel_outcomes_free (&outcomes, n);
+    segq_purge_result_t *purged = NULL;
+    H_ASSERT (h, segq_client_purge (c, jobs, N, &purged, &n) == 0, "%s", segq_client_error (c));
+    cr_assert_eq (n, N);
+    cr_assert_str_eq (purged [N - 1].job, jobs [N - 1]);
+    segq_purge_results_free (&purged, n);
+    segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+}

@@ -613,6 +613,12 @@ segq__job_store_open (const char *path, char *err, size_t errlen)
     self->stored_next_id = self->next_id;
     return self;
 fail:
+    /* the lock a running segqd holds for good (locking_mode above) */
+    if (self->db && sqlite3_errcode (self->db) == SQLITE_BUSY)
+        snprintf (err, errlen,
+                  "%s is in use by another segqd (or a segqd restore) on that data directory: "
+                  "one broker per data directory; stop the other first",
+                  path);
     segq__job_store_destroy (&self);
     return NULL;
 }

@@ -3,8 +3,9 @@
     database) the restored broker serves exactly the backup's jobs, and new
     jobs and job arrays get ids above every id given before the crash,
     across restarts too, and from the audit log when the database was lost
-    with it; the restore is refused while a broker runs on the folder, and for
-    what is not a backup, leaving the database as it was. */
+    with it; the restore (and a second broker) is refused while a broker
+    runs on the folder, and the restore is refused for what is not a
+    backup, leaving the database as it was. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <signal.h>
@@ -35,19 +36,27 @@ teardown (void)
     harness_destroy (&h);
 }
 
-/* `segqd restore ARGS` (the harness's paths hold no blank): its exit
-   status, and what it said on stdout and stderr into out. */
+/* `segqd ARGS` (the harness's paths hold no blank): its exit status, and
+   what it said on stdout and stderr into out. */
 static int
-s_restore (const char *args, char *out, size_t outlen)
+s_segqd (const char *args, char *out, size_t outlen)
 {
     char command [4096];
-    snprintf (command, sizeof command, "%s restore %s 2>&1", harness_binary ("segqd"), args);
+    snprintf (command, sizeof command, "%s %s 2>&1", harness_binary ("segqd"), args);
     FILE *pipe = popen (command, "r");
     cr_assert_not_null (pipe, "cannot run %s", command);
     size_t n = fread (out, 1, outlen - 1, pipe);
     out [n] = 0;
     int status = pclose (pipe);
     return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+static int
+s_restore (const char *args, char *out, size_t outlen)
+{
+    char command [2048];
+    snprintf (command, sizeof command, "restore %s", args);
+    return s_segqd (command, out, outlen);
 }
 
 /* A noop job submitted through the CLI; it stays queued (no worker). */
@@ -226,6 +235,11 @@ Test (restore, refused_while_a_broker_runs, .init = setup, .fini = teardown, .ti
     cr_assert (strstr (out, "a broker is running") && strstr (out, "systemctl stop segqd"), "%s",
                out);
     cr_assert_eq (s_kept_count (), 0, "%s", out);
+    /* and so is a second broker, saying why */
+    snprintf (args, sizeof args, "--bind tcp://127.0.0.1:* --data-dir %s", h->data_dir);
+    cr_assert_eq (s_segqd (args, out, sizeof out), 1, "a second segqd: %s", out);
+    cr_assert (strstr (out, "in use by another segqd") && strstr (out, "stop the other first"),
+               "%s", out);
     /* the broker serves on, with both jobs */
     char served [4096], expected [2 * SEGQ_JOB_ID_MAX];
     snprintf (expected, sizeof expected, "%s %s", id, later);

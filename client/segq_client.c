@@ -31,6 +31,7 @@ struct segq_client_t {
     int handshake_failures;         /* handshakes broken off (not by ZAP) */
     bool mechanism_mismatch;        /* ... because one side speaks CurveZMQ and the other not */
     bool handshake_ok;              /* a handshake succeeded */
+    bool dropped;                   /* the connection broke since the broker last answered */
     bool key_by_default;            /* the broker key came from the config dir, not asked for */
     char *hash_cache_path;          /* "" for none */
     segq__hash_cache_t *hash_cache; /* read at first use */
@@ -87,17 +88,17 @@ s_os_user (void)
     return strdup (env && *env ? env : "unknown");
 }
 
-/* A PAIR socket that receives sock's handshake events (libzmq socket
-   monitor at `endpoint`), or NULL; before connecting sock, so none goes
-   unseen. */
+/* A PAIR socket that receives sock's handshake events and `more` (libzmq
+   socket monitor at `endpoint`), or NULL; before connecting sock, so none
+   goes unseen. */
 static zsock_t *
-s_handshake_monitor (zsock_t *sock, const char *endpoint)
+s_handshake_monitor (zsock_t *sock, const char *endpoint, int more)
 {
     zsock_t *monitor = NULL;
     if (zmq_socket_monitor (zsock_resolve (sock), endpoint,
                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
                                 | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                                | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+                                | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | more)
             == 0
         && (monitor = zsock_new (ZMQ_PAIR)) && zsock_connect (monitor, "%s", endpoint) != 0)
         zsock_destroy (&monitor);
@@ -137,7 +138,8 @@ s_watch_handshakes (segq_client_t *self, char *err, size_t errlen)
 {
     char endpoint [64];
     s_monitor_endpoint ("monitor", endpoint, sizeof endpoint);
-    if (!(self->monitor = s_handshake_monitor (self->sock, endpoint))) {
+    /* a broken connection too: a request sent before it gets no answer */
+    if (!(self->monitor = s_handshake_monitor (self->sock, endpoint, ZMQ_EVENT_DISCONNECTED))) {
         snprintf (err, errlen, "cannot watch the connection's handshake: %s",
                   zmq_strerror (zmq_errno ()));
         return SEGQ_EINTERNAL;
@@ -154,7 +156,7 @@ s_broker_without_keys (segq_client_t *self)
     char endpoint [64];
     s_monitor_endpoint ("probe", endpoint, sizeof endpoint);
     zsock_t *probe = zsock_new (ZMQ_DEALER);
-    zsock_t *monitor = probe ? s_handshake_monitor (probe, endpoint) : NULL;
+    zsock_t *monitor = probe ? s_handshake_monitor (probe, endpoint, 0) : NULL;
     uint16_t event = 0;
     uint32_t value;
     if (monitor) {
@@ -437,6 +439,8 @@ s_monitor_read (segq_client_t *self)
             self->auth_status = value ? (int) value : 400;
         else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
             self->handshake_ok = true;
+        else if (event == ZMQ_EVENT_DISCONNECTED)
+            self->dropped = self->heard;
         else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                  && value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
             self->mechanism_mismatch = true;
@@ -510,6 +514,12 @@ s_no_answer (segq_client_t *self)
             self, SEGQ_EUNAVAIL,
             "broker not reachable at %s (is segqd running? set SEGQ_BROKER or --broker)",
             self->broker);
+    if (self->dropped)
+        return segq__client_fail (self, SEGQ_ETIMEOUT,
+                                  "the connection to the broker at %s broke while waiting for its "
+                                  "answer (did segqd restart?): the answer is lost; run the "
+                                  "command again (what the broker acknowledged before stays)",
+                                  self->broker);
     return segq__client_fail (self, SEGQ_ETIMEOUT,
                               "no answer from the broker at %s within %d ms (is it "
                               "overloaded or stopped? retry with a longer --timeout)",
@@ -558,6 +568,7 @@ s_recv (segq_client_t *self, int64_t deadline, segq_msg_t **out)
         segq_msg_t *msg = NULL;
         int rc = segq_msg_recv (self->sock, NULL, &msg, &version, err, sizeof err);
         self->heard = true;
+        self->dropped = false;
         if (rc == SEGQ_EVERSION)
             return segq__client_fail (
                 self, rc,

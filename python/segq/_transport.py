@@ -51,6 +51,7 @@ class Transport:
         self._failures = 0  # handshakes broken off (not by ZAP)
         self._mismatch = False  # ... because one side speaks CurveZMQ and the other not
         self._handshake_ok = False
+        self._dropped = False  # the connection broke since the broker last answered
         self._lock = threading.RLock()
         self._sock = zmq.Context.instance().socket(zmq.DEALER)
         # a pipelined burst's replies must never be dropped by a full queue,
@@ -58,8 +59,11 @@ class Transport:
         self._sock.set(zmq.RCVHWM, 0)
         self._sock.set(zmq.SNDHWM, 0)
         self._sock.set(zmq.LINGER, 0)
-        # before connecting, so that no handshake goes unseen
-        self._monitor: zmq.Socket[bytes] | None = self._sock.get_monitor_socket(_HANDSHAKE_EVENTS)
+        # before connecting, so that no handshake goes unseen; a broken
+        # connection too: a request sent before it gets no answer
+        self._monitor: zmq.Socket[bytes] | None = self._sock.get_monitor_socket(
+            _HANDSHAKE_EVENTS | zmq.EVENT_DISCONNECTED
+        )
         try:
             if keys:
                 self._sock.curve_publickey = keys.public_key.encode()
@@ -196,6 +200,7 @@ class Transport:
     def _read(self) -> Message | None:
         frames = self._sock.recv_multipart()
         self._heard = True
+        self._dropped = False
         try:
             return decode(frames)
         except errors.VersionError:
@@ -210,6 +215,12 @@ class Transport:
             return None  # as peers do
 
     def _silence(self, timeout: float) -> errors.SegqError:
+        if self._dropped:
+            return errors.Timeout(
+                f"the connection to the broker at {self.broker} broke while waiting for its "
+                "answer (did segqd restart?): the answer is lost; run it again (what the broker "
+                "acknowledged before stays)"
+            )
         if self._heard:
             return errors.Timeout(
                 f"no answer from the broker at {self.broker} within {timeout:g} s (is it "
@@ -238,6 +249,8 @@ class Transport:
                 self._auth_status = value or 400
             elif kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self._handshake_ok = True
+            elif kind == zmq.EVENT_DISCONNECTED:
+                self._dropped = self._heard
             elif (
                 kind == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
                 and value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH

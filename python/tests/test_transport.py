@@ -128,6 +128,34 @@ def test_silence_after_answers_is_a_timeout(pair: tuple[Transport, FakeBroker]) 
         t.request(MsgType.WORKERS, {}, timeout=0.3)
 
 
+def test_an_answer_lost_to_a_broken_connection_says_run_again(
+    pair: tuple[Transport, FakeBroker]
+) -> None:
+    t, broker = pair
+    req = t.send_request(MsgType.KINDS, {})
+    broker.receive()
+    broker.reply(MsgType.KINDS_REPLY, req=req)
+    t.reply(MsgType.KINDS, req)
+
+    def restart() -> None:  # the request arrives, then the broker is gone and back
+        broker.receive()
+        broker.sock.close()
+        broker.sock = zmq.Context.instance().socket(zmq.ROUTER)
+        while True:
+            try:
+                broker.sock.bind(broker.endpoint)
+                return
+            except zmq.ZMQError:  # the port is freed in libzmq's I/O thread
+                threading.Event().wait(0.01)
+
+    thread = threading.Thread(target=restart)
+    thread.start()
+    with pytest.raises(segq.Timeout, match="connection to the broker at .* broke") as lost:
+        t.request(MsgType.WORKERS, {}, timeout=1.5)
+    thread.join()
+    assert "run it again" in str(lost.value) and "timeout=" not in str(lost.value)
+
+
 def test_requests_are_the_c_route_tables() -> None:
     """Each request's reply and user field are those of proto/segq_msg_route.c."""
     rows = re.findall(

@@ -216,6 +216,45 @@ Test (libsegq, silent_broker_is_reported_unreachable, .timeout = 20)
     fixture_assert_no_leaks ();
 }
 
+/* Answers the first STATUS; at the second, drops its connections and
+   listens again: a broker that restarted with the request unanswered. */
+static int s_statuses;
+
+static void
+s_restarting_handler (zsock_t *router, zframe_t *rid, segq_msg_t *msg)
+{
+    if (msg->type != SEGQ_MSG_STATUS)
+        return;
+    if (s_statuses++ == 0) {
+        segq_msg_t *reply = segq_msg_new (SEGQ_MSG_STATUS_REPLY);
+        reply->u.status_reply.req_id = msg->u.status.req_id;
+        s_reply (router, rid, reply);
+        return;
+    }
+    /* the listener closes in libzmq's I/O thread: the port is free soon */
+    zsock_unbind (router, "%s", s_endpoint);
+    for (int tries = 0; tries < 200 && zsock_bind (router, "%s", s_endpoint) == -1; tries++)
+        zclock_sleep (10);
+}
+
+/* A request lost with the connection is no slow broker: the message says
+   to run the command again, not to wait longer. */
+Test (libsegq, answer_lost_to_a_broken_connection_says_run_again, .timeout = 20)
+{
+    s_statuses = 0;
+    segq_client_t *c = s_start (s_restarting_handler, 1500);
+    segq_job_list_t list;
+    cr_assert_eq (segq_client_status (c, NULL, NULL, &list), 0, "%s", segq_client_error (c));
+    segq_job_list_clear (&list);
+    cr_assert_eq (segq_client_status (c, NULL, NULL, &list), SEGQ_ETIMEOUT);
+    cr_assert (strstr (segq_client_error (c), "connection to the broker")
+                   && strstr (segq_client_error (c), "run the command again")
+                   && !strstr (segq_client_error (c), "--timeout"),
+               "message: %s", segq_client_error (c));
+    s_stop (&c);
+    fixture_assert_no_leaks ();
+}
+
 /* ---- upload: chunks never exceed the credit; hash checked ---- */
 
 static struct {

@@ -554,6 +554,7 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
         return NULL;
     }
     self->config = *config;
+    self->given = config->limits;
     self->backup.timer = -1;
     /* before the stores: the jobs they load are counted (s_rebuild) */
     if (config->http && !(self->metrics = segq__metrics_new ())) {

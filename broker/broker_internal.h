@@ -105,6 +105,7 @@ struct segq_broker {
     segq__http_t *http;       /* NULL without --http */
     segq_config_t *reloaded;  /* the configuration re-read on SIGHUP (limits point here),
                                  or NULL: still the one given */
+    const segq_config_t *given; /* the configuration segqd started with (NULL: none) */
     struct {                  /* the backup in progress, if any */
         segq__backup_t *copy;
         zframe_t *peer;

@@ -131,9 +131,12 @@ segq__broker_reload (segq_broker_t *self)
     self->config.limits = fresh;
     segq_config_destroy (&self->reloaded);
     self->reloaded = fresh;
+    char changed [1024];
+    size_t n = segq_config_settings_changed (self->given, fresh, changed, sizeof changed);
     segq__broker_log (self, 0, NULL,
-                      "reloaded the per-user limits and kinds' resources from %s "
-                      "(other settings take a restart)",
-                      path);
+                      "reloaded the per-user limits and kinds' resources from %s%s%s%s", path,
+                      n ? "; changed there, but only a restart applies: " : "",
+                      n ? changed : " (its other settings are as segqd started)",
+                      n ? " (systemctl restart segqd)" : "");
     (void) segq_notify (SEGQ_NOTIFY_READY, "serving; limits reloaded from %s", path);
 }

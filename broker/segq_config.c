@@ -748,6 +748,26 @@ segq_config_setting (const segq_config_t *self, const char *key)
     return i >= 0 ? self->settings [i] : NULL;
 }
 
+size_t
+segq_config_settings_changed (const segq_config_t *before, const segq_config_t *now, char *out,
+                              size_t len)
+{
+    size_t changed = 0, used = 0;
+    if (len)
+        *out = 0;
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const char *a = before ? before->settings [i] : NULL;
+        const char *b = now ? now->settings [i] : NULL;
+        if ((a == NULL) == (b == NULL) && (!a || strcmp (a, b) == 0))
+            continue;
+        int n = snprintf (out + used, len > used ? len - used : 0, "%s%s", changed ? ", " : "",
+                          s_settings [i].key);
+        used += n > 0 ? (size_t) n : 0;
+        changed++;
+    }
+    return changed;
+}
+
 segq_user_limits_t
 segq_config_limits (const segq_config_t *self, const char *user)
 {

@@ -114,6 +114,12 @@ Test (wait_reasons, each_waiting_job_says_why, .init = setup, .fini = teardown, 
     harness_signal_broker (h, SIGHUP);
     cr_assert_eq (harness_wait_text (h->broker_log, "max_runing", 5000), 0);
     cr_assert_eq (harness_wait_text (h->broker_log, "the limits stay as they were", 5000), 0);
+    /* a setting that only a restart applies is named, not taken in silence */
+    s_write_conf ("retention = 12h\n[defaults]\nmax_running = 4\n");
+    harness_signal_broker (h, SIGHUP);
+    cr_assert_eq (harness_wait_text (h->broker_log,
+                                     "changed there, but only a restart applies: retention", 5000),
+                  0);
     segq_client_destroy (&c);
     const char *cancel [] = { "cancel", running, limited, after, big, slots, gpu, second, NULL };
     harness_cli (h, out, sizeof out, err, sizeof err, cancel);

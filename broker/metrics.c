@@ -59,6 +59,7 @@ struct segq__metrics {
     uint64_t submits;
     uint64_t results [SEGQ__RESULT_OUTCOMES];
     uint64_t refusals [N_CODES]; /* by -code */
+    double started;              /* Unix seconds */
 };
 
 /* ---- the registry ---- */
@@ -101,6 +102,7 @@ segq__metrics_new (void)
     if (!self)
         return NULL;
     self->kinds = segq_kinds (&self->n_kinds);
+    self->started = segq__broker_now ();
     self->users = segq_hashx_new ();
     self->since = segq__u64map_new ();
     self->wait = calloc (self->n_kinds ? self->n_kinds : 1, sizeof *self->wait);
@@ -396,6 +398,12 @@ s_write_kind_histograms (FILE *out, const segq__metrics_t *self, const histogram
 static void
 s_write_counters (const segq__metrics_t *self, FILE *out)
 {
+    /* counters start at 0 with segqd: a restart shows here even where a
+       counter grew past its old value between two scrapes */
+    s_family (
+        out, "segq_start_time_seconds", "gauge",
+        "When this segqd started (Unix seconds); its counters and histograms count from then.");
+    s_sample (out, "segq_start_time_seconds", NULL, 0, self->started);
     s_family (out, "segq_submits_total", "counter", "Jobs submitted and accepted.");
     s_sample (out, "segq_submits_total", NULL, 0, (double) self->submits);
     s_family (out, "segq_results_total", "counter",

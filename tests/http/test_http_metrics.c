@@ -9,6 +9,7 @@
     jobs per state are counted again from the database, the counters and
     histograms start over (Prometheus's reset). */
 #include <criterion/criterion.h>
+#include <time.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
@@ -159,6 +160,7 @@ s_check_families (json_t *m)
 {
     json_t *families = json_object_get (m, "families");
     static const char *const types [][2] = {
+        { "segq_start_time_seconds", "gauge" },
         { "segq_jobs", "gauge" },
         { "segq_job_wait_seconds", "histogram" },
         { "segq_job_run_seconds", "histogram" },
@@ -303,6 +305,8 @@ Test (http_metrics, exact_values_after_a_workload_and_a_restart, .init = setup, 
 
     zsock_t *uploader = s_open_upload ();
     json_t *m = s_scrape ("workload");
+    double started = s_value (m, "segq_start_time_seconds", 0);
+    cr_assert (started > 1.7e9 && started <= (double) time (NULL) + 1, "started %f", started);
     s_check_families (m);
     s_check_jobs (m, true);
     s_check_counters (m, refused);
@@ -334,6 +338,7 @@ Test (http_metrics, exact_values_after_a_workload_and_a_restart, .init = setup, 
     m = s_scrape ("restarted");
     s_check_jobs (m, false);
     S_EQ (m, 0, "segq_submits_total", 0);
+    cr_assert_gt (s_value (m, "segq_start_time_seconds", 0), started, "the restart's time");
     cr_assert (isnan (s_value (m, "segq_job_wait_seconds_count", 1, "kind", "sleep")));
     json_decref (m);
     H_ASSERT_CLEAN_STOP (h);

@@ -338,7 +338,11 @@ s_queued_reason (segq_broker_t *self, const segq__job_t *job, char *text, size_t
                       largest);
         else
             snprintf (text, len, "no worker offers CPU slots");
-    } else if (segq__sched_user_running (sj->user) >= limits.max_running)
+    } else if (!segq__sched_fits_accepting (self->sched, sj))
+        snprintf (text, len,
+                  "the workers that could run it are draining: it waits for one that takes "
+                  "new jobs");
+    else if (segq__sched_user_running (sj->user) >= limits.max_running)
         snprintf (text, len, "user limit max_running=%" PRIu64 " reached", limits.max_running);
     else if (sj->gpu_mem && limits.max_gpu_mem != SEGQ_SCHED_UNLIMITED
              && segq__sched_user_gpu_mem (sj->user) + sj->gpu_mem > limits.max_gpu_mem) {

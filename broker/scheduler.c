@@ -961,12 +961,15 @@ segq__sched_runs_kind (const segq__sched_t *self, uint16_t kind)
     return false;
 }
 
-bool
-segq__sched_fits_total (const segq__sched_t *self, const segq__sched_job_t *job)
+/* Whether a node (one that takes new jobs, if accepting) could hold the
+   job when idle. */
+static bool
+s_fits_total (const segq__sched_t *self, const segq__sched_job_t *job, bool accepting)
 {
     for (size_t i = 0; i < self->n_nodes; i++) {
         const segq__sched_node_t *node = self->nodes [i];
-        if (!(node->kinds & (1ULL << job->kind)) || job->cpu_slots > node->cpu_total)
+        if (!(node->kinds & (1ULL << job->kind)) || job->cpu_slots > node->cpu_total
+            || (accepting && !node->accepting))
             continue;
         if (job->gpu_mem == 0)
             return true;
@@ -975,6 +978,18 @@ segq__sched_fits_total (const segq__sched_t *self, const segq__sched_job_t *job)
                 return true;
     }
     return false;
+}
+
+bool
+segq__sched_fits_total (const segq__sched_t *self, const segq__sched_job_t *job)
+{
+    return s_fits_total (self, job, false);
+}
+
+bool
+segq__sched_fits_accepting (const segq__sched_t *self, const segq__sched_job_t *job)
+{
+    return s_fits_total (self, job, true);
 }
 
 uint64_t

@@ -184,6 +184,8 @@ size_t segq__sched_dispatch (segq__sched_t *self, size_t max, segq__sched_assign
 
 /* Whether any node that runs the job's kind could hold it when idle. */
 bool segq__sched_fits_total (const segq__sched_t *self, const segq__sched_job_t *job);
+/* ... one that takes new jobs (not draining). */
+bool segq__sched_fits_accepting (const segq__sched_t *self, const segq__sched_job_t *job);
 /* Whether any node runs the kind at all. */
 bool segq__sched_runs_kind (const segq__sched_t *self, uint16_t kind);
 /* The largest GPU memory, and the most CPU slots, of one node that runs

@@ -126,6 +126,29 @@ Test (wait_reasons, each_waiting_job_says_why, .init = setup, .fini = teardown, 
     H_ASSERT_CLEAN_STOP (h);
 }
 
+/* A job that only draining workers could run does not wait for their free
+   slots: they take no new job. */
+Test (wait_reasons, only_draining_workers_fit, .init = setup, .fini = teardown, .timeout = 60)
+{
+    char running [SEGQ_JOB_ID_MAX], queued [SEGQ_JOB_ID_MAX], out [2048], err [2048];
+    segq_client_t *c = harness_client (h, 0);
+    cr_assert_geq (harness_start_worker (h, "w1", 1, NULL), 0);
+    const char *sleep_long [] = { "submit", "sleep", "--seconds", "30", "--cpu", "1", NULL };
+    s_submit (sleep_long, running);
+    H_ASSERT (h, harness_wait_state (c, running, SEGQ_JOB_RUNNING, 20000) == 0, "it starts");
+    s_write_conf ("[defaults]\nmax_running = 4\n");
+    harness_signal_broker (h, SIGHUP);
+    s_submit (sleep_long, queued);
+    s_wait_note (c, queued, "waiting for 1 free CPU slot");
+    const char *drain [] = { "workers", "--drain", "w1", NULL };
+    cr_assert_eq (harness_cli (h, out, sizeof out, err, sizeof err, drain), 0, "%s", err);
+    s_wait_note (c, queued, "the workers that could run it are draining");
+    const char *cancel [] = { "cancel", running, queued, NULL };
+    harness_cli (h, out, sizeof out, err, sizeof err, cancel);
+    segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
 Test (wait_reasons, no_worker_offers_cpu_slots, .init = setup, .fini = teardown, .timeout = 60)
 {
     char job [SEGQ_JOB_ID_MAX];

@@ -111,5 +111,9 @@ void cli_print_job_detail (FILE *out, const segq_job_info_t *job);
 void cli_print_worker_table (FILE *out, const segq_worker_info_t *workers, size_t n);
 /* "[#######.......]" of `width` cells for fraction 0..1. */
 void cli_format_bar (double fraction, int width, char *buf, size_t len);
+/* text (NULL: "?") and the blanks that fill `width` columns, counted in
+   characters (UTF-8), not bytes as printf's %-10s does: a user or node
+   named "José" keeps the table's columns in line. Returns buf. */
+const char *cli_format_cell (const char *text, int width, char *buf, size_t len);
 
 #endif

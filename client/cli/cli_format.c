@@ -33,6 +33,17 @@ cli_format_age (double since, char *buf, size_t len)
     s_format_seconds ((double) now.tv_sec + now.tv_nsec / 1e9 - since, buf, len);
 }
 
+const char *
+cli_format_cell (const char *text, int width, char *buf, size_t len)
+{
+    text = text ? text : "?";
+    int chars = 0;
+    for (const char *p = text; *p; p++)
+        chars += ((unsigned char) *p & 0xC0) != 0x80; /* not a continuation byte */
+    snprintf (buf, len, "%s%*s", text, chars < width ? width - chars : 0, "");
+    return buf;
+}
+
 void
 cli_format_bar (double fraction, int width, char *buf, size_t len)
 {
@@ -83,12 +94,12 @@ cli_print_job_table (FILE *out, const segq_job_info_t *jobs, size_t n, bool head
                  "TRY", "AGE", "NOTE");
     for (size_t i = 0; i < n; i++) {
         const segq_job_info_t *j = &jobs [i];
-        char age [32], note [512];
+        char age [32], note [512], owner [SEGQ_USER_MAX + 32];
         cli_format_age (j->created, age, sizeof age);
         s_job_note (j, note, sizeof note);
-        fprintf (out, "%-10s %-9s %-10s %-10s %3u %8s  %s\n", j->id ? j->id : "?",
-                 j->kind ? j->kind : "?", segq_job_state_name (j->state), j->owner ? j->owner : "?",
-                 j->attempt, age, note);
+        fprintf (out, "%-10s %-9s %-10s %s %3u %8s  %s\n", j->id ? j->id : "?",
+                 j->kind ? j->kind : "?", segq_job_state_name (j->state),
+                 cli_format_cell (j->owner, 10, owner, sizeof owner), j->attempt, age, note);
     }
 }
 
@@ -220,7 +231,8 @@ cli_print_worker_table (FILE *out, const segq_worker_info_t *workers, size_t n)
         for (size_t r = 0; r < w->n_running && used < sizeof running; r++)
             used += (size_t) snprintf (running + used, sizeof running - used, "%s%s", r ? "," : "",
                                        w->running [r]);
-        fprintf (out, "%-16s %-9s %-7s %-28s %s\n", w->node ? w->node : "?",
+        char node [SEGQ_USER_MAX + 32];
+        fprintf (out, "%s %-9s %-7s %-28s %s\n", cli_format_cell (w->node, 16, node, sizeof node),
                  segq_worker_state_name (w->state), cpu, gpus, running);
     }
 }

@@ -81,9 +81,11 @@ s_print_table (const segq_model_info_t *models, size_t n)
         int t = 0;
         for (size_t k = 0; k < m->n_tags && t >= 0 && (size_t) t < sizeof tags; k++)
             t += snprintf (tags + t, sizeof tags - (size_t) t, "%s%s", k ? "," : "", m->tags [k]);
-        printf ("%-10s %-24s %-10s %6u %9s %6s  %-12s %s%s%s\n", m->id, m->name, m->owner,
-                m->scales, size, age, shared, tags, m->pinned ? " [pinned]" : "",
-                m->purged ? " [purged]" : "");
+        char name [SEGQ_MODEL_NAME_MAX + 32], owner [SEGQ_USER_MAX + 32];
+        printf ("%-10s %s %s %6u %9s %6s  %-12s %s%s%s\n", m->id,
+                cli_format_cell (m->name, 24, name, sizeof name),
+                cli_format_cell (m->owner, 10, owner, sizeof owner), m->scales, size, age, shared,
+                tags, m->pinned ? " [pinned]" : "", m->purged ? " [purged]" : "");
     }
 }
 

@@ -67,9 +67,10 @@ s_print_row (const segq_usage_row_t *row)
         segq_format_size (row->max_rss, rss, sizeof rss);
     if (row->gpu_peak)
         segq_format_size (row->gpu_peak, peak, sizeof peak);
-    printf ("%-20s %6llu %6llu %9s %10s %11s %9s %10s %10s\n", row->key,
-            (unsigned long long) row->jobs, (unsigned long long) row->runs,
-            s_duration (row->run_seconds, run, sizeof run),
+    char key [SEGQ_USER_MAX + 32];
+    printf ("%s %6llu %6llu %9s %10s %11s %9s %10s %10s\n",
+            cli_format_cell (row->key, 20, key, sizeof key), (unsigned long long) row->jobs,
+            (unsigned long long) row->runs, s_duration (row->run_seconds, run, sizeof run),
             s_duration (row->cpu_slot_seconds, slots, sizeof slots),
             s_duration (row->gpu_mem_seconds / (double) (1ULL << 30), gpu, sizeof gpu),
             s_duration (row->cpu_seconds, cpu, sizeof cpu), rss, peak);
@@ -89,8 +90,8 @@ s_print_table (const segq_usage_row_t *rows, size_t n, segq_usage_by_t by, doubl
         printf ("\nfair share: usage decayed with a %.1f-day half-life (weight x time):\n",
                 half_life / 86400);
         for (size_t i = 0; i < n; i++) {
-            char usage [16];
-            printf ("  %-20s %s\n", rows [i].key,
+            char usage [16], key [SEGQ_USER_MAX + 32];
+            printf ("  %s %s\n", cli_format_cell (rows [i].key, 20, key, sizeof key),
                     s_duration (rows [i].fairshare, usage, sizeof usage));
         }
     }

@@ -3,10 +3,14 @@
     The cache holds inputs by content: DIR/aa/<sha256>. A download is
     written to DIR/tmp/ and renamed into place only after its size and
     sha256 match, so a file under its hash is always the right content.
-    A job sees its inputs as hard links to the cached files (a copy when the
-    job directory is on another filesystem), under the names the job gave
-    them. Names come from the wire, so they are checked before any path is
-    built from them.
+    A job sees its inputs as hard links to the cached files, under the
+    names the job gave them. Where a link cannot be made (the job directory
+    on another filesystem, or the file at its filesystem's most links) the
+    name gets a copy and the names after it link to that copy: a job naming
+    one content 100,000 times costs one copy per 65,000 links on ext4, not
+    one per name, and a layout makes at most SEGQ__LAYOUT_MAX_COPIES. Names
+    come from the wire, so they are checked before any path is built from
+    them.
 */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -72,8 +76,9 @@ segq__remove_tree (const char *path)
 struct segq__cache {
     char *dir;
     uint64_t tmp_counter;
-    uint64_t max_bytes; /* 0 = no limit */
-    uint64_t total;     /* bytes cached (kept only with a limit) */
+    uint64_t max_bytes;                             /* 0 = no limit */
+    uint64_t total;                                 /* bytes cached (kept only with a limit) */
+    int (*link) (const char *from, const char *to); /* link(2), or a test's stand-in */
 };
 
 typedef struct {
@@ -172,6 +177,7 @@ segq__cache_new (const char *dir, uint64_t max_bytes, char *err, size_t errlen)
         return NULL;
     }
     self->max_bytes = max_bytes;
+    self->link = link;
     if (max_bytes) {
         size_t n;
         free (s_scan (self, &n, &self->total));
@@ -377,15 +383,45 @@ s_copy_file (const char *src, const char *dst, char *err, size_t errlen)
     return rc;
 }
 
+void
+segq__cache_layout_begin (segq__cache_t *self, const char *hash, segq__layout_t *layout)
+{
+    segq__cache_path (self, hash, layout->src, sizeof layout->src);
+    layout->copies = 0;
+}
+
+/* The link to layout->src could not be made (errno): dst becomes a copy,
+   the file the next names link to, unless the layout made its most
+   copies already. */
+static int
+s_layout_copy (segq__layout_t *layout, const char *dst, const char *name, char *err, size_t errlen)
+{
+    int error = errno;
+    if (layout->copies == SEGQ__LAYOUT_MAX_COPIES) {
+        snprintf (err, errlen,
+                  "cannot lay out input '%.200s': its content is named more often than the %d "
+                  "copies the worker makes of one file where a hard link fails (%s): give the "
+                  "job each file once, or put the worker's --work-dir and --cache-dir on one "
+                  "filesystem that takes hard links",
+                  name, SEGQ__LAYOUT_MAX_COPIES, strerror (error));
+        return SEGQ_ETOOBIG;
+    }
+    int rc = s_copy_file (layout->src, dst, err, errlen);
+    if (rc)
+        return rc;
+    layout->copies++;
+    snprintf (layout->src, sizeof layout->src, "%s", dst);
+    return 0;
+}
+
 int
-segq__cache_layout (segq__cache_t *self, const char *hash, const char *dir, const char *name,
+segq__cache_layout (segq__cache_t *self, segq__layout_t *layout, const char *dir, const char *name,
                     char *err, size_t errlen)
 {
     int rc = segq__name_check (name, err, errlen);
     if (rc)
         return rc;
-    char src [4096], dst [8192];
-    segq__cache_path (self, hash, src, sizeof src);
+    char dst [8192];
     snprintf (dst, sizeof dst, "%s/%s", dir, name);
     char *slash = strrchr (dst, '/');
     *slash = 0;
@@ -393,16 +429,25 @@ segq__cache_layout (segq__cache_t *self, const char *hash, const char *dir, cons
     *slash = '/';
     if (rc)
         return rc;
-    if (link (src, dst) == 0)
+    if (self->link (layout->src, dst) == 0)
         return 0;
     if (errno == EEXIST) {
         snprintf (err, errlen, "two inputs are named '%.200s'", name);
         return SEGQ_EEXIST;
     }
+    /* EMLINK: the file has all the links its filesystem takes (65,000 on
+       ext4); EXDEV, EPERM: the job's directory is on another filesystem
+       than the cache, or on one without hard links. */
     if (errno == EXDEV || errno == EPERM || errno == EMLINK)
-        return s_copy_file (src, dst, err, errlen);
-    snprintf (err, errlen, "cannot link %s to %s: %s", src, dst, strerror (errno));
+        return s_layout_copy (layout, dst, name, err, errlen);
+    snprintf (err, errlen, "cannot link %s to %s: %s", layout->src, dst, strerror (errno));
     return SEGQ_EIO;
+}
+
+void
+segq__cache_set_link (segq__cache_t *self, int (*link_fn) (const char *from, const char *to))
+{
+    self->link = link_fn ? link_fn : link;
 }
 
 void

@@ -486,6 +486,40 @@ s_take_options (segq_worker_t *self, const segq_worker_options_t *o, char *err, 
     return 0;
 }
 
+/* The paths a job's child is given or run from, made absolute: the child
+   runs in its job's directory, where a path relative to the daemon's
+   names nothing (every job of a `--work-dir w1` failed with "cannot
+   create w1/jobs/0005.1/out"). Prefixed, not resolved: the folders may
+   not exist yet, and a symbolic link the admin gave stays one. */
+static int
+s_paths_absolute (segq_worker_t *self, char *err, size_t errlen)
+{
+    char **paths [] = { &self->work_dir, &self->cache_dir, &self->jobs_dir, &self->testkind,
+                        &self->segq_run };
+    char *cwd = NULL;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < sizeof paths / sizeof paths [0]; i++) {
+        char *path = *paths [i], *full = NULL;
+        if (!path || path [0] == '/')
+            continue;
+        if (!cwd && !(cwd = getcwd (NULL, 0))) {
+            snprintf (err, errlen,
+                      "cannot make %.300s an absolute path: the current directory: %s (give "
+                      "absolute paths)",
+                      path, strerror (errno));
+            rc = SEGQ_EIO;
+        } else if (asprintf (&full, "%s/%s", cwd, path) < 0) {
+            snprintf (err, errlen, "out of memory");
+            rc = SEGQ_ENOMEM;
+        } else {
+            free (path);
+            *paths [i] = full;
+        }
+    }
+    free (cwd);
+    return rc;
+}
+
 /* A program named but not executable is refused at start: offering
    fewer kinds without a word would leave their jobs waiting unexplained. */
 static int
@@ -616,8 +650,9 @@ segq_worker_new (const segq_worker_options_t *o, char *err, size_t errlen)
     self->broker = strdup (o->broker);
     if (o->broker_key && s_take_keys (self, o, err, errlen))
         goto fail;
-    if (s_take_options (self, o, err, errlen) || s_gpus_map (self, err, errlen)
-        || s_choose_kinds (self, o, err, errlen) || s_prepare_work_dir (self, err, errlen))
+    if (s_take_options (self, o, err, errlen) || s_paths_absolute (self, err, errlen)
+        || s_gpus_map (self, err, errlen) || s_choose_kinds (self, o, err, errlen)
+        || s_prepare_work_dir (self, err, errlen))
         goto fail;
     if (!(self->cache = segq__cache_new (self->cache_dir, o->cache_max, err, errlen)))
         goto fail;

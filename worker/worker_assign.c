@@ -53,9 +53,11 @@ segq__worker_layout_inputs (job_t *job, const char *hash)
 {
     const segq_assign_t *a = &job->assign->u.assign;
     char err [1024];
+    segq__layout_t layout;
+    segq__cache_layout_begin (job->worker->cache, hash, &layout);
     for (size_t i = 0; i < a->n_inputs; i++)
         if (strcmp (a->inputs [i].hash, hash) == 0
-            && segq__cache_layout (job->worker->cache, hash, job->dir, a->inputs [i].name, err,
+            && segq__cache_layout (job->worker->cache, &layout, job->dir, a->inputs [i].name, err,
                                    sizeof err)) {
             segq__worker_log_note (job, "%s", err);
             segq__worker_job_finish (job, false, -1, 0, err);

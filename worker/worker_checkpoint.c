@@ -8,7 +8,8 @@
     hands it to a requeued attempt to resume from. One uploads at a time;
     the newest announced meanwhile waits at DIR/checkpoint.next. It is
     best effort: a failed upload leaves the last recorded checkpoint
-    standing and the job running.
+    standing and the job running; one the broker has no room for waits
+    for room, as outputs do (worker_transfer.c).
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +26,18 @@ segq__worker_ckpt_put (job_t *job)
     segq__worker_upload_reset (job);
     if (job->worker->session == ONLINE) /* else sent again after WELCOME */
         segq__worker_upload_send (job, &job->uploads [0]);
+}
+
+/* The checkpoint's PUT was void (a new session) or refused for want of
+   room: sent again, or, if the child announced a newer one meanwhile,
+   that one instead: the older is of no use once it is there. */
+void
+segq__worker_ckpt_resume (job_t *job)
+{
+    if (job->ckpt_next)
+        segq__worker_ckpt_end (job);
+    else
+        segq__worker_ckpt_put (job);
 }
 
 /* Upload the checkpoint pinned at DIR/checkpoint (hashed as it is sent). */

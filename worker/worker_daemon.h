@@ -36,6 +36,13 @@
    LIMIT_BACKOFF_MAX_MS while the broker keeps refusing. */
 #define LIMIT_BACKOFF_MIN_MS 50
 #define LIMIT_BACKOFF_MAX_MS 2000
+/* An upload the broker has no room for on its disk (ENOSPC, at PUT or
+   at PUT_DONE) is sent again after a wait doubling from
+   ROOM_BACKOFF_MIN_MS up to ROOM_BACKOFF_MAX_MS, until the broker has
+   room: a person makes room, in minutes, and the job's files wait in its
+   directory meanwhile. */
+#define ROOM_BACKOFF_MIN_MS 1000
+#define ROOM_BACKOFF_MAX_MS 30000
 /* A broker that does not answer is said at the default verbosity once
    UNANSWERED_SAY_MS have gone without a WELCOME, then every
    UNANSWERED_AGAIN_MS: the retries themselves are -v's. */
@@ -130,6 +137,10 @@ struct job {
     char *ckpt_next; /* name of the newer one waiting, or NULL */
     uint32_t ckpt_next_step;
     int64_t stopped_until_ms; /* JOB_STOPPED: reported as failed from then on */
+    /* the broker had no room for an upload of the job's (ENOSPC) */
+    int64_t room_since_ms; /* since when (said once); 0: not waiting */
+    int64_t room_until_ms; /* none of its uploads is sent again before then */
+    int room_backoff_ms;   /* that wait's length */
 };
 
 struct segq_worker {
@@ -152,14 +163,14 @@ struct segq_worker {
     int sigfd;
     zmq_pollitem_t sig_item;
     segq__cache_t *cache;
-    zhashx_t *jobs;     /* key -> job_t */
-    zlistx_t *children; /* job_t with a live runner */
-    zlistx_t *uploads;  /* job_t in UPLOADING */
-    zhashx_t *fetches;  /* hash -> fetch_t */
+    zhashx_t *jobs;                          /* key -> job_t */
+    zlistx_t *children;                      /* job_t with a live runner */
+    zlistx_t *uploads;                       /* job_t in UPLOADING */
+    zhashx_t *fetches;                       /* hash -> fetch_t */
     fetch_t *fetching [SEGQ_WORKER_FETCHES]; /* those requested in this session, NULL free */
     zlistx_t *fetch_queue; /* the others, oldest first: a job's inputs before a later one's */
     uint64_t fetch_seq;
-    bool deferred;            /* transfers wait to be sent again: the session was lost, or ELIMIT */
+    bool deferred; /* transfers wait to be sent again: the session was lost, or ELIMIT */
     int64_t deferred_until_ms;        /* ELIMIT: none sent again before then */
     int limit_backoff_ms;             /* that wait's length; 0 once the broker takes a transfer */
     segq__gen_servers_t *gen_servers; /* generate's servers, or NULL (none) */
@@ -174,7 +185,7 @@ struct segq_worker {
     bool ready_written;
 
     bool draining;
-    bool told_draining; /* the last REGISTER said so */
+    bool told_draining;  /* the last REGISTER said so */
     bool stop_signalled; /* a TERM, INT or HUP came: the stop may reach the jobs too */
     bool node_fault;     /* segq-run could not start: draining, then leaving with status 1 */
     size_t n_stopped;    /* jobs in JOB_STOPPED */
@@ -246,21 +257,27 @@ void segq__worker_upload_clear (job_t *job);
    segq__worker_upload_send. */
 void segq__worker_upload_reset (job_t *job);
 /* Fills the free slots with the next outputs and PUTs those not yet sent
-   (online only); once all are stored, the job is done. */
+   (online, and not while the job waits for room on the broker's disk);
+   once all are stored, the job is done. */
 void segq__worker_upload_next (job_t *job);
 /* PUTs the file in slot u as it is now (its size read again); -1: the
    upload failed (segq__worker_upload_fail). */
 int segq__worker_upload_send (job_t *job, upload_t *u);
 void segq__worker_upload_fail (job_t *job, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
+/* The broker has no room on its disk for slot u's file (why: its
+   message): PUT again after a wait, longer each round the broker
+   refuses, until it has room. */
+void segq__worker_upload_wait_room (job_t *job, upload_t *u, const char *why);
 /* The slot whose PUT had req_id, or whose transfer this is; NULL if none. */
 upload_t *segq__worker_upload_by (segq_worker_t *self, uint64_t req_id, uint64_t transfer,
                                   job_t **job);
 /* GET for the fetch, at once if fewer than SEGQ_WORKER_FETCHES are
    requested (and online), else once one has ended. */
 void segq__worker_fetch_request (segq_worker_t *self, fetch_t *fetch);
-/* Once deferred (a new session, or the broker answered ELIMIT): GETs and
-   PUTs void or refused are sent again, the fetches within the window. */
+/* Once deferred (a new session, or the broker answered ELIMIT or
+   ENOSPC): GETs and PUTs void or refused are sent again, the fetches
+   within the window, a job's uploads once its wait for room is over. */
 void segq__worker_transfers_resume (segq_worker_t *self);
 /* The broker answered a GET or PUT with ELIMIT: it waits, longer each
    time the broker refuses again. */
@@ -285,6 +302,9 @@ void segq__worker_on_chunk (segq_worker_t *self, segq_chunk_t *m);
 
 void segq__worker_ckpt_announced (job_t *job, const char *name, uint32_t step);
 void segq__worker_ckpt_put (job_t *job);
+/* Its PUT again (void, or refused for want of room), or the newer one the
+   child announced meanwhile. */
+void segq__worker_ckpt_resume (job_t *job);
 void segq__worker_ckpt_end (job_t *job);
 void segq__worker_ckpt_uploaded (job_t *job);
 void segq__worker_ckpt_abandon (job_t *job);

@@ -113,8 +113,8 @@ struct segq__job_exit {
     int signal;    /* 0 none */
     bool timed_out;
     bool aborted;
-    char reason [512]; /* human text when !success, else "": for an exit
-                          code or a signal, "...: LAST LINE OF OUTPUT" */
+    char reason [512];  /* human text when !success, else "": for an exit
+                           code or a signal, "...: LAST LINE OF OUTPUT" */
     double cpu_seconds; /* the child's user + system time (its own and its reaped
                            children's; a generation server's while it ran the
                            job); 0 unknown */
@@ -195,10 +195,28 @@ int segq__cache_write_commit (segq__cache_write_t **self_p, char *err, size_t er
 void segq__cache_write_abort (segq__cache_write_t **self_p);
 uint64_t segq__cache_write_received (segq__cache_write_t *self);
 
-/* Put the cached file for hash at dir/name (hard link, or a copy across
-   filesystems), creating parent directories. */
-int segq__cache_layout (segq__cache_t *self, const char *hash, const char *dir, const char *name,
-                        char *err, size_t errlen);
+/* Laying out one content under a job's names for it: each a hard link to
+   the cached file or, where a link cannot be made (EMLINK, EXDEV, EPERM),
+   a copy that the names after it link to. More copies than
+   SEGQ__LAYOUT_MAX_COPIES (a filesystem without hard links, and one
+   content named that often) are refused: a peer naming one artifact many
+   times must not make the worker fill its disk with copies. */
+#define SEGQ__LAYOUT_MAX_COPIES 16
+
+typedef struct {
+    char src [8192]; /* what the next name links to: the cached file, then the latest copy */
+    unsigned copies; /* made so far */
+} segq__layout_t;
+
+void segq__cache_layout_begin (segq__cache_t *self, const char *hash, segq__layout_t *layout);
+/* Put the content at dir/name, creating parent directories. 0;
+   SEGQ_EEXIST (a name given twice), SEGQ_EINVAL (a name that is not a
+   safe relative path), SEGQ_ETOOBIG (a copy past the most), SEGQ_EIO or
+   SEGQ_ENOSPC; err says why. */
+int segq__cache_layout (segq__cache_t *self, segq__layout_t *layout, const char *dir,
+                        const char *name, char *err, size_t errlen);
+/* Tests only: a stand-in for link(2) in layouts (NULL: link(2) again). */
+void segq__cache_set_link (segq__cache_t *self, int (*link_fn) (const char *from, const char *to));
 
 /* Every regular file under dir, recursively, in name order, as artifacts
    (name = path relative to dir, size; hash left empty: the caller hashes

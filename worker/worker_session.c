@@ -242,9 +242,7 @@ segq__worker_on_welcome (segq_worker_t *self, const segq_welcome_t *m)
     for (job_t *job = resume ? zlistx_first (resume) : NULL; job; job = zlistx_next (resume)) {
         segq__worker_log_flush (job, segq__now_ms ()); /* what was held while the broker was away */
         if (job->phase == JOB_DONE)
-            segq__worker_result_send (job);
-        else if (job->ckpt_uploading)
-            segq__worker_ckpt_put (job);
+            segq__worker_result_send (job); /* uploads and checkpoints: transfers_resume */
     }
     zlistx_destroy (&resume);
 }
@@ -321,6 +319,11 @@ segq__worker_on_error (segq_worker_t *self, const segq_error_msg_t *m)
         }
         job_t *job;
         upload_t *u = segq__worker_upload_by (self, m->req_id, 0, &job);
+        if (u && m->code == SEGQ_ENOSPC) {
+            segq__worker_upload_wait_room (job, u,
+                                           m->message ? m->message : segq_strerror (m->code));
+            return;
+        }
         if (u && m->code == SEGQ_ELIMIT && !job->ckpt_uploading) {
             segq__worker_log (self, 1, "%s: upload of %s waits: %s", job->key, u->artifact->name,
                               m->message ? m->message : segq_strerror (m->code));

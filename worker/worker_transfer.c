@@ -7,7 +7,10 @@
     fetched with GET into the cache (verified before it is kept) and then
     laid out for every job waiting for it; a fetch that fails is tried
     again a few times before the jobs fail. Transfers belong to a session:
-    after a reconnect they start over once WELCOME comes.
+    after a reconnect they start over once WELCOME comes. An upload the
+    broker refuses for its limit on transfers (ELIMIT) or for want of room
+    on its disk (ENOSPC) waits and is sent again, the job meanwhile
+    holding its files.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -82,6 +85,57 @@ segq__worker_upload_fail (job_t *job, const char *format, ...)
     job->n_outputs = 0;
     segq__worker_log_note (job, "%s", reason);
     segq__worker_job_finish (job, false, job->exit_code, job->signal, reason);
+}
+
+/* The next wait of a back-off: twice the last, within min..max. */
+static int
+s_doubled (int last_ms, int min_ms, int max_ms)
+{
+    int wait = last_ms * 2;
+    return wait < min_ms ? min_ms : wait > max_ms ? max_ms : wait;
+}
+
+/* A full disk is the broker admin's to clear, and nothing the job did:
+   the job keeps its files and waits (said once) rather than fail at its
+   last step, and the refusals of one round double the wait once. */
+void
+segq__worker_upload_wait_room (job_t *job, upload_t *u, const char *why)
+{
+    segq_worker_t *self = job->worker;
+    int64_t now = segq__now_ms ();
+    if (!job->room_since_ms) {
+        job->room_since_ms = now;
+        segq__worker_log (self, 0,
+                          "%s: upload of %s waits for room on the broker's disk (%s); sent again "
+                          "at doubling intervals up to %d s until it fits",
+                          job->key, u->artifact->name, why, ROOM_BACKOFF_MAX_MS / 1000);
+        segq__worker_log_note (job, "upload of %s waits for room on the broker's disk: %s",
+                               u->artifact->name, why);
+    }
+    if (now >= job->room_until_ms) {
+        job->room_backoff_ms =
+            s_doubled (job->room_backoff_ms, ROOM_BACKOFF_MIN_MS, ROOM_BACKOFF_MAX_MS);
+        job->room_until_ms = now + job->room_backoff_ms;
+    }
+    s_slot_reset (u); /* req 0: PUT again once the wait is over */
+    self->deferred = true;
+}
+
+/* The broker stored one of the job's files: if it had no room before,
+   it has now, and the next refusal starts the back-off over. */
+static void
+s_room_found (job_t *job, const char *name)
+{
+    if (!job->room_since_ms)
+        return;
+    int64_t waited = (segq__now_ms () - job->room_since_ms) / 1000;
+    segq__worker_log (job->worker, 0,
+                      "%s: the broker had room again: %s stored after %" PRId64 " s of waiting",
+                      job->key, name, waited);
+    segq__worker_log_note (job, "the broker had room again: %s stored after %" PRId64 " s", name,
+                           waited);
+    job->room_since_ms = job->room_until_ms = 0;
+    job->room_backoff_ms = 0;
 }
 
 /* Reads the next chunk of slot u's file into a frame; NULL after the
@@ -206,8 +260,8 @@ segq__worker_upload_next (job_t *job)
         segq__worker_job_done (job);
         return;
     }
-    if (self->session != ONLINE)
-        return; /* resumed after WELCOME */
+    if (self->session != ONLINE || segq__now_ms () < job->room_until_ms)
+        return; /* resumed after WELCOME, or once the wait for room is over */
     for (size_t i = 0; i < UPLOAD_WINDOW; i++) {
         upload_t *u = &job->uploads [i];
         if (s_may_start (job, u))
@@ -270,6 +324,8 @@ segq__worker_on_put_done (segq_worker_t *self, const segq_put_done_t *m)
     if (!u)
         return;
     const char *name = u->artifact->name;
+    if (m->code == 0)
+        s_room_found (job, name);
     if (m->code == 0 && job->ckpt_uploading)
         segq__worker_ckpt_uploaded (job);
     else if (m->code == 0) {
@@ -278,7 +334,9 @@ segq__worker_on_put_done (segq_worker_t *self, const segq_put_done_t *m)
         u->tried_again = false;
         job->n_uploaded++;
         segq__worker_upload_next (job);
-    } else if (m->code == SEGQ_EHASH && !u->tried_again && !job->ckpt_uploading) {
+    } else if (m->code == SEGQ_ENOSPC)
+        segq__worker_upload_wait_room (job, u, m->message ? m->message : segq_strerror (m->code));
+    else if (m->code == SEGQ_EHASH && !u->tried_again && !job->ckpt_uploading) {
         /* Changed on the way: send it once more, then give up. */
         u->tried_again = true;
         segq__worker_log_note (job, "upload of %s failed (%s), trying again", name,
@@ -516,10 +574,8 @@ segq__worker_transfers_defer (segq_worker_t *self)
 {
     int64_t now = segq__now_ms ();
     if (now >= self->deferred_until_ms) {
-        int wait = self->limit_backoff_ms * 2;
-        self->limit_backoff_ms = wait < LIMIT_BACKOFF_MIN_MS   ? LIMIT_BACKOFF_MIN_MS
-                                 : wait > LIMIT_BACKOFF_MAX_MS ? LIMIT_BACKOFF_MAX_MS
-                                                               : wait;
+        self->limit_backoff_ms =
+            s_doubled (self->limit_backoff_ms, LIMIT_BACKOFF_MIN_MS, LIMIT_BACKOFF_MAX_MS);
         self->deferred_until_ms = now + self->limit_backoff_ms;
     }
     self->deferred = true;
@@ -531,18 +587,33 @@ segq__worker_transfers_taken (segq_worker_t *self)
     self->limit_backoff_ms = 0;
 }
 
+/* The job's uploads refused or void are sent again, unless it waits for
+   room on the broker's disk: then false, to be asked again. */
+static bool
+s_uploads_resume (job_t *job, int64_t now)
+{
+    if (now < job->room_until_ms)
+        return false;
+    if (job->phase == JOB_UPLOADING)
+        segq__worker_upload_next (job); /* PUTs again the slots refused */
+    else if (job->ckpt_uploading && !job->uploads [0].req)
+        segq__worker_ckpt_resume (job);
+    return true;
+}
+
 void
 segq__worker_transfers_resume (segq_worker_t *self)
 {
-    if (self->session != ONLINE || !self->deferred || segq__now_ms () < self->deferred_until_ms)
+    int64_t now = segq__now_ms ();
+    if (self->session != ONLINE || !self->deferred || now < self->deferred_until_ms)
         return;
     self->deferred = false;
     s_fetches_resume (self);
     /* a copy: a job whose upload fails leaves the list meanwhile */
     zlistx_t *jobs = zlistx_dup (self->uploads);
     for (job_t *job = jobs ? zlistx_first (jobs) : NULL; job; job = zlistx_next (jobs))
-        if (job->phase == JOB_UPLOADING)
-            segq__worker_upload_next (job); /* PUTs again the slots refused */
+        if (!s_uploads_resume (job, now))
+            self->deferred = true; /* its wait for room is not over: next tick */
     if (!jobs)
         self->deferred = true; /* out of memory: next tick */
     zlistx_destroy (&jobs);

@@ -1,6 +1,7 @@
 /*  The artifact cache, input layout and output collection. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +81,9 @@ Test (cache, download_verified_then_laid_out)
     cr_assert_null (w);
     cr_assert (segq__cache_has (cache, hash, strlen (text)));
 
-    cr_assert_eq (segq__cache_layout (cache, hash, job, "inputs/deep/a.txt", err, sizeof err), 0,
+    segq__layout_t layout;
+    segq__cache_layout_begin (cache, hash, &layout);
+    cr_assert_eq (segq__cache_layout (cache, &layout, job, "inputs/deep/a.txt", err, sizeof err), 0,
                   "%s", err);
     snprintf (path, sizeof path, "%s/inputs/deep/a.txt", job);
     char got [SEGQ_HASH_HEX_LEN + 1];
@@ -90,9 +93,10 @@ Test (cache, download_verified_then_laid_out)
     struct stat st;
     cr_assert_eq (stat (path, &st), 0);
     cr_assert_eq (st.st_mode & 0222, 0, "mode %o", st.st_mode);
-    cr_assert_eq (segq__cache_layout (cache, hash, job, "inputs/deep/a.txt", err, sizeof err),
+    cr_assert_eq (segq__cache_layout (cache, &layout, job, "inputs/deep/a.txt", err, sizeof err),
                   SEGQ_EEXIST);
-    cr_assert_eq (segq__cache_layout (cache, hash, job, "../escape", err, sizeof err), SEGQ_EINVAL);
+    cr_assert_eq (segq__cache_layout (cache, &layout, job, "../escape", err, sizeof err),
+                  SEGQ_EINVAL);
     snprintf (path, sizeof path, "%s/escape", s_dir);
     cr_assert_neq (access (path, F_OK), 0);
     segq__cache_destroy (&cache);
@@ -238,7 +242,9 @@ Test (cache, least_recently_used_inputs_go_first_over_the_limit)
     usleep (20000);
     /* a is used again (and laid out for a job): b is now the oldest */
     cr_assert (segq__cache_has (cache, ha, 100));
-    cr_assert_eq (segq__cache_layout (cache, hb, job, "b.txt", err, sizeof err), 0, "%s", err);
+    segq__layout_t layout;
+    segq__cache_layout_begin (cache, hb, &layout);
+    cr_assert_eq (segq__cache_layout (cache, &layout, job, "b.txt", err, sizeof err), 0, "%s", err);
     usleep (20000);
     s_cache_put (cache, c, hc); /* 300 bytes > 250: one must go */
     cr_assert (segq__cache_has (cache, ha, 100));
@@ -255,5 +261,109 @@ Test (cache, least_recently_used_inputs_go_first_over_the_limit)
     cache = segq__cache_new (cache_dir, 150, err, sizeof err);
     cr_assert_not_null (cache, "%s", err);
     cr_assert_not (segq__cache_has (cache, ha, 100) && segq__cache_has (cache, hc, 100));
+    segq__cache_destroy (&cache);
+}
+
+/* link(2) on a filesystem whose files take at most S_MAX_LINKS links, as
+   ext4's take 65,000: a layout meets EMLINK without making 65,000. */
+#define S_MAX_LINKS 4
+
+static int
+s_link_few (const char *from, const char *to)
+{
+    struct stat st;
+    if (stat (from, &st) != 0)
+        return -1;
+    if (st.st_nlink >= S_MAX_LINKS) {
+        errno = EMLINK;
+        return -1;
+    }
+    return link (from, to);
+}
+
+/* link(2) where the job's directory takes no hard links at all. */
+static int
+s_link_never (const char *from, const char *to)
+{
+    errno = EPERM;
+    return -1;
+}
+
+/* A new cache holding text; its hash into hash. */
+static segq__cache_t *
+s_cache_with (const char *text, char hash [SEGQ_HASH_HEX_LEN + 1])
+{
+    char err [400], cache_dir [512];
+    snprintf (cache_dir, sizeof cache_dir, "%s/cache", s_dir);
+    segq__cache_t *cache = segq__cache_new (cache_dir, 0, err, sizeof err);
+    cr_assert_not_null (cache, "%s", err);
+    s_cache_put (cache, text, hash);
+    return cache;
+}
+
+/* One content under many names, at its filesystem's most links: a copy
+   when a link fails, and the names after it link to that copy (one copy
+   per S_MAX_LINKS names, never one per name). */
+Test (cache, names_past_the_most_links_link_to_one_copy)
+{
+    char err [400], job [512], hash [SEGQ_HASH_HEX_LEN + 1];
+    const char *text = "one content, many names\n";
+    segq__cache_t *cache = s_cache_with (text, hash);
+    segq__cache_set_link (cache, s_link_few);
+    snprintf (job, sizeof job, "%s/job", s_dir);
+    enum { N = 40 };
+    segq__layout_t layout;
+    segq__cache_layout_begin (cache, hash, &layout);
+    ino_t inodes [N];
+    size_t n_inodes = 0;
+    for (int i = 0; i < N; i++) {
+        char name [32], path [1024], got [SEGQ_HASH_HEX_LEN + 1];
+        snprintf (name, sizeof name, "files/n%02d", i);
+        cr_assert_eq (segq__cache_layout (cache, &layout, job, name, err, sizeof err), 0, "%s: %s",
+                      name, err);
+        snprintf (path, sizeof path, "%s/%s", job, name);
+        cr_assert_eq (segq_sha256_file (path, got), 0);
+        cr_assert_str_eq (got, hash, "%s", name);
+        struct stat st;
+        cr_assert_eq (stat (path, &st), 0);
+        bool seen = false;
+        for (size_t k = 0; k < n_inodes && !seen; k++)
+            seen = inodes [k] == st.st_ino;
+        if (!seen)
+            inodes [n_inodes++] = st.st_ino;
+    }
+    /* the cached file takes 3 names (its own link is the 4th), each copy 4 */
+    unsigned copies = (N - (S_MAX_LINKS - 1) + S_MAX_LINKS - 1) / S_MAX_LINKS;
+    cr_assert_eq (layout.copies, copies, "%u copies for %d names", layout.copies, N);
+    cr_assert_eq (n_inodes, copies + 1, "%zu files for %d names", n_inodes, N);
+    segq__cache_destroy (&cache);
+}
+
+/* Where no name can be linked, each is a copy, and a content named more
+   often than the most copies is refused, saying why and what to do. */
+Test (cache, copies_of_one_content_are_bounded)
+{
+    char err [400], job [512], hash [SEGQ_HASH_HEX_LEN + 1];
+    segq__cache_t *cache = s_cache_with ("copied\n", hash);
+    segq__cache_set_link (cache, s_link_never);
+    snprintf (job, sizeof job, "%s/job", s_dir);
+    segq__layout_t layout;
+    segq__cache_layout_begin (cache, hash, &layout);
+    char name [32];
+    for (int i = 0; i < SEGQ__LAYOUT_MAX_COPIES; i++) {
+        snprintf (name, sizeof name, "files/n%02d", i);
+        cr_assert_eq (segq__cache_layout (cache, &layout, job, name, err, sizeof err), 0, "%s",
+                      err);
+    }
+    snprintf (name, sizeof name, "files/n%02d", SEGQ__LAYOUT_MAX_COPIES);
+    cr_assert_eq (segq__cache_layout (cache, &layout, job, name, err, sizeof err), SEGQ_ETOOBIG);
+    cr_assert (strstr (err, name) && strstr (err, "copies") && strstr (err, "--work-dir"), "%s",
+               err);
+    char path [1024];
+    snprintf (path, sizeof path, "%s/%s", job, name);
+    cr_assert_neq (access (path, F_OK), 0, "a refused name was laid out");
+    /* the next content starts afresh */
+    segq__cache_layout_begin (cache, hash, &layout);
+    cr_assert_eq (segq__cache_layout (cache, &layout, job, "again", err, sizeof err), 0, "%s", err);
     segq__cache_destroy (&cache);
 }

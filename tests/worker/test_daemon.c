@@ -986,6 +986,59 @@ Test (daemon, checkpoint_uploaded_with_hash_at_the_end)
     s_drain_and_bye (F);
 }
 
+/* A checkpoint the broker has no room for is not dropped: it waits and is
+   sent again (after a second at first), the child running meanwhile. */
+Test (daemon, checkpoint_the_broker_has_no_room_for_is_sent_again)
+{
+    char script [400];
+    s_script (
+        "fake-segq-run",
+        "#!/bin/bash\n"
+        "[ \"$1\" = devices ] && exec echo '{\"cpu\": {\"cores\": 2}, \"cuda_build\": true}'\n"
+        "printf 'weights of step 5' > \"$SEGQ_OUTPUT_DIR/model.ckpt\"\n"
+        "printf '{\"checkpoint\":\"model.ckpt\",\"step\":5}\\n' >&\"$SEGQ_PROGRESS_FD\"\n"
+        "sleep 30\n",
+        script, sizeof script);
+    const char *extra [] = { "--segq-run", script, NULL };
+    s_start_worker (F, extra);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    s_assign (F, "c2", 1, "train", NULL, NULL, 0, 0);
+    const char *weights = "weights of step 5";
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+    s_hash (weights, strlen (weights), hash);
+    segq_msg_t *put = s_expect (F, SEGQ_MSG_PUT, 10000);
+    cr_assert_str_eq (put->u.put.name, "model.ckpt");
+    segq_msg_t *error = segq_msg_new (SEGQ_MSG_ERROR);
+    error->u.error.req_id = put->u.put.req_id;
+    error->u.error.code = SEGQ_ENOSPC;
+    error->u.error.message = strdup ("upload refused: 17 bytes do not fit in the 0 bytes free on "
+                                     "the broker's disk: ask its admin to make room");
+    segq_msg_destroy (&put);
+    s_send (F, error);
+    int64_t refused = segq__now_ms ();
+    put = s_expect (F, SEGQ_MSG_PUT, 10000);
+    cr_assert_geq (segq__now_ms () - refused, 500, "sent again at once, not after a wait");
+    cr_assert_str_eq (put->u.put.name, "model.ckpt");
+    s_take_upload (F, &put, 32, 4096, weights, strlen (weights), hash);
+    segq_msg_t *ckpt = s_expect (F, SEGQ_MSG_CHECKPOINT, 10000);
+    cr_assert_str_eq (ckpt->u.checkpoint.hash, hash);
+    cr_assert_eq (ckpt->u.checkpoint.step, 5);
+    segq_msg_destroy (&ckpt);
+    cr_assert (s_log_says ("model.ckpt waits for room on the broker's disk", 1000), "%s",
+               s_slurp (F->log));
+    segq_msg_t *abort = segq_msg_new (SEGQ_MSG_ABORT);
+    abort->u.abort.job = strdup ("c2");
+    abort->u.abort.attempt = 1;
+    abort->u.abort.reason = strdup ("test over");
+    s_send (F, abort);
+    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    cr_assert_not (result->u.result.success);
+    segq_msg_destroy (&result);
+    s_ack (F, "c2", 1, 0);
+    s_drain_and_bye (F);
+}
+
 Test (daemon, big_artifacts_never_stall_heartbeats)
 {
     s_start_worker (F, NULL);

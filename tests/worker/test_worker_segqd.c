@@ -239,3 +239,195 @@ Test (worker_segqd, drain_from_the_broker)
     H_ASSERT (h, s_journal_count () == 1, "the job ran %zu times", s_journal_count ());
     segq_client_destroy (&c);
 }
+
+/* ---- the broker's disk full while a job's outputs upload ---- */
+
+static char s_no_room [600], s_write_full [600];
+
+/* A broker whose disk is full on cue (tests/worker/full_disk.c): no room
+   at PUT while s_no_room exists, writes failing while s_write_full does. */
+static void
+setup_full_disk (void)
+{
+    h = harness_new ("worker-full");
+    cr_assert_not_null (h);
+    h->heartbeat_ms = 200;
+    h->expiry_ms = 1500;
+    snprintf (s_no_room, sizeof s_no_room, "%s/no-room", h->dir);
+    snprintf (s_write_full, sizeof s_write_full, "%s/write-full", h->dir);
+    char (*text) [sizeof h->broker_env_text [0]] = h->broker_env_text;
+    const char *asan = getenv ("ASAN_OPTIONS");
+    snprintf (text [0], sizeof text [0], "LD_PRELOAD=%s",
+              harness_binary ("segq_test_full_disk.so"));
+    /* the shim comes first in the library list, ahead of ASan's runtime */
+    snprintf (text [1], sizeof text [0], "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
+              asan ? asan : "", asan && *asan ? ":" : "");
+    snprintf (text [2], sizeof text [0], "SEGQ_TEST_NO_ROOM=%s", s_no_room);
+    snprintf (text [3], sizeof text [0], "SEGQ_TEST_WRITE_FULL=%s", s_write_full);
+    for (size_t i = 0; i < 4; i++)
+        h->broker_env [i] = text [i];
+    h->broker_env [4] = NULL;
+    cr_assert_eq (harness_start_broker (h, NULL), 0, "segqd did not start");
+    const char *extra [] = { "--gpus", "0:FakeGPU:1G", NULL };
+    cr_assert_geq (harness_start_worker (h, "wk", 2, extra), 0, "segq-worker did not start");
+}
+
+static void
+s_touch (const char *path)
+{
+    FILE *file = fopen (path, "w");
+    cr_assert (file && fclose (file) == 0, "cannot create %s", path);
+}
+
+/* An echo job of a file uploaded before the disk fills (at `gate`, NULL:
+   it never does): the input is on the broker already, only the output
+   meets the full disk. */
+static void
+s_submit_echo_uploaded (segq_client_t *c, const char *text, const char *gate,
+                        char job [SEGQ_JOB_ID_MAX])
+{
+    char path [700], hash [SEGQ_HASH_HEX_LEN + 1], err [256];
+    snprintf (path, sizeof path, "%s/note.txt", h->dir);
+    FILE *file = fopen (path, "w");
+    cr_assert (file && fputs (text, file) >= 0 && fclose (file) == 0);
+    H_ASSERT (h, segq_client_upload (c, path, "note.txt", hash, NULL) == 0, "%s",
+              segq_client_error (c));
+    if (gate)
+        s_touch (gate);
+    segq_job_spec_t *spec = segq_job_spec_new ("echo");
+    cr_assert_eq (
+        segq_job_spec_input_hash (spec, "files/note.txt", hash, strlen (text), err, sizeof err), 0,
+        "%s", err);
+    segq_job_spec_set_gpu_mem (spec, 1u << 20);
+    H_ASSERT (h, segq_client_submit (c, spec, job, SEGQ_JOB_ID_MAX) == 0, "%s",
+              segq_client_error (c));
+    segq_job_spec_destroy (&spec);
+}
+
+/* Waits until the worker says the job's upload waits for room; the job
+   must not end meanwhile (a full disk is no fault of the job's). */
+static void
+s_wait_for_room (segq_client_t *c, const char *job)
+{
+    const char *said = "waits for room on the broker's disk";
+    segq_job_info_t info = { 0 };
+    for (int i = 0; i < 1000; i++, harness_sleep_ms (20)) {
+        H_ASSERT (h, segq_client_job (c, job, false, &info) == 0, "%s", segq_client_error (c));
+        H_ASSERT (h, info.state == SEGQ_JOB_QUEUED || info.state == SEGQ_JOB_RUNNING,
+                  "job %s is %s (%s) while the broker's disk is full", job,
+                  segq_job_state_name (info.state), info.reason ? info.reason : "");
+        segq_job_info_clear (&info);
+        if (harness_wait_text (h->workers [0].log, said, 0) == 0)
+            return;
+    }
+    H_ASSERT (h, false, "the worker never said that the upload of %s %s", job, said);
+}
+
+/* The job waits (running, its output in the worker's job folder) until
+   the disk has room, then succeeds with its output intact. */
+static void
+s_waits_for_room_then_succeeds (const char *gate)
+{
+    segq_client_t *c = harness_client (h, 10000);
+    const char *text = "kept while the broker's disk was full\n";
+    char job [SEGQ_JOB_ID_MAX];
+    s_submit_echo_uploaded (c, text, gate, job);
+    s_wait_for_room (c, job);
+    char out [700];
+    snprintf (out, sizeof out, "%s/jobs/%s.1/out/note.txt", h->workers [0].work_dir, job);
+    H_ASSERT (h, access (out, F_OK) == 0, "the output is not in the job's folder (%s)", out);
+    cr_assert_eq (unlink (gate), 0); /* room again */
+    s_expect_final (c, job, SEGQ_JOB_SUCCEEDED, NULL);
+    char fetched [700], got [128] = "";
+    snprintf (fetched, sizeof fetched, "%s/fetched.txt", h->dir);
+    H_ASSERT (h, segq_client_fetch (c, job, "note.txt", fetched, NULL) == 0, "%s",
+              segq_client_error (c));
+    FILE *file = fopen (fetched, "r");
+    cr_assert (file && fgets (got, sizeof got, file));
+    fclose (file);
+    cr_assert_str_eq (got, text);
+    H_ASSERT (h, harness_wait_text (h->workers [0].log, "the broker had room again", 5000) == 0,
+              "the worker did not say the wait was over");
+    segq_client_destroy (&c);
+}
+
+TestSuite (worker_full_disk, .init = setup_full_disk, .fini = teardown, .timeout = 120);
+
+/* refused at PUT: "N bytes do not fit in the M bytes free" */
+Test (worker_full_disk, output_refused_at_put_waits_for_room)
+{
+    s_waits_for_room_then_succeeds (s_no_room);
+}
+
+/* refused while written: PUT_DONE "no space left on the broker's disk" */
+Test (worker_full_disk, output_failing_to_write_waits_for_room)
+{
+    s_waits_for_room_then_succeeds (s_write_full);
+}
+
+Test (worker_full_disk, cancel_ends_the_wait_for_room)
+{
+    segq_client_t *c = harness_client (h, 10000);
+    char job [SEGQ_JOB_ID_MAX];
+    s_submit_echo_uploaded (c, "never stored\n", s_no_room, job);
+    s_wait_for_room (c, job);
+    const char *jobs [] = { job };
+    segq_cancel_outcome_t *outcomes = NULL;
+    size_t n_outcomes = 0;
+    H_ASSERT (h, segq_client_cancel (c, jobs, 1, &outcomes, &n_outcomes) == 0, "%s",
+              segq_client_error (c));
+    segq_cancel_outcomes_free (&outcomes, n_outcomes);
+    s_expect_final (c, job, SEGQ_JOB_CANCELLED, NULL);
+    /* the worker let the job go: its folder is removed */
+    char dir [700];
+    snprintf (dir, sizeof dir, "%s/jobs/%s.1", h->workers [0].work_dir, job);
+    for (int i = 0; i < 500 && access (dir, F_OK) == 0; i++)
+        harness_sleep_ms (10);
+    H_ASSERT (h, access (dir, F_OK) != 0, "the cancelled job's folder %s is still there", dir);
+    cr_assert_eq (unlink (s_no_room), 0);
+    segq_client_destroy (&c);
+}
+
+/* ---- relative paths ---- */
+
+static void
+setup_broker_only (void)
+{
+    h = harness_new ("worker-paths");
+    cr_assert_not_null (h);
+    cr_assert_eq (harness_start_broker (h, NULL), 0, "segqd did not start");
+}
+
+TestSuite (worker_paths, .init = setup_broker_only, .fini = teardown, .timeout = 60);
+
+/* A worker started with relative --work-dir, --cache-dir and --testkind
+   runs its jobs as with absolute ones: the job's child, which runs in
+   the job's folder, gets paths that name something there too. */
+Test (worker_paths, relative_paths_work_as_absolute_ones)
+{
+    cr_assert_eq (chdir (h->dir), 0); /* the worker's current directory */
+    cr_assert_eq (symlink (harness_binary ("segq-testkind"), "testkind"), 0);
+    const char *extra [] = { "--gpus", "0:FakeGPU:1G", "--work-dir", "work", "--cache-dir",
+                             "cache",  "--testkind",   "testkind",   NULL };
+    cr_assert_geq (harness_start_worker (h, "rel", 1, extra), 0, "segq-worker did not start");
+    segq_client_t *c = harness_client (h, 10000);
+    const char *text = "laid out under a relative work dir\n";
+    char job [SEGQ_JOB_ID_MAX];
+    s_submit_echo_uploaded (c, text, NULL, job);
+    s_expect_final (c, job, SEGQ_JOB_SUCCEEDED, NULL);
+    char fetched [700], got [128] = "";
+    snprintf (fetched, sizeof fetched, "%s/fetched.txt", h->dir);
+    H_ASSERT (h, segq_client_fetch (c, job, "note.txt", fetched, NULL) == 0, "%s",
+              segq_client_error (c));
+    FILE *file = fopen (fetched, "r");
+    cr_assert (file && fgets (got, sizeof got, file));
+    fclose (file);
+    cr_assert_str_eq (got, text);
+    /* where the folders were asked for: under the worker's directory */
+    char path [700];
+    snprintf (path, sizeof path, "%s/work/worker.id", h->dir);
+    cr_assert_eq (access (path, F_OK), 0, "no %s", path);
+    snprintf (path, sizeof path, "%s/cache/tmp", h->dir);
+    cr_assert_eq (access (path, F_OK), 0, "no %s", path);
+    segq_client_destroy (&c);
+}

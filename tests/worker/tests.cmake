@@ -26,7 +26,11 @@ if(TARGET segqd AND TARGET segq_client)
             ${SEGQ_WORKER_TESTS}/../integration/harness.c
     LIBS segq_client segq_proto PkgConfig::JANSSON TIMEOUT 400)
   target_include_directories(test_worker_segqd PRIVATE ${SEGQ_WORKER_TESTS}/../integration)
-  add_dependencies(test_worker_segqd segqd segq-worker segq-testkind)
+  # A segqd whose disk is full on cue (full_disk.c, LD_PRELOAD).
+  add_library(segq_test_full_disk MODULE ${SEGQ_WORKER_TESTS}/full_disk.c)
+  set_target_properties(segq_test_full_disk PROPERTIES PREFIX "" SUFFIX ".so")
+  target_link_libraries(segq_test_full_disk PRIVATE ${CMAKE_DL_LIBS})
+  add_dependencies(test_worker_segqd segqd segq-worker segq-testkind segq_test_full_disk)
 
   # The generation servers, with a stand-in `segq-run serve` (plain C, no
   # torch), so gen_server.c and the runner's served jobs run sanitized.

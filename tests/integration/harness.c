@@ -257,22 +257,32 @@ harness_start_broker (harness_t *self, const char *const *extra)
 }
 
 void
-harness_slow_disk (harness_t *self, const char *fsync_gate, const char *read_gate,
-                   unsigned delay_us)
+harness_preload (harness_t *self, const char *shim, const char *const vars [3])
 {
     char (*text) [sizeof self->broker_env_text [0]] = self->broker_env_text;
     const char *asan = getenv ("ASAN_OPTIONS");
-    snprintf (text [0], sizeof text [0], "LD_PRELOAD=%s",
-              harness_binary ("segq_test_slow_disk.so"));
+    snprintf (text [0], sizeof text [0], "LD_PRELOAD=%s", harness_binary (shim));
     /* the shim comes first in the library list, ahead of ASan's runtime */
     snprintf (text [1], sizeof text [0], "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
               asan ? asan : "", asan && *asan ? ":" : "");
-    snprintf (text [2], sizeof text [0], "SEGQ_TEST_FSYNC_DELAY_US=%u", delay_us);
-    snprintf (text [3], sizeof text [0], "SEGQ_TEST_FSYNC_GATE=%s", fsync_gate ? fsync_gate : "");
-    snprintf (text [4], sizeof text [0], "SEGQ_TEST_READ_GATE=%s", read_gate ? read_gate : "");
-    for (size_t i = 0; i < 5; i++)
+    size_t n = 2;
+    for (size_t i = 0; i < 3 && vars [i]; i++)
+        snprintf (text [n++], sizeof text [0], "%s", vars [i]);
+    for (size_t i = 0; i < n; i++)
         self->broker_env [i] = text [i];
-    self->broker_env [5] = NULL;
+    self->broker_env [n] = NULL;
+}
+
+void
+harness_slow_disk (harness_t *self, const char *fsync_gate, const char *read_gate,
+                   unsigned delay_us)
+{
+    char vars [3][1200];
+    snprintf (vars [0], sizeof vars [0], "SEGQ_TEST_FSYNC_DELAY_US=%u", delay_us);
+    snprintf (vars [1], sizeof vars [1], "SEGQ_TEST_FSYNC_GATE=%s", fsync_gate ? fsync_gate : "");
+    snprintf (vars [2], sizeof vars [2], "SEGQ_TEST_READ_GATE=%s", read_gate ? read_gate : "");
+    harness_preload (self, "segq_test_slow_disk.so",
+                     (const char *const []){ vars [0], vars [1], vars [2] });
 }
 
 /* SIGTERM and wait up to timeout_ms; describes a bad end in why. */

@@ -43,7 +43,7 @@ typedef struct {
     pid_t broker;
     int heartbeat_ms; /* passed to segqd; default 500 */
     int expiry_ms;    /* default 4000 */
-    /* segqd's extra environment (harness_slow_disk), NULL-terminated */
+    /* segqd's extra environment (harness_preload), NULL-terminated */
     char broker_env_text [5][1200];
     const char *broker_env [6];
     h_worker_t workers [H_MAX_WORKERS];
@@ -73,6 +73,10 @@ int harness_start_broker (harness_t *self, const char *const *extra);
    stored artifact, which is never found in memory. */
 void harness_slow_disk (harness_t *self, const char *fsync_gate, const char *read_gate,
                         unsigned delay_us);
+/* The segqd started next loads `shim` (a test .so, LD_PRELOAD) ahead of
+   its libraries, with up to 3 "NAME=VALUE" of its environment (vars ends
+   at the first NULL). */
+void harness_preload (harness_t *self, const char *shim, const char *const vars [3]);
 
 /* Stop every process gracefully (SIGTERM: workers first, then the broker)
    and wait for them. 0 if all exited with status 0; otherwise -1 and

@@ -941,31 +941,59 @@ Test (daemon, large_outputs_upload_one_at_a_time)
     s_drain_and_bye (F);
 }
 
-/* A checkpoint the child announces is uploaded while it runs, hashed as it
-   is sent (PUT names no hash), and CHECKPOINT names the hash the final
-   CHUNK carried. The child is a script standing in for segq-run. */
-Test (daemon, checkpoint_uploaded_with_hash_at_the_end)
+/* A worker whose train job (a script standing in for segq-run) announces
+   a checkpoint of `weights` at `step` and runs on: the checkpoint's PUT,
+   and its hash into hash. */
+static segq_msg_t *
+s_checkpointing_train (const char *job, const char *weights, int step,
+                       char hash [SEGQ_HASH_HEX_LEN + 1])
 {
-    char script [400];
+    char script [400], body [600];
     /* `devices`: the worker asks whether it can use the declared GPUs */
-    s_script (
-        "fake-segq-run",
+    snprintf (
+        body, sizeof body,
         "#!/bin/bash\n"
         "[ \"$1\" = devices ] && exec echo '{\"cpu\": {\"cores\": 2}, \"cuda_build\": true}'\n"
-        "printf 'weights of step 3' > \"$SEGQ_OUTPUT_DIR/model.ckpt\"\n"
-        "printf '{\"checkpoint\":\"model.ckpt\",\"step\":3}\\n' >&\"$SEGQ_PROGRESS_FD\"\n"
+        "printf '%s' > \"$SEGQ_OUTPUT_DIR/model.ckpt\"\n"
+        "printf '{\"checkpoint\":\"model.ckpt\",\"step\":%d}\\n' >&\"$SEGQ_PROGRESS_FD\"\n"
         "sleep 30\n",
-        script, sizeof script);
+        weights, step);
+    s_script ("fake-segq-run", body, script, sizeof script);
     const char *extra [] = { "--segq-run", script, NULL };
     s_start_worker (F, extra);
     segq_msg_t *reg = s_handshake (F, 5000);
     segq_msg_destroy (&reg);
-    s_assign (F, "c1", 1, "train", NULL, NULL, 0, 0);
-    const char *weights = "weights of step 3";
-    char hash [SEGQ_HASH_HEX_LEN + 1];
+    s_assign (F, job, 1, "train", NULL, NULL, 0, 0);
     s_hash (weights, strlen (weights), hash);
     segq_msg_t *put = s_expect (F, SEGQ_MSG_PUT, 10000);
     cr_assert_str_eq (put->u.put.name, "model.ckpt");
+    return put;
+}
+
+/* The running job aborted, its failed result acknowledged, the worker gone. */
+static void
+s_abort_and_bye (const char *job)
+{
+    segq_msg_t *abort = segq_msg_new (SEGQ_MSG_ABORT);
+    abort->u.abort.job = strdup (job);
+    abort->u.abort.attempt = 1;
+    abort->u.abort.reason = strdup ("test over");
+    s_send (F, abort);
+    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    cr_assert_not (result->u.result.success);
+    segq_msg_destroy (&result);
+    s_ack (F, job, 1, 0);
+    s_drain_and_bye (F);
+}
+
+/* A checkpoint the child announces is uploaded while it runs, hashed as it
+   is sent (PUT names no hash), and CHECKPOINT names the hash the final
+   CHUNK carried. */
+Test (daemon, checkpoint_uploaded_with_hash_at_the_end)
+{
+    const char *weights = "weights of step 3";
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+    segq_msg_t *put = s_checkpointing_train ("c1", weights, 3, hash);
     s_take_upload (F, &put, 31, 4096, weights, strlen (weights), hash);
     segq_msg_t *ckpt = s_expect (F, SEGQ_MSG_CHECKPOINT, 10000);
     cr_assert_str_eq (ckpt->u.checkpoint.job, "c1");
@@ -974,41 +1002,16 @@ Test (daemon, checkpoint_uploaded_with_hash_at_the_end)
     cr_assert_eq (ckpt->u.checkpoint.size, strlen (weights));
     cr_assert_eq (ckpt->u.checkpoint.step, 3);
     segq_msg_destroy (&ckpt);
-    segq_msg_t *abort = segq_msg_new (SEGQ_MSG_ABORT);
-    abort->u.abort.job = strdup ("c1");
-    abort->u.abort.attempt = 1;
-    abort->u.abort.reason = strdup ("test over");
-    s_send (F, abort);
-    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
-    cr_assert_not (result->u.result.success);
-    segq_msg_destroy (&result);
-    s_ack (F, "c1", 1, 0);
-    s_drain_and_bye (F);
+    s_abort_and_bye ("c1");
 }
 
 /* A checkpoint the broker has no room for is not dropped: it waits and is
    sent again (after a second at first), the child running meanwhile. */
 Test (daemon, checkpoint_the_broker_has_no_room_for_is_sent_again)
 {
-    char script [400];
-    s_script (
-        "fake-segq-run",
-        "#!/bin/bash\n"
-        "[ \"$1\" = devices ] && exec echo '{\"cpu\": {\"cores\": 2}, \"cuda_build\": true}'\n"
-        "printf 'weights of step 5' > \"$SEGQ_OUTPUT_DIR/model.ckpt\"\n"
-        "printf '{\"checkpoint\":\"model.ckpt\",\"step\":5}\\n' >&\"$SEGQ_PROGRESS_FD\"\n"
-        "sleep 30\n",
-        script, sizeof script);
-    const char *extra [] = { "--segq-run", script, NULL };
-    s_start_worker (F, extra);
-    segq_msg_t *reg = s_handshake (F, 5000);
-    segq_msg_destroy (&reg);
-    s_assign (F, "c2", 1, "train", NULL, NULL, 0, 0);
     const char *weights = "weights of step 5";
     char hash [SEGQ_HASH_HEX_LEN + 1];
-    s_hash (weights, strlen (weights), hash);
-    segq_msg_t *put = s_expect (F, SEGQ_MSG_PUT, 10000);
-    cr_assert_str_eq (put->u.put.name, "model.ckpt");
+    segq_msg_t *put = s_checkpointing_train ("c2", weights, 5, hash);
     segq_msg_t *error = segq_msg_new (SEGQ_MSG_ERROR);
     error->u.error.req_id = put->u.put.req_id;
     error->u.error.code = SEGQ_ENOSPC;
@@ -1027,16 +1030,7 @@ Test (daemon, checkpoint_the_broker_has_no_room_for_is_sent_again)
     segq_msg_destroy (&ckpt);
     cr_assert (s_log_says ("model.ckpt waits for room on the broker's disk", 1000), "%s",
                s_slurp (F->log));
-    segq_msg_t *abort = segq_msg_new (SEGQ_MSG_ABORT);
-    abort->u.abort.job = strdup ("c2");
-    abort->u.abort.attempt = 1;
-    abort->u.abort.reason = strdup ("test over");
-    s_send (F, abort);
-    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
-    cr_assert_not (result->u.result.success);
-    segq_msg_destroy (&result);
-    s_ack (F, "c2", 1, 0);
-    s_drain_and_bye (F);
+    s_abort_and_bye ("c2");
 }
 
 Test (daemon, big_artifacts_never_stall_heartbeats)

@@ -255,18 +255,11 @@ setup_full_disk (void)
     h->expiry_ms = 1500;
     snprintf (s_no_room, sizeof s_no_room, "%s/no-room", h->dir);
     snprintf (s_write_full, sizeof s_write_full, "%s/write-full", h->dir);
-    char (*text) [sizeof h->broker_env_text [0]] = h->broker_env_text;
-    const char *asan = getenv ("ASAN_OPTIONS");
-    snprintf (text [0], sizeof text [0], "LD_PRELOAD=%s",
-              harness_binary ("segq_test_full_disk.so"));
-    /* the shim comes first in the library list, ahead of ASan's runtime */
-    snprintf (text [1], sizeof text [0], "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
-              asan ? asan : "", asan && *asan ? ":" : "");
-    snprintf (text [2], sizeof text [0], "SEGQ_TEST_NO_ROOM=%s", s_no_room);
-    snprintf (text [3], sizeof text [0], "SEGQ_TEST_WRITE_FULL=%s", s_write_full);
-    for (size_t i = 0; i < 4; i++)
-        h->broker_env [i] = text [i];
-    h->broker_env [4] = NULL;
+    char vars [2][700];
+    snprintf (vars [0], sizeof vars [0], "SEGQ_TEST_NO_ROOM=%s", s_no_room);
+    snprintf (vars [1], sizeof vars [1], "SEGQ_TEST_WRITE_FULL=%s", s_write_full);
+    harness_preload (h, "segq_test_full_disk.so",
+                     (const char *const []){ vars [0], vars [1], NULL });
     cr_assert_eq (harness_start_broker (h, NULL), 0, "segqd did not start");
     const char *extra [] = { "--gpus", "0:FakeGPU:1G", NULL };
     cr_assert_geq (harness_start_worker (h, "wk", 2, extra), 0, "segq-worker did not start");
@@ -304,6 +297,21 @@ s_submit_echo_uploaded (segq_client_t *c, const char *text, const char *gate,
     segq_job_spec_destroy (&spec);
 }
 
+/* The echo job succeeds, and its output note.txt holds text. */
+static void
+s_expect_echoed (segq_client_t *c, const char *job, const char *text)
+{
+    s_expect_final (c, job, SEGQ_JOB_SUCCEEDED, NULL);
+    char fetched [700], got [128] = "";
+    snprintf (fetched, sizeof fetched, "%s/fetched.txt", h->dir);
+    H_ASSERT (h, segq_client_fetch (c, job, "note.txt", fetched, NULL) == 0, "%s",
+              segq_client_error (c));
+    FILE *file = fopen (fetched, "r");
+    cr_assert (file && fgets (got, sizeof got, file));
+    fclose (file);
+    cr_assert_str_eq (got, text);
+}
+
 /* Waits until the worker says the job's upload waits for room; the job
    must not end meanwhile (a full disk is no fault of the job's). */
 static void
@@ -337,15 +345,7 @@ s_waits_for_room_then_succeeds (const char *gate)
     snprintf (out, sizeof out, "%s/jobs/%s.1/out/note.txt", h->workers [0].work_dir, job);
     H_ASSERT (h, access (out, F_OK) == 0, "the output is not in the job's folder (%s)", out);
     cr_assert_eq (unlink (gate), 0); /* room again */
-    s_expect_final (c, job, SEGQ_JOB_SUCCEEDED, NULL);
-    char fetched [700], got [128] = "";
-    snprintf (fetched, sizeof fetched, "%s/fetched.txt", h->dir);
-    H_ASSERT (h, segq_client_fetch (c, job, "note.txt", fetched, NULL) == 0, "%s",
-              segq_client_error (c));
-    FILE *file = fopen (fetched, "r");
-    cr_assert (file && fgets (got, sizeof got, file));
-    fclose (file);
-    cr_assert_str_eq (got, text);
+    s_expect_echoed (c, job, text);
     H_ASSERT (h, harness_wait_text (h->workers [0].log, "the broker had room again", 5000) == 0,
               "the worker did not say the wait was over");
     segq_client_destroy (&c);
@@ -414,15 +414,7 @@ Test (worker_paths, relative_paths_work_as_absolute_ones)
     const char *text = "laid out under a relative work dir\n";
     char job [SEGQ_JOB_ID_MAX];
     s_submit_echo_uploaded (c, text, NULL, job);
-    s_expect_final (c, job, SEGQ_JOB_SUCCEEDED, NULL);
-    char fetched [700], got [128] = "";
-    snprintf (fetched, sizeof fetched, "%s/fetched.txt", h->dir);
-    H_ASSERT (h, segq_client_fetch (c, job, "note.txt", fetched, NULL) == 0, "%s",
-              segq_client_error (c));
-    FILE *file = fopen (fetched, "r");
-    cr_assert (file && fgets (got, sizeof got, file));
-    fclose (file);
-    cr_assert_str_eq (got, text);
+    s_expect_echoed (c, job, text);
     /* where the folders were asked for: under the worker's directory */
     char path [700];
     snprintf (path, sizeof path, "%s/work/worker.id", h->dir);

@@ -541,6 +541,36 @@ segq__broker_on_progress (segq_broker_t *self, segq__request_t *req)
                          &progress->metrics.items [i].value);
 }
 
+/* Log lines the broker could not write (a full disk) are lost: the log
+   says how much, where they were, as soon as it can be written again. */
+static int
+s_log_note_lost (segq_broker_t *self, segq__job_t *job, const char *id)
+{
+    if (!job->log_lost)
+        return 0;
+    char note [200];
+    int len = snprintf (note, sizeof note,
+                        "[segqd: %" PRIu64 " bytes of this log are lost here: the broker could not "
+                        "write them (its disk was full)]\n",
+                        job->log_lost);
+    int rc = segq__job_log_append (self->logs, id, note, (size_t) len);
+    if (rc == 0)
+        job->log_lost = 0;
+    return rc;
+}
+
+/* Appends to the job's log, after the note of what was lost before. */
+static int
+s_log_write (segq_broker_t *self, segq__job_t *job, const char *id, const void *data, size_t size)
+{
+    int rc = s_log_note_lost (self, job, id);
+    if (rc == 0)
+        rc = segq__job_log_append (self->logs, id, data, size);
+    if (rc)
+        job->log_lost += size;
+    return rc;
+}
+
 void
 segq__broker_on_log (segq_broker_t *self, segq__request_t *req)
 {
@@ -562,10 +592,10 @@ segq__broker_on_log (segq_broker_t *self, segq__request_t *req)
         char header [512];
         int len =
             snprintf (header, sizeof header, "=== attempt %u on %s ===\n", log->attempt, w->node);
-        rc = segq__job_log_append (self->logs, log->job, header, (size_t) len);
+        rc = s_log_write (self, job, log->job, header, (size_t) len);
     }
-    if (rc == 0)
-        rc = segq__job_log_append (self->logs, log->job, log->data + skip, log->size - skip);
+    int data_rc = s_log_write (self, job, log->job, log->data + skip, log->size - skip);
+    rc = rc ? rc : data_rc;
     if (rc)
         segq__broker_log (self, 0, w->peer_hex, "cannot write the log of %s: %s", log->job,
                           segq_strerror (rc));
@@ -673,6 +703,9 @@ segq__broker_on_result (segq_broker_t *self, segq__request_t *req)
         s_result_ack (self, w, result, SEGQ_ESTALE, text);
         return;
     }
+    if (s_log_note_lost (self, job, result->job))
+        segq__broker_log (self, 0, w->peer_hex, "the log of %s lacks lines it could not write",
+                          result->job);
     char refused [SEGQ_MAX_NAME + 256] = "";
     bool success = result->success && s_outputs_sent_by (self, w, result, refused, sizeof refused);
     /* read before finishing, which lets go of the job */

@@ -49,6 +49,7 @@ segq__job_log_append (segq__job_log_t *self, const char *job, const void *data, 
     if (fd < 0)
         return errno == ENOSPC ? SEGQ_ENOSPC : SEGQ_EIO;
     int rc = 0;
+    off_t start = lseek (fd, 0, SEEK_END);
     const char *p = data;
     while (size) {
         ssize_t n = write (fd, p, size);
@@ -61,6 +62,9 @@ segq__job_log_append (segq__job_log_t *self, const char *job, const void *data, 
         p += n;
         size -= (size_t) n;
     }
+    /* all or nothing: the caller counts what is lost, and no line is cut */
+    if (rc && start >= 0 && ftruncate (fd, start) != 0)
+        rc = SEGQ_EIO;
     close (fd);
     return rc;
 }

@@ -1279,6 +1279,7 @@ segq__jobs_start (segq__jobs_t *self, segq__job_t *job, const char *worker, int3
         free (job->lost_from);
         job->lost_from = NULL;
         job->log_received = 0;
+        job->log_lost = 0;
         job->last_gpu = gpu;
         job->attempt_started = now;
         job->measured = (segq__measured_t){ 0 };

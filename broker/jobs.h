@@ -46,6 +46,7 @@ typedef struct segq__job {
     double orphan_deadline;
     segq__progress_t *progress; /* running only */
     uint64_t log_received;      /* bytes of this attempt's log stored */
+    uint64_t log_lost;          /* ... received but not written (a full disk), not yet said */
     int32_t last_gpu;           /* GPU index of the latest attempt, -1 none */
     bool held;                  /* `segq hold`: kept out of the scheduler */
     char *lost_from;            /* queued: the node whose attempt it is, if it may take it back */

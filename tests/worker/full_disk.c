@@ -8,6 +8,8 @@
     temporary file (under artifacts/tmp/) fails with ENOSPC, so the broker
     takes the PUT and answers PUT_DONE with ENOSPC ("no space left on the
     broker's disk").
+    SEGQ_TEST_LOG_FULL=PATH: while PATH exists, a write into a job's log
+    (under logs/) fails with ENOSPC.
     A test fills the disk by creating the path and frees it by removing
     it: nothing is mounted, and the tests need no root. */
 #define _GNU_SOURCE
@@ -33,9 +35,10 @@ s_cued (const char *env)
     return path && *path && access (path, F_OK) == 0;
 }
 
-/* Whether fd is an upload's temporary file (under artifacts/tmp/). */
+/* Whether fd is a file whose path holds `part` ("/artifacts/tmp/": an
+   upload's temporary file). */
 static int
-s_is_upload (int fd)
+s_is_under (int fd, const char *part)
 {
     char link [64], path [4096];
     snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
@@ -43,7 +46,7 @@ s_is_upload (int fd)
     if (n <= 0)
         return 0;
     path [n] = '\0';
-    return strstr (path, "/artifacts/tmp/") != NULL;
+    return strstr (path, part) != NULL;
 }
 
 /* What statvfs says, and no block free on cue (the 64-bit variants' struct
@@ -93,7 +96,9 @@ fstatvfs64 (int fd, struct statvfs64 *st)
 static int
 s_full (int fd)
 {
-    return fd > 2 && s_cued ("SEGQ_TEST_WRITE_FULL") && s_is_upload (fd);
+    return fd > 2
+           && ((s_cued ("SEGQ_TEST_WRITE_FULL") && s_is_under (fd, "/artifacts/tmp/"))
+               || (s_cued ("SEGQ_TEST_LOG_FULL") && s_is_under (fd, "/logs/")));
 }
 
 ssize_t

@@ -242,7 +242,7 @@ Test (worker_segqd, drain_from_the_broker)
 
 /* ---- the broker's disk full while a job's outputs upload ---- */
 
-static char s_no_room [600], s_write_full [600];
+static char s_no_room [600], s_write_full [600], s_log_full [600];
 
 /* A broker whose disk is full on cue (tests/worker/full_disk.c): no room
    at PUT while s_no_room exists, writes failing while s_write_full does. */
@@ -255,11 +255,13 @@ setup_full_disk (void)
     h->expiry_ms = 1500;
     snprintf (s_no_room, sizeof s_no_room, "%s/no-room", h->dir);
     snprintf (s_write_full, sizeof s_write_full, "%s/write-full", h->dir);
-    char vars [2][700];
+    snprintf (s_log_full, sizeof s_log_full, "%s/log-full", h->dir);
+    char vars [3][700];
     snprintf (vars [0], sizeof vars [0], "SEGQ_TEST_NO_ROOM=%s", s_no_room);
     snprintf (vars [1], sizeof vars [1], "SEGQ_TEST_WRITE_FULL=%s", s_write_full);
+    snprintf (vars [2], sizeof vars [2], "SEGQ_TEST_LOG_FULL=%s", s_log_full);
     harness_preload (h, "segq_test_full_disk.so",
-                     (const char *const []){ vars [0], vars [1], NULL });
+                     (const char *const []){ vars [0], vars [1], vars [2] });
     cr_assert_eq (harness_start_broker (h, NULL), 0, "segqd did not start");
     const char *extra [] = { "--gpus", "0:FakeGPU:1G", NULL };
     cr_assert_geq (harness_start_worker (h, "wk", 2, extra), 0, "segq-worker did not start");
@@ -385,6 +387,32 @@ Test (worker_full_disk, cancel_ends_the_wait_for_room)
         harness_sleep_ms (10);
     H_ASSERT (h, access (dir, F_OK) != 0, "the cancelled job's folder %s is still there", dir);
     cr_assert_eq (unlink (s_no_room), 0);
+    segq_client_destroy (&c);
+}
+
+/* Log lines the broker cannot write are lost, and the log says so (how
+   much, where) once it can be written again, at the job's end here. */
+Test (worker_full_disk, log_lines_lost_to_a_full_disk_are_said)
+{
+    segq_client_t *c = harness_client (h, 10000);
+    s_touch (s_log_full);
+    char job [SEGQ_JOB_ID_MAX], err [256];
+    segq_job_spec_t *spec = segq_job_spec_new ("sleep");
+    cr_assert_eq (segq_job_spec_param (spec, "seconds", "5", err, sizeof err), 0, "%s", err);
+    segq_job_spec_set_gpu_mem (spec, 1u << 20);
+    H_ASSERT (h, segq_client_submit (c, spec, job, sizeof job) == 0, "%s", segq_client_error (c));
+    segq_job_spec_destroy (&spec);
+    H_ASSERT (h, harness_wait_text (h->broker_log, "cannot write the log of", 20000) == 0,
+              "the broker never failed to write the log");
+    cr_assert_eq (unlink (s_log_full), 0); /* room again, while the job sleeps */
+    s_expect_final (c, job, SEGQ_JOB_SUCCEEDED, NULL);
+    segq_log_chunk_t chunk = { 0 };
+    H_ASSERT (h, segq_client_logs (c, job, 0, 1 << 16, &chunk) == 0, "%s", segq_client_error (c));
+    char *text = strndup (chunk.data ? (const char *) chunk.data : "", chunk.size);
+    cr_assert (text && strstr (text, "bytes of this log are lost here"),
+               "no word of the lost lines in: %s", text);
+    free (text);
+    segq_log_chunk_clear (&chunk);
     segq_client_destroy (&c);
 }
 

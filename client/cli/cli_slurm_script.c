@@ -123,6 +123,32 @@ s_command (FILE *f, const cli_slurm_conf_t *c)
     }
 }
 
+/* Removes the work folders of this pool's earlier workers whose Slurm job
+   has ended: the rm after the worker never runs in a job Slurm killed
+   (SIGKILL after KillWait), and the folder holds its input cache, patient
+   data. Only where each worker's folder is its own (@NODE@ in work_dir),
+   and only if squeue answers for this job: a job squeue does not list has
+   ended. */
+static void
+s_sweep_left_folders (FILE *f, const cli_slurm_conf_t *c)
+{
+    const char *node = strstr (c->work_dir, "@NODE@");
+    if (!node)
+        return;
+    fprintf (f, "left_prefix=\"%.*s%s-\"\nleft_suffix=\"%s\"\n", (int) (node - c->work_dir),
+             c->work_dir, c->job_name, node + 6);
+    fputs ("if squeue -h -j \"$SLURM_JOB_ID\" -o %i >/dev/null 2>&1; then\n"
+           "    for left in \"$left_prefix\"*\"$left_suffix\"; do\n"
+           "        id=${left#\"$left_prefix\"}\n"
+           "        id=${id%\"$left_suffix\"}\n"
+           "        case $id in '' | *[!0-9]*) continue ;; esac\n"
+           "        [ \"$id\" != \"$SLURM_JOB_ID\" ] && [ -d \"$left\" ] || continue\n"
+           "        [ -z \"$(squeue -h -j \"$id\" -o %i 2>/dev/null)\" ] && rm -rf \"$left\"\n"
+           "    done\n"
+           "fi\n",
+           f);
+}
+
 /* The variables the command uses, the setup lines, the worker, the wait. */
 static void
 s_body (FILE *f, const cli_slurm_conf_t *c, const char *broker)
@@ -139,6 +165,7 @@ s_body (FILE *f, const cli_slurm_conf_t *c, const char *broker)
         s_declared_gpus (f, c);
     for (size_t i = 0; i < c->setup.n; i++)
         fprintf (f, "%s\n", c->setup.items [i]);
+    s_sweep_left_folders (f, c);
     fputs ("mkdir -p \"$workdir\" || exit 1\n", f);
     s_command (f, c);
     fputs (" &\n"

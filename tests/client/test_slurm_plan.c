@@ -124,9 +124,12 @@ Test (slurm_conf, missing_file_says_what_to_do)
 
 /* Runs the script with a stand-in worker that writes its arguments to
    DIR/args and checks its work directory exists; env: extra "NAME=VALUE"
-   for the job. Returns sh's exit status; *err: what it wrote to stderr. */
+   for the job; setup: shell commands run in DIR first. Returns sh's exit
+   status; args: what it wrote, then the worker's arguments and the work
+   folders left (w-*). */
 static int
-s_run_script (const char *conf_text, const char *env, char *args, size_t len)
+s_run_script_after (const char *setup, const char *conf_text, const char *env, char *args,
+                    size_t len)
 {
     char dir [] = "/tmp/segq-slurm-script-XXXXXX", path [256], cmd [2048];
     cr_assert_not_null (mkdtemp (dir));
@@ -152,14 +155,37 @@ s_run_script (const char *conf_text, const char *env, char *args, size_t len)
     free (script);
     cr_assert_eq (fclose (f), 0);
     snprintf (cmd, sizeof cmd,
-              "cd %s && env SLURM_JOB_ID=42 %s sh job.sh 2>&1; echo \"rc=$?\"; "
+              "cd %s && %s && env SLURM_JOB_ID=42 %s sh job.sh 2>&1; echo \"rc=$?\"; "
               "cat args 2>/dev/null; ls -d w-* 2>/dev/null; rm -rf %s",
-              dir, env, dir);
+              dir, setup, env, dir);
     FILE *p = popen (cmd, "r");
     size_t n = fread (args, 1, len - 1, p);
     args [n] = 0;
     pclose (p);
     return atoi (strstr (args, "rc=") ? strstr (args, "rc=") + 3 : "-1");
+}
+
+static int
+s_run_script (const char *conf_text, const char *env, char *args, size_t len)
+{
+    return s_run_script_after ("true", conf_text, env, args, len);
+}
+
+/* A worker's folder left by a job Slurm killed (its cache: patient data)
+   is removed by a later worker's job, once squeue no longer lists that
+   job; one whose job still runs is left. */
+Test (slurm_script, folders_of_ended_workers_are_removed)
+{
+    char out [4096];
+    const char *setup =
+        "mkdir w-segq-worker-7 w-segq-worker-9 && "
+        "printf '#!/bin/sh\\nfor a; do [ \"$prev\" = -j ] && id=$a; prev=$a; done\\n"
+        "case $id in 42|9) echo $id ;; *) echo Invalid job id >&2; exit 1 ;; esac\\n' > squeue && "
+        "chmod +x squeue";
+    int rc = s_run_script_after (setup, "", "PATH=.:/usr/bin:/bin", out, sizeof out);
+    cr_assert_eq (rc, 0, "%s", out);
+    cr_expect (!strstr (out, "w-segq-worker-7"), "an ended job's folder was left: %s", out);
+    cr_expect (strstr (out, "w-segq-worker-9"), "a running job's folder was removed: %s", out);
 }
 
 Test (slurm_script, worker_takes_the_gpus_slurm_gave)

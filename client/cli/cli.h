@@ -98,11 +98,12 @@ void cli_ids_free (char **ids, size_t n);
    new count. owned: the dropped ones are freed. */
 size_t cli_unique (char **ids, size_t n, bool owned);
 
-/* Fetches job's output `name` to dir/NAME (its directories made as
-   needed; path gets it): CLI_OK, or CLI_FAILED said as `cmd`. */
+/* Fetches job's output `out` to dir/NAME (its directories made as
+   needed; path gets it), unless a file of its content is there already:
+   CLI_OK; CLI_FAILED, said as `cmd`, also when a file with other content
+   is in the way (nothing is overwritten). */
 int cli_fetch_output (cli_globals_t *g, const char *cmd, segq_client_t *client, const char *job,
-                      const char *name, const char *dir, char *path, size_t path_len,
-                      char hash [SEGQ_HASH_HEX_LEN + 1]);
+                      const segq_artifact_t *out, const char *dir, char *path, size_t path_len);
 
 /* Formatting (cli_format.c); as JSON: segq_records_json.h, shared with segqd. */
 void cli_format_age (double since, char *buf, size_t len); /* "3m12s" */

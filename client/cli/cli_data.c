@@ -24,16 +24,40 @@ s_make_parents (char *path)
     return 0;
 }
 
+/* Whether a file at path holds exactly `out` (*present), or something
+   else is there (*other). Nothing there, or a path that cannot be
+   looked at: neither (the fetch says why it cannot write there). */
+static void
+s_look_at_target (const char *path, const segq_artifact_t *out, bool *present, bool *other)
+{
+    struct stat st;
+    char hash [SEGQ_HASH_HEX_LEN + 1];
+    *present = *other = false;
+    if (stat (path, &st) != 0)
+        return;
+    *present = S_ISREG (st.st_mode) && (uint64_t) st.st_size == out->size
+               && segq_sha256_file (path, hash) == 0 && strcmp (hash, out->hash) == 0;
+    *other = !*present;
+}
+
 int
 cli_fetch_output (cli_globals_t *g, const char *cmd, segq_client_t *client, const char *job,
-                  const char *name, const char *dir, char *path, size_t path_len,
-                  char hash [SEGQ_HASH_HEX_LEN + 1])
+                  const segq_artifact_t *out, const char *dir, char *path, size_t path_len)
 {
-    snprintf (path, path_len, "%s/%s", dir, name);
+    snprintf (path, path_len, "%s/%s", dir, out->name);
+    bool present, other;
+    s_look_at_target (path, out, &present, &other);
+    if (other)
+        return cli_error (g, cmd, CLI_FAILED,
+                          "'%s' exists already with other content: nothing was fetched there "
+                          "(fetch into another folder)",
+                          path);
+    if (present)
+        return CLI_OK;
     if (s_make_parents (path) != 0)
         return cli_error (g, cmd, CLI_FAILED, "cannot create the directories of '%s': %s", path,
                           strerror (errno));
-    if (segq_client_fetch (client, job, name, path, hash) < 0)
+    if (segq_client_fetch (client, job, out->name, path, NULL) < 0)
         return cli_error (g, cmd, CLI_FAILED, "%s", segq_client_error (client));
     return CLI_OK;
 }
@@ -146,22 +170,6 @@ s_plan_job (cli_globals_t *g, segq_client_t *client, const char *job, const char
             plan->wanted [plan->n++] = out;
     }
     return rc;
-}
-
-/* Whether a file at path holds exactly `out` (*present), or something
-   else is there (*other). Nothing there, or a path that cannot be
-   looked at: neither (the fetch says why it cannot write there). */
-static void
-s_look_at_target (const char *path, const segq_artifact_t *out, bool *present, bool *other)
-{
-    struct stat st;
-    char hash [SEGQ_HASH_HEX_LEN + 1];
-    *present = *other = false;
-    if (stat (path, &st) != 0)
-        return;
-    *present = S_ISREG (st.st_mode) && (uint64_t) st.st_size == out->size
-               && segq_sha256_file (path, hash) == 0 && strcmp (hash, out->hash) == 0;
-    *other = !*present;
 }
 
 /* Marks the planned outputs already there; CLI_OK unless files with other

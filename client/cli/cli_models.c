@@ -237,7 +237,18 @@ s_parse (cli_globals_t *g, int argc, char **argv, models_args_t *args, char ***w
     return CLI_OK;
 }
 
-/* A few pairs of the model's newest generation into dir (`show --preview`). */
+/* The output named `name` of job, or NULL. */
+static const segq_artifact_t *
+s_output (const segq_job_info_t *job, const char *name)
+{
+    for (size_t i = 0; i < job->n_outputs; i++)
+        if (strcmp (job->outputs [i].name, name) == 0)
+            return &job->outputs [i];
+    return NULL;
+}
+
+/* A few pairs of the model's newest generation into dir (`show --preview`);
+   a file with other content in the way stops it (nothing overwritten). */
 static int
 s_preview (cli_globals_t *g, segq_client_t *client, const segq_model_info_t *m, const char *dir)
 {
@@ -254,12 +265,16 @@ s_preview (cli_globals_t *g, segq_client_t *client, const segq_model_info_t *m, 
         const char *name = job.outputs [i].name;
         if (strncmp (name, "images/", 7) != 0 || !segq_name_valid (name))
             continue;
-        char mask [SEGQ_MAX_NAME + 8], path [4096], mask_path [4096], hash [SEGQ_HASH_HEX_LEN + 1];
-        snprintf (mask, sizeof mask, "masks/%s", name + 7);
-        rc = cli_fetch_output (g, "models", client, m->samples, name, dir, path, sizeof path, hash);
+        char mask_name [SEGQ_MAX_NAME + 8], path [4096], mask_path [4096];
+        snprintf (mask_name, sizeof mask_name, "masks/%s", name + 7);
+        const segq_artifact_t *mask = s_output (&job, mask_name);
+        if (!mask)
+            continue; /* an image without its mask is no pair */
+        rc = cli_fetch_output (g, "models", client, m->samples, &job.outputs [i], dir, path,
+                               sizeof path);
         if (rc == CLI_OK)
             rc = cli_fetch_output (g, "models", client, m->samples, mask, dir, mask_path,
-                                   sizeof mask_path, hash);
+                                   sizeof mask_path);
         if (rc == CLI_OK && !g->json)
             printf ("  preview     %s  %s\n", path, mask_path);
         pairs++;

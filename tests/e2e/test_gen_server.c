@@ -263,6 +263,25 @@ Test (e2e, generation_server_keeps_models_and_fails_alone, .timeout = 600)
     cr_assert (strstr (out, samples), "the newest generation is not the preview: %s", out);
     cr_assert_eq (s_count_files (preview, "images"), 3, "%s", out);
     cr_assert_eq (s_count_files (preview, "masks"), 3, "%s", out);
+    /* again: the same pairs are kept; a file with other content stops it */
+    s_cli_ok (show, out, sizeof out);
+    char mine [900], err [4096];
+    snprintf (mine, sizeof mine, "%s/masks", preview);
+    DIR *masks = opendir (mine);
+    struct dirent *e = NULL;
+    while (masks && (e = readdir (masks)) && e->d_name [0] == '.')
+        ;
+    cr_assert (e, "no mask in %s", mine);
+    snprintf (mine + strlen (mine), sizeof mine - strlen (mine), "/%s", e->d_name);
+    closedir (masks);
+    FILE *file = fopen (mine, "w");
+    cr_assert (file && fputs ("my own notes\n", file) >= 0 && fclose (file) == 0);
+    cr_assert_eq (harness_cli (h, out, sizeof out, err, sizeof err, show), 1, "%s", out);
+    cr_assert (strstr (err, "exists already with other content"), "%s", err);
+    char kept [64] = "";
+    file = fopen (mine, "r");
+    cr_assert (file && fgets (kept, sizeof kept, file) && fclose (file) == 0);
+    cr_assert_str_eq (kept, "my own notes\n", "the preview overwrote a file");
     s_failure_reason_is_the_error (train);
 
     /* a cancel ends the job the server ran, and only it */

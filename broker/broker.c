@@ -329,6 +329,19 @@ s_on_offloaded (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return 0;
 }
 
+/* Downloads that waited for ZeroMQ to write out their peer's chunks go on
+   (broker_transfer.c), in a turn of their own. */
+static int
+s_on_room (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    segq_broker_t *self = arg;
+    segq__broker_transfers_resume (self);
+    s_turn_end (self);
+    return 0;
+}
+
 /* ---- timers ---- */
 
 static int
@@ -565,7 +578,12 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
         || s_bind (self, err, errlen))
         goto fail;
     self->loop = zloop_new ();
+    int room_fd = -1;
     if (!self->loop || segq__broker_waiters_init (self) != 0
+        || (room_fd = segq__broker_transfers_init (self)) < 0
+        || zloop_poller (self->loop, &(zmq_pollitem_t){ .fd = room_fd, .events = ZMQ_POLLIN },
+                         s_on_room, self)
+               != 0
         || zloop_reader (self->loop, self->router, s_on_socket, self) != 0
         || zloop_timer (self->loop, self->config.heartbeat_ms, 0, s_on_heartbeat, self) < 0
         || zloop_poller (
@@ -617,7 +635,7 @@ segq_broker_destroy (segq_broker_t **self_p)
         segq__broker_transfers_close (self);
         segq__u64map_destroy (&self->transfers);
     }
-    segq__http_destroy (&self->http); /* its poller and timer are the loop's */
+    segq__http_destroy (&self->http);    /* its poller and timer are the loop's */
     segq__broker_waiters_destroy (self); /* their timers too */
     zloop_destroy (&self->loop);
     zsock_destroy (&self->router);

@@ -59,6 +59,7 @@ typedef struct {
 } outgoing_t;
 
 typedef struct segq__waiter segq__waiter_t; /* broker_waiters.c */
+typedef struct segq__sent segq__sent_t;     /* broker_transfer.c */
 
 struct segq_broker {
     segq_broker_config_t config;
@@ -82,6 +83,11 @@ struct segq_broker {
        sender's next request instead) */
     uint64_t refused_transfers [64];
     size_t n_refused;
+    /* downloads' chunks ZeroMQ holds unwritten, all together (shared with
+       its threads) and by peer hex (segq__sent_t): what a peer that does
+       not read can make us hold is bounded */
+    segq__sent_t *sent;
+    zhashx_t *sent_by_peer;
     outgoing_t *outbox;
     size_t n_out, cap_out;
     segq__waiter_t **waiters; /* STATUS requests waiting for a job's end */
@@ -201,6 +207,12 @@ segq__handler_fn segq__broker_on_register, segq__broker_on_heartbeat, segq__brok
 /* Drops the transfers idle since before now - expiry (zclock_mono ms). */
 void segq__broker_transfers_expire (segq_broker_t *self, int64_t now);
 void segq__broker_transfers_close (segq_broker_t *self);
+/* Sets up the count of downloads' chunks ZeroMQ holds: the fd (eventfd)
+   that becomes readable when a download waiting for room may go on, or -1
+   (out of memory, or no eventfd). */
+int segq__broker_transfers_init (segq_broker_t *self);
+/* The fd was readable: the downloads that waited for room go on. */
+void segq__broker_transfers_resume (segq_broker_t *self);
 /* Transfers open now, for the metrics: open [peer][direction], peer 0 a
    client's, 1 a registered worker's, direction 0 upload, 1 download; and
    how many of them wait for the disk on the offload (an upload's finish,

@@ -7,14 +7,66 @@
     file open, so clients' are bounded, per connection and all together,
     and one idle for the expiry is dropped. What a sender may upload or
     fetch is the access rule's to say (access.h): knowing a hash is no
-    right to its data. */
+    right to its data.
+
+    Credit is what a receiver says it has written, not proof that it
+    reads: one that grants credit and never reads would have every chunk
+    queued in ZeroMQ for it, in our memory. So a download's chunk is
+    counted from its read until ZeroMQ has written it to the connection
+    (or dropped it with the connection): its data goes to ZeroMQ as it is,
+    and ZeroMQ hands it back to s_chunk_written from its I/O thread. A
+    download sends only while its peer has less than PEER_QUEUED bytes
+    counted, and a client's while all clients have less than
+    CLIENTS_QUEUED; otherwise it waits (stalls) until a chunk written
+    makes room, which an eventfd tells the broker's loop. Nothing is
+    dropped: a stalled download just goes on later. */
 #include "broker_internal.h"
+#include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #define DEFAULT_CREDIT 8 /* chunks a sender may have in flight */
+/* Bytes of downloads' chunks read and not yet written to the connection,
+   beyond which no more are read: for one peer (libsegq keeps 8 chunks of
+   1 MiB in flight, a worker up to 8 fetches; past a few MiB queued, more
+   adds no speed, only memory) ... */
+#define PEER_QUEUED ((size_t) 8 << 20)
+/* ... and for all clients together (registered workers' are apart, so
+   clients that do not read cannot hold up the workers' fetches). */
+#define CLIENTS_QUEUED ((size_t) 512 << 20)
+
+/* The count shared with ZeroMQ's I/O threads, which may release a chunk
+   after the broker has gone (its socket's linger): counted references. */
+struct segq__sent {
+    atomic_int refs;
+    int fd;                /* eventfd: a stalled download may go on */
+    atomic_size_t clients; /* bytes of clients' chunks held */
+    atomic_bool stalled;   /* a client's download waits for `clients` to fall */
+};
+
+/* One peer's chunks held; in sent_by_peer while it has a download open
+   or bytes held. */
+typedef struct {
+    atomic_int refs;
+    atomic_size_t bytes;
+    atomic_bool stalled; /* one of its downloads waits for `bytes` to fall */
+    segq__sent_t *sent;  /* a reference */
+} queue_t;
+
+/* A chunk's data, from its read to its release (s_chunk_written). */
+typedef struct {
+    queue_t *queue; /* a reference */
+    bool client;
+    size_t size;
+    uint8_t data [];
+} chunk_t;
+
+typedef enum { STALL_NONE, STALL_PEER, STALL_CLIENTS } stall_t;
 
 typedef enum { XFER_PUT, XFER_GET } xfer_kind_t;
 
@@ -30,8 +82,11 @@ typedef struct {
     bool uploader_is_node;
     segq__upload_t *upload;     /* PUT */
     segq__download_t *download; /* GET */
-    uint64_t offset;            /* GET: next byte to send */
+    uint64_t offset;            /* GET: next byte to send; PUT: bytes written */
+    uint64_t size;              /* PUT: the size declared */
     uint32_t credit;            /* GET: chunks the receiver accepts now */
+    queue_t *queue;             /* GET: its peer's chunks held, a reference */
+    stall_t stall;              /* GET: waiting for room, whose */
     bool client;                /* not a registered worker's: counts against the limits */
     /* The offload has the transfer's file: a PUT with all chunks in is
        finishing (s_finish_work), a GET reading a chunk from the disk
@@ -46,10 +101,170 @@ typedef struct {
         char err [512];
     } finish;
     struct {
-        zframe_t *data; /* the chunk being read */
+        chunk_t *data; /* the chunk being read */
         int64_t got;
     } read;
 } transfer_t;
+
+/* ---- chunks held, and room for more ---- */
+
+static void
+s_sent_unref (segq__sent_t *sent)
+{
+    if (sent && atomic_fetch_sub (&sent->refs, 1) == 1) {
+        if (sent->fd >= 0)
+            close (sent->fd);
+        free (sent);
+    }
+}
+
+static void
+s_queue_unref (queue_t **queue_p)
+{
+    queue_t *queue = *queue_p;
+    if (queue && atomic_fetch_sub (&queue->refs, 1) == 1) {
+        s_sent_unref (queue->sent);
+        free (queue);
+    }
+    *queue_p = NULL;
+}
+
+/* sent_by_peer's destructor */
+static void
+s_queue_drop (void **item)
+{
+    s_queue_unref ((queue_t **) item);
+}
+
+/* A chunk released (ZeroMQ's free function, on its I/O thread, or ours
+   for a chunk that was not sent): its bytes no longer held, and the
+   broker's loop woken if a download waits for that room. */
+static void
+s_chunk_written (void *data, void *hint)
+{
+    (void) data;
+    chunk_t *chunk = hint;
+    queue_t *queue = chunk->queue;
+    segq__sent_t *sent = queue->sent;
+    size_t size = chunk->size;
+    bool wake = atomic_fetch_sub (&queue->bytes, size) - size < PEER_QUEUED
+                && atomic_exchange (&queue->stalled, false);
+    if (chunk->client && atomic_fetch_sub (&sent->clients, size) - size < CLIENTS_QUEUED
+        && atomic_exchange (&sent->stalled, false))
+        wake = true;
+    uint64_t one = 1;
+    /* an eventfd's write fails only when its count would overflow, and
+       then it is readable anyway */
+    if (wake && write (sent->fd, &one, sizeof one) != sizeof one && errno != EAGAIN)
+        fprintf (stderr, "segqd: cannot wake the loop for stalled downloads: %s\n",
+                 strerror (errno));
+    s_queue_unref (&queue);
+    free (chunk);
+}
+
+/* size bytes for the transfer's next chunk, counted as held; NULL if
+   out of memory. */
+static chunk_t *
+s_chunk_new (transfer_t *transfer, size_t size)
+{
+    chunk_t *chunk = malloc (sizeof *chunk + size);
+    if (!chunk)
+        return NULL;
+    chunk->queue = transfer->queue;
+    chunk->client = transfer->client;
+    chunk->size = size;
+    atomic_fetch_add (&chunk->queue->refs, 1);
+    atomic_fetch_add (&chunk->queue->bytes, size);
+    if (chunk->client)
+        atomic_fetch_add (&chunk->queue->sent->clients, size);
+    return chunk;
+}
+
+/* Whether the bytes counted (a peer's or all clients') are under limit;
+   if not, the flag asks the chunk written that brings them under to wake
+   the loop. The count is read again after setting it: a chunk written in
+   between saw no flag. */
+static bool
+s_under (atomic_size_t *bytes, size_t limit, atomic_bool *stalled)
+{
+    if (atomic_load (bytes) < limit)
+        return true;
+    atomic_store (stalled, true);
+    return atomic_load (bytes) < limit;
+}
+
+/* Whether the download may read and send another chunk now; if not, it
+   stalls until s_chunk_written makes room. */
+static bool
+s_room (transfer_t *transfer)
+{
+    queue_t *queue = transfer->queue;
+    segq__sent_t *sent = queue->sent;
+    transfer->stall = STALL_NONE;
+    if (!s_under (&queue->bytes, PEER_QUEUED, &queue->stalled))
+        transfer->stall = STALL_PEER;
+    else if (transfer->client && !s_under (&sent->clients, CLIENTS_QUEUED, &sent->stalled))
+        transfer->stall = STALL_CLIENTS;
+    return transfer->stall == STALL_NONE;
+}
+
+/* The peer's count (a reference), made on its first download. */
+static queue_t *
+s_queue_of (segq_broker_t *self, const char *peer_hex)
+{
+    queue_t *queue = zhashx_lookup (self->sent_by_peer, peer_hex);
+    if (!queue) {
+        if (!(queue = calloc (1, sizeof *queue)))
+            return NULL;
+        atomic_init (&queue->refs, 1); /* sent_by_peer's */
+        queue->sent = self->sent;
+        atomic_fetch_add (&self->sent->refs, 1);
+        if (zhashx_insert (self->sent_by_peer, peer_hex, queue) != 0) {
+            s_queue_unref (&queue);
+            return NULL;
+        }
+    }
+    atomic_fetch_add (&queue->refs, 1);
+    return queue;
+}
+
+int
+segq__broker_transfers_init (segq_broker_t *self)
+{
+    if (!(self->sent = calloc (1, sizeof *self->sent)))
+        return -1;
+    atomic_init (&self->sent->refs, 1); /* the broker's */
+    self->sent->fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (!(self->sent_by_peer = zhashx_new ()))
+        return -1;
+    zhashx_set_destructor (self->sent_by_peer, s_queue_drop);
+    return self->sent->fd;
+}
+
+/* Peers with nothing held and no download open (sent_by_peer's reference
+   the only one left) are forgotten. Only this thread adds references. */
+static void
+s_queues_sweep (segq_broker_t *self)
+{
+    zlistx_t *idle = zlistx_new ();
+    if (!idle)
+        return; /* next time */
+    zlistx_set_destructor (idle, (zlistx_destructor_fn *) zstr_free);
+    for (queue_t *queue = zhashx_first (self->sent_by_peer); queue;
+         queue = zhashx_next (self->sent_by_peer))
+        if (atomic_load (&queue->refs) == 1) {
+            char *peer_hex = strdup (zhashx_cursor (self->sent_by_peer));
+            if (!peer_hex || !zlistx_add_end (idle, peer_hex)) {
+                free (peer_hex);
+                break;
+            }
+        }
+    for (char *peer_hex = zlistx_first (idle); peer_hex; peer_hex = zlistx_next (idle))
+        zhashx_delete (self->sent_by_peer, peer_hex);
+    zlistx_destroy (&idle);
+}
+
+/* ---- transfers ---- */
 
 static void
 s_transfer_destroy (segq_broker_t *self, transfer_t **transfer_p)
@@ -61,7 +276,9 @@ s_transfer_destroy (segq_broker_t *self, transfer_t **transfer_p)
     self->client_transfers -= transfer->client;
     segq__upload_destroy (&transfer->upload);
     segq__download_destroy (&transfer->download);
-    zframe_destroy (&transfer->read.data);
+    if (transfer->read.data)
+        s_chunk_written (NULL, transfer->read.data);
+    s_queue_unref (&transfer->queue);
     zframe_destroy (&transfer->peer);
     free (transfer->name);
     free (transfer);
@@ -101,8 +318,11 @@ segq__broker_transfers_expire (segq_broker_t *self, int64_t now)
     transfer_t *transfer;
     uint64_t *stale = NULL;
     size_t n_stale = 0;
+    /* a download waiting for other clients' chunks to be written waits
+       on the broker, not on its peer: it is not idle */
     while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL)))
-        if (!transfer->offloaded && now - transfer->last_mono > (int64_t) self->config.expiry_ms) {
+        if (!transfer->offloaded && transfer->stall != STALL_CLIENTS
+            && now - transfer->last_mono > (int64_t) self->config.expiry_ms) {
             uint64_t *grown = realloc (stale, (n_stale + 1) * sizeof *grown);
             if (!grown)
                 break;
@@ -116,6 +336,7 @@ segq__broker_transfers_expire (segq_broker_t *self, int64_t now)
         s_transfer_destroy (self, &transfer);
     }
     free (stale);
+    s_queues_sweep (self);
 }
 
 void
@@ -127,6 +348,9 @@ segq__broker_transfers_close (segq_broker_t *self)
         s_transfer_destroy (self, &transfer);
         cursor = 0; /* the map changed */
     }
+    zhashx_destroy (&self->sent_by_peer);
+    s_sent_unref (self->sent); /* ZeroMQ may still hold chunks: they keep it */
+    self->sent = NULL;
 }
 
 void
@@ -192,9 +416,33 @@ s_transfer_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, char *
     return SEGQ_ELIMIT;
 }
 
+/* A worker certificate that has not registered gets nothing (SPEC 15):
+   its transfers are for the jobs the broker gives it. EPERM with why. */
+static int
+s_register_first (const char *what, char *why, size_t len)
+{
+    snprintf (why, len, "a worker %s only for jobs assigned to it: register first", what);
+    return SEGQ_EPERM;
+}
+
+/* Bytes the open uploads declared and have not written yet: the disk's
+   free space is theirs already. */
+static uint64_t
+s_put_reserved (segq_broker_t *self)
+{
+    uint64_t reserved = 0;
+    size_t cursor = 0;
+    transfer_t *transfer;
+    while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL)))
+        if (transfer->kind == XFER_PUT && transfer->size > transfer->offset)
+            reserved += transfer->size - transfer->offset;
+    return reserved;
+}
+
 /* Whether the broker takes an upload of put->size bytes: within its
-   largest artifact and its disk's free space, and a transfer to spare.
-   0, or ETOOBIG, ENOSPC or ELIMIT with why. */
+   largest artifact and its disk's free space less what the open uploads
+   are still to write, and a transfer to spare. 0, or ETOOBIG, ENOSPC or
+   ELIMIT with why. */
 static int
 s_put_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, const segq_put_t *put,
              char *why, size_t len)
@@ -207,27 +455,66 @@ s_put_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, const segq_
                   put->size, self->config.max_artifact_size);
         return SEGQ_ETOOBIG;
     }
-    if (segq__artifact_store_free (self->artifacts, &free_bytes) == 0 && put->size > free_bytes) {
+    uint64_t reserved = s_put_reserved (self);
+    if (segq__artifact_store_free (self->artifacts, &free_bytes) == 0
+        && (put->size > free_bytes || reserved > free_bytes - put->size)) {
         snprintf (why, len,
                   "%" PRIu64 " bytes do not fit in the %" PRIu64 " bytes free on the "
-                  "broker's disk: ask its admin to make room",
-                  put->size, free_bytes);
+                  "broker's disk, %" PRIu64 " of them taken by uploads under way: retry "
+                  "once they are done, or ask its admin to make room",
+                  put->size, free_bytes, reserved);
         return SEGQ_ENOSPC;
     }
     return s_transfer_admit (self, w, peer_hex, why, len);
+}
+
+/* Sends the CHUNK message with the chunk as its data frame, handed to
+   ZeroMQ as it is: ZeroMQ releases it (s_chunk_written) once written to
+   the connection, or dropped with it. */
+static void
+s_send_zero_copy (segq_broker_t *self, transfer_t *transfer, segq_msg_t *msg, chunk_t *chunk)
+{
+    zmsg_t *frames = NULL;
+    zmq_msg_t data;
+    msg->u.chunk.data = zframe_new_empty (); /* its place: the chunk goes instead */
+    int rc = msg->u.chunk.data ? segq_msg_encode (msg, &frames) : SEGQ_ENOMEM;
+    segq_msg_destroy (&msg);
+    if (rc == 0 && zmq_msg_init_data (&data, chunk->data, chunk->size, s_chunk_written, chunk)) {
+        s_chunk_written (NULL, chunk);
+        rc = SEGQ_ENOMEM;
+    } else if (rc)
+        s_chunk_written (NULL, chunk);
+    zframe_t *header = frames ? zmsg_pop (frames) : NULL;
+    zframe_t *body = frames ? zmsg_pop (frames) : NULL;
+    void *router = zsock_resolve (self->router);
+    if (rc == 0
+        && (zframe_send (&transfer->peer, self->router, ZFRAME_REUSE | ZFRAME_MORE) != 0
+            || zframe_send (&header, self->router, ZFRAME_MORE) != 0
+            || zframe_send (&body, self->router, ZFRAME_MORE) != 0
+            || zmq_msg_send (&data, router, 0) < 0))
+        rc = SEGQ_EUNAVAIL;
+    if (rc == SEGQ_EUNAVAIL)
+        zmq_msg_close (&data); /* not sent: released now */
+    if (rc)
+        segq__broker_log (self, 2, transfer->peer_hex, "send of a chunk failed: %s",
+                          segq_strerror (rc));
+    zframe_destroy (&header);
+    zframe_destroy (&body);
+    zmsg_destroy (&frames);
 }
 
 /* Sends the chunk read at the transfer's offset (got of its size bytes
    read, or a negative code), or aborts the transfer if it could not be
    read. True while the transfer goes on. */
 static bool
-s_send_chunk (segq_broker_t *self, transfer_t *transfer, zframe_t *data, int64_t got)
+s_send_chunk (segq_broker_t *self, transfer_t *transfer, chunk_t *chunk, int64_t got)
 {
     uint64_t size = segq__download_size (transfer->download);
-    size_t n = data ? zframe_size (data) : 0;
-    segq_msg_t *msg = data && got == (int64_t) n ? segq_msg_new (SEGQ_MSG_CHUNK) : NULL;
+    size_t n = chunk ? chunk->size : 0;
+    segq_msg_t *msg = chunk && got == (int64_t) n ? segq_msg_new (SEGQ_MSG_CHUNK) : NULL;
     if (!msg) {
-        zframe_destroy (&data);
+        if (chunk)
+            s_chunk_written (NULL, chunk);
         segq__broker_log (self, 0, transfer->peer_hex,
                           "cannot read artifact for transfer %" PRIu64 " at %" PRIu64 ": aborted",
                           transfer->id, transfer->offset);
@@ -240,38 +527,38 @@ s_send_chunk (segq_broker_t *self, transfer_t *transfer, zframe_t *data, int64_t
     msg->u.chunk.transfer = transfer->id;
     msg->u.chunk.offset = transfer->offset;
     msg->u.chunk.last = transfer->offset + n >= size;
-    msg->u.chunk.data = data;
     transfer->offset += n;
     transfer->credit--;
     bool last = msg->u.chunk.last;
-    segq__broker_send_at_once (self, transfer->peer, msg);
+    s_send_zero_copy (self, transfer, msg, chunk);
     if (last)
         s_transfer_destroy (self, &transfer);
     return !last;
 }
 
-static bool s_read_offloaded (segq_broker_t *self, transfer_t *transfer, zframe_t *data);
+static bool s_read_offloaded (segq_broker_t *self, transfer_t *transfer, chunk_t *chunk);
 
-/* Sends GET chunks while the receiver has credit: those in memory at
-   once, one the disk must be waited for read on the offload first. */
+/* Sends GET chunks while the receiver has credit and ZeroMQ room for
+   them: those in memory at once, one the disk must be waited for read on
+   the offload first. */
 static void
 s_pump (segq_broker_t *self, transfer_t *transfer)
 {
     uint64_t size = segq__download_size (transfer->download);
     bool more = true;
-    while (more && transfer->credit > 0 && !transfer->offloaded) {
+    while (more && transfer->credit > 0 && !transfer->offloaded && s_room (transfer)) {
         uint64_t left = size - transfer->offset;
         size_t n = left < self->config.chunk_size ? (size_t) left : self->config.chunk_size;
-        zframe_t *data = zframe_new (NULL, n);
+        chunk_t *chunk = s_chunk_new (transfer, n);
         bool would_wait = false;
-        int64_t got = data ? segq__download_read_cached (transfer->download, transfer->offset,
-                                                         zframe_data (data), n, &would_wait)
-                           : SEGQ_ENOMEM;
-        if (would_wait && s_read_offloaded (self, transfer, data))
+        int64_t got = chunk ? segq__download_read_cached (transfer->download, transfer->offset,
+                                                          chunk->data, n, &would_wait)
+                            : SEGQ_ENOMEM;
+        if (would_wait && s_read_offloaded (self, transfer, chunk))
             return;     /* s_read_done goes on */
         if (would_wait) /* the offload cannot take it: wait here */
-            got = segq__download_read (transfer->download, transfer->offset, zframe_data (data), n);
-        more = s_send_chunk (self, transfer, data, got);
+            got = segq__download_read (transfer->download, transfer->offset, chunk->data, n);
+        more = s_send_chunk (self, transfer, chunk, got);
     }
 }
 
@@ -280,9 +567,9 @@ static void
 s_read_work (void *arg)
 {
     transfer_t *transfer = arg;
-    zframe_t *data = transfer->read.data;
-    transfer->read.got = segq__download_read (transfer->download, transfer->offset,
-                                              zframe_data (data), zframe_size (data));
+    chunk_t *chunk = transfer->read.data;
+    transfer->read.got =
+        segq__download_read (transfer->download, transfer->offset, chunk->data, chunk->size);
 }
 
 /* On the broker's thread: the chunk is sent, and the credit left used. */
@@ -291,26 +578,55 @@ s_read_done (void *arg)
 {
     transfer_t *transfer = arg;
     segq_broker_t *self = transfer->broker;
-    zframe_t *data = transfer->read.data;
+    chunk_t *chunk = transfer->read.data;
     transfer->read.data = NULL;
     transfer->offloaded = false;
     transfer->last_mono = zclock_mono (); /* it was busy, not idle */
-    if (s_send_chunk (self, transfer, data, transfer->read.got))
+    if (s_send_chunk (self, transfer, chunk, transfer->read.got))
         s_pump (self, transfer);
 }
 
-/* Hands the read of the chunk data is for to the offload; false (data
-   still the caller's) if it cannot take it. */
+/* Hands the read of the chunk to the offload; false (the chunk still the
+   caller's) if it cannot take it. */
 static bool
-s_read_offloaded (segq_broker_t *self, transfer_t *transfer, zframe_t *data)
+s_read_offloaded (segq_broker_t *self, transfer_t *transfer, chunk_t *chunk)
 {
-    transfer->read.data = data;
+    transfer->read.data = chunk;
     transfer->offloaded = true;
     if (segq__offload_run (self->offload, s_read_work, s_read_done, transfer) == 0)
         return true;
     transfer->read.data = NULL;
     transfer->offloaded = false;
     return false;
+}
+
+void
+segq__broker_transfers_resume (segq_broker_t *self)
+{
+    uint64_t count;
+    if (read (self->sent->fd, &count, sizeof count) != sizeof count && errno != EAGAIN)
+        segq__broker_log (self, 0, NULL, "cannot read the stalled downloads' eventfd: %s",
+                          strerror (errno));
+    size_t cursor = 0, n = 0;
+    transfer_t *transfer;
+    uint64_t *stalled = NULL;
+    while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL)))
+        if (transfer->stall != STALL_NONE) {
+            uint64_t *grown = realloc (stalled, (n + 1) * sizeof *grown);
+            if (!grown)
+                break; /* those left are woken by the next chunk written */
+            stalled = grown;
+            stalled [n++] = transfer->id;
+        }
+    /* each pump may end its own transfer, and only its own */
+    for (size_t i = 0; i < n; i++) {
+        transfer = segq__u64map_get (self->transfers, stalled [i]);
+        if (!s_room (transfer))
+            continue; /* its peer still reads nothing: still idle */
+        transfer->last_mono = zclock_mono ();
+        s_pump (self, transfer);
+    }
+    free (stalled);
 }
 
 /* May the sender skip sending content the store has? Only if it could
@@ -333,7 +649,8 @@ segq__broker_on_put (segq_broker_t *self, segq__request_t *req)
     worker_t *w = req->worker;
     bool by_worker = segq__broker_sender_is_worker (self, w);
     char why [512];
-    int code = s_put_admit (self, w, peer_hex, put, why, sizeof why);
+    int code = by_worker && !w ? s_register_first ("uploads", why, sizeof why)
+                               : s_put_admit (self, w, peer_hex, put, why, sizeof why);
     if (code) {
         /* a flood of PUTs over the limits does not flood the log */
         segq__broker_log (self, code == SEGQ_ELIMIT ? 1 : 0, peer_hex, "PUT %s refused: %s",
@@ -374,6 +691,7 @@ segq__broker_on_put (segq_broker_t *self, segq__request_t *req)
     transfer->uploader_is_node = by_worker;
     const char *uploader = by_worker ? w ? w->node : NULL : put->user;
     snprintf (transfer->uploader, sizeof transfer->uploader, "%s", uploader ? uploader : "");
+    transfer->size = put->size;
     reply->u.put_ready.transfer = transfer->id;
     reply->u.put_ready.credit = DEFAULT_CREDIT;
     segq__broker_send (self, peer, reply, false);
@@ -507,6 +825,7 @@ segq__broker_on_chunk (segq_broker_t *self, segq__request_t *req)
         s_upload_end (self, transfer, rc, err);
         return;
     }
+    transfer->offset += size;
     if (chunk->last)
         s_finish (self, transfer, chunk->hash);
 }
@@ -566,12 +885,8 @@ s_get_allowed (segq_broker_t *self, const segq__request_t *req, segq_artifact_t 
     worker_t *w = req->worker;
     bool worker = segq__broker_sender_is_worker (self, w);
     snprintf (hash, SEGQ_HASH_HEX_LEN + 1, "%s", get->hash);
-    if (worker && !w) {
-        snprintf (refusal, len,
-                  "a worker fetches only the inputs of jobs assigned to it: "
-                  "register first");
-        return SEGQ_EPERM;
-    }
+    if (worker && !w)
+        return s_register_first ("fetches inputs", refusal, len);
     if (get->job) {
         int rc = s_get_job_output (self, get, worker, output, refusal, len);
         snprintf (hash, SEGQ_HASH_HEX_LEN + 1, "%s", output->hash);
@@ -604,7 +919,9 @@ s_get_start (segq_broker_t *self, const segq__request_t *req, const char *hash, 
     transfer_t *transfer =
         download ? s_transfer_new (self, XFER_GET, req->peer, req->peer_hex, get->req_id, get->name)
                  : NULL;
-    segq_msg_t *reply = transfer ? segq_msg_new (SEGQ_MSG_GET_READY) : NULL;
+    if (transfer)
+        transfer->queue = s_queue_of (self, req->peer_hex);
+    segq_msg_t *reply = transfer && transfer->queue ? segq_msg_new (SEGQ_MSG_GET_READY) : NULL;
     if (!reply) {
         if (download)
             snprintf (err, errlen, "out of memory");

@@ -617,24 +617,108 @@ s_result_ack (segq_broker_t *self, worker_t *w, const segq_result_t *result, int
 }
 
 /* A job's outputs are bytes its worker sent (or inputs it echoes): a
-   worker certificate is no way to pass other jobs' data off as a job's. */
-static bool
+   worker certificate is no way to pass other jobs' data off as a job's.
+   0, or EPERM with why. */
+static int
 s_outputs_sent_by (segq_broker_t *self, worker_t *w, const segq_result_t *result, char *refused,
                    size_t len)
 {
     for (size_t i = 0; i < result->n_outputs; i++) {
         const segq_artifact_t *output = &result->outputs [i];
         if (!segq__access_worker_output (self->access, w->node, output->hash)) {
-            segq__broker_log (self, 0, w->peer_hex,
-                              "RESULT %s: output '%s' (%s) was not "
-                              "uploaded by %s",
-                              result->job, output->name ? output->name : "", output->hash, w->node);
             snprintf (refused, len, "output '%s' (%s) was never uploaded by worker %s",
                       output->name ? output->name : "", output->hash, w->node);
-            return false;
+            return SEGQ_EPERM;
         }
     }
-    return true;
+    return 0;
+}
+
+/* An output's size is the stored artifact's: a downstream job's ASSIGN
+   and every STATUS repeat it. 0, or EHASH with why. */
+static int
+s_outputs_sized (segq_broker_t *self, const segq_result_t *result, char *refused, size_t len)
+{
+    for (size_t i = 0; i < result->n_outputs; i++) {
+        const segq_artifact_t *output = &result->outputs [i];
+        uint64_t stored;
+        if (segq__artifact_store_has (self->artifacts, output->hash, &stored)
+            && stored != output->size) {
+            snprintf (refused, len,
+                      "output '%s' (%s) is %" PRIu64 " bytes on the broker, not the %" PRIu64
+                      " the result says",
+                      output->name ? output->name : "", output->hash, stored, output->size);
+            return SEGQ_EHASH;
+        }
+    }
+    return 0;
+}
+
+/* Byte order, except that '/' comes right after the end of a name: the
+   paths under a name (NAME/...) sort right behind it. */
+static int
+s_path_rank (unsigned char c)
+{
+    return c == '/' ? 1 : c ? c + 1 : 0;
+}
+
+static int
+s_compare_paths (const void *a, const void *b)
+{
+    const unsigned char *x = *(const unsigned char *const *) a;
+    const unsigned char *y = *(const unsigned char *const *) b;
+    while (*x && *x == *y)
+        x++, y++;
+    return s_path_rank (*x) - s_path_rank (*y);
+}
+
+/* Each output at a path of its own: a name twice (one would be dropped)
+   or a file where another's path makes a folder (`a` and `a/b`) cannot be
+   laid out by any client or job. Sorted, not compared pairwise: a
+   generate job has thousands. 0, or EINVAL (ENOMEM) with why. */
+static int
+s_outputs_placed (const segq_result_t *result, char *refused, size_t len)
+{
+    if (result->n_outputs < 2)
+        return 0;
+    const char **names = malloc (result->n_outputs * sizeof *names);
+    if (!names) {
+        snprintf (refused, len, "out of memory checking the outputs' names");
+        return SEGQ_ENOMEM;
+    }
+    for (size_t i = 0; i < result->n_outputs; i++)
+        names [i] = result->outputs [i].name ? result->outputs [i].name : "";
+    qsort (names, result->n_outputs, sizeof *names, s_compare_paths);
+    int rc = 0;
+    for (size_t i = 1; i < result->n_outputs && !rc; i++) {
+        size_t n = strlen (names [i - 1]);
+        if (strcmp (names [i - 1], names [i]) == 0)
+            snprintf (refused, len, "output '%s' is named twice", names [i]);
+        else if (strncmp (names [i - 1], names [i], n) == 0 && names [i][n] == '/')
+            snprintf (refused, len, "output '%s' is a file where output '%s' makes a folder",
+                      names [i - 1], names [i]);
+        else
+            continue;
+        rc = SEGQ_EINVAL;
+    }
+    free (names);
+    return rc;
+}
+
+/* What a successful RESULT says of its outputs holds: 0, or the code
+   (EPERM, EHASH, EINVAL) with why, naming the output. */
+static int
+s_outputs_check (segq_broker_t *self, worker_t *w, const segq_result_t *result, char *refused,
+                 size_t len)
+{
+    int rc = s_outputs_sent_by (self, w, result, refused, len);
+    if (rc == 0)
+        rc = s_outputs_sized (self, result, refused, len);
+    if (rc == 0)
+        rc = s_outputs_placed (result, refused, len);
+    if (rc)
+        segq__broker_log (self, 0, w->peer_hex, "RESULT %s refused: %s", result->job, refused);
+    return rc;
 }
 
 /* The models the worker holds loaded now, for placing generate jobs. */
@@ -706,8 +790,10 @@ segq__broker_on_result (segq_broker_t *self, segq__request_t *req)
     if (s_log_note_lost (self, job, result->job))
         segq__broker_log (self, 0, w->peer_hex, "the log of %s lacks lines it could not write",
                           result->job);
-    char refused [SEGQ_MAX_NAME + 256] = "";
-    bool success = result->success && s_outputs_sent_by (self, w, result, refused, sizeof refused);
+    /* outputs refused: the job fails with why, and the ack says so */
+    char refused [2 * SEGQ_MAX_NAME + 256] = "";
+    int refusal = result->success ? s_outputs_check (self, w, result, refused, sizeof refused) : 0;
+    bool success = result->success && !refusal;
     /* read before finishing, which lets go of the job */
     uint64_t number = job->sched.seq;
     bool training = strcmp (segq__job_kind_name (job), "train") == 0;
@@ -729,7 +815,7 @@ segq__broker_on_result (segq_broker_t *self, segq__request_t *req)
                       result->attempt, result->success ? "success" : "failure");
     s_note_hot (self, w, result);
     segq__metrics_result (self->metrics, outcome);
-    s_result_ack (self, w, result, 0, NULL);
+    s_result_ack (self, w, result, refusal, refusal ? refused : NULL);
 }
 
 static void

@@ -479,7 +479,7 @@ Test (reactor, a_worker_names_as_outputs_only_bytes_it_sent, .init = setup, .fin
     s_submit_assigned (client, worker, job);
     segq_artifact_t output = { .name = "out.png", .size = strlen ("bob's scan") };
     memcpy (output.hash, hash, sizeof output.hash);
-    cr_assert_eq (s_result (worker, job, 1, &output), 0);
+    cr_assert_eq (s_result (worker, job, 1, &output), SEGQ_EPERM, "the ack says it was refused");
     cr_assert_eq (s_status (client, job, message, sizeof message), SEGQ_JOB_FAILED,
                   "a job succeeded with another user's bytes as its output");
     s_submit_assigned (client, worker, job);

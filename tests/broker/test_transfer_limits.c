@@ -15,12 +15,14 @@
 #include <sys/statvfs.h>
 
 #include "broker_test_util.h"
-#include "harness.h"
+#include "raw_peer.h"
 #include "segq_proto.h"
 
-#define PER_PEER  5
-#define ALL       12
-#define ANNOUNCED ((uint64_t) 1 << 30) /* large enough for the sink's O_DIRECT writer */
+#define PER_PEER 5
+#define ALL      12
+/* over the sink's O_DIRECT threshold (SEGQ_SINK_DIRECT_MIN), and small
+   enough that what they reserve of the free space (SPEC 10.5) fits */
+#define ANNOUNCED ((uint64_t) 64 << 20)
 
 static harness_t *h;
 
@@ -205,49 +207,13 @@ Test (transfer_limits, announced_uploads_are_bounded, .init = setup, .fini = tea
     H_ASSERT_CLEAN_STOP (h);
 }
 
-/* The next message of type from sock, those before it dropped. */
-static segq_msg_t *
-s_expect (zsock_t *sock, segq_msg_type_t type)
-{
-    for (int64_t until = zclock_mono () + 10000; zclock_mono () < until;) {
-        segq_msg_t *msg = NULL;
-        char err [256];
-        if (segq_msg_recv (sock, NULL, &msg, NULL, err, sizeof err) != 0)
-            continue;
-        if (msg->type == type)
-            return msg;
-        segq_msg_destroy (&msg);
-    }
-    cr_assert_fail ("no message of type %d in 10 s", (int) type);
-    return NULL;
-}
-
-/* A worker as the protocol has it: registered from its own connection. */
-static zsock_t *
-s_worker (const char *node)
-{
-    zsock_t *sock = s_peer ();
-    segq_msg_t *reg = segq_msg_new (SEGQ_MSG_REGISTER);
-    cr_assert_not_null (reg);
-    reg->u.reg.node = strdup (node);
-    reg->u.reg.cpu_slots = 1;
-    reg->u.reg.n_kinds = 1;
-    reg->u.reg.kinds = calloc (1, sizeof (char *));
-    cr_assert_not_null (reg->u.reg.kinds);
-    reg->u.reg.kinds [0] = strdup ("sleep");
-    cr_assert_eq (segq_msg_send (&reg, sock, NULL), 0);
-    segq_msg_t *welcome = s_expect (sock, SEGQ_MSG_WELCOME);
-    segq_msg_destroy (&welcome);
-    return sock;
-}
-
 Test (transfer_limits, a_workers_transfers_are_bounded_by_its_jobs, .init = setup_slow_expiry,
       .fini = teardown, .timeout = 120)
 {
     char file [600];
     snprintf (file, sizeof file, "%s/normal.bin", h->dir);
     cr_assert_eq (harness_write_random_file (file, 1u << 20, 4), 0);
-    zsock_t *worker = s_worker ("raw-worker");
+    zsock_t *worker = raw_worker (h, "raw-worker", "sleep");
     const int idle = SEGQ_WORKER_UPLOADS_PER_JOB + SEGQ_WORKER_FETCHES; /* one job's slack */
     char limit [128];
     snprintf (limit, sizeof limit, "worker raw-worker has %d transfers open", idle);
@@ -260,7 +226,7 @@ Test (transfer_limits, a_workers_transfers_are_bounded_by_its_jobs, .init = setu
     char job [SEGQ_JOB_ID_MAX], err [1024];
     const char *argv [] = { "submit", "sleep", "--seconds", "60", "--cpu", "1", NULL };
     H_ASSERT (h, harness_submit (h, argv, job, sizeof job, err, sizeof err) == 0, "%s", err);
-    segq_msg_t *assign = s_expect (worker, SEGQ_MSG_ASSIGN);
+    segq_msg_t *assign = raw_expect (worker, SEGQ_MSG_ASSIGN);
     cr_assert_str_eq (assign->u.assign.job, job);
     segq_msg_destroy (&assign);
     char why [600];
@@ -272,5 +238,23 @@ Test (transfer_limits, a_workers_transfers_are_bounded_by_its_jobs, .init = setu
     cr_assert (strstr (why, limit), "%s", why);
     zsock_destroy (&worker);
     segq_client_destroy (&client);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* Uploads under way have the free space they declared: another that
+   would not fit beside them is refused up front, not midway. */
+Test (transfer_limits, declared_sizes_are_reserved, .init = setup, .fini = teardown, .timeout = 60)
+{
+    char tmp [600], why [600];
+    snprintf (tmp, sizeof tmp, "%s/artifacts/tmp", h->data_dir);
+    struct statvfs fs;
+    cr_assert_eq (statvfs (tmp, &fs), 0);
+    uint64_t most = (uint64_t) fs.f_bavail * fs.f_frsize / 5 * 3; /* of the free space */
+    zsock_t *a = s_peer (), *b = s_peer ();
+    H_ASSERT (h, s_put (a, 1, most, why, sizeof why) == 0, "%s", why);
+    cr_assert_eq (s_put (b, 1, most, why, sizeof why), SEGQ_ENOSPC, "%s", why);
+    cr_assert (strstr (why, "taken by uploads under way"), "%s", why);
+    zsock_destroy (&a);
+    zsock_destroy (&b);
     H_ASSERT_CLEAN_STOP (h);
 }

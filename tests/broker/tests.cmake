@@ -32,6 +32,7 @@ if(TARGET segqd)
   segq_add_test(NAME broker_transfer_limits
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_transfer_limits.c
             ${CMAKE_CURRENT_SOURCE_DIR}/integration/harness.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/integration/raw_peer.c
     LIBS segq_client segq_proto PkgConfig::JANSSON
     TIMEOUT 120)
   target_include_directories(broker_transfer_limits PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/integration)

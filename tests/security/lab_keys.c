@@ -42,3 +42,17 @@ lab_client (const char *endpoint, const char *certs, const char *broker_key, con
     cr_assert_eq (segq_client_connect (&options, &client, err, sizeof err), 0, "%s", err);
     return client;
 }
+
+zsock_t *
+lab_raw (const char *endpoint, const char *certs, const char *broker_key, const char *name,
+         int rcvtimeo_ms)
+{
+    char cert [900], err [1024];
+    snprintf (cert, sizeof cert, "%s/%s.cert", certs, name);
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    cr_assert_not_null (sock);
+    cr_assert_eq (segq_keys_apply_client (sock, cert, broker_key, err, sizeof err), 0, "%s", err);
+    zsock_set_rcvtimeo (sock, rcvtimeo_ms);
+    cr_assert_eq (zsock_connect (sock, "%s", endpoint), 0);
+    return sock;
+}

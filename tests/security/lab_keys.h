@@ -6,6 +6,7 @@
 #define SEGQ_TEST_LAB_KEYS_H
 
 #include <stddef.h>
+#include <czmq.h>
 #include "segq_client.h"
 
 /* One certificate NAME with ROLE in DIR; fails the test if it cannot. */
@@ -22,5 +23,10 @@ void lab_keys_make (const char *dir, char *keys, size_t keys_len, char *certs, s
    cannot connect. */
 segq_client_t *lab_client (const char *endpoint, const char *certs, const char *broker_key,
                            const char *name);
+
+/* A raw CURVE connection (a DEALER) as NAME, to send what libsegq never
+   would; receives wait rcvtimeo_ms. Fails the test if it cannot. */
+zsock_t *lab_raw (const char *endpoint, const char *certs, const char *broker_key, const char *name,
+                  int rcvtimeo_ms);
 
 #endif

@@ -432,14 +432,7 @@ Test (patient, retention_flag_checked, .timeout = 30)
 static zsock_t *
 s_raw (const char *name)
 {
-    char cert [900], err [1024];
-    snprintf (cert, sizeof cert, "%s/%s.cert", certs, name);
-    zsock_t *sock = zsock_new (ZMQ_DEALER);
-    cr_assert_not_null (sock);
-    cr_assert_eq (segq_keys_apply_client (sock, cert, broker_key, err, sizeof err), 0, "%s", err);
-    zsock_set_rcvtimeo (sock, 5000);
-    cr_assert_eq (zsock_connect (sock, "%s", h->endpoint), 0);
-    return sock;
+    return lab_raw (h->endpoint, certs, broker_key, name, 5000);
 }
 
 static segq_msg_t *

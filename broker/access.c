@@ -114,7 +114,7 @@ segq__access_job (segq__access_t *self, const segq__caller_t *caller, uint64_t n
     segq__job_brief_t brief;
     int rc = number ? segq__job_store_brief (self->store, number, &brief) : SEGQ_ENOENT;
     if (rc == SEGQ_ENOENT)
-        snprintf (err, errlen, "unknown job '%s'", job);
+        segq__job_unknown (job, err, errlen);
     else if (rc)
         snprintf (err, errlen, "cannot read job %s: %s", job, segq_strerror (rc));
     else if (!segq__access_owner (caller, brief.owner)) {

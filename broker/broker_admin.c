@@ -78,7 +78,7 @@ segq__broker_on_purge (segq_broker_t *self, segq__request_t *req)
         bool already = false;
         if (!number || segq__job_store_brief (self->store, number, &brief) != 0) {
             rc = SEGQ_ENOENT;
-            snprintf (err, sizeof err, "unknown job '%s'", purge->jobs [i]);
+            segq__job_unknown (purge->jobs [i], err, sizeof err);
         } else if (!admin && (!purge->user || strcmp (purge->user, brief.owner) != 0)) {
             rc = SEGQ_EPERM;
             snprintf (err, sizeof err,

@@ -32,7 +32,7 @@ segq__broker_on_priority (segq_broker_t *self, segq__request_t *req)
                                             admin, admin || !self->auth, &previous, err, sizeof err)
                  : SEGQ_ENOENT;
     if (!number)
-        snprintf (err, sizeof err, "unknown job '%s'", request->job);
+        segq__job_unknown (request->job, err, sizeof err);
     segq__broker_log (self, rc == SEGQ_EPERM ? 0 : 1, req->peer_hex, "PRIORITY %s %d by %s: %s",
                       request->job, (int) request->priority, request->user ? request->user : "?",
                       rc ? err : "changed");
@@ -183,7 +183,7 @@ s_array_jobs (segq_broker_t *self, const segq_array_t *array, segq__array_row_t 
         uint64_t number = segq__job_id_parse (array->jobs [i]);
         rc = number ? segq__job_store_brief (self->store, number, &brief) : SEGQ_ENOENT;
         if (rc == SEGQ_ENOENT)
-            snprintf (err, errlen, "unknown job '%s'", array->jobs [i]);
+            segq__job_unknown (array->jobs [i], err, errlen);
         else if (rc == 0 && strcmp (brief.owner, array->user) != 0) {
             snprintf (err, errlen, "job %s belongs to %s: an array holds only your own jobs",
                       array->jobs [i], brief.owner);
@@ -533,8 +533,9 @@ s_status_ids (segq_broker_t *self, zframe_t *peer, const segq_status_t *status, 
         ids [i] = segq__job_id_parse (status->jobs [i]);
         segq__job_brief_t brief;
         if (!ids [i] || segq__job_store_brief (self->store, ids [i], &brief)) {
-            segq__broker_error (self, peer, status->req_id, SEGQ_ENOENT, "unknown job '%s'",
-                                status->jobs [i]);
+            char unknown [SEGQ_MAX_NAME + 128];
+            segq__job_unknown (status->jobs [i], unknown, sizeof unknown);
+            segq__broker_error (self, peer, status->req_id, SEGQ_ENOENT, "%s", unknown);
             return false;
         }
         *count = i + 1;
@@ -621,7 +622,7 @@ segq__broker_on_cancel (segq_broker_t *self, segq__request_t *req)
         int rc = number ? segq__jobs_cancel (self->jobs, number, as, now, &abort, err, sizeof err)
                         : SEGQ_ENOENT;
         if (!number)
-            snprintf (err, sizeof err, "unknown job '%s'", cancel->jobs [i]);
+            segq__job_unknown (cancel->jobs [i], err, sizeof err);
         if (segq__broker_store_error (rc) && rc != SEGQ_ESTATE)
             segq__broker_broken (self, rc, "storing a cancel");
         result->code = rc;

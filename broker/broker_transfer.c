@@ -856,7 +856,7 @@ s_get_job_output (segq_broker_t *self, const segq_get_t *get, bool worker, segq_
     char purged [256];
     int rc = number ? segq__job_store_brief (self->store, number, &brief) : SEGQ_ENOENT;
     if (rc) {
-        snprintf (refusal, len, "unknown job '%s'", get->job);
+        segq__job_unknown (get->job, refusal, len);
         return rc;
     }
     if (!worker && (rc = s_may_get_job (self, get, number, refusal, len)))

@@ -30,7 +30,7 @@ s_hold_one (segq_broker_t *self, const char *peer_hex, const segq_hold_t *hold, 
                                        sizeof err)
                     : SEGQ_ENOENT;
     if (!number)
-        snprintf (err, sizeof err, "unknown job '%s'", hold->jobs [i]);
+        segq__job_unknown (hold->jobs [i], err, sizeof err);
     if (segq__broker_store_error (rc) && rc != SEGQ_ESTATE)
         segq__broker_broken (self, rc, "storing a hold");
     result->code = rc;

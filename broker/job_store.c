@@ -1387,6 +1387,18 @@ segq__job_store_list_newest (segq__job_store_t *self, uint64_t before, const cha
 /* ---- job arrays ---- */
 
 void
+segq__job_unknown (const char *text, char *err, size_t errlen)
+{
+    if (text && strncmp (text, "m-", 2) == 0 && segq__job_id_parse (text + 2))
+        snprintf (err, errlen,
+                  "'%s' is a model's id, not a job's: its training is job %s (segq models show "
+                  "%s)",
+                  text, text + 2, text);
+    else
+        snprintf (err, errlen, "unknown job '%s'", text ? text : "");
+}
+
+void
 segq__array_id_format (uint64_t number, char out [SEGQ__ARRAY_ID_MAX])
 {
     char id [SEGQ__JOB_ID_MAX];

@@ -64,6 +64,9 @@ typedef struct {
 void segq__job_id_format (uint64_t number, char out [SEGQ__JOB_ID_MAX]);
 /* 0 if text is not a job id this broker could have made. */
 uint64_t segq__job_id_parse (const char *text);
+/* "unknown job 'TEXT'" into err; for a model's id (m-NNNN) given as a
+   job's, says so and names the model's training job. */
+void segq__job_unknown (const char *text, char *err, size_t errlen);
 
 /* Opens (creating and migrating as needed) the database at path. */
 segq__job_store_t *segq__job_store_open (const char *path, char *err, size_t errlen);

@@ -615,7 +615,9 @@ s_check_dep (segq__jobs_t *self, const char *id, const char *what, bool reads_ou
     segq__job_brief_t brief;
     int rc = number ? segq__job_store_brief (self->store, number, &brief) : SEGQ_ENOENT;
     if (rc == SEGQ_ENOENT) {
-        snprintf (err, errlen, "%s: unknown job '%s'", what, id);
+        char unknown [SEGQ_MAX_NAME + 128];
+        segq__job_unknown (id, unknown, sizeof unknown);
+        snprintf (err, errlen, "%s: %s", what, unknown);
         return SEGQ_ENOENT;
     }
     if (rc)
@@ -1451,7 +1453,7 @@ s_lookup (segq__jobs_t *self, uint64_t number, char id [SEGQ__JOB_ID_MAX], segq_
     }
     int rc = segq__job_store_brief (self->store, number, brief);
     if (rc == SEGQ_ENOENT)
-        snprintf (err, errlen, "unknown job '%s'", id);
+        segq__job_unknown (id, err, errlen);
     *owner = rc ? NULL : brief->owner;
     return rc;
 }

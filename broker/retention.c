@@ -223,7 +223,7 @@ s_check_job (segq__retention_t *self, uint64_t job, const char *id, bool *alread
             snprintf (err, errlen, "cannot read job %s: %s", id, sqlite3_errmsg (self->db));
             return SEGQ_EIO;
         }
-        snprintf (err, errlen, "unknown job '%s'", id);
+        segq__job_unknown (id, err, errlen);
         return SEGQ_ENOENT;
     }
     int state = sqlite3_column_int (stmt, 0);

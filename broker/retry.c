@@ -165,8 +165,11 @@ segq__retry_fill (segq__job_store_t *store, const segq__caller_t *caller, segq_s
     uint64_t number = named ? s_newest (store, named) : 0;
     segq__job_brief_t brief;
     int rc = number ? segq__job_store_brief (store, number, &brief) : SEGQ_ENOENT;
-    if (rc == SEGQ_ENOENT)
-        snprintf (err, errlen, "retry: unknown job '%s'", submit->retry);
+    if (rc == SEGQ_ENOENT) {
+        char unknown [SEGQ_MAX_NAME + 128];
+        segq__job_unknown (submit->retry, unknown, sizeof unknown);
+        snprintf (err, errlen, "retry: %s", unknown);
+    }
     if (rc == 0 && number != named && segq__access_owner (caller, brief.owner))
         rc = s_take_newest (submit, number, &brief, err, errlen);
     if (rc == 0)

@@ -447,6 +447,34 @@ s_list_request (zsock_t *client, segq_msg_type_t type, size_t n, bool repeat)
     return code;
 }
 
+/* A model's id where a job's is asked for is said as that, naming its
+   training job, in every request that names jobs. */
+Test (reactor, a_model_id_for_a_job_says_so, .init = setup, .fini = teardown, .timeout = 30)
+{
+    zsock_t *client = s_dealer ();
+    segq_msg_t *msg = segq_msg_new (SEGQ_MSG_STATUS);
+    msg->u.status.req_id = 7;
+    msg->u.status.jobs = calloc (1, sizeof (char *));
+    msg->u.status.jobs [0] = strdup ("m-000k");
+    msg->u.status.n_jobs = 1;
+    segq_msg_t *reply = s_ask (client, msg);
+    cr_assert (reply && reply->type == SEGQ_MSG_ERROR);
+    cr_assert_eq (reply->u.error.code, SEGQ_ENOENT);
+    cr_assert (strstr (reply->u.error.message, "'m-000k' is a model's id, not a job's")
+                   && strstr (reply->u.error.message, "its training is job 000k"),
+               "%s", reply->u.error.message);
+    segq_msg_destroy (&reply);
+    msg = segq_msg_new (SEGQ_MSG_LOGS);
+    msg->u.logs.req_id = 8;
+    msg->u.logs.user = strdup ("alice");
+    msg->u.logs.job = strdup ("m-000k");
+    reply = s_ask (client, msg);
+    cr_assert (reply && reply->type == SEGQ_MSG_ERROR);
+    cr_assert (strstr (reply->u.error.message, "is a model's id"), "%s", reply->u.error.message);
+    segq_msg_destroy (&reply);
+    zsock_destroy (&client);
+}
+
 /* One request names at most SEGQ_JOB_LIST_MAX jobs, each once: more (or a
    job again) would cost the loop and the audit log a line each, without
    bound. */

@@ -428,9 +428,10 @@ static int check_required(const segq_command_t *cmd, const char *seen, char *err
     return 0;
 }
 
-/* The command's rules, their message under its name as every flag's is. */
-static int check_with_name(const segq_command_t *cmd, const void *opts, char *err, size_t errlen)
+int segq_flags_check(const segq_command_t *cmd, const void *opts, char *err, size_t errlen)
 {
+    if (!cmd->check)
+        return 0;
     char why[1024] = "";
     int rc = cmd->check(opts, why, sizeof why);
     if (rc)
@@ -454,8 +455,6 @@ int segq_flags_parse(const segq_command_t *cmd, int argc, char **argv, void *opt
     if (rc == 0)
         rc = check_required(cmd, seen, err, errlen);
     free(seen);
-    if (rc == 0 && cmd->check)
-        rc = check_with_name(cmd, opts, err, errlen);
     return rc;
 }
 

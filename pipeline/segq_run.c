@@ -89,6 +89,8 @@ static int run_command(int k, int argc, char **argv)
     int rc = run_commands[k].pre ? run_commands[k].pre(&argc, argv, opts, err, sizeof err) : 0;
     if (rc == 0)
         rc = segq_flags_parse(cmd, argc, argv, opts, err, sizeof err);
+    if (rc == 0)
+        rc = segq_flags_check(cmd, opts, err, sizeof err);
     if (rc == 0) {
         segq_progress_t *progress = segq_progress_new();
         rc = run_commands[k].run(opts, progress, err, sizeof err);

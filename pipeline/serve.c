@@ -115,6 +115,8 @@ static int run_job(request_t *req, segq_model_cache_t *cache)
         rc = segq_flags_parse(cmd, req->n_args, req->args, &gen, err, sizeof err);
         if (rc == 1)
             rc = SEGQ_EINVAL; /* --help: not what a worker sends */
+        if (rc == 0)
+            rc = segq_flags_check(cmd, &gen, err, sizeof err);
     }
     if (rc) {
         fprintf(stderr, "segq-run generate %s\n", err);

@@ -97,6 +97,11 @@ void cli_ids_free (char **ids, size_t n);
 /* Keeps the first of equal strings in ids[0..n), order kept; returns the
    new count. owned: the dropped ones are freed. */
 size_t cli_unique (char **ids, size_t n, bool owned);
+/* The names of a flag given again or as a comma list (--drain a,b --drain
+   c), each once, in order, into *names (the caller's, cli_ids_free):
+   CLI_OK, or the usage error of an empty name, said as cmd. */
+int cli_split_names (cli_globals_t *g, const char *cmd, const char *flag, char *const *values,
+                     size_t n_values, char ***names, size_t *n_names);
 
 /* Fetches job's output `out` to dir/NAME (its directories made as
    needed; path gets it), unless a file of its content is there already:

@@ -415,37 +415,35 @@ cli_logs (cli_globals_t *g, int argc, char **argv)
     return rc;
 }
 
-/* The nodes of every --drain (given again, or NODE,NODE,...), each once,
-   into nodes (the caller's, cli_ids_free): CLI_OK, or the usage error of
-   an empty name. */
-static int
-s_drain_nodes (cli_globals_t *g, char *const *values, size_t n_values, char ***nodes,
-               size_t *n_nodes)
+int
+cli_split_names (cli_globals_t *g, const char *cmd, const char *flag, char *const *values,
+                 size_t n_values, char ***names, size_t *n_names)
 {
     size_t cap = 0;
+    *names = NULL;
+    *n_names = 0;
     for (size_t i = 0; i < n_values; i++) {
         size_t len = strlen (values [i]);
         if (!len || values [i][0] == ',' || values [i][len - 1] == ',' || strstr (values [i], ",,"))
-            return cli_usage_error (g, "workers", "--drain '%s': an empty node name", values [i]);
+            return cli_usage_error (g, cmd, "%s '%s': an empty name", flag, values [i]);
         for (const char *p = values [i]; *p; p++)
             cap += *p == ',';
         cap++;
     }
-    *n_nodes = 0;
-    if (!(*nodes = calloc (cap + 1, sizeof **nodes)))
-        return cli_error (g, "workers", CLI_FAILED, "out of memory");
+    if (!(*names = calloc (cap + 1, sizeof **names)))
+        return cli_error (g, cmd, CLI_FAILED, "out of memory");
     for (size_t i = 0; i < n_values; i++)
         for (const char *p = values [i]; *p;) {
             size_t len = strcspn (p, ",");
-            if (!((*nodes) [(*n_nodes)++] = strndup (p, len))) {
-                cli_ids_free (*nodes, *n_nodes);
-                *nodes = NULL;
-                *n_nodes = 0;
-                return cli_error (g, "workers", CLI_FAILED, "out of memory");
+            if (!((*names) [(*n_names)++] = strndup (p, len))) {
+                cli_ids_free (*names, *n_names);
+                *names = NULL;
+                *n_names = 0;
+                return cli_error (g, cmd, CLI_FAILED, "out of memory");
             }
             p += len + (p [len] == ',');
         }
-    *n_nodes = cli_unique (*nodes, *n_nodes, true);
+    *n_names = cli_unique (*names, *n_names, true);
     return CLI_OK;
 }
 
@@ -528,7 +526,7 @@ cli_workers (cli_globals_t *g, int argc, char **argv)
     }
     char **nodes = NULL;
     size_t n_nodes = 0;
-    int rc = s_drain_nodes (g, drains, n_drains, &nodes, &n_nodes);
+    int rc = cli_split_names (g, "workers", "--drain", drains, n_drains, &nodes, &n_nodes);
     free (drains);
     segq_client_t *client = NULL;
     if (rc == CLI_OK)

@@ -139,20 +139,6 @@ s_print_detail (const segq_model_info_t *m)
     }
 }
 
-/* "bob,carol" into a list (pointers into text, which it cuts); max + 1
-   when it holds more than max. */
-static size_t
-s_split_users (char *text, const char **users, size_t max)
-{
-    size_t n = 0;
-    for (char *save = NULL, *u = strtok_r (text, ",", &save); u; u = strtok_r (NULL, ",", &save))
-        if (n < max)
-            users [n++] = u;
-        else
-            return max + 1; /* more than a request takes */
-    return n;
-}
-
 typedef struct {
     segq_model_request_t request;
     char *with;    /* --with's value */
@@ -287,13 +273,21 @@ s_preview (cli_globals_t *g, segq_client_t *client, const segq_model_info_t *m, 
 static int
 s_run (cli_globals_t *g, segq_client_t *client, models_args_t *args, char **words, int n_words)
 {
-    const char *users [256];
-    if (args->with && (args->request.n_users = s_split_users (args->with, users, 256)) > 256)
+    char **users = NULL;
+    size_t n_users = 0;
+    int rc = args->with ? cli_split_names (g, "models", "--with", &args->with, 1, &users, &n_users)
+                        : CLI_OK;
+    if (rc != CLI_OK)
+        return rc;
+    if (n_users > 256) {
+        cli_ids_free (users, n_users);
         return cli_usage_error (g, "models", "--with: at most 256 users at once");
-    args->request.users = users;
+    }
+    args->request.users = (const char *const *) users;
+    args->request.n_users = n_users;
     segq_model_info_t *models = NULL;
     size_t n = 0;
-    int rc = CLI_OK;
+    rc = CLI_OK;
     for (int i = 0; i < (n_words ? n_words : 1) && rc == CLI_OK; i++) {
         segq_models_free (&models, n);
         args->request.value = n_words ? words [i] : NULL;
@@ -320,6 +314,7 @@ s_run (cli_globals_t *g, segq_client_t *client, models_args_t *args, char **word
     if (rc == CLI_OK && n && args->preview)
         rc = s_preview (g, client, &models [0], args->preview);
     segq_models_free (&models, n);
+    cli_ids_free (users, n_users);
     return rc;
 }
 

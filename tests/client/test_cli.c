@@ -1208,7 +1208,7 @@ Test (cli, models_help_and_unknown_subcommand, .timeout = 30)
                "%s", s_err);
     cr_assert_null (s_heard (), "%s", s_err);
     /* what the broker could not take is said before it is sent */
-    char note [SEGQ_MAX_STRING + 2], with [257 * 3];
+    char note [SEGQ_MAX_STRING + 2], with [257 * 6];
     memset (note, 'n', sizeof note - 1);
     note [sizeof note - 1] = 0;
     const char *long_note [] = { "models", "note", "polyp", note, NULL };
@@ -1217,10 +1217,15 @@ Test (cli, models_help_and_unknown_subcommand, .timeout = 30)
                s_err);
     size_t used = 0;
     for (int i = 0; i < 257; i++)
-        used += (size_t) snprintf (with + used, sizeof with - used, "%su%d", i ? "," : "", i % 10);
+        used += (size_t) snprintf (with + used, sizeof with - used, "%su%d", i ? "," : "", i);
     const char *many [] = { "models", "share", "polyp", "--with", with, NULL };
     cr_assert_eq (s_submit (many), 2, "%s", s_err);
     cr_assert (strstr (s_err, "--with: at most 256 users at once"), "%s", s_err);
+    cr_assert_null (s_heard (), "%s", s_err);
+    /* a list splits as --drain's does: an empty name is refused */
+    const char *empty [] = { "models", "share", "polyp", "--with", "bob,,carol", NULL };
+    cr_assert_eq (s_submit (empty), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "--with 'bob,,carol': an empty name"), "%s", s_err);
     cr_assert_null (s_heard (), "%s", s_err);
     zsock_destroy (&s_router);
 }

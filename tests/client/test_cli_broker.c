@@ -460,7 +460,7 @@ Test (cli_broker, drain_of_several_nodes_drains_each, .init = setup, .fini = tea
               "a drained worker did not exit");
     const char *empty [] = { "workers", "--drain", "w1,,w2", NULL };
     cr_assert_eq (s_segq (empty), 2, "%s", s_err);
-    cr_assert (strstr (s_err, "an empty node name"), "%s", s_err);
+    cr_assert (strstr (s_err, "--drain 'w1,,w2': an empty name"), "%s", s_err);
     H_ASSERT_CLEAN_STOP (h);
 }
 

@@ -149,17 +149,6 @@ static segq_flag_t evaluate_flags[] = {
     COMPUTE_FLAGS(E),
 };
 
-/* The device's spelling here, so `--device tpu` is a bad command line;
- * whether this machine has it is the run's to say (segq__compute_setup). */
-static int check_device(const segq_compute_opts_t *c, char *err, size_t errlen)
-{
-    segqt_device dev;
-    if (segqt_device_parse(c->device, &dev) == 0)
-        return 0;
-    snprintf(err, errlen, "--device %s: %s", c->device, segqt_last_error());
-    return SEGQ_EINVAL;
-}
-
 static int check_train(const void *opts, char *err, size_t errlen)
 {
     const segq_train_opts_t *o = opts;
@@ -174,22 +163,7 @@ static int check_train(const void *opts, char *err, size_t errlen)
                  "the mask)");
         return SEGQ_EINVAL;
     }
-    return check_device(&o->compute, err, errlen);
-}
-
-static int check_generate(const void *opts, char *err, size_t errlen)
-{
-    return check_device(&((const segq_generate_opts_t *)opts)->compute, err, errlen);
-}
-
-static int check_stylize(const void *opts, char *err, size_t errlen)
-{
-    return check_device(&((const segq_stylize_opts_t *)opts)->compute, err, errlen);
-}
-
-static int check_evaluate(const void *opts, char *err, size_t errlen)
-{
-    return check_device(&((const segq_evaluate_opts_t *)opts)->compute, err, errlen);
+    return 0;
 }
 
 static const segq_command_t commands[] = {
@@ -198,17 +172,17 @@ static const segq_command_t commands[] = {
      sizeof train_flags / sizeof train_flags[0], check_train},
     {"generate", "segq-run generate --model DIR/model.safetensors --out DIR [flags]",
      "sample image/mask pairs from a trained model", generate_flags,
-     sizeof generate_flags / sizeof generate_flags[0], check_generate},
+     sizeof generate_flags / sizeof generate_flags[0], NULL},
     {"stylize",
      "segq-run stylize --content DATASET --vgg19 WEIGHTS.safetensors --out DIR [--style IMG|DIR] "
      "[flags]",
      "transfer a real image's style onto generated images (masks kept)", stylize_flags,
-     sizeof stylize_flags / sizeof stylize_flags[0], check_stylize},
+     sizeof stylize_flags / sizeof stylize_flags[0], NULL},
     {"evaluate",
      "segq-run evaluate --real DIR --out DIR [--folds 3] [--synthetic NAME=DIR ...] [--test DIR] "
      "[flags]",
      "train UNet++ on real and synthetic sets, measure on real data (k-fold)", evaluate_flags,
-     sizeof evaluate_flags / sizeof evaluate_flags[0], check_evaluate},
+     sizeof evaluate_flags / sizeof evaluate_flags[0], NULL},
     {"devices", "segq-run devices", "print the compute devices as JSON", NULL, 0, NULL},
 };
 
@@ -428,12 +402,30 @@ static int check_required(const segq_command_t *cmd, const char *seen, char *err
     return 0;
 }
 
+/* The --device of a command that computes, as spelt: `--device tpu` is a
+ * bad command line; whether this machine has the device is the run's to
+ * say (segq__compute_setup). */
+static int check_device(const segq_command_t *cmd, const void *opts, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cmd->n_flags; i++) {
+        if (strcmp(cmd->flags[i].name, "device") != 0)
+            continue;
+        const char *device = *(char *const *)((const char *)opts + cmd->flags[i].offset);
+        segqt_device dev;
+        if (segqt_device_parse(device, &dev) == 0)
+            return 0;
+        snprintf(err, errlen, "--device %s: %s", device, segqt_last_error());
+        return SEGQ_EINVAL;
+    }
+    return 0;
+}
+
 int segq_flags_check(const segq_command_t *cmd, const void *opts, char *err, size_t errlen)
 {
-    if (!cmd->check)
-        return 0;
     char why[1024] = "";
-    int rc = cmd->check(opts, why, sizeof why);
+    int rc = check_device(cmd, opts, why, sizeof why);
+    if (rc == 0 && cmd->check)
+        rc = cmd->check(opts, why, sizeof why);
     if (rc)
         snprintf(err, errlen, "%s: %s", cmd->name, why);
     return rc;

@@ -52,9 +52,10 @@ const segq_command_t *segq_run_commands(size_t *count);
  * segq_flags_free even on error. */
 int segq_flags_parse(const segq_command_t *cmd, int argc, char **argv, void *opts, char *err,
                      size_t errlen);
-/* The command's rules between flags (segq_command_t.check) on opts that
- * segq_flags_parse filled: 0, or a negative code with a message under the
- * command's name, as a bad flag's. */
+/* On opts that segq_flags_parse filled: a --device spelt as a device, and
+ * the command's rules between flags (segq_command_t.check). 0, or a
+ * negative code with a message under the command's name, as a bad
+ * flag's. */
 int segq_flags_check(const segq_command_t *cmd, const void *opts, char *err, size_t errlen);
 void segq_flags_free(const segq_command_t *cmd, void *opts);
 void segq_flags_help(const segq_command_t *cmd, FILE *out);

@@ -22,6 +22,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include "../common/fd_path.h"
 
 typedef int (*sync_fn) (int);
 typedef ssize_t (*pread_fn) (int, void *, size_t, off_t);
@@ -32,14 +33,8 @@ typedef ssize_t (*preadv2_fn) (int, const struct iovec *, int, off_t, int);
 static int
 s_is_under (int fd, int upload)
 {
-    char link [64], path [4096];
-    snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
-    ssize_t n = readlink (link, path, sizeof path - 1);
-    if (n <= 0)
-        return 0;
-    path [n] = '\0';
-    int tmp = strstr (path, "/artifacts/tmp/") != NULL;
-    return upload ? tmp : strstr (path, "/artifacts/") != NULL && !tmp;
+    int tmp = fd_path_holds (fd, "/artifacts/tmp/");
+    return upload ? tmp : fd_path_holds (fd, "/artifacts/") && !tmp;
 }
 
 /* The gate named by env, if it is set and fd is what it holds. */

@@ -21,6 +21,7 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 #include <unistd.h>
+#include "../common/fd_path.h"
 
 typedef int (*statvfs_fn) (const char *, struct statvfs *);
 typedef int (*fstatvfs_fn) (int, struct statvfs *);
@@ -33,20 +34,6 @@ s_cued (const char *env)
 {
     const char *path = getenv (env);
     return path && *path && access (path, F_OK) == 0;
-}
-
-/* Whether fd is a file whose path holds `part` ("/artifacts/tmp/": an
-   upload's temporary file). */
-static int
-s_is_under (int fd, const char *part)
-{
-    char link [64], path [4096];
-    snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
-    ssize_t n = readlink (link, path, sizeof path - 1);
-    if (n <= 0)
-        return 0;
-    path [n] = '\0';
-    return strstr (path, part) != NULL;
 }
 
 /* What statvfs says, and no block free on cue (the 64-bit variants' struct
@@ -97,8 +84,8 @@ static int
 s_full (int fd)
 {
     return fd > 2
-           && ((s_cued ("SEGQ_TEST_WRITE_FULL") && s_is_under (fd, "/artifacts/tmp/"))
-               || (s_cued ("SEGQ_TEST_LOG_FULL") && s_is_under (fd, "/logs/")));
+           && ((s_cued ("SEGQ_TEST_WRITE_FULL") && fd_path_holds (fd, "/artifacts/tmp/"))
+               || (s_cued ("SEGQ_TEST_LOG_FULL") && fd_path_holds (fd, "/logs/")));
 }
 
 ssize_t

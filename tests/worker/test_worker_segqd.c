@@ -14,19 +14,28 @@
 
 static harness_t *h;
 
+/* A broker (`before` its start: what it is to load) and worker wk. */
 static void
-setup (void)
+s_start (const char *name, void (*before) (void))
 {
-    h = harness_new ("worker");
+    h = harness_new (name);
     cr_assert_not_null (h);
     h->heartbeat_ms = 200;
     h->expiry_ms = 1500;
+    if (before)
+        before ();
     cr_assert_eq (harness_start_broker (h, NULL), 0, "segqd did not start");
     /* Jobs here ask for GPU memory that only this worker declares: the
        broker's ephemeral port may have belonged to another test's broker
        a moment ago, whose workers (CPU only) may still come knocking. */
     const char *extra [] = { "--gpus", "0:FakeGPU:1G", NULL };
     cr_assert_geq (harness_start_worker (h, "wk", 2, extra), 0, "segq-worker did not start");
+}
+
+static void
+setup (void)
+{
+    s_start ("worker", NULL);
 }
 
 static void
@@ -161,13 +170,10 @@ Test (worker_segqd, time_limit_fails_the_job)
     segq_client_destroy (&c);
 }
 
-Test (worker_segqd, cancel_running_job)
+/* job cancelled, and it ends cancelled */
+static void
+s_cancel_and_expect_cancelled (segq_client_t *c, const char *job)
 {
-    segq_client_t *c = harness_client (h, 10000);
-    char job [SEGQ_JOB_ID_MAX];
-    const char *params [] = { "seconds", "60", NULL };
-    s_submit (c, "sleep", params, 0, job);
-    s_wait_started (job);
     const char *jobs [] = { job };
     segq_cancel_outcome_t *outcomes = NULL;
     size_t n_outcomes = 0;
@@ -175,6 +181,16 @@ Test (worker_segqd, cancel_running_job)
               segq_client_error (c));
     segq_cancel_outcomes_free (&outcomes, n_outcomes);
     s_expect_final (c, job, SEGQ_JOB_CANCELLED, NULL);
+}
+
+Test (worker_segqd, cancel_running_job)
+{
+    segq_client_t *c = harness_client (h, 10000);
+    char job [SEGQ_JOB_ID_MAX];
+    const char *params [] = { "seconds", "60", NULL };
+    s_submit (c, "sleep", params, 0, job);
+    s_wait_started (job);
+    s_cancel_and_expect_cancelled (c, job);
     /* the child is gone */
     for (int i = 0; i < 200 && s_child_of (h->workers [0].pid); i++)
         harness_sleep_ms (10);
@@ -244,15 +260,12 @@ Test (worker_segqd, drain_from_the_broker)
 
 static char s_no_room [600], s_write_full [600], s_log_full [600];
 
-/* A broker whose disk is full on cue (tests/worker/full_disk.c): no room
-   at PUT while s_no_room exists, writes failing while s_write_full does. */
+/* The broker's disk full on cue (tests/worker/full_disk.c): no room at
+   PUT while s_no_room exists, writes failing while s_write_full does, log
+   writes while s_log_full does. */
 static void
-setup_full_disk (void)
+s_preload_full_disk (void)
 {
-    h = harness_new ("worker-full");
-    cr_assert_not_null (h);
-    h->heartbeat_ms = 200;
-    h->expiry_ms = 1500;
     snprintf (s_no_room, sizeof s_no_room, "%s/no-room", h->dir);
     snprintf (s_write_full, sizeof s_write_full, "%s/write-full", h->dir);
     snprintf (s_log_full, sizeof s_log_full, "%s/log-full", h->dir);
@@ -262,9 +275,12 @@ setup_full_disk (void)
     snprintf (vars [2], sizeof vars [2], "SEGQ_TEST_LOG_FULL=%s", s_log_full);
     harness_preload (h, "segq_test_full_disk.so",
                      (const char *const []){ vars [0], vars [1], vars [2] });
-    cr_assert_eq (harness_start_broker (h, NULL), 0, "segqd did not start");
-    const char *extra [] = { "--gpus", "0:FakeGPU:1G", NULL };
-    cr_assert_geq (harness_start_worker (h, "wk", 2, extra), 0, "segq-worker did not start");
+}
+
+static void
+setup_full_disk (void)
+{
+    s_start ("worker-full", s_preload_full_disk);
 }
 
 static void
@@ -373,13 +389,7 @@ Test (worker_full_disk, cancel_ends_the_wait_for_room)
     char job [SEGQ_JOB_ID_MAX];
     s_submit_echo_uploaded (c, "never stored\n", s_no_room, job);
     s_wait_for_room (c, job);
-    const char *jobs [] = { job };
-    segq_cancel_outcome_t *outcomes = NULL;
-    size_t n_outcomes = 0;
-    H_ASSERT (h, segq_client_cancel (c, jobs, 1, &outcomes, &n_outcomes) == 0, "%s",
-              segq_client_error (c));
-    segq_cancel_outcomes_free (&outcomes, n_outcomes);
-    s_expect_final (c, job, SEGQ_JOB_CANCELLED, NULL);
+    s_cancel_and_expect_cancelled (c, job);
     /* the worker let the job go: its folder is removed */
     char dir [700];
     snprintf (dir, sizeof dir, "%s/jobs/%s.1", h->workers [0].work_dir, job);

@@ -84,10 +84,11 @@ struct segq_broker {
     uint64_t refused_transfers [64];
     size_t n_refused;
     /* downloads' chunks ZeroMQ holds unwritten, all together (shared with
-       its threads) and by peer hex (segq__sent_t): what a peer that does
-       not read can make us hold is bounded */
+       its threads), by peer hex and by user (segq__sent_t): what a peer
+       or user that does not read can make us hold is bounded */
     segq__sent_t *sent;
     zhashx_t *sent_by_peer;
+    zhashx_t *sent_by_user;
     outgoing_t *outbox;
     size_t n_out, cap_out;
     segq__waiter_t **waiters; /* STATUS requests waiting for a job's end */

@@ -4,8 +4,8 @@
     it takes at a time, so neither side buffers more than that. An upload
     goes to a temporary file and is kept (content-addressed) once its hash
     checks out; a download reads the stored file. Every transfer holds a
-    file open, so clients' are bounded, per connection and all together,
-    and one idle for the expiry is dropped. What a sender may upload or
+    file open, so clients' are bounded, per connection, per user and all
+    together, and one idle for the expiry is dropped. What a sender may upload or
     fetch is the access rule's to say (access.h): knowing a hash is no
     right to its data.
 
@@ -16,10 +16,10 @@
     (or dropped it with the connection): its data goes to ZeroMQ as it is,
     and ZeroMQ hands it back to s_chunk_written from its I/O thread. A
     download sends only while its peer has less than PEER_QUEUED bytes
-    counted, and a client's while all clients have less than
-    CLIENTS_QUEUED; otherwise it waits (stalls) until a chunk written
-    makes room, which an eventfd tells the broker's loop. Nothing is
-    dropped: a stalled download just goes on later. */
+    counted, and a client's while its user has less than USER_QUEUED and
+    all clients less than CLIENTS_QUEUED; otherwise it waits (stalls)
+    until a chunk written makes room, which an eventfd tells the broker's
+    loop. Nothing is dropped: a stalled download just goes on later. */
 #include "broker_internal.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -37,8 +37,11 @@
    adds no speed, only memory) ... */
 #define PEER_QUEUED ((size_t) 8 << 20)
 /* ... and for all clients together (registered workers' are apart, so
-   clients that do not read cannot hold up the workers' fetches). */
+   clients that do not read cannot hold up the workers' fetches) ... */
 #define CLIENTS_QUEUED ((size_t) 512 << 20)
+/* ... and for one user's connections, however many: a user who does not
+   read holds up only their own downloads, never the lab's. */
+#define USER_QUEUED (CLIENTS_QUEUED / 4)
 
 /* The count shared with ZeroMQ's I/O threads, which may release a chunk
    after the broker has gone (its socket's linger): counted references. */
@@ -49,8 +52,8 @@ struct segq__sent {
     atomic_bool stalled;   /* a client's download waits for `clients` to fall */
 };
 
-/* One peer's chunks held; in sent_by_peer while it has a download open
-   or bytes held. */
+/* One peer's (or one user's) chunks held; in sent_by_peer (sent_by_user)
+   while it has a download open or bytes held. */
 typedef struct {
     atomic_int refs;
     atomic_size_t bytes;
@@ -60,13 +63,14 @@ typedef struct {
 
 /* A chunk's data, from its read to its release (s_chunk_written). */
 typedef struct {
-    queue_t *queue; /* a reference */
+    queue_t *queue; /* its peer's count, a reference */
+    queue_t *user;  /* its user's, a reference; NULL for a worker's */
     bool client;
     size_t size;
     uint8_t data [];
 } chunk_t;
 
-typedef enum { STALL_NONE, STALL_PEER, STALL_CLIENTS } stall_t;
+typedef enum { STALL_NONE, STALL_PEER, STALL_USER, STALL_CLIENTS } stall_t;
 
 typedef enum { XFER_PUT, XFER_GET } xfer_kind_t;
 
@@ -79,6 +83,7 @@ typedef struct {
     int64_t last_mono;
     char *name;
     char uploader [SEGQ_MAX_NAME + 1]; /* PUT: the user or worker node, recorded once stored */
+    char user [SEGQ_MAX_NAME + 1];     /* a client's: whose share of the limits it takes */
     bool uploader_is_node;
     segq__upload_t *upload;     /* PUT */
     segq__download_t *download; /* GET */
@@ -86,6 +91,7 @@ typedef struct {
     uint64_t size;              /* PUT: the size declared */
     uint32_t credit;            /* GET: chunks the receiver accepts now */
     queue_t *queue;             /* GET: its peer's chunks held, a reference */
+    queue_t *user_queue;        /* GET: its user's, a reference; NULL for a worker's */
     stall_t stall;              /* GET: waiting for room, whose */
     bool client;                /* not a registered worker's: counts against the limits */
     /* The offload has the transfer's file: a PUT with all chunks in is
@@ -139,6 +145,14 @@ s_queue_drop (void **item)
 /* A chunk released (ZeroMQ's free function, on its I/O thread, or ours
    for a chunk that was not sent): its bytes no longer held, and the
    broker's loop woken if a download waits for that room. */
+/* Whether taking size bytes off the count brings it under limit while a
+   download waits for that. */
+static bool
+s_release (atomic_size_t *bytes, size_t size, size_t limit, atomic_bool *stalled)
+{
+    return atomic_fetch_sub (bytes, size) - size < limit && atomic_exchange (stalled, false);
+}
+
 static void
 s_chunk_written (void *data, void *hint)
 {
@@ -147,10 +161,10 @@ s_chunk_written (void *data, void *hint)
     queue_t *queue = chunk->queue;
     segq__sent_t *sent = queue->sent;
     size_t size = chunk->size;
-    bool wake = atomic_fetch_sub (&queue->bytes, size) - size < PEER_QUEUED
-                && atomic_exchange (&queue->stalled, false);
-    if (chunk->client && atomic_fetch_sub (&sent->clients, size) - size < CLIENTS_QUEUED
-        && atomic_exchange (&sent->stalled, false))
+    bool wake = s_release (&queue->bytes, size, PEER_QUEUED, &queue->stalled);
+    if (chunk->user && s_release (&chunk->user->bytes, size, USER_QUEUED, &chunk->user->stalled))
+        wake = true;
+    if (chunk->client && s_release (&sent->clients, size, CLIENTS_QUEUED, &sent->stalled))
         wake = true;
     uint64_t one = 1;
     /* an eventfd's write fails only when its count would overflow, and
@@ -159,6 +173,7 @@ s_chunk_written (void *data, void *hint)
         fprintf (stderr, "segqd: cannot wake the loop for stalled downloads: %s\n",
                  strerror (errno));
     s_queue_unref (&queue);
+    s_queue_unref (&chunk->user);
     free (chunk);
 }
 
@@ -171,10 +186,15 @@ s_chunk_new (transfer_t *transfer, size_t size)
     if (!chunk)
         return NULL;
     chunk->queue = transfer->queue;
+    chunk->user = transfer->user_queue;
     chunk->client = transfer->client;
     chunk->size = size;
     atomic_fetch_add (&chunk->queue->refs, 1);
     atomic_fetch_add (&chunk->queue->bytes, size);
+    if (chunk->user) {
+        atomic_fetch_add (&chunk->user->refs, 1);
+        atomic_fetch_add (&chunk->user->bytes, size);
+    }
     if (chunk->client)
         atomic_fetch_add (&chunk->queue->sent->clients, size);
     return chunk;
@@ -201,25 +221,29 @@ s_room (transfer_t *transfer)
     queue_t *queue = transfer->queue;
     segq__sent_t *sent = queue->sent;
     transfer->stall = STALL_NONE;
+    queue_t *user = transfer->user_queue;
     if (!s_under (&queue->bytes, PEER_QUEUED, &queue->stalled))
         transfer->stall = STALL_PEER;
+    else if (user && !s_under (&user->bytes, USER_QUEUED, &user->stalled))
+        transfer->stall = STALL_USER;
     else if (transfer->client && !s_under (&sent->clients, CLIENTS_QUEUED, &sent->stalled))
         transfer->stall = STALL_CLIENTS;
     return transfer->stall == STALL_NONE;
 }
 
-/* The peer's count (a reference), made on its first download. */
+/* The count of a peer or user (key) in map (a reference), made on its
+   first download. */
 static queue_t *
-s_queue_of (segq_broker_t *self, const char *peer_hex)
+s_queue_of (segq_broker_t *self, zhashx_t *map, const char *key)
 {
-    queue_t *queue = zhashx_lookup (self->sent_by_peer, peer_hex);
+    queue_t *queue = zhashx_lookup (map, key);
     if (!queue) {
         if (!(queue = calloc (1, sizeof *queue)))
             return NULL;
         atomic_init (&queue->refs, 1); /* sent_by_peer's */
         queue->sent = self->sent;
         atomic_fetch_add (&self->sent->refs, 1);
-        if (zhashx_insert (self->sent_by_peer, peer_hex, queue) != 0) {
+        if (zhashx_insert (map, key, queue) != 0) {
             s_queue_unref (&queue);
             return NULL;
         }
@@ -235,32 +259,33 @@ segq__broker_transfers_init (segq_broker_t *self)
         return -1;
     atomic_init (&self->sent->refs, 1); /* the broker's */
     self->sent->fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (!(self->sent_by_peer = zhashx_new ()))
+    if (!(self->sent_by_peer = zhashx_new ()) || !(self->sent_by_user = zhashx_new ()))
         return -1;
     zhashx_set_destructor (self->sent_by_peer, s_queue_drop);
+    zhashx_set_destructor (self->sent_by_user, s_queue_drop);
     return self->sent->fd;
 }
 
-/* Peers with nothing held and no download open (sent_by_peer's reference
-   the only one left) are forgotten. Only this thread adds references. */
+/* Peers (users) with nothing held and no download open (the map's
+   reference the only one left) are forgotten. Only this thread adds
+   references. */
 static void
-s_queues_sweep (segq_broker_t *self)
+s_queues_sweep (zhashx_t *map)
 {
     zlistx_t *idle = zlistx_new ();
     if (!idle)
         return; /* next time */
     zlistx_set_destructor (idle, (zlistx_destructor_fn *) zstr_free);
-    for (queue_t *queue = zhashx_first (self->sent_by_peer); queue;
-         queue = zhashx_next (self->sent_by_peer))
+    for (queue_t *queue = zhashx_first (map); queue; queue = zhashx_next (map))
         if (atomic_load (&queue->refs) == 1) {
-            char *peer_hex = strdup (zhashx_cursor (self->sent_by_peer));
-            if (!peer_hex || !zlistx_add_end (idle, peer_hex)) {
-                free (peer_hex);
+            char *key = strdup (zhashx_cursor (map));
+            if (!key || !zlistx_add_end (idle, key)) {
+                free (key);
                 break;
             }
         }
-    for (char *peer_hex = zlistx_first (idle); peer_hex; peer_hex = zlistx_next (idle))
-        zhashx_delete (self->sent_by_peer, peer_hex);
+    for (char *key = zlistx_first (idle); key; key = zlistx_next (idle))
+        zhashx_delete (map, key);
     zlistx_destroy (&idle);
 }
 
@@ -279,15 +304,18 @@ s_transfer_destroy (segq_broker_t *self, transfer_t **transfer_p)
     if (transfer->read.data)
         s_chunk_written (NULL, transfer->read.data);
     s_queue_unref (&transfer->queue);
+    s_queue_unref (&transfer->user_queue);
     zframe_destroy (&transfer->peer);
     free (transfer->name);
     free (transfer);
     *transfer_p = NULL;
 }
 
+/* A transfer for the peer; user: whose it is, should the peer be a
+   client. */
 static transfer_t *
 s_transfer_new (segq_broker_t *self, xfer_kind_t kind, zframe_t *peer, const char *peer_hex,
-                uint64_t req_id, const char *name)
+                const char *user, uint64_t req_id, const char *name)
 {
     transfer_t *transfer = calloc (1, sizeof *transfer);
     if (!transfer)
@@ -307,6 +335,8 @@ s_transfer_new (segq_broker_t *self, xfer_kind_t kind, zframe_t *peer, const cha
         return NULL;
     }
     transfer->client = !zhashx_lookup (self->by_peer, peer_hex);
+    if (transfer->client)
+        snprintf (transfer->user, sizeof transfer->user, "%s", user ? user : "");
     self->client_transfers += transfer->client;
     return transfer;
 }
@@ -318,8 +348,8 @@ segq__broker_transfers_expire (segq_broker_t *self, int64_t now)
     transfer_t *transfer;
     uint64_t *stale = NULL;
     size_t n_stale = 0;
-    /* a download waiting for other clients' chunks to be written waits
-       on the broker, not on its peer: it is not idle */
+    /* a download waiting for other users' chunks to be written waits
+       on the broker, not on its peer or user: it is not idle */
     while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL)))
         if (!transfer->offloaded && transfer->stall != STALL_CLIENTS
             && now - transfer->last_mono > (int64_t) self->config.expiry_ms) {
@@ -336,7 +366,8 @@ segq__broker_transfers_expire (segq_broker_t *self, int64_t now)
         s_transfer_destroy (self, &transfer);
     }
     free (stale);
-    s_queues_sweep (self);
+    s_queues_sweep (self->sent_by_peer);
+    s_queues_sweep (self->sent_by_user);
 }
 
 void
@@ -349,6 +380,7 @@ segq__broker_transfers_close (segq_broker_t *self)
         cursor = 0; /* the map changed */
     }
     zhashx_destroy (&self->sent_by_peer);
+    zhashx_destroy (&self->sent_by_user);
     s_sent_unref (self->sent); /* ZeroMQ may still hold chunks: they keep it */
     self->sent = NULL;
 }
@@ -379,14 +411,26 @@ s_worker_transfer_limit (const worker_t *w)
     return jobs * SEGQ_WORKER_UPLOADS_PER_JOB + SEGQ_WORKER_FETCHES;
 }
 
+/* The transfers one user's clients may hold open together, however many
+   connections they use: a quarter of all clients', so one user cannot
+   take them all, and never less than one connection's. */
+static size_t
+s_user_transfer_limit (const segq_broker_t *self)
+{
+    uint32_t quarter = self->config.max_transfers / 4;
+    return quarter > self->config.max_transfers_per_peer ? quarter
+                                                         : self->config.max_transfers_per_peer;
+}
+
 /* Whether the sender may open one more transfer: 0, or ELIMIT with why.
    Each holds a file open (an upload a temporary file too, and a buffer
    once data comes), so every peer's are bounded: a client's per
-   connection and all clients' together; a registered worker's (w) by the
-   jobs the broker gave it, apart from the clients', which cannot crowd
-   out the workers' fetches and uploads. */
+   connection, per user (who names it) and all clients' together; a
+   registered worker's (w) by the jobs the broker gave it, apart from the
+   clients', which cannot crowd out the workers' fetches and uploads. */
 static int
-s_transfer_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, char *why, size_t len)
+s_transfer_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, const char *user,
+                  char *why, size_t len)
 {
     if (!w && self->client_transfers >= self->config.max_transfers) {
         snprintf (why, len,
@@ -395,24 +439,31 @@ s_transfer_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, char *
                   self->client_transfers, self->config.max_transfers);
         return SEGQ_ELIMIT;
     }
-    size_t mine = 0, cursor = 0;
+    size_t mine = 0, users = 0, cursor = 0;
     transfer_t *transfer;
-    while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL)))
+    while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL))) {
         mine += transfer->client == !w && strcmp (transfer->peer_hex, peer_hex) == 0;
+        users += !w && transfer->client && strcmp (transfer->user, user ? user : "") == 0;
+    }
     size_t limit = w ? s_worker_transfer_limit (w) : self->config.max_transfers_per_peer;
-    if (mine < limit)
-        return 0;
-    if (w)
+    if (w && mine >= limit)
         snprintf (why, len,
                   "worker %s has %zu transfers open, as many as the jobs it runs allow "
                   "(%d uploads a job, %d fetches): retry once one has ended",
                   w->node, mine, SEGQ_WORKER_UPLOADS_PER_JOB, SEGQ_WORKER_FETCHES);
-    else
+    else if (mine >= limit)
         snprintf (why, len,
                   "%zu transfers are open on this connection, the broker's limit "
                   "(max-transfers-per-peer %u): end one first (an idle one is dropped after "
                   "%u ms)",
                   mine, self->config.max_transfers_per_peer, self->config.expiry_ms);
+    else if (!w && users >= s_user_transfer_limit (self))
+        snprintf (why, len,
+                  "user %s has %zu transfers open, a user's share of the broker's (a quarter "
+                  "of max-transfers %u): retry once one has ended",
+                  user ? user : "", users, self->config.max_transfers);
+    else
+        return 0;
     return SEGQ_ELIMIT;
 }
 
@@ -465,7 +516,7 @@ s_put_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, const segq_
                   put->size, free_bytes, reserved);
         return SEGQ_ENOSPC;
     }
-    return s_transfer_admit (self, w, peer_hex, why, len);
+    return s_transfer_admit (self, w, peer_hex, put->user, why, len);
 }
 
 /* Sends the CHUNK message with the chunk as its data frame, handed to
@@ -673,7 +724,8 @@ segq__broker_on_put (segq_broker_t *self, segq__request_t *req)
         return;
     }
     char err [512];
-    transfer_t *transfer = s_transfer_new (self, XFER_PUT, peer, peer_hex, put->req_id, put->name);
+    transfer_t *transfer =
+        s_transfer_new (self, XFER_PUT, peer, peer_hex, put->user, put->req_id, put->name);
     if (transfer)
         transfer->upload =
             segq__artifact_store_upload (self->artifacts, put->hash, put->size, err, sizeof err);
@@ -905,7 +957,7 @@ s_get_allowed (segq_broker_t *self, const segq__request_t *req, segq_artifact_t 
                   w->node);
         return SEGQ_EPERM;
     }
-    return s_transfer_admit (self, w, req->peer_hex, refusal, len);
+    return s_transfer_admit (self, w, req->peer_hex, get->user, refusal, len);
 }
 
 /* The download of an allowed GET: its transfer opened and GET_READY sent
@@ -916,12 +968,15 @@ s_get_start (segq_broker_t *self, const segq__request_t *req, const char *hash, 
 {
     const segq_get_t *get = &req->msg->u.get;
     segq__download_t *download = segq__artifact_store_download (self->artifacts, hash, err, errlen);
-    transfer_t *transfer =
-        download ? s_transfer_new (self, XFER_GET, req->peer, req->peer_hex, get->req_id, get->name)
-                 : NULL;
+    transfer_t *transfer = download ? s_transfer_new (self, XFER_GET, req->peer, req->peer_hex,
+                                                      get->user, get->req_id, get->name)
+                                    : NULL;
     if (transfer)
-        transfer->queue = s_queue_of (self, req->peer_hex);
-    segq_msg_t *reply = transfer && transfer->queue ? segq_msg_new (SEGQ_MSG_GET_READY) : NULL;
+        transfer->queue = s_queue_of (self, self->sent_by_peer, req->peer_hex);
+    if (transfer && transfer->client)
+        transfer->user_queue = s_queue_of (self, self->sent_by_user, transfer->user);
+    bool counted = transfer && transfer->queue && (!transfer->client || transfer->user_queue);
+    segq_msg_t *reply = counted ? segq_msg_new (SEGQ_MSG_GET_READY) : NULL;
     if (!reply) {
         if (download)
             snprintf (err, errlen, "out of memory");

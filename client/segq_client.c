@@ -1,5 +1,6 @@
 /*  segq_client.c: connection, request/reply matching and the job requests. */
 #include "client_internal.h"
+#include "resend.h"
 #include "segq_keys.h"
 #include "segq_mix.h"
 
@@ -36,6 +37,7 @@ struct segq_client_t {
     char *hash_cache_path;          /* "" for none */
     segq__hash_cache_t *hash_cache; /* read at first use */
     uint64_t bytes_uploaded;
+    segq__resend_t *resend; /* PUTs and GETs to send again should the broker be busy */
 };
 
 static size_t
@@ -247,12 +249,13 @@ segq_client_connect (const segq_client_options_t *options, segq_client_t **out, 
     self->hash_cache_path = strdup (cache_path);
     self->pending = zhashx_new ();
     self->stash = zlistx_new ();
+    self->resend = segq__resend_new ();
     /* A library must not take its host's Ctrl-C: CZMQ's handler, installed
        with the first socket, would only set a flag nobody reads. */
     zsys_handler_set (NULL);
     self->sock = zsock_new (ZMQ_DEALER);
     if (!self->broker || !self->user || !self->hash_cache_path || !self->pending || !self->stash
-        || !self->sock) {
+        || !self->resend || !self->sock) {
         segq_client_destroy (&self);
         snprintf (err, errlen, "out of memory creating the client");
         return SEGQ_ENOMEM;
@@ -298,6 +301,7 @@ segq_client_destroy (segq_client_t **self_p)
     zsock_destroy (&self->sock);
     zhashx_destroy (&self->pending);
     zlistx_destroy (&self->stash);
+    segq__resend_destroy (&self->resend);
     free (self->broker);
     free (self->broker_key);
     free (self->cert);
@@ -377,11 +381,29 @@ segq__client_new_request (segq_client_t *self, segq_msg_type_t type, uint64_t *r
     return msg;
 }
 
+/* A request that opens a transfer, as encoded, sent and kept to be sent
+   again should the broker have no transfer to spare (resend.h). */
+static int
+s_send_kept (segq_client_t *self, segq_msg_t **msg_p)
+{
+    uint64_t req_id = segq_msg_req_id (*msg_p);
+    zmsg_t *frames = NULL;
+    int rc = segq_msg_encode (*msg_p, &frames);
+    segq_msg_destroy (msg_p);
+    if (rc == SEGQ_OK && segq__resend_keep (self->resend, req_id, frames) != 0)
+        rc = SEGQ_ENOMEM;
+    if (rc == SEGQ_OK && zmsg_send (&frames, self->sock) != 0)
+        rc = SEGQ_EUNAVAIL;
+    zmsg_destroy (&frames);
+    return rc;
+}
+
 int
 segq__client_send (segq_client_t *self, segq_msg_t **msg_p)
 {
     segq_msg_type_t type = (*msg_p)->type;
-    int rc = segq_msg_send (msg_p, self->sock, NULL);
+    int rc = type == SEGQ_MSG_PUT || type == SEGQ_MSG_GET ? s_send_kept (self, msg_p)
+                                                          : segq_msg_send (msg_p, self->sock, NULL);
     if (rc < 0)
         return segq__client_fail (self, rc, "could not send %s to the broker at %s: %s",
                                   segq_msg_type_name (type), self->broker, segq_strerror (rc));
@@ -591,21 +613,62 @@ s_is_pending_submit (segq_client_t *self, const segq_msg_t *msg)
     return id && zhashx_lookup (self->pending, (void *) (uintptr_t) id) != NULL;
 }
 
+/* Receives one message within the deadline, sending again meanwhile the
+   requests that are due (resend.h). */
+static int
+s_recv_resending (segq_client_t *self, int64_t deadline, segq_msg_t **out)
+{
+    for (;;) {
+        int64_t due = segq__resend_due (self->resend);
+        if (due >= deadline)
+            return s_recv (self, deadline, out);
+        /* only the broker's refusal makes a request due: it has been
+           heard, so the wait ends on time, not on a handshake */
+        int rc = s_recv (self, due, out);
+        if (rc != SEGQ_ETIMEOUT)
+            return rc;
+        zmsg_t *again;
+        while ((again = segq__resend_next (self->resend, zclock_mono ())))
+            if (zmsg_send (&again, self->sock) != 0) {
+                zmsg_destroy (&again);
+                return segq__client_fail (self, SEGQ_EUNAVAIL,
+                                          "could not send a request to the broker at %s again",
+                                          self->broker);
+            }
+    }
+}
+
+/* Whether the message turns a request away for a moment (ELIMIT) that
+   will be sent again: then the wait goes on. */
+static bool
+s_refused_for_now (segq_client_t *self, const segq_msg_t *msg, uint64_t req_id)
+{
+    return msg->type == SEGQ_MSG_ERROR && msg->u.error.code == SEGQ_ELIMIT
+           && segq__resend_refused (self->resend, req_id, zclock_mono ());
+}
+
 int
 segq__client_wait_for (segq_client_t *self, segq__client_match_t match, void *arg, int timeout_ms,
                        segq_msg_t **out)
 {
     *out = NULL;
-    int64_t deadline = zclock_mono () + (timeout_ms < 0 ? self->timeout_ms : timeout_ms);
+    int wait_ms = timeout_ms < 0 ? self->timeout_ms : timeout_ms;
+    int64_t deadline = zclock_mono () + wait_ms;
     for (;;) {
         segq_msg_t *msg;
-        int rc = s_recv (self, deadline, &msg);
+        int rc = s_recv_resending (self, deadline, &msg);
         if (rc < 0)
             return rc;
         uint64_t id = segq_msg_req_id (msg);
         bool mine = match (arg, id, segq__client_msg_transfer (msg))
                     || (msg->type == SEGQ_MSG_ERROR && id == 0);
+        if (mine && s_refused_for_now (self, msg, id)) {
+            segq_msg_destroy (&msg);
+            deadline = zclock_mono () + wait_ms; /* the broker answers: it is there */
+            continue;
+        }
         if (mine) {
+            segq__resend_forget (self->resend, id);
             if (msg->type == SEGQ_MSG_ERROR) {
                 rc = s_error_reply (self, msg);
                 segq_msg_destroy (&msg);

@@ -1,10 +1,11 @@
 /*  test_transfer_limits.c: a real segqd bounds what clients' uploads can
     make it hold. PUTs that announce big files and send nothing are
-    refused beyond the limits (per connection, then all together) with
-    ELIMIT; a size over the largest artifact or the free space is refused
-    up front; the broker's threads, file descriptors and temporary files
-    stay bounded; another client's upload still goes through, and once the
-    idle transfers expire, even after the limit of all was reached. A
+    refused beyond the limits (per connection, per user, then all
+    together) with ELIMIT; a size over the largest artifact or the free
+    space is refused up front; the broker's threads, file descriptors and
+    temporary files stay bounded; another client's upload still goes
+    through, and once the idle transfers expire, even after the limit of
+    all was reached: libsegq sends a refused PUT again until then. A
     registered worker's transfers are counted apart, against what its jobs
     need (SPEC 10.5): eight uploads for each job it runs and one job more,
     eight fetches. */
@@ -29,7 +30,7 @@ static harness_t *h;
 /* segqd with the limits as an admin writes them (docs/usage.md: broker
    configuration); idle transfers expire after expiry_ms. */
 static void
-s_start (const char *name, int expiry_ms)
+s_start_with (const char *name, int expiry_ms, int max_transfers)
 {
     h = harness_new (name);
     cr_assert_not_null (h);
@@ -38,10 +39,17 @@ s_start (const char *name, int expiry_ms)
     snprintf (config, sizeof config, "%s/segqd.conf", h->dir);
     FILE *file = fopen (config, "w");
     cr_assert_not_null (file);
-    fprintf (file, "max_transfers = 12\nmax_transfers_per_peer = 5\nmax_artifact_size = 1000T\n");
+    fprintf (file, "max_transfers = %d\nmax_transfers_per_peer = %d\nmax_artifact_size = 1000T\n",
+             max_transfers, PER_PEER);
     cr_assert_eq (fclose (file), 0);
     const char *extra [] = { "--config", config, NULL };
     cr_assert_eq (harness_start_broker (h, extra), 0, "segqd did not start");
+}
+
+static void
+s_start (const char *name, int expiry_ms)
+{
+    s_start_with (name, expiry_ms, ALL);
 }
 
 static void
@@ -84,13 +92,14 @@ s_peer (void)
     return sock;
 }
 
-/* A PUT announcing `size` bytes (none follow): 0 for PUT_READY, else the
-   ERROR's code, its message in why. */
+/* A PUT of user's (NULL: a worker's) announcing `size` bytes (none
+   follow): 0 for PUT_READY, else the ERROR's code, its message in why. */
 static int
-s_put (zsock_t *sock, uint64_t req, uint64_t size, char *why, size_t len)
+s_put (zsock_t *sock, const char *user, uint64_t req, uint64_t size, char *why, size_t len)
 {
     segq_msg_t *msg = segq_msg_new (SEGQ_MSG_PUT);
     cr_assert_not_null (msg);
+    msg->u.put.user = user ? strdup (user) : NULL;
     msg->u.put.req_id = req;
     msg->u.put.size = size;
     msg->u.put.name = strdup ("announced.bin");
@@ -116,15 +125,15 @@ s_put (zsock_t *sock, uint64_t req, uint64_t size, char *why, size_t len)
     return code;
 }
 
-/* PUTs from one connection until n were taken; the rest (to `tries`) are
-   refused with ELIMIT naming `limit`. */
+/* PUTs of user's from one connection until n were taken; the rest (to
+   `tries`) are refused with ELIMIT naming `limit`. */
 static void
-s_fill (zsock_t *sock, int tries, int taken, const char *limit)
+s_fill (zsock_t *sock, const char *user, int tries, int taken, const char *limit)
 {
     int ready = 0;
     char why [600];
     for (int i = 0; i < tries; i++) {
-        int code = s_put (sock, (uint64_t) i + 1, ANNOUNCED, why, sizeof why);
+        int code = s_put (sock, user, (uint64_t) i + 1, ANNOUNCED, why, sizeof why);
         if (code == 0) {
             ready++;
             continue;
@@ -158,12 +167,12 @@ Test (transfer_limits, announced_uploads_are_bounded, .init = setup, .fini = tea
 
     /* one connection: its own limit, and the others go on */
     zsock_t *a = s_peer ();
-    s_fill (a, 40, PER_PEER, "max-transfers-per-peer 5");
+    s_fill (a, "alice", 40, PER_PEER, "max-transfers-per-peer 5");
     H_ASSERT (h, s_upload (client, file) == 0, "%s", segq_client_error (client));
     /* more connections: the limit of all */
     zsock_t *b = s_peer (), *c = s_peer ();
-    s_fill (b, 10, PER_PEER, "max-transfers-per-peer 5");
-    s_fill (c, 10, ALL - 2 * PER_PEER, "max-transfers 12");
+    s_fill (b, "bob", 10, PER_PEER, "max-transfers-per-peer 5");
+    s_fill (c, "carol", 10, ALL - 2 * PER_PEER, "max-transfers 12");
     char tmp [600];
     snprintf (tmp, sizeof tmp, "%s/artifacts/tmp", h->data_dir);
     cr_assert_eq (s_entries ("%s", tmp), ALL, "one temporary file per transfer taken");
@@ -177,28 +186,27 @@ Test (transfer_limits, announced_uploads_are_bounded, .init = setup, .fini = tea
     /* sizes are refused before any limit */
     zsock_t *d = s_peer ();
     char why [600];
-    cr_assert_eq (s_put (d, 1, (uint64_t) 1 << 62, why, sizeof why), SEGQ_ETOOBIG, "%s", why);
+    cr_assert_eq (s_put (d, "dave", 1, (uint64_t) 1 << 62, why, sizeof why), SEGQ_ETOOBIG, "%s",
+                  why);
     cr_assert (strstr (why, "max-artifact-size"), "%s", why);
     struct statvfs fs;
     cr_assert_eq (statvfs (tmp, &fs), 0);
     uint64_t too_much = (uint64_t) fs.f_bavail * fs.f_frsize + ((uint64_t) 1 << 30);
-    cr_assert_eq (s_put (d, 2, too_much, why, sizeof why), SEGQ_ENOSPC, "%s", why);
+    cr_assert_eq (s_put (d, "dave", 2, too_much, why, sizeof why), SEGQ_ENOSPC, "%s", why);
     cr_assert (strstr (why, "free"), "%s", why);
     /* all taken: another client is told to retry ... */
-    cr_assert_eq (s_upload (client, file), SEGQ_ELIMIT);
-    cr_assert (strstr (segq_client_error (client), "max-transfers 12"), "%s",
-               segq_client_error (client));
-    /* ... and gets through once the idle transfers have expired */
+    cr_assert_eq (s_put (d, "dave", 3, ANNOUNCED, why, sizeof why), SEGQ_ELIMIT, "%s", why);
+    cr_assert (strstr (why, "max-transfers 12"), "%s", why);
+    /* ... and libsegq's upload gets through once the idle transfers have
+       expired, sending its PUT again meanwhile */
     zsock_destroy (&a);
     zsock_destroy (&b);
     zsock_destroy (&c);
     zsock_destroy (&d);
-    int rc = SEGQ_ELIMIT;
-    for (int64_t until = zclock_mono () + 15000; rc == SEGQ_ELIMIT && zclock_mono () < until;) {
-        harness_sleep_ms (100);
-        rc = s_upload (client, file);
-    }
-    H_ASSERT (h, rc == 0, "%s", segq_client_error (client));
+    int64_t start = zclock_mono ();
+    H_ASSERT (h, s_upload (client, file) == 0, "%s", segq_client_error (client));
+    H_ASSERT (h, zclock_mono () - start >= 500,
+              "the upload did not wait for the transfers to expire");
     /* the last of them expire a heartbeat or two later */
     for (int64_t until = zclock_mono () + 15000; s_entries ("%s", tmp) && zclock_mono () < until;)
         harness_sleep_ms (100);
@@ -217,7 +225,7 @@ Test (transfer_limits, a_workers_transfers_are_bounded_by_its_jobs, .init = setu
     const int idle = SEGQ_WORKER_UPLOADS_PER_JOB + SEGQ_WORKER_FETCHES; /* one job's slack */
     char limit [128];
     snprintf (limit, sizeof limit, "worker raw-worker has %d transfers open", idle);
-    s_fill (worker, idle + 10, idle, limit);
+    s_fill (worker, NULL, idle + 10, idle, limit);
     /* more than max-transfers (12) of the worker's are open: clients have their own */
     segq_client_t *client = harness_client (h, 10000);
     H_ASSERT (h, s_upload (client, file) == 0, "%s", segq_client_error (client));
@@ -231,9 +239,9 @@ Test (transfer_limits, a_workers_transfers_are_bounded_by_its_jobs, .init = setu
     segq_msg_destroy (&assign);
     char why [600];
     for (int i = 0; i < SEGQ_WORKER_UPLOADS_PER_JOB; i++)
-        H_ASSERT (h, s_put (worker, 100 + (uint64_t) i, ANNOUNCED, why, sizeof why) == 0,
+        H_ASSERT (h, s_put (worker, NULL, 100 + (uint64_t) i, ANNOUNCED, why, sizeof why) == 0,
                   "PUT %d for the job refused: %s", i, why);
-    cr_assert_eq (s_put (worker, 200, ANNOUNCED, why, sizeof why), SEGQ_ELIMIT, "%s", why);
+    cr_assert_eq (s_put (worker, NULL, 200, ANNOUNCED, why, sizeof why), SEGQ_ELIMIT, "%s", why);
     snprintf (limit, sizeof limit, "has %d transfers open", idle + SEGQ_WORKER_UPLOADS_PER_JOB);
     cr_assert (strstr (why, limit), "%s", why);
     zsock_destroy (&worker);
@@ -251,10 +259,48 @@ Test (transfer_limits, declared_sizes_are_reserved, .init = setup, .fini = teard
     cr_assert_eq (statvfs (tmp, &fs), 0);
     uint64_t most = (uint64_t) fs.f_bavail * fs.f_frsize / 5 * 3; /* of the free space */
     zsock_t *a = s_peer (), *b = s_peer ();
-    H_ASSERT (h, s_put (a, 1, most, why, sizeof why) == 0, "%s", why);
-    cr_assert_eq (s_put (b, 1, most, why, sizeof why), SEGQ_ENOSPC, "%s", why);
+    H_ASSERT (h, s_put (a, "alice", 1, most, why, sizeof why) == 0, "%s", why);
+    cr_assert_eq (s_put (b, "bob", 1, most, why, sizeof why), SEGQ_ENOSPC, "%s", why);
     cr_assert (strstr (why, "taken by uploads under way"), "%s", why);
     zsock_destroy (&a);
     zsock_destroy (&b);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* A broker with room for 4 * USER_SHARE transfers: a user's share. */
+#define USER_SHARE (2 * PER_PEER)
+
+static void
+setup_shares (void)
+{
+    s_start_with ("xfer-users", 1500, 4 * USER_SHARE);
+}
+
+/* One user's connections, however many, hold a quarter of the transfers
+   at most: the others' go on; and libsegq, refused its user's share,
+   sends its PUT again until one of them has ended. */
+Test (transfer_limits, a_user_holds_a_share_of_the_transfers, .init = setup_shares,
+      .fini = teardown, .timeout = 60)
+{
+    zsock_t *a1 = s_peer (), *a2 = s_peer (), *a3 = s_peer (), *b = s_peer ();
+    s_fill (a1, H_USER, PER_PEER, PER_PEER, "");
+    s_fill (a2, H_USER, PER_PEER, PER_PEER, "");
+    char limit [128];
+    snprintf (limit, sizeof limit, "user %s has %d transfers open", H_USER, USER_SHARE);
+    s_fill (a3, H_USER, 3, 0, limit);
+    s_fill (b, "bob", PER_PEER + 1, PER_PEER, "max-transfers-per-peer 5");
+
+    char file [600];
+    snprintf (file, sizeof file, "%s/mine.bin", h->dir);
+    cr_assert_eq (harness_write_random_file (file, 1u << 20, 5), 0);
+    segq_client_t *client = harness_client (h, 10000);
+    zsock_destroy (&a1); /* its transfers expire: the client's PUT gets one */
+    int64_t start = zclock_mono ();
+    H_ASSERT (h, s_upload (client, file) == 0, "%s", segq_client_error (client));
+    H_ASSERT (h, zclock_mono () - start >= 500, "the upload did not wait for its user's share");
+    zsock_destroy (&a2);
+    zsock_destroy (&a3);
+    zsock_destroy (&b);
+    segq_client_destroy (&client);
     H_ASSERT_CLEAN_STOP (h);
 }

@@ -14,6 +14,11 @@ segq_add_test(NAME test_client_hash_cache
   LIBS segq_client segq_proto
   TIMEOUT 60)
 target_include_directories(test_client_hash_cache PRIVATE ${PROJECT_SOURCE_DIR}/client)
+segq_add_test(NAME test_client_resend
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_resend.c
+  LIBS segq_client segq_proto
+  TIMEOUT 60)
+target_include_directories(test_client_resend PRIVATE ${PROJECT_SOURCE_DIR}/client)
 # The segq CLI against real segqd and segq-worker processes.
 if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
   segq_add_test(NAME test_client_cli_broker

@@ -2,6 +2,8 @@
     real segqd hold or record. A client that asks for downloads with all
     the credit there is and never reads makes the broker hold a few MiB,
     not the files (SPEC 10.2), while another client's fetch goes through;
+    a user whose many connections do not read holds up only their own
+    downloads, not another user's;
     a worker's RESULT whose outputs do not match what it uploaded (size),
     repeat a name, or put a file where another makes a folder is refused,
     naming the output (SPEC 8.3); a worker certificate that has not
@@ -57,6 +59,22 @@ s_broker_rss (void)
     return kib * 1024;
 }
 
+/* The broker's memory watched a while (a chunk read from the disk goes on
+   its own turn): never more than `most` bytes over `before` for what. */
+static void
+s_watch_held (long before, long most, const char *what)
+{
+    long peak = 0;
+    for (int64_t until = zclock_mono () + 1500; zclock_mono () < until;) {
+        long held = s_broker_rss () - before;
+        peak = held > peak ? held : peak;
+        H_ASSERT (h, held < most, "the broker holds %ld MiB more for %s (at most %ld MiB expected)",
+                  held >> 20, what, most >> 20);
+        harness_sleep_ms (50);
+    }
+    fprintf (stderr, "broker VmRSS %ld MiB, %ld MiB more for %s\n", before >> 20, peak >> 20, what);
+}
+
 /* An echo job of path, run to its end: its one output's name in name. */
 static void
 s_echo (segq_client_t *c, const char *path, char job [SEGQ_JOB_ID_MAX], char *name, size_t len)
@@ -88,23 +106,24 @@ s_fetch_matches (segq_client_t *c, const char *job, const char *name, const char
     cr_assert_str_eq (got, want);
 }
 
-/* A connection that asks for GETS downloads of the output, each with all
-   the credit there is, and reads nothing (as little as ZeroMQ lets it). */
+/* A connection of user's that asks for `gets` downloads of the output,
+   each with all the credit there is, and reads nothing (as little as
+   ZeroMQ lets it). */
 static zsock_t *
-s_greedy (const char *job, const char *name)
+s_greedy (const char *user, int gets, const char *job, const char *name)
 {
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     cr_assert_not_null (sock);
     zsock_set_rcvhwm (sock, 1);
     zsock_set_rcvbuf (sock, 4096);
     cr_assert_eq (zsock_connect (sock, "%s", h->endpoint), 0);
-    for (int i = 0; i < GETS; i++) {
+    for (int i = 0; i < gets; i++) {
         segq_msg_t *get = segq_msg_new (SEGQ_MSG_GET);
         cr_assert_not_null (get);
         get->u.get.req_id = (uint64_t) i + 1;
         get->u.get.job = strdup (job);
         get->u.get.name = strdup (name);
-        get->u.get.user = strdup (H_USER);
+        get->u.get.user = strdup (user);
         get->u.get.credit = UINT32_MAX;
         cr_assert_eq (segq_msg_send (&get, sock, NULL), 0);
     }
@@ -127,30 +146,74 @@ Test (transfers, a_download_that_is_not_read_holds_bounded_memory, .init = setup
 
     zsock_t *greedy [GREEDY];
     for (int i = 0; i < GREEDY; i++)
-        greedy [i] = s_greedy (job, name);
+        greedy [i] = s_greedy (H_USER, GETS, job, name);
     /* a round trip after them: the broker has taken their GETs and sent
        what it will send at once */
     segq_job_info_t info;
     H_ASSERT (h, segq_client_job (c, job, false, &info) == 0, "%s", segq_client_error (c));
     segq_job_info_clear (&info);
-    /* a chunk read from the disk goes on its own turn: watch a while */
-    long most = 0;
-    for (int64_t until = zclock_mono () + 1500; zclock_mono () < until;) {
-        long held = s_broker_rss () - before;
-        most = held > most ? held : most;
-        H_ASSERT (h, held < HELD_MAX,
-                  "the broker holds %ld MiB more for %d connections that do not read "
-                  "(at most %ld MiB expected)",
-                  held >> 20, GREEDY, HELD_MAX >> 20);
-        harness_sleep_ms (50);
-    }
-    fprintf (stderr, "broker VmRSS %ld MiB, %ld MiB more with %d x %d unread downloads\n",
-             before >> 20, most >> 20, GREEDY, GETS);
+    s_watch_held (before, HELD_MAX, "the greedy connections' unread downloads");
     /* the greedy peers slow only themselves */
     s_fetch_matches (c, job, name, path);
     for (int i = 0; i < GREEDY; i++)
         zsock_destroy (&greedy [i]);
     s_fetch_matches (c, job, name, path);
+    segq_client_destroy (&c);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
+/* The connections one user may have downloading at once: a quarter of
+   the broker's default max-transfers (256). Each would have the broker
+   hold 8 MiB of its chunks, 512 MiB in all: the most of all clients'. */
+#define USER_GREEDY 64
+/* What a user's connections may make it hold: 128 MiB, and slack for
+   the allocator (without the bound: 512 MiB) */
+#define USER_HELD_MAX ((long) 256 << 20)
+
+/* A client of user's. */
+static segq_client_t *
+s_client_of (const char *user)
+{
+    segq_client_options_t options = {
+        .broker = h->endpoint, .user = user, .timeout_ms = 30000, .hash_cache = ""
+    };
+    segq_client_t *client = NULL;
+    char err [512];
+    H_ASSERT (h, segq_client_connect (&options, &client, err, sizeof err) == 0, "%s", err);
+    return client;
+}
+
+Test (transfers, a_user_who_does_not_read_holds_up_only_their_own_downloads, .init = setup,
+      .fini = teardown, .timeout = 180)
+{
+    H_ASSERT (h, harness_start_worker (h, "w1", 1, NULL) == 0, "worker w1 did not register");
+    segq_client_t *c = harness_client (h, 30000), *bob = s_client_of ("bob");
+    char path [600], job [SEGQ_JOB_ID_MAX], name [256];
+    char bobs [600], bobs_job [SEGQ_JOB_ID_MAX], bobs_name [256];
+    snprintf (path, sizeof path, "%s/big.bin", h->dir);
+    cr_assert_eq (harness_write_random_file (path, BIG_FILE, 12), 0);
+    snprintf (bobs, sizeof bobs, "%s/bobs.bin", h->dir);
+    cr_assert_eq (harness_write_random_file (bobs, 4u << 20, 13), 0);
+    s_echo (c, path, job, name, sizeof name);
+    s_echo (bob, bobs, bobs_job, bobs_name, sizeof bobs_name);
+    s_fetch_matches (c, job, name, path);
+    long before = s_broker_rss ();
+
+    zsock_t *greedy [USER_GREEDY];
+    for (int i = 0; i < USER_GREEDY; i++)
+        greedy [i] = s_greedy (H_USER, 1, job, name);
+    /* each under way (its first message read, no more) */
+    for (int i = 0; i < USER_GREEDY; i++) {
+        segq_msg_t *ready = raw_expect (greedy [i], SEGQ_MSG_GET_READY);
+        segq_msg_destroy (&ready);
+    }
+    s_watch_held (before, USER_HELD_MAX, "one user's many connections' unread downloads");
+    /* another user's fetch is not held up (without the user's bound, all
+       clients' room is taken and it waits as long as they stay) */
+    s_fetch_matches (bob, bobs_job, bobs_name, bobs);
+    for (int i = 0; i < USER_GREEDY; i++)
+        zsock_destroy (&greedy [i]);
+    segq_client_destroy (&bob);
     segq_client_destroy (&c);
     H_ASSERT_CLEAN_STOP (h);
 }

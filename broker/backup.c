@@ -96,6 +96,27 @@ segq__backup_start (segq__job_store_t *store, const char *path, int *code, char 
     return self;
 }
 
+/* The copy is a database of its own: its WAL folded in, so that it is one
+   file (the WAL is removed after). 0, or the error, with why: the pages
+   only the WAL holds must not be thrown away. */
+static int
+s_fold_wal (segq__backup_t *self, char *err, size_t errlen)
+{
+    sqlite3_stmt *stmt;
+    int rc = sqlite3_prepare_v2 (self->dest, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &stmt, NULL);
+    bool folded = rc == SQLITE_OK && (rc = sqlite3_step (stmt)) == SQLITE_ROW
+                  && sqlite3_column_int (stmt, 0) == 0
+                  && sqlite3_column_int (stmt, 1) == sqlite3_column_int (stmt, 2);
+    sqlite3_finalize (stmt);
+    if (folded)
+        return 0;
+    snprintf (err, errlen,
+              "backup to %s: cannot fold its write-ahead log in (%s): free space on that disk "
+              "and run the backup again",
+              self->path, rc == SQLITE_ROW ? "the log is busy" : sqlite3_errmsg (self->dest));
+    return rc == SQLITE_FULL ? SEGQ_ENOSPC : SEGQ_EIO;
+}
+
 int
 segq__backup_step (segq__backup_t *self, int pages, char *err, size_t errlen)
 {
@@ -117,8 +138,9 @@ segq__backup_step (segq__backup_t *self, int pages, char *err, size_t errlen)
             self->jobs = (uint64_t) sqlite3_column_int64 (stmt, 0);
         sqlite3_finalize (stmt);
     }
-    /* the copy is a database of its own: fold its WAL in, so it is one file */
-    sqlite3_exec (self->dest, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    rc = s_fold_wal (self, err, errlen);
+    if (rc)
+        return rc;
     if (sqlite3_close (self->dest) != SQLITE_OK) {
         snprintf (err, errlen, "cannot close the backup %s", self->part);
         return SEGQ_EIO;

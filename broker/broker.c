@@ -17,9 +17,9 @@
 
     Each message is admitted first (broker_access.c: who sent it, and
     whether that sender may), then handled by the entry its type has in
-    the dispatch table below; the handlers live by concern in
-    broker_client.c, broker_worker.c, broker_transfer.c and
-    broker_admin.c, and answer through broker_reply.c.
+    the dispatch table below; the handlers live by concern in files of
+    their own (broker_internal.h lists them), and answer through
+    broker_reply.c.
 */
 #include "broker_internal.h"
 #include "segq_hashx.h"

@@ -2,10 +2,16 @@
 
     broker.c owns the loop: it reads a message, asks broker_access.c who
     sent it and whether that sender may, and hands it to the handler its
-    type has in the dispatch table. The handlers live by concern
-    (broker_client.c, broker_worker.c, broker_transfer.c, broker_admin.c)
-    and answer, log and audit through broker_reply.c; none of them reaches
-    into broker.c. */
+    type has in the dispatch table. The handlers live by concern:
+      broker_client.c    SUBMIT STATUS CANCEL LOGS WORKERS KINDS PRIORITY ARRAY
+      broker_usage.c     USAGE HOLD
+      broker_models.c    MODEL
+      broker_admin.c     DRAIN PURGE BACKUP
+      broker_worker.c    REGISTER HEARTBEAT PROGRESS LOG RESULT CHECKPOINT BYE
+      broker_transfer.c  PUT CHUNK GET CREDIT
+    with broker_waiters.c (STATUS waits) and broker_kinds.c (the KINDS
+    table) behind them. They answer, log and audit through
+    broker_reply.c; none of them reaches into broker.c. */
 #ifndef SEGQ_BROKER_INTERNAL_H
 #define SEGQ_BROKER_INTERNAL_H
 
@@ -184,6 +190,11 @@ bool segq__broker_job_list_ok (segq_broker_t *self, zframe_t *peer, uint64_t req
 /* Sends the outbox; committed false: the turn failed. */
 void segq__broker_flush (segq_broker_t *self, bool committed);
 void segq__broker_broken (segq_broker_t *self, int code, const char *what);
+/* Whether rc means the turn's writes cannot stand: the store failed, or
+   ESTATE, a transition the job state machine refuses midway (memory out
+   of step with the store). Where ESTATE is a refusal made before any
+   write (cancel of an ended job, a reference to a failed one), the caller
+   leaves it out. */
 bool segq__broker_store_error (int rc);
 json_t *segq__broker_audit_event (segq_broker_t *self, const char *action, const char *claimed,
                                   const char *peer_hex);

@@ -112,8 +112,9 @@ int segq__jobs_finish (segq__jobs_t *self, segq__job_t *job, bool success, const
    worker gone quiet), NULL if none may. */
 int segq__jobs_lost (segq__jobs_t *self, segq__job_t *job, const char *why, const char *node,
                      double now);
-/* Cancel: waiting/queued at once (*abort false); running: remembered, the
-   caller tells the worker (*abort true). Final jobs: 0, nothing done. */
+/* Cancel: waiting/queued at once (*abort false); running: remembered, and
+   the caller sends the worker ABORT (*abort true). An ended job: ESTATE,
+   another user's: EPERM, each with err. */
 int segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, double now,
                        bool *abort_out, char *err, size_t errlen);
 /* A waiting or queued job cancelled for reason, not by its owner (the

@@ -178,7 +178,8 @@ typedef struct {
 
 typedef struct {
     char *job;
-    int32_t code;  /* 0 cancelled (or already final), else why not */
+    int32_t code;  /* 0 cancelled (or to be, once its worker stops it), else why not:
+                      SEGQ_ESTATE it had already ended */
     char *message; /* or NULL */
 } segq_cancel_result_t;
 

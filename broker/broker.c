@@ -479,7 +479,15 @@ s_open_stores (segq_broker_t *self, char *err, size_t errlen)
     c->ready_file = NULL; /* not kept: written once when serving */
     if (!self->data_dir || s_mkdirs (self->data_dir, err, errlen))
         return -1;
-    chmod (self->data_dir, 0700);
+    /* patient data: a folder made by hand or an older segqd must not stay
+       readable by others */
+    if (chmod (self->data_dir, 0700) != 0) {
+        snprintf (err, errlen,
+                  "cannot make the data folder %s private (chmod 0700): %s; make it owned by "
+                  "segqd's user",
+                  self->data_dir, strerror (errno));
+        return -1;
+    }
     char db_path [4200];
     snprintf (db_path, sizeof db_path, "%s/segq.db", self->data_dir);
     umask (077);

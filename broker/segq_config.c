@@ -143,48 +143,16 @@ s_printable (char *out, size_t outlen, const char *text, size_t len)
     out [n] = 0;
 }
 
-/* Edit distance, bounded inputs (both < KEY_MAX). */
-static size_t
-s_distance (const char *a, const char *b)
-{
-    size_t la = strlen (a), lb = strlen (b);
-    size_t row [KEY_MAX + 1];
-    for (size_t j = 0; j <= lb; j++)
-        row [j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row [0];
-        row [0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row [j];
-            size_t best = diag + (a [i - 1] != b [j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row [j - 1] + 1 < best)
-                best = row [j - 1] + 1;
-            row [j] = best;
-            diag = up;
-        }
-    }
-    return row [lb];
-}
-
 /* The closest known key within a typo's reach, or NULL. */
 static const char *
 s_suggest (const char *key)
 {
-    const char *best = NULL;
-    size_t best_d = 3;
-    for (size_t i = 0; i < N_SETTINGS + N_LIMITS + N_KIND_KEYS; i++) {
-        const char *k = i < N_SETTINGS              ? s_settings [i].key
-                        : i < N_SETTINGS + N_LIMITS ? s_limit_keys [i - N_SETTINGS]
-                                                    : s_kind_keys [i - N_SETTINGS - N_LIMITS];
-        size_t d = s_distance (key, k);
-        if (d < best_d) {
-            best_d = d;
-            best = k;
-        }
-    }
-    return best;
+    const char *keys [N_SETTINGS + N_LIMITS + N_KIND_KEYS];
+    for (size_t i = 0; i < N_SETTINGS + N_LIMITS + N_KIND_KEYS; i++)
+        keys [i] = i < N_SETTINGS              ? s_settings [i].key
+                   : i < N_SETTINGS + N_LIMITS ? s_limit_keys [i - N_SETTINGS]
+                                               : s_kind_keys [i - N_SETTINGS - N_LIMITS];
+    return segq_suggest (key, keys, N_SETTINGS + N_LIMITS + N_KIND_KEYS);
 }
 
 /* `key` spelled the way the user spells keys ('_' if they used it). */
@@ -733,12 +701,6 @@ s_setting_index (const char *key)
         if (strcmp (key, s_settings [i].key) == 0)
             return (int) i;
     return -1;
-}
-
-int
-segq_config_is_setting (const char *key)
-{
-    return s_setting_index (key) >= 0;
 }
 
 const char *

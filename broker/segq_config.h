@@ -72,9 +72,6 @@ typedef struct {
    [kind NAME] section, else one CPU slot. self may be NULL (no file). */
 segq_kind_resources_t segq_config_kind_resources (const segq_config_t *self, const char *kind);
 
-/* Whether `key` (flag spelling) is a broker setting the file may hold. */
-int segq_config_is_setting (const char *key);
-
 /* The broker settings `now` sets otherwise than `before` (either may be
    NULL: no file), as "key, key" into out ("" if none); how many. */
 size_t segq_config_settings_changed (const segq_config_t *before, const segq_config_t *now,

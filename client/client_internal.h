@@ -71,7 +71,6 @@ int segq__client_wait_for (segq_client_t *self, segq__client_match_t match, void
 uint64_t segq__client_msg_transfer (const segq_msg_t *msg);
 int segq__client_fail (segq_client_t *self, int code, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
-int segq__client_timeout (const segq_client_t *self);
 /* The client's hash cache, read at first use; NULL when it has none. */
 segq__hash_cache_t *segq__client_hash_cache (segq_client_t *self);
 void segq__client_count_upload (segq_client_t *self, uint64_t bytes);

@@ -69,12 +69,6 @@ segq__client_fail (segq_client_t *self, int code, const char *fmt, ...)
     return code;
 }
 
-int
-segq__client_timeout (const segq_client_t *self)
-{
-    return self->timeout_ms;
-}
-
 /* Who the client says it is without keys ($SEGQ_USER, else the login
    name); with keys the broker takes the certificate's name instead. */
 static char *

@@ -34,11 +34,6 @@ static int node_index(int depth, int i, int j)
     return idx + i;
 }
 
-int segq_unetpp_depth(const segq_unetpp_t *self)
-{
-    return self->depth;
-}
-
 void segq_unetpp_destroy(segq_unetpp_t **self_p)
 {
     if (!self_p || !*self_p)

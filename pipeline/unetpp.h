@@ -29,7 +29,6 @@ typedef struct segq_unetpp_t segq_unetpp_t;
  * depth outside 1..SEGQ_UNETPP_MAX_DEPTH or width < 1. */
 segq_unetpp_t *segq_unetpp_new(int depth, int width, int in_channels, segqt_device dev);
 void segq_unetpp_destroy(segq_unetpp_t **self_p);
-int segq_unetpp_depth(const segq_unetpp_t *self);
 
 /* Logits B x 1 x H x W (scoped). training: BN uses batch statistics and
  * updates the running ones. */

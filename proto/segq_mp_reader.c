@@ -76,17 +76,6 @@ segq__mp_next_type_name (const segq__mp_t *r)
     return names [segq__mp_next_kind (r)];
 }
 
-int
-segq__mp_read_nil (segq__mp_t *r)
-{
-    if (r->p >= r->end)
-        return SEGQ__MP_TRUNCATED;
-    if (*r->p != 0xc0)
-        return SEGQ__MP_TYPE;
-    r->p++;
-    return SEGQ__MP_OK;
-}
-
 /* Reads any integer as a sign and a magnitude. */
 static int
 s_read_integer (segq__mp_t *r, bool *negative, uint64_t *magnitude)

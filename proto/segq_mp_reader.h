@@ -51,7 +51,6 @@ segq__mp_kind_t segq__mp_next_kind (const segq__mp_t *r);
 /* What the next object is, in words ("a string", "an array", ...), for messages. */
 const char *segq__mp_next_type_name (const segq__mp_t *r);
 
-int segq__mp_read_nil (segq__mp_t *r);
 int segq__mp_read_uint (segq__mp_t *r, uint64_t *out); /* any non-negative integer */
 int segq__mp_read_int (segq__mp_t *r, int64_t *out);   /* any integer in int64 */
 int segq__mp_read_double (segq__mp_t *r, double *out); /* float32/64 or integer */

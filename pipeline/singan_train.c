@@ -174,6 +174,15 @@ static int make_reals(const pair_t *p, const segq_pyramid_t *pyr, segqt_device d
 
 static const char *loss_header = "scale,iter,loss_d,d_real,d_fake,gp,loss_g_adv,loss_rec,lr\n";
 
+/* A write of OUT/losses.csv (an output the job declares) that failed:
+ * the job must not end as if it were whole. */
+static int loss_log_failed(const char *out, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "cannot write %s/losses.csv: %s (free space in --out)", out,
+             strerror(errno));
+    return errno == ENOSPC ? SEGQ_ENOSPC : SEGQ_EIO;
+}
+
 /* Opens OUT/losses.csv: fresh, or on resume kept up to the finished
  * scales (a killed run's lines of its unfinished scale are dropped). */
 static FILE *open_loss_log(const char *path, int keep_scales, char *err, size_t errlen)
@@ -587,7 +596,8 @@ static int iterate(trainer_t *t, int n, segq_scale_state_t *s, iterations_t *it,
             report_progress(t, n, i, (tn - t0) / (double)(i + 1), &it->last);
         }
     }
-    fflush(t->log);
+    if (fflush(t->log) != 0 && !rc)
+        rc = loss_log_failed(o->out, err, errlen);
     double t_end = segq__now(), secs = t_end - t0;
     double steady = o->niter > 1 ? (t_end - t_first) / (double)(o->niter - 1) : secs;
     double cpu_steady =
@@ -889,8 +899,8 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
     trainer_t t = {o, &m, reals, progress, log, weight, done, graphs};
     if (!rc)
         rc = train_scales(&t, &meta, err, errlen);
-    if (log)
-        fclose(log);
+    if (log && fclose(log) != 0 && !rc)
+        rc = loss_log_failed(o->out, err, errlen);
     int drc = segq__draws_close(rc == 0, err, errlen);
     rc = rc ? rc : drc;
     for (int n = 0; n < SEGQ_PYRAMID_MAX_SCALES; n++)

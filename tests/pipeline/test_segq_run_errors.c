@@ -304,6 +304,17 @@ Test(segq_run_errors, train_into_a_folder_with_a_model_needs_resume)
                "resuming", NULL);
 }
 
+/* losses.csv is an output the job declares: a training that cannot write
+ * it (a full disk) fails, naming it, rather than end with it cut short. */
+Test(segq_run_errors, a_loss_log_that_cannot_be_written_fails_the_training)
+{
+    pt_sh("mkdir %s/full && ln -s /dev/full %s/full/losses.csv", dir, dir);
+    expect_run(1,
+               "train --image img.png --mask empty-mask.png --out full --threads 1 --max-size 32 "
+               "--niter 2 --previews 0",
+               "cannot write full/losses.csv: No space left on device", "(free space in --out)");
+}
+
 /* The rows of DIR/G/manifest.csv, as stylize and evaluate read it (the
  * test fails if it does not parse). */
 static size_t manifest_rows(const char *g)

@@ -1,13 +1,16 @@
 """One DEALER socket to the broker: requests matched to replies by request
 id (SPEC section 7), and the CurveZMQ handshake watched through libzmq's
 socket monitor so that a refused key is said at once (the C client's
-s_watch_handshakes / s_handshake_error).
+s_watch_handshakes / s_handshake_error). A PUT or GET the broker turns away
+for a moment (ELIMIT: no transfer to spare) is sent again while the wait
+for its answer goes on (_resend.py).
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import math
 import threading
 import time
 from typing import Any
@@ -17,6 +20,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from . import errors
 from ._keys import Keys
+from ._resend import Resend
 from ._spec import REQUESTS, VERSION, MsgType
 from ._wire import Message, decode, encode
 
@@ -32,6 +36,7 @@ _HANDSHAKE_EVENTS = (
 # are a broker that refuses this client, not a hiccup.
 _HANDSHAKE_TRIES = 3
 _TRANSFER_TYPES = (MsgType.CHUNK, MsgType.CREDIT, MsgType.PUT_DONE)
+_RESENT_TYPES = (MsgType.PUT, MsgType.GET)  # they open a transfer: ELIMIT is for a moment
 
 
 class Transport:
@@ -46,6 +51,7 @@ class Transport:
         self._next_req = 1
         self._pending: set[int] = set()  # requests sent whose reply is not yet taken
         self._stash: dict[int, Message] = {}  # their replies, received during other waits
+        self._resend = Resend()  # PUTs and GETs sent, until answered
         self._heard = False  # the broker has answered at least once
         self._auth_status = 0  # ZAP status of a refused certificate
         self._failures = 0  # handshakes broken off (not by ZAP)
@@ -98,8 +104,11 @@ class Transport:
     def send(self, msg: Message) -> None:
         """Sends a message as it is (CHUNK, CREDIT)."""
         with self._lock:
-            self._sock.send_multipart(encode(msg), copy=False)
-            self.sent[msg.type] += 1
+            self._send_frames(msg.type, encode(msg))
+
+    def _send_frames(self, mtype: MsgType, frames: list[bytes]) -> None:
+        self._sock.send_multipart(frames, copy=False)
+        self.sent[mtype] += 1
 
     def send_request(self, mtype: MsgType, body: dict[str, Any]) -> int:
         """Sends a request with a fresh request id (and this client's user
@@ -111,7 +120,10 @@ class Transport:
             fields: dict[str, Any] = {"req": req, **body}
             if user_key:
                 fields.setdefault(user_key, self.user)
-            self.send(Message(mtype, fields))
+            frames = encode(Message(mtype, fields))
+            if mtype in _RESENT_TYPES:
+                self._resend.keep(req, frames)
+            self._send_frames(mtype, frames)
             self._pending.add(req)
             return req
 
@@ -155,6 +167,10 @@ class Transport:
             try:
                 while True:
                     msg = self._recv(deadline, timeout)
+                    if self._refused_for_now(msg):
+                        deadline = time.monotonic() + timeout  # the broker answers: it is there
+                        continue
+                    self._resend.forget(msg.req)
                     mine = msg.req in reqs or (msg.type is MsgType.ERROR and msg.req == 0)
                     if mine or (msg.type in _TRANSFER_TYPES and msg.body["xfer"] in xfers):
                         self._pending.discard(msg.req)
@@ -163,7 +179,18 @@ class Transport:
                         self._stash[msg.req] = msg
             except BaseException:
                 self._pending.difference_update(reqs)  # given up: their replies come late
+                for req in reqs:
+                    self._resend.forget(req)  # ... and are not asked for again
                 raise
+
+    def _refused_for_now(self, msg: Message) -> bool:
+        """Whether msg turns a kept request away for a moment (ELIMIT), to be
+        sent again: then the wait goes on."""
+        return (
+            msg.type is MsgType.ERROR
+            and msg.body["code"] == errors.ELIMIT
+            and self._resend.refused(msg.req, time.monotonic())
+        )
 
     def _check(self, msg: Message) -> Message:
         if msg.type is not MsgType.ERROR:
@@ -178,14 +205,18 @@ class Transport:
         raise errors.error(code if code < 0 else errors.EPROTO, text)
 
     def _recv(self, deadline: float, timeout: float) -> Message:
-        """One well-formed message before the deadline (timeout from now)."""
+        """One well-formed message before the deadline (timeout from now),
+        sending again meanwhile the requests that are due."""
         poller = zmq.Poller()
         poller.register(self._sock, zmq.POLLIN)
         if self._monitor is not None:
             poller.register(self._monitor, zmq.POLLIN)
         while True:
-            left = max(0.0, deadline - time.monotonic())
-            ready = dict(poller.poll(int(left * 1000)))
+            now = time.monotonic()
+            for frames in self._resend.take_due(now):
+                self._sock.send_multipart(frames, copy=False)
+            left = max(0.0, min(deadline, self._resend.due()) - now)
+            ready = dict(poller.poll(math.ceil(left * 1000)))
             if self._monitor is not None and (self._monitor in ready or not ready):
                 self._read_monitor()
                 if not self._heard:

@@ -16,25 +16,6 @@ set_target_properties(segq_client PROPERTIES POSITION_INDEPENDENT_CODE ON)
 set(_libsegq_objects $<TARGET_OBJECTS:segq_client> $<TARGET_OBJECTS:segq_proto>
                      $<TARGET_OBJECTS:segq_core> $<TARGET_OBJECTS:segq_base>)
 
-add_library(libsegq_shared SHARED ${_libsegq_objects})
-# Exports the public names (segq_x...), never the internals (segq__x);
-# --no-undefined: every library it needs is on its link line, so a program
-# needs only -lsegq (not with clang's sanitizers, whose runtime a shared
-# library leaves to the program).
-set_target_properties(libsegq_shared PROPERTIES
-  OUTPUT_NAME segq VERSION ${LIBSEGQ_VERSION} SOVERSION ${LIBSEGQ_SOVERSION}
-  LINK_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/libsegq.map)
-target_link_options(libsegq_shared PRIVATE
-  -Wl,--version-script=${CMAKE_CURRENT_LIST_DIR}/libsegq.map)
-if(NOT SEGQ_FUZZ)
-  target_link_options(libsegq_shared PRIVATE -Wl,--no-undefined)
-endif()
-target_link_libraries(libsegq_shared PRIVATE
-  PkgConfig::CZMQ PkgConfig::ZMQ PkgConfig::MSGPACK Threads::Threads m)
-
-add_library(libsegq_static STATIC ${_libsegq_objects})
-set_target_properties(libsegq_static PROPERTIES OUTPUT_NAME segq)
-
 # The public headers: segq_client.h and what it includes, nothing more
 # (tests/client/public_header.c keeps CZMQ and the codec out of them).
 set(LIBSEGQ_HEADERS
@@ -43,6 +24,35 @@ set(LIBSEGQ_HEADERS
   ${PROJECT_SOURCE_DIR}/proto/segq_schema.h
   ${PROJECT_SOURCE_DIR}/base/segq_error.h
   ${PROJECT_SOURCE_DIR}/base/segq_sha256.h)
+
+# Its linker version script, written from those headers: the functions
+# they declare are exported, nothing else (libsegq_names.cmake).
+set(LIBSEGQ_MAP ${CMAKE_CURRENT_BINARY_DIR}/libsegq.map)
+add_custom_command(OUTPUT ${LIBSEGQ_MAP}
+  COMMAND ${CMAKE_COMMAND} "-DHEADERS=${LIBSEGQ_HEADERS}" -DMAP=${LIBSEGQ_MAP}
+          -P ${CMAKE_CURRENT_LIST_DIR}/libsegq_names.cmake
+  DEPENDS ${LIBSEGQ_HEADERS} ${CMAKE_CURRENT_LIST_DIR}/libsegq_names.cmake
+  COMMENT "libsegq.map from the public headers" VERBATIM)
+add_custom_target(libsegq_map DEPENDS ${LIBSEGQ_MAP})
+
+add_library(libsegq_shared SHARED ${_libsegq_objects})
+add_dependencies(libsegq_shared libsegq_map)
+set_property(TARGET libsegq_shared PROPERTY SEGQ_PUBLIC_HEADERS ${LIBSEGQ_HEADERS})
+# --no-undefined: every library it needs is on its link line, so a program
+# needs only -lsegq (not with clang's sanitizers, whose runtime a shared
+# library leaves to the program).
+set_target_properties(libsegq_shared PROPERTIES
+  OUTPUT_NAME segq VERSION ${LIBSEGQ_VERSION} SOVERSION ${LIBSEGQ_SOVERSION}
+  LINK_DEPENDS ${LIBSEGQ_MAP})
+target_link_options(libsegq_shared PRIVATE -Wl,--version-script=${LIBSEGQ_MAP})
+if(NOT SEGQ_FUZZ)
+  target_link_options(libsegq_shared PRIVATE -Wl,--no-undefined)
+endif()
+target_link_libraries(libsegq_shared PRIVATE
+  PkgConfig::CZMQ PkgConfig::ZMQ PkgConfig::MSGPACK Threads::Threads m)
+
+add_library(libsegq_static STATIC ${_libsegq_objects})
+set_target_properties(libsegq_static PROPERTIES OUTPUT_NAME segq)
 
 # segq.pc finds its prefix from where it lies (${pcfiledir}), so the tree
 # works wherever `cmake --install --prefix` or DESTDIR puts it.

@@ -31,6 +31,11 @@ if(TARGET segqd AND TARGET segq-worker AND TARGET segq-testkind)
     ${CMAKE_CURRENT_SOURCE_DIR}/integration ${CMAKE_CURRENT_SOURCE_DIR}/security)
   add_dependencies(test_client_cli_broker segqd segq-worker segq-testkind segq)
 endif()
+# libsegq.so's exports: the functions its installed headers declare, exactly.
+add_test(NAME test_client_exports
+  COMMAND ${CMAKE_COMMAND} -DNM=${CMAKE_NM} -DLIB=$<TARGET_FILE:libsegq_shared>
+          "-DHEADERS=$<JOIN:$<TARGET_PROPERTY:libsegq_shared,SEGQ_PUBLIC_HEADERS>,|>"
+          -P ${CMAKE_CURRENT_LIST_DIR}/exports.cmake)
 # libsegq's public header alone: fails the build if it shows CZMQ or the codec.
 add_library(test_client_public_header OBJECT ${CMAKE_CURRENT_LIST_DIR}/public_header.c)
 target_link_libraries(test_client_public_header PRIVATE segq_client)

@@ -1363,6 +1363,19 @@ s_final (segq__jobs_t *self, segq__job_t *job, int state, const char *reason, in
     return s_fail_dependents (self, number, why, now);
 }
 
+/* A running job whose cancel was asked, ended (its worker done with it or
+   gone): cancelled, for the reason the cancel gave. */
+static int
+s_end_cancelled (segq__jobs_t *self, segq__job_t *job, int32_t exit_code, int32_t signal,
+                 double now)
+{
+    char *why = job->cancel;
+    job->cancel = NULL;
+    int rc = s_final (self, job, SEGQ_JOB_CANCELLED, why, exit_code, signal, now);
+    free (why);
+    return rc;
+}
+
 int
 segq__jobs_finish (segq__jobs_t *self, segq__job_t *job, bool success, const char *reason,
                    int32_t exit_code, int32_t signal, const segq_artifact_t *outputs,
@@ -1370,13 +1383,8 @@ segq__jobs_finish (segq__jobs_t *self, segq__job_t *job, bool success, const cha
 {
     if (job->state != SEGQ_JOB_RUNNING)
         return SEGQ_ESTATE;
-    if (job->cancel) {
-        char *why = job->cancel;
-        job->cancel = NULL;
-        int rc = s_final (self, job, SEGQ_JOB_CANCELLED, why, exit_code, signal, now);
-        free (why);
-        return rc;
-    }
+    if (job->cancel)
+        return s_end_cancelled (self, job, exit_code, signal, now);
     char text [512];
     if (success) {
         for (size_t i = 0; i < n_outputs; i++)
@@ -1409,13 +1417,8 @@ segq__jobs_lost (segq__jobs_t *self, segq__job_t *job, const char *why, const ch
 {
     if (job->state != SEGQ_JOB_RUNNING)
         return SEGQ_ESTATE;
-    if (job->cancel) {
-        char *reason = job->cancel;
-        job->cancel = NULL;
-        int rc = s_final (self, job, SEGQ_JOB_CANCELLED, reason, -1, 0, now);
-        free (reason);
-        return rc;
-    }
+    if (job->cancel)
+        return s_end_cancelled (self, job, -1, 0, now);
     char reason [512];
     if (job->attempt >= job->max_attempts) {
         snprintf (reason, sizeof reason, "%s: worker lost %u times (max attempts %u)", why,

@@ -2,6 +2,7 @@
 #include "audit.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,8 @@ struct segq__audit {
     char path [4200];
     char *held; /* lines waiting for the turn's commit */
     size_t n_held, cap_held;
-    bool failed; /* a write failed: said once on stderr */
+    bool failed;     /* a write failed: said once on stderr */
+    uint64_t missed; /* events lost for want of memory: the first said, all counted at stop */
 };
 
 segq__audit_t *
@@ -50,10 +52,13 @@ segq__audit_destroy (segq__audit_t **self_p)
         return;
     segq__audit_t *self = *self_p;
     segq__audit_flush (self);
-    if (self->fd >= 0) {
-        fsync (self->fd);
+    if (self->fd >= 0 && fsync (self->fd) != 0)
+        fprintf (stderr, "segqd: cannot sync the audit log %s: %s\n", self->path, strerror (errno));
+    if (self->fd >= 0)
         close (self->fd);
-    }
+    if (self->missed)
+        fprintf (stderr, "segqd: %" PRIu64 " audit event(s) lost for want of memory\n",
+                 self->missed);
     free (self->held);
     free (self);
     *self_p = NULL;
@@ -105,6 +110,16 @@ s_write (segq__audit_t *self, const char *data, size_t size)
     }
 }
 
+/* An event that could not be kept (out of memory): the trail has a gap,
+   which the admin must learn of (a restore reads array ids from it). */
+static void
+s_missed (segq__audit_t *self)
+{
+    if (!self->missed++)
+        fprintf (stderr, "segqd: out of memory: an event of the audit log %s is lost\n",
+                 self->path);
+}
+
 void
 segq__audit_write (segq__audit_t *self, json_t **event_p, bool held)
 {
@@ -114,8 +129,10 @@ segq__audit_write (segq__audit_t *self, json_t **event_p, bool held)
         return;
     char *line = json_dumps (event, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref (event);
-    if (!line)
+    if (!line) {
+        s_missed (self);
         return;
+    }
     size_t len = strlen (line);
     if (!held) {
         char *full = realloc (line, len + 2);
@@ -123,7 +140,8 @@ segq__audit_write (segq__audit_t *self, json_t **event_p, bool held)
             full [len] = '\n';
             s_write (self, full, len + 1);
             line = full;
-        }
+        } else
+            s_missed (self);
         free (line);
         return;
     }
@@ -133,6 +151,7 @@ segq__audit_write (segq__audit_t *self, json_t **event_p, bool held)
             capacity *= 2;
         char *grown = realloc (self->held, capacity);
         if (!grown) {
+            s_missed (self);
             free (line);
             return;
         }

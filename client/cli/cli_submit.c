@@ -194,9 +194,14 @@ s_apply_generic (cli_globals_t *g, cli_submit_args_t *s, int code, const char *v
         char *end;
         errno = 0;
         s->priority = strtoll (value, &end, 10);
-        if (!*value || *end || errno || s->priority < -1000000 || s->priority > 1000000)
-            return cli_usage_error (
-                g, s->command, "--priority '%s': expected an integer -1000000..1000000", value);
+        /* the band is the broker's to enforce: above it, an admin's job
+           goes ahead of fair share (SPEC, SUBMIT) */
+        if (!*value || *end || errno || s->priority < INT32_MIN || s->priority > INT32_MAX)
+            return cli_usage_error (g, s->command,
+                                    "--priority '%s': expected an integer (-1000000..1000000 "
+                                    "orders your own jobs; above, an admin's go ahead of fair "
+                                    "share)",
+                                    value);
         return CLI_OK;
     }
     case OPT_GPU_MEM:
@@ -892,7 +897,8 @@ s_submit_usage (void)
             "  -p, --param NAME=VALUE   a parameter of the kind (same as --NAME VALUE)\n"
             "  -i, --input NAME=REF     an input: a local FILE, a JOB (its principal output)\n"
             "                           or JOB:OUTPUT (same as --NAME REF)\n"
-            "      --priority N         order among your own jobs (higher first; default 0)\n"
+            "      --priority N         order among your own jobs (higher first; default 0);\n"
+            "                           above 1000000 ahead of fair share (admins only)\n"
             "      --gpu-mem SIZE       GPU memory the job needs (e.g. 8G, 512M)\n"
             "      --cpu [N]            a CPU-only job using N slots (default 1; the default)\n"
             "      --after JOB          start only after JOB succeeded\n"

@@ -272,7 +272,14 @@ def resources(
             "gpu_mem and cpu_slots exclude each other (a GPU or a CPU job)"
         )
     fields = {
-        "prio": _whole("priority", priority, -1_000_000, 1_000_000, "an integer -1000000..1000000")
+        # the band is the broker's to enforce: above it, an admin's job goes ahead of fair share
+        "prio": _whole(
+            "priority",
+            priority,
+            -(2**31),
+            2**31 - 1,
+            "an integer (-1000000..1000000 orders your own jobs; above, an admin's go ahead)",
+        )
     }
     if gpu_mem is not None:
         fields["gmem"] = _whole("gpu_mem", parse_size(gpu_mem), 1, 2**64 - 1, "a size such as 8G")

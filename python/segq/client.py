@@ -135,7 +135,8 @@ class Client:
 
         gpu_mem: bytes or "8G" (a GPU job); cpu_slots: a CPU job on that
         many slots (neither: the kind's default on the broker); priority
-        orders your own jobs (-1000000..1000000); time_limit: seconds;
+        orders your own jobs (-1000000..1000000; above, ahead of fair share:
+        admins only); time_limit: seconds;
         max_attempts: runs allowed when workers are lost; after: jobs that
         must succeed first.
         """

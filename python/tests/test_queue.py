@@ -284,9 +284,9 @@ def test_wait_gives_up_at_its_timeout(client: segq.Client) -> None:
         ("sleep", {"gpu_mem": "4Q"}, segq.InvalidArgument, "gpu_mem '4Q': expected"),
         (
             "sleep",
-            {"priority": 2_000_000},
+            {"priority": 2**31},
             segq.InvalidArgument,
-            "priority 2000000: expected an integer",
+            "priority 2147483648: expected an integer",
         ),
         ("sleep", {"max_attempts": 0}, segq.InvalidArgument, "max_attempts 0: expected 1..1000"),
     ],

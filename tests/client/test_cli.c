@@ -1255,6 +1255,23 @@ Test (cli, negative_priority_needs_no_double_dash, .timeout = 30)
     zsock_destroy (&s_router);
 }
 
+/* Above the user band an admin's job goes ahead of fair share: the
+   broker says who may (test_security), the CLI sends it; past int32 is
+   no priority at all. */
+Test (cli, a_priority_above_the_user_band_is_the_brokers_to_refuse, .timeout = 30)
+{
+    s_listen ();
+    const char *ahead [] = { "submit", "sleep", "--priority", "2000000", NULL };
+    segq_msg_t *sent = s_sent (ahead);
+    cr_assert_eq (sent->u.submit.priority, 2000000);
+    segq_msg_destroy (&sent);
+    const char *too_big [] = { "submit", "sleep", "--priority", "2147483648", NULL };
+    cr_assert_eq (s_submit (too_big), 2, "%s", s_err);
+    cr_assert (strstr (s_err, "--priority '2147483648': expected an integer"), "%s", s_err);
+    cr_assert_null (s_heard (), "%s", s_err);
+    zsock_destroy (&s_router);
+}
+
 /* The STATUS that args send. */
 static segq_msg_t *
 s_status_sent (const char *const *args)

@@ -1,6 +1,7 @@
 /*  segq_params.c: typed values, the params map, and their validation
     against the job-kind table (segq_schema.h). */
 #include "segq_schema.h"
+#include "segq_conf_lines.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -251,13 +252,7 @@ segq_param_parse (const segq_param_spec_t *spec, const char *text, segq_value_t 
             return s_expected (spec, text, err, errlen);
         break;
     case SEGQ_PARAM_BOOL:
-        if (!strcmp (text, "true") || !strcmp (text, "yes") || !strcmp (text, "on")
-            || !strcmp (text, "1"))
-            value.b = true;
-        else if (!strcmp (text, "false") || !strcmp (text, "no") || !strcmp (text, "off")
-                 || !strcmp (text, "0"))
-            value.b = false;
-        else
+        if (segq_parse_bool (text, &value.b) != 0)
             return s_expected (spec, text, err, errlen);
         break;
     case SEGQ_PARAM_STRING:

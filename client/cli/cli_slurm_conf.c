@@ -1,8 +1,9 @@
 /*  cli_slurm_conf.c: the autoscaler's configuration file.
 
-    The style of segqd.conf: one "key = value" per line, '#' starts a
-    comment line, keys take '-' or '_', the value is the rest of the line
-    with blanks trimmed. Keys marked repeatable (sbatch_option, setup) add
+    segqd.conf's lines, read by the same reader (segq_conf_lines.h): one
+    "key = value" per line, '#' starts a comment line, keys take '-' or
+    '_', the value is the rest of the line with blanks trimmed, never
+    quoted; no sections. Keys marked repeatable (sbatch_option, setup) add
     a line each time; any other key given twice is a mistake. Every problem
     is reported as "FILE:LINE: what" with what to write instead, all of
     them at once, and the file is then refused as a whole: an autoscaler
@@ -10,17 +11,16 @@
 */
 #define _GNU_SOURCE
 #include "cli_slurm.h"
+#include "segq_conf_lines.h"
 #include "segq_schema.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ERRORS     20
 #define MAX_FILE_BYTES (1u << 20)
 #define MAX_REPEATS    64
 
@@ -77,33 +77,10 @@ static const char *const s_placeholders [] = {
 };
 
 typedef struct {
-    const char *path;
-    char *err;
-    size_t errlen, used;
-    int count;
+    segq_conf_lines_t lines; /* the reader, and every problem said */
     bool oom;
     int line_of [N_KEYS]; /* where each key was set; 0: not set */
 } parse_t;
-
-static void s_error (parse_t *p, int line, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_error (parse_t *p, int line, const char *fmt, ...)
-{
-    if (p->count++ >= MAX_ERRORS || p->used + 1 >= p->errlen)
-        return;
-    int n = snprintf (p->err + p->used, p->errlen - p->used, "%s%s:%d: ", p->used ? "\n" : "",
-                      p->path, line);
-    if (n > 0)
-        p->used = p->used + (size_t) n < p->errlen ? p->used + (size_t) n : p->errlen - 1;
-    va_list ap;
-    va_start (ap, fmt);
-    n = vsnprintf (p->err + p->used, p->errlen - p->used, fmt, ap);
-    va_end (ap);
-    if (n > 0)
-        p->used = p->used + (size_t) n < p->errlen ? p->used + (size_t) n : p->errlen - 1;
-}
 
 void
 cli_slurm_conf_clear (cli_slurm_conf_t *self)
@@ -136,38 +113,38 @@ s_defaults (cli_slurm_conf_t *c)
     c->cpus_per_task = 1;
 }
 
-/* "30", "30s", "500ms", "5m", "2h", "1d" (a bare number: seconds), in ms. */
+/* A duration in ms: an age as proto reads one (segq_parse_age: 30s, 5m,
+   2h, 1d, 1w; a bare number is seconds, as docs/slurm.md has always
+   said), or a number of milliseconds: 500ms. */
 static bool
 s_duration (const char *text, uint64_t *ms)
 {
-    char *end;
-    errno = 0;
-    double v = strtod (text, &end);
-    if (errno || end == text || !(v >= 0) || !isdigit ((unsigned char) *text))
+    size_t len = strlen (text);
+    char number [32];
+    bool in_ms = len > 2 && len - 2 < sizeof number && strcmp (text + len - 2, "ms") == 0
+                 && isdigit ((unsigned char) text [len - 3]);
+    if (in_ms)
+        snprintf (number, sizeof number, "%.*s", (int) (len - 2), text);
+    double v;
+    if (segq_parse_age (in_ms ? number : text, &v) != 0)
         return false;
-    static const struct {
-        const char *unit;
-        double ms;
-    } units [] = { { "", 1000 },   { "s", 1000 },    { "ms", 1 },
-                   { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 } };
-    for (size_t i = 0; i < sizeof units / sizeof units [0]; i++)
-        if (strcmp (end, units [i].unit) == 0 && v * units [i].ms < 1e15) {
-            *ms = (uint64_t) (v * units [i].ms + 0.5);
-            return true;
-        }
-    return false;
+    v = in_ms ? v : v * 1000; /* the number before "ms" is read as seconds: it is ms */
+    if (!(v >= 0 && v < 1e15))
+        return false;
+    *ms = (uint64_t) (v + 0.5);
+    return true;
 }
 
 /* The key a name spells ('-' or '_'), or -1. */
 static int
-s_key_index (const char *name, size_t len)
+s_key_index (const char *name)
 {
-    char spelled [64];
+    char spelled [SEGQ_CONF_KEY_MAX + 1];
+    size_t len = strlen (name);
     if (len >= sizeof spelled)
         return -1;
-    for (size_t i = 0; i < len; i++)
+    for (size_t i = 0; i <= len; i++)
         spelled [i] = name [i] == '-' ? '_' : name [i];
-    spelled [len] = 0;
     for (size_t k = 0; k < N_KEYS; k++)
         if (strcmp (s_keys [k].name, spelled) == 0)
             return (int) k;
@@ -175,18 +152,17 @@ s_key_index (const char *name, size_t len)
 }
 
 static void
-s_unknown_key (parse_t *p, int line, const char *name, size_t len)
+s_unknown_key (parse_t *p, int line, const char *name)
 {
-    char word [64];
-    snprintf (word, sizeof word, "%.*s", (int) (len < 63 ? len : 63), name);
     const char *names [N_KEYS];
     for (size_t k = 0; k < N_KEYS; k++)
         names [k] = s_keys [k].name;
-    const char *near = segq_suggest (word, names, N_KEYS);
+    const char *near = segq_suggest (name, names, N_KEYS);
     if (near)
-        s_error (p, line, "unknown key '%s' (did you mean %s?)", word, near);
+        segq_conf_lines_error (&p->lines, line, "unknown key '%s' (did you mean %s?)", name, near);
     else
-        s_error (p, line, "unknown key '%s' (keys: see docs/slurm.md, \"Configuration\")", word);
+        segq_conf_lines_error (
+            &p->lines, line, "unknown key '%s' (keys: see docs/slurm.md, \"Configuration\")", name);
 }
 
 static bool
@@ -223,26 +199,13 @@ s_set_kinds (parse_t *p, int line, cli_slurm_list_t *list, const char *value)
             for (size_t i = 0; i < n_all && i < 64; i++)
                 names [i] = all [i].name;
             const char *near = segq_suggest (kind, names, n_all < 64 ? n_all : 64);
-            s_error (p, line, "kinds: unknown job kind '%s'%s%s%s", kind,
-                     near ? " (did you mean " : " (see `segq kinds`)", near ? near : "",
-                     near ? "?)" : "");
+            segq_conf_lines_error (&p->lines, line, "kinds: unknown job kind '%s'%s%s%s", kind,
+                                   near ? " (did you mean " : " (see `segq kinds`)",
+                                   near ? near : "", near ? "?)" : "");
         } else if (!s_list_add (p, list, kind, strlen (kind)))
             return;
         at += len;
     }
-}
-
-static bool
-s_bool (const char *v, bool *out)
-{
-    static const char *const yes [] = { "yes", "true", "on", "1" }, *const no [] = { "no", "false",
-                                                                                     "off", "0" };
-    for (size_t i = 0; i < 4; i++)
-        if (strcasecmp (v, yes [i]) == 0 || strcasecmp (v, no [i]) == 0) {
-            *out = strcasecmp (v, yes [i]) == 0;
-            return true;
-        }
-    return false;
 }
 
 /* A number, duration, size or flag into its member; false if malformed. */
@@ -270,7 +233,7 @@ s_set_scalar (const key_spec_t *key, char *member, const char *v)
         *(uint64_t *) member = n;
         return true;
     default:
-        return s_bool (v, (bool *) member);
+        return segq_parse_bool (v, (bool *) member) == 0;
     }
 }
 
@@ -278,17 +241,20 @@ static void
 s_bad_scalar (parse_t *p, int line, const key_spec_t *key, const char *v)
 {
     if (key->type == K_COUNT)
-        s_error (p, line, "%s = '%s': expected a whole number from %llu to %llu", key->name, v,
-                 (unsigned long long) key->min, (unsigned long long) key->max);
+        segq_conf_lines_error (&p->lines, line,
+                               "%s = '%s': expected a whole number from %llu to %llu", key->name, v,
+                               (unsigned long long) key->min, (unsigned long long) key->max);
     else if (key->type == K_DURATION)
-        s_error (p, line,
-                 "%s = '%s': expected a duration like 30s, 500ms, 5m, 2h or 1d "
-                 "(from %llu ms to %llu s)",
-                 key->name, v, (unsigned long long) key->min, (unsigned long long) key->max / 1000);
+        segq_conf_lines_error (&p->lines, line,
+                               "%s = '%s': expected a duration like 30s, 500ms, 5m, 2h or 1d "
+                               "(from %llu ms to %llu s)",
+                               key->name, v, (unsigned long long) key->min,
+                               (unsigned long long) key->max / 1000);
     else if (key->type == K_SIZE)
-        s_error (p, line, "%s = '%s': expected a size like 16G or 80GiB", key->name, v);
+        segq_conf_lines_error (&p->lines, line, "%s = '%s': expected a size like 16G or 80GiB",
+                               key->name, v);
     else
-        s_error (p, line, "%s = '%s': expected yes or no", key->name, v);
+        segq_conf_lines_error (&p->lines, line, "%s = '%s': expected yes or no", key->name, v);
 }
 
 static void
@@ -298,8 +264,8 @@ s_set (parse_t *p, cli_slurm_conf_t *c, int k, int line, const char *v)
     char *member = (char *) c + key->at;
     bool repeatable = key->type == K_LINES;
     if (p->line_of [k] && !repeatable) {
-        s_error (p, line, "%s is set twice (first on line %d): keep one", key->name,
-                 p->line_of [k]);
+        segq_conf_lines_error (&p->lines, line, "%s is set twice (first on line %d): keep one",
+                               key->name, p->line_of [k]);
         return;
     }
     p->line_of [k] = line;
@@ -309,7 +275,8 @@ s_set (parse_t *p, cli_slurm_conf_t *c, int k, int line, const char *v)
     } else if (key->type == K_LINES) {
         cli_slurm_list_t *list = (cli_slurm_list_t *) member;
         if (list->n >= MAX_REPEATS)
-            s_error (p, line, "%s: more than %d lines", key->name, MAX_REPEATS);
+            segq_conf_lines_error (&p->lines, line, "%s: more than %d lines", key->name,
+                                   MAX_REPEATS);
         else
             s_list_add (p, list, v, strlen (v));
     } else if (key->type == K_KINDS)
@@ -320,47 +287,15 @@ s_set (parse_t *p, cli_slurm_conf_t *c, int k, int line, const char *v)
         p->oom = true; /* gpu_mem, the only size: kept as written for --gpus */
 }
 
-/* One line of the file (without its newline). */
+/* One "key = value" line of the file. */
 static void
-s_line (parse_t *p, cli_slurm_conf_t *c, int line, const char *text, size_t len)
+s_line (parse_t *p, cli_slurm_conf_t *c, const segq_conf_line_t *l)
 {
-    while (len && isspace ((unsigned char) *text))
-        text++, len--;
-    while (len && isspace ((unsigned char) text [len - 1]))
-        len--;
-    if (!len || *text == '#')
-        return;
-    for (size_t i = 0; i < len; i++)
-        if (iscntrl ((unsigned char) text [i]) && text [i] != '\t') {
-            s_error (p, line, "a control character: write plain text");
-            return;
-        }
-    const char *eq = memchr (text, '=', len);
-    if (!eq) {
-        s_error (p, line, "expected 'key = value', not '%.*s'", (int) (len < 80 ? len : 80), text);
-        return;
-    }
-    size_t key_len = (size_t) (eq - text);
-    while (key_len && isspace ((unsigned char) text [key_len - 1]))
-        key_len--;
-    const char *v = eq + 1;
-    size_t v_len = len - (size_t) (v - text);
-    while (v_len && isspace ((unsigned char) *v))
-        v++, v_len--;
-    int k = s_key_index (text, key_len);
-    char value [4096];
+    int k = s_key_index (l->key);
     if (k < 0)
-        s_unknown_key (p, line, text, key_len);
-    else if (!v_len)
-        s_error (p, line, "%s has no value (leave the line out for the default)", s_keys [k].name);
-    else if (v_len >= sizeof value)
-        s_error (p, line, "%s: the value is longer than %zu bytes", s_keys [k].name,
-                 sizeof value - 1);
-    else {
-        memcpy (value, v, v_len);
-        value [v_len] = 0;
-        s_set (p, c, k, line, value);
-    }
+        s_unknown_key (p, l->line, l->key);
+    else
+        s_set (p, c, k, l->line, l->value);
 }
 
 /* ---- what the keys must say together ---- */
@@ -368,7 +303,7 @@ s_line (parse_t *p, cli_slurm_conf_t *c, int line, const char *text, size_t len)
 static int
 s_line_of (const parse_t *p, const char *name)
 {
-    int k = s_key_index (name, strlen (name));
+    int k = s_key_index (name);
     return k >= 0 ? p->line_of [k] : 0;
 }
 
@@ -404,7 +339,7 @@ s_check_chars (parse_t *p, const char *key, const char *value, const char *forbi
                const char *why)
 {
     if (value && value [strcspn (value, forbidden)])
-        s_error (p, s_line_of (p, key), "%s = '%s': %s", key, value, why);
+        segq_conf_lines_error (&p->lines, s_line_of (p, key), "%s = '%s': %s", key, value, why);
 }
 
 /* @WORD@ in text: each one known, and (where `allowed` is given) allowed. */
@@ -422,9 +357,10 @@ s_check_placeholders (parse_t *p, const char *key, const char *text, const char 
             known |=
                 strlen (s_placeholders [i]) == len && !strncmp (s_placeholders [i], at + 1, len);
         if (!known || (allowed && strncmp (allowed, at + 1, len) != 0))
-            s_error (p, s_line_of (p, key), "%s: @%.*s@ is not a placeholder it takes (%s)", key,
-                     (int) len, at + 1,
-                     allowed ? "only @NODE@" : "@BROKER@ @NODE@ @WORKDIR@ @CPUS@ @GPUS@ @KINDS@");
+            segq_conf_lines_error (
+                &p->lines, s_line_of (p, key), "%s: @%.*s@ is not a placeholder it takes (%s)", key,
+                (int) len, at + 1,
+                allowed ? "only @NODE@" : "@BROKER@ @NODE@ @WORKDIR@ @CPUS@ @GPUS@ @KINDS@");
         at = close;
     }
 }
@@ -434,23 +370,24 @@ s_check_gpus (parse_t *p, cli_slurm_conf_t *c)
 {
     int gpus = c->gres ? s_gres_gpus (c->gres) : 0;
     if (gpus < 0)
-        s_error (p, s_line_of (p, "gres"),
-                 "gres = '%s': the GPU count is not a number (gpu:2 or "
-                 "gpu:a100:2)",
-                 c->gres);
+        segq_conf_lines_error (&p->lines, s_line_of (p, "gres"),
+                               "gres = '%s': the GPU count is not a number (gpu:2 or "
+                               "gpu:a100:2)",
+                               c->gres);
     c->gpus = gpus > 0 ? (uint32_t) gpus : 0;
     if (c->gpus && !c->gpu_mem)
-        s_error (p, s_line_of (p, "gres"),
-                 "gres = %s asks for GPUs: say how much memory each has with gpu_mem = 80G "
-                 "(the autoscaler starts workers for the jobs that fit it)",
-                 c->gres);
+        segq_conf_lines_error (
+            &p->lines, s_line_of (p, "gres"),
+            "gres = %s asks for GPUs: say how much memory each has with gpu_mem = 80G "
+            "(the autoscaler starts workers for the jobs that fit it)",
+            c->gres);
     if (!c->gpus && c->gpu_mem)
-        s_error (
-            p, s_line_of (p, "gpu_mem"),
+        segq_conf_lines_error (
+            &p->lines, s_line_of (p, "gpu_mem"),
             "gpu_mem without GPUs: ask Slurm for them with gres = gpu:1, or leave gpu_mem out");
     if (!c->gpus && c->declare_gpus)
-        s_error (p, s_line_of (p, "declare_gpus"),
-                 "declare_gpus without GPUs: ask Slurm for them with gres = gpu:1");
+        segq_conf_lines_error (&p->lines, s_line_of (p, "declare_gpus"),
+                               "declare_gpus without GPUs: ask Slurm for them with gres = gpu:1");
     if (!c->gpu_name && !(c->gpu_name = strdup ("gpu")))
         p->oom = true;
     s_check_chars (p, "gpu_name", c->gpu_name, ":, \t'\"`$\\",
@@ -470,9 +407,10 @@ s_check_worker (parse_t *p, cli_slurm_conf_t *c)
     s_check_placeholders (p, "worker", c->worker, NULL);
     s_check_placeholders (p, "work_dir", c->work_dir, "NODE");
     if (!strstr (c->worker, "@NODE@"))
-        s_error (p, s_line_of (p, "worker"),
-                 "worker: name the node with --node @NODE@ (the autoscaler knows its workers, "
-                 "and their Slurm jobs, by it)");
+        segq_conf_lines_error (
+            &p->lines, s_line_of (p, "worker"),
+            "worker: name the node with --node @NODE@ (the autoscaler knows its workers, "
+            "and their Slurm jobs, by it)");
     s_check_chars (p, "work_dir", c->work_dir, "\"`\\",
                    "no '\"', '`' or '\\' (it is written between double quotes)");
     if (!c->cpu_slots)
@@ -502,13 +440,14 @@ s_check_words (parse_t *p, cli_slurm_conf_t *c)
                                            "WXYZ0123456789._-")
                     : 0;
     if (c->job_name && (c->job_name [ok] || ok > 64))
-        s_error (p, s_line_of (p, "job_name"),
-                 "job_name = '%s': at most 64 of letters, digits, '.', '_' and '-'", c->job_name);
+        segq_conf_lines_error (&p->lines, s_line_of (p, "job_name"),
+                               "job_name = '%s': at most 64 of letters, digits, '.', '_' and '-'",
+                               c->job_name);
     for (size_t i = 0; i < c->sbatch_options.n; i++)
         if (c->sbatch_options.items [i][0] != '-')
-            s_error (p, s_line_of (p, "sbatch_option"),
-                     "sbatch_option = '%s': an option of sbatch, like --qos=long",
-                     c->sbatch_options.items [i]);
+            segq_conf_lines_error (&p->lines, s_line_of (p, "sbatch_option"),
+                                   "sbatch_option = '%s': an option of sbatch, like --qos=long",
+                                   c->sbatch_options.items [i]);
 }
 
 /* ---- reading ---- */
@@ -519,26 +458,18 @@ cli_slurm_conf_parse (const char *path, const char *text, size_t len, cli_slurm_
 {
     memset (out, 0, sizeof *out);
     s_defaults (out);
-    parse_t p = { .path = path, .err = err, .errlen = errlen };
-    if (errlen)
-        *err = 0;
-    int line = 1;
-    for (size_t at = 0; at < len; line++) {
-        const char *nl = memchr (text + at, '\n', len - at);
-        size_t end = nl ? (size_t) (nl - text) : len;
-        s_line (&p, out, line, text + at, end - at);
-        at = end + 1;
-    }
-    if (memchr (text, 0, len))
-        s_error (&p, 1, "a NUL byte: this is not a text file");
+    parse_t p = { .oom = false };
+    segq_conf_lines_init (&p.lines, path, text, len, NULL, err, errlen);
+    segq_conf_line_t l;
+    while (!p.oom && segq_conf_lines_next (&p.lines, &l))
+        s_line (&p, out, &l);
     s_check_words (&p, out);
     s_check_gpus (&p, out);
     s_check_worker (&p, out);
-    if (p.count > MAX_ERRORS)
-        s_error (&p, line, "and %d more problems", p.count - MAX_ERRORS);
-    if (!p.oom && !p.count && (out->path = strdup (path)))
+    size_t problems = segq_conf_lines_end (&p.lines);
+    if (!p.oom && !problems && (out->path = strdup (path)))
         return 0;
-    int rc = p.oom || !p.count ? SEGQ_ENOMEM : SEGQ_EINVAL;
+    int rc = p.oom || !problems ? SEGQ_ENOMEM : SEGQ_EINVAL;
     if (rc == SEGQ_ENOMEM)
         snprintf (err, errlen, "%s: out of memory reading it", path);
     cli_slurm_conf_clear (out);
@@ -549,26 +480,15 @@ int
 cli_slurm_conf_load (const char *path, cli_slurm_conf_t *out, char *err, size_t errlen)
 {
     memset (out, 0, sizeof *out);
-    FILE *f = fopen (path, "r");
-    if (!f) {
-        snprintf (err, errlen, "cannot read %s: %s%s", path, strerror (errno),
-                  errno == ENOENT ? " (write it: docs/slurm.md has an example, or name another "
-                                    "with --config FILE)"
-                                  : "");
-        return errno == ENOENT ? SEGQ_ENOENT : SEGQ_EIO;
-    }
-    char *text = malloc (MAX_FILE_BYTES + 1);
-    size_t len = text ? fread (text, 1, MAX_FILE_BYTES + 1, f) : 0;
-    bool failed = !text || ferror (f);
-    fclose (f);
-    int rc = 0;
-    if (failed)
-        snprintf (err, errlen, "cannot read %s: %s", path, text ? "read error" : "out of memory");
-    else if (len > MAX_FILE_BYTES)
-        snprintf (err, errlen, "%s is larger than %u bytes: not a configuration file", path,
-                  MAX_FILE_BYTES);
-    else
+    char *text;
+    size_t len;
+    int rc = segq_conf_read_file (path, MAX_FILE_BYTES, &text, &len, err, errlen);
+    size_t used = rc == SEGQ_ENOENT && err && errlen ? strlen (err) : errlen;
+    if (used < errlen)
+        snprintf (err + used, errlen - used,
+                  " (write it: docs/slurm.md has an example, or name another with --config FILE)");
+    if (rc == 0)
         rc = cli_slurm_conf_parse (path, text, len, out, err, errlen);
     free (text);
-    return failed ? SEGQ_EIO : len > MAX_FILE_BYTES ? SEGQ_EINVAL : rc;
+    return rc;
 }

@@ -285,6 +285,28 @@ Test (config, binary_and_long_lines_refused_plainly, .timeout = 10)
     segq_config_destroy (&c);
 }
 
+/* What the line reader (segq_conf_lines) refuses: control characters, in
+   a value or a header alike (a tab is a blank), and a header without its
+   ']'. */
+Test (config, lines_the_reader_refuses, .timeout = 10)
+{
+    char err [1024];
+    segq_config_t *c =
+        s_parse ("bind = tcp://a\x01:5\n[user al\x1bice]\n", SEGQ_EINVAL, err, sizeof err);
+    cr_assert_not_null (strstr (err, "segqd.conf:1: a control character: write plain text"), "%s",
+                        err);
+    cr_assert_not_null (strstr (err, "segqd.conf:2: a control character"), "%s", err);
+    segq_config_destroy (&c);
+    /* the keys under a refused header are not said again */
+    c = s_parse ("[user bob\nmax_running = 1\n", SEGQ_EINVAL, err, sizeof err);
+    cr_assert_str_eq (err, "segqd.conf:1: a section header ends with ']': expected [defaults], "
+                           "[user NAME] or [kind NAME]");
+    segq_config_destroy (&c);
+    c = s_parse ("bind\t=\ttcp://0.0.0.0:5555\t\n", 0, err, sizeof err);
+    cr_assert_str_eq (segq_config_setting (c, "bind"), "tcp://0.0.0.0:5555");
+    segq_config_destroy (&c);
+}
+
 Test (config, many_errors_are_capped_and_err_always_terminated, .timeout = 10)
 {
     char text [4000] = "";

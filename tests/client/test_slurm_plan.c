@@ -96,6 +96,49 @@ Test (slurm_conf, every_problem_named_by_line)
         cr_expect (strstr (err, expected [i]), "missing \"%s\" in:\n%s", expected [i], err);
 }
 
+/* Its lines are segqd.conf's (one reader, segq_conf_lines.h): a
+   byte-order mark is skipped, quotes and comments after a value are
+   refused, not taken into it. */
+Test (slurm_conf, lines_read_as_segqd_conf_reads_them)
+{
+    cli_slurm_conf_t c = s_conf ("\xef\xbb\xbfmax_workers = 8\r\npartition = gpu\r\n");
+    cr_assert_eq (c.max_workers, 8);
+    cr_assert_str_eq (c.partition, "gpu");
+    cli_slurm_conf_clear (&c);
+    char err [4096];
+    s_refused ("partition = \"gpu\"\nidle_grace = 5m # five minutes\nmax_workers = '3'\n"
+               "Poll = 5s\n",
+               err, sizeof err);
+    static const char *const expected [] = {
+        "t.conf:1: partition = \"gpu\": values are not quoted (write partition = gpu)",
+        "t.conf:2: a comment after the value of 'idle_grace': put '#' comments on a line of "
+        "their own",
+        "t.conf:3: max_workers = '3': values are not quoted (write max_workers = 3)",
+        "t.conf:4: 'Poll' is not a key: keys are lowercase letters",
+    };
+    for (size_t i = 0; i < sizeof expected / sizeof *expected; i++)
+        cr_expect (strstr (err, expected [i]), "missing \"%s\" in:\n%s", expected [i], err);
+}
+
+/* Durations as docs/slurm.md has them (a bare number is seconds), and
+   yes or no as job parameters write them. */
+Test (slurm_conf, durations_and_yes_or_no)
+{
+    cli_slurm_conf_t c = s_conf ("idle_grace = 30\npoll = 250ms\npending_grace = 1w\n"
+                                 "start_timeout = 1.5h\n");
+    cr_assert_eq (c.idle_grace_ms, 30000, "a bare number is seconds");
+    cr_assert_eq (c.poll_ms, 250);
+    cr_assert_eq (c.pending_grace_ms, 7 * 86400000ull);
+    cr_assert_eq (c.start_timeout_ms, 5400000);
+    cli_slurm_conf_clear (&c);
+    char err [4096];
+    s_refused ("poll = 5mms\nidle_grace = -1s\ngres = gpu:1\ngpu_mem = 8G\ndeclare_gpus = Yes\n",
+               err, sizeof err);
+    cr_expect (strstr (err, "t.conf:1: poll = '5mms': expected a duration"), "%s", err);
+    cr_expect (strstr (err, "t.conf:2: idle_grace = '-1s': expected a duration"), "%s", err);
+    cr_expect (strstr (err, "t.conf:5: declare_gpus = 'Yes': expected yes or no"), "%s", err);
+}
+
 Test (slurm_conf, keys_that_need_each_other)
 {
     char err [4096];

@@ -1,4 +1,5 @@
-# proto/ tests: codec round trips and rejection, schema, sha256, sizes.
+# proto/ tests: codec round trips and rejection, schema, sha256, sizes; and
+# segq_base's, which proto sits on.
 # Not torch: they run in the ASan+UBSan build.
 set(_proto_tests ${CMAKE_CURRENT_SOURCE_DIR}/proto)
 segq_add_test(NAME test_proto_codec
@@ -11,6 +12,10 @@ segq_add_test(NAME test_proto_reject
 segq_add_test(NAME test_proto_core
   SOURCES ${_proto_tests}/test_core.c ${_proto_tests}/no_leaks.c
   LIBS segq_core TIMEOUT 120)
+# segq_base's "key = value" line reader (segqd.conf, slurm-scale.conf).
+segq_add_test(NAME test_base_conf_lines
+  SOURCES ${_proto_tests}/test_conf_lines.c
+  LIBS segq_base TIMEOUT 60)
 segq_add_test(NAME test_proto_generate_names
   SOURCES ${_proto_tests}/test_generate_names.c
   LIBS segq_core TIMEOUT 60)

@@ -20,7 +20,8 @@
                                             one CPU slot); or cpu_slots = 4
 
     A value is everything after '=' up to the end of the line, blanks
-    trimmed. Limits take a number (a size for max_gpu_mem) or "unlimited".
+    trimmed, never quoted (the lines' syntax: segq_conf_lines.h). Limits
+    take a number (a size for max_gpu_mem) or "unlimited".
     Every problem is reported as "FILE:LINE: what" (all of them, not only
     the first), and the file is then refused as a whole.
 */

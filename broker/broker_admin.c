@@ -132,9 +132,12 @@ s_retention_purged (void *arg, uint64_t job, const segq__purge_stats_t *stats)
 void
 segq__broker_sweep (segq_broker_t *self)
 {
-    /* removes files only, and only of purges already durable: no transaction */
-    if (!segq__job_store_in_transaction (self->store))
-        segq__retention_recheck (self->retention, 64);
+    /* removes files only, and only of purges already durable: no
+       transaction; one that cannot read tries again at the next tick */
+    if (!segq__job_store_in_transaction (self->store)
+        && segq__retention_recheck (self->retention, 64) < 0)
+        segq__broker_log (self, 0, NULL,
+                          "cannot read which purged jobs still have files: retried later");
     if (self->broken || segq__retention_seconds (self->retention) <= 0)
         return;
     int64_t deadline = zclock_mono () + SWEEP_MS;

@@ -15,11 +15,18 @@ static const char *s_ops [] = {
     [SEGQ_MODEL_UNPIN] = "unpin", [SEGQ_MODEL_RM] = "rm",
 };
 
+/* Whether the request only reads the catalogue. */
+static bool
+s_reads (const segq_model_t *request)
+{
+    return request->op == SEGQ_MODEL_LIST || request->op == SEGQ_MODEL_SHOW;
+}
+
 /* The audit event of a change (NULL for the reads). */
 static json_t *
 s_audit_event (segq_broker_t *self, const segq__request_t *req, const segq_model_t *request)
 {
-    if (request->op == SEGQ_MODEL_LIST || request->op == SEGQ_MODEL_SHOW)
+    if (s_reads (request))
         return NULL;
     json_t *event = segq__broker_audit_event (self, "model", request->user, req->peer_hex);
     segq__broker_audit_set (event, "op", s_ops [request->op]);
@@ -79,7 +86,8 @@ segq__broker_on_model (segq_broker_t *self, segq__request_t *req)
         rc = s_withdraw_generations (self, request, reply->u.model_reply.models, caller.user);
     if (rc) {
         if (segq__broker_store_error (rc))
-            segq__broker_broken (self, rc, "changing a model");
+            segq__broker_broken (
+                self, rc, s_reads (request) ? "reading the model catalogue" : "changing a model");
         if (!*err)
             snprintf (err, sizeof err, "%s", segq_strerror (rc));
         segq__broker_log (self, 1, req->peer_hex, "MODEL %s %s by %s refused: %s",

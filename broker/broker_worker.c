@@ -160,10 +160,18 @@ s_add_model_names (segq_broker_t *self, const segq_kind_spec_t *spec, uint64_t n
     int rc = 0;
     for (size_t i = 0; spec && i < spec->n_inputs && rc == 0; i++) {
         char id [SEGQ__JOB_ID_MAX + 2], name [SEGQ_MAX_NAME];
-        if (!spec->inputs [i].catalogue || !segq_kind_param (spec, "model_id")
-            || segq__models_of_input (self->models, number, spec->inputs [i].name, id, name,
-                                      sizeof name))
+        if (!spec->inputs [i].catalogue || !segq_kind_param (spec, "model_id"))
             continue;
+        /* no model behind the input (an uploaded checkpoint): nothing to
+           record; a failed read is not that, and the assignment waits */
+        rc = segq__models_of_input (self->models, number, spec->inputs [i].name, id, name,
+                                    sizeof name);
+        if (rc == SEGQ_ENOENT) {
+            rc = 0;
+            continue;
+        }
+        if (rc)
+            break;
         segq_value_t value = { .type = SEGQ_PARAM_STRING, .s = id };
         rc = segq_params_set (&a->params, "model_id", &value);
         value.s = name;

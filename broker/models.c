@@ -138,6 +138,39 @@ s_text (sqlite3_stmt *stmt, int col)
     return (const char *) sqlite3_column_text (stmt, col);
 }
 
+/* Resets stmt after its rows and says how they ended: rc, the caller's
+   own failure, first; else 0 at their end (SQLITE_DONE) or where the
+   caller stopped early on purpose (SQLITE_ROW); else SEGQ_EIO. A step
+   that failed (SQLITE_IOERR, SQLITE_CORRUPT, ...) must not read as "no
+   more rows": a name taken would read as free, a list as short. */
+static int
+s_rows_end (sqlite3_stmt *stmt, int step, int rc)
+{
+    sqlite3_reset (stmt);
+    if (rc)
+        return rc;
+    return step == SQLITE_DONE || step == SQLITE_ROW ? 0 : SEGQ_EIO;
+}
+
+/* Whether the bound statement finds a row: 1, 0, or SEGQ_EIO. */
+static int
+s_found (sqlite3_stmt *stmt)
+{
+    int step = sqlite3_step (stmt);
+    int rc = s_rows_end (stmt, step, 0);
+    return rc ? rc : step == SQLITE_ROW;
+}
+
+/* What a failed read or write of the catalogue says: SQLite's own words
+   for a store error (the code alone hides which), else the code's text
+   (also for a record SQLite read but the store could not make sense of). */
+static const char *
+s_why (segq__models_t *self, int rc)
+{
+    bool sqlite_failed = rc == SEGQ_EIO && sqlite3_errcode (self->db) != SQLITE_OK;
+    return sqlite_failed ? sqlite3_errmsg (self->db) : segq_strerror (rc);
+}
+
 /* A write of (job, text) or (job, number): 0 or SEGQ_EIO. */
 static int
 s_write (segq__models_t *self, query_t q, uint64_t job, const char *text, int number)
@@ -156,16 +189,14 @@ s_write (segq__models_t *self, query_t q, uint64_t job, const char *text, int nu
     return rc;
 }
 
-/* Whether query q with (text, text) finds a row. */
-static bool
+/* Whether query q with (text, text) finds a row: 1, 0, or SEGQ_EIO. */
+static int
 s_exists (segq__models_t *self, query_t q, const char *a, const char *b)
 {
     sqlite3_stmt *stmt = s_stmt (self, q);
     s_bind_text (stmt, 1, a);
     s_bind_text (stmt, 2, b);
-    bool found = sqlite3_step (stmt) == SQLITE_ROW;
-    sqlite3_reset (stmt);
-    return found;
+    return s_found (stmt);
 }
 
 static void
@@ -218,6 +249,18 @@ s_may (const segq__caller_t *caller, const model_row_t *row, segq__form_t form)
     return segq__access_rule (caller, row->owner, share, form);
 }
 
+/* Whether caller may reach model `job` in this form (*row: as they see
+   it): 1, 0 (no such model, or not theirs to reach), or a store error. */
+static int
+s_visible (segq__models_t *self, const segq__caller_t *caller, uint64_t job, segq__form_t form,
+           model_row_t *row)
+{
+    int rc = s_get (self, job, caller->user, row);
+    if (rc == SEGQ_ENOENT)
+        return 0;
+    return rc ? rc : s_may (caller, row, form);
+}
+
 /* ---- naming ---- */
 
 /* The default name of a training: its source image's file name without
@@ -247,26 +290,54 @@ s_source_name (void *arg, const segq__input_row_t *input)
     return 1;
 }
 
-/* The first of owner's trainings not ended that asked for `name`, 0 none
-   (its model takes the name when it succeeds). */
-static uint64_t
-s_training_asking (segq__models_t *self, const char *owner, const char *name)
+/* Into *found the first of owner's trainings not ended that asked for
+   `name`, 0 none (its model takes the name when it succeeds). 0, or a
+   store error: a failed read is not "none". */
+static int
+s_training_asking (segq__models_t *self, const char *owner, const char *name, uint64_t *found)
 {
     sqlite3_stmt *stmt = s_stmt (self, Q_TRAININGS_UNENDED);
     s_bind_text (stmt, 1, owner);
-    uint64_t found = 0;
-    while (!found && sqlite3_step (stmt) == SQLITE_ROW) {
+    *found = 0;
+    int step = SQLITE_DONE, rc = 0;
+    while (rc == 0 && !*found && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
         uint64_t job = (uint64_t) sqlite3_column_int64 (stmt, 0);
         segq_params_t params = { 0 };
-        const segq_value_t *asked = segq__job_store_params (self->store, job, &params) == 0
-                                        ? segq_params_get (&params, "name")
-                                        : NULL;
+        rc = segq__job_store_params (self->store, job, &params);
+        const segq_value_t *asked = rc == 0 ? segq_params_get (&params, "name") : NULL;
         if (asked && asked->type == SEGQ_PARAM_STRING && asked->s && strcmp (asked->s, name) == 0)
-            found = job;
+            *found = job;
         segq_params_clear (&params);
     }
-    sqlite3_reset (stmt);
-    return found;
+    return s_rows_end (stmt, step, rc);
+}
+
+/* Whether owner has a model called `name` or (unless it was asked for at
+   submit, checked free then) a training not ended asking for it: 1, 0,
+   or a store error. */
+static int
+s_name_used (segq__models_t *self, const char *owner, const char *name, bool asked_for)
+{
+    uint64_t training = 0;
+    int used = s_exists (self, Q_NAME_TAKEN, owner, name);
+    if (used == 0 && !asked_for)
+        used = s_training_asking (self, owner, name, &training);
+    return used ? used : training != 0;
+}
+
+/* base, else "base-2", "base-3", ...: the first name not used. */
+static int
+s_unique_name (segq__models_t *self, const char *owner, const char *base, bool asked_for,
+               char name [NAME_MAX_LEN + 1])
+{
+    snprintf (name, NAME_MAX_LEN + 1, "%s", base);
+    for (unsigned n = 2; n < 1000000; n++) {
+        int used = s_name_used (self, owner, name, asked_for);
+        if (used <= 0)
+            return used;
+        snprintf (name, NAME_MAX_LEN + 1, "%.56s-%u", base, n);
+    }
+    return 0;
 }
 
 /* The name a new model of `job` gets: asked for at submit, or its image's;
@@ -287,13 +358,7 @@ s_new_name (segq__models_t *self, uint64_t job, const char *owner, char name [NA
         rc = SEGQ_EIO;
     if (rc == 0 && !*base)
         snprintf (base, sizeof base, "model");
-    snprintf (name, NAME_MAX_LEN + 1, "%s", base);
-    for (unsigned n = 2; rc == 0 && n < 1000000
-                         && (s_exists (self, Q_NAME_TAKEN, owner, name)
-                             || (!asked_for && s_training_asking (self, owner, name)));
-         n++)
-        snprintf (name, NAME_MAX_LEN + 1, "%.56s-%u", base, n);
-    return rc;
+    return rc ? rc : s_unique_name (self, owner, base, asked_for, name);
 }
 
 /* ---- life ---- */
@@ -325,34 +390,52 @@ segq__models_register (segq__models_t *self, uint64_t job, const segq__model_sha
     return rc;
 }
 
+/* Whether the backfill below was done: 1, 0, or SEGQ_EIO (a read that
+   failed must not run it twice). */
+static int
+s_backfilled (segq__models_t *self)
+{
+    sqlite3_stmt *stmt = s_stmt (self, Q_BACKFILL_DONE);
+    int step = sqlite3_step (stmt);
+    bool done = step == SQLITE_ROW && sqlite3_column_int (stmt, 0);
+    int rc = s_rows_end (stmt, step, 0);
+    return rc ? rc : done;
+}
+
+/* Registers, in the open transaction, every succeeded training without a
+   model. */
+static int
+s_backfill_jobs (segq__models_t *self)
+{
+    sqlite3_stmt *stmt = s_stmt (self, Q_BACKFILL_JOBS);
+    int step = SQLITE_DONE, rc = 0;
+    /* registering reads other statements only: this one can step on */
+    while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
+        segq__model_shape_t unknown = { 0 };
+        rc = segq__models_register (self, (uint64_t) sqlite3_column_int64 (stmt, 0), &unknown,
+                                    sqlite3_column_double (stmt, 1));
+    }
+    return s_rows_end (stmt, step, rc);
+}
+
 /* Trainings that succeeded before the catalogue existed get their models,
    once: a model removed since must not come back at the next start. */
 static int
 s_backfill (segq__models_t *self, char *err, size_t errlen)
 {
-    sqlite3_stmt *stmt = s_stmt (self, Q_BACKFILL_DONE);
-    bool done = sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_int (stmt, 0);
-    sqlite3_reset (stmt);
-    if (done)
+    int rc = s_backfilled (self);
+    if (rc == 1)
         return 0;
-    int rc = segq__job_store_begin (self->store);
-    stmt = s_stmt (self, Q_BACKFILL_JOBS);
-    /* registering reads other statements only: this one can step on */
-    while (rc == 0 && sqlite3_step (stmt) == SQLITE_ROW) {
-        segq__model_shape_t unknown = { 0 };
-        rc = segq__models_register (self, (uint64_t) sqlite3_column_int64 (stmt, 0), &unknown,
-                                    sqlite3_column_double (stmt, 1));
-    }
-    sqlite3_reset (stmt);
+    if (rc == 0)
+        rc = segq__job_store_begin (self->store);
+    if (rc == 0)
+        rc = s_backfill_jobs (self);
     if (rc == 0)
         rc = s_write (self, Q_BACKFILL_MARK, 0, NULL, 0);
     if (rc == 0)
-        rc = segq__job_store_commit (self->store, err, errlen);
-    else {
-        segq__job_store_rollback (self->store);
-        snprintf (err, errlen, "cannot register the models of earlier trainings: %s",
-                  sqlite3_errmsg (self->db));
-    }
+        return segq__job_store_commit (self->store, err, errlen);
+    segq__job_store_rollback (self->store);
+    snprintf (err, errlen, "cannot register the models of earlier trainings: %s", s_why (self, rc));
     return rc;
 }
 
@@ -410,43 +493,65 @@ s_not_found (const char *ref, char *err, size_t errlen)
     return SEGQ_ENOENT;
 }
 
+/* A read about model ref that failed, said in err: rc back. */
+static int
+s_cannot_read (segq__models_t *self, int rc, const char *ref, char *err, size_t errlen)
+{
+    return segq_fail (err, errlen, rc, "cannot read model '%s' from the catalogue: %s", ref,
+                      s_why (self, rc));
+}
+
+/* The first 64 models called `ref` (of `owner`, if not NULL) into
+   candidates. 0 or SEGQ_EIO. */
+static int
+s_named (segq__models_t *self, const char *ref, const char *owner, uint64_t candidates [64],
+         size_t *n)
+{
+    sqlite3_stmt *stmt = s_stmt (self, Q_BY_NAME);
+    s_bind_text (stmt, 1, ref);
+    s_bind_text (stmt, 2, owner);
+    int step = SQLITE_DONE;
+    *n = 0;
+    while (*n < 64 && (step = sqlite3_step (stmt)) == SQLITE_ROW)
+        candidates [(*n)++] = (uint64_t) sqlite3_column_int64 (stmt, 0);
+    return s_rows_end (stmt, step, 0);
+}
+
 /* A bare NAME: the caller's own, else the one shared with them. */
 static int
 s_find_name (segq__models_t *self, const segq__caller_t *caller, const char *ref, const char *owner,
              uint64_t *job, char *err, size_t errlen)
 {
-    sqlite3_stmt *stmt = s_stmt (self, Q_BY_NAME);
-    s_bind_text (stmt, 1, ref);
-    s_bind_text (stmt, 2, owner);
     uint64_t candidates [64];
-    size_t n = 0;
-    while (n < 64 && sqlite3_step (stmt) == SQLITE_ROW)
-        candidates [n++] = (uint64_t) sqlite3_column_int64 (stmt, 0);
-    sqlite3_reset (stmt);
-    size_t usable = 0;
-    int len = snprintf (err, errlen, "several models named '%s' are shared with you (", ref);
-    for (size_t i = 0; i < n; i++) {
+    size_t n, usable = 0;
+    int rc = s_named (self, ref, owner, candidates, &n);
+    /* err only once refused: a caller's later failure must not read this */
+    char several [1024];
+    int len =
+        snprintf (several, sizeof several, "several models named '%s' are shared with you (", ref);
+    for (size_t i = 0; i < n && rc == 0; i++) {
         model_row_t row;
-        if (s_get (self, candidates [i], caller->user, &row)
-            || !s_may (caller, &row, SEGQ__FORM_MODEL))
+        int seen = s_visible (self, caller, candidates [i], SEGQ__FORM_MODEL, &row);
+        if (seen <= 0) {
+            rc = seen;
             continue;
-        if (caller->user && strcmp (row.owner, caller->user) == 0) {
-            *job = row.job;
-            return 0;
         }
         *job = row.job;
-        if (len > 0 && (size_t) len < errlen)
-            len += snprintf (err + len, errlen - (size_t) len, "%s%s/%s", usable ? ", " : "",
-                             row.owner, ref);
+        if (caller->user && strcmp (row.owner, caller->user) == 0)
+            return 0;
+        if (len > 0 && (size_t) len < sizeof several)
+            len += snprintf (several + len, sizeof several - (size_t) len, "%s%s/%s",
+                             usable ? ", " : "", row.owner, ref);
         usable++;
     }
+    if (rc)
+        return s_cannot_read (self, rc, ref, err, errlen);
     if (usable == 1)
         return 0;
     if (usable == 0)
         return s_not_found (ref, err, errlen);
-    if (len > 0 && (size_t) len < errlen)
-        snprintf (err + len, errlen - (size_t) len, "): name one as OWNER/NAME or by its id");
-    return SEGQ_EINVAL;
+    return segq_fail (err, errlen, SEGQ_EINVAL, "%s): name one as OWNER/NAME or by its id",
+                      several);
 }
 
 int
@@ -457,8 +562,10 @@ segq__models_find (segq__models_t *self, const segq__caller_t *caller, const cha
     if (strncmp (ref, "m-", 2) == 0) {
         model_row_t row;
         uint64_t number = segq__job_id_parse (ref + 2);
-        if (!number || s_get (self, number, caller->user, &row)
-            || !s_may (caller, &row, SEGQ__FORM_MODEL))
+        int seen = number ? s_visible (self, caller, number, SEGQ__FORM_MODEL, &row) : 0;
+        if (seen < 0)
+            return s_cannot_read (self, seen, ref, err, errlen);
+        if (!seen)
             return s_not_found (ref, err, errlen);
         *job = number;
         return 0;
@@ -484,26 +591,32 @@ segq__models_find (segq__models_t *self, const segq__caller_t *caller, const cha
 
 /* EEXIST, said in err, when `owner` has a model called `name`, or a
    training not ended that asked for it: a second model would quietly
-   become NAME-2. */
+   become NAME-2. A store error when that cannot be read. */
 static int
 s_name_free (segq__models_t *self, const char *owner, const char *name, char *err, size_t errlen)
 {
     uint64_t training = 0;
-    if (s_exists (self, Q_NAME_TAKEN, owner, name))
-        snprintf (err, errlen,
-                  "name '%s': %s already has a model of that name (choose another, or `segq "
-                  "models rename %s NEW` first)",
-                  name, owner, name);
-    else if ((training = s_training_asking (self, owner, name))) {
-        char id [SEGQ__JOB_ID_MAX];
-        segq__job_id_format (training, id);
-        snprintf (err, errlen,
-                  "name '%s': %s's training %s, not ended yet, asked for it first (choose "
-                  "another, or `segq cancel %s`)",
-                  name, owner, id, id);
-    } else
+    int taken = s_exists (self, Q_NAME_TAKEN, owner, name);
+    if (taken == 0)
+        taken = s_training_asking (self, owner, name, &training);
+    if (taken < 0)
+        return segq_fail (err, errlen, taken,
+                          "name '%s': cannot read whether %s has a model or training of that "
+                          "name: %s",
+                          name, owner, s_why (self, taken));
+    if (taken)
+        return segq_fail (err, errlen, SEGQ_EEXIST,
+                          "name '%s': %s already has a model of that name (choose another, or "
+                          "`segq models rename %s NEW` first)",
+                          name, owner, name);
+    if (!training)
         return 0;
-    return SEGQ_EEXIST;
+    char id [SEGQ__JOB_ID_MAX];
+    segq__job_id_format (training, id);
+    return segq_fail (err, errlen, SEGQ_EEXIST,
+                      "name '%s': %s's training %s, not ended yet, asked for it first (choose "
+                      "another, or `segq cancel %s`)",
+                      name, owner, id, id);
 }
 
 /* A train submit's `name`: valid, and not one of the owner's models, nor
@@ -598,9 +711,15 @@ s_check_training (segq__models_t *self, const segq__caller_t *caller, const segq
         return 0;
     if (strcmp (brief->kind, "train") == 0)
         *training = number;
-    return s_get (self, number, caller->user, &row) == 0
-               ? s_check_scales (&row, submit, err, errlen)
-               : 0;
+    int rc = s_get (self, number, caller->user, &row);
+    if (rc == SEGQ_ENOENT) /* no model (yet) */
+        return 0;
+    if (rc) {
+        char id [SEGQ__JOB_ID_MAX];
+        segq__job_id_format (number, id);
+        return s_cannot_read (self, rc, id, err, errlen);
+    }
+    return s_check_scales (&row, submit, err, errlen);
 }
 
 /* An input naming a job's output, JOB:OUTPUT: a training's checkpoint
@@ -612,11 +731,58 @@ s_check_job_output (segq__models_t *self, const segq__caller_t *caller, const se
     const segq_kind_spec_t *train = segq_kind_find ("train");
     uint64_t number = segq__job_id_parse (input->job);
     segq__job_brief_t brief;
-    if (!number || segq__job_store_brief (self->store, number, &brief) != 0
-        || strcmp (brief.kind, "train") != 0
+    int rc = number ? segq__job_store_brief (self->store, number, &brief) : SEGQ_ENOENT;
+    if (rc && rc != SEGQ_ENOENT)
+        return segq_fail (err, errlen, rc, "cannot read job %s: %s", input->job, s_why (self, rc));
+    if (rc || strcmp (brief.kind, "train") != 0
         || (input->output && strcmp (input->output, train->principal_output) != 0))
         return 0; /* not a model: the submit's other checks say what it is */
     return s_check_training (self, caller, submit, number, &brief, training, err, errlen);
+}
+
+/* The checkpoint of training `job` into hash and *size: 1, 0 when it has
+   none, or SEGQ_EIO. */
+static int
+s_checkpoint (segq__models_t *self, uint64_t job, char hash [SEGQ_HASH_HEX_LEN + 1], uint64_t *size)
+{
+    sqlite3_stmt *stmt = s_stmt (self, Q_CHECKPOINT);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
+    int step = sqlite3_step (stmt);
+    bool found = step == SQLITE_ROW && s_text (stmt, 0);
+    if (found) {
+        snprintf (hash, SEGQ_HASH_HEX_LEN + 1, "%s", s_text (stmt, 0));
+        *size = (uint64_t) sqlite3_column_int64 (stmt, 1);
+    }
+    int rc = s_rows_end (stmt, step, 0);
+    return rc ? rc : found;
+}
+
+/* Model `job`, which input names, generates for this submit: its files are
+   there, the parameters fit it; the input gets its checkpoint. */
+static int
+s_check_model (segq__models_t *self, const segq__caller_t *caller, const segq_submit_t *submit,
+               uint64_t job, segq_input_t *input, char *err, size_t errlen)
+{
+    model_row_t row;
+    int rc = s_get (self, job, caller->user, &row);
+    if (rc)
+        return s_cannot_read (self, rc, input->model, err, errlen);
+    if (row.purged)
+        return segq_fail (err, errlen, SEGQ_ENOENT,
+                          "model %s: the files of its training (job %s) were purged: it "
+                          "generates no more",
+                          input->model, row.job_id);
+    rc = s_check_start_scale (caller, &row, submit, err, errlen);
+    if (rc == 0)
+        rc = s_check_scales (&row, submit, err, errlen);
+    int found = rc == 0 ? s_checkpoint (self, job, input->hash, &input->size) : 1;
+    if (found < 0)
+        return s_cannot_read (self, found, input->model, err, errlen);
+    if (found == 0) /* a model is a training that succeeded: it has one */
+        return segq_fail (err, errlen, SEGQ_EIO,
+                          "model %s: the catalogue has no checkpoint of its training (job %s)",
+                          input->model, row.job_id);
+    return rc;
 }
 
 /* One input naming a model: to its checkpoint, or (no such model, but a
@@ -626,40 +792,22 @@ s_resolve_input (segq__models_t *self, const segq__caller_t *caller, const segq_
                  segq_input_t *input, uint64_t *training, char *err, size_t errlen)
 {
     uint64_t job;
-    segq__job_brief_t brief;
     int rc = segq__models_find (self, caller, input->model, &job, err, errlen);
+    segq__job_brief_t brief;
     uint64_t number = rc == 0 || rc == SEGQ_ENOENT ? segq__job_id_parse (input->model) : 0;
-    if (number && segq__job_store_brief (self->store, number, &brief) != 0)
-        number = 0;
+    int brief_rc = number ? segq__job_store_brief (self->store, number, &brief) : SEGQ_ENOENT;
+    if (brief_rc && brief_rc != SEGQ_ENOENT)
+        return s_cannot_read (self, brief_rc, input->model, err, errlen);
+    number = brief_rc ? 0 : number;
     if (rc == 0)
         rc = s_ambiguous (caller, input->model, job, number, &brief, err, errlen);
-    model_row_t row;
     if (number && rc == SEGQ_ENOENT) {
         input->job = input->model;
         input->model = NULL;
         return s_check_training (self, caller, submit, number, &brief, training, err, errlen);
     }
-    if (rc == 0 && (rc = s_get (self, job, caller->user, &row)) == 0 && row.purged) {
-        snprintf (err, errlen,
-                  "model %s: the files of its training (job %s) were purged: it generates "
-                  "no more",
-                  input->model, row.job_id);
-        rc = SEGQ_ENOENT;
-    }
     if (rc == 0)
-        rc = s_check_start_scale (caller, &row, submit, err, errlen);
-    if (rc == 0)
-        rc = s_check_scales (&row, submit, err, errlen);
-    sqlite3_stmt *stmt = rc == 0 ? s_stmt (self, Q_CHECKPOINT) : NULL;
-    if (stmt) {
-        sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
-        if (sqlite3_step (stmt) == SQLITE_ROW && s_text (stmt, 0)) {
-            snprintf (input->hash, sizeof input->hash, "%s", s_text (stmt, 0));
-            input->size = (uint64_t) sqlite3_column_int64 (stmt, 1);
-        } else
-            rc = SEGQ_EIO;
-        sqlite3_reset (stmt);
-    }
+        rc = s_check_model (self, caller, submit, job, input, err, errlen);
     char id [SEGQ__JOB_ID_MAX + 2];
     s_model_id (job, id);
     char *kept = rc == 0 ? strdup (id) : NULL;
@@ -682,8 +830,13 @@ s_check_outputs (segq__models_t *self, const segq_submit_t *submit, uint64_t tra
                  uint32_t max_msg, char *err, size_t errlen)
 {
     segq_model_info_t info = { 0 };
+    char id [SEGQ__JOB_ID_MAX];
+    segq__job_id_format (training, id);
     int rc = s_sources (self, training, &info);
-    if (rc == 0 && info.image)
+    if (rc)
+        segq_fail (err, errlen, rc, "cannot read the inputs of training %s: %s", id,
+                   s_why (self, rc));
+    else if (info.image)
         rc = segq__generate_check_count (submit, info.image, max_msg, err, errlen);
     segq_model_info_clear (&info);
     return rc;
@@ -701,7 +854,7 @@ segq__models_resolve_submit (segq__models_t *self, const segq__caller_t *caller,
     for (size_t i = 0; i < submit->n_inputs && rc == 0; i++) {
         segq_input_t *input = &submit->inputs [i];
         const segq_input_spec_t *spec = kind ? segq_kind_input (kind, input->name) : NULL;
-        char why [600];
+        char why [600] = "";
         if (!input->model && input->job && spec && spec->catalogue)
             rc = s_check_job_output (self, caller, submit, input, &training, why, sizeof why);
         else if (!input->model)
@@ -713,7 +866,7 @@ segq__models_resolve_submit (segq__models_t *self, const segq__caller_t *caller,
         } else
             rc = s_resolve_input (self, caller, submit, input, &training, why, sizeof why);
         if (rc)
-            snprintf (err, errlen, "input '%s': %s", input->name, why);
+            snprintf (err, errlen, "input '%s': %s", input->name, *why ? why : segq_strerror (rc));
     }
     if (rc == 0 && training && kind && strcmp (kind->name, "generate") == 0)
         rc = s_check_outputs (self, submit, training, max_msg, err, errlen);
@@ -727,24 +880,21 @@ segq__models_of_input (segq__models_t *self, uint64_t job, const char *input,
     sqlite3_stmt *stmt = s_stmt (self, Q_OF_INPUT);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
     s_bind_text (stmt, 2, input);
-    int rc = SEGQ_ENOENT;
-    if (sqlite3_step (stmt) == SQLITE_ROW) {
+    int step = sqlite3_step (stmt);
+    if (step == SQLITE_ROW) {
         s_model_id ((uint64_t) sqlite3_column_int64 (stmt, 0), id);
         snprintf (name, name_len, "%s", s_text (stmt, 1) ? s_text (stmt, 1) : "");
-        rc = 0;
     }
-    sqlite3_reset (stmt);
-    return rc;
+    int rc = s_rows_end (stmt, step, 0);
+    return rc ? rc : step == SQLITE_ROW ? 0 : SEGQ_ENOENT;
 }
 
-bool
+int
 segq__models_pinned (segq__models_t *self, uint64_t job)
 {
     sqlite3_stmt *stmt = s_stmt (self, Q_PINNED);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
-    bool pinned = sqlite3_step (stmt) == SQLITE_ROW;
-    sqlite3_reset (stmt);
-    return pinned;
+    return s_found (stmt);
 }
 
 /* ---- MODEL requests ---- */
@@ -766,11 +916,10 @@ s_texts (segq__models_t *self, query_t q, uint64_t job, char ***list, size_t *n)
 {
     sqlite3_stmt *stmt = s_stmt (self, q);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
-    int rc = 0;
-    while (rc == 0 && sqlite3_step (stmt) == SQLITE_ROW)
+    int step = SQLITE_DONE, rc = 0;
+    while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW)
         rc = s_push (list, n, s_text (stmt, 0));
-    sqlite3_reset (stmt);
-    return rc;
+    return s_rows_end (stmt, step, rc);
 }
 
 /* The training's source image and mask: names under image/ and mask/. */
@@ -779,8 +928,8 @@ s_sources (segq__models_t *self, uint64_t job, segq_model_info_t *info)
 {
     sqlite3_stmt *stmt = s_stmt (self, Q_SOURCES);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
-    int rc = 0;
-    while (rc == 0 && sqlite3_step (stmt) == SQLITE_ROW) {
+    int step = SQLITE_DONE, rc = 0;
+    while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
         const char *name = s_text (stmt, 0), *hash = s_text (stmt, 1);
         bool image = name && strncmp (name, "image", 5) == 0;
         bool mask = name && strncmp (name, "mask", 4) == 0;
@@ -794,8 +943,7 @@ s_sources (segq__models_t *self, uint64_t job, segq_model_info_t *info)
         snprintf (image ? info->image_hash : info->mask_hash, SEGQ_HASH_HEX_LEN + 1, "%s",
                   hash ? hash : "");
     }
-    sqlite3_reset (stmt);
-    return rc;
+    return s_rows_end (stmt, step, rc);
 }
 
 /* The newest generation from the model that caller may read, if any. */
@@ -805,16 +953,15 @@ s_samples (segq__models_t *self, const segq__caller_t *caller, uint64_t job,
 {
     sqlite3_stmt *stmt = s_stmt (self, Q_SAMPLES);
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) job);
-    int rc = 0;
-    while (!info->samples && sqlite3_step (stmt) == SQLITE_ROW)
+    int step = SQLITE_DONE, rc = 0;
+    while (rc == 0 && !info->samples && (step = sqlite3_step (stmt)) == SQLITE_ROW)
         if (segq__access_owner (caller, s_text (stmt, 1) ? s_text (stmt, 1) : "")) {
             char id [SEGQ__JOB_ID_MAX];
             segq__job_id_format ((uint64_t) sqlite3_column_int64 (stmt, 0), id);
             if (!(info->samples = strdup (id)))
                 rc = SEGQ_ENOMEM;
         }
-    sqlite3_reset (stmt);
-    return rc;
+    return s_rows_end (stmt, step, rc);
 }
 
 /* What caller sees of the model in row: all of it but whom its owner
@@ -841,15 +988,10 @@ s_info (segq__models_t *self, const segq__caller_t *caller, const model_row_t *r
     int rc = info->id && info->name && info->owner && info->job && (info->note || !*row->note)
                  ? s_sources (self, row->job, info)
                  : SEGQ_ENOMEM;
-    sqlite3_stmt *stmt = rc == 0 ? s_stmt (self, Q_CHECKPOINT) : NULL;
-    if (stmt) {
-        sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) row->job);
-        if (sqlite3_step (stmt) == SQLITE_ROW && s_text (stmt, 0)) {
-            snprintf (info->checkpoint, sizeof info->checkpoint, "%s", s_text (stmt, 0));
-            info->size = (uint64_t) sqlite3_column_int64 (stmt, 1);
-        }
-        sqlite3_reset (stmt);
-    }
+    /* none: a model without one is shown without one */
+    int found = rc == 0 ? s_checkpoint (self, row->job, info->checkpoint, &info->size) : 0;
+    if (found < 0)
+        rc = found;
     if (rc == 0)
         rc = s_texts (self, Q_TAGS, row->job, &info->tags, &info->n_tags);
     if (rc == 0 && segq__access_owner (caller, row->owner))
@@ -861,9 +1003,11 @@ s_info (segq__models_t *self, const segq__caller_t *caller, const model_row_t *r
     return rc;
 }
 
+/* A page of the models caller may see, as request asks: their ids into
+ *ids (the caller's to free, also on error), *more when more follow. */
 static int
-s_list (segq__models_t *self, const segq__caller_t *caller, const segq_model_t *request,
-        segq_model_reply_t *reply)
+s_list_ids (segq__models_t *self, const segq__caller_t *caller, const segq_model_t *request,
+            uint64_t **ids, size_t *n, bool *more)
 {
     uint64_t after = 0;
     if (request->cursor && strncmp (request->cursor, "m-", 2) == 0)
@@ -872,31 +1016,42 @@ s_list (segq__models_t *self, const segq__caller_t *caller, const segq_model_t *
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) after);
     s_bind_text (stmt, 2, request->owner);
     s_bind_text (stmt, 3, request->tag);
-    /* ids first: filling a model steps other statements */
-    uint64_t *ids = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    bool more = false;
-    while (rc == 0 && sqlite3_step (stmt) == SQLITE_ROW) {
+    size_t cap = 0;
+    int step = SQLITE_DONE, rc = 0;
+    while (rc == 0 && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
         model_row_t row;
         uint64_t job = (uint64_t) sqlite3_column_int64 (stmt, 0);
-        if (s_get (self, job, caller->user, &row) || !s_may (caller, &row, SEGQ__FORM_MODEL))
+        int seen = s_visible (self, caller, job, SEGQ__FORM_MODEL, &row);
+        if (seen <= 0) {
+            rc = seen;
             continue;
-        if (n == SEGQ_MODELS_PAGE) {
-            more = true;
+        }
+        if (*n == SEGQ_MODELS_PAGE) {
+            *more = true;
             break;
         }
-        if (n == cap) {
-            uint64_t *grown = realloc (ids, (cap = cap ? 2 * cap : 16) * sizeof *grown);
+        if (*n == cap) {
+            uint64_t *grown = realloc (*ids, (cap = cap ? 2 * cap : 16) * sizeof *grown);
             if (!grown)
                 rc = SEGQ_ENOMEM;
             else
-                ids = grown;
+                *ids = grown;
         }
         if (rc == 0)
-            ids [n++] = job;
+            (*ids) [(*n)++] = job;
     }
-    sqlite3_reset (stmt);
+    return s_rows_end (stmt, step, rc);
+}
+
+static int
+s_list (segq__models_t *self, const segq__caller_t *caller, const segq_model_t *request,
+        segq_model_reply_t *reply)
+{
+    /* ids first: filling a model steps other statements */
+    uint64_t *ids = NULL;
+    size_t n = 0;
+    bool more = false;
+    int rc = s_list_ids (self, caller, request, &ids, &n, &more);
     if (rc == 0 && n && !(reply->models = calloc (n, sizeof *reply->models)))
         rc = SEGQ_ENOMEM;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -916,12 +1071,46 @@ s_list (segq__models_t *self, const segq__caller_t *caller, const segq_model_t *
 }
 
 /* Whether the model of training `job` is shared with user by name (the
-   row as they see it says so). */
-static bool
+   row as they see it says so): 1, 0, or a store error. */
+static int
 s_shared_with (segq__models_t *self, uint64_t job, const char *user)
 {
     model_row_t seen;
-    return s_get (self, job, user, &seen) == 0 && seen.shared_with_caller;
+    int rc = s_get (self, job, user, &seen);
+    return rc ? rc : seen.shared_with_caller;
+}
+
+/* A user a share (or unshare) of the model in row names: 0, or why not
+   in err. */
+static int
+s_check_user (segq__models_t *self, bool share, const model_row_t *row, const char *user, char *err,
+              size_t errlen)
+{
+    if (!segq_user_valid (user)) {
+        snprintf (err, errlen, "'%s' is not a user name", user);
+        return SEGQ_EINVAL;
+    }
+    if (strcmp (user, row->owner) == 0) {
+        snprintf (err, errlen, "model %s is %s's own: a share with its owner means nothing",
+                  row->name, user);
+        return SEGQ_EINVAL;
+    }
+    if (share && self->known_user && !self->known_user (self->known_arg, user)) {
+        snprintf (err, errlen,
+                  "no user '%s' on this broker: no certificate in its certs/ names them "
+                  "(check the name)",
+                  user);
+        return SEGQ_ENOENT;
+    }
+    int shared = share ? 1 : s_shared_with (self, row->job, user);
+    if (shared < 0)
+        return s_cannot_read (self, shared, row->name, err, errlen);
+    if (!shared) {
+        snprintf (err, errlen, "model %s is not shared with %s: nothing to take back", row->name,
+                  user);
+        return SEGQ_ENOENT;
+    }
+    return 0;
 }
 
 static int
@@ -932,31 +1121,9 @@ s_share (segq__models_t *self, const segq_model_t *request, const model_row_t *r
     if (request->lab)
         return s_write (self, Q_SET_LAB, row->job, NULL, share);
     /* every name checked before any is written: a refusal changes nothing */
-    for (size_t i = 0; i < request->n_users; i++) {
-        const char *user = request->users [i];
-        if (!segq_user_valid (user)) {
-            snprintf (err, errlen, "'%s' is not a user name", user);
-            return SEGQ_EINVAL;
-        }
-        if (strcmp (user, row->owner) == 0) {
-            snprintf (err, errlen, "model %s is %s's own: a share with its owner means nothing",
-                      row->name, user);
-            return SEGQ_EINVAL;
-        }
-        if (share && self->known_user && !self->known_user (self->known_arg, user)) {
-            snprintf (err, errlen,
-                      "no user '%s' on this broker: no certificate in its certs/ names them "
-                      "(check the name)",
-                      user);
-            return SEGQ_ENOENT;
-        }
-        if (!share && !s_shared_with (self, row->job, user)) {
-            snprintf (err, errlen, "model %s is not shared with %s: nothing to take back",
-                      row->name, user);
-            return SEGQ_ENOENT;
-        }
-    }
     int rc = 0;
+    for (size_t i = 0; i < request->n_users && rc == 0; i++)
+        rc = s_check_user (self, share, row, request->users [i], err, errlen);
     for (size_t i = 0; i < request->n_users && rc == 0; i++)
         rc = s_write (self, share ? Q_ADD_SHARE : Q_DEL_SHARE, row->job, request->users [i], 0);
     return rc;
@@ -1043,13 +1210,11 @@ segq__models_unshared_jobs (segq__models_t *self, uint64_t job, uint64_t **jobs,
     return rc == SQLITE_NOMEM ? SEGQ_ENOMEM : SEGQ_EIO;
 }
 
-int
-segq__models_request (segq__models_t *self, const segq__caller_t *caller,
-                      const segq_model_t *request, segq_model_reply_t *reply, char *err,
-                      size_t errlen)
+/* A MODEL request about one model. */
+static int
+s_one (segq__models_t *self, const segq__caller_t *caller, const segq_model_t *request,
+       segq_model_reply_t *reply, char *err, size_t errlen)
 {
-    if (request->op == SEGQ_MODEL_LIST)
-        return s_list (self, caller, request, reply);
     uint64_t job;
     model_row_t row;
     int rc = segq__models_find (self, caller, request->model, &job, err, errlen);
@@ -1073,5 +1238,23 @@ segq__models_request (segq__models_t *self, const segq__caller_t *caller,
     }
     if (rc == 0 && request->op == SEGQ_MODEL_RM)
         rc = s_change (self, request, &row, err, errlen);
+    return rc;
+}
+
+int
+segq__models_request (segq__models_t *self, const segq__caller_t *caller,
+                      const segq_model_t *request, segq_model_reply_t *reply, char *err,
+                      size_t errlen)
+{
+    if (errlen)
+        err [0] = 0;
+    int rc = request->op == SEGQ_MODEL_LIST ? s_list (self, caller, request, reply)
+                                            : s_one (self, caller, request, reply, err, errlen);
+    /* a store error deep in a read or write says nothing itself */
+    if (rc && errlen && !err [0])
+        segq_fail (err, errlen, rc, "cannot %s model %s: %s",
+                   request->op == SEGQ_MODEL_LIST || request->op == SEGQ_MODEL_SHOW ? "read"
+                                                                                    : "change",
+                   request->model ? request->model : "list", s_why (self, rc));
     return rc;
 }

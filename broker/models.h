@@ -55,7 +55,8 @@ int segq__models_register (segq__models_t *self, uint64_t job, const segq__model
    use it (FORM_MODEL). A bare NAME is the caller's own model of that
    name, else the one model of that name shared with them. 0 with *job
    set; SEGQ_ENOENT (none they may use), SEGQ_EINVAL (ambiguous or not a
-   name), with err saying which and what to do. */
+   name), SEGQ_EIO (the catalogue could not be read), with err saying
+   which and what to do. */
 int segq__models_find (segq__models_t *self, const segq__caller_t *caller, const char *ref,
                        uint64_t *job, char *err, size_t errlen);
 
@@ -69,18 +70,19 @@ int segq__models_find (segq__models_t *self, const segq__caller_t *caller, const
    names no model but is a job id becomes that job reference (the JOB form
    of older clients). A generation from a model whose outputs' list could
    not fit one RESULT of max_msg bytes is refused (ETOOBIG), saying how many
-   pairs do. */
+   pairs do. A store that cannot be read fails it (EIO, err saying what). */
 int segq__models_resolve_submit (segq__models_t *self, const segq__caller_t *caller,
                                  segq_submit_t *submit, uint32_t max_msg, char *err, size_t errlen);
 
 /* The catalogue's id and name of the model job `job` takes as its input
    `input` (named as a model, or as a training job's output): for the
-   manifest a generation writes. 0, or SEGQ_ENOENT. */
+   manifest a generation writes. 0, SEGQ_ENOENT, or SEGQ_EIO. */
 int segq__models_of_input (segq__models_t *self, uint64_t job, const char *input,
                            char id [SEGQ__JOB_ID_MAX + 2], char *name, size_t name_len);
 
-/* Whether job `job` is the training of a pinned model (retention keeps it). */
-bool segq__models_pinned (segq__models_t *self, uint64_t job);
+/* Whether job `job` is the training of a pinned model (retention keeps it):
+   1, 0, or SEGQ_EIO (a failed read is not "not pinned"). */
+int segq__models_pinned (segq__models_t *self, uint64_t job);
 
 /* The generations from the model of training `job` that have not started
    (waiting, queued or held) and whose owner may no longer use it (not

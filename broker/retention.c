@@ -138,6 +138,17 @@ s_db_error (segq__retention_t *self)
     return sqlite3_errcode (self->db) == SQLITE_FULL ? SEGQ_ENOSPC : SEGQ_EIO;
 }
 
+/* Resets stmt after its rows and says how they ended: 0 at their end
+   (SQLITE_DONE) or where the caller stopped early on purpose
+   (SQLITE_ROW); else the store's error. A step that failed must not read
+   as "no more rows": purged jobs' files would be passed over for good. */
+static int
+s_rows_end (segq__retention_t *self, sqlite3_stmt *stmt, int step)
+{
+    sqlite3_reset (stmt);
+    return step == SQLITE_DONE || step == SQLITE_ROW ? 0 : s_db_error (self);
+}
+
 static int
 s_queue (segq__retention_t *self, bool log, const char *text)
 {
@@ -165,15 +176,17 @@ s_when (double time, char *out, size_t len)
     strftime (out, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
-static bool
+/* Whether a job not purged still refers to the artifact: 1, 0, or an
+   error. Callers keep the file unless 0: removing data is the act to be
+   sure of. */
+static int
 s_referenced (segq__retention_t *self, const char *hash)
 {
     sqlite3_stmt *stmt = s_stmt (self, ST_REFERENCED);
     sqlite3_bind_text (stmt, 1, hash, -1, SQLITE_STATIC);
-    int rc = sqlite3_step (stmt);
-    sqlite3_reset (stmt);
-    /* a failed query keeps the file: removing data is the act to be sure of */
-    return rc != SQLITE_DONE;
+    int step = sqlite3_step (stmt);
+    int rc = s_rows_end (self, stmt, step);
+    return rc ? rc : step == SQLITE_ROW;
 }
 
 typedef char hash_hex_t [SEGQ_HASH_HEX_LEN + 1];
@@ -322,9 +335,13 @@ s_queue_files (segq__retention_t *self, uint64_t job, segq__purge_stats_t *stats
     int result = s_list_files (self, job, &hashes, &n);
     for (size_t i = 0; i < n && result == 0; i++) {
         uint64_t size;
-        if (s_referenced (self, hashes [i])
-            || !segq__artifact_store_has (self->artifacts, hashes [i], &size))
+        /* a failed read fails the purge: marked purged with its files
+           kept, the job would never be looked at again */
+        int referenced = s_referenced (self, hashes [i]);
+        if (referenced || !segq__artifact_store_has (self->artifacts, hashes [i], &size)) {
+            result = referenced < 0 ? referenced : 0;
             continue;
+        }
         result = s_queue (self, false, hashes [i]);
         stats->files++;
         stats->bytes += size;
@@ -357,7 +374,36 @@ segq__retention_purge (segq__retention_t *self, uint64_t job, const char *by, do
     return result;
 }
 
-/* Removes what is left of up to max_jobs purged jobs, once after start. */
+/* Removes the files of purged job `job` that no job left unpurged refers
+   to, and its log. 0, or the error of a read that failed (what is left
+   stays for the next recheck). */
+static int
+s_recheck_job (segq__retention_t *self, uint64_t job)
+{
+    hash_hex_t *hashes = NULL;
+    size_t n = 0;
+    int rc = s_list_files (self, job, &hashes, &n);
+    for (size_t i = 0; i < n && rc >= 0; i++) {
+        uint64_t size;
+        if (!segq__artifact_store_has (self->artifacts, hashes [i], NULL))
+            continue;
+        rc = s_referenced (self, hashes [i]);
+        if (rc == 0)
+            segq__artifact_store_remove (self->artifacts, hashes [i], &size);
+    }
+    free (hashes);
+    if (rc < 0)
+        return rc;
+    char id [SEGQ__JOB_ID_MAX];
+    segq__job_id_format (job, id);
+    segq__job_log_remove (self->logs, id);
+    return 0;
+}
+
+/* Removes what is left of up to max_jobs purged jobs, once after start.
+   recheck_id moves past a job only once it is done, and to -1 only after
+   a short page read to its end: a read that fails leaves it, so those
+   jobs are looked at again next time. */
 static int
 s_recheck (segq__retention_t *self, size_t max_jobs)
 {
@@ -367,39 +413,15 @@ s_recheck (segq__retention_t *self, size_t max_jobs)
     sqlite3_bind_double (stmt, 3, self->started);
     uint64_t ids [64];
     size_t n = 0;
-    int rc;
-    while (n < max_jobs && n < 64 && (rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    int step = SQLITE_DONE;
+    while (n < max_jobs && n < 64 && (step = sqlite3_step (stmt)) == SQLITE_ROW)
         ids [n++] = (uint64_t) sqlite3_column_int64 (stmt, 0);
-    sqlite3_reset (stmt);
-    for (size_t i = 0; i < n; i++) {
-        stmt = s_stmt (self, ST_FILES);
-        sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) ids [i]);
-        /* collected first: the reference check below uses other statements */
-        char (*hashes) [SEGQ_HASH_HEX_LEN + 1] = NULL;
-        size_t count = 0;
-        while (sqlite3_step (stmt) == SQLITE_ROW) {
-            const unsigned char *hash = sqlite3_column_text (stmt, 0);
-            void *grown = hash && strlen ((const char *) hash) == SEGQ_HASH_HEX_LEN
-                              ? realloc (hashes, (count + 1) * sizeof *hashes)
-                              : NULL;
-            if (grown) {
-                hashes = grown;
-                memcpy (hashes [count++], hash, SEGQ_HASH_HEX_LEN + 1);
-            }
-        }
-        sqlite3_reset (stmt);
-        for (size_t k = 0; k < count; k++) {
-            uint64_t size;
-            if (segq__artifact_store_has (self->artifacts, hashes [k], NULL)
-                && !s_referenced (self, hashes [k]))
-                segq__artifact_store_remove (self->artifacts, hashes [k], &size);
-        }
-        free (hashes);
-        char id [SEGQ__JOB_ID_MAX];
-        segq__job_id_format (ids [i], id);
-        segq__job_log_remove (self->logs, id);
-        self->recheck_id = (int64_t) ids [i];
-    }
+    int rc = s_rows_end (self, stmt, step);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if ((rc = s_recheck_job (self, ids [i])) == 0)
+            self->recheck_id = (int64_t) ids [i];
+    if (rc)
+        return rc;
     if (n < max_jobs && n < 64)
         self->recheck_id = -1;
     return (int) n;
@@ -432,13 +454,12 @@ segq__retention_sweep (segq__retention_t *self, double now, size_t max_jobs, seg
     sqlite3_bind_int64 (stmt, 3, self->cursor_id);
     sqlite3_bind_int64 (stmt, 4, (sqlite3_int64) max_jobs);
     size_t n = 0;
-    int rc;
-    while (n < max_jobs && (rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    int step = SQLITE_DONE;
+    while (n < max_jobs && (step = sqlite3_step (stmt)) == SQLITE_ROW) {
         ids [n] = (uint64_t) sqlite3_column_int64 (stmt, 0);
         finished [n++] = sqlite3_column_double (stmt, 1);
     }
-    sqlite3_reset (stmt);
-    int result = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : s_db_error (self);
+    int result = s_rows_end (self, stmt, step);
     for (size_t i = 0; i < n && result == 0; i++) {
         bool already;
         segq__purge_stats_t stats;
@@ -492,14 +513,18 @@ segq__retention_synced (segq__retention_t *self, uint64_t commit)
     size_t done = 0;
     while (done < self->n_queue && self->queue [done].commit
            && self->queue [done].commit <= commit) {
-        removal_t *removal = &self->queue [done++];
+        removal_t *removal = &self->queue [done];
+        /* a job submitted since the purge may refer to it again; a read
+           that fails keeps this and the rest queued for the next sync */
+        int referenced = removal->log ? 0 : s_referenced (self, removal->text);
+        if (referenced < 0)
+            break;
+        uint64_t size;
         if (removal->log)
             segq__job_log_remove (self->logs, removal->text);
-        /* a job submitted since the purge may refer to it again */
-        else if (!s_referenced (self, removal->text)) {
-            uint64_t size;
+        else if (!referenced)
             segq__artifact_store_remove (self->artifacts, removal->text, &size);
-        }
+        done++;
     }
     if (done == 0)
         return;

@@ -51,7 +51,9 @@ int segq__retention_sweep (segq__retention_t *self, double now, size_t max_jobs,
 /* Once after start, a batch per call until done: removes the files of
    purged jobs that a crash between a purge's commit and its unlinks left
    (still checking that no unpurged job refers to them). Returns how many
-   jobs it looked at (0 once done). Outside transactions only. */
+   jobs it looked at (0 once done), or a negative code when a read failed:
+   the jobs not done then are looked at again at the next call. Outside
+   transactions only. */
 int segq__retention_recheck (segq__retention_t *self, size_t max_jobs);
 
 /* Removes a stored artifact once the open transaction is durable, unless

@@ -12,6 +12,7 @@
 #include "retention.h"
 #include "segq_proto.h"
 #include "segq_sha256.h"
+#include <sqlite3.h>
 #include <string.h>
 
 static char IMAGE [SEGQ_HASH_HEX_LEN + 1], CKPT [SEGQ_HASH_HEX_LEN + 1];
@@ -460,6 +461,24 @@ Test (models, a_name_that_is_also_a_job_of_yours_is_refused, .init = setup, .fin
     }
 }
 
+/* Alice purges job 3 in a new transaction, through a retention (and its
+   logs, the caller's to destroy) of a broker started at `started`: rc,
+   err saying why not. */
+static int
+s_purge_3 (double started, segq__job_log_t **logs, segq__retention_t **retention, char *err,
+           size_t errlen)
+{
+    *logs = segq__job_log_new (dir, err, errlen);
+    cr_assert_not_null (*logs, "%s", err);
+    *retention = segq__retention_new (store, artifacts, *logs, 0, started, err, errlen);
+    cr_assert_not_null (*retention, "%s", err);
+    bool already;
+    segq__purge_stats_t stats;
+    cr_assert_eq (segq__job_store_begin (store), 0);
+    return segq__retention_purge (*retention, 3, "alice", 1700000300.0, &already, &stats, err,
+                                  errlen);
+}
+
 /* The catalogue is in the database: it survives a reopen (a restart), a
    removed model stays removed, and a pinned model's training cannot be
    purged. */
@@ -493,19 +512,11 @@ Test (models, the_catalogue_lasts_and_pins_hold, .init = setup, .fini = teardown
     segq_models_free (&reply.models, reply.n_models);
     uint64_t job;
     cr_assert_eq (segq__models_find (models, &alice, "gone", &job, err, sizeof err), SEGQ_ENOENT);
-    cr_assert (segq__models_pinned (models, 3));
+    cr_assert_eq (segq__models_pinned (models, 3), 1);
 
-    segq__job_log_t *logs = segq__job_log_new (dir, err, sizeof err);
-    cr_assert_not_null (logs, "%s", err);
-    segq__retention_t *retention =
-        segq__retention_new (store, artifacts, logs, 0, 1700000000.0, err, sizeof err);
-    cr_assert_not_null (retention, "%s", err);
-    bool already;
-    segq__purge_stats_t stats;
-    cr_assert_eq (segq__job_store_begin (store), 0);
-    cr_assert_eq (segq__retention_purge (retention, 3, "alice", 1700000300.0, &already, &stats, err,
-                                         sizeof err),
-                  SEGQ_ESTATE);
+    segq__job_log_t *logs;
+    segq__retention_t *retention;
+    cr_assert_eq (s_purge_3 (1700000000.0, &logs, &retention, err, sizeof err), SEGQ_ESTATE);
     cr_assert (strstr (err, "pinned"), "%s", err);
     segq__job_store_rollback (store);
     segq__retention_destroy (&retention);
@@ -569,4 +580,81 @@ Test (models, a_generation_too_big_for_one_result_is_refused, .init = setup, .fi
        say what it is */
     cr_expect_eq (s_generate_count ("0009:loss.csv", 213, false, 7, 65536, err, sizeof err), 0,
                   "%s", err);
+}
+
+/* ---- reads that fail ---- */
+
+/* Interrupts every statement the store's database runs: each step then
+   fails (SQLITE_INTERRUPT), as one does with SQLITE_IOERR on a failing
+   disk. */
+static int
+s_interrupt (void *arg)
+{
+    (void) arg;
+    return 1;
+}
+
+static void
+s_reads_fail (bool fail)
+{
+    sqlite3_progress_handler (segq__job_store_db (store), 1, fail ? s_interrupt : NULL, NULL);
+}
+
+/* A read that fails is an error, never an answer: not a free name, a model
+   not pinned, none of that name, or an empty list. */
+Test (models, a_failed_read_is_an_error_not_an_empty_answer, .init = setup, .fini = teardown,
+      .timeout = 30)
+{
+    char err [600] = "";
+    segq__caller_t alice = { .user = "alice" };
+    segq_value_t name = { .type = SEGQ_PARAM_STRING, .s = "polyp_01" };
+    segq_submit_t train = { .user = "alice", .kind = "train" };
+    cr_assert_eq (segq_params_set (&train.params, "name", &name), 0);
+    segq_model_t show = { .op = SEGQ_MODEL_SHOW, .model = "polyp_01" };
+    segq_model_t list = { .op = SEGQ_MODEL_LIST };
+    segq_model_reply_t reply = { 0 };
+    s_reads_fail (true);
+    cr_expect_eq (
+        segq__models_resolve_submit (models, &alice, &train, SEGQ_DEFAULT_MAX_MSG, err, sizeof err),
+        SEGQ_EIO, "%s", err);
+    cr_expect (strstr (err, "name 'polyp_01': cannot read"), "%s", err);
+    cr_expect_eq (segq__models_pinned (models, 3), SEGQ_EIO);
+    cr_expect_eq (segq__models_request (models, &alice, &show, &reply, err, sizeof err), SEGQ_EIO,
+                  "%s", err);
+    cr_expect (strstr (err, "cannot read model 'polyp_01'") && strstr (err, "interrupt"), "%s",
+               err);
+    segq_models_free (&reply.models, reply.n_models);
+    reply = (segq_model_reply_t){ 0 };
+    cr_expect_eq (segq__models_request (models, &alice, &list, &reply, err, sizeof err), SEGQ_EIO);
+    cr_expect (strstr (err, "cannot read model list"), "%s", err);
+    segq_models_free (&reply.models, reply.n_models);
+    free (reply.next);
+    s_reads_fail (false);
+    cr_expect_eq (
+        segq__models_resolve_submit (models, &alice, &train, SEGQ_DEFAULT_MAX_MSG, err, sizeof err),
+        SEGQ_EEXIST, "%s", err);
+    cr_expect_eq (segq__models_pinned (models, 3), 0);
+    segq_params_clear (&train.params);
+}
+
+/* A purge committed but not yet unlinked (a crash between the two): a
+   recheck that cannot read says so and keeps its place, so the files are
+   looked at again next time rather than left for ever. */
+Test (models, a_recheck_that_cannot_read_tries_again, .init = setup, .fini = teardown,
+      .timeout = 30)
+{
+    char err [600] = "";
+    segq__job_log_t *logs;
+    segq__retention_t *retention;
+    cr_assert_eq (s_purge_3 (1700000400.0, &logs, &retention, err, sizeof err), 0, "%s", err);
+    s_commit ();
+    cr_assert (segq__artifact_store_has (artifacts, CKPT, NULL));
+    s_reads_fail (true);
+    cr_expect_eq (segq__retention_recheck (retention, 64), SEGQ_EIO);
+    s_reads_fail (false);
+    cr_expect_eq (segq__retention_recheck (retention, 64), 1);
+    cr_expect (!segq__artifact_store_has (artifacts, CKPT, NULL), "the checkpoint is still there");
+    cr_expect_eq (segq__retention_recheck (retention, 64), 0);
+    segq__retention_destroy (&retention);
+    segq__job_log_destroy (&logs);
 }

@@ -421,7 +421,8 @@ s_write_ready_file (const char *path, const char *endpoint, char *err, size_t er
     return 0;
 }
 
-/* The configuration's defaults, and what no setting may be. */
+/* The configuration's defaults, and what no setting may be: 0, or
+   SEGQ_EINVAL with why. */
 static int
 s_settle_config (segq_broker_config_t *c, char *err, size_t errlen)
 {
@@ -437,7 +438,7 @@ s_settle_config (segq_broker_config_t *c, char *err, size_t errlen)
         c->chunk_size = SEGQ_DEFAULT_CHUNK;
     if (c->max_msg < 64 * 1024) {
         snprintf (err, errlen, "--max-msg %u is too small (at least 65536)", c->max_msg);
-        return -1;
+        return SEGQ_EINVAL;
     }
     /* a CHUNK's data frame plus its small header must stay under max_msg */
     if (c->chunk_size > c->max_msg - 4096)
@@ -456,7 +457,7 @@ s_settle_config (segq_broker_config_t *c, char *err, size_t errlen)
                   "act as any user. Give --keys DIR (see `segqd keygen`) or bind a loopback "
                   "address (tcp://127.0.0.1:PORT)",
                   c->bind);
-        return -1;
+        return SEGQ_EINVAL;
     }
     return 0;
 }
@@ -559,8 +560,9 @@ s_serve_http (segq_broker_t *self, char *err, size_t errlen)
                                  .keys = c->keys_dir != NULL };
     uint64_t files, bytes;
     segq__artifact_store_totals (self->artifacts, &files, &bytes);
-    if (!(self->http = segq__http_new (self, self->loop, &http, err, errlen)))
-        return -1;
+    int rc = segq__http_new (self, self->loop, &http, &self->http, err, errlen);
+    if (rc)
+        return rc;
     segq__broker_log (self, 0, NULL, "HTTP on %s: status page /, metrics /metrics",
                       segq__http_url (self->http));
     return 0;
@@ -572,8 +574,10 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
     segq_broker_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (err, errlen, "out of memory");
+        errno = ENOMEM;
         return NULL;
     }
+    int rc = SEGQ_ENOMEM;
     self->config = *config;
     self->given = config->limits;
     self->backup.timer = -1;
@@ -582,8 +586,10 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
-    if (s_settle_config (&self->config, err, errlen) || s_open_stores (self, err, errlen)
-        || s_bind (self, err, errlen))
+    if ((rc = s_settle_config (&self->config, err, errlen)) != 0)
+        goto fail;
+    rc = SEGQ_EIO; /* from here on, what fails is no setting */
+    if (s_open_stores (self, err, errlen) || s_bind (self, err, errlen))
         goto fail;
     self->loop = zloop_new ();
     int room_fd = -1;
@@ -608,8 +614,9 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
         snprintf (err, errlen, "cannot set up the event loop");
         goto fail;
     }
-    if (config->http && s_serve_http (self, err, errlen))
+    if (config->http && (rc = s_serve_http (self, err, errlen)) != 0)
         goto fail;
+    rc = SEGQ_EIO;
     if (config->ready_file && s_write_ready_file (config->ready_file, self->endpoint, err, errlen))
         goto fail;
     segq__broker_log (self, 0, NULL, "serving on %s, data in %s: %zu active job(s), %zu queued",
@@ -618,6 +625,10 @@ segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen)
     return self;
 fail:
     segq_broker_destroy (&self);
+    /* settings a restart cannot mend (segqd exits 2 for them), or not */
+    errno = rc == SEGQ_EINVAL || rc == SEGQ_EUNSUPPORTED ? EINVAL
+            : rc == SEGQ_ENOMEM                          ? ENOMEM
+                                                         : EIO;
     return NULL;
 }
 

@@ -588,30 +588,36 @@ s_local_user (segq__http_t *self)
         snprintf (self->local_user, sizeof self->local_user, "%s", name);
 }
 
-segq__http_t *
-segq__http_new (segq_broker_t *broker, zloop_t *loop, const segq__http_config_t *config, char *err,
-                size_t errlen)
+int
+segq__http_new (segq_broker_t *broker, zloop_t *loop, const segq__http_config_t *config,
+                segq__http_t **out, char *err, size_t errlen)
 {
+    *out = NULL;
     segq__http_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        snprintf (err, errlen, "HTTP: out of memory");
-        return NULL;
-    }
+    if (!self)
+        return segq_fail (err, errlen, SEGQ_ENOMEM, "HTTP: out of memory");
     *self = (segq__http_t){ .broker = broker, .loop = loop, .timer = -1, .keys = config->keys };
     struct sockaddr_storage addr = { 0 };
-    if (!MHD_is_feature_supported (MHD_FEATURE_EPOLL))
-        segq_fail (err, errlen, SEGQ_EUNSUPPORTED, "this libmicrohttpd was built without epoll");
-    else if (s_parse_listen (config->listen, &addr, err, errlen) == 0
-             && (self->loopback = s_is_loopback (&addr), true)
-             && s_load (self, config, err, errlen) == 0
-             && s_start_daemon (self, &addr, config->listen, err, errlen) == 0
-             && s_attach (self, err, errlen) == 0) {
-        s_local_user (self);
-        s_schedule (self, false);
-        return self;
+    int rc = MHD_is_feature_supported (MHD_FEATURE_EPOLL)
+                 ? s_parse_listen (config->listen, &addr, err, errlen)
+                 : segq_fail (err, errlen, SEGQ_EUNSUPPORTED,
+                              "this libmicrohttpd was built without epoll");
+    if (rc == 0) {
+        self->loopback = s_is_loopback (&addr);
+        rc = s_load (self, config, err, errlen);
     }
-    segq__http_destroy (&self);
-    return NULL;
+    if (rc == 0)
+        rc = s_start_daemon (self, &addr, config->listen, err, errlen);
+    if (rc == 0)
+        rc = s_attach (self, err, errlen);
+    if (rc) {
+        segq__http_destroy (&self);
+        return rc;
+    }
+    s_local_user (self);
+    s_schedule (self, false);
+    *out = self;
+    return 0;
 }
 
 void

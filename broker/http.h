@@ -43,11 +43,13 @@ typedef struct {
     bool keys;          /* the broker has CurveZMQ keys: users are who they prove */
 } segq__http_config_t;
 
-/* Listens as config says, serving from the broker's reactor loop. NULL
-   with err saying what is wrong and how to fix it (a non-loopback address
-   without TLS and tokens, an unreadable or too open file, a port taken). */
-segq__http_t *segq__http_new (segq_broker_t *broker, zloop_t *loop,
-                              const segq__http_config_t *config, char *err, size_t errlen);
+/* Listens as config says, serving from the broker's reactor loop, into
+   *out. 0, or the error with err saying what is wrong and how to fix it:
+   SEGQ_EINVAL (or EUNSUPPORTED) for the settings (a non-loopback address
+   without TLS and tokens, an unreadable or too open file), SEGQ_EIO for
+   the rest (a port taken). */
+int segq__http_new (segq_broker_t *broker, zloop_t *loop, const segq__http_config_t *config,
+                    segq__http_t **out, char *err, size_t errlen);
 /* Stops listening (before the loop is destroyed); NULL is a no-op. */
 void segq__http_destroy (segq__http_t **self_p);
 

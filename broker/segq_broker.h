@@ -64,7 +64,10 @@ typedef struct {
 typedef struct segq_broker segq_broker_t;
 
 /* Opens the data directory and database, rebuilds the in-memory state,
-   binds. NULL with err filled on failure. */
+   binds. NULL with err filled on failure, and errno EINVAL when the
+   settings are what is wrong (a restart with them cannot help: a public
+   address without keys, HTTP off loopback without TLS and tokens, a secret
+   file others can read), else ENOMEM or EIO. */
 segq_broker_t *segq_broker_new (const segq_broker_config_t *config, char *err, size_t errlen);
 void segq_broker_destroy (segq_broker_t **self_p);
 

@@ -444,10 +444,12 @@ s_serve (segq_broker_config_t *cfg)
     char err [1024] = "";
     segq_broker_t *broker = segq_broker_new (cfg, err, sizeof err);
     if (!broker) {
+        /* settings a restart cannot mend: 2, which systemd does not restart */
+        int status = errno == EINVAL ? 2 : 1;
         fprintf (stderr, "segqd: %s\n", err);
         if (cfg->reload_fd > 0)
             close (cfg->reload_fd);
-        return 1;
+        return status;
     }
     /* bound and the store open: a Type=notify unit is active only now */
     if (segq_notify (SEGQ_NOTIFY_READY, "serving on %s", segq_broker_endpoint (broker)))

@@ -472,6 +472,16 @@ s_monitor_read (segq_client_t *self)
    keys are needed all the same, a keyed one asks the broker without keys. */
 #define HANDSHAKE_TRIES 3
 
+/* Whether the user has a certificate where the client looks for one
+   (SEGQ_CERT, else the one in the config dir): its path into cert. */
+static bool
+s_own_cert (char *cert, size_t len)
+{
+    char err [512];
+    return segq_keys_default_cert (cert, len, err, sizeof err) == SEGQ_OK
+           && access (cert, R_OK) == 0;
+}
+
 /* Why a connection got no answer, if the handshake says: fills the
    client's error and returns its code, or 0. */
 static int
@@ -480,6 +490,14 @@ s_handshake_error (segq_client_t *self)
     bool refused = self->handshake_failures >= HANDSHAKE_TRIES && !self->handshake_ok;
     if (refused && self->broker_key && !self->mechanism_mismatch && !self->auth_status)
         self->mechanism_mismatch = s_broker_without_keys (self);
+    char own [4096];
+    if (!self->broker_key && (self->mechanism_mismatch || refused) && s_own_cert (own, sizeof own))
+        return segq__client_fail (self, SEGQ_EAUTH,
+                                  "the broker at %s requires keys (CurveZMQ): your certificate %s "
+                                  "is here, but not the broker's key: ask the broker's admin for "
+                                  "its broker.cert, to put beside it (or give --broker-key FILE "
+                                  "or SEGQ_BROKER_KEY)",
+                                  self->broker, own);
     if (!self->broker_key && (self->mechanism_mismatch || refused))
         return segq__client_fail (self, SEGQ_EAUTH,
                                   "the broker at %s requires keys (CurveZMQ) and this client has "

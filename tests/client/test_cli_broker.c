@@ -126,7 +126,8 @@ s_copy (const char *from, const char *to)
 }
 
 /* A user with no key against a broker with keys is told at once that it
-   needs them, not "not reachable" after the timeout; with the user's
+   needs them, not "not reachable" after the timeout (with a certificate
+   but not the broker's key, that the broker's key is missing); with the user's
    certificate (as `segq keygen` names it) and the broker's in the config
    dir, the CLI gets in as the certificate's name. */
 Test (cli_broker, keyless_user_told_the_broker_needs_keys, .init = setup, .fini = teardown,
@@ -148,6 +149,12 @@ Test (cli_broker, keyless_user_told_the_broker_needs_keys, .init = setup, .fini 
     lab_cert (config, "carol", "user");
     snprintf (path, sizeof path, "%s/carol.cert", config);
     s_copy (path, certs);
+    /* her certificate made, the broker's key not yet fetched: told that,
+       not sent back to `segq keygen` */
+    H_ASSERT (h, s_segq (status) == 1, "a status without the broker's key: %s", s_err);
+    cr_assert (strstr (s_err, "your certificate") && strstr (s_err, "carol.cert")
+                   && strstr (s_err, "broker.cert") && !strstr (s_err, "segq keygen"),
+               "%s", s_err);
     snprintf (path, sizeof path, "%s/broker.cert", config);
     s_copy (broker_key, path);
     const char *submit [] = { "submit", "sleep", "--seconds", "0", NULL };

@@ -24,7 +24,7 @@ int segq_pyramid_plan(int height, int width, int min_size, int max_size, double 
         snprintf(err, errlen,
                  "pyramid: need a positive image size, min_size > 0, max_size > 0 and "
                  "0 < scale_factor < 1 (got %dx%d, min_size %d, max_size %d, scale_factor %g)",
-                 height, width, min_size, max_size, scale_factor);
+                 width, height, min_size, max_size, scale_factor);
         return SEGQ_EINVAL;
     }
     int big = imax(height, width), small = imin(height, width);
@@ -39,7 +39,7 @@ int segq_pyramid_plan(int height, int width, int min_size, int max_size, double 
         snprintf(err, errlen,
                  "pyramid: a %dx%d image is not larger than min_size %d, so there is no scale "
                  "to train; give a larger image, or a --min-size below its shorter side",
-                 height, width, min_size);
+                 width, height, min_size);
         return SEGQ_EINVAL;
     }
     if (imin(out->height, out->width) <= min_size || out->stop_scale < 1) {
@@ -47,7 +47,7 @@ int segq_pyramid_plan(int height, int width, int min_size, int max_size, double 
                  "pyramid: a %dx%d image resized to %dx%d (max_size %d) is not larger than "
                  "min_size %d, so there is no scale to train; lower --min-size or raise "
                  "--max-size",
-                 height, width, out->height, out->width, max_size, min_size);
+                 width, height, out->width, out->height, max_size, min_size);
         return SEGQ_EINVAL;
     }
     if (out->stop_scale + 1 > SEGQ_PYRAMID_MAX_SCALES) {

@@ -401,8 +401,8 @@ static int generate(gen_t *g, int threads, char *err, size_t errlen)
                "writers %.2f s, the rest (manifest, contact sheet) %.2f s\n",
                g->secs_device, g->secs_waiting, el - g->secs_device - g->secs_waiting);
         printf("generated %lld pairs of %dx%d from %s in %.2f s (%.2f samples/s)\n",
-               (long long)g->o->count, (int)(g->m.pyr.h[g->S - 1] * g->o->scale_v + 0.5),
-               (int)(g->m.pyr.w[g->S - 1] * g->o->scale_h + 0.5), g->meta.image_name, el,
+               (long long)g->o->count, (int)(g->m.pyr.w[g->S - 1] * g->o->scale_h + 0.5),
+               (int)(g->m.pyr.h[g->S - 1] * g->o->scale_v + 0.5), g->meta.image_name, el,
                g->o->count / el);
     }
     return rc;

@@ -542,7 +542,7 @@ static void print_scale_summary(trainer_t *t, int n, const segq_scale_state_t *s
     printf("scale %d/%d (%dx%d, width %d): %lld iterations in %.1f s (%.4f s/iter, "
            "%.4f s/iter after the first, CPU %.4f s/iter), noise_amp %.6g, last losses D %.5g G "
            "%.5g rec %.5g\n",
-           n + 1, t->m->pyr.stop_scale + 1, t->m->pyr.h[n], t->m->pyr.w[n],
+           n + 1, t->m->pyr.stop_scale + 1, t->m->pyr.w[n], t->m->pyr.h[n],
            segq__scale_width(o->nfc, o->nfc_max, n), (long long)o->niter, secs,
            secs / (double)o->niter, steady, cpu_steady, s->noise_amp, L->loss_d, L->loss_g_adv,
            L->loss_rec);
@@ -605,7 +605,7 @@ static int iterate(trainer_t *t, int n, segq_scale_state_t *s, iterations_t *it,
     if (profiling) {
         char title[128];
         snprintf(title, sizeof title, "scale %d/%d (%dx%d, width %d), %s, %lld iterations", n + 1,
-                 t->m->pyr.stop_scale + 1, t->m->pyr.h[n], t->m->pyr.w[n],
+                 t->m->pyr.stop_scale + 1, t->m->pyr.w[n], t->m->pyr.h[n],
                  segq__scale_width(o->nfc, o->nfc_max, n), t->m->bf16 ? "bf16" : "fp32",
                  (long long)o->niter - 1);
         if (segqt_profile_end(profile, title, 40) != 0)
@@ -891,10 +891,10 @@ int segq_singan_train(const segq_train_opts_t *o, segq_progress_t *progress, cha
     double done = rc ? 0.0 : scale_weights(o, &m, weight);
     int S = m.pyr.stop_scale + 1;
     if (!rc)
-        printf("training %s: %dx%d -> %d scales from %dx%d to %dx%d, r %.6f, %s on %s, "
-               "%d threads\n",
-               meta.image_name, (int)meta.orig_h, (int)meta.orig_w, S, m.pyr.h[0], m.pyr.w[0],
-               m.pyr.h[S - 1], m.pyr.w[S - 1], m.pyr.r, o->compute.precision, o->compute.device,
+        printf("training %s: %dx%d -> %d scales from %dx%d to %dx%d (width x height), r %.6f, "
+               "%s on %s, %d threads\n",
+               meta.image_name, (int)meta.orig_w, (int)meta.orig_h, S, m.pyr.w[0], m.pyr.h[0],
+               m.pyr.w[S - 1], m.pyr.h[S - 1], m.pyr.r, o->compute.precision, o->compute.device,
                threads);
     trainer_t t = {o, &m, reals, progress, log, weight, done, graphs};
     if (!rc)

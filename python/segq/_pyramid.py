@@ -28,13 +28,13 @@ def check_pyramid(
     if (min(finest_h, finest_w) <= min_size or stop_scale < 1) and scale1 >= 1.0:
         # not resized: no --max-size helps, only a larger image
         raise errors.InvalidArgument(
-            f"{name}: pyramid: a {height}x{width} image is not larger than min_size {min_size}, "
+            f"{name}: pyramid: a {width}x{height} image is not larger than min_size {min_size}, "
             "so there is no scale to train; give a larger image, or a --min-size below its "
             "shorter side"
         )
     if min(finest_h, finest_w) <= min_size or stop_scale < 1:
         raise errors.InvalidArgument(
-            f"{name}: pyramid: a {height}x{width} image resized to {finest_h}x{finest_w} (max_size "
+            f"{name}: pyramid: a {width}x{height} image resized to {finest_w}x{finest_h} (max_size "
             f"{max_size}) is not larger than min_size {min_size}, so there is no scale to "
             "train; lower --min-size or raise --max-size"
         )

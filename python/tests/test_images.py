@@ -200,7 +200,7 @@ def test_images_too_small_or_too_large_for_the_pyramid_are_refused_in_the_clis_w
             ),
             (
                 ("--image", wide, "--mask", wide, "--max-size", "30"),
-                "pyramid: a 48x64 image resized to 23x30 (max_size 30)",
+                "pyramid: a 64x48 image resized to 30x23 (max_size 30)",
             ),
             (
                 ("--image", wide, "--mask", wide, "--min-size", "11", "--scale-factor", "0.99"),

@@ -92,7 +92,7 @@ Test(segq_run_errors, image_too_small_for_min_size)
 {
     /* not resized: only a larger image helps, not --max-size */
     expect_run(1, "train --image tiny.png --mask tiny.png --out o --threads 1",
-               "a 10x12 image is not larger than min_size 25", "give a larger image");
+               "a 12x10 image is not larger than min_size 25", "give a larger image");
 }
 
 /* A network deeper than the coarsest scale is wide: the rule's words

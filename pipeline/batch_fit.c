@@ -162,9 +162,9 @@ int segq_batch_fit(const segq_batch_fit_t *f, int64_t *batch, char *msg, size_t 
                  less);
     else
         snprintf(msg, msglen,
-                 "batch %lld -> %lld: %lld %s%s in all (up to %llu of %s fit in %s, %s)",
+                 "batch %lld -> %lld: %lld %s%s in all (up to %llu %ss of %s fit in %s, %s)",
                  (long long)f->requested, (long long)b, (long long)b, f->unit, s,
-                 (unsigned long long)fits, need, total, less);
+                 (unsigned long long)fits, f->unit, need, total, less);
     return 0;
 }
 

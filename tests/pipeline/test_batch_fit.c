@@ -151,7 +151,8 @@ Test(batch_fit, choice_and_log_line)
          "less 1/8 kept spare"},
         /* fewer to make than --batch */
         {16, 3, 100 * MiB, 2 * GiB, 0, 3,
-         "batch 16 -> 3: 3 samples in all (up to 17 of 100 MiB fit in the 2.0 GiB declared"},
+         "batch 16 -> 3: 3 samples in all (up to 17 samples of 100 MiB fit in the 2.0 GiB "
+         "declared"},
         /* fewer to make, and fewer still fit */
         {16, 10, 600 * MiB, 2 * GiB, 0, 2, "batch 16 -> 2: 2 samples of 600 MiB fit"},
         /* exactly one fits */

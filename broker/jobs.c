@@ -1494,7 +1494,8 @@ segq__jobs_cancel (segq__jobs_t *self, uint64_t number, const char *user, double
     if (rc)
         return rc;
     if (!user || strcmp (user, owner) != 0) {
-        snprintf (err, errlen, "job %s belongs to %s: only its owner may cancel it", id, owner);
+        snprintf (err, errlen, "job %s belongs to %s: only its owner or an admin may cancel it", id,
+                  owner);
         return SEGQ_EPERM;
     }
     if (!job) {
@@ -1533,6 +1534,24 @@ segq__jobs_withdraw (segq__jobs_t *self, uint64_t number, const char *reason, do
 _Static_assert(SEGQ_SCHED_USER_PRIORITY_MAX == SEGQ_PRIORITY_USER_MAX,
                "the scheduler's admin band starts where the protocol's does");
 
+/* A job's state as a refusal says it: "is running", "has succeeded". */
+static const char *
+s_state_said (int state)
+{
+    switch (state) {
+    case SEGQ_JOB_SUCCEEDED:
+        return "has succeeded";
+    case SEGQ_JOB_FAILED:
+        return "has failed";
+    case SEGQ_JOB_CANCELLED:
+        return "was cancelled";
+    case SEGQ_JOB_RUNNING:
+        return "is running";
+    default:
+        return "is not waiting or queued";
+    }
+}
+
 int
 segq__jobs_set_priority (segq__jobs_t *self, uint64_t number, int32_t priority, const char *user,
                          bool as_admin, bool may_raise, int32_t *previous, char *err, size_t errlen)
@@ -1552,8 +1571,8 @@ segq__jobs_set_priority (segq__jobs_t *self, uint64_t number, int32_t priority, 
         return SEGQ_EPERM;
     }
     if (state != SEGQ_JOB_WAITING && state != SEGQ_JOB_QUEUED) {
-        snprintf (err, errlen, "job %s is %s: a priority orders only waiting and queued jobs", id,
-                  segq_job_state_name ((segq_job_state_t) state));
+        snprintf (err, errlen, "job %s %s: a priority orders only waiting and queued jobs", id,
+                  s_state_said (state));
         return SEGQ_ESTATE;
     }
     *previous = job->sched.priority;
@@ -1577,8 +1596,8 @@ segq__jobs_hold (segq__jobs_t *self, uint64_t number, bool release, const char *
     if (rc)
         return rc;
     if (!job || (state != SEGQ_JOB_WAITING && state != SEGQ_JOB_QUEUED)) {
-        snprintf (err, errlen, "job %s is %s: only waiting and queued jobs can be %s", id,
-                  segq_job_state_name ((segq_job_state_t) state), release ? "released" : "held");
+        snprintf (err, errlen, "job %s %s: only waiting and queued jobs can be %s", id,
+                  s_state_said (state), release ? "released" : "held");
         return SEGQ_ESTATE;
     }
     if (job->held == !release)

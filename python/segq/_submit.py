@@ -155,23 +155,31 @@ def _reference(spec: KindInput, name: str, ref: str) -> WireInput:
     return WireInput(name, job=job, out=output or None)
 
 
-def _one_value(kind: Kind, spec: KindInput, name: str, value: Any) -> list[WireInput]:
-    if isinstance(value, Job):
-        return [WireInput(name, job=value.id)]
+def _check_value(spec: KindInput, name: str, value: Any) -> None:
+    """What a value's type says of it against the kind table, before any file is looked at."""
+    if isinstance(value, (Job, Artifact)):
+        return
     if isinstance(value, Model):
         if not spec.catalogue:
             raise errors.InvalidArgument(
                 f"input {name} takes a file or a job's output, not a model"
             )
-        return [WireInput(name, model=value.id)]
-    if isinstance(value, Artifact):
-        laid = f"{name}/{value.name}" if spec.many else name
-        return [WireInput(laid, hash=value.sha256, size=value.size)]
+        return
     if not isinstance(value, (str, os.PathLike)) or value == "":
         raise errors.InvalidArgument(
             f"input {name}: {type(value).__name__} {value!r:.60} is not a file, folder, job "
             "or model"
         )
+
+
+def _one_value(kind: Kind, spec: KindInput, name: str, value: Any) -> list[WireInput]:
+    if isinstance(value, Job):
+        return [WireInput(name, job=value.id)]
+    if isinstance(value, Model):
+        return [WireInput(name, model=value.id)]
+    if isinstance(value, Artifact):
+        laid = f"{name}/{value.name}" if spec.many else name
+        return [WireInput(laid, hash=value.sha256, size=value.size)]
     path = Path(value)
     if path.is_dir():
         return _folder_input(spec, name, path)
@@ -182,18 +190,38 @@ def _one_value(kind: Kind, spec: KindInput, name: str, value: Any) -> list[WireI
     return [_reference(spec, name, value)]
 
 
-def resolve_inputs(kind: Kind, given: Mapping[str, Any]) -> list[WireInput]:
-    """The inputs for the values given by input name: a local file or folder
-    (path), a Job, "JOB" or "JOB:OUTPUT", an uploaded Artifact, a model
-    (a Model, or its name where the input takes one); a list of those for
-    an input that takes many files, and {SET: value} for one in sets."""
-    inputs: list[WireInput] = []
+@dataclass(frozen=True)
+class NamedValue:
+    """One value given for an input, and where it goes (NAME, or NAME/SET)."""
+
+    spec: KindInput
+    name: str
+    value: Any
+
+
+def named_inputs(kind: Kind, given: Mapping[str, Any]) -> list[NamedValue]:
+    """The values given by input name, checked against the kind table alone
+    (no file is read yet): each name one of the kind's inputs, lists and
+    sets where the input takes them, each value of a type an input takes."""
+    named = []
     for input_name, value in given.items():
         spec = kind.input(input_name)
         if spec is None:
             raise kind.unknown(input_name)
         for name, item in _named_values(spec, value):
-            inputs.extend(_one_value(kind, spec, name, item))
+            _check_value(spec, name, item)
+            named.append(NamedValue(spec, name, item))
+    return named
+
+
+def resolve_inputs(kind: Kind, named: Sequence[NamedValue]) -> list[WireInput]:
+    """The inputs for the values named_inputs() checked: a local file or
+    folder (path), a Job, "JOB" or "JOB:OUTPUT", an uploaded Artifact, a
+    model (a Model, or its name where the input takes one); a list of those
+    for an input that takes many files, and {SET: value} for one in sets."""
+    inputs: list[WireInput] = []
+    for given in named:
+        inputs.extend(_one_value(kind, given.spec, given.name, given.value))
     _check_inputs(kind, inputs)
     return inputs
 
@@ -239,10 +267,10 @@ def _check_inputs(kind: Kind, inputs: Sequence[WireInput]) -> None:
         seen.add(key)
 
 
-def check_needed_inputs(kind: Kind, params: Mapping[str, Any], inputs: Sequence[WireInput]) -> None:
+def check_needed_inputs(kind: Kind, params: Mapping[str, Any], named: Sequence[NamedValue]) -> None:
     """Every input the kind needs with these parameters (defaults filled) is given, and none
-    that they exclude."""
-    given = {_owner(kind, i.name) for i in inputs}
+    that they exclude: the names alone say it, before any file is read."""
+    given = {value.spec for value in named}
     for spec in kind.inputs:
         if spec.excluded(params) and spec in given:
             raise errors.InvalidArgument(

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import _ckpt, _folds, _images, _keys, _style, _weights, errors
 from ._hashcache import HashCache, default_path
-from ._submit import WireInput, check_needed_inputs, resolve_inputs, resources
+from ._submit import WireInput, check_needed_inputs, named_inputs, resolve_inputs, resources
 from ._transfer import Transfers
 from ._transport import Transport
 from ._spec import JOB_STATES, MODEL_LIST, MODEL_SHOW, MsgType
@@ -147,14 +147,25 @@ class Client:
         spec = self.kind(kind)
         given_params, given_inputs = dict(params or {}), dict(inputs or {})
         for name, value in fields.items():
+            if spec.param(name) is None and spec.input(name) is None:
+                raise spec.unknown(name)
             target = given_params if spec.param(name) else given_inputs
             if name in target:
                 raise errors.InvalidArgument(f"{name} is given twice")
             target[name] = value
+        # first what the kind table alone says, so that a typo is named before
+        # a file is looked for; then the local files
         checked = spec.check_params(given_params)
-        wire_inputs = resolve_inputs(spec, given_inputs)
+        named = named_inputs(spec, given_inputs)
         all_params = spec.with_defaults(checked)
-        check_needed_inputs(spec, all_params, wire_inputs)
+        check_needed_inputs(spec, all_params, named)
+        body: dict[str, Any] = {
+            "kind": kind,
+            "params": checked,
+            "after": _job_ids("after", after),
+            **resources(gpu_mem, cpu_slots, priority, time_limit, max_attempts),
+        }
+        wire_inputs = resolve_inputs(spec, named)
         # local files as `segq submit` reads them, in its order (cli_check.c)
         if kind == "train":
             _images.check_train(all_params, given_inputs)
@@ -167,12 +178,6 @@ class Client:
             _images.check_evaluate_sets(given_inputs)
             _weights.check_evaluate_weights(all_params, given_inputs)
             _folds.check_evaluate(all_params, given_inputs, self._job_status, self.model)
-        body: dict[str, Any] = {
-            "kind": kind,
-            "params": checked,
-            "after": _job_ids("after", after),
-            **resources(gpu_mem, cpu_slots, priority, time_limit, max_attempts),
-        }
         self._upload_inputs(wire_inputs)
         body["inputs"] = [wire.wire() for wire in wire_inputs]
         reply = self._transport.request(MsgType.SUBMIT, body).body

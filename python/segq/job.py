@@ -342,7 +342,8 @@ class Job:
     def cancel(self) -> bool:
         """Cancels it: True if the broker took the cancel (a waiting or queued
         job is cancelled at once, a running one once its worker has stopped
-        it), False if it had already ended."""
+        it: a second cancel until then is True too), False if it had already
+        ended."""
         reply = self.client._transport.request(MsgType.CANCEL, {"jobs": [self.id]}).body
         result = next((r for r in reply["results"] if r["job"] == self.id), None)
         if result is None:
@@ -453,7 +454,7 @@ class Job:
     def pairs(self) -> Iterator[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
         """A generate job's image/mask pairs as numpy arrays, in sample order:
         the image ``(H, W, 3)`` uint8 RGB, the mask ``(H, W)`` uint8 (0 or
-        255). Needs numpy and Pillow."""
+        255), each a writable array of its own. Needs numpy and Pillow."""
         import numpy as np
         from PIL import Image
 
@@ -480,10 +481,14 @@ class Job:
             mask = f"masks/{stem}.png"
             if mask not in names:
                 raise errors.NotFound(f"job {self.id}: images/{stem}.png has no {mask}")
+            # np.array, not asarray: Pillow hands its pixels over as a bytes
+            # object, which numpy will not let be written, and the caller's
+            # arrays are theirs to change in place (torch.from_numpy warns on
+            # a read-only one)
             with Image.open(io.BytesIO(self.read(f"images/{stem}.png"))) as image:
-                rgb = np.asarray(image.convert("RGB"))
+                rgb = np.array(image.convert("RGB"))
             with Image.open(io.BytesIO(self.read(mask))) as grey:
-                yield rgb, np.asarray(grey.convert("L"))
+                yield rgb, np.array(grey.convert("L"))
 
 
 async def wait_all(

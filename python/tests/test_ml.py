@@ -82,6 +82,8 @@ def test_generate_by_model_name_gives_pairs(
         assert image.shape == (model.height, model.width, 3) and image.dtype == np.uint8
         assert mask.shape == (model.height, model.width) and mask.dtype == np.uint8
         assert set(np.unique(mask)) <= {0, 255}
+        # the caller's own arrays: torch.from_numpy takes them without a warning
+        assert image.flags.writeable and mask.flags.writeable
     (manifest,) = job.fetch(tmp_path, names=["manifest.csv"])
     rows = list(csv.DictReader(manifest.open()))
     assert [r["model_name"] for r in rows] == ["pytest-polyp"] * 2

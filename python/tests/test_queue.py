@@ -303,6 +303,53 @@ def test_submissions_are_checked_before_anything_is_sent(
     assert client.bytes_uploaded == 0
 
 
+# what the kind table alone says is named before a local file is looked for
+# (docs/python.md's examples, run as written: their files are not there)
+_MISSING = "/no/such/x.jpg"
+
+
+@pytest.mark.parametrize(
+    "kind, fields, says",
+    [
+        (
+            "train",
+            {"image": _MISSING, "mask": "m.jpg", "nitre": 10},
+            "kind 'train' has no parameter or input 'nitre' (did you mean 'niter'?)",
+        ),
+        (
+            "train",
+            {"inputs": {"image": _MISSING, "msk": "m.jpg"}},
+            "kind 'train' has no parameter or input 'msk' (did you mean 'mask'?)",
+        ),
+        (
+            "train",
+            {"image": _MISSING},
+            "kind 'train' needs input 'mask', unless parameter mask_from_alpha is true",
+        ),
+        (
+            "train",
+            {"image": _MISSING, "mask": "m.jpg", "mask_from_alpha": True},
+            "kind 'train' takes input 'mask' or parameter mask_from_alpha, not both",
+        ),
+        (
+            "train",
+            {"image": _MISSING, "mask": "m.jpg", "niter": 0},
+            "train parameter 'niter': 0 is out of range (expected 1..1000000000)",
+        ),
+        ("train", {"image": _MISSING, "mask": 3}, "input mask: int 3 is not a file"),
+        ("train", {"image": _MISSING, "mask": "m.jpg", "cpu_slots": 0}, "cpu_slots 0: expected"),
+        ("echo", {"files": _MISSING, "after": [3]}, "after: a Job or a job id"),
+    ],
+)
+def test_the_kind_table_is_checked_before_local_files(
+    client: segq.Client, kind: str, fields: dict[str, Any], says: str
+) -> None:
+    assert not os.path.exists(_MISSING)
+    with pytest.raises(segq.InvalidArgument) as caught:
+        client.submit(kind, **fields)
+    assert says in str(caught.value)
+
+
 def test_the_broker_refuses_what_only_it_can_know(client: segq.Client, tmp_path: Path) -> None:
     with pytest.raises(segq.NotFound):
         client.submit("echo", files="zzzz9")  # spelt like a job id, but no such job

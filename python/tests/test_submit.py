@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 import segq
-from segq._submit import check_needed_inputs, parse_size, resolve_inputs, resources
+from segq._submit import (
+    check_needed_inputs,
+    named_inputs,
+    parse_size,
+    resolve_inputs,
+    resources,
+)
 from segq.kinds import Kind, KindInput, KindParam
 
 
@@ -125,14 +131,18 @@ def test_a_parameter_without_default_is_required() -> None:
     assert TRAIN.with_defaults({"niter": 3})["precision"] == "fp32"
 
 
+def resolve(kind: Kind, values: dict[str, Any]) -> list[Any]:
+    return resolve_inputs(kind, named_inputs(kind, values))
+
+
 def test_needed_inputs_follow_unless() -> None:
-    image = resolve_inputs(TRAIN, {"image": "abcd"})
+    image = named_inputs(TRAIN, {"image": "abcd"})
     with pytest.raises(
         segq.InvalidArgument, match="needs input 'mask', unless parameter mask_from_alpha is true"
     ):
         check_needed_inputs(TRAIN, TRAIN.with_defaults({}), image)
     check_needed_inputs(TRAIN, TRAIN.with_defaults({"mask_from_alpha": True}), image)
-    both = resolve_inputs(TRAIN, {"image": "abcd", "mask": "ef01"})
+    both = named_inputs(TRAIN, {"image": "abcd", "mask": "ef01"})
     with pytest.raises(
         segq.InvalidArgument, match="takes input 'mask' or parameter mask_from_alpha, not both"
     ):
@@ -142,7 +152,7 @@ def test_needed_inputs_follow_unless() -> None:
 def laid(kind: Kind, values: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(name, what) of each input: the local file, the job, the hash or the model."""
     out = []
-    for wire in resolve_inputs(kind, values):
+    for wire in resolve(kind, values):
         what = str(wire.path) if wire.path else wire.job or wire.hash or wire.model
         out.append((wire.name, what or "", wire.out or ""))
     return out
@@ -157,7 +167,7 @@ def test_files_keep_their_names(tmp_path: Path) -> None:
     odd.write_bytes(b"png")
     assert laid(TRAIN, {"image": odd})[0][0] == "image"
     with pytest.raises(segq.InvalidArgument, match="input image takes one file, not 2"):
-        resolve_inputs(TRAIN, {"image": [image, image]})
+        resolve(TRAIN, {"image": [image, image]})
 
 
 def test_a_folder_is_every_file_under_it(tmp_path: Path) -> None:
@@ -175,12 +185,12 @@ def test_a_folder_is_every_file_under_it(tmp_path: Path) -> None:
     (data / "out.txt").symlink_to(tmp_path / "outside.txt")
     (tmp_path / "outside.txt").write_text("x")
     with pytest.raises(segq.InvalidArgument, match="not a regular file inside the folder"):
-        resolve_inputs(ECHO, {"files": data})
+        resolve(ECHO, {"files": data})
     (tmp_path / "empty").mkdir()
     with pytest.raises(segq.InvalidArgument, match="has no files"):
-        resolve_inputs(ECHO, {"files": tmp_path / "empty"})
+        resolve(ECHO, {"files": tmp_path / "empty"})
     with pytest.raises(segq.InvalidArgument, match="takes one file, not a folder"):
-        resolve_inputs(TRAIN, {"image": data})
+        resolve(TRAIN, {"image": data})
 
 
 def test_references(tmp_path: Path) -> None:
@@ -193,21 +203,21 @@ def test_references(tmp_path: Path) -> None:
         ("files/x.png", "j7k3", "out/x.png"),
     ]
     with pytest.raises(segq.InvalidArgument, match="input 'files' is given twice"):
-        resolve_inputs(ECHO, {"files": ["j7k2", "j7k4"]})
+        resolve(ECHO, {"files": ["j7k2", "j7k4"]})
     assert laid(GENERATE, {"model": "polypA"}) == [("model", "polypA", "")]
     assert laid(GENERATE, {"model": "alice/polypA"}) == [("model", "alice/polypA", "")]
     assert laid(GENERATE, {"model": "0042:model.safetensors"}) == [
         ("model", "0042", "model.safetensors")
     ]
     with pytest.raises(segq.InvalidArgument, match="'m-0042' names a trained model"):
-        resolve_inputs(ECHO, {"files": "m-0042"})
+        resolve(ECHO, {"files": "m-0042"})
     with pytest.raises(
         segq.NotFound,
         match=r"cannot read 'pics/a.png' \(no such file or folder, and not a job id\)",
     ):
-        resolve_inputs(ECHO, {"files": "pics/a.png"})
+        resolve(ECHO, {"files": "pics/a.png"})
     with pytest.raises(segq.NotFound, match="no such file or folder"):
-        resolve_inputs(ECHO, {"files": tmp_path / "missing"})
+        resolve(ECHO, {"files": tmp_path / "missing"})
 
 
 def test_objects_as_inputs() -> None:
@@ -219,9 +229,9 @@ def test_objects_as_inputs() -> None:
     ]
     assert laid(GENERATE, {"model": job}) == [("model", "j9", "")]
     with pytest.raises(segq.InvalidArgument, match="is not a file, folder, job or model"):
-        resolve_inputs(ECHO, {"files": 3})
+        resolve(ECHO, {"files": 3})
     with pytest.raises(segq.InvalidArgument, match="str '' is not a file"):
-        resolve_inputs(ECHO, {"files": ""})
+        resolve(ECHO, {"files": ""})
 
 
 def test_named_sets_and_duplicates(tmp_path: Path) -> None:
@@ -233,11 +243,11 @@ def test_named_sets_and_duplicates(tmp_path: Path) -> None:
         ("synthetic/sty-2", "j2", ""),
     ]
     with pytest.raises(segq.InvalidArgument, match="comes in named sets"):
-        resolve_inputs(EVALUATE, {"real": "j1", "synthetic": "j2"})
+        resolve(EVALUATE, {"real": "j1", "synthetic": "j2"})
     with pytest.raises(segq.InvalidArgument, match="set name 'a b'"):
-        resolve_inputs(EVALUATE, {"real": "j1", "synthetic": {"a b": "j2"}})
+        resolve(EVALUATE, {"real": "j1", "synthetic": {"a b": "j2"}})
     with pytest.raises(segq.InvalidArgument, match="input 'real/a.png' is given twice"):
-        resolve_inputs(EVALUATE, {"real": [tmp_path / "a.png", tmp_path / "a.png"]})
+        resolve(EVALUATE, {"real": [tmp_path / "a.png", tmp_path / "a.png"]})
 
 
 @pytest.mark.parametrize(

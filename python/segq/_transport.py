@@ -11,15 +11,17 @@ from __future__ import annotations
 import collections
 import logging
 import math
+import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from . import errors
-from ._keys import Keys
+from ._keys import Keys, default_cert
 from ._resend import Resend
 from ._spec import REQUESTS, VERSION, MsgType
 from ._wire import Message, decode, encode
@@ -37,6 +39,16 @@ _HANDSHAKE_EVENTS = (
 _HANDSHAKE_TRIES = 3
 _TRANSFER_TYPES = (MsgType.CHUNK, MsgType.CREDIT, MsgType.PUT_DONE)
 _RESENT_TYPES = (MsgType.PUT, MsgType.GET)  # they open a transfer: ELIMIT is for a moment
+
+
+def _own_cert() -> Path | None:
+    """The user's certificate where the client looks for one (SEGQ_CERT,
+    else the config dir), if it is there."""
+    try:
+        cert = default_cert()
+    except errors.SegqError:
+        return None
+    return cert if os.access(cert, os.R_OK) else None
 
 
 class Transport:
@@ -299,6 +311,13 @@ class Transport:
         refused = self._failures >= _HANDSHAKE_TRIES and not self._handshake_ok
         if refused and self.keys and not self._mismatch and not self._auth_status:
             self._mismatch = self._broker_without_keys()
+        own = _own_cert() if not self.keys and (self._mismatch or refused) else None
+        if own:
+            raise errors.AuthError(
+                f"the broker at {self.broker} requires keys (CurveZMQ): your certificate {own} "
+                "is here, but not the broker's key: ask the broker's admin for its broker.cert, "
+                "to put beside it (or give broker_key= or SEGQ_BROKER_KEY)"
+            )
         if not self.keys and (self._mismatch or refused):
             raise errors.AuthError(
                 f"the broker at {self.broker} requires keys (CurveZMQ) and this client has none: "

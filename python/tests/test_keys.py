@@ -217,3 +217,18 @@ def test_keys_against_a_broker_without_them(keyed: KeyedLab, lab: Lab) -> None:
     assert f"the broker at {lab.endpoint} runs without keys" in str(refused.value)
     assert "broker_key=''" in str(refused.value)
     assert time.monotonic() - started < 5
+
+
+def test_a_certificate_without_the_brokers_key_is_said(
+    keyed: KeyedLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Her certificate made, the broker's key not yet fetched: told that,
+    not sent back to `segq keygen` (as the C client says it)."""
+    monkeypatch.setenv("SEGQ_CERT", str(keyed.alice))
+    with keyed.connect(timeout=30, broker_key="", user="alice") as c, pytest.raises(
+        segq.AuthError
+    ) as refused:
+        c.kinds()
+    said = str(refused.value)
+    assert f"your certificate {keyed.alice} is here" in said and "broker.cert" in said
+    assert "segq keygen" not in said

@@ -29,3 +29,11 @@ if(SEGQ_WITH_QUEUE)
   target_link_libraries(bench_worker_noop PRIVATE segq_proto)
   add_dependencies(bench_worker_noop segq-worker)
 endif()
+if(SEGQ_WITH_QUEUE)
+  # segq-worker against a scripted broker: ASSIGN -> start for jobs of many
+  # inputs already in its cache (the layout's time in the worker's loop).
+  add_executable(bench_worker_layout ${CMAKE_CURRENT_SOURCE_DIR}/worker_layout.c)
+  target_compile_definitions(bench_worker_layout PRIVATE SEGQ_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  target_link_libraries(bench_worker_layout PRIVATE segq_worker)
+  add_dependencies(bench_worker_layout segq-worker segq-testkind)
+endif()

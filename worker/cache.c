@@ -390,11 +390,29 @@ segq__cache_layout_begin (segq__cache_t *self, const char *hash, segq__layout_t 
     layout->copies = 0;
 }
 
+void
+segq__cache_layout_resume (segq__layout_t *layout, const char *dir, const char *name)
+{
+    snprintf (layout->src, sizeof layout->src, "%s/%s", dir, name);
+    layout->copies = 1;
+}
+
+/* The directory dst goes in, made if missing. */
+static int
+s_parent_make (char *dst, char *err, size_t errlen)
+{
+    char *slash = strrchr (dst, '/');
+    *slash = 0;
+    int rc = segq_mkdirs (dst, err, errlen);
+    *slash = '/';
+    return rc;
+}
+
 /* The link to layout->src could not be made (errno): dst becomes a copy,
    the file the next names link to, unless the layout made its most
    copies already. */
 static int
-s_layout_copy (segq__layout_t *layout, const char *dst, const char *name, char *err, size_t errlen)
+s_layout_copy (segq__layout_t *layout, char *dst, const char *name, char *err, size_t errlen)
 {
     int error = errno;
     if (layout->copies == SEGQ__LAYOUT_MAX_COPIES) {
@@ -406,7 +424,9 @@ s_layout_copy (segq__layout_t *layout, const char *dst, const char *name, char *
                   name, SEGQ__LAYOUT_MAX_COPIES, strerror (error));
         return SEGQ_ETOOBIG;
     }
-    int rc = s_copy_file (layout->src, dst, err, errlen);
+    int rc = s_parent_make (dst, err, errlen);
+    if (!rc)
+        rc = s_copy_file (layout->src, dst, err, errlen);
     if (rc)
         return rc;
     layout->copies++;
@@ -423,14 +443,21 @@ segq__cache_layout (segq__cache_t *self, segq__layout_t *layout, const char *dir
         return rc;
     char dst [8192];
     snprintf (dst, sizeof dst, "%s/%s", dir, name);
-    char *slash = strrchr (dst, '/');
-    *slash = 0;
-    rc = segq_mkdirs (dst, err, errlen);
-    *slash = '/';
-    if (rc)
-        return rc;
-    if (self->link (layout->src, dst) == 0)
+    /* Most names go into a directory a name before made: it is made only
+       when the link finds it missing (a job's many inputs, each path's
+       mkdirs, were most of its layout's system calls). */
+    int linked = self->link (layout->src, dst);
+    if (linked != 0 && errno == ENOENT) {
+        if ((rc = s_parent_make (dst, err, errlen)))
+            return rc;
+        linked = self->link (layout->src, dst);
+    }
+    if (linked == 0) {
+        /* the names after it link to this one, the same file, which the
+           cache cannot take away from the job */
+        snprintf (layout->src, sizeof layout->src, "%s", dst);
         return 0;
+    }
     if (errno == EEXIST) {
         snprintf (err, errlen, "two inputs are named '%.200s'", name);
         return SEGQ_EEXIST;

@@ -7,11 +7,23 @@
     (worker_job.c). noop jobs complete in-process; they are batched: every
     ASSIGN read in one wakeup is journalled with one write and answered
     after it (segq__worker_flush_batch, once the wakeup's messages are read).
+
+    A job may have tens of thousands of inputs (a generate job's images as
+    one input), many of one content. They are indexed by content once
+    (input_layout_t), so each content is looked at once, at its first
+    input: laid out from the cache, or waited for. Its names are linked
+    in a slice of LAYOUT_SLICE_MS at a time, the next slice on a 0 ms
+    timer, so the loop's heartbeats and other jobs go on between slices
+    (tens of thousands of links take seconds). A content is linked under
+    its first name as soon as it is known in the cache (in the slice that
+    looked, or when its fetch ends): from then on the job holds it whatever
+    the cache evicts, and its other names link to that one.
 */
 #define _GNU_SOURCE
 #include "segq_fs.h"
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +31,10 @@
 #include "worker_daemon.h"
 
 #define PROGRESS_INTERVAL 100
+/* The longest a job's layout holds the loop at a time. */
+#define LAYOUT_SLICE_MS 20
+/* No input (the end of a chain, an empty queue). */
+#define NONE SIZE_MAX
 
 static void
 s_write_all_fd (segq_worker_t *self, int fd, const char *data, size_t size, const char *what)
@@ -43,27 +59,6 @@ s_kind_runnable (segq_worker_t *self, const char *name)
         if (strcmp (self->kinds [i], name) == 0)
             return segq_kind_find (name);
     return NULL;
-}
-
-/* Link every input of the job with this content into its directory, as
-   soon as the content is in the cache: from then on the job holds it
-   whatever the cache evicts. */
-int
-segq__worker_layout_inputs (job_t *job, const char *hash)
-{
-    const segq_assign_t *a = &job->assign->u.assign;
-    char err [1024];
-    segq__layout_t layout;
-    segq__cache_layout_begin (job->worker->cache, hash, &layout);
-    for (size_t i = 0; i < a->n_inputs; i++)
-        if (strcmp (a->inputs [i].hash, hash) == 0
-            && segq__cache_layout (job->worker->cache, &layout, job->dir, a->inputs [i].name, err,
-                                   sizeof err)) {
-            segq__worker_log_note (job, "%s", err);
-            segq__worker_job_finish (job, false, -1, 0, err);
-            return -1;
-        }
-    return 0;
 }
 
 static void
@@ -211,43 +206,236 @@ s_fetch_start (segq_worker_t *self, const segq_artifact_t *in)
     return fetch;
 }
 
-/* Does an input before inputs [i] have the same content? */
-static bool
-s_content_seen (const segq_assign_t *a, size_t i)
+/* ---- the layout of a job's inputs ---- */
+
+struct input_layout {
+    zhashx_t *first;      /* hash (the ASSIGN's own string) -> its first input, + 1 */
+    size_t *same_next;    /* [i]: the next input with input i's content, or NONE */
+    size_t *fetched_next; /* the contents fetched, pinned and waiting for their
+                             other names: a queue through their first inputs */
+    size_t fetched_head, fetched_tail;
+    size_t gather_at;      /* the next input to look at the content of */
+    size_t chain_at;       /* the next name of the content being laid out, or NONE */
+    segq__layout_t layout; /* that content's */
+    int timer;             /* the id of the next slice's timer, or -1 */
+};
+
+static size_t
+s_first_with (input_layout_t *self, const char *hash)
 {
-    bool seen = false;
-    for (size_t k = 0; k < i && !seen; k++)
-        seen = strcmp (a->inputs [k].hash, a->inputs [i].hash) == 0;
-    return seen;
+    void *first = zhashx_lookup (self->first, hash);
+    return first ? (size_t) (uintptr_t) first - 1 : NONE;
 }
 
-/* Lays out each input the cache has and waits for the others, one fetch
-   per content. -1: the job failed. */
-static int
-s_inputs_gather (segq_worker_t *self, job_t *job)
+static void
+s_layout_destroy (input_layout_t **self_p)
 {
-    const segq_assign_t *a = &job->assign->u.assign;
-    for (size_t i = 0; i < a->n_inputs; i++) {
-        const segq_artifact_t *in = &a->inputs [i];
-        fetch_t *fetch = zhashx_lookup (self->fetches, in->hash);
-        if (!fetch && segq__cache_has (self->cache, in->hash, in->size)) {
-            /* same content under two names: the first lays out both */
-            if (!s_content_seen (a, i) && segq__worker_layout_inputs (job, in->hash))
+    input_layout_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy (&self->first);
+    free (self->same_next);
+    free (self->fetched_next);
+    free (self);
+    *self_p = NULL;
+}
+
+/* Each content's inputs chained in order, built from the last input back,
+   so the index keeps each content's first. NULL when out of memory. */
+static input_layout_t *
+s_layout_new (const segq_assign_t *a)
+{
+    input_layout_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->first = zhashx_new ();
+    self->same_next = calloc (a->n_inputs + 1, sizeof *self->same_next);
+    self->fetched_next = calloc (a->n_inputs + 1, sizeof *self->fetched_next);
+    self->timer = -1;
+    self->chain_at = self->fetched_head = self->fetched_tail = NONE;
+    if (!self->first || !self->same_next || !self->fetched_next) {
+        s_layout_destroy (&self);
+        return NULL;
+    }
+    /* keys are the ASSIGN's, which the job keeps longer than its layout */
+    zhashx_set_key_duplicator (self->first, NULL);
+    zhashx_set_key_destructor (self->first, NULL);
+    for (size_t i = a->n_inputs; i-- > 0;) {
+        self->same_next [i] = s_first_with (self, a->inputs [i].hash);
+        zhashx_update (self->first, a->inputs [i].hash, (void *) (uintptr_t) (i + 1));
+    }
+    return self;
+}
+
+void
+segq__worker_layout_end (job_t *job)
+{
+    s_layout_destroy (&job->layout);
+}
+
+/* Input i under its name, from the layout's file. -1: the job failed. */
+static int
+s_name_lay (job_t *job, segq__layout_t *layout, size_t i)
+{
+    char err [1024];
+    const char *name = job->assign->u.assign.inputs [i].name;
+    if (segq__cache_layout (job->worker->cache, layout, job->dir, name, err, sizeof err) == 0)
+        return 0;
+    segq__worker_log_note (job, "%s", err);
+    segq__worker_job_finish (job, false, -1, 0, err);
+    return -1;
+}
+
+/* Does an input before inputs [i] have the same content? */
+static bool
+s_content_seen (input_layout_t *self, const segq_assign_t *a, size_t i)
+{
+    return s_first_with (self, a->inputs [i].hash) != i;
+}
+
+/* Input i's content, at its first input: laid out under its names if the
+   cache has it, else the job waits for its fetch (one per content however
+   many jobs wait). -1: the job failed. */
+static int
+s_content_look (job_t *job, size_t i)
+{
+    segq_worker_t *self = job->worker;
+    input_layout_t *layout = job->layout;
+    const segq_artifact_t *in = &job->assign->u.assign.inputs [i];
+    if (s_content_seen (layout, &job->assign->u.assign, i))
+        return 0;
+    fetch_t *fetch = zhashx_lookup (self->fetches, in->hash);
+    if (!fetch && segq__cache_has (self->cache, in->hash, in->size)) {
+        /* linked now, before the cache can evict it: its other names
+           link to this one, on later turns if need be */
+        segq__cache_layout_begin (self->cache, in->hash, &layout->layout);
+        layout->chain_at = layout->same_next [i];
+        return s_name_lay (job, &layout->layout, i);
+    }
+    if ((!fetch && !(fetch = s_fetch_start (self, in)))
+        || !zlistx_add_end (fetch->waiters, job->key)) {
+        segq__worker_job_finish (job, false, -1, 0, "out of memory fetching inputs");
+        return -1;
+    }
+    job->inputs_missing++;
+    return 0;
+}
+
+/* The next content fetched: its names after the first link to that one. */
+static void
+s_fetched_take (job_t *job)
+{
+    input_layout_t *self = job->layout;
+    size_t first = self->fetched_head;
+    self->fetched_head = self->fetched_next [first];
+    if (self->fetched_head == NONE)
+        self->fetched_tail = NONE;
+    segq__cache_layout_resume (&self->layout, job->dir, job->assign->u.assign.inputs [first].name);
+    self->chain_at = self->same_next [first];
+}
+
+/* Names of the content begun, then of those fetched, then the contents
+   not looked at yet, until the slice's time is up. -1: the job failed
+   (its layout is gone with it). */
+static int
+s_layout_slice (job_t *job)
+{
+    input_layout_t *self = job->layout;
+    size_t n_inputs = job->assign->u.assign.n_inputs;
+    int64_t until = segq__now_ms () + LAYOUT_SLICE_MS;
+    while (segq__now_ms () < until) {
+        if (self->chain_at != NONE) {
+            if (s_name_lay (job, &self->layout, self->chain_at))
                 return -1;
-            continue;
-        }
-        if (!fetch) {
-            if (!(fetch = s_fetch_start (self, in))) {
-                segq__worker_job_finish (job, false, -1, 0, "out of memory fetching inputs");
+            self->chain_at = self->same_next [self->chain_at];
+        } else if (self->fetched_head != NONE)
+            s_fetched_take (job);
+        else if (self->gather_at < n_inputs) {
+            if (s_content_look (job, self->gather_at++))
                 return -1;
-            }
-        } else if (zlistx_find (fetch->waiters, job->key))
-            continue; /* the same content twice under two names */
-        zlistx_add_end (fetch->waiters, job->key);
-        job->inputs_missing++;
+        } else
+            break;
     }
     return 0;
 }
+
+static bool
+s_layout_pending (job_t *job)
+{
+    input_layout_t *self = job->layout;
+    return self->chain_at != NONE || self->fetched_head != NONE
+           || self->gather_at < job->assign->u.assign.n_inputs;
+}
+
+static int s_on_layout_timer (zloop_t *loop, int timer_id, void *arg);
+
+/* A slice on the loop's next turn. Never at once: the ASSIGNs and fetches
+   of one turn would each take a slice in it. */
+static void
+s_layout_later (job_t *job)
+{
+    segq_worker_t *self = job->worker;
+    input_layout_t *layout = job->layout;
+    if (layout->timer < 0
+        && (layout->timer = zloop_timer (self->loop, 0, 1, s_on_layout_timer, self)) < 0)
+        segq__worker_job_finish (job, false, -1, 0, "out of memory laying out inputs");
+}
+
+/* A slice; another on the next turn while names remain; the child once
+   all are laid out and nothing is being fetched. */
+static void
+s_layout_pump (job_t *job)
+{
+    if (s_layout_slice (job))
+        return;
+    if (s_layout_pending (job))
+        s_layout_later (job);
+    else if (job->inputs_missing == 0) {
+        segq__worker_layout_end (job);
+        segq__worker_job_start (job);
+    }
+}
+
+/* The timer names the job by its id, never by a pointer: a job may end, or
+   go, while its timer waits, and zloop_timer_end can take effect only
+   after the timer has fired once more (zloop skips its cancellations on a
+   turn whose timers added a poller, as starting a child does). One shot,
+   so zloop drops it as it fires. */
+static int
+s_on_layout_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    segq_worker_t *self = arg;
+    for (job_t *job = zhashx_first (self->jobs); job; job = zhashx_next (self->jobs))
+        if (job->layout && job->layout->timer == timer_id) {
+            job->layout->timer = -1;
+            s_layout_pump (job); /* it may edit the table: look no further */
+            break;
+        }
+    return 0;
+}
+
+void
+segq__worker_input_fetched (job_t *job, const char *hash)
+{
+    input_layout_t *self = job->layout;
+    size_t first = s_first_with (self, hash);
+    segq__layout_t pin;
+    job->inputs_missing--;
+    segq__cache_layout_begin (job->worker->cache, hash, &pin);
+    if (s_name_lay (job, &pin, first))
+        return;
+    if (self->same_next [first] != NONE) {
+        self->fetched_next [first] = NONE;
+        if (self->fetched_tail == NONE)
+            self->fetched_head = first;
+        else
+            self->fetched_next [self->fetched_tail] = first;
+        self->fetched_tail = first;
+    }
+    s_layout_later (job);
+}
+
+/* ---- ASSIGN ---- */
 
 void
 segq__worker_on_assign (segq_worker_t *self, segq_msg_t **msg_p)
@@ -270,10 +458,13 @@ segq__worker_on_assign (segq_worker_t *self, segq_msg_t **msg_p)
         s_job_done_in_process (self, job);
         return;
     }
-    if (s_job_dir_make (self, job) || s_inputs_check (job) || s_inputs_gather (self, job))
+    if (s_job_dir_make (self, job) || s_inputs_check (job))
         return;
-    if (job->inputs_missing == 0)
-        segq__worker_job_start (job);
+    if (!(job->layout = s_layout_new (a))) {
+        segq__worker_job_finish (job, false, -1, 0, "out of memory indexing inputs");
+        return;
+    }
+    s_layout_later (job);
 }
 
 /* Write the batch's journal lines, then answer the noop jobs. */

@@ -56,6 +56,8 @@ typedef enum { OFFLINE, REGISTERING, ONLINE } session_t;
 typedef enum { JOB_FETCHING, JOB_RUNNING, JOB_STOPPED, JOB_UPLOADING, JOB_DONE } phase_t;
 
 typedef struct job job_t;
+/* A job's inputs by content while they are laid out (worker_assign.c). */
+typedef struct input_layout input_layout_t;
 
 /* One file on its way to the broker: PUT, then CHUNKs within the credit
    the broker grants, hashed as they are read, so a big file is read once
@@ -101,8 +103,9 @@ struct job {
     const char *id;     /* into assign */
     uint32_t attempt;
     phase_t phase;
-    char *dir; /* scratch directory, or NULL (noop) */
-    size_t inputs_missing;
+    char *dir;              /* scratch directory, or NULL (noop) */
+    size_t inputs_missing;  /* contents it waits for the fetch of */
+    input_layout_t *layout; /* until its inputs are all laid out, or NULL */
     segq__job_runner_t *runner;
     void *child_handle; /* in worker->children */
     /* log: bytes not yet sent, from log_offset on */
@@ -227,9 +230,13 @@ void segq__worker_on_result_ack (segq_worker_t *self, const segq_result_ack_t *m
 /* ---- worker_assign.c: taking a job ---- */
 
 void segq__worker_on_assign (segq_worker_t *self, segq_msg_t **msg_p);
-/* Links the job's inputs with this content into its directory; -1: the
-   job failed. */
-int segq__worker_layout_inputs (job_t *job, const char *hash);
+/* The content the job waited for is in the cache: linked under its first
+   name now, under the others on the loop's next turns; then the job
+   starts if it waits for nothing else. It may fail instead. */
+void segq__worker_input_fetched (job_t *job, const char *hash);
+/* The job's inputs need no more laying out (it starts, ends or goes):
+   their index goes (a slice's timer still waiting then finds nothing). */
+void segq__worker_layout_end (job_t *job);
 void segq__worker_flush_batch (segq_worker_t *self);
 
 /* ---- worker_job.c: a job's life ---- */

@@ -195,20 +195,25 @@ int segq__cache_write_commit (segq__cache_write_t **self_p, char *err, size_t er
 void segq__cache_write_abort (segq__cache_write_t **self_p);
 uint64_t segq__cache_write_received (segq__cache_write_t *self);
 
-/* Laying out one content under a job's names for it: each a hard link to
-   the cached file or, where a link cannot be made (EMLINK, EXDEV, EPERM),
-   a copy that the names after it link to. More copies than
+/* Laying out one content under a job's names for it: the first a hard
+   link to the cached file, each name after it a link to the one before
+   (the same file, which the cache can no longer take from the job) or,
+   where a link cannot be made (EMLINK, EXDEV, EPERM), a copy that the
+   names after it link to. More copies than
    SEGQ__LAYOUT_MAX_COPIES (a filesystem without hard links, and one
    content named that often) are refused: a peer naming one artifact many
    times must not make the worker fill its disk with copies. */
 #define SEGQ__LAYOUT_MAX_COPIES 16
 
 typedef struct {
-    char src [8192]; /* what the next name links to: the cached file, then the latest copy */
+    char src [8192]; /* what the next name links to: the cached file, then the name before */
     unsigned copies; /* made so far */
 } segq__layout_t;
 
 void segq__cache_layout_begin (segq__cache_t *self, const char *hash, segq__layout_t *layout);
+/* The names after dir/name, one laid out already: they link to it. It
+   counts as a copy, whether it was one or not, so the bound holds. */
+void segq__cache_layout_resume (segq__layout_t *layout, const char *dir, const char *name);
 /* Put the content at dir/name, creating parent directories. 0;
    SEGQ_EEXIST (a name given twice), SEGQ_EINVAL (a name that is not a
    safe relative path), SEGQ_ETOOBIG (a copy past the most), SEGQ_EIO or

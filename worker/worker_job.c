@@ -135,6 +135,7 @@ void
 segq__worker_job_free (job_t *job)
 {
     segq_worker_t *self = job->worker;
+    segq__worker_layout_end (job);
     if (job->runner)
         segq__job_runner_destroy (&job->runner);
     if (job->child_handle)
@@ -190,6 +191,7 @@ segq__worker_job_finish (job_t *job, bool success, int32_t exit_code, int32_t si
                          const char *reason)
 {
     segq_worker_t *self = job->worker;
+    segq__worker_layout_end (job);
     segq__worker_ckpt_abandon (job);
     job->success = success;
     job->exit_code = exit_code;

@@ -456,8 +456,8 @@ s_fetch_end (segq_worker_t *self, fetch_t *fetch, const char *error)
         if (error) {
             segq__worker_log_note (job, "%s", error);
             segq__worker_job_finish (job, false, -1, 0, error);
-        } else if (segq__worker_layout_inputs (job, fetch->hash) == 0 && --job->inputs_missing == 0)
-            segq__worker_job_start (job);
+        } else
+            segq__worker_input_fetched (job, fetch->hash);
     }
     segq__worker_fetch_destroy (&fetch);
     s_fetches_resume (self);

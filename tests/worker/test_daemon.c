@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "segq_fs.h"
 #include "worker_internal.h"
 
 typedef struct {
@@ -274,6 +276,41 @@ s_expect (fake_t *f, segq_msg_type_t type, int timeout_ms)
         cr_assert_fail ("expected %s, got %s", segq_msg_type_name (type),
                         segq_msg_type_name (msg->type));
     return msg;
+}
+
+/* The next message of `type` from the worker, heartbeats answered and
+   the rest dropped; *worst: the longest the worker was silent meanwhile. */
+static segq_msg_t *
+s_expect_talking (segq_msg_type_t type, int64_t *worst)
+{
+    int64_t last = segq__now_ms ();
+    *worst = 0;
+    segq_msg_t *found = NULL;
+    while (!found) {
+        zframe_t *peer = NULL;
+        segq_msg_t *msg = NULL;
+        char err [256];
+        if (segq_msg_recv (F->router, &peer, &msg, NULL, err, sizeof err) == 0 && msg) {
+            int64_t now = segq__now_ms ();
+            *worst = now - last > *worst ? now - last : *worst;
+            last = now;
+            if (msg->type == type) {
+                found = msg;
+                zframe_destroy (&F->peer);
+                F->peer = peer;
+                peer = NULL;
+            } else {
+                if (msg->type == SEGQ_MSG_HEARTBEAT) {
+                    segq_msg_t *beat = segq_msg_new (SEGQ_MSG_HEARTBEAT);
+                    segq_msg_send (&beat, F->router, peer);
+                }
+                segq_msg_destroy (&msg);
+            }
+        }
+        zframe_destroy (&peer);
+        cr_assert (segq__now_ms () - last < 5000, "the worker went silent");
+    }
+    return found;
 }
 
 static void
@@ -1047,32 +1084,8 @@ Test (daemon, big_artifacts_never_stall_heartbeats)
     free (data);
     /* from here on: download, hash, copy by the child, hash of the output;
        the worker must keep talking (heartbeat every 100 ms) all along */
-    int64_t last = segq__now_ms (), worst = 0;
-    segq_msg_t *put = NULL;
-    while (!put) {
-        zframe_t *peer = NULL;
-        segq_msg_t *msg = NULL;
-        char err [256];
-        if (segq_msg_recv (F->router, &peer, &msg, NULL, err, sizeof err) == 0 && msg) {
-            int64_t now = segq__now_ms ();
-            worst = now - last > worst ? now - last : worst;
-            last = now;
-            if (msg->type == SEGQ_MSG_PUT) {
-                put = msg;
-                zframe_destroy (&F->peer);
-                F->peer = peer;
-                peer = NULL;
-            } else {
-                if (msg->type == SEGQ_MSG_HEARTBEAT) {
-                    segq_msg_t *beat = segq_msg_new (SEGQ_MSG_HEARTBEAT);
-                    segq_msg_send (&beat, F->router, peer);
-                }
-                segq_msg_destroy (&msg);
-            }
-        }
-        zframe_destroy (&peer);
-        cr_assert (segq__now_ms () - last < 5000, "the worker went silent");
-    }
+    int64_t worst;
+    segq_msg_t *put = s_expect_talking (SEGQ_MSG_PUT, &worst);
     cr_assert (worst < 700, "the worker was silent for %lld ms", (long long) worst);
     s_take_upload (F, &put, 6, 1u << 20, NULL, size, input.hash);
     segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
@@ -1081,6 +1094,210 @@ Test (daemon, big_artifacts_never_stall_heartbeats)
     segq_msg_destroy (&result);
     s_ack (F, "b1", 1, 0);
     s_drain_and_bye (F);
+}
+
+/* ---- jobs of many inputs ---- */
+
+/* Content i: "content I\n", its hash into hash; its size. */
+static size_t
+s_content (size_t i, char hash [SEGQ_HASH_HEX_LEN + 1])
+{
+    char text [32];
+    int len = snprintf (text, sizeof text, "content %zu\n", i);
+    s_hash (text, (size_t) len, hash);
+    return (size_t) len;
+}
+
+/* Contents 0 .. n-1 in the cache of the worker s_start_worker starts, as
+   finished downloads leave them. */
+static void
+s_cache_fill (size_t n)
+{
+    char dir [400], err [256], path [4096], hash [SEGQ_HASH_HEX_LEN + 1];
+    snprintf (dir, sizeof dir, "%s/work/cache", F->dir);
+    segq__cache_t *cache = segq__cache_new (dir, 0, err, sizeof err);
+    cr_assert_not_null (cache, "%s", err);
+    for (size_t i = 0; i < n; i++) {
+        s_content (i, hash);
+        segq__cache_path (cache, hash, path, sizeof path);
+        *strrchr (path, '/') = 0;
+        cr_assert_eq (segq_mkdirs (path, err, sizeof err), 0, "%s", err);
+        segq__cache_path (cache, hash, path, sizeof path);
+        FILE *file = fopen (path, "w");
+        cr_assert (file && fprintf (file, "content %zu\n", i) > 0 && fclose (file) == 0, "%s",
+                   path);
+    }
+    segq__cache_destroy (&cache);
+}
+
+/* A job's inputs, built up: names (printf-style) of contents. */
+typedef struct {
+    segq_artifact_t *items;
+    size_t count, cap;
+} inputs_t;
+
+static void s_input_add (inputs_t *inputs, size_t content, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static void
+s_input_add (inputs_t *inputs, size_t content, const char *format, ...)
+{
+    if (inputs->count == inputs->cap) {
+        inputs->cap = inputs->cap ? inputs->cap * 2 : 1024;
+        inputs->items = realloc (inputs->items, inputs->cap * sizeof *inputs->items);
+        cr_assert_not_null (inputs->items);
+    }
+    segq_artifact_t *in = &inputs->items [inputs->count++];
+    char name [256];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (name, sizeof name, format, args);
+    va_end (args);
+    cr_assert_not_null (in->name = strdup (name));
+    in->size = s_content (content, in->hash);
+}
+
+static void
+s_inputs_clear (inputs_t *inputs)
+{
+    segq__artifacts_free (&inputs->items, inputs->count);
+    inputs->count = inputs->cap = 0;
+}
+
+/* 30,000 inputs of 3,000 contents, all in the cache, a content's names
+   far apart (files are slow to make here; links are not). */
+static void
+s_inputs_many (inputs_t *inputs)
+{
+    enum { N = 30000, CONTENTS = 3000 };
+    s_cache_fill (CONTENTS);
+    for (size_t i = 0; i < N; i++)
+        s_input_add (inputs, i % CONTENTS, "images/%05zu.png", i);
+}
+
+/* Waits for the journal's line of the job's child, answering the worker. */
+static void
+s_wait_started (void)
+{
+    int64_t deadline = segq__now_ms () + 30000;
+    while (s_count_lines (F->journal) == 0) {
+        cr_assert_lt (segq__now_ms (), deadline, "the job did not start; log:\n%s",
+                      s_slurp (F->log));
+        segq_msg_t *msg = s_next (F, 100);
+        cr_assert_null (msg, "%s before the job started",
+                        msg ? segq_msg_type_name (msg->type) : "");
+    }
+}
+
+/* Every input at its name in the job's directory, with its content; the
+   names of one content are one file. */
+static void
+s_check_laid_out (const char *job, const inputs_t *inputs)
+{
+    for (size_t i = 0; i < inputs->count; i++) {
+        const segq_artifact_t *in = &inputs->items [i];
+        char path [1024], got [SEGQ_HASH_HEX_LEN + 1];
+        snprintf (path, sizeof path, "%s/work/jobs/%s.1/%s", F->dir, job, in->name);
+        cr_assert_eq (segq_sha256_file (path, got), 0, "%s is missing", in->name);
+        cr_assert_str_eq (got, in->hash, "%s has another content", in->name);
+    }
+}
+
+/* Thousands of inputs: contents of their own in subfolders, some under a
+   second name further on, one cached content under thousands of names
+   and one fetched content under as many, interleaved. */
+Test (daemon, many_inputs_each_laid_out_with_its_content)
+{
+    enum { N = 2000, MANY = N, FETCHED = N + 1 };
+    s_cache_fill (FETCHED);
+    inputs_t inputs = { 0 };
+    for (size_t i = 0; i < N; i++) {
+        s_input_add (&inputs, i, "images/%zu/%05zu.png", i % 10, i);
+        if (i % 4 == 3)
+            s_input_add (&inputs, i - 2, "again/%05zu.png", i - 2);
+        s_input_add (&inputs, MANY, "many/%05zu", i);
+        s_input_add (&inputs, FETCHED, "fetched/%zu/deeper/%05zu", i % 7, i);
+    }
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    const char *params [] = { "seconds=30", NULL };
+    s_assign (F, "m1", 1, "sleep", params, inputs.items, inputs.count, 0);
+    char text [32], hash [SEGQ_HASH_HEX_LEN + 1];
+    size_t size = s_content (FETCHED, hash);
+    snprintf (text, sizeof text, "content %d\n", FETCHED);
+    s_serve_get (F, text, size, hash, 41);
+    s_wait_started ();
+    s_check_laid_out ("m1", &inputs);
+    s_inputs_clear (&inputs);
+    s_abort_and_bye ("m1");
+}
+
+/* A worker given a sleep job of s_inputs_many's inputs, "seconds=S". */
+static void
+s_assign_many (inputs_t *inputs, const char *job, const char *seconds)
+{
+    s_inputs_many (inputs);
+    s_start_worker (F, NULL);
+    segq_msg_t *reg = s_handshake (F, 5000);
+    segq_msg_destroy (&reg);
+    const char *params [] = { seconds, NULL };
+    s_assign (F, job, 1, "sleep", params, inputs->items, inputs->count, 0);
+}
+
+/* Tens of thousands of links take seconds: the worker lays them out a
+   slice at a time and keeps talking to the broker meanwhile. */
+Test (daemon, many_inputs_never_stall_heartbeats)
+{
+    inputs_t inputs = { 0 };
+    s_assign_many (&inputs, "h1", "seconds=0");
+    int64_t worst;
+    segq_msg_t *result = s_expect_talking (SEGQ_MSG_RESULT, &worst);
+    cr_assert (result->u.result.success, "%s", result->u.result.reason);
+    cr_assert (worst < 700, "the worker was silent for %lld ms", (long long) worst);
+    segq_msg_destroy (&result);
+    s_ack (F, "h1", 1, 0);
+    s_inputs_clear (&inputs);
+    s_drain_and_bye (F);
+}
+
+/* A job aborted in the middle of its layout ends there, its directory
+   gone once its result is acknowledged; a worker stopped in the middle of
+   one leaves at once (without a leak, under ASan). */
+Test (daemon, many_inputs_aborted_or_stopped_in_their_layout)
+{
+    inputs_t inputs = { 0 };
+    s_assign_many (&inputs, "a1", "seconds=30");
+    segq_msg_t *abort = segq_msg_new (SEGQ_MSG_ABORT);
+    abort->u.abort.job = strdup ("a1");
+    abort->u.abort.attempt = 1;
+    abort->u.abort.reason = strdup ("cancelled");
+    s_send (F, abort);
+    segq_msg_t *result = s_expect (F, SEGQ_MSG_RESULT, 10000);
+    cr_assert_str_eq (result->u.result.reason, "aborted: cancelled");
+    segq_msg_destroy (&result);
+    s_ack (F, "a1", 1, 0);
+    char dir [400];
+    snprintf (dir, sizeof dir, "%s/work/jobs/a1.1", F->dir);
+    for (int i = 0; i < 500 && access (dir, F_OK) == 0; i++)
+        usleep (10000);
+    cr_assert_neq (access (dir, F_OK), 0, "the aborted job's directory stayed");
+
+    const char *params [] = { "seconds=30", NULL };
+    s_assign (F, "a2", 1, "sleep", params, inputs.items, inputs.count, 0);
+    snprintf (dir, sizeof dir, "%s/work/jobs/a2.1", F->dir);
+    for (int i = 0; i < 500 && access (dir, F_OK) != 0; i++)
+        usleep (1000); /* taken: a stop signal first would refuse it */
+    kill (F->pid, SIGINT);
+    segq_msg_t *reg = s_expect (F, SEGQ_MSG_REGISTER, 5000); /* draining */
+    segq_msg_destroy (&reg);
+    kill (F->pid, SIGINT);
+    segq_msg_t *bye = s_expect (F, SEGQ_MSG_BYE, 5000);
+    segq_msg_destroy (&bye);
+    int status = s_wait_exit (F, 10000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 130, "status %d", status);
+    cr_assert_eq (s_count_lines (F->journal), 0, "a child started: the layouts were not cut short");
+    s_inputs_clear (&inputs);
 }
 
 Test (daemon, outputs_that_cannot_fit_one_result_fail_clearly)

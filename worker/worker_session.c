@@ -346,6 +346,13 @@ segq__worker_on_error (segq_worker_t *self, const segq_error_msg_t *m)
         s_send_register (self);
         return;
     }
+    if (m->code == SEGQ_ENOENT) {
+        /* what was sent before the broker read our REGISTER (after its
+           restart): that REGISTER is under way, nothing is wrong */
+        segq__worker_log (self, 1, "broker says: %s (our REGISTER is under way)",
+                          m->message ? m->message : "unknown worker");
+        return;
+    }
     segq__worker_log (self, 0, "broker error %s: %s", segq_error_name (m->code),
                       m->message ? m->message : segq_strerror (m->code));
 }

@@ -100,8 +100,7 @@ static const segq_param_spec_t s_train_params [] = {
 static const segq_input_spec_t s_train_inputs [] = {
     { "image", true, false, "training image (PNG or JPEG)", false, NULL, false, false,
       SEGQ_DATA_IMAGE },
-    { "mask", false, false,
-      "its segmentation mask (PNG or JPEG, same size); required unless mask_from_alpha", false,
+    { "mask", false, false, "its segmentation mask (PNG or JPEG, same size)", false,
       "mask_from_alpha", false, false, SEGQ_DATA_IMAGE },
 };
 
@@ -122,7 +121,7 @@ static const segq_param_spec_t s_generate_params [] = {
       "the model's catalogue id, for manifest.csv (the broker sets it when --model names a "
       "catalogue model or a train job)" },
     { "model_name", SEGQ_PARAM_STRING, "", 0, 0, NULL,
-      "the model's catalogue name, for manifest.csv (set like model_id)" },
+      "the model's catalogue name, for manifest.csv (set by the broker, as the id is)" },
     SEGQ_KINDS_COMPUTE_PARAMS,
 };
 
@@ -293,6 +292,15 @@ segq_kinds (size_t *count)
     if (count)
         *count = COUNT (s_kinds);
     return s_kinds;
+}
+
+const char *
+segq_kind_name_suggest (const char *word)
+{
+    const char *names [COUNT (s_kinds)];
+    for (size_t i = 0; i < COUNT (s_kinds); i++)
+        names [i] = s_kinds [i].name;
+    return segq_suggest (word, names, COUNT (s_kinds));
 }
 
 const segq_kind_spec_t *

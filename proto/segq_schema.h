@@ -166,6 +166,10 @@ const char *segq_kind_suggest (const segq_kind_spec_t *kind, const char *word);
    grows with its length, or NULL. */
 const char *segq_suggest (const char *word, const char *const *candidates, size_t n);
 
+/* The kind closest to `word` ("trian" -> "train"), for a did-you-mean;
+   NULL when none is close. */
+const char *segq_kind_name_suggest (const char *word);
+
 /* Parse user text ("2000", "0.5", "true", "bf16") as the parameter's type,
    checking range and choices. On error fills err ("niter: 'abc' is not an
    integer (expected 1..1000000)") and returns SEGQ_EINVAL. */

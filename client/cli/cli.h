@@ -50,6 +50,11 @@ int cli_common_option (cli_globals_t *g, int opt, const char *arg);
 enum { CLI_OPT_END = -1, CLI_OPT_HELP = -2, CLI_OPT_BAD = -3 };
 int cli_next_option (cli_globals_t *g, const char *cmd, int argc, char **argv,
                      const char *shortopts, const struct option *options, const char *help);
+/* " (did you mean --limit?)" for `arg` ("--limt", "--limt=3", or the bare
+   name), an option not among names[0..n) (long names without "--"), when
+   one of them is close; else "". Returns buf. */
+const char *cli_near_option (const char *arg, const char *const *names, size_t n, char *buf,
+                             size_t len);
 /* What a command returns when cli_next_option ended with `opt`. */
 #define CLI_OPT_RESULT(opt) ((opt) == CLI_OPT_HELP ? CLI_OK : CLI_USAGE)
 int cli_connect (const cli_globals_t *g, segq_client_t **client);
@@ -121,5 +126,15 @@ void cli_format_bar (double fraction, int width, char *buf, size_t len);
    characters (UTF-8), not bytes as printf's %-10s does: a user or node
    named "José" keeps the table's columns in line. Returns buf. */
 const char *cli_format_cell (const char *text, int width, char *buf, size_t len);
+/* dir/name into buf, as snprintf (its length), with one '/' between them
+   however many dir ends in ("synth/" and "a.png": "synth/a.png"): every
+   path the CLI makes of a folder and a name, to print or to write. */
+int cli_path_join (char *buf, size_t len, const char *dir, const char *name);
+/* A parameter's range bound as a user types it: an INT's as an integer. */
+void cli_format_bound (segq_param_type_t type, double bound, char *buf, size_t len);
+/* Whether an input must be given: "required", "optional", or "required
+   unless --FLAG" for one that its bool parameter `unless` stands for
+   (train's mask unless --mask-from-alpha). Returns buf. */
+const char *cli_format_need (bool required, const char *unless, char *buf, size_t len);
 
 #endif

@@ -18,7 +18,7 @@ s_absolute (const char *file, char *path, size_t size)
     char cwd [3000];
     if (!getcwd (cwd, sizeof cwd))
         return -1;
-    return snprintf (path, size, "%s/%s", cwd, file) < (int) size ? 0 : -1;
+    return cli_path_join (path, size, cwd, file) < (int) size ? 0 : -1;
 }
 
 int

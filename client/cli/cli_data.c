@@ -44,7 +44,7 @@ int
 cli_fetch_output (cli_globals_t *g, const char *cmd, segq_client_t *client, const char *job,
                   const segq_artifact_t *out, const char *dir, char *path, size_t path_len)
 {
-    snprintf (path, path_len, "%s/%s", dir, out->name);
+    cli_path_join (path, path_len, dir, out->name);
     bool present, other;
     s_look_at_target (path, out, &present, &other);
     if (other)
@@ -141,7 +141,7 @@ s_output_path (cli_globals_t *g, const segq_artifact_t *out, const char *dir, ch
     size_t len = strlen (dir) + strlen (out->name) + 2;
     if (!(*path = malloc (len)))
         return cli_error (g, "fetch", CLI_FAILED, "out of memory");
-    snprintf (*path, len, "%s/%s", dir, out->name);
+    cli_path_join (*path, len, dir, out->name);
     return CLI_OK;
 }
 
@@ -263,7 +263,7 @@ s_fetch_jobs (cli_globals_t *g, segq_client_t *client, char *const *jobs, size_t
         /* an array's jobs each in a folder of their own: they write the
            same names */
         char sub [4096];
-        snprintf (sub, sizeof sub, "%s/%s", dir, jobs [k]);
+        cli_path_join (sub, sizeof sub, dir, jobs [k]);
         rc = s_plan_job (g, client, jobs [k], array ? sub : dir, names, n_names, &plans [k]);
     }
     if (rc == CLI_OK)

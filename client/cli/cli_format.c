@@ -1,4 +1,6 @@
-/*  cli_format.c: jobs and workers as text tables (as JSON: proto/segq_records_json.c). */
+/*  cli_format.c: jobs and workers as text tables (as JSON: proto/segq_records_json.c),
+    and the small pieces of text every command shares: ages, bars, cells,
+    paths, a kind's ranges. */
 #include "cli.h"
 
 #include <math.h>
@@ -41,6 +43,39 @@ cli_format_cell (const char *text, int width, char *buf, size_t len)
     for (const char *p = text; *p; p++)
         chars += ((unsigned char) *p & 0xC0) != 0x80; /* not a continuation byte */
     snprintf (buf, len, "%s%*s", text, chars < width ? width - chars : 0, "");
+    return buf;
+}
+
+int
+cli_path_join (char *buf, size_t len, const char *dir, const char *name)
+{
+    /* "synth/" as the user typed it: one '/' before the name, not two */
+    size_t keep = strlen (dir);
+    while (keep > 1 && dir [keep - 1] == '/')
+        keep--;
+    const char *sep = keep == 0 || dir [keep - 1] == '/' ? "" : "/";
+    return snprintf (buf, len, "%.*s%s%s", (int) keep, dir, sep, name);
+}
+
+void
+cli_format_bound (segq_param_type_t type, double bound, char *buf, size_t len)
+{
+    /* an INT's bound as an integer ("1000000000"), not "1e+09" */
+    segq_value_t value = { .type = type, .i = (int64_t) bound, .f = bound };
+    segq_value_format (&value, buf, len);
+}
+
+const char *
+cli_format_need (bool required, const char *unless, char *buf, size_t len)
+{
+    char flag [64];
+    if (unless)
+        segq_flag_name (unless, flag, sizeof flag);
+    snprintf (buf, len, "%s%s",
+              unless     ? "required unless --"
+              : required ? "required"
+                         : "optional",
+              unless ? flag : "");
     return buf;
 }
 

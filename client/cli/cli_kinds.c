@@ -18,14 +18,6 @@ s_bound_json (const segq_kind_param_t *p, double bound)
     return p->type == SEGQ_PARAM_INT ? json_integer ((json_int_t) bound) : json_real (bound);
 }
 
-/* The same as people write it ("1000000000", not "1e+09"). */
-static void
-s_format_bound (const segq_kind_param_t *p, double bound, char *buf, size_t len)
-{
-    segq_value_t value = { .type = p->type, .i = (int64_t) bound, .f = bound };
-    segq_value_format (&value, buf, len);
-}
-
 static json_t *
 s_param_json (const segq_kind_info_t *kind, const segq_kind_param_t *p)
 {
@@ -74,18 +66,12 @@ s_print_kind (const segq_kind_info_t *kind)
         printf ("  (none)\n");
     for (size_t i = 0; i < kind->n_inputs; i++) {
         const segq_kind_input_t *in = &kind->inputs [i];
-        char need [80];
-        if (in->unless)
-            snprintf (need, sizeof need, "required unless --%s", in->unless);
-        for (char *c = need; in->unless && *c; c++)
-            *c = *c == '_' ? '-' : *c; /* the flag's spelling */
+        char need [96];
         printf ("  %-18s %s, %-9s %s\n", in->name,
                 in->sets   ? "named sets of files"
                 : in->many ? "many files"
                            : "one file",
-                in->unless     ? need
-                : in->required ? "required"
-                               : "optional",
+                cli_format_need (in->required, in->unless, need, sizeof need),
                 in->help ? in->help : "");
     }
     printf ("\nparameters:\n");
@@ -95,8 +81,8 @@ s_print_kind (const segq_kind_info_t *kind)
         const segq_kind_param_t *p = &kind->params [i];
         char type [512] = "", lo [48], hi [48], shown [128] = "";
         if (p->type == SEGQ_PARAM_INT || p->type == SEGQ_PARAM_FLOAT) {
-            s_format_bound (p, p->min, lo, sizeof lo);
-            s_format_bound (p, p->max, hi, sizeof hi);
+            cli_format_bound (p->type, p->min, lo, sizeof lo);
+            cli_format_bound (p->type, p->max, hi, sizeof hi);
             snprintf (type, sizeof type, "%s %s..%s", s_type_names [p->type], lo, hi);
         } else if (p->type == SEGQ_PARAM_CHOICE)
             for (size_t c = 0, used = 0; c < p->n_choices && used < sizeof type; c++)
@@ -108,7 +94,12 @@ s_print_kind (const segq_kind_info_t *kind)
         if (value)
             segq_value_format (value, shown, sizeof shown);
         char left [800];
-        snprintf (left, sizeof left, "%s, %s%s", type, value ? "default " : "required", shown);
+        /* an empty default means "not given": the help says what stands for it */
+        snprintf (left, sizeof left, "%s, %s%s", type,
+                  !value   ? "required"
+                  : *shown ? "default "
+                           : "optional",
+                  shown);
         printf ("  %-18s %-32s  %s\n", p->name, left, p->help ? p->help : "");
     }
     printf ("\nprincipal output (what a bare JOB names): %s\n",

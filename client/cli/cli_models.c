@@ -57,27 +57,39 @@ static const subcommand_t s_subcommands [] = {
     { "unpin", SEGQ_MODEL_UNPIN, 0 },     { "rm", SEGQ_MODEL_RM, 0 },
 };
 
-/* "bob,carol" or "lab" or "-": whom a model is shared with. */
+/* "bob,carol" or "lab" or "-": whom a model is shared with; the caller
+   (me) as "you". The broker shows the list to the owner and admins only,
+   so that whom else a model is shared with stays the owner's business. */
 static void
-s_shared_text (const segq_model_info_t *m, char *buf, size_t len)
+s_shared_text (const segq_model_info_t *m, const char *me, char *buf, size_t len)
 {
     int n = snprintf (buf, len, "%s", m->lab ? "lab" : m->n_shared ? "" : "-");
     for (size_t i = 0; i < m->n_shared && n >= 0 && (size_t) n < len; i++)
-        n += snprintf (buf + n, len - (size_t) n, "%s%s", n ? "," : "", m->shared [i]);
+        n += snprintf (buf + n, len - (size_t) n, "%s%s", n ? "," : "",
+                       me && strcmp (m->shared [i], me) == 0 ? "you" : m->shared [i]);
+}
+
+/* A size as WxH, width first, as `segq-run sample --size` takes it. */
+static void
+s_size_text (const segq_model_info_t *m, char *buf, size_t len)
+{
+    if (m->height)
+        snprintf (buf, len, "%ux%u", m->width, m->height);
+    else
+        snprintf (buf, len, "-");
 }
 
 static void
-s_print_table (const segq_model_info_t *models, size_t n)
+s_print_table (const segq_model_info_t *models, size_t n, const char *me)
 {
     printf ("%-10s %-24s %-10s %6s %9s %6s  %-12s %s\n", "ID", "NAME", "OWNER", "SCALES", "SIZE",
             "AGE", "SHARED", "TAGS");
     for (size_t i = 0; i < n; i++) {
         const segq_model_info_t *m = &models [i];
-        char size [32] = "-", age [32], shared [256], tags [256] = "";
-        if (m->height)
-            snprintf (size, sizeof size, "%ux%u", m->height, m->width);
+        char size [32], age [32], shared [256], tags [256] = "";
+        s_size_text (m, size, sizeof size);
         cli_format_age (m->created, age, sizeof age);
-        s_shared_text (m, shared, sizeof shared);
+        s_shared_text (m, me, shared, sizeof shared);
         int t = 0;
         for (size_t k = 0; k < m->n_tags && t >= 0 && (size_t) t < sizeof tags; k++)
             t += snprintf (tags + t, sizeof tags - (size_t) t, "%s%s", k ? "," : "", m->tags [k]);
@@ -90,15 +102,16 @@ s_print_table (const segq_model_info_t *models, size_t n)
 }
 
 static void
-s_print_detail (const segq_model_info_t *m)
+s_print_detail (const segq_model_info_t *m, const char *me)
 {
-    char when [64] = "?", shared [1024], bytes [32];
+    char when [64] = "?", shared [1024], bytes [32], size [32];
     time_t t = (time_t) m->created;
     struct tm tm;
     if (localtime_r (&t, &tm))
         strftime (when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-    s_shared_text (m, shared, sizeof shared);
+    s_shared_text (m, me, shared, sizeof shared);
     segq_format_size (m->size, bytes, sizeof bytes);
+    s_size_text (m, size, sizeof size);
     printf ("%s  %s  (owner %s, trained by job %s on %s)\n", m->id, m->name, m->owner, m->job,
             when);
     printf ("  image       %s  sha256 %s\n", m->image ? m->image : "-", m->image_hash);
@@ -107,7 +120,7 @@ s_print_detail (const segq_model_info_t *m)
     else
         printf ("  mask        the image's alpha\n");
     printf ("  checkpoint  %s  sha256 %s\n", bytes, m->checkpoint);
-    printf ("  scales      %u, finest %ux%u\n", m->scales, m->height, m->width);
+    printf ("  scales      %u, finest %s\n", m->scales, size);
     printf ("  shared      %s%s%s\n", shared, m->pinned ? "   pinned" : "",
             m->purged ? "   PURGED: it generates no more" : "");
     if (m->n_tags) {
@@ -119,8 +132,7 @@ s_print_detail (const segq_model_info_t *m)
     if (m->note)
         printf ("  note        %s\n", m->note);
     if (m->samples)
-        printf ("  samples     job %s (see them: segq fetch %s --out DIR)\n", m->samples,
-                m->samples);
+        printf ("  samples     job %s (see them: segq fetch %s -o DIR)\n", m->samples, m->samples);
     if (m->params.count) {
         printf ("  training   ");
         for (size_t i = 0; i < m->params.count; i++) {
@@ -305,9 +317,9 @@ s_run (cli_globals_t *g, segq_client_t *client, models_args_t *args, char **word
                 out = segq_model_info_json (&models [i], detail);
         rc = cli_print_json (out);
     } else if (rc == CLI_OK && list)
-        s_print_table (models, n);
+        s_print_table (models, n, segq_client_user (client));
     else if (rc == CLI_OK && n && (detail || args->request.op != SEGQ_MODEL_RM))
-        s_print_detail (&models [0]);
+        s_print_detail (&models [0], segq_client_user (client));
     else if (rc == CLI_OK && n)
         printf ("removed %s (%s) from the catalogue; its training job %s stays until purged\n",
                 models [0].id, models [0].name, models [0].job);

@@ -357,7 +357,7 @@ s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t 
 {
     segq_pair_list_t real = { 0 }, trained = { 0 };
     segq_params_t params = { 0 };
-    char why [2048] = "", inner [1024] = "", real_flag [600], advice [1600];
+    char why [2048] = "", inner [1024] = "", real_flag [600], advice [2048];
     int rc = cli_check_params (&p->stage [ST_EVALUATE], &params, why, sizeof why);
     if (rc == SEGQ_OK && (rc = cli_pair_list_add_dir (&real, p->real, false, inner, sizeof inner)))
         snprintf (why, sizeof why, "--evaluate-against %s: %s", p->real, inner);
@@ -366,12 +366,15 @@ s_check_evaluate (cli_globals_t *g, const pipeline_t *p, const cli_array_plan_t 
             snprintf (why, sizeof why, "%s: %s", n ? plan->files [0][k] : p->image,
                       segq_strerror (rc));
     snprintf (real_flag, sizeof real_flag, "--evaluate-against %s", p->real);
+    char images [700], masks [700];
+    cli_path_join (images, sizeof images, p->real, "images");
+    cli_path_join (masks, sizeof masks, p->real, "masks");
     snprintf (advice, sizeof advice,
-              "train on at least 2 pairs of the folder (--images %s/images --masks %s/masks), "
+              "train on at least 2 pairs of the folder (--images %s --masks %s), "
               "or evaluate on a fixed test set: --evaluate-against PAIRS --evaluate-test TEST "
               "(PAIRS: the training pairs as images/NAME + masks/NAME; TEST: the pairs of %s "
               "without them)",
-              p->real, p->real, p->real);
+              images, masks, p->real);
     const char *names [] = { "the pairs generated from the training images" };
     const segq_pair_list_t *sets [] = { &trained };
     segq_folds_plan_t folds = { .real = real,

@@ -31,8 +31,10 @@ s_parse (cli_globals_t *g, cli_submit_args_t *s, int argc, char **argv, char **w
             continue;
         }
         int rc = cli_submit_option (g, s, argc, argv, &i);
+        char hint [96];
         if (rc < 0)
-            return cli_usage_error (g, "retry", "unknown option '%s'", argv [i]);
+            return cli_usage_error (g, "retry", "unknown option '%s'%s", argv [i],
+                                    cli_submit_near_option (argv [i], hint, sizeof hint));
         if (rc != CLI_OK)
             return rc;
     }

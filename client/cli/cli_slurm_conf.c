@@ -193,12 +193,7 @@ s_set_kinds (parse_t *p, int line, cli_slurm_list_t *list, const char *value)
         snprintf (kind, sizeof kind, "%.*s", (int) (len < 127 ? len : 127), at);
         const segq_kind_spec_t *spec = segq_kind_find (kind);
         if (!spec) {
-            size_t n_all;
-            const segq_kind_spec_t *all = segq_kinds (&n_all);
-            const char *names [64];
-            for (size_t i = 0; i < n_all && i < 64; i++)
-                names [i] = all [i].name;
-            const char *near = segq_suggest (kind, names, n_all < 64 ? n_all : 64);
+            const char *near = segq_kind_name_suggest (kind);
             segq_conf_lines_error (&p->lines, line, "kinds: unknown job kind '%s'%s%s%s", kind,
                                    near ? " (did you mean " : " (see `segq kinds`)",
                                    near ? near : "", near ? "?)" : "");

@@ -236,24 +236,28 @@ s_apply_generic (cli_globals_t *g, cli_submit_args_t *s, int code, const char *v
     }
 }
 
+const char *
+cli_submit_near_option (const char *arg, char *buf, size_t len)
+{
+    const char *generic [N_GENERIC];
+    for (size_t j = 0; j < N_GENERIC; j++)
+        generic [j] = s_generic [j].name;
+    return cli_near_option (arg, generic, N_GENERIC, buf, len);
+}
+
 /* "did you mean --niter?" for a flag that is neither the kind's nor generic. */
 static int
 s_unknown_flag (const cli_globals_t *g, const segq_kind_spec_t *kind, const char *word)
 {
-    char name [64];
+    char name [64], dashed [64], hint [96];
     s_flag_name (word, strlen (word), name, sizeof name);
     const char *close = segq_kind_suggest (kind, name);
-    const char *generic [N_GENERIC];
-    for (size_t j = 0; j < N_GENERIC; j++)
-        generic [j] = s_generic [j].name;
-    if (!close)
-        close = segq_suggest (word, generic, N_GENERIC);
-    char dashed [64];
-    if (close)
+    if (close) {
         segq_flag_name (close, dashed, sizeof dashed);
-    return cli_usage_error (g, "submit", "%s has no flag --%s%s%s%s", kind->name, word,
-                            close ? " (did you mean --" : "", close ? dashed : "",
-                            close ? "?)" : "");
+        snprintf (hint, sizeof hint, " (did you mean --%s?)", dashed);
+    } else
+        cli_submit_near_option (word, hint, sizeof hint);
+    return cli_usage_error (g, "submit", "%s has no flag --%s%s", kind->name, word, hint);
 }
 
 /* One flag of the kind's own: a parameter or an input. */
@@ -380,13 +384,14 @@ cli_submit_parse (cli_globals_t *g, cli_submit_args_t *s, int argc, char **argv)
             return rc;
         if (rc == CLI_OK)
             continue;
+        char hint [96];
         if (!s->kind && !s->help) {
             if (kind_seen)
                 return CLI_OK; /* an unknown kind: said by the caller */
             return cli_usage_error (g, "submit",
-                                    "unknown option '%s' (a kind's flags come after "
+                                    "unknown option '%s'%s (a kind's flags come after "
                                     "the kind: segq submit KIND --FLAG ...)",
-                                    a);
+                                    a, cli_submit_near_option (a, hint, sizeof hint));
         }
         if (!s->kind)
             continue; /* --help with an unknown kind */
@@ -643,7 +648,7 @@ s_list_files (const cli_globals_t *g, const char *flag, const char *dir, char **
     for (int i = 0; i < n; i++) {
         char path [4096], why [1024];
         struct stat st;
-        snprintf (path, sizeof path, "%s/%s", dir, entries [i]->d_name);
+        cli_path_join (path, sizeof path, dir, entries [i]->d_name);
         /* hidden files are no data; one gone while the folder is read neither */
         int walk = rc == CLI_OK && entries [i]->d_name [0] != '.'
                        ? segq_fs_walk_entry (root, path, &st, NULL, 0, why, sizeof why)
@@ -926,7 +931,9 @@ s_input_help (const segq_input_spec_t *in)
               in->sets   ? "SET=DIR|JOB"
               : in->many ? "DIR|JOB"
                          : "FILE|JOB");
-    printf ("  %-28s %s (%s%s)\n", left, in->help, in->required ? "required" : "optional",
+    char need [96];
+    printf ("  %-28s %s (%s%s)\n", left, in->help,
+            cli_format_need (in->required, in->unless, need, sizeof need),
             in->many ? "; repeat for several" : "");
     char plural [64];
     if (s_plural_flag (in, plural, sizeof plural)) {
@@ -943,17 +950,24 @@ static void
 s_param_help (const segq_param_spec_t *p)
 {
     static const char *type_names [] = { "", "INT", "NUM", "", "TEXT", "" };
-    char left [128], range [160] = "", dashed [64];
+    char left [128], range [160] = "", lo [48], hi [48], dashed [64];
     segq_flag_name (p->name, dashed, sizeof dashed);
     const char *type = p->type == SEGQ_PARAM_CHOICE ? p->choices : type_names [p->type];
     if (p->type == SEGQ_PARAM_BOOL)
         snprintf (left, sizeof left, "--[no-]%s", dashed);
     else
         snprintf (left, sizeof left, "--%s %s", dashed, type);
-    if (p->type == SEGQ_PARAM_INT || p->type == SEGQ_PARAM_FLOAT)
-        snprintf (range, sizeof range, "%g..%g, ", p->min, p->max);
-    printf ("  %-28s %s (%s%s%s)\n", left, p->help, range,
-            p->default_value ? "default " : "required", p->default_value ? p->default_value : "");
+    if (p->type == SEGQ_PARAM_INT || p->type == SEGQ_PARAM_FLOAT) {
+        cli_format_bound (p->type, p->min, lo, sizeof lo);
+        cli_format_bound (p->type, p->max, hi, sizeof hi);
+        snprintf (range, sizeof range, "%s..%s", lo, hi);
+    }
+    /* an empty default means "not given": the help says what stands for it */
+    const char *given = !p->default_value ? "required" : *p->default_value ? "default " : "";
+    const char *value = p->default_value ? p->default_value : "";
+    char note [256];
+    snprintf (note, sizeof note, "%s%s%s%s", range, *range && *given ? ", " : "", given, value);
+    printf ("  %-28s %s%s%s%s\n", left, p->help, *note ? " (" : "", note, *note ? ")" : "");
 }
 
 /* `segq submit KIND --help`: the kind's typed flags; without a kind, the usage. */
@@ -1185,6 +1199,25 @@ s_submit_array (cli_globals_t *g, segq_client_t **client, const cli_submit_args_
     return rc;
 }
 
+/* A kind the table lacks, said with the closest one it has (as the Python
+   client and segqd.conf do), else as libsegq says it: with every kind. */
+static int
+s_unknown_kind (const cli_globals_t *g, const char *name)
+{
+    const char *near = segq_kind_name_suggest (name);
+    if (near)
+        return cli_usage_error (g, "submit", "unknown job kind '%s' (did you mean '%s'?)", name,
+                                near);
+    char err [512];
+    segq_job_spec_t *unknown = segq_job_spec_new (name);
+    if (unknown)
+        segq_job_spec_validate (unknown, err, sizeof err);
+    else
+        snprintf (err, sizeof err, "unknown job kind '%s'", name);
+    segq_job_spec_destroy (&unknown);
+    return cli_usage_error (g, "submit", "%s", err);
+}
+
 int
 cli_submit (cli_globals_t *g, int argc, char **argv)
 {
@@ -1203,7 +1236,7 @@ cli_submit (cli_globals_t *g, int argc, char **argv)
     if (s.help) {
         s_submit_help (s.kind);
         if (s.kind_name && !s.kind)
-            rc = cli_usage_error (g, "submit", "unknown job kind '%s'", s.kind_name);
+            rc = s_unknown_kind (g, s.kind_name);
         goto done;
     }
     if (!s.kind_name) {
@@ -1212,14 +1245,7 @@ cli_submit (cli_globals_t *g, int argc, char **argv)
         goto done;
     }
     if (!s.kind) {
-        char err [512];
-        segq_job_spec_t *unknown = segq_job_spec_new (s.kind_name);
-        if (unknown)
-            segq_job_spec_validate (unknown, err, sizeof err);
-        else
-            snprintf (err, sizeof err, "unknown job kind '%s'", s.kind_name);
-        segq_job_spec_destroy (&unknown);
-        rc = cli_usage_error (g, "submit", "%s", err);
+        rc = s_unknown_kind (g, s.kind_name);
         goto done;
     }
     cli_array_plan_t plan;

@@ -46,6 +46,8 @@ int cli_submit_parse (cli_globals_t *g, cli_submit_args_t *s, int argc, char **a
    the common ones), applied to s (*i past its value): CLI_OK; -1 when it
    is not one; CLI_USAGE (said) when its value is wrong. */
 int cli_submit_option (cli_globals_t *g, cli_submit_args_t *s, int argc, char **argv, int *i);
+/* cli_near_option over the options every submit takes (and a retry). */
+const char *cli_submit_near_option (const char *arg, char *buf, size_t len);
 /* One job's spec, validated. files: NULL, or per typed input a path that
    replaces its value (one element of a job array). */
 int cli_submit_spec (cli_globals_t *g, const cli_submit_args_t *s, const char *const *files,

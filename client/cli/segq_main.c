@@ -118,6 +118,42 @@ cli_common_option (cli_globals_t *g, int opt, const char *arg)
     }
 }
 
+const char *
+cli_near_option (const char *arg, const char *const *names, size_t n, char *buf, size_t len)
+{
+    const char *word = strncmp (arg, "--", 2) == 0 ? arg + 2 : arg;
+    char name [64];
+    snprintf (name, sizeof name, "%.*s", (int) strcspn (word, "="), word);
+    const char *near = segq_suggest (name, names, n);
+    snprintf (buf, len, "%s%s%s", near ? " (did you mean --" : "", near ? near : "",
+              near ? "?)" : "");
+    return buf;
+}
+
+/* What is wrong with `arg`, an option getopt refused, into buf: one of
+   the table's without the value it needs, or with one it takes none of;
+   else a name the table lacks, with the closest it has. */
+static void
+s_bad_option (const struct option *options, const char *arg, char *buf, size_t len)
+{
+    const char *names [64];
+    size_t n = 0;
+    bool long_name = strncmp (arg, "--", 2) == 0;
+    size_t name_len = long_name ? strcspn (arg + 2, "=") : 0;
+    for (; options [n].name && n < 64; n++) {
+        names [n] = options [n].name;
+        if (long_name && name_len == strlen (names [n])
+            && strncmp (arg + 2, names [n], name_len) == 0) {
+            snprintf (buf, len, "--%s %s", names [n],
+                      options [n].has_arg == no_argument ? "takes no value" : "needs a value");
+            return;
+        }
+    }
+    char hint [96];
+    snprintf (buf, len, "unknown or incomplete option '%s'%s", arg,
+              cli_near_option (arg, names, n, hint, sizeof hint));
+}
+
 int
 cli_next_option (cli_globals_t *g, const char *cmd, int argc, char **argv, const char *shortopts,
                  const struct option *options, const char *help)
@@ -137,7 +173,9 @@ cli_next_option (cli_globals_t *g, const char *cmd, int argc, char **argv, const
             return CLI_OPT_HELP;
         }
         if (opt == '?' || opt == ':') {
-            cli_usage_error (g, cmd, "unknown or incomplete option '%s'", argv [optind - 1]);
+            char problem [256];
+            s_bad_option (options, argv [optind - 1], problem, sizeof problem);
+            cli_usage_error (g, cmd, "%s", problem);
             return CLI_OPT_BAD;
         }
         return opt;
@@ -207,9 +245,11 @@ main (int argc, char **argv)
             fputs (s_usage, stdout);
             return CLI_OK;
         }
-        if (opt == '?')
-            return cli_error (&g, NULL, CLI_USAGE, "unknown option '%s' (see `segq --help`)",
-                              argv [optind - 1]);
+        if (opt == '?') {
+            char problem [256];
+            s_bad_option (options, argv [optind - 1], problem, sizeof problem);
+            return cli_error (&g, NULL, CLI_USAGE, "%s (see `segq --help`)", problem);
+        }
         int rc = cli_common_option (&g, opt, optarg);
         if (rc < 0)
             return CLI_USAGE;

@@ -45,37 +45,57 @@ s_slurp (int fd, char *buf, size_t len)
     buf [used] = 0;
 }
 
-/* Run segq with argv (NULL-terminated, without "segq"); exit status. */
-static int
-s_run (const char *const *args)
+/* A segq started: its pid, and the files its stdout and stderr go to. */
+typedef struct {
+    pid_t pid;
+    int out, err;
+} cli_run_t;
+
+/* segq with argv (NULL-terminated, without "segq") started; s_wait ends it. */
+static cli_run_t
+s_start (const char *const *args)
 {
     const char *argv [48] = { s_segq () };
     size_t n = 1;
     for (size_t i = 0; args [i] && n < 47; i++)
         argv [n++] = args [i];
     char out_path [] = "/tmp/segq-cli-out-XXXXXX", err_path [] = "/tmp/segq-cli-err-XXXXXX";
-    int o = mkstemp (out_path), e = mkstemp (err_path);
-    cr_assert (o >= 0 && e >= 0);
-    pid_t pid = fork ();
-    if (pid == 0) {
-        dup2 (o, STDOUT_FILENO);
-        dup2 (e, STDERR_FILENO);
+    cli_run_t run = { .out = mkstemp (out_path), .err = mkstemp (err_path) };
+    cr_assert (run.out >= 0 && run.err >= 0);
+    unlink (out_path); /* open, they stay until closed */
+    unlink (err_path);
+    run.pid = fork ();
+    if (run.pid == 0) {
+        dup2 (run.out, STDOUT_FILENO);
+        dup2 (run.err, STDERR_FILENO);
         execv (argv [0], (char *const *) argv);
         _exit (127);
     }
+    return run;
+}
+
+/* The started segq's exit status, once it ends; its output in s_out, s_err. */
+static int
+s_wait (cli_run_t run)
+{
     int status;
-    while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+    while (waitpid (run.pid, &status, 0) < 0 && errno == EINTR)
         ;
-    lseek (o, 0, SEEK_SET);
-    lseek (e, 0, SEEK_SET);
-    s_slurp (o, s_out, sizeof s_out);
-    s_slurp (e, s_err, sizeof s_err);
-    close (o);
-    close (e);
-    unlink (out_path);
-    unlink (err_path);
+    lseek (run.out, 0, SEEK_SET);
+    lseek (run.err, 0, SEEK_SET);
+    s_slurp (run.out, s_out, sizeof s_out);
+    s_slurp (run.err, s_err, sizeof s_err);
+    close (run.out);
+    close (run.err);
     cr_assert (WIFEXITED (status), "segq died: %s", s_err);
     return WEXITSTATUS (status);
+}
+
+/* Run segq with argv (NULL-terminated, without "segq"); exit status. */
+static int
+s_run (const char *const *args)
+{
+    return s_wait (s_start (args));
 }
 
 Test (cli, help_on_every_command, .timeout = 30)
@@ -241,12 +261,13 @@ s_finish (const char *dir)
     cr_assert_eq (system (cmd), 0);
 }
 
-/* What the CLI sent: the next message, or NULL after 500 ms. */
+/* What the CLI sent: the next message, or NULL after ms; who sent it into
+ *peer (the caller's) unless peer is NULL. */
 static segq_msg_t *
-s_heard (void)
+s_heard_within (int ms, zframe_t **peer)
 {
     zpoller_t *poller = zpoller_new (s_router, NULL);
-    void *which = zpoller_wait (poller, 500);
+    void *which = zpoller_wait (poller, ms);
     zpoller_destroy (&poller);
     if (!which)
         return NULL;
@@ -254,20 +275,59 @@ s_heard (void)
     segq_msg_t *msg = NULL;
     char err [256];
     cr_assert_eq (segq_msg_recv (s_router, &rid, &msg, NULL, err, sizeof err), 0, "%s", err);
-    zframe_destroy (&rid);
+    if (peer)
+        *peer = rid;
+    else
+        zframe_destroy (&rid);
     return msg;
+}
+
+/* What the CLI sent: the next message, or NULL after 500 ms. */
+static segq_msg_t *
+s_heard (void)
+{
+    return s_heard_within (500, NULL);
+}
+
+/* argv: --broker URL --timeout MS ARGS... */
+static void
+s_to_broker (const char *const *args, const char *timeout_ms, const char **argv, size_t size)
+{
+    size_t n = 0;
+    argv [n++] = "--broker";
+    argv [n++] = s_url;
+    argv [n++] = "--timeout";
+    argv [n++] = timeout_ms;
+    for (size_t i = 0; args [i] && n + 1 < size; i++)
+        argv [n++] = args [i];
+    argv [n] = NULL;
 }
 
 /* segq --broker URL --timeout 300 ARGS...: the exit status. */
 static int
 s_submit (const char *const *args)
 {
-    const char *argv [40] = { "--broker", s_url, "--timeout", "300" };
-    size_t n = 4;
-    for (size_t i = 0; args [i] && n < 39; i++)
-        argv [n++] = args [i];
-    argv [n] = NULL;
+    const char *argv [40];
+    s_to_broker (args, "300", argv, 40);
     return s_run (argv);
+}
+
+/* segq --broker URL ARGS..., whose one request the ROUTER answers with
+   reply (given its request id; taken): the exit status. */
+static int
+s_answered (const char *const *args, segq_msg_t *reply)
+{
+    const char *argv [40];
+    s_to_broker (args, "10000", argv, 40);
+    cli_run_t run = s_start (argv);
+    zframe_t *peer = NULL;
+    segq_msg_t *request = s_heard_within (10000, &peer);
+    cr_assert_not_null (request, "segq sent nothing");
+    cr_assert_eq (segq_msg_set_req_id (reply, segq_msg_req_id (request)), 0);
+    segq_msg_destroy (&request);
+    cr_assert_eq (segq_msg_send (&reply, s_router, peer), 0);
+    zframe_destroy (&peer);
+    return s_wait (run);
 }
 
 Test (cli_submit, mistakes_refused_before_sending, .timeout = 60)
@@ -411,6 +471,16 @@ Test (cli_submit, kind_help_from_the_table, .timeout = 30)
     const char *train [] = { "submit", "train", "--help", NULL };
     cr_assert_eq (s_run (train), 0, "%s", s_err);
     cr_assert (strstr (s_out, "--images DIR"), "%s", s_out);
+    /* an input another flag stands for, said once, as the flag is spelt */
+    cr_assert (strstr (s_out, "same size) (required unless --mask-from-alpha)\n"), "%s", s_out);
+    cr_assert_null (strstr (s_out, "mask_from_alpha"), "%s", s_out);
+    /* an empty default is no default; integers' ranges as integers */
+    cr_assert (strstr (s_out, "without extension)\n"), "%s", s_out);
+    cr_assert_null (strstr (s_out, "(default )"), "%s", s_out);
+    cr_assert (strstr (s_out, "(1..1000000000, default 2000)"), "%s", s_out);
+    cr_assert (strstr (s_out, "(0..9007199254740991, default 0)"), "%s", s_out);
+    cr_assert (strstr (s_out, "(0.05..0.99, default 0.75)"), "%s", s_out);
+    cr_assert_null (strstr (s_out, "e+"), "%s", s_out);
     cr_assert (strstr (s_out, "principal output (what a bare JOB names): model.safetensors"), "%s",
                s_out);
 }
@@ -1227,6 +1297,86 @@ Test (cli, models_help_and_unknown_subcommand, .timeout = 30)
     cr_assert_eq (s_submit (empty), 2, "%s", s_err);
     cr_assert (strstr (s_err, "--with 'bob,,carol': an empty name"), "%s", s_err);
     cr_assert_null (s_heard (), "%s", s_err);
+    zsock_destroy (&s_router);
+}
+
+/* A model as the broker shows it to bob, with whom alice shared it by
+   name: 32 wide, 26 high, and a generation of it he may read. */
+static segq_msg_t *
+s_model_reply (void)
+{
+    segq_msg_t *reply = segq_msg_new (SEGQ_MSG_MODEL_REPLY);
+    segq_model_info_t *m = calloc (1, sizeof *m);
+    char **shared = calloc (1, sizeof *shared);
+    cr_assert (reply && m && shared);
+    *m = (segq_model_info_t){ .id = strdup ("m-0001"),
+                              .name = strdup ("polyp-17"),
+                              .owner = strdup ("alice"),
+                              .job = strdup ("0001"),
+                              .samples = strdup ("0004"),
+                              .scales = 2,
+                              .height = 26,
+                              .width = 32,
+                              .shared = shared,
+                              .n_shared = 1 };
+    shared [0] = strdup ("bob");
+    reply->u.model_reply.models = m;
+    reply->u.model_reply.n_models = 1;
+    return reply;
+}
+
+/* `segq models` and `models show` give a size width first (WxH, as
+   `segq-run sample --size` takes it), the caller as "you" among whom a
+   model is shared with, and the fetch of its samples as `segq fetch
+   --help` spells it. */
+Test (cli, models_say_sizes_width_first_and_you, .timeout = 60)
+{
+    s_listen ();
+    setenv ("SEGQ_USER", "bob", 1);
+    const char *list [] = { "models", NULL };
+    cr_assert_eq (s_answered (list, s_model_reply ()), 0, "%s", s_err);
+    cr_assert (strstr (s_out, " 32x26 ") && !strstr (s_out, "26x32"), "%s", s_out);
+    cr_assert (strstr (s_out, "  you "), "%s", s_out);
+    const char *show [] = { "models", "show", "polyp-17", NULL };
+    cr_assert_eq (s_answered (show, s_model_reply ()), 0, "%s", s_err);
+    cr_assert (strstr (s_out, "scales      2, finest 32x26\n"), "%s", s_out);
+    cr_assert (strstr (s_out, "shared      you\n"), "%s", s_out);
+    cr_assert (strstr (s_out, "(see them: segq fetch 0004 -o DIR)"), "%s", s_out);
+    unsetenv ("SEGQ_USER");
+    zsock_destroy (&s_router);
+}
+
+/* A typo of a kind or of an option is answered with the closest there is,
+   whatever the command; nothing is sent. */
+Test (cli, typos_get_a_did_you_mean, .timeout = 60)
+{
+    s_listen ();
+    static const struct {
+        const char *args [6];
+        const char *says;
+    } cases [] = {
+        { { "submit", "trian", NULL }, "unknown job kind 'trian' (did you mean 'train'?)" },
+        { { "submit", "trian", "--help", NULL },
+          "unknown job kind 'trian' (did you mean 'train'?)" },
+        { { "status", "--limt", "3", NULL },
+          "unknown or incomplete option '--limt' (did you mean --limit?)" },
+        { { "status", "--limt=3", NULL }, "(did you mean --limit?)" },
+        { { "fetch", "0001", "--froce", NULL }, "(did you mean --force?)" },
+        { { "models", "--usr", "bob", NULL }, "(did you mean --user?)" },
+        { { "--brokr", "tcp://127.0.0.1:1", "status", NULL }, "(did you mean --broker?)" },
+        { { "retry", "0001", "--gpu-men", "8G", NULL }, "(did you mean --gpu-mem?)" },
+        { { "submit", "--gpu-men", "8G", "sleep", NULL }, "(did you mean --gpu-mem?)" },
+        /* a name the command has, but no value */
+        { { "status", "--limit", NULL }, "--limit needs a value" },
+        { { "status", "--json=yes", NULL }, "--json takes no value" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        int rc = s_submit (cases [i].args);
+        cr_assert_eq (rc, 2, "case %zu: exit %d, stderr: %s", i, rc, s_err);
+        cr_assert (strstr (s_err, cases [i].says), "case %zu: '%s' not in: %s", i, cases [i].says,
+                   s_err);
+    }
+    cr_assert_null (s_heard (), "the CLI sent something for a typo: %s", s_err);
     zsock_destroy (&s_router);
 }
 

@@ -3,11 +3,10 @@
     (a keyless client and a keyed broker, and the other way round), the
     default resources said at submit, cancel and fetch of ended jobs (and
     fetch of what a job does not have), a fetch that would overwrite other
-    content, logs of a job that has not started, a drain of several nodes,
-    a wait that outlasts a broker's restart, a model's id where a job's is
-    wanted, status listing the caller's own jobs, the newest with --limit,
-    and an evaluate of jobs' pairs checked fold by fold with what the
-    broker knows of their training images. */
+    content (and one into a folder typed with its '/'), `segq kinds`, logs of a job that has not
+   started, a drain of several nodes, a wait that outlasts a broker's restart, a model's id where a
+   job's is wanted, status listing the caller's own jobs, the newest with --limit, and an evaluate
+   of jobs' pairs checked fold by fold with what the broker knows of their training images. */
 #include <criterion/criterion.h>
 #include <czmq.h>
 #include <errno.h>
@@ -342,6 +341,12 @@ Test (cli_broker, fetch_refuses_to_overwrite_other_content, .init = setup, .fini
     cr_assert (s_holds (path, "first"), "%s", s_out);
     H_ASSERT (h, s_segq (fetch_first) == 0, "the same job again: %s", s_err);
     cr_assert (strstr (s_out, "already there"), "%s", s_out);
+    /* a folder typed with its '/' (or several): one between it and the name */
+    char slashed [700];
+    snprintf (slashed, sizeof slashed, "%s//", out);
+    const char *fetch_slashed [] = { "fetch", first, "-o", slashed, NULL };
+    H_ASSERT (h, s_segq (fetch_slashed) == 0, "%s", s_err);
+    cr_assert (strncmp (s_out, path, strlen (path)) == 0, "not %s: %s", path, s_out);
     const char *fetch_second [] = { "fetch", second, "-o", out, NULL };
     H_ASSERT (h, s_segq (fetch_second) == 1, "%s", s_out);
     char said [900];
@@ -368,10 +373,12 @@ Test (cli_broker, fetch_refuses_to_overwrite_other_content, .init = setup, .fini
     cr_assert (strstr (s_err, file) && strstr (s_err, "nothing was fetched"), "%s", s_err);
     snprintf (path, sizeof path, "%s/%s", out, first);
     cr_assert_neq (access (path, F_OK), 0, "the array's first job was fetched: %s", path);
-    const char *force_array [] = { "fetch", array.array, "-o", out, "--force", NULL };
+    snprintf (slashed, sizeof slashed, "%s/", out);
+    const char *force_array [] = { "fetch", array.array, "-o", slashed, "--force", NULL };
     H_ASSERT (h, s_segq (force_array) == 0, "%s", s_err);
     snprintf (path, sizeof path, "%s/%s/x.txt", out, first);
     cr_assert (s_holds (path, "first") && s_holds (file, "second"));
+    cr_assert (strstr (s_out, path) && strstr (s_out, file) && !strstr (s_out, "//"), "%s", s_out);
     segq_array_info_clear (&array);
     segq_client_destroy (&c);
     H_ASSERT_CLEAN_STOP (h);
@@ -925,6 +932,22 @@ Test (cli_broker, wait_outlasts_a_broker_restart, .init = setup, .fini = teardow
 }
 
 /* A model's id where a job's is wanted is said as such, before asking. */
+/* `segq kinds KIND` says an input another flag stands for as the flag
+   is spelt, and an empty default as none. */
+Test (cli_broker, kinds_say_flags_as_the_cli_spells_them, .init = setup, .fini = teardown,
+      .timeout = 60)
+{
+    cr_assert_eq (harness_start_broker (h, NULL), 0);
+    const char *kinds [] = { "kinds", "train", NULL };
+    H_ASSERT (h, s_segq (kinds) == 0, "%s", s_err);
+    cr_assert (strstr (s_out, "required unless --mask-from-alpha its segmentation mask"), "%s",
+               s_out);
+    cr_assert_null (strstr (s_out, "unless mask_from_alpha"), "%s", s_out);
+    cr_assert (strstr (s_out, "string, optional "), "%s", s_out);
+    cr_assert (strstr (s_out, "int 1..1000000000, default 2000"), "%s", s_out);
+    H_ASSERT_CLEAN_STOP (h);
+}
+
 Test (cli_broker, a_model_id_is_not_a_job_id, .init = setup, .fini = teardown, .timeout = 30)
 {
     const char *commands [] = { "purge", "cancel", "wait", "hold" };

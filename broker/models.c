@@ -996,6 +996,10 @@ s_info (segq__models_t *self, const segq__caller_t *caller, const model_row_t *r
         rc = s_texts (self, Q_TAGS, row->job, &info->tags, &info->n_tags);
     if (rc == 0 && segq__access_owner (caller, row->owner))
         rc = s_texts (self, Q_SHARES, row->job, &info->shared, &info->n_shared);
+    /* whom else the owner shared it with is the owner's business; that it
+       is shared with the caller, the caller may know */
+    else if (rc == 0 && row->shared_with_caller)
+        rc = s_push (&info->shared, &info->n_shared, caller->user);
     if (rc == 0 && detail)
         rc = segq__job_store_params (self->store, row->job, &info->params);
     if (rc == 0 && detail)

@@ -554,8 +554,11 @@ s_shared_model (void)
     cr_assert_not_null (m, "bob does not list the model shared with him: %s", s_out);
     cr_assert_str_eq (s_str (m, "name"), "polyp");
     cr_assert_str_eq (s_str (m, "owner"), "alice");
-    cr_assert_eq (json_array_size (json_object_get (m, "shared_with")), 0,
-                  "whom alice shares with is hers to know: %s", s_out);
+    json_t *shared = json_object_get (m, "shared_with");
+    cr_assert (json_array_size (shared) == 1 && s_has (m, "shared_with", "bob"),
+               "bob learns it is shared with him, and whom else alice shares with is hers to "
+               "know: %s",
+               s_out);
     char checkpoint [SEGQ_HASH_HEX_LEN + 1];
     snprintf (checkpoint, sizeof checkpoint, "%s", s_str (m, "checkpoint_sha256"));
     uint64_t size = (uint64_t) json_integer_value (json_object_get (m, "checkpoint_bytes"));

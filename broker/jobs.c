@@ -980,8 +980,11 @@ s_submit_check_needed_inputs (submission_t *sub)
             return SEGQ_EINVAL;
         }
         if (!given && segq_kind_input_needed (&kind->inputs [i], &sub->params)) {
-            snprintf (sub->err, sub->errlen, "kind %s needs input '%s' (%s)", kind->name,
-                      kind->inputs [i].name, kind->inputs [i].help);
+            const char *unless = kind->inputs [i].unless;
+            snprintf (sub->err, sub->errlen, "kind %s needs input '%s' (%s)%s%s%s", kind->name,
+                      kind->inputs [i].name, kind->inputs [i].help,
+                      unless ? ", unless parameter " : "", unless ? unless : "",
+                      unless ? " is true" : "");
             return SEGQ_EINVAL;
         }
     }

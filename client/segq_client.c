@@ -384,8 +384,9 @@ s_send_kept (segq_client_t *self, segq_msg_t **msg_p)
     zmsg_t *frames = NULL;
     int rc = segq_msg_encode (*msg_p, &frames);
     segq_msg_destroy (msg_p);
-    if (rc == SEGQ_OK && segq__resend_keep (self->resend, req_id, frames) != 0)
-        rc = SEGQ_ENOMEM;
+    /* no room for the copy: it goes all the same, once (resend.h) */
+    if (rc == SEGQ_OK)
+        (void) segq__resend_keep (self->resend, req_id, frames);
     if (rc == SEGQ_OK && zmsg_send (&frames, self->sock) != 0)
         rc = SEGQ_EUNAVAIL;
     zmsg_destroy (&frames);

@@ -208,7 +208,7 @@ Test(segq_run_errors, generate_from_bad_checkpoints)
        CPU's own */
     cr_expect_eq(pt_sh("cd %s && SEGQ_GPU_MEM=1000 %s generate --model o/model.safetensors "
                        "--out g2 --count 2 --threads 1 >g2.log 2>&1 && grep -q '^batch 16 -> 2: "
-                       "2 samples in all (up to [0-9]* of .* fit in the .* available (' g2.log",
+                       "2 samples in all (up to [0-9]* samples of .* fit in the .* available (' g2.log",
                        dir, pt_segq_run()),
                  0);
     /* resuming with another image is refused */

@@ -46,6 +46,22 @@ segq__broker_on_drain (segq_broker_t *self, segq__request_t *req)
 
 /* ---- patient data: purge, retention, backup ---- */
 
+/* What a purge removed and what it kept, into err, when it kept files
+   other jobs refer to: a user purging to erase an image must learn it is
+   still there (which jobs keep it is not said: they may be others'). */
+static void
+s_purge_kept (const segq__purge_stats_t *stats, char *err, size_t errlen)
+{
+    char removed [32], kept [32];
+    segq_format_size (stats->bytes, removed, sizeof removed);
+    segq_format_size (stats->kept_bytes, kept, sizeof kept);
+    snprintf (err, errlen,
+              "purged: %u artifact file(s), %s, and its log removed; %u more, %s, kept: other "
+              "jobs refer to the same content (an input, a style image, a model), which goes "
+              "when the last of them is purged",
+              stats->files, removed, stats->kept_files, kept);
+}
+
 void
 segq__broker_on_purge (segq_broker_t *self, segq__request_t *req)
 {
@@ -93,6 +109,8 @@ segq__broker_on_purge (segq_broker_t *self, segq__request_t *req)
             result->bytes = stats.bytes;
             if (segq__broker_store_error (rc) && rc != SEGQ_ESTATE)
                 segq__broker_broken (self, rc, "storing a purge");
+            if (rc == 0 && !already && stats.kept_files)
+                s_purge_kept (&stats, err, sizeof err);
         }
         result->code = rc;
         result->message = *err ? strdup (err) : NULL;

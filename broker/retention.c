@@ -338,8 +338,12 @@ s_queue_files (segq__retention_t *self, uint64_t job, segq__purge_stats_t *stats
         /* a failed read fails the purge: marked purged with its files
            kept, the job would never be looked at again */
         int referenced = s_referenced (self, hashes [i]);
-        if (referenced || !segq__artifact_store_has (self->artifacts, hashes [i], &size)) {
+        bool stored =
+            referenced >= 0 && segq__artifact_store_has (self->artifacts, hashes [i], &size);
+        if (referenced || !stored) {
             result = referenced < 0 ? referenced : 0;
+            stats->kept_files += referenced > 0 && stored;
+            stats->kept_bytes += referenced > 0 && stored ? size : 0;
             continue;
         }
         result = s_queue (self, false, hashes [i]);

@@ -30,8 +30,10 @@ segq__retention_t *segq__retention_new (segq__job_store_t *store, segq__artifact
 void segq__retention_destroy (segq__retention_t **self_p);
 
 typedef struct {
-    uint32_t files; /* artifacts queued for removal */
-    uint64_t bytes; /* their size */
+    uint32_t files;      /* artifacts queued for removal */
+    uint64_t bytes;      /* their size */
+    uint32_t kept_files; /* the job's artifacts other jobs still refer to: kept */
+    uint64_t kept_bytes; /* their size */
 } segq__purge_stats_t;
 
 /* Purges one job in the current transaction. `by` is the user's name or

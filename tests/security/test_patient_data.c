@@ -263,8 +263,12 @@ Test (patient, purge_by_owner_or_admin_only_and_audited, .init = setup, .fini = 
     uint32_t files = 0;
     cr_assert_eq (s_purge (alice, a, message, sizeof message, &files), 0, "%s", message);
     /* only.bin (its input and, echoed, its output: one hash) went; shared.bin
-       stays for c */
+       stays for c, and the purge says so (not which job: it may be another
+       user's) */
     cr_assert_eq (files, 1, "%u files", files);
+    cr_assert (strstr (message, "1 more") && strstr (message, "kept: other jobs refer to")
+                   && !strstr (message, c),
+               "%s", message);
     for (int i = 0; i < 50 && s_artifact_stored (only); i++)
         usleep (100 * 1000);
     cr_assert (!s_artifact_stored (only), "a's own artifact is still stored");

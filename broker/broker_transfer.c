@@ -5,9 +5,9 @@
     goes to a temporary file and is kept (content-addressed) once its hash
     checks out; a download reads the stored file. Every transfer holds a
     file open, so clients' are bounded, per connection, per user and all
-    together, and one idle for the expiry is dropped. What a sender may upload or
-    fetch is the access rule's to say (access.h): knowing a hash is no
-    right to its data.
+    together, and one idle for the expiry is dropped. What a sender may
+    upload or fetch is the access rule's to say (access.h): knowing a hash
+    is no right to its data.
 
     Credit is what a receiver says it has written, not proof that it
     reads: one that grants credit and never reads would have every chunk
@@ -64,8 +64,7 @@ typedef struct {
 /* A chunk's data, from its read to its release (s_chunk_written). */
 typedef struct {
     queue_t *queue; /* its peer's count, a reference */
-    queue_t *user;  /* its user's, a reference; NULL for a worker's */
-    bool client;
+    queue_t *user;  /* its user's, a reference; NULL for a worker's (not a client's) */
     size_t size;
     uint8_t data [];
 } chunk_t;
@@ -82,8 +81,8 @@ typedef struct {
     uint64_t req_id;
     int64_t last_mono;
     char *name;
-    char uploader [SEGQ_MAX_NAME + 1]; /* PUT: the user or worker node, recorded once stored */
-    char user [SEGQ_MAX_NAME + 1];     /* a client's: whose share of the limits it takes */
+    char who [SEGQ_MAX_NAME + 1]; /* the user, or a worker's node: whose share of the
+                                     limits a client's takes; an upload's, once stored */
     bool uploader_is_node;
     segq__upload_t *upload;     /* PUT */
     segq__download_t *download; /* GET */
@@ -142,9 +141,6 @@ s_queue_drop (void **item)
     s_queue_unref ((queue_t **) item);
 }
 
-/* A chunk released (ZeroMQ's free function, on its I/O thread, or ours
-   for a chunk that was not sent): its bytes no longer held, and the
-   broker's loop woken if a download waits for that room. */
 /* Whether taking size bytes off the count brings it under limit while a
    download waits for that. */
 static bool
@@ -153,6 +149,9 @@ s_release (atomic_size_t *bytes, size_t size, size_t limit, atomic_bool *stalled
     return atomic_fetch_sub (bytes, size) - size < limit && atomic_exchange (stalled, false);
 }
 
+/* A chunk released (ZeroMQ's free function, on its I/O thread, or ours
+   for a chunk that was not sent): its bytes no longer held, and the
+   broker's loop woken if a download waits for that room. */
 static void
 s_chunk_written (void *data, void *hint)
 {
@@ -164,7 +163,7 @@ s_chunk_written (void *data, void *hint)
     bool wake = s_release (&queue->bytes, size, PEER_QUEUED, &queue->stalled);
     if (chunk->user && s_release (&chunk->user->bytes, size, USER_QUEUED, &chunk->user->stalled))
         wake = true;
-    if (chunk->client && s_release (&sent->clients, size, CLIENTS_QUEUED, &sent->stalled))
+    if (chunk->user && s_release (&sent->clients, size, CLIENTS_QUEUED, &sent->stalled))
         wake = true;
     uint64_t one = 1;
     /* an eventfd's write fails only when its count would overflow, and
@@ -187,16 +186,14 @@ s_chunk_new (transfer_t *transfer, size_t size)
         return NULL;
     chunk->queue = transfer->queue;
     chunk->user = transfer->user_queue;
-    chunk->client = transfer->client;
     chunk->size = size;
     atomic_fetch_add (&chunk->queue->refs, 1);
     atomic_fetch_add (&chunk->queue->bytes, size);
     if (chunk->user) {
         atomic_fetch_add (&chunk->user->refs, 1);
         atomic_fetch_add (&chunk->user->bytes, size);
-    }
-    if (chunk->client)
         atomic_fetch_add (&chunk->queue->sent->clients, size);
+    }
     return chunk;
 }
 
@@ -240,7 +237,7 @@ s_queue_of (segq_broker_t *self, zhashx_t *map, const char *key)
     if (!queue) {
         if (!(queue = calloc (1, sizeof *queue)))
             return NULL;
-        atomic_init (&queue->refs, 1); /* sent_by_peer's */
+        atomic_init (&queue->refs, 1); /* the map's */
         queue->sent = self->sent;
         atomic_fetch_add (&self->sent->refs, 1);
         if (zhashx_insert (map, key, queue) != 0) {
@@ -311,11 +308,10 @@ s_transfer_destroy (segq_broker_t *self, transfer_t **transfer_p)
     *transfer_p = NULL;
 }
 
-/* A transfer for the peer; user: whose it is, should the peer be a
-   client. */
+/* A transfer for the peer, who: the user or worker node it is for. */
 static transfer_t *
 s_transfer_new (segq_broker_t *self, xfer_kind_t kind, zframe_t *peer, const char *peer_hex,
-                const char *user, uint64_t req_id, const char *name)
+                const char *who, uint64_t req_id, const char *name)
 {
     transfer_t *transfer = calloc (1, sizeof *transfer);
     if (!transfer)
@@ -335,8 +331,7 @@ s_transfer_new (segq_broker_t *self, xfer_kind_t kind, zframe_t *peer, const cha
         return NULL;
     }
     transfer->client = !zhashx_lookup (self->by_peer, peer_hex);
-    if (transfer->client)
-        snprintf (transfer->user, sizeof transfer->user, "%s", user ? user : "");
+    snprintf (transfer->who, sizeof transfer->who, "%s", who ? who : "");
     self->client_transfers += transfer->client;
     return transfer;
 }
@@ -443,7 +438,7 @@ s_transfer_admit (segq_broker_t *self, worker_t *w, const char *peer_hex, const 
     transfer_t *transfer;
     while ((transfer = segq__u64map_next (self->transfers, &cursor, NULL))) {
         mine += transfer->client == !w && strcmp (transfer->peer_hex, peer_hex) == 0;
-        users += !w && transfer->client && strcmp (transfer->user, user ? user : "") == 0;
+        users += !w && transfer->client && strcmp (transfer->who, user ? user : "") == 0;
     }
     size_t limit = w ? s_worker_transfer_limit (w) : self->config.max_transfers_per_peer;
     if (w && mine >= limit)
@@ -724,8 +719,10 @@ segq__broker_on_put (segq_broker_t *self, segq__request_t *req)
         return;
     }
     char err [512];
+    /* the admission step has put the certificate's name in `user` (keys) */
+    const char *who = by_worker ? w ? w->node : NULL : put->user;
     transfer_t *transfer =
-        s_transfer_new (self, XFER_PUT, peer, peer_hex, put->user, put->req_id, put->name);
+        s_transfer_new (self, XFER_PUT, peer, peer_hex, who, put->req_id, put->name);
     if (transfer)
         transfer->upload =
             segq__artifact_store_upload (self->artifacts, put->hash, put->size, err, sizeof err);
@@ -739,10 +736,7 @@ segq__broker_on_put (segq_broker_t *self, segq__request_t *req)
         s_transfer_destroy (self, &transfer);
         return;
     }
-    /* the admission step has put the certificate's name in `user` (keys) */
     transfer->uploader_is_node = by_worker;
-    const char *uploader = by_worker ? w ? w->node : NULL : put->user;
-    snprintf (transfer->uploader, sizeof transfer->uploader, "%s", uploader ? uploader : "");
     transfer->size = put->size;
     reply->u.put_ready.transfer = transfer->id;
     reply->u.put_ready.credit = DEFAULT_CREDIT;
@@ -759,7 +753,7 @@ s_put_done (segq_broker_t *self, transfer_t *transfer, int code, const char *mes
         msg->u.put_done.code = code;
         msg->u.put_done.message = message ? strdup (message) : NULL;
         /* stored bytes are the uploader's to name once that record is committed */
-        segq__broker_send (self, transfer->peer, msg, code == 0 && transfer->uploader [0]);
+        segq__broker_send (self, transfer->peer, msg, code == 0 && transfer->who [0]);
     }
     if (code < 0)
         self->refused_transfers [self->n_refused++ % 64] = transfer->id;
@@ -782,10 +776,10 @@ static void
 s_upload_end (segq_broker_t *self, transfer_t *transfer, int rc, const char *err)
 {
     const char *stored = transfer->finish.stored;
-    if (rc == 0 && transfer->uploader [0]
+    if (rc == 0 && transfer->who [0]
         && (rc = segq__access_uploaded (self->access,
-                                        transfer->uploader_is_node ? NULL : transfer->uploader,
-                                        transfer->uploader, stored))) {
+                                        transfer->uploader_is_node ? NULL : transfer->who,
+                                        transfer->who, stored))) {
         segq__broker_broken (self, rc, "recording an upload");
         snprintf (transfer->finish.err, sizeof transfer->finish.err,
                   "the broker could not record the upload: %s", segq_strerror (rc));
@@ -969,12 +963,13 @@ s_get_start (segq_broker_t *self, const segq__request_t *req, const char *hash, 
     const segq_get_t *get = &req->msg->u.get;
     segq__download_t *download = segq__artifact_store_download (self->artifacts, hash, err, errlen);
     transfer_t *transfer = download ? s_transfer_new (self, XFER_GET, req->peer, req->peer_hex,
-                                                      get->user, get->req_id, get->name)
+                                                      req->worker ? req->worker->node : get->user,
+                                                      get->req_id, get->name)
                                     : NULL;
     if (transfer)
         transfer->queue = s_queue_of (self, self->sent_by_peer, req->peer_hex);
     if (transfer && transfer->client)
-        transfer->user_queue = s_queue_of (self, self->sent_by_user, transfer->user);
+        transfer->user_queue = s_queue_of (self, self->sent_by_user, transfer->who);
     bool counted = transfer && transfer->queue && (!transfer->client || transfer->user_queue);
     segq_msg_t *reply = counted ? segq_msg_new (SEGQ_MSG_GET_READY) : NULL;
     if (!reply) {

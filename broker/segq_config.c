@@ -190,17 +190,14 @@ s_kind_section (segq_config_t *cfg, segq_conf_lines_t *r, int line, const char *
 {
     size_t count;
     const segq_kind_spec_t *kinds = segq_kinds (&count);
-    const char *names [64];
     size_t k = 0;
-    for (size_t i = 0; i < count && i < 64; i++)
-        names [i] = kinds [i].name;
     while (k < count
            && !(strlen (kinds [k].name) == len && memcmp (kinds [k].name, name, len) == 0))
         k++;
     if (k == count) {
         char shown [KEY_MAX + 2];
         s_printable (shown, sizeof shown, name, len);
-        const char *near = segq_suggest (shown, names, count < 64 ? count : 64);
+        const char *near = segq_kind_name_suggest (shown);
         segq_conf_lines_error (r, line, "unknown job kind '%s'%s%s%s", shown,
                                near ? " (did you mean " : "", near ? near : "",
                                near ? "?)" : " (see `segq submit --help`)");

@@ -275,12 +275,6 @@ segq__cache_write_data (segq__cache_write_t *self, uint64_t offset, const void *
     return rc ? s_write_error (self, rc, err, errlen) : 0;
 }
 
-uint64_t
-segq__cache_write_received (segq__cache_write_t *self)
-{
-    return self->sink.written;
-}
-
 void
 segq__cache_write_abort (segq__cache_write_t **self_p)
 {

@@ -193,7 +193,6 @@ int segq__cache_write_data (segq__cache_write_t *self, uint64_t offset, const vo
 int segq__cache_write_commit (segq__cache_write_t **self_p, char *err, size_t errlen);
 /* Throw away a partial download. */
 void segq__cache_write_abort (segq__cache_write_t **self_p);
-uint64_t segq__cache_write_received (segq__cache_write_t *self);
 
 /* Laying out one content under a job's names for it: the first a hard
    link to the cached file, each name after it a link to the one before
